@@ -1,0 +1,1 @@
+"""Accounts: users and their scope, access tokens, tablets and their enrolment."""

@@ -1,0 +1,93 @@
+"""Tables of the accounts domain: users, access tokens, login throttling, devices, enrolment codes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from server.columns import stamp, json_list, optional_time, uuid_pk
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user"
+
+    id: uuid.UUID = uuid_pk()
+    username: str = Field(max_length=64, unique=True, index=True)
+    full_name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=32)
+    # ISO 3166-1 alpha-3 codes a country officer (or field expert) works in.
+    countries: list[str] = json_list()
+    is_active: bool = Field(default=True)
+    created_at: datetime = stamp()
+    password_changed_at: datetime = stamp()
+
+
+class UserProject(SQLModel, table=True):
+    """The projects a field expert works on (their scope)."""
+
+    __tablename__ = "user_project"
+
+    user_id: uuid.UUID = Field(foreign_key="user.id", primary_key=True, ondelete="CASCADE")
+    project_id: uuid.UUID = Field(
+        foreign_key="project.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+
+
+class AccessToken(SQLModel, table=True):
+    """A bearer token issued at login, stored hashed; logout revokes it."""
+
+    __tablename__ = "access_token"
+
+    id: uuid.UUID = uuid_pk()
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = stamp()
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    revoked_at: datetime | None = optional_time()
+
+
+class LoginFailure(SQLModel, table=True):
+    """Recent failed logins per username, to throttle guessing."""
+
+    __tablename__ = "login_failure"
+
+    username: str = Field(max_length=64, primary_key=True)
+    failures: int = Field(default=0)
+    first_failed_at: datetime = stamp()
+    locked_until: datetime | None = optional_time()
+
+
+class Device(SQLModel, table=True):
+    """An enrolled tablet. Its id is made on the tablet; its token is stored hashed."""
+
+    __tablename__ = "device"
+
+    id: uuid.UUID = Field(primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    label: str = Field(default="", max_length=120)
+    app_version: str = Field(default="", max_length=40)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    enrolled_at: datetime = stamp()
+    last_seen_at: datetime | None = optional_time()
+    last_seq: int = Field(default=0, sa_type=sa.BigInteger)
+    revoked_at: datetime | None = optional_time()
+
+
+class EnrolmentCode(SQLModel, table=True):
+    """A one-time code that lets a tablet enrol for a user; expires, and works once."""
+
+    __tablename__ = "enrolment_code"
+
+    id: uuid.UUID = uuid_pk()
+    code_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = stamp()
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    used_at: datetime | None = optional_time()
+    used_by_device_id: uuid.UUID | None = Field(default=None)

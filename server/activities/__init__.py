@@ -1,0 +1,1 @@
+"""Activities: what field experts record, with attendance, photos, revisions and reviews."""

@@ -1,0 +1,74 @@
+"""The FastAPI application: routers, error translation, shared state."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server import __version__
+from server.config import Settings, get_settings
+from server.db import get_engine
+from server.errors import PilotMonitorError
+from server.health.routes import router as health_router
+
+log = logging.getLogger("pilotmon")
+
+API_PREFIX = "/api/v1"
+
+
+def _field_of(loc: tuple[object, ...] | list[object]) -> str:
+    # ("body", "attendance", 0, "count") -> "attendance.0.count"; ("query", "limit") -> "limit"
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"field": _field_of(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
+        for err in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PilotMonitorError)
+    headers = getattr(exc, "headers", None)
+    return JSONResponse({"detail": exc.detail()}, status_code=exc.status_code, headers=headers)
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    app = FastAPI(
+        title="Pilot Monitor",
+        version=__version__,
+        description="Offline-first monitoring of agricultural pilot projects in South-South "
+        "Cooperation: sync protocol v1, management API and indicators.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or get_engine(settings)
+
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(PilotMonitorError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+    app.include_router(health_router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,37 @@
+"""Writing the audit trail: one entry per change to users, projects, targets, reviews, devices."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session
+
+from server.audit.models import AuditEntry
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    entity: str,
+    entity_id: uuid.UUID | str,
+    actor_id: uuid.UUID | None = None,
+    device_id: uuid.UUID | None = None,
+    country: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the session's transaction (committed with the change itself)."""
+    entry = AuditEntry(
+        actor_id=actor_id,
+        device_id=device_id,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        country=country,
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry

@@ -1,0 +1,102 @@
+"""The ``pilotmon`` command line (DESIGN §7).
+
+Every user mistake ends as one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from server.config import get_settings
+from server.errors import PilotMonitorError
+
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pilot-monitor", prog_name="pilotmon")
+def cli() -> None:
+    """Pilot Monitor: offline-first monitoring of agricultural pilot projects."""
+
+
+@cli.command("init-db")
+def init_db() -> None:
+    """Create or migrate the database to the latest schema."""
+    from server.db import get_engine
+    from server.migrate import upgrade
+
+    settings = get_settings()
+    engine = get_engine(settings)
+    before, after = upgrade(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        click.echo(f"database {where} is up to date (revision {after})")
+    else:
+        click.echo(f"database {where} migrated from {before or 'empty'} to revision {after}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (use PostgreSQL for more than one).")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API and the dashboard."""
+    import uvicorn
+
+    from server.db import get_engine
+    from server.health.service import database_health
+
+    settings = get_settings()
+    schema = database_health(engine=get_engine(settings))
+    if not schema["up_to_date"]:
+        raise click.ClickException("the database schema is behind: run `pilotmon init-db` first")
+    if workers > 1 and settings.is_sqlite:
+        click.echo("note: several workers on SQLite share one writer; PostgreSQL scales better",
+                   err=True)
+    uvicorn.run(
+        "server.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+def _register_optional_commands() -> None:
+    # Each domain contributes its commands; imported here so `pilotmon --help` lists them all.
+    from server.accounts.cli import users
+
+    cli.add_command(users)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _register_optional_commands()
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="pilotmon",
+                 standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("pilotmon: aborted", err=True)
+        return 1
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        click.echo(f"pilotmon: {exc.format_message()}{hint}", err=True)
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        click.echo(f"pilotmon: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except PilotMonitorError as exc:
+        click.echo(f"pilotmon: {exc.message}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("pilotmon: interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

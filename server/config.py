@@ -1,0 +1,89 @@
+"""One settings object, read from the environment (``PILOTMON_*``) and an optional ``.env``."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.errors import ConfigError
+
+# Used only in development; any other environment refuses to start with it.
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pilotmon"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PILOTMON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    secret_key: str = DEVELOPMENT_SECRET
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    access_token_minutes: int = Field(default=8 * 60, ge=1, le=60 * 24 * 30)
+    enrolment_code_hours: int = Field(default=24, ge=1, le=24 * 7)
+    max_push_mutations: int = Field(default=2000, ge=1)
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "PILOTMON_SECRET_KEY must be set to a long random value outside development "
+                "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError("PILOTMON_SECRET_KEY must be at least 32 characters long")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'pilotmon.sqlite3'}"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def ensure_data_dir(self) -> None:
+        """Create the data directory (and the attachments folder) or say why it cannot be."""
+        try:
+            self.attachments_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.data_dir / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"data directory {self.data_dir} is not writable ({exc.strerror}); "
+                "set PILOTMON_DATA_DIR to a folder you can write"
+            ) from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        # pydantic's message is multi-line; keep the first reason for a one-line CLI error.
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            first = errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+            message = str(first.get("msg", exc)).removeprefix("Value error, ")
+            raise ConfigError(f"configuration: {where}: {message}") from exc
+        raise ConfigError(f"configuration: {exc}") from exc

@@ -1,0 +1,125 @@
+"""The database engine and sessions, for SQLite (WAL, foreign keys on) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlmodel import Session, create_engine
+
+from server.config import Settings, get_settings
+from server.errors import ConfigError, DatabaseError
+
+_engines: dict[str, Engine] = {}
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Foreign keys are off by default in SQLite; WAL lets readers run while a push commits;
+    # busy_timeout makes concurrent writers wait instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Build an engine for ``url`` or raise ConfigError with a one-line reason."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"PILOTMON_DATABASE_URL is not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(
+                parsed, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+            event.listen(engine, "connect", _on_sqlite_connect)
+            _take_over_sqlite_transactions(engine)
+        elif parsed.get_backend_name() == "postgresql":
+            engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        else:
+            raise ConfigError(
+                f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or "
+                "postgresql://"
+            )
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"no driver for database URL {url!r}: {exc}") from exc
+    return engine
+
+
+def _take_over_sqlite_transactions(engine: Engine) -> None:
+    """Let SQLAlchemy, not pysqlite, open transactions, so that BEGIN really starts one.
+
+    A writer asks for ``BEGIN IMMEDIATE`` (see ``write_engine``): it takes the write lock up
+    front and waits for it under busy_timeout, instead of failing on a lock upgrade later.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _autocommit_mode(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The engine to use for a session that will write (BEGIN IMMEDIATE on SQLite)."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+    return engine
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    settings = settings or get_settings()
+    url = settings.resolved_database_url
+    if url not in _engines:
+        if settings.is_sqlite and not settings.database_url:
+            settings.ensure_data_dir()
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None, *, write: bool = True) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    engine = engine or get_engine()
+    with Session(write_engine(engine) if write else engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def check_reachable(engine: Engine) -> None:
+    """Raise DatabaseError with a one-line reason when the database cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseError(
+            f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: "
+            f"{reason}"
+        ) from exc
+
+
+def is_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"

@@ -1,0 +1,1 @@
+"""Liveness and readiness: is the database reachable, is the schema current."""

@@ -1,0 +1,67 @@
+"""Schema migrations (Alembic): bring a database to the latest revision, report where it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from server.db import check_reachable
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"migrations must have one head, found {heads}")
+    return heads[0]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision, or None for an empty database."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Create or migrate the schema to the latest revision; returns (before, after)."""
+    check_reachable(engine)
+    before = current_revision(engine)
+    config = alembic_config()
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two processes running init-db at once must not race on CREATE TABLE.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7301001)")
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return before, current_revision(engine) or ""
+
+
+def schema_status(engine: Engine) -> dict[str, str | bool | None]:
+    """What the health check reports: the revision and whether it is the latest."""
+    try:
+        revision = current_revision(engine)
+    except (OperationalError, ProgrammingError):
+        revision = None
+    head = head_revision()
+    return {"revision": revision, "head": head, "up_to_date": revision == head}
+
+
+def make_revision(engine: Engine, message: str) -> None:
+    """Autogenerate a new migration from the models (developers: ``make migration``)."""
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.revision(config, message=message, autogenerate=True)

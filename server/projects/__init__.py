@@ -1,0 +1,1 @@
+"""Projects: Country Pilot Projects and DAA, their sites, targets and roster participants."""

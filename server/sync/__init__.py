@@ -1,0 +1,1 @@
+"""Server side of sync protocol v1: change log, stored rejections and conflicts, thin routes."""

@@ -1,0 +1,106 @@
+"""Fixtures shared by the whole suite.
+
+Database tests run on SQLite always and on PostgreSQL too when PILOTMON_TEST_DATABASE_URL is
+set (``.ci/run`` sets it). The schema is migrated once per backend per session; each test then
+gets an empty database (a copied SQLite file, or truncated PostgreSQL tables).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlmodel import Session, SQLModel
+
+from server.app import create_app
+from server.config import Settings
+from server.db import make_engine, write_engine
+from server.migrate import upgrade
+
+PG_URL_VAR = "PILOTMON_TEST_DATABASE_URL"
+PG_SKIP_REASON = (
+    "PostgreSQL tests need a server: set PILOTMON_TEST_DATABASE_URL="
+    "postgresql://USER:PASS@127.0.0.1/DB (bash .ci/run starts one and sets it)"
+)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = os.environ.get(PG_URL_VAR)
+    return f"PostgreSQL tests: {'on' if url else 'off'} ({PG_URL_VAR}{'' if url else ' unset'})"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    url = os.environ.get(PG_URL_VAR)
+    if not url:
+        pytest.skip(PG_SKIP_REASON)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty, migrated database on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "pilotmon.sqlite3"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+    else:
+        engine: Engine = request.getfixturevalue("pg_engine")
+        _truncate_all(engine)
+        yield engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(write_engine(engine)) as session:
+        yield session
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(environment="test", data_dir=tmp_path / "data", database_url=db_url,
+                    secret_key="test-secret-key-that-is-long-enough-0123456789")
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    settings.ensure_data_dir()
+    app = create_app(settings, engine)
+    with TestClient(app) as test_client:
+        yield test_client
