@@ -1,0 +1,89 @@
+"""Who is calling: bearer access tokens for people, device tokens for tablets.
+
+Plain functions over a session; ``server.accounts.deps`` turns them into route dependencies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from server.accounts.models import AccessToken, Device, User
+from server.accounts.security import new_token, token_hash
+from server.accounts.service import project_ids_of
+from server.columns import as_utc, utcnow
+from server.errors import PilotMonitorError
+
+
+class NotAuthenticated(PilotMonitorError):
+    status_code = 401
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class DeviceRevoked(PilotMonitorError):
+    status_code = 403
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated person (and tablet, for sync calls) behind a request."""
+
+    user: User
+    project_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    device: Device | None = None
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    @property
+    def countries(self) -> frozenset[str]:
+        return frozenset(self.user.countries or [])
+
+
+def issue_access_token(session: Session, *, user: User, minutes: int) -> tuple[str, int]:
+    """A new bearer token for ``user``; returns (token, lifetime in seconds)."""
+    token = new_token()
+    session.add(AccessToken(token_hash=token_hash(token), user_id=user.id,
+                            expires_at=utcnow() + timedelta(minutes=minutes)))
+    return token, minutes * 60
+
+
+def caller_from_access_token(session: Session, *, token: str) -> Caller:
+    row = session.execute(
+        select(AccessToken, User)
+        .join(User, User.id == AccessToken.user_id)  # type: ignore[arg-type]
+        .where(AccessToken.token_hash == token_hash(token))
+    ).one_or_none()
+    if row is None:
+        raise NotAuthenticated("unknown or expired token: log in again")
+    access, user = row
+    if access.revoked_at is not None:
+        raise NotAuthenticated("this token was logged out: log in again")
+    if as_utc(access.expires_at) <= utcnow():  # type: ignore[operator]
+        raise NotAuthenticated("token expired: log in again")
+    if not user.is_active:
+        raise NotAuthenticated("this account is disabled")
+    return Caller(user=user, project_ids=frozenset(project_ids_of(session, user_id=user.id)))
+
+
+def caller_from_device_token(session: Session, *, token: str) -> Caller:
+    row = session.execute(
+        select(Device, User)
+        .join(User, User.id == Device.user_id)  # type: ignore[arg-type]
+        .where(Device.token_hash == token_hash(token))
+    ).one_or_none()
+    if row is None:
+        raise NotAuthenticated("unknown device token: enrol this tablet again")
+    device, user = row
+    if device.revoked_at is not None:
+        raise DeviceRevoked("this tablet was revoked; its unsent records stay on it — ask your "
+                            "country office to enrol it again")
+    if not user.is_active:
+        raise DeviceRevoked("the account this tablet belongs to is disabled")
+    return Caller(user=user, project_ids=frozenset(project_ids_of(session, user_id=user.id)),
+                  device=device)
