@@ -1,4 +1,4 @@
-"""Tables of the accounts domain: users, access tokens, login throttling, devices, enrolment codes."""
+"""Accounts tables: users, access tokens, login throttling, devices, enrolment codes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from server.columns import stamp, json_list, optional_time, uuid_pk
+from server.columns import json_list, optional_time, stamp, uuid_pk
 
 
 class User(SQLModel, table=True):

@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlmodel import select
 from sqlmodel import Session
 
 from server.accounts.models import User, UserProject
@@ -21,13 +21,13 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
 def get_by_username(session: Session, *, username: str) -> User | None:
-    return session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    return session.exec(select(User).where(User.username == username)).one_or_none()
 
 
 def project_ids_of(session: Session, *, user_id: uuid.UUID) -> list[uuid.UUID]:
-    return list(session.execute(
+    return list(session.exec(
         select(UserProject.project_id).where(UserProject.user_id == user_id)
-    ).scalars())
+    ))
 
 
 def create_user(
@@ -60,7 +60,7 @@ def create_user(
                            "message": f"unknown country {country!r}; use ISO 3166-1 alpha-3"})
     projects: list[Project] = []
     for code in project_codes:
-        project = session.execute(select(Project).where(Project.code == code)).scalar_one_or_none()
+        project = session.exec(select(Project).where(Project.code == code)).one_or_none()
         if project is None:
             errors.append({"field": "projects", "message": f"no project with code {code!r}"})
         else:

@@ -1,0 +1,106 @@
+"""The pilotmon command line: init-db, and one-line errors with a non-zero exit for mistakes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from server.migrate import head_revision
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            stdin: str = "") -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PILOTMON_")}
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        capture_output=True, text=True, env=base, input=stdin, timeout=120,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("pilotmon: ")
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_init_db_creates_then_is_harmless_twice(db_url: str, tmp_path: Path) -> None:
+    env = {"PILOTMON_DATABASE_URL": db_url, "PILOTMON_DATA_DIR": str(tmp_path)}
+    # The fixture hands out a migrated database; a fresh SQLite file shows the first migration.
+    if db_url.startswith("sqlite"):
+        env["PILOTMON_DATABASE_URL"] = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        first = run_cli("init-db", env=env)
+        assert first.returncode == 0, first.stderr
+        assert f"migrated from empty to revision {head_revision()}" in first.stdout
+    second = run_cli("init-db", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "up to date" in second.stdout
+
+
+def test_init_db_uses_the_data_dir_by_default(tmp_path: Path) -> None:
+    result = run_cli("init-db", env={"PILOTMON_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "pilotmon.sqlite3").exists()
+
+
+def test_wrong_database_url_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("init-db", env={"PILOTMON_DATABASE_URL": "not a url",
+                                     "PILOTMON_DATA_DIR": str(tmp_path)})
+    assert_one_line_error(result, "PILOTMON_DATABASE_URL")
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("init-db", env={
+        "PILOTMON_DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none",
+        "PILOTMON_DATA_DIR": str(tmp_path)})
+    assert_one_line_error(result, "cannot reach the database")
+    assert "secret" not in result.stderr
+
+
+def test_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "occupied"
+    blocker.write_text("a file where the data directory should be")
+    result = run_cli("init-db", env={"PILOTMON_DATA_DIR": str(blocker)})
+    assert_one_line_error(result, "not writable", "PILOTMON_DATA_DIR")
+
+
+def test_missing_secret_outside_development_is_refused(tmp_path: Path) -> None:
+    result = run_cli("init-db", env={"PILOTMON_ENVIRONMENT": "production",
+                                     "PILOTMON_DATA_DIR": str(tmp_path)})
+    assert_one_line_error(result, "PILOTMON_SECRET_KEY")
+
+
+def test_unknown_option_is_one_line() -> None:
+    result = run_cli("init-db", "--frobnicate")
+    assert_one_line_error(result, "--frobnicate")
+    assert result.returncode == 2
+
+
+def test_unknown_command_is_one_line() -> None:
+    result = run_cli("launch-rockets")
+    assert_one_line_error(result, "launch-rockets")
+
+
+def test_bad_setting_value_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("init-db", env={"PILOTMON_LOG_LEVEL": "LOUD",
+                                     "PILOTMON_DATA_DIR": str(tmp_path)})
+    assert_one_line_error(result, "log_level")
+
+
+def test_users_create_reads_password_from_stdin(db_url: str, tmp_path: Path) -> None:
+    env = {"PILOTMON_DATABASE_URL": db_url, "PILOTMON_DATA_DIR": str(tmp_path)}
+    ok = run_cli("users", "create", "hq.one", "--role", "hq_analyst", env=env,
+                 stdin="a long enough password\n")
+    assert ok.returncode == 0, ok.stderr
+    assert "created hq_analyst hq.one" in ok.stdout
+    again = run_cli("users", "create", "hq.one", "--role", "hq_analyst", env=env,
+                    stdin="a long enough password\n")
+    assert_one_line_error(again, "taken")
+    short = run_cli("users", "create", "hq.two", "--role", "hq_analyst", env=env, stdin="short\n")
+    assert_one_line_error(short, "password")
