@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 	$(BIN)/mypy .
-	$(BIN)/pip-audit --skip-editable --progress-spinner off
+	$(BIN)/python tools/audit_dependencies.py
 
 bench: install
 	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

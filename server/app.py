@@ -11,10 +11,22 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server import __version__
+from server.accounts.routes import router as accounts_router
+from server.activities.routes import router as activities_router
+from server.api import install_openapi
+from server.audit.routes import router as audit_router
 from server.config import Settings, get_settings
+from server.dashboard.routes import STATIC_FILES, STATIC_PREFIX
+from server.dashboard.routes import router as dashboard_router
 from server.db import get_engine
 from server.errors import PilotMonitorError
+from server.exports.routes import router as exports_router
 from server.health.routes import router as health_router
+from server.indicators.routes import router as indicators_router
+from server.projects.routes import router as projects_router
+from server.reports.routes import router as reports_router
+from server.security import install as install_security
+from server.sync.routes import router as sync_router
 
 log = logging.getLogger("pilotmon")
 
@@ -71,4 +83,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
     app.include_router(health_router, prefix=API_PREFIX)
+    app.include_router(accounts_router, prefix=API_PREFIX)
+    app.include_router(projects_router, prefix=API_PREFIX)
+    app.include_router(activities_router, prefix=API_PREFIX)
+    app.include_router(audit_router, prefix=API_PREFIX)
+    app.include_router(sync_router, prefix=API_PREFIX)
+    app.include_router(indicators_router, prefix=API_PREFIX)
+    app.include_router(reports_router, prefix=API_PREFIX)
+    app.include_router(exports_router, prefix=API_PREFIX)
+    app.include_router(dashboard_router)  # server-rendered pages at "/"
+    app.mount(STATIC_PREFIX, STATIC_FILES, name="static")
+    install_openapi(app)  # documents the one error shape for automatic 422s
+    install_security(app, settings)  # headers, body size limit, rate limit (server/security.py)
     return app

@@ -69,9 +69,35 @@ def serve(host: str, port: int, workers: int) -> None:
 
 def _register_optional_commands() -> None:
     # Each domain contributes its commands; imported here so `pilotmon --help` lists them all.
-    from server.accounts.cli import users
+    from server.accounts.cli import devices, users
 
     cli.add_command(users)
+    cli.add_command(devices)
+
+    from server.ops.cli import backup, restore
+
+    cli.add_command(backup)
+    cli.add_command(restore)
+
+    from server.demo.cli import demo
+
+    cli.add_command(demo)
+
+    from server.sync.cli import import_bundle_command
+
+    cli.add_command(import_bundle_command)
+
+    from server.hqclient.cli import pull
+    from server.jobs.cli import jobs, scheduler
+
+    cli.add_command(pull)
+    cli.add_command(jobs)
+    cli.add_command(scheduler)
+
+    # The tablet app's command; field_app.cli imports Kivy only when the command runs.
+    from field_app.cli import field
+
+    cli.add_command(field)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

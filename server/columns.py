@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
 # JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
-JSONDoc = sa.JSON().with_variant(JSONB(), "postgresql")
+JSONDoc = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 # Monotonic integer keys: BIGINT on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     enrolment_code_hours: int = Field(default=24, ge=1, le=24 * 7)
     max_push_mutations: int = Field(default=2000, ge=1)
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Exports and jobs (issue 5): a DHIS2 mapping file replacing the bundled example, the
+    # IATI reporting organisation, and the thresholds of the stale-tablet and cleanup jobs.
+    dhis2_mapping: Path | None = None
+    iati_reporting_org_ref: str = "XM-DAC-41140"  # WFP's IATI organisation identifier
+    iati_reporting_org_name: str = "World Food Programme"
+    stale_tablet_days: int = Field(default=14, ge=1)
+    abandoned_upload_days: int = Field(default=7, ge=1)
+    # Requests per minute per client address (logins, enrolment) and per device (sync); 0: off.
+    rate_limit_auth_per_minute: int = Field(default=30, ge=0)
+    rate_limit_sync_per_minute: int = Field(default=600, ge=0)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

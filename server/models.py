@@ -12,16 +12,19 @@ from server.activities.models import (
     Activity,
     ActivityParticipant,
     ActivityRevision,
-    AttendanceRow,
     Attachment,
+    AttendanceRow,
     ClosedPeriod,
     Review,
 )
 from server.audit.models import AuditEntry
+from server.indicators.models import CUBES, activity_fact
+from server.jobs.models import JobRun
 from server.projects.models import Participant, Project, Site, Target
-from server.sync.models import Change, KeptMutation, SyncConflict
+from server.sync.models import Change, KeptMutation, RecordRevision, SyncConflict
 
 __all__ = [
+    "CUBES",
     "AccessToken",
     "Activity",
     "ActivityParticipant",
@@ -33,14 +36,17 @@ __all__ = [
     "ClosedPeriod",
     "Device",
     "EnrolmentCode",
+    "JobRun",
     "KeptMutation",
     "LoginFailure",
     "Participant",
     "Project",
+    "RecordRevision",
     "Review",
     "Site",
     "SyncConflict",
     "Target",
     "User",
     "UserProject",
+    "activity_fact",
 ]

@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from server.accounts.models import User, UserProject
 from server.accounts.security import hash_password
@@ -115,3 +115,124 @@ def activity_data(project: Project, **overrides: Any) -> dict[str, Any]:
     }
     values.update(overrides)
     return values
+
+
+# --- accounts, activities and a two-country world (helper-3) ---------------------------------
+
+
+def make_access_token(session: Session, user: User, *, minutes: int = 60) -> str:
+    """A bearer token for ``user`` without going through the (slow, throttled) login."""
+    from server.accounts.auth import issue_access_token
+
+    token, _ = issue_access_token(session, user=user, minutes=minutes)
+    session.flush()
+    return token
+
+
+def make_device(session: Session, user: User, **overrides: Any) -> tuple[Any, str]:
+    """An enrolled tablet of ``user``; returns (device, device token)."""
+    from server.accounts.models import Device
+    from server.accounts.security import new_token, token_hash
+
+    token = new_token()
+    values: dict[str, Any] = {"id": uuid.uuid4(), "user_id": user.id, "label": "Tablet",
+                              "app_version": "1.0.0", "token_hash": token_hash(token)}
+    values.update(overrides)
+    device = Device(**values)
+    session.add(device)
+    session.flush()
+    return device, token
+
+
+def make_activity(session: Session, project: Project, *, author: User | None = None,
+                  status: str | None = None, **overrides: Any) -> Any:
+    """An activity written through the shared write path (revision and change log included)."""
+    from server.activities.service import write_activity
+
+    data = activity_data(project, **overrides)
+    return write_activity(session, data=data, existing=None, source="api",
+                          author_id=author.id if author else None,
+                          status=status or data.get("status") or "submitted")
+
+
+class World:
+    """Two countries side by side (LSO and KEN), each with a project, a site, a target, an
+    activity, a field expert and a country officer; plus an HQ analyst and an admin.
+
+    ``tokens[name]`` is a bearer token for each person: admin, hq, officer_lso, officer_ken,
+    expert_lso, expert_ken.
+    """
+
+    def __init__(self, session: Session) -> None:
+        from server.projects.models import Target
+
+        self.project_lso = make_project(session, country="LSO")
+        self.project_ken = make_project(session, country="KEN",
+                                        code=f"KEN-CPP-{next(_counter):03d}",
+                                        name="Grain storage pilot", thematic_area="TA2",
+                                        solutions=["S4", "S5"], priority_product="maize")
+        self.site_lso = make_site(session, self.project_lso)
+        self.site_ken = make_site(session, self.project_ken, name="Kitui store",
+                                  admin_area="Kitui", lat=-1.37, lon=38.01)
+        self.target_lso = Target(project_id=self.project_lso.id, indicator="PARTICIPANTS",
+                                 period="2025", value=500)
+        self.target_ken = Target(project_id=self.project_ken.id, indicator="PARTICIPANTS",
+                                 period="2025", value=300)
+        session.add_all([self.target_lso, self.target_ken])
+        self.users = {
+            "admin": make_user(session, role="admin", countries=[]),
+            "hq": make_user(session, role="hq_analyst", countries=[]),
+            "officer_lso": make_user(session, role="country_officer", countries=["LSO"]),
+            "officer_ken": make_user(session, role="country_officer", countries=["KEN"]),
+            "expert_lso": make_user(session, role="field_expert", projects=[self.project_lso]),
+            "expert_ken": make_user(session, role="field_expert", projects=[self.project_ken]),
+        }
+        self.activity_lso = make_activity(session, self.project_lso,
+                                          author=self.users["expert_lso"],
+                                          site_id=str(self.site_lso.id))
+        self.activity_ken = make_activity(session, self.project_ken,
+                                          author=self.users["expert_ken"], topic="S4.T1",
+                                          modality="K", title="Hermetic bag training")
+        self.tokens = {name: make_access_token(session, user) for name, user in self.users.items()}
+        session.commit()
+        detach(session)
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+
+def detach(session: Session) -> None:
+    """Load every object of the session, detach them and end the transaction.
+
+    On SQLite a test session that keeps a transaction open holds the write lock and the app
+    under test would wait for it; detached objects keep their values without touching the
+    database again.
+    """
+    objects = list(session.identity_map.values())
+    for obj in objects:
+        session.refresh(obj)
+    session.expunge_all()
+    session.rollback()
+
+
+def fresh(session: Session, model: type[Any], key: Any) -> Any:
+    """The row as the database has it now, detached, with the session's transaction ended."""
+    session.expire_all()
+    row = session.get(model, key)
+    if row is not None:
+        session.refresh(row)
+        session.expunge(row)
+    session.rollback()
+    return row
+
+
+def rows(session: Session, statement: Any) -> list[Any]:
+    """Run a SELECT and end the transaction; ORM objects come back detached with their values."""
+    session.expire_all()
+    found = list(session.exec(statement))
+    for item in found:
+        for obj in item if isinstance(item, tuple) else (item,):
+            if isinstance(obj, SQLModel) and obj in session:
+                session.expunge(obj)
+    session.rollback()
+    return found

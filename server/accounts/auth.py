@@ -9,12 +9,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from server.accounts.models import AccessToken, Device, User
+from server.accounts.models import AccessToken, Device, User, UserProject
 from server.accounts.security import new_token, token_hash
-from server.accounts.service import project_ids_of
 from server.columns import as_utc, utcnow
 from server.errors import PilotMonitorError
 
@@ -35,6 +33,8 @@ class Caller:
     user: User
     project_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     device: Device | None = None
+    # The bearer token of this request (people only), so that logout can revoke it.
+    access_token_id: uuid.UUID | None = None
 
     @property
     def role(self) -> str:
@@ -43,6 +43,12 @@ class Caller:
     @property
     def countries(self) -> frozenset[str]:
         return frozenset(self.user.countries or [])
+
+
+def _project_ids(session: Session, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    return frozenset(session.exec(
+        select(UserProject.project_id).where(UserProject.user_id == user_id)
+    ))
 
 
 def issue_access_token(session: Session, *, user: User, minutes: int) -> tuple[str, int]:
@@ -54,9 +60,9 @@ def issue_access_token(session: Session, *, user: User, minutes: int) -> tuple[s
 
 
 def caller_from_access_token(session: Session, *, token: str) -> Caller:
-    row = session.execute(
+    row = session.exec(
         select(AccessToken, User)
-        .join(User, User.id == AccessToken.user_id)  # type: ignore[arg-type]
+        .join(User, col(User.id) == AccessToken.user_id)
         .where(AccessToken.token_hash == token_hash(token))
     ).one_or_none()
     if row is None:
@@ -68,13 +74,22 @@ def caller_from_access_token(session: Session, *, token: str) -> Caller:
         raise NotAuthenticated("token expired: log in again")
     if not user.is_active:
         raise NotAuthenticated("this account is disabled")
-    return Caller(user=user, project_ids=frozenset(project_ids_of(session, user_id=user.id)))
+    return Caller(user=user, project_ids=_project_ids(session, user.id),
+                  access_token_id=access.id)
+
+
+def revoke_access_token(session: Session, *, token_id: uuid.UUID) -> None:
+    """Log out: the token stops working at once (it stays, revoked, until it expires)."""
+    access = session.get(AccessToken, token_id)
+    if access is not None and access.revoked_at is None:
+        access.revoked_at = utcnow()
+        session.add(access)
 
 
 def caller_from_device_token(session: Session, *, token: str) -> Caller:
-    row = session.execute(
+    row = session.exec(
         select(Device, User)
-        .join(User, User.id == Device.user_id)  # type: ignore[arg-type]
+        .join(User, col(User.id) == Device.user_id)
         .where(Device.token_hash == token_hash(token))
     ).one_or_none()
     if row is None:
@@ -85,5 +100,5 @@ def caller_from_device_token(session: Session, *, token: str) -> Caller:
                             "country office to enrol it again")
     if not user.is_active:
         raise DeviceRevoked("the account this tablet belongs to is disabled")
-    return Caller(user=user, project_ids=frozenset(project_ids_of(session, user_id=user.id)),
+    return Caller(user=user, project_ids=_project_ids(session, user.id),
                   device=device)

@@ -36,3 +36,50 @@ def create(name: str, role: str, countries: tuple[str, ...], projects: tuple[str
         user = create_user(session, username=name, password=password, role=role,
                            countries=countries, project_codes=projects, full_name=full_name)
         click.echo(f"created {user.role} {user.username}")
+
+
+@click.group()
+def devices() -> None:
+    """Enrol and revoke tablets."""
+
+
+@devices.command("enrol-code")
+@click.argument("name")
+def enrol_code(name: str) -> None:
+    """Print a one-time enrolment code for user NAME (valid for enrolment_code_hours)."""
+    from server.accounts.devices import issue_enrolment_code
+    from server.accounts.service import get_by_username
+    from server.config import get_settings
+
+    settings = get_settings()
+    with session_scope() as session:
+        user = get_by_username(session, username=name.strip().lower())
+        if user is None:
+            raise click.ClickException(f"no user {name!r}: see `pilotmon users create`")
+        if not user.is_active:
+            raise click.ClickException(f"the account {user.username!r} is disabled")
+        row, code = issue_enrolment_code(session, user=user, hours=settings.enrolment_code_hours,
+                                         created_by_id=None)
+        expires = row.expires_at.isoformat(timespec="minutes")
+        username = user.username
+    click.echo(f"enrolment code for {username}: {code}")
+    click.echo(f"expires at {expires} (UTC); it works once")
+
+
+@devices.command("revoke")
+@click.argument("device_id")
+def revoke(device_id: str) -> None:
+    """Revoke tablet DEVICE_ID: its token is refused from now on."""
+    import uuid
+
+    from server.accounts.devices import revoke_device
+
+    try:
+        parsed = uuid.UUID(device_id)
+    except ValueError:
+        raise click.BadParameter(f"{device_id!r} is not a device id (a UUID)",
+                                 param_hint="DEVICE_ID") from None
+    with session_scope() as session:
+        device, user = revoke_device(session, device_id=parsed)
+        label, username = device.label or "(no label)", user.username
+    click.echo(f"revoked device {parsed} {label} of {username}")

@@ -8,7 +8,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from server.api import Text, UtcDateTime
 from server.columns import json_list, optional_time, stamp, uuid_pk
+from shared.catalogue import Role
 
 
 class User(SQLModel, table=True):
@@ -91,3 +93,101 @@ class EnrolmentCode(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     used_at: datetime | None = optional_time()
     used_by_device_id: uuid.UUID | None = Field(default=None)
+
+
+# --- API shapes --------------------------------------------------------------------------------
+
+
+class ProjectRef(SQLModel):
+    id: uuid.UUID
+    code: str
+    name: str
+
+
+class UserCreate(SQLModel):
+    username: Text = Field(min_length=2, max_length=64,
+                           description="Lowercase letters, digits, '.', '_' or '-'")
+    password: Text = Field(min_length=1, max_length=256)
+    role: Role
+    countries: list[Text] = Field(default_factory=list, max_length=300,
+                                  description="ISO 3166-1 alpha-3 codes")
+    projects: list[Text] = Field(default_factory=list, max_length=1000,
+                                 description="Codes of a field expert's projects")
+    full_name: Text = Field(default="", max_length=200)
+    email: Text | None = Field(default=None, max_length=254)
+
+
+class UserUpdate(SQLModel):
+    """Fields to change; a user's role and scope are set at creation."""
+
+    full_name: Text | None = Field(default=None, max_length=200)
+    email: Text | None = Field(default=None, max_length=254)
+    is_active: bool | None = None
+    password: Text | None = Field(default=None, min_length=1, max_length=256)
+
+
+class UserPublic(SQLModel):
+    id: uuid.UUID
+    username: str
+    full_name: str
+    email: str | None
+    role: str
+    countries: list[str]
+    projects: list[ProjectRef]
+    is_active: bool
+    created_at: UtcDateTime
+
+
+class TokenPublic(SQLModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105
+    expires_in: int = Field(description="Lifetime in seconds")
+
+
+class EnrolmentCodeCreate(SQLModel):
+    username: Text = Field(min_length=1, max_length=64)
+
+
+class EnrolmentCodePublic(SQLModel):
+    id: uuid.UUID
+    username: str
+    code: str = Field(description="Shown once: type it on the tablet or scan the QR code")
+    expires_at: UtcDateTime
+    qr_payload: str = Field(description="What the QR code holds: pilotmon:enrol?code=…&server=…")
+    qr_svg: str = Field(description="The QR code as an SVG document")
+
+
+class EnrolRequest(SQLModel):
+    enrolment_code: Text | None = Field(
+        default=None, max_length=40,
+        description="The one-time code; omit it when enrolling with a user's bearer token")
+    device_id: uuid.UUID = Field(description="Made on the tablet, kept forever")
+    label: Text = Field(default="", max_length=120)
+    app_version: Text = Field(default="", max_length=40)
+
+
+class EnrolledUser(SQLModel):
+    username: str
+    role: str
+    countries: list[str]
+    projects: list[ProjectRef]
+
+
+class EnrolResponse(SQLModel):
+    device_token: str = Field(description="Keep it secret; sent as Bearer on sync calls")
+    device_id: uuid.UUID
+    user: EnrolledUser
+    server_time: UtcDateTime
+
+
+class DevicePublic(SQLModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    label: str
+    app_version: str
+    enrolled_at: UtcDateTime
+    last_seen_at: UtcDateTime | None
+    last_seq: int
+    revoked: bool
+    revoked_at: UtcDateTime | None

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from server.columns import BigId, stamp, json_doc, json_list, optional_time, uuid_pk
+from server.columns import BigId, json_doc, json_list, optional_time, stamp, uuid_pk
 
 
 class Activity(SQLModel, table=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -22,6 +22,7 @@ from server.activities.models import (
     AttendanceRow,
 )
 from server.columns import as_utc, utcnow
+from server.indicators.refresh import refresh_activity
 from server.sync.changes import record_change
 
 # The activity's fields on the wire, in DESIGN §3 order.
@@ -50,9 +51,11 @@ def _as_date(value: Any) -> date:
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    # SQLite keeps no offset: store the instant in UTC so that it reads back as the same instant.
+    return moment.astimezone(UTC) if moment.tzinfo else moment
 
 
 def _as_uuid(value: Any) -> uuid.UUID | None:
@@ -207,6 +210,7 @@ def write_activity(
     if "participant_ids" in data:
         _replace_participants(session, activity.id, data["participant_ids"])
     _add_revision(session, activity, source=source, author_id=author_id, device_id=device_id)
+    refresh_activity(session, activity.id)  # indicator roll-ups, before this transaction commits
     return activity
 
 
@@ -226,6 +230,7 @@ def tombstone_activity(
     session.add(activity)
     session.flush()
     _add_revision(session, activity, source=source, author_id=author_id, device_id=device_id)
+    refresh_activity(session, activity.id)  # indicator roll-ups, before this transaction commits
     return activity
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from server.columns import BigId, stamp, json_doc
+from server.columns import BigId, json_doc, stamp
 
 
 class AuditEntry(SQLModel, table=True):

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from server.columns import stamp, json_list, optional_time, uuid_pk
+from server.api import Text, UtcDateTime
+from server.columns import json_list, optional_time, stamp, uuid_pk
+
+
+class SiteStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 class Project(SQLModel, table=True):
     __tablename__ = "project"
 
     id: uuid.UUID = uuid_pk()
-    code: str = Field(max_length=32, unique=True, index=True)
+    code: str = Field(max_length=50, unique=True, index=True)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=8)
     country: str = Field(max_length=3, index=True)
@@ -41,7 +50,8 @@ class Site(SQLModel, table=True):
     admin_area: str = Field(default="", max_length=200)
     lat: float | None = None
     lon: float | None = None
-    # Sites found in the field arrive "pending" until a country officer approves them.
+    # Sites found in the field arrive "pending" until a country officer approves (or rejects)
+    # them: see SiteStatus.
     status: str = Field(default="approved", max_length=16)
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     version: int = Field(default=1)
@@ -62,6 +72,7 @@ class Target(SQLModel, table=True):
     period: str = Field(max_length=8)
     value: float
     sex: str | None = Field(default=None, max_length=16)
+    version: int = Field(default=1)
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
 
@@ -85,3 +96,112 @@ class Participant(SQLModel, table=True):
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
     deleted_at: datetime | None = optional_time()
+
+
+# --- API shapes --------------------------------------------------------------------------------
+# Codes (kind, country, thematic area, solutions, indicator, sex) are plain strings here and are
+# checked by shared.validation, so the API and the tablet give the same field-level messages.
+
+
+class ProjectCreate(SQLModel):
+    code: Text = Field(min_length=1, max_length=50, description="e.g. LSO-CPP-001")
+    name: Text = Field(min_length=1, max_length=200)
+    kind: Text = Field(max_length=8, description="CPP | DAA")
+    country: Text = Field(max_length=3, description="ISO 3166-1 alpha-3")
+    thematic_area: Text = Field(max_length=8, description="TA1 … TA4")
+    solutions: list[Text] = Field(max_length=50, description="S1 … S9")
+    partners: list[Text] = Field(default_factory=list, max_length=50)
+    priority_product: Text | None = Field(default=None, max_length=120)
+    start_date: date
+    end_date: date
+    roster: bool = Field(default=False, description="Participants registered by code")
+
+
+class ProjectUpdate(SQLModel):
+    code: Text | None = Field(default=None, min_length=1, max_length=50)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    kind: Text | None = Field(default=None, max_length=8)
+    country: Text | None = Field(default=None, max_length=3)
+    thematic_area: Text | None = Field(default=None, max_length=8)
+    solutions: list[Text] | None = Field(default=None, max_length=50)
+    partners: list[Text] | None = Field(default=None, max_length=50)
+    priority_product: Text | None = Field(default=None, max_length=120)
+    start_date: date | None = None
+    end_date: date | None = None
+    roster: bool | None = None
+
+
+class ProjectPublic(SQLModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    kind: str
+    country: str
+    region: str | None
+    thematic_area: str
+    solutions: list[str]
+    partners: list[str]
+    priority_product: str | None
+    start_date: date
+    end_date: date
+    roster: bool
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class SiteCreate(SQLModel):
+    project_id: uuid.UUID
+    name: Text = Field(min_length=1, max_length=200)
+    admin_area: Text = Field(default="", max_length=200)
+    lat: float | None = Field(default=None, description="Decimal degrees, WGS 84")
+    lon: float | None = Field(default=None, description="Decimal degrees, WGS 84")
+
+
+class SiteUpdate(SQLModel):
+    """Edit a site; ``status`` approves or rejects a site found in the field."""
+
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    admin_area: Text | None = Field(default=None, max_length=200)
+    lat: float | None = None
+    lon: float | None = None
+    status: Literal["approved", "rejected"] | None = None
+
+
+class SitePublic(SQLModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    admin_area: str
+    lat: float | None
+    lon: float | None
+    status: str
+    created_by_id: uuid.UUID | None
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class TargetCreate(SQLModel):
+    project_id: uuid.UUID
+    indicator: Text = Field(max_length=32, description="An indicator code, e.g. PARTICIPANTS")
+    period: Text = Field(max_length=8, description="2025, 2025Q3 or 2025-07")
+    value: float = Field(ge=0)
+    sex: Text | None = Field(default=None, max_length=16,
+                             description="female | male | unspecified, for participant counts")
+
+
+class TargetUpdate(SQLModel):
+    value: float = Field(ge=0)
+
+
+class TargetPublic(SQLModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    indicator: str
+    period: str
+    value: float
+    sex: str | None
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime

@@ -2,12 +2,24 @@
 
 Pull cursors are ``seq`` values, so commit order must equal ``seq`` order or a pull running
 while others commit could skip a change (PostgreSQL sequences hand out numbers in call order,
-not commit order). Writers therefore append their change rows as the last step of their
-transaction while holding a transaction-scoped lock:
+not commit order). So the rows are not inserted where a writer records them: ``record_change``
+only notes the change in the session, and the notes are appended as the very last step before
+COMMIT (a ``before_commit`` session hook), under a transaction-scoped lock:
 
-- PostgreSQL: ``pg_advisory_xact_lock`` — released at COMMIT/ROLLBACK, so the next writer
-  draws its numbers only after this one is visible.
+- PostgreSQL: ``pg_advisory_xact_lock`` — taken right before the append and released at
+  COMMIT, so the next writer draws its numbers only after this one is visible. Because it is
+  taken at the end, a long push holds it for one multi-row insert, not for the whole batch.
 - SQLite: one writer at a time already (``BEGIN IMMEDIATE``), so nothing more is needed.
+
+Notes made inside a savepoint that rolls back are dropped with it; a rolled-back transaction
+appends nothing. ``flush_changes`` appends the notes now, for a caller that must read them back
+inside its own transaction; it takes the lock, so nothing that waits on other writers (the
+roll-up refresh of ``server.indicators.refresh``, for one, which runs in an earlier
+``before_commit`` hook) should follow it in that transaction.
+
+Writers of projects, sites, targets and participants call ``record_project_change``,
+``record_site_change``, ``record_target_change`` or ``record_participant_change`` in the same
+transaction as their write, so that tablets pull them (DESIGN §4.3).
 """
 
 from __future__ import annotations
@@ -15,14 +27,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from server.columns import utcnow
 from server.sync.models import Change
 
 CHANGE_LOG_LOCK = 7301002
+_PENDING = "pilotmon.pending_changes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,23 +56,28 @@ def lock_change_log(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
 
 
+def _current_transaction(session: OrmSession) -> SessionTransaction:
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:
+        session.connection()  # autobegin, so the note belongs to the transaction it joins
+        transaction = session.get_transaction()
+    assert transaction is not None
+    return transaction
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction | None) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 def record_changes(session: Session, changes: Iterable[ChangeRecord]) -> None:
-    """Append changes to the log. Call last in the transaction, after every other write."""
-    rows = [
-        {
-            "entity": c.entity,
-            "entity_id": c.entity_id,
-            "op": c.op,
-            "version": c.version,
-            "project_id": c.project_id,
-            "created_at": utcnow(),
-        }
-        for c in changes
-    ]
-    if not rows:
-        return
-    lock_change_log(session)
-    session.execute(insert(Change), rows)
+    """Note changes for the log; they are appended when the transaction commits."""
+    notes: list[tuple[SessionTransaction, ChangeRecord]] = session.info.setdefault(_PENDING, [])
+    transaction = _current_transaction(session)
+    notes.extend((transaction, change) for change in changes)
 
 
 def record_change(
@@ -69,3 +90,65 @@ def record_change(
     project_id: uuid.UUID | None,
 ) -> None:
     record_changes(session, [ChangeRecord(entity, entity_id, op, version, project_id)])
+
+
+def flush_changes(session: OrmSession) -> int:
+    """Append the noted changes of this transaction now; returns how many were appended."""
+    notes: list[tuple[SessionTransaction, ChangeRecord]] = session.info.pop(_PENDING, [])
+    root = session.get_transaction()
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for transaction, change in notes:
+        if _within(transaction, root):
+            rows.append({"entity": change.entity, "entity_id": change.entity_id,
+                         "op": change.op, "version": change.version,
+                         "project_id": change.project_id, "created_at": now})
+    if not rows:
+        return 0
+    session.flush()  # every other write first: the lock is then held only for the append
+    lock_change_log(session)  # type: ignore[arg-type]
+    session.execute(insert(Change), rows)
+    return len(rows)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _append_at_commit(session: OrmSession) -> None:
+    # A savepoint's release also passes here; only the outermost commit appends.
+    if session.in_nested_transaction():
+        return
+    flush_changes(session)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
+    notes = session.info.get(_PENDING)
+    if notes:
+        session.info[_PENDING] = [
+            (transaction, change) for transaction, change in notes
+            if not _within(transaction, previous_transaction)
+        ]
+
+
+# --- helpers for the writers of records tablets pull -------------------------------------
+
+def record_project_change(session: Session, *, project: Any, op: str = "upsert") -> None:
+    """A project was created or edited: its members' tablets pull it."""
+    record_change(session, entity="project", entity_id=project.id, op=op,
+                  version=int(getattr(project, "version", 1) or 1), project_id=project.id)
+
+
+def record_site_change(session: Session, *, site: Any, op: str = "upsert") -> None:
+    record_change(session, entity="site", entity_id=site.id, op=op,
+                  version=int(getattr(site, "version", 1) or 1), project_id=site.project_id)
+
+
+def record_target_change(session: Session, *, target: Any, op: str = "upsert") -> None:
+    record_change(session, entity="target", entity_id=target.id, op=op,
+                  version=int(getattr(target, "version", 1) or 1), project_id=target.project_id)
+
+
+def record_participant_change(session: Session, *, participant: Any,
+                              op: str = "upsert") -> None:
+    record_change(session, entity="participant", entity_id=participant.id, op=op,
+                  version=int(getattr(participant, "version", 1) or 1),
+                  project_id=participant.project_id)

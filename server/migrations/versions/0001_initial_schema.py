@@ -31,6 +31,268 @@ def upgrade() -> None:
     with op.batch_alter_table('change', schema=None) as batch_op:
         batch_op.create_index('ix_change_project_seq', ['project_id', 'seq'], unique=False)
 
+    op.create_table('indicator_cube_activity_type',
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('activity_type', sa.String(length=32), nullable=False),
+    sa.Column('activities', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('demonstrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('trainings', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('expert_days', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('participants', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_female', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_male', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_youth', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_adult', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_senior', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_farmer', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_technician', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_official', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_other', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_yes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_no', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('month', 'status', 'project_id', 'country', 'region', 'thematic_area', 'activity_type', name='pk_indicator_cube_activity_type')
+    )
+    op.create_table('indicator_cube_base',
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('activities', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('demonstrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('trainings', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('expert_days', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('participants', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_female', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_male', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_youth', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_adult', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_senior', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_farmer', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_technician', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_official', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_other', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_yes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_no', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('month', 'status', 'project_id', 'country', 'region', 'thematic_area', name='pk_indicator_cube_base')
+    )
+    op.create_table('indicator_cube_delivery',
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('delivery', sa.String(length=16), nullable=False),
+    sa.Column('activities', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('demonstrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('trainings', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('expert_days', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('participants', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_female', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_male', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_youth', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_adult', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_senior', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_farmer', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_technician', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_official', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_other', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_yes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_no', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('month', 'status', 'project_id', 'country', 'region', 'thematic_area', 'delivery', name='pk_indicator_cube_delivery')
+    )
+    op.create_table('indicator_cube_level',
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('level', sa.String(length=2), nullable=False),
+    sa.Column('activities', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('demonstrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('trainings', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('expert_days', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('participants', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_female', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_male', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_youth', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_adult', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_senior', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_farmer', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_technician', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_official', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_other', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_yes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_no', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('month', 'status', 'project_id', 'country', 'region', 'thematic_area', 'level', name='pk_indicator_cube_level')
+    )
+    op.create_table('indicator_cube_modality',
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('modality', sa.String(length=1), nullable=False),
+    sa.Column('activities', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('demonstrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('trainings', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('expert_days', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('participants', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_female', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_male', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_youth', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_adult', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_senior', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_farmer', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_technician', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_official', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_other', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_yes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_no', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('month', 'status', 'project_id', 'country', 'region', 'thematic_area', 'modality', name='pk_indicator_cube_modality')
+    )
+    op.create_table('indicator_cube_modality_type',
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('modality', sa.String(length=1), nullable=False),
+    sa.Column('activity_type', sa.String(length=32), nullable=False),
+    sa.Column('activities', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('demonstrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('trainings', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('expert_days', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('participants', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_female', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_male', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_youth', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_adult', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_senior', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_farmer', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_technician', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_official', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_other', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_yes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_no', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('month', 'status', 'project_id', 'country', 'region', 'thematic_area', 'modality', 'activity_type', name='pk_indicator_cube_modality_type')
+    )
+    op.create_table('indicator_cube_solution',
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('solution', sa.String(length=8), nullable=False),
+    sa.Column('activities', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('demonstrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('trainings', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('expert_days', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('participants', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_female', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_male', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_youth', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_adult', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_senior', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_farmer', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_technician', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_official', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_other', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_yes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_no', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('month', 'status', 'project_id', 'country', 'region', 'thematic_area', 'solution', name='pk_indicator_cube_solution')
+    )
+    op.create_table('indicator_cube_topic',
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('solution', sa.String(length=8), nullable=False),
+    sa.Column('topic', sa.String(length=8), nullable=False),
+    sa.Column('activities', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('demonstrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('trainings', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('expert_days', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('participants', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_female', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_male', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_youth', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_adult', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_senior', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_farmer', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_technician', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_official', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_other', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_yes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_no', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('month', 'status', 'project_id', 'country', 'region', 'thematic_area', 'solution', 'topic', name='pk_indicator_cube_topic')
+    )
+    op.create_table('indicator_roster_all',
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('participant_id', sa.Uuid(), nullable=False),
+    sa.Column('links', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('status', 'project_id', 'country', 'region', 'thematic_area', 'participant_id', name='pk_indicator_roster_all')
+    )
+    op.create_table('indicator_roster_fact',
+    sa.Column('activity_id', sa.Uuid(), nullable=False),
+    sa.Column('participant_id', sa.Uuid(), nullable=False),
+    sa.PrimaryKeyConstraint('activity_id', 'participant_id')
+    )
+    op.create_table('indicator_roster_month',
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('participant_id', sa.Uuid(), nullable=False),
+    sa.Column('links', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('month', 'status', 'project_id', 'country', 'region', 'thematic_area', 'participant_id', name='pk_indicator_roster_month')
+    )
+    op.create_table('job_run',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('running_since', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('last_started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('last_result', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
     op.create_table('login_failure',
     sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
@@ -40,13 +302,13 @@ def upgrade() -> None:
     )
     op.create_table('project',
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
     sa.Column('thematic_area', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-    sa.Column('solutions', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('partners', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('solutions', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('partners', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('priority_product', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
     sa.Column('start_date', sa.Date(), nullable=False),
     sa.Column('end_date', sa.Date(), nullable=False),
@@ -67,7 +329,7 @@ def upgrade() -> None:
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('countries', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('countries', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=False),
@@ -99,8 +361,8 @@ def upgrade() -> None:
     sa.Column('entity', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('entity_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
-    sa.Column('before', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('after', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('before', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('after', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -201,6 +463,7 @@ def upgrade() -> None:
     sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
     sa.Column('sex', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], ),
@@ -233,17 +496,17 @@ def upgrade() -> None:
     sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
     sa.Column('delivery', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('value_chain_stage', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
-    sa.Column('facilitators', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('facilitators', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('experts_count', sa.Integer(), nullable=False),
-    sa.Column('location', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('location', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('notes', sa.Text(), nullable=False),
-    sa.Column('participant_ids', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('participant_ids', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('captured_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('late', sa.Boolean(), nullable=False),
-    sa.Column('flags', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('flags', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('created_by_id', sa.Uuid(), nullable=True),
     sa.Column('device_id', sa.Uuid(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -269,9 +532,9 @@ def upgrade() -> None:
     sa.Column('entity_id', sa.Uuid(), nullable=False),
     sa.Column('op', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('base_version', sa.Integer(), nullable=True),
-    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('data', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('errors', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('errors', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('author_id', sa.Uuid(), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['user.id'], ),
@@ -282,6 +545,24 @@ def upgrade() -> None:
     with op.batch_alter_table('kept_mutation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_kept_mutation_device_id'), ['device_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_kept_mutation_entity_id'), ['entity_id'], unique=False)
+
+    op.create_table('record_revision',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('entity', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('entity_id', sa.Uuid(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('data', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('author_id', sa.Uuid(), nullable=True),
+    sa.Column('device_id', sa.Uuid(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('entity', 'entity_id', 'version', name='uq_record_revision_version')
+    )
+    with op.batch_alter_table('record_revision', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_record_revision_entity_id'), ['entity_id'], unique=False)
 
     op.create_table('activity_participant',
     sa.Column('activity_id', sa.Uuid(), nullable=False),
@@ -297,7 +578,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('activity_id', sa.Uuid(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('data', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('author_id', sa.Uuid(), nullable=True),
     sa.Column('device_id', sa.Uuid(), nullable=True),
@@ -346,6 +627,47 @@ def upgrade() -> None:
     with op.batch_alter_table('attendance', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attendance_activity_id'), ['activity_id'], unique=False)
 
+    op.create_table('indicator_activity_fact',
+    sa.Column('activity_id', sa.Uuid(), nullable=False),
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('project_id', sa.Uuid(), nullable=False),
+    sa.Column('country', sa.String(length=3), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=False),
+    sa.Column('thematic_area', sa.String(length=8), nullable=False),
+    sa.Column('solution', sa.String(length=8), nullable=False),
+    sa.Column('topic', sa.String(length=8), nullable=False),
+    sa.Column('modality', sa.String(length=1), nullable=False),
+    sa.Column('level', sa.String(length=2), nullable=False),
+    sa.Column('activity_type', sa.String(length=32), nullable=False),
+    sa.Column('delivery', sa.String(length=16), nullable=False),
+    sa.Column('site_id', sa.Uuid(), nullable=True),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('activities', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('demonstrations', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('trainings', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('expert_days', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('participants', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_female', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_male', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sex_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_youth', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_adult', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_senior', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('age_unspecified', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_farmer', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_technician', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_official', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('category_other', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_yes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('disability_no', sa.BigInteger(), server_default='0', nullable=False),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('activity_id')
+    )
+    with op.batch_alter_table('indicator_activity_fact', schema=None) as batch_op:
+        batch_op.create_index('ix_indicator_activity_fact_month', ['month'], unique=False)
+        batch_op.create_index('ix_indicator_activity_fact_project', ['project_id', 'month'], unique=False)
+
     op.create_table('review',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('activity_id', sa.Uuid(), nullable=False),
@@ -367,12 +689,13 @@ def upgrade() -> None:
     sa.Column('project_id', sa.Uuid(), nullable=True),
     sa.Column('mutation_id', sa.Uuid(), nullable=True),
     sa.Column('device_id', sa.Uuid(), nullable=True),
-    sa.Column('fields', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('base_values', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('server_values', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('device_values', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('fields', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('server_version', sa.Integer(), nullable=True),
+    sa.Column('base_values', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('server_values', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('device_values', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('resolution', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('resolution', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('resolved_by_id', sa.Uuid(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
@@ -399,6 +722,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_review_activity_id'))
 
     op.drop_table('review')
+    with op.batch_alter_table('indicator_activity_fact', schema=None) as batch_op:
+        batch_op.drop_index('ix_indicator_activity_fact_project')
+        batch_op.drop_index('ix_indicator_activity_fact_month')
+
+    op.drop_table('indicator_activity_fact')
     with op.batch_alter_table('attendance', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_attendance_activity_id'))
 
@@ -416,6 +744,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_activity_participant_participant_id'))
 
     op.drop_table('activity_participant')
+    with op.batch_alter_table('record_revision', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_record_revision_entity_id'))
+
+    op.drop_table('record_revision')
     with op.batch_alter_table('kept_mutation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_kept_mutation_entity_id'))
         batch_op.drop_index(batch_op.f('ix_kept_mutation_device_id'))
@@ -476,6 +808,18 @@ def downgrade() -> None:
 
     op.drop_table('project')
     op.drop_table('login_failure')
+    op.drop_table('job_run')
+    op.drop_table('indicator_roster_month')
+    op.drop_table('indicator_roster_fact')
+    op.drop_table('indicator_roster_all')
+    op.drop_table('indicator_cube_topic')
+    op.drop_table('indicator_cube_solution')
+    op.drop_table('indicator_cube_modality_type')
+    op.drop_table('indicator_cube_modality')
+    op.drop_table('indicator_cube_level')
+    op.drop_table('indicator_cube_delivery')
+    op.drop_table('indicator_cube_base')
+    op.drop_table('indicator_cube_activity_type')
     with op.batch_alter_table('change', schema=None) as batch_op:
         batch_op.drop_index('ix_change_project_seq')
 

@@ -1,0 +1,124 @@
+"""The attendance grid: sex × age band counts for each participant category, with and without a
+disability, with the live totals and the women's share the form shows.
+
+Counts are absolute (DESIGN §3): the grid turns into one wire row per non-zero cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from field_app.i18n import _
+from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
+from shared.validation import MAX_ATTENDANCE_TOTAL, MAX_COUNT
+
+SEXES = codes(Sex)
+AGE_BANDS = codes(AgeBand)
+CATEGORIES = codes(ParticipantCategory)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    category: str
+    disability: bool
+    sex: str
+    age_band: str
+
+
+class AttendanceError(ValueError):
+    """A cell's text is not a count; the message says what to type instead."""
+
+
+def parse_count(text: str) -> int:
+    """The count typed in a cell: blank is 0; anything but a whole number 0…MAX_COUNT fails."""
+    cleaned = text.strip()
+    if not cleaned:
+        return 0
+    if not cleaned.isdigit():
+        raise AttendanceError(_("Type a whole number, e.g. 12"))
+    value = int(cleaned)
+    if value > MAX_COUNT:
+        raise AttendanceError(_("At most {high} in one cell").format(high=f"{MAX_COUNT:,}"))
+    return value
+
+
+class AttendanceGrid:
+    """Counts by cell; every total is computed from the cells, so they are never out of step."""
+
+    def __init__(self) -> None:
+        self._counts: dict[Cell, int] = {}
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> AttendanceGrid:
+        grid = cls()
+        for row in rows:
+            cell = Cell(str(row["category"]), bool(row["disability"]), str(row["sex"]),
+                        str(row["age_band"]))
+            grid._counts[cell] = grid._counts.get(cell, 0) + int(row["count"])
+        return grid
+
+    def get(self, cell: Cell) -> int:
+        return self._counts.get(cell, 0)
+
+    def set(self, cell: Cell, count: int) -> None:
+        if cell.sex not in SEXES or cell.age_band not in AGE_BANDS or \
+                cell.category not in CATEGORIES:
+            raise AttendanceError(f"no such cell: {cell}")
+        if not 0 <= count <= MAX_COUNT:
+            raise AttendanceError(_("At most {high} in one cell").format(high=f"{MAX_COUNT:,}"))
+        if count:
+            self._counts[cell] = count
+        else:
+            self._counts.pop(cell, None)
+
+    def set_text(self, cell: Cell, text: str) -> int:
+        """Set a cell from what was typed; raises :class:`AttendanceError` with the reason."""
+        count = parse_count(text)
+        self.set(cell, count)
+        return count
+
+    def total(self, *, category: str | None = None, disability: bool | None = None,
+              sex: str | None = None, age_band: str | None = None) -> int:
+        """The sum over the cells that match every given key."""
+        return sum(
+            n for c, n in self._counts.items()
+            if (category is None or c.category == category)
+            and (disability is None or c.disability == disability)
+            and (sex is None or c.sex == sex)
+            and (age_band is None or c.age_band == age_band)
+        )
+
+    def women_share(self, **keys: Any) -> float | None:
+        """100 × women / everyone over the matching cells; None when nobody is counted."""
+        everyone = self.total(**keys)
+        if everyone == 0:
+            return None
+        return 100.0 * self.total(sex="female", **keys) / everyone
+
+    def too_many(self) -> bool:
+        return self.total() > MAX_ATTENDANCE_TOTAL
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The wire rows, one per non-zero cell, in a stable order."""
+        order = {
+            "category": {c: i for i, c in enumerate(CATEGORIES)},
+            "sex": {s: i for i, s in enumerate(SEXES)},
+            "age_band": {a: i for i, a in enumerate(AGE_BANDS)},
+        }
+        cells = sorted(
+            self._counts,
+            key=lambda c: (order["category"][c.category], c.disability, order["sex"][c.sex],
+                           order["age_band"][c.age_band]),
+        )
+        return [
+            {"sex": c.sex, "age_band": c.age_band, "category": c.category,
+             "disability": c.disability, "count": self._counts[c]}
+            for c in cells
+        ]
+
+
+def format_share(share: float | None) -> str:
+    """A women's share for display: '47 %', or an en dash when nobody is counted."""
+    return "–" if share is None else f"{share:.0f} %"

@@ -1,0 +1,105 @@
+"""Records that need the field expert: returned by the country office, in conflict with
+someone else's change, or refused by the server — what happened and what differs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from field_app.controllers import labels
+from field_app.i18n import N_, _
+
+FIELD_LABELS: dict[str, str] = {
+    "type": N_("Type"), "title": N_("Title"), "start_date": N_("Start date"),
+    "end_date": N_("End date"), "site_id": N_("Site"), "topic": N_("Topic"),
+    "modality": N_("Modality"), "level": N_("Level"), "delivery": N_("Delivery"),
+    "value_chain_stage": N_("Value-chain stage"), "facilitators": N_("Facilitators"),
+    "experts_count": N_("Number of experts"), "location": N_("Location"), "notes": N_("Notes"),
+    "attendance": N_("Attendance"), "participant_ids": N_("Roster"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    field: str
+    label: str
+    mine: str
+    theirs: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionItem:
+    id: str
+    title: str
+    subtitle: str
+    state: str
+    reason: str
+    differences: tuple[Difference, ...]
+    errors: tuple[tuple[str, str], ...]
+
+
+def show_value(name: str, value: Any) -> str:
+    """A field's value in words, for the side-by-side comparison."""
+    if value is None or value == "" or value == []:
+        return "–"
+    if name == "attendance" and isinstance(value, list):
+        total = sum(int(r.get("count") or 0) for r in value if isinstance(r, dict))
+        women = sum(int(r.get("count") or 0) for r in value
+                    if isinstance(r, dict) and r.get("sex") == "female")
+        return _("{total} people, {women} women").format(total=total, women=women)
+    if name == "type":
+        return labels.label(labels.ACTIVITY_TYPES, str(value))
+    if name == "modality":
+        return labels.label(labels.MODALITIES, str(value))
+    if name == "level":
+        return labels.label(labels.LEVELS, str(value))
+    if name == "delivery":
+        return labels.label(labels.DELIVERIES, str(value))
+    if name == "value_chain_stage":
+        return labels.label(labels.VALUE_CHAIN_STAGES, str(value))
+    if name == "topic":
+        return labels.topic_label(str(value))
+    if name == "location" and isinstance(value, dict):
+        return f"{value.get('lat')}, {value.get('lon')}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def field_label(name: str) -> str:
+    return labels.label(FIELD_LABELS, name)
+
+
+def _head(wire_field: str) -> str:
+    """"attendance[2].count" -> "attendance"."""
+    return wire_field.split("[", 1)[0].split(".", 1)[0]
+
+
+def describe(record: Any, *, site_names: dict[str, str] | None = None) -> AttentionItem:
+    """``record`` is a :class:`~field_app.session.LocalRecord` in an attention state."""
+    data = record.data
+    state = record.state
+    if state == "returned":
+        reason = _("Returned by the country office: {comment}").format(
+            comment=record.comment or _("(no comment)"))
+    elif state == "conflict":
+        reason = _("Someone else changed the same fields. The server kept their values; "
+                   "choose which to keep.")
+    else:
+        reason = _("The server refused the last change. Correct it and save again.")
+    differences = []
+    for name in record.conflict_fields:
+        mine, theirs = record.mine.get(name), record.theirs.get(name)
+        if name == "site_id" and site_names is not None:
+            mine, theirs = site_names.get(str(mine), mine), site_names.get(str(theirs), theirs)
+        differences.append(Difference(name, field_label(name), show_value(name, mine),
+                                      show_value(name, theirs)))
+    errors = tuple(
+        (field_label(_head(str(e.get("field", "")))) if e.get("field") else "",
+         str(e.get("message", "")))
+        for e in record.errors)
+    subtitle = f"{data.get('start_date', '')} · " \
+               f"{labels.label(labels.ACTIVITY_TYPES, str(data.get('type') or ''))}"
+    return AttentionItem(id=record.id, title=str(data.get("title") or _("(no title)")),
+                         subtitle=subtitle, state=state, reason=reason,
+                         differences=tuple(differences), errors=errors)

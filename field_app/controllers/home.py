@@ -1,0 +1,57 @@
+"""Home: my projects, each with this quarter's progress against its targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from field_app.controllers import labels
+from field_app.controllers.progress import ProgressLine, progress, quarter_of
+from field_app.i18n import _
+from shared.geography import country_name
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectCard:
+    id: str
+    title: str
+    meta: str
+    period: str
+    lines: tuple[ProgressLine, ...]
+    activities: int
+    pending: int
+    attention: int
+
+
+def project_card(project: Mapping[str, Any], *, records: Sequence[Any],
+                 targets: Sequence[Mapping[str, Any]],
+                 participants: Sequence[Mapping[str, Any]], today: date) -> ProjectCard:
+    """``records`` are the project's :class:`~field_app.session.LocalRecord` objects."""
+    roster = {str(p["id"]): p for p in participants}
+    lines = progress(targets=targets, activities=[r.data for r in records], today=today,
+                     participants=roster)
+    area = str(project.get("thematic_area") or "")
+    meta = " · ".join(part for part in (
+        str(project.get("kind") or ""),
+        country_name(str(project.get("country") or "")) if project.get("country") else "",
+        labels.label(labels.THEMATIC_AREA_NAMES, area) if area else "",
+    ) if part)
+    period = lines[0].period if lines else quarter_of(today)
+    return ProjectCard(
+        id=str(project["id"]),
+        title=f"{project.get('code', '')} · {project.get('name', '')}",
+        meta=meta,
+        period=period,
+        lines=tuple(lines),
+        activities=len(records),
+        pending=sum(1 for r in records if r.state == "pending"),
+        attention=sum(1 for r in records if r.state in ("returned", "conflict", "rejected")),
+    )
+
+
+def period_heading(card: ProjectCard) -> str:
+    if not card.lines:
+        return _("No targets for {period} yet").format(period=card.period)
+    return _("Progress in {period} against target").format(period=card.period)

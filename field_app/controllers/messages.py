@@ -1,0 +1,51 @@
+"""Validation issues from ``shared.validation`` as short messages shown next to a form field.
+
+The shared messages are English sentences written for API users ("end_date: … is before
+start_date …"). Next to a field the app says the same thing in fewer words and in the user's
+language; the shared message is the fallback for codes a form cannot produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from field_app.i18n import N_, _
+from shared.validation import Issue
+
+FIELD_MESSAGES: dict[str, str] = {
+    "required": N_("Required"),
+    "pair_required": N_("Give both latitude and longitude, or neither"),
+    "not_integer": N_("Type a whole number"),
+    "not_number": N_("Type a number, e.g. -29.31"),
+    "too_long": N_("Too long: at most {high} characters"),
+    "too_many": N_("Too many entries: at most {high}"),
+    "unknown_code": N_("Choose one from the list"),
+    "bad_date": N_("Write the date as YYYY-MM-DD, e.g. 2025-03-14"),
+    "date_implausible": N_("This date is implausible; check the year"),
+    "count_range": N_("Use a whole number from {low} to {high}"),
+    "lat_range": N_("Latitude goes from -90 to 90"),
+    "lon_range": N_("Longitude goes from -180 to 180"),
+    "accuracy_range": N_("Accuracy is 0 metres or more"),
+    "birth_year_range": N_("Use a year from {low} to {high}"),
+    "end_before_start": N_("The end is before the start"),
+    "in_future": N_("This date is in the future; use {limit} or earlier"),
+    "outside_project_dates": N_("Outside the project's dates ({start} to {end})"),
+    "site_not_in_project": N_("Choose one of the project's sites"),
+    "outside_country": N_("These coordinates are outside {country}; check them and their signs"),
+    "attendance_total": N_("At most {high} participants in one activity"),
+    "duplicate_id": N_("Listed twice"),
+    "topic_not_in_project": N_("This topic is not in the project's solutions"),
+    "modality_not_allowed": N_("This modality is unusual for the topic's solution"),
+}
+
+
+def field_message(item: Issue, params: Mapping[str, object] | None = None) -> str:
+    """The short message for ``item``; ``params`` fill in the limits the form knows."""
+    template = FIELD_MESSAGES.get(item.code)
+    if template is None:
+        return item.message
+    try:
+        return _(template).format(**(params or {}))
+    except (KeyError, IndexError):
+        # A translation that names a parameter the form did not give: say it in English.
+        return item.message

@@ -1,0 +1,34 @@
+"""Settings: the sync log in words, and where an offline bundle is written."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from field_app.controllers.status import LogEntry, ago
+from field_app.i18n import _
+
+
+def log_line(entry: LogEntry, now: datetime) -> tuple[str, str, bool]:
+    """(when, what, ok) of one sync round, in words."""
+    when = ago(entry.at, now)
+    if entry.ok:
+        what = _("Sent {sent}, received {received}, photos {photos}").format(
+            sent=entry.sent, received=entry.received, photos=entry.photos)
+        return when, what, True
+    return when, _("Failed: {reason}").format(reason=entry.error), False
+
+
+def bundle_directory(data_dir: Path) -> Path:
+    """Where offline bundles go: a folder the user can reach with a cable or a file manager
+    (Android's shared Documents folder when it is writable), else the app's data folder."""
+    shared = os.environ.get("EXTERNAL_STORAGE")
+    if shared:
+        candidate = Path(shared) / "Documents" / "PilotMonitor"
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            return candidate
+        except OSError:
+            pass
+    return data_dir / "bundles"

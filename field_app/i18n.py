@@ -1,0 +1,79 @@
+"""Translations of the field app: gettext catalogues for English, French, Portuguese and Spanish.
+
+Pure Python (the controllers use it too). The language can change while the app runs: callers
+translate at the moment they show text, and screens listen for :func:`add_listener` to redraw.
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Callable
+from pathlib import Path
+
+DOMAIN = "pilotmon"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DEFAULT_LANGUAGE = "en"
+# Each language named in itself, so that someone who cannot read the current one finds theirs.
+LANGUAGES: dict[str, str] = {
+    "en": "English",
+    "fr": "Français",
+    "pt": "Português",
+    "es": "Español",
+}
+
+
+class UnknownLanguage(ValueError):
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"unknown language '{code}'; choose one of {', '.join(LANGUAGES)}"
+        )
+        self.code = code
+
+
+_translations: gettext.NullTranslations = gettext.NullTranslations()
+_language = DEFAULT_LANGUAGE
+_listeners: list[Callable[[str], None]] = []
+
+
+def _load(code: str) -> gettext.NullTranslations:
+    # English is the source language: its catalogue exists for completeness, and a missing
+    # catalogue file is a packaging bug that tests catch, so no silent fallback here.
+    return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[code])
+
+
+def set_language(code: str) -> None:
+    """Switch every later translation to ``code`` and tell the listeners."""
+    global _translations, _language
+    if code not in LANGUAGES:
+        raise UnknownLanguage(code)
+    _translations = _load(code)
+    _language = code
+    for listener in list(_listeners):
+        listener(code)
+
+
+def language() -> str:
+    return _language
+
+
+def _(message: str) -> str:
+    """The message in the current language."""
+    return _translations.gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    return _translations.ngettext(singular, plural, count)
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction without translating it yet (it is translated when shown)."""
+    return message
+
+
+def add_listener(listener: Callable[[str], None]) -> None:
+    _listeners.append(listener)
+
+
+def remove_listener(listener: Callable[[str], None]) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)

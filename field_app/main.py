@@ -1,0 +1,62 @@
+"""Start the tablet app: on Android (python-for-android runs this file's ``main``) or on a
+computer through ``pilotmon field`` / ``python -m field_app``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_SIZE = (1280, 800)  # a 10-inch tablet in landscape
+
+
+def default_data_dir() -> Path:
+    configured = os.environ.get("PILOTMON_FIELD_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".pilotmon-field"
+
+
+def prepare_kivy(size: tuple[int, int] | None = DEFAULT_SIZE) -> None:
+    """Settings Kivy reads when it is first imported: no command-line parsing of our options,
+    and on a computer a tablet-sized window."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    from kivy.config import Config
+
+    if size is not None:
+        Config.set("graphics", "width", str(size[0]))
+        Config.set("graphics", "height", str(size[1]))
+    Config.set("kivy", "exit_on_escape", "0")  # Escape is "back", like Android's key
+    Config.set("input", "mouse", "mouse,multitouch_on_demand")
+
+
+def build_session(data_dir: Path, server: str | None = None) -> object:
+    from field_app.backend import StoreBackend
+    from field_app.device import detect
+    from field_app.session import FieldSession
+
+    session = FieldSession(backend=StoreBackend(data_dir), device=detect(), data_dir=data_dir)
+    if server and not session.enrolled:
+        session.settings.server_url = server
+    return session
+
+
+def main(server: str | None = None, data_dir: Path | None = None) -> None:
+    from field_app.device import ON_ANDROID
+
+    prepare_kivy(None if ON_ANDROID else DEFAULT_SIZE)
+    from field_app.app import FieldApp
+
+    if data_dir is None:
+        if ON_ANDROID:  # pragma: no cover - the app's private storage on the tablet
+            from kivy.app import App
+
+            data_dir = Path(App.get_running_app().user_data_dir if App.get_running_app()
+                            else os.environ.get("ANDROID_PRIVATE", "."))
+        else:
+            data_dir = default_data_dir()
+    session = build_session(data_dir, server)
+    FieldApp(session).run()
+
+
+if __name__ == "__main__":
+    main()

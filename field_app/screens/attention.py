@@ -1,0 +1,121 @@
+"""Needs attention: records returned by the country office, in conflict, or refused by the
+server; the officer's comment or the server's reasons, what differs, and the way out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.recycleview.views import RecycleDataViewBehavior
+
+from field_app.controllers import labels
+from field_app.controllers.attention import AttentionItem, describe
+from field_app.i18n import _
+from field_app.screens.base import BaseScreen
+
+
+class AttentionRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
+    record_id = StringProperty("")
+    title = StringProperty("")
+    subtitle = StringProperty("")
+    state_name = StringProperty("")
+    state_label = StringProperty("")
+    selected = BooleanProperty(False)
+
+    def on_release(self) -> None:
+        from kivy.app import App
+
+        App.get_running_app().screen("attention").select(self.record_id)
+
+
+class AttentionScreen(BaseScreen):
+    selected_id = StringProperty("")
+    title = StringProperty("")
+    reason = StringProperty("")
+    state_name = StringProperty("")
+    state_label = StringProperty("")
+    differences = ListProperty([])
+    errors = ListProperty([])
+    empty = BooleanProperty(True)
+    message = StringProperty("")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._items: dict[str, AttentionItem] = {}
+
+    def enter(self, **params: Any) -> None:
+        self.message = ""
+        self.refresh()
+
+    def refresh(self) -> None:
+        backend = self.session.backend
+        records = backend.attention()
+        names: dict[str, str] = {}
+        for project_id in {str(r.data.get("project_id")) for r in records}:
+            names.update({str(s["id"]): str(s.get("name", "")) for s in backend.sites(project_id)})
+        items = [describe(r, site_names=names) for r in records]
+        items.sort(key=lambda i: ({"conflict": 0, "returned": 1}.get(i.state, 2), i.subtitle))
+        self._items = {i.id: i for i in items}
+        self.empty = not items
+        if self.selected_id not in self._items:
+            self.selected_id = items[0].id if items else ""
+        self.ids.rows.data = [
+            {"record_id": i.id, "title": i.title, "subtitle": i.subtitle, "state_name": i.state,
+             "state_label": labels.label(labels.RECORD_STATES, i.state),
+             "selected": i.id == self.selected_id}
+            for i in items
+        ]
+        self._show()
+
+    def select(self, record_id: str) -> None:
+        self.selected_id = record_id
+        self.message = ""
+        self.refresh()
+
+    def _show(self) -> None:
+        item = self._items.get(self.selected_id)
+        if item is None:
+            self.title = self.reason = self.state_name = ""
+            self.differences, self.errors = [], []
+            return
+        self.title, self.reason, self.state_name = item.title, item.reason, item.state
+        self.state_label = labels.label(labels.RECORD_STATES, item.state)
+        self.differences = [(d.label, d.mine, d.theirs) for d in item.differences]
+        self.errors = [f"{label}: {message}" if label else message
+                       for label, message in item.errors]
+        table = self.ids.differences
+        table.clear_widgets()
+        if self.differences:
+            for text, bold in ((_("Field"), True), (_("Mine (this tablet)"), True),
+                               (_("Theirs (server)"), True)):
+                table.add_widget(DiffCell(text=text, bold=bold, header=True))
+            for label, mine, theirs in self.differences:
+                table.add_widget(DiffCell(text=label, bold=True))
+                table.add_widget(DiffCell(text=mine))
+                table.add_widget(DiffCell(text=theirs))
+
+    def keep_mine(self) -> None:
+        self.session.backend.keep_mine(self.selected_id)
+        self.message = _("Your values will be sent again at the next sync.")
+        self._done()
+
+    def keep_theirs(self) -> None:
+        self.session.backend.keep_theirs(self.selected_id)
+        self.message = _("The server's values are kept.")
+        self._done()
+
+    def edit(self) -> None:
+        if self.selected_id:
+            self.app.show("form", activity_id=self.selected_id)
+
+    def _done(self) -> None:
+        self.app.changed()
+        self.refresh()
+
+
+class DiffCell(BoxLayout):
+    text = StringProperty("")
+    bold = BooleanProperty(False)
+    header = BooleanProperty(False)

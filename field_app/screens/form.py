@@ -1,0 +1,425 @@
+"""The activity form. The logic is :class:`~field_app.controllers.form.ActivityForm`; this screen
+binds it to widgets: every box and picker with a ``field_name`` writes into the form as it
+changes, and the form's errors and warnings come back next to the fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kivy.clock import Clock, mainthread
+from kivy.properties import (
+    BooleanProperty,
+    DictProperty,
+    ListProperty,
+    NumericProperty,
+    StringProperty,
+)
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.popup import Popup
+
+from field_app.controllers.attendance import AGE_BANDS, CATEGORIES, SEXES, Cell, format_share
+from field_app.controllers.form import (
+    CHOICE_FIELDS,
+    TEXT_FIELDS,
+    ActivityForm,
+    FormInvalid,
+    form_field,
+)
+from field_app.device import DeviceUnavailable, Fix
+from field_app.i18n import _
+from field_app.photos import PhotoError, downscale
+from field_app.screens.base import BaseScreen
+from field_app.screens.widgets import ChoiceField, FieldInput
+
+
+class AttendanceCell(FieldInput):
+    sex = StringProperty("")
+    age_band = StringProperty("")
+
+
+class PhotoThumb(BoxLayout):
+    photo_id = StringProperty("")
+    source = StringProperty("")
+
+
+class PhotoChooser(Popup):
+    """A file chooser for photos on a computer (Android uses the camera or its own picker)."""
+
+    start_path = StringProperty("")
+
+    def __init__(self, on_chosen: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_chosen = on_chosen
+
+    def choose(self, selection: list[str]) -> None:
+        if selection:
+            self.dismiss()
+            self._on_chosen(Path(selection[0]))
+
+
+class ConfirmDiscard(Popup):
+    def __init__(self, on_discard: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_discard = on_discard
+
+    def discard(self) -> None:
+        self.dismiss()
+        self._on_discard()
+
+
+class FormScreen(BaseScreen):
+    heading = StringProperty("")
+    project_title = StringProperty("")
+    errors = DictProperty({})
+    warnings = DictProperty({})
+    banner = StringProperty("")
+    banner_tone = StringProperty("error")  # error | returned | info
+    locked = BooleanProperty(False)
+    new_site = BooleanProperty(False)
+    roster = BooleanProperty(False)
+    roster_count = NumericProperty(0)
+    # attendance grid view
+    category = StringProperty(CATEGORIES[0])
+    disability = BooleanProperty(False)
+    totals = DictProperty({})
+    category_totals = DictProperty({})
+    summary = StringProperty("")
+    photos = ListProperty([])
+    gps_status = StringProperty("")
+    has_gps = BooleanProperty(False)
+    has_camera = BooleanProperty(False)
+    busy = StringProperty("")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.form: ActivityForm | None = None
+        self._loading = False
+        self._dirty = False
+        self._added_photos: list[str] = []
+        self._server_errors: dict[str, str] = {}
+        self._record_state = ""
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        self._inputs: dict[str, Any] = {}
+        self._cells: dict[tuple[str, str], AttendanceCell] = {}
+        for widget in self.walk(restrict=True):
+            if isinstance(widget, AttendanceCell):
+                self._cells[(widget.sex, widget.age_band)] = widget
+                widget.bind(text=self._cell_changed)
+            elif isinstance(widget, FieldInput) and widget.field_name:
+                self._inputs[widget.field_name] = widget
+                widget.bind(text=self._text_changed)
+            elif isinstance(widget, ChoiceField) and widget.field_name:
+                self._inputs[widget.field_name] = widget
+                widget.bind(code=self._choice_changed)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def enter(self, project_id: str | None = None, activity_id: str | None = None,
+              returning: bool = False, **_params: Any) -> None:
+        if returning and self.form is not None:
+            self._after_roster()
+            return
+        session = self.session
+        record = session.backend.activity(activity_id) if activity_id else None
+        if activity_id and record is None:
+            raise LookupError(f"no activity {activity_id} on this tablet")
+        project_id = str(record.data["project_id"]) if record else project_id
+        project = session.project(project_id)
+        if project is None:
+            raise LookupError(f"no project {project_id} on this tablet")
+        self.form = ActivityForm(project=project, sites=session.backend.sites(project_id),
+                                 today=session.today(),
+                                 record=record.data if record else None,
+                                 photos=session.photos_of(activity_id) if activity_id else ())
+        self.project_title = f"{project.get('code', '')} · {project.get('name', '')}"
+        self.heading = _("New activity") if record is None else _("Edit activity")
+        self.roster = bool(project.get("roster"))
+        self.locked = bool(record and record.locked)
+        self._record_state = record.state if record else ""
+        self._server_errors = {}
+        self.banner, self.banner_tone = "", "error"
+        if record is not None:
+            self._explain(record)
+        device = session.device
+        self.has_gps, self.has_camera = device.has_gps(), device.has_camera()
+        self.gps_status = "" if self.has_gps else _("No GPS on this device: type the coordinates")
+        self._added_photos = []
+        self.category, self.disability = CATEGORIES[0], False
+        self._load_widgets()
+        self._dirty = False
+        self.ids.scroll.scroll_y = 1
+
+    def _explain(self, record: Any) -> None:
+        if record.locked:
+            self.banner, self.banner_tone = _("Approved: locked until the country office reopens "
+                                              "it."), "info"
+        elif record.state == "returned":
+            comment = record.comment or _("(no comment)")
+            self.banner = _("Returned by the country office: {comment}").format(comment=comment)
+            self.banner_tone = "returned"
+        elif record.state == "rejected":
+            self._server_errors = {form_field(e.get("field", "")): str(e.get("message", ""))
+                                   for e in record.errors}
+            self.banner = _("The server refused this record. Correct it and save again.")
+        elif record.state == "conflict":
+            self.banner = _("Someone else changed this record too. Open Needs attention to "
+                            "choose which version to keep.")
+            self.banner_tone = "returned"
+
+    def _load_widgets(self) -> None:
+        assert self.form is not None
+        self._loading = True
+        try:
+            for name, widget in self._inputs.items():
+                if isinstance(widget, ChoiceField):
+                    widget.pairs = self.form.choices(name)
+                    widget.code = self.form.text(name)
+                    widget._show()
+                else:
+                    widget.text = self.form.text(name)
+            self._load_cells()
+        finally:
+            self._loading = False
+        self.photos = [{"photo_id": p.id, "source": p.path} for p in self.form.photos]
+        self._show_check()
+
+    def _load_cells(self) -> None:
+        assert self.form is not None
+        was_loading, self._loading = self._loading, True
+        try:
+            for (sex, age_band), widget in self._cells.items():
+                count = self.form.attendance.get(Cell(self.category, self.disability, sex,
+                                                      age_band))
+                widget.text = str(count) if count else ""
+        finally:
+            self._loading = was_loading
+
+    def refresh(self) -> None:
+        # The language changed: pickers show their choices in it; messages are re-made.
+        if self.form is None:
+            return
+        self._loading = True
+        try:
+            for name, widget in self._inputs.items():
+                if isinstance(widget, ChoiceField):
+                    widget.pairs = self.form.choices(name)
+        finally:
+            self._loading = False
+        self._show_check()
+
+    # -- editing -------------------------------------------------------------------------------
+
+    def _text_changed(self, widget: Any, text: str) -> None:
+        if self._loading or self.form is None:
+            return
+        self._dirty = True
+        self._server_errors.pop(widget.field_name, None)
+        self.form.set(widget.field_name, text)
+        self._show_check()
+
+    def _choice_changed(self, widget: Any, code: str) -> None:
+        if self._loading or self.form is None:
+            return
+        self._dirty = True
+        self._server_errors.pop(widget.field_name, None)
+        self.form.set(widget.field_name, code)
+        if widget.field_name == "topic":
+            modality = self._inputs["modality"]
+            self._loading = True
+            try:
+                modality.pairs = self.form.choices("modality")
+                modality.code = self.form.text("modality")
+                modality._show()
+            finally:
+                self._loading = False
+        self._show_check()
+
+    def _cell_changed(self, widget: AttendanceCell, text: str) -> None:
+        if self._loading or self.form is None:
+            return
+        self._dirty = True
+        self._server_errors.pop("attendance", None)
+        self.form.set_attendance(Cell(self.category, self.disability, widget.sex,
+                                      widget.age_band), text)
+        self._show_check()
+
+    def show_grid(self, category: str | None = None, disability: bool | None = None) -> None:
+        if category is not None:
+            self.category = category
+        if disability is not None:
+            self.disability = disability
+        self._load_cells()
+        self._show_check()
+
+    def _show_check(self) -> None:
+        form = self.form
+        if form is None:
+            return
+        self.errors = {**self._server_errors, **form.visible_errors()}
+        self.warnings = form.warnings()
+        self.new_site = form.new_site
+        grid = form.attendance
+        keys = {"category": self.category, "disability": self.disability}
+        totals: dict[str, str] = {}
+        for sex in SEXES:
+            totals[sex] = _count(grid.total(sex=sex, **keys))
+        for age_band in AGE_BANDS:
+            totals[age_band] = _count(grid.total(age_band=age_band, **keys))
+        totals["all"] = _count(grid.total(**keys))
+        totals["share"] = format_share(grid.women_share(**keys))
+        self.totals = totals
+        self.category_totals = {c: _count(grid.total(category=c)) or "0" for c in CATEGORIES}
+        self.summary = form.totals_text()
+        for (sex, age_band), widget in self._cells.items():
+            widget.has_error = Cell(self.category, self.disability, sex, age_band) in \
+                form.attendance_errors
+        self.roster_count = len(form.participant_ids)
+
+    # -- location ------------------------------------------------------------------------------
+
+    def use_gps(self) -> None:
+        self.gps_status = _("Waiting for a GPS fix…")
+        try:
+            self.session.device.start_gps(self._fix, self._gps_state)
+        except DeviceUnavailable as exc:
+            self.gps_status = str(exc)
+
+    @mainthread
+    def _fix(self, fix: Fix) -> None:
+        self.session.device.stop_gps()
+        if self.form is None:
+            return
+        self.form.set_location(fix.lat, fix.lon, fix.accuracy_m)
+        self._loading = True
+        try:
+            for name in ("lat", "lon", "accuracy"):
+                self._inputs[name].text = self.form.text(name)
+        finally:
+            self._loading = False
+        self._dirty = True
+        accuracy = f" ± {fix.accuracy_m:.0f} m" if fix.accuracy_m is not None else ""
+        self.gps_status = _("Location recorded{accuracy}").format(accuracy=accuracy)
+        self._show_check()
+
+    @mainthread
+    def _gps_state(self, text: str) -> None:
+        if "disabled" in text.lower():
+            self.gps_status = _("GPS is switched off: switch it on or type the coordinates")
+
+    # -- photos --------------------------------------------------------------------------------
+
+    def choose_photo(self) -> None:
+        start = Path.home() / "Pictures"
+        PhotoChooser(self._add_photo, start_path=str(start if start.is_dir() else Path.home()),
+                     title=_("Choose a photo")).open()
+
+    def take_photo(self) -> None:
+        self.session.photos_dir.mkdir(parents=True, exist_ok=True)
+        target = self.session.photos_dir / "camera.jpg"
+        try:
+            self.session.device.take_photo(target, mainthread(self._camera_done))
+        except DeviceUnavailable as exc:
+            self.busy = str(exc)
+
+    def _camera_done(self, path: Path | None) -> None:
+        if path is not None:
+            self._add_photo(path, remove_source=True)
+
+    def _add_photo(self, path: Path, remove_source: bool = False) -> None:
+        # Downscaling needs the GL context (UI thread): say so first, then do it next frame.
+        self.busy = _("Preparing the photo…")
+
+        def work(_dt: float) -> None:
+            try:
+                photo = downscale(path, self.session.photos_dir)
+            except PhotoError as exc:
+                self.busy = str(exc)
+                return
+            finally:
+                if remove_source:
+                    path.unlink(missing_ok=True)
+            assert self.form is not None
+            self.form.add_photo(photo)
+            self._added_photos.append(photo.path)
+            self._dirty = True
+            self.busy = ""
+            self.photos = [{"photo_id": p.id, "source": p.path} for p in self.form.photos]
+
+        Clock.schedule_once(work, 0.05)
+
+    def remove_photo(self, photo_id: str) -> None:
+        if self.form is None:
+            return
+        self.form.remove_photo(photo_id)
+        self._dirty = True
+        self.photos = [{"photo_id": p.id, "source": p.path} for p in self.form.photos]
+
+    def on_photos(self, _screen: Any, photos: list[dict[str, str]]) -> None:
+        strip = self.ids.photo_strip
+        strip.clear_widgets()
+        for photo in photos:
+            strip.add_widget(PhotoThumb(**photo))
+
+    # -- roster --------------------------------------------------------------------------------
+
+    def open_roster(self) -> None:
+        assert self.form is not None
+        self.app.show("roster", project_id=self.form.facts.id,
+                      ticked=list(self.form.participant_ids), form=self.form)
+
+    def _after_roster(self) -> None:
+        # The roster screen wrote the ticks (and maybe the attendance) into the form.
+        self._load_cells()
+        self._show_check()
+
+    # -- saving --------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        if self.form is None or self.locked:
+            return
+        try:
+            self.session.save(self.form)
+        except FormInvalid as exc:
+            self._show_check()
+            self.banner, self.banner_tone = str(exc), "error"
+            self.ids.scroll.scroll_to(self._first_error_widget(), padding=40)
+            return
+        self._dirty = False
+        self._added_photos = []
+        self.app.changed()  # the store's save already woke the background sync
+        project_id = self.form.facts.id
+        self.form = None
+        self.app.back_to("activities", project_id=project_id)
+
+    def _first_error_widget(self) -> Any:
+        order = [*TEXT_FIELDS, *CHOICE_FIELDS]
+        names = sorted(self.errors, key=lambda n: order.index(n) if n in order else len(order))
+        for name in names:
+            if name in self._inputs:
+                return self._inputs[name]
+        return self.ids.attendance_box
+
+    def can_leave(self) -> bool:
+        if not self._dirty:
+            self._discard_photos()
+            return True
+        ConfirmDiscard(self._discard, title=_("Leave without saving?")).open()
+        return False
+
+    def _discard(self) -> None:
+        self._dirty = False
+        self._discard_photos()
+        self.form = None
+        self.app.back()
+
+    def _discard_photos(self) -> None:
+        for path in self._added_photos:
+            Path(path).unlink(missing_ok=True)
+        self._added_photos = []
+
+
+def _count(value: int) -> str:
+    return f"{value:,}" if value else ""
+

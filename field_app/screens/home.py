@@ -1,0 +1,97 @@
+"""Home: my projects with this quarter's progress, and the sync bar."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from field_app.controllers.home import period_heading, project_card
+from field_app.controllers.status import sync_bar
+from field_app.screens import theme
+from field_app.screens.base import BaseScreen
+from field_app.screens.widgets import Card, ProgressLine
+
+
+class HomeScreen(BaseScreen):
+    cards = ListProperty([])
+    user = StringProperty("")
+    attention = NumericProperty(0)
+    empty = BooleanProperty(False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app.bind(sync_running=self._data_changed, landscape=self._data_changed)
+
+    def refresh(self) -> None:
+        session = self.session
+        backend = session.backend
+        today = session.today()
+        cards = []
+        for project in session.projects():
+            pid = str(project["id"])
+            card = project_card(project, records=backend.activities(pid),
+                                targets=backend.targets(pid),
+                                participants=backend.participants(pid), today=today)
+            cards.append({
+                "project_id": card.id,
+                "title": card.title,
+                "meta": card.meta,
+                "heading": period_heading(card),
+                "lines": [{"label": line.label, "figures": line.figures(),
+                           "fraction": (line.percent or 0) / 100} for line in card.lines],
+                "activities": card.activities,
+                "pending": card.pending,
+                "attention": card.attention,
+            })
+        self.cards = cards
+        self.empty = not cards
+        self._lay_out()
+        enrolment = session.enrolment()
+        self.user = f"{enrolment.username} · {enrolment.server_url}" if enrolment else ""
+        status = session.status()
+        self.attention = status.attention
+        text = sync_bar(status, datetime.now(UTC))
+        bar = self.ids.sync_bar
+        bar.headline, bar.detail, bar.error, bar.tone = (text.headline, text.detail, text.error,
+                                                         text.tone)
+        bar.running = self.app.sync_running
+
+    def _lay_out(self, *_args: Any) -> None:
+        # Cards of different heights in columns (two in landscape), each column from the top.
+        row = self.ids.projects
+        row.clear_widgets()
+        columns = [BoxLayout(orientation="vertical", spacing=theme.PAD, size_hint_y=None)
+                   for _ in range(2 if self.app.landscape else 1)]
+        for index, data in enumerate(self.cards):
+            view = ProjectCardView(**{k: v for k, v in data.items() if k != "lines"})
+            view.show_lines(data["lines"])
+            columns[index % len(columns)].add_widget(view)
+        for column in columns:
+            column.bind(minimum_height=column.setter("height"))
+            column.pos_hint = {"top": 1}
+            row.add_widget(column)
+
+    def open_project(self, project_id: str) -> None:
+        self.app.show("activities", project_id=project_id)
+
+    def new_activity(self, project_id: str) -> None:
+        self.app.show("form", project_id=project_id)
+
+
+class ProjectCardView(Card):
+    project_id = StringProperty("")
+    title = StringProperty("")
+    meta = StringProperty("")
+    heading = StringProperty("")
+    activities = NumericProperty(0)
+    pending = NumericProperty(0)
+    attention = NumericProperty(0)
+
+    def show_lines(self, lines: list[dict[str, Any]]) -> None:
+        box = self.ids.lines
+        box.clear_widgets()
+        for line in lines:
+            box.add_widget(ProgressLine(**line))

@@ -1,0 +1,68 @@
+"""Settings: language (switched live), server, device facts, the sync log, offline bundle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kivy.properties import ListProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from field_app import i18n
+from field_app.controllers.settings import bundle_directory, log_line
+from field_app.i18n import _
+from field_app.screens.base import BaseScreen, in_background
+
+
+class SettingsScreen(BaseScreen):
+    server = StringProperty("")
+    facts = ListProperty([])
+    log_lines = ListProperty([])
+    bundle_message = StringProperty("")
+    languages = ListProperty(list(i18n.LANGUAGES.items()))
+
+    def enter(self, **params: Any) -> None:
+        self.bundle_message = ""
+        self.refresh()
+
+    def refresh(self) -> None:
+        session = self.session
+        enrolment = session.enrolment()
+        self.server = enrolment.server_url if enrolment else _("Not enrolled")
+        self.facts = session.device_facts()
+        now = datetime.now(UTC)
+        self.log_lines = [log_line(e, now) for e in session.backend.log(20)]
+        self._fill()
+
+    def _fill(self) -> None:
+        facts = self.ids.facts
+        facts.clear_widgets()
+        for key, value in self.facts:
+            facts.add_widget(FactRow(key=key, value=value))
+        log = self.ids.log
+        log.clear_widgets()
+        for when, what, ok in self.log_lines or [("", _("No sync yet."), True)]:
+            log.add_widget(FactRow(key=when, value=what, tone="ok" if ok else "error"))
+
+    def set_language(self, code: str) -> None:
+        self.app.set_language(code)
+
+    def export_bundle(self) -> None:
+        directory = bundle_directory(self.session.data_dir)
+        self.bundle_message = _("Writing the bundle…")
+
+        def done(path: Any, error: BaseException | None) -> None:
+            if error is not None:
+                self.bundle_message = _("Could not write the bundle: {reason}").format(
+                    reason=error)
+            else:
+                self.bundle_message = _("Bundle written to {path}. Give this file to your "
+                                        "country office.").format(path=path)
+
+        in_background(lambda: self.session.backend.export_bundle(directory), done)
+
+
+class FactRow(BoxLayout):
+    key = StringProperty("")
+    value = StringProperty("")
+    tone = StringProperty("ok")

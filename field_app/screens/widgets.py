@@ -1,0 +1,134 @@
+"""Widgets every screen uses: buttons, fields with their error line, badges, cards, the app bar
+and the sync bar. Their look is in ``widgets.kv``; the classes hold properties only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    StringProperty,
+)
+from kivy.uix.behaviors import ButtonBehavior, ToggleButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
+from kivy.uix.spinner import Spinner, SpinnerOption
+from kivy.uix.textinput import TextInput
+
+from field_app import i18n
+from field_app.screens import theme
+
+
+class PMButton(ButtonBehavior, Label):
+    """A flat button with a label; ``kind`` is primary, secondary or danger."""
+
+    kind = StringProperty("primary")
+    icon = StringProperty("")
+
+
+class Chip(ToggleButtonBehavior, Label):
+    """A filter chip: one of a group is down."""
+
+    value = StringProperty("")
+
+
+class Badge(Label):
+    state_name = StringProperty("")
+
+
+class Card(BoxLayout):
+    pass
+
+
+class Heading(Label):
+    pass
+
+
+class BodyText(Label):
+    pass
+
+
+class FieldInput(TextInput):
+    """A text box that shows its field's error by its border."""
+
+    field_name = StringProperty("")
+    has_error = BooleanProperty(False)
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        # Kivy 2.3 caches the font of its text lines the first time it lays text out, which a
+        # kv rule can cause before it sets font_size; lay the text out again with the final font.
+        self._refresh_line_options()
+
+
+class ChoiceOption(SpinnerOption):
+    pass
+
+
+class ChoiceField(Spinner):
+    """A picker over ``(code, label)`` pairs; ``code`` is what was chosen."""
+
+    field_name = StringProperty("")
+    pairs = ListProperty([])
+    code = StringProperty("")
+    has_error = BooleanProperty(False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("option_cls", ChoiceOption)
+        super().__init__(**kwargs)
+        self.bind(pairs=self._show, code=self._show)
+
+    def _show(self, *_args: Any) -> None:
+        self.values = [label for _code, label in self.pairs]
+        self.text = next((label for code, label in self.pairs if code == self.code),
+                         i18n._("Choose…"))
+
+    def on_text(self, _instance: Any, text: str) -> None:
+        code = next((code for code, label in self.pairs if label == text), None)
+        if code is not None and code != self.code:
+            self.code = code
+
+
+class FieldBox(BoxLayout):
+    """A label, the field's widget and the error (or warning) line under it."""
+
+    label = StringProperty("")
+    error = StringProperty("")
+    warning = StringProperty("")
+    required = BooleanProperty(False)
+
+    def add_widget(self, widget: Any, *args: Any, **kwargs: Any) -> None:
+        # The rule's own two labels come first; a field added by a screen's rule goes between
+        # them (index 1 counts from the bottom: above the error line).
+        if len(self.children) >= 2:
+            kwargs["index"] = 1
+            args = ()
+        super().add_widget(widget, *args, **kwargs)
+
+
+class AppBar(BoxLayout):
+    title = StringProperty("")
+    subtitle = StringProperty("")
+    show_back = BooleanProperty(True)
+
+
+class SyncBar(BoxLayout):
+    """Pending count, last successful sync, last error in words, and Sync now."""
+
+    headline = StringProperty("")
+    detail = StringProperty("")
+    error = StringProperty("")
+    running = BooleanProperty(False)
+    tone = StringProperty("ok")  # ok | pending | error
+
+
+class ProgressLine(BoxLayout):
+    label = StringProperty("")
+    figures = StringProperty("")
+    fraction = NumericProperty(0.0)
+
+
+def colour_of(kind: str) -> tuple[float, float, float, float]:
+    return {"primary": theme.PRIMARY, "danger": theme.ERROR}.get(kind, theme.PAPER)
+

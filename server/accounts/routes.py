@@ -1,0 +1,193 @@
+"""Routes for logging in, people and tablets (DESIGN §4.1, §4.6). Thin: the service decides.
+
+Public: ``POST /auth/token`` and ``POST /devices/enrol``. Everything else needs a bearer token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
+
+from server.accounts import devices as device_service
+from server.accounts import service
+from server.accounts.auth import (
+    Caller,
+    caller_from_access_token,
+    issue_access_token,
+    revoke_access_token,
+)
+from server.accounts.deps import CurrentCaller, require_roles
+from server.accounts.models import (
+    DevicePublic,
+    EnrolledUser,
+    EnrolmentCodeCreate,
+    EnrolmentCodePublic,
+    EnrolRequest,
+    EnrolResponse,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from server.api import Page, Text, error_responses
+from server.columns import utcnow
+from server.deps import SessionDep, SettingsDep
+from shared.catalogue import Role
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+users_router = APIRouter(prefix="/users", tags=["users"],
+                         responses=error_responses(401, 403, 404, 422))
+devices_router = APIRouter(prefix="/devices", tags=["devices"],
+                           responses=error_responses(401, 403, 404, 422))
+
+_MANAGERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER))
+_READERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER, Role.HQ_ANALYST))
+
+
+# --- auth --------------------------------------------------------------------------------------
+
+
+@auth_router.post("/token", response_model=TokenPublic,
+                  responses=error_responses(401, 422, 429))
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep,
+          settings: SettingsDep) -> TokenPublic:
+    """Log in with a username and password (OAuth2 password form); repeated failures for one
+    username are refused with 429 and ``Retry-After``."""
+    try:
+        user = service.authenticate(session, username=form.username, password=form.password)
+    except (service.LoginFailed, service.TooManyAttempts):
+        session.commit()  # the failure must count although the login fails
+        raise
+    token, lifetime = issue_access_token(session, user=user,
+                                         minutes=settings.access_token_minutes)
+    session.commit()
+    return TokenPublic(access_token=token, expires_in=lifetime)
+
+
+@auth_router.post("/logout", status_code=204, responses=error_responses(401))
+def logout(caller: CurrentCaller, session: SessionDep) -> None:
+    """Revoke the token of this request."""
+    if caller.access_token_id is not None:
+        revoke_access_token(session, token_id=caller.access_token_id)
+        session.commit()
+
+
+@auth_router.get("/me", response_model=UserPublic, responses=error_responses(401))
+def me(caller: CurrentCaller, session: SessionDep) -> UserPublic:
+    return service.user_publics(session, [caller.user])[0]
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+@users_router.get("", response_model=Page[UserPublic], dependencies=[_READERS])
+def list_users(
+    caller: CurrentCaller, session: SessionDep, limit: Limit = 50, offset: Offset = 0,
+    role: Annotated[Role | None, Query()] = None,
+    country: Annotated[Text | None, Query(max_length=3)] = None,
+    q: Annotated[Text | None, Query(max_length=100, description="Part of username or name")]
+    = None,
+) -> Page[UserPublic]:
+    """People in your scope: everyone for HQ and admins, your countries' for an officer."""
+    users, total = service.list_users(session, caller=caller, role=role, country=country, q=q,
+                                      limit=limit, offset=offset)
+    return Page(items=service.user_publics(session, users), total=total)
+
+
+@users_router.post("", response_model=UserPublic, status_code=201, dependencies=[_MANAGERS],
+                   responses=error_responses(409))
+def create_user(body: UserCreate, caller: CurrentCaller, session: SessionDep) -> UserPublic:
+    """An admin creates anyone; a country officer field experts and officers of its countries."""
+    user = service.create_user_as(session, caller=caller, data=body.model_dump())
+    session.commit()
+    return service.user_publics(session, [user])[0]
+
+
+@users_router.get("/{user_id}", response_model=UserPublic, dependencies=[_READERS])
+def get_user(user_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> UserPublic:
+    user = service.get_user(session, caller=caller, user_id=user_id)
+    return service.user_publics(session, [user])[0]
+
+
+@users_router.patch("/{user_id}", response_model=UserPublic, dependencies=[_MANAGERS])
+def update_user(user_id: uuid.UUID, body: UserUpdate, caller: CurrentCaller,
+                session: SessionDep) -> UserPublic:
+    """Change a name, e-mail or password, or disable an account (its tokens stop working)."""
+    user = service.update_user(session, caller=caller, user_id=user_id,
+                               changes=body.model_dump(exclude_unset=True))
+    session.commit()
+    return service.user_publics(session, [user])[0]
+
+
+# --- devices -----------------------------------------------------------------------------------
+
+_optional_bearer = HTTPBearer(auto_error=False, scheme_name="HTTPBearer")
+
+
+@devices_router.post("/enrol", response_model=EnrolResponse,
+                     responses=error_responses(401, 403, 409, 422, 429))
+def enrol(
+    body: EnrolRequest, session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)],
+) -> EnrolResponse:
+    """Enrol a tablet with a one-time ``enrolment_code`` (public), or with ``Authorization:
+    Bearer <user access token>`` instead of a code."""
+    caller: Caller | None = None
+    if not body.enrolment_code and credentials is not None and credentials.credentials:
+        caller = caller_from_access_token(session, token=credentials.credentials)
+    device, token, user = device_service.enrol(
+        session, device_id=body.device_id, label=body.label, app_version=body.app_version,
+        enrolment_code=body.enrolment_code, caller=caller)
+    session.commit()
+    projects = service.user_publics(session, [user])[0].projects
+    return EnrolResponse(
+        device_token=token, device_id=device.id, server_time=utcnow(),
+        user=EnrolledUser(username=user.username, role=user.role,
+                          countries=list(user.countries or []), projects=projects))
+
+
+@devices_router.post("/enrol-codes", response_model=EnrolmentCodePublic, status_code=201,
+                     dependencies=[_MANAGERS])
+def create_enrolment_code(body: EnrolmentCodeCreate, caller: CurrentCaller, session: SessionDep,
+                          settings: SettingsDep, request: Request) -> EnrolmentCodePublic:
+    """A one-time code (and its QR image) for a person of your scope to enrol a tablet."""
+    row, code, user = device_service.issue_enrolment_code_as(
+        session, caller=caller, username=body.username, hours=settings.enrolment_code_hours)
+    session.commit()
+    payload = device_service.qr_payload(code, str(request.base_url))
+    return EnrolmentCodePublic(id=row.id, username=user.username, code=code,
+                               expires_at=row.expires_at, qr_payload=payload,
+                               qr_svg=device_service.qr_svg(payload))
+
+
+@devices_router.get("", response_model=Page[DevicePublic])
+def list_devices(
+    caller: CurrentCaller, session: SessionDep, limit: Limit = 50, offset: Offset = 0,
+    user_id: uuid.UUID | None = None, revoked: bool | None = None,
+) -> Page[DevicePublic]:
+    """Tablets in your scope (a field expert sees their own), with last seen, app version and
+    the last acknowledged push ``seq``."""
+    items, total = device_service.list_devices(session, caller=caller, user_id=user_id,
+                                               revoked=revoked, limit=limit, offset=offset)
+    return Page(items=items, total=total)
+
+
+@devices_router.post("/{device_id}/revoke", response_model=DevicePublic,
+                     dependencies=[_MANAGERS])
+def revoke_device(device_id: uuid.UUID, caller: CurrentCaller,
+                  session: SessionDep) -> DevicePublic:
+    """Cut a tablet off at once; its unsent records stay on it."""
+    device, user = device_service.revoke_device(session, device_id=device_id, caller=caller)
+    session.commit()
+    return device_service.device_public(device, user.username)
+
+
+router = APIRouter()
+for _sub in (auth_router, users_router, devices_router):
+    router.include_router(_sub)

@@ -1,0 +1,416 @@
+"""Reading activities for people: the filtered, scoped, paginated list, one activity in full,
+and its history version by version with what changed.
+
+Every query adds ``activity_scope(caller)``; an activity outside it is NotFound. Filters take
+the names of DESIGN §5 (``country, region, project, thematic_area, solution, topic, modality,
+activity_type, status, from, to``) plus ``site``, ``q`` (text in title or notes) and ``late``.
+Code filters accept a comma list; an unknown code is a 422 naming the filter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from server.accounts.auth import Caller
+from server.accounts.models import User
+from server.activities.models import (
+    Activity,
+    ActivityRevision,
+    Attachment,
+    AttendanceRow,
+    Review,
+)
+from server.activities.service import WIRE_FIELDS, load_wire
+from server.api import UtcDateTime, like_contains
+from server.errors import NotFound, ValidationFailed
+from server.projects.models import Project
+from server.scope import activity_scope
+from shared.catalogue import (
+    SOLUTIONS,
+    THEMATIC_AREAS,
+    TOPICS,
+    ActivityStatus,
+    ActivityType,
+    Modality,
+    codes,
+)
+from shared.geography import COUNTRIES, REGIONS
+
+# --- API shapes --------------------------------------------------------------------------------
+
+
+class AttendanceRowPublic(BaseModel):
+    sex: str
+    age_band: str
+    category: str
+    disability: bool
+    count: int
+
+
+class LocationPublic(BaseModel):
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+
+
+class FlagPublic(BaseModel):
+    code: str
+    field: str = ""
+    message: str = ""
+
+
+class ActivitySummary(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    project_code: str
+    country: str
+    site_id: uuid.UUID | None
+    type: str
+    title: str
+    start_date: date
+    end_date: date
+    topic: str | None
+    modality: str | None
+    level: str | None
+    delivery: str
+    status: str
+    version: int
+    late: bool
+    participants: int
+    flags: int
+    created_by_id: uuid.UUID | None
+    submitted_at: UtcDateTime | None
+    updated_at: UtcDateTime
+
+
+class AttachmentPublic(BaseModel):
+    id: uuid.UUID
+    sha256: str
+    size: int
+    content_type: str
+    caption: str
+    complete: bool
+    url: str
+
+
+class ReviewPublic(BaseModel):
+    id: uuid.UUID
+    action: str
+    comment: str
+    author_id: uuid.UUID
+    author: str
+    created_at: UtcDateTime
+
+
+class ActivityDetail(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    project_code: str
+    country: str
+    site_id: uuid.UUID | None
+    type: str
+    title: str
+    start_date: date
+    end_date: date
+    topic: str | None
+    modality: str | None
+    level: str | None
+    delivery: str
+    value_chain_stage: str | None
+    facilitators: list[str]
+    experts_count: int
+    location: LocationPublic | None
+    notes: str
+    attendance: list[AttendanceRowPublic]
+    participant_ids: list[str] | None
+    status: str
+    captured_at: UtcDateTime | None
+    version: int
+    late: bool
+    deleted: bool
+    flags: list[FlagPublic]
+    created_by_id: uuid.UUID | None
+    created_by: str | None
+    device_id: uuid.UUID | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    submitted_at: UtcDateTime | None
+    attachments: list[AttachmentPublic]
+    reviews: list[ReviewPublic]
+
+
+class FieldChange(BaseModel):
+    field: str
+    before: Any = None
+    after: Any = None
+
+
+class RevisionPublic(BaseModel):
+    version: int
+    source: str
+    author_id: uuid.UUID | None
+    author: str | None
+    device_id: uuid.UUID | None
+    created_at: UtcDateTime
+    changes: list[FieldChange]
+    data: dict[str, Any]
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFilters:
+    """Filters as they arrive (strings, comma lists allowed); ``conditions`` checks them."""
+
+    country: str | None = None
+    region: str | None = None
+    project: str | None = None
+    site: uuid.UUID | None = None
+    thematic_area: str | None = None
+    solution: str | None = None
+    topic: str | None = None
+    modality: str | None = None
+    activity_type: str | None = None
+    status: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str | None = None
+    late: bool | None = None
+    include_deleted: bool = False
+
+
+def _listed(field: str, value: str | None, allowed: Iterable[str] | None = None) -> list[str]:
+    if value is None:
+        return []
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if allowed is not None:
+        known = set(allowed)
+        unknown = [v for v in items if v not in known]
+        if unknown:
+            raise ValidationFailed([{"field": field, "message": f"unknown {field} "
+                                     + ", ".join(repr(u) for u in unknown)}])
+    return items
+
+
+def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
+    """WHERE clauses over Activity joined with Project (scope not included)."""
+    f = filters
+    found: list[ColumnElement[bool]] = []
+    if not f.include_deleted:
+        found.append(col(Activity.deleted).is_(False))
+    if countries := [c.upper() for c in _listed("country", f.country)]:
+        unknown = [c for c in countries if c not in COUNTRIES]
+        if unknown:
+            raise ValidationFailed([{"field": "country", "message": "unknown country "
+                                     + ", ".join(unknown) + "; use ISO 3166-1 alpha-3"}])
+        found.append(col(Project.country).in_(countries))
+    if regions := _listed("region", f.region, REGIONS):
+        found.append(col(Project.country).in_(
+            [c for r in regions for c in REGIONS[r].countries]))
+    if projects := _listed("project", f.project):
+        ids = [_uuid_or_none(p) for p in projects]
+        found.append(or_(col(Project.code).in_(projects),
+                         col(Project.id).in_([i for i in ids if i is not None])))
+    if f.site is not None:
+        found.append(col(Activity.site_id) == f.site)
+    if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS):
+        found.append(col(Project.thematic_area).in_(areas))
+    if solutions := _listed("solution", f.solution, SOLUTIONS):
+        found.append(or_(*(col(Activity.topic).like(f"{s}.%") for s in solutions)))
+    if topics := _listed("topic", f.topic, TOPICS):
+        found.append(col(Activity.topic).in_(topics))
+    if modalities := _listed("modality", f.modality, codes(Modality)):
+        found.append(col(Activity.modality).in_(modalities))
+    if types := _listed("activity_type", f.activity_type, codes(ActivityType)):
+        found.append(col(Activity.type).in_(types))
+    if statuses := _listed("status", f.status, codes(ActivityStatus)):
+        found.append(col(Activity.status).in_(statuses))
+    if f.date_from is not None and f.date_to is not None and f.date_from > f.date_to:
+        raise ValidationFailed([{"field": "to", "message": "must not be before 'from'"}])
+    if f.date_from is not None:
+        found.append(col(Activity.start_date) >= f.date_from)
+    if f.date_to is not None:
+        found.append(col(Activity.start_date) <= f.date_to)
+    if f.q:
+        pattern = like_contains(f.q.lower())
+        found.append(or_(func.lower(Activity.title).like(pattern, escape="\\"),
+                         func.lower(Activity.notes).like(pattern, escape="\\")))
+    if f.late is not None:
+        found.append(col(Activity.late).is_(f.late))
+    return found
+
+
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+# --- the list ----------------------------------------------------------------------------------
+
+
+def list_activities(
+    session: Session, *, caller: Caller, filters: ActivityFilters, limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[ActivitySummary], int]:
+    """One page of the activities in the caller's scope, newest first, and the total."""
+    where = [activity_scope(caller), *filter_conditions(filters)]
+    total = session.exec(
+        select(func.count()).select_from(Activity)
+        .join(Project, col(Project.id) == Activity.project_id).where(*where)
+    ).one()
+    participants = (
+        select(func.coalesce(func.sum(AttendanceRow.count), 0))
+        .where(col(AttendanceRow.activity_id) == Activity.id)
+        .correlate(Activity).scalar_subquery()
+    )
+    rows = session.exec(
+        select(Activity, Project.code, Project.country, participants)
+        .join(Project, col(Project.id) == Activity.project_id).where(*where)
+        .order_by(col(Activity.start_date).desc(), col(Activity.id))
+        .limit(limit).offset(offset)
+    )
+    items = [
+        ActivitySummary(
+            id=a.id, project_id=a.project_id, project_code=code, country=country,
+            site_id=a.site_id, type=a.type, title=a.title, start_date=a.start_date,
+            end_date=a.end_date, topic=a.topic, modality=a.modality, level=a.level,
+            delivery=a.delivery, status=a.status, version=a.version, late=a.late,
+            participants=int(count or 0), flags=len(a.flags or []),
+            created_by_id=a.created_by_id, submitted_at=a.submitted_at, updated_at=a.updated_at,
+        )
+        for a, code, country, count in rows
+    ]
+    return items, total
+
+
+# --- one activity ------------------------------------------------------------------------------
+
+
+def get_activity(session: Session, *, caller: Caller,
+                 activity_id: uuid.UUID) -> tuple[Activity, Project]:
+    row = session.exec(
+        select(Activity, Project).join(Project, col(Project.id) == Activity.project_id)
+        .where(Activity.id == activity_id, activity_scope(caller))
+    ).one_or_none()
+    if row is None:
+        raise NotFound("no such activity")
+    return row[0], row[1]
+
+
+def activity_detail(session: Session, *, caller: Caller,
+                    activity_id: uuid.UUID) -> ActivityDetail:
+    """The activity with its attendance, attachments, flags and reviews."""
+    activity, project = get_activity(session, caller=caller, activity_id=activity_id)
+    wire = load_wire(session, activity)
+    attachments = session.exec(
+        select(Attachment).where(Attachment.activity_id == activity.id,
+                                 col(Attachment.deleted).is_(False))
+        .order_by(col(Attachment.created_at), col(Attachment.id))
+    )
+    reviews = session.exec(
+        select(Review, User.username).join(User, col(User.id) == Review.author_id)
+        .where(Review.activity_id == activity.id)
+        .order_by(col(Review.created_at), col(Review.id))
+    )
+    names = _usernames(session, [activity.created_by_id])
+    return ActivityDetail.model_validate({
+        **wire,
+        "project_code": project.code,
+        "country": project.country,
+        "version": activity.version,
+        "late": activity.late,
+        "deleted": activity.deleted,
+        "flags": [_flag(f) for f in activity.flags or []],
+        "created_by_id": activity.created_by_id,
+        "created_by": names.get(activity.created_by_id) if activity.created_by_id else None,
+        "device_id": activity.device_id,
+        "created_at": activity.created_at,
+        "updated_at": activity.updated_at,
+        "submitted_at": activity.submitted_at,
+        "attachments": [
+            AttachmentPublic(id=a.id, sha256=a.sha256, size=a.size,
+                             content_type=a.content_type, caption=a.caption,
+                             complete=a.complete, url=f"/api/v1/attachments/{a.id}")
+            for a in attachments
+        ],
+        "reviews": [
+            ReviewPublic(id=r.id, action=r.action, comment=r.comment, author_id=r.author_id,
+                         author=username, created_at=r.created_at)
+            for r, username in reviews
+        ],
+    })
+
+
+def _flag(flag: Any) -> dict[str, str]:
+    if isinstance(flag, dict):
+        return {"code": str(flag.get("code", "")), "field": str(flag.get("field") or ""),
+                "message": str(flag.get("message") or "")}
+    return {"code": str(flag), "field": "", "message": ""}
+
+
+def _usernames(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {uid: name for uid, name in session.exec(
+        select(User.id, User.username).where(col(User.id).in_(wanted)))}
+
+
+# --- history -----------------------------------------------------------------------------------
+
+# Fields shown in a revision's diff, in wire order, then the tombstone.
+DIFF_FIELDS: tuple[str, ...] = (*(f for f in WIRE_FIELDS if f != "id"), "deleted")
+
+
+def _canonical(field: str, value: Any) -> Any:
+    # Attendance is one field (DESIGN §4.2); its row order carries no meaning.
+    if field == "attendance" and isinstance(value, list):
+        return sorted(value, key=lambda row: sorted((k, str(v)) for k, v in row.items()))
+    return value
+
+
+def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[FieldChange]:
+    """What differs between two stored versions (all set fields for the first version)."""
+    changes = []
+    for field in DIFF_FIELDS:
+        old = before.get(field) if before is not None else None
+        new = after.get(field)
+        if before is None and new in (None, "", [], False):
+            continue
+        if _canonical(field, old) != _canonical(field, new):
+            changes.append(FieldChange(field=field, before=old, after=new))
+    return changes
+
+
+def revisions(session: Session, *, caller: Caller,
+              activity_id: uuid.UUID) -> list[RevisionPublic]:
+    """Every version of the activity, oldest first, each with what changed from the previous."""
+    get_activity(session, caller=caller, activity_id=activity_id)
+    rows: Sequence[ActivityRevision] = list(session.exec(
+        select(ActivityRevision).where(ActivityRevision.activity_id == activity_id)
+        .order_by(col(ActivityRevision.version))
+    ))
+    names = _usernames(session, [r.author_id for r in rows])
+    found = []
+    previous: dict[str, Any] | None = None
+    for row in rows:
+        found.append(RevisionPublic(
+            version=row.version, source=row.source, author_id=row.author_id,
+            author=names.get(row.author_id) if row.author_id else None,
+            device_id=row.device_id, created_at=row.created_at,
+            changes=field_changes(previous, row.data), data=row.data,
+        ))
+        previous = row.data
+    return found

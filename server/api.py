@@ -1,0 +1,111 @@
+"""Shared pieces of the HTTP API: the one error shape, list pages, safe text inputs.
+
+Plain pydantic, so models and services may import it; only ``install_openapi`` touches FastAPI.
+
+Every error the API returns is ``{"detail": "…"}`` or ``{"detail": [{"field", "message"}]}``
+(see ``server.app``). Routes declare the errors they can answer with ``error_responses(...)``
+so the OpenAPI schema documents them, and ``install_openapi`` makes FastAPI's automatic 422
+entries describe that same shape instead of FastAPI's default one.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, Field
+
+# NUL and other C0 controls (except tab, newline, carriage return) are never meaningful in our
+# text, and PostgreSQL refuses NUL outright; refusing them here keeps that a 422, not a 500.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable)]
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every time we store is UTC (server.columns.as_utc).
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# A time in a response: always ISO 8601 with an offset.
+UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending input, e.g. `attendance.0.count`")
+    message: str = Field(description="What is wrong and what would be accepted")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx answer."""
+
+    detail: str | list[FieldError]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``items`` in order and the ``total`` number matching the filters."""
+
+    items: list[T]
+    total: int
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Not authenticated: missing, unknown, expired or logged-out token",
+    403: "Authenticated, but this role or device may not do this",
+    404: "No such record in your scope",
+    409: "Conflicts with the current state",
+    422: "Invalid input: one entry per field",
+    429: "Too many attempts: wait for the seconds in Retry-After",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries documenting the shared error shape for ``codes``."""
+    return {code: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(code, "Error")}
+            for code in codes}
+
+
+def like_contains(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching values that contain ``text``."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def install_openapi(app: Any) -> None:
+    """Make the generated schema describe our error shape for FastAPI's automatic 422s."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = {
+                "title": "HTTPValidationError",
+                "type": "object",
+                "required": ["detail"],
+                "properties": {"detail": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["field", "message"],
+                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                }}},
+            }
+            schemas.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi

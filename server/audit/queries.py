@@ -1,0 +1,73 @@
+"""Reading the audit trail, scoped by ``server.scope.audit_scope``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from server.accounts.auth import Caller
+from server.accounts.models import User
+from server.api import UtcDateTime
+from server.audit.models import AuditEntry
+from server.columns import as_utc
+from server.errors import ValidationFailed
+from server.scope import audit_scope
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: UtcDateTime
+    actor_id: uuid.UUID | None
+    actor: str | None
+    device_id: uuid.UUID | None
+    action: str
+    entity: str
+    entity_id: str
+    country: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def list_entries(
+    session: Session, *, caller: Caller, entity: str | None = None,
+    entity_id: str | None = None, actor: str | None = None, date_from: date | None = None,
+    date_to: date | None = None, limit: int = 50, offset: int = 0,
+) -> tuple[list[AuditEntryPublic], int]:
+    conditions: list[ColumnElement[bool]] = [audit_scope(caller)]
+    if entity:
+        conditions.append(col(AuditEntry.entity) == entity)
+    if entity_id:
+        conditions.append(col(AuditEntry.entity_id) == entity_id)
+    if actor:
+        try:
+            conditions.append(col(AuditEntry.actor_id) == uuid.UUID(actor))
+        except ValueError:
+            conditions.append(col(AuditEntry.actor_id).in_(
+                select(User.id).where(User.username == actor.strip().lower())))
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ValidationFailed([{"field": "to", "message": "must not be before 'from'"}])
+    if date_from is not None:
+        conditions.append(col(AuditEntry.at) >= _midnight(date_from))
+    if date_to is not None:
+        conditions.append(col(AuditEntry.at) < _midnight(date_to + timedelta(days=1)))
+    total = session.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
+    rows = session.exec(
+        select(AuditEntry, User.username).outerjoin(User, col(User.id) == AuditEntry.actor_id)
+        .where(*conditions).order_by(col(AuditEntry.id).desc()).limit(limit).offset(offset))
+    return [
+        AuditEntryPublic(id=e.id or 0, at=as_utc(e.at) or e.at, actor_id=e.actor_id,
+                         actor=username, device_id=e.device_id, action=e.action,
+                         entity=e.entity, entity_id=e.entity_id, country=e.country,
+                         before=e.before, after=e.after)
+        for e, username in rows
+    ], total
+
+
+def _midnight(day: date) -> datetime:
+    return as_utc(datetime.combine(day, time.min)) or datetime.combine(day, time.min)

@@ -1,0 +1,607 @@
+"""Charts drawn on the server as inline SVG, each with its title, axis labels, legend and a data
+table that screen readers (and anyone who prefers numbers) can read.
+
+    bar_chart           one series, vertical bars
+    stacked_bar_chart   several series stacked per category (e.g. activities by thematic area)
+    grouped_bar_chart   several series side by side (e.g. target against actual)
+    line_chart          several series over ordered categories, gaps where a value is missing
+    progress_chart      horizontal bullet bars: actual against a target, 100 % marked
+
+Every function returns a ``Chart`` whose ``__html__`` renders a ``<figure>``; labels arrive
+already translated and numbers go through the caller's ``fmt`` so the page's locale applies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+
+# A calm palette that stays distinguishable for the common colour-vision deficiencies.
+PALETTE: tuple[str, ...] = (
+    "#2f6f99",  # blue
+    "#e0a03a",  # amber
+    "#5a9a78",  # green
+    "#9b5b8f",  # plum
+    "#c8644a",  # terracotta
+    "#7d8ca3",  # slate
+    "#3f9aa6",  # teal
+    "#b3a13f",  # olive
+)
+
+WIDTH = 640
+FONT_SIZE = 12
+CHAR_WIDTH = 0.58 * FONT_SIZE  # average glyph width of the UI sans fonts, for layout only
+
+Formatter = Callable[[float], str]
+
+
+def plain_number(value: float) -> str:
+    """The default number format: no decimals for whole numbers, one otherwise."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    name: str
+    values: tuple[float | None, ...]
+    color: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One bullet bar: ``actual`` against ``target`` (both in the indicator's unit)."""
+
+    label: str
+    actual: float
+    target: float
+    detail: str = ""  # shown in the table after the label, e.g. the period
+    group: str = ""  # a first line above the label, e.g. the project code
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """The words a chart needs besides its data, already in the reader's language."""
+
+    data_table: str = "Data table"
+    no_data: str = "No data yet for this selection."
+    total: str = "Total"
+    actual: str = "Actual"
+    target: str = "Target"
+    achieved: str = "Achieved"
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    key: str
+    title: str
+    summary: str
+    svg: Markup
+    legend: tuple[tuple[str, str], ...]
+    table: Markup
+    empty: bool = False
+    texts: Texts = field(default_factory=Texts)
+
+    def __html__(self) -> str:
+        title_id = f"chart-{self.key}-title"
+        parts = [f'<figure class="chart" id="chart-{escape(self.key)}" '
+                 f'aria-labelledby="{escape(title_id)}">',
+                 f'<figcaption id="{escape(title_id)}" class="chart-title">'
+                 f'{escape(self.title)}</figcaption>']
+        if self.empty:
+            parts.append(f'<p class="chart-empty">{escape(self.texts.no_data)}</p></figure>')
+            return "".join(parts)
+        if self.legend:
+            parts.append('<ul class="legend">')
+            for name, color in self.legend:
+                parts.append(f'<li><span class="swatch" style="background:{escape(color)}">'
+                             f'</span>{escape(name)}</li>')
+            parts.append("</ul>")
+        parts.append(f'<div class="chart-canvas">{self.svg}</div>')
+        parts.append(f'<details class="chart-data"><summary>{escape(self.texts.data_table)}'
+                     f"</summary>{self.table}</details></figure>")
+        return "".join(parts)
+
+
+# --- scales --------------------------------------------------------------------------------
+
+
+def nice_ticks(high: float, *, count: int = 5, integer: bool = False) -> list[float]:
+    """Round tick values from 0 up to at least ``high`` (steps of 1, 2, 2.5 or 5 × 10ⁿ)."""
+    if not math.isfinite(high) or high <= 0:
+        return [0.0, 1.0]
+    raw = high / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = magnitude * 10
+    for multiple in (1, 2, 2.5, 5, 10):
+        if raw <= multiple * magnitude:
+            step = multiple * magnitude
+            break
+    if integer:
+        step = max(1.0, float(math.ceil(step)))
+    top = math.ceil(high / step - 1e-9) * step
+    n = round(top / step)
+    return [round(i * step, 10) for i in range(n + 1)]
+
+
+def _text_width(text: str, size: float = FONT_SIZE) -> float:
+    return len(text) * size * 0.58
+
+
+def _shorten(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max(1, max_chars - 1)] + "…"
+
+
+def _color(series: Series, index: int) -> str:
+    return series.color or PALETTE[index % len(PALETTE)]
+
+
+def _attr(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> Markup:
+    out = [f"<table><caption>{escape(caption)}</caption><thead><tr>"]
+    out += [f'<th scope="col">{escape(h)}</th>' for h in header]
+    out.append("</tr></thead><tbody>")
+    for row in rows:
+        out.append(f'<tr><th scope="row">{escape(row[0])}</th>')
+        out += [f'<td class="num">{escape(cell)}</td>' for cell in row[1:]]
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return Markup("".join(out))  # noqa: S704  (every cell was escaped above)
+
+
+def _series_table(title: str, x_label: str, categories: Sequence[str],
+                  series: Sequence[Series], fmt: Formatter, *, totals: bool,
+                  texts: Texts) -> Markup:
+    header = [x_label, *(s.name for s in series)]
+    if totals and len(series) > 1:
+        header.append(texts.total)
+    rows = []
+    for i, category in enumerate(categories):
+        values = [s.values[i] if i < len(s.values) else None for s in series]
+        row = [category, *("–" if v is None else fmt(v) for v in values)]
+        if totals and len(series) > 1:
+            row.append(fmt(sum(v for v in values if v is not None)))
+        rows.append(row)
+    return _table(header, rows, title)
+
+
+# --- the frame shared by vertical charts ----------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Frame:
+    """Plot area and axes of a vertical chart; x is a band per category, y is linear."""
+
+    categories: Sequence[str]
+    ticks: list[float]
+    fmt: Formatter
+    x_label: str
+    y_label: str
+    height: int = 300
+    left: float = 0.0
+    right: float = 16.0
+    top: float = 14.0
+    bottom: float = 0.0
+    label_every: int = 1
+    rotate: bool = False
+
+    def __post_init__(self) -> None:
+        tick_width = max(_text_width(self.fmt(t)) for t in self.ticks)
+        self.left = 26 + tick_width + 10  # room for the rotated y label and the tick labels
+        n = max(1, len(self.categories))
+        longest = max((_text_width(c) for c in self.categories), default=0)
+        band = self.plot_width / n
+        if longest > band * 0.95:
+            # Thin out the labels first; rotate them only when even that is not enough.
+            self.label_every = max(1, math.ceil(longest / max(band, 1) / 0.95))
+            if self.label_every > 3:
+                self.rotate = True
+                self.label_every = max(1, math.ceil(FONT_SIZE * 1.6 / band))
+        label_room = min(longest, 110) * 0.72 + 6 if self.rotate else FONT_SIZE + 6
+        self.bottom = label_room + 30
+
+    @property
+    def plot_width(self) -> float:
+        return WIDTH - self.left - self.right
+
+    @property
+    def plot_height(self) -> float:
+        return self.height - self.top - self.bottom
+
+    @property
+    def y_max(self) -> float:
+        return self.ticks[-1] or 1.0
+
+    def y(self, value: float) -> float:
+        return self.top + self.plot_height * (1 - max(0.0, value) / self.y_max)
+
+    def band(self) -> float:
+        return self.plot_width / max(1, len(self.categories))
+
+    def x_center(self, index: int) -> float:
+        return self.left + self.band() * (index + 0.5)
+
+    def axes(self) -> list[str]:
+        out = ['<g class="axis y-axis">']
+        for tick in self.ticks:
+            y = self.y(tick)
+            out.append(f'<line class="grid" x1="{_attr(self.left)}" '
+                       f'x2="{_attr(WIDTH - self.right)}" y1="{_attr(y)}" y2="{_attr(y)}"/>')
+            out.append(f'<text x="{_attr(self.left - 6)}" y="{_attr(y + 4)}" text-anchor="end">'
+                       f"{escape(self.fmt(tick))}</text>")
+        out.append("</g>")
+        middle = self.top + self.plot_height / 2
+        out.append(f'<text class="axis-label" transform="translate(14 {_attr(middle)}) rotate(-90)"'
+                   f' text-anchor="middle">{escape(self.y_label)}</text>')
+        out.append('<g class="axis x-axis">')
+        base = self.top + self.plot_height
+        out.append(f'<line class="baseline" x1="{_attr(self.left)}" '
+                   f'x2="{_attr(WIDTH - self.right)}" y1="{_attr(base)}" y2="{_attr(base)}"/>')
+        for i, category in enumerate(self.categories):
+            if i % self.label_every:
+                continue
+            x = self.x_center(i)
+            if self.rotate:
+                out.append(f'<text transform="translate({_attr(x + 4)} {_attr(base + 10)}) '
+                           f'rotate(-40)" text-anchor="end">{escape(_shorten(category, 18))}'
+                           "</text>")
+            else:
+                out.append(f'<text x="{_attr(x)}" y="{_attr(base + FONT_SIZE + 4)}" '
+                           f'text-anchor="middle">{escape(category)}</text>')
+        out.append("</g>")
+        out.append(f'<text class="axis-label" x="{_attr(self.left + self.plot_width / 2)}" '
+                   f'y="{_attr(self.height - 6)}" text-anchor="middle">{escape(self.x_label)}'
+                   "</text>")
+        return out
+
+
+def _svg(key: str, title: str, summary: str, height: float, body: list[str]) -> Markup:
+    # Every text in ``body`` was escaped where it was made.
+    return Markup(  # noqa: S704
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_attr(height)}" '
+        f'role="img" aria-labelledby="svg-{escape(key)}-t svg-{escape(key)}-d" '
+        f'font-size="{FONT_SIZE}"><title id="svg-{escape(key)}-t">{escape(title)}</title>'
+        f'<desc id="svg-{escape(key)}-d">{escape(summary)}</desc>' + "".join(body) + "</svg>"
+    )
+
+
+def _empty(key: str, title: str, texts: Texts) -> Chart:
+    return Chart(key=key, title=title, summary=texts.no_data, svg=Markup(""), legend=(),
+                 table=Markup(""), empty=True, texts=texts)
+
+
+def _has_values(series: Sequence[Series]) -> bool:
+    return any(v is not None and v != 0 for s in series for v in s.values)
+
+
+def _summary_of(series: Sequence[Series], categories: Sequence[str], fmt: Formatter) -> str:
+    """One sentence per series: its total (or range) and its highest category."""
+    parts = []
+    for s in series:
+        known = [(v, categories[i]) for i, v in enumerate(s.values)
+                 if v is not None and i < len(categories)]
+        if not known:
+            continue
+        top_value, top_category = max(known, key=lambda pair: pair[0])
+        parts.append(f"{s.name}: {fmt(top_value)} at most ({top_category})")
+    return "; ".join(parts)
+
+
+# --- bar charts ----------------------------------------------------------------------------
+
+
+def bar_chart(*, key: str, title: str, categories: Sequence[str], values: Sequence[float],
+              x_label: str, y_label: str, series_name: str, fmt: Formatter = plain_number,
+              color: str = PALETTE[0], summary: str = "", texts: Texts | None = None) -> Chart:
+    """One series of vertical bars."""
+    series = Series(series_name, tuple(values), color)
+    return stacked_bar_chart(key=key, title=title, categories=categories, series=[series],
+                             x_label=x_label, y_label=y_label, fmt=fmt, summary=summary,
+                             texts=texts, legend=False)
+
+
+def stacked_bar_chart(*, key: str, title: str, categories: Sequence[str],
+                      series: Sequence[Series], x_label: str, y_label: str,
+                      fmt: Formatter = plain_number, summary: str = "",
+                      texts: Texts | None = None, legend: bool = True) -> Chart:
+    """Series stacked per category; the table adds a total column."""
+    texts = texts or Texts()
+    if not categories or not _has_values(series):
+        return _empty(key, title, texts)
+    totals = [sum((s.values[i] or 0) for s in series if i < len(s.values))
+              for i in range(len(categories))]
+    frame = _Frame(categories, nice_ticks(max(totals), integer=True), fmt, x_label, y_label)
+    band = frame.band()
+    bar_width = min(band * 0.7, 56)
+    body = frame.axes()
+    body.append('<g class="bars">')
+    for i, category in enumerate(categories):
+        running = 0.0
+        x = frame.x_center(i) - bar_width / 2
+        for j, s in enumerate(series):
+            value = s.values[i] if i < len(s.values) else None
+            if not value:
+                continue
+            y_top, y_bottom = frame.y(running + value), frame.y(running)
+            body.append(f'<rect x="{_attr(x)}" y="{_attr(y_top)}" width="{_attr(bar_width)}" '
+                        f'height="{_attr(max(0.5, y_bottom - y_top))}" fill="{_color(s, j)}">'
+                        f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
+                        "</title></rect>")
+            running += value
+    body.append("</g>")
+    summary = summary or _summary_of(series, categories, fmt)
+    return Chart(
+        key=key, title=title, summary=summary,
+        svg=_svg(key, title, summary, frame.height, body),
+        legend=tuple((s.name, _color(s, j)) for j, s in enumerate(series)) if legend else (),
+        table=_series_table(title, x_label, categories, series, fmt, totals=True, texts=texts),
+        texts=texts,
+    )
+
+
+def grouped_bar_chart(*, key: str, title: str, categories: Sequence[str],
+                      series: Sequence[Series], x_label: str, y_label: str,
+                      fmt: Formatter = plain_number, summary: str = "",
+                      y_max: float | None = None, height: int = 300,
+                      texts: Texts | None = None) -> Chart:
+    """Series side by side within each category (e.g. women and men per age band)."""
+    texts = texts or Texts()
+    if not categories or not _has_values(series):
+        return _empty(key, title, texts)
+    high = max((v or 0) for s in series for v in s.values)
+    frame = _Frame(categories, nice_ticks(max(high, y_max or 0)), fmt, x_label, y_label,
+                   height=height)
+    band = frame.band()
+    group_width = min(band * 0.8, 36.0 * len(series))
+    bar_width = group_width / max(1, len(series))
+    body = frame.axes()
+    body.append('<g class="bars">')
+    for i, category in enumerate(categories):
+        left = frame.x_center(i) - group_width / 2
+        for j, s in enumerate(series):
+            value = s.values[i] if i < len(s.values) else None
+            if value is None:
+                continue
+            y_top = frame.y(value)
+            bar_height = frame.y(0) - y_top
+            body.append(f'<rect x="{_attr(left + j * bar_width + 1)}" y="{_attr(y_top)}" '
+                        f'width="{_attr(max(1.0, bar_width - 2))}" '
+                        f'height="{_attr(max(0.5, bar_height))}" fill="{_color(s, j)}">'
+                        f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
+                        "</title></rect>")
+    body.append("</g>")
+    summary = summary or _summary_of(series, categories, fmt)
+    return Chart(
+        key=key, title=title, summary=summary,
+        svg=_svg(key, title, summary, frame.height, body),
+        legend=tuple((s.name, _color(s, j)) for j, s in enumerate(series)),
+        table=_series_table(title, x_label, categories, series, fmt, totals=False, texts=texts),
+        texts=texts,
+    )
+
+
+# --- line chart ----------------------------------------------------------------------------
+
+
+def line_chart(*, key: str, title: str, categories: Sequence[str], series: Sequence[Series],
+               x_label: str, y_label: str, fmt: Formatter = plain_number,
+               y_max: float | None = None, reference: tuple[float, str] | None = None,
+               summary: str = "", texts: Texts | None = None) -> Chart:
+    """Lines over ordered categories; a missing value (None) breaks the line. ``reference``
+    draws a dashed line at a value with its label (e.g. parity at 50 %)."""
+    texts = texts or Texts()
+    known = [v for s in series for v in s.values if v is not None]
+    if not categories or not known:
+        return _empty(key, title, texts)
+    high = y_max if y_max is not None else max(known)
+    frame = _Frame(categories, nice_ticks(high), fmt, x_label, y_label)
+    body = frame.axes()
+    if reference is not None:
+        level, label = reference
+        y = frame.y(level)
+        body.append(f'<line class="reference" x1="{_attr(frame.left)}" '
+                    f'x2="{_attr(WIDTH - frame.right)}" y1="{_attr(y)}" y2="{_attr(y)}"/>')
+        body.append(f'<text class="reference-label" x="{_attr(WIDTH - frame.right - 4)}" '
+                    f'y="{_attr(y - 5)}" text-anchor="end">{escape(label)}</text>')
+    for j, s in enumerate(series):
+        color = _color(s, j)
+        runs: list[list[tuple[float, float]]] = [[]]
+        points: list[str] = []
+        for i, value in enumerate(s.values[: len(categories)]):
+            if value is None:
+                runs.append([])
+                continue
+            x, y = frame.x_center(i), frame.y(value)
+            runs[-1].append((x, y))
+            points.append(f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="3.5" fill="{color}">'
+                          f"<title>{escape(categories[i])} · {escape(s.name)}: "
+                          f"{escape(fmt(value))}</title></circle>")
+        body.append(f'<g class="line-series" stroke="{color}">')
+        for run in runs:
+            if len(run) > 1:
+                d = " ".join(f"{'M' if k == 0 else 'L'}{_attr(x)} {_attr(y)}"
+                             for k, (x, y) in enumerate(run))
+                body.append(f'<path d="{d}" fill="none" stroke-width="2.5" '
+                            'stroke-linejoin="round" stroke-linecap="round"/>')
+        body.append("</g>")
+        body.extend(points)
+    summary = summary or _summary_of(series, categories, fmt)
+    return Chart(
+        key=key, title=title, summary=summary,
+        svg=_svg(key, title, summary, frame.height, body),
+        legend=tuple((s.name, _color(s, j)) for j, s in enumerate(series)),
+        table=_series_table(title, x_label, categories, series, fmt, totals=False, texts=texts),
+        texts=texts,
+    )
+
+
+# --- progress (bullet) chart ---------------------------------------------------------------
+
+
+def achievement(actual: float, target: float) -> float | None:
+    """100 × actual / target, or None when there is no meaningful target."""
+    if target <= 0:
+        return None
+    return 100.0 * actual / target
+
+
+def progress_chart(*, key: str, title: str, items: Sequence[Progress], x_label: str,
+                   fmt: Formatter = plain_number, percent: Formatter | None = None,
+                   summary: str = "", texts: Texts | None = None) -> Chart:
+    """One horizontal bar per item showing achievement (actual ÷ target), the target at 100 %."""
+    texts = texts or Texts()
+    rows = [item for item in items if achievement(item.actual, item.target) is not None]
+    if not rows:
+        return _empty(key, title, texts)
+    percent = percent or (lambda v: f"{v:.0f} %")
+    shares = [achievement(item.actual, item.target) or 0.0 for item in rows]
+    scale_max = nice_ticks(min(max(100.0, *shares), 200.0), count=4)[-1]
+    label_chars = 28
+    two_lines = any(item.group for item in rows)
+    longest = max(len(line) for item in rows for line in (item.group, item.label))
+    left = 10 + min(label_chars, longest) * CHAR_WIDTH + 8
+    right = 64.0
+    row_height = 40 if two_lines else 30
+    bar = 14
+    top = 8
+    plot_width = WIDTH - left - right
+    height = top + row_height * len(rows) + 44
+
+    def x_of(pct: float) -> float:
+        return left + plot_width * min(pct, scale_max) / scale_max
+
+    body = ['<g class="axis x-axis">']
+    for tick in nice_ticks(scale_max, count=4):
+        x = x_of(tick)
+        body.append(f'<line class="grid" x1="{_attr(x)}" x2="{_attr(x)}" y1="{top}" '
+                    f'y2="{_attr(top + row_height * len(rows))}"/>')
+        body.append(f'<text x="{_attr(x)}" y="{_attr(top + row_height * len(rows) + 16)}" '
+                    f'text-anchor="middle">{escape(percent(tick))}</text>')
+    body.append("</g>")
+    for i, (item, share) in enumerate(zip(rows, shares, strict=True)):
+        y = top + i * row_height
+        middle = y + row_height / 2
+        color = PALETTE[2] if share >= 100 else PALETTE[0]
+        if item.group:
+            body.append(f'<text class="label-strong" x="{_attr(left - 8)}" '
+                        f'y="{_attr(middle - 3)}" text-anchor="end">'
+                        f"{escape(_shorten(item.group, label_chars))}</text>")
+            body.append(f'<text x="{_attr(left - 8)}" y="{_attr(middle + 11)}" '
+                        f'text-anchor="end"><title>{escape(item.label)}</title>'
+                        f"{escape(_shorten(item.label, label_chars))}</text>")
+        else:
+            body.append(f'<text x="{_attr(left - 8)}" y="{_attr(middle + 4)}" '
+                        f'text-anchor="end"><title>{escape(item.label)}</title>'
+                        f"{escape(_shorten(item.label, label_chars))}</text>")
+        full = f"{item.group} · {item.label}" if item.group else item.label
+        body.append(f'<rect class="track" x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
+                    f'width="{_attr(plot_width)}" height="{bar}" rx="3"/>')
+        body.append(f'<rect x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
+                    f'width="{_attr(max(1.0, x_of(share) - left))}" height="{bar}" '
+                    f'rx="3" fill="{color}"><title>{escape(full)}: {escape(fmt(item.actual))}'
+                    f" / {escape(fmt(item.target))} ({escape(percent(share))})</title></rect>")
+        body.append(f'<line class="target" x1="{_attr(x_of(100))}" x2="{_attr(x_of(100))}" '
+                    f'y1="{_attr(middle - bar / 2 - 4)}" y2="{_attr(middle + bar / 2 + 4)}"/>')
+        body.append(f'<text x="{_attr(WIDTH - right + 8)}" y="{_attr(middle + 4)}">'
+                    f"{escape(percent(share))}</text>")
+    body.append(f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
+                f'y="{_attr(height - 6)}" text-anchor="middle">{escape(x_label)}</text>')
+    summary = summary or "; ".join(
+        f"{item.group + ' · ' if item.group else ''}{item.label}: {percent(share)}"
+        for item, share in zip(rows, shares, strict=True))
+    table_rows = [[(f"{item.group} · " if item.group else "") + item.label
+                   + (f" ({item.detail})" if item.detail else ""),
+                   fmt(item.actual), fmt(item.target), percent(share)]
+                  for item, share in zip(rows, shares, strict=True)]
+    table = _table(["", texts.actual, texts.target, texts.achieved], table_rows, title)
+    return Chart(
+        key=key, title=title, summary=summary, svg=_svg(key, title, summary, height, body),
+        legend=((texts.achieved, PALETTE[0]), ("≥ 100 %", PALETTE[2])), table=table,
+        texts=texts,
+    )
+
+
+# --- site map ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    label: str
+    lat: float
+    lon: float
+
+
+def site_map(*, key: str, title: str, places: Sequence[Place],
+             bbox: tuple[float, float, float, float] | None, x_label: str, y_label: str,
+             texts: Texts | None = None) -> Chart:
+    """Sites as points on longitude × latitude (equirectangular), framed by the country's
+    bounding box when known; the table lists the coordinates."""
+    texts = texts or Texts()
+    if not places:
+        return _empty(key, title, texts)
+    lats = [p.lat for p in places]
+    lons = [p.lon for p in places]
+    if bbox is not None:
+        min_lat, min_lon, max_lat, max_lon = bbox
+        min_lat, max_lat = min(min_lat, *lats), max(max_lat, *lats)
+        min_lon, max_lon = min(min_lon, *lons), max(max_lon, *lons)
+    else:
+        pad = 0.5
+        min_lat, max_lat = min(lats) - pad, max(lats) + pad
+        min_lon, max_lon = min(lons) - pad, max(lons) + pad
+    mid = math.radians((min_lat + max_lat) / 2)
+    span_x = max((max_lon - min_lon) * math.cos(mid), 1e-6)
+    span_y = max(max_lat - min_lat, 1e-6)
+    left, right, top, bottom = 56.0, 16.0, 10.0, 40.0
+    plot_width = WIDTH - left - right
+    plot_height = min(360.0, max(180.0, plot_width * span_y / span_x))
+    scale = min(plot_width / span_x, plot_height / span_y)
+    width_used, height_used = span_x * scale, span_y * scale
+    x0 = left + (plot_width - width_used) / 2
+    height = top + plot_height + bottom
+
+    def xy(lat: float, lon: float) -> tuple[float, float]:
+        return (x0 + (lon - min_lon) * math.cos(mid) * scale,
+                top + (plot_height - height_used) / 2 + (max_lat - lat) * scale)
+
+    (ax, ay), (bx, by) = xy(max_lat, min_lon), xy(min_lat, max_lon)
+    body = [f'<rect class="track" x="{_attr(ax)}" y="{_attr(ay)}" width="{_attr(bx - ax)}" '
+            f'height="{_attr(by - ay)}" rx="6"/>']
+    degree = "°"
+    body.append(f'<text x="{_attr(ax)}" y="{_attr(by + 16)}">{_attr(min_lon)}{degree}</text>')
+    body.append(f'<text x="{_attr(bx)}" y="{_attr(by + 16)}" text-anchor="end">'
+                f"{_attr(max_lon)}{degree}</text>")
+    body.append(f'<text x="{_attr(ax - 6)}" y="{_attr(ay + 10)}" text-anchor="end">'
+                f"{_attr(max_lat)}{degree}</text>")
+    body.append(f'<text x="{_attr(ax - 6)}" y="{_attr(by)}" text-anchor="end">'
+                f"{_attr(min_lat)}{degree}</text>")
+    for place in places:
+        x, y = xy(place.lat, place.lon)
+        body.append(f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="5" fill="{PALETTE[0]}" '
+                    f'stroke="#fff" stroke-width="1.5"><title>{escape(place.label)} '
+                    f"({place.lat:.4f}, {place.lon:.4f})</title></circle>")
+        anchor = "end" if x > WIDTH * 0.7 else "start"
+        dx = -8 if anchor == "end" else 8
+        body.append(f'<text x="{_attr(x + dx)}" y="{_attr(y + 4)}" text-anchor="{anchor}" '
+                    f'class="place">{escape(_shorten(place.label, 24))}</text>')
+    body.append(f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
+                f'y="{_attr(height - 6)}" text-anchor="middle">{escape(x_label)}</text>')
+    body.append(f'<text class="axis-label" transform="translate(14 '
+                f'{_attr(top + plot_height / 2)}) rotate(-90)" text-anchor="middle">'
+                f"{escape(y_label)}</text>")
+    summary = "; ".join(f"{p.label} ({p.lat:.3f}, {p.lon:.3f})" for p in places)
+    table = _table(["", y_label, x_label],
+                   [[p.label, f"{p.lat:.4f}", f"{p.lon:.4f}"] for p in places], title)
+    return Chart(key=key, title=title, summary=summary,
+                 svg=_svg(key, title, summary, height, body), legend=(), table=table,
+                 texts=texts)

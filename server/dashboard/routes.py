@@ -1,0 +1,463 @@
+"""The dashboard's pages: thin routes that read the form, call ``service`` and render.
+
+Everything is under "/" (the API stays under /api/v1). GET pages need a session cookie and
+redirect to the login form without one; every POST carries a CSRF token (``web.CheckedForm``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from sqlmodel import Session
+
+from server.accounts.auth import (
+    NotAuthenticated,
+    caller_from_access_token,
+    issue_access_token,
+    revoke_access_token,
+)
+from server.accounts.service import LoginFailed, TooManyAttempts, authenticate
+from server.columns import utcnow
+from server.dashboard import service
+from server.dashboard import session as cookies
+from server.dashboard.i18n import LANGUAGES, N_
+from server.dashboard.web import (
+    STATIC_DIR,
+    STATIC_PREFIX,
+    Anonymous,
+    CheckedAnonymousForm,
+    CheckedForm,
+    FormState,
+    Page,
+    PageRoute,
+    SignedIn,
+    field_errors,
+    form_list,
+    form_text,
+    page_number,
+    paginate,
+)
+from server.deps import SessionDep, SettingsDep
+from server.errors import Conflict, NotFound, ValidationFailed
+from server.sync.attachments import AttachmentFiles, open_photo
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+STATIC_FILES = StaticFiles(directory=STATIC_DIR)
+__all__ = ["STATIC_FILES", "STATIC_PREFIX", "router"]
+
+
+# --- signing in and out, language ------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep) -> Response:
+    token = cookies.session_token_of(request)
+    if token:
+        try:
+            caller_from_access_token(session, token=token)
+            return RedirectResponse("/overview", status_code=303)
+        except NotAuthenticated:
+            pass
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/login")
+def login_form(page: Anonymous, session: SessionDep, next: str = "") -> Response:
+    token = cookies.session_token_of(page.request)
+    if token:
+        try:
+            caller_from_access_token(session, token=token)
+            return RedirectResponse(cookies.safe_next(next), status_code=303)
+        except NotAuthenticated:
+            # A stale session: forget it, and protect the form with a fresh pre-login token.
+            page.cookies_to_clear.append(cookies.SESSION_COOKIE)
+            page.csrf = page.new_prelogin = cookies.new_prelogin_token()
+    return page.render("login.html", values=FormState(), errors=FormState(), form_error="",
+                       next=cookies.safe_next(next))
+
+
+@router.post("/login")
+def login(page: Anonymous, form: CheckedAnonymousForm, session: SessionDep,
+          settings: SettingsDep) -> Response:
+    t = page.t
+    username = form_text(form, "username", limit=200)
+    password = form.get("password")
+    password = password if isinstance(password, str) else ""
+    next_url = cookies.safe_next(form_text(form, "next", limit=2000))
+    errors = FormState()
+    if not username:
+        errors["username"] = t.gettext("Enter your username.")
+    if not password:
+        errors["password"] = t.gettext("Enter your password.")
+    form_error = ""
+    status_code = 422
+    if not errors:
+        try:
+            user = authenticate(session, username=username, password=password[:1024])
+        except LoginFailed:
+            session.commit()  # the failure counts towards the lockout
+            form_error = t.gettext("Wrong username or password.")
+            status_code = 401
+        except TooManyAttempts as exc:
+            session.commit()
+            minutes = max(1, -(-exc.retry_after // 60))
+            form_error = t.ngettext(
+                "Too many failed attempts for this username. Try again in %(num)s minute.",
+                "Too many failed attempts for this username. Try again in %(num)s minutes.",
+                minutes)
+            status_code = 429
+        else:
+            token, lifetime = issue_access_token(session, user=user,
+                                                 minutes=settings.access_token_minutes)
+            session.commit()
+            response = RedirectResponse(next_url, status_code=303)
+            cookies.set_cookie(response, page.request, cookies.SESSION_COOKIE, token,
+                               max_age=lifetime)
+            cookies.clear_cookie(response, page.request, cookies.PRELOGIN_COOKIE)
+            return response
+    return page.render("login.html", status_code=status_code, values=FormState(username=username),
+                       errors=errors, form_error=form_error, next=next_url)
+
+
+@router.post("/logout")
+def logout(page: SignedIn, _form: CheckedForm, session: SessionDep) -> Response:
+    assert page.caller is not None
+    if page.caller.access_token_id is not None:
+        revoke_access_token(session, token_id=page.caller.access_token_id)
+        session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    cookies.clear_cookie(response, page.request, cookies.SESSION_COOKIE)
+    return response
+
+
+@router.post("/language")
+def switch_language(page: Anonymous, form: CheckedAnonymousForm) -> Response:
+    language = form_text(form, "language")
+    target = cookies.safe_next(form_text(form, "next", limit=2000), default="/")
+    response = RedirectResponse(target, status_code=303)
+    if language in LANGUAGES:
+        cookies.set_cookie(response, page.request, cookies.LANGUAGE_COOKIE, language,
+                           max_age=cookies.LANGUAGE_MAX_AGE)
+    return response
+
+
+
+# --- overview -----------------------------------------------------------------------------------
+
+
+@router.get("/overview")
+def overview(page: SignedIn, session: SessionDep, country: str = "") -> Response:
+    assert page.caller is not None
+    data = service.overview(session, caller=page.caller, t=page.t, today=_today(),
+                            country=country.strip().upper()[:3])
+    return page.render("overview.html", nav="overview", data=data)
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+
+@router.get("/projects")
+def projects(page: SignedIn, session: SessionDep) -> Response:
+    assert page.caller is not None
+    number = page_number(page.request)
+    rows, total = service.project_rows(session, caller=page.caller, limit=service.PAGE_SIZE,
+                                       offset=(number - 1) * service.PAGE_SIZE)
+    return page.render("projects.html", nav="projects", rows=rows, total=total,
+                       pagination=paginate(page.request, total=total,
+                                           page_size=service.PAGE_SIZE))
+
+
+@router.get("/projects/{project_id}")
+def project(project_id: uuid.UUID, page: SignedIn, session: SessionDep,
+            status: str = "") -> Response:
+    assert page.caller is not None
+    if status not in STATUS_FILTERS:
+        status = ""
+    number = page_number(page.request)
+    data = service.project_page(session, caller=page.caller, t=page.t, today=_today(),
+                                project_id=project_id, status=status, limit=service.PAGE_SIZE,
+                                offset=(number - 1) * service.PAGE_SIZE)
+    return page.render("project.html", nav="projects", data=data, status=status,
+                       statuses=STATUS_FILTERS,
+                       pagination=paginate(page.request, total=data.activities_total,
+                                           page_size=service.PAGE_SIZE))
+
+
+STATUS_FILTERS = ("submitted", "approved", "returned")
+
+
+def _today() -> date:
+    return utcnow().date()
+
+
+# --- the review queue -----------------------------------------------------------------------------
+
+
+def _queue_filters(page: Page) -> tuple[service.QueueFilters, FormState, FormState]:
+    """The queue's filters from the query string, with an error per field it could not read."""
+    params = page.request.query_params
+    values = FormState({k: params.get(k, "")[:200] for k in QUEUE_FIELDS})
+    errors = FormState()
+    dates: dict[str, date | None] = {}
+    for name in ("from", "to"):
+        text = values[name].strip()
+        dates[name] = None
+        if text:
+            try:
+                dates[name] = date.fromisoformat(text)
+            except ValueError:
+                errors[name] = page.t.gettext("Use a date like 2025-03-14.")
+    if dates["from"] and dates["to"] and dates["from"] > dates["to"]:
+        errors["to"] = page.t.gettext("The end of the range is before its start.")
+        dates["to"] = None
+    filters = service.QueueFilters(
+        country=values["country"].strip().upper(), project=values["project"].strip(),
+        activity_type=values["type"].strip(), date_from=dates["from"], date_to=dates["to"],
+        late_only=values["late"] == "1", q=values["q"].strip())
+    return filters, values, errors
+
+
+QUEUE_FIELDS = ("country", "project", "type", "from", "to", "late", "q")
+
+
+@router.get("/review")
+def review_queue(page: SignedIn, session: SessionDep) -> Response:
+    assert page.caller is not None
+    filters, values, errors = _queue_filters(page)
+    number = page_number(page.request)
+    try:
+        queue = service.review_queue(session, caller=page.caller, filters=filters,
+                                     limit=service.PAGE_SIZE,
+                                     offset=(number - 1) * service.PAGE_SIZE)
+    except ValidationFailed as exc:
+        errors.update(_renamed(field_errors(exc)))
+        queue = service.review_queue(session, caller=page.caller,
+                                     filters=service.QueueFilters(), limit=0)
+    return page.render("review.html", nav="review", queue=queue, values=values, errors=errors,
+                       status_code=422 if errors else 200,
+                       may_review=service.may_review_anything(page.caller),
+                       pagination=paginate(page.request, total=queue.total,
+                                           page_size=service.PAGE_SIZE))
+
+
+def _renamed(errors: FormState) -> FormState:
+    # The activity filters' names (DESIGN §5) → this form's field names.
+    names = {"activity_type": "type", "date_from": "from", "date_to": "to"}
+    return FormState({names.get(k, k): v for k, v in errors.items()})
+
+
+@router.post("/review/approve")
+def bulk_approve(page: SignedIn, form: CheckedForm, session: SessionDep) -> Response:
+    assert page.caller is not None
+    back = cookies.safe_next(form_text(form, "next", limit=2000), default="/review")
+    # One row's own button sends "only"; the bulk button sends the ticked boxes.
+    chosen = form_list(form, "only")[:1] or form_list(form, "activity_id")
+    ids = [i for i in (_uuid(v) for v in chosen) if i is not None]
+    if not ids:
+        return page.redirect(back, notice=N_("Select at least one activity to approve."),
+                             kind="error")
+    result = service.bulk_approve(session, caller=page.caller, activity_ids=ids)
+    session.commit()
+    if result.skipped and not result.approved:
+        return page.redirect(back, kind="error", notice=N_(
+            "Nothing was approved: %(reasons)s"), reasons="; ".join(
+                f"{title} — {reason}" for title, reason in result.skipped))
+    if result.skipped:
+        return page.redirect(back, kind="info", notice=N_(
+            "Approved: %(num)s. Not approved: %(reasons)s"), num=len(result.approved),
+            reasons="; ".join(f"{title} — {reason}" for title, reason in result.skipped))
+    return page.redirect(back, notice=N_("Activities approved: %(num)s."),
+                         num=len(result.approved))
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+# --- one activity ---------------------------------------------------------------------------------
+
+
+@router.get("/activities/{activity_id}")
+def activity(activity_id: uuid.UUID, page: SignedIn, session: SessionDep) -> Response:
+    return _activity_page(page, session, activity_id)
+
+
+def _activity_page(page: Page, session: Session, activity_id: uuid.UUID, *,
+                   values: FormState | None = None, errors: FormState | None = None,
+                   status_code: int = 200) -> Response:
+    assert page.caller is not None
+    data = service.activity_page(session, caller=page.caller, activity_id=activity_id)
+    return page.render("activity.html", nav="review", data=data, values=values or FormState(),
+                       errors=errors or FormState(), status_code=status_code)
+
+
+@router.post("/activities/{activity_id}/review")
+def review_activity(activity_id: uuid.UUID, page: SignedIn, form: CheckedForm,
+                    session: SessionDep) -> Response:
+    assert page.caller is not None
+    action = form_text(form, "action")
+    comment = form_text(form, "comment", limit=20_000)
+    try:
+        reviewed = service.review(session, caller=page.caller, activity_id=activity_id,
+                                  action=action, comment=comment)
+    except ValidationFailed as exc:
+        session.rollback()
+        errors = field_errors(exc)
+        if "comment" in errors and not comment:
+            errors["comment"] = page.t.gettext(
+                "Say what needs fixing: the field expert sees this comment on the tablet.")
+        return _activity_page(page, session, activity_id, values=FormState(comment=comment),
+                              errors=errors, status_code=422)
+    except Conflict as exc:
+        session.rollback()
+        return _activity_page(page, session, activity_id, values=FormState(comment=comment),
+                              errors=FormState(form=exc.message), status_code=409)
+    session.commit()
+    notices = {"approve": N_("Approved “%(title)s”."),
+               "return": N_("Returned “%(title)s” to the field expert with your comment."),
+               "reopen": N_("Reopened “%(title)s”: it can be edited again.")}
+    target = cookies.safe_next(form_text(form, "next", limit=2000),
+                               default=f"/activities/{activity_id}")
+    return page.redirect(target, notice=notices[action], title=reviewed.title)
+
+
+@router.post("/activities/{activity_id}/conflicts/{conflict_id}/resolve")
+def resolve_conflict(activity_id: uuid.UUID, conflict_id: uuid.UUID, page: SignedIn,
+                     form: CheckedForm, session: SessionDep) -> Response:
+    assert page.caller is not None
+    try:
+        service.resolve_conflict(session, caller=page.caller, conflict_id=conflict_id,
+                                 keep=form_text(form, "keep"))
+    except (ValidationFailed, Conflict) as exc:
+        session.rollback()
+        return _activity_page(page, session, activity_id, errors=FormState(form=exc.message),
+                              status_code=exc.status_code)
+    session.commit()
+    return page.redirect(f"/activities/{activity_id}#conflicts",
+                         notice=N_("Conflict resolved. Tablets get the result at their next "
+                                   "sync."))
+
+
+@router.get("/attachments/{attachment_id}")
+def photo(attachment_id: uuid.UUID, page: SignedIn, session: SessionDep,
+          settings: SettingsDep) -> Response:
+    """A photo's bytes for the signed-in person (the API's route wants a bearer token)."""
+    assert page.caller is not None
+    path, content_type = open_photo(session, caller=page.caller,
+                                    files=AttachmentFiles(settings.attachments_dir),
+                                    attachment_id=attachment_id)
+    return FileResponse(path, media_type=content_type,
+                        headers={"Cache-Control": "private, max-age=86400",
+                                 "X-Content-Type-Options": "nosniff"})
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+EXPORT_FIELDS = ("indicator", "country", "project", "thematic_area", "activity_type", "from", "to",
+                 "status", "period", "format")
+
+
+def _export_form(page: Page) -> tuple[FormState, list[str]]:
+    params = page.request.query_params
+    values = FormState({k: params.get(k, "").strip()[:100] for k in EXPORT_FIELDS})
+    group_by = list(dict.fromkeys(g for g in params.getlist("group_by") if g))[:8]
+    return values, group_by
+
+
+def _exports_page(page: Page, session: Session, values: FormState, group_by: list[str], *,
+                  errors: FormState | None = None, status_code: int = 200) -> Response:
+    assert page.caller is not None
+    if not values["indicator"]:
+        values["indicator"] = "PARTICIPANTS"
+    if not values["period"]:
+        values["period"] = service.quarter_label(_today())
+    return page.render("exports.html", nav="exports", values=values, group_by=group_by,
+                       errors=errors or FormState(), status_code=status_code,
+                       choices=service.export_choices(session, caller=page.caller))
+
+
+@router.get("/exports")
+def exports(page: SignedIn, session: SessionDep) -> Response:
+    values, group_by = _export_form(page)
+    return _exports_page(page, session, values, group_by)
+
+
+@router.get("/exports/download")
+def export_download(page: SignedIn, session: SessionDep, settings: SettingsDep) -> Response:
+    assert page.caller is not None
+    values, group_by = _export_form(page)
+    request = service.ExportRequest(
+        format=values["format"], indicator=values["indicator"] or "PARTICIPANTS",
+        group_by=tuple(group_by),
+        filters={k: values[k] for k in service.EXPORT_FILTERS if values[k]},
+        date_from=values["from"], date_to=values["to"], status=values["status"],
+        period=values["period"])
+    try:
+        file = service.export_file(session, caller=page.caller, settings=settings,
+                                   request=request)
+    except ValidationFailed as exc:
+        return _exports_page(page, session, values, group_by, errors=field_errors(exc),
+                             status_code=400)
+    except NotFound as exc:  # an unknown indicator
+        return _exports_page(page, session, values, group_by,
+                             errors=FormState(indicator=exc.message), status_code=400)
+    return StreamingResponse(iter(file.chunks), media_type=file.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{file.filename}"',
+        "Cache-Control": "no-store"})
+
+
+# --- tablets --------------------------------------------------------------------------------------
+
+
+ENROL_HOURS = 48
+
+
+@router.get("/tablets")
+def tablets(page: SignedIn, session: SessionDep) -> Response:
+    return _tablets_page(page, session)
+
+
+def _tablets_page(page: Page, session: Session, *, enrolment: service.Enrolment | None = None,
+                  values: FormState | None = None, errors: FormState | None = None,
+                  status_code: int = 200) -> Response:
+    assert page.caller is not None
+    data = service.tablets_page(session, caller=page.caller)
+    return page.render("tablets.html", nav="tablets", data=data, enrolment=enrolment,
+                       values=values or FormState(), errors=errors or FormState(),
+                       status_code=status_code, silent_after=service.SILENT_AFTER.days,
+                       now=utcnow())
+
+
+@router.post("/tablets/enrol")
+def enrol_tablet(page: SignedIn, form: CheckedForm, session: SessionDep,
+                 settings: SettingsDep) -> Response:
+    assert page.caller is not None
+    username = form_text(form, "username", limit=64)
+    try:
+        enrolment = service.enrol_tablet(
+            session, caller=page.caller, username=username,
+            server_url=str(page.request.base_url).rstrip("/"),
+            hours=min(ENROL_HOURS, settings.enrolment_code_hours * 2))
+    except ValidationFailed as exc:
+        session.rollback()
+        return _tablets_page(page, session, values=FormState(username=username),
+                             errors=field_errors(exc), status_code=422)
+    session.commit()
+    return _tablets_page(page, session, enrolment=enrolment)
+
+
+@router.post("/tablets/{device_id}/revoke")
+def revoke_tablet(device_id: uuid.UUID, page: SignedIn, form: CheckedForm,
+                  session: SessionDep) -> Response:
+    assert page.caller is not None
+    name = service.revoke_tablet(session, caller=page.caller, device_id=device_id)
+    session.commit()
+    return page.redirect("/tablets", notice=N_(
+        "Revoked “%(name)s”: it can no longer sync. Its unsent records stay on it."), name=name)

@@ -1,0 +1,42 @@
+// Pilot Monitor dashboard: small enhancements only; every page works without this script.
+(function () {
+  "use strict";
+  // Ask before an action that cannot be undone (forms marked data-confirm).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
+  // Review queue: "select all" and a live count on the bulk-approve button.
+  function refreshBulk(scope) {
+    var boxes = scope.querySelectorAll("input[name=activity_id]");
+    var chosen = scope.querySelectorAll("input[name=activity_id]:checked").length;
+    var all = scope.querySelector("input[data-select-all]");
+    var count = scope.querySelector("[data-selected-count]");
+    if (all) { all.checked = boxes.length > 0 && chosen === boxes.length; all.indeterminate = chosen > 0 && chosen < boxes.length; }
+    if (count) { count.textContent = "(" + chosen + ")"; }
+  }
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var scope = box.closest && box.closest("[data-bulk]");
+    if (!scope) { return; }
+    if (box.hasAttribute("data-select-all")) {
+      scope.querySelectorAll("input[name=activity_id]").forEach(function (b) { b.checked = box.checked; });
+    }
+    refreshBulk(scope);
+  });
+  document.querySelectorAll("[data-bulk]").forEach(refreshBulk);
+  // Exports: offer only the breakdowns the chosen indicator accepts.
+  var indicator = document.getElementById("indicator");
+  function refreshGroupBy() {
+    var option = indicator.options[indicator.selectedIndex];
+    var allowed = (option.getAttribute("data-group-by") || "").split(" ");
+    document.querySelectorAll("[data-group-by-choices] input").forEach(function (box) {
+      var ok = allowed.indexOf(box.value) >= 0;
+      box.disabled = !ok;
+      if (!ok) { box.checked = false; }
+      box.parentNode.classList.toggle("muted", !ok);
+    });
+  }
+  if (indicator) { indicator.addEventListener("change", refreshGroupBy); refreshGroupBy(); }
+})();

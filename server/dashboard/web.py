@@ -1,0 +1,329 @@
+"""How a dashboard page is served: who is asking, in which language, with which CSRF token,
+and how errors become pages instead of JSON.
+
+Routes declare ``SignedIn`` (a person with a valid session), ``Anonymous`` (login page), or
+``CheckedForm`` (a POST whose CSRF token matched); service errors raised inside a page route
+turn into an HTML page with the right status (404, 403, 409, …) by ``PageRoute``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlmodel import Session
+from starlette.datastructures import FormData
+
+from server.accounts.auth import Caller, NotAuthenticated, caller_from_access_token
+from server.config import Settings
+from server.dashboard import session as cookies
+from server.dashboard.i18n import LANGUAGES, N_, Translator, pick_language
+from server.dashboard.service import describe, review_count
+from server.deps import SessionDep, SettingsDep
+from server.errors import PilotMonitorError, ValidationFailed
+from shared.catalogue import SOLUTIONS, TOPICS
+from shared.geography import COUNTRIES
+
+log = logging.getLogger("pilotmon.dashboard")
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_PREFIX = "/static"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(("html",)),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # The translation functions come with each page's context; ``{% trans %}`` calls them
+    # with keyword values (the "newstyle" convention).
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    return env
+
+
+TEMPLATES = _environment()
+COUNTRY_NAMES = {iso3: country.name for iso3, country in COUNTRIES.items()}
+SOLUTION_NAMES = {code: solution.name for code, solution in SOLUTIONS.items()}
+TOPIC_NAMES = {code: topic.name for code, topic in TOPICS.items()}
+
+
+class LoginRequired(Exception):
+    """No valid session: the page redirects to the login form."""
+
+
+class CsrfRejected(Exception):
+    """A POST whose CSRF token is missing or wrong: 403, nothing changed."""
+
+
+@dataclass(slots=True)
+class Page:
+    """One request's view of the dashboard: reader, language, caller and token."""
+
+    request: Request
+    settings: Settings
+    t: Translator
+    caller: Caller | None
+    csrf: str
+    new_prelogin: str | None = None
+    notice: dict[str, Any] | None = None
+    session: Session | None = None
+    cookies_to_clear: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        query = self.request.url.query
+        return self.request.url.path + (f"?{query}" if query else "")
+
+    def context(self, extra: Mapping[str, Any]) -> dict[str, Any]:
+        t = self.t
+        return {
+            "page": self, "t": t, "caller": self.caller, "csrf": self.csrf,
+            "csrf_field": cookies.CSRF_FIELD, "languages": LANGUAGES, "static": STATIC_PREFIX,
+            "_": t.jinja_gettext, "gettext": t.jinja_gettext, "ngettext": t.jinja_ngettext,
+            "notice": self.notice, "country_names": COUNTRY_NAMES,
+            "solution_names": SOLUTION_NAMES, "topic_names": TOPIC_NAMES,
+            "show": lambda name, value, names=None: describe(t, name, value, names),
+            **extra,
+        }
+
+    def render(self, template: str, *, status_code: int = 200, **extra: Any) -> HTMLResponse:
+        if self.caller is not None and self.session is not None and "review_count" not in extra:
+            extra["review_count"] = review_count(self.session, caller=self.caller)
+        html = TEMPLATES.get_template(template).render(self.context(extra))
+        response = HTMLResponse(html, status_code=status_code,
+                                headers={"Cache-Control": "no-store",
+                                         "Content-Language": self.t.language})
+        self.finish(response)
+        return response
+
+    def redirect(self, url: str, *, notice: str | None = None, kind: str = "success",
+                 **values: Any) -> RedirectResponse:
+        """303 to ``url`` (POST → GET), carrying a one-time notice in a signed cookie."""
+        response = RedirectResponse(url, status_code=303)
+        if notice:
+            signed = cookies.sign_notice(secret=self.settings.secret_key,
+                                         notice={"message": notice, "kind": kind,
+                                                 "values": values})
+            cookies.set_cookie(response, self.request, cookies.NOTICE_COOKIE, signed,
+                               max_age=120)
+        self.finish(response, keep_notice=bool(notice))
+        return response
+
+    def finish(self, response: Response, *, keep_notice: bool = False) -> None:
+        if self.new_prelogin:
+            cookies.set_cookie(response, self.request, cookies.PRELOGIN_COOKIE,
+                               self.new_prelogin, max_age=3600)
+        if self.notice is not None and not keep_notice:
+            cookies.clear_cookie(response, self.request, cookies.NOTICE_COOKIE)
+        for name in self.cookies_to_clear:
+            cookies.clear_cookie(response, self.request, name)
+
+    def notice_text(self) -> str:
+        if not self.notice:
+            return ""
+        values = self.notice.get("values") or {}
+        return self.t.gettext(str(self.notice.get("message", "")), **values)
+
+
+def translator_for(request: Request) -> Translator:
+    return Translator(pick_language(request.cookies.get(cookies.LANGUAGE_COOKIE),
+                                    request.headers.get("accept-language")))
+
+
+def expected_csrf(request: Request, settings: Settings) -> str | None:
+    """The token a form from this browser must carry (session-bound once signed in)."""
+    token = cookies.session_token_of(request)
+    if token:
+        return cookies.csrf_token(secret=settings.secret_key, session_token=token)
+    return request.cookies.get(cookies.PRELOGIN_COOKIE)
+
+
+def _page(request: Request, settings: Settings, caller: Caller | None) -> Page:
+    csrf = expected_csrf(request, settings)
+    new_prelogin = None
+    if csrf is None:
+        csrf = new_prelogin = cookies.new_prelogin_token()
+    notice = cookies.read_notice(secret=settings.secret_key,
+                                 value=request.cookies.get(cookies.NOTICE_COOKIE))
+    return Page(request=request, settings=settings, t=translator_for(request), caller=caller,
+                csrf=csrf, new_prelogin=new_prelogin, notice=notice)
+
+
+def anonymous_page(request: Request, settings: SettingsDep) -> Page:
+    return _page(request, settings, None)
+
+
+def signed_in_page(request: Request, settings: SettingsDep, session: SessionDep) -> Page:
+    token = cookies.session_token_of(request)
+    if token is None:
+        raise LoginRequired
+    try:
+        caller = caller_from_access_token(session, token=token)
+    except NotAuthenticated as exc:
+        raise LoginRequired from exc
+    page = _page(request, settings, caller)
+    page.session = session
+    request.state.dashboard_caller = caller  # for error pages, which keep the menu
+    return page
+
+
+async def _checked_form(request: Request, settings: Settings) -> FormData:
+    form = await request.form()
+    submitted = form.get(cookies.CSRF_FIELD)
+    expected = expected_csrf(request, settings)
+    if not isinstance(submitted, str) or not cookies.tokens_match(expected, submitted):
+        raise CsrfRejected
+    return form
+
+
+async def checked_form(request: Request, settings: SettingsDep,
+                       _page: Annotated[Page, Depends(signed_in_page)]) -> FormData:
+    """The POSTed form of a signed-in person, after its CSRF token matched."""
+    return await _checked_form(request, settings)
+
+
+async def checked_anonymous_form(request: Request, settings: SettingsDep) -> FormData:
+    """The POSTed form of the login and language forms, after its CSRF token matched."""
+    return await _checked_form(request, settings)
+
+
+Anonymous = Annotated[Page, Depends(anonymous_page)]
+SignedIn = Annotated[Page, Depends(signed_in_page)]
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+CheckedAnonymousForm = Annotated[FormData, Depends(checked_anonymous_form)]
+
+
+class FormState(dict[str, str]):
+    """Typed values or error messages by field name; a field not mentioned reads as ""."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def form_text(form: FormData, name: str, *, limit: int = 5000) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def form_list(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str) and v]
+
+
+@dataclass(frozen=True, slots=True)
+class Pagination:
+    page: int
+    pages: int
+    total: int
+    offset: int
+    previous_url: str | None
+    next_url: str | None
+
+
+def paginate(request: Request, *, total: int, page_size: int) -> Pagination:
+    """Which page of a list to show (``?page=n``), with links that keep the other filters."""
+    pages = max(1, -(-total // page_size))
+    try:
+        number = int(request.query_params.get("page", "1"))
+    except ValueError:
+        number = 1
+    number = min(max(1, number), pages)
+
+    def url(n: int) -> str:
+        query = request.query_params.multi_items()
+        kept = [(k, v) for k, v in query if k != "page"] + [("page", str(n))]
+        return request.url.path + "?" + urlencode(kept)
+
+    return Pagination(page=number, pages=pages, total=total, offset=(number - 1) * page_size,
+                      previous_url=url(number - 1) if number > 1 else None,
+                      next_url=url(number + 1) if number < pages else None)
+
+
+def page_number(request: Request) -> int:
+    try:
+        return max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def field_errors(exc: ValidationFailed) -> FormState:
+    """A service's field-level errors, keyed by field, for messages next to the inputs."""
+    errors = FormState()
+    for item in exc.errors:
+        name = str(item.get("field") or "form")
+        errors.setdefault(name, str(item.get("message") or ""))
+    return errors
+
+
+# --- errors as pages -----------------------------------------------------------------------
+
+ERROR_TITLES: dict[int, str] = {
+    400: N_("This request could not be understood"),
+    401: N_("Please sign in"),
+    403: N_("You do not have access to this"),
+    404: N_("Not found"),
+    409: N_("This changed in the meantime"),
+    413: N_("This is too large"),
+    422: N_("Some of this needs fixing"),
+}
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    page = _page(request, settings, getattr(request.state, "dashboard_caller", None))
+    title = ERROR_TITLES.get(status_code, N_("Something went wrong"))
+    return page.render("error.html", status_code=status_code, status=status_code,
+                       title=page.t.gettext(title), message=message)
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+class PageRoute(APIRoute):
+    """A route whose errors render as dashboard pages (and whose anonymous visits log in)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                if request.method in ("GET", "HEAD"):
+                    return login_redirect(request)
+                t = translator_for(request)
+                return error_page(request, 401, t.gettext(
+                    "Your session has ended. Sign in again and repeat what you were doing."))
+            except CsrfRejected:
+                t = translator_for(request)
+                return error_page(request, 403, t.gettext(
+                    "This form had expired or did not come from this dashboard, so nothing "
+                    "was changed. Go back, reload the page and try again."))
+            except RequestValidationError:
+                t = translator_for(request)
+                return error_page(request, 404, t.gettext("There is no such page."))
+            except PilotMonitorError as exc:
+                if exc.status_code >= 500:
+                    raise
+                message = exc.message
+                if isinstance(exc.detail(), list):
+                    message = "; ".join(f"{e.get('field')}: {e.get('message')}"
+                                        for e in exc.detail())
+                return error_page(request, exc.status_code, message)
+
+        return page_handler

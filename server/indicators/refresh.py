@@ -1,0 +1,402 @@
+"""Keeping the roll-ups current: every write path refreshes the activities it touched.
+
+``refresh_activity`` (called by ``write_activity``/``tombstone_activity``) and
+``refresh_project`` note ids in the session; the noted activities are refreshed in one batch
+right before the transaction commits (and before any indicator read in that transaction), so a
+500-activity push costs one batch, not 500. A project whose country or thematic area changes
+through the ORM is noted by itself (a ``before_flush`` hook), whoever edits it.
+``refresh_activities`` refreshes at once (bulk writers such as the demo loader), and
+``rebuild_all`` recomputes everything (the nightly safety net).
+
+A refresh is a delta: the activity's old fact row (and its old roster links) come out of every
+cube and the new ones go in, with ``INSERT … ON CONFLICT DO UPDATE SET m = m + excluded.m``, so
+its cost depends on the number of activities written, never on the size of the database.
+
+Concurrency (PostgreSQL): refreshes take a shared transaction lock and a rebuild an exclusive
+one, so a rebuild never interleaves with a delta. Cube cells are upserted in key order, so two
+refreshing transactions lock shared cells in the same order and cannot deadlock. SQLite has one
+writer at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session
+
+from server.activities.models import Activity, ActivityParticipant, AttendanceRow
+from server.indicators.models import (
+    CUBES,
+    FACT_DIMS,
+    MEASURES,
+    PIVOTS,
+    ROSTER_CUBES,
+    activity_fact,
+    cube_dims,
+    roster_fact,
+)
+from server.projects.models import Project
+from shared.catalogue import SOLUTIONS, TOPICS, ActivityType
+from shared.geography import region_of
+
+ROLLUP_LOCK = 7301051
+_PENDING = "pilotmon.indicator_pending"
+_PENDING_PROJECTS = "pilotmon.indicator_pending_projects"
+# Project attributes the facts copy: changing one moves the project's numbers.
+_PROJECT_DIMENSIONS = ("country", "thematic_area")
+_BATCH = 2000
+
+_activity = Activity.__table__  # type: ignore[attr-defined]
+_attendance = AttendanceRow.__table__  # type: ignore[attr-defined]
+_project = Project.__table__  # type: ignore[attr-defined]
+_links = ActivityParticipant.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshStats:
+    activities: int  # activities looked at
+    changed: int  # whose fact row changed
+    cells: int  # cube cells touched
+
+
+# --- noting and applying -------------------------------------------------------------------
+
+
+def refresh_activity(session: Session, activity_id: uuid.UUID) -> None:
+    """Note that an activity changed; its roll-ups are refreshed before this transaction ends."""
+    pending: set[uuid.UUID] = session.info.setdefault(_PENDING, set())
+    pending.add(activity_id)
+
+
+def refresh_project(session: OrmSession, project_id: uuid.UUID) -> None:
+    """A project's country or thematic area changed: refresh all of its activities."""
+    pending: set[uuid.UUID] = session.info.setdefault(_PENDING_PROJECTS, set())
+    pending.add(project_id)
+
+
+def _project_activities(session: OrmSession, project_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    ids = sorted(project_ids, key=str)
+    return set(session.execute(
+        sa.select(_activity.c.id).where(_activity.c.project_id.in_(ids))
+        .union(sa.select(activity_fact.c.activity_id)
+               .where(activity_fact.c.project_id.in_(ids)))
+    ).scalars())
+
+
+def apply_pending(session: OrmSession) -> RefreshStats | None:
+    """Refresh the noted activities now (readers call this before reading roll-ups)."""
+    session.flush()  # a project edit still in the session notes itself here
+    projects: set[uuid.UUID] | None = session.info.pop(_PENDING_PROJECTS, None)
+    pending: set[uuid.UUID] = session.info.pop(_PENDING, None) or set()
+    if projects:
+        pending |= _project_activities(session, projects)
+    if not pending:
+        return None
+    return refresh_activities(session, sorted(pending, key=str))
+
+
+def _note_moved_projects(session: OrmSession, _context: Any, _instances: Any) -> None:
+    for obj in session.dirty:
+        if isinstance(obj, Project):
+            attrs = sa.inspect(obj).attrs
+            if any(attrs[name].history.has_changes() for name in _PROJECT_DIMENSIONS):
+                refresh_project(session, obj.id)
+
+
+def _before_commit(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's release: the outermost commit refreshes
+    apply_pending(session)
+
+
+def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # the whole transaction is gone, and its notes with it
+        session.info.pop(_PENDING, None)
+        session.info.pop(_PENDING_PROJECTS, None)
+
+
+# insert=True: refresh before other commit hooks (the change-log append takes a lock that
+# every writer waits for; the refresh should not run while holding it).
+event.listen(OrmSession, "before_commit", _before_commit, insert=True)
+event.listen(OrmSession, "after_soft_rollback", _after_rollback)
+event.listen(OrmSession, "before_flush", _note_moved_projects)
+
+
+# --- fact rows -----------------------------------------------------------------------------
+
+
+def _attendance_select(ids: Sequence[uuid.UUID]) -> sa.Select[Any]:
+    count = _attendance.c.count
+    pivots: list[Any] = []
+    for key, columns in PIVOTS.items():
+        for value, name in columns.items():
+            condition = _attendance.c[key] == value
+            pivots.append(sa.func.sum(sa.case((condition, count), else_=0)).label(name))
+    return (
+        sa.select(_attendance.c.activity_id, sa.func.sum(count).label("participants"), *pivots)
+        .where(_attendance.c.activity_id.in_(ids))
+        .group_by(_attendance.c.activity_id)
+    )
+
+
+def _dimension_select(ids: Sequence[uuid.UUID]) -> sa.Select[Any]:
+    a, p = _activity, _project
+    return (
+        sa.select(a.c.id, a.c.project_id, a.c.site_id, a.c.type, a.c.topic, a.c.modality,
+                  a.c.level, a.c.delivery, a.c.status, a.c.start_date, a.c.end_date,
+                  a.c.experts_count, p.c.country, p.c.thematic_area)
+        .join(p, p.c.id == a.c.project_id)
+        .where(a.c.id.in_(ids), a.c.deleted == sa.false())
+    )
+
+
+def _zero_attendance() -> dict[str, int]:
+    return {"participants": 0, **{c: 0 for cols in PIVOTS.values() for c in cols.values()}}
+
+
+def fact_rows(session: OrmSession, ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """The fact rows the given activities should have now (deleted ones have none)."""
+    if not ids:
+        return []
+    attendance = {
+        row.activity_id: {k: int(v or 0) for k, v in row._mapping.items() if k != "activity_id"}
+        for row in session.execute(_attendance_select(ids))
+    }
+    rows: list[dict[str, Any]] = []
+    for a in session.execute(_dimension_select(ids)):
+        topic = TOPICS.get(a.topic or "")
+        solution = topic.solution if topic else ""
+        thematic_area = SOLUTIONS[solution].thematic_area if topic else a.thematic_area
+        start: date = a.start_date
+        end: date = a.end_date
+        row: dict[str, Any] = {
+            "activity_id": a.id,
+            "month": start.year * 100 + start.month,
+            "status": a.status,
+            "project_id": a.project_id,
+            "country": a.country,
+            "region": region_of(a.country) or "",
+            "thematic_area": thematic_area or "",
+            "solution": solution,
+            "topic": a.topic or "",
+            "modality": a.modality or "",
+            "level": a.level or "",
+            "activity_type": a.type,
+            "delivery": a.delivery or "",
+            "site_id": a.site_id,
+            "start_date": start,
+            "activities": 1,
+            "demonstrations": int(a.type == ActivityType.DEMONSTRATION),
+            "trainings": int(a.type == ActivityType.FARMER_TRAINING),
+            "expert_days": a.experts_count * ((end - start).days + 1)
+            if a.type == ActivityType.EXPERT_DEPLOYMENT else 0,
+        }
+        row.update(attendance.get(a.id) or _zero_attendance())
+        rows.append(row)
+    return rows
+
+
+def _stored_fact_rows(session: OrmSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict]:
+    found = session.execute(sa.select(activity_fact).where(activity_fact.c.activity_id.in_(ids)))
+    return {row.activity_id: dict(row._mapping) for row in found}
+
+
+# --- applying deltas -------------------------------------------------------------------------
+
+
+def _lock(session: OrmSession, *, exclusive: bool) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        session.execute(sa.text(f"SELECT {function}(:key)"), {"key": ROLLUP_LOCK})
+
+
+def _upsert(session: OrmSession, table: sa.Table, dims: tuple[str, ...],
+            measures: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c[d] for d in dims],
+        set_={m: table.c[m] + insert.excluded[m] for m in measures},
+    )
+    session.execute(statement, rows)
+
+
+def _delete_empty(session: OrmSession, table: sa.Table, dims: tuple[str, ...], counter: str,
+                  keys: list[tuple[Any, ...]]) -> None:
+    statement = sa.delete(table).where(
+        *(table.c[d] == sa.bindparam(f"k_{d}") for d in dims), table.c[counter] <= 0
+    )
+    session.execute(statement, [{f"k_{d}": v for d, v in zip(dims, key, strict=True)}
+                                for key in keys])
+
+
+def _cube_deltas(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]],
+                 dims: tuple[str, ...]) -> dict[tuple[Any, ...], list[int]]:
+    deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * len(MEASURES))
+    for sign, rows in ((-1, old), (1, new)):
+        for row in rows:
+            vector = deltas[tuple(row[d] for d in dims)]
+            for i, m in enumerate(MEASURES):
+                vector[i] += sign * int(row[m])
+    return {k: v for k, v in deltas.items() if any(v)}
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(str(part) for part in key)
+
+
+def _same(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
+    if old is None or new is None:
+        return old is new
+    return all(old[c] == new[c] for c in FACT_DIMS + MEASURES)
+
+
+def _links_of(session: OrmSession, table: sa.Table,
+              ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    if ids:
+        for activity_id, participant_id in session.execute(
+                sa.select(table.c.activity_id, table.c.participant_id)
+                .where(table.c.activity_id.in_(ids))):
+            found[activity_id].add(participant_id)
+    return found
+
+
+def _apply_cube_deltas(session: OrmSession, old_rows: list[dict[str, Any]],
+                       new_rows: list[dict[str, Any]]) -> int:
+    cells = 0
+    for grain, table in CUBES.items():
+        dims = cube_dims(grain)
+        deltas = _cube_deltas(old_rows, new_rows, dims)
+        if not deltas:
+            continue
+        cells += len(deltas)
+        ordered = sorted(deltas, key=_sort_key)
+        _upsert(session, table, dims, MEASURES, [
+            {**dict(zip(dims, key, strict=True)), **dict(zip(MEASURES, deltas[key], strict=True))}
+            for key in ordered
+        ])
+        emptied = [k for k in ordered if deltas[k][0] < 0]
+        if emptied:
+            _delete_empty(session, table, dims, "activities", emptied)
+    return cells
+
+
+def _apply_roster_deltas(session: OrmSession, moved: list[uuid.UUID],
+                         stored: dict[uuid.UUID, dict[str, Any]],
+                         fresh: dict[uuid.UUID, dict[str, Any]],
+                         old_links: dict[uuid.UUID, set[uuid.UUID]],
+                         new_links: dict[uuid.UUID, set[uuid.UUID]]) -> int:
+    cells = 0
+    for table, dims in ROSTER_CUBES.items():
+        deltas: dict[tuple[Any, ...], int] = defaultdict(int)
+        for activity_id in moved:
+            for sign, rows, links in ((1, fresh, new_links),):
+                row = rows.get(activity_id)
+                if row is None:
+                    continue
+                for participant_id in links.get(activity_id, ()):
+                    cell = {**row, "participant_id": participant_id}
+                    deltas[tuple(cell[d] for d in dims)] += sign
+        changed = {k: v for k, v in deltas.items() if v}
+        if not changed:
+            continue
+        cells += len(changed)
+        ordered = sorted(changed, key=_sort_key)
+        _upsert(session, table, dims, ("links",), [
+            {**dict(zip(dims, key, strict=True)), "links": changed[key]} for key in ordered])
+        emptied = [k for k in ordered if changed[k] < 0]
+        if emptied:
+            _delete_empty(session, table, dims, "links", emptied)
+    return cells
+
+
+def refresh_activities(session: OrmSession, ids: Iterable[uuid.UUID]) -> RefreshStats:
+    """Bring the roll-ups of these activities up to date now, in the caller's transaction."""
+    unique = sorted(set(ids), key=str)
+    if not unique:
+        return RefreshStats(0, 0, 0)
+    session.flush()
+    _lock(session, exclusive=False)
+    changed = cells = 0
+    for start in range(0, len(unique), _BATCH):
+        chunk = unique[start:start + _BATCH]
+        stored = _stored_fact_rows(session, chunk)
+        fresh = {row["activity_id"]: row for row in fact_rows(session, chunk)}
+        old_links = _links_of(session, roster_fact, chunk)
+        new_links = _links_of(session, _links, list(fresh))
+        moved = [i for i in chunk if not _same(stored.get(i), fresh.get(i))
+                 or old_links.get(i, set()) != new_links.get(i, set())]
+        if not moved:
+            continue
+        changed += len(moved)
+        old_rows = [stored[i] for i in moved if i in stored]
+        new_rows = [fresh[i] for i in moved if i in fresh]
+        cells += _apply_cube_deltas(session, old_rows, new_rows)
+        cells += _apply_roster_deltas(session, moved, stored, fresh, old_links, new_links)
+        session.execute(sa.delete(roster_fact).where(roster_fact.c.activity_id.in_(moved)))
+        session.execute(sa.delete(activity_fact).where(activity_fact.c.activity_id.in_(moved)))
+        if new_rows:
+            session.execute(sa.insert(activity_fact), new_rows)
+        links = [{"activity_id": a, "participant_id": p}
+                 for a in moved if a in fresh for p in sorted(new_links.get(a, ()), key=str)]
+        if links:
+            session.execute(sa.insert(roster_fact), links)
+    return RefreshStats(len(unique), changed, cells)
+
+
+def _all_activity_ids(session: OrmSession) -> Iterator[list[uuid.UUID]]:
+    ids = list(session.execute(
+        sa.select(_activity.c.id).where(_activity.c.deleted == sa.false())
+        .order_by(_activity.c.id)).scalars())
+    for start in range(0, len(ids), _BATCH):
+        yield ids[start:start + _BATCH]
+
+
+def rebuild_all(session: OrmSession) -> RefreshStats:
+    """Recompute every fact and cube from the activity records (in the caller's transaction)."""
+    session.flush()
+    _lock(session, exclusive=True)
+    session.info.pop(_PENDING, None)  # everything is recomputed below
+    session.info.pop(_PENDING_PROJECTS, None)
+    for table in (*CUBES.values(), *ROSTER_CUBES, roster_fact, activity_fact):
+        session.execute(sa.delete(table))
+    total = 0
+    for chunk in _all_activity_ids(session):
+        rows = fact_rows(session, chunk)
+        total += len(rows)
+        if rows:
+            session.execute(sa.insert(activity_fact), rows)
+    cells = 0
+    for grain, table in CUBES.items():
+        dims = cube_dims(grain)
+        sums = [sa.func.sum(activity_fact.c[m]).label(m) for m in MEASURES]
+        source = sa.select(*(activity_fact.c[d] for d in dims), *sums).group_by(
+            *(activity_fact.c[d] for d in dims))
+        session.execute(sa.insert(table).from_select([*dims, *MEASURES], source))
+        cells += session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    fact = activity_fact
+    session.execute(sa.insert(roster_fact).from_select(
+        ["activity_id", "participant_id"],
+        sa.select(_links.c.activity_id, _links.c.participant_id)
+        .join(fact, fact.c.activity_id == _links.c.activity_id)))
+    for table, dims in ROSTER_CUBES.items():
+        columns = [fact.c[d] if d != "participant_id" else roster_fact.c.participant_id
+                   for d in dims]
+        source = (sa.select(*columns, sa.func.count())
+                  .select_from(roster_fact.join(fact,
+                                                fact.c.activity_id == roster_fact.c.activity_id))
+                  .group_by(*columns))
+        session.execute(sa.insert(table).from_select([*dims, "links"], source))
+        cells += session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    return RefreshStats(total, total, cells)

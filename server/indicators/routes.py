@@ -1,0 +1,101 @@
+"""``GET /api/v1/indicators`` and ``GET /api/v1/indicators/{code}/values`` (DESIGN §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from server.accounts.deps import CurrentCaller
+from server.api import error_responses
+from server.deps import SessionDep
+from server.errors import ValidationFailed
+from server.indicators.service import (
+    ValuesQuery,
+    indicator_definitions,
+    indicator_values,
+    parse_values_query,
+)
+from shared.indicators import FILTER_KEYS
+
+router = APIRouter(prefix="/indicators", tags=["indicators"],
+                   responses=error_responses(400, 401, 404))
+
+VALUES_PARAMETERS: tuple[str, ...] = ("group_by", *FILTER_KEYS, "from", "to", "status")
+
+
+class IndicatorDefinition(BaseModel):
+    code: str
+    name: str
+    description: str
+    unit: str
+    kind: str
+    group_by: list[str]
+    filters: list[str]
+    additive: bool
+
+
+class IndicatorValuesPublic(BaseModel):
+    indicator: str
+    group_by: list[str]
+    rows: list[dict[str, Any]]
+    as_of: str
+
+
+def values_query_from(request: Request, code: str, *,
+                      extra: tuple[str, ...] = ()) -> ValuesQuery:
+    """Parse the values parameters of a request; any parameter we do not know is a 400."""
+    params = request.query_params
+    unknown = sorted(k for k in params if k not in VALUES_PARAMETERS and k not in extra)
+    if unknown:
+        raise ValidationFailed([{"field": k, "message": "unknown parameter; parameters are "
+                                 + ", ".join(VALUES_PARAMETERS)} for k in unknown],
+                               status_code=400)
+    return parse_values_query(
+        code=code,
+        group_by=params.get("group_by"),
+        filters={k: params.get(k) for k in FILTER_KEYS if k in params},
+        date_from=params.get("from"),
+        date_to=params.get("to"),
+        status=params.get("status"),
+    )
+
+
+CodeList = Annotated[str | None, Query(description="One code or a comma list")]
+
+
+@router.get("", response_model=list[IndicatorDefinition])
+def list_indicators(caller: CurrentCaller) -> list[dict[str, Any]]:
+    """The indicator catalogue: codes, meaning, unit and the keys that break each down."""
+    return indicator_definitions()
+
+
+@router.get("/{code}/values", response_model=IndicatorValuesPublic)
+def get_values(
+    code: str,
+    request: Request,
+    caller: CurrentCaller,
+    session: SessionDep,
+    group_by: Annotated[str | None, Query(
+        description="Comma list of keys, e.g. country,period:quarter,sex")] = None,
+    country: CodeList = None,
+    region: CodeList = None,
+    project: Annotated[str | None, Query(description="Project codes or ids")] = None,
+    thematic_area: CodeList = None,
+    solution: CodeList = None,
+    topic: CodeList = None,
+    modality: CodeList = None,
+    activity_type: CodeList = None,
+    date_from: Annotated[str | None, Query(alias="from",
+                                           description="Start date from (YYYY-MM-DD)")] = None,
+    date_to: Annotated[str | None, Query(alias="to",
+                                         description="Start date up to (YYYY-MM-DD)")] = None,
+    status: Annotated[str | None, Query(
+        description="Statuses counted (default submitted,approved)")] = None,
+) -> dict[str, Any]:
+    """An indicator's values per group, counting only what the caller may see."""
+    query = values_query_from(request, code)
+    values = indicator_values(session, caller=caller, query=query)
+    return {"indicator": values.indicator, "group_by": list(values.group_by),
+            "rows": values.rows, "as_of": values.as_of.isoformat()}

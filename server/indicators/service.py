@@ -1,0 +1,380 @@
+"""Indicator values (DESIGN §5): parse a request, compute the values, shape the rows.
+
+    parse_values_query(...)      check codes, keys and filters; 404/400 naming what is wrong
+    indicator_values(...)        the rows of one indicator, scoped to the caller
+    indicator_definitions()      the catalogue as served by GET /api/v1/indicators
+
+Semantics (the contract): the period of an activity is its start date; deleted activities never
+count; statuses default to submitted and approved; a group appears when it holds at least one
+counted activity and, when grouped by attendance keys, when its participants add up to more
+than zero; WOMEN_SHARE is null when there are no participants.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as OrmSession
+
+from server.accounts.auth import Caller
+from server.columns import utcnow
+from server.errors import NotFound, ValidationFailed
+from server.indicators import engine
+from server.indicators.engine import PERIOD_GRAINS, Key, Where
+from server.indicators.models import PIVOTS
+from server.indicators.refresh import apply_pending
+from server.projects.models import Project
+from server.scope import project_scope
+from shared.catalogue import (
+    SOLUTIONS,
+    THEMATIC_AREAS,
+    TOPICS,
+    ActivityStatus,
+    ActivityType,
+    Modality,
+    codes,
+)
+from shared.geography import COUNTRIES, REGIONS
+from shared.indicators import (
+    ATTENDANCE_KEYS,
+    DEFAULT_STATUSES,
+    FILTER_KEYS,
+    GROUP_BY_KEYS,
+    INDICATORS,
+    PERIOD_KEYS,
+    Indicator,
+    IndicatorCode,
+    IndicatorKind,
+)
+
+_ACTIVITY_MEASURE: dict[str, str] = {
+    IndicatorCode.ACTIVITIES: "activities",
+    IndicatorCode.DEMONSTRATIONS: "demonstrations",
+    IndicatorCode.TRAININGS: "trainings",
+    IndicatorCode.EXPERT_DAYS: "expert_days",
+}
+# participant indicator -> the attendance condition of its numerator (None: every row)
+NUMERATORS: dict[str, tuple[str, Any] | None] = {
+    IndicatorCode.PARTICIPANTS: None,
+    IndicatorCode.WOMEN_PARTICIPANTS: ("sex", "female"),
+    IndicatorCode.WOMEN_SHARE: ("sex", "female"),
+    IndicatorCode.YOUTH_PARTICIPANTS: ("age_band", "youth"),
+    IndicatorCode.PWD_PARTICIPANTS: ("disability", True),
+}
+# Sums that add up over months and projects (UNIQUE_PARTICIPANTS and COUNTRIES_REACHED don't).
+SUMMABLE: frozenset[str] = frozenset({*_ACTIVITY_MEASURE, *NUMERATORS})
+
+_VOCABULARIES: dict[str, Iterable[str]] = {
+    "country": COUNTRIES,
+    "region": REGIONS,
+    "thematic_area": THEMATIC_AREAS,
+    "solution": SOLUTIONS,
+    "topic": TOPICS,
+    "modality": codes(Modality),
+    "activity_type": codes(ActivityType),
+}
+
+
+@dataclass(frozen=True)
+class ValuesQuery:
+    indicator: Indicator
+    group_by: tuple[str, ...]
+    filters: Mapping[str, tuple[str, ...]]
+    date_from: date | None
+    date_to: date | None
+    statuses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IndicatorValues:
+    indicator: str
+    group_by: tuple[str, ...]
+    columns: tuple[str, ...]  # the row keys, in order (CSV/XLSX columns)
+    rows: list[dict[str, Any]]
+    as_of: datetime
+
+
+def indicator_definitions() -> list[dict[str, Any]]:
+    return [
+        {"code": i.code, "name": i.name, "description": i.description, "unit": i.unit,
+         "kind": i.kind.value, "group_by": list(i.group_by), "filters": list(i.filters),
+         "additive": i.additive}
+        for i in INDICATORS.values()
+    ]
+
+
+def get_indicator(code: str) -> Indicator:
+    found = INDICATORS.get(code.strip().upper())
+    if found is None:
+        raise NotFound(f"no indicator {code!r}; indicators are {', '.join(INDICATORS)}")
+    return found
+
+
+def split_list(value: str | None) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``; None -> ()."""
+    if value is None:
+        return ()
+    return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+
+def _parse_date(field: str, value: str | None, errors: list[dict[str, str]]) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        errors.append({"field": field, "message": f"{value!r} is not a date: use YYYY-MM-DD"})
+        return None
+
+
+def _normalise(key: str, value: str) -> str:
+    if key == "activity_type":
+        return value.lower()
+    if key == "project":
+        return value
+    return value.upper()
+
+
+def parse_values_query(
+    *,
+    code: str,
+    group_by: str | None = None,
+    filters: Mapping[str, str | None] | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    status: str | None = None,
+) -> ValuesQuery:
+    """Check a values request; 404 for an unknown indicator, 400 naming every bad input."""
+    indicator = get_indicator(code)
+    errors: list[dict[str, str]] = []
+
+    keys = split_list(group_by)
+    unknown = [k for k in keys if k not in GROUP_BY_KEYS]
+    if unknown:
+        errors.append({"field": "group_by", "message": (
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"keys are {', '.join(GROUP_BY_KEYS)}")})
+    inapplicable = [k for k in keys if k in GROUP_BY_KEYS and k not in indicator.group_by]
+    if inapplicable:
+        errors.append({"field": "group_by", "message": _inapplicable_message(indicator,
+                                                                             inapplicable)})
+    if sum(k in PERIOD_KEYS for k in keys) > 1:
+        errors.append({"field": "group_by", "message": "group by one period key at most "
+                       "(period:month, period:quarter or period:year)"})
+
+    parsed_filters: dict[str, tuple[str, ...]] = {}
+    for key, raw in (filters or {}).items():
+        values = tuple(_normalise(key, v) for v in split_list(raw))
+        if not values:
+            continue
+        if key not in FILTER_KEYS:
+            errors.append({"field": key, "message": f"unknown filter; filters are "
+                           f"{', '.join(FILTER_KEYS)}, from, to and status"})
+            continue
+        if key not in indicator.filters:
+            errors.append({"field": key, "message": (
+                f"{key} does not apply to {indicator.code}: targets are set per project, so "
+                f"only {', '.join(indicator.filters)} filter them")})
+            continue
+        vocabulary = _VOCABULARIES.get(key)
+        bad = [v for v in values if vocabulary is not None and v not in vocabulary]
+        if bad:
+            errors.append({"field": key, "message": f"unknown {key} {', '.join(bad)}"})
+            continue
+        parsed_filters[key] = values
+
+    start = _parse_date("from", date_from, errors)
+    end = _parse_date("to", date_to, errors)
+    if start and end and start > end:
+        errors.append({"field": "to", "message": f"{end} is before from ({start})"})
+
+    statuses = split_list(status.lower() if status else None) or DEFAULT_STATUSES
+    bad_status = [s for s in statuses if s not in codes(ActivityStatus)]
+    if bad_status:
+        errors.append({"field": "status", "message": f"unknown status {', '.join(bad_status)}; "
+                       f"statuses are {', '.join(codes(ActivityStatus))}"})
+    if errors:
+        raise ValidationFailed(errors, status_code=400)
+    return ValuesQuery(indicator, keys, parsed_filters, start, end, statuses)
+
+
+def _inapplicable_message(indicator: Indicator, keys: Sequence[str]) -> str:
+    names = ", ".join(keys)
+    if indicator.kind == IndicatorKind.TARGET:
+        return (f"{names} cannot group {indicator.code}: its rows are always per target "
+                f"indicator, period and sex; group by {', '.join(indicator.group_by)}")
+    return (f"{names} cannot group {indicator.code}: attendance keys "
+            f"({', '.join(ATTENDANCE_KEYS)}) apply only to participant indicators")
+
+
+def resolve_projects(session: OrmSession, *, caller: Caller | None,
+                     values: Sequence[str]) -> tuple[uuid.UUID, ...]:
+    """Project codes or ids -> ids within the caller's scope; 400 naming any other."""
+    ids: list[uuid.UUID] = []
+    for value in values:
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    statement = sa.select(Project.id, Project.code).where(  # type: ignore[call-overload]
+        sa.or_(Project.code.in_(values), Project.id.in_(ids)))  # type: ignore[attr-defined]
+    if caller is not None:
+        statement = statement.where(project_scope(caller))
+    found = session.execute(statement).all()
+    known = {str(r.id) for r in found} | {r.code for r in found}
+    missing = [v for v in values if v not in known]
+    if missing:
+        raise ValidationFailed([{"field": "project", "message": (
+            f"no project {', '.join(missing)} in your scope")}], status_code=400)
+    return tuple(r.id for r in found)
+
+
+def where_of(session: OrmSession, *, caller: Caller | None, query: ValuesQuery) -> Where:
+    filters: dict[str, tuple[Any, ...]] = dict(query.filters)
+    if "project" in filters:
+        filters["project"] = resolve_projects(session, caller=caller, values=filters["project"])
+    return Where(statuses=query.statuses, filters=filters, date_from=query.date_from,
+                 date_to=query.date_to, caller=caller)
+
+
+# --- computing ----------------------------------------------------------------------------
+
+
+def share(numerator: int, total: int) -> float | None:
+    return round(100 * numerator / total, 2) if total else None
+
+
+def value_of(code: str, sums: Mapping[str, int]) -> int | float | None:
+    """An indicator's value from a group's sums (``value`` or participants/numerator)."""
+    if code == IndicatorCode.WOMEN_SHARE:
+        return share(sums["numerator"], sums["participants"])
+    if code in NUMERATORS:
+        return sums["numerator"]
+    return sums["value"]
+
+
+def group_sums(session: OrmSession, *, code: str, where: Where,
+               keys: Sequence[str]) -> dict[Key, dict[str, int]]:
+    """Raw sums per group for any indicator but TARGET_ACHIEVEMENT (see ``value_of``)."""
+    if code in _ACTIVITY_MEASURE:
+        measure = _ACTIVITY_MEASURE[code]
+        return {k: {"value": m[measure]}
+                for k, m in engine.measure_groups(session, where=where, keys=keys,
+                                                  measures=(measure,))}
+    if code == IndicatorCode.COUNTRIES_REACHED:
+        return {k: {"value": n} for k, n in engine.country_counts(session, where=where, keys=keys)}
+    if code == IndicatorCode.UNIQUE_PARTICIPANTS:
+        return _unique_sums(session, where=where, keys=keys)
+    return _participant_sums(session, numerator=NUMERATORS[code], where=where, keys=keys)
+
+
+def _unique_sums(session: OrmSession, *, where: Where,
+                 keys: Sequence[str]) -> dict[Key, dict[str, int]]:
+    found: dict[Key, dict[str, int]] = {}
+    if not any(k in ATTENDANCE_KEYS for k in keys):
+        # every group of counted activities appears, with 0 when nobody is on a roster
+        found = {k: {"value": 0}
+                 for k, _ in engine.measure_groups(session, where=where, keys=keys, measures=())}
+    for key, n in engine.unique_participants(session, where=where, keys=keys):
+        found[key] = {"value": n}
+    return found
+
+
+def _participant_sums(session: OrmSession, *, numerator: tuple[str, Any] | None, where: Where,
+                      keys: Sequence[str]) -> dict[Key, dict[str, int]]:
+    attendance = [k for k in keys if k in ATTENDANCE_KEYS]
+    if not attendance:
+        column = "participants" if numerator is None else PIVOTS[numerator[0]][numerator[1]]
+        return {k: {"participants": m["participants"], "numerator": m[column]}
+                for k, m in engine.measure_groups(session, where=where, keys=keys,
+                                                  measures=("participants", column))}
+    if len(attendance) == 1 and (numerator is None or numerator[0] == attendance[0]):
+        # one attendance key: unpivot its columns (sex_female, sex_male, ...)
+        pivot_key = attendance[0]
+        position = keys.index(pivot_key)
+        others = [k for k in keys if k != pivot_key]
+        columns = PIVOTS[pivot_key]
+        found: dict[Key, dict[str, int]] = {}
+        for key, m in engine.measure_groups(session, where=where, keys=others,
+                                            measures=tuple(columns.values())):
+            for value, column in columns.items():
+                total = m[column]
+                if total <= 0:
+                    continue
+                top = total if numerator is None or numerator[1] == value else 0
+                full = (*key[:position], value, *key[position:])
+                found[full] = {"participants": total, "numerator": top}
+        return found
+    return {k: {"participants": p, "numerator": n}
+            for k, p, n in engine.attendance_groups(session, where=where, keys=keys,
+                                                    numerator=numerator)}
+
+
+# --- presenting ---------------------------------------------------------------------------
+
+
+def _period_label(key: str, raw: int) -> str:
+    grain = PERIOD_GRAINS[key]
+    if grain == "month":
+        return f"{raw // 100:04d}-{raw % 100:02d}"
+    if grain == "quarter":
+        return f"{raw // 10:04d}Q{raw % 10}"
+    return f"{raw:04d}"
+
+
+def project_codes(session: OrmSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(sa.select(Project.id, Project.code)  # type: ignore[call-overload]
+                           .where(Project.id.in_(wanted)))  # type: ignore[attr-defined]
+    return {r.id: r.code for r in rows}
+
+
+def present_key(key: str, raw: Any, codes_by_id: Mapping[uuid.UUID, str]) -> Any:
+    """A raw group value as the API shows it (codes, period labels, null for unknown)."""
+    if raw is None or raw == "":
+        return None
+    if key == "project":
+        return codes_by_id.get(raw, str(raw))
+    if key == "site":
+        return str(raw)
+    if key in PERIOD_GRAINS:
+        return _period_label(key, int(raw))
+    if key == "disability":
+        return bool(raw)
+    return raw
+
+
+def _sort_value(value: Any) -> tuple[bool, str]:
+    return (value is not None, str(value))
+
+
+def indicator_values(session: OrmSession, *, caller: Caller | None,
+                     query: ValuesQuery) -> IndicatorValues:
+    """The rows of one indicator for the caller (None: everything)."""
+    from server.indicators.targets import target_values  # targets build on this module
+
+    apply_pending(session)
+    where = where_of(session, caller=caller, query=query)
+    if query.indicator.kind == IndicatorKind.TARGET:
+        columns, rows = target_values(session, where=where, keys=query.group_by)
+        return IndicatorValues(query.indicator.code, query.group_by, columns, rows, utcnow())
+    sums = group_sums(session, code=query.indicator.code, where=where, keys=query.group_by)
+    codes_by_id = project_codes(session, (
+        k[query.group_by.index("project")] for k in sums)) if "project" in query.group_by else {}
+    labels = tuple(engine.label_of(k) for k in query.group_by)
+    found: list[dict[str, Any]] = []
+    for key, values in sums.items():
+        row = {label: present_key(k, raw, codes_by_id)
+               for label, k, raw in zip(labels, query.group_by, key, strict=True)}
+        row["value"] = value_of(query.indicator.code, values)
+        found.append(row)
+    found.sort(key=lambda r: tuple(_sort_value(r[label]) for label in labels))
+    return IndicatorValues(query.indicator.code, query.group_by, (*labels, "value"), found,
+                           utcnow())

@@ -1,0 +1,80 @@
+"""``pilotmon scheduler`` and ``pilotmon jobs list|run NAME``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from server.config import get_settings
+from server.db import check_reachable, get_engine
+from server.jobs.registry import JOBS, last_runs, run_job
+
+
+@click.command("scheduler")
+def scheduler() -> None:
+    """Run the scheduled jobs in the foreground (one per deployment)."""
+    from server.jobs.scheduler import run_scheduler
+
+    settings = get_settings()
+    engine = get_engine(settings)
+    check_reachable(engine)
+    click.echo("scheduler running: " + ", ".join(
+        f"{j.name} ({j.schedule_text})" for j in JOBS.values()) + "; Ctrl-C stops it")
+    try:
+        run_scheduler(engine=engine, settings=settings)
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("scheduler stopped")
+
+
+@click.group("jobs")
+def jobs() -> None:
+    """List the scheduled jobs or run one now."""
+
+
+@jobs.command("list")
+def list_jobs() -> None:
+    """The jobs, their schedules and how each last ran."""
+    runs = last_runs(get_engine(get_settings()))
+    for job in JOBS.values():
+        run = runs.get(job.name)
+        if run is None or run.last_finished_at is None:
+            last = "never run"
+        else:
+            last = f"last {run.last_status} at {run.last_finished_at:%Y-%m-%d %H:%M} UTC"
+            if run.last_error:
+                last += f" ({run.last_error})"
+        if run is not None and run.running_since is not None:
+            last += f"; running since {run.running_since:%Y-%m-%d %H:%M} UTC ({run.holder})"
+        click.echo(f"{job.name:<16} {job.schedule_text:<22} {last}")
+        click.echo(f"{'':<16} {job.description}")
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the job's result as JSON.")
+def run(name: str, as_json: bool) -> None:
+    """Run job NAME now (once, even if the scheduler is running it too)."""
+    job = JOBS.get(name)
+    if job is None:
+        raise click.UsageError(f"no job {name!r}; jobs are {', '.join(JOBS)}")
+    settings = get_settings()
+    outcome = run_job(job, engine=get_engine(settings), settings=settings)
+    if outcome.status != "ok":
+        raise click.ClickException(f"job {name} failed: {outcome.error}")
+    result = outcome.result or {}
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    click.echo(f"job {name} done")
+    if name == "stale-tablets":
+        for entry in result.get("countries", []):
+            click.echo(f"{entry['country'] or '(no country)'}: {len(entry['devices'])} "
+                       f"tablet(s) silent for {result['days']}+ days")
+            for device in entry["devices"]:
+                click.echo(f"  {device['label'] or device['id']} ({device['user']}): "
+                           f"{device['days_silent']} days, last seen "
+                           f"{device['last_seen_at'] or 'never'}")
+    else:
+        for key, value in result.items():
+            click.echo(f"  {key}: {value}")

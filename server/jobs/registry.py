@@ -1,0 +1,200 @@
+"""The scheduled jobs: what each does, when it runs, and running one exactly once.
+
+    JOBS                 name -> Job (the scheduler and ``pilotmon jobs`` read this)
+    run_job(job, ...)    run now under the job's lock; JobBusy when it runs elsewhere
+
+Exactly once across workers and hosts: the scheduler is its own process (``pilotmon
+scheduler``) and every run takes a database lock first — ``pg_try_advisory_lock`` on
+PostgreSQL (released by the server if the process dies), a lock row in ``job_run`` written
+under ``BEGIN IMMEDIATE`` on SQLite (considered stale after ``STALE_AFTER``). Each run's end is
+recorded in ``job_run`` for ``pilotmon jobs list``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session, select
+
+from server.columns import as_utc, utcnow
+from server.config import Settings
+from server.db import session_scope, write_engine
+from server.errors import PilotMonitorError
+from server.indicators.jobs import rebuild_rollups
+from server.jobs.cleanup import cleanup_partial_uploads
+from server.jobs.models import JobRun
+from server.reports.tablets import stale_tablets
+from server.sync.attachments import AttachmentFiles
+
+log = logging.getLogger("pilotmon.jobs")
+
+LOCK_NAMESPACE = 7301  # first key of pg_try_advisory_lock(int, int); the second is the job's
+STALE_AFTER = timedelta(hours=12)
+
+
+class JobBusy(PilotMonitorError):
+    """Another process is running this job right now."""
+
+    status_code = 409
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    description: str
+    # APScheduler cron fields, in UTC
+    schedule: dict[str, Any]
+    run: Callable[[Engine, Settings], dict[str, Any]]
+
+    @property
+    def schedule_text(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.schedule.items()) + " UTC"
+
+
+def _rebuild(engine: Engine, settings: Settings) -> dict[str, Any]:
+    return rebuild_rollups(engine=engine)
+
+
+def _stale(engine: Engine, settings: Settings) -> dict[str, Any]:
+    with session_scope(engine, write=False) as session:
+        report = stale_tablets(session, days=settings.stale_tablet_days)
+    for entry in report["countries"]:
+        log.warning("stale tablets in %s: %d silent for %d days or more",
+                    entry["country"] or "(no country)", len(entry["devices"]), report["days"])
+    return report
+
+
+def _cleanup(engine: Engine, settings: Settings) -> dict[str, Any]:
+    return cleanup_partial_uploads(engine=engine, files=AttachmentFiles(settings.attachments_dir),
+                                   days=settings.abandoned_upload_days)
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job("rollup-rebuild", "Recompute the indicator roll-ups from the activity records "
+            "(safety net; reports drift)", {"hour": 2, "minute": 15}, _rebuild),
+        Job("stale-tablets", "List the tablets of each country that have not synced for "
+            "PILOTMON_STALE_TABLET_DAYS days", {"hour": 6, "minute": 0}, _stale),
+        Job("cleanup-uploads", "Remove partial photo uploads abandoned for "
+            "PILOTMON_ABANDONED_UPLOAD_DAYS days", {"hour": 3, "minute": 30}, _cleanup),
+    )
+}
+
+
+def lock_key(name: str) -> int:
+    """The second advisory-lock key of a job (a stable signed 32-bit hash of its name)."""
+    value = zlib.crc32(name.encode("utf-8"))
+    return value - 2**32 if value >= 2**31 else value
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@contextmanager
+def _postgres_lock(engine: Engine, name: str) -> Iterator[None]:
+    connection: Connection = engine.connect()
+    try:
+        got = connection.execute(text("SELECT pg_try_advisory_lock(:a, :b)"),
+                                 {"a": LOCK_NAMESPACE, "b": lock_key(name)}).scalar()
+        connection.commit()
+        if not got:
+            raise JobBusy(f"job {name} is already running in another process; not started")
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:a, :b)"),
+                               {"a": LOCK_NAMESPACE, "b": lock_key(name)})
+            connection.commit()
+    finally:
+        connection.close()
+
+
+def _claim_row(engine: Engine, name: str, *, check_busy: bool) -> None:
+    now = utcnow()
+    with Session(write_engine(engine)) as session:
+        row = session.get(JobRun, name)
+        if row is None:
+            row = JobRun(name=name)
+        elif check_busy and row.running_since is not None \
+                and as_utc(row.running_since) > now - STALE_AFTER:  # type: ignore[operator]
+            raise JobBusy(f"job {name} is already running ({row.holder}, since "
+                          f"{as_utc(row.running_since).isoformat()}); not started")  # type: ignore[union-attr]
+        row.running_since = now
+        row.holder = _holder()
+        row.last_started_at = now
+        session.add(row)
+        session.commit()
+
+
+def _record_end(engine: Engine, name: str, *, status: str, result: dict[str, Any] | None,
+                error: str) -> None:
+    with Session(write_engine(engine)) as session:
+        row = session.get(JobRun, name) or JobRun(name=name)
+        row.running_since = None
+        row.last_finished_at = utcnow()
+        row.last_status = status
+        row.last_result = result
+        row.last_error = error
+        session.add(row)
+        session.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    name: str
+    status: str  # ok | failed
+    result: dict[str, Any] | None
+    error: str
+
+
+def run_job(job: Job, *, engine: Engine, settings: Settings) -> JobOutcome:
+    """Run ``job`` once, now, unless it runs elsewhere (JobBusy). A failure is logged,
+    recorded and returned, never raised: the scheduler must keep going."""
+    postgres = engine.dialect.name == "postgresql"
+    lock = _postgres_lock(engine, job.name) if postgres else _no_lock()
+    with lock:
+        _claim_row(engine, job.name, check_busy=not postgres)
+        log.info("job %s started", job.name)
+        try:
+            result = job.run(engine, settings)
+        except Exception as exc:  # recorded, logged and reported to the caller, not raised
+            log.exception("job %s failed", job.name)
+            error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            _record_end(engine, job.name, status="failed", result=None, error=error)
+            return JobOutcome(job.name, "failed", None, error)
+        _record_end(engine, job.name, status="ok", result=_jsonable(result), error="")
+        log.info("job %s finished", job.name)
+        return JobOutcome(job.name, "ok", result, "")
+
+
+@contextmanager
+def _no_lock() -> Iterator[None]:
+    yield
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def last_runs(engine: Engine) -> dict[str, JobRun]:
+    with Session(engine) as session:
+        found = {row.name: row for row in session.exec(select(JobRun))}
+        session.expunge_all()
+        return found

@@ -1,0 +1,1 @@
+"""Operations: consistent backups of the database and photos, and verified restores."""

@@ -1,0 +1,465 @@
+"""``pilotmon restore``: check a backup completely, then put it back in one step.
+
+Order of work, so that a bad archive or a busy target never costs data:
+
+1. refuse a target that already holds rows or photos (unless ``force``);
+2. unpack into a staging folder inside the data directory while hashing every file, and compare
+   the hashes, sizes and row counts with the manifest; refuse archives from a newer schema;
+3. restore the database in one transaction (SQLite's backup API, ``psql --single-transaction``
+   over pg_restore's script, or row inserts for a logical export), checking row counts before
+   it commits;
+4. migrate to the latest schema when the archive is older (``init-db``);
+5. move the photos into place; photos that were there before (``force``) are kept aside.
+
+Across backends: a logical export restores anywhere; a SQLite snapshot restores into
+PostgreSQL too (its rows are copied); a pg_dump restores only into PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine
+
+from server.columns import as_utc, utcnow
+from server.config import Settings
+from server.db import check_reachable
+from server.migrate import alembic_config, current_revision, head_revision, upgrade
+from server.ops import pgtools
+from server.ops.archive import (
+    BackupError,
+    ExtractedArchive,
+    Manifest,
+    NoProgress,
+    Progress,
+    extract_verified,
+    read_json_lines,
+)
+from server.ops.backup import PG_DUMP_MEMBER, SQLITE_MEMBER, TABLES_DIR, sqlite_path
+from server.ops.tables import (
+    count_rows,
+    data_tables,
+    decoders,
+    first_table_with_rows,
+    schema_revision,
+)
+
+INSERT_BATCH = 1000
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_REVISION = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+RowSource = Callable[[sa.Table, list[str]], Iterator[Mapping[str, Any]]]
+
+
+@dataclass
+class RestoreResult:
+    manifest: Manifest
+    revision: str
+    migrated_from: str | None  # the archive's revision when init-db had to move it forward
+    attachments: int
+    previous_attachments: Path | None  # where photos already in place were moved (force)
+
+
+def restore_backup(
+    *,
+    settings: Settings,
+    engine: Engine,
+    archive: Path,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> RestoreResult:
+    progress = progress or NoProgress()
+    if not archive.is_file():
+        raise BackupError(f"{archive} does not exist or is not a file")
+    check_reachable(engine)
+    _refuse_busy_target(settings=settings, engine=engine, force=force)
+    settings.ensure_data_dir()
+    staging = Path(tempfile.mkdtemp(dir=settings.data_dir, prefix=".restore-"))
+    try:
+        extracted = verify_backup(archive=archive, workdir=staging, progress=progress)
+        manifest = extracted.manifest
+        migrated_from = _restore_database(engine=engine, extracted=extracted, workdir=staging,
+                                          progress=progress)
+        previous = _put_attachments_in_place(settings=settings,
+                                             staged=extracted.attachments_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return RestoreResult(manifest=manifest, revision=head_revision(),
+                         migrated_from=migrated_from,
+                         attachments=len(manifest.attachment_files),
+                         previous_attachments=previous)
+
+
+def verify_backup(*, archive: Path, workdir: Path,
+                  progress: Progress | None = None) -> ExtractedArchive:
+    """Unpack into ``workdir`` and check every hash, size and row count against the manifest."""
+    progress = progress or NoProgress()
+    extracted = extract_verified(archive=archive, database_dir=workdir / "database",
+                                 attachments_dir=workdir / "attachments", progress=progress)
+    extracted.attachments_dir.mkdir(exist_ok=True)
+    manifest = extracted.manifest
+    _check_names(manifest)
+    _check_revision_known(manifest.schema_revision)
+    if manifest.method == "sqlite":
+        _check_sqlite_copy(extracted)
+    elif manifest.method == "logical":
+        _check_logical_export(extracted)
+    elif _member_path(extracted, PG_DUMP_MEMBER) is None:
+        raise BackupError("the archive says pg_dump but holds no dump")
+    return extracted
+
+
+def _refuse_busy_target(*, settings: Settings, engine: Engine, force: bool) -> None:
+    if force:
+        return
+    with engine.connect() as conn:
+        busy = first_table_with_rows(conn)
+    if busy is not None:
+        raise BackupError(f"the database already holds data (table {busy} has rows): restore "
+                          "into an empty database, or pass --force to replace it")
+    if _has_files(settings.attachments_dir):
+        raise BackupError(f"{settings.attachments_dir} already holds photos: empty it, or pass "
+                          "--force to replace them (the old ones are kept aside)")
+
+
+def _has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+
+def _check_names(manifest: Manifest) -> None:
+    for name in manifest.tables:
+        if not _IDENTIFIER.match(name):
+            raise BackupError(f"the manifest names a table {name!r} that is not one of ours")
+    if manifest.pg_schema is not None and not _IDENTIFIER.match(manifest.pg_schema):
+        raise BackupError(f"the manifest names a schema {manifest.pg_schema!r}; refusing it")
+
+
+def _check_revision_known(revision: str | None) -> None:
+    if revision is None:
+        raise BackupError("the backup was taken from a database that was never initialised "
+                          "(no schema revision): there is nothing to restore")
+    if not _REVISION.match(revision):
+        raise BackupError(f"the manifest's schema revision {revision!r} is malformed")
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    except CommandError as exc:
+        raise BackupError(
+            f"the backup's schema revision {revision} is newer than this Pilot Monitor knows "
+            f"(latest {head_revision()}): upgrade Pilot Monitor, then restore"
+        ) from exc
+
+
+def _member_path(extracted: ExtractedArchive, member: str) -> Path | None:
+    relative = member.split("/", 1)[1]
+    path = extracted.database_dir / relative
+    return path if path.is_file() else None
+
+
+def _mismatch(table: str, found: int, expected: int) -> BackupError:
+    return BackupError(f"table {table} has {found} rows in the archive but its manifest says "
+                       f"{expected}: the backup is damaged")
+
+
+def _check_sqlite_copy(extracted: ExtractedArchive) -> None:
+    path = _member_path(extracted, SQLITE_MEMBER)
+    if path is None:
+        raise BackupError("the archive says sqlite but holds no database file")
+    copy = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with copy.connect() as conn:
+            check = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+            if check != "ok":
+                raise BackupError(f"the database file in the archive is damaged ({check})")
+            counts = count_rows(conn, data_tables(conn))
+            revision = schema_revision(conn)
+    except sa.exc.DatabaseError as exc:
+        raise BackupError(f"the database file in the archive cannot be read ({exc.orig})") from exc
+    finally:
+        copy.dispose()
+    _compare_counts(extracted.manifest, counts)
+    if revision != extracted.manifest.schema_revision:
+        raise BackupError("the database file's schema revision differs from its manifest")
+
+
+def _check_logical_export(extracted: ExtractedArchive) -> None:
+    manifest = extracted.manifest
+    counts: dict[str, int] = {}
+    for table in manifest.tables:
+        path = _member_path(extracted, f"{TABLES_DIR}/{table}.jsonl")
+        if path is None:
+            raise BackupError(f"the archive lacks the rows of table {table}")
+        if table not in manifest.columns:
+            raise BackupError(f"the manifest lacks the columns of table {table}")
+        with open(path, "rb") as handle:
+            counts[table] = sum(1 for _ in handle)
+    _compare_counts(manifest, counts)
+
+
+def _compare_counts(manifest: Manifest, counts: Mapping[str, int]) -> None:
+    for table, expected in manifest.tables.items():
+        if table not in counts:
+            raise BackupError(f"table {table} of the manifest is missing from the archive")
+        if counts[table] != expected:
+            raise _mismatch(table, counts[table], expected)
+    extra = sorted(set(counts) - set(manifest.tables))
+    if extra:
+        raise BackupError(f"the archive holds table {extra[0]}, which its manifest omits")
+
+
+def _restore_database(*, engine: Engine, extracted: ExtractedArchive, workdir: Path,
+                      progress: Progress) -> str | None:
+    """Put the database back; returns the archive's revision when it was migrated forward."""
+    manifest = extracted.manifest
+    backend = engine.dialect.name
+    if manifest.method == "pg_dump" and backend != "postgresql":
+        raise BackupError("this backup is a pg_dump: it restores only into PostgreSQL. To move "
+                          "to SQLite, take the backup with `pilotmon backup --method logical`")
+    if manifest.method == "sqlite" and backend == "sqlite":
+        path = _member_path(extracted, SQLITE_MEMBER)
+        assert path is not None
+        _restore_sqlite_file(engine=engine, source=path, manifest=manifest)
+    elif manifest.method == "pg_dump":
+        path = _member_path(extracted, PG_DUMP_MEMBER)
+        assert path is not None
+        _restore_pg_dump(engine=engine, dump=path, manifest=manifest, workdir=workdir)
+    elif manifest.method == "sqlite":
+        path = _member_path(extracted, SQLITE_MEMBER)
+        assert path is not None
+        with _rows_from_sqlite(path) as rows:
+            _restore_rows(engine=engine, manifest=manifest, progress=progress, rows=rows)
+        return _moved(manifest)
+    else:
+        _restore_rows(engine=engine, manifest=manifest, progress=progress,
+                      rows=_rows_from_json_lines(extracted))
+        return _moved(manifest)
+    before = current_revision(engine)
+    if before != head_revision():
+        upgrade(engine)
+        return before
+    return None
+
+
+def _moved(manifest: Manifest) -> str | None:
+    return manifest.schema_revision if manifest.schema_revision != head_revision() else None
+
+
+def _restore_sqlite_file(*, engine: Engine, source: Path, manifest: Manifest) -> None:
+    target_path = sqlite_path(engine)
+    engine.dispose()
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target_path, timeout=30)
+    try:
+        # Page by page under the target's own lock and journal: all or nothing.
+        src.backup(dst)
+    except sqlite3.Error as exc:
+        raise BackupError(f"restoring into {target_path} failed: {exc}") from exc
+    finally:
+        dst.close()
+        src.close()
+    with engine.connect() as conn:
+        _compare_restored(manifest, count_rows(conn, data_tables(conn)))
+
+
+def _compare_restored(manifest: Manifest, counts: Mapping[str, int]) -> None:
+    for table, expected in manifest.tables.items():
+        if counts.get(table) != expected:
+            raise BackupError(f"after restoring, table {table} has {counts.get(table)} rows "
+                              f"instead of {expected}")
+
+
+def _restore_pg_dump(*, engine: Engine, dump: Path, manifest: Manifest, workdir: Path) -> None:
+    schema = manifest.pg_schema or "public"
+    body = workdir / "pg_restore.sql"
+    pgtools.run("pg_restore", ["--no-owner", "--no-privileges", f"--file={body}", str(dump)],
+                engine=engine)
+    with engine.connect() as conn:
+        existing = [r[0] for r in conn.execute(
+            sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
+            {"schema": schema})]
+    quote = engine.dialect.identifier_preparer.quote_identifier
+    script = workdir / "restore.sql"
+    with open(script, "w", encoding="utf-8") as out:
+        out.write("SET client_min_messages = warning;\n")
+        if existing:
+            names = ", ".join(f"{quote(schema)}.{quote(t)}" for t in existing)
+            out.write(f"DROP TABLE IF EXISTS {names} CASCADE;\n")
+        with open(body, encoding="utf-8") as restore_sql:
+            shutil.copyfileobj(restore_sql, out)
+        out.write("\n" + _count_check_sql(manifest, schema, quote) + "\n")
+    # One transaction: the old tables are dropped only if the whole dump loads and the counts
+    # match; any error rolls everything back.
+    pgtools.run("psql", ["--no-psqlrc", "--quiet", "--single-transaction",
+                         "--set=ON_ERROR_STOP=1", f"--file={script}"], engine=engine)
+
+
+def _count_check_sql(manifest: Manifest, schema: str, quote: Callable[[str], str]) -> str:
+    # Names were checked against _IDENTIFIER and are quoted; counts are ints.
+    lines = ["DO $pilotmon$", "DECLARE n bigint; rev text;", "BEGIN"]
+    for table, expected in manifest.tables.items():
+        lines.append(f"  SELECT count(*) INTO n FROM {quote(schema)}.{quote(table)};")  # noqa: S608
+        lines.append(f"  IF n <> {int(expected)} THEN RAISE EXCEPTION "
+                     f"'table {table} has %% rows after restore; the manifest says "
+                     f"{int(expected)}', n; END IF;")
+    lines.append(f"  SELECT version_num INTO rev FROM {quote(schema)}.alembic_version;")  # noqa: S608
+    lines.append(f"  IF rev IS DISTINCT FROM '{manifest.schema_revision}' THEN RAISE EXCEPTION "
+                 "'restored schema revision % differs from the manifest', rev; END IF;")
+    lines += ["END", "$pilotmon$;"]
+    return "\n".join(lines).replace("%%", "%")
+
+
+def _rows_from_json_lines(extracted: ExtractedArchive) -> RowSource:
+    def rows(table: sa.Table, columns: list[str]) -> Iterator[Mapping[str, Any]]:
+        path = _member_path(extracted, f"{TABLES_DIR}/{table.name}.jsonl")
+        assert path is not None
+        decode = decoders(table, columns)
+        for record in read_json_lines(path):
+            yield {name: decode[name](record.get(name)) for name in columns}
+
+    return rows
+
+
+@contextmanager
+def _rows_from_sqlite(path: Path) -> Iterator[RowSource]:
+    source = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with source.connect() as conn:
+            tables = {t.name: t for t in data_tables(conn)}
+
+            def rows(table: sa.Table, columns: list[str]) -> Iterator[Mapping[str, Any]]:
+                source_table = tables[table.name]
+                query = sa.select(*(source_table.c[c] for c in columns)).order_by(
+                    *(list(source_table.primary_key.columns) or list(source_table.columns)))
+                for row in conn.execute(query):
+                    yield {name: _utc(value) for name, value in zip(columns, row, strict=True)}
+
+            yield rows
+    finally:
+        source.dispose()
+
+
+def _utc(value: Any) -> Any:
+    # SQLite hands back naive datetimes; PostgreSQL would read them in its session time zone.
+    return as_utc(value) if isinstance(value, datetime) else value
+
+
+def _restore_rows(*, engine: Engine, manifest: Manifest, progress: Progress,
+                  rows: RowSource) -> None:
+    """Rebuild the schema at the archive's revision, insert every row, migrate: one transaction."""
+    columns = _columns_of(manifest)
+    progress.start("restoring rows", manifest.total_rows)
+    try:
+        with engine.connect() as base:
+            conn = base.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                if engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+                _drop_every_table(conn)
+                _migrate(conn, str(manifest.schema_revision))
+                target = {t.name: t for t in data_tables(conn)}
+                missing = sorted(set(manifest.tables) - set(target))
+                if missing:
+                    raise BackupError(f"table {missing[0]} of the backup does not exist at "
+                                      f"schema revision {manifest.schema_revision}")
+                for table in target.values():
+                    if table.name in manifest.tables:
+                        _insert_table(conn, table, columns[table.name], rows, progress)
+                _compare_restored(manifest, count_rows(conn, list(target.values())))
+                _reset_sequences(conn, list(target.values()))
+                _migrate(conn, "head")
+    finally:
+        progress.finish()
+
+
+def _columns_of(manifest: Manifest) -> dict[str, list[str]]:
+    if manifest.method == "logical":
+        return manifest.columns
+    # A SQLite snapshot: every column of the table, as the copy has them.
+    return {table: [] for table in manifest.tables}
+
+
+def _insert_table(conn: Connection, table: sa.Table, columns: list[str], rows: RowSource,
+                  progress: Progress) -> None:
+    names = columns or [c.name for c in table.columns]
+    unknown = [n for n in names if n not in table.c]
+    if unknown:
+        raise BackupError(f"column {table.name}.{unknown[0]} of the backup does not exist in "
+                          "the restored schema")
+    target = sa.Table(table.name, sa.MetaData(), *(sa.Column(n, table.c[n].type) for n in names))
+    batch: list[Mapping[str, Any]] = []
+    for row in rows(table, names):
+        batch.append(row)
+        if len(batch) >= INSERT_BATCH:
+            conn.execute(target.insert(), batch)
+            progress.advance(len(batch))
+            batch = []
+    if batch:
+        conn.execute(target.insert(), batch)
+        progress.advance(len(batch))
+
+
+def _drop_every_table(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        names = [r[0] for r in conn.execute(sa.text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))]
+        if names:
+            quote = conn.dialect.identifier_preparer.quote_identifier
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(map(quote, names))} CASCADE")
+        return
+    existing = sa.MetaData()
+    existing.reflect(bind=conn)
+    for table in reversed(existing.sorted_tables):
+        table.drop(conn)
+
+
+def _migrate(conn: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
+
+
+def _reset_sequences(conn: Connection, tables: list[sa.Table]) -> None:
+    """After explicit ids went in, PostgreSQL's sequences must continue above them."""
+    if conn.dialect.name != "postgresql":
+        return
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    for table in tables:
+        keys = list(table.primary_key.columns)
+        if len(keys) != 1 or not isinstance(keys[0].type, sa.Integer):
+            continue
+        column = keys[0].name
+        sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                {"t": quote(table.name), "c": column}).scalar()
+        if sequence is None:
+            continue
+        conn.execute(
+            sa.text(f"SELECT setval(:s, COALESCE((SELECT MAX({quote(column)}) FROM "  # noqa: S608
+                    f"{quote(table.name)}), 0) + 1, false)"),
+            {"s": sequence},
+        )
+
+
+def _put_attachments_in_place(*, settings: Settings, staged: Path) -> Path | None:
+    live = settings.attachments_dir
+    previous: Path | None = None
+    if _has_files(live):
+        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+        previous = live.with_name(f"{live.name}.before-restore-{stamp}")
+        live.rename(previous)
+    elif live.exists():
+        shutil.rmtree(live)
+    staged.rename(live)
+    return previous

@@ -1,0 +1,370 @@
+"""Projects, sites and targets: scoped reads and validated, audited writes (no FastAPI here).
+
+Reads add the caller's scope to the query (``server.scope``): a record outside it is NotFound,
+never Forbidden, so its existence is not revealed. Writes check the role (DESIGN §6), validate
+with ``shared.validation`` (the same rules as the tablet), note a change for pull and write an
+audit entry, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from server.accounts.auth import Caller
+from server.api import like_contains
+from server.audit import service as audit
+from server.columns import utcnow
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target
+from server.scope import (
+    can_manage_country,
+    can_read_project,
+    can_write_project,
+    project_scope,
+    site_scope,
+    target_scope,
+)
+from server.sync.changes import record_project_change, record_site_change, record_target_change
+from shared.catalogue import Role
+from shared.geography import REGIONS, region_of
+from shared.validation import (
+    ProjectFacts,
+    Validation,
+    validate_project,
+    validate_site,
+    validate_target,
+)
+
+PROJECT_FIELDS = ("code", "name", "kind", "country", "thematic_area", "solutions", "partners",
+                  "priority_product", "start_date", "end_date")
+SITE_FIELDS = ("project_id", "name", "admin_area", "lat", "lon")
+
+
+def _raise_if_invalid(result: Validation) -> None:
+    if result.errors:
+        raise ValidationFailed([{"field": i.field, "message": i.message} for i in result.errors])
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def facts(project: Project) -> ProjectFacts:
+    return ProjectFacts(id=str(project.id), country=project.country,
+                        solutions=tuple(project.solutions or ()), start_date=project.start_date,
+                        end_date=project.end_date)
+
+
+def _project_state(project: Project) -> dict[str, Any]:
+    state = {name: _wire(getattr(project, name)) for name in PROJECT_FIELDS}
+    state["roster"] = project.roster
+    return state
+
+
+# --- projects ----------------------------------------------------------------------------------
+
+
+def project_public(project: Project) -> ProjectPublic:
+    fields = {name: getattr(project, name) for name in ProjectPublic.model_fields
+              if name != "region"}
+    return ProjectPublic.model_validate({**fields, "region": region_of(project.country)})
+
+
+def list_projects(
+    session: Session, *, caller: Caller, country: str | None = None,
+    region: str | None = None, kind: str | None = None, thematic_area: str | None = None,
+    q: str | None = None, limit: int = 50, offset: int = 0,
+) -> tuple[list[Project], int]:
+    conditions = [project_scope(caller)]
+    if country:
+        conditions.append(col(Project.country) == country.upper())
+    if region:
+        conditions.append(col(Project.country).in_(
+            REGIONS[region].countries if region in REGIONS else ()))
+    if kind:
+        conditions.append(col(Project.kind) == kind)
+    if thematic_area:
+        conditions.append(col(Project.thematic_area) == thematic_area)
+    if q:
+        pattern = like_contains(q.lower())
+        conditions.append(func.lower(Project.code).like(pattern, escape="\\")
+                          | func.lower(Project.name).like(pattern, escape="\\"))
+    total = session.exec(select(func.count()).select_from(Project).where(*conditions)).one()
+    projects = session.exec(select(Project).where(*conditions).order_by(col(Project.code))
+                            .limit(limit).offset(offset))
+    return list(projects), total
+
+
+def get_project(session: Session, *, caller: Caller, project_id: uuid.UUID) -> Project:
+    project = session.exec(
+        select(Project).where(Project.id == project_id, project_scope(caller))
+    ).one_or_none()
+    if project is None:
+        raise NotFound("no such project")
+    return project
+
+
+def create_project(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Project:
+    """A country officer creates projects of its countries; an admin any project."""
+    wire = {name: _wire(data.get(name)) for name in PROJECT_FIELDS}
+    result = validate_project(wire, today=utcnow().date())
+    _raise_if_invalid(result)
+    clean = result.clean
+    if not can_manage_country(caller, clean["country"]):
+        raise Forbidden(f"country: you may create projects only in "
+                        f"{_your_countries(caller)}, not {clean['country']}")
+    _code_is_free(session, clean["code"])
+    project = Project(
+        code=clean["code"], name=clean["name"], kind=clean["kind"], country=clean["country"],
+        thematic_area=clean["thematic_area"], solutions=clean["solutions"],
+        partners=clean.get("partners") or [], priority_product=clean.get("priority_product"),
+        start_date=date.fromisoformat(clean["start_date"]),
+        end_date=date.fromisoformat(clean["end_date"]), roster=bool(data.get("roster")),
+    )
+    session.add(project)
+    session.flush()
+    record_project_change(session, project=project)
+    audit.record(session, action="create", entity="project", entity_id=project.id,
+                 actor_id=caller.user.id, country=project.country,
+                 after=_project_state(project))
+    return project
+
+
+def update_project(session: Session, *, caller: Caller, project_id: uuid.UUID,
+                   changes: Mapping[str, Any]) -> Project:
+    """Change a project: the merged record is validated as a whole (e.g. end after start)."""
+    project = get_project(session, caller=caller, project_id=project_id)
+    if not can_write_project(caller, project):
+        raise Forbidden("only a country officer of this project's country or an admin may "
+                        "change it")
+    before = _project_state(project)
+    # An explicit null clears an optional field and is refused for a required one.
+    merged = {**before, **{k: _wire(v) for k, v in changes.items() if k in PROJECT_FIELDS}}
+    result = validate_project(merged, today=utcnow().date())
+    _raise_if_invalid(result)
+    clean = result.clean
+    if clean["country"] != project.country and not can_manage_country(caller, clean["country"]):
+        raise Forbidden(f"country: you may move projects only to {_your_countries(caller)}")
+    if clean["code"] != project.code:
+        _code_is_free(session, clean["code"])
+    project.code, project.name, project.kind = clean["code"], clean["name"], clean["kind"]
+    project.country, project.thematic_area = clean["country"], clean["thematic_area"]
+    project.solutions, project.partners = clean["solutions"], clean.get("partners") or []
+    project.priority_product = clean.get("priority_product")
+    project.start_date = date.fromisoformat(clean["start_date"])
+    project.end_date = date.fromisoformat(clean["end_date"])
+    if changes.get("roster") is not None:
+        project.roster = bool(changes["roster"])
+    after = _project_state(project)
+    diff_before = {k: v for k, v in before.items() if after[k] != v}
+    if not diff_before:
+        return project
+    project.version += 1
+    project.updated_at = utcnow()
+    session.add(project)
+    session.flush()
+    record_project_change(session, project=project)
+    audit.record(session, action="update", entity="project", entity_id=project.id,
+                 actor_id=caller.user.id, country=project.country, before=diff_before,
+                 after={k: after[k] for k in diff_before})
+    return project
+
+
+def _code_is_free(session: Session, code: str) -> None:
+    if session.exec(select(Project.id).where(Project.code == code)).first() is not None:
+        raise Conflict(f"code: a project with code {code!r} already exists")
+
+
+def _your_countries(caller: Caller) -> str:
+    return ", ".join(sorted(caller.countries)) or "no country"
+
+
+# --- sites -------------------------------------------------------------------------------------
+
+
+def list_sites(
+    session: Session, *, caller: Caller, project_id: uuid.UUID | None = None,
+    status: str | None = None, limit: int = 50, offset: int = 0,
+) -> tuple[list[Site], int]:
+    conditions = [site_scope(caller)]
+    if project_id is not None:
+        conditions.append(col(Site.project_id) == project_id)
+    if status:
+        conditions.append(col(Site.status) == status)
+    total = session.exec(select(func.count()).select_from(Site).where(*conditions)).one()
+    sites = session.exec(select(Site).where(*conditions)
+                         .order_by(col(Site.name), col(Site.id)).limit(limit).offset(offset))
+    return list(sites), total
+
+
+def get_site(session: Session, *, caller: Caller, site_id: uuid.UUID) -> Site:
+    site = session.exec(select(Site).where(Site.id == site_id, site_scope(caller))).one_or_none()
+    if site is None:
+        raise NotFound("no such site")
+    return site
+
+
+def _site_project(session: Session, *, caller: Caller, project_id: Any) -> Project:
+    project = session.get(Project, project_id)
+    if project is None or not can_read_project(caller, project):
+        raise ValidationFailed([{"field": "project_id", "message": "no such project"}])
+    return project
+
+
+def create_site(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Site:
+    """Officers and admins add approved sites; a field expert of the project adds a pending one
+    (a site found in the field) that a country officer then approves or rejects."""
+    project = _site_project(session, caller=caller, project_id=data.get("project_id"))
+    if can_write_project(caller, project):
+        status = SiteStatus.APPROVED
+    elif caller.role == Role.FIELD_EXPERT:
+        status = SiteStatus.PENDING
+    else:
+        raise Forbidden(f"your role ({caller.role}) may not add sites")
+    wire = {name: _wire(data.get(name)) for name in SITE_FIELDS}
+    result = validate_site(wire, project=facts(project))
+    _raise_if_invalid(result)
+    clean = result.clean
+    site = Site(project_id=project.id, name=clean["name"], admin_area=clean.get("admin_area") or "",
+                lat=clean.get("lat"), lon=clean.get("lon"), status=status,
+                created_by_id=caller.user.id)
+    session.add(site)
+    session.flush()
+    record_site_change(session, site=site)
+    audit.record(session, action="create", entity="site", entity_id=site.id,
+                 actor_id=caller.user.id, country=project.country,
+                 after={**{k: _wire(v) for k, v in clean.items()}, "status": status})
+    return site
+
+
+def update_site(session: Session, *, caller: Caller, site_id: uuid.UUID,
+                changes: Mapping[str, Any]) -> Site:
+    """Edit a site, or approve / reject one found in the field (``status``)."""
+    site = get_site(session, caller=caller, site_id=site_id)
+    project = session.get(Project, site.project_id)
+    assert project is not None  # a foreign key
+    if not can_write_project(caller, project):
+        raise Forbidden("only a country officer of this project's country or an admin may "
+                        "change or approve sites")
+    before = {name: _wire(getattr(site, name)) for name in (*SITE_FIELDS, "status")}
+    merged = {**before, **{k: v for k, v in changes.items() if k in SITE_FIELDS}}
+    result = validate_site({k: merged[k] for k in SITE_FIELDS}, project=facts(project))
+    _raise_if_invalid(result)
+    clean = result.clean
+    site.name, site.admin_area = clean["name"], clean.get("admin_area") or ""
+    site.lat, site.lon = clean.get("lat"), clean.get("lon")
+    if changes.get("status") is not None:
+        site.status = str(changes["status"])
+    after = {name: _wire(getattr(site, name)) for name in (*SITE_FIELDS, "status")}
+    diff_before = {k: v for k, v in before.items() if after[k] != v}
+    if not diff_before:
+        return site
+    site.version += 1
+    site.updated_at = utcnow()
+    session.add(site)
+    session.flush()
+    record_site_change(session, site=site)
+    action = {"approved": "approve", "rejected": "reject"}.get(
+        after["status"], "update") if "status" in diff_before else "update"
+    audit.record(session, action=action, entity="site", entity_id=site.id,
+                 actor_id=caller.user.id, country=project.country, before=diff_before,
+                 after={k: after[k] for k in diff_before})
+    return site
+
+
+# --- targets -----------------------------------------------------------------------------------
+
+
+def list_targets(
+    session: Session, *, caller: Caller, project_id: uuid.UUID | None = None,
+    indicator: str | None = None, period: str | None = None, limit: int = 50, offset: int = 0,
+) -> tuple[list[Target], int]:
+    conditions = [target_scope(caller)]
+    if project_id is not None:
+        conditions.append(col(Target.project_id) == project_id)
+    if indicator:
+        conditions.append(col(Target.indicator) == indicator)
+    if period:
+        conditions.append(col(Target.period) == period)
+    total = session.exec(select(func.count()).select_from(Target).where(*conditions)).one()
+    targets = session.exec(
+        select(Target).where(*conditions)
+        .order_by(col(Target.project_id), col(Target.indicator), col(Target.period),
+                  col(Target.sex), col(Target.id))
+        .limit(limit).offset(offset))
+    return list(targets), total
+
+
+def get_target(session: Session, *, caller: Caller, target_id: uuid.UUID) -> Target:
+    target = session.exec(
+        select(Target).where(Target.id == target_id, target_scope(caller))
+    ).one_or_none()
+    if target is None:
+        raise NotFound("no such target")
+    return target
+
+
+def create_target(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Target:
+    project = _site_project(session, caller=caller, project_id=data.get("project_id"))
+    if not can_write_project(caller, project):
+        raise Forbidden("only a country officer of this project's country or an admin may set "
+                        "targets")
+    wire = {name: _wire(data.get(name))
+            for name in ("project_id", "indicator", "period", "value", "sex")}
+    result = validate_target(wire)
+    _raise_if_invalid(result)
+    clean = result.clean
+    existing = session.exec(select(Target.id).where(
+        Target.project_id == project.id, Target.indicator == clean["indicator"],
+        Target.period == clean["period"],
+        col(Target.sex).is_(None) if clean.get("sex") is None else Target.sex == clean["sex"],
+    )).first()
+    if existing is not None:
+        raise Conflict(f"a target for {clean['indicator']} in {clean['period']} already exists "
+                       f"for this project (id {existing}): change its value instead")
+    target = Target(project_id=project.id, indicator=clean["indicator"], period=clean["period"],
+                    value=float(clean["value"]), sex=clean.get("sex"))
+    session.add(target)
+    session.flush()
+    record_target_change(session, target=target)
+    audit.record(session, action="create", entity="target", entity_id=target.id,
+                 actor_id=caller.user.id, country=project.country,
+                 after={k: _wire(v) for k, v in clean.items()})
+    return target
+
+
+def update_target(session: Session, *, caller: Caller, target_id: uuid.UUID,
+                  value: float) -> Target:
+    target = get_target(session, caller=caller, target_id=target_id)
+    project = session.get(Project, target.project_id)
+    assert project is not None  # a foreign key
+    if not can_write_project(caller, project):
+        raise Forbidden("only a country officer of this project's country or an admin may "
+                        "change targets")
+    result = validate_target({"project_id": str(target.project_id), "indicator": target.indicator,
+                              "period": target.period, "value": value, "sex": target.sex})
+    _raise_if_invalid(result)
+    if float(result.clean["value"]) == target.value:
+        return target
+    before = target.value
+    target.value = float(result.clean["value"])
+    target.version += 1
+    target.updated_at = utcnow()
+    session.add(target)
+    session.flush()
+    record_target_change(session, target=target)
+    audit.record(session, action="update", entity="target", entity_id=target.id,
+                 actor_id=caller.user.id, country=project.country,
+                 before={"value": before}, after={"value": target.value})
+    return target
+

@@ -1,0 +1,213 @@
+"""Photo bytes, received resumably (DESIGN §4.4).
+
+The metadata arrives first as a pushed mutation (``server.sync.records.apply_attachment``). The
+bytes then come in chunks appended at ``Upload-Offset``; the row's ``received`` is the truth and
+the partial file is cut back to it before each append, so a crash between writing bytes and
+committing the new offset costs nothing. When ``size`` bytes are in, the sha256 and the content
+type (sniffed from the first bytes, never trusted from a header) are checked: a mismatch
+discards the bytes and the upload starts again from 0.
+
+Files live under ``settings.attachments_dir``: ``partial/<id>`` while arriving, then
+``<first two hex digits>/<id>`` once complete. A later object store replaces ``AttachmentFiles``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from server.accounts.auth import Caller
+from server.activities.models import Activity, Attachment
+from server.columns import utcnow
+from server.errors import NotFound, ValidationFailed
+from server.projects.models import Project
+from server.scope import can_read_project
+from server.sync.changes import record_change
+from server.sync.errors import PayloadTooLarge, WrongOffset
+from sync.protocol import MAX_CHUNK_BYTES
+
+# Magic numbers of the types a tablet may send.
+_SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
+    ("image/jpeg", b"\xff\xd8\xff", 0),
+    ("image/png", b"\x89PNG\r\n\x1a\n", 0),
+    ("image/webp", b"WEBP", 8),
+    ("application/pdf", b"%PDF-", 0),
+)
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """The content type the first bytes of a file show, or None when unknown."""
+    for content_type, magic, at in _SIGNATURES:
+        if head[at:at + len(magic)] == magic and (content_type != "image/webp"
+                                                   or head[:4] == b"RIFF"):
+            return content_type
+    return None
+
+
+class AttachmentFiles:
+    """Where the bytes of attachments live on disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def partial(self, attachment_id: uuid.UUID) -> Path:
+        return self.root / "partial" / str(attachment_id)
+
+    def final(self, attachment_id: uuid.UUID) -> Path:
+        name = str(attachment_id)
+        return self.root / name[:2] / name
+
+    def append(self, attachment_id: uuid.UUID, *, offset: int, chunk: bytes) -> None:
+        path = self.partial(attachment_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as handle:
+            handle.truncate(offset)  # drop bytes a crash wrote past the committed offset
+            handle.seek(offset)
+            handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def check(self, attachment_id: uuid.UUID) -> tuple[str, str | None]:
+        """sha256 and sniffed content type of the partial file."""
+        digest = hashlib.sha256()
+        with open(self.partial(attachment_id), "rb") as handle:
+            head = handle.read(64)
+            digest.update(head)
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest(), sniff_content_type(head)
+
+    def publish(self, attachment_id: uuid.UUID) -> None:
+        final = self.final(attachment_id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.partial(attachment_id), final)
+
+    def discard(self, attachment_id: uuid.UUID) -> None:
+        self.partial(attachment_id).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadState:
+    offset: int
+    size: int
+    complete: bool
+    # Set when the finished bytes were refused (and discarded): [{"field", "message"}].
+    refused: list[dict[str, str]] | None = None
+
+
+def _visible(session: Session, *, caller: Caller, attachment_id: uuid.UUID,
+             lock: bool = False) -> tuple[Attachment, Project]:
+    query = (
+        select(Attachment, Project)
+        .join(Activity, col(Activity.id) == col(Attachment.activity_id))
+        .join(Project, col(Project.id) == col(Activity.project_id))
+        .where(col(Attachment.id) == attachment_id)
+    )
+    if lock:
+        query = query.with_for_update(of=Attachment).execution_options(populate_existing=True)
+    row = session.execute(query).one_or_none()
+    if row is None or row[0].deleted or not can_read_project(caller, row[1]):
+        raise NotFound("no such photo: push its details (metadata) first")
+    return row[0], row[1]
+
+
+def upload_state(session: Session, *, caller: Caller, attachment_id: uuid.UUID) -> UploadState:
+    attachment, _ = _visible(session, caller=caller, attachment_id=attachment_id)
+    return UploadState(attachment.received, attachment.size, attachment.complete)
+
+
+def append_chunk(session: Session, *, caller: Caller, files: AttachmentFiles,
+                 attachment_id: uuid.UUID, offset: int, chunk: bytes) -> UploadState:
+    """Append a chunk at ``offset``; check and publish the file when it is whole.
+
+    Runs in the caller's transaction; the caller commits even when the state says ``refused``
+    (the discarded bytes and the reset offset must stick).
+    """
+    if len(chunk) > MAX_CHUNK_BYTES:
+        raise PayloadTooLarge(f"a chunk holds at most {MAX_CHUNK_BYTES} bytes",
+                              limit=MAX_CHUNK_BYTES)
+    attachment, project = _visible(session, caller=caller, attachment_id=attachment_id,
+                                   lock=True)
+    if attachment.complete:
+        if offset == attachment.size and not chunk:
+            return UploadState(attachment.size, attachment.size, True)
+        raise WrongOffset(offset=attachment.size, got=offset)
+    if offset != attachment.received:
+        raise WrongOffset(offset=attachment.received, got=offset)
+    if not chunk:
+        raise ValidationFailed([{"field": "body", "message": "the chunk is empty"}])
+    if offset + len(chunk) > attachment.size:
+        raise ValidationFailed([{"field": "body", "message":
+                                 f"the chunk goes past the photo's size ({attachment.size} "
+                                 "bytes)"}])
+    files.append(attachment.id, offset=offset, chunk=chunk)
+    attachment.received = offset + len(chunk)
+    attachment.updated_at = utcnow()
+    refused: list[dict[str, str]] | None = None
+    if attachment.received == attachment.size:
+        refused = _finish(attachment, files)
+        if refused is None:
+            attachment.version += 1
+            record_change(session, entity="attachment", entity_id=attachment.id, op="upsert",
+                          version=attachment.version, project_id=project.id)
+    session.add(attachment)
+    session.flush()
+    return UploadState(attachment.received, attachment.size, attachment.complete, refused)
+
+
+def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, str]] | None:
+    digest, sniffed = files.check(attachment.id)
+    problems: list[dict[str, str]] = []
+    if digest != attachment.sha256.lower():
+        problems.append({"field": "sha256", "message": f"the bytes received have sha256 "
+                         f"{digest}, not {attachment.sha256}: they were discarded, send the "
+                         "photo again"})
+    if sniffed != attachment.content_type:
+        problems.append({"field": "content_type", "message": f"the bytes are "
+                         f"{sniffed or 'of an unknown type'}, not {attachment.content_type}: "
+                         "they were discarded"})
+    if problems:
+        files.discard(attachment.id)
+        attachment.received = 0
+        return problems
+    files.publish(attachment.id)
+    attachment.complete = True
+    attachment.completed_at = utcnow()
+    return None
+
+
+def store_complete(session: Session, *, files: AttachmentFiles, attachment: Attachment,
+                   data: bytes, project_id: uuid.UUID | None) -> list[dict[str, str]] | None:
+    """Take a whole photo at once (offline bundles), with the same checks as an upload."""
+    if attachment.complete:
+        return None
+    if len(data) != attachment.size:
+        return [{"field": "size", "message": f"the file holds {len(data)} bytes, not "
+                 f"{attachment.size}"}]
+    files.partial(attachment.id).unlink(missing_ok=True)
+    files.append(attachment.id, offset=0, chunk=data)
+    attachment.received = len(data)
+    refused = _finish(attachment, files)
+    if refused is None:
+        attachment.version += 1
+        record_change(session, entity="attachment", entity_id=attachment.id, op="upsert",
+                      version=attachment.version, project_id=project_id)
+    session.add(attachment)
+    session.flush()
+    return refused
+
+
+def open_photo(session: Session, *, caller: Caller, files: AttachmentFiles,
+               attachment_id: uuid.UUID) -> tuple[Path, str]:
+    """The file of a complete photo the caller may see, and its content type."""
+    attachment, _ = _visible(session, caller=caller, attachment_id=attachment_id)
+    path = files.final(attachment.id)
+    if not attachment.complete or not path.exists():
+        raise NotFound("this photo's bytes have not arrived yet")
+    return path, attachment.content_type

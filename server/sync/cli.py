@@ -1,0 +1,25 @@
+"""``pilotmon import-bundle FILE``: apply an offline bundle from a tablet (DESIGN §7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from server.config import get_settings
+
+
+@click.command("import-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-revoked", is_flag=True,
+              help="Apply the bundle even though its tablet was revoked (keeps its records).")
+def import_bundle_command(file: Path, allow_revoked: bool) -> None:
+    """Apply an offline bundle exported on a tablet (exactly once: safe to run twice)."""
+    from server.db import get_engine
+    from server.sync.bundle import import_bundle
+
+    settings = get_settings()
+    settings.ensure_data_dir()
+    report = import_bundle(get_engine(settings), path=file, settings=settings,
+                           allow_revoked=allow_revoked)
+    click.echo(report.summary())

@@ -1,0 +1,220 @@
+"""Conflicts raised by pushes: listed for the country office, resolved by it (DESIGN §4.2).
+
+A conflict records, for the fields both sides changed, the value at the base, the server's value
+(which was kept) and the tablet's value (kept with the whole mutation in ``KeptMutation``).
+Resolving takes the server's values, the tablet's values or custom ones; a resolution that
+changes the record writes a new version (source ``resolve``) that tablets pull, and closes the
+conflict, which tablets pull too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from server.accounts.auth import Caller
+from server.activities.models import Activity, Attachment
+from server.activities.service import load_wire, tombstone_activity, write_activity
+from server.audit import service as audit
+from server.columns import utcnow
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.projects.models import Participant, Project
+from server.scope import can_review, in_visible_project
+from server.sync.changes import record_change, record_participant_change
+from server.sync.models import KeptMutation, RecordRevision, SyncConflict
+from server.sync.records import is_locked, project_facts
+from server.sync.service import close_conflict
+from server.sync.wire import attachment_wire, conflict_wire, participant_wire
+from shared.validation import validate_activity, validate_participant
+from sync.merge import SERVER_OWNED
+
+STATUSES = ("open", "resolved", "superseded")
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keep: Literal["server", "device", "custom"] = Field(
+        description="server: keep what the server has; device: take the tablet's values; "
+                    "custom: take `values`")
+    values: dict[str, Any] | None = Field(
+        default=None, description="For `custom`: a value for every conflicting field")
+
+
+def list_conflicts(session: Session, *, caller: Caller, status: str | None, limit: int,
+                   offset: int) -> tuple[list[dict[str, Any]], int]:
+    if status is not None and status not in STATUSES:
+        raise ValidationFailed([{"field": "status", "message": f"unknown status {status!r}; "
+                                 "use " + ", ".join(STATUSES)}])
+    conditions = [in_visible_project(SyncConflict.project_id, caller)]
+    if status is not None:
+        conditions.append(col(SyncConflict.status) == status)
+    total = session.execute(
+        select(func.count()).select_from(SyncConflict).where(*conditions)).scalar_one()
+    rows = session.execute(
+        select(SyncConflict).where(*conditions)
+        .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))
+        .limit(limit).offset(offset)
+    ).scalars().all()
+    return [conflict_wire(c) for c in rows], int(total)
+
+
+def get_conflict(session: Session, *, caller: Caller, conflict_id: uuid.UUID) -> SyncConflict:
+    conflict = session.execute(
+        select(SyncConflict).where(col(SyncConflict.id) == conflict_id,
+                                   in_visible_project(SyncConflict.project_id, caller))
+    ).scalar_one_or_none()
+    if conflict is None:
+        raise NotFound("no such conflict")
+    return conflict
+
+
+def resolve(session: Session, *, caller: Caller, conflict_id: uuid.UUID,
+            request: ResolveRequest) -> SyncConflict:
+    """Settle a conflict in the caller's transaction (the caller commits)."""
+    conflict = get_conflict(session, caller=caller, conflict_id=conflict_id)
+    project = session.get(Project, conflict.project_id) if conflict.project_id else None
+    if project is None or not can_review(caller, project):
+        raise Forbidden("only a country officer of this project's country or an admin may "
+                        "resolve its conflicts")
+    if conflict.status != "open":
+        raise Conflict(f"this conflict is already {conflict.status}")
+    values = _chosen_values(conflict, request)
+    if values is not None:
+        kept = session.get(KeptMutation, conflict.mutation_id) if conflict.mutation_id else None
+        _apply_resolution(session, caller=caller, conflict=conflict, project=project,
+                          values=values, kept=kept)
+    audit.record(session, action="resolve", entity="conflict", entity_id=conflict.id,
+                 actor_id=caller.user.id, country=project.country,
+                 before={"fields": conflict.fields, "server": conflict.server_values,
+                         "device": conflict.device_values},
+                 after={"keep": request.keep, "values": values})
+    close_conflict(session, conflict=conflict, status="resolved",
+                   resolution={"keep": request.keep, "values": values,
+                               "by": caller.user.username},
+                   resolved_by_id=caller.user.id, at=utcnow())
+    return conflict
+
+
+def _chosen_values(conflict: SyncConflict, request: ResolveRequest) -> dict[str, Any] | None:
+    if request.keep == "server":
+        if request.values:
+            raise ValidationFailed([{"field": "values",
+                                     "message": "give values only with keep=custom"}])
+        return None
+    if request.keep == "device":
+        if request.values:
+            raise ValidationFailed([{"field": "values",
+                                     "message": "give values only with keep=custom"}])
+        return dict(conflict.device_values or {})
+    values = dict(request.values or {})
+    wanted = set(conflict.fields or [])
+    if set(values) != wanted:
+        raise ValidationFailed([{"field": "values", "message": "give a value for each "
+                                 "conflicting field and no other: " + ", ".join(sorted(wanted))}])
+    return values
+
+
+def _apply_resolution(session: Session, *, caller: Caller, conflict: SyncConflict,
+                      project: Project, values: dict[str, Any], kept: KeptMutation | None) -> None:
+    entity_id = conflict.entity_id
+    if conflict.entity == "activity":
+        activity = session.get(Activity, entity_id)
+        if activity is None:
+            raise NotFound("the activity of this conflict no longer exists")
+        _resolve_activity(session, caller=caller, activity=activity, project=project,
+                          values=values, kept=kept)
+    elif conflict.entity == "participant":
+        participant = session.get(Participant, entity_id)
+        if participant is None:
+            raise NotFound("the participant of this conflict no longer exists")
+        _resolve_participant(session, caller=caller, participant=participant, values=values)
+    elif conflict.entity == "attachment":
+        attachment = session.get(Attachment, entity_id)
+        if attachment is None:
+            raise NotFound("the photo of this conflict no longer exists")
+        _resolve_attachment(session, caller=caller, attachment=attachment, project=project,
+                            values=values)
+    else:
+        raise Conflict(f"{conflict.entity} conflicts can only be resolved by keeping the "
+                       "server's values")
+
+
+def _editable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in SERVER_OWNED}
+
+
+def _resolve_activity(session: Session, *, caller: Caller, activity: Activity,
+                      project: Project, values: dict[str, Any],
+                      kept: KeptMutation | None) -> None:
+    if is_locked(activity):
+        raise Conflict("this activity was approved since: reopen it before resolving")
+    if values.get("deleted") is True:
+        if not activity.deleted:
+            tombstone_activity(session, activity=activity, source="resolve",
+                               author_id=caller.user.id)
+        return
+    changes = _editable(values)
+    if values.get("deleted") is False and activity.deleted:
+        # The tablet edited what the server had deleted: restore it with the tablet's edit.
+        changes = {**_editable(dict(kept.data or {}) if kept else {}), **changes}
+        activity.deleted = False
+        activity.deleted_at = None
+    record = {k: v for k, v in {**load_wire(session, activity), **changes}.items()
+              if k != "status"}
+    checked = validate_activity(record, project=project_facts(project), today=utcnow().date())
+    if checked.errors:
+        raise ValidationFailed([{"field": f"values.{i.field}", "message": i.message}
+                                for i in checked.errors])
+    write_activity(session, data={k: checked.clean.get(k) for k in changes}, existing=activity,
+                   source="resolve", author_id=caller.user.id)
+
+
+def _resolve_participant(session: Session, *, caller: Caller, participant: Participant,
+                         values: dict[str, Any]) -> None:
+    if values.get("deleted") is True:
+        participant.deleted = True
+        participant.deleted_at = utcnow()
+    else:
+        participant.deleted = False if values.get("deleted") is False else participant.deleted
+        changes = _editable(values)
+        checked = validate_participant({**participant_wire(participant), **changes},
+                                       today=utcnow().date())
+        if checked.errors:
+            raise ValidationFailed([{"field": f"values.{i.field}", "message": i.message}
+                                    for i in checked.errors])
+        for name in changes:
+            setattr(participant, name, checked.clean.get(name))
+    participant.version += 1
+    participant.updated_at = utcnow()
+    session.add(participant)
+    session.flush()
+    session.add(RecordRevision(entity="participant", entity_id=participant.id,
+                               version=participant.version, data=participant_wire(participant),
+                               source="resolve", author_id=caller.user.id))
+    record_participant_change(session, participant=participant,
+                              op="delete" if participant.deleted else "upsert")
+
+
+def _resolve_attachment(session: Session, *, caller: Caller, attachment: Attachment,
+                        project: Project, values: dict[str, Any]) -> None:
+    if values.get("deleted") is True:
+        attachment.deleted = True
+    elif values.get("deleted") is False:
+        attachment.deleted = False
+    if "caption" in values:
+        attachment.caption = str(values["caption"] or "")[:500]
+    attachment.version += 1
+    attachment.updated_at = utcnow()
+    session.add(attachment)
+    session.flush()
+    session.add(RecordRevision(entity="attachment", entity_id=attachment.id,
+                               version=attachment.version, data=attachment_wire(attachment),
+                               source="resolve", author_id=caller.user.id))
+    record_change(session, entity="attachment", entity_id=attachment.id,
+                  op="delete" if attachment.deleted else "upsert", version=attachment.version,
+                  project_id=project.id)

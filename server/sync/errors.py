@@ -1,0 +1,84 @@
+"""Errors of the sync API that carry more than a message (DESIGN §4).
+
+    PilotMonitorError (server.errors)
+    └── SyncError                 answers ``{"detail": …, <extra>, "server_time": …}``
+        ├── ProtocolNotSupported  426: the client speaks a protocol version we do not
+        ├── PayloadTooLarge       413: batch, body or chunk over the published limit
+        ├── SeqGap                409: a push whose first new seq is not last_seq + 1
+        ├── WrongOffset           409: an attachment chunk sent at the wrong offset
+        └── UploadMismatch        422: the finished bytes do not match sha256 / content type
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.errors import PilotMonitorError
+
+
+class SyncError(PilotMonitorError):
+    def extra(self) -> dict[str, Any]:
+        """Keys added beside ``detail`` in the answer."""
+        return {}
+
+
+class ProtocolNotSupported(SyncError):
+    status_code = 426
+
+    def __init__(self, protocol: object, supported: tuple[int, ...]) -> None:
+        self.supported = supported
+        super().__init__(f"protocol {protocol!r} is not supported; this server speaks "
+                         + ", ".join(str(p) for p in supported) + ": update the app")
+
+    def extra(self) -> dict[str, Any]:
+        return {"protocols": list(self.supported)}
+
+
+class PayloadTooLarge(SyncError):
+    status_code = 413
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+    def extra(self) -> dict[str, Any]:
+        return {"limit": self.limit}
+
+
+class SeqGap(SyncError):
+    status_code = 409
+
+    def __init__(self, *, expected_seq: int, got: int) -> None:
+        self.expected_seq = expected_seq
+        super().__init__(f"this batch starts at seq {got} but the server expects "
+                         f"{expected_seq}: send the outbox from there")
+
+    def extra(self) -> dict[str, Any]:
+        return {"expected_seq": self.expected_seq}
+
+
+class WrongOffset(SyncError):
+    status_code = 409
+
+    def __init__(self, *, offset: int, got: int) -> None:
+        self.offset = offset
+        self.headers = {"Upload-Offset": str(offset)}
+        super().__init__(f"the upload is at byte {offset}, not {got}: resume from {offset}")
+
+    def extra(self) -> dict[str, Any]:
+        return {"upload_offset": self.offset}
+
+
+class UploadMismatch(SyncError):
+    status_code = 422
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        self.headers = {"Upload-Offset": "0"}
+        super().__init__("; ".join(e["message"] for e in errors))
+
+    def detail(self) -> Any:
+        return self.errors
+
+    def extra(self) -> dict[str, Any]:
+        return {"upload_offset": 0}

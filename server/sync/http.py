@@ -1,0 +1,135 @@
+"""HTTP details of the sync API: bounded (gzip) bodies, gzip answers, ``server_time`` everywhere.
+
+``SyncRoute`` is the route class of the sync routers. Every answer it produces — success or
+error — carries the server's clock (``server_time`` in JSON bodies and a ``Server-Time`` header),
+and JSON answers are gzipped when the client accepts it, so slow links carry fewer bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from server.columns import utcnow
+from server.errors import PilotMonitorError, ValidationFailed
+from server.sync.errors import PayloadTooLarge, SyncError
+
+GZIP_MIN_BYTES = 1024
+
+
+def _field_of(loc: Any) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _error_response(exc: PilotMonitorError) -> JSONResponse:
+    body: dict[str, Any] = {"detail": exc.detail()}
+    if isinstance(exc, SyncError):
+        body.update(exc.extra())
+    body["server_time"] = utcnow().isoformat()
+    return JSONResponse(body, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+def _gzip_if_accepted(request: Request, response: Response) -> Response:
+    body = getattr(response, "body", None)
+    if (
+        not isinstance(body, bytes)
+        or len(body) < GZIP_MIN_BYTES
+        or "content-encoding" in response.headers
+        or "gzip" not in request.headers.get("accept-encoding", "").lower()
+    ):
+        return response
+    packed = gzip.compress(body, compresslevel=6)
+    response.body = packed
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Content-Length"] = str(len(packed))
+    vary = response.headers.get("Vary")
+    response.headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
+    return response
+
+
+class SyncRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except PilotMonitorError as exc:
+                response = _error_response(exc)
+            except RequestValidationError as exc:
+                detail = [{"field": _field_of(e.get("loc", ())),
+                           "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
+                response = JSONResponse(
+                    {"detail": detail, "server_time": utcnow().isoformat()}, status_code=422)
+            response.headers["Server-Time"] = utcnow().isoformat()
+            return _gzip_if_accepted(request, response)
+
+        return route
+
+
+async def read_body(request: Request, *, limit: int) -> bytes:
+    """The raw request body, refusing (413) anything over ``limit`` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the request body is {declared} bytes; the limit is {limit}",
+                              limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes",
+                                  limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_body(raw: bytes, *, encoding: str | None, limit: int) -> bytes:
+    """Undo ``Content-Encoding: gzip`` without ever holding more than ``limit`` + 1 bytes.
+
+    A gzip bomb (a few kilobytes that inflate to gigabytes) is refused with 413 as soon as the
+    output passes the limit.
+    """
+    encoding = (encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes",
+                                  limit=limit)
+        return raw
+    if encoding not in ("gzip", "x-gzip"):
+        raise ValidationFailed([{"field": "Content-Encoding",
+                                 "message": f"{encoding!r} is not supported; send gzip or "
+                                            "no encoding"}], status_code=415)
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, limit + 1)
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise PayloadTooLarge(f"the batch inflates to more than {limit} bytes; send "
+                                  "smaller batches", limit=limit)
+        if not inflater.eof:
+            raise ValidationFailed([{"field": "body",
+                                     "message": "the gzip stream is truncated"}])
+    except zlib.error as exc:
+        raise ValidationFailed([{"field": "body",
+                                 "message": f"the body is not valid gzip ({exc})"}]) from exc
+    return out
+
+
+def parse_json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed([{"field": "body",
+                                 "message": f"the body is not valid JSON ({exc})"}]) from exc

@@ -1,0 +1,227 @@
+"""Pull: hand a tablet the changes since its cursor (DESIGN §4.3).
+
+The cursor is opaque to the tablet: base64 of the last change-log ``seq`` it received, a digest
+of its user's projects and a digest of the catalogue. The change log is appended in commit order
+(``server.sync.changes``), so ``seq > cursor`` never skips a change made by a concurrent writer.
+When the user's projects change, the digest no longer matches and the tablet receives its whole
+scope again from the start (applying a record twice is harmless); when the catalogue changes, it
+receives the catalogue again.
+
+Each change carries the record's current state, so a record changed several times in a page is
+sent once, and a later change of it sends it again — harmless too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from server.accounts.auth import Caller
+from server.activities.models import Activity, Attachment, Review
+from server.activities.service import activity_wire, attendance_by_activity
+from server.columns import utcnow
+from server.errors import ValidationFailed
+from server.projects.models import Participant, Project, Site, Target
+from server.scope import visible_project_ids
+from server.sync.models import Change as ChangeRow
+from server.sync.models import SyncConflict
+from server.sync.wire import (
+    attachment_wire,
+    catalogue_digest,
+    catalogue_wire,
+    conflict_wire,
+    participant_wire,
+    project_wire,
+    site_wire,
+    target_wire,
+)
+from sync.protocol import Change, Op, PulledEntity, PullResponse
+
+CURSOR_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    seq: int
+    scope: str
+    catalogue: str
+
+    def encode(self) -> str:
+        raw = json.dumps({"v": CURSOR_VERSION, "s": self.seq, "p": self.scope,
+                          "c": self.catalogue}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str | None) -> Cursor | None:
+    """The cursor a tablet sent back, or None for "from the beginning"."""
+    if not text:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = json.loads(raw)
+        if data.get("v") != CURSOR_VERSION:
+            raise ValueError("unknown cursor version")
+        return Cursor(int(data["s"]), str(data["p"]), str(data["c"]))
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValidationFailed([{"field": "cursor", "message": "not a cursor this server "
+                                 "issued; pull again without a cursor"}], status_code=400) from exc
+
+
+def scope_digest(project_ids: Iterable[uuid.UUID]) -> str:
+    text = ",".join(sorted(str(p) for p in project_ids))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def pull_scope(session: Session, *, caller: Caller) -> list[uuid.UUID]:
+    """The projects whose records this tablet receives: its user's projects."""
+    return sorted(session.execute(visible_project_ids(caller)).scalars(), key=str)
+
+
+def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) -> PullResponse:
+    project_ids = pull_scope(session, caller=caller)
+    scope = scope_digest(project_ids)
+    catalogue = catalogue_digest()
+    previous = decode_cursor(cursor)
+    after = previous.seq if previous is not None and previous.scope == scope else 0
+    changes: list[Change] = []
+    if previous is None or previous.catalogue != catalogue or after == 0:
+        changes.append(Change(entity=PulledEntity.CATALOGUE, id="catalogue", op=Op.UPSERT,
+                              version=1, data=catalogue_wire()))
+    if after == 0 and project_ids:
+        changes += _frame(session, project_ids, caller=caller)
+
+    rows: Sequence[Any] = []
+    if project_ids:
+        rows = session.execute(
+            select(col(ChangeRow.seq), col(ChangeRow.entity), col(ChangeRow.entity_id))
+            .where(col(ChangeRow.project_id).in_(project_ids),
+                   col(ChangeRow.seq) > after)
+            .order_by(col(ChangeRow.seq))
+            .limit(limit + 1)
+        ).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1].seq if rows else after
+    changes += _current_state(session, rows, caller=caller)
+    return PullResponse(changes=changes, cursor=Cursor(last, scope, catalogue).encode(),
+                        has_more=has_more, server_time=utcnow())
+
+
+def _frame(session: Session, project_ids: list[uuid.UUID], *, caller: Caller) -> list[Change]:
+    """A tablet starting from scratch gets its projects, sites and targets up front, whether or
+    not their writers logged them (records loaded in bulk, for instance)."""
+    frame: list[Change] = []
+    queries = (
+        (PulledEntity.PROJECT, select(col(Project.id)).where(col(Project.id).in_(project_ids))),
+        (PulledEntity.SITE, select(col(Site.id)).where(col(Site.project_id).in_(project_ids))),
+        (PulledEntity.TARGET,
+         select(col(Target.id)).where(col(Target.project_id).in_(project_ids))),
+    )
+    for entity, query in queries:
+        ids = list(session.execute(query).scalars())
+        for start in range(0, len(ids), 500):
+            frame += _LOADERS[entity](session, ids[start:start + 500], caller)
+    return frame
+
+
+def _current_state(session: Session, rows: Sequence[Any], *, caller: Caller) -> list[Change]:
+    """The records the change rows name, once each, in the order they last changed."""
+    last_position: dict[tuple[str, uuid.UUID], int] = {}
+    for position, row in enumerate(rows):
+        last_position[(row.entity, row.entity_id)] = position
+    wanted: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for entity, entity_id in last_position:
+        wanted[entity].append(entity_id)
+
+    found: dict[tuple[str, uuid.UUID], Change] = {}
+    for entity, ids in wanted.items():
+        loader = _LOADERS.get(entity)
+        if loader is None:
+            continue
+        for start in range(0, len(ids), 500):
+            for change in loader(session, ids[start:start + 500], caller):
+                found[(entity, uuid.UUID(change.id))] = change
+    ordered = sorted(found.items(), key=lambda item: last_position[item[0]])
+    return [change for _, change in ordered]
+
+
+def _activities(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
+    activities = session.execute(
+        select(Activity).where(col(Activity.id).in_(ids))
+    ).scalars().all()
+    attendance = attendance_by_activity(session, [a.id for a in activities])
+    reviews: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for review in session.execute(
+        select(Review).where(col(Review.activity_id).in_(ids))
+        .order_by(col(Review.created_at))
+    ).scalars():
+        reviews[review.activity_id].append({
+            "action": review.action, "comment": review.comment,
+            "at": review.created_at.isoformat() if review.created_at else None,
+        })
+    changes = []
+    for activity in activities:
+        if activity.deleted:
+            changes.append(Change(entity=PulledEntity.ACTIVITY, id=str(activity.id),
+                                  op=Op.DELETE, version=activity.version,
+                                  data={"id": str(activity.id),
+                                        "project_id": str(activity.project_id)}))
+            continue
+        data = activity_wire(activity, attendance[activity.id])
+        data.update(version=activity.version, flags=activity.flags or [], late=activity.late,
+                    reviews=reviews.get(activity.id, []),
+                    created_by_id=str(activity.created_by_id) if activity.created_by_id
+                    else None)
+        changes.append(Change(entity=PulledEntity.ACTIVITY, id=str(activity.id), op=Op.UPSERT,
+                              version=activity.version, data=data))
+    return changes
+
+
+def _simple(entity: PulledEntity, table: Any, wire: Any, *, deleted: bool = False) -> Loader:
+    def load(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
+        records = session.execute(select(table).where(table.id.in_(ids))).scalars().all()
+        return [
+            Change(entity=entity, id=str(r.id),
+                   op=Op.DELETE if deleted and r.deleted else Op.UPSERT,
+                   version=int(getattr(r, "version", 1) or 1), data=wire(r))
+            for r in records
+        ]
+    return load
+
+
+def _conflicts(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[Change]:
+    # A tablet receives the conflicts its own pushes raised.
+    device_id = caller.device.id if caller.device else None
+    conflicts = session.execute(
+        select(SyncConflict).where(col(SyncConflict.id).in_(ids),
+                                   col(SyncConflict.device_id) == device_id)
+    ).scalars().all()
+    return [
+        Change(entity=PulledEntity.CONFLICT, id=str(c.id), op=Op.UPSERT,
+               version=1 if c.status == "open" else 2, data=conflict_wire(c))
+        for c in conflicts
+    ]
+
+
+Loader = Callable[[Session, list[uuid.UUID], Caller], list[Change]]
+_LOADERS: dict[str, Loader] = {
+    PulledEntity.ACTIVITY: _activities,
+    PulledEntity.PROJECT: _simple(PulledEntity.PROJECT, Project, project_wire),
+    PulledEntity.SITE: _simple(PulledEntity.SITE, Site, site_wire),
+    PulledEntity.TARGET: _simple(PulledEntity.TARGET, Target, target_wire),
+    PulledEntity.PARTICIPANT: _simple(PulledEntity.PARTICIPANT, Participant, participant_wire,
+                                      deleted=True),
+    PulledEntity.ATTACHMENT: _simple(PulledEntity.ATTACHMENT, Attachment, attachment_wire,
+                                     deleted=True),
+    PulledEntity.CONFLICT: _conflicts,
+}

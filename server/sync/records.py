@@ -1,0 +1,631 @@
+"""Applying one pushed mutation to one record: permissions, merge, validation, write.
+
+Each ``apply_*`` function either returns an ``Outcome`` (applied, merged or conflict) or raises
+``Rejected`` with field-level reasons; the caller runs it inside a savepoint, so a rejection
+leaves nothing behind, and keeps the mutation. Activity writes go through
+``server.activities.service``; the other records get a ``RecordRevision`` per version so that
+their merges have a base too.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from server.accounts.auth import Caller
+from server.accounts.models import Device
+from server.activities.models import Activity, ActivityRevision, Attachment, AttendanceRow
+from server.activities.service import load_wire, tombstone_activity, write_activity
+from server.columns import utcnow
+from server.projects.models import Participant, Project, Site
+from server.sync.changes import record_change, record_participant_change, record_site_change
+from server.sync.models import RecordRevision
+from server.sync.wire import attachment_wire, participant_wire, site_wire
+from shared.catalogue import ActivityStatus, Role
+from shared.validation import (
+    Issue,
+    ProjectFacts,
+    SiteFacts,
+    quality_flags,
+    validate_activity,
+    validate_attachment,
+    validate_participant,
+    validate_site,
+)
+from sync.merge import MergeOutcome, Revision, merge_delete, merge_upsert
+from sync.protocol import Entity, Mutation, Op, ResultStatus
+
+# Projects whose usual attendance is the median of at most this many recent activities.
+USUAL_ATTENDANCE_SAMPLE = 200
+
+
+def is_locked(activity: Activity) -> bool:
+    """Whether an activity refuses field edits (approved until a country officer reopens it)."""
+    from server.activities.review import is_locked as review_is_locked
+
+    return review_is_locked(activity)
+
+
+def closed_period_of(session: Session, *, country: str, day: date) -> bool:
+    """Whether ``day`` falls in a reporting period ``country`` has closed."""
+    from server.activities.review import closed_period_for
+
+    return closed_period_for(session, country, day) is not None
+
+
+class Rejected(Exception):
+    """The mutation cannot be applied; ``errors`` says why, field by field."""
+
+    def __init__(self, errors: list[dict[str, str]], *, version: int | None = None) -> None:
+        super().__init__("; ".join(e["message"] for e in errors))
+        self.errors = errors
+        self.version = version
+
+
+def _reject(field_name: str, message: str, *, version: int | None = None) -> Rejected:
+    return Rejected([{"field": field_name, "message": message}], version=version)
+
+
+def _issues(issues: list[Issue]) -> list[dict[str, str]]:
+    return [{"field": i.field, "message": i.message} for i in issues]
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: ResultStatus
+    version: int | None
+    project_id: uuid.UUID | None
+    merge: MergeOutcome | None = None
+    # The server's version the merge was made against (for conflicts).
+    server_version: int | None = None
+
+
+@dataclass
+class PushContext:
+    """What one push knows and caches while it applies its mutations."""
+
+    session: Session
+    caller: Caller
+    device: Device
+    today: date
+    source: str = "push"
+    _projects: dict[uuid.UUID, Project | None] = field(default_factory=dict)
+    _sites: dict[uuid.UUID, dict[str, SiteFacts]] = field(default_factory=dict)
+    _usual: dict[uuid.UUID, float | None] = field(default_factory=dict)
+
+    # --- scope ---------------------------------------------------------------------------
+
+    def project(self, project_id: Any) -> Project | None:
+        try:
+            key = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
+        except (TypeError, ValueError):
+            return None
+        if key not in self._projects:
+            self._projects[key] = self.session.get(Project, key)
+        return self._projects[key]
+
+    def may_write(self, project: Project) -> bool:
+        role = self.caller.role
+        if role == Role.FIELD_EXPERT:
+            return project.id in self.caller.project_ids
+        if role == Role.COUNTRY_OFFICER:
+            return project.country in self.caller.countries
+        return role == Role.ADMIN
+
+    def writable_project(self, project_id: Any, *, field_name: str = "project_id") -> Project:
+        project = self.project(project_id)
+        if project is None or not self.may_write(project):
+            raise _reject(field_name, "not one of your projects: the tablet may only record "
+                          "for the projects its user works on")
+        return project
+
+    def owns(self, created_by_id: uuid.UUID | None) -> bool:
+        """Field experts change only their own records; officers and admins any in scope."""
+        return self.caller.role != Role.FIELD_EXPERT or created_by_id == self.caller.user.id
+
+    # --- facts for validation --------------------------------------------------------------
+
+    def sites(self, project: Project) -> dict[str, SiteFacts]:
+        if project.id not in self._sites:
+            rows = self.session.execute(
+                select(col(Site.id), col(Site.lat), col(Site.lon)).where(
+                    col(Site.project_id) == project.id,
+                    col(Site.status) != "rejected")
+            ).all()
+            self._sites[project.id] = {
+                str(r.id): SiteFacts(str(r.id), str(project.id), r.lat, r.lon) for r in rows
+            }
+        return self._sites[project.id]
+
+    def forget_sites(self, project_id: uuid.UUID) -> None:
+        self._sites.pop(project_id, None)
+
+    def usual_attendance(self, project: Project) -> float | None:
+        if project.id not in self._usual:
+            totals = self.session.execute(
+                select(func.sum(AttendanceRow.count))
+                .join(Activity, col(Activity.id) == col(AttendanceRow.activity_id))
+                .where(col(Activity.project_id) == project.id,
+                       col(Activity.deleted) == False)  # noqa: E712
+                .group_by(col(AttendanceRow.activity_id))
+                .order_by(func.max(Activity.created_at).desc())
+                .limit(USUAL_ATTENDANCE_SAMPLE)
+            ).scalars().all()
+            self._usual[project.id] = (
+                float(statistics.median(totals)) if len(totals) >= 5 else None
+            )
+        return self._usual[project.id]
+
+
+def _project_of(ctx: PushContext, project_id: uuid.UUID) -> Project:
+    project = ctx.project(project_id)
+    assert project is not None  # a foreign key guarantees it
+    return project
+
+
+def project_facts(project: Project) -> ProjectFacts:
+    return ProjectFacts(str(project.id), project.country, tuple(project.solutions or ()),
+                        project.start_date, project.end_date)
+
+
+# --- history for the merge ---------------------------------------------------------------
+
+
+def _history(rows: list[Any], *, base_version: int, current: Mapping[str, Any],
+             current_version: int, device_id: uuid.UUID) -> list[Revision]:
+    """Revisions from the base to the current one; ``rows`` are (version, data, device_id)."""
+    if base_version == current_version:
+        return [Revision(current)]
+    by_version = {r.version: r for r in rows}
+    if base_version == 0:
+        history = [Revision({})]
+    elif base_version in by_version:
+        history = [Revision(by_version[base_version].data)]
+    else:
+        # The base is unknown (written where no revision was kept): assume everything changed.
+        return [Revision({}), Revision(current, own=False)]
+    for version in range(base_version + 1, current_version + 1):
+        row = by_version.get(version)
+        if row is None:
+            return [history[0], Revision(current, own=False)]
+        history.append(Revision(row.data, own=row.device_id == device_id))
+    return history
+
+
+def activity_history(session: Session, activity: Activity, *, base_version: int,
+                     device_id: uuid.UUID) -> list[Revision]:
+    rows = session.execute(
+        select(col(ActivityRevision.version), col(ActivityRevision.data),
+               col(ActivityRevision.device_id))
+        .where(col(ActivityRevision.activity_id) == activity.id,
+               col(ActivityRevision.version) >= base_version)
+        .order_by(col(ActivityRevision.version))
+    ).all()
+    if rows and rows[-1].version == activity.version:
+        current = rows[-1].data
+    else:
+        current = {**load_wire(session, activity), "deleted": activity.deleted}
+    return _history(list(rows), base_version=base_version, current=current,
+                    current_version=activity.version, device_id=device_id)
+
+
+def record_history(session: Session, *, entity: str, entity_id: uuid.UUID,
+                   current: Mapping[str, Any], current_version: int, base_version: int,
+                   device_id: uuid.UUID) -> list[Revision]:
+    rows = session.execute(
+        select(col(RecordRevision.version), col(RecordRevision.data), col(RecordRevision.device_id))
+        .where(col(RecordRevision.entity) == entity,
+               col(RecordRevision.entity_id) == entity_id,
+               col(RecordRevision.version) >= base_version)
+        .order_by(col(RecordRevision.version))
+    ).all()
+    return _history(list(rows), base_version=base_version, current=current,
+                    current_version=current_version, device_id=device_id)
+
+
+def add_record_revision(ctx: PushContext, *, entity: str, entity_id: uuid.UUID, version: int,
+                        data: dict[str, Any]) -> None:
+    ctx.session.add(RecordRevision(
+        entity=entity, entity_id=entity_id, version=version, data=data, source=ctx.source,
+        author_id=ctx.caller.user.id, device_id=ctx.device.id,
+    ))
+
+
+def _check_base(mutation: Mutation, version: int) -> None:
+    if mutation.base_version > version:
+        raise _reject("base_version", f"base_version {mutation.base_version} is ahead of the "
+                      f"server's version {version}", version=version)
+
+
+def _incoming(mutation: Mutation) -> dict[str, Any]:
+    data = dict(mutation.data or {})
+    data.pop("id", None)
+    return data
+
+
+# --- activities ----------------------------------------------------------------------------
+
+
+def _validated_activity(ctx: PushContext, data: Mapping[str, Any],
+                        project: Project) -> tuple[dict[str, Any], list[Issue]]:
+    record = {k: v for k, v in data.items() if k not in ("status", "deleted")}
+    checked = validate_activity(record, project=project_facts(project), sites=ctx.sites(project),
+                                today=ctx.today)
+    if checked.errors:
+        raise Rejected(_issues(checked.errors))
+    participant_ids = checked.clean.get("participant_ids") or []
+    if participant_ids:
+        known = set(ctx.session.execute(
+            select(col(Participant.id)).where(
+                col(Participant.project_id) == project.id,
+                col(Participant.id).in_([uuid.UUID(p) for p in participant_ids]),
+            )
+        ).scalars())
+        missing = [p for p in participant_ids if uuid.UUID(p) not in known]
+        if missing:
+            raise _reject("participant_ids", f"{len(missing)} participant(s) are not on this "
+                          f"project's roster (first: {missing[0]}); push the participants first")
+    clean = dict(checked.clean)
+    clean.pop("status", None)
+    return clean, checked.warnings
+
+
+def _refresh_flags(ctx: PushContext, activity: Activity, project: Project,
+                   record: Mapping[str, Any], warnings: list[Issue]) -> None:
+    session = ctx.session
+    site = ctx.sites(project).get(str(activity.site_id)) if activity.site_id else None
+    duplicates = session.execute(
+        select(func.count()).select_from(Activity).where(
+            col(Activity.project_id) == activity.project_id,
+            col(Activity.site_id) == activity.site_id if activity.site_id
+            else col(Activity.site_id).is_(None),
+            col(Activity.type) == activity.type,
+            col(Activity.start_date) == activity.start_date,
+            col(Activity.deleted) == False,  # noqa: E712
+            col(Activity.id) != activity.id,
+        )
+    ).scalar_one()
+    flags = quality_flags(
+        record, site=site, same_day_duplicates=int(duplicates),
+        usual_attendance=ctx.usual_attendance(project),
+        reused_photo=photo_reused(session, activity_id=activity.id),
+        received_on=ctx.today,
+    )
+    activity.flags = [{"code": i.code, "field": i.field, "message": i.message}
+                      for i in [*warnings, *flags]]
+    activity.late = closed_period_of(session, country=project.country, day=activity.start_date)
+    session.add(activity)
+
+
+def photo_reused(session: Session, *, activity_id: uuid.UUID) -> bool:
+    """Whether a photo of this activity (same sha256) is also on another activity."""
+    mine = select(col(Attachment.sha256)).where(
+        col(Attachment.activity_id) == activity_id,
+        col(Attachment.deleted) == False)  # noqa: E712
+    found = session.execute(
+        select(col(Attachment.id)).where(
+            col(Attachment.sha256).in_(mine),
+            col(Attachment.activity_id) != activity_id,
+            col(Attachment.deleted) == False,  # noqa: E712
+        ).limit(1)
+    ).first()
+    return found is not None
+
+
+def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | None) -> Outcome:
+    session, caller, device = ctx.session, ctx.caller, ctx.device
+    if existing is None:
+        if mutation.op == Op.DELETE:
+            raise _reject("id", "this activity is not on the server (it was never accepted), "
+                          "so there is nothing to delete")
+        data = {**_incoming(mutation), "id": str(mutation.id)}
+        project = ctx.writable_project(data.get("project_id"))
+        clean, warnings = _validated_activity(ctx, data, project)
+        activity = write_activity(session, data=clean, existing=None, source=ctx.source,
+                                  author_id=caller.user.id, device_id=device.id,
+                                  status=ActivityStatus.SUBMITTED)
+        _refresh_flags(ctx, activity, project, clean, warnings)
+        return Outcome(ResultStatus.APPLIED, activity.version, project.id)
+
+    project = _project_of(ctx, existing.project_id)
+    version = existing.version
+    if not ctx.may_write(project):
+        raise _reject("project_id", "this activity belongs to a project you no longer work on",
+                      version=version)
+    if not ctx.owns(existing.created_by_id):
+        raise _reject("id", "only the expert who recorded this activity may change it",
+                      version=version)
+    if is_locked(existing):
+        raise _reject("status", "this activity was approved and is locked: ask the country "
+                      "office to reopen it, then edit it again", version=version)
+    _check_base(mutation, version)
+    history = activity_history(session, existing, base_version=mutation.base_version,
+                               device_id=device.id)
+    if mutation.op == Op.DELETE:
+        outcome = merge_delete(history=history)
+        if outcome.delete:
+            tombstone_activity(session, activity=existing, source=ctx.source,
+                               author_id=caller.user.id, device_id=device.id)
+        return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+    incoming = _incoming(mutation)
+    moved = incoming.pop("project_id", None)
+    if moved is not None and str(moved) != str(existing.project_id):
+        raise _reject("project_id", "an activity cannot move to another project; record it "
+                      "again under the right project", version=version)
+    outcome = merge_upsert(history=history, incoming=incoming)
+    if outcome.changes:
+        record = {**history[-1].data, **outcome.changes}
+        clean, warnings = _validated_activity(ctx, record, project)
+        changes = {name: clean.get(name) for name in outcome.changes}
+        write_activity(session, data=changes, existing=existing, source=ctx.source,
+                       author_id=caller.user.id, device_id=device.id,
+                       status=ActivityStatus.SUBMITTED)
+        _refresh_flags(ctx, existing, project, clean, warnings)
+    return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+
+# --- participants (roster mode) ------------------------------------------------------------
+
+
+def apply_participant(ctx: PushContext, mutation: Mutation,
+                      existing: Participant | None) -> Outcome:
+    session = ctx.session
+    if existing is None:
+        if mutation.op == Op.DELETE:
+            raise _reject("id", "this participant is not on the server, so there is nothing "
+                          "to delete")
+        data = {**_incoming(mutation), "id": str(mutation.id)}
+        project = ctx.writable_project(data.get("project_id"))
+        checked = validate_participant(data, today=ctx.today)
+        if checked.errors:
+            raise Rejected(_issues(checked.errors))
+        clean = checked.clean
+        _unique_code(session, project_id=project.id, code=clean["code"], own_id=mutation.id)
+        now = utcnow()
+        participant = Participant(
+            id=mutation.id, project_id=project.id, code=clean["code"], name=clean.get("name"),
+            sex=clean.get("sex") or "unspecified", birth_year=clean.get("birth_year"),
+            category=clean.get("category") or "farmer",
+            disability=bool(clean.get("disability") or False),
+            version=1, created_at=now, updated_at=now,
+        )
+        session.add(participant)
+        session.flush()
+        _participant_written(ctx, participant)
+        return Outcome(ResultStatus.APPLIED, 1, project.id)
+
+    project = _project_of(ctx, existing.project_id)
+    version = existing.version
+    if not ctx.may_write(project):
+        raise _reject("project_id", "this participant belongs to a project you no longer "
+                      "work on", version=version)
+    _check_base(mutation, version)
+    current = participant_wire(existing)
+    history = record_history(session, entity=Entity.PARTICIPANT, entity_id=existing.id,
+                             current=current, current_version=version,
+                             base_version=mutation.base_version, device_id=ctx.device.id)
+    if mutation.op == Op.DELETE:
+        outcome = merge_delete(history=history)
+        if outcome.delete:
+            existing.deleted = True
+            existing.deleted_at = utcnow()
+            _bump(existing)
+            session.add(existing)
+            session.flush()
+            _participant_written(ctx, existing)
+        return Outcome(outcome.status, existing.version, project.id, outcome, version)
+    incoming = _incoming(mutation)
+    incoming.pop("project_id", None)
+    outcome = merge_upsert(history=history, incoming=incoming)
+    if outcome.changes:
+        record = {**current, **outcome.changes}
+        checked = validate_participant(record, today=ctx.today)
+        if checked.errors:
+            raise Rejected(_issues(checked.errors))
+        for name in outcome.changes:
+            if name in ("code", "name", "sex", "birth_year", "category", "disability"):
+                setattr(existing, name, checked.clean.get(name))
+        if "code" in outcome.changes:
+            _unique_code(session, project_id=project.id, code=existing.code, own_id=existing.id)
+        _bump(existing)
+        session.add(existing)
+        session.flush()
+        _participant_written(ctx, existing)
+    return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+
+def _unique_code(session: Session, *, project_id: uuid.UUID, code: str,
+                 own_id: uuid.UUID) -> None:
+    other = session.execute(
+        select(col(Participant.id)).where(
+            col(Participant.project_id) == project_id,
+            col(Participant.code) == code,
+            col(Participant.id) != own_id,
+        )
+    ).first()
+    if other is not None:
+        raise _reject("code", f"code {code!r} is already used by another participant of this "
+                      "project; scan the card again or use another code")
+
+
+def _bump(record: Any) -> None:
+    record.version += 1
+    record.updated_at = utcnow()
+
+
+def _participant_written(ctx: PushContext, participant: Participant) -> None:
+    add_record_revision(ctx, entity=Entity.PARTICIPANT, entity_id=participant.id,
+                        version=participant.version, data=participant_wire(participant))
+    record_participant_change(ctx.session, participant=participant,
+                              op="delete" if participant.deleted else "upsert")
+
+
+# --- sites found in the field --------------------------------------------------------------
+
+_SITE_FIELDS = ("name", "admin_area", "lat", "lon")
+
+
+def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> Outcome:
+    session = ctx.session
+    if mutation.op == Op.DELETE:
+        raise _reject("id", "sites are removed by the country office, not from a tablet",
+                      version=existing.version if existing else None)
+    if existing is None:
+        data = {**_incoming(mutation), "id": str(mutation.id)}
+        project = ctx.writable_project(data.get("project_id"))
+        checked = validate_site(data, project=project_facts(project))
+        if checked.errors:
+            raise Rejected(_issues(checked.errors))
+        clean = checked.clean
+        now = utcnow()
+        site = Site(id=mutation.id, project_id=project.id, name=clean["name"],
+                    admin_area=clean.get("admin_area") or "", lat=clean.get("lat"),
+                    lon=clean.get("lon"), status="pending", created_by_id=ctx.caller.user.id,
+                    version=1, created_at=now, updated_at=now)
+        session.add(site)
+        session.flush()
+        ctx.forget_sites(project.id)
+        _site_written(ctx, site)
+        return Outcome(ResultStatus.APPLIED, 1, project.id)
+
+    project = _project_of(ctx, existing.project_id)
+    version = existing.version
+    if (existing.status != "pending" or existing.created_by_id != ctx.caller.user.id
+            or not ctx.may_write(project)):
+        raise _reject("id", "only a pending site you added can be changed from the tablet; "
+                      "ask the country office to change this one", version=version)
+    _check_base(mutation, version)
+    current = site_wire(existing)
+    history = record_history(session, entity=Entity.SITE, entity_id=existing.id,
+                             current=current, current_version=version,
+                             base_version=mutation.base_version, device_id=ctx.device.id)
+    incoming = {k: v for k, v in _incoming(mutation).items() if k in _SITE_FIELDS}
+    outcome = merge_upsert(history=history, incoming=incoming)
+    if outcome.changes:
+        record = {**current, **outcome.changes}
+        checked = validate_site(record, project=project_facts(project))
+        if checked.errors:
+            raise Rejected(_issues(checked.errors))
+        for name in outcome.changes:
+            value = checked.clean.get(name)
+            setattr(existing, name, "" if name == "admin_area" and value is None else value)
+        _bump(existing)
+        session.add(existing)
+        session.flush()
+        ctx.forget_sites(project.id)
+        _site_written(ctx, existing)
+    return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+
+def _site_written(ctx: PushContext, site: Site) -> None:
+    add_record_revision(ctx, entity=Entity.SITE, entity_id=site.id, version=site.version,
+                        data=site_wire(site))
+    record_site_change(ctx.session, site=site)
+
+
+# --- attachment metadata -------------------------------------------------------------------
+
+
+def _attachment_activity(ctx: PushContext, activity_id: Any) -> tuple[Activity, Project]:
+    try:
+        key = uuid.UUID(str(activity_id))
+    except ValueError as exc:
+        raise _reject("activity_id", "not a UUID") from exc
+    activity = ctx.session.get(Activity, key)
+    if activity is None or activity.deleted:
+        raise _reject("activity_id", "no such activity on the server: push the activity "
+                      "before its photos")
+    project = ctx.project(activity.project_id)
+    assert project is not None
+    if not ctx.may_write(project) or not ctx.owns(activity.created_by_id):
+        raise _reject("activity_id", "photos can only be added to your own activities")
+    if is_locked(activity):
+        raise _reject("activity_id", "this activity was approved and is locked: ask the "
+                      "country office to reopen it")
+    return activity, project
+
+
+def apply_attachment(ctx: PushContext, mutation: Mutation,
+                     existing: Attachment | None) -> Outcome:
+    session = ctx.session
+    if existing is None:
+        if mutation.op == Op.DELETE:
+            raise _reject("id", "this photo is not on the server, so there is nothing to "
+                          "delete")
+        data = {**_incoming(mutation), "id": str(mutation.id)}
+        checked = validate_attachment(data)
+        if checked.errors:
+            raise Rejected(_issues(checked.errors))
+        clean = checked.clean
+        activity, project = _attachment_activity(ctx, clean["activity_id"])
+        now = utcnow()
+        attachment = Attachment(
+            id=mutation.id, activity_id=activity.id, sha256=clean["sha256"],
+            size=clean["size"], content_type=clean["content_type"],
+            caption=clean.get("caption") or "", version=1, created_at=now, updated_at=now,
+        )
+        session.add(attachment)
+        session.flush()
+        _attachment_written(ctx, attachment, project)
+        if photo_reused(session, activity_id=activity.id):
+            _flag_reused_photo(activity)
+        return Outcome(ResultStatus.APPLIED, 1, project.id)
+
+    activity, project = _attachment_activity(ctx, existing.activity_id)
+    version = existing.version
+    _check_base(mutation, version)
+    current = attachment_wire(existing)
+    history = record_history(session, entity=Entity.ATTACHMENT, entity_id=existing.id,
+                             current=current, current_version=version,
+                             base_version=mutation.base_version, device_id=ctx.device.id)
+    if mutation.op == Op.DELETE:
+        outcome = merge_delete(history=history)
+        if outcome.delete:
+            existing.deleted = True
+            _bump(existing)
+            session.add(existing)
+            session.flush()
+            _attachment_written(ctx, existing, project)
+        return Outcome(outcome.status, existing.version, project.id, outcome, version)
+    incoming = _incoming(mutation)
+    for fixed in ("activity_id", "sha256", "size", "content_type"):
+        if fixed in incoming and str(incoming[fixed]).lower() != str(current[fixed]).lower():
+            raise _reject(fixed, "a photo's bytes and activity are fixed: add a new photo "
+                          "instead", version=version)
+        incoming.pop(fixed, None)
+    incoming = {k: v for k, v in incoming.items() if k == "caption"}
+    outcome = merge_upsert(history=history, incoming=incoming)
+    if outcome.changes:
+        checked = validate_attachment({**current, **outcome.changes})
+        if checked.errors:
+            raise Rejected(_issues(checked.errors))
+        existing.caption = checked.clean.get("caption") or ""
+        _bump(existing)
+        session.add(existing)
+        session.flush()
+        _attachment_written(ctx, existing, project)
+    return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+
+def _flag_reused_photo(activity: Activity) -> None:
+    flags = list(activity.flags or [])
+    if not any(f.get("code") == "photo_reused" for f in flags):
+        flags.append({"code": "photo_reused", "field": "attachments",
+                      "message": "attachments: the same photo is attached to another activity"})
+        activity.flags = flags
+
+
+def _attachment_written(ctx: PushContext, attachment: Attachment, project: Project) -> None:
+    add_record_revision(ctx, entity=Entity.ATTACHMENT, entity_id=attachment.id,
+                        version=attachment.version, data=attachment_wire(attachment))
+    record_change(ctx.session, entity="attachment", entity_id=attachment.id,
+                  op="delete" if attachment.deleted else "upsert", version=attachment.version,
+                  project_id=project.id)

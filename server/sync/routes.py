@@ -1,0 +1,227 @@
+"""Routes of the sync API (DESIGN §4): thin wrappers over ``server.sync`` services.
+
+``GET /sync/info`` is public by design (a tablet checks the protocol and limits before it
+enrols). Push, pull and photo uploads need a device token; reading a photo takes a person's
+access token or a device token; conflicts are for people (the country office).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+
+from server.accounts.auth import (
+    Caller,
+    NotAuthenticated,
+    caller_from_access_token,
+    caller_from_device_token,
+)
+from server.accounts.deps import CurrentCaller, DeviceCaller
+from server.api import Page, error_responses
+from server.columns import utcnow
+from server.deps import SessionDep, SettingsDep
+from server.errors import ValidationFailed
+from server.sync import attachments, conflicts, service
+from server.sync import pull as pull_service
+from server.sync.errors import UploadMismatch
+from server.sync.http import SyncRoute, decode_body, parse_json, read_body
+from server.sync.wire import conflict_wire
+from sync.protocol import (
+    DEFAULT_PULL_LIMIT,
+    MAX_CHUNK_BYTES,
+    MAX_PULL_LIMIT,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    SyncInfo,
+)
+
+sync_router = APIRouter(prefix="/sync", tags=["sync"], route_class=SyncRoute)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def parse_push(body: bytes) -> PushRequest:
+    """The envelope, or 426 for another protocol, or 422 naming what is malformed."""
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        raise ValidationFailed([{"field": "body", "message": "a push is a JSON object"}])
+    if "protocol" not in data:
+        raise ValidationFailed([{"field": "protocol", "message": "required"}])
+    service.check_protocol(data["protocol"])
+    try:
+        return PushRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed([
+            {"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]) from exc
+
+
+async def _push_body(request: Request, settings: SettingsDep) -> bytes:
+    return await read_body(request, limit=settings.max_request_bytes)
+
+
+@sync_router.get("/info", response_model=SyncInfo)
+def info(settings: SettingsDep) -> SyncInfo:
+    """Protocol versions and the limits a client must respect."""
+    return service.sync_info(settings=settings)
+
+
+@sync_router.post("/push", response_model=PushResponse,
+             responses=error_responses(401, 403, 409, 413, 422, 426))
+def push(
+    caller: DeviceCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: Annotated[bytes, Depends(_push_body)],
+    content_encoding: Annotated[str | None, Header()] = None,
+    x_app_version: Annotated[str | None, Header()] = None,
+) -> PushResponse:
+    """Apply a batch of mutations exactly once (body may be gzip)."""
+    body = decode_body(raw, encoding=content_encoding, limit=settings.max_request_bytes)
+    envelope = parse_push(body)
+    result = service.push(session, caller=caller, request=envelope,
+                          max_mutations=settings.max_push_mutations, app_version=x_app_version)
+    session.commit()
+    return result
+
+
+@sync_router.get("/pull", response_model=PullResponse, responses=error_responses(400, 401, 403))
+def pull(
+    caller: DeviceCaller,
+    session: SessionDep,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
+) -> PullResponse:
+    """The changes since ``cursor`` in the tablet's scope, with the next cursor."""
+    return pull_service.pull(session, caller=caller, cursor=cursor, limit=limit)
+
+
+# --- photos ------------------------------------------------------------------------------------
+
+attachments_router = APIRouter(prefix="/attachments", tags=["sync"], route_class=SyncRoute)
+_any_bearer = HTTPBearer(auto_error=False, scheme_name="AccessOrDeviceToken",
+                         description="A person's access token or a tablet's device token")
+
+
+def any_caller(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_any_bearer)],
+) -> Caller:
+    """A person (access token) or a tablet (device token): both may read photos in scope."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise NotAuthenticated("missing bearer token: log in first")
+    try:
+        return caller_from_access_token(session, token=credentials.credentials)
+    except NotAuthenticated:
+        return caller_from_device_token(session, token=credentials.credentials)
+
+
+AnyCaller = Annotated[Caller, Depends(any_caller)]
+
+
+def _files(settings: SettingsDep) -> attachments.AttachmentFiles:
+    return attachments.AttachmentFiles(settings.attachments_dir)
+
+
+Files = Annotated[attachments.AttachmentFiles, Depends(_files)]
+
+
+async def _chunk_body(request: Request) -> bytes:
+    return await read_body(request, limit=MAX_CHUNK_BYTES)
+
+
+def _offset_headers(state: attachments.UploadState) -> dict[str, str]:
+    return {"Upload-Offset": str(state.offset), "Upload-Length": str(state.size),
+            "Upload-Complete": "1" if state.complete else "0", "Cache-Control": "no-store"}
+
+
+@attachments_router.head("/{attachment_id}", responses=error_responses(401, 403, 404))
+def upload_offset(attachment_id: uuid.UUID, caller: AnyCaller, session: SessionDep) -> Response:
+    """How many bytes of the photo the server holds (``Upload-Offset``)."""
+    state = attachments.upload_state(session, caller=caller, attachment_id=attachment_id)
+    return Response(status_code=200, headers=_offset_headers(state))
+
+
+@attachments_router.patch("/{attachment_id}",
+                          responses=error_responses(401, 403, 404, 409, 413, 422))
+def upload_chunk(
+    attachment_id: uuid.UUID,
+    caller: DeviceCaller,
+    session: SessionDep,
+    files: Files,
+    upload_offset: Annotated[int, Header(ge=0, alias="Upload-Offset")],
+    chunk: Annotated[bytes, Depends(_chunk_body)],
+) -> JSONResponse:
+    """Append a chunk (at most 1 MiB) at ``Upload-Offset``."""
+    state = attachments.append_chunk(session, caller=caller, files=files,
+                                     attachment_id=attachment_id, offset=upload_offset,
+                                     chunk=chunk)
+    session.commit()
+    if state.refused:
+        raise UploadMismatch(state.refused)
+    return JSONResponse({"upload_offset": state.offset, "size": state.size,
+                         "complete": state.complete, "server_time": utcnow().isoformat()},
+                        headers=_offset_headers(state))
+
+
+@attachments_router.get("/{attachment_id}", response_class=FileResponse,
+                        responses=error_responses(401, 403, 404))
+def photo(attachment_id: uuid.UUID, caller: AnyCaller, session: SessionDep,
+          files: Files) -> FileResponse:
+    """The photo's bytes, for people and tablets whose scope holds its activity."""
+    path, content_type = attachments.open_photo(session, caller=caller, files=files,
+                                                attachment_id=attachment_id)
+    return FileResponse(path, media_type=content_type,
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+
+# --- conflicts -----------------------------------------------------------------------------
+
+conflicts_router = APIRouter(prefix="/conflicts", tags=["conflicts"],
+                             responses=error_responses(401, 403, 404, 422))
+
+
+@conflicts_router.get("", response_model=Page[dict[str, Any]])
+def list_conflicts(
+    caller: CurrentCaller,
+    session: SessionDep,
+    status: Annotated[str | None, Query(max_length=16,
+                                        description="open | resolved | superseded")] = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> Page[dict[str, Any]]:
+    """Conflicts in the caller's scope, newest first."""
+    items, total = conflicts.list_conflicts(session, caller=caller, status=status or None,
+                                            limit=limit, offset=offset)
+    return Page(items=items, total=total)
+
+
+@conflicts_router.get("/{conflict_id}", response_model=dict[str, Any])
+def get_conflict(conflict_id: uuid.UUID, caller: CurrentCaller,
+                 session: SessionDep) -> dict[str, Any]:
+    return conflict_wire(conflicts.get_conflict(session, caller=caller, conflict_id=conflict_id))
+
+
+@conflicts_router.post("/{conflict_id}/resolve", response_model=dict[str, Any],
+                       responses=error_responses(401, 403, 404, 409, 422))
+def resolve_conflict(conflict_id: uuid.UUID, body: conflicts.ResolveRequest,
+                     caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
+    """Keep the server's values, take the tablet's, or set custom ones."""
+    conflict = conflicts.resolve(session, caller=caller, conflict_id=conflict_id, request=body)
+    session.commit()
+    return conflict_wire(conflict)
+
+
+# Everything of this domain, mounted by server.app with one include_router line.
+router = APIRouter()
+router.include_router(sync_router)
+router.include_router(attachments_router)
+router.include_router(conflicts_router)

@@ -1,0 +1,263 @@
+"""Applying a push exactly once (DESIGN §4.2).
+
+A batch and the device's ``last_seq`` commit together in the caller's transaction, with the
+device row locked, so two deliveries of the same batch cannot both apply it:
+
+- mutations with ``seq <= last_seq`` are answered ``duplicate`` and change nothing;
+- a batch whose first new seq is not ``last_seq + 1`` is refused whole (409 ``expected_seq``);
+- every other mutation gets a final answer — applied, merged, conflict or rejected — and a
+  rejected or conflicting one is kept (``KeptMutation``, ``SyncConflict``), never dropped, so
+  nothing blocks the queue.
+
+Each mutation runs in a savepoint: a rejection rolls back only that mutation's writes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlmodel import Session, col
+
+from server.accounts.auth import Caller
+from server.accounts.models import Device
+from server.activities.models import Activity, Attachment
+from server.columns import utcnow
+from server.config import Settings
+from server.errors import Forbidden
+from server.projects.models import Participant, Site
+from server.sync.changes import record_change
+from server.sync.errors import PayloadTooLarge, ProtocolNotSupported, SeqGap
+from server.sync.models import KeptMutation, SyncConflict
+from server.sync.records import (
+    Outcome,
+    PushContext,
+    Rejected,
+    apply_activity,
+    apply_attachment,
+    apply_participant,
+    apply_site,
+)
+from sync.protocol import (
+    MAX_CHUNK_BYTES,
+    MAX_PULL_LIMIT,
+    SUPPORTED_PROTOCOLS,
+    Entity,
+    FieldError,
+    Mutation,
+    MutationResult,
+    PushRequest,
+    PushResponse,
+    ResultStatus,
+    SyncInfo,
+)
+
+_TABLES: dict[Entity, Any] = {
+    Entity.ACTIVITY: Activity,
+    Entity.PARTICIPANT: Participant,
+    Entity.SITE: Site,
+    Entity.ATTACHMENT: Attachment,
+}
+_APPLY: dict[Entity, Callable[[PushContext, Mutation, Any], Outcome]] = {
+    Entity.ACTIVITY: apply_activity,
+    Entity.PARTICIPANT: apply_participant,
+    Entity.SITE: apply_site,
+    Entity.ATTACHMENT: apply_attachment,
+}
+
+
+def sync_info(*, settings: Settings) -> SyncInfo:
+    return SyncInfo(
+        protocols=list(SUPPORTED_PROTOCOLS),
+        max_batch_bytes=settings.max_request_bytes,
+        max_batch_mutations=settings.max_push_mutations,
+        max_chunk_bytes=MAX_CHUNK_BYTES,
+        max_pull_limit=MAX_PULL_LIMIT,
+        server_time=utcnow(),
+    )
+
+
+def check_protocol(protocol: object) -> None:
+    if protocol not in SUPPORTED_PROTOCOLS:
+        raise ProtocolNotSupported(protocol, SUPPORTED_PROTOCOLS)
+
+
+def lock_device(session: Session, *, device_id: uuid.UUID) -> Device:
+    """The device row, locked until the transaction ends (SQLite: BEGIN IMMEDIATE does it)."""
+    device = session.execute(
+        select(Device).where(col(Device.id) == device_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return device
+
+
+def push(
+    session: Session,
+    *,
+    caller: Caller,
+    request: PushRequest,
+    max_mutations: int,
+    source: str = "push",
+    app_version: str | None = None,
+) -> PushResponse:
+    """Apply a batch in the caller's transaction (the caller commits)."""
+    check_protocol(request.protocol)
+    if caller.device is None:
+        raise Forbidden("pushes come from an enrolled tablet: use its device token")
+    if request.device_id != caller.device.id:
+        raise Forbidden("this batch names another tablet than the one the token belongs to")
+    if len(request.mutations) > max_mutations:
+        raise PayloadTooLarge(f"the batch holds {len(request.mutations)} mutations; the limit "
+                              f"is {max_mutations}", limit=max_mutations)
+    device = lock_device(session, device_id=caller.device.id)
+    last_seq = device.last_seq
+    fresh = [m for m in request.mutations if m.seq > last_seq]
+    if fresh and fresh[0].seq != last_seq + 1:
+        raise SeqGap(expected_seq=last_seq + 1, got=fresh[0].seq)
+
+    results = _duplicates(session, [m for m in request.mutations if m.seq <= last_seq])
+    context = PushContext(session=session, caller=caller, device=device,
+                          today=utcnow().date(), source=source)
+    existing = _existing(session, fresh)
+    for mutation in fresh:
+        results.append(_apply_one(context, mutation, existing))
+
+    now = utcnow()
+    if fresh:
+        device.last_seq = fresh[-1].seq
+    device.last_seen_at = now
+    if app_version:
+        device.app_version = app_version[:40]
+    session.add(device)
+    session.flush()
+    return PushResponse(last_seq=device.last_seq, server_time=now, results=results)
+
+
+def _existing(session: Session,
+              mutations: Sequence[Mutation]) -> dict[tuple[Entity, uuid.UUID], Any]:
+    """The records a batch touches, loaded in one query per entity."""
+    found: dict[tuple[Entity, uuid.UUID], Any] = {}
+    for entity, table in _TABLES.items():
+        ids = list({m.id for m in mutations if m.entity == entity})
+        for start in range(0, len(ids), 500):
+            rows = session.execute(
+                select(table).where(table.id.in_(ids[start:start + 500]))
+            ).scalars()
+            for row in rows:
+                found[(entity, row.id)] = row
+    return found
+
+
+def _apply_one(context: PushContext, mutation: Mutation,
+               existing: dict[tuple[Entity, uuid.UUID], Any]) -> MutationResult:
+    session = context.session
+    key = (mutation.entity, mutation.id)
+    record = existing.get(key)
+    if record is None:
+        record = session.get(_TABLES[mutation.entity], mutation.id)
+    try:
+        with session.begin_nested():
+            outcome = _APPLY[mutation.entity](context, mutation, record)
+    except Rejected as exc:
+        _keep(context, mutation, status=ResultStatus.REJECTED, errors=exc.errors)
+        return MutationResult(seq=mutation.seq, id=mutation.id, status=ResultStatus.REJECTED,
+                              version=exc.version,
+                              errors=[FieldError(**e) for e in exc.errors])
+    except (IntegrityError, DataError) as exc:
+        # Validation should have caught it; keep the mutation rather than block the queue.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        errors = [{"field": "", "message": f"the server could not store this record: {reason}"}]
+        _keep(context, mutation, status=ResultStatus.REJECTED, errors=errors)
+        return MutationResult(seq=mutation.seq, id=mutation.id, status=ResultStatus.REJECTED,
+                              errors=[FieldError(**e) for e in errors])
+    existing.pop(key, None)
+    if outcome.status == ResultStatus.CONFLICT:
+        kept = _keep(context, mutation, status=ResultStatus.CONFLICT, errors=[])
+        _record_conflict(context, mutation, outcome, kept)
+    elif mutation.data:
+        _supersede_conflicts(context, mutation, outcome)
+    return MutationResult(seq=mutation.seq, id=mutation.id, status=outcome.status,
+                          version=outcome.version)
+
+
+def _duplicates(session: Session, mutations: Sequence[Mutation]) -> list[MutationResult]:
+    if not mutations:
+        return []
+    existing = _existing(session, mutations)
+    return [
+        MutationResult(
+            seq=m.seq, id=m.id, status=ResultStatus.DUPLICATE,
+            version=getattr(existing.get((m.entity, m.id)), "version", None),
+        )
+        for m in mutations
+    ]
+
+
+def _keep(context: PushContext, mutation: Mutation, *, status: ResultStatus,
+          errors: list[dict[str, str]]) -> KeptMutation:
+    kept = KeptMutation(
+        device_id=context.device.id, seq=mutation.seq, entity=mutation.entity,
+        entity_id=mutation.id, op=mutation.op, base_version=mutation.base_version,
+        data=mutation.data, status=status, errors=errors, author_id=context.caller.user.id,
+    )
+    context.session.add(kept)
+    context.session.flush()
+    return kept
+
+
+def _record_conflict(context: PushContext, mutation: Mutation, outcome: Outcome,
+                     kept: KeptMutation) -> None:
+    assert outcome.merge is not None
+    conflicts = outcome.merge.conflicts
+    conflict = SyncConflict(
+        entity=mutation.entity, entity_id=mutation.id, project_id=outcome.project_id,
+        mutation_id=kept.id, device_id=context.device.id, fields=sorted(conflicts),
+        base_values={k: c.base for k, c in conflicts.items()},
+        server_values={k: c.server for k, c in conflicts.items()},
+        device_values={k: c.device for k, c in conflicts.items()},
+        server_version=outcome.server_version,
+    )
+    context.session.add(conflict)
+    context.session.flush()
+    record_change(context.session, entity="conflict", entity_id=conflict.id, op="upsert",
+                  version=1, project_id=outcome.project_id)
+
+
+def _supersede_conflicts(context: PushContext, mutation: Mutation, outcome: Outcome) -> None:
+    """A tablet that saw the server's values and saved again has settled its own conflict."""
+    session = context.session
+    open_conflicts = session.execute(
+        select(SyncConflict).where(
+            col(SyncConflict.entity) == mutation.entity,
+            col(SyncConflict.entity_id) == mutation.id,
+            col(SyncConflict.device_id) == context.device.id,
+            col(SyncConflict.status) == "open",
+        )
+    ).scalars().all()
+    data = mutation.data or {}
+    for conflict in open_conflicts:
+        seen = (conflict.server_version or 0) <= mutation.base_version
+        if seen and all(name in data for name in conflict.fields):
+            close_conflict(session, conflict=conflict, status="superseded",
+                           resolution={"by": "device", "seq": mutation.seq,
+                                       "values": {n: data[n] for n in conflict.fields}},
+                           resolved_by_id=context.caller.user.id)
+
+
+def close_conflict(session: Session, *, conflict: SyncConflict, status: str,
+                   resolution: dict[str, Any], resolved_by_id: uuid.UUID | None,
+                   at: datetime | None = None) -> None:
+    conflict.status = status
+    conflict.resolution = resolution
+    conflict.resolved_by_id = resolved_by_id
+    conflict.resolved_at = at or utcnow()
+    session.add(conflict)
+    session.flush()
+    record_change(session, entity="conflict", entity_id=conflict.id, op="upsert", version=2,
+                  project_id=conflict.project_id)
+

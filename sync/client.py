@@ -1,0 +1,220 @@
+"""The tablet's one HTTP session with the server: timeouts, retries, gzip, bytes, typed errors.
+
+Every request goes through ``SyncClient._send``: it has a connect and a read timeout, is retried
+by urllib3 on connection failures and 502/503/504 (POST and PATCH included — a push is
+idempotent by its seqs and a chunk by its offset), counts the bytes that really crossed the
+wire (compressed), and turns every failure into one ``sync.errors`` exception.
+
+Tests (and the offline bundle tools) may hand in their own ``requests.Session`` — for example
+one whose adapter forwards to an in-process app — instead of the default one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from sync import errors
+from sync.protocol import (
+    DEFAULT_PULL_LIMIT,
+    PullResponse,
+    PushResponse,
+    SyncInfo,
+)
+
+API_PREFIX = "/api/v1"
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+# Answers larger than this are refused rather than held in memory (a pull page is far smaller).
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+
+def default_retry() -> Retry:
+    """Quick retries for blips; the schedule's back-off handles longer outages."""
+    return Retry(
+        total=3, connect=3, read=2, status=2, other=0,
+        backoff_factor=0.5, backoff_jitter=0.5, backoff_max=10,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD", "POST", "PATCH"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def default_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=default_retry(), pool_connections=2, pool_maxsize=4)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class SyncClient:
+    """Calls of protocol v1 against one server with one device token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+        app_version: str = "",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.session = session or default_session()
+        self.timeout = timeout
+        self.app_version = app_version
+        self._lock = threading.Lock()
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    # --- protocol calls --------------------------------------------------------------------
+
+    def info(self) -> SyncInfo:
+        return SyncInfo.model_validate(self._send("GET", "/sync/info").json())
+
+    def push(self, envelope: bytes, *, compress: bool = True) -> PushResponse:
+        """Send one batch (an encoded ``PushRequest``), gzipped unless told otherwise."""
+        headers = {"Content-Type": "application/json"}
+        body = envelope
+        if compress:
+            body = gzip.compress(envelope, compresslevel=6)
+            headers["Content-Encoding"] = "gzip"
+        if self.app_version:
+            headers["X-App-Version"] = self.app_version
+        answer = self._send("POST", "/sync/push", body=body, headers=headers)
+        return PushResponse.model_validate(answer.json())
+
+    def pull(self, cursor: str | None, *, limit: int = DEFAULT_PULL_LIMIT) -> PullResponse:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return PullResponse.model_validate(self._send("GET", "/sync/pull", params=params).json())
+
+    def upload_offset(self, attachment_id: str) -> int:
+        """How many bytes of a photo the server holds (``HEAD``)."""
+        answer = self._send("HEAD", f"/attachments/{attachment_id}")
+        return int(answer.headers.get("upload-offset", "0"))
+
+    def upload_chunk(self, attachment_id: str, *, offset: int, chunk: bytes) -> int:
+        """Append ``chunk`` at ``offset``; returns the server's new offset."""
+        headers = {"Upload-Offset": str(offset),
+                   "Content-Type": "application/offset+octet-stream"}
+        answer = self._send("PATCH", f"/attachments/{attachment_id}", body=chunk,
+                            headers=headers)
+        return int(answer.headers.get("upload-offset", offset + len(chunk)))
+
+    # --- the one place that talks HTTP -------------------------------------------------------
+
+    def _send(self, method: str, path: str, *, body: bytes | None = None,
+              headers: dict[str, str] | None = None,
+              params: dict[str, Any] | None = None) -> Answer:
+        all_headers = {"Accept-Encoding": "gzip", "Accept": "application/json"}
+        if self.token:
+            all_headers["Authorization"] = f"Bearer {self.token}"
+        all_headers.update(headers or {})
+        url = f"{self.base_url}{API_PREFIX}{path}"
+        try:
+            response = self.session.request(method, url, data=body, headers=all_headers,
+                                            params=params, timeout=self.timeout, stream=True)
+            try:
+                raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=False) or b""
+            finally:
+                response.close()
+        except requests.exceptions.Timeout as exc:
+            raise errors.NetworkError("the server did not answer in time; will try again "
+                                      "later") from exc
+        except requests.exceptions.RequestException as exc:
+            raise errors.NetworkError("cannot reach the server (no connection or the server "
+                                      "is down); will try again later") from exc
+        except OSError as exc:
+            raise errors.NetworkError(f"the connection broke ({exc}); will try again "
+                                      "later") from exc
+        with self._lock:
+            self.bytes_sent += len(body or b"")
+            self.bytes_received += len(raw)
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise errors.ServerError("the server's answer is too large",
+                                     status=response.status_code)
+        answer_headers = {k.lower(): v for k, v in response.headers.items()}
+        content = _inflate(raw, answer_headers.get("content-encoding"))
+        answer = Answer(response.status_code, answer_headers, content)
+        if answer.status >= 400:
+            raise _error_of(answer)
+        return answer
+
+
+def _inflate(raw: bytes, encoding: str | None) -> bytes:
+    if not raw or (encoding or "").lower() not in ("gzip", "x-gzip"):
+        return raw
+    try:
+        return zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+    except zlib.error as exc:
+        raise errors.ServerError(f"the server's answer is not valid gzip ({exc})") from exc
+
+
+def _detail(answer: Answer) -> tuple[str, dict[str, Any]]:
+    try:
+        body = answer.json()
+    except ValueError:
+        return answer.body[:200].decode("utf-8", "replace"), {}
+    if not isinstance(body, dict):
+        return str(body)[:200], {}
+    detail = body.get("detail")
+    if isinstance(detail, list):
+        text = "; ".join(
+            f"{d.get('field')}: {d.get('message')}" if d.get("field") else str(d.get("message"))
+            for d in detail if isinstance(d, dict)
+        )
+    else:
+        text = str(detail or "")
+    return text, body
+
+
+def _error_of(answer: Answer) -> errors.SyncClientError:
+    text, body = _detail(answer)
+    status = answer.status
+    if status >= 500:
+        return errors.ServerError(f"the server had a problem ({status}); will try again later",
+                                  status=status)
+    if status == 401:
+        return errors.NotEnrolled(f"the server does not know this tablet ({text}): enrol it "
+                                  "again", status=status)
+    if status == 403:
+        return errors.DeviceRevoked(text or "this tablet may no longer sync; its records stay "
+                                    "on it", status=status)
+    if status == 409 and "expected_seq" in body:
+        return errors.SeqMismatch(text, expected_seq=int(body["expected_seq"]))
+    if status == 409 and "upload-offset" in answer.headers:
+        return errors.OffsetMismatch(text, offset=int(answer.headers["upload-offset"]))
+    if status == 413:
+        limit = body.get("limit")
+        return errors.TooLarge(text or "too large for the server",
+                               limit=int(limit) if isinstance(limit, int) else None)
+    if status == 426:
+        return errors.ProtocolTooOld(f"{text} (this app is too old for the server)",
+                                     status=status)
+    if status == 422 and "upload_offset" in body:
+        return errors.UploadRefused(text, status=status)
+    return errors.RequestRefused(f"the server refused the request ({status}): {text}",
+                                 status=status)

@@ -1,0 +1,197 @@
+"""One sync round on the tablet: push the outbox, upload photos, pull the server's changes.
+
+The steps run in this order (``STAGES``), each a small operation that leaves the store
+consistent if the app is killed in the middle:
+
+1. ``push``   — the outbox in batches capped by gzip bytes (about 256 KB, smaller on slow
+                links: a batch that takes longer than ``slow_seconds`` halves the cap, a quick
+                full one doubles it back), each answer stored in one local transaction;
+2. ``upload`` — photo bytes whose metadata the server has answered (``sync.attachments``);
+3. ``pull``   — pages of changes, each page stored with its cursor in one local transaction.
+
+No step reads the tablet's clock for a decision: durations use ``time.monotonic``, and "last
+successful sync" is the server's own time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sync import errors
+from sync.attachments import upload_photos
+from sync.client import SyncClient
+from sync.protocol import DEFAULT_PULL_LIMIT, PROTOCOL_VERSION, Mutation
+from sync.store import DeviceStore
+
+STAGES = ("push", "upload", "pull")
+
+MAX_BATCH_BYTES = 256 * 1024
+MIN_BATCH_BYTES = 4 * 1024
+
+
+@dataclass
+class SyncReport:
+    """What one ``sync_once`` did."""
+
+    pushed: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    pulled: int = 0
+    uploaded: int = 0
+    server_time: str | None = None
+
+    def count(self, status: str) -> None:
+        self.pushed[status] = self.pushed.get(status, 0) + 1
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: DeviceStore,
+        client: SyncClient,
+        *,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+        min_batch_bytes: int = MIN_BATCH_BYTES,
+        max_batch_mutations: int = 2000,
+        slow_seconds: float = 15.0,
+        fast_seconds: float = 3.0,
+        pull_limit: int = DEFAULT_PULL_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.max_batch_bytes = max_batch_bytes
+        self.min_batch_bytes = min(min_batch_bytes, max_batch_bytes)
+        self.batch_bytes = max_batch_bytes
+        self.max_batch_mutations = max_batch_mutations
+        # The server's own limit on a batch's inflated size, learnt from /sync/info or a 413.
+        self.server_max_bytes: int | None = None
+        self.slow_seconds = slow_seconds
+        self.fast_seconds = fast_seconds
+        self.pull_limit = pull_limit
+        self.clock = clock
+        self._ratio = 0.25  # gzip size / JSON size, learnt from each batch
+
+    # --- one round ---------------------------------------------------------------------------
+
+    def sync_once(self) -> SyncReport:
+        """Push, upload, pull. Raises a ``sync.errors`` error after recording it for the app."""
+        report = SyncReport()
+        try:
+            self.push(report)
+            report.uploaded = upload_photos(self.store, self.client)
+            self.pull(report)
+        except errors.SyncClientError as exc:
+            self.store.set_meta(last_error=exc.message)
+            raise
+        self.store.set_meta(last_error=None, last_success=report.server_time)
+        return report
+
+    def learn_limits(self) -> None:
+        """Ask the server for its limits (optional: a 413 teaches them too)."""
+        info = self.client.info()
+        self.max_batch_mutations = min(self.max_batch_mutations, info.max_batch_mutations)
+        self.server_max_bytes = info.max_batch_bytes
+
+    # --- push ----------------------------------------------------------------------------------
+
+    def push(self, report: SyncReport | None = None) -> SyncReport:
+        report = report or SyncReport()
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return report
+            mutations, envelope, packed = batch
+            started = self.clock()
+            try:
+                answer = self.client.push(envelope)
+            except errors.TooLarge as exc:
+                self._shrink(exc.limit)
+                continue
+            except errors.SeqMismatch as exc:
+                raise self._gap(exc, mutations[0].seq) from exc
+            except errors.NetworkError:
+                self.batch_bytes = max(self.min_batch_bytes, self.batch_bytes // 2)
+                raise
+            self._adapt(self.clock() - started, len(packed))
+            self.store.acknowledge(answer.results)
+            report.batches += 1
+            report.server_time = answer.server_time.isoformat()
+            for result in answer.results:
+                report.count(result.status)
+            answered = {r.seq for r in answer.results}
+            if any(m.seq not in answered for m in mutations):
+                raise errors.ServerError("the server did not answer every mutation of a batch")
+
+    def _next_batch(self) -> tuple[list[Mutation], bytes, bytes] | None:
+        mutations = self.store.pending(limit=self.max_batch_mutations)
+        if not mutations:
+            return None
+        device_id = self.store.device_id
+        # Pick by JSON size with the learnt compression ratio, then check the real gzip size.
+        budget = self.batch_bytes / max(self._ratio, 0.02)
+        if self.server_max_bytes:
+            budget = min(budget, self.server_max_bytes * 0.9)
+        chosen: list[Mutation] = []
+        size = 0
+        for mutation in mutations:
+            encoded = len(mutation.model_dump_json())
+            if chosen and size + encoded > budget:
+                break
+            chosen.append(mutation)
+            size += encoded
+        while True:
+            envelope = _envelope(device_id, chosen)
+            packed = gzip.compress(envelope, compresslevel=6)
+            self._ratio = max(len(packed) / max(len(envelope), 1), 0.02)
+            if len(packed) <= self.batch_bytes or len(chosen) == 1:
+                return chosen, envelope, packed
+            chosen = chosen[: max(1, len(chosen) // 2)]
+
+    def _adapt(self, seconds: float, sent: int) -> None:
+        if seconds > self.slow_seconds:
+            self.batch_bytes = max(self.min_batch_bytes, self.batch_bytes // 2)
+        elif seconds < self.fast_seconds and sent >= self.batch_bytes // 2:
+            self.batch_bytes = min(self.max_batch_bytes, self.batch_bytes * 2)
+
+    def _shrink(self, limit: int | None) -> None:
+        if limit and limit > 1024:
+            self.server_max_bytes = limit
+            self.max_batch_mutations = min(self.max_batch_mutations, limit)
+        if self.batch_bytes <= self.min_batch_bytes and self.max_batch_mutations <= 1:
+            raise errors.TooLarge("a single record is larger than the server accepts",
+                                  limit=limit)
+        self.batch_bytes = max(self.min_batch_bytes, self.batch_bytes // 2)
+        self.max_batch_mutations = max(1, self.max_batch_mutations // 2)
+
+    @staticmethod
+    def _gap(exc: errors.SeqMismatch, first: int) -> errors.OutboxGap:
+        # What the server already holds comes back as duplicates, so a 409 means the tablet
+        # lacks mutations the server never received (its store was restored from a copy).
+        return errors.OutboxGap(
+            f"the server expects change #{exc.expected_seq} but this tablet's outbox starts at "
+            f"#{first}: export an offline bundle and contact the country office",
+            status=409,
+        )
+
+    # --- pull --------------------------------------------------------------------------------
+
+    def pull(self, report: SyncReport | None = None) -> SyncReport:
+        report = report or SyncReport()
+        while True:
+            page = self.client.pull(self.store.cursor, limit=self.pull_limit)
+            self.store.apply_pull(page.changes, page.cursor)
+            report.pulled += len(page.changes)
+            report.server_time = page.server_time.isoformat()
+            if not page.has_more:
+                return report
+
+
+def _envelope(device_id: str, mutations: list[Mutation]) -> bytes:
+    items = ",".join(m.model_dump_json(exclude_none=True) for m in mutations)
+    head = json.dumps({"protocol": PROTOCOL_VERSION, "device_id": device_id})[:-1]
+    return f'{head},"mutations":[{items}]}}'.encode()
+

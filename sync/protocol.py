@@ -1,0 +1,163 @@
+"""The messages of sync protocol v1, shared by the tablet and the server (DESIGN §4).
+
+Field names and meanings are the wire contract; change them only with a new protocol version.
+Unknown keys are ignored so that a newer peer may add optional fields.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from itertools import pairwise
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PROTOCOL_VERSION = 1
+SUPPORTED_PROTOCOLS: tuple[int, ...] = (1,)
+# Attachment bytes travel in chunks of at most this size (DESIGN §4.4).
+MAX_CHUNK_BYTES = 1024 * 1024
+# A pull page holds at most this many changes, whatever the client asks for.
+MAX_PULL_LIMIT = 1000
+DEFAULT_PULL_LIMIT = 500
+
+
+class Entity(StrEnum):
+    """Records a device may push (§4.2)."""
+
+    ACTIVITY = "activity"
+    PARTICIPANT = "participant"
+    ATTACHMENT = "attachment"
+    SITE = "site"
+
+
+class PulledEntity(StrEnum):
+    """Records a pull may hand out (§4.3)."""
+
+    CATALOGUE = "catalogue"
+    PROJECT = "project"
+    SITE = "site"
+    TARGET = "target"
+    ACTIVITY = "activity"
+    PARTICIPANT = "participant"
+    ATTACHMENT = "attachment"
+    CONFLICT = "conflict"
+
+
+class Op(StrEnum):
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class ResultStatus(StrEnum):
+    """The server's final answer for one mutation. None of them blocks the queue."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    MERGED = "merged"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class FieldError(_Message):
+    field: str
+    message: str
+
+
+class Mutation(_Message):
+    """One saved change on the tablet.
+
+    ``data`` of an upsert holds the whole record when the record is new (``base_version`` 0)
+    and the fields this save changed otherwise; a delete carries no data.
+    """
+
+    seq: int = Field(ge=1)
+    entity: Entity
+    op: Op
+    id: uuid.UUID
+    base_version: int = Field(default=0, ge=0)
+    data: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _upsert_has_data(self) -> Mutation:
+        if self.op == Op.UPSERT and self.data is None:
+            raise ValueError("an upsert needs data")
+        return self
+
+
+class PushRequest(_Message):
+    protocol: int
+    device_id: uuid.UUID
+    mutations: list[Mutation]
+
+    @field_validator("mutations")
+    @classmethod
+    def _consecutive(cls, mutations: list[Mutation]) -> list[Mutation]:
+        for before, after in pairwise(mutations):
+            if after.seq != before.seq + 1:
+                raise ValueError(
+                    f"seq must rise by exactly 1 within a batch: {before.seq} is followed "
+                    f"by {after.seq}"
+                )
+        return mutations
+
+
+class MutationResult(_Message):
+    seq: int
+    id: uuid.UUID
+    status: ResultStatus
+    version: int | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class PushResponse(_Message):
+    last_seq: int
+    server_time: datetime
+    results: list[MutationResult]
+
+
+class SeqGap(_Message):
+    """The 409 answer to a batch whose first new seq is not ``last_seq + 1``."""
+
+    detail: str
+    expected_seq: int
+    server_time: datetime
+
+
+class Change(_Message):
+    entity: str
+    id: str
+    op: Op
+    version: int
+    data: dict[str, Any] | None = None
+
+
+class PullResponse(_Message):
+    changes: list[Change]
+    cursor: str
+    has_more: bool
+    server_time: datetime
+
+
+class SyncInfo(_Message):
+    """What ``GET /sync/info`` publishes: the limits a client must respect."""
+
+    protocols: list[int]
+    max_batch_bytes: int
+    max_batch_mutations: int
+    max_chunk_bytes: int
+    max_pull_limit: int
+    server_time: datetime
+
+
+class UploadRefused(_Message):
+    """A finished upload whose bytes did not match the metadata; the bytes were discarded."""
+
+    detail: list[FieldError]
+    upload_offset: int
+    server_time: datetime

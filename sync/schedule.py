@@ -1,0 +1,150 @@
+"""Background sync on the tablet: a timer thread that keeps trying with no user action.
+
+Chosen over APScheduler (and over Kivy's Clock) because:
+
+- the next attempt depends on the last result (back-off after failures, sooner while the outbox
+  still holds work, soon after a save): one loop computing its own delay says that directly,
+  where an APScheduler job would be rescheduled by hand after every run;
+- the delay is measured on ``time.monotonic``: APScheduler's triggers run on the wall clock,
+  and tablet clocks jump (a year either way in the field), which would stall or burst them;
+- sync must run off the UI thread anyway (Kivy's Clock runs callbacks on it); the app calls
+  ``sync_soon()`` after a save and reads ``status()`` from its own Clock to refresh the screen;
+- it is the standard library only, which python-for-android packages for free, and tests drive
+  it deterministically through ``run_once`` with an injected clock and random source.
+
+Back-off: after the n-th failure in a row, wait ``first_retry × 2^(n-1)`` seconds, capped at
+``max_delay``, with "equal jitter" (half fixed, half random) so that tablets that lost the
+server together do not all come back in the same second. A save wakes the loop (after
+``save_delay``, never sooner than ``min_gap`` after the last attempt).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from sync import errors
+from sync.engine import SyncEngine, SyncReport
+
+log = logging.getLogger("pilotmon.sync")
+
+
+class SyncSchedule:
+    def __init__(
+        self,
+        engine: SyncEngine,
+        *,
+        interval: float = 300.0,
+        first_retry: float = 10.0,
+        max_delay: float = 1800.0,
+        save_delay: float = 2.0,
+        min_gap: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.first_retry = first_retry
+        self.max_delay = max_delay
+        self.save_delay = save_delay
+        self.min_gap = min_gap
+        self.clock = clock
+        self.rng = rng
+        self.on_change = on_change
+        self.failures = 0
+        self.syncing = False
+        self.last_attempt: float | None = None
+        self.last_report: SyncReport | None = None
+        self.next_at = clock()
+        # Set by a save; survives a round that was running when the save came in.
+        self._soon: float | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # --- control -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="pilotmon-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def sync_soon(self) -> None:
+        """Call after a save: the record leaves soon, whatever the back-off said."""
+        with self._lock:
+            earliest = self.clock() + self.save_delay
+            if self.last_attempt is not None:
+                earliest = max(earliest, self.last_attempt + self.min_gap)
+            self._soon = earliest if self._soon is None else min(self._soon, earliest)
+            self.next_at = min(self.next_at, earliest)
+        self._wake.set()
+
+    def seconds_to_next(self) -> float:
+        return max(0.0, self.next_at - self.clock())
+
+    # --- one attempt -----------------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """One sync round now; plans the next one. True when the round succeeded."""
+        self.syncing = True
+        self._changed()
+        with self._lock:
+            self.last_attempt = self.clock()
+            self._soon = None  # this round takes every save made so far
+        ok = False
+        try:
+            self.last_report = self.engine.sync_once()
+            ok = True
+        except errors.SyncClientError as exc:
+            log.info("sync failed: %s", exc.message)
+        except Exception as exc:
+            log.exception("sync failed unexpectedly")
+            self.engine.store.set_meta(last_error=f"unexpected error: {exc}")
+        finally:
+            self.syncing = False
+        with self._lock:
+            planned = self.clock() + self.next_delay(ok)
+            if self._soon is not None:  # a save during the round: honour it
+                planned = min(planned, max(self._soon, self.last_attempt + self.min_gap))
+                self._soon = None
+            self.next_at = planned
+        self._changed()
+        return ok
+
+    def next_delay(self, ok: bool) -> float:
+        if ok:
+            self.failures = 0
+            return 1.0 if self.engine.store.pending_count() else self.interval
+        self.failures += 1
+        ceiling = min(self.max_delay, self.first_retry * 2 ** (self.failures - 1))
+        return ceiling / 2 + self.rng() * ceiling / 2
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            wait = self.seconds_to_next()
+            if wait > 0:
+                self._wake.wait(wait)
+                self._wake.clear()
+                continue  # woken early or time is up: recompute
+            self.run_once()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:
+                log.exception("sync status callback failed")

@@ -1,0 +1,179 @@
+"""An in-memory Backend for tests that exercise screens and controllers without a server.
+
+It keeps records the way the device store does (a record and its state), so tests can put the
+app in any state; the live-server tests use the real store and client instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from field_app.controllers.form import Photo, Save
+from field_app.controllers.status import LogEntry, SyncStatus
+from field_app.session import Enrolment, LocalRecord
+
+
+class MemoryBackend:
+    def __init__(self) -> None:
+        self._enrolment: Enrolment | None = None
+        self._projects: list[dict[str, Any]] = []
+        self._sites: list[dict[str, Any]] = []
+        self._targets: list[dict[str, Any]] = []
+        self._participants: list[dict[str, Any]] = []
+        self.records: dict[str, LocalRecord] = {}
+        self.saves: list[Save] = []
+        self.last_success: datetime | None = None
+        self.last_error: str | None = None
+        self.syncs = 0
+        self.sync_requests = 0
+        self._log: list[LogEntry] = []
+        self._device_id = str(uuid.uuid4())
+
+    # setup helpers -----------------------------------------------------------------------
+    def enrol_as(self, username: str = "amina", server: str = "http://127.0.0.1:9") -> None:
+        self._enrolment = Enrolment(server, self._device_id, username, "field_expert", "tab")
+
+    def add_project(self, **fields: Any) -> dict[str, Any]:
+        project = {"id": str(uuid.uuid4()), "code": "LSO-CPP-01", "name": "Potato value chain",
+                   "kind": "CPP", "country": "LSO", "thematic_area": "TA1",
+                   "solutions": ["S1", "S2"], "start_date": "2024-01-01",
+                   "end_date": "2027-12-31", "roster": True, **fields}
+        self._projects.append(project)
+        return project
+
+    def add_site(self, project: Mapping[str, Any], name: str, lat: float | None = None,
+                 lon: float | None = None) -> dict[str, Any]:
+        site = {"id": str(uuid.uuid4()), "project_id": project["id"], "name": name,
+                "admin_area": "", "lat": lat, "lon": lon}
+        self._sites.append(site)
+        return site
+
+    def add_target(self, project: Mapping[str, Any], indicator: str, period: str,
+                   value: float, sex: str | None = None) -> None:
+        self._targets.append({"id": str(uuid.uuid4()), "project_id": project["id"],
+                              "indicator": indicator, "period": period, "value": value,
+                              "sex": sex})
+
+    def add_record(self, data: Mapping[str, Any], state: str = "synced",
+                   **extra: Any) -> LocalRecord:
+        record = LocalRecord(data=dict(data), state=state, **extra)
+        self.records[record.id] = record
+        return record
+
+    # Backend -------------------------------------------------------------------------------
+    def enrolment(self) -> Enrolment | None:
+        return self._enrolment
+
+    def enrol(self, *, server_url: str, code: str | None, username: str | None,
+              password: str | None, label: str) -> Enrolment:
+        self._enrolment = Enrolment(server_url, self._device_id, username or "code-user",
+                                    "field_expert", label)
+        return self._enrolment
+
+    def projects(self) -> list[dict[str, Any]]:
+        return list(self._projects)
+
+    def sites(self, project_id: str) -> list[dict[str, Any]]:
+        return [s for s in self._sites if s["project_id"] == project_id]
+
+    def targets(self, project_id: str) -> list[dict[str, Any]]:
+        return [t for t in self._targets if t["project_id"] == project_id]
+
+    def participants(self, project_id: str) -> list[dict[str, Any]]:
+        return [p for p in self._participants if p["project_id"] == project_id]
+
+    def activities(self, project_id: str) -> list[LocalRecord]:
+        return [r for r in self.records.values() if r.data.get("project_id") == project_id]
+
+    def activity(self, activity_id: str) -> LocalRecord | None:
+        return self.records.get(activity_id)
+
+    def attention(self) -> list[LocalRecord]:
+        return [r for r in self.records.values()
+                if r.state in ("returned", "conflict", "rejected")]
+
+    def photos(self, activity_id: str) -> list[Photo]:
+        return [p for save in self.saves if save.activity["id"] == activity_id
+                for p in save.photos]
+
+    def save_activity(self, save: Save) -> None:
+        self.saves.append(save)
+        if save.new_site is not None:
+            self._sites.append(dict(save.new_site))
+        old = self.records.get(str(save.activity["id"]))
+        self.records[str(save.activity["id"])] = LocalRecord(
+            data=dict(save.activity), state="pending", version=old.version if old else 0)
+
+    def save_participant(self, data: Mapping[str, Any]) -> None:
+        self._participants = [p for p in self._participants if p["id"] != data["id"]]
+        self._participants.append(dict(data))
+
+    def keep_theirs(self, activity_id: str) -> None:
+        record = self.records[activity_id]
+        record.data.update(record.theirs)
+        record.state, record.theirs, record.conflict_fields = "synced", {}, []
+
+    def sync_once(self) -> SyncStatus:
+        self.syncs += 1
+        return self.status()
+
+    def start(self, on_change: Any) -> None:
+        self.on_change = on_change
+
+    def sync_now(self) -> None:
+        self.sync_requests += 1
+
+    @property
+    def syncing(self) -> bool:
+        return False
+
+    def keep_mine(self, activity_id: str) -> None:
+        record = self.records[activity_id]
+        record.data.update(record.mine)
+        record.state, record.theirs, record.mine, record.conflict_fields = "pending", {}, {}, []
+
+    def status(self) -> SyncStatus:
+        pending = sum(1 for r in self.records.values() if r.state == "pending")
+        return SyncStatus(pending=pending, last_success=self.last_success,
+                          last_error=self.last_error, attention=len(self.attention()))
+
+    def server_offset(self) -> timedelta:
+        return timedelta(0)
+
+    def log(self, limit: int) -> list[LogEntry]:
+        return self._log[-limit:]
+
+    def export_bundle(self, directory: Path) -> Path:
+        path = directory / "bundle.zip"
+        path.write_bytes(b"")
+        return path
+
+    def device_id(self) -> str:
+        return self._device_id
+
+    def close(self) -> None:
+        pass
+
+
+def activity(project: Mapping[str, Any], *, title: str = "Potato storage demonstration",
+             start: date = date(2025, 3, 14), site: Mapping[str, Any] | None = None,
+             women: int = 12, men: int = 8, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()), "project_id": project["id"],
+        "site_id": site["id"] if site else None, "type": "demonstration", "title": title,
+        "start_date": start.isoformat(), "end_date": start.isoformat(), "topic": "S1.T2",
+        "modality": "T", "level": "L3", "delivery": "in_person", "value_chain_stage": None,
+        "facilitators": ["Thabo"], "experts_count": 1, "location": None, "notes": "",
+        "attendance": [
+            {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
+             "count": women},
+            {"sex": "male", "age_band": "adult", "category": "farmer", "disability": False,
+             "count": men},
+        ],
+        "status": "submitted", "captured_at": datetime(2025, 3, 14, tzinfo=UTC).isoformat(),
+        **fields,
+    }

@@ -1,0 +1,197 @@
+"""Drive the real app headless: one Kivy window per test process, apps started and stopped in
+it one after the other, simulated touches and typing, frames stepped by hand, screenshots.
+
+Kivy reads its environment when first imported, so :func:`prepare` runs before any import of
+Kivy (the UI tests import this module inside a fixture, after the window probe).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+HOW_TO_ENABLE = (
+    "Kivy cannot open a window here, so the UI tests are skipped. They run headless with "
+    "SDL2's offscreen driver (SDL_VIDEODRIVER=offscreen, set by the tests) and need Mesa's "
+    "OpenGL: `apt-get install -y libgl1 libgl1-mesa-dri libegl1` (bash .ci/run does it), or "
+    "run under a display / `xvfb-run`. Kivy itself: `pip install -e '.[field]'`."
+)
+
+
+def environment() -> dict[str, str]:
+    home = Path(tempfile.gettempdir()) / f"pilotmon-kivy-home-{os.getuid()}"
+    env = {
+        "KIVY_HOME": str(home),  # never the user's ~/.kivy
+        "KIVY_NO_ARGS": "1",
+        "KIVY_NO_CONSOLELOG": "1",
+        "KIVY_NO_FILELOG": "1",
+        "KIVY_LOG_MODE": "PYTHON",  # leave the root logger (and pytest's capture) alone
+        "KIVY_METRICS_DENSITY": "1",
+    }
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        env["SDL_VIDEODRIVER"] = "offscreen"
+    return env
+
+
+def probe() -> str | None:
+    """None when a window opens in a fresh process; else why not (last line of the error)."""
+    code = ("from kivy.core.window import Window\n"
+            "assert Window is not None, 'no window provider'\n"
+            "print('window', Window.size)\n")
+    try:
+        result = subprocess.run([sys.executable, "-c", code], env={**os.environ, **environment()},
+                                capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if result.returncode == 0 and "window" in result.stdout:
+        return None
+    lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {result.returncode}"
+
+
+def prepare(size: tuple[int, int] = (1280, 800)) -> None:
+    os.environ.update(environment())
+    Path(os.environ["KIVY_HOME"]).mkdir(parents=True, exist_ok=True)
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(size[0]))
+    Config.set("graphics", "height", str(size[1]))
+    Config.set("kivy", "exit_on_escape", "0")
+
+
+class Driver:
+    """One running app in the shared window."""
+
+    def __init__(self, app: Any) -> None:
+        from kivy.base import EventLoop
+        from kivy.core.window import Window
+
+        self.app = app
+        self.window = Window
+        self.loop = EventLoop
+        if EventLoop.status != "started":
+            EventLoop.ensure_window()
+            EventLoop.start()
+        app._run_prepare()
+        self.step(3)
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def step(self, frames: int = 1) -> None:
+        for _ in range(frames):
+            self.loop.idle()
+
+    def wait_until(self, condition: Callable[[], Any], *, timeout: float = 30.0,
+                   what: str = "the condition") -> Any:
+        """Step frames until ``condition()`` is truthy (background work finishes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.step()
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.01)
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def tap(self, widget: Any) -> None:
+        """A finger down and up on the middle of ``widget``."""
+        from kivy.tests.common import UnitTestTouch
+
+        assert widget.get_root_window() is not None, f"{widget} is not on screen"
+        self.scroll_into_view(widget)
+        x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        self.step()
+        touch.touch_up()
+        self.step(2)
+
+    def scroll_into_view(self, widget: Any) -> None:
+        """As a finger would: scroll the enclosing list or page until ``widget`` shows."""
+        from kivy.uix.scrollview import ScrollView
+
+        parent = widget.parent
+        while parent is not None and not isinstance(parent, ScrollView):
+            parent = None if parent is self.window else parent.parent
+        if parent is None:
+            return
+        left, bottom = widget.to_window(widget.x, widget.y)
+        right, top = widget.to_window(widget.right, widget.top)
+        view_left, view_bottom = parent.to_window(parent.x, parent.y)
+        view_right, view_top = parent.to_window(parent.right, parent.top)
+        if bottom >= view_bottom and top <= view_top and left >= view_left and \
+                right <= view_right:
+            return
+        parent.scroll_to(widget, padding=40, animate=False)
+        self.step(2)
+
+    def type(self, box: Any, text: str) -> None:
+        """Focus a text box by touching it, clear it, and type ``text`` as keyboard input."""
+        self.tap(box)
+        assert box.focus, f"{box} did not take the focus"
+        box.select_all()
+        box.delete_selection()
+        for character in text:
+            self.window.dispatch("on_textinput", character)
+        self.step()
+        box.focus = False
+        self.step()
+
+    def choose(self, picker: Any, label: str) -> None:
+        """Open a picker (Spinner) by touching it and touch the option called ``label``."""
+        self.tap(picker)
+        dropdown = picker._dropdown
+        self.wait_until(lambda: dropdown.attach_to is not None, what="the picker to open")
+        options = [c for c in dropdown.container.children if getattr(c, "text", None) == label]
+        assert options, f"no option {label!r} in {[c.text for c in dropdown.container.children]}"
+        dropdown.scroll_to(options[0])
+        self.step(2)
+        self.tap(options[0])
+
+    def find(self, root: Any, predicate: Callable[[Any], bool]) -> Any:
+        for widget in root.walk(restrict=True):
+            if predicate(widget):
+                return widget
+        raise LookupError("no such widget on screen")
+
+    def find_text(self, root: Any, text: str) -> Any:
+        return self.find(root, lambda w: getattr(w, "text", None) == text)
+
+    # -- window --------------------------------------------------------------------------------
+
+    def resize(self, width: int, height: int) -> None:
+        self.window.size = (width, height)
+        self.step(4)
+
+    def screenshot(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.step(3)
+        self.app.root.export_to_png(str(path))
+        return path
+
+    def close(self) -> None:
+        """Stop the app but keep the window (and the event loop) for the next test."""
+        from kivy.app import App
+
+        self.app.dispatch("on_stop")
+        for child in list(self.window.children):
+            self.window.remove_widget(child)
+        App._running_app = None
+        self.step()
+
+
+def running(app: Any) -> Iterator[Driver]:
+    driver = Driver(app)
+    try:
+        yield driver
+    finally:
+        driver.close()

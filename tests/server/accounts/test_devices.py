@@ -1,0 +1,226 @@
+"""Tablets: one-time enrolment codes (API and CLI), enrolment, the device list, revocation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+
+from server.accounts.devices import normalise_code
+from server.accounts.models import Device, EnrolmentCode
+from server.audit.models import AuditEntry
+from server.columns import utcnow
+from tests.factories import World, activity_data, detach, fresh, rows
+
+
+def _code(client: TestClient, world: World, username: str, who: str = "officer_lso"):
+    return client.post("/api/v1/devices/enrol-codes", json={"username": username},
+                       headers=world.auth(who))
+
+
+def _enrol(client: TestClient, code: str | None, device_id: uuid.UUID, headers=None):
+    body = {"device_id": str(device_id), "label": "Maseru tablet 3", "app_version": "1.2.0"}
+    if code is not None:
+        body["enrolment_code"] = code
+    return client.post("/api/v1/devices/enrol", json=body, headers=headers or {})
+
+
+def _push(client: TestClient, token: str, device_id: uuid.UUID, project, seq: int = 1):
+    data = activity_data(project)
+    return client.post("/api/v1/sync/push", headers={"Authorization": f"Bearer {token}"}, json={
+        "protocol": 1, "device_id": str(device_id),
+        "mutations": [{"seq": seq, "entity": "activity", "op": "upsert", "id": data["id"],
+                       "base_version": 0, "data": data}]})
+
+
+def test_enrol_with_a_code_then_push_then_revoke(client: TestClient, session: Session) -> None:
+    world = World(session)
+    expert = world.users["expert_lso"]
+    response = _code(client, world, expert.username)
+    assert response.status_code == 201, response.text
+    issued = response.json()
+    code = issued["code"]
+    assert len(normalise_code(code)) == 10 and code[5] == "-"
+    assert issued["qr_svg"].startswith("<svg") and code in issued["qr_payload"]
+    assert issued["username"] == expert.username
+    [stored] = rows(session, select(EnrolmentCode))
+    assert stored.code_hash != code and normalise_code(code) not in stored.code_hash
+
+    device_id = uuid.uuid4()
+    response = _enrol(client, code.lower().replace("-", " "), device_id)  # typed loosely
+    assert response.status_code == 200, response.text
+    enrolled = response.json()
+    assert enrolled["device_id"] == str(device_id)
+    assert enrolled["user"]["username"] == expert.username
+    assert enrolled["user"]["role"] == "field_expert"
+    assert enrolled["user"]["countries"] == ["LSO"]
+    assert [p["id"] for p in enrolled["user"]["projects"]] == [str(world.project_lso.id)]
+    token = enrolled["device_token"]
+    device = fresh(session, Device, device_id)
+    assert device.token_hash != token and device.label == "Maseru tablet 3"
+
+    # The device token works on the device routes ...
+    pushed = _push(client, token, device_id, world.project_lso)
+    assert pushed.status_code == 200, pushed.text
+    assert pushed.json()["results"][0]["status"] == "applied"
+    # ... but not on the people's routes, and the code works only once.
+    assert client.get("/api/v1/auth/me",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    again = _enrol(client, code, uuid.uuid4())
+    assert again.status_code == 422
+    assert again.json()["detail"][0]["field"] == "enrolment_code"
+    assert "already used" in again.json()["detail"][0]["message"]
+
+    # The officer sees the tablet with its app version and last acknowledged seq.
+    listed = client.get("/api/v1/devices", headers=world.auth("officer_lso")).json()
+    assert listed["total"] == 1
+    row = listed["items"][0]
+    assert (row["id"], row["username"], row["app_version"], row["revoked"]) == (
+        str(device_id), expert.username, "1.2.0", False)
+    assert row["last_seq"] == 1
+
+    revoked = client.post(f"/api/v1/devices/{device_id}/revoke",
+                          headers=world.auth("officer_lso"))
+    assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+    refused = _push(client, token, device_id, world.project_lso, seq=2)
+    assert refused.status_code == 403
+    assert "revoked" in refused.json()["detail"]
+
+    actions = rows(session, select(AuditEntry.action).where(
+        col(AuditEntry.entity).in_(["device", "enrolment_code"])))
+    assert sorted(actions) == ["enrol", "issue", "revoke"]
+
+
+def test_an_expired_or_unknown_code_is_refused(client: TestClient, session: Session) -> None:
+    world = World(session)
+    code = _code(client, world, world.users["expert_lso"].username).json()["code"]
+    row = session.exec(select(EnrolmentCode)).one()
+    row.expires_at = utcnow() - timedelta(minutes=1)
+    session.add(row)
+    session.commit()
+    detach(session)
+
+    response = _enrol(client, code, uuid.uuid4())
+    assert response.status_code == 422
+    assert response.json()["detail"] == [{"field": "enrolment_code",
+                                          "message": "this code has expired: ask for a new one"}]
+    response = _enrol(client, "ZZZZZ-ZZZZZ", uuid.uuid4())
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "enrolment_code"
+    assert rows(session, select(Device)) == []
+
+
+def test_enrol_with_a_user_token_and_reenrol(client: TestClient, session: Session) -> None:
+    world = World(session)
+    device_id = uuid.uuid4()
+    first = _enrol(client, None, device_id, headers=world.auth("expert_ken"))
+    assert first.status_code == 200, first.text
+    assert first.json()["user"]["username"] == world.users["expert_ken"].username
+
+    # Enrolling the same tablet again gives a new token; the old one stops working.
+    second = _enrol(client, None, device_id, headers=world.auth("expert_ken"))
+    assert second.status_code == 200
+    assert _push(client, first.json()["device_token"], device_id,
+                 world.project_ken).status_code == 401
+    assert _push(client, second.json()["device_token"], device_id,
+                 world.project_ken).status_code == 200
+
+    # Someone else cannot take the tablet over.
+    taken = _enrol(client, None, device_id, headers=world.auth("expert_lso"))
+    assert taken.status_code == 409
+    assert "device_id" in taken.json()["detail"]
+
+    # A revoked tablet comes back only with a fresh code, and keeps its push sequence.
+    client.post(f"/api/v1/devices/{device_id}/revoke", headers=world.auth("admin"))
+    refused = _enrol(client, None, device_id, headers=world.auth("expert_ken"))
+    assert refused.status_code == 403
+    code = _code(client, world, world.users["expert_ken"].username, "officer_ken").json()["code"]
+    restored = _enrol(client, code, device_id)
+    assert restored.status_code == 200
+    assert fresh(session, Device, device_id).revoked_at is None
+    assert _push(client, restored.json()["device_token"], device_id, world.project_ken,
+                 seq=2).status_code == 200
+
+
+def test_enrol_without_code_or_token_names_the_code(client: TestClient) -> None:
+    response = _enrol(client, None, uuid.uuid4())
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "enrolment_code"
+
+
+def test_codes_are_issued_only_for_people_in_scope(client: TestClient, session: Session) -> None:
+    world = World(session)
+    kenyan = world.users["expert_ken"].username
+    response = _code(client, world, kenyan, who="officer_lso")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "username"
+    assert _code(client, world, kenyan, who="hq").status_code == 403
+    assert _code(client, world, kenyan, who="expert_ken").status_code == 403
+    assert _code(client, world, kenyan, who="admin").status_code == 201
+
+
+def test_device_list_and_revoke_are_scoped(client: TestClient, session: Session) -> None:
+    from tests.factories import make_device
+
+    world = World(session)
+    lso, _ = make_device(session, world.users["expert_lso"])
+    ken, _ = make_device(session, world.users["expert_ken"])
+    session.commit()
+    detach(session)
+    lso_id, ken_id = lso.id, ken.id
+
+    def ids(who: str) -> set[str]:
+        body = client.get("/api/v1/devices", headers=world.auth(who)).json()
+        return {d["id"] for d in body["items"]}
+
+    assert ids("admin") == ids("hq") == {str(lso_id), str(ken_id)}
+    assert ids("officer_lso") == ids("expert_lso") == {str(lso_id)}
+    assert ids("officer_ken") == {str(ken_id)}
+    assert client.post(f"/api/v1/devices/{ken_id}/revoke",
+                       headers=world.auth("officer_lso")).status_code == 404
+    assert client.post(f"/api/v1/devices/{lso_id}/revoke",
+                       headers=world.auth("expert_lso")).status_code == 403
+    assert client.post(f"/api/v1/devices/{lso_id}/revoke",
+                       headers=world.auth("hq")).status_code == 403
+    assert fresh(session, Device, ken_id).revoked_at is None
+
+
+@pytest.fixture
+def cli_env(settings, monkeypatch: pytest.MonkeyPatch):
+    from server.config import get_settings
+    from server.db import dispose_engines
+
+    monkeypatch.setenv("PILOTMON_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PILOTMON_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+    dispose_engines()
+
+
+def test_cli_enrol_code_and_revoke(cli_env, client: TestClient, session: Session) -> None:
+    from server.cli import _register_optional_commands, cli
+
+    world = World(session)
+    _register_optional_commands()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["devices", "enrol-code", world.users["expert_lso"].username])
+    assert result.exit_code == 0, result.output
+    code = result.output.split(": ")[1].split()[0]
+    assert "expires at" in result.output
+
+    device_id = uuid.uuid4()
+    token = _enrol(client, code, device_id).json()["device_token"]
+    result = runner.invoke(cli, ["devices", "revoke", str(device_id)])
+    assert result.exit_code == 0, result.output
+    assert f"revoked device {device_id}" in result.output
+    assert _push(client, token, device_id, world.project_lso).status_code == 403
+
+    unknown = runner.invoke(cli, ["devices", "enrol-code", "nobody"])
+    assert unknown.exit_code != 0 and "no user 'nobody'" in unknown.output
+    bad = runner.invoke(cli, ["devices", "revoke", "not-a-uuid"])
+    assert bad.exit_code != 0

@@ -1,0 +1,114 @@
+"""Driving the dashboard in Debian's headless Chromium: a uvicorn server on a free loopback
+port in a thread, a fresh browser profile per test, full-page screenshots.
+
+The browser tests skip, saying how to enable them, when /usr/bin/chromium or chromedriver is
+missing (``.ci/run`` installs both).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER_PATHS = (Path("/usr/bin/chromedriver"), Path("/usr/lib/chromium/chromedriver"))
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots" / "dashboard"
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--lang=en-GB",
+)
+HOW_TO_ENABLE = ("the dashboard's browser tests need Debian's Chromium: run "
+                 "`apt-get install -y chromium chromium-driver` as root (bash .ci/run does it)")
+
+
+def chromedriver() -> Path | None:
+    for path in CHROMEDRIVER_PATHS:
+        if path.exists():
+            return path
+    found = shutil.which("chromedriver")
+    return Path(found) if found else None
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found: {HOW_TO_ENABLE}"
+    if chromedriver() is None:
+        return f"chromedriver not found: {HOW_TO_ENABLE}"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def live_server(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 in a thread; yields the base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="dashboard-live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the test server did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def chromium(profile_dir: Path, download_dir: Path, *, width: int = 1366,
+             height: int = 900) -> Iterator[object]:
+    """A headless Chromium with a fresh profile, downloading into ``download_dir``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile_dir}")
+    options.add_argument(f"--window-size={width},{height}")
+    options.add_experimental_option("prefs", {
+        "download.default_directory": str(download_dir),
+        "download.prompt_for_download": False,
+        "intl.accept_languages": "en-GB,en",
+    })
+    driver = webdriver.Chrome(options=options, service=Service(str(chromedriver())))
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(download_dir)})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(driver: object, name: str, *, width: int = 1366) -> Path:
+    """Save the whole page (not only the window) as ``artifacts/.../<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    driver.set_window_size(width, 900)  # type: ignore[attr-defined]
+    height = driver.execute_script(  # type: ignore[attr-defined]
+        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+    driver.set_window_size(width, max(600, min(int(height) + 40, 6000)))  # type: ignore[attr-defined]
+    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    return path

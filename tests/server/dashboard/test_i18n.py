@@ -1,0 +1,83 @@
+"""English and French: every message has a translation, placeholders survive translation,
+numbers and dates follow the reader's locale."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
+
+from server.dashboard import i18n
+from server.dashboard.i18n import Translator, extract_messages, pick_language
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _french_catalog() -> Catalog:
+    path = i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as po:
+        return read_po(po, locale="fr")
+
+
+def test_every_message_in_the_code_and_templates_has_a_french_translation() -> None:
+    french = _french_catalog()
+    extracted = [m.id for m in extract_messages() if m.id]
+    assert len(extracted) > 200
+    untranslated = []
+    for message_id in extracted:
+        entry = french.get(message_id)
+        strings = () if entry is None else (
+            entry.string if isinstance(entry.string, tuple) else (entry.string,))
+        if entry is None or entry.fuzzy or not strings or not all(strings):
+            untranslated.append(message_id)
+    assert untranslated == [], "run: .venv/bin/python -m server.dashboard.i18n"
+
+
+def test_translations_keep_every_placeholder() -> None:
+    for entry in _french_catalog():
+        if not entry.id:
+            continue
+        ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        wanted = set(PLACEHOLDER.findall(str(ids[-1])))
+        for text in strings:
+            assert set(PLACEHOLDER.findall(str(text))) == wanted, entry.id
+
+
+def test_french_plurals_follow_french_rules() -> None:
+    t = Translator("fr")
+    assert t.ngettext("%(num)s photo", "%(num)s photos", 0) == "0 photo"
+    assert t.ngettext("%(num)s photo", "%(num)s photos", 1) == "1 photo"
+    assert t.ngettext("%(num)s photo", "%(num)s photos", 2) == "2 photos"
+    en = Translator("en")
+    assert en.ngettext("%(num)s photo", "%(num)s photos", 0) == "0 photos"
+
+
+def test_labels_numbers_and_dates_follow_the_language() -> None:
+    fr, en = Translator("fr"), Translator("en")
+    assert fr.label("activity_type", "farmer_training") == "Formation d’agriculteurs"
+    assert en.label("activity_type", "farmer_training") == "Farmer training"
+    assert en.label("activity_type", "something_new") == "something_new"
+    assert en.label("status", None) == "–"
+    assert fr.number(12345.67, 1) == "12\u202f345,7"
+    assert en.number(12345.67, 1) == "12,345.7"
+    assert fr.percent(58.64, 1) == "58,6\u00a0%"
+    assert fr.date(date(2025, 3, 14)) == "14 mars 2025"
+    now = datetime(2025, 3, 14, 12, tzinfo=UTC)
+    assert en.ago(now - timedelta(hours=3), now) == "3 hours ago"
+    assert fr.ago(now - timedelta(hours=3), now) == "il y a 3 heures"
+
+
+def test_templates_escape_values_inside_translations() -> None:
+    t = Translator("fr")
+    rendered = t.jinja_gettext("by %(name)s", name="<b>x</b>")
+    assert str(rendered) == "par &lt;b&gt;x&lt;/b&gt;"
+
+
+def test_the_chosen_language_wins_then_the_browser_then_english() -> None:
+    assert pick_language("fr", "en-GB") == "fr"
+    assert pick_language(None, "fr-CA,fr;q=0.8") == "fr"
+    assert pick_language("de", "de-DE,es;q=0.5") == "en"
+    assert pick_language(None, None) == "en"

@@ -1,0 +1,231 @@
+"""Scheduled jobs: list and run from the CLI, the lock, the stale-tablet report, the cleanup."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from server.activities.models import Attachment
+from server.cli import main
+from server.columns import utcnow
+from server.config import Settings, get_settings
+from server.indicators.models import CUBES
+from server.indicators.service import indicator_values, parse_values_query
+from server.jobs.cleanup import cleanup_partial_uploads
+from server.jobs.models import JobRun
+from server.jobs.registry import JOBS, LOCK_NAMESPACE, Job, JobBusy, lock_key, run_job
+from server.jobs.scheduler import add_jobs
+from server.reports.tablets import stale_tablets
+from server.sync.attachments import AttachmentFiles
+from tests.factories import World, detach, make_activity, make_device, make_project, make_user
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
+    """Run ``pilotmon ARGS`` in this process against the test database."""
+    monkeypatch.setenv("PILOTMON_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("PILOTMON_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PILOTMON_ENVIRONMENT", "test")
+    get_settings.cache_clear()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield run
+    get_settings.cache_clear()
+
+
+def test_jobs_list_and_run_from_the_cli(cli: Cli, session: Session) -> None:
+    code, out, _ = cli("jobs", "list")
+    assert code == 0
+    for name in JOBS:
+        assert name in out
+    assert out.count("never run") == len(JOBS)
+    project = make_project(session)
+    make_activity(session, project)
+    session.commit()
+    # an inconsistency the incremental path would never make: the rebuild repairs and reports it
+    session.execute(sa.update(CUBES["base"]).values(participants=CUBES["base"].c.participants
+                                                    + 5))
+    session.commit()
+    code, out, err = cli("jobs", "run", "rollup-rebuild", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["drifted"] == ["indicator_cube_base"]
+    assert result["activities"] == 1
+    session.expire_all()
+    rows = indicator_values(session, caller=None,
+                            query=parse_values_query(code="PARTICIPANTS")).rows
+    assert rows == [{"value": 20}]
+    session.rollback()
+    code, out, _ = cli("jobs", "list")
+    assert "rollup-rebuild" in out and "last ok" in out
+
+
+def test_unknown_job_is_a_one_line_error(cli: Cli) -> None:
+    code, _, err = cli("jobs", "run", "coffee")
+    assert code == 2
+    assert err.strip().startswith("pilotmon: no job 'coffee'")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_lock_prevents_a_second_run(cli: Cli, engine: Engine, session: Session,
+                                        settings: Settings) -> None:
+    job = JOBS["stale-tablets"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as other:  # another process holding the job's lock
+            other.execute(sa.text("SELECT pg_advisory_lock(:a, :b)"),
+                          {"a": LOCK_NAMESPACE, "b": lock_key(job.name)})
+            with pytest.raises(JobBusy):
+                run_job(job, engine=engine, settings=settings)
+            code, _, err = cli("jobs", "run", job.name)
+            other.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+            other.commit()
+    else:
+        session.add(JobRun(name=job.name, running_since=utcnow(), holder="other-host:42"))
+        session.commit()
+        with pytest.raises(JobBusy, match="other-host:42"):
+            run_job(job, engine=engine, settings=settings)
+        code, _, err = cli("jobs", "run", job.name)
+    assert code == 1
+    assert "already running" in err and len(err.strip().splitlines()) == 1
+    if engine.dialect.name != "postgresql":
+        # a lock row left by a crashed run goes stale and no longer blocks
+        row = session.get(JobRun, job.name)
+        assert row is not None
+        row.running_since = utcnow() - timedelta(hours=13)
+        session.add(row)
+        session.commit()
+    assert run_job(job, engine=engine, settings=settings).status == "ok"
+
+
+def test_a_failing_job_is_recorded_and_reported(cli: Cli, engine: Engine, session: Session,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_engine: Engine, _settings: Settings) -> dict[str, object]:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(JOBS, "cleanup-uploads", Job("cleanup-uploads", "broken", {"hour": 3},
+                                                     broken))
+    code, _, err = cli("jobs", "run", "cleanup-uploads")
+    assert code == 1
+    assert err.strip() == "pilotmon: job cleanup-uploads failed: RuntimeError: disk full"
+    row = session.get(JobRun, "cleanup-uploads")
+    assert row is not None and row.last_status == "failed" and row.running_since is None
+
+
+def test_stale_tablet_report(session: Session, client: TestClient) -> None:
+    world = World(session)
+    now = utcnow()
+    lso, ken = world.users["expert_lso"], world.users["expert_ken"]
+    session.add_all([lso, ken])
+    make_device(session, lso, label="silent", last_seen_at=now - timedelta(days=20))
+    make_device(session, lso, label="fresh", last_seen_at=now - timedelta(days=2))
+    make_device(session, lso, label="never synced", enrolled_at=now - timedelta(days=30))
+    make_device(session, lso, label="revoked", last_seen_at=now - timedelta(days=40),
+                revoked_at=now - timedelta(days=1))
+    make_device(session, ken, label="kenya", last_seen_at=now - timedelta(days=15))
+    session.commit()
+    report = stale_tablets(session, days=14, now=now)
+    assert [(c["country"], [d["label"] for d in c["devices"]]) for c in report["countries"]] == [
+        ("KEN", ["kenya"]), ("LSO", ["never synced", "silent"])]
+    silent = report["countries"][1]["devices"][1]
+    assert silent["days_silent"] == 20 and silent["user"] == lso.username
+    assert stale_tablets(session, days=25, now=now)["countries"] == [
+        {"country": "LSO", "devices": [report["countries"][1]["devices"][0]]}]
+    detach(session)
+    response = client.get("/api/v1/reports/stale-tablets", params={"days": 14},
+                          headers=world.auth("officer_lso"))
+    assert response.status_code == 200
+    assert [c["country"] for c in response.json()["countries"]] == ["LSO"]
+    assert client.get("/api/v1/reports/stale-tablets",
+                      headers=world.auth("expert_lso")).status_code == 403
+
+
+def test_stale_tablets_job_output(cli: Cli, session: Session) -> None:
+    officer = make_user(session, role="country_officer", countries=["ETH"])
+    make_device(session, officer, label="Tablet 7", last_seen_at=utcnow() - timedelta(days=30))
+    session.commit()
+    code, out, err = cli("jobs", "run", "stale-tablets")
+    assert code == 0, err
+    assert "ETH: 1 tablet(s) silent for 14+ days" in out
+    assert "Tablet 7" in out
+
+
+def _attachment(session: Session, activity_id: uuid.UUID, **values: Any) -> Attachment:
+    attachment = Attachment(id=uuid.uuid4(), activity_id=activity_id, sha256="0" * 64,
+                            size=1000, content_type="image/jpeg", **values)
+    session.add(attachment)
+    return attachment
+
+
+def test_cleanup_removes_only_abandoned_partials(engine: Engine, session: Session,
+                                                 tmp_path: Path) -> None:
+    files = AttachmentFiles(tmp_path / "attachments")
+    now = utcnow()
+    old, recent = now - timedelta(days=10), now - timedelta(hours=3)
+    activity = make_activity(session, make_project(session))
+    abandoned = _attachment(session, activity.id, received=400, updated_at=old)
+    arriving = _attachment(session, activity.id, received=400, updated_at=recent)
+    complete = _attachment(session, activity.id, received=1000, complete=True, updated_at=old)
+    session.commit()
+    detach(session)  # no open transaction of ours may hold SQLite's write lock
+    for a in (abandoned, arriving):
+        files.append(a.id, offset=0, chunk=b"x" * 400)
+    final = files.final(complete.id)
+    final.parent.mkdir(parents=True)
+    final.write_bytes(b"y" * 1000)
+    orphan_old = files.partial(uuid.uuid4())
+    orphan_old.write_bytes(b"z" * 10)
+    os.utime(orphan_old, (old.timestamp(), old.timestamp()))
+    orphan_new = files.partial(uuid.uuid4())
+    orphan_new.write_bytes(b"z" * 10)
+    stranger = files.root / "partial" / "README"
+    stranger.write_text("not an upload")
+    os.utime(stranger, (old.timestamp(), old.timestamp()))
+
+    result = cleanup_partial_uploads(engine=engine, files=files, days=7, now=now)
+
+    assert result["reset"] == [str(abandoned.id)]
+    assert result["orphans"] == [orphan_old.name]
+    assert result["bytes_freed"] == 410
+    assert not files.partial(abandoned.id).exists() and not orphan_old.exists()
+    assert files.partial(arriving.id).exists() and orphan_new.exists() and stranger.exists()
+    assert final.read_bytes() == b"y" * 1000
+    session.expire_all()
+    assert session.get(Attachment, abandoned.id).received == 0  # type: ignore[union-attr]
+    assert session.get(Attachment, arriving.id).received == 400  # type: ignore[union-attr]
+    assert session.get(Attachment, complete.id).complete  # type: ignore[union-attr]
+    # nothing left to do the second time
+    assert cleanup_partial_uploads(engine=engine, files=files, days=7, now=now)["reset"] == []
+
+
+def test_scheduler_puts_every_job_on_a_cron_schedule(engine: Engine,
+                                                     settings: Settings) -> None:
+    scheduler = BackgroundScheduler()
+    add_jobs(scheduler, engine=engine, settings=settings)
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == set(JOBS)
+    for name, job in jobs.items():
+        assert isinstance(job.trigger, CronTrigger)
+        assert str(job.trigger.timezone) == "UTC"
+        assert job.max_instances == 1 and job.coalesce
+        assert job.args[0] is JOBS[name]

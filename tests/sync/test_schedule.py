@@ -1,0 +1,140 @@
+"""The background schedule: back-off with jitter on a monotonic clock, woken by saves."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from sync import errors
+from sync.engine import SyncReport
+from sync.schedule import SyncSchedule
+from sync.store import DeviceStore
+
+
+class FakeEngine:
+    """Stands in for SyncEngine: fails while ``failing`` is set, counts rounds."""
+
+    def __init__(self, store: DeviceStore) -> None:
+        self.store = store
+        self.failing: errors.SyncClientError | None = None
+        self.rounds = 0
+        self.ran = threading.Event()
+
+    def sync_once(self) -> SyncReport:
+        self.rounds += 1
+        self.ran.set()
+        if self.failing is not None:
+            self.store.set_meta(last_error=self.failing.message)
+            raise self.failing
+        self.store.set_meta(last_error=None)
+        return SyncReport()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> FakeEngine:
+    return FakeEngine(DeviceStore(tmp_path / "tablet.sqlite3"))
+
+
+def _schedule(engine: FakeEngine, now: list[float], jitter: float) -> SyncSchedule:
+    return SyncSchedule(engine, interval=300, first_retry=10, max_delay=600,  # type: ignore[arg-type]
+                        save_delay=2, min_gap=5, clock=lambda: now[0], rng=lambda: jitter)
+
+
+def test_failures_back_off_exponentially_with_jitter_up_to_a_ceiling(engine: FakeEngine) -> None:
+    now = [1000.0]
+    schedule = _schedule(engine, now, jitter=1.0)
+    engine.failing = errors.NetworkError("offline")
+    delays = []
+    for _ in range(8):
+        assert schedule.run_once() is False
+        delays.append(schedule.seconds_to_next())
+    assert delays == [10, 20, 40, 80, 160, 320, 600, 600]
+    low = _schedule(engine, now, jitter=0.0)
+    low.run_once()
+    assert low.seconds_to_next() == 5  # half fixed, half random
+
+
+def test_a_success_resets_the_back_off_and_waits_the_interval(engine: FakeEngine) -> None:
+    now = [0.0]
+    schedule = _schedule(engine, now, jitter=0.5)
+    engine.failing = errors.ServerError("boom")
+    schedule.run_once()
+    schedule.run_once()
+    engine.failing = None
+    assert schedule.run_once() is True
+    assert schedule.failures == 0 and schedule.seconds_to_next() == 300
+
+
+def test_work_left_in_the_outbox_is_picked_up_soon(engine: FakeEngine) -> None:
+    now = [0.0]
+    schedule = _schedule(engine, now, jitter=0.5)
+    engine.store.save("activity", {"id": "3b5a3c1e-0000-4000-8000-000000000001", "title": "x"})
+    schedule.run_once()
+    assert schedule.seconds_to_next() == 1.0
+
+
+def test_a_save_brings_the_next_attempt_forward_but_not_into_a_burst(engine: FakeEngine) -> None:
+    now = [0.0]
+    schedule = _schedule(engine, now, jitter=1.0)
+    engine.failing = errors.NetworkError("offline")
+    for _ in range(5):
+        schedule.run_once()
+    assert schedule.seconds_to_next() == 160
+    schedule.sync_soon()
+    assert schedule.seconds_to_next() == 5  # min_gap after the last attempt
+    now[0] += 100
+    schedule.sync_soon()
+    assert schedule.seconds_to_next() == 0  # the minimum gap is long past: due now
+
+
+def test_the_clock_is_monotonic_not_the_tablets_wall_clock(engine: FakeEngine) -> None:
+    # The schedule only ever reads the injected monotonic clock: a wall-clock jump of a year
+    # changes nothing, because no datetime is consulted.
+    now = [50.0]
+    schedule = _schedule(engine, now, jitter=1.0)
+    engine.failing = errors.NetworkError("offline")
+    schedule.run_once()
+    assert schedule.seconds_to_next() == 10
+
+
+def test_the_thread_keeps_retrying_without_any_save(engine: FakeEngine) -> None:
+    engine.failing = errors.NetworkError("offline")
+    schedule = SyncSchedule(engine, interval=300, first_retry=0.01, max_delay=0.02,  # type: ignore[arg-type]
+                            save_delay=0, min_gap=0)
+    schedule.start()
+    try:
+        for _ in range(3):
+            assert engine.ran.wait(10)
+            engine.ran.clear()
+    finally:
+        schedule.stop()
+    assert engine.rounds >= 3
+    assert engine.store.meta("last_error") == "offline"
+
+
+def test_a_save_wakes_a_sleeping_thread(engine: FakeEngine) -> None:
+    schedule = SyncSchedule(engine, interval=3600, first_retry=3600, max_delay=3600,  # type: ignore[arg-type]
+                            save_delay=0, min_gap=0)
+    schedule.start()
+    try:
+        assert engine.ran.wait(10)  # the first round runs at once
+        engine.ran.clear()
+        schedule.sync_soon()
+        assert engine.ran.wait(10)
+    finally:
+        schedule.stop()
+    assert engine.rounds == 2
+
+
+def test_an_unexpected_error_is_recorded_and_does_not_stop_the_loop(engine: FakeEngine) -> None:
+    now = [0.0]
+    schedule = _schedule(engine, now, jitter=1.0)
+
+    def broken() -> SyncReport:
+        raise RuntimeError("bug")
+
+    engine.sync_once = broken  # type: ignore[method-assign]
+    assert schedule.run_once() is False
+    assert engine.store.meta("last_error") == "unexpected error: bug"
