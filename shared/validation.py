@@ -123,6 +123,7 @@ class ErrorCode(StrEnum):
     NOT_NUMBER = "not_number"
     NOT_BOOLEAN = "not_boolean"
     TOO_LONG = "too_long"
+    CONTROL_CHARACTER = "control_character"
     TOO_MANY = "too_many"
     # values
     UNKNOWN_CODE = "unknown_code"
@@ -185,6 +186,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_NUMBER: "{field} must be a number, not {got}",
     ErrorCode.NOT_BOOLEAN: "{field} must be true or false, not {got}",
     ErrorCode.TOO_LONG: "{field} is {length} characters long; at most {high} are allowed",
+    ErrorCode.CONTROL_CHARACTER: (
+        "{field} contains an invisible control character ({char}); remove it"
+    ),
     ErrorCode.TOO_MANY: "{field} has {count} entries; at most {high} are allowed",
     ErrorCode.UNKNOWN_CODE: "{field}: unknown {what} '{value}'; {choices}",
     ErrorCode.BAD_UUID: (
@@ -365,6 +369,9 @@ def _fail(field: str, code: ErrorCode, **params: object) -> Checked:
     return None, [issue(field, code, **params)]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _text(limit: int) -> Check:
     def check(value: Any, field: str) -> Checked:
         if not isinstance(value, str):
@@ -372,6 +379,11 @@ def _text(limit: int) -> Check:
         text = value.strip()
         if len(text) > limit:
             return _fail(field, ErrorCode.TOO_LONG, length=len(text), high=limit)
+        # Line breaks and tabs are text; other control characters (NUL above all, which
+        # PostgreSQL cannot store) are not.
+        bad = _CONTROL.search(text)
+        if bad:
+            return _fail(field, ErrorCode.CONTROL_CHARACTER, char=f"U+{ord(bad.group()):04X}")
         return text, []
 
     return check

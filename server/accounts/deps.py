@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
 
 from server.accounts.auth import (
     Caller,
@@ -19,7 +20,7 @@ from server.accounts.auth import (
     caller_from_access_token,
     caller_from_device_token,
 )
-from server.deps import SessionDep
+from server.deps import get_app_engine
 from server.errors import Forbidden
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/token")
@@ -33,18 +34,28 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
+# Who is calling is looked up in a short read-only session of its own. Using the request's
+# session would open its write transaction (BEGIN IMMEDIATE on SQLite) before the body is read,
+# and with many tablets at once every worker thread could end up waiting for a lock whose holder
+# has no thread left to finish on.
+
+
 def current_caller(
-    session: SessionDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    return caller_from_access_token(session, token=_token(credentials))
+    token = _token(credentials)
+    with Session(get_app_engine(request)) as session:
+        return caller_from_access_token(session, token=token)
 
 
 def device_caller(
-    session: SessionDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)],
 ) -> Caller:
-    return caller_from_device_token(session, token=_token(credentials))
+    token = _token(credentials)
+    with Session(get_app_engine(request)) as session:
+        return caller_from_device_token(session, token=token)
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from server.columns import utcnow
 from server.deps import EngineDep
@@ -24,7 +24,7 @@ class Health(BaseModel):
     status: str
     database: str
     detail: str | None = None
-    schema_: SchemaStatus | None = None
+    schema_: SchemaStatus | None = Field(default=None, alias="schema")
     server_time: str
     version: str
 
@@ -34,7 +34,7 @@ class Health(BaseModel):
 @router.get(
     "/health",
     response_model=Health,
-    response_model_by_alias=False,
+    response_model_by_alias=True,
     responses={503: {"model": Health, "description": "database unreachable or schema behind"}},
 )
 def health(engine: EngineDep) -> JSONResponse:
@@ -47,14 +47,14 @@ def health(engine: EngineDep) -> JSONResponse:
     except DatabaseError as exc:
         body = Health(status="unavailable", database="unreachable", detail=exc.message,
                       server_time=now, version=__version__)
-        return JSONResponse(body.model_dump(mode="json"), status_code=503)
+        return JSONResponse(body.model_dump(mode="json", by_alias=True), status_code=503)
     ok = bool(schema["up_to_date"])
     body = Health(
         status="ok" if ok else "unavailable",
         database="ok",
         detail=None if ok else "database schema is behind: run `pilotmon init-db`",
-        schema_=SchemaStatus.model_validate(schema),
+        schema=SchemaStatus.model_validate(schema),
         server_time=now,
         version=__version__,
     )
-    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)
+    return JSONResponse(body.model_dump(mode="json", by_alias=True), status_code=200 if ok else 503)

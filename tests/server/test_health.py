@@ -16,8 +16,8 @@ def test_health_reports_database_and_current_schema(client: TestClient) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"] == "ok"
-    assert body["schema_"]["revision"] == head_revision()
-    assert body["schema_"]["up_to_date"] is True
+    assert body["schema"]["revision"] == head_revision()
+    assert body["schema"]["up_to_date"] is True
     assert body["server_time"]
 
 

@@ -932,3 +932,16 @@ def test_flag_messages_carry_the_numbers() -> None:
 def test_flags_tolerate_a_malformed_activity() -> None:
     odd = {"start_date": "soon", "end_date": None, "location": "here", "attendance": "many"}
     assert flags(odd) == []
+
+
+@pytest.mark.parametrize("text", ["Line one\nline two\twith a tab", "Ça va, Mokoena? 你好"])
+def test_text_with_line_breaks_and_any_script_is_accepted(text: str) -> None:
+    result = validate_activity(make_activity(notes=text), project=PROJECT, today=TODAY)
+    assert result.ok, result.errors
+
+
+@pytest.mark.parametrize("text", ["nul\x00byte", "bell\x07", "escape\x1b[31m"])
+def test_text_with_control_characters_is_refused(text: str) -> None:
+    result = validate_activity(make_activity(title=text), project=PROJECT, today=TODAY)
+    assert [e.field for e in result.errors] == ["title"]
+    assert result.errors[0].code == ErrorCode.CONTROL_CHARACTER
