@@ -391,12 +391,16 @@ def run_backend(backend: str, url: str, *, workers: int, tablets: int, seconds: 
             mutations = int(conn.execute(text("SELECT coalesce(sum(last_seq), 0) FROM device"))
                             .scalar_one())
         failures = [e for t in fleet for e in t.errors]
+        if failures:
+            log = (workdir / f"{backend}-server.log").read_text(errors="replace").splitlines()
+            reasons = [line for line in log if "Error" in line or "error" in line]
+            failures += [f"server log: {line.strip()[:200]}" for line in reasons[-3:]]
         timed = Latencies()
         timed.samples.update(load_samples)
         return Result(backend=backend, workers=workers, tablets=tablets, seconds=elapsed,
                       latencies=timed, mutations=mutations, errors=len(failures), lost=lost,
                       duplicated=duplicated, statuses=load_statuses,
-                      first_errors=(failures + examples)[:5])
+                      first_errors=(failures[:3] + failures[-3:] + examples)[:8])
     finally:
         for tablet in locals().get("fleet", []):
             if tablet.store is not None:

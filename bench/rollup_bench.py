@@ -186,19 +186,19 @@ def load_duckdb(world: World, folder: Path) -> duckdb.DuckDBPyConnection:
 
     con = duckdb.connect()
     tables = {
-        "project": ("id VARCHAR, code VARCHAR, country VARCHAR, thematic_area VARCHAR",
+        "project": ("id UUID, code VARCHAR, country VARCHAR, thematic_area VARCHAR",
                     ((p[0], p[1], p[4], p[5]) for p in world.projects)),
-        "activity": ("id VARCHAR, project_id VARCHAR, type VARCHAR, start_date DATE, "
+        "activity": ("id UUID, project_id UUID, type VARCHAR, start_date DATE, "
                      "end_date DATE, topic VARCHAR, modality VARCHAR, experts_count INTEGER, "
                      "status VARCHAR, deleted BOOLEAN",
                      ((a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[9], a[10], a[11])
                       for a in world.activities)),
-        "attendance": ("activity_id VARCHAR, sex VARCHAR, age_band VARCHAR, category VARCHAR, "
+        "attendance": ("activity_id UUID, sex VARCHAR, age_band VARCHAR, category VARCHAR, "
                        "disability BOOLEAN, count INTEGER", world.attendance),
-        "participant": ("id VARCHAR, project_id VARCHAR, sex VARCHAR, deleted BOOLEAN",
+        "participant": ("id UUID, project_id UUID, sex VARCHAR, deleted BOOLEAN",
                         ((p[0], p[1], p[3], p[7]) for p in world.participants)),
-        "activity_participant": ("activity_id VARCHAR, participant_id VARCHAR", world.roster),
-        "target": ("project_id VARCHAR, indicator VARCHAR, period VARCHAR, value DOUBLE, "
+        "activity_participant": ("activity_id UUID, participant_id UUID", world.roster),
+        "target": ("project_id UUID, indicator VARCHAR, period VARCHAR, value DOUBLE, "
                    "first DATE, last DATE",
                    ((t[1], t[2], t[3], t[4], *period_bounds(t[3])) for t in world.targets)),
         "topic_map": ("topic VARCHAR, solution VARCHAR, thematic_area VARCHAR",

@@ -21,6 +21,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
+from field_app import APP_VERSION
 from field_app.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -88,8 +89,11 @@ def load(language: str) -> Catalog:
 
 def update(language: str, messages: dict[Message, list[str]]) -> Catalog:
     old = load(language)
+    # Dates from the old header, so that a run that changes no message changes no file.
     catalog = Catalog(locale=language, domain=DOMAIN, project="Pilot Monitor field app",
-                      fuzzy=False)
+                      version=APP_VERSION, fuzzy=False, creation_date=old.creation_date,
+                      revision_date=old.revision_date, copyright_holder="Pilot Monitor",
+                      msgid_bugs_address="")
     # Babel would derive plural rules from CLDR (French has three forms there); gettext's
     # classic two-form rules are what our messages are written for.
     catalog.mime_headers = [("Plural-Forms", PLURALS[language])]

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from field_app.session import FieldSession
 
 DEFAULT_SIZE = (1280, 800)  # a 10-inch tablet in landscape
 
@@ -29,7 +33,7 @@ def prepare_kivy(size: tuple[int, int] | None = DEFAULT_SIZE) -> None:
     Config.set("input", "mouse", "mouse,multitouch_on_demand")
 
 
-def build_session(data_dir: Path, server: str | None = None) -> object:
+def build_session(data_dir: Path, server: str | None = None) -> FieldSession:
     from field_app.backend import StoreBackend
     from field_app.device import detect
     from field_app.session import FieldSession

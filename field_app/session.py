@@ -90,6 +90,19 @@ class LocalRecord:
         return self.data.get("status") == "approved"
 
 
+@dataclass(frozen=True, slots=True)
+class RowFacts:
+    id: str
+    title: str
+    type: str
+    start_date: str
+    topic: str
+    site_id: str
+    participants: int
+    women: int
+    state: str
+
+
 class EnrolError(Exception):
     """Enrolment failed; the message says why in words and what to try."""
 
@@ -111,6 +124,12 @@ class Backend(Protocol):
     def participants(self, project_id: str) -> list[dict[str, Any]]: ...
 
     def activities(self, project_id: str) -> list[LocalRecord]: ...
+
+    def activity_rows(self, project_id: str) -> list[RowFacts]:
+        """What the activity list shows of each record, without loading whole records."""
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """Changes whenever what the screens show may have changed (records, outbox, sync)."""
 
     def activity(self, activity_id: str) -> LocalRecord | None: ...
 
@@ -204,8 +223,10 @@ class FieldSession:
         """The activity list of a project, one light row per record."""
         sites = {str(s["id"]): str(s.get("name") or "") for s in self.backend.sites(project_id)}
         return [
-            Row.of(r.data, state=r.state, site_name=sites.get(str(r.data.get("site_id")), ""))
-            for r in self.backend.activities(project_id)
+            Row.make(id=f.id, title=f.title, type=f.type, start_date=f.start_date,
+                     topic=f.topic, site=sites.get(f.site_id, ""), participants=f.participants,
+                     women=f.women, state=f.state)
+            for f in self.backend.activity_rows(project_id)
         ]
 
     def photos_of(self, activity_id: str) -> list[Photo]:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 
 class IndicatorCode(StrEnum):
@@ -162,6 +163,7 @@ def period_grain(label: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def period_bounds(label: str) -> tuple[date, date]:
     """First and last day of a period label; ValueError names the accepted forms."""
     if m := _MONTH_RE.match(label):
@@ -176,6 +178,16 @@ def period_bounds(label: str) -> tuple[date, date]:
         year = int(m.group(1))
         return date(year, 1, 1), date(year, 12, 31)
     raise ValueError(f"{label!r} is not a period: use 2025, 2025Q3 or 2025-07")
+
+
+def months_between(first: date, last: date) -> list[int]:
+    """The months from ``first`` to ``last`` as yyyymm numbers (202507, 202508, ...)."""
+    found = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        found.append(year * 100 + month)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
 
 
 def age_band_at(birth_year: int | None, year: int) -> str:

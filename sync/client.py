@@ -95,11 +95,16 @@ class SyncClient:
 
     def push(self, envelope: bytes, *, compress: bool = True) -> PushResponse:
         """Send one batch (an encoded ``PushRequest``), gzipped unless told otherwise."""
-        headers = {"Content-Type": "application/json"}
-        body = envelope
         if compress:
-            body = gzip.compress(envelope, compresslevel=6)
-            headers["Content-Encoding"] = "gzip"
+            return self.push_packed(gzip.compress(envelope, compresslevel=6))
+        return self._push(envelope, {"Content-Type": "application/json"})
+
+    def push_packed(self, packed: bytes) -> PushResponse:
+        """Send one batch already gzipped."""
+        return self._push(packed, {"Content-Type": "application/json",
+                                   "Content-Encoding": "gzip"})
+
+    def _push(self, body: bytes, headers: dict[str, str]) -> PushResponse:
         if self.app_version:
             headers["X-App-Version"] = self.app_version
         answer = self._send("POST", "/sync/push", body=body, headers=headers)

@@ -25,17 +25,27 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from sync import errors
-from sync.engine import SyncEngine, SyncReport
+from sync.engine import SyncReport
+from sync.store import DeviceStore
 
 log = logging.getLogger("pilotmon.sync")
+
+
+class Syncs(Protocol):
+    """What the schedule drives: ``sync.engine.SyncEngine`` (or a stand-in in tests)."""
+
+    store: DeviceStore
+
+    def sync_once(self) -> SyncReport: ...
 
 
 class SyncSchedule:
     def __init__(
         self,
-        engine: SyncEngine,
+        engine: Syncs,
         *,
         interval: float = 300.0,
         first_retry: float = 10.0,
@@ -91,6 +101,13 @@ class SyncSchedule:
                 earliest = max(earliest, self.last_attempt + self.min_gap)
             self._soon = earliest if self._soon is None else min(self._soon, earliest)
             self.next_at = min(self.next_at, earliest)
+        self._wake.set()
+
+    def sync_now(self) -> None:
+        """The user asked ("Sync now"): a round as soon as the thread is free."""
+        with self._lock:
+            self.next_at = self.clock()
+            self._soon = self.next_at
         self._wake.set()
 
     def seconds_to_next(self) -> float:

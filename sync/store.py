@@ -102,6 +102,13 @@ CREATE TABLE IF NOT EXISTS upload (
 """
 
 
+_CHUNK = 500
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -201,33 +208,42 @@ class DeviceStore:
         mutation, or None when nothing changed (or for a draft, which stays on the tablet).
         """
         Entity(entity)  # only pushable records are saved on the tablet
-        record_id = str(data["id"])
         with self._write():
-            row = self._row(entity, record_id)
-            if row is not None and row["deleted"]:
-                raise ValueError(f"{entity} {record_id} was deleted; it cannot be saved again")
-            current = json.loads(row["data"]) if row is not None else {}
-            version = row["version"] if row is not None else 0
-            view = {**current, **data}
-            if draft:
-                view["status"] = DRAFT
-                self._put(entity, record_id, view, row, state=DRAFT, errors=None)
+            return self._save(entity, data, draft=draft)
+
+    def save_many(self, entity: str, records: Sequence[Mapping[str, Any]]) -> int:
+        """Save many records in one transaction (an import); returns how many were queued."""
+        Entity(entity)
+        with self._write():
+            return sum(self._save(entity, data, draft=False) is not None for data in records)
+
+    def _save(self, entity: str, data: Mapping[str, Any], *, draft: bool) -> Mutation | None:
+        record_id = str(data["id"])
+        row = self._row(entity, record_id)
+        if row is not None and row["deleted"]:
+            raise ValueError(f"{entity} {record_id} was deleted; it cannot be saved again")
+        current = json.loads(row["data"]) if row is not None else {}
+        version = row["version"] if row is not None else 0
+        view = {**current, **data}
+        if draft:
+            view["status"] = DRAFT
+            self._put(entity, record_id, view, row, state=DRAFT, errors=None)
+            return None
+        if version == 0 or row is None:
+            # Never acknowledged by the server: send the whole record.
+            changes = {k: v for k, v in view.items() if k not in SERVER_KEYS}
+        else:
+            changes = {
+                k: v for k, v in data.items()
+                if k not in SERVER_KEYS and not same_value(k, current.get(k), v)
+            }
+            if not changes:
                 return None
-            if version == 0 or row is None:
-                # Never acknowledged by the server: send the whole record.
-                changes = {k: v for k, v in view.items() if k not in SERVER_KEYS}
-            else:
-                changes = {
-                    k: v for k, v in data.items()
-                    if k not in SERVER_KEYS and not same_value(k, current.get(k), v)
-                }
-                if not changes:
-                    return None
-            if view.get("status") == DRAFT:
-                view.pop("status")
-            mutation = self._queue(entity, record_id, Op.UPSERT, version, changes)
-            self._put(entity, record_id, view, row, state=PENDING, errors=None)
-            return mutation
+        if view.get("status") == DRAFT:
+            view.pop("status")
+        mutation = self._queue(entity, record_id, Op.UPSERT, version, changes)
+        self._put(entity, record_id, view, row, state=PENDING, errors=None)
+        return mutation
 
     def delete(self, entity: str, record_id: str) -> Mutation | None:
         """Delete a record (a tombstone on the server) and queue the delete."""
@@ -349,6 +365,23 @@ class DeviceStore:
             for r in rows
         ]
 
+    def pending_encoded(self, *, limit: int) -> list[tuple[int, str]]:
+        """The oldest pending mutations as (seq, JSON text), as a push sends them: without a
+        round trip through objects, and without default fields (base_version 0, no data)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM outbox ORDER BY seq LIMIT ?",
+                                    (limit,)).fetchall()
+        encoded = []
+        for r in rows:
+            text = (f'{{"seq":{r["seq"]},"entity":{json.dumps(r["entity"])},'
+                    f'"op":{json.dumps(r["op"])},"id":{json.dumps(r["id"])}')
+            if r["base_version"]:
+                text += f',"base_version":{int(r["base_version"])}'
+            if r["data"] is not None:
+                text += f',"data":{r["data"]}'
+            encoded.append((int(r["seq"]), text + "}"))
+        return encoded
+
     def pending_count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
@@ -356,14 +389,58 @@ class DeviceStore:
     def acknowledge(self, results: Sequence[MutationResult]) -> None:
         """Store the server's answers: the mutations leave the outbox, the records get a state."""
         with self._write():
+            owners: dict[int, tuple[str, str]] = {}
+            seqs = [r.seq for r in results]
+            for start in range(0, len(seqs), _CHUNK):
+                part = seqs[start:start + _CHUNK]
+                owners.update((r["seq"], (r["entity"], r["id"])) for r in self._db.execute(
+                    f"SELECT seq, entity, id FROM outbox WHERE seq IN ({_marks(part)})",  # noqa: S608
+                    part))
+            self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in owners])
+            accepted: list[tuple[str, str]] = []
             for result in results:
-                row = self._db.execute("SELECT entity, id FROM outbox WHERE seq = ?",
-                                       (result.seq,)).fetchone()
-                if row is None:
-                    continue
-                self._db.execute("DELETE FROM outbox WHERE seq = ?", (result.seq,))
-                errors = [e.model_dump() for e in result.errors]
-                self._answered(row["entity"], row["id"], result.status, errors)
+                owner = owners.get(result.seq)
+                if owner is None:
+                    continue  # answered before (a repeated answer)
+                if result.status in (ResultStatus.REJECTED, ResultStatus.CONFLICT):
+                    errors = [e.model_dump() for e in result.errors]
+                    self._answered(owner[0], owner[1], result.status, errors)
+                else:
+                    accepted.append(owner)
+            self._settle(accepted)
+
+    def _settle(self, records: Sequence[tuple[str, str]]) -> None:
+        """The state of records whose change the server took (the common case, in bulk)."""
+        ids = sorted({record_id for _, record_id in records})
+        pending: set[tuple[str, str]] = set()
+        conflicted: set[tuple[str, str]] = set()
+        current: dict[tuple[str, str], tuple[str, str | None]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            part = ids[start:start + _CHUNK]
+            marks = _marks(part)
+            pending.update((r[0], r[1]) for r in self._db.execute(
+                f"SELECT entity, id FROM outbox WHERE id IN ({marks})", part))  # noqa: S608
+            conflicted.update((r[0], r[1]) for r in self._db.execute(
+                f"SELECT entity, entity_id FROM conflict WHERE status = 'open' "  # noqa: S608
+                f"AND entity_id IN ({marks})", part))
+            current.update(((r[0], r[1]), (r[2], r[3])) for r in self._db.execute(
+                f"SELECT entity, id, state, json_extract(data, '$.status') FROM record "  # noqa: S608
+                f"WHERE id IN ({marks})", part))
+        updates = []
+        for key in dict.fromkeys(records):
+            if key not in current:
+                continue
+            stored, status = current[key]
+            if key in pending:
+                state = PENDING
+            elif key in conflicted:
+                state = CONFLICT
+            elif stored == REJECTED:
+                state = REJECTED
+            else:
+                state = RETURNED if status == RETURNED else SYNCED
+            updates.append((state, key[0], key[1]))
+        self._db.executemany("UPDATE record SET state = ? WHERE entity = ? AND id = ?", updates)
 
     def _answered(self, entity: str, record_id: str, status: str,
                   errors: list[dict[str, Any]]) -> None:

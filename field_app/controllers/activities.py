@@ -23,6 +23,8 @@ ALL = "all"
 
 def fold(text: str) -> str:
     """Lower case without accents, so that "reunion" finds "Réunion"."""
+    if text.isascii():
+        return text.lower()  # most titles: no accents to remove, ten times faster
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -40,18 +42,23 @@ class Row:
     search: str
 
     @classmethod
+    def make(cls, *, id: str, title: str, type: str, start_date: str, topic: str, site: str,
+             participants: int, women: int, state: str) -> Row:
+        search = fold(" ".join((title, site, type, labels.label(labels.ACTIVITY_TYPES, type),
+                                start_date, topic)))
+        return cls(id=id, title=title, type=type, start_date=start_date, site=site,
+                   participants=participants, women=women, state=state, search=search)
+
+    @classmethod
     def of(cls, record: Mapping[str, Any], *, state: str, site_name: str) -> Row:
         attendance = record.get("attendance") or ()
-        participants = sum(int(r.get("count") or 0) for r in attendance)
-        women = sum(int(r.get("count") or 0) for r in attendance if r.get("sex") == "female")
-        type_code = str(record.get("type") or "")
-        title = str(record.get("title") or "")
-        start = str(record.get("start_date") or "")
-        search = fold(" ".join((title, site_name, type_code, labels.label(
-            labels.ACTIVITY_TYPES, type_code), start, str(record.get("topic") or ""))))
-        return cls(id=str(record["id"]), title=title, type=type_code, start_date=start,
-                   site=site_name, participants=participants, women=women, state=state,
-                   search=search)
+        return cls.make(
+            id=str(record["id"]), title=str(record.get("title") or ""),
+            type=str(record.get("type") or ""), start_date=str(record.get("start_date") or ""),
+            topic=str(record.get("topic") or ""), site=site_name,
+            participants=sum(int(r.get("count") or 0) for r in attendance),
+            women=sum(int(r.get("count") or 0) for r in attendance if r.get("sex") == "female"),
+            state=state)
 
     def view(self) -> dict[str, Any]:
         """The properties of one RecycleView row widget, in the current language."""
@@ -77,8 +84,11 @@ class ActivityList:
         self.load(rows)
 
     def load(self, rows: Iterable[Row]) -> None:
+        """Take new rows: sort them and make their views once (a worker thread may do this;
+        filtering and searching afterwards only pick among them)."""
         self._rows = sorted(rows, key=lambda r: (r.start_date, r.title), reverse=True)
         self.counts = Counter(r.state for r in self._rows)
+        self._views = {r.id: r.view() for r in self._rows}
 
     def set_filter(self, state: str) -> None:
         if state != ALL and state not in STATES:
@@ -98,7 +108,7 @@ class ActivityList:
 
     def data(self) -> list[dict[str, Any]]:
         """What the RecycleView shows now."""
-        return [r.view() for r in self.visible()]
+        return [self._views[r.id] for r in self.visible()]
 
     def filter_label(self, state: str) -> str:
         if state == ALL:

@@ -59,12 +59,19 @@ class ActivitiesScreen(BaseScreen):
             self.list.set_query("")
         self.refresh()
 
-    def refresh(self) -> None:
-        project = self.session.project(self.project_id)
+    def gather(self) -> tuple[dict[str, Any] | None, ActivityList]:
+        project_id = self.project_id
+        listing = ActivityList(self.session.rows(project_id))  # sorted, views made: off the UI
+        return self.session.project(project_id), listing
+
+    def show(self, data: tuple[dict[str, Any] | None, ActivityList]) -> None:
+        project, listing = data
         if project is None:
             return
         self.project_title = f"{project.get('code', '')} · {project.get('name', '')}"
-        self.list.load(self.session.rows(self.project_id))
+        listing.set_filter(self.list.state)
+        listing.set_query(self.list.query)
+        self.list = listing
         self._show()
 
     def set_filter(self, state: str) -> None:

@@ -1,5 +1,10 @@
 """What every screen shares: access to the app and its session, a refresh that runs when the
-data or the language changed (coalesced into one per frame), and work off the UI thread."""
+data or the language changed (coalesced into one per frame), and work off the UI thread.
+
+A screen whose data can be large (thousands of activities) splits its refresh in two:
+``gather()`` reads the store on a worker thread and returns plain data, ``show(data)`` puts it
+on the widgets on the UI thread. A newer refresh makes an older one's result obsolete.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,15 @@ from typing import Any, TypeVar
 
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.properties import BooleanProperty
 from kivy.uix.screenmanager import Screen
 
 T = TypeVar("T")
 
 
 class BaseScreen(Screen):
+    loading = BooleanProperty(False)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._refresh_trigger = Clock.create_trigger(lambda _dt: self._refresh_if_shown())
@@ -34,7 +42,30 @@ class BaseScreen(Screen):
         self.refresh()
 
     def refresh(self) -> None:
-        """Read what the screen shows from the session."""
+        """Read what the screen shows from the session (in the background when the screen
+        defines ``gather``)."""
+        if type(self).gather is BaseScreen.gather:
+            return
+        self._generation = getattr(self, "_generation", 0) + 1
+        generation = self._generation
+        self.loading = True
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if generation != self._generation:
+                return  # a newer refresh is on its way
+            self.loading = False
+            if error is not None:
+                raise error
+            self.show(result)
+
+        in_background(self.gather, done)
+
+    def gather(self) -> Any:
+        """Read the screen's data; runs on a worker thread, so no widget may be touched."""
+        raise NotImplementedError
+
+    def show(self, data: Any) -> None:
+        """Put what ``gather`` read on the widgets (UI thread)."""
 
     def _data_changed(self, *_args: Any) -> None:
         self._refresh_trigger()

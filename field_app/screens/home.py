@@ -23,9 +23,9 @@ class HomeScreen(BaseScreen):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.app.bind(sync_running=self._data_changed, landscape=self._data_changed)
+        self.app.bind(sync_running=self.update_sync_bar, landscape=self._lay_out)
 
-    def refresh(self) -> None:
+    def gather(self) -> dict[str, Any]:
         session = self.session
         backend = session.backend
         today = session.today()
@@ -46,18 +46,16 @@ class HomeScreen(BaseScreen):
                 "pending": card.pending,
                 "attention": card.attention,
             })
-        self.cards = cards
-        self.empty = not cards
-        self._lay_out()
         enrolment = session.enrolment()
-        self.user = f"{enrolment.username} · {enrolment.server_url}" if enrolment else ""
-        status = session.status()
-        self.attention = status.attention
-        text = sync_bar(status, datetime.now(UTC))
-        bar = self.ids.sync_bar
-        bar.headline, bar.detail, bar.error, bar.tone = (text.headline, text.detail, text.error,
-                                                         text.tone)
-        bar.running = self.app.sync_running
+        return {"cards": cards, "status": session.status(),
+                "user": f"{enrolment.username} · {enrolment.server_url}" if enrolment else ""}
+
+    def show(self, data: dict[str, Any]) -> None:
+        self.cards = data["cards"]
+        self.empty = not self.cards
+        self.user = data["user"]
+        self._lay_out()
+        self._show_status(data["status"])
 
     def _lay_out(self, *_args: Any) -> None:
         # Cards of different heights in columns (two in landscape), each column from the top.
@@ -73,6 +71,18 @@ class HomeScreen(BaseScreen):
             column.bind(minimum_height=column.setter("height"))
             column.pos_hint = {"top": 1}
             row.add_widget(column)
+
+    def update_sync_bar(self, *_args: Any) -> None:
+        """The bar alone (cheap): when a sync starts or ends without new data."""
+        self._show_status(self.session.status())
+
+    def _show_status(self, status: Any) -> None:
+        self.attention = status.attention
+        text = sync_bar(status, datetime.now(UTC))
+        bar = self.ids.sync_bar
+        bar.headline, bar.detail, bar.error, bar.tone = (text.headline, text.detail, text.error,
+                                                         text.tone)
+        bar.running = self.app.sync_running
 
     def open_project(self, project_id: str) -> None:
         self.app.show("activities", project_id=project_id)

@@ -82,7 +82,7 @@ class Translator(Observable):
             # Compared by identity: the arguments hold weak proxies that may be dead.
             self._observers = [o for o in self._observers
                                if not (o[0] is func and len(o[1]) == len(largs)
-                                       and all(a is b for a, b in zip(o[1], largs)))]
+                                       and all(a is b for a, b in zip(o[1], largs, strict=True)))]
             return None
         return super().funbind(name, func, *largs, **kwargs)
 

@@ -224,7 +224,13 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
     if f.site is not None:
         found.append(col(Activity.site_id) == f.site)
     if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS):
-        found.append(col(Project.thematic_area).in_(areas))
+        # As in the indicators (DESIGN §5): an activity's thematic area is its topic's, and
+        # its project's only when it has no topic.
+        area_topics = [t.code for t in TOPICS.values()
+                       if SOLUTIONS[t.solution].thematic_area in areas]
+        found.append(or_(col(Activity.topic).in_(area_topics),
+                         (col(Activity.topic).is_(None))
+                         & col(Project.thematic_area).in_(areas)))
     if solutions := _listed("solution", f.solution, SOLUTIONS):
         found.append(or_(*(col(Activity.topic).like(f"{s}.%") for s in solutions)))
     if topics := _listed("topic", f.topic, TOPICS):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -23,7 +24,7 @@ from server.activities.models import (
 )
 from server.columns import as_utc, utcnow
 from server.indicators.refresh import refresh_activity
-from server.sync.changes import record_change
+from server.sync.changes import ChangeRecord, record_change, record_changes
 
 # The activity's fields on the wire, in DESIGN §3 order.
 WIRE_FIELDS: tuple[str, ...] = (
@@ -197,7 +198,7 @@ def write_activity(
         activity.version += 1
     _apply_fields(activity, data)
     if status is not None:
-        if status == "submitted" and activity.status != "submitted":
+        if status == "submitted" and (existing is None or activity.status != "submitted"):
             activity.submitted_at = now
         activity.status = status
     elif existing is None:
@@ -212,6 +213,84 @@ def write_activity(
     _add_revision(session, activity, source=source, author_id=author_id, device_id=device_id)
     refresh_activity(session, activity.id)  # indicator roll-ups, before this transaction commits
     return activity
+
+
+def _table(model: Any) -> Any:
+    return model.__table__
+
+
+def write_new_activities(
+    session: Session,
+    *,
+    records: Sequence[Mapping[str, Any]],
+    source: str,
+    author_id: uuid.UUID | None,
+    device_id: uuid.UUID | None = None,
+    status: str = "submitted",
+    flags: Sequence[list[dict[str, Any]]] | None = None,
+    late: Sequence[bool] | None = None,
+) -> list[uuid.UUID]:
+    """Create many new activities at once: the rows ``write_activity`` would write one by one
+    (activity, attendance, roster links, revision 1, change-log entry, roll-up refresh), in a
+    few multi-row inserts. ``records`` are validated wire data of activities that do not exist
+    yet; ``flags`` and ``late`` (one entry per record) are stored with them.
+    """
+    now = utcnow()
+    activities: list[dict[str, Any]] = []
+    attendance: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    revisions: list[dict[str, Any]] = []
+    changes: list[ChangeRecord] = []
+    for n, data in enumerate(records):
+        activity_id = _as_uuid(data["id"]) or uuid.uuid4()
+        values: dict[str, Any] = {
+            "id": activity_id, "project_id": _as_uuid(data["project_id"]),
+            "site_id": _as_uuid(data.get("site_id")), "type": data["type"],
+            "title": data["title"], "start_date": _as_date(data["start_date"]),
+            "end_date": _as_date(data["end_date"]), "topic": data.get("topic"),
+            "modality": data.get("modality"), "level": data.get("level"),
+            "delivery": data.get("delivery") or "in_person",
+            "value_chain_stage": data.get("value_chain_stage"),
+            "facilitators": list(data.get("facilitators") or []),
+            "experts_count": data.get("experts_count") or 0, "location": data.get("location"),
+            "notes": data.get("notes") or "", "participant_ids": data.get("participant_ids"),
+            "status": status, "version": 1, "captured_at": _as_datetime(data.get("captured_at")),
+            "deleted": False, "late": bool(late[n]) if late else False,
+            "flags": list(flags[n]) if flags else [], "created_by_id": author_id,
+            "device_id": device_id, "created_at": now, "updated_at": now,
+            "submitted_at": now if status == "submitted" else None, "deleted_at": None,
+        }
+        activities.append(values)
+        rows = [
+            {"activity_id": activity_id, "sex": r["sex"], "age_band": r["age_band"],
+             "category": r["category"], "disability": bool(r.get("disability", False)),
+             "count": int(r["count"])}
+            for r in data.get("attendance") or []
+        ]
+        attendance += rows
+        links += [{"activity_id": activity_id, "participant_id": uuid.UUID(str(p))}
+                  for p in dict.fromkeys(data.get("participant_ids") or [])]
+        wire = activity_wire(SimpleNamespace(**values), attendance_wire(  # type: ignore[arg-type]
+            SimpleNamespace(**r) for r in rows))  # type: ignore[misc]
+        wire["deleted"] = False
+        revisions.append({"activity_id": activity_id, "version": 1, "data": wire,
+                          "source": source, "author_id": author_id, "device_id": device_id,
+                          "created_at": now})
+        changes.append(ChangeRecord("activity", activity_id, "upsert", 1, values["project_id"]))
+    if not activities:
+        return []
+    # Core inserts (the tables, not the mapped classes): no unit-of-work bookkeeping per row.
+    session.execute(insert(_table(Activity)), activities)
+    if attendance:
+        session.execute(insert(_table(AttendanceRow)), attendance)
+    if links:
+        session.execute(insert(_table(ActivityParticipant)), links)
+    session.execute(insert(_table(ActivityRevision)), revisions)
+    record_changes(session, changes)
+    ids = [a["id"] for a in activities]
+    for activity_id in ids:
+        refresh_activity(session, activity_id)
+    return ids
 
 
 def tombstone_activity(

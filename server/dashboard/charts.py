@@ -241,8 +241,9 @@ class _Frame:
                        f"{escape(self.fmt(tick))}</text>")
         out.append("</g>")
         middle = self.top + self.plot_height / 2
+        room = int(self.plot_height / (FONT_SIZE * 0.62))
         out.append(f'<text class="axis-label" transform="translate(14 {_attr(middle)}) rotate(-90)"'
-                   f' text-anchor="middle">{escape(self.y_label)}</text>')
+                   f' text-anchor="middle">{escape(_shorten(self.y_label, room))}</text>')
         out.append('<g class="axis x-axis">')
         base = self.top + self.plot_height
         out.append(f'<line class="baseline" x1="{_attr(self.left)}" '
@@ -468,8 +469,9 @@ def progress_chart(*, key: str, title: str, items: Sequence[Progress], x_label: 
     scale_max = nice_ticks(min(max(100.0, *shares), 200.0), count=4)[-1]
     label_chars = 28
     two_lines = any(item.group for item in rows)
-    longest = max(len(line) for item in rows for line in (item.group, item.label))
-    left = 10 + min(label_chars, longest) * CHAR_WIDTH + 8
+    # Group lines are bold capitals in practice (project codes): count them wider.
+    longest = max(max(len(item.group) * 1.2, len(item.label)) for item in rows)
+    left = 10 + min(label_chars * 1.2, longest) * CHAR_WIDTH + 8
     right = 64.0
     row_height = 40 if two_lines else 30
     bar = 14

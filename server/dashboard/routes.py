@@ -14,13 +14,8 @@ from fastapi.responses import FileResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 
-from server.accounts.auth import (
-    NotAuthenticated,
-    caller_from_access_token,
-    issue_access_token,
-    revoke_access_token,
-)
-from server.accounts.service import LoginFailed, TooManyAttempts, authenticate
+from server.accounts.auth import NotAuthenticated, caller_from_access_token, revoke_access_token
+from server.accounts.service import LoginFailed, TooManyAttempts
 from server.columns import utcnow
 from server.dashboard import service
 from server.dashboard import session as cookies
@@ -53,29 +48,33 @@ __all__ = ["STATIC_FILES", "STATIC_PREFIX", "router"]
 # --- signing in and out, language ------------------------------------------------------------
 
 
+def _signed_in(request: Request, session: Session) -> bool | None:
+    """True for a valid session, False for a stale cookie, None for no cookie."""
+    token = cookies.session_token_of(request)
+    if token is None:
+        return None
+    try:
+        caller_from_access_token(session, token=token)
+    except NotAuthenticated:
+        return False
+    return True
+
+
 @router.get("/")
 def home(request: Request, session: SessionDep) -> Response:
-    token = cookies.session_token_of(request)
-    if token:
-        try:
-            caller_from_access_token(session, token=token)
-            return RedirectResponse("/overview", status_code=303)
-        except NotAuthenticated:
-            pass
-    return RedirectResponse("/login", status_code=303)
+    target = "/overview" if _signed_in(request, session) else "/login"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/login")
 def login_form(page: Anonymous, session: SessionDep, next: str = "") -> Response:
-    token = cookies.session_token_of(page.request)
-    if token:
-        try:
-            caller_from_access_token(session, token=token)
-            return RedirectResponse(cookies.safe_next(next), status_code=303)
-        except NotAuthenticated:
-            # A stale session: forget it, and protect the form with a fresh pre-login token.
-            page.cookies_to_clear.append(cookies.SESSION_COOKIE)
-            page.csrf = page.new_prelogin = cookies.new_prelogin_token()
+    signed_in = _signed_in(page.request, session)
+    if signed_in:
+        return RedirectResponse(cookies.safe_next(next), status_code=303)
+    if signed_in is False:
+        # A stale session: forget it, and protect the form with a fresh pre-login token.
+        page.cookies_to_clear.append(cookies.SESSION_COOKIE)
+        page.csrf = page.new_prelogin = cookies.new_prelogin_token()
     return page.render("login.html", values=FormState(), errors=FormState(), form_error="",
                        next=cookies.safe_next(next))
 
@@ -97,7 +96,9 @@ def login(page: Anonymous, form: CheckedAnonymousForm, session: SessionDep,
     status_code = 422
     if not errors:
         try:
-            user = authenticate(session, username=username, password=password[:1024])
+            token, lifetime = service.start_session(
+                session, username=username, password=password,
+                minutes=settings.access_token_minutes)
         except LoginFailed:
             session.commit()  # the failure counts towards the lockout
             form_error = t.gettext("Wrong username or password.")
@@ -111,8 +112,6 @@ def login(page: Anonymous, form: CheckedAnonymousForm, session: SessionDep,
                 minutes)
             status_code = 429
         else:
-            token, lifetime = issue_access_token(session, user=user,
-                                                 minutes=settings.access_token_minutes)
             session.commit()
             response = RedirectResponse(next_url, status_code=303)
             cookies.set_cookie(response, page.request, cookies.SESSION_COOKIE, token,
@@ -150,10 +149,12 @@ def switch_language(page: Anonymous, form: CheckedAnonymousForm) -> Response:
 
 
 @router.get("/overview")
-def overview(page: SignedIn, session: SessionDep, country: str = "") -> Response:
+def overview(page: SignedIn, session: SessionDep, country: str = "",
+             target: str = "") -> Response:
     assert page.caller is not None
     data = service.overview(session, caller=page.caller, t=page.t, today=_today(),
-                            country=country.strip().upper()[:3])
+                            country=country.strip().upper()[:3],
+                            target_indicator=target.strip().upper()[:32])
     return page.render("overview.html", nav="overview", data=data)
 
 

@@ -19,16 +19,16 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.accounts import devices as devices_service
-from server.accounts.auth import Caller
+from server.accounts.auth import Caller, issue_access_token
 from server.accounts.models import Device, DevicePublic, User
-from server.accounts.service import list_users
+from server.accounts.service import authenticate, list_users
 from server.activities import queries
 from server.activities.models import Activity, AttendanceRow
 from server.activities.review import review_activity
 from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.dashboard import charts
-from server.dashboard.i18n import Translator
+from server.dashboard.i18n import N_, Translator
 from server.errors import NotFound, PilotMonitorError, ValidationFailed
 from server.exports import dhis2, iati, tabular
 from server.indicators import service as indicators
@@ -39,7 +39,7 @@ from server.sync import conflicts
 from server.sync.models import SyncConflict
 from shared.catalogue import ActivityStatus, AgeBand, ParticipantCategory, Role, Sex, codes
 from shared.geography import COUNTRIES
-from shared.indicators import INDICATORS, period_bounds
+from shared.indicators import INDICATORS, period_bounds, period_grain
 
 SILENT_AFTER = timedelta(days=7)
 PAGE_SIZE = 50
@@ -68,6 +68,14 @@ def usernames(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UU
         return {}
     return dict(session.exec(
         select(User.id, User.username).where(col(User.id).in_(wanted))).all())
+
+
+def start_session(session: Session, *, username: str, password: str,
+                  minutes: int) -> tuple[str, int]:
+    """Check a password (with the API's throttling) and issue the session's access token;
+    raises LoginFailed or TooManyAttempts, whose failure count the caller commits."""
+    user = authenticate(session, username=username, password=password[:1024])
+    return issue_access_token(session, user=user, minutes=minutes)
 
 
 # --- attendance -----------------------------------------------------------------------------
@@ -241,20 +249,28 @@ def project_page(session: Session, *, caller: Caller, t: Translator, today: date
                        site_map=site_map)
 
 
+GRAIN_WORDS = {"year": N_("yearly"), "quarter": N_("quarterly"), "month": N_("monthly")}
+
+
 def _target_charts(t: Translator, progress: Sequence[TargetProgress], texts: charts.Texts,
                    fmt: charts.Formatter) -> list[charts.Chart]:
-    """One chart per indicator (and sex): target against actual for each of its periods."""
-    groups: dict[tuple[str, str | None], list[TargetProgress]] = {}
+    """One chart per indicator, sex and kind of period: target against actual per period."""
+    groups: dict[tuple[str, str | None, str], list[TargetProgress]] = {}
     for item in progress:
-        groups.setdefault((item.indicator, item.sex), []).append(item)
+        grain = period_grain(item.period) or "year"
+        groups.setdefault((item.indicator, item.sex, grain), []).append(item)
     made = []
-    for (indicator, sex), items in groups.items():
+    for (indicator, sex, grain), items in groups.items():
         items = sorted(items, key=lambda i: period_bounds(i.period))
         name = _progress_label(t, items[0], with_project=False)
-        unit = t.gettext("Share of women (%)") if indicator == "WOMEN_SHARE" else name
+        several = sum(1 for key in groups if key[:2] == (indicator, sex)) > 1
+        title = (t.gettext("%(indicator)s: target and actual, %(grain)s", indicator=name,
+                           grain=t.gettext(GRAIN_WORDS[grain])) if several else
+                 t.gettext("%(indicator)s: target and actual by period", indicator=name))
+        unit = (t.gettext("Share of women (%)") if indicator == "WOMEN_SHARE"
+                else t.label("indicator", indicator))
         made.append(charts.grouped_bar_chart(
-            key=f"target-{indicator.lower()}-{sex or 'all'}",
-            title=t.gettext("%(indicator)s: target and actual by period", indicator=name),
+            key=f"target-{indicator.lower()}-{sex or 'all'}-{grain}", title=title,
             categories=[i.period for i in items],
             series=[charts.Series(t.gettext("Target"), tuple(i.target for i in items),
                                   TARGET_COLOR),
@@ -585,6 +601,10 @@ class Overview:
     country: str
     window_from: date
     window_to: date
+    quarter_day: int  # today is this day of the quarter...
+    quarter_days: int  # ...out of this many
+    targeted: list[str]  # indicators with current targets (the achievement chart's choices)
+    target_indicator: str  # the one the achievement chart shows
 
 
 def _texts(t: Translator) -> charts.Texts:
@@ -599,7 +619,7 @@ def _formatter(t: Translator) -> charts.Formatter:
 
 
 def overview(session: Session, *, caller: Caller, t: Translator, today: date,
-             country: str = "") -> Overview:
+             country: str = "", target_indicator: str = "") -> Overview:
     """Headlines of this quarter against the last, and the four charts of the overview."""
     projects, _ = projects_service.list_projects(session, caller=caller, limit=1000)
     countries = sorted({p.country for p in projects})
@@ -620,11 +640,13 @@ def overview(session: Session, *, caller: Caller, t: Translator, today: date,
                                   by_period.get(quarter_label(last_q), empty), percent))
     window_from = add_months(today.replace(day=1), -11)
     texts, fmt = _texts(t), _formatter(t)
+    achievement, targeted, shown = _achievement_by_project(
+        session, caller, t, filters, today, texts, fmt, target_indicator)
     made = [
         _activities_by_month(session, caller, t, filters, window_from, q_end, texts, fmt),
         _participants_by_sex_age(session, caller, t, filters, window_from, q_end, texts, fmt),
         _women_share(session, caller, t, filters, add_months(this_q, -21), q_end, texts),
-        _achievement_by_project(session, caller, t, filters, today, texts, fmt),
+        achievement,
     ]
     waiting, waiting_total = queries.list_activities(
         session, caller=caller, limit=6,
@@ -632,7 +654,9 @@ def overview(session: Session, *, caller: Caller, t: Translator, today: date,
     return Overview(quarter=quarter_label(this_q), previous_quarter=quarter_label(last_q),
                     headlines=headlines, charts=made, waiting=waiting,
                     waiting_total=waiting_total, countries=countries, country=country,
-                    window_from=window_from, window_to=today)
+                    window_from=window_from, window_to=today,
+                    quarter_day=(today - this_q).days + 1, quarter_days=(q_end - this_q).days + 1,
+                    targeted=targeted, target_indicator=shown)
 
 
 def _months(first: date, count: int) -> list[date]:
@@ -742,16 +766,27 @@ def _progress_label(t: Translator, item: TargetProgress, *, with_project: bool) 
 
 def _achievement_by_project(session: Session, caller: Caller, t: Translator,
                             filters: Mapping[str, str], today: date, texts: charts.Texts,
-                            fmt: charts.Formatter) -> charts.Chart:
+                            fmt: charts.Formatter,
+                            wanted: str) -> tuple[charts.Chart, list[str], str]:
+    """One bar per project for one targeted indicator (the chart, the indicators that have
+    current targets, the one shown)."""
     rows = indicator_rows(session, caller=caller, code="TARGET_ACHIEVEMENT",
                           group_by=("project",), filters=filters)
-    chosen = current_targets(target_progress(rows), today)[:16]
-    items = [charts.Progress(_progress_label(t, i, with_project=False), i.actual, i.target,
-                             detail=i.period, group=i.project) for i in chosen]
-    return charts.progress_chart(
-        key="achievement", title=t.gettext("Achievement against target per project"),
-        items=items, x_label=t.gettext("Share of the target reached (current period)"),
-        fmt=fmt, percent=lambda v: t.percent(v), texts=texts)
+    current = current_targets(target_progress(rows), today)
+    targeted = [code for code in INDICATORS if any(i.indicator == code for i in current)]
+    shown = wanted if wanted in targeted else (
+        "ACTIVITIES" if "ACTIVITIES" in targeted else (targeted[0] if targeted else ""))
+    items = [charts.Progress(t.label("sex", i.sex) if i.sex else i.period, i.actual, i.target,
+                             detail=i.period, group=i.project)
+             for i in current if i.indicator == shown]
+    title = t.gettext("Achievement against target per project: %(indicator)s",
+                      indicator=t.label("indicator", shown)) if shown else \
+        t.gettext("Achievement against target per project")
+    chart = charts.progress_chart(
+        key="achievement", title=title, items=items,
+        x_label=t.gettext("Share of the target reached (current period)"), fmt=fmt,
+        percent=lambda v: t.percent(v), texts=texts)
+    return chart, targeted, shown
 
 
 # --- showing stored values ------------------------------------------------------------------

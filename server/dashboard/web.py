@@ -29,7 +29,7 @@ from server.dashboard import session as cookies
 from server.dashboard.i18n import LANGUAGES, N_, Translator, pick_language
 from server.dashboard.service import describe, review_count
 from server.deps import SessionDep, SettingsDep
-from server.errors import PilotMonitorError, ValidationFailed
+from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed
 from shared.catalogue import SOLUTIONS, TOPICS
 from shared.geography import COUNTRIES
 
@@ -317,6 +317,16 @@ class PageRoute(APIRoute):
             except RequestValidationError:
                 t = translator_for(request)
                 return error_page(request, 404, t.gettext("There is no such page."))
+            except NotFound:
+                t = translator_for(request)
+                return error_page(request, 404, t.gettext(
+                    "There is no such page, or it belongs to countries and projects outside "
+                    "yours."))
+            except Forbidden as exc:
+                t = translator_for(request)
+                return error_page(request, 403, t.gettext(
+                    "Your role may not do this, so nothing was changed (%(reason)s).",
+                    reason=exc.message))
             except PilotMonitorError as exc:
                 if exc.status_code >= 500:
                     raise

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from server.accounts.deps import CurrentCaller
 from server.activities.queries import ActivityFilters
-from server.api import error_responses
+from server.api import Text, error_responses
 from server.columns import utcnow
 from server.deps import EngineDep, SessionDep, SettingsDep
 from server.exports import activities as activity_export
@@ -34,7 +34,7 @@ from server.indicators.service import IndicatorValues, indicator_values, split_l
 router = APIRouter(prefix="/exports", tags=["exports"],
                    responses=error_responses(400, 401, 404, 422))
 
-CodeList = Annotated[str | None, Query(description="One code or a comma list")]
+CodeList = Annotated[Text | None, Query(max_length=2000, description="One code or a comma list")]
 
 
 def _attachment(name: str, extension: str) -> dict[str, str]:
@@ -55,7 +55,7 @@ def _activity_filters(
     status: CodeList = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[Text | None, Query(max_length=200)] = None,
     late: bool | None = None,
 ) -> ActivityFilters:
     filters = ActivityFilters(country=country, region=region, project=project, site=site,
@@ -75,7 +75,7 @@ def activities_csv(caller: CurrentCaller, engine: EngineDep,
                    status: CodeList = None,
                    date_from: Annotated[date | None, Query(alias="from")] = None,
                    date_to: Annotated[date | None, Query(alias="to")] = None,
-                   q: Annotated[str | None, Query(max_length=200)] = None,
+                   q: Annotated[Text | None, Query(max_length=200)] = None,
                    late: bool | None = None) -> StreamingResponse:
     """The activities the caller may see, one per row (never a participant's name)."""
     filters = _activity_filters(country, region, project, site, thematic_area, solution, topic,
@@ -95,7 +95,7 @@ def activities_xlsx(caller: CurrentCaller, engine: EngineDep,
                     activity_type: CodeList = None, status: CodeList = None,
                     date_from: Annotated[date | None, Query(alias="from")] = None,
                     date_to: Annotated[date | None, Query(alias="to")] = None,
-                    q: Annotated[str | None, Query(max_length=200)] = None,
+                    q: Annotated[Text | None, Query(max_length=200)] = None,
                     late: bool | None = None) -> StreamingResponse:
     """The same table as a workbook: typed cells, a bold frozen header."""
     filters = _activity_filters(country, region, project, site, thematic_area, solution, topic,

@@ -95,7 +95,7 @@ class HqClient:
         except requests.exceptions.InvalidURL as exc:
             raise ServerUnreachable(f"{self.server} is not a URL (e.g. "
                                     "https://monitor.example.org)") from exc
-        except requests.exceptions.MissingSchema as exc:
+        except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema) as exc:
             raise ServerUnreachable(f"{self.server} is not a URL: start it with http:// or "
                                     "https://") from exc
 

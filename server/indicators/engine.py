@@ -242,14 +242,23 @@ def unique_participants(session: OrmSession, *, where: Where,
     """
     p = _participant
     table = _roster_table(keys, where)
+    # The participant's record is joined only for its attributes; "not deleted" alone is an
+    # anti-join against the (few) deleted ones.
+    personal = any(k in ("sex", "age_band", "category", "disability") for k in keys)
     if table is None:
         table = activity_fact
-        source = (roster_fact.join(table, table.c.activity_id == roster_fact.c.activity_id)
-                  .join(p, p.c.id == roster_fact.c.participant_id))
+        source: Any = roster_fact.join(table, table.c.activity_id == roster_fact.c.activity_id)
         person = roster_fact.c.participant_id
+        live: list[ColumnElement[bool]] = []
     else:
-        source = table.join(p, p.c.id == table.c.participant_id)
-        person = sa.case((table.c.links > 0, table.c.participant_id))
+        source = table
+        person = table.c.participant_id
+        live = [table.c.links > 0]
+    if personal:
+        source = source.join(p, p.c.id == person)
+        live.append(p.c.deleted == sa.false())
+    else:
+        live.append(person.not_in(sa.select(p.c.id).where(p.c.deleted == sa.true())))
     key_columns: list[ColumnElement[Any]] = []
     for k in keys:
         if k == "age_band":
@@ -262,7 +271,7 @@ def unique_participants(session: OrmSession, *, where: Where,
     statement = (
         sa.select(*key_columns, people)
         .select_from(source)
-        .where(*conditions(table, where), p.c.deleted == sa.false())
+        .where(*conditions(table, where), *live)
         .group_by(*key_columns)
         .having(people > 0)
     )

@@ -21,6 +21,7 @@ writer at a time.
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from shared.catalogue import SOLUTIONS, TOPICS, ActivityType
 from shared.geography import region_of
 
 ROLLUP_LOCK = 7301051
+PROJECT_LOCK_SPACE = 7302  # pg_advisory_xact_lock(7302, <project key>)
 _PENDING = "pilotmon.indicator_pending"
 _PENDING_PROJECTS = "pilotmon.indicator_pending_projects"
 # Project attributes the facts copy: changing one moves the project's numbers.
@@ -215,9 +217,30 @@ def _stored_fact_rows(session: OrmSession, ids: Sequence[uuid.UUID]) -> dict[uui
 
 
 def _lock(session: OrmSession, *, exclusive: bool) -> None:
+    """The whole roll-up: shared by every refresh, exclusive for ``rebuild_all``."""
     if session.get_bind().dialect.name == "postgresql":
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         session.execute(sa.text(f"SELECT {function}(:key)"), {"key": ROLLUP_LOCK})
+
+
+def _project_key(project_id: uuid.UUID) -> int:
+    value = zlib.crc32(project_id.bytes)
+    return value - 2**32 if value >= 2**31 else value
+
+
+def _lock_projects(session: OrmSession, project_ids: Iterable[uuid.UUID], *,
+                   exclusive: bool) -> None:
+    """One project's roll-up rows: shared by refreshes, exclusive for ``rebuild_project``.
+
+    Taken after the whole-roll-up lock and in key order, so no two transactions can wait
+    for each other in a circle.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    for key in sorted({_project_key(p) for p in project_ids}):
+        session.execute(sa.text(f"SELECT {function}(:space, :key)"),
+                        {"space": PROJECT_LOCK_SPACE, "key": key})
 
 
 def _upsert(session: OrmSession, table: sa.Table, dims: tuple[str, ...],
@@ -261,6 +284,12 @@ def _same(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
     return all(old[c] == new[c] for c in FACT_DIMS + MEASURES)
 
 
+def _projects_of(session: OrmSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    # An activity never changes project, so its row names the project of its facts too.
+    return set(session.execute(sa.select(_activity.c.project_id).distinct()
+                               .where(_activity.c.id.in_(ids))).scalars())
+
+
 def _links_of(session: OrmSession, table: sa.Table,
               ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
     found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
@@ -301,7 +330,7 @@ def _apply_roster_deltas(session: OrmSession, moved: list[uuid.UUID],
     for table, dims in ROSTER_CUBES.items():
         deltas: dict[tuple[Any, ...], int] = defaultdict(int)
         for activity_id in moved:
-            for sign, rows, links in ((1, fresh, new_links),):
+            for sign, rows, links in ((-1, stored, old_links), (1, fresh, new_links)):
                 row = rows.get(activity_id)
                 if row is None:
                     continue
@@ -331,6 +360,7 @@ def refresh_activities(session: OrmSession, ids: Iterable[uuid.UUID]) -> Refresh
     changed = cells = 0
     for start in range(0, len(unique), _BATCH):
         chunk = unique[start:start + _BATCH]
+        _lock_projects(session, _projects_of(session, chunk), exclusive=False)
         stored = _stored_fact_rows(session, chunk)
         fresh = {row["activity_id"]: row for row in fact_rows(session, chunk)}
         old_links = _links_of(session, roster_fact, chunk)
@@ -355,24 +385,32 @@ def refresh_activities(session: OrmSession, ids: Iterable[uuid.UUID]) -> Refresh
     return RefreshStats(len(unique), changed, cells)
 
 
-def _all_activity_ids(session: OrmSession) -> Iterator[list[uuid.UUID]]:
-    ids = list(session.execute(
-        sa.select(_activity.c.id).where(_activity.c.deleted == sa.false())
-        .order_by(_activity.c.id)).scalars())
+def _activity_ids(session: OrmSession,
+                  project_id: uuid.UUID | None) -> Iterator[list[uuid.UUID]]:
+    statement = sa.select(_activity.c.id).where(_activity.c.deleted == sa.false())
+    if project_id is not None:
+        statement = statement.where(_activity.c.project_id == project_id)
+    ids = list(session.execute(statement.order_by(_activity.c.id)).scalars())
     for start in range(0, len(ids), _BATCH):
         yield ids[start:start + _BATCH]
 
 
-def rebuild_all(session: OrmSession) -> RefreshStats:
-    """Recompute every fact and cube from the activity records (in the caller's transaction)."""
-    session.flush()
-    _lock(session, exclusive=True)
-    session.info.pop(_PENDING, None)  # everything is recomputed below
-    session.info.pop(_PENDING_PROJECTS, None)
-    for table in (*CUBES.values(), *ROSTER_CUBES, roster_fact, activity_fact):
-        session.execute(sa.delete(table))
+def _rebuild(session: OrmSession, project_id: uuid.UUID | None) -> RefreshStats:
+    """Delete and recompute the roll-up rows of one project (or of all, for None)."""
+    fact = activity_fact
+
+    def mine(table: sa.Table) -> Any:
+        return sa.true() if project_id is None else table.c.project_id == project_id
+
+    if project_id is None:
+        session.execute(sa.delete(roster_fact))
+    else:
+        session.execute(sa.delete(roster_fact).where(roster_fact.c.activity_id.in_(
+            sa.select(fact.c.activity_id).where(mine(fact)))))
+    for table in (*CUBES.values(), *ROSTER_CUBES, activity_fact):
+        session.execute(sa.delete(table).where(mine(table)))
     total = 0
-    for chunk in _all_activity_ids(session):
+    for chunk in _activity_ids(session, project_id):
         rows = fact_rows(session, chunk)
         total += len(rows)
         if rows:
@@ -380,23 +418,60 @@ def rebuild_all(session: OrmSession) -> RefreshStats:
     cells = 0
     for grain, table in CUBES.items():
         dims = cube_dims(grain)
-        sums = [sa.func.sum(activity_fact.c[m]).label(m) for m in MEASURES]
-        source = sa.select(*(activity_fact.c[d] for d in dims), *sums).group_by(
-            *(activity_fact.c[d] for d in dims))
+        sums = [sa.func.sum(fact.c[m]).label(m) for m in MEASURES]
+        source = (sa.select(*(fact.c[d] for d in dims), *sums).where(mine(fact))
+                  .group_by(*(fact.c[d] for d in dims)))
         session.execute(sa.insert(table).from_select([*dims, *MEASURES], source))
-        cells += session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-    fact = activity_fact
+        cells += session.execute(
+            sa.select(sa.func.count()).select_from(table).where(mine(table))).scalar_one()
     session.execute(sa.insert(roster_fact).from_select(
         ["activity_id", "participant_id"],
         sa.select(_links.c.activity_id, _links.c.participant_id)
-        .join(fact, fact.c.activity_id == _links.c.activity_id)))
+        .join(fact, fact.c.activity_id == _links.c.activity_id).where(mine(fact))))
     for table, dims in ROSTER_CUBES.items():
         columns = [fact.c[d] if d != "participant_id" else roster_fact.c.participant_id
                    for d in dims]
         source = (sa.select(*columns, sa.func.count())
                   .select_from(roster_fact.join(fact,
                                                 fact.c.activity_id == roster_fact.c.activity_id))
+                  .where(mine(fact))
                   .group_by(*columns))
         session.execute(sa.insert(table).from_select([*dims, "links"], source))
-        cells += session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        cells += session.execute(
+            sa.select(sa.func.count()).select_from(table).where(mine(table))).scalar_one()
     return RefreshStats(total, total, cells)
+
+
+def rebuild_project(session: OrmSession, project_id: uuid.UUID) -> RefreshStats:
+    """Recompute one project's roll-ups from its activity records (caller's transaction).
+
+    Writers of other projects are not held up: the nightly rebuild goes project by project,
+    committing after each, so a push waits at most for its own project's recomputation.
+    """
+    session.flush()
+    _lock(session, exclusive=False)
+    _lock_projects(session, [project_id], exclusive=True)
+    _forget_pending(session, project_id)
+    return _rebuild(session, project_id)
+
+
+def rebuild_all(session: OrmSession) -> RefreshStats:
+    """Recompute every fact and cube from the activity records (caller's transaction).
+
+    One transaction that holds every writer's refresh until it commits: for bulk loads and
+    tests; the scheduled job uses ``rebuild_project`` per project instead.
+    """
+    session.flush()
+    _lock(session, exclusive=True)
+    session.info.pop(_PENDING, None)  # everything is recomputed below
+    session.info.pop(_PENDING_PROJECTS, None)
+    return _rebuild(session, None)
+
+
+def _forget_pending(session: OrmSession, project_id: uuid.UUID) -> None:
+    pending: set[uuid.UUID] | None = session.info.get(_PENDING)
+    if pending:
+        mine = set(session.execute(sa.select(_activity.c.id).where(
+            _activity.c.project_id == project_id, _activity.c.id.in_(sorted(pending, key=str))
+        )).scalars())
+        pending -= mine

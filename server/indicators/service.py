@@ -215,6 +215,10 @@ def _inapplicable_message(indicator: Indicator, keys: Sequence[str]) -> str:
 def resolve_projects(session: OrmSession, *, caller: Caller | None,
                      values: Sequence[str]) -> tuple[uuid.UUID, ...]:
     """Project codes or ids -> ids within the caller's scope; 400 naming any other."""
+    bad = [v for v in values if len(v) > 64 or not v.isprintable()]
+    if bad:
+        raise ValidationFailed([{"field": "project", "message": "a project code or id is at "
+                                 "most 64 printable characters"}], status_code=400)
     ids: list[uuid.UUID] = []
     for value in values:
         try:
@@ -256,6 +260,24 @@ def value_of(code: str, sums: Mapping[str, int]) -> int | float | None:
     if code in NUMERATORS:
         return sums["numerator"]
     return sums["value"]
+
+
+def measure_columns(code: str) -> tuple[str, ...]:
+    """The roll-up measure columns a summable indicator is computed from."""
+    if code in _ACTIVITY_MEASURE:
+        return (_ACTIVITY_MEASURE[code],)
+    numerator = NUMERATORS[code]
+    return ("participants",) if numerator is None else \
+        ("participants", PIVOTS[numerator[0]][numerator[1]])
+
+
+def sums_of(code: str, measures: Mapping[str, int]) -> dict[str, int]:
+    """A summable indicator's group sums (see ``value_of``) from roll-up measure sums."""
+    columns = measure_columns(code)
+    if code in _ACTIVITY_MEASURE:
+        return {"value": measures.get(columns[0], 0)}
+    return {"participants": measures.get("participants", 0),
+            "numerator": measures.get(columns[-1], 0)}
 
 
 def group_sums(session: OrmSession, *, code: str, where: Where,

@@ -24,19 +24,22 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col
 
+from server.indicators import engine
 from server.indicators.engine import Where, yyyymm
 from server.indicators.service import (
     NUMERATORS,
     SUMMABLE,
     group_sums,
+    measure_columns,
     present_key,
     project_codes,
+    sums_of,
     value_of,
 )
 from server.projects.models import Project, Target
 from server.scope import project_scope
 from shared.geography import REGIONS, region_of
-from shared.indicators import IndicatorCode, period_bounds
+from shared.indicators import IndicatorCode, months_between, period_bounds
 
 TARGET_COLUMNS: tuple[str, ...] = ("indicator", "period", "sex", "target", "actual", "value")
 _MEANS = frozenset({IndicatorCode.WOMEN_SHARE, IndicatorCode.COUNTRIES_REACHED})
@@ -110,15 +113,38 @@ def _add(into: dict[str, int], sums: dict[str, int]) -> None:
 def with_actuals(session: OrmSession, *, where: Where) -> list[TargetActual]:
     """Every target in scope and in the date range, with its actual filled in."""
     targets = _targets(session, where)
+    plain = [t for t in targets if t.indicator in SUMMABLE and not _sexed(t)]
+    done: list[TargetActual] = _plain_actuals(session, plain, where) if plain else []
     by_indicator: dict[str, list[TargetActual]] = defaultdict(list)
     for t in targets:
-        by_indicator[t.indicator].append(t)
-    done: list[TargetActual] = []
+        if t.indicator not in SUMMABLE or _sexed(t):
+            by_indicator[t.indicator].append(t)
     for code, group in by_indicator.items():
         if code in SUMMABLE:
             done.extend(_summed_actuals(session, code, group, where))
         else:
             done.extend(_per_period_actuals(session, code, group, where))
+    return done
+
+
+def _plain_actuals(session: OrmSession, targets: list[TargetActual],
+                   where: Where) -> list[TargetActual]:
+    """Summable indicators without sex: one read of every measure per project and month."""
+    columns = tuple(dict.fromkeys(c for t in targets for c in measure_columns(t.indicator)))
+    read = Where(statuses=where.statuses,
+                 filters={"project": tuple({t.project_id for t in targets})},
+                 date_from=min(t.first_day for t in targets),
+                 date_to=max(t.last_day for t in targets))
+    monthly = dict(engine.measure_groups(session, where=read, keys=("project", "period:month"),
+                                         measures=columns))
+    done = []
+    for t in targets:
+        total: dict[str, int] = {}
+        for month in months_between(t.first_day, t.last_day):
+            measures = monthly.get((t.project_id, month))
+            if measures is not None:
+                _add(total, measures)
+        done.append(_with(t, value_of(t.indicator, sums_of(t.indicator, total))))
     return done
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.activities.models import Activity, Attachment
+from server.activities.review import is_locked
 from server.activities.service import load_wire, tombstone_activity, write_activity
 from server.audit import service as audit
 from server.columns import utcnow
@@ -26,7 +27,7 @@ from server.projects.models import Participant, Project
 from server.scope import can_review, in_visible_project
 from server.sync.changes import record_change, record_participant_change
 from server.sync.models import KeptMutation, RecordRevision, SyncConflict
-from server.sync.records import is_locked, project_facts
+from server.sync.records import project_facts
 from server.sync.service import close_conflict
 from server.sync.wire import attachment_wire, conflict_wire, participant_wire
 from shared.validation import validate_activity, validate_participant

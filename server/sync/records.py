@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,8 +22,20 @@ from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.accounts.models import Device
-from server.activities.models import Activity, ActivityRevision, Attachment, AttendanceRow
-from server.activities.service import load_wire, tombstone_activity, write_activity
+from server.activities.models import (
+    Activity,
+    ActivityRevision,
+    Attachment,
+    AttendanceRow,
+    ClosedPeriod,
+)
+from server.activities.review import closed_period_for, is_locked, quarter_of
+from server.activities.service import (
+    load_wire,
+    tombstone_activity,
+    write_activity,
+    write_new_activities,
+)
 from server.columns import utcnow
 from server.projects.models import Participant, Project, Site
 from server.sync.changes import record_change, record_participant_change, record_site_change
@@ -46,17 +59,8 @@ from sync.protocol import Entity, Mutation, Op, ResultStatus
 USUAL_ATTENDANCE_SAMPLE = 200
 
 
-def is_locked(activity: Activity) -> bool:
-    """Whether an activity refuses field edits (approved until a country officer reopens it)."""
-    from server.activities.review import is_locked as review_is_locked
-
-    return review_is_locked(activity)
-
-
 def closed_period_of(session: Session, *, country: str, day: date) -> bool:
     """Whether ``day`` falls in a reporting period ``country`` has closed."""
-    from server.activities.review import closed_period_for
-
     return closed_period_for(session, country, day) is not None
 
 
@@ -149,14 +153,18 @@ class PushContext:
 
     def usual_attendance(self, project: Project) -> float | None:
         if project.id not in self._usual:
-            totals = self.session.execute(
-                select(func.sum(AttendanceRow.count))
-                .join(Activity, col(Activity.id) == col(AttendanceRow.activity_id))
+            # The project's most recent activities by date (an index walk, whatever its size).
+            recent = (
+                select(col(Activity.id))
                 .where(col(Activity.project_id) == project.id,
                        col(Activity.deleted) == False)  # noqa: E712
-                .group_by(col(AttendanceRow.activity_id))
-                .order_by(func.max(Activity.created_at).desc())
+                .order_by(col(Activity.start_date).desc())
                 .limit(USUAL_ATTENDANCE_SAMPLE)
+            )
+            totals = self.session.execute(
+                select(func.sum(AttendanceRow.count))
+                .where(col(AttendanceRow.activity_id).in_(recent.scalar_subquery()))
+                .group_by(col(AttendanceRow.activity_id))
             ).scalars().all()
             self._usual[project.id] = (
                 float(statistics.median(totals)) if len(totals) >= 5 else None
@@ -370,6 +378,86 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
                        status=ActivityStatus.SUBMITTED)
         _refresh_flags(ctx, existing, project, clean, warnings)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+
+# --- many new activities at once ----------------------------------------------------------
+
+
+def is_plain_create(mutation: Mutation, existing: Any) -> bool:
+    """A new activity without a roster: it can go in bulk with the others of its batch."""
+    return (mutation.entity == Entity.ACTIVITY and mutation.op == Op.UPSERT and existing is None
+            and not (mutation.data or {}).get("participant_ids"))
+
+
+def apply_new_activities(ctx: PushContext,
+                         mutations: list[Mutation]) -> dict[int, Outcome | Rejected]:
+    """Validate new activities one by one, then write the valid ones together.
+
+    The same checks and data-quality flags as ``apply_activity`` gives one new activity, with
+    the flags' lookups made once for the whole run instead of once per activity.
+    """
+    answers: dict[int, Outcome | Rejected] = {}
+    accepted: list[tuple[Mutation, Project, dict[str, Any], list[Issue]]] = []
+    for mutation in mutations:
+        try:
+            data = {**_incoming(mutation), "id": str(mutation.id)}
+            project = ctx.writable_project(data.get("project_id"))
+            clean, warnings = _validated_activity(ctx, data, project)
+        except Rejected as exc:
+            answers[mutation.seq] = exc
+            continue
+        accepted.append((mutation, project, clean, warnings))
+    if not accepted:
+        return answers
+    flags, late = _flags_of_new(ctx, accepted)
+    write_new_activities(ctx.session, records=[clean for _, _, clean, _ in accepted],
+                         source=ctx.source, author_id=ctx.caller.user.id,
+                         device_id=ctx.device.id, status=ActivityStatus.SUBMITTED,
+                         flags=flags, late=late)
+    for mutation, project, _, _ in accepted:
+        answers[mutation.seq] = Outcome(ResultStatus.APPLIED, 1, project.id)
+    return answers
+
+
+def _flags_of_new(ctx: PushContext, accepted: list[tuple[Mutation, Project, dict[str, Any],
+                                                          list[Issue]]]
+                  ) -> tuple[list[list[dict[str, Any]]], list[bool]]:
+    session = ctx.session
+    def key_of(project: Project, clean: Mapping[str, Any]) -> tuple[str, str | None, str, str]:
+        return (str(project.id), clean.get("site_id"), clean["type"], clean["start_date"])
+
+    keys = [key_of(project, clean) for _, project, clean, _ in accepted]
+    in_batch = Counter(keys)
+    already: Counter[tuple[str, str | None, str, str]] = Counter()
+    rows = session.execute(
+        select(col(Activity.project_id), col(Activity.site_id), col(Activity.type),
+               col(Activity.start_date), func.count())
+        .where(col(Activity.project_id).in_({p.id for _, p, _, _ in accepted}),
+               col(Activity.start_date).in_({date.fromisoformat(k[3]) for k in keys}),
+               col(Activity.deleted) == False)  # noqa: E712
+        .group_by(col(Activity.project_id), col(Activity.site_id), col(Activity.type),
+                  col(Activity.start_date))
+    ).all()
+    for project_id, site_id, kind, start, count in rows:
+        already[(str(project_id), str(site_id) if site_id else None, kind,
+                 start.isoformat())] += int(count)
+    countries = {p.country for _, p, _, _ in accepted}
+    closed = {(c, p) for c, p in session.execute(
+        select(col(ClosedPeriod.country), col(ClosedPeriod.period))
+        .where(col(ClosedPeriod.country).in_(countries))).all()}
+    flags: list[list[dict[str, Any]]] = []
+    late: list[bool] = []
+    for (_, project, clean, warnings), key in zip(accepted, keys, strict=True):
+        site = ctx.sites(project).get(clean["site_id"]) if clean.get("site_id") else None
+        found = quality_flags(clean, site=site,
+                              same_day_duplicates=already[key] + in_batch[key] - 1,
+                              usual_attendance=ctx.usual_attendance(project),
+                              reused_photo=False, received_on=ctx.today)
+        flags.append([{"code": i.code, "field": i.field, "message": i.message}
+                      for i in [*warnings, *found]])
+        start = date.fromisoformat(clean["start_date"])
+        late.append((project.country, quarter_of(start)) in closed)
+    return flags, late
 
 
 # --- participants (roster mode) ------------------------------------------------------------

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from server.accounts.auth import (
     Caller,
@@ -24,7 +26,8 @@ from server.accounts.auth import (
 from server.accounts.deps import CurrentCaller, DeviceCaller
 from server.api import Page, error_responses
 from server.columns import utcnow
-from server.deps import SessionDep, SettingsDep
+from server.db import write_engine
+from server.deps import EngineDep, SessionDep, SettingsDep
 from server.errors import ValidationFailed
 from server.sync import attachments, conflicts, service
 from server.sync import pull as pull_service
@@ -74,22 +77,49 @@ def info(settings: SettingsDep) -> SyncInfo:
     return service.sync_info(settings=settings)
 
 
+_device_bearer = HTTPBearer(auto_error=False, scheme_name="DeviceToken",
+                            description="A device token from /api/v1/devices/enrol")
+DeviceCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)]
+
+
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise NotAuthenticated("missing bearer token: log in first")
+    return credentials.credentials
+
+
+def _device_of(engine: Engine, credentials: HTTPAuthorizationCredentials | None) -> Caller:
+    """The tablet behind a writing request, looked up without taking the write lock."""
+    with Session(engine) as session:
+        return caller_from_device_token(session, token=_bearer_token(credentials))
+
+
+# The writing routes below (push, upload) authenticate, read the body and write in ONE call on
+# one worker thread, opening their write transaction there. A request session opened by a
+# dependency would take SQLite's write lock (BEGIN IMMEDIATE) in one threadpool call and need
+# another for the route: with many tablets at once, the threads waiting for the lock can take
+# every worker and leave the lock's holder without one until the busy timeout.
+
+
 @sync_router.post("/push", response_model=PushResponse,
              responses=error_responses(401, 403, 409, 413, 422, 426))
 def push(
-    caller: DeviceCaller,
-    session: SessionDep,
+    credentials: DeviceCredentials,
+    engine: EngineDep,
     settings: SettingsDep,
     raw: Annotated[bytes, Depends(_push_body)],
     content_encoding: Annotated[str | None, Header()] = None,
     x_app_version: Annotated[str | None, Header()] = None,
 ) -> PushResponse:
     """Apply a batch of mutations exactly once (body may be gzip)."""
+    caller = _device_of(engine, credentials)
     body = decode_body(raw, encoding=content_encoding, limit=settings.max_request_bytes)
     envelope = parse_push(body)
-    result = service.push(session, caller=caller, request=envelope,
-                          max_mutations=settings.max_push_mutations, app_version=x_app_version)
-    session.commit()
+    with Session(write_engine(engine)) as session:
+        result = service.push(session, caller=caller, request=envelope,
+                              max_mutations=settings.max_push_mutations,
+                              app_version=x_app_version)
+        session.commit()
     return result
 
 
@@ -116,12 +146,11 @@ def any_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_any_bearer)],
 ) -> Caller:
     """A person (access token) or a tablet (device token): both may read photos in scope."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise NotAuthenticated("missing bearer token: log in first")
+    token = _bearer_token(credentials)
     try:
-        return caller_from_access_token(session, token=credentials.credentials)
+        return caller_from_access_token(session, token=token)
     except NotAuthenticated:
-        return caller_from_device_token(session, token=credentials.credentials)
+        return caller_from_device_token(session, token=token)
 
 
 AnyCaller = Annotated[Caller, Depends(any_caller)]
@@ -154,17 +183,19 @@ def upload_offset(attachment_id: uuid.UUID, caller: AnyCaller, session: SessionD
                           responses=error_responses(401, 403, 404, 409, 413, 422))
 def upload_chunk(
     attachment_id: uuid.UUID,
-    caller: DeviceCaller,
-    session: SessionDep,
+    credentials: DeviceCredentials,
+    engine: EngineDep,
     files: Files,
     upload_offset: Annotated[int, Header(ge=0, alias="Upload-Offset")],
     chunk: Annotated[bytes, Depends(_chunk_body)],
 ) -> JSONResponse:
     """Append a chunk (at most 1 MiB) at ``Upload-Offset``."""
-    state = attachments.append_chunk(session, caller=caller, files=files,
-                                     attachment_id=attachment_id, offset=upload_offset,
-                                     chunk=chunk)
-    session.commit()
+    caller = _device_of(engine, credentials)
+    with Session(write_engine(engine)) as session:
+        state = attachments.append_chunk(session, caller=caller, files=files,
+                                         attachment_id=attachment_id, offset=upload_offset,
+                                         chunk=chunk)
+        session.commit()
     if state.refused:
         raise UploadMismatch(state.refused)
     return JSONResponse({"upload_offset": state.offset, "size": state.size,

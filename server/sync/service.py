@@ -15,6 +15,7 @@ Each mutation runs in a savepoint: a rejection rolls back only that mutation's w
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -39,8 +40,10 @@ from server.sync.records import (
     Rejected,
     apply_activity,
     apply_attachment,
+    apply_new_activities,
     apply_participant,
     apply_site,
+    is_plain_create,
 )
 from sync.protocol import (
     MAX_CHUNK_BYTES,
@@ -124,8 +127,11 @@ def push(
     context = PushContext(session=session, caller=caller, device=device,
                           today=utcnow().date(), source=source)
     existing = _existing(session, fresh)
-    for mutation in fresh:
-        results.append(_apply_one(context, mutation, existing))
+    for run, bulk in _runs(fresh, existing):
+        if bulk:
+            results += _apply_in_bulk(context, run, existing)
+        else:
+            results += [_apply_one(context, mutation, existing) for mutation in run]
 
     now = utcnow()
     if fresh:
@@ -136,6 +142,44 @@ def push(
     session.add(device)
     session.flush()
     return PushResponse(last_seq=device.last_seq, server_time=now, results=results)
+
+
+def _runs(mutations: Sequence[Mutation], existing: dict[tuple[Entity, uuid.UUID], Any]
+          ) -> list[tuple[list[Mutation], bool]]:
+    """Split a batch, in order, into runs of plain new activities (written in bulk) and runs of
+    everything else (applied one by one). A record touched twice in the batch goes one by one."""
+    seen = Counter((m.entity, m.id) for m in mutations)
+    runs: list[tuple[list[Mutation], bool]] = []
+    for mutation in mutations:
+        bulk = (seen[(mutation.entity, mutation.id)] == 1
+                and is_plain_create(mutation, existing.get((mutation.entity, mutation.id))))
+        if runs and runs[-1][1] == bulk:
+            runs[-1][0].append(mutation)
+        else:
+            runs.append(([mutation], bulk))
+    return runs
+
+
+def _apply_in_bulk(context: PushContext, run: list[Mutation],
+                   existing: dict[tuple[Entity, uuid.UUID], Any]) -> list[MutationResult]:
+    try:
+        with context.session.begin_nested():
+            answers = apply_new_activities(context, run)
+    except (IntegrityError, DataError):
+        # One of them cannot be stored after all: take them one by one to find which.
+        return [_apply_one(context, mutation, existing) for mutation in run]
+    results = []
+    for mutation in run:
+        answer = answers[mutation.seq]
+        if isinstance(answer, Rejected):
+            _keep(context, mutation, status=ResultStatus.REJECTED, errors=answer.errors)
+            results.append(MutationResult(
+                seq=mutation.seq, id=mutation.id, status=ResultStatus.REJECTED,
+                errors=[FieldError(**e) for e in answer.errors]))
+        else:
+            results.append(MutationResult(seq=mutation.seq, id=mutation.id,
+                                          status=answer.status, version=answer.version))
+    return results
 
 
 def _existing(session: Session,

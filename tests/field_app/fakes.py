@@ -14,7 +14,7 @@ from typing import Any
 
 from field_app.controllers.form import Photo, Save
 from field_app.controllers.status import LogEntry, SyncStatus
-from field_app.session import Enrolment, LocalRecord
+from field_app.session import Enrolment, LocalRecord, RowFacts
 
 
 class MemoryBackend:
@@ -88,6 +88,24 @@ class MemoryBackend:
 
     def activities(self, project_id: str) -> list[LocalRecord]:
         return [r for r in self.records.values() if r.data.get("project_id") == project_id]
+
+    def activity_rows(self, project_id: str) -> list[RowFacts]:
+        rows = []
+        for record in self.activities(project_id):
+            data = record.data
+            attendance = data.get("attendance") or []
+            rows.append(RowFacts(
+                id=record.id, title=data.get("title") or "", type=data.get("type") or "",
+                start_date=data.get("start_date") or "", topic=data.get("topic") or "",
+                site_id=data.get("site_id") or "",
+                participants=sum(r["count"] for r in attendance),
+                women=sum(r["count"] for r in attendance if r["sex"] == "female"),
+                state=record.state))
+        return rows
+
+    def fingerprint(self) -> tuple[object, ...]:
+        return (len(self.records), len(self.saves), self.syncs,
+                tuple(r.state for r in self.records.values()))
 
     def activity(self, activity_id: str) -> LocalRecord | None:
         return self.records.get(activity_id)

@@ -177,7 +177,7 @@ def test_wrong_password_says_so(live_server: LiveServer, tmp_path: Path) -> None
 
 def test_an_address_where_no_server_listens_says_so(tmp_path: Path) -> None:
     session = make_session(tmp_path)
-    with pytest.raises(EnrolError, match="Cannot reach http://127.0.0.1:9"):
+    with pytest.raises(EnrolError, match=r"Cannot reach http://127\.0\.0\.1:9"):
         session.enrol(server_url="http://127.0.0.1:9", code="ABCD")
     session.close()
 

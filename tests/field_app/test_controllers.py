@@ -21,9 +21,10 @@ from field_app.controllers.status import LogEntry, SyncStatus, ago, sync_bar
 from field_app.session import LocalRecord
 from tests.field_app.fakes import activity
 
-PROJECT = {"id": str(uuid.uuid4()), "code": "LSO-CPP-01", "name": "Potato value chain",
-           "kind": "CPP", "country": "LSO", "thematic_area": "TA1", "solutions": ["S1"],
-           "start_date": "2024-01-01", "end_date": "2027-12-31"}
+PROJECT: dict[str, Any] = {
+    "id": str(uuid.uuid4()), "code": "LSO-CPP-01", "name": "Potato value chain", "kind": "CPP",
+    "country": "LSO", "thematic_area": "TA1", "solutions": ["S1"],
+    "start_date": "2024-01-01", "end_date": "2027-12-31"}
 TODAY = date(2025, 3, 14)
 
 

@@ -21,7 +21,7 @@ from tests.field_app.fakes import MemoryBackend, activity
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "artifacts" / "screenshots"
+SHOTS = ROOT / "artifacts" / "screenshots" / "field"
 # The schedule does nothing on its own during a test (no timer, no sync after a save), so a
 # test sees "pending" for as long as it likes; "Sync now" still starts a round at once.
 QUIET = {"interval": 3600.0, "save_delay": 3600.0, "first_retry": 3600.0}
@@ -104,7 +104,10 @@ def test_enrol_fill_save_pending_then_synced(
     driver.type(cells[("female", "adult")], "12")
     driver.type(cells[("male", "youth")], "8")
     assert form.summary == "20 participants · 12 women (60 %)"
-    assert form.totals["all"] == "20" and form.totals["female"] == "12"
+    # The totals on screen, not only in the controller: the grid's corner and the chip.
+    totals = [w.text for w in form.ids.attendance_box.children]
+    assert "20" in totals and "12" in totals and "8" in totals
+    assert driver.find_text(form, "Farmers 20")
     driver.screenshot(SHOTS / "live-form.png")
     driver.tap(form.ids.save_top)
 
@@ -137,12 +140,6 @@ def test_enrol_fill_save_pending_then_synced(
 def test_returned_then_corrected_and_resubmitted(
         live_app: tuple[kivy_driver.Driver, LiveServer, Any]) -> None:
     driver, server, session = live_app
-    PAGES = []
-    original = session.backend.store.apply_pull
-    def spy(changes, cursor):
-        PAGES.append([(c.entity, c.version, (c.data or {}).get("status")) for c in changes] + [cursor])
-        return original(changes, cursor)
-    session.backend.store.apply_pull = spy
     home = enrol_through_the_screen(driver, server)
     driver.tap(driver.find_text(home, "+ New activity"))
     form = on_screen(driver, "form")
@@ -156,34 +153,11 @@ def test_returned_then_corrected_and_resubmitted(
     driver.wait_until(lambda: session.status().pending == 0 and settled(session),
                       timeout=60, what="the first push")
     record = session.backend.activities(server.project_id)[0]
-    import sys as sys0
-    from sqlalchemy import text as sqltext0
-    with server.engine.connect() as c:
-        rows0 = c.execute(sqltext0("select seq, entity, op, version, created_at from change order by seq")).all()
-        revs0 = c.execute(sqltext0("select version, source, created_at from activity_revision")).all()
-    open("/tmp/dev/debug8.txt", "a").write(f"{datetime.now(UTC)} {rows0} {revs0} {PAGES}\n")
-
+    assert record.state == "synced" and server.activity(record.id)["status"] == "submitted"
     server.return_activity(record.id, "Please add the men who attended")
     driver.app.home()
     home = on_screen(driver, "home")
     driver.tap(home.ids.sync_bar.ids.sync_button)
-    import sys
-    for _ in range(200):
-        driver.step(); import time as t; t.sleep(0.05)
-    page = session.backend.engine().client.pull(session.backend.store.cursor)
-    print("DEBUG2", len(page.changes), [c.entity for c in page.changes], server.activity(record.id)["status"], file=sys.stderr)
-    page = session.backend.engine().client.pull(None)
-    print("DEBUG3", len(page.changes), [(c.entity, (c.data or {}).get("status")) for c in page.changes], file=sys.stderr)
-    from sqlalchemy import text as sqltext
-    with server.engine.connect() as c:
-        print("DEBUG4", c.execute(sqltext("select seq, entity, op, version, project_id from change order by seq")).all(), file=sys.stderr)
-    from server.sync.pull import decode_cursor
-    print("DEBUG7", PAGES, file=sys.stderr)
-    print("DEBUG5", decode_cursor(session.backend.store.cursor), file=sys.stderr)
-    import sqlite3, json
-    fresh = sqlite3.connect(session.backend.path)
-    print("DEBUG6", fresh.execute("select version, state, json_extract(data, '$.status') from record where id=?", (record.id,)).fetchall(), session.backend._reader().in_transaction, session.backend.store.get("activity", record.id)["status"], file=sys.stderr)
-    print("DEBUG", session.status(), session.backend.activity(record.id), session.backend._schedule.syncing, session.backend._schedule.seconds_to_next(), session.backend.log(5), file=sys.stderr)
     driver.wait_until(lambda: home.attention == 1, timeout=60,
                       what="the returned record to arrive")
     assert home.ids.attention_button.text == "Needs attention (1)"
@@ -228,6 +202,9 @@ def test_the_form_refuses_bad_input_and_says_why(
         assert form.banner == "Correct the 3 highlighted fields"
         assert set(form.errors) == {"type", "title", "end_date"}
         assert form._inputs["title"].has_error
+        # The reasons are on screen, next to their fields.
+        assert form._inputs["title"].parent.error == "Required"
+        assert driver.find_text(form, "! The end is before the start")
         assert backend.saves == []
 
 

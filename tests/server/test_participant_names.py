@@ -32,6 +32,7 @@ from server.projects.models import Project, Site, Target
 from tests.factories import make_access_token, make_device, make_user
 from tests.server.ops.world import PARTICIPANT_NAMES, load_world
 
+TABLET_ROUTES = ("/api/v1/sync/", "/api/v1/attachments/")
 IN_SCOPE = {"admin", "officer_lso", "expert_lso", "tablet_lso"}
 # Query strings that make list, indicator and export routes return data rather than a 422.
 EXTRA_QUERIES = ("", "group_by=project", "group_by=country,period:year&status=submitted,approved",
@@ -68,12 +69,13 @@ def crawl(settings: Settings, engine: Engine) -> Crawl:
         _, tokens["tablet_ken"] = make_device(session, people["expert_ken"])
         values = {
             "project_id": [str(lso.id), str(ken.id)],
-            "activity_id": [str(a) for a in world.activity_ids],
+            # Lesotho's and Kenya's: scope is what matters, not every record.
+            "activity_id": [str(a) for a in world.activity_ids[:2]],
             "site_id": [str(s.id) for s in session.exec(select(Site))],
             "target_id": [str(t.id) for t in session.exec(select(Target))],
-            "user_id": [str(u.id) for u in people.values()],
+            "user_id": [str(people["officer_lso"].id), str(people["officer_ken"].id)],
             "device_id": [str(d.id) for d in session.exec(select(Device))],
-            "attachment_id": [str(a.id) for a in session.exec(select(Attachment))],
+            "attachment_id": [str(a.id) for a in session.exec(select(Attachment))][-2:],
             "code": ["PARTICIPANTS", "UNIQUE_PARTICIPANTS", "ACTIVITIES"],
         }
         session.commit()
@@ -120,7 +122,10 @@ def test_names_stay_in_their_country_and_out_of_exports(crawl: Crawl) -> None:
     seen_in_scope = False
     for caller, token in crawl.tokens.items():
         crawl.client.cookies.set("pilotmon_session", token)
+        tablet = caller.startswith("tablet")
         for route in routes:
+            if tablet != route.startswith(TABLET_ROUTES):
+                continue  # tablets sync; people use everything else
             for path in _paths(route, crawl.values):
                 for query in EXTRA_QUERIES if _takes_queries(path) else ("",):
                     url = f"{path}?{query}" if query else path

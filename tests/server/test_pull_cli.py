@@ -162,6 +162,9 @@ def test_connection_refused(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _pull(capsys, "--server", f"http://127.0.0.1:{_free_port()}",
                          "--indicator", "ACTIVITIES")
     _one_line(code, err, "connection refused")
+    for server in ("127.0.0.1:8000", "monitor.example.org"):
+        code, _, err = _pull(capsys, "--server", server, "--indicator", "ACTIVITIES")
+        _one_line(code, err, "start it with http:// or https://")
 
 
 class _NotUs(BaseHTTPRequestHandler):

@@ -9,6 +9,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -63,9 +64,9 @@ def _offline_work(tablet: Tablet, field: Field, tmp_path: Path) -> tuple[list[st
     return [r["id"] for r in records], photo_id
 
 
-def _count(engine: Engine, table: object) -> int:
+def _count(engine: Engine, table: Any) -> int:
     with Session(engine) as session:
-        return int(session.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+        return int(session.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 def test_a_bundle_applies_once_and_a_later_sync_duplicates_nothing(

@@ -53,15 +53,15 @@ def test_batches_are_capped_by_gzip_bytes(tablet: Tablet, field: Field,
     engine_.batch_bytes = engine_.max_batch_bytes = 2048
     engine_.min_batch_bytes = 1024
     sent: list[int] = []
-    original = engine_.client.push
+    original = engine_.client.push_packed
 
-    def counting_push(envelope: bytes, *, compress: bool = True) -> Any:
+    def counting_push(packed: bytes) -> Any:
         before = engine_.client.bytes_sent
-        answer = original(envelope, compress=compress)
+        answer = original(packed)
         sent.append(engine_.client.bytes_sent - before)
         return answer
 
-    engine_.client.push = counting_push  # type: ignore[method-assign]
+    engine_.client.push_packed = counting_push  # type: ignore[method-assign]
     rng = random.Random(1)
     for i in range(40):
         notes = "".join(rng.choice("abcdefghij ") for _ in range(400))
@@ -77,13 +77,13 @@ def test_slow_batches_shrink_and_quick_full_ones_grow(tablet: Tablet, field: Fie
     store, engine_, _ = tablet
     now = [0.0]
     engine_.clock = lambda: now[0]
-    original = engine_.client.push
+    original = engine_.client.push_packed
 
-    def slow_push(envelope: bytes, *, compress: bool = True) -> Any:
+    def slow_push(packed: bytes) -> Any:
         now[0] += 60.0
-        return original(envelope, compress=compress)
+        return original(packed)
 
-    engine_.client.push = slow_push  # type: ignore[method-assign]
+    engine_.client.push_packed = slow_push  # type: ignore[method-assign]
     store.save("activity", field.activity())
     engine_.push()
     assert engine_.batch_bytes == engine_.max_batch_bytes // 2
@@ -204,7 +204,7 @@ class CountingAdapter(FaultyAdapter):
              **kwargs: Any) -> requests.Response:
         if request.method == "PATCH":
             self.patches += 1
-            self.patched_bytes += len(request.body or b"")  # type: ignore[arg-type]
+            self.patched_bytes += len(request.body or b"")
             if self.patches in self.break_at:
                 self.faults.append(random.choice([self.DROP_REQUEST, self.DROP_ANSWER]))
         return super().send(request, *args, **kwargs)

@@ -38,7 +38,7 @@ def engine(tmp_path: Path) -> FakeEngine:
 
 
 def _schedule(engine: FakeEngine, now: list[float], jitter: float) -> SyncSchedule:
-    return SyncSchedule(engine, interval=300, first_retry=10, max_delay=600,  # type: ignore[arg-type]
+    return SyncSchedule(engine, interval=300, first_retry=10, max_delay=600,
                         save_delay=2, min_gap=5, clock=lambda: now[0], rng=lambda: jitter)
 
 
@@ -101,7 +101,7 @@ def test_the_clock_is_monotonic_not_the_tablets_wall_clock(engine: FakeEngine) -
 
 def test_the_thread_keeps_retrying_without_any_save(engine: FakeEngine) -> None:
     engine.failing = errors.NetworkError("offline")
-    schedule = SyncSchedule(engine, interval=300, first_retry=0.01, max_delay=0.02,  # type: ignore[arg-type]
+    schedule = SyncSchedule(engine, interval=300, first_retry=0.01, max_delay=0.02,
                             save_delay=0, min_gap=0)
     schedule.start()
     try:
@@ -115,7 +115,7 @@ def test_the_thread_keeps_retrying_without_any_save(engine: FakeEngine) -> None:
 
 
 def test_a_save_wakes_a_sleeping_thread(engine: FakeEngine) -> None:
-    schedule = SyncSchedule(engine, interval=3600, first_retry=3600, max_delay=3600,  # type: ignore[arg-type]
+    schedule = SyncSchedule(engine, interval=3600, first_retry=3600, max_delay=3600,
                             save_delay=0, min_gap=0)
     schedule.start()
     try:
@@ -126,6 +126,16 @@ def test_a_save_wakes_a_sleeping_thread(engine: FakeEngine) -> None:
     finally:
         schedule.stop()
     assert engine.rounds == 2
+
+
+def test_sync_now_skips_the_back_off_and_the_save_delay(engine: FakeEngine) -> None:
+    now = [0.0]
+    schedule = _schedule(engine, now, jitter=1.0)
+    engine.failing = errors.NetworkError("offline")
+    for _ in range(4):
+        schedule.run_once()
+    schedule.sync_now()
+    assert schedule.seconds_to_next() == 0
 
 
 def test_an_unexpected_error_is_recorded_and_does_not_stop_the_loop(engine: FakeEngine) -> None:

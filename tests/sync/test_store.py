@@ -188,3 +188,29 @@ def test_a_store_belongs_to_one_tablet(tmp_path: Path) -> None:
 def test_only_pushable_records_are_saved(store: DeviceStore) -> None:
     with pytest.raises(ValueError):
         store.save("project", {"id": str(uuid.uuid4())})
+
+
+def test_save_many_queues_every_record_in_one_transaction(store: DeviceStore) -> None:
+    records = [_activity(title=f"Imported {n}") for n in range(5)]
+    assert store.save_many("activity", records) == 5
+    assert [m.seq for m in store.pending()] == [1, 2, 3, 4, 5]
+    with pytest.raises(KeyError):
+        store.save_many("activity", [_activity(), {"title": "no id"}])
+    assert store.pending_count() == 5  # the failed import left nothing behind
+
+
+def test_the_encoded_outbox_is_what_a_push_sends(store: DeviceStore) -> None:
+    import json
+
+    from sync.protocol import Mutation
+
+    record = _activity()
+    store.save("activity", record)
+    store.acknowledge([_answer(1, record["id"], ResultStatus.APPLIED)])
+    store.apply_pull([_pulled(record, 2)], "c")
+    store.save("activity", {**record, "title": "Renamed"})
+    store.delete("activity", record["id"])
+    encoded = store.pending_encoded(limit=10)
+    assert [seq for seq, _ in encoded] == [2, 3]
+    for (_, text), mutation in zip(encoded, store.pending(), strict=True):
+        assert Mutation.model_validate(json.loads(text)) == mutation

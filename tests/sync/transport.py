@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import requests
 from fastapi.testclient import TestClient
 from requests.adapters import BaseAdapter, HTTPAdapter
+from urllib3 import HTTPHeaderDict
 from urllib3.response import HTTPResponse
 
 from sync.client import SyncClient
@@ -44,7 +45,7 @@ class ASGIAdapter(BaseAdapter):
                                     headers=headers) as answer:
             raw = b"".join(answer.iter_raw())
             raw_response = HTTPResponse(
-                body=io.BytesIO(raw), headers=list(answer.headers.multi_items()),
+                body=io.BytesIO(raw), headers=HTTPHeaderDict(answer.headers.multi_items()),
                 status=answer.status_code, preload_content=False, decode_content=False,
             )
         return HTTPAdapter().build_response(request, raw_response)

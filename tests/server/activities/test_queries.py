@@ -103,3 +103,24 @@ def test_field_changes_lists_what_differs() -> None:
     first = field_changes(None, base)
     assert {c.field for c in first} == {"title", "attendance", "status"}
     assert all(c.before is None for c in first)
+
+
+def test_thematic_area_follows_the_topic_as_in_the_indicators(
+        client: TestClient, session: Session) -> None:
+    world = World(session)
+    # A post-harvest topic (S5, TA2) in a project whose own thematic area is another one.
+    storage = make_activity(session, world.project_lso, title="Hermetic bag storage",
+                            topic="S5.T2", modality="T")
+    untopical = make_activity(session, world.project_lso, title="Planning meeting", topic=None,
+                              modality=None)
+    session.commit()
+    detach(session)
+    project_area = world.project_lso.thematic_area
+    assert project_area != "TA2"
+
+    in_ta2 = set(_ids(client, world, thematic_area="TA2"))
+    in_project_area = set(_ids(client, world, thematic_area=project_area))
+    assert str(storage.id) in in_ta2
+    assert str(storage.id) not in in_project_area
+    assert str(untopical.id) in in_project_area
+    assert str(untopical.id) not in in_ta2

@@ -25,6 +25,10 @@ from tests.conftest import _truncate_all
 from tests.factories import PASSWORD
 from tests.server.dashboard.world import World, add_photo, build_world
 
+# For tests whose SQL the other tests already run on both backends: rendering details, form
+# errors, CSRF refusals. Everything that writes or decides scope runs on both.
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 T = TypeVar("T")
 

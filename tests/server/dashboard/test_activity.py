@@ -10,7 +10,7 @@ from server.activities.models import Activity, Attachment
 from server.activities.service import write_activity
 from server.db import write_engine
 from server.sync.models import SyncConflict
-from tests.server.dashboard.conftest import fresh, main_of, token_for
+from tests.server.dashboard.conftest import fresh, main_of, sqlite_only, token_for
 from tests.server.dashboard.world import World
 
 
@@ -33,6 +33,7 @@ def test_the_history_says_what_changed_between_versions(officer: TestClient, eng
             '<span class="now">Maseru demonstration plot</span>') in html
 
 
+@sqlite_only
 def test_photos_show_with_their_caption(officer: TestClient, world: World,
                                         photo: Attachment) -> None:
     html = main_of(officer.get(f"/activities/{world.submitted[0].id}").text)
@@ -63,6 +64,7 @@ def test_a_conflict_shows_both_sides_and_the_tablets_side_can_win(officer: TestC
     assert 'value="device"' not in after
 
 
+@sqlite_only
 def test_resolving_needs_the_csrf_token_and_a_known_choice(officer: TestClient,
                                                            engine: Engine,
                                                            world: World) -> None:

@@ -57,9 +57,15 @@ def site(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, World, En
 
 
 def _wait(driver: Any, condition: Any) -> Any:
+    """Wait for ``condition``; a page replaced mid-check is checked again, not a failure."""
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_SECONDS).until(condition)
+    return WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(
+        NoSuchElementException, StaleElementReferenceException)).until(condition)
 
 
 def _text_on_page(text: str) -> Any:

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 
 from server.dashboard import session as cookies
-from tests.server.dashboard.conftest import main_of, sign_in
+from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only
 from tests.server.dashboard.world import World
 
 
@@ -29,6 +29,7 @@ def _api_rows(client: TestClient, engine: Engine, world: World,
     return rows
 
 
+@sqlite_only
 def test_the_form_offers_every_indicator_and_keeps_a_chosen_project(officer: TestClient,
                                                                     world: World) -> None:
     html = main_of(officer.get(f"/exports?project={world.lso.code}").text)
@@ -53,6 +54,7 @@ def test_a_csv_holds_the_values_of_the_api(officer: TestClient, engine: Engine,
     assert sum(int(r["value"]) for r in rows) > 0
 
 
+@sqlite_only
 def test_an_xlsx_has_the_same_table(officer: TestClient, world: World) -> None:
     response = officer.get("/exports/download", params=[
         ("indicator", "ACTIVITIES"), ("group_by", "project"), ("group_by", "period:year"),
@@ -66,6 +68,7 @@ def test_an_xlsx_has_the_same_table(officer: TestClient, world: World) -> None:
     assert projects == {world.lso.code, world.lso_storage.code}
 
 
+@sqlite_only
 def test_dhis2_needs_a_period_and_then_sends_data_values(officer: TestClient,
                                                          world: World) -> None:
     missing = officer.get("/exports/download", params={"format": "dhis2", "period": ""})
@@ -90,6 +93,7 @@ def test_iati_lists_only_the_projects_in_scope(officer: TestClient, world: World
     assert world.lso.code in text and world.eth.code not in text
 
 
+@sqlite_only
 def test_bad_choices_are_named_next_to_their_field(officer: TestClient, world: World) -> None:
     response = officer.get("/exports/download", params=[
         ("indicator", "ACTIVITIES"), ("group_by", "sex"), ("format", "csv")])
@@ -115,6 +119,7 @@ def test_another_countrys_project_cannot_be_exported(officer: TestClient,
     assert "Drought-tolerant" not in response.text
 
 
+@sqlite_only
 def test_downloads_need_a_session(client: TestClient, world: World) -> None:
     response = client.get("/exports/download?format=csv", follow_redirects=False)
     assert response.status_code == 303

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from server.activities.models import Activity, Review
-from tests.server.dashboard.conftest import fresh, main_of, sign_in, token_for
+from tests.server.dashboard.conftest import fresh, main_of, sign_in, sqlite_only, token_for
 from tests.server.dashboard.world import World
 
 
@@ -24,6 +24,7 @@ def _reviews(engine: Engine, activity: Activity) -> list[Review]:
                                 .order_by(col(Review.created_at))))
 
 
+@sqlite_only
 def test_the_queue_lists_submitted_activities_of_the_scope(officer: TestClient,
                                                            world: World) -> None:
     html = main_of(officer.get("/review").text)
@@ -37,6 +38,7 @@ def test_the_queue_lists_submitted_activities_of_the_scope(officer: TestClient,
     assert html.count('name="activity_id"') == 4
 
 
+@sqlite_only
 def test_the_queue_filters_and_keeps_what_was_chosen(officer: TestClient, world: World) -> None:
     late = main_of(officer.get("/review?late=1").text)
     assert "Cooperative marketing workshop" in late
@@ -52,6 +54,7 @@ def test_the_queue_filters_and_keeps_what_was_chosen(officer: TestClient, world:
     assert "Cooperative marketing workshop" not in recent
 
 
+@sqlite_only
 def test_bad_filters_are_named_next_to_their_field(officer: TestClient, world: World) -> None:
     response = officer.get("/review?from=14/03/2025&to=2025-01-01")
     assert response.status_code == 422
@@ -92,6 +95,7 @@ def test_bulk_approve_approves_every_ticked_activity(officer: TestClient, engine
     assert _status(engine, world.submitted[3]) == "submitted"
 
 
+@sqlite_only
 def test_bulk_approve_with_nothing_ticked_changes_nothing(officer: TestClient, engine: Engine,
                                                           world: World) -> None:
     token = token_for(officer, "/review")
@@ -116,6 +120,7 @@ def test_bulk_approve_reports_what_it_could_not_approve(officer: TestClient, eng
     assert "Drought-tolerant teff trial" not in text  # out of scope: only its id
 
 
+@sqlite_only
 def test_approve_and_return_without_a_csrf_token_change_nothing(officer: TestClient,
                                                                 engine: Engine,
                                                                 world: World) -> None:
@@ -131,6 +136,7 @@ def test_approve_and_return_without_a_csrf_token_change_nothing(officer: TestCli
     assert _reviews(engine, activity) == []
 
 
+@sqlite_only
 def test_returning_needs_a_comment_shown_next_to_the_field(officer: TestClient,
                                                            engine: Engine,
                                                            world: World) -> None:
@@ -145,6 +151,7 @@ def test_returning_needs_a_comment_shown_next_to_the_field(officer: TestClient,
     assert _status(engine, activity) == "submitted"
 
 
+@sqlite_only
 def test_a_too_long_comment_is_refused_and_kept(officer: TestClient, engine: Engine,
                                                 world: World) -> None:
     activity = world.submitted[1]
@@ -176,6 +183,7 @@ def test_returning_with_a_comment_sends_it_to_the_tablet(officer: TestClient, en
     assert fresh(engine, Activity, activity.id).version == 2  # tablets pull the new version
 
 
+@sqlite_only
 def test_the_returned_comment_reaches_the_tablet_at_its_next_pull(officer: TestClient,
                                                                   world: World) -> None:
     activity = world.submitted[0]
@@ -202,6 +210,7 @@ def test_the_returned_comment_reaches_the_tablet_at_its_next_pull(officer: TestC
     assert [r["comment"] for r in data["reviews"]] == [comment]
 
 
+@sqlite_only
 def test_an_approved_activity_can_be_reopened(officer: TestClient, engine: Engine,
                                               world: World) -> None:
     activity = world.approved[-1]
@@ -213,6 +222,7 @@ def test_an_approved_activity_can_be_reopened(officer: TestClient, engine: Engin
     assert _status(engine, activity) == "submitted"
 
 
+@sqlite_only
 def test_a_stale_action_says_what_happened(officer: TestClient, engine: Engine,
                                            world: World) -> None:
     activity = world.approved[0]

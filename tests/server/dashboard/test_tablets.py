@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from server.accounts.devices import code_hash
 from server.accounts.models import Device, EnrolmentCode
-from tests.server.dashboard.conftest import fresh, main_of, sign_in, token_for
+from tests.server.dashboard.conftest import fresh, main_of, sign_in, sqlite_only, token_for
 from tests.server.dashboard.world import World
 
 
@@ -52,6 +52,7 @@ def test_enrolling_issues_a_one_time_code_with_its_qr(officer: TestClient, engin
         assert row.user_id == world.expert.id and row.used_at is None
 
 
+@sqlite_only
 def test_enrolling_without_choosing_someone_says_so(officer: TestClient, engine: Engine,
                                                     world: World) -> None:
     token = token_for(officer, "/tablets")
@@ -65,6 +66,7 @@ def test_enrolling_without_choosing_someone_says_so(officer: TestClient, engine:
     assert _codes(engine) == 0
 
 
+@sqlite_only
 def test_enrolling_needs_the_csrf_token_and_an_officer(client: TestClient, engine: Engine,
                                                        world: World) -> None:
     sign_in(client, engine, world.officer)
@@ -93,6 +95,7 @@ def test_revoking_cuts_the_tablet_off(officer: TestClient, engine: Engine,
     assert "Revoked “Tablet B — Leribe”" in page.text
 
 
+@sqlite_only
 def test_revoking_without_the_csrf_token_changes_nothing(officer: TestClient, engine: Engine,
                                                          world: World) -> None:
     tablet = world.tablets["Tablet A — Maseru"]

@@ -19,7 +19,12 @@ from server.activities.service import tombstone_activity, write_activity
 from server.columns import utcnow
 from server.db import write_engine
 from server.indicators.models import CUBES, ROSTER_CUBES, activity_fact, roster_fact
-from server.indicators.refresh import rebuild_all, refresh_activities, refresh_project
+from server.indicators.refresh import (
+    rebuild_all,
+    rebuild_project,
+    refresh_activities,
+    refresh_project,
+)
 from server.indicators.service import indicator_values, parse_values_query
 from server.projects.models import Participant
 from tests.factories import activity_data, make_project
@@ -213,6 +218,28 @@ def test_bulk_insert_then_refresh_activities(session: Session) -> None:
     assert_consistent(session)
 
 
+def test_rebuild_project_repairs_one_project_and_leaves_the_others(session: Session) -> None:
+    broken = make_project(session, country="LSO")
+    fine = make_project(session, country="KEN")
+    for project in (broken, fine):
+        write_activity(session, data=activity_data(project), existing=None, source="push",
+                       author_id=None, status="approved")
+    session.commit()
+    good = snapshot(session)
+    base = CUBES["base"]
+    session.execute(sa.update(base).where(base.c.project_id == broken.id)
+                    .values(activities=base.c.activities + 3))
+    session.execute(sa.update(base).where(base.c.project_id == fine.id)
+                    .values(trainings=base.c.trainings + 1))  # left alone below
+    stats = rebuild_project(session, broken.id)
+    assert stats.activities == 1
+    after = snapshot(session)
+    assert after[base.name] != good[base.name]  # the other project's damage stays
+    session.execute(sa.update(base).where(base.c.project_id == fine.id)
+                    .values(trainings=base.c.trainings - 1))
+    assert snapshot(session) == good
+
+
 def test_moving_a_project_moves_its_numbers(session: Session) -> None:
     project = make_project(session, country="LSO", thematic_area="TA1")
     write_activity(session, data=activity_data(project, topic=None), existing=None,
@@ -245,7 +272,8 @@ def test_any_orm_edit_of_a_projects_country_refreshes_it(session: Session) -> No
 
 
 def test_concurrent_writers_stay_consistent(engine: Engine, session: Session) -> None:
-    """Writers hitting the same cube cells at once neither deadlock nor lose a delta."""
+    """Writers hitting the same cube cells at once, and a rebuild of their project, neither
+    deadlock nor lose a delta."""
     # Neither thread may touch the fixture's session: reloading an expired object there would
     # open a write transaction (BEGIN IMMEDIATE on SQLite) that nobody ends.
     project_ref: Any = SimpleNamespace(id=make_project(session).id)
@@ -268,7 +296,17 @@ def test_concurrent_writers_stay_consistent(engine: Engine, session: Session) ->
         except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
             errors.append(exc)
 
+    def rebuilder() -> None:  # the nightly job, running into the pushes
+        try:
+            for _ in range(4):
+                with Session(write_engine(engine)) as own:
+                    rebuild_project(own, project_ref.id)
+                    own.commit()
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+            errors.append(exc)
+
     threads = [threading.Thread(target=writer, args=(n,)) for n in (1, 2, 3, 4)]
+    threads.append(threading.Thread(target=rebuilder))
     for t in threads:
         t.start()
     for t in threads:

@@ -107,6 +107,8 @@ BAD_REQUESTS = [
     ("PARTICIPANTS", {"sex": "female"}, "sex", "unknown parameter"),
     ("TARGET_ACHIEVEMENT", {"group_by": "period:year"}, "group_by", "always per target"),
     ("TARGET_ACHIEVEMENT", {"modality": "T"}, "modality", "does not apply"),
+    ("ACTIVITIES", {"project": "LSO\x00CPP"}, "project", "printable"),
+    ("ACTIVITIES", {"project": "NO-SUCH-PROJECT"}, "project", "no project NO-SUCH-PROJECT"),
 ]
 
 

@@ -61,21 +61,24 @@ def test_jobs_list_and_run_from_the_cli(cli: Cli, session: Session) -> None:
         assert name in out
     assert out.count("never run") == len(JOBS)
     project = make_project(session)
+    other = make_project(session, country="KEN")
     make_activity(session, project)
+    make_activity(session, other)
+    code_of_project = project.code
     session.commit()
     # an inconsistency the incremental path would never make: the rebuild repairs and reports it
-    session.execute(sa.update(CUBES["base"]).values(participants=CUBES["base"].c.participants
-                                                    + 5))
+    session.execute(sa.update(CUBES["base"]).where(CUBES["base"].c.country == "LSO")
+                    .values(participants=CUBES["base"].c.participants + 5))
     session.commit()
     code, out, err = cli("jobs", "run", "rollup-rebuild", "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert result["drifted"] == ["indicator_cube_base"]
-    assert result["activities"] == 1
+    assert result["drifted"] == [code_of_project]
+    assert (result["projects"], result["activities"]) == (2, 2)
     session.expire_all()
     rows = indicator_values(session, caller=None,
                             query=parse_values_query(code="PARTICIPANTS")).rows
-    assert rows == [{"value": 20}]
+    assert rows == [{"value": 40}]
     session.rollback()
     code, out, _ = cli("jobs", "list")
     assert "rollup-rebuild" in out and "last ok" in out

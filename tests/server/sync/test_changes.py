@@ -6,6 +6,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from sqlalchemy import Engine, event, func, select
@@ -111,9 +112,12 @@ def _out_of_order_commits(engine: Engine, field: Field) -> tuple[set[str], set[s
     a_drew, a_may_commit = threading.Event(), threading.Event()
     written: dict[str, str] = {}
 
+    def hold_commit() -> None:
+        a_drew.set()
+        a_may_commit.wait(30)
+
     def writer_a() -> None:
-        written["a"] = _write(engine, field,
-                              after_append=lambda: (a_drew.set(), a_may_commit.wait(30)))
+        written["a"] = _write(engine, field, after_append=hold_commit)
 
     def writer_b() -> None:
         # Another month, so that no roll-up row serialises the two writers either.
@@ -163,9 +167,8 @@ def test_concurrent_writers_and_a_puller_miss_nothing(engine: Engine, field: Fie
 
     def writer(plan: list[tuple[float, int]]) -> None:
         for delay, month in plan:
-            pause = threading.Event()
             day = f"2024-{month:02d}-10"  # months apart: roll-up rows do not serialise writers
-            record = _write(engine, field, after_append=lambda d=delay, p=pause: p.wait(d),
+            record = _write(engine, field, after_append=partial(threading.Event().wait, delay),
                             start_date=day, end_date=day)
             with lock:
                 written.append(record)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
@@ -214,12 +215,13 @@ def test_a_malformed_envelope_gets_422_naming_the_field(client: TestClient,
 
 def test_too_many_mutations_get_413_with_the_published_limit(
         client: TestClient, field: Field) -> None:
-    limit = client.get("/api/v1/sync/info").json()["max_batch_mutations"]
-    client.app.state.settings.max_push_mutations = 2  # type: ignore[attr-defined]
+    settings = cast(FastAPI, client.app).state.settings
+    limit = settings.max_push_mutations
+    settings.max_push_mutations = 2
     try:
         response = push(client, field, [mutation(i, field.activity()) for i in (1, 2, 3)])
     finally:
-        client.app.state.settings.max_push_mutations = limit  # type: ignore[attr-defined]
+        settings.max_push_mutations = limit
     assert response.status_code == 413
     assert response.json()["limit"] == 2
 
@@ -422,7 +424,9 @@ def test_resolving_with_custom_values_needs_every_conflicting_field(
 def test_keeping_the_server_values_changes_nothing_but_the_conflict(
         client: TestClient, field: Field, engine: Engine) -> None:
     activity_id, conflict_id = _conflicted(client, field, engine)
-    version = _activity(engine, activity_id).version  # type: ignore[union-attr]
+    before = _activity(engine, activity_id)
+    assert before is not None
+    version = before.version
     response = client.post(f"/api/v1/conflicts/{conflict_id}/resolve", json={"keep": "server"},
                            headers=_officer_token(engine, field))
     assert response.status_code == 200
@@ -457,10 +461,99 @@ def test_conflicts_of_other_countries_are_not_listed(client: TestClient, field: 
 def test_the_tablet_settles_its_conflict_by_saving_again_after_seeing_the_server(
         client: TestClient, field: Field, engine: Engine) -> None:
     activity_id, conflict_id = _conflicted(client, field, engine)
-    version = _activity(engine, activity_id).version  # type: ignore[union-attr]
+    before = _activity(engine, activity_id)
+    assert before is not None
+    version = before.version
     result = push(client, field, [mutation(3, {"title": "Tablet title"}, id=activity_id,
                                            base_version=version)]).json()["results"][0]
     assert result["status"] == "applied"
     with Session(engine) as session:
         conflict = session.get(SyncConflict, uuid.UUID(conflict_id))
         assert conflict is not None and conflict.status == "superseded"
+
+
+# --- many new activities at once -----------------------------------------------------------
+
+
+def _state(engine: Engine, activity_id: str) -> tuple[Any, ...]:
+    from server.activities.service import load_wire
+
+    with Session(engine) as session:
+        activity = session.get(Activity, uuid.UUID(activity_id))
+        assert activity is not None
+        revision = session.execute(
+            select(ActivityRevision).where(ActivityRevision.activity_id == activity.id)
+        ).scalar_one()
+        changes = session.execute(select(func.count()).select_from(Change)
+                                  .where(Change.entity_id == activity.id)).scalar_one()
+        wire = load_wire(session, activity)
+        row = {k: getattr(activity, k) for k in ("status", "version", "late", "flags",
+                                                 "deleted", "device_id", "created_by_id")}
+        return wire, {**revision.data}, changes, row, activity.submitted_at is not None
+
+
+def test_new_activities_written_in_bulk_equal_those_written_one_by_one(
+        client: TestClient, field: Field, engine: Engine) -> None:
+    records = [field.activity(title=f"Day {i}", site_id=str(field.site.id),
+                              start_date=f"2025-03-1{i}", end_date=f"2025-03-1{i}",
+                              location={"lat": -29.31, "lon": 27.48, "accuracy_m": 5})
+               for i in range(4)]
+    # Alone in their batch, the first two take the bulk path; sent each with an edit of
+    # itself, the last two go one by one.
+    push(client, field, [mutation(1, records[0]), mutation(2, records[1])])
+    push(client, field, [mutation(3, records[2]), mutation(4, {}, id=records[2]["id"]),
+                         mutation(5, records[3]), mutation(6, {}, id=records[3]["id"])])
+    bulk, single = _state(engine, records[1]["id"]), _state(engine, records[3]["id"])
+    assert [f["code"] for f in bulk[3]["flags"]] == [f["code"] for f in single[3]["flags"]]
+    for left, right in zip(bulk, single, strict=True):
+        if isinstance(left, dict):
+            left = {k: v for k, v in left.items() if k not in ("id", "title", "flags")
+                    and "date" not in k}
+            right = {k: v for k, v in right.items() if k not in ("id", "title", "flags")
+                     and "date" not in k}
+        assert left == right
+
+
+def test_a_mixed_batch_keeps_its_order(client: TestClient, field: Field,
+                                       engine: Engine) -> None:
+    import hashlib
+
+    first, second = field.activity(), field.activity(title="Second")
+    photo = {"id": str(uuid.uuid4()), "activity_id": first["id"],
+             "sha256": hashlib.sha256(b"x").hexdigest(), "size": 1,
+             "content_type": "image/jpeg"}
+    invalid = field.activity(end_date="2025-01-01")
+    response = push(client, field, [
+        mutation(1, first), mutation(2, invalid), mutation(3, photo, entity="attachment"),
+        mutation(4, second), mutation(5, {"title": "Edited"}, id=second["id"]),
+    ])
+    assert [r["status"] for r in response.json()["results"]] == [
+        "applied", "rejected", "applied", "applied", "applied"]
+    assert [r["seq"] for r in response.json()["results"]] == [1, 2, 3, 4, 5]
+    stored = _activity(engine, second["id"])
+    assert stored is not None and stored.title == "Edited"
+    assert _count(engine, KeptMutation) == 1
+
+
+def test_data_quality_flags_and_late_submissions_are_stored(
+        client: TestClient, field: Field, engine: Engine) -> None:
+    from server.activities.models import ClosedPeriod
+
+    with Session(engine) as session:
+        session.add(ClosedPeriod(country="LSO", period="2025Q1", closed_by_id=field.officer.id))
+        session.commit()
+    usual = [field.activity(title=f"Day {i}", start_date=f"2025-04-{i + 1:02d}",
+                            end_date=f"2025-04-{i + 1:02d}") for i in range(6)]
+    push(client, field, [mutation(i + 1, r) for i, r in enumerate(usual)])
+    crowd = [{"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
+              "count": 900}]
+    big = field.activity(attendance=crowd, start_date="2025-04-01", end_date="2025-04-01")
+    in_closed_quarter = field.activity(start_date="2025-02-10", end_date="2025-02-10")
+    push(client, field, [mutation(7, big), mutation(8, in_closed_quarter)])
+    flagged = _activity(engine, big["id"])
+    assert flagged is not None
+    codes = {f["code"] for f in flagged.flags}
+    assert {"attendance_unusual", "likely_duplicate", "reporting_lag"} <= codes
+    assert not flagged.late
+    late = _activity(engine, in_closed_quarter["id"])
+    assert late is not None and late.late

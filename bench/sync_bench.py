@@ -1,0 +1,450 @@
+"""Sync benchmark (DESIGN §8): every figure against a baseline measured in the same run.
+
+    ingest   N activities (8 attendance rows each) pushed by the real tablet client over HTTP to
+             a real server on 127.0.0.1, against the floor: the same rows inserted with raw
+             ``sqlite3.executemany`` in one transaction into the same schema (target ≤ 3×);
+             on PostgreSQL (when a database is known) against ``COPY`` of the same rows
+    wire     bytes the client sent per activity (gzip bodies) against the gzip size of the bare
+             records as one compact JSON array, no envelope (target ≤ 1.2×)
+    pull     an incremental pull of 100 changes from a change log of 100 000 and of 1 000 000
+             changes (target: within ±50 % of each other)
+    load     50 simulated tablets syncing at once for 60 s (``bench/load_bench.py``): errors,
+             lost, duplicated (all 0) and push latency p50/p95
+
+    .venv/bin/python bench/sync_bench.py            # the DESIGN sizes (several minutes)
+    .venv/bin/python bench/sync_bench.py --quick    # a tenth of everything, for a smoke run
+    .venv/bin/python bench/sync_bench.py --only ingest,wire --activities 5000
+
+PostgreSQL runs when PILOTMON_BENCH_DATABASE_URL (wiped!) or PILOTMON_TEST_DATABASE_URL is set
+(a ``<name>_bench`` database beside it is created and dropped), as in ``load_bench.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import json
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import Engine, insert, text
+from sqlmodel import Session
+
+from server.accounts.models import Device, User, UserProject
+from server.accounts.security import new_token, token_hash
+from server.activities.service import write_activity
+from server.db import make_engine, write_engine
+from server.migrate import upgrade
+from server.projects.models import Project
+from server.sync.models import Change
+from server.sync.pull import Cursor, scope_digest
+from server.sync.wire import catalogue_digest
+from sync.client import SyncClient
+from sync.engine import SyncEngine
+from sync.store import DeviceStore
+
+BENCH = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("load_bench", BENCH / "load_bench.py")
+assert _spec is not None and _spec.loader is not None
+load_bench = importlib.util.module_from_spec(_spec)
+sys.modules["load_bench"] = load_bench
+_spec.loader.exec_module(load_bench)
+
+SEXES = ("female", "male")
+BANDS = ("youth", "adult")
+CATEGORIES = ("farmer", "technician")
+TYPES = ("demonstration", "farmer_training", "field_day", "workshop")
+TITLES = ("Seed potato storage demonstration", "Hermetic bag training", "Farmer field day",
+          "Drip irrigation workshop", "Post-harvest handling", "Village savings meeting")
+
+
+@dataclass
+class Row:
+    metric: str
+    value: str
+    baseline: str
+    ratio: str
+    target: str
+    verdict: str
+
+
+# --- a world to sync into ------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    project_id: str
+    other_project_id: str
+    device_id: str
+    token: str
+
+
+def seed(engine: Engine) -> World:
+    with Session(write_engine(engine)) as session:
+        project = Project(code="LSO-CPP-001", name="Potato value chain pilot", kind="CPP",
+                          country="LSO", thematic_area="TA1", solutions=["S1", "S2"],
+                          partners=["MAFSN"], priority_product="potato",
+                          start_date=date(2020, 1, 1), end_date=date(2030, 12, 31))
+        other = Project(code="KEN-CPP-001", name="Grain storage pilot", kind="CPP",
+                        country="KEN", thematic_area="TA2", solutions=["S4", "S5"],
+                        start_date=date(2020, 1, 1), end_date=date(2030, 12, 31))
+        user = User(username="bench.expert", password_hash="-", role="field_expert",
+                    countries=["LSO"])
+        session.add_all([project, other, user])
+        session.flush()
+        session.add(UserProject(user_id=user.id, project_id=project.id))
+        token = new_token()
+        device = Device(id=uuid.uuid4(), user_id=user.id, label="bench",
+                        token_hash=token_hash(token))
+        session.add(device)
+        session.commit()
+        return World(str(project.id), str(other.id), str(device.id), token)
+
+
+def activities(project_id: str, count: int, seed_value: int = 1) -> list[dict[str, Any]]:
+    """Realistic activities: 8 attendance rows each, dates in the last weeks."""
+    rng = random.Random(seed_value)
+    today = datetime.now(UTC).date()
+    found = []
+    for n in range(count):
+        day = (today - timedelta(days=rng.randint(1, 25))).isoformat()
+        found.append({
+            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "project_id": project_id, "site_id": None, "type": rng.choice(TYPES),
+            "title": f"{rng.choice(TITLES)} {n}", "start_date": day, "end_date": day,
+            "topic": rng.choice(["S1.T1", "S1.T2", "S2.T1", "S2.T3"]), "modality": "T",
+            "level": "L3", "delivery": "in_person", "value_chain_stage": "storage",
+            "facilitators": ["Mr Chen", "Ms Mokoena"], "experts_count": rng.randint(1, 3),
+            "location": {"lat": round(-29.3 + rng.random() / 10, 5),
+                         "lon": round(27.4 + rng.random() / 10, 5), "accuracy_m": 8},
+            "notes": "", "participant_ids": None,
+            "attendance": [
+                {"sex": sex, "age_band": band, "category": category, "disability": False,
+                 "count": rng.randint(1, 40)}
+                for sex in SEXES for band in BANDS for category in CATEGORIES
+            ],
+            "captured_at": f"{day}T10:00:00+02:00",
+        })
+    return found
+
+
+# --- ingest and wire -------------------------------------------------------------------------
+
+
+def _floor_rows(records: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]],
+                                                        list[tuple[Any, ...]]]:
+    now = datetime.now(UTC).isoformat(sep=" ")
+    activity_rows = []
+    attendance_rows = []
+    for r in records:
+        activity_rows.append((
+            uuid.UUID(r["id"]).hex, uuid.UUID(r["project_id"]).hex, r["type"], r["title"],
+            r["start_date"], r["end_date"], r["topic"], r["modality"], r["level"],
+            r["delivery"], r["value_chain_stage"], json.dumps(r["facilitators"]),
+            r["experts_count"], json.dumps(r["location"]), r["notes"], "submitted", 1,
+            r["captured_at"], 0, 0, "[]", now, now, now))
+        for row in r["attendance"]:
+            attendance_rows.append((uuid.UUID(r["id"]).hex, row["sex"], row["age_band"],
+                                    row["category"], int(row["disability"]), row["count"]))
+    return activity_rows, attendance_rows
+
+
+def sqlite_floor(template: Path, workdir: Path, project_id: str,
+                 records: list[dict[str, Any]]) -> float:
+    """The same rows with raw sqlite3.executemany in one transaction, same schema and indexes."""
+    path = workdir / "floor.sqlite3"
+    shutil.copyfile(template, path)
+    activity_rows, attendance_rows = _floor_rows(records)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    started = time.perf_counter()
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO activity (id, project_id, type, title, start_date, end_date, topic, "
+        "modality, level, delivery, value_chain_stage, facilitators, experts_count, location, "
+        "notes, status, version, captured_at, deleted, late, flags, created_at, updated_at, "
+        "submitted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        activity_rows)
+    db.executemany("INSERT INTO attendance (activity_id, sex, age_band, category, disability, "
+                   "count) VALUES (?,?,?,?,?,?)", attendance_rows)
+    db.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    count = db.execute("SELECT count(*) FROM attendance").fetchone()[0]
+    assert count == len(attendance_rows), count
+    db.close()
+    return elapsed
+
+
+def postgresql_floor(url: str, records: list[dict[str, Any]]) -> float:
+    """The same rows with COPY into the same (migrated, empty) PostgreSQL schema."""
+    engine = make_engine(url)
+    activity_rows, attendance_rows = _floor_rows(records)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        started = time.perf_counter()
+        with cursor.copy(  # type: ignore[attr-defined]
+            "COPY activity (id, project_id, type, title, start_date, end_date, topic, modality, "
+            "level, delivery, value_chain_stage, facilitators, experts_count, location, notes, "
+            "status, version, captured_at, deleted, late, flags, created_at, updated_at, "
+            "submitted_at) FROM STDIN") as copy:
+            for row in activity_rows:
+                values = list(row)
+                values[0], values[1] = str(uuid.UUID(values[0])), str(uuid.UUID(values[1]))
+                values[18], values[19] = bool(values[18]), bool(values[19])
+                copy.write_row(values)
+        with cursor.copy("COPY attendance (activity_id, sex, age_band, category, disability, "
+                         "count) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for row in attendance_rows:
+                copy.write_row((str(uuid.UUID(row[0])), row[1], row[2], row[3], bool(row[4]),
+                                row[5]))
+        raw.commit()
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+        engine.dispose()
+
+
+def ingest(url: str, workdir: Path, records_count: int, *,
+           label: str) -> tuple[float, float, int, World, list[dict[str, Any]]]:
+    """Push ``records_count`` activities through HTTP; returns (seconds, saving seconds,
+    bytes sent, world, records)."""
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        world = seed(engine)
+    finally:
+        engine.dispose()
+    records = activities(world.project_id, records_count)
+    store = DeviceStore(workdir / f"{label}-tablet.sqlite3", device_id=world.device_id)
+    started = time.perf_counter()
+    for start in range(0, len(records), 1000):
+        store.save_many("activity", records[start:start + 1000])
+    saving = time.perf_counter() - started
+    with load_bench.running_server(url, workdir / f"{label}-data", 1,
+                                   workdir / f"{label}-server.log") as base:
+        client = SyncClient(base, token=world.token, timeout=(10, 300))
+        engine_ = SyncEngine(store, client)
+        started = time.perf_counter()
+        report = engine_.push()
+        pushing = time.perf_counter() - started
+    assert report.pushed.get("applied") == records_count, report.pushed
+    assert store.pending_count() == 0
+    store.close()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT count(*) FROM attendance")).scalar_one()
+        assert stored == 8 * records_count, stored
+    finally:
+        engine.dispose()
+    return pushing, saving, client.bytes_sent, world, records
+
+
+def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | None) -> None:
+    template = workdir / "empty.sqlite3"
+    upgrade_engine = make_engine(f"sqlite:///{template}")
+    upgrade(upgrade_engine)
+    upgrade_engine.dispose()
+    with sqlite3.connect(template) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    server_db = workdir / "ingest.sqlite3"
+    shutil.copyfile(template, server_db)
+    print(f"ingest: pushing {count} activities to SQLite over HTTP …", flush=True)
+    seconds, saving, sent, world, records = ingest(f"sqlite:///{server_db}", workdir, count,
+                                                   label="sqlite")
+    floor_db = workdir / "floor-template.sqlite3"
+    shutil.copyfile(template, floor_db)
+    floor_engine = make_engine(f"sqlite:///{floor_db}")
+    with Session(write_engine(floor_engine)) as session:
+        session.execute(insert(Project).values(
+            id=uuid.UUID(world.project_id), code="P", name="P", kind="CPP", country="LSO",
+            thematic_area="TA1", solutions=[], partners=[], start_date=date(2020, 1, 1),
+            end_date=date(2030, 12, 31), roster=False, version=1,
+            created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+        session.commit()
+    floor_engine.dispose()
+    floor = min(sqlite_floor(floor_db, workdir, world.project_id, records) for _ in range(3))
+    rows.append(Row(f"ingest {count} activities, SQLite", f"{seconds:.2f} s",
+                    f"{floor:.2f} s executemany", f"{seconds / floor:.1f}×", "≤ 3×",
+                    "ok" if seconds <= 3 * floor else "MISSED"))
+    rows.append(Row("  of which: tablet saves (not timed above)", f"{saving:.2f} s", "", "", "",
+                    ""))
+
+    bare = gzip.compress(json.dumps(records, separators=(",", ":")).encode())
+    per_activity, bare_per = sent / count, len(bare) / count
+    rows.append(Row("wire bytes per activity (push bodies)", f"{per_activity:.0f} B",
+                    f"{bare_per:.0f} B gzip array", f"{per_activity / bare_per:.2f}×", "≤ 1.2×",
+                    "ok" if per_activity <= 1.2 * bare_per else "MISSED"))
+
+    if postgres:
+        print(f"ingest: pushing {count} activities to PostgreSQL over HTTP …", flush=True)
+        load_bench._wipe(postgres)
+        seconds, _, _, _, records = ingest(postgres, workdir, count, label="postgresql")
+        load_bench._wipe(postgres)
+        engine = make_engine(postgres)
+        upgrade(engine)
+        world = seed(engine)
+        engine.dispose()
+        for record in records:
+            record["project_id"] = world.project_id
+        floor = postgresql_floor(postgres, records)
+        rows.append(Row(f"ingest {count} activities, PostgreSQL", f"{seconds:.2f} s",
+                        f"{floor:.2f} s COPY", f"{seconds / floor:.1f}×", "≤ 3×",
+                        "ok" if seconds <= 3 * floor else "MISSED"))
+
+
+# --- incremental pull against the size of the change log --------------------------------------
+
+
+def change_log_of(size: int, workdir: Path, template: Path) -> tuple[str, World, str]:
+    """A database whose change log holds ``size`` changes, the last 100 real activities."""
+    path = workdir / f"pull-{size}.sqlite3"
+    shutil.copyfile(template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    try:
+        world = seed(engine)
+        mine, other = uuid.UUID(world.project_id), uuid.UUID(world.other_project_id)
+        filler = size - 100
+        now = datetime.now(UTC)
+        with Session(write_engine(engine)) as session:
+            # Older history: half of it in this tablet's project, half in another one.
+            for start in range(0, filler, 50_000):
+                session.execute(insert(Change), [
+                    {"entity": "activity", "entity_id": uuid.uuid4(), "op": "upsert",
+                     "version": 1, "project_id": mine if n % 2 else other, "created_at": now}
+                    for n in range(start, min(filler, start + 50_000))
+                ])
+            session.commit()
+        with Session(write_engine(engine)) as session:
+            for record in activities(world.project_id, 100, seed_value=size):
+                write_activity(session, data=record, existing=None, source="api",
+                               author_id=None)
+            session.commit()
+        cursor = Cursor(filler, scope_digest([mine]), catalogue_digest()).encode()
+    finally:
+        engine.dispose()
+    return url, world, cursor
+
+
+def timed_pulls(url: str, world: World, cursor: str, workdir: Path, label: str,
+                repeats: int) -> float:
+    with load_bench.running_server(url, workdir / f"{label}-data", 1,
+                                   workdir / f"{label}-server.log") as base:
+        client = SyncClient(base, token=world.token)
+        samples = []
+        for _ in range(repeats + 3):
+            started = time.perf_counter()
+            page = client.pull(cursor, limit=500)
+            samples.append(time.perf_counter() - started)
+            assert len(page.changes) == 100 and not page.has_more, len(page.changes)
+    return statistics.median(samples[3:])  # the first requests warm the caches
+
+
+def bench_pull(workdir: Path, sizes: tuple[int, int], rows: list[Row]) -> None:
+    template = workdir / "empty.sqlite3"
+    if not template.exists():
+        engine = make_engine(f"sqlite:///{template}")
+        upgrade(engine)
+        engine.dispose()
+    timings = []
+    for size in sizes:
+        print(f"pull: building a change log of {size} changes …", flush=True)
+        url, world, cursor = change_log_of(size, workdir, template)
+        timings.append(timed_pulls(url, world, cursor, workdir, f"pull-{size}", repeats=30))
+    small, large = timings
+    rows.append(Row(f"pull 100 changes at {sizes[1]:,} changes", f"{large * 1000:.1f} ms",
+                    f"{small * 1000:.1f} ms at {sizes[0]:,}", f"{large / small:.2f}×",
+                    "0.5–1.5×", "ok" if 0.5 <= large / small <= 1.5 else "MISSED"))
+
+
+# --- load ------------------------------------------------------------------------------------
+
+
+def bench_load(workdir: Path, tablets: int, seconds: float, rows: list[Row]) -> None:
+    print(f"load: {tablets} tablets for {seconds:.0f} s on SQLite …", flush=True)
+    url = f"sqlite:///{workdir / 'load.sqlite3'}"
+    result = load_bench.run_backend("sqlite", url, workers=1, tablets=tablets, seconds=seconds,
+                                    think=0.5, workdir=workdir)
+    pushes = [1000 * s for s in result.latencies.samples.get("push", [])]
+    clean = result.errors == result.lost == result.duplicated == 0
+    rows.append(Row(f"load {tablets} tablets × {result.seconds:.0f} s, SQLite",
+                    f"errors {result.errors}, lost {result.lost}, dup {result.duplicated}",
+                    f"{result.mutations} mutations, {len(pushes)} pushes", "", "all 0",
+                    "ok" if clean else "MISSED"))
+    rows.append(Row("  push latency p50 / p95",
+                    f"{load_bench.percentile(pushes, 0.5):.0f} / "
+                    f"{load_bench.percentile(pushes, 0.95):.0f} ms", "", "", "", ""))
+    for line in result.first_errors:
+        print(f"  {line}")
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def print_table(rows: list[Row]) -> None:
+    headers = Row("measure", "value", "baseline (same run)", "ratio", "target", "")
+    widths = [max(len(getattr(r, f)) for r in [headers, *rows])
+              for f in ("metric", "value", "baseline", "ratio", "target", "verdict")]
+    print()
+    for n, row in enumerate([headers, *rows]):
+        cells = (row.metric, row.value, row.baseline, row.ratio, row.target, row.verdict)
+        print(" | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+        if n == 0:
+            print("-+-".join("-" * w for w in widths))
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a tenth of every size, 10 tablets for 15 s")
+    parser.add_argument("--activities", type=int, help="activities to ingest (20000)")
+    parser.add_argument("--pull-sizes", help="two change-log sizes (100000,1000000)")
+    parser.add_argument("--tablets", type=int, help="simulated tablets (50)")
+    parser.add_argument("--seconds", type=float, help="load duration (60)")
+    parser.add_argument("--only", default="ingest,pull,load",
+                        help="comma list of ingest (includes wire), pull, load")
+    parser.add_argument("--no-postgresql", action="store_true")
+    args = parser.parse_args(argv)
+    count = args.activities or (2_000 if args.quick else 20_000)
+    sizes = tuple(int(s) for s in args.pull_sizes.split(",")) if args.pull_sizes else (
+        (10_000, 100_000) if args.quick else (100_000, 1_000_000))
+    tablets = args.tablets or (10 if args.quick else 50)
+    seconds = args.seconds or (15.0 if args.quick else 60.0)
+    only = set(args.only.split(","))
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="pilotmon-sync-bench-") as tmp:
+        workdir = Path(tmp)
+        if "ingest" in only:
+            if args.no_postgresql:
+                bench_ingest(workdir, count, rows, None)
+            else:
+                with load_bench.postgresql_database() as postgres:
+                    bench_ingest(workdir, count, rows, postgres)
+        if "pull" in only:
+            bench_pull(workdir, sizes, rows)  # type: ignore[arg-type]
+        if "load" in only:
+            bench_load(workdir, tablets, seconds, rows)
+    print_table(rows)
+    return 1 if any(r.verdict == "MISSED" and r.metric.startswith("load") for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Translations: every message of the app translated in French, Portuguese and Spanish, the
+compiled catalogues in step with their sources, placeholders kept, switching live."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from babel.messages.catalog import Message
+
+from field_app import i18n
+from field_app.catalogues import compiled, extract, load, po_path, untranslated
+
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+TRANSLATED = ("fr", "pt", "es")
+
+
+def _strings(message: Message) -> tuple[str, ...]:
+    value = message.string
+    return tuple(str(v) for v in value) if isinstance(value, tuple | list) else (str(value),)
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_every_message_in_the_code_is_in_the_catalogue(language: str) -> None:
+    catalog = load(language)
+    missing = [m for m in extract()
+               if catalog.get(m if isinstance(m, str) else m[0]) is None]
+    assert missing == [], f"run `python -m field_app.catalogues` and translate: {missing}"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_message_is_translated(language: str) -> None:
+    assert untranslated(language) == []
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_compiled_catalogue_matches_its_source(language: str) -> None:
+    mo = po_path(language).with_suffix(".mo")
+    assert mo.read_bytes() == compiled(language), \
+        f"{mo} is stale: run `python -m field_app.catalogues`"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_translations_keep_the_placeholders(language: str) -> None:
+    for message in load(language):
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        wanted = set(PLACEHOLDER.findall(str(ids[-1])))
+        for text in _strings(message):
+            assert set(PLACEHOLDER.findall(text)) == wanted, (message.id, text)
+
+
+def test_switching_language_translates_at_once_and_tells_listeners() -> None:
+    heard: list[str] = []
+    i18n.add_listener(heard.append)
+    try:
+        i18n.set_language("pt")
+        assert i18n._("Save") == "Guardar"
+        assert i18n.ngettext("{n} record waiting to be sent", "{n} records waiting to be sent",
+                             2) == "{n} registos a aguardar envio"
+        i18n.set_language("fr")
+        # French plural rule: 0 and 1 are singular.
+        assert i18n.ngettext("{n} minute ago", "{n} minutes ago", 0) == "il y a {n} minute"
+        i18n.set_language("es")
+        assert i18n._("Sync now") == "Sincronizar"
+        assert heard == ["pt", "fr", "es"]
+        with pytest.raises(i18n.UnknownLanguage, match="choose one of en, fr, pt, es"):
+            i18n.set_language("de")
+        assert i18n.language() == "es"
+    finally:
+        i18n.remove_listener(heard.append)
+        i18n.set_language("en")
+    assert i18n._("Save") == "Save"

@@ -1,0 +1,113 @@
+"""What python-for-android will package: field_app imports no server code, no FastAPI, no
+SQLAlchemy; the server's CLI runs without Kivy; the buildozer spec lists what the app imports."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from field_app.cli import field
+from field_app.device import Device, StandInDevice, detect, parse_stand_in
+from field_app.session import LocalSettings
+
+PACKAGE = Path(__file__).resolve().parents[2] / "field_app"
+FORBIDDEN = ("server", "fastapi", "uvicorn", "sqlalchemy", "sqlmodel", "alembic", "starlette",
+             "psycopg")
+
+
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.name)
+def test_field_app_never_imports_the_server(path: Path) -> None:
+    modules = imported_modules(path)
+    if path.name == "catalogues.py":  # a developer tool, not packaged for the tablet's use
+        modules.discard("babel")
+    assert not modules & set(FORBIDDEN), f"{path} imports {modules & set(FORBIDDEN)}"
+
+
+def test_the_app_and_what_it_pulls_in_load_without_server_packages() -> None:
+    code = (
+        "import sys\n"
+        "import field_app.backend, field_app.session, field_app.controllers.form\n"
+        "import field_app.enrolment, field_app.photos, field_app.cli\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r})\n"
+        "print(bad)\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_server_cli_does_not_import_kivy() -> None:
+    code = ("import sys, server.cli\n"
+            "server.cli._register_optional_commands()\n"
+            "assert not any(m == 'kivy' or m.startswith('kivy.') for m in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_pilotmon_field_is_registered_and_checks_the_address() -> None:
+    from server.cli import main
+
+    assert main(["field", "--help"]) == 0
+    result = CliRunner().invoke(field, ["--server", "not a url"])
+    assert result.exit_code == 2 and "has no spaces" in result.output
+
+
+def test_buildozer_spec_lists_the_runtime_requirements() -> None:
+    spec = configparser.ConfigParser()
+    spec.read(PACKAGE / "buildozer.spec")
+    app = spec["app"]
+    requirements = {r.strip().split("==")[0] for r in app["requirements"].split(",")}
+    assert {"python3", "kivy", "plyer", "requests", "urllib3", "certifi", "idna",
+            "charset-normalizer", "pydantic", "sqlite3"} <= requirements
+    assert not requirements & set(FORBIDDEN)
+    permissions = {p.strip() for p in app["android.permissions"].split(",")}
+    assert {"CAMERA", "ACCESS_FINE_LOCATION", "INTERNET"} <= permissions
+
+
+def test_settings_survive_a_restart_and_ignore_a_broken_file(tmp_path: Path) -> None:
+    path = tmp_path / "field_settings.json"
+    LocalSettings(language="pt", server_url="https://x.org", device_label="tab 1").save(path)
+    assert LocalSettings.load(path) == LocalSettings("pt", "https://x.org", "tab 1")
+    path.write_text("{not json", encoding="utf-8")
+    assert LocalSettings.load(path) == LocalSettings()
+    path.write_text('{"language": "klingon"}', encoding="utf-8")
+    assert LocalSettings.load(path).language == "en"
+
+
+def test_device_facade_on_a_computer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from field_app.device import DeviceUnavailable
+
+    monkeypatch.delenv("PILOTMON_FIELD_GPS", raising=False)
+    device = detect()
+    assert type(device) is Device and not device.has_gps() and not device.has_camera()
+    with pytest.raises(DeviceUnavailable, match="type the coordinates"):
+        device.start_gps(lambda fix: None, lambda status: None)
+    with pytest.raises(DeviceUnavailable, match="choose a photo file"):
+        device.take_photo(Path("x.jpg"), lambda path: None)
+    assert set(device.facts()) == {"platform", "machine", "python"}
+    monkeypatch.setenv("PILOTMON_FIELD_GPS", "-29.31, 27.48, 8")
+    stand_in = detect()
+    assert isinstance(stand_in, StandInDevice) and stand_in.has_gps()
+    fixes: list[object] = []
+    stand_in.start_gps(fixes.append, lambda status: None)
+    assert fixes == [parse_stand_in("-29.31,27.48,8")]
+    with pytest.raises(ValueError, match="lat,lon"):
+        parse_stand_in("1,2,3,4")
