@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -86,8 +85,9 @@ def filled_store(directory: Path, records: int) -> Any:
 
     backend = StoreBackend(directory)
     store = backend.store
-    store.set_meta(server_url="http://127.0.0.1:9", device_token="bench", username="bench",
-                   role="field_expert", label="bench")
+    # Enrolled with a server that is not there: an offline tablet, as in the field.
+    store.set_meta(server_url="http://127.0.0.1:9", username="bench", role="field_expert",
+                   label="bench", device_token="offline-tablet")  # noqa: S106 - never sent
     head = [Change(entity="project", id=PROJECT_ID, op=Op.UPSERT, version=1, data=PROJECT)]
     store.apply_pull(head, "c0")
     for start in range(0, records, 500):
@@ -341,13 +341,15 @@ def bench_frames(sync_records: int, list_records: int) -> None:
         backend = StoreBackend(base / "tablet",
                                schedule_options={"interval": 3600.0, "save_delay": 3600.0})
         session = FieldSession(backend=backend, device=Device(), data_dir=base / "tablet")
-        # Enrolled, nothing pulled yet: the first sync brings every record.
-        backend.enrol(server_url=url, code=second, username=None, password=None, label="bench")
         app = FieldApp(session)
         EventLoop.ensure_window()
         EventLoop.start()
         frames = Frames()
-        app._run_prepare()  # starts the background schedule: the sync begins now
+        app._run_prepare()
+        app.home()
+        frames.run(30)  # every screen element drawn once: fonts and textures are ready
+        # Enrolling starts the background schedule: the first sync brings every record.
+        backend.enrol(server_url=url, code=second, username=None, password=None, label="bench")
         schedule = backend._schedule
         assert schedule is not None
         syncing = frames.run(until=lambda: schedule.last_report is not None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from field_app import i18n
 from field_app.session import FieldSession
 
 log = logging.getLogger("pilotmon.field")
-UI_SWITCH_INTERVAL_S = 0.0005
 
 SCREENS_DIR = Path(__file__).resolve().parent / "screens"
 # name -> (module under field_app.screens, class); each module has a .kv of the same name.
@@ -57,11 +55,6 @@ class FieldApp(App):
     # -- life cycle ------------------------------------------------------------------------
 
     def build(self) -> ScreenManager:
-        # The sync thread is busy Python (JSON, pydantic, SQLite) while a big pull arrives.
-        # Kivy's text rendering lets go of the GIL many times per label; with Python's
-        # default 5 ms switch interval each time could cost the UI thread 5 ms (a frame of
-        # 400 ms measured). 0.5 ms keeps frames smooth at a small cost to the sync thread.
-        sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
         _load_kv(SCREENS_DIR / "widgets.kv")
         i18n.set_language(self.session.settings.language)
         self.lang = i18n.language()

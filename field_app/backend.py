@@ -15,7 +15,6 @@ import json
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,11 +38,6 @@ log = logging.getLogger("pilotmon.field")
 STORE_FILE = "device.sqlite3"
 ATTENTION = ("returned", "conflict", "rejected")
 LOG_KEEP = 50
-# Changes per pull page. Decoding and checking a page holds Python's GIL in one piece (JSON,
-# pydantic-core): a 500-change page froze the UI for most of a second on a 2-core machine,
-# 100 keeps every frame short; the extra round trips cost little next to the data.
-PULL_PAGE = 100
-YIELD_S = 0.05
 # Keys the app keeps in the store's meta table (its own, next to sync's).
 _ENROLMENT_KEYS = ("server_url", "device_token", "username", "role", "label")
 _LOG_KEY = "field_app.sync_log"
@@ -300,10 +294,10 @@ class StoreBackend:
                 enrolled = self.enrolment()
                 if enrolled is None:
                     raise EnrolError("this tablet is not enrolled yet")
-                client = _YieldingClient(enrolled.server_url,
+                client = SyncClient(enrolled.server_url,
                                     token=self.store.meta("device_token"),
                                     session=self._http, app_version=APP_VERSION)
-                self._engine = SyncEngine(self.store, client, pull_limit=PULL_PAGE)
+                self._engine = SyncEngine(self.store, client)
             return self._engine
 
     def sync_once(self) -> SyncStatus:
@@ -404,17 +398,6 @@ class StoreBackend:
         if connection is not None:
             connection.close()
         self.store.close()
-
-
-class _YieldingClient(SyncClient):
-    """The sync client, pausing briefly before each request so that the UI thread gets the
-    interpreter between pages (the sync thread's work on a page holds the GIL in long runs)."""
-
-    pause_s = YIELD_S
-
-    def _send(self, *args: Any, **kwargs: Any) -> Any:
-        time.sleep(self.pause_s)
-        return super()._send(*args, **kwargs)
 
 
 class _LoggingSchedule(SyncSchedule):

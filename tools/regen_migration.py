@@ -7,6 +7,7 @@ instead; this script refuses to run when more than one revision exists.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,8 +35,15 @@ def main() -> int:
     text = re.sub(r"^Revision ID: .*$", "Revision ID: 0001", text, flags=re.M)
     text = re.sub(r"^Create Date: .*\n", "", text, flags=re.M)
     text = re.sub(r"^\s*# ### (commands auto generated|end Alembic).*\n", "", text, flags=re.M)
+    # SQLModel's AutoString is a plain VARCHAR in the database; say so without importing it.
+    text = text.replace("sqlmodel.sql.sqltypes.AutoString(", "sa.String(")
+    text = text.replace("import sqlmodel\n", "")
     TARGET.write_text(text)
     generated.unlink()
+    # Hold the generated file to the same lint rules as the rest of the code.
+    ruff = Path(sys.executable).with_name("ruff")
+    subprocess.run([str(ruff), "format", "--quiet", str(TARGET)], check=True)
+    subprocess.run([str(ruff), "check", "--fix", "--quiet", str(TARGET)], check=True)
     print(f"wrote {TARGET}")
     return 0
 

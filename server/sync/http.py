@@ -130,6 +130,10 @@ def decode_body(raw: bytes, *, encoding: str | None, limit: int) -> bytes:
 def parse_json(data: bytes) -> Any:
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError as exc:
         raise ValidationFailed([{"field": "body",
-                                 "message": f"the body is not valid JSON ({exc})"}]) from exc
+                                 "message": "the body nests too deeply"}]) from exc
+    except ValueError as exc:  # invalid JSON, bad UTF-8, a number with thousands of digits
+        reason = str(exc).splitlines()[0][:200]
+        raise ValidationFailed([{"field": "body",
+                                 "message": f"the body is not valid JSON ({reason})"}]) from exc

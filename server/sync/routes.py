@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.accounts.auth import (
@@ -77,34 +76,22 @@ def info(settings: SettingsDep) -> SyncInfo:
     return service.sync_info(settings=settings)
 
 
-_device_bearer = HTTPBearer(auto_error=False, scheme_name="DeviceToken",
-                            description="A device token from /api/v1/devices/enrol")
-DeviceCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)]
-
-
 def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise NotAuthenticated("missing bearer token: log in first")
     return credentials.credentials
 
 
-def _device_of(engine: Engine, credentials: HTTPAuthorizationCredentials | None) -> Caller:
-    """The tablet behind a writing request, looked up without taking the write lock."""
-    with Session(engine) as session:
-        return caller_from_device_token(session, token=_bearer_token(credentials))
-
-
-# The writing routes below (push, upload) authenticate, read the body and write in ONE call on
-# one worker thread, opening their write transaction there. A request session opened by a
-# dependency would take SQLite's write lock (BEGIN IMMEDIATE) in one threadpool call and need
-# another for the route: with many tablets at once, the threads waiting for the lock can take
-# every worker and leave the lock's holder without one until the busy timeout.
+# The writing routes below (push, upload) open their write transaction inside the route, after
+# the body is read and the caller known (DeviceCaller looks it up in a read session): SQLite's
+# write lock (BEGIN IMMEDIATE) is then held by one worker thread from start to commit, never
+# across a wait for another thread.
 
 
 @sync_router.post("/push", response_model=PushResponse,
              responses=error_responses(401, 403, 409, 413, 422, 426))
 def push(
-    credentials: DeviceCredentials,
+    caller: DeviceCaller,
     engine: EngineDep,
     settings: SettingsDep,
     raw: Annotated[bytes, Depends(_push_body)],
@@ -112,7 +99,6 @@ def push(
     x_app_version: Annotated[str | None, Header()] = None,
 ) -> PushResponse:
     """Apply a batch of mutations exactly once (body may be gzip)."""
-    caller = _device_of(engine, credentials)
     body = decode_body(raw, encoding=content_encoding, limit=settings.max_request_bytes)
     envelope = parse_push(body)
     with Session(write_engine(engine)) as session:
@@ -183,14 +169,13 @@ def upload_offset(attachment_id: uuid.UUID, caller: AnyCaller, session: SessionD
                           responses=error_responses(401, 403, 404, 409, 413, 422))
 def upload_chunk(
     attachment_id: uuid.UUID,
-    credentials: DeviceCredentials,
+    caller: DeviceCaller,
     engine: EngineDep,
     files: Files,
     upload_offset: Annotated[int, Header(ge=0, alias="Upload-Offset")],
     chunk: Annotated[bytes, Depends(_chunk_body)],
 ) -> JSONResponse:
     """Append a chunk (at most 1 MiB) at ``Upload-Offset``."""
-    caller = _device_of(engine, credentials)
     with Session(write_engine(engine)) as session:
         state = attachments.append_chunk(session, caller=caller, files=files,
                                          attachment_id=attachment_id, offset=upload_offset,

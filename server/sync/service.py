@@ -14,6 +14,7 @@ Each mutation runs in a savepoint: a rejection rolls back only that mutation's w
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -229,6 +230,36 @@ def _apply_one(context: PushContext, mutation: Mutation,
                           version=outcome.version)
 
 
+def storable(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The incoming data as a database can keep it: PostgreSQL refuses NUL in text and JSON, so
+    a NUL becomes U+FFFD (the rejection's errors already name the field that held it)."""
+    if data is None:
+        return None
+    try:
+        if "\\u0000" not in json.dumps(data):
+            return data
+    except RecursionError:
+        pass  # too deep to encode at once: walk it below
+    copy: dict[str, Any] = {}
+    stack: list[tuple[Any, Any]] = [(data, copy)]
+    while stack:  # iterative: the data may nest as deep as the JSON parser allowed
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, value in items:
+            clean_key = key.replace("\x00", "\ufffd") if isinstance(key, str) else key
+            if isinstance(value, dict | list):
+                child: Any = {} if isinstance(value, dict) else [None] * len(value)
+                stack.append((value, child))
+                value = child
+            elif isinstance(value, str):
+                value = value.replace("\x00", "\ufffd")
+            if isinstance(target, dict):
+                target[clean_key] = value
+            else:
+                target[key] = value
+    return copy
+
+
 def _duplicates(session: Session, mutations: Sequence[Mutation]) -> list[MutationResult]:
     if not mutations:
         return []
@@ -247,7 +278,8 @@ def _keep(context: PushContext, mutation: Mutation, *, status: ResultStatus,
     kept = KeptMutation(
         device_id=context.device.id, seq=mutation.seq, entity=mutation.entity,
         entity_id=mutation.id, op=mutation.op, base_version=mutation.base_version,
-        data=mutation.data, status=status, errors=errors, author_id=context.caller.user.id,
+        data=storable(mutation.data), status=status, errors=errors,
+        author_id=context.caller.user.id,
     )
     context.session.add(kept)
     context.session.flush()

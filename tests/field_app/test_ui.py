@@ -112,14 +112,16 @@ def test_enrol_fill_save_pending_then_synced(
     driver.tap(form.ids.save_top)
 
     activities = on_screen(driver, "activities")
-    assert row_state(activities, "Seed potato storage demonstration") == "pending"
+    driver.wait_until(lambda: row_state(activities, "Seed potato storage demonstration")
+                      == "pending", what="the saved activity in the list, pending")
     badge = driver.find(activities.ids.rows, lambda w: getattr(w, "state_name", "") == "pending")
     assert badge.text == "pending"
     driver.screenshot(SHOTS / "live-activities-pending.png")
 
     driver.tap(activities.ids.get("back") or driver.find_text(activities, "‹ Back"))
     home = on_screen(driver, "home")
-    assert "1 record waiting to be sent" in home.ids.sync_bar.headline
+    driver.wait_until(lambda: "1 record waiting to be sent" in home.ids.sync_bar.headline,
+                      what="the sync bar to count the saved record")
     driver.tap(home.ids.sync_bar.ids.sync_button)
     driver.wait_until(lambda: session.status().pending == 0 and settled(session),
                       timeout=60, what="the sync to finish")
@@ -220,7 +222,8 @@ def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
         driver.tap(driver.find_text(settings, "‹ Retour"))
         home = on_screen(driver, "home")
         assert home.ids.settings_button.text == "Paramètres"
-        assert "enregistrements en attente d'envoi" in home.ids.sync_bar.headline
+        driver.wait_until(lambda: "enregistrements en attente d'envoi"
+                          in home.ids.sync_bar.headline, what="the sync bar in French")
         driver.tap(home.ids.settings_button)
         settings = on_screen(driver, "settings")
         driver.tap(settings.ids.lang_en)

@@ -10,7 +10,7 @@ from typing import Any, cast
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from server.accounts.models import Device
 from server.activities.models import Activity, ActivityRevision, AttendanceRow
@@ -482,10 +482,10 @@ def _state(engine: Engine, activity_id: str) -> tuple[Any, ...]:
         activity = session.get(Activity, uuid.UUID(activity_id))
         assert activity is not None
         revision = session.execute(
-            select(ActivityRevision).where(ActivityRevision.activity_id == activity.id)
+            select(ActivityRevision).where(col(ActivityRevision.activity_id) == activity.id)
         ).scalar_one()
         changes = session.execute(select(func.count()).select_from(Change)
-                                  .where(Change.entity_id == activity.id)).scalar_one()
+                                  .where(col(Change.entity_id) == activity.id)).scalar_one()
         wire = load_wire(session, activity)
         row = {k: getattr(activity, k) for k in ("status", "version", "late", "flags",
                                                  "deleted", "device_id", "created_by_id")}
@@ -557,3 +557,22 @@ def test_data_quality_flags_and_late_submissions_are_stored(
     assert not flagged.late
     late = _activity(engine, in_closed_quarter["id"])
     assert late is not None and late.late
+
+
+def test_a_mutation_with_a_nul_is_rejected_and_still_kept(client: TestClient, field: Field,
+                                                          engine: Engine) -> None:
+    record = field.activity(title="Field\x00day")
+    response = push(client, field, [mutation(1, record)])
+    assert response.status_code == 200
+    result = response.json()["results"][0]
+    assert result["status"] == "rejected" and result["errors"][0]["field"] == "title"
+    with Session(engine) as session:
+        kept = session.execute(select(KeptMutation)).scalar_one()
+        assert kept.data is not None and kept.data["title"] == "Field\ufffdday"
+
+
+def test_json_the_parser_refuses_gets_422_not_500(client: TestClient, field: Field) -> None:
+    for body in (b'{"protocol": 1' + b"0" * 5000 + b"}", b"[" * 100_000 + b"]" * 100_000):
+        response = client.post("/api/v1/sync/push", content=body, headers=field.headers())
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["field"] == "body"

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from server.activities.models import Attachment
 from server.projects.models import Participant, Site
@@ -41,8 +41,9 @@ def test_participants_are_created_edited_and_deleted(client: TestClient, field: 
     with Session(engine) as session:
         stored = session.get(Participant, uuid.UUID(person["id"]))
         assert stored is not None and stored.birth_year == 1991 and stored.deleted
-        versions = session.execute(select(RecordRevision.version).where(
-            RecordRevision.entity_id == stored.id).order_by(RecordRevision.version)).scalars()
+        versions = session.execute(select(col(RecordRevision.version)).where(
+            col(RecordRevision.entity_id) == stored.id).order_by(col(RecordRevision.version))
+        ).scalars()
         assert list(versions) == [1, 2, 3]
     changes, _ = pull_all(client, field)
     [pulled] = [c for c in changes if c["entity"] == "participant"]
@@ -92,8 +93,9 @@ def test_two_tablets_editing_one_participant_merge_or_conflict(
 
 def test_a_site_found_in_the_field_arrives_pending(client: TestClient, field: Field,
                                                   engine: Engine) -> None:
-    site = {"id": str(uuid.uuid4()), "project_id": str(field.project.id),
-            "name": "New demo plot", "admin_area": "Berea", "lat": -29.2, "lon": 27.9}
+    site: dict[str, Any] = {"id": str(uuid.uuid4()), "project_id": str(field.project.id),
+                            "name": "New demo plot", "admin_area": "Berea", "lat": -29.2,
+                            "lon": 27.9}
     activity = field.activity(site_id=site["id"])
     response = push(client, field, [mutation(1, site, entity="site"), mutation(2, activity)])
     assert _statuses(response) == ["applied", "applied"]
