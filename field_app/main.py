@@ -51,13 +51,10 @@ def main(server: str | None = None, data_dir: Path | None = None) -> None:
     from field_app.app import FieldApp
 
     if data_dir is None:
-        if ON_ANDROID:  # pragma: no cover - the app's private storage on the tablet
-            from kivy.app import App
-
-            data_dir = Path(App.get_running_app().user_data_dir if App.get_running_app()
-                            else os.environ.get("ANDROID_PRIVATE", "."))
-        else:
-            data_dir = default_data_dir()
+        # On the tablet: the app's private storage (python-for-android names it), which
+        # Android keeps out of other apps' reach and backs up with the app's data.
+        data_dir = (Path(os.environ["ANDROID_PRIVATE"]) / "pilotmon"
+                    if ON_ANDROID and "ANDROID_PRIVATE" in os.environ else default_data_dir())
     session = build_session(data_dir, server)
     FieldApp(session).run()
 

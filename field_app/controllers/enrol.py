@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from field_app.i18n import _
 
@@ -77,5 +77,21 @@ class EnrolForm:
         return errors
 
     def code_text(self) -> str:
-        # Codes are read aloud or copied from a screen: spaces and dashes do not matter.
+        # Codes are read aloud or copied from a screen: spaces do not matter.
         return "".join(self.code.split())
+
+    def take_qr(self, payload: str) -> bool:
+        """Fill server and code from the dashboard's QR (``pilotmon:enrol?code=…&server=…``),
+        scanned or pasted into the code box. False when the text is not such a payload."""
+        text = payload.strip()
+        if not text.startswith("pilotmon:enrol"):
+            return False
+        query = parse_qs(urlsplit(text).query)
+        code = (query.get("code") or [""])[0]
+        server = (query.get("server") or [""])[0]
+        if not code:
+            return False
+        self.mode, self.code = "code", code
+        if server:
+            self.server = server
+        return True

@@ -181,6 +181,7 @@ class ActivityForm:
         self.photos: list[Photo] = list(photos)
         self.submitted = False  # Save was pressed: show every error, touched or not
         self.new_site_id = str(uuid.uuid4())  # used only if the user picks "New site…"
+        self._captured_at: str | None = None
         if record is not None:
             self.id = str(record["id"])
             self._load(record)
@@ -410,7 +411,9 @@ class ActivityForm:
         if not check.ok:
             raise FormInvalid(check.errors)
         activity = validate_activity(self.wire(), project=self.facts, today=self.today).clean
-        activity["captured_at"] = captured_at.isoformat()
+        # When it was first captured: a correction keeps it (and so does not touch the field,
+        # which two tablets correcting different fields would otherwise both change).
+        activity["captured_at"] = self._captured_at or captured_at.isoformat()
         site = self.site_wire()
         new_site = validate_site(site, project=self.facts).clean if site else None
         return Save(activity=activity, new_site=new_site, photos=tuple(self.photos),
@@ -447,6 +450,8 @@ class ActivityForm:
         put("accuracy", location.get("accuracy_m"))
         self.attendance = AttendanceGrid.from_rows(record.get("attendance") or [])
         self.participant_ids = [str(i) for i in record.get("participant_ids") or []]
+        captured = record.get("captured_at")
+        self._captured_at = str(captured) if captured else None
         # A record pulled from the server is the truth; mark everything touched so that a
         # problem it already has (e.g. the project's dates changed) shows at once.
         for state in self.values.values():

@@ -37,6 +37,8 @@ class EnrolScreen(BaseScreen):
         if self.busy:
             return
         form = self.form()
+        if form.take_qr(form.code):  # the QR's text pasted or scanned into the code box
+            self.ids.server.text, self.ids.code.text = form.server, form.code
         self.errors = form.errors()
         if self.errors:
             self.message = ""

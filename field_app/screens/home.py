@@ -51,10 +51,11 @@ class HomeScreen(BaseScreen):
                 "user": f"{enrolment.username} · {enrolment.server_url}" if enrolment else ""}
 
     def show(self, data: dict[str, Any]) -> None:
-        self.cards = data["cards"]
+        if data["cards"] != self.cards or not self.ids.projects.children:
+            self.cards = data["cards"]
+            self._lay_out()  # only when a card changed: no flicker, no lost touch
         self.empty = not self.cards
         self.user = data["user"]
-        self._lay_out()
         self._show_status(data["status"])
 
     def _lay_out(self, *_args: Any) -> None:

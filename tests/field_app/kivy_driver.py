@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,7 @@ class Driver:
         self.step()
 
 
+@contextmanager
 def running(app: Any) -> Iterator[Driver]:
     driver = Driver(app)
     try:

@@ -210,3 +210,91 @@ def test_today_follows_the_server_clock(enrolled: FieldSession) -> None:
     # The offset learnt at the last sync is small here (same machine): today is today.
     assert abs((enrolled.today() - date.today()).days) <= 1
     enrolled.close()
+
+
+def two_tablets(live_server: LiveServer, tmp_path: Path) -> tuple[FieldSession, FieldSession]:
+    first, second = make_session(tmp_path / "a"), make_session(tmp_path / "b")
+    first.enrol(server_url=live_server.url, code=live_server.codes[0])
+    second.enrol(server_url=live_server.url, code=live_server.codes[1])
+    first.backend.sync_once()
+    second.backend.sync_once()
+    return first, second
+
+
+def edit_title(session: FieldSession, activity_id: str, title: str) -> None:
+    record = session.backend.activity(activity_id)
+    assert record is not None
+    project = session.project(str(record.data["project_id"]))
+    assert project is not None
+    form = ActivityForm(project=project, sites=session.backend.sites(str(project["id"])),
+                        today=session.today(), record=record.data)
+    form.set("title", title)
+    session.save(form)
+
+
+def conflicting(live_server: LiveServer, tmp_path: Path) -> tuple[FieldSession, FieldSession,
+                                                                   str]:
+    """Two tablets of the same expert change the same title offline; the second to sync gets
+    a conflict."""
+    first, second = two_tablets(live_server, tmp_path)
+    form = filled_form(first, live_server.project_id)
+    first.save(form)
+    first.backend.sync_once()
+    second.backend.sync_once()
+    edit_title(first, form.id, "Storage demonstration, Roma")
+    edit_title(second, form.id, "Storage demonstration, Maseru")
+    first.backend.sync_once()
+    second.backend.sync_once()
+    second.backend.sync_once()  # the conflict itself comes with the next pull
+    return first, second, form.id
+
+
+def test_a_conflict_shows_both_values_and_keep_mine_wins(live_server: LiveServer,
+                                                          tmp_path: Path) -> None:
+    first, second, activity_id = conflicting(live_server, tmp_path)
+    record = second.backend.activity(activity_id)
+    assert record is not None and record.state == "conflict"
+    assert record.conflict_fields == ["title"]
+    assert record.mine == {"title": "Storage demonstration, Maseru"}
+    assert record.theirs == {"title": "Storage demonstration, Roma"}
+    assert [r.id for r in second.backend.attention()] == [activity_id]
+
+    second.backend.keep_mine(activity_id)
+    assert second.backend.activity(activity_id).state == "pending"  # type: ignore[union-attr]
+    second.backend.sync_once()
+    second.backend.sync_once()
+
+    assert second.backend.activity(activity_id).state == "synced"  # type: ignore[union-attr]
+    assert second.backend.attention() == []
+    assert live_server.activity(activity_id)["title"] == "Storage demonstration, Maseru"
+    first.close()
+    second.close()
+
+
+def test_keep_theirs_leaves_the_server_value_and_clears_the_tablet(
+        live_server: LiveServer, tmp_path: Path) -> None:
+    first, second, activity_id = conflicting(live_server, tmp_path)
+    second.backend.keep_theirs(activity_id)
+    record = second.backend.activity(activity_id)
+    assert record is not None and record.state == "synced"
+    assert record.data["title"] == "Storage demonstration, Roma"
+    assert second.backend.attention() == []
+    assert second.status().pending == 0
+    assert live_server.activity(activity_id)["title"] == "Storage demonstration, Roma"
+    first.close()
+    second.close()
+
+
+def test_offline_bundle_holds_what_waits(enrolled: FieldSession, live_server: LiveServer,
+                                         tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    form = filled_form(enrolled, live_server.project_id)
+    enrolled.save(form)
+    path = enrolled.backend.export_bundle(tmp_path / "bundles")
+    with zipfile.ZipFile(path) as bundle:
+        manifest = json.loads(bundle.read("bundle.json"))
+    assert [m["id"] for m in manifest["mutations"]] == [form.id]
+    assert enrolled.status().pending == 1  # exporting changes nothing on the tablet
+    enrolled.close()

@@ -191,6 +191,15 @@ def test_enrol_form_names_missing_fields() -> None:
     assert EnrolForm(code=" ab12 - cd34 ").code_text() == "ab12-cd34"
 
 
+def test_enrol_form_reads_the_dashboard_qr() -> None:
+    form = EnrolForm(mode="password", server="old.example.org")
+    assert form.take_qr("pilotmon:enrol?code=AB12-CD34&server=https%3A%2F%2Fpilot.example.org")
+    assert (form.mode, form.code, form.server) == ("code", "AB12-CD34",
+                                                   "https://pilot.example.org")
+    assert not EnrolForm().take_qr("AB12-CD34")
+    assert not EnrolForm().take_qr("pilotmon:enrol?server=x")
+
+
 # -- roster ------------------------------------------------------------------------------------
 
 def test_roster_registers_ticks_and_fills_attendance() -> None:

@@ -170,7 +170,8 @@ def test_editing_a_record_keeps_its_id_and_values(p: dict[str, Any]) -> None:
               "location": {"lat": -29.1, "lon": 27.2, "accuracy_m": 12},
               "attendance": [{"sex": "male", "age_band": "adult", "category": "official",
                               "disability": True, "count": 4}],
-              "participant_ids": [str(uuid.uuid4())], "status": "returned"}
+              "participant_ids": [str(uuid.uuid4())], "status": "returned",
+              "captured_at": "2025-03-11T08:00:00+02:00"}
     form = ActivityForm(project=p, sites=[], today=TODAY, record=record)
     assert not form.is_new and form.id == record["id"]
     assert form.text("facilitators") == "A, B" and form.text("accuracy") == "12"
@@ -179,6 +180,7 @@ def test_editing_a_record_keeps_its_id_and_values(p: dict[str, Any]) -> None:
     saved = form.save(captured_at=datetime.now(UTC))
     assert saved.activity["id"] == record["id"] and saved.activity["title"] == "New title"
     assert saved.activity["participant_ids"] == record["participant_ids"]
+    assert saved.activity["captured_at"] == "2025-03-11T08:00:00+02:00"  # first capture kept
 
 
 def test_totals_text_and_labels_follow_the_language(p: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ import pytest
 from tests.field_app import kivy_driver
 from tests.field_app.conftest import LiveServer
 from tests.field_app.fakes import MemoryBackend, activity
+from tests.field_app.test_photos import with_orientation
 
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
@@ -51,14 +52,17 @@ def live_app(kivy_window: None, sqlite_server: LiveServer,
     data_dir = tmp_path / "tablet"
     session = FieldSession(backend=StoreBackend(data_dir, schedule_options=QUIET),
                            device=Device(), data_dir=data_dir)
-    yield from ((driver, sqlite_server, session)
-                for driver in kivy_driver.running(make_app(session)))
+    with kivy_driver.running(make_app(session)) as driver:
+        yield driver, sqlite_server, session
 
 
 def on_screen(driver: kivy_driver.Driver, name: str) -> Any:
+    """The screen called ``name`` once shown and done loading its data (in the background)."""
     driver.wait_until(lambda: driver.app.manager.current == name, what=f"the {name} screen")
+    screen = driver.app.manager.current_screen
+    driver.wait_until(lambda: not screen.loading, what=f"the {name} screen's data")
     driver.step(2)
-    return driver.app.manager.current_screen
+    return screen
 
 
 def settled(session: Any) -> bool:
@@ -125,6 +129,7 @@ def test_enrol_fill_save_pending_then_synced(
     driver.tap(home.ids.sync_bar.ids.sync_button)
     driver.wait_until(lambda: session.status().pending == 0 and settled(session),
                       timeout=60, what="the sync to finish")
+    home = on_screen(driver, "home")
     driver.tap(driver.find_text(home, "Activities (1)"))
     activities = on_screen(driver, "activities")
     driver.wait_until(lambda: row_state(activities, "Seed potato storage demonstration")
@@ -193,7 +198,7 @@ def test_returned_then_corrected_and_resubmitted(
 def test_the_form_refuses_bad_input_and_says_why(
         kivy_window: None, tmp_path: Path) -> None:
     session, backend, project = demo_session(tmp_path)
-    for driver in kivy_driver.running(make_app(session)):
+    with kivy_driver.running(make_app(session)) as driver:
         driver.app.show("form", project_id=project["id"])
         form = on_screen(driver, "form")
         driver.type(form._inputs["end_date"], "2020-01-01")
@@ -210,9 +215,46 @@ def test_the_form_refuses_bad_input_and_says_why(
         assert backend.saves == []
 
 
+def test_gps_fills_the_location_and_a_photo_is_downscaled(kivy_window: None,
+                                                          tmp_path: Path) -> None:
+    from kivy.core.image import Image as CoreImage
+    from kivy.graphics.texture import Texture
+
+    from field_app.device import Fix, StandInDevice
+
+    session, _backend, project = demo_session(tmp_path)
+    session.device = StandInDevice(Fix(-29.3123, 27.4811, 6.0))
+    with kivy_driver.running(make_app(session)) as driver:
+        # A 4000 × 3000 camera photo, stored sideways with EXIF orientation 6 (turn right);
+        # made here, once the window gives a GL context.
+        width, height = 4000, 3000
+        top, bottom = b"\xff\x00\x00" * width, b"\x00\x00\xff" * width
+        texture = Texture.create(size=(width, height), colorfmt="rgb")
+        texture.blit_buffer(bottom * (height // 2) + top * (height // 2), colorfmt="rgb",
+                            bufferfmt="ubyte")
+        plain = tmp_path / "plain.jpg"
+        CoreImage(texture).save(str(plain), flipped=True)
+        photo = tmp_path / "camera.jpg"
+        photo.write_bytes(with_orientation(plain.read_bytes(), 6))
+        driver.app.show("form", project_id=project["id"])
+        form = on_screen(driver, "form")
+        driver.tap(form.ids.gps_button)
+        driver.wait_until(lambda: form._inputs["lat"].text == "-29.312300", what="the GPS fix")
+        assert form._inputs["lon"].text == "27.481100" and form._inputs["accuracy"].text == "6"
+        assert form.gps_status == "Location recorded ± 6 m"
+        form._add_photo(photo)
+        driver.wait_until(lambda: len(form.photos) == 1, what="the photo to be prepared")
+        stored = CoreImage(form.photos[0]["source"], keep_data=True)
+        assert stored.size == (1200, 1600)  # turned upright, long side 1600
+        # Red was on top of the sideways picture: after the turn it is on the right.
+        assert [round(c) for c in stored.read_pixel(1150, 800)[:3]] == [1, 0, 0]
+        assert [round(c) for c in stored.read_pixel(50, 800)[:3]] == [0, 0, 1]
+        assert Path(form.photos[0]["source"]).stat().st_size < photo.stat().st_size
+
+
 def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
     session, _backend, _project = demo_session(tmp_path)
-    for driver in kivy_driver.running(make_app(session)):
+    with kivy_driver.running(make_app(session)) as driver:
         home = on_screen(driver, "home")
         driver.tap(home.ids.settings_button)
         settings = on_screen(driver, "settings")
@@ -294,7 +336,7 @@ def test_screenshots_of_every_screen_in_both_orientations(kivy_window: None,
                                                           tmp_path: Path) -> None:
     session, backend, project = demo_session(tmp_path)
     participants = backend.participants(project["id"])
-    for driver in kivy_driver.running(make_app(session)):
+    with kivy_driver.running(make_app(session)) as driver:
         for width, height, name in ((1280, 800, "landscape"), (800, 1280, "portrait")):
             driver.resize(width, height)
             assert driver.app.landscape == (name == "landscape")

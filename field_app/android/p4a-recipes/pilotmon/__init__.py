@@ -18,7 +18,7 @@ class PilotMonitorRecipe(PythonRecipe):
     name = "pilotmon"
     version = None
     url = None  # the source comes from requirements.source.pilotmon
-    depends = ["python3", "kivy", "requests", "pydantic", "plyer", "sqlite3"]
+    depends = ["python3", "sqlite3"]  # the pure-Python needs are in buildozer.spec
     call_hostpython_via_targetpython = False
     install_in_hostpython = False
 
