@@ -407,12 +407,6 @@ class _LoggingSchedule(SyncSchedule):
         super().__init__(engine, **options)
         self._backend = backend
 
-    def sync_now(self) -> None:
-        """A round as soon as the thread is free, without the delay meant for saves."""
-        with self._lock:
-            self.next_at = self.clock()
-        self._wake.set()
-
     def run_once(self) -> bool:
         ok = super().run_once()
         if ok and self.last_report is not None:
