@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,6 +18,7 @@ from server.audit.routes import router as audit_router
 from server.config import Settings, get_settings
 from server.dashboard.routes import STATIC_FILES, STATIC_PREFIX
 from server.dashboard.routes import router as dashboard_router
+from server.dashboard.web import error_page
 from server.db import get_engine
 from server.errors import PilotMonitorError
 from server.exports.routes import router as exports_router
@@ -56,11 +57,20 @@ def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail()}, status_code=exc.status_code, headers=headers)
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and _wants_a_page(request):
+        # A mistyped dashboard address gets a page with the way back, not the API's JSON.
+        return error_page(request, 404, "There is no page at this address.")
     return JSONResponse(
         {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
     )
+
+
+def _wants_a_page(request: Request) -> bool:
+    return (not request.url.path.startswith(API_PREFIX + "/")
+            and request.method in ("GET", "HEAD")
+            and "text/html" in request.headers.get("accept", ""))
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -277,12 +277,23 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
     user = get_by_username(session, username=username)
     if user is None or not verify_password(password, user.password_hash) or not user.is_active:
         locked_until = _record_failure(session, username=username, now=now)
+        if user is not None:  # guesses at unknown names are counted, not written to the trail
+            _audit_login(session, user, "login_locked" if locked_until else "login_failed")
         if locked_until is not None:
             raise _too_many(locked_until, now)
         raise LoginFailed("wrong username or password")
     if failure is not None:
         session.delete(failure)
+    _audit_login(session, user, "login")
     return user
+
+
+def _audit_login(session: Session, user: User, action: str) -> None:
+    """A login, failed login or lock-out in the audit trail, in the user's country when they
+    have exactly one (so their country office sees it)."""
+    country = user.countries[0] if len(user.countries or []) == 1 else None
+    audit.record(session, action=action, entity="user", entity_id=user.id,
+                 actor_id=user.id if action == "login" else None, country=country)
 
 
 def _too_many(locked_until: datetime, now: datetime) -> TooManyAttempts:

@@ -162,3 +162,36 @@ def test_routes_need_a_token(client: TestClient) -> None:
     assert response.json() == {"detail": "missing bearer token: log in first"}
     bogus = client.get("/api/v1/projects", headers={"Authorization": "Bearer nonsense"})
     assert bogus.status_code == 401
+
+
+def test_logins_failures_and_lockouts_are_in_the_audit_trail_of_the_users_country(
+    client: TestClient, session: Session
+) -> None:
+    expert = make_user(session, role="field_expert", countries=["KEN"], username="wanjiru")
+    officer = make_user(session, role="country_officer", countries=["KEN"], username="otieno")
+    make_user(session, role="country_officer", countries=["SEN"], username="fatou")
+    expert_id, officer_id = str(expert.id), str(officer.id)
+    session.commit()
+
+    assert _login(client, "wanjiru", "not the password").status_code == 401
+    assert _login(client, "wanjiru").status_code == 200
+    assert _login(client, "ghost", "whatever-password").status_code == 401
+    for _ in range(MAX_LOGIN_FAILURES):
+        _login(client, "wanjiru", "still not the password")
+
+    token = _login(client, "otieno").json()["access_token"]
+    trail = client.get("/api/v1/audit", params={"entity": "user", "limit": 100},
+                       headers={"Authorization": f"Bearer {token}"})
+    assert trail.status_code == 200, trail.text
+    mine = [(e["action"], e["actor_id"]) for e in trail.json()["items"]
+            if e["entity_id"] == expert_id]
+    assert sorted(set(mine)) == [("login", expert_id), ("login_failed", None),
+                                 ("login_locked", None)]
+    # A guess at an unknown name adds nothing; the officer's own login is there too.
+    assert {e["entity_id"] for e in trail.json()["items"]} == {expert_id, officer_id}
+
+    # Another country's officer sees none of it.
+    other = _login(client, "fatou").json()["access_token"]
+    theirs = client.get("/api/v1/audit", params={"entity": "user", "limit": 100},
+                        headers={"Authorization": f"Bearer {other}"}).json()["items"]
+    assert expert_id not in {e["entity_id"] for e in theirs}

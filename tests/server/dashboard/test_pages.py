@@ -183,3 +183,18 @@ def test_malformed_ids_get_a_page_not_a_crash(officer: TestClient, path: str) ->
     response = officer.get(path)
     assert response.status_code in (404, 405)
     assert response.headers["content-type"].startswith(("text/html", "application/json"))
+
+
+def test_a_mistyped_address_gets_a_page_with_the_way_back_but_the_api_keeps_json(
+        officer: TestClient) -> None:
+    page = officer.get("/overveiw", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is no page at this address." in page.text
+    assert 'href="/overview"' in page.text
+
+    api = officer.get("/api/v1/nothing-here", headers={"Accept": "text/html"})
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not Found"}
+    script = officer.get("/overveiw")  # a script that asks for nothing in particular
+    assert script.status_code == 404 and script.json() == {"detail": "Not Found"}
