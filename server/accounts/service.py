@@ -289,11 +289,11 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
 
 
 def _audit_login(session: Session, user: User, action: str) -> None:
-    """A login, failed login or lock-out in the audit trail, in the user's country when they
-    have exactly one (so their country office sees it)."""
-    country = user.countries[0] if len(user.countries or []) == 1 else None
+    """A login, failed login or lock-out in the audit trail, where the user's country offices
+    see it."""
     audit.record(session, action=action, entity="user", entity_id=user.id,
-                 actor_id=user.id if action == "login" else None, country=country)
+                 actor_id=user.id if action == "login" else None,
+                 country=audit_country(user.countries))
 
 
 def _too_many(locked_until: datetime, now: datetime) -> TooManyAttempts:

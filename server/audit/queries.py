@@ -6,18 +6,20 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
-from server.accounts.models import User
+from server.accounts.models import Device, User
 from server.api import UtcDateTime
 from server.audit.models import AuditEntry
 from server.columns import as_utc
 from server.errors import ValidationFailed
-from server.scope import audit_scope
+from server.scope import audit_scope, device_scope, user_scope
+from shared.catalogue import Role
 
 
 class AuditEntryPublic(BaseModel):
@@ -39,7 +41,7 @@ def list_entries(
     entity_id: str | None = None, actor: str | None = None, date_from: date | None = None,
     date_to: date | None = None, limit: int = 50, offset: int = 0,
 ) -> tuple[list[AuditEntryPublic], int]:
-    conditions: list[ColumnElement[bool]] = [audit_scope(caller)]
+    conditions: list[ColumnElement[bool]] = [_scope(session, caller)]
     if entity:
         conditions.append(col(AuditEntry.entity) == entity)
     if entity_id:
@@ -67,6 +69,21 @@ def list_entries(
                          before=e.before, after=e.after)
         for e, username in rows
     ], total
+
+
+def _scope(session: Session, caller: Caller) -> ColumnElement[bool]:
+    """``audit_scope``, plus, for a country officer, the entries about a person of theirs who
+    works in several countries: those carry no country (``audit_country``), so they are found
+    through the person and their tablets."""
+    scope = audit_scope(caller)
+    if caller.role != Role.COUNTRY_OFFICER or not caller.countries:
+        return scope
+    people = [str(i) for i in session.exec(select(User.id).where(user_scope(caller)))]
+    tablets = list(session.exec(select(Device.id).where(device_scope(caller))))
+    return sa.or_(scope, sa.and_(
+        col(AuditEntry.country).is_(None),
+        sa.or_(sa.and_(col(AuditEntry.entity) == "user", col(AuditEntry.entity_id).in_(people)),
+               col(AuditEntry.device_id).in_(tablets))))
 
 
 def _midnight(day: date) -> datetime:

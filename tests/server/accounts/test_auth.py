@@ -195,3 +195,23 @@ def test_logins_failures_and_lockouts_are_in_the_audit_trail_of_the_users_countr
     theirs = client.get("/api/v1/audit", params={"entity": "user", "limit": 100},
                         headers={"Authorization": f"Bearer {other}"}).json()["items"]
     assert expert_id not in {e["entity_id"] for e in theirs}
+
+
+def test_a_person_of_two_countries_is_in_the_trail_of_both_country_offices(
+    client: TestClient, session: Session
+) -> None:
+    make_user(session, role="field_expert", countries=["KEN", "UGA"], username="amani")
+    for username, country in (("otieno", "KEN"), ("nakato", "UGA"), ("fatou", "SEN")):
+        make_user(session, role="country_officer", countries=[country], username=username)
+    session.commit()
+    assert _login(client, "amani").status_code == 200
+
+    def logins_seen_by(officer: str) -> list[str]:
+        token = _login(client, officer).json()["access_token"]
+        items = client.get("/api/v1/audit", params={"entity": "user"},
+                           headers={"Authorization": f"Bearer {token}"}).json()["items"]
+        return [e["actor"] for e in items if e["action"] == "login" and e["country"] is None]
+
+    assert logins_seen_by("otieno") == ["amani"]
+    assert logins_seen_by("nakato") == ["amani"]
+    assert logins_seen_by("fatou") == []
