@@ -10,12 +10,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
-from server.accounts.models import LoginFailure, ProjectRef, User, UserProject, UserPublic
+from server.accounts.models import (
+    AccessToken,
+    LoginFailure,
+    ProjectRef,
+    User,
+    UserProject,
+    UserPublic,
+)
 from server.accounts.security import hash_password, password_problem, verify_password
 from server.api import like_contains
 from server.audit import service as audit
@@ -200,7 +208,7 @@ def update_user(session: Session, *, caller: Caller, user_id: uuid.UUID,
                 changes: Mapping[str, Any]) -> User:
     """Change a person's name, e-mail, password or whether the account is active."""
     user = get_user(session, caller=caller, user_id=user_id)
-    if not _may_manage_user(caller, user):
+    if not may_manage_user(caller, user):
         raise Forbidden("only an admin, or a country officer for people of their own "
                         "countries, may change this account")
     if user.id == caller.user.id and changes.get("is_active") is False:
@@ -218,6 +226,12 @@ def update_user(session: Session, *, caller: Caller, user_id: uuid.UUID,
             raise ValidationFailed([{"field": "password", "message": problem}])
         user.password_hash = hash_password(changes["password"])
         user.password_changed_at = utcnow()
+        # A new password ends the person's other sessions (a leaked one stops working now).
+        others = [col(AccessToken.user_id) == user.id, col(AccessToken.revoked_at).is_(None)]
+        if caller.access_token_id is not None:
+            others.append(col(AccessToken.id) != caller.access_token_id)
+        session.execute(sa_update(AccessToken).where(*others)
+                        .values(revoked_at=user.password_changed_at))
         after["password"] = "changed"  # noqa: S105 (a marker, never the password)
     if after:
         session.add(user)
@@ -227,7 +241,9 @@ def update_user(session: Session, *, caller: Caller, user_id: uuid.UUID,
     return user
 
 
-def _may_manage_user(caller: Caller, user: User) -> bool:
+def may_manage_user(caller: Caller, user: User | UserPublic) -> bool:
+    """Whether ``caller`` may change ``user``'s account: an admin anyone, a country officer
+    the field experts and officers whose countries are all theirs."""
     if caller.role == Role.ADMIN:
         return True
     return (caller.role == Role.COUNTRY_OFFICER and user.role in OFFICER_MAY_CREATE

@@ -7,19 +7,22 @@ redirect to the login form without one; every POST carries a CSRF token (``web.C
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from server.accounts.auth import NotAuthenticated, caller_from_access_token, revoke_access_token
+from server.accounts.security import MIN_PASSWORD_LENGTH
 from server.accounts.service import LoginFailed, TooManyAttempts
 from server.columns import utcnow
 from server.dashboard import service
 from server.dashboard import session as cookies
-from server.dashboard.i18n import LANGUAGES, N_
+from server.dashboard.i18n import LANGUAGES, N_, Translator
 from server.dashboard.web import (
     STATIC_DIR,
     STATIC_PREFIX,
@@ -36,9 +39,10 @@ from server.dashboard.web import (
     page_number,
     paginate,
 )
-from server.deps import SessionDep, SettingsDep
-from server.errors import Conflict, NotFound, ValidationFailed
+from server.deps import EngineDep, SessionDep, SettingsDep
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.sync.attachments import AttachmentFiles, open_photo
+from shared.catalogue import Role, codes
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 STATIC_FILES = StaticFiles(directory=STATIC_DIR)
@@ -391,7 +395,8 @@ def exports(page: SignedIn, session: SessionDep) -> Response:
 
 
 @router.get("/exports/download")
-def export_download(page: SignedIn, session: SessionDep, settings: SettingsDep) -> Response:
+def export_download(page: SignedIn, session: SessionDep, settings: SettingsDep,
+                    engine: EngineDep) -> Response:
     assert page.caller is not None
     values, group_by = _export_form(page)
     request = service.ExportRequest(
@@ -401,8 +406,11 @@ def export_download(page: SignedIn, session: SessionDep, settings: SettingsDep) 
         date_from=values["from"], date_to=values["to"], status=values["status"],
         period=values["period"])
     try:
-        file = service.export_file(session, caller=page.caller, settings=settings,
-                                   request=request)
+        if request.format in service.ACTIVITY_FORMATS:
+            file = service.activities_file(engine, caller=page.caller, request=request)
+        else:
+            file = service.export_file(session, caller=page.caller, settings=settings,
+                                       request=request)
     except ValidationFailed as exc:
         return _exports_page(page, session, values, group_by, errors=field_errors(exc),
                              status_code=400)
@@ -462,3 +470,157 @@ def revoke_tablet(device_id: uuid.UUID, page: SignedIn, form: CheckedForm,
     session.commit()
     return page.redirect("/tablets", notice=N_(
         "Revoked “%(name)s”: it can no longer sync. Its unsent records stay on it."), name=name)
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+@router.get("/people")
+def people(page: SignedIn, session: SessionDep) -> Response:
+    return _people_page(page, session)
+
+
+def _people_page(page: Page, session: Session, *, values: FormState | None = None,
+                 countries: Sequence[str] | None = None, projects: Sequence[str] = (),
+                 errors: FormState | None = None, status_code: int = 200) -> Response:
+    assert page.caller is not None
+    params = page.request.query_params
+    q = params.get("q", "").strip()[:100]
+    role = params.get("role", "").strip()
+    if role not in ROLES:
+        role = ""
+    number = page_number(page.request)
+    data = service.people_page(session, caller=page.caller, q=q, role=role,
+                               limit=service.PAGE_SIZE, offset=(number - 1) * service.PAGE_SIZE)
+    if countries is None:  # a fresh form: an officer of one country adds people of it
+        countries = sorted(page.caller.countries) if len(page.caller.countries) == 1 else []
+    return page.render("people.html", nav="people", data=data, q=q, role=role, roles=ROLES,
+                       values=values or FormState(), chosen_countries=list(countries),
+                       chosen_projects=list(projects), errors=errors or FormState(),
+                       status_code=status_code, min_password=MIN_PASSWORD_LENGTH, now=utcnow(),
+                       pagination=paginate(page.request, total=data.total,
+                                           page_size=service.PAGE_SIZE))
+
+
+ROLES: tuple[str, ...] = tuple(codes(Role))
+
+
+def _password_of(form: FormData) -> str:
+    # Never stripped or shown again: what was typed is the password.
+    value = form.get("password")
+    return value if isinstance(value, str) else ""
+
+
+def _person_errors(t: Translator, errors: FormState) -> FormState:
+    """The account rules' messages in the reader's language where we know the rule."""
+    translated = FormState(errors)
+    if "username" in errors:
+        translated["username"] = t.gettext(
+            "2 to 64 characters: lowercase letters, digits, “.”, “_” or “-”, starting with a "
+            "letter or digit.")
+    if "at least" in errors["password"]:
+        translated["password"] = t.gettext("Use at least %(num)s characters.",
+                                           num=MIN_PASSWORD_LENGTH)
+    if errors["countries"].startswith("a country officer needs"):
+        translated["countries"] = t.gettext("A country officer needs at least one country.")
+    if errors["projects"].startswith("a field expert needs"):
+        translated["projects"] = t.gettext("A field expert needs at least one project.")
+    return translated
+
+
+@router.post("/people")
+def add_person(page: SignedIn, form: CheckedForm, session: SessionDep) -> Response:
+    assert page.caller is not None
+    t = page.t
+    if not service.creatable_roles(page.caller):
+        raise Forbidden(f"your role ({page.caller.role}) may not add people")
+    values = FormState({name: form_text(form, name, limit=1000)
+                        for name in ("username", "full_name", "email", "role")})
+    countries, projects = form_list(form, "countries")[:300], form_list(form, "projects")[:1000]
+    password = _password_of(form)
+    errors = FormState()
+    if not values["username"]:
+        errors["username"] = t.gettext("Choose a username.")
+    if not values["role"]:
+        errors["role"] = t.gettext("Choose a role.")
+    if not password:
+        errors["password"] = t.gettext("Choose an initial password.")
+    status_code = 422
+    if not errors:
+        try:
+            user = service.create_person(session, caller=page.caller, data={
+                "username": values["username"], "full_name": values["full_name"],
+                "email": values["email"] or None, "role": values["role"],
+                "countries": countries, "projects": projects, "password": password})
+        except ValidationFailed as exc:
+            session.rollback()
+            errors = _person_errors(t, field_errors(exc))
+        except Conflict:
+            session.rollback()
+            errors = FormState(username=t.gettext(
+                "This username is taken: choose another."))
+            status_code = 409
+        else:
+            session.commit()
+            return page.redirect(f"/people/{user.id}", notice=N_(
+                "Added “%(name)s” (%(username)s). Give them their password in person."),
+                name=user.full_name or user.username, username=user.username)
+    return _people_page(page, session, values=values, countries=countries, projects=projects,
+                        errors=errors, status_code=status_code)
+
+
+@router.get("/people/{user_id}")
+def person(user_id: uuid.UUID, page: SignedIn, session: SessionDep) -> Response:
+    return _person_page(page, session, user_id)
+
+
+def _person_page(page: Page, session: Session, user_id: uuid.UUID, *,
+                 errors: FormState | None = None, status_code: int = 200) -> Response:
+    assert page.caller is not None
+    data = service.person_page(session, caller=page.caller, user_id=user_id)
+    return page.render("person.html", nav="people", data=data, errors=errors or FormState(),
+                       status_code=status_code, min_password=MIN_PASSWORD_LENGTH, now=utcnow())
+
+
+@router.post("/people/{user_id}/active")
+def set_person_active(user_id: uuid.UUID, page: SignedIn, form: CheckedForm,
+                      session: SessionDep) -> Response:
+    assert page.caller is not None
+    active = form_text(form, "active") == "1"
+    back = cookies.safe_next(form_text(form, "next", limit=2000), default=f"/people/{user_id}")
+    try:
+        user = service.set_person_active(session, caller=page.caller, user_id=user_id,
+                                         active=active)
+    except ValidationFailed:  # the only rule: not your own account
+        session.rollback()
+        return page.redirect(back, kind="error", notice=N_(
+            "Nothing was changed: you cannot deactivate your own account."))
+    session.commit()
+    name = user.full_name or user.username
+    if active:
+        return page.redirect(back, notice=N_("Reactivated “%(name)s”: they can sign in and "
+                                             "sync again."), name=name)
+    return page.redirect(back, notice=N_(
+        "Deactivated “%(name)s”: they can no longer sign in, and their tablets stop syncing."),
+        name=name)
+
+
+@router.post("/people/{user_id}/password")
+def set_person_password(user_id: uuid.UUID, page: SignedIn, form: CheckedForm,
+                        session: SessionDep) -> Response:
+    assert page.caller is not None
+    password = _password_of(form)
+    if not password:
+        return _person_page(page, session, user_id, status_code=422, errors=FormState(
+            password=page.t.gettext("Type the new password.")))
+    try:
+        user = service.set_person_password(session, caller=page.caller, user_id=user_id,
+                                           password=password)
+    except ValidationFailed as exc:
+        session.rollback()
+        return _person_page(page, session, user_id, status_code=422,
+                            errors=_person_errors(page.t, field_errors(exc)))
+    session.commit()
+    return page.redirect(f"/people/{user_id}", notice=N_(
+        "Set a new password for “%(name)s”. Give it to them in person."),
+        name=user.full_name or user.username)

@@ -15,13 +15,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import Engine, case, func
 from sqlmodel import Session, col, select
 
 from server.accounts import devices as devices_service
 from server.accounts.auth import Caller, issue_access_token
-from server.accounts.models import Device, DevicePublic, User
-from server.accounts.service import authenticate, list_users
+from server.accounts.models import Device, DevicePublic, User, UserCreate, UserPublic, UserUpdate
+from server.accounts.service import (
+    OFFICER_MAY_CREATE,
+    authenticate,
+    create_user_as,
+    get_user,
+    list_users,
+    may_manage_user,
+    update_user,
+    user_publics,
+)
 from server.activities import queries
 from server.activities.models import Activity, AttendanceRow
 from server.activities.review import review_activity
@@ -29,12 +39,19 @@ from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.dashboard import charts
 from server.dashboard.i18n import N_, Translator
-from server.errors import NotFound, PilotMonitorError, ValidationFailed
+from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed
+from server.exports import activities as activity_export
 from server.exports import dhis2, iati, tabular
 from server.indicators import service as indicators
 from server.projects import service as projects_service
 from server.projects.models import Project, Site, Target
-from server.scope import activity_scope, can_manage_country, can_review, in_visible_project
+from server.scope import (
+    activity_scope,
+    can_manage_country,
+    can_review,
+    device_scope,
+    in_visible_project,
+)
 from server.sync import conflicts
 from server.sync.models import SyncConflict
 from shared.catalogue import ActivityStatus, AgeBand, ParticipantCategory, Role, Sex, codes
@@ -829,6 +846,7 @@ def describe(t: Translator, name: str, value: Any,
 # --- exports --------------------------------------------------------------------------------
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "dhis2", "iati")
+ACTIVITY_FORMATS: tuple[str, ...] = ("activities-csv", "activities-xlsx")
 EXPORT_FILTERS: tuple[str, ...] = ("country", "project", "thematic_area", "activity_type")
 
 
@@ -896,6 +914,34 @@ def export_file(session: Session, *, caller: Caller, settings: Settings,
                            status_code=400)
 
 
+def activities_file(engine: Engine, *, caller: Caller, request: ExportRequest) -> ExportFile:
+    """The activities matching the form's filters, one per row, as /api/v1/exports/activities.*
+    makes them (the form's "count" choice becomes a status filter)."""
+    dates: dict[str, date | None] = {}
+    for name, text in (("from", request.date_from), ("to", request.date_to)):
+        try:
+            dates[name] = date.fromisoformat(text) if text else None
+        except ValueError:
+            raise ValidationFailed([{"field": name, "message": "use a date like 2025-03-14"}],
+                                   status_code=400) from None
+    f = request.filters
+    filters = queries.ActivityFilters(
+        country=f.get("country") or None, project=f.get("project") or None,
+        thematic_area=f.get("thematic_area") or None,
+        activity_type=f.get("activity_type") or None,
+        status=request.status or f"{ActivityStatus.SUBMITTED},{ActivityStatus.APPROVED}",
+        date_from=dates["from"], date_to=dates["to"])
+    activity_export.check_filters(filters)  # bad filters are refused before a file starts
+    rows = activity_export.activity_rows(engine, caller=caller, filters=filters)
+    name = f"activities-{utcnow().strftime('%Y%m%d')}"
+    if request.format == "activities-csv":
+        return ExportFile(f"{name}.csv", tabular.CSV_MEDIA_TYPE,
+                          tabular.csv_chunks(activity_export.COLUMNS, rows))
+    workbook = tabular.xlsx_file("Activities", activity_export.COLUMNS, rows,
+                                 widths=activity_export.WIDTHS)
+    return ExportFile(f"{name}.xlsx", tabular.XLSX_MEDIA_TYPE, tabular.file_chunks(workbook))
+
+
 @dataclass(frozen=True, slots=True)
 class ExportChoices:
     indicators: list[str]
@@ -911,3 +957,144 @@ def export_choices(session: Session, *, caller: Caller) -> ExportChoices:
         indicators=list(INDICATORS), group_by={c: list(i.group_by) for c, i in INDICATORS.items()},
         projects=projects, countries=sorted({p.country for p in projects}),
         thematic_areas=sorted({p.thematic_area for p in projects}))
+
+
+# --- people -----------------------------------------------------------------------------------
+# Every read and change goes through server.accounts.service (list_users, get_user,
+# create_user_as, update_user), so the page has exactly the API's scope and rules; the forms are
+# checked against the API's own request models (UserCreate, UserUpdate) first.
+
+PEOPLE_READERS = frozenset({Role.ADMIN, Role.COUNTRY_OFFICER, Role.HQ_ANALYST})
+PEOPLE_MANAGERS = frozenset({Role.ADMIN, Role.COUNTRY_OFFICER})
+
+
+def may_see_people(caller: Caller) -> bool:
+    """Who gets the People page (GET /api/v1/users allows the same roles)."""
+    return caller.role in PEOPLE_READERS
+
+
+def creatable_roles(caller: Caller) -> list[str]:
+    """The roles the caller may give a new person, in the catalogue's order."""
+    if caller.role == Role.ADMIN:
+        return codes(Role)
+    if caller.role == Role.COUNTRY_OFFICER:
+        return [r for r in codes(Role) if r in OFFICER_MAY_CREATE]
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    person: UserPublic
+    tablets: int  # enrolled and not revoked
+    last_sync: datetime | None  # the latest contact of any of their tablets
+    may_manage: bool
+    is_self: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleChoices:
+    """What the form to add a person offers this caller."""
+
+    roles: list[str]
+    countries: list[str]  # ISO3 codes the caller may give (an admin: any)
+    projects: list[Project]
+
+
+@dataclass(frozen=True, slots=True)
+class PeoplePage:
+    rows: list[PersonRow]
+    total: int
+    may_create: bool
+    choices: PeopleChoices | None
+
+
+def _refuse_unless_reader(caller: Caller) -> None:
+    if not may_see_people(caller):
+        raise Forbidden(f"your role ({caller.role}) does not see other people's accounts")
+
+
+def people_page(session: Session, *, caller: Caller, q: str = "", role: str = "",
+                limit: int = PAGE_SIZE, offset: int = 0) -> PeoplePage:
+    _refuse_unless_reader(caller)
+    users, total = list_users(session, caller=caller, role=role or None, q=q or None,
+                              limit=limit, offset=offset)
+    summary = _tablet_summary(session, caller=caller, user_ids=[u.id for u in users])
+    rows = [PersonRow(person=p, tablets=summary.get(p.id, (0, None))[0],
+                      last_sync=summary.get(p.id, (0, None))[1],
+                      may_manage=may_manage_user(caller, p), is_self=p.id == caller.user.id)
+            for p in user_publics(session, users)]
+    may_create = bool(creatable_roles(caller))
+    return PeoplePage(rows=rows, total=total, may_create=may_create,
+                      choices=people_choices(session, caller=caller) if may_create else None)
+
+
+def people_choices(session: Session, *, caller: Caller) -> PeopleChoices:
+    projects, _ = projects_service.list_projects(session, caller=caller, limit=1000)
+    if caller.role == Role.ADMIN:
+        countries = sorted(COUNTRIES, key=lambda iso3: COUNTRIES[iso3].name)
+    else:
+        countries = sorted(caller.countries, key=lambda c: COUNTRIES[c].name if c in COUNTRIES
+                           else c)
+    return PeopleChoices(roles=creatable_roles(caller), countries=countries,
+                         projects=sorted(projects, key=lambda p: p.code))
+
+
+def _tablet_summary(session: Session, *, caller: Caller,
+                    user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, datetime | None]]:
+    """Per person: how many tablets they hold and when one last synced (one query)."""
+    if not user_ids:
+        return {}
+    active = case((col(Device.revoked_at).is_(None), 1))
+    rows = session.exec(
+        select(col(Device.user_id), func.count(active), func.max(col(Device.last_seen_at)))
+        .where(device_scope(caller), col(Device.user_id).in_(list(user_ids)))
+        .group_by(col(Device.user_id))
+    )
+    return {user_id: (int(count or 0), as_utc(seen)) for user_id, count, seen in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class PersonPage:
+    person: UserPublic
+    tablets: list[DevicePublic]
+    may_manage: bool
+    is_self: bool
+
+
+def person_page(session: Session, *, caller: Caller, user_id: uuid.UUID) -> PersonPage:
+    _refuse_unless_reader(caller)
+    user = get_user(session, caller=caller, user_id=user_id)
+    devices, _ = devices_service.list_devices(session, caller=caller, user_id=user.id,
+                                              limit=100)
+    return PersonPage(person=user_publics(session, [user])[0], tablets=devices,
+                      may_manage=may_manage_user(caller, user),
+                      is_self=user.id == caller.user.id)
+
+
+def _checked(model: type[UserCreate] | type[UserUpdate],
+             data: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's values as the API would accept them, or ValidationFailed per field."""
+    try:
+        return model.model_validate(data).model_dump(exclude_unset=True)
+    except PydanticValidationError as exc:
+        raise ValidationFailed([
+            {"field": str(e["loc"][0]) if e["loc"] else "form", "message": e["msg"]}
+            for e in exc.errors()
+        ]) from exc
+
+
+def create_person(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> User:
+    """Add a person from the form (ValidationFailed, Conflict or Forbidden as the API)."""
+    return create_user_as(session, caller=caller, data=_checked(UserCreate, data))
+
+
+def set_person_active(session: Session, *, caller: Caller, user_id: uuid.UUID,
+                      active: bool) -> User:
+    return update_user(session, caller=caller, user_id=user_id,
+                       changes=_checked(UserUpdate, {"is_active": active}))
+
+
+def set_person_password(session: Session, *, caller: Caller, user_id: uuid.UUID,
+                        password: str) -> User:
+    return update_user(session, caller=caller, user_id=user_id,
+                       changes=_checked(UserUpdate, {"password": password}))

@@ -27,7 +27,7 @@ from server.accounts.auth import Caller, NotAuthenticated, caller_from_access_to
 from server.config import Settings
 from server.dashboard import session as cookies
 from server.dashboard.i18n import LANGUAGES, N_, Translator, pick_language
-from server.dashboard.service import describe, review_count
+from server.dashboard.service import describe, may_see_people, review_count
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed
 from shared.catalogue import SOLUTIONS, TOPICS
@@ -95,6 +95,7 @@ class Page:
             "csrf_field": cookies.CSRF_FIELD, "languages": LANGUAGES, "static": STATIC_PREFIX,
             "_": t.jinja_gettext, "gettext": t.jinja_gettext, "ngettext": t.jinja_ngettext,
             "notice": self.notice, "country_names": COUNTRY_NAMES,
+            "may_see_people": self.caller is not None and may_see_people(self.caller),
             "solution_names": SOLUTION_NAMES, "topic_names": TOPIC_NAMES,
             "show": lambda name, value, names=None: describe(t, name, value, names),
             **extra,

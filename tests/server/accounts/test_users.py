@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from server.accounts.models import User
 from server.audit.models import AuditEntry
-from tests.factories import World, rows
+from tests.factories import PASSWORD, World, rows
 
 
 def _user(**overrides: Any) -> dict[str, Any]:
@@ -117,3 +117,31 @@ def test_an_officer_disables_a_field_expert(client: TestClient, session: Session
                             headers=world.auth("officer_lso"))
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "is_active"
+
+
+def test_a_new_password_ends_the_persons_other_sessions_but_not_the_callers(
+        client: TestClient, session: Session) -> None:
+    world = World(session)
+    expert = world.users["expert_lso"]
+    assert client.get("/api/v1/auth/me", headers=world.auth("expert_lso")).status_code == 200
+
+    # The officer resets the expert's password: the expert's old token stops working.
+    response = client.patch(f"/api/v1/users/{expert.id}",
+                            json={"password": "a brand new passphrase"},
+                            headers=world.auth("officer_lso"))
+    assert response.status_code == 200, response.text
+    assert client.get("/api/v1/auth/me", headers=world.auth("expert_lso")).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=world.auth("officer_lso")).status_code == 200
+
+    # Changing one's own password keeps the session that did it, and ends the others.
+    officer = world.users["officer_lso"]
+    second = client.post("/api/v1/auth/token",
+                         data={"username": officer.username, "password": PASSWORD})
+    assert second.status_code == 200, second.text
+    other = {"Authorization": f"Bearer {second.json()['access_token']}"}
+    response = client.patch(f"/api/v1/users/{officer.id}",
+                            json={"password": "yet another passphrase"},
+                            headers=world.auth("officer_lso"))
+    assert response.status_code == 200, response.text
+    assert client.get("/api/v1/auth/me", headers=world.auth("officer_lso")).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=other).status_code == 401

@@ -194,3 +194,65 @@ def _downloaded(folder: Path, suffix: str) -> Path:
         time.sleep(0.1)
     raise AssertionError(f"no {suffix} file arrived in {folder}: "
                          f"{[p.name for p in folder.iterdir()]}")
+
+
+def test_a_country_officer_adds_and_deactivates_a_field_expert(
+        site: tuple[str, World, Engine], tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    base, world, engine = site
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    with chromium(tmp_path / "profile", downloads) as driver:
+        d: Any = driver
+        d.get(base + "/login")
+        _wait(d, lambda drv: drv.find_elements(By.ID, "username"))
+        d.find_element(By.ID, "username").send_keys(world.officer.username)
+        d.find_element(By.ID, "password").send_keys(PASSWORD)
+        d.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
+        _wait(d, lambda drv: drv.current_url.endswith("/overview"))
+
+        d.find_element(By.CSS_SELECTOR, "nav.mainnav a[href='/people']").click()
+        _wait(d, _text_on_page("Add a person"))
+        assert not _overflows(d)
+        screenshot(d, "14-people")
+
+        # A password too short: refused next to the field, the rest kept.
+        d.find_element(By.ID, "full_name").send_keys("Thabo Mofokeng")
+        d.find_element(By.ID, "new-username").send_keys("thabo.m")
+        from selenium.webdriver.support.ui import Select
+
+        Select(d.find_element(By.ID, "new-role")).select_by_value("field_expert")
+        d.find_element(By.CSS_SELECTOR, "input[name=projects][value='LSO-CPP-POTATO']").click()
+        d.find_element(By.ID, "new-password").send_keys("short")
+        d.find_element(By.CSS_SELECTOR, "#add button[type=submit]").click()
+        _wait(d, lambda drv: drv.find_elements(By.ID, "password-error"))
+        assert d.find_element(By.ID, "new-username").get_attribute("value") == "thabo.m"
+        screenshot(d, "15-people-add-refused")
+        d.find_element(By.ID, "new-password").send_keys("a long enough passphrase")
+        d.find_element(By.CSS_SELECTOR, "#add button[type=submit]").click()
+        _wait(d, _text_on_page("Added “Thabo Mofokeng” (thabo.m)."))
+        screenshot(d, "16-person-added")
+
+        # Deactivate from the list, after the confirmation.
+        d.find_element(By.CSS_SELECTOR, ".eyebrow a[href='/people']").click()
+        _wait(d, _text_on_page("Thabo Mofokeng"))
+        row = d.find_element(By.XPATH, "//tr[.//a[text()='Thabo Mofokeng']]")
+        row.find_element(By.CSS_SELECTOR, "button[name=active][value='0']").click()
+        d.switch_to.alert.accept()
+        _wait(d, _text_on_page("Deactivated “Thabo Mofokeng”"))
+        with Session(engine) as reader:
+            from server.accounts.models import User
+
+            user = reader.exec(select(User).where(User.username == "thabo.m")).one()
+            assert user.is_active is False
+        screenshot(d, "17-people-deactivated")
+
+        # The same page in French on a tablet-sized window.
+        d.find_element(By.CSS_SELECTOR, "button[value=fr]").click()
+        _wait(d, lambda drv: drv.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr")
+        d.set_window_size(800, 1000)
+        d.get(base + "/people")
+        _wait(d, _text_on_page("Ajouter une personne"))
+        assert not _overflows(d)
+        screenshot(d, "18-people-fr-tablet", width=800)

@@ -124,3 +124,41 @@ def test_downloads_need_a_session(client: TestClient, world: World) -> None:
     response = client.get("/exports/download?format=csv", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login?next=")
+
+
+def test_the_activities_csv_lists_the_filtered_activities_in_scope(officer: TestClient,
+                                                                   world: World) -> None:
+    html = main_of(officer.get("/exports").text)
+    assert 'name="format" value="activities-csv"' in html
+    response = officer.get("/exports/download", params={
+        "format": "activities-csv", "project": world.lso.code, "status": "approved"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert 'filename="activities-' in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    expected = {str(a.id) for a in world.approved if a.project_id == world.lso.id}
+    assert {r["id"] for r in rows} == expected
+    assert {r["status"] for r in rows} == {"approved"}
+    # The default count (submitted and approved) adds the queue, never another country's.
+    both = officer.get("/exports/download", params={"format": "activities-csv"})
+    listed = {r["id"] for r in csv.DictReader(io.StringIO(both.content.decode("utf-8-sig")))}
+    assert str(world.submitted[0].id) in listed
+    assert world.eth_activity is not None and str(world.eth_activity.id) not in listed
+    assert world.returned is not None and str(world.returned.id) not in listed
+
+
+@sqlite_only
+def test_the_activities_xlsx_and_bad_filters(officer: TestClient, world: World) -> None:
+    response = officer.get("/exports/download", params={
+        "format": "activities-xlsx", "activity_type": "workshop"})
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["id", "project", "country"]
+    assert {row[header.index("type")] for row in sheet.iter_rows(min_row=2, values_only=True)} \
+        == {"workshop"}
+    bad = officer.get("/exports/download", params={"format": "activities-csv",
+                                                   "from": "14/03/2025"})
+    assert bad.status_code == 400
+    assert 'id="from-error"' in bad.text

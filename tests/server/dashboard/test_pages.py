@@ -24,6 +24,8 @@ def pages(world: World) -> dict[str, str]:
         "review": "/review",
         "activity": f"/activities/{world.late.id if world.late else ''}",
         "tablets": "/tablets",
+        "people": "/people",
+        "person": f"/people/{world.expert.id}",
     }
 
 
@@ -168,7 +170,8 @@ def test_pages_read_in_french(client: TestClient, engine: Engine, world: World) 
     expected = {"overview": "Activités par mois et par domaine thématique",
                 "projects": "Projets", "project": "Cibles et réalisations",
                 "review": "File de validation", "activity": "Participation",
-                "tablets": "Tablettes enregistrées"}
+                "tablets": "Tablettes enregistrées", "people": "Ajouter une personne",
+                "person": "Définir un nouveau mot de passe"}
     for name, path in pages(world).items():
         response = client.get(path)
         assert response.status_code == 200, name
