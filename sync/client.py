@@ -1,9 +1,14 @@
 """The tablet's one HTTP session with the server: timeouts, retries, gzip, bytes, typed errors.
 
 Every request goes through ``SyncClient._send``: it has a connect and a read timeout, is retried
-by urllib3 on connection failures and 502/503/504 (POST and PATCH included — a push is
+by urllib3 on connection failures and 429/502/503/504 (POST and PATCH included — a push is
 idempotent by its seqs and a chunk by its offset), counts the bytes that really crossed the
 wire (compressed), and turns every failure into one ``sync.errors`` exception.
+
+A busy server (429 Too Many Requests, 503) is waited out for the seconds its ``Retry-After``
+asks — but never longer than the read timeout (``BusyAwareRetry``): a longer wait would hold the
+sync thread, so the answer comes back at once as ``errors.ServerBusy(retry_after=…)`` and the
+schedule (``sync.schedule``) waits at least that long before the next round.
 
 Tests (and the offline bundle tools) may hand in their own ``requests.Session`` — for example
 one whose adapter forwards to an in-process app — instead of the default one.
@@ -14,12 +19,16 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from sync import errors
@@ -37,21 +46,95 @@ READ_TIMEOUT = 60.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
-def default_retry() -> Retry:
-    """Quick retries for blips; the schedule's back-off handles longer outages."""
-    return Retry(
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The wait a ``Retry-After`` header asks for, in seconds (None: none, or unreadable).
+
+    An HTTP date is measured against the answer's own ``Date`` (the server's clock), never
+    against the tablet's clock, which may be a year off.
+    """
+    value = _header(headers, "retry-after")
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    date = _header(headers, "date")
+    if date is None:
+        return None
+    try:
+        seconds = (parsedate_to_datetime(value) - parsedate_to_datetime(date)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, seconds)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    found = headers.get(name)
+    if found is None:
+        found = next((v for k, v in headers.items() if k.lower() == name), None)
+    return found
+
+
+class BusyAwareRetry(Retry):
+    """urllib3's ``Retry`` that waits out a busy server's ``Retry-After`` only when it is short.
+
+    ``retry_after_max`` (the client's read timeout) bounds every wait: when 429 or 503 asks for
+    longer, the answer is handed back at once instead of holding the sync thread, and the
+    schedule waits. Only 429 and 503 are read for ``Retry-After`` (not 413).
+    """
+
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: Any = None, error: Exception | None = None,
+                  _pool: Any = None, _stacktrace: Any = None) -> BusyAwareRetry:
+        if response is not None and response.status in self.RETRY_AFTER_STATUS_CODES:
+            wait = retry_after_seconds(response.headers)
+            if wait is not None and wait > self.retry_after_max:
+                # Caught by urllib3, which hands this answer back (raise_on_status=False).
+                raise MaxRetryError(_pool, url or "", ResponseError(
+                    f"the server asks to wait {wait:.0f} s, longer than this client waits"))
+        return super().increment(method, url, response=response, error=error, _pool=_pool,
+                                 _stacktrace=_stacktrace)
+
+    def get_retry_after(self, response: Any) -> float | None:
+        wait = retry_after_seconds(response.headers)
+        return None if wait is None else min(wait, self.retry_after_max)
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        wait = self.get_retry_after(response)
+        if wait:
+            self.pause(wait)
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        self.pause(self.get_backoff_time())
+
+    def pause(self, seconds: float) -> None:
+        """Sleep between attempts (tests replace it to record the waits)."""
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+def default_retry(*, max_wait: float = READ_TIMEOUT) -> Retry:
+    """Quick retries for blips and short "busy" answers; the schedule's back-off handles
+    longer outages. ``max_wait`` bounds any one wait for ``Retry-After``."""
+    return BusyAwareRetry(
         total=3, connect=3, read=2, status=2, other=0,
         backoff_factor=0.5, backoff_jitter=0.5, backoff_max=10,
-        status_forcelist=(502, 503, 504),
+        status_forcelist=(429, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD", "POST", "PATCH"}),
         respect_retry_after_header=True,
+        retry_after_max=int(max_wait),
         raise_on_status=False,
     )
 
 
-def default_session() -> requests.Session:
+def default_session(*, max_wait: float = READ_TIMEOUT) -> requests.Session:
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=default_retry(), pool_connections=2, pool_maxsize=4)
+    adapter = HTTPAdapter(max_retries=default_retry(max_wait=max_wait), pool_connections=2,
+                          pool_maxsize=4)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -81,7 +164,7 @@ class SyncClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self.session = session or default_session()
+        self.session = session or default_session(max_wait=timeout[1])
         self.timeout = timeout
         self.app_version = app_version
         self._lock = threading.Lock()
@@ -169,6 +252,14 @@ class SyncClient:
         return answer
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} seconds"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} minutes"
+    return f"about {round(seconds / 3600)} hours"
+
+
 def _inflate(raw: bytes, encoding: str | None) -> bytes:
     if not raw or (encoding or "").lower() not in ("gzip", "x-gzip"):
         return raw
@@ -199,6 +290,11 @@ def _detail(answer: Answer) -> tuple[str, dict[str, Any]]:
 def _error_of(answer: Answer) -> errors.SyncClientError:
     text, body = _detail(answer)
     status = answer.status
+    if status in (429, 503):
+        wait = retry_after_seconds(answer.headers)
+        when = f"will try again in {_duration(wait)}" if wait else "will try again later"
+        return errors.ServerBusy(f"the server is busy ({status}); {when}", status=status,
+                                 retry_after=wait)
     if status >= 500:
         return errors.ServerError(f"the server had a problem ({status}); will try again later",
                                   status=status)

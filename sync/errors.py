@@ -3,6 +3,9 @@
     SyncClientError            base; ``retry`` says whether trying again later may help
     ├── NetworkError           no answer: offline, DNS, timeout, connection cut (retry)
     ├── ServerError            5xx: the server failed (retry)
+    │   └── ServerBusy         429 or 503: the server asks the tablet to come back later
+    │                          (``retry_after`` seconds, when it said; the schedule waits
+    │                          at least that long)
     ├── NotEnrolled            401: the token is unknown; enrol the tablet again
     ├── DeviceRevoked          403: the tablet was revoked; its data stays on it
     ├── SeqMismatch            409 on push: the server expects another seq (``expected_seq``)
@@ -31,6 +34,12 @@ class NetworkError(SyncClientError):
 
 class ServerError(SyncClientError):
     retry = True
+
+
+class ServerBusy(ServerError):
+    def __init__(self, message: str, *, status: int, retry_after: float | None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
 
 
 class NotEnrolled(SyncClientError):

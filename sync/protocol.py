@@ -24,12 +24,30 @@ DEFAULT_PULL_LIMIT = 500
 
 
 class Entity(StrEnum):
-    """Records a device may push (§4.2)."""
+    """What a device may push (§4.2): records, and ``conflict``, a tablet's decision on one
+    of its conflicts.
+
+    A ``conflict`` mutation extends DESIGN §4.2 (a deliberate change of the contract within
+    protocol 1; a server older than it refuses the whole envelope with 422, so servers are
+    upgraded before tablets):
+    ``{"seq": n, "entity": "conflict", "op": "upsert", "id": <conflict id>, "base_version": 0,
+    "data": {"resolution": "keep_server"}}`` closes the conflict, keeping the server's values,
+    for the office and every tablet. See ``ConflictResolution``.
+    """
 
     ACTIVITY = "activity"
     PARTICIPANT = "participant"
     ATTACHMENT = "attachment"
     SITE = "site"
+    CONFLICT = "conflict"
+
+
+class ConflictResolution(StrEnum):
+    """``data.resolution`` of a ``conflict`` mutation. Only keeping the server's values travels
+    this way: keeping the tablet's values is a normal save of those values on top of the
+    server's version (the server then closes the conflict as superseded)."""
+
+    KEEP_SERVER = "keep_server"
 
 
 class PulledEntity(StrEnum):

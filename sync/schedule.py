@@ -16,6 +16,10 @@ Back-off: after the n-th failure in a row, wait ``first_retry × 2^(n-1)`` secon
 ``max_delay``, with "equal jitter" (half fixed, half random) so that tablets that lost the
 server together do not all come back in the same second. A save wakes the loop (after
 ``save_delay``, never sooner than ``min_gap`` after the last attempt).
+
+A busy server (``errors.ServerBusy``: 429 or 503 still after the client's own short retries)
+sets a floor: no round starts before its ``Retry-After`` has passed (capped at
+``MAX_RETRY_AFTER``) — neither the back-off, nor a save, nor "Sync now" brings it sooner.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ from sync.engine import SyncReport
 from sync.store import DeviceStore
 
 log = logging.getLogger("pilotmon.sync")
+
+# A Retry-After longer than this is taken as this (a misconfigured server cannot park tablets
+# for weeks).
+MAX_RETRY_AFTER = 6 * 3600.0
 
 
 class Syncs(Protocol):
@@ -70,6 +78,8 @@ class SyncSchedule:
         self.last_attempt: float | None = None
         self.last_report: SyncReport | None = None
         self.next_at = clock()
+        # No round before this (a busy server's Retry-After), on ``clock``.
+        self.not_before: float | None = None
         # Set by a save; survives a round that was running when the save came in.
         self._soon: float | None = None
         self._wake = threading.Event()
@@ -99,6 +109,7 @@ class SyncSchedule:
             earliest = self.clock() + self.save_delay
             if self.last_attempt is not None:
                 earliest = max(earliest, self.last_attempt + self.min_gap)
+            earliest = self._not_before(earliest)
             self._soon = earliest if self._soon is None else min(self._soon, earliest)
             self.next_at = min(self.next_at, earliest)
         self._wake.set()
@@ -106,9 +117,12 @@ class SyncSchedule:
     def sync_now(self) -> None:
         """The user asked ("Sync now"): a round as soon as the thread is free."""
         with self._lock:
-            self.next_at = self.clock()
+            self.next_at = self._not_before(self.clock())
             self._soon = self.next_at
         self._wake.set()
+
+    def _not_before(self, moment: float) -> float:
+        return moment if self.not_before is None else max(moment, self.not_before)
 
     def seconds_to_next(self) -> float:
         return max(0.0, self.next_at - self.clock())
@@ -123,9 +137,13 @@ class SyncSchedule:
             self.last_attempt = self.clock()
             self._soon = None  # this round takes every save made so far
         ok = False
+        busy_for: float | None = None
         try:
             self.last_report = self.engine.sync_once()
             ok = True
+        except errors.ServerBusy as exc:
+            log.info("sync failed: %s", exc.message)
+            busy_for = exc.retry_after
         except errors.SyncClientError as exc:
             log.info("sync failed: %s", exc.message)
         except Exception as exc:
@@ -134,11 +152,14 @@ class SyncSchedule:
         finally:
             self.syncing = False
         with self._lock:
-            planned = self.clock() + self.next_delay(ok)
+            now = self.clock()
+            self.not_before = (now + min(busy_for, MAX_RETRY_AFTER) if busy_for
+                               else None if ok else self.not_before)
+            planned = now + self.next_delay(ok)
             if self._soon is not None:  # a save during the round: honour it
                 planned = min(planned, max(self._soon, self.last_attempt + self.min_gap))
                 self._soon = None
-            self.next_at = planned
+            self.next_at = self._not_before(planned)
         self._changed()
         return ok
 

@@ -8,11 +8,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session
+from sqlalchemy import Engine, or_, update
+from sqlmodel import Session, col
 
 from server.accounts.auth import (
     Caller,
@@ -20,6 +22,9 @@ from server.accounts.auth import (
     caller_from_access_token,
     caller_from_device_token,
 )
+from server.accounts.models import Device
+from server.columns import as_utc, utcnow
+from server.db import write_engine
 from server.deps import get_app_engine
 from server.errors import Forbidden
 
@@ -49,13 +54,43 @@ def current_caller(
         return caller_from_access_token(session, token=token)
 
 
+# A tablet's last contact (the stale-tablets report) is noted on every authenticated request,
+# at most once a minute per tablet, in a short write transaction of its own that commits at
+# once: most requests write nothing, and none holds the write lock across its own work.
+SEEN_EVERY = timedelta(minutes=1)
+
+
+def note_device_seen(engine: Engine, caller: Caller) -> None:
+    """Record that ``caller``'s tablet was in touch now, unless it was in the last minute."""
+    device = caller.device
+    if device is None:
+        return
+    now = utcnow()
+    seen = as_utc(device.last_seen_at)
+    if seen is not None and now - seen < SEEN_EVERY:
+        return
+    with Session(write_engine(engine)) as session:
+        session.execute(
+            update(Device).where(col(Device.id) == device.id,
+                                 or_(col(Device.last_seen_at).is_(None),
+                                     col(Device.last_seen_at) < now - SEEN_EVERY))
+            .values(last_seen_at=now)
+        )
+        session.commit()
+    # (The caller's Device is left as read: it may belong to the request's read session, where
+    # a changed attribute would be flushed as a stray UPDATE.)
+
+
 def device_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)],
 ) -> Caller:
     token = _token(credentials)
-    with Session(get_app_engine(request)) as session:
-        return caller_from_device_token(session, token=token)
+    engine = get_app_engine(request)
+    with Session(engine) as session:
+        caller = caller_from_device_token(session, token=token)
+    note_device_seen(engine, caller)
+    return caller
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
+from server.activities.bulk import insert_rows
 from server.activities.models import (
     Activity,
     ActivityParticipant,
@@ -219,6 +220,19 @@ def _table(model: Any) -> Any:
     return model.__table__
 
 
+# Column order of the rows ``write_new_activities`` builds.
+_ACTIVITY_COLUMNS: tuple[str, ...] = (
+    "id", "project_id", "site_id", "type", "title", "start_date", "end_date", "topic",
+    "modality", "level", "delivery", "value_chain_stage", "facilitators", "experts_count",
+    "location", "notes", "participant_ids", "status", "version", "captured_at", "deleted",
+    "late", "flags", "created_by_id", "device_id", "created_at", "updated_at", "submitted_at",
+    "deleted_at",
+)
+_ATTENDANCE_COLUMNS = ("activity_id", "sex", "age_band", "category", "disability", "count")
+_REVISION_COLUMNS = ("activity_id", "version", "data", "source", "author_id", "device_id",
+                     "created_at")
+
+
 def write_new_activities(
     session: Session,
     *,
@@ -236,11 +250,13 @@ def write_new_activities(
     yet; ``flags`` and ``late`` (one entry per record) are stored with them.
     """
     now = utcnow()
-    activities: list[dict[str, Any]] = []
-    attendance: list[dict[str, Any]] = []
-    links: list[dict[str, Any]] = []
-    revisions: list[dict[str, Any]] = []
+    activities: list[list[Any]] = []
+    attendance: list[tuple[Any, ...]] = []
+    links: list[tuple[uuid.UUID, uuid.UUID]] = []
+    revisions: list[tuple[Any, ...]] = []
     changes: list[ChangeRecord] = []
+    ids: list[uuid.UUID] = []
+    submitted_at = now if status == "submitted" else None
     for n, data in enumerate(records):
         activity_id = _as_uuid(data["id"]) or uuid.uuid4()
         values: dict[str, Any] = {
@@ -258,36 +274,33 @@ def write_new_activities(
             "deleted": False, "late": bool(late[n]) if late else False,
             "flags": list(flags[n]) if flags else [], "created_by_id": author_id,
             "device_id": device_id, "created_at": now, "updated_at": now,
-            "submitted_at": now if status == "submitted" else None, "deleted_at": None,
+            "submitted_at": submitted_at, "deleted_at": None,
         }
-        activities.append(values)
+        activities.append([values[c] for c in _ACTIVITY_COLUMNS])
+        ids.append(activity_id)
         rows = [
-            {"activity_id": activity_id, "sex": r["sex"], "age_band": r["age_band"],
-             "category": r["category"], "disability": bool(r.get("disability", False)),
-             "count": int(r["count"])}
+            {"sex": r["sex"], "age_band": r["age_band"], "category": r["category"],
+             "disability": bool(r.get("disability", False)), "count": int(r["count"])}
             for r in data.get("attendance") or []
         ]
-        attendance += rows
-        links += [{"activity_id": activity_id, "participant_id": uuid.UUID(str(p))}
+        attendance += [(activity_id, r["sex"], r["age_band"], r["category"], r["disability"],
+                        r["count"]) for r in rows]
+        links += [(activity_id, uuid.UUID(str(p)))
                   for p in dict.fromkeys(data.get("participant_ids") or [])]
-        wire = activity_wire(SimpleNamespace(**values), attendance_wire(  # type: ignore[arg-type]
-            SimpleNamespace(**r) for r in rows))  # type: ignore[misc]
+        # The revision holds what ``load_wire`` would read back (attendance_wire's keys).
+        wire = activity_wire(SimpleNamespace(**values), rows)  # type: ignore[arg-type]
         wire["deleted"] = False
-        revisions.append({"activity_id": activity_id, "version": 1, "data": wire,
-                          "source": source, "author_id": author_id, "device_id": device_id,
-                          "created_at": now})
+        revisions.append((activity_id, 1, wire, source, author_id, device_id, now))
         changes.append(ChangeRecord("activity", activity_id, "upsert", 1, values["project_id"]))
     if not activities:
         return []
-    # Core inserts (the tables, not the mapped classes): no unit-of-work bookkeeping per row.
-    session.execute(insert(_table(Activity)), activities)
-    if attendance:
-        session.execute(insert(_table(AttendanceRow)), attendance)
-    if links:
-        session.execute(insert(_table(ActivityParticipant)), links)
-    session.execute(insert(_table(ActivityRevision)), revisions)
+    # Driver-level inserts (the tables, not the mapped classes): no unit-of-work bookkeeping
+    # and no per-row parameter machinery.
+    insert_rows(session, _table(Activity), _ACTIVITY_COLUMNS, activities)
+    insert_rows(session, _table(AttendanceRow), _ATTENDANCE_COLUMNS, attendance)
+    insert_rows(session, _table(ActivityParticipant), ("activity_id", "participant_id"), links)
+    insert_rows(session, _table(ActivityRevision), _REVISION_COLUMNS, revisions)
     record_changes(session, changes)
-    ids = [a["id"] for a in activities]
     for activity_id in ids:
         refresh_activity(session, activity_id)
     return ids

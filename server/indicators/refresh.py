@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
+from server.activities.bulk import insert_rows
 from server.activities.models import Activity, ActivityParticipant, AttendanceRow
 from server.indicators.models import (
     CUBES,
@@ -265,12 +267,39 @@ def _delete_empty(session: OrmSession, table: sa.Table, dims: tuple[str, ...], c
 
 def _cube_deltas(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]],
                  dims: tuple[str, ...]) -> dict[tuple[Any, ...], list[int]]:
-    deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * len(MEASURES))
+    deltas: dict[tuple[Any, ...], list[int]] = {}
+    measures_of = itemgetter(*MEASURES)
     for sign, rows in ((-1, old), (1, new)):
         for row in rows:
-            vector = deltas[tuple(row[d] for d in dims)]
-            for i, m in enumerate(MEASURES):
-                vector[i] += sign * int(row[m])
+            key = tuple([row[d] for d in dims])
+            values = measures_of(row)
+            vector = deltas.get(key)
+            if vector is None:
+                deltas[key] = [sign * int(v) for v in values]
+            else:
+                for i, v in enumerate(values):
+                    vector[i] += sign * int(v)
+    return {k: v for k, v in deltas.items() if any(v)}
+
+
+# Every dimension some cube has: the deltas are summed at this grain once, then each cube's
+# cells are summed from those (far fewer) than from the fact rows again.
+_CUBE_DIMS: tuple[str, ...] = tuple(dict.fromkeys(d for g in CUBES for d in cube_dims(g)))
+
+
+def _project_deltas(fine: dict[tuple[Any, ...], list[int]],
+                    dims: tuple[str, ...]) -> dict[tuple[Any, ...], list[int]]:
+    """Deltas at ``_CUBE_DIMS`` summed to the coarser grain ``dims``."""
+    positions = [_CUBE_DIMS.index(d) for d in dims]
+    deltas: dict[tuple[Any, ...], list[int]] = {}
+    for key, values in fine.items():
+        cell = tuple([key[n] for n in positions])
+        vector = deltas.get(cell)
+        if vector is None:
+            deltas[cell] = list(values)
+        else:
+            for i, v in enumerate(values):
+                vector[i] += v
     return {k: v for k, v in deltas.items() if any(v)}
 
 
@@ -304,9 +333,10 @@ def _links_of(session: OrmSession, table: sa.Table,
 def _apply_cube_deltas(session: OrmSession, old_rows: list[dict[str, Any]],
                        new_rows: list[dict[str, Any]]) -> int:
     cells = 0
+    fine = _cube_deltas(old_rows, new_rows, _CUBE_DIMS)
     for grain, table in CUBES.items():
         dims = cube_dims(grain)
-        deltas = _cube_deltas(old_rows, new_rows, dims)
+        deltas = _project_deltas(fine, dims)
         if not deltas:
             continue
         cells += len(deltas)
@@ -377,7 +407,9 @@ def refresh_activities(session: OrmSession, ids: Iterable[uuid.UUID]) -> Refresh
         session.execute(sa.delete(roster_fact).where(roster_fact.c.activity_id.in_(moved)))
         session.execute(sa.delete(activity_fact).where(activity_fact.c.activity_id.in_(moved)))
         if new_rows:
-            session.execute(sa.insert(activity_fact), new_rows)
+            columns = list(new_rows[0])
+            insert_rows(session, activity_fact, columns, [[r[c] for c in columns]
+                                                          for r in new_rows])
         links = [{"activity_id": a, "participant_id": p}
                  for a in moved if a in fresh for p in sorted(new_links.get(a, ()), key=str)]
         if links:

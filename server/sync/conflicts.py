@@ -17,21 +17,23 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
+from server.accounts.models import Device
 from server.activities.models import Activity, Attachment
 from server.activities.review import is_locked
 from server.activities.service import load_wire, tombstone_activity, write_activity
 from server.audit import service as audit
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.projects.models import Participant, Project
+from server.projects.models import Participant, Project, Site
 from server.scope import can_review, in_visible_project
-from server.sync.changes import record_change, record_participant_change
+from server.sync.changes import record_change, record_participant_change, record_site_change
 from server.sync.models import KeptMutation, RecordRevision, SyncConflict
-from server.sync.records import project_facts
+from server.sync.records import Outcome, PushContext, Rejected, project_facts
 from server.sync.service import close_conflict
-from server.sync.wire import attachment_wire, conflict_wire, participant_wire
-from shared.validation import validate_activity, validate_participant
+from server.sync.wire import attachment_wire, conflict_wire, participant_wire, site_wire
+from shared.validation import validate_activity, validate_participant, validate_site
 from sync.merge import SERVER_OWNED
+from sync.protocol import ConflictResolution, Mutation, Op, ResultStatus
 
 STATUSES = ("open", "resolved", "superseded")
 
@@ -140,6 +142,11 @@ def _apply_resolution(session: Session, *, caller: Caller, conflict: SyncConflic
             raise NotFound("the photo of this conflict no longer exists")
         _resolve_attachment(session, caller=caller, attachment=attachment, project=project,
                             values=values)
+    elif conflict.entity == "site":
+        site = session.get(Site, entity_id)
+        if site is None:
+            raise NotFound("the site of this conflict no longer exists")
+        _resolve_site(session, caller=caller, site=site, project=project, values=values)
     else:
         raise Conflict(f"{conflict.entity} conflicts can only be resolved by keeping the "
                        "server's values")
@@ -201,6 +208,38 @@ def _resolve_participant(session: Session, *, caller: Caller, participant: Parti
                               op="delete" if participant.deleted else "upsert")
 
 
+# What a tablet may change of a site it added (server.sync.records.apply_site).
+SITE_FIELDS = ("name", "admin_area", "lat", "lon")
+
+
+def _resolve_site(session: Session, *, caller: Caller, site: Site, project: Project,
+                  values: dict[str, Any]) -> None:
+    """Take the tablet's (or custom) values of a site: validated like a pushed site, then a new
+    version with its revision and change-log entry, so tablets pull it."""
+    if site.status == "rejected":
+        raise Conflict("this site was rejected since: there is nothing to keep values for")
+    unknown = sorted(k for k in values if k not in SITE_FIELDS)
+    if unknown:
+        raise ValidationFailed([{"field": f"values.{k}", "message": "not a field of a site a "
+                                 "tablet may change (" + ", ".join(SITE_FIELDS) + ")"}
+                                for k in unknown])
+    checked = validate_site({**site_wire(site), **values}, project=project_facts(project))
+    if checked.errors:
+        raise ValidationFailed([{"field": f"values.{i.field}", "message": i.message}
+                                for i in checked.errors])
+    for name in values:
+        value = checked.clean.get(name)
+        setattr(site, name, "" if name == "admin_area" and value is None else value)
+    site.version += 1
+    site.updated_at = utcnow()
+    session.add(site)
+    session.flush()
+    session.add(RecordRevision(entity="site", entity_id=site.id, version=site.version,
+                               data=site_wire(site), source="resolve",
+                               author_id=caller.user.id))
+    record_site_change(session, site=site)
+
+
 def _resolve_attachment(session: Session, *, caller: Caller, attachment: Attachment,
                         project: Project, values: dict[str, Any]) -> None:
     if values.get("deleted") is True:
@@ -219,3 +258,57 @@ def _resolve_attachment(session: Session, *, caller: Caller, attachment: Attachm
     record_change(session, entity="attachment", entity_id=attachment.id,
                   op="delete" if attachment.deleted else "upsert", version=attachment.version,
                   project_id=project.id)
+
+
+def apply_device_resolution(ctx: PushContext, mutation: Mutation,
+                            conflict: SyncConflict | None) -> Outcome:
+    """A tablet settles one of its conflicts through its outbox (push or offline bundle).
+
+    The mutation is ``{"entity": "conflict", "op": "upsert", "id": <conflict id>,
+    "base_version": 0, "data": {"resolution": "keep_server"}}``: keep the server's values. An
+    open conflict closes as ``resolved`` (resolution ``{"keep": "server", "by": <username>,
+    "device_id", "seq", "source"}``), with an audit entry and a change-log entry, so the office
+    and every tablet of the project see it closed; the answer is ``applied``. A conflict
+    already closed (by the office, or by an earlier delivery) changes nothing and is answered
+    ``duplicate``: keeping the server's values is already what holds. Refused (``rejected``):
+    another operation or resolution, and a conflict outside the tablet's scope — a project its
+    user may not record for, or raised by another user's tablet unless that user reviews the
+    project — answered as if it did not exist. Runs in the push's savepoint.
+    """
+    if mutation.op != Op.UPSERT:
+        raise Rejected([{"field": "op", "message": "a conflict cannot be deleted: settle it "
+                         "with an upsert of data.resolution"}])
+    data = mutation.data or {}
+    if data.get("resolution") != ConflictResolution.KEEP_SERVER or set(data) != {"resolution"}:
+        raise Rejected([{"field": "data.resolution", "message": "the only resolution a tablet "
+                         "sends is 'keep_server' (to keep its own values it saves them again)"}])
+    project = ctx.project(conflict.project_id) if conflict is not None else None
+    if conflict is None or project is None or not ctx.may_write(project) or not (
+            _raised_by_user(ctx, conflict) or can_review(ctx.caller, project)):
+        raise Rejected([{"field": "id", "message": "no conflict with this id that this "
+                         "tablet's user may settle"}])
+    if conflict.status != "open":
+        return Outcome(status=ResultStatus.DUPLICATE, version=2, project_id=project.id)
+    user = ctx.caller.user
+    audit.record(ctx.session, action="resolve", entity="conflict", entity_id=conflict.id,
+                 actor_id=user.id, device_id=ctx.device.id, country=project.country,
+                 before={"fields": conflict.fields, "server": conflict.server_values,
+                         "device": conflict.device_values},
+                 after={"keep": "server", "values": None, "by": "device",
+                        "seq": mutation.seq})
+    close_conflict(ctx.session, conflict=conflict, status="resolved",
+                   resolution={"keep": "server", "values": None, "by": user.username,
+                               "device_id": str(ctx.device.id), "seq": mutation.seq,
+                               "source": ctx.source},
+                   resolved_by_id=user.id)
+    return Outcome(status=ResultStatus.APPLIED, version=2, project_id=project.id)
+
+
+def _raised_by_user(ctx: PushContext, conflict: SyncConflict) -> bool:
+    """Whether one of the caller's own tablets pushed the change that conflicted."""
+    if conflict.device_id is None:
+        return False
+    if conflict.device_id == ctx.device.id:
+        return True
+    device = ctx.session.get(Device, conflict.device_id)
+    return device is not None and device.user_id == ctx.caller.user.id

@@ -9,6 +9,14 @@ receives the catalogue again.
 
 Each change carries the record's current state, so a record changed several times in a page is
 sent once, and a later change of it sends it again — harmless too.
+
+A page is read in ONE snapshot (``_one_snapshot``): the change rows that set the cursor, the
+records they name, and each record's attendance and review comments all describe the same
+moment. On SQLite the reader's ``BEGIN`` (``server.db``) holds one WAL snapshot; on PostgreSQL
+the default READ COMMITTED gives every statement its own, so a writer committing between two
+reads would tear the page (a record at a version its cursor does not cover, or an activity at
+version 1 carrying the comment of the review that made version 2), and the pull asks for
+REPEATABLE READ instead.
 """
 
 from __future__ import annotations
@@ -87,7 +95,18 @@ def pull_scope(session: Session, *, caller: Caller) -> list[uuid.UUID]:
     return sorted(session.execute(visible_project_ids(caller)).scalars(), key=str)
 
 
+def _one_snapshot(session: Session) -> None:
+    """Make every read of this pull see the same snapshot (see the module's docstring)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: the transaction server.db begins holds one snapshot already
+    if session.in_transaction():
+        raise RuntimeError("pull needs a session with no transaction yet: it reads the page "
+                           "in one REPEATABLE READ snapshot")
+    session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) -> PullResponse:
+    _one_snapshot(session)
     project_ids = pull_scope(session, caller=caller)
     scope = scope_digest(project_ids)
     catalogue = catalogue_digest()

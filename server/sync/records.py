@@ -375,9 +375,18 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
         changes = {name: clean.get(name) for name in outcome.changes}
         write_activity(session, data=changes, existing=existing, source=ctx.source,
                        author_id=caller.user.id, device_id=device.id,
-                       status=ActivityStatus.SUBMITTED)
+                       status=_status_after_edit(existing, mutation))
         _refresh_flags(ctx, existing, project, clean, warnings)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+
+def _status_after_edit(existing: Activity, mutation: Mutation) -> ActivityStatus:
+    """An edit resubmits the activity, except when it was made before the tablet saw the
+    country office return it: then it stays returned, so the comment still reaches the expert
+    and the officer does not get back a record that ignores it."""
+    if existing.status == ActivityStatus.RETURNED and mutation.base_version < existing.version:
+        return ActivityStatus.RETURNED
+    return ActivityStatus.SUBMITTED
 
 
 # --- many new activities at once ----------------------------------------------------------
@@ -427,7 +436,6 @@ def _flags_of_new(ctx: PushContext, accepted: list[tuple[Mutation, Project, dict
         return (str(project.id), clean.get("site_id"), clean["type"], clean["start_date"])
 
     keys = [key_of(project, clean) for _, project, clean, _ in accepted]
-    in_batch = Counter(keys)
     already: Counter[tuple[str, str | None, str, str]] = Counter()
     rows = session.execute(
         select(col(Activity.project_id), col(Activity.site_id), col(Activity.type),
@@ -450,9 +458,11 @@ def _flags_of_new(ctx: PushContext, accepted: list[tuple[Mutation, Project, dict
     for (_, project, clean, warnings), key in zip(accepted, keys, strict=True):
         site = ctx.sites(project).get(clean["site_id"]) if clean.get("site_id") else None
         found = quality_flags(clean, site=site,
-                              same_day_duplicates=already[key] + in_batch[key] - 1,
+                              same_day_duplicates=already[key],
                               usual_attendance=ctx.usual_attendance(project),
                               reused_photo=False, received_on=ctx.today)
+        # Written one by one, each activity sees the ones of the run before it, not those after.
+        already[key] += 1
         flags.append([{"code": i.code, "field": i.field, "message": i.message}
                       for i in [*warnings, *found]])
         start = date.fromisoformat(clean["start_date"])

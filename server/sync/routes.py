@@ -18,11 +18,12 @@ from sqlmodel import Session
 
 from server.accounts.auth import (
     Caller,
+    DeviceRevoked,
     NotAuthenticated,
     caller_from_access_token,
     caller_from_device_token,
 )
-from server.accounts.deps import CurrentCaller, DeviceCaller
+from server.accounts.deps import CurrentCaller, DeviceCaller, note_device_seen
 from server.api import Page, error_responses
 from server.columns import utcnow
 from server.db import write_engine
@@ -70,9 +71,26 @@ async def _push_body(request: Request, settings: SettingsDep) -> bytes:
     return await read_body(request, limit=settings.max_request_bytes)
 
 
+_optional_device = HTTPBearer(auto_error=False, scheme_name="OptionalDeviceToken",
+                              description="A device token, if the tablet is enrolled")
+
+
 @sync_router.get("/info", response_model=SyncInfo)
-def info(settings: SettingsDep) -> SyncInfo:
-    """Protocol versions and the limits a client must respect."""
+def info(
+    settings: SettingsDep,
+    engine: EngineDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_device)],
+) -> SyncInfo:
+    """Protocol versions and the limits a client must respect (public; an enrolled tablet
+    that sends its token is noted as seen)."""
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        with Session(engine) as session:
+            try:
+                caller = caller_from_device_token(session, token=credentials.credentials)
+            except (NotAuthenticated, DeviceRevoked):
+                caller = None  # public by design: a stale token still gets the limits
+        if caller is not None:
+            note_device_seen(engine, caller)
     return service.sync_info(settings=settings)
 
 
@@ -99,13 +117,16 @@ def push(
     x_app_version: Annotated[str | None, Header()] = None,
 ) -> PushResponse:
     """Apply a batch of mutations exactly once (body may be gzip)."""
-    body = decode_body(raw, encoding=content_encoding, limit=settings.max_request_bytes)
-    envelope = parse_push(body)
-    with Session(write_engine(engine)) as session:
-        result = service.push(session, caller=caller, request=envelope,
-                              max_mutations=settings.max_push_mutations,
-                              app_version=x_app_version)
-        session.commit()
+    # The batch's objects live until the commit: no collector passes over them meanwhile.
+    with service.collector_paused():
+        body = decode_body(raw, encoding=content_encoding, limit=settings.max_request_bytes)
+        envelope = parse_push(body)
+        with Session(write_engine(engine)) as session:
+            result = service.push(session, caller=caller, request=envelope,
+                                  max_mutations=settings.max_push_mutations,
+                                  app_version=x_app_version)
+            session.commit()
+        del envelope, body
     return result
 
 
@@ -129,6 +150,7 @@ _any_bearer = HTTPBearer(auto_error=False, scheme_name="AccessOrDeviceToken",
 
 def any_caller(
     session: SessionDep,
+    engine: EngineDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_any_bearer)],
 ) -> Caller:
     """A person (access token) or a tablet (device token): both may read photos in scope."""
@@ -136,7 +158,9 @@ def any_caller(
     try:
         return caller_from_access_token(session, token=token)
     except NotAuthenticated:
-        return caller_from_device_token(session, token=token)
+        caller = caller_from_device_token(session, token=token)
+    note_device_seen(engine, caller)
+    return caller
 
 
 AnyCaller = Annotated[Caller, Depends(any_caller)]

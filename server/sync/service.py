@@ -14,10 +14,13 @@ Each mutation runs in a savepoint: a rejection rolls back only that mutation's w
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -65,12 +68,24 @@ _TABLES: dict[Entity, Any] = {
     Entity.PARTICIPANT: Participant,
     Entity.SITE: Site,
     Entity.ATTACHMENT: Attachment,
+    Entity.CONFLICT: SyncConflict,
 }
+
+
+def _apply_conflict(context: PushContext, mutation: Mutation, conflict: Any) -> Outcome:
+    """A tablet settling one of its conflicts (logic in server.sync.conflicts, which imports
+    this module: imported here, when first used)."""
+    from server.sync.conflicts import apply_device_resolution
+
+    return apply_device_resolution(context, mutation, conflict)
+
+
 _APPLY: dict[Entity, Callable[[PushContext, Mutation, Any], Outcome]] = {
     Entity.ACTIVITY: apply_activity,
     Entity.PARTICIPANT: apply_participant,
     Entity.SITE: apply_site,
     Entity.ATTACHMENT: apply_attachment,
+    Entity.CONFLICT: _apply_conflict,
 }
 
 
@@ -124,15 +139,16 @@ def push(
     if fresh and fresh[0].seq != last_seq + 1:
         raise SeqGap(expected_seq=last_seq + 1, got=fresh[0].seq)
 
-    results = _duplicates(session, [m for m in request.mutations if m.seq <= last_seq])
-    context = PushContext(session=session, caller=caller, device=device,
-                          today=utcnow().date(), source=source)
-    existing = _existing(session, fresh)
-    for run, bulk in _runs(fresh, existing):
-        if bulk:
-            results += _apply_in_bulk(context, run, existing)
-        else:
-            results += [_apply_one(context, mutation, existing) for mutation in run]
+    with collector_paused():
+        results = _duplicates(session, [m for m in request.mutations if m.seq <= last_seq])
+        context = PushContext(session=session, caller=caller, device=device,
+                              today=utcnow().date(), source=source)
+        existing = _existing(session, fresh)
+        for run, bulk in _runs(fresh, existing):
+            if bulk:
+                results += _apply_in_bulk(context, run, existing)
+            else:
+                results += [_apply_one(context, mutation, existing) for mutation in run]
 
     now = utcnow()
     if fresh:
@@ -143,6 +159,41 @@ def push(
     session.add(device)
     session.flush()
     return PushResponse(last_seq=device.last_seq, server_time=now, results=results)
+
+
+# --- the cyclic garbage collector -------------------------------------------------------------
+
+# While a batch is applied, thousands of its objects (parsed records, clean copies, rows) stay
+# alive until it ends; each time the collector runs it scans them all again, and a 2 000-record
+# batch triggers several full collections: a third of the push's time went there. Nearly all of
+# that memory is freed by reference counting as soon as the batch ends, so the collector is
+# paused while a batch is applied and resumes when the last running batch ends. Batches are
+# bounded (``max_push_mutations``, ``max_request_bytes``); and if overlapping pushes keep the
+# collector paused while cyclic garbage piles up past ``_COLLECT_AFTER`` objects, the batch that
+# ends collects then and there.
+_COLLECT_AFTER = 250_000
+_pause_lock = threading.Lock()
+_pause = {"holders": 0, "resume": False}
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration (nestable, thread-safe)."""
+    with _pause_lock:
+        if _pause["holders"] == 0:
+            _pause["resume"] = gc.isenabled()
+            gc.disable()
+        _pause["holders"] += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pause["holders"] -= 1
+            if _pause["holders"] == 0:
+                if _pause["resume"]:
+                    gc.enable()
+            elif gc.get_count()[0] > _COLLECT_AFTER:
+                gc.collect()
 
 
 def _runs(mutations: Sequence[Mutation], existing: dict[tuple[Entity, uuid.UUID], Any]

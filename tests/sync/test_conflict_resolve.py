@@ -1,0 +1,201 @@
+"""A tablet keeps the server's values of a conflict, and the server hears of it (an extension of
+DESIGN §4.2: a ``conflict`` mutation in the outbox, exactly once, by push or offline bundle)."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
+
+from server.activities.models import Activity
+from server.activities.service import write_activity
+from server.audit.models import AuditEntry
+from server.sync.models import KeptMutation, SyncConflict
+from sync.bundle import export_bundle
+from sync.protocol import Entity
+from tests.factories import make_access_token
+from tests.server.sync.conftest import Field, mutation, pull_all, push
+from tests.sync.conftest import Tablet
+from tests.sync.test_bundle import pilotmon  # noqa: F401  (fixture)
+
+Result = subprocess.CompletedProcess[str]
+
+
+def _office_edit(engine: Engine, activity_id: str, **fields: Any) -> None:
+    with Session(engine) as session:
+        activity = session.get(Activity, uuid.UUID(activity_id))
+        assert activity is not None
+        write_activity(session, data=fields, existing=activity, source="api", author_id=None)
+        session.commit()
+
+
+def _conflict(engine: Engine, conflict_id: str) -> SyncConflict:
+    with Session(engine, expire_on_commit=False) as session:
+        found = session.get(SyncConflict, uuid.UUID(conflict_id))
+        assert found is not None
+        return found
+
+
+def _in_conflict(tablet: Tablet, field: Field, engine: Engine) -> tuple[str, str]:
+    """The tablet and the office change the same title: the tablet ends up with an open
+    conflict (pulled) and the server's title. Returns (activity id, conflict id)."""
+    store, sync, _ = tablet
+    record = field.activity(title="Tablet first title")
+    store.save("activity", record)
+    sync.sync_once()
+    _office_edit(engine, record["id"], title="Office title")
+    store.save("activity", {**record, "title": "Tablet second title"})
+    sync.sync_once()
+    assert store.state("activity", record["id"]) == "conflict"
+    [found] = store.query("activity", ids=[record["id"]])
+    [conflict] = found.conflicts
+    assert found.data["title"] == "Office title"
+    return record["id"], str(conflict["id"])
+
+
+def test_keep_theirs_closes_the_conflict_on_the_server_with_an_audit_entry(
+        tablet: Tablet, field: Field, engine: Engine, client: TestClient) -> None:
+    store, sync, _ = tablet
+    activity_id, conflict_id = _in_conflict(tablet, field, engine)
+
+    [queued] = store.keep_theirs("activity", activity_id)
+    assert queued.entity == Entity.CONFLICT and str(queued.id) == conflict_id
+    assert queued.base_version == 0 and queued.data == {"resolution": "keep_server"}
+    assert store.state("activity", activity_id) == "pending"
+    [shown] = store.query("activity", ids=[activity_id])
+    assert shown.conflicts == [] and shown.data["title"] == "Office title"
+    assert store.keep_theirs("activity", activity_id) == []  # nothing open any more
+
+    report = sync.sync_once()
+
+    assert report.pushed == {"applied": 1}
+    assert store.state("activity", activity_id) == "synced"
+    assert store.pending_count() == 0
+    conflict = _conflict(engine, conflict_id)
+    assert conflict.status == "resolved" and conflict.resolved_by_id == field.expert.id
+    assert conflict.resolution is not None and conflict.resolution["keep"] == "server"
+    assert conflict.resolution["device_id"] == str(field.device.id)
+    with Session(engine) as session:
+        [entry] = session.execute(select(AuditEntry).where(
+            col(AuditEntry.entity) == "conflict",
+            col(AuditEntry.entity_id) == conflict_id)).scalars().all()
+        assert entry.action == "resolve" and entry.actor_id == field.expert.id
+        assert entry.device_id == field.device.id and entry.country == "LSO"
+        stored = session.get(Activity, uuid.UUID(activity_id))
+        assert stored is not None and stored.title == "Office title"
+    # The office sees it closed; the tablet pulled the server's closed conflict back.
+    with Session(engine) as session:
+        token = make_access_token(session, field.officer)
+        session.commit()
+    listed = client.get("/api/v1/conflicts", params={"status": "resolved"},
+                        headers={"Authorization": f"Bearer {token}"}).json()["items"]
+    assert [c["id"] for c in listed] == [conflict_id]
+    [pulled] = store.conflicts(status="resolved")
+    assert pulled["resolution"]["by"] == field.expert.username
+    changes, _ = pull_all(client, field)
+    assert [c["data"]["status"] for c in changes if c["entity"] == "conflict"] == ["resolved"]
+
+
+def test_a_lost_answer_then_a_resend_is_harmless(tablet: Tablet, field: Field,
+                                                  engine: Engine) -> None:
+    store, sync, faults = tablet
+    activity_id, conflict_id = _in_conflict(tablet, field, engine)
+    store.keep_theirs("activity", activity_id)
+    faults.faults.append(faults.DROP_ANSWER)  # the server commits, the tablet never hears
+    try:
+        sync.sync_once()
+    except Exception as exc:  # noqa: BLE001 - the injected network failure
+        assert "cannot reach" in str(exc) or "answer lost" in str(exc)
+    assert store.state("activity", activity_id) == "pending"
+    assert _conflict(engine, conflict_id).status == "resolved"
+    faults.faults.append(faults.DUPLICATE)  # and the resend arrives twice
+    report = sync.sync_once()
+    assert report.pushed == {"duplicate": 1}
+    assert store.state("activity", activity_id) == "synced"
+    with Session(engine) as session:
+        entries = session.execute(select(AuditEntry).where(
+            col(AuditEntry.entity_id) == conflict_id)).scalars().all()
+        assert len(entries) == 1
+
+
+def test_a_conflict_the_office_closed_first_answers_duplicate_and_keeps_its_resolution(
+        tablet: Tablet, field: Field, engine: Engine, client: TestClient) -> None:
+    store, sync, _ = tablet
+    activity_id, conflict_id = _in_conflict(tablet, field, engine)
+    store.keep_theirs("activity", activity_id)
+    with Session(engine) as session:
+        conflict = session.get(SyncConflict, uuid.UUID(conflict_id))
+        assert conflict is not None
+        conflict.status, conflict.resolution = "resolved", {"keep": "server", "by": "office"}
+        session.add(conflict)
+        session.commit()
+    report = sync.sync_once()
+    assert report.pushed == {"duplicate": 1}
+    assert store.state("activity", activity_id) == "synced"
+    assert _conflict(engine, conflict_id).resolution == {"keep": "server", "by": "office"}
+
+
+def test_another_users_conflict_or_an_unknown_id_is_rejected_and_kept(
+        tablet: Tablet, field: Field, engine: Engine, client: TestClient) -> None:
+    _, conflict_id = _in_conflict(tablet, field, engine)
+    unknown = str(uuid.uuid4())
+    answer = push(client, field, [
+        mutation(1, {"resolution": "keep_server"}, entity="conflict", id=conflict_id),
+        mutation(2, {"resolution": "keep_server"}, entity="conflict", id=unknown),
+        mutation(3, {"resolution": "keep_device"}, entity="conflict", id=conflict_id),
+        mutation(4, None, entity="conflict", op="delete", id=conflict_id),
+    ], device=field.teammate_device, token=field.teammate_token)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == ["rejected"] * 4
+    assert [r["errors"][0]["field"] for r in results] == ["id", "id", "data.resolution", "op"]
+    assert "may settle" in results[0]["errors"][0]["message"]
+    assert _conflict(engine, conflict_id).status == "open"
+    with Session(engine) as session:
+        kept = session.execute(select(KeptMutation).where(
+            col(KeptMutation.entity) == "conflict")).scalars().all()
+        assert len(kept) == 4  # refused, and kept for review like any rejected mutation
+
+
+def test_a_refused_resolution_opens_the_conflict_again_on_the_tablet(
+        tablet: Tablet, field: Field, engine: Engine) -> None:
+    store, sync, _ = tablet
+    activity_id, conflict_id = _in_conflict(tablet, field, engine)
+    store.keep_theirs("activity", activity_id)
+    with Session(engine) as session:  # the project leaves the expert's scope meanwhile
+        conflict = session.get(SyncConflict, uuid.UUID(conflict_id))
+        assert conflict is not None
+        conflict.project_id = field.other_project.id
+        session.add(conflict)
+        session.commit()
+    report = sync.sync_once()
+    assert report.pushed == {"rejected": 1}
+    assert store.state("activity", activity_id) == "conflict"
+    [found] = store.query("activity", ids=[activity_id])
+    assert found.conflicts[0]["resolve_errors"][0]["field"] == "id"
+
+
+def test_an_offline_bundle_carries_the_resolution_exactly_once(
+        tablet: Tablet, field: Field, engine: Engine, tmp_path: Path,
+        pilotmon: Callable[..., Result]) -> None:  # noqa: F811
+    store, sync, _ = tablet
+    activity_id, conflict_id = _in_conflict(tablet, field, engine)
+    store.keep_theirs("activity", activity_id)
+    summary = export_bundle(store, tmp_path / "outbox.zip")
+    assert summary.mutations == 1
+
+    result = pilotmon("import-bundle", str(summary.path))
+    assert result.returncode == 0, result.stderr
+    assert "1 applied" in result.stdout
+    assert _conflict(engine, conflict_id).status == "resolved"
+    assert _conflict(engine, conflict_id).resolution["source"] == "bundle"  # type: ignore[index]
+
+    report = sync.sync_once()
+    assert report.pushed == {"duplicate": 1}
+    assert store.state("activity", activity_id) == "synced"
