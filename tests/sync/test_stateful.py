@@ -15,6 +15,7 @@ synced once more with a clean network:
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -249,6 +250,46 @@ class FieldWork(RuleBasedStateMachine):
                                  json={"keep": keep},
                                  headers={"Authorization": f"Bearer {self.officer_token}"})
 
+    @rule(n=st.integers(0, 2), pick=st.integers(0, 1000), mine=st.sampled_from(TITLES),
+          theirs=st.sampled_from(TITLES), settle=st.booleans())
+    def both_edit_the_title(self, n: int, pick: int, mine: str, theirs: str,
+                            settle: bool) -> None:
+        """The office and a tablet change the title of the same synced record, then the tablet
+        syncs: a conflict when the values differ, which the expert may settle on the tablet."""
+        n %= len(self.tablets)
+        tablet = self.tablets[n]
+        tablet.faults.faults.clear()
+        with contextlib.suppress(errors.NetworkError):
+            tablet.engine.sync_once()
+        own = self._own_live(n)
+        with Session(write_engine(self.db)) as session:
+            live = {str(a.id): a for a in self._server_activities(session)}
+            shared = [i for i in own if i in live]
+            if not shared:
+                return
+            record_id = shared[pick % len(shared)]
+            write_activity(session, data={"title": theirs}, existing=live[record_id],
+                           source="api", author_id=self.officer.id)
+            session.commit()
+        record = tablet.store.get("activity", record_id)
+        assert record is not None
+        tablet.store.save("activity", {**record, "title": mine})
+        with contextlib.suppress(errors.NetworkError):
+            tablet.engine.sync_once()
+        if settle:  # the expert keeps the office's title at once; it travels at the next sync
+            tablet.store.keep_theirs("activity", record_id)
+
+    @rule(n=st.integers(0, 2), pick=st.integers(0, 1000))
+    def tablet_keeps_theirs(self, n: int, pick: int) -> None:
+        """The field expert settles one of their conflicts on the tablet ("keep theirs")."""
+        for k in range(len(self.tablets)):  # the first tablet from n that has one
+            store = self.tablets[(n + k) % len(self.tablets)].store
+            open_ = store.conflicts(status="open")
+            if open_:
+                conflict = open_[pick % len(open_)]
+                store.keep_theirs(str(conflict["entity"]), str(conflict["entity_id"]))
+                return
+
     # --- what must always hold ---------------------------------------------------------------
 
     @invariant()
@@ -319,6 +360,8 @@ def test_field_work_over_a_hostile_network_converges(sqlite_template: Path,
                 super().teardown()
 
     run_state_machine_as_test(Run, settings=settings(
-        max_examples=20, stateful_step_count=30, deadline=None,
+        # PILOTMON_STATEFUL_EXAMPLES=200 for a longer hunt than CI's.
+        max_examples=int(os.environ.get("PILOTMON_STATEFUL_EXAMPLES", "20")),
+        stateful_step_count=30, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     ))
