@@ -273,7 +273,9 @@ INGEST_WAITING: dict[str, float] = {}
 
 def _time_requests(client: SyncClient) -> list[float]:
     """Count the time ``client`` spends in ``push_packed``; the rest of a push is the tablet's
-    own work (reading its outbox, gzip, storing the answers)."""
+    own work that did not overlap a request (reading its outbox, gzip and storing answers run
+    on a helper thread while a batch is in flight: only the first read and the last answer
+    stay outside)."""
     spent = [0.0]
     send = client.push_packed
 

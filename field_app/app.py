@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,14 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from field_app import i18n
+from field_app.controllers.status import Coalescer
+from field_app.screens.base import in_background
 from field_app.session import FieldSession
 
 log = logging.getLogger("pilotmon.field")
 
+STATUS_INTERVAL_S = 0.5  # sync reports reach the UI at most twice a second
+SYNC_START_GRACE_S = 2.0  # after "Sync now", a report is expected within this
 SCREENS_DIR = Path(__file__).resolve().parent / "screens"
 # name -> (module under field_app.screens, class); each module has a .kv of the same name.
 SCREENS: dict[str, tuple[str, str]] = {
@@ -44,6 +49,7 @@ class FieldApp(App):
     # The sync bar binds to these; they change only on the UI thread.
     sync_running = BooleanProperty(False)
     sync_revision = NumericProperty(0)  # bumped after every sync and every save
+    sync_status = ObjectProperty(None)  # the last SyncStatus read (off the UI thread)
 
     def __init__(self, session: FieldSession, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -51,6 +57,11 @@ class FieldApp(App):
         self.manager: ScreenManager | None = None
         self._history: list[str] = []
         self._fingerprint: tuple[object, ...] = ()
+        self._reading = False
+        self._read_again = False
+        self._sync_reports: Coalescer | None = None
+        self._grace: Any = None  # the status read planned after "Sync now"
+        self._stopped = False
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -68,11 +79,17 @@ class FieldApp(App):
 
     def on_start(self) -> None:
         # The schedule's thread syncs from now on, retrying with back-off, no user action
-        # needed; it reports on its thread and the trigger redraws once on the UI thread.
-        self._sync_changed_trigger = Clock.create_trigger(lambda _dt: self._sync_changed())
-        self.session.start_sync(lambda: self._sync_changed_trigger())
+        # needed. Its reports (from that thread) reach the UI coalesced: at most one status
+        # read per STATUS_INTERVAL_S, done off the UI thread, then one cheap update on it.
+        self._sync_reports = Coalescer(self._read_sync_state, interval=STATUS_INTERVAL_S,
+                                       later=_on_ui_thread)
+        self.session.start_sync(self._sync_reports)
 
     def on_stop(self) -> None:
+        # Nothing planned may reach this app's screens or its closed store after this.
+        self._stopped = True
+        if self._grace is not None:
+            self._grace.cancel()
         self.session.close()
 
     def on_pause(self) -> bool:
@@ -150,19 +167,61 @@ class FieldApp(App):
             return
         self.sync_running = True  # shown at once; the schedule's report corrects it
         self.session.request_sync()
+        # A round that cannot start now (a busy server asked the tablet to wait) sends no
+        # report: read the state again shortly, so the bar does not say "Syncing…" (and keep
+        # its button disabled) for nothing.
+        if self._grace is not None:
+            self._grace.cancel()
+        self._grace = Clock.schedule_once(lambda _dt: self.status_changed(),
+                                          SYNC_START_GRACE_S)
 
-    def _sync_changed(self) -> None:
-        # A sync reports when it starts and when it ends; screens reload only when what they
-        # show may have changed (records pulled, the outbox drained, a new error or success).
-        self.sync_running = self.session.sync_running
-        fingerprint = self.session.backend.fingerprint()
-        if fingerprint != self._fingerprint:
-            self._fingerprint = fingerprint
-            self.changed()
+    def status_changed(self) -> None:
+        """Something the sync bar shows changed here (a save): read it again, coalesced."""
+        if self._sync_reports is not None:
+            self._sync_reports()
+
+    def _read_sync_state(self) -> None:
+        """Read the sync status and the data's fingerprint on a worker thread; apply them on
+        the UI thread. One read at a time: a report arriving meanwhile asks for one more."""
+        if self._stopped:
+            return
+        if self._reading:
+            self._read_again = True
+            return
+        self._reading, self._read_again = True, False
+        session = self.session
+
+        def read() -> tuple[bool, Any, tuple[object, ...]]:
+            return session.sync_running, session.status(), session.backend.fingerprint()
+
+        in_background(read, self._sync_state_read)
+
+    def _sync_state_read(self, found: tuple[bool, Any, tuple[object, ...]] | None,
+                         error: BaseException | None) -> None:
+        self._reading = False
+        if self._stopped:
+            return
+        if error is not None:
+            log.warning("could not read the sync status: %s", error)
+        elif found is not None:
+            running, status, fingerprint = found
+            self.sync_running = running
+            self.sync_status = status
+            # Screens reload only when what they show may have changed (records pulled, the
+            # outbox drained, a new error or success), never once per report.
+            if fingerprint != self._fingerprint:
+                self._fingerprint = fingerprint
+                self.changed()
+        if self._read_again and self._sync_reports is not None:
+            self._sync_reports()
 
     def changed(self) -> None:
         """Local data changed (a save or a sync): screens refresh what they show."""
         self.sync_revision += 1
+
+
+def _on_ui_thread(run: Callable[[], None], delay: float) -> None:
+    Clock.schedule_once(lambda _dt: run(), delay)  # thread-safe: the sync thread calls it
 
 
 def _load_kv(path: Path) -> None:

@@ -1,19 +1,16 @@
 """The app's :class:`~field_app.session.Backend` on top of ``sync``: the device store, the sync
 engine and its background schedule, the offline bundle.
 
-Reads for lists go through a read-only SQLite connection of their own (one per thread) to the
-store's file. The store's connection is shared by the sync thread, which holds it for a whole
-pull page; with WAL, a separate reader never waits for that writer, so the UI stays smooth while
-5 000 records arrive. That reader relies on the store's ``record`` and ``conflict`` tables
-(entity, id, data, state, errors, version, deleted); everything that writes goes through
-``DeviceStore``'s public methods.
+Everything goes through ``DeviceStore``'s public methods. Lists read with ``DeviceStore.query``,
+which reads through a pooled read-only connection: the sync thread holds the store's writer for a
+whole pull page, and with WAL a separate reader never waits for it, so the UI stays smooth while
+5 000 records arrive.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -24,6 +21,7 @@ import requests
 
 from field_app import APP_VERSION, enrolment
 from field_app.controllers.form import Photo, Save
+from field_app.controllers.progress import COUNTED_STATUSES
 from field_app.controllers.status import LogEntry, SyncStatus
 from field_app.session import EnrolError, Enrolment, LocalRecord, RowFacts
 from sync.bundle import export_bundle
@@ -31,16 +29,23 @@ from sync.client import SyncClient
 from sync.engine import SyncEngine, SyncReport
 from sync.schedule import SyncSchedule
 from sync.status import read_status
-from sync.store import DeviceStore
+from sync.store import DeviceStore, NewPhoto, StoredRecord
 
 log = logging.getLogger("pilotmon.field")
 
 STORE_FILE = "device.sqlite3"
 ATTENTION = ("returned", "conflict", "rejected")
 LOG_KEEP = 50
+# What the Activities list shows of each record, extracted in SQLite.
+ROW_FIELDS = ("title", "type", "start_date", "topic", "site_id")
+# What a project's progress is computed from (``controllers.progress``).
+PROGRESS_FIELDS = ("type", "status", "start_date", "end_date", "experts_count", "attendance",
+                   "participant_ids")
 # Keys the app keeps in the store's meta table (its own, next to sync's).
 _ENROLMENT_KEYS = ("server_url", "device_token", "username", "role", "label")
 _LOG_KEY = "field_app.sync_log"
+# Before conflicts could be settled on the server, "keep theirs" only hid them on the tablet,
+# under this key; such conflicts are now sent to the server (once) when the app opens.
 _ACCEPTED_KEY = "field_app.accepted_conflicts"
 _OFFSET_KEY = "field_app.clock_offset_s"
 
@@ -63,27 +68,26 @@ class StoreBackend:
         self.store = DeviceStore(self.path)
         self._http = http  # tests hand in their own transport
         self._schedule_options = dict(schedule_options or {})
-        self._thread_data = threading.local()
         self._engine: SyncEngine | None = None
         self._schedule: SyncSchedule | None = None
         self._on_change: Callable[[], None] | None = None
         self._lock = threading.Lock()
+        self._send_accepted_conflicts()
+
+    def _send_accepted_conflicts(self) -> None:
+        text = self.store.meta(_ACCEPTED_KEY)
+        if not text:
+            return
+        accepted = set(json.loads(text))
+        for record in self.store.query("activity", states=["conflict"]):
+            if any(str(c.get("id")) in accepted for c in record.conflicts):
+                self.store.keep_theirs("activity", record.id)
+        self.store.set_meta(**{_ACCEPTED_KEY: None})
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _reader(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._thread_data, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                         check_same_thread=False)
-            connection.row_factory = sqlite3.Row
-            self._thread_data.connection = connection
-        return connection
-
-    def _records(self, entity: str) -> list[dict[str, Any]]:
-        rows = self._reader().execute(
-            "SELECT data FROM record WHERE entity = ? AND deleted = 0", (entity,)).fetchall()
-        return [json.loads(r["data"]) for r in rows]
+    def _records(self, entity: str, **filters: Any) -> list[dict[str, Any]]:
+        return [r.data for r in self.store.query(entity, **filters)]
 
     def enrolment(self) -> Enrolment | None:
         values = {key: self.store.meta(key) for key in _ENROLMENT_KEYS}
@@ -94,51 +98,27 @@ class StoreBackend:
                          label=str(values["label"] or ""))
 
     def projects(self) -> list[dict[str, Any]]:
-        return sorted(self._records("project"), key=lambda p: str(p.get("code", "")))
-
-    def _of_project(self, entity: str, project_id: str) -> list[dict[str, Any]]:
-        return [r for r in self._records(entity) if str(r.get("project_id")) == project_id]
+        return self._records("project", order_by=["code"])
 
     def sites(self, project_id: str) -> list[dict[str, Any]]:
-        return self._of_project("site", project_id)
+        return self._records("site", where={"project_id": project_id})
 
     def targets(self, project_id: str) -> list[dict[str, Any]]:
-        return self._of_project("target", project_id)
+        return self._records("target", where={"project_id": project_id})
 
     def participants(self, project_id: str) -> list[dict[str, Any]]:
-        return self._of_project("participant", project_id)
+        return self._records("participant", where={"project_id": project_id})
 
-    _WHERE = {
-        "project": "json_extract(data, '$.project_id') = ?",
-        "id": "id = ?",
-        "attention": "state IN ('returned', 'conflict', 'rejected')",
-    }
-
-    def _local_records(self, which: str, params: tuple[Any, ...]) -> list[LocalRecord]:
-        reader = self._reader()
-        rows = reader.execute(
-            "SELECT id, data, state, version, errors FROM record "  # noqa: S608 - fixed clauses
-            f"WHERE entity = 'activity' AND deleted = 0 AND {self._WHERE[which]}",
-            params).fetchall()
-        conflicts: dict[str, list[dict[str, Any]]] = {}
-        if any(r["state"] == "conflict" for r in rows):
-            accepted = set(self._accepted())
-            for row in reader.execute("SELECT id, entity_id, data FROM conflict "
-                                      "WHERE entity = 'activity' AND status = 'open'"):
-                if row["id"] not in accepted:
-                    conflicts.setdefault(row["entity_id"], []).append(json.loads(row["data"]))
-        return [self._local(row, conflicts.get(row["id"], [])) for row in rows]
-
-    def _local(self, row: sqlite3.Row, conflicts: list[dict[str, Any]]) -> LocalRecord:
-        data = json.loads(row["data"])
-        state = self._shown_state(str(row["state"]), bool(conflicts))
-        record = LocalRecord(data=data, state=state, version=int(row["version"] or 0))
+    def _local(self, found: StoredRecord) -> LocalRecord:
+        data = found.data
+        state = self._shown_state(found.state)
+        record = LocalRecord(data=data, state=state, version=found.version)
         if state == "returned":
             returns = [r for r in data.get("reviews") or () if r.get("action") == "return"]
             record.comment = str(returns[-1].get("comment") or "") if returns else ""
-        if state == "rejected" and row["errors"]:
-            record.errors = list(json.loads(row["errors"]))
-        for conflict in conflicts:
+        if state == "rejected":
+            record.errors = list(found.errors)
+        for conflict in found.conflicts:
             for name in conflict.get("fields") or ():
                 if name not in record.conflict_fields:
                     record.conflict_fields.append(name)
@@ -148,65 +128,59 @@ class StoreBackend:
         return record
 
     def activities(self, project_id: str) -> list[LocalRecord]:
-        return self._local_records("project", (project_id,))
+        return [self._local(r) for r in self.store.query(
+            "activity", where={"project_id": project_id})]
 
     def activity_rows(self, project_id: str) -> list[RowFacts]:
-        # SQLite's JSON functions pick the few fields a list row shows, in C: ten times faster
-        # than loading 10 000 whole records into Python.
-        reader = self._reader()
-        rows = reader.execute(
-            "SELECT id, state, json_extract(data, '$.title'), json_extract(data, '$.type'), "
-            "json_extract(data, '$.start_date'), json_extract(data, '$.topic'), "
-            "json_extract(data, '$.site_id'), "
-            "(SELECT coalesce(sum(json_extract(a.value, '$.count')), 0) "
-            " FROM json_each(data, '$.attendance') AS a), "
-            "(SELECT coalesce(sum(json_extract(a.value, '$.count')), 0) "
-            " FROM json_each(data, '$.attendance') AS a "
-            " WHERE json_extract(a.value, '$.sex') = 'female') "
-            "FROM record WHERE entity = 'activity' AND deleted = 0 "
-            "AND json_extract(data, '$.project_id') = ?", (project_id,)).fetchall()
-        in_conflict = self._unaccepted_conflicts() if any(
-            r[1] == "conflict" for r in rows) else set()
+        # SQLite picks the few fields a list row shows and sums the attendance, in C: many
+        # times faster than loading 10 000 whole records into Python.
+        rows = self.store.query("activity", where={"project_id": project_id},
+                                fields=ROW_FIELDS, attendance_totals=True)
         return [
-            RowFacts(id=r[0], title=r[2] or "", type=r[3] or "", start_date=r[4] or "",
-                     topic=r[5] or "", site_id=r[6] or "", participants=int(r[7] or 0),
-                     women=int(r[8] or 0), state=self._shown_state(r[1], r[0] in in_conflict))
+            RowFacts(id=r.id, title=r.data.get("title") or "", type=r.data.get("type") or "",
+                     start_date=r.data.get("start_date") or "",
+                     topic=r.data.get("topic") or "", site_id=r.data.get("site_id") or "",
+                     participants=r.participants or 0, women=r.women or 0,
+                     state=self._shown_state(r.state))
             for r in rows
         ]
 
-    @staticmethod
-    def _shown_state(state: str, open_conflict: bool) -> str:
-        if state == "draft":
-            return "pending"  # the app never makes drafts; one left by a test is local
-        if state == "conflict" and not open_conflict:
-            return "synced"  # every open conflict accepted on this tablet
-        return state
+    def progress_activities(self, project_id: str, year: int) -> list[dict[str, Any]]:
+        # Only the counted activities, and only the fields progress needs, extracted in
+        # SQLite (not whole records with titles, notes and reviews); the year's, of which the
+        # quarter's and the year's targets both count.
+        prefix = f"{year:04d}-"
+        return [r.data for status in sorted(COUNTED_STATUSES)
+                for r in self.store.query("activity", where={"project_id": project_id,
+                                                             "status": status},
+                                          fields=PROGRESS_FIELDS)
+                if str(r.data.get("start_date") or "").startswith(prefix)]
 
-    def _unaccepted_conflicts(self) -> set[str]:
-        accepted = set(self._accepted())
-        rows = self._reader().execute("SELECT id, entity_id FROM conflict WHERE "
-                                      "entity = 'activity' AND status = 'open'").fetchall()
-        return {r[1] for r in rows if r[0] not in accepted}
+    def activity_states(self, project_id: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for state, n in self.store.state_counts("activity",
+                                                where={"project_id": project_id}).items():
+            shown = self._shown_state(state)
+            counts[shown] = counts.get(shown, 0) + n
+        return counts
+
+    @staticmethod
+    def _shown_state(state: str) -> str:
+        return "pending" if state == "draft" else state  # the app never makes drafts
 
     def fingerprint(self) -> tuple[object, ...]:
-        meta = self._reader().execute(
-            "SELECT key, value FROM meta WHERE key IN ('cursor', 'last_seq', 'last_success', "
-            "'last_error', ?)", (_ACCEPTED_KEY,)).fetchall()
-        return (tuple(sorted((r[0], r[1]) for r in meta)), self.store.pending_count())
+        return self.store.fingerprint()
 
     def activity(self, activity_id: str) -> LocalRecord | None:
-        found = self._local_records("id", (activity_id,))
-        return found[0] if found else None
+        found = self.store.query("activity", ids=[activity_id])
+        return self._local(found[0]) if found else None
 
     def attention(self) -> list[LocalRecord]:
-        found = self._local_records("attention", ())
-        return [r for r in found if r.state in ATTENTION]
+        return [self._local(r) for r in self.store.query("activity", states=ATTENTION)]
 
     def photos(self, activity_id: str) -> list[Photo]:
         found = []
-        for data in self._records("attachment"):
-            if str(data.get("activity_id")) != activity_id:
-                continue
+        for data in self._records("attachment", where={"activity_id": activity_id}):
             path = self.store.files_dir / str(data["id"])
             if path.exists():  # teammates' photos stay on the server
                 found.append(Photo(id=str(data["id"]), path=str(path),
@@ -219,19 +193,23 @@ class StoreBackend:
     # -- writing -------------------------------------------------------------------------------
 
     def save_activity(self, save: Save) -> None:
-        # A new site first (the activity refers to it), then the activity, then its photos;
-        # each write is one transaction with its outbox mutation, so a kill between them
-        # leaves only valid records queued.
+        """A new site, the activity and its new photos: one store transaction (DESIGN §4.5),
+        so a kill leaves all of it queued or none of it.
+
+        Saving an activity that is in conflict is the "edit" way out of it: the form showed
+        the server's values, so what the user saved is the answer. The changed fields go first
+        (a conflicting field among them closes its conflict on the server), then the
+        conflicts are settled keeping the server's values for every field left as it was."""
+        activity_id = str(save.activity["id"])
+        records: list[tuple[str, Mapping[str, Any]]] = []
         if save.new_site is not None:
-            self.store.save("site", save.new_site)
-        self.store.save("activity", save.activity)
-        known = {p.id for p in self.photos(str(save.activity["id"]))}
+            records.append(("site", save.new_site))  # first: the activity refers to it
+        records.append(("activity", save.activity))
+        photos = [NewPhoto(id=p.id, activity_id=activity_id, source=p.path,
+                           content_type=p.content_type, caption=p.caption)
+                  for p in save.photos]
+        self.store.save_all(records, photos=photos, settle_conflicts=True)
         for photo in save.photos:
-            if photo.id in known:
-                continue
-            self.store.add_photo(attachment_id=photo.id, activity_id=str(save.activity["id"]),
-                                 source=photo.path, content_type=photo.content_type,
-                                 caption=photo.caption)
             # The store keeps its own copy; the app's downscaled file is no longer needed.
             if Path(photo.path).parent != self.store.files_dir:
                 Path(photo.path).unlink(missing_ok=True)
@@ -242,15 +220,12 @@ class StoreBackend:
         self._wake()
 
     def keep_theirs(self, activity_id: str) -> None:
-        """Accept the server's values of a conflict. The store has no way to tell the server,
-        so the tablet records the acceptance and stops showing the conflict; the country office
-        still sees it open until it resolves it."""
-        record = self.activity(activity_id)
-        if record is None:
-            return
-        accepted = self._accepted()
-        accepted += [c for c in record.conflict_ids if c not in accepted]
-        self.store.set_meta(**{_ACCEPTED_KEY: json.dumps(accepted[-500:])})
+        """Keep the server's values of the activity's open conflicts: the decision is queued
+        for the server (which closes the conflicts for the office and every tablet) and the
+        tablet shows the server's values at once; the record is pending until the server
+        answers, then synced."""
+        if self.store.keep_theirs("activity", activity_id):
+            self._wake()
 
     def keep_mine(self, activity_id: str) -> None:
         """Send this tablet's values of the conflicting fields again, on top of the server's
@@ -260,10 +235,6 @@ class StoreBackend:
             return
         self.store.save("activity", {**record.data, **record.mine})
         self._wake()
-
-    def _accepted(self) -> list[str]:
-        text = self.store.meta(_ACCEPTED_KEY)
-        return list(json.loads(text)) if text else []
 
     # -- enrolment -------------------------------------------------------------------------------
 
@@ -342,7 +313,7 @@ class StoreBackend:
 
     def status(self) -> SyncStatus:
         status = read_status(self.store, self._schedule)
-        attention = sum(1 for r in self.attention())
+        attention = self.store.count("activity", states=ATTENTION)
         return SyncStatus(pending=status.pending, last_success=_parse_time(status.last_success),
                           last_error=status.last_error, attention=attention,
                           running=status.syncing)
@@ -394,9 +365,6 @@ class StoreBackend:
         schedule, self._schedule = self._schedule, None
         if schedule is not None:
             schedule.stop()
-        connection = getattr(self._thread_data, "connection", None)
-        if connection is not None:
-            connection.close()
         self.store.close()
 
 

@@ -1,22 +1,30 @@
 """Photos: downscaled on the tablet before they are stored and sent (DESIGN §4.4).
 
-Decision: the downscale uses Kivy itself — SDL2_image decodes, the GPU scales (a framebuffer
-with linear filtering) and SDL2_image writes the JPEG — so an Android build needs no Pillow
-recipe. It needs the GL context, so it runs on the UI thread; a 12-megapixel photo takes a few
-hundred milliseconds, once, when the user adds it. The camera's EXIF orientation is applied while
-scaling, since the re-encoded JPEG carries no EXIF.
+Decision: the downscale uses the SDL2 and SDL2_image libraries Kivy already ships (on Android
+too), called through ``ctypes`` — SDL2_image decodes, SDL scales with linear filtering
+(``SDL_SoftStretchLinear``), SDL2_image writes the JPEG — so an Android build needs no Pillow
+recipe, and no GL context: :func:`downscale` runs on a worker thread. ``ctypes`` lets go of the
+GIL during each call, so the UI thread keeps drawing while a 12-megapixel photo is decoded and
+scaled (a few hundred milliseconds). The camera's EXIF orientation is applied after scaling
+(quarter turns and mirroring of the pixels, in slices), since the re-encoded JPEG carries no EXIF.
 
-The pure parts (target size, EXIF orientation, hashing) import nothing from Kivy.
+The pure parts (target size, EXIF orientation, hashing, turning pixels) import nothing from Kivy.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
+import importlib.util
 import shutil
 import struct
+import threading
 import uuid
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from field_app.controllers.form import Photo
 from field_app.i18n import _
@@ -100,58 +108,188 @@ ORIENTATION_TURNS: dict[int, Turn] = {
 }
 
 
+JPEG_QUALITY = 90
+_ARGB8888 = 0x16362004  # SDL_PIXELFORMAT_ARGB8888: one 32-bit word per pixel
+
+
+def turn_pixels(pixels: array[int], width: int, height: int,
+                turn: Turn) -> tuple[array[int], int, int]:
+    """``pixels`` (one word per pixel, rows top to bottom) turned ``turn.degrees`` clockwise,
+    then mirrored left to right if ``turn.mirror``; with the new width and height."""
+    out = array(pixels.typecode)
+    if turn.degrees == 90:  # a new row is an old column, read bottom to top
+        for x in range(width):
+            out.extend(pixels[x + (height - 1) * width::-width] if height > 1 else
+                       pixels[x:x + 1])
+        width, height = height, width
+    elif turn.degrees == 270:  # a new row is an old column, right to left, read top down
+        for x in range(width - 1, -1, -1):
+            out.extend(pixels[x::width])
+        width, height = height, width
+    elif turn.degrees == 180:
+        out = pixels[::-1]
+    else:
+        out = array(pixels.typecode, pixels)
+    if turn.mirror:
+        for row in range(height):
+            start = row * width
+            out[start:start + width] = out[start:start + width][::-1]
+    return out, width, height
+
+
+class _Surface(ctypes.Structure):
+    # The head of SDL2's SDL_Surface (stable ABI): what the downscale reads.
+    _fields_ = [("flags", ctypes.c_uint32), ("format", ctypes.c_void_p), ("w", ctypes.c_int),
+                ("h", ctypes.c_int), ("pitch", ctypes.c_int), ("pixels", ctypes.c_void_p)]
+
+
+_SurfacePointer = ctypes.POINTER(_Surface)
+
+
+class _SDL:
+    """The few SDL2 and SDL2_image calls the downscale needs."""
+
+    def __init__(self) -> None:
+        self.sdl = _open_library("SDL2")
+        self.image = _open_library("SDL2_image")
+        sdl, image = self.sdl, self.image
+        image.IMG_Load.argtypes = [ctypes.c_char_p]
+        image.IMG_Load.restype = _SurfacePointer
+        image.IMG_SaveJPG.argtypes = [_SurfacePointer, ctypes.c_char_p, ctypes.c_int]
+        image.IMG_SaveJPG.restype = ctypes.c_int
+        image.IMG_SavePNG.argtypes = [_SurfacePointer, ctypes.c_char_p]
+        image.IMG_SavePNG.restype = ctypes.c_int
+        sdl.SDL_ConvertSurfaceFormat.argtypes = [_SurfacePointer, ctypes.c_uint32,
+                                                 ctypes.c_uint32]
+        sdl.SDL_ConvertSurfaceFormat.restype = _SurfacePointer
+        sdl.SDL_CreateRGBSurfaceWithFormat.argtypes = [ctypes.c_uint32, ctypes.c_int,
+                                                       ctypes.c_int, ctypes.c_int,
+                                                       ctypes.c_uint32]
+        sdl.SDL_CreateRGBSurfaceWithFormat.restype = _SurfacePointer
+        sdl.SDL_SoftStretchLinear.argtypes = [_SurfacePointer, ctypes.c_void_p,
+                                              _SurfacePointer, ctypes.c_void_p]
+        sdl.SDL_SoftStretchLinear.restype = ctypes.c_int
+        sdl.SDL_FreeSurface.argtypes = [_SurfacePointer]
+        sdl.SDL_FreeSurface.restype = None
+        sdl.SDL_GetError.argtypes = []
+        sdl.SDL_GetError.restype = ctypes.c_char_p
+
+    def error(self) -> str:
+        return (self.sdl.SDL_GetError() or b"").decode("utf-8", "replace")
+
+    def surface(self, width: int, height: int) -> Any:
+        made = self.sdl.SDL_CreateRGBSurfaceWithFormat(0, width, height, 32, _ARGB8888)
+        if not made:
+            raise MemoryError(f"SDL could not make a {width}×{height} image: {self.error()}")
+        return made
+
+
+def _open_library(name: str) -> ctypes.CDLL:
+    """SDL's libraries as Kivy ships them: beside Kivy in a wheel (``Kivy.libs``), in the APK
+    on Android (``lib<name>.so``), or the system's."""
+    candidates: list[str] = []
+    kivy = importlib.util.find_spec("kivy")  # found, not imported: no Kivy start-up here
+    if kivy is not None and kivy.origin:
+        shipped = Path(kivy.origin).resolve().parent.parent / "Kivy.libs"
+        candidates += [str(p) for p in sorted(shipped.glob(f"lib{name}-*.so*"))]
+    candidates.append(f"lib{name}.so")
+    found = ctypes.util.find_library(name)
+    if found:
+        candidates.append(found)
+    errors = []
+    for candidate in candidates:
+        try:
+            return ctypes.CDLL(candidate)
+        except OSError as exc:
+            errors.append(str(exc))
+    raise PhotoError(_("This tablet cannot prepare photos: {reason}").format(
+        reason=errors[-1] if errors else name))
+
+
+_sdl: _SDL | None = None
+_sdl_lock = threading.Lock()
+
+
+def _library() -> _SDL:
+    global _sdl
+    with _sdl_lock:
+        if _sdl is None:
+            _sdl = _SDL()
+        return _sdl
+
+
 def downscale(source: Path, photos_dir: Path, *, max_side: int = MAX_SIDE) -> Photo:
     """Store a downscaled JPEG copy of ``source`` under ``photos_dir``; its metadata.
 
-    Needs Kivy's window (GL). Small images that need no turn are copied as they are.
+    Needs no window: call it on a worker thread. Small images that need no turn are copied as
+    they are.
     """
     if source.suffix.lower() not in ACCEPTED_SUFFIXES:
         raise PhotoError(_("Choose a JPEG or PNG photo"))
     if not source.is_file():
         raise PhotoError(_("The photo file is gone: {name}").format(name=source.name))
-    from kivy.core.image import Image as CoreImage
-    from kivy.graphics import (
-        ClearBuffers,
-        ClearColor,
-        Fbo,
-        PopMatrix,
-        PushMatrix,
-        Rectangle,
-        Rotate,
-        Scale,
-    )
-
+    sdl = _library()
+    loaded = sdl.image.IMG_Load(str(source).encode())
+    if not loaded:
+        raise PhotoError(_("This file is not a photo the tablet can read"))
+    surfaces = [loaded]
     try:
-        image = CoreImage(str(source), nocache=True)
-    except Exception as exc:  # SDL2 reports unreadable files with bare Exceptions
-        raise PhotoError(_("This file is not a photo the tablet can read")) from exc
-    width, height = image.size
-    turn = ORIENTATION_TURNS[exif_orientation(source)]
-    if turn.degrees in (90, 270):
-        width, height = height, width
-    out_w, out_h = target_size(width, height, max_side)
-    photo_id = str(uuid.uuid4())
-    photos_dir.mkdir(parents=True, exist_ok=True)
-    is_png = source.suffix.lower() == ".png"
-    target = photos_dir / f"{photo_id}{'.png' if is_png else '.jpg'}"
-    if (out_w, out_h) == (width, height) and turn == ORIENTATION_TURNS[1]:
-        shutil.copyfile(source, target)
-    else:
-        fbo = Fbo(size=(out_w, out_h))
-        with fbo:
-            ClearColor(1, 1, 1, 1)
-            ClearBuffers()
-            PushMatrix()
-            # Turn about the centre of the output, then draw the source upright into it.
-            Rotate(angle=-turn.degrees, origin=(out_w / 2, out_h / 2))
-            if turn.mirror:
-                Scale(-1, 1, 1, origin=(out_w / 2, out_h / 2))
-            draw_w, draw_h = (out_h, out_w) if turn.degrees in (90, 270) else (out_w, out_h)
-            Rectangle(texture=image.texture,
-                      pos=((out_w - draw_w) / 2, (out_h - draw_h) / 2), size=(draw_w, draw_h))
-            PopMatrix()
-        fbo.draw()
-        CoreImage(fbo.texture).save(str(target), flipped=True)
+        width, height = loaded.contents.w, loaded.contents.h
+        turn = ORIENTATION_TURNS[exif_orientation(source)]
+        sideways = turn.degrees in (90, 270)
+        out_w, out_h = target_size(*((height, width) if sideways else (width, height)),
+                                   max_side)
+        photo_id = str(uuid.uuid4())
+        photos_dir.mkdir(parents=True, exist_ok=True)
+        is_png = source.suffix.lower() == ".png"
+        target = photos_dir / f"{photo_id}{'.png' if is_png else '.jpg'}"
+        if (out_w, out_h) == ((height, width) if sideways else (width, height)) and \
+                turn == ORIENTATION_TURNS[1]:
+            shutil.copyfile(source, target)
+        else:
+            pixels = sdl.sdl.SDL_ConvertSurfaceFormat(loaded, _ARGB8888, 0)
+            if not pixels:
+                raise PhotoError(_("This file is not a photo the tablet can read"))
+            surfaces.append(pixels)
+            # Scale first (fewer pixels to turn), upright size before the turn.
+            scaled_w, scaled_h = (out_h, out_w) if sideways else (out_w, out_h)
+            scaled = sdl.surface(scaled_w, scaled_h)
+            surfaces.append(scaled)
+            if sdl.sdl.SDL_SoftStretchLinear(pixels, None, scaled, None) != 0:
+                raise PhotoError(sdl.error())
+            result = scaled
+            if turn != ORIENTATION_TURNS[1]:
+                result = _turned(sdl, scaled.contents, turn)
+                surfaces.append(result)
+            saved = (sdl.image.IMG_SavePNG(result, str(target).encode()) if is_png else
+                     sdl.image.IMG_SaveJPG(result, str(target).encode(), JPEG_QUALITY))
+            if saved != 0:
+                target.unlink(missing_ok=True)
+                raise PhotoError(_("The photo could not be saved: {reason}").format(
+                    reason=sdl.error()))
+    finally:
+        for surface in reversed(surfaces):
+            sdl.sdl.SDL_FreeSurface(surface)
     digest, size = sha256_of(target)
     return Photo(id=photo_id, path=str(target), sha256=digest, size=size,
                  content_type="image/png" if is_png else "image/jpeg")
+
+
+def _turned(sdl: _SDL, surface: _Surface, turn: Turn) -> Any:
+    width, height, pitch = surface.w, surface.h, surface.pitch
+    raw = ctypes.string_at(surface.pixels, pitch * height)
+    if pitch != width * 4:
+        raw = b"".join(raw[r * pitch:r * pitch + width * 4] for r in range(height))
+    pixels = array("I")
+    pixels.frombytes(raw)
+    turned, new_w, new_h = turn_pixels(pixels, width, height, turn)
+    result = sdl.surface(new_w, new_h)
+    out = result.contents
+    data = turned.tobytes()
+    if out.pitch == new_w * 4:
+        ctypes.memmove(out.pixels, data, len(data))
+    else:
+        for r in range(new_h):
+            ctypes.memmove(out.pixels + r * out.pitch, data[r * new_w * 4:(r + 1) * new_w * 4],
+                           new_w * 4)
+    return result

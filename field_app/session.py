@@ -128,6 +128,14 @@ class Backend(Protocol):
     def activity_rows(self, project_id: str) -> list[RowFacts]:
         """What the activity list shows of each record, without loading whole records."""
 
+    def progress_activities(self, project_id: str, year: int) -> list[dict[str, Any]]:
+        """The project's activities that count towards its targets (submitted or approved,
+        not deleted) starting in ``year``, with only the fields progress needs
+        (``PROGRESS_FIELDS``)."""
+
+    def activity_states(self, project_id: str) -> dict[str, int]:
+        """How many of the project's activities are in each state (pending, synced, …)."""
+
     def fingerprint(self) -> tuple[object, ...]:
         """Changes whenever what the screens show may have changed (records, outbox, sync)."""
 

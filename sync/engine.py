@@ -19,6 +19,7 @@ import gzip
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sync import errors
@@ -101,36 +102,64 @@ class SyncEngine:
     # --- push ----------------------------------------------------------------------------------
 
     def push(self, report: SyncReport | None = None) -> SyncReport:
-        report = report or SyncReport()
-        while True:
-            batch = self._next_batch()
-            if batch is None:
-                return report
-            seqs, _, packed = batch
-            started = self.clock()
-            try:
-                answer = self.client.push_packed(packed)
-            except errors.TooLarge as exc:
-                self._shrink(exc.limit)
-                continue
-            except errors.SeqMismatch as exc:
-                raise self._gap(exc, seqs[0]) from exc
-            except errors.NetworkError:
-                self.batch_bytes = max(self.min_batch_bytes, self.batch_bytes // 2)
-                raise
-            self._adapt(self.clock() - started, len(packed))
-            self.store.acknowledge(answer.results)
-            report.batches += 1
-            report.server_time = answer.server_time.isoformat()
-            for result in answer.results:
-                report.count(result.status)
-            answered = {r.seq for r in answer.results}
-            if any(seq not in answered for seq in seqs):
-                raise errors.ServerError("the server did not answer every mutation of a batch")
+        """Push the outbox, batch after batch; a batch is sent only once the one before it is
+        answered (the server expects the seqs in order).
 
-    def _next_batch(self) -> tuple[list[int], bytes, bytes] | None:
-        """The next batch: its seqs, its JSON envelope and that envelope gzipped."""
-        pending = self.store.pending_encoded(limit=self.max_batch_mutations)
+        The tablet's own work overlaps the server's: while a batch is in flight, a helper
+        thread stores the answer to the batch before and reads and compresses the next one —
+        the mutations after those in flight, which stay in the outbox until their answer is
+        stored, so a kill at any point loses nothing (a batch sent but not yet acknowledged
+        is sent again and answered ``duplicate``). Answers are stored in order, one at a time,
+        and every one is stored before ``push`` returns or raises.
+        """
+        report = report or SyncReport()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-push") as helper:
+            storing: Future[None] | None = None
+            try:
+                after = 0  # the last seq of the batch answered before
+                batch = self._next_batch()
+                while batch is not None:
+                    seqs, _, packed = batch
+                    ahead = helper.submit(self._next_batch, after=seqs[-1])
+                    started = self.clock()
+                    try:
+                        answer = self.client.push_packed(packed)
+                    except errors.TooLarge as exc:
+                        ahead.result()  # read ahead under the old limits: not used
+                        self._shrink(exc.limit)
+                        batch = self._next_batch(after=after)
+                        continue
+                    except errors.SeqMismatch as exc:
+                        raise self._gap(exc, seqs[0]) from exc
+                    except errors.NetworkError:
+                        self.batch_bytes = max(self.min_batch_bytes, self.batch_bytes // 2)
+                        raise
+                    self._adapt(self.clock() - started, len(packed))
+                    if storing is not None:
+                        storing.result()  # the answer before: stored (or its error raised)
+                    storing = helper.submit(self.store.acknowledge, answer.results)
+                    report.batches += 1
+                    report.server_time = answer.server_time.isoformat()
+                    for result in answer.results:
+                        report.count(result.status)
+                    answered = {r.seq for r in answer.results}
+                    if any(seq not in answered for seq in seqs):
+                        raise errors.ServerError(
+                            "the server did not answer every mutation of a batch")
+                    after = seqs[-1]
+                    batch = ahead.result()
+                    if batch is not None and len(batch[0]) > 1 and len(batch[2]) > self.batch_bytes:
+                        # The link turned slow: read the next batch again under the new cap.
+                        batch = self._next_batch(after=after)
+            finally:
+                if storing is not None:
+                    storing.result()
+        return report
+
+    def _next_batch(self, *, after: int = 0) -> tuple[list[int], bytes, bytes] | None:
+        """The next batch (the pending mutations after seq ``after``): its seqs, its JSON
+        envelope and that envelope gzipped."""
+        pending = self.store.pending_encoded(limit=self.max_batch_mutations, after=after)
         if not pending:
             return None
         device_id = self.store.device_id

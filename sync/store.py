@@ -20,6 +20,26 @@ Per-record state for the app: ``draft`` (never submitted), ``pending`` (in the o
 ``synced``, ``returned`` (the country office sent it back), ``conflict`` (an open conflict from
 one of this tablet's pushes), ``rejected`` (the server refused the last change; the reasons are
 kept until the next save).
+
+Several records saved together (a new site, its activity and the activity's photos) go through
+``save_all``: the photo bytes are copied and fsynced into ``files_dir`` first, then every record,
+every upload row and every outbox mutation is written in ONE transaction, so a kill leaves all of
+the save or none of it. A photo file copied by a save that never committed has no upload row;
+``DeviceStore`` deletes such orphans when it opens.
+
+Conflicts: ``keep_theirs`` settles a record's open conflicts by keeping the server's values. The
+decision travels to the server through the outbox like any save (entity ``conflict``, see
+``sync.protocol.Entity``), ordered after the edits queued before it; until the server answers,
+the conflict is ``resolving`` on the tablet and the record is ``pending``.
+
+Reading for the app: ``query`` (and ``count``/``state_counts``) return records with their
+state, errors and open conflicts in one SQL query, filtered, searched, sorted and paged in
+SQLite. It reads through a read-only connection lent from a small pool (one thread at a time),
+so a sync holding the writer for a whole pull page never makes the UI wait (WAL lets readers run
+beside the writer), and short-lived worker threads leave no connection open behind them.
+
+Schema versions are kept in ``PRAGMA user_version``; ``_MIGRATIONS`` brings an older tablet
+file up to ``SCHEMA_VERSION`` when it is opened, in one transaction.
 """
 
 from __future__ import annotations
@@ -27,20 +47,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
+import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sync.merge import same_value
-from sync.protocol import Change, Entity, Mutation, MutationResult, Op, ResultStatus
+from sync.protocol import (
+    Change,
+    ConflictResolution,
+    Entity,
+    Mutation,
+    MutationResult,
+    Op,
+    ResultStatus,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Keys the server owns; a save never sends them (status moves through review on the server).
 SERVER_KEYS: frozenset[str] = frozenset({
@@ -54,6 +84,12 @@ RETURNED = "returned"
 CONFLICT = "conflict"
 REJECTED = "rejected"
 DRAFT = "draft"
+STATES: tuple[str, ...] = (DRAFT, PENDING, SYNCED, RETURNED, CONFLICT, REJECTED)
+
+# A conflict's status on the tablet: the server's (open, resolved, superseded) and, between a
+# keep_theirs and the server's answer to it, "resolving".
+RESOLVING = "resolving"
+KEEP_SERVER = ConflictResolution.KEEP_SERVER.value
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -102,7 +138,60 @@ CREATE TABLE IF NOT EXISTS upload (
 """
 
 
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    """Version 2: indexed columns for the app's lists and a folded search text per record."""
+    columns = {r[1] for r in db.execute("PRAGMA table_xinfo(record)")}
+    if "project_id" not in columns:
+        db.execute("ALTER TABLE record ADD COLUMN project_id TEXT GENERATED ALWAYS AS "
+                   "(json_extract(data, '$.project_id')) VIRTUAL")
+    if "activity_id" not in columns:
+        db.execute("ALTER TABLE record ADD COLUMN activity_id TEXT GENERATED ALWAYS AS "
+                   "(json_extract(data, '$.activity_id')) VIRTUAL")
+    if "search" not in columns:
+        db.execute("ALTER TABLE record ADD COLUMN search TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS record_project ON record (entity, project_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS record_activity ON record (entity, activity_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS record_state ON record (entity, state)")
+    db.execute("CREATE INDEX IF NOT EXISTS conflict_status ON conflict (status)")
+    rows = db.execute("SELECT entity, id, data FROM record WHERE search IS NULL").fetchall()
+    db.executemany("UPDATE record SET search = ? WHERE entity = ? AND id = ?",
+                   [(_search_text(json.loads(r[2])), r[0], r[1]) for r in rows])
+
+
+# user_version reached -> the step that brings the file to the next version.
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_2}
+
+# Text fields a record is found by (``query(search=...)``), whatever its entity.
+SEARCH_FIELDS: tuple[str, ...] = ("title", "name", "code", "type", "start_date", "topic",
+                                  "admin_area", "caption")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Fields with a column of their own (indexed with the entity).
+_COLUMNS = {"project_id": "r.project_id", "activity_id": "r.activity_id", "id": "r.id"}
+_ORDER_COLUMNS = {"id": "r.id", "state": "r.state", "version": "r.version"}
+_OPEN_CONFLICTS = ("(SELECT json_group_array(json(c.data)) FROM conflict AS c "
+                   "WHERE c.entity = r.entity AND c.entity_id = r.id AND c.status = 'open')")
+_TOTALS = ("(SELECT coalesce(sum(json_extract(a.value, '$.count')), 0) "
+           "FROM json_each(r.data, '$.attendance') AS a), "
+           "(SELECT coalesce(sum(json_extract(a.value, '$.count')), 0) "
+           "FROM json_each(r.data, '$.attendance') AS a "
+           "WHERE json_extract(a.value, '$.sex') = 'female')")
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, so that "reunion" finds "Réunion" (search text and terms)."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _search_text(data: Mapping[str, Any]) -> str:
+    return fold(" ".join(str(data[k]) for k in SEARCH_FIELDS if data.get(k) not in (None, "")))
+
+
 _CHUNK = 500
+# Read-only connections kept open for reuse (more run at once when needed, then close).
+_IDLE_READERS = 4
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -111,6 +200,48 @@ def _marks(values: Sequence[Any]) -> str:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One record as ``DeviceStore.query`` returns it.
+
+    ``data`` is the app's view (the server's record with this tablet's pending changes), whole
+    or only the ``fields`` asked for; ``state`` is one of ``STATES``; ``errors`` are the
+    server's reasons while the record is ``rejected`` (else empty); ``conflicts`` are the open
+    conflicts of the record as the server sent them (``id, fields, server_values,
+    device_values, base_values, …``). ``participants`` and ``women`` are the attendance totals,
+    filled only when ``query(attendance_totals=True)``.
+    """
+
+    entity: str
+    id: str
+    data: dict[str, Any]
+    state: str
+    version: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    participants: int | None = None
+    women: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPhoto:
+    """A photo to keep with a save (``save_all``): the store copies ``source`` into its files."""
+
+    id: str
+    activity_id: str
+    source: str | Path
+    content_type: str
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _StagedPhoto:
+    photo: NewPhoto
+    path: Path
+    sha256: str
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +264,9 @@ class DeviceStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.files_dir = self.path.parent / f"{self.path.stem}-photos"
         self._lock = threading.RLock()
+        # Read-only connections for ``query`` and friends, lent to one thread at a time.
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=30)
         self._db.row_factory = sqlite3.Row
@@ -141,18 +275,52 @@ class DeviceStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
         with self._write():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
+            self._migrate()
             if self._meta("device_id") is None:
                 self._set_meta("device_id", device_id or str(uuid.uuid4()))
                 self._set_meta("last_seq", "0")
-                self._set_meta("schema", str(SCHEMA_VERSION))
         if device_id is not None and self.device_id != device_id:
             raise ValueError(f"{self.path} belongs to tablet {self.device_id}, not {device_id}")
+        self._remove_orphan_files()
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"{self.path} was written by a newer app (store schema {version}; "
+                             f"this app knows {SCHEMA_VERSION}): update the app")
+        if version == 0:
+            # A new file, or one from before user_version was kept (schema 1).
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            version = 1
+        while version < SCHEMA_VERSION:
+            _MIGRATIONS[version](self._db)
+            version += 1
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._set_meta("schema", str(SCHEMA_VERSION))
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _remove_orphan_files(self) -> None:
+        """Photo files whose save never committed (a kill between the copy and the commit)."""
+        if not self.files_dir.is_dir():
+            return
+        with self._lock:
+            known = {r[0] for r in self._db.execute("SELECT id FROM upload")}
+        for path in self.files_dir.iterdir():
+            if path.is_file() and (path.suffix == ".tmp" or path.name not in known):
+                path.unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._lock:
+            with self._readers_lock:
+                for reader in self._idle_readers:
+                    reader.close()
+                self._idle_readers.clear()
             self._db.close()
 
     # --- transactions and meta -------------------------------------------------------------
@@ -207,15 +375,64 @@ class DeviceStore:
         ``data`` is the whole record as the form holds it (with its ``id``). Returns the queued
         mutation, or None when nothing changed (or for a draft, which stays on the tablet).
         """
-        Entity(entity)  # only pushable records are saved on the tablet
+        _pushable_record(entity)
         with self._write():
             return self._save(entity, data, draft=draft)
 
     def save_many(self, entity: str, records: Sequence[Mapping[str, Any]]) -> int:
         """Save many records in one transaction (an import); returns how many were queued."""
-        Entity(entity)
+        _pushable_record(entity)
         with self._write():
             return sum(self._save(entity, data, draft=False) is not None for data in records)
+
+    def save_all(self, records: Sequence[tuple[str, Mapping[str, Any]]] = (), *,
+                 photos: Sequence[NewPhoto] = (),
+                 settle_conflicts: bool = False) -> list[Mutation]:
+        """Save records of several entities and photos as ONE unit (DESIGN §4.5).
+
+        ``records`` are ``(entity, data)`` pairs saved in that order (a new site before the
+        activity that refers to it), ``photos`` follow them. The photo bytes are copied and
+        fsynced into ``files_dir`` before the transaction; then every record, every upload row
+        and every outbox mutation is written in one SQLite transaction (``synchronous=FULL``),
+        with consecutive seqs. An exception or a kill anywhere leaves nothing of the save: no
+        record, no mutation, no seq used (the copied files are removed, or at the next open).
+        A photo this tablet already keeps is not copied or queued again; only a changed caption
+        is, as an attachment upsert of the caption (``set_caption``).
+
+        ``settle_conflicts``: the user saved these records after seeing their conflicts (the
+        form shows the server's values), so the save settles them: after the records' own
+        mutations, each open conflict of a saved record is queued as ``keep_theirs`` (a field
+        the save changed travels in its own mutation first, and the server closes the
+        conflict with it; the resolve then answers ``duplicate``). Returns the queued
+        mutations in seq order.
+        """
+        for entity, _ in records:
+            _pushable_record(entity)
+        with self._lock:
+            known = {r[0] for r in self._db.execute(
+                f"SELECT id FROM upload WHERE id IN ({_marks(photos)})",  # noqa: S608
+                [p.id for p in photos])} if photos else set()
+        staged: list[_StagedPhoto] = []
+        try:
+            for photo in photos:
+                if photo.id not in known and photo.id not in {s.photo.id for s in staged}:
+                    staged.append(self._stage_photo(photo))
+            if staged:
+                _fsync_dir(self.files_dir)
+            with self._write():
+                mutations = [m for entity, data in records
+                             if (m := self._save(entity, data, draft=False)) is not None]
+                mutations += [self._photo_row(s) for s in staged]
+                mutations += [m for p in photos if p.id in known
+                              if (m := self._recaption(p.id, p.caption)) is not None]
+                if settle_conflicts:
+                    for entity, data in records:
+                        mutations += self._keep_theirs(entity, str(data["id"]))
+        except BaseException:
+            for copy in staged:
+                copy.path.unlink(missing_ok=True)
+            raise
+        return mutations
 
     def _save(self, entity: str, data: Mapping[str, Any], *, draft: bool) -> Mutation | None:
         record_id = str(data["id"])
@@ -225,12 +442,21 @@ class DeviceStore:
         current = json.loads(row["data"]) if row is not None else {}
         version = row["version"] if row is not None else 0
         view = {**current, **data}
+        if version:
+            # The server owns these (status, version, reviews…): a form's copy of them, read
+            # before a pull brought newer ones, must not hide what the pull brought.
+            view.update({k: current[k] for k in SERVER_KEYS if k in current})
         if draft:
             view["status"] = DRAFT
             self._put(entity, record_id, view, row, state=DRAFT, errors=None)
             return None
         if version == 0 or row is None:
-            # Never acknowledged by the server: send the whole record.
+            # Never acknowledged by the server: send the whole record; unless an unanswered
+            # mutation of it already carries exactly this (the form saved again unchanged).
+            if row is not None and row["state"] == PENDING and all(
+                    same_value(k, current.get(k), v) for k, v in data.items()
+                    if k not in SERVER_KEYS):
+                return None
             changes = {k: v for k, v in view.items() if k not in SERVER_KEYS}
         else:
             changes = {
@@ -247,7 +473,7 @@ class DeviceStore:
 
     def delete(self, entity: str, record_id: str) -> Mutation | None:
         """Delete a record (a tombstone on the server) and queue the delete."""
-        Entity(entity)
+        _pushable_record(entity)
         with self._write():
             row = self._row(entity, record_id)
             if row is None or row["deleted"]:
@@ -282,24 +508,58 @@ class DeviceStore:
              row: sqlite3.Row | None, *, state: str, errors: list[Any] | None) -> None:
         if row is None:
             self._db.execute(
-                "INSERT INTO record (entity, id, data, state, errors) VALUES (?,?,?,?,?)",
+                "INSERT INTO record (entity, id, data, state, errors, search) "
+                "VALUES (?,?,?,?,?,?)",
                 (entity, record_id, _dumps(data), state,
-                 None if errors is None else _dumps(errors)))
+                 None if errors is None else _dumps(errors), _search_text(data)))
         else:
             self._db.execute(
-                "UPDATE record SET data = ?, state = ?, errors = ? WHERE entity = ? AND id = ?",
-                (_dumps(data), state, None if errors is None else _dumps(errors), entity,
-                 record_id))
+                "UPDATE record SET data = ?, state = ?, errors = ?, search = ? "
+                "WHERE entity = ? AND id = ?",
+                (_dumps(data), state, None if errors is None else _dumps(errors),
+                 _search_text(data), entity, record_id))
 
     # --- photos ------------------------------------------------------------------------------
 
     def add_photo(self, *, attachment_id: str, activity_id: str, source: str | Path,
                   content_type: str, caption: str = "") -> Mutation | None:
-        """Keep a (downscaled) photo on the tablet and queue its metadata and its bytes."""
+        """Keep a (downscaled) photo on the tablet and queue its metadata and its bytes (a
+        ``save_all`` of one photo). When this tablet already keeps that photo, only a changed
+        caption is queued; None when nothing changed."""
+        found = self.save_all(photos=[NewPhoto(id=attachment_id, activity_id=activity_id,
+                                               source=source, content_type=content_type,
+                                               caption=caption)])
+        return found[0] if found else None
+
+    def set_caption(self, attachment_id: str, caption: str) -> Mutation | None:
+        """A new caption for a photo this tablet keeps: the attachment record changes and its
+        metadata upsert is queued (only ``caption``, on the version last pulled; the server
+        keeps a photo's bytes and activity fixed but versions a caption like any field), in
+        one transaction. None when the caption is unchanged.
+        Raises KeyError for a photo this tablet does not keep."""
+        with self._write():
+            row = self._row(Entity.ATTACHMENT, attachment_id)
+            if row is None or row["deleted"] or not self._db.execute(
+                    "SELECT 1 FROM upload WHERE id = ?", (attachment_id,)).fetchone():
+                raise KeyError(f"this tablet keeps no photo {attachment_id}")
+            return self._recaption(attachment_id, caption)
+
+    def _recaption(self, attachment_id: str, caption: str) -> Mutation | None:
+        row = self._row(Entity.ATTACHMENT, attachment_id)
+        if row is None or row["deleted"]:
+            return None
+        if str(json.loads(row["data"]).get("caption") or "") == caption:
+            return None  # (a record never acknowledged would otherwise be sent whole again)
+        return self._save(Entity.ATTACHMENT, {"id": attachment_id, "caption": caption},
+                          draft=False)
+
+    def _stage_photo(self, photo: NewPhoto) -> _StagedPhoto:
+        """Copy a photo's bytes into the store's files and make them durable (no transaction
+        is open: a kill here leaves an orphan file that the next open removes)."""
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        target = self.files_dir / attachment_id
+        target = self.files_dir / photo.id
         temporary = target.with_suffix(".tmp")
-        shutil.copyfile(source, temporary)
+        shutil.copyfile(photo.source, temporary)
         digest = hashlib.sha256()
         size = 0
         with open(temporary, "rb") as handle:
@@ -308,18 +568,21 @@ class DeviceStore:
                 size += len(block)
             _fsync(handle.fileno())
         temporary.replace(target)
-        metadata = {"id": attachment_id, "activity_id": activity_id, "sha256": digest.hexdigest(),
-                    "size": size, "content_type": content_type, "caption": caption}
-        with self._write():
-            self._db.execute(
-                "INSERT INTO upload (id, path, size, sha256, content_type, state) "
-                "VALUES (?,?,?,?,?, 'waiting') ON CONFLICT (id) DO NOTHING",
-                (attachment_id, str(target), size, metadata["sha256"], content_type))
-            row = self._row(Entity.ATTACHMENT, attachment_id)
-            mutation = self._queue(Entity.ATTACHMENT, attachment_id, Op.UPSERT,
-                                   row["version"] if row is not None else 0, metadata)
-            self._put(Entity.ATTACHMENT, attachment_id, metadata, row, state=PENDING,
-                      errors=None)
+        return _StagedPhoto(photo, target, digest.hexdigest(), size)
+
+    def _photo_row(self, staged: _StagedPhoto) -> Mutation:
+        photo = staged.photo
+        metadata = {"id": photo.id, "activity_id": photo.activity_id, "sha256": staged.sha256,
+                    "size": staged.size, "content_type": photo.content_type,
+                    "caption": photo.caption}
+        self._db.execute(
+            "INSERT INTO upload (id, path, size, sha256, content_type, state) "
+            "VALUES (?,?,?,?,?, 'waiting') ON CONFLICT (id) DO NOTHING",
+            (photo.id, str(staged.path), staged.size, staged.sha256, photo.content_type))
+        row = self._row(Entity.ATTACHMENT, photo.id)
+        mutation = self._queue(Entity.ATTACHMENT, photo.id, Op.UPSERT,
+                               row["version"] if row is not None else 0, metadata)
+        self._put(Entity.ATTACHMENT, photo.id, metadata, row, state=PENDING, errors=None)
         return mutation
 
     def uploads(self, *, state: str = "waiting") -> list[Upload]:
@@ -365,12 +628,14 @@ class DeviceStore:
             for r in rows
         ]
 
-    def pending_encoded(self, *, limit: int) -> list[tuple[int, str]]:
-        """The oldest pending mutations as (seq, JSON text), as a push sends them: without a
-        round trip through objects, and without default fields (base_version 0, no data)."""
+    def pending_encoded(self, *, limit: int, after: int = 0) -> list[tuple[int, str]]:
+        """The oldest pending mutations with a seq above ``after`` as (seq, JSON text), as a
+        push sends them: without a round trip through objects, and without default fields
+        (base_version 0, no data). ``after`` lets the next batch be read while the one before
+        it is still unanswered (and so still pending)."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM outbox ORDER BY seq LIMIT ?",
-                                    (limit,)).fetchall()
+            rows = self._db.execute("SELECT * FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                                    (after, limit)).fetchall()
         encoded = []
         for r in rows:
             text = (f'{{"seq":{r["seq"]},"entity":{json.dumps(r["entity"])},'
@@ -402,7 +667,9 @@ class DeviceStore:
                 owner = owners.get(result.seq)
                 if owner is None:
                     continue  # answered before (a repeated answer)
-                if result.status in (ResultStatus.REJECTED, ResultStatus.CONFLICT):
+                if owner[0] == Entity.CONFLICT:
+                    accepted.extend(self._resolve_answered(owner[1], result))
+                elif result.status in (ResultStatus.REJECTED, ResultStatus.CONFLICT):
                     errors = [e.model_dump() for e in result.errors]
                     self._answered(owner[0], owner[1], result.status, errors)
                 else:
@@ -420,9 +687,11 @@ class DeviceStore:
             marks = _marks(part)
             pending.update((r[0], r[1]) for r in self._db.execute(
                 f"SELECT entity, id FROM outbox WHERE id IN ({marks})", part))  # noqa: S608
-            conflicted.update((r[0], r[1]) for r in self._db.execute(
-                f"SELECT entity, entity_id FROM conflict WHERE status = 'open' "  # noqa: S608
-                f"AND entity_id IN ({marks})", part))
+            for r in self._db.execute(
+                    f"SELECT entity, entity_id, status FROM conflict "  # noqa: S608
+                    f"WHERE status IN ('open', ?) AND entity_id IN ({marks})",
+                    [RESOLVING, *part]):
+                (conflicted if r[2] == "open" else pending).add((r[0], r[1]))
             current.update(((r[0], r[1]), (r[2], r[3])) for r in self._db.execute(
                 f"SELECT entity, id, state, json_extract(data, '$.status') FROM record "  # noqa: S608
                 f"WHERE id IN ({marks})", part))
@@ -470,16 +739,76 @@ class DeviceStore:
                                 (entity, record_id)).fetchone() is not None
 
     def _settled_state(self, entity: str, record_id: str, row: sqlite3.Row) -> str:
-        """The state of a record with nothing pending."""
-        if self._db.execute("SELECT 1 FROM conflict WHERE entity = ? AND entity_id = ? AND "
-                            "status = 'open' LIMIT 1", (entity, record_id)).fetchone():
+        """The state of a record with nothing pending in its own outbox rows."""
+        statuses = {r[0] for r in self._db.execute(
+            "SELECT DISTINCT status FROM conflict WHERE entity = ? AND entity_id = ? AND "
+            "status IN ('open', ?)", (entity, record_id, RESOLVING))}
+        if "open" in statuses:
             return CONFLICT
+        if RESOLVING in statuses:
+            return PENDING  # this tablet's keep_theirs waits in the outbox
         if row["state"] == REJECTED:
             return REJECTED
         data = json.loads(row["data"])
         if data.get("status") == RETURNED:
             return RETURNED
         return SYNCED
+
+    # --- conflicts -----------------------------------------------------------------------------
+
+    def keep_theirs(self, entity: str, record_id: str) -> list[Mutation]:
+        """Settle every open conflict of a record by keeping the server's values.
+
+        In one transaction: one outbox mutation per conflict, ``{"entity": "conflict", "op":
+        "upsert", "id": <conflict id>, "base_version": 0, "data": {"resolution":
+        "keep_server"}}`` (after every edit queued before it), the conflict becomes
+        ``resolving``, the record shows the server's values with this tablet's other pending
+        changes on top, and is ``pending`` until the server answers; then ``synced``.
+        Returns the queued mutations (none when the record has no open conflict).
+        """
+        with self._write():
+            return self._keep_theirs(entity, record_id)
+
+    def _keep_theirs(self, entity: str, record_id: str) -> list[Mutation]:
+        ids = [r[0] for r in self._db.execute(
+            "SELECT id FROM conflict WHERE entity = ? AND entity_id = ? AND status = 'open' "
+            "ORDER BY id", (entity, record_id))]
+        mutations = []
+        for conflict_id in ids:
+            mutations.append(self._queue(Entity.CONFLICT, conflict_id, Op.UPSERT, 0,
+                                         {"resolution": KEEP_SERVER}))
+            self._db.execute("UPDATE conflict SET status = ? WHERE id = ?",
+                             (RESOLVING, conflict_id))
+        row = self._row(entity, record_id)
+        if ids and row is not None:
+            if row["server_data"]:
+                self._rebase(entity, record_id, json.loads(row["server_data"]),
+                             bool(row["server_deleted"]))
+            else:
+                self._db.execute("UPDATE record SET state = ? WHERE entity = ? AND id = ?",
+                                 (PENDING, entity, record_id))
+        return mutations
+
+    def _resolve_answered(self, conflict_id: str, result: MutationResult) -> list[tuple[str,
+                                                                                         str]]:
+        """The server's answer to a keep_theirs: the conflict closes (applied, or duplicate when
+        it was closed already) or, if refused, opens again with the server's reasons."""
+        row = self._db.execute("SELECT entity, entity_id, status, data FROM conflict "
+                               "WHERE id = ?", (conflict_id,)).fetchone()
+        if row is None:
+            return []
+        if result.status in (ResultStatus.REJECTED, ResultStatus.CONFLICT):
+            if row["status"] == RESOLVING:
+                data = {**json.loads(row["data"]),
+                        "resolve_errors": [e.model_dump() for e in result.errors]}
+                self._db.execute("UPDATE conflict SET status = 'open', data = ? WHERE id = ?",
+                                 (_dumps(data), conflict_id))
+        elif row["status"] == RESOLVING:
+            data = {**json.loads(row["data"]), "status": "resolved",
+                    "resolution": {"keep": "server", "by": "device"}}
+            self._db.execute("UPDATE conflict SET status = 'resolved', data = ? WHERE id = ?",
+                             (_dumps(data), conflict_id))
+        return [(str(row["entity"]), str(row["entity_id"]))]
 
     # --- pull --------------------------------------------------------------------------------
 
@@ -505,9 +834,9 @@ class DeviceStore:
         if row is None:
             self._db.execute(
                 "INSERT INTO record (entity, id, data, server_data, server_deleted, version, "
-                "deleted, state) VALUES (?,?,?,?,?,?,?,?)",
+                "deleted, state, search) VALUES (?,?,?,?,?,?,?,?,?)",
                 (entity, record_id, _dumps(server), _dumps(server), int(deleted),
-                 change.version, int(deleted), SYNCED))
+                 change.version, int(deleted), SYNCED, _search_text(server)))
         else:
             self._db.execute(
                 "UPDATE record SET server_data = ?, server_deleted = ?, version = ? "
@@ -527,8 +856,9 @@ class DeviceStore:
                 deleted = True
             elif mutation["data"]:
                 view.update(json.loads(mutation["data"]))
-        self._db.execute("UPDATE record SET data = ?, deleted = ? WHERE entity = ? AND id = ?",
-                         (_dumps(view), int(deleted), entity, record_id))
+        self._db.execute("UPDATE record SET data = ?, deleted = ?, search = ? "
+                         "WHERE entity = ? AND id = ?",
+                         (_dumps(view), int(deleted), _search_text(view), entity, record_id))
         row = self._row(entity, record_id)
         assert row is not None
         state = PENDING if pending else self._settled_state(entity, record_id, row)
@@ -538,9 +868,12 @@ class DeviceStore:
     def _pulled_conflict(self, change: Change) -> None:
         data = dict(change.data or {})
         entity, entity_id = str(data.get("entity")), str(data.get("entity_id"))
+        # The server never reopens a conflict: an "open" state pulled after this tablet
+        # settled it (keep_theirs waiting in the outbox, or answered) changes nothing.
         self._db.execute(
             "INSERT INTO conflict (id, entity, entity_id, status, data) VALUES (?,?,?,?,?) "
-            "ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+            "ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data "
+            "WHERE excluded.status != 'open' OR conflict.status = 'open'",
             (change.id, entity, entity_id, str(data.get("status", "open")), _dumps(data)))
         row = self._row(entity, entity_id)
         if row is not None and not self._has_pending(entity, entity_id):
@@ -548,6 +881,160 @@ class DeviceStore:
                              (self._settled_state(entity, entity_id, row), entity, entity_id))
 
     # --- reading, for the app ------------------------------------------------------------------
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection lent to the calling thread for one read: it never waits for
+        the writer (WAL). Connections go back to a small pool, so the app's many short-lived
+        worker threads reuse a few of them instead of each leaving one open."""
+        with self._readers_lock:
+            reader = self._idle_readers.pop() if self._idle_readers else None
+        if reader is None:
+            reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                     check_same_thread=False, timeout=30)
+            reader.row_factory = sqlite3.Row
+        try:
+            yield reader
+        finally:
+            with self._readers_lock:
+                if len(self._idle_readers) < _IDLE_READERS:
+                    self._idle_readers.append(reader)
+                    reader = None
+            if reader is not None:
+                reader.close()
+
+    def query(
+        self,
+        entity: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        ids: Collection[str] | None = None,
+        states: Collection[str] | None = None,
+        search: str | None = None,
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+        fields: Sequence[str] | None = None,
+        attendance_totals: bool = False,
+        include_deleted: bool = False,
+    ) -> list[StoredRecord]:
+        """Records of one entity with their state, errors and open conflicts, in one query.
+
+        - ``where``: equality on top-level fields of the record, e.g. ``{"project_id": p}``
+          (``project_id``, ``activity_id`` and ``id`` use indexed columns; other names compare
+          ``json_extract``). A value of None matches a missing or null field.
+        - ``ids``: only these record ids.
+        - ``states``: only records in these states (``STATES``: draft pending synced returned
+          conflict rejected).
+        - ``search``: every word must appear in the record's folded text (``SEARCH_FIELDS``:
+          title, name, code, type, start_date, topic, admin_area, caption), case and accents
+          ignored.
+        - ``order_by``: field names, ``-name`` for descending (``id``, ``state``, ``version``
+          are columns; other names sort by the JSON field); ``id`` always breaks ties, so
+          ``limit``/``offset`` pages are stable.
+        - ``fields``: return only these fields of ``data`` (plus ``id``), extracted in SQLite:
+          much faster than whole records for a list of 10 000.
+        - ``attendance_totals``: fill ``participants`` and ``women`` (sums of the attendance
+          counts, computed in SQLite).
+        - ``include_deleted``: also records deleted on the tablet or the server.
+
+        Reads see committed data only, through a pooled read-only connection.
+        Raises ValueError for an unknown state or a field name that is not an identifier.
+        """
+        clauses, params = self._conditions(entity, where=where, ids=ids, states=states,
+                                           search=search, include_deleted=include_deleted)
+        if fields is None:
+            data_sql = "r.data"
+        else:
+            names = [n for n in dict.fromkeys(_field_name(n) for n in fields) if n != "id"]
+            data_sql = "json_object('id', r.id" + "".join(
+                f", '{n}', r.data -> '$.{n}'" for n in names) + ")"
+        order = []
+        for spec in order_by:
+            descending = spec.startswith("-")
+            name = _field_name(spec.lstrip("-"))
+            column = _ORDER_COLUMNS.get(name, f"json_extract(r.data, '$.{name}')")
+            order.append(f"{column} {'DESC' if descending else 'ASC'}")
+        order.append("r.id")
+        totals = _TOTALS if attendance_totals else "NULL, NULL"
+        sql = (f"SELECT r.entity, r.id, {data_sql}, r.state, r.version, r.errors, "  # noqa: S608
+               f"{_OPEN_CONFLICTS}, {totals} FROM record AS r WHERE {' AND '.join(clauses)} "
+               f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?")
+        with self._reader() as reader:
+            rows = reader.execute(sql, [*params, -1 if limit is None else int(limit),
+                                        int(offset)]).fetchall()
+        found = []
+        for r in rows:
+            state = str(r[3])
+            found.append(StoredRecord(
+                entity=str(r[0]), id=str(r[1]), data=json.loads(r[2]), state=state,
+                version=int(r[4] or 0),
+                errors=list(json.loads(r[5])) if state == REJECTED and r[5] else [],
+                conflicts=list(json.loads(r[6])) if r[6] and r[6] != "[]" else [],
+                participants=None if r[7] is None else int(r[7]),
+                women=None if r[8] is None else int(r[8])))
+        return found
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """Changes whenever a save, an answer, a pull page or a sync outcome is committed: the
+        app compares it to know when to redraw. Read without waiting for a running sync."""
+        with self._reader() as reader:
+            row = reader.execute(
+                "SELECT (SELECT json_group_object(key, value) FROM meta WHERE key IN ('cursor', "
+                "'last_seq', 'last_success', 'last_error')), (SELECT count(*) FROM outbox), "
+                "(SELECT count(*) FROM conflict WHERE status = 'open')").fetchone()
+        return (row[0], int(row[1]), int(row[2]))
+
+    def count(self, entity: str, *, where: Mapping[str, Any] | None = None,
+              ids: Collection[str] | None = None, states: Collection[str] | None = None,
+              search: str | None = None, include_deleted: bool = False) -> int:
+        """How many records ``query`` with the same filters would return (without paging)."""
+        clauses, params = self._conditions(entity, where=where, ids=ids, states=states,
+                                           search=search, include_deleted=include_deleted)
+        sql = f"SELECT count(*) FROM record AS r WHERE {' AND '.join(clauses)}"  # noqa: S608
+        with self._reader() as reader:
+            return int(reader.execute(sql, params).fetchone()[0])
+
+    def state_counts(self, entity: str, *, where: Mapping[str, Any] | None = None,
+                     search: str | None = None) -> dict[str, int]:
+        """How many live records of ``entity`` (matching the filters) are in each state."""
+        clauses, params = self._conditions(entity, where=where, ids=None, states=None,
+                                           search=search, include_deleted=False)
+        sql = (f"SELECT r.state, count(*) FROM record AS r "  # noqa: S608
+               f"WHERE {' AND '.join(clauses)} GROUP BY r.state")
+        with self._reader() as reader:
+            return {str(r[0]): int(r[1]) for r in reader.execute(sql, params)}
+
+    @staticmethod
+    def _conditions(entity: str, *, where: Mapping[str, Any] | None,
+                    ids: Collection[str] | None, states: Collection[str] | None,
+                    search: str | None, include_deleted: bool) -> tuple[list[str], list[Any]]:
+        clauses = ["r.entity = ?"]
+        params: list[Any] = [entity]
+        if not include_deleted:
+            clauses.append("r.deleted = 0")
+        for name, value in (where or {}).items():
+            column = _COLUMNS.get(name) or f"json_extract(r.data, '$.{_field_name(name)}')"
+            if value is None:
+                clauses.append(f"{column} IS NULL")
+            else:
+                clauses.append(f"{column} = ?")
+                params.append(value if isinstance(value, int | float) else str(value))
+        if ids is not None:
+            chosen = [str(i) for i in ids]
+            clauses.append("r.id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(chosen))
+        if states is not None:
+            unknown = sorted(set(states) - set(STATES))
+            if unknown:
+                raise ValueError(f"unknown state {unknown[0]!r}; use one of {', '.join(STATES)}")
+            clauses.append("r.state IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(sorted(states)))
+        for term in fold(search or "").split():
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append("r.search LIKE ? ESCAPE '\\'")
+            params.append(f"%{escaped}%")
+        return clauses, params
 
     def get(self, entity: str, record_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -599,3 +1086,31 @@ class DeviceStore:
 
 def _fsync(fd: int) -> None:
     os.fsync(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the renames into a directory durable (POSIX; a no-op where it cannot be done)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _field_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"{name!r} is not a field name")
+    return name
+
+
+def _pushable_record(entity: str) -> Entity:
+    """Records the tablet saves: pushable entities, not conflict decisions (``keep_theirs``)."""
+    kind = Entity(entity)
+    if kind == Entity.CONFLICT:
+        raise ValueError("conflicts are settled with keep_theirs, not saved")
+    return kind

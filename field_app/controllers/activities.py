@@ -1,8 +1,9 @@
 """The activities of one project as a list: filter by sync state, search, newest first.
 
-Built for 10 000 records on a tablet: each row's search text is made once when the rows are
-loaded, so a keystroke is one pass of substring tests, and the screen's RecycleView only draws
-what is visible.
+Built for 10 000 records on a tablet: the rows, each with its search text and its row view, are
+made once when they are loaded (on a worker thread), so a search is one pass of substring tests,
+also on a worker thread (:meth:`ActivityList.matching` reads nothing it could race with); the
+screen hands the RecycleView one page of the result at a time.
 """
 
 from __future__ import annotations
@@ -99,16 +100,28 @@ class ActivityList:
         self.query = text
 
     def visible(self) -> list[Row]:
-        terms = fold(self.query).split()
+        return self._select(self.state, self.query)
+
+    def _select(self, state: str, query: str) -> list[Row]:
+        terms = fold(query).split()
         return [
             r for r in self._rows
-            if (self.state == ALL or r.state == self.state)
+            if (state == ALL or r.state == state)
             and all(t in r.search for t in terms)
         ]
 
     def data(self) -> list[dict[str, Any]]:
         """What the RecycleView shows now."""
         return [self._views[r.id] for r in self.visible()]
+
+    def matching(self, state: str, query: str) -> list[dict[str, Any]]:
+        """The row views of the records in ``state`` (or ALL) matching ``query``, newest first.
+        Reads only what :meth:`load` made, so a worker thread may call it while the UI thread
+        changes the list's own filter and query."""
+        if state != ALL and state not in STATES:
+            raise ValueError(f"unknown state filter '{state}'; use all or one of {STATES}")
+        views = self._views
+        return [views[r.id] for r in self._select(state, query)]
 
     def filter_label(self, state: str) -> str:
         if state == ALL:

@@ -75,6 +75,13 @@ def _head(wire_field: str) -> str:
     return wire_field.split("[", 1)[0].split(".", 1)[0]
 
 
+def server_message(error: Any) -> str:
+    """A server's reason without the wire field name it may start with ("start_date: …"):
+    the screen names the field in words already."""
+    name, message = str(error.get("field") or ""), str(error.get("message") or "")
+    return message[len(name) + 2:] if name and message.startswith(f"{name}: ") else message
+
+
 def describe(record: Any, *, site_names: dict[str, str] | None = None) -> AttentionItem:
     """``record`` is a :class:`~field_app.session.LocalRecord` in an attention state."""
     data = record.data
@@ -96,7 +103,7 @@ def describe(record: Any, *, site_names: dict[str, str] | None = None) -> Attent
                                       show_value(name, theirs)))
     errors = tuple(
         (field_label(_head(str(e.get("field", "")))) if e.get("field") else "",
-         str(e.get("message", "")))
+         server_message(e))
         for e in record.errors)
     subtitle = f"{data.get('start_date', '')} · " \
                f"{labels.label(labels.ACTIVITY_TYPES, str(data.get('type') or ''))}"

@@ -411,6 +411,9 @@ class ActivityForm:
         if not check.ok:
             raise FormInvalid(check.errors)
         activity = validate_activity(self.wire(), project=self.facts, today=self.today).clean
+        # No notes are "" on the server (validation cleans them to None): sent as None, every
+        # later save of an unchanged record would queue a change of them.
+        activity["notes"] = activity.get("notes") or ""
         # When it was first captured: a correction keeps it (and so does not touch the field,
         # which two tablets correcting different fields would otherwise both change).
         activity["captured_at"] = self._captured_at or captured_at.isoformat()

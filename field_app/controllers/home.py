@@ -25,13 +25,14 @@ class ProjectCard:
     attention: int
 
 
-def project_card(project: Mapping[str, Any], *, records: Sequence[Any],
-                 targets: Sequence[Mapping[str, Any]],
+def project_card(project: Mapping[str, Any], *, activities: Sequence[Mapping[str, Any]],
+                 states: Mapping[str, int], targets: Sequence[Mapping[str, Any]],
                  participants: Sequence[Mapping[str, Any]], today: date) -> ProjectCard:
-    """``records`` are the project's :class:`~field_app.session.LocalRecord` objects."""
+    """``activities``: the project's activity records (whole, or the progress fields of those
+    that may count this year: ``Backend.progress_activities``); ``states``: how many of the
+    project's activities are in each record state."""
     roster = {str(p["id"]): p for p in participants}
-    lines = progress(targets=targets, activities=[r.data for r in records], today=today,
-                     participants=roster)
+    lines = progress(targets=targets, activities=activities, today=today, participants=roster)
     area = str(project.get("thematic_area") or "")
     meta = " · ".join(part for part in (
         str(project.get("kind") or ""),
@@ -45,9 +46,9 @@ def project_card(project: Mapping[str, Any], *, records: Sequence[Any],
         meta=meta,
         period=period,
         lines=tuple(lines),
-        activities=len(records),
-        pending=sum(1 for r in records if r.state == "pending"),
-        attention=sum(1 for r in records if r.state in ("returned", "conflict", "rejected")),
+        activities=sum(states.values()),
+        pending=states.get("pending", 0),
+        attention=sum(states.get(s, 0) for s in ("returned", "conflict", "rejected")),
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,3 +74,40 @@ def sync_bar(status: SyncStatus, now: datetime) -> SyncBarText:
         error = _("Last sync failed: {reason}").format(reason=status.last_error)
     tone = "error" if error else ("pending" if status.pending or status.attention else "ok")
     return SyncBarText(headline=headline, detail=detail, error=error, tone=tone)
+
+
+class Coalescer:
+    """Turns a burst of notifications, from any thread, into at most one call of ``run`` per
+    ``interval`` seconds (the first at once, the last never lost).
+
+    The sync thread reports every change of state; the UI must not redraw per report. ``later``
+    schedules a call on the UI thread after a delay (Kivy's ``Clock.schedule_once`` in the app,
+    a list in tests), ``clock`` tells the time.
+    """
+
+    def __init__(self, run: Callable[[], None], *, interval: float,
+                 later: Callable[[Callable[[], None], float], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._run = run
+        self._interval = interval
+        self._later = later
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._planned = False
+        self._last: float | None = None
+
+    def __call__(self) -> None:
+        """A notification (any thread): ``run`` follows, at most once per interval."""
+        with self._lock:
+            if self._planned:
+                return  # the planned call will see this change too
+            self._planned = True
+            now = self._clock()
+            delay = 0.0 if self._last is None else max(0.0, self._last + self._interval - now)
+        self._later(self._fire, delay)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._planned = False
+            self._last = self._clock()
+        self._run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.recycleview.views import RecycleDataViewBehavior
@@ -88,13 +88,14 @@ class AttentionScreen(BaseScreen):
         table = self.ids.differences
         table.clear_widgets()
         if self.differences:
-            for text, bold in ((_("Field"), True), (_("Mine (this tablet)"), True),
-                               (_("Theirs (server)"), True)):
-                table.add_widget(DiffCell(text=text, bold=bold, header=True))
-            for label, mine, theirs in self.differences:
-                table.add_widget(DiffCell(text=label, bold=True))
-                table.add_widget(DiffCell(text=mine))
-                table.add_widget(DiffCell(text=theirs))
+            rows = [[DiffCell(text=text, bold=True, header=True)
+                     for text in (_("Field"), _("Mine (this tablet)"), _("Theirs (server)"))]]
+            rows += [[DiffCell(text=label, bold=True), DiffCell(text=mine),
+                      DiffCell(text=theirs)] for label, mine, theirs in self.differences]
+            for row in rows:
+                _same_height(row)
+                for cell in row:
+                    table.add_widget(cell)
 
     def keep_mine(self) -> None:
         self.session.backend.keep_mine(self.selected_id)
@@ -119,3 +120,16 @@ class DiffCell(BoxLayout):
     text = StringProperty("")
     bold = BooleanProperty(False)
     header = BooleanProperty(False)
+    natural = NumericProperty(0)  # the height its own text needs
+    row_height = NumericProperty(0)  # the tallest natural height of its table row
+
+
+def _same_height(cells: list[DiffCell]) -> None:
+    """Cells of one table row share the height of the tallest, so their borders line up."""
+    def fit(*_args: Any) -> None:
+        tallest = max(c.natural for c in cells)
+        for c in cells:
+            c.row_height = tallest
+    for cell in cells:
+        cell.bind(natural=fit)
+    fit()

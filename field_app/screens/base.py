@@ -71,6 +71,8 @@ class BaseScreen(Screen):
         self._refresh_trigger()
 
     def _refresh_if_shown(self) -> None:
+        if self.app is None:
+            return  # the app stopped after the refresh was asked for
         if self.manager is not None and self.manager.current == self.name:
             self.refresh()
 

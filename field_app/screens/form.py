@@ -4,10 +4,11 @@ changes, and the form's errors and warnings come back next to the fields."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kivy.clock import Clock, mainthread
+from kivy.clock import mainthread
 from kivy.properties import (
     BooleanProperty,
     DictProperty,
@@ -19,6 +20,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.popup import Popup
 
 from field_app.controllers.attendance import AGE_BANDS, CATEGORIES, SEXES, Cell, format_share
+from field_app.controllers.attention import server_message
 from field_app.controllers.form import (
     CHOICE_FIELDS,
     TEXT_FIELDS,
@@ -29,7 +31,7 @@ from field_app.controllers.form import (
 from field_app.device import DeviceUnavailable, Fix
 from field_app.i18n import _
 from field_app.photos import PhotoError, downscale
-from field_app.screens.base import BaseScreen
+from field_app.screens.base import BaseScreen, in_background
 from field_app.screens.widgets import ChoiceField, FieldInput
 
 
@@ -41,6 +43,7 @@ class AttendanceCell(FieldInput):
 class PhotoThumb(BoxLayout):
     photo_id = StringProperty("")
     source = StringProperty("")
+    caption = StringProperty("")
 
 
 class PhotoChooser(Popup):
@@ -90,6 +93,7 @@ class FormScreen(BaseScreen):
     has_gps = BooleanProperty(False)
     has_camera = BooleanProperty(False)
     busy = StringProperty("")
+    preparing = NumericProperty(0)  # photos being downscaled on worker threads
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -99,6 +103,7 @@ class FormScreen(BaseScreen):
         self._added_photos: list[str] = []
         self._server_errors: dict[str, str] = {}
         self._record_state = ""
+        self._save_when_ready = False
 
     def on_kv_post(self, base_widget: Any) -> None:
         self._inputs: dict[str, Any] = {}
@@ -146,6 +151,8 @@ class FormScreen(BaseScreen):
         self.has_gps, self.has_camera = device.has_gps(), device.has_camera()
         self.gps_status = "" if self.has_gps else _("No GPS on this device: type the coordinates")
         self._added_photos = []
+        self._save_when_ready = False
+        self.busy = ""
         self.category, self.disability = CATEGORIES[0], False
         self._load_widgets()
         self._dirty = False
@@ -160,7 +167,7 @@ class FormScreen(BaseScreen):
             self.banner = _("Returned by the country office: {comment}").format(comment=comment)
             self.banner_tone = "returned"
         elif record.state == "rejected":
-            self._server_errors = {form_field(e.get("field", "")): str(e.get("message", ""))
+            self._server_errors = {form_field(e.get("field", "")): server_message(e)
                                    for e in record.errors}
             self.banner = _("The server refused this record. Correct it and save again.")
         elif record.state == "conflict":
@@ -182,7 +189,7 @@ class FormScreen(BaseScreen):
             self._load_cells()
         finally:
             self._loading = False
-        self.photos = [{"photo_id": p.id, "source": p.path} for p in self.form.photos]
+        self._show_photos()
         self._show_check()
 
     def _load_cells(self) -> None:
@@ -328,35 +335,70 @@ class FormScreen(BaseScreen):
             self._add_photo(path, remove_source=True)
 
     def _add_photo(self, path: Path, remove_source: bool = False) -> None:
-        # Downscaling needs the GL context (UI thread): say so first, then do it next frame.
+        """Downscale on a worker thread (no GL needed): the form says "Preparing the photo…"
+        and stays usable; a save asked meanwhile waits for the photo."""
         self.busy = _("Preparing the photo…")
+        self.preparing += 1
+        self._dirty = True  # leaving now asks first, and drops the photo when it is ready
+        form, photos_dir = self.form, self.session.photos_dir
 
-        def work(_dt: float) -> None:
+        def work() -> Any:
             try:
-                photo = downscale(path, self.session.photos_dir)
-            except PhotoError as exc:
-                self.busy = str(exc)
-                return
+                return downscale(path, photos_dir)
             finally:
                 if remove_source:
                     path.unlink(missing_ok=True)
-            assert self.form is not None
-            self.form.add_photo(photo)
+
+        def done(photo: Any, error: BaseException | None) -> None:
+            self.preparing -= 1
+            if self.form is not form or form is None:  # the form was left meanwhile
+                if photo is not None:
+                    Path(photo.path).unlink(missing_ok=True)
+                return
+            if isinstance(error, PhotoError):
+                self.busy = str(error)
+                self._save_when_ready = False
+                return
+            if error is not None:
+                self._save_when_ready = False
+                raise error
+            form.add_photo(photo)
             self._added_photos.append(photo.path)
             self._dirty = True
-            self.busy = ""
-            self.photos = [{"photo_id": p.id, "source": p.path} for p in self.form.photos]
+            self.busy = "" if not self.preparing else self.busy
+            self._show_photos()
+            if self._save_when_ready and not self.preparing:
+                self._save_when_ready = False
+                self.save()
 
-        Clock.schedule_once(work, 0.05)
+        in_background(work, done)
+
+    def set_caption(self, photo_id: str, caption: str) -> None:
+        """A photo's caption, typed under it: a new photo's travels with it, an already saved
+        photo's goes as a caption change at the next save."""
+        if self.form is None or self._loading:
+            return
+        changed = False
+        for index, photo in enumerate(self.form.photos):
+            if photo.id == photo_id and photo.caption != caption:
+                self.form.photos[index] = replace(photo, caption=caption)
+                changed = True
+        if changed:
+            self._dirty = True
 
     def remove_photo(self, photo_id: str) -> None:
         if self.form is None:
             return
         self.form.remove_photo(photo_id)
         self._dirty = True
-        self.photos = [{"photo_id": p.id, "source": p.path} for p in self.form.photos]
+        self._show_photos()
 
-    def on_photos(self, _screen: Any, photos: list[dict[str, str]]) -> None:
+    def _show_photos(self) -> None:
+        assert self.form is not None
+        self.photos = [{"photo_id": p.id, "source": p.path, "caption": p.caption}
+                       for p in self.form.photos]
+
+    def on_photos(self, _screen: Any, photos: list[dict[str, Any]]) -> None:
         strip = self.ids.photo_strip
         strip.clear_widgets()
         for photo in photos:
@@ -378,6 +420,11 @@ class FormScreen(BaseScreen):
 
     def save(self) -> None:
         if self.form is None or self.locked:
+            return
+        if self.preparing:
+            # The photo is still being downscaled: save the moment it is ready.
+            self._save_when_ready = True
+            self.banner, self.banner_tone = _("Saving as soon as the photo is ready…"), "info"
             return
         try:
             self.session.save(self.form)

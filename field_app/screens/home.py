@@ -23,7 +23,9 @@ class HomeScreen(BaseScreen):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.app.bind(sync_running=self.update_sync_bar, landscape=self._lay_out)
+        self.app.bind(sync_running=self.update_sync_bar, sync_status=self.update_sync_bar,
+                      landscape=self._lay_out)
+        self._status: Any = None
 
     def gather(self) -> dict[str, Any]:
         session = self.session
@@ -32,8 +34,14 @@ class HomeScreen(BaseScreen):
         cards = []
         for project in session.projects():
             pid = str(project["id"])
-            card = project_card(project, records=backend.activities(pid),
-                                targets=backend.targets(pid),
+            targets = backend.targets(pid)
+            # Progress reads only the light fields of the activities that may count this year,
+            # in SQLite: cheap with 10 000 records (and skipped with no target to show).
+            card = project_card(project,
+                                activities=backend.progress_activities(pid, today.year)
+                                if targets else [],
+                                states=backend.activity_states(pid),
+                                targets=targets,
                                 participants=backend.participants(pid), today=today)
             cards.append({
                 "project_id": card.id,
@@ -74,10 +82,14 @@ class HomeScreen(BaseScreen):
             row.add_widget(column)
 
     def update_sync_bar(self, *_args: Any) -> None:
-        """The bar alone (cheap): when a sync starts or ends without new data."""
-        self._show_status(self.session.status())
+        """The bar alone, from the status the app read off the UI thread (a few label
+        updates, no store read): when a sync starts or ends without new data."""
+        status = self.app.sync_status or self._status
+        if status is not None:
+            self._show_status(status)
 
     def _show_status(self, status: Any) -> None:
+        self._status = status
         self.attention = status.attention
         text = sync_bar(status, datetime.now(UTC))
         bar = self.ids.sync_bar

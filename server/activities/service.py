@@ -24,7 +24,13 @@ from server.activities.models import (
     AttendanceRow,
 )
 from server.columns import as_utc, utcnow
-from server.indicators.refresh import refresh_activity
+from server.indicators.refresh import (
+    attendance_sums,
+    fact_row,
+    refresh_activity,
+    refresh_written,
+)
+from server.projects.models import Project
 from server.sync.changes import ChangeRecord, record_change, record_changes
 
 # The activity's fields on the wire, in DESIGN §3 order.
@@ -256,6 +262,10 @@ def write_new_activities(
     revisions: list[tuple[Any, ...]] = []
     changes: list[ChangeRecord] = []
     ids: list[uuid.UUID] = []
+    # The roll-ups' fact rows, made from the values written (not read back), and roster links.
+    facts: list[dict[str, Any]] = []
+    roster: dict[uuid.UUID, set[uuid.UUID]] = {}
+    projects: dict[Any, Project | None] = {}
     submitted_at = now if status == "submitted" else None
     for n, data in enumerate(records):
         activity_id = _as_uuid(data["id"]) or uuid.uuid4()
@@ -278,17 +288,29 @@ def write_new_activities(
         }
         activities.append([values[c] for c in _ACTIVITY_COLUMNS])
         ids.append(activity_id)
-        rows = [
-            {"sex": r["sex"], "age_band": r["age_band"], "category": r["category"],
-             "disability": bool(r.get("disability", False)), "count": int(r["count"])}
+        counted = [
+            (r["sex"], r["age_band"], r["category"], bool(r.get("disability", False)),
+             int(r["count"]))
             for r in data.get("attendance") or []
         ]
-        attendance += [(activity_id, r["sex"], r["age_band"], r["category"], r["disability"],
-                        r["count"]) for r in rows]
-        links += [(activity_id, uuid.UUID(str(p)))
-                  for p in dict.fromkeys(data.get("participant_ids") or [])]
+        rows = [dict(zip(ATTENDANCE_KEYS, r, strict=True)) for r in counted]
+        attendance += [(activity_id, *r) for r in counted]
+        mine = [(activity_id, uuid.UUID(str(p)))
+                for p in dict.fromkeys(data.get("participant_ids") or [])]
+        if mine:
+            links += mine
+            roster[activity_id] = {p for _, p in mine}
+        written = SimpleNamespace(**values)
+        project_id = values["project_id"]
+        if project_id not in projects:
+            projects[project_id] = session.get(Project, project_id)
+        project = projects[project_id]
+        if project is not None:  # (a missing project fails the insert below)
+            facts.append(fact_row(written, country=project.country,
+                                  project_thematic_area=project.thematic_area,
+                                  attendance=attendance_sums(counted)))
         # The revision holds what ``load_wire`` would read back (attendance_wire's keys).
-        wire = activity_wire(SimpleNamespace(**values), rows)  # type: ignore[arg-type]
+        wire = activity_wire(written, rows)  # type: ignore[arg-type]
         wire["deleted"] = False
         revisions.append((activity_id, 1, wire, source, author_id, device_id, now))
         changes.append(ChangeRecord("activity", activity_id, "upsert", 1, values["project_id"]))
@@ -303,6 +325,7 @@ def write_new_activities(
     record_changes(session, changes)
     for activity_id in ids:
         refresh_activity(session, activity_id)
+    refresh_written(session, facts, roster)
     return ids
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import itemgetter
@@ -56,6 +56,10 @@ ROLLUP_LOCK = 7301051
 PROJECT_LOCK_SPACE = 7302  # pg_advisory_xact_lock(7302, <project key>)
 _PENDING = "pilotmon.indicator_pending"
 _PENDING_PROJECTS = "pilotmon.indicator_pending_projects"
+# Fact rows (and roster links) a bulk writer computed from the rows it wrote, by activity id,
+# each with the (sub)transaction that wrote it: the refresh uses them instead of reading the
+# rows back. Dropped with a rolled-back savepoint, and for an activity written again.
+_KNOWN = "pilotmon.indicator_known_facts"
 # Project attributes the facts copy: changing one moves the project's numbers.
 _PROJECT_DIMENSIONS = ("country", "thematic_area")
 _BATCH = 2000
@@ -80,6 +84,41 @@ def refresh_activity(session: Session, activity_id: uuid.UUID) -> None:
     """Note that an activity changed; its roll-ups are refreshed before this transaction ends."""
     pending: set[uuid.UUID] = session.info.setdefault(_PENDING, set())
     pending.add(activity_id)
+    known: dict[uuid.UUID, Any] | None = session.info.get(_KNOWN)
+    if known:
+        known.pop(activity_id, None)  # written again: its facts are read from the database
+
+
+def refresh_written(session: OrmSession, facts: Sequence[dict[str, Any]],
+                    links: Mapping[uuid.UUID, set[uuid.UUID]] | None = None) -> None:
+    """Note activities just written in this transaction together with their fact rows, as
+    ``fact_row`` makes them from the values written (and their roster links): the refresh
+    before commit then uses these instead of reading the rows back. A savepoint that rolls
+    back drops its notes; ``refresh_activity`` on one of them later drops its note."""
+    pending: set[uuid.UUID] = session.info.setdefault(_PENDING, set())
+    known: dict[uuid.UUID, Any] = session.info.setdefault(_KNOWN, {})
+    transaction = _current_transaction(session)
+    for row in facts:
+        activity_id = row["activity_id"]
+        pending.add(activity_id)
+        known[activity_id] = (transaction, row, set((links or {}).get(activity_id, ())))
+
+
+def _current_transaction(session: OrmSession) -> SessionTransaction:
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:
+        session.connection()  # autobegin, so the note belongs to the transaction it joins
+        transaction = session.get_transaction()
+    assert transaction is not None
+    return transaction
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction | None) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def refresh_project(session: OrmSession, project_id: uuid.UUID) -> None:
@@ -102,11 +141,16 @@ def apply_pending(session: OrmSession) -> RefreshStats | None:
     session.flush()  # a project edit still in the session notes itself here
     projects: set[uuid.UUID] | None = session.info.pop(_PENDING_PROJECTS, None)
     pending: set[uuid.UUID] = session.info.pop(_PENDING, None) or set()
+    noted: dict[uuid.UUID, Any] = session.info.pop(_KNOWN, None) or {}
     if projects:
         pending |= _project_activities(session, projects)
+        noted = {}  # a project moved: its activities' facts changed since they were noted
     if not pending:
         return None
-    return refresh_activities(session, sorted(pending, key=str))
+    root = session.get_transaction()
+    known = {i: (row, links) for i, (transaction, row, links) in noted.items()
+             if i in pending and _within(transaction, root)}
+    return refresh_activities(session, sorted(pending, key=str), known=known)
 
 
 def _note_moved_projects(session: OrmSession, _context: Any, _instances: Any) -> None:
@@ -127,6 +171,13 @@ def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
     if previous.parent is None:  # the whole transaction is gone, and its notes with it
         session.info.pop(_PENDING, None)
         session.info.pop(_PENDING_PROJECTS, None)
+        session.info.pop(_KNOWN, None)
+        return
+    known: dict[uuid.UUID, Any] | None = session.info.get(_KNOWN)
+    if known:  # a savepoint: the rows it wrote are gone (their ids stay pending, harmlessly)
+        for activity_id in [i for i, (transaction, _, _) in known.items()
+                            if _within(transaction, previous)]:
+            del known[activity_id]
 
 
 # insert=True: refresh before other commit hooks (the change-log append takes a lock that
@@ -176,38 +227,70 @@ def fact_rows(session: OrmSession, ids: Sequence[uuid.UUID]) -> list[dict[str, A
         row.activity_id: {k: int(v or 0) for k, v in row._mapping.items() if k != "activity_id"}
         for row in session.execute(_attendance_select(ids))
     }
-    rows: list[dict[str, Any]] = []
-    for a in session.execute(_dimension_select(ids)):
-        topic = TOPICS.get(a.topic or "")
-        solution = topic.solution if topic else ""
-        thematic_area = SOLUTIONS[solution].thematic_area if topic else a.thematic_area
-        start: date = a.start_date
-        end: date = a.end_date
-        row: dict[str, Any] = {
-            "activity_id": a.id,
-            "month": start.year * 100 + start.month,
-            "status": a.status,
-            "project_id": a.project_id,
-            "country": a.country,
-            "region": region_of(a.country) or "",
-            "thematic_area": thematic_area or "",
-            "solution": solution,
-            "topic": a.topic or "",
-            "modality": a.modality or "",
-            "level": a.level or "",
-            "activity_type": a.type,
-            "delivery": a.delivery or "",
-            "site_id": a.site_id,
-            "start_date": start,
-            "activities": 1,
-            "demonstrations": int(a.type == ActivityType.DEMONSTRATION),
-            "trainings": int(a.type == ActivityType.FARMER_TRAINING),
-            "expert_days": a.experts_count * ((end - start).days + 1)
-            if a.type == ActivityType.EXPERT_DEPLOYMENT else 0,
-        }
-        row.update(attendance.get(a.id) or _zero_attendance())
-        rows.append(row)
-    return rows
+    return [fact_row(a, country=a.country, project_thematic_area=a.thematic_area,
+                     attendance=attendance.get(a.id) or _zero_attendance())
+            for a in session.execute(_dimension_select(ids))]
+
+
+def fact_row(a: Any, *, country: str, project_thematic_area: str | None,
+             attendance: Mapping[str, int]) -> dict[str, Any]:
+    """One activity's fact row. ``a`` has the activity's columns as attributes (id,
+    project_id, site_id, type, topic, modality, level, delivery, status, start_date, end_date,
+    experts_count) — a row read back by ``fact_rows`` or the values a bulk writer just wrote;
+    ``attendance`` its sums (``attendance_sums``)."""
+    topic = TOPICS.get(a.topic or "")
+    solution = topic.solution if topic else ""
+    thematic_area = SOLUTIONS[solution].thematic_area if topic else project_thematic_area
+    start: date = a.start_date
+    end: date = a.end_date
+    row: dict[str, Any] = {
+        "activity_id": a.id,
+        "month": start.year * 100 + start.month,
+        "status": str(a.status),
+        "project_id": a.project_id,
+        "country": country,
+        "region": region_of(country) or "",
+        "thematic_area": thematic_area or "",
+        "solution": solution,
+        "topic": a.topic or "",
+        "modality": a.modality or "",
+        "level": a.level or "",
+        "activity_type": a.type,
+        "delivery": a.delivery or "",
+        "site_id": a.site_id,
+        "start_date": start,
+        "activities": 1,
+        "demonstrations": int(a.type == ActivityType.DEMONSTRATION),
+        "trainings": int(a.type == ActivityType.FARMER_TRAINING),
+        "expert_days": a.experts_count * ((end - start).days + 1)
+        if a.type == ActivityType.EXPERT_DEPLOYMENT else 0,
+    }
+    row.update(attendance)
+    return row
+
+
+# The pivots, one by one (``attendance_sums`` names each: a new pivot must be added there).
+assert tuple(PIVOTS) == ("sex", "age_band", "category", "disability"), tuple(PIVOTS)
+_SEX, _AGE_BAND, _CATEGORY, _DISABILITY = PIVOTS.values()
+
+
+def attendance_sums(rows: Iterable[Sequence[Any]]) -> dict[str, int]:
+    """The attendance measures of one activity from its attendance rows as written, each
+    (sex, age_band, category, disability, count) — what ``_attendance_select`` sums in SQL."""
+    sums = _zero_attendance()
+    total = 0
+    for sex, age_band, category, disability, count in rows:
+        total += count
+        if (name := _SEX.get(sex)) is not None:
+            sums[name] += count
+        if (name := _AGE_BAND.get(age_band)) is not None:
+            sums[name] += count
+        if (name := _CATEGORY.get(category)) is not None:
+            sums[name] += count
+        if (name := _DISABILITY.get(disability)) is not None:
+            sums[name] += count
+    sums["participants"] = total
+    return sums
 
 
 def _stored_fact_rows(session: OrmSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict]:
@@ -315,6 +398,8 @@ def _same(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
 
 def _projects_of(session: OrmSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     # An activity never changes project, so its row names the project of its facts too.
+    if not ids:
+        return set()
     return set(session.execute(sa.select(_activity.c.project_id).distinct()
                                .where(_activity.c.id.in_(ids))).scalars())
 
@@ -380,21 +465,37 @@ def _apply_roster_deltas(session: OrmSession, moved: list[uuid.UUID],
     return cells
 
 
-def refresh_activities(session: OrmSession, ids: Iterable[uuid.UUID]) -> RefreshStats:
-    """Bring the roll-ups of these activities up to date now, in the caller's transaction."""
+def refresh_activities(
+    session: OrmSession, ids: Iterable[uuid.UUID], *,
+    known: Mapping[uuid.UUID, tuple[dict[str, Any], set[uuid.UUID]]] | None = None,
+) -> RefreshStats:
+    """Bring the roll-ups of these activities up to date now, in the caller's transaction.
+
+    ``known``: the current fact row and roster links of some of them, as their writer made
+    them in this transaction (``refresh_written``); the others are read from the database.
+    """
     unique = sorted(set(ids), key=str)
     if not unique:
         return RefreshStats(0, 0, 0)
+    known = known or {}
     session.flush()
     _lock(session, exclusive=False)
     changed = cells = 0
     for start in range(0, len(unique), _BATCH):
         chunk = unique[start:start + _BATCH]
-        _lock_projects(session, _projects_of(session, chunk), exclusive=False)
+        unknown = [i for i in chunk if i not in known]
+        _lock_projects(session, _projects_of(session, unknown)
+                       | {known[i][0]["project_id"] for i in chunk if i in known},
+                       exclusive=False)
         stored = _stored_fact_rows(session, chunk)
-        fresh = {row["activity_id"]: row for row in fact_rows(session, chunk)}
-        old_links = _links_of(session, roster_fact, chunk)
+        fresh = {row["activity_id"]: row for row in fact_rows(session, unknown)}
         new_links = _links_of(session, _links, list(fresh))
+        for i in chunk:
+            if i in known:
+                fresh[i], written_links = known[i]
+                if written_links:
+                    new_links[i] = set(written_links)
+        old_links = _links_of(session, roster_fact, chunk)
         moved = [i for i in chunk if not _same(stored.get(i), fresh.get(i))
                  or old_links.get(i, set()) != new_links.get(i, set())]
         if not moved:
@@ -497,6 +598,7 @@ def rebuild_all(session: OrmSession) -> RefreshStats:
     _lock(session, exclusive=True)
     session.info.pop(_PENDING, None)  # everything is recomputed below
     session.info.pop(_PENDING_PROJECTS, None)
+    session.info.pop(_KNOWN, None)
     return _rebuild(session, None)
 
 

@@ -7,12 +7,14 @@ app in any state; the live-server tests use the real store and client instead.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from field_app.controllers.form import Photo, Save
+from field_app.controllers.progress import counted
 from field_app.controllers.status import LogEntry, SyncStatus
 from field_app.session import Enrolment, LocalRecord, RowFacts
 
@@ -102,6 +104,13 @@ class MemoryBackend:
                 women=sum(r["count"] for r in attendance if r["sex"] == "female"),
                 state=record.state))
         return rows
+
+    def progress_activities(self, project_id: str, year: int) -> list[dict[str, Any]]:
+        return [r.data for r in self.activities(project_id)
+                if counted(r.data) and str(r.data.get("start_date", "")).startswith(f"{year}-")]
+
+    def activity_states(self, project_id: str) -> dict[str, int]:
+        return dict(Counter(r.state for r in self.activities(project_id)))
 
     def fingerprint(self) -> tuple[object, ...]:
         return (len(self.records), len(self.saves), self.syncs,

@@ -103,11 +103,18 @@ class Driver:
 
     # -- input ---------------------------------------------------------------------------------
 
-    def tap(self, widget: Any) -> None:
-        """A finger down and up on the middle of ``widget``."""
+    def tap(self, widget: Any, *, timeout: float = 30.0) -> None:
+        """A finger down and up on the middle of ``widget``, once it is enabled.
+
+        Like a person, it waits for a greyed-out button to come alive: a touch on a disabled
+        widget does nothing, and a test that went on regardless would wait for an effect that
+        never comes ("Sync now" stays disabled until the app has read that the last round
+        ended, which lags the round by a coalesced status read)."""
         from kivy.tests.common import UnitTestTouch
 
         assert widget.get_root_window() is not None, f"{widget} is not on screen"
+        self.wait_until(lambda: not widget.disabled, timeout=timeout,
+                        what=f"{widget} ({getattr(widget, 'text', '')!r}) to be enabled")
         self.scroll_into_view(widget)
         x, y = widget.to_window(*widget.center)
         touch = UnitTestTouch(x, y)

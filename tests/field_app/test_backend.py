@@ -118,6 +118,22 @@ def test_returned_activity_shows_the_comment_and_resubmits(
     enrolled.close()
 
 
+def test_an_unchanged_record_saved_again_queues_nothing(enrolled: FieldSession,
+                                                       live_server: LiveServer) -> None:
+    form = filled_form(enrolled, live_server.project_id)
+    enrolled.save(form)
+    enrolled.backend.sync_once()
+    record = enrolled.backend.activity(form.id)
+    project = enrolled.project(live_server.project_id)
+    assert record is not None and project is not None
+    again = ActivityForm(project=project, sites=enrolled.backend.sites(live_server.project_id),
+                         today=enrolled.today(), record=record.data)
+    enrolled.save(again)  # opened and saved without a change (empty notes included)
+    assert enrolled.status().pending == 0
+    assert enrolled.backend.activity(form.id).state == "synced"  # type: ignore[union-attr]
+    enrolled.close()
+
+
 def test_a_new_site_travels_with_its_activity(enrolled: FieldSession,
                                               live_server: LiveServer) -> None:
     form = filled_form(enrolled, live_server.project_id)
@@ -271,16 +287,108 @@ def test_a_conflict_shows_both_values_and_keep_mine_wins(live_server: LiveServer
     second.close()
 
 
-def test_keep_theirs_leaves_the_server_value_and_clears_the_tablet(
+def test_keep_theirs_reaches_the_server_and_closes_the_conflict_for_the_office(
         live_server: LiveServer, tmp_path: Path) -> None:
     first, second, activity_id = conflicting(live_server, tmp_path)
+    record = second.backend.activity(activity_id)
+    assert record is not None and record.state == "conflict"
+    conflict_id = record.conflict_ids[0]
+    assert live_server.api("GET", f"/conflicts/{conflict_id}").json()["status"] == "open"
+
     second.backend.keep_theirs(activity_id)
+    # At once on the tablet: the server's values, no conflict shown, the decision queued.
+    record = second.backend.activity(activity_id)
+    assert record is not None and record.state == "pending"
+    assert record.data["title"] == "Storage demonstration, Roma" and record.conflict_ids == []
+    assert second.backend.attention() == []
+    assert second.status().pending == 1
+
+    second.backend.sync_once()
+
     record = second.backend.activity(activity_id)
     assert record is not None and record.state == "synced"
-    assert record.data["title"] == "Storage demonstration, Roma"
-    assert second.backend.attention() == []
-    assert second.status().pending == 0
+    assert second.status().pending == 0 and second.status().attention == 0
+    on_server = live_server.api("GET", f"/conflicts/{conflict_id}").json()
+    assert on_server["status"] == "resolved"
+    assert on_server["resolution"]["keep"] == "server"
+    assert on_server["resolution"]["by"] == live_server.expert
+    audit = live_server.api("GET", "/audit", params={"entity": "conflict",
+                                                     "entity_id": conflict_id}).json()
+    assert [e["action"] for e in audit["items"]] == ["resolve"]
     assert live_server.activity(activity_id)["title"] == "Storage demonstration, Roma"
+    # The other tablet hears of it too, and nothing is left to do on either.
+    first.backend.sync_once()
+    assert first.backend.activity(activity_id).state == "synced"  # type: ignore[union-attr]
+    second.backend.sync_once()
+    assert second.backend.activity(activity_id).state == "synced"  # type: ignore[union-attr]
+    first.close()
+    second.close()
+
+
+def test_a_conflict_kept_theirs_by_an_older_app_is_sent_when_the_app_opens(
+        live_server: LiveServer, tmp_path: Path) -> None:
+    import json
+
+    first, second, activity_id = conflicting(live_server, tmp_path)
+    record = second.backend.activity(activity_id)
+    assert record is not None
+    backend = second.backend
+    assert isinstance(backend, StoreBackend)
+    # What "keep theirs" left before it reached the server: a list in the tablet's meta.
+    backend.store.set_meta(**{"field_app.accepted_conflicts": json.dumps(record.conflict_ids)})
+    second.close()
+    reopened = make_session(tmp_path / "b")
+    assert reopened.backend.activity(activity_id).state == "pending"  # type: ignore[union-attr]
+    reopened.backend.sync_once()
+    conflict = live_server.api("GET", f"/conflicts/{record.conflict_ids[0]}").json()
+    assert conflict["status"] == "resolved"
+    first.close()
+    reopened.close()
+
+
+def test_editing_a_conflicting_field_sends_the_new_value_and_closes_the_conflict(
+        live_server: LiveServer, tmp_path: Path) -> None:
+    first, second, activity_id = conflicting(live_server, tmp_path)
+    [conflict_id] = second.backend.activity(activity_id).conflict_ids  # type: ignore[union-attr]
+    # Needs attention -> Edit: the form opens on the server's values; the user types a third.
+    edit_title(second, activity_id, "Storage demonstration, Roma and Maseru")
+    record = second.backend.activity(activity_id)
+    assert record is not None and record.state == "pending" and record.conflict_ids == []
+    assert second.backend.attention() == []
+
+    second.backend.sync_once()
+
+    record = second.backend.activity(activity_id)
+    assert record is not None and record.state == "synced"
+    assert live_server.activity(activity_id)["title"] == "Storage demonstration, Roma and Maseru"
+    assert live_server.api("GET", f"/conflicts/{conflict_id}").json()["status"] in (
+        "superseded", "resolved")
+    first.close()
+    second.close()
+
+
+def test_editing_other_fields_of_a_conflict_keeps_the_servers_value_of_the_clash(
+        live_server: LiveServer, tmp_path: Path) -> None:
+    first, second, activity_id = conflicting(live_server, tmp_path)
+    [conflict_id] = second.backend.activity(activity_id).conflict_ids  # type: ignore[union-attr]
+    record = second.backend.activity(activity_id)
+    assert record is not None
+    project = second.project(str(record.data["project_id"]))
+    assert project is not None
+    form = ActivityForm(project=project, sites=second.backend.sites(str(project["id"])),
+                        today=second.today(), record=record.data)
+    assert form.values["title"].text == "Storage demonstration, Roma"  # the server's value
+    form.set("notes", "Counted twice, agreed with the office")
+    second.save(form)
+
+    second.backend.sync_once()
+
+    on_server = live_server.activity(activity_id)
+    assert on_server["title"] == "Storage demonstration, Roma"
+    assert on_server["notes"] == "Counted twice, agreed with the office"
+    conflict = live_server.api("GET", f"/conflicts/{conflict_id}").json()
+    assert conflict["status"] == "resolved" and conflict["resolution"]["keep"] == "server"
+    assert second.backend.activity(activity_id).state == "synced"  # type: ignore[union-attr]
     first.close()
     second.close()
 
@@ -298,3 +406,155 @@ def test_offline_bundle_holds_what_waits(enrolled: FieldSession, live_server: Li
     assert [m["id"] for m in manifest["mutations"]] == [form.id]
     assert enrolled.status().pending == 1  # exporting changes nothing on the tablet
     enrolled.close()
+
+
+# -- captions of saved photos ------------------------------------------------------------------
+
+
+def photo_on_server(live_server: LiveServer, attachment_id: str) -> tuple[str, int, int]:
+    """(caption, version, revisions) of a photo in the server's database."""
+    import uuid
+
+    from sqlmodel import Session, col, func, select
+
+    from server.activities.models import Attachment
+    from server.sync.models import RecordRevision
+
+    with Session(live_server.engine) as db:
+        found = db.get(Attachment, uuid.UUID(attachment_id))
+        assert found is not None
+        revisions = db.exec(select(func.count()).select_from(RecordRevision).where(
+            col(RecordRevision.entity) == "attachment",
+            col(RecordRevision.entity_id) == uuid.UUID(attachment_id))).one()
+        return found.caption, found.version, int(revisions)
+
+
+def test_the_caption_of_a_saved_photo_can_be_changed_and_the_server_versions_it(
+        enrolled: FieldSession, live_server: LiveServer, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from field_app.photos import downscale
+    from tests.field_app.test_responsiveness import two_colour_png
+
+    source = tmp_path / "shed.png"
+    two_colour_png(source, 300, 200)
+    form = filled_form(enrolled, live_server.project_id)
+    photo = replace(downscale(source, enrolled.photos_dir), caption="Storage shed")
+    form.add_photo(photo)
+    enrolled.save(form)
+    enrolled.backend.sync_once()
+    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == \
+        ["Storage shed"]
+    caption, version, revisions = photo_on_server(live_server, photo.id)
+    assert caption == "Storage shed"
+
+    # Later, the record opened again: its photo, and a new caption typed under it.
+    record = enrolled.backend.activity(form.id)
+    project = enrolled.project(live_server.project_id)
+    assert record is not None and project is not None
+    again = ActivityForm(project=project, sites=enrolled.backend.sites(live_server.project_id),
+                         today=enrolled.today(), record=record.data,
+                         photos=enrolled.photos_of(form.id))
+    assert [(p.id, p.caption) for p in again.photos] == [(photo.id, "Storage shed")]
+    again.photos[0] = replace(again.photos[0], caption="Storage shed, north side")
+    enrolled.save(again)
+    assert enrolled.status().pending == 1  # the caption alone; the activity did not change
+    assert enrolled.photos_of(form.id)[0].caption == "Storage shed, north side"
+
+    enrolled.backend.sync_once()
+
+    assert enrolled.status().pending == 0
+    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == \
+        ["Storage shed, north side"]
+    # A new version with its revision, like any field's change.
+    assert photo_on_server(live_server, photo.id) == ("Storage shed, north side", version + 1,
+                                                      revisions + 1)
+    assert enrolled.photos_of(form.id)[0].caption == "Storage shed, north side"
+    enrolled.close()
+
+
+def test_a_caption_changed_before_the_first_sync_arrives_with_the_photo(
+        enrolled: FieldSession, live_server: LiveServer, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from field_app.photos import downscale
+    from tests.field_app.test_responsiveness import two_colour_png
+
+    source = tmp_path / "plot.png"
+    two_colour_png(source, 300, 200)
+    form = filled_form(enrolled, live_server.project_id)
+    photo = replace(downscale(source, enrolled.photos_dir), caption="Plot")
+    form.add_photo(photo)
+    enrolled.save(form)
+    form.photos[0] = replace(form.photos[0], caption="Demonstration plot")
+    enrolled.save(form)  # offline, twice: both metadata mutations wait in the outbox
+    enrolled.backend.sync_once()
+    assert enrolled.status().pending == 0
+    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == \
+        ["Demonstration plot"]
+    enrolled.close()
+
+
+# -- the home screen's figures, without whole records --------------------------------------------
+
+
+def test_home_progress_from_light_reads_equals_progress_from_whole_records(
+        tmp_path: Path) -> None:
+    import uuid
+    from collections import Counter
+
+    from field_app.controllers.home import project_card
+    from field_app.controllers.progress import counted
+    from sync.protocol import Change, Op
+    from tests.field_app.fakes import activity
+
+    backend = StoreBackend(tmp_path / "tablet")
+    today = date.today()
+    project = {"id": str(uuid.uuid4()), "code": "LSO-CPP-01", "name": "Potato value chain",
+               "kind": "CPP", "country": "LSO", "thematic_area": "TA1", "solutions": ["S1"],
+               "start_date": "2020-01-01", "end_date": f"{today.year + 1}-12-31"}
+    quarter = f"{today.year}Q{(today.month - 1) // 3 + 1}"
+    targets = [{"id": str(uuid.uuid4()), "project_id": project["id"], "indicator": indicator,
+                "period": quarter, "value": 50, "sex": sex}
+               for indicator, sex in (("ACTIVITIES", None), ("PARTICIPANTS", None),
+                                      ("PARTICIPANTS", "male"), ("YOUTH_PARTICIPANTS", None),
+                                      ("WOMEN_SHARE", None), ("EXPERT_DAYS", None),
+                                      ("UNIQUE_PARTICIPANTS", None))]
+    records = []
+    for i in range(40):  # this quarter, last year, returned, approved, a deleted one
+        start = today.replace(day=1) if i % 4 else date(today.year - 1, 6, 1)
+        status = ("submitted", "approved", "returned", "submitted")[i % 4]
+        data = activity(project, start=start, women=i % 5, men=3, status=status,
+                        type=("demonstration", "expert_deployment")[i % 2],
+                        experts_count=2, participant_ids=[f"p{i % 7}"], version=1)
+        data["attendance"].append({"sex": "male", "age_band": "youth", "category": "farmer",
+                                   "disability": True, "count": i % 3})
+        records.append(data)
+    backend.store.apply_pull(
+        [Change(entity="project", id=project["id"], op=Op.UPSERT, version=1, data=project)]
+        + [Change(entity="target", id=t["id"], op=Op.UPSERT, version=1, data=t)
+           for t in targets]
+        + [Change(entity="activity", id=r["id"], op=Op.UPSERT, version=1, data=r)
+           for r in records], "c1")
+    backend.store.delete("activity", records[1]["id"])
+    backend.store.save("activity", {**records[5], "title": "Changed on the tablet"})
+
+    project_id = str(project["id"])
+    light = backend.progress_activities(project_id, today.year)
+    assert {a["id"] for a in light} == {r["id"] for r in records[2:]
+                                        if counted(r) and r["start_date"][:4] == str(today.year)}
+    assert set(light[0]) == {"id", "type", "status", "start_date", "end_date",
+                             "experts_count", "attendance", "participant_ids"}
+    states = backend.activity_states(project_id)
+    assert states == {"synced": 28, "pending": 1, "returned": 10}
+    whole = backend.activities(project_id)
+    assert states == dict(Counter(r.state for r in whole))
+    by_light = project_card(project, activities=light, states=states, targets=targets,
+                            participants=[], today=today)
+    by_whole = project_card(project, activities=[r.data for r in whole],
+                            states=dict(Counter(r.state for r in whole)), targets=targets,
+                            participants=[], today=today)
+    assert by_light == by_whole
+    assert [line.actual for line in by_light.lines if line.indicator == "ACTIVITIES"] != [0]
+    assert (by_light.activities, by_light.pending, by_light.attention) == (39, 1, 10)
+    backend.close()

@@ -84,10 +84,9 @@ def test_expert_days_and_unique_participants() -> None:
 
 
 def test_project_card_counts_pending_and_attention() -> None:
-    records = [LocalRecord(activity(PROJECT), "pending"), LocalRecord(activity(PROJECT), "synced"),
-               LocalRecord(activity(PROJECT), "returned"),
-               LocalRecord(activity(PROJECT), "rejected")]
-    card = project_card(PROJECT, records=records, targets=[], participants=[], today=TODAY)
+    card = project_card(PROJECT, activities=[activity(PROJECT)],
+                        states={"pending": 1, "synced": 1, "returned": 1, "rejected": 1},
+                        targets=[], participants=[], today=TODAY)
     assert (card.activities, card.pending, card.attention) == (4, 1, 2)
     assert card.meta == "CPP · Lesotho · Value Chain Development for Smallholders"
     assert period_heading(card) == "No targets for 2025Q1 yet"

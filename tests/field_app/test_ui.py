@@ -370,3 +370,299 @@ def test_screenshots_of_every_screen_in_both_orientations(kivy_window: None,
                 path = driver.screenshot(SHOTS / f"{screen}-{name}-{width}x{height}.png")
                 assert path.stat().st_size > 10_000, f"{path} looks empty"
         driver.resize(1280, 800)
+
+
+# -- Needs attention, against the live server ----------------------------------------------------
+
+
+def sync_through_the_app(driver: kivy_driver.Driver, session: Any) -> None:
+    """"Sync now" as the app does it (the schedule's thread), then wait for the round to end
+    and for the app to have read its outcome (the sync bar's button is live again)."""
+    driver.app.sync_now()
+    driver.wait_until(lambda: settled(session) and not driver.app.sync_running, timeout=90,
+                      what="the sync round to end")
+
+
+def other_tablet(server: LiveServer, tmp_path: Path) -> Any:
+    """A second tablet of the same expert, driven without a UI."""
+    from field_app.backend import StoreBackend
+    from field_app.device import Device
+    from field_app.session import FieldSession
+
+    data_dir = tmp_path / "other-tablet"
+    other = FieldSession(backend=StoreBackend(data_dir), device=Device(), data_dir=data_dir)
+    other.enrol(server_url=server.url, code=server.codes[1])
+    other.backend.sync_once()
+    return other
+
+
+def in_conflict(driver: kivy_driver.Driver, server: LiveServer, session: Any,
+                tmp_path: Path) -> tuple[Any, str, str]:
+    """The app's tablet and another one change the same title offline; the other syncs first,
+    so the app's tablet gets a conflict. Returns the other tablet, the activity and the
+    conflict."""
+    from tests.field_app.test_backend import edit_title, filled_form
+
+    enrol_through_the_screen(driver, server)
+    other = other_tablet(server, tmp_path)
+    form = filled_form(session, server.project_id)
+    session.save(form)
+    sync_through_the_app(driver, session)
+    other.backend.sync_once()
+    edit_title(other, form.id, "Storage demonstration, Roma")
+    other.backend.sync_once()
+    edit_title(session, form.id, "Storage demonstration, Maseru")
+    sync_through_the_app(driver, session)
+    if not session.backend.activity(form.id).conflict_ids:
+        sync_through_the_app(driver, session)  # the conflict's details come with a pull
+    record = session.backend.activity(form.id)
+    assert record.state == "conflict" and len(record.conflict_ids) == 1
+    return other, form.id, record.conflict_ids[0]
+
+
+def open_attention(driver: kivy_driver.Driver, count: int = 1) -> Any:
+    driver.app.home()
+    home = on_screen(driver, "home")
+    driver.wait_until(lambda: home.attention == count, what="the attention count")
+    driver.tap(home.ids.attention_button)
+    return on_screen(driver, "attention")
+
+
+def test_a_conflict_kept_theirs_is_synced_and_closed_on_the_server(
+        live_app: tuple[kivy_driver.Driver, LiveServer, Any], tmp_path: Path) -> None:
+    driver, server, session = live_app
+    other, activity_id, conflict_id = in_conflict(driver, server, session, tmp_path)
+    assert server.api("GET", f"/conflicts/{conflict_id}").json()["status"] == "open"
+
+    attention = open_attention(driver)
+    assert attention.state_name == "conflict"
+    assert attention.differences == [("Title", "Storage demonstration, Maseru",
+                                      "Storage demonstration, Roma")]
+    driver.screenshot(SHOTS / "live-attention-conflict.png")
+    driver.tap(attention.ids.keep_theirs)
+    assert attention.message == "The server's values are kept."
+    assert attention.empty  # nothing else needs attention
+    record = session.backend.activity(activity_id)
+    assert record.state == "pending" and record.data["title"] == "Storage demonstration, Roma"
+
+    sync_through_the_app(driver, session)
+
+    record = session.backend.activity(activity_id)
+    assert record.state == "synced" and record.conflict_ids == []
+    assert session.status().pending == 0 and session.status().attention == 0
+    on_server = server.api("GET", f"/conflicts/{conflict_id}").json()
+    assert on_server["status"] == "resolved"
+    assert on_server["resolution"]["keep"] == "server"
+    assert server.activity(activity_id)["title"] == "Storage demonstration, Roma"
+    home = open_home(driver)
+    assert home.ids.attention_button.text == "Needs attention (0)"
+    other.close()
+
+
+def open_home(driver: kivy_driver.Driver) -> Any:
+    driver.app.home()
+    home = on_screen(driver, "home")
+    driver.wait_until(lambda: home.attention == 0, what="nothing left to attend to")
+    return home
+
+
+def test_a_conflict_edited_in_the_form_is_resolved_by_the_save(
+        live_app: tuple[kivy_driver.Driver, LiveServer, Any], tmp_path: Path) -> None:
+    driver, server, session = live_app
+    other, activity_id, conflict_id = in_conflict(driver, server, session, tmp_path)
+
+    attention = open_attention(driver)
+    assert attention.ids.edit_button.text == "Edit"
+    driver.tap(attention.ids.edit_button)
+    form = on_screen(driver, "form")
+    assert form.banner.startswith("Someone else changed this record too")
+    assert form._inputs["title"].text == "Storage demonstration, Roma"  # the server's value
+    driver.type(form._inputs["title"], "Storage demonstration, Roma and Maseru")
+    driver.tap(form.ids.save_top)
+    activities = on_screen(driver, "activities")
+    driver.wait_until(lambda: row_state(activities, "Storage demonstration, Roma and Maseru")
+                      == "pending", what="the edited record, pending")
+
+    sync_through_the_app(driver, session)
+
+    record = session.backend.activity(activity_id)
+    assert record.state == "synced" and record.conflict_ids == []
+    assert server.activity(activity_id)["title"] == "Storage demonstration, Roma and Maseru"
+    assert server.api("GET", f"/conflicts/{conflict_id}").json()["status"] in (
+        "superseded", "resolved")
+    driver.wait_until(lambda: row_state(activities, "Storage demonstration, Roma and Maseru")
+                      == "synced", what="the row to show synced")
+    open_home(driver)
+    other.close()
+
+
+def test_a_rejected_record_shows_the_servers_reasons_and_is_fixed_and_resent(
+        live_app: tuple[kivy_driver.Driver, LiveServer, Any]) -> None:
+    from tests.field_app.test_backend import filled_form
+
+    driver, server, session = live_app
+    enrol_through_the_screen(driver, server)
+    # The form refuses a date before the project's start, so the record is written through
+    # the store, as an older app version might have: the server refuses it with its reasons.
+    form = filled_form(session, server.project_id)
+    session.backend.store.save("activity", {**form.wire(), "start_date": "2023-06-01",
+                                            "end_date": "2023-06-01"})
+    sync_through_the_app(driver, session)
+    record = session.backend.activity(form.id)
+    assert record.state == "rejected" and record.errors
+
+    attention = open_attention(driver)
+    assert attention.state_name == "rejected"
+    assert attention.reason == "The server refused the last change. Correct it and save again."
+    assert attention.errors and all(": " in e for e in attention.errors)
+    assert any(e.startswith("Start date: ") for e in attention.errors), attention.errors
+    server_reason = next(e["message"] for e in record.errors if e["field"] == "start_date")
+    # The server's words, without the wire name of the field the screen names already.
+    assert f"Start date: {server_reason.removeprefix('start_date: ')}" in attention.errors
+    assert not any("start_date" in e for e in attention.errors)
+    driver.screenshot(SHOTS / "live-attention-rejected.png")
+    driver.tap(attention.ids.edit_button)
+
+    form_screen = on_screen(driver, "form")
+    assert form_screen.banner == "The server refused this record. Correct it and save again."
+    assert form_screen.errors["start_date"]  # next to the field
+    today = date.today().isoformat()
+    driver.type(form_screen._inputs["start_date"], today)
+    driver.type(form_screen._inputs["end_date"], today)
+    assert "start_date" not in form_screen.errors
+    driver.tap(form_screen.ids.save_top)
+    on_screen(driver, "activities")
+    assert session.backend.activity(form.id).state == "pending"
+
+    sync_through_the_app(driver, session)
+
+    record = session.backend.activity(form.id)
+    assert record.state == "synced" and record.errors == []
+    on_server = server.activity(form.id)
+    assert on_server["start_date"] == today and on_server["status"] == "submitted"
+    open_home(driver)
+
+
+# -- a saved photo's caption, in the form ------------------------------------------------------
+
+
+def offline_store_session(tmp_path: Path) -> tuple[Any, dict[str, Any]]:
+    """A tablet with the real store holding one project (pulled earlier), not enrolled (so
+    no sync thread runs)."""
+    from field_app.backend import StoreBackend
+    from field_app.device import Device
+    from field_app.session import FieldSession
+    from sync.protocol import Change, Op
+
+    data_dir = tmp_path / "tablet"
+    backend = StoreBackend(data_dir, schedule_options=QUIET)
+    project = {"id": str(uuid.uuid4()), "code": "LSO-CPP-01", "name": "Potato value chain",
+               "kind": "CPP", "country": "LSO", "thematic_area": "TA1",
+               "solutions": ["S1", "S2"], "start_date": "2024-01-01",
+               "end_date": f"{date.today().year + 1}-12-31", "roster": False}
+    backend.store.apply_pull(
+        [Change(entity="project", id=project["id"], op=Op.UPSERT, version=1, data=project)],
+        "c1")
+    session = FieldSession(backend=backend, device=Device(), data_dir=data_dir)
+    return session, project
+
+
+def test_the_caption_of_a_saved_photo_is_edited_in_the_form(kivy_window: None,
+                                                            tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from field_app.photos import downscale
+    from tests.field_app.test_backend import filled_form
+    from tests.field_app.test_responsiveness import two_colour_png
+
+    session, project = offline_store_session(tmp_path)
+    source = tmp_path / "shed.png"
+    two_colour_png(source, 300, 200)
+    form = filled_form(session, project["id"])
+    photo = replace(downscale(source, session.photos_dir), caption="Storage shed")
+    form.add_photo(photo)
+    session.save(form)
+    store = session.backend.store
+    before = store.pending_count()
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.show("form", activity_id=form.id)
+        screen = on_screen(driver, "form")
+        thumb = screen.ids.photo_strip.children[0]
+        assert thumb.ids.caption.text == "Storage shed" and not thumb.ids.caption.disabled
+        driver.type(thumb.ids.caption, "Storage shed, north side")
+        driver.tap(screen.ids.save_top)
+        on_screen(driver, "activities")
+        [mutation] = store.pending()[before:]
+        assert (mutation.entity, str(mutation.id)) == ("attachment", photo.id)
+        assert mutation.data == {"caption": "Storage shed, north side"} or (
+            mutation.base_version == 0 and mutation.data is not None
+            and mutation.data["caption"] == "Storage shed, north side")
+        assert [p.caption for p in session.photos_of(form.id)] == ["Storage shed, north side"]
+
+
+# -- searching 10 000 activities by site and by type ---------------------------------------------
+
+
+def test_search_finds_site_names_and_translated_types_among_ten_thousand_off_the_ui_thread(
+        kivy_window: None, tmp_path: Path) -> None:
+    import threading
+
+    from field_app import i18n
+    from field_app.controllers.activities import ALL, ActivityList
+    from sync.protocol import Change, Op
+    from tests.field_app.fakes import activity
+
+    session, project = offline_store_session(tmp_path)
+    sites = [{"id": str(uuid.uuid4()), "project_id": project["id"], "name": name,
+              "admin_area": "", "lat": None, "lon": None}
+             for name in ("Ha Mokhalinyane", "Roma valley")]
+    records = [activity(project, title=f"Visit {i}", site=sites[0 if i % 10 == 0 else 1],
+                        type="farmer_training" if i % 4 == 0 else "demonstration",
+                        start=date(2025, 1, 1) + timedelta(days=i % 300), version=1)
+               for i in range(10_000)]
+    changes = [Change(entity="site", id=s["id"], op=Op.UPSERT, version=1, data=s)
+               for s in sites]
+    changes += [Change(entity="activity", id=r["id"], op=Op.UPSERT, version=1, data=r)
+                for r in records]
+    session.backend.store.apply_pull(changes, "c2")
+    main = threading.current_thread()
+    threads: list[bool] = []
+    matching = ActivityList.matching
+
+    def spy(listing: ActivityList, state: str, query: str) -> Any:
+        threads.append(threading.current_thread() is main)
+        return matching(listing, state, query)
+
+    def search(screen: Any, text: str) -> str:
+        driver.type(screen.ids.search, text)  # key by key, faster than the debounce
+        driver.wait_until(lambda: screen.applied_query == (ALL, text) and not screen.searching,
+                          timeout=60, what=f"the result for {text!r}")
+        return str(screen.shown)
+
+    ActivityList.matching = spy  # type: ignore[method-assign, assignment]
+    try:
+        with kivy_driver.running(make_app(session)) as driver:
+            screen = driver.app.show("activities", project_id=project["id"])
+            driver.wait_until(lambda: not screen.loading and screen.shown == "10000",
+                              timeout=60, what="the list of 10 000")
+            assert search(screen, "Mokhalinyane") == "1000"  # the site's name
+            assert all(r["subtitle"].endswith("· Ha Mokhalinyane") for r in screen.ids.rows.data)
+            assert search(screen, "farmer training") == "2500"  # the type's label
+            assert search(screen, "formation") == "0"  # a label of another language
+            driver.app.set_language("fr")
+            driver.wait_until(lambda: not screen.loading and screen.list.query == "formation"
+                              and screen.shown == "2500" and not screen.searching,
+                              timeout=60, what="the list again, in French")
+            assert search(screen, "mokhalinyane formation") == "500"  # i % 20 == 0
+            assert all("Formation d'agriculteurs" in r["subtitle"]
+                       for r in screen.ids.rows.data)
+            driver.app.set_language("en")
+            driver.wait_until(lambda: not screen.loading and not screen.searching
+                              and screen.list.query == "mokhalinyane formation"
+                              and screen.shown == "0", timeout=60,  # no "formation"
+                              what="the list again, in English")
+    finally:
+        ActivityList.matching = matching  # type: ignore[method-assign]
+        i18n.set_language("en")
+    # Every search ran on a worker thread, never on the UI thread.
+    assert threads and not any(threads)
