@@ -193,8 +193,8 @@ class StoreBackend:
     # -- writing -------------------------------------------------------------------------------
 
     def save_activity(self, save: Save) -> None:
-        """A new site, the activity and its new photos: one store transaction (DESIGN §4.5),
-        so a kill leaves all of it queued or none of it.
+        """A new site, the activity, its new photos and the removal of photos taken off it:
+        one store transaction (DESIGN §4.5), so a kill leaves all of it queued or none of it.
 
         Saving an activity that is in conflict is the "edit" way out of it: the form showed
         the server's values, so what the user saved is the answer. The changed fields go first
@@ -208,7 +208,10 @@ class StoreBackend:
         photos = [NewPhoto(id=p.id, activity_id=activity_id, source=p.path,
                            content_type=p.content_type, caption=p.caption)
                   for p in save.photos]
-        self.store.save_all(records, photos=photos, settle_conflicts=True)
+        kept = {p.id for p in save.photos}
+        removed = [p.id for p in self.photos(activity_id) if p.id not in kept]
+        self.store.save_all(records, photos=photos, removed_photos=removed,
+                            settle_conflicts=True)
         for photo in save.photos:
             # The store keeps its own copy; the app's downscaled file is no longer needed.
             if Path(photo.path).parent != self.store.files_dir:

@@ -245,6 +245,12 @@ class _StagedPhoto:
 
 
 @dataclass(frozen=True, slots=True)
+class _RemovedPhoto:
+    mutation: Mutation | None
+    path: Path | None
+
+
+@dataclass(frozen=True, slots=True)
 class Upload:
     id: str
     path: Path
@@ -386,7 +392,7 @@ class DeviceStore:
             return sum(self._save(entity, data, draft=False) is not None for data in records)
 
     def save_all(self, records: Sequence[tuple[str, Mapping[str, Any]]] = (), *,
-                 photos: Sequence[NewPhoto] = (),
+                 photos: Sequence[NewPhoto] = (), removed_photos: Sequence[str] = (),
                  settle_conflicts: bool = False) -> list[Mutation]:
         """Save records of several entities and photos as ONE unit (DESIGN §4.5).
 
@@ -403,7 +409,11 @@ class DeviceStore:
         form shows the server's values), so the save settles them: after the records' own
         mutations, each open conflict of a saved record is queued as ``keep_theirs`` (a field
         the save changed travels in its own mutation first, and the server closes the
-        conflict with it; the resolve then answers ``duplicate``). Returns the queued
+        conflict with it; the resolve then answers ``duplicate``).
+
+        ``removed_photos``: ids of photos this tablet keeps that the user took off the record,
+        deleted in the same transaction (a delete of the attachment queued, its upload
+        dropped; the file goes once the transaction has committed). Returns the queued
         mutations in seq order.
         """
         for entity, _ in records:
@@ -428,11 +438,24 @@ class DeviceStore:
                 if settle_conflicts:
                     for entity, data in records:
                         mutations += self._keep_theirs(entity, str(data["id"]))
+                gone = [self._remove_photo(photo_id) for photo_id in removed_photos]
         except BaseException:
             for copy in staged:
                 copy.path.unlink(missing_ok=True)
             raise
+        for removed in gone:
+            if removed.mutation is not None:
+                mutations.append(removed.mutation)
+            if removed.path is not None:
+                removed.path.unlink(missing_ok=True)
         return mutations
+
+    def _remove_photo(self, photo_id: str) -> _RemovedPhoto:
+        upload = self._db.execute("SELECT path FROM upload WHERE id = ?",
+                                  (photo_id,)).fetchone()
+        self._db.execute("DELETE FROM upload WHERE id = ?", (photo_id,))
+        return _RemovedPhoto(self._delete(Entity.ATTACHMENT, photo_id),
+                             Path(upload["path"]) if upload is not None else None)
 
     def _save(self, entity: str, data: Mapping[str, Any], *, draft: bool) -> Mutation | None:
         record_id = str(data["id"])
@@ -475,17 +498,20 @@ class DeviceStore:
         """Delete a record (a tombstone on the server) and queue the delete."""
         _pushable_record(entity)
         with self._write():
-            row = self._row(entity, record_id)
-            if row is None or row["deleted"]:
-                return None
-            if row["state"] == DRAFT and row["version"] == 0:
-                self._db.execute("DELETE FROM record WHERE entity = ? AND id = ?",
-                                 (entity, record_id))
-                return None
-            mutation = self._queue(entity, record_id, Op.DELETE, row["version"], None)
-            self._db.execute("UPDATE record SET deleted = 1, state = ? WHERE entity = ? AND "
-                             "id = ?", (PENDING, entity, record_id))
-            return mutation
+            return self._delete(entity, record_id)
+
+    def _delete(self, entity: str, record_id: str) -> Mutation | None:
+        row = self._row(entity, record_id)
+        if row is None or row["deleted"]:
+            return None
+        if row["state"] == DRAFT and row["version"] == 0:
+            self._db.execute("DELETE FROM record WHERE entity = ? AND id = ?",
+                             (entity, record_id))
+            return None
+        mutation = self._queue(entity, record_id, Op.DELETE, row["version"], None)
+        self._db.execute("UPDATE record SET deleted = 1, state = ? WHERE entity = ? AND "
+                         "id = ?", (PENDING, entity, record_id))
+        return mutation
 
     def _queue(self, entity: str, record_id: str, op: Op, base_version: int,
                data: dict[str, Any] | None) -> Mutation:

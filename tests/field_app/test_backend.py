@@ -495,6 +495,44 @@ def test_a_caption_changed_before_the_first_sync_arrives_with_the_photo(
     enrolled.close()
 
 
+def test_a_photo_taken_off_a_saved_record_is_deleted_on_the_tablet_and_the_server(
+        enrolled: FieldSession, live_server: LiveServer, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from field_app.photos import downscale
+    from tests.field_app.test_responsiveness import two_colour_png
+
+    form = filled_form(enrolled, live_server.project_id)
+    kept, wrong = (tmp_path / "plot.png"), (tmp_path / "thumb.png")
+    two_colour_png(kept, 300, 200)
+    two_colour_png(wrong, 200, 300)
+    form.add_photo(replace(downscale(kept, enrolled.photos_dir), caption="Plot"))
+    form.add_photo(replace(downscale(wrong, enrolled.photos_dir), caption="My thumb"))
+    enrolled.save(form)
+    enrolled.backend.sync_once()
+    assert sorted(a["caption"] for a in live_server.activity(form.id)["attachments"]) == \
+        ["My thumb", "Plot"]
+    [thumb] = [p for p in enrolled.photos_of(form.id) if p.caption == "My thumb"]
+
+    record = enrolled.backend.activity(form.id)
+    project = enrolled.project(live_server.project_id)
+    assert record is not None and project is not None
+    again = ActivityForm(project=project, sites=enrolled.backend.sites(live_server.project_id),
+                         today=enrolled.today(), record=record.data,
+                         photos=enrolled.photos_of(form.id))
+    again.remove_photo(thumb.id)
+    enrolled.save(again)
+    assert enrolled.status().pending == 1  # the photo's delete alone
+    assert [p.caption for p in enrolled.photos_of(form.id)] == ["Plot"]
+    assert not Path(thumb.path).exists()
+
+    enrolled.backend.sync_once()
+    assert enrolled.status().pending == 0
+    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == ["Plot"]
+    assert [p.caption for p in enrolled.photos_of(form.id)] == ["Plot"]
+    enrolled.close()
+
+
 # -- the home screen's figures, without whole records --------------------------------------------
 
 
