@@ -21,6 +21,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from field_app import i18n
 from field_app.controllers.status import Coalescer
+from field_app.screens import theme
 from field_app.screens.base import in_background
 from field_app.session import FieldSession
 
@@ -90,6 +91,7 @@ class FieldApp(App):
         self._stopped = True
         if self._grace is not None:
             self._grace.cancel()
+        theme.tr.forget()
         self.session.close()
 
     def on_pause(self) -> bool:

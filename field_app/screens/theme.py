@@ -86,6 +86,11 @@ class Translator(Observable):
             return None
         return super().funbind(name, func, *largs, **kwargs)
 
+    def forget(self) -> None:
+        """Drop every bound rule: their widgets belong to an app that has stopped (a rule
+        that reads ``app`` would fail with no app running)."""
+        self._observers = []
+
     def _switched(self, _code: str) -> None:
         alive = []
         for observer in self._observers:
