@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
 from server.config import Settings, get_settings
@@ -123,3 +125,26 @@ def check_reachable(engine: Engine) -> None:
 
 def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+# --- notes that follow a transaction (change log, roll-up facts) ------------------------------
+
+
+def current_transaction(session: OrmSession) -> SessionTransaction:
+    """The innermost transaction of ``session`` (a savepoint if one is open), beginning one if
+    none has: work noted against it is dropped if it rolls back."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:
+        session.connection()  # autobegin, so the note belongs to the transaction it joins
+        transaction = session.get_transaction()
+    assert transaction is not None
+    return transaction
+
+
+def within(transaction: SessionTransaction | None, ancestor: SessionTransaction | None) -> bool:
+    """Whether ``transaction`` is ``ancestor`` or one of its savepoints."""
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False

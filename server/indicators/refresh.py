@@ -38,6 +38,7 @@ from sqlmodel import Session
 
 from server.activities.bulk import insert_rows
 from server.activities.models import Activity, ActivityParticipant, AttendanceRow
+from server.db import current_transaction, within
 from server.indicators.models import (
     CUBES,
     FACT_DIMS,
@@ -97,28 +98,11 @@ def refresh_written(session: OrmSession, facts: Sequence[dict[str, Any]],
     back drops its notes; ``refresh_activity`` on one of them later drops its note."""
     pending: set[uuid.UUID] = session.info.setdefault(_PENDING, set())
     known: dict[uuid.UUID, Any] = session.info.setdefault(_KNOWN, {})
-    transaction = _current_transaction(session)
+    transaction = current_transaction(session)
     for row in facts:
         activity_id = row["activity_id"]
         pending.add(activity_id)
         known[activity_id] = (transaction, row, set((links or {}).get(activity_id, ())))
-
-
-def _current_transaction(session: OrmSession) -> SessionTransaction:
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    if transaction is None:
-        session.connection()  # autobegin, so the note belongs to the transaction it joins
-        transaction = session.get_transaction()
-    assert transaction is not None
-    return transaction
-
-
-def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction | None) -> bool:
-    while transaction is not None:
-        if transaction is ancestor:
-            return True
-        transaction = transaction.parent
-    return False
 
 
 def refresh_project(session: OrmSession, project_id: uuid.UUID) -> None:
@@ -149,7 +133,7 @@ def apply_pending(session: OrmSession) -> RefreshStats | None:
         return None
     root = session.get_transaction()
     known = {i: (row, links) for i, (transaction, row, links) in noted.items()
-             if i in pending and _within(transaction, root)}
+             if i in pending and within(transaction, root)}
     return refresh_activities(session, sorted(pending, key=str), known=known)
 
 
@@ -176,7 +160,7 @@ def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
     known: dict[uuid.UUID, Any] | None = session.info.get(_KNOWN)
     if known:  # a savepoint: the rows it wrote are gone (their ids stay pending, harmlessly)
         for activity_id in [i for i, (transaction, _, _) in known.items()
-                            if _within(transaction, previous)]:
+                            if within(transaction, previous)]:
             del known[activity_id]
 
 

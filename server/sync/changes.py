@@ -35,6 +35,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from server.columns import utcnow
+from server.db import current_transaction, within
 from server.sync.models import Change
 
 CHANGE_LOG_LOCK = 7301002
@@ -56,27 +57,10 @@ def lock_change_log(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
 
 
-def _current_transaction(session: OrmSession) -> SessionTransaction:
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    if transaction is None:
-        session.connection()  # autobegin, so the note belongs to the transaction it joins
-        transaction = session.get_transaction()
-    assert transaction is not None
-    return transaction
-
-
-def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction | None) -> bool:
-    while transaction is not None:
-        if transaction is ancestor:
-            return True
-        transaction = transaction.parent
-    return False
-
-
 def record_changes(session: Session, changes: Iterable[ChangeRecord]) -> None:
     """Note changes for the log; they are appended when the transaction commits."""
     notes: list[tuple[SessionTransaction, ChangeRecord]] = session.info.setdefault(_PENDING, [])
-    transaction = _current_transaction(session)
+    transaction = current_transaction(session)
     notes.extend((transaction, change) for change in changes)
 
 
@@ -99,7 +83,7 @@ def flush_changes(session: OrmSession) -> int:
     rows: list[dict[str, Any]] = []
     now = utcnow()
     for transaction, change in notes:
-        if _within(transaction, root):
+        if within(transaction, root):
             rows.append({"entity": change.entity, "entity_id": change.entity_id,
                          "op": change.op, "version": change.version,
                          "project_id": change.project_id, "created_at": now})
@@ -125,7 +109,7 @@ def _forget_rolled_back(session: OrmSession, previous_transaction: SessionTransa
     if notes:
         session.info[_PENDING] = [
             (transaction, change) for transaction, change in notes
-            if not _within(transaction, previous_transaction)
+            if not within(transaction, previous_transaction)
         ]
 
 
