@@ -3,6 +3,7 @@ computer through ``pilotmon field`` / ``python -m field_app``."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,38 @@ def prepare_kivy(size: tuple[int, int] | None = DEFAULT_SIZE) -> None:
         Config.set("graphics", "height", str(size[1]))
     Config.set("kivy", "exit_on_escape", "0")  # Escape is "back", like Android's key
     Config.set("input", "mouse", "mouse,multitouch_on_demand")
+    quiet_missing_cutbuffer()
+
+
+class _NoCutBufferWall(logging.Filter):
+    """Kivy looks for ``xclip`` or ``xsel`` on Linux the first time a text box appears, and when
+    neither is installed logs each attempt's traceback as a critical error. Copy and paste
+    work without them (through SDL2); only the X selection (middle-click paste) needs them.
+    One plain line says so instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Cutbuffer: Unable to find any valuable Cutbuffer"):
+            logging.getLogger("kivy").warning(
+                "Middle-click paste needs xclip or xsel (e.g. 'apt install xclip'); "
+                "copy and paste work without them.")
+            return False
+        return True
+
+
+def quiet_missing_cutbuffer() -> None:
+    """On a Linux computer without xclip and xsel, replace Kivy's traceback wall about the cut
+    buffer with one line (tablets and other systems are left alone)."""
+    import shutil
+    import sys
+
+    if not sys.platform.startswith("linux") or "ANDROID_ARGUMENT" in os.environ:
+        return
+    if shutil.which("xclip") or shutil.which("xsel"):
+        return
+    from kivy.logger import Logger
+
+    if not any(isinstance(f, _NoCutBufferWall) for f in Logger.filters):
+        Logger.addFilter(_NoCutBufferWall())
 
 
 def build_session(data_dir: Path, server: str | None = None) -> FieldSession:

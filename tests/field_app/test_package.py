@@ -111,3 +111,32 @@ def test_device_facade_on_a_computer(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fixes == [parse_stand_in("-29.31,27.48,8")]
     with pytest.raises(ValueError, match="lat,lon"):
         parse_stand_in("1,2,3,4")
+
+
+def test_kivys_cut_buffer_traceback_wall_becomes_one_plain_line() -> None:
+    """On a Linux computer without xclip/xsel, Kivy logs a critical error with tracebacks the
+    first time a text box appears; the app shows one warning instead, and nothing else."""
+    import logging
+
+    from field_app.main import _NoCutBufferWall
+
+    wall = logging.LogRecord("kivy", logging.CRITICAL, __file__, 1,
+                             "Cutbuffer: Unable to find any valuable Cutbuffer provider. …\n"
+                             "xclip - FileNotFoundError: …\n  File …", None, None)
+    other = logging.LogRecord("kivy", logging.CRITICAL, __file__, 1,
+                              "Window: Unable to find any valuable Window provider.", None, None)
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    keep = Keep()
+    logging.getLogger("kivy").addHandler(keep)
+    try:
+        assert _NoCutBufferWall().filter(wall) is False
+        assert _NoCutBufferWall().filter(other) is True  # other failures still show
+    finally:
+        logging.getLogger("kivy").removeHandler(keep)
+    assert [r.levelno for r in seen] == [logging.WARNING]
+    assert "xclip" in seen[0].getMessage() and "File" not in seen[0].getMessage()
