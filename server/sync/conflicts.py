@@ -10,6 +10,7 @@ conflict, which tablets pull too.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -182,6 +183,18 @@ def _resolve_activity(session: Session, *, caller: Caller, activity: Activity,
                    source="resolve", author_id=caller.user.id)
 
 
+def _new_version(session: Session, record: Any, *, entity: str,
+                 wire: Callable[[Any], dict[str, Any]], caller: Caller) -> None:
+    """A resolution's write of a participant, site or photo: its next version, with the
+    revision (source ``resolve``) that holds it; the caller logs the change."""
+    record.version += 1
+    record.updated_at = utcnow()
+    session.add(record)
+    session.flush()
+    session.add(RecordRevision(entity=entity, entity_id=record.id, version=record.version,
+                               data=wire(record), source="resolve", author_id=caller.user.id))
+
+
 def _resolve_participant(session: Session, *, caller: Caller, participant: Participant,
                          values: dict[str, Any]) -> None:
     if values.get("deleted") is True:
@@ -197,13 +210,8 @@ def _resolve_participant(session: Session, *, caller: Caller, participant: Parti
                                     for i in checked.errors])
         for name in changes:
             setattr(participant, name, checked.clean.get(name))
-    participant.version += 1
-    participant.updated_at = utcnow()
-    session.add(participant)
-    session.flush()
-    session.add(RecordRevision(entity="participant", entity_id=participant.id,
-                               version=participant.version, data=participant_wire(participant),
-                               source="resolve", author_id=caller.user.id))
+    _new_version(session, participant, entity="participant", wire=participant_wire,
+                 caller=caller)
     record_participant_change(session, participant=participant,
                               op="delete" if participant.deleted else "upsert")
 
@@ -230,13 +238,7 @@ def _resolve_site(session: Session, *, caller: Caller, site: Site, project: Proj
     for name in values:
         value = checked.clean.get(name)
         setattr(site, name, "" if name == "admin_area" and value is None else value)
-    site.version += 1
-    site.updated_at = utcnow()
-    session.add(site)
-    session.flush()
-    session.add(RecordRevision(entity="site", entity_id=site.id, version=site.version,
-                               data=site_wire(site), source="resolve",
-                               author_id=caller.user.id))
+    _new_version(session, site, entity="site", wire=site_wire, caller=caller)
     record_site_change(session, site=site)
 
 
@@ -248,13 +250,8 @@ def _resolve_attachment(session: Session, *, caller: Caller, attachment: Attachm
         attachment.deleted = False
     if "caption" in values:
         attachment.caption = str(values["caption"] or "")[:500]
-    attachment.version += 1
-    attachment.updated_at = utcnow()
-    session.add(attachment)
-    session.flush()
-    session.add(RecordRevision(entity="attachment", entity_id=attachment.id,
-                               version=attachment.version, data=attachment_wire(attachment),
-                               source="resolve", author_id=caller.user.id))
+    _new_version(session, attachment, entity="attachment", wire=attachment_wire,
+                 caller=caller)
     record_change(session, entity="attachment", entity_id=attachment.id,
                   op="delete" if attachment.deleted else "upsert", version=attachment.version,
                   project_id=project.id)
