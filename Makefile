@@ -8,13 +8,21 @@ STAMP  := $(VENV)/.installed-stamp
 # `make demo` keeps its database and photos inside the checkout (ignored by git).
 DEMO_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: install demo test lint bench field migration clean
+# Every install comes from requirements.lock: exact versions with their hashes, so a fresh clone
+# installs today what it installed on the day the lock was written. pyproject.toml keeps the
+# compatible ranges; `make lock` re-solves them after an edit, `make upgrade` moves to the newest.
+LOCK_EXTRAS := --extra test --extra field --extra bench --extra dev
+LOCK_FLAGS  := --universal --python-version 3.11 --generate-hashes $(LOCK_EXTRAS) \
+               --custom-compile-command "make lock" -o requirements.lock pyproject.toml
 
-$(STAMP): pyproject.toml
+.PHONY: install demo test lint format lock upgrade bench field migration clean
+
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 	  echo "could not create a virtual environment: install python3-venv" >&2; exit 1; }
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,field,bench]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -27,14 +35,28 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/python tools/audit_dependencies.py
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# After changing a dependency range in pyproject.toml: re-solve the lock, keeping other pins.
+lock: install
+	$(BIN)/uv pip compile $(LOCK_FLAGS)
+
+# Once a month, or for a security fix: move every pin to the newest allowed release, then
+# run `make test` and commit requirements.lock on its own.
+upgrade: install
+	$(BIN)/uv pip compile --upgrade $(LOCK_FLAGS)
 
 bench: install
 	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -44,8 +44,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 KIVY_ENV = {
-    "KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1", "KIVY_NO_FILELOG": "1",
-    "KIVY_LOG_MODE": "PYTHON", "KIVY_METRICS_DENSITY": "1",
+    "KIVY_NO_ARGS": "1",
+    "KIVY_NO_CONSOLELOG": "1",
+    "KIVY_NO_FILELOG": "1",
+    "KIVY_LOG_MODE": "PYTHON",
+    "KIVY_METRICS_DENSITY": "1",
     "KIVY_HOME": str(Path(tempfile.gettempdir()) / f"pilotmon-kivy-bench-{os.getuid()}"),
 }
 if not os.environ.get("DISPLAY"):
@@ -53,39 +56,70 @@ if not os.environ.get("DISPLAY"):
 os.environ.update(KIVY_ENV)
 
 PROJECT_ID = str(uuid.uuid4())
-PROJECT = {"id": PROJECT_ID, "code": "LSO-CPP-01", "name": "Potato value chain", "kind": "CPP",
-           "country": "LSO", "thematic_area": "TA1", "solutions": ["S1", "S2"],
-           "start_date": "2024-01-01", "end_date": f"{date.today().year + 1}-12-31",
-           "roster": False}
+PROJECT = {
+    "id": PROJECT_ID,
+    "code": "LSO-CPP-01",
+    "name": "Potato value chain",
+    "kind": "CPP",
+    "country": "LSO",
+    "thematic_area": "TA1",
+    "solutions": ["S1", "S2"],
+    "start_date": "2024-01-01",
+    "end_date": f"{date.today().year + 1}-12-31",
+    "roster": False,
+}
 
 
 def activity(n: int, project_id: str = PROJECT_ID) -> dict[str, Any]:
     day = date.today().toordinal() - n % 300  # this year's and last year's: progress counts some
     start = date.fromordinal(day).isoformat()
     return {
-        "id": str(uuid.uuid4()), "project_id": project_id, "site_id": None,
+        "id": str(uuid.uuid4()),
+        "project_id": project_id,
+        "site_id": None,
         "type": "demonstration" if n % 3 else "farmer_training",
-        "title": f"Seed potato storage demonstration {n}", "start_date": start,
-        "end_date": start, "topic": "S1.T2", "modality": "T", "level": "L3",
-        "delivery": "in_person", "value_chain_stage": "storage",
-        "facilitators": ["Mr Chen", "Ms Mokoena"], "experts_count": 2, "location": None,
-        "notes": "", "status": "submitted",
+        "title": f"Seed potato storage demonstration {n}",
+        "start_date": start,
+        "end_date": start,
+        "topic": "S1.T2",
+        "modality": "T",
+        "level": "L3",
+        "delivery": "in_person",
+        "value_chain_stage": "storage",
+        "facilitators": ["Mr Chen", "Ms Mokoena"],
+        "experts_count": 2,
+        "location": None,
+        "notes": "",
+        "status": "submitted",
         "attendance": [
-            {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
-             "count": 10 + n % 9},
-            {"sex": "male", "age_band": "youth", "category": "farmer", "disability": False,
-             "count": 5 + n % 7},
+            {
+                "sex": "female",
+                "age_band": "adult",
+                "category": "farmer",
+                "disability": False,
+                "count": 10 + n % 9,
+            },
+            {
+                "sex": "male",
+                "age_band": "youth",
+                "category": "farmer",
+                "disability": False,
+                "count": 5 + n % 7,
+            },
         ],
     }
 
 
 def line(name: str, value: float, baseline: float, unit: str, target: str = "") -> None:
     ratio = value / baseline if baseline > 0 else float("inf")
-    print(f"  {name:<44} {value:9.1f} {unit:<3} baseline {baseline:8.1f} {unit:<3} "
-          f"ratio {ratio:6.2f}×  {target}")
+    print(
+        f"  {name:<44} {value:9.1f} {unit:<3} baseline {baseline:8.1f} {unit:<3} "
+        f"ratio {ratio:6.2f}×  {target}"
+    )
 
 
 # --- a device store holding many records -------------------------------------------------------
+
 
 def filled_store(directory: Path, records: int) -> Any:
     """A tablet that pulled ``records`` activities of one project (through the store's own
@@ -96,23 +130,52 @@ def filled_store(directory: Path, records: int) -> Any:
     backend = StoreBackend(directory)
     store = backend.store
     # Enrolled with a server that is not there: an offline tablet, as in the field.
-    store.set_meta(server_url="http://127.0.0.1:9", username="bench", role="field_expert",
-                   label="bench", device_token="offline-tablet")  # noqa: S106 - never sent
+    store.set_meta(
+        server_url="http://127.0.0.1:9",
+        username="bench",
+        role="field_expert",
+        label="bench",
+        device_token="offline-tablet",  # noqa: S106
+    )
     today = date.today()
     quarter = f"{today.year}Q{(today.month - 1) // 3 + 1}"
     head = [Change(entity="project", id=PROJECT_ID, op=Op.UPSERT, version=1, data=PROJECT)]
     # Targets for this quarter: the home screen computes the progress against them.
-    head += [Change(entity="target", id=(tid := str(uuid.uuid4())), op=Op.UPSERT, version=1,
-                    data={"id": tid, "project_id": PROJECT_ID, "indicator": indicator,
-                          "period": quarter, "value": 500, "sex": sex})
-             for indicator, sex in (("ACTIVITIES", None), ("PARTICIPANTS", None),
-                                    ("PARTICIPANTS", "female"), ("YOUTH_PARTICIPANTS", None),
-                                    ("WOMEN_SHARE", None))]
+    head += [
+        Change(
+            entity="target",
+            id=(tid := str(uuid.uuid4())),
+            op=Op.UPSERT,
+            version=1,
+            data={
+                "id": tid,
+                "project_id": PROJECT_ID,
+                "indicator": indicator,
+                "period": quarter,
+                "value": 500,
+                "sex": sex,
+            },
+        )
+        for indicator, sex in (
+            ("ACTIVITIES", None),
+            ("PARTICIPANTS", None),
+            ("PARTICIPANTS", "female"),
+            ("YOUTH_PARTICIPANTS", None),
+            ("WOMEN_SHARE", None),
+        )
+    ]
     store.apply_pull(head, "c0")
     for start in range(0, records, 500):
-        page = [Change(entity="activity", id=(a := activity(n))["id"], op=Op.UPSERT, version=1,
-                       data={**a, "version": 1, "reviews": []})
-                for n in range(start, min(records, start + 500))]
+        page = [
+            Change(
+                entity="activity",
+                id=(a := activity(n))["id"],
+                op=Op.UPSERT,
+                version=1,
+                data={**a, "version": 1, "reviews": []},
+            )
+            for n in range(start, min(records, start + 500))
+        ]
         store.apply_pull(page, f"c{start}")
     return backend
 
@@ -145,8 +208,13 @@ def bench_save(records: int, rounds: int) -> None:
         floor = raw_sqlite_floor(Path(tmp) / "floor.sqlite3", records, payload, rounds)
         session.close()
     print(f"save one activity, {records:,} records on the device ({rounds} saves)")
-    line("median save (form check + store, FULL sync)", statistics.median(timings),
-         statistics.median(floor), "ms", "target < 50 ms")
+    line(
+        "median save (form check + store, FULL sync)",
+        statistics.median(timings),
+        statistics.median(floor),
+        "ms",
+        "target < 50 ms",
+    )
     line("slowest save", max(timings), max(floor), "ms")
 
 
@@ -159,8 +227,9 @@ def raw_sqlite_floor(path: Path, records: int, payload: str, rounds: int) -> lis
     db.execute("CREATE TABLE record (id TEXT PRIMARY KEY, data TEXT)")
     db.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id TEXT, data TEXT)")
     db.execute("BEGIN")
-    db.executemany("INSERT INTO record VALUES (?, ?)",
-                   ((str(uuid.uuid4()), payload) for _ in range(records)))
+    db.executemany(
+        "INSERT INTO record VALUES (?, ?)", ((str(uuid.uuid4()), payload) for _ in range(records))
+    )
     db.execute("COMMIT")
     timings = []
     for _ in range(rounds):
@@ -211,8 +280,10 @@ app = FieldApp(build_session(Path({data_dir!r})))
 
 # The app is ready when the home screen shows its projects with their progress, read in the
 # background after the first frame.
-_APP_READY = ("app.manager is not None and app.manager.current == 'home' and "
-              "not app.manager.current_screen.loading and bool(app.manager.current_screen.cards)")
+_APP_READY = (
+    "app.manager is not None and app.manager.current == 'home' and "
+    "not app.manager.current_screen.loading and bool(app.manager.current_screen.cards)"
+)
 
 
 def first_frame(body: str, ready: str = "True") -> float:
@@ -222,8 +293,14 @@ def first_frame(body: str, ready: str = "True") -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
         script.write(code)  # a file, not -c: Kivy's App looks for its source to find .kv files
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, script.name], capture_output=True, text=True,
-                            env={**os.environ, **KIVY_ENV}, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, script.name],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **KIVY_ENV},
+        timeout=120,
+        check=False,
+    )
     os.unlink(script.name)
     elapsed = time.perf_counter() - started
     if "ready" not in result.stdout:
@@ -235,15 +312,20 @@ def bench_cold_start(records: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         backend = filled_store(Path(tmp) / "tablet", records)
         backend.close()
-        app = [first_frame(_APP.format(data_dir=str(Path(tmp) / "tablet")), _APP_READY)
-               for _ in range(rounds)]
+        app = [
+            first_frame(_APP.format(data_dir=str(Path(tmp) / "tablet")), _APP_READY)
+            for _ in range(rounds)
+        ]
     bare = [first_frame(_BARE) for _ in range(rounds)]
-    print(f"cold start to the home screen with this quarter's progress ({records:,} records; "
-          f"best of {rounds})")
+    print(
+        f"cold start to the home screen with this quarter's progress ({records:,} records; "
+        f"best of {rounds})"
+    )
     line("app", min(app) * 1000, min(bare) * 1000, "ms", "target < 2000 ms")
 
 
 # --- frames while syncing and scrolling ----------------------------------------------------------
+
 
 class Frames:
     """Drive the Kivy event loop by hand and time every frame on the UI thread, its rendering
@@ -258,9 +340,15 @@ class Frames:
         self.window = Window
         self.finish = glFinish
 
-    def run(self, frames: int | None = None, *, until: Callable[[], bool] | None = None,
-            each: Callable[[int], None] | None = None, redraw: bool = False,
-            timeout: float = 300) -> list[float]:
+    def run(
+        self,
+        frames: int | None = None,
+        *,
+        until: Callable[[], bool] | None = None,
+        each: Callable[[int], None] | None = None,
+        redraw: bool = False,
+        timeout: float = 300,
+    ) -> list[float]:
         """``redraw``: every frame draws the whole window again although nothing changed (the
         baseline: what drawing the screen costs here)."""
         durations = []
@@ -301,32 +389,55 @@ def start_server(data_dir: Path) -> tuple[str, str, subprocess.Popen[bytes]]:
     from server.migrate import upgrade
     from server.projects.models import Project
 
-    env = {**os.environ, "PILOTMON_DATA_DIR": str(data_dir), "PILOTMON_LOG_LEVEL": "WARNING",
-           "PILOTMON_RATE_LIMIT_AUTH_PER_MINUTE": "0", "PILOTMON_RATE_LIMIT_SYNC_PER_MINUTE": "0",
-           "PILOTMON_ENVIRONMENT": "development"}
+    env = {
+        **os.environ,
+        "PILOTMON_DATA_DIR": str(data_dir),
+        "PILOTMON_LOG_LEVEL": "WARNING",
+        "PILOTMON_RATE_LIMIT_AUTH_PER_MINUTE": "0",
+        "PILOTMON_RATE_LIMIT_SYNC_PER_MINUTE": "0",
+        "PILOTMON_ENVIRONMENT": "development",
+    }
     env.pop("PILOTMON_DATABASE_URL", None)
     settings = Settings(data_dir=data_dir)
     settings.ensure_data_dir()
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
     with Session(write_engine(engine)) as session:
-        project = Project(id=uuid.UUID(PROJECT_ID), code="LSO-CPP-01", name="Potato value chain",
-                          kind="CPP", country="LSO", thematic_area="TA1", solutions=["S1", "S2"],
-                          partners=[], start_date=date(2024, 1, 1),
-                          end_date=date(date.today().year + 1, 12, 31))
-        user = User(username="bench", password_hash=hash_password("bench-password-123"),
-                    role="field_expert", countries=["LSO"])
+        project = Project(
+            id=uuid.UUID(PROJECT_ID),
+            code="LSO-CPP-01",
+            name="Potato value chain",
+            kind="CPP",
+            country="LSO",
+            thematic_area="TA1",
+            solutions=["S1", "S2"],
+            partners=[],
+            start_date=date(2024, 1, 1),
+            end_date=date(date.today().year + 1, 12, 31),
+        )
+        user = User(
+            username="bench",
+            password_hash=hash_password("bench-password-123"),
+            role="field_expert",
+            countries=["LSO"],
+        )
         session.add_all([project, user])
         session.flush()
         session.add(UserProject(user_id=user.id, project_id=project.id))
-        codes = [issue_enrolment_code(session, user=user, hours=1, created_by_id=None)[1]
-                 for _ in range(2)]
+        codes = [
+            issue_enrolment_code(session, user=user, hours=1, created_by_id=None)[1]
+            for _ in range(2)
+        ]
         session.commit()
     engine.dispose()
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port",
-         str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     import requests
 
@@ -376,11 +487,14 @@ def bench_frames(sync_records: int, list_records: int) -> None:
         first, second = codes.split(",")
         started = time.perf_counter()
         feed(url, first, base / "feeder", sync_records)
-        print(f"(the server got {sync_records:,} activities from another tablet in "
-              f"{time.perf_counter() - started:.1f} s)")
+        print(
+            f"(the server got {sync_records:,} activities from another tablet in "
+            f"{time.perf_counter() - started:.1f} s)"
+        )
 
-        backend = StoreBackend(base / "tablet",
-                               schedule_options={"interval": 3600.0, "save_delay": 3600.0})
+        backend = StoreBackend(
+            base / "tablet", schedule_options={"interval": 3600.0, "save_delay": 3600.0}
+        )
         session = FieldSession(backend=backend, device=Device(), data_dir=base / "tablet")
         app = FieldApp(session)
         EventLoop.ensure_window()
@@ -393,16 +507,20 @@ def bench_frames(sync_records: int, list_records: int) -> None:
         backend.enrol(server_url=url, code=second, username=None, password=None, label="bench")
         schedule = backend._schedule
         assert schedule is not None
-        syncing = frames.run(until=lambda: schedule.last_report is not None
-                             and not schedule.syncing)
+        syncing = frames.run(
+            until=lambda: schedule.last_report is not None and not schedule.syncing
+        )
         frames.run(30)  # the screens redraw with what arrived
         pulled = len(backend.activities(PROJECT_ID))
         floor = frames.run(len(syncing), redraw=True)
-        print(f"UI frames while the first sync brings {pulled:,} records "
-              f"({len(syncing)} frames; baseline: redrawing the home screen)")
+        print(
+            f"UI frames while the first sync brings {pulled:,} records "
+            f"({len(syncing)} frames; baseline: redrawing the home screen)"
+        )
         line("longest frame while syncing", max(syncing), max(floor), "ms")
-        line("median frame while syncing", statistics.median(syncing),
-             statistics.median(floor), "ms")
+        line(
+            "median frame while syncing", statistics.median(syncing), statistics.median(floor), "ms"
+        )
 
         # Scrolling: the activity list with every record, top to bottom.
         extra = max(0, list_records - pulled)
@@ -425,11 +543,17 @@ def bench_frames(sync_records: int, list_records: int) -> None:
 
         scrolling = frames.run(steps, each=scroll)
         floor = frames.run(steps, redraw=True)
-        print(f"UI frames while scrolling {everything:,} activities, {speed} px a frame "
-              f"({steps} frames, {len(rows.data):,} rows paged in; baseline: redrawing the list)")
+        print(
+            f"UI frames while scrolling {everything:,} activities, {speed} px a frame "
+            f"({steps} frames, {len(rows.data):,} rows paged in; baseline: redrawing the list)"
+        )
         line("longest frame while scrolling", max(scrolling), max(floor), "ms")
-        line("median frame while scrolling", statistics.median(scrolling),
-             statistics.median(floor), "ms")
+        line(
+            "median frame while scrolling",
+            statistics.median(scrolling),
+            statistics.median(floor),
+            "ms",
+        )
 
         # Typing a search: one key every eight frames, then frames until the result is shown.
         rows.scroll_y = 1
@@ -440,22 +564,34 @@ def bench_frames(sync_records: int, list_records: int) -> None:
 
         def key(n: int) -> None:
             if n % per_key == 0 and n // per_key < len(query):
-                box.text = query[:n // per_key + 1]
+                box.text = query[: n // per_key + 1]
                 typed.append(time.perf_counter())
 
         wanted = ("all", query)
-        searching = frames.run(each=key, until=lambda: len(typed) == len(query) and
-                               screen.applied_query == wanted and not screen.searching)
+        searching = frames.run(
+            each=key,
+            until=lambda: (
+                len(typed) == len(query) and screen.applied_query == wanted and not screen.searching
+            ),
+        )
         waited = (time.perf_counter() - typed[-1]) * 1000
         floor = frames.run(len(searching), redraw=True)
-        print(f"UI frames while typing a search over {everything:,} activities "
-              f"({len(query)} keys, {len(searching)} frames; {screen.shown} match; baseline: "
-              f"redrawing the list)")
+        print(
+            f"UI frames while typing a search over {everything:,} activities "
+            f"({len(query)} keys, {len(searching)} frames; {screen.shown} match; baseline: "
+            f"redrawing the list)"
+        )
         line("longest frame while typing a search", max(searching), max(floor), "ms")
-        line("median frame while typing a search", statistics.median(searching),
-             statistics.median(floor), "ms")
-        print(f"  last key to result shown: {waited:.0f} ms (after a pause in typing of "
-              f"{SEARCH_DELAY_S * 1000:.0f} ms)")
+        line(
+            "median frame while typing a search",
+            statistics.median(searching),
+            statistics.median(floor),
+            "ms",
+        )
+        print(
+            f"  last key to result shown: {waited:.0f} ms (after a pause in typing of "
+            f"{SEARCH_DELAY_S * 1000:.0f} ms)"
+        )
         app.dispatch("on_stop")
         server.terminate()
         server.wait(30)
@@ -463,21 +599,29 @@ def bench_frames(sync_records: int, list_records: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=10_000,
-                        help="records on the device for save, start and scroll")
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=10_000,
+        help="records on the device for save, start and scroll",
+    )
     parser.add_argument("--sync-records", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
-    print(f"field app bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
-          f"{sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(
+        f"field app bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
+        f"{sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
     bench_save(args.records, args.rounds)
     try:
         bench_cold_start(args.records, 3)
         bench_frames(args.sync_records, args.records)
     except RuntimeError as exc:
-        print(f"UI measurements skipped: Kivy could not run headless here ({exc}). "
-              "Install Mesa's OpenGL (apt-get install libgl1 libgl1-mesa-dri) or run under "
-              "a display.")
+        print(
+            f"UI measurements skipped: Kivy could not run headless here ({exc}). "
+            "Install Mesa's OpenGL (apt-get install libgl1 libgl1-mesa-dri) or run under "
+            "a display."
+        )
     return 0
 
 

@@ -69,8 +69,7 @@ from sync.store import DeviceStore
 REPO = Path(__file__).resolve().parent.parent
 PROJECTS = 5
 ATTENDANCE = [
-    {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
-     "count": 14},
+    {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False, "count": 14},
     {"sex": "male", "age_band": "youth", "category": "farmer", "disability": False, "count": 9},
 ]
 SERVER_START_TIMEOUT_S = 90
@@ -99,27 +98,49 @@ def seed(engine: Engine, tablets: int) -> list[Tablet]:
     with Session(write_engine(engine)) as session:
         projects = []
         for n in range(PROJECTS):
-            project = Project(code=f"LSO-BENCH-{n:02d}", name=f"Load bench pilot {n}",
-                              kind="CPP", country="LSO", thematic_area="TA1",
-                              solutions=["S1", "S2"], partners=["MAFSN"],
-                              priority_product="potato", start_date=date(2024, 1, 1),
-                              end_date=date(2027, 12, 31))
+            project = Project(
+                code=f"LSO-BENCH-{n:02d}",
+                name=f"Load bench pilot {n}",
+                kind="CPP",
+                country="LSO",
+                thematic_area="TA1",
+                solutions=["S1", "S2"],
+                partners=["MAFSN"],
+                priority_product="potato",
+                start_date=date(2024, 1, 1),
+                end_date=date(2027, 12, 31),
+            )
             session.add(project)
             projects.append(project)
         session.flush()
         for n in range(tablets):
             project = projects[n % PROJECTS]
-            user = User(username=f"bench.expert{n:03d}", password_hash=password_hash,
-                        role="field_expert", countries=["LSO"])
+            user = User(
+                username=f"bench.expert{n:03d}",
+                password_hash=password_hash,
+                role="field_expert",
+                countries=["LSO"],
+            )
             session.add(user)
             session.flush()
             session.add(UserProject(user_id=user.id, project_id=project.id))
             token = new_token()
-            device = Device(id=uuid.uuid4(), user_id=user.id, label=f"bench tablet {n}",
-                            app_version="bench", token_hash=token_hash(token))
+            device = Device(
+                id=uuid.uuid4(),
+                user_id=user.id,
+                label=f"bench tablet {n}",
+                app_version="bench",
+                token_hash=token_hash(token),
+            )
             session.add(device)
-            made.append(Tablet(name=f"tablet{n:03d}", device_id=str(device.id), token=token,
-                               project_id=str(project.id)))
+            made.append(
+                Tablet(
+                    name=f"tablet{n:03d}",
+                    device_id=str(device.id),
+                    token=token,
+                    project_id=str(project.id),
+                )
+            )
         session.commit()
     return made
 
@@ -128,13 +149,24 @@ def activity(project_id: str, rng: random.Random) -> dict[str, Any]:
     day = date(2025, 1, 1).toordinal() + rng.randrange(300)
     when = date.fromordinal(day).isoformat()
     return {
-        "id": str(uuid.uuid4()), "project_id": project_id, "site_id": None,
+        "id": str(uuid.uuid4()),
+        "project_id": project_id,
+        "site_id": None,
         "type": rng.choice(["demonstration", "farmer_training", "field_day"]),
         "title": f"Seed potato storage session {rng.randrange(10**6)}",
-        "start_date": when, "end_date": when, "topic": "S1.T2", "modality": "T",
-        "level": "L3", "delivery": "in_person", "value_chain_stage": "storage",
-        "facilitators": ["Mr Chen"], "experts_count": 1, "location": None, "notes": "",
-        "attendance": ATTENDANCE, "participant_ids": None,
+        "start_date": when,
+        "end_date": when,
+        "topic": "S1.T2",
+        "modality": "T",
+        "level": "L3",
+        "delivery": "in_person",
+        "value_chain_stage": "storage",
+        "facilitators": ["Mr Chen"],
+        "experts_count": 1,
+        "location": None,
+        "notes": "",
+        "attendance": ATTENDANCE,
+        "participant_ids": None,
         "captured_at": f"{when}T10:00:00+02:00",
     }
 
@@ -162,11 +194,15 @@ class TimedSession(requests.Session):
         super().__init__()
         self.latencies = latencies
 
-    def request(self, method: str | bytes, url: str | bytes,
-                *args: Any, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         path = str(url).split("?", 1)[0]
-        kind = "push" if path.endswith("/sync/push") else (
-            "pull" if path.endswith("/sync/pull") else "other")
+        kind = (
+            "push"
+            if path.endswith("/sync/push")
+            else ("pull" if path.endswith("/sync/pull") else "other")
+        )
         started = time.perf_counter()
         status: int | None = None
         try:
@@ -190,28 +226,40 @@ def free_port() -> int:
 def running_server(url: str, data_dir: Path, workers: int, log: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILOTMON_")}
-    env.update({
-        "PILOTMON_ENVIRONMENT": "test",
-        "PILOTMON_DATABASE_URL": url,
-        "PILOTMON_DATA_DIR": str(data_dir),
-        "PILOTMON_SECRET_KEY": "load-bench-secret-key-0123456789-abcdefghij",
-        "PILOTMON_LOG_LEVEL": "WARNING",
-        "PILOTMON_RATE_LIMIT_SYNC_PER_MINUTE": "0",
-        "PILOTMON_RATE_LIMIT_AUTH_PER_MINUTE": "0",
-    })
+    env.update(
+        {
+            "PILOTMON_ENVIRONMENT": "test",
+            "PILOTMON_DATABASE_URL": url,
+            "PILOTMON_DATA_DIR": str(data_dir),
+            "PILOTMON_SECRET_KEY": "load-bench-secret-key-0123456789-abcdefghij",
+            "PILOTMON_LOG_LEVEL": "WARNING",
+            "PILOTMON_RATE_LIMIT_SYNC_PER_MINUTE": "0",
+            "PILOTMON_RATE_LIMIT_AUTH_PER_MINUTE": "0",
+        }
+    )
     pilotmon = Path(sys.executable).with_name("pilotmon")
-    command = [str(pilotmon), "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers)]
+    command = [
+        str(pilotmon),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}: "
-                                   f"{log.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"the server exited with {process.returncode}: {log.read_text()[-2000:]}"
+                )
             try:
                 if requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
                     break
@@ -250,20 +298,32 @@ class Result:
     first_errors: list[str]
 
 
-def run_tablet(tablet: Tablet, base: str, latencies: Latencies, stop: threading.Event,
-               think: float, seed_value: int) -> None:
+def run_tablet(
+    tablet: Tablet,
+    base: str,
+    latencies: Latencies,
+    stop: threading.Event,
+    think: float,
+    seed_value: int,
+) -> None:
     rng = random.Random(seed_value)
     assert tablet.store is not None
-    client = SyncClient(base, token=tablet.token, session=TimedSession(latencies),
-                        timeout=(10.0, 60.0), app_version="bench")
+    client = SyncClient(
+        base,
+        token=tablet.token,
+        session=TimedSession(latencies),
+        timeout=(10.0, 60.0),
+        app_version="bench",
+    )
     engine = SyncEngine(tablet.store, client)
     while not stop.is_set():
         for _ in range(rng.randint(1, 3)):
             own = list(tablet.saved)
             if own and rng.random() < 0.3:
                 record_id = rng.choice(own)
-                changed = tablet.store.save("activity", {
-                    "id": record_id, "title": f"Edited session {rng.randrange(10**6)}"})
+                changed = tablet.store.save(
+                    "activity", {"id": record_id, "title": f"Edited session {rng.randrange(10**6)}"}
+                )
             else:
                 record = activity(tablet.project_id, rng)
                 record_id = record["id"]
@@ -281,8 +341,9 @@ def run_tablet(tablet: Tablet, base: str, latencies: Latencies, stop: threading.
 def drain(tablet: Tablet, base: str, latencies: Latencies, deadline: float) -> None:
     """After the load: push what is left and pull everything, retrying until the deadline."""
     assert tablet.store is not None
-    client = SyncClient(base, token=tablet.token, session=TimedSession(latencies),
-                        timeout=(10.0, 60.0))
+    client = SyncClient(
+        base, token=tablet.token, session=TimedSession(latencies), timeout=(10.0, 60.0)
+    )
     engine = SyncEngine(tablet.store, client)
     while True:
         try:
@@ -311,12 +372,15 @@ def verify(engine: Engine, tablets: list[Tablet]) -> tuple[int, int, list[str]]:
     for tablet in tablets:
         expected.update(tablet.saved)
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT a.id, a.version, "
-            " (SELECT count(*) FROM activity_revision r WHERE r.activity_id = a.id), "
-            " (SELECT count(*) FROM change c WHERE c.entity = 'activity' AND c.entity_id = a.id),"
-            " (SELECT count(*) FROM attendance t WHERE t.activity_id = a.id) "
-            "FROM activity a")).all()
+        rows = conn.execute(
+            text(
+                "SELECT a.id, a.version, "
+                " (SELECT count(*) FROM activity_revision r WHERE r.activity_id = a.id), "
+                " (SELECT count(*) FROM change c WHERE c.entity = 'activity' AND c.entity_id = a.id),"  # noqa: E501
+                " (SELECT count(*) FROM attendance t WHERE t.activity_id = a.id) "
+                "FROM activity a"
+            )
+        ).all()
     server = {str(uuid.UUID(str(r[0]))): tuple(int(x) for x in r[1:]) for r in rows}
     lost = duplicated = 0
     examples: list[str] = []
@@ -327,8 +391,10 @@ def verify(engine: Engine, tablets: list[Tablet]) -> tuple[int, int, list[str]]:
             examples.append(f"lost: activity {activity_id} saved {saves}x, server {found}")
         elif found != (saves, saves, saves, len(ATTENDANCE)):
             duplicated += 1
-            examples.append(f"duplicated: activity {activity_id} saved {saves}x, server "
-                            f"(version, revisions, changes, attendance) = {found}")
+            examples.append(
+                f"duplicated: activity {activity_id} saved {saves}x, server "
+                f"(version, revisions, changes, attendance) = {found}"
+            )
     for activity_id in set(server) - set(expected):
         duplicated += 1
         examples.append(f"duplicated: the server holds {activity_id}, which no tablet saved")
@@ -346,22 +412,38 @@ def verify(engine: Engine, tablets: list[Tablet]) -> tuple[int, int, list[str]]:
     return lost, duplicated, examples
 
 
-def run_backend(backend: str, url: str, *, workers: int, tablets: int, seconds: float,
-                think: float, workdir: Path) -> Result:
+def run_backend(
+    backend: str,
+    url: str,
+    *,
+    workers: int,
+    tablets: int,
+    seconds: float,
+    think: float,
+    workdir: Path,
+) -> Result:
     engine = make_engine(url)
     try:
         upgrade(engine)
         fleet = seed(engine, tablets)
         for tablet in fleet:
-            tablet.store = DeviceStore(workdir / backend / f"{tablet.name}.sqlite3",
-                                       device_id=tablet.device_id)
+            tablet.store = DeviceStore(
+                workdir / backend / f"{tablet.name}.sqlite3", device_id=tablet.device_id
+            )
         latencies = Latencies()
-        with running_server(url, workdir / f"{backend}-data", workers,
-                            workdir / f"{backend}-server.log") as base:
+        with running_server(
+            url, workdir / f"{backend}-data", workers, workdir / f"{backend}-server.log"
+        ) as base:
             stop = threading.Event()
-            threads = [threading.Thread(target=run_tablet, name=t.name,
-                                        args=(t, base, latencies, stop, think, n), daemon=True)
-                       for n, t in enumerate(fleet)]
+            threads = [
+                threading.Thread(
+                    target=run_tablet,
+                    name=t.name,
+                    args=(t, base, latencies, stop, think, n),
+                    daemon=True,
+                )
+                for n, t in enumerate(fleet)
+            ]
             started = time.monotonic()
             for thread in threads:
                 thread.start()
@@ -373,23 +455,27 @@ def run_backend(backend: str, url: str, *, workers: int, tablets: int, seconds: 
             load_statuses = dict(latencies.statuses)
             load_samples = {k: list(v) for k, v in latencies.samples.items()}
             deadline = time.monotonic() + DRAIN_TIMEOUT_S
-            drains = [threading.Thread(target=drain, args=(t, base, Latencies(), deadline),
-                                       daemon=True) for t in fleet]
+            drains = [
+                threading.Thread(target=drain, args=(t, base, Latencies(), deadline), daemon=True)
+                for t in fleet
+            ]
             for thread in drains:
                 thread.start()
             for thread in drains:
                 thread.join(timeout=DRAIN_TIMEOUT_S + 30)
             # Teammates may have pushed after a tablet's last pull: one more pull round each.
-            finals = [threading.Thread(target=final_pull, args=(t, base), daemon=True)
-                      for t in fleet]
+            finals = [
+                threading.Thread(target=final_pull, args=(t, base), daemon=True) for t in fleet
+            ]
             for thread in finals:
                 thread.start()
             for thread in finals:
                 thread.join(timeout=DRAIN_TIMEOUT_S)
         lost, duplicated, examples = verify(engine, fleet)
         with engine.connect() as conn:
-            mutations = int(conn.execute(text("SELECT coalesce(sum(last_seq), 0) FROM device"))
-                            .scalar_one())
+            mutations = int(
+                conn.execute(text("SELECT coalesce(sum(last_seq), 0) FROM device")).scalar_one()
+            )
         failures = [e for t in fleet for e in t.errors]
         if failures:
             log = (workdir / f"{backend}-server.log").read_text(errors="replace").splitlines()
@@ -397,10 +483,19 @@ def run_backend(backend: str, url: str, *, workers: int, tablets: int, seconds: 
             failures += [f"server log: {line.strip()[:200]}" for line in reasons[-3:]]
         timed = Latencies()
         timed.samples.update(load_samples)
-        return Result(backend=backend, workers=workers, tablets=tablets, seconds=elapsed,
-                      latencies=timed, mutations=mutations, errors=len(failures), lost=lost,
-                      duplicated=duplicated, statuses=load_statuses,
-                      first_errors=(failures[:3] + failures[-3:] + examples)[:8])
+        return Result(
+            backend=backend,
+            workers=workers,
+            tablets=tablets,
+            seconds=elapsed,
+            latencies=timed,
+            mutations=mutations,
+            errors=len(failures),
+            lost=lost,
+            duplicated=duplicated,
+            statuses=load_statuses,
+            first_errors=(failures[:3] + failures[-3:] + examples)[:8],
+        )
     finally:
         for tablet in locals().get("fleet", []):
             if tablet.store is not None:
@@ -458,9 +553,11 @@ def percentile(samples: list[float], share: float) -> float:
 
 def report(results: list[Result]) -> None:
     print()
-    header = (f"{'backend':<11}{'workers':>8}{'tablets':>8}{'secs':>6}{'requests':>9}"
-              f"{'req/s':>7}{'mutations':>10}{'mut/s':>7}  {'kind':<5}{'p50 ms':>8}"
-              f"{'p95 ms':>8}{'p99 ms':>8}{'errors':>7}{'lost':>6}{'dup':>5}")
+    header = (
+        f"{'backend':<11}{'workers':>8}{'tablets':>8}{'secs':>6}{'requests':>9}"
+        f"{'req/s':>7}{'mutations':>10}{'mut/s':>7}  {'kind':<5}{'p50 ms':>8}"
+        f"{'p95 ms':>8}{'p99 ms':>8}{'errors':>7}{'lost':>6}{'dup':>5}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
@@ -468,15 +565,25 @@ def report(results: list[Result]) -> None:
         for n, kind in enumerate(("push", "pull")):
             samples = r.latencies.samples.get(kind, [])
             ms = [1000 * s for s in samples]
-            lead = (f"{r.backend:<11}{r.workers:>8}{r.tablets:>8}{r.seconds:>6.0f}"
+            lead = (
+                (
+                    f"{r.backend:<11}{r.workers:>8}{r.tablets:>8}{r.seconds:>6.0f}"
                     f"{requests_made:>9}{requests_made / r.seconds:>7.1f}{r.mutations:>10}"
-                    f"{r.mutations / r.seconds:>7.1f}") if n == 0 else " " * 66
+                    f"{r.mutations / r.seconds:>7.1f}"
+                )
+                if n == 0
+                else " " * 66
+            )
             tail = f"{r.errors:>7}{r.lost:>6}{r.duplicated:>5}" if n == 0 else ""
-            print(f"{lead}  {kind:<5}{percentile(ms, 0.50):>8.1f}{percentile(ms, 0.95):>8.1f}"
-                  f"{percentile(ms, 0.99):>8.1f}{tail}")
+            print(
+                f"{lead}  {kind:<5}{percentile(ms, 0.50):>8.1f}{percentile(ms, 0.95):>8.1f}"
+                f"{percentile(ms, 0.99):>8.1f}{tail}"
+            )
         codes = ", ".join(f"{code}: {count}" for code, count in sorted(r.statuses.items()))
-        print(f"{'':<11}HTTP statuses during the load: {codes}; "
-              f"mean push {statistics.fmean(r.latencies.samples.get('push', [0])) * 1000:.1f} ms")
+        print(
+            f"{'':<11}HTTP statuses during the load: {codes}; "
+            f"mean push {statistics.fmean(r.latencies.samples.get('push', [0])) * 1000:.1f} ms"
+        )
         for line in r.first_errors:
             print(f"{'':<11}{line}")
     print()
@@ -489,30 +596,59 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=4, help="workers on PostgreSQL")
     parser.add_argument("--sqlite-workers", type=int, default=1)
-    parser.add_argument("--think", type=float, default=0.5,
-                        help="mean pause between a tablet's sync rounds, in seconds")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.5,
+        help="mean pause between a tablet's sync rounds, in seconds",
+    )
     args = parser.parse_args()
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="pilotmon-load-") as tmp:
         workdir = Path(tmp)
         if args.backend in ("sqlite", "both"):
             url = f"sqlite:///{workdir / 'load.sqlite3'}"
-            print(f"== SQLite, {args.sqlite_workers} worker(s), {args.tablets} tablets, "
-                  f"{args.seconds:.0f} s", flush=True)
-            results.append(run_backend("sqlite", url, workers=args.sqlite_workers,
-                                       tablets=args.tablets, seconds=args.seconds,
-                                       think=args.think, workdir=workdir))
+            print(
+                f"== SQLite, {args.sqlite_workers} worker(s), {args.tablets} tablets, "
+                f"{args.seconds:.0f} s",
+                flush=True,
+            )
+            results.append(
+                run_backend(
+                    "sqlite",
+                    url,
+                    workers=args.sqlite_workers,
+                    tablets=args.tablets,
+                    seconds=args.seconds,
+                    think=args.think,
+                    workdir=workdir,
+                )
+            )
         if args.backend in ("postgresql", "both"):
             with postgresql_database() as url_or_none:
                 if url_or_none is None:
-                    print("== PostgreSQL skipped: set PILOTMON_BENCH_DATABASE_URL (wiped) or "
-                          "PILOTMON_TEST_DATABASE_URL", flush=True)
+                    print(
+                        "== PostgreSQL skipped: set PILOTMON_BENCH_DATABASE_URL (wiped) or "
+                        "PILOTMON_TEST_DATABASE_URL",
+                        flush=True,
+                    )
                 else:
-                    print(f"== PostgreSQL, {args.workers} workers, {args.tablets} tablets, "
-                          f"{args.seconds:.0f} s", flush=True)
-                    results.append(run_backend("postgresql", url_or_none, workers=args.workers,
-                                               tablets=args.tablets, seconds=args.seconds,
-                                               think=args.think, workdir=workdir))
+                    print(
+                        f"== PostgreSQL, {args.workers} workers, {args.tablets} tablets, "
+                        f"{args.seconds:.0f} s",
+                        flush=True,
+                    )
+                    results.append(
+                        run_backend(
+                            "postgresql",
+                            url_or_none,
+                            workers=args.workers,
+                            tablets=args.tablets,
+                            seconds=args.seconds,
+                            think=args.think,
+                            workdir=workdir,
+                        )
+                    )
     report(results)
     bad = [r for r in results if r.errors or r.lost or r.duplicated]
     return 1 if bad else 0

@@ -68,8 +68,14 @@ SEXES = ("female", "male")
 BANDS = ("youth", "adult")
 CATEGORIES = ("farmer", "technician")
 TYPES = ("demonstration", "farmer_training", "field_day", "workshop")
-TITLES = ("Seed potato storage demonstration", "Hermetic bag training", "Farmer field day",
-          "Drip irrigation workshop", "Post-harvest handling", "Village savings meeting")
+TITLES = (
+    "Seed potato storage demonstration",
+    "Hermetic bag training",
+    "Farmer field day",
+    "Drip irrigation workshop",
+    "Post-harvest handling",
+    "Village savings meeting",
+)
 
 
 @dataclass
@@ -95,22 +101,42 @@ class World:
 
 def seed(engine: Engine) -> World:
     with Session(write_engine(engine)) as session:
-        project = Project(code="LSO-CPP-001", name="Potato value chain pilot", kind="CPP",
-                          country="LSO", thematic_area="TA1", solutions=["S1", "S2"],
-                          partners=["MAFSN"], priority_product="potato",
-                          start_date=date(2020, 1, 1), end_date=date(2030, 12, 31))
-        other = Project(code="KEN-CPP-001", name="Grain storage pilot", kind="CPP",
-                        country="KEN", thematic_area="TA2", solutions=["S4", "S5"],
-                        start_date=date(2020, 1, 1), end_date=date(2030, 12, 31))
+        project = Project(
+            code="LSO-CPP-001",
+            name="Potato value chain pilot",
+            kind="CPP",
+            country="LSO",
+            thematic_area="TA1",
+            solutions=["S1", "S2"],
+            partners=["MAFSN"],
+            priority_product="potato",
+            start_date=date(2020, 1, 1),
+            end_date=date(2030, 12, 31),
+        )
+        other = Project(
+            code="KEN-CPP-001",
+            name="Grain storage pilot",
+            kind="CPP",
+            country="KEN",
+            thematic_area="TA2",
+            solutions=["S4", "S5"],
+            start_date=date(2020, 1, 1),
+            end_date=date(2030, 12, 31),
+        )
         # No password: the bench's expert only ever syncs with its device token.
-        user = User(username="bench.expert", password_hash="!", role="field_expert",  # noqa: S106
-                    countries=["LSO"])
+        user = User(
+            username="bench.expert",
+            password_hash="!",  # noqa: S106
+            role="field_expert",
+            countries=["LSO"],
+        )
         session.add_all([project, other, user])
         session.flush()
         session.add(UserProject(user_id=user.id, project_id=project.id))
         token = new_token()
-        device = Device(id=uuid.uuid4(), user_id=user.id, label="bench",
-                        token_hash=token_hash(token))
+        device = Device(
+            id=uuid.uuid4(), user_id=user.id, label="bench", token_hash=token_hash(token)
+        )
         session.add(device)
         session.commit()
         return World(str(project.id), str(other.id), str(device.id), token)
@@ -123,49 +149,102 @@ def activities(project_id: str, count: int, seed_value: int = 1) -> list[dict[st
     found = []
     for n in range(count):
         day = (today - timedelta(days=rng.randint(1, 25))).isoformat()
-        found.append({
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "project_id": project_id, "site_id": None, "type": rng.choice(TYPES),
-            "title": f"{rng.choice(TITLES)} {n}", "start_date": day, "end_date": day,
-            "topic": rng.choice(["S1.T1", "S1.T2", "S2.T1", "S2.T3"]), "modality": "T",
-            "level": "L3", "delivery": "in_person", "value_chain_stage": "storage",
-            "facilitators": ["Mr Chen", "Ms Mokoena"], "experts_count": rng.randint(1, 3),
-            "location": {"lat": round(-29.3 + rng.random() / 10, 5),
-                         "lon": round(27.4 + rng.random() / 10, 5), "accuracy_m": 8},
-            "notes": "", "participant_ids": None,
-            "attendance": [
-                {"sex": sex, "age_band": band, "category": category, "disability": False,
-                 "count": rng.randint(1, 40)}
-                for sex in SEXES for band in BANDS for category in CATEGORIES
-            ],
-            "captured_at": f"{day}T10:00:00+02:00",
-        })
+        found.append(
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "project_id": project_id,
+                "site_id": None,
+                "type": rng.choice(TYPES),
+                "title": f"{rng.choice(TITLES)} {n}",
+                "start_date": day,
+                "end_date": day,
+                "topic": rng.choice(["S1.T1", "S1.T2", "S2.T1", "S2.T3"]),
+                "modality": "T",
+                "level": "L3",
+                "delivery": "in_person",
+                "value_chain_stage": "storage",
+                "facilitators": ["Mr Chen", "Ms Mokoena"],
+                "experts_count": rng.randint(1, 3),
+                "location": {
+                    "lat": round(-29.3 + rng.random() / 10, 5),
+                    "lon": round(27.4 + rng.random() / 10, 5),
+                    "accuracy_m": 8,
+                },
+                "notes": "",
+                "participant_ids": None,
+                "attendance": [
+                    {
+                        "sex": sex,
+                        "age_band": band,
+                        "category": category,
+                        "disability": False,
+                        "count": rng.randint(1, 40),
+                    }
+                    for sex in SEXES
+                    for band in BANDS
+                    for category in CATEGORIES
+                ],
+                "captured_at": f"{day}T10:00:00+02:00",
+            }
+        )
     return found
 
 
 # --- ingest and wire -------------------------------------------------------------------------
 
 
-def _floor_rows(records: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]],
-                                                        list[tuple[Any, ...]]]:
+def _floor_rows(
+    records: list[dict[str, Any]],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     now = datetime.now(UTC).isoformat(sep=" ")
     activity_rows = []
     attendance_rows = []
     for r in records:
-        activity_rows.append((
-            uuid.UUID(r["id"]).hex, uuid.UUID(r["project_id"]).hex, r["type"], r["title"],
-            r["start_date"], r["end_date"], r["topic"], r["modality"], r["level"],
-            r["delivery"], r["value_chain_stage"], json.dumps(r["facilitators"]),
-            r["experts_count"], json.dumps(r["location"]), r["notes"], "submitted", 1,
-            r["captured_at"], 0, 0, "[]", now, now, now))
+        activity_rows.append(
+            (
+                uuid.UUID(r["id"]).hex,
+                uuid.UUID(r["project_id"]).hex,
+                r["type"],
+                r["title"],
+                r["start_date"],
+                r["end_date"],
+                r["topic"],
+                r["modality"],
+                r["level"],
+                r["delivery"],
+                r["value_chain_stage"],
+                json.dumps(r["facilitators"]),
+                r["experts_count"],
+                json.dumps(r["location"]),
+                r["notes"],
+                "submitted",
+                1,
+                r["captured_at"],
+                0,
+                0,
+                "[]",
+                now,
+                now,
+                now,
+            )
+        )
         for row in r["attendance"]:
-            attendance_rows.append((uuid.UUID(r["id"]).hex, row["sex"], row["age_band"],
-                                    row["category"], int(row["disability"]), row["count"]))
+            attendance_rows.append(
+                (
+                    uuid.UUID(r["id"]).hex,
+                    row["sex"],
+                    row["age_band"],
+                    row["category"],
+                    int(row["disability"]),
+                    row["count"],
+                )
+            )
     return activity_rows, attendance_rows
 
 
-def sqlite_floor(template: Path, workdir: Path, project_id: str,
-                 records: list[dict[str, Any]]) -> float:
+def sqlite_floor(
+    template: Path, workdir: Path, project_id: str, records: list[dict[str, Any]]
+) -> float:
     """The same rows with raw sqlite3.executemany in one transaction, same schema and indexes."""
     path = workdir / "floor.sqlite3"
     shutil.copyfile(template, path)
@@ -180,9 +259,13 @@ def sqlite_floor(template: Path, workdir: Path, project_id: str,
         "modality, level, delivery, value_chain_stage, facilitators, experts_count, location, "
         "notes, status, version, captured_at, deleted, late, flags, created_at, updated_at, "
         "submitted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        activity_rows)
-    db.executemany("INSERT INTO attendance (activity_id, sex, age_band, category, disability, "
-                   "count) VALUES (?,?,?,?,?,?)", attendance_rows)
+        activity_rows,
+    )
+    db.executemany(
+        "INSERT INTO attendance (activity_id, sex, age_band, category, disability, "
+        "count) VALUES (?,?,?,?,?,?)",
+        attendance_rows,
+    )
     db.execute("COMMIT")
     elapsed = time.perf_counter() - started
     count = db.execute("SELECT count(*) FROM attendance").fetchone()[0]
@@ -203,17 +286,20 @@ def postgresql_floor(url: str, records: list[dict[str, Any]]) -> float:
             "COPY activity (id, project_id, type, title, start_date, end_date, topic, modality, "
             "level, delivery, value_chain_stage, facilitators, experts_count, location, notes, "
             "status, version, captured_at, deleted, late, flags, created_at, updated_at, "
-            "submitted_at) FROM STDIN") as copy:
+            "submitted_at) FROM STDIN"
+        ) as copy:
             for row in activity_rows:
                 values = list(row)
                 values[0], values[1] = str(uuid.UUID(values[0])), str(uuid.UUID(values[1]))
                 values[18], values[19] = bool(values[18]), bool(values[19])
                 copy.write_row(values)
-        with cursor.copy("COPY attendance (activity_id, sex, age_band, category, disability, "
-                         "count) FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY attendance (activity_id, sex, age_band, category, disability, count) FROM STDIN"
+        ) as copy:
             for row in attendance_rows:
-                copy.write_row((str(uuid.UUID(row[0])), row[1], row[2], row[3], bool(row[4]),
-                                row[5]))
+                copy.write_row(
+                    (str(uuid.UUID(row[0])), row[1], row[2], row[3], bool(row[4]), row[5])
+                )
         raw.commit()
         return time.perf_counter() - started
     finally:
@@ -221,8 +307,9 @@ def postgresql_floor(url: str, records: list[dict[str, Any]]) -> float:
         engine.dispose()
 
 
-def ingest(url: str, workdir: Path, records_count: int, *,
-           label: str) -> tuple[float, float, int, World, list[dict[str, Any]]]:
+def ingest(
+    url: str, workdir: Path, records_count: int, *, label: str
+) -> tuple[float, float, int, World, list[dict[str, Any]]]:
     """Push ``records_count`` activities through HTTP; returns (seconds, saving seconds,
     bytes sent, world, records)."""
     engine = make_engine(url)
@@ -235,10 +322,11 @@ def ingest(url: str, workdir: Path, records_count: int, *,
     store = DeviceStore(workdir / f"{label}-tablet.sqlite3", device_id=world.device_id)
     started = time.perf_counter()
     for start in range(0, len(records), 1000):
-        store.save_many("activity", records[start:start + 1000])
+        store.save_many("activity", records[start : start + 1000])
     saving = time.perf_counter() - started
-    with load_bench.running_server(url, workdir / f"{label}-data", 1,
-                                   workdir / f"{label}-server.log") as base:
+    with load_bench.running_server(
+        url, workdir / f"{label}-data", 1, workdir / f"{label}-server.log"
+    ) as base:
         client = SyncClient(base, token=world.token, timeout=(10, 300))
         engine_ = SyncEngine(store, client)
         waiting = _time_requests(client)
@@ -301,33 +389,70 @@ def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | Non
     server_db = workdir / "ingest.sqlite3"
     shutil.copyfile(template, server_db)
     print(f"ingest: pushing {count} activities to SQLite over HTTP …", flush=True)
-    seconds, saving, sent, world, records = ingest(f"sqlite:///{server_db}", workdir, count,
-                                                   label="sqlite")
+    seconds, saving, sent, world, records = ingest(
+        f"sqlite:///{server_db}", workdir, count, label="sqlite"
+    )
     floor_db = workdir / "floor-template.sqlite3"
     shutil.copyfile(template, floor_db)
     floor_engine = make_engine(f"sqlite:///{floor_db}")
     with Session(write_engine(floor_engine)) as session:
-        session.execute(insert(Project).values(
-            id=uuid.UUID(world.project_id), code="P", name="P", kind="CPP", country="LSO",
-            thematic_area="TA1", solutions=[], partners=[], start_date=date(2020, 1, 1),
-            end_date=date(2030, 12, 31), roster=False, version=1,
-            created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+        session.execute(
+            insert(Project).values(
+                id=uuid.UUID(world.project_id),
+                code="P",
+                name="P",
+                kind="CPP",
+                country="LSO",
+                thematic_area="TA1",
+                solutions=[],
+                partners=[],
+                start_date=date(2020, 1, 1),
+                end_date=date(2030, 12, 31),
+                roster=False,
+                version=1,
+                created_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC),
+            )
+        )
         session.commit()
     floor_engine.dispose()
     floor = min(sqlite_floor(floor_db, workdir, world.project_id, records) for _ in range(3))
-    rows.append(Row(f"ingest {count} activities, SQLite", f"{seconds:.2f} s",
-                    f"{floor:.2f} s executemany", f"{seconds / floor:.1f}×", "≤ 3×",
-                    "ok" if seconds <= 3 * floor else "MISSED"))
-    rows.append(Row("  of which: in push requests (HTTP + server)",
-                    f"{INGEST_WAITING['sqlite']:.2f} s", "", "", "", ""))
-    rows.append(Row("  tablet saves before the push (not timed)", f"{saving:.2f} s", "", "",
-                    "", ""))
+    rows.append(
+        Row(
+            f"ingest {count} activities, SQLite",
+            f"{seconds:.2f} s",
+            f"{floor:.2f} s executemany",
+            f"{seconds / floor:.1f}×",
+            "≤ 3×",
+            "ok" if seconds <= 3 * floor else "MISSED",
+        )
+    )
+    rows.append(
+        Row(
+            "  of which: in push requests (HTTP + server)",
+            f"{INGEST_WAITING['sqlite']:.2f} s",
+            "",
+            "",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        Row("  tablet saves before the push (not timed)", f"{saving:.2f} s", "", "", "", "")
+    )
 
     bare = gzip.compress(json.dumps(records, separators=(",", ":")).encode())
     per_activity, bare_per = sent / count, len(bare) / count
-    rows.append(Row("wire bytes per activity (push bodies)", f"{per_activity:.0f} B",
-                    f"{bare_per:.0f} B gzip array", f"{per_activity / bare_per:.2f}×", "≤ 1.2×",
-                    "ok" if per_activity <= 1.2 * bare_per else "MISSED"))
+    rows.append(
+        Row(
+            "wire bytes per activity (push bodies)",
+            f"{per_activity:.0f} B",
+            f"{bare_per:.0f} B gzip array",
+            f"{per_activity / bare_per:.2f}×",
+            "≤ 1.2×",
+            "ok" if per_activity <= 1.2 * bare_per else "MISSED",
+        )
+    )
 
     if postgres:
         print(f"ingest: pushing {count} activities to PostgreSQL over HTTP …", flush=True)
@@ -341,11 +466,26 @@ def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | Non
         for record in records:
             record["project_id"] = world.project_id
         floor = postgresql_floor(postgres, records)
-        rows.append(Row(f"ingest {count} activities, PostgreSQL", f"{seconds:.2f} s",
-                        f"{floor:.2f} s COPY", f"{seconds / floor:.1f}×", "≤ 3×",
-                        "ok" if seconds <= 3 * floor else "MISSED"))
-        rows.append(Row("  of which: in push requests (HTTP + server)",
-                        f"{INGEST_WAITING['postgresql']:.2f} s", "", "", "", ""))
+        rows.append(
+            Row(
+                f"ingest {count} activities, PostgreSQL",
+                f"{seconds:.2f} s",
+                f"{floor:.2f} s COPY",
+                f"{seconds / floor:.1f}×",
+                "≤ 3×",
+                "ok" if seconds <= 3 * floor else "MISSED",
+            )
+        )
+        rows.append(
+            Row(
+                "  of which: in push requests (HTTP + server)",
+                f"{INGEST_WAITING['postgresql']:.2f} s",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
 
 
 # --- incremental pull against the size of the change log --------------------------------------
@@ -365,16 +505,24 @@ def change_log_of(size: int, workdir: Path, template: Path) -> tuple[str, World,
         with Session(write_engine(engine)) as session:
             # Older history: half of it in this tablet's project, half in another one.
             for start in range(0, filler, 50_000):
-                session.execute(insert(Change), [
-                    {"entity": "activity", "entity_id": uuid.uuid4(), "op": "upsert",
-                     "version": 1, "project_id": mine if n % 2 else other, "created_at": now}
-                    for n in range(start, min(filler, start + 50_000))
-                ])
+                session.execute(
+                    insert(Change),
+                    [
+                        {
+                            "entity": "activity",
+                            "entity_id": uuid.uuid4(),
+                            "op": "upsert",
+                            "version": 1,
+                            "project_id": mine if n % 2 else other,
+                            "created_at": now,
+                        }
+                        for n in range(start, min(filler, start + 50_000))
+                    ],
+                )
             session.commit()
         with Session(write_engine(engine)) as session:
             for record in activities(world.project_id, 100, seed_value=size):
-                write_activity(session, data=record, existing=None, source="api",
-                               author_id=None)
+                write_activity(session, data=record, existing=None, source="api", author_id=None)
             session.commit()
         cursor = Cursor(filler, scope_digest([mine]), catalogue_digest()).encode()
     finally:
@@ -382,10 +530,12 @@ def change_log_of(size: int, workdir: Path, template: Path) -> tuple[str, World,
     return url, world, cursor
 
 
-def timed_pulls(url: str, world: World, cursor: str, workdir: Path, label: str,
-                repeats: int) -> float:
-    with load_bench.running_server(url, workdir / f"{label}-data", 1,
-                                   workdir / f"{label}-server.log") as base:
+def timed_pulls(
+    url: str, world: World, cursor: str, workdir: Path, label: str, repeats: int
+) -> float:
+    with load_bench.running_server(
+        url, workdir / f"{label}-data", 1, workdir / f"{label}-server.log"
+    ) as base:
         client = SyncClient(base, token=world.token)
         samples = []
         for _ in range(repeats + 3):
@@ -408,9 +558,16 @@ def bench_pull(workdir: Path, sizes: tuple[int, int], rows: list[Row]) -> None:
         url, world, cursor = change_log_of(size, workdir, template)
         timings.append(timed_pulls(url, world, cursor, workdir, f"pull-{size}", repeats=30))
     small, large = timings
-    rows.append(Row(f"pull 100 changes at {sizes[1]:,} changes", f"{large * 1000:.1f} ms",
-                    f"{small * 1000:.1f} ms at {sizes[0]:,}", f"{large / small:.2f}×",
-                    "0.5–1.5×", "ok" if 0.5 <= large / small <= 1.5 else "MISSED"))
+    rows.append(
+        Row(
+            f"pull 100 changes at {sizes[1]:,} changes",
+            f"{large * 1000:.1f} ms",
+            f"{small * 1000:.1f} ms at {sizes[0]:,}",
+            f"{large / small:.2f}×",
+            "0.5–1.5×",
+            "ok" if 0.5 <= large / small <= 1.5 else "MISSED",
+        )
+    )
 
 
 # --- load ------------------------------------------------------------------------------------
@@ -419,17 +576,32 @@ def bench_pull(workdir: Path, sizes: tuple[int, int], rows: list[Row]) -> None:
 def bench_load(workdir: Path, tablets: int, seconds: float, rows: list[Row]) -> None:
     print(f"load: {tablets} tablets for {seconds:.0f} s on SQLite …", flush=True)
     url = f"sqlite:///{workdir / 'load.sqlite3'}"
-    result = load_bench.run_backend("sqlite", url, workers=1, tablets=tablets, seconds=seconds,
-                                    think=0.5, workdir=workdir)
+    result = load_bench.run_backend(
+        "sqlite", url, workers=1, tablets=tablets, seconds=seconds, think=0.5, workdir=workdir
+    )
     pushes = [1000 * s for s in result.latencies.samples.get("push", [])]
     clean = result.errors == result.lost == result.duplicated == 0
-    rows.append(Row(f"load {tablets} tablets × {result.seconds:.0f} s, SQLite",
-                    f"errors {result.errors}, lost {result.lost}, dup {result.duplicated}",
-                    f"{result.mutations} mutations, {len(pushes)} pushes", "", "all 0",
-                    "ok" if clean else "MISSED"))
-    rows.append(Row("  push latency p50 / p95",
-                    f"{load_bench.percentile(pushes, 0.5):.0f} / "
-                    f"{load_bench.percentile(pushes, 0.95):.0f} ms", "", "", "", ""))
+    rows.append(
+        Row(
+            f"load {tablets} tablets × {result.seconds:.0f} s, SQLite",
+            f"errors {result.errors}, lost {result.lost}, dup {result.duplicated}",
+            f"{result.mutations} mutations, {len(pushes)} pushes",
+            "",
+            "all 0",
+            "ok" if clean else "MISSED",
+        )
+    )
+    rows.append(
+        Row(
+            "  push latency p50 / p95",
+            f"{load_bench.percentile(pushes, 0.5):.0f} / "
+            f"{load_bench.percentile(pushes, 0.95):.0f} ms",
+            "",
+            "",
+            "",
+            "",
+        )
+    )
     for line in result.first_errors:
         print(f"  {line}")
 
@@ -439,8 +611,10 @@ def bench_load(workdir: Path, tablets: int, seconds: float, rows: list[Row]) -> 
 
 def print_table(rows: list[Row]) -> None:
     headers = Row("measure", "value", "baseline (same run)", "ratio", "target", "")
-    widths = [max(len(getattr(r, f)) for r in [headers, *rows])
-              for f in ("metric", "value", "baseline", "ratio", "target", "verdict")]
+    widths = [
+        max(len(getattr(r, f)) for r in [headers, *rows])
+        for f in ("metric", "value", "baseline", "ratio", "target", "verdict")
+    ]
     print()
     for n, row in enumerate([headers, *rows]):
         cells = (row.metric, row.value, row.baseline, row.ratio, row.target, row.verdict)
@@ -452,19 +626,26 @@ def print_table(rows: list[Row]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="a tenth of every size, 10 tablets for 15 s")
+    parser.add_argument(
+        "--quick", action="store_true", help="a tenth of every size, 10 tablets for 15 s"
+    )
     parser.add_argument("--activities", type=int, help="activities to ingest (20000)")
     parser.add_argument("--pull-sizes", help="two change-log sizes (100000,1000000)")
     parser.add_argument("--tablets", type=int, help="simulated tablets (50)")
     parser.add_argument("--seconds", type=float, help="load duration (60)")
-    parser.add_argument("--only", default="ingest,pull,load",
-                        help="comma list of ingest (includes wire), pull, load")
+    parser.add_argument(
+        "--only",
+        default="ingest,pull,load",
+        help="comma list of ingest (includes wire), pull, load",
+    )
     parser.add_argument("--no-postgresql", action="store_true")
     args = parser.parse_args(argv)
     count = args.activities or (2_000 if args.quick else 20_000)
-    sizes = tuple(int(s) for s in args.pull_sizes.split(",")) if args.pull_sizes else (
-        (10_000, 100_000) if args.quick else (100_000, 1_000_000))
+    sizes = (
+        tuple(int(s) for s in args.pull_sizes.split(","))
+        if args.pull_sizes
+        else ((10_000, 100_000) if args.quick else (100_000, 1_000_000))
+    )
     tablets = args.tablets or (10 if args.quick else 50)
     seconds = args.seconds or (15.0 if args.quick else 60.0)
     only = set(args.only.split(","))

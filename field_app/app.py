@@ -82,8 +82,9 @@ class FieldApp(App):
         # The schedule's thread syncs from now on, retrying with back-off, no user action
         # needed. Its reports (from that thread) reach the UI coalesced: at most one status
         # read per STATUS_INTERVAL_S, done off the UI thread, then one cheap update on it.
-        self._sync_reports = Coalescer(self._read_sync_state, interval=STATUS_INTERVAL_S,
-                                       later=_on_ui_thread)
+        self._sync_reports = Coalescer(
+            self._read_sync_state, interval=STATUS_INTERVAL_S, later=_on_ui_thread
+        )
         self.session.start_sync(self._sync_reports)
 
     def on_stop(self) -> None:
@@ -137,7 +138,7 @@ class FieldApp(App):
         current screen's Back went)."""
         assert self.manager is not None
         if name in self._history:
-            del self._history[len(self._history) - 1 - self._history[::-1].index(name):]
+            del self._history[len(self._history) - 1 - self._history[::-1].index(name) :]
         screen = self.screen(name)
         screen.enter(**params)
         self.manager.current = name
@@ -174,8 +175,7 @@ class FieldApp(App):
         # its button disabled) for nothing.
         if self._grace is not None:
             self._grace.cancel()
-        self._grace = Clock.schedule_once(lambda _dt: self.status_changed(),
-                                          SYNC_START_GRACE_S)
+        self._grace = Clock.schedule_once(lambda _dt: self.status_changed(), SYNC_START_GRACE_S)
 
     def status_changed(self) -> None:
         """Something the sync bar shows changed here (a save): read it again, coalesced."""
@@ -198,8 +198,9 @@ class FieldApp(App):
 
         in_background(read, self._sync_state_read)
 
-    def _sync_state_read(self, found: tuple[bool, Any, tuple[object, ...]] | None,
-                         error: BaseException | None) -> None:
+    def _sync_state_read(
+        self, found: tuple[bool, Any, tuple[object, ...]] | None, error: BaseException | None
+    ) -> None:
         self._reading = False
         if self._stopped:
             return

@@ -39,8 +39,15 @@ LOG_KEEP = 50
 # What the Activities list shows of each record, extracted in SQLite.
 ROW_FIELDS = ("title", "type", "start_date", "topic", "site_id")
 # What a project's progress is computed from (``controllers.progress``).
-PROGRESS_FIELDS = ("type", "status", "start_date", "end_date", "experts_count", "attendance",
-                   "participant_ids")
+PROGRESS_FIELDS = (
+    "type",
+    "status",
+    "start_date",
+    "end_date",
+    "experts_count",
+    "attendance",
+    "participant_ids",
+)
 # Keys the app keeps in the store's meta table (its own, next to sync's).
 _ENROLMENT_KEYS = ("server_url", "device_token", "username", "role", "label")
 _LOG_KEY = "field_app.sync_log"
@@ -61,8 +68,13 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 class StoreBackend:
-    def __init__(self, data_dir: Path, *, http: requests.Session | None = None,
-                 schedule_options: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        http: requests.Session | None = None,
+        schedule_options: Mapping[str, float] | None = None,
+    ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / STORE_FILE
         self.store = DeviceStore(self.path)
@@ -93,9 +105,13 @@ class StoreBackend:
         values = {key: self.store.meta(key) for key in _ENROLMENT_KEYS}
         if not values["device_token"] or not values["server_url"]:
             return None
-        return Enrolment(server_url=str(values["server_url"]), device_id=self.store.device_id,
-                         username=str(values["username"] or ""), role=str(values["role"] or ""),
-                         label=str(values["label"] or ""))
+        return Enrolment(
+            server_url=str(values["server_url"]),
+            device_id=self.store.device_id,
+            username=str(values["username"] or ""),
+            role=str(values["role"] or ""),
+            label=str(values["label"] or ""),
+        )
 
     def projects(self) -> list[dict[str, Any]]:
         return self._records("project", order_by=["code"])
@@ -128,20 +144,28 @@ class StoreBackend:
         return record
 
     def activities(self, project_id: str) -> list[LocalRecord]:
-        return [self._local(r) for r in self.store.query(
-            "activity", where={"project_id": project_id})]
+        return [
+            self._local(r) for r in self.store.query("activity", where={"project_id": project_id})
+        ]
 
     def activity_rows(self, project_id: str) -> list[RowFacts]:
         # SQLite picks the few fields a list row shows and sums the attendance, in C: many
         # times faster than loading 10 000 whole records into Python.
-        rows = self.store.query("activity", where={"project_id": project_id},
-                                fields=ROW_FIELDS, attendance_totals=True)
+        rows = self.store.query(
+            "activity", where={"project_id": project_id}, fields=ROW_FIELDS, attendance_totals=True
+        )
         return [
-            RowFacts(id=r.id, title=r.data.get("title") or "", type=r.data.get("type") or "",
-                     start_date=r.data.get("start_date") or "",
-                     topic=r.data.get("topic") or "", site_id=r.data.get("site_id") or "",
-                     participants=r.participants or 0, women=r.women or 0,
-                     state=self._shown_state(r.state))
+            RowFacts(
+                id=r.id,
+                title=r.data.get("title") or "",
+                type=r.data.get("type") or "",
+                start_date=r.data.get("start_date") or "",
+                topic=r.data.get("topic") or "",
+                site_id=r.data.get("site_id") or "",
+                participants=r.participants or 0,
+                women=r.women or 0,
+                state=self._shown_state(r.state),
+            )
             for r in rows
         ]
 
@@ -150,16 +174,22 @@ class StoreBackend:
         # SQLite (not whole records with titles, notes and reviews); the year's, of which the
         # quarter's and the year's targets both count.
         prefix = f"{year:04d}-"
-        return [r.data for status in sorted(COUNTED_STATUSES)
-                for r in self.store.query("activity", where={"project_id": project_id,
-                                                             "status": status},
-                                          fields=PROGRESS_FIELDS)
-                if str(r.data.get("start_date") or "").startswith(prefix)]
+        return [
+            r.data
+            for status in sorted(COUNTED_STATUSES)
+            for r in self.store.query(
+                "activity",
+                where={"project_id": project_id, "status": status},
+                fields=PROGRESS_FIELDS,
+            )
+            if str(r.data.get("start_date") or "").startswith(prefix)
+        ]
 
     def activity_states(self, project_id: str) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for state, n in self.store.state_counts("activity",
-                                                where={"project_id": project_id}).items():
+        for state, n in self.store.state_counts(
+            "activity", where={"project_id": project_id}
+        ).items():
             shown = self._shown_state(state)
             counts[shown] = counts.get(shown, 0) + n
         return counts
@@ -183,11 +213,16 @@ class StoreBackend:
         for data in self._records("attachment", where={"activity_id": activity_id}):
             path = self.store.files_dir / str(data["id"])
             if path.exists():  # teammates' photos stay on the server
-                found.append(Photo(id=str(data["id"]), path=str(path),
-                                   sha256=str(data.get("sha256", "")),
-                                   size=int(data.get("size") or 0),
-                                   content_type=str(data.get("content_type", "")),
-                                   caption=str(data.get("caption") or "")))
+                found.append(
+                    Photo(
+                        id=str(data["id"]),
+                        path=str(path),
+                        sha256=str(data.get("sha256", "")),
+                        size=int(data.get("size") or 0),
+                        content_type=str(data.get("content_type", "")),
+                        caption=str(data.get("caption") or ""),
+                    )
+                )
         return found
 
     # -- writing -------------------------------------------------------------------------------
@@ -205,13 +240,19 @@ class StoreBackend:
         if save.new_site is not None:
             records.append(("site", save.new_site))  # first: the activity refers to it
         records.append(("activity", save.activity))
-        photos = [NewPhoto(id=p.id, activity_id=activity_id, source=p.path,
-                           content_type=p.content_type, caption=p.caption)
-                  for p in save.photos]
+        photos = [
+            NewPhoto(
+                id=p.id,
+                activity_id=activity_id,
+                source=p.path,
+                content_type=p.content_type,
+                caption=p.caption,
+            )
+            for p in save.photos
+        ]
         kept = {p.id for p in save.photos}
         removed = [p.id for p in self.photos(activity_id) if p.id not in kept]
-        self.store.save_all(records, photos=photos, removed_photos=removed,
-                            settle_conflicts=True)
+        self.store.save_all(records, photos=photos, removed_photos=removed, settle_conflicts=True)
         for photo in save.photos:
             # The store keeps its own copy; the app's downscaled file is no longer needed.
             if Path(photo.path).parent != self.store.files_dir:
@@ -241,16 +282,37 @@ class StoreBackend:
 
     # -- enrolment -------------------------------------------------------------------------------
 
-    def enrol(self, *, server_url: str, code: str | None, username: str | None,
-              password: str | None, label: str) -> Enrolment:
-        answer = enrolment.enrol(server=server_url, device_id=self.store.device_id, label=label,
-                                 app_version=APP_VERSION, code=code, username=username,
-                                 password=password, session=self._http)
+    def enrol(
+        self,
+        *,
+        server_url: str,
+        code: str | None,
+        username: str | None,
+        password: str | None,
+        label: str,
+    ) -> Enrolment:
+        answer = enrolment.enrol(
+            server=server_url,
+            device_id=self.store.device_id,
+            label=label,
+            app_version=APP_VERSION,
+            code=code,
+            username=username,
+            password=password,
+            session=self._http,
+        )
         if answer.device_id != self.store.device_id:
-            raise EnrolError(f"the server enrolled device {answer.device_id}, not this tablet "
-                             f"({self.store.device_id})")
-        self.store.set_meta(server_url=server_url, device_token=answer.device_token,
-                            username=answer.username, role=answer.role, label=label)
+            raise EnrolError(
+                f"the server enrolled device {answer.device_id}, not this tablet "
+                f"({self.store.device_id})"
+            )
+        self.store.set_meta(
+            server_url=server_url,
+            device_token=answer.device_token,
+            username=answer.username,
+            role=answer.role,
+            label=label,
+        )
         self._learn_offset(answer.server_time)
         with self._lock:
             self._engine = None  # a new server or token: a new client
@@ -268,9 +330,12 @@ class StoreBackend:
                 enrolled = self.enrolment()
                 if enrolled is None:
                     raise EnrolError("this tablet is not enrolled yet")
-                client = SyncClient(enrolled.server_url,
-                                    token=self.store.meta("device_token"),
-                                    session=self._http, app_version=APP_VERSION)
+                client = SyncClient(
+                    enrolled.server_url,
+                    token=self.store.meta("device_token"),
+                    session=self._http,
+                    app_version=APP_VERSION,
+                )
                 self._engine = SyncEngine(self.store, client)
             return self._engine
 
@@ -294,8 +359,9 @@ class StoreBackend:
             if self._schedule is not None:
                 return
         engine = self.engine()
-        schedule = _LoggingSchedule(engine, backend=self, on_change=on_change,
-                                    **self._schedule_options)
+        schedule = _LoggingSchedule(
+            engine, backend=self, on_change=on_change, **self._schedule_options
+        )
         with self._lock:
             self._schedule = schedule
         schedule.start()
@@ -317,9 +383,13 @@ class StoreBackend:
     def status(self) -> SyncStatus:
         status = read_status(self.store, self._schedule)
         attention = self.store.count("activity", states=ATTENTION)
-        return SyncStatus(pending=status.pending, last_success=_parse_time(status.last_success),
-                          last_error=status.last_error, attention=attention,
-                          running=status.syncing)
+        return SyncStatus(
+            pending=status.pending,
+            last_success=_parse_time(status.last_success),
+            last_error=status.last_error,
+            attention=attention,
+            running=status.syncing,
+        )
 
     def server_offset(self) -> timedelta:
         text = self.store.meta(_OFFSET_KEY)
@@ -333,8 +403,14 @@ class StoreBackend:
 
     def _succeeded(self, report: SyncReport) -> None:
         self._learn_offset(report.server_time)
-        self._log({"ok": True, "sent": sum(report.pushed.values()), "received": report.pulled,
-                   "photos": report.uploaded})
+        self._log(
+            {
+                "ok": True,
+                "sent": sum(report.pushed.values()),
+                "received": report.pulled,
+                "photos": report.uploaded,
+            }
+        )
 
     def _failed(self, reason: str) -> None:
         self._log({"ok": False, "error": reason})
@@ -350,10 +426,17 @@ class StoreBackend:
 
     def log(self, limit: int) -> list[LogEntry]:
         entries = self._log_entries()[-limit:]
-        return [LogEntry(at=_parse_time(e.get("at")) or datetime.now(UTC), ok=bool(e.get("ok")),
-                         error=str(e.get("error") or ""), sent=int(e.get("sent") or 0),
-                         received=int(e.get("received") or 0), photos=int(e.get("photos") or 0))
-                for e in reversed(entries)]
+        return [
+            LogEntry(
+                at=_parse_time(e.get("at")) or datetime.now(UTC),
+                ok=bool(e.get("ok")),
+                error=str(e.get("error") or ""),
+                sent=int(e.get("sent") or 0),
+                received=int(e.get("received") or 0),
+                photos=int(e.get("photos") or 0),
+            )
+            for e in reversed(entries)
+        ]
 
     def export_bundle(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

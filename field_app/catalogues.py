@@ -42,10 +42,14 @@ def _python_messages(path: Path) -> Iterator[Message]:
         if not isinstance(node, ast.Call) or not node.args:
             continue
         func = node.func
-        name = func.id if isinstance(func, ast.Name) else (
-            func.attr if isinstance(func, ast.Attribute) else "")
-        literals = [a.value for a in node.args
-                    if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        name = (
+            func.id
+            if isinstance(func, ast.Name)
+            else (func.attr if isinstance(func, ast.Attribute) else "")
+        )
+        literals = [
+            a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+        ]
         if name in ("_", "N_") and literals and isinstance(node.args[0], ast.Constant):
             yield literals[0]
         elif name == "ngettext" and len(literals) >= 2:
@@ -90,18 +94,28 @@ def load(language: str) -> Catalog:
 def update(language: str, messages: dict[Message, list[str]]) -> Catalog:
     old = load(language)
     # Dates from the old header, so that a run that changes no message changes no file.
-    catalog = Catalog(locale=language, domain=DOMAIN, project="Pilot Monitor field app",
-                      version=APP_VERSION, fuzzy=False, creation_date=old.creation_date,
-                      revision_date=old.revision_date, copyright_holder="Pilot Monitor",
-                      msgid_bugs_address="")
+    catalog = Catalog(
+        locale=language,
+        domain=DOMAIN,
+        project="Pilot Monitor field app",
+        version=APP_VERSION,
+        fuzzy=False,
+        creation_date=old.creation_date,
+        revision_date=old.revision_date,
+        copyright_holder="Pilot Monitor",
+        msgid_bugs_address="",
+    )
     # Babel would derive plural rules from CLDR (French has three forms there); gettext's
     # classic two-form rules are what our messages are written for.
     catalog.mime_headers = [("Plural-Forms", PLURALS[language])]
     for message_id, places in messages.items():
         key = message_id[0] if isinstance(message_id, tuple) else message_id
         previous = old.get(key)
-        string: Any = previous.string if previous is not None else (
-            ("", "") if isinstance(message_id, tuple) else "")
+        string: Any = (
+            previous.string
+            if previous is not None
+            else (("", "") if isinstance(message_id, tuple) else "")
+        )
         if language == "en" and not any(string if isinstance(string, tuple) else (string,)):
             string = message_id  # the source language translates to itself
         locations: list[tuple[str, Any]] = [(p, None) for p in sorted(set(places))]
@@ -113,8 +127,9 @@ def write(language: str, catalog: Catalog) -> None:
     path = po_path(language)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as stream:
-        write_po(stream, catalog, width=100, omit_header=False, sort_output=True,
-                 include_previous=False)
+        write_po(
+            stream, catalog, width=100, omit_header=False, sort_output=True, include_previous=False
+        )
     compile_catalog(language)
 
 

@@ -11,11 +11,15 @@ import click
 
 
 @click.command("field")
-@click.option("--server", metavar="URL", default=None,
-              help="Server address to offer on the enrolment screen.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the tablet's records live (default: $PILOTMON_FIELD_DIR or "
-                   "~/.pilotmon-field).")
+@click.option(
+    "--server", metavar="URL", default=None, help="Server address to offer on the enrolment screen."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the tablet's records live (default: $PILOTMON_FIELD_DIR or ~/.pilotmon-field).",
+)
 def field(server: str | None, data_dir: Path | None) -> None:
     """Start the tablet app on this computer."""
     if server is not None:
@@ -26,10 +30,11 @@ def field(server: str | None, data_dir: Path | None) -> None:
         except AddressError as exc:
             raise click.BadParameter(str(exc), param_hint="--server") from exc
     try:
-        import kivy  # noqa: F401 - only to tell a missing install from other failures
+        import kivy  # noqa: F401
     except ImportError as exc:
         raise click.ClickException(
-            "the tablet app needs Kivy: install it with `pip install -e '.[field]'`") from exc
+            "the tablet app needs Kivy: install it with `pip install -e '.[field]'`"
+        ) from exc
     from field_app.main import main
 
     main(server=server, data_dir=data_dir)

@@ -50,8 +50,7 @@ class Device:
     def has_qr_scanner(self) -> bool:
         return False
 
-    def start_gps(self, on_fix: Callable[[Fix], None],
-                  on_status: Callable[[str], None]) -> None:
+    def start_gps(self, on_fix: Callable[[Fix], None], on_status: Callable[[str], None]) -> None:
         raise DeviceUnavailable(_("No GPS on this device: type the coordinates"))
 
     def stop_gps(self) -> None:
@@ -98,11 +97,15 @@ class AndroidDevice(Device):  # pragma: no cover - runs on a tablet only
 
         request_permissions([getattr(Permission, p) for p in ANDROID_PERMISSIONS])
 
-    def start_gps(self, on_fix: Callable[[Fix], None],
-                  on_status: Callable[[str], None]) -> None:
+    def start_gps(self, on_fix: Callable[[Fix], None], on_status: Callable[[str], None]) -> None:
         def location(**kwargs: float) -> None:
-            on_fix(Fix(float(kwargs["lat"]), float(kwargs["lon"]),
-                       float(kwargs["accuracy"]) if "accuracy" in kwargs else None))
+            on_fix(
+                Fix(
+                    float(kwargs["lat"]),
+                    float(kwargs["lon"]),
+                    float(kwargs["accuracy"]) if "accuracy" in kwargs else None,
+                )
+            )
 
         def status(stype: str, status: str) -> None:
             on_status(f"{stype}: {status}")
@@ -171,8 +174,7 @@ class StandInDevice(Device):
     def has_gps(self) -> bool:
         return True
 
-    def start_gps(self, on_fix: Callable[[Fix], None],
-                  on_status: Callable[[str], None]) -> None:
+    def start_gps(self, on_fix: Callable[[Fix], None], on_status: Callable[[str], None]) -> None:
         on_status("stand-in")
         on_fix(self.fix)
 

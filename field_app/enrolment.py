@@ -45,19 +45,32 @@ def _post(session: requests.Session, url: str, **kwargs: Any) -> requests.Respon
     try:
         return session.post(url, timeout=TIMEOUT, **kwargs)
     except requests.exceptions.SSLError as exc:
-        raise EnrolError(_("The server at {server} has a certificate this tablet does not "
-                           "trust: check the address").format(server=server)) from exc
+        raise EnrolError(
+            _(
+                "The server at {server} has a certificate this tablet does not "
+                "trust: check the address"
+            ).format(server=server)
+        ) from exc
     except requests.exceptions.Timeout as exc:
-        raise EnrolError(_("The server at {server} did not answer in time: check the network "
-                           "and try again").format(server=server)) from exc
+        raise EnrolError(
+            _(
+                "The server at {server} did not answer in time: check the network and try again"
+            ).format(server=server)
+        ) from exc
     except requests.exceptions.RequestException as exc:
-        raise EnrolError(_("Cannot reach {server}: check the address and that the tablet is "
-                           "online").format(server=server)) from exc
+        raise EnrolError(
+            _("Cannot reach {server}: check the address and that the tablet is online").format(
+                server=server
+            )
+        ) from exc
 
 
 def _not_ours(server: str) -> EnrolError:
-    return EnrolError(_("{server} does not answer like a Pilot Monitor server: check the "
-                        "address").format(server=server))
+    return EnrolError(
+        _("{server} does not answer like a Pilot Monitor server: check the address").format(
+            server=server
+        )
+    )
 
 
 def _json(response: requests.Response, server: str) -> dict[str, Any]:
@@ -75,32 +88,48 @@ def _common(response: requests.Response, server: str) -> None:
         raise _not_ours(server)
     if response.status_code == 429:
         wait = response.headers.get("Retry-After", "60")
-        raise EnrolError(_("Too many attempts: wait {seconds} seconds and try again")
-                         .format(seconds=wait))
+        raise EnrolError(
+            _("Too many attempts: wait {seconds} seconds and try again").format(seconds=wait)
+        )
     if response.status_code >= 500:
-        raise EnrolError(_("The server had a problem ({status}): try again later")
-                         .format(status=response.status_code))
+        raise EnrolError(
+            _("The server had a problem ({status}): try again later").format(
+                status=response.status_code
+            )
+        )
 
 
 def login(session: requests.Session, server: str, username: str, password: str) -> str:
     """A user's bearer token from ``POST /auth/token``."""
-    response = _post(session, f"{server}{API}/auth/token",
-                     data={"username": username, "password": password})
+    response = _post(
+        session, f"{server}{API}/auth/token", data={"username": username, "password": password}
+    )
     _common(response, server)
     if response.status_code in (400, 401, 403):
         raise EnrolError(_("Wrong username or password"))
     if response.status_code != 200:
-        raise EnrolError(_("The server refused the login: {reason}")
-                         .format(reason=_detail(response) or response.status_code))
+        raise EnrolError(
+            _("The server refused the login: {reason}").format(
+                reason=_detail(response) or response.status_code
+            )
+        )
     token = _json(response, server).get("access_token")
     if not isinstance(token, str) or not token:
         raise _not_ours(server)
     return token
 
 
-def enrol(*, server: str, device_id: str, label: str, app_version: str,
-          code: str | None = None, username: str | None = None, password: str | None = None,
-          session: requests.Session | None = None) -> Enrolled:
+def enrol(
+    *,
+    server: str,
+    device_id: str,
+    label: str,
+    app_version: str,
+    code: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    session: requests.Session | None = None,
+) -> Enrolled:
     """Enrol this tablet; ``code`` or ``username`` and ``password``."""
     http = session or requests.Session()
     headers: dict[str, str] = {}
@@ -115,11 +144,18 @@ def enrol(*, server: str, device_id: str, label: str, app_version: str,
     if response.status_code in (400, 401, 403, 409, 422):
         reason = _detail(response)
         if code:
-            raise EnrolError(_("This enrolment code is wrong, expired or already used: ask "
-                               "your country office for a new one") +
-                             (f" ({reason})" if reason else ""))
-        raise EnrolError(_("The server refused to enrol this tablet: {reason}")
-                         .format(reason=reason or response.status_code))
+            raise EnrolError(
+                _(
+                    "This enrolment code is wrong, expired or already used: ask "
+                    "your country office for a new one"
+                )
+                + (f" ({reason})" if reason else "")
+            )
+        raise EnrolError(
+            _("The server refused to enrol this tablet: {reason}").format(
+                reason=reason or response.status_code
+            )
+        )
     if response.status_code != 200:
         raise _not_ours(server)
     answer = _json(response, server)
@@ -127,6 +163,10 @@ def enrol(*, server: str, device_id: str, label: str, app_version: str,
     device_token = answer.get("device_token")
     if not isinstance(device_token, str) or not isinstance(user, dict):
         raise _not_ours(server)
-    return Enrolled(device_token=device_token, device_id=str(answer.get("device_id") or device_id),
-                    username=str(user.get("username", "")), role=str(user.get("role", "")),
-                    server_time=str(answer.get("server_time") or ""))
+    return Enrolled(
+        device_token=device_token,
+        device_id=str(answer.get("device_id") or device_id),
+        username=str(user.get("username", "")),
+        role=str(user.get("role", "")),
+        server_time=str(answer.get("server_time") or ""),
+    )

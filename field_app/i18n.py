@@ -24,9 +24,7 @@ LANGUAGES: dict[str, str] = {
 
 class UnknownLanguage(ValueError):
     def __init__(self, code: str) -> None:
-        super().__init__(
-            f"unknown language '{code}'; choose one of {', '.join(LANGUAGES)}"
-        )
+        super().__init__(f"unknown language '{code}'; choose one of {', '.join(LANGUAGES)}")
         self.code = code
 
 

@@ -45,7 +45,8 @@ class _NoCutBufferWall(logging.Filter):
         if str(record.msg).startswith("Cutbuffer: Unable to find any valuable Cutbuffer"):
             logging.getLogger("kivy").warning(
                 "Middle-click paste needs xclip or xsel (e.g. 'apt install xclip'); "
-                "copy and paste work without them.")
+                "copy and paste work without them."
+            )
             return False
         return True
 
@@ -86,8 +87,11 @@ def main(server: str | None = None, data_dir: Path | None = None) -> None:
     if data_dir is None:
         # On the tablet: the app's private storage (python-for-android names it), which
         # Android keeps out of other apps' reach and backs up with the app's data.
-        data_dir = (Path(os.environ["ANDROID_PRIVATE"]) / "pilotmon"
-                    if ON_ANDROID and "ANDROID_PRIVATE" in os.environ else default_data_dir())
+        data_dir = (
+            Path(os.environ["ANDROID_PRIVATE"]) / "pilotmon"
+            if ON_ANDROID and "ANDROID_PRIVATE" in os.environ
+            else default_data_dir()
+        )
     session = build_session(data_dir, server)
     FieldApp(session).run()
 

@@ -84,12 +84,12 @@ def _orientation_in_tiff(tiff: bytes) -> int:
     else:
         return 1
     (first_ifd,) = struct.unpack(order + "I", tiff[4:8])
-    (entries,) = struct.unpack(order + "H", tiff[first_ifd:first_ifd + 2])
+    (entries,) = struct.unpack(order + "H", tiff[first_ifd : first_ifd + 2])
     for n in range(entries):
         at = first_ifd + 2 + 12 * n
-        tag, _type, _count = struct.unpack(order + "HHI", tiff[at:at + 8])
+        tag, _type, _count = struct.unpack(order + "HHI", tiff[at : at + 8])
         if tag == 0x0112:
-            (value,) = struct.unpack(order + "H", tiff[at + 8:at + 10])
+            (value,) = struct.unpack(order + "H", tiff[at + 8 : at + 10])
             return value if 1 <= value <= 8 else 1
     return 1
 
@@ -103,8 +103,14 @@ class Turn:
 
 
 ORIENTATION_TURNS: dict[int, Turn] = {
-    1: Turn(0, False), 2: Turn(0, True), 3: Turn(180, False), 4: Turn(180, True),
-    5: Turn(90, True), 6: Turn(90, False), 7: Turn(270, True), 8: Turn(270, False),
+    1: Turn(0, False),
+    2: Turn(0, True),
+    3: Turn(180, False),
+    4: Turn(180, True),
+    5: Turn(90, True),
+    6: Turn(90, False),
+    7: Turn(270, True),
+    8: Turn(270, False),
 }
 
 
@@ -112,15 +118,17 @@ JPEG_QUALITY = 90
 _ARGB8888 = 0x16362004  # SDL_PIXELFORMAT_ARGB8888: one 32-bit word per pixel
 
 
-def turn_pixels(pixels: array[int], width: int, height: int,
-                turn: Turn) -> tuple[array[int], int, int]:
+def turn_pixels(
+    pixels: array[int], width: int, height: int, turn: Turn
+) -> tuple[array[int], int, int]:
     """``pixels`` (one word per pixel, rows top to bottom) turned ``turn.degrees`` clockwise,
     then mirrored left to right if ``turn.mirror``; with the new width and height."""
     out = array(pixels.typecode)
     if turn.degrees == 90:  # a new row is an old column, read bottom to top
         for x in range(width):
-            out.extend(pixels[x + (height - 1) * width::-width] if height > 1 else
-                       pixels[x:x + 1])
+            out.extend(
+                pixels[x + (height - 1) * width :: -width] if height > 1 else pixels[x : x + 1]
+            )
         width, height = height, width
     elif turn.degrees == 270:  # a new row is an old column, right to left, read top down
         for x in range(width - 1, -1, -1):
@@ -133,14 +141,20 @@ def turn_pixels(pixels: array[int], width: int, height: int,
     if turn.mirror:
         for row in range(height):
             start = row * width
-            out[start:start + width] = out[start:start + width][::-1]
+            out[start : start + width] = out[start : start + width][::-1]
     return out, width, height
 
 
 class _Surface(ctypes.Structure):
     # The head of SDL2's SDL_Surface (stable ABI): what the downscale reads.
-    _fields_ = [("flags", ctypes.c_uint32), ("format", ctypes.c_void_p), ("w", ctypes.c_int),
-                ("h", ctypes.c_int), ("pitch", ctypes.c_int), ("pixels", ctypes.c_void_p)]
+    _fields_ = [
+        ("flags", ctypes.c_uint32),
+        ("format", ctypes.c_void_p),
+        ("w", ctypes.c_int),
+        ("h", ctypes.c_int),
+        ("pitch", ctypes.c_int),
+        ("pixels", ctypes.c_void_p),
+    ]
 
 
 _SurfacePointer = ctypes.POINTER(_Surface)
@@ -159,15 +173,22 @@ class _SDL:
         image.IMG_SaveJPG.restype = ctypes.c_int
         image.IMG_SavePNG.argtypes = [_SurfacePointer, ctypes.c_char_p]
         image.IMG_SavePNG.restype = ctypes.c_int
-        sdl.SDL_ConvertSurfaceFormat.argtypes = [_SurfacePointer, ctypes.c_uint32,
-                                                 ctypes.c_uint32]
+        sdl.SDL_ConvertSurfaceFormat.argtypes = [_SurfacePointer, ctypes.c_uint32, ctypes.c_uint32]
         sdl.SDL_ConvertSurfaceFormat.restype = _SurfacePointer
-        sdl.SDL_CreateRGBSurfaceWithFormat.argtypes = [ctypes.c_uint32, ctypes.c_int,
-                                                       ctypes.c_int, ctypes.c_int,
-                                                       ctypes.c_uint32]
+        sdl.SDL_CreateRGBSurfaceWithFormat.argtypes = [
+            ctypes.c_uint32,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_uint32,
+        ]
         sdl.SDL_CreateRGBSurfaceWithFormat.restype = _SurfacePointer
-        sdl.SDL_SoftStretchLinear.argtypes = [_SurfacePointer, ctypes.c_void_p,
-                                              _SurfacePointer, ctypes.c_void_p]
+        sdl.SDL_SoftStretchLinear.argtypes = [
+            _SurfacePointer,
+            ctypes.c_void_p,
+            _SurfacePointer,
+            ctypes.c_void_p,
+        ]
         sdl.SDL_SoftStretchLinear.restype = ctypes.c_int
         sdl.SDL_FreeSurface.argtypes = [_SurfacePointer]
         sdl.SDL_FreeSurface.restype = None
@@ -202,8 +223,11 @@ def _open_library(name: str) -> ctypes.CDLL:
             return ctypes.CDLL(candidate)
         except OSError as exc:
             errors.append(str(exc))
-    raise PhotoError(_("This tablet cannot prepare photos: {reason}").format(
-        reason=errors[-1] if errors else name))
+    raise PhotoError(
+        _("This tablet cannot prepare photos: {reason}").format(
+            reason=errors[-1] if errors else name
+        )
+    )
 
 
 _sdl: _SDL | None = None
@@ -237,14 +261,14 @@ def downscale(source: Path, photos_dir: Path, *, max_side: int = MAX_SIDE) -> Ph
         width, height = loaded.contents.w, loaded.contents.h
         turn = ORIENTATION_TURNS[exif_orientation(source)]
         sideways = turn.degrees in (90, 270)
-        out_w, out_h = target_size(*((height, width) if sideways else (width, height)),
-                                   max_side)
+        out_w, out_h = target_size(*((height, width) if sideways else (width, height)), max_side)
         photo_id = str(uuid.uuid4())
         photos_dir.mkdir(parents=True, exist_ok=True)
         is_png = source.suffix.lower() == ".png"
         target = photos_dir / f"{photo_id}{'.png' if is_png else '.jpg'}"
-        if (out_w, out_h) == ((height, width) if sideways else (width, height)) and \
-                turn == ORIENTATION_TURNS[1]:
+        if (out_w, out_h) == (
+            (height, width) if sideways else (width, height)
+        ) and turn == ORIENTATION_TURNS[1]:
             shutil.copyfile(source, target)
         else:
             pixels = sdl.sdl.SDL_ConvertSurfaceFormat(loaded, _ARGB8888, 0)
@@ -261,25 +285,34 @@ def downscale(source: Path, photos_dir: Path, *, max_side: int = MAX_SIDE) -> Ph
             if turn != ORIENTATION_TURNS[1]:
                 result = _turned(sdl, scaled.contents, turn)
                 surfaces.append(result)
-            saved = (sdl.image.IMG_SavePNG(result, str(target).encode()) if is_png else
-                     sdl.image.IMG_SaveJPG(result, str(target).encode(), JPEG_QUALITY))
+            saved = (
+                sdl.image.IMG_SavePNG(result, str(target).encode())
+                if is_png
+                else sdl.image.IMG_SaveJPG(result, str(target).encode(), JPEG_QUALITY)
+            )
             if saved != 0:
                 target.unlink(missing_ok=True)
-                raise PhotoError(_("The photo could not be saved: {reason}").format(
-                    reason=sdl.error()))
+                raise PhotoError(
+                    _("The photo could not be saved: {reason}").format(reason=sdl.error())
+                )
     finally:
         for surface in reversed(surfaces):
             sdl.sdl.SDL_FreeSurface(surface)
     digest, size = sha256_of(target)
-    return Photo(id=photo_id, path=str(target), sha256=digest, size=size,
-                 content_type="image/png" if is_png else "image/jpeg")
+    return Photo(
+        id=photo_id,
+        path=str(target),
+        sha256=digest,
+        size=size,
+        content_type="image/png" if is_png else "image/jpeg",
+    )
 
 
 def _turned(sdl: _SDL, surface: _Surface, turn: Turn) -> Any:
     width, height, pitch = surface.w, surface.h, surface.pitch
     raw = ctypes.string_at(surface.pixels, pitch * height)
     if pitch != width * 4:
-        raw = b"".join(raw[r * pitch:r * pitch + width * 4] for r in range(height))
+        raw = b"".join(raw[r * pitch : r * pitch + width * 4] for r in range(height))
     pixels = array("I")
     pixels.frombytes(raw)
     turned, new_w, new_h = turn_pixels(pixels, width, height, turn)
@@ -290,6 +323,7 @@ def _turned(sdl: _SDL, surface: _Surface, turn: Turn) -> Any:
         ctypes.memmove(out.pixels, data, len(data))
     else:
         for r in range(new_h):
-            ctypes.memmove(out.pixels + r * out.pitch, data[r * new_w * 4:(r + 1) * new_w * 4],
-                           new_w * 4)
+            ctypes.memmove(
+                out.pixels + r * out.pitch, data[r * new_w * 4 : (r + 1) * new_w * 4], new_w * 4
+            )
     return result

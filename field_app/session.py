@@ -112,8 +112,15 @@ class Backend(Protocol):
 
     def enrolment(self) -> Enrolment | None: ...
 
-    def enrol(self, *, server_url: str, code: str | None, username: str | None,
-              password: str | None, label: str) -> Enrolment: ...
+    def enrol(
+        self,
+        *,
+        server_url: str,
+        code: str | None,
+        username: str | None,
+        password: str | None,
+        label: str,
+    ) -> Enrolment: ...
 
     def projects(self) -> list[dict[str, Any]]: ...
 
@@ -177,8 +184,14 @@ class Backend(Protocol):
 
 
 class FieldSession:
-    def __init__(self, *, backend: Backend, device: Device, data_dir: Path,
-                 settings: LocalSettings | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        device: Device,
+        data_dir: Path,
+        settings: LocalSettings | None = None,
+    ) -> None:
         self.backend = backend
         self.device = device
         self.data_dir = data_dir
@@ -195,11 +208,18 @@ class FieldSession:
     def enrolment(self) -> Enrolment | None:
         return self.backend.enrolment()
 
-    def enrol(self, *, server_url: str, code: str | None = None, username: str | None = None,
-              password: str | None = None) -> Enrolment:
+    def enrol(
+        self,
+        *,
+        server_url: str,
+        code: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> Enrolment:
         label = self.settings.device_label or f"{self.device.name} {uuid.uuid4().hex[:6]}"
-        enrolment = self.backend.enrol(server_url=server_url, code=code, username=username,
-                                       password=password, label=label)
+        enrolment = self.backend.enrol(
+            server_url=server_url, code=code, username=username, password=password, label=label
+        )
         self.settings.server_url = enrolment.server_url
         self.settings.device_label = label
         self.save_settings()
@@ -231,9 +251,17 @@ class FieldSession:
         """The activity list of a project, one light row per record."""
         sites = {str(s["id"]): str(s.get("name") or "") for s in self.backend.sites(project_id)}
         return [
-            Row.make(id=f.id, title=f.title, type=f.type, start_date=f.start_date,
-                     topic=f.topic, site=sites.get(f.site_id, ""), participants=f.participants,
-                     women=f.women, state=f.state)
+            Row.make(
+                id=f.id,
+                title=f.title,
+                type=f.type,
+                start_date=f.start_date,
+                topic=f.topic,
+                site=sites.get(f.site_id, ""),
+                participants=f.participants,
+                women=f.women,
+                state=f.state,
+            )
             for f in self.backend.activity_rows(project_id)
         ]
 
@@ -284,4 +312,3 @@ class FieldSession:
             facts += [(i18n._("Signed in as"), f"{enrolment.username} ({enrolment.role})")]
         facts += [(key.capitalize(), value) for key, value in self.device.facts().items()]
         return facts
-

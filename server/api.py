@@ -73,8 +73,10 @@ _DESCRIPTIONS = {
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries documenting the shared error shape for ``codes``."""
-    return {code: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(code, "Error")}
-            for code in codes}
+    return {
+        code: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(code, "Error")}
+        for code in codes
+    }
 
 
 def like_contains(text: str) -> str:
@@ -90,19 +92,28 @@ def install_openapi(app: Any) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version,
-                             description=app.description, routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         schemas = schema.get("components", {}).get("schemas", {})
         if "HTTPValidationError" in schemas:
             schemas["HTTPValidationError"] = {
                 "title": "HTTPValidationError",
                 "type": "object",
                 "required": ["detail"],
-                "properties": {"detail": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["field", "message"],
-                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                }}},
+                "properties": {
+                    "detail": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "message"],
+                            "properties": {
+                                "field": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    }
+                },
             }
             schemas.pop("ValidationError", None)
         app.openapi_schema = schema

@@ -62,15 +62,15 @@ def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404 and _wants_a_page(request):
         # A mistyped dashboard address gets a page with the way back, not the API's JSON.
         return error_page(request, 404, "There is no page at this address.")
-    return JSONResponse(
-        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-    )
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 def _wants_a_page(request: Request) -> bool:
-    return (not request.url.path.startswith(API_PREFIX + "/")
-            and request.method in ("GET", "HEAD")
-            and "text/html" in request.headers.get("accept", ""))
+    return (
+        not request.url.path.startswith(API_PREFIX + "/")
+        and request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+    )
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -41,8 +41,13 @@ def init_db() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (use PostgreSQL for more than one).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (use PostgreSQL for more than one).",
+)
 def serve(host: str, port: int, workers: int) -> None:
     """Run the API and the dashboard."""
     import uvicorn
@@ -55,8 +60,9 @@ def serve(host: str, port: int, workers: int) -> None:
     if not schema["up_to_date"]:
         raise click.ClickException("the database schema is behind: run `pilotmon init-db` first")
     if workers > 1 and settings.is_sqlite:
-        click.echo("note: several workers on SQLite share one writer; PostgreSQL scales better",
-                   err=True)
+        click.echo(
+            "note: several workers on SQLite share one writer; PostgreSQL scales better", err=True
+        )
     uvicorn.run(
         "server.main:app",
         host=host,
@@ -103,8 +109,11 @@ def _register_optional_commands() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     _register_optional_commands()
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="pilotmon",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="pilotmon",
+            standalone_mode=False,
+        )
     except click.exceptions.Abort:
         click.echo("pilotmon: aborted", err=True)
         return 1

@@ -40,9 +40,7 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(
-                parsed, connect_args={"check_same_thread": False, "timeout": 30}
-            )
+            engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(engine, "connect", _on_sqlite_connect)
             _take_over_sqlite_transactions(engine)
         elif parsed.get_backend_name() == "postgresql":
@@ -118,8 +116,7 @@ def check_reachable(engine: Engine) -> None:
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise DatabaseError(
-            f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: "
-            f"{reason}"
+            f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: {reason}"
         ) from exc
 
 

@@ -60,8 +60,9 @@ class ValidationFailed(PilotMonitorError):
         self.errors = errors
         self.status_code = status_code
         first = errors[0] if errors else {"field": "", "message": "invalid input"}
-        super().__init__(f"{first['field']}: {first['message']}" if first["field"]
-                         else first["message"])
+        super().__init__(
+            f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+        )
 
     def detail(self) -> Any:
         return self.errors

@@ -57,8 +57,10 @@ HEADERS: tuple[tuple[str, str], ...] = (
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "no-referrer"),
     ("x-frame-options", "DENY"),
-    ("permissions-policy",
-     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"),
+    (
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    ),
     ("cross-origin-opener-policy", "same-origin"),
 )
 HSTS = "max-age=31536000; includeSubDomains"
@@ -75,16 +77,22 @@ SYNC_ADDRESS_FACTOR = 20
 MAX_TRACKED_CLIENTS = 20_000
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any],
-                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     # The sync protocol promises server_time in every answer, these included.
     payload = json.dumps({**body, "server_time": utcnow().isoformat()}).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()), *(headers or [])],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -117,9 +125,10 @@ class SecurityHeaders:
                     if name.encode() not in present:
                         headers.append((name.encode(), value.encode()))
 
-                add("content-security-policy",
-                    DOCS_CONTENT_SECURITY_POLICY if path == DOCS_PATH
-                    else CONTENT_SECURITY_POLICY)
+                add(
+                    "content-security-policy",
+                    DOCS_CONTENT_SECURITY_POLICY if path == DOCS_PATH else CONTENT_SECURITY_POLICY,
+                )
                 for name, value in HEADERS:
                     add(name, value)
                 if https:
@@ -144,8 +153,10 @@ class BodySizeLimit:
         self.limit = limit
 
     def _too_large(self) -> dict[str, Any]:
-        return {"detail": f"request body too large: the limit is {self.limit} bytes",
-                "limit": self.limit}
+        return {
+            "detail": f"request body too large: the limit is {self.limit} bytes",
+            "limit": self.limit,
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -155,8 +166,16 @@ class BodySizeLimit:
         close = [(b"connection", b"close")]
         if declared is not None:
             if not declared.strip().isdigit():
-                await _send_json(send, 400, {"detail": [{
-                    "field": "Content-Length", "message": "must be a number of bytes"}]}, close)
+                await _send_json(
+                    send,
+                    400,
+                    {
+                        "detail": [
+                            {"field": "Content-Length", "message": "must be a number of bytes"}
+                        ]
+                    },
+                    close,
+                )
                 return
             if int(declared) > self.limit:
                 await _send_json(send, 413, self._too_large(), close)
@@ -207,8 +226,13 @@ class _Bucket:
 class TokenBuckets:
     """Per-key token buckets: ``capacity`` requests at once, refilled at ``per_minute``."""
 
-    def __init__(self, *, per_minute: int, capacity: int | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        per_minute: int,
+        capacity: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate = per_minute / 60.0
         self.capacity = float(capacity if capacity is not None else max(1, per_minute))
         self._clock = clock
@@ -236,25 +260,38 @@ class TokenBuckets:
 class RateLimit:
     """429 with Retry-After when a client calls the auth or sync routes too often."""
 
-    def __init__(self, app: ASGIApp, *, auth_per_minute: int, sync_per_minute: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        auth_per_minute: int,
+        sync_per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.app = app
-        self.auth = (TokenBuckets(per_minute=auth_per_minute, clock=clock)
-                     if auth_per_minute > 0 else None)
-        self.sync_device = (TokenBuckets(per_minute=sync_per_minute, clock=clock)
-                            if sync_per_minute > 0 else None)
-        self.sync_address = (TokenBuckets(per_minute=sync_per_minute * SYNC_ADDRESS_FACTOR,
-                                          clock=clock)
-                             if sync_per_minute > 0 else None)
+        self.auth = (
+            TokenBuckets(per_minute=auth_per_minute, clock=clock) if auth_per_minute > 0 else None
+        )
+        self.sync_device = (
+            TokenBuckets(per_minute=sync_per_minute, clock=clock) if sync_per_minute > 0 else None
+        )
+        self.sync_address = (
+            TokenBuckets(per_minute=sync_per_minute * SYNC_ADDRESS_FACTOR, clock=clock)
+            if sync_per_minute > 0
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             wait = self._wait(scope)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
-                await _send_json(send, 429, {
-                    "detail": f"too many requests: try again in {seconds} s"},
-                    [(b"retry-after", str(seconds).encode())])
+                await _send_json(
+                    send,
+                    429,
+                    {"detail": f"too many requests: try again in {seconds} s"},
+                    [(b"retry-after", str(seconds).encode())],
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -265,8 +302,11 @@ class RateLimit:
         address = str(client[0]) if client else "unknown"
         if self.auth is not None and (method, path.rstrip("/") or "/") in AUTH_ROUTES:
             return self.auth.take(address)
-        if self.sync_device is not None and self.sync_address is not None \
-                and path.startswith(SYNC_PREFIXES):
+        if (
+            self.sync_device is not None
+            and self.sync_address is not None
+            and path.startswith(SYNC_PREFIXES)
+        ):
             wait = self.sync_address.take(address)
             token = _header(scope, b"authorization")
             if token is not None:

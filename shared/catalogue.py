@@ -160,16 +160,26 @@ _P, _T, _K = Modality.POLICY, Modality.TECHNICAL, Modality.KNOWLEDGE
 SOLUTIONS: dict[str, Solution] = {
     s.code: s
     for s in (
-        Solution("S1", "Rural E-commerce Development and Smallholder Marketing Capacity",
-                 "TA1", (_P, _T, _K)),
+        Solution(
+            "S1",
+            "Rural E-commerce Development and Smallholder Marketing Capacity",
+            "TA1",
+            (_P, _T, _K),
+        ),
         Solution("S2", "Farmer Aggregation and Organisations Enhancement", "TA1", (_P, _T, _K)),
-        Solution("S3", "Agricultural Industrialisation and Entrepreneurship Fostering for "
-                 "Rural Transformation", "TA1", (_T, _K)),
+        Solution(
+            "S3",
+            "Agricultural Industrialisation and Entrepreneurship Fostering for "
+            "Rural Transformation",
+            "TA1",
+            (_T, _K),
+        ),
         Solution("S4", "National Grain Reserve and Storage Management", "TA2", (_P, _K)),
         Solution("S5", "Post-harvest Loss Management to Support Smallholders", "TA2", (_T, _K)),
         Solution("S6", "Disaster Risk Reduction Management", "TA3", (_P, _T, _K)),
-        Solution("S7", "Climate Adaptation for Smallholders to Improve Rural Livelihood",
-                 "TA3", (_T, _K)),
+        Solution(
+            "S7", "Climate Adaptation for Smallholders to Improve Rural Livelihood", "TA3", (_T, _K)
+        ),
         Solution("S8", "Holistic Poverty Reduction Policy Support", "TA4", (_P, _K)),
         Solution("S9", "Innovative Poverty Reduction Practices", "TA4", (_T, _K)),
     )

@@ -22,7 +22,7 @@ class IndicatorCode(StrEnum):
     WOMEN_PARTICIPANTS = "WOMEN_PARTICIPANTS"
     WOMEN_SHARE = "WOMEN_SHARE"
     YOUTH_PARTICIPANTS = "YOUTH_PARTICIPANTS"
-    PWD_PARTICIPANTS = "PWD_PARTICIPANTS"  # noqa: S105 (persons with disabilities)
+    PWD_PARTICIPANTS = "PWD_PARTICIPANTS"  # noqa: S105
     UNIQUE_PARTICIPANTS = "UNIQUE_PARTICIPANTS"
     COUNTRIES_REACHED = "COUNTRIES_REACHED"
     EXPERT_DAYS = "EXPERT_DAYS"
@@ -37,8 +37,17 @@ class IndicatorKind(StrEnum):
 
 # group_by keys (DESIGN §5), by where their value comes from.
 ACTIVITY_KEYS: tuple[str, ...] = (
-    "region", "country", "project", "site", "thematic_area", "solution", "topic", "modality",
-    "level", "activity_type", "delivery",
+    "region",
+    "country",
+    "project",
+    "site",
+    "thematic_area",
+    "solution",
+    "topic",
+    "modality",
+    "level",
+    "activity_type",
+    "delivery",
 )
 ATTENDANCE_KEYS: tuple[str, ...] = ("sex", "age_band", "category", "disability")
 PERIOD_KEYS: tuple[str, ...] = ("period:month", "period:quarter", "period:year")
@@ -46,7 +55,13 @@ GROUP_BY_KEYS: tuple[str, ...] = ACTIVITY_KEYS + ATTENDANCE_KEYS + PERIOD_KEYS
 
 # Filters that take a (comma-separated) list of codes; ``from``/``to``/``status`` come on top.
 FILTER_KEYS: tuple[str, ...] = (
-    "country", "region", "project", "thematic_area", "solution", "topic", "modality",
+    "country",
+    "region",
+    "project",
+    "thematic_area",
+    "solution",
+    "topic",
+    "modality",
     "activity_type",
 )
 # A target belongs to a project, so only the project's own attributes break it down.
@@ -75,55 +90,121 @@ _ACTIVITY_GROUPS = ACTIVITY_KEYS + PERIOD_KEYS
 _PARTICIPANT_GROUPS = ACTIVITY_KEYS + ATTENDANCE_KEYS + PERIOD_KEYS
 
 
-def _activity(code: IndicatorCode, name: str, description: str, unit: str,
-              additive: bool = True) -> Indicator:
-    return Indicator(code, name, description, unit, IndicatorKind.ACTIVITY, _ACTIVITY_GROUPS,
-                     FILTER_KEYS, additive)
+def _activity(
+    code: IndicatorCode, name: str, description: str, unit: str, additive: bool = True
+) -> Indicator:
+    return Indicator(
+        code,
+        name,
+        description,
+        unit,
+        IndicatorKind.ACTIVITY,
+        _ACTIVITY_GROUPS,
+        FILTER_KEYS,
+        additive,
+    )
 
 
-def _participant(code: IndicatorCode, name: str, description: str, unit: str = "participations",
-                 additive: bool = True) -> Indicator:
-    return Indicator(code, name, description, unit, IndicatorKind.PARTICIPANT,
-                     _PARTICIPANT_GROUPS, FILTER_KEYS, additive)
+def _participant(
+    code: IndicatorCode,
+    name: str,
+    description: str,
+    unit: str = "participations",
+    additive: bool = True,
+) -> Indicator:
+    return Indicator(
+        code,
+        name,
+        description,
+        unit,
+        IndicatorKind.PARTICIPANT,
+        _PARTICIPANT_GROUPS,
+        FILTER_KEYS,
+        additive,
+    )
 
 
 INDICATORS: dict[str, Indicator] = {
     i.code: i
     for i in (
-        _activity(IndicatorCode.ACTIVITIES, "Activities",
-                  "Number of activities held.", "activities"),
-        _activity(IndicatorCode.DEMONSTRATIONS, "Demonstrations",
-                  "Number of activities of type demonstration.", "activities"),
-        _activity(IndicatorCode.TRAININGS, "Farmer trainings",
-                  "Number of activities of type farmer_training.", "activities"),
-        _participant(IndicatorCode.PARTICIPANTS, "Participants",
-                     "Sum of attendance counts: participations, not people (one farmer at "
-                     "three trainings counts three times)."),
-        _participant(IndicatorCode.WOMEN_PARTICIPANTS, "Women participants",
-                     "Sum of attendance counts with sex female."),
-        _participant(IndicatorCode.WOMEN_SHARE, "Share of women",
-                     "100 × women participants / participants over the same group; empty when "
-                     "there are no participants.", unit="percent", additive=False),
-        _participant(IndicatorCode.YOUTH_PARTICIPANTS, "Youth participants",
-                     "Sum of attendance counts with age band youth (15–35)."),
-        _participant(IndicatorCode.PWD_PARTICIPANTS, "Participants with disabilities",
-                     "Sum of attendance counts of people with a disability."),
-        _participant(IndicatorCode.UNIQUE_PARTICIPANTS, "Unique participants",
-                     "Distinct roster participants attending at least one counted activity. "
-                     "Sex, category and disability come from the participant's record; the "
-                     "age band from the birth year at the activity's start.",
-                     unit="people", additive=False),
-        _activity(IndicatorCode.COUNTRIES_REACHED, "Countries reached",
-                  "Distinct countries with at least one counted activity.", "countries",
-                  additive=False),
-        _activity(IndicatorCode.EXPERT_DAYS, "Expert days",
-                  "Over expert_deployment activities: experts count × days (end − start + 1).",
-                  "person-days"),
-        Indicator(IndicatorCode.TARGET_ACHIEVEMENT, "Target achievement",
-                  "100 × actual / target for each project × indicator × period with a target "
-                  "(per sex when the target is). Rows always carry the target's indicator, "
-                  "period and sex; grouped rows compare summed actuals with summed targets.",
-                  "percent", IndicatorKind.TARGET, PROJECT_KEYS, PROJECT_KEYS, False),
+        _activity(
+            IndicatorCode.ACTIVITIES, "Activities", "Number of activities held.", "activities"
+        ),
+        _activity(
+            IndicatorCode.DEMONSTRATIONS,
+            "Demonstrations",
+            "Number of activities of type demonstration.",
+            "activities",
+        ),
+        _activity(
+            IndicatorCode.TRAININGS,
+            "Farmer trainings",
+            "Number of activities of type farmer_training.",
+            "activities",
+        ),
+        _participant(
+            IndicatorCode.PARTICIPANTS,
+            "Participants",
+            "Sum of attendance counts: participations, not people (one farmer at "
+            "three trainings counts three times).",
+        ),
+        _participant(
+            IndicatorCode.WOMEN_PARTICIPANTS,
+            "Women participants",
+            "Sum of attendance counts with sex female.",
+        ),
+        _participant(
+            IndicatorCode.WOMEN_SHARE,
+            "Share of women",
+            "100 × women participants / participants over the same group; empty when "
+            "there are no participants.",
+            unit="percent",
+            additive=False,
+        ),
+        _participant(
+            IndicatorCode.YOUTH_PARTICIPANTS,
+            "Youth participants",
+            "Sum of attendance counts with age band youth (15–35).",
+        ),
+        _participant(
+            IndicatorCode.PWD_PARTICIPANTS,
+            "Participants with disabilities",
+            "Sum of attendance counts of people with a disability.",
+        ),
+        _participant(
+            IndicatorCode.UNIQUE_PARTICIPANTS,
+            "Unique participants",
+            "Distinct roster participants attending at least one counted activity. "
+            "Sex, category and disability come from the participant's record; the "
+            "age band from the birth year at the activity's start.",
+            unit="people",
+            additive=False,
+        ),
+        _activity(
+            IndicatorCode.COUNTRIES_REACHED,
+            "Countries reached",
+            "Distinct countries with at least one counted activity.",
+            "countries",
+            additive=False,
+        ),
+        _activity(
+            IndicatorCode.EXPERT_DAYS,
+            "Expert days",
+            "Over expert_deployment activities: experts count × days (end − start + 1).",
+            "person-days",
+        ),
+        Indicator(
+            IndicatorCode.TARGET_ACHIEVEMENT,
+            "Target achievement",
+            "100 × actual / target for each project × indicator × period with a target "
+            "(per sex when the target is). Rows always carry the target's indicator, "
+            "period and sex; grouped rows compare summed actuals with summed targets.",
+            "percent",
+            IndicatorKind.TARGET,
+            PROJECT_KEYS,
+            PROJECT_KEYS,
+            False,
+        ),
     )
 }
 

@@ -705,15 +705,26 @@ def _plain_attendance(value: Any) -> list[dict[str, Any]] | None:
         sex, band, category = row.get("sex"), row.get("age_band"), row.get("category")
         disability, count = row.get("disability"), row.get("count")
         if not (
-            type(sex) is str and sex in _SEXES
-            and type(band) is str and band in _AGE_BANDS
-            and type(category) is str and category in _CATEGORIES
+            type(sex) is str
+            and sex in _SEXES
+            and type(band) is str
+            and band in _AGE_BANDS
+            and type(category) is str
+            and category in _CATEGORIES
             and (disability is True or disability is False)
-            and type(count) is int and 0 <= count <= MAX_COUNT
+            and type(count) is int
+            and 0 <= count <= MAX_COUNT
         ):
             return None
-        clean.append({"sex": sex, "age_band": band, "category": category,
-                      "disability": disability, "count": count})
+        clean.append(
+            {
+                "sex": sex,
+                "age_band": band,
+                "category": category,
+                "disability": disability,
+                "count": count,
+            }
+        )
     return clean
 
 

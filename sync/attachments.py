@@ -18,28 +18,30 @@ CHUNK_BYTES = 256 * 1024
 MAX_ATTEMPTS = 3
 
 
-def upload_photos(store: DeviceStore, client: SyncClient, *,
-                  chunk_bytes: int = CHUNK_BYTES) -> int:
+def upload_photos(store: DeviceStore, client: SyncClient, *, chunk_bytes: int = CHUNK_BYTES) -> int:
     """Send every photo that may go now; returns how many finished."""
     finished = 0
     for upload in store.uploads(state="waiting"):
         if store.state("attachment", upload.id) == REJECTED:
-            store.finish_upload(upload.id, state="refused",
-                                error="the server refused this photo's details")
+            store.finish_upload(
+                upload.id, state="refused", error="the server refused this photo's details"
+            )
             continue
         if not store.upload_ready(upload.id):
             continue
         if not upload.path.exists():
-            store.finish_upload(upload.id, state="refused",
-                                error="the photo file is missing from the tablet")
+            store.finish_upload(
+                upload.id, state="refused", error="the photo file is missing from the tablet"
+            )
             continue
         if upload_one(store, client, upload, chunk_bytes=chunk_bytes):
             finished += 1
     return finished
 
 
-def upload_one(store: DeviceStore, client: SyncClient, upload: Upload, *,
-               chunk_bytes: int = CHUNK_BYTES) -> bool:
+def upload_one(
+    store: DeviceStore, client: SyncClient, upload: Upload, *, chunk_bytes: int = CHUNK_BYTES
+) -> bool:
     """Send the bytes the server lacks; True once the server holds the whole photo."""
     offset = client.upload_offset(upload.id)
     with open(upload.path, "rb") as handle:
@@ -47,8 +49,9 @@ def upload_one(store: DeviceStore, client: SyncClient, upload: Upload, *,
             handle.seek(offset)
             chunk = handle.read(chunk_bytes)
             if not chunk:
-                raise errors.UploadRefused(f"the photo file {upload.path.name} is shorter than "
-                                           "its recorded size")
+                raise errors.UploadRefused(
+                    f"the photo file {upload.path.name} is shorter than its recorded size"
+                )
             try:
                 offset = client.upload_chunk(upload.id, offset=offset, chunk=chunk)
             except errors.OffsetMismatch as exc:

@@ -47,8 +47,13 @@ def export_bundle(store: DeviceStore, path: str | Path) -> BundleSummary:
         "exported_at": datetime.now(UTC).isoformat(),
         "mutations": [m.model_dump(mode="json", exclude_none=True) for m in mutations],
         "photos": [
-            {"id": u.id, "sha256": u.sha256, "size": u.size, "content_type": u.content_type,
-             "file": f"photos/{u.id}"}
+            {
+                "id": u.id,
+                "sha256": u.sha256,
+                "size": u.size,
+                "content_type": u.content_type,
+                "file": f"photos/{u.id}",
+            }
             for u in photos
         ],
     }
@@ -60,6 +65,10 @@ def export_bundle(store: DeviceStore, path: str | Path) -> BundleSummary:
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())
     temporary.replace(path)
-    return BundleSummary(path, len(mutations), len(photos),
-                         mutations[0].seq if mutations else None,
-                         mutations[-1].seq if mutations else None)
+    return BundleSummary(
+        path,
+        len(mutations),
+        len(photos),
+        mutations[0].seq if mutations else None,
+        mutations[-1].seq if mutations else None,
+    )

@@ -85,17 +85,29 @@ class BusyAwareRetry(Retry):
 
     RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
 
-    def increment(self, method: str | None = None, url: str | None = None,
-                  response: Any = None, error: Exception | None = None,
-                  _pool: Any = None, _stacktrace: Any = None) -> BusyAwareRetry:
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> BusyAwareRetry:
         if response is not None and response.status in self.RETRY_AFTER_STATUS_CODES:
             wait = retry_after_seconds(response.headers)
             if wait is not None and wait > self.retry_after_max:
                 # Caught by urllib3, which hands this answer back (raise_on_status=False).
-                raise MaxRetryError(_pool, url or "", ResponseError(
-                    f"the server asks to wait {wait:.0f} s, longer than this client waits"))
-        return super().increment(method, url, response=response, error=error, _pool=_pool,
-                                 _stacktrace=_stacktrace)
+                raise MaxRetryError(
+                    _pool,
+                    url or "",
+                    ResponseError(
+                        f"the server asks to wait {wait:.0f} s, longer than this client waits"
+                    ),
+                )
+        return super().increment(
+            method, url, response=response, error=error, _pool=_pool, _stacktrace=_stacktrace
+        )
 
     def get_retry_after(self, response: Any) -> float | None:
         wait = retry_after_seconds(response.headers)
@@ -121,8 +133,14 @@ def default_retry(*, max_wait: float = READ_TIMEOUT) -> Retry:
     """Quick retries for blips and short "busy" answers; the schedule's back-off handles
     longer outages. ``max_wait`` bounds any one wait for ``Retry-After``."""
     return BusyAwareRetry(
-        total=3, connect=3, read=2, status=2, other=0,
-        backoff_factor=0.5, backoff_jitter=0.5, backoff_max=10,
+        total=3,
+        connect=3,
+        read=2,
+        status=2,
+        other=0,
+        backoff_factor=0.5,
+        backoff_jitter=0.5,
+        backoff_max=10,
         status_forcelist=(429, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD", "POST", "PATCH"}),
         respect_retry_after_header=True,
@@ -133,8 +151,9 @@ def default_retry(*, max_wait: float = READ_TIMEOUT) -> Retry:
 
 def default_session(*, max_wait: float = READ_TIMEOUT) -> requests.Session:
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=default_retry(max_wait=max_wait), pool_connections=2,
-                          pool_maxsize=4)
+    adapter = HTTPAdapter(
+        max_retries=default_retry(max_wait=max_wait), pool_connections=2, pool_maxsize=4
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -184,8 +203,7 @@ class SyncClient:
 
     def push_packed(self, packed: bytes) -> PushResponse:
         """Send one batch already gzipped."""
-        return self._push(packed, {"Content-Type": "application/json",
-                                   "Content-Encoding": "gzip"})
+        return self._push(packed, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
 
     def _push(self, body: bytes, headers: dict[str, str]) -> PushResponse:
         if self.app_version:
@@ -206,44 +224,60 @@ class SyncClient:
 
     def upload_chunk(self, attachment_id: str, *, offset: int, chunk: bytes) -> int:
         """Append ``chunk`` at ``offset``; returns the server's new offset."""
-        headers = {"Upload-Offset": str(offset),
-                   "Content-Type": "application/offset+octet-stream"}
-        answer = self._send("PATCH", f"/attachments/{attachment_id}", body=chunk,
-                            headers=headers)
+        headers = {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
+        answer = self._send("PATCH", f"/attachments/{attachment_id}", body=chunk, headers=headers)
         return int(answer.headers.get("upload-offset", offset + len(chunk)))
 
     # --- the one place that talks HTTP -------------------------------------------------------
 
-    def _send(self, method: str, path: str, *, body: bytes | None = None,
-              headers: dict[str, str] | None = None,
-              params: dict[str, Any] | None = None) -> Answer:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Answer:
         all_headers = {"Accept-Encoding": "gzip", "Accept": "application/json"}
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
         all_headers.update(headers or {})
         url = f"{self.base_url}{API_PREFIX}{path}"
         try:
-            response = self.session.request(method, url, data=body, headers=all_headers,
-                                            params=params, timeout=self.timeout, stream=True)
+            response = self.session.request(
+                method,
+                url,
+                data=body,
+                headers=all_headers,
+                params=params,
+                timeout=self.timeout,
+                stream=True,
+            )
             try:
                 raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=False) or b""
             finally:
                 response.close()
         except requests.exceptions.Timeout as exc:
-            raise errors.NetworkError("the server did not answer in time; will try again "
-                                      "later") from exc
+            raise errors.NetworkError(
+                "the server did not answer in time; will try again later"
+            ) from exc
         except requests.exceptions.RequestException as exc:
-            raise errors.NetworkError("cannot reach the server (no connection or the server "
-                                      "is down); will try again later") from exc
+            raise errors.NetworkError(
+                "cannot reach the server (no connection or the server "
+                "is down); will try again later"
+            ) from exc
         except OSError as exc:
-            raise errors.NetworkError(f"the connection broke ({exc}); will try again "
-                                      "later") from exc
+            raise errors.NetworkError(
+                f"the connection broke ({exc}); will try again later"
+            ) from exc
         with self._lock:
             self.bytes_sent += len(body or b"")
             self.bytes_received += len(raw)
         if len(raw) > MAX_ANSWER_BYTES:
-            raise errors.ServerError("the server's answer is too large",
-                                     status=response.status_code)
+            raise errors.ServerError(
+                "the server's answer is too large", status=response.status_code
+            )
         answer_headers = {k.lower(): v for k, v in response.headers.items()}
         content = _inflate(raw, answer_headers.get("content-encoding"))
         answer = Answer(response.status_code, answer_headers, content)
@@ -280,7 +314,8 @@ def _detail(answer: Answer) -> tuple[str, dict[str, Any]]:
     if isinstance(detail, list):
         text = "; ".join(
             f"{d.get('field')}: {d.get('message')}" if d.get("field") else str(d.get("message"))
-            for d in detail if isinstance(d, dict)
+            for d in detail
+            if isinstance(d, dict)
         )
     else:
         text = str(detail or "")
@@ -293,29 +328,34 @@ def _error_of(answer: Answer) -> errors.SyncClientError:
     if status in (429, 503):
         wait = retry_after_seconds(answer.headers)
         when = f"will try again in {_duration(wait)}" if wait else "will try again later"
-        return errors.ServerBusy(f"the server is busy ({status}); {when}", status=status,
-                                 retry_after=wait)
+        return errors.ServerBusy(
+            f"the server is busy ({status}); {when}", status=status, retry_after=wait
+        )
     if status >= 500:
-        return errors.ServerError(f"the server had a problem ({status}); will try again later",
-                                  status=status)
+        return errors.ServerError(
+            f"the server had a problem ({status}); will try again later", status=status
+        )
     if status == 401:
-        return errors.NotEnrolled(f"the server does not know this tablet ({text}): enrol it "
-                                  "again", status=status)
+        return errors.NotEnrolled(
+            f"the server does not know this tablet ({text}): enrol it again", status=status
+        )
     if status == 403:
-        return errors.DeviceRevoked(text or "this tablet may no longer sync; its records stay "
-                                    "on it", status=status)
+        return errors.DeviceRevoked(
+            text or "this tablet may no longer sync; its records stay on it", status=status
+        )
     if status == 409 and "expected_seq" in body:
         return errors.SeqMismatch(text, expected_seq=int(body["expected_seq"]))
     if status == 409 and "upload-offset" in answer.headers:
         return errors.OffsetMismatch(text, offset=int(answer.headers["upload-offset"]))
     if status == 413:
         limit = body.get("limit")
-        return errors.TooLarge(text or "too large for the server",
-                               limit=int(limit) if isinstance(limit, int) else None)
+        return errors.TooLarge(
+            text or "too large for the server", limit=int(limit) if isinstance(limit, int) else None
+        )
     if status == 426:
-        return errors.ProtocolTooOld(f"{text} (this app is too old for the server)",
-                                     status=status)
+        return errors.ProtocolTooOld(f"{text} (this app is too old for the server)", status=status)
     if status == 422 and "upload_offset" in body:
         return errors.UploadRefused(text, status=status)
-    return errors.RequestRefused(f"the server refused the request ({status}): {text}",
-                                 status=status)
+    return errors.RequestRefused(
+        f"the server refused the request ({status}): {text}", status=status
+    )

@@ -145,7 +145,8 @@ class SyncEngine:
                     answered = {r.seq for r in answer.results}
                     if any(seq not in answered for seq in seqs):
                         raise errors.ServerError(
-                            "the server did not answer every mutation of a batch")
+                            "the server did not answer every mutation of a batch"
+                        )
                     after = seqs[-1]
                     batch = ahead.result()
                     if batch is not None and len(batch[0]) > 1 and len(batch[2]) > self.batch_bytes:
@@ -179,7 +180,7 @@ class SyncEngine:
             packed = gzip.compress(envelope, compresslevel=COMPRESS_LEVEL)
             self._ratio = max(len(packed) / max(len(envelope), 1), 0.02)
             if len(packed) <= self.batch_bytes or len(encoded) == 1:
-                return [seq for seq, _ in pending[:len(encoded)]], envelope, packed
+                return [seq for seq, _ in pending[: len(encoded)]], envelope, packed
             encoded = encoded[: max(1, len(encoded) // 2)]
 
     def _adapt(self, seconds: float, sent: int) -> None:
@@ -193,8 +194,7 @@ class SyncEngine:
             self.server_max_bytes = limit
             self.max_batch_mutations = min(self.max_batch_mutations, limit)
         if self.batch_bytes <= self.min_batch_bytes and self.max_batch_mutations <= 1:
-            raise errors.TooLarge("a single record is larger than the server accepts",
-                                  limit=limit)
+            raise errors.TooLarge("a single record is larger than the server accepts", limit=limit)
         self.batch_bytes = max(self.min_batch_bytes, self.batch_bytes // 2)
         self.max_batch_mutations = max(1, self.max_batch_mutations // 2)
 
@@ -225,4 +225,3 @@ def _envelope(device_id: str, encoded: list[str]) -> bytes:
     items = ",".join(encoded)
     head = json.dumps({"protocol": PROTOCOL_VERSION, "device_id": device_id})[:-1]
     return f'{head},"mutations":[{items}]}}'.encode()
-

@@ -89,7 +89,8 @@ def same_value(name: str, left: Any, right: Any) -> bool:
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str]:
     """The fields whose value differs between two versions of a record."""
     return {
-        name for name in before.keys() | after.keys()
+        name
+        for name in before.keys() | after.keys()
         if not same_value(name, before.get(name), after.get(name))
     }
 

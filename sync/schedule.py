@@ -153,8 +153,13 @@ class SyncSchedule:
             self.syncing = False
         with self._lock:
             now = self.clock()
-            self.not_before = (now + min(busy_for, MAX_RETRY_AFTER) if busy_for
-                               else None if ok else self.not_before)
+            self.not_before = (
+                now + min(busy_for, MAX_RETRY_AFTER)
+                if busy_for
+                else None
+                if ok
+                else self.not_before
+            )
             planned = now + self.next_delay(ok)
             if self._soon is not None:  # a save during the round: honour it
                 planned = min(planned, max(self._soon, self.last_attempt + self.min_gap))

@@ -73,10 +73,19 @@ from sync.protocol import (
 SCHEMA_VERSION = 2
 
 # Keys the server owns; a save never sends them (status moves through review on the server).
-SERVER_KEYS: frozenset[str] = frozenset({
-    "id", "status", "version", "flags", "late", "reviews", "created_by_id", "deleted",
-    "complete",
-})
+SERVER_KEYS: frozenset[str] = frozenset(
+    {
+        "id",
+        "status",
+        "version",
+        "flags",
+        "late",
+        "reviews",
+        "created_by_id",
+        "deleted",
+        "complete",
+    }
+)
 
 PENDING = "pending"
 SYNCED = "synced"
@@ -142,11 +151,15 @@ def _migrate_to_2(db: sqlite3.Connection) -> None:
     """Version 2: indexed columns for the app's lists and a folded search text per record."""
     columns = {r[1] for r in db.execute("PRAGMA table_xinfo(record)")}
     if "project_id" not in columns:
-        db.execute("ALTER TABLE record ADD COLUMN project_id TEXT GENERATED ALWAYS AS "
-                   "(json_extract(data, '$.project_id')) VIRTUAL")
+        db.execute(
+            "ALTER TABLE record ADD COLUMN project_id TEXT GENERATED ALWAYS AS "
+            "(json_extract(data, '$.project_id')) VIRTUAL"
+        )
     if "activity_id" not in columns:
-        db.execute("ALTER TABLE record ADD COLUMN activity_id TEXT GENERATED ALWAYS AS "
-                   "(json_extract(data, '$.activity_id')) VIRTUAL")
+        db.execute(
+            "ALTER TABLE record ADD COLUMN activity_id TEXT GENERATED ALWAYS AS "
+            "(json_extract(data, '$.activity_id')) VIRTUAL"
+        )
     if "search" not in columns:
         db.execute("ALTER TABLE record ADD COLUMN search TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS record_project ON record (entity, project_id)")
@@ -154,27 +167,41 @@ def _migrate_to_2(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS record_state ON record (entity, state)")
     db.execute("CREATE INDEX IF NOT EXISTS conflict_status ON conflict (status)")
     rows = db.execute("SELECT entity, id, data FROM record WHERE search IS NULL").fetchall()
-    db.executemany("UPDATE record SET search = ? WHERE entity = ? AND id = ?",
-                   [(_search_text(json.loads(r[2])), r[0], r[1]) for r in rows])
+    db.executemany(
+        "UPDATE record SET search = ? WHERE entity = ? AND id = ?",
+        [(_search_text(json.loads(r[2])), r[0], r[1]) for r in rows],
+    )
 
 
 # user_version reached -> the step that brings the file to the next version.
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_2}
 
 # Text fields a record is found by (``query(search=...)``), whatever its entity.
-SEARCH_FIELDS: tuple[str, ...] = ("title", "name", "code", "type", "start_date", "topic",
-                                  "admin_area", "caption")
+SEARCH_FIELDS: tuple[str, ...] = (
+    "title",
+    "name",
+    "code",
+    "type",
+    "start_date",
+    "topic",
+    "admin_area",
+    "caption",
+)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Fields with a column of their own (indexed with the entity).
 _COLUMNS = {"project_id": "r.project_id", "activity_id": "r.activity_id", "id": "r.id"}
 _ORDER_COLUMNS = {"id": "r.id", "state": "r.state", "version": "r.version"}
-_OPEN_CONFLICTS = ("(SELECT json_group_array(json(c.data)) FROM conflict AS c "
-                   "WHERE c.entity = r.entity AND c.entity_id = r.id AND c.status = 'open')")
-_TOTALS = ("(SELECT coalesce(sum(json_extract(a.value, '$.count')), 0) "
-           "FROM json_each(r.data, '$.attendance') AS a), "
-           "(SELECT coalesce(sum(json_extract(a.value, '$.count')), 0) "
-           "FROM json_each(r.data, '$.attendance') AS a "
-           "WHERE json_extract(a.value, '$.sex') = 'female')")
+_OPEN_CONFLICTS = (
+    "(SELECT json_group_array(json(c.data)) FROM conflict AS c "
+    "WHERE c.entity = r.entity AND c.entity_id = r.id AND c.status = 'open')"
+)
+_TOTALS = (
+    "(SELECT coalesce(sum(json_extract(a.value, '$.count')), 0) "
+    "FROM json_each(r.data, '$.attendance') AS a), "
+    "(SELECT coalesce(sum(json_extract(a.value, '$.count')), 0) "
+    "FROM json_each(r.data, '$.attendance') AS a "
+    "WHERE json_extract(a.value, '$.sex') = 'female')"
+)
 
 
 def fold(text: str) -> str:
@@ -273,8 +300,9 @@ class DeviceStore:
         # Read-only connections for ``query`` and friends, lent to one thread at a time.
         self._idle_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30)
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: a save that returned survives a power cut, not only a crash of the app.
@@ -292,8 +320,10 @@ class DeviceStore:
     def _migrate(self) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
-            raise ValueError(f"{self.path} was written by a newer app (store schema {version}; "
-                             f"this app knows {SCHEMA_VERSION}): update the app")
+            raise ValueError(
+                f"{self.path} was written by a newer app (store schema {version}; "
+                f"this app knows {SCHEMA_VERSION}): update the app"
+            )
         if version == 0:
             # A new file, or one from before user_version was kept (schema 1).
             for statement in _SCHEMA.split(";"):
@@ -347,8 +377,11 @@ class DeviceStore:
         return None if row is None else row[0]
 
     def _set_meta(self, key: str, value: str | None) -> None:
-        self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def meta(self, key: str) -> str | None:
         with self._lock:
@@ -391,9 +424,14 @@ class DeviceStore:
         with self._write():
             return sum(self._save(entity, data, draft=False) is not None for data in records)
 
-    def save_all(self, records: Sequence[tuple[str, Mapping[str, Any]]] = (), *,
-                 photos: Sequence[NewPhoto] = (), removed_photos: Sequence[str] = (),
-                 settle_conflicts: bool = False) -> list[Mutation]:
+    def save_all(
+        self,
+        records: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        *,
+        photos: Sequence[NewPhoto] = (),
+        removed_photos: Sequence[str] = (),
+        settle_conflicts: bool = False,
+    ) -> list[Mutation]:
         """Save records of several entities and photos as ONE unit (DESIGN §4.5).
 
         ``records`` are ``(entity, data)`` pairs saved in that order (a new site before the
@@ -419,9 +457,17 @@ class DeviceStore:
         for entity, _ in records:
             _pushable_record(entity)
         with self._lock:
-            known = {r[0] for r in self._db.execute(
-                f"SELECT id FROM upload WHERE id IN ({_marks(photos)})",  # noqa: S608
-                [p.id for p in photos])} if photos else set()
+            known = (
+                {
+                    r[0]
+                    for r in self._db.execute(
+                        f"SELECT id FROM upload WHERE id IN ({_marks(photos)})",  # noqa: S608
+                        [p.id for p in photos],
+                    )
+                }
+                if photos
+                else set()
+            )
         staged: list[_StagedPhoto] = []
         try:
             for photo in photos:
@@ -430,11 +476,18 @@ class DeviceStore:
             if staged:
                 _fsync_dir(self.files_dir)
             with self._write():
-                mutations = [m for entity, data in records
-                             if (m := self._save(entity, data, draft=False)) is not None]
+                mutations = [
+                    m
+                    for entity, data in records
+                    if (m := self._save(entity, data, draft=False)) is not None
+                ]
                 mutations += [self._photo_row(s) for s in staged]
-                mutations += [m for p in photos if p.id in known
-                              if (m := self._recaption(p.id, p.caption)) is not None]
+                mutations += [
+                    m
+                    for p in photos
+                    if p.id in known
+                    if (m := self._recaption(p.id, p.caption)) is not None
+                ]
                 if settle_conflicts:
                     for entity, data in records:
                         mutations += self._keep_theirs(entity, str(data["id"]))
@@ -451,11 +504,12 @@ class DeviceStore:
         return mutations
 
     def _remove_photo(self, photo_id: str) -> _RemovedPhoto:
-        upload = self._db.execute("SELECT path FROM upload WHERE id = ?",
-                                  (photo_id,)).fetchone()
+        upload = self._db.execute("SELECT path FROM upload WHERE id = ?", (photo_id,)).fetchone()
         self._db.execute("DELETE FROM upload WHERE id = ?", (photo_id,))
-        return _RemovedPhoto(self._delete(Entity.ATTACHMENT, photo_id),
-                             Path(upload["path"]) if upload is not None else None)
+        return _RemovedPhoto(
+            self._delete(Entity.ATTACHMENT, photo_id),
+            Path(upload["path"]) if upload is not None else None,
+        )
 
     def _save(self, entity: str, data: Mapping[str, Any], *, draft: bool) -> Mutation | None:
         record_id = str(data["id"])
@@ -476,14 +530,21 @@ class DeviceStore:
         if version == 0 or row is None:
             # Never acknowledged by the server: send the whole record; unless an unanswered
             # mutation of it already carries exactly this (the form saved again unchanged).
-            if row is not None and row["state"] == PENDING and all(
-                    same_value(k, current.get(k), v) for k, v in data.items()
-                    if k not in SERVER_KEYS):
+            if (
+                row is not None
+                and row["state"] == PENDING
+                and all(
+                    same_value(k, current.get(k), v)
+                    for k, v in data.items()
+                    if k not in SERVER_KEYS
+                )
+            ):
                 return None
             changes = {k: v for k, v in view.items() if k not in SERVER_KEYS}
         else:
             changes = {
-                k: v for k, v in data.items()
+                k: v
+                for k, v in data.items()
                 if k not in SERVER_KEYS and not same_value(k, current.get(k), v)
             }
             if not changes:
@@ -505,56 +566,107 @@ class DeviceStore:
         if row is None or row["deleted"]:
             return None
         if row["state"] == DRAFT and row["version"] == 0:
-            self._db.execute("DELETE FROM record WHERE entity = ? AND id = ?",
-                             (entity, record_id))
+            self._db.execute("DELETE FROM record WHERE entity = ? AND id = ?", (entity, record_id))
             return None
         mutation = self._queue(entity, record_id, Op.DELETE, row["version"], None)
-        self._db.execute("UPDATE record SET deleted = 1, state = ? WHERE entity = ? AND "
-                         "id = ?", (PENDING, entity, record_id))
+        self._db.execute(
+            "UPDATE record SET deleted = 1, state = ? WHERE entity = ? AND id = ?",
+            (PENDING, entity, record_id),
+        )
         return mutation
 
-    def _queue(self, entity: str, record_id: str, op: Op, base_version: int,
-               data: dict[str, Any] | None) -> Mutation:
+    def _queue(
+        self, entity: str, record_id: str, op: Op, base_version: int, data: dict[str, Any] | None
+    ) -> Mutation:
         seq = int(self._meta("last_seq") or 0) + 1
         self._set_meta("last_seq", str(seq))
         self._db.execute(
             "INSERT INTO outbox (seq, entity, id, op, base_version, data) VALUES (?,?,?,?,?,?)",
-            (seq, entity, record_id, op.value, base_version,
-             None if data is None else _dumps(data)),
+            (
+                seq,
+                entity,
+                record_id,
+                op.value,
+                base_version,
+                None if data is None else _dumps(data),
+            ),
         )
-        return Mutation(seq=seq, entity=Entity(entity), op=op, id=uuid.UUID(record_id),
-                        base_version=base_version, data=data)
+        return Mutation(
+            seq=seq,
+            entity=Entity(entity),
+            op=op,
+            id=uuid.UUID(record_id),
+            base_version=base_version,
+            data=data,
+        )
 
     def _row(self, entity: str, record_id: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._db.execute(
-            "SELECT * FROM record WHERE entity = ? AND id = ?", (entity, record_id)).fetchone()
+            "SELECT * FROM record WHERE entity = ? AND id = ?", (entity, record_id)
+        ).fetchone()
         return row
 
-    def _put(self, entity: str, record_id: str, data: Mapping[str, Any],
-             row: sqlite3.Row | None, *, state: str, errors: list[Any] | None) -> None:
+    def _put(
+        self,
+        entity: str,
+        record_id: str,
+        data: Mapping[str, Any],
+        row: sqlite3.Row | None,
+        *,
+        state: str,
+        errors: list[Any] | None,
+    ) -> None:
         if row is None:
             self._db.execute(
-                "INSERT INTO record (entity, id, data, state, errors, search) "
-                "VALUES (?,?,?,?,?,?)",
-                (entity, record_id, _dumps(data), state,
-                 None if errors is None else _dumps(errors), _search_text(data)))
+                "INSERT INTO record (entity, id, data, state, errors, search) VALUES (?,?,?,?,?,?)",
+                (
+                    entity,
+                    record_id,
+                    _dumps(data),
+                    state,
+                    None if errors is None else _dumps(errors),
+                    _search_text(data),
+                ),
+            )
         else:
             self._db.execute(
                 "UPDATE record SET data = ?, state = ?, errors = ?, search = ? "
                 "WHERE entity = ? AND id = ?",
-                (_dumps(data), state, None if errors is None else _dumps(errors),
-                 _search_text(data), entity, record_id))
+                (
+                    _dumps(data),
+                    state,
+                    None if errors is None else _dumps(errors),
+                    _search_text(data),
+                    entity,
+                    record_id,
+                ),
+            )
 
     # --- photos ------------------------------------------------------------------------------
 
-    def add_photo(self, *, attachment_id: str, activity_id: str, source: str | Path,
-                  content_type: str, caption: str = "") -> Mutation | None:
+    def add_photo(
+        self,
+        *,
+        attachment_id: str,
+        activity_id: str,
+        source: str | Path,
+        content_type: str,
+        caption: str = "",
+    ) -> Mutation | None:
         """Keep a (downscaled) photo on the tablet and queue its metadata and its bytes (a
         ``save_all`` of one photo). When this tablet already keeps that photo, only a changed
         caption is queued; None when nothing changed."""
-        found = self.save_all(photos=[NewPhoto(id=attachment_id, activity_id=activity_id,
-                                               source=source, content_type=content_type,
-                                               caption=caption)])
+        found = self.save_all(
+            photos=[
+                NewPhoto(
+                    id=attachment_id,
+                    activity_id=activity_id,
+                    source=source,
+                    content_type=content_type,
+                    caption=caption,
+                )
+            ]
+        )
         return found[0] if found else None
 
     def set_caption(self, attachment_id: str, caption: str) -> Mutation | None:
@@ -565,8 +677,13 @@ class DeviceStore:
         Raises KeyError for a photo this tablet does not keep."""
         with self._write():
             row = self._row(Entity.ATTACHMENT, attachment_id)
-            if row is None or row["deleted"] or not self._db.execute(
-                    "SELECT 1 FROM upload WHERE id = ?", (attachment_id,)).fetchone():
+            if (
+                row is None
+                or row["deleted"]
+                or not self._db.execute(
+                    "SELECT 1 FROM upload WHERE id = ?", (attachment_id,)
+                ).fetchone()
+            ):
                 raise KeyError(f"this tablet keeps no photo {attachment_id}")
             return self._recaption(attachment_id, caption)
 
@@ -576,8 +693,7 @@ class DeviceStore:
             return None
         if str(json.loads(row["data"]).get("caption") or "") == caption:
             return None  # (a record never acknowledged would otherwise be sent whole again)
-        return self._save(Entity.ATTACHMENT, {"id": attachment_id, "caption": caption},
-                          draft=False)
+        return self._save(Entity.ATTACHMENT, {"id": attachment_id, "caption": caption}, draft=False)
 
     def _stage_photo(self, photo: NewPhoto) -> _StagedPhoto:
         """Copy a photo's bytes into the store's files and make them durable (no transaction
@@ -598,46 +714,75 @@ class DeviceStore:
 
     def _photo_row(self, staged: _StagedPhoto) -> Mutation:
         photo = staged.photo
-        metadata = {"id": photo.id, "activity_id": photo.activity_id, "sha256": staged.sha256,
-                    "size": staged.size, "content_type": photo.content_type,
-                    "caption": photo.caption}
+        metadata = {
+            "id": photo.id,
+            "activity_id": photo.activity_id,
+            "sha256": staged.sha256,
+            "size": staged.size,
+            "content_type": photo.content_type,
+            "caption": photo.caption,
+        }
         self._db.execute(
             "INSERT INTO upload (id, path, size, sha256, content_type, state) "
             "VALUES (?,?,?,?,?, 'waiting') ON CONFLICT (id) DO NOTHING",
-            (photo.id, str(staged.path), staged.size, staged.sha256, photo.content_type))
+            (photo.id, str(staged.path), staged.size, staged.sha256, photo.content_type),
+        )
         row = self._row(Entity.ATTACHMENT, photo.id)
-        mutation = self._queue(Entity.ATTACHMENT, photo.id, Op.UPSERT,
-                               row["version"] if row is not None else 0, metadata)
+        mutation = self._queue(
+            Entity.ATTACHMENT,
+            photo.id,
+            Op.UPSERT,
+            row["version"] if row is not None else 0,
+            metadata,
+        )
         self._put(Entity.ATTACHMENT, photo.id, metadata, row, state=PENDING, errors=None)
         return mutation
 
     def uploads(self, *, state: str = "waiting") -> list[Upload]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM upload WHERE state = ? ORDER BY rowid",
-                                    (state,)).fetchall()
-        return [Upload(r["id"], Path(r["path"]), r["size"], r["sha256"], r["content_type"],
-                       r["state"], r["attempts"], r["error"]) for r in rows]
+            rows = self._db.execute(
+                "SELECT * FROM upload WHERE state = ? ORDER BY rowid", (state,)
+            ).fetchall()
+        return [
+            Upload(
+                r["id"],
+                Path(r["path"]),
+                r["size"],
+                r["sha256"],
+                r["content_type"],
+                r["state"],
+                r["attempts"],
+                r["error"],
+            )
+            for r in rows
+        ]
 
     def upload_ready(self, attachment_id: str) -> bool:
         """Bytes may go once the server has answered the metadata mutation."""
         with self._lock:
             pending = self._db.execute(
                 "SELECT 1 FROM outbox WHERE entity = 'attachment' AND id = ? LIMIT 1",
-                (attachment_id,)).fetchone()
+                (attachment_id,),
+            ).fetchone()
             row = self._row(Entity.ATTACHMENT, attachment_id)
         return pending is None and row is not None and row["state"] != REJECTED
 
     def finish_upload(self, attachment_id: str, *, state: str, error: str | None = None) -> None:
         with self._write():
-            self._db.execute("UPDATE upload SET state = ?, error = ?, attempts = attempts + 1 "
-                             "WHERE id = ?", (state, error, attachment_id))
+            self._db.execute(
+                "UPDATE upload SET state = ?, error = ?, attempts = attempts + 1 WHERE id = ?",
+                (state, error, attachment_id),
+            )
 
     def count_upload_attempt(self, attachment_id: str, error: str) -> int:
         with self._write():
-            self._db.execute("UPDATE upload SET attempts = attempts + 1, error = ? WHERE id = ?",
-                             (error, attachment_id))
-            row = self._db.execute("SELECT attempts FROM upload WHERE id = ?",
-                                   (attachment_id,)).fetchone()
+            self._db.execute(
+                "UPDATE upload SET attempts = attempts + 1, error = ? WHERE id = ?",
+                (error, attachment_id),
+            )
+            row = self._db.execute(
+                "SELECT attempts FROM upload WHERE id = ?", (attachment_id,)
+            ).fetchone()
         return int(row[0]) if row else 0
 
     # --- the outbox --------------------------------------------------------------------------
@@ -645,12 +790,18 @@ class DeviceStore:
     def pending(self, *, limit: int | None = None) -> list[Mutation]:
         """Mutations not yet answered by the server, oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM outbox ORDER BY seq LIMIT ?",
-                                    (limit or -1,)).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM outbox ORDER BY seq LIMIT ?", (limit or -1,)
+            ).fetchall()
         return [
-            Mutation(seq=r["seq"], entity=Entity(r["entity"]), op=Op(r["op"]),
-                     id=uuid.UUID(r["id"]), base_version=r["base_version"],
-                     data=None if r["data"] is None else json.loads(r["data"]))
+            Mutation(
+                seq=r["seq"],
+                entity=Entity(r["entity"]),
+                op=Op(r["op"]),
+                id=uuid.UUID(r["id"]),
+                base_version=r["base_version"],
+                data=None if r["data"] is None else json.loads(r["data"]),
+            )
             for r in rows
         ]
 
@@ -660,12 +811,15 @@ class DeviceStore:
         (base_version 0, no data). ``after`` lets the next batch be read while the one before
         it is still unanswered (and so still pending)."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                                    (after, limit)).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+            ).fetchall()
         encoded = []
         for r in rows:
-            text = (f'{{"seq":{r["seq"]},"entity":{json.dumps(r["entity"])},'
-                    f'"op":{json.dumps(r["op"])},"id":{json.dumps(r["id"])}')
+            text = (
+                f'{{"seq":{r["seq"]},"entity":{json.dumps(r["entity"])},'
+                f'"op":{json.dumps(r["op"])},"id":{json.dumps(r["id"])}'
+            )
             if r["base_version"]:
                 text += f',"base_version":{int(r["base_version"])}'
             if r["data"] is not None:
@@ -683,10 +837,14 @@ class DeviceStore:
             owners: dict[int, tuple[str, str]] = {}
             seqs = [r.seq for r in results]
             for start in range(0, len(seqs), _CHUNK):
-                part = seqs[start:start + _CHUNK]
-                owners.update((r["seq"], (r["entity"], r["id"])) for r in self._db.execute(
-                    f"SELECT seq, entity, id FROM outbox WHERE seq IN ({_marks(part)})",  # noqa: S608
-                    part))
+                part = seqs[start : start + _CHUNK]
+                owners.update(
+                    (r["seq"], (r["entity"], r["id"]))
+                    for r in self._db.execute(
+                        f"SELECT seq, entity, id FROM outbox WHERE seq IN ({_marks(part)})",  # noqa: S608
+                        part,
+                    )
+                )
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in owners])
             accepted: list[tuple[str, str]] = []
             for result in results:
@@ -709,18 +867,29 @@ class DeviceStore:
         conflicted: set[tuple[str, str]] = set()
         current: dict[tuple[str, str], tuple[str, str | None]] = {}
         for start in range(0, len(ids), _CHUNK):
-            part = ids[start:start + _CHUNK]
+            part = ids[start : start + _CHUNK]
             marks = _marks(part)
-            pending.update((r[0], r[1]) for r in self._db.execute(
-                f"SELECT entity, id FROM outbox WHERE id IN ({marks})", part))  # noqa: S608
+            pending.update(
+                (r[0], r[1])
+                for r in self._db.execute(
+                    f"SELECT entity, id FROM outbox WHERE id IN ({marks})",  # noqa: S608
+                    part,
+                )
+            )
             for r in self._db.execute(
-                    f"SELECT entity, entity_id, status FROM conflict "  # noqa: S608
-                    f"WHERE status IN ('open', ?) AND entity_id IN ({marks})",
-                    [RESOLVING, *part]):
+                f"SELECT entity, entity_id, status FROM conflict "  # noqa: S608
+                f"WHERE status IN ('open', ?) AND entity_id IN ({marks})",
+                [RESOLVING, *part],
+            ):
                 (conflicted if r[2] == "open" else pending).add((r[0], r[1]))
-            current.update(((r[0], r[1]), (r[2], r[3])) for r in self._db.execute(
-                f"SELECT entity, id, state, json_extract(data, '$.status') FROM record "  # noqa: S608
-                f"WHERE id IN ({marks})", part))
+            current.update(
+                ((r[0], r[1]), (r[2], r[3]))
+                for r in self._db.execute(
+                    f"SELECT entity, id, state, json_extract(data, '$.status') FROM record "  # noqa: S608
+                    f"WHERE id IN ({marks})",
+                    part,
+                )
+            )
         updates = []
         for key in dict.fromkeys(records):
             if key not in current:
@@ -737,15 +906,17 @@ class DeviceStore:
             updates.append((state, key[0], key[1]))
         self._db.executemany("UPDATE record SET state = ? WHERE entity = ? AND id = ?", updates)
 
-    def _answered(self, entity: str, record_id: str, status: str,
-                  errors: list[dict[str, Any]]) -> None:
+    def _answered(
+        self, entity: str, record_id: str, status: str, errors: list[dict[str, Any]]
+    ) -> None:
         row = self._row(entity, record_id)
         if row is None:
             return
         if status in (ResultStatus.REJECTED, ResultStatus.CONFLICT) and row["server_data"]:
             # The server kept its values: show them (the refused change is kept on the server).
-            self._rebase(entity, record_id, json.loads(row["server_data"]),
-                         bool(row["server_deleted"]))
+            self._rebase(
+                entity, record_id, json.loads(row["server_data"]), bool(row["server_deleted"])
+            )
             row = self._row(entity, record_id)
             assert row is not None
         if status == ResultStatus.REJECTED:
@@ -756,19 +927,29 @@ class DeviceStore:
             state, kept = self._settled_state(entity, record_id, row), None
         if self._has_pending(entity, record_id):
             state = PENDING
-        self._db.execute("UPDATE record SET state = ?, errors = COALESCE(?, errors) "
-                         "WHERE entity = ? AND id = ?",
-                         (state, None if kept is None else _dumps(kept), entity, record_id))
+        self._db.execute(
+            "UPDATE record SET state = ?, errors = COALESCE(?, errors) WHERE entity = ? AND id = ?",
+            (state, None if kept is None else _dumps(kept), entity, record_id),
+        )
 
     def _has_pending(self, entity: str, record_id: str) -> bool:
-        return self._db.execute("SELECT 1 FROM outbox WHERE entity = ? AND id = ? LIMIT 1",
-                                (entity, record_id)).fetchone() is not None
+        return (
+            self._db.execute(
+                "SELECT 1 FROM outbox WHERE entity = ? AND id = ? LIMIT 1", (entity, record_id)
+            ).fetchone()
+            is not None
+        )
 
     def _settled_state(self, entity: str, record_id: str, row: sqlite3.Row) -> str:
         """The state of a record with nothing pending in its own outbox rows."""
-        statuses = {r[0] for r in self._db.execute(
-            "SELECT DISTINCT status FROM conflict WHERE entity = ? AND entity_id = ? AND "
-            "status IN ('open', ?)", (entity, record_id, RESOLVING))}
+        statuses = {
+            r[0]
+            for r in self._db.execute(
+                "SELECT DISTINCT status FROM conflict WHERE entity = ? AND entity_id = ? AND "
+                "status IN ('open', ?)",
+                (entity, record_id, RESOLVING),
+            )
+        }
         if "open" in statuses:
             return CONFLICT
         if RESOLVING in statuses:
@@ -796,44 +977,63 @@ class DeviceStore:
             return self._keep_theirs(entity, record_id)
 
     def _keep_theirs(self, entity: str, record_id: str) -> list[Mutation]:
-        ids = [r[0] for r in self._db.execute(
-            "SELECT id FROM conflict WHERE entity = ? AND entity_id = ? AND status = 'open' "
-            "ORDER BY id", (entity, record_id))]
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM conflict WHERE entity = ? AND entity_id = ? AND status = 'open' "
+                "ORDER BY id",
+                (entity, record_id),
+            )
+        ]
         mutations = []
         for conflict_id in ids:
-            mutations.append(self._queue(Entity.CONFLICT, conflict_id, Op.UPSERT, 0,
-                                         {"resolution": KEEP_SERVER}))
-            self._db.execute("UPDATE conflict SET status = ? WHERE id = ?",
-                             (RESOLVING, conflict_id))
+            mutations.append(
+                self._queue(Entity.CONFLICT, conflict_id, Op.UPSERT, 0, {"resolution": KEEP_SERVER})
+            )
+            self._db.execute(
+                "UPDATE conflict SET status = ? WHERE id = ?", (RESOLVING, conflict_id)
+            )
         row = self._row(entity, record_id)
         if ids and row is not None:
             if row["server_data"]:
-                self._rebase(entity, record_id, json.loads(row["server_data"]),
-                             bool(row["server_deleted"]))
+                self._rebase(
+                    entity, record_id, json.loads(row["server_data"]), bool(row["server_deleted"])
+                )
             else:
-                self._db.execute("UPDATE record SET state = ? WHERE entity = ? AND id = ?",
-                                 (PENDING, entity, record_id))
+                self._db.execute(
+                    "UPDATE record SET state = ? WHERE entity = ? AND id = ?",
+                    (PENDING, entity, record_id),
+                )
         return mutations
 
-    def _resolve_answered(self, conflict_id: str, result: MutationResult) -> list[tuple[str,
-                                                                                         str]]:
+    def _resolve_answered(self, conflict_id: str, result: MutationResult) -> list[tuple[str, str]]:
         """The server's answer to a keep_theirs: the conflict closes (applied, or duplicate when
         it was closed already) or, if refused, opens again with the server's reasons."""
-        row = self._db.execute("SELECT entity, entity_id, status, data FROM conflict "
-                               "WHERE id = ?", (conflict_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT entity, entity_id, status, data FROM conflict WHERE id = ?", (conflict_id,)
+        ).fetchone()
         if row is None:
             return []
         if result.status in (ResultStatus.REJECTED, ResultStatus.CONFLICT):
             if row["status"] == RESOLVING:
-                data = {**json.loads(row["data"]),
-                        "resolve_errors": [e.model_dump() for e in result.errors]}
-                self._db.execute("UPDATE conflict SET status = 'open', data = ? WHERE id = ?",
-                                 (_dumps(data), conflict_id))
+                data = {
+                    **json.loads(row["data"]),
+                    "resolve_errors": [e.model_dump() for e in result.errors],
+                }
+                self._db.execute(
+                    "UPDATE conflict SET status = 'open', data = ? WHERE id = ?",
+                    (_dumps(data), conflict_id),
+                )
         elif row["status"] == RESOLVING:
-            data = {**json.loads(row["data"]), "status": "resolved",
-                    "resolution": {"keep": "server", "by": "device"}}
-            self._db.execute("UPDATE conflict SET status = 'resolved', data = ? WHERE id = ?",
-                             (_dumps(data), conflict_id))
+            data = {
+                **json.loads(row["data"]),
+                "status": "resolved",
+                "resolution": {"keep": "server", "by": "device"},
+            }
+            self._db.execute(
+                "UPDATE conflict SET status = 'resolved', data = ? WHERE id = ?",
+                (_dumps(data), conflict_id),
+            )
         return [(str(row["entity"]), str(row["entity_id"]))]
 
     # --- pull --------------------------------------------------------------------------------
@@ -861,35 +1061,51 @@ class DeviceStore:
             self._db.execute(
                 "INSERT INTO record (entity, id, data, server_data, server_deleted, version, "
                 "deleted, state, search) VALUES (?,?,?,?,?,?,?,?,?)",
-                (entity, record_id, _dumps(server), _dumps(server), int(deleted),
-                 change.version, int(deleted), SYNCED, _search_text(server)))
+                (
+                    entity,
+                    record_id,
+                    _dumps(server),
+                    _dumps(server),
+                    int(deleted),
+                    change.version,
+                    int(deleted),
+                    SYNCED,
+                    _search_text(server),
+                ),
+            )
         else:
             self._db.execute(
                 "UPDATE record SET server_data = ?, server_deleted = ?, version = ? "
                 "WHERE entity = ? AND id = ?",
-                (_dumps(server), int(deleted), change.version, entity, record_id))
+                (_dumps(server), int(deleted), change.version, entity, record_id),
+            )
         self._rebase(entity, record_id, server, deleted)
 
-    def _rebase(self, entity: str, record_id: str, server: dict[str, Any],
-                server_deleted: bool) -> None:
+    def _rebase(
+        self, entity: str, record_id: str, server: dict[str, Any], server_deleted: bool
+    ) -> None:
         """The app's view: the server's record with this tablet's pending changes on top."""
         view = dict(server)
         deleted = server_deleted
-        pending = self._db.execute("SELECT op, data FROM outbox WHERE entity = ? AND id = ? "
-                                   "ORDER BY seq", (entity, record_id)).fetchall()
+        pending = self._db.execute(
+            "SELECT op, data FROM outbox WHERE entity = ? AND id = ? ORDER BY seq",
+            (entity, record_id),
+        ).fetchall()
         for mutation in pending:
             if mutation["op"] == Op.DELETE:
                 deleted = True
             elif mutation["data"]:
                 view.update(json.loads(mutation["data"]))
-        self._db.execute("UPDATE record SET data = ?, deleted = ?, search = ? "
-                         "WHERE entity = ? AND id = ?",
-                         (_dumps(view), int(deleted), _search_text(view), entity, record_id))
+        self._db.execute(
+            "UPDATE record SET data = ?, deleted = ?, search = ? WHERE entity = ? AND id = ?",
+            (_dumps(view), int(deleted), _search_text(view), entity, record_id),
+        )
         row = self._row(entity, record_id)
         assert row is not None
         state = PENDING if pending else self._settled_state(entity, record_id, row)
-        self._db.execute("UPDATE record SET state = ? WHERE entity = ? AND id = ?",
-                         (state, entity, record_id))
+        self._db.execute(
+            "UPDATE record SET state = ? WHERE entity = ? AND id = ?", (state, entity, record_id)
+        )
 
     def _pulled_conflict(self, change: Change) -> None:
         data = dict(change.data or {})
@@ -900,11 +1116,14 @@ class DeviceStore:
             "INSERT INTO conflict (id, entity, entity_id, status, data) VALUES (?,?,?,?,?) "
             "ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data "
             "WHERE excluded.status != 'open' OR conflict.status = 'open'",
-            (change.id, entity, entity_id, str(data.get("status", "open")), _dumps(data)))
+            (change.id, entity, entity_id, str(data.get("status", "open")), _dumps(data)),
+        )
         row = self._row(entity, entity_id)
         if row is not None and not self._has_pending(entity, entity_id):
-            self._db.execute("UPDATE record SET state = ? WHERE entity = ? AND id = ?",
-                             (self._settled_state(entity, entity_id, row), entity, entity_id))
+            self._db.execute(
+                "UPDATE record SET state = ? WHERE entity = ? AND id = ?",
+                (self._settled_state(entity, entity_id, row), entity, entity_id),
+            )
 
     # --- reading, for the app ------------------------------------------------------------------
 
@@ -916,8 +1135,9 @@ class DeviceStore:
         with self._readers_lock:
             reader = self._idle_readers.pop() if self._idle_readers else None
         if reader is None:
-            reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                     check_same_thread=False, timeout=30)
+            reader = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=30
+            )
             reader.row_factory = sqlite3.Row
         try:
             yield reader
@@ -967,14 +1187,23 @@ class DeviceStore:
         Reads see committed data only, through a pooled read-only connection.
         Raises ValueError for an unknown state or a field name that is not an identifier.
         """
-        clauses, params = self._conditions(entity, where=where, ids=ids, states=states,
-                                           search=search, include_deleted=include_deleted)
+        clauses, params = self._conditions(
+            entity,
+            where=where,
+            ids=ids,
+            states=states,
+            search=search,
+            include_deleted=include_deleted,
+        )
         if fields is None:
             data_sql = "r.data"
         else:
             names = [n for n in dict.fromkeys(_field_name(n) for n in fields) if n != "id"]
-            data_sql = "json_object('id', r.id" + "".join(
-                f", '{n}', r.data -> '$.{n}'" for n in names) + ")"
+            data_sql = (
+                "json_object('id', r.id"
+                + "".join(f", '{n}', r.data -> '$.{n}'" for n in names)
+                + ")"
+            )
         order = []
         for spec in order_by:
             descending = spec.startswith("-")
@@ -983,22 +1212,31 @@ class DeviceStore:
             order.append(f"{column} {'DESC' if descending else 'ASC'}")
         order.append("r.id")
         totals = _TOTALS if attendance_totals else "NULL, NULL"
-        sql = (f"SELECT r.entity, r.id, {data_sql}, r.state, r.version, r.errors, "  # noqa: S608
-               f"{_OPEN_CONFLICTS}, {totals} FROM record AS r WHERE {' AND '.join(clauses)} "
-               f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?")
+        sql = (
+            f"SELECT r.entity, r.id, {data_sql}, r.state, r.version, r.errors, "  # noqa: S608
+            f"{_OPEN_CONFLICTS}, {totals} FROM record AS r WHERE {' AND '.join(clauses)} "
+            f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+        )
         with self._reader() as reader:
-            rows = reader.execute(sql, [*params, -1 if limit is None else int(limit),
-                                        int(offset)]).fetchall()
+            rows = reader.execute(
+                sql, [*params, -1 if limit is None else int(limit), int(offset)]
+            ).fetchall()
         found = []
         for r in rows:
             state = str(r[3])
-            found.append(StoredRecord(
-                entity=str(r[0]), id=str(r[1]), data=json.loads(r[2]), state=state,
-                version=int(r[4] or 0),
-                errors=list(json.loads(r[5])) if state == REJECTED and r[5] else [],
-                conflicts=list(json.loads(r[6])) if r[6] and r[6] != "[]" else [],
-                participants=None if r[7] is None else int(r[7]),
-                women=None if r[8] is None else int(r[8])))
+            found.append(
+                StoredRecord(
+                    entity=str(r[0]),
+                    id=str(r[1]),
+                    data=json.loads(r[2]),
+                    state=state,
+                    version=int(r[4] or 0),
+                    errors=list(json.loads(r[5])) if state == REJECTED and r[5] else [],
+                    conflicts=list(json.loads(r[6])) if r[6] and r[6] != "[]" else [],
+                    participants=None if r[7] is None else int(r[7]),
+                    women=None if r[8] is None else int(r[8]),
+                )
+            )
         return found
 
     def fingerprint(self) -> tuple[object, ...]:
@@ -1008,33 +1246,57 @@ class DeviceStore:
             row = reader.execute(
                 "SELECT (SELECT json_group_object(key, value) FROM meta WHERE key IN ('cursor', "
                 "'last_seq', 'last_success', 'last_error')), (SELECT count(*) FROM outbox), "
-                "(SELECT count(*) FROM conflict WHERE status = 'open')").fetchone()
+                "(SELECT count(*) FROM conflict WHERE status = 'open')"
+            ).fetchone()
         return (row[0], int(row[1]), int(row[2]))
 
-    def count(self, entity: str, *, where: Mapping[str, Any] | None = None,
-              ids: Collection[str] | None = None, states: Collection[str] | None = None,
-              search: str | None = None, include_deleted: bool = False) -> int:
+    def count(
+        self,
+        entity: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        ids: Collection[str] | None = None,
+        states: Collection[str] | None = None,
+        search: str | None = None,
+        include_deleted: bool = False,
+    ) -> int:
         """How many records ``query`` with the same filters would return (without paging)."""
-        clauses, params = self._conditions(entity, where=where, ids=ids, states=states,
-                                           search=search, include_deleted=include_deleted)
+        clauses, params = self._conditions(
+            entity,
+            where=where,
+            ids=ids,
+            states=states,
+            search=search,
+            include_deleted=include_deleted,
+        )
         sql = f"SELECT count(*) FROM record AS r WHERE {' AND '.join(clauses)}"  # noqa: S608
         with self._reader() as reader:
             return int(reader.execute(sql, params).fetchone()[0])
 
-    def state_counts(self, entity: str, *, where: Mapping[str, Any] | None = None,
-                     search: str | None = None) -> dict[str, int]:
+    def state_counts(
+        self, entity: str, *, where: Mapping[str, Any] | None = None, search: str | None = None
+    ) -> dict[str, int]:
         """How many live records of ``entity`` (matching the filters) are in each state."""
-        clauses, params = self._conditions(entity, where=where, ids=None, states=None,
-                                           search=search, include_deleted=False)
-        sql = (f"SELECT r.state, count(*) FROM record AS r "  # noqa: S608
-               f"WHERE {' AND '.join(clauses)} GROUP BY r.state")
+        clauses, params = self._conditions(
+            entity, where=where, ids=None, states=None, search=search, include_deleted=False
+        )
+        sql = (
+            f"SELECT r.state, count(*) FROM record AS r "  # noqa: S608
+            f"WHERE {' AND '.join(clauses)} GROUP BY r.state"
+        )
         with self._reader() as reader:
             return {str(r[0]): int(r[1]) for r in reader.execute(sql, params)}
 
     @staticmethod
-    def _conditions(entity: str, *, where: Mapping[str, Any] | None,
-                    ids: Collection[str] | None, states: Collection[str] | None,
-                    search: str | None, include_deleted: bool) -> tuple[list[str], list[Any]]:
+    def _conditions(
+        entity: str,
+        *,
+        where: Mapping[str, Any] | None,
+        ids: Collection[str] | None,
+        states: Collection[str] | None,
+        search: str | None,
+        include_deleted: bool,
+    ) -> tuple[list[str], list[Any]]:
         clauses = ["r.entity = ?"]
         params: list[Any] = [entity]
         if not include_deleted:
@@ -1074,7 +1336,8 @@ class DeviceStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT data FROM record WHERE entity = ? AND (deleted = 0 OR ?)",
-                (entity, int(include_deleted))).fetchall()
+                (entity, int(include_deleted)),
+            ).fetchall()
         return [json.loads(r["data"]) for r in rows]
 
     def state(self, entity: str, record_id: str) -> str | None:
@@ -1095,14 +1358,16 @@ class DeviceStore:
     def states(self) -> dict[str, int]:
         """How many live records are in each state."""
         with self._lock:
-            rows = self._db.execute("SELECT state, count(*) FROM record WHERE deleted = 0 "
-                                    "GROUP BY state").fetchall()
+            rows = self._db.execute(
+                "SELECT state, count(*) FROM record WHERE deleted = 0 GROUP BY state"
+            ).fetchall()
         return {r[0]: int(r[1]) for r in rows}
 
     def conflicts(self, *, status: str = "open") -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT data FROM conflict WHERE status = ?",
-                                    (status,)).fetchall()
+            rows = self._db.execute(
+                "SELECT data FROM conflict WHERE status = ?", (status,)
+            ).fetchall()
         return [json.loads(r["data"]) for r in rows]
 
     def catalogue(self) -> dict[str, Any] | None:

@@ -94,8 +94,12 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(environment="test", data_dir=tmp_path / "data", database_url=db_url,
-                    secret_key="test-secret-key-that-is-long-enough-0123456789")
+    return Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+    )
 
 
 @pytest.fixture

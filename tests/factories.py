@@ -104,10 +104,20 @@ def activity_data(project: Project, **overrides: Any) -> dict[str, Any]:
         "location": None,
         "notes": "",
         "attendance": [
-            {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
-             "count": 12},
-            {"sex": "male", "age_band": "youth", "category": "farmer", "disability": False,
-             "count": 8},
+            {
+                "sex": "female",
+                "age_band": "adult",
+                "category": "farmer",
+                "disability": False,
+                "count": 12,
+            },
+            {
+                "sex": "male",
+                "age_band": "youth",
+                "category": "farmer",
+                "disability": False,
+                "count": 8,
+            },
         ],
         "participant_ids": None,
         "status": "submitted",
@@ -135,8 +145,13 @@ def make_device(session: Session, user: User, **overrides: Any) -> tuple[Any, st
     from server.accounts.security import new_token, token_hash
 
     token = new_token()
-    values: dict[str, Any] = {"id": uuid.uuid4(), "user_id": user.id, "label": "Tablet",
-                              "app_version": "1.0.0", "token_hash": token_hash(token)}
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "user_id": user.id,
+        "label": "Tablet",
+        "app_version": "1.0.0",
+        "token_hash": token_hash(token),
+    }
     values.update(overrides)
     device = Device(**values)
     session.add(device)
@@ -144,15 +159,26 @@ def make_device(session: Session, user: User, **overrides: Any) -> tuple[Any, st
     return device, token
 
 
-def make_activity(session: Session, project: Project, *, author: User | None = None,
-                  status: str | None = None, **overrides: Any) -> Any:
+def make_activity(
+    session: Session,
+    project: Project,
+    *,
+    author: User | None = None,
+    status: str | None = None,
+    **overrides: Any,
+) -> Any:
     """An activity written through the shared write path (revision and change log included)."""
     from server.activities.service import write_activity
 
     data = activity_data(project, **overrides)
-    return write_activity(session, data=data, existing=None, source="api",
-                          author_id=author.id if author else None,
-                          status=status or data.get("status") or "submitted")
+    return write_activity(
+        session,
+        data=data,
+        existing=None,
+        source="api",
+        author_id=author.id if author else None,
+        status=status or data.get("status") or "submitted",
+    )
 
 
 class World:
@@ -167,17 +193,25 @@ class World:
         from server.projects.models import Target
 
         self.project_lso = make_project(session, country="LSO")
-        self.project_ken = make_project(session, country="KEN",
-                                        code=f"KEN-CPP-{next(_counter):03d}",
-                                        name="Grain storage pilot", thematic_area="TA2",
-                                        solutions=["S4", "S5"], priority_product="maize")
+        self.project_ken = make_project(
+            session,
+            country="KEN",
+            code=f"KEN-CPP-{next(_counter):03d}",
+            name="Grain storage pilot",
+            thematic_area="TA2",
+            solutions=["S4", "S5"],
+            priority_product="maize",
+        )
         self.site_lso = make_site(session, self.project_lso)
-        self.site_ken = make_site(session, self.project_ken, name="Kitui store",
-                                  admin_area="Kitui", lat=-1.37, lon=38.01)
-        self.target_lso = Target(project_id=self.project_lso.id, indicator="PARTICIPANTS",
-                                 period="2025", value=500)
-        self.target_ken = Target(project_id=self.project_ken.id, indicator="PARTICIPANTS",
-                                 period="2025", value=300)
+        self.site_ken = make_site(
+            session, self.project_ken, name="Kitui store", admin_area="Kitui", lat=-1.37, lon=38.01
+        )
+        self.target_lso = Target(
+            project_id=self.project_lso.id, indicator="PARTICIPANTS", period="2025", value=500
+        )
+        self.target_ken = Target(
+            project_id=self.project_ken.id, indicator="PARTICIPANTS", period="2025", value=300
+        )
         session.add_all([self.target_lso, self.target_ken])
         self.users = {
             "admin": make_user(session, role="admin", countries=[]),
@@ -187,12 +221,20 @@ class World:
             "expert_lso": make_user(session, role="field_expert", projects=[self.project_lso]),
             "expert_ken": make_user(session, role="field_expert", projects=[self.project_ken]),
         }
-        self.activity_lso = make_activity(session, self.project_lso,
-                                          author=self.users["expert_lso"],
-                                          site_id=str(self.site_lso.id))
-        self.activity_ken = make_activity(session, self.project_ken,
-                                          author=self.users["expert_ken"], topic="S4.T1",
-                                          modality="K", title="Hermetic bag training")
+        self.activity_lso = make_activity(
+            session,
+            self.project_lso,
+            author=self.users["expert_lso"],
+            site_id=str(self.site_lso.id),
+        )
+        self.activity_ken = make_activity(
+            session,
+            self.project_ken,
+            author=self.users["expert_ken"],
+            topic="S4.T1",
+            modality="K",
+            title="Hermetic bag training",
+        )
         self.tokens = {name: make_access_token(session, user) for name, user in self.users.items()}
         session.commit()
         detach(session)

@@ -30,16 +30,24 @@ def _offline(message: str) -> int:
     if mode == "warn":
         print("pip-audit: continuing because AUDIT_OFFLINE=warn", file=sys.stderr)
         return 0
-    print("pip-audit: run `make lint` where https://pypi.org is reachable, or set "
-          "AUDIT_OFFLINE=warn to continue without an audit", file=sys.stderr)
+    print(
+        "pip-audit: run `make lint` where https://pypi.org is reachable, or set "
+        "AUDIT_OFFLINE=warn to continue without an audit",
+        file=sys.stderr,
+    )
     return 3
 
 
 def main() -> int:
     command = [str(PIP_AUDIT), "--skip-editable", "--progress-spinner", "off", "--format", "json"]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S,  # noqa: S603
-                                check=False)
+        result = subprocess.run(  # noqa: S603
+            command,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
     except FileNotFoundError:
         return _offline(f"{PIP_AUDIT} is not installed (pip install -e '.[test]')")
     except subprocess.TimeoutExpired:
@@ -57,8 +65,11 @@ def main() -> int:
     for dependency in vulnerable:
         for vuln in dependency["vulns"]:
             fixes = ", ".join(vuln.get("fix_versions") or []) or "no fixed version yet"
-            print(f"pip-audit: {dependency['name']} {dependency.get('version', '?')}: "
-                  f"{vuln.get('id', '?')} (fixed in: {fixes})", file=sys.stderr)
+            print(
+                f"pip-audit: {dependency['name']} {dependency.get('version', '?')}: "
+                f"{vuln.get('id', '?')} (fixed in: {fixes})",
+                file=sys.stderr,
+            )
     if vulnerable:
         return 1
     if not dependencies or len(audited) < MIN_AUDITED_SHARE * len(dependencies):
@@ -67,8 +78,11 @@ def main() -> int:
             "installed packages (offline machine or private package mirror?)"
         )
     names = ", ".join(d["name"] for d in skipped[:5])
-    more = f" (not known to the service: {names}{', ...' if len(skipped) > 5 else ''})" \
-        if skipped else ""
+    more = (
+        f" (not known to the service: {names}{', ...' if len(skipped) > 5 else ''})"
+        if skipped
+        else ""
+    )
     print(f"pip-audit: {len(audited)} packages audited, no known vulnerabilities{more}")
     return 0
 

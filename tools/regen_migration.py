@@ -22,8 +22,10 @@ TARGET = VERSIONS / "0001_initial_schema.py"
 def main() -> int:
     others = [p for p in VERSIONS.glob("*.py") if p != TARGET]
     if others:
-        print(f"refusing: other revisions exist ({', '.join(p.name for p in others)})",
-              file=sys.stderr)
+        print(
+            f"refusing: other revisions exist ({', '.join(p.name for p in others)})",
+            file=sys.stderr,
+        )
         return 1
     TARGET.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -43,36 +43,63 @@ class Row:
     search: str
 
     @classmethod
-    def make(cls, *, id: str, title: str, type: str, start_date: str, topic: str, site: str,
-             participants: int, women: int, state: str) -> Row:
-        search = fold(" ".join((title, site, type, labels.label(labels.ACTIVITY_TYPES, type),
-                                start_date, topic)))
-        return cls(id=id, title=title, type=type, start_date=start_date, site=site,
-                   participants=participants, women=women, state=state, search=search)
+    def make(
+        cls,
+        *,
+        id: str,
+        title: str,
+        type: str,
+        start_date: str,
+        topic: str,
+        site: str,
+        participants: int,
+        women: int,
+        state: str,
+    ) -> Row:
+        search = fold(
+            " ".join(
+                (title, site, type, labels.label(labels.ACTIVITY_TYPES, type), start_date, topic)
+            )
+        )
+        return cls(
+            id=id,
+            title=title,
+            type=type,
+            start_date=start_date,
+            site=site,
+            participants=participants,
+            women=women,
+            state=state,
+            search=search,
+        )
 
     @classmethod
     def of(cls, record: Mapping[str, Any], *, state: str, site_name: str) -> Row:
         attendance = record.get("attendance") or ()
         return cls.make(
-            id=str(record["id"]), title=str(record.get("title") or ""),
-            type=str(record.get("type") or ""), start_date=str(record.get("start_date") or ""),
-            topic=str(record.get("topic") or ""), site=site_name,
+            id=str(record["id"]),
+            title=str(record.get("title") or ""),
+            type=str(record.get("type") or ""),
+            start_date=str(record.get("start_date") or ""),
+            topic=str(record.get("topic") or ""),
+            site=site_name,
             participants=sum(int(r.get("count") or 0) for r in attendance),
             women=sum(int(r.get("count") or 0) for r in attendance if r.get("sex") == "female"),
-            state=state)
+            state=state,
+        )
 
     def view(self) -> dict[str, Any]:
         """The properties of one RecycleView row widget, in the current language."""
-        share = format_share(100.0 * self.women / self.participants
-                             if self.participants else None)
+        share = format_share(100.0 * self.women / self.participants if self.participants else None)
         where = f" · {self.site}" if self.site else ""
         return {
             "record_id": self.id,
             "title": self.title or _("(no title)"),
             "subtitle": f"{self.start_date} · {labels.label(labels.ACTIVITY_TYPES, self.type)}"
-                        f"{where}",
+            f"{where}",
             "figures": _("{n} participants · women {share}").format(
-                n=f"{self.participants:,}", share=share),
+                n=f"{self.participants:,}", share=share
+            ),
             "state": self.state,
             "state_label": labels.label(labels.RECORD_STATES, self.state),
         }
@@ -105,9 +132,9 @@ class ActivityList:
     def _select(self, state: str, query: str) -> list[Row]:
         terms = fold(query).split()
         return [
-            r for r in self._rows
-            if (state == ALL or r.state == state)
-            and all(t in r.search for t in terms)
+            r
+            for r in self._rows
+            if (state == ALL or r.state == state) and all(t in r.search for t in terms)
         ]
 
     def data(self) -> list[dict[str, Any]]:
@@ -126,8 +153,10 @@ class ActivityList:
     def filter_label(self, state: str) -> str:
         if state == ALL:
             return _("All ({n})").format(n=f"{len(self._rows):,}")
-        return f"{labels.label(labels.RECORD_STATES, state).capitalize()} " \
-               f"({self.counts.get(state, 0):,})"
+        return (
+            f"{labels.label(labels.RECORD_STATES, state).capitalize()} "
+            f"({self.counts.get(state, 0):,})"
+        )
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -54,8 +54,9 @@ class AttendanceGrid:
     def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> AttendanceGrid:
         grid = cls()
         for row in rows:
-            cell = Cell(str(row["category"]), bool(row["disability"]), str(row["sex"]),
-                        str(row["age_band"]))
+            cell = Cell(
+                str(row["category"]), bool(row["disability"]), str(row["sex"]), str(row["age_band"])
+            )
             grid._counts[cell] = grid._counts.get(cell, 0) + int(row["count"])
         return grid
 
@@ -63,8 +64,11 @@ class AttendanceGrid:
         return self._counts.get(cell, 0)
 
     def set(self, cell: Cell, count: int) -> None:
-        if cell.sex not in SEXES or cell.age_band not in AGE_BANDS or \
-                cell.category not in CATEGORIES:
+        if (
+            cell.sex not in SEXES
+            or cell.age_band not in AGE_BANDS
+            or cell.category not in CATEGORIES
+        ):
             raise AttendanceError(f"no such cell: {cell}")
         if not 0 <= count <= MAX_COUNT:
             raise AttendanceError(_("At most {high} in one cell").format(high=f"{MAX_COUNT:,}"))
@@ -79,11 +83,18 @@ class AttendanceGrid:
         self.set(cell, count)
         return count
 
-    def total(self, *, category: str | None = None, disability: bool | None = None,
-              sex: str | None = None, age_band: str | None = None) -> int:
+    def total(
+        self,
+        *,
+        category: str | None = None,
+        disability: bool | None = None,
+        sex: str | None = None,
+        age_band: str | None = None,
+    ) -> int:
         """The sum over the cells that match every given key."""
         return sum(
-            n for c, n in self._counts.items()
+            n
+            for c, n in self._counts.items()
             if (category is None or c.category == category)
             and (disability is None or c.disability == disability)
             and (sex is None or c.sex == sex)
@@ -109,12 +120,21 @@ class AttendanceGrid:
         }
         cells = sorted(
             self._counts,
-            key=lambda c: (order["category"][c.category], c.disability, order["sex"][c.sex],
-                           order["age_band"][c.age_band]),
+            key=lambda c: (
+                order["category"][c.category],
+                c.disability,
+                order["sex"][c.sex],
+                order["age_band"][c.age_band],
+            ),
         )
         return [
-            {"sex": c.sex, "age_band": c.age_band, "category": c.category,
-             "disability": c.disability, "count": self._counts[c]}
+            {
+                "sex": c.sex,
+                "age_band": c.age_band,
+                "category": c.category,
+                "disability": c.disability,
+                "count": self._counts[c],
+            }
             for c in cells
         ]
 

@@ -10,12 +10,22 @@ from field_app.controllers import labels
 from field_app.i18n import N_, _
 
 FIELD_LABELS: dict[str, str] = {
-    "type": N_("Type"), "title": N_("Title"), "start_date": N_("Start date"),
-    "end_date": N_("End date"), "site_id": N_("Site"), "topic": N_("Topic"),
-    "modality": N_("Modality"), "level": N_("Level"), "delivery": N_("Delivery"),
-    "value_chain_stage": N_("Value-chain stage"), "facilitators": N_("Facilitators"),
-    "experts_count": N_("Number of experts"), "location": N_("Location"), "notes": N_("Notes"),
-    "attendance": N_("Attendance"), "participant_ids": N_("Roster"),
+    "type": N_("Type"),
+    "title": N_("Title"),
+    "start_date": N_("Start date"),
+    "end_date": N_("End date"),
+    "site_id": N_("Site"),
+    "topic": N_("Topic"),
+    "modality": N_("Modality"),
+    "level": N_("Level"),
+    "delivery": N_("Delivery"),
+    "value_chain_stage": N_("Value-chain stage"),
+    "facilitators": N_("Facilitators"),
+    "experts_count": N_("Number of experts"),
+    "location": N_("Location"),
+    "notes": N_("Notes"),
+    "attendance": N_("Attendance"),
+    "participant_ids": N_("Roster"),
 }
 
 
@@ -44,8 +54,11 @@ def show_value(name: str, value: Any) -> str:
         return "–"
     if name == "attendance" and isinstance(value, list):
         total = sum(int(r.get("count") or 0) for r in value if isinstance(r, dict))
-        women = sum(int(r.get("count") or 0) for r in value
-                    if isinstance(r, dict) and r.get("sex") == "female")
+        women = sum(
+            int(r.get("count") or 0)
+            for r in value
+            if isinstance(r, dict) and r.get("sex") == "female"
+        )
         return _("{total} people, {women} women").format(total=total, women=women)
     if name == "type":
         return labels.label(labels.ACTIVITY_TYPES, str(value))
@@ -71,7 +84,7 @@ def field_label(name: str) -> str:
 
 
 def _head(wire_field: str) -> str:
-    """"attendance[2].count" -> "attendance"."""
+    """ "attendance[2].count" -> "attendance"."""
     return wire_field.split("[", 1)[0].split(".", 1)[0]
 
 
@@ -79,7 +92,7 @@ def server_message(error: Any) -> str:
     """A server's reason without the wire field name it may start with ("start_date: …"):
     the screen names the field in words already."""
     name, message = str(error.get("field") or ""), str(error.get("message") or "")
-    return message[len(name) + 2:] if name and message.startswith(f"{name}: ") else message
+    return message[len(name) + 2 :] if name and message.startswith(f"{name}: ") else message
 
 
 def describe(record: Any, *, site_names: dict[str, str] | None = None) -> AttentionItem:
@@ -88,10 +101,13 @@ def describe(record: Any, *, site_names: dict[str, str] | None = None) -> Attent
     state = record.state
     if state == "returned":
         reason = _("Returned by the country office: {comment}").format(
-            comment=record.comment or _("(no comment)"))
+            comment=record.comment or _("(no comment)")
+        )
     elif state == "conflict":
-        reason = _("Someone else changed the same fields. The server kept their values; "
-                   "choose which to keep.")
+        reason = _(
+            "Someone else changed the same fields. The server kept their values; "
+            "choose which to keep."
+        )
     else:
         reason = _("The server refused the last change. Correct it and save again.")
     differences = []
@@ -99,14 +115,23 @@ def describe(record: Any, *, site_names: dict[str, str] | None = None) -> Attent
         mine, theirs = record.mine.get(name), record.theirs.get(name)
         if name == "site_id" and site_names is not None:
             mine, theirs = site_names.get(str(mine), mine), site_names.get(str(theirs), theirs)
-        differences.append(Difference(name, field_label(name), show_value(name, mine),
-                                      show_value(name, theirs)))
+        differences.append(
+            Difference(name, field_label(name), show_value(name, mine), show_value(name, theirs))
+        )
     errors = tuple(
-        (field_label(_head(str(e.get("field", "")))) if e.get("field") else "",
-         server_message(e))
-        for e in record.errors)
-    subtitle = f"{data.get('start_date', '')} · " \
-               f"{labels.label(labels.ACTIVITY_TYPES, str(data.get('type') or ''))}"
-    return AttentionItem(id=record.id, title=str(data.get("title") or _("(no title)")),
-                         subtitle=subtitle, state=state, reason=reason,
-                         differences=tuple(differences), errors=errors)
+        (field_label(_head(str(e.get("field", "")))) if e.get("field") else "", server_message(e))
+        for e in record.errors
+    )
+    subtitle = (
+        f"{data.get('start_date', '')} · "
+        f"{labels.label(labels.ACTIVITY_TYPES, str(data.get('type') or ''))}"
+    )
+    return AttentionItem(
+        id=record.id,
+        title=str(data.get("title") or _("(no title)")),
+        subtitle=subtitle,
+        state=state,
+        reason=reason,
+        differences=tuple(differences),
+        errors=errors,
+    )

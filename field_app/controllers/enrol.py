@@ -42,7 +42,7 @@ def normalise_server(text: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AddressError(_("Use an address that starts with https:// or http://"))
     try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
+        parts.port  # noqa: B018
     except ValueError as exc:
         raise AddressError(_("The port after ':' must be a number, e.g. :8000")) from exc
     path = parts.path.rstrip("/")

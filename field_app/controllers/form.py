@@ -40,8 +40,17 @@ NO_CHOICE = ""
 # Form fields, in screen order. ``attendance``, ``participants`` and ``photos`` are widgets of
 # their own; the rest are one text box or one picker each.
 TEXT_FIELDS = (
-    "title", "start_date", "end_date", "new_site_name", "new_site_admin_area", "facilitators",
-    "experts_count", "lat", "lon", "accuracy", "notes",
+    "title",
+    "start_date",
+    "end_date",
+    "new_site_name",
+    "new_site_admin_area",
+    "facilitators",
+    "experts_count",
+    "lat",
+    "lon",
+    "accuracy",
+    "notes",
 )
 CHOICE_FIELDS = ("type", "site", "topic", "modality", "level", "delivery", "value_chain_stage")
 REQUIRED_FIELDS = frozenset({"type", "title", "start_date", "end_date"})
@@ -67,8 +76,12 @@ def project_facts(project: Mapping[str, Any]) -> ProjectFacts:
 
 
 def site_facts(site: Mapping[str, Any]) -> SiteFacts:
-    return SiteFacts(id=str(site["id"]).lower(), project_id=str(site["project_id"]).lower(),
-                     lat=site.get("lat"), lon=site.get("lon"))
+    return SiteFacts(
+        id=str(site["id"]).lower(),
+        project_id=str(site["project_id"]).lower(),
+        lat=site.get("lat"),
+        lon=site.get("lon"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +96,14 @@ class Photo:
     caption: str = ""
 
     def metadata(self, activity_id: str) -> dict[str, Any]:
-        return {"id": self.id, "activity_id": activity_id, "sha256": self.sha256,
-                "size": self.size, "content_type": self.content_type, "caption": self.caption}
+        return {
+            "id": self.id,
+            "activity_id": activity_id,
+            "sha256": self.sha256,
+            "size": self.size,
+            "content_type": self.content_type,
+            "caption": self.caption,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,17 +218,18 @@ class ActivityForm:
             return labels.choices(labels.ACTIVITY_TYPES)
         if name == "site":
             sites = sorted(self.sites, key=lambda s: str(s.get("name", "")).lower())
-            return [(NO_CHOICE, _("No site"))] + [
-                (str(s["id"]), str(s["name"])) for s in sites
-            ] + [(NEW_SITE, _("New site…"))]
+            return (
+                [(NO_CHOICE, _("No site"))]
+                + [(str(s["id"]), str(s["name"])) for s in sites]
+                + [(NEW_SITE, _("New site…"))]
+            )
         if name == "topic":
             return [(NO_CHOICE, _("No topic"))] + [
                 (t.code, labels.topic_label(t.code)) for t in topics_of(self.facts.solutions)
             ]
         if name == "modality":
             topic = TOPICS.get(self.values["topic"].text)
-            allowed = ([m.value for m in SOLUTIONS[topic.solution].modalities]
-                       if topic else None)
+            allowed = [m.value for m in SOLUTIONS[topic.solution].modalities] if topic else None
             return [(NO_CHOICE, _("Not set")), *labels.choices(labels.MODALITIES, allowed)]
         table = {
             "level": labels.LEVELS,
@@ -336,8 +356,7 @@ class ActivityForm:
         new_site = self.site_wire()
         if new_site is not None:
             sites[new_site["id"]] = SiteFacts(new_site["id"], self.facts.id, None, None)
-        result = validate_activity(self.wire(), project=self.facts, sites=sites,
-                                   today=self.today)
+        result = validate_activity(self.wire(), project=self.facts, sites=sites, today=self.today)
         check = Check()
         for item in result.errors:
             self._note(check.errors, item)
@@ -347,13 +366,15 @@ class ActivityForm:
             site_check = validate_site(new_site, project=self.facts)
             for item in site_check.errors:
                 name = {"name": "new_site_name", "admin_area": "new_site_admin_area"}.get(
-                    item.field, item.field if item.field in ("lat", "lon") else "new_site_name")
+                    item.field, item.field if item.field in ("lat", "lon") else "new_site_name"
+                )
                 check.errors.setdefault(name, field_message(item, self._params(name)))
         if self.attendance_errors:
             check.errors.setdefault("attendance", _("Some cells are not whole numbers"))
         if len(_split_names(self.values["facilitators"].text)) > MAX_FACILITATORS:
-            check.errors.setdefault("facilitators", _("Too many entries: at most {high}")
-                                    .format(high=MAX_FACILITATORS))
+            check.errors.setdefault(
+                "facilitators", _("Too many entries: at most {high}").format(high=MAX_FACILITATORS)
+            )
         return check
 
     def _note(self, into: dict[str, str], item: Issue) -> None:
@@ -390,8 +411,11 @@ class ActivityForm:
         errors = self._last.errors
         if self.submitted:
             return dict(errors)
-        return {k: v for k, v in errors.items()
-                if k in ("attendance", "participants") or self._touched(k)}
+        return {
+            k: v
+            for k, v in errors.items()
+            if k in ("attendance", "participants") or self._touched(k)
+        }
 
     def warnings(self) -> dict[str, str]:
         return dict(self._last.warnings)
@@ -419,8 +443,9 @@ class ActivityForm:
         activity["captured_at"] = self._captured_at or captured_at.isoformat()
         site = self.site_wire()
         new_site = validate_site(site, project=self.facts).clean if site else None
-        return Save(activity=activity, new_site=new_site, photos=tuple(self.photos),
-                    is_new=self.is_new)
+        return Save(
+            activity=activity, new_site=new_site, photos=tuple(self.photos), is_new=self.is_new
+        )
 
     # -- summaries for the screen ------------------------------------------------------------
 
@@ -431,7 +456,8 @@ class ActivityForm:
         if share is None:
             return _("No participants counted yet")
         return _("{total} participants · {women} women ({share:.0f} %)").format(
-            total=f"{total:,}", women=f"{women:,}", share=share)
+            total=f"{total:,}", women=f"{women:,}", share=share
+        )
 
     # -- loading a record to correct it ----------------------------------------------------
 
@@ -439,8 +465,17 @@ class ActivityForm:
         def put(name: str, value: Any) -> None:
             self.values[name].text = "" if value is None else str(value)
 
-        for name in ("type", "title", "start_date", "end_date", "topic", "modality", "level",
-                     "value_chain_stage", "notes"):
+        for name in (
+            "type",
+            "title",
+            "start_date",
+            "end_date",
+            "topic",
+            "modality",
+            "level",
+            "value_chain_stage",
+            "notes",
+        ):
             put(name, record.get(name))
         put("delivery", record.get("delivery") or "in_person")
         put("site", record.get("site_id"))
@@ -465,6 +500,9 @@ class FormInvalid(ValueError):
     """Save refused: the form still has errors (keyed by form field)."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:
-        super().__init__(_("Correct the {n} highlighted fields").format(n=len(errors))
-                         if len(errors) != 1 else _("Correct the highlighted field"))
+        super().__init__(
+            _("Correct the {n} highlighted fields").format(n=len(errors))
+            if len(errors) != 1
+            else _("Correct the highlighted field")
+        )
         self.errors = dict(errors)

@@ -25,20 +25,30 @@ class ProjectCard:
     attention: int
 
 
-def project_card(project: Mapping[str, Any], *, activities: Sequence[Mapping[str, Any]],
-                 states: Mapping[str, int], targets: Sequence[Mapping[str, Any]],
-                 participants: Sequence[Mapping[str, Any]], today: date) -> ProjectCard:
+def project_card(
+    project: Mapping[str, Any],
+    *,
+    activities: Sequence[Mapping[str, Any]],
+    states: Mapping[str, int],
+    targets: Sequence[Mapping[str, Any]],
+    participants: Sequence[Mapping[str, Any]],
+    today: date,
+) -> ProjectCard:
     """``activities``: the project's activity records (whole, or the progress fields of those
     that may count this year: ``Backend.progress_activities``); ``states``: how many of the
     project's activities are in each record state."""
     roster = {str(p["id"]): p for p in participants}
     lines = progress(targets=targets, activities=activities, today=today, participants=roster)
     area = str(project.get("thematic_area") or "")
-    meta = " · ".join(part for part in (
-        str(project.get("kind") or ""),
-        country_name(str(project.get("country") or "")) if project.get("country") else "",
-        labels.label(labels.THEMATIC_AREA_NAMES, area) if area else "",
-    ) if part)
+    meta = " · ".join(
+        part
+        for part in (
+            str(project.get("kind") or ""),
+            country_name(str(project.get("country") or "")) if project.get("country") else "",
+            labels.label(labels.THEMATIC_AREA_NAMES, area) if area else "",
+        )
+        if part
+    )
     period = lines[0].period if lines else quarter_of(today)
     return ProjectCard(
         id=str(project["id"]),

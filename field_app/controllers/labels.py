@@ -101,4 +101,3 @@ def choices(names: dict[str, str], allowed: list[str] | None = None) -> list[tup
 
 def topic_label(code: str) -> str:
     return f"{code} · {label(TOPIC_NAMES, code)}"
-

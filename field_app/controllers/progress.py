@@ -19,9 +19,17 @@ from shared.indicators import period_bounds, period_label
 COUNTED_STATUSES = frozenset({"submitted", "approved"})
 # The indicators a tablet can compute from activity records alone.
 LOCAL_INDICATORS = (
-    "ACTIVITIES", "DEMONSTRATIONS", "TRAININGS", "PARTICIPANTS", "WOMEN_PARTICIPANTS",
-    "WOMEN_SHARE", "YOUTH_PARTICIPANTS", "PWD_PARTICIPANTS", "UNIQUE_PARTICIPANTS",
-    "COUNTRIES_REACHED", "EXPERT_DAYS",
+    "ACTIVITIES",
+    "DEMONSTRATIONS",
+    "TRAININGS",
+    "PARTICIPANTS",
+    "WOMEN_PARTICIPANTS",
+    "WOMEN_SHARE",
+    "YOUTH_PARTICIPANTS",
+    "PWD_PARTICIPANTS",
+    "UNIQUE_PARTICIPANTS",
+    "COUNTRIES_REACHED",
+    "EXPERT_DAYS",
 )
 
 
@@ -40,8 +48,12 @@ def _rows(activities: Iterable[Mapping[str, Any]], **match: Any) -> Iterable[int
                 yield int(row.get("count") or 0)
 
 
-def actual(indicator: str, activities: Sequence[Mapping[str, Any]], sex: str | None = None,
-           participants: Mapping[str, Mapping[str, Any]] | None = None) -> float | None:
+def actual(
+    indicator: str,
+    activities: Sequence[Mapping[str, Any]],
+    sex: str | None = None,
+    participants: Mapping[str, Mapping[str, Any]] | None = None,
+) -> float | None:
     """The value of one indicator over activities already filtered to a project and period;
     ``participants`` (roster, by id) gives the sex of unique participants."""
     by_sex = {"sex": sex} if sex else {}
@@ -75,8 +87,9 @@ def actual(indicator: str, activities: Sequence[Mapping[str, Any]], sex: str | N
         for a in activities:
             if a.get("type") != "expert_deployment":
                 continue
-            days = (date.fromisoformat(str(a["end_date"]))
-                    - date.fromisoformat(str(a["start_date"]))).days + 1
+            days = (
+                date.fromisoformat(str(a["end_date"])) - date.fromisoformat(str(a["start_date"]))
+            ).days + 1
             total += int(a.get("experts_count") or 0) * days
         return total
     return None
@@ -112,27 +125,35 @@ class ProgressLine:
         return f"{show(self.actual)} / {show(self.target)}"
 
 
-def progress(*, targets: Iterable[Mapping[str, Any]], activities: Iterable[Mapping[str, Any]],
-             today: date, participants: Mapping[str, Mapping[str, Any]] | None = None,
-             ) -> list[ProgressLine]:
+def progress(
+    *,
+    targets: Iterable[Mapping[str, Any]],
+    activities: Iterable[Mapping[str, Any]],
+    today: date,
+    participants: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[ProgressLine]:
     """This quarter's targets with what the tablet's activities achieve; when the project has
     no target for the quarter, its targets for the year (still from the activities of the
     year so far)."""
     all_targets = [t for t in targets if t.get("indicator") in LOCAL_INDICATORS]
     quarter, year = quarter_of(today), str(today.year)
-    chosen = [t for t in all_targets if t.get("period") == quarter] or \
-        [t for t in all_targets if t.get("period") == year]
+    chosen = [t for t in all_targets if t.get("period") == quarter] or [
+        t for t in all_targets if t.get("period") == year
+    ]
     kept = [a for a in activities if counted(a)]
     lines = []
     for target in chosen:
         start, end = period_bounds(str(target["period"]))
-        in_period = [a for a in kept
-                     if start <= date.fromisoformat(str(a["start_date"])) <= end]
+        in_period = [a for a in kept if start <= date.fromisoformat(str(a["start_date"])) <= end]
         sex = target.get("sex")
-        lines.append(ProgressLine(
-            indicator=str(target["indicator"]), sex=sex, period=str(target["period"]),
-            actual=actual(str(target["indicator"]), in_period, sex, participants),
-            target=float(target["value"]),
-        ))
+        lines.append(
+            ProgressLine(
+                indicator=str(target["indicator"]),
+                sex=sex,
+                period=str(target["period"]),
+                actual=actual(str(target["indicator"]), in_period, sex, participants),
+                target=float(target["value"]),
+            )
+        )
     order = {code: i for i, code in enumerate(LOCAL_INDICATORS)}
     return sorted(lines, key=lambda line: (order[line.indicator], line.sex or ""))

@@ -39,22 +39,31 @@ class RosterRow:
 
 
 class Roster:
-    def __init__(self, *, project_id: str, participants: Iterable[Mapping[str, Any]],
-                 ticked: Iterable[str], today: date) -> None:
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        participants: Iterable[Mapping[str, Any]],
+        ticked: Iterable[str],
+        today: date,
+    ) -> None:
         self.project_id = project_id
         self.people: dict[str, dict[str, Any]] = {
-            str(p["id"]): dict(p) for p in participants if not p.get("deleted")}
+            str(p["id"]): dict(p) for p in participants if not p.get("deleted")
+        }
         self.ticked: list[str] = [t for t in dict.fromkeys(ticked)]
         self.today = today
         self.query = ""
 
     def by_code(self, code: str) -> dict[str, Any] | None:
         wanted = code.strip().casefold()
-        return next((p for p in self.people.values()
-                     if str(p.get("code", "")).casefold() == wanted), None)
+        return next(
+            (p for p in self.people.values() if str(p.get("code", "")).casefold() == wanted), None
+        )
 
-    def register(self, *, code: str, sex: str, birth_year: str, category: str,
-                 disability: bool) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    def register(
+        self, *, code: str, sex: str, birth_year: str, category: str, disability: bool
+    ) -> tuple[dict[str, Any] | None, dict[str, str]]:
         """A new participant (ticked at once), or the errors by field. A code already on the
         roster ticks that person instead."""
         code = code_from_scan(code)
@@ -64,13 +73,21 @@ class Roster:
             return None, {}
         year: Any = birth_year.strip()
         year = int(year) if year.isdigit() else (year or None)
-        data = {"id": str(uuid.uuid4()), "project_id": self.project_id, "code": code,
-                "sex": sex or "unspecified", "birth_year": year, "category": category or "farmer",
-                "disability": disability}
+        data = {
+            "id": str(uuid.uuid4()),
+            "project_id": self.project_id,
+            "code": code,
+            "sex": sex or "unspecified",
+            "birth_year": year,
+            "category": category or "farmer",
+            "disability": disability,
+        }
         result = validate_participant(data, today=self.today)
         if not result.ok:
-            params = {"high": TEXT_LIMITS["participant_code"],
-                      "low": self.today.year - OLDEST_AGE_YEARS}
+            params = {
+                "high": TEXT_LIMITS["participant_code"],
+                "low": self.today.year - OLDEST_AGE_YEARS,
+            }
             errors: dict[str, str] = {}
             for item in result.errors:
                 if item.field == "birth_year" and item.code == "birth_year_range":
@@ -96,8 +113,15 @@ class Roster:
             details = self.details(person)
             search = fold(f"{person.get('code', '')} {details}")
             if all(t in search for t in terms):
-                found.append(RosterRow(str(person["id"]), str(person.get("code", "")), details,
-                                       str(person["id"]) in self.ticked, search))
+                found.append(
+                    RosterRow(
+                        str(person["id"]),
+                        str(person.get("code", "")),
+                        details,
+                        str(person["id"]) in self.ticked,
+                        search,
+                    )
+                )
         return found
 
     def details(self, person: Mapping[str, Any]) -> str:
@@ -116,9 +140,11 @@ class Roster:
             person = self.people.get(person_id)
             if person is None:
                 continue
-            cell = Cell(category=str(person.get("category") or "farmer"),
-                        disability=bool(person.get("disability")),
-                        sex=str(person.get("sex") or "unspecified"),
-                        age_band=age_band_at(person.get("birth_year"), year))
+            cell = Cell(
+                category=str(person.get("category") or "farmer"),
+                disability=bool(person.get("disability")),
+                sex=str(person.get("sex") or "unspecified"),
+                age_band=age_band_at(person.get("birth_year"), year),
+            )
             grid.set(cell, grid.get(cell) + 1)
         return grid

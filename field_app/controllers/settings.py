@@ -15,7 +15,8 @@ def log_line(entry: LogEntry, now: datetime) -> tuple[str, str, bool]:
     when = ago(entry.at, now)
     if entry.ok:
         what = _("Sent {sent}, received {received}, photos {photos}").format(
-            sent=entry.sent, received=entry.received, photos=entry.photos)
+            sent=entry.sent, received=entry.received, photos=entry.photos
+        )
         return when, what, True
     return when, _("Failed: {reason}").format(reason=entry.error), False
 

@@ -61,13 +61,15 @@ def ago(moment: datetime | None, now: datetime) -> str:
 
 def sync_bar(status: SyncStatus, now: datetime) -> SyncBarText:
     if status.pending:
-        headline = ngettext("{n} record waiting to be sent", "{n} records waiting to be sent",
-                            status.pending).format(n=f"{status.pending:,}")
+        headline = ngettext(
+            "{n} record waiting to be sent", "{n} records waiting to be sent", status.pending
+        ).format(n=f"{status.pending:,}")
     else:
         headline = _("Everything is sent")
     if status.attention:
-        headline += " · " + ngettext("{n} needs your attention", "{n} need your attention",
-                                     status.attention).format(n=status.attention)
+        headline += " · " + ngettext(
+            "{n} needs your attention", "{n} need your attention", status.attention
+        ).format(n=status.attention)
     detail = _("Last successful sync: {when}").format(when=ago(status.last_success, now))
     error = ""
     if status.last_error:
@@ -85,9 +87,14 @@ class Coalescer:
     a list in tests), ``clock`` tells the time.
     """
 
-    def __init__(self, run: Callable[[], None], *, interval: float,
-                 later: Callable[[Callable[[], None], float], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        run: Callable[[], None],
+        *,
+        interval: float,
+        later: Callable[[Callable[[], None], float], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._run = run
         self._interval = interval
         self._later = later

@@ -60,8 +60,7 @@ class ActivitiesScreen(BaseScreen):
         self.ids.rows.bind(scroll_y=self._maybe_more, height=self._maybe_more)
         self.ids.rows.layout_manager.bind(height=self._content_resized)
 
-    def enter(self, project_id: str | None = None, returning: bool = False,
-              **_params: Any) -> None:
+    def enter(self, project_id: str | None = None, returning: bool = False, **_params: Any) -> None:
         if project_id is not None and project_id != self.project_id:
             self.project_id = project_id
             self.current = ALL
@@ -76,16 +75,19 @@ class ActivitiesScreen(BaseScreen):
             self.ids.rows.scroll_y = 1
         self.refresh()
 
-    def gather(self) -> tuple[dict[str, Any] | None, ActivityList, list[dict[str, Any]],
-                              tuple[str, str]]:
+    def gather(
+        self,
+    ) -> tuple[dict[str, Any] | None, ActivityList, list[dict[str, Any]], tuple[str, str]]:
         # Everything heavy here, off the UI thread: read, sort, make the views, filter.
         project_id = self.project_id
         asked = (self.list.state, self.list.query)
         listing = ActivityList(self.session.rows(project_id))
         return self.session.project(project_id), listing, listing.matching(*asked), asked
 
-    def show(self, data: tuple[dict[str, Any] | None, ActivityList, list[dict[str, Any]],
-                             tuple[str, str]]) -> None:
+    def show(
+        self,
+        data: tuple[dict[str, Any] | None, ActivityList, list[dict[str, Any]], tuple[str, str]],
+    ) -> None:
         project, listing, matches, asked = data
         if project is None:
             return
@@ -129,8 +131,7 @@ class ActivitiesScreen(BaseScreen):
 
         in_background(lambda: listing.matching(*asked), done)
 
-    def _apply(self, matches: list[dict[str, Any]], asked: tuple[str, str], *,
-               keep: bool) -> None:
+    def _apply(self, matches: list[dict[str, Any]], asked: tuple[str, str], *, keep: bool) -> None:
         """Show a result: its first page, or (``keep``: the same query reloaded, e.g. during a
         sync) as many rows as were loaded already, touching the RecycleView only if the rows
         it holds changed."""
@@ -154,7 +155,7 @@ class ActivitiesScreen(BaseScreen):
         span = max(0.0, rows.layout_manager.height - rows.height)
         if rows.scroll_y * span < MORE_WITHIN_SCREENS * rows.height:
             self._keep_offset = (1 - rows.scroll_y) * span
-            rows.data.extend(self._matches[loaded:loaded + PAGE])
+            rows.data.extend(self._matches[loaded : loaded + PAGE])
 
     def _content_resized(self, *_args: Any) -> None:
         # A page arrived below: the rows on screen stay where they are (a ScrollView keeps

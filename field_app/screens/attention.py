@@ -62,9 +62,14 @@ class AttentionScreen(BaseScreen):
         if self.selected_id not in self._items:
             self.selected_id = items[0].id if items else ""
         self.ids.rows.data = [
-            {"record_id": i.id, "title": i.title, "subtitle": i.subtitle, "state_name": i.state,
-             "state_label": labels.label(labels.RECORD_STATES, i.state),
-             "selected": i.id == self.selected_id}
+            {
+                "record_id": i.id,
+                "title": i.title,
+                "subtitle": i.subtitle,
+                "state_name": i.state,
+                "state_label": labels.label(labels.RECORD_STATES, i.state),
+                "selected": i.id == self.selected_id,
+            }
             for i in items
         ]
         self._show()
@@ -83,15 +88,22 @@ class AttentionScreen(BaseScreen):
         self.title, self.reason, self.state_name = item.title, item.reason, item.state
         self.state_label = labels.label(labels.RECORD_STATES, item.state)
         self.differences = [(d.label, d.mine, d.theirs) for d in item.differences]
-        self.errors = [f"{label}: {message}" if label else message
-                       for label, message in item.errors]
+        self.errors = [
+            f"{label}: {message}" if label else message for label, message in item.errors
+        ]
         table = self.ids.differences
         table.clear_widgets()
         if self.differences:
-            rows = [[DiffCell(text=text, bold=True, header=True)
-                     for text in (_("Field"), _("Mine (this tablet)"), _("Theirs (server)"))]]
-            rows += [[DiffCell(text=label, bold=True), DiffCell(text=mine),
-                      DiffCell(text=theirs)] for label, mine, theirs in self.differences]
+            rows = [
+                [
+                    DiffCell(text=text, bold=True, header=True)
+                    for text in (_("Field"), _("Mine (this tablet)"), _("Theirs (server)"))
+                ]
+            ]
+            rows += [
+                [DiffCell(text=label, bold=True), DiffCell(text=mine), DiffCell(text=theirs)]
+                for label, mine, theirs in self.differences
+            ]
             for row in rows:
                 _same_height(row)
                 for cell in row:
@@ -126,10 +138,12 @@ class DiffCell(BoxLayout):
 
 def _same_height(cells: list[DiffCell]) -> None:
     """Cells of one table row share the height of the tallest, so their borders line up."""
+
     def fit(*_args: Any) -> None:
         tallest = max(c.natural for c in cells)
         for c in cells:
             c.row_height = tallest
+
     for cell in cells:
         cell.bind(natural=fit)
     fit()

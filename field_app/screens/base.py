@@ -77,8 +77,10 @@ class BaseScreen(Screen):
             self.refresh()
 
 
-def in_background(work: Callable[[], T], done: Callable[[T | None, BaseException | None], None],
-                  ) -> threading.Thread:
+def in_background(
+    work: Callable[[], T],
+    done: Callable[[T | None, BaseException | None], None],
+) -> threading.Thread:
     """Run ``work`` on a thread and ``done(result, error)`` back on the UI thread."""
 
     def run() -> None:
@@ -86,7 +88,7 @@ def in_background(work: Callable[[], T], done: Callable[[T | None, BaseException
         error: BaseException | None = None
         try:
             result = work()
-        except Exception as exc:  # noqa: BLE001 - handed to the screen, shown in words
+        except Exception as exc:  # noqa: BLE001
             error = exc
         Clock.schedule_once(lambda _dt: done(result, error))
 

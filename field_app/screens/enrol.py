@@ -25,8 +25,13 @@ class EnrolScreen(BaseScreen):
             self.ids.server.text = self.session.settings.server_url
 
     def form(self) -> EnrolForm:
-        return EnrolForm(mode=self.mode, server=self.ids.server.text, code=self.ids.code.text,
-                         username=self.ids.username.text, password=self.ids.password.text)
+        return EnrolForm(
+            mode=self.mode,
+            server=self.ids.server.text,
+            code=self.ids.code.text,
+            username=self.ids.username.text,
+            password=self.ids.password.text,
+        )
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -50,8 +55,9 @@ class EnrolScreen(BaseScreen):
         def work() -> Any:
             if form.mode == "code":
                 return self.session.enrol(server_url=server, code=form.code_text())
-            return self.session.enrol(server_url=server, username=form.username.strip(),
-                                      password=form.password)
+            return self.session.enrol(
+                server_url=server, username=form.username.strip(), password=form.password
+            )
 
         in_background(work, self._enrolled)
 

@@ -121,8 +121,13 @@ class FormScreen(BaseScreen):
 
     # -- opening -------------------------------------------------------------------------------
 
-    def enter(self, project_id: str | None = None, activity_id: str | None = None,
-              returning: bool = False, **_params: Any) -> None:
+    def enter(
+        self,
+        project_id: str | None = None,
+        activity_id: str | None = None,
+        returning: bool = False,
+        **_params: Any,
+    ) -> None:
         if returning and self.form is not None:
             self._after_roster()
             return
@@ -134,10 +139,13 @@ class FormScreen(BaseScreen):
         project = session.project(project_id)
         if project is None:
             raise LookupError(f"no project {project_id} on this tablet")
-        self.form = ActivityForm(project=project, sites=session.backend.sites(project_id),
-                                 today=session.today(),
-                                 record=record.data if record else None,
-                                 photos=session.photos_of(activity_id) if activity_id else ())
+        self.form = ActivityForm(
+            project=project,
+            sites=session.backend.sites(project_id),
+            today=session.today(),
+            record=record.data if record else None,
+            photos=session.photos_of(activity_id) if activity_id else (),
+        )
         self.project_title = f"{project.get('code', '')} · {project.get('name', '')}"
         self.heading = _("New activity") if record is None else _("Edit activity")
         self.roster = bool(project.get("roster"))
@@ -160,19 +168,24 @@ class FormScreen(BaseScreen):
 
     def _explain(self, record: Any) -> None:
         if record.locked:
-            self.banner, self.banner_tone = _("Approved: locked until the country office reopens "
-                                              "it."), "info"
+            self.banner, self.banner_tone = (
+                _("Approved: locked until the country office reopens it."),
+                "info",
+            )
         elif record.state == "returned":
             comment = record.comment or _("(no comment)")
             self.banner = _("Returned by the country office: {comment}").format(comment=comment)
             self.banner_tone = "returned"
         elif record.state == "rejected":
-            self._server_errors = {form_field(e.get("field", "")): server_message(e)
-                                   for e in record.errors}
+            self._server_errors = {
+                form_field(e.get("field", "")): server_message(e) for e in record.errors
+            }
             self.banner = _("The server refused this record. Correct it and save again.")
         elif record.state == "conflict":
-            self.banner = _("Someone else changed this record too. Open Needs attention to "
-                            "choose which version to keep.")
+            self.banner = _(
+                "Someone else changed this record too. Open Needs attention to "
+                "choose which version to keep."
+            )
             self.banner_tone = "returned"
 
     def _load_widgets(self) -> None:
@@ -197,8 +210,9 @@ class FormScreen(BaseScreen):
         was_loading, self._loading = self._loading, True
         try:
             for (sex, age_band), widget in self._cells.items():
-                count = self.form.attendance.get(Cell(self.category, self.disability, sex,
-                                                      age_band))
+                count = self.form.attendance.get(
+                    Cell(self.category, self.disability, sex, age_band)
+                )
                 widget.text = str(count) if count else ""
         finally:
             self._loading = was_loading
@@ -248,8 +262,9 @@ class FormScreen(BaseScreen):
             return
         self._dirty = True
         self._server_errors.pop("attendance", None)
-        self.form.set_attendance(Cell(self.category, self.disability, widget.sex,
-                                      widget.age_band), text)
+        self.form.set_attendance(
+            Cell(self.category, self.disability, widget.sex, widget.age_band), text
+        )
         self._show_check()
 
     def show_grid(self, category: str | None = None, disability: bool | None = None) -> None:
@@ -280,8 +295,9 @@ class FormScreen(BaseScreen):
         self.category_totals = {c: _count(grid.total(category=c)) or "0" for c in CATEGORIES}
         self.summary = form.totals_text()
         for (sex, age_band), widget in self._cells.items():
-            widget.has_error = Cell(self.category, self.disability, sex, age_band) in \
-                form.attendance_errors
+            widget.has_error = (
+                Cell(self.category, self.disability, sex, age_band) in form.attendance_errors
+            )
         self.roster_count = len(form.participant_ids)
 
     # -- location ------------------------------------------------------------------------------
@@ -319,8 +335,11 @@ class FormScreen(BaseScreen):
 
     def choose_photo(self) -> None:
         start = Path.home() / "Pictures"
-        PhotoChooser(self._add_photo, start_path=str(start if start.is_dir() else Path.home()),
-                     title=_("Choose a photo")).open()
+        PhotoChooser(
+            self._add_photo,
+            start_path=str(start if start.is_dir() else Path.home()),
+            title=_("Choose a photo"),
+        ).open()
 
     def take_photo(self) -> None:
         self.session.photos_dir.mkdir(parents=True, exist_ok=True)
@@ -395,8 +414,9 @@ class FormScreen(BaseScreen):
 
     def _show_photos(self) -> None:
         assert self.form is not None
-        self.photos = [{"photo_id": p.id, "source": p.path, "caption": p.caption}
-                       for p in self.form.photos]
+        self.photos = [
+            {"photo_id": p.id, "source": p.path, "caption": p.caption} for p in self.form.photos
+        ]
 
     def on_photos(self, _screen: Any, photos: list[dict[str, Any]]) -> None:
         strip = self.ids.photo_strip
@@ -408,8 +428,12 @@ class FormScreen(BaseScreen):
 
     def open_roster(self) -> None:
         assert self.form is not None
-        self.app.show("roster", project_id=self.form.facts.id,
-                      ticked=list(self.form.participant_ids), form=self.form)
+        self.app.show(
+            "roster",
+            project_id=self.form.facts.id,
+            ticked=list(self.form.participant_ids),
+            form=self.form,
+        )
 
     def _after_roster(self) -> None:
         # The roster screen wrote the ticks (and maybe the attendance) into the form.
@@ -469,4 +493,3 @@ class FormScreen(BaseScreen):
 
 def _count(value: int) -> str:
     return f"{value:,}" if value else ""
-

@@ -23,8 +23,11 @@ class HomeScreen(BaseScreen):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.app.bind(sync_running=self.update_sync_bar, sync_status=self.update_sync_bar,
-                      landscape=self._lay_out)
+        self.app.bind(
+            sync_running=self.update_sync_bar,
+            sync_status=self.update_sync_bar,
+            landscape=self._lay_out,
+        )
         self._status: Any = None
 
     def gather(self) -> dict[str, Any]:
@@ -37,26 +40,39 @@ class HomeScreen(BaseScreen):
             targets = backend.targets(pid)
             # Progress reads only the light fields of the activities that may count this year,
             # in SQLite: cheap with 10 000 records (and skipped with no target to show).
-            card = project_card(project,
-                                activities=backend.progress_activities(pid, today.year)
-                                if targets else [],
-                                states=backend.activity_states(pid),
-                                targets=targets,
-                                participants=backend.participants(pid), today=today)
-            cards.append({
-                "project_id": card.id,
-                "title": card.title,
-                "meta": card.meta,
-                "heading": period_heading(card),
-                "lines": [{"label": line.label, "figures": line.figures(),
-                           "fraction": (line.percent or 0) / 100} for line in card.lines],
-                "activities": card.activities,
-                "pending": card.pending,
-                "attention": card.attention,
-            })
+            card = project_card(
+                project,
+                activities=backend.progress_activities(pid, today.year) if targets else [],
+                states=backend.activity_states(pid),
+                targets=targets,
+                participants=backend.participants(pid),
+                today=today,
+            )
+            cards.append(
+                {
+                    "project_id": card.id,
+                    "title": card.title,
+                    "meta": card.meta,
+                    "heading": period_heading(card),
+                    "lines": [
+                        {
+                            "label": line.label,
+                            "figures": line.figures(),
+                            "fraction": (line.percent or 0) / 100,
+                        }
+                        for line in card.lines
+                    ],
+                    "activities": card.activities,
+                    "pending": card.pending,
+                    "attention": card.attention,
+                }
+            )
         enrolment = session.enrolment()
-        return {"cards": cards, "status": session.status(),
-                "user": f"{enrolment.username} · {enrolment.server_url}" if enrolment else ""}
+        return {
+            "cards": cards,
+            "status": session.status(),
+            "user": f"{enrolment.username} · {enrolment.server_url}" if enrolment else "",
+        }
 
     def show(self, data: dict[str, Any]) -> None:
         if data["cards"] != self.cards or not self.ids.projects.children:
@@ -70,8 +86,10 @@ class HomeScreen(BaseScreen):
         # Cards of different heights in columns (two in landscape), each column from the top.
         row = self.ids.projects
         row.clear_widgets()
-        columns = [BoxLayout(orientation="vertical", spacing=theme.PAD, size_hint_y=None)
-                   for _ in range(2 if self.app.landscape else 1)]
+        columns = [
+            BoxLayout(orientation="vertical", spacing=theme.PAD, size_hint_y=None)
+            for _ in range(2 if self.app.landscape else 1)
+        ]
         for index, data in enumerate(self.cards):
             view = ProjectCardView(**{k: v for k, v in data.items() if k != "lines"})
             view.show_lines(data["lines"])
@@ -93,8 +111,12 @@ class HomeScreen(BaseScreen):
         self.attention = status.attention
         text = sync_bar(status, datetime.now(UTC))
         bar = self.ids.sync_bar
-        bar.headline, bar.detail, bar.error, bar.tone = (text.headline, text.detail, text.error,
-                                                         text.tone)
+        bar.headline, bar.detail, bar.error, bar.tone = (
+            text.headline,
+            text.detail,
+            text.error,
+            text.tone,
+        )
         bar.running = self.app.sync_running
 
     def open_project(self, project_id: str) -> None:

@@ -49,17 +49,26 @@ class RosterScreen(BaseScreen):
     def on_kv_post(self, base_widget: Any) -> None:
         self.ids.search.bind(text=lambda _box, text: self._search(text))
 
-    def enter(self, project_id: str | None = None, ticked: list[str] | None = None,
-              form: Any = None, returning: bool = False, **_params: Any) -> None:
+    def enter(
+        self,
+        project_id: str | None = None,
+        ticked: list[str] | None = None,
+        form: Any = None,
+        returning: bool = False,
+        **_params: Any,
+    ) -> None:
         if returning or project_id is None:
             self.refresh()
             return
         project = self.session.project(project_id) or {}
         self.project_title = f"{project.get('code', '')} · {project.get('name', '')}"
         self._form = form
-        self.roster = Roster(project_id=project_id,
-                             participants=self.session.backend.participants(project_id),
-                             ticked=ticked or [], today=self.session.today())
+        self.roster = Roster(
+            project_id=project_id,
+            participants=self.session.backend.participants(project_id),
+            ticked=ticked or [],
+            today=self.session.today(),
+        )
         self.errors, self.message = {}, ""
         self.has_scanner = self.session.device.has_qr_scanner()
         category = self.ids.category
@@ -92,8 +101,12 @@ class RosterScreen(BaseScreen):
         code = self.ids.code.text
         known = self.roster.by_code(code_from_scan(code)) if code.strip() else None
         participant, errors = self.roster.register(
-            code=code, sex=self.sex, birth_year=self.ids.birth_year.text,
-            category=self.ids.category.code, disability=self.disability)
+            code=code,
+            sex=self.sex,
+            birth_year=self.ids.birth_year.text,
+            category=self.ids.category.code,
+            disability=self.disability,
+        )
         self.errors = errors
         if errors:
             self.message = ""

@@ -53,11 +53,11 @@ class SettingsScreen(BaseScreen):
 
         def done(path: Any, error: BaseException | None) -> None:
             if error is not None:
-                self.bundle_message = _("Could not write the bundle: {reason}").format(
-                    reason=error)
+                self.bundle_message = _("Could not write the bundle: {reason}").format(reason=error)
             else:
-                self.bundle_message = _("Bundle written to {path}. Give this file to your "
-                                        "country office.").format(path=path)
+                self.bundle_message = _(
+                    "Bundle written to {path}. Give this file to your country office."
+                ).format(path=path)
 
         in_background(lambda: self.session.backend.export_bundle(directory), done)
 

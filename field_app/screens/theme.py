@@ -16,7 +16,7 @@ from field_app import i18n
 
 def rgba(hex_colour: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
     value = hex_colour.lstrip("#")
-    r, g, b = (int(value[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    r, g, b = (int(value[i : i + 2], 16) / 255 for i in (0, 2, 4))
     return (r, g, b, alpha)
 
 
@@ -80,9 +80,15 @@ class Translator(Observable):
     def funbind(self, name: str, func: Any, *largs: Any, **kwargs: Any) -> Any:
         if name == "_":
             # Compared by identity: the arguments hold weak proxies that may be dead.
-            self._observers = [o for o in self._observers
-                               if not (o[0] is func and len(o[1]) == len(largs)
-                                       and all(a is b for a, b in zip(o[1], largs, strict=True)))]
+            self._observers = [
+                o
+                for o in self._observers
+                if not (
+                    o[0] is func
+                    and len(o[1]) == len(largs)
+                    and all(a is b for a, b in zip(o[1], largs, strict=True))
+                )
+            ]
             return None
         return super().funbind(name, func, *largs, **kwargs)
 

@@ -81,8 +81,9 @@ class ChoiceField(Spinner):
 
     def _show(self, *_args: Any) -> None:
         self.values = [label for _code, label in self.pairs]
-        self.text = next((label for code, label in self.pairs if code == self.code),
-                         i18n._("Choose…"))
+        self.text = next(
+            (label for code, label in self.pairs if code == self.code), i18n._("Choose…")
+        )
 
     def on_text(self, _instance: Any, text: str) -> None:
         code = next((code for code, label in self.pairs if label == text), None)
@@ -131,4 +132,3 @@ class ProgressLine(BoxLayout):
 
 def colour_of(kind: str) -> tuple[float, float, float, float]:
     return {"primary": theme.PRIMARY, "danger": theme.ERROR}.get(kind, theme.PAPER)
-

@@ -46,16 +46,21 @@ class Caller:
 
 
 def _project_ids(session: Session, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
-    return frozenset(session.exec(
-        select(UserProject.project_id).where(UserProject.user_id == user_id)
-    ))
+    return frozenset(
+        session.exec(select(UserProject.project_id).where(UserProject.user_id == user_id))
+    )
 
 
 def issue_access_token(session: Session, *, user: User, minutes: int) -> tuple[str, int]:
     """A new bearer token for ``user``; returns (token, lifetime in seconds)."""
     token = new_token()
-    session.add(AccessToken(token_hash=token_hash(token), user_id=user.id,
-                            expires_at=utcnow() + timedelta(minutes=minutes)))
+    session.add(
+        AccessToken(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            expires_at=utcnow() + timedelta(minutes=minutes),
+        )
+    )
     return token, minutes * 60
 
 
@@ -74,8 +79,7 @@ def caller_from_access_token(session: Session, *, token: str) -> Caller:
         raise NotAuthenticated("token expired: log in again")
     if not user.is_active:
         raise NotAuthenticated("this account is disabled")
-    return Caller(user=user, project_ids=_project_ids(session, user.id),
-                  access_token_id=access.id)
+    return Caller(user=user, project_ids=_project_ids(session, user.id), access_token_id=access.id)
 
 
 def revoke_access_token(session: Session, *, token_id: uuid.UUID) -> None:
@@ -96,9 +100,10 @@ def caller_from_device_token(session: Session, *, token: str) -> Caller:
         raise NotAuthenticated("unknown device token: enrol this tablet again")
     device, user = row
     if device.revoked_at is not None:
-        raise DeviceRevoked("this tablet was revoked; its unsent records stay on it — ask your "
-                            "country office to enrol it again")
+        raise DeviceRevoked(
+            "this tablet was revoked; its unsent records stay on it — ask your "
+            "country office to enrol it again"
+        )
     if not user.is_active:
         raise DeviceRevoked("the account this tablet belongs to is disabled")
-    return Caller(user=user, project_ids=_project_ids(session, user.id),
-                  device=device)
+    return Caller(user=user, project_ids=_project_ids(session, user.id), device=device)

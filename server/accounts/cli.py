@@ -16,15 +16,29 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("name")
-@click.option("--role", required=True,
-              type=click.Choice(["field_expert", "country_officer", "hq_analyst", "admin"]))
-@click.option("--country", "countries", multiple=True, metavar="ISO3",
-              help="A country of the user's scope (repeatable).")
-@click.option("--project", "projects", multiple=True, metavar="CODE",
-              help="A project of a field expert (repeatable).")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["field_expert", "country_officer", "hq_analyst", "admin"]),
+)
+@click.option(
+    "--country",
+    "countries",
+    multiple=True,
+    metavar="ISO3",
+    help="A country of the user's scope (repeatable).",
+)
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    metavar="CODE",
+    help="A project of a field expert (repeatable).",
+)
 @click.option("--full-name", default="", help="The person's name, shown in the dashboard.")
-def create(name: str, role: str, countries: tuple[str, ...], projects: tuple[str, ...],
-           full_name: str) -> None:
+def create(
+    name: str, role: str, countries: tuple[str, ...], projects: tuple[str, ...], full_name: str
+) -> None:
     """Create user NAME; the password is read from stdin (prompted on a terminal)."""
     from server.accounts.service import create_user
 
@@ -33,8 +47,15 @@ def create(name: str, role: str, countries: tuple[str, ...], projects: tuple[str
     else:
         password = sys.stdin.readline().rstrip("\n")
     with session_scope() as session:
-        user = create_user(session, username=name, password=password, role=role,
-                           countries=countries, project_codes=projects, full_name=full_name)
+        user = create_user(
+            session,
+            username=name,
+            password=password,
+            role=role,
+            countries=countries,
+            project_codes=projects,
+            full_name=full_name,
+        )
         click.echo(f"created {user.role} {user.username}")
 
 
@@ -58,8 +79,9 @@ def enrol_code(name: str) -> None:
             raise click.ClickException(f"no user {name!r}: see `pilotmon users create`")
         if not user.is_active:
             raise click.ClickException(f"the account {user.username!r} is disabled")
-        row, code = issue_enrolment_code(session, user=user, hours=settings.enrolment_code_hours,
-                                         created_by_id=None)
+        row, code = issue_enrolment_code(
+            session, user=user, hours=settings.enrolment_code_hours, created_by_id=None
+        )
         expires = row.expires_at.isoformat(timespec="minutes")
         username = user.username
     click.echo(f"enrolment code for {username}: {code}")
@@ -77,8 +99,9 @@ def revoke(device_id: str) -> None:
     try:
         parsed = uuid.UUID(device_id)
     except ValueError:
-        raise click.BadParameter(f"{device_id!r} is not a device id (a UUID)",
-                                 param_hint="DEVICE_ID") from None
+        raise click.BadParameter(
+            f"{device_id!r} is not a device id (a UUID)", param_hint="DEVICE_ID"
+        ) from None
     with session_scope() as session:
         device, user = revoke_device(session, device_id=parsed)
         label, username = device.label or "(no label)", user.username

@@ -1,8 +1,8 @@
 """Route dependencies for authentication and roles: routes declare, never check by hand.
 
-    CurrentCaller   a person with a bearer access token (dashboard, scripts, HQ)
-    DeviceCaller    a tablet with its device token (sync routes)
-    require_roles(...)  a dependency that refuses other roles with 403
+CurrentCaller   a person with a bearer access token (dashboard, scripts, HQ)
+DeviceCaller    a tablet with its device token (sync routes)
+require_roles(...)  a dependency that refuses other roles with 403
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ from server.deps import get_app_engine
 from server.errors import Forbidden
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/token")
-_device_bearer = HTTPBearer(auto_error=False, scheme_name="DeviceToken",
-                            description="A device token from /api/v1/devices/enrol")
+_device_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="DeviceToken",
+    description="A device token from /api/v1/devices/enrol",
+)
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -71,9 +74,13 @@ def note_device_seen(engine: Engine, caller: Caller) -> None:
         return
     with Session(write_engine(engine)) as session:
         session.execute(
-            update(Device).where(col(Device.id) == device.id,
-                                 or_(col(Device.last_seen_at).is_(None),
-                                     col(Device.last_seen_at) < now - SEEN_EVERY))
+            update(Device)
+            .where(
+                col(Device.id) == device.id,
+                or_(
+                    col(Device.last_seen_at).is_(None), col(Device.last_seen_at) < now - SEEN_EVERY
+                ),
+            )
             .values(last_seen_at=now)
         )
         session.commit()
@@ -102,8 +109,9 @@ def require_roles(*roles: str) -> Callable[[Caller], Caller]:
 
     def check(caller: CurrentCaller) -> Caller:
         if caller.role not in roles:
-            raise Forbidden(f"your role ({caller.role}) may not do this; allowed: "
-                            + ", ".join(roles))
+            raise Forbidden(
+                f"your role ({caller.role}) may not do this; allowed: " + ", ".join(roles)
+            )
         return caller
 
     return check

@@ -60,8 +60,9 @@ def qr_payload(code: str, server_url: str | None) -> str:
 
 def qr_svg(payload: str) -> str:
     out = io.BytesIO()
-    segno.make(payload, error="m").save(out, kind="svg", xmldecl=False, scale=6,
-                                        title="Pilot Monitor enrolment code")
+    segno.make(payload, error="m").save(
+        out, kind="svg", xmldecl=False, scale=6, title="Pilot Monitor enrolment code"
+    )
     return out.getvalue().decode()
 
 
@@ -69,19 +70,33 @@ def qr_svg(payload: str) -> str:
 
 
 def issue_enrolment_code(
-    session: Session, *, user: User, hours: int, created_by_id: uuid.UUID | None,
+    session: Session,
+    *,
+    user: User,
+    hours: int,
+    created_by_id: uuid.UUID | None,
     device_id: uuid.UUID | None = None,
 ) -> tuple[EnrolmentCode, str]:
     """A new one-time code for ``user``; returns (row, the code in clear, shown once)."""
     code = new_enrolment_code()
-    row = EnrolmentCode(code_hash=code_hash(code), user_id=user.id, created_by_id=created_by_id,
-                        expires_at=utcnow() + timedelta(hours=hours))
+    row = EnrolmentCode(
+        code_hash=code_hash(code),
+        user_id=user.id,
+        created_by_id=created_by_id,
+        expires_at=utcnow() + timedelta(hours=hours),
+    )
     session.add(row)
     session.flush()
-    audit.record(session, action="issue", entity="enrolment_code", entity_id=row.id,
-                 actor_id=created_by_id, device_id=device_id,
-                 country=audit_country(user.countries),
-                 after={"username": user.username, "expires_at": row.expires_at.isoformat()})
+    audit.record(
+        session,
+        action="issue",
+        entity="enrolment_code",
+        entity_id=row.id,
+        actor_id=created_by_id,
+        device_id=device_id,
+        country=audit_country(user.countries),
+        after={"username": user.username, "expires_at": row.expires_at.isoformat()},
+    )
     return row, code
 
 
@@ -97,10 +112,10 @@ def issue_enrolment_code_as(
     if user is None:
         raise ValidationFailed([{"field": "username", "message": f"no user {username!r}"}])
     if not user.is_active:
-        raise ValidationFailed([{"field": "username",
-                                 "message": f"the account {user.username!r} is disabled"}])
-    row, code = issue_enrolment_code(session, user=user, hours=hours,
-                                     created_by_id=caller.user.id)
+        raise ValidationFailed(
+            [{"field": "username", "message": f"the account {user.username!r} is disabled"}]
+        )
+    row, code = issue_enrolment_code(session, user=user, hours=hours, created_by_id=caller.user.id)
     return row, code, user
 
 
@@ -123,28 +138,49 @@ def enrol(
         code_row = _usable_code(session, enrolment_code, now)
         user = session.get(User, code_row.user_id)
         if user is None or not user.is_active:
-            raise ValidationFailed([{"field": "enrolment_code",
-                                     "message": "the account this code was issued for is "
-                                                "disabled"}])
+            raise ValidationFailed(
+                [
+                    {
+                        "field": "enrolment_code",
+                        "message": "the account this code was issued for is disabled",
+                    }
+                ]
+            )
     elif caller is not None:
         user = caller.user
     else:
-        raise ValidationFailed([{"field": "enrolment_code",
-                                 "message": "give the enrolment code from your country office, "
-                                            "or log in and enrol with your access token"}])
+        raise ValidationFailed(
+            [
+                {
+                    "field": "enrolment_code",
+                    "message": "give the enrolment code from your country office, "
+                    "or log in and enrol with your access token",
+                }
+            ]
+        )
     token = new_token()
     device = session.get(Device, device_id)
     if device is None:
-        device = Device(id=device_id, user_id=user.id, label=label, app_version=app_version,
-                        token_hash=token_hash(token), enrolled_at=now)
+        device = Device(
+            id=device_id,
+            user_id=user.id,
+            label=label,
+            app_version=app_version,
+            token_hash=token_hash(token),
+            enrolled_at=now,
+        )
         action = "enrol"
     else:
         if device.user_id != user.id:
-            raise Conflict("device_id: this tablet is enrolled for another user; reset the app "
-                           "to enrol it for someone else")
+            raise Conflict(
+                "device_id: this tablet is enrolled for another user; reset the app "
+                "to enrol it for someone else"
+            )
         if device.revoked_at is not None and code_row is None:
-            raise Forbidden("this tablet was revoked: ask your country office for an enrolment "
-                            "code to enrol it again")
+            raise Forbidden(
+                "this tablet was revoked: ask your country office for an enrolment "
+                "code to enrol it again"
+            )
         action = "re-enrol" if device.revoked_at is None else "restore"
         device.token_hash = token_hash(token)
         device.label, device.app_version = label, app_version
@@ -156,27 +192,45 @@ def enrol(
         code_row.used_at = now
         code_row.used_by_device_id = device.id
         session.add(code_row)
-    audit.record(session, action=action, entity="device", entity_id=device.id,
-                 actor_id=user.id, device_id=device.id, country=audit_country(user.countries),
-                 after={"username": user.username, "label": label, "app_version": app_version,
-                        "with": "enrolment_code" if code_row is not None else "access_token"})
+    audit.record(
+        session,
+        action=action,
+        entity="device",
+        entity_id=device.id,
+        actor_id=user.id,
+        device_id=device.id,
+        country=audit_country(user.countries),
+        after={
+            "username": user.username,
+            "label": label,
+            "app_version": app_version,
+            "with": "enrolment_code" if code_row is not None else "access_token",
+        },
+    )
     return device, token, user
 
 
 def _usable_code(session: Session, text: str, now: datetime) -> EnrolmentCode:
     row = session.exec(
-        select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(text))
-        .with_for_update()
+        select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(text)).with_for_update()
     ).one_or_none()
     if row is None:
-        raise ValidationFailed([{"field": "enrolment_code",
-                                 "message": "unknown code: check it, or ask for a new one"}])
+        raise ValidationFailed(
+            [{"field": "enrolment_code", "message": "unknown code: check it, or ask for a new one"}]
+        )
     if row.used_at is not None:
-        raise ValidationFailed([{"field": "enrolment_code",
-                                 "message": "this code was already used: ask for a new one"}])
+        raise ValidationFailed(
+            [
+                {
+                    "field": "enrolment_code",
+                    "message": "this code was already used: ask for a new one",
+                }
+            ]
+        )
     if as_utc(row.expires_at) <= now:  # type: ignore[operator]
-        raise ValidationFailed([{"field": "enrolment_code",
-                                 "message": "this code has expired: ask for a new one"}])
+        raise ValidationFailed(
+            [{"field": "enrolment_code", "message": "this code has expired: ask for a new one"}]
+        )
     return row
 
 
@@ -184,39 +238,57 @@ def _usable_code(session: Session, text: str, now: datetime) -> EnrolmentCode:
 
 
 def list_devices(
-    session: Session, *, caller: Caller, user_id: uuid.UUID | None = None,
-    revoked: bool | None = None, limit: int = 50, offset: int = 0,
+    session: Session,
+    *,
+    caller: Caller,
+    user_id: uuid.UUID | None = None,
+    revoked: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[DevicePublic], int]:
     conditions = [device_scope(caller)]
     if user_id is not None:
         conditions.append(col(Device.user_id) == user_id)
     if revoked is not None:
-        conditions.append(col(Device.revoked_at).is_not(None) if revoked
-                          else col(Device.revoked_at).is_(None))
+        conditions.append(
+            col(Device.revoked_at).is_not(None) if revoked else col(Device.revoked_at).is_(None)
+        )
     total = session.exec(select(func.count()).select_from(Device).where(*conditions)).one()
     rows = session.exec(
-        select(Device, User.username).join(User, col(User.id) == Device.user_id)
+        select(Device, User.username)
+        .join(User, col(User.id) == Device.user_id)
         .where(*conditions)
         .order_by(col(User.username), col(Device.enrolled_at), col(Device.id))
-        .limit(limit).offset(offset)
+        .limit(limit)
+        .offset(offset)
     )
     return [device_public(device, username) for device, username in rows], total
 
 
 def device_public(device: Device, username: str) -> DevicePublic:
     return DevicePublic(
-        id=device.id, user_id=device.user_id, username=username, label=device.label,
-        app_version=device.app_version, enrolled_at=device.enrolled_at,
-        last_seen_at=device.last_seen_at, last_seq=device.last_seq,
-        revoked=device.revoked_at is not None, revoked_at=device.revoked_at,
+        id=device.id,
+        user_id=device.user_id,
+        username=username,
+        label=device.label,
+        app_version=device.app_version,
+        enrolled_at=device.enrolled_at,
+        last_seen_at=device.last_seen_at,
+        last_seq=device.last_seq,
+        revoked=device.revoked_at is not None,
+        revoked_at=device.revoked_at,
     )
 
 
-def revoke_device(session: Session, *, device_id: uuid.UUID,
-                  caller: Caller | None = None) -> tuple[Device, User]:
+def revoke_device(
+    session: Session, *, device_id: uuid.UUID, caller: Caller | None = None
+) -> tuple[Device, User]:
     """Cut a tablet off: its token gets 403 from now on. ``caller`` None is the CLI (admin)."""
-    query = select(Device, User).join(User, col(User.id) == Device.user_id).where(
-        Device.id == device_id)
+    query = (
+        select(Device, User)
+        .join(User, col(User.id) == Device.user_id)
+        .where(Device.id == device_id)
+    )
     if caller is not None:
         query = query.where(device_scope(caller))
     row = session.exec(query).one_or_none()
@@ -224,16 +296,23 @@ def revoke_device(session: Session, *, device_id: uuid.UUID,
         raise NotFound("no such device")
     device, user = row
     if caller is not None and not _may_manage_devices_of(caller, user):
-        raise Forbidden("only an admin, or a country officer for tablets of their countries, "
-                        "may revoke a tablet")
+        raise Forbidden(
+            "only an admin, or a country officer for tablets of their countries, "
+            "may revoke a tablet"
+        )
     if device.revoked_at is None:
         device.revoked_at = utcnow()
         session.add(device)
-        audit.record(session, action="revoke", entity="device", entity_id=device.id,
-                     actor_id=caller.user.id if caller else None,
-                     country=audit_country(user.countries),
-                     before={"revoked": False}, after={"revoked": True, "label": device.label,
-                                                       "username": user.username})
+        audit.record(
+            session,
+            action="revoke",
+            entity="device",
+            entity_id=device.id,
+            actor_id=caller.user.id if caller else None,
+            country=audit_country(user.countries),
+            before={"revoked": False},
+            after={"revoked": True, "label": device.label, "username": user.username},
+        )
     return device, user
 
 

@@ -105,14 +105,17 @@ class ProjectRef(SQLModel):
 
 
 class UserCreate(SQLModel):
-    username: Text = Field(min_length=2, max_length=64,
-                           description="Lowercase letters, digits, '.', '_' or '-'")
+    username: Text = Field(
+        min_length=2, max_length=64, description="Lowercase letters, digits, '.', '_' or '-'"
+    )
     password: Text = Field(min_length=1, max_length=256)
     role: Role
-    countries: list[Text] = Field(default_factory=list, max_length=300,
-                                  description="ISO 3166-1 alpha-3 codes")
-    projects: list[Text] = Field(default_factory=list, max_length=1000,
-                                 description="Codes of a field expert's projects")
+    countries: list[Text] = Field(
+        default_factory=list, max_length=300, description="ISO 3166-1 alpha-3 codes"
+    )
+    projects: list[Text] = Field(
+        default_factory=list, max_length=1000, description="Codes of a field expert's projects"
+    )
     full_name: Text = Field(default="", max_length=200)
     email: Text | None = Field(default=None, max_length=254)
 
@@ -159,8 +162,10 @@ class EnrolmentCodePublic(SQLModel):
 
 class EnrolRequest(SQLModel):
     enrolment_code: Text | None = Field(
-        default=None, max_length=40,
-        description="The one-time code; omit it when enrolling with a user's bearer token")
+        default=None,
+        max_length=40,
+        description="The one-time code; omit it when enrolling with a user's bearer token",
+    )
     device_id: uuid.UUID = Field(description="Made on the tablet, kept forever")
     label: Text = Field(default="", max_length=120)
     app_version: Text = Field(default="", max_length=40)

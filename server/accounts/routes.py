@@ -41,10 +41,12 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
-users_router = APIRouter(prefix="/users", tags=["users"],
-                         responses=error_responses(401, 403, 404, 422))
-devices_router = APIRouter(prefix="/devices", tags=["devices"],
-                           responses=error_responses(401, 403, 404, 422))
+users_router = APIRouter(
+    prefix="/users", tags=["users"], responses=error_responses(401, 403, 404, 422)
+)
+devices_router = APIRouter(
+    prefix="/devices", tags=["devices"], responses=error_responses(401, 403, 404, 422)
+)
 
 _MANAGERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER))
 _READERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER, Role.HQ_ANALYST))
@@ -53,10 +55,12 @@ _READERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER, Role.HQ_ANALY
 # --- auth --------------------------------------------------------------------------------------
 
 
-@auth_router.post("/token", response_model=TokenPublic,
-                  responses=error_responses(401, 422, 429))
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep,
-          settings: SettingsDep) -> TokenPublic:
+@auth_router.post("/token", response_model=TokenPublic, responses=error_responses(401, 422, 429))
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TokenPublic:
     """Log in with a username and password (OAuth2 password form); repeated failures for one
     username are refused with 429 and ``Retry-After``."""
     try:
@@ -64,8 +68,7 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
     except (service.LoginFailed, service.TooManyAttempts):
         session.commit()  # the failure must count although the login fails
         raise
-    token, lifetime = issue_access_token(session, user=user,
-                                         minutes=settings.access_token_minutes)
+    token, lifetime = issue_access_token(session, user=user, minutes=settings.access_token_minutes)
     session.commit()
     return TokenPublic(access_token=token, expires_in=lifetime)
 
@@ -88,20 +91,28 @@ def me(caller: CurrentCaller, session: SessionDep) -> UserPublic:
 
 @users_router.get("", response_model=Page[UserPublic], dependencies=[_READERS])
 def list_users(
-    caller: CurrentCaller, session: SessionDep, limit: Limit = 50, offset: Offset = 0,
+    caller: CurrentCaller,
+    session: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
     role: Annotated[Role | None, Query()] = None,
     country: Annotated[Text | None, Query(max_length=3)] = None,
-    q: Annotated[Text | None, Query(max_length=100, description="Part of username or name")]
-    = None,
+    q: Annotated[Text | None, Query(max_length=100, description="Part of username or name")] = None,
 ) -> Page[UserPublic]:
     """People in your scope: everyone for HQ and admins, your countries' for an officer."""
-    users, total = service.list_users(session, caller=caller, role=role, country=country, q=q,
-                                      limit=limit, offset=offset)
+    users, total = service.list_users(
+        session, caller=caller, role=role, country=country, q=q, limit=limit, offset=offset
+    )
     return Page(items=service.user_publics(session, users), total=total)
 
 
-@users_router.post("", response_model=UserPublic, status_code=201, dependencies=[_MANAGERS],
-                   responses=error_responses(409))
+@users_router.post(
+    "",
+    response_model=UserPublic,
+    status_code=201,
+    dependencies=[_MANAGERS],
+    responses=error_responses(409),
+)
 def create_user(body: UserCreate, caller: CurrentCaller, session: SessionDep) -> UserPublic:
     """An admin creates anyone; a country officer field experts and officers of its countries."""
     user = service.create_user_as(session, caller=caller, data=body.model_dump())
@@ -116,11 +127,13 @@ def get_user(user_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> 
 
 
 @users_router.patch("/{user_id}", response_model=UserPublic, dependencies=[_MANAGERS])
-def update_user(user_id: uuid.UUID, body: UserUpdate, caller: CurrentCaller,
-                session: SessionDep) -> UserPublic:
+def update_user(
+    user_id: uuid.UUID, body: UserUpdate, caller: CurrentCaller, session: SessionDep
+) -> UserPublic:
     """Change a name, e-mail or password, or disable an account (its tokens stop working)."""
-    user = service.update_user(session, caller=caller, user_id=user_id,
-                               changes=body.model_dump(exclude_unset=True))
+    user = service.update_user(
+        session, caller=caller, user_id=user_id, changes=body.model_dump(exclude_unset=True)
+    )
     session.commit()
     return service.user_publics(session, [user])[0]
 
@@ -130,10 +143,12 @@ def update_user(user_id: uuid.UUID, body: UserUpdate, caller: CurrentCaller,
 _optional_bearer = HTTPBearer(auto_error=False, scheme_name="HTTPBearer")
 
 
-@devices_router.post("/enrol", response_model=EnrolResponse,
-                     responses=error_responses(401, 403, 409, 422, 429))
+@devices_router.post(
+    "/enrol", response_model=EnrolResponse, responses=error_responses(401, 403, 409, 422, 429)
+)
 def enrol(
-    body: EnrolRequest, session: SessionDep,
+    body: EnrolRequest,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)],
 ) -> EnrolResponse:
     """Enrol a tablet with a one-time ``enrolment_code`` (public), or with ``Authorization:
@@ -142,46 +157,73 @@ def enrol(
     if not body.enrolment_code and credentials is not None and credentials.credentials:
         caller = caller_from_access_token(session, token=credentials.credentials)
     device, token, user = device_service.enrol(
-        session, device_id=body.device_id, label=body.label, app_version=body.app_version,
-        enrolment_code=body.enrolment_code, caller=caller)
+        session,
+        device_id=body.device_id,
+        label=body.label,
+        app_version=body.app_version,
+        enrolment_code=body.enrolment_code,
+        caller=caller,
+    )
     session.commit()
     projects = service.user_publics(session, [user])[0].projects
     return EnrolResponse(
-        device_token=token, device_id=device.id, server_time=utcnow(),
-        user=EnrolledUser(username=user.username, role=user.role,
-                          countries=list(user.countries or []), projects=projects))
+        device_token=token,
+        device_id=device.id,
+        server_time=utcnow(),
+        user=EnrolledUser(
+            username=user.username,
+            role=user.role,
+            countries=list(user.countries or []),
+            projects=projects,
+        ),
+    )
 
 
-@devices_router.post("/enrol-codes", response_model=EnrolmentCodePublic, status_code=201,
-                     dependencies=[_MANAGERS])
-def create_enrolment_code(body: EnrolmentCodeCreate, caller: CurrentCaller, session: SessionDep,
-                          settings: SettingsDep, request: Request) -> EnrolmentCodePublic:
+@devices_router.post(
+    "/enrol-codes", response_model=EnrolmentCodePublic, status_code=201, dependencies=[_MANAGERS]
+)
+def create_enrolment_code(
+    body: EnrolmentCodeCreate,
+    caller: CurrentCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> EnrolmentCodePublic:
     """A one-time code (and its QR image) for a person of your scope to enrol a tablet."""
     row, code, user = device_service.issue_enrolment_code_as(
-        session, caller=caller, username=body.username, hours=settings.enrolment_code_hours)
+        session, caller=caller, username=body.username, hours=settings.enrolment_code_hours
+    )
     session.commit()
     payload = device_service.qr_payload(code, str(request.base_url))
-    return EnrolmentCodePublic(id=row.id, username=user.username, code=code,
-                               expires_at=row.expires_at, qr_payload=payload,
-                               qr_svg=device_service.qr_svg(payload))
+    return EnrolmentCodePublic(
+        id=row.id,
+        username=user.username,
+        code=code,
+        expires_at=row.expires_at,
+        qr_payload=payload,
+        qr_svg=device_service.qr_svg(payload),
+    )
 
 
 @devices_router.get("", response_model=Page[DevicePublic])
 def list_devices(
-    caller: CurrentCaller, session: SessionDep, limit: Limit = 50, offset: Offset = 0,
-    user_id: uuid.UUID | None = None, revoked: bool | None = None,
+    caller: CurrentCaller,
+    session: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    user_id: uuid.UUID | None = None,
+    revoked: bool | None = None,
 ) -> Page[DevicePublic]:
     """Tablets in your scope (a field expert sees their own), with last seen, app version and
     the last acknowledged push ``seq``."""
-    items, total = device_service.list_devices(session, caller=caller, user_id=user_id,
-                                               revoked=revoked, limit=limit, offset=offset)
+    items, total = device_service.list_devices(
+        session, caller=caller, user_id=user_id, revoked=revoked, limit=limit, offset=offset
+    )
     return Page(items=items, total=total)
 
 
-@devices_router.post("/{device_id}/revoke", response_model=DevicePublic,
-                     dependencies=[_MANAGERS])
-def revoke_device(device_id: uuid.UUID, caller: CurrentCaller,
-                  session: SessionDep) -> DevicePublic:
+@devices_router.post("/{device_id}/revoke", response_model=DevicePublic, dependencies=[_MANAGERS])
+def revoke_device(device_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> DevicePublic:
     """Cut a tablet off at once; its unsent records stay on it."""
     device, user = device_service.revoke_device(session, device_id=device_id, caller=caller)
     session.commit()

@@ -26,7 +26,7 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
     try:
         return _hasher.verify(password, password_hash)
-    except Exception:  # noqa: BLE001  (a malformed stored hash is a failed login, not a 500)
+    except Exception:  # noqa: BLE001
         return False
 
 

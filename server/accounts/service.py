@@ -64,9 +64,7 @@ def get_by_username(session: Session, *, username: str) -> User | None:
 
 
 def project_ids_of(session: Session, *, user_id: uuid.UUID) -> list[uuid.UUID]:
-    return list(session.exec(
-        select(UserProject.project_id).where(UserProject.user_id == user_id)
-    ))
+    return list(session.exec(select(UserProject.project_id).where(UserProject.user_id == user_id)))
 
 
 def audit_country(countries: Sequence[str]) -> str | None:
@@ -98,19 +96,32 @@ def create_user(
     errors: list[dict[str, str]] = []
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
-        errors.append({"field": "username", "message": "2–64 characters: lowercase letters, "
-                       "digits, '.', '_' or '-', starting with a letter or digit"})
+        errors.append(
+            {
+                "field": "username",
+                "message": "2–64 characters: lowercase letters, "
+                "digits, '.', '_' or '-', starting with a letter or digit",
+            }
+        )
     if role not in codes(Role):
-        errors.append({"field": "role", "message": f"unknown role {role!r}; roles are "
-                       + ", ".join(codes(Role))})
+        errors.append(
+            {
+                "field": "role",
+                "message": f"unknown role {role!r}; roles are " + ", ".join(codes(Role)),
+            }
+        )
     problem = password_problem(password)
     if problem:
         errors.append({"field": "password", "message": problem})
     countries = list(dict.fromkeys(c.strip().upper() for c in countries))
     for country in countries:
         if country not in COUNTRIES:
-            errors.append({"field": "countries",
-                           "message": f"unknown country {country!r}; use ISO 3166-1 alpha-3"})
+            errors.append(
+                {
+                    "field": "countries",
+                    "message": f"unknown country {country!r}; use ISO 3166-1 alpha-3",
+                }
+            )
     projects: list[Project] = []
     for code in dict.fromkeys(project_codes):
         query = select(Project).where(Project.code == code)
@@ -122,10 +133,14 @@ def create_user(
         else:
             projects.append(project)
     if role == Role.COUNTRY_OFFICER and not countries:
-        errors.append({"field": "countries",
-                       "message": "a country officer needs at least one country"})
-    if role == Role.FIELD_EXPERT and not projects and not any(
-            e["field"] == "projects" for e in errors):
+        errors.append(
+            {"field": "countries", "message": "a country officer needs at least one country"}
+        )
+    if (
+        role == Role.FIELD_EXPERT
+        and not projects
+        and not any(e["field"] == "projects" for e in errors)
+    ):
         errors.append({"field": "projects", "message": "a field expert needs at least one project"})
     if errors:
         raise ValidationFailed(errors)
@@ -134,18 +149,35 @@ def create_user(
     # A field expert's countries follow from their projects.
     if role == Role.FIELD_EXPERT:
         countries = sorted({*countries, *(p.country for p in projects)})
-    user = User(username=username, full_name=full_name, email=email,
-                password_hash=hash_password(password), role=role, countries=countries)
+    user = User(
+        username=username,
+        full_name=full_name,
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        countries=countries,
+    )
     session.add(user)
     session.flush()
     for project in projects:
         session.add(UserProject(user_id=user.id, project_id=project.id))
     session.flush()
-    audit.record(session, action="create", entity="user", entity_id=user.id, actor_id=actor_id,
-                 country=audit_country(countries),
-                 after={"username": username, "role": role, "countries": countries,
-                        "projects": [p.code for p in projects], "full_name": full_name,
-                        "email": email})
+    audit.record(
+        session,
+        action="create",
+        entity="user",
+        entity_id=user.id,
+        actor_id=actor_id,
+        country=audit_country(countries),
+        after={
+            "username": username,
+            "role": role,
+            "countries": countries,
+            "projects": [p.code for p in projects],
+            "full_name": full_name,
+            "email": email,
+        },
+    )
     return user
 
 
@@ -158,28 +190,44 @@ def create_user_as(session: Session, *, caller: Caller, data: Mapping[str, Any])
         if caller.role != Role.COUNTRY_OFFICER:
             raise Forbidden(f"your role ({caller.role}) may not create users")
         if role not in OFFICER_MAY_CREATE:
-            raise Forbidden(f"role: a country officer may create field experts and country "
-                            f"officers, not {role}")
+            raise Forbidden(
+                f"role: a country officer may create field experts and country officers, not {role}"
+            )
         outside = sorted(set(countries) - caller.countries)
         if outside:
-            raise Forbidden("countries: you may only create users of your countries ("
-                            + ", ".join(sorted(caller.countries)) + "), not "
-                            + ", ".join(outside))
+            raise Forbidden(
+                "countries: you may only create users of your countries ("
+                + ", ".join(sorted(caller.countries))
+                + "), not "
+                + ", ".join(outside)
+            )
         if role == Role.COUNTRY_OFFICER and not countries:
-            raise ValidationFailed([{"field": "countries",
-                                     "message": "a country officer needs at least one country"}])
+            raise ValidationFailed(
+                [{"field": "countries", "message": "a country officer needs at least one country"}]
+            )
     return create_user(
-        session, username=str(data["username"]), password=str(data["password"]), role=role,
-        countries=countries, project_codes=list(data.get("projects") or []),
-        full_name=str(data.get("full_name") or ""), email=data.get("email"),
+        session,
+        username=str(data["username"]),
+        password=str(data["password"]),
+        role=role,
+        countries=countries,
+        project_codes=list(data.get("projects") or []),
+        full_name=str(data.get("full_name") or ""),
+        email=data.get("email"),
         actor_id=caller.user.id,
         visible_projects=None if caller.role == Role.ADMIN else project_scope(caller),
     )
 
 
 def list_users(
-    session: Session, *, caller: Caller, role: str | None = None, country: str | None = None,
-    q: str | None = None, limit: int = 50, offset: int = 0,
+    session: Session,
+    *,
+    caller: Caller,
+    role: str | None = None,
+    country: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[User], int]:
     conditions = [user_scope(caller)]
     if role:
@@ -188,11 +236,16 @@ def list_users(
         conditions.append(JsonListOverlaps(User.countries, {country.upper()}))
     if q:
         pattern = like_contains(q.lower())
-        conditions.append(func.lower(User.username).like(pattern, escape="\\")
-                          | func.lower(User.full_name).like(pattern, escape="\\"))
+        conditions.append(
+            func.lower(User.username).like(pattern, escape="\\")
+            | func.lower(User.full_name).like(pattern, escape="\\")
+        )
     total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
-    users = list(session.exec(select(User).where(*conditions).order_by(col(User.username))
-                              .limit(limit).offset(offset)))
+    users = list(
+        session.exec(
+            select(User).where(*conditions).order_by(col(User.username)).limit(limit).offset(offset)
+        )
+    )
     return users, total
 
 
@@ -204,16 +257,20 @@ def get_user(session: Session, *, caller: Caller, user_id: uuid.UUID) -> User:
     return user
 
 
-def update_user(session: Session, *, caller: Caller, user_id: uuid.UUID,
-                changes: Mapping[str, Any]) -> User:
+def update_user(
+    session: Session, *, caller: Caller, user_id: uuid.UUID, changes: Mapping[str, Any]
+) -> User:
     """Change a person's name, e-mail, password or whether the account is active."""
     user = get_user(session, caller=caller, user_id=user_id)
     if not may_manage_user(caller, user):
-        raise Forbidden("only an admin, or a country officer for people of their own "
-                        "countries, may change this account")
+        raise Forbidden(
+            "only an admin, or a country officer for people of their own "
+            "countries, may change this account"
+        )
     if user.id == caller.user.id and changes.get("is_active") is False:
-        raise ValidationFailed([{"field": "is_active",
-                                 "message": "you cannot deactivate your own account"}])
+        raise ValidationFailed(
+            [{"field": "is_active", "message": "you cannot deactivate your own account"}]
+        )
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for name in ("full_name", "email", "is_active"):
@@ -230,14 +287,22 @@ def update_user(session: Session, *, caller: Caller, user_id: uuid.UUID,
         others = [col(AccessToken.user_id) == user.id, col(AccessToken.revoked_at).is_(None)]
         if caller.access_token_id is not None:
             others.append(col(AccessToken.id) != caller.access_token_id)
-        session.execute(sa_update(AccessToken).where(*others)
-                        .values(revoked_at=user.password_changed_at))
-        after["password"] = "changed"  # noqa: S105 (a marker, never the password)
+        session.execute(
+            sa_update(AccessToken).where(*others).values(revoked_at=user.password_changed_at)
+        )
+        after["password"] = "changed"  # noqa: S105
     if after:
         session.add(user)
-        audit.record(session, action="update", entity="user", entity_id=user.id,
-                     actor_id=caller.user.id, country=audit_country(user.countries),
-                     before=before, after=after)
+        audit.record(
+            session,
+            action="update",
+            entity="user",
+            entity_id=user.id,
+            actor_id=caller.user.id,
+            country=audit_country(user.countries),
+            before=before,
+            after=after,
+        )
     return user
 
 
@@ -246,8 +311,12 @@ def may_manage_user(caller: Caller, user: User | UserPublic) -> bool:
     the field experts and officers whose countries are all theirs."""
     if caller.role == Role.ADMIN:
         return True
-    return (caller.role == Role.COUNTRY_OFFICER and user.role in OFFICER_MAY_CREATE
-            and bool(user.countries) and set(user.countries) <= caller.countries)
+    return (
+        caller.role == Role.COUNTRY_OFFICER
+        and user.role in OFFICER_MAY_CREATE
+        and bool(user.countries)
+        and set(user.countries) <= caller.countries
+    )
 
 
 def user_publics(session: Session, users: Sequence[User]) -> list[UserPublic]:
@@ -261,12 +330,21 @@ def user_publics(session: Session, users: Sequence[User]) -> list[UserPublic]:
             .order_by(col(Project.code))
         )
         for user_id, project in rows:
-            projects[user_id].append(ProjectRef(id=project.id, code=project.code,
-                                                name=project.name))
+            projects[user_id].append(
+                ProjectRef(id=project.id, code=project.code, name=project.name)
+            )
     return [
-        UserPublic(id=u.id, username=u.username, full_name=u.full_name, email=u.email,
-                   role=u.role, countries=list(u.countries or []), projects=projects[u.id],
-                   is_active=u.is_active, created_at=u.created_at)
+        UserPublic(
+            id=u.id,
+            username=u.username,
+            full_name=u.full_name,
+            email=u.email,
+            role=u.role,
+            countries=list(u.countries or []),
+            projects=projects[u.id],
+            is_active=u.is_active,
+            created_at=u.created_at,
+        )
         for u in users
     ]
 
@@ -307,15 +385,22 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
 def _audit_login(session: Session, user: User, action: str) -> None:
     """A login, failed login or lock-out in the audit trail, where the user's country offices
     see it."""
-    audit.record(session, action=action, entity="user", entity_id=user.id,
-                 actor_id=user.id if action == "login" else None,
-                 country=audit_country(user.countries))
+    audit.record(
+        session,
+        action=action,
+        entity="user",
+        entity_id=user.id,
+        actor_id=user.id if action == "login" else None,
+        country=audit_country(user.countries),
+    )
 
 
 def _too_many(locked_until: datetime, now: datetime) -> TooManyAttempts:
     seconds = max(1, math.ceil((locked_until - now).total_seconds()))
-    return TooManyAttempts(f"too many failed logins for this username: try again in "
-                           f"{math.ceil(seconds / 60)} minutes", retry_after=seconds)
+    return TooManyAttempts(
+        f"too many failed logins for this username: try again in {math.ceil(seconds / 60)} minutes",
+        retry_after=seconds,
+    )
 
 
 def _record_failure(session: Session, *, username: str, now: datetime) -> datetime | None:
@@ -323,20 +408,22 @@ def _record_failure(session: Session, *, username: str, now: datetime) -> dateti
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # Two failures at once for a new username must not collide on the primary key.
-    session.execute(insert(LoginFailure).values(
-        username=username, failures=0, first_failed_at=now
-    ).on_conflict_do_nothing(index_elements=["username"]))
+    session.execute(
+        insert(LoginFailure)
+        .values(username=username, failures=0, first_failed_at=now)
+        .on_conflict_do_nothing(index_elements=["username"])
+    )
     failure = session.exec(
         select(LoginFailure).where(LoginFailure.username == username).with_for_update()
     ).one()
     session.refresh(failure)
     first, locked_until = as_utc(failure.first_failed_at), as_utc(failure.locked_until)
     if (first is not None and first + FAILURE_WINDOW <= now) or (
-            locked_until is not None and locked_until <= now):
+        locked_until is not None and locked_until <= now
+    ):
         failure.failures, failure.first_failed_at, failure.locked_until = 0, now, None
     failure.failures += 1
     if failure.failures >= MAX_LOGIN_FAILURES:
         failure.locked_until = now + LOCKOUT
     session.add(failure)
     return failure.locked_until
-

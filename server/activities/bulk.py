@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 _NOTHING = object()
 
 
-def insert_rows(session: Session, table: sa.Table, columns: Sequence[str],
-                rows: Iterable[Sequence[Any]]) -> int:
+def insert_rows(
+    session: Session, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
     """Insert ``rows`` (one value per name in ``columns``, in that order) into ``table``;
     returns how many. Columns not named get their server default (or NULL)."""
     values: list[Any] = rows if isinstance(rows, list) else list(rows)
@@ -33,7 +34,8 @@ def insert_rows(session: Session, table: sa.Table, columns: Sequence[str],
     connection = session.connection()
     dialect = connection.dialect
     convert = [
-        (n, processor) for n, name in enumerate(columns)
+        (n, processor)
+        for n, name in enumerate(columns)
         if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
     ]
     if convert:
@@ -70,8 +72,9 @@ def insert_rows(session: Session, table: sa.Table, columns: Sequence[str],
     return len(params)
 
 
-def _copy(connection: sa.Connection, table: sa.Table, columns: Sequence[str],
-          rows: list[Any]) -> None:
+def _copy(
+    connection: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[Any]
+) -> None:
     """PostgreSQL: ``COPY … FROM STDIN`` on the transaction's own connection (what the bench's
     floor uses). Values are already what the bind processors make (JSON as text, which a jsonb
     column parses on input)."""

@@ -72,9 +72,7 @@ class ActivityParticipant(SQLModel, table=True):
 
     __tablename__ = "activity_participant"
 
-    activity_id: uuid.UUID = Field(
-        foreign_key="activity.id", primary_key=True, ondelete="CASCADE"
-    )
+    activity_id: uuid.UUID = Field(foreign_key="activity.id", primary_key=True, ondelete="CASCADE")
     participant_id: uuid.UUID = Field(foreign_key="participant.id", primary_key=True, index=True)
 
 

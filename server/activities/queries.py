@@ -197,8 +197,14 @@ def _listed(field: str, value: str | None, allowed: Iterable[str] | None = None)
         known = set(allowed)
         unknown = [v for v in items if v not in known]
         if unknown:
-            raise ValidationFailed([{"field": field, "message": f"unknown {field} "
-                                     + ", ".join(repr(u) for u in unknown)}])
+            raise ValidationFailed(
+                [
+                    {
+                        "field": field,
+                        "message": f"unknown {field} " + ", ".join(repr(u) for u in unknown),
+                    }
+                ]
+            )
     return items
 
 
@@ -211,26 +217,41 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
     if countries := [c.upper() for c in _listed("country", f.country)]:
         unknown = [c for c in countries if c not in COUNTRIES]
         if unknown:
-            raise ValidationFailed([{"field": "country", "message": "unknown country "
-                                     + ", ".join(unknown) + "; use ISO 3166-1 alpha-3"}])
+            raise ValidationFailed(
+                [
+                    {
+                        "field": "country",
+                        "message": "unknown country "
+                        + ", ".join(unknown)
+                        + "; use ISO 3166-1 alpha-3",
+                    }
+                ]
+            )
         found.append(col(Project.country).in_(countries))
     if regions := _listed("region", f.region, REGIONS):
-        found.append(col(Project.country).in_(
-            [c for r in regions for c in REGIONS[r].countries]))
+        found.append(col(Project.country).in_([c for r in regions for c in REGIONS[r].countries]))
     if projects := _listed("project", f.project):
         ids = [_uuid_or_none(p) for p in projects]
-        found.append(or_(col(Project.code).in_(projects),
-                         col(Project.id).in_([i for i in ids if i is not None])))
+        found.append(
+            or_(
+                col(Project.code).in_(projects),
+                col(Project.id).in_([i for i in ids if i is not None]),
+            )
+        )
     if f.site is not None:
         found.append(col(Activity.site_id) == f.site)
     if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS):
         # As in the indicators (DESIGN §5): an activity's thematic area is its topic's, and
         # its project's only when it has no topic.
-        area_topics = [t.code for t in TOPICS.values()
-                       if SOLUTIONS[t.solution].thematic_area in areas]
-        found.append(or_(col(Activity.topic).in_(area_topics),
-                         (col(Activity.topic).is_(None))
-                         & col(Project.thematic_area).in_(areas)))
+        area_topics = [
+            t.code for t in TOPICS.values() if SOLUTIONS[t.solution].thematic_area in areas
+        ]
+        found.append(
+            or_(
+                col(Activity.topic).in_(area_topics),
+                (col(Activity.topic).is_(None)) & col(Project.thematic_area).in_(areas),
+            )
+        )
     if solutions := _listed("solution", f.solution, SOLUTIONS):
         found.append(or_(*(col(Activity.topic).like(f"{s}.%") for s in solutions)))
     if topics := _listed("topic", f.topic, TOPICS):
@@ -249,8 +270,12 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
         found.append(col(Activity.start_date) <= f.date_to)
     if f.q:
         pattern = like_contains(f.q.lower())
-        found.append(or_(func.lower(Activity.title).like(pattern, escape="\\"),
-                         func.lower(Activity.notes).like(pattern, escape="\\")))
+        found.append(
+            or_(
+                func.lower(Activity.title).like(pattern, escape="\\"),
+                func.lower(Activity.notes).like(pattern, escape="\\"),
+            )
+        )
     if f.late is not None:
         found.append(col(Activity.late).is_(f.late))
     return found
@@ -267,34 +292,58 @@ def _uuid_or_none(text: str) -> uuid.UUID | None:
 
 
 def list_activities(
-    session: Session, *, caller: Caller, filters: ActivityFilters, limit: int = 50,
+    session: Session,
+    *,
+    caller: Caller,
+    filters: ActivityFilters,
+    limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[ActivitySummary], int]:
     """One page of the activities in the caller's scope, newest first, and the total."""
     where = [activity_scope(caller), *filter_conditions(filters)]
     total = session.exec(
-        select(func.count()).select_from(Activity)
-        .join(Project, col(Project.id) == Activity.project_id).where(*where)
+        select(func.count())
+        .select_from(Activity)
+        .join(Project, col(Project.id) == Activity.project_id)
+        .where(*where)
     ).one()
     participants = (
         select(func.coalesce(func.sum(AttendanceRow.count), 0))
         .where(col(AttendanceRow.activity_id) == Activity.id)
-        .correlate(Activity).scalar_subquery()
+        .correlate(Activity)
+        .scalar_subquery()
     )
     rows = session.exec(
         select(Activity, Project.code, Project.country, participants)
-        .join(Project, col(Project.id) == Activity.project_id).where(*where)
+        .join(Project, col(Project.id) == Activity.project_id)
+        .where(*where)
         .order_by(col(Activity.start_date).desc(), col(Activity.id))
-        .limit(limit).offset(offset)
+        .limit(limit)
+        .offset(offset)
     )
     items = [
         ActivitySummary(
-            id=a.id, project_id=a.project_id, project_code=code, country=country,
-            site_id=a.site_id, type=a.type, title=a.title, start_date=a.start_date,
-            end_date=a.end_date, topic=a.topic, modality=a.modality, level=a.level,
-            delivery=a.delivery, status=a.status, version=a.version, late=a.late,
-            participants=int(count or 0), flags=len(a.flags or []),
-            created_by_id=a.created_by_id, submitted_at=a.submitted_at, updated_at=a.updated_at,
+            id=a.id,
+            project_id=a.project_id,
+            project_code=code,
+            country=country,
+            site_id=a.site_id,
+            type=a.type,
+            title=a.title,
+            start_date=a.start_date,
+            end_date=a.end_date,
+            topic=a.topic,
+            modality=a.modality,
+            level=a.level,
+            delivery=a.delivery,
+            status=a.status,
+            version=a.version,
+            late=a.late,
+            participants=int(count or 0),
+            flags=len(a.flags or []),
+            created_by_id=a.created_by_id,
+            submitted_at=a.submitted_at,
+            updated_at=a.updated_at,
         )
         for a, code, country, count in rows
     ]
@@ -304,10 +353,12 @@ def list_activities(
 # --- one activity ------------------------------------------------------------------------------
 
 
-def get_activity(session: Session, *, caller: Caller,
-                 activity_id: uuid.UUID) -> tuple[Activity, Project]:
+def get_activity(
+    session: Session, *, caller: Caller, activity_id: uuid.UUID
+) -> tuple[Activity, Project]:
     row = session.exec(
-        select(Activity, Project).join(Project, col(Project.id) == Activity.project_id)
+        select(Activity, Project)
+        .join(Project, col(Project.id) == Activity.project_id)
         .where(Activity.id == activity_id, activity_scope(caller))
     ).one_or_none()
     if row is None:
@@ -315,54 +366,71 @@ def get_activity(session: Session, *, caller: Caller,
     return row[0], row[1]
 
 
-def activity_detail(session: Session, *, caller: Caller,
-                    activity_id: uuid.UUID) -> ActivityDetail:
+def activity_detail(session: Session, *, caller: Caller, activity_id: uuid.UUID) -> ActivityDetail:
     """The activity with its attendance, attachments, flags and reviews."""
     activity, project = get_activity(session, caller=caller, activity_id=activity_id)
     wire = load_wire(session, activity)
     attachments = session.exec(
-        select(Attachment).where(Attachment.activity_id == activity.id,
-                                 col(Attachment.deleted).is_(False))
+        select(Attachment)
+        .where(Attachment.activity_id == activity.id, col(Attachment.deleted).is_(False))
         .order_by(col(Attachment.created_at), col(Attachment.id))
     )
     reviews = session.exec(
-        select(Review, User.username).join(User, col(User.id) == Review.author_id)
+        select(Review, User.username)
+        .join(User, col(User.id) == Review.author_id)
         .where(Review.activity_id == activity.id)
         .order_by(col(Review.created_at), col(Review.id))
     )
     names = _usernames(session, [activity.created_by_id])
-    return ActivityDetail.model_validate({
-        **wire,
-        "project_code": project.code,
-        "country": project.country,
-        "version": activity.version,
-        "late": activity.late,
-        "deleted": activity.deleted,
-        "flags": [_flag(f) for f in activity.flags or []],
-        "created_by_id": activity.created_by_id,
-        "created_by": names.get(activity.created_by_id) if activity.created_by_id else None,
-        "device_id": activity.device_id,
-        "created_at": activity.created_at,
-        "updated_at": activity.updated_at,
-        "submitted_at": activity.submitted_at,
-        "attachments": [
-            AttachmentPublic(id=a.id, sha256=a.sha256, size=a.size,
-                             content_type=a.content_type, caption=a.caption,
-                             complete=a.complete, url=f"/api/v1/attachments/{a.id}")
-            for a in attachments
-        ],
-        "reviews": [
-            ReviewPublic(id=r.id, action=r.action, comment=r.comment, author_id=r.author_id,
-                         author=username, created_at=r.created_at)
-            for r, username in reviews
-        ],
-    })
+    return ActivityDetail.model_validate(
+        {
+            **wire,
+            "project_code": project.code,
+            "country": project.country,
+            "version": activity.version,
+            "late": activity.late,
+            "deleted": activity.deleted,
+            "flags": [_flag(f) for f in activity.flags or []],
+            "created_by_id": activity.created_by_id,
+            "created_by": names.get(activity.created_by_id) if activity.created_by_id else None,
+            "device_id": activity.device_id,
+            "created_at": activity.created_at,
+            "updated_at": activity.updated_at,
+            "submitted_at": activity.submitted_at,
+            "attachments": [
+                AttachmentPublic(
+                    id=a.id,
+                    sha256=a.sha256,
+                    size=a.size,
+                    content_type=a.content_type,
+                    caption=a.caption,
+                    complete=a.complete,
+                    url=f"/api/v1/attachments/{a.id}",
+                )
+                for a in attachments
+            ],
+            "reviews": [
+                ReviewPublic(
+                    id=r.id,
+                    action=r.action,
+                    comment=r.comment,
+                    author_id=r.author_id,
+                    author=username,
+                    created_at=r.created_at,
+                )
+                for r, username in reviews
+            ],
+        }
+    )
 
 
 def _flag(flag: Any) -> dict[str, str]:
     if isinstance(flag, dict):
-        return {"code": str(flag.get("code", "")), "field": str(flag.get("field") or ""),
-                "message": str(flag.get("message") or "")}
+        return {
+            "code": str(flag.get("code", "")),
+            "field": str(flag.get("field") or ""),
+            "message": str(flag.get("message") or ""),
+        }
     return {"code": str(flag), "field": "", "message": ""}
 
 
@@ -370,8 +438,12 @@ def _usernames(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.U
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {uid: name for uid, name in session.exec(
-        select(User.id, User.username).where(col(User.id).in_(wanted)))}
+    return {
+        uid: name
+        for uid, name in session.exec(
+            select(User.id, User.username).where(col(User.id).in_(wanted))
+        )
+    }
 
 
 # --- history -----------------------------------------------------------------------------------
@@ -400,23 +472,31 @@ def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
     return changes
 
 
-def revisions(session: Session, *, caller: Caller,
-              activity_id: uuid.UUID) -> list[RevisionPublic]:
+def revisions(session: Session, *, caller: Caller, activity_id: uuid.UUID) -> list[RevisionPublic]:
     """Every version of the activity, oldest first, each with what changed from the previous."""
     get_activity(session, caller=caller, activity_id=activity_id)
-    rows: Sequence[ActivityRevision] = list(session.exec(
-        select(ActivityRevision).where(ActivityRevision.activity_id == activity_id)
-        .order_by(col(ActivityRevision.version))
-    ))
+    rows: Sequence[ActivityRevision] = list(
+        session.exec(
+            select(ActivityRevision)
+            .where(ActivityRevision.activity_id == activity_id)
+            .order_by(col(ActivityRevision.version))
+        )
+    )
     names = _usernames(session, [r.author_id for r in rows])
     found = []
     previous: dict[str, Any] | None = None
     for row in rows:
-        found.append(RevisionPublic(
-            version=row.version, source=row.source, author_id=row.author_id,
-            author=names.get(row.author_id) if row.author_id else None,
-            device_id=row.device_id, created_at=row.created_at,
-            changes=field_changes(previous, row.data), data=row.data,
-        ))
+        found.append(
+            RevisionPublic(
+                version=row.version,
+                source=row.source,
+                author_id=row.author_id,
+                author=names.get(row.author_id) if row.author_id else None,
+                device_id=row.device_id,
+                created_at=row.created_at,
+                changes=field_changes(previous, row.data),
+                data=row.data,
+            )
+        )
         previous = row.data
     return found

@@ -30,8 +30,11 @@ from shared.geography import COUNTRIES
 
 class ReviewRequest(BaseModel):
     action: ReviewAction = Field(description="approve | return | reopen")
-    comment: Text = Field(default="", max_length=2000,
-                          description="Required to return: what the field expert should fix")
+    comment: Text = Field(
+        default="",
+        max_length=2000,
+        description="Required to return: what the field expert should fix",
+    )
 
 
 class ClosedPeriodCreate(BaseModel):
@@ -52,8 +55,10 @@ MAX_COMMENT = 2000
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    ReviewAction.APPROVE: (frozenset({ActivityStatus.SUBMITTED, ActivityStatus.RETURNED}),
-                           ActivityStatus.APPROVED),
+    ReviewAction.APPROVE: (
+        frozenset({ActivityStatus.SUBMITTED, ActivityStatus.RETURNED}),
+        ActivityStatus.APPROVED,
+    ),
     ReviewAction.RETURN: (frozenset({ActivityStatus.SUBMITTED}), ActivityStatus.RETURNED),
     ReviewAction.REOPEN: (frozenset({ActivityStatus.APPROVED}), ActivityStatus.SUBMITTED),
 }
@@ -72,8 +77,9 @@ def quarter_of(day: date) -> str:
 def closed_period_for(session: Session, country: str, day: date) -> ClosedPeriod | None:
     """The closed quarter of ``country`` that contains ``day``, if that quarter is closed."""
     return session.exec(
-        select(ClosedPeriod).where(ClosedPeriod.country == country,
-                                   ClosedPeriod.period == quarter_of(day))
+        select(ClosedPeriod).where(
+            ClosedPeriod.country == country, ClosedPeriod.period == quarter_of(day)
+        )
     ).one_or_none()
 
 
@@ -81,8 +87,9 @@ def parse_quarter(period: str) -> tuple[int, int]:
     """``"2025Q1"`` -> (2025, 1); ValidationFailed naming ``period`` otherwise."""
     match = QUARTER_RE.match(period or "")
     if not match:
-        raise ValidationFailed([{"field": "period",
-                                 "message": f"{period!r} is not a quarter like 2025Q1"}])
+        raise ValidationFailed(
+            [{"field": "period", "message": f"{period!r} is not a quarter like 2025Q1"}]
+        )
     return int(match["year"]), int(match["quarter"])
 
 
@@ -104,17 +111,22 @@ def review_activity(
     """
     activity, project = _activity_in_scope(session, caller=caller, activity_id=activity_id)
     if not can_review(caller, project):
-        raise Forbidden("only a country officer of this project's country or an admin may "
-                        "review activities")
+        raise Forbidden(
+            "only a country officer of this project's country or an admin may review activities"
+        )
     comment = (comment or "").strip()
     errors: list[dict[str, str]] = []
     if action not in TRANSITIONS:
-        errors.append({"field": "action",
-                       "message": f"unknown action {action!r}; use "
-                       + ", ".join(codes(ReviewAction))})
+        errors.append(
+            {
+                "field": "action",
+                "message": f"unknown action {action!r}; use " + ", ".join(codes(ReviewAction)),
+            }
+        )
     elif action == ReviewAction.RETURN and not comment:
-        errors.append({"field": "comment",
-                       "message": "say what to fix: a returned activity needs a comment"})
+        errors.append(
+            {"field": "comment", "message": "say what to fix: a returned activity needs a comment"}
+        )
     if len(comment) > MAX_COMMENT:
         errors.append({"field": "comment", "message": f"at most {MAX_COMMENT} characters"})
     if errors:
@@ -123,26 +135,43 @@ def review_activity(
         raise Conflict("this activity was deleted; there is nothing to review")
     allowed_from, new_status = TRANSITIONS[action]
     if activity.status not in allowed_from:
-        raise Conflict(f"cannot {action} an activity that is {activity.status}; "
-                       f"{action} applies to " + " or ".join(sorted(allowed_from)))
+        raise Conflict(
+            f"cannot {action} an activity that is {activity.status}; "
+            f"{action} applies to " + " or ".join(sorted(allowed_from))
+        )
     before_status = activity.status
-    write_activity(session, data={}, existing=activity, source="review",
-                   author_id=caller.user.id, status=new_status)
-    review = Review(activity_id=activity.id, action=action, comment=comment,
-                    author_id=caller.user.id)
+    write_activity(
+        session,
+        data={},
+        existing=activity,
+        source="review",
+        author_id=caller.user.id,
+        status=new_status,
+    )
+    review = Review(
+        activity_id=activity.id, action=action, comment=comment, author_id=caller.user.id
+    )
     session.add(review)
     session.flush()
-    audit.record(session, action=action, entity="activity", entity_id=activity.id,
-                 actor_id=caller.user.id, country=project.country,
-                 before={"status": before_status},
-                 after={"status": new_status, "comment": comment, "version": activity.version})
+    audit.record(
+        session,
+        action=action,
+        entity="activity",
+        entity_id=activity.id,
+        actor_id=caller.user.id,
+        country=project.country,
+        before={"status": before_status},
+        after={"status": new_status, "comment": comment, "version": activity.version},
+    )
     return activity, review
 
 
-def _activity_in_scope(session: Session, *, caller: Caller,
-                       activity_id: uuid.UUID) -> tuple[Activity, Project]:
+def _activity_in_scope(
+    session: Session, *, caller: Caller, activity_id: uuid.UUID
+) -> tuple[Activity, Project]:
     row = session.exec(
-        select(Activity, Project).join(Project, col(Project.id) == Activity.project_id)
+        select(Activity, Project)
+        .join(Project, col(Project.id) == Activity.project_id)
         .where(Activity.id == activity_id)
     ).one_or_none()
     if row is None or not can_read_project(caller, row[1]):
@@ -157,30 +186,43 @@ def close_period(session: Session, *, caller: Caller, country: str, period: str)
     """Close a quarter of a country: later submissions dated inside it are marked late."""
     country = (country or "").strip().upper()
     if country not in COUNTRIES:
-        raise ValidationFailed([{"field": "country",
-                                 "message": f"unknown country {country!r}; use ISO 3166-1 "
-                                            "alpha-3"}])
+        raise ValidationFailed(
+            [
+                {
+                    "field": "country",
+                    "message": f"unknown country {country!r}; use ISO 3166-1 alpha-3",
+                }
+            ]
+        )
     parse_quarter(period)
     if not can_manage_country(caller, country):
         raise Forbidden(f"only a country officer of {country} or an admin may close its periods")
     existing = session.exec(
-        select(ClosedPeriod).where(ClosedPeriod.country == country,
-                                   ClosedPeriod.period == period)
+        select(ClosedPeriod).where(ClosedPeriod.country == country, ClosedPeriod.period == period)
     ).one_or_none()
     if existing is not None:
         raise Conflict(f"{period} is already closed for {country}")
     closed = ClosedPeriod(country=country, period=period, closed_by_id=caller.user.id)
     session.add(closed)
     session.flush()
-    audit.record(session, action="close", entity="period", entity_id=closed.id,
-                 actor_id=caller.user.id, country=country,
-                 after={"country": country, "period": period})
+    audit.record(
+        session,
+        action="close",
+        entity="period",
+        entity_id=closed.id,
+        actor_id=caller.user.id,
+        country=country,
+        after={"country": country, "period": period},
+    )
     return closed
 
 
-
 def list_periods(
-    session: Session, *, caller: Caller, country: str | None = None, limit: int = 100,
+    session: Session,
+    *,
+    caller: Caller,
+    country: str | None = None,
+    limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[ClosedPeriod], int]:
     """Closed quarters: all for HQ and admins, those of the caller's countries for others."""
@@ -191,9 +233,12 @@ def list_periods(
         conditions.append(col(ClosedPeriod.country) == country.strip().upper())
     total = session.exec(select(func.count()).select_from(ClosedPeriod).where(*conditions)).one()
     rows = session.exec(
-        select(ClosedPeriod).where(*conditions)
+        select(ClosedPeriod)
+        .where(*conditions)
         .order_by(col(ClosedPeriod.country), col(ClosedPeriod.period).desc())
-        .limit(limit).offset(offset))
+        .limit(limit)
+        .offset(offset)
+    )
     return list(rows), total
 
 
@@ -203,7 +248,8 @@ def last_reviews(session: Session, *, activity_ids: list[uuid.UUID]) -> dict[uui
     if not activity_ids:
         return found
     for review in session.exec(
-        select(Review).where(col(Review.activity_id).in_(activity_ids))
+        select(Review)
+        .where(col(Review.activity_id).in_(activity_ids))
         .order_by(col(Review.created_at), col(Review.id))
     ):
         found[review.activity_id] = review

@@ -28,81 +28,116 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 CodeList = Annotated[Text | None, Query(max_length=500, description="One code or a comma list")]
 
-activities_router = APIRouter(prefix="/activities", tags=["activities"],
-                              responses=error_responses(401, 403, 404, 422))
-periods_router = APIRouter(prefix="/periods", tags=["periods"],
-                           responses=error_responses(401, 403, 422))
+activities_router = APIRouter(
+    prefix="/activities", tags=["activities"], responses=error_responses(401, 403, 404, 422)
+)
+periods_router = APIRouter(
+    prefix="/periods", tags=["periods"], responses=error_responses(401, 403, 422)
+)
 
 
 @activities_router.get("", response_model=Page[ActivitySummary])
 def list_activities(
-    caller: CurrentCaller, session: SessionDep, limit: Limit = 50, offset: Offset = 0,
-    country: CodeList = None, region: CodeList = None,
-    project: Annotated[Text | None, Query(max_length=2000,
-                                          description="Project ids or codes, comma list")] = None,
-    site: uuid.UUID | None = None, thematic_area: CodeList = None, solution: CodeList = None,
-    topic: CodeList = None, modality: CodeList = None, activity_type: CodeList = None,
+    caller: CurrentCaller,
+    session: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    country: CodeList = None,
+    region: CodeList = None,
+    project: Annotated[
+        Text | None, Query(max_length=2000, description="Project ids or codes, comma list")
+    ] = None,
+    site: uuid.UUID | None = None,
+    thematic_area: CodeList = None,
+    solution: CodeList = None,
+    topic: CodeList = None,
+    modality: CodeList = None,
+    activity_type: CodeList = None,
     status: CodeList = None,
     date_from: Annotated[date | None, Query(alias="from", description="Start date ≥")] = None,
     date_to: Annotated[date | None, Query(alias="to", description="Start date ≤")] = None,
-    q: Annotated[Text | None, Query(max_length=200, description="Text in title or notes")]
-    = None,
+    q: Annotated[Text | None, Query(max_length=200, description="Text in title or notes")] = None,
     late: Annotated[bool | None, Query(description="Submitted into a closed period")] = None,
 ) -> Page[ActivitySummary]:
     """Activities in your scope, newest first (the review queue: ``status=submitted``)."""
     filters = ActivityFilters(
-        country=country, region=region, project=project, site=site, thematic_area=thematic_area,
-        solution=solution, topic=topic, modality=modality, activity_type=activity_type,
-        status=status, date_from=date_from, date_to=date_to, q=q, late=late)
-    items, total = queries.list_activities(session, caller=caller, filters=filters,
-                                           limit=limit, offset=offset)
+        country=country,
+        region=region,
+        project=project,
+        site=site,
+        thematic_area=thematic_area,
+        solution=solution,
+        topic=topic,
+        modality=modality,
+        activity_type=activity_type,
+        status=status,
+        date_from=date_from,
+        date_to=date_to,
+        q=q,
+        late=late,
+    )
+    items, total = queries.list_activities(
+        session, caller=caller, filters=filters, limit=limit, offset=offset
+    )
     return Page(items=items, total=total)
 
 
 @activities_router.get("/{activity_id}", response_model=ActivityDetail)
-def get_activity(activity_id: uuid.UUID, caller: CurrentCaller,
-                 session: SessionDep) -> ActivityDetail:
+def get_activity(
+    activity_id: uuid.UUID, caller: CurrentCaller, session: SessionDep
+) -> ActivityDetail:
     """One activity with its attendance, attachments, data-quality flags and reviews."""
     return queries.activity_detail(session, caller=caller, activity_id=activity_id)
 
 
 @activities_router.get("/{activity_id}/revisions", response_model=list[RevisionPublic])
-def list_revisions(activity_id: uuid.UUID, caller: CurrentCaller,
-                   session: SessionDep) -> list[RevisionPublic]:
+def list_revisions(
+    activity_id: uuid.UUID, caller: CurrentCaller, session: SessionDep
+) -> list[RevisionPublic]:
     """Every version, oldest first, with author, device, time and the fields that changed."""
     return queries.revisions(session, caller=caller, activity_id=activity_id)
 
 
-@activities_router.post("/{activity_id}/review", response_model=ActivityDetail,
-                        responses=error_responses(409))
-def review_activity(activity_id: uuid.UUID, body: ReviewRequest, caller: CurrentCaller,
-                    session: SessionDep) -> ActivityDetail:
+@activities_router.post(
+    "/{activity_id}/review", response_model=ActivityDetail, responses=error_responses(409)
+)
+def review_activity(
+    activity_id: uuid.UUID, body: ReviewRequest, caller: CurrentCaller, session: SessionDep
+) -> ActivityDetail:
     """Approve, return (a comment is required) or reopen (approved → submitted)."""
-    review.review_activity(session, caller=caller, activity_id=activity_id,
-                           action=body.action, comment=body.comment)
+    review.review_activity(
+        session, caller=caller, activity_id=activity_id, action=body.action, comment=body.comment
+    )
     session.commit()
     return queries.activity_detail(session, caller=caller, activity_id=activity_id)
 
 
 @periods_router.get("", response_model=Page[ClosedPeriodPublic])
 def list_periods(
-    caller: CurrentCaller, session: SessionDep, limit: Limit = 100, offset: Offset = 0,
+    caller: CurrentCaller,
+    session: SessionDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
     country: Annotated[Text | None, Query(max_length=3)] = None,
 ) -> Page[ClosedPeriodPublic]:
     """Closed quarters of your countries (all for HQ and admins)."""
-    rows, total = review.list_periods(session, caller=caller, country=country, limit=limit,
-                                      offset=offset)
-    return Page(items=[ClosedPeriodPublic.model_validate(r, from_attributes=True) for r in rows],
-                total=total)
+    rows, total = review.list_periods(
+        session, caller=caller, country=country, limit=limit, offset=offset
+    )
+    return Page(
+        items=[ClosedPeriodPublic.model_validate(r, from_attributes=True) for r in rows],
+        total=total,
+    )
 
 
-@periods_router.post("/close", response_model=ClosedPeriodPublic, status_code=201,
-                     responses=error_responses(409))
-def close_period(body: ClosedPeriodCreate, caller: CurrentCaller,
-                 session: SessionDep) -> ClosedPeriodPublic:
+@periods_router.post(
+    "/close", response_model=ClosedPeriodPublic, status_code=201, responses=error_responses(409)
+)
+def close_period(
+    body: ClosedPeriodCreate, caller: CurrentCaller, session: SessionDep
+) -> ClosedPeriodPublic:
     """Close a quarter for a country: later submissions dated inside it are marked late."""
-    closed = review.close_period(session, caller=caller, country=body.country,
-                                 period=body.period)
+    closed = review.close_period(session, caller=caller, country=body.country, period=body.period)
     session.commit()
     return ClosedPeriodPublic.model_validate(closed, from_attributes=True)
 

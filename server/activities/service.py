@@ -35,9 +35,26 @@ from server.sync.changes import ChangeRecord, record_change, record_changes
 
 # The activity's fields on the wire, in DESIGN §3 order.
 WIRE_FIELDS: tuple[str, ...] = (
-    "id", "project_id", "site_id", "type", "title", "start_date", "end_date", "topic",
-    "modality", "level", "delivery", "value_chain_stage", "facilitators", "experts_count",
-    "location", "notes", "attendance", "participant_ids", "status", "captured_at",
+    "id",
+    "project_id",
+    "site_id",
+    "type",
+    "title",
+    "start_date",
+    "end_date",
+    "topic",
+    "modality",
+    "level",
+    "delivery",
+    "value_chain_stage",
+    "facilitators",
+    "experts_count",
+    "location",
+    "notes",
+    "attendance",
+    "participant_ids",
+    "status",
+    "captured_at",
 )
 # Fields a client may set; id/project are fixed at birth, status moves through review.
 EDITABLE_FIELDS: tuple[str, ...] = tuple(
@@ -74,8 +91,13 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
 
 def attendance_wire(rows: Iterable[AttendanceRow]) -> list[dict[str, Any]]:
     return [
-        {"sex": r.sex, "age_band": r.age_band, "category": r.category,
-         "disability": r.disability, "count": r.count}
+        {
+            "sex": r.sex,
+            "age_band": r.age_band,
+            "category": r.category,
+            "disability": r.disability,
+            "count": r.count,
+        }
         for r in rows
     ]
 
@@ -101,7 +123,8 @@ def activity_wire(activity: Activity, attendance: Sequence[Mapping[str, Any]]) -
         "notes": activity.notes,
         "attendance": [dict(row) for row in attendance],
         "participant_ids": list(activity.participant_ids)
-        if activity.participant_ids is not None else None,
+        if activity.participant_ids is not None
+        else None,
         "status": activity.status,
         "captured_at": _iso(activity.captured_at),
     }
@@ -146,29 +169,39 @@ def _apply_fields(activity: Activity, data: Mapping[str, Any]) -> None:
         setattr(activity, name, value)
 
 
-def _replace_attendance(session: Session, activity_id: uuid.UUID,
-                        attendance: Sequence[Mapping[str, Any]]) -> None:
-    session.execute(delete(AttendanceRow).where(
-        AttendanceRow.activity_id == activity_id))  # type: ignore[arg-type]
+def _replace_attendance(
+    session: Session, activity_id: uuid.UUID, attendance: Sequence[Mapping[str, Any]]
+) -> None:
+    session.execute(delete(AttendanceRow).where(AttendanceRow.activity_id == activity_id))  # type: ignore[arg-type]
     rows = [
-        {"activity_id": activity_id, "sex": r["sex"], "age_band": r["age_band"],
-         "category": r["category"], "disability": bool(r.get("disability", False)),
-         "count": int(r["count"])}
+        {
+            "activity_id": activity_id,
+            "sex": r["sex"],
+            "age_band": r["age_band"],
+            "category": r["category"],
+            "disability": bool(r.get("disability", False)),
+            "count": int(r["count"]),
+        }
         for r in attendance
     ]
     if rows:
         session.execute(insert(AttendanceRow), rows)
 
 
-def _replace_participants(session: Session, activity_id: uuid.UUID,
-                          participant_ids: Sequence[str] | None) -> None:
-    session.execute(delete(ActivityParticipant).where(
-        ActivityParticipant.activity_id == activity_id))  # type: ignore[arg-type]
+def _replace_participants(
+    session: Session, activity_id: uuid.UUID, participant_ids: Sequence[str] | None
+) -> None:
+    session.execute(
+        delete(ActivityParticipant).where(ActivityParticipant.activity_id == activity_id)  # type: ignore[arg-type]
+    )
     if participant_ids:
-        session.execute(insert(ActivityParticipant), [
-            {"activity_id": activity_id, "participant_id": uuid.UUID(str(p))}
-            for p in dict.fromkeys(participant_ids)
-        ])
+        session.execute(
+            insert(ActivityParticipant),
+            [
+                {"activity_id": activity_id, "participant_id": uuid.UUID(str(p))}
+                for p in dict.fromkeys(participant_ids)
+            ],
+        )
 
 
 def write_activity(
@@ -228,15 +261,46 @@ def _table(model: Any) -> Any:
 
 # Column order of the rows ``write_new_activities`` builds.
 _ACTIVITY_COLUMNS: tuple[str, ...] = (
-    "id", "project_id", "site_id", "type", "title", "start_date", "end_date", "topic",
-    "modality", "level", "delivery", "value_chain_stage", "facilitators", "experts_count",
-    "location", "notes", "participant_ids", "status", "version", "captured_at", "deleted",
-    "late", "flags", "created_by_id", "device_id", "created_at", "updated_at", "submitted_at",
+    "id",
+    "project_id",
+    "site_id",
+    "type",
+    "title",
+    "start_date",
+    "end_date",
+    "topic",
+    "modality",
+    "level",
+    "delivery",
+    "value_chain_stage",
+    "facilitators",
+    "experts_count",
+    "location",
+    "notes",
+    "participant_ids",
+    "status",
+    "version",
+    "captured_at",
+    "deleted",
+    "late",
+    "flags",
+    "created_by_id",
+    "device_id",
+    "created_at",
+    "updated_at",
+    "submitted_at",
     "deleted_at",
 )
 _ATTENDANCE_COLUMNS = ("activity_id", "sex", "age_band", "category", "disability", "count")
-_REVISION_COLUMNS = ("activity_id", "version", "data", "source", "author_id", "device_id",
-                     "created_at")
+_REVISION_COLUMNS = (
+    "activity_id",
+    "version",
+    "data",
+    "source",
+    "author_id",
+    "device_id",
+    "created_at",
+)
 
 
 def write_new_activities(
@@ -270,33 +334,54 @@ def write_new_activities(
     for n, data in enumerate(records):
         activity_id = _as_uuid(data["id"]) or uuid.uuid4()
         values: dict[str, Any] = {
-            "id": activity_id, "project_id": _as_uuid(data["project_id"]),
-            "site_id": _as_uuid(data.get("site_id")), "type": data["type"],
-            "title": data["title"], "start_date": _as_date(data["start_date"]),
-            "end_date": _as_date(data["end_date"]), "topic": data.get("topic"),
-            "modality": data.get("modality"), "level": data.get("level"),
+            "id": activity_id,
+            "project_id": _as_uuid(data["project_id"]),
+            "site_id": _as_uuid(data.get("site_id")),
+            "type": data["type"],
+            "title": data["title"],
+            "start_date": _as_date(data["start_date"]),
+            "end_date": _as_date(data["end_date"]),
+            "topic": data.get("topic"),
+            "modality": data.get("modality"),
+            "level": data.get("level"),
             "delivery": data.get("delivery") or "in_person",
             "value_chain_stage": data.get("value_chain_stage"),
             "facilitators": list(data.get("facilitators") or []),
-            "experts_count": data.get("experts_count") or 0, "location": data.get("location"),
-            "notes": data.get("notes") or "", "participant_ids": data.get("participant_ids"),
-            "status": status, "version": 1, "captured_at": _as_datetime(data.get("captured_at")),
-            "deleted": False, "late": bool(late[n]) if late else False,
-            "flags": list(flags[n]) if flags else [], "created_by_id": author_id,
-            "device_id": device_id, "created_at": now, "updated_at": now,
-            "submitted_at": submitted_at, "deleted_at": None,
+            "experts_count": data.get("experts_count") or 0,
+            "location": data.get("location"),
+            "notes": data.get("notes") or "",
+            "participant_ids": data.get("participant_ids"),
+            "status": status,
+            "version": 1,
+            "captured_at": _as_datetime(data.get("captured_at")),
+            "deleted": False,
+            "late": bool(late[n]) if late else False,
+            "flags": list(flags[n]) if flags else [],
+            "created_by_id": author_id,
+            "device_id": device_id,
+            "created_at": now,
+            "updated_at": now,
+            "submitted_at": submitted_at,
+            "deleted_at": None,
         }
         activities.append([values[c] for c in _ACTIVITY_COLUMNS])
         ids.append(activity_id)
         counted = [
-            (r["sex"], r["age_band"], r["category"], bool(r.get("disability", False)),
-             int(r["count"]))
+            (
+                r["sex"],
+                r["age_band"],
+                r["category"],
+                bool(r.get("disability", False)),
+                int(r["count"]),
+            )
             for r in data.get("attendance") or []
         ]
         rows = [dict(zip(ATTENDANCE_KEYS, r, strict=True)) for r in counted]
         attendance += [(activity_id, *r) for r in counted]
-        mine = [(activity_id, uuid.UUID(str(p)))
-                for p in dict.fromkeys(data.get("participant_ids") or [])]
+        mine = [
+            (activity_id, uuid.UUID(str(p)))
+            for p in dict.fromkeys(data.get("participant_ids") or [])
+        ]
         if mine:
             links += mine
             roster[activity_id] = {p for _, p in mine}
@@ -306,9 +391,14 @@ def write_new_activities(
             projects[project_id] = session.get(Project, project_id)
         project = projects[project_id]
         if project is not None:  # (a missing project fails the insert below)
-            facts.append(fact_row(written, country=project.country,
-                                  project_thematic_area=project.thematic_area,
-                                  attendance=attendance_sums(counted)))
+            facts.append(
+                fact_row(
+                    written,
+                    country=project.country,
+                    project_thematic_area=project.thematic_area,
+                    attendance=attendance_sums(counted),
+                )
+            )
         # The revision holds what ``load_wire`` would read back (attendance_wire's keys).
         wire = activity_wire(written, rows)  # type: ignore[arg-type]
         wire["deleted"] = False
@@ -349,14 +439,26 @@ def tombstone_activity(
     return activity
 
 
-def _add_revision(session: Session, activity: Activity, *, source: str,
-                  author_id: uuid.UUID | None, device_id: uuid.UUID | None) -> None:
+def _add_revision(
+    session: Session,
+    activity: Activity,
+    *,
+    source: str,
+    author_id: uuid.UUID | None,
+    device_id: uuid.UUID | None,
+) -> None:
     wire = load_wire(session, activity)
     wire["deleted"] = activity.deleted
-    session.add(ActivityRevision(
-        activity_id=activity.id, version=activity.version, data=wire, source=source,
-        author_id=author_id, device_id=device_id,
-    ))
+    session.add(
+        ActivityRevision(
+            activity_id=activity.id,
+            version=activity.version,
+            data=wire,
+            source=source,
+            author_id=author_id,
+            device_id=device_id,
+        )
+    )
     record_change(
         session,
         entity="activity",

@@ -37,9 +37,16 @@ class AuditEntryPublic(BaseModel):
 
 
 def list_entries(
-    session: Session, *, caller: Caller, entity: str | None = None,
-    entity_id: str | None = None, actor: str | None = None, date_from: date | None = None,
-    date_to: date | None = None, limit: int = 50, offset: int = 0,
+    session: Session,
+    *,
+    caller: Caller,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    actor: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[AuditEntryPublic], int]:
     conditions: list[ColumnElement[bool]] = [_scope(session, caller)]
     if entity:
@@ -50,8 +57,11 @@ def list_entries(
         try:
             conditions.append(col(AuditEntry.actor_id) == uuid.UUID(actor))
         except ValueError:
-            conditions.append(col(AuditEntry.actor_id).in_(
-                select(User.id).where(User.username == actor.strip().lower())))
+            conditions.append(
+                col(AuditEntry.actor_id).in_(
+                    select(User.id).where(User.username == actor.strip().lower())
+                )
+            )
     if date_from is not None and date_to is not None and date_from > date_to:
         raise ValidationFailed([{"field": "to", "message": "must not be before 'from'"}])
     if date_from is not None:
@@ -60,13 +70,27 @@ def list_entries(
         conditions.append(col(AuditEntry.at) < _midnight(date_to + timedelta(days=1)))
     total = session.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
     rows = session.exec(
-        select(AuditEntry, User.username).outerjoin(User, col(User.id) == AuditEntry.actor_id)
-        .where(*conditions).order_by(col(AuditEntry.id).desc()).limit(limit).offset(offset))
+        select(AuditEntry, User.username)
+        .outerjoin(User, col(User.id) == AuditEntry.actor_id)
+        .where(*conditions)
+        .order_by(col(AuditEntry.id).desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return [
-        AuditEntryPublic(id=e.id or 0, at=as_utc(e.at) or e.at, actor_id=e.actor_id,
-                         actor=username, device_id=e.device_id, action=e.action,
-                         entity=e.entity, entity_id=e.entity_id, country=e.country,
-                         before=e.before, after=e.after)
+        AuditEntryPublic(
+            id=e.id or 0,
+            at=as_utc(e.at) or e.at,
+            actor_id=e.actor_id,
+            actor=username,
+            device_id=e.device_id,
+            action=e.action,
+            entity=e.entity,
+            entity_id=e.entity_id,
+            country=e.country,
+            before=e.before,
+            after=e.after,
+        )
         for e, username in rows
     ], total
 
@@ -80,10 +104,16 @@ def _scope(session: Session, caller: Caller) -> ColumnElement[bool]:
         return scope
     people = [str(i) for i in session.exec(select(User.id).where(user_scope(caller)))]
     tablets = list(session.exec(select(Device.id).where(device_scope(caller))))
-    return sa.or_(scope, sa.and_(
-        col(AuditEntry.country).is_(None),
-        sa.or_(sa.and_(col(AuditEntry.entity) == "user", col(AuditEntry.entity_id).in_(people)),
-               col(AuditEntry.device_id).in_(tablets))))
+    return sa.or_(
+        scope,
+        sa.and_(
+            col(AuditEntry.country).is_(None),
+            sa.or_(
+                sa.and_(col(AuditEntry.entity) == "user", col(AuditEntry.entity_id).in_(people)),
+                col(AuditEntry.device_id).in_(tablets),
+            ),
+        ),
+    )
 
 
 def _midnight(day: date) -> datetime:

@@ -15,27 +15,42 @@ from server.audit.queries import AuditEntryPublic
 from server.deps import SessionDep
 from shared.catalogue import Role
 
-router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(401, 403, 422),
-                   dependencies=[Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER,
-                                                       Role.HQ_ANALYST))])
+router = APIRouter(
+    prefix="/audit",
+    tags=["audit"],
+    responses=error_responses(401, 403, 422),
+    dependencies=[Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER, Role.HQ_ANALYST))],
+)
 
 
 @router.get("", response_model=Page[AuditEntryPublic])
 def list_audit(
-    caller: CurrentCaller, session: SessionDep,
+    caller: CurrentCaller,
+    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-    entity: Annotated[Text | None, Query(max_length=32,
-                                         description="user, project, site, target, activity, "
-                                                     "device, enrolment_code, period")] = None,
+    entity: Annotated[
+        Text | None,
+        Query(
+            max_length=32,
+            description="user, project, site, target, activity, device, enrolment_code, period",
+        ),
+    ] = None,
     entity_id: Annotated[Text | None, Query(max_length=64)] = None,
-    actor: Annotated[Text | None, Query(max_length=64, description="Username or user id")]
-    = None,
+    actor: Annotated[Text | None, Query(max_length=64, description="Username or user id")] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> Page[AuditEntryPublic]:
     """Who changed what, when, from which device, before and after; newest first."""
-    items, total = queries.list_entries(session, caller=caller, entity=entity, entity_id=entity_id,
-                                actor=actor, date_from=date_from, date_to=date_to, limit=limit,
-                                offset=offset)
+    items, total = queries.list_entries(
+        session,
+        caller=caller,
+        entity=entity,
+        entity_id=entity_id,
+        actor=actor,
+        date_from=date_from,
+        date_to=date_to,
+        limit=limit,
+        offset=offset,
+    )
     return Page(items=items, total=total)

@@ -88,22 +88,28 @@ class Chart:
 
     def __html__(self) -> str:
         title_id = f"chart-{self.key}-title"
-        parts = [f'<figure class="chart" id="chart-{escape(self.key)}" '
-                 f'aria-labelledby="{escape(title_id)}">',
-                 f'<figcaption id="{escape(title_id)}" class="chart-title">'
-                 f'{escape(self.title)}</figcaption>']
+        parts = [
+            f'<figure class="chart" id="chart-{escape(self.key)}" '
+            f'aria-labelledby="{escape(title_id)}">',
+            f'<figcaption id="{escape(title_id)}" class="chart-title">'
+            f"{escape(self.title)}</figcaption>",
+        ]
         if self.empty:
             parts.append(f'<p class="chart-empty">{escape(self.texts.no_data)}</p></figure>')
             return "".join(parts)
         if self.legend:
             parts.append('<ul class="legend">')
             for name, color in self.legend:
-                parts.append(f'<li><span class="swatch" style="background:{escape(color)}">'
-                             f'</span>{escape(name)}</li>')
+                parts.append(
+                    f'<li><span class="swatch" style="background:{escape(color)}">'
+                    f"</span>{escape(name)}</li>"
+                )
             parts.append("</ul>")
         parts.append(f'<div class="chart-canvas">{self.svg}</div>')
-        parts.append(f'<details class="chart-data"><summary>{escape(self.texts.data_table)}'
-                     f"</summary>{self.table}</details></figure>")
+        parts.append(
+            f'<details class="chart-data"><summary>{escape(self.texts.data_table)}'
+            f"</summary>{self.table}</details></figure>"
+        )
         return "".join(parts)
 
 
@@ -156,12 +162,19 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -
         out += [f'<td class="num">{escape(cell)}</td>' for cell in row[1:]]
         out.append("</tr>")
     out.append("</tbody></table>")
-    return Markup("".join(out))  # noqa: S704  (every cell was escaped above)
+    return Markup("".join(out))  # noqa: S704
 
 
-def _series_table(title: str, x_label: str, categories: Sequence[str],
-                  series: Sequence[Series], fmt: Formatter, *, totals: bool,
-                  texts: Texts) -> Markup:
+def _series_table(
+    title: str,
+    x_label: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    fmt: Formatter,
+    *,
+    totals: bool,
+    texts: Texts,
+) -> Markup:
     header = [x_label, *(s.name for s in series)]
     if totals and len(series) > 1:
         header.append(texts.total)
@@ -235,34 +248,48 @@ class _Frame:
         out = ['<g class="axis y-axis">']
         for tick in self.ticks:
             y = self.y(tick)
-            out.append(f'<line class="grid" x1="{_attr(self.left)}" '
-                       f'x2="{_attr(WIDTH - self.right)}" y1="{_attr(y)}" y2="{_attr(y)}"/>')
-            out.append(f'<text x="{_attr(self.left - 6)}" y="{_attr(y + 4)}" text-anchor="end">'
-                       f"{escape(self.fmt(tick))}</text>")
+            out.append(
+                f'<line class="grid" x1="{_attr(self.left)}" '
+                f'x2="{_attr(WIDTH - self.right)}" y1="{_attr(y)}" y2="{_attr(y)}"/>'
+            )
+            out.append(
+                f'<text x="{_attr(self.left - 6)}" y="{_attr(y + 4)}" text-anchor="end">'
+                f"{escape(self.fmt(tick))}</text>"
+            )
         out.append("</g>")
         middle = self.top + self.plot_height / 2
         room = int(self.plot_height / (FONT_SIZE * 0.62))
-        out.append(f'<text class="axis-label" transform="translate(14 {_attr(middle)}) rotate(-90)"'
-                   f' text-anchor="middle">{escape(_shorten(self.y_label, room))}</text>')
+        out.append(
+            f'<text class="axis-label" transform="translate(14 {_attr(middle)}) rotate(-90)"'
+            f' text-anchor="middle">{escape(_shorten(self.y_label, room))}</text>'
+        )
         out.append('<g class="axis x-axis">')
         base = self.top + self.plot_height
-        out.append(f'<line class="baseline" x1="{_attr(self.left)}" '
-                   f'x2="{_attr(WIDTH - self.right)}" y1="{_attr(base)}" y2="{_attr(base)}"/>')
+        out.append(
+            f'<line class="baseline" x1="{_attr(self.left)}" '
+            f'x2="{_attr(WIDTH - self.right)}" y1="{_attr(base)}" y2="{_attr(base)}"/>'
+        )
         for i, category in enumerate(self.categories):
             if i % self.label_every:
                 continue
             x = self.x_center(i)
             if self.rotate:
-                out.append(f'<text transform="translate({_attr(x + 4)} {_attr(base + 10)}) '
-                           f'rotate(-40)" text-anchor="end">{escape(_shorten(category, 18))}'
-                           "</text>")
+                out.append(
+                    f'<text transform="translate({_attr(x + 4)} {_attr(base + 10)}) '
+                    f'rotate(-40)" text-anchor="end">{escape(_shorten(category, 18))}'
+                    "</text>"
+                )
             else:
-                out.append(f'<text x="{_attr(x)}" y="{_attr(base + FONT_SIZE + 4)}" '
-                           f'text-anchor="middle">{escape(category)}</text>')
+                out.append(
+                    f'<text x="{_attr(x)}" y="{_attr(base + FONT_SIZE + 4)}" '
+                    f'text-anchor="middle">{escape(category)}</text>'
+                )
         out.append("</g>")
-        out.append(f'<text class="axis-label" x="{_attr(self.left + self.plot_width / 2)}" '
-                   f'y="{_attr(self.height - 6)}" text-anchor="middle">{escape(self.x_label)}'
-                   "</text>")
+        out.append(
+            f'<text class="axis-label" x="{_attr(self.left + self.plot_width / 2)}" '
+            f'y="{_attr(self.height - 6)}" text-anchor="middle">{escape(self.x_label)}'
+            "</text>"
+        )
         return out
 
 
@@ -277,8 +304,16 @@ def _svg(key: str, title: str, summary: str, height: float, body: list[str]) -> 
 
 
 def _empty(key: str, title: str, texts: Texts) -> Chart:
-    return Chart(key=key, title=title, summary=texts.no_data, svg=Markup(""), legend=(),
-                 table=Markup(""), empty=True, texts=texts)
+    return Chart(
+        key=key,
+        title=title,
+        summary=texts.no_data,
+        svg=Markup(""),
+        legend=(),
+        table=Markup(""),
+        empty=True,
+        texts=texts,
+    )
 
 
 def _has_values(series: Sequence[Series]) -> bool:
@@ -289,8 +324,11 @@ def _summary_of(series: Sequence[Series], categories: Sequence[str], fmt: Format
     """One sentence per series: its total (or range) and its highest category."""
     parts = []
     for s in series:
-        known = [(v, categories[i]) for i, v in enumerate(s.values)
-                 if v is not None and i < len(categories)]
+        known = [
+            (v, categories[i])
+            for i, v in enumerate(s.values)
+            if v is not None and i < len(categories)
+        ]
         if not known:
             continue
         top_value, top_category = max(known, key=lambda pair: pair[0])
@@ -301,26 +339,56 @@ def _summary_of(series: Sequence[Series], categories: Sequence[str], fmt: Format
 # --- bar charts ----------------------------------------------------------------------------
 
 
-def bar_chart(*, key: str, title: str, categories: Sequence[str], values: Sequence[float],
-              x_label: str, y_label: str, series_name: str, fmt: Formatter = plain_number,
-              color: str = PALETTE[0], summary: str = "", texts: Texts | None = None) -> Chart:
+def bar_chart(
+    *,
+    key: str,
+    title: str,
+    categories: Sequence[str],
+    values: Sequence[float],
+    x_label: str,
+    y_label: str,
+    series_name: str,
+    fmt: Formatter = plain_number,
+    color: str = PALETTE[0],
+    summary: str = "",
+    texts: Texts | None = None,
+) -> Chart:
     """One series of vertical bars."""
     series = Series(series_name, tuple(values), color)
-    return stacked_bar_chart(key=key, title=title, categories=categories, series=[series],
-                             x_label=x_label, y_label=y_label, fmt=fmt, summary=summary,
-                             texts=texts, legend=False)
+    return stacked_bar_chart(
+        key=key,
+        title=title,
+        categories=categories,
+        series=[series],
+        x_label=x_label,
+        y_label=y_label,
+        fmt=fmt,
+        summary=summary,
+        texts=texts,
+        legend=False,
+    )
 
 
-def stacked_bar_chart(*, key: str, title: str, categories: Sequence[str],
-                      series: Sequence[Series], x_label: str, y_label: str,
-                      fmt: Formatter = plain_number, summary: str = "",
-                      texts: Texts | None = None, legend: bool = True) -> Chart:
+def stacked_bar_chart(
+    *,
+    key: str,
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    x_label: str,
+    y_label: str,
+    fmt: Formatter = plain_number,
+    summary: str = "",
+    texts: Texts | None = None,
+    legend: bool = True,
+) -> Chart:
     """Series stacked per category; the table adds a total column."""
     texts = texts or Texts()
     if not categories or not _has_values(series):
         return _empty(key, title, texts)
-    totals = [sum((s.values[i] or 0) for s in series if i < len(s.values))
-              for i in range(len(categories))]
+    totals = [
+        sum((s.values[i] or 0) for s in series if i < len(s.values)) for i in range(len(categories))
+    ]
     frame = _Frame(categories, nice_ticks(max(totals), integer=True), fmt, x_label, y_label)
     band = frame.band()
     bar_width = min(band * 0.7, 56)
@@ -334,15 +402,19 @@ def stacked_bar_chart(*, key: str, title: str, categories: Sequence[str],
             if not value:
                 continue
             y_top, y_bottom = frame.y(running + value), frame.y(running)
-            body.append(f'<rect x="{_attr(x)}" y="{_attr(y_top)}" width="{_attr(bar_width)}" '
-                        f'height="{_attr(max(0.5, y_bottom - y_top))}" fill="{_color(s, j)}">'
-                        f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
-                        "</title></rect>")
+            body.append(
+                f'<rect x="{_attr(x)}" y="{_attr(y_top)}" width="{_attr(bar_width)}" '
+                f'height="{_attr(max(0.5, y_bottom - y_top))}" fill="{_color(s, j)}">'
+                f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
+                "</title></rect>"
+            )
             running += value
     body.append("</g>")
     summary = summary or _summary_of(series, categories, fmt)
     return Chart(
-        key=key, title=title, summary=summary,
+        key=key,
+        title=title,
+        summary=summary,
         svg=_svg(key, title, summary, frame.height, body),
         legend=tuple((s.name, _color(s, j)) for j, s in enumerate(series)) if legend else (),
         table=_series_table(title, x_label, categories, series, fmt, totals=True, texts=texts),
@@ -350,18 +422,28 @@ def stacked_bar_chart(*, key: str, title: str, categories: Sequence[str],
     )
 
 
-def grouped_bar_chart(*, key: str, title: str, categories: Sequence[str],
-                      series: Sequence[Series], x_label: str, y_label: str,
-                      fmt: Formatter = plain_number, summary: str = "",
-                      y_max: float | None = None, height: int = 300,
-                      texts: Texts | None = None) -> Chart:
+def grouped_bar_chart(
+    *,
+    key: str,
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    x_label: str,
+    y_label: str,
+    fmt: Formatter = plain_number,
+    summary: str = "",
+    y_max: float | None = None,
+    height: int = 300,
+    texts: Texts | None = None,
+) -> Chart:
     """Series side by side within each category (e.g. women and men per age band)."""
     texts = texts or Texts()
     if not categories or not _has_values(series):
         return _empty(key, title, texts)
     high = max((v or 0) for s in series for v in s.values)
-    frame = _Frame(categories, nice_ticks(max(high, y_max or 0)), fmt, x_label, y_label,
-                   height=height)
+    frame = _Frame(
+        categories, nice_ticks(max(high, y_max or 0)), fmt, x_label, y_label, height=height
+    )
     band = frame.band()
     group_width = min(band * 0.8, 36.0 * len(series))
     bar_width = group_width / max(1, len(series))
@@ -375,15 +457,19 @@ def grouped_bar_chart(*, key: str, title: str, categories: Sequence[str],
                 continue
             y_top = frame.y(value)
             bar_height = frame.y(0) - y_top
-            body.append(f'<rect x="{_attr(left + j * bar_width + 1)}" y="{_attr(y_top)}" '
-                        f'width="{_attr(max(1.0, bar_width - 2))}" '
-                        f'height="{_attr(max(0.5, bar_height))}" fill="{_color(s, j)}">'
-                        f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
-                        "</title></rect>")
+            body.append(
+                f'<rect x="{_attr(left + j * bar_width + 1)}" y="{_attr(y_top)}" '
+                f'width="{_attr(max(1.0, bar_width - 2))}" '
+                f'height="{_attr(max(0.5, bar_height))}" fill="{_color(s, j)}">'
+                f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
+                "</title></rect>"
+            )
     body.append("</g>")
     summary = summary or _summary_of(series, categories, fmt)
     return Chart(
-        key=key, title=title, summary=summary,
+        key=key,
+        title=title,
+        summary=summary,
         svg=_svg(key, title, summary, frame.height, body),
         legend=tuple((s.name, _color(s, j)) for j, s in enumerate(series)),
         table=_series_table(title, x_label, categories, series, fmt, totals=False, texts=texts),
@@ -394,10 +480,20 @@ def grouped_bar_chart(*, key: str, title: str, categories: Sequence[str],
 # --- line chart ----------------------------------------------------------------------------
 
 
-def line_chart(*, key: str, title: str, categories: Sequence[str], series: Sequence[Series],
-               x_label: str, y_label: str, fmt: Formatter = plain_number,
-               y_max: float | None = None, reference: tuple[float, str] | None = None,
-               summary: str = "", texts: Texts | None = None) -> Chart:
+def line_chart(
+    *,
+    key: str,
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    x_label: str,
+    y_label: str,
+    fmt: Formatter = plain_number,
+    y_max: float | None = None,
+    reference: tuple[float, str] | None = None,
+    summary: str = "",
+    texts: Texts | None = None,
+) -> Chart:
     """Lines over ordered categories; a missing value (None) breaks the line. ``reference``
     draws a dashed line at a value with its label (e.g. parity at 50 %)."""
     texts = texts or Texts()
@@ -410,10 +506,14 @@ def line_chart(*, key: str, title: str, categories: Sequence[str], series: Seque
     if reference is not None:
         level, label = reference
         y = frame.y(level)
-        body.append(f'<line class="reference" x1="{_attr(frame.left)}" '
-                    f'x2="{_attr(WIDTH - frame.right)}" y1="{_attr(y)}" y2="{_attr(y)}"/>')
-        body.append(f'<text class="reference-label" x="{_attr(WIDTH - frame.right - 4)}" '
-                    f'y="{_attr(y - 5)}" text-anchor="end">{escape(label)}</text>')
+        body.append(
+            f'<line class="reference" x1="{_attr(frame.left)}" '
+            f'x2="{_attr(WIDTH - frame.right)}" y1="{_attr(y)}" y2="{_attr(y)}"/>'
+        )
+        body.append(
+            f'<text class="reference-label" x="{_attr(WIDTH - frame.right - 4)}" '
+            f'y="{_attr(y - 5)}" text-anchor="end">{escape(label)}</text>'
+        )
     for j, s in enumerate(series):
         color = _color(s, j)
         runs: list[list[tuple[float, float]]] = [[]]
@@ -424,21 +524,28 @@ def line_chart(*, key: str, title: str, categories: Sequence[str], series: Seque
                 continue
             x, y = frame.x_center(i), frame.y(value)
             runs[-1].append((x, y))
-            points.append(f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="3.5" fill="{color}">'
-                          f"<title>{escape(categories[i])} · {escape(s.name)}: "
-                          f"{escape(fmt(value))}</title></circle>")
+            points.append(
+                f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="3.5" fill="{color}">'
+                f"<title>{escape(categories[i])} · {escape(s.name)}: "
+                f"{escape(fmt(value))}</title></circle>"
+            )
         body.append(f'<g class="line-series" stroke="{color}">')
         for run in runs:
             if len(run) > 1:
-                d = " ".join(f"{'M' if k == 0 else 'L'}{_attr(x)} {_attr(y)}"
-                             for k, (x, y) in enumerate(run))
-                body.append(f'<path d="{d}" fill="none" stroke-width="2.5" '
-                            'stroke-linejoin="round" stroke-linecap="round"/>')
+                d = " ".join(
+                    f"{'M' if k == 0 else 'L'}{_attr(x)} {_attr(y)}" for k, (x, y) in enumerate(run)
+                )
+                body.append(
+                    f'<path d="{d}" fill="none" stroke-width="2.5" '
+                    'stroke-linejoin="round" stroke-linecap="round"/>'
+                )
         body.append("</g>")
         body.extend(points)
     summary = summary or _summary_of(series, categories, fmt)
     return Chart(
-        key=key, title=title, summary=summary,
+        key=key,
+        title=title,
+        summary=summary,
         svg=_svg(key, title, summary, frame.height, body),
         legend=tuple((s.name, _color(s, j)) for j, s in enumerate(series)),
         table=_series_table(title, x_label, categories, series, fmt, totals=False, texts=texts),
@@ -456,9 +563,17 @@ def achievement(actual: float, target: float) -> float | None:
     return 100.0 * actual / target
 
 
-def progress_chart(*, key: str, title: str, items: Sequence[Progress], x_label: str,
-                   fmt: Formatter = plain_number, percent: Formatter | None = None,
-                   summary: str = "", texts: Texts | None = None) -> Chart:
+def progress_chart(
+    *,
+    key: str,
+    title: str,
+    items: Sequence[Progress],
+    x_label: str,
+    fmt: Formatter = plain_number,
+    percent: Formatter | None = None,
+    summary: str = "",
+    texts: Texts | None = None,
+) -> Chart:
     """One horizontal bar per item showing achievement (actual ÷ target), the target at 100 %."""
     texts = texts or Texts()
     rows = [item for item in items if achievement(item.actual, item.target) is not None]
@@ -485,50 +600,82 @@ def progress_chart(*, key: str, title: str, items: Sequence[Progress], x_label: 
     body = ['<g class="axis x-axis">']
     for tick in nice_ticks(scale_max, count=4):
         x = x_of(tick)
-        body.append(f'<line class="grid" x1="{_attr(x)}" x2="{_attr(x)}" y1="{top}" '
-                    f'y2="{_attr(top + row_height * len(rows))}"/>')
-        body.append(f'<text x="{_attr(x)}" y="{_attr(top + row_height * len(rows) + 16)}" '
-                    f'text-anchor="middle">{escape(percent(tick))}</text>')
+        body.append(
+            f'<line class="grid" x1="{_attr(x)}" x2="{_attr(x)}" y1="{top}" '
+            f'y2="{_attr(top + row_height * len(rows))}"/>'
+        )
+        body.append(
+            f'<text x="{_attr(x)}" y="{_attr(top + row_height * len(rows) + 16)}" '
+            f'text-anchor="middle">{escape(percent(tick))}</text>'
+        )
     body.append("</g>")
     for i, (item, share) in enumerate(zip(rows, shares, strict=True)):
         y = top + i * row_height
         middle = y + row_height / 2
         color = PALETTE[2] if share >= 100 else PALETTE[0]
         if item.group:
-            body.append(f'<text class="label-strong" x="{_attr(left - 8)}" '
-                        f'y="{_attr(middle - 3)}" text-anchor="end">'
-                        f"{escape(_shorten(item.group, label_chars))}</text>")
-            body.append(f'<text x="{_attr(left - 8)}" y="{_attr(middle + 11)}" '
-                        f'text-anchor="end"><title>{escape(item.label)}</title>'
-                        f"{escape(_shorten(item.label, label_chars))}</text>")
+            body.append(
+                f'<text class="label-strong" x="{_attr(left - 8)}" '
+                f'y="{_attr(middle - 3)}" text-anchor="end">'
+                f"{escape(_shorten(item.group, label_chars))}</text>"
+            )
+            body.append(
+                f'<text x="{_attr(left - 8)}" y="{_attr(middle + 11)}" '
+                f'text-anchor="end"><title>{escape(item.label)}</title>'
+                f"{escape(_shorten(item.label, label_chars))}</text>"
+            )
         else:
-            body.append(f'<text x="{_attr(left - 8)}" y="{_attr(middle + 4)}" '
-                        f'text-anchor="end"><title>{escape(item.label)}</title>'
-                        f"{escape(_shorten(item.label, label_chars))}</text>")
+            body.append(
+                f'<text x="{_attr(left - 8)}" y="{_attr(middle + 4)}" '
+                f'text-anchor="end"><title>{escape(item.label)}</title>'
+                f"{escape(_shorten(item.label, label_chars))}</text>"
+            )
         full = f"{item.group} · {item.label}" if item.group else item.label
-        body.append(f'<rect class="track" x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
-                    f'width="{_attr(plot_width)}" height="{bar}" rx="3"/>')
-        body.append(f'<rect x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
-                    f'width="{_attr(max(1.0, x_of(share) - left))}" height="{bar}" '
-                    f'rx="3" fill="{color}"><title>{escape(full)}: {escape(fmt(item.actual))}'
-                    f" / {escape(fmt(item.target))} ({escape(percent(share))})</title></rect>")
-        body.append(f'<line class="target" x1="{_attr(x_of(100))}" x2="{_attr(x_of(100))}" '
-                    f'y1="{_attr(middle - bar / 2 - 4)}" y2="{_attr(middle + bar / 2 + 4)}"/>')
-        body.append(f'<text x="{_attr(WIDTH - right + 8)}" y="{_attr(middle + 4)}">'
-                    f"{escape(percent(share))}</text>")
-    body.append(f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
-                f'y="{_attr(height - 6)}" text-anchor="middle">{escape(x_label)}</text>')
+        body.append(
+            f'<rect class="track" x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
+            f'width="{_attr(plot_width)}" height="{bar}" rx="3"/>'
+        )
+        body.append(
+            f'<rect x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
+            f'width="{_attr(max(1.0, x_of(share) - left))}" height="{bar}" '
+            f'rx="3" fill="{color}"><title>{escape(full)}: {escape(fmt(item.actual))}'
+            f" / {escape(fmt(item.target))} ({escape(percent(share))})</title></rect>"
+        )
+        body.append(
+            f'<line class="target" x1="{_attr(x_of(100))}" x2="{_attr(x_of(100))}" '
+            f'y1="{_attr(middle - bar / 2 - 4)}" y2="{_attr(middle + bar / 2 + 4)}"/>'
+        )
+        body.append(
+            f'<text x="{_attr(WIDTH - right + 8)}" y="{_attr(middle + 4)}">'
+            f"{escape(percent(share))}</text>"
+        )
+    body.append(
+        f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
+        f'y="{_attr(height - 6)}" text-anchor="middle">{escape(x_label)}</text>'
+    )
     summary = summary or "; ".join(
         f"{item.group + ' · ' if item.group else ''}{item.label}: {percent(share)}"
-        for item, share in zip(rows, shares, strict=True))
-    table_rows = [[(f"{item.group} · " if item.group else "") + item.label
-                   + (f" ({item.detail})" if item.detail else ""),
-                   fmt(item.actual), fmt(item.target), percent(share)]
-                  for item, share in zip(rows, shares, strict=True)]
+        for item, share in zip(rows, shares, strict=True)
+    )
+    table_rows = [
+        [
+            (f"{item.group} · " if item.group else "")
+            + item.label
+            + (f" ({item.detail})" if item.detail else ""),
+            fmt(item.actual),
+            fmt(item.target),
+            percent(share),
+        ]
+        for item, share in zip(rows, shares, strict=True)
+    ]
     table = _table(["", texts.actual, texts.target, texts.achieved], table_rows, title)
     return Chart(
-        key=key, title=title, summary=summary, svg=_svg(key, title, summary, height, body),
-        legend=((texts.achieved, PALETTE[0]), ("≥ 100 %", PALETTE[2])), table=table,
+        key=key,
+        title=title,
+        summary=summary,
+        svg=_svg(key, title, summary, height, body),
+        legend=((texts.achieved, PALETTE[0]), ("≥ 100 %", PALETTE[2])),
+        table=table,
         texts=texts,
     )
 
@@ -543,9 +690,16 @@ class Place:
     lon: float
 
 
-def site_map(*, key: str, title: str, places: Sequence[Place],
-             bbox: tuple[float, float, float, float] | None, x_label: str, y_label: str,
-             texts: Texts | None = None) -> Chart:
+def site_map(
+    *,
+    key: str,
+    title: str,
+    places: Sequence[Place],
+    bbox: tuple[float, float, float, float] | None,
+    x_label: str,
+    y_label: str,
+    texts: Texts | None = None,
+) -> Chart:
     """Sites as points on longitude × latitude (equirectangular), framed by the country's
     bounding box when known; the table lists the coordinates."""
     texts = texts or Texts()
@@ -573,37 +727,62 @@ def site_map(*, key: str, title: str, places: Sequence[Place],
     height = top + plot_height + bottom
 
     def xy(lat: float, lon: float) -> tuple[float, float]:
-        return (x0 + (lon - min_lon) * math.cos(mid) * scale,
-                top + (plot_height - height_used) / 2 + (max_lat - lat) * scale)
+        return (
+            x0 + (lon - min_lon) * math.cos(mid) * scale,
+            top + (plot_height - height_used) / 2 + (max_lat - lat) * scale,
+        )
 
     (ax, ay), (bx, by) = xy(max_lat, min_lon), xy(min_lat, max_lon)
-    body = [f'<rect class="track" x="{_attr(ax)}" y="{_attr(ay)}" width="{_attr(bx - ax)}" '
-            f'height="{_attr(by - ay)}" rx="6"/>']
+    body = [
+        f'<rect class="track" x="{_attr(ax)}" y="{_attr(ay)}" width="{_attr(bx - ax)}" '
+        f'height="{_attr(by - ay)}" rx="6"/>'
+    ]
     degree = "°"
     body.append(f'<text x="{_attr(ax)}" y="{_attr(by + 16)}">{_attr(min_lon)}{degree}</text>')
-    body.append(f'<text x="{_attr(bx)}" y="{_attr(by + 16)}" text-anchor="end">'
-                f"{_attr(max_lon)}{degree}</text>")
-    body.append(f'<text x="{_attr(ax - 6)}" y="{_attr(ay + 10)}" text-anchor="end">'
-                f"{_attr(max_lat)}{degree}</text>")
-    body.append(f'<text x="{_attr(ax - 6)}" y="{_attr(by)}" text-anchor="end">'
-                f"{_attr(min_lat)}{degree}</text>")
+    body.append(
+        f'<text x="{_attr(bx)}" y="{_attr(by + 16)}" text-anchor="end">'
+        f"{_attr(max_lon)}{degree}</text>"
+    )
+    body.append(
+        f'<text x="{_attr(ax - 6)}" y="{_attr(ay + 10)}" text-anchor="end">'
+        f"{_attr(max_lat)}{degree}</text>"
+    )
+    body.append(
+        f'<text x="{_attr(ax - 6)}" y="{_attr(by)}" text-anchor="end">'
+        f"{_attr(min_lat)}{degree}</text>"
+    )
     for place in places:
         x, y = xy(place.lat, place.lon)
-        body.append(f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="5" fill="{PALETTE[0]}" '
-                    f'stroke="#fff" stroke-width="1.5"><title>{escape(place.label)} '
-                    f"({place.lat:.4f}, {place.lon:.4f})</title></circle>")
+        body.append(
+            f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="5" fill="{PALETTE[0]}" '
+            f'stroke="#fff" stroke-width="1.5"><title>{escape(place.label)} '
+            f"({place.lat:.4f}, {place.lon:.4f})</title></circle>"
+        )
         anchor = "end" if x > WIDTH * 0.7 else "start"
         dx = -8 if anchor == "end" else 8
-        body.append(f'<text x="{_attr(x + dx)}" y="{_attr(y + 4)}" text-anchor="{anchor}" '
-                    f'class="place">{escape(_shorten(place.label, 24))}</text>')
-    body.append(f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
-                f'y="{_attr(height - 6)}" text-anchor="middle">{escape(x_label)}</text>')
-    body.append(f'<text class="axis-label" transform="translate(14 '
-                f'{_attr(top + plot_height / 2)}) rotate(-90)" text-anchor="middle">'
-                f"{escape(y_label)}</text>")
+        body.append(
+            f'<text x="{_attr(x + dx)}" y="{_attr(y + 4)}" text-anchor="{anchor}" '
+            f'class="place">{escape(_shorten(place.label, 24))}</text>'
+        )
+    body.append(
+        f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
+        f'y="{_attr(height - 6)}" text-anchor="middle">{escape(x_label)}</text>'
+    )
+    body.append(
+        f'<text class="axis-label" transform="translate(14 '
+        f'{_attr(top + plot_height / 2)}) rotate(-90)" text-anchor="middle">'
+        f"{escape(y_label)}</text>"
+    )
     summary = "; ".join(f"{p.label} ({p.lat:.3f}, {p.lon:.3f})" for p in places)
-    table = _table(["", y_label, x_label],
-                   [[p.label, f"{p.lat:.4f}", f"{p.lon:.4f}"] for p in places], title)
-    return Chart(key=key, title=title, summary=summary,
-                 svg=_svg(key, title, summary, height, body), legend=(), table=table,
-                 texts=texts)
+    table = _table(
+        ["", y_label, x_label], [[p.label, f"{p.lat:.4f}", f"{p.lon:.4f}"] for p in places], title
+    )
+    return Chart(
+        key=key,
+        title=title,
+        summary=summary,
+        svg=_svg(key, title, summary, height, body),
+        legend=(),
+        table=table,
+        texts=texts,
+    )

@@ -48,31 +48,60 @@ def N_(message: str) -> str:
 # Names of the catalogue's codes, translated where they are shown.
 LABELS: dict[str, dict[str, str]] = {
     "activity_type": {
-        "demonstration": N_("Demonstration"), "farmer_training": N_("Farmer training"),
-        "field_day": N_("Field day"), "workshop": N_("Workshop"), "seminar": N_("Seminar"),
-        "webinar": N_("Webinar"), "study_tour": N_("Study tour"),
-        "exchange_visit": N_("Exchange visit"), "expert_deployment": N_("Expert deployment"),
-        "farmer_to_farmer": N_("Farmer to farmer"), "roundtable": N_("Roundtable"),
-        "high_level_visit": N_("High-level visit"), "research": N_("Research"),
+        "demonstration": N_("Demonstration"),
+        "farmer_training": N_("Farmer training"),
+        "field_day": N_("Field day"),
+        "workshop": N_("Workshop"),
+        "seminar": N_("Seminar"),
+        "webinar": N_("Webinar"),
+        "study_tour": N_("Study tour"),
+        "exchange_visit": N_("Exchange visit"),
+        "expert_deployment": N_("Expert deployment"),
+        "farmer_to_farmer": N_("Farmer to farmer"),
+        "roundtable": N_("Roundtable"),
+        "high_level_visit": N_("High-level visit"),
+        "research": N_("Research"),
         "other": N_("Other"),
     },
     "status": {
-        "draft": N_("Draft"), "submitted": N_("Submitted"), "approved": N_("Approved"),
-        "returned": N_("Returned"), "deleted": N_("Deleted"),
+        "draft": N_("Draft"),
+        "submitted": N_("Submitted"),
+        "approved": N_("Approved"),
+        "returned": N_("Returned"),
+        "deleted": N_("Deleted"),
     },
     "sex": {"female": N_("Women"), "male": N_("Men"), "unspecified": N_("Unspecified")},
-    "age_band": {"youth": N_("Youth (15–35)"), "adult": N_("Adults (36–59)"),
-                 "senior": N_("Seniors (60+)"), "unspecified": N_("Age unspecified")},
-    "category": {"farmer": N_("Farmers"), "technician": N_("Technicians"),
-                 "official": N_("Officials"), "other": N_("Others")},
+    "age_band": {
+        "youth": N_("Youth (15–35)"),
+        "adult": N_("Adults (36–59)"),
+        "senior": N_("Seniors (60+)"),
+        "unspecified": N_("Age unspecified"),
+    },
+    "category": {
+        "farmer": N_("Farmers"),
+        "technician": N_("Technicians"),
+        "official": N_("Officials"),
+        "other": N_("Others"),
+    },
     "delivery": {"in_person": N_("In person"), "online": N_("Online"), "hybrid": N_("Hybrid")},
-    "modality": {"P": N_("Policy support"), "T": N_("Technical cooperation"),
-                 "K": N_("Knowledge sharing")},
+    "modality": {
+        "P": N_("Policy support"),
+        "T": N_("Technical cooperation"),
+        "K": N_("Knowledge sharing"),
+    },
     "level": {"L1": N_("Policy"), "L2": N_("Institutional"), "L3": N_("Community")},
-    "value_chain_stage": {"production": N_("Production"), "storage": N_("Storage"),
-                          "processing": N_("Processing"), "marketing": N_("Marketing")},
-    "role": {"field_expert": N_("Field expert"), "country_officer": N_("Country officer"),
-             "hq_analyst": N_("HQ analyst"), "admin": N_("Administrator")},
+    "value_chain_stage": {
+        "production": N_("Production"),
+        "storage": N_("Storage"),
+        "processing": N_("Processing"),
+        "marketing": N_("Marketing"),
+    },
+    "role": {
+        "field_expert": N_("Field expert"),
+        "country_officer": N_("Country officer"),
+        "hq_analyst": N_("HQ analyst"),
+        "admin": N_("Administrator"),
+    },
     "kind": {"CPP": N_("Country Pilot Project"), "DAA": N_("Demonstration by peers (DAA)")},
     "thematic_area": {
         "TA1": N_("Value Chain Development for Smallholders"),
@@ -81,33 +110,54 @@ LABELS: dict[str, dict[str, str]] = {
         "TA4": N_("Innovative Poverty Alleviation Initiative"),
     },
     "thematic_area_short": {
-        "TA1": N_("Value chains"), "TA2": N_("Post-harvest"), "TA3": N_("Risk & climate"),
+        "TA1": N_("Value chains"),
+        "TA2": N_("Post-harvest"),
+        "TA3": N_("Risk & climate"),
         "TA4": N_("Poverty alleviation"),
     },
     "indicator": {
-        "ACTIVITIES": N_("Activities"), "DEMONSTRATIONS": N_("Demonstrations"),
-        "TRAININGS": N_("Farmer trainings"), "PARTICIPANTS": N_("Participants"),
-        "WOMEN_PARTICIPANTS": N_("Women participants"), "WOMEN_SHARE": N_("Women's share"),
+        "ACTIVITIES": N_("Activities"),
+        "DEMONSTRATIONS": N_("Demonstrations"),
+        "TRAININGS": N_("Farmer trainings"),
+        "PARTICIPANTS": N_("Participants"),
+        "WOMEN_PARTICIPANTS": N_("Women participants"),
+        "WOMEN_SHARE": N_("Women's share"),
         "YOUTH_PARTICIPANTS": N_("Youth participants"),
         "PWD_PARTICIPANTS": N_("Participants with a disability"),
         "UNIQUE_PARTICIPANTS": N_("Unique participants"),
-        "COUNTRIES_REACHED": N_("Countries reached"), "EXPERT_DAYS": N_("Expert days"),
+        "COUNTRIES_REACHED": N_("Countries reached"),
+        "EXPERT_DAYS": N_("Expert days"),
         "TARGET_ACHIEVEMENT": N_("Achievement against target"),
     },
     "field": {
-        "project_id": N_("Project"), "site_id": N_("Site"), "type": N_("Type"),
-        "title": N_("Title"), "start_date": N_("Start date"), "end_date": N_("End date"),
-        "topic": N_("Topic"), "modality": N_("Modality"), "level": N_("Level"),
-        "delivery": N_("Delivery"), "value_chain_stage": N_("Value-chain stage"),
-        "facilitators": N_("Facilitators"), "experts_count": N_("Experts"),
-        "location": N_("GPS location"), "notes": N_("Notes"), "attendance": N_("Attendance"),
-        "participant_ids": N_("Roster participants"), "status": N_("Status"),
-        "captured_at": N_("Captured on the tablet"), "deleted": N_("Deleted"),
+        "project_id": N_("Project"),
+        "site_id": N_("Site"),
+        "type": N_("Type"),
+        "title": N_("Title"),
+        "start_date": N_("Start date"),
+        "end_date": N_("End date"),
+        "topic": N_("Topic"),
+        "modality": N_("Modality"),
+        "level": N_("Level"),
+        "delivery": N_("Delivery"),
+        "value_chain_stage": N_("Value-chain stage"),
+        "facilitators": N_("Facilitators"),
+        "experts_count": N_("Experts"),
+        "location": N_("GPS location"),
+        "notes": N_("Notes"),
+        "attendance": N_("Attendance"),
+        "participant_ids": N_("Roster participants"),
+        "status": N_("Status"),
+        "captured_at": N_("Captured on the tablet"),
+        "deleted": N_("Deleted"),
     },
     "source": {
-        "push": N_("from a tablet"), "api": N_("through the API"),
-        "review": N_("by review"), "bundle": N_("from an offline bundle"),
-        "resolve": N_("by resolving a conflict"), "demo": N_("demo data"),
+        "push": N_("from a tablet"),
+        "api": N_("through the API"),
+        "review": N_("by review"),
+        "bundle": N_("from an offline bundle"),
+        "resolve": N_("by resolving a conflict"),
+        "demo": N_("demo data"),
     },
     "flag": {
         "topic_not_in_project": N_("Topic outside the project's solutions"),
@@ -119,19 +169,35 @@ LABELS: dict[str, dict[str, str]] = {
         "photo_reused": N_("Photo used by another activity"),
         "reporting_lag": N_("Reported late"),
     },
-    "conflict_status": {"open": N_("Open"), "resolved": N_("Resolved"),
-                        "superseded": N_("Superseded")},
-    "conflict_side": {"server": N_("server's"), "device": N_("tablet's"),
-                      "custom": N_("chosen")},
-    "review_action": {"approve": N_("Approved"), "return": N_("Returned"),
-                      "reopen": N_("Reopened")},
+    "conflict_status": {
+        "open": N_("Open"),
+        "resolved": N_("Resolved"),
+        "superseded": N_("Superseded"),
+    },
+    "conflict_side": {"server": N_("server's"), "device": N_("tablet's"), "custom": N_("chosen")},
+    "review_action": {
+        "approve": N_("Approved"),
+        "return": N_("Returned"),
+        "reopen": N_("Reopened"),
+    },
     "group_by": {
-        "period:month": N_("Month"), "period:quarter": N_("Quarter"), "period:year": N_("Year"),
-        "region": N_("Region"), "country": N_("Country"), "project": N_("Project"),
-        "site": N_("Site"), "thematic_area": N_("Thematic area"), "solution": N_("Solution"),
-        "topic": N_("Topic"), "modality": N_("Modality"), "level": N_("Level"),
-        "activity_type": N_("Activity type"), "delivery": N_("Delivery"), "sex": N_("Sex"),
-        "age_band": N_("Age band"), "category": N_("Participant category"),
+        "period:month": N_("Month"),
+        "period:quarter": N_("Quarter"),
+        "period:year": N_("Year"),
+        "region": N_("Region"),
+        "country": N_("Country"),
+        "project": N_("Project"),
+        "site": N_("Site"),
+        "thematic_area": N_("Thematic area"),
+        "solution": N_("Solution"),
+        "topic": N_("Topic"),
+        "modality": N_("Modality"),
+        "level": N_("Level"),
+        "activity_type": N_("Activity type"),
+        "delivery": N_("Delivery"),
+        "sex": N_("Sex"),
+        "age_band": N_("Age band"),
+        "category": N_("Participant category"),
         "disability": N_("Disability"),
     },
 }
@@ -220,13 +286,14 @@ class Translator:
         return format_datetime(value, "medium", locale=self.language)
 
     def ago(self, value: dt.datetime | None, now: dt.datetime) -> str:
-        """"3 days ago" in the reader's language."""
+        """ "3 days ago" in the reader's language."""
         if value is None:
             return self.gettext("never")
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return format_timedelta(value - now, add_direction=True, threshold=1.0,
-                                locale=self.language)
+        return format_timedelta(
+            value - now, add_direction=True, threshold=1.0, locale=self.language
+        )
 
     def month(self, value: dt.date) -> str:
         return format_date(value, "MMM y", locale=self.language)
@@ -249,10 +316,12 @@ def extract_messages() -> Catalog:
     """Every message the dashboard's code and templates ask to translate."""
     catalog = Catalog(domain=DOMAIN, project="Pilot Monitor dashboard")
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(PACKAGE_DIR), METHOD_MAP, options_map=EXTRACT_OPTIONS, keywords=KEYWORDS,
+        str(PACKAGE_DIR),
+        METHOD_MAP,
+        options_map=EXTRACT_OPTIONS,
+        keywords=KEYWORDS,
     ):
-        catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
-                    context=context)
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return catalog
 
 
@@ -270,8 +339,15 @@ def update_catalog(language: str = "fr") -> list[str]:
     catalog.project, catalog.version = "Pilot Monitor dashboard", "1"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as po:
-        write_po(po, catalog, width=100, omit_header=False, sort_output=False,
-                 ignore_obsolete=True, include_previous=False)
+        write_po(
+            po,
+            catalog,
+            width=100,
+            omit_header=False,
+            sort_output=False,
+            ignore_obsolete=True,
+            include_previous=False,
+        )
     translations.cache_clear()
     return missing_translations(catalog)
 
@@ -281,8 +357,7 @@ def missing_translations(catalog: Catalog) -> list[str]:
     for message in catalog:
         if not message.id:
             continue
-        strings = (message.string if isinstance(message.string, tuple)
-                   else (message.string,))
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
         if message.fuzzy or not all(strings):
             missing.append(str(message.id if isinstance(message.id, str) else message.id[0]))
     return missing

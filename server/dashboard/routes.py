@@ -79,13 +79,19 @@ def login_form(page: Anonymous, session: SessionDep, next: str = "") -> Response
         # A stale session: forget it, and protect the form with a fresh pre-login token.
         page.cookies_to_clear.append(cookies.SESSION_COOKIE)
         page.csrf = page.new_prelogin = cookies.new_prelogin_token()
-    return page.render("login.html", values=FormState(), errors=FormState(), form_error="",
-                       next=cookies.safe_next(next))
+    return page.render(
+        "login.html",
+        values=FormState(),
+        errors=FormState(),
+        form_error="",
+        next=cookies.safe_next(next),
+    )
 
 
 @router.post("/login")
-def login(page: Anonymous, form: CheckedAnonymousForm, session: SessionDep,
-          settings: SettingsDep) -> Response:
+def login(
+    page: Anonymous, form: CheckedAnonymousForm, session: SessionDep, settings: SettingsDep
+) -> Response:
     t = page.t
     username = form_text(form, "username", limit=200)
     password = form.get("password")
@@ -101,8 +107,8 @@ def login(page: Anonymous, form: CheckedAnonymousForm, session: SessionDep,
     if not errors:
         try:
             token, lifetime = service.start_session(
-                session, username=username, password=password,
-                minutes=settings.access_token_minutes)
+                session, username=username, password=password, minutes=settings.access_token_minutes
+            )
         except LoginFailed:
             session.commit()  # the failure counts towards the lockout
             form_error = t.gettext("Wrong username or password.")
@@ -113,17 +119,25 @@ def login(page: Anonymous, form: CheckedAnonymousForm, session: SessionDep,
             form_error = t.ngettext(
                 "Too many failed attempts for this username. Try again in %(num)s minute.",
                 "Too many failed attempts for this username. Try again in %(num)s minutes.",
-                minutes)
+                minutes,
+            )
             status_code = 429
         else:
             session.commit()
             response = RedirectResponse(next_url, status_code=303)
-            cookies.set_cookie(response, page.request, cookies.SESSION_COOKIE, token,
-                               max_age=lifetime)
+            cookies.set_cookie(
+                response, page.request, cookies.SESSION_COOKIE, token, max_age=lifetime
+            )
             cookies.clear_cookie(response, page.request, cookies.PRELOGIN_COOKIE)
             return response
-    return page.render("login.html", status_code=status_code, values=FormState(username=username),
-                       errors=errors, form_error=form_error, next=next_url)
+    return page.render(
+        "login.html",
+        status_code=status_code,
+        values=FormState(username=username),
+        errors=errors,
+        form_error=form_error,
+        next=next_url,
+    )
 
 
 @router.post("/logout")
@@ -143,22 +157,30 @@ def switch_language(page: Anonymous, form: CheckedAnonymousForm) -> Response:
     target = cookies.safe_next(form_text(form, "next", limit=2000), default="/")
     response = RedirectResponse(target, status_code=303)
     if language in LANGUAGES:
-        cookies.set_cookie(response, page.request, cookies.LANGUAGE_COOKIE, language,
-                           max_age=cookies.LANGUAGE_MAX_AGE)
+        cookies.set_cookie(
+            response,
+            page.request,
+            cookies.LANGUAGE_COOKIE,
+            language,
+            max_age=cookies.LANGUAGE_MAX_AGE,
+        )
     return response
-
 
 
 # --- overview -----------------------------------------------------------------------------------
 
 
 @router.get("/overview")
-def overview(page: SignedIn, session: SessionDep, country: str = "",
-             target: str = "") -> Response:
+def overview(page: SignedIn, session: SessionDep, country: str = "", target: str = "") -> Response:
     assert page.caller is not None
-    data = service.overview(session, caller=page.caller, t=page.t, today=_today(),
-                            country=country.strip().upper()[:3],
-                            target_indicator=target.strip().upper()[:32])
+    data = service.overview(
+        session,
+        caller=page.caller,
+        t=page.t,
+        today=_today(),
+        country=country.strip().upper()[:3],
+        target_indicator=target.strip().upper()[:32],
+    )
     return page.render("overview.html", nav="overview", data=data)
 
 
@@ -169,27 +191,47 @@ def overview(page: SignedIn, session: SessionDep, country: str = "",
 def projects(page: SignedIn, session: SessionDep) -> Response:
     assert page.caller is not None
     number = page_number(page.request)
-    rows, total = service.project_rows(session, caller=page.caller, limit=service.PAGE_SIZE,
-                                       offset=(number - 1) * service.PAGE_SIZE)
-    return page.render("projects.html", nav="projects", rows=rows, total=total,
-                       pagination=paginate(page.request, total=total,
-                                           page_size=service.PAGE_SIZE))
+    rows, total = service.project_rows(
+        session,
+        caller=page.caller,
+        limit=service.PAGE_SIZE,
+        offset=(number - 1) * service.PAGE_SIZE,
+    )
+    return page.render(
+        "projects.html",
+        nav="projects",
+        rows=rows,
+        total=total,
+        pagination=paginate(page.request, total=total, page_size=service.PAGE_SIZE),
+    )
 
 
 @router.get("/projects/{project_id}")
-def project(project_id: uuid.UUID, page: SignedIn, session: SessionDep,
-            status: str = "") -> Response:
+def project(
+    project_id: uuid.UUID, page: SignedIn, session: SessionDep, status: str = ""
+) -> Response:
     assert page.caller is not None
     if status not in STATUS_FILTERS:
         status = ""
     number = page_number(page.request)
-    data = service.project_page(session, caller=page.caller, t=page.t, today=_today(),
-                                project_id=project_id, status=status, limit=service.PAGE_SIZE,
-                                offset=(number - 1) * service.PAGE_SIZE)
-    return page.render("project.html", nav="projects", data=data, status=status,
-                       statuses=STATUS_FILTERS,
-                       pagination=paginate(page.request, total=data.activities_total,
-                                           page_size=service.PAGE_SIZE))
+    data = service.project_page(
+        session,
+        caller=page.caller,
+        t=page.t,
+        today=_today(),
+        project_id=project_id,
+        status=status,
+        limit=service.PAGE_SIZE,
+        offset=(number - 1) * service.PAGE_SIZE,
+    )
+    return page.render(
+        "project.html",
+        nav="projects",
+        data=data,
+        status=status,
+        statuses=STATUS_FILTERS,
+        pagination=paginate(page.request, total=data.activities_total, page_size=service.PAGE_SIZE),
+    )
 
 
 STATUS_FILTERS = ("submitted", "approved", "returned")
@@ -220,9 +262,14 @@ def _queue_filters(page: Page) -> tuple[service.QueueFilters, FormState, FormSta
         errors["to"] = page.t.gettext("The end of the range is before its start.")
         dates["to"] = None
     filters = service.QueueFilters(
-        country=values["country"].strip().upper(), project=values["project"].strip(),
-        activity_type=values["type"].strip(), date_from=dates["from"], date_to=dates["to"],
-        late_only=values["late"] == "1", q=values["q"].strip())
+        country=values["country"].strip().upper(),
+        project=values["project"].strip(),
+        activity_type=values["type"].strip(),
+        date_from=dates["from"],
+        date_to=dates["to"],
+        late_only=values["late"] == "1",
+        q=values["q"].strip(),
+    )
     return filters, values, errors
 
 
@@ -235,18 +282,28 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
     filters, values, errors = _queue_filters(page)
     number = page_number(page.request)
     try:
-        queue = service.review_queue(session, caller=page.caller, filters=filters,
-                                     limit=service.PAGE_SIZE,
-                                     offset=(number - 1) * service.PAGE_SIZE)
+        queue = service.review_queue(
+            session,
+            caller=page.caller,
+            filters=filters,
+            limit=service.PAGE_SIZE,
+            offset=(number - 1) * service.PAGE_SIZE,
+        )
     except ValidationFailed as exc:
         errors.update(_renamed(field_errors(exc)))
-        queue = service.review_queue(session, caller=page.caller,
-                                     filters=service.QueueFilters(), limit=0)
-    return page.render("review.html", nav="review", queue=queue, values=values, errors=errors,
-                       status_code=422 if errors else 200,
-                       may_review=service.may_review_anything(page.caller),
-                       pagination=paginate(page.request, total=queue.total,
-                                           page_size=service.PAGE_SIZE))
+        queue = service.review_queue(
+            session, caller=page.caller, filters=service.QueueFilters(), limit=0
+        )
+    return page.render(
+        "review.html",
+        nav="review",
+        queue=queue,
+        values=values,
+        errors=errors,
+        status_code=422 if errors else 200,
+        may_review=service.may_review_anything(page.caller),
+        pagination=paginate(page.request, total=queue.total, page_size=service.PAGE_SIZE),
+    )
 
 
 def _renamed(errors: FormState) -> FormState:
@@ -263,20 +320,27 @@ def bulk_approve(page: SignedIn, form: CheckedForm, session: SessionDep) -> Resp
     chosen = form_list(form, "only")[:1] or form_list(form, "activity_id")
     ids = [i for i in (_uuid(v) for v in chosen) if i is not None]
     if not ids:
-        return page.redirect(back, notice=N_("Select at least one activity to approve."),
-                             kind="error")
+        return page.redirect(
+            back, notice=N_("Select at least one activity to approve."), kind="error"
+        )
     result = service.bulk_approve(session, caller=page.caller, activity_ids=ids)
     session.commit()
     if result.skipped and not result.approved:
-        return page.redirect(back, kind="error", notice=N_(
-            "Nothing was approved: %(reasons)s"), reasons="; ".join(
-                f"{title} — {reason}" for title, reason in result.skipped))
+        return page.redirect(
+            back,
+            kind="error",
+            notice=N_("Nothing was approved: %(reasons)s"),
+            reasons="; ".join(f"{title} — {reason}" for title, reason in result.skipped),
+        )
     if result.skipped:
-        return page.redirect(back, kind="info", notice=N_(
-            "Approved: %(num)s. Not approved: %(reasons)s"), num=len(result.approved),
-            reasons="; ".join(f"{title} — {reason}" for title, reason in result.skipped))
-    return page.redirect(back, notice=N_("Activities approved: %(num)s."),
-                         num=len(result.approved))
+        return page.redirect(
+            back,
+            kind="info",
+            notice=N_("Approved: %(num)s. Not approved: %(reasons)s"),
+            num=len(result.approved),
+            reasons="; ".join(f"{title} — {reason}" for title, reason in result.skipped),
+        )
+    return page.redirect(back, notice=N_("Activities approved: %(num)s."), num=len(result.approved))
 
 
 def _uuid(text: str) -> uuid.UUID | None:
@@ -294,79 +358,137 @@ def activity(activity_id: uuid.UUID, page: SignedIn, session: SessionDep) -> Res
     return _activity_page(page, session, activity_id)
 
 
-def _activity_page(page: Page, session: Session, activity_id: uuid.UUID, *,
-                   values: FormState | None = None, errors: FormState | None = None,
-                   status_code: int = 200) -> Response:
+def _activity_page(
+    page: Page,
+    session: Session,
+    activity_id: uuid.UUID,
+    *,
+    values: FormState | None = None,
+    errors: FormState | None = None,
+    status_code: int = 200,
+) -> Response:
     assert page.caller is not None
     data = service.activity_page(session, caller=page.caller, activity_id=activity_id)
-    return page.render("activity.html", nav="review", data=data, values=values or FormState(),
-                       errors=errors or FormState(), status_code=status_code)
+    return page.render(
+        "activity.html",
+        nav="review",
+        data=data,
+        values=values or FormState(),
+        errors=errors or FormState(),
+        status_code=status_code,
+    )
 
 
 @router.post("/activities/{activity_id}/review")
-def review_activity(activity_id: uuid.UUID, page: SignedIn, form: CheckedForm,
-                    session: SessionDep) -> Response:
+def review_activity(
+    activity_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
     assert page.caller is not None
     action = form_text(form, "action")
     comment = form_text(form, "comment", limit=20_000)
     try:
-        reviewed = service.review(session, caller=page.caller, activity_id=activity_id,
-                                  action=action, comment=comment)
+        reviewed = service.review(
+            session, caller=page.caller, activity_id=activity_id, action=action, comment=comment
+        )
     except ValidationFailed as exc:
         session.rollback()
         errors = field_errors(exc)
         if "comment" in errors and not comment:
             errors["comment"] = page.t.gettext(
-                "Say what needs fixing: the field expert sees this comment on the tablet.")
-        return _activity_page(page, session, activity_id, values=FormState(comment=comment),
-                              errors=errors, status_code=422)
+                "Say what needs fixing: the field expert sees this comment on the tablet."
+            )
+        return _activity_page(
+            page,
+            session,
+            activity_id,
+            values=FormState(comment=comment),
+            errors=errors,
+            status_code=422,
+        )
     except Conflict as exc:
         session.rollback()
-        return _activity_page(page, session, activity_id, values=FormState(comment=comment),
-                              errors=FormState(form=exc.message), status_code=409)
+        return _activity_page(
+            page,
+            session,
+            activity_id,
+            values=FormState(comment=comment),
+            errors=FormState(form=exc.message),
+            status_code=409,
+        )
     session.commit()
-    notices = {"approve": N_("Approved “%(title)s”."),
-               "return": N_("Returned “%(title)s” to the field expert with your comment."),
-               "reopen": N_("Reopened “%(title)s”: it can be edited again.")}
-    target = cookies.safe_next(form_text(form, "next", limit=2000),
-                               default=f"/activities/{activity_id}")
+    notices = {
+        "approve": N_("Approved “%(title)s”."),
+        "return": N_("Returned “%(title)s” to the field expert with your comment."),
+        "reopen": N_("Reopened “%(title)s”: it can be edited again."),
+    }
+    target = cookies.safe_next(
+        form_text(form, "next", limit=2000), default=f"/activities/{activity_id}"
+    )
     return page.redirect(target, notice=notices[action], title=reviewed.title)
 
 
 @router.post("/activities/{activity_id}/conflicts/{conflict_id}/resolve")
-def resolve_conflict(activity_id: uuid.UUID, conflict_id: uuid.UUID, page: SignedIn,
-                     form: CheckedForm, session: SessionDep) -> Response:
+def resolve_conflict(
+    activity_id: uuid.UUID,
+    conflict_id: uuid.UUID,
+    page: SignedIn,
+    form: CheckedForm,
+    session: SessionDep,
+) -> Response:
     assert page.caller is not None
     try:
-        service.resolve_conflict(session, caller=page.caller, conflict_id=conflict_id,
-                                 keep=form_text(form, "keep"))
+        service.resolve_conflict(
+            session, caller=page.caller, conflict_id=conflict_id, keep=form_text(form, "keep")
+        )
     except (ValidationFailed, Conflict) as exc:
         session.rollback()
-        return _activity_page(page, session, activity_id, errors=FormState(form=exc.message),
-                              status_code=exc.status_code)
+        return _activity_page(
+            page,
+            session,
+            activity_id,
+            errors=FormState(form=exc.message),
+            status_code=exc.status_code,
+        )
     session.commit()
-    return page.redirect(f"/activities/{activity_id}#conflicts",
-                         notice=N_("Conflict resolved. Tablets get the result at their next "
-                                   "sync."))
+    return page.redirect(
+        f"/activities/{activity_id}#conflicts",
+        notice=N_("Conflict resolved. Tablets get the result at their next sync."),
+    )
 
 
 @router.get("/attachments/{attachment_id}")
-def photo(attachment_id: uuid.UUID, page: SignedIn, session: SessionDep,
-          settings: SettingsDep) -> Response:
+def photo(
+    attachment_id: uuid.UUID, page: SignedIn, session: SessionDep, settings: SettingsDep
+) -> Response:
     """A photo's bytes for the signed-in person (the API's route wants a bearer token)."""
     assert page.caller is not None
-    path, content_type = open_photo(session, caller=page.caller,
-                                    files=AttachmentFiles(settings.attachments_dir),
-                                    attachment_id=attachment_id)
-    return FileResponse(path, media_type=content_type,
-                        headers={"Cache-Control": "private, max-age=86400",
-                                 "X-Content-Type-Options": "nosniff"})
+    path, content_type = open_photo(
+        session,
+        caller=page.caller,
+        files=AttachmentFiles(settings.attachments_dir),
+        attachment_id=attachment_id,
+    )
+    return FileResponse(
+        path,
+        media_type=content_type,
+        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 # --- exports --------------------------------------------------------------------------------------
 
-EXPORT_FIELDS = ("indicator", "country", "project", "thematic_area", "activity_type", "from", "to",
-                 "status", "period", "format")
+EXPORT_FIELDS = (
+    "indicator",
+    "country",
+    "project",
+    "thematic_area",
+    "activity_type",
+    "from",
+    "to",
+    "status",
+    "period",
+    "format",
+)
 
 
 def _export_form(page: Page) -> tuple[FormState, list[str]]:
@@ -376,16 +498,29 @@ def _export_form(page: Page) -> tuple[FormState, list[str]]:
     return values, group_by
 
 
-def _exports_page(page: Page, session: Session, values: FormState, group_by: list[str], *,
-                  errors: FormState | None = None, status_code: int = 200) -> Response:
+def _exports_page(
+    page: Page,
+    session: Session,
+    values: FormState,
+    group_by: list[str],
+    *,
+    errors: FormState | None = None,
+    status_code: int = 200,
+) -> Response:
     assert page.caller is not None
     if not values["indicator"]:
         values["indicator"] = "PARTICIPANTS"
     if not values["period"]:
         values["period"] = service.quarter_label(_today())
-    return page.render("exports.html", nav="exports", values=values, group_by=group_by,
-                       errors=errors or FormState(), status_code=status_code,
-                       choices=service.export_choices(session, caller=page.caller))
+    return page.render(
+        "exports.html",
+        nav="exports",
+        values=values,
+        group_by=group_by,
+        errors=errors or FormState(),
+        status_code=status_code,
+        choices=service.export_choices(session, caller=page.caller),
+    )
 
 
 @router.get("/exports")
@@ -395,31 +530,49 @@ def exports(page: SignedIn, session: SessionDep) -> Response:
 
 
 @router.get("/exports/download")
-def export_download(page: SignedIn, session: SessionDep, settings: SettingsDep,
-                    engine: EngineDep) -> Response:
+def export_download(
+    page: SignedIn, session: SessionDep, settings: SettingsDep, engine: EngineDep
+) -> Response:
     assert page.caller is not None
     values, group_by = _export_form(page)
     request = service.ExportRequest(
-        format=values["format"], indicator=values["indicator"] or "PARTICIPANTS",
+        format=values["format"],
+        indicator=values["indicator"] or "PARTICIPANTS",
         group_by=tuple(group_by),
         filters={k: values[k] for k in service.EXPORT_FILTERS if values[k]},
-        date_from=values["from"], date_to=values["to"], status=values["status"],
-        period=values["period"])
+        date_from=values["from"],
+        date_to=values["to"],
+        status=values["status"],
+        period=values["period"],
+    )
     try:
         if request.format in service.ACTIVITY_FORMATS:
             file = service.activities_file(engine, caller=page.caller, request=request)
         else:
-            file = service.export_file(session, caller=page.caller, settings=settings,
-                                       request=request)
+            file = service.export_file(
+                session, caller=page.caller, settings=settings, request=request
+            )
     except ValidationFailed as exc:
-        return _exports_page(page, session, values, group_by, errors=field_errors(exc),
-                             status_code=400)
+        return _exports_page(
+            page, session, values, group_by, errors=field_errors(exc), status_code=400
+        )
     except NotFound as exc:  # an unknown indicator
-        return _exports_page(page, session, values, group_by,
-                             errors=FormState(indicator=exc.message), status_code=400)
-    return StreamingResponse(iter(file.chunks), media_type=file.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{file.filename}"',
-        "Cache-Control": "no-store"})
+        return _exports_page(
+            page,
+            session,
+            values,
+            group_by,
+            errors=FormState(indicator=exc.message),
+            status_code=400,
+        )
+    return StreamingResponse(
+        iter(file.chunks),
+        media_type=file.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{file.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # --- tablets --------------------------------------------------------------------------------------
@@ -433,43 +586,69 @@ def tablets(page: SignedIn, session: SessionDep) -> Response:
     return _tablets_page(page, session)
 
 
-def _tablets_page(page: Page, session: Session, *, enrolment: service.Enrolment | None = None,
-                  values: FormState | None = None, errors: FormState | None = None,
-                  status_code: int = 200) -> Response:
+def _tablets_page(
+    page: Page,
+    session: Session,
+    *,
+    enrolment: service.Enrolment | None = None,
+    values: FormState | None = None,
+    errors: FormState | None = None,
+    status_code: int = 200,
+) -> Response:
     assert page.caller is not None
     data = service.tablets_page(session, caller=page.caller)
-    return page.render("tablets.html", nav="tablets", data=data, enrolment=enrolment,
-                       values=values or FormState(), errors=errors or FormState(),
-                       status_code=status_code, silent_after=service.SILENT_AFTER.days,
-                       now=utcnow())
+    return page.render(
+        "tablets.html",
+        nav="tablets",
+        data=data,
+        enrolment=enrolment,
+        values=values or FormState(),
+        errors=errors or FormState(),
+        status_code=status_code,
+        silent_after=service.SILENT_AFTER.days,
+        now=utcnow(),
+    )
 
 
 @router.post("/tablets/enrol")
-def enrol_tablet(page: SignedIn, form: CheckedForm, session: SessionDep,
-                 settings: SettingsDep) -> Response:
+def enrol_tablet(
+    page: SignedIn, form: CheckedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
     assert page.caller is not None
     username = form_text(form, "username", limit=64)
     try:
         enrolment = service.enrol_tablet(
-            session, caller=page.caller, username=username,
+            session,
+            caller=page.caller,
+            username=username,
             server_url=str(page.request.base_url).rstrip("/"),
-            hours=min(ENROL_HOURS, settings.enrolment_code_hours * 2))
+            hours=min(ENROL_HOURS, settings.enrolment_code_hours * 2),
+        )
     except ValidationFailed as exc:
         session.rollback()
-        return _tablets_page(page, session, values=FormState(username=username),
-                             errors=field_errors(exc), status_code=422)
+        return _tablets_page(
+            page,
+            session,
+            values=FormState(username=username),
+            errors=field_errors(exc),
+            status_code=422,
+        )
     session.commit()
     return _tablets_page(page, session, enrolment=enrolment)
 
 
 @router.post("/tablets/{device_id}/revoke")
-def revoke_tablet(device_id: uuid.UUID, page: SignedIn, form: CheckedForm,
-                  session: SessionDep) -> Response:
+def revoke_tablet(
+    device_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
     assert page.caller is not None
     name = service.revoke_tablet(session, caller=page.caller, device_id=device_id)
     session.commit()
-    return page.redirect("/tablets", notice=N_(
-        "Revoked “%(name)s”: it can no longer sync. Its unsent records stay on it."), name=name)
+    return page.redirect(
+        "/tablets",
+        notice=N_("Revoked “%(name)s”: it can no longer sync. Its unsent records stay on it."),
+        name=name,
+    )
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -480,9 +659,16 @@ def people(page: SignedIn, session: SessionDep) -> Response:
     return _people_page(page, session)
 
 
-def _people_page(page: Page, session: Session, *, values: FormState | None = None,
-                 countries: Sequence[str] | None = None, projects: Sequence[str] = (),
-                 errors: FormState | None = None, status_code: int = 200) -> Response:
+def _people_page(
+    page: Page,
+    session: Session,
+    *,
+    values: FormState | None = None,
+    countries: Sequence[str] | None = None,
+    projects: Sequence[str] = (),
+    errors: FormState | None = None,
+    status_code: int = 200,
+) -> Response:
     assert page.caller is not None
     params = page.request.query_params
     q = params.get("q", "").strip()[:100]
@@ -490,16 +676,32 @@ def _people_page(page: Page, session: Session, *, values: FormState | None = Non
     if role not in ROLES:
         role = ""
     number = page_number(page.request)
-    data = service.people_page(session, caller=page.caller, q=q, role=role,
-                               limit=service.PAGE_SIZE, offset=(number - 1) * service.PAGE_SIZE)
+    data = service.people_page(
+        session,
+        caller=page.caller,
+        q=q,
+        role=role,
+        limit=service.PAGE_SIZE,
+        offset=(number - 1) * service.PAGE_SIZE,
+    )
     if countries is None:  # a fresh form: an officer of one country adds people of it
         countries = sorted(page.caller.countries) if len(page.caller.countries) == 1 else []
-    return page.render("people.html", nav="people", data=data, q=q, role=role, roles=ROLES,
-                       values=values or FormState(), chosen_countries=list(countries),
-                       chosen_projects=list(projects), errors=errors or FormState(),
-                       status_code=status_code, min_password=MIN_PASSWORD_LENGTH, now=utcnow(),
-                       pagination=paginate(page.request, total=data.total,
-                                           page_size=service.PAGE_SIZE))
+    return page.render(
+        "people.html",
+        nav="people",
+        data=data,
+        q=q,
+        role=role,
+        roles=ROLES,
+        values=values or FormState(),
+        chosen_countries=list(countries),
+        chosen_projects=list(projects),
+        errors=errors or FormState(),
+        status_code=status_code,
+        min_password=MIN_PASSWORD_LENGTH,
+        now=utcnow(),
+        pagination=paginate(page.request, total=data.total, page_size=service.PAGE_SIZE),
+    )
 
 
 ROLES: tuple[str, ...] = tuple(codes(Role))
@@ -517,10 +719,12 @@ def _person_errors(t: Translator, errors: FormState) -> FormState:
     if "username" in errors:
         translated["username"] = t.gettext(
             "2 to 64 characters: lowercase letters, digits, “.”, “_” or “-”, starting with a "
-            "letter or digit.")
+            "letter or digit."
+        )
     if "at least" in errors["password"]:
-        translated["password"] = t.gettext("Use at least %(num)s characters.",
-                                           num=MIN_PASSWORD_LENGTH)
+        translated["password"] = t.gettext(
+            "Use at least %(num)s characters.", num=MIN_PASSWORD_LENGTH
+        )
     if errors["countries"].startswith("a country officer needs"):
         translated["countries"] = t.gettext("A country officer needs at least one country.")
     if errors["projects"].startswith("a field expert needs"):
@@ -534,8 +738,12 @@ def add_person(page: SignedIn, form: CheckedForm, session: SessionDep) -> Respon
     t = page.t
     if not service.creatable_roles(page.caller):
         raise Forbidden(f"your role ({page.caller.role}) may not add people")
-    values = FormState({name: form_text(form, name, limit=1000)
-                        for name in ("username", "full_name", "email", "role")})
+    values = FormState(
+        {
+            name: form_text(form, name, limit=1000)
+            for name in ("username", "full_name", "email", "role")
+        }
+    )
     countries, projects = form_list(form, "countries")[:300], form_list(form, "projects")[:1000]
     password = _password_of(form)
     errors = FormState()
@@ -548,25 +756,43 @@ def add_person(page: SignedIn, form: CheckedForm, session: SessionDep) -> Respon
     status_code = 422
     if not errors:
         try:
-            user = service.create_person(session, caller=page.caller, data={
-                "username": values["username"], "full_name": values["full_name"],
-                "email": values["email"] or None, "role": values["role"],
-                "countries": countries, "projects": projects, "password": password})
+            user = service.create_person(
+                session,
+                caller=page.caller,
+                data={
+                    "username": values["username"],
+                    "full_name": values["full_name"],
+                    "email": values["email"] or None,
+                    "role": values["role"],
+                    "countries": countries,
+                    "projects": projects,
+                    "password": password,
+                },
+            )
         except ValidationFailed as exc:
             session.rollback()
             errors = _person_errors(t, field_errors(exc))
         except Conflict:
             session.rollback()
-            errors = FormState(username=t.gettext(
-                "This username is taken: choose another."))
+            errors = FormState(username=t.gettext("This username is taken: choose another."))
             status_code = 409
         else:
             session.commit()
-            return page.redirect(f"/people/{user.id}", notice=N_(
-                "Added “%(name)s” (%(username)s). Give them their password in person."),
-                name=user.full_name or user.username, username=user.username)
-    return _people_page(page, session, values=values, countries=countries, projects=projects,
-                        errors=errors, status_code=status_code)
+            return page.redirect(
+                f"/people/{user.id}",
+                notice=N_("Added “%(name)s” (%(username)s). Give them their password in person."),
+                name=user.full_name or user.username,
+                username=user.username,
+            )
+    return _people_page(
+        page,
+        session,
+        values=values,
+        countries=countries,
+        projects=projects,
+        errors=errors,
+        status_code=status_code,
+    )
 
 
 @router.get("/people/{user_id}")
@@ -574,53 +800,90 @@ def person(user_id: uuid.UUID, page: SignedIn, session: SessionDep) -> Response:
     return _person_page(page, session, user_id)
 
 
-def _person_page(page: Page, session: Session, user_id: uuid.UUID, *,
-                 errors: FormState | None = None, status_code: int = 200) -> Response:
+def _person_page(
+    page: Page,
+    session: Session,
+    user_id: uuid.UUID,
+    *,
+    errors: FormState | None = None,
+    status_code: int = 200,
+) -> Response:
     assert page.caller is not None
     data = service.person_page(session, caller=page.caller, user_id=user_id)
-    return page.render("person.html", nav="people", data=data, errors=errors or FormState(),
-                       status_code=status_code, min_password=MIN_PASSWORD_LENGTH, now=utcnow())
+    return page.render(
+        "person.html",
+        nav="people",
+        data=data,
+        errors=errors or FormState(),
+        status_code=status_code,
+        min_password=MIN_PASSWORD_LENGTH,
+        now=utcnow(),
+    )
 
 
 @router.post("/people/{user_id}/active")
-def set_person_active(user_id: uuid.UUID, page: SignedIn, form: CheckedForm,
-                      session: SessionDep) -> Response:
+def set_person_active(
+    user_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
     assert page.caller is not None
     active = form_text(form, "active") == "1"
     back = cookies.safe_next(form_text(form, "next", limit=2000), default=f"/people/{user_id}")
     try:
-        user = service.set_person_active(session, caller=page.caller, user_id=user_id,
-                                         active=active)
+        user = service.set_person_active(
+            session, caller=page.caller, user_id=user_id, active=active
+        )
     except ValidationFailed:  # the only rule: not your own account
         session.rollback()
-        return page.redirect(back, kind="error", notice=N_(
-            "Nothing was changed: you cannot deactivate your own account."))
+        return page.redirect(
+            back,
+            kind="error",
+            notice=N_("Nothing was changed: you cannot deactivate your own account."),
+        )
     session.commit()
     name = user.full_name or user.username
     if active:
-        return page.redirect(back, notice=N_("Reactivated “%(name)s”: they can sign in and "
-                                             "sync again."), name=name)
-    return page.redirect(back, notice=N_(
-        "Deactivated “%(name)s”: they can no longer sign in, and their tablets stop syncing."),
-        name=name)
+        return page.redirect(
+            back, notice=N_("Reactivated “%(name)s”: they can sign in and sync again."), name=name
+        )
+    return page.redirect(
+        back,
+        notice=N_(
+            "Deactivated “%(name)s”: they can no longer sign in, and their tablets stop syncing."
+        ),
+        name=name,
+    )
 
 
 @router.post("/people/{user_id}/password")
-def set_person_password(user_id: uuid.UUID, page: SignedIn, form: CheckedForm,
-                        session: SessionDep) -> Response:
+def set_person_password(
+    user_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
     assert page.caller is not None
     password = _password_of(form)
     if not password:
-        return _person_page(page, session, user_id, status_code=422, errors=FormState(
-            password=page.t.gettext("Type the new password.")))
+        return _person_page(
+            page,
+            session,
+            user_id,
+            status_code=422,
+            errors=FormState(password=page.t.gettext("Type the new password.")),
+        )
     try:
-        user = service.set_person_password(session, caller=page.caller, user_id=user_id,
-                                           password=password)
+        user = service.set_person_password(
+            session, caller=page.caller, user_id=user_id, password=password
+        )
     except ValidationFailed as exc:
         session.rollback()
-        return _person_page(page, session, user_id, status_code=422,
-                            errors=_person_errors(page.t, field_errors(exc)))
+        return _person_page(
+            page,
+            session,
+            user_id,
+            status_code=422,
+            errors=_person_errors(page.t, field_errors(exc)),
+        )
     session.commit()
-    return page.redirect(f"/people/{user_id}", notice=N_(
-        "Set a new password for “%(name)s”. Give it to them in person."),
-        name=user.full_name or user.username)
+    return page.redirect(
+        f"/people/{user_id}",
+        notice=N_("Set a new password for “%(name)s”. Give it to them in person."),
+        name=user.full_name or user.username,
+    )

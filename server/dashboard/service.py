@@ -66,16 +66,21 @@ PAGE_SIZE = 50
 
 
 def may_review_anything(caller: Caller) -> bool:
-    return caller.role == Role.ADMIN or (caller.role == Role.COUNTRY_OFFICER
-                                         and bool(caller.countries))
+    return caller.role == Role.ADMIN or (
+        caller.role == Role.COUNTRY_OFFICER and bool(caller.countries)
+    )
 
 
 def review_count(session: Session, *, caller: Caller) -> int:
     """Submitted activities waiting in the caller's scope (the badge in the menu)."""
     return session.exec(
-        select(func.count()).select_from(Activity).where(
-            activity_scope(caller), col(Activity.status) == ActivityStatus.SUBMITTED,
-            col(Activity.deleted).is_(False))
+        select(func.count())
+        .select_from(Activity)
+        .where(
+            activity_scope(caller),
+            col(Activity.status) == ActivityStatus.SUBMITTED,
+            col(Activity.deleted).is_(False),
+        )
     ).one()
 
 
@@ -83,12 +88,12 @@ def usernames(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UU
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(session.exec(
-        select(User.id, User.username).where(col(User.id).in_(wanted))).all())
+    return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))).all())
 
 
-def start_session(session: Session, *, username: str, password: str,
-                  minutes: int) -> tuple[str, int]:
+def start_session(
+    session: Session, *, username: str, password: str, minutes: int
+) -> tuple[str, int]:
     """Check a password (with the API's throttling) and issue the session's access token;
     raises LoginFailed or TooManyAttempts, whose failure count the caller commits."""
     user = authenticate(session, username=username, password=password[:1024])
@@ -140,9 +145,16 @@ def summarise_attendance(rows: Sequence[Mapping[str, Any]]) -> AttendanceSummary
     sexes = tuple(s for s in codes(Sex) if s != Sex.UNSPECIFIED or by_sex.get(s))
     ages = tuple(a for a in codes(AgeBand) if a != AgeBand.UNSPECIFIED or by_age.get(a))
     categories = {c: by_category[c] for c in codes(ParticipantCategory) if by_category.get(c)}
-    return AttendanceSummary(sexes=sexes, age_bands=ages, cells=cells, by_sex=by_sex,
-                             by_age=by_age, by_category=categories, with_disability=disabled,
-                             total=total)
+    return AttendanceSummary(
+        sexes=sexes,
+        age_bands=ages,
+        cells=cells,
+        by_sex=by_sex,
+        by_age=by_age,
+        by_category=categories,
+        with_disability=disabled,
+        total=total,
+    )
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -156,35 +168,55 @@ class ProjectRow:
     waiting: int
 
 
-def project_rows(session: Session, *, caller: Caller, limit: int = PAGE_SIZE,
-                 offset: int = 0) -> tuple[list[ProjectRow], int]:
-    projects, total = projects_service.list_projects(session, caller=caller, limit=limit,
-                                                     offset=offset)
+def project_rows(
+    session: Session, *, caller: Caller, limit: int = PAGE_SIZE, offset: int = 0
+) -> tuple[list[ProjectRow], int]:
+    projects, total = projects_service.list_projects(
+        session, caller=caller, limit=limit, offset=offset
+    )
     counts = _project_counts(session, [p.id for p in projects])
     return [ProjectRow(p, *counts.get(p.id, (0, 0, 0))) for p in projects], total
 
 
-def _project_counts(session: Session,
-                    project_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int, int]]:
+def _project_counts(
+    session: Session, project_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int, int]]:
     """Activities, participants and submissions waiting for review, per project."""
     if not project_ids:
         return {}
-    live = (col(Activity.deleted).is_(False), col(Activity.project_id).in_(project_ids),
-            col(Activity.status).in_([ActivityStatus.SUBMITTED, ActivityStatus.APPROVED,
-                                      ActivityStatus.RETURNED]))
-    activities = dict(session.exec(
-        select(Activity.project_id, func.count()).where(*live)
-        .group_by(col(Activity.project_id))).all())
-    waiting = dict(session.exec(
-        select(Activity.project_id, func.count())
-        .where(*live, col(Activity.status) == ActivityStatus.SUBMITTED)
-        .group_by(col(Activity.project_id))).all())
-    participants = dict(session.exec(
-        select(Activity.project_id, func.coalesce(func.sum(AttendanceRow.count), 0))
-        .join(AttendanceRow, col(AttendanceRow.activity_id) == Activity.id)
-        .where(*live).group_by(col(Activity.project_id))).all())
-    return {pid: (int(activities.get(pid, 0)), int(participants.get(pid, 0)),
-                  int(waiting.get(pid, 0))) for pid in project_ids}
+    live = (
+        col(Activity.deleted).is_(False),
+        col(Activity.project_id).in_(project_ids),
+        col(Activity.status).in_(
+            [ActivityStatus.SUBMITTED, ActivityStatus.APPROVED, ActivityStatus.RETURNED]
+        ),
+    )
+    activities = dict(
+        session.exec(
+            select(Activity.project_id, func.count())
+            .where(*live)
+            .group_by(col(Activity.project_id))
+        ).all()
+    )
+    waiting = dict(
+        session.exec(
+            select(Activity.project_id, func.count())
+            .where(*live, col(Activity.status) == ActivityStatus.SUBMITTED)
+            .group_by(col(Activity.project_id))
+        ).all()
+    )
+    participants = dict(
+        session.exec(
+            select(Activity.project_id, func.coalesce(func.sum(AttendanceRow.count), 0))
+            .join(AttendanceRow, col(AttendanceRow.activity_id) == Activity.id)
+            .where(*live)
+            .group_by(col(Activity.project_id))
+        ).all()
+    )
+    return {
+        pid: (int(activities.get(pid, 0)), int(participants.get(pid, 0)), int(waiting.get(pid, 0)))
+        for pid in project_ids
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,67 +242,125 @@ class ProjectPage:
     site_map: charts.Chart | None
 
 
-def project_page(session: Session, *, caller: Caller, t: Translator, today: date,
-                 project_id: uuid.UUID, status: str | None, limit: int = PAGE_SIZE,
-                 offset: int = 0) -> ProjectPage:
+def project_page(
+    session: Session,
+    *,
+    caller: Caller,
+    t: Translator,
+    today: date,
+    project_id: uuid.UUID,
+    status: str | None,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
+) -> ProjectPage:
     project = projects_service.get_project(session, caller=caller, project_id=project_id)
-    sites, _ = projects_service.list_sites(session, caller=caller, project_id=project.id,
-                                           limit=500)
-    targets, _ = projects_service.list_targets(session, caller=caller, project_id=project.id,
-                                               limit=1000)
+    sites, _ = projects_service.list_sites(session, caller=caller, project_id=project.id, limit=500)
+    targets, _ = projects_service.list_targets(
+        session, caller=caller, project_id=project.id, limit=1000
+    )
     items, total = queries.list_activities(
-        session, caller=caller,
+        session,
+        caller=caller,
         filters=queries.ActivityFilters(project=str(project.id), status=status or None),
-        limit=limit, offset=offset)
+        limit=limit,
+        offset=offset,
+    )
     texts, fmt = _texts(t), _formatter(t)
     only = {"project": str(project.id)}
-    totals = {code: (indicator_rows(session, caller=caller, code=code, filters=only) or
-                     [{"value": None}])[0]["value"]
-              for code in ("ACTIVITIES", "PARTICIPANTS", "WOMEN_SHARE")}
-    waiting = session.exec(select(func.count()).select_from(Activity).where(
-        col(Activity.project_id) == project.id, col(Activity.deleted).is_(False),
-        col(Activity.status) == ActivityStatus.SUBMITTED)).one()
+    totals = {
+        code: (
+            indicator_rows(session, caller=caller, code=code, filters=only) or [{"value": None}]
+        )[0]["value"]
+        for code in ("ACTIVITIES", "PARTICIPANTS", "WOMEN_SHARE")
+    }
+    waiting = session.exec(
+        select(func.count())
+        .select_from(Activity)
+        .where(
+            col(Activity.project_id) == project.id,
+            col(Activity.deleted).is_(False),
+            col(Activity.status) == ActivityStatus.SUBMITTED,
+        )
+    ).one()
     kpis = [
-        Figure(t.gettext("Activities"), t.number(totals["ACTIVITIES"] or 0),
-               t.gettext("submitted and approved, since the start")),
-        Figure(t.gettext("Participants"), t.number(totals["PARTICIPANTS"] or 0),
-               t.gettext("participations, not distinct people")),
-        Figure(t.gettext("Women's share"), t.percent(totals["WOMEN_SHARE"], 1),
-               t.gettext("of all participants")),
-        Figure(t.gettext("Waiting for review"), t.number(waiting),
-               t.gettext("submitted activities")),
+        Figure(
+            t.gettext("Activities"),
+            t.number(totals["ACTIVITIES"] or 0),
+            t.gettext("submitted and approved, since the start"),
+        ),
+        Figure(
+            t.gettext("Participants"),
+            t.number(totals["PARTICIPANTS"] or 0),
+            t.gettext("participations, not distinct people"),
+        ),
+        Figure(
+            t.gettext("Women's share"),
+            t.percent(totals["WOMEN_SHARE"], 1),
+            t.gettext("of all participants"),
+        ),
+        Figure(
+            t.gettext("Waiting for review"), t.number(waiting), t.gettext("submitted activities")
+        ),
     ]
-    progress = target_progress(indicator_rows(session, caller=caller,
-                                              code="TARGET_ACHIEVEMENT", filters=only))
+    progress = target_progress(
+        indicator_rows(session, caller=caller, code="TARGET_ACHIEVEMENT", filters=only)
+    )
     progress_chart = None
     if progress:
         chosen = current_targets(progress, today)
         progress_chart = charts.progress_chart(
-            key="project-achievement", title=t.gettext("Achievement of the current targets"),
-            items=[charts.Progress(_progress_label(t, i, with_project=False), i.actual,
-                                   i.target, detail=i.period) for i in chosen],
-            x_label=t.gettext("Share of the target reached"), fmt=fmt,
-            percent=lambda v: t.percent(v), texts=texts)
-    places = [charts.Place(s.name, s.lat, s.lon) for s in sites
-              if s.lat is not None and s.lon is not None]
+            key="project-achievement",
+            title=t.gettext("Achievement of the current targets"),
+            items=[
+                charts.Progress(
+                    _progress_label(t, i, with_project=False), i.actual, i.target, detail=i.period
+                )
+                for i in chosen
+            ],
+            x_label=t.gettext("Share of the target reached"),
+            fmt=fmt,
+            percent=lambda v: t.percent(v),
+            texts=texts,
+        )
+    places = [
+        charts.Place(s.name, s.lat, s.lon) for s in sites if s.lat is not None and s.lon is not None
+    ]
     country = COUNTRIES.get(project.country)
-    site_map = charts.site_map(
-        key="sites", title=t.gettext("Where the sites are"), places=places,
-        bbox=country.bbox if country else None, x_label=t.gettext("Longitude"),
-        y_label=t.gettext("Latitude"), texts=texts) if places else None
-    return ProjectPage(project=project, sites=sites, targets=targets, activities=items,
-                       activities_total=total, site_names={s.id: s.name for s in sites},
-                       may_manage=can_manage_country(caller, project.country), kpis=kpis,
-                       progress=progress, progress_chart=progress_chart,
-                       indicator_charts=_target_charts(t, progress, texts, fmt),
-                       site_map=site_map)
+    site_map = (
+        charts.site_map(
+            key="sites",
+            title=t.gettext("Where the sites are"),
+            places=places,
+            bbox=country.bbox if country else None,
+            x_label=t.gettext("Longitude"),
+            y_label=t.gettext("Latitude"),
+            texts=texts,
+        )
+        if places
+        else None
+    )
+    return ProjectPage(
+        project=project,
+        sites=sites,
+        targets=targets,
+        activities=items,
+        activities_total=total,
+        site_names={s.id: s.name for s in sites},
+        may_manage=can_manage_country(caller, project.country),
+        kpis=kpis,
+        progress=progress,
+        progress_chart=progress_chart,
+        indicator_charts=_target_charts(t, progress, texts, fmt),
+        site_map=site_map,
+    )
 
 
 GRAIN_WORDS = {"year": N_("yearly"), "quarter": N_("quarterly"), "month": N_("monthly")}
 
 
-def _target_charts(t: Translator, progress: Sequence[TargetProgress], texts: charts.Texts,
-                   fmt: charts.Formatter) -> list[charts.Chart]:
+def _target_charts(
+    t: Translator, progress: Sequence[TargetProgress], texts: charts.Texts, fmt: charts.Formatter
+) -> list[charts.Chart]:
     """One chart per indicator, sex and kind of period: target against actual per period."""
     groups: dict[tuple[str, str | None, str], list[TargetProgress]] = {}
     for item in progress:
@@ -281,20 +371,41 @@ def _target_charts(t: Translator, progress: Sequence[TargetProgress], texts: cha
         items = sorted(items, key=lambda i: period_bounds(i.period))
         name = _progress_label(t, items[0], with_project=False)
         several = sum(1 for key in groups if key[:2] == (indicator, sex)) > 1
-        title = (t.gettext("%(indicator)s: target and actual, %(grain)s", indicator=name,
-                           grain=t.gettext(GRAIN_WORDS[grain])) if several else
-                 t.gettext("%(indicator)s: target and actual by period", indicator=name))
-        unit = (t.gettext("Share of women (%)") if indicator == "WOMEN_SHARE"
-                else t.label("indicator", indicator))
-        made.append(charts.grouped_bar_chart(
-            key=f"target-{indicator.lower()}-{sex or 'all'}-{grain}", title=title,
-            categories=[i.period for i in items],
-            series=[charts.Series(t.gettext("Target"), tuple(i.target for i in items),
-                                  TARGET_COLOR),
-                    charts.Series(t.gettext("Actual"), tuple(i.actual for i in items),
-                                  charts.PALETTE[0])],
-            x_label=t.gettext("Period"), y_label=unit, fmt=fmt, height=230,
-            y_max=100 if indicator == "WOMEN_SHARE" else None, texts=texts))
+        title = (
+            t.gettext(
+                "%(indicator)s: target and actual, %(grain)s",
+                indicator=name,
+                grain=t.gettext(GRAIN_WORDS[grain]),
+            )
+            if several
+            else t.gettext("%(indicator)s: target and actual by period", indicator=name)
+        )
+        unit = (
+            t.gettext("Share of women (%)")
+            if indicator == "WOMEN_SHARE"
+            else t.label("indicator", indicator)
+        )
+        made.append(
+            charts.grouped_bar_chart(
+                key=f"target-{indicator.lower()}-{sex or 'all'}-{grain}",
+                title=title,
+                categories=[i.period for i in items],
+                series=[
+                    charts.Series(
+                        t.gettext("Target"), tuple(i.target for i in items), TARGET_COLOR
+                    ),
+                    charts.Series(
+                        t.gettext("Actual"), tuple(i.actual for i in items), charts.PALETTE[0]
+                    ),
+                ],
+                x_label=t.gettext("Period"),
+                y_label=unit,
+                fmt=fmt,
+                height=230,
+                y_max=100 if indicator == "WOMEN_SHARE" else None,
+                texts=texts,
+            )
+        )
     return made
 
 
@@ -313,10 +424,15 @@ class QueueFilters:
 
     def activity_filters(self) -> queries.ActivityFilters:
         return queries.ActivityFilters(
-            country=self.country or None, project=self.project or None,
-            activity_type=self.activity_type or None, status=ActivityStatus.SUBMITTED,
-            date_from=self.date_from, date_to=self.date_to, late=True if self.late_only else None,
-            q=self.q or None)
+            country=self.country or None,
+            project=self.project or None,
+            activity_type=self.activity_type or None,
+            status=ActivityStatus.SUBMITTED,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            late=True if self.late_only else None,
+            q=self.q or None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,22 +451,40 @@ class ReviewQueue:
     countries: list[str]
 
 
-def review_queue(session: Session, *, caller: Caller, filters: QueueFilters,
-                 limit: int = PAGE_SIZE, offset: int = 0) -> ReviewQueue:
-    items, total = queries.list_activities(session, caller=caller,
-                                           filters=filters.activity_filters(), limit=limit,
-                                           offset=offset)
+def review_queue(
+    session: Session,
+    *,
+    caller: Caller,
+    filters: QueueFilters,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
+) -> ReviewQueue:
+    items, total = queries.list_activities(
+        session, caller=caller, filters=filters.activity_filters(), limit=limit, offset=offset
+    )
     _, late = queries.list_activities(
-        session, caller=caller, limit=1,
-        filters=queries.ActivityFilters(status=ActivityStatus.SUBMITTED, late=True))
+        session,
+        caller=caller,
+        limit=1,
+        filters=queries.ActivityFilters(status=ActivityStatus.SUBMITTED, late=True),
+    )
     projects, _ = projects_service.list_projects(session, caller=caller, limit=500)
     names = usernames(session, (i.created_by_id for i in items))
     reviewable = {p.id for p in projects if can_review(caller, p)}
     return ReviewQueue(
-        items=[QueueItem(i, names.get(i.created_by_id, "") if i.created_by_id else "",
-                         i.project_id in reviewable) for i in items],
-        total=total, late=late, projects=projects,
-        countries=sorted({p.country for p in projects}))
+        items=[
+            QueueItem(
+                i,
+                names.get(i.created_by_id, "") if i.created_by_id else "",
+                i.project_id in reviewable,
+            )
+            for i in items
+        ],
+        total=total,
+        late=late,
+        projects=projects,
+        countries=sorted({p.country for p in projects}),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,15 +493,17 @@ class BulkResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (title or id, reason)
 
 
-def bulk_approve(session: Session, *, caller: Caller,
-                 activity_ids: Sequence[uuid.UUID]) -> BulkResult:
+def bulk_approve(
+    session: Session, *, caller: Caller, activity_ids: Sequence[uuid.UUID]
+) -> BulkResult:
     """Approve each activity that can be; the others are reported, not half-done."""
     result = BulkResult()
     for activity_id in dict.fromkeys(activity_ids):
         try:
             with session.begin_nested():
-                activity, _ = review_activity(session, caller=caller, activity_id=activity_id,
-                                              action="approve")
+                activity, _ = review_activity(
+                    session, caller=caller, activity_id=activity_id, action="approve"
+                )
             result.approved.append(activity.title)
         except PilotMonitorError as exc:
             # Name what the caller may see; an activity out of scope stays an id.
@@ -426,15 +562,24 @@ def activity_page(session: Session, *, caller: Caller, activity_id: uuid.UUID) -
     site_ids = {_uuid_of(c.before) for r in history for c in r.changes if c.field == "site_id"}
     site_ids |= {_uuid_of(c.after) for r in history for c in r.changes if c.field == "site_id"}
     names = {str(project.id): project.code}
-    names.update({str(i): n for i, n in session.exec(
-        select(Site.id, Site.name).where(col(Site.id).in_([i for i in site_ids if i]))).all()})
+    names.update(
+        {
+            str(i): n
+            for i, n in session.exec(
+                select(Site.id, Site.name).where(col(Site.id).in_([i for i in site_ids if i]))
+            ).all()
+        }
+    )
     return ActivityPage(
-        detail=detail, project=project, site=site,
+        detail=detail,
+        project=project,
+        site=site,
         attendance=summarise_attendance([a.model_dump() for a in detail.attendance]),
         revisions=list(reversed(history)),
         actions=review_actions(caller, project, detail.status, detail.deleted),
         conflicts=conflicts_of_activity(session, caller=caller, detail=detail),
-        may_resolve=can_review(caller, project), names=names,
+        may_resolve=can_review(caller, project),
+        names=names,
     )
 
 
@@ -445,38 +590,63 @@ def _uuid_of(value: Any) -> uuid.UUID | None:
         return None
 
 
-def conflicts_of_activity(session: Session, *, caller: Caller,
-                          detail: queries.ActivityDetail) -> list[ConflictView]:
+def conflicts_of_activity(
+    session: Session, *, caller: Caller, detail: queries.ActivityDetail
+) -> list[ConflictView]:
     """Sync conflicts on this activity and its photos, open ones first (scoped like the API's
     conflict list, which has no per-record filter)."""
     record_ids = [detail.id, *(a.id for a in detail.attachments)]
     rows = session.exec(
-        select(SyncConflict).where(col(SyncConflict.entity_id).in_(record_ids),
-                                   in_visible_project(SyncConflict.project_id, caller))
-        .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))).all()
-    labels = dict(session.exec(select(Device.id, Device.label).where(
-        col(Device.id).in_([r.device_id for r in rows if r.device_id]))).all())
-    views = [ConflictView(
-        id=r.id, entity=r.entity, fields=list(r.fields or []), base=r.base_values or {},
-        server=r.server_values or {}, device=r.device_values or {},
-        device_label=labels.get(r.device_id, "") if r.device_id else "", status=r.status,
-        created_at=r.created_at, resolution=r.resolution) for r in rows]
+        select(SyncConflict)
+        .where(
+            col(SyncConflict.entity_id).in_(record_ids),
+            in_visible_project(SyncConflict.project_id, caller),
+        )
+        .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))
+    ).all()
+    labels = dict(
+        session.exec(
+            select(Device.id, Device.label).where(
+                col(Device.id).in_([r.device_id for r in rows if r.device_id])
+            )
+        ).all()
+    )
+    views = [
+        ConflictView(
+            id=r.id,
+            entity=r.entity,
+            fields=list(r.fields or []),
+            base=r.base_values or {},
+            server=r.server_values or {},
+            device=r.device_values or {},
+            device_label=labels.get(r.device_id, "") if r.device_id else "",
+            status=r.status,
+            created_at=r.created_at,
+            resolution=r.resolution,
+        )
+        for r in rows
+    ]
     return sorted(views, key=lambda v: v.status != "open")
 
 
-def resolve_conflict(session: Session, *, caller: Caller, conflict_id: uuid.UUID,
-                     keep: str) -> None:
+def resolve_conflict(
+    session: Session, *, caller: Caller, conflict_id: uuid.UUID, keep: str
+) -> None:
     if keep not in ("server", "device"):
-        raise ValidationFailed([{"field": "keep", "message": "choose the server's or the "
-                                 "tablet's values"}])
-    conflicts.resolve(session, caller=caller, conflict_id=conflict_id,
-                      request=conflicts.ResolveRequest(keep=keep))
+        raise ValidationFailed(
+            [{"field": "keep", "message": "choose the server's or the tablet's values"}]
+        )
+    conflicts.resolve(
+        session, caller=caller, conflict_id=conflict_id, request=conflicts.ResolveRequest(keep=keep)
+    )
 
 
-def review(session: Session, *, caller: Caller, activity_id: uuid.UUID, action: str,
-           comment: str) -> Activity:
-    activity, _ = review_activity(session, caller=caller, activity_id=activity_id,
-                                  action=action, comment=comment)
+def review(
+    session: Session, *, caller: Caller, activity_id: uuid.UUID, action: str, comment: str
+) -> Activity:
+    activity, _ = review_activity(
+        session, caller=caller, activity_id=activity_id, action=action, comment=comment
+    )
     return activity
 
 
@@ -502,24 +672,35 @@ class TabletsPage:
     field_experts: list[User]
 
 
-def tablets_page(session: Session, *, caller: Caller, now: datetime | None = None,
-                 limit: int = 200, offset: int = 0) -> TabletsPage:
+def tablets_page(
+    session: Session,
+    *,
+    caller: Caller,
+    now: datetime | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> TabletsPage:
     now = now or utcnow()
-    found, total = devices_service.list_devices(session, caller=caller, limit=limit,
-                                                offset=offset)
+    found, total = devices_service.list_devices(session, caller=caller, limit=limit, offset=offset)
     rows = []
     for device in found:
         seen = as_utc(device.last_seen_at) or as_utc(device.enrolled_at)
         quiet = now - seen if seen is not None else None
-        rows.append(TabletRow(device, quiet.days if quiet is not None and quiet > SILENT_AFTER
-                              else None))
+        rows.append(
+            TabletRow(device, quiet.days if quiet is not None and quiet > SILENT_AFTER else None)
+        )
     may_manage = caller.role in (Role.ADMIN, Role.COUNTRY_OFFICER)
     experts: list[User] = []
     if may_manage:
         experts, _ = list_users(session, caller=caller, role=Role.FIELD_EXPERT, limit=500)
         experts = [u for u in experts if u.is_active]
-    return TabletsPage(tablets=rows, total=total, silent=sum(r.silent for r in rows),
-                       may_manage=may_manage, field_experts=experts)
+    return TabletsPage(
+        tablets=rows,
+        total=total,
+        silent=sum(r.silent for r in rows),
+        may_manage=may_manage,
+        field_experts=experts,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,16 +712,22 @@ class Enrolment:
     qr_payload: str
 
 
-def enrol_tablet(session: Session, *, caller: Caller, username: str, server_url: str,
-                 hours: int) -> Enrolment:
+def enrol_tablet(
+    session: Session, *, caller: Caller, username: str, server_url: str, hours: int
+) -> Enrolment:
     if not username:
         raise ValidationFailed([{"field": "username", "message": "choose who will use it"}])
     row, code, user = devices_service.issue_enrolment_code_as(
-        session, caller=caller, username=username, hours=hours)
+        session, caller=caller, username=username, hours=hours
+    )
     payload = devices_service.qr_payload(code, server_url)
-    return Enrolment(username=user.username, code=code,
-                     expires_at=as_utc(row.expires_at) or row.expires_at,
-                     qr_svg=devices_service.qr_svg(payload), qr_payload=payload)
+    return Enrolment(
+        username=user.username,
+        code=code,
+        expires_at=as_utc(row.expires_at) or row.expires_at,
+        qr_svg=devices_service.qr_svg(payload),
+        qr_payload=payload,
+    )
 
 
 def revoke_tablet(session: Session, *, caller: Caller, device_id: uuid.UUID) -> str:
@@ -551,15 +738,26 @@ def revoke_tablet(session: Session, *, caller: Caller, device_id: uuid.UUID) -> 
 # --- indicators -------------------------------------------------------------------------------
 
 
-def indicator_rows(session: Session, *, caller: Caller, code: str,
-                   group_by: Sequence[str] = (), filters: Mapping[str, str] | None = None,
-                   date_from: date | None = None, date_to: date | None = None,
-                   status: str | None = None) -> list[dict[str, Any]]:
+def indicator_rows(
+    session: Session,
+    *,
+    caller: Caller,
+    code: str,
+    group_by: Sequence[str] = (),
+    filters: Mapping[str, str] | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
     """Rows of one indicator for the caller, exactly as the API's values endpoint computes them."""
     query = indicators.parse_values_query(
-        code=code, group_by=",".join(group_by), filters=dict(filters or {}),
+        code=code,
+        group_by=",".join(group_by),
+        filters=dict(filters or {}),
         date_from=date_from.isoformat() if date_from else None,
-        date_to=date_to.isoformat() if date_to else None, status=status)
+        date_to=date_to.isoformat() if date_to else None,
+        status=status,
+    )
     return indicators.indicator_values(session, caller=caller, query=query).rows
 
 
@@ -600,8 +798,12 @@ class Headline:
 
 
 HEADLINES: tuple[str, ...] = ("ACTIVITIES", "PARTICIPANTS", "WOMEN_SHARE", "TRAININGS")
-THEMATIC_COLORS = {"TA1": charts.PALETTE[0], "TA2": charts.PALETTE[1],
-                   "TA3": charts.PALETTE[2], "TA4": charts.PALETTE[3]}
+THEMATIC_COLORS = {
+    "TA1": charts.PALETTE[0],
+    "TA2": charts.PALETTE[1],
+    "TA3": charts.PALETTE[2],
+    "TA4": charts.PALETTE[3],
+}
 SEX_COLORS = {"female": "#9b5b8f", "male": "#3f9aa6", "unspecified": "#a3adba"}
 TARGET_COLOR = "#b9c6d3"
 
@@ -625,18 +827,29 @@ class Overview:
 
 
 def _texts(t: Translator) -> charts.Texts:
-    return charts.Texts(data_table=t.gettext("Show the numbers"),
-                        no_data=t.gettext("No data yet for this selection."),
-                        total=t.gettext("Total"), actual=t.gettext("Actual"),
-                        target=t.gettext("Target"), achieved=t.gettext("Achieved"))
+    return charts.Texts(
+        data_table=t.gettext("Show the numbers"),
+        no_data=t.gettext("No data yet for this selection."),
+        total=t.gettext("Total"),
+        actual=t.gettext("Actual"),
+        target=t.gettext("Target"),
+        achieved=t.gettext("Achieved"),
+    )
 
 
 def _formatter(t: Translator) -> charts.Formatter:
     return lambda v: t.number(v, 0 if float(v).is_integer() else 1)
 
 
-def overview(session: Session, *, caller: Caller, t: Translator, today: date,
-             country: str = "", target_indicator: str = "") -> Overview:
+def overview(
+    session: Session,
+    *,
+    caller: Caller,
+    t: Translator,
+    today: date,
+    country: str = "",
+    target_indicator: str = "",
+) -> Overview:
     """Headlines of this quarter against the last, and the four charts of the overview."""
     projects, _ = projects_service.list_projects(session, caller=caller, limit=1000)
     countries = sorted({p.country for p in projects})
@@ -648,17 +861,31 @@ def overview(session: Session, *, caller: Caller, t: Translator, today: date,
     q_end = add_months(this_q, 3) - timedelta(days=1)
     headlines = []
     for code in HEADLINES:
-        rows = indicator_rows(session, caller=caller, code=code, group_by=("period:quarter",),
-                              filters=filters, date_from=last_q, date_to=q_end)
+        rows = indicator_rows(
+            session,
+            caller=caller,
+            code=code,
+            group_by=("period:quarter",),
+            filters=filters,
+            date_from=last_q,
+            date_to=q_end,
+        )
         by_period = {r["period"]: r["value"] for r in rows}
         percent = code == "WOMEN_SHARE"
         empty = None if percent else 0
-        headlines.append(Headline(code, by_period.get(quarter_label(this_q), empty),
-                                  by_period.get(quarter_label(last_q), empty), percent))
+        headlines.append(
+            Headline(
+                code,
+                by_period.get(quarter_label(this_q), empty),
+                by_period.get(quarter_label(last_q), empty),
+                percent,
+            )
+        )
     window_from = add_months(today.replace(day=1), -11)
     texts, fmt = _texts(t), _formatter(t)
     achievement, targeted, shown = _achievement_by_project(
-        session, caller, t, filters, today, texts, fmt, target_indicator)
+        session, caller, t, filters, today, texts, fmt, target_indicator
+    )
     made = [
         _activities_by_month(session, caller, t, filters, window_from, q_end, texts, fmt),
         _participants_by_sex_age(session, caller, t, filters, window_from, q_end, texts, fmt),
@@ -666,74 +893,148 @@ def overview(session: Session, *, caller: Caller, t: Translator, today: date,
         achievement,
     ]
     waiting, waiting_total = queries.list_activities(
-        session, caller=caller, limit=6,
-        filters=queries.ActivityFilters(status=ActivityStatus.SUBMITTED, country=country or None))
-    return Overview(quarter=quarter_label(this_q), previous_quarter=quarter_label(last_q),
-                    headlines=headlines, charts=made, waiting=waiting,
-                    waiting_total=waiting_total, countries=countries, country=country,
-                    window_from=window_from, window_to=today,
-                    quarter_day=(today - this_q).days + 1, quarter_days=(q_end - this_q).days + 1,
-                    targeted=targeted, target_indicator=shown)
+        session,
+        caller=caller,
+        limit=6,
+        filters=queries.ActivityFilters(status=ActivityStatus.SUBMITTED, country=country or None),
+    )
+    return Overview(
+        quarter=quarter_label(this_q),
+        previous_quarter=quarter_label(last_q),
+        headlines=headlines,
+        charts=made,
+        waiting=waiting,
+        waiting_total=waiting_total,
+        countries=countries,
+        country=country,
+        window_from=window_from,
+        window_to=today,
+        quarter_day=(today - this_q).days + 1,
+        quarter_days=(q_end - this_q).days + 1,
+        targeted=targeted,
+        target_indicator=shown,
+    )
 
 
 def _months(first: date, count: int) -> list[date]:
     return [add_months(first, i) for i in range(count)]
 
 
-def _activities_by_month(session: Session, caller: Caller, t: Translator,
-                         filters: Mapping[str, str], first: date, last: date,
-                         texts: charts.Texts, fmt: charts.Formatter) -> charts.Chart:
-    rows = indicator_rows(session, caller=caller, code="ACTIVITIES",
-                          group_by=("period:month", "thematic_area"), filters=filters,
-                          date_from=first, date_to=last)
+def _activities_by_month(
+    session: Session,
+    caller: Caller,
+    t: Translator,
+    filters: Mapping[str, str],
+    first: date,
+    last: date,
+    texts: charts.Texts,
+    fmt: charts.Formatter,
+) -> charts.Chart:
+    rows = indicator_rows(
+        session,
+        caller=caller,
+        code="ACTIVITIES",
+        group_by=("period:month", "thematic_area"),
+        filters=filters,
+        date_from=first,
+        date_to=last,
+    )
     months = _months(first, 12)
     cells = {(r["period"], r["thematic_area"]): r["value"] for r in rows}
     present = [ta for ta in THEMATIC_COLORS if any(k[1] == ta for k in cells)]
-    series = [charts.Series(t.label("thematic_area_short", ta),
-                            tuple(float(cells.get((month_label(m), ta), 0)) for m in months),
-                            THEMATIC_COLORS[ta]) for ta in present]
+    series = [
+        charts.Series(
+            t.label("thematic_area_short", ta),
+            tuple(float(cells.get((month_label(m), ta), 0)) for m in months),
+            THEMATIC_COLORS[ta],
+        )
+        for ta in present
+    ]
     return charts.stacked_bar_chart(
-        key="activities-by-month", title=t.gettext("Activities per month by thematic area"),
-        categories=[t.month(m) for m in months], series=series, x_label=t.gettext("Month"),
-        y_label=t.gettext("Activities"), fmt=fmt, texts=texts)
+        key="activities-by-month",
+        title=t.gettext("Activities per month by thematic area"),
+        categories=[t.month(m) for m in months],
+        series=series,
+        x_label=t.gettext("Month"),
+        y_label=t.gettext("Activities"),
+        fmt=fmt,
+        texts=texts,
+    )
 
 
-def _participants_by_sex_age(session: Session, caller: Caller, t: Translator,
-                             filters: Mapping[str, str], first: date, last: date,
-                             texts: charts.Texts, fmt: charts.Formatter) -> charts.Chart:
-    rows = indicator_rows(session, caller=caller, code="PARTICIPANTS",
-                          group_by=("age_band", "sex"), filters=filters, date_from=first,
-                          date_to=last)
+def _participants_by_sex_age(
+    session: Session,
+    caller: Caller,
+    t: Translator,
+    filters: Mapping[str, str],
+    first: date,
+    last: date,
+    texts: charts.Texts,
+    fmt: charts.Formatter,
+) -> charts.Chart:
+    rows = indicator_rows(
+        session,
+        caller=caller,
+        code="PARTICIPANTS",
+        group_by=("age_band", "sex"),
+        filters=filters,
+        date_from=first,
+        date_to=last,
+    )
     cells = {(r["age_band"], r["sex"]): r["value"] for r in rows}
-    ages = [a for a in codes(AgeBand) if a != AgeBand.UNSPECIFIED
-            or any(k[0] == a for k in cells)]
+    ages = [a for a in codes(AgeBand) if a != AgeBand.UNSPECIFIED or any(k[0] == a for k in cells)]
     sexes = [s for s in codes(Sex) if s != Sex.UNSPECIFIED or any(k[1] == s for k in cells)]
-    series = [charts.Series(t.label("sex", s),
-                            tuple(float(cells.get((a, s), 0)) for a in ages), SEX_COLORS[s])
-              for s in sexes]
+    series = [
+        charts.Series(
+            t.label("sex", s), tuple(float(cells.get((a, s), 0)) for a in ages), SEX_COLORS[s]
+        )
+        for s in sexes
+    ]
     return charts.grouped_bar_chart(
         key="participants-by-sex-age",
         title=t.gettext("Participants by sex and age band, last 12 months"),
-        categories=[t.label("age_band", a) for a in ages], series=series,
-        x_label=t.gettext("Age band"), y_label=t.gettext("Participants"), fmt=fmt, texts=texts)
+        categories=[t.label("age_band", a) for a in ages],
+        series=series,
+        x_label=t.gettext("Age band"),
+        y_label=t.gettext("Participants"),
+        fmt=fmt,
+        texts=texts,
+    )
 
 
-def _women_share(session: Session, caller: Caller, t: Translator, filters: Mapping[str, str],
-                 first: date, last: date, texts: charts.Texts) -> charts.Chart:
-    rows = indicator_rows(session, caller=caller, code="WOMEN_SHARE",
-                          group_by=("period:quarter",), filters=filters, date_from=first,
-                          date_to=last)
+def _women_share(
+    session: Session,
+    caller: Caller,
+    t: Translator,
+    filters: Mapping[str, str],
+    first: date,
+    last: date,
+    texts: charts.Texts,
+) -> charts.Chart:
+    rows = indicator_rows(
+        session,
+        caller=caller,
+        code="WOMEN_SHARE",
+        group_by=("period:quarter",),
+        filters=filters,
+        date_from=first,
+        date_to=last,
+    )
     quarters = [quarter_label(add_months(first, 3 * i)) for i in range(8)]
     by_quarter = {r["period"]: r["value"] for r in rows}
-    values = tuple(None if by_quarter.get(q) is None else float(by_quarter[q])
-                   for q in quarters)
+    values = tuple(None if by_quarter.get(q) is None else float(by_quarter[q]) for q in quarters)
     return charts.line_chart(
-        key="women-share", title=t.gettext("Women's share of participants by quarter"),
-        categories=quarters, series=[charts.Series(t.gettext("Women's share"), values,
-                                                   SEX_COLORS["female"])],
-        x_label=t.gettext("Quarter"), y_label=t.gettext("Share of women (%)"),
-        fmt=lambda v: t.percent(v), y_max=100,
-        reference=(50.0, t.gettext("parity")), texts=texts)
+        key="women-share",
+        title=t.gettext("Women's share of participants by quarter"),
+        categories=quarters,
+        series=[charts.Series(t.gettext("Women's share"), values, SEX_COLORS["female"])],
+        x_label=t.gettext("Quarter"),
+        y_label=t.gettext("Share of women (%)"),
+        fmt=lambda v: t.percent(v),
+        y_max=100,
+        reference=(50.0, t.gettext("parity")),
+        texts=texts,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -748,11 +1049,18 @@ class TargetProgress:
 
 
 def target_progress(rows: Sequence[Mapping[str, Any]]) -> list[TargetProgress]:
-    return [TargetProgress(project=str(r.get("project") or ""), indicator=str(r["indicator"]),
-                           period=str(r["period"]), sex=r.get("sex"),
-                           target=float(r["target"] or 0), actual=float(r["actual"] or 0),
-                           achievement=r.get("value"))
-            for r in rows]
+    return [
+        TargetProgress(
+            project=str(r.get("project") or ""),
+            indicator=str(r["indicator"]),
+            period=str(r["period"]),
+            sex=r.get("sex"),
+            target=float(r["target"] or 0),
+            actual=float(r["actual"] or 0),
+            achievement=r.get("value"),
+        )
+        for r in rows
+    ]
 
 
 def current_targets(progress: Sequence[TargetProgress], today: date) -> list[TargetProgress]:
@@ -770,8 +1078,9 @@ def current_targets(progress: Sequence[TargetProgress], today: date) -> list[Tar
         key = (item.project, item.indicator, item.sex)
         if key not in best or rank < best[key][0]:
             best[key] = (rank, item)
-    return sorted((item for _, item in best.values()),
-                  key=lambda i: (i.project, i.indicator, i.sex or ""))
+    return sorted(
+        (item for _, item in best.values()), key=lambda i: (i.project, i.indicator, i.sex or "")
+    )
 
 
 def _progress_label(t: Translator, item: TargetProgress, *, with_project: bool) -> str:
@@ -781,40 +1090,72 @@ def _progress_label(t: Translator, item: TargetProgress, *, with_project: bool) 
     return f"{item.project} · {name}" if with_project else name
 
 
-def _achievement_by_project(session: Session, caller: Caller, t: Translator,
-                            filters: Mapping[str, str], today: date, texts: charts.Texts,
-                            fmt: charts.Formatter,
-                            wanted: str) -> tuple[charts.Chart, list[str], str]:
+def _achievement_by_project(
+    session: Session,
+    caller: Caller,
+    t: Translator,
+    filters: Mapping[str, str],
+    today: date,
+    texts: charts.Texts,
+    fmt: charts.Formatter,
+    wanted: str,
+) -> tuple[charts.Chart, list[str], str]:
     """One bar per project for one targeted indicator (the chart, the indicators that have
     current targets, the one shown)."""
-    rows = indicator_rows(session, caller=caller, code="TARGET_ACHIEVEMENT",
-                          group_by=("project",), filters=filters)
+    rows = indicator_rows(
+        session, caller=caller, code="TARGET_ACHIEVEMENT", group_by=("project",), filters=filters
+    )
     current = current_targets(target_progress(rows), today)
     targeted = [code for code in INDICATORS if any(i.indicator == code for i in current)]
-    shown = wanted if wanted in targeted else (
-        "ACTIVITIES" if "ACTIVITIES" in targeted else (targeted[0] if targeted else ""))
-    items = [charts.Progress(t.label("sex", i.sex) if i.sex else i.period, i.actual, i.target,
-                             detail=i.period, group=i.project)
-             for i in current if i.indicator == shown]
-    title = t.gettext("Achievement against target per project: %(indicator)s",
-                      indicator=t.label("indicator", shown)) if shown else \
-        t.gettext("Achievement against target per project")
+    shown = (
+        wanted
+        if wanted in targeted
+        else ("ACTIVITIES" if "ACTIVITIES" in targeted else (targeted[0] if targeted else ""))
+    )
+    items = [
+        charts.Progress(
+            t.label("sex", i.sex) if i.sex else i.period,
+            i.actual,
+            i.target,
+            detail=i.period,
+            group=i.project,
+        )
+        for i in current
+        if i.indicator == shown
+    ]
+    title = (
+        t.gettext(
+            "Achievement against target per project: %(indicator)s",
+            indicator=t.label("indicator", shown),
+        )
+        if shown
+        else t.gettext("Achievement against target per project")
+    )
     chart = charts.progress_chart(
-        key="achievement", title=title, items=items,
-        x_label=t.gettext("Share of the target reached (current period)"), fmt=fmt,
-        percent=lambda v: t.percent(v), texts=texts)
+        key="achievement",
+        title=title,
+        items=items,
+        x_label=t.gettext("Share of the target reached (current period)"),
+        fmt=fmt,
+        percent=lambda v: t.percent(v),
+        texts=texts,
+    )
     return chart, targeted, shown
 
 
 # --- showing stored values ------------------------------------------------------------------
 
-VOCABULARY_OF_FIELD = {"type": "activity_type", "status": "status", "modality": "modality",
-                       "level": "level", "delivery": "delivery",
-                       "value_chain_stage": "value_chain_stage"}
+VOCABULARY_OF_FIELD = {
+    "type": "activity_type",
+    "status": "status",
+    "modality": "modality",
+    "level": "level",
+    "delivery": "delivery",
+    "value_chain_stage": "value_chain_stage",
+}
 
 
-def describe(t: Translator, name: str, value: Any,
-             names: Mapping[str, str] | None = None) -> str:
+def describe(t: Translator, name: str, value: Any, names: Mapping[str, str] | None = None) -> str:
     """A stored field value in words, for revision diffs and conflicts."""
     if value is None or value == "" or value == []:
         return "–"
@@ -824,8 +1165,11 @@ def describe(t: Translator, name: str, value: Any,
         return t.label(VOCABULARY_OF_FIELD[name], str(value))
     if name == "attendance" and isinstance(value, list):
         summary = summarise_attendance(value)
-        return t.gettext("%(total)s participants, %(women)s women", total=t.number(summary.total),
-                         women=t.number(summary.women))
+        return t.gettext(
+            "%(total)s participants, %(women)s women",
+            total=t.number(summary.total),
+            women=t.number(summary.women),
+        )
     if name == "location" and isinstance(value, dict):
         return f"{value.get('lat')}, {value.get('lon')}"
     if name == "participant_ids" and isinstance(value, list):
@@ -871,47 +1215,70 @@ class ExportFile:
     chunks: Iterable[bytes]
 
 
-def export_file(session: Session, *, caller: Caller, settings: Settings,
-                request: ExportRequest) -> ExportFile:
+def export_file(
+    session: Session, *, caller: Caller, settings: Settings, request: ExportRequest
+) -> ExportFile:
     """The file the export form asked for, made by the same functions as /api/v1/exports."""
     stamp = utcnow().strftime("%Y%m%d")
     status = request.status or None
     if request.format in ("csv", "xlsx"):
         query = indicators.parse_values_query(
-            code=request.indicator, group_by=",".join(request.group_by),
+            code=request.indicator,
+            group_by=",".join(request.group_by),
             filters={k: v for k, v in request.filters.items() if v},
-            date_from=request.date_from or None, date_to=request.date_to or None,
-            status=status)
+            date_from=request.date_from or None,
+            date_to=request.date_to or None,
+            status=status,
+        )
         values = indicators.indicator_values(session, caller=caller, query=query)
         rows = ([row[c] for c in values.columns] for row in values.rows)
         name = f"{values.indicator.lower()}-{stamp}.{request.format}"
         if request.format == "csv":
-            return ExportFile(name, tabular.CSV_MEDIA_TYPE, tabular.csv_chunks(values.columns,
-                                                                                rows))
+            return ExportFile(
+                name, tabular.CSV_MEDIA_TYPE, tabular.csv_chunks(values.columns, rows)
+            )
         workbook = tabular.xlsx_file(values.indicator, values.columns, rows)
         return ExportFile(name, tabular.XLSX_MEDIA_TYPE, tabular.file_chunks(workbook))
     if request.format == "dhis2":
         if not request.period:
-            raise ValidationFailed([{"field": "period", "message": "give the period to send, "
-                                     "like 2025, 2025Q3 or 2025-07"}], status_code=400)
+            raise ValidationFailed(
+                [
+                    {
+                        "field": "period",
+                        "message": "give the period to send, like 2025, 2025Q3 or 2025-07",
+                    }
+                ],
+                status_code=400,
+            )
         found = dhis2.data_value_set(
-            session, caller=caller, mapping=dhis2.load_mapping(settings.dhis2_mapping),
-            period=request.period, country=request.filters.get("country") or None,
-            status=status)
+            session,
+            caller=caller,
+            mapping=dhis2.load_mapping(settings.dhis2_mapping),
+            period=request.period,
+            country=request.filters.get("country") or None,
+            status=status,
+        )
         body = json.dumps(found.as_json(), ensure_ascii=False, indent=1).encode()
-        return ExportFile(f"dhis2-datavalueset-{request.period}-{stamp}.json",
-                          "application/json", [body])
+        return ExportFile(
+            f"dhis2-datavalueset-{request.period}-{stamp}.json", "application/json", [body]
+        )
     if request.format == "iati":
         body = iati.iati_activities(
-            session, caller=caller,
-            organisation=iati.Organisation(settings.iati_reporting_org_ref,
-                                           settings.iati_reporting_org_name),
+            session,
+            caller=caller,
+            organisation=iati.Organisation(
+                settings.iati_reporting_org_ref, settings.iati_reporting_org_name
+            ),
             country=request.filters.get("country") or None,
-            project=request.filters.get("project") or None, status=status,
-            date_from=request.date_from or None, date_to=request.date_to or None)
+            project=request.filters.get("project") or None,
+            status=status,
+            date_from=request.date_from or None,
+            date_to=request.date_to or None,
+        )
         return ExportFile(f"iati-activities-{stamp}.xml", "application/xml", [body])
-    raise ValidationFailed([{"field": "format", "message": "choose CSV, XLSX, DHIS2 or IATI"}],
-                           status_code=400)
+    raise ValidationFailed(
+        [{"field": "format", "message": "choose CSV, XLSX, DHIS2 or IATI"}], status_code=400
+    )
 
 
 def activities_file(engine: Engine, *, caller: Caller, request: ExportRequest) -> ExportFile:
@@ -922,23 +1289,29 @@ def activities_file(engine: Engine, *, caller: Caller, request: ExportRequest) -
         try:
             dates[name] = date.fromisoformat(text) if text else None
         except ValueError:
-            raise ValidationFailed([{"field": name, "message": "use a date like 2025-03-14"}],
-                                   status_code=400) from None
+            raise ValidationFailed(
+                [{"field": name, "message": "use a date like 2025-03-14"}], status_code=400
+            ) from None
     f = request.filters
     filters = queries.ActivityFilters(
-        country=f.get("country") or None, project=f.get("project") or None,
+        country=f.get("country") or None,
+        project=f.get("project") or None,
         thematic_area=f.get("thematic_area") or None,
         activity_type=f.get("activity_type") or None,
         status=request.status or f"{ActivityStatus.SUBMITTED},{ActivityStatus.APPROVED}",
-        date_from=dates["from"], date_to=dates["to"])
+        date_from=dates["from"],
+        date_to=dates["to"],
+    )
     activity_export.check_filters(filters)  # bad filters are refused before a file starts
     rows = activity_export.activity_rows(engine, caller=caller, filters=filters)
     name = f"activities-{utcnow().strftime('%Y%m%d')}"
     if request.format == "activities-csv":
-        return ExportFile(f"{name}.csv", tabular.CSV_MEDIA_TYPE,
-                          tabular.csv_chunks(activity_export.COLUMNS, rows))
-    workbook = tabular.xlsx_file("Activities", activity_export.COLUMNS, rows,
-                                 widths=activity_export.WIDTHS)
+        return ExportFile(
+            f"{name}.csv", tabular.CSV_MEDIA_TYPE, tabular.csv_chunks(activity_export.COLUMNS, rows)
+        )
+    workbook = tabular.xlsx_file(
+        "Activities", activity_export.COLUMNS, rows, widths=activity_export.WIDTHS
+    )
     return ExportFile(f"{name}.xlsx", tabular.XLSX_MEDIA_TYPE, tabular.file_chunks(workbook))
 
 
@@ -954,9 +1327,12 @@ class ExportChoices:
 def export_choices(session: Session, *, caller: Caller) -> ExportChoices:
     projects, _ = projects_service.list_projects(session, caller=caller, limit=1000)
     return ExportChoices(
-        indicators=list(INDICATORS), group_by={c: list(i.group_by) for c, i in INDICATORS.items()},
-        projects=projects, countries=sorted({p.country for p in projects}),
-        thematic_areas=sorted({p.thematic_area for p in projects}))
+        indicators=list(INDICATORS),
+        group_by={c: list(i.group_by) for c, i in INDICATORS.items()},
+        projects=projects,
+        countries=sorted({p.country for p in projects}),
+        thematic_areas=sorted({p.thematic_area for p in projects}),
+    )
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -1013,19 +1389,37 @@ def _refuse_unless_reader(caller: Caller) -> None:
         raise Forbidden(f"your role ({caller.role}) does not see other people's accounts")
 
 
-def people_page(session: Session, *, caller: Caller, q: str = "", role: str = "",
-                limit: int = PAGE_SIZE, offset: int = 0) -> PeoplePage:
+def people_page(
+    session: Session,
+    *,
+    caller: Caller,
+    q: str = "",
+    role: str = "",
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
+) -> PeoplePage:
     _refuse_unless_reader(caller)
-    users, total = list_users(session, caller=caller, role=role or None, q=q or None,
-                              limit=limit, offset=offset)
+    users, total = list_users(
+        session, caller=caller, role=role or None, q=q or None, limit=limit, offset=offset
+    )
     summary = _tablet_summary(session, caller=caller, user_ids=[u.id for u in users])
-    rows = [PersonRow(person=p, tablets=summary.get(p.id, (0, None))[0],
-                      last_sync=summary.get(p.id, (0, None))[1],
-                      may_manage=may_manage_user(caller, p), is_self=p.id == caller.user.id)
-            for p in user_publics(session, users)]
+    rows = [
+        PersonRow(
+            person=p,
+            tablets=summary.get(p.id, (0, None))[0],
+            last_sync=summary.get(p.id, (0, None))[1],
+            may_manage=may_manage_user(caller, p),
+            is_self=p.id == caller.user.id,
+        )
+        for p in user_publics(session, users)
+    ]
     may_create = bool(creatable_roles(caller))
-    return PeoplePage(rows=rows, total=total, may_create=may_create,
-                      choices=people_choices(session, caller=caller) if may_create else None)
+    return PeoplePage(
+        rows=rows,
+        total=total,
+        may_create=may_create,
+        choices=people_choices(session, caller=caller) if may_create else None,
+    )
 
 
 def people_choices(session: Session, *, caller: Caller) -> PeopleChoices:
@@ -1033,14 +1427,19 @@ def people_choices(session: Session, *, caller: Caller) -> PeopleChoices:
     if caller.role == Role.ADMIN:
         countries = sorted(COUNTRIES, key=lambda iso3: COUNTRIES[iso3].name)
     else:
-        countries = sorted(caller.countries, key=lambda c: COUNTRIES[c].name if c in COUNTRIES
-                           else c)
-    return PeopleChoices(roles=creatable_roles(caller), countries=countries,
-                         projects=sorted(projects, key=lambda p: p.code))
+        countries = sorted(
+            caller.countries, key=lambda c: COUNTRIES[c].name if c in COUNTRIES else c
+        )
+    return PeopleChoices(
+        roles=creatable_roles(caller),
+        countries=countries,
+        projects=sorted(projects, key=lambda p: p.code),
+    )
 
 
-def _tablet_summary(session: Session, *, caller: Caller,
-                    user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, datetime | None]]:
+def _tablet_summary(
+    session: Session, *, caller: Caller, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, datetime | None]]:
     """Per person: how many tablets they hold and when one last synced (one query)."""
     if not user_ids:
         return {}
@@ -1064,23 +1463,26 @@ class PersonPage:
 def person_page(session: Session, *, caller: Caller, user_id: uuid.UUID) -> PersonPage:
     _refuse_unless_reader(caller)
     user = get_user(session, caller=caller, user_id=user_id)
-    devices, _ = devices_service.list_devices(session, caller=caller, user_id=user.id,
-                                              limit=100)
-    return PersonPage(person=user_publics(session, [user])[0], tablets=devices,
-                      may_manage=may_manage_user(caller, user),
-                      is_self=user.id == caller.user.id)
+    devices, _ = devices_service.list_devices(session, caller=caller, user_id=user.id, limit=100)
+    return PersonPage(
+        person=user_publics(session, [user])[0],
+        tablets=devices,
+        may_manage=may_manage_user(caller, user),
+        is_self=user.id == caller.user.id,
+    )
 
 
-def _checked(model: type[UserCreate] | type[UserUpdate],
-             data: Mapping[str, Any]) -> dict[str, Any]:
+def _checked(model: type[UserCreate] | type[UserUpdate], data: Mapping[str, Any]) -> dict[str, Any]:
     """The form's values as the API would accept them, or ValidationFailed per field."""
     try:
         return model.model_validate(data).model_dump(exclude_unset=True)
     except PydanticValidationError as exc:
-        raise ValidationFailed([
-            {"field": str(e["loc"][0]) if e["loc"] else "form", "message": e["msg"]}
-            for e in exc.errors()
-        ]) from exc
+        raise ValidationFailed(
+            [
+                {"field": str(e["loc"][0]) if e["loc"] else "form", "message": e["msg"]}
+                for e in exc.errors()
+            ]
+        ) from exc
 
 
 def create_person(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> User:
@@ -1088,13 +1490,20 @@ def create_person(session: Session, *, caller: Caller, data: Mapping[str, Any]) 
     return create_user_as(session, caller=caller, data=_checked(UserCreate, data))
 
 
-def set_person_active(session: Session, *, caller: Caller, user_id: uuid.UUID,
-                      active: bool) -> User:
-    return update_user(session, caller=caller, user_id=user_id,
-                       changes=_checked(UserUpdate, {"is_active": active}))
+def set_person_active(
+    session: Session, *, caller: Caller, user_id: uuid.UUID, active: bool
+) -> User:
+    return update_user(
+        session, caller=caller, user_id=user_id, changes=_checked(UserUpdate, {"is_active": active})
+    )
 
 
-def set_person_password(session: Session, *, caller: Caller, user_id: uuid.UUID,
-                        password: str) -> User:
-    return update_user(session, caller=caller, user_id=user_id,
-                       changes=_checked(UserUpdate, {"password": password}))
+def set_person_password(
+    session: Session, *, caller: Caller, user_id: uuid.UUID, password: str
+) -> User:
+    return update_user(
+        session,
+        caller=caller,
+        user_id=user_id,
+        changes=_checked(UserUpdate, {"password": password}),
+    )

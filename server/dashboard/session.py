@@ -56,15 +56,28 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def set_cookie(response: Response, request: Request, name: str, value: str, *,
-               max_age: int | None, http_only: bool = True) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=http_only,
-                        samesite="lax", secure=is_https(request))
+def set_cookie(
+    response: Response,
+    request: Request,
+    name: str,
+    value: str,
+    *,
+    max_age: int | None,
+    http_only: bool = True,
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=http_only,
+        samesite="lax",
+        secure=is_https(request),
+    )
 
 
 def clear_cookie(response: Response, request: Request, name: str) -> None:
-    response.delete_cookie(name, path="/", httponly=True, samesite="lax",
-                           secure=is_https(request))
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=is_https(request))
 
 
 def session_token_of(request: Request) -> str | None:

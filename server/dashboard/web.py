@@ -91,12 +91,21 @@ class Page:
     def context(self, extra: Mapping[str, Any]) -> dict[str, Any]:
         t = self.t
         return {
-            "page": self, "t": t, "caller": self.caller, "csrf": self.csrf,
-            "csrf_field": cookies.CSRF_FIELD, "languages": LANGUAGES, "static": STATIC_PREFIX,
-            "_": t.jinja_gettext, "gettext": t.jinja_gettext, "ngettext": t.jinja_ngettext,
-            "notice": self.notice, "country_names": COUNTRY_NAMES,
+            "page": self,
+            "t": t,
+            "caller": self.caller,
+            "csrf": self.csrf,
+            "csrf_field": cookies.CSRF_FIELD,
+            "languages": LANGUAGES,
+            "static": STATIC_PREFIX,
+            "_": t.jinja_gettext,
+            "gettext": t.jinja_gettext,
+            "ngettext": t.jinja_ngettext,
+            "notice": self.notice,
+            "country_names": COUNTRY_NAMES,
             "may_see_people": self.caller is not None and may_see_people(self.caller),
-            "solution_names": SOLUTION_NAMES, "topic_names": TOPIC_NAMES,
+            "solution_names": SOLUTION_NAMES,
+            "topic_names": TOPIC_NAMES,
             "show": lambda name, value, names=None: describe(t, name, value, names),
             **extra,
         }
@@ -105,29 +114,33 @@ class Page:
         if self.caller is not None and self.session is not None and "review_count" not in extra:
             extra["review_count"] = review_count(self.session, caller=self.caller)
         html = TEMPLATES.get_template(template).render(self.context(extra))
-        response = HTMLResponse(html, status_code=status_code,
-                                headers={"Cache-Control": "no-store",
-                                         "Content-Language": self.t.language})
+        response = HTMLResponse(
+            html,
+            status_code=status_code,
+            headers={"Cache-Control": "no-store", "Content-Language": self.t.language},
+        )
         self.finish(response)
         return response
 
-    def redirect(self, url: str, *, notice: str | None = None, kind: str = "success",
-                 **values: Any) -> RedirectResponse:
+    def redirect(
+        self, url: str, *, notice: str | None = None, kind: str = "success", **values: Any
+    ) -> RedirectResponse:
         """303 to ``url`` (POST → GET), carrying a one-time notice in a signed cookie."""
         response = RedirectResponse(url, status_code=303)
         if notice:
-            signed = cookies.sign_notice(secret=self.settings.secret_key,
-                                         notice={"message": notice, "kind": kind,
-                                                 "values": values})
-            cookies.set_cookie(response, self.request, cookies.NOTICE_COOKIE, signed,
-                               max_age=120)
+            signed = cookies.sign_notice(
+                secret=self.settings.secret_key,
+                notice={"message": notice, "kind": kind, "values": values},
+            )
+            cookies.set_cookie(response, self.request, cookies.NOTICE_COOKIE, signed, max_age=120)
         self.finish(response, keep_notice=bool(notice))
         return response
 
     def finish(self, response: Response, *, keep_notice: bool = False) -> None:
         if self.new_prelogin:
-            cookies.set_cookie(response, self.request, cookies.PRELOGIN_COOKIE,
-                               self.new_prelogin, max_age=3600)
+            cookies.set_cookie(
+                response, self.request, cookies.PRELOGIN_COOKIE, self.new_prelogin, max_age=3600
+            )
         if self.notice is not None and not keep_notice:
             cookies.clear_cookie(response, self.request, cookies.NOTICE_COOKIE)
         for name in self.cookies_to_clear:
@@ -141,8 +154,11 @@ class Page:
 
 
 def translator_for(request: Request) -> Translator:
-    return Translator(pick_language(request.cookies.get(cookies.LANGUAGE_COOKIE),
-                                    request.headers.get("accept-language")))
+    return Translator(
+        pick_language(
+            request.cookies.get(cookies.LANGUAGE_COOKIE), request.headers.get("accept-language")
+        )
+    )
 
 
 def expected_csrf(request: Request, settings: Settings) -> str | None:
@@ -158,10 +174,18 @@ def _page(request: Request, settings: Settings, caller: Caller | None) -> Page:
     new_prelogin = None
     if csrf is None:
         csrf = new_prelogin = cookies.new_prelogin_token()
-    notice = cookies.read_notice(secret=settings.secret_key,
-                                 value=request.cookies.get(cookies.NOTICE_COOKIE))
-    return Page(request=request, settings=settings, t=translator_for(request), caller=caller,
-                csrf=csrf, new_prelogin=new_prelogin, notice=notice)
+    notice = cookies.read_notice(
+        secret=settings.secret_key, value=request.cookies.get(cookies.NOTICE_COOKIE)
+    )
+    return Page(
+        request=request,
+        settings=settings,
+        t=translator_for(request),
+        caller=caller,
+        csrf=csrf,
+        new_prelogin=new_prelogin,
+        notice=notice,
+    )
 
 
 def anonymous_page(request: Request, settings: SettingsDep) -> Page:
@@ -191,8 +215,9 @@ async def _checked_form(request: Request, settings: Settings) -> FormData:
     return form
 
 
-async def checked_form(request: Request, settings: SettingsDep,
-                       _page: Annotated[Page, Depends(signed_in_page)]) -> FormData:
+async def checked_form(
+    request: Request, settings: SettingsDep, _page: Annotated[Page, Depends(signed_in_page)]
+) -> FormData:
     """The POSTed form of a signed-in person, after its CSRF token matched."""
     return await _checked_form(request, settings)
 
@@ -248,9 +273,14 @@ def paginate(request: Request, *, total: int, page_size: int) -> Pagination:
         kept = [(k, v) for k, v in query if k != "page"] + [("page", str(n))]
         return request.url.path + "?" + urlencode(kept)
 
-    return Pagination(page=number, pages=pages, total=total, offset=(number - 1) * page_size,
-                      previous_url=url(number - 1) if number > 1 else None,
-                      next_url=url(number + 1) if number < pages else None)
+    return Pagination(
+        page=number,
+        pages=pages,
+        total=total,
+        offset=(number - 1) * page_size,
+        previous_url=url(number - 1) if number > 1 else None,
+        next_url=url(number + 1) if number < pages else None,
+    )
 
 
 def page_number(request: Request) -> int:
@@ -286,8 +316,13 @@ def error_page(request: Request, status_code: int, message: str) -> HTMLResponse
     settings: Settings = request.app.state.settings
     page = _page(request, settings, getattr(request.state, "dashboard_caller", None))
     title = ERROR_TITLES.get(status_code, N_("Something went wrong"))
-    return page.render("error.html", status_code=status_code, status=status_code,
-                       title=page.t.gettext(title), message=message)
+    return page.render(
+        "error.html",
+        status_code=status_code,
+        status=status_code,
+        title=page.t.gettext(title),
+        message=message,
+    )
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -308,33 +343,54 @@ class PageRoute(APIRoute):
                 if request.method in ("GET", "HEAD"):
                     return login_redirect(request)
                 t = translator_for(request)
-                return error_page(request, 401, t.gettext(
-                    "Your session has ended. Sign in again and repeat what you were doing."))
+                return error_page(
+                    request,
+                    401,
+                    t.gettext(
+                        "Your session has ended. Sign in again and repeat what you were doing."
+                    ),
+                )
             except CsrfRejected:
                 t = translator_for(request)
-                return error_page(request, 403, t.gettext(
-                    "This form had expired or did not come from this dashboard, so nothing "
-                    "was changed. Go back, reload the page and try again."))
+                return error_page(
+                    request,
+                    403,
+                    t.gettext(
+                        "This form had expired or did not come from this dashboard, so nothing "
+                        "was changed. Go back, reload the page and try again."
+                    ),
+                )
             except RequestValidationError:
                 t = translator_for(request)
                 return error_page(request, 404, t.gettext("There is no such page."))
             except NotFound:
                 t = translator_for(request)
-                return error_page(request, 404, t.gettext(
-                    "There is no such page, or it belongs to countries and projects outside "
-                    "yours."))
+                return error_page(
+                    request,
+                    404,
+                    t.gettext(
+                        "There is no such page, or it belongs to countries and projects outside "
+                        "yours."
+                    ),
+                )
             except Forbidden as exc:
                 t = translator_for(request)
-                return error_page(request, 403, t.gettext(
-                    "Your role may not do this, so nothing was changed (%(reason)s).",
-                    reason=exc.message))
+                return error_page(
+                    request,
+                    403,
+                    t.gettext(
+                        "Your role may not do this, so nothing was changed (%(reason)s).",
+                        reason=exc.message,
+                    ),
+                )
             except PilotMonitorError as exc:
                 if exc.status_code >= 500:
                     raise
                 message = exc.message
                 if isinstance(exc.detail(), list):
-                    message = "; ".join(f"{e.get('field')}: {e.get('message')}"
-                                        for e in exc.detail())
+                    message = "; ".join(
+                        f"{e.get('field')}: {e.get('message')}" for e in exc.detail()
+                    )
                 return error_page(request, exc.status_code, message)
 
         return page_handler

@@ -97,11 +97,14 @@ def require_schema(engine: Engine) -> None:
     where = engine.url.render_as_string(hide_password=True)
     revision, head = current_revision(engine), head_revision()
     if revision is None:
-        raise DatabaseError(f"the database {where} is not initialised: run `pilotmon init-db` "
-                            "first")
+        raise DatabaseError(
+            f"the database {where} is not initialised: run `pilotmon init-db` first"
+        )
     if revision != head:
-        raise DatabaseError(f"the database {where} is at schema revision {revision}, not the "
-                            f"latest {head}: run `pilotmon init-db` first")
+        raise DatabaseError(
+            f"the database {where} is at schema revision {revision}, not the "
+            f"latest {head}: run `pilotmon init-db` first"
+        )
 
 
 def load_demo(
@@ -143,20 +146,35 @@ def load_demo(
     added = 0 if finished else _write_activities(engine, world, existing, progress)
     if not finished:
         with session_scope(engine) as session:
-            audit.record(session, action=FINISHED, entity=AUDIT_ENTITY, entity_id="world",
-                         after={"activities": world.activity_total})
+            audit.record(
+                session,
+                action=FINISHED,
+                entity=AUDIT_ENTITY,
+                entity_id="world",
+                after={"activities": world.activity_total},
+            )
     disabled: list[str] = []
     if not created and reset_passwords:
         logins, disabled = _renew_passwords(engine, world)
     with session_scope(engine, write=False) as session:
         activities, rows = _counts(session, world)
     return LoadReport(
-        seed=seed, size=size, created=created, resumed=not created and not finished,
-        activities_added=added, activities=activities, attendance_rows=rows,
-        projects=len(world.projects), countries=len({p.country for p in world.projects}),
-        regions=len({region_of(p.country) for p in world.projects}), sites=len(world.sites),
-        targets=len(world.targets), participants=len(world.participants), logins=logins,
-        disabled_users=disabled, seconds=time.perf_counter() - began,
+        seed=seed,
+        size=size,
+        created=created,
+        resumed=not created and not finished,
+        activities_added=added,
+        activities=activities,
+        attendance_rows=rows,
+        projects=len(world.projects),
+        countries=len({p.country for p in world.projects}),
+        regions=len({region_of(p.country) for p in world.projects}),
+        sites=len(world.sites),
+        targets=len(world.targets),
+        participants=len(world.participants),
+        logins=logins,
+        disabled_users=disabled,
+        seconds=time.perf_counter() - began,
     )
 
 
@@ -172,19 +190,27 @@ def new_password() -> str:
 
 
 def _started_entry(session: Session) -> dict[str, Any] | None:
-    entry = session.execute(
-        select(AuditEntry).where(col(AuditEntry.entity) == AUDIT_ENTITY,
-                                 col(AuditEntry.action) == STARTED)
-        .order_by(col(AuditEntry.id))
-    ).scalars().first()
+    entry = (
+        session.execute(
+            select(AuditEntry)
+            .where(col(AuditEntry.entity) == AUDIT_ENTITY, col(AuditEntry.action) == STARTED)
+            .order_by(col(AuditEntry.id))
+        )
+        .scalars()
+        .first()
+    )
     return dict(entry.after or {}) if entry is not None else None
 
 
 def _finished(session: Session) -> bool:
-    return session.execute(
-        select(col(AuditEntry.id)).where(col(AuditEntry.entity) == AUDIT_ENTITY,
-                                    col(AuditEntry.action) == FINISHED)
-    ).first() is not None
+    return (
+        session.execute(
+            select(col(AuditEntry.id)).where(
+                col(AuditEntry.entity) == AUDIT_ENTITY, col(AuditEntry.action) == FINISHED
+            )
+        ).first()
+        is not None
+    )
 
 
 def _project_ids(world: World) -> list[uuid.UUID]:
@@ -192,19 +218,21 @@ def _project_ids(world: World) -> list[uuid.UUID]:
 
 
 def _existing_activities(session: Session, world: World) -> set[uuid.UUID]:
-    return set(session.execute(
-        select(col(Activity.id)).where(col(Activity.project_id).in_(_project_ids(world)))
-    ).scalars())
+    return set(
+        session.execute(
+            select(col(Activity.id)).where(col(Activity.project_id).in_(_project_ids(world)))
+        ).scalars()
+    )
 
 
 def _counts(session: Session, world: World) -> tuple[int, int]:
     ids = _project_ids(world)
     activities = session.execute(
-        select(func.count()).select_from(Activity)
-        .where(col(Activity.project_id).in_(ids))
+        select(func.count()).select_from(Activity).where(col(Activity.project_id).in_(ids))
     ).scalar_one()
     rows = session.execute(
-        select(func.count()).select_from(AttendanceRow)
+        select(func.count())
+        .select_from(AttendanceRow)
         .join(Activity, col(Activity.id) == col(AttendanceRow.activity_id))
         .where(col(Activity.project_id).in_(ids))
     ).scalar_one()
@@ -212,9 +240,12 @@ def _counts(session: Session, world: World) -> tuple[int, int]:
 
 
 def _user_ids(session: Session, usernames: Iterable[str]) -> dict[str, uuid.UUID]:
-    return {name: user_id for name, user_id in session.execute(
-        select(col(User.username), col(User.id)).where(col(User.username).in_(list(usernames)))
-    ).all()}
+    return {
+        name: user_id
+        for name, user_id in session.execute(
+            select(col(User.username), col(User.id)).where(col(User.username).in_(list(usernames)))
+        ).all()
+    }
 
 
 # --- projects, sites, targets, participants, users ---------------------------------------------
@@ -226,76 +257,180 @@ def _write_structure(engine: Engine, world: World) -> list[Login]:
     try:
         with session_scope(engine) as session:
             if _started_entry(session) is not None:
-                raise Conflict("another `pilotmon demo` loaded the demo world meanwhile; run "
-                               "`pilotmon demo` again for fresh logins")
-            taken = session.execute(
-                select(col(Project.code)).where(col(Project.code).in_(
-                    [p.code for p in world.projects]))
-            ).scalars().first()
+                raise Conflict(
+                    "another `pilotmon demo` loaded the demo world meanwhile; run "
+                    "`pilotmon demo` again for fresh logins"
+                )
+            taken = (
+                session.execute(
+                    select(col(Project.code)).where(
+                        col(Project.code).in_([p.code for p in world.projects])
+                    )
+                )
+                .scalars()
+                .first()
+            )
             if taken is not None:
-                raise Conflict(f"the database already has a project {taken} that the demo did "
-                               "not create; load the demo into a fresh database (set "
-                               "PILOTMON_DATA_DIR or PILOTMON_DATABASE_URL)")
-            audit.record(session, action=STARTED, entity=AUDIT_ENTITY, entity_id="world",
-                         after={"seed": world.seed, "size": world.size,
-                                "today": world.today.isoformat(),
-                                "activities": world.activity_total})
+                raise Conflict(
+                    f"the database already has a project {taken} that the demo did "
+                    "not create; load the demo into a fresh database (set "
+                    "PILOTMON_DATA_DIR or PILOTMON_DATABASE_URL)"
+                )
+            audit.record(
+                session,
+                action=STARTED,
+                entity=AUDIT_ENTITY,
+                entity_id="world",
+                after={
+                    "seed": world.seed,
+                    "size": world.size,
+                    "today": world.today.isoformat(),
+                    "activities": world.activity_total,
+                },
+            )
             _insert_projects(session, world, now)
             session.flush()
             logins = [_create_user(session, user) for user in world.users]
             changes = [
                 *(ChangeRecord("project", p.id, "upsert", 1, p.id) for p in world.projects),
                 *(ChangeRecord("site", s.id, "upsert", 1, s.project_id) for s in world.sites),
-                *(ChangeRecord("target", t.id, "upsert", 1, t.project_id)
-                  for t in world.targets),
-                *(ChangeRecord("participant", p.id, "upsert", 1, p.project_id)
-                  for p in world.participants),
+                *(ChangeRecord("target", t.id, "upsert", 1, t.project_id) for t in world.targets),
+                *(
+                    ChangeRecord("participant", p.id, "upsert", 1, p.project_id)
+                    for p in world.participants
+                ),
             ]
             record_changes(session, changes)
     except IntegrityError as exc:
-        raise Conflict("another `pilotmon demo` is loading the demo world at the same time; "
-                       "let it finish, then run `pilotmon demo` again for fresh logins") from exc
+        raise Conflict(
+            "another `pilotmon demo` is loading the demo world at the same time; "
+            "let it finish, then run `pilotmon demo` again for fresh logins"
+        ) from exc
     return logins
 
 
 def _insert_projects(session: Session, world: World, now: datetime) -> None:
     countries = {p.id: p.country for p in world.projects}
-    session.execute(insert(_table(Project)), [
-        {**_record_values(p.record()), "id": p.id, "start_date": p.start_date,
-         "end_date": p.end_date, "roster": p.roster, "version": 1, "created_at": now,
-         "updated_at": now}
-        for p in world.projects
-    ])
-    session.execute(insert(_table(Site)), [
-        {"id": s.id, "project_id": s.project_id, "name": s.name, "admin_area": s.admin_area,
-         "lat": s.lat, "lon": s.lon, "status": "approved", "created_by_id": None, "version": 1,
-         "created_at": now, "updated_at": now}
-        for s in world.sites
-    ])
-    session.execute(insert(_table(Target)), [
-        {"id": t.id, "project_id": t.project_id, "indicator": t.indicator, "period": t.period,
-         "value": t.value, "sex": t.sex, "created_at": now, "updated_at": now}
-        for t in world.targets
-    ])
+    session.execute(
+        insert(_table(Project)),
+        [
+            {
+                **_record_values(p.record()),
+                "id": p.id,
+                "start_date": p.start_date,
+                "end_date": p.end_date,
+                "roster": p.roster,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for p in world.projects
+        ],
+    )
+    session.execute(
+        insert(_table(Site)),
+        [
+            {
+                "id": s.id,
+                "project_id": s.project_id,
+                "name": s.name,
+                "admin_area": s.admin_area,
+                "lat": s.lat,
+                "lon": s.lon,
+                "status": "approved",
+                "created_by_id": None,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for s in world.sites
+        ],
+    )
+    session.execute(
+        insert(_table(Target)),
+        [
+            {
+                "id": t.id,
+                "project_id": t.project_id,
+                "indicator": t.indicator,
+                "period": t.period,
+                "value": t.value,
+                "sex": t.sex,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for t in world.targets
+        ],
+    )
     if world.participants:
-        session.execute(insert(_table(Participant)), [
-            {"id": p.id, "project_id": p.project_id, "code": p.code, "sex": p.sex,
-             "birth_year": p.birth_year, "category": p.category, "disability": p.disability,
-             "name": None, "version": 1, "deleted": False, "created_at": now,
-             "updated_at": now, "deleted_at": None}
-            for p in world.participants
-        ])
-    session.execute(insert(_table(AuditEntry)), [
-        *({"at": now, "actor_id": None, "device_id": None, "action": "create",
-           "entity": "project", "entity_id": str(p.id), "country": p.country, "before": None,
-           "after": p.record()} for p in world.projects),
-        *({"at": now, "actor_id": None, "device_id": None, "action": "create", "entity": "site",
-           "entity_id": str(s.id), "country": countries[s.project_id], "before": None,
-           "after": s.record()} for s in world.sites),
-        *({"at": now, "actor_id": None, "device_id": None, "action": "create",
-           "entity": "target", "entity_id": str(t.id), "country": countries[t.project_id],
-           "before": None, "after": t.record()} for t in world.targets),
-    ])
+        session.execute(
+            insert(_table(Participant)),
+            [
+                {
+                    "id": p.id,
+                    "project_id": p.project_id,
+                    "code": p.code,
+                    "sex": p.sex,
+                    "birth_year": p.birth_year,
+                    "category": p.category,
+                    "disability": p.disability,
+                    "name": None,
+                    "version": 1,
+                    "deleted": False,
+                    "created_at": now,
+                    "updated_at": now,
+                    "deleted_at": None,
+                }
+                for p in world.participants
+            ],
+        )
+    session.execute(
+        insert(_table(AuditEntry)),
+        [
+            *(
+                {
+                    "at": now,
+                    "actor_id": None,
+                    "device_id": None,
+                    "action": "create",
+                    "entity": "project",
+                    "entity_id": str(p.id),
+                    "country": p.country,
+                    "before": None,
+                    "after": p.record(),
+                }
+                for p in world.projects
+            ),
+            *(
+                {
+                    "at": now,
+                    "actor_id": None,
+                    "device_id": None,
+                    "action": "create",
+                    "entity": "site",
+                    "entity_id": str(s.id),
+                    "country": countries[s.project_id],
+                    "before": None,
+                    "after": s.record(),
+                }
+                for s in world.sites
+            ),
+            *(
+                {
+                    "at": now,
+                    "actor_id": None,
+                    "device_id": None,
+                    "action": "create",
+                    "entity": "target",
+                    "entity_id": str(t.id),
+                    "country": countries[t.project_id],
+                    "before": None,
+                    "after": t.record(),
+                }
+                for t in world.targets
+            ),
+        ],
+    )
 
 
 def _record_values(record: dict[str, Any]) -> dict[str, Any]:
@@ -304,9 +439,15 @@ def _record_values(record: dict[str, Any]) -> dict[str, Any]:
 
 def _create_user(session: Session, user: DemoUser) -> Login:
     password = new_password()
-    create_user(session, username=user.username, password=password, role=user.role,
-                countries=user.countries, project_codes=user.projects,
-                full_name=user.full_name)
+    create_user(
+        session,
+        username=user.username,
+        password=password,
+        role=user.role,
+        countries=user.countries,
+        project_codes=user.projects,
+        full_name=user.full_name,
+    )
     return Login(user.username, user.role, user.scope, password)
 
 
@@ -317,10 +458,12 @@ def _renew_passwords(engine: Engine, world: World) -> tuple[list[Login], list[st
     disabled: list[str] = []
     now = utcnow()
     with session_scope(engine) as session:
-        users = {u.username: u for u in session.execute(
-            select(User).where(col(User.username).in_(
-                [u.username for u in world.users]))
-        ).scalars()}
+        users = {
+            u.username: u
+            for u in session.execute(
+                select(User).where(col(User.username).in_([u.username for u in world.users]))
+            ).scalars()
+        }
         renewed: list[uuid.UUID] = []
         for demo_user in world.users:
             user = users.get(demo_user.username)
@@ -335,19 +478,26 @@ def _renew_passwords(engine: Engine, world: World) -> tuple[list[Login], list[st
             user.password_changed_at = now
             session.add(user)
             renewed.append(user.id)
-            audit.record(session, action="reset_password", entity="user", entity_id=user.id,
-                         country=user.countries[0] if len(user.countries) == 1 else None,
-                         after={"username": user.username, "by": "pilotmon demo"})
+            audit.record(
+                session,
+                action="reset_password",
+                entity="user",
+                entity_id=user.id,
+                country=user.countries[0] if len(user.countries) == 1 else None,
+                after={"username": user.username, "by": "pilotmon demo"},
+            )
             logins.append(Login(demo_user.username, demo_user.role, demo_user.scope, password))
         if renewed:
             session.execute(
                 update(AccessToken)
-                .where(col(AccessToken.user_id).in_(renewed),
-                       col(AccessToken.revoked_at).is_(None))
+                .where(col(AccessToken.user_id).in_(renewed), col(AccessToken.revoked_at).is_(None))
                 .values(revoked_at=now)
             )
-        session.execute(delete(LoginFailure).where(
-            col(LoginFailure.username).in_([login.username for login in logins])))
+        session.execute(
+            delete(LoginFailure).where(
+                col(LoginFailure.username).in_([login.username for login in logins])
+            )
+        )
     order = {u.username: n for n, u in enumerate(world.users)}
     logins.sort(key=lambda login: order[login.username])
     return logins, disabled
@@ -362,8 +512,9 @@ class _Context:
     countries: dict[str, str]  # project id (str) -> country
 
 
-def _write_activities(engine: Engine, world: World, existing: set[uuid.UUID],
-                      progress: Callable[[int], None] | None) -> int:
+def _write_activities(
+    engine: Engine, world: World, existing: set[uuid.UUID], progress: Callable[[int], None] | None
+) -> int:
     with session_scope(engine, write=False) as session:
         context = _Context(
             user_ids=_user_ids(session, (u.username for u in world.users)),
@@ -383,15 +534,22 @@ def _write_activities(engine: Engine, world: World, existing: set[uuid.UUID],
     return written
 
 
-def _write_chunk(engine: Engine, batch: Sequence[DemoActivity], context: _Context,
-                 progress: Callable[[int], None] | None) -> int:
+def _write_chunk(
+    engine: Engine,
+    batch: Sequence[DemoActivity],
+    context: _Context,
+    progress: Callable[[int], None] | None,
+) -> int:
     try:
         with session_scope(engine) as session:
-            write_demo_activities(session, batch, user_ids=context.user_ids,
-                                  countries=context.countries)
+            write_demo_activities(
+                session, batch, user_ids=context.user_ids, countries=context.countries
+            )
     except IntegrityError as exc:
-        raise Conflict("another `pilotmon demo` is loading the demo world at the same time; "
-                       "let it finish, then run `pilotmon demo` again for fresh logins") from exc
+        raise Conflict(
+            "another `pilotmon demo` is loading the demo world at the same time; "
+            "let it finish, then run `pilotmon demo` again for fresh logins"
+        ) from exc
     if progress is not None:
         progress(len(batch))
     return len(batch)
@@ -443,8 +601,13 @@ def review_id(activity_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_REVIEW_NAMESPACE, str(activity_id))
 
 
-def write_demo_activities(session: Session, activities: Sequence[DemoActivity], *,
-                          user_ids: dict[str, uuid.UUID], countries: dict[str, str]) -> None:
+def write_demo_activities(
+    session: Session,
+    activities: Sequence[DemoActivity],
+    *,
+    user_ids: dict[str, uuid.UUID],
+    countries: dict[str, str],
+) -> None:
     """Insert activities with everything the everyday paths keep beside them, in bulk.
 
     Per activity: the row, its attendance rows and roster links, revision 1 (as pushed, status
@@ -459,38 +622,73 @@ def write_demo_activities(session: Session, activities: Sequence[DemoActivity], 
         rows.append(row)
         lines = [dict(line) for line in demo.data["attendance"]]
         attendance += [{"activity_id": activity_id, **line} for line in lines]
-        links += [{"activity_id": activity_id, "participant_id": _participant_uuid(p)}
-                  for p in dict.fromkeys(demo.data["participant_ids"] or ())]
+        links += [
+            {"activity_id": activity_id, "participant_id": _participant_uuid(p)}
+            for p in dict.fromkeys(demo.data["participant_ids"] or ())
+        ]
         # activity_wire only reads attributes; a namespace spares building a model per row.
-        pushed = activity_wire(cast(Activity, SimpleNamespace(**{**row, "status": "submitted"})),
-                               lines)
-        revisions.append({"activity_id": activity_id, "version": 1,
-                          "data": {**pushed, "deleted": False}, "source": SOURCE,
-                          "author_id": row["created_by_id"], "device_id": None,
-                          "created_at": demo.received_at})
+        pushed = activity_wire(
+            cast(Activity, SimpleNamespace(**{**row, "status": "submitted"})), lines
+        )
+        revisions.append(
+            {
+                "activity_id": activity_id,
+                "version": 1,
+                "data": {**pushed, "deleted": False},
+                "source": SOURCE,
+                "author_id": row["created_by_id"],
+                "device_id": None,
+                "created_at": demo.received_at,
+            }
+        )
         changes.append(ChangeRecord("activity", activity_id, "upsert", 1, project_id))
         review = demo.review
         if review is None:
             continue
         reviewer_id = user_ids[review.reviewer]
-        revisions.append({"activity_id": activity_id, "version": 2,
-                          "data": {**pushed, "status": row["status"], "deleted": False},
-                          "source": "review", "author_id": reviewer_id, "device_id": None,
-                          "created_at": review.at})
-        reviews.append({"id": review_id(activity_id), "activity_id": activity_id,
-                        "action": review.action, "comment": review.comment,
-                        "author_id": reviewer_id, "created_at": review.at})
-        entries.append({"at": review.at, "actor_id": reviewer_id, "device_id": None,
-                        "action": review.action, "entity": "activity",
-                        "entity_id": str(activity_id),
-                        "country": countries[demo.data["project_id"]],
-                        "before": {"status": "submitted"},
-                        "after": {"status": row["status"], "comment": review.comment,
-                                  "version": 2}})
+        revisions.append(
+            {
+                "activity_id": activity_id,
+                "version": 2,
+                "data": {**pushed, "status": row["status"], "deleted": False},
+                "source": "review",
+                "author_id": reviewer_id,
+                "device_id": None,
+                "created_at": review.at,
+            }
+        )
+        reviews.append(
+            {
+                "id": review_id(activity_id),
+                "activity_id": activity_id,
+                "action": review.action,
+                "comment": review.comment,
+                "author_id": reviewer_id,
+                "created_at": review.at,
+            }
+        )
+        entries.append(
+            {
+                "at": review.at,
+                "actor_id": reviewer_id,
+                "device_id": None,
+                "action": review.action,
+                "entity": "activity",
+                "entity_id": str(activity_id),
+                "country": countries[demo.data["project_id"]],
+                "before": {"status": "submitted"},
+                "after": {"status": row["status"], "comment": review.comment, "version": 2},
+            }
+        )
         changes.append(ChangeRecord("activity", activity_id, "upsert", 2, project_id))
-    for table, values in ((Activity, rows), (AttendanceRow, attendance),
-                          (ActivityParticipant, links), (ActivityRevision, revisions),
-                          (Review, reviews), (AuditEntry, entries)):
+    for table, values in (
+        (Activity, rows),
+        (AttendanceRow, attendance),
+        (ActivityParticipant, links),
+        (ActivityRevision, revisions),
+        (Review, reviews),
+        (AuditEntry, entries),
+    ):
         _bulk_insert(session, _table(table), values)
     refresh_activities(session, [row["id"] for row in rows])  # indicator roll-ups
     record_changes(session, changes)  # appended at commit, after every other write
@@ -513,8 +711,11 @@ def _bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]])
     documents = {c.name for c in table.c if isinstance(c.type, JSON)}
     columns = ", ".join(f'"{name}"' for name in names)
     connection = cast("psycopg.Connection[Any]", session.connection().connection.dbapi_connection)
-    with connection.cursor() as cursor, \
-            cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy,
+    ):
         for row in rows:
-            copy.write_row([Jsonb(row[n]) if n in documents and row[n] is not None else row[n]
-                            for n in names])
+            copy.write_row(
+                [Jsonb(row[n]) if n in documents and row[n] is not None else row[n] for n in names]
+            )

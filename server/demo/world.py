@@ -70,16 +70,27 @@ class DemoProject:
     def record(self) -> dict[str, Any]:
         """The project as it travels (DESIGN §3 names)."""
         return {
-            "id": str(self.id), "code": self.code, "name": self.name, "kind": self.kind,
-            "country": self.country, "thematic_area": self.thematic_area,
-            "solutions": list(self.solutions), "partners": list(self.partners),
+            "id": str(self.id),
+            "code": self.code,
+            "name": self.name,
+            "kind": self.kind,
+            "country": self.country,
+            "thematic_area": self.thematic_area,
+            "solutions": list(self.solutions),
+            "partners": list(self.partners),
             "priority_product": self.priority_product,
-            "start_date": self.start_date.isoformat(), "end_date": self.end_date.isoformat(),
+            "start_date": self.start_date.isoformat(),
+            "end_date": self.end_date.isoformat(),
         }
 
     def facts(self) -> ProjectFacts:
-        return ProjectFacts(id=str(self.id), country=self.country, solutions=self.solutions,
-                            start_date=self.start_date, end_date=self.end_date)
+        return ProjectFacts(
+            id=str(self.id),
+            country=self.country,
+            solutions=self.solutions,
+            start_date=self.start_date,
+            end_date=self.end_date,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +103,19 @@ class DemoSite:
     lon: float
 
     def record(self) -> dict[str, Any]:
-        return {"id": str(self.id), "project_id": str(self.project_id), "name": self.name,
-                "admin_area": self.admin_area, "lat": self.lat, "lon": self.lon}
+        return {
+            "id": str(self.id),
+            "project_id": str(self.project_id),
+            "name": self.name,
+            "admin_area": self.admin_area,
+            "lat": self.lat,
+            "lon": self.lon,
+        }
 
     def facts(self) -> SiteFacts:
-        return SiteFacts(id=str(self.id), project_id=str(self.project_id), lat=self.lat,
-                         lon=self.lon)
+        return SiteFacts(
+            id=str(self.id), project_id=str(self.project_id), lat=self.lat, lon=self.lon
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +128,14 @@ class DemoTarget:
     sex: str | None
 
     def record(self) -> dict[str, Any]:
-        return {"id": str(self.id), "project_id": str(self.project_id),
-                "indicator": self.indicator, "period": self.period, "value": self.value,
-                "sex": self.sex}
+        return {
+            "id": str(self.id),
+            "project_id": str(self.project_id),
+            "indicator": self.indicator,
+            "period": self.period,
+            "value": self.value,
+            "sex": self.sex,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +149,15 @@ class DemoParticipant:
     disability: bool
 
     def record(self) -> dict[str, Any]:
-        return {"id": str(self.id), "project_id": str(self.project_id), "code": self.code,
-                "sex": self.sex, "birth_year": self.birth_year, "category": self.category,
-                "disability": self.disability}
+        return {
+            "id": str(self.id),
+            "project_id": str(self.project_id),
+            "code": self.code,
+            "sex": self.sex,
+            "birth_year": self.birth_year,
+            "category": self.category,
+            "disability": self.disability,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,11 +259,21 @@ _S = _Place
 
 _PLANS: tuple[_ProjectPlan, ...] = (
     _ProjectPlan(
-        code="LSO-OCOP-POTATO", name="OCOP potato value chain pilot in Lesotho", kind="CPP",
-        country="LSO", thematic_area="TA1", solutions=("S2", "S3"),
+        code="LSO-OCOP-POTATO",
+        name="OCOP potato value chain pilot in Lesotho",
+        kind="CPP",
+        country="LSO",
+        thematic_area="TA1",
+        solutions=("S2", "S3"),
         partners=("MARA", "FAO", "Ministry of Agriculture, Food Security and Nutrition"),
-        priority_product="potato", start=_d("2024-01-01"), end=_d("2027-12-31"),
-        utc_offset=2, women_share=0.52, weight=1.5, roster=True, field_experts=2,
+        priority_product="potato",
+        start=_d("2024-01-01"),
+        end=_d("2027-12-31"),
+        utc_offset=2,
+        women_share=0.52,
+        weight=1.5,
+        roster=True,
+        field_experts=2,
         sex_targets=True,
         places=(
             _S("Maseru seed potato demonstration plot", "Maseru", -29.31, 27.48),
@@ -257,11 +296,21 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Dingxi, Gansu", "Zhaotong, Yunnan"),
     ),
     _ProjectPlan(
-        code="MWI-OCOP-BANANA", name="OCOP banana value chain demonstration in Malawi",
-        kind="CPP", country="MWI", thematic_area="TA1", solutions=("S2", "S3"),
+        code="MWI-OCOP-BANANA",
+        name="OCOP banana value chain demonstration in Malawi",
+        kind="CPP",
+        country="MWI",
+        thematic_area="TA1",
+        solutions=("S2", "S3"),
         partners=("MARA", "FAO", "Ministry of Agriculture, Irrigation and Water Development"),
-        priority_product="banana", start=_d("2024-03-01"), end=_d("2027-06-30"),
-        utc_offset=2, women_share=0.45, weight=1.3, roster=True, field_experts=2,
+        priority_product="banana",
+        start=_d("2024-03-01"),
+        end=_d("2027-06-30"),
+        utc_offset=2,
+        women_share=0.45,
+        weight=1.3,
+        roster=True,
+        field_experts=2,
         places=(
             _S("Nkhata Bay banana nursery", "Nkhata Bay", -11.61, 34.29),
             _S("Thyolo tissue-culture demonstration plot", "Thyolo", -16.07, 35.14),
@@ -281,11 +330,19 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Nanning, Guangxi", "Haikou, Hainan"),
     ),
     _ProjectPlan(
-        code="BGD-OCOP-JACKFRUIT", name="OCOP jackfruit value chain pilot in Bangladesh",
-        kind="CPP", country="BGD", thematic_area="TA1", solutions=("S1", "S3"),
+        code="BGD-OCOP-JACKFRUIT",
+        name="OCOP jackfruit value chain pilot in Bangladesh",
+        kind="CPP",
+        country="BGD",
+        thematic_area="TA1",
+        solutions=("S1", "S3"),
         partners=("MARA", "FAO", "Department of Agricultural Extension"),
-        priority_product="jackfruit", start=_d("2024-07-01"), end=_d("2027-06-30"),
-        utc_offset=6, women_share=0.38, weight=1.1,
+        priority_product="jackfruit",
+        start=_d("2024-07-01"),
+        end=_d("2027-06-30"),
+        utc_offset=6,
+        women_share=0.38,
+        weight=1.1,
         places=(
             _S("Kapasia jackfruit orchard", "Gazipur", 24.10, 90.57),
             _S("Madhupur processing centre", "Tangail", 24.61, 90.03),
@@ -305,12 +362,24 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Haikou, Hainan", "Zhanjiang, Guangdong"),
     ),
     _ProjectPlan(
-        code="TTO-OCOP-COCOA", name="OCOP fine-flavour cocoa pilot in Trinidad and Tobago",
-        kind="CPP", country="TTO", thematic_area="TA1", solutions=("S1", "S3"),
-        partners=("FAO", "MARA", "Ministry of Agriculture, Land and Fisheries",
-                  "Cocoa Research Centre, UWI"),
-        priority_product="cocoa", start=_d("2024-01-15"), end=_d("2027-12-31"),
-        utc_offset=-4, women_share=0.41, weight=0.8,
+        code="TTO-OCOP-COCOA",
+        name="OCOP fine-flavour cocoa pilot in Trinidad and Tobago",
+        kind="CPP",
+        country="TTO",
+        thematic_area="TA1",
+        solutions=("S1", "S3"),
+        partners=(
+            "FAO",
+            "MARA",
+            "Ministry of Agriculture, Land and Fisheries",
+            "Cocoa Research Centre, UWI",
+        ),
+        priority_product="cocoa",
+        start=_d("2024-01-15"),
+        end=_d("2027-12-31"),
+        utc_offset=-4,
+        women_share=0.41,
+        weight=0.8,
         places=(
             _S("Gran Couva cocoa estate", "Couva-Tabaquite-Talparo", 10.39, -61.37),
             _S("Brasso Seco cocoa cooperative", "Tunapuna-Piarco", 10.75, -61.26),
@@ -330,11 +399,19 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Wanning, Hainan",),
     ),
     _ProjectPlan(
-        code="EGY-OCOP-DATEPALM", name="OCOP date palm value chain pilot in Egypt", kind="CPP",
-        country="EGY", thematic_area="TA1", solutions=("S2", "S3"),
+        code="EGY-OCOP-DATEPALM",
+        name="OCOP date palm value chain pilot in Egypt",
+        kind="CPP",
+        country="EGY",
+        thematic_area="TA1",
+        solutions=("S2", "S3"),
         partners=("FAO", "MARA", "Ministry of Agriculture and Land Reclamation"),
-        priority_product="date palm", start=_d("2023-10-01"), end=_d("2027-03-31"),
-        utc_offset=2, women_share=0.27, weight=1.0,
+        priority_product="date palm",
+        start=_d("2023-10-01"),
+        end=_d("2027-03-31"),
+        utc_offset=2,
+        women_share=0.27,
+        weight=1.0,
         places=(
             _S("Siwa Oasis date palm orchard", "Matrouh", 29.20, 25.52),
             _S("Kharga demonstration farm", "New Valley", 25.44, 30.55),
@@ -354,11 +431,19 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Turpan, Xinjiang",),
     ),
     _ProjectPlan(
-        code="UZB-OCOP-CHERRY", name="OCOP sweet cherry pilot in Uzbekistan", kind="CPP",
-        country="UZB", thematic_area="TA1", solutions=("S2", "S3"),
+        code="UZB-OCOP-CHERRY",
+        name="OCOP sweet cherry pilot in Uzbekistan",
+        kind="CPP",
+        country="UZB",
+        thematic_area="TA1",
+        solutions=("S2", "S3"),
         partners=("FAO", "MARA", "Ministry of Agriculture of Uzbekistan"),
-        priority_product="sweet cherry", start=_d("2024-04-01"), end=_d("2027-03-31"),
-        utc_offset=5, women_share=0.33, weight=0.8,
+        priority_product="sweet cherry",
+        start=_d("2024-04-01"),
+        end=_d("2027-03-31"),
+        utc_offset=5,
+        women_share=0.33,
+        weight=0.8,
         places=(
             _S("Samarkand cherry orchard", "Samarkand", 39.65, 66.96),
             _S("Namangan intensive orchard", "Namangan", 41.00, 71.67),
@@ -379,10 +464,19 @@ _PLANS: tuple[_ProjectPlan, ...] = (
     _ProjectPlan(
         code="NGA-DAA-HERMETIC",
         name="Hermetic storage for maize and cassava smallholders in northern Nigeria",
-        kind="DAA", country="NGA", thematic_area="TA2", solutions=("S5",),
+        kind="DAA",
+        country="NGA",
+        thematic_area="TA2",
+        solutions=("S5",),
         partners=("NAFRA", "WFP", "Federal Ministry of Agriculture and Food Security"),
-        priority_product="maize", start=_d("2023-06-01"), end=_d("2026-05-31"),
-        utc_offset=1, women_share=0.48, weight=1.3, roster=True, field_experts=2,
+        priority_product="maize",
+        start=_d("2023-06-01"),
+        end=_d("2026-05-31"),
+        utc_offset=1,
+        women_share=0.48,
+        weight=1.3,
+        roster=True,
+        field_experts=2,
         places=(
             _S("Kano hermetic storage demonstration", "Kano", 12.00, 8.52),
             _S("Zaria farmer field school", "Kaduna", 11.08, 7.71),
@@ -401,11 +495,19 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Zhengzhou, Henan",),
     ),
     _ProjectPlan(
-        code="GHA-DAA-CASSAVA", name="Post-harvest loss reduction for cassava and maize in Ghana",
-        kind="DAA", country="GHA", thematic_area="TA2", solutions=("S5",),
+        code="GHA-DAA-CASSAVA",
+        name="Post-harvest loss reduction for cassava and maize in Ghana",
+        kind="DAA",
+        country="GHA",
+        thematic_area="TA2",
+        solutions=("S5",),
         partners=("NAFRA", "WFP", "Ministry of Food and Agriculture"),
-        priority_product="cassava", start=_d("2024-02-01"), end=_d("2027-01-31"),
-        utc_offset=0, women_share=0.57, weight=0.9,
+        priority_product="cassava",
+        start=_d("2024-02-01"),
+        end=_d("2027-01-31"),
+        utc_offset=0,
+        women_share=0.57,
+        weight=0.9,
         places=(
             _S("Tamale drying yard", "Northern", 9.40, -0.84),
             _S("Techiman aggregation centre", "Bono East", 7.59, -1.94),
@@ -423,11 +525,19 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Nanning, Guangxi",),
     ),
     _ProjectPlan(
-        code="SLE-DAA-RICE", name="Rice and cassava post-harvest handling in Sierra Leone",
-        kind="DAA", country="SLE", thematic_area="TA2", solutions=("S5",),
+        code="SLE-DAA-RICE",
+        name="Rice and cassava post-harvest handling in Sierra Leone",
+        kind="DAA",
+        country="SLE",
+        thematic_area="TA2",
+        solutions=("S5",),
         partners=("WFP", "NAFRA", "Ministry of Agriculture and Food Security"),
-        priority_product="rice", start=_d("2024-05-01"), end=_d("2027-04-30"),
-        utc_offset=0, women_share=0.63, weight=0.8,
+        priority_product="rice",
+        start=_d("2024-05-01"),
+        end=_d("2027-04-30"),
+        utc_offset=0,
+        women_share=0.63,
+        weight=0.8,
         places=(
             _S("Bo rice parboiling centre", "Bo", 7.96, -11.74),
             _S("Kenema farmer field school", "Kenema", 7.88, -11.19),
@@ -445,11 +555,21 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Changsha, Hunan",),
     ),
     _ProjectPlan(
-        code="KEN-CPP-SOLAR", name="Solar water-saving irrigation for smallholders in Kenya",
-        kind="CPP", country="KEN", thematic_area="TA3", solutions=("S7",),
+        code="KEN-CPP-SOLAR",
+        name="Solar water-saving irrigation for smallholders in Kenya",
+        kind="CPP",
+        country="KEN",
+        thematic_area="TA3",
+        solutions=("S7",),
         partners=("MARA", "MEE", "Ministry of Agriculture and Livestock Development"),
-        priority_product="vegetables", start=_d("2023-09-01"), end=_d("2026-08-31"),
-        utc_offset=3, women_share=0.44, weight=1.2, roster=True, field_experts=2,
+        priority_product="vegetables",
+        start=_d("2023-09-01"),
+        end=_d("2026-08-31"),
+        utc_offset=3,
+        women_share=0.44,
+        weight=1.2,
+        roster=True,
+        field_experts=2,
         sex_targets=True,
         places=(
             _S("Machakos solar irrigation scheme", "Machakos", -1.52, 37.26),
@@ -469,11 +589,19 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Yinchuan, Ningxia",),
     ),
     _ProjectPlan(
-        code="ZMB-DAA-SOLAR", name="Solar irrigation demonstration for smallholders in Zambia",
-        kind="DAA", country="ZMB", thematic_area="TA3", solutions=("S7",),
+        code="ZMB-DAA-SOLAR",
+        name="Solar irrigation demonstration for smallholders in Zambia",
+        kind="DAA",
+        country="ZMB",
+        thematic_area="TA3",
+        solutions=("S7",),
         partners=("WFP", "MEE", "Ministry of Agriculture (Zambia)"),
-        priority_product="tomato", start=_d("2024-06-01"), end=_d("2027-05-31"),
-        utc_offset=2, women_share=0.40, weight=0.8,
+        priority_product="tomato",
+        start=_d("2024-06-01"),
+        end=_d("2027-05-31"),
+        utc_offset=2,
+        women_share=0.40,
+        weight=0.8,
         places=(
             _S("Chongwe solar irrigation demonstration", "Chongwe", -15.33, 28.68),
             _S("Mazabuka vegetable cluster", "Mazabuka", -15.86, 27.76),
@@ -490,12 +618,24 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Yinchuan, Ningxia",),
     ),
     _ProjectPlan(
-        code="RWA-CPP-ECOMMERCE", name="Rural e-commerce and smallholder marketing in Rwanda",
-        kind="CPP", country="RWA", thematic_area="TA1", solutions=("S1", "S2"),
-        partners=("MARA", "FAO", "Ministry of Agriculture and Animal Resources (MINAGRI)",
-                  "Rwanda Development Board"),
-        priority_product="avocado", start=_d("2024-01-01"), end=_d("2026-12-31"),
-        utc_offset=2, women_share=0.58, weight=1.0,
+        code="RWA-CPP-ECOMMERCE",
+        name="Rural e-commerce and smallholder marketing in Rwanda",
+        kind="CPP",
+        country="RWA",
+        thematic_area="TA1",
+        solutions=("S1", "S2"),
+        partners=(
+            "MARA",
+            "FAO",
+            "Ministry of Agriculture and Animal Resources (MINAGRI)",
+            "Rwanda Development Board",
+        ),
+        priority_product="avocado",
+        start=_d("2024-01-01"),
+        end=_d("2026-12-31"),
+        utc_offset=2,
+        women_share=0.58,
+        weight=1.0,
         places=(
             _S("Musanze e-commerce service centre", "Musanze", -1.50, 29.63),
             _S("Huye cooperative hub", "Huye", -2.60, 29.74),
@@ -516,11 +656,19 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Lishui, Zhejiang", "Hangzhou, Zhejiang"),
     ),
     _ProjectPlan(
-        code="LKA-DAA-ECOMMERCE", name="E-commerce for rural poverty reduction in Sri Lanka",
-        kind="DAA", country="LKA", thematic_area="TA4", solutions=("S9",),
+        code="LKA-DAA-ECOMMERCE",
+        name="E-commerce for rural poverty reduction in Sri Lanka",
+        kind="DAA",
+        country="LKA",
+        thematic_area="TA4",
+        solutions=("S9",),
         partners=("IPRCC", "WFP", "Ministry of Agriculture, Livestock, Lands and Irrigation"),
-        priority_product="spices", start=_d("2024-09-01"), end=_d("2027-08-31"),
-        utc_offset=5.5, women_share=0.50, weight=0.7,
+        priority_product="spices",
+        start=_d("2024-09-01"),
+        end=_d("2027-08-31"),
+        utc_offset=5.5,
+        women_share=0.50,
+        weight=0.7,
         places=(
             _S("Monaragala women's spice collective", "Monaragala", 6.87, 81.35),
             _S("Badulla e-commerce centre", "Badulla", 6.99, 81.06),
@@ -540,14 +688,28 @@ _PLANS: tuple[_ProjectPlan, ...] = (
     _ProjectPlan(
         code="ETH-CPP-GRAINRESERVE",
         name="National grain reserve and storage management support to Ethiopia",
-        kind="CPP", country="ETH", thematic_area="TA2", solutions=("S4",),
+        kind="CPP",
+        country="ETH",
+        thematic_area="TA2",
+        solutions=("S4",),
         partners=("NAFRA", "WFP", "Emergency Food Security Reserve Administration"),
-        priority_product="wheat", start=_d("2023-04-01"), end=_d("2026-03-31"),
-        utc_offset=3, women_share=0.30, weight=0.6,
+        priority_product="wheat",
+        start=_d("2023-04-01"),
+        end=_d("2026-03-31"),
+        utc_offset=3,
+        women_share=0.30,
+        weight=0.6,
         type_weights={
-            "workshop": 25, "farmer_training": 12, "seminar": 12, "roundtable": 12,
-            "study_tour": 8, "webinar": 8, "research": 6, "expert_deployment": 6,
-            "exchange_visit": 5, "high_level_visit": 3,
+            "workshop": 25,
+            "farmer_training": 12,
+            "seminar": 12,
+            "roundtable": 12,
+            "study_tour": 8,
+            "webinar": 8,
+            "research": 6,
+            "expert_deployment": 6,
+            "exchange_visit": 5,
+            "high_level_visit": 3,
         },
         places=(
             _S("Addis Ababa reserve headquarters", "Addis Ababa", 9.03, 38.74),
@@ -570,11 +732,22 @@ _PLANS: tuple[_ProjectPlan, ...] = (
     _ProjectPlan(
         code="MOZ-CPP-DRR",
         name="Disaster risk reduction for farming communities in Sofala, Mozambique",
-        kind="CPP", country="MOZ", thematic_area="TA3", solutions=("S6",),
-        partners=("MEM", "NDRCC", "WFP",
-                  "National Institute for Disaster Risk Management and Reduction (INGD)"),
-        priority_product="maize", start=_d("2023-07-01"), end=_d("2027-06-30"),
-        utc_offset=2, women_share=0.49, weight=0.9,
+        kind="CPP",
+        country="MOZ",
+        thematic_area="TA3",
+        solutions=("S6",),
+        partners=(
+            "MEM",
+            "NDRCC",
+            "WFP",
+            "National Institute for Disaster Risk Management and Reduction (INGD)",
+        ),
+        priority_product="maize",
+        start=_d("2023-07-01"),
+        end=_d("2027-06-30"),
+        utc_offset=2,
+        women_share=0.49,
+        weight=0.9,
         places=(
             _S("Buzi resettlement village", "Buzi", -19.87, 34.62),
             _S("Nhamatanda community plots", "Nhamatanda", -19.29, 34.21),
@@ -593,11 +766,19 @@ _PLANS: tuple[_ProjectPlan, ...] = (
         study_places=("Guangzhou, Guangdong",),
     ),
     _ProjectPlan(
-        code="TLS-CPP-POVERTY", name="Holistic poverty reduction support in Timor-Leste",
-        kind="CPP", country="TLS", thematic_area="TA4", solutions=("S8", "S9"),
+        code="TLS-CPP-POVERTY",
+        name="Holistic poverty reduction support in Timor-Leste",
+        kind="CPP",
+        country="TLS",
+        thematic_area="TA4",
+        solutions=("S8", "S9"),
         partners=("IPRCC", "WFP", "Ministry of Agriculture, Livestock, Fisheries and Forestry"),
-        priority_product="rice", start=_d("2024-03-01"), end=_d("2027-02-28"),
-        utc_offset=9, women_share=0.53, weight=0.6,
+        priority_product="rice",
+        start=_d("2024-03-01"),
+        end=_d("2027-02-28"),
+        utc_offset=9,
+        women_share=0.53,
+        weight=0.6,
         places=(
             _S("Dili policy unit", "Dili", -8.56, 125.57),
             _S("Baucau rice cooperative", "Baucau", -8.47, 126.45),
@@ -618,45 +799,115 @@ _PLANS: tuple[_ProjectPlan, ...] = (
 
 # Country officers and national counterparts: (women's names, men's names, family names).
 _NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "LSO": (("Palesa", "Lineo", "Mpho"), ("Thabo", "Teboho", "Tsepo"),
-            ("Mokoena", "Mohapi", "Letsie", "Molapo", "Ramakau")),
-    "MWI": (("Chikondi", "Tiwonge", "Grace"), ("Chisomo", "Kondwani", "Blessings"),
-            ("Banda", "Phiri", "Mwale", "Chirwa", "Nyirenda")),
-    "BGD": (("Nusrat", "Farzana", "Shirin"), ("Rahim", "Kamal", "Tanvir"),
-            ("Hossain", "Rahman", "Akter", "Islam", "Chowdhury")),
-    "TTO": (("Kimberly", "Anisha", "Candice"), ("Darren", "Ravi", "Marlon"),
-            ("Ramdial", "Joseph", "Baptiste", "Mohammed", "Charles")),
-    "EGY": (("Mona", "Heba", "Yasmin"), ("Ahmed", "Mahmoud", "Karim"),
-            ("Hassan", "Mostafa", "Abdel Aziz", "Farouk", "Salem")),
-    "UZB": (("Dilnoza", "Malika", "Gulnora"), ("Bekzod", "Jasur", "Rustam"),
-            ("Karimov", "Yusupov", "Rakhimov", "Tursunov", "Nazarov")),
-    "NGA": (("Aisha", "Ngozi", "Fatima"), ("Ibrahim", "Chinedu", "Musa"),
-            ("Bello", "Okafor", "Abubakar", "Adeyemi", "Danjuma")),
-    "GHA": (("Akosua", "Abena", "Efua"), ("Kwame", "Kofi", "Yaw"),
-            ("Mensah", "Owusu", "Boateng", "Asante", "Addo")),
-    "SLE": (("Fatmata", "Isatu", "Mariama"), ("Mohamed", "Abu", "Alusine"),
-            ("Kamara", "Sesay", "Koroma", "Conteh", "Bangura")),
-    "KEN": (("Wanjiru", "Achieng", "Mwende"), ("Kiprono", "Otieno", "Mutua"),
-            ("Kamau", "Odhiambo", "Mwangi", "Kiptoo", "Musyoka")),
-    "ZMB": (("Mwila", "Chanda", "Bupe"), ("Mulenga", "Bwalya", "Chilufya"),
-            ("Phiri", "Banda", "Tembo", "Zulu", "Mwansa")),
-    "RWA": (("Aline", "Claudine", "Diane"), ("Eric", "Jean Paul", "Olivier"),
-            ("Uwimana", "Nshimiyimana", "Hakizimana", "Mukeshimana", "Niyonzima")),
-    "LKA": (("Nadeesha", "Chathurika", "Dilani"), ("Kasun", "Nuwan", "Ruwan"),
-            ("Perera", "Fernando", "Silva", "Bandara", "Jayasinghe")),
-    "ETH": (("Hiwot", "Meron", "Selam"), ("Abebe", "Dawit", "Tesfaye"),
-            ("Bekele", "Tadesse", "Girma", "Haile", "Alemu")),
-    "MOZ": (("Ana", "Celeste", "Graca"), ("Joao", "Armando", "Tomas"),
-            ("Macuacua", "Mondlane", "Sitoe", "Cossa", "Nhantumbo")),
-    "TLS": (("Maria", "Joana", "Rosa"), ("Jose", "Agostinho", "Francisco"),
-            ("da Costa", "Soares", "Pereira", "Guterres", "Ximenes")),
+    "LSO": (
+        ("Palesa", "Lineo", "Mpho"),
+        ("Thabo", "Teboho", "Tsepo"),
+        ("Mokoena", "Mohapi", "Letsie", "Molapo", "Ramakau"),
+    ),
+    "MWI": (
+        ("Chikondi", "Tiwonge", "Grace"),
+        ("Chisomo", "Kondwani", "Blessings"),
+        ("Banda", "Phiri", "Mwale", "Chirwa", "Nyirenda"),
+    ),
+    "BGD": (
+        ("Nusrat", "Farzana", "Shirin"),
+        ("Rahim", "Kamal", "Tanvir"),
+        ("Hossain", "Rahman", "Akter", "Islam", "Chowdhury"),
+    ),
+    "TTO": (
+        ("Kimberly", "Anisha", "Candice"),
+        ("Darren", "Ravi", "Marlon"),
+        ("Ramdial", "Joseph", "Baptiste", "Mohammed", "Charles"),
+    ),
+    "EGY": (
+        ("Mona", "Heba", "Yasmin"),
+        ("Ahmed", "Mahmoud", "Karim"),
+        ("Hassan", "Mostafa", "Abdel Aziz", "Farouk", "Salem"),
+    ),
+    "UZB": (
+        ("Dilnoza", "Malika", "Gulnora"),
+        ("Bekzod", "Jasur", "Rustam"),
+        ("Karimov", "Yusupov", "Rakhimov", "Tursunov", "Nazarov"),
+    ),
+    "NGA": (
+        ("Aisha", "Ngozi", "Fatima"),
+        ("Ibrahim", "Chinedu", "Musa"),
+        ("Bello", "Okafor", "Abubakar", "Adeyemi", "Danjuma"),
+    ),
+    "GHA": (
+        ("Akosua", "Abena", "Efua"),
+        ("Kwame", "Kofi", "Yaw"),
+        ("Mensah", "Owusu", "Boateng", "Asante", "Addo"),
+    ),
+    "SLE": (
+        ("Fatmata", "Isatu", "Mariama"),
+        ("Mohamed", "Abu", "Alusine"),
+        ("Kamara", "Sesay", "Koroma", "Conteh", "Bangura"),
+    ),
+    "KEN": (
+        ("Wanjiru", "Achieng", "Mwende"),
+        ("Kiprono", "Otieno", "Mutua"),
+        ("Kamau", "Odhiambo", "Mwangi", "Kiptoo", "Musyoka"),
+    ),
+    "ZMB": (
+        ("Mwila", "Chanda", "Bupe"),
+        ("Mulenga", "Bwalya", "Chilufya"),
+        ("Phiri", "Banda", "Tembo", "Zulu", "Mwansa"),
+    ),
+    "RWA": (
+        ("Aline", "Claudine", "Diane"),
+        ("Eric", "Jean Paul", "Olivier"),
+        ("Uwimana", "Nshimiyimana", "Hakizimana", "Mukeshimana", "Niyonzima"),
+    ),
+    "LKA": (
+        ("Nadeesha", "Chathurika", "Dilani"),
+        ("Kasun", "Nuwan", "Ruwan"),
+        ("Perera", "Fernando", "Silva", "Bandara", "Jayasinghe"),
+    ),
+    "ETH": (
+        ("Hiwot", "Meron", "Selam"),
+        ("Abebe", "Dawit", "Tesfaye"),
+        ("Bekele", "Tadesse", "Girma", "Haile", "Alemu"),
+    ),
+    "MOZ": (
+        ("Ana", "Celeste", "Graca"),
+        ("Joao", "Armando", "Tomas"),
+        ("Macuacua", "Mondlane", "Sitoe", "Cossa", "Nhantumbo"),
+    ),
+    "TLS": (
+        ("Maria", "Joana", "Rosa"),
+        ("Jose", "Agostinho", "Francisco"),
+        ("da Costa", "Soares", "Pereira", "Guterres", "Ximenes"),
+    ),
 }
 # Chinese experts (invented names).
-_EXPERTS = ("Chen Hao", "Wang Fang", "Liu Yang", "Zhao Lei", "Sun Li", "Zhou Jie", "Wu Min",
-            "Huang Xin", "Xu Tao", "Ma Lan", "Guo Qiang", "He Ying", "Lin Feng", "Tang Yu",
-            "Gao Jing", "Luo Bin", "Zheng Hui", "Han Mei")
-_VISITORS = ("Minister of Agriculture", "FAO Representative", "WFP Country Director",
-             "Ambassador of China", "Permanent Secretary for Agriculture")
+_EXPERTS = (
+    "Chen Hao",
+    "Wang Fang",
+    "Liu Yang",
+    "Zhao Lei",
+    "Sun Li",
+    "Zhou Jie",
+    "Wu Min",
+    "Huang Xin",
+    "Xu Tao",
+    "Ma Lan",
+    "Guo Qiang",
+    "He Ying",
+    "Lin Feng",
+    "Tang Yu",
+    "Gao Jing",
+    "Luo Bin",
+    "Zheng Hui",
+    "Han Mei",
+)
+_VISITORS = (
+    "Minister of Agriculture",
+    "FAO Representative",
+    "WFP Country Director",
+    "Ambassador of China",
+    "Permanent Secretary for Agriculture",
+)
 _NOTES = (
     "Attendance taken from the signed register.",
     "Rain in the afternoon; the practical session was shortened.",
@@ -678,57 +929,107 @@ _RETURN_COMMENTS = (
 # How each activity type runs: modalities it can serve (preferred first), attendance range,
 # duration in days, participant mix (farmer, technician, official, other), level.
 _MODALITIES: dict[str, tuple[str, ...]] = {
-    "demonstration": ("T",), "farmer_training": ("T", "K"), "field_day": ("T", "K"),
-    "workshop": ("T", "K", "P"), "seminar": ("K", "T"), "webinar": ("K",),
-    "study_tour": ("T", "K"), "exchange_visit": ("T", "K", "P"), "expert_deployment": ("T", "P"),
-    "farmer_to_farmer": ("T",), "roundtable": ("P", "K"), "high_level_visit": ("P", "K"),
-    "research": ("P", "K"), "other": ("K", "T", "P"),
+    "demonstration": ("T",),
+    "farmer_training": ("T", "K"),
+    "field_day": ("T", "K"),
+    "workshop": ("T", "K", "P"),
+    "seminar": ("K", "T"),
+    "webinar": ("K",),
+    "study_tour": ("T", "K"),
+    "exchange_visit": ("T", "K", "P"),
+    "expert_deployment": ("T", "P"),
+    "farmer_to_farmer": ("T",),
+    "roundtable": ("P", "K"),
+    "high_level_visit": ("P", "K"),
+    "research": ("P", "K"),
+    "other": ("K", "T", "P"),
 }
 _ATTENDANCE: dict[str, tuple[int, int]] = {
-    "demonstration": (15, 60), "farmer_training": (15, 45), "field_day": (40, 200),
-    "workshop": (10, 40), "seminar": (15, 60), "webinar": (20, 150), "study_tour": (8, 25),
-    "exchange_visit": (6, 20), "expert_deployment": (2, 15), "farmer_to_farmer": (8, 30),
-    "roundtable": (8, 25), "high_level_visit": (10, 40), "research": (4, 15), "other": (5, 30),
+    "demonstration": (15, 60),
+    "farmer_training": (15, 45),
+    "field_day": (40, 200),
+    "workshop": (10, 40),
+    "seminar": (15, 60),
+    "webinar": (20, 150),
+    "study_tour": (8, 25),
+    "exchange_visit": (6, 20),
+    "expert_deployment": (2, 15),
+    "farmer_to_farmer": (8, 30),
+    "roundtable": (8, 25),
+    "high_level_visit": (10, 40),
+    "research": (4, 15),
+    "other": (5, 30),
 }
 _DAYS: dict[str, tuple[int, int]] = {
-    "workshop": (1, 3), "seminar": (1, 2), "study_tour": (5, 12), "exchange_visit": (2, 5),
-    "expert_deployment": (7, 30), "research": (10, 45),
+    "workshop": (1, 3),
+    "seminar": (1, 2),
+    "study_tour": (5, 12),
+    "exchange_visit": (2, 5),
+    "expert_deployment": (7, 30),
+    "research": (10, 45),
 }
 _COMMUNITY = ("demonstration", "farmer_training", "field_day", "farmer_to_farmer")
 _POLICY_LIKE = ("roundtable", "high_level_visit", "research")
 _USES: dict[str, tuple[str, ...]] = {
-    "demonstration": ("field",), "field_day": ("field",), "farmer_to_farmer": ("field",),
-    "farmer_training": ("field", "market"), "roundtable": ("policy", "market"),
+    "demonstration": ("field",),
+    "field_day": ("field",),
+    "farmer_to_farmer": ("field",),
+    "farmer_training": ("field", "market"),
+    "roundtable": ("policy", "market"),
     "research": ("policy", "market"),
 }
 _MIX: dict[str, tuple[float, float, float, float]] = {
     **{t: (0.88, 0.08, 0.02, 0.02) for t in _COMMUNITY},
-    "workshop": (0.35, 0.35, 0.25, 0.05), "seminar": (0.2, 0.4, 0.3, 0.1),
-    "webinar": (0.15, 0.45, 0.25, 0.15), "study_tour": (0.3, 0.35, 0.35, 0.0),
-    "exchange_visit": (0.6, 0.25, 0.15, 0.0), "expert_deployment": (0.2, 0.6, 0.2, 0.0),
-    "roundtable": (0.0, 0.2, 0.75, 0.05), "high_level_visit": (0.3, 0.1, 0.55, 0.05),
-    "research": (0.1, 0.6, 0.3, 0.0), "other": (0.5, 0.2, 0.1, 0.2),
+    "workshop": (0.35, 0.35, 0.25, 0.05),
+    "seminar": (0.2, 0.4, 0.3, 0.1),
+    "webinar": (0.15, 0.45, 0.25, 0.15),
+    "study_tour": (0.3, 0.35, 0.35, 0.0),
+    "exchange_visit": (0.6, 0.25, 0.15, 0.0),
+    "expert_deployment": (0.2, 0.6, 0.2, 0.0),
+    "roundtable": (0.0, 0.2, 0.75, 0.05),
+    "high_level_visit": (0.3, 0.1, 0.55, 0.05),
+    "research": (0.1, 0.6, 0.3, 0.0),
+    "other": (0.5, 0.2, 0.1, 0.2),
 }
 _TYPE_WEIGHTS: dict[str, float] = {
-    "demonstration": 20, "farmer_training": 22, "field_day": 8, "workshop": 9, "seminar": 4,
-    "webinar": 4, "study_tour": 2, "exchange_visit": 2, "expert_deployment": 5,
-    "farmer_to_farmer": 10, "roundtable": 3, "high_level_visit": 1, "research": 2, "other": 2,
+    "demonstration": 20,
+    "farmer_training": 22,
+    "field_day": 8,
+    "workshop": 9,
+    "seminar": 4,
+    "webinar": 4,
+    "study_tour": 2,
+    "exchange_visit": 2,
+    "expert_deployment": 5,
+    "farmer_to_farmer": 10,
+    "roundtable": 3,
+    "high_level_visit": 1,
+    "research": 2,
+    "other": 2,
 }
 _TITLES: dict[str, tuple[str, ...]] = {
-    "demonstration": ("Demonstration: {practice}", "On-farm demonstration of {practice}",
-                      "{practice} demonstration at {site}"),
-    "farmer_training": ("Farmer training: {practice}", "Training of farmers in {practice}",
-                        "Farmer field school session: {practice}"),
+    "demonstration": (
+        "Demonstration: {practice}",
+        "On-farm demonstration of {practice}",
+        "{practice} demonstration at {site}",
+    ),
+    "farmer_training": (
+        "Farmer training: {practice}",
+        "Training of farmers in {practice}",
+        "Farmer field school session: {practice}",
+    ),
     "field_day": ("Field day at {site}: {practice}", "{product} field day: {practice}"),
-    "workshop": ("Workshop on {practice}", "Training-of-trainers workshop: {practice}",
-                 "Stakeholder workshop: {practice}"),
+    "workshop": (
+        "Workshop on {practice}",
+        "Training-of-trainers workshop: {practice}",
+        "Stakeholder workshop: {practice}",
+    ),
     "seminar": ("Seminar on {practice}", "Technical seminar: {practice}"),
     "webinar": ("Cloud School webinar: {practice}", "Webinar: {practice}"),
     "study_tour": ("Study tour to {place}: {practice}",),
     "exchange_visit": ("Exchange visit to {site}: {practice}",),
     "expert_deployment": ("Chinese expert mission on {practice}", "Expert deployment: {practice}"),
-    "farmer_to_farmer": ("Farmer-to-farmer learning: {practice}",
-                         "Lead farmers share {practice}"),
+    "farmer_to_farmer": ("Farmer-to-farmer learning: {practice}", "Lead farmers share {practice}"),
     "roundtable": ("Policy roundtable on {policy}", "Roundtable: {policy}"),
     "high_level_visit": ("Visit of the {visitor} to {site}", "High-level visit: {practice}"),
     "research": ("Study on {policy}", "Baseline survey: {practice}"),
@@ -784,24 +1085,36 @@ def build_world(*, seed: int = DEFAULT_SEED, size: str = "small", today: date) -
     rng = random.Random(f"pilotmon-demo:{seed}")
     plans = {plan.code: plan for plan in _PLANS}
     projects = [_project(rng, plan) for plan in _PLANS]
-    sites = [_site(rng, project, place) for project, plan in zip(projects, _PLANS, strict=True)
-             for place in plan.places]
+    sites = [
+        _site(rng, project, place)
+        for project, plan in zip(projects, _PLANS, strict=True)
+        for place in plan.places
+    ]
     counts = _activity_counts(projects, plans, SIZES[size].activities, today)
     participants = [
         participant
-        for project, plan in zip(projects, _PLANS, strict=True) if plan.roster
+        for project, plan in zip(projects, _PLANS, strict=True)
+        if plan.roster
         for participant in _roster(seed, size, project, plan)
     ]
     targets = [
         target
         for project, plan in zip(projects, _PLANS, strict=True)
-        for target in _targets(rng, project, plan, counts[project.code], today,
-                               SIZES[size].roster)
+        for target in _targets(rng, project, plan, counts[project.code], today, SIZES[size].roster)
     ]
     users = _users(rng, projects, plans)
-    return World(seed=seed, size=size, today=today, projects=projects, sites=sites,
-                 targets=targets, participants=participants, users=users,
-                 activity_counts=counts, _plans=plans)
+    return World(
+        seed=seed,
+        size=size,
+        today=today,
+        projects=projects,
+        sites=sites,
+        targets=targets,
+        participants=participants,
+        users=users,
+        activity_counts=counts,
+        _plans=plans,
+    )
 
 
 def _uuid(rng: random.Random) -> uuid.UUID:
@@ -810,9 +1123,17 @@ def _uuid(rng: random.Random) -> uuid.UUID:
 
 def _project(rng: random.Random, plan: _ProjectPlan) -> DemoProject:
     return DemoProject(
-        id=_uuid(rng), code=plan.code, name=plan.name, kind=plan.kind, country=plan.country,
-        thematic_area=plan.thematic_area, solutions=plan.solutions, partners=plan.partners,
-        priority_product=plan.priority_product, start_date=plan.start, end_date=plan.end,
+        id=_uuid(rng),
+        code=plan.code,
+        name=plan.name,
+        kind=plan.kind,
+        country=plan.country,
+        thematic_area=plan.thematic_area,
+        solutions=plan.solutions,
+        partners=plan.partners,
+        priority_product=plan.priority_product,
+        start_date=plan.start,
+        end_date=plan.end,
         roster=plan.roster,
     )
 
@@ -821,8 +1142,14 @@ def _site(rng: random.Random, project: DemoProject, place: _Place) -> DemoSite:
     # A plot near the town, not the town centre itself (about 2 km at most).
     lat = round(place.lat + rng.uniform(-0.02, 0.02), 5)
     lon = round(place.lon + rng.uniform(-0.02, 0.02), 5)
-    return DemoSite(id=_uuid(rng), project_id=project.id, name=place.name,
-                    admin_area=place.admin_area, lat=lat, lon=lon)
+    return DemoSite(
+        id=_uuid(rng),
+        project_id=project.id,
+        name=place.name,
+        admin_area=place.admin_area,
+        lat=lat,
+        lon=lon,
+    )
 
 
 def _window(project: DemoProject, today: date) -> tuple[date, date]:
@@ -830,8 +1157,9 @@ def _window(project: DemoProject, today: date) -> tuple[date, date]:
     return project.start_date, min(project.end_date, today - timedelta(days=1))
 
 
-def _activity_counts(projects: Sequence[DemoProject], plans: Mapping[str, _ProjectPlan],
-                     total: int, today: date) -> dict[str, int]:
+def _activity_counts(
+    projects: Sequence[DemoProject], plans: Mapping[str, _ProjectPlan], total: int, today: date
+) -> dict[str, int]:
     """Share ``total`` between projects by how busy and how long running each one is."""
     weights = {}
     for project in projects:
@@ -849,19 +1177,24 @@ def _activity_counts(projects: Sequence[DemoProject], plans: Mapping[str, _Proje
     return counts
 
 
-def _roster(seed: int, size: str, project: DemoProject,
-            plan: _ProjectPlan) -> list[DemoParticipant]:
+def _roster(
+    seed: int, size: str, project: DemoProject, plan: _ProjectPlan
+) -> list[DemoParticipant]:
     rng = random.Random(f"pilotmon-demo:{seed}:{size}:{project.code}:roster")
     people = []
     for n in range(1, SIZES[size].roster + 1):
         age = int(rng.triangular(16, 78, 32))
-        people.append(DemoParticipant(
-            id=_uuid(rng), project_id=project.id, code=f"{project.country}-{n:06d}",
-            sex="female" if rng.random() < plan.women_share else "male",
-            birth_year=project.start_date.year - age,
-            category=rng.choices(("farmer", "technician", "other"), (90, 7, 3))[0],
-            disability=rng.random() < 0.03,
-        ))
+        people.append(
+            DemoParticipant(
+                id=_uuid(rng),
+                project_id=project.id,
+                code=f"{project.country}-{n:06d}",
+                sex="female" if rng.random() < plan.women_share else "male",
+                birth_year=project.start_date.year - age,
+                category=rng.choices(("farmer", "technician", "other"), (90, 7, 3))[0],
+                disability=rng.random() < 0.03,
+            )
+        )
     return people
 
 
@@ -883,8 +1216,14 @@ def _nice(value: float) -> float:
     return float(10 * round(value / 10))
 
 
-def _targets(rng: random.Random, project: DemoProject, plan: _ProjectPlan, count: int,
-             today: date, roster_size: int) -> list[DemoTarget]:
+def _targets(
+    rng: random.Random,
+    project: DemoProject,
+    plan: _ProjectPlan,
+    count: int,
+    today: date,
+    roster_size: int,
+) -> list[DemoTarget]:
     """Yearly targets over the project's life, and quarterly ones for the current year."""
     start, end = _window(project, today)
     per_day = count / max(1, (end - start).days + 1)
@@ -902,8 +1241,16 @@ def _targets(rng: random.Random, project: DemoProject, plan: _ProjectPlan, count
 
     def add(indicator: str, period: str, value: float, sex: str | None = None) -> None:
         if value > 0:
-            targets.append(DemoTarget(id=_uuid(rng), project_id=project.id, indicator=indicator,
-                                      period=period, value=_nice(value), sex=sex))
+            targets.append(
+                DemoTarget(
+                    id=_uuid(rng),
+                    project_id=project.id,
+                    indicator=indicator,
+                    period=period,
+                    value=_nice(value),
+                    sex=sex,
+                )
+            )
 
     for year in range(project.start_date.year, project.end_date.year + 1):
         first = max(project.start_date, date(year, 1, 1))
@@ -927,8 +1274,11 @@ def _targets(rng: random.Random, project: DemoProject, plan: _ProjectPlan, count
                 q_first = max(first, date(year, 3 * quarter - 2, 1))
                 q_last = min(last, _quarter_end(year, quarter))
                 if q_first <= q_last:
-                    add("ACTIVITIES", f"{year}Q{quarter}",
-                        per_day * ((q_last - q_first).days + 1) * rng.uniform(0.9, 1.2))
+                    add(
+                        "ACTIVITIES",
+                        f"{year}Q{quarter}",
+                        per_day * ((q_last - q_first).days + 1) * rng.uniform(0.9, 1.2),
+                    )
     return targets
 
 
@@ -945,8 +1295,9 @@ def _person(rng: random.Random, country: str, *, woman: bool | None = None) -> s
     return f"{rng.choice(women if woman else men)} {rng.choice(families)}"
 
 
-def _users(rng: random.Random, projects: Sequence[DemoProject],
-           plans: Mapping[str, _ProjectPlan]) -> list[DemoUser]:
+def _users(
+    rng: random.Random, projects: Sequence[DemoProject], plans: Mapping[str, _ProjectPlan]
+) -> list[DemoUser]:
     users = [
         DemoUser("admin", Role.ADMIN.value, "Demo administrator"),
         DemoUser("hq.analyst", Role.HQ_ANALYST.value, "Chen Yu (COE monitoring and evaluation)"),
@@ -964,16 +1315,22 @@ def _users(rng: random.Random, projects: Sequence[DemoProject],
         for n in range(1, plans[project.code].field_experts + 1):
             # The first is a Chinese expert, the second a national extension officer.
             name = experts[index % len(experts)] if n == 1 else _person(rng, country)
-            users.append(DemoUser(f"fe.{country.lower()}.{n}", Role.FIELD_EXPERT.value, name,
-                                  countries=(country,), projects=(project.code,)))
+            users.append(
+                DemoUser(
+                    f"fe.{country.lower()}.{n}",
+                    Role.FIELD_EXPERT.value,
+                    name,
+                    countries=(country,),
+                    projects=(project.code,),
+                )
+            )
     return users
 
 
 # --- activities ------------------------------------------------------------------------------
 
 
-def _draw_activities(world: World, project: DemoProject,
-                     plan: _ProjectPlan) -> list[DemoActivity]:
+def _draw_activities(world: World, project: DemoProject, plan: _ProjectPlan) -> list[DemoActivity]:
     count = world.activity_counts.get(project.code, 0)
     if count == 0:
         return []
@@ -981,8 +1338,11 @@ def _draw_activities(world: World, project: DemoProject,
     sites = world.sites_of(project)
     roster = world.participants_of(project)
     authors = [u.username for u in world.users if project.code in u.projects]
-    reviewer = next(u.username for u in world.users
-                    if u.role == Role.COUNTRY_OFFICER and project.country in u.countries)
+    reviewer = next(
+        u.username
+        for u in world.users
+        if u.role == Role.COUNTRY_OFFICER and project.country in u.countries
+    )
     start, end = _window(project, world.today)
     weights = _type_weights(plan)
     kinds, kind_weights = list(weights), list(weights.values())
@@ -1002,15 +1362,23 @@ def _draw_activities(world: World, project: DemoProject,
         received = _received_at(rng, data, plan, midnight)
         key = (data["site_id"], data["type"], data["start_date"])
         flags = quality_flags(
-            data, site=site_facts.get(data["site_id"] or ""), same_day_duplicates=seen[key],
-            usual_attendance=usual, reused_photo=False, received_on=received.date(),
+            data,
+            site=site_facts.get(data["site_id"] or ""),
+            same_day_duplicates=seen[key],
+            usual_attendance=usual,
+            reused_photo=False,
+            received_on=received.date(),
         )
         seen[key] += 1
-        activities.append(DemoActivity(
-            data=data, author=rng.choice(authors), received_at=received,
-            flags=[{"code": f.code, "field": f.field, "message": f.message} for f in flags],
-            review=_review(rng, received, reviewer, midnight),
-        ))
+        activities.append(
+            DemoActivity(
+                data=data,
+                author=rng.choice(authors),
+                received_at=received,
+                flags=[{"code": f.code, "field": f.field, "message": f.message} for f in flags],
+                review=_review(rng, received, reviewer, midnight),
+            )
+        )
     return activities
 
 
@@ -1018,9 +1386,17 @@ def _total(rows: Sequence[Mapping[str, Any]]) -> int:
     return sum(int(r["count"]) for r in rows)
 
 
-def _draw_one(rng: random.Random, world: World, project: DemoProject, plan: _ProjectPlan,
-              kind: str, day: date, last_day: date, sites: Sequence[DemoSite],
-              roster: Sequence[DemoParticipant]) -> dict[str, Any]:
+def _draw_one(
+    rng: random.Random,
+    world: World,
+    project: DemoProject,
+    plan: _ProjectPlan,
+    kind: str,
+    day: date,
+    last_day: date,
+    sites: Sequence[DemoSite],
+    roster: Sequence[DemoParticipant],
+) -> dict[str, Any]:
     """One activity as a field expert would record it on the tablet."""
     practice = _practice(rng, plan, kind)
     solution = SOLUTIONS[TOPICS[practice.topic].solution]
@@ -1063,9 +1439,12 @@ def _draw_one(rng: random.Random, world: World, project: DemoProject, plan: _Pro
 def _practice(rng: random.Random, plan: _ProjectPlan, kind: str) -> _Practice:
     """What the activity is about: a practice whose solution allows one of the type's modalities,
     preferably one that suits the type (nobody demonstrates a credit policy in a field)."""
-    fits = [p for p in plan.practices
-            if set(_MODALITIES[kind]) & {m.value for m in
-                                         SOLUTIONS[TOPICS[p.topic].solution].modalities}]
+    fits = [
+        p
+        for p in plan.practices
+        if set(_MODALITIES[kind])
+        & {m.value for m in SOLUTIONS[TOPICS[p.topic].solution].modalities}
+    ]
     uses = _USES.get(kind)
     suited = [p for p in fits if uses is None or p.use in uses]
     return rng.choice(suited or fits)
@@ -1078,12 +1457,12 @@ def _delivery(rng: random.Random, kind: str) -> str:
     return "hybrid" if rng.random() < hybrid else "in_person"
 
 
-def _site_for(rng: random.Random, kind: str, delivery: str,
-              sites: Sequence[DemoSite]) -> DemoSite | None:
+def _site_for(
+    rng: random.Random, kind: str, delivery: str, sites: Sequence[DemoSite]
+) -> DemoSite | None:
     if delivery == "online" or kind == "study_tour" or not sites:
         return None  # study tours happen in China
-    if kind == "roundtable" or (kind in ("workshop", "seminar", "research")
-                                and rng.random() < 0.6):
+    if kind == "roundtable" or (kind in ("workshop", "seminar", "research") and rng.random() < 0.6):
         return None  # held in the capital or a hotel, not at a project site
     return rng.choice(sites)
 
@@ -1123,27 +1502,34 @@ def _experts_count(rng: random.Random, kind: str) -> int:
 
 
 def _facilitators(rng: random.Random, country: str, experts: int) -> list[str]:
-    people = [f"{'Ms' if woman else 'Mr'} {_person(rng, country, woman=woman)}"
-              for woman in (rng.random() < 0.5 for _ in range(rng.randint(1, 2)))]
+    people = [
+        f"{'Ms' if woman else 'Mr'} {_person(rng, country, woman=woman)}"
+        for woman in (rng.random() < 0.5 for _ in range(rng.randint(1, 2)))
+    ]
     if experts:
         people.insert(0, f"Dr {rng.choice(_EXPERTS)}")
     return people
 
 
-def _title(rng: random.Random, plan: _ProjectPlan, kind: str, practice: _Practice,
-           site: DemoSite | None) -> str:
+def _title(
+    rng: random.Random, plan: _ProjectPlan, kind: str, practice: _Practice, site: DemoSite | None
+) -> str:
     templates = [t for t in _TITLES[kind] if site is not None or "{site}" not in t]
     template = rng.choice(templates or ["{practice}"])
     title = template.format(
-        practice=practice.phrase, site=site.name if site else "", policy=rng.choice(plan.policy),
-        place=rng.choice(plan.study_places), visitor=rng.choice(_VISITORS),
+        practice=practice.phrase,
+        site=site.name if site else "",
+        policy=rng.choice(plan.policy),
+        place=rng.choice(plan.study_places),
+        visitor=rng.choice(_VISITORS),
         product=(plan.priority_product or "project").capitalize(),
     )
     return title[0].upper() + title[1:]
 
 
-def _attendees(rng: random.Random, kind: str,
-               roster: Sequence[DemoParticipant]) -> list[DemoParticipant]:
+def _attendees(
+    rng: random.Random, kind: str, roster: Sequence[DemoParticipant]
+) -> list[DemoParticipant]:
     """Roster mode: who came, for the farmer-facing activities of a roster project."""
     if not roster or kind not in _COMMUNITY:
         return []
@@ -1160,13 +1546,15 @@ def _age_band(age: int) -> str:
 
 
 def _attendance_of(people: Sequence[DemoParticipant], year: int) -> list[dict[str, Any]]:
-    cells = Counter((p.sex, _age_band(year - p.birth_year), p.category, p.disability)
-                    for p in people)
+    cells = Counter(
+        (p.sex, _age_band(year - p.birth_year), p.category, p.disability) for p in people
+    )
     return _rows(cells)
 
 
-def _attendance(rng: random.Random, plan: _ProjectPlan, kind: str,
-                delivery: str) -> list[dict[str, Any]]:
+def _attendance(
+    rng: random.Random, plan: _ProjectPlan, kind: str, delivery: str
+) -> list[dict[str, Any]]:
     """Counts over sex × age band × category × disability, plausible for the type."""
     low, high = _ATTENDANCE[kind]
     people = rng.randint(low, high)
@@ -1199,11 +1587,17 @@ def _rows(cells: Counter[tuple[str, str, str, bool]]) -> list[dict[str, Any]]:
     """Attendance rows in a fixed order (sex, age band, category, disability)."""
     order = {value: n for n, value in enumerate((*_SEXES, *_AGE_BANDS, *_CATEGORIES))}
     return [
-        {"sex": sex, "age_band": age, "category": category, "disability": disability,
-         "count": count}
+        {
+            "sex": sex,
+            "age_band": age,
+            "category": category,
+            "disability": disability,
+            "count": count,
+        }
         for (sex, age, category, disability), count in sorted(
-            cells.items(), key=lambda item: (order[item[0][0]], order[item[0][1]],
-                                             order[item[0][2]], item[0][3]))
+            cells.items(),
+            key=lambda item: (order[item[0][0]], order[item[0][1]], order[item[0][2]], item[0][3]),
+        )
         if count > 0
     ]
 
@@ -1215,8 +1609,9 @@ def _captured_at(rng: random.Random, day: date, utc_offset: float) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def _received_at(rng: random.Random, data: Mapping[str, Any], plan: _ProjectPlan,
-                 midnight: datetime) -> datetime:
+def _received_at(
+    rng: random.Random, data: Mapping[str, Any], plan: _ProjectPlan, midnight: datetime
+) -> datetime:
     """When the push reached the server: mostly within days, sometimes weeks offline."""
     captured = datetime.fromisoformat(data["captured_at"]).astimezone(UTC)
     roll = rng.random()
@@ -1234,8 +1629,9 @@ def _received_at(rng: random.Random, data: Mapping[str, Any], plan: _ProjectPlan
     return received
 
 
-def _review(rng: random.Random, received: datetime, reviewer: str,
-            midnight: datetime) -> DemoReview | None:
+def _review(
+    rng: random.Random, received: datetime, reviewer: str, midnight: datetime
+) -> DemoReview | None:
     """The country office reviews within days; recent and a few old ones are still pending."""
     at = received + timedelta(days=rng.uniform(0.5, 10))
     if at >= midnight or rng.random() < 0.06:

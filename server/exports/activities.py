@@ -22,15 +22,52 @@ from server.projects.models import Project, Site
 from server.scope import activity_scope
 
 COLUMNS: tuple[str, ...] = (
-    "id", "project", "country", "region", "site_id", "site", "type", "title", "start_date",
-    "end_date", "topic", "solution", "thematic_area", "modality", "level", "delivery",
-    "value_chain_stage", "experts_count", "facilitators", "lat", "lon", "status", "late",
-    "participants", "women", "men", "youth", "pwd", "roster_participants", "version",
-    "captured_at", "submitted_at", "updated_at", "notes",
+    "id",
+    "project",
+    "country",
+    "region",
+    "site_id",
+    "site",
+    "type",
+    "title",
+    "start_date",
+    "end_date",
+    "topic",
+    "solution",
+    "thematic_area",
+    "modality",
+    "level",
+    "delivery",
+    "value_chain_stage",
+    "experts_count",
+    "facilitators",
+    "lat",
+    "lon",
+    "status",
+    "late",
+    "participants",
+    "women",
+    "men",
+    "youth",
+    "pwd",
+    "roster_participants",
+    "version",
+    "captured_at",
+    "submitted_at",
+    "updated_at",
+    "notes",
 )
-WIDTHS: dict[str, int] = {"id": 38, "site_id": 38, "title": 40, "notes": 60, "site": 24,
-                          "facilitators": 30, "captured_at": 26, "submitted_at": 26,
-                          "updated_at": 26}
+WIDTHS: dict[str, int] = {
+    "id": 38,
+    "site_id": 38,
+    "title": 40,
+    "notes": 60,
+    "site": 24,
+    "facilitators": 30,
+    "captured_at": 26,
+    "submitted_at": 26,
+    "updated_at": 26,
+}
 _BATCH = 1000
 
 
@@ -42,9 +79,21 @@ def _statement(caller: Caller, filters: ActivityFilters) -> Any:
     )
     fact = activity_fact
     return (
-        sa.select(Activity, col(Project.code), col(Project.country), col(Site.name), fact.c.region,
-               fact.c.solution, fact.c.thematic_area, fact.c.participants, fact.c.sex_female,
-               fact.c.sex_male, fact.c.age_youth, fact.c.disability_yes, roster.c.people)
+        sa.select(
+            Activity,
+            col(Project.code),
+            col(Project.country),
+            col(Site.name),
+            fact.c.region,
+            fact.c.solution,
+            fact.c.thematic_area,
+            fact.c.participants,
+            fact.c.sex_female,
+            fact.c.sex_male,
+            fact.c.age_youth,
+            fact.c.disability_yes,
+            roster.c.people,
+        )
         .join(Project, col(Project.id) == Activity.project_id)
         .outerjoin(Site, col(Site.id) == Activity.site_id)
         .outerjoin(fact, fact.c.activity_id == Activity.id)
@@ -59,20 +108,61 @@ def check_filters(filters: ActivityFilters) -> None:
     filter_conditions(filters)
 
 
-def activity_rows(engine: Engine, *, caller: Caller,
-                  filters: ActivityFilters) -> Iterator[list[Any]]:
+def activity_rows(
+    engine: Engine, *, caller: Caller, filters: ActivityFilters
+) -> Iterator[list[Any]]:
     """The rows, read in batches from a session of their own (they outlive the request's)."""
     with Session(engine) as session:
-        result = session.execute(
-            _statement(caller, filters).execution_options(yield_per=_BATCH))
-        for (a, code, country, site, region, solution, area, participants, women, men, youth,
-             pwd, people) in result:
+        result = session.execute(_statement(caller, filters).execution_options(yield_per=_BATCH))
+        for (
+            a,
+            code,
+            country,
+            site,
+            region,
+            solution,
+            area,
+            participants,
+            women,
+            men,
+            youth,
+            pwd,
+            people,
+        ) in result:
             location = a.location or {}
             yield [
-                a.id, code, country, region, a.site_id, site, a.type, a.title, a.start_date,
-                a.end_date, a.topic, solution or None, area, a.modality, a.level, a.delivery,
-                a.value_chain_stage, a.experts_count, list(a.facilitators or []),
-                location.get("lat"), location.get("lon"), a.status, a.late, participants,
-                women, men, youth, pwd, int(people or 0), a.version, a.captured_at,
-                a.submitted_at, a.updated_at, a.notes,
+                a.id,
+                code,
+                country,
+                region,
+                a.site_id,
+                site,
+                a.type,
+                a.title,
+                a.start_date,
+                a.end_date,
+                a.topic,
+                solution or None,
+                area,
+                a.modality,
+                a.level,
+                a.delivery,
+                a.value_chain_stage,
+                a.experts_count,
+                list(a.facilitators or []),
+                location.get("lat"),
+                location.get("lon"),
+                a.status,
+                a.late,
+                participants,
+                women,
+                men,
+                youth,
+                pwd,
+                int(people or 0),
+                a.version,
+                a.captured_at,
+                a.submitted_at,
+                a.updated_at,
+                a.notes,
             ]

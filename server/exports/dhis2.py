@@ -62,8 +62,9 @@ def _fail(path: Path, message: str) -> ConfigError:
 
 def _uid(path: Path, where: str, value: Any) -> str:
     if not isinstance(value, str) or not DHIS2_UID.match(value):
-        raise _fail(path, f"{where} must be a DHIS2 UID (a letter and 10 letters or digits), "
-                          f"not {value!r}")
+        raise _fail(
+            path, f"{where} must be a DHIS2 UID (a letter and 10 letters or digits), not {value!r}"
+        )
     return value
 
 
@@ -84,18 +85,24 @@ def load_mapping(path: Path | None = None) -> Dhis2Mapping:
     elements: dict[str, DataElement] = {}
     for code, spec in (raw.get("dataElements") or {}).items():
         if code not in INDICATORS or INDICATORS[code].kind == IndicatorKind.TARGET:
-            raise _fail(path, f"dataElements.{code}: not an indicator we can send "
-                              f"(indicators: {', '.join(i for i in INDICATORS)})")
+            raise _fail(
+                path,
+                f"dataElements.{code}: not an indicator we can send "
+                f"(indicators: {', '.join(i for i in INDICATORS)})",
+            )
         if not isinstance(spec, dict):
             raise _fail(path, f"dataElements.{code} must be an object with an id")
         keys = tuple(spec.get("disaggregation") or ())
         unknown = [k for k in keys if k not in _VALUES]
         if unknown or len(set(keys)) != len(keys):
-            raise _fail(path, f"dataElements.{code}.disaggregation: use distinct keys among "
-                              f"{', '.join(_VALUES)}")
+            raise _fail(
+                path,
+                f"dataElements.{code}.disaggregation: use distinct keys among {', '.join(_VALUES)}",
+            )
         if keys and INDICATORS[code].kind != IndicatorKind.PARTICIPANT:
-            raise _fail(path, f"dataElements.{code}: only participant indicators can be "
-                              "disaggregated")
+            raise _fail(
+                path, f"dataElements.{code}: only participant indicators can be disaggregated"
+            )
         if keys:
             name = "|".join(keys)
             table = combos_raw.get(name)
@@ -104,9 +111,11 @@ def load_mapping(path: Path | None = None) -> Dhis2Mapping:
             for combination in itertools.product(*(_VALUES[k] for k in keys)):
                 value = "|".join(combination)
                 combos.setdefault(name, {})[value] = _uid(
-                    path, f"categoryOptionCombos.{name}.{value}", table.get(value))
-        elements[code] = DataElement(code, _uid(path, f"dataElements.{code}.id", spec.get("id")),
-                                     keys)
+                    path, f"categoryOptionCombos.{name}.{value}", table.get(value)
+                )
+        elements[code] = DataElement(
+            code, _uid(path, f"dataElements.{code}.id", spec.get("id")), keys
+        )
     if not elements:
         raise _fail(path, "dataElements is empty: map at least one indicator")
     attribute = raw.get("attributeOptionCombo")
@@ -147,29 +156,48 @@ class DataValueSet:
         return {"dataValues": self.data_values}
 
 
-def data_value_set(session: OrmSession, *, caller: Caller | None, mapping: Dhis2Mapping,
-                   period: str, period_type: str | None = None, country: str | None = None,
-                   status: str | None = None,
-                   indicators: Sequence[str] = ()) -> DataValueSet:
+def data_value_set(
+    session: OrmSession,
+    *,
+    caller: Caller | None,
+    mapping: Dhis2Mapping,
+    period: str,
+    period_type: str | None = None,
+    country: str | None = None,
+    status: str | None = None,
+    indicators: Sequence[str] = (),
+) -> DataValueSet:
     """The data values of the mapped indicators for ``period`` (2025, 2025Q3 or 2025-07)."""
     errors: list[dict[str, str]] = []
     grain = period_grain(period.strip())
     if grain is None:
-        errors.append({"field": "period", "message": f"{period!r} is not a period: use 2025, "
-                                                     "2025Q3 or 2025-07"})
+        errors.append(
+            {
+                "field": "period",
+                "message": f"{period!r} is not a period: use 2025, 2025Q3 or 2025-07",
+            }
+        )
     wanted_grain = grain
     if period_type is not None:
         wanted_grain = PERIOD_TYPES.get(period_type.strip().lower())
         if wanted_grain is None:
-            errors.append({"field": "period_type", "message": "use monthly, quarterly or "
-                                                              "yearly"})
+            errors.append({"field": "period_type", "message": "use monthly, quarterly or yearly"})
         elif grain and _GRAIN_ORDER.index(wanted_grain) > _GRAIN_ORDER.index(grain):
-            errors.append({"field": "period_type", "message": f"{period_type} periods do not "
-                                                              f"fit inside {period}"})
+            errors.append(
+                {
+                    "field": "period_type",
+                    "message": f"{period_type} periods do not fit inside {period}",
+                }
+            )
     unknown = [c for c in indicators if c not in mapping.data_elements]
     if unknown:
-        errors.append({"field": "indicators", "message": f"not in the DHIS2 mapping: "
-                       f"{', '.join(unknown)}; mapped: {', '.join(mapping.data_elements)}"})
+        errors.append(
+            {
+                "field": "indicators",
+                "message": f"not in the DHIS2 mapping: "
+                f"{', '.join(unknown)}; mapped: {', '.join(mapping.data_elements)}",
+            }
+        )
     filters = {"country": country} if country else {}
     try:
         query = parse_values_query(code="PARTICIPANTS", filters=filters, status=status)
@@ -181,8 +209,9 @@ def data_value_set(session: OrmSession, *, caller: Caller | None, mapping: Dhis2
 
     apply_pending(session)
     first, last = period_bounds(period.strip())
-    where = Where(statuses=query.statuses, filters=query.filters, date_from=first, date_to=last,
-                  caller=caller)
+    where = Where(
+        statuses=query.statuses, filters=query.filters, date_from=first, date_to=last, caller=caller
+    )
     values: list[dict[str, str]] = []
     unmapped: set[str] = set()
     for code in indicators or list(mapping.data_elements):
@@ -200,11 +229,17 @@ def data_value_set(session: OrmSession, *, caller: Caller | None, mapping: Dhis2
             if element.disaggregation:
                 name = "|".join(element.disaggregation)
                 combo = mapping.combos[name]["|".join(_combo_value(v) for v in key[2:])]
-            entry = {"dataElement": element.uid, "period": _dhis2_period(wanted_grain, key[1]),
-                     "orgUnit": org_unit, "categoryOptionCombo": combo, "value": _number(value)}
+            entry = {
+                "dataElement": element.uid,
+                "period": _dhis2_period(wanted_grain, key[1]),
+                "orgUnit": org_unit,
+                "categoryOptionCombo": combo,
+                "value": _number(value),
+            }
             if mapping.attribute_option_combo:
                 entry["attributeOptionCombo"] = mapping.attribute_option_combo
             values.append(entry)
-    values.sort(key=lambda v: (v["dataElement"], v["orgUnit"], v["period"],
-                               v["categoryOptionCombo"]))
+    values.sort(
+        key=lambda v: (v["dataElement"], v["orgUnit"], v["period"], v["categoryOptionCombo"])
+    )
     return DataValueSet(values, sorted(unmapped))

@@ -38,8 +38,12 @@ from shared.indicators import INDICATORS, period_bounds, period_grain
 IATI_VERSION = "2.03"
 # (indicator, disaggregated by sex)
 RESULTS: tuple[tuple[str, bool], ...] = (
-    ("ACTIVITIES", False), ("DEMONSTRATIONS", False), ("TRAININGS", False),
-    ("PARTICIPANTS", True), ("UNIQUE_PARTICIPANTS", True), ("EXPERT_DAYS", False),
+    ("ACTIVITIES", False),
+    ("DEMONSTRATIONS", False),
+    ("TRAININGS", False),
+    ("PARTICIPANTS", True),
+    ("UNIQUE_PARTICIPANTS", True),
+    ("EXPERT_DAYS", False),
 )
 # OECD DAC CRS purpose codes (vocabulary 1) for our thematic areas.
 SECTORS: dict[str, str] = {
@@ -101,26 +105,38 @@ def _actuals(session: OrmSession, *, where: Where, grain: str) -> dict[tuple[Any
         for key, sums in group_sums(session, code=code, where=where, keys=keys).items():
             found[(code, key[0], _period_label(grain, key[1]), None)] = value_of(code, sums)
         if by_sex:
-            for key, sums in group_sums(session, code=code, where=where,
-                                        keys=(*keys, "sex")).items():
-                found[(code, key[0], _period_label(grain, key[1]), key[2])] = value_of(code,
-                                                                                       sums)
+            for key, sums in group_sums(
+                session, code=code, where=where, keys=(*keys, "sex")
+            ).items():
+                found[(code, key[0], _period_label(grain, key[1]), key[2])] = value_of(code, sums)
     return found
 
 
-def iati_activities(session: OrmSession, *, caller: Caller | None, organisation: Organisation,
-                    country: str | None = None, project: str | None = None,
-                    status: str | None = None, period_type: str | None = None,
-                    date_from: str | None = None, date_to: str | None = None) -> bytes:
+def iati_activities(
+    session: OrmSession,
+    *,
+    caller: Caller | None,
+    organisation: Organisation,
+    country: str | None = None,
+    project: str | None = None,
+    status: str | None = None,
+    period_type: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> bytes:
     """The IATI XML document (UTF-8 bytes) for the projects in scope."""
     grain = GRAINS.get((period_type or "yearly").strip().lower())
     if grain is None:
-        raise ValidationFailed([{"field": "period_type", "message": "use yearly or quarterly"}],
-                               status_code=400)
-    query = parse_values_query(code="ACTIVITIES",
-                               filters={"country": country, "project": project},
-                               date_from=date_from, date_to=date_to,
-                               status=status or "approved")
+        raise ValidationFailed(
+            [{"field": "period_type", "message": "use yearly or quarterly"}], status_code=400
+        )
+    query = parse_values_query(
+        code="ACTIVITIES",
+        filters={"country": country, "project": project},
+        date_from=date_from,
+        date_to=date_to,
+        status=status or "approved",
+    )
     apply_pending(session)
     statement = select(Project).order_by(col(Project.code))
     if caller is not None:
@@ -131,15 +147,18 @@ def iati_activities(session: OrmSession, *, caller: Caller | None, organisation:
         ids = resolve_projects(session, caller=caller, values=query.filters["project"])
         statement = statement.where(col(Project.id).in_(ids))
     projects = list(session.execute(statement).scalars())
-    where = Where(statuses=query.statuses,
-                  filters={"project": tuple(p.id for p in projects)},
-                  date_from=query.date_from, date_to=query.date_to)
+    where = Where(
+        statuses=query.statuses,
+        filters={"project": tuple(p.id for p in projects)},
+        date_from=query.date_from,
+        date_to=query.date_to,
+    )
     actuals = _actuals(session, where=where, grain=grain) if projects else {}
-    targets = _targets(session, [p.id for p in projects], grain, query.date_from,
-                       query.date_to)
+    targets = _targets(session, [p.id for p in projects], grain, query.date_from, query.date_to)
 
-    root = ET.Element("iati-activities", {"version": IATI_VERSION,
-                                          "generated-datetime": _when(None)})
+    root = ET.Element(
+        "iati-activities", {"version": IATI_VERSION, "generated-datetime": _when(None)}
+    )
     today = utcnow().date()
     for p in projects:
         _activity(root, p, organisation, today, actuals, targets)
@@ -147,15 +166,21 @@ def iati_activities(session: OrmSession, *, caller: Caller | None, organisation:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
 
 
-def _targets(session: OrmSession, project_ids: Sequence[uuid.UUID], grain: str,
-             first: date | None, last: date | None) -> dict[tuple[Any, ...], float]:
+def _targets(
+    session: OrmSession,
+    project_ids: Sequence[uuid.UUID],
+    grain: str,
+    first: date | None,
+    last: date | None,
+) -> dict[tuple[Any, ...], float]:
     """(indicator, project, period, sex) -> target, for targets of this grain."""
     found: dict[tuple[Any, ...], float] = {}
     if not project_ids:
         return found
     wanted = {code for code, _ in RESULTS}
     for t in session.execute(
-            select(Target).where(col(Target.project_id).in_(project_ids))).scalars():
+        select(Target).where(col(Target.project_id).in_(project_ids))
+    ).scalars():
         if t.indicator not in wanted or period_grain(t.period) != grain:
             continue
         start, end = period_bounds(t.period)
@@ -165,18 +190,31 @@ def _targets(session: OrmSession, project_ids: Sequence[uuid.UUID], grain: str,
     return found
 
 
-def _activity(root: ET.Element, p: Project, organisation: Organisation, today: date,
-              actuals: dict[tuple[Any, ...], Any],
-              targets: dict[tuple[Any, ...], float]) -> None:
-    activity = _sub(root, "iati-activity", last_updated_datetime=_when(p.updated_at),
-                    default_currency="USD", hierarchy="1")
+def _activity(
+    root: ET.Element,
+    p: Project,
+    organisation: Organisation,
+    today: date,
+    actuals: dict[tuple[Any, ...], Any],
+    targets: dict[tuple[Any, ...], float],
+) -> None:
+    activity = _sub(
+        root,
+        "iati-activity",
+        last_updated_datetime=_when(p.updated_at),
+        default_currency="USD",
+        hierarchy="1",
+    )
     activity.set(_XML_LANG, "en")
     _sub(activity, "iati-identifier", f"{organisation.ref}-{p.code}")
     _narrative(activity, "reporting-org", organisation.name, ref=organisation.ref, type="40")
     _narrative(activity, "title", p.name)
     kind = PROJECT_KIND_NAMES.get(p.kind, p.kind)  # type: ignore[call-overload]
-    area = THEMATIC_AREAS[p.thematic_area].name if p.thematic_area in THEMATIC_AREAS \
+    area = (
+        THEMATIC_AREAS[p.thematic_area].name
+        if p.thematic_area in THEMATIC_AREAS
         else p.thematic_area
+    )
     about = f"{kind} in {p.country}: {area}."
     if p.priority_product:
         about += f" Priority product: {p.priority_product}."
@@ -191,17 +229,23 @@ def _activity(root: ET.Element, p: Project, organisation: Organisation, today: d
     if iso2:
         _sub(activity, "recipient-country", code=iso2, percentage="100")
     if p.thematic_area in SECTORS:
-        _sub(activity, "sector", vocabulary="1", code=SECTORS[p.thematic_area],
-             percentage="100")
+        _sub(activity, "sector", vocabulary="1", code=SECTORS[p.thematic_area], percentage="100")
     for code, by_sex in RESULTS:
         _result(activity, p.id, code, by_sex, actuals, targets)
 
 
-def _result(activity: ET.Element, project_id: uuid.UUID, code: str, by_sex: bool,
-            actuals: dict[tuple[Any, ...], Any],
-            targets: dict[tuple[Any, ...], float]) -> None:
-    periods = sorted({k[2] for k in actuals if k[0] == code and k[1] == project_id}
-                     | {k[2] for k in targets if k[0] == code and k[1] == project_id})
+def _result(
+    activity: ET.Element,
+    project_id: uuid.UUID,
+    code: str,
+    by_sex: bool,
+    actuals: dict[tuple[Any, ...], Any],
+    targets: dict[tuple[Any, ...], float],
+) -> None:
+    periods = sorted(
+        {k[2] for k in actuals if k[0] == code and k[1] == project_id}
+        | {k[2] for k in targets if k[0] == code and k[1] == project_id}
+    )
     if not periods:
         return
     definition = INDICATORS[code]
@@ -210,8 +254,13 @@ def _result(activity: ET.Element, project_id: uuid.UUID, code: str, by_sex: bool
     indicator = _sub(result, "indicator", measure="1", ascending="1")
     _narrative(indicator, "title", definition.name)
     _narrative(indicator, "description", definition.description)
-    sexes = sorted({k[3] for k in (*actuals, *targets)
-                    if k[0] == code and k[1] == project_id and k[3] is not None})
+    sexes = sorted(
+        {
+            k[3]
+            for k in (*actuals, *targets)
+            if k[0] == code and k[1] == project_id and k[3] is not None
+        }
+    )
     for label in periods:
         first, last = period_bounds(label)
         period = _sub(indicator, "period")
@@ -231,4 +280,3 @@ def _result(activity: ET.Element, project_id: uuid.UUID, code: str, by_sex: bool
                 if value is not None:
                     element = _sub(period, "actual", value=_number(value))
                     _sub(element, "dimension", name="sex", value=sex)
-

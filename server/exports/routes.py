@@ -31,8 +31,9 @@ from server.exports.tabular import (
 from server.indicators.routes import values_query_from
 from server.indicators.service import IndicatorValues, indicator_values, split_list
 
-router = APIRouter(prefix="/exports", tags=["exports"],
-                   responses=error_responses(400, 401, 404, 422))
+router = APIRouter(
+    prefix="/exports", tags=["exports"], responses=error_responses(400, 401, 404, 422)
+)
 
 CodeList = Annotated[Text | None, Query(max_length=2000, description="One code or a comma list")]
 
@@ -58,57 +59,116 @@ def _activity_filters(
     q: Annotated[Text | None, Query(max_length=200)] = None,
     late: bool | None = None,
 ) -> ActivityFilters:
-    filters = ActivityFilters(country=country, region=region, project=project, site=site,
-                              thematic_area=thematic_area, solution=solution, topic=topic,
-                              modality=modality, activity_type=activity_type, status=status,
-                              date_from=date_from, date_to=date_to, q=q, late=late)
+    filters = ActivityFilters(
+        country=country,
+        region=region,
+        project=project,
+        site=site,
+        thematic_area=thematic_area,
+        solution=solution,
+        topic=topic,
+        modality=modality,
+        activity_type=activity_type,
+        status=status,
+        date_from=date_from,
+        date_to=date_to,
+        q=q,
+        late=late,
+    )
     activity_export.check_filters(filters)
     return filters
 
 
 @router.get("/activities.csv", response_class=StreamingResponse)
-def activities_csv(caller: CurrentCaller, engine: EngineDep,
-                   country: CodeList = None, region: CodeList = None, project: CodeList = None,
-                   site: uuid.UUID | None = None, thematic_area: CodeList = None,
-                   solution: CodeList = None, topic: CodeList = None,
-                   modality: CodeList = None, activity_type: CodeList = None,
-                   status: CodeList = None,
-                   date_from: Annotated[date | None, Query(alias="from")] = None,
-                   date_to: Annotated[date | None, Query(alias="to")] = None,
-                   q: Annotated[Text | None, Query(max_length=200)] = None,
-                   late: bool | None = None) -> StreamingResponse:
+def activities_csv(
+    caller: CurrentCaller,
+    engine: EngineDep,
+    country: CodeList = None,
+    region: CodeList = None,
+    project: CodeList = None,
+    site: uuid.UUID | None = None,
+    thematic_area: CodeList = None,
+    solution: CodeList = None,
+    topic: CodeList = None,
+    modality: CodeList = None,
+    activity_type: CodeList = None,
+    status: CodeList = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    q: Annotated[Text | None, Query(max_length=200)] = None,
+    late: bool | None = None,
+) -> StreamingResponse:
     """The activities the caller may see, one per row (never a participant's name)."""
-    filters = _activity_filters(country, region, project, site, thematic_area, solution, topic,
-                                modality, activity_type, status, date_from, date_to, q, late)
+    filters = _activity_filters(
+        country,
+        region,
+        project,
+        site,
+        thematic_area,
+        solution,
+        topic,
+        modality,
+        activity_type,
+        status,
+        date_from,
+        date_to,
+        q,
+        late,
+    )
     rows = activity_export.activity_rows(engine, caller=caller, filters=filters)
-    return StreamingResponse(csv_chunks(activity_export.COLUMNS, rows),
-                             media_type=CSV_MEDIA_TYPE,
-                             headers=_attachment("activities", "csv"))
+    return StreamingResponse(
+        csv_chunks(activity_export.COLUMNS, rows),
+        media_type=CSV_MEDIA_TYPE,
+        headers=_attachment("activities", "csv"),
+    )
 
 
 @router.get("/activities.xlsx", response_class=StreamingResponse)
-def activities_xlsx(caller: CurrentCaller, engine: EngineDep,
-                    country: CodeList = None, region: CodeList = None,
-                    project: CodeList = None, site: uuid.UUID | None = None,
-                    thematic_area: CodeList = None, solution: CodeList = None,
-                    topic: CodeList = None, modality: CodeList = None,
-                    activity_type: CodeList = None, status: CodeList = None,
-                    date_from: Annotated[date | None, Query(alias="from")] = None,
-                    date_to: Annotated[date | None, Query(alias="to")] = None,
-                    q: Annotated[Text | None, Query(max_length=200)] = None,
-                    late: bool | None = None) -> StreamingResponse:
+def activities_xlsx(
+    caller: CurrentCaller,
+    engine: EngineDep,
+    country: CodeList = None,
+    region: CodeList = None,
+    project: CodeList = None,
+    site: uuid.UUID | None = None,
+    thematic_area: CodeList = None,
+    solution: CodeList = None,
+    topic: CodeList = None,
+    modality: CodeList = None,
+    activity_type: CodeList = None,
+    status: CodeList = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    q: Annotated[Text | None, Query(max_length=200)] = None,
+    late: bool | None = None,
+) -> StreamingResponse:
     """The same table as a workbook: typed cells, a bold frozen header."""
-    filters = _activity_filters(country, region, project, site, thematic_area, solution, topic,
-                                modality, activity_type, status, date_from, date_to, q, late)
+    filters = _activity_filters(
+        country,
+        region,
+        project,
+        site,
+        thematic_area,
+        solution,
+        topic,
+        modality,
+        activity_type,
+        status,
+        date_from,
+        date_to,
+        q,
+        late,
+    )
     rows = activity_export.activity_rows(engine, caller=caller, filters=filters)
-    workbook = xlsx_file("Activities", activity_export.COLUMNS, rows,
-                         widths=activity_export.WIDTHS)
-    return StreamingResponse(file_chunks(workbook), media_type=XLSX_MEDIA_TYPE,
-                             headers=_attachment("activities", "xlsx"))
+    workbook = xlsx_file("Activities", activity_export.COLUMNS, rows, widths=activity_export.WIDTHS)
+    return StreamingResponse(
+        file_chunks(workbook), media_type=XLSX_MEDIA_TYPE, headers=_attachment("activities", "xlsx")
+    )
 
 
-def _values(request: Request, caller: CurrentCaller, session: SessionDep,
-            indicator: str) -> IndicatorValues:
+def _values(
+    request: Request, caller: CurrentCaller, session: SessionDep, indicator: str
+) -> IndicatorValues:
     query = values_query_from(request, indicator, extra=("indicator",))
     return indicator_values(session, caller=caller, query=query)
 
@@ -119,27 +179,36 @@ def _value_rows(values: IndicatorValues) -> Iterator[list[Any]]:
 
 
 IndicatorParam = Annotated[str, Query(description="Indicator code, e.g. PARTICIPANTS")]
-_VALUES_NOTE = ("Takes the parameters of GET /api/v1/indicators/{code}/values: group_by, "
-                "country, region, project, thematic_area, solution, topic, modality, "
-                "activity_type, from, to, status.")
+_VALUES_NOTE = (
+    "Takes the parameters of GET /api/v1/indicators/{code}/values: group_by, "
+    "country, region, project, thematic_area, solution, topic, modality, "
+    "activity_type, from, to, status."
+)
 
 
 @router.get("/indicators.csv", response_class=StreamingResponse, description=_VALUES_NOTE)
-def indicators_csv(request: Request, caller: CurrentCaller, session: SessionDep,
-                   indicator: IndicatorParam) -> StreamingResponse:
+def indicators_csv(
+    request: Request, caller: CurrentCaller, session: SessionDep, indicator: IndicatorParam
+) -> StreamingResponse:
     values = _values(request, caller, session, indicator)
-    return StreamingResponse(csv_chunks(values.columns, _value_rows(values)),
-                             media_type=CSV_MEDIA_TYPE,
-                             headers=_attachment(values.indicator.lower(), "csv"))
+    return StreamingResponse(
+        csv_chunks(values.columns, _value_rows(values)),
+        media_type=CSV_MEDIA_TYPE,
+        headers=_attachment(values.indicator.lower(), "csv"),
+    )
 
 
 @router.get("/indicators.xlsx", response_class=StreamingResponse, description=_VALUES_NOTE)
-def indicators_xlsx(request: Request, caller: CurrentCaller, session: SessionDep,
-                    indicator: IndicatorParam) -> StreamingResponse:
+def indicators_xlsx(
+    request: Request, caller: CurrentCaller, session: SessionDep, indicator: IndicatorParam
+) -> StreamingResponse:
     values = _values(request, caller, session, indicator)
     workbook = xlsx_file(values.indicator, values.columns, _value_rows(values))
-    return StreamingResponse(file_chunks(workbook), media_type=XLSX_MEDIA_TYPE,
-                             headers=_attachment(values.indicator.lower(), "xlsx"))
+    return StreamingResponse(
+        file_chunks(workbook),
+        media_type=XLSX_MEDIA_TYPE,
+        headers=_attachment(values.indicator.lower(), "xlsx"),
+    )
 
 
 @router.get("/dhis2/dataValueSets.json")
@@ -148,23 +217,36 @@ def dhis2_data_values(
     session: SessionDep,
     settings: SettingsDep,
     period: Annotated[str, Query(description="2025, 2025Q3 or 2025-07")],
-    period_type: Annotated[str | None, Query(
-        description="monthly, quarterly or yearly (default: the period's own)")] = None,
+    period_type: Annotated[
+        str | None, Query(description="monthly, quarterly or yearly (default: the period's own)")
+    ] = None,
     country: CodeList = None,
-    status: Annotated[str | None, Query(
-        description="Statuses counted (default submitted,approved)")] = None,
-    indicators: Annotated[str | None, Query(
-        description="Indicator codes (default: every mapped one)")] = None,
+    status: Annotated[
+        str | None, Query(description="Statuses counted (default submitted,approved)")
+    ] = None,
+    indicators: Annotated[
+        str | None, Query(description="Indicator codes (default: every mapped one)")
+    ] = None,
 ) -> JSONResponse:
     """Data values in the DHIS2 Web API import shape, through the configured mapping file.
     Countries without an organisation unit in the mapping are left out and listed in the
     ``X-Unmapped-Countries`` header."""
     mapping = load_mapping(settings.dhis2_mapping)
-    found = data_value_set(session, caller=caller, mapping=mapping, period=period,
-                           period_type=period_type, country=country, status=status,
-                           indicators=split_list(indicators))
-    headers = {"X-Unmapped-Countries": ",".join(found.unmapped_countries)} \
-        if found.unmapped_countries else None
+    found = data_value_set(
+        session,
+        caller=caller,
+        mapping=mapping,
+        period=period,
+        period_type=period_type,
+        country=country,
+        status=status,
+        indicators=split_list(indicators),
+    )
+    headers = (
+        {"X-Unmapped-Countries": ",".join(found.unmapped_countries)}
+        if found.unmapped_countries
+        else None
+    )
     return JSONResponse(found.as_json(), headers=headers)
 
 
@@ -175,18 +257,28 @@ def iati_xml(
     settings: SettingsDep,
     country: CodeList = None,
     project: Annotated[str | None, Query(description="Project codes or ids")] = None,
-    status: Annotated[str | None, Query(
-        description="Statuses counted (default approved: published data is reviewed)")] = None,
+    status: Annotated[
+        str | None,
+        Query(description="Statuses counted (default approved: published data is reviewed)"),
+    ] = None,
     period_type: Annotated[str | None, Query(description="yearly (default) or quarterly")] = None,
     date_from: Annotated[str | None, Query(alias="from")] = None,
     date_to: Annotated[str | None, Query(alias="to")] = None,
 ) -> Response:
     """IATI 2.03 activities: each project with its results, periods, targets and actuals
     (participants disaggregated by sex)."""
-    organisation = Organisation(settings.iati_reporting_org_ref,
-                                settings.iati_reporting_org_name)
-    body = iati_activities(session, caller=caller, organisation=organisation, country=country,
-                           project=project, status=status, period_type=period_type,
-                           date_from=date_from, date_to=date_to)
-    return Response(body, media_type="application/xml",
-                    headers=_attachment("iati-activities", "xml"))
+    organisation = Organisation(settings.iati_reporting_org_ref, settings.iati_reporting_org_name)
+    body = iati_activities(
+        session,
+        caller=caller,
+        organisation=organisation,
+        country=country,
+        project=project,
+        status=status,
+        period_type=period_type,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    return Response(
+        body, media_type="application/xml", headers=_attachment("iati-activities", "xml")
+    )

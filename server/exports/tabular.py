@@ -72,8 +72,12 @@ def _xlsx_cell(value: Any) -> Any:
     return value
 
 
-def xlsx_file(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-              widths: dict[str, int] | None = None) -> IO[bytes]:
+def xlsx_file(
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    widths: dict[str, int] | None = None,
+) -> IO[bytes]:
     """An XLSX workbook with one sheet, rewound and ready to stream."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
@@ -90,7 +94,7 @@ def xlsx_file(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
     sheet.append(header)
     for row in rows:
         sheet.append([_xlsx_cell(v) for v in row])
-    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (returned open)
+    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
     workbook.save(out)
     out.seek(0)
     return out

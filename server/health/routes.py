@@ -45,8 +45,13 @@ def health(engine: EngineDep) -> JSONResponse:
     try:
         schema = database_health(engine=engine)
     except DatabaseError as exc:
-        body = Health(status="unavailable", database="unreachable", detail=exc.message,
-                      server_time=now, version=__version__)
+        body = Health(
+            status="unavailable",
+            database="unreachable",
+            detail=exc.message,
+            server_time=now,
+            version=__version__,
+        )
         return JSONResponse(body.model_dump(mode="json", by_alias=True), status_code=503)
     ok = bool(schema["up_to_date"])
     body = Health(

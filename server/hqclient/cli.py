@@ -19,8 +19,18 @@ from server.hqclient.client import API, HqClient
 
 FORMATS = ("csv", "json", "xlsx")
 # Filters the server takes besides group_by (DESIGN §5).
-FILTERS = ("country", "region", "project", "thematic_area", "solution", "topic", "modality",
-           "activity_type", "from", "to")
+FILTERS = (
+    "country",
+    "region",
+    "project",
+    "thematic_area",
+    "solution",
+    "topic",
+    "modality",
+    "activity_type",
+    "from",
+    "to",
+)
 
 
 def _parse_filters(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -29,11 +39,13 @@ def _parse_filters(pairs: tuple[str, ...]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key or not value.strip():
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. country=LSO)",
-                                     param_hint="--filter")
+            raise click.BadParameter(
+                f"{pair!r} is not KEY=VALUE (e.g. country=LSO)", param_hint="--filter"
+            )
         if key not in FILTERS:
-            raise click.BadParameter(f"unknown filter {key!r}; filters are {', '.join(FILTERS)}",
-                                     param_hint="--filter")
+            raise click.BadParameter(
+                f"unknown filter {key!r}; filters are {', '.join(FILTERS)}", param_hint="--filter"
+            )
         found[key] = f"{found[key]},{value.strip()}" if key in found else value.strip()
     return found
 
@@ -57,28 +69,70 @@ class _Progress:
 
 
 @click.command("pull")
-@click.option("--server", required=True, envvar="PILOTMON_SERVER", metavar="URL",
-              help="The Pilot Monitor server, e.g. https://monitor.example.org.")
-@click.option("--indicator", required=True, metavar="CODE",
-              help="Indicator code, e.g. PARTICIPANTS (see GET /api/v1/indicators).")
-@click.option("--group-by", "group_by", multiple=True, metavar="KEYS",
-              help="Keys to break down by, comma separated or repeated "
-                   "(e.g. country,period:quarter,sex).")
-@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE",
-              help="Filter, repeatable: country=LSO, region=RBJ, from=2025-01-01, ...")
+@click.option(
+    "--server",
+    required=True,
+    envvar="PILOTMON_SERVER",
+    metavar="URL",
+    help="The Pilot Monitor server, e.g. https://monitor.example.org.",
+)
+@click.option(
+    "--indicator",
+    required=True,
+    metavar="CODE",
+    help="Indicator code, e.g. PARTICIPANTS (see GET /api/v1/indicators).",
+)
+@click.option(
+    "--group-by",
+    "group_by",
+    multiple=True,
+    metavar="KEYS",
+    help="Keys to break down by, comma separated or repeated (e.g. country,period:quarter,sex).",
+)
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Filter, repeatable: country=LSO, region=RBJ, from=2025-01-01, ...",
+)
 @click.option("--status", default=None, help="Statuses counted (default submitted,approved).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File to write (default: standard output; required for xlsx on a terminal).")
-@click.option("--username", default=None, help="Log in as this user (when PILOTMON_TOKEN is "
-                                               "unset); the password is prompted.")
-@click.option("--progress/--no-progress", default=None,
-              help="Show bytes received on stderr (default: when stderr is a terminal).")
-@click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(1, 3600),
-              help="Seconds to wait for the server to answer.")
-def pull(server: str, indicator: str, group_by: tuple[str, ...], filters: tuple[str, ...],
-         status: str | None, fmt: str, out: Path | None, username: str | None,
-         progress: bool | None, timeout: float) -> None:
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: standard output; required for xlsx on a terminal).",
+)
+@click.option(
+    "--username",
+    default=None,
+    help="Log in as this user (when PILOTMON_TOKEN is unset); the password is prompted.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show bytes received on stderr (default: when stderr is a terminal).",
+)
+@click.option(
+    "--timeout",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(1, 3600),
+    help="Seconds to wait for the server to answer.",
+)
+def pull(
+    server: str,
+    indicator: str,
+    group_by: tuple[str, ...],
+    filters: tuple[str, ...],
+    status: str | None,
+    fmt: str,
+    out: Path | None,
+    username: str | None,
+    progress: bool | None,
+    timeout: float,
+) -> None:
     """Pull an indicator's values from a server into csv, json or xlsx."""
     params = _parse_filters(filters)
     keys = ",".join(k.strip() for chunk in group_by for k in chunk.split(",") if k.strip())
@@ -89,8 +143,9 @@ def pull(server: str, indicator: str, group_by: tuple[str, ...], filters: tuple[
     if fmt == "xlsx" and out is None and sys.stdout.isatty():
         raise click.UsageError("xlsx is binary: write it to a file with --out FILE")
 
-    client = HqClient(server, token=os.environ.get("PILOTMON_TOKEN") or None,
-                      timeout=(5.0, timeout))
+    client = HqClient(
+        server, token=os.environ.get("PILOTMON_TOKEN") or None, timeout=(5.0, timeout)
+    )
     client.check_server()
     if not client.token:
         name = username or click.prompt("Username", err=True)

@@ -49,8 +49,11 @@ class Refused(HqClientError):
 def _detail_text(body: Any) -> str:
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, list):
-        return "; ".join(f"{d.get('field')}: {d.get('message')}" if d.get("field")
-                         else str(d.get("message")) for d in detail if isinstance(d, dict))
+        return "; ".join(
+            f"{d.get('field')}: {d.get('message')}" if d.get("field") else str(d.get("message"))
+            for d in detail
+            if isinstance(d, dict)
+        )
     if detail:
         return str(detail)
     return ""
@@ -59,16 +62,27 @@ def _detail_text(body: Any) -> str:
 class HqClient:
     """Talks to one Pilot Monitor server on behalf of a person."""
 
-    def __init__(self, server: str, *, token: str | None = None,
-                 timeout: tuple[float, float] = (5.0, 120.0),
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        server: str,
+        *,
+        token: str | None = None,
+        timeout: tuple[float, float] = (5.0, 120.0),
+        session: requests.Session | None = None,
+    ) -> None:
         self.server = server.rstrip("/")
         self.token = token
         self.timeout = timeout
         self.http = session or requests.Session()
-        retry = Retry(total=3, connect=2, read=2, backoff_factor=0.5,
-                      status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET"}),
-                      raise_on_status=False)
+        retry = Retry(
+            total=3,
+            connect=2,
+            read=2,
+            backoff_factor=0.5,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
+        )
         adapter = HTTPAdapter(max_retries=retry)
         self.http.mount("http://", adapter)
         self.http.mount("https://", adapter)
@@ -82,22 +96,24 @@ class HqClient:
             headers["Authorization"] = f"Bearer {self.token}"
         url = f"{self.server}{path}"
         try:
-            return self.http.request(method, url, headers=headers, timeout=self.timeout,
-                                     **kwargs)
+            return self.http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except requests.exceptions.ConnectionError as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() \
-                else "cannot connect"
-            raise ServerUnreachable(f"{self.server}: {reason} — is the server address right "
-                                    "and the server running?") from exc
+            reason = "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+            raise ServerUnreachable(
+                f"{self.server}: {reason} — is the server address right and the server running?"
+            ) from exc
         except requests.exceptions.Timeout as exc:
-            raise ServerUnreachable(f"{self.server}: no answer within {self.timeout[1]:.0f} s; "
-                                    "try again later") from exc
+            raise ServerUnreachable(
+                f"{self.server}: no answer within {self.timeout[1]:.0f} s; try again later"
+            ) from exc
         except requests.exceptions.InvalidURL as exc:
-            raise ServerUnreachable(f"{self.server} is not a URL (e.g. "
-                                    "https://monitor.example.org)") from exc
+            raise ServerUnreachable(
+                f"{self.server} is not a URL (e.g. https://monitor.example.org)"
+            ) from exc
         except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema) as exc:
-            raise ServerUnreachable(f"{self.server} is not a URL: start it with http:// or "
-                                    "https://") from exc
+            raise ServerUnreachable(
+                f"{self.server} is not a URL: start it with http:// or https://"
+            ) from exc
 
     def _check(self, response: requests.Response) -> requests.Response:
         if response.status_code < 400:
@@ -108,11 +124,15 @@ class HqClient:
             body = None
         detail = _detail_text(body)
         if body is None or not detail:
-            raise NotPilotMonitor(f"{self.server} answered {response.status_code} without a "
-                                  "Pilot Monitor error: is this the right server?")
+            raise NotPilotMonitor(
+                f"{self.server} answered {response.status_code} without a "
+                "Pilot Monitor error: is this the right server?"
+            )
         if response.status_code == 401:
-            raise AuthFailed(f"not logged in: {detail} (set PILOTMON_TOKEN to a fresh token, "
-                             "or unset it to log in)")
+            raise AuthFailed(
+                f"not logged in: {detail} (set PILOTMON_TOKEN to a fresh token, "
+                "or unset it to log in)"
+            )
         if response.status_code == 429:
             wait = response.headers.get("Retry-After", "a while")
             raise Refused(f"too many attempts: wait {wait} seconds ({detail})")
@@ -130,25 +150,36 @@ class HqClient:
         except ValueError:
             body = None
         if not isinstance(body, dict) or "version" not in body or "server_time" not in body:
-            raise NotPilotMonitor(f"{self.server} is not a Pilot Monitor server (GET {API}/health "
-                                  f"answered {response.status_code})")
+            raise NotPilotMonitor(
+                f"{self.server} is not a Pilot Monitor server (GET {API}/health "
+                f"answered {response.status_code})"
+            )
         if response.status_code != 200:
-            raise HqClientError(f"{self.server} is a Pilot Monitor but unavailable: "
-                                f"{body.get('detail') or body.get('status')}")
+            raise HqClientError(
+                f"{self.server} is a Pilot Monitor but unavailable: "
+                f"{body.get('detail') or body.get('status')}"
+            )
         return str(body["version"])
 
     def login(self, username: str, password: str) -> str:
         """Exchange a username and password for a bearer token (kept on the client)."""
-        response = self._request("POST", f"{API}/auth/token",
-                                 data={"username": username, "password": password})
+        response = self._request(
+            "POST", f"{API}/auth/token", data={"username": username, "password": password}
+        )
         if response.status_code == 401:
             raise AuthFailed("wrong username or password")
         body = self._check(response).json()
         self.token = str(body["access_token"])
         return self.token
 
-    def download(self, path: str, params: Mapping[str, str], out: IO[bytes], *,
-                 progress: Callable[[int, int | None], None] | None = None) -> int:
+    def download(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        out: IO[bytes],
+        *,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> int:
         """GET ``path`` and stream the body into ``out``; returns the bytes written."""
         response = self._check(self._request("GET", path, params=dict(params), stream=True))
         total = response.headers.get("Content-Length")
@@ -161,8 +192,9 @@ class HqClient:
                 if progress is not None:
                     progress(written, size)
         except requests.exceptions.RequestException as exc:
-            raise ServerUnreachable(f"{self.server}: the connection broke after {written} "
-                                    "bytes; run the pull again") from exc
+            raise ServerUnreachable(
+                f"{self.server}: the connection broke after {written} bytes; run the pull again"
+            ) from exc
         finally:
             response.close()
         return written

@@ -57,7 +57,9 @@ KEY_COLUMNS: dict[str, str] = {
     "delivery": "delivery",
 }
 PERIOD_GRAINS: dict[str, str] = {
-    "period:month": "month", "period:quarter": "quarter", "period:year": "year",
+    "period:month": "month",
+    "period:quarter": "quarter",
+    "period:year": "year",
 }
 
 _attendance = AttendanceRow.__table__  # type: ignore[attr-defined]
@@ -105,7 +107,8 @@ def choose_table(keys: Sequence[str], where: Where) -> sa.Table:
     best: str | None = None
     for grain in GRAINS:
         if needed <= set(cube_dims(grain)) and (
-                best is None or len(GRAINS[grain]) < len(GRAINS[best])):
+            best is None or len(GRAINS[grain]) < len(GRAINS[best])
+        ):
             best = grain
     return CUBES[best] if best is not None else activity_fact
 
@@ -156,8 +159,9 @@ def conditions(table: sa.Table, where: Where) -> list[ColumnElement[bool]]:
     return found
 
 
-def measure_groups(session: OrmSession, *, where: Where, keys: Sequence[str],
-                   measures: Sequence[str]) -> list[tuple[Key, dict[str, int]]]:
+def measure_groups(
+    session: OrmSession, *, where: Where, keys: Sequence[str], measures: Sequence[str]
+) -> list[tuple[Key, dict[str, int]]]:
     """Sums of measure columns per group of counted activities (activity and period keys)."""
     table = choose_table(keys, where)
     key_columns = [_activity_key(table, k) for k in keys]
@@ -176,15 +180,17 @@ def measure_groups(session: OrmSession, *, where: Where, keys: Sequence[str],
     ]
 
 
-def attendance_groups(session: OrmSession, *, where: Where, keys: Sequence[str],
-                      numerator: tuple[str, Any] | None) -> list[tuple[Key, int, int]]:
+def attendance_groups(
+    session: OrmSession, *, where: Where, keys: Sequence[str], numerator: tuple[str, Any] | None
+) -> list[tuple[Key, int, int]]:
     """(group, participants, numerator) from attendance rows: any mix of attendance keys.
 
     A group appears when its participants add up to more than zero.
     """
     fact = activity_fact
     key_columns: list[ColumnElement[Any]] = [
-        _attendance.c[k].label(k) if k in ("sex", "age_band", "category", "disability")
+        _attendance.c[k].label(k)
+        if k in ("sex", "age_band", "category", "disability")
         else _activity_key(fact, k)
         for k in keys
     ]
@@ -193,8 +199,7 @@ def attendance_groups(session: OrmSession, *, where: Where, keys: Sequence[str],
     if numerator is None:
         top: ColumnElement[Any] = part
     else:
-        top = sa.func.sum(sa.case((_attendance.c[numerator[0]] == numerator[1], count),
-                                  else_=0))
+        top = sa.func.sum(sa.case((_attendance.c[numerator[0]] == numerator[1], count), else_=0))
     statement = (
         sa.select(*key_columns, part.label("participants"), top.label("numerator"))
         .select_from(_attendance.join(fact, fact.c.activity_id == _attendance.c.activity_id))
@@ -203,12 +208,15 @@ def attendance_groups(session: OrmSession, *, where: Where, keys: Sequence[str],
         .having(part > 0)
     )
     width = len(keys)
-    return [(tuple(row[:width]), int(row[width] or 0), int(row[width + 1] or 0))
-            for row in session.execute(statement)]
+    return [
+        (tuple(row[:width]), int(row[width] or 0), int(row[width + 1] or 0))
+        for row in session.execute(statement)
+    ]
 
 
-def country_counts(session: OrmSession, *, where: Where,
-                   keys: Sequence[str]) -> list[tuple[Key, int]]:
+def country_counts(
+    session: OrmSession, *, where: Where, keys: Sequence[str]
+) -> list[tuple[Key, int]]:
     """Distinct countries with at least one counted activity, per group."""
     table = choose_table(keys, where)
     key_columns = [_activity_key(table, k) for k in keys]
@@ -228,13 +236,18 @@ def _roster_table(keys: Sequence[str], where: Where) -> sa.Table | None:
     needed = {KEY_COLUMNS[k] for k in (*keys, *where.filters) if k in KEY_COLUMNS}
     if where.exact_dates or not needed <= set(ROSTER_DIMS):
         return None
-    by_month = (where.date_from is not None or where.date_to is not None or "age_band" in keys
-                or any(k in PERIOD_GRAINS for k in keys))
+    by_month = (
+        where.date_from is not None
+        or where.date_to is not None
+        or "age_band" in keys
+        or any(k in PERIOD_GRAINS for k in keys)
+    )
     return roster_month if by_month else roster_all
 
 
-def unique_participants(session: OrmSession, *, where: Where,
-                        keys: Sequence[str]) -> list[tuple[Key, int]]:
+def unique_participants(
+    session: OrmSession, *, where: Where, keys: Sequence[str]
+) -> list[tuple[Key, int]]:
     """Distinct roster participants (not deleted) at counted activities, per group.
 
     Attendance keys come from the participant's record; the age band from the birth year at

@@ -29,16 +29,21 @@ def _fingerprint(session: OrmSession, project_id: uuid.UUID) -> list[tuple[Any, 
     found: list[tuple[Any, ...]] = []
     for table in (activity_fact, *CUBES.values(), *ROSTER_CUBES):
         columns = list(table.columns)
-        found.extend(tuple(row) for row in session.execute(
-            sa.select(*columns).where(table.c.project_id == project_id).order_by(*columns)))
+        found.extend(
+            tuple(row)
+            for row in session.execute(
+                sa.select(*columns).where(table.c.project_id == project_id).order_by(*columns)
+            )
+        )
     return found
 
 
 def rebuild_rollups(*, engine: Engine) -> dict[str, Any]:
     """Rebuild every project's roll-ups; returns counts and the projects that drifted."""
     with session_scope(engine, write=False) as session:
-        projects = list(session.execute(
-            sa.select(Project.id, Project.code).order_by(Project.code)).all())  # type: ignore[call-overload]
+        projects = list(
+            session.execute(sa.select(Project.id, Project.code).order_by(Project.code)).all()  # type: ignore[call-overload]
+        )
     activities = cells = 0
     drifted: list[str] = []
     for project_id, code in projects:
@@ -51,5 +56,9 @@ def rebuild_rollups(*, engine: Engine) -> dict[str, Any]:
         cells += stats.cells
     if drifted:
         log.error("roll-up rebuild repaired drifted projects: %s", ", ".join(drifted))
-    return {"projects": len(projects), "activities": activities, "cube_cells": cells,
-            "drifted": drifted}
+    return {
+        "projects": len(projects),
+        "activities": activities,
+        "cube_cells": cells,
+        "drifted": drifted,
+    }

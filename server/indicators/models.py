@@ -40,8 +40,7 @@ ACTIVITY_MEASURES: tuple[str, ...] = ("activities", "demonstrations", "trainings
 MEASURES: tuple[str, ...] = (*ACTIVITY_MEASURES, "participants", *PIVOT_COLUMNS)
 
 # Dimensions every cube has; month is yyyymm of the activity's start date.
-BASE_DIMS: tuple[str, ...] = ("month", "status", "project_id", "country", "region",
-                              "thematic_area")
+BASE_DIMS: tuple[str, ...] = ("month", "status", "project_id", "country", "region", "thematic_area")
 # Extra dimensions per cube grain ("topic" carries its solution, which it determines).
 GRAINS: dict[str, tuple[str, ...]] = {
     "base": (),
@@ -55,8 +54,15 @@ GRAINS: dict[str, tuple[str, ...]] = {
 }
 # Every dimension the fact row carries (the cubes' and the per-activity ones).
 FACT_DIMS: tuple[str, ...] = (
-    *BASE_DIMS, "solution", "topic", "modality", "level", "activity_type", "delivery",
-    "site_id", "start_date",
+    *BASE_DIMS,
+    "solution",
+    "topic",
+    "modality",
+    "level",
+    "activity_type",
+    "delivery",
+    "site_id",
+    "start_date",
 )
 
 _DIM_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
@@ -82,11 +88,14 @@ def _measure_columns() -> list[sa.Column[int]]:
 activity_fact = sa.Table(
     "indicator_activity_fact",
     SQLModel.metadata,
-    sa.Column("activity_id", sa.Uuid(), sa.ForeignKey("activity.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "activity_id", sa.Uuid(), sa.ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True
+    ),
     *(sa.Column(d, _DIM_TYPES[d], nullable=False) for d in BASE_DIMS),
-    *(sa.Column(d, _DIM_TYPES[d], nullable=False) for d in
-      ("solution", "topic", "modality", "level", "activity_type", "delivery")),
+    *(
+        sa.Column(d, _DIM_TYPES[d], nullable=False)
+        for d in ("solution", "topic", "modality", "level", "activity_type", "delivery")
+    ),
     sa.Column("site_id", sa.Uuid(), nullable=True),
     sa.Column("start_date", sa.Date(), nullable=False),
     *_measure_columns(),
@@ -116,8 +125,14 @@ def cube_dims(grain: str) -> tuple[str, ...]:
 # --- roster (distinct participants) ---------------------------------------------------------
 
 # A participant's presence per cell; ``links`` counts the roster links behind it.
-ROSTER_DIMS: tuple[str, ...] = ("status", "project_id", "country", "region", "thematic_area",
-                                "participant_id")
+ROSTER_DIMS: tuple[str, ...] = (
+    "status",
+    "project_id",
+    "country",
+    "region",
+    "thematic_area",
+    "participant_id",
+)
 ROSTER_MONTH_DIMS: tuple[str, ...] = ("month", *ROSTER_DIMS)
 
 roster_fact = sa.Table(

@@ -90,8 +90,11 @@ def refresh_activity(session: Session, activity_id: uuid.UUID) -> None:
         known.pop(activity_id, None)  # written again: its facts are read from the database
 
 
-def refresh_written(session: OrmSession, facts: Sequence[dict[str, Any]],
-                    links: Mapping[uuid.UUID, set[uuid.UUID]] | None = None) -> None:
+def refresh_written(
+    session: OrmSession,
+    facts: Sequence[dict[str, Any]],
+    links: Mapping[uuid.UUID, set[uuid.UUID]] | None = None,
+) -> None:
     """Note activities just written in this transaction together with their fact rows, as
     ``fact_row`` makes them from the values written (and their roster links): the refresh
     before commit then uses these instead of reading the rows back. A savepoint that rolls
@@ -113,11 +116,15 @@ def refresh_project(session: OrmSession, project_id: uuid.UUID) -> None:
 
 def _project_activities(session: OrmSession, project_ids: set[uuid.UUID]) -> set[uuid.UUID]:
     ids = sorted(project_ids, key=str)
-    return set(session.execute(
-        sa.select(_activity.c.id).where(_activity.c.project_id.in_(ids))
-        .union(sa.select(activity_fact.c.activity_id)
-               .where(activity_fact.c.project_id.in_(ids)))
-    ).scalars())
+    return set(
+        session.execute(
+            sa.select(_activity.c.id)
+            .where(_activity.c.project_id.in_(ids))
+            .union(
+                sa.select(activity_fact.c.activity_id).where(activity_fact.c.project_id.in_(ids))
+            )
+        ).scalars()
+    )
 
 
 def apply_pending(session: OrmSession) -> RefreshStats | None:
@@ -132,8 +139,11 @@ def apply_pending(session: OrmSession) -> RefreshStats | None:
     if not pending:
         return None
     root = session.get_transaction()
-    known = {i: (row, links) for i, (transaction, row, links) in noted.items()
-             if i in pending and within(transaction, root)}
+    known = {
+        i: (row, links)
+        for i, (transaction, row, links) in noted.items()
+        if i in pending and within(transaction, root)
+    }
     return refresh_activities(session, sorted(pending, key=str), known=known)
 
 
@@ -159,8 +169,9 @@ def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
         return
     known: dict[uuid.UUID, Any] | None = session.info.get(_KNOWN)
     if known:  # a savepoint: the rows it wrote are gone (their ids stay pending, harmlessly)
-        for activity_id in [i for i, (transaction, _, _) in known.items()
-                            if within(transaction, previous)]:
+        for activity_id in [
+            i for i, (transaction, _, _) in known.items() if within(transaction, previous)
+        ]:
             del known[activity_id]
 
 
@@ -191,9 +202,22 @@ def _attendance_select(ids: Sequence[uuid.UUID]) -> sa.Select[Any]:
 def _dimension_select(ids: Sequence[uuid.UUID]) -> sa.Select[Any]:
     a, p = _activity, _project
     return (
-        sa.select(a.c.id, a.c.project_id, a.c.site_id, a.c.type, a.c.topic, a.c.modality,
-                  a.c.level, a.c.delivery, a.c.status, a.c.start_date, a.c.end_date,
-                  a.c.experts_count, p.c.country, p.c.thematic_area)
+        sa.select(
+            a.c.id,
+            a.c.project_id,
+            a.c.site_id,
+            a.c.type,
+            a.c.topic,
+            a.c.modality,
+            a.c.level,
+            a.c.delivery,
+            a.c.status,
+            a.c.start_date,
+            a.c.end_date,
+            a.c.experts_count,
+            p.c.country,
+            p.c.thematic_area,
+        )
         .join(p, p.c.id == a.c.project_id)
         .where(a.c.id.in_(ids), a.c.deleted == sa.false())
     )
@@ -211,13 +235,20 @@ def fact_rows(session: OrmSession, ids: Sequence[uuid.UUID]) -> list[dict[str, A
         row.activity_id: {k: int(v or 0) for k, v in row._mapping.items() if k != "activity_id"}
         for row in session.execute(_attendance_select(ids))
     }
-    return [fact_row(a, country=a.country, project_thematic_area=a.thematic_area,
-                     attendance=attendance.get(a.id) or _zero_attendance())
-            for a in session.execute(_dimension_select(ids))]
+    return [
+        fact_row(
+            a,
+            country=a.country,
+            project_thematic_area=a.thematic_area,
+            attendance=attendance.get(a.id) or _zero_attendance(),
+        )
+        for a in session.execute(_dimension_select(ids))
+    ]
 
 
-def fact_row(a: Any, *, country: str, project_thematic_area: str | None,
-             attendance: Mapping[str, int]) -> dict[str, Any]:
+def fact_row(
+    a: Any, *, country: str, project_thematic_area: str | None, attendance: Mapping[str, int]
+) -> dict[str, Any]:
     """One activity's fact row. ``a`` has the activity's columns as attributes (id,
     project_id, site_id, type, topic, modality, level, delivery, status, start_date, end_date,
     experts_count) — a row read back by ``fact_rows`` or the values a bulk writer just wrote;
@@ -247,7 +278,8 @@ def fact_row(a: Any, *, country: str, project_thematic_area: str | None,
         "demonstrations": int(a.type == ActivityType.DEMONSTRATION),
         "trainings": int(a.type == ActivityType.FARMER_TRAINING),
         "expert_days": a.experts_count * ((end - start).days + 1)
-        if a.type == ActivityType.EXPERT_DEPLOYMENT else 0,
+        if a.type == ActivityType.EXPERT_DEPLOYMENT
+        else 0,
     }
     row.update(attendance)
     return row
@@ -297,8 +329,9 @@ def _project_key(project_id: uuid.UUID) -> int:
     return value - 2**32 if value >= 2**31 else value
 
 
-def _lock_projects(session: OrmSession, project_ids: Iterable[uuid.UUID], *,
-                   exclusive: bool) -> None:
+def _lock_projects(
+    session: OrmSession, project_ids: Iterable[uuid.UUID], *, exclusive: bool
+) -> None:
     """One project's roll-up rows: shared by refreshes, exclusive for ``rebuild_project``.
 
     Taken after the whole-roll-up lock and in key order, so no two transactions can wait
@@ -308,12 +341,18 @@ def _lock_projects(session: OrmSession, project_ids: Iterable[uuid.UUID], *,
         return
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
     for key in sorted({_project_key(p) for p in project_ids}):
-        session.execute(sa.text(f"SELECT {function}(:space, :key)"),
-                        {"space": PROJECT_LOCK_SPACE, "key": key})
+        session.execute(
+            sa.text(f"SELECT {function}(:space, :key)"), {"space": PROJECT_LOCK_SPACE, "key": key}
+        )
 
 
-def _upsert(session: OrmSession, table: sa.Table, dims: tuple[str, ...],
-            measures: Sequence[str], rows: list[dict[str, Any]]) -> None:
+def _upsert(
+    session: OrmSession,
+    table: sa.Table,
+    dims: tuple[str, ...],
+    measures: Sequence[str],
+    rows: list[dict[str, Any]],
+) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     statement = insert.on_conflict_do_update(
@@ -323,17 +362,24 @@ def _upsert(session: OrmSession, table: sa.Table, dims: tuple[str, ...],
     session.execute(statement, rows)
 
 
-def _delete_empty(session: OrmSession, table: sa.Table, dims: tuple[str, ...], counter: str,
-                  keys: list[tuple[Any, ...]]) -> None:
+def _delete_empty(
+    session: OrmSession,
+    table: sa.Table,
+    dims: tuple[str, ...],
+    counter: str,
+    keys: list[tuple[Any, ...]],
+) -> None:
     statement = sa.delete(table).where(
         *(table.c[d] == sa.bindparam(f"k_{d}") for d in dims), table.c[counter] <= 0
     )
-    session.execute(statement, [{f"k_{d}": v for d, v in zip(dims, key, strict=True)}
-                                for key in keys])
+    session.execute(
+        statement, [{f"k_{d}": v for d, v in zip(dims, key, strict=True)} for key in keys]
+    )
 
 
-def _cube_deltas(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]],
-                 dims: tuple[str, ...]) -> dict[tuple[Any, ...], list[int]]:
+def _cube_deltas(
+    old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]], dims: tuple[str, ...]
+) -> dict[tuple[Any, ...], list[int]]:
     deltas: dict[tuple[Any, ...], list[int]] = {}
     measures_of = itemgetter(*MEASURES)
     for sign, rows in ((-1, old), (1, new)):
@@ -354,8 +400,9 @@ def _cube_deltas(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]],
 _CUBE_DIMS: tuple[str, ...] = tuple(dict.fromkeys(d for g in CUBES for d in cube_dims(g)))
 
 
-def _project_deltas(fine: dict[tuple[Any, ...], list[int]],
-                    dims: tuple[str, ...]) -> dict[tuple[Any, ...], list[int]]:
+def _project_deltas(
+    fine: dict[tuple[Any, ...], list[int]], dims: tuple[str, ...]
+) -> dict[tuple[Any, ...], list[int]]:
     """Deltas at ``_CUBE_DIMS`` summed to the coarser grain ``dims``."""
     positions = [_CUBE_DIMS.index(d) for d in dims]
     deltas: dict[tuple[Any, ...], list[int]] = {}
@@ -384,23 +431,30 @@ def _projects_of(session: OrmSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID
     # An activity never changes project, so its row names the project of its facts too.
     if not ids:
         return set()
-    return set(session.execute(sa.select(_activity.c.project_id).distinct()
-                               .where(_activity.c.id.in_(ids))).scalars())
+    return set(
+        session.execute(
+            sa.select(_activity.c.project_id).distinct().where(_activity.c.id.in_(ids))
+        ).scalars()
+    )
 
 
-def _links_of(session: OrmSession, table: sa.Table,
-              ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+def _links_of(
+    session: OrmSession, table: sa.Table, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
     found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     if ids:
         for activity_id, participant_id in session.execute(
-                sa.select(table.c.activity_id, table.c.participant_id)
-                .where(table.c.activity_id.in_(ids))):
+            sa.select(table.c.activity_id, table.c.participant_id).where(
+                table.c.activity_id.in_(ids)
+            )
+        ):
             found[activity_id].add(participant_id)
     return found
 
 
-def _apply_cube_deltas(session: OrmSession, old_rows: list[dict[str, Any]],
-                       new_rows: list[dict[str, Any]]) -> int:
+def _apply_cube_deltas(
+    session: OrmSession, old_rows: list[dict[str, Any]], new_rows: list[dict[str, Any]]
+) -> int:
     cells = 0
     fine = _cube_deltas(old_rows, new_rows, _CUBE_DIMS)
     for grain, table in CUBES.items():
@@ -410,21 +464,33 @@ def _apply_cube_deltas(session: OrmSession, old_rows: list[dict[str, Any]],
             continue
         cells += len(deltas)
         ordered = sorted(deltas, key=_sort_key)
-        _upsert(session, table, dims, MEASURES, [
-            {**dict(zip(dims, key, strict=True)), **dict(zip(MEASURES, deltas[key], strict=True))}
-            for key in ordered
-        ])
+        _upsert(
+            session,
+            table,
+            dims,
+            MEASURES,
+            [
+                {
+                    **dict(zip(dims, key, strict=True)),
+                    **dict(zip(MEASURES, deltas[key], strict=True)),
+                }
+                for key in ordered
+            ],
+        )
         emptied = [k for k in ordered if deltas[k][0] < 0]
         if emptied:
             _delete_empty(session, table, dims, "activities", emptied)
     return cells
 
 
-def _apply_roster_deltas(session: OrmSession, moved: list[uuid.UUID],
-                         stored: dict[uuid.UUID, dict[str, Any]],
-                         fresh: dict[uuid.UUID, dict[str, Any]],
-                         old_links: dict[uuid.UUID, set[uuid.UUID]],
-                         new_links: dict[uuid.UUID, set[uuid.UUID]]) -> int:
+def _apply_roster_deltas(
+    session: OrmSession,
+    moved: list[uuid.UUID],
+    stored: dict[uuid.UUID, dict[str, Any]],
+    fresh: dict[uuid.UUID, dict[str, Any]],
+    old_links: dict[uuid.UUID, set[uuid.UUID]],
+    new_links: dict[uuid.UUID, set[uuid.UUID]],
+) -> int:
     cells = 0
     for table, dims in ROSTER_CUBES.items():
         deltas: dict[tuple[Any, ...], int] = defaultdict(int)
@@ -441,8 +507,13 @@ def _apply_roster_deltas(session: OrmSession, moved: list[uuid.UUID],
             continue
         cells += len(changed)
         ordered = sorted(changed, key=_sort_key)
-        _upsert(session, table, dims, ("links",), [
-            {**dict(zip(dims, key, strict=True)), "links": changed[key]} for key in ordered])
+        _upsert(
+            session,
+            table,
+            dims,
+            ("links",),
+            [{**dict(zip(dims, key, strict=True)), "links": changed[key]} for key in ordered],
+        )
         emptied = [k for k in ordered if changed[k] < 0]
         if emptied:
             _delete_empty(session, table, dims, "links", emptied)
@@ -450,7 +521,9 @@ def _apply_roster_deltas(session: OrmSession, moved: list[uuid.UUID],
 
 
 def refresh_activities(
-    session: OrmSession, ids: Iterable[uuid.UUID], *,
+    session: OrmSession,
+    ids: Iterable[uuid.UUID],
+    *,
     known: Mapping[uuid.UUID, tuple[dict[str, Any], set[uuid.UUID]]] | None = None,
 ) -> RefreshStats:
     """Bring the roll-ups of these activities up to date now, in the caller's transaction.
@@ -466,11 +539,14 @@ def refresh_activities(
     _lock(session, exclusive=False)
     changed = cells = 0
     for start in range(0, len(unique), _BATCH):
-        chunk = unique[start:start + _BATCH]
+        chunk = unique[start : start + _BATCH]
         unknown = [i for i in chunk if i not in known]
-        _lock_projects(session, _projects_of(session, unknown)
-                       | {known[i][0]["project_id"] for i in chunk if i in known},
-                       exclusive=False)
+        _lock_projects(
+            session,
+            _projects_of(session, unknown)
+            | {known[i][0]["project_id"] for i in chunk if i in known},
+            exclusive=False,
+        )
         stored = _stored_fact_rows(session, chunk)
         fresh = {row["activity_id"]: row for row in fact_rows(session, unknown)}
         new_links = _links_of(session, _links, list(fresh))
@@ -480,8 +556,12 @@ def refresh_activities(
                 if written_links:
                     new_links[i] = set(written_links)
         old_links = _links_of(session, roster_fact, chunk)
-        moved = [i for i in chunk if not _same(stored.get(i), fresh.get(i))
-                 or old_links.get(i, set()) != new_links.get(i, set())]
+        moved = [
+            i
+            for i in chunk
+            if not _same(stored.get(i), fresh.get(i))
+            or old_links.get(i, set()) != new_links.get(i, set())
+        ]
         if not moved:
             continue
         changed += len(moved)
@@ -493,23 +573,27 @@ def refresh_activities(
         session.execute(sa.delete(activity_fact).where(activity_fact.c.activity_id.in_(moved)))
         if new_rows:
             columns = list(new_rows[0])
-            insert_rows(session, activity_fact, columns, [[r[c] for c in columns]
-                                                          for r in new_rows])
-        links = [{"activity_id": a, "participant_id": p}
-                 for a in moved if a in fresh for p in sorted(new_links.get(a, ()), key=str)]
+            insert_rows(
+                session, activity_fact, columns, [[r[c] for c in columns] for r in new_rows]
+            )
+        links = [
+            {"activity_id": a, "participant_id": p}
+            for a in moved
+            if a in fresh
+            for p in sorted(new_links.get(a, ()), key=str)
+        ]
         if links:
             session.execute(sa.insert(roster_fact), links)
     return RefreshStats(len(unique), changed, cells)
 
 
-def _activity_ids(session: OrmSession,
-                  project_id: uuid.UUID | None) -> Iterator[list[uuid.UUID]]:
+def _activity_ids(session: OrmSession, project_id: uuid.UUID | None) -> Iterator[list[uuid.UUID]]:
     statement = sa.select(_activity.c.id).where(_activity.c.deleted == sa.false())
     if project_id is not None:
         statement = statement.where(_activity.c.project_id == project_id)
     ids = list(session.execute(statement.order_by(_activity.c.id)).scalars())
     for start in range(0, len(ids), _BATCH):
-        yield ids[start:start + _BATCH]
+        yield ids[start : start + _BATCH]
 
 
 def _rebuild(session: OrmSession, project_id: uuid.UUID | None) -> RefreshStats:
@@ -522,8 +606,11 @@ def _rebuild(session: OrmSession, project_id: uuid.UUID | None) -> RefreshStats:
     if project_id is None:
         session.execute(sa.delete(roster_fact))
     else:
-        session.execute(sa.delete(roster_fact).where(roster_fact.c.activity_id.in_(
-            sa.select(fact.c.activity_id).where(mine(fact)))))
+        session.execute(
+            sa.delete(roster_fact).where(
+                roster_fact.c.activity_id.in_(sa.select(fact.c.activity_id).where(mine(fact)))
+            )
+        )
     for table in (*CUBES.values(), *ROSTER_CUBES, activity_fact):
         session.execute(sa.delete(table).where(mine(table)))
     total = 0
@@ -536,26 +623,37 @@ def _rebuild(session: OrmSession, project_id: uuid.UUID | None) -> RefreshStats:
     for grain, table in CUBES.items():
         dims = cube_dims(grain)
         sums = [sa.func.sum(fact.c[m]).label(m) for m in MEASURES]
-        source = (sa.select(*(fact.c[d] for d in dims), *sums).where(mine(fact))
-                  .group_by(*(fact.c[d] for d in dims)))
+        source = (
+            sa.select(*(fact.c[d] for d in dims), *sums)
+            .where(mine(fact))
+            .group_by(*(fact.c[d] for d in dims))
+        )
         session.execute(sa.insert(table).from_select([*dims, *MEASURES], source))
         cells += session.execute(
-            sa.select(sa.func.count()).select_from(table).where(mine(table))).scalar_one()
-    session.execute(sa.insert(roster_fact).from_select(
-        ["activity_id", "participant_id"],
-        sa.select(_links.c.activity_id, _links.c.participant_id)
-        .join(fact, fact.c.activity_id == _links.c.activity_id).where(mine(fact))))
+            sa.select(sa.func.count()).select_from(table).where(mine(table))
+        ).scalar_one()
+    session.execute(
+        sa.insert(roster_fact).from_select(
+            ["activity_id", "participant_id"],
+            sa.select(_links.c.activity_id, _links.c.participant_id)
+            .join(fact, fact.c.activity_id == _links.c.activity_id)
+            .where(mine(fact)),
+        )
+    )
     for table, dims in ROSTER_CUBES.items():
-        columns = [fact.c[d] if d != "participant_id" else roster_fact.c.participant_id
-                   for d in dims]
-        source = (sa.select(*columns, sa.func.count())
-                  .select_from(roster_fact.join(fact,
-                                                fact.c.activity_id == roster_fact.c.activity_id))
-                  .where(mine(fact))
-                  .group_by(*columns))
+        columns = [
+            fact.c[d] if d != "participant_id" else roster_fact.c.participant_id for d in dims
+        ]
+        source = (
+            sa.select(*columns, sa.func.count())
+            .select_from(roster_fact.join(fact, fact.c.activity_id == roster_fact.c.activity_id))
+            .where(mine(fact))
+            .group_by(*columns)
+        )
         session.execute(sa.insert(table).from_select([*dims, "links"], source))
         cells += session.execute(
-            sa.select(sa.func.count()).select_from(table).where(mine(table))).scalar_one()
+            sa.select(sa.func.count()).select_from(table).where(mine(table))
+        ).scalar_one()
     return RefreshStats(total, total, cells)
 
 
@@ -589,7 +687,12 @@ def rebuild_all(session: OrmSession) -> RefreshStats:
 def _forget_pending(session: OrmSession, project_id: uuid.UUID) -> None:
     pending: set[uuid.UUID] | None = session.info.get(_PENDING)
     if pending:
-        mine = set(session.execute(sa.select(_activity.c.id).where(
-            _activity.c.project_id == project_id, _activity.c.id.in_(sorted(pending, key=str))
-        )).scalars())
+        mine = set(
+            session.execute(
+                sa.select(_activity.c.id).where(
+                    _activity.c.project_id == project_id,
+                    _activity.c.id.in_(sorted(pending, key=str)),
+                )
+            ).scalars()
+        )
         pending -= mine

@@ -19,8 +19,9 @@ from server.indicators.service import (
 )
 from shared.indicators import FILTER_KEYS
 
-router = APIRouter(prefix="/indicators", tags=["indicators"],
-                   responses=error_responses(400, 401, 404))
+router = APIRouter(
+    prefix="/indicators", tags=["indicators"], responses=error_responses(400, 401, 404)
+)
 
 VALUES_PARAMETERS: tuple[str, ...] = ("group_by", *FILTER_KEYS, "from", "to", "status")
 
@@ -43,15 +44,21 @@ class IndicatorValuesPublic(BaseModel):
     as_of: str
 
 
-def values_query_from(request: Request, code: str, *,
-                      extra: tuple[str, ...] = ()) -> ValuesQuery:
+def values_query_from(request: Request, code: str, *, extra: tuple[str, ...] = ()) -> ValuesQuery:
     """Parse the values parameters of a request; any parameter we do not know is a 400."""
     params = request.query_params
     unknown = sorted(k for k in params if k not in VALUES_PARAMETERS and k not in extra)
     if unknown:
-        raise ValidationFailed([{"field": k, "message": "unknown parameter; parameters are "
-                                 + ", ".join(VALUES_PARAMETERS)} for k in unknown],
-                               status_code=400)
+        raise ValidationFailed(
+            [
+                {
+                    "field": k,
+                    "message": "unknown parameter; parameters are " + ", ".join(VALUES_PARAMETERS),
+                }
+                for k in unknown
+            ],
+            status_code=400,
+        )
     return parse_values_query(
         code=code,
         group_by=params.get("group_by"),
@@ -77,8 +84,9 @@ def get_values(
     request: Request,
     caller: CurrentCaller,
     session: SessionDep,
-    group_by: Annotated[str | None, Query(
-        description="Comma list of keys, e.g. country,period:quarter,sex")] = None,
+    group_by: Annotated[
+        str | None, Query(description="Comma list of keys, e.g. country,period:quarter,sex")
+    ] = None,
     country: CodeList = None,
     region: CodeList = None,
     project: Annotated[str | None, Query(description="Project codes or ids")] = None,
@@ -87,15 +95,22 @@ def get_values(
     topic: CodeList = None,
     modality: CodeList = None,
     activity_type: CodeList = None,
-    date_from: Annotated[str | None, Query(alias="from",
-                                           description="Start date from (YYYY-MM-DD)")] = None,
-    date_to: Annotated[str | None, Query(alias="to",
-                                         description="Start date up to (YYYY-MM-DD)")] = None,
-    status: Annotated[str | None, Query(
-        description="Statuses counted (default submitted,approved)")] = None,
+    date_from: Annotated[
+        str | None, Query(alias="from", description="Start date from (YYYY-MM-DD)")
+    ] = None,
+    date_to: Annotated[
+        str | None, Query(alias="to", description="Start date up to (YYYY-MM-DD)")
+    ] = None,
+    status: Annotated[
+        str | None, Query(description="Statuses counted (default submitted,approved)")
+    ] = None,
 ) -> dict[str, Any]:
     """An indicator's values per group, counting only what the caller may see."""
     query = values_query_from(request, code)
     values = indicator_values(session, caller=caller, query=query)
-    return {"indicator": values.indicator, "group_by": list(values.group_by),
-            "rows": values.rows, "as_of": values.as_of.isoformat()}
+    return {
+        "indicator": values.indicator,
+        "group_by": list(values.group_by),
+        "rows": values.rows,
+        "as_of": values.as_of.isoformat(),
+    }

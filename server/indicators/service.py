@@ -101,9 +101,16 @@ class IndicatorValues:
 
 def indicator_definitions() -> list[dict[str, Any]]:
     return [
-        {"code": i.code, "name": i.name, "description": i.description, "unit": i.unit,
-         "kind": i.kind.value, "group_by": list(i.group_by), "filters": list(i.filters),
-         "additive": i.additive}
+        {
+            "code": i.code,
+            "name": i.name,
+            "description": i.description,
+            "unit": i.unit,
+            "kind": i.kind.value,
+            "group_by": list(i.group_by),
+            "filters": list(i.filters),
+            "additive": i.additive,
+        }
         for i in INDICATORS.values()
     ]
 
@@ -156,16 +163,28 @@ def parse_values_query(
     keys = split_list(group_by)
     unknown = [k for k in keys if k not in GROUP_BY_KEYS]
     if unknown:
-        errors.append({"field": "group_by", "message": (
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-            f"keys are {', '.join(GROUP_BY_KEYS)}")})
+        errors.append(
+            {
+                "field": "group_by",
+                "message": (
+                    f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                    f"keys are {', '.join(GROUP_BY_KEYS)}"
+                ),
+            }
+        )
     inapplicable = [k for k in keys if k in GROUP_BY_KEYS and k not in indicator.group_by]
     if inapplicable:
-        errors.append({"field": "group_by", "message": _inapplicable_message(indicator,
-                                                                             inapplicable)})
+        errors.append(
+            {"field": "group_by", "message": _inapplicable_message(indicator, inapplicable)}
+        )
     if sum(k in PERIOD_KEYS for k in keys) > 1:
-        errors.append({"field": "group_by", "message": "group by one period key at most "
-                       "(period:month, period:quarter or period:year)"})
+        errors.append(
+            {
+                "field": "group_by",
+                "message": "group by one period key at most "
+                "(period:month, period:quarter or period:year)",
+            }
+        )
 
     parsed_filters: dict[str, tuple[str, ...]] = {}
     for key, raw in (filters or {}).items():
@@ -173,13 +192,24 @@ def parse_values_query(
         if not values:
             continue
         if key not in FILTER_KEYS:
-            errors.append({"field": key, "message": f"unknown filter; filters are "
-                           f"{', '.join(FILTER_KEYS)}, from, to and status"})
+            errors.append(
+                {
+                    "field": key,
+                    "message": f"unknown filter; filters are "
+                    f"{', '.join(FILTER_KEYS)}, from, to and status",
+                }
+            )
             continue
         if key not in indicator.filters:
-            errors.append({"field": key, "message": (
-                f"{key} does not apply to {indicator.code}: targets are set per project, so "
-                f"only {', '.join(indicator.filters)} filter them")})
+            errors.append(
+                {
+                    "field": key,
+                    "message": (
+                        f"{key} does not apply to {indicator.code}: targets are set per project, so "  # noqa: E501
+                        f"only {', '.join(indicator.filters)} filter them"
+                    ),
+                }
+            )
             continue
         vocabulary = _VOCABULARIES.get(key)
         bad = [v for v in values if vocabulary is not None and v not in vocabulary]
@@ -196,8 +226,13 @@ def parse_values_query(
     statuses = split_list(status.lower() if status else None) or DEFAULT_STATUSES
     bad_status = [s for s in statuses if s not in codes(ActivityStatus)]
     if bad_status:
-        errors.append({"field": "status", "message": f"unknown status {', '.join(bad_status)}; "
-                       f"statuses are {', '.join(codes(ActivityStatus))}"})
+        errors.append(
+            {
+                "field": "status",
+                "message": f"unknown status {', '.join(bad_status)}; "
+                f"statuses are {', '.join(codes(ActivityStatus))}",
+            }
+        )
     if errors:
         raise ValidationFailed(errors, status_code=400)
     return ValuesQuery(indicator, keys, parsed_filters, start, end, statuses)
@@ -206,19 +241,31 @@ def parse_values_query(
 def _inapplicable_message(indicator: Indicator, keys: Sequence[str]) -> str:
     names = ", ".join(keys)
     if indicator.kind == IndicatorKind.TARGET:
-        return (f"{names} cannot group {indicator.code}: its rows are always per target "
-                f"indicator, period and sex; group by {', '.join(indicator.group_by)}")
-    return (f"{names} cannot group {indicator.code}: attendance keys "
-            f"({', '.join(ATTENDANCE_KEYS)}) apply only to participant indicators")
+        return (
+            f"{names} cannot group {indicator.code}: its rows are always per target "
+            f"indicator, period and sex; group by {', '.join(indicator.group_by)}"
+        )
+    return (
+        f"{names} cannot group {indicator.code}: attendance keys "
+        f"({', '.join(ATTENDANCE_KEYS)}) apply only to participant indicators"
+    )
 
 
-def resolve_projects(session: OrmSession, *, caller: Caller | None,
-                     values: Sequence[str]) -> tuple[uuid.UUID, ...]:
+def resolve_projects(
+    session: OrmSession, *, caller: Caller | None, values: Sequence[str]
+) -> tuple[uuid.UUID, ...]:
     """Project codes or ids -> ids within the caller's scope; 400 naming any other."""
     bad = [v for v in values if len(v) > 64 or not v.isprintable()]
     if bad:
-        raise ValidationFailed([{"field": "project", "message": "a project code or id is at "
-                                 "most 64 printable characters"}], status_code=400)
+        raise ValidationFailed(
+            [
+                {
+                    "field": "project",
+                    "message": "a project code or id is at most 64 printable characters",
+                }
+            ],
+            status_code=400,
+        )
     ids: list[uuid.UUID] = []
     for value in values:
         try:
@@ -226,15 +273,18 @@ def resolve_projects(session: OrmSession, *, caller: Caller | None,
         except ValueError:
             continue
     statement = sa.select(Project.id, Project.code).where(  # type: ignore[call-overload]
-        sa.or_(Project.code.in_(values), Project.id.in_(ids)))  # type: ignore[attr-defined]
+        sa.or_(Project.code.in_(values), Project.id.in_(ids))  # type: ignore[attr-defined]
+    )
     if caller is not None:
         statement = statement.where(project_scope(caller))
     found = session.execute(statement).all()
     known = {str(r.id) for r in found} | {r.code for r in found}
     missing = [v for v in values if v not in known]
     if missing:
-        raise ValidationFailed([{"field": "project", "message": (
-            f"no project {', '.join(missing)} in your scope")}], status_code=400)
+        raise ValidationFailed(
+            [{"field": "project", "message": (f"no project {', '.join(missing)} in your scope")}],
+            status_code=400,
+        )
     return tuple(r.id for r in found)
 
 
@@ -242,8 +292,13 @@ def where_of(session: OrmSession, *, caller: Caller | None, query: ValuesQuery) 
     filters: dict[str, tuple[Any, ...]] = dict(query.filters)
     if "project" in filters:
         filters["project"] = resolve_projects(session, caller=caller, values=filters["project"])
-    return Where(statuses=query.statuses, filters=filters, date_from=query.date_from,
-                 date_to=query.date_to, caller=caller)
+    return Where(
+        statuses=query.statuses,
+        filters=filters,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        caller=caller,
+    )
 
 
 # --- computing ----------------------------------------------------------------------------
@@ -267,8 +322,11 @@ def measure_columns(code: str) -> tuple[str, ...]:
     if code in _ACTIVITY_MEASURE:
         return (_ACTIVITY_MEASURE[code],)
     numerator = NUMERATORS[code]
-    return ("participants",) if numerator is None else \
-        ("participants", PIVOTS[numerator[0]][numerator[1]])
+    return (
+        ("participants",)
+        if numerator is None
+        else ("participants", PIVOTS[numerator[0]][numerator[1]])
+    )
 
 
 def sums_of(code: str, measures: Mapping[str, int]) -> dict[str, int]:
@@ -276,18 +334,22 @@ def sums_of(code: str, measures: Mapping[str, int]) -> dict[str, int]:
     columns = measure_columns(code)
     if code in _ACTIVITY_MEASURE:
         return {"value": measures.get(columns[0], 0)}
-    return {"participants": measures.get("participants", 0),
-            "numerator": measures.get(columns[-1], 0)}
+    return {
+        "participants": measures.get("participants", 0),
+        "numerator": measures.get(columns[-1], 0),
+    }
 
 
-def group_sums(session: OrmSession, *, code: str, where: Where,
-               keys: Sequence[str]) -> dict[Key, dict[str, int]]:
+def group_sums(
+    session: OrmSession, *, code: str, where: Where, keys: Sequence[str]
+) -> dict[Key, dict[str, int]]:
     """Raw sums per group for any indicator but TARGET_ACHIEVEMENT (see ``value_of``)."""
     if code in _ACTIVITY_MEASURE:
         measure = _ACTIVITY_MEASURE[code]
-        return {k: {"value": m[measure]}
-                for k, m in engine.measure_groups(session, where=where, keys=keys,
-                                                  measures=(measure,))}
+        return {
+            k: {"value": m[measure]}
+            for k, m in engine.measure_groups(session, where=where, keys=keys, measures=(measure,))
+        }
     if code == IndicatorCode.COUNTRIES_REACHED:
         return {k: {"value": n} for k, n in engine.country_counts(session, where=where, keys=keys)}
     if code == IndicatorCode.UNIQUE_PARTICIPANTS:
@@ -295,26 +357,33 @@ def group_sums(session: OrmSession, *, code: str, where: Where,
     return _participant_sums(session, numerator=NUMERATORS[code], where=where, keys=keys)
 
 
-def _unique_sums(session: OrmSession, *, where: Where,
-                 keys: Sequence[str]) -> dict[Key, dict[str, int]]:
+def _unique_sums(
+    session: OrmSession, *, where: Where, keys: Sequence[str]
+) -> dict[Key, dict[str, int]]:
     found: dict[Key, dict[str, int]] = {}
     if not any(k in ATTENDANCE_KEYS for k in keys):
         # every group of counted activities appears, with 0 when nobody is on a roster
-        found = {k: {"value": 0}
-                 for k, _ in engine.measure_groups(session, where=where, keys=keys, measures=())}
+        found = {
+            k: {"value": 0}
+            for k, _ in engine.measure_groups(session, where=where, keys=keys, measures=())
+        }
     for key, n in engine.unique_participants(session, where=where, keys=keys):
         found[key] = {"value": n}
     return found
 
 
-def _participant_sums(session: OrmSession, *, numerator: tuple[str, Any] | None, where: Where,
-                      keys: Sequence[str]) -> dict[Key, dict[str, int]]:
+def _participant_sums(
+    session: OrmSession, *, numerator: tuple[str, Any] | None, where: Where, keys: Sequence[str]
+) -> dict[Key, dict[str, int]]:
     attendance = [k for k in keys if k in ATTENDANCE_KEYS]
     if not attendance:
         column = "participants" if numerator is None else PIVOTS[numerator[0]][numerator[1]]
-        return {k: {"participants": m["participants"], "numerator": m[column]}
-                for k, m in engine.measure_groups(session, where=where, keys=keys,
-                                                  measures=("participants", column))}
+        return {
+            k: {"participants": m["participants"], "numerator": m[column]}
+            for k, m in engine.measure_groups(
+                session, where=where, keys=keys, measures=("participants", column)
+            )
+        }
     if len(attendance) == 1 and (numerator is None or numerator[0] == attendance[0]):
         # one attendance key: unpivot its columns (sex_female, sex_male, ...)
         pivot_key = attendance[0]
@@ -322,8 +391,9 @@ def _participant_sums(session: OrmSession, *, numerator: tuple[str, Any] | None,
         others = [k for k in keys if k != pivot_key]
         columns = PIVOTS[pivot_key]
         found: dict[Key, dict[str, int]] = {}
-        for key, m in engine.measure_groups(session, where=where, keys=others,
-                                            measures=tuple(columns.values())):
+        for key, m in engine.measure_groups(
+            session, where=where, keys=others, measures=tuple(columns.values())
+        ):
             for value, column in columns.items():
                 total = m[column]
                 if total <= 0:
@@ -332,9 +402,12 @@ def _participant_sums(session: OrmSession, *, numerator: tuple[str, Any] | None,
                 full = (*key[:position], value, *key[position:])
                 found[full] = {"participants": total, "numerator": top}
         return found
-    return {k: {"participants": p, "numerator": n}
-            for k, p, n in engine.attendance_groups(session, where=where, keys=keys,
-                                                    numerator=numerator)}
+    return {
+        k: {"participants": p, "numerator": n}
+        for k, p, n in engine.attendance_groups(
+            session, where=where, keys=keys, numerator=numerator
+        )
+    }
 
 
 # --- presenting ---------------------------------------------------------------------------
@@ -353,8 +426,9 @@ def project_codes(session: OrmSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UU
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = session.execute(sa.select(Project.id, Project.code)  # type: ignore[call-overload]
-                           .where(Project.id.in_(wanted)))  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa.select(Project.id, Project.code).where(Project.id.in_(wanted))  # type: ignore[call-overload,attr-defined]
+    )
     return {r.id: r.code for r in rows}
 
 
@@ -377,8 +451,9 @@ def _sort_value(value: Any) -> tuple[bool, str]:
     return (value is not None, str(value))
 
 
-def indicator_values(session: OrmSession, *, caller: Caller | None,
-                     query: ValuesQuery) -> IndicatorValues:
+def indicator_values(
+    session: OrmSession, *, caller: Caller | None, query: ValuesQuery
+) -> IndicatorValues:
     """The rows of one indicator for the caller (None: everything)."""
     from server.indicators.targets import target_values  # targets build on this module
 
@@ -388,15 +463,21 @@ def indicator_values(session: OrmSession, *, caller: Caller | None,
         columns, rows = target_values(session, where=where, keys=query.group_by)
         return IndicatorValues(query.indicator.code, query.group_by, columns, rows, utcnow())
     sums = group_sums(session, code=query.indicator.code, where=where, keys=query.group_by)
-    codes_by_id = project_codes(session, (
-        k[query.group_by.index("project")] for k in sums)) if "project" in query.group_by else {}
+    codes_by_id = (
+        project_codes(session, (k[query.group_by.index("project")] for k in sums))
+        if "project" in query.group_by
+        else {}
+    )
     labels = tuple(engine.label_of(k) for k in query.group_by)
     found: list[dict[str, Any]] = []
     for key, values in sums.items():
-        row = {label: present_key(k, raw, codes_by_id)
-               for label, k, raw in zip(labels, query.group_by, key, strict=True)}
+        row = {
+            label: present_key(k, raw, codes_by_id)
+            for label, k, raw in zip(labels, query.group_by, key, strict=True)
+        }
         row["value"] = value_of(query.indicator.code, values)
         found.append(row)
     found.sort(key=lambda r: tuple(_sort_value(r[label]) for label in labels))
-    return IndicatorValues(query.indicator.code, query.group_by, (*labels, "value"), found,
-                           utcnow())
+    return IndicatorValues(
+        query.indicator.code, query.group_by, (*labels, "value"), found, utcnow()
+    )

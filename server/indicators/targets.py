@@ -60,16 +60,25 @@ class TargetActual:
     last_day: date
 
     def key(self, name: str) -> Any:
-        return {"project": self.project_id, "country": self.country, "region": self.region,
-                "thematic_area": self.thematic_area}[name]
+        return {
+            "project": self.project_id,
+            "country": self.country,
+            "region": self.region,
+            "thematic_area": self.thematic_area,
+        }[name]
 
 
 def _targets(session: OrmSession, where: Where) -> list[TargetActual]:
     statement = (
-        sa.select(col(Target.project_id), col(Target.indicator), col(Target.period),
-                  col(Target.sex), col(Target.value), col(Project.country),
-                  col(Project.thematic_area))
-        .join(Project, Project.id == Target.project_id)  # type: ignore[arg-type]
+        sa.select(
+            col(Target.project_id),
+            col(Target.indicator),
+            col(Target.period),
+            col(Target.sex),
+            col(Target.value),
+            col(Project.country),
+            col(Project.thematic_area),
+        ).join(Project, Project.id == Target.project_id)  # type: ignore[arg-type]
     )
     filters = where.filters
     if "country" in filters:
@@ -80,8 +89,7 @@ def _targets(session: OrmSession, where: Where) -> list[TargetActual]:
     if "project" in filters:
         statement = statement.where(Project.id.in_(filters["project"]))  # type: ignore[attr-defined]
     if "thematic_area" in filters:
-        statement = statement.where(
-            Project.thematic_area.in_(filters["thematic_area"]))  # type: ignore[attr-defined]
+        statement = statement.where(Project.thematic_area.in_(filters["thematic_area"]))  # type: ignore[attr-defined]
     if where.caller is not None:
         statement = statement.where(project_scope(where.caller))
     found: list[TargetActual] = []
@@ -94,15 +102,29 @@ def _targets(session: OrmSession, where: Where) -> list[TargetActual]:
             continue
         if where.date_to is not None and last > where.date_to:
             continue
-        found.append(TargetActual(row.project_id, row.country, region_of(row.country),
-                                  row.thematic_area, row.indicator, row.period, row.sex,
-                                  float(row.value), None, first, last))
+        found.append(
+            TargetActual(
+                row.project_id,
+                row.country,
+                region_of(row.country),
+                row.thematic_area,
+                row.indicator,
+                row.period,
+                row.sex,
+                float(row.value),
+                None,
+                first,
+                last,
+            )
+        )
     return found
 
 
 def _sexed(target: TargetActual) -> bool:
-    return target.sex is not None and target.indicator in (*NUMERATORS,
-                                                           IndicatorCode.UNIQUE_PARTICIPANTS)
+    return target.sex is not None and target.indicator in (
+        *NUMERATORS,
+        IndicatorCode.UNIQUE_PARTICIPANTS,
+    )
 
 
 def _add(into: dict[str, int], sums: dict[str, int]) -> None:
@@ -127,16 +149,22 @@ def with_actuals(session: OrmSession, *, where: Where) -> list[TargetActual]:
     return done
 
 
-def _plain_actuals(session: OrmSession, targets: list[TargetActual],
-                   where: Where) -> list[TargetActual]:
+def _plain_actuals(
+    session: OrmSession, targets: list[TargetActual], where: Where
+) -> list[TargetActual]:
     """Summable indicators without sex: one read of every measure per project and month."""
     columns = tuple(dict.fromkeys(c for t in targets for c in measure_columns(t.indicator)))
-    read = Where(statuses=where.statuses,
-                 filters={"project": tuple({t.project_id for t in targets})},
-                 date_from=min(t.first_day for t in targets),
-                 date_to=max(t.last_day for t in targets))
-    monthly = dict(engine.measure_groups(session, where=read, keys=("project", "period:month"),
-                                         measures=columns))
+    read = Where(
+        statuses=where.statuses,
+        filters={"project": tuple({t.project_id for t in targets})},
+        date_from=min(t.first_day for t in targets),
+        date_to=max(t.last_day for t in targets),
+    )
+    monthly = dict(
+        engine.measure_groups(
+            session, where=read, keys=("project", "period:month"), measures=columns
+        )
+    )
     done = []
     for t in targets:
         total: dict[str, int] = {}
@@ -148,18 +176,20 @@ def _plain_actuals(session: OrmSession, targets: list[TargetActual],
     return done
 
 
-def _summed_actuals(session: OrmSession, code: str, targets: list[TargetActual],
-                    where: Where) -> list[TargetActual]:
+def _summed_actuals(
+    session: OrmSession, code: str, targets: list[TargetActual], where: Where
+) -> list[TargetActual]:
     sexed = any(_sexed(t) for t in targets)
     keys = ("project", "period:month", "sex") if sexed else ("project", "period:month")
-    read = Where(statuses=where.statuses,
-                 filters={"project": tuple({t.project_id for t in targets})},
-                 date_from=min(t.first_day for t in targets),
-                 date_to=max(t.last_day for t in targets))
+    read = Where(
+        statuses=where.statuses,
+        filters={"project": tuple({t.project_id for t in targets})},
+        date_from=min(t.first_day for t in targets),
+        date_to=max(t.last_day for t in targets),
+    )
     monthly = group_sums(session, code=code, where=read, keys=keys)
     # (project, sex or None) -> [(month, sums)]
-    series: dict[tuple[uuid.UUID, str | None], list[tuple[int, dict[str, int]]]] = \
-        defaultdict(list)
+    series: dict[tuple[uuid.UUID, str | None], list[tuple[int, dict[str, int]]]] = defaultdict(list)
     for key, sums in monthly.items():
         series[(key[0], None)].append((key[1], sums))
         if sexed:
@@ -176,8 +206,9 @@ def _summed_actuals(session: OrmSession, code: str, targets: list[TargetActual],
     return done
 
 
-def _per_period_actuals(session: OrmSession, code: str, targets: list[TargetActual],
-                        where: Where) -> list[TargetActual]:
+def _per_period_actuals(
+    session: OrmSession, code: str, targets: list[TargetActual], where: Where
+) -> list[TargetActual]:
     done = []
     by_period: dict[str, list[TargetActual]] = defaultdict(list)
     for t in targets:
@@ -185,9 +216,12 @@ def _per_period_actuals(session: OrmSession, code: str, targets: list[TargetActu
     for group in by_period.values():
         sexed = any(_sexed(t) for t in group)
         keys = ("project", "sex") if sexed else ("project",)
-        read = Where(statuses=where.statuses,
-                     filters={"project": tuple({t.project_id for t in group})},
-                     date_from=group[0].first_day, date_to=group[0].last_day)
+        read = Where(
+            statuses=where.statuses,
+            filters={"project": tuple({t.project_id for t in group})},
+            date_from=group[0].first_day,
+            date_to=group[0].last_day,
+        )
         found = group_sums(session, code=code, where=read, keys=keys)
         totals = {k: value_of(code, v) for k, v in found.items()}
         if sexed:
@@ -201,9 +235,19 @@ def _per_period_actuals(session: OrmSession, code: str, targets: list[TargetActu
 
 
 def _with(target: TargetActual, actual: int | float | None) -> TargetActual:
-    return TargetActual(target.project_id, target.country, target.region, target.thematic_area,
-                        target.indicator, target.period, target.sex, target.target, actual,
-                        target.first_day, target.last_day)
+    return TargetActual(
+        target.project_id,
+        target.country,
+        target.region,
+        target.thematic_area,
+        target.indicator,
+        target.period,
+        target.sex,
+        target.target,
+        actual,
+        target.first_day,
+        target.last_day,
+    )
 
 
 def achievement(target: float, actual: int | float | None) -> float | None:
@@ -233,20 +277,29 @@ def aggregate(targets: Sequence[TargetActual], keys: Sequence[str]) -> list[dict
             target_sum /= len(members)
             actual_sum = sum(known) / len(known) if known else None
         row = dict(zip(keys, group_key, strict=False))
-        row.update({"indicator": indicator, "period": members[0].period, "sex": members[0].sex,
-                    "target": _number(target_sum), "actual": _number(actual_sum),
-                    "value": achievement(target_sum, actual_sum)})
+        row.update(
+            {
+                "indicator": indicator,
+                "period": members[0].period,
+                "sex": members[0].sex,
+                "target": _number(target_sum),
+                "actual": _number(actual_sum),
+                "value": achievement(target_sum, actual_sum),
+            }
+        )
         rows.append(row)
     return rows
 
 
-def target_values(session: OrmSession, *, where: Where,
-                  keys: Sequence[str]) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+def target_values(
+    session: OrmSession, *, where: Where, keys: Sequence[str]
+) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
     """TARGET_ACHIEVEMENT rows as the API shows them: (columns, rows)."""
     targets = with_actuals(session, where=where)
     rows = aggregate(targets, keys)
-    codes_by_id = project_codes(session, (t.project_id for t in targets)) \
-        if "project" in keys else {}
+    codes_by_id = (
+        project_codes(session, (t.project_id for t in targets)) if "project" in keys else {}
+    )
     for row in rows:
         for k in keys:
             row[k] = present_key(k, row[k], codes_by_id)

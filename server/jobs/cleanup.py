@@ -26,14 +26,20 @@ log = logging.getLogger("pilotmon.jobs")
 
 def _abandoned(engine: Engine, cutoff: datetime) -> list[uuid.UUID]:
     with session_scope(engine, write=False) as session:
-        return list(session.exec(
-            select(Attachment.id).where(col(Attachment.complete).is_(False),
-                                        col(Attachment.received) > 0,
-                                        col(Attachment.updated_at) < cutoff)))
+        return list(
+            session.exec(
+                select(Attachment.id).where(
+                    col(Attachment.complete).is_(False),
+                    col(Attachment.received) > 0,
+                    col(Attachment.updated_at) < cutoff,
+                )
+            )
+        )
 
 
-def cleanup_partial_uploads(*, engine: Engine, files: AttachmentFiles, days: int,
-                            now: datetime | None = None) -> dict[str, Any]:
+def cleanup_partial_uploads(
+    *, engine: Engine, files: AttachmentFiles, days: int, now: datetime | None = None
+) -> dict[str, Any]:
     """Reset abandoned uploads and delete their partial files; returns what was removed."""
     now = now or utcnow()
     cutoff = now - timedelta(days=days)
@@ -45,8 +51,12 @@ def cleanup_partial_uploads(*, engine: Engine, files: AttachmentFiles, days: int
             attachment = session.exec(
                 select(Attachment).where(Attachment.id == attachment_id).with_for_update()
             ).one_or_none()
-            if attachment is None or attachment.complete or attachment.received == 0 \
-                    or as_utc(attachment.updated_at) >= cutoff:  # type: ignore[operator]
+            if (
+                attachment is None
+                or attachment.complete
+                or attachment.received == 0
+                or as_utc(attachment.updated_at) >= cutoff  # type: ignore[operator]
+            ):
                 continue
             attachment.received = 0
             attachment.updated_at = now
@@ -63,10 +73,18 @@ def cleanup_partial_uploads(*, engine: Engine, files: AttachmentFiles, days: int
         freed += path.stat().st_size
         path.unlink(missing_ok=True)
     if reset or orphans:
-        log.info("cleanup: reset %d abandoned uploads, removed %d orphan partial files, "
-                 "freed %d bytes", len(reset), len(orphans), freed)
-    return {"reset": reset, "orphans": [p.name for p in orphans], "bytes_freed": freed,
-            "days": days}
+        log.info(
+            "cleanup: reset %d abandoned uploads, removed %d orphan partial files, freed %d bytes",
+            len(reset),
+            len(orphans),
+            freed,
+        )
+    return {
+        "reset": reset,
+        "orphans": [p.name for p in orphans],
+        "bytes_freed": freed,
+        "days": days,
+    }
 
 
 def _orphan_partials(engine: Engine, files: AttachmentFiles, cutoff: datetime) -> list[Any]:
@@ -84,9 +102,15 @@ def _orphan_partials(engine: Engine, files: AttachmentFiles, cutoff: datetime) -
     if not old:
         return []
     with session_scope(engine, write=False) as session:
-        waiting = set(session.exec(
-            select(Attachment.id).where(col(Attachment.id).in_(list(old)),
-                                        col(Attachment.complete).is_(False),
-                                        col(Attachment.received) > 0)))
-    return [path for key, path in sorted(old.items(), key=lambda kv: str(kv[0]))
-            if key not in waiting]
+        waiting = set(
+            session.exec(
+                select(Attachment.id).where(
+                    col(Attachment.id).in_(list(old)),
+                    col(Attachment.complete).is_(False),
+                    col(Attachment.received) > 0,
+                )
+            )
+        )
+    return [
+        path for key, path in sorted(old.items(), key=lambda kv: str(kv[0])) if key not in waiting
+    ]

@@ -19,8 +19,11 @@ def scheduler() -> None:
     settings = get_settings()
     engine = get_engine(settings)
     check_reachable(engine)
-    click.echo("scheduler running: " + ", ".join(
-        f"{j.name} ({j.schedule_text})" for j in JOBS.values()) + "; Ctrl-C stops it")
+    click.echo(
+        "scheduler running: "
+        + ", ".join(f"{j.name} ({j.schedule_text})" for j in JOBS.values())
+        + "; Ctrl-C stops it"
+    )
     try:
         run_scheduler(engine=engine, settings=settings)
     except (KeyboardInterrupt, SystemExit):
@@ -69,12 +72,16 @@ def run(name: str, as_json: bool) -> None:
     click.echo(f"job {name} done")
     if name == "stale-tablets":
         for entry in result.get("countries", []):
-            click.echo(f"{entry['country'] or '(no country)'}: {len(entry['devices'])} "
-                       f"tablet(s) silent for {result['days']}+ days")
+            click.echo(
+                f"{entry['country'] or '(no country)'}: {len(entry['devices'])} "
+                f"tablet(s) silent for {result['days']}+ days"
+            )
             for device in entry["devices"]:
-                click.echo(f"  {device['label'] or device['id']} ({device['user']}): "
-                           f"{device['days_silent']} days, last seen "
-                           f"{device['last_seen_at'] or 'never'}")
+                click.echo(
+                    f"  {device['label'] or device['id']} ({device['user']}): "
+                    f"{device['days_silent']} days, last seen "
+                    f"{device['last_seen_at'] or 'never'}"
+                )
     else:
         for key, value in result.items():
             click.echo(f"  {key}: {value}")

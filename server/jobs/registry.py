@@ -68,25 +68,46 @@ def _stale(engine: Engine, settings: Settings) -> dict[str, Any]:
     with session_scope(engine, write=False) as session:
         report = stale_tablets(session, days=settings.stale_tablet_days)
     for entry in report["countries"]:
-        log.warning("stale tablets in %s: %d silent for %d days or more",
-                    entry["country"] or "(no country)", len(entry["devices"]), report["days"])
+        log.warning(
+            "stale tablets in %s: %d silent for %d days or more",
+            entry["country"] or "(no country)",
+            len(entry["devices"]),
+            report["days"],
+        )
     return report
 
 
 def _cleanup(engine: Engine, settings: Settings) -> dict[str, Any]:
-    return cleanup_partial_uploads(engine=engine, files=AttachmentFiles(settings.attachments_dir),
-                                   days=settings.abandoned_upload_days)
+    return cleanup_partial_uploads(
+        engine=engine,
+        files=AttachmentFiles(settings.attachments_dir),
+        days=settings.abandoned_upload_days,
+    )
 
 
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
-        Job("rollup-rebuild", "Recompute the indicator roll-ups from the activity records "
-            "(safety net; reports drift)", {"hour": 2, "minute": 15}, _rebuild),
-        Job("stale-tablets", "List the tablets of each country that have not synced for "
-            "PILOTMON_STALE_TABLET_DAYS days", {"hour": 6, "minute": 0}, _stale),
-        Job("cleanup-uploads", "Remove partial photo uploads abandoned for "
-            "PILOTMON_ABANDONED_UPLOAD_DAYS days", {"hour": 3, "minute": 30}, _cleanup),
+        Job(
+            "rollup-rebuild",
+            "Recompute the indicator roll-ups from the activity records "
+            "(safety net; reports drift)",
+            {"hour": 2, "minute": 15},
+            _rebuild,
+        ),
+        Job(
+            "stale-tablets",
+            "List the tablets of each country that have not synced for "
+            "PILOTMON_STALE_TABLET_DAYS days",
+            {"hour": 6, "minute": 0},
+            _stale,
+        ),
+        Job(
+            "cleanup-uploads",
+            "Remove partial photo uploads abandoned for PILOTMON_ABANDONED_UPLOAD_DAYS days",
+            {"hour": 3, "minute": 30},
+            _cleanup,
+        ),
     )
 }
 
@@ -105,16 +126,19 @@ def _holder() -> str:
 def _postgres_lock(engine: Engine, name: str) -> Iterator[None]:
     connection: Connection = engine.connect()
     try:
-        got = connection.execute(text("SELECT pg_try_advisory_lock(:a, :b)"),
-                                 {"a": LOCK_NAMESPACE, "b": lock_key(name)}).scalar()
+        got = connection.execute(
+            text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": LOCK_NAMESPACE, "b": lock_key(name)}
+        ).scalar()
         connection.commit()
         if not got:
             raise JobBusy(f"job {name} is already running in another process; not started")
         try:
             yield
         finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:a, :b)"),
-                               {"a": LOCK_NAMESPACE, "b": lock_key(name)})
+            connection.execute(
+                text("SELECT pg_advisory_unlock(:a, :b)"),
+                {"a": LOCK_NAMESPACE, "b": lock_key(name)},
+            )
             connection.commit()
     finally:
         connection.close()
@@ -126,10 +150,15 @@ def _claim_row(engine: Engine, name: str, *, check_busy: bool) -> None:
         row = session.get(JobRun, name)
         if row is None:
             row = JobRun(name=name)
-        elif check_busy and row.running_since is not None \
-                and as_utc(row.running_since) > now - STALE_AFTER:  # type: ignore[operator]
-            raise JobBusy(f"job {name} is already running ({row.holder}, since "
-                          f"{as_utc(row.running_since).isoformat()}); not started")  # type: ignore[union-attr]
+        elif (
+            check_busy
+            and row.running_since is not None
+            and as_utc(row.running_since) > now - STALE_AFTER  # type: ignore[operator]
+        ):
+            raise JobBusy(
+                f"job {name} is already running ({row.holder}, since "
+                f"{as_utc(row.running_since).isoformat()}); not started"  # type: ignore[union-attr]
+            )
         row.running_since = now
         row.holder = _holder()
         row.last_started_at = now
@@ -137,8 +166,9 @@ def _claim_row(engine: Engine, name: str, *, check_busy: bool) -> None:
         session.commit()
 
 
-def _record_end(engine: Engine, name: str, *, status: str, result: dict[str, Any] | None,
-                error: str) -> None:
+def _record_end(
+    engine: Engine, name: str, *, status: str, result: dict[str, Any] | None, error: str
+) -> None:
     with Session(write_engine(engine)) as session:
         row = session.get(JobRun, name) or JobRun(name=name)
         row.running_since = None

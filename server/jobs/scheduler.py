@@ -36,10 +36,16 @@ def add_jobs(scheduler: BaseScheduler, *, engine: Engine, settings: Settings) ->
     """Put every job on ``scheduler`` with its cron schedule (UTC)."""
     for job in JOBS.values():
         scheduler.add_job(
-            _scheduled_run, CronTrigger(timezone=UTC, **job.schedule), args=(job, engine, settings),
-            id=job.name, name=job.description, replace_existing=True,
+            _scheduled_run,
+            CronTrigger(timezone=UTC, **job.schedule),
+            args=(job, engine, settings),
+            id=job.name,
+            name=job.description,
+            replace_existing=True,
             # a missed run (the host slept) happens once when it wakes, not once per miss
-            coalesce=True, max_instances=1, misfire_grace_time=6 * 3600,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=6 * 3600,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import server.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import server.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

@@ -94,8 +94,7 @@ class Manifest:
         return sum(self.tables.values())
 
     def to_json(self) -> bytes:
-        body = {"format": ARCHIVE_FORMAT, "format_version": ARCHIVE_FORMAT_VERSION,
-                **asdict(self)}
+        body = {"format": ARCHIVE_FORMAT, "format_version": ARCHIVE_FORMAT_VERSION, **asdict(self)}
         return json.dumps(body, indent=1, sort_keys=False).encode()
 
     @classmethod
@@ -112,8 +111,10 @@ class Manifest:
                 f"this Pilot Monitor (it reads version {ARCHIVE_FORMAT_VERSION})"
             )
         try:
-            files = {str(name): FileEntry(sha256=str(e["sha256"]), size=int(e["size"]))
-                     for name, e in dict(body["files"]).items()}
+            files = {
+                str(name): FileEntry(sha256=str(e["sha256"]), size=int(e["size"]))
+                for name, e in dict(body["files"]).items()
+            }
             manifest = cls(
                 created_at=str(body["created_at"]),
                 pilotmon_version=str(body["pilotmon_version"]),
@@ -121,8 +122,9 @@ class Manifest:
                 backend=str(body["backend"]),
                 method=str(body["method"]),
                 tables={str(k): int(v) for k, v in dict(body["tables"]).items()},
-                columns={str(k): [str(c) for c in v]
-                         for k, v in dict(body.get("columns") or {}).items()},
+                columns={
+                    str(k): [str(c) for c in v] for k, v in dict(body.get("columns") or {}).items()
+                },
                 pg_schema=body.get("pg_schema"),
                 files=files,
             )
@@ -169,9 +171,13 @@ class ArchiveWriter:
         self.partial = path.with_name(path.name + ".partial")
         self._progress = progress
         self.files: dict[str, FileEntry] = {}
-        self._raw = open(self.partial, "wb")  # noqa: SIM115 (closed in close/abort)
-        self._tar = tarfile.open(fileobj=self._raw, mode="w:gz", compresslevel=6,  # noqa: SIM115
-                                 format=tarfile.PAX_FORMAT)
+        self._raw = open(self.partial, "wb")  # noqa: SIM115
+        self._tar = tarfile.open(  # noqa: SIM115
+            fileobj=self._raw,
+            mode="w:gz",
+            compresslevel=6,
+            format=tarfile.PAX_FORMAT,
+        )
 
     def add_file(self, name: str, source: Path) -> bool:
         """Add ``source`` as ``name``; False when it vanished before it could be read."""
@@ -234,8 +240,9 @@ class ExtractedArchive:
     attachments_dir: Path  # where attachments/... members landed (the folder's contents)
 
 
-def extract_verified(*, archive: Path, database_dir: Path, attachments_dir: Path,
-                     progress: Progress) -> ExtractedArchive:
+def extract_verified(
+    *, archive: Path, database_dir: Path, attachments_dir: Path, progress: Progress
+) -> ExtractedArchive:
     """Unpack into two staging folders while hashing; raise BackupError on any mismatch.
 
     Nothing outside the staging folders is written, whatever the archive holds.
@@ -259,8 +266,7 @@ def extract_verified(*, archive: Path, database_dir: Path, attachments_dir: Path
                     assert handle is not None
                     manifest_bytes = handle.read()
                 else:
-                    seen[member.name] = _extract_member(tar, member, database_dir,
-                                                        attachments_dir)
+                    seen[member.name] = _extract_member(tar, member, database_dir, attachments_dir)
                 position = raw.tell()
                 progress.advance(position - last)
                 last = position
@@ -273,12 +279,14 @@ def extract_verified(*, archive: Path, database_dir: Path, attachments_dir: Path
         raise BackupError(f"{archive} has no manifest: it is not a complete Pilot Monitor backup")
     manifest = Manifest.from_json(manifest_bytes)
     _compare(manifest.files, seen)
-    return ExtractedArchive(manifest=manifest, database_dir=database_dir,
-                            attachments_dir=attachments_dir)
+    return ExtractedArchive(
+        manifest=manifest, database_dir=database_dir, attachments_dir=attachments_dir
+    )
 
 
-def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, database_dir: Path,
-                    attachments_dir: Path) -> FileEntry:
+def _extract_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, database_dir: Path, attachments_dir: Path
+) -> FileEntry:
     name = safe_member_name(member.name)
     if name is None or not member.isfile():
         raise BackupError(f"the archive holds an unexpected entry {member.name!r}; refusing it")
@@ -303,12 +311,16 @@ def _compare(expected: dict[str, FileEntry], seen: dict[str, FileEntry]) -> None
         raise BackupError(f"the archive holds {extra[0]!r}, which its manifest does not list")
     missing = sorted(set(expected) - set(seen))
     if missing:
-        raise BackupError(f"the archive lacks {missing[0]!r}, which its manifest lists "
-                          f"({len(missing)} file(s) missing): the file is truncated or damaged")
+        raise BackupError(
+            f"the archive lacks {missing[0]!r}, which its manifest lists "
+            f"({len(missing)} file(s) missing): the file is truncated or damaged"
+        )
     for name, entry in expected.items():
         if seen[name] != entry:
-            raise BackupError(f"{name} in the archive does not match its manifest sha256/size: "
-                              "the file is damaged")
+            raise BackupError(
+                f"{name} in the archive does not match its manifest sha256/size: "
+                "the file is damaged"
+            )
 
 
 def read_json_lines(path: Path) -> Iterator[dict[str, Any]]:

@@ -106,8 +106,10 @@ def create_backup(
                     if not archive.add_file(name, local):
                         vanished += 1
                 if vanished:
-                    notes.append(f"{vanished} photo file(s) were removed while the backup ran "
-                                 "(unfinished uploads); they are not in the archive")
+                    notes.append(
+                        f"{vanished} photo file(s) were removed while the backup ran "
+                        "(unfinished uploads); they are not in the archive"
+                    )
                 archive.close(manifest)
         except OSError as exc:
             raise BackupError(f"cannot write {path}: {exc.strerror or exc}") from exc
@@ -187,15 +189,15 @@ def _sqlite_snapshot(*, engine: Engine, workdir: Path) -> Snapshot:
             revision = schema_revision(conn)
     finally:
         copy.dispose()
-    return Snapshot(method="sqlite", files={SQLITE_MEMBER: target_path}, tables=counts,
-                    revision=revision)
+    return Snapshot(
+        method="sqlite", files={SQLITE_MEMBER: target_path}, tables=counts, revision=revision
+    )
 
 
 def _pg_dump_snapshot(*, engine: Engine, workdir: Path) -> Snapshot:
     target_path = workdir / "pilotmon.pgdump"
     with engine.connect() as base:
-        conn = base.execution_options(isolation_level="REPEATABLE READ",
-                                      postgresql_readonly=True)
+        conn = base.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
             # Counting inside the snapshot pg_dump uses makes the manifest match the dump.
             snapshot_id = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
@@ -203,11 +205,24 @@ def _pg_dump_snapshot(*, engine: Engine, workdir: Path) -> Snapshot:
             counts = count_rows(conn, tables)
             revision = schema_revision(conn)
             pg_schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
-            pgtools.run("pg_dump", ["--format=custom", "--no-owner", "--no-privileges",
-                                    f"--snapshot={snapshot_id}", f"--file={target_path}"],
-                        engine=engine)
-    return Snapshot(method="pg_dump", files={PG_DUMP_MEMBER: target_path}, tables=counts,
-                    revision=revision, pg_schema=str(pg_schema))
+            pgtools.run(
+                "pg_dump",
+                [
+                    "--format=custom",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--snapshot={snapshot_id}",
+                    f"--file={target_path}",
+                ],
+                engine=engine,
+            )
+    return Snapshot(
+        method="pg_dump",
+        files={PG_DUMP_MEMBER: target_path},
+        tables=counts,
+        revision=revision,
+        pg_schema=str(pg_schema),
+    )
 
 
 def _logical_snapshot(*, engine: Engine, workdir: Path) -> Snapshot:
@@ -218,8 +233,9 @@ def _logical_snapshot(*, engine: Engine, workdir: Path) -> Snapshot:
     with engine.connect() as base:
         conn = base
         if engine.dialect.name == "postgresql":
-            conn = base.execution_options(isolation_level="REPEATABLE READ",
-                                          postgresql_readonly=True)
+            conn = base.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
         with conn.begin():
             revision = schema_revision(conn)
             for table in data_tables(conn):
@@ -231,14 +247,15 @@ def _logical_snapshot(*, engine: Engine, workdir: Path) -> Snapshot:
                 result = conn.execution_options(yield_per=ROWS_PER_FETCH).execute(query)
                 with open(local, "w", encoding="utf-8", newline="\n") as out:
                     for row in result:
-                        record = {name: encode(value) for name, value in zip(names, row,
-                                                                              strict=True)}
-                        out.write(json.dumps(record, ensure_ascii=False,
-                                             separators=(",", ":")))
+                        record = {
+                            name: encode(value) for name, value in zip(names, row, strict=True)
+                        }
+                        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
                         out.write("\n")
                         rows += 1
                 files[f"{TABLES_DIR}/{table.name}.jsonl"] = local
                 counts[table.name] = rows
                 columns[table.name] = names
-    return Snapshot(method="logical", files=files, tables=counts, revision=revision,
-                    columns=columns)
+    return Snapshot(
+        method="logical", files=files, tables=counts, revision=revision, columns=columns
+    )

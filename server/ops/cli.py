@@ -18,8 +18,9 @@ class _Bar:
     def start(self, label: str, total: int) -> None:
         self.finish()
         if total > 0 and sys.stderr.isatty():
-            self._bar = click.progressbar(length=total, label=label, file=sys.stderr,
-                                          show_eta=True, show_percent=True)
+            self._bar = click.progressbar(
+                length=total, label=label, file=sys.stderr, show_eta=True, show_percent=True
+            )
             self._bar.__enter__()
 
     def advance(self, nbytes: int) -> None:
@@ -43,10 +44,14 @@ def _size(nbytes: int) -> str:
 
 @click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--method", type=click.Choice(["auto", "native", "logical"]), default="auto",
-              show_default=True,
-              help="native: SQLite's backup API or pg_dump; logical: JSON lines that restore "
-                   "into either backend; auto: native when possible.")
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "native", "logical"]),
+    default="auto",
+    show_default=True,
+    help="native: SQLite's backup API or pg_dump; logical: JSON lines that restore "
+    "into either backend; auto: native when possible.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace FILE if it exists.")
 def backup(file: Path, method: str, overwrite: bool) -> None:
     """Write a consistent backup of the database and photos to FILE (a .tar.gz)."""
@@ -55,8 +60,14 @@ def backup(file: Path, method: str, overwrite: bool) -> None:
     from server.ops.backup import create_backup
 
     settings = get_settings()
-    result = create_backup(settings=settings, engine=get_engine(settings), path=file,
-                           method=method, overwrite=overwrite, progress=_Bar())
+    result = create_backup(
+        settings=settings,
+        engine=get_engine(settings),
+        path=file,
+        method=method,
+        overwrite=overwrite,
+        progress=_Bar(),
+    )
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     manifest = result.manifest
@@ -69,10 +80,17 @@ def backup(file: Path, method: str, overwrite: bool) -> None:
 
 @click.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True,
-              help="Replace a database that already holds data (and the photos in place).")
-@click.option("--check", "check_only", is_flag=True,
-              help="Only verify the archive (hashes, sizes, row counts); change nothing.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a database that already holds data (and the photos in place).",
+)
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Only verify the archive (hashes, sizes, row counts); change nothing.",
+)
 def restore(file: Path, force: bool, check_only: bool) -> None:
     """Verify the backup FILE, then restore its database and photos.
 
@@ -97,17 +115,21 @@ def restore(file: Path, force: bool, check_only: bool) -> None:
             manifest = verify_backup(archive=file, workdir=workdir, progress=_Bar()).manifest
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        click.echo(f"{file} is intact: {manifest.method} backup of {manifest.created_at}, "
-                   f"schema revision {manifest.schema_revision}, {manifest.total_rows} rows, "
-                   f"{len(manifest.attachment_files)} photo files")
+        click.echo(
+            f"{file} is intact: {manifest.method} backup of {manifest.created_at}, "
+            f"schema revision {manifest.schema_revision}, {manifest.total_rows} rows, "
+            f"{len(manifest.attachment_files)} photo files"
+        )
         return
-    result = restore_backup(settings=settings, engine=get_engine(settings), archive=file,
-                            force=force, progress=_Bar())
+    result = restore_backup(
+        settings=settings, engine=get_engine(settings), archive=file, force=force, progress=_Bar()
+    )
     manifest = result.manifest
-    click.echo(f"restored {manifest.total_rows} rows in {len(manifest.tables)} tables and "
-               f"{result.attachments} photo files from {file} (taken {manifest.created_at})")
+    click.echo(
+        f"restored {manifest.total_rows} rows in {len(manifest.tables)} tables and "
+        f"{result.attachments} photo files from {file} (taken {manifest.created_at})"
+    )
     if result.migrated_from:
-        click.echo(f"migrated the schema from revision {result.migrated_from} to "
-                   f"{result.revision}")
+        click.echo(f"migrated the schema from revision {result.migrated_from} to {result.revision}")
     if result.previous_attachments:
         click.echo(f"the photos that were in place are kept in {result.previous_attachments}")

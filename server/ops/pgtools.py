@@ -35,9 +35,14 @@ def libpq_env(engine: Engine) -> dict[str, str]:
     for key, value in pairs.items():
         if value:
             env[key] = str(value)
-    for option, variable in (("sslmode", "PGSSLMODE"), ("sslrootcert", "PGSSLROOTCERT"),
-                             ("sslcert", "PGSSLCERT"), ("sslkey", "PGSSLKEY"),
-                             ("host", "PGHOST"), ("port", "PGPORT")):
+    for option, variable in (
+        ("sslmode", "PGSSLMODE"),
+        ("sslrootcert", "PGSSLROOTCERT"),
+        ("sslcert", "PGSSLCERT"),
+        ("sslkey", "PGSSLKEY"),
+        ("host", "PGHOST"),
+        ("port", "PGPORT"),
+    ):
         given = url.query.get(option)
         if isinstance(given, str):
             env[variable] = given
@@ -48,17 +53,29 @@ def run(tool: str, args: list[str], *, engine: Engine, stdin: Path | None = None
     """Run a PostgreSQL tool; raise BackupError with its first error line when it fails."""
     path = shutil.which(tool)
     if path is None:
-        raise BackupError(f"{tool} is not on PATH: install the PostgreSQL client tools "
-                          "(Debian: apt-get install postgresql-client)")
+        raise BackupError(
+            f"{tool} is not on PATH: install the PostgreSQL client tools "
+            "(Debian: apt-get install postgresql-client)"
+        )
     try:
         if stdin is not None:
             with open(stdin, "rb") as handle:
-                result = subprocess.run([path, *args], stdin=handle, capture_output=True,  # noqa: S603
-                                        env=libpq_env(engine), timeout=TOOL_TIMEOUT_S,
-                                        check=False)
+                result = subprocess.run(  # noqa: S603
+                    [path, *args],
+                    stdin=handle,
+                    capture_output=True,
+                    env=libpq_env(engine),
+                    timeout=TOOL_TIMEOUT_S,
+                    check=False,
+                )
         else:
-            result = subprocess.run([path, *args], capture_output=True, env=libpq_env(engine),  # noqa: S603
-                                    timeout=TOOL_TIMEOUT_S, check=False)
+            result = subprocess.run(  # noqa: S603
+                [path, *args],
+                capture_output=True,
+                env=libpq_env(engine),
+                timeout=TOOL_TIMEOUT_S,
+                check=False,
+            )
     except subprocess.TimeoutExpired as exc:
         raise BackupError(f"{tool} did not finish within {TOOL_TIMEOUT_S // 3600} hours") from exc
     if result.returncode != 0:

@@ -91,24 +91,32 @@ def restore_backup(
     try:
         extracted = verify_backup(archive=archive, workdir=staging, progress=progress)
         manifest = extracted.manifest
-        migrated_from = _restore_database(engine=engine, extracted=extracted, workdir=staging,
-                                          progress=progress)
-        previous = _put_attachments_in_place(settings=settings,
-                                             staged=extracted.attachments_dir)
+        migrated_from = _restore_database(
+            engine=engine, extracted=extracted, workdir=staging, progress=progress
+        )
+        previous = _put_attachments_in_place(settings=settings, staged=extracted.attachments_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return RestoreResult(manifest=manifest, revision=head_revision(),
-                         migrated_from=migrated_from,
-                         attachments=len(manifest.attachment_files),
-                         previous_attachments=previous)
+    return RestoreResult(
+        manifest=manifest,
+        revision=head_revision(),
+        migrated_from=migrated_from,
+        attachments=len(manifest.attachment_files),
+        previous_attachments=previous,
+    )
 
 
-def verify_backup(*, archive: Path, workdir: Path,
-                  progress: Progress | None = None) -> ExtractedArchive:
+def verify_backup(
+    *, archive: Path, workdir: Path, progress: Progress | None = None
+) -> ExtractedArchive:
     """Unpack into ``workdir`` and check every hash, size and row count against the manifest."""
     progress = progress or NoProgress()
-    extracted = extract_verified(archive=archive, database_dir=workdir / "database",
-                                 attachments_dir=workdir / "attachments", progress=progress)
+    extracted = extract_verified(
+        archive=archive,
+        database_dir=workdir / "database",
+        attachments_dir=workdir / "attachments",
+        progress=progress,
+    )
     extracted.attachments_dir.mkdir(exist_ok=True)
     manifest = extracted.manifest
     _check_names(manifest)
@@ -128,11 +136,15 @@ def _refuse_busy_target(*, settings: Settings, engine: Engine, force: bool) -> N
     with engine.connect() as conn:
         busy = first_table_with_rows(conn)
     if busy is not None:
-        raise BackupError(f"the database already holds data (table {busy} has rows): restore "
-                          "into an empty database, or pass --force to replace it")
+        raise BackupError(
+            f"the database already holds data (table {busy} has rows): restore "
+            "into an empty database, or pass --force to replace it"
+        )
     if _has_files(settings.attachments_dir):
-        raise BackupError(f"{settings.attachments_dir} already holds photos: empty it, or pass "
-                          "--force to replace them (the old ones are kept aside)")
+        raise BackupError(
+            f"{settings.attachments_dir} already holds photos: empty it, or pass "
+            "--force to replace them (the old ones are kept aside)"
+        )
 
 
 def _has_files(folder: Path) -> bool:
@@ -149,8 +161,10 @@ def _check_names(manifest: Manifest) -> None:
 
 def _check_revision_known(revision: str | None) -> None:
     if revision is None:
-        raise BackupError("the backup was taken from a database that was never initialised "
-                          "(no schema revision): there is nothing to restore")
+        raise BackupError(
+            "the backup was taken from a database that was never initialised "
+            "(no schema revision): there is nothing to restore"
+        )
     if not _REVISION.match(revision):
         raise BackupError(f"the manifest's schema revision {revision!r} is malformed")
     try:
@@ -169,8 +183,10 @@ def _member_path(extracted: ExtractedArchive, member: str) -> Path | None:
 
 
 def _mismatch(table: str, found: int, expected: int) -> BackupError:
-    return BackupError(f"table {table} has {found} rows in the archive but its manifest says "
-                       f"{expected}: the backup is damaged")
+    return BackupError(
+        f"table {table} has {found} rows in the archive but its manifest says "
+        f"{expected}: the backup is damaged"
+    )
 
 
 def _check_sqlite_copy(extracted: ExtractedArchive) -> None:
@@ -219,14 +235,17 @@ def _compare_counts(manifest: Manifest, counts: Mapping[str, int]) -> None:
         raise BackupError(f"the archive holds table {extra[0]}, which its manifest omits")
 
 
-def _restore_database(*, engine: Engine, extracted: ExtractedArchive, workdir: Path,
-                      progress: Progress) -> str | None:
+def _restore_database(
+    *, engine: Engine, extracted: ExtractedArchive, workdir: Path, progress: Progress
+) -> str | None:
     """Put the database back; returns the archive's revision when it was migrated forward."""
     manifest = extracted.manifest
     backend = engine.dialect.name
     if manifest.method == "pg_dump" and backend != "postgresql":
-        raise BackupError("this backup is a pg_dump: it restores only into PostgreSQL. To move "
-                          "to SQLite, take the backup with `pilotmon backup --method logical`")
+        raise BackupError(
+            "this backup is a pg_dump: it restores only into PostgreSQL. To move "
+            "to SQLite, take the backup with `pilotmon backup --method logical`"
+        )
     if manifest.method == "sqlite" and backend == "sqlite":
         path = _member_path(extracted, SQLITE_MEMBER)
         assert path is not None
@@ -242,8 +261,12 @@ def _restore_database(*, engine: Engine, extracted: ExtractedArchive, workdir: P
             _restore_rows(engine=engine, manifest=manifest, progress=progress, rows=rows)
         return _moved(manifest)
     else:
-        _restore_rows(engine=engine, manifest=manifest, progress=progress,
-                      rows=_rows_from_json_lines(extracted))
+        _restore_rows(
+            engine=engine,
+            manifest=manifest,
+            progress=progress,
+            rows=_rows_from_json_lines(extracted),
+        )
         return _moved(manifest)
     before = current_revision(engine)
     if before != head_revision():
@@ -277,19 +300,25 @@ def _restore_sqlite_file(*, engine: Engine, source: Path, manifest: Manifest) ->
 def _compare_restored(manifest: Manifest, counts: Mapping[str, int]) -> None:
     for table, expected in manifest.tables.items():
         if counts.get(table) != expected:
-            raise BackupError(f"after restoring, table {table} has {counts.get(table)} rows "
-                              f"instead of {expected}")
+            raise BackupError(
+                f"after restoring, table {table} has {counts.get(table)} rows instead of {expected}"
+            )
 
 
 def _restore_pg_dump(*, engine: Engine, dump: Path, manifest: Manifest, workdir: Path) -> None:
     schema = manifest.pg_schema or "public"
     body = workdir / "pg_restore.sql"
-    pgtools.run("pg_restore", ["--no-owner", "--no-privileges", f"--file={body}", str(dump)],
-                engine=engine)
+    pgtools.run(
+        "pg_restore", ["--no-owner", "--no-privileges", f"--file={body}", str(dump)], engine=engine
+    )
     with engine.connect() as conn:
-        existing = [r[0] for r in conn.execute(
-            sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
-            {"schema": schema})]
+        existing = [
+            r[0]
+            for r in conn.execute(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
+                {"schema": schema},
+            )
+        ]
     quote = engine.dialect.identifier_preparer.quote_identifier
     script = workdir / "restore.sql"
     with open(script, "w", encoding="utf-8") as out:
@@ -302,8 +331,17 @@ def _restore_pg_dump(*, engine: Engine, dump: Path, manifest: Manifest, workdir:
         out.write("\n" + _count_check_sql(manifest, schema, quote) + "\n")
     # One transaction: the old tables are dropped only if the whole dump loads and the counts
     # match; any error rolls everything back.
-    pgtools.run("psql", ["--no-psqlrc", "--quiet", "--single-transaction",
-                         "--set=ON_ERROR_STOP=1", f"--file={script}"], engine=engine)
+    pgtools.run(
+        "psql",
+        [
+            "--no-psqlrc",
+            "--quiet",
+            "--single-transaction",
+            "--set=ON_ERROR_STOP=1",
+            f"--file={script}",
+        ],
+        engine=engine,
+    )
 
 
 def _count_check_sql(manifest: Manifest, schema: str, quote: Callable[[str], str]) -> str:
@@ -311,12 +349,16 @@ def _count_check_sql(manifest: Manifest, schema: str, quote: Callable[[str], str
     lines = ["DO $pilotmon$", "DECLARE n bigint; rev text;", "BEGIN"]
     for table, expected in manifest.tables.items():
         lines.append(f"  SELECT count(*) INTO n FROM {quote(schema)}.{quote(table)};")  # noqa: S608
-        lines.append(f"  IF n <> {int(expected)} THEN RAISE EXCEPTION "
-                     f"'table {table} has %% rows after restore; the manifest says "
-                     f"{int(expected)}', n; END IF;")
+        lines.append(
+            f"  IF n <> {int(expected)} THEN RAISE EXCEPTION "
+            f"'table {table} has %% rows after restore; the manifest says "
+            f"{int(expected)}', n; END IF;"
+        )
     lines.append(f"  SELECT version_num INTO rev FROM {quote(schema)}.alembic_version;")  # noqa: S608
-    lines.append(f"  IF rev IS DISTINCT FROM '{manifest.schema_revision}' THEN RAISE EXCEPTION "
-                 "'restored schema revision % differs from the manifest', rev; END IF;")
+    lines.append(
+        f"  IF rev IS DISTINCT FROM '{manifest.schema_revision}' THEN RAISE EXCEPTION "
+        "'restored schema revision % differs from the manifest', rev; END IF;"
+    )
     lines += ["END", "$pilotmon$;"]
     return "\n".join(lines).replace("%%", "%")
 
@@ -342,7 +384,8 @@ def _rows_from_sqlite(path: Path) -> Iterator[RowSource]:
             def rows(table: sa.Table, columns: list[str]) -> Iterator[Mapping[str, Any]]:
                 source_table = tables[table.name]
                 query = sa.select(*(source_table.c[c] for c in columns)).order_by(
-                    *(list(source_table.primary_key.columns) or list(source_table.columns)))
+                    *(list(source_table.primary_key.columns) or list(source_table.columns))
+                )
                 for row in conn.execute(query):
                     yield {name: _utc(value) for name, value in zip(columns, row, strict=True)}
 
@@ -356,8 +399,9 @@ def _utc(value: Any) -> Any:
     return as_utc(value) if isinstance(value, datetime) else value
 
 
-def _restore_rows(*, engine: Engine, manifest: Manifest, progress: Progress,
-                  rows: RowSource) -> None:
+def _restore_rows(
+    *, engine: Engine, manifest: Manifest, progress: Progress, rows: RowSource
+) -> None:
     """Rebuild the schema at the archive's revision, insert every row, migrate: one transaction."""
     columns = _columns_of(manifest)
     progress.start("restoring rows", manifest.total_rows)
@@ -372,8 +416,10 @@ def _restore_rows(*, engine: Engine, manifest: Manifest, progress: Progress,
                 target = {t.name: t for t in data_tables(conn)}
                 missing = sorted(set(manifest.tables) - set(target))
                 if missing:
-                    raise BackupError(f"table {missing[0]} of the backup does not exist at "
-                                      f"schema revision {manifest.schema_revision}")
+                    raise BackupError(
+                        f"table {missing[0]} of the backup does not exist at "
+                        f"schema revision {manifest.schema_revision}"
+                    )
                 for table in target.values():
                     if table.name in manifest.tables:
                         _insert_table(conn, table, columns[table.name], rows, progress)
@@ -391,13 +437,15 @@ def _columns_of(manifest: Manifest) -> dict[str, list[str]]:
     return {table: [] for table in manifest.tables}
 
 
-def _insert_table(conn: Connection, table: sa.Table, columns: list[str], rows: RowSource,
-                  progress: Progress) -> None:
+def _insert_table(
+    conn: Connection, table: sa.Table, columns: list[str], rows: RowSource, progress: Progress
+) -> None:
     names = columns or [c.name for c in table.columns]
     unknown = [n for n in names if n not in table.c]
     if unknown:
-        raise BackupError(f"column {table.name}.{unknown[0]} of the backup does not exist in "
-                          "the restored schema")
+        raise BackupError(
+            f"column {table.name}.{unknown[0]} of the backup does not exist in the restored schema"
+        )
     target = sa.Table(table.name, sa.MetaData(), *(sa.Column(n, table.c[n].type) for n in names))
     batch: list[Mapping[str, Any]] = []
     for row in rows(table, names):
@@ -413,8 +461,12 @@ def _insert_table(conn: Connection, table: sa.Table, columns: list[str], rows: R
 
 def _drop_every_table(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        names = [r[0] for r in conn.execute(sa.text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))]
+        names = [
+            r[0]
+            for r in conn.execute(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            )
+        ]
         if names:
             quote = conn.dialect.identifier_preparer.quote_identifier
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(map(quote, names))} CASCADE")
@@ -441,13 +493,16 @@ def _reset_sequences(conn: Connection, tables: list[sa.Table]) -> None:
         if len(keys) != 1 or not isinstance(keys[0].type, sa.Integer):
             continue
         column = keys[0].name
-        sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
-                                {"t": quote(table.name), "c": column}).scalar()
+        sequence = conn.execute(
+            sa.text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": quote(table.name), "c": column}
+        ).scalar()
         if sequence is None:
             continue
         conn.execute(
-            sa.text(f"SELECT setval(:s, COALESCE((SELECT MAX({quote(column)}) FROM "  # noqa: S608
-                    f"{quote(table.name)}), 0) + 1, false)"),
+            sa.text(
+                f"SELECT setval(:s, COALESCE((SELECT MAX({quote(column)}) FROM "  # noqa: S608
+                f"{quote(table.name)}), 0) + 1, false)"
+            ),
             {"s": sequence},
         )
 

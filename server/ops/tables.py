@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import server.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import server.models  # noqa: F401
 from server.columns import as_utc
 
 # Alembic's bookkeeping travels as the manifest's schema revision, not as rows.
@@ -39,7 +39,8 @@ def data_tables(conn: Connection) -> list[sa.Table]:
         columns = [
             sa.Column(
                 column.name,
-                model.c[column.name].type if model is not None and column.name in model.c
+                model.c[column.name].type
+                if model is not None and column.name in model.c
                 else column.type,
                 primary_key=column.primary_key,
             )

@@ -187,8 +187,11 @@ class TargetCreate(SQLModel):
     indicator: Text = Field(max_length=32, description="An indicator code, e.g. PARTICIPANTS")
     period: Text = Field(max_length=8, description="2025, 2025Q3 or 2025-07")
     value: float = Field(ge=0)
-    sex: Text | None = Field(default=None, max_length=16,
-                             description="female | male | unspecified, for participant counts")
+    sex: Text | None = Field(
+        default=None,
+        max_length=16,
+        description="female | male | unspecified, for participant counts",
+    )
 
 
 class TargetUpdate(SQLModel):

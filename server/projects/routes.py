@@ -39,7 +39,10 @@ targets_router = APIRouter(prefix="/targets", tags=["targets"], responses=_ERROR
 
 @projects_router.get("", response_model=Page[ProjectPublic])
 def list_projects(
-    caller: CurrentCaller, session: SessionDep, limit: Limit = 50, offset: Offset = 0,
+    caller: CurrentCaller,
+    session: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
     country: Annotated[Text | None, Query(max_length=3)] = None,
     region: Annotated[Text | None, Query(max_length=3)] = None,
     kind: Annotated[Text | None, Query(max_length=8)] = None,
@@ -48,47 +51,66 @@ def list_projects(
 ) -> Page[ProjectPublic]:
     """Projects in your scope."""
     projects, total = service.list_projects(
-        session, caller=caller, country=country, region=region, kind=kind,
-        thematic_area=thematic_area, q=q, limit=limit, offset=offset)
+        session,
+        caller=caller,
+        country=country,
+        region=region,
+        kind=kind,
+        thematic_area=thematic_area,
+        q=q,
+        limit=limit,
+        offset=offset,
+    )
     return Page(items=[service.project_public(p) for p in projects], total=total)
 
 
-@projects_router.post("", response_model=ProjectPublic, status_code=201,
-                      responses=error_responses(409))
-def create_project(body: ProjectCreate, caller: CurrentCaller,
-                   session: SessionDep) -> ProjectPublic:
+@projects_router.post(
+    "", response_model=ProjectPublic, status_code=201, responses=error_responses(409)
+)
+def create_project(
+    body: ProjectCreate, caller: CurrentCaller, session: SessionDep
+) -> ProjectPublic:
     project = service.create_project(session, caller=caller, data=body.model_dump())
     session.commit()
     return service.project_public(project)
 
 
 @projects_router.get("/{project_id}", response_model=ProjectPublic)
-def get_project(project_id: uuid.UUID, caller: CurrentCaller,
-                session: SessionDep) -> ProjectPublic:
+def get_project(project_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> ProjectPublic:
     return service.project_public(
-        service.get_project(session, caller=caller, project_id=project_id))
+        service.get_project(session, caller=caller, project_id=project_id)
+    )
 
 
-@projects_router.patch("/{project_id}", response_model=ProjectPublic,
-                       responses=error_responses(409))
-def update_project(project_id: uuid.UUID, body: ProjectUpdate, caller: CurrentCaller,
-                   session: SessionDep) -> ProjectPublic:
-    project = service.update_project(session, caller=caller, project_id=project_id,
-                                     changes=body.model_dump(exclude_unset=True))
+@projects_router.patch(
+    "/{project_id}", response_model=ProjectPublic, responses=error_responses(409)
+)
+def update_project(
+    project_id: uuid.UUID, body: ProjectUpdate, caller: CurrentCaller, session: SessionDep
+) -> ProjectPublic:
+    project = service.update_project(
+        session, caller=caller, project_id=project_id, changes=body.model_dump(exclude_unset=True)
+    )
     session.commit()
     return service.project_public(project)
 
 
 @sites_router.get("", response_model=Page[SitePublic])
 def list_sites(
-    caller: CurrentCaller, session: SessionDep, limit: Limit = 50, offset: Offset = 0,
-    project_id: uuid.UUID | None = None, status: SiteStatus | None = None,
+    caller: CurrentCaller,
+    session: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    project_id: uuid.UUID | None = None,
+    status: SiteStatus | None = None,
 ) -> Page[SitePublic]:
     """Sites of the projects in your scope; ``status=pending`` lists those awaiting approval."""
-    sites, total = service.list_sites(session, caller=caller, project_id=project_id,
-                                      status=status, limit=limit, offset=offset)
-    return Page(items=[SitePublic.model_validate(s, from_attributes=True) for s in sites],
-                total=total)
+    sites, total = service.list_sites(
+        session, caller=caller, project_id=project_id, status=status, limit=limit, offset=offset
+    )
+    return Page(
+        items=[SitePublic.model_validate(s, from_attributes=True) for s in sites], total=total
+    )
 
 
 @sites_router.post("", response_model=SitePublic, status_code=201)
@@ -102,54 +124,67 @@ def create_site(body: SiteCreate, caller: CurrentCaller, session: SessionDep) ->
 @sites_router.get("/{site_id}", response_model=SitePublic)
 def get_site(site_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> SitePublic:
     return SitePublic.model_validate(
-        service.get_site(session, caller=caller, site_id=site_id), from_attributes=True)
+        service.get_site(session, caller=caller, site_id=site_id), from_attributes=True
+    )
 
 
 @sites_router.patch("/{site_id}", response_model=SitePublic)
-def update_site(site_id: uuid.UUID, body: SiteUpdate, caller: CurrentCaller,
-                session: SessionDep) -> SitePublic:
+def update_site(
+    site_id: uuid.UUID, body: SiteUpdate, caller: CurrentCaller, session: SessionDep
+) -> SitePublic:
     """Edit a site, or approve / reject a pending one with ``status``."""
-    site = service.update_site(session, caller=caller, site_id=site_id,
-                               changes=body.model_dump(exclude_unset=True))
+    site = service.update_site(
+        session, caller=caller, site_id=site_id, changes=body.model_dump(exclude_unset=True)
+    )
     session.commit()
     return SitePublic.model_validate(site, from_attributes=True)
 
 
 @targets_router.get("", response_model=Page[TargetPublic])
 def list_targets(
-    caller: CurrentCaller, session: SessionDep, limit: Limit = 50, offset: Offset = 0,
+    caller: CurrentCaller,
+    session: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
     project_id: uuid.UUID | None = None,
     indicator: Annotated[Text | None, Query(max_length=32)] = None,
     period: Annotated[Text | None, Query(max_length=8)] = None,
 ) -> Page[TargetPublic]:
-    targets, total = service.list_targets(session, caller=caller, project_id=project_id,
-                                          indicator=indicator, period=period, limit=limit,
-                                          offset=offset)
-    return Page(items=[TargetPublic.model_validate(t, from_attributes=True) for t in targets],
-                total=total)
+    targets, total = service.list_targets(
+        session,
+        caller=caller,
+        project_id=project_id,
+        indicator=indicator,
+        period=period,
+        limit=limit,
+        offset=offset,
+    )
+    return Page(
+        items=[TargetPublic.model_validate(t, from_attributes=True) for t in targets], total=total
+    )
 
 
-@targets_router.post("", response_model=TargetPublic, status_code=201,
-                     responses=error_responses(409))
-def create_target(body: TargetCreate, caller: CurrentCaller,
-                  session: SessionDep) -> TargetPublic:
+@targets_router.post(
+    "", response_model=TargetPublic, status_code=201, responses=error_responses(409)
+)
+def create_target(body: TargetCreate, caller: CurrentCaller, session: SessionDep) -> TargetPublic:
     target = service.create_target(session, caller=caller, data=body.model_dump())
     session.commit()
     return TargetPublic.model_validate(target, from_attributes=True)
 
 
 @targets_router.get("/{target_id}", response_model=TargetPublic)
-def get_target(target_id: uuid.UUID, caller: CurrentCaller,
-               session: SessionDep) -> TargetPublic:
+def get_target(target_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> TargetPublic:
     return TargetPublic.model_validate(
-        service.get_target(session, caller=caller, target_id=target_id), from_attributes=True)
+        service.get_target(session, caller=caller, target_id=target_id), from_attributes=True
+    )
 
 
 @targets_router.patch("/{target_id}", response_model=TargetPublic)
-def update_target(target_id: uuid.UUID, body: TargetUpdate, caller: CurrentCaller,
-                  session: SessionDep) -> TargetPublic:
-    target = service.update_target(session, caller=caller, target_id=target_id,
-                                   value=body.value)
+def update_target(
+    target_id: uuid.UUID, body: TargetUpdate, caller: CurrentCaller, session: SessionDep
+) -> TargetPublic:
+    target = service.update_target(session, caller=caller, target_id=target_id, value=body.value)
     session.commit()
     return TargetPublic.model_validate(target, from_attributes=True)
 

@@ -41,8 +41,18 @@ from shared.validation import (
     validate_target,
 )
 
-PROJECT_FIELDS = ("code", "name", "kind", "country", "thematic_area", "solutions", "partners",
-                  "priority_product", "start_date", "end_date")
+PROJECT_FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "country",
+    "thematic_area",
+    "solutions",
+    "partners",
+    "priority_product",
+    "start_date",
+    "end_date",
+)
 SITE_FIELDS = ("project_id", "name", "admin_area", "lat", "lon")
 
 
@@ -60,9 +70,13 @@ def _wire(value: Any) -> Any:
 
 
 def facts(project: Project) -> ProjectFacts:
-    return ProjectFacts(id=str(project.id), country=project.country,
-                        solutions=tuple(project.solutions or ()), start_date=project.start_date,
-                        end_date=project.end_date)
+    return ProjectFacts(
+        id=str(project.id),
+        country=project.country,
+        solutions=tuple(project.solutions or ()),
+        start_date=project.start_date,
+        end_date=project.end_date,
+    )
 
 
 def _project_state(project: Project) -> dict[str, Any]:
@@ -75,33 +89,45 @@ def _project_state(project: Project) -> dict[str, Any]:
 
 
 def project_public(project: Project) -> ProjectPublic:
-    fields = {name: getattr(project, name) for name in ProjectPublic.model_fields
-              if name != "region"}
+    fields = {
+        name: getattr(project, name) for name in ProjectPublic.model_fields if name != "region"
+    }
     return ProjectPublic.model_validate({**fields, "region": region_of(project.country)})
 
 
 def list_projects(
-    session: Session, *, caller: Caller, country: str | None = None,
-    region: str | None = None, kind: str | None = None, thematic_area: str | None = None,
-    q: str | None = None, limit: int = 50, offset: int = 0,
+    session: Session,
+    *,
+    caller: Caller,
+    country: str | None = None,
+    region: str | None = None,
+    kind: str | None = None,
+    thematic_area: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[Project], int]:
     conditions = [project_scope(caller)]
     if country:
         conditions.append(col(Project.country) == country.upper())
     if region:
-        conditions.append(col(Project.country).in_(
-            REGIONS[region].countries if region in REGIONS else ()))
+        conditions.append(
+            col(Project.country).in_(REGIONS[region].countries if region in REGIONS else ())
+        )
     if kind:
         conditions.append(col(Project.kind) == kind)
     if thematic_area:
         conditions.append(col(Project.thematic_area) == thematic_area)
     if q:
         pattern = like_contains(q.lower())
-        conditions.append(func.lower(Project.code).like(pattern, escape="\\")
-                          | func.lower(Project.name).like(pattern, escape="\\"))
+        conditions.append(
+            func.lower(Project.code).like(pattern, escape="\\")
+            | func.lower(Project.name).like(pattern, escape="\\")
+        )
     total = session.exec(select(func.count()).select_from(Project).where(*conditions)).one()
-    projects = session.exec(select(Project).where(*conditions).order_by(col(Project.code))
-                            .limit(limit).offset(offset))
+    projects = session.exec(
+        select(Project).where(*conditions).order_by(col(Project.code)).limit(limit).offset(offset)
+    )
     return list(projects), total
 
 
@@ -121,32 +147,48 @@ def create_project(session: Session, *, caller: Caller, data: Mapping[str, Any])
     _raise_if_invalid(result)
     clean = result.clean
     if not can_manage_country(caller, clean["country"]):
-        raise Forbidden(f"country: you may create projects only in "
-                        f"{_your_countries(caller)}, not {clean['country']}")
+        raise Forbidden(
+            f"country: you may create projects only in "
+            f"{_your_countries(caller)}, not {clean['country']}"
+        )
     _code_is_free(session, clean["code"])
     project = Project(
-        code=clean["code"], name=clean["name"], kind=clean["kind"], country=clean["country"],
-        thematic_area=clean["thematic_area"], solutions=clean["solutions"],
-        partners=clean.get("partners") or [], priority_product=clean.get("priority_product"),
+        code=clean["code"],
+        name=clean["name"],
+        kind=clean["kind"],
+        country=clean["country"],
+        thematic_area=clean["thematic_area"],
+        solutions=clean["solutions"],
+        partners=clean.get("partners") or [],
+        priority_product=clean.get("priority_product"),
         start_date=date.fromisoformat(clean["start_date"]),
-        end_date=date.fromisoformat(clean["end_date"]), roster=bool(data.get("roster")),
+        end_date=date.fromisoformat(clean["end_date"]),
+        roster=bool(data.get("roster")),
     )
     session.add(project)
     session.flush()
     record_project_change(session, project=project)
-    audit.record(session, action="create", entity="project", entity_id=project.id,
-                 actor_id=caller.user.id, country=project.country,
-                 after=_project_state(project))
+    audit.record(
+        session,
+        action="create",
+        entity="project",
+        entity_id=project.id,
+        actor_id=caller.user.id,
+        country=project.country,
+        after=_project_state(project),
+    )
     return project
 
 
-def update_project(session: Session, *, caller: Caller, project_id: uuid.UUID,
-                   changes: Mapping[str, Any]) -> Project:
+def update_project(
+    session: Session, *, caller: Caller, project_id: uuid.UUID, changes: Mapping[str, Any]
+) -> Project:
     """Change a project: the merged record is validated as a whole (e.g. end after start)."""
     project = get_project(session, caller=caller, project_id=project_id)
     if not can_write_project(caller, project):
-        raise Forbidden("only a country officer of this project's country or an admin may "
-                        "change it")
+        raise Forbidden(
+            "only a country officer of this project's country or an admin may change it"
+        )
     before = _project_state(project)
     # An explicit null clears an optional field and is refused for a required one.
     merged = {**before, **{k: _wire(v) for k, v in changes.items() if k in PROJECT_FIELDS}}
@@ -174,9 +216,16 @@ def update_project(session: Session, *, caller: Caller, project_id: uuid.UUID,
     session.add(project)
     session.flush()
     record_project_change(session, project=project)
-    audit.record(session, action="update", entity="project", entity_id=project.id,
-                 actor_id=caller.user.id, country=project.country, before=diff_before,
-                 after={k: after[k] for k in diff_before})
+    audit.record(
+        session,
+        action="update",
+        entity="project",
+        entity_id=project.id,
+        actor_id=caller.user.id,
+        country=project.country,
+        before=diff_before,
+        after={k: after[k] for k in diff_before},
+    )
     return project
 
 
@@ -193,8 +242,13 @@ def _your_countries(caller: Caller) -> str:
 
 
 def list_sites(
-    session: Session, *, caller: Caller, project_id: uuid.UUID | None = None,
-    status: str | None = None, limit: int = 50, offset: int = 0,
+    session: Session,
+    *,
+    caller: Caller,
+    project_id: uuid.UUID | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[Site], int]:
     conditions = [site_scope(caller)]
     if project_id is not None:
@@ -202,8 +256,13 @@ def list_sites(
     if status:
         conditions.append(col(Site.status) == status)
     total = session.exec(select(func.count()).select_from(Site).where(*conditions)).one()
-    sites = session.exec(select(Site).where(*conditions)
-                         .order_by(col(Site.name), col(Site.id)).limit(limit).offset(offset))
+    sites = session.exec(
+        select(Site)
+        .where(*conditions)
+        .order_by(col(Site.name), col(Site.id))
+        .limit(limit)
+        .offset(offset)
+    )
     return list(sites), total
 
 
@@ -235,27 +294,42 @@ def create_site(session: Session, *, caller: Caller, data: Mapping[str, Any]) ->
     result = validate_site(wire, project=facts(project))
     _raise_if_invalid(result)
     clean = result.clean
-    site = Site(project_id=project.id, name=clean["name"], admin_area=clean.get("admin_area") or "",
-                lat=clean.get("lat"), lon=clean.get("lon"), status=status,
-                created_by_id=caller.user.id)
+    site = Site(
+        project_id=project.id,
+        name=clean["name"],
+        admin_area=clean.get("admin_area") or "",
+        lat=clean.get("lat"),
+        lon=clean.get("lon"),
+        status=status,
+        created_by_id=caller.user.id,
+    )
     session.add(site)
     session.flush()
     record_site_change(session, site=site)
-    audit.record(session, action="create", entity="site", entity_id=site.id,
-                 actor_id=caller.user.id, country=project.country,
-                 after={**{k: _wire(v) for k, v in clean.items()}, "status": status})
+    audit.record(
+        session,
+        action="create",
+        entity="site",
+        entity_id=site.id,
+        actor_id=caller.user.id,
+        country=project.country,
+        after={**{k: _wire(v) for k, v in clean.items()}, "status": status},
+    )
     return site
 
 
-def update_site(session: Session, *, caller: Caller, site_id: uuid.UUID,
-                changes: Mapping[str, Any]) -> Site:
+def update_site(
+    session: Session, *, caller: Caller, site_id: uuid.UUID, changes: Mapping[str, Any]
+) -> Site:
     """Edit a site, or approve / reject one found in the field (``status``)."""
     site = get_site(session, caller=caller, site_id=site_id)
     project = session.get(Project, site.project_id)
     assert project is not None  # a foreign key
     if not can_write_project(caller, project):
-        raise Forbidden("only a country officer of this project's country or an admin may "
-                        "change or approve sites")
+        raise Forbidden(
+            "only a country officer of this project's country or an admin may "
+            "change or approve sites"
+        )
     before = {name: _wire(getattr(site, name)) for name in (*SITE_FIELDS, "status")}
     merged = {**before, **{k: v for k, v in changes.items() if k in SITE_FIELDS}}
     result = validate_site({k: merged[k] for k in SITE_FIELDS}, project=facts(project))
@@ -274,11 +348,21 @@ def update_site(session: Session, *, caller: Caller, site_id: uuid.UUID,
     session.add(site)
     session.flush()
     record_site_change(session, site=site)
-    action = {"approved": "approve", "rejected": "reject"}.get(
-        after["status"], "update") if "status" in diff_before else "update"
-    audit.record(session, action=action, entity="site", entity_id=site.id,
-                 actor_id=caller.user.id, country=project.country, before=diff_before,
-                 after={k: after[k] for k in diff_before})
+    action = (
+        {"approved": "approve", "rejected": "reject"}.get(after["status"], "update")
+        if "status" in diff_before
+        else "update"
+    )
+    audit.record(
+        session,
+        action=action,
+        entity="site",
+        entity_id=site.id,
+        actor_id=caller.user.id,
+        country=project.country,
+        before=diff_before,
+        after={k: after[k] for k in diff_before},
+    )
     return site
 
 
@@ -286,8 +370,14 @@ def update_site(session: Session, *, caller: Caller, site_id: uuid.UUID,
 
 
 def list_targets(
-    session: Session, *, caller: Caller, project_id: uuid.UUID | None = None,
-    indicator: str | None = None, period: str | None = None, limit: int = 50, offset: int = 0,
+    session: Session,
+    *,
+    caller: Caller,
+    project_id: uuid.UUID | None = None,
+    indicator: str | None = None,
+    period: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[Target], int]:
     conditions = [target_scope(caller)]
     if project_id is not None:
@@ -298,10 +388,18 @@ def list_targets(
         conditions.append(col(Target.period) == period)
     total = session.exec(select(func.count()).select_from(Target).where(*conditions)).one()
     targets = session.exec(
-        select(Target).where(*conditions)
-        .order_by(col(Target.project_id), col(Target.indicator), col(Target.period),
-                  col(Target.sex), col(Target.id))
-        .limit(limit).offset(offset))
+        select(Target)
+        .where(*conditions)
+        .order_by(
+            col(Target.project_id),
+            col(Target.indicator),
+            col(Target.period),
+            col(Target.sex),
+            col(Target.id),
+        )
+        .limit(limit)
+        .offset(offset)
+    )
     return list(targets), total
 
 
@@ -317,42 +415,70 @@ def get_target(session: Session, *, caller: Caller, target_id: uuid.UUID) -> Tar
 def create_target(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Target:
     project = _site_project(session, caller=caller, project_id=data.get("project_id"))
     if not can_write_project(caller, project):
-        raise Forbidden("only a country officer of this project's country or an admin may set "
-                        "targets")
-    wire = {name: _wire(data.get(name))
-            for name in ("project_id", "indicator", "period", "value", "sex")}
+        raise Forbidden(
+            "only a country officer of this project's country or an admin may set targets"
+        )
+    wire = {
+        name: _wire(data.get(name))
+        for name in ("project_id", "indicator", "period", "value", "sex")
+    }
     result = validate_target(wire)
     _raise_if_invalid(result)
     clean = result.clean
-    existing = session.exec(select(Target.id).where(
-        Target.project_id == project.id, Target.indicator == clean["indicator"],
-        Target.period == clean["period"],
-        col(Target.sex).is_(None) if clean.get("sex") is None else Target.sex == clean["sex"],
-    )).first()
+    existing = session.exec(
+        select(Target.id).where(
+            Target.project_id == project.id,
+            Target.indicator == clean["indicator"],
+            Target.period == clean["period"],
+            col(Target.sex).is_(None) if clean.get("sex") is None else Target.sex == clean["sex"],
+        )
+    ).first()
     if existing is not None:
-        raise Conflict(f"a target for {clean['indicator']} in {clean['period']} already exists "
-                       f"for this project (id {existing}): change its value instead")
-    target = Target(project_id=project.id, indicator=clean["indicator"], period=clean["period"],
-                    value=float(clean["value"]), sex=clean.get("sex"))
+        raise Conflict(
+            f"a target for {clean['indicator']} in {clean['period']} already exists "
+            f"for this project (id {existing}): change its value instead"
+        )
+    target = Target(
+        project_id=project.id,
+        indicator=clean["indicator"],
+        period=clean["period"],
+        value=float(clean["value"]),
+        sex=clean.get("sex"),
+    )
     session.add(target)
     session.flush()
     record_target_change(session, target=target)
-    audit.record(session, action="create", entity="target", entity_id=target.id,
-                 actor_id=caller.user.id, country=project.country,
-                 after={k: _wire(v) for k, v in clean.items()})
+    audit.record(
+        session,
+        action="create",
+        entity="target",
+        entity_id=target.id,
+        actor_id=caller.user.id,
+        country=project.country,
+        after={k: _wire(v) for k, v in clean.items()},
+    )
     return target
 
 
-def update_target(session: Session, *, caller: Caller, target_id: uuid.UUID,
-                  value: float) -> Target:
+def update_target(
+    session: Session, *, caller: Caller, target_id: uuid.UUID, value: float
+) -> Target:
     target = get_target(session, caller=caller, target_id=target_id)
     project = session.get(Project, target.project_id)
     assert project is not None  # a foreign key
     if not can_write_project(caller, project):
-        raise Forbidden("only a country officer of this project's country or an admin may "
-                        "change targets")
-    result = validate_target({"project_id": str(target.project_id), "indicator": target.indicator,
-                              "period": target.period, "value": value, "sex": target.sex})
+        raise Forbidden(
+            "only a country officer of this project's country or an admin may change targets"
+        )
+    result = validate_target(
+        {
+            "project_id": str(target.project_id),
+            "indicator": target.indicator,
+            "period": target.period,
+            "value": value,
+            "sex": target.sex,
+        }
+    )
     _raise_if_invalid(result)
     if float(result.clean["value"]) == target.value:
         return target
@@ -363,8 +489,14 @@ def update_target(session: Session, *, caller: Caller, target_id: uuid.UUID,
     session.add(target)
     session.flush()
     record_target_change(session, target=target)
-    audit.record(session, action="update", entity="target", entity_id=target.id,
-                 actor_id=caller.user.id, country=project.country,
-                 before={"value": before}, after={"value": target.value})
+    audit.record(
+        session,
+        action="update",
+        entity="target",
+        entity_id=target.id,
+        actor_id=caller.user.id,
+        country=project.country,
+        before={"value": before},
+        after={"value": target.value},
+    )
     return target
-

@@ -13,8 +13,7 @@ from server.reports.service import summary
 from server.reports.tablets import stale_tablets
 from shared.catalogue import Role
 
-router = APIRouter(prefix="/reports", tags=["reports"],
-                   responses=error_responses(400, 401, 403))
+router = APIRouter(prefix="/reports", tags=["reports"], responses=error_responses(400, 401, 403))
 
 
 @router.get("/summary")
@@ -23,23 +22,26 @@ def get_summary(
     session: SessionDep,
     period: Annotated[str, Query(description="2025, 2025Q3 or 2025-07")],
     country: Annotated[str | None, Query(description="ISO 3166-1 alpha-3")] = None,
-    status: Annotated[str | None, Query(
-        description="Statuses counted (default submitted,approved)")] = None,
+    status: Annotated[
+        str | None, Query(description="Statuses counted (default submitted,approved)")
+    ] = None,
 ) -> dict[str, Any]:
     """Headline indicators for one period, by country and by thematic area, with women's
     share and target achievement, counting only what the caller may see."""
     return summary(session, caller=caller, period=period, country=country, status=status)
 
 
-@router.get("/stale-tablets",
-            dependencies=[Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER,
-                                                Role.HQ_ANALYST))])
+@router.get(
+    "/stale-tablets",
+    dependencies=[Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER, Role.HQ_ANALYST))],
+)
 def get_stale_tablets(
     caller: CurrentCaller,
     session: SessionDep,
     settings: SettingsDep,
-    days: Annotated[int | None, Query(ge=1, le=3650,
-                                      description="Silent for at least this many days")] = None,
+    days: Annotated[
+        int | None, Query(ge=1, le=3650, description="Silent for at least this many days")
+    ] = None,
 ) -> dict[str, Any]:
     """Tablets of the caller's countries that have not synced for ``days`` (default from
     PILOTMON_STALE_TABLET_DAYS)."""

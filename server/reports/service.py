@@ -36,8 +36,7 @@ _SUMMED: dict[str, str] = {
     "YOUTH_PARTICIPANTS": "age_youth",
     "PWD_PARTICIPANTS": "disability_yes",
 }
-HEADLINE: tuple[str, ...] = (*_SUMMED, "WOMEN_SHARE", "UNIQUE_PARTICIPANTS",
-                             "COUNTRIES_REACHED")
+HEADLINE: tuple[str, ...] = (*_SUMMED, "WOMEN_SHARE", "UNIQUE_PARTICIPANTS", "COUNTRIES_REACHED")
 
 
 def _headline(sums: Mapping[str, int], countries: int, unique: int) -> dict[str, Any]:
@@ -54,9 +53,17 @@ def _add(into: dict[str, int], sums: Mapping[str, int]) -> None:
 
 
 def _targets(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"indicator": r["indicator"], "period": r["period"], "sex": r["sex"],
-             "target": r["target"], "actual": r["actual"], "achievement": r["value"]}
-            for r in sorted(rows, key=lambda r: (r["indicator"], r["period"], str(r["sex"])))]
+    return [
+        {
+            "indicator": r["indicator"],
+            "period": r["period"],
+            "sex": r["sex"],
+            "target": r["target"],
+            "actual": r["actual"],
+            "achievement": r["value"],
+        }
+        for r in sorted(rows, key=lambda r: (r["indicator"], r["period"], str(r["sex"])))
+    ]
 
 
 def _by(rows: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
@@ -66,25 +73,37 @@ def _by(rows: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]
     return found
 
 
-def summary(session: OrmSession, *, caller: Caller | None, period: str,
-            country: str | None = None, status: str | None = None) -> dict[str, Any]:
+def summary(
+    session: OrmSession,
+    *,
+    caller: Caller | None,
+    period: str,
+    country: str | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
     """The HQ summary for ``period`` (2025, 2025Q3 or 2025-07), optionally one country."""
     try:
         first, last = period_bounds(period.strip())
     except ValueError as exc:
-        raise ValidationFailed([{"field": "period", "message": str(exc)}],
-                               status_code=400) from exc
+        raise ValidationFailed([{"field": "period", "message": str(exc)}], status_code=400) from exc
     country = country.strip().upper() if country else None
     if country is not None and country not in COUNTRIES:
-        raise ValidationFailed([{"field": "country", "message": f"unknown country {country}"}],
-                               status_code=400)
+        raise ValidationFailed(
+            [{"field": "country", "message": f"unknown country {country}"}], status_code=400
+        )
     statuses = parse_values_query(code="ACTIVITIES", status=status).statuses
     apply_pending(session)
-    where = Where(statuses=statuses, filters={"country": (country,)} if country else {},
-                  date_from=first, date_to=last, caller=caller)
+    where = Where(
+        statuses=statuses,
+        filters={"country": (country,)} if country else {},
+        date_from=first,
+        date_to=last,
+        caller=caller,
+    )
 
-    cells = engine.measure_groups(session, where=where, keys=("country", "thematic_area"),
-                                  measures=tuple(_SUMMED.values()))
+    cells = engine.measure_groups(
+        session, where=where, keys=("country", "thematic_area"), measures=tuple(_SUMMED.values())
+    )
     per_country: dict[str, dict[str, int]] = {}
     per_area: dict[str, dict[str, int]] = {}
     area_countries: dict[str, set[str]] = {}
@@ -95,8 +114,7 @@ def summary(session: OrmSession, *, caller: Caller | None, period: str,
         area_countries.setdefault(area, set()).add(iso3)
         _add(total, sums)
     unique_country = dict(engine.unique_participants(session, where=where, keys=("country",)))
-    unique_area = dict(engine.unique_participants(session, where=where,
-                                                  keys=("thematic_area",)))
+    unique_area = dict(engine.unique_participants(session, where=where, keys=("thematic_area",)))
     unique_total = dict(engine.unique_participants(session, where=where, keys=()))
 
     targets: list[TargetActual] = with_actuals(session, where=where)
@@ -104,18 +122,28 @@ def summary(session: OrmSession, *, caller: Caller | None, period: str,
     target_area = _by(aggregate(targets, ("thematic_area",)), "thematic_area")
 
     by_country = [
-        {"country": iso3, "name": country_name(iso3), "region": region_of(iso3),
-         **_headline(per_country.get(iso3, {}), int(iso3 in per_country),
-                     unique_country.get((iso3,), 0)),
-         "targets": _targets(target_country.get(iso3, []))}
+        {
+            "country": iso3,
+            "name": country_name(iso3),
+            "region": region_of(iso3),
+            **_headline(
+                per_country.get(iso3, {}), int(iso3 in per_country), unique_country.get((iso3,), 0)
+            ),
+            "targets": _targets(target_country.get(iso3, [])),
+        }
         for iso3 in sorted(set(per_country) | set(target_country))
     ]
     by_area = [
-        {"thematic_area": area, "name": THEMATIC_AREAS[area].name if area in THEMATIC_AREAS
-         else area,
-         **_headline(per_area.get(area, {}), len(area_countries.get(area, ())),
-                     unique_area.get((area,), 0)),
-         "targets": _targets(target_area.get(area, []))}
+        {
+            "thematic_area": area,
+            "name": THEMATIC_AREAS[area].name if area in THEMATIC_AREAS else area,
+            **_headline(
+                per_area.get(area, {}),
+                len(area_countries.get(area, ())),
+                unique_area.get((area,), 0),
+            ),
+            "targets": _targets(target_area.get(area, [])),
+        }
         for area in sorted(set(per_area) | set(target_area))
     ]
     return {
@@ -124,8 +152,10 @@ def summary(session: OrmSession, *, caller: Caller | None, period: str,
         "to": last.isoformat(),
         "country": country,
         "status": list(statuses),
-        "totals": {**_headline(total, len(per_country), unique_total.get((), 0)),
-                   "targets": _targets(aggregate(targets, ()))},
+        "totals": {
+            **_headline(total, len(per_country), unique_total.get((), 0)),
+            "targets": _targets(aggregate(targets, ())),
+        },
         "by_country": by_country,
         "by_thematic_area": by_area,
         "as_of": utcnow().isoformat(),

@@ -19,17 +19,22 @@ from server.columns import as_utc, utcnow
 from server.scope import device_scope
 
 
-def stale_tablets(session: Session, *, days: int, caller: Caller | None = None,
-                  now: datetime | None = None) -> dict[str, Any]:
+def stale_tablets(
+    session: Session, *, days: int, caller: Caller | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """``{"days", "as_of", "countries": [{"country", "devices": [...]}]}`` (countries sorted)."""
     now = now or utcnow()
     cutoff = now - timedelta(days=days)
     statement = (
         select(Device, User)
         .join(User, col(User.id) == Device.user_id)
-        .where(col(Device.revoked_at).is_(None),
-               or_(col(Device.last_seen_at) < cutoff,
-                   and_(col(Device.last_seen_at).is_(None), col(Device.enrolled_at) < cutoff)))
+        .where(
+            col(Device.revoked_at).is_(None),
+            or_(
+                col(Device.last_seen_at) < cutoff,
+                and_(col(Device.last_seen_at).is_(None), col(Device.enrolled_at) < cutoff),
+            ),
+        )
     )
     if caller is not None:
         statement = statement.where(device_scope(caller))
@@ -49,8 +54,11 @@ def stale_tablets(session: Session, *, days: int, caller: Caller | None = None,
         }
         countries: list[str | None] = list(user.countries or []) or [None]
         for country in countries:
-            if caller is not None and caller.role == "country_officer" \
-                    and country not in caller.countries:
+            if (
+                caller is not None
+                and caller.role == "country_officer"
+                and country not in caller.countries
+            ):
                 continue
             per_country.setdefault(country, []).append(entry)
     for devices in per_country.values():
@@ -58,6 +66,8 @@ def stale_tablets(session: Session, *, days: int, caller: Caller | None = None,
     return {
         "days": days,
         "as_of": now.isoformat(),
-        "countries": [{"country": c, "devices": per_country[c]}
-                      for c in sorted(per_country, key=lambda c: (c is None, c or ""))],
+        "countries": [
+            {"country": c, "devices": per_country[c]}
+            for c in sorted(per_country, key=lambda c: (c is None, c or ""))
+        ],
     }

@@ -44,8 +44,9 @@ _SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
 def sniff_content_type(head: bytes) -> str | None:
     """The content type the first bytes of a file show, or None when unknown."""
     for content_type, magic, at in _SIGNATURES:
-        if head[at:at + len(magic)] == magic and (content_type != "image/webp"
-                                                   or head[:4] == b"RIFF"):
+        if head[at : at + len(magic)] == magic and (
+            content_type != "image/webp" or head[:4] == b"RIFF"
+        ):
             return content_type
     return None
 
@@ -101,8 +102,9 @@ class UploadState:
     refused: list[dict[str, str]] | None = None
 
 
-def _visible(session: Session, *, caller: Caller, attachment_id: uuid.UUID,
-             lock: bool = False) -> tuple[Attachment, Project]:
+def _visible(
+    session: Session, *, caller: Caller, attachment_id: uuid.UUID, lock: bool = False
+) -> tuple[Attachment, Project]:
     query = (
         select(Attachment, Project)
         .join(Activity, col(Activity.id) == col(Attachment.activity_id))
@@ -122,18 +124,25 @@ def upload_state(session: Session, *, caller: Caller, attachment_id: uuid.UUID) 
     return UploadState(attachment.received, attachment.size, attachment.complete)
 
 
-def append_chunk(session: Session, *, caller: Caller, files: AttachmentFiles,
-                 attachment_id: uuid.UUID, offset: int, chunk: bytes) -> UploadState:
+def append_chunk(
+    session: Session,
+    *,
+    caller: Caller,
+    files: AttachmentFiles,
+    attachment_id: uuid.UUID,
+    offset: int,
+    chunk: bytes,
+) -> UploadState:
     """Append a chunk at ``offset``; check and publish the file when it is whole.
 
     Runs in the caller's transaction; the caller commits even when the state says ``refused``
     (the discarded bytes and the reset offset must stick).
     """
     if len(chunk) > MAX_CHUNK_BYTES:
-        raise PayloadTooLarge(f"a chunk holds at most {MAX_CHUNK_BYTES} bytes",
-                              limit=MAX_CHUNK_BYTES)
-    attachment, project = _visible(session, caller=caller, attachment_id=attachment_id,
-                                   lock=True)
+        raise PayloadTooLarge(
+            f"a chunk holds at most {MAX_CHUNK_BYTES} bytes", limit=MAX_CHUNK_BYTES
+        )
+    attachment, project = _visible(session, caller=caller, attachment_id=attachment_id, lock=True)
     if attachment.complete:
         if offset == attachment.size and not chunk:
             return UploadState(attachment.size, attachment.size, True)
@@ -143,9 +152,14 @@ def append_chunk(session: Session, *, caller: Caller, files: AttachmentFiles,
     if not chunk:
         raise ValidationFailed([{"field": "body", "message": "the chunk is empty"}])
     if offset + len(chunk) > attachment.size:
-        raise ValidationFailed([{"field": "body", "message":
-                                 f"the chunk goes past the photo's size ({attachment.size} "
-                                 "bytes)"}])
+        raise ValidationFailed(
+            [
+                {
+                    "field": "body",
+                    "message": f"the chunk goes past the photo's size ({attachment.size} bytes)",
+                }
+            ]
+        )
     files.append(attachment.id, offset=offset, chunk=chunk)
     attachment.received = offset + len(chunk)
     attachment.updated_at = utcnow()
@@ -154,8 +168,14 @@ def append_chunk(session: Session, *, caller: Caller, files: AttachmentFiles,
         refused = _finish(attachment, files)
         if refused is None:
             attachment.version += 1
-            record_change(session, entity="attachment", entity_id=attachment.id, op="upsert",
-                          version=attachment.version, project_id=project.id)
+            record_change(
+                session,
+                entity="attachment",
+                entity_id=attachment.id,
+                op="upsert",
+                version=attachment.version,
+                project_id=project.id,
+            )
     session.add(attachment)
     session.flush()
     return UploadState(attachment.received, attachment.size, attachment.complete, refused)
@@ -165,13 +185,23 @@ def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, st
     digest, sniffed = files.check(attachment.id)
     problems: list[dict[str, str]] = []
     if digest != attachment.sha256.lower():
-        problems.append({"field": "sha256", "message": f"the bytes received have sha256 "
-                         f"{digest}, not {attachment.sha256}: they were discarded, send the "
-                         "photo again"})
+        problems.append(
+            {
+                "field": "sha256",
+                "message": f"the bytes received have sha256 "
+                f"{digest}, not {attachment.sha256}: they were discarded, send the "
+                "photo again",
+            }
+        )
     if sniffed != attachment.content_type:
-        problems.append({"field": "content_type", "message": f"the bytes are "
-                         f"{sniffed or 'of an unknown type'}, not {attachment.content_type}: "
-                         "they were discarded"})
+        problems.append(
+            {
+                "field": "content_type",
+                "message": f"the bytes are "
+                f"{sniffed or 'of an unknown type'}, not {attachment.content_type}: "
+                "they were discarded",
+            }
+        )
     if problems:
         files.discard(attachment.id)
         attachment.received = 0
@@ -182,29 +212,43 @@ def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, st
     return None
 
 
-def store_complete(session: Session, *, files: AttachmentFiles, attachment: Attachment,
-                   data: bytes, project_id: uuid.UUID | None) -> list[dict[str, str]] | None:
+def store_complete(
+    session: Session,
+    *,
+    files: AttachmentFiles,
+    attachment: Attachment,
+    data: bytes,
+    project_id: uuid.UUID | None,
+) -> list[dict[str, str]] | None:
     """Take a whole photo at once (offline bundles), with the same checks as an upload."""
     if attachment.complete:
         return None
     if len(data) != attachment.size:
-        return [{"field": "size", "message": f"the file holds {len(data)} bytes, not "
-                 f"{attachment.size}"}]
+        return [
+            {"field": "size", "message": f"the file holds {len(data)} bytes, not {attachment.size}"}
+        ]
     files.partial(attachment.id).unlink(missing_ok=True)
     files.append(attachment.id, offset=0, chunk=data)
     attachment.received = len(data)
     refused = _finish(attachment, files)
     if refused is None:
         attachment.version += 1
-        record_change(session, entity="attachment", entity_id=attachment.id, op="upsert",
-                      version=attachment.version, project_id=project_id)
+        record_change(
+            session,
+            entity="attachment",
+            entity_id=attachment.id,
+            op="upsert",
+            version=attachment.version,
+            project_id=project_id,
+        )
     session.add(attachment)
     session.flush()
     return refused
 
 
-def open_photo(session: Session, *, caller: Caller, files: AttachmentFiles,
-               attachment_id: uuid.UUID) -> tuple[Path, str]:
+def open_photo(
+    session: Session, *, caller: Caller, files: AttachmentFiles, attachment_id: uuid.UUID
+) -> tuple[Path, str]:
     """The file of a complete photo the caller may see, and its content type."""
     attachment, _ = _visible(session, caller=caller, attachment_id=attachment_id)
     path = files.final(attachment.id)

@@ -55,10 +55,14 @@ class ImportReport:
     last_seq: int = 0
 
     def summary(self) -> str:
-        counts = ", ".join(f"{self.results.get(s, 0)} {s}" for s in
-                           ("applied", "merged", "duplicate", "conflict", "rejected"))
-        text = (f"tablet {self.device_id}: {counts}; photos: {self.photos_stored} stored, "
-                f"{self.photos_skipped} already there")
+        counts = ", ".join(
+            f"{self.results.get(s, 0)} {s}"
+            for s in ("applied", "merged", "duplicate", "conflict", "rejected")
+        )
+        text = (
+            f"tablet {self.device_id}: {counts}; photos: {self.photos_stored} stored, "
+            f"{self.photos_skipped} already there"
+        )
         if self.photos_refused:
             text += f", {len(self.photos_refused)} refused ({'; '.join(self.photos_refused)})"
         return text + f"; the tablet's last seq is now {self.last_seq}"
@@ -78,30 +82,40 @@ def _read_manifest(bundle: zipfile.ZipFile) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError("not a Pilot Monitor bundle (unknown format)")
     if manifest.get("version") != BUNDLE_VERSION:
-        raise BundleError(f"bundle version {manifest.get('version')!r} is not supported; "
-                          f"this server reads version {BUNDLE_VERSION}")
+        raise BundleError(
+            f"bundle version {manifest.get('version')!r} is not supported; "
+            f"this server reads version {BUNDLE_VERSION}"
+        )
     if manifest.get("protocol") not in SUPPORTED_PROTOCOLS:
-        raise BundleError(f"the bundle uses sync protocol {manifest.get('protocol')!r}; this "
-                          "server speaks " + ", ".join(map(str, SUPPORTED_PROTOCOLS)))
+        raise BundleError(
+            f"the bundle uses sync protocol {manifest.get('protocol')!r}; this "
+            "server speaks " + ", ".join(map(str, SUPPORTED_PROTOCOLS))
+        )
     return manifest
 
 
 def _caller(session: Session, device_id: uuid.UUID, *, allow_revoked: bool) -> Caller:
     device = session.get(Device, device_id)
     if device is None:
-        raise BundleError(f"tablet {device_id} is not enrolled on this server; enrol it (or "
-                          "import on the server it belongs to)")
+        raise BundleError(
+            f"tablet {device_id} is not enrolled on this server; enrol it (or "
+            "import on the server it belongs to)"
+        )
     if device.revoked_at is not None and not allow_revoked:
-        raise BundleError(f"tablet {device_id} was revoked; to keep its records anyway, run "
-                          "again with --allow-revoked")
+        raise BundleError(
+            f"tablet {device_id} was revoked; to keep its records anyway, run "
+            "again with --allow-revoked"
+        )
     user = session.get(User, device.user_id)
     assert user is not None
-    return Caller(user=user, project_ids=frozenset(project_ids_of(session, user_id=user.id)),
-                  device=device)
+    return Caller(
+        user=user, project_ids=frozenset(project_ids_of(session, user_id=user.id)), device=device
+    )
 
 
-def import_bundle(engine: Engine, *, path: Path, settings: Settings,
-                  allow_revoked: bool = False) -> ImportReport:
+def import_bundle(
+    engine: Engine, *, path: Path, settings: Settings, allow_revoked: bool = False
+) -> ImportReport:
     try:
         bundle = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -116,15 +130,28 @@ def import_bundle(engine: Engine, *, path: Path, settings: Settings,
         mutations = manifest.get("mutations") or []
         if not isinstance(mutations, list):
             raise BundleError("the bundle's mutations are not a list")
-        _apply_mutations(engine, device_id, mutations, report, settings=settings,
-                         allow_revoked=allow_revoked)
-        _store_photos(engine, bundle, manifest.get("photos") or [], report,
-                      files=AttachmentFiles(settings.attachments_dir))
+        _apply_mutations(
+            engine, device_id, mutations, report, settings=settings, allow_revoked=allow_revoked
+        )
+        _store_photos(
+            engine,
+            bundle,
+            manifest.get("photos") or [],
+            report,
+            files=AttachmentFiles(settings.attachments_dir),
+        )
     return report
 
 
-def _apply_mutations(engine: Engine, device_id: uuid.UUID, mutations: list[Any],
-                     report: ImportReport, *, settings: Settings, allow_revoked: bool) -> None:
+def _apply_mutations(
+    engine: Engine,
+    device_id: uuid.UUID,
+    mutations: list[Any],
+    report: ImportReport,
+    *,
+    settings: Settings,
+    allow_revoked: bool,
+) -> None:
     size = settings.max_push_mutations
     if not mutations:
         with session_scope(engine) as session:
@@ -133,33 +160,47 @@ def _apply_mutations(engine: Engine, device_id: uuid.UUID, mutations: list[Any],
         return
     for start in range(0, len(mutations), size):
         try:
-            request = PushRequest.model_validate({
-                "protocol": SUPPORTED_PROTOCOLS[-1], "device_id": str(device_id),
-                "mutations": mutations[start:start + size],
-            })
+            request = PushRequest.model_validate(
+                {
+                    "protocol": SUPPORTED_PROTOCOLS[-1],
+                    "device_id": str(device_id),
+                    "mutations": mutations[start : start + size],
+                }
+            )
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise BundleError(f"the bundle is damaged at {where}: {first['msg']}") from exc
-        if start and request.mutations[0].seq != report.last_seq + 1 and \
-                request.mutations[0].seq > report.last_seq:
+        if (
+            start
+            and request.mutations[0].seq != report.last_seq + 1
+            and request.mutations[0].seq > report.last_seq
+        ):
             raise BundleError("the bundle's seqs are not consecutive")
         with session_scope(engine) as session:
             caller = _caller(session, device_id, allow_revoked=allow_revoked)
             try:
-                answer = push(session, caller=caller, request=request, max_mutations=size,
-                              source="bundle")
+                answer = push(
+                    session, caller=caller, request=request, max_mutations=size, source="bundle"
+                )
             except SeqGap as exc:
                 raise BundleError(
                     f"the bundle starts at seq {request.mutations[0].seq} but the server "
                     f"expects {exc.expected_seq} from this tablet: an earlier bundle (or sync) "
-                    "is missing; import that first") from exc
+                    "is missing; import that first"
+                ) from exc
         report.results.update(str(r.status) for r in answer.results)
         report.last_seq = answer.last_seq
 
 
-def _store_photos(engine: Engine, bundle: zipfile.ZipFile, photos: list[Any],
-                  report: ImportReport, *, files: AttachmentFiles) -> None:
+def _store_photos(
+    engine: Engine,
+    bundle: zipfile.ZipFile,
+    photos: list[Any],
+    report: ImportReport,
+    *,
+    files: AttachmentFiles,
+) -> None:
     names = set(bundle.namelist())
     for entry in photos:
         try:
@@ -181,15 +222,21 @@ def _store_photos(engine: Engine, bundle: zipfile.ZipFile, photos: list[Any],
                 continue
             info = bundle.getinfo(member)
             if info.file_size != attachment.size or info.file_size > MAX_ATTACHMENT_BYTES:
-                report.photos_refused.append(f"{attachment_id}: {info.file_size} bytes, "
-                                             f"expected {attachment.size}")
+                report.photos_refused.append(
+                    f"{attachment_id}: {info.file_size} bytes, expected {attachment.size}"
+                )
                 continue
             activity = session.get(Activity, attachment.activity_id)
-            refused = store_complete(session, files=files, attachment=attachment,
-                                     data=bundle.read(info),
-                                     project_id=activity.project_id if activity else None)
+            refused = store_complete(
+                session,
+                files=files,
+                attachment=attachment,
+                data=bundle.read(info),
+                project_id=activity.project_id if activity else None,
+            )
         if refused:
-            report.photos_refused.append(f"{attachment_id}: "
-                                         + "; ".join(r["message"] for r in refused))
+            report.photos_refused.append(
+                f"{attachment_id}: " + "; ".join(r["message"] for r in refused)
+            )
         else:
             report.photos_stored += 1

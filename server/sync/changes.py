@@ -84,9 +84,16 @@ def flush_changes(session: OrmSession) -> int:
     now = utcnow()
     for transaction, change in notes:
         if within(transaction, root):
-            rows.append({"entity": change.entity, "entity_id": change.entity_id,
-                         "op": change.op, "version": change.version,
-                         "project_id": change.project_id, "created_at": now})
+            rows.append(
+                {
+                    "entity": change.entity,
+                    "entity_id": change.entity_id,
+                    "op": change.op,
+                    "version": change.version,
+                    "project_id": change.project_id,
+                    "created_at": now,
+                }
+            )
     if not rows:
         return 0
     session.flush()  # every other write first: the lock is then held only for the append
@@ -108,31 +115,55 @@ def _forget_rolled_back(session: OrmSession, previous_transaction: SessionTransa
     notes = session.info.get(_PENDING)
     if notes:
         session.info[_PENDING] = [
-            (transaction, change) for transaction, change in notes
+            (transaction, change)
+            for transaction, change in notes
             if not within(transaction, previous_transaction)
         ]
 
 
 # --- helpers for the writers of records tablets pull -------------------------------------
 
+
 def record_project_change(session: Session, *, project: Any, op: str = "upsert") -> None:
     """A project was created or edited: its members' tablets pull it."""
-    record_change(session, entity="project", entity_id=project.id, op=op,
-                  version=int(getattr(project, "version", 1) or 1), project_id=project.id)
+    record_change(
+        session,
+        entity="project",
+        entity_id=project.id,
+        op=op,
+        version=int(getattr(project, "version", 1) or 1),
+        project_id=project.id,
+    )
 
 
 def record_site_change(session: Session, *, site: Any, op: str = "upsert") -> None:
-    record_change(session, entity="site", entity_id=site.id, op=op,
-                  version=int(getattr(site, "version", 1) or 1), project_id=site.project_id)
+    record_change(
+        session,
+        entity="site",
+        entity_id=site.id,
+        op=op,
+        version=int(getattr(site, "version", 1) or 1),
+        project_id=site.project_id,
+    )
 
 
 def record_target_change(session: Session, *, target: Any, op: str = "upsert") -> None:
-    record_change(session, entity="target", entity_id=target.id, op=op,
-                  version=int(getattr(target, "version", 1) or 1), project_id=target.project_id)
+    record_change(
+        session,
+        entity="target",
+        entity_id=target.id,
+        op=op,
+        version=int(getattr(target, "version", 1) or 1),
+        project_id=target.project_id,
+    )
 
 
-def record_participant_change(session: Session, *, participant: Any,
-                              op: str = "upsert") -> None:
-    record_change(session, entity="participant", entity_id=participant.id, op=op,
-                  version=int(getattr(participant, "version", 1) or 1),
-                  project_id=participant.project_id)
+def record_participant_change(session: Session, *, participant: Any, op: str = "upsert") -> None:
+    record_change(
+        session,
+        entity="participant",
+        entity_id=participant.id,
+        op=op,
+        version=int(getattr(participant, "version", 1) or 1),
+        project_id=participant.project_id,
+    )

@@ -11,8 +11,11 @@ from server.config import get_settings
 
 @click.command("import-bundle")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--allow-revoked", is_flag=True,
-              help="Apply the bundle even though its tablet was revoked (keeps its records).")
+@click.option(
+    "--allow-revoked",
+    is_flag=True,
+    help="Apply the bundle even though its tablet was revoked (keeps its records).",
+)
 def import_bundle_command(file: Path, allow_revoked: bool) -> None:
     """Apply an offline bundle exported on a tablet (exactly once: safe to run twice)."""
     from server.db import get_engine
@@ -20,6 +23,7 @@ def import_bundle_command(file: Path, allow_revoked: bool) -> None:
 
     settings = get_settings()
     settings.ensure_data_dir()
-    report = import_bundle(get_engine(settings), path=file, settings=settings,
-                           allow_revoked=allow_revoked)
+    report = import_bundle(
+        get_engine(settings), path=file, settings=settings, allow_revoked=allow_revoked
+    )
     click.echo(report.summary())

@@ -44,94 +44,144 @@ class ResolveRequest(BaseModel):
 
     keep: Literal["server", "device", "custom"] = Field(
         description="server: keep what the server has; device: take the tablet's values; "
-                    "custom: take `values`")
+        "custom: take `values`"
+    )
     values: dict[str, Any] | None = Field(
-        default=None, description="For `custom`: a value for every conflicting field")
+        default=None, description="For `custom`: a value for every conflicting field"
+    )
 
 
-def list_conflicts(session: Session, *, caller: Caller, status: str | None, limit: int,
-                   offset: int) -> tuple[list[dict[str, Any]], int]:
+def list_conflicts(
+    session: Session, *, caller: Caller, status: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     if status is not None and status not in STATUSES:
-        raise ValidationFailed([{"field": "status", "message": f"unknown status {status!r}; "
-                                 "use " + ", ".join(STATUSES)}])
+        raise ValidationFailed(
+            [
+                {
+                    "field": "status",
+                    "message": f"unknown status {status!r}; use " + ", ".join(STATUSES),
+                }
+            ]
+        )
     conditions = [in_visible_project(SyncConflict.project_id, caller)]
     if status is not None:
         conditions.append(col(SyncConflict.status) == status)
     total = session.execute(
-        select(func.count()).select_from(SyncConflict).where(*conditions)).scalar_one()
-    rows = session.execute(
-        select(SyncConflict).where(*conditions)
-        .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))
-        .limit(limit).offset(offset)
-    ).scalars().all()
+        select(func.count()).select_from(SyncConflict).where(*conditions)
+    ).scalar_one()
+    rows = (
+        session.execute(
+            select(SyncConflict)
+            .where(*conditions)
+            .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        .scalars()
+        .all()
+    )
     return [conflict_wire(c) for c in rows], int(total)
 
 
 def get_conflict(session: Session, *, caller: Caller, conflict_id: uuid.UUID) -> SyncConflict:
     conflict = session.execute(
-        select(SyncConflict).where(col(SyncConflict.id) == conflict_id,
-                                   in_visible_project(SyncConflict.project_id, caller))
+        select(SyncConflict).where(
+            col(SyncConflict.id) == conflict_id, in_visible_project(SyncConflict.project_id, caller)
+        )
     ).scalar_one_or_none()
     if conflict is None:
         raise NotFound("no such conflict")
     return conflict
 
 
-def resolve(session: Session, *, caller: Caller, conflict_id: uuid.UUID,
-            request: ResolveRequest) -> SyncConflict:
+def resolve(
+    session: Session, *, caller: Caller, conflict_id: uuid.UUID, request: ResolveRequest
+) -> SyncConflict:
     """Settle a conflict in the caller's transaction (the caller commits)."""
     conflict = get_conflict(session, caller=caller, conflict_id=conflict_id)
     project = session.get(Project, conflict.project_id) if conflict.project_id else None
     if project is None or not can_review(caller, project):
-        raise Forbidden("only a country officer of this project's country or an admin may "
-                        "resolve its conflicts")
+        raise Forbidden(
+            "only a country officer of this project's country or an admin may resolve its conflicts"
+        )
     if conflict.status != "open":
         raise Conflict(f"this conflict is already {conflict.status}")
     values = _chosen_values(conflict, request)
     if values is not None:
         kept = session.get(KeptMutation, conflict.mutation_id) if conflict.mutation_id else None
-        _apply_resolution(session, caller=caller, conflict=conflict, project=project,
-                          values=values, kept=kept)
-    audit.record(session, action="resolve", entity="conflict", entity_id=conflict.id,
-                 actor_id=caller.user.id, country=project.country,
-                 before={"fields": conflict.fields, "server": conflict.server_values,
-                         "device": conflict.device_values},
-                 after={"keep": request.keep, "values": values})
-    close_conflict(session, conflict=conflict, status="resolved",
-                   resolution={"keep": request.keep, "values": values,
-                               "by": caller.user.username},
-                   resolved_by_id=caller.user.id, at=utcnow())
+        _apply_resolution(
+            session, caller=caller, conflict=conflict, project=project, values=values, kept=kept
+        )
+    audit.record(
+        session,
+        action="resolve",
+        entity="conflict",
+        entity_id=conflict.id,
+        actor_id=caller.user.id,
+        country=project.country,
+        before={
+            "fields": conflict.fields,
+            "server": conflict.server_values,
+            "device": conflict.device_values,
+        },
+        after={"keep": request.keep, "values": values},
+    )
+    close_conflict(
+        session,
+        conflict=conflict,
+        status="resolved",
+        resolution={"keep": request.keep, "values": values, "by": caller.user.username},
+        resolved_by_id=caller.user.id,
+        at=utcnow(),
+    )
     return conflict
 
 
 def _chosen_values(conflict: SyncConflict, request: ResolveRequest) -> dict[str, Any] | None:
     if request.keep == "server":
         if request.values:
-            raise ValidationFailed([{"field": "values",
-                                     "message": "give values only with keep=custom"}])
+            raise ValidationFailed(
+                [{"field": "values", "message": "give values only with keep=custom"}]
+            )
         return None
     if request.keep == "device":
         if request.values:
-            raise ValidationFailed([{"field": "values",
-                                     "message": "give values only with keep=custom"}])
+            raise ValidationFailed(
+                [{"field": "values", "message": "give values only with keep=custom"}]
+            )
         return dict(conflict.device_values or {})
     values = dict(request.values or {})
     wanted = set(conflict.fields or [])
     if set(values) != wanted:
-        raise ValidationFailed([{"field": "values", "message": "give a value for each "
-                                 "conflicting field and no other: " + ", ".join(sorted(wanted))}])
+        raise ValidationFailed(
+            [
+                {
+                    "field": "values",
+                    "message": "give a value for each "
+                    "conflicting field and no other: " + ", ".join(sorted(wanted)),
+                }
+            ]
+        )
     return values
 
 
-def _apply_resolution(session: Session, *, caller: Caller, conflict: SyncConflict,
-                      project: Project, values: dict[str, Any], kept: KeptMutation | None) -> None:
+def _apply_resolution(
+    session: Session,
+    *,
+    caller: Caller,
+    conflict: SyncConflict,
+    project: Project,
+    values: dict[str, Any],
+    kept: KeptMutation | None,
+) -> None:
     entity_id = conflict.entity_id
     if conflict.entity == "activity":
         activity = session.get(Activity, entity_id)
         if activity is None:
             raise NotFound("the activity of this conflict no longer exists")
-        _resolve_activity(session, caller=caller, activity=activity, project=project,
-                          values=values, kept=kept)
+        _resolve_activity(
+            session, caller=caller, activity=activity, project=project, values=values, kept=kept
+        )
     elif conflict.entity == "participant":
         participant = session.get(Participant, entity_id)
         if participant is None:
@@ -141,31 +191,40 @@ def _apply_resolution(session: Session, *, caller: Caller, conflict: SyncConflic
         attachment = session.get(Attachment, entity_id)
         if attachment is None:
             raise NotFound("the photo of this conflict no longer exists")
-        _resolve_attachment(session, caller=caller, attachment=attachment, project=project,
-                            values=values)
+        _resolve_attachment(
+            session, caller=caller, attachment=attachment, project=project, values=values
+        )
     elif conflict.entity == "site":
         site = session.get(Site, entity_id)
         if site is None:
             raise NotFound("the site of this conflict no longer exists")
         _resolve_site(session, caller=caller, site=site, project=project, values=values)
     else:
-        raise Conflict(f"{conflict.entity} conflicts can only be resolved by keeping the "
-                       "server's values")
+        raise Conflict(
+            f"{conflict.entity} conflicts can only be resolved by keeping the server's values"
+        )
 
 
 def _editable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k not in SERVER_OWNED}
 
 
-def _resolve_activity(session: Session, *, caller: Caller, activity: Activity,
-                      project: Project, values: dict[str, Any],
-                      kept: KeptMutation | None) -> None:
+def _resolve_activity(
+    session: Session,
+    *,
+    caller: Caller,
+    activity: Activity,
+    project: Project,
+    values: dict[str, Any],
+    kept: KeptMutation | None,
+) -> None:
     if is_locked(activity):
         raise Conflict("this activity was approved since: reopen it before resolving")
     if values.get("deleted") is True:
         if not activity.deleted:
-            tombstone_activity(session, activity=activity, source="resolve",
-                               author_id=caller.user.id)
+            tombstone_activity(
+                session, activity=activity, source="resolve", author_id=caller.user.id
+            )
         return
     changes = _editable(values)
     if values.get("deleted") is False and activity.deleted:
@@ -173,68 +232,99 @@ def _resolve_activity(session: Session, *, caller: Caller, activity: Activity,
         changes = {**_editable(dict(kept.data or {}) if kept else {}), **changes}
         activity.deleted = False
         activity.deleted_at = None
-    record = {k: v for k, v in {**load_wire(session, activity), **changes}.items()
-              if k != "status"}
+    record = {k: v for k, v in {**load_wire(session, activity), **changes}.items() if k != "status"}
     checked = validate_activity(record, project=project_facts(project), today=utcnow().date())
     if checked.errors:
-        raise ValidationFailed([{"field": f"values.{i.field}", "message": i.message}
-                                for i in checked.errors])
-    write_activity(session, data={k: checked.clean.get(k) for k in changes}, existing=activity,
-                   source="resolve", author_id=caller.user.id)
+        raise ValidationFailed(
+            [{"field": f"values.{i.field}", "message": i.message} for i in checked.errors]
+        )
+    write_activity(
+        session,
+        data={k: checked.clean.get(k) for k in changes},
+        existing=activity,
+        source="resolve",
+        author_id=caller.user.id,
+    )
 
 
-def _new_version(session: Session, record: Any, *, entity: str,
-                 wire: Callable[[Any], dict[str, Any]], caller: Caller) -> None:
+def _new_version(
+    session: Session,
+    record: Any,
+    *,
+    entity: str,
+    wire: Callable[[Any], dict[str, Any]],
+    caller: Caller,
+) -> None:
     """A resolution's write of a participant, site or photo: its next version, with the
     revision (source ``resolve``) that holds it; the caller logs the change."""
     record.version += 1
     record.updated_at = utcnow()
     session.add(record)
     session.flush()
-    session.add(RecordRevision(entity=entity, entity_id=record.id, version=record.version,
-                               data=wire(record), source="resolve", author_id=caller.user.id))
+    session.add(
+        RecordRevision(
+            entity=entity,
+            entity_id=record.id,
+            version=record.version,
+            data=wire(record),
+            source="resolve",
+            author_id=caller.user.id,
+        )
+    )
 
 
-def _resolve_participant(session: Session, *, caller: Caller, participant: Participant,
-                         values: dict[str, Any]) -> None:
+def _resolve_participant(
+    session: Session, *, caller: Caller, participant: Participant, values: dict[str, Any]
+) -> None:
     if values.get("deleted") is True:
         participant.deleted = True
         participant.deleted_at = utcnow()
     else:
         participant.deleted = False if values.get("deleted") is False else participant.deleted
         changes = _editable(values)
-        checked = validate_participant({**participant_wire(participant), **changes},
-                                       today=utcnow().date())
+        checked = validate_participant(
+            {**participant_wire(participant), **changes}, today=utcnow().date()
+        )
         if checked.errors:
-            raise ValidationFailed([{"field": f"values.{i.field}", "message": i.message}
-                                    for i in checked.errors])
+            raise ValidationFailed(
+                [{"field": f"values.{i.field}", "message": i.message} for i in checked.errors]
+            )
         for name in changes:
             setattr(participant, name, checked.clean.get(name))
-    _new_version(session, participant, entity="participant", wire=participant_wire,
-                 caller=caller)
-    record_participant_change(session, participant=participant,
-                              op="delete" if participant.deleted else "upsert")
+    _new_version(session, participant, entity="participant", wire=participant_wire, caller=caller)
+    record_participant_change(
+        session, participant=participant, op="delete" if participant.deleted else "upsert"
+    )
 
 
 # What a tablet may change of a site it added (server.sync.records.apply_site).
 SITE_FIELDS = ("name", "admin_area", "lat", "lon")
 
 
-def _resolve_site(session: Session, *, caller: Caller, site: Site, project: Project,
-                  values: dict[str, Any]) -> None:
+def _resolve_site(
+    session: Session, *, caller: Caller, site: Site, project: Project, values: dict[str, Any]
+) -> None:
     """Take the tablet's (or custom) values of a site: validated like a pushed site, then a new
     version with its revision and change-log entry, so tablets pull it."""
     if site.status == "rejected":
         raise Conflict("this site was rejected since: there is nothing to keep values for")
     unknown = sorted(k for k in values if k not in SITE_FIELDS)
     if unknown:
-        raise ValidationFailed([{"field": f"values.{k}", "message": "not a field of a site a "
-                                 "tablet may change (" + ", ".join(SITE_FIELDS) + ")"}
-                                for k in unknown])
+        raise ValidationFailed(
+            [
+                {
+                    "field": f"values.{k}",
+                    "message": "not a field of a site a "
+                    "tablet may change (" + ", ".join(SITE_FIELDS) + ")",
+                }
+                for k in unknown
+            ]
+        )
     checked = validate_site({**site_wire(site), **values}, project=project_facts(project))
     if checked.errors:
-        raise ValidationFailed([{"field": f"values.{i.field}", "message": i.message}
-                                for i in checked.errors])
+        raise ValidationFailed(
+            [{"field": f"values.{i.field}", "message": i.message} for i in checked.errors]
+        )
     for name in values:
         value = checked.clean.get(name)
         setattr(site, name, "" if name == "admin_area" and value is None else value)
@@ -242,23 +332,34 @@ def _resolve_site(session: Session, *, caller: Caller, site: Site, project: Proj
     record_site_change(session, site=site)
 
 
-def _resolve_attachment(session: Session, *, caller: Caller, attachment: Attachment,
-                        project: Project, values: dict[str, Any]) -> None:
+def _resolve_attachment(
+    session: Session,
+    *,
+    caller: Caller,
+    attachment: Attachment,
+    project: Project,
+    values: dict[str, Any],
+) -> None:
     if values.get("deleted") is True:
         attachment.deleted = True
     elif values.get("deleted") is False:
         attachment.deleted = False
     if "caption" in values:
         attachment.caption = str(values["caption"] or "")[:500]
-    _new_version(session, attachment, entity="attachment", wire=attachment_wire,
-                 caller=caller)
-    record_change(session, entity="attachment", entity_id=attachment.id,
-                  op="delete" if attachment.deleted else "upsert", version=attachment.version,
-                  project_id=project.id)
+    _new_version(session, attachment, entity="attachment", wire=attachment_wire, caller=caller)
+    record_change(
+        session,
+        entity="attachment",
+        entity_id=attachment.id,
+        op="delete" if attachment.deleted else "upsert",
+        version=attachment.version,
+        project_id=project.id,
+    )
 
 
-def apply_device_resolution(ctx: PushContext, mutation: Mutation,
-                            conflict: SyncConflict | None) -> Outcome:
+def apply_device_resolution(
+    ctx: PushContext, mutation: Mutation, conflict: SyncConflict | None
+) -> Outcome:
     """A tablet settles one of its conflicts through its outbox (push or offline bundle).
 
     The mutation is ``{"entity": "conflict", "op": "upsert", "id": <conflict id>,
@@ -273,31 +374,73 @@ def apply_device_resolution(ctx: PushContext, mutation: Mutation,
     project — answered as if it did not exist. Runs in the push's savepoint.
     """
     if mutation.op != Op.UPSERT:
-        raise Rejected([{"field": "op", "message": "a conflict cannot be deleted: settle it "
-                         "with an upsert of data.resolution"}])
+        raise Rejected(
+            [
+                {
+                    "field": "op",
+                    "message": "a conflict cannot be deleted: settle it "
+                    "with an upsert of data.resolution",
+                }
+            ]
+        )
     data = mutation.data or {}
     if data.get("resolution") != ConflictResolution.KEEP_SERVER or set(data) != {"resolution"}:
-        raise Rejected([{"field": "data.resolution", "message": "the only resolution a tablet "
-                         "sends is 'keep_server' (to keep its own values it saves them again)"}])
+        raise Rejected(
+            [
+                {
+                    "field": "data.resolution",
+                    "message": "the only resolution a tablet "
+                    "sends is 'keep_server' (to keep its own values it saves them again)",
+                }
+            ]
+        )
     project = ctx.project(conflict.project_id) if conflict is not None else None
-    if conflict is None or project is None or not ctx.may_write(project) or not (
-            _raised_by_user(ctx, conflict) or can_review(ctx.caller, project)):
-        raise Rejected([{"field": "id", "message": "no conflict with this id that this "
-                         "tablet's user may settle"}])
+    if (
+        conflict is None
+        or project is None
+        or not ctx.may_write(project)
+        or not (_raised_by_user(ctx, conflict) or can_review(ctx.caller, project))
+    ):
+        raise Rejected(
+            [
+                {
+                    "field": "id",
+                    "message": "no conflict with this id that this tablet's user may settle",
+                }
+            ]
+        )
     if conflict.status != "open":
         return Outcome(status=ResultStatus.DUPLICATE, version=2, project_id=project.id)
     user = ctx.caller.user
-    audit.record(ctx.session, action="resolve", entity="conflict", entity_id=conflict.id,
-                 actor_id=user.id, device_id=ctx.device.id, country=project.country,
-                 before={"fields": conflict.fields, "server": conflict.server_values,
-                         "device": conflict.device_values},
-                 after={"keep": "server", "values": None, "by": "device",
-                        "seq": mutation.seq})
-    close_conflict(ctx.session, conflict=conflict, status="resolved",
-                   resolution={"keep": "server", "values": None, "by": user.username,
-                               "device_id": str(ctx.device.id), "seq": mutation.seq,
-                               "source": ctx.source},
-                   resolved_by_id=user.id)
+    audit.record(
+        ctx.session,
+        action="resolve",
+        entity="conflict",
+        entity_id=conflict.id,
+        actor_id=user.id,
+        device_id=ctx.device.id,
+        country=project.country,
+        before={
+            "fields": conflict.fields,
+            "server": conflict.server_values,
+            "device": conflict.device_values,
+        },
+        after={"keep": "server", "values": None, "by": "device", "seq": mutation.seq},
+    )
+    close_conflict(
+        ctx.session,
+        conflict=conflict,
+        status="resolved",
+        resolution={
+            "keep": "server",
+            "values": None,
+            "by": user.username,
+            "device_id": str(ctx.device.id),
+            "seq": mutation.seq,
+            "source": ctx.source,
+        },
+        resolved_by_id=user.id,
+    )
     return Outcome(status=ResultStatus.APPLIED, version=2, project_id=project.id)
 
 

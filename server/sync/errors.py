@@ -1,12 +1,12 @@
 """Errors of the sync API that carry more than a message (DESIGN §4).
 
-    PilotMonitorError (server.errors)
-    └── SyncError                 answers ``{"detail": …, <extra>, "server_time": …}``
-        ├── ProtocolNotSupported  426: the client speaks a protocol version we do not
-        ├── PayloadTooLarge       413: batch, body or chunk over the published limit
-        ├── SeqGap                409: a push whose first new seq is not last_seq + 1
-        ├── WrongOffset           409: an attachment chunk sent at the wrong offset
-        └── UploadMismatch        422: the finished bytes do not match sha256 / content type
+PilotMonitorError (server.errors)
+└── SyncError                 answers ``{"detail": …, <extra>, "server_time": …}``
+    ├── ProtocolNotSupported  426: the client speaks a protocol version we do not
+    ├── PayloadTooLarge       413: batch, body or chunk over the published limit
+    ├── SeqGap                409: a push whose first new seq is not last_seq + 1
+    ├── WrongOffset           409: an attachment chunk sent at the wrong offset
+    └── UploadMismatch        422: the finished bytes do not match sha256 / content type
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ class ProtocolNotSupported(SyncError):
 
     def __init__(self, protocol: object, supported: tuple[int, ...]) -> None:
         self.supported = supported
-        super().__init__(f"protocol {protocol!r} is not supported; this server speaks "
-                         + ", ".join(str(p) for p in supported) + ": update the app")
+        super().__init__(
+            f"protocol {protocol!r} is not supported; this server speaks "
+            + ", ".join(str(p) for p in supported)
+            + ": update the app"
+        )
 
     def extra(self) -> dict[str, Any]:
         return {"protocols": list(self.supported)}
@@ -50,8 +53,10 @@ class SeqGap(SyncError):
 
     def __init__(self, *, expected_seq: int, got: int) -> None:
         self.expected_seq = expected_seq
-        super().__init__(f"this batch starts at seq {got} but the server expects "
-                         f"{expected_seq}: send the outbox from there")
+        super().__init__(
+            f"this batch starts at seq {got} but the server expects "
+            f"{expected_seq}: send the outbox from there"
+        )
 
     def extra(self) -> dict[str, Any]:
         return {"expected_seq": self.expected_seq}

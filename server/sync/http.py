@@ -37,8 +37,7 @@ def _error_response(exc: PilotMonitorError) -> JSONResponse:
     if isinstance(exc, SyncError):
         body.update(exc.extra())
     body["server_time"] = utcnow().isoformat()
-    return JSONResponse(body, status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
 def _gzip_if_accepted(request: Request, response: Response) -> Response:
@@ -69,10 +68,13 @@ class SyncRoute(APIRoute):
             except PilotMonitorError as exc:
                 response = _error_response(exc)
             except RequestValidationError as exc:
-                detail = [{"field": _field_of(e.get("loc", ())),
-                           "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
+                detail = [
+                    {"field": _field_of(e.get("loc", ())), "message": str(e.get("msg", "invalid"))}
+                    for e in exc.errors()
+                ]
                 response = JSONResponse(
-                    {"detail": detail, "server_time": utcnow().isoformat()}, status_code=422)
+                    {"detail": detail, "server_time": utcnow().isoformat()}, status_code=422
+                )
             response.headers["Server-Time"] = utcnow().isoformat()
             return _gzip_if_accepted(request, response)
 
@@ -83,15 +85,17 @@ async def read_body(request: Request, *, limit: int) -> bytes:
     """The raw request body, refusing (413) anything over ``limit`` bytes before reading it all."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the request body is {declared} bytes; the limit is {limit}",
-                              limit=limit)
+        raise PayloadTooLarge(
+            f"the request body is {declared} bytes; the limit is {limit}", limit=limit
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes",
-                                  limit=limit)
+            raise PayloadTooLarge(
+                f"the request body is over the limit of {limit} bytes", limit=limit
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -105,25 +109,33 @@ def decode_body(raw: bytes, *, encoding: str | None, limit: int) -> bytes:
     encoding = (encoding or "identity").strip().lower()
     if encoding in ("identity", ""):
         if len(raw) > limit:
-            raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes",
-                                  limit=limit)
+            raise PayloadTooLarge(
+                f"the request body is over the limit of {limit} bytes", limit=limit
+            )
         return raw
     if encoding not in ("gzip", "x-gzip"):
-        raise ValidationFailed([{"field": "Content-Encoding",
-                                 "message": f"{encoding!r} is not supported; send gzip or "
-                                            "no encoding"}], status_code=415)
+        raise ValidationFailed(
+            [
+                {
+                    "field": "Content-Encoding",
+                    "message": f"{encoding!r} is not supported; send gzip or no encoding",
+                }
+            ],
+            status_code=415,
+        )
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         out = inflater.decompress(raw, limit + 1)
         if len(out) > limit or inflater.unconsumed_tail:
-            raise PayloadTooLarge(f"the batch inflates to more than {limit} bytes; send "
-                                  "smaller batches", limit=limit)
+            raise PayloadTooLarge(
+                f"the batch inflates to more than {limit} bytes; send smaller batches", limit=limit
+            )
         if not inflater.eof:
-            raise ValidationFailed([{"field": "body",
-                                     "message": "the gzip stream is truncated"}])
+            raise ValidationFailed([{"field": "body", "message": "the gzip stream is truncated"}])
     except zlib.error as exc:
-        raise ValidationFailed([{"field": "body",
-                                 "message": f"the body is not valid gzip ({exc})"}]) from exc
+        raise ValidationFailed(
+            [{"field": "body", "message": f"the body is not valid gzip ({exc})"}]
+        ) from exc
     return out
 
 
@@ -131,9 +143,9 @@ def parse_json(data: bytes) -> Any:
     try:
         return json.loads(data)
     except RecursionError as exc:
-        raise ValidationFailed([{"field": "body",
-                                 "message": "the body nests too deeply"}]) from exc
+        raise ValidationFailed([{"field": "body", "message": "the body nests too deeply"}]) from exc
     except ValueError as exc:  # invalid JSON, bad UTF-8, a number with thousands of digits
         reason = str(exc).splitlines()[0][:200]
-        raise ValidationFailed([{"field": "body",
-                                 "message": f"the body is not valid JSON ({reason})"}]) from exc
+        raise ValidationFailed(
+            [{"field": "body", "message": f"the body is not valid JSON ({reason})"}]
+        ) from exc

@@ -65,8 +65,10 @@ class Cursor:
     catalogue: str
 
     def encode(self) -> str:
-        raw = json.dumps({"v": CURSOR_VERSION, "s": self.seq, "p": self.scope,
-                          "c": self.catalogue}, separators=(",", ":"))
+        raw = json.dumps(
+            {"v": CURSOR_VERSION, "s": self.seq, "p": self.scope, "c": self.catalogue},
+            separators=(",", ":"),
+        )
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -81,8 +83,15 @@ def decode_cursor(text: str | None) -> Cursor | None:
             raise ValueError("unknown cursor version")
         return Cursor(int(data["s"]), str(data["p"]), str(data["c"]))
     except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValidationFailed([{"field": "cursor", "message": "not a cursor this server "
-                                 "issued; pull again without a cursor"}], status_code=400) from exc
+        raise ValidationFailed(
+            [
+                {
+                    "field": "cursor",
+                    "message": "not a cursor this server issued; pull again without a cursor",
+                }
+            ],
+            status_code=400,
+        ) from exc
 
 
 def scope_digest(project_ids: Iterable[uuid.UUID]) -> str:
@@ -100,8 +109,10 @@ def _one_snapshot(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite: the transaction server.db begins holds one snapshot already
     if session.in_transaction():
-        raise RuntimeError("pull needs a session with no transaction yet: it reads the page "
-                           "in one REPEATABLE READ snapshot")
+        raise RuntimeError(
+            "pull needs a session with no transaction yet: it reads the page "
+            "in one REPEATABLE READ snapshot"
+        )
     session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
@@ -114,8 +125,15 @@ def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) ->
     after = previous.seq if previous is not None and previous.scope == scope else 0
     changes: list[Change] = []
     if previous is None or previous.catalogue != catalogue or after == 0:
-        changes.append(Change(entity=PulledEntity.CATALOGUE, id="catalogue", op=Op.UPSERT,
-                              version=1, data=catalogue_wire()))
+        changes.append(
+            Change(
+                entity=PulledEntity.CATALOGUE,
+                id="catalogue",
+                op=Op.UPSERT,
+                version=1,
+                data=catalogue_wire(),
+            )
+        )
     if after == 0 and project_ids:
         changes += _frame(session, project_ids, caller=caller)
 
@@ -123,8 +141,7 @@ def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) ->
     if project_ids:
         rows = session.execute(
             select(col(ChangeRow.seq), col(ChangeRow.entity), col(ChangeRow.entity_id))
-            .where(col(ChangeRow.project_id).in_(project_ids),
-                   col(ChangeRow.seq) > after)
+            .where(col(ChangeRow.project_id).in_(project_ids), col(ChangeRow.seq) > after)
             .order_by(col(ChangeRow.seq))
             .limit(limit + 1)
         ).all()
@@ -132,8 +149,12 @@ def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) ->
     rows = rows[:limit]
     last = rows[-1].seq if rows else after
     changes += _current_state(session, rows, caller=caller)
-    return PullResponse(changes=changes, cursor=Cursor(last, scope, catalogue).encode(),
-                        has_more=has_more, server_time=utcnow())
+    return PullResponse(
+        changes=changes,
+        cursor=Cursor(last, scope, catalogue).encode(),
+        has_more=has_more,
+        server_time=utcnow(),
+    )
 
 
 def _frame(session: Session, project_ids: list[uuid.UUID], *, caller: Caller) -> list[Change]:
@@ -143,13 +164,15 @@ def _frame(session: Session, project_ids: list[uuid.UUID], *, caller: Caller) ->
     queries = (
         (PulledEntity.PROJECT, select(col(Project.id)).where(col(Project.id).in_(project_ids))),
         (PulledEntity.SITE, select(col(Site.id)).where(col(Site.project_id).in_(project_ids))),
-        (PulledEntity.TARGET,
-         select(col(Target.id)).where(col(Target.project_id).in_(project_ids))),
+        (
+            PulledEntity.TARGET,
+            select(col(Target.id)).where(col(Target.project_id).in_(project_ids)),
+        ),
     )
     for entity, query in queries:
         ids = list(session.execute(query).scalars())
         for start in range(0, len(ids), 500):
-            frame += _LOADERS[entity](session, ids[start:start + 500], caller)
+            frame += _LOADERS[entity](session, ids[start : start + 500], caller)
     return frame
 
 
@@ -168,41 +191,56 @@ def _current_state(session: Session, rows: Sequence[Any], *, caller: Caller) -> 
         if loader is None:
             continue
         for start in range(0, len(ids), 500):
-            for change in loader(session, ids[start:start + 500], caller):
+            for change in loader(session, ids[start : start + 500], caller):
                 found[(entity, uuid.UUID(change.id))] = change
     ordered = sorted(found.items(), key=lambda item: last_position[item[0]])
     return [change for _, change in ordered]
 
 
 def _activities(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
-    activities = session.execute(
-        select(Activity).where(col(Activity.id).in_(ids))
-    ).scalars().all()
+    activities = session.execute(select(Activity).where(col(Activity.id).in_(ids))).scalars().all()
     attendance = attendance_by_activity(session, [a.id for a in activities])
     reviews: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     for review in session.execute(
-        select(Review).where(col(Review.activity_id).in_(ids))
-        .order_by(col(Review.created_at))
+        select(Review).where(col(Review.activity_id).in_(ids)).order_by(col(Review.created_at))
     ).scalars():
-        reviews[review.activity_id].append({
-            "action": review.action, "comment": review.comment,
-            "at": review.created_at.isoformat() if review.created_at else None,
-        })
+        reviews[review.activity_id].append(
+            {
+                "action": review.action,
+                "comment": review.comment,
+                "at": review.created_at.isoformat() if review.created_at else None,
+            }
+        )
     changes = []
     for activity in activities:
         if activity.deleted:
-            changes.append(Change(entity=PulledEntity.ACTIVITY, id=str(activity.id),
-                                  op=Op.DELETE, version=activity.version,
-                                  data={"id": str(activity.id),
-                                        "project_id": str(activity.project_id)}))
+            changes.append(
+                Change(
+                    entity=PulledEntity.ACTIVITY,
+                    id=str(activity.id),
+                    op=Op.DELETE,
+                    version=activity.version,
+                    data={"id": str(activity.id), "project_id": str(activity.project_id)},
+                )
+            )
             continue
         data = activity_wire(activity, attendance[activity.id])
-        data.update(version=activity.version, flags=activity.flags or [], late=activity.late,
-                    reviews=reviews.get(activity.id, []),
-                    created_by_id=str(activity.created_by_id) if activity.created_by_id
-                    else None)
-        changes.append(Change(entity=PulledEntity.ACTIVITY, id=str(activity.id), op=Op.UPSERT,
-                              version=activity.version, data=data))
+        data.update(
+            version=activity.version,
+            flags=activity.flags or [],
+            late=activity.late,
+            reviews=reviews.get(activity.id, []),
+            created_by_id=str(activity.created_by_id) if activity.created_by_id else None,
+        )
+        changes.append(
+            Change(
+                entity=PulledEntity.ACTIVITY,
+                id=str(activity.id),
+                op=Op.UPSERT,
+                version=activity.version,
+                data=data,
+            )
+        )
     return changes
 
 
@@ -210,24 +248,39 @@ def _simple(entity: PulledEntity, table: Any, wire: Any, *, deleted: bool = Fals
     def load(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
         records = session.execute(select(table).where(table.id.in_(ids))).scalars().all()
         return [
-            Change(entity=entity, id=str(r.id),
-                   op=Op.DELETE if deleted and r.deleted else Op.UPSERT,
-                   version=int(getattr(r, "version", 1) or 1), data=wire(r))
+            Change(
+                entity=entity,
+                id=str(r.id),
+                op=Op.DELETE if deleted and r.deleted else Op.UPSERT,
+                version=int(getattr(r, "version", 1) or 1),
+                data=wire(r),
+            )
             for r in records
         ]
+
     return load
 
 
 def _conflicts(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[Change]:
     # A tablet receives the conflicts its own pushes raised.
     device_id = caller.device.id if caller.device else None
-    conflicts = session.execute(
-        select(SyncConflict).where(col(SyncConflict.id).in_(ids),
-                                   col(SyncConflict.device_id) == device_id)
-    ).scalars().all()
+    conflicts = (
+        session.execute(
+            select(SyncConflict).where(
+                col(SyncConflict.id).in_(ids), col(SyncConflict.device_id) == device_id
+            )
+        )
+        .scalars()
+        .all()
+    )
     return [
-        Change(entity=PulledEntity.CONFLICT, id=str(c.id), op=Op.UPSERT,
-               version=1 if c.status == "open" else 2, data=conflict_wire(c))
+        Change(
+            entity=PulledEntity.CONFLICT,
+            id=str(c.id),
+            op=Op.UPSERT,
+            version=1 if c.status == "open" else 2,
+            data=conflict_wire(c),
+        )
         for c in conflicts
     ]
 
@@ -238,9 +291,11 @@ _LOADERS: dict[str, Loader] = {
     PulledEntity.PROJECT: _simple(PulledEntity.PROJECT, Project, project_wire),
     PulledEntity.SITE: _simple(PulledEntity.SITE, Site, site_wire),
     PulledEntity.TARGET: _simple(PulledEntity.TARGET, Target, target_wire),
-    PulledEntity.PARTICIPANT: _simple(PulledEntity.PARTICIPANT, Participant, participant_wire,
-                                      deleted=True),
-    PulledEntity.ATTACHMENT: _simple(PulledEntity.ATTACHMENT, Attachment, attachment_wire,
-                                     deleted=True),
+    PulledEntity.PARTICIPANT: _simple(
+        PulledEntity.PARTICIPANT, Participant, participant_wire, deleted=True
+    ),
+    PulledEntity.ATTACHMENT: _simple(
+        PulledEntity.ATTACHMENT, Attachment, attachment_wire, deleted=True
+    ),
     PulledEntity.CONFLICT: _conflicts,
 }

@@ -126,8 +126,11 @@ class PushContext:
     def writable_project(self, project_id: Any, *, field_name: str = "project_id") -> Project:
         project = self.project(project_id)
         if project is None or not self.may_write(project):
-            raise _reject(field_name, "not one of your projects: the tablet may only record "
-                          "for the projects its user works on")
+            raise _reject(
+                field_name,
+                "not one of your projects: the tablet may only record "
+                "for the projects its user works on",
+            )
         return project
 
     def owns(self, created_by_id: uuid.UUID | None) -> bool:
@@ -140,8 +143,8 @@ class PushContext:
         if project.id not in self._sites:
             rows = self.session.execute(
                 select(col(Site.id), col(Site.lat), col(Site.lon)).where(
-                    col(Site.project_id) == project.id,
-                    col(Site.status) != "rejected")
+                    col(Site.project_id) == project.id, col(Site.status) != "rejected"
+                )
             ).all()
             self._sites[project.id] = {
                 str(r.id): SiteFacts(str(r.id), str(project.id), r.lat, r.lon) for r in rows
@@ -156,19 +159,20 @@ class PushContext:
             # The project's most recent activities by date (an index walk, whatever its size).
             recent = (
                 select(col(Activity.id))
-                .where(col(Activity.project_id) == project.id,
-                       col(Activity.deleted) == False)  # noqa: E712
+                .where(col(Activity.project_id) == project.id, col(Activity.deleted) == False)  # noqa: E712
                 .order_by(col(Activity.start_date).desc())
                 .limit(USUAL_ATTENDANCE_SAMPLE)
             )
-            totals = self.session.execute(
-                select(func.sum(AttendanceRow.count))
-                .where(col(AttendanceRow.activity_id).in_(recent.scalar_subquery()))
-                .group_by(col(AttendanceRow.activity_id))
-            ).scalars().all()
-            self._usual[project.id] = (
-                float(statistics.median(totals)) if len(totals) >= 5 else None
+            totals = (
+                self.session.execute(
+                    select(func.sum(AttendanceRow.count))
+                    .where(col(AttendanceRow.activity_id).in_(recent.scalar_subquery()))
+                    .group_by(col(AttendanceRow.activity_id))
+                )
+                .scalars()
+                .all()
             )
+            self._usual[project.id] = float(statistics.median(totals)) if len(totals) >= 5 else None
         return self._usual[project.id]
 
 
@@ -179,15 +183,26 @@ def _project_of(ctx: PushContext, project_id: uuid.UUID) -> Project:
 
 
 def project_facts(project: Project) -> ProjectFacts:
-    return ProjectFacts(str(project.id), project.country, tuple(project.solutions or ()),
-                        project.start_date, project.end_date)
+    return ProjectFacts(
+        str(project.id),
+        project.country,
+        tuple(project.solutions or ()),
+        project.start_date,
+        project.end_date,
+    )
 
 
 # --- history for the merge ---------------------------------------------------------------
 
 
-def _history(rows: list[Any], *, base_version: int, current: Mapping[str, Any],
-             current_version: int, device_id: uuid.UUID) -> list[Revision]:
+def _history(
+    rows: list[Any],
+    *,
+    base_version: int,
+    current: Mapping[str, Any],
+    current_version: int,
+    device_id: uuid.UUID,
+) -> list[Revision]:
     """Revisions from the base to the current one; ``rows`` are (version, data, device_id)."""
     if base_version == current_version:
         return [Revision(current)]
@@ -207,49 +222,85 @@ def _history(rows: list[Any], *, base_version: int, current: Mapping[str, Any],
     return history
 
 
-def activity_history(session: Session, activity: Activity, *, base_version: int,
-                     device_id: uuid.UUID) -> list[Revision]:
+def activity_history(
+    session: Session, activity: Activity, *, base_version: int, device_id: uuid.UUID
+) -> list[Revision]:
     rows = session.execute(
-        select(col(ActivityRevision.version), col(ActivityRevision.data),
-               col(ActivityRevision.device_id))
-        .where(col(ActivityRevision.activity_id) == activity.id,
-               col(ActivityRevision.version) >= base_version)
+        select(
+            col(ActivityRevision.version),
+            col(ActivityRevision.data),
+            col(ActivityRevision.device_id),
+        )
+        .where(
+            col(ActivityRevision.activity_id) == activity.id,
+            col(ActivityRevision.version) >= base_version,
+        )
         .order_by(col(ActivityRevision.version))
     ).all()
     if rows and rows[-1].version == activity.version:
         current = rows[-1].data
     else:
         current = {**load_wire(session, activity), "deleted": activity.deleted}
-    return _history(list(rows), base_version=base_version, current=current,
-                    current_version=activity.version, device_id=device_id)
+    return _history(
+        list(rows),
+        base_version=base_version,
+        current=current,
+        current_version=activity.version,
+        device_id=device_id,
+    )
 
 
-def record_history(session: Session, *, entity: str, entity_id: uuid.UUID,
-                   current: Mapping[str, Any], current_version: int, base_version: int,
-                   device_id: uuid.UUID) -> list[Revision]:
+def record_history(
+    session: Session,
+    *,
+    entity: str,
+    entity_id: uuid.UUID,
+    current: Mapping[str, Any],
+    current_version: int,
+    base_version: int,
+    device_id: uuid.UUID,
+) -> list[Revision]:
     rows = session.execute(
         select(col(RecordRevision.version), col(RecordRevision.data), col(RecordRevision.device_id))
-        .where(col(RecordRevision.entity) == entity,
-               col(RecordRevision.entity_id) == entity_id,
-               col(RecordRevision.version) >= base_version)
+        .where(
+            col(RecordRevision.entity) == entity,
+            col(RecordRevision.entity_id) == entity_id,
+            col(RecordRevision.version) >= base_version,
+        )
         .order_by(col(RecordRevision.version))
     ).all()
-    return _history(list(rows), base_version=base_version, current=current,
-                    current_version=current_version, device_id=device_id)
+    return _history(
+        list(rows),
+        base_version=base_version,
+        current=current,
+        current_version=current_version,
+        device_id=device_id,
+    )
 
 
-def add_record_revision(ctx: PushContext, *, entity: str, entity_id: uuid.UUID, version: int,
-                        data: dict[str, Any]) -> None:
-    ctx.session.add(RecordRevision(
-        entity=entity, entity_id=entity_id, version=version, data=data, source=ctx.source,
-        author_id=ctx.caller.user.id, device_id=ctx.device.id,
-    ))
+def add_record_revision(
+    ctx: PushContext, *, entity: str, entity_id: uuid.UUID, version: int, data: dict[str, Any]
+) -> None:
+    ctx.session.add(
+        RecordRevision(
+            entity=entity,
+            entity_id=entity_id,
+            version=version,
+            data=data,
+            source=ctx.source,
+            author_id=ctx.caller.user.id,
+            device_id=ctx.device.id,
+        )
+    )
 
 
 def _check_base(mutation: Mutation, version: int) -> None:
     if mutation.base_version > version:
-        raise _reject("base_version", f"base_version {mutation.base_version} is ahead of the "
-                      f"server's version {version}", version=version)
+        raise _reject(
+            "base_version",
+            f"base_version {mutation.base_version} is ahead of the server's version {version}",
+            version=version,
+        )
 
 
 def _incoming(mutation: Mutation) -> dict[str, Any]:
@@ -261,38 +312,53 @@ def _incoming(mutation: Mutation) -> dict[str, Any]:
 # --- activities ----------------------------------------------------------------------------
 
 
-def _validated_activity(ctx: PushContext, data: Mapping[str, Any],
-                        project: Project) -> tuple[dict[str, Any], list[Issue]]:
+def _validated_activity(
+    ctx: PushContext, data: Mapping[str, Any], project: Project
+) -> tuple[dict[str, Any], list[Issue]]:
     record = {k: v for k, v in data.items() if k not in ("status", "deleted")}
-    checked = validate_activity(record, project=project_facts(project), sites=ctx.sites(project),
-                                today=ctx.today)
+    checked = validate_activity(
+        record, project=project_facts(project), sites=ctx.sites(project), today=ctx.today
+    )
     if checked.errors:
         raise Rejected(_issues(checked.errors))
     participant_ids = checked.clean.get("participant_ids") or []
     if participant_ids:
-        known = set(ctx.session.execute(
-            select(col(Participant.id)).where(
-                col(Participant.project_id) == project.id,
-                col(Participant.id).in_([uuid.UUID(p) for p in participant_ids]),
-            )
-        ).scalars())
+        known = set(
+            ctx.session.execute(
+                select(col(Participant.id)).where(
+                    col(Participant.project_id) == project.id,
+                    col(Participant.id).in_([uuid.UUID(p) for p in participant_ids]),
+                )
+            ).scalars()
+        )
         missing = [p for p in participant_ids if uuid.UUID(p) not in known]
         if missing:
-            raise _reject("participant_ids", f"{len(missing)} participant(s) are not on this "
-                          f"project's roster (first: {missing[0]}); push the participants first")
+            raise _reject(
+                "participant_ids",
+                f"{len(missing)} participant(s) are not on this "
+                f"project's roster (first: {missing[0]}); push the participants first",
+            )
     clean = dict(checked.clean)
     clean.pop("status", None)
     return clean, checked.warnings
 
 
-def _refresh_flags(ctx: PushContext, activity: Activity, project: Project,
-                   record: Mapping[str, Any], warnings: list[Issue]) -> None:
+def _refresh_flags(
+    ctx: PushContext,
+    activity: Activity,
+    project: Project,
+    record: Mapping[str, Any],
+    warnings: list[Issue],
+) -> None:
     session = ctx.session
     site = ctx.sites(project).get(str(activity.site_id)) if activity.site_id else None
     duplicates = session.execute(
-        select(func.count()).select_from(Activity).where(
+        select(func.count())
+        .select_from(Activity)
+        .where(
             col(Activity.project_id) == activity.project_id,
-            col(Activity.site_id) == activity.site_id if activity.site_id
+            col(Activity.site_id) == activity.site_id
+            if activity.site_id
             else col(Activity.site_id).is_(None),
             col(Activity.type) == activity.type,
             col(Activity.start_date) == activity.start_date,
@@ -301,13 +367,16 @@ def _refresh_flags(ctx: PushContext, activity: Activity, project: Project,
         )
     ).scalar_one()
     flags = quality_flags(
-        record, site=site, same_day_duplicates=int(duplicates),
+        record,
+        site=site,
+        same_day_duplicates=int(duplicates),
         usual_attendance=ctx.usual_attendance(project),
         reused_photo=photo_reused(session, activity_id=activity.id),
         received_on=ctx.today,
     )
-    activity.flags = [{"code": i.code, "field": i.field, "message": i.message}
-                      for i in [*warnings, *flags]]
+    activity.flags = [
+        {"code": i.code, "field": i.field, "message": i.message} for i in [*warnings, *flags]
+    ]
     activity.late = closed_period_of(session, country=project.country, day=activity.start_date)
     session.add(activity)
 
@@ -316,13 +385,16 @@ def photo_reused(session: Session, *, activity_id: uuid.UUID) -> bool:
     """Whether a photo of this activity (same sha256) is also on another activity."""
     mine = select(col(Attachment.sha256)).where(
         col(Attachment.activity_id) == activity_id,
-        col(Attachment.deleted) == False)  # noqa: E712
+        col(Attachment.deleted) == False,  # noqa: E712
+    )
     found = session.execute(
-        select(col(Attachment.id)).where(
+        select(col(Attachment.id))
+        .where(
             col(Attachment.sha256).in_(mine),
             col(Attachment.activity_id) != activity_id,
             col(Attachment.deleted) == False,  # noqa: E712
-        ).limit(1)
+        )
+        .limit(1)
     ).first()
     return found is not None
 
@@ -331,51 +403,83 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
     session, caller, device = ctx.session, ctx.caller, ctx.device
     if existing is None:
         if mutation.op == Op.DELETE:
-            raise _reject("id", "this activity is not on the server (it was never accepted), "
-                          "so there is nothing to delete")
+            raise _reject(
+                "id",
+                "this activity is not on the server (it was never accepted), "
+                "so there is nothing to delete",
+            )
         data = {**_incoming(mutation), "id": str(mutation.id)}
         project = ctx.writable_project(data.get("project_id"))
         clean, warnings = _validated_activity(ctx, data, project)
-        activity = write_activity(session, data=clean, existing=None, source=ctx.source,
-                                  author_id=caller.user.id, device_id=device.id,
-                                  status=ActivityStatus.SUBMITTED)
+        activity = write_activity(
+            session,
+            data=clean,
+            existing=None,
+            source=ctx.source,
+            author_id=caller.user.id,
+            device_id=device.id,
+            status=ActivityStatus.SUBMITTED,
+        )
         _refresh_flags(ctx, activity, project, clean, warnings)
         return Outcome(ResultStatus.APPLIED, activity.version, project.id)
 
     project = _project_of(ctx, existing.project_id)
     version = existing.version
     if not ctx.may_write(project):
-        raise _reject("project_id", "this activity belongs to a project you no longer work on",
-                      version=version)
+        raise _reject(
+            "project_id",
+            "this activity belongs to a project you no longer work on",
+            version=version,
+        )
     if not ctx.owns(existing.created_by_id):
-        raise _reject("id", "only the expert who recorded this activity may change it",
-                      version=version)
+        raise _reject(
+            "id", "only the expert who recorded this activity may change it", version=version
+        )
     if is_locked(existing):
-        raise _reject("status", "this activity was approved and is locked: ask the country "
-                      "office to reopen it, then edit it again", version=version)
+        raise _reject(
+            "status",
+            "this activity was approved and is locked: ask the country "
+            "office to reopen it, then edit it again",
+            version=version,
+        )
     _check_base(mutation, version)
-    history = activity_history(session, existing, base_version=mutation.base_version,
-                               device_id=device.id)
+    history = activity_history(
+        session, existing, base_version=mutation.base_version, device_id=device.id
+    )
     if mutation.op == Op.DELETE:
         outcome = merge_delete(history=history)
         if outcome.delete:
-            tombstone_activity(session, activity=existing, source=ctx.source,
-                               author_id=caller.user.id, device_id=device.id)
+            tombstone_activity(
+                session,
+                activity=existing,
+                source=ctx.source,
+                author_id=caller.user.id,
+                device_id=device.id,
+            )
         return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
     incoming = _incoming(mutation)
     moved = incoming.pop("project_id", None)
     if moved is not None and str(moved) != str(existing.project_id):
-        raise _reject("project_id", "an activity cannot move to another project; record it "
-                      "again under the right project", version=version)
+        raise _reject(
+            "project_id",
+            "an activity cannot move to another project; record it again under the right project",
+            version=version,
+        )
     outcome = merge_upsert(history=history, incoming=incoming)
     if outcome.changes:
         record = {**history[-1].data, **outcome.changes}
         clean, warnings = _validated_activity(ctx, record, project)
         changes = {name: clean.get(name) for name in outcome.changes}
-        write_activity(session, data=changes, existing=existing, source=ctx.source,
-                       author_id=caller.user.id, device_id=device.id,
-                       status=_status_after_edit(existing, mutation))
+        write_activity(
+            session,
+            data=changes,
+            existing=existing,
+            source=ctx.source,
+            author_id=caller.user.id,
+            device_id=device.id,
+            status=_status_after_edit(existing, mutation),
+        )
         _refresh_flags(ctx, existing, project, clean, warnings)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
@@ -394,12 +498,17 @@ def _status_after_edit(existing: Activity, mutation: Mutation) -> ActivityStatus
 
 def is_plain_create(mutation: Mutation, existing: Any) -> bool:
     """A new activity without a roster: it can go in bulk with the others of its batch."""
-    return (mutation.entity == Entity.ACTIVITY and mutation.op == Op.UPSERT and existing is None
-            and not (mutation.data or {}).get("participant_ids"))
+    return (
+        mutation.entity == Entity.ACTIVITY
+        and mutation.op == Op.UPSERT
+        and existing is None
+        and not (mutation.data or {}).get("participant_ids")
+    )
 
 
-def apply_new_activities(ctx: PushContext,
-                         mutations: list[Mutation]) -> dict[int, Outcome | Rejected]:
+def apply_new_activities(
+    ctx: PushContext, mutations: list[Mutation]
+) -> dict[int, Outcome | Rejected]:
     """Validate new activities one by one, then write the valid ones together.
 
     The same checks and data-quality flags as ``apply_activity`` gives one new activity, with
@@ -419,52 +528,81 @@ def apply_new_activities(ctx: PushContext,
     if not accepted:
         return answers
     flags, late = _flags_of_new(ctx, accepted)
-    write_new_activities(ctx.session, records=[clean for _, _, clean, _ in accepted],
-                         source=ctx.source, author_id=ctx.caller.user.id,
-                         device_id=ctx.device.id, status=ActivityStatus.SUBMITTED,
-                         flags=flags, late=late)
+    write_new_activities(
+        ctx.session,
+        records=[clean for _, _, clean, _ in accepted],
+        source=ctx.source,
+        author_id=ctx.caller.user.id,
+        device_id=ctx.device.id,
+        status=ActivityStatus.SUBMITTED,
+        flags=flags,
+        late=late,
+    )
     for mutation, project, _, _ in accepted:
         answers[mutation.seq] = Outcome(ResultStatus.APPLIED, 1, project.id)
     return answers
 
 
-def _flags_of_new(ctx: PushContext, accepted: list[tuple[Mutation, Project, dict[str, Any],
-                                                          list[Issue]]]
-                  ) -> tuple[list[list[dict[str, Any]]], list[bool]]:
+def _flags_of_new(
+    ctx: PushContext, accepted: list[tuple[Mutation, Project, dict[str, Any], list[Issue]]]
+) -> tuple[list[list[dict[str, Any]]], list[bool]]:
     session = ctx.session
+
     def key_of(project: Project, clean: Mapping[str, Any]) -> tuple[str, str | None, str, str]:
         return (str(project.id), clean.get("site_id"), clean["type"], clean["start_date"])
 
     keys = [key_of(project, clean) for _, project, clean, _ in accepted]
     already: Counter[tuple[str, str | None, str, str]] = Counter()
     rows = session.execute(
-        select(col(Activity.project_id), col(Activity.site_id), col(Activity.type),
-               col(Activity.start_date), func.count())
-        .where(col(Activity.project_id).in_({p.id for _, p, _, _ in accepted}),
-               col(Activity.start_date).in_({date.fromisoformat(k[3]) for k in keys}),
-               col(Activity.deleted) == False)  # noqa: E712
-        .group_by(col(Activity.project_id), col(Activity.site_id), col(Activity.type),
-                  col(Activity.start_date))
+        select(
+            col(Activity.project_id),
+            col(Activity.site_id),
+            col(Activity.type),
+            col(Activity.start_date),
+            func.count(),
+        )
+        .where(
+            col(Activity.project_id).in_({p.id for _, p, _, _ in accepted}),
+            col(Activity.start_date).in_({date.fromisoformat(k[3]) for k in keys}),
+            col(Activity.deleted) == False,  # noqa: E712
+        )
+        .group_by(
+            col(Activity.project_id),
+            col(Activity.site_id),
+            col(Activity.type),
+            col(Activity.start_date),
+        )
     ).all()
     for project_id, site_id, kind, start, count in rows:
-        already[(str(project_id), str(site_id) if site_id else None, kind,
-                 start.isoformat())] += int(count)
+        already[(str(project_id), str(site_id) if site_id else None, kind, start.isoformat())] += (
+            int(count)
+        )
     countries = {p.country for _, p, _, _ in accepted}
-    closed = {(c, p) for c, p in session.execute(
-        select(col(ClosedPeriod.country), col(ClosedPeriod.period))
-        .where(col(ClosedPeriod.country).in_(countries))).all()}
+    closed = {
+        (c, p)
+        for c, p in session.execute(
+            select(col(ClosedPeriod.country), col(ClosedPeriod.period)).where(
+                col(ClosedPeriod.country).in_(countries)
+            )
+        ).all()
+    }
     flags: list[list[dict[str, Any]]] = []
     late: list[bool] = []
     for (_, project, clean, warnings), key in zip(accepted, keys, strict=True):
         site = ctx.sites(project).get(clean["site_id"]) if clean.get("site_id") else None
-        found = quality_flags(clean, site=site,
-                              same_day_duplicates=already[key],
-                              usual_attendance=ctx.usual_attendance(project),
-                              reused_photo=False, received_on=ctx.today)
+        found = quality_flags(
+            clean,
+            site=site,
+            same_day_duplicates=already[key],
+            usual_attendance=ctx.usual_attendance(project),
+            reused_photo=False,
+            received_on=ctx.today,
+        )
         # Written one by one, each activity sees the ones of the run before it, not those after.
         already[key] += 1
-        flags.append([{"code": i.code, "field": i.field, "message": i.message}
-                      for i in [*warnings, *found]])
+        flags.append(
+            [{"code": i.code, "field": i.field, "message": i.message} for i in [*warnings, *found]]
+        )
         start = date.fromisoformat(clean["start_date"])
         late.append((project.country, quarter_of(start)) in closed)
     return flags, late
@@ -473,13 +611,15 @@ def _flags_of_new(ctx: PushContext, accepted: list[tuple[Mutation, Project, dict
 # --- participants (roster mode) ------------------------------------------------------------
 
 
-def apply_participant(ctx: PushContext, mutation: Mutation,
-                      existing: Participant | None) -> Outcome:
+def apply_participant(
+    ctx: PushContext, mutation: Mutation, existing: Participant | None
+) -> Outcome:
     session = ctx.session
     if existing is None:
         if mutation.op == Op.DELETE:
-            raise _reject("id", "this participant is not on the server, so there is nothing "
-                          "to delete")
+            raise _reject(
+                "id", "this participant is not on the server, so there is nothing to delete"
+            )
         data = {**_incoming(mutation), "id": str(mutation.id)}
         project = ctx.writable_project(data.get("project_id"))
         checked = validate_participant(data, today=ctx.today)
@@ -489,11 +629,17 @@ def apply_participant(ctx: PushContext, mutation: Mutation,
         _unique_code(session, project_id=project.id, code=clean["code"], own_id=mutation.id)
         now = utcnow()
         participant = Participant(
-            id=mutation.id, project_id=project.id, code=clean["code"], name=clean.get("name"),
-            sex=clean.get("sex") or "unspecified", birth_year=clean.get("birth_year"),
+            id=mutation.id,
+            project_id=project.id,
+            code=clean["code"],
+            name=clean.get("name"),
+            sex=clean.get("sex") or "unspecified",
+            birth_year=clean.get("birth_year"),
             category=clean.get("category") or "farmer",
             disability=bool(clean.get("disability") or False),
-            version=1, created_at=now, updated_at=now,
+            version=1,
+            created_at=now,
+            updated_at=now,
         )
         session.add(participant)
         session.flush()
@@ -503,13 +649,22 @@ def apply_participant(ctx: PushContext, mutation: Mutation,
     project = _project_of(ctx, existing.project_id)
     version = existing.version
     if not ctx.may_write(project):
-        raise _reject("project_id", "this participant belongs to a project you no longer "
-                      "work on", version=version)
+        raise _reject(
+            "project_id",
+            "this participant belongs to a project you no longer work on",
+            version=version,
+        )
     _check_base(mutation, version)
     current = participant_wire(existing)
-    history = record_history(session, entity=Entity.PARTICIPANT, entity_id=existing.id,
-                             current=current, current_version=version,
-                             base_version=mutation.base_version, device_id=ctx.device.id)
+    history = record_history(
+        session,
+        entity=Entity.PARTICIPANT,
+        entity_id=existing.id,
+        current=current,
+        current_version=version,
+        base_version=mutation.base_version,
+        device_id=ctx.device.id,
+    )
     if mutation.op == Op.DELETE:
         outcome = merge_delete(history=history)
         if outcome.delete:
@@ -540,8 +695,7 @@ def apply_participant(ctx: PushContext, mutation: Mutation,
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
 
-def _unique_code(session: Session, *, project_id: uuid.UUID, code: str,
-                 own_id: uuid.UUID) -> None:
+def _unique_code(session: Session, *, project_id: uuid.UUID, code: str, own_id: uuid.UUID) -> None:
     other = session.execute(
         select(col(Participant.id)).where(
             col(Participant.project_id) == project_id,
@@ -550,8 +704,11 @@ def _unique_code(session: Session, *, project_id: uuid.UUID, code: str,
         )
     ).first()
     if other is not None:
-        raise _reject("code", f"code {code!r} is already used by another participant of this "
-                      "project; scan the card again or use another code")
+        raise _reject(
+            "code",
+            f"code {code!r} is already used by another participant of this "
+            "project; scan the card again or use another code",
+        )
 
 
 def _bump(record: Any) -> None:
@@ -560,10 +717,16 @@ def _bump(record: Any) -> None:
 
 
 def _participant_written(ctx: PushContext, participant: Participant) -> None:
-    add_record_revision(ctx, entity=Entity.PARTICIPANT, entity_id=participant.id,
-                        version=participant.version, data=participant_wire(participant))
-    record_participant_change(ctx.session, participant=participant,
-                              op="delete" if participant.deleted else "upsert")
+    add_record_revision(
+        ctx,
+        entity=Entity.PARTICIPANT,
+        entity_id=participant.id,
+        version=participant.version,
+        data=participant_wire(participant),
+    )
+    record_participant_change(
+        ctx.session, participant=participant, op="delete" if participant.deleted else "upsert"
+    )
 
 
 # --- sites found in the field --------------------------------------------------------------
@@ -574,8 +737,11 @@ _SITE_FIELDS = ("name", "admin_area", "lat", "lon")
 def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> Outcome:
     session = ctx.session
     if mutation.op == Op.DELETE:
-        raise _reject("id", "sites are removed by the country office, not from a tablet",
-                      version=existing.version if existing else None)
+        raise _reject(
+            "id",
+            "sites are removed by the country office, not from a tablet",
+            version=existing.version if existing else None,
+        )
     if existing is None:
         data = {**_incoming(mutation), "id": str(mutation.id)}
         project = ctx.writable_project(data.get("project_id"))
@@ -584,10 +750,19 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
             raise Rejected(_issues(checked.errors))
         clean = checked.clean
         now = utcnow()
-        site = Site(id=mutation.id, project_id=project.id, name=clean["name"],
-                    admin_area=clean.get("admin_area") or "", lat=clean.get("lat"),
-                    lon=clean.get("lon"), status="pending", created_by_id=ctx.caller.user.id,
-                    version=1, created_at=now, updated_at=now)
+        site = Site(
+            id=mutation.id,
+            project_id=project.id,
+            name=clean["name"],
+            admin_area=clean.get("admin_area") or "",
+            lat=clean.get("lat"),
+            lon=clean.get("lon"),
+            status="pending",
+            created_by_id=ctx.caller.user.id,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(site)
         session.flush()
         ctx.forget_sites(project.id)
@@ -596,15 +771,28 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
 
     project = _project_of(ctx, existing.project_id)
     version = existing.version
-    if (existing.status != "pending" or existing.created_by_id != ctx.caller.user.id
-            or not ctx.may_write(project)):
-        raise _reject("id", "only a pending site you added can be changed from the tablet; "
-                      "ask the country office to change this one", version=version)
+    if (
+        existing.status != "pending"
+        or existing.created_by_id != ctx.caller.user.id
+        or not ctx.may_write(project)
+    ):
+        raise _reject(
+            "id",
+            "only a pending site you added can be changed from the tablet; "
+            "ask the country office to change this one",
+            version=version,
+        )
     _check_base(mutation, version)
     current = site_wire(existing)
-    history = record_history(session, entity=Entity.SITE, entity_id=existing.id,
-                             current=current, current_version=version,
-                             base_version=mutation.base_version, device_id=ctx.device.id)
+    history = record_history(
+        session,
+        entity=Entity.SITE,
+        entity_id=existing.id,
+        current=current,
+        current_version=version,
+        base_version=mutation.base_version,
+        device_id=ctx.device.id,
+    )
     incoming = {k: v for k, v in _incoming(mutation).items() if k in _SITE_FIELDS}
     outcome = merge_upsert(history=history, incoming=incoming)
     if outcome.changes:
@@ -624,8 +812,9 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
 
 
 def _site_written(ctx: PushContext, site: Site) -> None:
-    add_record_revision(ctx, entity=Entity.SITE, entity_id=site.id, version=site.version,
-                        data=site_wire(site))
+    add_record_revision(
+        ctx, entity=Entity.SITE, entity_id=site.id, version=site.version, data=site_wire(site)
+    )
     record_site_change(ctx.session, site=site)
 
 
@@ -639,25 +828,26 @@ def _attachment_activity(ctx: PushContext, activity_id: Any) -> tuple[Activity, 
         raise _reject("activity_id", "not a UUID") from exc
     activity = ctx.session.get(Activity, key)
     if activity is None or activity.deleted:
-        raise _reject("activity_id", "no such activity on the server: push the activity "
-                      "before its photos")
+        raise _reject(
+            "activity_id", "no such activity on the server: push the activity before its photos"
+        )
     project = ctx.project(activity.project_id)
     assert project is not None
     if not ctx.may_write(project) or not ctx.owns(activity.created_by_id):
         raise _reject("activity_id", "photos can only be added to your own activities")
     if is_locked(activity):
-        raise _reject("activity_id", "this activity was approved and is locked: ask the "
-                      "country office to reopen it")
+        raise _reject(
+            "activity_id",
+            "this activity was approved and is locked: ask the country office to reopen it",
+        )
     return activity, project
 
 
-def apply_attachment(ctx: PushContext, mutation: Mutation,
-                     existing: Attachment | None) -> Outcome:
+def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment | None) -> Outcome:
     session = ctx.session
     if existing is None:
         if mutation.op == Op.DELETE:
-            raise _reject("id", "this photo is not on the server, so there is nothing to "
-                          "delete")
+            raise _reject("id", "this photo is not on the server, so there is nothing to delete")
         data = {**_incoming(mutation), "id": str(mutation.id)}
         checked = validate_attachment(data)
         if checked.errors:
@@ -666,9 +856,15 @@ def apply_attachment(ctx: PushContext, mutation: Mutation,
         activity, project = _attachment_activity(ctx, clean["activity_id"])
         now = utcnow()
         attachment = Attachment(
-            id=mutation.id, activity_id=activity.id, sha256=clean["sha256"],
-            size=clean["size"], content_type=clean["content_type"],
-            caption=clean.get("caption") or "", version=1, created_at=now, updated_at=now,
+            id=mutation.id,
+            activity_id=activity.id,
+            sha256=clean["sha256"],
+            size=clean["size"],
+            content_type=clean["content_type"],
+            caption=clean.get("caption") or "",
+            version=1,
+            created_at=now,
+            updated_at=now,
         )
         session.add(attachment)
         session.flush()
@@ -681,9 +877,15 @@ def apply_attachment(ctx: PushContext, mutation: Mutation,
     version = existing.version
     _check_base(mutation, version)
     current = attachment_wire(existing)
-    history = record_history(session, entity=Entity.ATTACHMENT, entity_id=existing.id,
-                             current=current, current_version=version,
-                             base_version=mutation.base_version, device_id=ctx.device.id)
+    history = record_history(
+        session,
+        entity=Entity.ATTACHMENT,
+        entity_id=existing.id,
+        current=current,
+        current_version=version,
+        base_version=mutation.base_version,
+        device_id=ctx.device.id,
+    )
     if mutation.op == Op.DELETE:
         outcome = merge_delete(history=history)
         if outcome.delete:
@@ -696,8 +898,11 @@ def apply_attachment(ctx: PushContext, mutation: Mutation,
     incoming = _incoming(mutation)
     for fixed in ("activity_id", "sha256", "size", "content_type"):
         if fixed in incoming and str(incoming[fixed]).lower() != str(current[fixed]).lower():
-            raise _reject(fixed, "a photo's bytes and activity are fixed: add a new photo "
-                          "instead", version=version)
+            raise _reject(
+                fixed,
+                "a photo's bytes and activity are fixed: add a new photo instead",
+                version=version,
+            )
         incoming.pop(fixed, None)
     incoming = {k: v for k, v in incoming.items() if k == "caption"}
     outcome = merge_upsert(history=history, incoming=incoming)
@@ -716,14 +921,29 @@ def apply_attachment(ctx: PushContext, mutation: Mutation,
 def _flag_reused_photo(activity: Activity) -> None:
     flags = list(activity.flags or [])
     if not any(f.get("code") == "photo_reused" for f in flags):
-        flags.append({"code": "photo_reused", "field": "attachments",
-                      "message": "attachments: the same photo is attached to another activity"})
+        flags.append(
+            {
+                "code": "photo_reused",
+                "field": "attachments",
+                "message": "attachments: the same photo is attached to another activity",
+            }
+        )
         activity.flags = flags
 
 
 def _attachment_written(ctx: PushContext, attachment: Attachment, project: Project) -> None:
-    add_record_revision(ctx, entity=Entity.ATTACHMENT, entity_id=attachment.id,
-                        version=attachment.version, data=attachment_wire(attachment))
-    record_change(ctx.session, entity="attachment", entity_id=attachment.id,
-                  op="delete" if attachment.deleted else "upsert", version=attachment.version,
-                  project_id=project.id)
+    add_record_revision(
+        ctx,
+        entity=Entity.ATTACHMENT,
+        entity_id=attachment.id,
+        version=attachment.version,
+        data=attachment_wire(attachment),
+    )
+    record_change(
+        ctx.session,
+        entity="attachment",
+        entity_id=attachment.id,
+        op="delete" if attachment.deleted else "upsert",
+        version=attachment.version,
+        project_id=project.id,
+    )

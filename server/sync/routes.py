@@ -62,17 +62,20 @@ def parse_push(body: bytes) -> PushRequest:
     try:
         return PushRequest.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed([
-            {"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]) from exc
+        raise ValidationFailed(
+            [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        ) from exc
 
 
 async def _push_body(request: Request, settings: SettingsDep) -> bytes:
     return await read_body(request, limit=settings.max_request_bytes)
 
 
-_optional_device = HTTPBearer(auto_error=False, scheme_name="OptionalDeviceToken",
-                              description="A device token, if the tablet is enrolled")
+_optional_device = HTTPBearer(
+    auto_error=False,
+    scheme_name="OptionalDeviceToken",
+    description="A device token, if the tablet is enrolled",
+)
 
 
 @sync_router.get("/info", response_model=SyncInfo)
@@ -106,8 +109,9 @@ def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
 # across a wait for another thread.
 
 
-@sync_router.post("/push", response_model=PushResponse,
-             responses=error_responses(401, 403, 409, 413, 422, 426))
+@sync_router.post(
+    "/push", response_model=PushResponse, responses=error_responses(401, 403, 409, 413, 422, 426)
+)
 def push(
     caller: DeviceCaller,
     engine: EngineDep,
@@ -122,9 +126,13 @@ def push(
         body = decode_body(raw, encoding=content_encoding, limit=settings.max_request_bytes)
         envelope = parse_push(body)
         with Session(write_engine(engine)) as session:
-            result = service.push(session, caller=caller, request=envelope,
-                                  max_mutations=settings.max_push_mutations,
-                                  app_version=x_app_version)
+            result = service.push(
+                session,
+                caller=caller,
+                request=envelope,
+                max_mutations=settings.max_push_mutations,
+                app_version=x_app_version,
+            )
             session.commit()
         del envelope, body
     return result
@@ -144,8 +152,11 @@ def pull(
 # --- photos ------------------------------------------------------------------------------------
 
 attachments_router = APIRouter(prefix="/attachments", tags=["sync"], route_class=SyncRoute)
-_any_bearer = HTTPBearer(auto_error=False, scheme_name="AccessOrDeviceToken",
-                         description="A person's access token or a tablet's device token")
+_any_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="AccessOrDeviceToken",
+    description="A person's access token or a tablet's device token",
+)
 
 
 def any_caller(
@@ -178,8 +189,12 @@ async def _chunk_body(request: Request) -> bytes:
 
 
 def _offset_headers(state: attachments.UploadState) -> dict[str, str]:
-    return {"Upload-Offset": str(state.offset), "Upload-Length": str(state.size),
-            "Upload-Complete": "1" if state.complete else "0", "Cache-Control": "no-store"}
+    return {
+        "Upload-Offset": str(state.offset),
+        "Upload-Length": str(state.size),
+        "Upload-Complete": "1" if state.complete else "0",
+        "Cache-Control": "no-store",
+    }
 
 
 @attachments_router.head("/{attachment_id}", responses=error_responses(401, 403, 404))
@@ -189,8 +204,9 @@ def upload_offset(attachment_id: uuid.UUID, caller: AnyCaller, session: SessionD
     return Response(status_code=200, headers=_offset_headers(state))
 
 
-@attachments_router.patch("/{attachment_id}",
-                          responses=error_responses(401, 403, 404, 409, 413, 422))
+@attachments_router.patch(
+    "/{attachment_id}", responses=error_responses(401, 403, 404, 409, 413, 422)
+)
 def upload_chunk(
     attachment_id: uuid.UUID,
     caller: DeviceCaller,
@@ -201,59 +217,85 @@ def upload_chunk(
 ) -> JSONResponse:
     """Append a chunk (at most 1 MiB) at ``Upload-Offset``."""
     with Session(write_engine(engine)) as session:
-        state = attachments.append_chunk(session, caller=caller, files=files,
-                                         attachment_id=attachment_id, offset=upload_offset,
-                                         chunk=chunk)
+        state = attachments.append_chunk(
+            session,
+            caller=caller,
+            files=files,
+            attachment_id=attachment_id,
+            offset=upload_offset,
+            chunk=chunk,
+        )
         session.commit()
     if state.refused:
         raise UploadMismatch(state.refused)
-    return JSONResponse({"upload_offset": state.offset, "size": state.size,
-                         "complete": state.complete, "server_time": utcnow().isoformat()},
-                        headers=_offset_headers(state))
+    return JSONResponse(
+        {
+            "upload_offset": state.offset,
+            "size": state.size,
+            "complete": state.complete,
+            "server_time": utcnow().isoformat(),
+        },
+        headers=_offset_headers(state),
+    )
 
 
-@attachments_router.get("/{attachment_id}", response_class=FileResponse,
-                        responses=error_responses(401, 403, 404))
-def photo(attachment_id: uuid.UUID, caller: AnyCaller, session: SessionDep,
-          files: Files) -> FileResponse:
+@attachments_router.get(
+    "/{attachment_id}", response_class=FileResponse, responses=error_responses(401, 403, 404)
+)
+def photo(
+    attachment_id: uuid.UUID, caller: AnyCaller, session: SessionDep, files: Files
+) -> FileResponse:
     """The photo's bytes, for people and tablets whose scope holds its activity."""
-    path, content_type = attachments.open_photo(session, caller=caller, files=files,
-                                                attachment_id=attachment_id)
-    return FileResponse(path, media_type=content_type,
-                        headers={"Cache-Control": "private, max-age=86400"})
+    path, content_type = attachments.open_photo(
+        session, caller=caller, files=files, attachment_id=attachment_id
+    )
+    return FileResponse(
+        path, media_type=content_type, headers={"Cache-Control": "private, max-age=86400"}
+    )
 
 
 # --- conflicts -----------------------------------------------------------------------------
 
-conflicts_router = APIRouter(prefix="/conflicts", tags=["conflicts"],
-                             responses=error_responses(401, 403, 404, 422))
+conflicts_router = APIRouter(
+    prefix="/conflicts", tags=["conflicts"], responses=error_responses(401, 403, 404, 422)
+)
 
 
 @conflicts_router.get("", response_model=Page[dict[str, Any]])
 def list_conflicts(
     caller: CurrentCaller,
     session: SessionDep,
-    status: Annotated[str | None, Query(max_length=16,
-                                        description="open | resolved | superseded")] = "open",
+    status: Annotated[
+        str | None, Query(max_length=16, description="open | resolved | superseded")
+    ] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Page[dict[str, Any]]:
     """Conflicts in the caller's scope, newest first."""
-    items, total = conflicts.list_conflicts(session, caller=caller, status=status or None,
-                                            limit=limit, offset=offset)
+    items, total = conflicts.list_conflicts(
+        session, caller=caller, status=status or None, limit=limit, offset=offset
+    )
     return Page(items=items, total=total)
 
 
 @conflicts_router.get("/{conflict_id}", response_model=dict[str, Any])
-def get_conflict(conflict_id: uuid.UUID, caller: CurrentCaller,
-                 session: SessionDep) -> dict[str, Any]:
+def get_conflict(
+    conflict_id: uuid.UUID, caller: CurrentCaller, session: SessionDep
+) -> dict[str, Any]:
     return conflict_wire(conflicts.get_conflict(session, caller=caller, conflict_id=conflict_id))
 
 
-@conflicts_router.post("/{conflict_id}/resolve", response_model=dict[str, Any],
-                       responses=error_responses(401, 403, 404, 409, 422))
-def resolve_conflict(conflict_id: uuid.UUID, body: conflicts.ResolveRequest,
-                     caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
+@conflicts_router.post(
+    "/{conflict_id}/resolve",
+    response_model=dict[str, Any],
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def resolve_conflict(
+    conflict_id: uuid.UUID,
+    body: conflicts.ResolveRequest,
+    caller: CurrentCaller,
+    session: SessionDep,
+) -> dict[str, Any]:
     """Keep the server's values, take the tablet's, or set custom ones."""
     conflict = conflicts.resolve(session, caller=caller, conflict_id=conflict_id, request=body)
     session.commit()

@@ -108,7 +108,8 @@ def check_protocol(protocol: object) -> None:
 def lock_device(session: Session, *, device_id: uuid.UUID) -> Device:
     """The device row, locked until the transaction ends (SQLite: BEGIN IMMEDIATE does it)."""
     device = session.execute(
-        select(Device).where(col(Device.id) == device_id)
+        select(Device)
+        .where(col(Device.id) == device_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
@@ -131,8 +132,10 @@ def push(
     if request.device_id != caller.device.id:
         raise Forbidden("this batch names another tablet than the one the token belongs to")
     if len(request.mutations) > max_mutations:
-        raise PayloadTooLarge(f"the batch holds {len(request.mutations)} mutations; the limit "
-                              f"is {max_mutations}", limit=max_mutations)
+        raise PayloadTooLarge(
+            f"the batch holds {len(request.mutations)} mutations; the limit is {max_mutations}",
+            limit=max_mutations,
+        )
     device = lock_device(session, device_id=caller.device.id)
     last_seq = device.last_seq
     fresh = [m for m in request.mutations if m.seq > last_seq]
@@ -141,8 +144,9 @@ def push(
 
     with collector_paused():
         results = _duplicates(session, [m for m in request.mutations if m.seq <= last_seq])
-        context = PushContext(session=session, caller=caller, device=device,
-                              today=utcnow().date(), source=source)
+        context = PushContext(
+            session=session, caller=caller, device=device, today=utcnow().date(), source=source
+        )
         existing = _existing(session, fresh)
         for run, bulk in _runs(fresh, existing):
             if bulk:
@@ -196,15 +200,17 @@ def collector_paused() -> Iterator[None]:
                 gc.collect()
 
 
-def _runs(mutations: Sequence[Mutation], existing: dict[tuple[Entity, uuid.UUID], Any]
-          ) -> list[tuple[list[Mutation], bool]]:
+def _runs(
+    mutations: Sequence[Mutation], existing: dict[tuple[Entity, uuid.UUID], Any]
+) -> list[tuple[list[Mutation], bool]]:
     """Split a batch, in order, into runs of plain new activities (written in bulk) and runs of
     everything else (applied one by one). A record touched twice in the batch goes one by one."""
     seen = Counter((m.entity, m.id) for m in mutations)
     runs: list[tuple[list[Mutation], bool]] = []
     for mutation in mutations:
-        bulk = (seen[(mutation.entity, mutation.id)] == 1
-                and is_plain_create(mutation, existing.get((mutation.entity, mutation.id))))
+        bulk = seen[(mutation.entity, mutation.id)] == 1 and is_plain_create(
+            mutation, existing.get((mutation.entity, mutation.id))
+        )
         if runs and runs[-1][1] == bulk:
             runs[-1][0].append(mutation)
         else:
@@ -212,8 +218,9 @@ def _runs(mutations: Sequence[Mutation], existing: dict[tuple[Entity, uuid.UUID]
     return runs
 
 
-def _apply_in_bulk(context: PushContext, run: list[Mutation],
-                   existing: dict[tuple[Entity, uuid.UUID], Any]) -> list[MutationResult]:
+def _apply_in_bulk(
+    context: PushContext, run: list[Mutation], existing: dict[tuple[Entity, uuid.UUID], Any]
+) -> list[MutationResult]:
     try:
         with context.session.begin_nested():
             answers = apply_new_activities(context, run)
@@ -225,32 +232,42 @@ def _apply_in_bulk(context: PushContext, run: list[Mutation],
         answer = answers[mutation.seq]
         if isinstance(answer, Rejected):
             _keep(context, mutation, status=ResultStatus.REJECTED, errors=answer.errors)
-            results.append(MutationResult(
-                seq=mutation.seq, id=mutation.id, status=ResultStatus.REJECTED,
-                errors=[FieldError(**e) for e in answer.errors]))
+            results.append(
+                MutationResult(
+                    seq=mutation.seq,
+                    id=mutation.id,
+                    status=ResultStatus.REJECTED,
+                    errors=[FieldError(**e) for e in answer.errors],
+                )
+            )
         else:
-            results.append(MutationResult(seq=mutation.seq, id=mutation.id,
-                                          status=answer.status, version=answer.version))
+            results.append(
+                MutationResult(
+                    seq=mutation.seq, id=mutation.id, status=answer.status, version=answer.version
+                )
+            )
     return results
 
 
-def _existing(session: Session,
-              mutations: Sequence[Mutation]) -> dict[tuple[Entity, uuid.UUID], Any]:
+def _existing(
+    session: Session, mutations: Sequence[Mutation]
+) -> dict[tuple[Entity, uuid.UUID], Any]:
     """The records a batch touches, loaded in one query per entity."""
     found: dict[tuple[Entity, uuid.UUID], Any] = {}
     for entity, table in _TABLES.items():
         ids = list({m.id for m in mutations if m.entity == entity})
         for start in range(0, len(ids), 500):
             rows = session.execute(
-                select(table).where(table.id.in_(ids[start:start + 500]))
+                select(table).where(table.id.in_(ids[start : start + 500]))
             ).scalars()
             for row in rows:
                 found[(entity, row.id)] = row
     return found
 
 
-def _apply_one(context: PushContext, mutation: Mutation,
-               existing: dict[tuple[Entity, uuid.UUID], Any]) -> MutationResult:
+def _apply_one(
+    context: PushContext, mutation: Mutation, existing: dict[tuple[Entity, uuid.UUID], Any]
+) -> MutationResult:
     session = context.session
     key = (mutation.entity, mutation.id)
     record = existing.get(key)
@@ -261,24 +278,33 @@ def _apply_one(context: PushContext, mutation: Mutation,
             outcome = _APPLY[mutation.entity](context, mutation, record)
     except Rejected as exc:
         _keep(context, mutation, status=ResultStatus.REJECTED, errors=exc.errors)
-        return MutationResult(seq=mutation.seq, id=mutation.id, status=ResultStatus.REJECTED,
-                              version=exc.version,
-                              errors=[FieldError(**e) for e in exc.errors])
+        return MutationResult(
+            seq=mutation.seq,
+            id=mutation.id,
+            status=ResultStatus.REJECTED,
+            version=exc.version,
+            errors=[FieldError(**e) for e in exc.errors],
+        )
     except (IntegrityError, DataError) as exc:
         # Validation should have caught it; keep the mutation rather than block the queue.
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         errors = [{"field": "", "message": f"the server could not store this record: {reason}"}]
         _keep(context, mutation, status=ResultStatus.REJECTED, errors=errors)
-        return MutationResult(seq=mutation.seq, id=mutation.id, status=ResultStatus.REJECTED,
-                              errors=[FieldError(**e) for e in errors])
+        return MutationResult(
+            seq=mutation.seq,
+            id=mutation.id,
+            status=ResultStatus.REJECTED,
+            errors=[FieldError(**e) for e in errors],
+        )
     existing.pop(key, None)
     if outcome.status == ResultStatus.CONFLICT:
         kept = _keep(context, mutation, status=ResultStatus.CONFLICT, errors=[])
         _record_conflict(context, mutation, outcome, kept)
     elif mutation.data:
         _supersede_conflicts(context, mutation, outcome)
-    return MutationResult(seq=mutation.seq, id=mutation.id, status=outcome.status,
-                          version=outcome.version)
+    return MutationResult(
+        seq=mutation.seq, id=mutation.id, status=outcome.status, version=outcome.version
+    )
 
 
 def storable(data: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -317,19 +343,28 @@ def _duplicates(session: Session, mutations: Sequence[Mutation]) -> list[Mutatio
     existing = _existing(session, mutations)
     return [
         MutationResult(
-            seq=m.seq, id=m.id, status=ResultStatus.DUPLICATE,
+            seq=m.seq,
+            id=m.id,
+            status=ResultStatus.DUPLICATE,
             version=getattr(existing.get((m.entity, m.id)), "version", None),
         )
         for m in mutations
     ]
 
 
-def _keep(context: PushContext, mutation: Mutation, *, status: ResultStatus,
-          errors: list[dict[str, str]]) -> KeptMutation:
+def _keep(
+    context: PushContext, mutation: Mutation, *, status: ResultStatus, errors: list[dict[str, str]]
+) -> KeptMutation:
     kept = KeptMutation(
-        device_id=context.device.id, seq=mutation.seq, entity=mutation.entity,
-        entity_id=mutation.id, op=mutation.op, base_version=mutation.base_version,
-        data=storable(mutation.data), status=status, errors=errors,
+        device_id=context.device.id,
+        seq=mutation.seq,
+        entity=mutation.entity,
+        entity_id=mutation.id,
+        op=mutation.op,
+        base_version=mutation.base_version,
+        data=storable(mutation.data),
+        status=status,
+        errors=errors,
         author_id=context.caller.user.id,
     )
     context.session.add(kept)
@@ -337,13 +372,18 @@ def _keep(context: PushContext, mutation: Mutation, *, status: ResultStatus,
     return kept
 
 
-def _record_conflict(context: PushContext, mutation: Mutation, outcome: Outcome,
-                     kept: KeptMutation) -> None:
+def _record_conflict(
+    context: PushContext, mutation: Mutation, outcome: Outcome, kept: KeptMutation
+) -> None:
     assert outcome.merge is not None
     conflicts = outcome.merge.conflicts
     conflict = SyncConflict(
-        entity=mutation.entity, entity_id=mutation.id, project_id=outcome.project_id,
-        mutation_id=kept.id, device_id=context.device.id, fields=sorted(conflicts),
+        entity=mutation.entity,
+        entity_id=mutation.id,
+        project_id=outcome.project_id,
+        mutation_id=kept.id,
+        device_id=context.device.id,
+        fields=sorted(conflicts),
         base_values={k: c.base for k, c in conflicts.items()},
         server_values={k: c.server for k, c in conflicts.items()},
         device_values={k: c.device for k, c in conflicts.items()},
@@ -351,40 +391,68 @@ def _record_conflict(context: PushContext, mutation: Mutation, outcome: Outcome,
     )
     context.session.add(conflict)
     context.session.flush()
-    record_change(context.session, entity="conflict", entity_id=conflict.id, op="upsert",
-                  version=1, project_id=outcome.project_id)
+    record_change(
+        context.session,
+        entity="conflict",
+        entity_id=conflict.id,
+        op="upsert",
+        version=1,
+        project_id=outcome.project_id,
+    )
 
 
 def _supersede_conflicts(context: PushContext, mutation: Mutation, outcome: Outcome) -> None:
     """A tablet that saw the server's values and saved again has settled its own conflict."""
     session = context.session
-    open_conflicts = session.execute(
-        select(SyncConflict).where(
-            col(SyncConflict.entity) == mutation.entity,
-            col(SyncConflict.entity_id) == mutation.id,
-            col(SyncConflict.device_id) == context.device.id,
-            col(SyncConflict.status) == "open",
+    open_conflicts = (
+        session.execute(
+            select(SyncConflict).where(
+                col(SyncConflict.entity) == mutation.entity,
+                col(SyncConflict.entity_id) == mutation.id,
+                col(SyncConflict.device_id) == context.device.id,
+                col(SyncConflict.status) == "open",
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     data = mutation.data or {}
     for conflict in open_conflicts:
         seen = (conflict.server_version or 0) <= mutation.base_version
         if seen and all(name in data for name in conflict.fields):
-            close_conflict(session, conflict=conflict, status="superseded",
-                           resolution={"by": "device", "seq": mutation.seq,
-                                       "values": {n: data[n] for n in conflict.fields}},
-                           resolved_by_id=context.caller.user.id)
+            close_conflict(
+                session,
+                conflict=conflict,
+                status="superseded",
+                resolution={
+                    "by": "device",
+                    "seq": mutation.seq,
+                    "values": {n: data[n] for n in conflict.fields},
+                },
+                resolved_by_id=context.caller.user.id,
+            )
 
 
-def close_conflict(session: Session, *, conflict: SyncConflict, status: str,
-                   resolution: dict[str, Any], resolved_by_id: uuid.UUID | None,
-                   at: datetime | None = None) -> None:
+def close_conflict(
+    session: Session,
+    *,
+    conflict: SyncConflict,
+    status: str,
+    resolution: dict[str, Any],
+    resolved_by_id: uuid.UUID | None,
+    at: datetime | None = None,
+) -> None:
     conflict.status = status
     conflict.resolution = resolution
     conflict.resolved_by_id = resolved_by_id
     conflict.resolved_at = at or utcnow()
     session.add(conflict)
     session.flush()
-    record_change(session, entity="conflict", entity_id=conflict.id, op="upsert", version=2,
-                  project_id=conflict.project_id)
-
+    record_change(
+        session,
+        entity="conflict",
+        entity_id=conflict.id,
+        op="upsert",
+        version=2,
+        project_id=conflict.project_id,
+    )

@@ -26,55 +26,84 @@ def _day(value: date | None) -> str | None:
 
 def project_wire(project: Project) -> dict[str, Any]:
     return {
-        "id": str(project.id), "code": project.code, "name": project.name, "kind": project.kind,
-        "country": project.country, "thematic_area": project.thematic_area,
-        "solutions": list(project.solutions or []), "partners": list(project.partners or []),
-        "priority_product": project.priority_product, "start_date": _day(project.start_date),
-        "end_date": _day(project.end_date), "roster": project.roster,
+        "id": str(project.id),
+        "code": project.code,
+        "name": project.name,
+        "kind": project.kind,
+        "country": project.country,
+        "thematic_area": project.thematic_area,
+        "solutions": list(project.solutions or []),
+        "partners": list(project.partners or []),
+        "priority_product": project.priority_product,
+        "start_date": _day(project.start_date),
+        "end_date": _day(project.end_date),
+        "roster": project.roster,
     }
 
 
 def site_wire(site: Site) -> dict[str, Any]:
     return {
-        "id": str(site.id), "project_id": str(site.project_id), "name": site.name,
-        "admin_area": site.admin_area, "lat": site.lat, "lon": site.lon, "status": site.status,
+        "id": str(site.id),
+        "project_id": str(site.project_id),
+        "name": site.name,
+        "admin_area": site.admin_area,
+        "lat": site.lat,
+        "lon": site.lon,
+        "status": site.status,
     }
 
 
 def target_wire(target: Target) -> dict[str, Any]:
     return {
-        "id": str(target.id), "project_id": str(target.project_id),
-        "indicator": target.indicator, "period": target.period, "value": target.value,
+        "id": str(target.id),
+        "project_id": str(target.project_id),
+        "indicator": target.indicator,
+        "period": target.period,
+        "value": target.value,
         "sex": target.sex,
     }
 
 
 def participant_wire(participant: Participant) -> dict[str, Any]:
     return {
-        "id": str(participant.id), "project_id": str(participant.project_id),
-        "code": participant.code, "name": participant.name, "sex": participant.sex,
-        "birth_year": participant.birth_year, "category": participant.category,
-        "disability": participant.disability, "deleted": participant.deleted,
+        "id": str(participant.id),
+        "project_id": str(participant.project_id),
+        "code": participant.code,
+        "name": participant.name,
+        "sex": participant.sex,
+        "birth_year": participant.birth_year,
+        "category": participant.category,
+        "disability": participant.disability,
+        "deleted": participant.deleted,
     }
 
 
 def attachment_wire(attachment: Attachment) -> dict[str, Any]:
     return {
-        "id": str(attachment.id), "activity_id": str(attachment.activity_id),
-        "sha256": attachment.sha256, "size": attachment.size,
-        "content_type": attachment.content_type, "caption": attachment.caption,
-        "complete": attachment.complete, "deleted": attachment.deleted,
+        "id": str(attachment.id),
+        "activity_id": str(attachment.activity_id),
+        "sha256": attachment.sha256,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "caption": attachment.caption,
+        "complete": attachment.complete,
+        "deleted": attachment.deleted,
     }
 
 
 def conflict_wire(conflict: SyncConflict) -> dict[str, Any]:
     return {
-        "id": str(conflict.id), "entity": conflict.entity, "entity_id": str(conflict.entity_id),
+        "id": str(conflict.id),
+        "entity": conflict.entity,
+        "entity_id": str(conflict.entity_id),
         "project_id": str(conflict.project_id) if conflict.project_id else None,
         "device_id": str(conflict.device_id) if conflict.device_id else None,
-        "fields": list(conflict.fields or []), "base_values": conflict.base_values,
-        "server_values": conflict.server_values, "device_values": conflict.device_values,
-        "status": conflict.status, "resolution": conflict.resolution,
+        "fields": list(conflict.fields or []),
+        "base_values": conflict.base_values,
+        "server_values": conflict.server_values,
+        "device_values": conflict.device_values,
+        "status": conflict.status,
+        "resolution": conflict.resolution,
         "created_at": conflict.created_at.isoformat() if conflict.created_at else None,
         "resolved_at": conflict.resolved_at.isoformat() if conflict.resolved_at else None,
     }
@@ -86,8 +115,12 @@ def catalogue_wire() -> dict[str, Any]:
     return {
         "thematic_areas": [asdict(t) for t in catalogue.THEMATIC_AREAS.values()],
         "solutions": [
-            {"code": s.code, "name": s.name, "thematic_area": s.thematic_area,
-             "modalities": [str(m) for m in s.modalities]}
+            {
+                "code": s.code,
+                "name": s.name,
+                "thematic_area": s.thematic_area,
+                "modalities": [str(m) for m in s.modalities],
+            }
             for s in catalogue.SOLUTIONS.values()
         ],
         "topics": [asdict(t) for t in catalogue.TOPICS.values()],

@@ -56,12 +56,16 @@ class LiveServer:
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.officer_token}"}
-        return requests.request(method, f"{self.url}/api/v1{path}", headers=headers,
-                                timeout=30, **kwargs)
+        return requests.request(
+            method, f"{self.url}/api/v1{path}", headers=headers, timeout=30, **kwargs
+        )
 
     def return_activity(self, activity_id: str, comment: str) -> None:
-        answer = self.api("POST", f"/activities/{activity_id}/review",
-                          json={"action": "return", "comment": comment})
+        answer = self.api(
+            "POST",
+            f"/activities/{activity_id}/review",
+            json={"action": "return", "comment": comment},
+        )
         assert answer.status_code == 200, answer.text
 
     def activity(self, activity_id: str) -> dict[str, Any]:
@@ -76,22 +80,39 @@ class LiveServer:
 
 
 def start_server(db_url: str, data_dir: Path, *, codes: int = 2) -> LiveServer:
-    settings = Settings(environment="test", data_dir=data_dir, database_url=db_url,
-                        secret_key="test-secret-key-that-is-long-enough-0123456789",
-                        log_level="WARNING", rate_limit_auth_per_minute=0,
-                        rate_limit_sync_per_minute=0)
+    settings = Settings(
+        environment="test",
+        data_dir=data_dir,
+        database_url=db_url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        log_level="WARNING",
+        rate_limit_auth_per_minute=0,
+        rate_limit_sync_per_minute=0,
+    )
     settings.ensure_data_dir()
     engine = make_engine(db_url)
     with Session(write_engine(engine)) as session:
-        project = make_project(session, roster=True, start_date=date(2024, 1, 1),
-                               end_date=date(date.today().year + 2, 12, 31))
+        project = make_project(
+            session,
+            roster=True,
+            start_date=date(2024, 1, 1),
+            end_date=date(date.today().year + 2, 12, 31),
+        )
         site = make_site(session, project, name="Ha Mokhalinyane")
-        session.add(Target(project_id=project.id, indicator="PARTICIPANTS",
-                           period=quarter(date.today()), value=100))
+        session.add(
+            Target(
+                project_id=project.id,
+                indicator="PARTICIPANTS",
+                period=quarter(date.today()),
+                value=100,
+            )
+        )
         expert = make_user(session, role="field_expert", projects=[project])
         officer = make_user(session, role="country_officer", countries=["LSO"])
-        issued = [issue_enrolment_code(session, user=expert, hours=24, created_by_id=officer.id)[1]
-                  for _ in range(codes)]
+        issued = [
+            issue_enrolment_code(session, user=expert, hours=24, created_by_id=officer.id)[1]
+            for _ in range(codes)
+        ]
         officer_token = make_access_token(session, officer)
         ids = (str(project.id), str(site.id), expert.username)
         session.commit()
@@ -109,9 +130,17 @@ def start_server(db_url: str, data_dir: Path, *, codes: int = 2) -> LiveServer:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    return LiveServer(url=f"http://127.0.0.1:{port}", engine=engine, project_id=ids[0],
-                      site_id=ids[1], expert=ids[2], officer_token=officer_token,
-                      codes=issued, _server=server, _thread=thread)
+    return LiveServer(
+        url=f"http://127.0.0.1:{port}",
+        engine=engine,
+        project_id=ids[0],
+        site_id=ids[1],
+        expert=ids[2],
+        officer_token=officer_token,
+        codes=issued,
+        _server=server,
+        _thread=thread,
+    )
 
 
 @pytest.fixture

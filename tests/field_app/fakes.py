@@ -40,28 +40,62 @@ class MemoryBackend:
         self._enrolment = Enrolment(server, self._device_id, username, "field_expert", "tab")
 
     def add_project(self, **fields: Any) -> dict[str, Any]:
-        project = {"id": str(uuid.uuid4()), "code": "LSO-CPP-01", "name": "Potato value chain",
-                   "kind": "CPP", "country": "LSO", "thematic_area": "TA1",
-                   "solutions": ["S1", "S2"], "start_date": "2024-01-01",
-                   "end_date": "2027-12-31", "roster": True, **fields}
+        project = {
+            "id": str(uuid.uuid4()),
+            "code": "LSO-CPP-01",
+            "name": "Potato value chain",
+            "kind": "CPP",
+            "country": "LSO",
+            "thematic_area": "TA1",
+            "solutions": ["S1", "S2"],
+            "start_date": "2024-01-01",
+            "end_date": "2027-12-31",
+            "roster": True,
+            **fields,
+        }
         self._projects.append(project)
         return project
 
-    def add_site(self, project: Mapping[str, Any], name: str, lat: float | None = None,
-                 lon: float | None = None) -> dict[str, Any]:
-        site = {"id": str(uuid.uuid4()), "project_id": project["id"], "name": name,
-                "admin_area": "", "lat": lat, "lon": lon}
+    def add_site(
+        self,
+        project: Mapping[str, Any],
+        name: str,
+        lat: float | None = None,
+        lon: float | None = None,
+    ) -> dict[str, Any]:
+        site = {
+            "id": str(uuid.uuid4()),
+            "project_id": project["id"],
+            "name": name,
+            "admin_area": "",
+            "lat": lat,
+            "lon": lon,
+        }
         self._sites.append(site)
         return site
 
-    def add_target(self, project: Mapping[str, Any], indicator: str, period: str,
-                   value: float, sex: str | None = None) -> None:
-        self._targets.append({"id": str(uuid.uuid4()), "project_id": project["id"],
-                              "indicator": indicator, "period": period, "value": value,
-                              "sex": sex})
+    def add_target(
+        self,
+        project: Mapping[str, Any],
+        indicator: str,
+        period: str,
+        value: float,
+        sex: str | None = None,
+    ) -> None:
+        self._targets.append(
+            {
+                "id": str(uuid.uuid4()),
+                "project_id": project["id"],
+                "indicator": indicator,
+                "period": period,
+                "value": value,
+                "sex": sex,
+            }
+        )
 
-    def add_record(self, data: Mapping[str, Any], state: str = "synced",
-                   **extra: Any) -> LocalRecord:
+    def add_record(
+        self, data: Mapping[str, Any], state: str = "synced", **extra: Any
+    ) -> LocalRecord:
         record = LocalRecord(data=dict(data), state=state, **extra)
         self.records[record.id] = record
         return record
@@ -70,10 +104,18 @@ class MemoryBackend:
     def enrolment(self) -> Enrolment | None:
         return self._enrolment
 
-    def enrol(self, *, server_url: str, code: str | None, username: str | None,
-              password: str | None, label: str) -> Enrolment:
-        self._enrolment = Enrolment(server_url, self._device_id, username or "code-user",
-                                    "field_expert", label)
+    def enrol(
+        self,
+        *,
+        server_url: str,
+        code: str | None,
+        username: str | None,
+        password: str | None,
+        label: str,
+    ) -> Enrolment:
+        self._enrolment = Enrolment(
+            server_url, self._device_id, username or "code-user", "field_expert", label
+        )
         return self._enrolment
 
     def projects(self) -> list[dict[str, Any]]:
@@ -96,36 +138,47 @@ class MemoryBackend:
         for record in self.activities(project_id):
             data = record.data
             attendance = data.get("attendance") or []
-            rows.append(RowFacts(
-                id=record.id, title=data.get("title") or "", type=data.get("type") or "",
-                start_date=data.get("start_date") or "", topic=data.get("topic") or "",
-                site_id=data.get("site_id") or "",
-                participants=sum(r["count"] for r in attendance),
-                women=sum(r["count"] for r in attendance if r["sex"] == "female"),
-                state=record.state))
+            rows.append(
+                RowFacts(
+                    id=record.id,
+                    title=data.get("title") or "",
+                    type=data.get("type") or "",
+                    start_date=data.get("start_date") or "",
+                    topic=data.get("topic") or "",
+                    site_id=data.get("site_id") or "",
+                    participants=sum(r["count"] for r in attendance),
+                    women=sum(r["count"] for r in attendance if r["sex"] == "female"),
+                    state=record.state,
+                )
+            )
         return rows
 
     def progress_activities(self, project_id: str, year: int) -> list[dict[str, Any]]:
-        return [r.data for r in self.activities(project_id)
-                if counted(r.data) and str(r.data.get("start_date", "")).startswith(f"{year}-")]
+        return [
+            r.data
+            for r in self.activities(project_id)
+            if counted(r.data) and str(r.data.get("start_date", "")).startswith(f"{year}-")
+        ]
 
     def activity_states(self, project_id: str) -> dict[str, int]:
         return dict(Counter(r.state for r in self.activities(project_id)))
 
     def fingerprint(self) -> tuple[object, ...]:
-        return (len(self.records), len(self.saves), self.syncs,
-                tuple(r.state for r in self.records.values()))
+        return (
+            len(self.records),
+            len(self.saves),
+            self.syncs,
+            tuple(r.state for r in self.records.values()),
+        )
 
     def activity(self, activity_id: str) -> LocalRecord | None:
         return self.records.get(activity_id)
 
     def attention(self) -> list[LocalRecord]:
-        return [r for r in self.records.values()
-                if r.state in ("returned", "conflict", "rejected")]
+        return [r for r in self.records.values() if r.state in ("returned", "conflict", "rejected")]
 
     def photos(self, activity_id: str) -> list[Photo]:
-        return [p for save in self.saves if save.activity["id"] == activity_id
-                for p in save.photos]
+        return [p for save in self.saves if save.activity["id"] == activity_id for p in save.photos]
 
     def save_activity(self, save: Save) -> None:
         self.saves.append(save)
@@ -133,7 +186,8 @@ class MemoryBackend:
             self._sites.append(dict(save.new_site))
         old = self.records.get(str(save.activity["id"]))
         self.records[str(save.activity["id"])] = LocalRecord(
-            data=dict(save.activity), state="pending", version=old.version if old else 0)
+            data=dict(save.activity), state="pending", version=old.version if old else 0
+        )
 
     def save_participant(self, data: Mapping[str, Any]) -> None:
         self._participants = [p for p in self._participants if p["id"] != data["id"]]
@@ -165,8 +219,12 @@ class MemoryBackend:
 
     def status(self) -> SyncStatus:
         pending = sum(1 for r in self.records.values() if r.state == "pending")
-        return SyncStatus(pending=pending, last_success=self.last_success,
-                          last_error=self.last_error, attention=len(self.attention()))
+        return SyncStatus(
+            pending=pending,
+            last_success=self.last_success,
+            last_error=self.last_error,
+            attention=len(self.attention()),
+        )
 
     def server_offset(self) -> timedelta:
         return timedelta(0)
@@ -186,21 +244,50 @@ class MemoryBackend:
         pass
 
 
-def activity(project: Mapping[str, Any], *, title: str = "Potato storage demonstration",
-             start: date = date(2025, 3, 14), site: Mapping[str, Any] | None = None,
-             women: int = 12, men: int = 8, **fields: Any) -> dict[str, Any]:
+def activity(
+    project: Mapping[str, Any],
+    *,
+    title: str = "Potato storage demonstration",
+    start: date = date(2025, 3, 14),
+    site: Mapping[str, Any] | None = None,
+    women: int = 12,
+    men: int = 8,
+    **fields: Any,
+) -> dict[str, Any]:
     return {
-        "id": str(uuid.uuid4()), "project_id": project["id"],
-        "site_id": site["id"] if site else None, "type": "demonstration", "title": title,
-        "start_date": start.isoformat(), "end_date": start.isoformat(), "topic": "S1.T2",
-        "modality": "T", "level": "L3", "delivery": "in_person", "value_chain_stage": None,
-        "facilitators": ["Thabo"], "experts_count": 1, "location": None, "notes": "",
+        "id": str(uuid.uuid4()),
+        "project_id": project["id"],
+        "site_id": site["id"] if site else None,
+        "type": "demonstration",
+        "title": title,
+        "start_date": start.isoformat(),
+        "end_date": start.isoformat(),
+        "topic": "S1.T2",
+        "modality": "T",
+        "level": "L3",
+        "delivery": "in_person",
+        "value_chain_stage": None,
+        "facilitators": ["Thabo"],
+        "experts_count": 1,
+        "location": None,
+        "notes": "",
         "attendance": [
-            {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
-             "count": women},
-            {"sex": "male", "age_band": "adult", "category": "farmer", "disability": False,
-             "count": men},
+            {
+                "sex": "female",
+                "age_band": "adult",
+                "category": "farmer",
+                "disability": False,
+                "count": women,
+            },
+            {
+                "sex": "male",
+                "age_band": "adult",
+                "category": "farmer",
+                "disability": False,
+                "count": men,
+            },
         ],
-        "status": "submitted", "captured_at": datetime(2025, 3, 14, tzinfo=UTC).isoformat(),
+        "status": "submitted",
+        "captured_at": datetime(2025, 3, 14, tzinfo=UTC).isoformat(),
         **fields,
     }

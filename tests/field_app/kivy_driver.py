@@ -42,12 +42,20 @@ def environment() -> dict[str, str]:
 
 def probe() -> str | None:
     """None when a window opens in a fresh process; else why not (last line of the error)."""
-    code = ("from kivy.core.window import Window\n"
-            "assert Window is not None, 'no window provider'\n"
-            "print('window', Window.size)\n")
+    code = (
+        "from kivy.core.window import Window\n"
+        "assert Window is not None, 'no window provider'\n"
+        "print('window', Window.size)\n"
+    )
     try:
-        result = subprocess.run([sys.executable, "-c", code], env={**os.environ, **environment()},
-                                capture_output=True, text=True, timeout=60, check=False)
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, **environment()},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if result.returncode == 0 and "window" in result.stdout:
@@ -88,8 +96,9 @@ class Driver:
         for _ in range(frames):
             self.loop.idle()
 
-    def wait_until(self, condition: Callable[[], Any], *, timeout: float = 30.0,
-                   what: str = "the condition") -> Any:
+    def wait_until(
+        self, condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "the condition"
+    ) -> Any:
         """Step frames until ``condition()`` is truthy (background work finishes)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -113,8 +122,11 @@ class Driver:
         from kivy.tests.common import UnitTestTouch
 
         assert widget.get_root_window() is not None, f"{widget} is not on screen"
-        self.wait_until(lambda: not widget.disabled, timeout=timeout,
-                        what=f"{widget} ({getattr(widget, 'text', '')!r}) to be enabled")
+        self.wait_until(
+            lambda: not widget.disabled,
+            timeout=timeout,
+            what=f"{widget} ({getattr(widget, 'text', '')!r}) to be enabled",
+        )
         self.scroll_into_view(widget)
         x, y = widget.to_window(*widget.center)
         touch = UnitTestTouch(x, y)
@@ -136,8 +148,7 @@ class Driver:
         right, top = widget.to_window(widget.right, widget.top)
         view_left, view_bottom = parent.to_window(parent.x, parent.y)
         view_right, view_top = parent.to_window(parent.right, parent.top)
-        if bottom >= view_bottom and top <= view_top and left >= view_left and \
-                right <= view_right:
+        if bottom >= view_bottom and top <= view_top and left >= view_left and right <= view_right:
             return
         parent.scroll_to(widget, padding=40, animate=False)
         self.step(2)

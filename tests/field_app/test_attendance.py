@@ -18,8 +18,13 @@ from field_app.controllers.attendance import (
 )
 from shared.validation import MAX_COUNT, validate_attendance
 
-cells = st.builds(Cell, st.sampled_from(CATEGORIES), st.booleans(), st.sampled_from(SEXES),
-                  st.sampled_from(AGE_BANDS))
+cells = st.builds(
+    Cell,
+    st.sampled_from(CATEGORIES),
+    st.booleans(),
+    st.sampled_from(SEXES),
+    st.sampled_from(AGE_BANDS),
+)
 
 
 def test_totals_women_share_and_rows() -> None:
@@ -74,6 +79,8 @@ def test_rows_round_trip_and_totals_agree(counts: dict[Cell, int]) -> None:
     assert again.rows() == grid.rows()
     assert grid.total() == sum(counts.values())
     assert sum(grid.total(sex=s) for s in SEXES) == grid.total()
-    assert sum(grid.total(category=c, disability=d) for c in CATEGORIES
-               for d in (False, True)) == grid.total()
+    assert (
+        sum(grid.total(category=c, disability=d) for c in CATEGORIES for d in (False, True))
+        == grid.total()
+    )
     assert validate_attendance(grid.rows()) == []

@@ -21,12 +21,14 @@ def make_session(tmp_path: Path) -> FieldSession:
     return FieldSession(backend=StoreBackend(data_dir), device=Device(), data_dir=data_dir)
 
 
-def filled_form(session: FieldSession, project_id: str, *, women: str = "12",
-                men: str = "8") -> ActivityForm:
+def filled_form(
+    session: FieldSession, project_id: str, *, women: str = "12", men: str = "8"
+) -> ActivityForm:
     project = session.project(project_id)
     assert project is not None
-    form = ActivityForm(project=project, sites=session.backend.sites(project_id),
-                        today=session.today())
+    form = ActivityForm(
+        project=project, sites=session.backend.sites(project_id), today=session.today()
+    )
     form.set("type", "demonstration")
     form.set("title", "Seed potato storage demonstration")
     form.set("topic", "S1.T2")
@@ -44,13 +46,15 @@ def enrolled(live_server: LiveServer, tmp_path: Path) -> FieldSession:
 
 
 def test_enrol_with_a_code_then_pull_brings_projects_sites_and_targets(
-        enrolled: FieldSession, live_server: LiveServer) -> None:
+    enrolled: FieldSession, live_server: LiveServer
+) -> None:
     assert enrolled.enrolled
     enrolment = enrolled.enrolment()
     assert enrolment is not None and enrolment.username == live_server.expert
     assert [p["id"] for p in enrolled.projects()] == [live_server.project_id]
-    assert [s["id"] for s in enrolled.backend.sites(live_server.project_id)] == \
-        [live_server.site_id]
+    assert [s["id"] for s in enrolled.backend.sites(live_server.project_id)] == [
+        live_server.site_id
+    ]
     assert enrolled.backend.targets(live_server.project_id)[0]["indicator"] == "PARTICIPANTS"
     status = enrolled.status()
     assert status.pending == 0 and status.last_error is None and status.last_success is not None
@@ -59,14 +63,16 @@ def test_enrol_with_a_code_then_pull_brings_projects_sites_and_targets(
 
 def test_enrol_with_username_and_password(live_server: LiveServer, tmp_path: Path) -> None:
     session = make_session(tmp_path)
-    enrolment = session.enrol(server_url=live_server.url, username=live_server.expert,
-                              password=PASSWORD)
+    enrolment = session.enrol(
+        server_url=live_server.url, username=live_server.expert, password=PASSWORD
+    )
     assert enrolment.username == live_server.expert
     session.close()
 
 
 def test_a_saved_activity_is_pending_then_synced_and_on_the_server(
-        enrolled: FieldSession, live_server: LiveServer) -> None:
+    enrolled: FieldSession, live_server: LiveServer
+) -> None:
     form = filled_form(enrolled, live_server.project_id)
     enrolled.save(form)
     record = enrolled.backend.activity(form.id)
@@ -86,7 +92,8 @@ def test_a_saved_activity_is_pending_then_synced_and_on_the_server(
 
 
 def test_returned_activity_shows_the_comment_and_resubmits(
-        enrolled: FieldSession, live_server: LiveServer) -> None:
+    enrolled: FieldSession, live_server: LiveServer
+) -> None:
     form = filled_form(enrolled, live_server.project_id)
     enrolled.save(form)
     enrolled.backend.sync_once()
@@ -101,8 +108,12 @@ def test_returned_activity_shows_the_comment_and_resubmits(
 
     project = enrolled.project(live_server.project_id)
     assert project is not None
-    again = ActivityForm(project=project, sites=enrolled.backend.sites(live_server.project_id),
-                         today=enrolled.today(), record=record.data)
+    again = ActivityForm(
+        project=project,
+        sites=enrolled.backend.sites(live_server.project_id),
+        today=enrolled.today(),
+        record=record.data,
+    )
     again.set_attendance(Cell("farmer", False, "male", "youth"), "5")
     again.set_attendance(Cell("farmer", False, "male", "adult"), "3")
     enrolled.save(again)
@@ -118,24 +129,30 @@ def test_returned_activity_shows_the_comment_and_resubmits(
     enrolled.close()
 
 
-def test_an_unchanged_record_saved_again_queues_nothing(enrolled: FieldSession,
-                                                       live_server: LiveServer) -> None:
+def test_an_unchanged_record_saved_again_queues_nothing(
+    enrolled: FieldSession, live_server: LiveServer
+) -> None:
     form = filled_form(enrolled, live_server.project_id)
     enrolled.save(form)
     enrolled.backend.sync_once()
     record = enrolled.backend.activity(form.id)
     project = enrolled.project(live_server.project_id)
     assert record is not None and project is not None
-    again = ActivityForm(project=project, sites=enrolled.backend.sites(live_server.project_id),
-                         today=enrolled.today(), record=record.data)
+    again = ActivityForm(
+        project=project,
+        sites=enrolled.backend.sites(live_server.project_id),
+        today=enrolled.today(),
+        record=record.data,
+    )
     enrolled.save(again)  # opened and saved without a change (empty notes included)
     assert enrolled.status().pending == 0
     assert enrolled.backend.activity(form.id).state == "synced"  # type: ignore[union-attr]
     enrolled.close()
 
 
-def test_a_new_site_travels_with_its_activity(enrolled: FieldSession,
-                                              live_server: LiveServer) -> None:
+def test_a_new_site_travels_with_its_activity(
+    enrolled: FieldSession, live_server: LiveServer
+) -> None:
     form = filled_form(enrolled, live_server.project_id)
     form.set("site", "__new__")
     form.set("new_site_name", "Roma valley plot")
@@ -150,7 +167,8 @@ def test_a_new_site_travels_with_its_activity(enrolled: FieldSession,
 
 
 def test_a_rejected_change_stays_on_the_tablet_with_the_reason(
-        enrolled: FieldSession, live_server: LiveServer) -> None:
+    enrolled: FieldSession, live_server: LiveServer
+) -> None:
     # The form refuses a date out of the project's range, so the tablet saves through the
     # store directly, as an older app version might have: the server must refuse and keep it.
     form = filled_form(enrolled, live_server.project_id)
@@ -172,8 +190,7 @@ def test_wrong_code_says_so_in_words(live_server: LiveServer, tmp_path: Path) ->
     session.close()
 
 
-def test_a_used_code_cannot_enrol_a_second_tablet(live_server: LiveServer,
-                                                  tmp_path: Path) -> None:
+def test_a_used_code_cannot_enrol_a_second_tablet(live_server: LiveServer, tmp_path: Path) -> None:
     first = make_session(tmp_path / "one")
     first.enrol(server_url=live_server.url, code=live_server.codes[1])
     second = make_session(tmp_path / "two")
@@ -186,8 +203,9 @@ def test_a_used_code_cannot_enrol_a_second_tablet(live_server: LiveServer,
 def test_wrong_password_says_so(live_server: LiveServer, tmp_path: Path) -> None:
     session = make_session(tmp_path)
     with pytest.raises(EnrolError, match="Wrong username or password"):
-        session.enrol(server_url=live_server.url, username=live_server.expert,
-                      password="not the password")
+        session.enrol(
+            server_url=live_server.url, username=live_server.expert, password="not the password"
+        )
     session.close()
 
 
@@ -199,15 +217,17 @@ def test_an_address_where_no_server_listens_says_so(tmp_path: Path) -> None:
 
 
 def test_an_address_that_is_not_a_pilot_monitor_server_says_so(
-        live_server: LiveServer, tmp_path: Path) -> None:
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     session = make_session(tmp_path)
     with pytest.raises(EnrolError, match="does not answer like a Pilot Monitor server"):
         session.enrol(server_url=f"{live_server.url}/somewhere-else", code="ABCD")
     session.close()
 
 
-def test_sync_failure_is_kept_in_words_and_records_stay(enrolled: FieldSession,
-                                                        live_server: LiveServer) -> None:
+def test_sync_failure_is_kept_in_words_and_records_stay(
+    enrolled: FieldSession, live_server: LiveServer
+) -> None:
     form = filled_form(enrolled, live_server.project_id)
     enrolled.save(form)
     live_server.stop()
@@ -242,14 +262,17 @@ def edit_title(session: FieldSession, activity_id: str, title: str) -> None:
     assert record is not None
     project = session.project(str(record.data["project_id"]))
     assert project is not None
-    form = ActivityForm(project=project, sites=session.backend.sites(str(project["id"])),
-                        today=session.today(), record=record.data)
+    form = ActivityForm(
+        project=project,
+        sites=session.backend.sites(str(project["id"])),
+        today=session.today(),
+        record=record.data,
+    )
     form.set("title", title)
     session.save(form)
 
 
-def conflicting(live_server: LiveServer, tmp_path: Path) -> tuple[FieldSession, FieldSession,
-                                                                   str]:
+def conflicting(live_server: LiveServer, tmp_path: Path) -> tuple[FieldSession, FieldSession, str]:
     """Two tablets of the same expert change the same title offline; the second to sync gets
     a conflict."""
     first, second = two_tablets(live_server, tmp_path)
@@ -265,8 +288,9 @@ def conflicting(live_server: LiveServer, tmp_path: Path) -> tuple[FieldSession, 
     return first, second, form.id
 
 
-def test_a_conflict_shows_both_values_and_keep_mine_wins(live_server: LiveServer,
-                                                          tmp_path: Path) -> None:
+def test_a_conflict_shows_both_values_and_keep_mine_wins(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     first, second, activity_id = conflicting(live_server, tmp_path)
     record = second.backend.activity(activity_id)
     assert record is not None and record.state == "conflict"
@@ -288,7 +312,8 @@ def test_a_conflict_shows_both_values_and_keep_mine_wins(live_server: LiveServer
 
 
 def test_keep_theirs_reaches_the_server_and_closes_the_conflict_for_the_office(
-        live_server: LiveServer, tmp_path: Path) -> None:
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     first, second, activity_id = conflicting(live_server, tmp_path)
     record = second.backend.activity(activity_id)
     assert record is not None and record.state == "conflict"
@@ -312,8 +337,9 @@ def test_keep_theirs_reaches_the_server_and_closes_the_conflict_for_the_office(
     assert on_server["status"] == "resolved"
     assert on_server["resolution"]["keep"] == "server"
     assert on_server["resolution"]["by"] == live_server.expert
-    audit = live_server.api("GET", "/audit", params={"entity": "conflict",
-                                                     "entity_id": conflict_id}).json()
+    audit = live_server.api(
+        "GET", "/audit", params={"entity": "conflict", "entity_id": conflict_id}
+    ).json()
     assert [e["action"] for e in audit["items"]] == ["resolve"]
     assert live_server.activity(activity_id)["title"] == "Storage demonstration, Roma"
     # The other tablet hears of it too, and nothing is left to do on either.
@@ -326,7 +352,8 @@ def test_keep_theirs_reaches_the_server_and_closes_the_conflict_for_the_office(
 
 
 def test_a_conflict_kept_theirs_by_an_older_app_is_sent_when_the_app_opens(
-        live_server: LiveServer, tmp_path: Path) -> None:
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     import json
 
     first, second, activity_id = conflicting(live_server, tmp_path)
@@ -347,7 +374,8 @@ def test_a_conflict_kept_theirs_by_an_older_app_is_sent_when_the_app_opens(
 
 
 def test_editing_a_conflicting_field_sends_the_new_value_and_closes_the_conflict(
-        live_server: LiveServer, tmp_path: Path) -> None:
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     first, second, activity_id = conflicting(live_server, tmp_path)
     [conflict_id] = second.backend.activity(activity_id).conflict_ids  # type: ignore[union-attr]
     # Needs attention -> Edit: the form opens on the server's values; the user types a third.
@@ -362,21 +390,28 @@ def test_editing_a_conflicting_field_sends_the_new_value_and_closes_the_conflict
     assert record is not None and record.state == "synced"
     assert live_server.activity(activity_id)["title"] == "Storage demonstration, Roma and Maseru"
     assert live_server.api("GET", f"/conflicts/{conflict_id}").json()["status"] in (
-        "superseded", "resolved")
+        "superseded",
+        "resolved",
+    )
     first.close()
     second.close()
 
 
 def test_editing_other_fields_of_a_conflict_keeps_the_servers_value_of_the_clash(
-        live_server: LiveServer, tmp_path: Path) -> None:
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     first, second, activity_id = conflicting(live_server, tmp_path)
     [conflict_id] = second.backend.activity(activity_id).conflict_ids  # type: ignore[union-attr]
     record = second.backend.activity(activity_id)
     assert record is not None
     project = second.project(str(record.data["project_id"]))
     assert project is not None
-    form = ActivityForm(project=project, sites=second.backend.sites(str(project["id"])),
-                        today=second.today(), record=record.data)
+    form = ActivityForm(
+        project=project,
+        sites=second.backend.sites(str(project["id"])),
+        today=second.today(),
+        record=record.data,
+    )
     assert form.values["title"].text == "Storage demonstration, Roma"  # the server's value
     form.set("notes", "Counted twice, agreed with the office")
     second.save(form)
@@ -393,8 +428,9 @@ def test_editing_other_fields_of_a_conflict_keeps_the_servers_value_of_the_clash
     second.close()
 
 
-def test_offline_bundle_holds_what_waits(enrolled: FieldSession, live_server: LiveServer,
-                                         tmp_path: Path) -> None:
+def test_offline_bundle_holds_what_waits(
+    enrolled: FieldSession, live_server: LiveServer, tmp_path: Path
+) -> None:
     import json
     import zipfile
 
@@ -423,14 +459,20 @@ def photo_on_server(live_server: LiveServer, attachment_id: str) -> tuple[str, i
     with Session(live_server.engine) as db:
         found = db.get(Attachment, uuid.UUID(attachment_id))
         assert found is not None
-        revisions = db.exec(select(func.count()).select_from(RecordRevision).where(
-            col(RecordRevision.entity) == "attachment",
-            col(RecordRevision.entity_id) == uuid.UUID(attachment_id))).one()
+        revisions = db.exec(
+            select(func.count())
+            .select_from(RecordRevision)
+            .where(
+                col(RecordRevision.entity) == "attachment",
+                col(RecordRevision.entity_id) == uuid.UUID(attachment_id),
+            )
+        ).one()
         return found.caption, found.version, int(revisions)
 
 
 def test_the_caption_of_a_saved_photo_can_be_changed_and_the_server_versions_it(
-        enrolled: FieldSession, live_server: LiveServer, tmp_path: Path) -> None:
+    enrolled: FieldSession, live_server: LiveServer, tmp_path: Path
+) -> None:
     from dataclasses import replace
 
     from field_app.photos import downscale
@@ -443,8 +485,7 @@ def test_the_caption_of_a_saved_photo_can_be_changed_and_the_server_versions_it(
     form.add_photo(photo)
     enrolled.save(form)
     enrolled.backend.sync_once()
-    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == \
-        ["Storage shed"]
+    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == ["Storage shed"]
     caption, version, revisions = photo_on_server(live_server, photo.id)
     assert caption == "Storage shed"
 
@@ -452,9 +493,13 @@ def test_the_caption_of_a_saved_photo_can_be_changed_and_the_server_versions_it(
     record = enrolled.backend.activity(form.id)
     project = enrolled.project(live_server.project_id)
     assert record is not None and project is not None
-    again = ActivityForm(project=project, sites=enrolled.backend.sites(live_server.project_id),
-                         today=enrolled.today(), record=record.data,
-                         photos=enrolled.photos_of(form.id))
+    again = ActivityForm(
+        project=project,
+        sites=enrolled.backend.sites(live_server.project_id),
+        today=enrolled.today(),
+        record=record.data,
+        photos=enrolled.photos_of(form.id),
+    )
     assert [(p.id, p.caption) for p in again.photos] == [(photo.id, "Storage shed")]
     again.photos[0] = replace(again.photos[0], caption="Storage shed, north side")
     enrolled.save(again)
@@ -464,17 +509,22 @@ def test_the_caption_of_a_saved_photo_can_be_changed_and_the_server_versions_it(
     enrolled.backend.sync_once()
 
     assert enrolled.status().pending == 0
-    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == \
-        ["Storage shed, north side"]
+    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == [
+        "Storage shed, north side"
+    ]
     # A new version with its revision, like any field's change.
-    assert photo_on_server(live_server, photo.id) == ("Storage shed, north side", version + 1,
-                                                      revisions + 1)
+    assert photo_on_server(live_server, photo.id) == (
+        "Storage shed, north side",
+        version + 1,
+        revisions + 1,
+    )
     assert enrolled.photos_of(form.id)[0].caption == "Storage shed, north side"
     enrolled.close()
 
 
 def test_a_caption_changed_before_the_first_sync_arrives_with_the_photo(
-        enrolled: FieldSession, live_server: LiveServer, tmp_path: Path) -> None:
+    enrolled: FieldSession, live_server: LiveServer, tmp_path: Path
+) -> None:
     from dataclasses import replace
 
     from field_app.photos import downscale
@@ -490,13 +540,15 @@ def test_a_caption_changed_before_the_first_sync_arrives_with_the_photo(
     enrolled.save(form)  # offline, twice: both metadata mutations wait in the outbox
     enrolled.backend.sync_once()
     assert enrolled.status().pending == 0
-    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == \
-        ["Demonstration plot"]
+    assert [a["caption"] for a in live_server.activity(form.id)["attachments"]] == [
+        "Demonstration plot"
+    ]
     enrolled.close()
 
 
 def test_a_photo_taken_off_a_saved_record_is_deleted_on_the_tablet_and_the_server(
-        enrolled: FieldSession, live_server: LiveServer, tmp_path: Path) -> None:
+    enrolled: FieldSession, live_server: LiveServer, tmp_path: Path
+) -> None:
     from dataclasses import replace
 
     from field_app.photos import downscale
@@ -510,16 +562,22 @@ def test_a_photo_taken_off_a_saved_record_is_deleted_on_the_tablet_and_the_serve
     form.add_photo(replace(downscale(wrong, enrolled.photos_dir), caption="My thumb"))
     enrolled.save(form)
     enrolled.backend.sync_once()
-    assert sorted(a["caption"] for a in live_server.activity(form.id)["attachments"]) == \
-        ["My thumb", "Plot"]
+    assert sorted(a["caption"] for a in live_server.activity(form.id)["attachments"]) == [
+        "My thumb",
+        "Plot",
+    ]
     [thumb] = [p for p in enrolled.photos_of(form.id) if p.caption == "My thumb"]
 
     record = enrolled.backend.activity(form.id)
     project = enrolled.project(live_server.project_id)
     assert record is not None and project is not None
-    again = ActivityForm(project=project, sites=enrolled.backend.sites(live_server.project_id),
-                         today=enrolled.today(), record=record.data,
-                         photos=enrolled.photos_of(form.id))
+    again = ActivityForm(
+        project=project,
+        sites=enrolled.backend.sites(live_server.project_id),
+        today=enrolled.today(),
+        record=record.data,
+        photos=enrolled.photos_of(form.id),
+    )
     again.remove_photo(thumb.id)
     enrolled.save(again)
     assert enrolled.status().pending == 1  # the photo's delete alone
@@ -536,8 +594,7 @@ def test_a_photo_taken_off_a_saved_record_is_deleted_on_the_tablet_and_the_serve
 # -- the home screen's figures, without whole records --------------------------------------------
 
 
-def test_home_progress_from_light_reads_equals_progress_from_whole_records(
-        tmp_path: Path) -> None:
+def test_home_progress_from_light_reads_equals_progress_from_whole_records(tmp_path: Path) -> None:
     import uuid
     from collections import Counter
 
@@ -548,50 +605,101 @@ def test_home_progress_from_light_reads_equals_progress_from_whole_records(
 
     backend = StoreBackend(tmp_path / "tablet")
     today = date.today()
-    project = {"id": str(uuid.uuid4()), "code": "LSO-CPP-01", "name": "Potato value chain",
-               "kind": "CPP", "country": "LSO", "thematic_area": "TA1", "solutions": ["S1"],
-               "start_date": "2020-01-01", "end_date": f"{today.year + 1}-12-31"}
+    project = {
+        "id": str(uuid.uuid4()),
+        "code": "LSO-CPP-01",
+        "name": "Potato value chain",
+        "kind": "CPP",
+        "country": "LSO",
+        "thematic_area": "TA1",
+        "solutions": ["S1"],
+        "start_date": "2020-01-01",
+        "end_date": f"{today.year + 1}-12-31",
+    }
     quarter = f"{today.year}Q{(today.month - 1) // 3 + 1}"
-    targets = [{"id": str(uuid.uuid4()), "project_id": project["id"], "indicator": indicator,
-                "period": quarter, "value": 50, "sex": sex}
-               for indicator, sex in (("ACTIVITIES", None), ("PARTICIPANTS", None),
-                                      ("PARTICIPANTS", "male"), ("YOUTH_PARTICIPANTS", None),
-                                      ("WOMEN_SHARE", None), ("EXPERT_DAYS", None),
-                                      ("UNIQUE_PARTICIPANTS", None))]
+    targets = [
+        {
+            "id": str(uuid.uuid4()),
+            "project_id": project["id"],
+            "indicator": indicator,
+            "period": quarter,
+            "value": 50,
+            "sex": sex,
+        }
+        for indicator, sex in (
+            ("ACTIVITIES", None),
+            ("PARTICIPANTS", None),
+            ("PARTICIPANTS", "male"),
+            ("YOUTH_PARTICIPANTS", None),
+            ("WOMEN_SHARE", None),
+            ("EXPERT_DAYS", None),
+            ("UNIQUE_PARTICIPANTS", None),
+        )
+    ]
     records = []
     for i in range(40):  # this quarter, last year, returned, approved, a deleted one
         start = today.replace(day=1) if i % 4 else date(today.year - 1, 6, 1)
         status = ("submitted", "approved", "returned", "submitted")[i % 4]
-        data = activity(project, start=start, women=i % 5, men=3, status=status,
-                        type=("demonstration", "expert_deployment")[i % 2],
-                        experts_count=2, participant_ids=[f"p{i % 7}"], version=1)
-        data["attendance"].append({"sex": "male", "age_band": "youth", "category": "farmer",
-                                   "disability": True, "count": i % 3})
+        data = activity(
+            project,
+            start=start,
+            women=i % 5,
+            men=3,
+            status=status,
+            type=("demonstration", "expert_deployment")[i % 2],
+            experts_count=2,
+            participant_ids=[f"p{i % 7}"],
+            version=1,
+        )
+        data["attendance"].append(
+            {
+                "sex": "male",
+                "age_band": "youth",
+                "category": "farmer",
+                "disability": True,
+                "count": i % 3,
+            }
+        )
         records.append(data)
     backend.store.apply_pull(
         [Change(entity="project", id=project["id"], op=Op.UPSERT, version=1, data=project)]
-        + [Change(entity="target", id=t["id"], op=Op.UPSERT, version=1, data=t)
-           for t in targets]
-        + [Change(entity="activity", id=r["id"], op=Op.UPSERT, version=1, data=r)
-           for r in records], "c1")
+        + [Change(entity="target", id=t["id"], op=Op.UPSERT, version=1, data=t) for t in targets]
+        + [Change(entity="activity", id=r["id"], op=Op.UPSERT, version=1, data=r) for r in records],
+        "c1",
+    )
     backend.store.delete("activity", records[1]["id"])
     backend.store.save("activity", {**records[5], "title": "Changed on the tablet"})
 
     project_id = str(project["id"])
     light = backend.progress_activities(project_id, today.year)
-    assert {a["id"] for a in light} == {r["id"] for r in records[2:]
-                                        if counted(r) and r["start_date"][:4] == str(today.year)}
-    assert set(light[0]) == {"id", "type", "status", "start_date", "end_date",
-                             "experts_count", "attendance", "participant_ids"}
+    assert {a["id"] for a in light} == {
+        r["id"] for r in records[2:] if counted(r) and r["start_date"][:4] == str(today.year)
+    }
+    assert set(light[0]) == {
+        "id",
+        "type",
+        "status",
+        "start_date",
+        "end_date",
+        "experts_count",
+        "attendance",
+        "participant_ids",
+    }
     states = backend.activity_states(project_id)
     assert states == {"synced": 28, "pending": 1, "returned": 10}
     whole = backend.activities(project_id)
     assert states == dict(Counter(r.state for r in whole))
-    by_light = project_card(project, activities=light, states=states, targets=targets,
-                            participants=[], today=today)
-    by_whole = project_card(project, activities=[r.data for r in whole],
-                            states=dict(Counter(r.state for r in whole)), targets=targets,
-                            participants=[], today=today)
+    by_light = project_card(
+        project, activities=light, states=states, targets=targets, participants=[], today=today
+    )
+    by_whole = project_card(
+        project,
+        activities=[r.data for r in whole],
+        states=dict(Counter(r.state for r in whole)),
+        targets=targets,
+        participants=[],
+        today=today,
+    )
     assert by_light == by_whole
     assert [line.actual for line in by_light.lines if line.indicator == "ACTIVITIES"] != [0]
     assert (by_light.activities, by_light.pending, by_light.attention) == (39, 1, 10)

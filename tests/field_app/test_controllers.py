@@ -22,13 +22,21 @@ from field_app.session import LocalRecord
 from tests.field_app.fakes import activity
 
 PROJECT: dict[str, Any] = {
-    "id": str(uuid.uuid4()), "code": "LSO-CPP-01", "name": "Potato value chain", "kind": "CPP",
-    "country": "LSO", "thematic_area": "TA1", "solutions": ["S1"],
-    "start_date": "2024-01-01", "end_date": "2027-12-31"}
+    "id": str(uuid.uuid4()),
+    "code": "LSO-CPP-01",
+    "name": "Potato value chain",
+    "kind": "CPP",
+    "country": "LSO",
+    "thematic_area": "TA1",
+    "solutions": ["S1"],
+    "start_date": "2024-01-01",
+    "end_date": "2027-12-31",
+}
 TODAY = date(2025, 3, 14)
 
 
 # -- progress ----------------------------------------------------------------------------------
+
 
 def test_progress_counts_submitted_and_approved_of_the_quarter_only() -> None:
     acts = [
@@ -46,10 +54,16 @@ def test_progress_counts_submitted_and_approved_of_the_quarter_only() -> None:
         {"indicator": "ACTIVITIES", "period": "2025", "value": 99, "sex": None},
         {"indicator": "TARGET_ACHIEVEMENT", "period": "2025Q1", "value": 1, "sex": None},
     ]
-    lines = {(line.indicator, line.sex): line for line in
-             progress(targets=targets, activities=acts, today=TODAY)}
-    assert set(lines) == {("PARTICIPANTS", None), ("PARTICIPANTS", "female"),
-                          ("WOMEN_SHARE", None), ("TRAININGS", None)}
+    lines = {
+        (line.indicator, line.sex): line
+        for line in progress(targets=targets, activities=acts, today=TODAY)
+    }
+    assert set(lines) == {
+        ("PARTICIPANTS", None),
+        ("PARTICIPANTS", "female"),
+        ("WOMEN_SHARE", None),
+        ("TRAININGS", None),
+    }
     assert lines[("PARTICIPANTS", None)].actual == 47
     assert lines[("PARTICIPANTS", None)].percent == pytest.approx(47.0)
     assert lines[("PARTICIPANTS", "female")].actual == 22
@@ -61,32 +75,48 @@ def test_progress_counts_submitted_and_approved_of_the_quarter_only() -> None:
 
 def test_progress_falls_back_to_the_year_when_the_quarter_has_no_target() -> None:
     acts = [activity(PROJECT, start=date(2025, 1, 5))]
-    lines = progress(targets=[{"indicator": "ACTIVITIES", "period": "2025", "value": 4}],
-                     activities=acts, today=TODAY)
+    lines = progress(
+        targets=[{"indicator": "ACTIVITIES", "period": "2025", "value": 4}],
+        activities=acts,
+        today=TODAY,
+    )
     assert [(line.period, line.actual) for line in lines] == [("2025", 1)]
 
 
 def test_expert_days_and_unique_participants() -> None:
     people = [str(uuid.uuid4()) for _ in range(3)]
     acts = [
-        activity(PROJECT, type="expert_deployment", experts_count=2, start=date(2025, 1, 1),
-                 end_date="2025-01-03"),
+        activity(
+            PROJECT,
+            type="expert_deployment",
+            experts_count=2,
+            start=date(2025, 1, 1),
+            end_date="2025-01-03",
+        ),
         activity(PROJECT, participant_ids=people[:2]),
         activity(PROJECT, participant_ids=people[1:]),
     ]
     assert actual("EXPERT_DAYS", acts) == 6
     assert actual("UNIQUE_PARTICIPANTS", acts) == 3
-    roster = {people[0]: {"sex": "female"}, people[1]: {"sex": "male"},
-              people[2]: {"sex": "female"}}
+    roster = {
+        people[0]: {"sex": "female"},
+        people[1]: {"sex": "male"},
+        people[2]: {"sex": "female"},
+    }
     assert actual("UNIQUE_PARTICIPANTS", acts, "female", roster) == 2
     assert actual("WOMEN_SHARE", []) is None
     assert quarter_of(date(2025, 12, 31)) == "2025Q4"
 
 
 def test_project_card_counts_pending_and_attention() -> None:
-    card = project_card(PROJECT, activities=[activity(PROJECT)],
-                        states={"pending": 1, "synced": 1, "returned": 1, "rejected": 1},
-                        targets=[], participants=[], today=TODAY)
+    card = project_card(
+        PROJECT,
+        activities=[activity(PROJECT)],
+        states={"pending": 1, "synced": 1, "returned": 1, "rejected": 1},
+        targets=[],
+        participants=[],
+        today=TODAY,
+    )
     assert (card.activities, card.pending, card.attention) == (4, 1, 2)
     assert card.meta == "CPP · Lesotho · Value Chain Development for Smallholders"
     assert period_heading(card) == "No targets for 2025Q1 yet"
@@ -94,12 +124,21 @@ def test_project_card_counts_pending_and_attention() -> None:
 
 # -- the activity list -------------------------------------------------------------------------
 
+
 def rows(n: int) -> list[Row]:
     states = ["pending", "synced", "returned", "conflict", "rejected"]
-    return [Row.of(activity(PROJECT, title=f"Démonstration {i}",
-                            start=date(2025, 1, 1) + timedelta(days=i % 300)),
-                   state=states[i % 5], site_name="Réunion" if i % 2 else "Roma")
-            for i in range(n)]
+    return [
+        Row.of(
+            activity(
+                PROJECT,
+                title=f"Démonstration {i}",
+                start=date(2025, 1, 1) + timedelta(days=i % 300),
+            ),
+            state=states[i % 5],
+            site_name="Réunion" if i % 2 else "Roma",
+        )
+        for i in range(n)
+    ]
 
 
 def test_list_filters_searches_and_sorts_newest_first() -> None:
@@ -141,18 +180,31 @@ def test_fold_removes_accents_and_case() -> None:
 NOW = datetime(2025, 3, 14, 12, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("delta", "words"), [
-    (timedelta(seconds=5), "just now"), (timedelta(minutes=1), "1 minute ago"),
-    (timedelta(minutes=42), "42 minutes ago"), (timedelta(hours=3), "3 hours ago"),
-    (timedelta(days=3), "3 days ago")])
+@pytest.mark.parametrize(
+    ("delta", "words"),
+    [
+        (timedelta(seconds=5), "just now"),
+        (timedelta(minutes=1), "1 minute ago"),
+        (timedelta(minutes=42), "42 minutes ago"),
+        (timedelta(hours=3), "3 hours ago"),
+        (timedelta(days=3), "3 days ago"),
+    ],
+)
 def test_ago_in_words(delta: timedelta, words: str) -> None:
     assert ago(NOW - delta, NOW) == words
     assert ago(None, NOW) == "never"
 
 
 def test_sync_bar_says_what_waits_and_what_failed() -> None:
-    text = sync_bar(SyncStatus(pending=3, last_success=NOW - timedelta(hours=2),
-                               last_error="cannot reach the server", attention=1), NOW)
+    text = sync_bar(
+        SyncStatus(
+            pending=3,
+            last_success=NOW - timedelta(hours=2),
+            last_error="cannot reach the server",
+            attention=1,
+        ),
+        NOW,
+    )
     assert text.headline == "3 records waiting to be sent · 1 needs your attention"
     assert text.detail == "Last successful sync: 2 hours ago"
     assert text.error == "Last sync failed: cannot reach the server"
@@ -163,21 +215,31 @@ def test_sync_bar_says_what_waits_and_what_failed() -> None:
 
 # -- enrolment input ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("typed", "url"), [
-    ("pilot.example.org", "https://pilot.example.org"),
-    ("https://pilot.example.org/", "https://pilot.example.org"),
-    ("https://pilot.example.org/api/v1", "https://pilot.example.org"),
-    ("192.168.1.20:8000", "http://192.168.1.20:8000"),
-    ("localhost:8000", "http://localhost:8000"),
-    ("http://10.0.0.5/pilot/", "http://10.0.0.5/pilot"),
-])
+
+@pytest.mark.parametrize(
+    ("typed", "url"),
+    [
+        ("pilot.example.org", "https://pilot.example.org"),
+        ("https://pilot.example.org/", "https://pilot.example.org"),
+        ("https://pilot.example.org/api/v1", "https://pilot.example.org"),
+        ("192.168.1.20:8000", "http://192.168.1.20:8000"),
+        ("localhost:8000", "http://localhost:8000"),
+        ("http://10.0.0.5/pilot/", "http://10.0.0.5/pilot"),
+    ],
+)
 def test_server_address_becomes_a_url(typed: str, url: str) -> None:
     assert normalise_server(typed) == url
 
 
-@pytest.mark.parametrize(("typed", "reason"), [
-    ("", "Type the server address"), ("pilot example", "no spaces"),
-    ("ftp://pilot.example.org", "https:// or http://"), ("host:port", "must be a number")])
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("", "Type the server address"),
+        ("pilot example", "no spaces"),
+        ("ftp://pilot.example.org", "https:// or http://"),
+        ("host:port", "must be a number"),
+    ],
+)
 def test_bad_server_addresses_say_why(typed: str, reason: str) -> None:
     with pytest.raises(AddressError, match=reason):
         normalise_server(typed)
@@ -185,7 +247,8 @@ def test_bad_server_addresses_say_why(typed: str, reason: str) -> None:
 
 def test_enrol_form_names_missing_fields() -> None:
     assert EnrolForm(mode="code", server="x.org").errors() == {
-        "code": "Type the enrolment code from your country office"}
+        "code": "Type the enrolment code from your country office"
+    }
     assert set(EnrolForm(mode="password").errors()) == {"server", "username", "password"}
     assert EnrolForm(code=" ab12 - cd34 ").code_text() == "ab12-cd34"
 
@@ -193,24 +256,31 @@ def test_enrol_form_names_missing_fields() -> None:
 def test_enrol_form_reads_the_dashboard_qr() -> None:
     form = EnrolForm(mode="password", server="old.example.org")
     assert form.take_qr("pilotmon:enrol?code=AB12-CD34&server=https%3A%2F%2Fpilot.example.org")
-    assert (form.mode, form.code, form.server) == ("code", "AB12-CD34",
-                                                   "https://pilot.example.org")
+    assert (form.mode, form.code, form.server) == ("code", "AB12-CD34", "https://pilot.example.org")
     assert not EnrolForm().take_qr("AB12-CD34")
     assert not EnrolForm().take_qr("pilotmon:enrol?server=x")
 
 
 # -- roster ------------------------------------------------------------------------------------
 
+
 def test_roster_registers_ticks_and_fills_attendance() -> None:
     roster = Roster(project_id=PROJECT["id"], participants=[], ticked=[], today=TODAY)
-    person, errors = roster.register(code="LSO-0001", sex="female", birth_year="1990",
-                                     category="farmer", disability=False)
+    person, errors = roster.register(
+        code="LSO-0001", sex="female", birth_year="1990", category="farmer", disability=False
+    )
     assert errors == {} and person is not None and roster.ticked == [person["id"]]
-    again, errors = roster.register(code="lso-0001", sex="male", birth_year="",
-                                    category="official", disability=True)
+    again, errors = roster.register(
+        code="lso-0001", sex="male", birth_year="", category="official", disability=True
+    )
     assert again is None and errors == {} and len(roster.people) == 1
-    roster.register(code="pilotmon:participant?code=LSO-0002", sex="male", birth_year="1950",
-                    category="farmer", disability=True)
+    roster.register(
+        code="pilotmon:participant?code=LSO-0002",
+        sex="male",
+        birth_year="1950",
+        category="farmer",
+        disability=True,
+    )
     assert roster.by_code("LSO-0002") is not None
     grid = roster.attendance(2025)
     assert grid.total() == 2
@@ -222,8 +292,9 @@ def test_roster_registers_ticks_and_fills_attendance() -> None:
 
 def test_roster_refuses_bad_input_with_reasons() -> None:
     roster = Roster(project_id=PROJECT["id"], participants=[], ticked=[], today=TODAY)
-    _person, errors = roster.register(code="", sex="female", birth_year="1890",
-                                      category="farmer", disability=False)
+    _person, errors = roster.register(
+        code="", sex="female", birth_year="1890", category="farmer", disability=False
+    )
     assert errors["code"] == "Required"
     assert errors["birth_year"] == "Use a year from 1915 to 2025"
     assert roster.ticked == []
@@ -236,28 +307,39 @@ def test_code_from_scan() -> None:
 
 # -- attention -----------------------------------------------------------------------------------
 
+
 def test_conflict_shows_what_differs_side_by_side() -> None:
-    record = LocalRecord(activity(PROJECT, title="Mine"), "conflict",
-                         conflict_fields=["title", "attendance", "type"],
-                         mine={"title": "Mine", "type": "workshop",
-                               "attendance": [{"sex": "female", "count": 3}]},
-                         theirs={"title": "Theirs", "type": "field_day", "attendance": []})
+    record = LocalRecord(
+        activity(PROJECT, title="Mine"),
+        "conflict",
+        conflict_fields=["title", "attendance", "type"],
+        mine={"title": "Mine", "type": "workshop", "attendance": [{"sex": "female", "count": 3}]},
+        theirs={"title": "Theirs", "type": "field_day", "attendance": []},
+    )
     item = describe(record)
     assert [(d.label, d.mine, d.theirs) for d in item.differences] == [
-        ("Title", "Mine", "Theirs"), ("Attendance", "3 people, 3 women", "–"),
-        ("Type", "Workshop", "Field day")]
+        ("Title", "Mine", "Theirs"),
+        ("Attendance", "3 people, 3 women", "–"),
+        ("Type", "Workshop", "Field day"),
+    ]
     assert "Someone else changed the same fields" in item.reason
 
 
 def test_returned_and_rejected_explain_themselves() -> None:
     returned = describe(LocalRecord(activity(PROJECT), "returned", comment="Add photos"))
     assert returned.reason == "Returned by the country office: Add photos"
-    rejected = describe(LocalRecord(activity(PROJECT), "rejected", errors=[
-        {"field": "attendance[0].count", "message": "out of range"}]))
+    rejected = describe(
+        LocalRecord(
+            activity(PROJECT),
+            "rejected",
+            errors=[{"field": "attendance[0].count", "message": "out of range"}],
+        )
+    )
     assert rejected.errors == (("Attendance", "out of range"),)
 
 
 # -- settings helpers --------------------------------------------------------------------------
+
 
 def test_log_lines_in_words() -> None:
     ok = LogEntry(at=NOW - timedelta(minutes=5), ok=True, sent=3, received=10, photos=1)

@@ -17,15 +17,21 @@ TODAY = date(2025, 3, 14)
 
 
 def project(**overrides: Any) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "code": "LSO-CPP-01", "country": "LSO",
-            "solutions": ["S1", "S2"], "start_date": "2024-01-01", "end_date": "2026-12-31",
-            **overrides}
+    return {
+        "id": str(uuid.uuid4()),
+        "code": "LSO-CPP-01",
+        "country": "LSO",
+        "solutions": ["S1", "S2"],
+        "start_date": "2024-01-01",
+        "end_date": "2026-12-31",
+        **overrides,
+    }
 
 
-def site(of: dict[str, Any], name: str = "Roma", lat: float = -29.45,
-         lon: float = 27.72) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "project_id": of["id"], "name": name, "lat": lat,
-            "lon": lon}
+def site(
+    of: dict[str, Any], name: str = "Roma", lat: float = -29.45, lon: float = 27.72
+) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "project_id": of["id"], "name": name, "lat": lat, "lon": lon}
 
 
 def ready(form: ActivityForm) -> ActivityForm:
@@ -67,26 +73,34 @@ def test_errors_appear_next_to_touched_fields_with_the_reason(p: dict[str, Any])
     assert form.visible_errors() == {"end_date": "The end is before the start"}
     form.set("start_date", "2023-12-31")
     form.set("end_date", "2024-01-02")
-    assert form.visible_errors()["start_date"] == \
-        "Outside the project's dates (2024-01-01 to 2026-12-31)"
+    assert (
+        form.visible_errors()["start_date"]
+        == "Outside the project's dates (2024-01-01 to 2026-12-31)"
+    )
     form.set("start_date", "14/03/2025")
     assert "YYYY-MM-DD" in form.visible_errors()["start_date"]
     form.set("start_date", "2025-03-16")
     form.set("end_date", "2025-03-16")
-    assert form.visible_errors()["start_date"] == \
-        "This date is in the future; use 2025-03-15 or earlier"
+    assert (
+        form.visible_errors()["start_date"]
+        == "This date is in the future; use 2025-03-15 or earlier"
+    )
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("lat", "-95", "Latitude goes from -90 to 90"),
-    ("lon", "200", "Longitude goes from -180 to 180"),
-    ("experts_count", "abc", "Type a whole number"),
-    ("experts_count", "5000", "Use a whole number from 0 to 1000"),
-    ("title", "x" * 201, "Too long: at most 200 characters"),
-    ("accuracy", "-3", "Accuracy is 0 metres or more"),
-])
-def test_bad_values_are_caught_with_the_reason(p: dict[str, Any], field: str, value: str,
-                                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lat", "-95", "Latitude goes from -90 to 90"),
+        ("lon", "200", "Longitude goes from -180 to 180"),
+        ("experts_count", "abc", "Type a whole number"),
+        ("experts_count", "5000", "Use a whole number from 0 to 1000"),
+        ("title", "x" * 201, "Too long: at most 200 characters"),
+        ("accuracy", "-3", "Accuracy is 0 metres or more"),
+    ],
+)
+def test_bad_values_are_caught_with_the_reason(
+    p: dict[str, Any], field: str, value: str, message: str
+) -> None:
     form = ready(ActivityForm(project=p, sites=[], today=TODAY))
     if field in ("lat", "lon", "accuracy"):
         form.set("lat", "-29.3")
@@ -126,8 +140,11 @@ def test_save_gives_what_the_server_accepts(p: dict[str, Any]) -> None:
     form.set("facilitators", "Mr Chen, Ms Mokoena\n  ,")
     form.set("experts_count", "2")
     form.set_location(-29.451234, 27.7234, 6.0)
-    form.add_photo(Photo(id=str(uuid.uuid4()), path="/x.jpg", sha256="a" * 64, size=10,
-                         content_type="image/jpeg"))
+    form.add_photo(
+        Photo(
+            id=str(uuid.uuid4()), path="/x.jpg", sha256="a" * 64, size=10, content_type="image/jpeg"
+        )
+    )
     saved = form.save(captured_at=datetime(2025, 3, 14, 9, tzinfo=UTC))
     data = saved.activity
     assert validate_activity(data, project=None, today=TODAY).ok
@@ -155,23 +172,45 @@ def test_a_new_site_needs_a_name_and_must_lie_in_the_country(p: dict[str, Any]) 
 
 def test_topic_outside_the_project_is_a_warning_not_an_error() -> None:
     p = project(solutions=["S1"])
-    record = {"id": str(uuid.uuid4()), "project_id": p["id"], "type": "workshop",
-              "title": "t", "start_date": "2025-03-10", "end_date": "2025-03-10",
-              "topic": "S4.T1", "attendance": []}
+    record = {
+        "id": str(uuid.uuid4()),
+        "project_id": p["id"],
+        "type": "workshop",
+        "title": "t",
+        "start_date": "2025-03-10",
+        "end_date": "2025-03-10",
+        "topic": "S4.T1",
+        "attendance": [],
+    }
     form = ActivityForm(project=p, sites=[], today=TODAY, record=record)
     assert form.check().ok
     assert "not in the project's solutions" in form.warnings()["topic"]
 
 
 def test_editing_a_record_keeps_its_id_and_values(p: dict[str, Any]) -> None:
-    record = {"id": str(uuid.uuid4()), "project_id": p["id"], "type": "workshop",
-              "title": "Old title", "start_date": "2025-03-10", "end_date": "2025-03-11",
-              "facilitators": ["A", "B"], "experts_count": 3,
-              "location": {"lat": -29.1, "lon": 27.2, "accuracy_m": 12},
-              "attendance": [{"sex": "male", "age_band": "adult", "category": "official",
-                              "disability": True, "count": 4}],
-              "participant_ids": [str(uuid.uuid4())], "status": "returned",
-              "captured_at": "2025-03-11T08:00:00+02:00"}
+    record = {
+        "id": str(uuid.uuid4()),
+        "project_id": p["id"],
+        "type": "workshop",
+        "title": "Old title",
+        "start_date": "2025-03-10",
+        "end_date": "2025-03-11",
+        "facilitators": ["A", "B"],
+        "experts_count": 3,
+        "location": {"lat": -29.1, "lon": 27.2, "accuracy_m": 12},
+        "attendance": [
+            {
+                "sex": "male",
+                "age_band": "adult",
+                "category": "official",
+                "disability": True,
+                "count": 4,
+            }
+        ],
+        "participant_ids": [str(uuid.uuid4())],
+        "status": "returned",
+        "captured_at": "2025-03-11T08:00:00+02:00",
+    }
     form = ActivityForm(project=p, sites=[], today=TODAY, record=record)
     assert not form.is_new and form.id == record["id"]
     assert form.text("facilitators") == "A, B" and form.text("accuracy") == "12"

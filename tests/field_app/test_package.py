@@ -17,8 +17,16 @@ from field_app.device import Device, StandInDevice, detect, parse_stand_in
 from field_app.session import LocalSettings
 
 PACKAGE = Path(__file__).resolve().parents[2] / "field_app"
-FORBIDDEN = ("server", "fastapi", "uvicorn", "sqlalchemy", "sqlmodel", "alembic", "starlette",
-             "psycopg")
+FORBIDDEN = (
+    "server",
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "sqlmodel",
+    "alembic",
+    "starlette",
+    "psycopg",
+)
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -48,17 +56,21 @@ def test_the_app_and_what_it_pulls_in_load_without_server_packages() -> None:
         "print(bad)\n"
         "assert not bad, bad\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=False, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_server_cli_does_not_import_kivy() -> None:
-    code = ("import sys, server.cli\n"
-            "server.cli._register_optional_commands()\n"
-            "assert not any(m == 'kivy' or m.startswith('kivy.') for m in sys.modules)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=False, timeout=120)
+    code = (
+        "import sys, server.cli\n"
+        "server.cli._register_optional_commands()\n"
+        "assert not any(m == 'kivy' or m.startswith('kivy.') for m in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -75,8 +87,18 @@ def test_buildozer_spec_lists_the_runtime_requirements() -> None:
     spec.read(PACKAGE / "buildozer.spec")
     app = spec["app"]
     requirements = {r.strip().split("==")[0] for r in app["requirements"].split(",")}
-    assert {"python3", "kivy", "plyer", "requests", "urllib3", "certifi", "idna",
-            "charset-normalizer", "pydantic", "sqlite3"} <= requirements
+    assert {
+        "python3",
+        "kivy",
+        "plyer",
+        "requests",
+        "urllib3",
+        "certifi",
+        "idna",
+        "charset-normalizer",
+        "pydantic",
+        "sqlite3",
+    } <= requirements
     assert not requirements & set(FORBIDDEN)
     permissions = {p.strip() for p in app["android.permissions"].split(",")}
     assert {"CAMERA", "ACCESS_FINE_LOCATION", "INTERNET"} <= permissions
@@ -120,11 +142,25 @@ def test_kivys_cut_buffer_traceback_wall_becomes_one_plain_line() -> None:
 
     from field_app.main import _NoCutBufferWall
 
-    wall = logging.LogRecord("kivy", logging.CRITICAL, __file__, 1,
-                             "Cutbuffer: Unable to find any valuable Cutbuffer provider. …\n"
-                             "xclip - FileNotFoundError: …\n  File …", None, None)
-    other = logging.LogRecord("kivy", logging.CRITICAL, __file__, 1,
-                              "Window: Unable to find any valuable Window provider.", None, None)
+    wall = logging.LogRecord(
+        "kivy",
+        logging.CRITICAL,
+        __file__,
+        1,
+        "Cutbuffer: Unable to find any valuable Cutbuffer provider. …\n"
+        "xclip - FileNotFoundError: …\n  File …",
+        None,
+        None,
+    )
+    other = logging.LogRecord(
+        "kivy",
+        logging.CRITICAL,
+        __file__,
+        1,
+        "Window: Unable to find any valuable Window provider.",
+        None,
+        None,
+    )
     seen: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):

@@ -36,18 +36,30 @@ TINY_JPEG = base64.b64decode(
 def with_orientation(jpeg: bytes, orientation: int, *, big_endian: bool = True) -> bytes:
     """The JPEG with an EXIF APP1 segment saying how to turn it."""
     order = ">" if big_endian else "<"
-    tiff = (b"MM" if big_endian else b"II") + struct.pack(order + "HI", 42, 8) + \
-        struct.pack(order + "H", 1) + struct.pack(order + "HHIHH", 0x0112, 3, 1, orientation, 0) + \
-        struct.pack(order + "I", 0)
+    tiff = (
+        (b"MM" if big_endian else b"II")
+        + struct.pack(order + "HI", 42, 8)
+        + struct.pack(order + "H", 1)
+        + struct.pack(order + "HHIHH", 0x0112, 3, 1, orientation, 0)
+        + struct.pack(order + "I", 0)
+    )
     app1 = b"Exif\x00\x00" + tiff
     return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
 
 
-@pytest.mark.parametrize(("size", "expected"), [
-    ((4000, 3000), (1600, 1200)), ((3000, 4000), (1200, 1600)), ((800, 600), (800, 600)),
-    ((1600, 10), (1600, 10)), ((16000, 9), (1600, 1))])
-def test_target_size_keeps_the_shape_and_never_enlarges(size: tuple[int, int],
-                                                        expected: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((4000, 3000), (1600, 1200)),
+        ((3000, 4000), (1200, 1600)),
+        ((800, 600), (800, 600)),
+        ((1600, 10), (1600, 10)),
+        ((16000, 9), (1600, 1)),
+    ],
+)
+def test_target_size_keeps_the_shape_and_never_enlarges(
+    size: tuple[int, int], expected: tuple[int, int]
+) -> None:
     assert target_size(*size) == expected
 
 
@@ -81,8 +93,9 @@ def test_sha256_of(tmp_path: Path) -> None:
     assert sha256_of(path) == (hashlib.sha256(TINY_JPEG).hexdigest(), len(TINY_JPEG))
 
 
-def test_a_photo_reaches_the_server_with_its_activity(live_server: LiveServer,
-                                                      tmp_path: Path) -> None:
+def test_a_photo_reaches_the_server_with_its_activity(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     session = make_session(tmp_path)
     session.enrol(server_url=live_server.url, code=live_server.codes[0])
     session.backend.sync_once()
@@ -91,8 +104,14 @@ def test_a_photo_reaches_the_server_with_its_activity(live_server: LiveServer,
     downscaled.parent.mkdir(parents=True, exist_ok=True)
     downscaled.write_bytes(TINY_JPEG)
     digest, size = sha256_of(downscaled)
-    photo = Photo(id=str(uuid.uuid4()), path=str(downscaled), sha256=digest, size=size,
-                  content_type="image/jpeg", caption="Storage shed")
+    photo = Photo(
+        id=str(uuid.uuid4()),
+        path=str(downscaled),
+        sha256=digest,
+        size=size,
+        content_type="image/jpeg",
+        caption="Storage shed",
+    )
     form.add_photo(photo)
     session.backend.save_activity(form.save(captured_at=datetime.now(UTC)))
     assert not downscaled.exists()  # the store keeps its own copy

@@ -38,8 +38,7 @@ class FakeClock:
         run()
 
 
-def test_a_burst_of_sync_reports_from_threads_makes_one_call_then_one_after_the_interval(
-) -> None:
+def test_a_burst_of_sync_reports_from_threads_makes_one_call_then_one_after_the_interval() -> None:
     clock = FakeClock()
     calls: list[float] = []
 
@@ -47,6 +46,7 @@ def test_a_burst_of_sync_reports_from_threads_makes_one_call_then_one_after_the_
         calls.append(clock.now)
 
     coalesce = Coalescer(run, interval=0.5, later=clock.later, clock=lambda: clock.now)
+
     def report() -> None:
         for _ in range(25):
             coalesce()
@@ -73,10 +73,20 @@ def test_a_burst_of_sync_reports_from_threads_makes_one_call_then_one_after_the_
 
 
 def rows(n: int) -> list[Row]:
-    return [Row.make(id=str(i), title=f"Seed storage lot{i}", type="demonstration",
-                     start_date=f"2025-01-{1 + i % 28:02d}", topic="S1.T2", site="Roma",
-                     participants=10, women=5, state="pending" if i % 2 else "synced")
-            for i in range(n)]
+    return [
+        Row.make(
+            id=str(i),
+            title=f"Seed storage lot{i}",
+            type="demonstration",
+            start_date=f"2025-01-{1 + i % 28:02d}",
+            topic="S1.T2",
+            site="Roma",
+            participants=10,
+            women=5,
+            state="pending" if i % 2 else "synced",
+        )
+        for i in range(n)
+    ]
 
 
 def test_matching_reads_the_list_without_changing_its_filter_or_query() -> None:
@@ -87,7 +97,8 @@ def test_matching_reads_the_list_without_changing_its_filter_or_query() -> None:
     assert {v["title"] for v in found} == {f"Seed storage lot{i}" for i in (1, *range(10, 20))}
     assert (listing.state, listing.query) == ("pending", "lot3")
     assert [v["record_id"] for v in listing.data()] == [
-        v["record_id"] for v in listing.matching("pending", "lot3")]
+        v["record_id"] for v in listing.matching("pending", "lot3")
+    ]
     assert {v["record_id"] for v in listing.data()} == {"3", "31", "33", "35", "37", "39"}
     with pytest.raises(ValueError, match="unknown state filter"):
         listing.matching("lost", "")
@@ -99,14 +110,17 @@ def test_matching_reads_the_list_without_changing_its_filter_or_query() -> None:
 PICTURE = array("I", [1, 2, 3, 4, 5, 6])
 
 
-@pytest.mark.parametrize(("turn", "expected", "size"), [
-    (Turn(0, False), [1, 2, 3, 4, 5, 6], (3, 2)),
-    (Turn(0, True), [3, 2, 1, 6, 5, 4], (3, 2)),
-    (Turn(180, False), [6, 5, 4, 3, 2, 1], (3, 2)),
-    (Turn(90, False), [4, 1, 5, 2, 6, 3], (2, 3)),  # clockwise: the left column on top
-    (Turn(270, False), [3, 6, 2, 5, 1, 4], (2, 3)),
-    (Turn(90, True), [1, 4, 2, 5, 3, 6], (2, 3)),  # a transpose
-])
+@pytest.mark.parametrize(
+    ("turn", "expected", "size"),
+    [
+        (Turn(0, False), [1, 2, 3, 4, 5, 6], (3, 2)),
+        (Turn(0, True), [3, 2, 1, 6, 5, 4], (3, 2)),
+        (Turn(180, False), [6, 5, 4, 3, 2, 1], (3, 2)),
+        (Turn(90, False), [4, 1, 5, 2, 6, 3], (2, 3)),  # clockwise: the left column on top
+        (Turn(270, False), [3, 6, 2, 5, 1, 4], (2, 3)),
+        (Turn(90, True), [1, 4, 2, 5, 3, 6], (2, 3)),  # a transpose
+    ],
+)
 def test_turn_pixels(turn: Turn, expected: list[int], size: tuple[int, int]) -> None:
     turned, width, height = turn_pixels(PICTURE, 3, 2, turn)
     assert (list(turned), (width, height)) == (expected, size)
@@ -114,16 +128,22 @@ def test_turn_pixels(turn: Turn, expected: list[int], size: tuple[int, int]) -> 
 
 def two_colour_png(path: Path, width: int, height: int) -> None:
     """Red on the top half, blue below."""
-    body = b"".join(b"\x00" + (b"\xff\x00\x00" if y < height // 2 else b"\x00\x00\xff") * width
-                    for y in range(height))
+    body = b"".join(
+        b"\x00" + (b"\xff\x00\x00" if y < height // 2 else b"\x00\x00\xff") * width
+        for y in range(height)
+    )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n"
-                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(body, 1)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(body, 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 def read_back(path: str) -> tuple[int, int, Callable[[int, int], tuple[int, int, int]]]:
@@ -145,8 +165,9 @@ def read_back(path: str) -> tuple[int, int, Callable[[int, int], tuple[int, int,
     return width, height, rgb
 
 
-def test_a_sideways_camera_photo_is_downscaled_upright_on_a_worker_thread(tmp_path: Path,
-                                                                       ) -> None:
+def test_a_sideways_camera_photo_is_downscaled_upright_on_a_worker_thread(
+    tmp_path: Path,
+) -> None:
     from field_app import photos
 
     source = tmp_path / "big.png"
@@ -159,8 +180,9 @@ def test_a_sideways_camera_photo_is_downscaled_upright_on_a_worker_thread(tmp_pa
     camera.write_bytes(with_orientation((tmp_path / "plain.jpg").read_bytes(), 6))
 
     done: list[Any] = []
-    worker = threading.Thread(target=lambda: done.append(
-        photos.downscale(camera, tmp_path / "photos")))
+    worker = threading.Thread(
+        target=lambda: done.append(photos.downscale(camera, tmp_path / "photos"))
+    )
     worker.start()
     worker.join()
     [photo] = done
@@ -208,15 +230,15 @@ def many_session(tmp_path: Path, records: int) -> tuple[Any, Any, dict[str, Any]
 
 @pytest.mark.kivy
 def test_typing_runs_one_search_off_the_ui_thread_and_shows_only_the_last(
-        kivy_window: None, tmp_path: Path) -> None:
+    kivy_window: None, tmp_path: Path
+) -> None:
     from field_app.app import FieldApp
     from field_app.screens.activities import PAGE
 
     session, _backend, project = many_session(tmp_path, 250)
     with kivy_driver.running(FieldApp(session)) as driver:
         screen = driver.app.show("activities", project_id=project["id"])
-        driver.wait_until(lambda: not screen.loading and screen.shown == "250",
-                          what="the list")
+        driver.wait_until(lambda: not screen.loading and screen.shown == "250", what="the list")
         assert len(screen.ids.rows.data) == PAGE  # a page, not every record
         searched: list[tuple[str, str, bool]] = []
         matching = ActivityList.matching
@@ -230,8 +252,10 @@ def test_typing_runs_one_search_off_the_ui_thread_and_shows_only_the_last(
         try:
             for text in ("s", "st", "sto", "storage 1", "storage 12"):
                 screen.ids.search.text = text  # keys faster than the debounce
-            driver.wait_until(lambda: screen.applied_query == (ALL, "storage 12")
-                              and not screen.searching, what="the search result")
+            driver.wait_until(
+                lambda: screen.applied_query == (ALL, "storage 12") and not screen.searching,
+                what="the search result",
+            )
             driver.step(30)  # nothing else arrives later
         finally:
             ActivityList.matching = matching  # type: ignore[method-assign]
@@ -249,8 +273,7 @@ def test_the_list_pages_in_more_rows_near_its_end(kivy_window: None, tmp_path: P
     session, _backend, project = many_session(tmp_path, 250)
     with kivy_driver.running(FieldApp(session)) as driver:
         screen = driver.app.show("activities", project_id=project["id"])
-        driver.wait_until(lambda: not screen.loading and screen.shown == "250",
-                          what="the list")
+        driver.wait_until(lambda: not screen.loading and screen.shown == "250", what="the list")
         rows = screen.ids.rows
         rows.scroll_y = 0
         driver.step(3)
@@ -263,8 +286,9 @@ def test_the_list_pages_in_more_rows_near_its_end(kivy_window: None, tmp_path: P
 
 
 @pytest.mark.kivy
-def test_a_burst_of_sync_reports_refreshes_the_screens_at_most_twice(kivy_window: None,
-                                                                      tmp_path: Path) -> None:
+def test_a_burst_of_sync_reports_refreshes_the_screens_at_most_twice(
+    kivy_window: None, tmp_path: Path
+) -> None:
     import time
 
     from field_app.app import STATUS_INTERVAL_S, FieldApp
@@ -290,6 +314,7 @@ def test_a_burst_of_sync_reports_refreshes_the_screens_at_most_twice(kivy_window
 
         screen.refresh = counting
         report = backend.on_change  # what the sync thread calls
+
         def burst_of_reports() -> None:
             for _ in range(100):
                 report()
@@ -308,7 +333,8 @@ def test_a_burst_of_sync_reports_refreshes_the_screens_at_most_twice(kivy_window
 
 @pytest.mark.kivy
 def test_a_photo_is_prepared_off_the_ui_thread_and_the_save_waits_for_it(
-        kivy_window: None, tmp_path: Path) -> None:
+    kivy_window: None, tmp_path: Path
+) -> None:
     from field_app.app import FieldApp
     from field_app.screens import form as form_screen
 

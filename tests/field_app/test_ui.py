@@ -43,15 +43,17 @@ def make_app(session: Any) -> Any:
 
 
 @pytest.fixture
-def live_app(kivy_window: None, sqlite_server: LiveServer,
-             tmp_path: Path) -> Iterator[tuple[kivy_driver.Driver, LiveServer, Any]]:
+def live_app(
+    kivy_window: None, sqlite_server: LiveServer, tmp_path: Path
+) -> Iterator[tuple[kivy_driver.Driver, LiveServer, Any]]:
     from field_app.backend import StoreBackend
     from field_app.device import Device
     from field_app.session import FieldSession
 
     data_dir = tmp_path / "tablet"
-    session = FieldSession(backend=StoreBackend(data_dir, schedule_options=QUIET),
-                           device=Device(), data_dir=data_dir)
+    session = FieldSession(
+        backend=StoreBackend(data_dir, schedule_options=QUIET), device=Device(), data_dir=data_dir
+    )
     with kivy_driver.running(make_app(session)) as driver:
         yield driver, sqlite_server, session
 
@@ -78,8 +80,11 @@ def enrol_through_the_screen(driver: kivy_driver.Driver, server: LiveServer) -> 
     driver.tap(enrol.ids.enrol_button)
     home = on_screen(driver, "home")
     session = driver.app.session
-    driver.wait_until(lambda: home.cards and settled(session), timeout=60,
-                      what="the first sync to bring the project")
+    driver.wait_until(
+        lambda: home.cards and settled(session),
+        timeout=60,
+        what="the first sync to bring the project",
+    )
     driver.step(3)
     return home
 
@@ -92,7 +97,8 @@ def row_state(activities: Any, title: str) -> str | None:
 
 
 def test_enrol_fill_save_pending_then_synced(
-        live_app: tuple[kivy_driver.Driver, LiveServer, Any]) -> None:
+    live_app: tuple[kivy_driver.Driver, LiveServer, Any],
+) -> None:
     driver, server, session = live_app
     home = enrol_through_the_screen(driver, server)
     driver.screenshot(SHOTS / "live-home.png")
@@ -116,24 +122,33 @@ def test_enrol_fill_save_pending_then_synced(
     driver.tap(form.ids.save_top)
 
     activities = on_screen(driver, "activities")
-    driver.wait_until(lambda: row_state(activities, "Seed potato storage demonstration")
-                      == "pending", what="the saved activity in the list, pending")
+    driver.wait_until(
+        lambda: row_state(activities, "Seed potato storage demonstration") == "pending",
+        what="the saved activity in the list, pending",
+    )
     badge = driver.find(activities.ids.rows, lambda w: getattr(w, "state_name", "") == "pending")
     assert badge.text == "pending"
     driver.screenshot(SHOTS / "live-activities-pending.png")
 
     driver.tap(activities.ids.get("back") or driver.find_text(activities, "‹ Back"))
     home = on_screen(driver, "home")
-    driver.wait_until(lambda: "1 record waiting to be sent" in home.ids.sync_bar.headline,
-                      what="the sync bar to count the saved record")
+    driver.wait_until(
+        lambda: "1 record waiting to be sent" in home.ids.sync_bar.headline,
+        what="the sync bar to count the saved record",
+    )
     driver.tap(home.ids.sync_bar.ids.sync_button)
-    driver.wait_until(lambda: session.status().pending == 0 and settled(session),
-                      timeout=60, what="the sync to finish")
+    driver.wait_until(
+        lambda: session.status().pending == 0 and settled(session),
+        timeout=60,
+        what="the sync to finish",
+    )
     home = on_screen(driver, "home")
     driver.tap(driver.find_text(home, "Activities (1)"))
     activities = on_screen(driver, "activities")
-    driver.wait_until(lambda: row_state(activities, "Seed potato storage demonstration")
-                      == "synced", what="the row to show synced")
+    driver.wait_until(
+        lambda: row_state(activities, "Seed potato storage demonstration") == "synced",
+        what="the row to show synced",
+    )
     driver.screenshot(SHOTS / "live-activities-synced.png")
 
     saved = [r for r in session.backend.activities(server.project_id)]
@@ -145,7 +160,8 @@ def test_enrol_fill_save_pending_then_synced(
 
 
 def test_returned_then_corrected_and_resubmitted(
-        live_app: tuple[kivy_driver.Driver, LiveServer, Any]) -> None:
+    live_app: tuple[kivy_driver.Driver, LiveServer, Any],
+) -> None:
     driver, server, session = live_app
     home = enrol_through_the_screen(driver, server)
     driver.tap(driver.find_text(home, "+ New activity"))
@@ -153,20 +169,23 @@ def test_returned_then_corrected_and_resubmitted(
     driver.choose(form._inputs["type"], "Farmer training")
     driver.type(form._inputs["title"], "Hermetic bag training")
     driver.type(form._cells[("female", "youth")], "9")
-    driver.tap(form.ids.save_bottom if form.ids.save_bottom.get_root_window() else
-               form.ids.save_top)
+    driver.tap(
+        form.ids.save_bottom if form.ids.save_bottom.get_root_window() else form.ids.save_top
+    )
     on_screen(driver, "activities")
     driver.app.sync_now()
-    driver.wait_until(lambda: session.status().pending == 0 and settled(session),
-                      timeout=60, what="the first push")
+    driver.wait_until(
+        lambda: session.status().pending == 0 and settled(session),
+        timeout=60,
+        what="the first push",
+    )
     record = session.backend.activities(server.project_id)[0]
     assert record.state == "synced" and server.activity(record.id)["status"] == "submitted"
     server.return_activity(record.id, "Please add the men who attended")
     driver.app.home()
     home = on_screen(driver, "home")
     driver.tap(home.ids.sync_bar.ids.sync_button)
-    driver.wait_until(lambda: home.attention == 1, timeout=60,
-                      what="the returned record to arrive")
+    driver.wait_until(lambda: home.attention == 1, timeout=60, what="the returned record to arrive")
     assert home.ids.attention_button.text == "Needs attention (1)"
     driver.tap(home.ids.attention_button)
 
@@ -184,9 +203,11 @@ def test_returned_then_corrected_and_resubmitted(
     assert session.backend.activity(record.id).state == "pending"
 
     driver.app.sync_now()
-    driver.wait_until(lambda: session.backend.activity(record.id).state == "synced"
-                      and settled(session), timeout=60,
-                      what="the corrected record to be accepted")
+    driver.wait_until(
+        lambda: session.backend.activity(record.id).state == "synced" and settled(session),
+        timeout=60,
+        what="the corrected record to be accepted",
+    )
     on_server = server.activity(record.id)
     assert on_server["status"] == "submitted"
     assert sorted(r["count"] for r in on_server["attendance"]) == [6, 9]
@@ -195,8 +216,7 @@ def test_returned_then_corrected_and_resubmitted(
     assert home.attention == 0
 
 
-def test_the_form_refuses_bad_input_and_says_why(
-        kivy_window: None, tmp_path: Path) -> None:
+def test_the_form_refuses_bad_input_and_says_why(kivy_window: None, tmp_path: Path) -> None:
     session, backend, project = demo_session(tmp_path)
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.show("form", project_id=project["id"])
@@ -215,8 +235,9 @@ def test_the_form_refuses_bad_input_and_says_why(
         assert backend.saves == []
 
 
-def test_gps_fills_the_location_and_a_photo_is_downscaled(kivy_window: None,
-                                                          tmp_path: Path) -> None:
+def test_gps_fills_the_location_and_a_photo_is_downscaled(
+    kivy_window: None, tmp_path: Path
+) -> None:
     from kivy.core.image import Image as CoreImage
     from kivy.graphics.texture import Texture
 
@@ -230,8 +251,9 @@ def test_gps_fills_the_location_and_a_photo_is_downscaled(kivy_window: None,
         width, height = 4000, 3000
         top, bottom = b"\xff\x00\x00" * width, b"\x00\x00\xff" * width
         texture = Texture.create(size=(width, height), colorfmt="rgb")
-        texture.blit_buffer(bottom * (height // 2) + top * (height // 2), colorfmt="rgb",
-                            bufferfmt="ubyte")
+        texture.blit_buffer(
+            bottom * (height // 2) + top * (height // 2), colorfmt="rgb", bufferfmt="ubyte"
+        )
         plain = tmp_path / "plain.jpg"
         CoreImage(texture).save(str(plain), flipped=True)
         photo = tmp_path / "camera.jpg"
@@ -264,8 +286,10 @@ def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
         driver.tap(driver.find_text(settings, "‹ Retour"))
         home = on_screen(driver, "home")
         assert home.ids.settings_button.text == "Paramètres"
-        driver.wait_until(lambda: "enregistrements en attente d'envoi"
-                          in home.ids.sync_bar.headline, what="the sync bar in French")
+        driver.wait_until(
+            lambda: "enregistrements en attente d'envoi" in home.ids.sync_bar.headline,
+            what="the sync bar in French",
+        )
         driver.tap(home.ids.settings_button)
         settings = on_screen(driver, "settings")
         driver.tap(settings.ids.lang_en)
@@ -282,9 +306,15 @@ def demo_session(tmp_path: Path) -> tuple[Any, MemoryBackend, dict[str, Any]]:
     backend = MemoryBackend()
     backend.enrol_as("amina", "https://pilot.example.org")
     project = backend.add_project()
-    other = backend.add_project(code="SEN-DAA-02", name="Post-harvest loss reduction for millet",
-                                kind="DAA", country="SEN", thematic_area="TA2", solutions=["S5"],
-                                roster=False)
+    other = backend.add_project(
+        code="SEN-DAA-02",
+        name="Post-harvest loss reduction for millet",
+        kind="DAA",
+        country="SEN",
+        thematic_area="TA2",
+        solutions=["S5"],
+        roster=False,
+    )
     site = backend.add_site(project, "Ha Mokhalinyane", -29.4, 27.7)
     backend.add_site(project, "Roma valley")
     today = date.today()
@@ -298,42 +328,84 @@ def demo_session(tmp_path: Path) -> tuple[Any, MemoryBackend, dict[str, Any]]:
     records = []
     for i in range(60):
         state = states[i % 5] if i < 10 else "synced"
-        records.append(backend.add_record(
-            activity(project, title=f"Seed potato storage demonstration {i + 1}",
-                     start=today - timedelta(days=3 * i), site=site, women=10 + i % 7, men=8),
-            state=state,
-            comment="Please add the photos and check the number of women."
-            if state == "returned" else ""))
+        records.append(
+            backend.add_record(
+                activity(
+                    project,
+                    title=f"Seed potato storage demonstration {i + 1}",
+                    start=today - timedelta(days=3 * i),
+                    site=site,
+                    women=10 + i % 7,
+                    men=8,
+                ),
+                state=state,
+                comment="Please add the photos and check the number of women."
+                if state == "returned"
+                else "",
+            )
+        )
     records[3].conflict_fields = ["title", "attendance"]
-    records[3].mine = {"title": "Seed potato storage, Roma",
-                       "attendance": records[3].data["attendance"]}
-    records[3].theirs = {"title": "Seed potato storage demonstration, Roma valley",
-                         "attendance": [{"sex": "female", "age_band": "adult",
-                                         "category": "farmer", "disability": False,
-                                         "count": 30}]}
+    records[3].mine = {
+        "title": "Seed potato storage, Roma",
+        "attendance": records[3].data["attendance"],
+    }
+    records[3].theirs = {
+        "title": "Seed potato storage demonstration, Roma valley",
+        "attendance": [
+            {
+                "sex": "female",
+                "age_band": "adult",
+                "category": "farmer",
+                "disability": False,
+                "count": 30,
+            }
+        ],
+    }
     records[4].errors = [{"field": "end_date", "message": "is before the start date"}]
     backend._participants += [
-        {"id": str(uuid.uuid4()), "project_id": project["id"], "code": f"LSO-{i:04d}",
-         "sex": ["female", "male"][i % 2], "birth_year": 1960 + i, "category": "farmer",
-         "disability": i % 7 == 0} for i in range(30)]
+        {
+            "id": str(uuid.uuid4()),
+            "project_id": project["id"],
+            "code": f"LSO-{i:04d}",
+            "sex": ["female", "male"][i % 2],
+            "birth_year": 1960 + i,
+            "category": "farmer",
+            "disability": i % 7 == 0,
+        }
+        for i in range(30)
+    ]
     backend.last_success = datetime.now(UTC) - timedelta(minutes=42)
     backend.last_error = "cannot reach the server (no connection or the server is down)"
     backend._log = [
-        LogEntry(at=datetime.now(UTC) - timedelta(hours=3), ok=True, sent=4, received=120,
-                 photos=2),
-        LogEntry(at=datetime.now(UTC) - timedelta(minutes=42), ok=False,
-                 error="cannot reach the server (no connection or the server is down)")]
+        LogEntry(
+            at=datetime.now(UTC) - timedelta(hours=3), ok=True, sent=4, received=120, photos=2
+        ),
+        LogEntry(
+            at=datetime.now(UTC) - timedelta(minutes=42),
+            ok=False,
+            error="cannot reach the server (no connection or the server is down)",
+        ),
+    ]
     data_dir = tmp_path / "tablet"
     session = FieldSession(backend=backend, device=Device(), data_dir=data_dir)
     return session, backend, project
 
 
-SCREENS = ("enrol", "home", "activities", "form", "form-attendance", "roster", "attention",
-           "settings")
+SCREENS = (
+    "enrol",
+    "home",
+    "activities",
+    "form",
+    "form-attendance",
+    "roster",
+    "attention",
+    "settings",
+)
 
 
-def test_screenshots_of_every_screen_in_both_orientations(kivy_window: None,
-                                                          tmp_path: Path) -> None:
+def test_screenshots_of_every_screen_in_both_orientations(
+    kivy_window: None, tmp_path: Path
+) -> None:
     session, backend, project = demo_session(tmp_path)
     participants = backend.participants(project["id"])
     with kivy_driver.running(make_app(session)) as driver:
@@ -356,15 +428,18 @@ def test_screenshots_of_every_screen_in_both_orientations(kivy_window: None,
                     driver.type(form._inputs["title"], "Seed potato storage demonstration")
                     driver.type(form._cells[("female", "adult")], "14")
                     driver.type(form._cells[("male", "youth")], "9")
-                    form.ids.scroll.scroll_to(form.ids.attendance_box, padding=120,
-                                              animate=False)
+                    form.ids.scroll.scroll_to(form.ids.attendance_box, padding=120, animate=False)
                 elif screen == "roster":
-                    driver.app.show("roster", project_id=project["id"],
-                                    ticked=[p["id"] for p in participants[1:6:2]])
+                    driver.app.show(
+                        "roster",
+                        project_id=project["id"],
+                        ticked=[p["id"] for p in participants[1:6:2]],
+                    )
                 elif screen == "attention":
                     driver.app.show("attention")
                     driver.app.screen("attention").select(
-                        next(r.id for r in backend.attention() if r.state == "conflict"))
+                        next(r.id for r in backend.attention() if r.state == "conflict")
+                    )
                 elif screen == "settings":
                     driver.app.show("settings")
                 path = driver.screenshot(SHOTS / f"{screen}-{name}-{width}x{height}.png")
@@ -376,11 +451,14 @@ def test_screenshots_of_every_screen_in_both_orientations(kivy_window: None,
 
 
 def sync_through_the_app(driver: kivy_driver.Driver, session: Any) -> None:
-    """"Sync now" as the app does it (the schedule's thread), then wait for the round to end
+    """ "Sync now" as the app does it (the schedule's thread), then wait for the round to end
     and for the app to have read its outcome (the sync bar's button is live again)."""
     driver.app.sync_now()
-    driver.wait_until(lambda: settled(session) and not driver.app.sync_running, timeout=90,
-                      what="the sync round to end")
+    driver.wait_until(
+        lambda: settled(session) and not driver.app.sync_running,
+        timeout=90,
+        what="the sync round to end",
+    )
 
 
 def other_tablet(server: LiveServer, tmp_path: Path) -> Any:
@@ -396,8 +474,9 @@ def other_tablet(server: LiveServer, tmp_path: Path) -> Any:
     return other
 
 
-def in_conflict(driver: kivy_driver.Driver, server: LiveServer, session: Any,
-                tmp_path: Path) -> tuple[Any, str, str]:
+def in_conflict(
+    driver: kivy_driver.Driver, server: LiveServer, session: Any, tmp_path: Path
+) -> tuple[Any, str, str]:
     """The app's tablet and another one change the same title offline; the other syncs first,
     so the app's tablet gets a conflict. Returns the other tablet, the activity and the
     conflict."""
@@ -429,15 +508,17 @@ def open_attention(driver: kivy_driver.Driver, count: int = 1) -> Any:
 
 
 def test_a_conflict_kept_theirs_is_synced_and_closed_on_the_server(
-        live_app: tuple[kivy_driver.Driver, LiveServer, Any], tmp_path: Path) -> None:
+    live_app: tuple[kivy_driver.Driver, LiveServer, Any], tmp_path: Path
+) -> None:
     driver, server, session = live_app
     other, activity_id, conflict_id = in_conflict(driver, server, session, tmp_path)
     assert server.api("GET", f"/conflicts/{conflict_id}").json()["status"] == "open"
 
     attention = open_attention(driver)
     assert attention.state_name == "conflict"
-    assert attention.differences == [("Title", "Storage demonstration, Maseru",
-                                      "Storage demonstration, Roma")]
+    assert attention.differences == [
+        ("Title", "Storage demonstration, Maseru", "Storage demonstration, Roma")
+    ]
     driver.screenshot(SHOTS / "live-attention-conflict.png")
     driver.tap(attention.ids.keep_theirs)
     assert attention.message == "The server's values are kept."
@@ -467,7 +548,8 @@ def open_home(driver: kivy_driver.Driver) -> Any:
 
 
 def test_a_conflict_edited_in_the_form_is_resolved_by_the_save(
-        live_app: tuple[kivy_driver.Driver, LiveServer, Any], tmp_path: Path) -> None:
+    live_app: tuple[kivy_driver.Driver, LiveServer, Any], tmp_path: Path
+) -> None:
     driver, server, session = live_app
     other, activity_id, conflict_id = in_conflict(driver, server, session, tmp_path)
 
@@ -480,8 +562,10 @@ def test_a_conflict_edited_in_the_form_is_resolved_by_the_save(
     driver.type(form._inputs["title"], "Storage demonstration, Roma and Maseru")
     driver.tap(form.ids.save_top)
     activities = on_screen(driver, "activities")
-    driver.wait_until(lambda: row_state(activities, "Storage demonstration, Roma and Maseru")
-                      == "pending", what="the edited record, pending")
+    driver.wait_until(
+        lambda: row_state(activities, "Storage demonstration, Roma and Maseru") == "pending",
+        what="the edited record, pending",
+    )
 
     sync_through_the_app(driver, session)
 
@@ -489,15 +573,20 @@ def test_a_conflict_edited_in_the_form_is_resolved_by_the_save(
     assert record.state == "synced" and record.conflict_ids == []
     assert server.activity(activity_id)["title"] == "Storage demonstration, Roma and Maseru"
     assert server.api("GET", f"/conflicts/{conflict_id}").json()["status"] in (
-        "superseded", "resolved")
-    driver.wait_until(lambda: row_state(activities, "Storage demonstration, Roma and Maseru")
-                      == "synced", what="the row to show synced")
+        "superseded",
+        "resolved",
+    )
+    driver.wait_until(
+        lambda: row_state(activities, "Storage demonstration, Roma and Maseru") == "synced",
+        what="the row to show synced",
+    )
     open_home(driver)
     other.close()
 
 
 def test_a_rejected_record_shows_the_servers_reasons_and_is_fixed_and_resent(
-        live_app: tuple[kivy_driver.Driver, LiveServer, Any]) -> None:
+    live_app: tuple[kivy_driver.Driver, LiveServer, Any],
+) -> None:
     from tests.field_app.test_backend import filled_form
 
     driver, server, session = live_app
@@ -505,8 +594,9 @@ def test_a_rejected_record_shows_the_servers_reasons_and_is_fixed_and_resent(
     # The form refuses a date before the project's start, so the record is written through
     # the store, as an older app version might have: the server refuses it with its reasons.
     form = filled_form(session, server.project_id)
-    session.backend.store.save("activity", {**form.wire(), "start_date": "2023-06-01",
-                                            "end_date": "2023-06-01"})
+    session.backend.store.save(
+        "activity", {**form.wire(), "start_date": "2023-06-01", "end_date": "2023-06-01"}
+    )
     sync_through_the_app(driver, session)
     record = session.backend.activity(form.id)
     assert record.state == "rejected" and record.errors
@@ -556,19 +646,28 @@ def offline_store_session(tmp_path: Path) -> tuple[Any, dict[str, Any]]:
 
     data_dir = tmp_path / "tablet"
     backend = StoreBackend(data_dir, schedule_options=QUIET)
-    project = {"id": str(uuid.uuid4()), "code": "LSO-CPP-01", "name": "Potato value chain",
-               "kind": "CPP", "country": "LSO", "thematic_area": "TA1",
-               "solutions": ["S1", "S2"], "start_date": "2024-01-01",
-               "end_date": f"{date.today().year + 1}-12-31", "roster": False}
+    project = {
+        "id": str(uuid.uuid4()),
+        "code": "LSO-CPP-01",
+        "name": "Potato value chain",
+        "kind": "CPP",
+        "country": "LSO",
+        "thematic_area": "TA1",
+        "solutions": ["S1", "S2"],
+        "start_date": "2024-01-01",
+        "end_date": f"{date.today().year + 1}-12-31",
+        "roster": False,
+    }
     backend.store.apply_pull(
-        [Change(entity="project", id=project["id"], op=Op.UPSERT, version=1, data=project)],
-        "c1")
+        [Change(entity="project", id=project["id"], op=Op.UPSERT, version=1, data=project)], "c1"
+    )
     session = FieldSession(backend=backend, device=Device(), data_dir=data_dir)
     return session, project
 
 
-def test_the_caption_of_a_saved_photo_is_edited_in_the_form(kivy_window: None,
-                                                            tmp_path: Path) -> None:
+def test_the_caption_of_a_saved_photo_is_edited_in_the_form(
+    kivy_window: None, tmp_path: Path
+) -> None:
     from dataclasses import replace
 
     from field_app.photos import downscale
@@ -595,8 +694,10 @@ def test_the_caption_of_a_saved_photo_is_edited_in_the_form(kivy_window: None,
         [mutation] = store.pending()[before:]
         assert (mutation.entity, str(mutation.id)) == ("attachment", photo.id)
         assert mutation.data == {"caption": "Storage shed, north side"} or (
-            mutation.base_version == 0 and mutation.data is not None
-            and mutation.data["caption"] == "Storage shed, north side")
+            mutation.base_version == 0
+            and mutation.data is not None
+            and mutation.data["caption"] == "Storage shed, north side"
+        )
         assert [p.caption for p in session.photos_of(form.id)] == ["Storage shed, north side"]
 
 
@@ -604,7 +705,8 @@ def test_the_caption_of_a_saved_photo_is_edited_in_the_form(kivy_window: None,
 
 
 def test_search_finds_site_names_and_translated_types_among_ten_thousand_off_the_ui_thread(
-        kivy_window: None, tmp_path: Path) -> None:
+    kivy_window: None, tmp_path: Path
+) -> None:
     import threading
 
     from field_app import i18n
@@ -613,17 +715,32 @@ def test_search_finds_site_names_and_translated_types_among_ten_thousand_off_the
     from tests.field_app.fakes import activity
 
     session, project = offline_store_session(tmp_path)
-    sites = [{"id": str(uuid.uuid4()), "project_id": project["id"], "name": name,
-              "admin_area": "", "lat": None, "lon": None}
-             for name in ("Ha Mokhalinyane", "Roma valley")]
-    records = [activity(project, title=f"Visit {i}", site=sites[0 if i % 10 == 0 else 1],
-                        type="farmer_training" if i % 4 == 0 else "demonstration",
-                        start=date(2025, 1, 1) + timedelta(days=i % 300), version=1)
-               for i in range(10_000)]
-    changes = [Change(entity="site", id=s["id"], op=Op.UPSERT, version=1, data=s)
-               for s in sites]
-    changes += [Change(entity="activity", id=r["id"], op=Op.UPSERT, version=1, data=r)
-                for r in records]
+    sites = [
+        {
+            "id": str(uuid.uuid4()),
+            "project_id": project["id"],
+            "name": name,
+            "admin_area": "",
+            "lat": None,
+            "lon": None,
+        }
+        for name in ("Ha Mokhalinyane", "Roma valley")
+    ]
+    records = [
+        activity(
+            project,
+            title=f"Visit {i}",
+            site=sites[0 if i % 10 == 0 else 1],
+            type="farmer_training" if i % 4 == 0 else "demonstration",
+            start=date(2025, 1, 1) + timedelta(days=i % 300),
+            version=1,
+        )
+        for i in range(10_000)
+    ]
+    changes = [Change(entity="site", id=s["id"], op=Op.UPSERT, version=1, data=s) for s in sites]
+    changes += [
+        Change(entity="activity", id=r["id"], op=Op.UPSERT, version=1, data=r) for r in records
+    ]
     session.backend.store.apply_pull(changes, "c2")
     main = threading.current_thread()
     threads: list[bool] = []
@@ -635,32 +752,50 @@ def test_search_finds_site_names_and_translated_types_among_ten_thousand_off_the
 
     def search(screen: Any, text: str) -> str:
         driver.type(screen.ids.search, text)  # key by key, faster than the debounce
-        driver.wait_until(lambda: screen.applied_query == (ALL, text) and not screen.searching,
-                          timeout=60, what=f"the result for {text!r}")
+        driver.wait_until(
+            lambda: screen.applied_query == (ALL, text) and not screen.searching,
+            timeout=60,
+            what=f"the result for {text!r}",
+        )
         return str(screen.shown)
 
     ActivityList.matching = spy  # type: ignore[method-assign, assignment]
     try:
         with kivy_driver.running(make_app(session)) as driver:
             screen = driver.app.show("activities", project_id=project["id"])
-            driver.wait_until(lambda: not screen.loading and screen.shown == "10000",
-                              timeout=60, what="the list of 10 000")
+            driver.wait_until(
+                lambda: not screen.loading and screen.shown == "10000",
+                timeout=60,
+                what="the list of 10 000",
+            )
             assert search(screen, "Mokhalinyane") == "1000"  # the site's name
             assert all(r["subtitle"].endswith("· Ha Mokhalinyane") for r in screen.ids.rows.data)
             assert search(screen, "farmer training") == "2500"  # the type's label
             assert search(screen, "formation") == "0"  # a label of another language
             driver.app.set_language("fr")
-            driver.wait_until(lambda: not screen.loading and screen.list.query == "formation"
-                              and screen.shown == "2500" and not screen.searching,
-                              timeout=60, what="the list again, in French")
+            driver.wait_until(
+                lambda: (
+                    not screen.loading
+                    and screen.list.query == "formation"
+                    and screen.shown == "2500"
+                    and not screen.searching
+                ),
+                timeout=60,
+                what="the list again, in French",
+            )
             assert search(screen, "mokhalinyane formation") == "500"  # i % 20 == 0
-            assert all("Formation d'agriculteurs" in r["subtitle"]
-                       for r in screen.ids.rows.data)
+            assert all("Formation d'agriculteurs" in r["subtitle"] for r in screen.ids.rows.data)
             driver.app.set_language("en")
-            driver.wait_until(lambda: not screen.loading and not screen.searching
-                              and screen.list.query == "mokhalinyane formation"
-                              and screen.shown == "0", timeout=60,  # no "formation"
-                              what="the list again, in English")
+            driver.wait_until(
+                lambda: (
+                    not screen.loading
+                    and not screen.searching
+                    and screen.list.query == "mokhalinyane formation"
+                    and screen.shown == "0"
+                ),
+                timeout=60,  # no "formation"
+                what="the list again, in English",
+            )
     finally:
         ActivityList.matching = matching  # type: ignore[method-assign]
         i18n.set_language("en")

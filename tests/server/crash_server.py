@@ -81,7 +81,7 @@ def _kill_child() -> None:
 
 def main() -> int:
     global _listener, _child
-    from server.main import app  # noqa: F401  (import once, before any fork)
+    from server.main import app  # noqa: F401
 
     probe = _listen(0)
     port = probe.getsockname()[1]

@@ -34,26 +34,34 @@ ROLES = ("anonymous", "admin", "hq", "officer_lso", "expert_lso")
 SCOPED_ROLES = ("officer_lso", "expert_lso")
 
 # Routes anyone may call without credentials (DESIGN §6: health, login, enrol; §4: sync info).
-PUBLIC: frozenset[tuple[str, str]] = frozenset({
-    ("GET", "/api/v1/health"),
-    ("POST", "/api/v1/auth/token"),
-    ("POST", "/api/v1/devices/enrol"),
-    ("GET", "/api/v1/sync/info"),
-    ("GET", "/api/v1/openapi.json"),
-    ("GET", "/api/v1/docs"),
-    ("HEAD", "/api/v1/docs"),
-    ("GET", "/api/v1/docs/oauth2-redirect"),
-    ("HEAD", "/api/v1/docs/oauth2-redirect"),
-    ("HEAD", "/api/v1/openapi.json"),
-})
+PUBLIC: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/api/v1/health"),
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/devices/enrol"),
+        ("GET", "/api/v1/sync/info"),
+        ("GET", "/api/v1/openapi.json"),
+        ("GET", "/api/v1/docs"),
+        ("HEAD", "/api/v1/docs"),
+        ("GET", "/api/v1/docs/oauth2-redirect"),
+        ("HEAD", "/api/v1/docs/oauth2-redirect"),
+        ("HEAD", "/api/v1/openapi.json"),
+    }
+)
 
 _numbers = itertools.count(100)
 
 
 def _everyone(status: int, **overrides: int) -> dict[str, int]:
     """``status`` for every signed-in role, 401 for anonymous, then ``overrides``."""
-    return {"anonymous": 401, "admin": status, "hq": status, "officer_lso": status,
-            "expert_lso": status, **overrides}
+    return {
+        "anonymous": 401,
+        "admin": status,
+        "hq": status,
+        "officer_lso": status,
+        "expert_lso": status,
+        **overrides,
+    }
 
 
 def _managers(status: int, **overrides: int) -> dict[str, int]:
@@ -83,84 +91,186 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/auth/me", _everyone(200)),
     Route("POST", "/api/v1/auth/logout", _everyone(204)),
     Route("GET", "/api/v1/users", _everyone(200, expert_lso=403)),
-    Route("GET", "/api/v1/users/{user}", _everyone(200, expert_lso=403),
-          other={"officer_lso": 404, "expert_lso": 403}),
-    Route("POST", "/api/v1/users", _managers(201),
-          other={"officer_lso": 422, "expert_lso": 403},
-          body=lambda w: {"username": f"new{w['n']}", "password": "a long password",
-                          "role": "field_expert", "projects": [w["project_code"]]}),
-    Route("PATCH", "/api/v1/users/{user}", _managers(200),
-          other={"officer_lso": 404, "expert_lso": 403},
-          body=lambda w: {"full_name": "Renamed"}),
+    Route(
+        "GET",
+        "/api/v1/users/{user}",
+        _everyone(200, expert_lso=403),
+        other={"officer_lso": 404, "expert_lso": 403},
+    ),
+    Route(
+        "POST",
+        "/api/v1/users",
+        _managers(201),
+        other={"officer_lso": 422, "expert_lso": 403},
+        body=lambda w: {
+            "username": f"new{w['n']}",
+            "password": "a long password",
+            "role": "field_expert",
+            "projects": [w["project_code"]],
+        },
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/users/{user}",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 403},
+        body=lambda w: {"full_name": "Renamed"},
+    ),
     # --- tablets ---
     Route("GET", "/api/v1/devices", _everyone(200)),
-    Route("POST", "/api/v1/devices/enrol-codes", _managers(201),
-          other={"officer_lso": 422, "expert_lso": 403},
-          body=lambda w: {"username": w["username"]}),
-    Route("POST", "/api/v1/devices/{device}/revoke", _managers(200),
-          other={"officer_lso": 404, "expert_lso": 403}),
+    Route(
+        "POST",
+        "/api/v1/devices/enrol-codes",
+        _managers(201),
+        other={"officer_lso": 422, "expert_lso": 403},
+        body=lambda w: {"username": w["username"]},
+    ),
+    Route(
+        "POST",
+        "/api/v1/devices/{device}/revoke",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 403},
+    ),
     # --- projects, sites, targets ---
     Route("GET", "/api/v1/projects", _everyone(200)),
-    Route("GET", "/api/v1/projects/{project}", _everyone(200),
-          other={"officer_lso": 404, "expert_lso": 404}),
-    Route("POST", "/api/v1/projects", _managers(201),
-          other={"officer_lso": 403, "expert_lso": 403},
-          body=lambda w: {"code": f"X-{w['n']}", "name": "New pilot", "kind": "CPP",
-                          "country": w["country"], "thematic_area": "TA1",
-                          "solutions": ["S1"], "start_date": "2025-01-01",
-                          "end_date": "2026-12-31"}),
-    Route("PATCH", "/api/v1/projects/{project}", _managers(200),
-          other={"officer_lso": 404, "expert_lso": 404},
-          body=lambda w: {"name": f"Renamed {w['n']}"}),
+    Route(
+        "GET",
+        "/api/v1/projects/{project}",
+        _everyone(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    Route(
+        "POST",
+        "/api/v1/projects",
+        _managers(201),
+        other={"officer_lso": 403, "expert_lso": 403},
+        body=lambda w: {
+            "code": f"X-{w['n']}",
+            "name": "New pilot",
+            "kind": "CPP",
+            "country": w["country"],
+            "thematic_area": "TA1",
+            "solutions": ["S1"],
+            "start_date": "2025-01-01",
+            "end_date": "2026-12-31",
+        },
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/projects/{project}",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+        body=lambda w: {"name": f"Renamed {w['n']}"},
+    ),
     Route("GET", "/api/v1/sites", _everyone(200)),
-    Route("GET", "/api/v1/sites/{site}", _everyone(200),
-          other={"officer_lso": 404, "expert_lso": 404}),
-    Route("POST", "/api/v1/sites", _managers(201, expert_lso=201),
-          other={"officer_lso": 422, "expert_lso": 422},
-          body=lambda w: {"project_id": w["project"], "name": f"Plot {w['n']}"}),
-    Route("PATCH", "/api/v1/sites/{site}", _managers(200),
-          other={"officer_lso": 404, "expert_lso": 404},
-          body=lambda w: {"admin_area": f"Area {w['n']}"}),
+    Route(
+        "GET", "/api/v1/sites/{site}", _everyone(200), other={"officer_lso": 404, "expert_lso": 404}
+    ),
+    Route(
+        "POST",
+        "/api/v1/sites",
+        _managers(201, expert_lso=201),
+        other={"officer_lso": 422, "expert_lso": 422},
+        body=lambda w: {"project_id": w["project"], "name": f"Plot {w['n']}"},
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/sites/{site}",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+        body=lambda w: {"admin_area": f"Area {w['n']}"},
+    ),
     Route("GET", "/api/v1/targets", _everyone(200)),
-    Route("GET", "/api/v1/targets/{target}", _everyone(200),
-          other={"officer_lso": 404, "expert_lso": 404}),
-    Route("POST", "/api/v1/targets", _managers(201),
-          other={"officer_lso": 422, "expert_lso": 422},
-          body=lambda w: {"project_id": w["project"], "indicator": "TRAININGS",
-                          "period": f"{2000 + int(w['n']) % 90}", "value": 12}),
-    Route("PATCH", "/api/v1/targets/{target}", _managers(200),
-          other={"officer_lso": 404, "expert_lso": 404},
-          body=lambda w: {"value": int(w["n"])}),
+    Route(
+        "GET",
+        "/api/v1/targets/{target}",
+        _everyone(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    Route(
+        "POST",
+        "/api/v1/targets",
+        _managers(201),
+        other={"officer_lso": 422, "expert_lso": 422},
+        body=lambda w: {
+            "project_id": w["project"],
+            "indicator": "TRAININGS",
+            "period": f"{2000 + int(w['n']) % 90}",
+            "value": 12,
+        },
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/targets/{target}",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+        body=lambda w: {"value": int(w["n"])},
+    ),
     # --- activities, reviews, periods, audit ---
     Route("GET", "/api/v1/activities", _everyone(200)),
-    Route("GET", "/api/v1/activities/{activity}", _everyone(200),
-          other={"officer_lso": 404, "expert_lso": 404}),
-    Route("GET", "/api/v1/activities/{activity}/revisions", _everyone(200),
-          other={"officer_lso": 404, "expert_lso": 404}),
-    Route("POST", "/api/v1/activities/{fresh_activity}/review", _managers(200),
-          other={"officer_lso": 404, "expert_lso": 404},
-          body=lambda w: {"action": "approve"}),
+    Route(
+        "GET",
+        "/api/v1/activities/{activity}",
+        _everyone(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    Route(
+        "GET",
+        "/api/v1/activities/{activity}/revisions",
+        _everyone(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    Route(
+        "POST",
+        "/api/v1/activities/{fresh_activity}/review",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+        body=lambda w: {"action": "approve"},
+    ),
     Route("GET", "/api/v1/periods", _everyone(200)),
-    Route("POST", "/api/v1/periods/close", _managers(201),
-          other={"officer_lso": 403, "expert_lso": 403},
-          body=lambda w: {"country": w["country"],
-                          "period": f"{2000 + int(w['n']) // 4 % 90}Q{int(w['n']) % 4 + 1}"}),
+    Route(
+        "POST",
+        "/api/v1/periods/close",
+        _managers(201),
+        other={"officer_lso": 403, "expert_lso": 403},
+        body=lambda w: {
+            "country": w["country"],
+            "period": f"{2000 + int(w['n']) // 4 % 90}Q{int(w['n']) % 4 + 1}",
+        },
+    ),
     Route("GET", "/api/v1/audit", _everyone(200, expert_lso=403)),
     # --- indicators and reports (helper-5) ---
     Route("GET", "/api/v1/indicators", _everyone(200)),
-    Route("GET", "/api/v1/indicators/{code}/values", _everyone(200),
-          params={"group_by": "project,country"}),
+    Route(
+        "GET",
+        "/api/v1/indicators/{code}/values",
+        _everyone(200),
+        params={"group_by": "project,country"},
+    ),
     # --- exports: nothing of another country may leave in a file either ---
     Route("GET", "/api/v1/exports/activities.csv", _everyone(200)),
     Route("GET", "/api/v1/exports/activities.xlsx", _everyone(200)),
-    Route("GET", "/api/v1/exports/indicators.csv", _everyone(200),
-          params={"indicator": "PARTICIPANTS", "group_by": "project,country"}),
-    Route("GET", "/api/v1/exports/indicators.xlsx", _everyone(200),
-          params={"indicator": "PARTICIPANTS", "group_by": "project"}),
-    Route("GET", "/api/v1/exports/dhis2/dataValueSets.json", _everyone(200),
-          params={"period": "2025", "status": "submitted,approved"}),
-    Route("GET", "/api/v1/exports/iati.xml", _everyone(200),
-          params={"status": "submitted,approved"}),
+    Route(
+        "GET",
+        "/api/v1/exports/indicators.csv",
+        _everyone(200),
+        params={"indicator": "PARTICIPANTS", "group_by": "project,country"},
+    ),
+    Route(
+        "GET",
+        "/api/v1/exports/indicators.xlsx",
+        _everyone(200),
+        params={"indicator": "PARTICIPANTS", "group_by": "project"},
+    ),
+    Route(
+        "GET",
+        "/api/v1/exports/dhis2/dataValueSets.json",
+        _everyone(200),
+        params={"period": "2025", "status": "submitted,approved"},
+    ),
+    Route(
+        "GET", "/api/v1/exports/iati.xml", _everyone(200), params={"status": "submitted,approved"}
+    ),
     Route("GET", "/api/v1/reports/summary", _everyone(200), params={"period": "2025"}),
     Route("GET", "/api/v1/reports/stale-tablets", _everyone(200, expert_lso=403)),
 )
@@ -178,8 +288,7 @@ class MatrixWorld(World):
         self.devices = {"LSO": device_lso.id, "KEN": device_ken.id}
         detach(session)
 
-    def values(self, side: str, session: Session | None = None,
-               path: str = "") -> dict[str, str]:
+    def values(self, side: str, session: Session | None = None, path: str = "") -> dict[str, str]:
         lso = side == "LSO"
         found = {
             "project": str((self.project_lso if lso else self.project_ken).id),
@@ -203,20 +312,38 @@ class MatrixWorld(World):
 
     def kenyan_ids(self) -> set[str]:
         """Ids that must never reach the Lesotho people."""
-        return {str(self.project_ken.id), str(self.site_ken.id), str(self.target_ken.id),
-                str(self.activity_ken.id), str(self.users["expert_ken"].id),
-                str(self.users["officer_ken"].id), str(self.devices["KEN"]),
-                self.project_ken.code, self.users["expert_ken"].username}
+        return {
+            str(self.project_ken.id),
+            str(self.site_ken.id),
+            str(self.target_ken.id),
+            str(self.activity_ken.id),
+            str(self.users["expert_ken"].id),
+            str(self.users["officer_ken"].id),
+            str(self.devices["KEN"]),
+            self.project_ken.code,
+            self.users["expert_ken"].username,
+        }
 
 
-def _call(client: TestClient, world: MatrixWorld, route: Route, role: str, side: str,
-          session: Session | None = None):
+def _call(
+    client: TestClient,
+    world: MatrixWorld,
+    route: Route,
+    role: str,
+    side: str,
+    session: Session | None = None,
+):
     values = world.values(side, session, route.path)
     path = route.path.format(**values)
     headers = {} if role == "anonymous" else world.auth(role)
     body = route.body(values) if route.body else None
-    return client.request(route.method, path, headers=headers, params=dict(route.params),
-                          json=body if route.method != "GET" else None)
+    return client.request(
+        route.method,
+        path,
+        headers=headers,
+        params=dict(route.params),
+        json=body if route.method != "GET" else None,
+    )
 
 
 def _world(session: Session) -> MatrixWorld:
@@ -230,8 +357,10 @@ def test_reads(client: TestClient, session: Session, route: Route) -> None:
     for role in ROLES:
         response = _call(client, world, route, role, "LSO")
         if response.status_code != route.expect[role]:
-            failures.append(f"{role} in scope: {response.status_code} (expected "
-                            f"{route.expect[role]}) {response.text[:200]}")
+            failures.append(
+                f"{role} in scope: {response.status_code} (expected "
+                f"{route.expect[role]}) {response.text[:200]}"
+            )
         if role in SCOPED_ROLES and response.status_code == 200:
             leaked = {i for i in world.kenyan_ids() if i in response.text}
             if leaked:
@@ -253,8 +382,9 @@ def test_writes(client: TestClient, session: Session, route: Route) -> None:
         response = _call(client, world, route, role, side, session)
         where = "in scope" if side == "LSO" else "out of scope"
         if response.status_code != status:
-            failures.append(f"{role} {where}: {response.status_code} (expected {status}) "
-                            f"{response.text[:200]}")
+            failures.append(
+                f"{role} {where}: {response.status_code} (expected {status}) {response.text[:200]}"
+            )
         elif status >= 400 and not response.json().get("detail"):
             failures.append(f"{role} {where}: {status} without a reason in 'detail'")
     assert not failures, f"{route}:\n" + "\n".join(failures)
@@ -264,6 +394,7 @@ def api_routes(app: Any) -> list[tuple[str, str]]:
     """(method, path) of every route under /api/v1, nested routers included."""
     try:  # FastAPI ≥ 0.13x keeps included routers nested; this walks them.
         from fastapi.routing import iter_route_contexts
+
         contexts: Any = iter_route_contexts(app.routes)
     except ImportError:  # older FastAPI flattens them into app.routes
         contexts = app.routes
@@ -282,9 +413,13 @@ def test_every_route_is_in_the_matrix_or_owned_elsewhere(client: TestClient) -> 
     listed = {(r.method, re.sub(r"\{[^}]+\}", "{}", r.path)) for r in ROUTES}
     routes = api_routes(client.app)
     assert len(routes) > 30
-    missing = [f"{method} {path}" for method, path in routes
-               if (method, path) not in PUBLIC and not covered_elsewhere.match(path)
-               and (method, re.sub(r"\{[^}]+\}", "{}", path)) not in listed]
+    missing = [
+        f"{method} {path}"
+        for method, path in routes
+        if (method, path) not in PUBLIC
+        and not covered_elsewhere.match(path)
+        and (method, re.sub(r"\{[^}]+\}", "{}", path)) not in listed
+    ]
     assert not missing, "routes without a row in ROUTES: " + ", ".join(missing)
 
 
@@ -298,8 +433,12 @@ def test_no_route_is_open_by_accident(client: TestClient) -> None:
     routes = [(m, p) for m, p in api_routes(client.app) if (m, p) not in PUBLIC]
     assert len(routes) > 30
     for method, path in routes:
-        response = client.request(method, _sample_path(path), content=json.dumps({}),
-                                  headers={"Content-Type": "application/json"})
+        response = client.request(
+            method,
+            _sample_path(path),
+            content=json.dumps({}),
+            headers={"Content-Type": "application/json"},
+        )
         if response.status_code != 401:
             open_routes.append(f"{method} {path} -> {response.status_code}")
     assert not open_routes, "routes answering without credentials: " + ", ".join(open_routes)
@@ -307,6 +446,8 @@ def test_no_route_is_open_by_accident(client: TestClient) -> None:
 
 def test_the_public_routes_are_public(client: TestClient) -> None:
     assert client.get("/api/v1/health").status_code in (200, 503)
-    assert client.post("/api/v1/auth/token",
-                       data={"username": "nobody", "password": "x"}).status_code == 401
+    assert (
+        client.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"}).status_code
+        == 401
+    )
     assert client.post("/api/v1/devices/enrol", json={}).status_code == 422

@@ -10,13 +10,18 @@ from pathlib import Path
 from server.migrate import head_revision
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None,
-            stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("PILOTMON_")}
     base.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "server.cli", *args],
-        capture_output=True, text=True, env=base, input=stdin, timeout=120,
+        capture_output=True,
+        text=True,
+        env=base,
+        input=stdin,
+        timeout=120,
     )
 
 
@@ -50,15 +55,20 @@ def test_init_db_uses_the_data_dir_by_default(tmp_path: Path) -> None:
 
 
 def test_wrong_database_url_is_one_line(tmp_path: Path) -> None:
-    result = run_cli("init-db", env={"PILOTMON_DATABASE_URL": "not a url",
-                                     "PILOTMON_DATA_DIR": str(tmp_path)})
+    result = run_cli(
+        "init-db", env={"PILOTMON_DATABASE_URL": "not a url", "PILOTMON_DATA_DIR": str(tmp_path)}
+    )
     assert_one_line_error(result, "PILOTMON_DATABASE_URL")
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    result = run_cli("init-db", env={
-        "PILOTMON_DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none",
-        "PILOTMON_DATA_DIR": str(tmp_path)})
+    result = run_cli(
+        "init-db",
+        env={
+            "PILOTMON_DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none",
+            "PILOTMON_DATA_DIR": str(tmp_path),
+        },
+    )
     assert_one_line_error(result, "cannot reach the database")
     assert "secret" not in result.stderr
 
@@ -71,8 +81,9 @@ def test_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_missing_secret_outside_development_is_refused(tmp_path: Path) -> None:
-    result = run_cli("init-db", env={"PILOTMON_ENVIRONMENT": "production",
-                                     "PILOTMON_DATA_DIR": str(tmp_path)})
+    result = run_cli(
+        "init-db", env={"PILOTMON_ENVIRONMENT": "production", "PILOTMON_DATA_DIR": str(tmp_path)}
+    )
     assert_one_line_error(result, "PILOTMON_SECRET_KEY")
 
 
@@ -88,19 +99,34 @@ def test_unknown_command_is_one_line() -> None:
 
 
 def test_bad_setting_value_is_one_line(tmp_path: Path) -> None:
-    result = run_cli("init-db", env={"PILOTMON_LOG_LEVEL": "LOUD",
-                                     "PILOTMON_DATA_DIR": str(tmp_path)})
+    result = run_cli(
+        "init-db", env={"PILOTMON_LOG_LEVEL": "LOUD", "PILOTMON_DATA_DIR": str(tmp_path)}
+    )
     assert_one_line_error(result, "log_level")
 
 
 def test_users_create_reads_password_from_stdin(db_url: str, tmp_path: Path) -> None:
     env = {"PILOTMON_DATABASE_URL": db_url, "PILOTMON_DATA_DIR": str(tmp_path)}
-    ok = run_cli("users", "create", "hq.one", "--role", "hq_analyst", env=env,
-                 stdin="a long enough password\n")
+    ok = run_cli(
+        "users",
+        "create",
+        "hq.one",
+        "--role",
+        "hq_analyst",
+        env=env,
+        stdin="a long enough password\n",
+    )
     assert ok.returncode == 0, ok.stderr
     assert "created hq_analyst hq.one" in ok.stdout
-    again = run_cli("users", "create", "hq.one", "--role", "hq_analyst", env=env,
-                    stdin="a long enough password\n")
+    again = run_cli(
+        "users",
+        "create",
+        "hq.one",
+        "--role",
+        "hq_analyst",
+        env=env,
+        stdin="a long enough password\n",
+    )
     assert_one_line_error(again, "taken")
     short = run_cli("users", "create", "hq.two", "--role", "hq_analyst", env=env, stdin="short\n")
     assert_one_line_error(short, "password")

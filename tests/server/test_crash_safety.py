@@ -29,7 +29,7 @@ from sync import errors
 from sync.client import SyncClient
 from sync.engine import SyncEngine
 from sync.store import DeviceStore
-from tests.server.sync.conftest import Field, field  # noqa: F401  (fixture)
+from tests.server.sync.conftest import Field, field  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = 30
@@ -42,18 +42,25 @@ class CrashServer:
 
     def __init__(self, settings: Settings) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PILOTMON_")}
-        env.update({
-            "PILOTMON_ENVIRONMENT": "test",
-            "PILOTMON_DATABASE_URL": settings.resolved_database_url,
-            "PILOTMON_DATA_DIR": str(settings.data_dir),
-            "PILOTMON_SECRET_KEY": settings.secret_key,
-            "PILOTMON_LOG_LEVEL": "WARNING",
-            "PILOTMON_RATE_LIMIT_SYNC_PER_MINUTE": "0",
-            "PILOTMON_RATE_LIMIT_AUTH_PER_MINUTE": "0",
-        })
+        env.update(
+            {
+                "PILOTMON_ENVIRONMENT": "test",
+                "PILOTMON_DATABASE_URL": settings.resolved_database_url,
+                "PILOTMON_DATA_DIR": str(settings.data_dir),
+                "PILOTMON_SECRET_KEY": settings.secret_key,
+                "PILOTMON_LOG_LEVEL": "WARNING",
+                "PILOTMON_RATE_LIMIT_SYNC_PER_MINUTE": "0",
+                "PILOTMON_RATE_LIMIT_AUTH_PER_MINUTE": "0",
+            }
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.server.crash_server"], cwd=REPO, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "tests.server.crash_server"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.port = int(self._answer("ready"))
         self.pid: int | None = None
 
@@ -99,8 +106,9 @@ class KillDuringPush(requests.Session):
         self.pushes = 0
         self.timer: threading.Timer | None = None
 
-    def request(self, method: str | bytes, url: str | bytes,
-                *args: Any, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         if str(url).endswith("/sync/push"):
             self.pushes += 1
             if self.pushes == self.nth:
@@ -113,29 +121,42 @@ def _db_id(engine: Engine, value: str) -> Any:
     return uuid.UUID(value).hex if engine.dialect.name == "sqlite" else value
 
 
-def assert_exactly_the_acknowledged_prefix(engine: Engine, device_id: str,
-                                           history: list[tuple[int, str]]) -> int:
+def assert_exactly_the_acknowledged_prefix(
+    engine: Engine, device_id: str, history: list[tuple[int, str]]
+) -> int:
     """The server holds the outbox's mutations up to last_seq, each applied once, no more."""
     with engine.connect() as conn:
-        last_seq = int(conn.execute(text("SELECT last_seq FROM device WHERE id = :id"),
-                                    {"id": _db_id(engine, device_id)}).scalar_one())
+        last_seq = int(
+            conn.execute(
+                text("SELECT last_seq FROM device WHERE id = :id"),
+                {"id": _db_id(engine, device_id)},
+            ).scalar_one()
+        )
         expected: dict[str, int] = defaultdict(int)
         for seq, activity_id in history:
             if seq <= last_seq:
                 expected[activity_id] += 1
-        rows = conn.execute(text(
-            "SELECT a.id, a.version, "
-            " (SELECT count(*) FROM activity_revision r WHERE r.activity_id = a.id), "
-            " (SELECT count(*) FROM change c WHERE c.entity = 'activity' AND c.entity_id = a.id),"
-            " (SELECT count(*) FROM attendance t WHERE t.activity_id = a.id) "
-            "FROM activity a")).all()
+        rows = conn.execute(
+            text(
+                "SELECT a.id, a.version, "
+                " (SELECT count(*) FROM activity_revision r WHERE r.activity_id = a.id), "
+                " (SELECT count(*) FROM change c WHERE c.entity = 'activity' AND c.entity_id = a.id),"  # noqa: E501
+                " (SELECT count(*) FROM attendance t WHERE t.activity_id = a.id) "
+                "FROM activity a"
+            )
+        ).all()
         kept = conn.execute(text("SELECT count(*) FROM kept_mutation")).scalar_one()
     found = {str(uuid.UUID(str(r[0]))): r[1:] for r in rows}
     assert set(found) == {a for a, n in expected.items() if n > 0}, "lost or extra activities"
     for activity_id, (version, revisions, changes, attendance) in found.items():
         n = expected[activity_id]
-        assert (version, revisions, changes) == (n, n, n), (activity_id, version, revisions,
-                                                            changes, n)
+        assert (version, revisions, changes) == (n, n, n), (
+            activity_id,
+            version,
+            revisions,
+            changes,
+            n,
+        )
         assert attendance == ATTENDANCE_ROWS
     assert kept == 0, "a mutation of the tablet's own was rejected or conflicted"
     return last_seq
@@ -143,19 +164,22 @@ def assert_exactly_the_acknowledged_prefix(engine: Engine, device_id: str,
 
 @pytest.mark.slow
 def test_sigkill_during_pushes_never_half_applies_and_the_tablet_converges(
-    settings: Settings, engine: Engine, field: Field, tmp_path: Path,  # noqa: F811
+    settings: Settings,
+    engine: Engine,
+    field: Field,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     settings.ensure_data_dir()
     rng = random.Random(20260101)
     server = CrashServer(settings)
     store = DeviceStore(tmp_path / "tablet.sqlite3", device_id=str(field.device.id))
-    client = SyncClient(f"http://127.0.0.1:{server.port}", token=field.token,
-                        timeout=(5.0, 20.0))
+    client = SyncClient(f"http://127.0.0.1:{server.port}", token=field.token, timeout=(5.0, 20.0))
     tablet = SyncEngine(store, client, max_batch_mutations=2)
     # A teammate's tablet only pulls, a page at a time, between the crashes.
     mate_store = DeviceStore(tmp_path / "teammate.sqlite3", device_id=str(field.teammate_device.id))
-    mate_client = SyncClient(f"http://127.0.0.1:{server.port}", token=field.teammate_token,
-                             timeout=(5.0, 20.0))
+    mate_client = SyncClient(
+        f"http://127.0.0.1:{server.port}", token=field.teammate_token, timeout=(5.0, 20.0)
+    )
     teammate = SyncEngine(mate_store, mate_client, pull_limit=5)
     history: list[tuple[int, str]] = []
     activities: list[str] = []
@@ -165,8 +189,9 @@ def test_sigkill_during_pushes_never_half_applies_and_the_tablet_converges(
             for _ in range(SAVES_PER_RUN):
                 if activities and rng.random() < 0.35:
                     activity_id = rng.choice(activities)
-                    saved = store.save("activity", {"id": activity_id,
-                                                    "title": f"edited {rng.random():.6f}"})
+                    saved = store.save(
+                        "activity", {"id": activity_id, "title": f"edited {rng.random():.6f}"}
+                    )
                 else:
                     record = field.activity()
                     activity_id = record["id"]

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
-import server.models  # noqa: F401  (registers every table)
+import server.models  # noqa: F401
 from server.migrate import current_revision, head_revision, upgrade
 
 

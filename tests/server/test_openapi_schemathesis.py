@@ -34,9 +34,12 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 def _real_ids(world: World, device_id: Any) -> dict[str, str]:
     return {
-        "project_id": str(world.project_lso.id), "site_id": str(world.site_lso.id),
-        "target_id": str(world.target_lso.id), "activity_id": str(world.activity_lso.id),
-        "user_id": str(world.users["expert_lso"].id), "device_id": str(device_id),
+        "project_id": str(world.project_lso.id),
+        "site_id": str(world.site_lso.id),
+        "target_id": str(world.target_lso.id),
+        "activity_id": str(world.activity_lso.id),
+        "user_id": str(world.users["expert_lso"].id),
+        "device_id": str(device_id),
         "code": "PARTICIPANTS",
     }
 
@@ -66,13 +69,18 @@ def test_api_conforms_to_its_schema(client: TestClient, session: Session) -> Non
         pinned = [None, {k: v for k, v in real.items() if k in names}] if names else [None]
         for mode, examples in EXAMPLES.items():
             for path_parameters in pinned:
-                strategy = operation.as_strategy(generation_mode=mode,
-                                                 path_parameters=path_parameters)
+                strategy = operation.as_strategy(
+                    generation_mode=mode, path_parameters=path_parameters
+                )
 
                 @given(case=strategy)
-                @settings(max_examples=examples, deadline=None, database=None,
-                          phases=[Phase.explicit, Phase.generate],
-                          suppress_health_check=list(HealthCheck))
+                @settings(
+                    max_examples=examples,
+                    deadline=None,
+                    database=None,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )
                 def check(case: Any) -> None:
                     response = case.call_and_validate(headers=headers, checks=CHECKS)
                     if response.status_code < 300:
@@ -82,7 +90,7 @@ def test_api_conforms_to_its_schema(client: TestClient, session: Session) -> Non
                     check()
                 except Unsatisfiable:
                     continue  # nothing to negate (no parameters, no body)
-                except Exception as exc:  # noqa: BLE001  (collect every operation's failure)
+                except Exception as exc:  # noqa: BLE001
                     failures.append(f"{operation.label} [{mode.value}]: {exc}")
     assert operations > 30
     assert not failures, "\n\n".join(failures)

@@ -35,8 +35,12 @@ from tests.server.ops.world import PARTICIPANT_NAMES, load_world
 TABLET_ROUTES = ("/api/v1/sync/", "/api/v1/attachments/")
 IN_SCOPE = {"admin", "officer_lso", "expert_lso", "tablet_lso"}
 # Query strings that make list, indicator and export routes return data rather than a 422.
-EXTRA_QUERIES = ("", "group_by=project", "group_by=country,period:year&status=submitted,approved",
-                 "limit=500")
+EXTRA_QUERIES = (
+    "",
+    "group_by=project",
+    "group_by=country,period:year&status=submitted,approved",
+    "limit=500",
+)
 
 
 @dataclass
@@ -85,8 +89,13 @@ def crawl(settings: Settings, engine: Engine) -> Crawl:
 
 def _get_paths(app: Any) -> list[str]:
     """Every GET path of the application, included routers flattened."""
-    return sorted({str(c.path) for c in iter_route_contexts(app.routes)
-                   if isinstance(c.original_route, APIRoute) and "GET" in (c.methods or ())})
+    return sorted(
+        {
+            str(c.path)
+            for c in iter_route_contexts(app.routes)
+            if isinstance(c.original_route, APIRoute) and "GET" in (c.methods or ())
+        }
+    )
 
 
 def _paths(template: str, values: dict[str, list[str]]) -> list[str]:
@@ -94,8 +103,9 @@ def _paths(template: str, values: dict[str, list[str]]) -> list[str]:
     paths = [template]
     for param in params:
         options = values.get(param) or [str(uuid.uuid4())]
-        paths = [re.sub(r"{" + param + r"(?::\w+)?}", option, p)
-                 for p in paths for option in options]
+        paths = [
+            re.sub(r"{" + param + r"(?::\w+)?}", option, p) for p in paths for option in options
+        ]
     return paths
 
 
@@ -108,8 +118,9 @@ def _text(response: Any) -> str:
     if body[:2] == b"PK":  # XLSX and other zip files: look inside every member
         try:
             with zipfile.ZipFile(io.BytesIO(body)) as archive:
-                return "\n".join(archive.read(n).decode("utf-8", "replace")
-                                 for n in archive.namelist())
+                return "\n".join(
+                    archive.read(n).decode("utf-8", "replace") for n in archive.namelist()
+                )
         except zipfile.BadZipFile:
             pass
     return body.decode("utf-8", "replace")

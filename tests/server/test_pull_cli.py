@@ -34,8 +34,9 @@ def world(session: Session) -> World:
 @pytest.fixture
 def server_url(settings: Settings, engine: Engine, world: World) -> Iterator[str]:
     settings.ensure_data_dir()
-    config = uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=0,
-                            log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(settings, engine), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -66,23 +67,40 @@ def _one_line(code: int, err: str, *words: str) -> None:
         assert word in lines[0], lines[0]
 
 
-def test_pull_json_csv_and_xlsx(server_url: str, world: World, tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_pull_json_csv_and_xlsx(
+    server_url: str,
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("PILOTMON_TOKEN", world.tokens["hq"])
-    common = ("--server", server_url, "--indicator", "participants", "--group-by",
-              "country", "--group-by", "sex", "--filter", "region=RBJ,RBN")
+    common = (
+        "--server",
+        server_url,
+        "--indicator",
+        "participants",
+        "--group-by",
+        "country",
+        "--group-by",
+        "sex",
+        "--filter",
+        "region=RBJ,RBN",
+    )
     code, _, err = _pull(capsys, *common, "--format", "json", "--out", str(tmp_path / "p.json"))
     assert code == 0, err
     body = json.loads((tmp_path / "p.json").read_text())
     assert body["indicator"] == "PARTICIPANTS"
     assert body["rows"] == [
         {"country": c, "sex": s, "value": v}
-        for c in ("KEN", "LSO") for s, v in (("female", 12), ("male", 8))]
+        for c in ("KEN", "LSO")
+        for s, v in (("female", 12), ("male", 8))
+    ]
     assert f"wrote {(tmp_path / 'p.json').stat().st_size} bytes" in err
 
-    code, _, err = _pull(capsys, *common, "--format", "csv", "--out", str(tmp_path / "p.csv"),
-                         "--progress")
+    code, _, err = _pull(
+        capsys, *common, "--format", "csv", "--out", str(tmp_path / "p.csv"), "--progress"
+    )
     assert code == 0, err
     assert "received" in err
     rows = list(csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text("utf-8-sig"))))
@@ -93,61 +111,107 @@ def test_pull_json_csv_and_xlsx(server_url: str, world: World, tmp_path: Path,
     sheet = load_workbook(tmp_path / "p.xlsx").active
     assert sheet is not None
     assert [[c.value for c in r] for r in sheet.iter_rows()] == [
-        ["country", "sex", "value"], *([r["country"], r["sex"], r["value"]]
-                                       for r in body["rows"])]
+        ["country", "sex", "value"],
+        *([r["country"], r["sex"], r["value"]] for r in body["rows"]),
+    ]
     assert not list(tmp_path.glob("*.part"))
 
 
-def test_pull_to_standard_output(server_url: str, world: World,
-                                 monkeypatch: pytest.MonkeyPatch,
-                                 capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_pull_to_standard_output(
+    server_url: str,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
     monkeypatch.setenv("PILOTMON_TOKEN", world.tokens["officer_lso"])
-    code = main(["pull", "--server", server_url, "--indicator", "ACTIVITIES", "--group-by",
-                 "country", "--format", "csv"])
+    code = main(
+        [
+            "pull",
+            "--server",
+            server_url,
+            "--indicator",
+            "ACTIVITIES",
+            "--group-by",
+            "country",
+            "--format",
+            "csv",
+        ]
+    )
     out, _ = capsysbinary.readouterr()
     assert code == 0
     # an officer's pull holds only their country
     assert out.decode("utf-8-sig").splitlines() == ["country,value", "LSO,1"]
 
 
-def test_pull_logs_in_when_no_token_is_set(server_url: str, world: World, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pull_logs_in_when_no_token_is_set(
+    server_url: str, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("PILOTMON_TOKEN", raising=False)
     out = tmp_path / "a.json"
-    result = CliRunner().invoke(pull, [
-        "--server", server_url, "--indicator", "ACTIVITIES", "--format", "json",
-        "--out", str(out)], input=f"{world.users['officer_ken'].username}\n{PASSWORD}\n")
+    result = CliRunner().invoke(
+        pull,
+        [
+            "--server",
+            server_url,
+            "--indicator",
+            "ACTIVITIES",
+            "--format",
+            "json",
+            "--out",
+            str(out),
+        ],
+        input=f"{world.users['officer_ken'].username}\n{PASSWORD}\n",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["rows"] == [{"value": 1}]
 
 
-def test_wrong_password_and_bad_token(server_url: str, world: World,
-                                      monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_password_and_bad_token(
+    server_url: str,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("PILOTMON_TOKEN", "not-a-token")
     code, _, err = _pull(capsys, "--server", server_url, "--indicator", "ACTIVITIES")
     _one_line(code, err, "not logged in", "PILOTMON_TOKEN")
     monkeypatch.delenv("PILOTMON_TOKEN")
-    result = CliRunner().invoke(pull, ["--server", server_url, "--indicator", "ACTIVITIES"],
-                                input="nobody\nwrong password\n")
+    result = CliRunner().invoke(
+        pull,
+        ["--server", server_url, "--indicator", "ACTIVITIES"],
+        input="nobody\nwrong password\n",
+    )
     assert result.exit_code != 0
     assert "wrong username or password" in str(result.exception)
 
 
-def test_bad_key_passes_the_servers_message_through(server_url: str, world: World,
-                                                    tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_key_passes_the_servers_message_through(
+    server_url: str,
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("PILOTMON_TOKEN", world.tokens["hq"])
     out = tmp_path / "x.csv"
-    code, _, err = _pull(capsys, "--server", server_url, "--indicator", "ACTIVITIES",
-                         "--group-by", "sex", "--out", str(out))
+    code, _, err = _pull(
+        capsys,
+        "--server",
+        server_url,
+        "--indicator",
+        "ACTIVITIES",
+        "--group-by",
+        "sex",
+        "--out",
+        str(out),
+    )
     _one_line(code, err, "group_by: sex cannot group ACTIVITIES")
     assert not out.exists() and not list(tmp_path.glob("*.part"))
     code, _, err = _pull(capsys, "--server", server_url, "--indicator", "HAPPINESS")
     _one_line(code, err, "no indicator 'HAPPINESS'")
-    code, _, err = _pull(capsys, "--server", server_url, "--indicator", "ACTIVITIES",
-                         "--filter", "country")
+    code, _, err = _pull(
+        capsys, "--server", server_url, "--indicator", "ACTIVITIES", "--filter", "country"
+    )
     _one_line(code, err, "--filter", "KEY=VALUE")
     assert code == 2
 
@@ -159,8 +223,9 @@ def _free_port() -> int:
 
 
 def test_connection_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _pull(capsys, "--server", f"http://127.0.0.1:{_free_port()}",
-                         "--indicator", "ACTIVITIES")
+    code, _, err = _pull(
+        capsys, "--server", f"http://127.0.0.1:{_free_port()}", "--indicator", "ACTIVITIES"
+    )
     _one_line(code, err, "connection refused")
     for server in ("127.0.0.1:8000", "monitor.example.org"):
         code, _, err = _pull(capsys, "--server", server, "--indicator", "ACTIVITIES")
@@ -185,8 +250,9 @@ def test_not_a_pilot_monitor(capsys: pytest.CaptureFixture[str]) -> None:
     thread = threading.Thread(target=other.serve_forever, daemon=True)
     thread.start()
     try:
-        code, _, err = _pull(capsys, "--server", f"http://127.0.0.1:{other.server_port}",
-                             "--indicator", "ACTIVITIES")
+        code, _, err = _pull(
+            capsys, "--server", f"http://127.0.0.1:{other.server_port}", "--indicator", "ACTIVITIES"
+        )
     finally:
         other.shutdown()
         other.server_close()

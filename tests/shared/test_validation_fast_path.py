@@ -13,8 +13,14 @@ from shared.validation import MAX_ATTENDANCE_ROWS, MAX_COUNT, validate_attendanc
 
 
 def _row(**overrides: Any) -> dict[str, Any]:
-    return {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
-            "count": 12, **overrides}
+    return {
+        "sex": "female",
+        "age_band": "adult",
+        "category": "farmer",
+        "disability": False,
+        "count": 12,
+        **overrides,
+    }
 
 
 def _both(monkeypatch: pytest.MonkeyPatch, rows: Any) -> tuple[Any, Any]:
@@ -43,9 +49,13 @@ CASES: list[Any] = [
     [None],
     ["text"],
     (_row(),),  # a tuple is a list too
-    [_row(age_band=a, sex=s, category=c, disability=d, count=50_000)
-     for a in ("youth", "adult") for s in ("female", "male") for c in ("farmer", "technician")
-     for d in (False, True)],  # over the total
+    [
+        _row(age_band=a, sex=s, category=c, disability=d, count=50_000)
+        for a in ("youth", "adult")
+        for s in ("female", "male")
+        for c in ("farmer", "technician")
+        for d in (False, True)
+    ],  # over the total
     [_row()] * (MAX_ATTENDANCE_ROWS + 1),
     [],
 ]
@@ -59,15 +69,23 @@ def test_the_fast_path_equals_the_full_check(monkeypatch: pytest.MonkeyPatch, ro
 
 
 # Mostly valid values, sometimes something the full check converts or refuses.
-_ODD = st.one_of(st.sampled_from([" male", "", "Male"]), st.none(), st.booleans(),
-                 st.integers(-2, MAX_COUNT + 2), st.floats(allow_nan=False, width=32))
+_ODD = st.one_of(
+    st.sampled_from([" male", "", "Male"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-2, MAX_COUNT + 2),
+    st.floats(allow_nan=False, width=32),
+)
 _ROW = st.fixed_dictionaries(
-    {"sex": st.sampled_from(["female", "male"]) | _ODD,
-     "age_band": st.sampled_from(["youth", "adult"]) | _ODD,
-     "category": st.sampled_from(["farmer", "technician"]) | _ODD,
-     "disability": st.booleans() | _ODD,
-     "count": st.integers(0, MAX_COUNT) | _ODD},
-    optional={"other": _ODD})
+    {
+        "sex": st.sampled_from(["female", "male"]) | _ODD,
+        "age_band": st.sampled_from(["youth", "adult"]) | _ODD,
+        "category": st.sampled_from(["farmer", "technician"]) | _ODD,
+        "disability": st.booleans() | _ODD,
+        "count": st.integers(0, MAX_COUNT) | _ODD,
+    },
+    optional={"other": _ODD},
+)
 
 
 @settings(max_examples=150, deadline=None)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from sync.engine import SyncEngine
 from sync.store import DeviceStore
-from tests.server.sync.conftest import Field, field  # noqa: F401  (fixture)
+from tests.server.sync.conftest import Field, field  # noqa: F401
 from tests.sync.transport import FaultyAdapter, client_for
 
 Tablet = tuple[DeviceStore, SyncEngine, FaultyAdapter]

@@ -17,21 +17,45 @@ from sync.store import DeviceStore
 
 def activity(record_id: uuid.UUID, project_id: str, n: int) -> dict[str, object]:
     return {
-        "id": str(record_id), "project_id": project_id, "type": "farmer_training",
-        "title": f"Training {n}", "start_date": "2025-03-14", "end_date": "2025-03-14",
-        "topic": "S1.T2", "modality": "T", "level": "L3", "notes": "x" * 200,
-        "attendance": [{"sex": "female", "age_band": "adult", "category": "farmer",
-                        "disability": False, "count": n},
-                       {"sex": "male", "age_band": "youth", "category": "farmer",
-                        "disability": False, "count": 3}],
+        "id": str(record_id),
+        "project_id": project_id,
+        "type": "farmer_training",
+        "title": f"Training {n}",
+        "start_date": "2025-03-14",
+        "end_date": "2025-03-14",
+        "topic": "S1.T2",
+        "modality": "T",
+        "level": "L3",
+        "notes": "x" * 200,
+        "attendance": [
+            {
+                "sex": "female",
+                "age_band": "adult",
+                "category": "farmer",
+                "disability": False,
+                "count": n,
+            },
+            {
+                "sex": "male",
+                "age_band": "youth",
+                "category": "farmer",
+                "disability": False,
+                "count": 3,
+            },
+        ],
     }
 
 
 def main(argv: list[str]) -> int:
     url, token, device_id, path, project_id, first, count = argv
     store = DeviceStore(path, device_id=device_id)
-    engine = SyncEngine(store, SyncClient(url, token=token, timeout=(5, 20)),
-                        max_batch_bytes=1024, min_batch_bytes=512, pull_limit=5)
+    engine = SyncEngine(
+        store,
+        SyncClient(url, token=token, timeout=(5, 20)),
+        max_batch_bytes=1024,
+        min_batch_bytes=512,
+        pull_limit=5,
+    )
     print("saving", flush=True)
     for n in range(int(count)):
         store.save("activity", activity(uuid.UUID(int=int(first) + n), project_id, n))

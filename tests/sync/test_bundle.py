@@ -34,8 +34,12 @@ def _env(db_url: str, settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def pilotmon(db_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch,
-             capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., Result]]:
+def pilotmon(
+    db_url: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Iterator[Callable[..., Result]]:
     """`pilotmon` run in this process (quicker than a subprocess), against the test database."""
     for key, value in _env(db_url, settings).items():
         monkeypatch.setenv(key, value)
@@ -59,8 +63,12 @@ def _offline_work(tablet: Tablet, field: Field, tmp_path: Path) -> tuple[list[st
     source = tmp_path / "photo.jpg"
     source.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(50_000))
     photo_id = str(uuid.uuid4())
-    store.add_photo(attachment_id=photo_id, activity_id=records[0]["id"], source=source,
-                    content_type="image/jpeg")
+    store.add_photo(
+        attachment_id=photo_id,
+        activity_id=records[0]["id"],
+        source=source,
+        content_type="image/jpeg",
+    )
     return [r["id"] for r in records], photo_id
 
 
@@ -70,8 +78,14 @@ def _count(engine: Engine, table: Any) -> int:
 
 
 def test_a_bundle_applies_once_and_a_later_sync_duplicates_nothing(
-        tablet: Tablet, field: Field, engine: Engine, db_url: str, settings: Settings,
-        pilotmon: Callable[..., Result], tmp_path: Path) -> None:
+    tablet: Tablet,
+    field: Field,
+    engine: Engine,
+    db_url: str,
+    settings: Settings,
+    pilotmon: Callable[..., Result],
+    tmp_path: Path,
+) -> None:
     store, engine_, _ = tablet
     ids, photo_id = _offline_work(tablet, field, tmp_path)
     summary = export_bundle(store, tmp_path / "outbox.zip")
@@ -101,7 +115,8 @@ def test_a_bundle_applies_once_and_a_later_sync_duplicates_nothing(
 
 
 def test_a_bundle_after_a_missing_one_is_refused_in_one_line(
-        tablet: Tablet, field: Field, pilotmon: Callable[..., Result], tmp_path: Path) -> None:
+    tablet: Tablet, field: Field, pilotmon: Callable[..., Result], tmp_path: Path
+) -> None:
     store, _, _ = tablet
     _offline_work(tablet, field, tmp_path)
     first = export_bundle(store, tmp_path / "first.zip")
@@ -115,8 +130,8 @@ def test_a_bundle_after_a_missing_one_is_refused_in_one_line(
 
 
 def test_a_revoked_tablets_bundle_needs_an_explicit_flag(
-        tablet: Tablet, field: Field, engine: Engine, pilotmon: Callable[..., Result],
-        tmp_path: Path) -> None:
+    tablet: Tablet, field: Field, engine: Engine, pilotmon: Callable[..., Result], tmp_path: Path
+) -> None:
     store, _, _ = tablet
     _offline_work(tablet, field, tmp_path)
     path = export_bundle(store, tmp_path / "outbox.zip").path
@@ -133,8 +148,9 @@ def test_a_revoked_tablets_bundle_needs_an_explicit_flag(
     assert _count(engine, Activity) == 3
 
 
-def test_a_file_that_is_not_a_bundle_is_one_line(pilotmon: Callable[..., Result],
-                                                 tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_bundle_is_one_line(
+    pilotmon: Callable[..., Result], tmp_path: Path
+) -> None:
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"not a zip")
     assert_one_line_error(pilotmon("import-bundle", str(junk)), "cannot read")

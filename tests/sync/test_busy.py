@@ -27,9 +27,14 @@ from sync.schedule import MAX_RETRY_AFTER, SyncSchedule
 from sync.status import read_status
 from sync.store import DeviceStore
 
-INFO = {"protocols": [1], "max_batch_mutations": 500, "max_batch_bytes": 1_000_000,
-        "max_chunk_bytes": 1_048_576, "max_pull_limit": 1000,
-        "server_time": "2026-01-01T00:00:00Z"}
+INFO = {
+    "protocols": [1],
+    "max_batch_mutations": 500,
+    "max_batch_bytes": 1_000_000,
+    "max_chunk_bytes": 1_048_576,
+    "max_pull_limit": 1000,
+    "server_time": "2026-01-01T00:00:00Z",
+}
 Answer = tuple[int, dict[str, str], dict[str, Any]]
 
 
@@ -47,8 +52,9 @@ class Scripted:
                 if length:
                     self.rfile.read(length)
                 script.seen.append(f"{self.command} {self.path.split('?')[0]}")
-                status, headers, body = (script.answers.popleft() if script.answers
-                                         else (200, {}, INFO))
+                status, headers, body = (
+                    script.answers.popleft() if script.answers else (200, {}, INFO)
+                )
                 raw = json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in headers.items():
@@ -88,8 +94,9 @@ def server() -> Iterator[Scripted]:
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     recorded: list[float] = []
-    monkeypatch.setattr(BusyAwareRetry, "pause",
-                        lambda self, seconds: recorded.append(round(seconds, 3)))
+    monkeypatch.setattr(
+        BusyAwareRetry, "pause", lambda self, seconds: recorded.append(round(seconds, 3))
+    )
     return recorded
 
 
@@ -98,7 +105,8 @@ def _client(server: Scripted, *, read_timeout: float = 30.0) -> SyncClient:
 
 
 def test_a_short_retry_after_is_waited_out_and_the_call_succeeds(
-        server: Scripted, waits: list[float]) -> None:
+    server: Scripted, waits: list[float]
+) -> None:
     server.busy(7)
     info = _client(server).info()
     assert info.max_batch_mutations == 500
@@ -108,8 +116,9 @@ def test_a_short_retry_after_is_waited_out_and_the_call_succeeds(
 
 def test_a_push_is_retried_after_a_busy_503_too(server: Scripted, waits: list[float]) -> None:
     server.busy(3, status=503)
-    server.answers.append((200, {}, {"last_seq": 0, "server_time": "2026-01-01T00:00:00Z",
-                                     "results": []}))
+    server.answers.append(
+        (200, {}, {"last_seq": 0, "server_time": "2026-01-01T00:00:00Z", "results": []})
+    )
     answer = _client(server).push(b'{"protocol":1,"device_id":"d","mutations":[]}')
     assert answer.last_seq == 0
     assert server.seen == ["POST /api/v1/sync/push"] * 2
@@ -117,7 +126,8 @@ def test_a_push_is_retried_after_a_busy_503_too(server: Scripted, waits: list[fl
 
 
 def test_a_retry_after_longer_than_the_read_timeout_comes_back_at_once(
-        server: Scripted, waits: list[float]) -> None:
+    server: Scripted, waits: list[float]
+) -> None:
     server.busy(600)
     with pytest.raises(errors.ServerBusy) as caught:
         _client(server, read_timeout=30).info()
@@ -128,8 +138,9 @@ def test_a_retry_after_longer_than_the_read_timeout_comes_back_at_once(
     assert "about 10 minutes" in caught.value.message
 
 
-def test_a_server_still_busy_after_the_retries_says_so(server: Scripted,
-                                                       waits: list[float]) -> None:
+def test_a_server_still_busy_after_the_retries_says_so(
+    server: Scripted, waits: list[float]
+) -> None:
     server.busy(2, times=5)
     with pytest.raises(errors.ServerBusy) as caught:
         _client(server).info()
@@ -141,8 +152,12 @@ def test_a_server_still_busy_after_the_retries_says_so(server: Scripted,
 def test_retry_after_as_a_date_is_read_against_the_server_clock() -> None:
     server_now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     later = format_datetime(server_now + timedelta(seconds=90), usegmt=True)
-    assert retry_after_seconds({"Retry-After": later,
-                                "Date": format_datetime(server_now, usegmt=True)}) == 90
+    assert (
+        retry_after_seconds(
+            {"Retry-After": later, "Date": format_datetime(server_now, usegmt=True)}
+        )
+        == 90
+    )
     assert retry_after_seconds({"Retry-After": later}) is None  # no server clock to judge by
     assert retry_after_seconds({"retry-after": " 12 "}) == 12
     assert retry_after_seconds({"Retry-After": "soon"}) is None
@@ -150,14 +165,21 @@ def test_retry_after_as_a_date_is_read_against_the_server_clock() -> None:
 
 
 def test_the_schedule_waits_at_least_retry_after_and_the_status_says_busy(
-        server: Scripted, waits: list[float], tmp_path: Path) -> None:
+    server: Scripted, waits: list[float], tmp_path: Path
+) -> None:
     store = DeviceStore(tmp_path / "tablet.sqlite3")
     try:
         store.save("activity", {"id": "3b5a3c1e-0000-4000-8000-000000000001", "title": "x"})
         now = [0.0]
-        schedule = SyncSchedule(SyncEngine(store, _client(server)), first_retry=10,
-                                max_delay=600, save_delay=2, min_gap=5,
-                                clock=lambda: now[0], rng=lambda: 1.0)
+        schedule = SyncSchedule(
+            SyncEngine(store, _client(server)),
+            first_retry=10,
+            max_delay=600,
+            save_delay=2,
+            min_gap=5,
+            clock=lambda: now[0],
+            rng=lambda: 1.0,
+        )
         server.busy(900)  # the push is refused for 15 minutes
         assert schedule.run_once() is False
         assert schedule.seconds_to_next() == 900  # not the 10 s the back-off alone gives
@@ -190,8 +212,9 @@ def test_an_absurd_retry_after_is_capped(tmp_path: Path) -> None:
             self.store = store
 
         def sync_once(self) -> Any:
-            raise errors.ServerBusy("the server is busy (429)", status=429,
-                                    retry_after=30 * 24 * 3600)
+            raise errors.ServerBusy(
+                "the server is busy (429)", status=429, retry_after=30 * 24 * 3600
+            )
 
     try:
         now = [0.0]

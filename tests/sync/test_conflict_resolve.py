@@ -22,7 +22,7 @@ from sync.protocol import Entity
 from tests.factories import make_access_token
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 from tests.sync.conftest import Tablet
-from tests.sync.test_bundle import pilotmon  # noqa: F401  (fixture)
+from tests.sync.test_bundle import pilotmon  # noqa: F401
 
 Result = subprocess.CompletedProcess[str]
 
@@ -60,7 +60,8 @@ def _in_conflict(tablet: Tablet, field: Field, engine: Engine) -> tuple[str, str
 
 
 def test_keep_theirs_closes_the_conflict_on_the_server_with_an_audit_entry(
-        tablet: Tablet, field: Field, engine: Engine, client: TestClient) -> None:
+    tablet: Tablet, field: Field, engine: Engine, client: TestClient
+) -> None:
     store, sync, _ = tablet
     activity_id, conflict_id = _in_conflict(tablet, field, engine)
 
@@ -82,9 +83,15 @@ def test_keep_theirs_closes_the_conflict_on_the_server_with_an_audit_entry(
     assert conflict.resolution is not None and conflict.resolution["keep"] == "server"
     assert conflict.resolution["device_id"] == str(field.device.id)
     with Session(engine) as session:
-        [entry] = session.execute(select(AuditEntry).where(
-            col(AuditEntry.entity) == "conflict",
-            col(AuditEntry.entity_id) == conflict_id)).scalars().all()
+        [entry] = (
+            session.execute(
+                select(AuditEntry).where(
+                    col(AuditEntry.entity) == "conflict", col(AuditEntry.entity_id) == conflict_id
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert entry.action == "resolve" and entry.actor_id == field.expert.id
         assert entry.device_id == field.device.id and entry.country == "LSO"
         stored = session.get(Activity, uuid.UUID(activity_id))
@@ -93,8 +100,11 @@ def test_keep_theirs_closes_the_conflict_on_the_server_with_an_audit_entry(
     with Session(engine) as session:
         token = make_access_token(session, field.officer)
         session.commit()
-    listed = client.get("/api/v1/conflicts", params={"status": "resolved"},
-                        headers={"Authorization": f"Bearer {token}"}).json()["items"]
+    listed = client.get(
+        "/api/v1/conflicts",
+        params={"status": "resolved"},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()["items"]
     assert [c["id"] for c in listed] == [conflict_id]
     [pulled] = store.conflicts(status="resolved")
     assert pulled["resolution"]["by"] == field.expert.username
@@ -102,15 +112,16 @@ def test_keep_theirs_closes_the_conflict_on_the_server_with_an_audit_entry(
     assert [c["data"]["status"] for c in changes if c["entity"] == "conflict"] == ["resolved"]
 
 
-def test_a_lost_answer_then_a_resend_is_harmless(tablet: Tablet, field: Field,
-                                                  engine: Engine) -> None:
+def test_a_lost_answer_then_a_resend_is_harmless(
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     store, sync, faults = tablet
     activity_id, conflict_id = _in_conflict(tablet, field, engine)
     store.keep_theirs("activity", activity_id)
     faults.faults.append(faults.DROP_ANSWER)  # the server commits, the tablet never hears
     try:
         sync.sync_once()
-    except Exception as exc:  # noqa: BLE001 - the injected network failure
+    except Exception as exc:  # noqa: BLE001
         assert "cannot reach" in str(exc) or "answer lost" in str(exc)
     assert store.state("activity", activity_id) == "pending"
     assert _conflict(engine, conflict_id).status == "resolved"
@@ -119,13 +130,17 @@ def test_a_lost_answer_then_a_resend_is_harmless(tablet: Tablet, field: Field,
     assert report.pushed == {"duplicate": 1}
     assert store.state("activity", activity_id) == "synced"
     with Session(engine) as session:
-        entries = session.execute(select(AuditEntry).where(
-            col(AuditEntry.entity_id) == conflict_id)).scalars().all()
+        entries = (
+            session.execute(select(AuditEntry).where(col(AuditEntry.entity_id) == conflict_id))
+            .scalars()
+            .all()
+        )
         assert len(entries) == 1
 
 
 def test_a_conflict_the_office_closed_first_answers_duplicate_and_keeps_its_resolution(
-        tablet: Tablet, field: Field, engine: Engine, client: TestClient) -> None:
+    tablet: Tablet, field: Field, engine: Engine, client: TestClient
+) -> None:
     store, sync, _ = tablet
     activity_id, conflict_id = _in_conflict(tablet, field, engine)
     store.keep_theirs("activity", activity_id)
@@ -142,15 +157,22 @@ def test_a_conflict_the_office_closed_first_answers_duplicate_and_keeps_its_reso
 
 
 def test_another_users_conflict_or_an_unknown_id_is_rejected_and_kept(
-        tablet: Tablet, field: Field, engine: Engine, client: TestClient) -> None:
+    tablet: Tablet, field: Field, engine: Engine, client: TestClient
+) -> None:
     _, conflict_id = _in_conflict(tablet, field, engine)
     unknown = str(uuid.uuid4())
-    answer = push(client, field, [
-        mutation(1, {"resolution": "keep_server"}, entity="conflict", id=conflict_id),
-        mutation(2, {"resolution": "keep_server"}, entity="conflict", id=unknown),
-        mutation(3, {"resolution": "keep_device"}, entity="conflict", id=conflict_id),
-        mutation(4, None, entity="conflict", op="delete", id=conflict_id),
-    ], device=field.teammate_device, token=field.teammate_token)
+    answer = push(
+        client,
+        field,
+        [
+            mutation(1, {"resolution": "keep_server"}, entity="conflict", id=conflict_id),
+            mutation(2, {"resolution": "keep_server"}, entity="conflict", id=unknown),
+            mutation(3, {"resolution": "keep_device"}, entity="conflict", id=conflict_id),
+            mutation(4, None, entity="conflict", op="delete", id=conflict_id),
+        ],
+        device=field.teammate_device,
+        token=field.teammate_token,
+    )
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
     assert [r["status"] for r in results] == ["rejected"] * 4
@@ -158,13 +180,17 @@ def test_another_users_conflict_or_an_unknown_id_is_rejected_and_kept(
     assert "may settle" in results[0]["errors"][0]["message"]
     assert _conflict(engine, conflict_id).status == "open"
     with Session(engine) as session:
-        kept = session.execute(select(KeptMutation).where(
-            col(KeptMutation.entity) == "conflict")).scalars().all()
+        kept = (
+            session.execute(select(KeptMutation).where(col(KeptMutation.entity) == "conflict"))
+            .scalars()
+            .all()
+        )
         assert len(kept) == 4  # refused, and kept for review like any rejected mutation
 
 
 def test_a_refused_resolution_opens_the_conflict_again_on_the_tablet(
-        tablet: Tablet, field: Field, engine: Engine) -> None:
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     store, sync, _ = tablet
     activity_id, conflict_id = _in_conflict(tablet, field, engine)
     store.keep_theirs("activity", activity_id)
@@ -182,8 +208,12 @@ def test_a_refused_resolution_opens_the_conflict_again_on_the_tablet(
 
 
 def test_an_offline_bundle_carries_the_resolution_exactly_once(
-        tablet: Tablet, field: Field, engine: Engine, tmp_path: Path,
-        pilotmon: Callable[..., Result]) -> None:  # noqa: F811
+    tablet: Tablet,
+    field: Field,
+    engine: Engine,
+    tmp_path: Path,
+    pilotmon: Callable[..., Result],  # noqa: F811
+) -> None:
     store, sync, _ = tablet
     activity_id, conflict_id = _in_conflict(tablet, field, engine)
     store.keep_theirs("activity", activity_id)

@@ -31,8 +31,9 @@ def _server_activities(engine: Engine) -> int:
         return int(session.execute(select(func.count()).select_from(Activity)).scalar_one())
 
 
-def test_saved_records_reach_the_server_and_come_back_synced(tablet: Tablet, field: Field,
-                                                             engine: Engine) -> None:
+def test_saved_records_reach_the_server_and_come_back_synced(
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     store, engine_, _ = tablet
     records = [field.activity(title=f"Day {i}") for i in range(3)]
     for record in records:
@@ -47,8 +48,7 @@ def test_saved_records_reach_the_server_and_come_back_synced(tablet: Tablet, fie
     assert engine_.client.bytes_sent > 0 and engine_.client.bytes_received > 0
 
 
-def test_batches_are_capped_by_gzip_bytes(tablet: Tablet, field: Field,
-                                          engine: Engine) -> None:
+def test_batches_are_capped_by_gzip_bytes(tablet: Tablet, field: Field, engine: Engine) -> None:
     store, engine_, _ = tablet
     engine_.batch_bytes = engine_.max_batch_bytes = 2048
     engine_.min_batch_bytes = 1024
@@ -91,10 +91,12 @@ def test_slow_batches_shrink_and_quick_full_ones_grow(tablet: Tablet, field: Fie
     assert engine_.batch_bytes == engine_.max_batch_bytes
 
 
-@pytest.mark.parametrize("fault", [FaultyAdapter.DROP_REQUEST, FaultyAdapter.DROP_ANSWER,
-                                   FaultyAdapter.DUPLICATE])
-def test_network_faults_never_lose_or_duplicate_a_record(tablet: Tablet, field: Field,
-                                                         engine: Engine, fault: str) -> None:
+@pytest.mark.parametrize(
+    "fault", [FaultyAdapter.DROP_REQUEST, FaultyAdapter.DROP_ANSWER, FaultyAdapter.DUPLICATE]
+)
+def test_network_faults_never_lose_or_duplicate_a_record(
+    tablet: Tablet, field: Field, engine: Engine, fault: str
+) -> None:
     store, engine_, faults = tablet
     records = [field.activity(title=f"Day {i}") for i in range(3)]
     for record in records:
@@ -112,8 +114,9 @@ def test_network_faults_never_lose_or_duplicate_a_record(tablet: Tablet, field: 
     assert {store.state("activity", r["id"]) for r in records} == {"synced"}
 
 
-def test_a_revoked_tablet_keeps_its_records_and_says_why(tablet: Tablet, field: Field,
-                                                         engine: Engine) -> None:
+def test_a_revoked_tablet_keeps_its_records_and_says_why(
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     store, engine_, _ = tablet
     record = field.activity()
     store.save("activity", record)
@@ -133,7 +136,8 @@ def test_a_revoked_tablet_keeps_its_records_and_says_why(tablet: Tablet, field: 
 
 
 def test_what_the_server_already_holds_is_answered_duplicate_and_leaves_the_outbox(
-        tablet: Tablet, field: Field, engine: Engine) -> None:
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     store, engine_, _ = tablet
     for i in range(3):
         store.save("activity", field.activity(title=f"Day {i}"))
@@ -152,8 +156,9 @@ def test_what_the_server_already_holds_is_answered_duplicate_and_leaves_the_outb
     assert report.pushed == {"duplicate": 2, "applied": 1}
 
 
-def test_a_tablet_missing_part_of_its_outbox_reports_it(tablet: Tablet, field: Field,
-                                                        engine: Engine) -> None:
+def test_a_tablet_missing_part_of_its_outbox_reports_it(
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     store, engine_, _ = tablet
     store.set_meta(last_seq="10")  # as if seqs 1-10 were lost with an old copy of the store
     store.save("activity", field.activity())
@@ -173,13 +178,19 @@ def _photo(store: Any, field: Field, tmp_path: Path, size: int) -> tuple[str, by
     source = tmp_path / f"{uuid.uuid4()}.jpg"
     source.write_bytes(data)
     photo_id = str(uuid.uuid4())
-    store.add_photo(attachment_id=photo_id, activity_id=record["id"], source=source,
-                    content_type="image/jpeg", caption="plot")
+    store.add_photo(
+        attachment_id=photo_id,
+        activity_id=record["id"],
+        source=source,
+        content_type="image/jpeg",
+        caption="plot",
+    )
     return photo_id, data
 
 
-def test_photos_follow_their_metadata(tablet: Tablet, field: Field, engine: Engine,
-                                      tmp_path: Path) -> None:
+def test_photos_follow_their_metadata(
+    tablet: Tablet, field: Field, engine: Engine, tmp_path: Path
+) -> None:
     store, engine_, _ = tablet
     photo_id, data = _photo(store, field, tmp_path, 700_000)
     report = engine_.sync_once()
@@ -200,8 +211,9 @@ class CountingAdapter(FaultyAdapter):
         self.patches = 0
         self.patched_bytes = 0
 
-    def send(self, request: requests.PreparedRequest, *args: Any,
-             **kwargs: Any) -> requests.Response:
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         if request.method == "PATCH":
             self.patches += 1
             self.patched_bytes += len(request.body or b"")
@@ -212,12 +224,11 @@ class CountingAdapter(FaultyAdapter):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_an_interrupted_photo_resends_at_most_one_chunk_per_interruption(
-        make_tablet: Callable[..., Tablet], field: Field, engine: Engine, tmp_path: Path,
-        seed: int) -> None:
+    make_tablet: Callable[..., Tablet], field: Field, engine: Engine, tmp_path: Path, seed: int
+) -> None:
     store, engine_, faults = make_tablet(str(field.device.id), field.token)
     chunk = 64 * 1024
-    photo_id, data = _photo(store, field, tmp_path, random.Random(seed).randint(300_000,
-                                                                                 900_000))
+    photo_id, data = _photo(store, field, tmp_path, random.Random(seed).randint(300_000, 900_000))
     engine_.push()
     chunks = -(-len(data) // chunk)
     rng = random.Random(seed)

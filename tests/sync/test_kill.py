@@ -46,22 +46,30 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[tuple[str, Engine]]:
+def live_server(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Engine]]:
     """The API on a free port of 127.0.0.1, in a thread, on its own SQLite database."""
     directory = tmp_path_factory.mktemp("kill-server")
     database = directory / "server.sqlite3"
     database.write_bytes(sqlite_template.read_bytes())
     url = f"sqlite:///{database}"
     engine = make_engine(url)
-    settings = Settings(environment="test", data_dir=directory / "data", database_url=url,
-                        secret_key="test-secret-key-that-is-long-enough-0123456789")
+    settings = Settings(
+        environment="test",
+        data_dir=directory / "data",
+        database_url=url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+    )
     settings.ensure_data_dir()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -81,8 +89,13 @@ def _team(engine: Engine) -> tuple[str, str, str]:
         expert = make_user(session, projects=[project])
         device, token = make_device(session, expert)
         for n in range(TEAM_RECORDS):
-            write_activity(session, data=activity_data(project, title=f"Team day {n}"),
-                           existing=None, source="api", author_id=teammate.id)
+            write_activity(
+                session,
+                data=activity_data(project, title=f"Team day {n}"),
+                existing=None,
+                source="api",
+                author_id=teammate.id,
+            )
         session.commit()
         return str(project.id), str(device.id), token
 
@@ -109,24 +122,39 @@ def _one_run(base_url: str, engine: Engine, directory: Path, run: int) -> str:
     project_id, device_id, token = _team(engine)
     path = directory / f"tablet-{run}.sqlite3"
     first = (run + 1) << 32
-    command = [sys.executable, "-m", "tests.sync.kill_client", base_url, token, device_id,
-               str(path), project_id, str(first), str(RECORDS)]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.sync.kill_client",
+        base_url,
+        token,
+        device_id,
+        str(path),
+        project_id,
+        str(first),
+        str(RECORDS),
+    ]
     where = _kill_somewhere(command, rng)
 
     store = DeviceStore(path, device_id=device_id)
     try:
         assert store.integrity_check() == "ok"
-        saved = {r["id"] for r in store.records("activity")
-                 if uuid.UUID(r["id"]).int >> 32 == run + 1}
+        saved = {
+            r["id"] for r in store.records("activity") if uuid.UUID(r["id"]).int >> 32 == run + 1
+        }
         # No new save: the queue restarts by itself.
         SyncEngine(store, SyncClient(base_url, token=token)).sync_once()
         assert store.pending_count() == 0
         with Session(engine) as session:
-            on_server = {str(i) for i in session.execute(
-                select(col(Activity.id)).where(col(Activity.device_id) == uuid.UUID(device_id))
-            ).scalars()}
+            on_server = {
+                str(i)
+                for i in session.execute(
+                    select(col(Activity.id)).where(col(Activity.device_id) == uuid.UUID(device_id))
+                ).scalars()
+            }
             revisions = session.execute(
-                select(func.count()).select_from(ActivityRevision)
+                select(func.count())
+                .select_from(ActivityRevision)
                 .where(col(ActivityRevision.device_id) == uuid.UUID(device_id))
             ).scalar_one()
         assert on_server == saved, where
@@ -139,11 +167,13 @@ def _one_run(base_url: str, engine: Engine, directory: Path, run: int) -> str:
 
 @pytest.mark.slow
 def test_a_killed_tablet_loses_nothing_and_sends_nothing_twice(
-        live_server: tuple[str, Engine], tmp_path: Path) -> None:
+    live_server: tuple[str, Engine], tmp_path: Path
+) -> None:
     base_url, engine = live_server
     # A few tablets at a time: each run waits mostly on its child process and the server.
     with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = Counter(pool.map(lambda run: _one_run(base_url, engine, tmp_path, run),
-                                    range(RUNS)))
+        outcomes = Counter(
+            pool.map(lambda run: _one_run(base_url, engine, tmp_path, run), range(RUNS))
+        )
     print("kill test outcomes:", dict(outcomes))
     assert sum(outcomes[stage] for stage in STAGES) >= RUNS * 0.8, outcomes

@@ -15,8 +15,13 @@ from sync.merge import (
 )
 from sync.protocol import ResultStatus
 
-BASE = {"title": "Demo", "notes": "", "experts_count": 2, "deleted": False,
-        "attendance": [{"sex": "female", "count": 3}, {"sex": "male", "count": 4}]}
+BASE = {
+    "title": "Demo",
+    "notes": "",
+    "experts_count": 2,
+    "deleted": False,
+    "attendance": [{"sex": "female", "count": 3}, {"sex": "male", "count": 4}],
+}
 
 
 def _history(*later: tuple[dict[str, Any], bool]) -> list[Revision]:
@@ -34,33 +39,66 @@ def _history(*later: tuple[dict[str, Any], bool]) -> list[Revision]:
         # nobody else changed anything: applied
         ([], {"title": "Better"}, ResultStatus.APPLIED, {"title": "Better"}, []),
         # others changed another field: merged
-        ([({"notes": "office"}, False)], {"title": "Better"}, ResultStatus.MERGED,
-         {"title": "Better"}, []),
+        (
+            [({"notes": "office"}, False)],
+            {"title": "Better"},
+            ResultStatus.MERGED,
+            {"title": "Better"},
+            [],
+        ),
         # others changed the same field: conflict, server kept, other fields applied
-        ([({"title": "Office"}, False)], {"title": "Tablet", "experts_count": 3},
-         ResultStatus.CONFLICT, {"experts_count": 3}, ["title"]),
+        (
+            [({"title": "Office"}, False)],
+            {"title": "Tablet", "experts_count": 3},
+            ResultStatus.CONFLICT,
+            {"experts_count": 3},
+            ["title"],
+        ),
         # both sides set the same value: nothing to do, no conflict
         ([({"title": "Same"}, False)], {"title": "Same"}, ResultStatus.MERGED, {}, []),
         # the tablet's own earlier push changed the field: not a conflict
-        ([({"title": "First"}, True)], {"title": "Second"}, ResultStatus.APPLIED,
-         {"title": "Second"}, []),
+        (
+            [({"title": "First"}, True)],
+            {"title": "Second"},
+            ResultStatus.APPLIED,
+            {"title": "Second"},
+            [],
+        ),
         # own push, then someone else, on the same field: conflict
-        ([({"title": "First"}, True), ({"title": "Office"}, False)], {"title": "Second"},
-         ResultStatus.CONFLICT, {}, ["title"]),
+        (
+            [({"title": "First"}, True), ({"title": "Office"}, False)],
+            {"title": "Second"},
+            ResultStatus.CONFLICT,
+            {},
+            ["title"],
+        ),
         # attendance is one field: a different list collides as a whole
-        ([({"attendance": [{"sex": "female", "count": 9}]}, False)],
-         {"attendance": [{"sex": "male", "count": 1}]}, ResultStatus.CONFLICT, {},
-         ["attendance"]),
+        (
+            [({"attendance": [{"sex": "female", "count": 9}]}, False)],
+            {"attendance": [{"sex": "male", "count": 1}]},
+            ResultStatus.CONFLICT,
+            {},
+            ["attendance"],
+        ),
         # the same attendance rows in another order are the same value
-        ([], {"attendance": [{"sex": "male", "count": 4}, {"sex": "female", "count": 3}]},
-         ResultStatus.APPLIED, {}, []),
+        (
+            [],
+            {"attendance": [{"sex": "male", "count": 4}, {"sex": "female", "count": 3}]},
+            ResultStatus.APPLIED,
+            {},
+            [],
+        ),
         # server-owned keys are never taken from a tablet
         ([], {"status": "approved", "id": "x", "version": 99}, ResultStatus.APPLIED, {}, []),
     ],
 )
-def test_merge_upsert(server_changes: list[tuple[dict[str, Any], bool]],
-                      incoming: dict[str, Any], status: ResultStatus, changes: dict[str, Any],
-                      conflicts: list[str]) -> None:
+def test_merge_upsert(
+    server_changes: list[tuple[dict[str, Any], bool]],
+    incoming: dict[str, Any],
+    status: ResultStatus,
+    changes: dict[str, Any],
+    conflicts: list[str],
+) -> None:
     outcome = merge_upsert(history=_history(*server_changes), incoming=incoming)
     assert outcome.status == status
     assert outcome.changes == changes
@@ -68,15 +106,17 @@ def test_merge_upsert(server_changes: list[tuple[dict[str, Any], bool]],
 
 
 def test_a_conflict_records_base_server_and_device_values() -> None:
-    outcome = merge_upsert(history=_history(({"title": "Office"}, False)),
-                           incoming={"title": "Tablet"})
+    outcome = merge_upsert(
+        history=_history(({"title": "Office"}, False)), incoming={"title": "Tablet"}
+    )
     found = outcome.conflicts["title"]
     assert (found.base, found.server, found.device) == ("Demo", "Office", "Tablet")
 
 
 def test_an_update_of_a_deleted_record_is_a_conflict() -> None:
-    outcome = merge_upsert(history=_history(({"deleted": True}, False)),
-                           incoming={"title": "Edited offline"})
+    outcome = merge_upsert(
+        history=_history(({"deleted": True}, False)), incoming={"title": "Edited offline"}
+    )
     assert outcome.status == ResultStatus.CONFLICT
     assert list(outcome.conflicts) == ["deleted"]
     assert outcome.changes == {}
@@ -91,16 +131,18 @@ def test_an_update_of_a_deleted_record_is_a_conflict() -> None:
         ([({"deleted": True}, False)], ResultStatus.APPLIED, False),
     ],
 )
-def test_merge_delete(server_changes: list[tuple[dict[str, Any], bool]], status: ResultStatus,
-                      delete: bool) -> None:
+def test_merge_delete(
+    server_changes: list[tuple[dict[str, Any], bool]], status: ResultStatus, delete: bool
+) -> None:
     outcome = merge_delete(history=_history(*server_changes))
     assert outcome.status == status
     assert outcome.delete is delete
 
 
 def test_changed_by_others_ignores_own_revisions() -> None:
-    history = _history(({"title": "Mine"}, True), ({"notes": "office"}, False),
-                       ({"experts_count": 5}, True))
+    history = _history(
+        ({"title": "Mine"}, True), ({"notes": "office"}, False), ({"experts_count": 5}, True)
+    )
     assert changed_by_others(history) == {"notes"}
 
 

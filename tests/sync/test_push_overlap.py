@@ -34,8 +34,9 @@ def _save(tablet: Tablet, field: Field, count: int) -> list[dict[str, Any]]:
     return records
 
 
-def test_the_next_batch_is_read_while_one_is_in_flight(tablet: Tablet, field: Field,
-                                                       engine: Engine) -> None:
+def test_the_next_batch_is_read_while_one_is_in_flight(
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     store, engine_, _ = tablet
     _save(tablet, field, 10)
     read_after: list[int] = []
@@ -78,7 +79,8 @@ def test_the_next_batch_is_read_while_one_is_in_flight(tablet: Tablet, field: Fi
 
 @pytest.mark.parametrize("fault", ["request", "answer"])
 def test_a_failure_part_way_keeps_the_answers_before_and_loses_nothing(
-        tablet: Tablet, field: Field, engine: Engine, fault: str) -> None:
+    tablet: Tablet, field: Field, engine: Engine, fault: str
+) -> None:
     store, engine_, _ = tablet
     records = _save(tablet, field, 10)
     original_push = engine_.client.push_packed

@@ -25,13 +25,19 @@ def _return(engine: Engine, field: Field, activity_id: str) -> None:
     with Session(engine) as session:
         officer = session.get(User, field.officer.id)
         assert officer is not None
-        review_activity(session, caller=Caller(user=officer), activity_id=uuid.UUID(activity_id),
-                        action="return", comment="Add the women's attendance")
+        review_activity(
+            session,
+            caller=Caller(user=officer),
+            activity_id=uuid.UUID(activity_id),
+            action="return",
+            comment="Add the women's attendance",
+        )
         session.commit()
 
 
 def test_a_save_from_a_form_opened_before_a_pull_keeps_the_pulled_review(
-        tablet: Tablet, field: Field, engine: Engine) -> None:
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     store, engine_, _ = tablet
     record = field.activity(title="Farmer field day")
     store.save("activity", record)
@@ -56,7 +62,8 @@ def test_a_save_from_a_form_opened_before_a_pull_keeps_the_pulled_review(
 
 
 def test_a_returned_record_saved_again_goes_back_as_submitted(
-        tablet: Tablet, field: Field, engine: Engine) -> None:
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     """The intended flow: the tablet shows the return, the expert fixes it and resubmits."""
     store, engine_, _ = tablet
     record = field.activity(title="Farmer field day")
@@ -75,7 +82,8 @@ def test_a_returned_record_saved_again_goes_back_as_submitted(
 
 
 def test_an_edit_made_before_the_tablet_saw_the_return_keeps_it_returned(
-        tablet: Tablet, field: Field, engine: Engine) -> None:
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
     """Offline, the expert edits the record while the office returns it: the edit merges, but
     the record stays returned, so the comment still reaches the expert."""
     store, engine_, _ = tablet

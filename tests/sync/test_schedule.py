@@ -38,8 +38,16 @@ def engine(tmp_path: Path) -> FakeEngine:
 
 
 def _schedule(engine: FakeEngine, now: list[float], jitter: float) -> SyncSchedule:
-    return SyncSchedule(engine, interval=300, first_retry=10, max_delay=600,
-                        save_delay=2, min_gap=5, clock=lambda: now[0], rng=lambda: jitter)
+    return SyncSchedule(
+        engine,
+        interval=300,
+        first_retry=10,
+        max_delay=600,
+        save_delay=2,
+        min_gap=5,
+        clock=lambda: now[0],
+        rng=lambda: jitter,
+    )
 
 
 def test_failures_back_off_exponentially_with_jitter_up_to_a_ceiling(engine: FakeEngine) -> None:
@@ -101,8 +109,9 @@ def test_the_clock_is_monotonic_not_the_tablets_wall_clock(engine: FakeEngine) -
 
 def test_the_thread_keeps_retrying_without_any_save(engine: FakeEngine) -> None:
     engine.failing = errors.NetworkError("offline")
-    schedule = SyncSchedule(engine, interval=300, first_retry=0.01, max_delay=0.02,
-                            save_delay=0, min_gap=0)
+    schedule = SyncSchedule(
+        engine, interval=300, first_retry=0.01, max_delay=0.02, save_delay=0, min_gap=0
+    )
     schedule.start()
     try:
         for _ in range(3):
@@ -115,8 +124,9 @@ def test_the_thread_keeps_retrying_without_any_save(engine: FakeEngine) -> None:
 
 
 def test_a_save_wakes_a_sleeping_thread(engine: FakeEngine) -> None:
-    schedule = SyncSchedule(engine, interval=3600, first_retry=3600, max_delay=3600,
-                            save_delay=0, min_gap=0)
+    schedule = SyncSchedule(
+        engine, interval=3600, first_retry=3600, max_delay=3600, save_delay=0, min_gap=0
+    )
     schedule.start()
     try:
         assert engine.ran.wait(10)  # the first round runs at once

@@ -64,17 +64,26 @@ from tests.sync.transport import FaultyAdapter, client_for
 COMPARED = ("title", "notes", "experts_count", "attendance", "status", "start_date", "site_id")
 TITLES = ("Seed potato storage", "Farmer field day", "Drip irrigation", "Hermetic bags")
 NOTES = ("", "Rain in the morning", "Chief attended", "Follow-up in May")
-FAULTS = (None, None, FaultyAdapter.DROP_REQUEST, FaultyAdapter.DROP_ANSWER,
-          FaultyAdapter.DUPLICATE)
+FAULTS = (
+    None,
+    None,
+    FaultyAdapter.DROP_REQUEST,
+    FaultyAdapter.DROP_ANSWER,
+    FaultyAdapter.DUPLICATE,
+)
 ATTENDANCE = st.lists(
-    st.fixed_dictionaries({
-        "sex": st.sampled_from(["female", "male"]),
-        "age_band": st.sampled_from(["youth", "adult"]),
-        "category": st.just("farmer"),
-        "disability": st.booleans(),
-        "count": st.integers(0, 60),
-    }),
-    min_size=1, max_size=3, unique_by=lambda r: (r["sex"], r["age_band"], r["disability"]),
+    st.fixed_dictionaries(
+        {
+            "sex": st.sampled_from(["female", "male"]),
+            "age_band": st.sampled_from(["youth", "adult"]),
+            "category": st.just("farmer"),
+            "disability": st.booleans(),
+            "count": st.integers(0, 60),
+        }
+    ),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda r: (r["sex"], r["age_band"], r["disability"]),
 )
 
 
@@ -92,8 +101,7 @@ class Tablet:
         client, faults = client_for(self.app_client, self.token, faulty=True)
         assert faults is not None
         self.faults = faults
-        self.engine = SyncEngine(self.store, client, max_batch_bytes=2048,
-                                 min_batch_bytes=1024)
+        self.engine = SyncEngine(self.store, client, max_batch_bytes=2048, min_batch_bytes=1024)
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.clock_offset
@@ -110,8 +118,12 @@ class FieldWork(RuleBasedStateMachine):
         shutil.copyfile(self.template, self.dir / "server.sqlite3")
         url = f"sqlite:///{self.dir / 'server.sqlite3'}"
         self.db = make_engine(url)
-        settings_ = Settings(environment="test", data_dir=self.dir / "data", database_url=url,
-                             secret_key="test-secret-key-that-is-long-enough-0123456789")
+        settings_ = Settings(
+            environment="test",
+            data_dir=self.dir / "data",
+            database_url=url,
+            secret_key="test-secret-key-that-is-long-enough-0123456789",
+        )
         settings_.ensure_data_dir()
         self.app_client = TestClient(create_app(settings_, self.db))
         self.tablets: list[Tablet] = []
@@ -131,8 +143,9 @@ class FieldWork(RuleBasedStateMachine):
                 devices.append(make_device(session, expert))
             session.commit()
         for n, (device, token) in enumerate(devices):
-            self.tablets.append(Tablet(self.dir / f"tablet{n}.sqlite3", str(device.id), token,
-                                       self.app_client))
+            self.tablets.append(
+                Tablet(self.dir / f"tablet{n}.sqlite3", str(device.id), token, self.app_client)
+            )
 
     def teardown(self) -> None:
         for tablet in self.tablets:
@@ -145,29 +158,55 @@ class FieldWork(RuleBasedStateMachine):
 
     def _own_live(self, n: int) -> list[str]:
         store = self.tablets[n].store
-        return sorted(i for i, owner in self.created.items()
-                      if owner == n and store.get("activity", i) is not None)
+        return sorted(
+            i
+            for i, owner in self.created.items()
+            if owner == n and store.get("activity", i) is not None
+        )
 
-    @rule(n=st.integers(0, 2), title=st.sampled_from(TITLES), attendance=ATTENDANCE,
-          day=st.integers(1, 28), at_site=st.booleans())
-    def create(self, n: int, title: str, attendance: list[dict[str, Any]], day: int,
-               at_site: bool) -> None:
+    @rule(
+        n=st.integers(0, 2),
+        title=st.sampled_from(TITLES),
+        attendance=ATTENDANCE,
+        day=st.integers(1, 28),
+        at_site=st.booleans(),
+    )
+    def create(
+        self, n: int, title: str, attendance: list[dict[str, Any]], day: int, at_site: bool
+    ) -> None:
         tablet = self.tablets[n % len(self.tablets)]
         self.next_id += 1
-        record = activity_data(self.project, id=str(uuid.UUID(int=self.next_id)), title=title,
-                               attendance=attendance,
-                               start_date=f"2025-02-{day:02d}", end_date=f"2025-02-{day:02d}",
-                               site_id=str(self.site.id) if at_site else None,
-                               captured_at=tablet.now().isoformat())
+        record = activity_data(
+            self.project,
+            id=str(uuid.UUID(int=self.next_id)),
+            title=title,
+            attendance=attendance,
+            start_date=f"2025-02-{day:02d}",
+            end_date=f"2025-02-{day:02d}",
+            site_id=str(self.site.id) if at_site else None,
+            captured_at=tablet.now().isoformat(),
+        )
         record.pop("status")
         tablet.store.save("activity", record)
         self.created[record["id"]] = n % len(self.tablets)
 
-    @rule(n=st.integers(0, 2), pick=st.integers(0, 1000), title=st.sampled_from(TITLES),
-          notes=st.sampled_from(NOTES), experts=st.integers(0, 5),
-          attendance=st.none() | ATTENDANCE)
-    def edit(self, n: int, pick: int, title: str, notes: str, experts: int,
-             attendance: list[dict[str, Any]] | None) -> None:
+    @rule(
+        n=st.integers(0, 2),
+        pick=st.integers(0, 1000),
+        title=st.sampled_from(TITLES),
+        notes=st.sampled_from(NOTES),
+        experts=st.integers(0, 5),
+        attendance=st.none() | ATTENDANCE,
+    )
+    def edit(
+        self,
+        n: int,
+        pick: int,
+        title: str,
+        notes: str,
+        experts: int,
+        attendance: list[dict[str, Any]] | None,
+    ) -> None:
         n %= len(self.tablets)
         own = self._own_live(n)
         if not own:
@@ -206,10 +245,13 @@ class FieldWork(RuleBasedStateMachine):
         self.tablets[n % len(self.tablets)].clock_offset += timedelta(days=365 * years)
 
     def _server_activities(self, session: Session) -> list[Activity]:
-        return list(session.execute(
-            select(Activity).where(col(Activity.deleted) == False)  # noqa: E712
-            .order_by(col(Activity.id))
-        ).scalars())
+        return list(
+            session.execute(
+                select(Activity)
+                .where(col(Activity.deleted) == False)  # noqa: E712
+                .order_by(col(Activity.id))
+            ).scalars()
+        )
 
     @rule(pick=st.integers(0, 1000), action=st.sampled_from(["approve", "return", "reopen"]))
     def review(self, pick: int, action: str) -> None:
@@ -220,40 +262,56 @@ class FieldWork(RuleBasedStateMachine):
             officer = session.get(User, self.officer.id)
             assert officer is not None
             try:
-                review_activity(session, caller=Caller(user=officer),
-                                activity_id=live[pick % len(live)].id, action=action,
-                                comment="Please add the women's attendance")
+                review_activity(
+                    session,
+                    caller=Caller(user=officer),
+                    activity_id=live[pick % len(live)].id,
+                    action=action,
+                    comment="Please add the women's attendance",
+                )
             except PilotMonitorError:
                 return  # not a transition this activity allows now
             session.commit()
 
-    @rule(pick=st.integers(0, 1000), title=st.sampled_from(TITLES),
-          notes=st.sampled_from(NOTES))
+    @rule(pick=st.integers(0, 1000), title=st.sampled_from(TITLES), notes=st.sampled_from(NOTES))
     def officer_edit(self, pick: int, title: str, notes: str) -> None:
         with Session(write_engine(self.db)) as session:
             live = self._server_activities(session)
             if live:
-                write_activity(session, data={"title": title, "notes": notes},
-                               existing=live[pick % len(live)], source="api",
-                               author_id=self.officer.id)
+                write_activity(
+                    session,
+                    data={"title": title, "notes": notes},
+                    existing=live[pick % len(live)],
+                    source="api",
+                    author_id=self.officer.id,
+                )
                 session.commit()
 
     @precondition(lambda self: bool(self.tablets))
     @rule(pick=st.integers(0, 1000), keep=st.sampled_from(["server", "device"]))
     def resolve(self, pick: int, keep: str) -> None:
-        listed = self.app_client.get("/api/v1/conflicts", params={"status": "open"},
-                                     headers={"Authorization": f"Bearer {self.officer_token}"})
+        listed = self.app_client.get(
+            "/api/v1/conflicts",
+            params={"status": "open"},
+            headers={"Authorization": f"Bearer {self.officer_token}"},
+        )
         items = listed.json()["items"]
         if items:
             conflict = items[pick % len(items)]
-            self.app_client.post(f"/api/v1/conflicts/{conflict['id']}/resolve",
-                                 json={"keep": keep},
-                                 headers={"Authorization": f"Bearer {self.officer_token}"})
+            self.app_client.post(
+                f"/api/v1/conflicts/{conflict['id']}/resolve",
+                json={"keep": keep},
+                headers={"Authorization": f"Bearer {self.officer_token}"},
+            )
 
-    @rule(n=st.integers(0, 2), pick=st.integers(0, 1000), mine=st.sampled_from(TITLES),
-          theirs=st.sampled_from(TITLES), settle=st.booleans())
-    def both_edit_the_title(self, n: int, pick: int, mine: str, theirs: str,
-                            settle: bool) -> None:
+    @rule(
+        n=st.integers(0, 2),
+        pick=st.integers(0, 1000),
+        mine=st.sampled_from(TITLES),
+        theirs=st.sampled_from(TITLES),
+        settle=st.booleans(),
+    )
+    def both_edit_the_title(self, n: int, pick: int, mine: str, theirs: str, settle: bool) -> None:
         """The office and a tablet change the title of the same synced record, then the tablet
         syncs: a conflict when the values differ, which the expert may settle on the tablet."""
         n %= len(self.tablets)
@@ -268,8 +326,13 @@ class FieldWork(RuleBasedStateMachine):
             if not shared:
                 return
             record_id = shared[pick % len(shared)]
-            write_activity(session, data={"title": theirs}, existing=live[record_id],
-                           source="api", author_id=self.officer.id)
+            write_activity(
+                session,
+                data={"title": theirs},
+                existing=live[record_id],
+                source="api",
+                author_id=self.officer.id,
+            )
             session.commit()
         record = tablet.store.get("activity", record_id)
         assert record is not None
@@ -316,7 +379,8 @@ class FieldWork(RuleBasedStateMachine):
                 assert device.last_seq == int(tablet.store.meta("last_seq") or 0)
                 # none applied twice: a device's revisions never outnumber its mutations
                 revisions = session.execute(
-                    select(func.count()).select_from(ActivityRevision)
+                    select(func.count())
+                    .select_from(ActivityRevision)
                     .where(col(ActivityRevision.device_id) == device.id)
                 ).scalar_one()
                 assert revisions <= device.last_seq
@@ -325,29 +389,41 @@ class FieldWork(RuleBasedStateMachine):
                 assert set(held) == set(server)
                 for record_id, record in held.items():
                     for name in COMPARED:
-                        assert same_value(name, record.get(name), server[record_id].get(name)), \
-                            (name, record.get(name), server[record_id].get(name))
+                        assert same_value(name, record.get(name), server[record_id].get(name)), (
+                            name,
+                            record.get(name),
+                            server[record_id].get(name),
+                        )
                 # every conflict this tablet raised is on it, with the server's status
-                conflicts = {str(c.id): c.status for c in session.execute(
-                    select(SyncConflict).where(col(SyncConflict.device_id) == device.id)
-                ).scalars()}
-                on_tablet = {c["id"]: c["status"] for status in ("open", "resolved", "superseded")
-                             for c in tablet.store.conflicts(status=status)}
+                conflicts = {
+                    str(c.id): c.status
+                    for c in session.execute(
+                        select(SyncConflict).where(col(SyncConflict.device_id) == device.id)
+                    ).scalars()
+                }
+                on_tablet = {
+                    c["id"]: c["status"]
+                    for status in ("open", "resolved", "superseded")
+                    for c in tablet.store.conflicts(status=status)
+                }
                 assert on_tablet == conflicts
             kept = session.execute(
-                select(func.count()).select_from(KeptMutation)
+                select(func.count())
+                .select_from(KeptMutation)
                 .where(col(KeptMutation.status) == "conflict")
             ).scalar_one()
             total = session.execute(select(func.count()).select_from(SyncConflict)).scalar_one()
             assert kept == total
-        listed = self.app_client.get("/api/v1/conflicts", params={"status": "", "limit": 500},
-                                     headers={"Authorization": f"Bearer {self.officer_token}"})
+        listed = self.app_client.get(
+            "/api/v1/conflicts",
+            params={"status": "", "limit": 500},
+            headers={"Authorization": f"Bearer {self.officer_token}"},
+        )
         assert listed.json()["total"] == total
 
 
 @pytest.mark.slow
-def test_field_work_over_a_hostile_network_converges(sqlite_template: Path,
-                                                     tmp_path: Path) -> None:
+def test_field_work_over_a_hostile_network_converges(sqlite_template: Path, tmp_path: Path) -> None:
     class Run(FieldWork):
         template = sqlite_template
         workdir = tmp_path
@@ -359,9 +435,13 @@ def test_field_work_over_a_hostile_network_converges(sqlite_template: Path,
             finally:
                 super().teardown()
 
-    run_state_machine_as_test(Run, settings=settings(
-        # PILOTMON_STATEFUL_EXAMPLES=200 for a longer hunt than CI's.
-        max_examples=int(os.environ.get("PILOTMON_STATEFUL_EXAMPLES", "20")),
-        stateful_step_count=30, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    ))
+    run_state_machine_as_test(
+        Run,
+        settings=settings(
+            # PILOTMON_STATEFUL_EXAMPLES=200 for a longer hunt than CI's.
+            max_examples=int(os.environ.get("PILOTMON_STATEFUL_EXAMPLES", "20")),
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )

@@ -13,10 +13,23 @@ from sync.store import DeviceStore
 
 
 def _activity(**overrides: Any) -> dict[str, Any]:
-    values = {"id": str(uuid.uuid4()), "project_id": str(uuid.uuid4()), "type": "field_day",
-              "title": "Field day", "start_date": "2025-03-14", "end_date": "2025-03-14",
-              "attendance": [{"sex": "female", "age_band": "adult", "category": "farmer",
-                              "disability": False, "count": 5}]}
+    values = {
+        "id": str(uuid.uuid4()),
+        "project_id": str(uuid.uuid4()),
+        "type": "field_day",
+        "title": "Field day",
+        "start_date": "2025-03-14",
+        "end_date": "2025-03-14",
+        "attendance": [
+            {
+                "sex": "female",
+                "age_band": "adult",
+                "category": "farmer",
+                "disability": False,
+                "count": 5,
+            }
+        ],
+    }
     values.update(overrides)
     return values
 
@@ -26,15 +39,22 @@ def store(tmp_path: Path) -> DeviceStore:
     return DeviceStore(tmp_path / "tablet.sqlite3")
 
 
-def _answer(seq: int, record_id: str, status: ResultStatus,
-            errors: list[FieldError] | None = None) -> MutationResult:
-    return MutationResult(seq=seq, id=uuid.UUID(record_id), status=status, version=1,
-                          errors=errors or [])
+def _answer(
+    seq: int, record_id: str, status: ResultStatus, errors: list[FieldError] | None = None
+) -> MutationResult:
+    return MutationResult(
+        seq=seq, id=uuid.UUID(record_id), status=status, version=1, errors=errors or []
+    )
 
 
 def _pulled(record: dict[str, Any], version: int, *, op: Op = Op.UPSERT) -> Change:
-    return Change(entity="activity", id=record["id"], op=op, version=version,
-                  data={**record, "status": "submitted", "version": version})
+    return Change(
+        entity="activity",
+        id=record["id"],
+        op=op,
+        version=version,
+        data={**record, "status": "submitted", "version": version},
+    )
 
 
 def test_a_save_writes_the_record_and_its_mutation_together(store: DeviceStore) -> None:
@@ -47,8 +67,9 @@ def test_a_save_writes_the_record_and_its_mutation_together(store: DeviceStore) 
     assert store.state("activity", record["id"]) == "pending"
 
 
-def test_seqs_rise_by_one_forever_even_after_acknowledgement(store: DeviceStore,
-                                                             tmp_path: Path) -> None:
+def test_seqs_rise_by_one_forever_even_after_acknowledgement(
+    store: DeviceStore, tmp_path: Path
+) -> None:
     first = _activity()
     store.save("activity", first)
     store.acknowledge([_answer(1, first["id"], ResultStatus.APPLIED)])
@@ -62,7 +83,8 @@ def test_seqs_rise_by_one_forever_even_after_acknowledgement(store: DeviceStore,
 
 
 def test_an_edit_sends_only_the_fields_it_changed_with_the_pulled_version(
-        store: DeviceStore) -> None:
+    store: DeviceStore,
+) -> None:
     record = _activity()
     store.save("activity", record)
     store.acknowledge([_answer(1, record["id"], ResultStatus.APPLIED)])
@@ -85,12 +107,18 @@ def test_answers_set_the_record_state(store: DeviceStore) -> None:
     ok, refused, clashed = _activity(), _activity(), _activity()
     for record in (ok, refused, clashed):
         store.save("activity", record)
-    store.acknowledge([
-        _answer(1, ok["id"], ResultStatus.APPLIED),
-        _answer(2, refused["id"], ResultStatus.REJECTED,
-                [FieldError(field="end_date", message="end_date: before the start")]),
-        _answer(3, clashed["id"], ResultStatus.CONFLICT),
-    ])
+    store.acknowledge(
+        [
+            _answer(1, ok["id"], ResultStatus.APPLIED),
+            _answer(
+                2,
+                refused["id"],
+                ResultStatus.REJECTED,
+                [FieldError(field="end_date", message="end_date: before the start")],
+            ),
+            _answer(3, clashed["id"], ResultStatus.CONFLICT),
+        ]
+    )
     assert store.state("activity", ok["id"]) == "synced"
     assert store.state("activity", refused["id"]) == "rejected"
     assert store.errors("activity", refused["id"])[0]["field"] == "end_date"
@@ -107,8 +135,10 @@ def test_a_pull_page_and_its_cursor_are_stored_together(store: DeviceStore) -> N
     assert store.cursor == "after-page-1"
     assert store.get("activity", record["id"])["title"] == "Field day"  # type: ignore[index]
     assert store.state("activity", record["id"]) == "synced"
-    broken = [_pulled(_activity(), 1), Change(entity="activity", id="not-json-safe", op=Op.UPSERT,
-                                              version=1, data={"x": {1, 2}})]
+    broken = [
+        _pulled(_activity(), 1),
+        Change(entity="activity", id="not-json-safe", op=Op.UPSERT, version=1, data={"x": {1, 2}}),
+    ]
     with pytest.raises(TypeError):
         store.apply_pull(broken, "after-page-2")
     assert store.cursor == "after-page-1"
@@ -138,22 +168,48 @@ def test_an_own_push_coming_back_is_harmless(store: DeviceStore) -> None:
 
 def test_a_returned_activity_shows_as_returned(store: DeviceStore) -> None:
     record = _activity()
-    store.apply_pull([Change(entity="activity", id=record["id"], op=Op.UPSERT, version=2,
-                             data={**record, "status": "returned"})], "c")
+    store.apply_pull(
+        [
+            Change(
+                entity="activity",
+                id=record["id"],
+                op=Op.UPSERT,
+                version=2,
+                data={**record, "status": "returned"},
+            )
+        ],
+        "c",
+    )
     assert store.state("activity", record["id"]) == "returned"
 
 
 def test_conflicts_from_the_server_mark_and_release_the_record(store: DeviceStore) -> None:
     record = _activity()
     store.apply_pull([_pulled(record, 1)], "c1")
-    conflict = {"id": str(uuid.uuid4()), "entity": "activity", "entity_id": record["id"],
-                "fields": ["title"], "status": "open"}
-    store.apply_pull([Change(entity="conflict", id=conflict["id"], op=Op.UPSERT, version=1,
-                             data=conflict)], "c2")
+    conflict = {
+        "id": str(uuid.uuid4()),
+        "entity": "activity",
+        "entity_id": record["id"],
+        "fields": ["title"],
+        "status": "open",
+    }
+    store.apply_pull(
+        [Change(entity="conflict", id=conflict["id"], op=Op.UPSERT, version=1, data=conflict)], "c2"
+    )
     assert store.state("activity", record["id"]) == "conflict"
     assert len(store.conflicts()) == 1
-    store.apply_pull([Change(entity="conflict", id=conflict["id"], op=Op.UPSERT, version=2,
-                             data={**conflict, "status": "resolved"})], "c3")
+    store.apply_pull(
+        [
+            Change(
+                entity="conflict",
+                id=conflict["id"],
+                op=Op.UPSERT,
+                version=2,
+                data={**conflict, "status": "resolved"},
+            )
+        ],
+        "c3",
+    )
     assert store.state("activity", record["id"]) == "synced"
 
 

@@ -31,9 +31,15 @@ class ASGIAdapter(BaseAdapter):
         self.app_client = app_client
         self.requests_seen = 0
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False,
-             timeout: Any = None, verify: Any = True, cert: Any = None,
-             proxies: Mapping[str, str] | None = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         self.requests_seen += 1
         parts = urlsplit(request.url or "")
         target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -41,12 +47,16 @@ class ASGIAdapter(BaseAdapter):
         if isinstance(body, str):
             body = body.encode()
         headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
-        with self.app_client.stream(request.method or "GET", target, content=body or b"",
-                                    headers=headers) as answer:
+        with self.app_client.stream(
+            request.method or "GET", target, content=body or b"", headers=headers
+        ) as answer:
             raw = b"".join(answer.iter_raw())
             raw_response = HTTPResponse(
-                body=io.BytesIO(raw), headers=HTTPHeaderDict(answer.headers.multi_items()),
-                status=answer.status_code, preload_content=False, decode_content=False,
+                body=io.BytesIO(raw),
+                headers=HTTPHeaderDict(answer.headers.multi_items()),
+                status=answer.status_code,
+                preload_content=False,
+                decode_content=False,
             )
         return HTTPAdapter().build_response(request, raw_response)
 
@@ -57,17 +67,18 @@ class ASGIAdapter(BaseAdapter):
 class FaultyAdapter(BaseAdapter):
     """Forwards to ``inner`` unless a fault is queued: each request takes the next fault."""
 
-    DROP_REQUEST = "drop_request"      # never reaches the server
-    DROP_ANSWER = "drop_answer"        # the server commits, the tablet never hears back
-    DUPLICATE = "duplicate"            # delivered twice; the tablet hears the second answer
+    DROP_REQUEST = "drop_request"  # never reaches the server
+    DROP_ANSWER = "drop_answer"  # the server commits, the tablet never hears back
+    DUPLICATE = "duplicate"  # delivered twice; the tablet hears the second answer
 
     def __init__(self, inner: BaseAdapter) -> None:
         super().__init__()
         self.inner = inner
         self.faults: deque[str | None] = deque()
 
-    def send(self, request: requests.PreparedRequest, *args: Any,
-             **kwargs: Any) -> requests.Response:
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         fault = self.faults.popleft() if self.faults else None
         if fault == self.DROP_REQUEST:
             raise requests.exceptions.ConnectionError("fault injected: request lost")
@@ -88,8 +99,9 @@ def session_over(adapter: BaseAdapter) -> requests.Session:
     return session
 
 
-def client_for(app_client: TestClient, token: str, *,
-               faulty: bool = False) -> tuple[SyncClient, FaultyAdapter | None]:
+def client_for(
+    app_client: TestClient, token: str, *, faulty: bool = False
+) -> tuple[SyncClient, FaultyAdapter | None]:
     adapter: BaseAdapter = ASGIAdapter(app_client)
     faults = FaultyAdapter(adapter) if faulty else None
     session = session_over(faults or adapter)

@@ -30,8 +30,7 @@ def test_login_gives_an_expiring_bearer_token_that_opens_me(
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == settings.access_token_minutes * 60
 
-    me = client.get("/api/v1/auth/me",
-                    headers={"Authorization": f"Bearer {body['access_token']}"})
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
     assert me.json()["username"] == "thabo"
     assert me.json()["role"] == "field_expert"
@@ -42,8 +41,9 @@ def test_login_gives_an_expiring_bearer_token_that_opens_me(
     assert stored.token_hash != body["access_token"]
 
 
-def test_wrong_password_and_unknown_user_get_the_same_401(client: TestClient,
-                                                         session: Session) -> None:
+def test_wrong_password_and_unknown_user_get_the_same_401(
+    client: TestClient, session: Session
+) -> None:
     make_user(session, role="admin", countries=[], username="root")
     session.commit()
     wrong = _login(client, "root", "not the password")
@@ -88,8 +88,9 @@ def test_logout_revokes_only_that_token(client: TestClient, session: Session) ->
     assert client.get("/api/v1/auth/me", headers=second).status_code == 200
 
 
-def test_repeated_failures_are_throttled_with_retry_after(client: TestClient,
-                                                          session: Session) -> None:
+def test_repeated_failures_are_throttled_with_retry_after(
+    client: TestClient, session: Session
+) -> None:
     make_user(session, role="admin", countries=[], username="root")
     make_user(session, role="admin", countries=[], username="other")
     session.commit()
@@ -128,8 +129,9 @@ def test_a_success_resets_the_failure_count(client: TestClient, session: Session
     assert _login(client, "root").status_code == 200
 
 
-def test_failures_outside_the_window_start_a_new_count(client: TestClient,
-                                                       session: Session) -> None:
+def test_failures_outside_the_window_start_a_new_count(
+    client: TestClient, session: Session
+) -> None:
     make_user(session, role="admin", countries=[], username="root")
     session.commit()
     for _ in range(MAX_LOGIN_FAILURES - 1):
@@ -144,8 +146,9 @@ def test_failures_outside_the_window_start_a_new_count(client: TestClient,
     assert session.get(LoginFailure, "root").failures == 1  # type: ignore[union-attr]
 
 
-def test_a_disabled_account_cannot_log_in_and_its_tokens_stop(client: TestClient,
-                                                              session: Session) -> None:
+def test_a_disabled_account_cannot_log_in_and_its_tokens_stop(
+    client: TestClient, session: Session
+) -> None:
     user = make_user(session, role="admin", countries=[], username="root")
     session.commit()
     headers = {"Authorization": f"Bearer {_login(client, 'root').json()['access_token']}"}
@@ -180,20 +183,30 @@ def test_logins_failures_and_lockouts_are_in_the_audit_trail_of_the_users_countr
         _login(client, "wanjiru", "still not the password")
 
     token = _login(client, "otieno").json()["access_token"]
-    trail = client.get("/api/v1/audit", params={"entity": "user", "limit": 100},
-                       headers={"Authorization": f"Bearer {token}"})
+    trail = client.get(
+        "/api/v1/audit",
+        params={"entity": "user", "limit": 100},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert trail.status_code == 200, trail.text
-    mine = [(e["action"], e["actor_id"]) for e in trail.json()["items"]
-            if e["entity_id"] == expert_id]
-    assert sorted(set(mine)) == [("login", expert_id), ("login_failed", None),
-                                 ("login_locked", None)]
+    mine = [
+        (e["action"], e["actor_id"]) for e in trail.json()["items"] if e["entity_id"] == expert_id
+    ]
+    assert sorted(set(mine)) == [
+        ("login", expert_id),
+        ("login_failed", None),
+        ("login_locked", None),
+    ]
     # A guess at an unknown name adds nothing; the officer's own login is there too.
     assert {e["entity_id"] for e in trail.json()["items"]} == {expert_id, officer_id}
 
     # Another country's officer sees none of it.
     other = _login(client, "fatou").json()["access_token"]
-    theirs = client.get("/api/v1/audit", params={"entity": "user", "limit": 100},
-                        headers={"Authorization": f"Bearer {other}"}).json()["items"]
+    theirs = client.get(
+        "/api/v1/audit",
+        params={"entity": "user", "limit": 100},
+        headers={"Authorization": f"Bearer {other}"},
+    ).json()["items"]
     assert expert_id not in {e["entity_id"] for e in theirs}
 
 
@@ -208,8 +221,9 @@ def test_a_person_of_two_countries_is_in_the_trail_of_both_country_offices(
 
     def logins_seen_by(officer: str) -> list[str]:
         token = _login(client, officer).json()["access_token"]
-        items = client.get("/api/v1/audit", params={"entity": "user"},
-                           headers={"Authorization": f"Bearer {token}"}).json()["items"]
+        items = client.get(
+            "/api/v1/audit", params={"entity": "user"}, headers={"Authorization": f"Bearer {token}"}
+        ).json()["items"]
         return [e["actor"] for e in items if e["action"] == "login" and e["country"] is None]
 
     assert logins_seen_by("otieno") == ["amani"]

@@ -18,8 +18,9 @@ from tests.factories import World, activity_data, detach, fresh, rows
 
 
 def _code(client: TestClient, world: World, username: str, who: str = "officer_lso"):
-    return client.post("/api/v1/devices/enrol-codes", json={"username": username},
-                       headers=world.auth(who))
+    return client.post(
+        "/api/v1/devices/enrol-codes", json={"username": username}, headers=world.auth(who)
+    )
 
 
 def _enrol(client: TestClient, code: str | None, device_id: uuid.UUID, headers=None):
@@ -31,10 +32,24 @@ def _enrol(client: TestClient, code: str | None, device_id: uuid.UUID, headers=N
 
 def _push(client: TestClient, token: str, device_id: uuid.UUID, project, seq: int = 1):
     data = activity_data(project)
-    return client.post("/api/v1/sync/push", headers={"Authorization": f"Bearer {token}"}, json={
-        "protocol": 1, "device_id": str(device_id),
-        "mutations": [{"seq": seq, "entity": "activity", "op": "upsert", "id": data["id"],
-                       "base_version": 0, "data": data}]})
+    return client.post(
+        "/api/v1/sync/push",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "protocol": 1,
+            "device_id": str(device_id),
+            "mutations": [
+                {
+                    "seq": seq,
+                    "entity": "activity",
+                    "op": "upsert",
+                    "id": data["id"],
+                    "base_version": 0,
+                    "data": data,
+                }
+            ],
+        },
+    )
 
 
 def test_enrol_with_a_code_then_push_then_revoke(client: TestClient, session: Session) -> None:
@@ -68,8 +83,10 @@ def test_enrol_with_a_code_then_push_then_revoke(client: TestClient, session: Se
     assert pushed.status_code == 200, pushed.text
     assert pushed.json()["results"][0]["status"] == "applied"
     # ... but not on the people's routes, and the code works only once.
-    assert client.get("/api/v1/auth/me",
-                      headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
     again = _enrol(client, code, uuid.uuid4())
     assert again.status_code == 422
     assert again.json()["detail"][0]["field"] == "enrolment_code"
@@ -80,18 +97,23 @@ def test_enrol_with_a_code_then_push_then_revoke(client: TestClient, session: Se
     assert listed["total"] == 1
     row = listed["items"][0]
     assert (row["id"], row["username"], row["app_version"], row["revoked"]) == (
-        str(device_id), expert.username, "1.2.0", False)
+        str(device_id),
+        expert.username,
+        "1.2.0",
+        False,
+    )
     assert row["last_seq"] == 1
 
-    revoked = client.post(f"/api/v1/devices/{device_id}/revoke",
-                          headers=world.auth("officer_lso"))
+    revoked = client.post(f"/api/v1/devices/{device_id}/revoke", headers=world.auth("officer_lso"))
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
     refused = _push(client, token, device_id, world.project_lso, seq=2)
     assert refused.status_code == 403
     assert "revoked" in refused.json()["detail"]
 
-    actions = rows(session, select(AuditEntry.action).where(
-        col(AuditEntry.entity).in_(["device", "enrolment_code"])))
+    actions = rows(
+        session,
+        select(AuditEntry.action).where(col(AuditEntry.entity).in_(["device", "enrolment_code"])),
+    )
     assert sorted(actions) == ["enrol", "issue", "revoke"]
 
 
@@ -106,8 +128,9 @@ def test_an_expired_or_unknown_code_is_refused(client: TestClient, session: Sess
 
     response = _enrol(client, code, uuid.uuid4())
     assert response.status_code == 422
-    assert response.json()["detail"] == [{"field": "enrolment_code",
-                                          "message": "this code has expired: ask for a new one"}]
+    assert response.json()["detail"] == [
+        {"field": "enrolment_code", "message": "this code has expired: ask for a new one"}
+    ]
     response = _enrol(client, "ZZZZZ-ZZZZZ", uuid.uuid4())
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "enrolment_code"
@@ -124,10 +147,13 @@ def test_enrol_with_a_user_token_and_reenrol(client: TestClient, session: Sessio
     # Enrolling the same tablet again gives a new token; the old one stops working.
     second = _enrol(client, None, device_id, headers=world.auth("expert_ken"))
     assert second.status_code == 200
-    assert _push(client, first.json()["device_token"], device_id,
-                 world.project_ken).status_code == 401
-    assert _push(client, second.json()["device_token"], device_id,
-                 world.project_ken).status_code == 200
+    assert (
+        _push(client, first.json()["device_token"], device_id, world.project_ken).status_code == 401
+    )
+    assert (
+        _push(client, second.json()["device_token"], device_id, world.project_ken).status_code
+        == 200
+    )
 
     # Someone else cannot take the tablet over.
     taken = _enrol(client, None, device_id, headers=world.auth("expert_lso"))
@@ -142,8 +168,12 @@ def test_enrol_with_a_user_token_and_reenrol(client: TestClient, session: Sessio
     restored = _enrol(client, code, device_id)
     assert restored.status_code == 200
     assert fresh(session, Device, device_id).revoked_at is None
-    assert _push(client, restored.json()["device_token"], device_id, world.project_ken,
-                 seq=2).status_code == 200
+    assert (
+        _push(
+            client, restored.json()["device_token"], device_id, world.project_ken, seq=2
+        ).status_code
+        == 200
+    )
 
 
 def test_enrol_without_code_or_token_names_the_code(client: TestClient) -> None:
@@ -180,12 +210,21 @@ def test_device_list_and_revoke_are_scoped(client: TestClient, session: Session)
     assert ids("admin") == ids("hq") == {str(lso_id), str(ken_id)}
     assert ids("officer_lso") == ids("expert_lso") == {str(lso_id)}
     assert ids("officer_ken") == {str(ken_id)}
-    assert client.post(f"/api/v1/devices/{ken_id}/revoke",
-                       headers=world.auth("officer_lso")).status_code == 404
-    assert client.post(f"/api/v1/devices/{lso_id}/revoke",
-                       headers=world.auth("expert_lso")).status_code == 403
-    assert client.post(f"/api/v1/devices/{lso_id}/revoke",
-                       headers=world.auth("hq")).status_code == 403
+    assert (
+        client.post(
+            f"/api/v1/devices/{ken_id}/revoke", headers=world.auth("officer_lso")
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/api/v1/devices/{lso_id}/revoke", headers=world.auth("expert_lso")
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/api/v1/devices/{lso_id}/revoke", headers=world.auth("hq")).status_code == 403
+    )
     assert fresh(session, Device, ken_id).revoked_at is None
 
 

@@ -13,17 +13,27 @@ from tests.factories import PASSWORD, World, rows
 
 
 def _user(**overrides: Any) -> dict[str, Any]:
-    body = {"username": "palesa", "password": "long enough password", "role": "field_expert",
-            "countries": [], "projects": [], "full_name": "Palesa Mokoena"}
+    body = {
+        "username": "palesa",
+        "password": "long enough password",
+        "role": "field_expert",
+        "countries": [],
+        "projects": [],
+        "full_name": "Palesa Mokoena",
+    }
     body.update(overrides)
     return body
 
 
-def test_an_officer_creates_a_field_expert_of_its_country(client: TestClient,
-                                                          session: Session) -> None:
+def test_an_officer_creates_a_field_expert_of_its_country(
+    client: TestClient, session: Session
+) -> None:
     world = World(session)
-    response = client.post("/api/v1/users", json=_user(projects=[world.project_lso.code]),
-                           headers=world.auth("officer_lso"))
+    response = client.post(
+        "/api/v1/users",
+        json=_user(projects=[world.project_lso.code]),
+        headers=world.auth("officer_lso"),
+    )
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["countries"] == ["LSO"]
@@ -33,8 +43,9 @@ def test_an_officer_creates_a_field_expert_of_its_country(client: TestClient,
     assert entry.actor_id == world.users["officer_lso"].id and entry.country == "LSO"
     assert "password" not in entry.after
 
-    login = client.post("/api/v1/auth/token",
-                        data={"username": "palesa", "password": "long enough password"})
+    login = client.post(
+        "/api/v1/auth/token", data={"username": "palesa", "password": "long enough password"}
+    )
     assert login.status_code == 200
 
 
@@ -42,12 +53,14 @@ def test_what_an_officer_may_not_create(client: TestClient, session: Session) ->
     world = World(session)
     headers = world.auth("officer_lso")
     # Another country's project is unknown to them; so are other countries.
-    response = client.post("/api/v1/users", json=_user(projects=[world.project_ken.code]),
-                           headers=headers)
+    response = client.post(
+        "/api/v1/users", json=_user(projects=[world.project_ken.code]), headers=headers
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "projects"
-    response = client.post("/api/v1/users",
-                           json=_user(role="country_officer", countries=["KEN"]), headers=headers)
+    response = client.post(
+        "/api/v1/users", json=_user(role="country_officer", countries=["KEN"]), headers=headers
+    )
     assert response.status_code == 403
     assert response.json()["detail"].startswith("countries:")
     for role in ("admin", "hq_analyst"):
@@ -55,8 +68,12 @@ def test_what_an_officer_may_not_create(client: TestClient, session: Session) ->
         assert response.status_code == 403
         assert response.json()["detail"].startswith("role:")
     for who in ("hq", "expert_lso"):
-        assert client.post("/api/v1/users", json=_user(role="field_expert"),
-                           headers=world.auth(who)).status_code == 403
+        assert (
+            client.post(
+                "/api/v1/users", json=_user(role="field_expert"), headers=world.auth(who)
+            ).status_code
+            == 403
+        )
     assert rows(session, select(User).where(User.username == "palesa")) == []
 
 
@@ -82,66 +99,87 @@ def test_user_lists_are_scoped(client: TestClient, session: Session) -> None:
     world = World(session)
 
     def names(who: str) -> set[str]:
-        body = client.get("/api/v1/users", params={"limit": 500},
-                          headers=world.auth(who)).json()
+        body = client.get("/api/v1/users", params={"limit": 500}, headers=world.auth(who)).json()
         assert body["total"] == len(body["items"])
         return {u["username"] for u in body["items"]}
 
     everyone = {u.username for u in world.users.values()}
     assert names("admin") == names("hq") == everyone
-    assert names("officer_lso") == {world.users["officer_lso"].username,
-                                    world.users["expert_lso"].username}
+    assert names("officer_lso") == {
+        world.users["officer_lso"].username,
+        world.users["expert_lso"].username,
+    }
     assert client.get("/api/v1/users", headers=world.auth("expert_lso")).status_code == 403
     kenyan = world.users["expert_ken"].id
-    assert client.get(f"/api/v1/users/{kenyan}",
-                      headers=world.auth("officer_lso")).status_code == 404
-    assert client.get(f"/api/v1/users/{kenyan}",
-                      headers=world.auth("officer_ken")).status_code == 200
+    assert (
+        client.get(f"/api/v1/users/{kenyan}", headers=world.auth("officer_lso")).status_code == 404
+    )
+    assert (
+        client.get(f"/api/v1/users/{kenyan}", headers=world.auth("officer_ken")).status_code == 200
+    )
 
 
 def test_an_officer_disables_a_field_expert(client: TestClient, session: Session) -> None:
     world = World(session)
     expert = world.users["expert_lso"]
-    assert client.patch(f"/api/v1/users/{expert.id}", json={"is_active": False},
-                        headers=world.auth("officer_ken")).status_code == 404
-    response = client.patch(f"/api/v1/users/{expert.id}", json={"is_active": False},
-                            headers=world.auth("officer_lso"))
+    assert (
+        client.patch(
+            f"/api/v1/users/{expert.id}",
+            json={"is_active": False},
+            headers=world.auth("officer_ken"),
+        ).status_code
+        == 404
+    )
+    response = client.patch(
+        f"/api/v1/users/{expert.id}", json={"is_active": False}, headers=world.auth("officer_lso")
+    )
     assert response.status_code == 200 and response.json()["is_active"] is False
     assert client.get("/api/v1/auth/me", headers=world.auth("expert_lso")).status_code == 401
     # Officers do not manage admins (they do not even see them), nor disable themselves.
     admin = world.users["admin"]
-    assert client.patch(f"/api/v1/users/{admin.id}", json={"full_name": "x"},
-                        headers=world.auth("officer_lso")).status_code == 404
+    assert (
+        client.patch(
+            f"/api/v1/users/{admin.id}", json={"full_name": "x"}, headers=world.auth("officer_lso")
+        ).status_code
+        == 404
+    )
     me = world.users["officer_lso"]
-    response = client.patch(f"/api/v1/users/{me.id}", json={"is_active": False},
-                            headers=world.auth("officer_lso"))
+    response = client.patch(
+        f"/api/v1/users/{me.id}", json={"is_active": False}, headers=world.auth("officer_lso")
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "is_active"
 
 
 def test_a_new_password_ends_the_persons_other_sessions_but_not_the_callers(
-        client: TestClient, session: Session) -> None:
+    client: TestClient, session: Session
+) -> None:
     world = World(session)
     expert = world.users["expert_lso"]
     assert client.get("/api/v1/auth/me", headers=world.auth("expert_lso")).status_code == 200
 
     # The officer resets the expert's password: the expert's old token stops working.
-    response = client.patch(f"/api/v1/users/{expert.id}",
-                            json={"password": "a brand new passphrase"},
-                            headers=world.auth("officer_lso"))
+    response = client.patch(
+        f"/api/v1/users/{expert.id}",
+        json={"password": "a brand new passphrase"},
+        headers=world.auth("officer_lso"),
+    )
     assert response.status_code == 200, response.text
     assert client.get("/api/v1/auth/me", headers=world.auth("expert_lso")).status_code == 401
     assert client.get("/api/v1/auth/me", headers=world.auth("officer_lso")).status_code == 200
 
     # Changing one's own password keeps the session that did it, and ends the others.
     officer = world.users["officer_lso"]
-    second = client.post("/api/v1/auth/token",
-                         data={"username": officer.username, "password": PASSWORD})
+    second = client.post(
+        "/api/v1/auth/token", data={"username": officer.username, "password": PASSWORD}
+    )
     assert second.status_code == 200, second.text
     other = {"Authorization": f"Bearer {second.json()['access_token']}"}
-    response = client.patch(f"/api/v1/users/{officer.id}",
-                            json={"password": "yet another passphrase"},
-                            headers=world.auth("officer_lso"))
+    response = client.patch(
+        f"/api/v1/users/{officer.id}",
+        json={"password": "yet another passphrase"},
+        headers=world.auth("officer_lso"),
+    )
     assert response.status_code == 200, response.text
     assert client.get("/api/v1/auth/me", headers=world.auth("officer_lso")).status_code == 200
     assert client.get("/api/v1/auth/me", headers=other).status_code == 401

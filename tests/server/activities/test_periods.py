@@ -16,10 +16,16 @@ from server.errors import ValidationFailed
 from tests.factories import World, activity_data, fresh, make_device, rows
 
 
-@pytest.mark.parametrize(("day", "quarter"), [
-    (date(2025, 1, 1), "2025Q1"), (date(2025, 3, 31), "2025Q1"), (date(2025, 4, 1), "2025Q2"),
-    (date(2025, 9, 30), "2025Q3"), (date(2025, 12, 31), "2025Q4"),
-])
+@pytest.mark.parametrize(
+    ("day", "quarter"),
+    [
+        (date(2025, 1, 1), "2025Q1"),
+        (date(2025, 3, 31), "2025Q1"),
+        (date(2025, 4, 1), "2025Q2"),
+        (date(2025, 9, 30), "2025Q3"),
+        (date(2025, 12, 31), "2025Q4"),
+    ],
+)
 def test_quarter_of(day: date, quarter: str) -> None:
     assert quarter_of(day) == quarter
 
@@ -35,8 +41,11 @@ def test_close_a_period_then_a_late_submission_is_kept_and_flagged(
     client: TestClient, session: Session
 ) -> None:
     world = World(session)
-    response = client.post("/api/v1/periods/close", json={"country": "lso", "period": "2025Q1"},
-                           headers=world.auth("officer_lso"))
+    response = client.post(
+        "/api/v1/periods/close",
+        json={"country": "lso", "period": "2025Q1"},
+        headers=world.auth("officer_lso"),
+    )
     assert response.status_code == 201, response.text
     assert response.json()["country"] == "LSO" and response.json()["period"] == "2025Q1"
     assert closed_period_for(session, "LSO", date(2025, 2, 10)) is not None
@@ -45,8 +54,11 @@ def test_close_a_period_then_a_late_submission_is_kept_and_flagged(
     session.rollback()
 
     # Closing twice is a conflict; listing shows it to the country and HQ, not to Kenya.
-    again = client.post("/api/v1/periods/close", json={"country": "LSO", "period": "2025Q1"},
-                        headers=world.auth("admin"))
+    again = client.post(
+        "/api/v1/periods/close",
+        json={"country": "LSO", "period": "2025Q1"},
+        headers=world.auth("admin"),
+    )
     assert again.status_code == 409
     assert client.get("/api/v1/periods", headers=world.auth("hq")).json()["total"] == 1
     assert client.get("/api/v1/periods", headers=world.auth("expert_lso")).json()["total"] == 1
@@ -58,20 +70,38 @@ def test_close_a_period_then_a_late_submission_is_kept_and_flagged(
     device_id = device.id
     session.rollback()
     data = activity_data(world.project_lso, start_date="2025-03-20", end_date="2025-03-20")
-    pushed = client.post("/api/v1/sync/push", headers={"Authorization": f"Bearer {token}"},
-                         json={"protocol": 1, "device_id": str(device_id), "mutations": [
-                             {"seq": 1, "entity": "activity", "op": "upsert", "id": data["id"],
-                              "base_version": 0, "data": data}]})
+    pushed = client.post(
+        "/api/v1/sync/push",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "protocol": 1,
+            "device_id": str(device_id),
+            "mutations": [
+                {
+                    "seq": 1,
+                    "entity": "activity",
+                    "op": "upsert",
+                    "id": data["id"],
+                    "base_version": 0,
+                    "data": data,
+                }
+            ],
+        },
+    )
     assert pushed.status_code == 200, pushed.text
     assert pushed.json()["results"][0]["status"] == "applied"
     assert fresh(session, Activity, uuid.UUID(data["id"])).late is True
 
-    late = client.get("/api/v1/activities", params={"late": "true", "status": "submitted"},
-                      headers=world.auth("officer_lso")).json()
+    late = client.get(
+        "/api/v1/activities",
+        params={"late": "true", "status": "submitted"},
+        headers=world.auth("officer_lso"),
+    ).json()
     assert [a["id"] for a in late["items"]] == [data["id"]]
     assert late["items"][0]["late"] is True
-    on_time = client.get("/api/v1/activities", params={"late": "false"},
-                         headers=world.auth("officer_lso")).json()
+    on_time = client.get(
+        "/api/v1/activities", params={"late": "false"}, headers=world.auth("officer_lso")
+    ).json()
     assert data["id"] not in {a["id"] for a in on_time["items"]}
 
     [entry] = rows(session, select(AuditEntry).where(AuditEntry.entity == "period"))
@@ -79,25 +109,32 @@ def test_close_a_period_then_a_late_submission_is_kept_and_flagged(
     assert entry.actor_id == world.users["officer_lso"].id
 
 
-def test_only_officers_of_the_country_and_admins_close_periods(client: TestClient,
-                                                               session: Session) -> None:
+def test_only_officers_of_the_country_and_admins_close_periods(
+    client: TestClient, session: Session
+) -> None:
     world = World(session)
     body = {"country": "LSO", "period": "2025Q2"}
     for who in ("officer_ken", "hq", "expert_lso"):
         response = client.post("/api/v1/periods/close", json=body, headers=world.auth(who))
         assert response.status_code == 403, who
     assert rows(session, select(ClosedPeriod)) == []
-    assert client.post("/api/v1/periods/close", json=body,
-                       headers=world.auth("admin")).status_code == 201
+    assert (
+        client.post("/api/v1/periods/close", json=body, headers=world.auth("admin")).status_code
+        == 201
+    )
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"country": "XXX", "period": "2025Q1"}, "country"),
-    ({"country": "LSO", "period": "2025-03"}, "period"),
-    ({"country": "LSO"}, "period"),
-])
-def test_bad_period_bodies_name_the_field(client: TestClient, session: Session, body,
-                                          field: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"country": "XXX", "period": "2025Q1"}, "country"),
+        ({"country": "LSO", "period": "2025-03"}, "period"),
+        ({"country": "LSO"}, "period"),
+    ],
+)
+def test_bad_period_bodies_name_the_field(
+    client: TestClient, session: Session, body, field: str
+) -> None:
     world = World(session)
     response = client.post("/api/v1/periods/close", json=body, headers=world.auth("admin"))
     assert response.status_code == 422

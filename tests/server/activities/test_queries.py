@@ -20,10 +20,17 @@ def _ids(client: TestClient, world: World, who: str = "admin", **params) -> list
 def test_filters_narrow_the_list(client: TestClient, session: Session) -> None:
     world = World(session)
     lso, ken = str(world.activity_lso.id), str(world.activity_ken.id)
-    training = make_activity(session, world.project_lso, type="farmer_training",
-                             title="Seed selection training", start_date="2024-11-05",
-                             end_date="2024-11-06", topic="S2.T1", modality="K",
-                             notes="Women's group from Ha Ramabanta")
+    training = make_activity(
+        session,
+        world.project_lso,
+        type="farmer_training",
+        title="Seed selection training",
+        start_date="2024-11-05",
+        end_date="2024-11-06",
+        topic="S2.T1",
+        modality="K",
+        notes="Women's group from Ha Ramabanta",
+    )
     session.commit()
     detach(session)
     old = str(training.id)
@@ -49,32 +56,47 @@ def test_filters_narrow_the_list(client: TestClient, session: Session) -> None:
     assert _ids(client, world, site=str(world.site_lso.id)) == [lso]
 
     # Newest first, paginated, with the total of all matches.
-    page = client.get("/api/v1/activities", params={"limit": 2, "offset": 0},
-                      headers=world.auth("admin")).json()
+    page = client.get(
+        "/api/v1/activities", params={"limit": 2, "offset": 0}, headers=world.auth("admin")
+    ).json()
     assert page["total"] == 3 and len(page["items"]) == 2
     assert page["items"][-1]["start_date"] >= "2025-01-01"
-    rest = client.get("/api/v1/activities", params={"limit": 2, "offset": 2},
-                      headers=world.auth("admin")).json()
+    rest = client.get(
+        "/api/v1/activities", params={"limit": 2, "offset": 2}, headers=world.auth("admin")
+    ).json()
     assert [a["id"] for a in rest["items"]] == [old]
     summary = next(a for a in page["items"] if a["id"] == lso)
     assert summary["participants"] == 20 and summary["project_code"] == world.project_lso.code
 
 
-def test_unknown_filter_codes_are_422_naming_the_filter(client: TestClient,
-                                                        session: Session) -> None:
+def test_unknown_filter_codes_are_422_naming_the_filter(
+    client: TestClient, session: Session
+) -> None:
     world = World(session)
-    for name, value in (("country", "XXX"), ("region", "RBZ"), ("thematic_area", "TA7"),
-                        ("solution", "S10"), ("topic", "S1.T9"), ("modality", "Z"),
-                        ("activity_type", "party"), ("status", "lost")):
-        response = client.get("/api/v1/activities", params={name: value},
-                              headers=world.auth("admin"))
+    for name, value in (
+        ("country", "XXX"),
+        ("region", "RBZ"),
+        ("thematic_area", "TA7"),
+        ("solution", "S10"),
+        ("topic", "S1.T9"),
+        ("modality", "Z"),
+        ("activity_type", "party"),
+        ("status", "lost"),
+    ):
+        response = client.get(
+            "/api/v1/activities", params={name: value}, headers=world.auth("admin")
+        )
         assert response.status_code == 422, name
         assert response.json()["detail"][0]["field"] == name
-    response = client.get("/api/v1/activities", params={"from": "2025-02-01", "to": "2025-01-01"},
-                          headers=world.auth("admin"))
+    response = client.get(
+        "/api/v1/activities",
+        params={"from": "2025-02-01", "to": "2025-01-01"},
+        headers=world.auth("admin"),
+    )
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "to"
-    response = client.get("/api/v1/activities", params={"from": "yesterday"},
-                          headers=world.auth("admin"))
+    response = client.get(
+        "/api/v1/activities", params={"from": "yesterday"}, headers=world.auth("admin")
+    )
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "from"
 
 
@@ -86,33 +108,47 @@ def test_the_list_never_leaks_another_country(client: TestClient, session: Sessi
     # Filtering for the other country gives nothing rather than its records.
     assert _ids(client, world, "officer_lso", country="KEN") == []
     assert _ids(client, world, "officer_lso", project=world.project_ken.code) == []
-    assert client.get(f"/api/v1/activities/{ken}",
-                      headers=world.auth("officer_lso")).status_code == 404
-    assert client.get(f"/api/v1/activities/{ken}/revisions",
-                      headers=world.auth("expert_lso")).status_code == 404
+    assert (
+        client.get(f"/api/v1/activities/{ken}", headers=world.auth("officer_lso")).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            f"/api/v1/activities/{ken}/revisions", headers=world.auth("expert_lso")
+        ).status_code
+        == 404
+    )
 
 
 def test_field_changes_lists_what_differs() -> None:
-    base = {"title": "A", "attendance": [{"sex": "female", "count": 2},
-                                         {"sex": "male", "count": 1}], "status": "submitted"}
+    base = {
+        "title": "A",
+        "attendance": [{"sex": "female", "count": 2}, {"sex": "male", "count": 1}],
+        "status": "submitted",
+    }
     reordered = {**base, "attendance": list(reversed(base["attendance"]))}
     assert field_changes(base, reordered) == []
     changed = {**base, "title": "B", "status": "approved"}
     assert [(c.field, c.before, c.after) for c in field_changes(base, changed)] == [
-        ("title", "A", "B"), ("status", "submitted", "approved")]
+        ("title", "A", "B"),
+        ("status", "submitted", "approved"),
+    ]
     first = field_changes(None, base)
     assert {c.field for c in first} == {"title", "attendance", "status"}
     assert all(c.before is None for c in first)
 
 
 def test_thematic_area_follows_the_topic_as_in_the_indicators(
-        client: TestClient, session: Session) -> None:
+    client: TestClient, session: Session
+) -> None:
     world = World(session)
     # A post-harvest topic (S5, TA2) in a project whose own thematic area is another one.
-    storage = make_activity(session, world.project_lso, title="Hermetic bag storage",
-                            topic="S5.T2", modality="T")
-    untopical = make_activity(session, world.project_lso, title="Planning meeting", topic=None,
-                              modality=None)
+    storage = make_activity(
+        session, world.project_lso, title="Hermetic bag storage", topic="S5.T2", modality="T"
+    )
+    untopical = make_activity(
+        session, world.project_lso, title="Planning meeting", topic=None, modality=None
+    )
     session.commit()
     detach(session)
     project_area = world.project_lso.thematic_area

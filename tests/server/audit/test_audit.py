@@ -21,23 +21,35 @@ def _entries(client: TestClient, world: World, who: str, **params) -> list[dict]
 
 def test_changes_land_in_a_scoped_trail(client: TestClient, session: Session) -> None:
     world = World(session)
-    client.post(f"/api/v1/activities/{world.activity_lso.id}/review", json={"action": "approve"},
-                headers=world.auth("officer_lso"))
-    client.post(f"/api/v1/activities/{world.activity_ken.id}/review", json={"action": "approve"},
-                headers=world.auth("officer_ken"))
-    client.patch(f"/api/v1/targets/{world.target_ken.id}", json={"value": 350},
-                 headers=world.auth("admin"))
+    client.post(
+        f"/api/v1/activities/{world.activity_lso.id}/review",
+        json={"action": "approve"},
+        headers=world.auth("officer_lso"),
+    )
+    client.post(
+        f"/api/v1/activities/{world.activity_ken.id}/review",
+        json={"action": "approve"},
+        headers=world.auth("officer_ken"),
+    )
+    client.patch(
+        f"/api/v1/targets/{world.target_ken.id}", json={"value": 350}, headers=world.auth("admin")
+    )
 
     everything = _entries(client, world, "hq")
     assert [(e["entity"], e["action"]) for e in everything] == [
-        ("target", "update"), ("activity", "approve"), ("activity", "approve")]
+        ("target", "update"),
+        ("activity", "approve"),
+        ("activity", "approve"),
+    ]
     assert everything[0]["before"] == {"value": 300.0} and everything[0]["after"] == {
-        "value": 350.0}
+        "value": 350.0
+    }
     assert everything[0]["actor"] == world.users["admin"].username
 
     lesotho = _entries(client, world, "officer_lso")
     assert [(e["entity_id"], e["country"]) for e in lesotho] == [
-        (str(world.activity_lso.id), "LSO")]
+        (str(world.activity_lso.id), "LSO")
+    ]
     assert {e["country"] for e in _entries(client, world, "officer_ken")} == {"KEN"}
     assert client.get("/api/v1/audit", headers=world.auth("expert_lso")).status_code == 403
     assert client.get("/api/v1/audit").status_code == 401
@@ -49,8 +61,17 @@ def test_changes_land_in_a_scoped_trail(client: TestClient, session: Session) ->
     by_id = _entries(client, world, "admin", actor=str(world.users["officer_ken"].id))
     assert by_name == by_id and len(by_name) == 1
     today = utcnow().date()
-    assert len(_entries(client, world, "admin", **{"from": str(today - timedelta(days=1)),
-                                                   "to": str(today + timedelta(days=1))})) == 3
+    assert (
+        len(
+            _entries(
+                client,
+                world,
+                "admin",
+                **{"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))},
+            )
+        )
+        == 3
+    )
     assert _entries(client, world, "admin", to=str(today - timedelta(days=2))) == []
     page = client.get("/api/v1/audit", params={"limit": 1}, headers=world.auth("admin")).json()
     assert page["total"] == 3 and len(page["items"]) == 1

@@ -22,12 +22,21 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER_PATHS = (Path("/usr/bin/chromedriver"), Path("/usr/lib/chromium/chromedriver"))
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots" / "dashboard"
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--lang=en-GB",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--lang=en-GB",
 )
-HOW_TO_ENABLE = ("the dashboard's browser tests need Debian's Chromium: run "
-                 "`apt-get install -y chromium chromium-driver` as root (bash .ci/run does it)")
+HOW_TO_ENABLE = (
+    "the dashboard's browser tests need Debian's Chromium: run "
+    "`apt-get install -y chromium chromium-driver` as root (bash .ci/run does it)"
+)
 
 
 def chromedriver() -> Path | None:
@@ -58,8 +67,9 @@ def free_port() -> int:
 def live_server(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 in a thread; yields the base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="dashboard-live-server", daemon=True)
     thread.start()
@@ -76,8 +86,9 @@ def live_server(app: FastAPI) -> Iterator[str]:
 
 
 @contextmanager
-def chromium(profile_dir: Path, download_dir: Path, *, width: int = 1366,
-             height: int = 900) -> Iterator[object]:
+def chromium(
+    profile_dir: Path, download_dir: Path, *, width: int = 1366, height: int = 900
+) -> Iterator[object]:
     """A headless Chromium with a fresh profile, downloading into ``download_dir``."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -88,14 +99,18 @@ def chromium(profile_dir: Path, download_dir: Path, *, width: int = 1366,
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile_dir}")
     options.add_argument(f"--window-size={width},{height}")
-    options.add_experimental_option("prefs", {
-        "download.default_directory": str(download_dir),
-        "download.prompt_for_download": False,
-        "intl.accept_languages": "en-GB,en",
-    })
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(download_dir),
+            "download.prompt_for_download": False,
+            "intl.accept_languages": "en-GB,en",
+        },
+    )
     driver = webdriver.Chrome(options=options, service=Service(str(chromedriver())))
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
-                           {"behavior": "allow", "downloadPath": str(download_dir)})
+    driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)}
+    )
     try:
         yield driver
     finally:
@@ -108,7 +123,8 @@ def screenshot(driver: object, name: str, *, width: int = 1366) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     driver.set_window_size(width, 900)  # type: ignore[attr-defined]
     height = driver.execute_script(  # type: ignore[attr-defined]
-        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+    )
     driver.set_window_size(width, max(600, min(int(height) + 40, 6000)))  # type: ignore[attr-defined]
     driver.save_screenshot(str(path))  # type: ignore[attr-defined]
     return path

@@ -34,8 +34,9 @@ T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
-def sqlite_world(sqlite_template: Path,
-                 tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, World]:
+def sqlite_world(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, World]:
     """The world seeded once into a SQLite file that each test copies (much faster than
     seeding per test); PostgreSQL tests seed their own."""
     path = tmp_path_factory.mktemp("dashboard") / "world.sqlite3"
@@ -98,8 +99,11 @@ def sign_in(client: TestClient, engine: Engine, user: User) -> None:
 def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
     """Sign in through the login form, as a person does."""
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"csrf_token": token, "username": username,
-                                           "password": password}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "username": username, "password": password},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text[-500:]
 
 

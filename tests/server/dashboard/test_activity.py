@@ -14,48 +14,63 @@ from tests.server.dashboard.conftest import fresh, main_of, sqlite_only, token_f
 from tests.server.dashboard.world import World
 
 
-def test_the_history_says_what_changed_between_versions(officer: TestClient, engine: Engine,
-                                                        world: World) -> None:
+def test_the_history_says_what_changed_between_versions(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     activity = world.submitted[0]
     with Session(write_engine(engine)) as writer:
         current = writer.get(Activity, activity.id)
         assert current is not None
-        write_activity(writer, data={"title": "Seed potato storage demo (Leribe)",
-                                     "site_id": str(world.sites[0].id)},
-                       existing=current, source="push", author_id=world.expert.id)
+        write_activity(
+            writer,
+            data={"title": "Seed potato storage demo (Leribe)", "site_id": str(world.sites[0].id)},
+            existing=current,
+            source="push",
+            author_id=world.expert.id,
+        )
         writer.commit()
     html = main_of(officer.get(f"/activities/{activity.id}").text)
     assert "Version 2" in html and "from a tablet" in html
-    assert ('Title: <span class="was">Seed potato storage demonstration</span> → '
-            '<span class="now">Seed potato storage demo (Leribe)</span>') in html
+    assert (
+        'Title: <span class="was">Seed potato storage demonstration</span> → '
+        '<span class="now">Seed potato storage demo (Leribe)</span>'
+    ) in html
     # Ids read as names.
-    assert ('Site: <span class="was">Leribe farmers&#39; field</span> → '
-            '<span class="now">Maseru demonstration plot</span>') in html
+    assert (
+        'Site: <span class="was">Leribe farmers&#39; field</span> → '
+        '<span class="now">Maseru demonstration plot</span>'
+    ) in html
 
 
 @sqlite_only
-def test_photos_show_with_their_caption(officer: TestClient, world: World,
-                                        photo: Attachment) -> None:
+def test_photos_show_with_their_caption(
+    officer: TestClient, world: World, photo: Attachment
+) -> None:
     html = main_of(officer.get(f"/activities/{world.submitted[0].id}").text)
     assert f'<img src="/attachments/{photo.id}"' in html
     assert "Sorting seed potatoes before storage" in html
     assert "1 photo" in html
 
 
-def test_a_conflict_shows_both_sides_and_the_tablets_side_can_win(officer: TestClient,
-                                                                  engine: Engine,
-                                                                  world: World) -> None:
+def test_a_conflict_shows_both_sides_and_the_tablets_side_can_win(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     assert world.conflict is not None
     activity = world.submitted[1]
     html = main_of(officer.get(f"/activities/{activity.id}").text)
     assert "Sync conflicts" in html and "Tablet A — Maseru" in html
-    for value in ("Farmer training on blight", "Farmer training on late blight",
-                  "Farmer training on late blight (Leribe)"):
+    for value in (
+        "Farmer training on blight",
+        "Farmer training on late blight",
+        "Farmer training on late blight (Leribe)",
+    ):
         assert f"<td>{value}</td>" in html
     token = token_for(officer, f"/activities/{activity.id}")
-    response = officer.post(f"/activities/{activity.id}/conflicts/{world.conflict.id}/resolve",
-                            data={"csrf_token": token, "keep": "device"},
-                            follow_redirects=False)
+    response = officer.post(
+        f"/activities/{activity.id}/conflicts/{world.conflict.id}/resolve",
+        data={"csrf_token": token, "keep": "device"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     assert fresh(engine, SyncConflict, world.conflict.id).status == "resolved"
     assert fresh(engine, Activity, activity.id).title == "Farmer training on late blight (Leribe)"
@@ -65,9 +80,9 @@ def test_a_conflict_shows_both_sides_and_the_tablets_side_can_win(officer: TestC
 
 
 @sqlite_only
-def test_resolving_needs_the_csrf_token_and_a_known_choice(officer: TestClient,
-                                                           engine: Engine,
-                                                           world: World) -> None:
+def test_resolving_needs_the_csrf_token_and_a_known_choice(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     assert world.conflict is not None
     url = f"/activities/{world.submitted[1].id}/conflicts/{world.conflict.id}/resolve"
     assert officer.post(url, data={"keep": "device"}).status_code == 403

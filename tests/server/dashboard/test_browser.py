@@ -44,8 +44,12 @@ def site(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, World, En
     database = tmp_path / "browser.sqlite3"
     shutil.copyfile(sqlite_template, database)
     url = f"sqlite:///{database}"
-    settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=url,
-                        secret_key="browser-test-secret-key-long-enough-0123456789")
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        database_url=url,
+        secret_key="browser-test-secret-key-long-enough-0123456789",
+    )
     settings.ensure_data_dir()
     engine = make_engine(url)
     with Session(write_engine(engine), expire_on_commit=False) as session:
@@ -64,8 +68,11 @@ def _wait(driver: Any, condition: Any) -> Any:
     )
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(
-        NoSuchElementException, StaleElementReferenceException)).until(condition)
+    return WebDriverWait(
+        driver,
+        WAIT_SECONDS,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(condition)
 
 
 def _text_on_page(text: str) -> Any:
@@ -80,7 +87,8 @@ def _status(engine: Engine, activity: Activity) -> str:
 
 
 def test_a_country_officer_reviews_exports_and_stays_in_scope(
-        site: tuple[str, World, Engine], tmp_path: Path) -> None:
+    site: tuple[str, World, Engine], tmp_path: Path
+) -> None:
     from selenium.webdriver.common.by import By
 
     base, world, engine = site
@@ -180,7 +188,8 @@ def test_a_country_officer_reviews_exports_and_stays_in_scope(
 def _overflows(driver: Any) -> bool:
     """Whether the page is wider than the window (tables may scroll inside their card)."""
     width, client = driver.execute_script(
-        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
     return bool(width > client)
 
 
@@ -192,12 +201,14 @@ def _downloaded(folder: Path, suffix: str) -> Path:
         if done and not any(p.suffix == ".crdownload" for p in folder.iterdir()):
             return done[0]
         time.sleep(0.1)
-    raise AssertionError(f"no {suffix} file arrived in {folder}: "
-                         f"{[p.name for p in folder.iterdir()]}")
+    raise AssertionError(
+        f"no {suffix} file arrived in {folder}: {[p.name for p in folder.iterdir()]}"
+    )
 
 
 def test_a_country_officer_adds_and_deactivates_a_field_expert(
-        site: tuple[str, World, Engine], tmp_path: Path) -> None:
+    site: tuple[str, World, Engine], tmp_path: Path
+) -> None:
     from selenium.webdriver.common.by import By
 
     base, world, engine = site

@@ -16,7 +16,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def svg_root(chart: charts.Chart) -> ET.Element:
-    return ET.fromstring(str(chart.svg))  # noqa: S314  (our own output, parsed to check it)
+    return ET.fromstring(str(chart.svg))  # noqa: S314
 
 
 def num(element: ET.Element, name: str) -> float:
@@ -36,11 +36,9 @@ def bars(chart: charts.Chart) -> list[ET.Element]:
     return list(group.iter(f"{SVG}rect"))
 
 
-@given(st.floats(min_value=0.001, max_value=1e9, allow_nan=False),
-       st.booleans())
+@given(st.floats(min_value=0.001, max_value=1e9, allow_nan=False), st.booleans())
 @settings(max_examples=200, deadline=None)
-def test_ticks_start_at_zero_cover_the_maximum_and_step_evenly(high: float,
-                                                               integer: bool) -> None:
+def test_ticks_start_at_zero_cover_the_maximum_and_step_evenly(high: float, integer: bool) -> None:
     ticks = charts.nice_ticks(high, integer=integer)
     assert ticks[0] == 0
     assert ticks[-1] >= high * (1 - 1e-9)  # up to float rounding of the value itself
@@ -58,9 +56,13 @@ def test_ticks_of_nothing_are_a_unit_scale() -> None:
 
 def test_stacked_bars_are_as_tall_as_their_values() -> None:
     chart = charts.stacked_bar_chart(
-        key="k", title="Activities per month", categories=["Jan", "Feb", "Mar"],
+        key="k",
+        title="Activities per month",
+        categories=["Jan", "Feb", "Mar"],
         series=[charts.Series("TA1", (2, 0, 4)), charts.Series("TA2", (1, 3, 0))],
-        x_label="Month", y_label="Activities")
+        x_label="Month",
+        y_label="Activities",
+    )
     heights = {title_of(r).split(":")[0]: num(r, "height") for r in bars(chart)}
     # Zero values draw nothing; the others scale linearly from the same baseline.
     assert set(heights) == {"Jan · TA1", "Mar · TA1", "Jan · TA2", "Feb · TA2"}
@@ -70,9 +72,13 @@ def test_stacked_bars_are_as_tall_as_their_values() -> None:
 
 def test_a_chart_has_a_title_a_description_axis_labels_a_legend_and_a_table() -> None:
     chart = charts.stacked_bar_chart(
-        key="by-month", title="Activities per month", categories=["Jan", "Feb"],
+        key="by-month",
+        title="Activities per month",
+        categories=["Jan", "Feb"],
         series=[charts.Series("Value chains", (2, 5)), charts.Series("Post-harvest", (1, 1))],
-        x_label="Month", y_label="Activities")
+        x_label="Month",
+        y_label="Activities",
+    )
     root = svg_root(chart)
     assert root.get("role") == "img"
     assert title_of(root) == "Activities per month"
@@ -85,17 +91,22 @@ def test_a_chart_has_a_title_a_description_axis_labels_a_legend_and_a_table() ->
     assert [name for name, _ in chart.legend] == ["Value chains", "Post-harvest"]
     # The table holds every number, with a total per category.
     rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th>(.*?)</tr>", str(chart.table))
-    assert rows == [("Jan", '<td class="num">2</td><td class="num">1</td>'
-                            '<td class="num">3</td>'),
-                    ("Feb", '<td class="num">5</td><td class="num">1</td>'
-                            '<td class="num">6</td>')]
+    assert rows == [
+        ("Jan", '<td class="num">2</td><td class="num">1</td><td class="num">3</td>'),
+        ("Feb", '<td class="num">5</td><td class="num">1</td><td class="num">6</td>'),
+    ]
 
 
 def test_labels_are_escaped_everywhere() -> None:
     evil = '<script>alert("x")</script>'
     chart = charts.grouped_bar_chart(
-        key="x", title=evil, categories=[evil], series=[charts.Series(evil, (1,))],
-        x_label=evil, y_label=evil)
+        key="x",
+        title=evil,
+        categories=[evil],
+        series=[charts.Series(evil, (1,))],
+        x_label=evil,
+        y_label=evil,
+    )
     html = chart.__html__()
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
@@ -104,9 +115,15 @@ def test_labels_are_escaped_everywhere() -> None:
 
 def test_no_data_says_so_instead_of_drawing_empty_axes() -> None:
     texts = charts.Texts(no_data="Nothing yet.")
-    chart = charts.stacked_bar_chart(key="e", title="T", categories=["Jan"],
-                                     series=[charts.Series("A", (0,))], x_label="x",
-                                     y_label="y", texts=texts)
+    chart = charts.stacked_bar_chart(
+        key="e",
+        title="T",
+        categories=["Jan"],
+        series=[charts.Series("A", (0,))],
+        x_label="x",
+        y_label="y",
+        texts=texts,
+    )
     assert chart.empty
     assert "Nothing yet." in chart.__html__()
     assert "<svg" not in chart.__html__()
@@ -114,9 +131,15 @@ def test_no_data_says_so_instead_of_drawing_empty_axes() -> None:
 
 def test_a_line_breaks_where_a_value_is_missing() -> None:
     chart = charts.line_chart(
-        key="share", title="Women's share", categories=["Q1", "Q2", "Q3", "Q4", "Q5"],
-        series=[charts.Series("Share", (40, 50, None, 55, 60))], x_label="Quarter",
-        y_label="%", y_max=100, reference=(50, "parity"))
+        key="share",
+        title="Women's share",
+        categories=["Q1", "Q2", "Q3", "Q4", "Q5"],
+        series=[charts.Series("Share", (40, 50, None, 55, 60))],
+        x_label="Quarter",
+        y_label="%",
+        y_max=100,
+        reference=(50, "parity"),
+    )
     root = svg_root(chart)
     paths = [p.get("d") for p in root.iter(f"{SVG}path")]
     assert len(paths) == 2  # Q1–Q2 and Q4–Q5
@@ -128,9 +151,13 @@ def test_a_line_breaks_where_a_value_is_missing() -> None:
 
 def test_grouped_bars_sit_side_by_side_at_their_heights() -> None:
     chart = charts.grouped_bar_chart(
-        key="g", title="Target and actual", categories=["2025"],
+        key="g",
+        title="Target and actual",
+        categories=["2025"],
         series=[charts.Series("Target", (30,)), charts.Series("Actual", (15,))],
-        x_label="Period", y_label="Activities")
+        x_label="Period",
+        y_label="Activities",
+    )
     target, actual = bars(chart)
     assert num(target, "x") < num(actual, "x")
     assert num(target, "height") == pytest.approx(2 * num(actual, "height"), rel=1e-3)
@@ -138,10 +165,15 @@ def test_grouped_bars_sit_side_by_side_at_their_heights() -> None:
 
 def test_progress_shows_achievement_and_marks_the_target() -> None:
     chart = charts.progress_chart(
-        key="p", title="Achievement", x_label="Share of target",
-        items=[charts.Progress("Activities", 15, 30, group="LSO-1"),
-               charts.Progress("Participants", 660, 600, group="LSO-1"),
-               charts.Progress("No target", 5, 0)])
+        key="p",
+        title="Achievement",
+        x_label="Share of target",
+        items=[
+            charts.Progress("Activities", 15, 30, group="LSO-1"),
+            charts.Progress("Participants", 660, 600, group="LSO-1"),
+            charts.Progress("No target", 5, 0),
+        ],
+    )
     root = svg_root(chart)
     fills = [r.get("fill") for r in root.iter(f"{SVG}rect") if r.get("fill")]
     assert fills == [charts.PALETTE[0], charts.PALETTE[2]]  # below target, reached it
@@ -159,15 +191,21 @@ def test_achievement_is_relative_to_the_target() -> None:
 
 def test_site_map_places_points_inside_the_frame() -> None:
     places = [charts.Place("Maseru", -29.3, 27.5), charts.Place("Leribe", -28.9, 28.0)]
-    chart = charts.site_map(key="m", title="Sites", places=places,
-                            bbox=(-30.7, 27.0, -28.6, 29.5), x_label="Longitude",
-                            y_label="Latitude")
+    chart = charts.site_map(
+        key="m",
+        title="Sites",
+        places=places,
+        bbox=(-30.7, 27.0, -28.6, 29.5),
+        x_label="Longitude",
+        y_label="Latitude",
+    )
     root = svg_root(chart)
     frame = next(r for r in root.iter(f"{SVG}rect") if r.get("class") == "track")
     x0, y0 = num(frame, "x"), num(frame, "y")
     x1, y1 = x0 + num(frame, "width"), y0 + num(frame, "height")
-    points = {title_of(c).split(" (")[0]: (num(c, "cx"), num(c, "cy"))
-              for c in root.iter(f"{SVG}circle")}
+    points = {
+        title_of(c).split(" (")[0]: (num(c, "cx"), num(c, "cy")) for c in root.iter(f"{SVG}circle")
+    }
     for x, y in points.values():
         assert x0 <= x <= x1 and y0 <= y <= y1
     # North is up and east is right.
@@ -178,9 +216,15 @@ def test_site_map_places_points_inside_the_frame() -> None:
 
 def test_long_category_labels_are_thinned_or_rotated_not_overlapping() -> None:
     categories = [f"Category number {i}" for i in range(24)]
-    chart = charts.bar_chart(key="many", title="Many", categories=categories,
-                             values=[i + 1 for i in range(24)], x_label="x", y_label="y",
-                             series_name="n")
+    chart = charts.bar_chart(
+        key="many",
+        title="Many",
+        categories=categories,
+        values=[i + 1 for i in range(24)],
+        x_label="x",
+        y_label="y",
+        series_name="n",
+    )
     axis = next(g for g in svg_root(chart).iter(f"{SVG}g") if g.get("class") == "axis x-axis")
     shown = [t for t in axis.iter(f"{SVG}text")]
     assert 0 < len(shown) < 24 or all("rotate" in (t.get("transform") or "") for t in shown)

@@ -17,21 +17,26 @@ from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only
 from tests.server.dashboard.world import World
 
 
-def _api_rows(client: TestClient, engine: Engine, world: World,
-              params: dict[str, str]) -> list[dict[str, object]]:
+def _api_rows(
+    client: TestClient, engine: Engine, world: World, params: dict[str, str]
+) -> list[dict[str, object]]:
     api = TestClient(client.app)
     sign_in(api, engine, world.officer)
     token = api.cookies.get(cookies.SESSION_COOKIE)
-    answer = api.get("/api/v1/indicators/PARTICIPANTS/values", params=params,
-                     headers={"Authorization": f"Bearer {token}"})
+    answer = api.get(
+        "/api/v1/indicators/PARTICIPANTS/values",
+        params=params,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert answer.status_code == 200, answer.text
     rows: list[dict[str, object]] = answer.json()["rows"]
     return rows
 
 
 @sqlite_only
-def test_the_form_offers_every_indicator_and_keeps_a_chosen_project(officer: TestClient,
-                                                                    world: World) -> None:
+def test_the_form_offers_every_indicator_and_keeps_a_chosen_project(
+    officer: TestClient, world: World
+) -> None:
     html = main_of(officer.get(f"/exports?project={world.lso.code}").text)
     for code in ("ACTIVITIES", "PARTICIPANTS", "WOMEN_SHARE", "TARGET_ACHIEVEMENT"):
         assert f'<option value="{code}"' in html
@@ -41,10 +46,13 @@ def test_the_form_offers_every_indicator_and_keeps_a_chosen_project(officer: Tes
         assert f'name="format" value="{fmt}"' in html
 
 
-def test_a_csv_holds_the_values_of_the_api(officer: TestClient, engine: Engine,
-                                           world: World) -> None:
-    response = officer.get("/exports/download", params={
-        "indicator": "PARTICIPANTS", "group_by": "sex", "format": "csv"})
+def test_a_csv_holds_the_values_of_the_api(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    response = officer.get(
+        "/exports/download",
+        params={"indicator": "PARTICIPANTS", "group_by": "sex", "format": "csv"},
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert 'attachment; filename="participants-' in response.headers["content-disposition"]
@@ -56,9 +64,16 @@ def test_a_csv_holds_the_values_of_the_api(officer: TestClient, engine: Engine,
 
 @sqlite_only
 def test_an_xlsx_has_the_same_table(officer: TestClient, world: World) -> None:
-    response = officer.get("/exports/download", params=[
-        ("indicator", "ACTIVITIES"), ("group_by", "project"), ("group_by", "period:year"),
-        ("format", "xlsx"), ("status", "approved")])
+    response = officer.get(
+        "/exports/download",
+        params=[
+            ("indicator", "ACTIVITIES"),
+            ("group_by", "project"),
+            ("group_by", "period:year"),
+            ("format", "xlsx"),
+            ("status", "approved"),
+        ],
+    )
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.content)).active
     assert sheet is not None
@@ -69,16 +84,16 @@ def test_an_xlsx_has_the_same_table(officer: TestClient, world: World) -> None:
 
 
 @sqlite_only
-def test_dhis2_needs_a_period_and_then_sends_data_values(officer: TestClient,
-                                                         world: World) -> None:
+def test_dhis2_needs_a_period_and_then_sends_data_values(officer: TestClient, world: World) -> None:
     missing = officer.get("/exports/download", params={"format": "dhis2", "period": ""})
     assert missing.status_code == 400
     assert 'id="period-error"' in missing.text
     wrong = officer.get("/exports/download", params={"format": "dhis2", "period": "spring"})
     assert wrong.status_code == 400
     assert 'value="spring"' in wrong.text  # the typed value stays in the field
-    response = officer.get("/exports/download",
-                           params={"format": "dhis2", "period": str(world.today.year)})
+    response = officer.get(
+        "/exports/download", params={"format": "dhis2", "period": str(world.today.year)}
+    )
     assert response.status_code == 200
     values = json.loads(response.content)["dataValues"]
     assert values and all(v["period"].startswith(str(world.today.year)) for v in values)
@@ -87,7 +102,7 @@ def test_dhis2_needs_a_period_and_then_sends_data_values(officer: TestClient,
 def test_iati_lists_only_the_projects_in_scope(officer: TestClient, world: World) -> None:
     response = officer.get("/exports/download", params={"format": "iati"})
     assert response.status_code == 200
-    root = ET.fromstring(response.content)  # noqa: S314  (our own document)
+    root = ET.fromstring(response.content)  # noqa: S314
     assert root.tag == "iati-activities"
     text = response.content.decode()
     assert world.lso.code in text and world.eth.code not in text
@@ -95,25 +110,27 @@ def test_iati_lists_only_the_projects_in_scope(officer: TestClient, world: World
 
 @sqlite_only
 def test_bad_choices_are_named_next_to_their_field(officer: TestClient, world: World) -> None:
-    response = officer.get("/exports/download", params=[
-        ("indicator", "ACTIVITIES"), ("group_by", "sex"), ("format", "csv")])
+    response = officer.get(
+        "/exports/download",
+        params=[("indicator", "ACTIVITIES"), ("group_by", "sex"), ("format", "csv")],
+    )
     assert response.status_code == 400
     html = main_of(response.text)
     assert 'id="group_by-error"' in html and "attendance keys" in html
     assert 'value="sex" checked' in html
     dates = officer.get("/exports/download", params={"format": "csv", "from": "14/03/2025"})
     assert dates.status_code == 400 and 'id="from-error"' in dates.text
-    unknown = officer.get("/exports/download", params={"format": "csv",
-                                                       "indicator": "HAPPINESS"})
+    unknown = officer.get("/exports/download", params={"format": "csv", "indicator": "HAPPINESS"})
     assert unknown.status_code == 400 and 'id="indicator-error"' in unknown.text
     nothing = officer.get("/exports/download", params={"format": "pdf"})
     assert nothing.status_code == 400 and 'id="format-error"' in nothing.text
 
 
-def test_another_countrys_project_cannot_be_exported(officer: TestClient,
-                                                     world: World) -> None:
-    response = officer.get("/exports/download", params={
-        "format": "csv", "indicator": "ACTIVITIES", "project": world.eth.code})
+def test_another_countrys_project_cannot_be_exported(officer: TestClient, world: World) -> None:
+    response = officer.get(
+        "/exports/download",
+        params={"format": "csv", "indicator": "ACTIVITIES", "project": world.eth.code},
+    )
     assert response.status_code == 400
     assert "in your scope" in response.text
     assert "Drought-tolerant" not in response.text
@@ -126,12 +143,15 @@ def test_downloads_need_a_session(client: TestClient, world: World) -> None:
     assert response.headers["location"].startswith("/login?next=")
 
 
-def test_the_activities_csv_lists_the_filtered_activities_in_scope(officer: TestClient,
-                                                                   world: World) -> None:
+def test_the_activities_csv_lists_the_filtered_activities_in_scope(
+    officer: TestClient, world: World
+) -> None:
     html = main_of(officer.get("/exports").text)
     assert 'name="format" value="activities-csv"' in html
-    response = officer.get("/exports/download", params={
-        "format": "activities-csv", "project": world.lso.code, "status": "approved"})
+    response = officer.get(
+        "/exports/download",
+        params={"format": "activities-csv", "project": world.lso.code, "status": "approved"},
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert 'filename="activities-' in response.headers["content-disposition"]
@@ -149,16 +169,19 @@ def test_the_activities_csv_lists_the_filtered_activities_in_scope(officer: Test
 
 @sqlite_only
 def test_the_activities_xlsx_and_bad_filters(officer: TestClient, world: World) -> None:
-    response = officer.get("/exports/download", params={
-        "format": "activities-xlsx", "activity_type": "workshop"})
+    response = officer.get(
+        "/exports/download", params={"format": "activities-xlsx", "activity_type": "workshop"}
+    )
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.content)).active
     assert sheet is not None
     header = [c.value for c in sheet[1]]
     assert header[:3] == ["id", "project", "country"]
-    assert {row[header.index("type")] for row in sheet.iter_rows(min_row=2, values_only=True)} \
-        == {"workshop"}
-    bad = officer.get("/exports/download", params={"format": "activities-csv",
-                                                   "from": "14/03/2025"})
+    assert {row[header.index("type")] for row in sheet.iter_rows(min_row=2, values_only=True)} == {
+        "workshop"
+    }
+    bad = officer.get(
+        "/exports/download", params={"format": "activities-csv", "from": "14/03/2025"}
+    )
     assert bad.status_code == 400
     assert 'id="from-error"' in bad.text

@@ -28,8 +28,11 @@ def test_every_message_in_the_code_and_templates_has_a_french_translation() -> N
     untranslated = []
     for message_id in extracted:
         entry = french.get(message_id)
-        strings = () if entry is None else (
-            entry.string if isinstance(entry.string, tuple) else (entry.string,))
+        strings = (
+            ()
+            if entry is None
+            else (entry.string if isinstance(entry.string, tuple) else (entry.string,))
+        )
         if entry is None or entry.fuzzy or not strings or not all(strings):
             untranslated.append(message_id)
     assert untranslated == [], "run: .venv/bin/python -m server.dashboard.i18n"

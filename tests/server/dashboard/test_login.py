@@ -41,17 +41,23 @@ def test_the_root_sends_a_stranger_to_the_login_form(client: TestClient, world: 
     assert "Sign in" in page.text
 
 
-def test_pages_need_a_session_and_come_back_after_login(client: TestClient,
-                                                        world: World) -> None:
+def test_pages_need_a_session_and_come_back_after_login(client: TestClient, world: World) -> None:
     target = f"/projects/{world.lso.id}?status=approved"
     response = client.get(target, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login?next=%2Fprojects%2F")
     form = client.get(response.headers["location"])
     assert f'value="{target}"' in form.text.replace("&amp;", "&")
-    answer = client.post("/login", data={
-        "csrf_token": csrf_of(form.text), "username": world.officer.username,
-        "password": "correct horse battery", "next": target}, follow_redirects=False)
+    answer = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "username": world.officer.username,
+            "password": "correct horse battery",
+            "next": target,
+        },
+        follow_redirects=False,
+    )
     assert answer.status_code == 303
     assert answer.headers["location"] == target
     assert client.get(target).status_code == 200
@@ -59,39 +65,57 @@ def test_pages_need_a_session_and_come_back_after_login(client: TestClient,
 
 def test_the_session_cookie_is_http_only_and_lax(client: TestClient, world: World) -> None:
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"csrf_token": token,
-                                           "username": world.officer.username,
-                                           "password": "correct horse battery"},
-                           follow_redirects=False)
-    header = next(h for h in response.headers.get_list("set-cookie")
-                  if h.startswith(cookies.SESSION_COOKIE))
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": token,
+            "username": world.officer.username,
+            "password": "correct horse battery",
+        },
+        follow_redirects=False,
+    )
+    header = next(
+        h for h in response.headers.get_list("set-cookie") if h.startswith(cookies.SESSION_COOKIE)
+    )
     assert "HttpOnly" in header
     assert "SameSite=lax" in header or "SameSite=Lax" in header
     assert "Secure" not in header  # plain http in this test; https sets it (next test)
     assert response.headers["location"] == "/overview"
 
 
-def test_the_session_cookie_is_secure_over_https(settings: object, engine: Engine,
-                                                 world: World) -> None:
+def test_the_session_cookie_is_secure_over_https(
+    settings: object, engine: Engine, world: World
+) -> None:
     from server.app import create_app
 
-    with TestClient(create_app(settings, engine),  # type: ignore[arg-type]
-                    base_url="https://testserver") as secure:
+    with TestClient(
+        create_app(settings, engine),  # type: ignore[arg-type]
+        base_url="https://testserver",
+    ) as secure:
         token = csrf_of(secure.get("/login").text)
-        response = secure.post("/login", data={"csrf_token": token,
-                                               "username": world.officer.username,
-                                               "password": "correct horse battery"},
-                               follow_redirects=False)
-        header = next(h for h in response.headers.get_list("set-cookie")
-                      if h.startswith(cookies.SESSION_COOKIE))
+        response = secure.post(
+            "/login",
+            data={
+                "csrf_token": token,
+                "username": world.officer.username,
+                "password": "correct horse battery",
+            },
+            follow_redirects=False,
+        )
+        header = next(
+            h
+            for h in response.headers.get_list("set-cookie")
+            if h.startswith(cookies.SESSION_COOKIE)
+        )
         assert "Secure" in header
 
 
-def test_a_wrong_password_says_so_and_keeps_the_username(client: TestClient,
-                                                         world: World) -> None:
+def test_a_wrong_password_says_so_and_keeps_the_username(client: TestClient, world: World) -> None:
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"csrf_token": token, "username": "officer.lso",
-                                           "password": "not the password"})
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "username": "officer.lso", "password": "not the password"},
+    )
     assert response.status_code == 401
     assert "Wrong username or password." in response.text
     assert 'value="officer.lso"' in response.text
@@ -101,35 +125,40 @@ def test_a_wrong_password_says_so_and_keeps_the_username(client: TestClient,
 
 def test_empty_fields_are_named_next_to_the_inputs(client: TestClient, world: World) -> None:
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"csrf_token": token, "username": " ",
-                                           "password": ""})
+    response = client.post("/login", data={"csrf_token": token, "username": " ", "password": ""})
     assert response.status_code == 422
     assert '<p class="field-error" id="username-error">Enter your username.</p>' in response.text
     assert '<p class="field-error" id="password-error">Enter your password.</p>' in response.text
 
 
-def test_repeated_failures_lock_the_username_for_a_while(client: TestClient,
-                                                         world: World) -> None:
+def test_repeated_failures_lock_the_username_for_a_while(client: TestClient, world: World) -> None:
     token = csrf_of(client.get("/login").text)
-    answers = [client.post("/login", data={"csrf_token": token, "username": "officer.lso",
-                                           "password": f"guess {n}"}).status_code
-               for n in range(6)]
+    answers = [
+        client.post(
+            "/login",
+            data={"csrf_token": token, "username": "officer.lso", "password": f"guess {n}"},
+        ).status_code
+        for n in range(6)
+    ]
     assert answers[0] == 401
     assert answers[-1] == 429
-    locked = client.post("/login", data={"csrf_token": token, "username": "officer.lso",
-                                         "password": "correct horse battery"})
+    locked = client.post(
+        "/login",
+        data={"csrf_token": token, "username": "officer.lso", "password": "correct horse battery"},
+    )
     assert locked.status_code == 429
     assert "Too many failed attempts" in locked.text
 
 
-def test_login_without_or_with_a_forged_csrf_token_is_refused(client: TestClient,
-                                                              engine: Engine,
-                                                              world: World) -> None:
+def test_login_without_or_with_a_forged_csrf_token_is_refused(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     client.get("/login")
     before = _tokens(engine)
-    for data in ({"username": "officer.lso", "password": "correct horse battery"},
-                 {"username": "officer.lso", "password": "correct horse battery",
-                  "csrf_token": "forged"}):
+    for data in (
+        {"username": "officer.lso", "password": "correct horse battery"},
+        {"username": "officer.lso", "password": "correct horse battery", "csrf_token": "forged"},
+    ):
         response = client.post("/login", data=data, follow_redirects=False)
         assert response.status_code == 403
         assert "nothing was changed" in response.text
@@ -140,10 +169,16 @@ def test_login_without_or_with_a_forged_csrf_token_is_refused(client: TestClient
 def test_a_link_elsewhere_after_login_is_not_followed(client: TestClient, world: World) -> None:
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         token = csrf_of(client.get("/login").text)
-        response = client.post("/login", data={"csrf_token": token, "next": evil,
-                                               "username": world.officer.username,
-                                               "password": "correct horse battery"},
-                               follow_redirects=False)
+        response = client.post(
+            "/login",
+            data={
+                "csrf_token": token,
+                "next": evil,
+                "username": world.officer.username,
+                "password": "correct horse battery",
+            },
+            follow_redirects=False,
+        )
         assert response.headers["location"] == "/overview"
 
 
@@ -169,35 +204,42 @@ def test_sign_out_needs_the_csrf_token(client: TestClient, world: World) -> None
 def test_the_language_switch_turns_the_pages_french(client: TestClient, world: World) -> None:
     login(client, world.officer.username)
     token = token_for(client, "/review")
-    response = client.post("/language", data={"csrf_token": token, "language": "fr",
-                                              "next": "/review"}, follow_redirects=False)
+    response = client.post(
+        "/language",
+        data={"csrf_token": token, "language": "fr", "next": "/review"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303 and response.headers["location"] == "/review"
     page = client.get("/review")
     assert '<html lang="fr">' in page.text
     assert "File de validation" in main_of(page.text)
     assert page.headers["content-language"] == "fr"
-    back = client.post("/language", data={"csrf_token": csrf_of(page.text), "language": "en",
-                                          "next": "/review"})
+    back = client.post(
+        "/language", data={"csrf_token": csrf_of(page.text), "language": "en", "next": "/review"}
+    )
     assert '<html lang="en">' in back.text and "Review queue" in back.text
 
 
-def test_the_language_follows_the_browser_until_chosen(client: TestClient,
-                                                       world: World) -> None:
+def test_the_language_follows_the_browser_until_chosen(client: TestClient, world: World) -> None:
     page = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
     assert '<html lang="fr">' in page.text and "Se connecter" in page.text
 
 
 def test_an_unknown_language_changes_nothing(client: TestClient, world: World) -> None:
     token = csrf_of(client.get("/login").text)
-    response = client.post("/language", data={"csrf_token": token, "language": "xx",
-                                              "next": "/login"}, follow_redirects=False)
+    response = client.post(
+        "/language",
+        data={"csrf_token": token, "language": "xx", "next": "/login"},
+        follow_redirects=False,
+    )
     assert cookies.LANGUAGE_COOKIE not in response.cookies
     assert response.status_code == 303
 
 
 def test_the_language_switch_needs_the_csrf_token(client: TestClient, world: World) -> None:
     client.get("/login")
-    response = client.post("/language", data={"language": "fr", "next": "/login"},
-                           follow_redirects=False)
+    response = client.post(
+        "/language", data={"language": "fr", "next": "/login"}, follow_redirects=False
+    )
     assert response.status_code == 403
     assert '<html lang="en">' in client.get("/login").text

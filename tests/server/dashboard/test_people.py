@@ -35,28 +35,34 @@ def _user(engine: Engine, username: str) -> User | None:
 
 
 def _api_login(client: TestClient, username: str, password: str) -> int:
-    response = client.post("/api/v1/auth/token",
-                           data={"username": username, "password": password})
+    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
     return response.status_code
 
 
 def _add(client: TestClient, **fields: Any) -> Any:
     token = token_for(client, "/people")
-    data: dict[str, Any] = {"csrf_token": token, "username": "thabo.m",
-                            "full_name": "Thabo Mofokeng", "email": "thabo@example.org",
-                            "role": "field_expert", "countries": ["LSO"],
-                            "projects": ["LSO-CPP-POTATO"], "password": NEW_PASSWORD}
+    data: dict[str, Any] = {
+        "csrf_token": token,
+        "username": "thabo.m",
+        "full_name": "Thabo Mofokeng",
+        "email": "thabo@example.org",
+        "role": "field_expert",
+        "countries": ["LSO"],
+        "projects": ["LSO-CPP-POTATO"],
+        "password": NEW_PASSWORD,
+    }
     data.update(fields)
     return client.post("/people", data=data, follow_redirects=False)
 
 
 def _rows(html: str) -> str:
     start = html.find("<tbody>")
-    return html[start:html.find("</tbody>", start)]
+    return html[start : html.find("</tbody>", start)]
 
 
-def test_an_officer_sees_only_the_people_of_their_countries(officer: TestClient,
-                                                            world: World) -> None:
+def test_an_officer_sees_only_the_people_of_their_countries(
+    officer: TestClient, world: World
+) -> None:
     response = officer.get("/people")
     assert response.status_code == 200
     rows = _rows(main_of(response.text))
@@ -82,19 +88,23 @@ def test_search_and_role_filter_narrow_the_list(officer: TestClient, world: Worl
     assert officer.get("/people?role=pirate&page=abc").status_code == 200
 
 
-def test_an_officer_adds_a_field_expert_who_can_then_log_in(officer: TestClient,
-                                                             engine: Engine,
-                                                             world: World) -> None:
+def test_an_officer_adds_a_field_expert_who_can_then_log_in(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     response = _add(officer)
     assert response.status_code == 303
     user = _user(engine, "thabo.m")
     assert user is not None
     assert response.headers["location"] == f"/people/{user.id}"
-    assert (user.role, user.countries, user.full_name) == ("field_expert", ["LSO"],
-                                                           "Thabo Mofokeng")
+    assert (user.role, user.countries, user.full_name) == (
+        "field_expert",
+        ["LSO"],
+        "Thabo Mofokeng",
+    )
     with Session(engine) as reader:
-        projects = reader.exec(select(UserProject.project_id)
-                               .where(UserProject.user_id == user.id)).all()
+        projects = reader.exec(
+            select(UserProject.project_id).where(UserProject.user_id == user.id)
+        ).all()
     assert projects == [world.lso.id]
     page = officer.get(response.headers["location"])
     assert "Added “Thabo Mofokeng” (thabo.m)." in page.text
@@ -103,7 +113,8 @@ def test_an_officer_adds_a_field_expert_who_can_then_log_in(officer: TestClient,
 
 
 def test_bad_input_keeps_what_was_typed_and_says_why_next_to_the_field(
-        officer: TestClient, engine: Engine, world: World) -> None:
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     before = _users(engine)
     response = _add(officer, username="Thabo M!", password="short")
     assert response.status_code == 422
@@ -125,8 +136,9 @@ def test_bad_input_keeps_what_was_typed_and_says_why_next_to_the_field(
     assert _users(engine) == before
 
 
-def test_a_taken_username_is_a_409_next_to_the_username(officer: TestClient, engine: Engine,
-                                                        world: World) -> None:
+def test_a_taken_username_is_a_409_next_to_the_username(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     before = _users(engine)
     response = _add(officer, username=world.expert.username)
     assert response.status_code == 409
@@ -137,21 +149,29 @@ def test_a_taken_username_is_a_409_next_to_the_username(officer: TestClient, eng
 
 
 @sqlite_only
-def test_adding_without_the_csrf_token_changes_nothing(officer: TestClient, engine: Engine,
-                                                       world: World) -> None:
+def test_adding_without_the_csrf_token_changes_nothing(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     before = _users(engine)
-    response = officer.post("/people", data={"username": "thabo.m", "role": "field_expert",
-                                             "projects": ["LSO-CPP-POTATO"],
-                                             "password": NEW_PASSWORD})
+    response = officer.post(
+        "/people",
+        data={
+            "username": "thabo.m",
+            "role": "field_expert",
+            "projects": ["LSO-CPP-POTATO"],
+            "password": NEW_PASSWORD,
+        },
+    )
     assert response.status_code == 403
     assert "nothing was changed" in response.text
     assert _users(engine) == before
 
 
 def test_an_officer_cannot_create_an_admin_or_reach_other_countries(
-        officer: TestClient, engine: Engine, world: World) -> None:
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     form = main_of(officer.get("/people").text)
-    add_form = form[form.find('id="add"'):]
+    add_form = form[form.find('id="add"') :]
     assert '<option value="field_expert"' in add_form
     assert '<option value="country_officer"' in add_form
     assert '<option value="admin"' not in add_form and '<option value="hq_analyst"' not in add_form
@@ -161,29 +181,37 @@ def test_an_officer_cannot_create_an_admin_or_reach_other_countries(
     assert forged.status_code == 403
     assert "You do not have access to this" in forged.text
     assert "a country officer may create field experts and country officers" in forged.text
-    elsewhere = _add(officer, username="sneaky.eth", role="country_officer",
-                     countries=["ETH"], projects=[])
+    elsewhere = _add(
+        officer, username="sneaky.eth", role="country_officer", countries=["ETH"], projects=[]
+    )
     assert elsewhere.status_code == 403
-    other_project = _add(officer, username="sneaky.expert", projects=["ETH-CPP-CLIMATE"],
-                         countries=[])
+    other_project = _add(
+        officer, username="sneaky.expert", projects=["ETH-CPP-CLIMATE"], countries=[]
+    )
     assert other_project.status_code == 422  # it does not exist for them
     assert "no project with code" in other_project.text
     assert _users(engine) == before
 
 
 def test_deactivating_stops_logins_and_reactivating_restores_them(
-        officer: TestClient, engine: Engine, world: World) -> None:
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     expert = world.expert
     token = token_for(officer, "/people")
-    response = officer.post(f"/people/{expert.id}/active",
-                            data={"csrf_token": token, "active": "0", "next": "/people"},
-                            follow_redirects=False)
+    response = officer.post(
+        f"/people/{expert.id}/active",
+        data={"csrf_token": token, "active": "0", "next": "/people"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303 and response.headers["location"] == "/people"
     assert fresh(engine, User, expert.id).is_active is False
     assert "Deactivated “Chen Wei”" in officer.get("/people").text
     assert _api_login(officer, expert.username, PASSWORD) == 401
-    response = officer.post(f"/people/{expert.id}/active",
-                            data={"csrf_token": token, "active": "1"}, follow_redirects=False)
+    response = officer.post(
+        f"/people/{expert.id}/active",
+        data={"csrf_token": token, "active": "1"},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == f"/people/{expert.id}"
     assert fresh(engine, User, expert.id).is_active is True
     assert _api_login(officer, expert.username, PASSWORD) == 200
@@ -191,17 +219,20 @@ def test_deactivating_stops_logins_and_reactivating_restores_them(
 
 @sqlite_only
 def test_an_officer_cannot_deactivate_themselves_or_someone_outside(
-        officer: TestClient, engine: Engine, world: World) -> None:
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     token = token_for(officer, "/people")
     html = main_of(officer.get("/people").text)
     assert f'action="/people/{world.officer.id}/active"' not in html  # no button for oneself
-    own = officer.post(f"/people/{world.officer.id}/active",
-                       data={"csrf_token": token, "active": "0"})
+    own = officer.post(
+        f"/people/{world.officer.id}/active", data={"csrf_token": token, "active": "0"}
+    )
     assert own.status_code == 200
     assert "you cannot deactivate your own account" in own.text
     assert fresh(engine, User, world.officer.id).is_active is True
-    other = officer.post(f"/people/{world.officer_eth.id}/active",
-                         data={"csrf_token": token, "active": "0"})
+    other = officer.post(
+        f"/people/{world.officer_eth.id}/active", data={"csrf_token": token, "active": "0"}
+    )
     assert other.status_code == 404
     assert fresh(engine, User, world.officer_eth.id).is_active is True
 
@@ -213,15 +244,18 @@ def test_setting_a_new_password(officer: TestClient, engine: Engine, world: Worl
     html = main_of(page.text)
     assert "Tablet A — Maseru" in html and "LSO-CPP-POTATO" in html
     token = token_for(officer, f"/people/{expert.id}")
-    weak = officer.post(f"/people/{expert.id}/password",
-                        data={"csrf_token": token, "password": "tiny"})
+    weak = officer.post(
+        f"/people/{expert.id}/password", data={"csrf_token": token, "password": "tiny"}
+    )
     assert weak.status_code == 422
     assert 'id="password-error">Use at least 10 characters' in weak.text
     assert 'value="tiny"' not in weak.text
     assert _api_login(officer, expert.username, PASSWORD) == 200
-    done = officer.post(f"/people/{expert.id}/password",
-                        data={"csrf_token": token, "password": NEW_PASSWORD},
-                        follow_redirects=False)
+    done = officer.post(
+        f"/people/{expert.id}/password",
+        data={"csrf_token": token, "password": NEW_PASSWORD},
+        follow_redirects=False,
+    )
     assert done.status_code == 303
     shown = officer.get(done.headers["location"]).text
     assert "Set a new password for “Chen Wei”" in shown and NEW_PASSWORD not in shown
@@ -230,8 +264,9 @@ def test_setting_a_new_password(officer: TestClient, engine: Engine, world: Worl
 
 
 @sqlite_only
-def test_hq_sees_everyone_without_the_forms(client: TestClient, engine: Engine,
-                                            world: World) -> None:
+def test_hq_sees_everyone_without_the_forms(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     sign_in(client, engine, world.hq)
     html = main_of(client.get("/people").text)
     rows = _rows(html)
@@ -241,11 +276,19 @@ def test_hq_sees_everyone_without_the_forms(client: TestClient, engine: Engine,
     assert "Deactivate" not in rows and "Add a person" not in html
     token = token_for(client, "/people")
     before = _users(engine)
-    refused = client.post("/people", data={"csrf_token": token, "username": "hq.made",
-                                           "role": "field_expert", "password": NEW_PASSWORD})
+    refused = client.post(
+        "/people",
+        data={
+            "csrf_token": token,
+            "username": "hq.made",
+            "role": "field_expert",
+            "password": NEW_PASSWORD,
+        },
+    )
     assert refused.status_code == 403
-    deactivate = client.post(f"/people/{world.expert.id}/active",
-                             data={"csrf_token": token, "active": "0"})
+    deactivate = client.post(
+        f"/people/{world.expert.id}/active", data={"csrf_token": token, "active": "0"}
+    )
     assert deactivate.status_code == 403
     assert _users(engine) == before
     assert fresh(engine, User, world.expert.id).is_active is True
@@ -254,8 +297,9 @@ def test_hq_sees_everyone_without_the_forms(client: TestClient, engine: Engine,
 
 
 @sqlite_only
-def test_a_field_expert_has_no_people_page(client: TestClient, engine: Engine,
-                                           world: World) -> None:
+def test_a_field_expert_has_no_people_page(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     sign_in(client, engine, world.expert)
     overview = client.get("/overview")
     assert 'href="/people"' not in overview.text

@@ -20,13 +20,19 @@ def _status(engine: Engine, activity: Activity) -> str:
 
 def _reviews(engine: Engine, activity: Activity) -> list[Review]:
     with Session(engine) as reader:
-        return list(reader.exec(select(Review).where(Review.activity_id == activity.id)
-                                .order_by(col(Review.created_at))))
+        return list(
+            reader.exec(
+                select(Review)
+                .where(Review.activity_id == activity.id)
+                .order_by(col(Review.created_at))
+            )
+        )
 
 
 @sqlite_only
-def test_the_queue_lists_submitted_activities_of_the_scope(officer: TestClient,
-                                                           world: World) -> None:
+def test_the_queue_lists_submitted_activities_of_the_scope(
+    officer: TestClient, world: World
+) -> None:
     html = main_of(officer.get("/review").text)
     for activity in world.submitted:
         assert activity.title in html
@@ -49,8 +55,7 @@ def test_the_queue_filters_and_keeps_what_was_chosen(officer: TestClient, world:
     assert "Field day at the Leribe plot" not in trainings
     assert '<option value="farmer_training" selected>' in trainings
     assert 'value="blight"' in trainings
-    recent = main_of(officer.get(
-        f"/review?from={world.today.replace(day=1).isoformat()}").text)
+    recent = main_of(officer.get(f"/review?from={world.today.replace(day=1).isoformat()}").text)
     assert "Cooperative marketing workshop" not in recent
 
 
@@ -68,14 +73,21 @@ def test_bad_filters_are_named_next_to_their_field(officer: TestClient, world: W
     assert 'id="type-error"' in unknown.text
 
 
-def test_approving_one_row_approves_only_that_activity(officer: TestClient, engine: Engine,
-                                                       world: World) -> None:
+def test_approving_one_row_approves_only_that_activity(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     first, second = world.submitted[0], world.submitted[1]
     token = token_for(officer, "/review")
-    response = officer.post("/review/approve", data={
-        "csrf_token": token, "only": str(first.id),
-        "activity_id": [str(first.id), str(second.id)], "next": "/review"},
-        follow_redirects=False)
+    response = officer.post(
+        "/review/approve",
+        data={
+            "csrf_token": token,
+            "only": str(first.id),
+            "activity_id": [str(first.id), str(second.id)],
+            "next": "/review",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303 and response.headers["location"] == "/review"
     assert _status(engine, first) == "approved"
     assert _status(engine, second) == "submitted"
@@ -85,33 +97,45 @@ def test_approving_one_row_approves_only_that_activity(officer: TestClient, engi
     assert [r.action for r in _reviews(engine, first)] == ["approve"]
 
 
-def test_bulk_approve_approves_every_ticked_activity(officer: TestClient, engine: Engine,
-                                                     world: World) -> None:
+def test_bulk_approve_approves_every_ticked_activity(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     chosen = world.submitted[:3]
     token = token_for(officer, "/review")
-    officer.post("/review/approve", data={"csrf_token": token,
-                                          "activity_id": [str(a.id) for a in chosen]})
+    officer.post(
+        "/review/approve", data={"csrf_token": token, "activity_id": [str(a.id) for a in chosen]}
+    )
     assert [_status(engine, a) for a in chosen] == ["approved"] * 3
     assert _status(engine, world.submitted[3]) == "submitted"
 
 
 @sqlite_only
-def test_bulk_approve_with_nothing_ticked_changes_nothing(officer: TestClient, engine: Engine,
-                                                          world: World) -> None:
+def test_bulk_approve_with_nothing_ticked_changes_nothing(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     token = token_for(officer, "/review")
     page = officer.post("/review/approve", data={"csrf_token": token})
     assert "Select at least one activity to approve." in page.text
     assert all(_status(engine, a) == "submitted" for a in world.submitted)
 
 
-def test_bulk_approve_reports_what_it_could_not_approve(officer: TestClient, engine: Engine,
-                                                        world: World) -> None:
+def test_bulk_approve_reports_what_it_could_not_approve(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     assert world.eth_activity is not None
     token = token_for(officer, "/review")
-    page = officer.post("/review/approve", data={
-        "csrf_token": token,
-        "activity_id": [str(world.submitted[0].id), str(world.approved[0].id),
-                        str(world.eth_activity.id), "not-a-uuid"]})
+    page = officer.post(
+        "/review/approve",
+        data={
+            "csrf_token": token,
+            "activity_id": [
+                str(world.submitted[0].id),
+                str(world.approved[0].id),
+                str(world.eth_activity.id),
+                "not-a-uuid",
+            ],
+        },
+    )
     assert _status(engine, world.submitted[0]) == "approved"
     assert _status(engine, world.eth_activity) == "submitted"  # another country's
     text = page.text
@@ -121,15 +145,19 @@ def test_bulk_approve_reports_what_it_could_not_approve(officer: TestClient, eng
 
 
 @sqlite_only
-def test_approve_and_return_without_a_csrf_token_change_nothing(officer: TestClient,
-                                                                engine: Engine,
-                                                                world: World) -> None:
+def test_approve_and_return_without_a_csrf_token_change_nothing(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     activity = world.submitted[0]
-    for data in ({"activity_id": str(activity.id)},
-                 {"activity_id": str(activity.id), "csrf_token": "forged"}):
+    for data in (
+        {"activity_id": str(activity.id)},
+        {"activity_id": str(activity.id), "csrf_token": "forged"},
+    ):
         assert officer.post("/review/approve", data=data).status_code == 403
-    for data in ({"action": "return", "comment": "fix it"},
-                 {"action": "approve", "csrf_token": "forged"}):
+    for data in (
+        {"action": "return", "comment": "fix it"},
+        {"action": "approve", "csrf_token": "forged"},
+    ):
         response = officer.post(f"/activities/{activity.id}/review", data=data)
         assert response.status_code == 403
     assert _status(engine, activity) == "submitted"
@@ -137,13 +165,15 @@ def test_approve_and_return_without_a_csrf_token_change_nothing(officer: TestCli
 
 
 @sqlite_only
-def test_returning_needs_a_comment_shown_next_to_the_field(officer: TestClient,
-                                                           engine: Engine,
-                                                           world: World) -> None:
+def test_returning_needs_a_comment_shown_next_to_the_field(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     activity = world.submitted[1]
     token = token_for(officer, f"/activities/{activity.id}")
-    response = officer.post(f"/activities/{activity.id}/review",
-                            data={"csrf_token": token, "action": "return", "comment": "  "})
+    response = officer.post(
+        f"/activities/{activity.id}/review",
+        data={"csrf_token": token, "action": "return", "comment": "  "},
+    )
     assert response.status_code == 422
     html = main_of(response.text)
     assert 'id="comment-error"' in html and "Say what needs fixing" in html
@@ -152,26 +182,36 @@ def test_returning_needs_a_comment_shown_next_to_the_field(officer: TestClient,
 
 
 @sqlite_only
-def test_a_too_long_comment_is_refused_and_kept(officer: TestClient, engine: Engine,
-                                                world: World) -> None:
+def test_a_too_long_comment_is_refused_and_kept(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     activity = world.submitted[1]
     typed = "Please recount the women. " * 100  # 2 600 characters
     token = token_for(officer, f"/activities/{activity.id}")
-    response = officer.post(f"/activities/{activity.id}/review",
-                            data={"csrf_token": token, "action": "return", "comment": typed})
+    response = officer.post(
+        f"/activities/{activity.id}/review",
+        data={"csrf_token": token, "action": "return", "comment": typed},
+    )
     assert response.status_code == 422
     assert 'id="comment-error"' in response.text
     assert typed.strip() in response.text  # the typed text is still in the box
     assert _status(engine, activity) == "submitted"
 
 
-def test_returning_with_a_comment_sends_it_to_the_tablet(officer: TestClient, engine: Engine,
-                                                         world: World) -> None:
+def test_returning_with_a_comment_sends_it_to_the_tablet(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     activity = world.submitted[2]
     token = token_for(officer, f"/activities/{activity.id}")
-    response = officer.post(f"/activities/{activity.id}/review", data={
-        "csrf_token": token, "action": "return",
-        "comment": "The attendance sheet shows 31 people, not 29."}, follow_redirects=False)
+    response = officer.post(
+        f"/activities/{activity.id}/review",
+        data={
+            "csrf_token": token,
+            "action": "return",
+            "comment": "The attendance sheet shows 31 people, not 29.",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     assert _status(engine, activity) == "returned"
     [review] = _reviews(engine, activity)
@@ -184,24 +224,29 @@ def test_returning_with_a_comment_sends_it_to_the_tablet(officer: TestClient, en
 
 
 @sqlite_only
-def test_the_returned_comment_reaches_the_tablet_at_its_next_pull(officer: TestClient,
-                                                                  world: World) -> None:
+def test_the_returned_comment_reaches_the_tablet_at_its_next_pull(
+    officer: TestClient, world: World
+) -> None:
     activity = world.submitted[0]
     comment = "Add the names of the two facilitators from the district office."
     token = token_for(officer, f"/activities/{activity.id}")
-    officer.post(f"/activities/{activity.id}/review",
-                 data={"csrf_token": token, "action": "return", "comment": comment})
+    officer.post(
+        f"/activities/{activity.id}/review",
+        data={"csrf_token": token, "action": "return", "comment": comment},
+    )
     tablet = TestClient(officer.app)
     headers = {"Authorization": f"Bearer {world.tablet_tokens['Tablet A — Maseru']}"}
     pulled: dict[str, dict[str, Any]] = {}
     cursor = None
     for _ in range(20):
-        page = tablet.get("/api/v1/sync/pull", headers=headers,
-                          params={"limit": 500, **({"cursor": cursor} if cursor else {})})
+        page = tablet.get(
+            "/api/v1/sync/pull",
+            headers=headers,
+            params={"limit": 500, **({"cursor": cursor} if cursor else {})},
+        )
         assert page.status_code == 200, page.text
         body = page.json()
-        pulled.update({c["id"]: c["data"] for c in body["changes"]
-                       if c["entity"] == "activity"})
+        pulled.update({c["id"]: c["data"] for c in body["changes"] if c["entity"] == "activity"})
         cursor = body["cursor"]
         if not body["has_more"]:
             break
@@ -211,34 +256,41 @@ def test_the_returned_comment_reaches_the_tablet_at_its_next_pull(officer: TestC
 
 
 @sqlite_only
-def test_an_approved_activity_can_be_reopened(officer: TestClient, engine: Engine,
-                                              world: World) -> None:
+def test_an_approved_activity_can_be_reopened(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     activity = world.approved[-1]
     html = main_of(officer.get(f"/activities/{activity.id}").text)
     assert 'value="reopen"' in html and 'value="approve"' not in html
     token = token_for(officer, f"/activities/{activity.id}")
-    officer.post(f"/activities/{activity.id}/review",
-                 data={"csrf_token": token, "action": "reopen"})
+    officer.post(
+        f"/activities/{activity.id}/review", data={"csrf_token": token, "action": "reopen"}
+    )
     assert _status(engine, activity) == "submitted"
 
 
 @sqlite_only
-def test_a_stale_action_says_what_happened(officer: TestClient, engine: Engine,
-                                           world: World) -> None:
+def test_a_stale_action_says_what_happened(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     activity = world.approved[0]
     token = token_for(officer, f"/activities/{activity.id}")
-    response = officer.post(f"/activities/{activity.id}/review",
-                            data={"csrf_token": token, "action": "return", "comment": "x"})
+    response = officer.post(
+        f"/activities/{activity.id}/review",
+        data={"csrf_token": token, "action": "return", "comment": "x"},
+    )
     assert response.status_code == 409
     assert "cannot return an activity that is approved" in response.text
     assert _status(engine, activity) == "approved"
-    odd = officer.post(f"/activities/{activity.id}/review",
-                       data={"csrf_token": token, "action": "destroy"})
+    odd = officer.post(
+        f"/activities/{activity.id}/review", data={"csrf_token": token, "action": "destroy"}
+    )
     assert odd.status_code == 422
 
 
-def test_hq_and_field_experts_read_but_cannot_review(client: TestClient, engine: Engine,
-                                                     world: World) -> None:
+def test_hq_and_field_experts_read_but_cannot_review(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     activity = world.submitted[0]
     for user in (world.hq, world.expert):
         client.cookies.clear()
@@ -246,10 +298,12 @@ def test_hq_and_field_experts_read_but_cannot_review(client: TestClient, engine:
         html = main_of(client.get(f"/activities/{activity.id}").text)
         assert 'value="approve"' not in html
         token = token_for(client, f"/activities/{activity.id}")
-        response = client.post(f"/activities/{activity.id}/review",
-                               data={"csrf_token": token, "action": "approve"})
+        response = client.post(
+            f"/activities/{activity.id}/review", data={"csrf_token": token, "action": "approve"}
+        )
         assert response.status_code == 403
-        bulk = client.post("/review/approve", data={"csrf_token": token,
-                                                    "activity_id": str(activity.id)})
+        bulk = client.post(
+            "/review/approve", data={"csrf_token": token, "activity_id": str(activity.id)}
+        )
         assert "Nothing was approved" in bulk.text
     assert _status(engine, activity) == "submitted"

@@ -16,8 +16,12 @@ from tests.server.dashboard.world import World
 
 def test_another_countrys_records_are_not_found(officer: TestClient, world: World) -> None:
     assert world.eth_activity is not None
-    for path in (f"/activities/{world.eth_activity.id}", f"/projects/{world.eth.id}",
-                 f"/activities/{uuid.uuid4()}", f"/projects/{uuid.uuid4()}"):
+    for path in (
+        f"/activities/{world.eth_activity.id}",
+        f"/projects/{world.eth.id}",
+        f"/activities/{uuid.uuid4()}",
+        f"/projects/{uuid.uuid4()}",
+    ):
         response = officer.get(path)
         assert response.status_code == 404, path
         assert response.headers["content-type"].startswith("text/html")
@@ -26,19 +30,22 @@ def test_another_countrys_records_are_not_found(officer: TestClient, world: Worl
         assert 'href="/review"' in html  # still the dashboard, with its menu
 
 
-def test_another_countrys_activity_cannot_be_reviewed(officer: TestClient, engine: Engine,
-                                                      world: World) -> None:
+def test_another_countrys_activity_cannot_be_reviewed(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     assert world.eth_activity is not None
     token = token_for(officer)
-    response = officer.post(f"/activities/{world.eth_activity.id}/review",
-                            data={"csrf_token": token, "action": "approve"})
+    response = officer.post(
+        f"/activities/{world.eth_activity.id}/review",
+        data={"csrf_token": token, "action": "approve"},
+    )
     assert response.status_code == 404
     assert fresh(engine, Activity, world.eth_activity.id).status == "submitted"
 
 
-def test_the_officer_of_one_country_sees_nothing_of_another(client: TestClient,
-                                                            engine: Engine,
-                                                            world: World) -> None:
+def test_the_officer_of_one_country_sees_nothing_of_another(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     sign_in(client, engine, world.officer_eth)
     queue = main_of(client.get("/review").text)
     assert "Drought-tolerant teff trial" in queue
@@ -49,8 +56,9 @@ def test_the_officer_of_one_country_sees_nothing_of_another(client: TestClient,
     assert "Tablet A — Maseru" not in tablets
 
 
-def test_another_countrys_tablet_cannot_be_revoked(client: TestClient, engine: Engine,
-                                                   world: World) -> None:
+def test_another_countrys_tablet_cannot_be_revoked(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     sign_in(client, engine, world.officer_eth)
     tablet = world.tablets["Tablet A — Maseru"]
     token = token_for(client, "/tablets")
@@ -59,8 +67,9 @@ def test_another_countrys_tablet_cannot_be_revoked(client: TestClient, engine: E
     assert fresh(engine, Device, tablet.id).revoked_at is None
 
 
-def test_photos_follow_the_scope_of_their_activity(client: TestClient, engine: Engine,
-                                                   world: World, photo: Attachment) -> None:
+def test_photos_follow_the_scope_of_their_activity(
+    client: TestClient, engine: Engine, world: World, photo: Attachment
+) -> None:
     path = f"/attachments/{photo.id}"
     sign_in(client, engine, world.officer)
     own = client.get(path)

@@ -21,10 +21,13 @@ def test_csrf_tokens_belong_to_one_session_and_one_secret() -> None:
 
 
 def test_a_notice_reads_back_only_when_untouched() -> None:
-    signed = cookies.sign_notice(secret=SECRET, notice={"message": "Approved “%(title)s”.",
-                                                        "values": {"title": "x"}})
+    signed = cookies.sign_notice(
+        secret=SECRET, notice={"message": "Approved “%(title)s”.", "values": {"title": "x"}}
+    )
     assert cookies.read_notice(secret=SECRET, value=signed) == {
-        "message": "Approved “%(title)s”.", "values": {"title": "x"}}
+        "message": "Approved “%(title)s”.",
+        "values": {"title": "x"},
+    }
     body, mac = signed.rsplit(".", 1)
     forged = cookies.sign_notice(secret="another secret", notice={"message": "Hacked"})
     assert cookies.read_notice(secret=SECRET, value=forged) is None
@@ -33,16 +36,19 @@ def test_a_notice_reads_back_only_when_untouched() -> None:
     assert cookies.read_notice(secret=SECRET, value=None) is None
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    ("/review?late=1", "/review?late=1"),
-    ("/activities/1#review", "/activities/1#review"),
-    ("", "/overview"),
-    (None, "/overview"),
-    ("https://evil.example/", "/overview"),
-    ("//evil.example/", "/overview"),
-    ("/\\evil.example", "/overview"),
-    ("javascript:alert(1)", "/overview"),
-    ("review", "/overview"),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/review?late=1", "/review?late=1"),
+        ("/activities/1#review", "/activities/1#review"),
+        ("", "/overview"),
+        (None, "/overview"),
+        ("https://evil.example/", "/overview"),
+        ("//evil.example/", "/overview"),
+        ("/\\evil.example", "/overview"),
+        ("javascript:alert(1)", "/overview"),
+        ("review", "/overview"),
+    ],
+)
 def test_only_paths_of_this_site_are_followed(target: str | None, expected: str) -> None:
     assert cookies.safe_next(target) == expected

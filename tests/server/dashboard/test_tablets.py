@@ -20,8 +20,9 @@ def _codes(engine: Engine) -> int:
         return reader.exec(select(func.count()).select_from(EnrolmentCode)).one()
 
 
-def test_each_tablet_shows_its_user_app_last_sync_and_seq(officer: TestClient,
-                                                          world: World) -> None:
+def test_each_tablet_shows_its_user_app_last_sync_and_seq(
+    officer: TestClient, world: World
+) -> None:
     html = main_of(officer.get("/tablets").text)
     for label in ("Tablet A — Maseru", "Tablet B — Leribe", "Old tablet"):
         assert label in html
@@ -36,59 +37,65 @@ def test_each_tablet_shows_its_user_app_last_sync_and_seq(officer: TestClient,
     assert '<tr class="revoked">' in html
 
 
-def test_enrolling_issues_a_one_time_code_with_its_qr(officer: TestClient, engine: Engine,
-                                                      world: World) -> None:
+def test_enrolling_issues_a_one_time_code_with_its_qr(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     token = token_for(officer, "/tablets")
-    response = officer.post("/tablets/enrol", data={"csrf_token": token,
-                                                    "username": world.expert.username})
+    response = officer.post(
+        "/tablets/enrol", data={"csrf_token": token, "username": world.expert.username}
+    )
     assert response.status_code == 200
     html = main_of(response.text)
     code = re.search(r'<p class="code">([0-9A-Z]{5}-[0-9A-Z]{5})</p>', html)
     assert code is not None
     assert "<svg" in html and "Pilot Monitor enrolment code" in html  # the QR code
     with Session(engine) as reader:
-        row = reader.exec(select(EnrolmentCode)
-                          .where(EnrolmentCode.code_hash == code_hash(code.group(1)))).one()
+        row = reader.exec(
+            select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(code.group(1)))
+        ).one()
         assert row.user_id == world.expert.id and row.used_at is None
 
 
 @sqlite_only
-def test_enrolling_without_choosing_someone_says_so(officer: TestClient, engine: Engine,
-                                                    world: World) -> None:
+def test_enrolling_without_choosing_someone_says_so(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     token = token_for(officer, "/tablets")
     response = officer.post("/tablets/enrol", data={"csrf_token": token, "username": ""})
     assert response.status_code == 422
     assert 'id="username-error"' in response.text
-    stranger = officer.post("/tablets/enrol", data={"csrf_token": token,
-                                                    "username": "nobody.here"})
+    stranger = officer.post("/tablets/enrol", data={"csrf_token": token, "username": "nobody.here"})
     assert stranger.status_code == 422
     assert "no user &#39;nobody.here&#39;" in stranger.text
     assert _codes(engine) == 0
 
 
 @sqlite_only
-def test_enrolling_needs_the_csrf_token_and_an_officer(client: TestClient, engine: Engine,
-                                                       world: World) -> None:
+def test_enrolling_needs_the_csrf_token_and_an_officer(
+    client: TestClient, engine: Engine, world: World
+) -> None:
     sign_in(client, engine, world.officer)
-    assert client.post("/tablets/enrol",
-                       data={"username": world.expert.username}).status_code == 403
+    assert (
+        client.post("/tablets/enrol", data={"username": world.expert.username}).status_code == 403
+    )
     client.cookies.clear()
     sign_in(client, engine, world.hq)
     html = main_of(client.get("/tablets").text)
     assert "Enrol a new tablet" not in html and ">Revoke</button>" not in html
     token = token_for(client, "/tablets")
-    refused = client.post("/tablets/enrol", data={"csrf_token": token,
-                                                  "username": world.expert.username})
+    refused = client.post(
+        "/tablets/enrol", data={"csrf_token": token, "username": world.expert.username}
+    )
     assert refused.status_code == 403
     assert _codes(engine) == 0
 
 
-def test_revoking_cuts_the_tablet_off(officer: TestClient, engine: Engine,
-                                      world: World) -> None:
+def test_revoking_cuts_the_tablet_off(officer: TestClient, engine: Engine, world: World) -> None:
     tablet = world.tablets["Tablet B — Leribe"]
     token = token_for(officer, "/tablets")
-    response = officer.post(f"/tablets/{tablet.id}/revoke", data={"csrf_token": token},
-                            follow_redirects=False)
+    response = officer.post(
+        f"/tablets/{tablet.id}/revoke", data={"csrf_token": token}, follow_redirects=False
+    )
     assert response.status_code == 303
     assert fresh(engine, Device, tablet.id).revoked_at is not None
     page = officer.get("/tablets")
@@ -96,8 +103,9 @@ def test_revoking_cuts_the_tablet_off(officer: TestClient, engine: Engine,
 
 
 @sqlite_only
-def test_revoking_without_the_csrf_token_changes_nothing(officer: TestClient, engine: Engine,
-                                                         world: World) -> None:
+def test_revoking_without_the_csrf_token_changes_nothing(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
     tablet = world.tablets["Tablet A — Maseru"]
     response = officer.post(f"/tablets/{tablet.id}/revoke", data={"csrf_token": "x"})
     assert response.status_code == 403

@@ -70,8 +70,7 @@ def field_photo(width: int = 240, height: int = 160) -> bytes:
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw)
-            + chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
 def _months_back(today: date, months: int, day: int = 10) -> date:
@@ -87,35 +86,77 @@ def _attendance(women: int, men: int, youth_share: float = 0.4) -> list[dict[str
         adult = total - youth - senior
         for band, count in (("youth", youth), ("adult", adult), ("senior", senior)):
             if count:
-                rows.append({"sex": sex, "age_band": band, "category": "farmer",
-                             "disability": False, "count": count})
+                rows.append(
+                    {
+                        "sex": sex,
+                        "age_band": band,
+                        "category": "farmer",
+                        "disability": False,
+                        "count": count,
+                    }
+                )
     return rows
 
 
-def _activity(session: Session, world: World, project: Project, *, title: str, day: date,
-              kind: str = "demonstration", women: int = 12, men: int = 10,
-              status: str = "submitted", site: Site | None = None, topic: str = "S1.T2",
-              author: User | None = None, **extra: Any) -> Activity:
-    data = activity_data(project, title=title, type=kind, start_date=day.isoformat(),
-                         end_date=day.isoformat(), attendance=_attendance(women, men),
-                         site_id=str(site.id) if site else None, topic=topic,
-                         captured_at=f"{day.isoformat()}T10:00:00+00:00", **extra)
+def _activity(
+    session: Session,
+    world: World,
+    project: Project,
+    *,
+    title: str,
+    day: date,
+    kind: str = "demonstration",
+    women: int = 12,
+    men: int = 10,
+    status: str = "submitted",
+    site: Site | None = None,
+    topic: str = "S1.T2",
+    author: User | None = None,
+    **extra: Any,
+) -> Activity:
+    data = activity_data(
+        project,
+        title=title,
+        type=kind,
+        start_date=day.isoformat(),
+        end_date=day.isoformat(),
+        attendance=_attendance(women, men),
+        site_id=str(site.id) if site else None,
+        topic=topic,
+        captured_at=f"{day.isoformat()}T10:00:00+00:00",
+        **extra,
+    )
     # Seeded straight into its review state: one write (and one revision) per activity.
-    return write_activity(session, data=data, existing=None, source="api",
-                          author_id=(author or world.expert).id,
-                          status=None if status == "submitted" else status)
+    return write_activity(
+        session,
+        data=data,
+        existing=None,
+        source="api",
+        author_id=(author or world.expert).id,
+        status=None if status == "submitted" else status,
+    )
 
 
 def add_photo(session: Session, world: World, attachments_dir: Path) -> Attachment:
     """A photo of the first submitted activity, its bytes stored as after a finished upload."""
     data = field_photo()
-    photo = Attachment(id=uuid.uuid4(), activity_id=world.submitted[0].id,
-                       sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                       content_type="image/png", caption="Sorting seed potatoes before storage")
+    photo = Attachment(
+        id=uuid.uuid4(),
+        activity_id=world.submitted[0].id,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        content_type="image/png",
+        caption="Sorting seed potatoes before storage",
+    )
     session.add(photo)
     session.flush()
-    refused = store_complete(session, files=AttachmentFiles(attachments_dir), attachment=photo,
-                             data=data, project_id=world.lso.id)
+    refused = store_complete(
+        session,
+        files=AttachmentFiles(attachments_dir),
+        attachment=photo,
+        data=data,
+        project_id=world.lso.id,
+    )
     assert refused is None, refused
     session.commit()
     return photo
@@ -125,43 +166,95 @@ def build_world(session: Session, *, today: date | None = None) -> World:
     today = today or utcnow().date()
     start = date(today.year - 2, 1, 1)
     end = date(today.year + 2, 12, 31)
-    lso = make_project(session, code="LSO-CPP-POTATO", name="Potato value chain pilot",
-                       country="LSO", thematic_area="TA1", solutions=["S1", "S2"],
-                       partners=["MAFSN", "NAFRA"], priority_product="potato",
-                       start_date=start, end_date=end)
-    storage = make_project(session, code="LSO-DAA-STORE", name="Grain storage demonstration",
-                           kind="DAA", country="LSO", thematic_area="TA2",
-                           solutions=["S4", "S5"], partners=["MAFSN"],
-                           priority_product="maize", start_date=start, end_date=end)
-    eth = make_project(session, code="ETH-CPP-CLIMATE", name="Climate adaptation pilot",
-                       country="ETH", thematic_area="TA3", solutions=["S6", "S7"],
-                       partners=["MoA"], priority_product="teff", start_date=start,
-                       end_date=end)
+    lso = make_project(
+        session,
+        code="LSO-CPP-POTATO",
+        name="Potato value chain pilot",
+        country="LSO",
+        thematic_area="TA1",
+        solutions=["S1", "S2"],
+        partners=["MAFSN", "NAFRA"],
+        priority_product="potato",
+        start_date=start,
+        end_date=end,
+    )
+    storage = make_project(
+        session,
+        code="LSO-DAA-STORE",
+        name="Grain storage demonstration",
+        kind="DAA",
+        country="LSO",
+        thematic_area="TA2",
+        solutions=["S4", "S5"],
+        partners=["MAFSN"],
+        priority_product="maize",
+        start_date=start,
+        end_date=end,
+    )
+    eth = make_project(
+        session,
+        code="ETH-CPP-CLIMATE",
+        name="Climate adaptation pilot",
+        country="ETH",
+        thematic_area="TA3",
+        solutions=["S6", "S7"],
+        partners=["MoA"],
+        priority_product="teff",
+        start_date=start,
+        end_date=end,
+    )
     sites = [
-        make_site(session, lso, name="Maseru demonstration plot", admin_area="Maseru",
-                  lat=-29.316, lon=27.486),
-        make_site(session, lso, name="Leribe farmers' field", admin_area="Leribe",
-                  lat=-28.872, lon=28.046),
-        make_site(session, lso, name="Mohale's Hoek store", admin_area="Mohale's Hoek",
-                  lat=-30.151, lon=27.477),
-        make_site(session, storage, name="Mafeteng warehouse", admin_area="Mafeteng",
-                  lat=-29.823, lon=27.237),
-        make_site(session, eth, name="Hawassa plot", admin_area="Sidama", lat=7.05,
-                  lon=38.48),
+        make_site(
+            session,
+            lso,
+            name="Maseru demonstration plot",
+            admin_area="Maseru",
+            lat=-29.316,
+            lon=27.486,
+        ),
+        make_site(
+            session, lso, name="Leribe farmers' field", admin_area="Leribe", lat=-28.872, lon=28.046
+        ),
+        make_site(
+            session,
+            lso,
+            name="Mohale's Hoek store",
+            admin_area="Mohale's Hoek",
+            lat=-30.151,
+            lon=27.477,
+        ),
+        make_site(
+            session,
+            storage,
+            name="Mafeteng warehouse",
+            admin_area="Mafeteng",
+            lat=-29.823,
+            lon=27.237,
+        ),
+        make_site(session, eth, name="Hawassa plot", admin_area="Sidama", lat=7.05, lon=38.48),
     ]
-    officer = make_user(session, role="country_officer", countries=["LSO"],
-                        username="officer.lso")
+    officer = make_user(session, role="country_officer", countries=["LSO"], username="officer.lso")
     officer.full_name = "Palesa Mokoena"
-    officer_eth = make_user(session, role="country_officer", countries=["ETH"],
-                            username="officer.eth")
-    expert = make_user(session, role="field_expert", projects=[lso, storage],
-                       username="expert.lso")
+    officer_eth = make_user(
+        session, role="country_officer", countries=["ETH"], username="officer.eth"
+    )
+    expert = make_user(session, role="field_expert", projects=[lso, storage], username="expert.lso")
     expert.full_name = "Chen Wei"
     hq = make_user(session, role="hq_analyst", countries=[], username="hq.analyst")
     admin = make_user(session, role="admin", countries=[], username="admin")
     session.add_all([officer, expert])
-    world = World(today=today, lso=lso, lso_storage=storage, eth=eth, sites=sites,
-                  officer=officer, officer_eth=officer_eth, expert=expert, hq=hq, admin=admin)
+    world = World(
+        today=today,
+        lso=lso,
+        lso_storage=storage,
+        eth=eth,
+        sites=sites,
+        officer=officer,
+        officer_eth=officer_eth,
+        expert=expert,
+        hq=hq,
+        admin=admin,
+    )
 
     kinds = ["demonstration", "farmer_training", "field_day", "farmer_training", "workshop"]
     # A year of approved Lesotho activities, more in recent months.
@@ -171,61 +264,129 @@ def build_world(session: Session, *, today: date | None = None) -> World:
             project = lso if (months + n) % 3 else storage
             topic = "S1.T2" if project is lso else "S5.T1"
             site = sites[(months + n) % 3] if project is lso else sites[3]
-            world.approved.append(_activity(
-                session, world, project, title=f"{kind.replace('_', ' ').capitalize()} "
-                f"{months}-{n}", day=min(today, _months_back(today, months, 5 + 7 * n)),
-                kind=kind, women=10 + (months * 3 + n * 5) % 14,
-                men=14 - (months + n) % 6, status="approved", site=site, topic=topic))
+            world.approved.append(
+                _activity(
+                    session,
+                    world,
+                    project,
+                    title=f"{kind.replace('_', ' ').capitalize()} {months}-{n}",
+                    day=min(today, _months_back(today, months, 5 + 7 * n)),
+                    kind=kind,
+                    women=10 + (months * 3 + n * 5) % 14,
+                    men=14 - (months + n) % 6,
+                    status="approved",
+                    site=site,
+                    topic=topic,
+                )
+            )
     # Waiting for review.
-    for title, days, kind in (("Seed potato storage demonstration", 3, "demonstration"),
-                              ("Farmer training on late blight", 6, "farmer_training"),
-                              ("Field day at the Leribe plot", 9, "field_day")):
-        world.submitted.append(_activity(
-            session, world, lso, title=title, day=today - timedelta(days=days), kind=kind,
-            site=sites[1], women=18, men=11))
-    world.late = _activity(session, world, lso, title="Cooperative marketing workshop",
-                           day=_months_back(today, 4), kind="workshop", women=9, men=15,
-                           site=sites[2])
+    for title, days, kind in (
+        ("Seed potato storage demonstration", 3, "demonstration"),
+        ("Farmer training on late blight", 6, "farmer_training"),
+        ("Field day at the Leribe plot", 9, "field_day"),
+    ):
+        world.submitted.append(
+            _activity(
+                session,
+                world,
+                lso,
+                title=title,
+                day=today - timedelta(days=days),
+                kind=kind,
+                site=sites[1],
+                women=18,
+                men=11,
+            )
+        )
+    world.late = _activity(
+        session,
+        world,
+        lso,
+        title="Cooperative marketing workshop",
+        day=_months_back(today, 4),
+        kind="workshop",
+        women=9,
+        men=15,
+        site=sites[2],
+    )
     world.late.late = True
-    world.late.flags = [{"code": "reporting_lag", "field": "start_date",
-                         "message": "reported more than 30 days after it happened"}]
+    world.late.flags = [
+        {
+            "code": "reporting_lag",
+            "field": "start_date",
+            "message": "reported more than 30 days after it happened",
+        }
+    ]
     session.add(world.late)
     world.submitted.append(world.late)
-    world.returned = _activity(session, world, lso, title="Storage bag distribution",
-                               day=today - timedelta(days=20), kind="other", status="returned",
-                               site=sites[0])
-    world.eth_activity = _activity(session, world, eth, title="Drought-tolerant teff trial",
-                                   day=today - timedelta(days=5), kind="demonstration",
-                                   topic="S7.T1", site=sites[4], author=officer_eth)
+    world.returned = _activity(
+        session,
+        world,
+        lso,
+        title="Storage bag distribution",
+        day=today - timedelta(days=20),
+        kind="other",
+        status="returned",
+        site=sites[0],
+    )
+    world.eth_activity = _activity(
+        session,
+        world,
+        eth,
+        title="Drought-tolerant teff trial",
+        day=today - timedelta(days=5),
+        kind="demonstration",
+        topic="S7.T1",
+        site=sites[4],
+        author=officer_eth,
+    )
 
     year, quarter = str(today.year), f"{today.year}Q{(today.month - 1) // 3 + 1}"
-    for indicator, period, value in (("ACTIVITIES", year, 30), ("PARTICIPANTS", year, 600),
-                                     ("WOMEN_SHARE", year, 50), ("ACTIVITIES", quarter, 8),
-                                     ("TRAININGS", year, 10)):
+    for indicator, period, value in (
+        ("ACTIVITIES", year, 30),
+        ("PARTICIPANTS", year, 600),
+        ("WOMEN_SHARE", year, 50),
+        ("ACTIVITIES", quarter, 8),
+        ("TRAININGS", year, 10),
+    ):
         session.add(Target(project_id=lso.id, indicator=indicator, period=period, value=value))
     session.add(Target(project_id=storage.id, indicator="ACTIVITIES", period=year, value=6))
     session.add(Target(project_id=eth.id, indicator="ACTIVITIES", period=year, value=12))
 
     now = utcnow()
-    for n, (name, seen_days, revoked) in enumerate((("Tablet A — Maseru", 1, False),
-                                                    ("Tablet B — Leribe", 12, False),
-                                                    ("Old tablet", 40, True))):
+    for n, (name, seen_days, revoked) in enumerate(
+        (
+            ("Tablet A — Maseru", 1, False),
+            ("Tablet B — Leribe", 12, False),
+            ("Old tablet", 40, True),
+        )
+    ):
         world.tablet_tokens[name] = f"device-token-{n}-for-dashboard-tests"
-        device = Device(id=uuid.uuid4(), user_id=expert.id, label=name, app_version="1.0.3",
-                        token_hash=token_hash(world.tablet_tokens[name]),
-                        enrolled_at=now - timedelta(days=60),
-                        last_seen_at=now - timedelta(days=seen_days), last_seq=40 + seen_days,
-                        revoked_at=now - timedelta(days=30) if revoked else None)
+        device = Device(
+            id=uuid.uuid4(),
+            user_id=expert.id,
+            label=name,
+            app_version="1.0.3",
+            token_hash=token_hash(world.tablet_tokens[name]),
+            enrolled_at=now - timedelta(days=60),
+            last_seen_at=now - timedelta(days=seen_days),
+            last_seq=40 + seen_days,
+            revoked_at=now - timedelta(days=30) if revoked else None,
+        )
         session.add(device)
         world.tablets[name] = device
     # The tablet renamed the second submission while the office corrected its title.
     disputed = world.submitted[1]
     world.conflict = SyncConflict(
-        entity="activity", entity_id=disputed.id, project_id=lso.id,
-        device_id=world.tablets["Tablet A — Maseru"].id, fields=["title"],
+        entity="activity",
+        entity_id=disputed.id,
+        project_id=lso.id,
+        device_id=world.tablets["Tablet A — Maseru"].id,
+        fields=["title"],
         base_values={"title": "Farmer training on blight"},
         server_values={"title": disputed.title},
-        device_values={"title": "Farmer training on late blight (Leribe)"})
+        device_values={"title": "Farmer training on late blight (Leribe)"},
+    )
     session.add(world.conflict)
     session.commit()
     return world

@@ -66,11 +66,25 @@ def _count(session: Session, model: type[SQLModel]) -> int:
 
 def _counts(engine: Engine) -> dict[str, int]:
     with Session(engine) as session:
-        counts = {m.__name__: _count(session, m) for m in (
-            Project, Site, Target, Participant, User, Activity, AttendanceRow,
-            ActivityParticipant, ActivityRevision, Review, Change)}
+        counts = {
+            m.__name__: _count(session, m)
+            for m in (
+                Project,
+                Site,
+                Target,
+                Participant,
+                User,
+                Activity,
+                AttendanceRow,
+                ActivityParticipant,
+                ActivityRevision,
+                Review,
+                Change,
+            )
+        }
         counts["facts"] = session.execute(
-            select(func.count()).select_from(activity_fact)).scalar_one()
+            select(func.count()).select_from(activity_fact)
+        ).scalar_one()
         return counts
 
 
@@ -92,8 +106,13 @@ def test_world_is_grounded_and_valid() -> None:
     assert {p.kind for p in world.projects} == {"CPP", "DAA"}
     assert {region_of(p.country) for p in world.projects} == set(REGIONS)
     products = {(p.country, p.priority_product) for p in world.projects}
-    assert {("LSO", "potato"), ("MWI", "banana"), ("BGD", "jackfruit"), ("TTO", "cocoa"),
-            ("EGY", "date palm")} <= products
+    assert {
+        ("LSO", "potato"),
+        ("MWI", "banana"),
+        ("BGD", "jackfruit"),
+        ("TTO", "cocoa"),
+        ("EGY", "date palm"),
+    } <= products
     assert {"S1", "S4", "S5", "S6", "S7"} <= {s for p in world.projects for s in p.solutions}
     for project in world.projects:
         result = validate_project(project.record(), today=TODAY)
@@ -105,8 +124,13 @@ def test_world_is_grounded_and_valid() -> None:
             assert in_country_bbox(project.country, site.lat, site.lon, margin_deg=0), site
     for target in world.targets:
         assert validate_target(target.record()).ok, target
-    assert {t.indicator for t in world.targets} >= {"ACTIVITIES", "PARTICIPANTS", "TRAININGS",
-                                                     "DEMONSTRATIONS", "WOMEN_PARTICIPANTS"}
+    assert {t.indicator for t in world.targets} >= {
+        "ACTIVITIES",
+        "PARTICIPANTS",
+        "TRAININGS",
+        "DEMONSTRATIONS",
+        "WOMEN_PARTICIPANTS",
+    }
     assert any("Q" in t.period for t in world.targets)
     assert any(t.sex == "female" for t in world.targets)
     for participant in world.participants:
@@ -133,8 +157,11 @@ def test_activities_are_valid_and_plausible() -> None:
         for activity in world.project_activities(project):
             data = activity.data
             result = validate_activity(data, project=project.facts(), sites=sites, today=TODAY)
-            assert result.ok and not result.warnings, (data["title"], result.errors,
-                                                       result.warnings)
+            assert result.ok and not result.warnings, (
+                data["title"],
+                result.errors,
+                result.warnings,
+            )
             assert date.fromisoformat(data["end_date"]) < TODAY
             solution = SOLUTIONS[TOPICS[data["topic"]].solution]
             assert data["modality"] in solution.modalities
@@ -165,9 +192,13 @@ def test_activities_are_valid_and_plausible() -> None:
 def test_same_seed_same_world_other_seed_other_world() -> None:
     def fingerprint(seed: int) -> tuple[Any, ...]:
         world = build_world(seed=seed, size="tiny", today=TODAY)
-        return ([p.id for p in world.projects], [s.id for s in world.sites],
-                [u.username for u in world.users], world.activity_counts,
-                [(a.data["id"], a.data["attendance"], a.status) for a in world.activities()])
+        return (
+            [p.id for p in world.projects],
+            [s.id for s in world.sites],
+            [u.username for u in world.users],
+            world.activity_counts,
+            [(a.data["id"], a.data["attendance"], a.status) for a in world.activities()],
+        )
 
     assert fingerprint(SEED) == fingerprint(SEED)
     assert fingerprint(SEED)[0] != fingerprint(SEED + 1)[0]
@@ -210,8 +241,7 @@ def test_load_then_load_again(engine: Engine) -> None:
     _logins_work(engine, again.logins)
 
 
-def test_interrupted_load_is_completed(engine: Engine,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_load_is_completed(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(server.demo.load, "CHUNK", 40)
     written: list[int] = []
 
@@ -239,12 +269,22 @@ def _table(model: type[SQLModel]) -> Table:
 
 def _snapshot(session: Session, activity_id: uuid.UUID) -> dict[str, Any]:
     """What one activity left in every table, without ids and times (which always differ)."""
-    skip = {"id", "activity_id", "entity_id", "created_at", "updated_at", "submitted_at",
-            "at", "seq"}
+    skip = {
+        "id",
+        "activity_id",
+        "entity_id",
+        "created_at",
+        "updated_at",
+        "submitted_at",
+        "at",
+        "seq",
+    }
 
     def rows(statement: Any) -> list[dict[str, Any]]:
-        return [{k: v for k, v in dict(r._mapping).items() if k not in skip}
-                for r in session.execute(statement)]
+        return [
+            {k: v for k, v in dict(r._mapping).items() if k not in skip}
+            for r in session.execute(statement)
+        ]
 
     def of_activity(model: type[SQLModel], *order: str) -> list[dict[str, Any]]:
         table = _table(model)
@@ -258,15 +298,18 @@ def _snapshot(session: Session, activity_id: uuid.UUID) -> dict[str, Any]:
         revision["data"] = {k: v for k, v in revision["data"].items() if k != "id"}
     # SQL NULL and JSON null read back alike; ask the database which one it holds.
     documents = [c for c in activity.c if isinstance(c.type, JSON)]
-    sql_nulls = session.execute(select(*(c.is_(None) for c in documents))
-                                .where(activity.c.id == activity_id)).one()
+    sql_nulls = session.execute(
+        select(*(c.is_(None) for c in documents)).where(activity.c.id == activity_id)
+    ).one()
     return {
         "sql_nulls": dict(zip([c.name for c in documents], sql_nulls, strict=True)),
-        "activity": {k: v for k, v in rows(select(activity).where(
-            activity.c.id == activity_id))[0].items() if k != "flags"},
+        "activity": {
+            k: v
+            for k, v in rows(select(activity).where(activity.c.id == activity_id))[0].items()
+            if k != "flags"
+        },
         "attendance": of_activity(AttendanceRow, "id"),
-        "participants": sorted(str(r["participant_id"])
-                               for r in of_activity(ActivityParticipant)),
+        "participants": sorted(str(r["participant_id"]) for r in of_activity(ActivityParticipant)),
         "revisions": revisions,
         "reviews": of_activity(Review),
         "audit": of_activity(AuditEntry),
@@ -276,9 +319,13 @@ def _snapshot(session: Session, activity_id: uuid.UUID) -> dict[str, Any]:
 
 
 def _copy(activity: DemoActivity) -> DemoActivity:
-    return DemoActivity(data={**activity.data, "id": str(uuid.uuid4())}, author=activity.author,
-                        received_at=activity.received_at, flags=activity.flags,
-                        review=activity.review)
+    return DemoActivity(
+        data={**activity.data, "id": str(uuid.uuid4())},
+        author=activity.author,
+        received_at=activity.received_at,
+        flags=activity.flags,
+        review=activity.review,
+    )
 
 
 @pytest.mark.parametrize("which", ["approved roster", "returned", "submitted"])
@@ -288,9 +335,11 @@ def test_bulk_load_matches_the_everyday_write_paths(engine: Engine, which: str) 
     log, indicator facts)."""
     load_demo(engine, seed=SEED, size="tiny", today=TODAY)
     world = build_world(seed=SEED, size="tiny", today=TODAY)
-    wanted = {"approved roster": lambda a: a.status == "approved" and a.data["participant_ids"],
-              "returned": lambda a: a.status == "returned",
-              "submitted": lambda a: a.status == "submitted"}[which]
+    wanted = {
+        "approved roster": lambda a: a.status == "approved" and a.data["participant_ids"],
+        "returned": lambda a: a.status == "returned",
+        "submitted": lambda a: a.status == "submitted",
+    }[which]
     original = next(a for a in world.activities() if wanted(a))
     bulk, generic = _copy(original), _copy(original)
 
@@ -301,15 +350,26 @@ def test_bulk_load_matches_the_everyday_write_paths(engine: Engine, which: str) 
         write_demo_activities(session, [bulk], user_ids=user_ids, countries=countries)
     with session_scope(engine) as session:
         users = {u.username: u for u in session.execute(select(User)).scalars()}
-        write_activity(session, data=generic.data, existing=None, source="demo",
-                       author_id=users[generic.author].id, status="submitted")
+        write_activity(
+            session,
+            data=generic.data,
+            existing=None,
+            source="demo",
+            author_id=users[generic.author].id,
+            status="submitted",
+        )
     if generic.review is not None:
         with session_scope(engine) as session:
             reviewer = session.execute(
-                select(User).where(col(User.username) == generic.review.reviewer)).scalar_one()
-            review_activity(session, caller=Caller(user=reviewer),
-                            activity_id=uuid.UUID(generic.data["id"]),
-                            action=generic.review.action, comment=generic.review.comment)
+                select(User).where(col(User.username) == generic.review.reviewer)
+            ).scalar_one()
+            review_activity(
+                session,
+                caller=Caller(user=reviewer),
+                activity_id=uuid.UUID(generic.data["id"]),
+                action=generic.review.action,
+                comment=generic.review.comment,
+            )
 
     with Session(engine) as session:
         made_in_bulk = _snapshot(session, uuid.UUID(bulk.data["id"]))
@@ -335,8 +395,12 @@ def configured(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _printed_logins(text: str) -> list[Login]:
-    rows = re.findall(r"^  (\S+)\s+(admin|hq_analyst|country_officer|field_expert)\s+(.+?)\s+"
-                      r"(\S{16})$", text, re.MULTILINE)
+    rows = re.findall(
+        r"^  (\S+)\s+(admin|hq_analyst|country_officer|field_expert)\s+(.+?)\s+"
+        r"(\S{16})$",
+        text,
+        re.MULTILINE,
+    )
     return [Login(*row) for row in rows]
 
 
@@ -347,8 +411,7 @@ def test_demo_command_twice(configured: str, capsys: pytest.CaptureFixture[str])
     assert "http://127.0.0.1:8000" in out
     first = _printed_logins(out)
     assert {x.role for x in first} == {r.value for r in Role}
-    assert (first[0].username, first[0].role, first[0].scope) == ("admin", "admin",
-                                                                  "all countries")
+    assert (first[0].username, first[0].role, first[0].scope) == ("admin", "admin", "all countries")
 
     assert main(["demo", "--size", "tiny"]) == 0
     out = capsys.readouterr().out
@@ -369,8 +432,8 @@ def test_demo_command_twice(configured: str, capsys: pytest.CaptureFixture[str])
 
 
 def test_demo_command_needs_an_initialised_database(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PILOTMON_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     get_settings.cache_clear()
     dispose_engines()

@@ -38,32 +38,71 @@ def world(session: Session) -> World:
     found = World(session)
     project_lso, project_ken = found.project_lso, found.project_ken
     session.add_all([project_lso, project_ken])
-    person = Participant(project_id=project_lso.id, code="QR-7", sex="female", birth_year=1994,
-                         name="Palesa Secret-Name")
+    person = Participant(
+        project_id=project_lso.id,
+        code="QR-7",
+        sex="female",
+        birth_year=1994,
+        name="Palesa Secret-Name",
+    )
     session.add(person)
     session.flush()
     for day, kind in (("2025-07-02", "farmer_training"), ("2025-08-20", "expert_deployment")):
-        write_activity(session, data=activity_data(
-            project_lso, start_date=day, end_date=day, type=kind, topic="S2.T3", modality="P",
-            participant_ids=[str(person.id)], attendance=[
-                {"sex": "female", "age_band": "youth", "category": "farmer",
-                 "disability": True, "count": 7},
-                {"sex": "male", "age_band": "senior", "category": "official",
-                 "disability": False, "count": 3}]),
-            existing=None, source="api", author_id=None, status="approved")
-    session.add(Target(project_id=project_lso.id, indicator="PARTICIPANTS", period="2025Q3",
-                       value=40))
-    session.add(Target(project_id=project_lso.id, indicator="PARTICIPANTS", period="2025",
-                       value=100, sex="female"))
+        write_activity(
+            session,
+            data=activity_data(
+                project_lso,
+                start_date=day,
+                end_date=day,
+                type=kind,
+                topic="S2.T3",
+                modality="P",
+                participant_ids=[str(person.id)],
+                attendance=[
+                    {
+                        "sex": "female",
+                        "age_band": "youth",
+                        "category": "farmer",
+                        "disability": True,
+                        "count": 7,
+                    },
+                    {
+                        "sex": "male",
+                        "age_band": "senior",
+                        "category": "official",
+                        "disability": False,
+                        "count": 3,
+                    },
+                ],
+            ),
+            existing=None,
+            source="api",
+            author_id=None,
+            status="approved",
+        )
+    session.add(
+        Target(project_id=project_lso.id, indicator="PARTICIPANTS", period="2025Q3", value=40)
+    )
+    session.add(
+        Target(
+            project_id=project_lso.id,
+            indicator="PARTICIPANTS",
+            period="2025",
+            value=100,
+            sex="female",
+        )
+    )
     session.commit()
     detach(session)
     return found
 
 
-def _json_rows(client: TestClient, world: World, code: str, group_by: str,
-               who: str = "hq") -> list[dict[str, Any]]:
-    response = client.get(f"/api/v1/indicators/{code}/values", params={"group_by": group_by},
-                          headers=world.auth(who))
+def _json_rows(
+    client: TestClient, world: World, code: str, group_by: str, who: str = "hq"
+) -> list[dict[str, Any]]:
+    response = client.get(
+        f"/api/v1/indicators/{code}/values", params={"group_by": group_by}, headers=world.auth(who)
+    )
     assert response.status_code == 200, response.text
     return response.json()["rows"]
 
@@ -79,9 +118,11 @@ def _csv_text(value: Any) -> str:
 def test_indicator_csv_reads_back_equal_to_json(client: TestClient, world: World) -> None:
     for code, group_by in COMBINATIONS:
         expected = _json_rows(client, world, code, group_by)
-        response = client.get("/api/v1/exports/indicators.csv",
-                              params={"indicator": code, "group_by": group_by},
-                              headers=world.auth("hq"))
+        response = client.get(
+            "/api/v1/exports/indicators.csv",
+            params={"indicator": code, "group_by": group_by},
+            headers=world.auth("hq"),
+        )
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/csv")
         assert "attachment" in response.headers["content-disposition"]
@@ -94,32 +135,42 @@ def test_indicator_csv_reads_back_equal_to_json(client: TestClient, world: World
 def test_indicator_xlsx_reads_back_equal_to_json(client: TestClient, world: World) -> None:
     for code, group_by in COMBINATIONS:
         expected = _json_rows(client, world, code, group_by)
-        response = client.get("/api/v1/exports/indicators.xlsx",
-                              params={"indicator": code, "group_by": group_by},
-                              headers=world.auth("hq"))
+        response = client.get(
+            "/api/v1/exports/indicators.xlsx",
+            params={"indicator": code, "group_by": group_by},
+            headers=world.auth("hq"),
+        )
         assert response.status_code == 200, response.text
         sheet = load_workbook(io.BytesIO(response.content)).active
         assert sheet is not None
         assert sheet.freeze_panes == "A2"
         header = [c.value for c in sheet[1]]
         assert all(c.font.bold for c in sheet[1])
-        rows = [dict(zip(header, (c.value for c in row), strict=True))
-                for row in sheet.iter_rows(min_row=2)]
+        rows = [
+            dict(zip(header, (c.value for c in row), strict=True))
+            for row in sheet.iter_rows(min_row=2)
+        ]
         assert rows == expected, code
 
 
 def test_indicator_export_refuses_bad_keys(client: TestClient, world: World) -> None:
-    response = client.get("/api/v1/exports/indicators.csv",
-                          params={"indicator": "ACTIVITIES", "group_by": "sex"},
-                          headers=world.auth("hq"))
+    response = client.get(
+        "/api/v1/exports/indicators.csv",
+        params={"indicator": "ACTIVITIES", "group_by": "sex"},
+        headers=world.auth("hq"),
+    )
     assert response.status_code == 400
     assert response.json()["detail"][0]["field"] == "group_by"
 
 
-def test_activity_exports_are_scoped_and_never_name_participants(client: TestClient,
-                                                                 world: World) -> None:
-    for who, countries, count in (("hq", {"LSO", "KEN"}, 4), ("officer_ken", {"KEN"}, 1),
-                                  ("officer_lso", {"LSO"}, 3)):
+def test_activity_exports_are_scoped_and_never_name_participants(
+    client: TestClient, world: World
+) -> None:
+    for who, countries, count in (
+        ("hq", {"LSO", "KEN"}, 4),
+        ("officer_ken", {"KEN"}, 1),
+        ("officer_lso", {"LSO"}, 3),
+    ):
         response = client.get("/api/v1/exports/activities.csv", headers=world.auth(who))
         assert response.status_code == 200, response.text
         assert b"Secret-Name" not in response.content
@@ -136,64 +187,93 @@ def test_activity_exports_are_scoped_and_never_name_participants(client: TestCli
 
 
 def test_activity_export_columns_and_types(client: TestClient, world: World) -> None:
-    response = client.get("/api/v1/exports/activities.xlsx",
-                          params={"activity_type": "expert_deployment"},
-                          headers=world.auth("hq"))
+    response = client.get(
+        "/api/v1/exports/activities.xlsx",
+        params={"activity_type": "expert_deployment"},
+        headers=world.auth("hq"),
+    )
     sheet = load_workbook(io.BytesIO(response.content)).active
     assert sheet is not None
     header = [c.value for c in sheet[1]]
-    [row] = [dict(zip(header, (c.value for c in r), strict=True))
-             for r in sheet.iter_rows(min_row=2)]
+    [row] = [
+        dict(zip(header, (c.value for c in r), strict=True)) for r in sheet.iter_rows(min_row=2)
+    ]
     assert row["country"] == "LSO" and row["region"] == "RBJ"
     assert row["thematic_area"] == "TA1" and row["solution"] == "S2"
-    assert (row["participants"], row["women"], row["men"], row["youth"], row["pwd"]) == \
-        (10, 7, 3, 7, 7)
+    assert (row["participants"], row["women"], row["men"], row["youth"], row["pwd"]) == (
+        10,
+        7,
+        3,
+        7,
+        7,
+    )
     assert row["roster_participants"] == 1
     assert row["start_date"].year == 2025  # a real date cell, not text
     assert row["late"] is False
-    bad = client.get("/api/v1/exports/activities.csv", params={"country": "XXX"},
-                     headers=world.auth("hq"))
+    bad = client.get(
+        "/api/v1/exports/activities.csv", params={"country": "XXX"}, headers=world.auth("hq")
+    )
     assert bad.status_code in (400, 422)
     assert bad.json()["detail"][0]["field"] == "country"
 
 
 def test_dhis2_data_values_follow_the_mapping(client: TestClient, world: World) -> None:
     mapping = load_mapping(BUNDLED_MAPPING)
-    response = client.get("/api/v1/exports/dhis2/dataValueSets.json",
-                          params={"period": "2025", "period_type": "quarterly"},
-                          headers=world.auth("hq"))
+    response = client.get(
+        "/api/v1/exports/dhis2/dataValueSets.json",
+        params={"period": "2025", "period_type": "quarterly"},
+        headers=world.auth("hq"),
+    )
     assert response.status_code == 200, response.text
     values = response.json()["dataValues"]
     assert set(response.json()) == {"dataValues"}
-    assert values and all(set(v) == {"dataElement", "period", "orgUnit", "categoryOptionCombo",
-                                     "value"} for v in values)
+    assert values and all(
+        set(v) == {"dataElement", "period", "orgUnit", "categoryOptionCombo", "value"}
+        for v in values
+    )
     lso = mapping.org_units["LSO"]
-    activities = {v["period"]: v["value"] for v in values
-                  if v["dataElement"] == mapping.data_elements["ACTIVITIES"].uid
-                  and v["orgUnit"] == lso}
+    activities = {
+        v["period"]: v["value"]
+        for v in values
+        if v["dataElement"] == mapping.data_elements["ACTIVITIES"].uid and v["orgUnit"] == lso
+    }
     assert activities == {"2025Q1": "1", "2025Q3": "2"}
     participants = mapping.data_elements["PARTICIPANTS"].uid
     combo = mapping.combos["sex|age_band"]["female|youth"]
-    assert [v["value"] for v in values if v["dataElement"] == participants
-            and v["orgUnit"] == lso and v["period"] == "2025Q3"
-            and v["categoryOptionCombo"] == combo] == ["14"]
-    expert_days = [v for v in values
-                   if v["dataElement"] == mapping.data_elements["EXPERT_DAYS"].uid]
-    assert [(v["period"], v["value"]) for v in expert_days if v["orgUnit"] == lso] == \
-        [("2025Q1", "0"), ("2025Q3", "2")]
-    monthly = client.get("/api/v1/exports/dhis2/dataValueSets.json",
-                         params={"period": "2025Q3", "period_type": "monthly"},
-                         headers=world.auth("officer_ken")).json()["dataValues"]
+    assert [
+        v["value"]
+        for v in values
+        if v["dataElement"] == participants
+        and v["orgUnit"] == lso
+        and v["period"] == "2025Q3"
+        and v["categoryOptionCombo"] == combo
+    ] == ["14"]
+    expert_days = [
+        v for v in values if v["dataElement"] == mapping.data_elements["EXPERT_DAYS"].uid
+    ]
+    assert [(v["period"], v["value"]) for v in expert_days if v["orgUnit"] == lso] == [
+        ("2025Q1", "0"),
+        ("2025Q3", "2"),
+    ]
+    monthly = client.get(
+        "/api/v1/exports/dhis2/dataValueSets.json",
+        params={"period": "2025Q3", "period_type": "monthly"},
+        headers=world.auth("officer_ken"),
+    ).json()["dataValues"]
     assert monthly == []  # KEN has nothing in Q3, and LSO is out of the officer's scope
 
 
-def test_dhis2_bad_requests_and_unmapped_countries(client: TestClient, world: World,
-                                                   settings: Any, tmp_path: Path) -> None:
-    for params, field in (({"period": "Q3"}, "period"),
-                          ({"period": "2025-07", "period_type": "yearly"}, "period_type"),
-                          ({"period": "2025", "indicators": "WOMEN_SHARE"}, "indicators")):
-        response = client.get("/api/v1/exports/dhis2/dataValueSets.json", params=params,
-                              headers=world.auth("hq"))
+def test_dhis2_bad_requests_and_unmapped_countries(
+    client: TestClient, world: World, settings: Any, tmp_path: Path
+) -> None:
+    for params, field in (
+        ({"period": "Q3"}, "period"),
+        ({"period": "2025-07", "period_type": "yearly"}, "period_type"),
+        ({"period": "2025", "indicators": "WOMEN_SHARE"}, "indicators"),
+    ):
+        response = client.get(
+            "/api/v1/exports/dhis2/dataValueSets.json", params=params, headers=world.auth("hq")
+        )
         assert response.status_code == 400, params
         assert response.json()["detail"][0]["field"] == field
     raw = json.loads(BUNDLED_MAPPING.read_text())
@@ -201,21 +281,34 @@ def test_dhis2_bad_requests_and_unmapped_countries(client: TestClient, world: Wo
     custom = tmp_path / "mapping.json"
     custom.write_text(json.dumps(raw))
     settings.dhis2_mapping = custom
-    response = client.get("/api/v1/exports/dhis2/dataValueSets.json",
-                          params={"period": "2025"}, headers=world.auth("hq"))
+    response = client.get(
+        "/api/v1/exports/dhis2/dataValueSets.json",
+        params={"period": "2025"},
+        headers=world.auth("hq"),
+    )
     assert response.headers["x-unmapped-countries"] == "KEN"
     assert {v["orgUnit"] for v in response.json()["dataValues"]} == {raw["orgUnits"]["LSO"]}
 
 
-@pytest.mark.parametrize(("change", "words"), [
-    (lambda m: m["dataElements"]["ACTIVITIES"].update(id="not-a-uid"),
-     "dataElements.ACTIVITIES.id"),
-    (lambda m: m["categoryOptionCombos"]["sex"].pop("female"), "categoryOptionCombos.sex.female"),
-    (lambda m: m["dataElements"]["ACTIVITIES"].update(disaggregation=["sex"]),
-     "only participant indicators"),
-    (lambda m: m["orgUnits"].update(XXX="a1234567890"), "orgUnits.XXX"),
-    (lambda m: m["dataElements"].update(HAPPINESS={"id": "a1234567890"}), "HAPPINESS"),
-])
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (
+            lambda m: m["dataElements"]["ACTIVITIES"].update(id="not-a-uid"),
+            "dataElements.ACTIVITIES.id",
+        ),
+        (
+            lambda m: m["categoryOptionCombos"]["sex"].pop("female"),
+            "categoryOptionCombos.sex.female",
+        ),
+        (
+            lambda m: m["dataElements"]["ACTIVITIES"].update(disaggregation=["sex"]),
+            "only participant indicators",
+        ),
+        (lambda m: m["orgUnits"].update(XXX="a1234567890"), "orgUnits.XXX"),
+        (lambda m: m["dataElements"].update(HAPPINESS={"id": "a1234567890"}), "HAPPINESS"),
+    ],
+)
 def test_a_bad_mapping_file_says_what_is_wrong(tmp_path: Path, change: Any, words: str) -> None:
     raw = json.loads(BUNDLED_MAPPING.read_text())
     change(raw)
@@ -242,26 +335,42 @@ def test_iati_export_is_valid_against_the_2_03_schema(client: TestClient, world:
     schema.assertValid(document)
     activities = document.findall("iati-activity")
     assert len(activities) == 2
-    lso = next(a for a in activities
-               if a.findtext("iati-identifier") == f"XM-DAC-41140-{world.project_lso.code}")
+    lso = next(
+        a
+        for a in activities
+        if a.findtext("iati-identifier") == f"XM-DAC-41140-{world.project_lso.code}"
+    )
     assert lso.find("recipient-country").get("code") == "LS"
-    participants = next(r for r in lso.findall("result")
-                        if r.findtext("title/narrative") == "Participants")
+    participants = next(
+        r for r in lso.findall("result") if r.findtext("title/narrative") == "Participants"
+    )
     period = participants.find("indicator/period")
     assert period.find("period-start").get("iso-date") == "2025-01-01"
-    targets = {(t.find("dimension").get("value") if t.find("dimension") is not None else None,
-                t.get("value")) for t in period.findall("target")}
+    targets = {
+        (
+            t.find("dimension").get("value") if t.find("dimension") is not None else None,
+            t.get("value"),
+        )
+        for t in period.findall("target")
+    }
     assert targets == {(None, "500"), ("female", "100")}
-    by_sex = {a.find("dimension").get("value"): a.get("value")
-              for a in period.findall("actual") if a.find("dimension") is not None}
+    by_sex = {
+        a.find("dimension").get("value"): a.get("value")
+        for a in period.findall("actual")
+        if a.find("dimension") is not None
+    }
     # approved only by default: the two Q3 activities, not the submitted one of March
     assert by_sex == {"female": "14", "male": "6"}
-    assert [a.get("value") for a in period.findall("actual")
-            if a.find("dimension") is None] == ["20"]
-    quarterly = client.get("/api/v1/exports/iati.xml",
-                           params={"period_type": "quarterly", "status": "submitted,approved"},
-                           headers=world.auth("officer_ken"))
+    assert [a.get("value") for a in period.findall("actual") if a.find("dimension") is None] == [
+        "20"
+    ]
+    quarterly = client.get(
+        "/api/v1/exports/iati.xml",
+        params={"period_type": "quarterly", "status": "submitted,approved"},
+        headers=world.auth("officer_ken"),
+    )
     document = etree.fromstring(quarterly.content)
     schema.assertValid(document)
-    assert [a.findtext("iati-identifier") for a in document.findall("iati-activity")] == \
-        [f"XM-DAC-41140-{world.project_ken.code}"]
+    assert [a.findtext("iati-identifier") for a in document.findall("iati-activity")] == [
+        f"XM-DAC-41140-{world.project_ken.code}"
+    ]

@@ -26,8 +26,11 @@ ACTIVITY_VALUE = {
     "ACTIVITIES": lambda a: 1,
     "DEMONSTRATIONS": lambda a: int(a.type == "demonstration"),
     "TRAININGS": lambda a: int(a.type == "farmer_training"),
-    "EXPERT_DAYS": lambda a: a.experts_count * ((a.end_date - a.start_date).days + 1)
-    if a.type == "expert_deployment" else 0,
+    "EXPERT_DAYS": lambda a: (
+        a.experts_count * ((a.end_date - a.start_date).days + 1)
+        if a.type == "expert_deployment"
+        else 0
+    ),
 }
 CONDITION: dict[str, tuple[str, Any] | None] = {
     "PARTICIPANTS": None,
@@ -73,7 +76,8 @@ def dimensions(a: Activity, project: Project) -> dict[str, Any]:
         "country": project.country,
         "project": project.code,
         "site": str(a.site_id) if a.site_id else None,
-        "thematic_area": SOLUTIONS[topic.solution].thematic_area if topic
+        "thematic_area": SOLUTIONS[topic.solution].thematic_area
+        if topic
         else project.thematic_area,
         "solution": topic.solution if topic else None,
         "topic": a.topic or None,
@@ -87,10 +91,15 @@ def dimensions(a: Activity, project: Project) -> dict[str, Any]:
     }
 
 
-def counted(records: Records, *, statuses: Iterable[str] = ("submitted", "approved"),
-            filters: Mapping[str, Iterable[str]] | None = None, date_from: date | None = None,
-            date_to: date | None = None,
-            projects: set[uuid.UUID] | None = None) -> list[tuple[Activity, dict[str, Any]]]:
+def counted(
+    records: Records,
+    *,
+    statuses: Iterable[str] = ("submitted", "approved"),
+    filters: Mapping[str, Iterable[str]] | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    projects: set[uuid.UUID] | None = None,
+) -> list[tuple[Activity, dict[str, Any]]]:
     found = []
     wanted = set(statuses)
     for a in records.activities:
@@ -117,8 +126,9 @@ def _share(n: int, p: int) -> float | None:
     return round(100 * n / p, 2) if p else None
 
 
-def values(records: Records, code: str, group_by: tuple[str, ...] = (),
-           **where: Any) -> dict[tuple[Any, ...], Any]:
+def values(
+    records: Records, code: str, group_by: tuple[str, ...] = (), **where: Any
+) -> dict[tuple[Any, ...], Any]:
     """{group values (in group_by order): value} for every indicator but TARGET_ACHIEVEMENT."""
     rows = counted(records, **where)
     attendance_keys = [k for k in group_by if k in ATTENDANCE_KEYS]
@@ -146,9 +156,12 @@ def values(records: Records, code: str, group_by: tuple[str, ...] = (),
                 person = records.participants[pid]
                 if person.deleted:
                     continue
-                extra = {"sex": person.sex, "category": person.category,
-                         "disability": person.disability,
-                         "age_band": age_band_at(person.birth_year, a.start_date.year)}
+                extra = {
+                    "sex": person.sex,
+                    "category": person.category,
+                    "disability": person.disability,
+                    "age_band": age_band_at(person.birth_year, a.start_date.year),
+                }
                 people.setdefault(key_of(dims, extra), set()).add(pid)
         return {k: len(v) for k, v in people.items()}
     condition = CONDITION[code]
@@ -157,8 +170,12 @@ def values(records: Records, code: str, group_by: tuple[str, ...] = (),
         if not attendance_keys:
             sums.setdefault(key_of(dims, {}), [0, 0])
         for line in records.attendance.get(a.id, []):
-            extra = {"sex": line.sex, "age_band": line.age_band, "category": line.category,
-                     "disability": line.disability}
+            extra = {
+                "sex": line.sex,
+                "age_band": line.age_band,
+                "category": line.category,
+                "disability": line.disability,
+            }
             pair = sums.setdefault(key_of(dims, extra), [0, 0])
             pair[0] += line.count
             if condition is None or extra[condition[0]] == condition[1]:
@@ -172,11 +189,15 @@ def values(records: Records, code: str, group_by: tuple[str, ...] = (),
     return {k: n for k, (_, n) in sums.items()}
 
 
-def target_values(records: Records, group_by: tuple[str, ...] = (), *,
-                  statuses: Iterable[str] = ("submitted", "approved"),
-                  projects: set[uuid.UUID] | None = None,
-                  date_from: date | None = None,
-                  date_to: date | None = None) -> dict[tuple[Any, ...], tuple[Any, Any, Any]]:
+def target_values(
+    records: Records,
+    group_by: tuple[str, ...] = (),
+    *,
+    statuses: Iterable[str] = ("submitted", "approved"),
+    projects: set[uuid.UUID] | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> dict[tuple[Any, ...], tuple[Any, Any, Any]]:
     """{(group values..., indicator, period, sex): (target, actual, achievement)}."""
     grouped: dict[tuple[Any, ...], list[tuple[float, Any]]] = defaultdict(list)
     for t in records.targets:
@@ -188,16 +209,28 @@ def target_values(records: Records, group_by: tuple[str, ...] = (), *,
             continue
         sexed = t.sex is not None and t.indicator in (*CONDITION, "UNIQUE_PARTICIPANTS")
         keys: tuple[str, ...] = ("sex",) if sexed else ()
-        found = values(records, t.indicator, keys, statuses=statuses, projects={project.id},
-                       date_from=first, date_to=last)
+        found = values(
+            records,
+            t.indicator,
+            keys,
+            statuses=statuses,
+            projects={project.id},
+            date_from=first,
+            date_to=last,
+        )
         if sexed:
             actual = found.get((t.sex,), None if t.indicator == "WOMEN_SHARE" else 0)
         else:
             actual = found.get((), None if t.indicator == "WOMEN_SHARE" else 0)
-        attrs = {"project": project.code, "country": project.country,
-                 "region": region_of(project.country), "thematic_area": project.thematic_area}
+        attrs = {
+            "project": project.code,
+            "country": project.country,
+            "region": region_of(project.country),
+            "thematic_area": project.thematic_area,
+        }
         grouped[(*(attrs[k] for k in group_by), t.indicator, t.period, t.sex)].append(
-            (t.value, actual))
+            (t.value, actual)
+        )
     result = {}
     for key, members in grouped.items():
         known = [a for _, a in members if a is not None]

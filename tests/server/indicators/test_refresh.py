@@ -53,8 +53,7 @@ CHECKED = (
 def snapshot(session: Session) -> dict[str, list[tuple[str, ...]]]:
     """Every roll-up row, as sorted text tuples (comparable across a rebuild)."""
     return {
-        table.name: sorted(tuple(str(v) for v in row)
-                           for row in session.execute(sa.select(table)))
+        table.name: sorted(tuple(str(v) for v in row) for row in session.execute(sa.select(table)))
         for table in (activity_fact, *CUBES.values(), roster_fact, *ROSTER_CUBES)
     }
 
@@ -70,59 +69,90 @@ def assert_consistent(session: Session) -> None:
     incremental = snapshot(session)
     records = naive.load(session)
     for code, keys in CHECKED:
-        rows = indicator_values(session, caller=None, query=parse_values_query(
-            code=code, group_by=",".join(keys))).rows
+        rows = indicator_values(
+            session, caller=None, query=parse_values_query(code=code, group_by=",".join(keys))
+        ).rows
         assert naive.rows_as_map(rows, keys) == naive.values(records, code, keys), code
     rebuild_all(session)
     assert snapshot(session) == incremental
     session.rollback()
 
 
-operations = st.lists(st.one_of(
-    st.tuples(st.just("create"), st.integers(0, 50)),
-    st.tuples(st.just("edit"), st.integers(0, 50), st.fixed_dictionaries({}, optional={
-        "attendance": attendance_rows,
-        "topic": st.sampled_from((None, "S1.T1", "S6.T2", "S9.T1")),
-        "type": st.sampled_from(("demonstration", "expert_deployment", "workshop")),
-        "start_date": st.integers(0, 300).map(
-            lambda d: (date(2024, 12, 1) + timedelta(days=d)).isoformat()),
-        "modality": st.sampled_from((None, "P", "K")),
-        "experts_count": st.integers(0, 4),
-        "roster": st.lists(st.integers(0, 3), max_size=3, unique=True),
-    })),
-    st.tuples(st.just("status"), st.integers(0, 50), st.sampled_from(STATUSES)),
-    st.tuples(st.just("delete"), st.integers(0, 50)),
-    st.tuples(st.just("move_project"), st.integers(0, 5), st.sampled_from(COUNTRIES),
-              st.sampled_from(THEMATIC_AREAS)),
-    st.tuples(st.just("forget_participant"), st.integers(0, 5), st.integers(0, 3)),
-    st.tuples(st.just("commit")),
-), min_size=1, max_size=20)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("create"), st.integers(0, 50)),
+        st.tuples(
+            st.just("edit"),
+            st.integers(0, 50),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "attendance": attendance_rows,
+                    "topic": st.sampled_from((None, "S1.T1", "S6.T2", "S9.T1")),
+                    "type": st.sampled_from(("demonstration", "expert_deployment", "workshop")),
+                    "start_date": st.integers(0, 300).map(
+                        lambda d: (date(2024, 12, 1) + timedelta(days=d)).isoformat()
+                    ),
+                    "modality": st.sampled_from((None, "P", "K")),
+                    "experts_count": st.integers(0, 4),
+                    "roster": st.lists(st.integers(0, 3), max_size=3, unique=True),
+                },
+            ),
+        ),
+        st.tuples(st.just("status"), st.integers(0, 50), st.sampled_from(STATUSES)),
+        st.tuples(st.just("delete"), st.integers(0, 50)),
+        st.tuples(
+            st.just("move_project"),
+            st.integers(0, 5),
+            st.sampled_from(COUNTRIES),
+            st.sampled_from(THEMATIC_AREAS),
+        ),
+        st.tuples(st.just("forget_participant"), st.integers(0, 5), st.integers(0, 3)),
+        st.tuples(st.just("commit")),
+    ),
+    min_size=1,
+    max_size=20,
+)
 
 
 def apply(session: Session, built: Built, op: tuple[Any, ...], spec: dict[str, Any]) -> None:
     live = [a for a in built.activities if not a.deleted]
     kind = op[0]
     if kind == "create":
-        built.activities.append(write_activity(
-            session, data=activity_payload(spec, built), existing=None, source="push",
-            author_id=None, status="submitted"))
+        built.activities.append(
+            write_activity(
+                session,
+                data=activity_payload(spec, built),
+                existing=None,
+                source="push",
+                author_id=None,
+                status="submitted",
+            )
+        )
     elif kind == "edit" and live:
         activity = live[op[1] % len(live)]
         changes = dict(op[2])
         if "start_date" in changes:
             changes["end_date"] = changes["start_date"]
         if "roster" in changes:
-            people = built.participants[built.projects.index(
-                next(p for p in built.projects if p.id == activity.project_id))]
-            changes["participant_ids"] = [str(people[i].id) for i in changes.pop("roster")
-                                          if i < len(people)] or None
+            people = built.participants[
+                built.projects.index(next(p for p in built.projects if p.id == activity.project_id))
+            ]
+            changes["participant_ids"] = [
+                str(people[i].id) for i in changes.pop("roster") if i < len(people)
+            ] or None
         write_activity(session, data=changes, existing=activity, source="api", author_id=None)
     elif kind == "status" and live:
-        write_activity(session, data={}, existing=live[op[1] % len(live)], source="review",
-                       author_id=None, status=op[2])
+        write_activity(
+            session,
+            data={},
+            existing=live[op[1] % len(live)],
+            source="review",
+            author_id=None,
+            status=op[2],
+        )
     elif kind == "delete" and live:
-        tombstone_activity(session, activity=live[op[1] % len(live)], source="push",
-                           author_id=None)
+        tombstone_activity(session, activity=live[op[1] % len(live)], source="push", author_id=None)
     elif kind == "move_project":
         project = built.projects[op[1] % len(built.projects)]
         project.country, project.thematic_area = op[2], op[3]
@@ -140,13 +170,15 @@ def apply(session: Session, built: Built, op: tuple[Any, ...], spec: dict[str, A
         session.commit()
 
 
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(world=worlds(), ops=operations, new=st.lists(activity_specs(3), min_size=20,
-                                                     max_size=20))
-def test_random_writes_keep_rollups_equal_to_a_rebuild(session: Session, world: dict[str, Any],
-                                                       ops: list[tuple[Any, ...]],
-                                                       new: list[dict[str, Any]]) -> None:
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(world=worlds(), ops=operations, new=st.lists(activity_specs(3), min_size=20, max_size=20))
+def test_random_writes_keep_rollups_equal_to_a_rebuild(
+    session: Session, world: dict[str, Any], ops: list[tuple[Any, ...]], new: list[dict[str, Any]]
+) -> None:
     wipe(session)
     built = build(session, world)
     session.commit()
@@ -158,20 +190,33 @@ def test_random_writes_keep_rollups_equal_to_a_rebuild(session: Session, world: 
 
 def test_commit_refreshes_for_the_next_reader(engine: Engine, session: Session) -> None:
     project = make_project(session)
-    write_activity(session, data=activity_data(project), existing=None, source="push",
-                   author_id=None, status="submitted")
+    write_activity(
+        session,
+        data=activity_data(project),
+        existing=None,
+        source="push",
+        author_id=None,
+        status="submitted",
+    )
     session.commit()
     with Session(engine) as reader:
-        rows = indicator_values(reader, caller=None, query=parse_values_query(
-            code="PARTICIPANTS", group_by="sex")).rows
+        rows = indicator_values(
+            reader, caller=None, query=parse_values_query(code="PARTICIPANTS", group_by="sex")
+        ).rows
     assert {r["sex"]: r["value"] for r in rows} == {"female": 12, "male": 8}
 
 
 def test_a_rolled_back_write_leaves_no_trace(session: Session) -> None:
     project = make_project(session)
     session.commit()
-    write_activity(session, data=activity_data(project), existing=None, source="push",
-                   author_id=None, status="submitted")
+    write_activity(
+        session,
+        data=activity_data(project),
+        existing=None,
+        source="push",
+        author_id=None,
+        status="submitted",
+    )
     session.rollback()
     assert session.execute(sa.select(sa.func.count()).select_from(activity_fact)).scalar() == 0
     assert all(rows == [] for rows in snapshot(session).values())
@@ -179,16 +224,39 @@ def test_a_rolled_back_write_leaves_no_trace(session: Session) -> None:
 
 def test_a_rolled_back_savepoint_is_not_counted(session: Session) -> None:
     project = make_project(session)
-    kept = write_activity(session, data=activity_data(project), existing=None, source="push",
-                          author_id=None, status="submitted")
+    kept = write_activity(
+        session,
+        data=activity_data(project),
+        existing=None,
+        source="push",
+        author_id=None,
+        status="submitted",
+    )
     with session.begin_nested() as savepoint:
-        write_activity(session, data=activity_data(project, attendance=[
-            {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
-             "count": 99}]), existing=None, source="push", author_id=None, status="submitted")
+        write_activity(
+            session,
+            data=activity_data(
+                project,
+                attendance=[
+                    {
+                        "sex": "female",
+                        "age_band": "adult",
+                        "category": "farmer",
+                        "disability": False,
+                        "count": 99,
+                    }
+                ],
+            ),
+            existing=None,
+            source="push",
+            author_id=None,
+            status="submitted",
+        )
         savepoint.rollback()
     session.commit()
-    total = indicator_values(session, caller=None, query=parse_values_query(
-        code="PARTICIPANTS")).rows
+    total = indicator_values(
+        session, caller=None, query=parse_values_query(code="PARTICIPANTS")
+    ).rows
     assert total == [{"value": 20}]
     assert [r[0] for r in session.execute(sa.select(activity_fact.c.activity_id))] == [kept.id]
 
@@ -198,22 +266,52 @@ def test_bulk_insert_then_refresh_activities(session: Session) -> None:
     project = make_project(session)
     ids = [uuid.uuid4() for _ in range(30)]
     now = utcnow()
-    session.execute(sa.insert(Activity.__table__), [  # type: ignore[attr-defined]
-        {"id": i, "project_id": project.id, "type": "farmer_training", "title": "Bulk",
-         "start_date": date(2025, 4, 2), "end_date": date(2025, 4, 2), "delivery": "in_person",
-         "status": "approved", "version": 1, "experts_count": 0, "deleted": False,
-         "late": False, "notes": "", "facilitators": [], "flags": [], "created_at": now,
-         "updated_at": now}
-        for i in ids])
-    session.execute(sa.insert(AttendanceRow.__table__), [  # type: ignore[attr-defined]
-        {"activity_id": i, "sex": "female", "age_band": "youth", "category": "farmer",
-         "disability": False, "count": 3} for i in ids])
+    session.execute(
+        sa.insert(Activity.__table__),  # type: ignore[attr-defined]
+        [
+            {
+                "id": i,
+                "project_id": project.id,
+                "type": "farmer_training",
+                "title": "Bulk",
+                "start_date": date(2025, 4, 2),
+                "end_date": date(2025, 4, 2),
+                "delivery": "in_person",
+                "status": "approved",
+                "version": 1,
+                "experts_count": 0,
+                "deleted": False,
+                "late": False,
+                "notes": "",
+                "facilitators": [],
+                "flags": [],
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in ids
+        ],
+    )
+    session.execute(
+        sa.insert(AttendanceRow.__table__),  # type: ignore[attr-defined]
+        [
+            {
+                "activity_id": i,
+                "sex": "female",
+                "age_band": "youth",
+                "category": "farmer",
+                "disability": False,
+                "count": 3,
+            }
+            for i in ids
+        ],
+    )
     stats = refresh_activities(session, ids)
     assert (stats.activities, stats.changed) == (30, 30)
     # a second refresh finds nothing to change
     assert refresh_activities(session, ids).changed == 0
-    rows = indicator_values(session, caller=None, query=parse_values_query(
-        code="TRAININGS", group_by="period:quarter")).rows
+    rows = indicator_values(
+        session, caller=None, query=parse_values_query(code="TRAININGS", group_by="period:quarter")
+    ).rows
     assert rows == [{"period": "2025Q2", "value": 30}]
     assert_consistent(session)
 
@@ -222,35 +320,55 @@ def test_rebuild_project_repairs_one_project_and_leaves_the_others(session: Sess
     broken = make_project(session, country="LSO")
     fine = make_project(session, country="KEN")
     for project in (broken, fine):
-        write_activity(session, data=activity_data(project), existing=None, source="push",
-                       author_id=None, status="approved")
+        write_activity(
+            session,
+            data=activity_data(project),
+            existing=None,
+            source="push",
+            author_id=None,
+            status="approved",
+        )
     session.commit()
     good = snapshot(session)
     base = CUBES["base"]
-    session.execute(sa.update(base).where(base.c.project_id == broken.id)
-                    .values(activities=base.c.activities + 3))
-    session.execute(sa.update(base).where(base.c.project_id == fine.id)
-                    .values(trainings=base.c.trainings + 1))  # left alone below
+    session.execute(
+        sa.update(base)
+        .where(base.c.project_id == broken.id)
+        .values(activities=base.c.activities + 3)
+    )
+    session.execute(
+        sa.update(base).where(base.c.project_id == fine.id).values(trainings=base.c.trainings + 1)
+    )  # left alone below
     stats = rebuild_project(session, broken.id)
     assert stats.activities == 1
     after = snapshot(session)
     assert after[base.name] != good[base.name]  # the other project's damage stays
-    session.execute(sa.update(base).where(base.c.project_id == fine.id)
-                    .values(trainings=base.c.trainings - 1))
+    session.execute(
+        sa.update(base).where(base.c.project_id == fine.id).values(trainings=base.c.trainings - 1)
+    )
     assert snapshot(session) == good
 
 
 def test_moving_a_project_moves_its_numbers(session: Session) -> None:
     project = make_project(session, country="LSO", thematic_area="TA1")
-    write_activity(session, data=activity_data(project, topic=None), existing=None,
-                   source="push", author_id=None, status="approved")
+    write_activity(
+        session,
+        data=activity_data(project, topic=None),
+        existing=None,
+        source="push",
+        author_id=None,
+        status="approved",
+    )
     session.commit()
     project.country, project.thematic_area = "KEN", "TA3"
     session.add(project)
     refresh_project(session, project.id)
     session.commit()
-    rows = indicator_values(session, caller=None, query=parse_values_query(
-        code="ACTIVITIES", group_by="region,country,thematic_area")).rows
+    rows = indicator_values(
+        session,
+        caller=None,
+        query=parse_values_query(code="ACTIVITIES", group_by="region,country,thematic_area"),
+    ).rows
     assert rows == [{"region": "RBN", "country": "KEN", "thematic_area": "TA3", "value": 1}]
     assert_consistent(session)
 
@@ -258,15 +376,22 @@ def test_moving_a_project_moves_its_numbers(session: Session) -> None:
 def test_any_orm_edit_of_a_projects_country_refreshes_it(session: Session) -> None:
     """No writer has to remember refresh_project: the flush notices the move by itself."""
     project = make_project(session, country="LSO")
-    write_activity(session, data=activity_data(project), existing=None, source="push",
-                   author_id=None, status="approved")
+    write_activity(
+        session,
+        data=activity_data(project),
+        existing=None,
+        source="push",
+        author_id=None,
+        status="approved",
+    )
     session.commit()
     project.country = "ETH"
     project.name = "Renamed"  # other attributes do not move numbers
     session.add(project)
     session.commit()
-    rows = indicator_values(session, caller=None, query=parse_values_query(
-        code="PARTICIPANTS", group_by="country")).rows
+    rows = indicator_values(
+        session, caller=None, query=parse_values_query(code="PARTICIPANTS", group_by="country")
+    ).rows
     assert rows == [{"country": "ETH", "value": 20}]
     assert_consistent(session)
 
@@ -286,14 +411,30 @@ def test_concurrent_writers_stay_consistent(engine: Engine, session: Session) ->
                 # each transaction touches several cells, in opposite orders across threads
                 months = ("2025-01-10", "2025-02-10", "2025-03-10", "2025-04-10")
                 for _ in range(4):
-                    for day in (months if n % 2 else tuple(reversed(months))):
-                        write_activity(own, data=activity_data(
-                            project_ref, start_date=day, end_date=day, attendance=[
-                                {"sex": "female", "age_band": "adult", "category": "farmer",
-                                 "disability": False, "count": n}]),
-                            existing=None, source="push", author_id=None, status="submitted")
+                    for day in months if n % 2 else tuple(reversed(months)):
+                        write_activity(
+                            own,
+                            data=activity_data(
+                                project_ref,
+                                start_date=day,
+                                end_date=day,
+                                attendance=[
+                                    {
+                                        "sex": "female",
+                                        "age_band": "adult",
+                                        "category": "farmer",
+                                        "disability": False,
+                                        "count": n,
+                                    }
+                                ],
+                            ),
+                            existing=None,
+                            source="push",
+                            author_id=None,
+                            status="submitted",
+                        )
                     own.commit()
-        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+        except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
     def rebuilder() -> None:  # the nightly job, running into the pushes
@@ -302,7 +443,7 @@ def test_concurrent_writers_stay_consistent(engine: Engine, session: Session) ->
                 with Session(write_engine(engine)) as own:
                     rebuild_project(own, project_ref.id)
                     own.commit()
-        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+        except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in (1, 2, 3, 4)]
@@ -312,8 +453,9 @@ def test_concurrent_writers_stay_consistent(engine: Engine, session: Session) ->
     for t in threads:
         t.join(timeout=120)
     assert errors == []
-    rows = indicator_values(session, caller=None, query=parse_values_query(
-        code="PARTICIPANTS")).rows
+    rows = indicator_values(
+        session, caller=None, query=parse_values_query(code="PARTICIPANTS")
+    ).rows
     assert rows == [{"value": 16 * (1 + 2 + 3 + 4)}]
     assert_consistent(session)
 
@@ -323,14 +465,20 @@ def test_participant_edits_need_no_refresh(session: Session) -> None:
     person = Participant(project_id=project.id, code="QR-1", sex="female", birth_year=1990)
     session.add(person)
     session.flush()
-    write_activity(session, data=activity_data(project, participant_ids=[str(person.id)]),
-                   existing=None, source="push", author_id=None, status="submitted")
+    write_activity(
+        session,
+        data=activity_data(project, participant_ids=[str(person.id)]),
+        existing=None,
+        source="push",
+        author_id=None,
+        status="submitted",
+    )
     session.commit()
     query = parse_values_query(code="UNIQUE_PARTICIPANTS", group_by="sex")
     assert indicator_values(session, caller=None, query=query).rows == [
-        {"sex": "female", "value": 1}]
+        {"sex": "female", "value": 1}
+    ]
     person.sex = "male"
     session.add(person)
     session.commit()
-    assert indicator_values(session, caller=None, query=query).rows == [
-        {"sex": "male", "value": 1}]
+    assert indicator_values(session, caller=None, query=query).rows == [{"sex": "male", "value": 1}]

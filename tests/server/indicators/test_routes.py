@@ -58,8 +58,13 @@ def test_thematic_area_comes_from_the_topic(client: TestClient, world: World) ->
     ]
 
 
-SCOPES = {"hq": {"KEN", "LSO"}, "admin": {"KEN", "LSO"}, "officer_lso": {"LSO"},
-          "officer_ken": {"KEN"}, "expert_ken": {"KEN"}}
+SCOPES = {
+    "hq": {"KEN", "LSO"},
+    "admin": {"KEN", "LSO"},
+    "officer_lso": {"LSO"},
+    "officer_ken": {"KEN"},
+    "expert_ken": {"KEN"},
+}
 
 
 def test_scope_by_role(client: TestClient, world: World) -> None:
@@ -72,26 +77,52 @@ def test_scope_by_role(client: TestClient, world: World) -> None:
         assert {r["country"] for r in targets} == countries, who
 
 
-def test_an_officer_cannot_name_another_countrys_project(client: TestClient,
-                                                         world: World) -> None:
-    response = client.get(f"{URL}/ACTIVITIES/values",
-                          params={"project": world.project_ken.code},
-                          headers=world.auth("officer_lso"))
+def test_an_officer_cannot_name_another_countrys_project(client: TestClient, world: World) -> None:
+    response = client.get(
+        f"{URL}/ACTIVITIES/values",
+        params={"project": world.project_ken.code},
+        headers=world.auth("officer_lso"),
+    )
     assert response.status_code == 400
     assert response.json()["detail"][0]["field"] == "project"
 
 
 def test_target_achievement(client: TestClient, world: World) -> None:
     body = _values(client, world, "hq", "TARGET_ACHIEVEMENT", group_by="project")
-    assert body["rows"] == sorted([
-        {"project": world.project_lso.code, "indicator": "PARTICIPANTS", "period": "2025",
-         "sex": None, "target": 500, "actual": 20, "value": 4.0},
-        {"project": world.project_ken.code, "indicator": "PARTICIPANTS", "period": "2025",
-         "sex": None, "target": 300, "actual": 20, "value": 6.67},
-    ], key=lambda r: str(r["project"]))
+    assert body["rows"] == sorted(
+        [
+            {
+                "project": world.project_lso.code,
+                "indicator": "PARTICIPANTS",
+                "period": "2025",
+                "sex": None,
+                "target": 500,
+                "actual": 20,
+                "value": 4.0,
+            },
+            {
+                "project": world.project_ken.code,
+                "indicator": "PARTICIPANTS",
+                "period": "2025",
+                "sex": None,
+                "target": 300,
+                "actual": 20,
+                "value": 6.67,
+            },
+        ],
+        key=lambda r: str(r["project"]),
+    )
     overall = _values(client, world, "hq", "TARGET_ACHIEVEMENT")["rows"]
-    assert overall == [{"indicator": "PARTICIPANTS", "period": "2025", "sex": None,
-                        "target": 800, "actual": 40, "value": 5.0}]
+    assert overall == [
+        {
+            "indicator": "PARTICIPANTS",
+            "period": "2025",
+            "sex": None,
+            "target": 800,
+            "actual": 40,
+            "value": 5.0,
+        }
+    ]
 
 
 BAD_REQUESTS = [

@@ -13,9 +13,19 @@ from server.projects.models import Participant, Target
 from tests.factories import World, activity_data, detach
 from tests.server.indicators import naive
 
-SUMMED = ("ACTIVITIES", "DEMONSTRATIONS", "TRAININGS", "EXPERT_DAYS", "PARTICIPANTS",
-          "WOMEN_PARTICIPANTS", "YOUTH_PARTICIPANTS", "PWD_PARTICIPANTS", "WOMEN_SHARE",
-          "UNIQUE_PARTICIPANTS", "COUNTRIES_REACHED")
+SUMMED = (
+    "ACTIVITIES",
+    "DEMONSTRATIONS",
+    "TRAININGS",
+    "EXPERT_DAYS",
+    "PARTICIPANTS",
+    "WOMEN_PARTICIPANTS",
+    "YOUTH_PARTICIPANTS",
+    "PWD_PARTICIPANTS",
+    "WOMEN_SHARE",
+    "UNIQUE_PARTICIPANTS",
+    "COUNTRIES_REACHED",
+)
 Q3 = {"date_from": date(2025, 7, 1), "date_to": date(2025, 9, 30)}
 
 
@@ -23,8 +33,10 @@ Q3 = {"date_from": date(2025, 7, 1), "date_to": date(2025, 9, 30)}
 def world(session: Session) -> World:
     found = World(session)
     session.add_all([found.project_lso, found.project_ken])
-    people = [Participant(project_id=found.project_lso.id, code=f"QR-{n}", sex=s,
-                          birth_year=1990) for n, s in enumerate(("female", "male", "female"))]
+    people = [
+        Participant(project_id=found.project_lso.id, code=f"QR-{n}", sex=s, birth_year=1990)
+        for n, s in enumerate(("female", "male", "female"))
+    ]
     session.add_all(people)
     session.flush()
     rows = [
@@ -35,31 +47,65 @@ def world(session: Session) -> World:
         (found.project_ken, "2025-07-15", "workshop", None, None),
     ]
     for project, day, kind, topic, roster in rows:
-        write_activity(session, data=activity_data(
-            project, start_date=day, end_date=day, type=kind, topic=topic,
-            participant_ids=[str(people[i].id) for i in roster] if roster else None,
-            attendance=[{"sex": "female", "age_band": "youth", "category": "farmer",
-                         "disability": kind == "workshop", "count": 9},
-                        {"sex": "male", "age_band": "adult", "category": "farmer",
-                         "disability": False, "count": 4}]),
-            existing=None, source="api", author_id=None, status="approved")
-    session.add_all([
-        Target(project_id=found.project_lso.id, indicator="TRAININGS", period="2025Q3",
-               value=4),
-        Target(project_id=found.project_ken.id, indicator="WOMEN_SHARE", period="2025-07",
-               value=50),
-        Target(project_id=found.project_lso.id, indicator="PARTICIPANTS", period="2025-08",
-               value=26, sex="female"),
-    ])
+        write_activity(
+            session,
+            data=activity_data(
+                project,
+                start_date=day,
+                end_date=day,
+                type=kind,
+                topic=topic,
+                participant_ids=[str(people[i].id) for i in roster] if roster else None,
+                attendance=[
+                    {
+                        "sex": "female",
+                        "age_band": "youth",
+                        "category": "farmer",
+                        "disability": kind == "workshop",
+                        "count": 9,
+                    },
+                    {
+                        "sex": "male",
+                        "age_band": "adult",
+                        "category": "farmer",
+                        "disability": False,
+                        "count": 4,
+                    },
+                ],
+            ),
+            existing=None,
+            source="api",
+            author_id=None,
+            status="approved",
+        )
+    session.add_all(
+        [
+            Target(
+                project_id=found.project_lso.id, indicator="TRAININGS", period="2025Q3", value=4
+            ),
+            Target(
+                project_id=found.project_ken.id, indicator="WOMEN_SHARE", period="2025-07", value=50
+            ),
+            Target(
+                project_id=found.project_lso.id,
+                indicator="PARTICIPANTS",
+                period="2025-08",
+                value=26,
+                sex="female",
+            ),
+        ]
+    )
     session.commit()
     detach(session)
     return found
 
 
-def test_summary_equals_the_naive_computation(client: TestClient, world: World,
-                                              session: Session) -> None:
-    response = client.get("/api/v1/reports/summary", params={"period": "2025Q3"},
-                          headers=world.auth("hq"))
+def test_summary_equals_the_naive_computation(
+    client: TestClient, world: World, session: Session
+) -> None:
+    response = client.get(
+        "/api/v1/reports/summary", params={"period": "2025Q3"}, headers=world.auth("hq")
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["from"], body["to"]) == ("2025-07-01", "2025-09-30")
@@ -68,15 +114,21 @@ def test_summary_equals_the_naive_computation(client: TestClient, world: World,
         by_country = naive.values(records, code, ("country",), **Q3)
         by_area = naive.values(records, code, ("thematic_area",), **Q3)
         total = naive.values(records, code, (), **Q3)
-        assert {r["country"]: r[code] for r in body["by_country"]} == \
-            {k[0]: v for k, v in by_country.items()}, code
-        assert {r["thematic_area"]: r[code] for r in body["by_thematic_area"]} == \
-            {k[0]: v for k, v in by_area.items()}, code
+        assert {r["country"]: r[code] for r in body["by_country"]} == {
+            k[0]: v for k, v in by_country.items()
+        }, code
+        assert {r["thematic_area"]: r[code] for r in body["by_thematic_area"]} == {
+            k[0]: v for k, v in by_area.items()
+        }, code
         assert body["totals"][code] == total[()], code
-    targets = naive.target_values(records, ("country",), date_from=Q3["date_from"],
-                                  date_to=Q3["date_to"])
-    got = {(r["country"], t["indicator"], t["period"], t["sex"]): t["achievement"]
-           for r in body["by_country"] for t in r["targets"]}
+    targets = naive.target_values(
+        records, ("country",), date_from=Q3["date_from"], date_to=Q3["date_to"]
+    )
+    got = {
+        (r["country"], t["indicator"], t["period"], t["sex"]): t["achievement"]
+        for r in body["by_country"]
+        for t in r["targets"]
+    }
     assert got == {k: v[2] for k, v in targets.items()}
     assert got[("LSO", "TRAININGS", "2025Q3", None)] == 25.0
     lso = next(r for r in body["by_country"] if r["country"] == "LSO")
@@ -86,21 +138,31 @@ def test_summary_equals_the_naive_computation(client: TestClient, world: World,
 
 
 def test_summary_is_scoped_and_filterable(client: TestClient, world: World) -> None:
-    mine = client.get("/api/v1/reports/summary", params={"period": "2025"},
-                      headers=world.auth("officer_ken")).json()
+    mine = client.get(
+        "/api/v1/reports/summary", params={"period": "2025"}, headers=world.auth("officer_ken")
+    ).json()
     assert [r["country"] for r in mine["by_country"]] == ["KEN"]
     assert mine["totals"]["COUNTRIES_REACHED"] == 1
-    one = client.get("/api/v1/reports/summary", params={"period": "2025-07", "country": "lso"},
-                     headers=world.auth("hq")).json()
+    one = client.get(
+        "/api/v1/reports/summary",
+        params={"period": "2025-07", "country": "lso"},
+        headers=world.auth("hq"),
+    ).json()
     assert [r["country"] for r in one["by_country"]] == ["LSO"]
     assert one["totals"]["ACTIVITIES"] == 1
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"period": "Q3-2025"}, "period"), ({"period": "2025", "country": "ZZZ"}, "country"),
-    ({"period": "2025", "status": "gone"}, "status")])
-def test_summary_bad_parameters(client: TestClient, world: World, params: dict[str, str],
-                                field: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"period": "Q3-2025"}, "period"),
+        ({"period": "2025", "country": "ZZZ"}, "country"),
+        ({"period": "2025", "status": "gone"}, "status"),
+    ],
+)
+def test_summary_bad_parameters(
+    client: TestClient, world: World, params: dict[str, str], field: str
+) -> None:
     response = client.get("/api/v1/reports/summary", params=params, headers=world.auth("hq"))
     assert response.status_code == 400
     assert response.json()["detail"][0]["field"] == field

@@ -23,27 +23,28 @@ from server.indicators.refresh import (
 from tests.factories import activity_data, make_project, make_user
 
 _ATTENDANCE = [
-    {"sex": "female", "age_band": "youth", "category": "farmer", "disability": True,
-     "count": 7},
-    {"sex": "male", "age_band": "adult", "category": "technician", "disability": False,
-     "count": 5},
-    {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
-     "count": 11},
+    {"sex": "female", "age_band": "youth", "category": "farmer", "disability": True, "count": 7},
+    {"sex": "male", "age_band": "adult", "category": "technician", "disability": False, "count": 5},
+    {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False, "count": 11},
 ]
 
 
 def _rollups(engine: Engine) -> dict[str, list[str]]:
     with Session(engine) as session:
         return {
-            table.name: sorted(repr(sorted(dict(r._mapping).items(), key=str))
-                               for r in session.execute(sa.select(table)))
+            table.name: sorted(
+                repr(sorted(dict(r._mapping).items(), key=str))
+                for r in session.execute(sa.select(table))
+            )
             for table in (activity_fact, roster_fact, *CUBES.values(), *ROSTER_CUBES)
         }
 
 
 def _records(project: Any, count: int, **overrides: Any) -> list[dict[str, Any]]:
-    return [{**activity_data(project, attendance=_ATTENDANCE, **overrides),
-             "id": str(uuid.uuid4())} for _ in range(count)]
+    return [
+        {**activity_data(project, attendance=_ATTENDANCE, **overrides), "id": str(uuid.uuid4())}
+        for _ in range(count)
+    ]
 
 
 def _equal_to_rebuild(engine: Engine) -> dict[str, list[str]]:
@@ -60,8 +61,10 @@ def test_attendance_sums_match_the_sql_sums(engine: Engine) -> None:
         project = make_project(session)
         records = _records(project, 1, topic=None, type="expert_deployment")
         ids = write_new_activities(session, records=records, source="test", author_id=None)
-        computed = attendance_sums((r["sex"], r["age_band"], r["category"], r["disability"],
-                                    r["count"]) for r in _ATTENDANCE)
+        computed = attendance_sums(
+            (r["sex"], r["age_band"], r["category"], r["disability"], r["count"])
+            for r in _ATTENDANCE
+        )
         [read_back] = fact_rows(session, ids)
         assert {k: read_back[k] for k in computed} == computed
         assert computed["participants"] == 23 and computed["disability_yes"] == 7
@@ -72,11 +75,13 @@ def test_attendance_sums_match_the_sql_sums(engine: Engine) -> None:
 def test_noted_facts_of_a_rolled_back_savepoint_are_not_used(engine: Engine) -> None:
     with Session(engine) as session:
         project = make_project(session)
-        kept = write_new_activities(session, records=_records(project, 3), source="test",
-                                    author_id=None)
+        kept = write_new_activities(
+            session, records=_records(project, 3), source="test", author_id=None
+        )
         with session.begin_nested() as savepoint:
-            gone = write_new_activities(session, records=_records(project, 4), source="test",
-                                        author_id=None)
+            gone = write_new_activities(
+                session, records=_records(project, 4), source="test", author_id=None
+            )
             savepoint.rollback()
         session.commit()
     rollups = _equal_to_rebuild(engine)
@@ -89,13 +94,18 @@ def test_an_activity_written_again_after_its_note_is_read_back(engine: Engine) -
     with Session(engine) as session:
         project = make_project(session)
         user = make_user(session, projects=[project])
-        [first, _] = write_new_activities(session, records=_records(project, 2), source="test",
-                                          author_id=None)
+        [first, _] = write_new_activities(
+            session, records=_records(project, 2), source="test", author_id=None
+        )
         activity = session.get(Activity, first)
         assert activity is not None
-        write_activity(session, existing=activity,
-                       data={"type": "field_day", "attendance": _ATTENDANCE[:1]},
-                       source="test", author_id=user.id)
+        write_activity(
+            session,
+            existing=activity,
+            data={"type": "field_day", "attendance": _ATTENDANCE[:1]},
+            source="test",
+            author_id=user.id,
+        )
         session.commit()
     rollups = _equal_to_rebuild(engine)
     assert any("field_day" in row for row in rollups[activity_fact.name])
@@ -106,16 +116,16 @@ def test_refresh_uses_the_known_row_it_is_given(engine: Engine) -> None:
     one shows up in the facts, which proves the database is not read back for it."""
     with Session(engine) as session:
         project = make_project(session)
-        ids = write_new_activities(session, records=_records(project, 1), source="test",
-                                   author_id=None)
+        ids = write_new_activities(
+            session, records=_records(project, 1), source="test", author_id=None
+        )
         session.commit()
     with Session(engine) as session:
         [row] = fact_rows(session, ids)
         session.execute(sa.delete(activity_fact))
         for table in CUBES.values():
             session.execute(sa.delete(table))
-        refresh_activities(session, ids, known={ids[0]: ({**row, "participants": 999},
-                                                         set())})
+        refresh_activities(session, ids, known={ids[0]: ({**row, "participants": 999}, set())})
         stored = session.execute(sa.select(activity_fact.c.participants)).scalar_one()
         assert stored == 999
         session.rollback()

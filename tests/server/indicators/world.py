@@ -24,18 +24,30 @@ STATUSES = ("submitted", "approved", "submitted", "approved", "returned", "draft
 SEXES = ("female", "male", "unspecified")
 AGE_BANDS = ("youth", "adult", "senior", "unspecified")
 CATEGORIES = ("farmer", "technician", "official", "other")
-TARGET_INDICATORS = ("ACTIVITIES", "PARTICIPANTS", "WOMEN_PARTICIPANTS", "WOMEN_SHARE",
-                     "UNIQUE_PARTICIPANTS", "EXPERT_DAYS", "COUNTRIES_REACHED")
+TARGET_INDICATORS = (
+    "ACTIVITIES",
+    "PARTICIPANTS",
+    "WOMEN_PARTICIPANTS",
+    "WOMEN_SHARE",
+    "UNIQUE_PARTICIPANTS",
+    "EXPERT_DAYS",
+    "COUNTRIES_REACHED",
+)
 TARGET_PERIODS = ("2024Q4", "2025", "2025Q1", "2025-02", "2025Q2", "2025-06")
 DAY_ZERO = date(2024, 11, 1)
 
-attendance_rows = st.lists(st.fixed_dictionaries({
-    "sex": st.sampled_from(SEXES),
-    "age_band": st.sampled_from(AGE_BANDS),
-    "category": st.sampled_from(CATEGORIES),
-    "disability": st.booleans(),
-    "count": st.integers(0, 40),
-}), max_size=4)
+attendance_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "sex": st.sampled_from(SEXES),
+            "age_band": st.sampled_from(AGE_BANDS),
+            "category": st.sampled_from(CATEGORIES),
+            "disability": st.booleans(),
+            "count": st.integers(0, 40),
+        }
+    ),
+    max_size=4,
+)
 
 
 @st.composite
@@ -62,28 +74,45 @@ def activity_specs(draw: st.DrawFn, n_projects: int) -> dict[str, Any]:
 @st.composite
 def worlds(draw: st.DrawFn) -> dict[str, Any]:
     n_projects = draw(st.integers(1, 3))
-    projects = [{
-        "country": draw(st.sampled_from(COUNTRIES)),
-        "thematic_area": draw(st.sampled_from(THEMATIC_AREAS)),
-        "participants": draw(st.lists(st.fixed_dictionaries({
-            "sex": st.sampled_from(SEXES),
-            "birth_year": st.one_of(st.none(), st.integers(1950, 2012)),
-            "category": st.sampled_from(CATEGORIES),
-            "disability": st.booleans(),
-            "deleted": st.integers(0, 3).map(lambda n: n == 0),
-        }), max_size=4)),
-    } for _ in range(n_projects)]
+    projects = [
+        {
+            "country": draw(st.sampled_from(COUNTRIES)),
+            "thematic_area": draw(st.sampled_from(THEMATIC_AREAS)),
+            "participants": draw(
+                st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "sex": st.sampled_from(SEXES),
+                            "birth_year": st.one_of(st.none(), st.integers(1950, 2012)),
+                            "category": st.sampled_from(CATEGORIES),
+                            "disability": st.booleans(),
+                            "deleted": st.integers(0, 3).map(lambda n: n == 0),
+                        }
+                    ),
+                    max_size=4,
+                )
+            ),
+        }
+        for _ in range(n_projects)
+    ]
     return {
         "projects": projects,
         "activities": draw(st.lists(activity_specs(n_projects), min_size=3, max_size=14)),
-        "targets": draw(st.lists(st.fixed_dictionaries({
-            "project": st.integers(0, n_projects - 1),
-            "indicator": st.sampled_from(TARGET_INDICATORS),
-            "period": st.sampled_from(TARGET_PERIODS),
-            "sex": st.sampled_from((None, None, "female", "male")),
-            "value": st.integers(0, 60),
-        }), max_size=5, unique_by=lambda t: (t["project"], t["indicator"], t["period"],
-                                               t["sex"]))),
+        "targets": draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "project": st.integers(0, n_projects - 1),
+                        "indicator": st.sampled_from(TARGET_INDICATORS),
+                        "period": st.sampled_from(TARGET_PERIODS),
+                        "sex": st.sampled_from((None, None, "female", "male")),
+                        "value": st.integers(0, 60),
+                    }
+                ),
+                max_size=5,
+                unique_by=lambda t: (t["project"], t["indicator"], t["period"], t["sex"]),
+            )
+        ),
     }
 
 
@@ -122,31 +151,50 @@ def activity_payload(spec: dict[str, Any], built: Built) -> dict[str, Any]:
 def build(session: Session, world: dict[str, Any]) -> Built:
     built = Built()
     for spec in world["projects"]:
-        project = make_project(session, country=spec["country"],
-                               thematic_area=spec["thematic_area"],
-                               code=f"P-{uuid.uuid4().hex[:8]}")
+        project = make_project(
+            session,
+            country=spec["country"],
+            thematic_area=spec["thematic_area"],
+            code=f"P-{uuid.uuid4().hex[:8]}",
+        )
         built.projects.append(project)
         built.sites.append([make_site(session, project), make_site(session, project)])
         people = []
         for n, person in enumerate(spec["participants"]):
-            participant = Participant(project_id=project.id, code=f"QR-{n}", sex=person["sex"],
-                                      birth_year=person["birth_year"],
-                                      category=person["category"],
-                                      disability=person["disability"],
-                                      deleted=person["deleted"])
+            participant = Participant(
+                project_id=project.id,
+                code=f"QR-{n}",
+                sex=person["sex"],
+                birth_year=person["birth_year"],
+                category=person["category"],
+                disability=person["disability"],
+                deleted=person["deleted"],
+            )
             session.add(participant)
             people.append(participant)
         built.participants.append(people)
     session.flush()
     for spec in world["activities"]:
-        activity = write_activity(session, data=activity_payload(spec, built), existing=None,
-                                  source="api", author_id=None, status=spec["status"])
+        activity = write_activity(
+            session,
+            data=activity_payload(spec, built),
+            existing=None,
+            source="api",
+            author_id=None,
+            status=spec["status"],
+        )
         if spec["deleted"]:
             tombstone_activity(session, activity=activity, source="api", author_id=None)
         built.activities.append(activity)
     for spec in world["targets"]:
-        session.add(Target(project_id=built.projects[spec["project"]].id,
-                           indicator=spec["indicator"], period=spec["period"],
-                           value=spec["value"], sex=spec["sex"]))
+        session.add(
+            Target(
+                project_id=built.projects[spec["project"]].id,
+                indicator=spec["indicator"],
+                period=spec["period"],
+                value=spec["value"],
+                sex=spec["sex"],
+            )
+        )
     session.flush()
     return built

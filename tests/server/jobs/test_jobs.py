@@ -36,8 +36,9 @@ Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
+def cli(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Cli]:
     """Run ``pilotmon ARGS`` in this process against the test database."""
     monkeypatch.setenv("PILOTMON_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("PILOTMON_DATA_DIR", str(settings.data_dir))
@@ -67,8 +68,11 @@ def test_jobs_list_and_run_from_the_cli(cli: Cli, session: Session) -> None:
     code_of_project = project.code
     session.commit()
     # an inconsistency the incremental path would never make: the rebuild repairs and reports it
-    session.execute(sa.update(CUBES["base"]).where(CUBES["base"].c.country == "LSO")
-                    .values(participants=CUBES["base"].c.participants + 5))
+    session.execute(
+        sa.update(CUBES["base"])
+        .where(CUBES["base"].c.country == "LSO")
+        .values(participants=CUBES["base"].c.participants + 5)
+    )
     session.commit()
     code, out, err = cli("jobs", "run", "rollup-rebuild", "--json")
     assert code == 0, err
@@ -76,8 +80,9 @@ def test_jobs_list_and_run_from_the_cli(cli: Cli, session: Session) -> None:
     assert result["drifted"] == [code_of_project]
     assert (result["projects"], result["activities"]) == (2, 2)
     session.expire_all()
-    rows = indicator_values(session, caller=None,
-                            query=parse_values_query(code="PARTICIPANTS")).rows
+    rows = indicator_values(
+        session, caller=None, query=parse_values_query(code="PARTICIPANTS")
+    ).rows
     assert rows == [{"value": 40}]
     session.rollback()
     code, out, _ = cli("jobs", "list")
@@ -91,13 +96,16 @@ def test_unknown_job_is_a_one_line_error(cli: Cli) -> None:
     assert len(err.strip().splitlines()) == 1
 
 
-def test_the_lock_prevents_a_second_run(cli: Cli, engine: Engine, session: Session,
-                                        settings: Settings) -> None:
+def test_the_lock_prevents_a_second_run(
+    cli: Cli, engine: Engine, session: Session, settings: Settings
+) -> None:
     job = JOBS["stale-tablets"]
     if engine.dialect.name == "postgresql":
         with engine.connect() as other:  # another process holding the job's lock
-            other.execute(sa.text("SELECT pg_advisory_lock(:a, :b)"),
-                          {"a": LOCK_NAMESPACE, "b": lock_key(job.name)})
+            other.execute(
+                sa.text("SELECT pg_advisory_lock(:a, :b)"),
+                {"a": LOCK_NAMESPACE, "b": lock_key(job.name)},
+            )
             with pytest.raises(JobBusy):
                 run_job(job, engine=engine, settings=settings)
             code, _, err = cli("jobs", "run", job.name)
@@ -121,13 +129,15 @@ def test_the_lock_prevents_a_second_run(cli: Cli, engine: Engine, session: Sessi
     assert run_job(job, engine=engine, settings=settings).status == "ok"
 
 
-def test_a_failing_job_is_recorded_and_reported(cli: Cli, engine: Engine, session: Session,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_job_is_recorded_and_reported(
+    cli: Cli, engine: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(_engine: Engine, _settings: Settings) -> dict[str, object]:
         raise RuntimeError("disk full")
 
-    monkeypatch.setitem(JOBS, "cleanup-uploads", Job("cleanup-uploads", "broken", {"hour": 3},
-                                                     broken))
+    monkeypatch.setitem(
+        JOBS, "cleanup-uploads", Job("cleanup-uploads", "broken", {"hour": 3}, broken)
+    )
     code, _, err = cli("jobs", "run", "cleanup-uploads")
     assert code == 1
     assert err.strip() == "pilotmon: job cleanup-uploads failed: RuntimeError: disk full"
@@ -143,24 +153,35 @@ def test_stale_tablet_report(session: Session, client: TestClient) -> None:
     make_device(session, lso, label="silent", last_seen_at=now - timedelta(days=20))
     make_device(session, lso, label="fresh", last_seen_at=now - timedelta(days=2))
     make_device(session, lso, label="never synced", enrolled_at=now - timedelta(days=30))
-    make_device(session, lso, label="revoked", last_seen_at=now - timedelta(days=40),
-                revoked_at=now - timedelta(days=1))
+    make_device(
+        session,
+        lso,
+        label="revoked",
+        last_seen_at=now - timedelta(days=40),
+        revoked_at=now - timedelta(days=1),
+    )
     make_device(session, ken, label="kenya", last_seen_at=now - timedelta(days=15))
     session.commit()
     report = stale_tablets(session, days=14, now=now)
     assert [(c["country"], [d["label"] for d in c["devices"]]) for c in report["countries"]] == [
-        ("KEN", ["kenya"]), ("LSO", ["never synced", "silent"])]
+        ("KEN", ["kenya"]),
+        ("LSO", ["never synced", "silent"]),
+    ]
     silent = report["countries"][1]["devices"][1]
     assert silent["days_silent"] == 20 and silent["user"] == lso.username
     assert stale_tablets(session, days=25, now=now)["countries"] == [
-        {"country": "LSO", "devices": [report["countries"][1]["devices"][0]]}]
+        {"country": "LSO", "devices": [report["countries"][1]["devices"][0]]}
+    ]
     detach(session)
-    response = client.get("/api/v1/reports/stale-tablets", params={"days": 14},
-                          headers=world.auth("officer_lso"))
+    response = client.get(
+        "/api/v1/reports/stale-tablets", params={"days": 14}, headers=world.auth("officer_lso")
+    )
     assert response.status_code == 200
     assert [c["country"] for c in response.json()["countries"]] == ["LSO"]
-    assert client.get("/api/v1/reports/stale-tablets",
-                      headers=world.auth("expert_lso")).status_code == 403
+    assert (
+        client.get("/api/v1/reports/stale-tablets", headers=world.auth("expert_lso")).status_code
+        == 403
+    )
 
 
 def test_stale_tablets_job_output(cli: Cli, session: Session) -> None:
@@ -174,14 +195,21 @@ def test_stale_tablets_job_output(cli: Cli, session: Session) -> None:
 
 
 def _attachment(session: Session, activity_id: uuid.UUID, **values: Any) -> Attachment:
-    attachment = Attachment(id=uuid.uuid4(), activity_id=activity_id, sha256="0" * 64,
-                            size=1000, content_type="image/jpeg", **values)
+    attachment = Attachment(
+        id=uuid.uuid4(),
+        activity_id=activity_id,
+        sha256="0" * 64,
+        size=1000,
+        content_type="image/jpeg",
+        **values,
+    )
     session.add(attachment)
     return attachment
 
 
-def test_cleanup_removes_only_abandoned_partials(engine: Engine, session: Session,
-                                                 tmp_path: Path) -> None:
+def test_cleanup_removes_only_abandoned_partials(
+    engine: Engine, session: Session, tmp_path: Path
+) -> None:
     files = AttachmentFiles(tmp_path / "attachments")
     now = utcnow()
     old, recent = now - timedelta(days=10), now - timedelta(hours=3)
@@ -221,8 +249,7 @@ def test_cleanup_removes_only_abandoned_partials(engine: Engine, session: Sessio
     assert cleanup_partial_uploads(engine=engine, files=files, days=7, now=now)["reset"] == []
 
 
-def test_scheduler_puts_every_job_on_a_cron_schedule(engine: Engine,
-                                                     settings: Settings) -> None:
+def test_scheduler_puts_every_job_on_a_cron_schedule(engine: Engine, settings: Settings) -> None:
     scheduler = BackgroundScheduler()
     add_jobs(scheduler, engine=engine, settings=settings)
     jobs = {j.id: j for j in scheduler.get_jobs()}

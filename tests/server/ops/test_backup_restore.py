@@ -31,8 +31,9 @@ def _settings(url: str, data_dir: Path) -> Settings:
 @pytest.fixture
 def fresh_sqlite(tmp_path: Path) -> Iterator[tuple[Settings, Engine]]:
     """A brand-new SQLite target: no file yet, no schema, no photos."""
-    settings = _settings(f"sqlite:///{tmp_path / 'target' / 'restored.sqlite3'}",
-                         tmp_path / "target")
+    settings = _settings(
+        f"sqlite:///{tmp_path / 'target' / 'restored.sqlite3'}", tmp_path / "target"
+    )
     settings.ensure_data_dir()
     engine = make_engine(settings.resolved_database_url)
     yield settings, engine
@@ -72,8 +73,13 @@ def sqlite_source(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[Setti
     engine.dispose()
 
 
-def _round_trip(source: tuple[Settings, Engine], target: tuple[Settings, Engine],
-                method: str, archive: Path, expect_method: str) -> None:
+def _round_trip(
+    source: tuple[Settings, Engine],
+    target: tuple[Settings, Engine],
+    method: str,
+    archive: Path,
+    expect_method: str,
+) -> None:
     settings, engine = source
     load_world(engine, settings.attachments_dir)
     before_rows = every_row(engine)
@@ -92,47 +98,66 @@ def _round_trip(source: tuple[Settings, Engine], target: tuple[Settings, Engine]
     assert every_row(target_engine) == before_rows
     assert files_under(target_settings.attachments_dir) == before_files
     with target_engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() \
+        assert (
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
             == head_revision()
+        )
 
 
 @pytest.mark.parametrize("method", ["auto", "logical"])
 def test_restore_into_an_empty_database_gives_back_every_record_and_photo(
-    db_url: str, settings: Settings, engine: Engine, tmp_path: Path, method: str,
+    db_url: str,
+    settings: Settings,
+    engine: Engine,
+    tmp_path: Path,
+    method: str,
     request: pytest.FixtureRequest,
 ) -> None:
     settings.ensure_data_dir()
     backend = engine.dialect.name
-    target = request.getfixturevalue("fresh_sqlite" if backend == "sqlite"
-                                     else "fresh_postgresql")
+    target = request.getfixturevalue("fresh_sqlite" if backend == "sqlite" else "fresh_postgresql")
     native = "sqlite" if backend == "sqlite" else "pg_dump"
-    _round_trip((settings, engine), target, method, tmp_path / "backup.tar.gz",
-                native if method == "auto" else "logical")
+    _round_trip(
+        (settings, engine),
+        target,
+        method,
+        tmp_path / "backup.tar.gz",
+        native if method == "auto" else "logical",
+    )
 
 
 @pytest.mark.parametrize("method", ["auto", "logical"])
 def test_sqlite_backup_restores_into_postgresql(
-    sqlite_source: tuple[Settings, Engine], fresh_postgresql: tuple[Settings, Engine],
-    tmp_path: Path, method: str,
+    sqlite_source: tuple[Settings, Engine],
+    fresh_postgresql: tuple[Settings, Engine],
+    tmp_path: Path,
+    method: str,
 ) -> None:
-    _round_trip(sqlite_source, fresh_postgresql, method, tmp_path / "moving.tar.gz",
-                "sqlite" if method == "auto" else "logical")
+    _round_trip(
+        sqlite_source,
+        fresh_postgresql,
+        method,
+        tmp_path / "moving.tar.gz",
+        "sqlite" if method == "auto" else "logical",
+    )
 
 
 def test_postgresql_logical_backup_restores_into_sqlite(
-    pg_engine: Engine, fresh_sqlite: tuple[Settings, Engine], tmp_path: Path,
+    pg_engine: Engine,
+    fresh_sqlite: tuple[Settings, Engine],
+    tmp_path: Path,
 ) -> None:
     from tests.conftest import _truncate_all
 
     _truncate_all(pg_engine)
     source = _settings(pg_engine.url.render_as_string(hide_password=False), tmp_path / "pgdata")
     source.ensure_data_dir()
-    _round_trip((source, pg_engine), fresh_sqlite, "logical", tmp_path / "down.tar.gz",
-                "logical")
+    _round_trip((source, pg_engine), fresh_sqlite, "logical", tmp_path / "down.tar.gz", "logical")
 
 
 def test_restored_postgresql_sequences_continue_above_restored_ids(
-    sqlite_source: tuple[Settings, Engine], fresh_postgresql: tuple[Settings, Engine],
+    sqlite_source: tuple[Settings, Engine],
+    fresh_postgresql: tuple[Settings, Engine],
     tmp_path: Path,
 ) -> None:
     settings, engine = sqlite_source
@@ -143,15 +168,19 @@ def test_restored_postgresql_sequences_continue_above_restored_ids(
     restore_backup(settings=target_settings, engine=target_engine, archive=archive)
     with target_engine.begin() as conn:
         top = conn.exec_driver_sql("SELECT max(seq) FROM change").scalar_one()
-        new = conn.execute(sa.text(
-            "INSERT INTO change (entity, entity_id, op, version, created_at) "
-            "VALUES ('activity', gen_random_uuid(), 'upsert', 1, now()) RETURNING seq"
-        )).scalar_one()
+        new = conn.execute(
+            sa.text(
+                "INSERT INTO change (entity, entity_id, op, version, created_at) "
+                "VALUES ('activity', gen_random_uuid(), 'upsert', 1, now()) RETURNING seq"
+            )
+        ).scalar_one()
     assert new == top + 1
 
 
 def test_pg_dump_backup_refuses_sqlite_target_with_a_way_out(
-    pg_engine: Engine, fresh_sqlite: tuple[Settings, Engine], tmp_path: Path,
+    pg_engine: Engine,
+    fresh_sqlite: tuple[Settings, Engine],
+    tmp_path: Path,
 ) -> None:
     from tests.conftest import _truncate_all
 
@@ -159,8 +188,7 @@ def test_pg_dump_backup_refuses_sqlite_target_with_a_way_out(
     source = _settings(pg_engine.url.render_as_string(hide_password=False), tmp_path / "pg")
     source.ensure_data_dir()
     archive = tmp_path / "pg.tar.gz"
-    if create_backup(settings=source, engine=pg_engine, path=archive).manifest.method \
-            != "pg_dump":
+    if create_backup(settings=source, engine=pg_engine, path=archive).manifest.method != "pg_dump":
         pytest.skip("pg_dump is not installed here")
     target_settings, target_engine = fresh_sqlite
     with pytest.raises(BackupError, match="--method logical"):
@@ -168,7 +196,9 @@ def test_pg_dump_backup_refuses_sqlite_target_with_a_way_out(
 
 
 def test_restore_refuses_a_database_that_holds_data_unless_forced(
-    settings: Settings, engine: Engine, tmp_path: Path,
+    settings: Settings,
+    engine: Engine,
+    tmp_path: Path,
 ) -> None:
     settings.ensure_data_dir()
     load_world(engine, settings.attachments_dir)
@@ -194,7 +224,8 @@ def test_restore_refuses_a_database_that_holds_data_unless_forced(
 
 
 def test_restore_refuses_photos_already_in_place(
-    sqlite_source: tuple[Settings, Engine], fresh_sqlite: tuple[Settings, Engine],
+    sqlite_source: tuple[Settings, Engine],
+    fresh_sqlite: tuple[Settings, Engine],
     tmp_path: Path,
 ) -> None:
     settings, engine = sqlite_source
@@ -245,7 +276,9 @@ def _assert_untouched(target: tuple[Settings, Engine]) -> None:
 
 
 def test_a_damaged_photo_is_caught_before_anything_is_touched(
-    made_backup: Path, fresh_sqlite: tuple[Settings, Engine], tmp_path: Path,
+    made_backup: Path,
+    fresh_sqlite: tuple[Settings, Engine],
+    tmp_path: Path,
 ) -> None:
     photo = next(n for n in _manifest(made_backup)["files"] if n.startswith("attachments/"))
     bad = tmp_path / "bad.tar.gz"
@@ -256,7 +289,9 @@ def test_a_damaged_photo_is_caught_before_anything_is_touched(
 
 
 def test_a_row_count_that_disagrees_with_the_manifest_is_caught(
-    made_backup: Path, fresh_sqlite: tuple[Settings, Engine], tmp_path: Path,
+    made_backup: Path,
+    fresh_sqlite: tuple[Settings, Engine],
+    tmp_path: Path,
 ) -> None:
     manifest = _manifest(made_backup)
     manifest["tables"]["activity"] += 1
@@ -268,7 +303,9 @@ def test_a_row_count_that_disagrees_with_the_manifest_is_caught(
 
 
 def test_a_missing_file_and_a_truncated_archive_are_caught(
-    made_backup: Path, fresh_sqlite: tuple[Settings, Engine], tmp_path: Path,
+    made_backup: Path,
+    fresh_sqlite: tuple[Settings, Engine],
+    tmp_path: Path,
 ) -> None:
     photo = next(n for n in _manifest(made_backup)["files"] if n.startswith("attachments/"))
     missing = tmp_path / "missing.tar.gz"
@@ -283,7 +320,9 @@ def test_a_missing_file_and_a_truncated_archive_are_caught(
 
 
 def test_an_archive_from_a_newer_schema_is_refused(
-    made_backup: Path, fresh_sqlite: tuple[Settings, Engine], tmp_path: Path,
+    made_backup: Path,
+    fresh_sqlite: tuple[Settings, Engine],
+    tmp_path: Path,
 ) -> None:
     manifest = _manifest(made_backup)
     manifest["schema_revision"] = "9999"
@@ -295,7 +334,9 @@ def test_an_archive_from_a_newer_schema_is_refused(
 
 
 def test_a_hostile_member_name_is_refused_and_nothing_lands_outside(
-    made_backup: Path, fresh_sqlite: tuple[Settings, Engine], tmp_path: Path,
+    made_backup: Path,
+    fresh_sqlite: tuple[Settings, Engine],
+    tmp_path: Path,
 ) -> None:
     evil = tmp_path / "evil.tar.gz"
     with tarfile.open(made_backup) as src, tarfile.open(evil, "w:gz") as dst:
@@ -311,7 +352,8 @@ def test_a_hostile_member_name_is_refused_and_nothing_lands_outside(
 
 
 def test_a_file_that_is_not_a_backup_is_refused(
-    fresh_sqlite: tuple[Settings, Engine], tmp_path: Path,
+    fresh_sqlite: tuple[Settings, Engine],
+    tmp_path: Path,
 ) -> None:
     junk = tmp_path / "holiday.tar.gz"
     with tarfile.open(junk, "w:gz") as tar:
@@ -329,7 +371,8 @@ def test_a_file_that_is_not_a_backup_is_refused(
 
 
 def test_backup_does_not_overwrite_an_existing_file(
-    sqlite_source: tuple[Settings, Engine], tmp_path: Path,
+    sqlite_source: tuple[Settings, Engine],
+    tmp_path: Path,
 ) -> None:
     settings, engine = sqlite_source
     existing = tmp_path / "keep.tar.gz"
@@ -343,7 +386,8 @@ def test_backup_does_not_overwrite_an_existing_file(
 
 
 def test_an_initialised_but_empty_target_counts_as_empty(
-    made_backup: Path, fresh_sqlite: tuple[Settings, Engine],
+    made_backup: Path,
+    fresh_sqlite: tuple[Settings, Engine],
 ) -> None:
     settings, engine = fresh_sqlite
     upgrade(engine)
@@ -354,7 +398,11 @@ def test_an_initialised_but_empty_target_counts_as_empty(
 
 @pytest.mark.parametrize("method", ["auto", "logical"])
 def test_a_backup_taken_while_activities_are_written_is_consistent(
-    db_url: str, settings: Settings, engine: Engine, tmp_path: Path, method: str,
+    db_url: str,
+    settings: Settings,
+    engine: Engine,
+    tmp_path: Path,
+    method: str,
     request: pytest.FixtureRequest,
 ) -> None:
     """Every activity in the snapshot has all of its revisions, attendance and change rows."""
@@ -381,15 +429,25 @@ def test_a_backup_taken_while_activities_are_written_is_consistent(
         try:
             while not stop.is_set() and len(written) < 400:
                 with Session(write_engine(writer_engine)) as session:
-                    activity = write_activity(session, data=activity_data(project),
-                                              existing=None, source="api", author_id=None)
-                    write_activity(session, data={"title": "edited"}, existing=activity,
-                                   source="api", author_id=None)
+                    activity = write_activity(
+                        session,
+                        data=activity_data(project),
+                        existing=None,
+                        source="api",
+                        author_id=None,
+                    )
+                    write_activity(
+                        session,
+                        data={"title": "edited"},
+                        existing=activity,
+                        source="api",
+                        author_id=None,
+                    )
                     session.commit()
                 written.append(1)
                 if len(written) >= 5:
                     some_written.set()
-        except BaseException as exc:  # noqa: BLE001 (reported by the test below)
+        except BaseException as exc:  # noqa: BLE001
             failures.append(exc)
             some_written.set()
 
@@ -398,8 +456,9 @@ def test_a_backup_taken_while_activities_are_written_is_consistent(
     try:
         assert some_written.wait(60)
         archive = tmp_path / "live.tar.gz"
-        manifest = create_backup(settings=settings, engine=engine, path=archive,
-                                 method=method).manifest
+        manifest = create_backup(
+            settings=settings, engine=engine, path=archive, method=method
+        ).manifest
     finally:
         stop.set()
         thread.join(60)
@@ -407,16 +466,21 @@ def test_a_backup_taken_while_activities_are_written_is_consistent(
     assert not failures, failures
     backend = engine.dialect.name
     target_settings, target_engine = request.getfixturevalue(
-        "fresh_sqlite" if backend == "sqlite" else "fresh_postgresql")
+        "fresh_sqlite" if backend == "sqlite" else "fresh_postgresql"
+    )
     restore_backup(settings=target_settings, engine=target_engine, archive=archive)
     with target_engine.connect() as conn:
         activities = conn.exec_driver_sql("SELECT count(*) FROM activity").scalar_one()
         assert activities == manifest.tables["activity"] >= 5
-        assert conn.exec_driver_sql("SELECT count(*) FROM attendance").scalar_one() \
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM attendance").scalar_one() == 2 * activities
+        )
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM activity_revision").scalar_one()
             == 2 * activities
-        assert conn.exec_driver_sql("SELECT count(*) FROM activity_revision").scalar_one() \
-            == 2 * activities
-        assert conn.exec_driver_sql("SELECT count(*) FROM change").scalar_one() \
-            == 2 * activities
-        assert conn.exec_driver_sql(
-            "SELECT count(*) FROM activity WHERE version <> 2").scalar_one() == 0
+        )
+        assert conn.exec_driver_sql("SELECT count(*) FROM change").scalar_one() == 2 * activities
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM activity WHERE version <> 2").scalar_one()
+            == 0
+        )

@@ -47,10 +47,12 @@ def test_backup_and_restore_commands(tmp_path: Path, sqlite_template: Path) -> N
 
 def test_restore_errors_are_one_line(tmp_path: Path) -> None:
     env = {"PILOTMON_DATA_DIR": str(tmp_path / "data")}
-    assert_one_line_error(run_cli("restore", str(tmp_path / "nope.tar.gz"), env=env),
-                          "does not exist")
+    assert_one_line_error(
+        run_cli("restore", str(tmp_path / "nope.tar.gz"), env=env), "does not exist"
+    )
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"definitely not gzip")
     assert_one_line_error(run_cli("restore", str(junk), env=env), "not a backup archive")
-    assert_one_line_error(run_cli("backup", str(tmp_path / "no-such-folder" / "b.tar.gz"),
-                                  env=env), "does not exist")
+    assert_one_line_error(
+        run_cli("backup", str(tmp_path / "no-such-folder" / "b.tar.gz"), env=env), "does not exist"
+    )

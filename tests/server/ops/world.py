@@ -50,8 +50,14 @@ def load_world(engine: Engine, attachments_dir: Path) -> World:
     world = World()
     with Session(write_engine(engine)) as session:
         lesotho = make_project(session, country="LSO", roster=True)
-        kenya = make_project(session, country="KEN", code=f"KEN-DAA-{uuid.uuid4().hex[:6]}",
-                             kind="DAA", thematic_area="TA2", solutions=["S4", "S5"])
+        kenya = make_project(
+            session,
+            country="KEN",
+            code=f"KEN-DAA-{uuid.uuid4().hex[:6]}",
+            kind="DAA",
+            thematic_area="TA2",
+            solutions=["S4", "S5"],
+        )
         world.project_ids = [lesotho.id, kenya.id]
         site = make_site(session, lesotho, name="Ha Matela plot", lat=-29.2, lon=27.9)
         expert = make_user(session, role="field_expert", projects=[lesotho])
@@ -60,43 +66,82 @@ def load_world(engine: Engine, attachments_dir: Path) -> World:
         world.usernames = {"field_expert": expert.username, "country_officer": officer.username}
         people = []
         for n, name in enumerate(PARTICIPANT_NAMES):
-            person = Participant(project_id=lesotho.id, code=f"QR-{n:04d}", sex="female",
-                                 birth_year=1990 + n, category="farmer", name=name)
+            person = Participant(
+                project_id=lesotho.id,
+                code=f"QR-{n:04d}",
+                sex="female",
+                birth_year=1990 + n,
+                category="farmer",
+                name=name,
+            )
             session.add(person)
             people.append(person)
-        session.add(Target(project_id=lesotho.id, indicator="PARTICIPANTS", period="2025",
-                           value=500.0))
+        session.add(
+            Target(project_id=lesotho.id, indicator="PARTICIPANTS", period="2025", value=500.0)
+        )
         session.flush()
-        record_changes(session, [ChangeRecord("participant", p.id, "upsert", 1, lesotho.id)
-                                 for p in people])
+        record_changes(
+            session, [ChangeRecord("participant", p.id, "upsert", 1, lesotho.id) for p in people]
+        )
         first = write_activity(
             session,
-            data=activity_data(lesotho, site_id=str(site.id),
-                               participant_ids=[str(p.id) for p in people],
-                               location={"lat": -29.21, "lon": 27.91, "accuracy_m": 8.5},
-                               notes="Storage demonstration — ñandú, 土豆, emoji 🥔"),
-            existing=None, source="push", author_id=expert.id,
+            data=activity_data(
+                lesotho,
+                site_id=str(site.id),
+                participant_ids=[str(p.id) for p in people],
+                location={"lat": -29.21, "lon": 27.91, "accuracy_m": 8.5},
+                notes="Storage demonstration — ñandú, 土豆, emoji 🥔",
+            ),
+            existing=None,
+            source="push",
+            author_id=expert.id,
         )
-        write_activity(session, data={"title": "Seed potato storage, second day"},
-                       existing=first, source="api", author_id=expert.id)
-        second = write_activity(session, data=activity_data(kenya, type="farmer_training",
-                                                            topic="S5.T1", modality="K"),
-                                existing=None, source="api", author_id=officer.id)
-        doomed = write_activity(session, data=activity_data(lesotho), existing=None,
-                                source="push", author_id=expert.id)
+        write_activity(
+            session,
+            data={"title": "Seed potato storage, second day"},
+            existing=first,
+            source="api",
+            author_id=expert.id,
+        )
+        second = write_activity(
+            session,
+            data=activity_data(kenya, type="farmer_training", topic="S5.T1", modality="K"),
+            existing=None,
+            source="api",
+            author_id=officer.id,
+        )
+        doomed = write_activity(
+            session, data=activity_data(lesotho), existing=None, source="push", author_id=expert.id
+        )
         tombstone_activity(session, activity=doomed, source="push", author_id=expert.id)
-        session.add(Review(activity_id=first.id, action="approve", comment="Good photos",
-                           author_id=officer.id))
-        record(session, action="approve", entity="activity", entity_id=first.id,
-               actor_id=officer.id, country="LSO", before={"status": "submitted"},
-               after={"status": "approved"})
+        session.add(
+            Review(
+                activity_id=first.id, action="approve", comment="Good photos", author_id=officer.id
+            )
+        )
+        record(
+            session,
+            action="approve",
+            entity="activity",
+            entity_id=first.id,
+            actor_id=officer.id,
+            country="LSO",
+            before={"status": "submitted"},
+            after={"status": "approved"},
+        )
         world.activity_ids = [first.id, second.id, doomed.id]
         for n, activity_id in enumerate((first.id, first.id, second.id)):
             blob = photo_bytes(n)
-            attachment = Attachment(id=uuid.uuid4(), activity_id=activity_id,
-                                    sha256=hashlib.sha256(blob).hexdigest(), size=len(blob),
-                                    content_type="image/jpeg", caption=f"photo {n}",
-                                    received=len(blob), complete=True)
+            attachment = Attachment(
+                id=uuid.uuid4(),
+                activity_id=activity_id,
+                sha256=hashlib.sha256(blob).hexdigest(),
+                size=len(blob),
+                content_type="image/jpeg",
+                caption=f"photo {n}",
+                received=len(blob),
+                complete=True,
+            )
             session.add(attachment)
             path = attachments_dir / str(attachment.id)[:2] / str(attachment.id)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,8 +154,10 @@ def load_world(engine: Engine, attachments_dir: Path) -> World:
 def _normal(value: Any) -> Any:
     if isinstance(value, datetime):
         return as_utc(value)
-    if isinstance(value, date | uuid.UUID | bool | int | float | str | dict | list) or \
-            value is None:
+    if (
+        isinstance(value, date | uuid.UUID | bool | int | float | str | dict | list)
+        or value is None
+    ):
         return value
     return str(value)
 
@@ -133,5 +180,8 @@ def files_under(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``folder``."""
     if not folder.is_dir():
         return {}
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

@@ -15,56 +15,71 @@ from tests.factories import World, fresh, rows
 
 
 def _project(**overrides: Any) -> dict[str, Any]:
-    body = {"code": "LSO-DAA-777", "name": "Potato storage demonstration", "kind": "DAA",
-            "country": "LSO", "thematic_area": "TA2", "solutions": ["S5"],
-            "partners": ["MAFSN", "NAFRA"], "priority_product": "potato",
-            "start_date": "2025-01-01", "end_date": "2026-12-31"}
+    body = {
+        "code": "LSO-DAA-777",
+        "name": "Potato storage demonstration",
+        "kind": "DAA",
+        "country": "LSO",
+        "thematic_area": "TA2",
+        "solutions": ["S5"],
+        "partners": ["MAFSN", "NAFRA"],
+        "priority_product": "potato",
+        "start_date": "2025-01-01",
+        "end_date": "2026-12-31",
+    }
     body.update(overrides)
     return body
 
 
 def test_create_and_update_a_project(client: TestClient, session: Session) -> None:
     world = World(session)
-    response = client.post("/api/v1/projects", json=_project(),
-                           headers=world.auth("officer_lso"))
+    response = client.post("/api/v1/projects", json=_project(), headers=world.auth("officer_lso"))
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["region"] == "RBJ" and created["version"] == 1
 
-    patched = client.patch(f"/api/v1/projects/{created['id']}",
-                           json={"name": "Potato storage, phase 2", "end_date": "2027-06-30"},
-                           headers=world.auth("officer_lso"))
+    patched = client.patch(
+        f"/api/v1/projects/{created['id']}",
+        json={"name": "Potato storage, phase 2", "end_date": "2027-06-30"},
+        headers=world.auth("officer_lso"),
+    )
     assert patched.status_code == 200, patched.text
     assert patched.json()["name"] == "Potato storage, phase 2"
     assert patched.json()["version"] == 2
 
-    [change_v1, change_v2] = rows(session, select(Change).where(Change.entity == "project")
-                                  .order_by(Change.seq))  # type: ignore[arg-type]
+    [change_v1, change_v2] = rows(
+        session,
+        select(Change).where(Change.entity == "project").order_by(Change.seq),  # type: ignore[arg-type]
+    )
     assert (change_v1.version, change_v2.version) == (1, 2)
     audit = rows(session, select(AuditEntry).where(AuditEntry.entity == "project"))
     assert [a.action for a in audit] == ["create", "update"]
-    assert audit[1].before == {"name": "Potato storage demonstration",
-                               "end_date": "2026-12-31"}
+    assert audit[1].before == {"name": "Potato storage demonstration", "end_date": "2026-12-31"}
     assert audit[1].after == {"name": "Potato storage, phase 2", "end_date": "2027-06-30"}
     assert all(a.country == "LSO" for a in audit)
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"solutions": ["S42"]}, "solutions"),
-    ({"thematic_area": "TA9"}, "thematic_area"),
-    ({"kind": "XYZ"}, "kind"),
-    ({"country": "ATL"}, "country"),
-    ({"start_date": "2027-01-01", "end_date": "2026-01-01"}, "end_date"),
-    ({"end_date": "2099-01-01"}, "end_date"),
-    ({"start_date": "1999-12-31"}, "start_date"),
-    ({"code": ""}, "code"),
-    ({"name": "bad\x00name"}, "name"),
-])
-def test_bad_projects_get_422_naming_the_field(client: TestClient, session: Session,
-                                               overrides: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"solutions": ["S42"]}, "solutions"),
+        ({"thematic_area": "TA9"}, "thematic_area"),
+        ({"kind": "XYZ"}, "kind"),
+        ({"country": "ATL"}, "country"),
+        ({"start_date": "2027-01-01", "end_date": "2026-01-01"}, "end_date"),
+        ({"end_date": "2099-01-01"}, "end_date"),
+        ({"start_date": "1999-12-31"}, "start_date"),
+        ({"code": ""}, "code"),
+        ({"name": "bad\x00name"}, "name"),
+    ],
+)
+def test_bad_projects_get_422_naming_the_field(
+    client: TestClient, session: Session, overrides: dict[str, Any], field: str
+) -> None:
     world = World(session)
-    response = client.post("/api/v1/projects", json=_project(**overrides),
-                           headers=world.auth("admin"))
+    response = client.post(
+        "/api/v1/projects", json=_project(**overrides), headers=world.auth("admin")
+    )
     assert response.status_code == 422, response.text
     assert field in {e["field"].split("[")[0].split(".")[0] for e in response.json()["detail"]}
     assert rows(session, select(Project).where(Project.code == "LSO-DAA-777")) == []
@@ -72,44 +87,76 @@ def test_bad_projects_get_422_naming_the_field(client: TestClient, session: Sess
 
 def test_project_writes_follow_the_roles(client: TestClient, session: Session) -> None:
     world = World(session)
-    assert client.post("/api/v1/projects", json=_project(country="KEN"),
-                       headers=world.auth("officer_lso")).status_code == 403
-    for who in ("hq", "expert_lso"):
-        assert client.post("/api/v1/projects", json=_project(),
-                           headers=world.auth(who)).status_code == 403
-    url = f"/api/v1/projects/{world.project_lso.id}"
-    assert client.patch(url, json={"name": "x"}, headers=world.auth("expert_lso")).status_code \
+    assert (
+        client.post(
+            "/api/v1/projects", json=_project(country="KEN"), headers=world.auth("officer_lso")
+        ).status_code
         == 403
-    assert client.patch(url, json={"name": "x"}, headers=world.auth("officer_ken")).status_code \
-        == 404
+    )
+    for who in ("hq", "expert_lso"):
+        assert (
+            client.post("/api/v1/projects", json=_project(), headers=world.auth(who)).status_code
+            == 403
+        )
+    url = f"/api/v1/projects/{world.project_lso.id}"
+    assert (
+        client.patch(url, json={"name": "x"}, headers=world.auth("expert_lso")).status_code == 403
+    )
+    assert (
+        client.patch(url, json={"name": "x"}, headers=world.auth("officer_ken")).status_code == 404
+    )
     # An officer cannot move a project out of their countries.
-    assert client.patch(url, json={"country": "KEN"},
-                        headers=world.auth("officer_lso")).status_code == 403
+    assert (
+        client.patch(url, json={"country": "KEN"}, headers=world.auth("officer_lso")).status_code
+        == 403
+    )
     # Duplicate codes are a conflict.
-    response = client.post("/api/v1/projects", json=_project(code=world.project_ken.code),
-                           headers=world.auth("admin"))
+    response = client.post(
+        "/api/v1/projects", json=_project(code=world.project_ken.code), headers=world.auth("admin")
+    )
     assert response.status_code == 409
     assert fresh(session, Project, world.project_lso.id).name == world.project_lso.name
 
 
 def test_a_field_site_waits_for_approval(client: TestClient, session: Session) -> None:
     world = World(session)
-    body = {"project_id": str(world.project_lso.id), "name": "Roma valley plot",
-            "admin_area": "Maseru", "lat": -29.45, "lon": 27.72}
+    body = {
+        "project_id": str(world.project_lso.id),
+        "name": "Roma valley plot",
+        "admin_area": "Maseru",
+        "lat": -29.45,
+        "lon": 27.72,
+    }
     response = client.post("/api/v1/sites", json=body, headers=world.auth("expert_lso"))
     assert response.status_code == 201, response.text
     site = response.json()
     assert site["status"] == "pending"
 
-    pending = client.get("/api/v1/sites", params={"status": "pending"},
-                         headers=world.auth("officer_lso")).json()
+    pending = client.get(
+        "/api/v1/sites", params={"status": "pending"}, headers=world.auth("officer_lso")
+    ).json()
     assert [s["id"] for s in pending["items"]] == [site["id"]]
-    assert client.patch(f"/api/v1/sites/{site['id']}", json={"status": "approved"},
-                        headers=world.auth("expert_lso")).status_code == 403
-    assert client.patch(f"/api/v1/sites/{site['id']}", json={"status": "approved"},
-                        headers=world.auth("officer_ken")).status_code == 404
-    approved = client.patch(f"/api/v1/sites/{site['id']}", json={"status": "approved"},
-                            headers=world.auth("officer_lso"))
+    assert (
+        client.patch(
+            f"/api/v1/sites/{site['id']}",
+            json={"status": "approved"},
+            headers=world.auth("expert_lso"),
+        ).status_code
+        == 403
+    )
+    assert (
+        client.patch(
+            f"/api/v1/sites/{site['id']}",
+            json={"status": "approved"},
+            headers=world.auth("officer_ken"),
+        ).status_code
+        == 404
+    )
+    approved = client.patch(
+        f"/api/v1/sites/{site['id']}",
+        json={"status": "approved"},
+        headers=world.auth("officer_lso"),
+    )
     assert approved.status_code == 200
     assert approved.json()["status"] == "approved" and approved.json()["version"] == 2
     actions = rows(session, select(AuditEntry.action).where(AuditEntry.entity == "site"))
@@ -117,16 +164,23 @@ def test_a_field_site_waits_for_approval(client: TestClient, session: Session) -
 
     # An officer's own site is approved at once; HQ may not add sites.
     body["name"] = "Officer plot"
-    assert client.post("/api/v1/sites", json=body,
-                       headers=world.auth("officer_lso")).json()["status"] == "approved"
+    assert (
+        client.post("/api/v1/sites", json=body, headers=world.auth("officer_lso")).json()["status"]
+        == "approved"
+    )
     assert client.post("/api/v1/sites", json=body, headers=world.auth("hq")).status_code == 403
 
 
-def test_a_site_outside_its_projects_country_is_refused(client: TestClient,
-                                                        session: Session) -> None:
+def test_a_site_outside_its_projects_country_is_refused(
+    client: TestClient, session: Session
+) -> None:
     world = World(session)
-    body = {"project_id": str(world.project_lso.id), "name": "Nairobi by mistake",
-            "lat": -1.29, "lon": 36.82}
+    body = {
+        "project_id": str(world.project_lso.id),
+        "name": "Nairobi by mistake",
+        "lat": -1.29,
+        "lon": 36.82,
+    }
     response = client.post("/api/v1/sites", json=body, headers=world.auth("admin"))
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "lat"
@@ -139,33 +193,43 @@ def test_a_site_outside_its_projects_country_is_refused(client: TestClient,
     assert len(rows(session, select(Site))) == 2
 
 
-def test_targets_are_validated_unique_and_updatable(client: TestClient,
-                                                    session: Session) -> None:
+def test_targets_are_validated_unique_and_updatable(client: TestClient, session: Session) -> None:
     world = World(session)
-    body = {"project_id": str(world.project_lso.id), "indicator": "WOMEN_PARTICIPANTS",
-            "period": "2025Q3", "value": 120}
+    body = {
+        "project_id": str(world.project_lso.id),
+        "indicator": "WOMEN_PARTICIPANTS",
+        "period": "2025Q3",
+        "value": 120,
+    }
     response = client.post("/api/v1/targets", json=body, headers=world.auth("officer_lso"))
     assert response.status_code == 201, response.text
     target = response.json()
-    assert client.post("/api/v1/targets", json=body,
-                       headers=world.auth("officer_lso")).status_code == 409
-    for bad, field in (({"indicator": "HAPPINESS"}, "indicator"),
-                       ({"period": "Q3-2025"}, "period"),
-                       ({"indicator": "WOMEN_SHARE", "value": 140}, "value"),
-                       ({"indicator": "ACTIVITIES", "sex": "female"}, "sex")):
-        response = client.post("/api/v1/targets", json={**body, **bad},
-                               headers=world.auth("admin"))
+    assert (
+        client.post("/api/v1/targets", json=body, headers=world.auth("officer_lso")).status_code
+        == 409
+    )
+    for bad, field in (
+        ({"indicator": "HAPPINESS"}, "indicator"),
+        ({"period": "Q3-2025"}, "period"),
+        ({"indicator": "WOMEN_SHARE", "value": 140}, "value"),
+        ({"indicator": "ACTIVITIES", "sex": "female"}, "sex"),
+    ):
+        response = client.post("/api/v1/targets", json={**body, **bad}, headers=world.auth("admin"))
         assert response.status_code == 422, bad
         assert response.json()["detail"][0]["field"] == field
-    assert client.post("/api/v1/targets", json=body,
-                       headers=world.auth("hq")).status_code == 403
+    assert client.post("/api/v1/targets", json=body, headers=world.auth("hq")).status_code == 403
 
-    updated = client.patch(f"/api/v1/targets/{target['id']}", json={"value": 150},
-                           headers=world.auth("officer_lso"))
+    updated = client.patch(
+        f"/api/v1/targets/{target['id']}", json={"value": 150}, headers=world.auth("officer_lso")
+    )
     assert updated.status_code == 200
     assert updated.json()["value"] == 150 and updated.json()["version"] == 2
-    assert client.patch(f"/api/v1/targets/{target['id']}", json={"value": 1},
-                        headers=world.auth("officer_ken")).status_code == 404
+    assert (
+        client.patch(
+            f"/api/v1/targets/{target['id']}", json={"value": 1}, headers=world.auth("officer_ken")
+        ).status_code
+        == 404
+    )
     assert fresh(session, Target, world.target_lso.id).value == 500
 
 
@@ -174,14 +238,20 @@ def test_lists_are_paginated_and_scoped(client: TestClient, session: Session) ->
     for who, expected in (("admin", 2), ("hq", 2), ("officer_lso", 1), ("expert_ken", 1)):
         body = client.get("/api/v1/projects", headers=world.auth(who)).json()
         assert body["total"] == expected, who
-    page = client.get("/api/v1/projects", params={"limit": 1, "offset": 1},
-                      headers=world.auth("admin")).json()
+    page = client.get(
+        "/api/v1/projects", params={"limit": 1, "offset": 1}, headers=world.auth("admin")
+    ).json()
     assert page["total"] == 2 and len(page["items"]) == 1
-    filtered = client.get("/api/v1/projects", params={"country": "KEN"},
-                          headers=world.auth("officer_lso")).json()
+    filtered = client.get(
+        "/api/v1/projects", params={"country": "KEN"}, headers=world.auth("officer_lso")
+    ).json()
     assert filtered == {"items": [], "total": 0}
-    assert client.get("/api/v1/projects", params={"limit": 501},
-                      headers=world.auth("admin")).status_code == 422
+    assert (
+        client.get(
+            "/api/v1/projects", params={"limit": 501}, headers=world.auth("admin")
+        ).status_code
+        == 422
+    )
 
 
 def test_patching_null_clears_optional_fields_and_refuses_required_ones(

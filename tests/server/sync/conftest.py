@@ -42,8 +42,13 @@ class Field:
 @pytest.fixture
 def field(session: Session) -> Field:
     project = make_project(session)
-    other = make_project(session, code=f"KEN-{uuid.uuid4().hex[:6]}", country="KEN",
-                         thematic_area="TA2", solutions=["S4", "S5"])
+    other = make_project(
+        session,
+        code=f"KEN-{uuid.uuid4().hex[:6]}",
+        country="KEN",
+        thematic_area="TA2",
+        solutions=["S4", "S5"],
+    )
     site = make_site(session, project)
     expert = make_user(session, projects=[project])
     teammate = make_user(session, projects=[project])
@@ -55,34 +60,70 @@ def field(session: Session) -> Field:
     session.expire_on_commit = False
     session.commit()
     session.expunge_all()
-    return Field(project, other, site, expert, teammate, officer, device, token,
-                 teammate_device, teammate_token)
+    return Field(
+        project,
+        other,
+        site,
+        expert,
+        teammate,
+        officer,
+        device,
+        token,
+        teammate_device,
+        teammate_token,
+    )
 
 
-def mutation(seq: int, data: dict[str, Any] | None, *, entity: str = "activity",
-             op: str = "upsert", base_version: int = 0, id: str | None = None) -> dict[str, Any]:
+def mutation(
+    seq: int,
+    data: dict[str, Any] | None,
+    *,
+    entity: str = "activity",
+    op: str = "upsert",
+    base_version: int = 0,
+    id: str | None = None,
+) -> dict[str, Any]:
     record_id = id or (data or {}).get("id") or str(uuid.uuid4())
-    found: dict[str, Any] = {"seq": seq, "entity": entity, "op": op, "id": record_id,
-                             "base_version": base_version}
+    found: dict[str, Any] = {
+        "seq": seq,
+        "entity": entity,
+        "op": op,
+        "id": record_id,
+        "base_version": base_version,
+    }
     if data is not None:
         found["data"] = data
     return found
 
 
-def push(client: TestClient, field: Field, mutations: list[dict[str, Any]], *,
-         device: Device | None = None, token: str | None = None, gzipped: bool = False) -> Any:
+def push(
+    client: TestClient,
+    field: Field,
+    mutations: list[dict[str, Any]],
+    *,
+    device: Device | None = None,
+    token: str | None = None,
+    gzipped: bool = False,
+) -> Any:
     device = device or field.device
     body = json.dumps({"protocol": 1, "device_id": str(device.id), "mutations": mutations})
     headers = field.headers(token)
     if gzipped:
         headers["Content-Encoding"] = "gzip"
-        return client.post("/api/v1/sync/push", content=gzip.compress(body.encode()),
-                           headers=headers)
+        return client.post(
+            "/api/v1/sync/push", content=gzip.compress(body.encode()), headers=headers
+        )
     return client.post("/api/v1/sync/push", content=body, headers=headers)
 
 
-def pull_all(client: TestClient, field: Field, *, token: str | None = None,
-             cursor: str | None = None, limit: int = 500) -> tuple[list[dict[str, Any]], str]:
+def pull_all(
+    client: TestClient,
+    field: Field,
+    *,
+    token: str | None = None,
+    cursor: str | None = None,
+    limit: int = 500,
+) -> tuple[list[dict[str, Any]], str]:
     changes: list[dict[str, Any]] = []
     while True:
         params: dict[str, Any] = {"limit": limit}

@@ -20,23 +20,35 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(300_000)
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(1000)
 
 
-def _with_photo(client: TestClient, field: Field, data: bytes = JPEG,
-                **overrides: Any) -> str:
+def _with_photo(client: TestClient, field: Field, data: bytes = JPEG, **overrides: Any) -> str:
     record = field.activity()
     photo_id = str(uuid.uuid4())
-    metadata = {"id": photo_id, "activity_id": record["id"],
-                "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-                "content_type": "image/jpeg", "caption": "Demonstration plot", **overrides}
-    response = push(client, field, [mutation(1, record),
-                                    mutation(2, metadata, entity="attachment")])
+    metadata = {
+        "id": photo_id,
+        "activity_id": record["id"],
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+        "content_type": "image/jpeg",
+        "caption": "Demonstration plot",
+        **overrides,
+    }
+    response = push(
+        client, field, [mutation(1, record), mutation(2, metadata, entity="attachment")]
+    )
     assert [r["status"] for r in response.json()["results"]] == ["applied", "applied"]
     return photo_id
 
 
 def _patch(client: TestClient, field: Field, photo_id: str, offset: int, chunk: bytes) -> Any:
-    return client.patch(f"/api/v1/attachments/{photo_id}", content=chunk,
-                        headers={**field.headers(), "Upload-Offset": str(offset),
-                                 "Content-Type": "application/offset+octet-stream"})
+    return client.patch(
+        f"/api/v1/attachments/{photo_id}",
+        content=chunk,
+        headers={
+            **field.headers(),
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
 
 
 def _offset(client: TestClient, field: Field, photo_id: str) -> int:
@@ -46,7 +58,8 @@ def _offset(client: TestClient, field: Field, photo_id: str) -> int:
 
 
 def test_chunks_append_at_the_offset_and_the_photo_is_served(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     photo_id = _with_photo(client, field)
     assert _offset(client, field, photo_id) == 0
     first = _patch(client, field, photo_id, 0, JPEG[:100_000])
@@ -68,16 +81,18 @@ def test_chunks_append_at_the_offset_and_the_photo_is_served(
     with Session(engine) as session:
         token = make_access_token(session, field.officer)
         session.commit()
-    served = client.get(f"/api/v1/attachments/{photo_id}",
-                        headers={"Authorization": f"Bearer {token}"})
+    served = client.get(
+        f"/api/v1/attachments/{photo_id}", headers={"Authorization": f"Bearer {token}"}
+    )
     assert served.status_code == 200
     assert served.content == JPEG and served.headers["content-type"] == "image/jpeg"
     by_tablet = client.get(f"/api/v1/attachments/{photo_id}", headers=field.headers())
     assert by_tablet.status_code == 200
 
 
-def test_a_wrong_sha256_is_refused_and_the_bytes_discarded(client: TestClient, field: Field,
-                                                           engine: Engine) -> None:
+def test_a_wrong_sha256_is_refused_and_the_bytes_discarded(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     photo_id = _with_photo(client, field, sha256=hashlib.sha256(b"other").hexdigest())
     response = _patch(client, field, photo_id, 0, JPEG[:1_000_000])
     assert response.status_code == 422
@@ -101,7 +116,7 @@ def test_bytes_of_another_type_are_refused(client: TestClient, field: Field) -> 
 def test_a_chunk_over_one_mebibyte_gets_413(client: TestClient, field: Field) -> None:
     big = b"\xff\xd8\xff" + bytes(2 * 1024 * 1024)
     photo_id = _with_photo(client, field, data=big)
-    assert _patch(client, field, photo_id, 0, big[:1024 * 1024 + 1]).status_code == 413
+    assert _patch(client, field, photo_id, 0, big[: 1024 * 1024 + 1]).status_code == 413
 
 
 def test_bytes_before_the_metadata_get_404(client: TestClient, field: Field) -> None:
@@ -110,28 +125,38 @@ def test_bytes_before_the_metadata_get_404(client: TestClient, field: Field) -> 
     assert "metadata" in response.json()["detail"]
 
 
-def test_people_outside_the_scope_cannot_read_the_photo(client: TestClient, field: Field,
-                                                        engine: Engine) -> None:
+def test_people_outside_the_scope_cannot_read_the_photo(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     photo_id = _with_photo(client, field)
     _patch(client, field, photo_id, 0, JPEG)
     with Session(engine) as session:
         stranger = make_user(session, role="country_officer", countries=["KEN"])
         token = make_access_token(session, stranger)
         session.commit()
-    response = client.get(f"/api/v1/attachments/{photo_id}",
-                          headers={"Authorization": f"Bearer {token}"})
+    response = client.get(
+        f"/api/v1/attachments/{photo_id}", headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 404
     assert client.get(f"/api/v1/attachments/{photo_id}").status_code == 401
 
 
-def test_metadata_for_someone_elses_activity_is_rejected(client: TestClient,
-                                                         field: Field) -> None:
+def test_metadata_for_someone_elses_activity_is_rejected(client: TestClient, field: Field) -> None:
     record = field.activity()
-    push(client, field, [mutation(1, record)], device=field.teammate_device,
-         token=field.teammate_token)
-    metadata = {"id": str(uuid.uuid4()), "activity_id": record["id"],
-                "sha256": hashlib.sha256(JPEG).hexdigest(), "size": len(JPEG),
-                "content_type": "image/jpeg"}
+    push(
+        client,
+        field,
+        [mutation(1, record)],
+        device=field.teammate_device,
+        token=field.teammate_token,
+    )
+    metadata = {
+        "id": str(uuid.uuid4()),
+        "activity_id": record["id"],
+        "sha256": hashlib.sha256(JPEG).hexdigest(),
+        "size": len(JPEG),
+        "content_type": "image/jpeg",
+    }
     result = push(client, field, [mutation(1, metadata, entity="attachment")]).json()
     assert result["results"][0]["status"] == "rejected"
     assert result["results"][0]["errors"][0]["field"] == "activity_id"

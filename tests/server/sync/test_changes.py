@@ -28,8 +28,9 @@ def _changes(engine: Engine) -> int:
 
 
 def _note(session: Session) -> None:
-    change_log.record_change(session, entity="activity", entity_id=uuid.uuid4(), op="upsert",
-                             version=1, project_id=None)
+    change_log.record_change(
+        session, entity="activity", entity_id=uuid.uuid4(), op="upsert", version=1, project_id=None
+    )
 
 
 def test_changes_are_appended_at_commit_not_before(engine: Engine) -> None:
@@ -92,8 +93,13 @@ def _puller(engine: Engine, field: Field) -> Callable[[str | None], tuple[set[st
     return pull_from
 
 
-def _write(engine: Engine, field: Field, *, after_append: Callable[[], object] | None = None,
-           **overrides: object) -> str:
+def _write(
+    engine: Engine,
+    field: Field,
+    *,
+    after_append: Callable[[], object] | None = None,
+    **overrides: object,
+) -> str:
     """Write an activity; ``after_append`` runs once its change has a seq, before COMMIT."""
     with Session(write_engine(engine)) as session:
         if after_append is not None:
@@ -138,8 +144,7 @@ def _out_of_order_commits(engine: Engine, field: Field) -> tuple[set[str], set[s
 
 
 @pytest.mark.postgres
-def test_a_writer_committing_after_a_later_seq_is_not_skipped(engine: Engine,
-                                                              field: Field) -> None:
+def test_a_writer_committing_after_a_later_seq_is_not_skipped(engine: Engine, field: Field) -> None:
     if not is_postgresql(engine):
         pytest.skip("SQLite has one writer at a time; out-of-order commits need PostgreSQL")
     pulled, written = _out_of_order_commits(engine, field)
@@ -148,7 +153,8 @@ def test_a_writer_committing_after_a_later_seq_is_not_skipped(engine: Engine,
 
 @pytest.mark.postgres
 def test_without_the_lock_the_same_schedule_skips_a_change(
-        engine: Engine, field: Field, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine: Engine, field: Field, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The test above can fail: remove the lock and the puller misses writer A."""
     if not is_postgresql(engine):
         pytest.skip("needs PostgreSQL")
@@ -168,8 +174,13 @@ def test_concurrent_writers_and_a_puller_miss_nothing(engine: Engine, field: Fie
     def writer(plan: list[tuple[float, int]]) -> None:
         for delay, month in plan:
             day = f"2024-{month:02d}-10"  # months apart: roll-up rows do not serialise writers
-            record = _write(engine, field, after_append=partial(threading.Event().wait, delay),
-                            start_date=day, end_date=day)
+            record = _write(
+                engine,
+                field,
+                after_append=partial(threading.Event().wait, delay),
+                start_date=day,
+                end_date=day,
+            )
             with lock:
                 written.append(record)
 
@@ -184,8 +195,9 @@ def test_concurrent_writers_and_a_puller_miss_nothing(engine: Engine, field: Fie
             done.wait(0.002)  # let writers in: on SQLite a pull in a tight loop starves them
 
     writers = [
-        threading.Thread(target=writer,
-                         args=([(rng.uniform(0, 0.02), rng.randint(1, 12)) for _ in range(15)],))
+        threading.Thread(
+            target=writer, args=([(rng.uniform(0, 0.02), rng.randint(1, 12)) for _ in range(15)],)
+        )
         for _ in range(4)
     ]
     reading = threading.Thread(target=puller)

@@ -24,19 +24,22 @@ def _seen(engine: Engine, device_id: uuid.UUID) -> datetime | None:
 
 def _set_seen(engine: Engine, device_id: uuid.UUID, when: datetime | None) -> None:
     with Session(engine) as session:
-        session.execute(update(Device).where(col(Device.id) == device_id)
-                        .values(last_seen_at=when))
+        session.execute(update(Device).where(col(Device.id) == device_id).values(last_seen_at=when))
         session.commit()
 
 
-@pytest.mark.parametrize("request_", [
-    ("GET", "/api/v1/sync/pull"),
-    ("GET", "/api/v1/sync/info"),
-    ("HEAD", f"/api/v1/attachments/{uuid.UUID(int=7)}"),
-    ("GET", f"/api/v1/attachments/{uuid.UUID(int=7)}"),
-])
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ("GET", "/api/v1/sync/pull"),
+        ("GET", "/api/v1/sync/info"),
+        ("HEAD", f"/api/v1/attachments/{uuid.UUID(int=7)}"),
+        ("GET", f"/api/v1/attachments/{uuid.UUID(int=7)}"),
+    ],
+)
 def test_any_device_request_notes_the_tablet_as_seen(
-        client: TestClient, field: Field, engine: Engine, request_: tuple[str, str]) -> None:
+    client: TestClient, field: Field, engine: Engine, request_: tuple[str, str]
+) -> None:
     method, path = request_
     _set_seen(engine, field.device.id, None)
     before = utcnow()
@@ -47,7 +50,8 @@ def test_any_device_request_notes_the_tablet_as_seen(
 
 
 def test_a_tablet_seen_within_the_minute_is_not_written_again(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     recently = utcnow() - timedelta(seconds=20)
     _set_seen(engine, field.device.id, recently)
     assert client.get("/api/v1/sync/pull", headers=field.headers()).status_code == 200
@@ -60,16 +64,17 @@ def test_a_tablet_seen_within_the_minute_is_not_written_again(
     assert seen is not None and seen > long_ago + timedelta(days=2)
 
 
-def test_a_revoked_or_unknown_token_is_not_noted(client: TestClient, field: Field,
-                                                 engine: Engine) -> None:
+def test_a_revoked_or_unknown_token_is_not_noted(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     _set_seen(engine, field.device.id, None)
     with Session(engine) as session:
-        session.execute(update(Device).where(col(Device.id) == field.device.id)
-                        .values(revoked_at=utcnow()))
+        session.execute(
+            update(Device).where(col(Device.id) == field.device.id).values(revoked_at=utcnow())
+        )
         session.commit()
     assert client.get("/api/v1/sync/pull", headers=field.headers()).status_code == 403
     # /sync/info stays public: a revoked or unknown token still gets the limits.
     assert client.get("/api/v1/sync/info", headers=field.headers()).status_code == 200
-    assert client.get("/api/v1/sync/info",
-                      headers=field.headers("not-a-token")).status_code == 200
+    assert client.get("/api/v1/sync/info", headers=field.headers("not-a-token")).status_code == 200
     assert _seen(engine, field.device.id) is None

@@ -17,19 +17,22 @@ from tests.factories import make_access_token, make_site
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 
 
-def _push_activities(client: TestClient, field: Field, count: int, *, first_seq: int = 1,
-                     **overrides: object) -> list[str]:
+def _push_activities(
+    client: TestClient, field: Field, count: int, *, first_seq: int = 1, **overrides: object
+) -> list[str]:
     records = [field.activity(title=f"Training {i}", **overrides) for i in range(count)]
     response = push(client, field, [mutation(first_seq + i, r) for i, r in enumerate(records)])
     assert response.status_code == 200, response.text
     return [r["id"] for r in records]
 
 
-def test_a_first_pull_brings_the_catalogue_then_the_scope(client: TestClient, field: Field,
-                                                          engine: Engine) -> None:
+def test_a_first_pull_brings_the_catalogue_then_the_scope(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     with Session(engine) as session:
-        target = Target(project_id=field.project.id, indicator="PARTICIPANTS", period="2025",
-                        value=400)
+        target = Target(
+            project_id=field.project.id, indicator="PARTICIPANTS", period="2025", value=400
+        )
         session.add(target)
         session.flush()
         record_target_change(session, target=target)
@@ -37,8 +40,13 @@ def test_a_first_pull_brings_the_catalogue_then_the_scope(client: TestClient, fi
         session.commit()
     mine = _push_activities(client, field, 2)
     teammates = [field.activity(title="Teammate's day")]
-    push(client, field, [mutation(1, teammates[0])], device=field.teammate_device,
-         token=field.teammate_token)
+    push(
+        client,
+        field,
+        [mutation(1, teammates[0])],
+        device=field.teammate_device,
+        token=field.teammate_token,
+    )
     foreign = field.activity(project_id=str(field.other_project.id))
     with Session(engine) as session:
         from server.activities.service import write_activity
@@ -48,8 +56,7 @@ def test_a_first_pull_brings_the_catalogue_then_the_scope(client: TestClient, fi
 
     changes, cursor = pull_all(client, field)
     assert changes[0]["entity"] == "catalogue"
-    assert {t["code"] for t in changes[0]["data"]["thematic_areas"]} == {"TA1", "TA2", "TA3",
-                                                                         "TA4"}
+    assert {t["code"] for t in changes[0]["data"]["thematic_areas"]} == {"TA1", "TA2", "TA3", "TA4"}
     by_entity: dict[str, set[str]] = {}
     for change in changes:
         by_entity.setdefault(change["entity"], set()).add(change["id"])
@@ -63,16 +70,16 @@ def test_a_first_pull_brings_the_catalogue_then_the_scope(client: TestClient, fi
     assert again == [] and same_cursor == cursor
 
 
-def test_pages_follow_the_cursor_without_gaps_or_repeats(client: TestClient,
-                                                         field: Field) -> None:
+def test_pages_follow_the_cursor_without_gaps_or_repeats(client: TestClient, field: Field) -> None:
     ids = _push_activities(client, field, 7)
     _, cursor = pull_all(client, field, limit=1000)
     more = _push_activities(client, field, 5, first_seq=8)
     seen: list[str] = []
     pages = 0
     while True:
-        response = client.get("/api/v1/sync/pull", params={"cursor": cursor, "limit": 2},
-                              headers=field.headers())
+        response = client.get(
+            "/api/v1/sync/pull", params={"cursor": cursor, "limit": 2}, headers=field.headers()
+        )
         body = response.json()
         seen += [c["id"] for c in body["changes"]]
         cursor = body["cursor"]
@@ -85,7 +92,8 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(client: TestClient,
 
 
 def test_a_record_changed_twice_is_sent_once_with_its_latest_state(
-        client: TestClient, field: Field) -> None:
+    client: TestClient, field: Field
+) -> None:
     [record_id] = _push_activities(client, field, 1)
     push(client, field, [mutation(2, {"title": "Renamed"}, id=record_id)])
     changes, _ = pull_all(client, field)
@@ -93,15 +101,21 @@ def test_a_record_changed_twice_is_sent_once_with_its_latest_state(
     assert pulled["version"] == 2 and pulled["data"]["title"] == "Renamed"
 
 
-def test_review_status_and_comments_reach_the_tablet(client: TestClient, field: Field,
-                                                     engine: Engine) -> None:
+def test_review_status_and_comments_reach_the_tablet(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     [record_id] = _push_activities(client, field, 1)
     _, cursor = pull_all(client, field)
     with Session(engine) as session:
         officer = session.get(User, field.officer.id)
         assert officer is not None
-        review_activity(session, caller=Caller(user=officer), activity_id=uuid.UUID(record_id),
-                        action="return", comment="Add the women's attendance")
+        review_activity(
+            session,
+            caller=Caller(user=officer),
+            activity_id=uuid.UUID(record_id),
+            action="return",
+            comment="Add the women's attendance",
+        )
         session.commit()
     changes, _ = pull_all(client, field, cursor=cursor)
     [pulled] = changes
@@ -110,7 +124,8 @@ def test_review_status_and_comments_reach_the_tablet(client: TestClient, field: 
 
 
 def test_joining_a_project_brings_its_records_on_the_next_pull(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     _, cursor = pull_all(client, field)
     with Session(engine) as session:
         site = make_site(session, field.other_project, name="Kitui store", lat=-1.37, lon=38.01)
@@ -123,15 +138,15 @@ def test_joining_a_project_brings_its_records_on_the_next_pull(
 
 
 def test_a_bad_cursor_gets_400_naming_it(client: TestClient, field: Field) -> None:
-    response = client.get("/api/v1/sync/pull", params={"cursor": "not-ours"},
-                          headers=field.headers())
+    response = client.get(
+        "/api/v1/sync/pull", params={"cursor": "not-ours"}, headers=field.headers()
+    )
     assert response.status_code == 400
     assert response.json()["detail"][0]["field"] == "cursor"
 
 
 def test_the_page_size_is_bounded(client: TestClient, field: Field) -> None:
-    response = client.get("/api/v1/sync/pull", params={"limit": 100_000},
-                          headers=field.headers())
+    response = client.get("/api/v1/sync/pull", params={"limit": 100_000}, headers=field.headers())
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "limit"
 
@@ -145,8 +160,9 @@ def test_pull_needs_a_device_token(client: TestClient, field: Field, engine: Eng
     assert client.get("/api/v1/sync/pull").status_code == 401
 
 
-def test_conflicts_go_only_to_the_tablet_that_raised_them(client: TestClient, field: Field,
-                                                          engine: Engine) -> None:
+def test_conflicts_go_only_to_the_tablet_that_raised_them(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     from tests.server.sync.test_push import _conflicted
 
     _conflicted(client, field, engine)

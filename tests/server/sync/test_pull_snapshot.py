@@ -44,8 +44,14 @@ def _create(engine: Engine, field: Field) -> uuid.UUID:
 
     with Session(write_engine(engine)) as session:
         data = field.activity()
-        write_activity(session, data=data, existing=None, source="api",
-                       author_id=field.expert.id, status="submitted")
+        write_activity(
+            session,
+            data=data,
+            existing=None,
+            source="api",
+            author_id=field.expert.id,
+            status="submitted",
+        )
         session.commit()
     return uuid.UUID(data["id"])
 
@@ -54,8 +60,13 @@ def _return(engine: Engine, field: Field, activity_id: uuid.UUID) -> None:
     with Session(write_engine(engine)) as session:
         officer = session.get(User, field.officer.id)
         assert officer is not None
-        review_activity(session, caller=Caller(user=officer), activity_id=activity_id,
-                        action="return", comment="Add the women's attendance")
+        review_activity(
+            session,
+            caller=Caller(user=officer),
+            activity_id=activity_id,
+            action="return",
+            comment="Add the women's attendance",
+        )
         session.commit()
 
 
@@ -95,7 +106,8 @@ def _assert_one_moment(engine: Engine, page: PullResponse) -> None:
             continue
         assert change.version == versions[change.id], (
             f"page carries version {change.version} of {change.id} but its cursor "
-            f"(seq {cursor.seq}) covers version {versions[change.id]}")
+            f"(seq {cursor.seq}) covers version {versions[change.id]}"
+        )
         data: dict[str, Any] = change.data or {}
         returned = [r for r in data.get("reviews", []) if r["action"] == "return"]
         if data.get("status") == "returned":
@@ -104,15 +116,17 @@ def _assert_one_moment(engine: Engine, page: PullResponse) -> None:
             assert not returned, "a review comment travelled with a record from before it"
 
 
-def _check_review_arrives_next(engine: Engine, caller: Caller, page: PullResponse,
-                               activity_id: uuid.UUID) -> None:
+def _check_review_arrives_next(
+    engine: Engine, caller: Caller, page: PullResponse, activity_id: uuid.UUID
+) -> None:
     later = _pull(engine, caller, page.cursor)
     [change] = [c for c in later.changes if c.id == str(activity_id)]
     assert change.version == 2 and (change.data or {})["status"] == "returned"
 
 
 def test_a_review_committed_between_the_log_read_and_the_record_read(
-        engine: Engine, field: Field, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine: Engine, field: Field, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caller = _caller(engine, field)
     activity_id = _create(engine, field)
     original = pull_module._current_state
@@ -131,7 +145,8 @@ def test_a_review_committed_between_the_log_read_and_the_record_read(
 
 
 def test_a_review_committed_between_the_activity_read_and_its_reviews(
-        engine: Engine, field: Field, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine: Engine, field: Field, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caller = _caller(engine, field)
     activity_id = _create(engine, field)
     original = pull_module.attendance_by_activity
@@ -149,7 +164,8 @@ def test_a_review_committed_between_the_activity_read_and_its_reviews(
 
 
 def test_a_review_committed_before_the_log_read_is_in_the_page(
-        engine: Engine, field: Field, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine: Engine, field: Field, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The other side of the boundary: a commit before the page's first read is all in it."""
     caller = _caller(engine, field)
     activity_id = _create(engine, field)

@@ -23,8 +23,9 @@ from tests.server.sync.conftest import Field, mutation, pull_all, push
 
 def _count(engine: Engine, table: Any, *where: Any) -> int:
     with Session(engine) as session:
-        return int(session.execute(select(func.count()).select_from(table).where(*where))
-                   .scalar_one())
+        return int(
+            session.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+        )
 
 
 def _activity(engine: Engine, activity_id: str) -> Activity | None:
@@ -32,34 +33,42 @@ def _activity(engine: Engine, activity_id: str) -> Activity | None:
         return session.get(Activity, uuid.UUID(activity_id))
 
 
-def _officer_edit(engine: Engine, activity_id: str, *, status: str | None = None,
-                  **fields: Any) -> int:
+def _officer_edit(
+    engine: Engine, activity_id: str, *, status: str | None = None, **fields: Any
+) -> int:
     """A change made on the server (the dashboard), not by the tablet."""
     with Session(engine) as session:
         activity = session.get(Activity, uuid.UUID(activity_id))
         assert activity is not None
-        write_activity(session, data=fields, existing=activity, source="api", author_id=None,
-                       status=status)
+        write_activity(
+            session, data=fields, existing=activity, source="api", author_id=None, status=status
+        )
         session.commit()
         return activity.version
 
 
 def _snapshot(engine: Engine) -> tuple[int, ...]:
-    return (_count(engine, Activity), _count(engine, ActivityRevision),
-            _count(engine, AttendanceRow), _count(engine, Change),
-            _count(engine, KeptMutation))
+    return (
+        _count(engine, Activity),
+        _count(engine, ActivityRevision),
+        _count(engine, AttendanceRow),
+        _count(engine, Change),
+        _count(engine, KeptMutation),
+    )
 
 
 def test_a_new_activity_is_applied_with_attendance_revision_and_change(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     record = field.activity()
     response = push(client, field, [mutation(1, record)])
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["last_seq"] == 1
     assert body["server_time"]
-    assert body["results"] == [{"seq": 1, "id": record["id"], "status": "applied", "version": 1,
-                                "errors": []}]
+    assert body["results"] == [
+        {"seq": 1, "id": record["id"], "status": "applied", "version": 1, "errors": []}
+    ]
     stored = _activity(engine, record["id"])
     assert stored is not None and stored.status == "submitted"
     assert stored.device_id == field.device.id and stored.created_by_id == field.expert.id
@@ -70,7 +79,8 @@ def test_a_new_activity_is_applied_with_attendance_revision_and_change(
 
 
 def test_a_replayed_batch_changes_nothing_and_answers_duplicate(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     first, second = field.activity(), field.activity(title="Farmer field day")
     batch = [mutation(1, first), mutation(2, second)]
     assert push(client, field, batch).status_code == 200
@@ -83,7 +93,8 @@ def test_a_replayed_batch_changes_nothing_and_answers_duplicate(
 
 
 def test_a_batch_overlapping_the_last_ack_applies_only_the_new_part(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     first, second = field.activity(), field.activity(title="Second")
     push(client, field, [mutation(1, first)])
     response = push(client, field, [mutation(1, first), mutation(2, second)])
@@ -92,7 +103,8 @@ def test_a_batch_overlapping_the_last_ack_applies_only_the_new_part(
 
 
 def test_a_seq_gap_gets_409_with_the_expected_seq_and_changes_nothing(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     push(client, field, [mutation(1, field.activity())])
     before = _snapshot(engine)
     response = push(client, field, [mutation(3, field.activity()), mutation(4, field.activity())])
@@ -112,7 +124,8 @@ def test_seqs_must_rise_by_one_inside_a_batch(client: TestClient, field: Field) 
 
 
 def test_an_invalid_activity_is_rejected_kept_and_does_not_block_the_queue(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     bad = field.activity(end_date="2025-03-01")  # before its start
     good = field.activity()
     response = push(client, field, [mutation(1, bad), mutation(2, good)])
@@ -129,8 +142,9 @@ def test_an_invalid_activity_is_rejected_kept_and_does_not_block_the_queue(
     assert _activity(engine, bad["id"]) is None
 
 
-def test_activities_of_another_project_are_rejected(client: TestClient, field: Field,
-                                                     engine: Engine) -> None:
+def test_activities_of_another_project_are_rejected(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     record = field.activity(project_id=str(field.other_project.id))
     result = push(client, field, [mutation(1, record)]).json()["results"][0]
     assert result["status"] == "rejected"
@@ -138,25 +152,34 @@ def test_activities_of_another_project_are_rejected(client: TestClient, field: F
     assert _count(engine, KeptMutation) == 1
 
 
-def test_an_expert_cannot_change_a_teammates_activity(client: TestClient, field: Field,
-                                                       engine: Engine) -> None:
+def test_an_expert_cannot_change_a_teammates_activity(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     record = field.activity()
-    push(client, field, [mutation(1, record)], device=field.teammate_device,
-         token=field.teammate_token)
-    result = push(client, field, [mutation(1, {"title": "Mine now"}, id=record["id"],
-                                           base_version=1)]).json()["results"][0]
+    push(
+        client,
+        field,
+        [mutation(1, record)],
+        device=field.teammate_device,
+        token=field.teammate_token,
+    )
+    result = push(
+        client, field, [mutation(1, {"title": "Mine now"}, id=record["id"], base_version=1)]
+    ).json()["results"][0]
     assert result["status"] == "rejected"
     stored = _activity(engine, record["id"])
     assert stored is not None and stored.title == record["title"]
 
 
 def test_an_edit_to_an_approved_activity_is_rejected_and_kept(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
     _officer_edit(engine, record["id"], status="approved")
-    response = push(client, field, [mutation(2, {"title": "Too late"}, id=record["id"],
-                                             base_version=2)])
+    response = push(
+        client, field, [mutation(2, {"title": "Too late"}, id=record["id"], base_version=2)]
+    )
     result = response.json()["results"][0]
     assert result["status"] == "rejected"
     assert result["errors"][0]["field"] == "status"
@@ -169,8 +192,9 @@ def test_an_edit_to_an_approved_activity_is_rejected_and_kept(
         assert kept.data == {"title": "Too late"} and kept.status == "rejected"
 
 
-def test_a_revoked_tablet_gets_403_and_nothing_changes(client: TestClient, field: Field,
-                                                       engine: Engine) -> None:
+def test_a_revoked_tablet_gets_403_and_nothing_changes(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     with Session(engine) as session:
         device = session.get(Device, field.device.id)
         assert device is not None
@@ -189,8 +213,13 @@ def test_an_unknown_token_gets_401(client: TestClient, field: Field) -> None:
 
 
 def test_a_token_of_another_tablet_gets_403(client: TestClient, field: Field) -> None:
-    response = push(client, field, [mutation(1, field.activity())], device=field.device,
-                    token=field.teammate_token)
+    response = push(
+        client,
+        field,
+        [mutation(1, field.activity())],
+        device=field.device,
+        token=field.teammate_token,
+    )
     assert response.status_code == 403
 
 
@@ -201,11 +230,14 @@ def test_another_protocol_gets_426(client: TestClient, field: Field) -> None:
     assert response.json()["protocols"] == [1]
 
 
-def test_a_malformed_envelope_gets_422_naming_the_field(client: TestClient,
-                                                        field: Field) -> None:
-    body = {"protocol": 1, "device_id": str(field.device.id),
-            "mutations": [{"seq": 1, "entity": "spaceship", "op": "upsert",
-                           "id": str(uuid.uuid4()), "data": {}}]}
+def test_a_malformed_envelope_gets_422_naming_the_field(client: TestClient, field: Field) -> None:
+    body = {
+        "protocol": 1,
+        "device_id": str(field.device.id),
+        "mutations": [
+            {"seq": 1, "entity": "spaceship", "op": "upsert", "id": str(uuid.uuid4()), "data": {}}
+        ],
+    }
     response = client.post("/api/v1/sync/push", json=body, headers=field.headers())
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "mutations.0.entity"
@@ -214,7 +246,8 @@ def test_a_malformed_envelope_gets_422_naming_the_field(client: TestClient,
 
 
 def test_too_many_mutations_get_413_with_the_published_limit(
-        client: TestClient, field: Field) -> None:
+    client: TestClient, field: Field
+) -> None:
     settings = cast(FastAPI, client.app).state.settings
     limit = settings.max_push_mutations
     settings.max_push_mutations = 2
@@ -230,15 +263,17 @@ def test_a_gzip_bomb_gets_413_not_a_memory_blow_up(client: TestClient, field: Fi
     limit = client.get("/api/v1/sync/info").json()["max_batch_bytes"]
     bomb = gzip.compress(b" " * (limit * 4))  # a few kilobytes that inflate past the limit
     assert len(bomb) < limit // 100
-    response = client.post("/api/v1/sync/push", content=bomb,
-                           headers={**field.headers(), "Content-Encoding": "gzip"})
+    response = client.post(
+        "/api/v1/sync/push", content=bomb, headers={**field.headers(), "Content-Encoding": "gzip"}
+    )
     assert response.status_code == 413
 
 
 def test_gzip_in_both_directions(client: TestClient, field: Field) -> None:
     records = [field.activity(title=f"Training {i}") for i in range(30)]
-    response = push(client, field, [mutation(i + 1, r) for i, r in enumerate(records)],
-                    gzipped=True)
+    response = push(
+        client, field, [mutation(i + 1, r) for i, r in enumerate(records)], gzipped=True
+    )
     assert response.status_code == 200
     assert response.headers.get("content-encoding") == "gzip"
     assert response.headers.get("server-time")
@@ -255,8 +290,9 @@ def test_info_publishes_limits_and_server_time(client: TestClient) -> None:
 
 def test_the_app_version_is_recorded(client: TestClient, field: Field, engine: Engine) -> None:
     body = json.dumps({"protocol": 1, "device_id": str(field.device.id), "mutations": []})
-    response = client.post("/api/v1/sync/push", content=body,
-                           headers={**field.headers(), "X-App-Version": "2.3.4"})
+    response = client.post(
+        "/api/v1/sync/push", content=body, headers={**field.headers(), "X-App-Version": "2.3.4"}
+    )
     assert response.status_code == 200 and response.json()["last_seq"] == 0
     with Session(engine) as session:
         device = session.get(Device, field.device.id)
@@ -267,13 +303,18 @@ def test_the_app_version_is_recorded(client: TestClient, field: Field, engine: E
 
 
 def test_a_second_offline_edit_of_the_same_field_is_not_a_conflict(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     record = field.activity()
-    response = push(client, field, [
-        mutation(1, record),
-        mutation(2, {"title": "First fix"}, id=record["id"]),
-        mutation(3, {"title": "Second fix"}, id=record["id"]),
-    ])
+    response = push(
+        client,
+        field,
+        [
+            mutation(1, record),
+            mutation(2, {"title": "First fix"}, id=record["id"]),
+            mutation(3, {"title": "Second fix"}, id=record["id"]),
+        ],
+    )
     assert [r["status"] for r in response.json()["results"]] == ["applied"] * 3
     stored = _activity(engine, record["id"])
     assert stored is not None and stored.title == "Second fix" and stored.version == 3
@@ -283,8 +324,9 @@ def test_disjoint_changes_merge(client: TestClient, field: Field, engine: Engine
     record = field.activity()
     push(client, field, [mutation(1, record)])
     _officer_edit(engine, record["id"], notes="Checked by the office")
-    result = push(client, field, [mutation(2, {"title": "Better title"}, id=record["id"],
-                                           base_version=1)]).json()["results"][0]
+    result = push(
+        client, field, [mutation(2, {"title": "Better title"}, id=record["id"], base_version=1)]
+    ).json()["results"][0]
     assert result["status"] == "merged" and result["version"] == 3
     stored = _activity(engine, record["id"])
     assert stored is not None
@@ -293,13 +335,23 @@ def test_disjoint_changes_merge(client: TestClient, field: Field, engine: Engine
 
 
 def test_the_same_field_changed_on_both_sides_keeps_the_server_value_and_is_visible(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
     _officer_edit(engine, record["id"], title="Office title")
-    result = push(client, field, [
-        mutation(2, {"title": "Tablet title", "notes": "from the field"}, id=record["id"],
-                 base_version=1)]).json()["results"][0]
+    result = push(
+        client,
+        field,
+        [
+            mutation(
+                2,
+                {"title": "Tablet title", "notes": "from the field"},
+                id=record["id"],
+                base_version=1,
+            )
+        ],
+    ).json()["results"][0]
     assert result["status"] == "conflict"
     stored = _activity(engine, record["id"])
     assert stored is not None
@@ -329,26 +381,38 @@ def test_the_same_field_changed_on_both_sides_keeps_the_server_value_and_is_visi
 def test_attendance_is_one_field(client: TestClient, field: Field, engine: Engine) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
-    office_rows = [{"sex": "female", "age_band": "adult", "category": "farmer",
-                    "disability": False, "count": 30}]
+    office_rows = [
+        {
+            "sex": "female",
+            "age_band": "adult",
+            "category": "farmer",
+            "disability": False,
+            "count": 30,
+        }
+    ]
     _officer_edit(engine, record["id"], attendance=office_rows)
-    tablet_rows = [{"sex": "male", "age_band": "adult", "category": "farmer",
-                    "disability": False, "count": 5}, *record["attendance"]]
-    result = push(client, field, [mutation(2, {"attendance": tablet_rows}, id=record["id"],
-                                           base_version=1)]).json()["results"][0]
+    tablet_rows = [
+        {"sex": "male", "age_band": "adult", "category": "farmer", "disability": False, "count": 5},
+        *record["attendance"],
+    ]
+    result = push(
+        client, field, [mutation(2, {"attendance": tablet_rows}, id=record["id"], base_version=1)]
+    ).json()["results"][0]
     assert result["status"] == "conflict"
     with Session(engine) as session:
         conflict = session.execute(select(SyncConflict)).scalar_one()
         assert conflict.fields == ["attendance"]
 
 
-def test_delete_against_update_is_a_conflict(client: TestClient, field: Field,
-                                            engine: Engine) -> None:
+def test_delete_against_update_is_a_conflict(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
     _officer_edit(engine, record["id"], notes="Office note")
-    result = push(client, field, [mutation(2, None, op="delete", id=record["id"],
-                                           base_version=1)]).json()["results"][0]
+    result = push(
+        client, field, [mutation(2, None, op="delete", id=record["id"], base_version=1)]
+    ).json()["results"][0]
     assert result["status"] == "conflict"
     stored = _activity(engine, record["id"])
     assert stored is not None and not stored.deleted
@@ -359,8 +423,9 @@ def test_delete_against_update_is_a_conflict(client: TestClient, field: Field,
 def test_a_delete_is_a_tombstone(client: TestClient, field: Field, engine: Engine) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
-    result = push(client, field, [mutation(2, None, op="delete", id=record["id"],
-                                           base_version=1)]).json()["results"][0]
+    result = push(
+        client, field, [mutation(2, None, op="delete", id=record["id"], base_version=1)]
+    ).json()["results"][0]
     assert result["status"] == "applied" and result["version"] == 2
     stored = _activity(engine, record["id"])
     assert stored is not None and stored.deleted
@@ -380,25 +445,27 @@ def _conflicted(client: TestClient, field: Field, engine: Engine) -> tuple[str, 
     record = field.activity()
     push(client, field, [mutation(1, record)])
     _officer_edit(engine, record["id"], title="Office title")
-    push(client, field, [mutation(2, {"title": "Tablet title"}, id=record["id"],
-                                  base_version=1)])
+    push(client, field, [mutation(2, {"title": "Tablet title"}, id=record["id"], base_version=1)])
     with Session(engine) as session:
         conflict = session.execute(select(SyncConflict)).scalar_one()
         return record["id"], str(conflict.id)
 
 
-def test_resolving_with_the_tablets_values_writes_them(client: TestClient, field: Field,
-                                                       engine: Engine) -> None:
+def test_resolving_with_the_tablets_values_writes_them(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     activity_id, conflict_id = _conflicted(client, field, engine)
     headers = _officer_token(engine, field)
-    response = client.post(f"/api/v1/conflicts/{conflict_id}/resolve", json={"keep": "device"},
-                           headers=headers)
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve", json={"keep": "device"}, headers=headers
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "resolved"
     stored = _activity(engine, activity_id)
     assert stored is not None and stored.title == "Tablet title"
-    again = client.post(f"/api/v1/conflicts/{conflict_id}/resolve", json={"keep": "server"},
-                        headers=headers)
+    again = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve", json={"keep": "server"}, headers=headers
+    )
     assert again.status_code == 409
     changes, _ = pull_all(client, field)
     [pulled] = [c for c in changes if c["entity"] == "conflict"]
@@ -406,47 +473,60 @@ def test_resolving_with_the_tablets_values_writes_them(client: TestClient, field
 
 
 def test_resolving_with_custom_values_needs_every_conflicting_field(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     activity_id, conflict_id = _conflicted(client, field, engine)
     headers = _officer_token(engine, field)
-    wrong = client.post(f"/api/v1/conflicts/{conflict_id}/resolve",
-                        json={"keep": "custom", "values": {"notes": "x"}}, headers=headers)
+    wrong = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"keep": "custom", "values": {"notes": "x"}},
+        headers=headers,
+    )
     assert wrong.status_code == 422
     assert wrong.json()["detail"][0]["field"] == "values"
-    right = client.post(f"/api/v1/conflicts/{conflict_id}/resolve",
-                        json={"keep": "custom", "values": {"title": "Agreed title"}},
-                        headers=headers)
+    right = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"keep": "custom", "values": {"title": "Agreed title"}},
+        headers=headers,
+    )
     assert right.status_code == 200
     stored = _activity(engine, activity_id)
     assert stored is not None and stored.title == "Agreed title"
 
 
 def test_keeping_the_server_values_changes_nothing_but_the_conflict(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     activity_id, conflict_id = _conflicted(client, field, engine)
     before = _activity(engine, activity_id)
     assert before is not None
     version = before.version
-    response = client.post(f"/api/v1/conflicts/{conflict_id}/resolve", json={"keep": "server"},
-                           headers=_officer_token(engine, field))
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"keep": "server"},
+        headers=_officer_token(engine, field),
+    )
     assert response.status_code == 200
     stored = _activity(engine, activity_id)
     assert stored is not None and stored.title == "Office title" and stored.version == version
 
 
-def test_a_field_expert_may_not_resolve(client: TestClient, field: Field,
-                                        engine: Engine) -> None:
+def test_a_field_expert_may_not_resolve(client: TestClient, field: Field, engine: Engine) -> None:
     _, conflict_id = _conflicted(client, field, engine)
     with Session(engine) as session:
         token = make_access_token(session, field.expert)
         session.commit()
-    response = client.post(f"/api/v1/conflicts/{conflict_id}/resolve", json={"keep": "device"},
-                           headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"keep": "device"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 403
 
 
-def test_conflicts_of_other_countries_are_not_listed(client: TestClient, field: Field,
-                                                     engine: Engine) -> None:
+def test_conflicts_of_other_countries_are_not_listed(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     _conflicted(client, field, engine)
     from tests.factories import make_user
 
@@ -459,13 +539,17 @@ def test_conflicts_of_other_countries_are_not_listed(client: TestClient, field: 
 
 
 def test_the_tablet_settles_its_conflict_by_saving_again_after_seeing_the_server(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     activity_id, conflict_id = _conflicted(client, field, engine)
     before = _activity(engine, activity_id)
     assert before is not None
     version = before.version
-    result = push(client, field, [mutation(3, {"title": "Tablet title"}, id=activity_id,
-                                           base_version=version)]).json()["results"][0]
+    result = push(
+        client,
+        field,
+        [mutation(3, {"title": "Tablet title"}, id=activity_id, base_version=version)],
+    ).json()["results"][0]
     assert result["status"] == "applied"
     with Session(engine) as session:
         conflict = session.get(SyncConflict, uuid.UUID(conflict_id))
@@ -484,51 +568,90 @@ def _state(engine: Engine, activity_id: str) -> tuple[Any, ...]:
         revision = session.execute(
             select(ActivityRevision).where(col(ActivityRevision.activity_id) == activity.id)
         ).scalar_one()
-        changes = session.execute(select(func.count()).select_from(Change)
-                                  .where(col(Change.entity_id) == activity.id)).scalar_one()
+        changes = session.execute(
+            select(func.count()).select_from(Change).where(col(Change.entity_id) == activity.id)
+        ).scalar_one()
         wire = load_wire(session, activity)
-        row = {k: getattr(activity, k) for k in ("status", "version", "late", "flags",
-                                                 "deleted", "device_id", "created_by_id")}
+        row = {
+            k: getattr(activity, k)
+            for k in ("status", "version", "late", "flags", "deleted", "device_id", "created_by_id")
+        }
         return wire, {**revision.data}, changes, row, activity.submitted_at is not None
 
 
 def test_new_activities_written_in_bulk_equal_those_written_one_by_one(
-        client: TestClient, field: Field, engine: Engine) -> None:
-    records = [field.activity(title=f"Day {i}", site_id=str(field.site.id),
-                              start_date=f"2025-03-1{i}", end_date=f"2025-03-1{i}",
-                              location={"lat": -29.31, "lon": 27.48, "accuracy_m": 5})
-               for i in range(4)]
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    records = [
+        field.activity(
+            title=f"Day {i}",
+            site_id=str(field.site.id),
+            start_date=f"2025-03-1{i}",
+            end_date=f"2025-03-1{i}",
+            location={"lat": -29.31, "lon": 27.48, "accuracy_m": 5},
+        )
+        for i in range(4)
+    ]
     # Alone in their batch, the first two take the bulk path; sent each with an edit of
     # itself, the last two go one by one.
     push(client, field, [mutation(1, records[0]), mutation(2, records[1])])
-    push(client, field, [mutation(3, records[2]), mutation(4, {}, id=records[2]["id"]),
-                         mutation(5, records[3]), mutation(6, {}, id=records[3]["id"])])
+    push(
+        client,
+        field,
+        [
+            mutation(3, records[2]),
+            mutation(4, {}, id=records[2]["id"]),
+            mutation(5, records[3]),
+            mutation(6, {}, id=records[3]["id"]),
+        ],
+    )
     bulk, single = _state(engine, records[1]["id"]), _state(engine, records[3]["id"])
     assert [f["code"] for f in bulk[3]["flags"]] == [f["code"] for f in single[3]["flags"]]
     for left, right in zip(bulk, single, strict=True):
         if isinstance(left, dict):
-            left = {k: v for k, v in left.items() if k not in ("id", "title", "flags")
-                    and "date" not in k}
-            right = {k: v for k, v in right.items() if k not in ("id", "title", "flags")
-                     and "date" not in k}
+            left = {
+                k: v
+                for k, v in left.items()
+                if k not in ("id", "title", "flags") and "date" not in k
+            }
+            right = {
+                k: v
+                for k, v in right.items()
+                if k not in ("id", "title", "flags") and "date" not in k
+            }
         assert left == right
 
 
-def test_a_mixed_batch_keeps_its_order(client: TestClient, field: Field,
-                                       engine: Engine) -> None:
+def test_a_mixed_batch_keeps_its_order(client: TestClient, field: Field, engine: Engine) -> None:
     import hashlib
 
     first, second = field.activity(), field.activity(title="Second")
-    photo = {"id": str(uuid.uuid4()), "activity_id": first["id"],
-             "sha256": hashlib.sha256(b"x").hexdigest(), "size": 1,
-             "content_type": "image/jpeg"}
+    photo = {
+        "id": str(uuid.uuid4()),
+        "activity_id": first["id"],
+        "sha256": hashlib.sha256(b"x").hexdigest(),
+        "size": 1,
+        "content_type": "image/jpeg",
+    }
     invalid = field.activity(end_date="2025-01-01")
-    response = push(client, field, [
-        mutation(1, first), mutation(2, invalid), mutation(3, photo, entity="attachment"),
-        mutation(4, second), mutation(5, {"title": "Edited"}, id=second["id"]),
-    ])
+    response = push(
+        client,
+        field,
+        [
+            mutation(1, first),
+            mutation(2, invalid),
+            mutation(3, photo, entity="attachment"),
+            mutation(4, second),
+            mutation(5, {"title": "Edited"}, id=second["id"]),
+        ],
+    )
     assert [r["status"] for r in response.json()["results"]] == [
-        "applied", "rejected", "applied", "applied", "applied"]
+        "applied",
+        "rejected",
+        "applied",
+        "applied",
+        "applied",
+    ]
     assert [r["seq"] for r in response.json()["results"]] == [1, 2, 3, 4, 5]
     stored = _activity(engine, second["id"])
     assert stored is not None and stored.title == "Edited"
@@ -536,17 +659,29 @@ def test_a_mixed_batch_keeps_its_order(client: TestClient, field: Field,
 
 
 def test_data_quality_flags_and_late_submissions_are_stored(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     from server.activities.models import ClosedPeriod
 
     with Session(engine) as session:
         session.add(ClosedPeriod(country="LSO", period="2025Q1", closed_by_id=field.officer.id))
         session.commit()
-    usual = [field.activity(title=f"Day {i}", start_date=f"2025-04-{i + 1:02d}",
-                            end_date=f"2025-04-{i + 1:02d}") for i in range(6)]
+    usual = [
+        field.activity(
+            title=f"Day {i}", start_date=f"2025-04-{i + 1:02d}", end_date=f"2025-04-{i + 1:02d}"
+        )
+        for i in range(6)
+    ]
     push(client, field, [mutation(i + 1, r) for i, r in enumerate(usual)])
-    crowd = [{"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
-              "count": 900}]
+    crowd = [
+        {
+            "sex": "female",
+            "age_band": "adult",
+            "category": "farmer",
+            "disability": False,
+            "count": 900,
+        }
+    ]
     big = field.activity(attendance=crowd, start_date="2025-04-01", end_date="2025-04-01")
     in_closed_quarter = field.activity(start_date="2025-02-10", end_date="2025-02-10")
     push(client, field, [mutation(7, big), mutation(8, in_closed_quarter)])
@@ -559,8 +694,9 @@ def test_data_quality_flags_and_late_submissions_are_stored(
     assert late is not None and late.late
 
 
-def test_a_mutation_with_a_nul_is_rejected_and_still_kept(client: TestClient, field: Field,
-                                                          engine: Engine) -> None:
+def test_a_mutation_with_a_nul_is_rejected_and_still_kept(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     record = field.activity(title="Field\x00day")
     response = push(client, field, [mutation(1, record)])
     assert response.status_code == 200

@@ -28,12 +28,12 @@ from tests.factories import activity_data, make_device, make_project, make_site
 from tests.server.sync.conftest import Field, mutation, push
 
 ELSEWHERE = str(uuid.UUID(int=7, version=4))  # no project of the expert
-BIG = [{"sex": "female", "age_band": "adult", "category": "farmer", "disability": False,
-        "count": 900}]
+BIG = [
+    {"sex": "female", "age_band": "adult", "category": "farmer", "disability": False, "count": 900}
+]
 
 
-def _script(project_id: str, site_id: str) -> tuple[list[dict[str, Any]],
-                                                    list[dict[str, Any]]]:
+def _script(project_id: str, site_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The records of one project: a first batch, then the mixed one (as mutation specs)."""
     today = datetime.now(UTC).date()
     day = (today - timedelta(days=3)).isoformat()
@@ -41,8 +41,14 @@ def _script(project_id: str, site_id: str) -> tuple[list[dict[str, Any]],
     def record(**overrides: Any) -> dict[str, Any]:
         return activity_data_for(project_id, **overrides)
 
-    usual = [record(title=f"Usual {i}", start_date=(today - timedelta(days=10 + i)).isoformat(),
-                    end_date=(today - timedelta(days=10 + i)).isoformat()) for i in range(6)]
+    usual = [
+        record(
+            title=f"Usual {i}",
+            start_date=(today - timedelta(days=10 + i)).isoformat(),
+            end_date=(today - timedelta(days=10 + i)).isoformat(),
+        )
+        for i in range(6)
+    ]
     edited = record(title="Will conflict", start_date=day, end_date=day)
     first = [{"data": r} for r in [*usual, edited]]
     twin = {"site_id": site_id, "type": "field_day", "start_date": day, "end_date": day}
@@ -56,8 +62,11 @@ def _script(project_id: str, site_id: str) -> tuple[list[dict[str, Any]],
         {"data": record(title="Twin B", **twin)},  # a likely duplicate of Twin A
         {"data": record(title="Late", start_date=closed, end_date=closed)},
         {"data": record(title="Elsewhere", project_id=ELSEWHERE)},  # rejected
-        {"edit": edited["id"], "data": {"title": "Tablet title", "notes": "seen"},
-         "base_version": 1},  # conflicts with the office's title
+        {
+            "edit": edited["id"],
+            "data": {"title": "Tablet title", "notes": "seen"},
+            "base_version": 1,
+        },  # conflicts with the office's title
         {"data": record(title="Then edited", start_date=day, end_date=day)},
         {"edit": "previous", "data": {"notes": "edited in the same batch"}, "base_version": 0},
         {"data": record(title="Weird codes", sex_code=True, start_date=day, end_date=day)},
@@ -65,16 +74,22 @@ def _script(project_id: str, site_id: str) -> tuple[list[dict[str, Any]],
     return first, second
 
 
-def activity_data_for(owner: str, sex_code: bool = False, **overrides: Any
-                      ) -> dict[str, Any]:
+def activity_data_for(owner: str, sex_code: bool = False, **overrides: Any) -> dict[str, Any]:
     class _P:
         id = owner
 
     values = activity_data(_P(), **overrides)  # type: ignore[arg-type]
     values.pop("status", None)
     if sex_code:  # not clean as sent: text with spaces, a float count (the full check's path)
-        values["attendance"] = [{"sex": " male ", "age_band": "youth", "category": "farmer",
-                                 "disability": False, "count": 7.0}]
+        values["attendance"] = [
+            {
+                "sex": " male ",
+                "age_band": "youth",
+                "category": "farmer",
+                "disability": False,
+                "count": 7.0,
+            }
+        ]
     return values
 
 
@@ -87,16 +102,24 @@ def _mutations(specs: list[dict[str, Any]], start: int) -> list[dict[str, Any]]:
         seq = start + len(found)
         if "edit" in spec:
             target = previous if spec["edit"] == "previous" else spec["edit"]
-            found.append(mutation(seq, spec["data"], id=target,
-                                  base_version=spec["base_version"]))
+            found.append(mutation(seq, spec["data"], id=target, base_version=spec["base_version"]))
         else:
             found.append(mutation(seq, spec["data"]))
             previous = spec["data"]["id"]
     return found
 
 
-def _fill(client: TestClient, field: Field, engine: Engine, *, project_id: str, site_id: str,
-          device: Any, token: str, one_by_one: bool) -> tuple[list[Any], list[str]]:
+def _fill(
+    client: TestClient,
+    field: Field,
+    engine: Engine,
+    *,
+    project_id: str,
+    site_id: str,
+    device: Any,
+    token: str,
+    one_by_one: bool,
+) -> tuple[list[Any], list[str]]:
     first_specs, second_specs = _script(project_id, site_id)
     first = _mutations(first_specs, 1)
     second = _mutations(second_specs, len(first) + 1)
@@ -105,8 +128,10 @@ def _fill(client: TestClient, field: Field, engine: Engine, *, project_id: str, 
     def send(batch: list[dict[str, Any]]) -> None:
         response = push(client, field, batch, device=device, token=token)
         assert response.status_code == 200, response.text
-        answers.extend((r["seq"], r["status"], r.get("version"), r.get("errors"))
-                       for r in response.json()["results"])
+        answers.extend(
+            (r["seq"], r["status"], r.get("version"), r.get("errors"))
+            for r in response.json()["results"]
+        )
 
     if one_by_one:
         for m in first:
@@ -117,8 +142,9 @@ def _fill(client: TestClient, field: Field, engine: Engine, *, project_id: str, 
     with Session(engine) as session:  # the office edits the title the tablet will edit too
         activity = session.get(Activity, uuid.UUID(edited))
         assert activity is not None
-        write_activity(session, data={"title": "Office title"}, existing=activity,
-                       source="api", author_id=None)
+        write_activity(
+            session, data={"title": "Office title"}, existing=activity, source="api", author_id=None
+        )
         session.commit()
     replay = first[-1]
     if one_by_one:
@@ -132,26 +158,37 @@ def _fill(client: TestClient, field: Field, engine: Engine, *, project_id: str, 
 
 
 # Set by the server's clock or naming the tablet: differ between the two sides by design.
-_PER_SIDE = ("created_at", "updated_at", "submitted_at", "resolved_at", "received_at",
-             "device_id", "mutation_id", "seq")
+_PER_SIDE = (
+    "created_at",
+    "updated_at",
+    "submitted_at",
+    "resolved_at",
+    "received_at",
+    "device_id",
+    "mutation_id",
+    "seq",
+)
 
 
 def _same(left: Any, right: Any, part: str) -> None:
     """Equal, or an assertion naming the first differing record and fields."""
-    pairs = ([(v, right.get(k)) for k, v in left.items()] if isinstance(left, dict)
-             else zip(left, right, strict=True))
+    pairs = (
+        [(v, right.get(k)) for k, v in left.items()]
+        if isinstance(left, dict)
+        else zip(left, right, strict=True)
+    )
     for one, other in pairs:
         if isinstance(one, dict) and one != other:
-            raise AssertionError((part, {k: (v, other.get(k)) for k, v in one.items()
-                                         if other.get(k) != v}))
+            raise AssertionError(
+                (part, {k: (v, other.get(k)) for k, v in one.items() if other.get(k) != v})
+            )
     assert left == right, part
 
 
 def _normal(value: Any, names: dict[str, str]) -> Any:
     """A value with the ids of one side replaced by their position, comparable across sides."""
     if isinstance(value, dict):
-        return {k: _normal(v, names) for k, v in value.items()
-                if k not in _PER_SIDE}
+        return {k: _normal(v, names) for k, v in value.items() if k not in _PER_SIDE}
     if isinstance(value, list):
         return [_normal(v, names) for v in value]
     if isinstance(value, uuid.UUID | str) and str(value) in names:
@@ -162,45 +199,67 @@ def _normal(value: Any, names: dict[str, str]) -> Any:
 def _stored(engine: Engine, ids: list[str], names: dict[str, str]) -> dict[str, Any]:
     keys = [uuid.UUID(i) for i in dict.fromkeys(ids)]
     with Session(engine) as session:
+
         def rows(table: Any, column: Any, order: Any) -> list[dict[str, Any]]:
             found = session.execute(select(table).where(column.in_(keys)).order_by(*order))
-            return [_normal({c: getattr(r, c) for c in r.model_fields if c != "id"}, names)
-                    for r in found.scalars()]
+            return [
+                _normal({c: getattr(r, c) for c in r.model_fields if c != "id"}, names)
+                for r in found.scalars()
+            ]
 
-        activities = {names[str(a.id)]: _normal(a.model_dump(exclude={"id"}), names)
-                      for a in session.execute(select(Activity).where(
-                          col(Activity.id).in_(keys))).scalars()}
+        activities = {
+            names[str(a.id)]: _normal(a.model_dump(exclude={"id"}), names)
+            for a in session.execute(select(Activity).where(col(Activity.id).in_(keys))).scalars()
+        }
         attendance = sorted(
             (names[str(r.activity_id)], r.sex, r.age_band, r.category, r.disability, r.count)
-            for r in session.execute(select(AttendanceRow).where(
-                col(AttendanceRow.activity_id).in_(keys))).scalars())
+            for r in session.execute(
+                select(AttendanceRow).where(col(AttendanceRow.activity_id).in_(keys))
+            ).scalars()
+        )
         revisions = sorted(
             (names[str(r.activity_id)], r.version, repr(_normal(r.data, names)), r.source)
-            for r in session.execute(select(ActivityRevision).where(
-                col(ActivityRevision.activity_id).in_(keys))).scalars())
-        changes = [(c.entity, names.get(str(c.entity_id), "conflict"), c.op, c.version)
-                   for c in session.execute(select(Change).order_by(col(Change.seq))).scalars()
-                   if str(c.entity_id) in names or c.entity == "conflict"]
+            for r in session.execute(
+                select(ActivityRevision).where(col(ActivityRevision.activity_id).in_(keys))
+            ).scalars()
+        )
+        changes = [
+            (c.entity, names.get(str(c.entity_id), "conflict"), c.op, c.version)
+            for c in session.execute(select(Change).order_by(col(Change.seq))).scalars()
+            if str(c.entity_id) in names or c.entity == "conflict"
+        ]
         kept = rows(KeptMutation, col(KeptMutation.entity_id), [col(KeptMutation.seq)])
         conflicts = rows(SyncConflict, col(SyncConflict.entity_id), [col(SyncConflict.fields)])
-        facts = sorted(repr(_normal({k: v for k, v in r._mapping.items()}, names))
-                       for r in session.execute(sa.select(activity_fact).where(
-                           activity_fact.c.activity_id.in_(keys))))
-    return {"activities": activities, "attendance": attendance, "revisions": revisions,
-            "changes": changes, "kept": kept, "conflicts": conflicts, "facts": facts}
+        facts = sorted(
+            repr(_normal({k: v for k, v in r._mapping.items()}, names))
+            for r in session.execute(
+                sa.select(activity_fact).where(activity_fact.c.activity_id.in_(keys))
+            )
+        )
+    return {
+        "activities": activities,
+        "attendance": attendance,
+        "revisions": revisions,
+        "changes": changes,
+        "kept": kept,
+        "conflicts": conflicts,
+        "facts": facts,
+    }
 
 
 def _cubes(engine: Engine, names: dict[str, str]) -> dict[str, list[str]]:
     with Session(engine) as session:
         return {
-            table.name: sorted(repr(_normal(dict(r._mapping), names))
-                               for r in session.execute(sa.select(table)))
+            table.name: sorted(
+                repr(_normal(dict(r._mapping), names)) for r in session.execute(sa.select(table))
+            )
             for table in CUBES.values()
         }
 
 
 def test_a_mixed_batch_equals_its_mutations_pushed_one_at_a_time(
-        client: TestClient, field: Field, engine: Engine, session: Session) -> None:
+    client: TestClient, field: Field, engine: Engine, session: Session
+) -> None:
     project_b = make_project(session)
     site_b = make_site(session, project_b)
     session.add(UserProject(user_id=field.expert.id, project_id=project_b.id))
@@ -210,14 +269,34 @@ def test_a_mixed_batch_equals_its_mutations_pushed_one_at_a_time(
 
     closed = (datetime.now(UTC).date() - timedelta(days=400)).isoformat()
     with Session(engine) as own:  # "Late" falls in a quarter the country office closed
-        own.add(ClosedPeriod(country="LSO", period=quarter_of(date.fromisoformat(closed)),
-                             closed_by_id=field.officer.id))
+        own.add(
+            ClosedPeriod(
+                country="LSO",
+                period=quarter_of(date.fromisoformat(closed)),
+                closed_by_id=field.officer.id,
+            )
+        )
         own.commit()
-    bulk, ids_a = _fill(client, field, engine, project_id=project_a, site_id=site_a,
-                        device=field.device, token=field.token, one_by_one=False)
-    single, ids_b = _fill(client, field, engine, project_id=str(project_b.id),
-                          site_id=str(site_b.id), device=device_b, token=token_b,
-                          one_by_one=True)
+    bulk, ids_a = _fill(
+        client,
+        field,
+        engine,
+        project_id=project_a,
+        site_id=site_a,
+        device=field.device,
+        token=field.token,
+        one_by_one=False,
+    )
+    single, ids_b = _fill(
+        client,
+        field,
+        engine,
+        project_id=str(project_b.id),
+        site_id=str(site_b.id),
+        device=device_b,
+        token=token_b,
+        one_by_one=True,
+    )
 
     assert bulk == single
     statuses = [status for _, status, _, _ in bulk]
@@ -235,18 +314,19 @@ def test_a_mixed_batch_equals_its_mutations_pushed_one_at_a_time(
     mine_a = [c for c in stored_a["changes"] if c[1] != "conflict"]
     mine_b = [c for c in stored_b["changes"] if c[1] != "conflict"]
     assert sorted(mine_a) == sorted(mine_b)
-    flags = {a["title"]: {f["code"] for f in a["flags"]}
-             for a in stored_a["activities"].values()}
+    flags = {a["title"]: {f["code"] for f in a["flags"]} for a in stored_a["activities"].values()}
     assert "attendance_unusual" in flags["Crowd"]
     # Each activity is compared with those received before it, as when pushed one at a time.
     assert "likely_duplicate" in flags["Twin B"] and "likely_duplicate" not in flags["Twin A"]
     assert stored_a["activities"][names_a[ids_a[-1]]]["title"] == "Weird codes"
 
     # Roll-ups: the two projects' cells are the same, and equal to a full rebuild.
-    cubes_a = {t: [r for r in rows if "'project'" in r]
-               for t, rows in _cubes(engine, names_a).items()}
-    cubes_b = {t: [r for r in rows if "'project'" in r]
-               for t, rows in _cubes(engine, names_b).items()}
+    cubes_a = {
+        t: [r for r in rows if "'project'" in r] for t, rows in _cubes(engine, names_a).items()
+    }
+    cubes_b = {
+        t: [r for r in rows if "'project'" in r] for t, rows in _cubes(engine, names_b).items()
+    }
     assert cubes_a == cubes_b
     assert all(cubes_a.values())
     before = _cubes(engine, {})

@@ -27,9 +27,14 @@ def _officer(engine: Engine, field: Field) -> dict[str, str]:
 
 def _site_conflict(client: TestClient, field: Field, engine: Engine) -> tuple[str, str]:
     """The tablet adds a site, the office renames it, the tablet renames it too."""
-    site: dict[str, Any] = {"id": str(uuid.uuid4()), "project_id": str(field.project.id),
-                            "name": "New demo plot", "admin_area": "Berea", "lat": -29.2,
-                            "lon": 27.9}
+    site: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "project_id": str(field.project.id),
+        "name": "New demo plot",
+        "admin_area": "Berea",
+        "lat": -29.2,
+        "lon": 27.9,
+    }
     assert push(client, field, [mutation(1, site, entity="site")]).status_code == 200
     with Session(engine) as session:
         stored = session.get(Site, uuid.UUID(site["id"]))
@@ -38,12 +43,22 @@ def _site_conflict(client: TestClient, field: Field, engine: Engine) -> tuple[st
         stored.version += 1
         session.add(stored)
         session.flush()
-        session.add(RecordRevision(entity="site", entity_id=stored.id, version=stored.version,
-                                   data=site_wire(stored), source="api"))
+        session.add(
+            RecordRevision(
+                entity="site",
+                entity_id=stored.id,
+                version=stored.version,
+                data=site_wire(stored),
+                source="api",
+            )
+        )
         record_site_change(session, site=stored)
         session.commit()
-    answer = push(client, field, [mutation(2, {"name": "Tablet name"}, entity="site",
-                                           id=site["id"], base_version=1)])
+    answer = push(
+        client,
+        field,
+        [mutation(2, {"name": "Tablet name"}, entity="site", id=site["id"], base_version=1)],
+    )
     assert answer.json()["results"][0]["status"] == "conflict", answer.text
     with Session(engine) as session:
         conflict = session.execute(select(SyncConflict)).scalar_one()
@@ -59,28 +74,37 @@ def _site(engine: Engine, site_id: str) -> Site:
         return site
 
 
-def test_keeping_the_tablets_values_of_a_site_writes_them(client: TestClient, field: Field,
-                                                          engine: Engine) -> None:
+def test_keeping_the_tablets_values_of_a_site_writes_them(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     site_id, conflict_id = _site_conflict(client, field, engine)
     _, cursor = pull_all(client, field)
-    response = client.post(f"/api/v1/conflicts/{conflict_id}/resolve", json={"keep": "device"},
-                           headers=_officer(engine, field))
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"keep": "device"},
+        headers=_officer(engine, field),
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "resolved"
     site = _site(engine, site_id)
     assert site.name == "Tablet name" and site.version == 3
     with Session(engine) as session:
         revision = session.execute(
-            select(RecordRevision).where(col(RecordRevision.entity_id) == site.id,
-                                         col(RecordRevision.version) == 3)).scalar_one()
+            select(RecordRevision).where(
+                col(RecordRevision.entity_id) == site.id, col(RecordRevision.version) == 3
+            )
+        ).scalar_one()
         assert revision.source == "resolve" and revision.data["name"] == "Tablet name"
         assert revision.author_id == field.officer.id
         logged = session.execute(
-            select(func.count()).select_from(Change)
-            .where(col(Change.entity_id) == site.id, col(Change.version) == 3)).scalar_one()
+            select(func.count())
+            .select_from(Change)
+            .where(col(Change.entity_id) == site.id, col(Change.version) == 3)
+        ).scalar_one()
         assert logged == 1
         audit = session.execute(
-            select(AuditEntry).where(col(AuditEntry.action) == "resolve")).scalar_one()
+            select(AuditEntry).where(col(AuditEntry.action) == "resolve")
+        ).scalar_one()
         assert str(audit.entity_id) == conflict_id
         assert audit.after["values"] == {"name": "Tablet name"}
     changes, _ = pull_all(client, field, cursor=cursor)
@@ -90,29 +114,36 @@ def test_keeping_the_tablets_values_of_a_site_writes_them(client: TestClient, fi
 
 
 def test_a_site_conflict_resolves_with_edited_values_checked_like_a_push(
-        client: TestClient, field: Field, engine: Engine) -> None:
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     site_id, conflict_id = _site_conflict(client, field, engine)
     headers = _officer(engine, field)
     url = f"/api/v1/conflicts/{conflict_id}/resolve"
     blank = client.post(url, json={"keep": "custom", "values": {"name": ""}}, headers=headers)
     assert blank.status_code == 422
     assert blank.json()["detail"][0]["field"] == "values.name"
-    other = client.post(url, json={"keep": "custom", "values": {"status": "approved"}},
-                        headers=headers)
+    other = client.post(
+        url, json={"keep": "custom", "values": {"status": "approved"}}, headers=headers
+    )
     assert other.status_code == 422 and other.json()["detail"][0]["field"] == "values"
     assert _site(engine, site_id).version == 2  # refused: nothing written
-    good = client.post(url, json={"keep": "custom", "values": {"name": "Berea demo plot"}},
-                       headers=headers)
+    good = client.post(
+        url, json={"keep": "custom", "values": {"name": "Berea demo plot"}}, headers=headers
+    )
     assert good.status_code == 200, good.text
     site = _site(engine, site_id)
     assert site.name == "Berea demo plot" and site.version == 3 and site.status == "pending"
 
 
-def test_keeping_the_servers_site_values_writes_nothing(client: TestClient, field: Field,
-                                                        engine: Engine) -> None:
+def test_keeping_the_servers_site_values_writes_nothing(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
     site_id, conflict_id = _site_conflict(client, field, engine)
-    response = client.post(f"/api/v1/conflicts/{conflict_id}/resolve", json={"keep": "server"},
-                           headers=_officer(engine, field))
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"keep": "server"},
+        headers=_officer(engine, field),
+    )
     assert response.status_code == 200, response.text
     site = _site(engine, site_id)
     assert site.name == "Office name" and site.version == 2
