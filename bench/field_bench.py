@@ -1,8 +1,9 @@
-"""The tablet app, measured (DESIGN §8): cold start, saving with 10 000 records on the device,
+"""The tablet app, measured (docs/performance.md): cold start, saving with 10 000 records on
+the device,
 the longest UI frame while 5 000 records arrive by sync, scrolling 10 000 records.
 
 Each figure is printed with a baseline measured in the same run on the same machine, and the
-ratio between them, plus the absolute target where DESIGN sets one:
+ratio between them, plus the absolute target where docs/performance.md sets one:
 
 - cold start: the app's first frame vs a bare Kivy app's first frame (target < 2 s);
 - save: one activity saved through the form and the device store vs the floor, one raw

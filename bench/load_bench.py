@@ -1,4 +1,5 @@
-"""Load benchmark (DESIGN §8): 50 tablets syncing at once against a real server on 127.0.0.1.
+"""Load benchmark (docs/performance.md): 50 tablets syncing at once against a real server
+on 127.0.0.1.
 
 For each backend it starts ``pilotmon serve`` (4 workers on PostgreSQL, 1 on SQLite by default)
 on a fresh database, enrols 50 tablets (5 projects, 10 field experts each), and lets every tablet

@@ -1,4 +1,4 @@
-"""Roll-up benchmark (DESIGN §8): our indicator queries next to DuckDB on the same rows.
+"""Roll-up benchmark (docs/performance.md): our indicator queries next to DuckDB on the same rows.
 
 Generates a world of about 1 000 000 attendance rows (125 000 activities in 60 projects of 30
 countries over three years, a roster for a quarter of the projects, quarterly and yearly

@@ -1,4 +1,4 @@
-"""Sync benchmark (DESIGN §8): every figure against a baseline measured in the same run.
+"""Sync benchmark (docs/performance.md): every figure against a baseline measured in the same run.
 
     ingest   N activities (8 attendance rows each) pushed by the real tablet client over HTTP to
              a real server on 127.0.0.1, against the floor: the same rows inserted with raw
@@ -11,7 +11,7 @@
     load     50 simulated tablets syncing at once for 60 s (``bench/load_bench.py``): errors,
              lost, duplicated (all 0) and push latency p50/p95
 
-    .venv/bin/python bench/sync_bench.py            # the DESIGN sizes (several minutes)
+    .venv/bin/python bench/sync_bench.py            # docs/performance.md sizes (minutes)
     .venv/bin/python bench/sync_bench.py --quick    # a tenth of everything, for a smoke run
     .venv/bin/python bench/sync_bench.py --only ingest,wire --activities 5000
 

@@ -229,7 +229,8 @@ class StoreBackend:
 
     def save_activity(self, save: Save) -> None:
         """A new site, the activity, its new photos and the removal of photos taken off it:
-        one store transaction (DESIGN §4.5), so a kill leaves all of it queued or none of it.
+        one store transaction (docs/protocol.md#client-behaviour), so a kill leaves all of it
+        queued or none of it.
 
         Saving an activity that is in conflict is the "edit" way out of it: the form showed
         the server's values, so what the user saved is the answer. The changed fields go first

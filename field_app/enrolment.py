@@ -1,4 +1,5 @@
-"""Enrolment over HTTP (DESIGN §4.1): a one-time code, or a username and password turned into
+"""Enrolment over HTTP (docs/protocol.md#enrolment): a one-time code, or a username and password
+turned into
 a bearer token first. Every failure becomes an :class:`~field_app.session.EnrolError` whose
 message says, in words, what went wrong and what to try.
 

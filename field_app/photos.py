@@ -1,4 +1,4 @@
-"""Photos: downscaled on the tablet before they are stored and sent (DESIGN §4.4).
+"""Photos: downscaled on the tablet before they are stored and sent (docs/protocol.md#attachments).
 
 Decision: the downscale uses the SDL2 and SDL2_image libraries Kivy already ships (on Android
 too), called through ``ctypes`` — SDL2_image decodes, SDL scales with linear filtering

@@ -86,7 +86,8 @@ class LocalRecord:
 
     @property
     def locked(self) -> bool:
-        """Approved activities are locked until a country officer reopens them (DESIGN §3)."""
+        """Approved activities are locked until a country officer reopens them
+        (docs/product.md#domain)."""
         return self.data.get("status") == "approved"
 
 
@@ -272,7 +273,8 @@ class FieldSession:
 
     def save(self, form: ActivityForm) -> Save:
         """Write the form's records in one local transaction; raises FormInvalid instead."""
-        # captured_at is the tablet's own clock, kept as data (DESIGN §3), with its offset.
+        # captured_at is the tablet's own clock, kept as data (docs/product.md#domain), with its
+        # offset.
         save = form.save(captured_at=datetime.now().astimezone())
         self.backend.save_activity(save)
         return save

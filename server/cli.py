@@ -1,4 +1,4 @@
-"""The ``pilotmon`` command line (DESIGN §7).
+"""The ``pilotmon`` command line (docs/cli.md).
 
 Every user mistake ends as one line on stderr and a non-zero exit code, never a traceback.
 """

@@ -1,4 +1,4 @@
-"""Who may see and change what (DESIGN §6), as SQL conditions that every query adds.
+"""Who may see and change what (docs/roles.md), as SQL conditions that every query adds.
 
 One place turns a ``Caller`` into WHERE clauses, so lists, details, exports, pull and indicators
 all apply the same scope in the database instead of filtering in Python:

@@ -1,6 +1,7 @@
 """The South-South Cooperation catalogue: thematic areas, solutions, topics and every vocabulary.
 
-Plain data and enums, importable on the tablet. The codes are fixed (DESIGN §3); the names of
+Plain data and enums, importable on the tablet. The codes are fixed (docs/product.md#domain); the
+names of
 thematic areas, solutions and topics are those of the WFP China COE strategy report, §3.1.
 """
 

@@ -1,4 +1,5 @@
-"""The indicator catalogue of DESIGN §5: codes, names, what each counts, how it breaks down.
+"""The indicator catalogue of docs/indicators.md: codes, names, what each counts, how it breaks
+down.
 
 Plain data and small pure functions (periods), importable on the tablet. The server computes the
 values (``server.indicators``); everything here is the vocabulary both sides agree on.
@@ -35,7 +36,7 @@ class IndicatorKind(StrEnum):
     TARGET = "target"  # compares actuals with the Target table
 
 
-# group_by keys (DESIGN §5), by where their value comes from.
+# group_by keys (docs/indicators.md), by where their value comes from.
 ACTIVITY_KEYS: tuple[str, ...] = (
     "region",
     "country",
@@ -272,7 +273,7 @@ def months_between(first: date, last: date) -> list[int]:
 
 
 def age_band_at(birth_year: int | None, year: int) -> str:
-    """The age band (DESIGN §3) of someone born in ``birth_year`` during ``year``."""
+    """The age band (docs/product.md#domain) of someone born in ``birth_year`` during ``year``."""
     if birth_year is None:
         return "unspecified"
     age = year - birth_year

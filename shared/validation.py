@@ -1,4 +1,5 @@
-"""The DESIGN §3 rules as pure functions over wire data, run alike on the tablet and the server.
+"""The docs/product.md#domain rules as pure functions over wire data, run alike on the tablet and
+the server.
 
 Every ``validate_*`` function takes a record as it arrives on the wire (dates as ISO strings, ids
 as UUID strings) and returns a :class:`Validation`: field-level errors (the record must not be
@@ -6,7 +7,7 @@ saved), data-quality warnings (it may), and a normalised copy. ``quality_flags``
 that need facts only the server has looked up. Standard library and ``shared`` only: this runs on
 Android.
 
-How records are read, decided here where DESIGN is silent:
+How records are read, decided here where the design (docs/) is silent:
 
 - ``None`` and blank strings count as "not given": an error for a required field, ``None`` in
   ``clean`` for an optional one. Keys we do not know are ignored and left out of ``clean``.

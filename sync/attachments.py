@@ -1,4 +1,4 @@
-"""Photo bytes, sent resumably after their metadata (DESIGN §4.4).
+"""Photo bytes, sent resumably after their metadata (docs/protocol.md#attachments).
 
 For each waiting photo whose metadata the server has answered, ask the server how many bytes it
 holds (``HEAD``) and send the rest in chunks (``PATCH`` with ``Upload-Offset``). A kill or a

@@ -1,4 +1,4 @@
-"""The three-way merge of a pushed mutation against the server's record (DESIGN §4.2).
+"""The three-way merge of a pushed mutation against the server's record (docs/protocol.md#push).
 
 Pure functions over plain dicts: no database, no clock. The server hands in the record's
 history from the revision the tablet last saw (``base_version``) up to the current one, each

@@ -1,4 +1,4 @@
-"""The messages of sync protocol v1, shared by the tablet and the server (DESIGN §4).
+"""The messages of sync protocol v1, shared by the tablet and the server (docs/protocol.md).
 
 Field names and meanings are the wire contract; change them only with a new protocol version.
 Unknown keys are ignored so that a newer peer may add optional fields.
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS: tuple[int, ...] = (1,)
-# Attachment bytes travel in chunks of at most this size (DESIGN §4.4).
+# Attachment bytes travel in chunks of at most this size (docs/protocol.md#attachments).
 MAX_CHUNK_BYTES = 1024 * 1024
 # A pull page holds at most this many changes, whatever the client asks for.
 MAX_PULL_LIMIT = 1000
@@ -24,10 +24,12 @@ DEFAULT_PULL_LIMIT = 500
 
 
 class Entity(StrEnum):
-    """What a device may push (§4.2): records, and ``conflict``, a tablet's decision on one
+    """What a device may push (docs/protocol.md#push): records, and ``conflict``, a tablet's
+    decision on one
     of its conflicts.
 
-    A ``conflict`` mutation extends DESIGN §4.2 (a deliberate change of the contract within
+    A ``conflict`` mutation extends docs/protocol.md#push (a deliberate change of the contract
+    within
     protocol 1; a server older than it refuses the whole envelope with 422, so servers are
     upgraded before tablets):
     ``{"seq": n, "entity": "conflict", "op": "upsert", "id": <conflict id>, "base_version": 0,
@@ -51,7 +53,7 @@ class ConflictResolution(StrEnum):
 
 
 class PulledEntity(StrEnum):
-    """Records a pull may hand out (§4.3)."""
+    """Records a pull may hand out (docs/protocol.md#pull)."""
 
     CATALOGUE = "catalogue"
     PROJECT = "project"

@@ -1,6 +1,6 @@
 """The tablet's store: one SQLite file with the records, the outbox and the upload queue.
 
-What a kill at any instant can and cannot do (DESIGN §4.5):
+What a kill at any instant can and cannot do (docs/protocol.md#client-behaviour):
 
 - ``save``/``delete`` write the record and its outbox mutation in ONE transaction, with
   ``synchronous=FULL``: after ``save`` returns, the change survives a power cut.
@@ -432,7 +432,8 @@ class DeviceStore:
         removed_photos: Sequence[str] = (),
         settle_conflicts: bool = False,
     ) -> list[Mutation]:
-        """Save records of several entities and photos as ONE unit (DESIGN §4.5).
+        """Save records of several entities and photos as ONE unit
+        (docs/protocol.md#client-behaviour).
 
         ``records`` are ``(entity, data)`` pairs saved in that order (a new site before the
         activity that refers to it), ``photos`` follow them. The photo bytes are copied and

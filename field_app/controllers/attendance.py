@@ -1,7 +1,7 @@
 """The attendance grid: sex × age band counts for each participant category, with and without a
 disability, with the live totals and the women's share the form shows.
 
-Counts are absolute (DESIGN §3): the grid turns into one wire row per non-zero cell.
+Counts are absolute (docs/product.md#domain): the grid turns into one wire row per non-zero cell.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A project's progress this quarter against its targets, computed on the tablet from the
 activities it holds (its own, pending ones included, and its teammates' pulled ones).
 
-The figures follow DESIGN §5: submitted and approved activities count, returned and deleted ones
+The figures follow docs/indicators.md: submitted and approved activities count, returned and
+deleted ones
 do not; the period of an activity is its start date. They are what the tablet knows, so they can
 lag the server's roll-ups until the next pull.
 """

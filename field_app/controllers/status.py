@@ -13,7 +13,8 @@ from field_app.i18n import _, ngettext
 
 @dataclass(frozen=True, slots=True)
 class SyncStatus:
-    """What the device store says about sync (DESIGN §4.5), as plain values."""
+    """What the device store says about sync (docs/protocol.md#client-behaviour), as plain
+    values."""
 
     pending: int
     last_success: datetime | None

@@ -1,4 +1,5 @@
-"""Tablets: one-time enrolment codes, enrolment, the device list and revocation (DESIGN §4.1).
+"""Tablets: one-time enrolment codes, enrolment, the device list and revocation
+(docs/protocol.md#enrolment).
 
 An enrolment code is ten Crockford base-32 characters shown as ``XXXXX-XXXXX`` (50 random bits,
 easy to read aloud and type on a tablet); only its SHA-256 is stored. It works once and expires

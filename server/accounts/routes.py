@@ -1,4 +1,5 @@
-"""Routes for logging in, people and tablets (DESIGN §4.1, §4.6). Thin: the service decides.
+"""Routes for logging in, people and tablets (docs/protocol.md#enrolment,
+docs/protocol.md#management-api). Thin: the service decides.
 
 Public: ``POST /auth/token`` and ``POST /devices/enrol``. Everything else needs a bearer token.
 """

@@ -77,7 +77,8 @@ class ActivityParticipant(SQLModel, table=True):
 
 
 class Attachment(SQLModel, table=True):
-    """A photo's metadata; its bytes arrive separately and resumably (DESIGN §4.4)."""
+    """A photo's metadata; its bytes arrive separately and resumably
+    (docs/protocol.md#attachments)."""
 
     __tablename__ = "attachment"
 

@@ -2,7 +2,8 @@
 and its history version by version with what changed.
 
 Every query adds ``activity_scope(caller)``; an activity outside it is NotFound. Filters take
-the names of DESIGN §5 (``country, region, project, thematic_area, solution, topic, modality,
+the names of docs/indicators.md (``country, region, project, thematic_area, solution, topic,
+modality,
 activity_type, status, from, to``) plus ``site``, ``q`` (text in title or notes) and ``late``.
 Code filters accept a comma list; an unknown code is a 422 naming the filter.
 """
@@ -241,7 +242,7 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
     if f.site is not None:
         found.append(col(Activity.site_id) == f.site)
     if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS):
-        # As in the indicators (DESIGN §5): an activity's thematic area is its topic's, and
+        # As in the indicators (docs/indicators.md): an activity's thematic area is its topic's, and
         # its project's only when it has no topic.
         area_topics = [
             t.code for t in TOPICS.values() if SOLUTIONS[t.solution].thematic_area in areas
@@ -453,7 +454,7 @@ DIFF_FIELDS: tuple[str, ...] = (*(f for f in WIRE_FIELDS if f != "id"), "deleted
 
 
 def _canonical(field: str, value: Any) -> Any:
-    # Attendance is one field (DESIGN §4.2); its row order carries no meaning.
+    # Attendance is one field (docs/protocol.md#push); its row order carries no meaning.
     if field == "attendance" and isinstance(value, list):
         return sorted(value, key=lambda row: sorted((k, str(v)) for k, v in row.items()))
     return value

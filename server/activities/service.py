@@ -33,7 +33,7 @@ from server.indicators.refresh import (
 from server.projects.models import Project
 from server.sync.changes import ChangeRecord, record_change, record_changes
 
-# The activity's fields on the wire, in DESIGN §3 order.
+# The activity's fields on the wire, in docs/product.md#domain order.
 WIRE_FIELDS: tuple[str, ...] = (
     "id",
     "project_id",
@@ -103,7 +103,7 @@ def attendance_wire(rows: Iterable[AttendanceRow]) -> list[dict[str, Any]]:
 
 
 def activity_wire(activity: Activity, attendance: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The activity as it travels (DESIGN §3 names, JSON types)."""
+    """The activity as it travels (docs/product.md#domain names, JSON types)."""
     return {
         "id": str(activity.id),
         "project_id": str(activity.project_id),

@@ -307,7 +307,7 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
 
 
 def _renamed(errors: FormState) -> FormState:
-    # The activity filters' names (DESIGN §5) → this form's field names.
+    # The activity filters' names (docs/indicators.md) → this form's field names.
     names = {"activity_type": "type", "date_from": "from", "date_to": "to"}
     return FormState({names.get(k, k): v for k, v in errors.items()})
 

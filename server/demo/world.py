@@ -68,7 +68,7 @@ class DemoProject:
     roster: bool
 
     def record(self) -> dict[str, Any]:
-        """The project as it travels (DESIGN §3 names)."""
+        """The project as it travels (docs/product.md#domain names)."""
         return {
             "id": str(self.id),
             "code": self.code,

@@ -1,4 +1,4 @@
-"""Export routes (DESIGN §5): activities and indicator values as CSV/XLSX, DHIS2, IATI.
+"""Export routes (docs/indicators.md): activities and indicator values as CSV/XLSX, DHIS2, IATI.
 
 Everything is scoped to the caller; bad parameters are refused before a streamed body starts.
 """

@@ -1,4 +1,4 @@
-"""``pilotmon pull``: an indicator from a Pilot Monitor server to csv, json or xlsx (DESIGN §7).
+"""``pilotmon pull``: an indicator from a Pilot Monitor server to csv, json or xlsx (docs/cli.md).
 
     pilotmon pull --server https://monitor.example.org --indicator PARTICIPANTS \\
         --group-by country,period:quarter,sex --filter region=RBJ --format xlsx --out q.xlsx
@@ -18,7 +18,7 @@ import click
 from server.hqclient.client import API, HqClient
 
 FORMATS = ("csv", "json", "xlsx")
-# Filters the server takes besides group_by (DESIGN §5).
+# Filters the server takes besides group_by (docs/indicators.md).
 FILTERS = (
     "country",
     "region",

@@ -1,4 +1,4 @@
-"""``GET /api/v1/indicators`` and ``GET /api/v1/indicators/{code}/values`` (DESIGN §5)."""
+"""``GET /api/v1/indicators`` and ``GET /api/v1/indicators/{code}/values`` (docs/indicators.md)."""
 
 from __future__ import annotations
 

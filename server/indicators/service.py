@@ -1,4 +1,4 @@
-"""Indicator values (DESIGN §5): parse a request, compute the values, shape the rows.
+"""Indicator values (docs/indicators.md): parse a request, compute the values, shape the rows.
 
     parse_values_query(...)      check codes, keys and filters; 404/400 naming what is wrong
     indicator_values(...)        the rows of one indicator, scoped to the caller

@@ -1,4 +1,4 @@
-"""Cleanup of abandoned partial uploads (DESIGN §4.4).
+"""Cleanup of abandoned partial uploads (docs/protocol.md#attachments).
 
 A photo whose bytes stopped arriving N days ago (``PILOTMON_ABANDONED_UPLOAD_DAYS``) loses its
 partial file and starts again from offset 0 if its tablet ever comes back: the metadata row

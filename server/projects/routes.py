@@ -1,4 +1,5 @@
-"""Routes for projects, sites and targets (DESIGN §4.6), scoped by role (§6).
+"""Routes for projects, sites and targets (docs/protocol.md#management-api), scoped by role
+(docs/roles.md).
 
 Sites found in the field arrive ``pending``; a country officer approves or rejects one with
 ``PATCH /api/v1/sites/{id}`` ``{"status": "approved" | "rejected"}``.

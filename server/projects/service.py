@@ -1,7 +1,7 @@
 """Projects, sites and targets: scoped reads and validated, audited writes (no FastAPI here).
 
 Reads add the caller's scope to the query (``server.scope``): a record outside it is NotFound,
-never Forbidden, so its existence is not revealed. Writes check the role (DESIGN §6), validate
+never Forbidden, so its existence is not revealed. Writes check the role (docs/roles.md), validate
 with ``shared.validation`` (the same rules as the tablet), note a change for pull and write an
 audit entry, all in the caller's transaction.
 """

@@ -1,4 +1,4 @@
-"""Photo bytes, received resumably (DESIGN §4.4).
+"""Photo bytes, received resumably (docs/protocol.md#attachments).
 
 The metadata arrives first as a pushed mutation (``server.sync.records.apply_attachment``). The
 bytes then come in chunks appended at ``Upload-Offset``; the row's ``received`` is the truth and

@@ -1,4 +1,5 @@
-"""Importing an offline bundle from a tablet (``pilotmon import-bundle FILE``, DESIGN §4.5).
+"""Importing an offline bundle from a tablet (``pilotmon import-bundle FILE``,
+docs/protocol.md#client-behaviour).
 
 The bundle's mutations go through the same push service as a normal sync, in batches, each
 committed with the tablet's ``last_seq``: what the server already holds is answered

@@ -19,7 +19,7 @@ roll-up refresh of ``server.indicators.refresh``, for one, which runs in an earl
 
 Writers of projects, sites, targets and participants call ``record_project_change``,
 ``record_site_change``, ``record_target_change`` or ``record_participant_change`` in the same
-transaction as their write, so that tablets pull them (DESIGN §4.3).
+transaction as their write, so that tablets pull them (docs/protocol.md#pull).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``pilotmon import-bundle FILE``: apply an offline bundle from a tablet (DESIGN §7)."""
+"""``pilotmon import-bundle FILE``: apply an offline bundle from a tablet (docs/cli.md)."""
 
 from __future__ import annotations
 

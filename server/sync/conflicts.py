@@ -1,4 +1,5 @@
-"""Conflicts raised by pushes: listed for the country office, resolved by it (DESIGN §4.2).
+"""Conflicts raised by pushes: listed for the country office, resolved by it
+(docs/protocol.md#push).
 
 A conflict records, for the fields both sides changed, the value at the base, the server's value
 (which was kept) and the tablet's value (kept with the whole mutation in ``KeptMutation``).

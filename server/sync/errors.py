@@ -1,4 +1,4 @@
-"""Errors of the sync API that carry more than a message (DESIGN §4).
+"""Errors of the sync API that carry more than a message (docs/protocol.md).
 
 PilotMonitorError (server.errors)
 └── SyncError                 answers ``{"detail": …, <extra>, "server_time": …}``

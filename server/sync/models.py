@@ -16,7 +16,7 @@ class Change(SQLModel, table=True):
     """One committed change to a synced record; ``seq`` orders what a pull hands out.
 
     Writers append here last in their transaction, under a lock that makes commit order
-    equal ``seq`` order, so a cursor ``seq > n`` never skips a change (DESIGN §4.3).
+    equal ``seq`` order, so a cursor ``seq > n`` never skips a change (docs/protocol.md#pull).
     """
 
     __tablename__ = "change"

@@ -1,4 +1,4 @@
-"""Pull: hand a tablet the changes since its cursor (DESIGN §4.3).
+"""Pull: hand a tablet the changes since its cursor (docs/protocol.md#pull).
 
 The cursor is opaque to the tablet: base64 of the last change-log ``seq`` it received, a digest
 of its user's projects and a digest of the catalogue. The change log is appended in commit order

@@ -1,4 +1,4 @@
-"""Routes of the sync API (DESIGN §4): thin wrappers over ``server.sync`` services.
+"""Routes of the sync API (docs/protocol.md): thin wrappers over ``server.sync`` services.
 
 ``GET /sync/info`` is public by design (a tablet checks the protocol and limits before it
 enrols). Push, pull and photo uploads need a device token; reading a photo takes a person's

@@ -1,4 +1,4 @@
-"""Applying a push exactly once (DESIGN §4.2).
+"""Applying a push exactly once (docs/protocol.md#push).
 
 A batch and the device's ``last_seq`` commit together in the caller's transaction, with the
 device row locked, so two deliveries of the same batch cannot both apply it:

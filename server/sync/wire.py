@@ -1,4 +1,4 @@
-"""Records as they travel to and from tablets (DESIGN §3 names, JSON types).
+"""Records as they travel to and from tablets (docs/product.md#domain names, JSON types).
 
 Activities have theirs in ``server.activities.service``; the other synced records are here, with
 the catalogue a tablet receives on its first pull.

@@ -1,4 +1,5 @@
-"""The authorisation matrix (DESIGN §6): every route × every role × in-scope and out-of-scope data.
+"""The authorisation matrix (docs/roles.md): every route × every role × in-scope and out-of-scope
+data.
 
 The world has two countries, Lesotho (in scope for ``officer_lso`` and ``expert_lso``) and Kenya
 (out of their scope). Each row of ROUTES names a route, how to call it, and the expected status
@@ -33,7 +34,8 @@ from tests.factories import World, detach, make_activity, make_device
 ROLES = ("anonymous", "admin", "hq", "officer_lso", "expert_lso")
 SCOPED_ROLES = ("officer_lso", "expert_lso")
 
-# Routes anyone may call without credentials (DESIGN §6: health, login, enrol; §4: sync info).
+# Routes anyone may call without credentials (docs/roles.md: health, login, enrol;
+# docs/protocol.md: sync info).
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {
         ("GET", "/api/v1/health"),

@@ -1,4 +1,4 @@
-"""The SSC catalogue matches DESIGN §3 and the seed report §3.1 exactly."""
+"""The SSC catalogue matches docs/product.md#domain and the seed report §3.1 exactly."""
 
 from __future__ import annotations
 

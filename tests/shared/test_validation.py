@@ -1,4 +1,4 @@
-"""Every DESIGN §3 rule, each with a record that passes and one that fails."""
+"""Every docs/product.md#domain rule, each with a record that passes and one that fails."""
 
 from __future__ import annotations
 

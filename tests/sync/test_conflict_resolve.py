@@ -1,5 +1,6 @@
 """A tablet keeps the server's values of a conflict, and the server hears of it (an extension of
-DESIGN §4.2: a ``conflict`` mutation in the outbox, exactly once, by push or offline bundle)."""
+docs/protocol.md#push: a ``conflict`` mutation in the outbox, exactly once, by push or offline
+bundle)."""
 
 from __future__ import annotations
 

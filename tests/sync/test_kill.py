@@ -1,4 +1,5 @@
-"""Kill the tablet at random points (DESIGN §4.5): nothing is lost, nothing is sent twice.
+"""Kill the tablet at random points (docs/protocol.md#client-behaviour): nothing is lost, nothing
+is sent twice.
 
 A real client process (``tests.sync.kill_client``) saves records, pushes them in small batches
 and pulls its team's records page by page, against a real server on 127.0.0.1; the test sends

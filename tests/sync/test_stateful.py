@@ -1,4 +1,4 @@
-"""Random field work against a real server, with a hostile network (DESIGN §4).
+"""Random field work against a real server, with a hostile network (docs/protocol.md).
 
 Two or three tablets (teammates on one project) and a country officer do random creates, edits,
 deletes, reviews and direct edits, interleaved with syncs whose requests are lost, whose answers

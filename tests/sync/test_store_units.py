@@ -1,4 +1,5 @@
-"""The store's multi-record save (one transaction per save, DESIGN §4.5), its bulk read with
+"""The store's multi-record save (one transaction per save, docs/protocol.md#client-behaviour), its
+bulk read with
 states, and the migration of tablet files written by an older app."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A direct computation of DESIGN §5 from the activity records, in plain Python.
+"""A direct computation of docs/indicators.md from the activity records, in plain Python.
 
 Written from the contract, independently of the roll-ups: it reads the source tables (activity,
 attendance, roster links, participants, projects, targets) and loops. Tests compare every

@@ -1,4 +1,5 @@
-"""Photo bytes (DESIGN §4.4): resumable chunks at an offset, checked when whole, served in scope."""
+"""Photo bytes (docs/protocol.md#attachments): resumable chunks at an offset, checked when whole,
+served in scope."""
 
 from __future__ import annotations
 

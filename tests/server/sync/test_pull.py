@@ -1,4 +1,4 @@
-"""Pull (DESIGN §4.3): a cursor that pages through the tablet's scope, never by clocks."""
+"""Pull (docs/protocol.md#pull): a cursor that pages through the tablet's scope, never by clocks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Push (DESIGN §4.2): exactly once, final answers that never block, conflicts kept and visible."""
+"""Push (docs/protocol.md#push): exactly once, final answers that never block, conflicts kept and
+visible."""
 
 from __future__ import annotations
 
