@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlmodel import Session, SQLModel
 
 from server.app import create_app
@@ -50,6 +50,9 @@ def pg_engine() -> Iterator[Engine]:
     url = os.environ.get(PG_URL_VAR)
     if not url:
         pytest.skip(PG_SKIP_REASON)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        url = _worker_database(url, worker)
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE")
@@ -57,6 +60,20 @@ def pg_engine() -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Parallel workers (pytest-xdist) each get a database of their own beside the given one."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _truncate_all(engine: Engine) -> None:
