@@ -9,9 +9,10 @@ import sys
 from collections.abc import Sequence
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from server.config import get_settings
-from server.errors import PilotMonitorError
+from server.errors import DatabaseError, PilotMonitorError
 
 EXIT_USAGE = 2
 
@@ -106,6 +107,22 @@ def _register_optional_commands() -> None:
     cli.add_command(field)
 
 
+def _database_problem(exc: DBAPIError) -> str:
+    """One line for a database that refused a command: most often one that init-db never made."""
+    from server.config import get_settings
+    from server.db import get_engine
+    from server.migrate import schema_status
+
+    try:
+        status = schema_status(get_engine(get_settings()))
+    except Exception:  # noqa: BLE001 - the original error is the one worth reporting
+        status = {"up_to_date": True}
+    if not status["up_to_date"]:
+        return "the database has no schema or an old one: run `pilotmon init-db` first"
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    return f"the database refused the command: {detail}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _register_optional_commands()
     try:
@@ -127,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PilotMonitorError as exc:
         click.echo(f"pilotmon: {exc.message}", err=True)
         return exc.exit_code
+    except DBAPIError as exc:
+        click.echo(f"pilotmon: {_database_problem(exc)}", err=True)
+        return DatabaseError.exit_code
     except KeyboardInterrupt:
         click.echo("pilotmon: interrupted", err=True)
         return 130

@@ -130,3 +130,13 @@ def test_users_create_reads_password_from_stdin(db_url: str, tmp_path: Path) -> 
     assert_one_line_error(again, "taken")
     short = run_cli("users", "create", "hq.two", "--role", "hq_analyst", env=env, stdin="short\n")
     assert_one_line_error(short, "password")
+
+
+def test_commands_on_a_database_without_schema_say_to_run_init_db(tmp_path: Path) -> None:
+    env = {"PILOTMON_DATA_DIR": str(tmp_path / "data")}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "pilotmon.sqlite3").touch()
+    for args in (("jobs", "list"), ("devices", "enrol-code", "nobody")):
+        result = run_cli(*args, env=env)
+        assert_one_line_error(result, "pilotmon init-db")
+        assert result.returncode == 3
