@@ -8,7 +8,8 @@ type (sniffed from the first bytes, never trusted from a header) are checked: a 
 discards the bytes and the upload starts again from 0.
 
 Files live under ``settings.attachments_dir``: ``partial/<id>`` while arriving, then
-``<first two hex digits>/<id>`` once complete. A later object store replaces ``AttachmentFiles``.
+``<first two hex digits>/<id>`` once complete (``bundle-staging/`` holds an offline bundle's
+photos while it is imported). A later object store replaces ``AttachmentFiles``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ class AttachmentFiles:
 
     def partial(self, attachment_id: uuid.UUID) -> Path:
         return self.root / "partial" / str(attachment_id)
+
+    @property
+    def staging(self) -> Path:
+        """Where an offline-bundle import stages its photos until it commits (one folder per
+        import; the cleanup job removes those a killed import left behind)."""
+        return self.root / "bundle-staging"
 
     def final(self, attachment_id: uuid.UUID) -> Path:
         name = str(attachment_id)

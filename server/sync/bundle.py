@@ -80,7 +80,6 @@ MAX_CENTRAL_DIRECTORY_BYTES = MAX_ENTRIES * 512
 MAX_SIGNATURE_BYTES = 4 * 1024 * 1024
 MAX_PHOTO_BYTES = MAX_ATTACHMENT_BYTES
 READ_BLOCK = 64 * 1024
-STAGING_DIR = "bundle-staging"
 
 _EOCD = struct.Struct("<4s4H2LH")
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
@@ -484,7 +483,7 @@ def _stage_one(
 def _staging_area(files: AttachmentFiles) -> Iterator[Path]:
     """A private folder next to the attachment store (same file system: moves are renames),
     removed with whatever is left in it."""
-    path = files.root / STAGING_DIR / uuid.uuid4().hex
+    path = files.staging / uuid.uuid4().hex
     path.mkdir(parents=True)
     try:
         yield path

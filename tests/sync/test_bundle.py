@@ -7,6 +7,7 @@ import json
 import os
 import struct
 import subprocess
+import time
 import tracemalloc
 import uuid
 import zipfile
@@ -28,6 +29,8 @@ from server.cli import main
 from server.columns import utcnow
 from server.config import Settings, get_settings
 from server.db import dispose_engines
+from server.jobs.cleanup import cleanup_partial_uploads
+from server.sync.attachments import AttachmentFiles
 from server.sync.bundle import BundleError, import_bundle
 from sync.bundle import (
     BUNDLE_KEY_ID_META,
@@ -562,3 +565,20 @@ def test_the_importer_must_have_the_tablets_person_in_scope(
             select(AuditEntry).where(col(AuditEntry.action) == "import-bundle")
         ).one()
         assert entry.actor_id == field.officer.id
+
+
+def test_a_killed_imports_staging_folder_is_swept_by_the_cleanup_job(
+    engine: Engine, settings: Settings
+) -> None:
+    files = AttachmentFiles(settings.attachments_dir)
+    killed = files.staging / "killed-import"
+    running = files.staging / "running-import"
+    for folder in (killed, running):
+        folder.mkdir(parents=True)
+        (folder / str(uuid.uuid4())).write_bytes(b"x" * 100)
+    week_ago = time.time() - 8 * 86400
+    os.utime(killed, (week_ago, week_ago))
+
+    result = cleanup_partial_uploads(engine=engine, files=files, days=7)
+    assert result["staging"] == ["killed-import"] and result["bytes_freed"] == 100
+    assert not killed.exists() and running.exists()
