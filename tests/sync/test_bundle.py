@@ -582,3 +582,29 @@ def test_a_killed_imports_staging_folder_is_swept_by_the_cleanup_job(
     result = cleanup_partial_uploads(engine=engine, files=files, days=7)
     assert result["staging"] == ["killed-import"] and result["bytes_freed"] == 100
     assert not killed.exists() and running.exists()
+
+
+def test_a_commit_that_fails_takes_the_moved_photos_back_out(
+    tablet: Tablet,
+    field: Field,
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, _, _ = tablet
+    _offline_work(tablet, field, tmp_path)
+    path = export_bundle(store, tmp_path / "outbox.zip").path
+
+    def commit_fails(self: Session) -> None:
+        raise OSError("the database disk is full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Session, "commit", commit_fails)
+        with pytest.raises(OSError, match="disk is full"):
+            import_bundle(engine, path=path, settings=settings)
+    _nothing_applied(engine, field, settings)
+
+    # The same file imports cleanly afterwards.
+    report = import_bundle(engine, path=path, settings=settings)
+    assert (report.results["applied"], report.photos_stored) == (4, 1)
