@@ -24,7 +24,7 @@ from field_app.controllers.form import Photo, Save
 from field_app.controllers.progress import COUNTED_STATUSES
 from field_app.controllers.status import LogEntry, SyncStatus
 from field_app.session import EnrolError, Enrolment, LocalRecord, RowFacts
-from sync.bundle import export_bundle
+from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META, export_bundle
 from sync.client import SyncClient
 from sync.engine import SyncEngine, SyncReport
 from sync.schedule import SyncSchedule
@@ -313,6 +313,9 @@ class StoreBackend:
             username=answer.username,
             role=answer.role,
             label=label,
+            # Each enrolment brings a new bundle key; an old one would sign bundles the
+            # server now refuses.
+            **{BUNDLE_KEY_META: answer.bundle_key, BUNDLE_KEY_ID_META: answer.bundle_key_id},
         )
         self._learn_offset(answer.server_time)
         with self._lock:

@@ -28,6 +28,10 @@ class Enrolled:
     username: str
     role: str
     server_time: str
+    # The key that signs this tablet's offline bundles (None from a server that sends none:
+    # the next sync asks for it).
+    bundle_key: str | None = None
+    bundle_key_id: str | None = None
 
 
 def _detail(response: requests.Response) -> str:
@@ -170,4 +174,10 @@ def enrol(
         username=str(user.get("username", "")),
         role=str(user.get("role", "")),
         server_time=str(answer.get("server_time") or ""),
+        bundle_key=_text(answer.get("bundle_key")),
+        bundle_key_id=_text(answer.get("bundle_key_id")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

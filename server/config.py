@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     enrolment_code_hours: int = Field(default=24, ge=1, le=24 * 7)
     max_push_mutations: int = Field(default=2000, ge=1)
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Offline bundles (``pilotmon import-bundle``): the most a bundle's list of mutations and
+    # photos may hold once inflated, and the most all its entries may hold together. A bundle
+    # over them is refused before anything is inflated (docs/cli.md).
+    max_bundle_manifest_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    max_bundle_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024 * 1024)
     # Exports and jobs (issue 5): a DHIS2 mapping file replacing the bundled example, the
     # IATI reporting organisation, and the thresholds of the stale-tablet and cleanup jobs.
     dhis2_mapping: Path | None = None

@@ -217,6 +217,14 @@ class SyncClient:
             params["cursor"] = cursor
         return PullResponse.model_validate(self._send("GET", "/sync/pull", params=params).json())
 
+    def bundle_key(self) -> tuple[str, str]:
+        """This tablet's (bundle key, key id), for signing offline bundles."""
+        body = self._send("POST", "/sync/bundle-key").json()
+        key, key_id = body.get("bundle_key"), body.get("bundle_key_id")
+        if not isinstance(key, str) or not isinstance(key_id, str) or not key or not key_id:
+            raise errors.ServerError("the server's answer holds no bundle key", status=200)
+        return key, key_id
+
     def upload_offset(self, attachment_id: str) -> int:
         """How many bytes of a photo the server holds (``HEAD``)."""
         answer = self._send("HEAD", f"/attachments/{attachment_id}")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from sync import errors
 from sync.attachments import upload_photos
+from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META
 from sync.client import SyncClient
 from sync.protocol import DEFAULT_PULL_LIMIT, PROTOCOL_VERSION
 from sync.store import DeviceStore
@@ -87,11 +88,20 @@ class SyncEngine:
             self.push(report)
             report.uploaded = upload_photos(self.store, self.client)
             self.pull(report)
+            self.fetch_bundle_key()
         except errors.SyncClientError as exc:
             self.store.set_meta(last_error=exc.message)
             raise
         self.store.set_meta(last_error=None, last_success=report.server_time)
         return report
+
+    def fetch_bundle_key(self) -> None:
+        """A tablet enrolled before offline bundles were signed asks once for its key, so that
+        it can write a bundle when it later goes offline for long (docs/protocol.md#enrolment)."""
+        if self.store.meta(BUNDLE_KEY_META) and self.store.meta(BUNDLE_KEY_ID_META):
+            return
+        key, key_id = self.client.bundle_key()
+        self.store.set_meta(**{BUNDLE_KEY_META: key, BUNDLE_KEY_ID_META: key_id})
 
     def learn_limits(self) -> None:
         """Ask the server for its limits (optional: a 413 teaches them too)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from field_app.controllers.status import LogEntry, ago
 from field_app.i18n import _
+from sync.bundle import NoBundleKey
 
 
 def log_line(entry: LogEntry, now: datetime) -> tuple[str, str, bool]:
@@ -19,6 +20,16 @@ def log_line(entry: LogEntry, now: datetime) -> tuple[str, str, bool]:
         )
         return when, what, True
     return when, _("Failed: {reason}").format(reason=entry.error), False
+
+
+def bundle_error(error: BaseException) -> str:
+    """Why no bundle was written, in words the field expert can act on."""
+    if isinstance(error, NoBundleKey):
+        return _(
+            "This tablet has no key to sign bundles yet: connect to the server once "
+            "(or enrol again), then write the bundle."
+        )
+    return _("Could not write the bundle: {reason}").format(reason=error)
 
 
 def bundle_directory(data_dir: Path) -> Path:

@@ -9,7 +9,7 @@ from kivy.properties import ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from field_app import i18n
-from field_app.controllers.settings import bundle_directory, log_line
+from field_app.controllers.settings import bundle_directory, bundle_error, log_line
 from field_app.i18n import _
 from field_app.screens.base import BaseScreen, in_background
 
@@ -53,7 +53,7 @@ class SettingsScreen(BaseScreen):
 
         def done(path: Any, error: BaseException | None) -> None:
             if error is not None:
-                self.bundle_message = _("Could not write the bundle: {reason}").format(reason=error)
+                self.bundle_message = bundle_error(error)
             else:
                 self.bundle_message = _(
                     "Bundle written to {path}. Give this file to your country office."

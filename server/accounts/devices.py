@@ -10,10 +10,19 @@ Re-enrolling: the same tablet (``device_id``) of the same user gets a fresh devi
 old one stops working) and keeps its ``last_seq``, since push sequence numbers continue forever.
 A revoked tablet can only come back with a fresh enrolment code, which an officer issues on
 purpose; a user's own token is not enough. A ``device_id`` enrolled for another user is refused.
+
+Bundle keys (docs/protocol.md#enrolment): each enrolment gives the tablet a new key to sign its
+offline bundles with. The key is derived, not stored: HMAC-SHA256 of the server's secret key
+over the device id and a random nonce kept on the device row, so the database (and every backup
+of it) holds nothing that signs a bundle, and a restore with the same ``PILOTMON_SECRET_KEY``
+verifies the bundles of every existing tablet. Changing that secret changes every tablet's key:
+bundles written before then are refused, and each tablet must enrol again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import secrets
 import uuid
@@ -169,6 +178,7 @@ def enrol(
             app_version=app_version,
             token_hash=token_hash(token),
             enrolled_at=now,
+            bundle_key_nonce=new_bundle_key_nonce(),
         )
         action = "enrol"
     else:
@@ -183,6 +193,7 @@ def enrol(
                 "code to enrol it again"
             )
         action = "re-enrol" if device.revoked_at is None else "restore"
+        device.bundle_key_nonce = new_bundle_key_nonce()
         device.token_hash = token_hash(token)
         device.label, device.app_version = label, app_version
         device.revoked_at = None
@@ -233,6 +244,40 @@ def _usable_code(session: Session, text: str, now: datetime) -> EnrolmentCode:
             [{"field": "enrolment_code", "message": "this code has expired: ask for a new one"}]
         )
     return row
+
+
+# --- bundle keys -------------------------------------------------------------------------------
+
+_BUNDLE_KEY_CONTEXT = b"pilotmon offline bundle key v1\x00"
+
+
+def new_bundle_key_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def bundle_key(*, secret_key: str, device: Device) -> str | None:
+    """The tablet's bundle key (hex), or None for a tablet that never received one."""
+    if not device.bundle_key_nonce:
+        return None
+    message = _BUNDLE_KEY_CONTEXT + device.id.bytes + bytes.fromhex(device.bundle_key_nonce)
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def bundle_key_id(device: Device) -> str:
+    """Names the key in a bundle's signature: the nonce is random and not secret."""
+    return device.bundle_key_nonce or ""
+
+
+def issue_bundle_key(session: Session, *, secret_key: str, device: Device) -> tuple[str, str]:
+    """The tablet's (key, key id), making its nonce first if it enrolled before bundles were
+    signed; an existing key is handed out again unchanged."""
+    if not device.bundle_key_nonce:
+        device.bundle_key_nonce = new_bundle_key_nonce()
+        session.add(device)
+        session.flush()
+    key = bundle_key(secret_key=secret_key, device=device)
+    assert key is not None
+    return key, bundle_key_id(device)
 
 
 # --- the device list and revocation ------------------------------------------------------------

@@ -78,6 +78,9 @@ class Device(SQLModel, table=True):
     last_seen_at: datetime | None = optional_time()
     last_seq: int = Field(default=0, sa_type=sa.BigInteger)
     revoked_at: datetime | None = optional_time()
+    # Random, not secret: the tablet's offline-bundle key is derived from it and the server's
+    # secret key (server.accounts.devices.bundle_key); a new one at every enrolment.
+    bundle_key_nonce: str | None = Field(default=None, max_length=32)
 
 
 class EnrolmentCode(SQLModel, table=True):
@@ -178,7 +181,15 @@ class EnrolledUser(SQLModel):
     projects: list[ProjectRef]
 
 
-class EnrolResponse(SQLModel):
+class BundleKey(SQLModel):
+    bundle_key: str = Field(
+        description="Keep it secret: 32 bytes, hex; the key of the HMAC-SHA256 that signs "
+        "this tablet's offline bundles"
+    )
+    bundle_key_id: str = Field(description="Names the key; written into each bundle's signature")
+
+
+class EnrolResponse(BundleKey):
     device_token: str = Field(description="Keep it secret; sent as Bearer on sync calls")
     device_id: uuid.UUID
     user: EnrolledUser

@@ -150,6 +150,7 @@ _optional_bearer = HTTPBearer(auto_error=False, scheme_name="HTTPBearer")
 def enrol(
     body: EnrolRequest,
     session: SessionDep,
+    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)],
 ) -> EnrolResponse:
     """Enrol a tablet with a one-time ``enrolment_code`` (public), or with ``Authorization:
@@ -167,8 +168,12 @@ def enrol(
     )
     session.commit()
     projects = service.user_publics(session, [user])[0].projects
+    key = device_service.bundle_key(secret_key=settings.secret_key, device=device)
+    assert key is not None  # every enrolment makes a nonce
     return EnrolResponse(
         device_token=token,
+        bundle_key=key,
+        bundle_key_id=device_service.bundle_key_id(device),
         device_id=device.id,
         server_time=utcnow(),
         user=EnrolledUser(

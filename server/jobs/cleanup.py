@@ -3,14 +3,17 @@
 A photo whose bytes stopped arriving N days ago (``PILOTMON_ABANDONED_UPLOAD_DAYS``) loses its
 partial file and starts again from offset 0 if its tablet ever comes back: the metadata row
 stays (it was synced), only the half-written bytes go. Partial files without an attachment
-still waiting for them go too. Complete photos are never touched.
+still waiting for them go too, and so do the staging folders of offline-bundle imports that
+were killed before they ended. Complete photos are never touched.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -72,19 +75,38 @@ def cleanup_partial_uploads(
     for path in orphans:
         freed += path.stat().st_size
         path.unlink(missing_ok=True)
-    if reset or orphans:
+    staging = _stale_staging(files, cutoff)
+    for folder in staging:
+        freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+    if reset or orphans or staging:
         log.info(
-            "cleanup: reset %d abandoned uploads, removed %d orphan partial files, freed %d bytes",
+            "cleanup: reset %d abandoned uploads, removed %d orphan partial files and %d "
+            "staging folders of killed bundle imports, freed %d bytes",
             len(reset),
             len(orphans),
+            len(staging),
             freed,
         )
     return {
         "reset": reset,
         "orphans": [p.name for p in orphans],
+        "staging": [p.name for p in staging],
         "bytes_freed": freed,
         "days": days,
     }
+
+
+def _stale_staging(files: AttachmentFiles, cutoff: datetime) -> list[Path]:
+    """Staging folders untouched since ``cutoff``: an import takes minutes, not days, so such a
+    folder belongs to an import that was killed (a normal end removes its folder)."""
+    if not files.staging.is_dir():
+        return []
+    return sorted(
+        path
+        for path in files.staging.iterdir()
+        if path.is_dir() and path.stat().st_mtime < cutoff.timestamp()
+    )
 
 
 def _orphan_partials(engine: Engine, files: AttachmentFiles, cutoff: datetime) -> list[Any]:

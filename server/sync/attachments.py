@@ -8,7 +8,8 @@ type (sniffed from the first bytes, never trusted from a header) are checked: a 
 discards the bytes and the upload starts again from 0.
 
 Files live under ``settings.attachments_dir``: ``partial/<id>`` while arriving, then
-``<first two hex digits>/<id>`` once complete. A later object store replaces ``AttachmentFiles``.
+``<first two hex digits>/<id>`` once complete (``bundle-staging/`` holds an offline bundle's
+photos while it is imported). A later object store replaces ``AttachmentFiles``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ class AttachmentFiles:
 
     def partial(self, attachment_id: uuid.UUID) -> Path:
         return self.root / "partial" / str(attachment_id)
+
+    @property
+    def staging(self) -> Path:
+        """Where an offline-bundle import stages its photos until it commits (one folder per
+        import; the cleanup job removes those a killed import left behind)."""
+        return self.root / "bundle-staging"
 
     def final(self, attachment_id: uuid.UUID) -> Path:
         name = str(attachment_id)
@@ -167,15 +174,7 @@ def append_chunk(
     if attachment.received == attachment.size:
         refused = _finish(attachment, files)
         if refused is None:
-            attachment.version += 1
-            record_change(
-                session,
-                entity="attachment",
-                entity_id=attachment.id,
-                op="upsert",
-                version=attachment.version,
-                project_id=project.id,
-            )
+            mark_complete(session, attachment=attachment, project_id=project.id)
     session.add(attachment)
     session.flush()
     return UploadState(attachment.received, attachment.size, attachment.complete, refused)
@@ -207,9 +206,26 @@ def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, st
         attachment.received = 0
         return problems
     files.publish(attachment.id)
-    attachment.complete = True
-    attachment.completed_at = utcnow()
     return None
+
+
+def mark_complete(
+    session: Session, *, attachment: Attachment, project_id: uuid.UUID | None
+) -> None:
+    """All the bytes are in place and checked: the photo is complete, as a new version that
+    pulls carry to the tablets."""
+    attachment.received = attachment.size
+    attachment.complete = True
+    attachment.completed_at = attachment.updated_at = utcnow()
+    attachment.version += 1
+    record_change(
+        session,
+        entity="attachment",
+        entity_id=attachment.id,
+        op="upsert",
+        version=attachment.version,
+        project_id=project_id,
+    )
 
 
 def store_complete(
@@ -220,7 +236,7 @@ def store_complete(
     data: bytes,
     project_id: uuid.UUID | None,
 ) -> list[dict[str, str]] | None:
-    """Take a whole photo at once (offline bundles), with the same checks as an upload."""
+    """Take a whole photo at once (test worlds), with the same checks as an upload."""
     if attachment.complete:
         return None
     if len(data) != attachment.size:
@@ -232,15 +248,7 @@ def store_complete(
     attachment.received = len(data)
     refused = _finish(attachment, files)
     if refused is None:
-        attachment.version += 1
-        record_change(
-            session,
-            entity="attachment",
-            entity_id=attachment.id,
-            op="upsert",
-            version=attachment.version,
-            project_id=project_id,
-        )
+        mark_complete(session, attachment=attachment, project_id=project_id)
     session.add(attachment)
     session.flush()
     return refused

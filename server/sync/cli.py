@@ -12,18 +12,30 @@ from server.config import get_settings
 @click.command("import-bundle")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
+    "--as",
+    "importer",
+    metavar="USER",
+    help="Import as this admin or country officer (checked against the tablet's person, and "
+    "written in the audit log); without it, as the server operator.",
+)
+@click.option(
     "--allow-revoked",
     is_flag=True,
     help="Apply the bundle even though its tablet was revoked (keeps its records).",
 )
-def import_bundle_command(file: Path, allow_revoked: bool) -> None:
-    """Apply an offline bundle exported on a tablet (exactly once: safe to run twice)."""
+def import_bundle_command(file: Path, importer: str | None, allow_revoked: bool) -> None:
+    """Apply an offline bundle exported on a tablet: all of it or, if anything in it is
+    wrong, nothing (exactly once: safe to run twice)."""
     from server.db import get_engine
     from server.sync.bundle import import_bundle
 
     settings = get_settings()
     settings.ensure_data_dir()
     report = import_bundle(
-        get_engine(settings), path=file, settings=settings, allow_revoked=allow_revoked
+        get_engine(settings),
+        path=file,
+        settings=settings,
+        importer=importer,
+        allow_revoked=allow_revoked,
     )
     click.echo(report.summary())

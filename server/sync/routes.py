@@ -24,6 +24,8 @@ from server.accounts.auth import (
     caller_from_device_token,
 )
 from server.accounts.deps import CurrentCaller, DeviceCaller, note_device_seen
+from server.accounts.devices import issue_bundle_key
+from server.accounts.models import BundleKey, Device
 from server.api import Page, error_responses
 from server.columns import utcnow
 from server.db import write_engine
@@ -147,6 +149,20 @@ def pull(
 ) -> PullResponse:
     """The changes since ``cursor`` in the tablet's scope, with the next cursor."""
     return pull_service.pull(session, caller=caller, cursor=cursor, limit=limit)
+
+
+@sync_router.post("/bundle-key", response_model=BundleKey, responses=error_responses(401, 403))
+def bundle_key(caller: DeviceCaller, engine: EngineDep, settings: SettingsDep) -> BundleKey:
+    """This tablet's key for signing offline bundles (docs/protocol.md#enrolment); the same
+    key each time, until the tablet enrols again. Tablets enrolled before bundles were signed
+    get theirs here."""
+    assert caller.device is not None
+    with Session(write_engine(engine)) as session:
+        device = session.get(Device, caller.device.id)
+        assert device is not None
+        key, key_id = issue_bundle_key(session, secret_key=settings.secret_key, device=device)
+        session.commit()
+    return BundleKey(bundle_key=key, bundle_key_id=key_id)
 
 
 # --- photos ------------------------------------------------------------------------------------

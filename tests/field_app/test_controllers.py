@@ -16,7 +16,7 @@ from field_app.controllers.enrol import AddressError, EnrolForm, normalise_serve
 from field_app.controllers.home import period_heading, project_card
 from field_app.controllers.progress import actual, progress, quarter_of
 from field_app.controllers.roster import Roster, code_from_scan
-from field_app.controllers.settings import bundle_directory, log_line
+from field_app.controllers.settings import bundle_directory, bundle_error, log_line
 from field_app.controllers.status import LogEntry, SyncStatus, ago, sync_bar
 from field_app.session import LocalRecord
 from tests.field_app.fakes import activity
@@ -353,3 +353,24 @@ def test_bundle_directory(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     assert bundle_directory(tmp_path) == tmp_path / "bundles"
     monkeypatch.setenv("EXTERNAL_STORAGE", str(tmp_path / "sdcard"))
     assert bundle_directory(tmp_path) == tmp_path / "sdcard" / "Documents" / "PilotMonitor"
+
+
+def test_a_tablet_without_a_bundle_key_is_told_how_to_get_one(tmp_path: Any) -> None:
+    from field_app import i18n
+    from sync.bundle import NoBundleKey, export_bundle
+    from sync.store import DeviceStore
+
+    store = DeviceStore(tmp_path / "old-tablet.sqlite3")
+    try:
+        with pytest.raises(NoBundleKey) as raised:
+            export_bundle(store, tmp_path / "outbox.zip")
+    finally:
+        store.close()
+    assert not (tmp_path / "outbox.zip").exists()
+    assert "connect to the server once" in bundle_error(raised.value)
+    assert bundle_error(OSError("disk full")) == "Could not write the bundle: disk full"
+    try:
+        i18n.set_language("fr")
+        assert "connectez-vous une fois au serveur" in bundle_error(raised.value)
+    finally:
+        i18n.set_language("en")

@@ -484,3 +484,45 @@ def test_a_backup_taken_while_activities_are_written_is_consistent(
             conn.exec_driver_sql("SELECT count(*) FROM activity WHERE version <> 2").scalar_one()
             == 0
         )
+
+
+def test_tablets_bundle_keys_survive_a_restore(
+    sqlite_source: tuple[Settings, Engine], fresh_sqlite: tuple[Settings, Engine], tmp_path: Path
+) -> None:
+    """A bundle a tablet wrote before the backup still verifies on the restored server (same
+    PILOTMON_SECRET_KEY): the nonce its key is derived from travels with the device row."""
+    import uuid
+
+    from sqlmodel import Session
+
+    from server.accounts.auth import Caller
+    from server.accounts.devices import bundle_key, enrol
+    from server.accounts.models import Device
+    from server.db import write_engine
+    from tests.factories import make_user
+
+    settings, engine = sqlite_source
+    with Session(write_engine(engine)) as session:
+        expert = make_user(session)
+        device, _, _ = enrol(
+            session,
+            device_id=uuid.uuid4(),
+            label="Tablet",
+            app_version="1.0.0",
+            caller=Caller(user=expert),
+        )
+        device_id = device.id
+        before = bundle_key(secret_key=settings.secret_key, device=device)
+        session.commit()
+    assert before is not None
+
+    archive = tmp_path / "keys.tar.gz"
+    create_backup(settings=settings, engine=engine, path=archive, method="logical")
+    target_settings, target_engine = fresh_sqlite
+    restore_backup(settings=target_settings, engine=target_engine, archive=archive)
+    with Session(target_engine) as session:
+        restored = session.get(Device, device_id)
+        assert restored is not None
+        assert bundle_key(secret_key=target_settings.secret_key, device=restored) == before
+        # The key depends on the secret: a server restored with another one refuses them.
+        assert bundle_key(secret_key="another-secret-" * 3, device=restored) != before
