@@ -229,3 +229,16 @@ def test_an_outside_document_is_reported(tmp_path: Path) -> None:
         "note.md mentions " + "DES" + "IGN.md",
         "note.md mentions " + "../" + "shared/",
     ]
+
+
+def test_every_setting_is_documented() -> None:
+    """docs/cli.md lists every PILOTMON_* setting the server reads, so an operator can find it."""
+    from server.config import Settings
+
+    documented = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    missing = [
+        f"PILOTMON_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`PILOTMON_{name.upper()}`" not in documented
+    ]
+    assert missing == []
