@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # `make demo` keeps its database and photos inside the checkout (ignored by git).
 DEMO_DATA_DIR ?= $(CURDIR)/var
+# The server `make field` offers on the tablet app's enrolment screen: `make demo`'s.
+FIELD_SERVER ?= http://127.0.0.1:8000
 
 # Every install comes from requirements.lock: exact versions with their hashes, so a fresh clone
 # installs today what it installed on the day the lock was written. pyproject.toml keeps the
@@ -62,7 +64,7 @@ bench: install
 	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 field: install
-	$(BIN)/pilotmon field
+	$(BIN)/pilotmon field --server $(FIELD_SERVER)
 
 # Developers: regenerate the schema migration after changing models (see README).
 migration: install

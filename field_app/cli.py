@@ -37,4 +37,9 @@ def field(server: str | None, data_dir: Path | None) -> None:
         ) from exc
     from field_app.main import main
 
-    main(server=server, data_dir=data_dir)
+    try:
+        main(server=server, data_dir=data_dir)
+    except KeyboardInterrupt:
+        # Ctrl-C in the terminal closes the app like its window's close button: records are
+        # saved as they are made, so there is nothing to report (and Kivy holds stderr).
+        return

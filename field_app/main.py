@@ -33,6 +33,7 @@ def prepare_kivy(size: tuple[int, int] | None = DEFAULT_SIZE) -> None:
     Config.set("kivy", "exit_on_escape", "0")  # Escape is "back", like Android's key
     Config.set("input", "mouse", "mouse,multitouch_on_demand")
     quiet_missing_cutbuffer()
+    skip_mtdev_without_libmtdev()
 
 
 class _NoCutBufferWall(logging.Filter):
@@ -55,9 +56,8 @@ def quiet_missing_cutbuffer() -> None:
     """On a Linux computer without xclip and xsel, replace Kivy's traceback wall about the cut
     buffer with one line (tablets and other systems are left alone)."""
     import shutil
-    import sys
 
-    if not sys.platform.startswith("linux") or "ANDROID_ARGUMENT" in os.environ:
+    if not _desktop_linux():
         return
     if shutil.which("xclip") or shutil.which("xsel"):
         return
@@ -65,6 +65,45 @@ def quiet_missing_cutbuffer() -> None:
 
     if not any(isinstance(f, _NoCutBufferWall) for f in Logger.filters):
         Logger.addFilter(_NoCutBufferWall())
+
+
+def _desktop_linux() -> bool:
+    import sys
+
+    return sys.platform.startswith("linux") and "ANDROID_ARGUMENT" not in os.environ
+
+
+class _NoMtdevTraceback(logging.Filter):
+    """Kivy imports its mtdev input provider on every Linux start and, when libmtdev is not
+    installed, logs an error with the failed library load's traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Input: MTDev is not supported"):
+            logging.getLogger("kivy").debug(
+                "Input: libmtdev is not installed; touch screens work through SDL2"
+            )
+            return False
+        return True
+
+
+def skip_mtdev_without_libmtdev() -> None:
+    """On a Linux computer without libmtdev, start without the kernel multi-touch probe: drop
+    the ``probesysfs`` input provider (it would hand touch screens to mtdev; SDL2 reads them
+    anyway) and Kivy's traceback about the missing library. Must run before Kivy loads its
+    input providers (``kivy.core.window``, ``kivy.base``). Tablets and other systems are left
+    alone."""
+    import ctypes.util
+
+    if not _desktop_linux() or ctypes.util.find_library("mtdev"):
+        return
+    from kivy.config import Config
+    from kivy.logger import Logger
+
+    for name, value in Config.items("input"):
+        if value.split(",")[0] == "probesysfs":
+            Config.remove_option("input", name)
+    if not any(isinstance(f, _NoMtdevTraceback) for f in Logger.filters):
+        Logger.addFilter(_NoMtdevTraceback())
 
 
 def build_session(data_dir: Path, server: str | None = None) -> FieldSession:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Requests per minute per client address (logins, enrolment) and per device (sync); 0: off.
     rate_limit_auth_per_minute: int = Field(default=30, ge=0)
     rate_limit_sync_per_minute: int = Field(default=600, ge=0)
+    # The interactive API docs (/api/v1/docs) and the OpenAPI schema behind them; a production
+    # server that should not describe itself to strangers sets PILOTMON_API_DOCS=false.
+    api_docs: bool = True
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

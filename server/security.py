@@ -39,19 +39,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 API_PATH = "/api/"
-DOCS_PATH = "/api/v1/docs"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
     # Inline style attributes only (chart legend swatches), never <style> or scripts.
     "style-src-attr 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
-)
-# Swagger UI loads its script and styles from a CDN and starts with an inline script.
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 HEADERS: tuple[tuple[str, str], ...] = (
     ("x-content-type-options", "nosniff"),
@@ -125,10 +118,8 @@ class SecurityHeaders:
                     if name.encode() not in present:
                         headers.append((name.encode(), value.encode()))
 
-                add(
-                    "content-security-policy",
-                    DOCS_CONTENT_SECURITY_POLICY if path == DOCS_PATH else CONTENT_SECURITY_POLICY,
-                )
+                # The API docs page sets its own (server.api_docs).
+                add("content-security-policy", CONTENT_SECURITY_POLICY)
                 for name, value in HEADERS:
                     add(name, value)
                 if https:

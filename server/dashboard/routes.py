@@ -12,7 +12,6 @@ from datetime import date
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
-from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
@@ -24,7 +23,7 @@ from server.dashboard import service
 from server.dashboard import session as cookies
 from server.dashboard.i18n import LANGUAGES, N_, Translator
 from server.dashboard.web import (
-    STATIC_DIR,
+    STATIC_FILES,
     STATIC_PREFIX,
     Anonymous,
     CheckedAnonymousForm,
@@ -45,7 +44,6 @@ from server.sync.attachments import AttachmentFiles, open_photo
 from shared.catalogue import Role, codes
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-STATIC_FILES = StaticFiles(directory=STATIC_DIR)
 __all__ = ["STATIC_FILES", "STATIC_PREFIX", "router"]
 
 

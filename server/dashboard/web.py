@@ -26,6 +26,7 @@ from starlette.datastructures import FormData
 from server.accounts.auth import Caller, NotAuthenticated, caller_from_access_token
 from server.config import Settings
 from server.dashboard import session as cookies
+from server.dashboard.assets import HashedStaticFiles
 from server.dashboard.i18n import LANGUAGES, N_, Translator, pick_language
 from server.dashboard.service import describe, may_see_people, review_count
 from server.deps import SessionDep, SettingsDep
@@ -38,6 +39,8 @@ log = logging.getLogger("pilotmon.dashboard")
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PREFIX = "/static"
+# Hashed once, as the server starts (server.dashboard.assets).
+STATIC_FILES = HashedStaticFiles(directory=STATIC_DIR, prefix=STATIC_PREFIX)
 
 
 def _environment() -> Environment:
@@ -52,6 +55,8 @@ def _environment() -> Environment:
     # The translation functions come with each page's context; ``{% trans %}`` calls them
     # with keyword values (the "newstyle" convention).
     env.newstyle_gettext = True  # type: ignore[attr-defined]
+    # ``{{ static_url("dashboard.css") }}``: the file's content-hashed address.
+    env.globals["static_url"] = STATIC_FILES.url
     return env
 
 
@@ -97,7 +102,6 @@ class Page:
             "csrf": self.csrf,
             "csrf_field": cookies.CSRF_FIELD,
             "languages": LANGUAGES,
-            "static": STATIC_PREFIX,
             "_": t.jinja_gettext,
             "gettext": t.jinja_gettext,
             "ngettext": t.jinja_ngettext,

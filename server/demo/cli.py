@@ -89,7 +89,7 @@ def demo(size: str, seed: int, keep_passwords: bool) -> None:
         f"{report.projects} projects in {report.countries} countries across "
         f"{report.regions} WFP regions, {report.sites} sites, {report.targets} targets, "
         f"{report.participants} roster participants, {report.activities} activities "
-        f"({report.attendance_rows} attendance rows)"
+        f"({report.attendance_rows} attendance rows), {report.tablets} enrolled tablets"
     )
     if report.created:
         click.echo(

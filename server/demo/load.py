@@ -30,8 +30,8 @@ from sqlalchemy import JSON, Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 
-from server.accounts.models import AccessToken, LoginFailure, User
-from server.accounts.security import hash_password
+from server.accounts.models import AccessToken, Device, LoginFailure, User
+from server.accounts.security import hash_password, new_token, token_hash
 from server.accounts.service import create_user
 from server.activities.models import (
     Activity,
@@ -43,7 +43,7 @@ from server.activities.models import (
 from server.activities.service import activity_wire
 from server.audit import service as audit
 from server.audit.models import AuditEntry
-from server.columns import utcnow
+from server.columns import as_utc, utcnow
 from server.db import check_reachable, session_scope
 from server.demo.world import DemoActivity, DemoUser, World, build_world
 from server.errors import Conflict, DatabaseError
@@ -86,6 +86,7 @@ class LoadReport:
     sites: int
     targets: int
     participants: int
+    tablets: int = 0
     logins: list[Login] = field(default_factory=list)
     disabled_users: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -135,6 +136,8 @@ def load_demo(
     created = started is None
     if created:
         logins = _write_structure(engine, world)
+    else:
+        _write_devices(engine, world)  # a world loaded before the demo had tablets
     with session_scope(engine, write=False) as session:
         finished = not created and _finished(session)
         existing = set() if created or finished else _existing_activities(session, world)
@@ -153,6 +156,7 @@ def load_demo(
                 entity_id="world",
                 after={"activities": world.activity_total},
             )
+    _settle_devices(engine, world)
     disabled: list[str] = []
     if not created and reset_passwords:
         logins, disabled = _renew_passwords(engine, world)
@@ -172,6 +176,7 @@ def load_demo(
         sites=len(world.sites),
         targets=len(world.targets),
         participants=len(world.participants),
+        tablets=len(world.devices),
         logins=logins,
         disabled_users=disabled,
         seconds=time.perf_counter() - began,
@@ -291,6 +296,8 @@ def _write_structure(engine: Engine, world: World) -> list[Login]:
             _insert_projects(session, world, now)
             session.flush()
             logins = [_create_user(session, user) for user in world.users]
+            session.flush()
+            _insert_devices(session, world)
             changes = [
                 *(ChangeRecord("project", p.id, "upsert", 1, p.id) for p in world.projects),
                 *(ChangeRecord("site", s.id, "upsert", 1, s.project_id) for s in world.sites),
@@ -503,6 +510,113 @@ def _renew_passwords(engine: Engine, world: World) -> tuple[list[Login], list[st
     return logins, disabled
 
 
+# --- tablets ---------------------------------------------------------------------------------
+
+
+def _write_devices(engine: Engine, world: World) -> None:
+    with session_scope(engine) as session:
+        _insert_devices(session, world)
+
+
+def _insert_devices(session: Session, world: World) -> None:
+    """The demo tablets that are not there yet, with the audit entries of their enrolment (and
+    revocation) at the times they happened. Tokens are made and forgotten: none can sync."""
+    present = set(
+        session.execute(
+            select(col(Device.id)).where(col(Device.id).in_([d.id for d in world.devices]))
+        ).scalars()
+    )
+    missing = [d for d in world.devices if d.id not in present]
+    if not missing:
+        return
+    users = {
+        u.username: u
+        for u in session.execute(
+            select(User).where(col(User.username).in_({d.username for d in missing}))
+        ).scalars()
+    }
+    missing = [d for d in missing if d.username in users]  # a demo user someone deleted
+    if not missing:
+        return
+    _bulk_insert(
+        session,
+        _table(Device),
+        [
+            {
+                "id": d.id,
+                "user_id": users[d.username].id,
+                "label": d.label,
+                "app_version": d.app_version,
+                "token_hash": token_hash(new_token()),
+                "enrolled_at": d.enrolled_at,
+                "last_seen_at": d.pulled_at,
+                "last_seq": 0,
+                "revoked_at": d.revoked_at,
+            }
+            for d in missing
+        ],
+    )
+    entries = []
+    for d in missing:
+        user = users[d.username]
+        country = user.countries[0] if len(user.countries) == 1 else None
+        entries.append(
+            {
+                "at": d.enrolled_at,
+                "actor_id": user.id,
+                "device_id": d.id,
+                "action": "enrol",
+                "entity": "device",
+                "entity_id": str(d.id),
+                "country": country,
+                "before": None,
+                "after": {
+                    "username": user.username,
+                    "label": d.label,
+                    "app_version": d.app_version,
+                    "with": "enrolment_code",
+                },
+            }
+        )
+        if d.revoked_at is not None:
+            entries.append(
+                {
+                    "at": d.revoked_at,
+                    "actor_id": None,
+                    "device_id": None,
+                    "action": "revoke",
+                    "entity": "device",
+                    "entity_id": str(d.id),
+                    "country": country,
+                    "before": {"revoked": False},
+                    "after": {"revoked": True, "label": d.label, "username": user.username},
+                }
+            )
+    _bulk_insert(session, _table(AuditEntry), entries)
+
+
+def _settle_devices(engine: Engine, world: World) -> None:
+    """Each demo tablet's ``last_seq`` is the number of activities it pushed (one mutation
+    each) and it was last seen at its last push or its last pull, whichever came later."""
+    ids = [d.id for d in world.devices]
+    with session_scope(engine) as session:
+        pushed = {
+            device_id: (int(count), last)
+            for device_id, count, last in session.execute(
+                select(col(Activity.device_id), func.count(), func.max(col(Activity.created_at)))
+                .where(col(Activity.device_id).in_(ids))
+                .group_by(col(Activity.device_id))
+            ).all()
+        }
+        for device in session.execute(select(Device).where(col(Device.id).in_(ids))).scalars():
+            count, last_push = pushed.get(device.id, (0, None))
+            planned = next(d.pulled_at for d in world.devices if d.id == device.id)
+            seen = [t for t in (as_utc(last_push), planned) if t is not None]
+            device.last_seq = count
+            device.last_seen_at = max(seen) if seen else None
+            session.add(device)
+
+
 # --- activities -------------------------------------------------------------------------------
 
 
@@ -584,7 +698,7 @@ def activity_row(activity: DemoActivity, *, author_id: uuid.UUID) -> dict[str, A
         "late": False,
         "flags": activity.flags,
         "created_by_id": author_id,
-        "device_id": None,
+        "device_id": activity.device_id,
         "created_at": activity.received_at,
         "updated_at": review.at if review else activity.received_at,
         "submitted_at": activity.received_at,
@@ -637,7 +751,7 @@ def write_demo_activities(
                 "data": {**pushed, "deleted": False},
                 "source": SOURCE,
                 "author_id": row["created_by_id"],
-                "device_id": None,
+                "device_id": demo.device_id,
                 "created_at": demo.received_at,
             }
         )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
+from server import __version__
 from shared.catalogue import (
     SOLUTIONS,
     TOPICS,
@@ -180,6 +181,33 @@ class DemoUser:
 
 
 @dataclass(frozen=True, slots=True)
+class DemoDevice:
+    """A tablet a field expert enrolled, so the Tablets page has something to show.
+
+    Its token is made and thrown away when the world is loaded: no demo tablet can really sync;
+    a newcomer enrols the tablet app with a fresh code (README, "Try the tablet app").
+    """
+
+    id: uuid.UUID
+    username: str
+    label: str  # as the app names itself: the model and six hex digits
+    app_version: str
+    enrolled_at: datetime
+    revoked_at: datetime | None = None  # a lost tablet, replaced by a new one
+    # Its last pull, for a tablet still in use; the load makes last_seen_at no earlier than
+    # its last push, and counts its pushes into last_seq.
+    pulled_at: datetime | None = None
+
+    def sent(self, username: str, received_at: datetime) -> bool:
+        """Whether this tablet sent the activity ``username`` pushed at ``received_at``."""
+        return (
+            username == self.username
+            and self.enrolled_at <= received_at
+            and (self.revoked_at is None or received_at < self.revoked_at)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class DemoReview:
     action: str  # approve | return
     comment: str
@@ -196,6 +224,7 @@ class DemoActivity:
     received_at: datetime  # when it reached the server (UTC)
     flags: list[dict[str, str]]  # data-quality warnings the server found on arrival
     review: DemoReview | None
+    device_id: uuid.UUID | None = None  # the tablet that pushed it
 
     @property
     def status(self) -> str:
@@ -1054,6 +1083,7 @@ class World:
     participants: list[DemoParticipant]
     users: list[DemoUser]
     activity_counts: dict[str, int]  # project code -> number of activities
+    devices: list[DemoDevice] = field(default_factory=list)
     _plans: dict[str, _ProjectPlan] = field(repr=False, default_factory=dict)
 
     @property
@@ -1076,6 +1106,9 @@ class World:
 
     def project_activities(self, project: DemoProject) -> list[DemoActivity]:
         return _draw_activities(self, project, self._plans[project.code])
+
+    def device_of(self, username: str, received_at: datetime) -> uuid.UUID | None:
+        return next((d.id for d in self.devices if d.sent(username, received_at)), None)
 
 
 def build_world(*, seed: int = DEFAULT_SEED, size: str = "small", today: date) -> World:
@@ -1103,6 +1136,7 @@ def build_world(*, seed: int = DEFAULT_SEED, size: str = "small", today: date) -
         for target in _targets(rng, project, plan, counts[project.code], today, SIZES[size].roster)
     ]
     users = _users(rng, projects, plans)
+    devices = _devices(seed, projects, users, plans, today)
     return World(
         seed=seed,
         size=size,
@@ -1113,6 +1147,7 @@ def build_world(*, seed: int = DEFAULT_SEED, size: str = "small", today: date) -
         participants=participants,
         users=users,
         activity_counts=counts,
+        devices=devices,
         _plans=plans,
     )
 
@@ -1327,6 +1362,66 @@ def _users(
     return users
 
 
+# --- tablets ---------------------------------------------------------------------------------
+
+_TABLET_MODELS = (
+    "Galaxy Tab A8",
+    "Galaxy Tab A9+",
+    "Galaxy Tab Active3",
+    "Lenovo Tab M10",
+    "Nokia T20",
+    "MatePad T10s",
+)
+APP_VERSION = __version__  # the tablet app and the server are released together
+
+
+def _devices(
+    seed: int,
+    projects: Sequence[DemoProject],
+    users: Sequence[DemoUser],
+    plans: Mapping[str, _ProjectPlan],
+    today: date,
+) -> list[DemoDevice]:
+    """One tablet per field expert, enrolled a little before their project's first activity.
+
+    Tablets of running projects pulled within the last two days; those of finished projects
+    went quiet with their last push (the Tablets page calls them silent). The first expert of
+    the busiest project lost a tablet half-way: it is revoked and a new one took over.
+    """
+    rng = random.Random(f"pilotmon-demo:{seed}:tablets")  # apart, so the rest stays as it was
+    by_code = {p.code: p for p in projects}
+    midnight = datetime.combine(today, time(0), UTC)
+    busiest = max(projects, key=lambda p: (p.end_date >= today, plans[p.code].weight)).code
+    devices = []
+    for user in users:
+        if user.role != Role.FIELD_EXPERT:
+            continue
+        project = by_code[user.projects[0]]
+        start, _ = _window(project, today)
+        hour = time(rng.randint(8, 11), rng.randint(0, 59))
+        enrolled = datetime.combine(start - timedelta(days=rng.randint(3, 20)), hour, UTC)
+        running = project.end_date >= today
+        if project.code == busiest and user.username.endswith(".1"):
+            lost = enrolled + (midnight - enrolled) * rng.uniform(0.45, 0.7)
+            lost = lost.replace(second=0, microsecond=0)
+            devices.append(_tablet(rng, user, enrolled, revoked_at=lost))
+            enrolled = lost  # the country office revoked it and enrolled the new one at once
+        pulled = midnight - timedelta(minutes=rng.randint(120, 2400)) if running else None
+        devices.append(_tablet(rng, user, enrolled, pulled_at=pulled))
+    return devices
+
+
+def _tablet(rng: random.Random, user: DemoUser, enrolled_at: datetime, **more: Any) -> DemoDevice:
+    return DemoDevice(
+        id=_uuid(rng),
+        username=user.username,
+        label=f"{rng.choice(_TABLET_MODELS)} {rng.getrandbits(24):06x}",
+        app_version=APP_VERSION,
+        enrolled_at=enrolled_at,
+        **more,
+    )
+
+
 # --- activities ------------------------------------------------------------------------------
 
 
@@ -1370,13 +1465,15 @@ def _draw_activities(world: World, project: DemoProject, plan: _ProjectPlan) -> 
             received_on=received.date(),
         )
         seen[key] += 1
+        author = rng.choice(authors)
         activities.append(
             DemoActivity(
                 data=data,
-                author=rng.choice(authors),
+                author=author,
                 received_at=received,
                 flags=[{"code": f.code, "field": f.field, "message": f.message} for f in flags],
                 review=_review(rng, received, reviewer, midnight),
+                device_id=world.device_of(author, received),
             )
         )
     return activities

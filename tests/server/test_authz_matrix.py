@@ -45,8 +45,6 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/api/v1/docs"),
         ("HEAD", "/api/v1/docs"),
-        ("GET", "/api/v1/docs/oauth2-redirect"),
-        ("HEAD", "/api/v1/docs/oauth2-redirect"),
         ("HEAD", "/api/v1/openapi.json"),
     }
 )

@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import JSON, Engine, Table, func, select
 from sqlmodel import Session, SQLModel, col
 
-import server.accounts.service
 import server.demo.load
 from server.accounts.auth import Caller
 from server.accounts.models import User
@@ -49,15 +47,6 @@ from shared.validation import (
 
 TODAY = date(2026, 11, 22)
 SEED = 7
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real argon2 hashes with small parameters: ~40 users per load stay fast, and the stored
-    hashes are still checked by the real ``verify_password``."""
-    hasher = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(server.demo.load, "hash_password", hasher.hash)
-    monkeypatch.setattr(server.accounts.service, "hash_password", hasher.hash)
 
 
 def _count(session: Session, model: type[SQLModel]) -> int:
