@@ -48,6 +48,9 @@ class ErrorResponse(BaseModel):
     """The body of every 4xx answer."""
 
     detail: str | list[FieldError]
+    code: str | None = Field(
+        default=None, description="A stable name of the reason, when it has one"
+    )
 
 
 T = TypeVar("T")

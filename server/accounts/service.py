@@ -262,11 +262,7 @@ def update_user(
 ) -> User:
     """Change a person's name, e-mail, password or whether the account is active."""
     user = get_user(session, caller=caller, user_id=user_id)
-    if not may_manage_user(caller, user):
-        raise Forbidden(
-            "only an admin, or a country officer for people of their own "
-            "countries, may change this account"
-        )
+    refuse_unless_may_manage(session, caller=caller, user=user)
     if user.id == caller.user.id and changes.get("is_active") is False:
         raise ValidationFailed(
             [{"field": "is_active", "message": "you cannot deactivate your own account"}]
@@ -306,17 +302,55 @@ def update_user(
     return user
 
 
-def may_manage_user(caller: Caller, user: User | UserPublic) -> bool:
-    """Whether ``caller`` may change ``user``'s account: an admin anyone, a country officer
-    the field experts and officers whose countries are all theirs."""
+def reach_of(
+    session: Session, users: Sequence[User | UserPublic]
+) -> dict[uuid.UUID, frozenset[str]]:
+    """Every country each person's account reaches: their own countries and their projects'
+    (a project can move to another country after its people were given it). One query."""
+    reach: dict[uuid.UUID, set[str]] = {u.id: set(u.countries or []) for u in users}
+    if reach:
+        rows = session.exec(
+            select(UserProject.user_id, Project.country)
+            .join(Project, col(Project.id) == UserProject.project_id)
+            .where(col(UserProject.user_id).in_(list(reach)))
+        )
+        for user_id, country in rows:
+            reach[user_id].add(country)
+    return {user_id: frozenset(countries) for user_id, countries in reach.items()}
+
+
+def may_manage_user(caller: Caller, user: User | UserPublic, *, reach: frozenset[str]) -> bool:
+    """Whether ``caller`` may change ``user``'s account, issue codes for their tablets or revoke
+    them: an admin anyone, a country officer the field experts and officers whose every country
+    (``reach``, from ``reach_of``: their countries and their projects') is theirs. Whoever holds
+    the account or a tablet of it reaches all of that, so managing it needs all of it."""
     if caller.role == Role.ADMIN:
         return True
     return (
         caller.role == Role.COUNTRY_OFFICER
         and user.role in OFFICER_MAY_CREATE
-        and bool(user.countries)
-        and set(user.countries) <= caller.countries
+        and bool(reach)
+        and reach <= caller.countries
     )
+
+
+def refuse_unless_may_manage(session: Session, *, caller: Caller, user: User) -> None:
+    """Forbidden (``person_out_of_scope``) unless ``may_manage_user``, naming what is not yours."""
+    reach = reach_of(session, [user])[user.id]
+    if may_manage_user(caller, user, reach=reach):
+        return
+    if caller.role != Role.COUNTRY_OFFICER:
+        reason = f"your role ({caller.role}) may not manage people or tablets"
+    elif user.role not in OFFICER_MAY_CREATE:
+        reason = f"a country officer may not manage a {user.role}'s account or tablets"
+    else:
+        outside = ", ".join(sorted(reach - caller.countries)) or "no country"
+        reason = (
+            f"{user.username} also works in {outside}, outside your countries "
+            f"({', '.join(sorted(caller.countries))}): only an admin or an officer of all "
+            "their countries may manage their account or tablets"
+        )
+    raise Forbidden(reason, code="person_out_of_scope")
 
 
 def user_publics(session: Session, users: Sequence[User]) -> list[UserPublic]:
