@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     enrolment_code_hours: int = Field(default=24, ge=1, le=24 * 7)
     max_push_mutations: int = Field(default=2000, ge=1)
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # A request body silent this long, or slower than this in all, is cut with 408; at most
+    # this many bodies are read at once per worker (503 beyond). The total is sized for a
+    # 1 MiB photo chunk over a poor 2G link (docs/deployment.md).
+    body_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    body_total_timeout_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
+    max_concurrent_bodies: int = Field(default=64, ge=1, le=10_000)
     # Exports and jobs (issue 5): a DHIS2 mapping file replacing the bundled example, the
     # IATI reporting organisation, and the thresholds of the stale-tablet and cleanup jobs.
     dhis2_mapping: Path | None = None
