@@ -82,6 +82,13 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def client_address(request: Any) -> str:
+    """The caller's address (the real one behind nginx: uvicorn reads X-Forwarded-For from the
+    proxies in FORWARDED_ALLOW_IPS)."""
+    client = getattr(request, "client", None)
+    return str(client.host) if client is not None and client.host else "unknown"
+
+
 def like_contains(text: str) -> str:
     """A LIKE pattern (escape character ``\\``) matching values that contain ``text``."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

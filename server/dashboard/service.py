@@ -93,11 +93,12 @@ def usernames(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UU
 
 
 def start_session(
-    session: Session, *, username: str, password: str, minutes: int
+    session: Session, *, username: str, password: str, minutes: int, source: str
 ) -> tuple[str, int]:
-    """Check a password (with the API's throttling) and issue the session's access token;
-    raises LoginFailed or TooManyAttempts, whose failure count the caller commits."""
-    user = authenticate(session, username=username, password=password[:1024])
+    """Check a password (with the API's throttling, per username and client address) and
+    issue the session's access token; raises LoginFailed or TooManyAttempts, whose failure
+    count the caller commits."""
+    user = authenticate(session, username=username, password=password[:1024], source=source)
     return issue_access_token(session, user=user, minutes=minutes)
 
 
