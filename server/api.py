@@ -48,6 +48,9 @@ class ErrorResponse(BaseModel):
     """The body of every 4xx answer."""
 
     detail: str | list[FieldError]
+    code: str | None = Field(
+        default=None, description="A stable name of the reason, when it has one"
+    )
 
 
 T = TypeVar("T")
@@ -77,6 +80,13 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         code: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(code, "Error")}
         for code in codes
     }
+
+
+def client_address(request: Any) -> str:
+    """The caller's address (the real one behind nginx: uvicorn reads X-Forwarded-For from the
+    proxies in FORWARDED_ALLOW_IPS)."""
+    client = getattr(request, "client", None)
+    return str(client.host) if client is not None and client.host else "unknown"
 
 
 def like_contains(text: str) -> str:

@@ -71,7 +71,7 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PilotMonitorError)
     headers = getattr(exc, "headers", None)
-    return JSONResponse({"detail": exc.detail()}, status_code=exc.status_code, headers=headers)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
 def _http_error(request: Request, exc: Exception) -> Response:

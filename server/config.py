@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # over them is refused before anything is inflated (docs/cli.md).
     max_bundle_manifest_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     max_bundle_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024 * 1024)
+    # A request body silent this long, or slower than this in all, is cut with 408; at most
+    # this many bodies are read at once per worker (503 beyond). The total is sized for a
+    # 1 MiB photo chunk over a poor 2G link (docs/deployment.md).
+    body_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    body_total_timeout_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
+    max_concurrent_bodies: int = Field(default=64, ge=1, le=10_000)
     # Exports and jobs (issue 5): a DHIS2 mapping file replacing the bundled example, the
     # IATI reporting organisation, and the thresholds of the stale-tablet and cleanup jobs.
     dhis2_mapping: Path | None = None

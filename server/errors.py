@@ -9,7 +9,9 @@
     └── ValidationFailed         422/400 with field-level errors
 
 Service functions raise these; routes and the CLI translate them, so no user ever sees a
-traceback for their own mistake.
+traceback for their own mistake. An error may carry a stable ``code`` (``person_out_of_scope``,
+``weak_password``, …) that the answer gives beside ``detail``, for clients that branch on the
+reason rather than on the wording.
 """
 
 from __future__ import annotations
@@ -20,13 +22,23 @@ from typing import Any
 class PilotMonitorError(Exception):
     status_code: int = 400
     exit_code: int = 1
+    code: str | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if code is not None:
+            self.code = code
 
     def detail(self) -> Any:
         return self.message
+
+    def body(self) -> dict[str, Any]:
+        """The JSON answer: ``{"detail": …}`` plus ``"code"`` when the error has one."""
+        answer: dict[str, Any] = {"detail": self.detail()}
+        if self.code is not None:
+            answer["code"] = self.code
+        return answer
 
 
 class ConfigError(PilotMonitorError):
@@ -56,12 +68,15 @@ class ValidationFailed(PilotMonitorError):
 
     status_code = 422
 
-    def __init__(self, errors: list[dict[str, str]], status_code: int = 422) -> None:
+    def __init__(
+        self, errors: list[dict[str, str]], status_code: int = 422, *, code: str | None = None
+    ) -> None:
         self.errors = errors
         self.status_code = status_code
         first = errors[0] if errors else {"field": "", "message": "invalid input"}
         super().__init__(
-            f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+            f"{first['field']}: {first['message']}" if first["field"] else first["message"],
+            code=code,
         )
 
     def detail(self) -> Any:

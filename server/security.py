@@ -10,6 +10,13 @@
                        enrolment per client address, sync and photo uploads per device token
                        (plus a wider per-address bucket so random tokens cannot bypass it);
                        over the limit: 429 with ``Retry-After``
+    body guard         who is calling is checked before a byte of the body is read (401/403
+                       without reading; the few public routes get a small body limit); a body
+                       silent for ``body_idle_timeout_seconds`` or longer in all than
+                       ``body_total_timeout_seconds`` is cut with 408; at most
+                       ``max_concurrent_bodies`` bodies are read at once per worker, beyond that
+                       503 with ``Retry-After``. Without it a stranger could hold 8 MB of memory
+                       per connection by sending most of a body and stalling.
 
 The buckets live in each worker's memory: with N workers a client may get up to N times the
 limit, which still bounds guessing and flooding; a shared limit belongs in the reverse proxy
@@ -18,6 +25,7 @@ limit, which still bounds guessing and flooding; a shared limit belongs in the r
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -208,6 +216,248 @@ class BodySizeLimit:
             await _send_json(send, 413, self._too_large(), close)
 
 
+# --- reading bodies only for callers we know -------------------------------------------------
+
+# Routes anyone may send a body to (logging in, enrolling, choosing a language); their bodies are
+# a few hundred bytes, so they get a small limit instead of an identity check.
+PUBLIC_BODY_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/devices/enrol"),
+        ("POST", "/login"),
+        ("POST", "/language"),
+    }
+)
+PUBLIC_BODY_LIMIT = 64 * 1024
+SESSION_COOKIE = b"pilotmon_session"
+BUSY_RETRY_AFTER = 5
+
+# (status, detail, code) of a refused caller; None: the caller is known.
+Refusal = tuple[int, str, str] | None
+CallerCheck = Callable[[Scope, str], Awaitable[Refusal]]
+
+
+def _has_body(scope: Scope) -> bool:
+    declared = _header(scope, b"content-length")
+    if declared is not None:
+        return declared.strip() not in (b"", b"0")
+    return _header(scope, b"transfer-encoding") is not None
+
+
+def _credential(scope: Scope) -> str | None:
+    """The bearer token of the request, or the dashboard's session cookie."""
+    authorization = _header(scope, b"authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    cookie = _header(scope, b"cookie")
+    if cookie is not None:
+        for part in cookie.split(b";"):
+            name, _, value = part.strip().partition(b"=")
+            if name == SESSION_COOKIE and value and len(value) <= 200:
+                return value.decode("latin-1")
+    return None
+
+
+async def check_caller(scope: Scope, token: str) -> Refusal:
+    """Whether ``token`` is a live access token or device token, by the same functions the
+    routes use (in a worker thread: they query the database). Tablets' routes try the device
+    token first, so a revoked tablet hears it was revoked."""
+    from anyio import to_thread
+    from sqlmodel import Session
+
+    from server.accounts.auth import caller_from_access_token, caller_from_device_token
+    from server.errors import PilotMonitorError
+
+    engine = scope["app"].state.engine
+    tablet_first = str(scope.get("path", "")).startswith(SYNC_PREFIXES)
+
+    def check() -> Refusal:
+        ways = (caller_from_access_token, caller_from_device_token)
+        refusals: list[PilotMonitorError] = []
+        with Session(engine) as session:
+            for way in reversed(ways) if tablet_first else ways:
+                try:
+                    way(session, token=token)
+                    return None
+                except PilotMonitorError as exc:
+                    refusals.append(exc)
+        # A 403 (revoked tablet, disabled account) says more than "unknown token".
+        first = max(refusals, key=lambda e: (e.status_code == 403, -refusals.index(e)))
+        return first.status_code, first.message, first.code or "not_authenticated"
+
+    return await to_thread.run_sync(check)
+
+
+class BodyGuard:
+    """Reads a request body only for a known caller, only so slowly, only so many at once."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        idle_timeout: float,
+        total_timeout: float,
+        max_bodies: int,
+        check: CallerCheck = check_caller,
+        public_limit: int = PUBLIC_BODY_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.idle_timeout = idle_timeout
+        self.total_timeout = total_timeout
+        self.check = check
+        self.public_limit = public_limit
+        self.clock = clock
+        self.max_bodies = max_bodies
+        self._bodies = asyncio.Semaphore(max_bodies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        public = (scope.get("method", ""), path.rstrip("/") or "/") in PUBLIC_BODY_ROUTES
+        close = [(b"connection", b"close")]
+        if public:
+            declared = _header(scope, b"content-length")
+            numeric = declared is not None and declared.strip().isdigit()
+            if numeric and int(declared or 0) > self.public_limit:
+                await _send_json(send, 413, self._too_large(), close)
+                return
+        else:
+            token = _credential(scope)
+            refusal: Refusal = (
+                (401, "missing bearer token: log in first", "not_authenticated")
+                if token is None
+                else await self.check(scope, token)
+            )
+            if refusal is not None:
+                await self._refuse(scope, send, refusal)
+                return
+        if self._bodies.locked():
+            await _send_json(
+                send,
+                503,
+                {
+                    "detail": "the server is receiving as many uploads as it can: "
+                    f"try again in {BUSY_RETRY_AFTER} s",
+                    "code": "server_busy",
+                },
+                [(b"retry-after", str(BUSY_RETRY_AFTER).encode()), *close],
+            )
+            return
+        await self._bodies.acquire()
+        await self._guarded(scope, receive, send, public=public)
+
+    def _too_large(self) -> dict[str, Any]:
+        return {
+            "detail": f"request body too large: the limit is {self.public_limit} bytes",
+            "code": "body_too_large",
+            "limit": self.public_limit,
+        }
+
+    async def _refuse(self, scope: Scope, send: Send, refusal: tuple[int, str, str]) -> None:
+        status, detail, code = refusal
+        headers = [(b"connection", b"close")]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        if str(scope.get("path", "")).startswith(API_PATH):
+            await _send_json(send, status, {"detail": detail, "code": code}, headers)
+            return
+
+        # A dashboard form without a live session: the page answers as it always does ("your
+        # session has ended"), shown an empty body instead of the one still on the wire.
+        sent = False
+
+        async def no_body() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def closing_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, no_body, closing_send)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send, *, public: bool) -> None:
+        started_at = self.clock()
+        held = True
+        body_done = False
+        received = 0
+        cut: tuple[int, dict[str, Any]] | None = None
+        answered = False
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self._bodies.release()
+
+        async def guarded_receive() -> Message:
+            nonlocal body_done, received, cut
+            if cut is not None:
+                return {"type": "http.disconnect"}
+            if body_done:
+                return await receive()
+            wait = min(self.idle_timeout, started_at + self.total_timeout - self.clock())
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(wait, 0.0))
+            except TimeoutError:
+                cut = (408, self._timed_out())
+                release()
+                # The app sees the client go away (and keeps what it already has).
+                return {"type": "http.disconnect"}
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if public and received > self.public_limit:
+                    cut = (413, self._too_large())
+                    release()
+                    return {"type": "http.disconnect"}
+                if not message.get("more_body", False):
+                    body_done = True
+                    release()
+            else:
+                body_done = True
+                release()
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal answered
+            if cut is not None:
+                # The app turned the cut-off into its own error: answer ours instead.
+                if not answered and message["type"] == "http.response.start":
+                    answered = True
+                    await _send_json(send, cut[0], cut[1], [(b"connection", b"close")])
+                return
+            if message["type"] == "http.response.start":
+                answered = True
+            await send(message)
+
+        try:
+            await self.app(scope, guarded_receive, watched_send)
+        except Exception:
+            if cut is None or answered:
+                raise
+        finally:
+            release()
+        if cut is not None and not answered:
+            await _send_json(send, cut[0], cut[1], [(b"connection", b"close")])
+
+    def _timed_out(self) -> dict[str, Any]:
+        return {
+            "detail": "the request body arrived too slowly: nothing came for "
+            f"{self.idle_timeout:g} s, or it took more than {self.total_timeout:g} s in all; "
+            "send it again",
+            "code": "body_timeout",
+        }
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -308,8 +558,16 @@ class RateLimit:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the middleware in the right order: headers outermost, so 413 and 429 carry them."""
+    """Add the middleware in the right order: headers outermost, so 413 and 429 carry them;
+    the rate limit before the body guard's database lookup; the guard before any body."""
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(
+        BodyGuard,
+        idle_timeout=settings.body_idle_timeout_seconds,
+        total_timeout=settings.body_total_timeout_seconds,
+        max_bodies=settings.max_concurrent_bodies,
+        public_limit=min(PUBLIC_BODY_LIMIT, settings.max_request_bytes),
+    )
     app.add_middleware(
         RateLimit,
         auth_per_minute=settings.rate_limit_auth_per_minute,

@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 from server.accounts.auth import Caller
 from server.accounts.models import Device, DevicePublic, EnrolmentCode, User
 from server.accounts.security import new_token, token_hash
-from server.accounts.service import audit_country
+from server.accounts.service import audit_country, refuse_unless_may_manage
 from server.audit import service as audit
 from server.columns import as_utc, utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -113,7 +113,8 @@ def issue_enrolment_code(
 def issue_enrolment_code_as(
     session: Session, *, caller: Caller, username: str, hours: int
 ) -> tuple[EnrolmentCode, str, User]:
-    """An officer (for people of its countries) or an admin issues a code for ``username``."""
+    """An admin, or an officer for a person all of whose countries and projects are its own,
+    issues a code for ``username``; the tablet will reach exactly what the person reaches."""
     if caller.role not in (Role.ADMIN, Role.COUNTRY_OFFICER):
         raise Forbidden(f"your role ({caller.role}) may not issue enrolment codes")
     user = session.exec(
@@ -121,6 +122,7 @@ def issue_enrolment_code_as(
     ).one_or_none()
     if user is None:
         raise ValidationFailed([{"field": "username", "message": f"no user {username!r}"}])
+    refuse_unless_may_manage(session, caller=caller, user=user)
     if not user.is_active:
         raise ValidationFailed(
             [{"field": "username", "message": f"the account {user.username!r} is disabled"}]
@@ -341,11 +343,8 @@ def revoke_device(
     if row is None:
         raise NotFound("no such device")
     device, user = row
-    if caller is not None and not _may_manage_devices_of(caller, user):
-        raise Forbidden(
-            "only an admin, or a country officer for tablets of their countries, "
-            "may revoke a tablet"
-        )
+    if caller is not None:
+        refuse_unless_may_manage(session, caller=caller, user=user)
     if device.revoked_at is None:
         device.revoked_at = utcnow()
         session.add(device)
@@ -360,9 +359,3 @@ def revoke_device(
             after={"revoked": True, "label": device.label, "username": user.username},
         )
     return device, user
-
-
-def _may_manage_devices_of(caller: Caller, user: User) -> bool:
-    if caller.role == Role.ADMIN:
-        return True
-    return caller.role == Role.COUNTRY_OFFICER and bool(set(user.countries) & caller.countries)

@@ -33,7 +33,7 @@ from server.accounts.models import (
     UserPublic,
     UserUpdate,
 )
-from server.api import Page, Text, error_responses
+from server.api import Page, Text, client_address, error_responses
 from server.columns import utcnow
 from server.deps import SessionDep, SettingsDep
 from shared.catalogue import Role
@@ -61,11 +61,17 @@ def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    request: Request,
 ) -> TokenPublic:
     """Log in with a username and password (OAuth2 password form); repeated failures for one
-    username are refused with 429 and ``Retry-After``."""
+    username from one address are refused with 429 and ``Retry-After``."""
     try:
-        user = service.authenticate(session, username=form.username, password=form.password)
+        user = service.authenticate(
+            session,
+            username=form.username,
+            password=form.password,
+            source=client_address(request),
+        )
     except (service.LoginFailed, service.TooManyAttempts):
         session.commit()  # the failure must count although the login fails
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import uuid
@@ -9,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import func, or_
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -18,6 +20,7 @@ from sqlmodel import Session, col, select
 from server.accounts.auth import Caller
 from server.accounts.models import (
     AccessToken,
+    Device,
     LoginFailure,
     ProjectRef,
     User,
@@ -36,10 +39,17 @@ from shared.geography import COUNTRIES
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
-# Login throttling: this many failures for one username within the window lock it for LOCKOUT.
+# Login throttling, so that guessing is slow but a stranger cannot lock the owner out:
+# - per username AND client address: MAX_LOGIN_FAILURES failures within FAILURE_WINDOW lock
+#   that address out of that username for LOCKOUT (the owner, elsewhere, is not affected);
+# - per username from anywhere: past ACCOUNT_MAX_FAILURES failures within the window (guesses
+#   from very many addresses), each further failure makes everyone wait ACCOUNT_DELAY — a
+#   short delay, never a long lock-out. See docs/deployment.md#login-throttling.
 MAX_LOGIN_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
+ACCOUNT_MAX_FAILURES = 100
+ACCOUNT_DELAY = timedelta(minutes=1)
 
 # What a country officer may create: people of its own countries, never HQ or admins.
 OFFICER_MAY_CREATE = frozenset({Role.FIELD_EXPERT, Role.COUNTRY_OFFICER})
@@ -54,7 +64,7 @@ class TooManyAttempts(PilotMonitorError):
     status_code = 429
 
     def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+        super().__init__(message, code="login_locked")
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
 
@@ -110,7 +120,7 @@ def create_user(
                 "message": f"unknown role {role!r}; roles are " + ", ".join(codes(Role)),
             }
         )
-    problem = password_problem(password)
+    problem = password_problem(password, context=(username, full_name, email or ""))
     if problem:
         errors.append({"field": "password", "message": problem})
     countries = list(dict.fromkeys(c.strip().upper() for c in countries))
@@ -262,11 +272,7 @@ def update_user(
 ) -> User:
     """Change a person's name, e-mail, password or whether the account is active."""
     user = get_user(session, caller=caller, user_id=user_id)
-    if not may_manage_user(caller, user):
-        raise Forbidden(
-            "only an admin, or a country officer for people of their own "
-            "countries, may change this account"
-        )
+    refuse_unless_may_manage(session, caller=caller, user=user)
     if user.id == caller.user.id and changes.get("is_active") is False:
         raise ValidationFailed(
             [{"field": "is_active", "message": "you cannot deactivate your own account"}]
@@ -278,7 +284,9 @@ def update_user(
             before[name], after[name] = getattr(user, name), changes[name]
             setattr(user, name, changes[name])
     if changes.get("password") is not None:
-        problem = password_problem(changes["password"])
+        problem = password_problem(
+            changes["password"], context=(user.username, user.full_name, user.email or "")
+        )
         if problem:
             raise ValidationFailed([{"field": "password", "message": problem}])
         user.password_hash = hash_password(changes["password"])
@@ -291,6 +299,21 @@ def update_user(
             sa_update(AccessToken).where(*others).values(revoked_at=user.password_changed_at)
         )
         after["password"] = "changed"  # noqa: S105
+    if after.get("is_active") is False:
+        # Deactivating ends every way in for good: reactivating the account later does not
+        # bring back a session or a tablet someone may have kept (they log in or enrol again).
+        now = utcnow()
+        session.execute(
+            sa_update(AccessToken)
+            .where(col(AccessToken.user_id) == user.id, col(AccessToken.revoked_at).is_(None))
+            .values(revoked_at=now)
+        )
+        tablets = session.execute(
+            sa_update(Device)
+            .where(col(Device.user_id) == user.id, col(Device.revoked_at).is_(None))
+            .values(revoked_at=now)
+        )
+        after["tablets_revoked"] = int(getattr(tablets, "rowcount", 0) or 0)
     if after:
         session.add(user)
         audit.record(
@@ -306,17 +329,55 @@ def update_user(
     return user
 
 
-def may_manage_user(caller: Caller, user: User | UserPublic) -> bool:
-    """Whether ``caller`` may change ``user``'s account: an admin anyone, a country officer
-    the field experts and officers whose countries are all theirs."""
+def reach_of(
+    session: Session, users: Sequence[User | UserPublic]
+) -> dict[uuid.UUID, frozenset[str]]:
+    """Every country each person's account reaches: their own countries and their projects'
+    (a project can move to another country after its people were given it). One query."""
+    reach: dict[uuid.UUID, set[str]] = {u.id: set(u.countries or []) for u in users}
+    if reach:
+        rows = session.exec(
+            select(UserProject.user_id, Project.country)
+            .join(Project, col(Project.id) == UserProject.project_id)
+            .where(col(UserProject.user_id).in_(list(reach)))
+        )
+        for user_id, country in rows:
+            reach[user_id].add(country)
+    return {user_id: frozenset(countries) for user_id, countries in reach.items()}
+
+
+def may_manage_user(caller: Caller, user: User | UserPublic, *, reach: frozenset[str]) -> bool:
+    """Whether ``caller`` may change ``user``'s account, issue codes for their tablets or revoke
+    them: an admin anyone, a country officer the field experts and officers whose every country
+    (``reach``, from ``reach_of``: their countries and their projects') is theirs. Whoever holds
+    the account or a tablet of it reaches all of that, so managing it needs all of it."""
     if caller.role == Role.ADMIN:
         return True
     return (
         caller.role == Role.COUNTRY_OFFICER
         and user.role in OFFICER_MAY_CREATE
-        and bool(user.countries)
-        and set(user.countries) <= caller.countries
+        and bool(reach)
+        and reach <= caller.countries
     )
+
+
+def refuse_unless_may_manage(session: Session, *, caller: Caller, user: User) -> None:
+    """Forbidden (``person_out_of_scope``) unless ``may_manage_user``, naming what is not yours."""
+    reach = reach_of(session, [user])[user.id]
+    if may_manage_user(caller, user, reach=reach):
+        return
+    if caller.role != Role.COUNTRY_OFFICER:
+        reason = f"your role ({caller.role}) may not manage people or tablets"
+    elif user.role not in OFFICER_MAY_CREATE:
+        reason = f"a country officer may not manage a {user.role}'s account or tablets"
+    else:
+        outside = ", ".join(sorted(reach - caller.countries)) or "no country"
+        reason = (
+            f"{user.username} also works in {outside}, outside your countries "
+            f"({', '.join(sorted(caller.countries))}): only an admin or an officer of all "
+            "their countries may manage their account or tablets"
+        )
+    raise Forbidden(reason, code="person_out_of_scope")
 
 
 def user_publics(session: Session, users: Sequence[User]) -> list[UserPublic]:
@@ -352,34 +413,88 @@ def user_publics(session: Session, users: Sequence[User]) -> list[UserPublic]:
 # --- logging in ------------------------------------------------------------------------------
 
 
-def authenticate(session: Session, *, username: str, password: str) -> User:
+def authenticate(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    source: str,
+    now: datetime | None = None,
+) -> User:
     """The user whose password this is, or LoginFailed / TooManyAttempts.
 
-    A failure is written to the session before LoginFailed is raised: the caller commits it
-    (it must count even though the login fails). Success clears the failures.
+    ``source`` is the client's address: failures lock that address out of the username, not
+    the username for everyone. A failure is written to the session before LoginFailed is
+    raised: the caller commits it (it must count even though the login fails). Success clears
+    the failures.
     """
     username = username.strip().lower()
-    now = utcnow()
+    now = now or utcnow()
     if not USERNAME_RE.match(username):
         verify_password(password, None)  # same time as a real attempt
         raise LoginFailed("wrong username or password")
-    failure = session.get(LoginFailure, username)
-    if failure is not None:
-        locked_until = as_utc(failure.locked_until)
+    keys = (source_key(username, source), username)
+    for key, reason in zip(keys, (_FROM_HERE, _FROM_EVERYWHERE), strict=True):
+        failure = session.get(LoginFailure, key)
+        locked_until = as_utc(failure.locked_until) if failure is not None else None
         if locked_until is not None and locked_until > now:
-            raise _too_many(locked_until, now)
+            raise _too_many(locked_until, now, reason)
     user = get_by_username(session, username=username)
     if user is None or not verify_password(password, user.password_hash) or not user.is_active:
-        locked_until = _record_failure(session, username=username, now=now)
+        locked = [
+            _record_failure(
+                session,
+                key=keys[0],
+                now=now,
+                limit=MAX_LOGIN_FAILURES,
+                lock=LOCKOUT,
+                restart=True,
+            ),
+            _record_failure(
+                session,
+                key=keys[1],
+                now=now,
+                limit=ACCOUNT_MAX_FAILURES,
+                lock=ACCOUNT_DELAY,
+                restart=False,
+            ),
+        ]
         if user is not None:  # guesses at unknown names are counted, not written to the trail
-            _audit_login(session, user, "login_locked" if locked_until else "login_failed")
-        if locked_until is not None:
-            raise _too_many(locked_until, now)
+            _audit_login(session, user, "login_locked" if any(locked) else "login_failed")
+        for locked_until, reason in zip(locked, (_FROM_HERE, _FROM_EVERYWHERE), strict=True):
+            if locked_until is not None:
+                raise _too_many(locked_until, now, reason)
         raise LoginFailed("wrong username or password")
-    if failure is not None:
-        session.delete(failure)
+    forget_login_failures(session, usernames=[username], source=source)
     _audit_login(session, user, "login")
     return user
+
+
+def source_key(username: str, source: str) -> str:
+    """The throttling key of ``username`` from ``source``: ``@`` (never in a username), a hash
+    of the username (so that all its keys share a prefix) and a hash of the address (which is
+    not stored in clear)."""
+    return "@" + _digest(username)[:31] + _digest(source)[:32]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def forget_login_failures(
+    session: Session, *, usernames: Sequence[str], source: str | None = None
+) -> None:
+    """Clear the failure counts of ``usernames``: from ``source`` and everywhere, or (no
+    source) from every address."""
+    keys: list[Any] = [col(LoginFailure.username).in_(list(usernames))]
+    if source is not None:
+        keys.append(col(LoginFailure.username).in_([source_key(u, source) for u in usernames]))
+    else:
+        keys += [
+            col(LoginFailure.username).startswith("@" + _digest(u)[:31], autoescape=True)
+            for u in usernames
+        ]
+    session.execute(sa_delete(LoginFailure).where(or_(*keys)))
 
 
 def _audit_login(session: Session, user: User, action: str) -> None:
@@ -395,35 +510,42 @@ def _audit_login(session: Session, user: User, action: str) -> None:
     )
 
 
-def _too_many(locked_until: datetime, now: datetime) -> TooManyAttempts:
+_FROM_HERE = "too many failed logins for this username from your address"
+_FROM_EVERYWHERE = "many failed logins for this username from many addresses"
+
+
+def _too_many(locked_until: datetime, now: datetime, reason: str) -> TooManyAttempts:
     seconds = max(1, math.ceil((locked_until - now).total_seconds()))
-    return TooManyAttempts(
-        f"too many failed logins for this username: try again in {math.ceil(seconds / 60)} minutes",
-        retry_after=seconds,
-    )
+    wait = f"{math.ceil(seconds / 60)} minutes" if seconds > 90 else f"{seconds} seconds"
+    return TooManyAttempts(f"{reason}: try again in {wait}", retry_after=seconds)
 
 
-def _record_failure(session: Session, *, username: str, now: datetime) -> datetime | None:
-    """Count a failed login; returns the lock's end when this failure locks the username."""
+def _record_failure(
+    session: Session, *, key: str, now: datetime, limit: int, lock: timedelta, restart: bool
+) -> datetime | None:
+    """Count a failed login under ``key``; returns the lock's end when this failure locks it.
+    ``restart``: a lock that has passed starts a fresh count (per address); otherwise the count
+    goes on for the window and each failure past ``limit`` locks again (account-wide delay)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    # Two failures at once for a new username must not collide on the primary key.
+    # Two failures at once for a new key must not collide on the primary key.
     session.execute(
         insert(LoginFailure)
-        .values(username=username, failures=0, first_failed_at=now)
+        .values(username=key, failures=0, first_failed_at=now)
         .on_conflict_do_nothing(index_elements=["username"])
     )
     failure = session.exec(
-        select(LoginFailure).where(LoginFailure.username == username).with_for_update()
+        select(LoginFailure).where(LoginFailure.username == key).with_for_update()
     ).one()
     session.refresh(failure)
     first, locked_until = as_utc(failure.first_failed_at), as_utc(failure.locked_until)
-    if (first is not None and first + FAILURE_WINDOW <= now) or (
-        locked_until is not None and locked_until <= now
-    ):
-        failure.failures, failure.first_failed_at, failure.locked_until = 0, now, None
+    lock_passed = locked_until is not None and locked_until <= now
+    if (first is not None and first + FAILURE_WINDOW <= now) or (restart and lock_passed):
+        failure.failures, failure.first_failed_at = 0, now
+    if lock_passed:
+        failure.locked_until = None
     failure.failures += 1
-    if failure.failures >= MAX_LOGIN_FAILURES:
-        failure.locked_until = now + LOCKOUT
+    if failure.failures >= limit:
+        failure.locked_until = now + lock
     session.add(failure)
     return failure.locked_until

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from server.accounts.auth import NotAuthenticated, caller_from_access_token, revoke_access_token
 from server.accounts.security import MIN_PASSWORD_LENGTH
 from server.accounts.service import LoginFailed, TooManyAttempts
+from server.api import client_address
 from server.columns import utcnow
 from server.dashboard import service
 from server.dashboard import session as cookies
@@ -105,7 +106,11 @@ def login(
     if not errors:
         try:
             token, lifetime = service.start_session(
-                session, username=username, password=password, minutes=settings.access_token_minutes
+                session,
+                username=username,
+                password=password,
+                minutes=settings.access_token_minutes,
+                source=client_address(page.request),
             )
         except LoginFailed:
             session.commit()  # the failure counts towards the lockout

@@ -29,6 +29,7 @@ from server.accounts.service import (
     get_user,
     list_users,
     may_manage_user,
+    reach_of,
     update_user,
     user_publics,
 )
@@ -92,11 +93,12 @@ def usernames(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UU
 
 
 def start_session(
-    session: Session, *, username: str, password: str, minutes: int
+    session: Session, *, username: str, password: str, minutes: int, source: str
 ) -> tuple[str, int]:
-    """Check a password (with the API's throttling) and issue the session's access token;
-    raises LoginFailed or TooManyAttempts, whose failure count the caller commits."""
-    user = authenticate(session, username=username, password=password[:1024])
+    """Check a password (with the API's throttling, per username and client address) and
+    issue the session's access token; raises LoginFailed or TooManyAttempts, whose failure
+    count the caller commits."""
+    user = authenticate(session, username=username, password=password[:1024], source=source)
     return issue_access_token(session, user=user, minutes=minutes)
 
 
@@ -657,6 +659,7 @@ def review(
 class TabletRow:
     device: DevicePublic
     silent_days: int | None  # days since last sync when more than SILENT_AFTER, else None
+    may_revoke: bool = False
 
     @property
     def silent(self) -> bool:
@@ -682,18 +685,30 @@ def tablets_page(
 ) -> TabletsPage:
     now = now or utcnow()
     found, total = devices_service.list_devices(session, caller=caller, limit=limit, offset=offset)
+    may_manage = caller.role in (Role.ADMIN, Role.COUNTRY_OFFICER)
+    # Revoking and enrolling follow the rule for changing the person: all their countries.
+    holders = {d.user_id for d in found}
+    people = list(session.exec(select(User).where(col(User.id).in_(holders)))) if holders else []
+    listed: list[User] = []
+    if may_manage:
+        listed, _ = list_users(session, caller=caller, role=Role.FIELD_EXPERT, limit=500)
+    people += listed
+    reach = reach_of(session, people)
+    manageable = {
+        u.id for u in people if may_manage and may_manage_user(caller, u, reach=reach[u.id])
+    }
+    experts = [u for u in listed if u.is_active and u.id in manageable]
     rows = []
     for device in found:
         seen = as_utc(device.last_seen_at) or as_utc(device.enrolled_at)
         quiet = now - seen if seen is not None else None
         rows.append(
-            TabletRow(device, quiet.days if quiet is not None and quiet > SILENT_AFTER else None)
+            TabletRow(
+                device,
+                quiet.days if quiet is not None and quiet > SILENT_AFTER else None,
+                may_revoke=device.user_id in manageable,
+            )
         )
-    may_manage = caller.role in (Role.ADMIN, Role.COUNTRY_OFFICER)
-    experts: list[User] = []
-    if may_manage:
-        experts, _ = list_users(session, caller=caller, role=Role.FIELD_EXPERT, limit=500)
-        experts = [u for u in experts if u.is_active]
     return TabletsPage(
         tablets=rows,
         total=total,
@@ -1403,12 +1418,13 @@ def people_page(
         session, caller=caller, role=role or None, q=q or None, limit=limit, offset=offset
     )
     summary = _tablet_summary(session, caller=caller, user_ids=[u.id for u in users])
+    reach = reach_of(session, users)
     rows = [
         PersonRow(
             person=p,
             tablets=summary.get(p.id, (0, None))[0],
             last_sync=summary.get(p.id, (0, None))[1],
-            may_manage=may_manage_user(caller, p),
+            may_manage=may_manage_user(caller, p, reach=reach[p.id]),
             is_self=p.id == caller.user.id,
         )
         for p in user_publics(session, users)
@@ -1467,7 +1483,7 @@ def person_page(session: Session, *, caller: Caller, user_id: uuid.UUID) -> Pers
     return PersonPage(
         person=user_publics(session, [user])[0],
         tablets=devices,
-        may_manage=may_manage_user(caller, user),
+        may_manage=may_manage_user(caller, user, reach=reach_of(session, [user])[user.id]),
         is_self=user.id == caller.user.id,
     )
 

@@ -56,6 +56,13 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def secure_cookies(request: Request) -> bool:
+    """Cookies go only over https: always in production (where nginx terminates TLS, even if a
+    misconfigured proxy forgets X-Forwarded-Proto), and whenever this request came over it."""
+    settings = getattr(request.app.state, "settings", None)
+    return is_https(request) or getattr(settings, "environment", "") == "production"
+
+
 def set_cookie(
     response: Response,
     request: Request,
@@ -72,12 +79,14 @@ def set_cookie(
         path="/",
         httponly=http_only,
         samesite="lax",
-        secure=is_https(request),
+        secure=secure_cookies(request),
     )
 
 
 def clear_cookie(response: Response, request: Request, name: str) -> None:
-    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=is_https(request))
+    response.delete_cookie(
+        name, path="/", httponly=True, samesite="lax", secure=secure_cookies(request)
+    )
 
 
 def session_token_of(request: Request) -> str | None:

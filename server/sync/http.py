@@ -33,7 +33,7 @@ def _field_of(loc: Any) -> str:
 
 
 def _error_response(exc: PilotMonitorError) -> JSONResponse:
-    body: dict[str, Any] = {"detail": exc.detail()}
+    body: dict[str, Any] = exc.body()
     if isinstance(exc, SyncError):
         body.update(exc.extra())
     body["server_time"] = utcnow().isoformat()

@@ -77,6 +77,28 @@ def _reject(field_name: str, message: str, *, version: int | None = None) -> Rej
     return Rejected([{"field": field_name, "message": message}], version=version)
 
 
+# A record outside the caller's projects is answered exactly as one that does not exist, with
+# no version: a push must not tell whether an id is in use in someone else's project.
+NOT_YOUR_PROJECT = (
+    "not one of your projects: the tablet may only record for the projects its user works on"
+)
+NO_SUCH_ACTIVITY = "no such activity on the server: push the activity before its photos"
+
+
+def _nothing_to_delete(noun: str) -> Rejected:
+    return _reject(
+        "id", f"no {noun} with this id among your projects' records, so there is nothing to delete"
+    )
+
+
+def _out_of_scope(mutation: Mutation, noun: str) -> Rejected:
+    """The answer for a record that exists but not in the caller's projects: the same as for
+    one that does not exist (a delete), or one claiming a project not theirs (an upsert)."""
+    if mutation.op == Op.DELETE:
+        return _nothing_to_delete(noun)
+    return _reject("project_id", NOT_YOUR_PROJECT)
+
+
 def _issues(issues: list[Issue]) -> list[dict[str, str]]:
     return [{"field": i.field, "message": i.message} for i in issues]
 
@@ -126,11 +148,7 @@ class PushContext:
     def writable_project(self, project_id: Any, *, field_name: str = "project_id") -> Project:
         project = self.project(project_id)
         if project is None or not self.may_write(project):
-            raise _reject(
-                field_name,
-                "not one of your projects: the tablet may only record "
-                "for the projects its user works on",
-            )
+            raise _reject(field_name, NOT_YOUR_PROJECT)
         return project
 
     def owns(self, created_by_id: uuid.UUID | None) -> bool:
@@ -403,11 +421,7 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
     session, caller, device = ctx.session, ctx.caller, ctx.device
     if existing is None:
         if mutation.op == Op.DELETE:
-            raise _reject(
-                "id",
-                "this activity is not on the server (it was never accepted), "
-                "so there is nothing to delete",
-            )
+            raise _nothing_to_delete("activity")
         data = {**_incoming(mutation), "id": str(mutation.id)}
         project = ctx.writable_project(data.get("project_id"))
         clean, warnings = _validated_activity(ctx, data, project)
@@ -426,11 +440,7 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
     project = _project_of(ctx, existing.project_id)
     version = existing.version
     if not ctx.may_write(project):
-        raise _reject(
-            "project_id",
-            "this activity belongs to a project you no longer work on",
-            version=version,
-        )
+        raise _out_of_scope(mutation, "activity")
     if not ctx.owns(existing.created_by_id):
         raise _reject(
             "id", "only the expert who recorded this activity may change it", version=version
@@ -617,9 +627,7 @@ def apply_participant(
     session = ctx.session
     if existing is None:
         if mutation.op == Op.DELETE:
-            raise _reject(
-                "id", "this participant is not on the server, so there is nothing to delete"
-            )
+            raise _nothing_to_delete("participant")
         data = {**_incoming(mutation), "id": str(mutation.id)}
         project = ctx.writable_project(data.get("project_id"))
         checked = validate_participant(data, today=ctx.today)
@@ -649,11 +657,7 @@ def apply_participant(
     project = _project_of(ctx, existing.project_id)
     version = existing.version
     if not ctx.may_write(project):
-        raise _reject(
-            "project_id",
-            "this participant belongs to a project you no longer work on",
-            version=version,
-        )
+        raise _out_of_scope(mutation, "participant")
     _check_base(mutation, version)
     current = participant_wire(existing)
     history = record_history(
@@ -736,11 +740,12 @@ _SITE_FIELDS = ("name", "admin_area", "lat", "lon")
 
 def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> Outcome:
     session = ctx.session
+    mine = existing is not None and ctx.may_write(_project_of(ctx, existing.project_id))
     if mutation.op == Op.DELETE:
         raise _reject(
             "id",
             "sites are removed by the country office, not from a tablet",
-            version=existing.version if existing else None,
+            version=existing.version if existing is not None and mine else None,
         )
     if existing is None:
         data = {**_incoming(mutation), "id": str(mutation.id)}
@@ -771,11 +776,9 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
 
     project = _project_of(ctx, existing.project_id)
     version = existing.version
-    if (
-        existing.status != "pending"
-        or existing.created_by_id != ctx.caller.user.id
-        or not ctx.may_write(project)
-    ):
+    if not mine:
+        raise _out_of_scope(mutation, "site")
+    if existing.status != "pending" or existing.created_by_id != ctx.caller.user.id:
         raise _reject(
             "id",
             "only a pending site you added can be changed from the tablet; "
@@ -827,13 +830,10 @@ def _attachment_activity(ctx: PushContext, activity_id: Any) -> tuple[Activity, 
     except ValueError as exc:
         raise _reject("activity_id", "not a UUID") from exc
     activity = ctx.session.get(Activity, key)
-    if activity is None or activity.deleted:
-        raise _reject(
-            "activity_id", "no such activity on the server: push the activity before its photos"
-        )
-    project = ctx.project(activity.project_id)
-    assert project is not None
-    if not ctx.may_write(project) or not ctx.owns(activity.created_by_id):
+    project = ctx.project(activity.project_id) if activity is not None else None
+    if activity is None or activity.deleted or project is None or not ctx.may_write(project):
+        raise _reject("activity_id", NO_SUCH_ACTIVITY)
+    if not ctx.owns(activity.created_by_id):
         raise _reject("activity_id", "photos can only be added to your own activities")
     if is_locked(activity):
         raise _reject(
@@ -843,11 +843,17 @@ def _attachment_activity(ctx: PushContext, activity_id: Any) -> tuple[Activity, 
     return activity, project
 
 
+def _photo_in_scope(ctx: PushContext, attachment: Attachment) -> bool:
+    activity = ctx.session.get(Activity, attachment.activity_id)
+    project = ctx.project(activity.project_id) if activity is not None else None
+    return project is not None and ctx.may_write(project)
+
+
 def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment | None) -> Outcome:
     session = ctx.session
     if existing is None:
         if mutation.op == Op.DELETE:
-            raise _reject("id", "this photo is not on the server, so there is nothing to delete")
+            raise _nothing_to_delete("photo")
         data = {**_incoming(mutation), "id": str(mutation.id)}
         checked = validate_attachment(data)
         if checked.errors:
@@ -873,6 +879,8 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
             _flag_reused_photo(activity)
         return Outcome(ResultStatus.APPLIED, 1, project.id)
 
+    if mutation.op == Op.DELETE and not _photo_in_scope(ctx, existing):
+        raise _nothing_to_delete("photo")
     activity, project = _attachment_activity(ctx, existing.activity_id)
     version = existing.version
     _check_base(mutation, version)

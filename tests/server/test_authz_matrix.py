@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tests.factories import World, detach, make_activity, make_device
 
@@ -388,6 +388,135 @@ def test_writes(client: TestClient, session: Session, route: Route) -> None:
         elif status >= 400 and not response.json().get("detail"):
             failures.append(f"{role} {where}: {status} without a reason in 'detail'")
     assert not failures, f"{route}:\n" + "\n".join(failures)
+
+
+# --- people who reach beyond the caller's countries ----------------------------------------
+# Whoever holds a person's account or one of their tablets reaches every country and project of
+# that person, so issuing their enrolment codes, revoking their tablets and changing their
+# account need all of those: the Lesotho officer sees these two people but may manage neither.
+# Each case runs through the API and through the dashboard's forms.
+
+BEYOND = ("officer_lso_ken", "expert_lso_ken")
+
+
+class ReachWorld(MatrixWorld):
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        from tests.factories import make_user
+
+        self.beyond = {
+            "officer_lso_ken": make_user(session, role="country_officer", countries=["LSO", "KEN"]),
+            "expert_lso_ken": make_user(
+                session, role="field_expert", projects=[self.project_lso, self.project_ken]
+            ),
+        }
+        self.beyond_devices = {
+            name: make_device(session, person)[0].id for name, person in self.beyond.items()
+        }
+        session.commit()
+        detach(session)
+
+
+def _api_enrol_code(client: TestClient, world: ReachWorld, person: str, role: str) -> Any:
+    return client.post(
+        "/api/v1/devices/enrol-codes",
+        json={"username": world.beyond[person].username},
+        headers=world.auth(role),
+    )
+
+
+def _api_revoke(client: TestClient, world: ReachWorld, person: str, role: str) -> Any:
+    device = world.beyond_devices[person]
+    return client.post(f"/api/v1/devices/{device}/revoke", headers=world.auth(role))
+
+
+def _api_edit(client: TestClient, world: ReachWorld, person: str, role: str) -> Any:
+    return client.patch(
+        f"/api/v1/users/{world.beyond[person].id}",
+        json={"password": "a new long passphrase"},
+        headers=world.auth(role),
+    )
+
+
+def _dashboard(client: TestClient, world: ReachWorld, role: str) -> str:
+    """Sign the browser in as ``role``; the CSRF token of the tablets page."""
+    client.cookies.clear()
+    client.cookies.set("pilotmon_session", world.tokens[role])
+    page = client.get("/tablets")
+    assert page.status_code == 200, page.text[:300]
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None
+    return found.group(1)
+
+
+def _dashboard_enrol(client: TestClient, world: ReachWorld, person: str, role: str) -> Any:
+    token = _dashboard(client, world, role)
+    return client.post(
+        "/tablets/enrol",
+        data={"csrf_token": token, "username": world.beyond[person].username},
+        follow_redirects=False,
+    )
+
+
+def _dashboard_revoke(client: TestClient, world: ReachWorld, person: str, role: str) -> Any:
+    token = _dashboard(client, world, role)
+    device = world.beyond_devices[person]
+    return client.post(
+        f"/tablets/{device}/revoke", data={"csrf_token": token}, follow_redirects=False
+    )
+
+
+# (name, call, what the officer of Lesotho gets, what an admin gets)
+REACH_CASES = (
+    ("api enrol code", _api_enrol_code, 403, 201),
+    ("api revoke", _api_revoke, 403, 200),
+    ("api edit", _api_edit, 403, 200),
+    ("dashboard enrol", _dashboard_enrol, 403, 200),
+    ("dashboard revoke", _dashboard_revoke, 403, 303),
+)
+
+
+@pytest.mark.parametrize("person", BEYOND)
+@pytest.mark.parametrize("case", REACH_CASES, ids=lambda c: c[0])
+def test_people_reaching_beyond_the_officer(
+    client: TestClient, session: Session, case: tuple[Any, ...], person: str
+) -> None:
+    from server.accounts.models import Device, EnrolmentCode
+    from tests.factories import fresh, rows
+
+    name, call, officer_status, admin_status = case
+    world = ReachWorld(session)
+    refused = call(client, world, person, "officer_lso")
+    assert refused.status_code == officer_status, refused.text[:300]
+    if name.startswith("api"):
+        assert refused.json()["code"] == "person_out_of_scope"
+        assert "KEN" in refused.json()["detail"]
+    else:
+        assert "KEN" in refused.text
+    # Nothing half-done: no code issued, the tablet still works, the password unchanged.
+    assert rows(session, select(EnrolmentCode)) == []
+    assert fresh(session, Device, world.beyond_devices[person]).revoked_at is None
+    for role in ("hq", "expert_lso"):
+        if name.startswith("api"):
+            assert call(client, world, person, role).status_code == 403
+    allowed = call(client, world, person, "admin")
+    assert allowed.status_code == admin_status, allowed.text[:300]
+    client.cookies.clear()
+
+
+def test_the_tablets_page_offers_only_people_the_officer_may_manage(
+    client: TestClient, session: Session
+) -> None:
+    world = ReachWorld(session)
+    _dashboard(client, world, "officer_lso")
+    html = client.get("/tablets").text
+    client.cookies.clear()
+    options = set(re.findall(r'<option value="([^"]+)"', html))
+    assert world.users["expert_lso"].username in options
+    assert not {p.username for p in world.beyond.values()} & options
+    for device in world.beyond_devices.values():
+        assert f"/tablets/{device}/revoke" not in html
+    assert f"/tablets/{world.devices['LSO']}/revoke" in html
 
 
 def api_routes(app: Any) -> list[tuple[str, str]]:

@@ -99,17 +99,31 @@ def test_a_declared_oversized_body_is_refused_before_it_is_read(
     settings: Settings,
     engine: Engine,
 ) -> None:
+    from server.security import PUBLIC_BODY_LIMIT
+    from tests.factories import make_access_token
+
     limit = settings.max_request_bytes
+    with Session(write_engine(engine)) as session:
+        token = make_access_token(session, make_user(session, role="admin", countries=[]))
+        session.commit()
     with _app_client(settings, engine) as http:
         response = http.post(
-            "/api/v1/auth/token",
+            "/api/v1/users",
             content=b"x" * (limit + 1),
+            headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+        )
+        # A public route (anyone may call it) takes only small bodies.
+        public = http.post(
+            "/api/v1/auth/token",
+            content=b"x" * (PUBLIC_BODY_LIMIT + 1),
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
     assert response.status_code == 413
     assert response.json()["limit"] == limit
     assert str(limit) in response.json()["detail"]
     assert response.headers["x-content-type-options"] == "nosniff"
+    assert public.status_code == 413
+    assert public.json()["limit"] == PUBLIC_BODY_LIMIT
 
 
 def test_a_chunked_body_is_cut_off_at_the_limit(settings: Settings, engine: Engine) -> None:

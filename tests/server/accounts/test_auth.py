@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from server.accounts.models import AccessToken, LoginFailure
@@ -108,10 +109,8 @@ def test_repeated_failures_are_throttled_with_retry_after(
     assert _login(client, "other").status_code == 200
 
     # When the lock has passed, the right password works and clears the count.
-    failure = session.get(LoginFailure, "root")
-    assert failure is not None
-    failure.locked_until = utcnow() - timedelta(seconds=1)
-    session.add(failure)
+    assert session.get(LoginFailure, "root") is not None
+    session.execute(update(LoginFailure).values(locked_until=utcnow() - timedelta(seconds=1)))
     session.commit()
     assert _login(client, "root").status_code == 200
     session.expire_all()
@@ -138,8 +137,7 @@ def test_failures_outside_the_window_start_a_new_count(
         _login(client, "root", "guess-guess")
     failure = session.get(LoginFailure, "root")
     assert failure is not None and failure.failures == MAX_LOGIN_FAILURES - 1
-    failure.first_failed_at = utcnow() - timedelta(minutes=16)
-    session.add(failure)
+    session.execute(update(LoginFailure).values(first_failed_at=utcnow() - timedelta(minutes=16)))
     session.commit()
     assert _login(client, "root", "guess-guess").status_code == 401
     session.expire_all()

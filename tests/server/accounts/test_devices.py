@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -263,3 +264,106 @@ def test_cli_enrol_code_and_revoke(cli_env, client: TestClient, session: Session
     assert unknown.exit_code != 0 and "no user 'nobody'" in unknown.output
     bad = runner.invoke(cli, ["devices", "revoke", "not-a-uuid"])
     assert bad.exit_code != 0
+
+
+# --- people reaching beyond the issuer's countries (security finding 1) -----------------------
+
+
+def _people_beyond_lesotho(session: Session, world: World) -> dict[str, Any]:
+    """People a Lesotho officer sees but must not manage: each reaches Kenya too."""
+    from tests.factories import make_user
+
+    people = {
+        # A colleague covering Lesotho and Kenya.
+        "two_country_officer": make_user(session, role="country_officer", countries=["LSO", "KEN"]),
+        # A field expert on one Lesotho and one Kenyan project.
+        "two_country_expert": make_user(
+            session, role="field_expert", projects=[world.project_lso, world.project_ken]
+        ),
+        # Listed for Lesotho only, but one of the projects is Kenyan (it moved there later).
+        "moved_project_expert": make_user(
+            session,
+            role="field_expert",
+            countries=["LSO"],
+            projects=[world.project_lso, world.project_ken],
+        ),
+    }
+    session.commit()
+    detach(session)
+    return people
+
+
+def test_an_officer_cannot_issue_a_code_for_someone_reaching_another_country(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    people = _people_beyond_lesotho(session, world)
+    for name, person in people.items():
+        response = _code(client, world, person.username, who="officer_lso")
+        assert response.status_code == 403, f"{name}: {response.text}"
+        body = response.json()
+        assert body["code"] == "person_out_of_scope"
+        assert "KEN" in body["detail"] and person.username in body["detail"]
+    assert rows(session, select(EnrolmentCode)) == []
+    # An admin may, and the tablet then has exactly its person's scope: both countries.
+    response = _code(client, world, people["two_country_expert"].username, who="admin")
+    assert response.status_code == 201, response.text
+    enrolled = _enrol(client, response.json()["code"], uuid.uuid4())
+    assert enrolled.status_code == 200, enrolled.text
+    assert enrolled.json()["user"]["countries"] == ["KEN", "LSO"]
+    assert {p["id"] for p in enrolled.json()["user"]["projects"]} == {
+        str(world.project_lso.id),
+        str(world.project_ken.id),
+    }
+
+
+def test_an_officer_of_every_country_of_the_person_may_issue_the_code(
+    client: TestClient, session: Session
+) -> None:
+    from tests.factories import make_access_token, make_user
+
+    world = World(session)
+    people = _people_beyond_lesotho(session, world)
+    both = make_user(session, role="country_officer", countries=["KEN", "LSO"])
+    token = make_access_token(session, both)
+    session.commit()
+    detach(session)
+    for person in people.values():
+        response = client.post(
+            "/api/v1/devices/enrol-codes",
+            json={"username": person.username},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 201, response.text
+
+
+def test_an_officer_cannot_revoke_or_edit_someone_reaching_another_country(
+    client: TestClient, session: Session
+) -> None:
+    from tests.factories import make_device
+
+    world = World(session)
+    people = _people_beyond_lesotho(session, world)
+    devices = {name: make_device(session, person)[0].id for name, person in people.items()}
+    session.commit()
+    detach(session)
+    for name, device_id in devices.items():
+        response = client.post(
+            f"/api/v1/devices/{device_id}/revoke", headers=world.auth("officer_lso")
+        )
+        assert response.status_code == 403, f"{name}: {response.text}"
+        assert response.json()["code"] == "person_out_of_scope"
+        assert fresh(session, Device, device_id).revoked_at is None
+        # Changing the person's password would hand over the same reach: the same rule.
+        edited = client.patch(
+            f"/api/v1/users/{people[name].id}",
+            json={"password": "another long password"},
+            headers=world.auth("officer_lso"),
+        )
+        assert edited.status_code == 403, f"{name}: {edited.text}"
+    assert (
+        client.post(
+            f"/api/v1/devices/{devices['two_country_expert']}/revoke", headers=world.auth("admin")
+        ).status_code
+        == 200
+    )

@@ -169,3 +169,47 @@ def test_content_types_are_sniffed_from_magic_bytes() -> None:
     assert sniff_content_type(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
     assert sniff_content_type(b"%PDF-1.7\n") == "application/pdf"
     assert sniff_content_type(b"GIF89a") is None
+
+
+def test_only_the_tablet_that_sent_the_details_may_send_the_bytes(
+    client: TestClient, field: Field, engine: Engine, session: Session
+) -> None:
+    """A teammate's tablet, or a read-only HQ analyst's, reads the photo's offset but cannot
+    append to someone else's unfinished upload (security finding 5)."""
+    from tests.factories import make_device
+
+    photo_id = _with_photo(client, field)
+    assert _patch(client, field, photo_id, 0, JPEG[:100_000]).status_code == 200
+    hq = make_user(session, role="hq_analyst", countries=[])
+    _, hq_token = make_device(session, hq)
+    _, second_token = make_device(session, field.expert)  # the same person's other tablet
+    session.commit()
+    for token in (field.teammate_token, hq_token):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.head(f"/api/v1/attachments/{photo_id}", headers=headers).status_code == 200
+        refused = client.patch(
+            f"/api/v1/attachments/{photo_id}",
+            content=JPEG[100_000:200_000],
+            headers={
+                **headers,
+                "Upload-Offset": "100000",
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "not_uploader"
+        assert "sent" in refused.json()["detail"]
+    assert _offset(client, field, photo_id) == 100_000
+    with Session(engine) as reader:
+        stored = reader.get(Attachment, uuid.UUID(photo_id))
+        assert stored is not None and stored.received == 100_000
+    mine = client.patch(
+        f"/api/v1/attachments/{photo_id}",
+        content=JPEG[100_000:],
+        headers={
+            "Authorization": f"Bearer {second_token}",
+            "Upload-Offset": "100000",
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+    assert mine.status_code == 200 and mine.json()["complete"] is True
