@@ -212,7 +212,9 @@ def test_the_menu_shows_every_entry_whole(audit: Audit, role: str, width: int) -
     _sign_in(audit, _user(audit.world, role))
     _show(audit.driver, audit.base + "/overview", width)
     assert _clipped_menu_entries(audit.driver) == []
-    assert audit.driver.find_element("css selector", "nav.mainnav a[href='/exports']").is_displayed()
+    assert audit.driver.find_element(
+        "css selector", "nav.mainnav a[href='/exports']"
+    ).is_displayed()
 
 
 def test_review_buttons_are_on_screen_on_a_phone(audit: Audit) -> None:
@@ -225,7 +227,7 @@ def test_review_buttons_are_on_screen_on_a_phone(audit: Audit) -> None:
         left, right = d.execute_script(
             "const r = arguments[0].getBoundingClientRect(); return [r.left, r.right]", button
         )
-        assert 0 <= left and right <= 390, (button.text, left, right)
+        assert left >= 0 and right <= 390, (button.text, left, right)
 
 
 def test_the_enrolment_qr_decodes_at_its_displayed_size(audit: Audit) -> None:
