@@ -283,7 +283,10 @@ class Translator:
     def datetime(self, value: dt.datetime | None) -> str:
         if value is None:
             return "–"
-        return format_datetime(value, "medium", locale=self.language)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        # In UTC, and said so: readers and tablets sit in several time zones.
+        return format_datetime(value, "medium", tzinfo=dt.UTC, locale=self.language) + "\u00a0UTC"
 
     def ago(self, value: dt.datetime | None, now: dt.datetime) -> str:
         """ "3 days ago" in the reader's language."""

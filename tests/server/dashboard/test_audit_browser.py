@@ -9,6 +9,7 @@ artifacts/screenshots/dashboard/audit/ for a person to look at.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ AUDIT_SHOTS = SCREENSHOTS / "audit"
 # A name as long as real ones get: the menu must still show every entry whole beside it.
 LONG_NAME = "Maria Fernanda Rodrigues da Conceição Albuquerque"
 BLOCKING = ("serious", "critical")
+# Two sentences glued together ("in your scope.Country officers"), as a reader sees them.
+RUN_ON = re.compile(r"[a-z]{2}\.[A-Z][a-z]{2}")
 
 
 @dataclass
@@ -104,7 +107,7 @@ def _pages(world: World, role: str) -> dict[str, str]:
         "exports": "/exports",
         "not-found": "/activities/00000000-0000-4000-8000-000000000000",
     }
-    if role in ("admin", "officer"):
+    if role in ("admin", "officer", "hq"):
         pages["people"] = "/people"
         pages["person"] = f"/people/{world.expert.id}"
     return pages
@@ -168,6 +171,8 @@ def _check_pages(audit: Audit, role: str, pages: dict[str, str]) -> list[str]:
             if overflow := _sideways(d):
                 problems.append(f"{where}: scrolls {overflow} px sideways")
             problems += [f"{where}: {v}" for v in _axe(d)]
+            text = d.find_element("tag name", "body").text
+            problems += [f"{where}: no space in “{m}”" for m in RUN_ON.findall(text)]
             _shoot(d, f"{role}-{name}", width)
     return problems
 
