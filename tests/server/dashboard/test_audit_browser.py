@@ -82,10 +82,11 @@ def audit(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     engine.dispose()
 
 
-def _sign_in(audit: Audit, user: User | None) -> None:
+def _sign_in(audit: Audit, user: User | None, language: str = "en") -> None:
     d = audit.driver
     d.delete_all_cookies()
     d.get(audit.base + "/login")
+    d.add_cookie({"name": cookies.LANGUAGE_COOKIE, "value": language, "path": "/"})
     if user is None:
         return
     with Session(write_engine(audit.engine)) as writer:
@@ -137,6 +138,22 @@ def _sideways(d: Any) -> int:
     return max(0, int(width) - int(client))
 
 
+def _cut_at_the_left(d: Any) -> list[str]:
+    """Elements pushed past the window's left edge (overflow there makes no scrollbar)."""
+    found: list[str] = d.execute_script(
+        """
+        const out = [];
+        for (const el of document.querySelectorAll('body *')) {
+          const r = el.getBoundingClientRect();
+          if (r.width > 0 && r.height > 0 && r.left < -1 && !el.closest('.skip, .sr-only'))
+            out.push(el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
+        }
+        return out.slice(0, 5);
+        """
+    )
+    return found
+
+
 def _axe(d: Any) -> list[str]:
     """axe-core's serious and critical violations on the page, one line each."""
     from axe_selenium_python import Axe
@@ -161,15 +178,19 @@ def _shoot(d: Any, name: str, width: int) -> None:
     d.save_screenshot(str(AUDIT_SHOTS / f"{name}-{width}.png"))
 
 
-def _check_pages(audit: Audit, role: str, pages: dict[str, str]) -> list[str]:
+def _check_pages(
+    audit: Audit, role: str, pages: dict[str, str], widths: tuple[int, ...] = WIDTHS
+) -> list[str]:
     problems = []
     d = audit.driver
     for name, path in pages.items():
-        for width in WIDTHS:
+        for width in widths:
             _show(d, audit.base + path, width)
             where = f"{role} {name} at {width} px"
             if overflow := _sideways(d):
                 problems.append(f"{where}: scrolls {overflow} px sideways")
+            if cut := _cut_at_the_left(d):
+                problems.append(f"{where}: cut at the left edge: {cut}")
             problems += [f"{where}: {v}" for v in _axe(d)]
             text = d.find_element("tag name", "body").text
             problems += [f"{where}: no space in “{m}”" for m in RUN_ON.findall(text)]
@@ -210,11 +231,30 @@ def _clipped_menu_entries(d: Any) -> list[str]:
     return found
 
 
+@pytest.mark.parametrize("language", ["pt", "es"])
+def test_portuguese_and_spanish_pages_fit_a_phone(audit: Audit, language: str) -> None:
+    """The longest of the four languages still fits: no page scrolls sideways at 390 px."""
+    _sign_in(audit, audit.world.officer, language)
+    pages = _pages(audit.world, "officer")
+    problems = _check_pages(audit, f"officer-{language}", pages, widths=(390,))
+    assert not problems, "\n".join(problems)
+
+
 @pytest.mark.parametrize(
-    ("role", "width"), [("officer", 1024), ("hq", 1024), ("hq", 1920), ("admin", 390)]
+    ("role", "width", "language"),
+    [
+        ("officer", 1024, "en"),
+        ("hq", 1024, "en"),
+        ("hq", 1920, "en"),
+        ("admin", 390, "en"),
+        ("hq", 1024, "pt"),
+        ("admin", 1024, "es"),
+    ],
 )
-def test_the_menu_shows_every_entry_whole(audit: Audit, role: str, width: int) -> None:
-    _sign_in(audit, _user(audit.world, role))
+def test_the_menu_shows_every_entry_whole(
+    audit: Audit, role: str, width: int, language: str
+) -> None:
+    _sign_in(audit, _user(audit.world, role), language)
     _show(audit.driver, audit.base + "/overview", width)
     assert _clipped_menu_entries(audit.driver) == []
     assert audit.driver.find_element(
