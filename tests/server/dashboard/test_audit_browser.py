@@ -179,7 +179,12 @@ def _shoot(d: Any, name: str, width: int) -> None:
 
 
 def _check_pages(
-    audit: Audit, role: str, pages: dict[str, str], widths: tuple[int, ...] = WIDTHS
+    audit: Audit,
+    role: str,
+    pages: dict[str, str],
+    widths: tuple[int, ...] = WIDTHS,
+    *,
+    axe: bool = True,
 ) -> list[str]:
     problems = []
     d = audit.driver
@@ -191,7 +196,8 @@ def _check_pages(
                 problems.append(f"{where}: scrolls {overflow} px sideways")
             if cut := _cut_at_the_left(d):
                 problems.append(f"{where}: cut at the left edge: {cut}")
-            problems += [f"{where}: {v}" for v in _axe(d)]
+            if axe:
+                problems += [f"{where}: {v}" for v in _axe(d)]
             text = d.find_element("tag name", "body").text
             problems += [f"{where}: no space in “{m}”" for m in RUN_ON.findall(text)]
             _shoot(d, f"{role}-{name}", width)
@@ -236,7 +242,8 @@ def test_portuguese_and_spanish_pages_fit_a_phone(audit: Audit, language: str) -
     """The longest of the four languages still fits: no page scrolls sideways at 390 px."""
     _sign_in(audit, audit.world.officer, language)
     pages = _pages(audit.world, "officer")
-    problems = _check_pages(audit, f"officer-{language}", pages, widths=(390,))
+    # Longer words, same colours: axe has checked these pages in English already.
+    problems = _check_pages(audit, f"officer-{language}", pages, widths=(390,), axe=False)
     assert not problems, "\n".join(problems)
 
 
