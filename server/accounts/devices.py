@@ -70,8 +70,10 @@ def qr_payload(code: str, server_url: str | None) -> str:
 
 def qr_svg(payload: str) -> str:
     out = io.BytesIO()
+    # A viewBox without width/height: the page sizes it and it scales whole. A fixed size that
+    # CSS shrank showed only the code's top-left corner, which no camera could read.
     segno.make(payload, error="m").save(
-        out, kind="svg", xmldecl=False, scale=6, title="Pilot Monitor enrolment code"
+        out, kind="svg", xmldecl=False, omitsize=True, title="Pilot Monitor enrolment code"
     )
     return out.getvalue().decode()
 

@@ -690,6 +690,18 @@ class Place:
     lon: float
 
 
+def _place_label(label: str, x: float, gap: float = 8.0) -> tuple[str, str, float]:
+    """A site's name beside its point, on the side where it fits whole inside the drawing;
+    shortened only when it fits on neither side (the table below has every name in full)."""
+    right, left = WIDTH - (x + gap) - 2, x - gap - 2
+    if _text_width(label) <= right:
+        return label, "start", gap
+    if _text_width(label) <= left:
+        return label, "end", -gap
+    room, anchor, dx = (right, "start", gap) if right >= left else (left, "end", -gap)
+    return _shorten(label, int(room // CHAR_WIDTH)), anchor, dx
+
+
 def site_map(
     *,
     key: str,
@@ -758,11 +770,10 @@ def site_map(
             f'stroke="#fff" stroke-width="1.5"><title>{escape(place.label)} '
             f"({place.lat:.4f}, {place.lon:.4f})</title></circle>"
         )
-        anchor = "end" if x > WIDTH * 0.7 else "start"
-        dx = -8 if anchor == "end" else 8
+        label, anchor, dx = _place_label(place.label, x)
         body.append(
             f'<text x="{_attr(x + dx)}" y="{_attr(y + 4)}" text-anchor="{anchor}" '
-            f'class="place">{escape(_shorten(place.label, 24))}</text>'
+            f'class="place">{escape(label)}</text>'
         )
     body.append(
         f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '

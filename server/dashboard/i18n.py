@@ -1,12 +1,13 @@
-"""The dashboard's languages: gettext catalogs (English source, French under ``locale/``),
+"""The dashboard's languages: gettext catalogs (English source; French, Portuguese and
+Spanish under ``locale/``),
 compiled in memory at first use, plus locale-aware numbers and dates and the names of the
 catalogue's codes.
 
-The French catalogue is kept up to date with::
+The catalogues are kept up to date with::
 
-    .venv/bin/python -m server.dashboard.i18n          # extract, then merge into fr/messages.po
+    .venv/bin/python -m server.dashboard.i18n   # extract, then merge into {fr,pt,es}/messages.po
 
-and a test fails when a message in the code or templates has no French translation.
+and a test fails when a message in the code or templates lacks a translation in any of them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ from shared.catalogue import THEMATIC_AREAS
 PACKAGE_DIR = Path(__file__).parent
 LOCALE_DIR = PACKAGE_DIR / "locale"
 DOMAIN = "messages"
-LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français"}
+LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français", "pt": "Português", "es": "Español"}
+# The plural rule of a new catalogue, as the tablet app's: one form for 1, another for the rest
+# ("0 fotografias"); Babel's CLDR rules would add a third form for millions.
+PLURAL_FORMS = {"pt": "nplurals=2; plural=(n != 1);", "es": "nplurals=2; plural=(n != 1);"}
 DEFAULT_LANGUAGE = "en"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 METHOD_MAP = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
@@ -283,7 +287,10 @@ class Translator:
     def datetime(self, value: dt.datetime | None) -> str:
         if value is None:
             return "–"
-        return format_datetime(value, "medium", locale=self.language)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        # In UTC, and said so: readers and tablets sit in several time zones.
+        return format_datetime(value, "medium", tzinfo=dt.UTC, locale=self.language) + "\u00a0UTC"
 
     def ago(self, value: dt.datetime | None, now: dt.datetime) -> str:
         """ "3 days ago" in the reader's language."""
@@ -334,6 +341,8 @@ def update_catalog(language: str = "fr") -> list[str]:
             catalog = read_po(po, locale=language, domain=DOMAIN)
     else:
         catalog = Catalog(locale=language, domain=DOMAIN)
+        if language in PLURAL_FORMS:
+            catalog.mime_headers = [("Plural-Forms", PLURAL_FORMS[language])]
     catalog.update(template, no_fuzzy_matching=True)
     catalog.fuzzy = False  # the header: its Plural-Forms must reach the compiled catalog
     catalog.project, catalog.version = "Pilot Monitor dashboard", "1"
@@ -364,7 +373,12 @@ def missing_translations(catalog: Catalog) -> list[str]:
 
 
 if __name__ == "__main__":
-    untranslated = update_catalog("fr")
-    for message_id in untranslated:
-        print(f"untranslated: {message_id}")
+    untranslated = [
+        f"{language}: {message_id}"
+        for language in LANGUAGES
+        if language != DEFAULT_LANGUAGE
+        for message_id in update_catalog(language)
+    ]
+    for line in untranslated:
+        print(f"untranslated: {line}")
     sys.exit(1 if untranslated else 0)

@@ -63,14 +63,15 @@ def _signed_in(request: Request, session: Session) -> bool | None:
     return True
 
 
-@router.get("/")
+# HEAD as well as GET: uptime monitors and link checkers ask with HEAD.
+@router.api_route("/", methods=["GET", "HEAD"])
 def home(request: Request, session: SessionDep) -> Response:
     target = "/overview" if _signed_in(request, session) else "/login"
     return RedirectResponse(target, status_code=303)
 
 
-@router.get("/login")
-def login_form(page: Anonymous, session: SessionDep, next: str = "") -> Response:
+@router.api_route("/login", methods=["GET", "HEAD"])
+def login_form(page: Anonymous, session: SessionDep, next: str = "", expired: str = "") -> Response:
     signed_in = _signed_in(page.request, session)
     if signed_in:
         return RedirectResponse(cookies.safe_next(next), status_code=303)
@@ -78,11 +79,16 @@ def login_form(page: Anonymous, session: SessionDep, next: str = "") -> Response
         # A stale session: forget it, and protect the form with a fresh pre-login token.
         page.cookies_to_clear.append(cookies.SESSION_COOKIE)
         page.csrf = page.new_prelogin = cookies.new_prelogin_token()
+    form_error = ""
+    if expired:
+        form_error = page.t.gettext(
+            "The sign-in page had been open too long. Sign in again: nothing was lost."
+        )
     return page.render(
         "login.html",
         values=FormState(),
         errors=FormState(),
-        form_error="",
+        form_error=form_error,
         next=cookies.safe_next(next),
     )
 
@@ -581,9 +587,6 @@ def export_download(
 # --- tablets --------------------------------------------------------------------------------------
 
 
-ENROL_HOURS = 48
-
-
 @router.get("/tablets")
 def tablets(page: SignedIn, session: SessionDep) -> Response:
     return _tablets_page(page, session)
@@ -625,7 +628,7 @@ def enrol_tablet(
             caller=page.caller,
             username=username,
             server_url=str(page.request.base_url).rstrip("/"),
-            hours=min(ENROL_HOURS, settings.enrolment_code_hours * 2),
+            hours=settings.enrolment_code_hours,  # as the CLI and the API issue them
         )
     except ValidationFailed as exc:
         session.rollback()

@@ -34,7 +34,7 @@ from server.accounts.service import (
     user_publics,
 )
 from server.activities import queries
-from server.activities.models import Activity, AttendanceRow
+from server.activities.models import Activity
 from server.activities.review import review_activity
 from server.columns import as_utc, utcnow
 from server.config import Settings
@@ -57,7 +57,7 @@ from server.sync import conflicts
 from server.sync.models import SyncConflict
 from shared.catalogue import ActivityStatus, AgeBand, ParticipantCategory, Role, Sex, codes
 from shared.geography import COUNTRIES
-from shared.indicators import INDICATORS, period_bounds, period_grain
+from shared.indicators import DEFAULT_STATUSES, INDICATORS, period_bounds, period_grain
 
 SILENT_AFTER = timedelta(days=7)
 PAGE_SIZE = 50
@@ -176,48 +176,45 @@ def project_rows(
     projects, total = projects_service.list_projects(
         session, caller=caller, limit=limit, offset=offset
     )
-    counts = _project_counts(session, [p.id for p in projects])
+    counts = _project_counts(session, caller, projects)
     return [ProjectRow(p, *counts.get(p.id, (0, 0, 0))) for p in projects], total
 
 
 def _project_counts(
-    session: Session, project_ids: Sequence[uuid.UUID]
+    session: Session, caller: Caller, projects: Sequence[Project]
 ) -> dict[uuid.UUID, tuple[int, int, int]]:
-    """Activities, participants and submissions waiting for review, per project."""
-    if not project_ids:
+    """Activities and participants as the indicators count them (the same statuses as the
+    project page, the overview, the exports and the API), and submissions waiting for review."""
+    if not projects:
         return {}
-    live = (
-        col(Activity.deleted).is_(False),
-        col(Activity.project_id).in_(project_ids),
-        col(Activity.status).in_(
-            [ActivityStatus.SUBMITTED, ActivityStatus.APPROVED, ActivityStatus.RETURNED]
-        ),
-    )
-    activities = dict(
-        session.exec(
-            select(Activity.project_id, func.count())
-            .where(*live)
-            .group_by(col(Activity.project_id))
-        ).all()
-    )
+    only = {"project": ",".join(p.code for p in projects)}
+    counted = {
+        code: {
+            r["project"]: r["value"]
+            for r in indicator_rows(
+                session, caller=caller, code=code, group_by=("project",), filters=only
+            )
+        }
+        for code in ("ACTIVITIES", "PARTICIPANTS")
+    }
     waiting = dict(
         session.exec(
             select(Activity.project_id, func.count())
-            .where(*live, col(Activity.status) == ActivityStatus.SUBMITTED)
-            .group_by(col(Activity.project_id))
-        ).all()
-    )
-    participants = dict(
-        session.exec(
-            select(Activity.project_id, func.coalesce(func.sum(AttendanceRow.count), 0))
-            .join(AttendanceRow, col(AttendanceRow.activity_id) == Activity.id)
-            .where(*live)
+            .where(
+                col(Activity.deleted).is_(False),
+                col(Activity.project_id).in_([p.id for p in projects]),
+                col(Activity.status) == ActivityStatus.SUBMITTED,
+            )
             .group_by(col(Activity.project_id))
         ).all()
     )
     return {
-        pid: (int(activities.get(pid, 0)), int(participants.get(pid, 0)), int(waiting.get(pid, 0)))
-        for pid in project_ids
+        p.id: (
+            int(counted["ACTIVITIES"].get(p.code) or 0),
+            int(counted["PARTICIPANTS"].get(p.code) or 0),
+            int(waiting.get(p.id, 0)),
+        )
+        for p in projects
     }
 
 
@@ -837,6 +834,7 @@ class Overview:
     window_to: date
     quarter_day: int  # today is this day of the quarter...
     quarter_days: int  # ...out of this many
+    previous_until: date  # the headlines compare with the last quarter up to this day
     targeted: list[str]  # indicators with current targets (the achievement chart's choices)
     target_indicator: str  # the one the achievement chart shows
 
@@ -874,28 +872,29 @@ def overview(
     this_q = quarter_start(today)
     last_q = add_months(this_q, -3)
     q_end = add_months(this_q, 3) - timedelta(days=1)
+    # Like with like: the quarter so far against the same number of days of the last one
+    # (day 66 against day 66), never against the whole of it.
+    day = (today - this_q).days + 1
+    last_until = min(last_q + timedelta(days=day - 1), this_q - timedelta(days=1))
     headlines = []
     for code in HEADLINES:
-        rows = indicator_rows(
-            session,
-            caller=caller,
-            code=code,
-            group_by=("period:quarter",),
-            filters=filters,
-            date_from=last_q,
-            date_to=q_end,
-        )
-        by_period = {r["period"]: r["value"] for r in rows}
         percent = code == "WOMEN_SHARE"
         empty = None if percent else 0
-        headlines.append(
-            Headline(
-                code,
-                by_period.get(quarter_label(this_q), empty),
-                by_period.get(quarter_label(last_q), empty),
-                percent,
-            )
+        value, previous = (
+            (
+                indicator_rows(
+                    session,
+                    caller=caller,
+                    code=code,
+                    filters=filters,
+                    date_from=first,
+                    date_to=last,
+                )
+                or [{"value": empty}]
+            )[0]["value"]
+            for first, last in ((this_q, today), (last_q, last_until))
         )
+        headlines.append(Headline(code, value, previous, percent))
     window_from = add_months(today.replace(day=1), -11)
     texts, fmt = _texts(t), _formatter(t)
     achievement, targeted, shown = _achievement_by_project(
@@ -924,8 +923,9 @@ def overview(
         country=country,
         window_from=window_from,
         window_to=today,
-        quarter_day=(today - this_q).days + 1,
+        quarter_day=day,
         quarter_days=(q_end - this_q).days + 1,
+        previous_until=last_until,
         targeted=targeted,
         target_indicator=shown,
     )
@@ -1235,7 +1235,8 @@ def export_file(
 ) -> ExportFile:
     """The file the export form asked for, made by the same functions as /api/v1/exports."""
     stamp = utcnow().strftime("%Y%m%d")
-    status = request.status or None
+    # The form's "Count" choice, said explicitly to every format (IATI included).
+    status = request.status or ",".join(DEFAULT_STATUSES)
     if request.format in ("csv", "xlsx"):
         query = indicators.parse_values_query(
             code=request.indicator,
@@ -1313,7 +1314,7 @@ def activities_file(engine: Engine, *, caller: Caller, request: ExportRequest) -
         project=f.get("project") or None,
         thematic_area=f.get("thematic_area") or None,
         activity_type=f.get("activity_type") or None,
-        status=request.status or f"{ActivityStatus.SUBMITTED},{ActivityStatus.APPROVED}",
+        status=request.status or ",".join(DEFAULT_STATUSES),
         date_from=dates["from"],
         date_to=dates["to"],
     )

@@ -355,6 +355,13 @@ class PageRoute(APIRoute):
                     ),
                 )
             except CsrfRejected:
+                if request.url.path == "/login":
+                    # A sign-in page left open past its pre-login token: the form again,
+                    # fresh, rather than a refusal.
+                    form = await request.form()
+                    target = cookies.safe_next(str(form.get("next") or ""))
+                    query = urlencode({"expired": "1", "next": target})
+                    return RedirectResponse(f"/login?{query}", status_code=303)
                 t = translator_for(request)
                 return error_page(
                     request,

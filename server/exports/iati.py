@@ -135,7 +135,7 @@ def iati_activities(
         filters={"country": country, "project": project},
         date_from=date_from,
         date_to=date_to,
-        status=status or "approved",
+        status=status,  # None: the statuses every count uses (submitted and approved)
     )
     apply_pending(session)
     statement = select(Project).order_by(col(Project.code))
@@ -231,21 +231,29 @@ def _activity(
     if p.thematic_area in SECTORS:
         _sub(activity, "sector", vocabulary="1", code=SECTORS[p.thematic_area], percentage="100")
     for code, by_sex in RESULTS:
-        _result(activity, p.id, code, by_sex, actuals, targets)
+        _result(activity, p, today, code, by_sex, actuals, targets)
 
 
 def _result(
     activity: ET.Element,
-    project_id: uuid.UUID,
+    project: Project,
+    today: date,
     code: str,
     by_sex: bool,
     actuals: dict[tuple[Any, ...], Any],
     targets: dict[tuple[Any, ...], float],
 ) -> None:
-    periods = sorted(
-        {k[2] for k in actuals if k[0] == code and k[1] == project_id}
-        | {k[2] for k in targets if k[0] == code and k[1] == project_id}
-    )
+    project_id = project.id
+    # Only the part of each period inside the project's own dates.
+    periods = [
+        label
+        for label in sorted(
+            {k[2] for k in actuals if k[0] == code and k[1] == project_id}
+            | {k[2] for k in targets if k[0] == code and k[1] == project_id}
+        )
+        if period_bounds(label)[0] <= project.end_date
+        and period_bounds(label)[1] >= project.start_date
+    ]
     if not periods:
         return
     definition = INDICATORS[code]
@@ -263,6 +271,7 @@ def _result(
     )
     for label in periods:
         first, last = period_bounds(label)
+        first, last = max(first, project.start_date), min(last, project.end_date)
         period = _sub(indicator, "period")
         _sub(period, "period-start", iso_date=first.isoformat())
         _sub(period, "period-end", iso_date=last.isoformat())
@@ -272,6 +281,8 @@ def _result(
                 element = _sub(period, "target", value=_number(target))
                 if sex is not None:
                     _sub(element, "dimension", name="sex", value=sex)
+        if first > today:
+            continue  # a period still to come has a target but no actual yet, not a zero
         actual = actuals.get((code, project_id, label, None))
         _sub(period, "actual", value=_number(actual or 0))
         if by_sex:

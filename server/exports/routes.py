@@ -30,6 +30,7 @@ from server.exports.tabular import (
 )
 from server.indicators.routes import values_query_from
 from server.indicators.service import IndicatorValues, indicator_values, split_list
+from shared.indicators import DEFAULT_STATUSES
 
 router = APIRouter(
     prefix="/exports", tags=["exports"], responses=error_responses(400, 401, 404, 422)
@@ -69,7 +70,8 @@ def _activity_filters(
         topic=topic,
         modality=modality,
         activity_type=activity_type,
-        status=status,
+        # The statuses every count uses (indicators, pages, IATI), unless the caller says.
+        status=status or ",".join(DEFAULT_STATUSES),
         date_from=date_from,
         date_to=date_to,
         q=q,
@@ -259,7 +261,7 @@ def iati_xml(
     project: Annotated[str | None, Query(description="Project codes or ids")] = None,
     status: Annotated[
         str | None,
-        Query(description="Statuses counted (default approved: published data is reviewed)"),
+        Query(description="Statuses counted (default submitted,approved)"),
     ] = None,
     period_type: Annotated[str | None, Query(description="yearly (default) or quarterly")] = None,
     date_from: Annotated[str | None, Query(alias="from")] = None,

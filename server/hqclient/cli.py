@@ -8,10 +8,11 @@ The token comes from PILOTMON_TOKEN, or a login prompt (username and password) w
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import click
 
@@ -66,6 +67,37 @@ class _Progress:
     def done(self) -> None:
         if self.shown:
             click.echo("", err=True)
+
+
+class _WithoutBom(io.RawIOBase):
+    """Standard output without the byte-order mark that a CSV file keeps for Excel: in a pipe
+    it would stick to the first column's name (cut, awk, pandas)."""
+
+    BOM = b"\xef\xbb\xbf"
+
+    def __init__(self, target: IO[bytes]) -> None:
+        super().__init__()
+        self._target = target
+        self._head: bytes | None = b""  # None once the start has been checked
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        size = len(data)
+        if self._head is not None:
+            self._head += bytes(data)
+            if len(self._head) < len(self.BOM) and self.BOM.startswith(self._head):
+                return size  # a chunk shorter than the mark: wait for more
+            data, self._head = self._head.removeprefix(self.BOM), None
+        self._target.write(data)
+        return size
+
+    def flush(self) -> None:
+        if self._head:
+            self._target.write(self._head)
+            self._head = None
+        self._target.flush()
 
 
 @click.command("pull")
@@ -160,8 +192,8 @@ def pull(
     show = _Progress() if (progress if progress is not None else sys.stderr.isatty()) else None
 
     if out is None:
-        target: IO[bytes] = sys.stdout.buffer
-        written = client.download(path, params, target, progress=show)
+        target = _WithoutBom(sys.stdout.buffer) if fmt == "csv" else sys.stdout.buffer
+        written = client.download(path, params, cast(IO[bytes], target), progress=show)
         target.flush()
     else:
         # Write beside the target and rename at the end: a failed pull leaves no half file.

@@ -228,3 +228,21 @@ def test_long_category_labels_are_thinned_or_rotated_not_overlapping() -> None:
     axis = next(g for g in svg_root(chart).iter(f"{SVG}g") if g.get("class") == "axis x-axis")
     shown = [t for t in axis.iter(f"{SVG}text")]
     assert 0 < len(shown) < 24 or all("rotate" in (t.get("transform") or "") for t in shown)
+
+
+@pytest.mark.parametrize("lon", [27.0, 27.6, 28.3, 29.0, 29.5])
+def test_site_names_are_drawn_whole_inside_the_map(lon: float) -> None:
+    name = "Maseru demonstration plot of the cooperative"
+    chart = charts.site_map(
+        key="m",
+        title="Sites",
+        places=[charts.Place(name, -29.3, lon)],
+        bbox=(-30.7, 27.0, -28.6, 29.5),
+        x_label="Longitude",
+        y_label="Latitude",
+    )
+    label = next(t for t in svg_root(chart).iter(f"{SVG}text") if t.get("class") == "place")
+    assert label.text == name  # not "Maseru demonstration pl…"
+    x, width = num(label, "x"), charts._text_width(name)
+    left = x - width if label.get("text-anchor") == "end" else x
+    assert left >= 0 and left + width <= charts.WIDTH

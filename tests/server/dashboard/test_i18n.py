@@ -1,33 +1,44 @@
-"""English and French: every message has a translation, placeholders survive translation,
-numbers and dates follow the reader's locale."""
+"""English, French, Portuguese and Spanish: every message has a translation in each language,
+placeholders survive translation, numbers and dates follow the reader's locale."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
+from fastapi.testclient import TestClient
 
 from server.dashboard import i18n
 from server.dashboard.i18n import Translator, extract_messages, pick_language
+from tests.server.dashboard.world import World
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def _french_catalog() -> Catalog:
-    path = i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po"
+TRANSLATED = [code for code in i18n.LANGUAGES if code != i18n.DEFAULT_LANGUAGE]
+
+
+def _catalog(language: str) -> Catalog:
+    path = i18n.LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as po:
-        return read_po(po, locale="fr")
+        return read_po(po, locale=language)
 
 
-def test_every_message_in_the_code_and_templates_has_a_french_translation() -> None:
-    french = _french_catalog()
+def test_the_dashboard_speaks_four_languages() -> None:
+    assert list(i18n.LANGUAGES) == ["en", "fr", "pt", "es"]
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_message_in_the_code_and_templates_has_a_translation(language: str) -> None:
+    catalog = _catalog(language)
     extracted = [m.id for m in extract_messages() if m.id]
     assert len(extracted) > 200
     untranslated = []
     for message_id in extracted:
-        entry = french.get(message_id)
+        entry = catalog.get(message_id)
         strings = (
             ()
             if entry is None
@@ -38,12 +49,14 @@ def test_every_message_in_the_code_and_templates_has_a_french_translation() -> N
     assert untranslated == [], "run: .venv/bin/python -m server.dashboard.i18n"
 
 
-def test_translations_keep_every_placeholder() -> None:
-    for entry in _french_catalog():
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_translations_keep_every_placeholder(language: str) -> None:
+    for entry in _catalog(language):
         if not entry.id:
             continue
         ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
         strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        assert len(strings) == len(ids), entry.id  # as many plural forms as the rule needs
         wanted = set(PLACEHOLDER.findall(str(ids[-1])))
         for text in strings:
             assert set(PLACEHOLDER.findall(str(text))) == wanted, entry.id
@@ -82,5 +95,35 @@ def test_templates_escape_values_inside_translations() -> None:
 def test_the_chosen_language_wins_then_the_browser_then_english() -> None:
     assert pick_language("fr", "en-GB") == "fr"
     assert pick_language(None, "fr-CA,fr;q=0.8") == "fr"
-    assert pick_language("de", "de-DE,es;q=0.5") == "en"
+    assert pick_language("de", "de-DE,es;q=0.5") == "es"
+    assert pick_language("de", "de-DE,it;q=0.5") == "en"
     assert pick_language(None, None) == "en"
+
+
+def test_portuguese_and_spanish_plurals() -> None:
+    for language, one, many in (
+        ("pt", "1 fotografia", "fotografias"),
+        ("es", "1 foto", "fotos"),
+    ):
+        t = Translator(language)
+        assert t.ngettext("%(num)s photo", "%(num)s photos", 1) == one
+        assert t.ngettext("%(num)s photo", "%(num)s photos", 0) == f"0 {many}"
+        assert t.ngettext("%(num)s photo", "%(num)s photos", 2) == f"2 {many}"
+    assert Translator("pt").label("activity_type", "farmer_training") == (
+        "Formação de agricultores"
+    )
+    assert Translator("es").number(12345.67, 1) == "12.345,7"
+    assert pick_language(None, "pt-MZ,pt;q=0.9") == "pt"
+    assert pick_language(None, "es-419") == "es"
+
+
+def test_the_language_switch_offers_all_four(client: TestClient, world: World) -> None:
+    html = client.get("/login").text
+    offered = re.findall(r'name="language" value="(\w+)"', html)
+    assert offered == ["en", "fr", "pt", "es"]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token is not None
+    for language, sign_in in (("pt", "Iniciar sessão"), ("es", "Iniciar sesión")):
+        client.post("/language", data={"csrf_token": token.group(1), "language": language})
+        page = client.get("/login").text
+        assert f'<html lang="{language}">' in page and sign_in in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlmodel import Session, select
 
 from server.accounts.models import AccessToken
 from server.dashboard import session as cookies
+from tests.factories import PASSWORD
 from tests.server.dashboard.conftest import csrf_of, login, main_of, token_for
 from tests.server.dashboard.world import World
 
@@ -150,7 +152,7 @@ def test_repeated_failures_lock_the_username_for_a_while(client: TestClient, wor
     assert "Too many failed attempts" in locked.text
 
 
-def test_login_without_or_with_a_forged_csrf_token_is_refused(
+def test_login_without_or_with_a_forged_csrf_token_signs_nobody_in(
     client: TestClient, engine: Engine, world: World
 ) -> None:
     client.get("/login")
@@ -160,10 +162,49 @@ def test_login_without_or_with_a_forged_csrf_token_is_refused(
         {"username": "officer.lso", "password": "correct horse battery", "csrf_token": "forged"},
     ):
         response = client.post("/login", data=data, follow_redirects=False)
-        assert response.status_code == 403
-        assert "nothing was changed" in response.text
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?expired=1")
     assert _tokens(engine) == before
     assert client.get("/overview", follow_redirects=False).status_code == 303
+
+
+def test_a_sign_in_page_left_open_too_long_shows_the_form_again(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    form = client.get("/login?next=/review").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    client.cookies.clear()  # the pre-login cookie expired while the page stayed open
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": token.group(1),
+            "username": "officer.lso",
+            "password": PASSWORD,
+            "next": "/review",
+        },
+    )
+    assert response.status_code == 200  # not "You do not have access to this" (403)
+    assert "The sign-in page had been open too long" in response.text
+    assert 'id="username"' in response.text and 'value="/review"' in response.text
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    assert fresh is not None
+    again = client.post(
+        "/login",
+        data={
+            "csrf_token": fresh.group(1),
+            "username": "officer.lso",
+            "password": PASSWORD,
+            "next": "/review",
+        },
+        follow_redirects=False,
+    )
+    assert again.status_code == 303 and again.headers["location"] == "/review"
+
+
+def test_head_answers_like_get(client: TestClient, world: World) -> None:
+    assert client.head("/login").status_code == 200
+    assert client.head("/", follow_redirects=False).status_code == 303
 
 
 def test_a_link_elsewhere_after_login_is_not_followed(client: TestClient, world: World) -> None:

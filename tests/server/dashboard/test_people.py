@@ -330,3 +330,13 @@ def test_the_people_page_in_french(officer: TestClient, world: World) -> None:
     assert "Utilisez au moins 10 caractères" in weak.text
     person = officer.get(f"/people/{world.expert.id}").text
     assert "Définir un nouveau mot de passe" in person
+
+
+@sqlite_only
+def test_the_count_and_the_note_for_readers_are_two_sentences(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    sign_in(client, engine, world.hq)
+    text = re.sub(r"<[^>]+>", " ", main_of(client.get("/people").text))
+    text = re.sub(r"\s+", " ", text)
+    assert re.search(r"people in your scope\. Country officers and administrators add", text)

@@ -4,6 +4,7 @@ enrolling with a one-time code and its QR code; revoking."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
@@ -11,6 +12,8 @@ from sqlmodel import Session, select
 
 from server.accounts.devices import code_hash
 from server.accounts.models import Device, EnrolmentCode
+from server.columns import as_utc, utcnow
+from server.config import Settings
 from tests.server.dashboard.conftest import fresh, main_of, sign_in, sqlite_only, token_for
 from tests.server.dashboard.world import World
 
@@ -28,7 +31,7 @@ def test_each_tablet_shows_its_user_app_last_sync_and_seq(
         assert label in html
     assert "expert.lso" in html and "1.0.3" in html
     assert "1 day ago" in html
-    assert '<td class="num">52</td>' in html  # Tablet B's last acknowledged seq
+    assert '<td data-label="Last seq" class="num">52</td>' in html  # Tablet B's last seq
     # Silent for more than 7 days: the row and its state stand out; a revoked one does not.
     silent_row = re.search(r'<tr class="silent">.*?</tr>', html, re.S)
     assert silent_row is not None and "Tablet B — Leribe" in silent_row.group(0)
@@ -110,3 +113,29 @@ def test_revoking_without_the_csrf_token_changes_nothing(
     response = officer.post(f"/tablets/{tablet.id}/revoke", data={"csrf_token": "x"})
     assert response.status_code == 403
     assert fresh(engine, Device, tablet.id).revoked_at is None
+
+
+@sqlite_only
+def test_an_enrolment_code_lasts_the_configured_hours_and_says_its_time_zone(
+    officer: TestClient, engine: Engine, world: World, settings: Settings
+) -> None:
+    token = token_for(officer, "/tablets")
+    before = utcnow()
+    response = officer.post(
+        "/tablets/enrol", data={"csrf_token": token, "username": world.expert.username}
+    )
+    html = main_of(response.text)
+    code = re.search(r'<p class="code">([0-9A-Z]{5}-[0-9A-Z]{5})</p>', html)
+    assert code is not None
+    with Session(engine) as reader:
+        row = reader.exec(
+            select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(code.group(1)))
+        ).one()
+    expires = as_utc(row.expires_at)
+    assert expires is not None
+    lasts = expires - before
+    # as the README and `pilotmon enrol` say: 24 hours by default, not 48
+    assert settings.enrolment_code_hours == 24
+    assert timedelta(hours=23, minutes=59) < lasts <= timedelta(hours=24, minutes=1)
+    shown = re.search(r"expires on ([^<]+?)\. It is shown only now", html)
+    assert shown is not None and shown.group(1).endswith("UTC"), shown

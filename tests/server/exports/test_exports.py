@@ -359,11 +359,26 @@ def test_iati_export_is_valid_against_the_2_03_schema(client: TestClient, world:
         for a in period.findall("actual")
         if a.find("dimension") is not None
     }
-    # approved only by default: the two Q3 activities, not the submitted one of March
-    assert by_sex == {"female": "14", "male": "6"}
+    # submitted and approved by default, as every other count: the submitted one of March too
+    assert by_sex == {"female": "26", "male": "14"}
     assert [a.get("value") for a in period.findall("actual") if a.find("dimension") is None] == [
-        "20"
+        "40"
     ]
+    approved = etree.fromstring(
+        client.get(
+            "/api/v1/exports/iati.xml", params={"status": "approved"}, headers=world.auth("hq")
+        ).content
+    )
+    schema.assertValid(approved)
+    period = next(
+        r
+        for a in approved.findall("iati-activity")
+        if a.findtext("iati-identifier") == f"XM-DAC-41140-{world.project_lso.code}"
+        for r in a.findall("result")
+        if r.findtext("title/narrative") == "Participants"
+    ).find("indicator/period")
+    # approved only: the two Q3 activities
+    assert [a.get("value") for a in period.findall("actual")] == ["20", "14", "6"]
     quarterly = client.get(
         "/api/v1/exports/iati.xml",
         params={"period_type": "quarterly", "status": "submitted,approved"},

@@ -1,0 +1,303 @@
+"""What an outside audit checks, in Debian's headless Chromium, on every page for every role:
+axe-core finds no serious or critical violation, a phone (390 px) never scrolls sideways, the
+main navigation shows every entry whole, and the enrolment QR decodes at its displayed size.
+
+One server and one browser serve the whole module. Each page is saved at 1366 and 390 px under
+artifacts/screenshots/dashboard/audit/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from server.accounts.auth import issue_access_token
+from server.accounts.devices import qr_payload
+from server.accounts.models import User
+from server.app import create_app
+from server.config import Settings
+from server.dashboard import session as cookies
+from server.db import make_engine, write_engine
+from tests.server.dashboard.browser import SCREENSHOTS, chromium, live_server, missing_browser
+from tests.server.dashboard.world import World, add_photo, build_world
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WIDTHS = (1366, 390)
+AUDIT_SHOTS = SCREENSHOTS / "audit"
+# A name as long as real ones get: the menu must still show every entry whole beside it.
+LONG_NAME = "Maria Fernanda Rodrigues da Conceição Albuquerque"
+BLOCKING = ("serious", "critical")
+# Two sentences glued together ("in your scope.Country officers"), as a reader sees them.
+RUN_ON = re.compile(r"[a-z]{2}\.[A-Z][a-z]{2}")
+
+
+@dataclass
+class Audit:
+    base: str
+    world: World
+    engine: Engine
+    driver: Any
+
+
+@pytest.fixture(scope="module")
+def audit(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
+    reason = missing_browser()
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path_factory.mktemp("audit")
+    database = folder / "audit.sqlite3"
+    shutil.copyfile(sqlite_template, database)
+    url = f"sqlite:///{database}"
+    settings = Settings(
+        environment="test",
+        data_dir=folder / "data",
+        database_url=url,
+        secret_key="audit-test-secret-key-long-enough-0123456789",
+    )
+    settings.ensure_data_dir()
+    engine = make_engine(url)
+    with Session(write_engine(engine), expire_on_commit=False) as session:
+        world = build_world(session)
+        world.hq.full_name = LONG_NAME
+        session.add(world.hq)
+        session.commit()
+        add_photo(session, world, settings.attachments_dir)
+    downloads = folder / "downloads"
+    downloads.mkdir()
+    with (
+        live_server(create_app(settings, engine)) as base,
+        chromium(folder / "profile", downloads) as driver,
+    ):
+        yield Audit(base, world, engine, driver)
+    engine.dispose()
+
+
+def _sign_in(audit: Audit, user: User | None, language: str = "en") -> None:
+    d = audit.driver
+    d.delete_all_cookies()
+    d.get(audit.base + "/login")
+    d.add_cookie({"name": cookies.LANGUAGE_COOKIE, "value": language, "path": "/"})
+    if user is None:
+        return
+    with Session(write_engine(audit.engine)) as writer:
+        token, _ = issue_access_token(writer, user=user, minutes=60)
+        writer.commit()
+    d.add_cookie({"name": cookies.SESSION_COOKIE, "value": token, "path": "/"})
+
+
+def _pages(world: World, role: str) -> dict[str, str]:
+    assert world.returned is not None and world.conflict is not None
+    pages = {
+        "overview": "/overview",
+        "projects": "/projects",
+        "project": f"/projects/{world.lso.id}",
+        "review": "/review",
+        "activity": f"/activities/{world.submitted[0].id}",
+        "activity-conflict": f"/activities/{world.conflict.entity_id}",
+        "tablets": "/tablets",
+        "exports": "/exports",
+        "not-found": "/activities/00000000-0000-4000-8000-000000000000",
+    }
+    if role in ("admin", "officer", "hq"):
+        pages["people"] = "/people"
+        pages["person"] = f"/people/{world.expert.id}"
+    return pages
+
+
+def _user(world: World, role: str) -> User:
+    users: dict[str, User] = {
+        "admin": world.admin,
+        "hq": world.hq,
+        "officer": world.officer,
+        "expert": world.expert,
+    }
+    return users[role]
+
+
+def _show(d: Any, url: str, width: int) -> None:
+    d.set_window_size(width, 900)
+    d.get(url)
+    d.find_element("tag name", "footer")  # the whole page arrived
+
+
+def _sideways(d: Any) -> int:
+    """How many pixels the page is wider than the window (0: no sideways scrolling)."""
+    width, client = d.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    return max(0, int(width) - int(client))
+
+
+def _cut_at_the_left(d: Any) -> list[str]:
+    """Elements pushed past the window's left edge (overflow there makes no scrollbar)."""
+    found: list[str] = d.execute_script(
+        """
+        const out = [];
+        for (const el of document.querySelectorAll('body *')) {
+          const r = el.getBoundingClientRect();
+          if (r.width > 0 && r.height > 0 && r.left < -1 && !el.closest('.skip, .sr-only'))
+            out.push(el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
+        }
+        return out.slice(0, 5);
+        """
+    )
+    return found
+
+
+def _axe(d: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    from axe_selenium_python import Axe
+
+    axe = Axe(d)
+    axe.inject()
+    results = axe.run()
+    found = []
+    for v in results["violations"]:
+        if v["impact"] in BLOCKING:
+            targets = [n["target"][0] for n in v["nodes"][:3]]
+            found.append(f"{v['id']} ({v['impact']}, {len(v['nodes'])}×): {targets}")
+    return found
+
+
+def _shoot(d: Any, name: str, width: int) -> None:
+    AUDIT_SHOTS.mkdir(parents=True, exist_ok=True)
+    height = d.execute_script(
+        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+    )
+    d.set_window_size(width, max(600, min(int(height) + 40, 6000)))
+    d.save_screenshot(str(AUDIT_SHOTS / f"{name}-{width}.png"))
+
+
+def _check_pages(
+    audit: Audit,
+    role: str,
+    pages: dict[str, str],
+    widths: tuple[int, ...] = WIDTHS,
+    *,
+    axe: bool = True,
+) -> list[str]:
+    problems = []
+    d = audit.driver
+    for name, path in pages.items():
+        for width in widths:
+            _show(d, audit.base + path, width)
+            where = f"{role} {name} at {width} px"
+            if overflow := _sideways(d):
+                problems.append(f"{where}: scrolls {overflow} px sideways")
+            if cut := _cut_at_the_left(d):
+                problems.append(f"{where}: cut at the left edge: {cut}")
+            if axe:
+                problems += [f"{where}: {v}" for v in _axe(d)]
+            text = d.find_element("tag name", "body").text
+            problems += [f"{where}: no space in “{m}”" for m in RUN_ON.findall(text)]
+            _shoot(d, f"{role}-{name}", width)
+    return problems
+
+
+@pytest.mark.parametrize("role", ["admin", "hq", "officer", "expert"])
+def test_every_page_passes_axe_and_fits_a_phone(audit: Audit, role: str) -> None:
+    _sign_in(audit, _user(audit.world, role))
+    problems = _check_pages(audit, role, _pages(audit.world, role))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_sign_in_page_passes_axe_and_fits_a_phone(audit: Audit) -> None:
+    _sign_in(audit, None)
+    problems = _check_pages(audit, "anonymous", {"login": "/login"})
+    assert not problems, "\n".join(problems)
+
+
+def _clipped_menu_entries(d: Any) -> list[str]:
+    """Menu entries not shown whole: cut by the menu's box, the window, or their own width."""
+    found: list[str] = d.execute_script(
+        """
+        const nav = document.querySelector('nav.mainnav');
+        const box = nav.getBoundingClientRect();
+        const cut = [];
+        for (const a of nav.querySelectorAll('a')) {
+          const r = a.getBoundingClientRect();
+          if (r.width === 0 || r.left < box.left - 0.5 || r.right > box.right + 0.5
+              || r.right > document.documentElement.clientWidth + 0.5
+              || a.scrollWidth > a.clientWidth + 1) cut.push(a.textContent.trim());
+        }
+        if (nav.scrollWidth > nav.clientWidth + 1) cut.push('(the menu scrolls)');
+        return cut;
+        """
+    )
+    return found
+
+
+@pytest.mark.parametrize("language", ["pt", "es"])
+def test_portuguese_and_spanish_pages_fit_a_phone(audit: Audit, language: str) -> None:
+    """The longest of the four languages still fits: no page scrolls sideways at 390 px."""
+    _sign_in(audit, audit.world.officer, language)
+    pages = _pages(audit.world, "officer")
+    # Longer words, same colours: axe has checked these pages in English already.
+    problems = _check_pages(audit, f"officer-{language}", pages, widths=(390,), axe=False)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("role", "width", "language"),
+    [
+        ("officer", 1024, "en"),
+        ("hq", 1024, "en"),
+        ("hq", 1920, "en"),
+        ("admin", 390, "en"),
+        ("hq", 1024, "pt"),
+        ("admin", 1024, "es"),
+    ],
+)
+def test_the_menu_shows_every_entry_whole(
+    audit: Audit, role: str, width: int, language: str
+) -> None:
+    _sign_in(audit, _user(audit.world, role), language)
+    _show(audit.driver, audit.base + "/overview", width)
+    assert _clipped_menu_entries(audit.driver) == []
+    assert audit.driver.find_element(
+        "css selector", "nav.mainnav a[href='/exports']"
+    ).is_displayed()
+
+
+def test_review_buttons_are_on_screen_on_a_phone(audit: Audit) -> None:
+    _sign_in(audit, audit.world.officer)
+    d = audit.driver
+    _show(d, audit.base + "/review", 390)
+    approve = d.find_element("css selector", "button[name=only]")
+    back = d.find_element("css selector", "a[href$='#review']")
+    for button in (approve, back):
+        left, right = d.execute_script(
+            "const r = arguments[0].getBoundingClientRect(); return [r.left, r.right]", button
+        )
+        assert left >= 0 and right <= 390, (button.text, left, right)
+
+
+def test_the_enrolment_qr_decodes_at_its_displayed_size(audit: Audit) -> None:
+    import zxingcpp
+    from PIL import Image
+    from selenium.webdriver.support.ui import Select
+
+    _sign_in(audit, audit.world.officer)
+    d = audit.driver
+    for width in WIDTHS:
+        _show(d, audit.base + "/tablets", width)
+        Select(d.find_element("id", "username")).select_by_value(audit.world.expert.username)
+        d.find_element("css selector", "form[action='/tablets/enrol'] button[type=submit]").click()
+        qr = d.find_element("css selector", "#enrolment .qr svg")
+        code = d.find_element("css selector", "#enrolment .code").text
+        shown = qr.size
+        assert 150 <= shown["width"] <= 400 and shown["width"] == shown["height"], shown
+        image = Image.open(io.BytesIO(qr.screenshot_as_png))
+        decoded = [b.text for b in zxingcpp.read_barcodes(image)]
+        assert decoded == [qr_payload(code, audit.base)], f"at {width} px"
+        _shoot(d, "officer-tablets-enrolment", width)
