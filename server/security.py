@@ -31,6 +31,8 @@ from fastapi import FastAPI
 
 from server.columns import utcnow
 from server.config import Settings
+from server.errors import ValidationFailed
+from shared.errors import ErrorCode, Issue
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -155,6 +157,7 @@ class BodySizeLimit:
     def _too_large(self) -> dict[str, Any]:
         return {
             "detail": f"request body too large: the limit is {self.limit} bytes",
+            "code": ErrorCode.BODY_TOO_LARGE,
             "limit": self.limit,
         }
 
@@ -169,11 +172,13 @@ class BodySizeLimit:
                 await _send_json(
                     send,
                     400,
-                    {
-                        "detail": [
-                            {"field": "Content-Length", "message": "must be a number of bytes"}
+                    ValidationFailed(
+                        [
+                            Issue(
+                                "Content-Length", ErrorCode.NOT_INTEGER, "must be a number of bytes"
+                            )
                         ]
-                    },
+                    ).body(),
                     close,
                 )
                 return
@@ -289,7 +294,10 @@ class RateLimit:
                 await _send_json(
                     send,
                     429,
-                    {"detail": f"too many requests: try again in {seconds} s"},
+                    {
+                        "detail": f"too many requests: try again in {seconds} s",
+                        "code": ErrorCode.RATE_LIMITED,
+                    },
                     [(b"retry-after", str(seconds).encode())],
                 )
                 return

@@ -8,6 +8,8 @@ import secrets
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from shared.errors import ErrorCode, Issue
+
 _hasher = PasswordHash((Argon2Hasher(),))
 
 # Verified against when a username is unknown, so that timing does not reveal which exist.
@@ -39,10 +41,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def password_problem(password: str) -> str | None:
+def password_problem(password: str) -> Issue | None:
     """Why a new password is unacceptable, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        return Issue(
+            "password", ErrorCode.TOO_SHORT, f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        )
     if len(password) > 256:
-        return "must be at most 256 characters"
+        return Issue("password", ErrorCode.TOO_LONG, "must be at most 256 characters")
     return None

@@ -42,6 +42,7 @@ from server.sync.changes import record_change, record_participant_change, record
 from server.sync.models import RecordRevision
 from server.sync.wire import attachment_wire, participant_wire, site_wire
 from shared.catalogue import ActivityStatus, Role
+from shared.errors import ErrorCode
 from shared.validation import (
     Issue,
     ProjectFacts,
@@ -67,18 +68,20 @@ def closed_period_of(session: Session, *, country: str, day: date) -> bool:
 class Rejected(Exception):
     """The mutation cannot be applied; ``errors`` says why, field by field."""
 
-    def __init__(self, errors: list[dict[str, str]], *, version: int | None = None) -> None:
-        super().__init__("; ".join(e["message"] for e in errors))
-        self.errors = errors
+    def __init__(self, issues: list[Issue], *, version: int | None = None) -> None:
+        super().__init__("; ".join(i.message for i in issues))
+        self.issues = issues
         self.version = version
 
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [i.as_dict() for i in self.issues]
 
-def _reject(field_name: str, message: str, *, version: int | None = None) -> Rejected:
-    return Rejected([{"field": field_name, "message": message}], version=version)
 
-
-def _issues(issues: list[Issue]) -> list[dict[str, str]]:
-    return [{"field": i.field, "message": i.message} for i in issues]
+def _reject(
+    field_name: str, code: ErrorCode, message: str, *, version: int | None = None
+) -> Rejected:
+    return Rejected([Issue(field_name, code, message)], version=version)
 
 
 @dataclass(slots=True)
@@ -128,6 +131,7 @@ class PushContext:
         if project is None or not self.may_write(project):
             raise _reject(
                 field_name,
+                ErrorCode.OUT_OF_SCOPE,
                 "not one of your projects: the tablet may only record "
                 "for the projects its user works on",
             )
@@ -298,6 +302,7 @@ def _check_base(mutation: Mutation, version: int) -> None:
     if mutation.base_version > version:
         raise _reject(
             "base_version",
+            ErrorCode.BASE_AHEAD,
             f"base_version {mutation.base_version} is ahead of the server's version {version}",
             version=version,
         )
@@ -320,7 +325,7 @@ def _validated_activity(
         record, project=project_facts(project), sites=ctx.sites(project), today=ctx.today
     )
     if checked.errors:
-        raise Rejected(_issues(checked.errors))
+        raise Rejected(checked.errors)
     participant_ids = checked.clean.get("participant_ids") or []
     if participant_ids:
         known = set(
@@ -335,6 +340,7 @@ def _validated_activity(
         if missing:
             raise _reject(
                 "participant_ids",
+                ErrorCode.NOT_ON_ROSTER,
                 f"{len(missing)} participant(s) are not on this "
                 f"project's roster (first: {missing[0]}); push the participants first",
             )
@@ -405,6 +411,7 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
         if mutation.op == Op.DELETE:
             raise _reject(
                 "id",
+                ErrorCode.NOT_FOUND,
                 "this activity is not on the server (it was never accepted), "
                 "so there is nothing to delete",
             )
@@ -428,16 +435,21 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
     if not ctx.may_write(project):
         raise _reject(
             "project_id",
+            ErrorCode.OUT_OF_SCOPE,
             "this activity belongs to a project you no longer work on",
             version=version,
         )
     if not ctx.owns(existing.created_by_id):
         raise _reject(
-            "id", "only the expert who recorded this activity may change it", version=version
+            "id",
+            ErrorCode.NOT_YOUR_RECORD,
+            "only the expert who recorded this activity may change it",
+            version=version,
         )
     if is_locked(existing):
         raise _reject(
             "status",
+            ErrorCode.LOCKED,
             "this activity was approved and is locked: ask the country "
             "office to reopen it, then edit it again",
             version=version,
@@ -463,6 +475,7 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
     if moved is not None and str(moved) != str(existing.project_id):
         raise _reject(
             "project_id",
+            ErrorCode.NOT_CHANGEABLE,
             "an activity cannot move to another project; record it again under the right project",
             version=version,
         )
@@ -618,13 +631,15 @@ def apply_participant(
     if existing is None:
         if mutation.op == Op.DELETE:
             raise _reject(
-                "id", "this participant is not on the server, so there is nothing to delete"
+                "id",
+                ErrorCode.NOT_FOUND,
+                "this participant is not on the server, so there is nothing to delete",
             )
         data = {**_incoming(mutation), "id": str(mutation.id)}
         project = ctx.writable_project(data.get("project_id"))
         checked = validate_participant(data, today=ctx.today)
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         clean = checked.clean
         _unique_code(session, project_id=project.id, code=clean["code"], own_id=mutation.id)
         now = utcnow()
@@ -651,6 +666,7 @@ def apply_participant(
     if not ctx.may_write(project):
         raise _reject(
             "project_id",
+            ErrorCode.OUT_OF_SCOPE,
             "this participant belongs to a project you no longer work on",
             version=version,
         )
@@ -682,7 +698,7 @@ def apply_participant(
         record = {**current, **outcome.changes}
         checked = validate_participant(record, today=ctx.today)
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         for name in outcome.changes:
             if name in ("code", "name", "sex", "birth_year", "category", "disability"):
                 setattr(existing, name, checked.clean.get(name))
@@ -706,6 +722,7 @@ def _unique_code(session: Session, *, project_id: uuid.UUID, code: str, own_id: 
     if other is not None:
         raise _reject(
             "code",
+            ErrorCode.ALREADY_EXISTS,
             f"code {code!r} is already used by another participant of this "
             "project; scan the card again or use another code",
         )
@@ -739,6 +756,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
     if mutation.op == Op.DELETE:
         raise _reject(
             "id",
+            ErrorCode.FORBIDDEN,
             "sites are removed by the country office, not from a tablet",
             version=existing.version if existing else None,
         )
@@ -747,7 +765,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
         project = ctx.writable_project(data.get("project_id"))
         checked = validate_site(data, project=project_facts(project))
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         clean = checked.clean
         now = utcnow()
         site = Site(
@@ -778,6 +796,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
     ):
         raise _reject(
             "id",
+            ErrorCode.NOT_YOUR_RECORD,
             "only a pending site you added can be changed from the tablet; "
             "ask the country office to change this one",
             version=version,
@@ -799,7 +818,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
         record = {**current, **outcome.changes}
         checked = validate_site(record, project=project_facts(project))
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         for name in outcome.changes:
             value = checked.clean.get(name)
             setattr(existing, name, "" if name == "admin_area" and value is None else value)
@@ -825,19 +844,26 @@ def _attachment_activity(ctx: PushContext, activity_id: Any) -> tuple[Activity, 
     try:
         key = uuid.UUID(str(activity_id))
     except ValueError as exc:
-        raise _reject("activity_id", "not a UUID") from exc
+        raise _reject("activity_id", ErrorCode.BAD_UUID, "not a UUID") from exc
     activity = ctx.session.get(Activity, key)
     if activity is None or activity.deleted:
         raise _reject(
-            "activity_id", "no such activity on the server: push the activity before its photos"
+            "activity_id",
+            ErrorCode.NOT_FOUND,
+            "no such activity on the server: push the activity before its photos",
         )
     project = ctx.project(activity.project_id)
     assert project is not None
     if not ctx.may_write(project) or not ctx.owns(activity.created_by_id):
-        raise _reject("activity_id", "photos can only be added to your own activities")
+        raise _reject(
+            "activity_id",
+            ErrorCode.NOT_YOUR_RECORD,
+            "photos can only be added to your own activities",
+        )
     if is_locked(activity):
         raise _reject(
             "activity_id",
+            ErrorCode.LOCKED,
             "this activity was approved and is locked: ask the country office to reopen it",
         )
     return activity, project
@@ -847,11 +873,15 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
     session = ctx.session
     if existing is None:
         if mutation.op == Op.DELETE:
-            raise _reject("id", "this photo is not on the server, so there is nothing to delete")
+            raise _reject(
+                "id",
+                ErrorCode.NOT_FOUND,
+                "this photo is not on the server, so there is nothing to delete",
+            )
         data = {**_incoming(mutation), "id": str(mutation.id)}
         checked = validate_attachment(data)
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         clean = checked.clean
         activity, project = _attachment_activity(ctx, clean["activity_id"])
         now = utcnow()
@@ -900,6 +930,7 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
         if fixed in incoming and str(incoming[fixed]).lower() != str(current[fixed]).lower():
             raise _reject(
                 fixed,
+                ErrorCode.NOT_CHANGEABLE,
                 "a photo's bytes and activity are fixed: add a new photo instead",
                 version=version,
             )
@@ -909,7 +940,7 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
     if outcome.changes:
         checked = validate_attachment({**current, **outcome.changes})
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         existing.caption = checked.clean.get("caption") or ""
         _bump(existing)
         session.add(existing)

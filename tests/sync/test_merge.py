@@ -16,7 +16,7 @@ from sync.merge import (
 )
 from sync.protocol import ResultStatus
 
-BASE = {
+BASE: dict[str, Any] = {
     "title": "Demo",
     "notes": "",
     "experts_count": 2,
