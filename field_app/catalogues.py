@@ -23,6 +23,7 @@ from babel.messages.pofile import read_po, write_po
 
 from field_app import APP_VERSION
 from field_app.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
+from shared.errors import EXPLANATIONS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PLURALS = {
@@ -76,6 +77,9 @@ def extract() -> dict[Message, list[str]]:
     for table in (labels.THEMATIC_AREA_NAMES, labels.SOLUTION_NAMES, labels.TOPIC_NAMES):
         for name in table.values():
             found.setdefault(name, []).append("shared/catalogue.py")
+    # The server's reasons, shown by their error code (field_app.controllers.messages).
+    for explanation in EXPLANATIONS.values():
+        found.setdefault(explanation, []).append("shared/errors.py")
     return found
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from field_app.controllers.messages import server_reason
 from field_app.i18n import _
 from field_app.session import EnrolError
 
@@ -35,14 +36,26 @@ class Enrolled:
 
 
 def _detail(response: requests.Response) -> str:
+    """The server's reason, in the tablet's language when the answer carries error codes."""
     try:
         body = response.json()
     except ValueError:
         return ""
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, list):
-        return "; ".join(str(d.get("message", "")) for d in detail if isinstance(d, dict))
-    return str(detail or "")
+        return "; ".join(
+            server_reason(d) or str(d.get("message", "")) for d in detail if isinstance(d, dict)
+        )
+    return (server_reason(body) if isinstance(body, dict) else None) or str(detail or "")
+
+
+def _coded_reason(response: requests.Response) -> str | None:
+    """The reason chosen by the answer's error code, or None from a server without codes."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return server_reason(body) if isinstance(body, dict) else None
 
 
 def _post(session: requests.Session, url: str, **kwargs: Any) -> requests.Response:
@@ -150,7 +163,8 @@ def enrol(
         reason = _detail(response)
         if code:
             raise EnrolError(
-                _(
+                _coded_reason(response)
+                or _(
                     "This enrolment code is wrong, expired or already used: ask "
                     "your country office for a new one"
                 )

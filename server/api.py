@@ -2,10 +2,12 @@
 
 Plain pydantic, so models and services may import it; only ``install_openapi`` touches FastAPI.
 
-Every error the API returns is ``{"detail": "…"}`` or ``{"detail": [{"field", "message"}]}``
-(see ``server.app``). Routes declare the errors they can answer with ``error_responses(...)``
-so the OpenAPI schema documents them, and ``install_openapi`` makes FastAPI's automatic 422
-entries describe that same shape instead of FastAPI's default one.
+Every error the API returns is ``{"detail": "…", "code": "…"}`` or
+``{"detail": [{"field", "code", "message"}], "code": "…"}`` (see ``server.errors`` and
+``server.app``); codes are ``shared.errors.ErrorCode``. Routes declare the errors they can
+answer with ``error_responses(...)`` so the OpenAPI schema documents them, and
+``install_openapi`` makes FastAPI's automatic 422 entries describe that same shape instead of
+FastAPI's default one.
 """
 
 from __future__ import annotations
@@ -41,16 +43,15 @@ UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 
 class FieldError(BaseModel):
     field: str = Field(description="Dotted path of the offending input, e.g. `attendance.0.count`")
-    message: str = Field(description="What is wrong and what would be accepted")
+    code: str = Field(description="Stable error code (docs/errors.md), e.g. `too_long`")
+    message: str = Field(description="What is wrong and what would be accepted, in English")
 
 
 class ErrorResponse(BaseModel):
     """The body of every 4xx answer."""
 
     detail: str | list[FieldError]
-    code: str | None = Field(
-        default=None, description="A stable name of the reason, when it has one"
-    )
+    code: str = Field(description="Stable error code (docs/errors.md); of the first field error")
 
 
 T = TypeVar("T")
@@ -110,19 +111,21 @@ def install_openapi(app: Any) -> None:
             schemas["HTTPValidationError"] = {
                 "title": "HTTPValidationError",
                 "type": "object",
-                "required": ["detail"],
+                "required": ["detail", "code"],
                 "properties": {
                     "detail": {
                         "type": "array",
                         "items": {
                             "type": "object",
-                            "required": ["field", "message"],
+                            "required": ["field", "code", "message"],
                             "properties": {
                                 "field": {"type": "string"},
+                                "code": {"type": "string"},
                                 "message": {"type": "string"},
                             },
                         },
-                    }
+                    },
+                    "code": {"type": "string"},
                 },
             }
             schemas.pop("ValidationError", None)

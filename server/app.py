@@ -22,7 +22,7 @@ from server.dashboard.routes import STATIC_FILES, STATIC_PREFIX
 from server.dashboard.routes import router as dashboard_router
 from server.dashboard.web import error_page
 from server.db import get_engine
-from server.errors import PilotMonitorError
+from server.errors import PilotMonitorError, ValidationFailed, pydantic_issues
 from server.exports.routes import router as exports_router
 from server.exports.tabular import XLSX_MEDIA_TYPE
 from server.health.routes import router as health_router
@@ -31,6 +31,7 @@ from server.projects.routes import router as projects_router
 from server.reports.routes import router as reports_router
 from server.security import install as install_security
 from server.sync.routes import router as sync_router
+from shared.errors import ErrorCode
 
 log = logging.getLogger("pilotmon")
 
@@ -51,21 +52,10 @@ NOT_GZIPPED = (
 )
 
 
-def _field_of(loc: tuple[object, ...] | list[object]) -> str:
-    # ("body", "attendance", 0, "count") -> "attendance.0.count"; ("query", "limit") -> "limit"
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
-        parts = parts[1:]
-    return ".".join(parts)
-
-
 def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    detail = [
-        {"field": _field_of(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
-        for err in exc.errors()
-    ]
-    return JSONResponse({"detail": detail}, status_code=422)
+    failed = ValidationFailed(pydantic_issues(exc.errors()))
+    return JSONResponse(failed.body(), status_code=422)
 
 
 def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -74,12 +64,28 @@ def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
+# Starlette's own errors (a route or method that does not exist, …) by status.
+_HTTP_CODES: dict[int, ErrorCode] = {
+    401: ErrorCode.NOT_AUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.BODY_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_ENCODING,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.UNAVAILABLE,
+}
+
+
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404 and _wants_a_page(request):
         # A mistyped dashboard address gets a page with the way back, not the API's JSON.
         return error_page(request, 404, "There is no page at this address.")
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.INVALID)
+    return JSONResponse(
+        {"detail": exc.detail, "code": str(code)}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 def _wants_a_page(request: Request) -> bool:

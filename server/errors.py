@@ -1,30 +1,34 @@
-"""The server's exceptions.
+"""The server's exceptions: every one carries an HTTP status, a CLI exit code and a stable error
+code from ``shared.errors.ErrorCode``.
 
-    PilotMonitorError            base; carries an HTTP status and a CLI exit code
+    PilotMonitorError            base; status 400, code ``invalid``
     ├── ConfigError              bad configuration (exit 2)
     ├── DatabaseError            database unreachable or schema out of date (exit 3)
-    ├── NotFound                 404
-    ├── Forbidden                403
-    ├── Conflict                 409
-    └── ValidationFailed         422/400 with field-level errors
+    ├── NotFound                 404 ``not_found``
+    ├── Forbidden                403 ``forbidden`` (or ``out_of_scope``, ``locked``, …)
+    ├── Conflict                 409 ``state_conflict`` (or ``already_exists``, …)
+    └── ValidationFailed         422/400 with field-level issues, each with its own code
 
 Service functions raise these; routes and the CLI translate them, so no user ever sees a
-traceback for their own mistake. An error may carry a stable ``code`` (``person_out_of_scope``,
-``weak_password``, …) that the answer gives beside ``detail``, for clients that branch on the
-reason rather than on the wording.
+traceback for their own mistake. Every 4xx answer is ``error_body``:
+``{"detail": "…", "code": "…"}`` or ``{"detail": [{"field", "code", "message"}, …], "code": …}``
+(the first issue's code), so that clients choose their words from the code, not the English.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from shared.errors import ErrorCode, Issue
 
 
 class PilotMonitorError(Exception):
     status_code: int = 400
     exit_code: int = 1
-    code: str | None = None
+    code: str = ErrorCode.INVALID
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -34,11 +38,8 @@ class PilotMonitorError(Exception):
         return self.message
 
     def body(self) -> dict[str, Any]:
-        """The JSON answer: ``{"detail": …}`` plus ``"code"`` when the error has one."""
-        answer: dict[str, Any] = {"detail": self.detail()}
-        if self.code is not None:
-            answer["code"] = self.code
-        return answer
+        """The JSON answer: ``detail`` (a message or field issues) and the error's ``code``."""
+        return {"detail": self.detail(), "code": str(self.code)}
 
 
 class ConfigError(PilotMonitorError):
@@ -49,35 +50,120 @@ class ConfigError(PilotMonitorError):
 class DatabaseError(PilotMonitorError):
     status_code = 503
     exit_code = 3
+    code = ErrorCode.UNAVAILABLE
 
 
 class NotFound(PilotMonitorError):
     status_code = 404
+    code = ErrorCode.NOT_FOUND
 
 
 class Forbidden(PilotMonitorError):
     status_code = 403
+    code = ErrorCode.FORBIDDEN
 
 
 class Conflict(PilotMonitorError):
     status_code = 409
+    code = ErrorCode.STATE_CONFLICT
 
 
 class ValidationFailed(PilotMonitorError):
-    """Bad input, with one entry per field: ``[{"field": ..., "message": ...}]``."""
+    """Bad input, with one issue per field: ``[{"field", "code", "message"}]`` on the wire."""
 
     status_code = 422
 
-    def __init__(
-        self, errors: list[dict[str, str]], status_code: int = 422, *, code: str | None = None
-    ) -> None:
-        self.errors = errors
+    def __init__(self, issues: Sequence[Issue], status_code: int = 422) -> None:
+        self.issues = list(issues) or [Issue("", ErrorCode.INVALID, "invalid input")]
         self.status_code = status_code
-        first = errors[0] if errors else {"field": "", "message": "invalid input"}
+        first = self.issues[0]
         super().__init__(
-            f"{first['field']}: {first['message']}" if first["field"] else first["message"],
-            code=code,
+            f"{first.field}: {first.message}" if first.field else first.message,
+            code=ErrorCode(first.code),
         )
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [i.as_dict() for i in self.issues]
 
     def detail(self) -> Any:
         return self.errors
+
+
+def invalid(
+    field: str, code: ErrorCode, message: str, *, status_code: int = 422
+) -> ValidationFailed:
+    """One field's issue as an exception: ``raise invalid("to", ErrorCode.END_BEFORE_START, …)``."""
+    return ValidationFailed([Issue(field, code, message)], status_code=status_code)
+
+
+# --- pydantic's errors as issues -----------------------------------------------------------------
+
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie", "form"})
+
+# pydantic error types -> our codes (https://docs.pydantic.dev/latest/errors/validation_errors/);
+# a type not listed here is ``invalid``.
+PYDANTIC_CODES: dict[str, ErrorCode] = {
+    "missing": ErrorCode.REQUIRED,
+    "string_type": ErrorCode.NOT_TEXT,
+    "string_too_long": ErrorCode.TOO_LONG,
+    "string_too_short": ErrorCode.TOO_SHORT,
+    "int_type": ErrorCode.NOT_INTEGER,
+    "int_parsing": ErrorCode.NOT_INTEGER,
+    "int_from_float": ErrorCode.NOT_INTEGER,
+    "float_type": ErrorCode.NOT_NUMBER,
+    "float_parsing": ErrorCode.NOT_NUMBER,
+    "finite_number": ErrorCode.NOT_NUMBER,
+    "bool_type": ErrorCode.NOT_BOOLEAN,
+    "bool_parsing": ErrorCode.NOT_BOOLEAN,
+    "dict_type": ErrorCode.NOT_OBJECT,
+    "model_type": ErrorCode.NOT_OBJECT,
+    "model_attributes_type": ErrorCode.NOT_OBJECT,
+    "list_type": ErrorCode.NOT_LIST,
+    "tuple_type": ErrorCode.NOT_LIST,
+    "set_type": ErrorCode.NOT_LIST,
+    "too_long": ErrorCode.TOO_MANY,
+    "too_short": ErrorCode.TOO_SHORT,
+    "uuid_type": ErrorCode.BAD_UUID,
+    "uuid_parsing": ErrorCode.BAD_UUID,
+    "uuid_version": ErrorCode.BAD_UUID,
+    "date_type": ErrorCode.BAD_DATE,
+    "date_parsing": ErrorCode.BAD_DATE,
+    "date_from_datetime_parsing": ErrorCode.BAD_DATE,
+    "date_from_datetime_inexact": ErrorCode.BAD_DATE,
+    "datetime_type": ErrorCode.BAD_DATETIME,
+    "datetime_parsing": ErrorCode.BAD_DATETIME,
+    "datetime_from_date_parsing": ErrorCode.BAD_DATETIME,
+    "timezone_aware": ErrorCode.BAD_DATETIME,
+    "greater_than": ErrorCode.VALUE_RANGE,
+    "greater_than_equal": ErrorCode.VALUE_RANGE,
+    "less_than": ErrorCode.VALUE_RANGE,
+    "less_than_equal": ErrorCode.VALUE_RANGE,
+    "multiple_of": ErrorCode.VALUE_RANGE,
+    "enum": ErrorCode.UNKNOWN_CODE,
+    "literal_error": ErrorCode.UNKNOWN_CODE,
+    "extra_forbidden": ErrorCode.UNKNOWN_FIELD,
+    "json_invalid": ErrorCode.BAD_BODY,
+    "json_type": ErrorCode.BAD_BODY,
+}
+
+
+def _field_of(loc: Sequence[object]) -> str:
+    # ("body", "attendance", 0, "count") -> "attendance.0.count"; ("query", "limit") -> "limit"
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def pydantic_code(error: Any) -> ErrorCode:
+    """Our code for one of pydantic's error dicts."""
+    return PYDANTIC_CODES.get(str(error.get("type", "")), ErrorCode.INVALID)
+
+
+def pydantic_issues(errors: Sequence[Any]) -> list[Issue]:
+    """pydantic's (or FastAPI's request) validation errors as issues with our codes."""
+    return [
+        Issue(_field_of(err.get("loc", ())), pydantic_code(err), str(err.get("msg", "invalid")))
+        for err in errors
+    ]

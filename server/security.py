@@ -39,6 +39,8 @@ from fastapi import FastAPI
 
 from server.columns import utcnow
 from server.config import Settings
+from server.errors import ValidationFailed
+from shared.errors import ErrorCode, Issue
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -154,6 +156,7 @@ class BodySizeLimit:
     def _too_large(self) -> dict[str, Any]:
         return {
             "detail": f"request body too large: the limit is {self.limit} bytes",
+            "code": ErrorCode.BODY_TOO_LARGE,
             "limit": self.limit,
         }
 
@@ -168,11 +171,13 @@ class BodySizeLimit:
                 await _send_json(
                     send,
                     400,
-                    {
-                        "detail": [
-                            {"field": "Content-Length", "message": "must be a number of bytes"}
+                    ValidationFailed(
+                        [
+                            Issue(
+                                "Content-Length", ErrorCode.NOT_INTEGER, "must be a number of bytes"
+                            )
                         ]
-                    },
+                    ).body(),
                     close,
                 )
                 return
@@ -343,7 +348,7 @@ class BodyGuard:
                 {
                     "detail": "the server is receiving as many uploads as it can: "
                     f"try again in {BUSY_RETRY_AFTER} s",
-                    "code": "server_busy",
+                    "code": ErrorCode.SERVER_BUSY,
                 },
                 [(b"retry-after", str(BUSY_RETRY_AFTER).encode()), *close],
             )
@@ -454,7 +459,7 @@ class BodyGuard:
             "detail": "the request body arrived too slowly: nothing came for "
             f"{self.idle_timeout:g} s, or it took more than {self.total_timeout:g} s in all; "
             "send it again",
-            "code": "body_timeout",
+            "code": ErrorCode.BODY_TIMEOUT,
         }
 
 
@@ -530,7 +535,10 @@ class RateLimit:
                 await _send_json(
                     send,
                     429,
-                    {"detail": f"too many requests: try again in {seconds} s"},
+                    {
+                        "detail": f"too many requests: try again in {seconds} s",
+                        "code": ErrorCode.RATE_LIMITED,
+                    },
                     [(b"retry-after", str(seconds).encode())],
                 )
                 return

@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from shared.catalogue import (
@@ -48,6 +47,7 @@ from shared.catalogue import (
     ValueChainStage,
     codes,
 )
+from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, country_name, haversine_km, in_country_bbox
 
 # Limits, public so that forms can show them.
@@ -111,57 +111,6 @@ SEX_SPLIT_INDICATORS: tuple[str, ...] = (
 PERCENT_INDICATORS = frozenset({"WOMEN_SHARE"})
 
 FIELD_STATUSES: tuple[str, ...] = (ActivityStatus.DRAFT.value, ActivityStatus.SUBMITTED.value)
-
-
-class ErrorCode(StrEnum):
-    # shape
-    REQUIRED = "required"
-    PAIR_REQUIRED = "pair_required"
-    NOT_OBJECT = "not_object"
-    NOT_LIST = "not_list"
-    NOT_TEXT = "not_text"
-    NOT_INTEGER = "not_integer"
-    NOT_NUMBER = "not_number"
-    NOT_BOOLEAN = "not_boolean"
-    TOO_LONG = "too_long"
-    CONTROL_CHARACTER = "control_character"
-    TOO_MANY = "too_many"
-    # values
-    UNKNOWN_CODE = "unknown_code"
-    BAD_UUID = "bad_uuid"
-    BAD_DATE = "bad_date"
-    BAD_DATETIME = "bad_datetime"
-    BAD_PERIOD = "bad_period"
-    BAD_SHA256 = "bad_sha256"
-    DATE_IMPLAUSIBLE = "date_implausible"
-    COUNT_RANGE = "count_range"
-    VALUE_RANGE = "value_range"
-    LAT_RANGE = "lat_range"
-    LON_RANGE = "lon_range"
-    ACCURACY_RANGE = "accuracy_range"
-    BIRTH_YEAR_RANGE = "birth_year_range"
-    STATUS_NOT_ALLOWED = "status_not_allowed"
-    NOT_TARGETABLE = "not_targetable"
-    # across fields or records
-    END_BEFORE_START = "end_before_start"
-    IN_FUTURE = "in_future"
-    OUTSIDE_PROJECT_DATES = "outside_project_dates"
-    PROJECT_MISMATCH = "project_mismatch"
-    SITE_NOT_IN_PROJECT = "site_not_in_project"
-    OUTSIDE_COUNTRY = "outside_country"
-    DUPLICATE_ROW = "duplicate_row"
-    DUPLICATE_ID = "duplicate_id"
-    ATTENDANCE_TOTAL = "attendance_total"
-    SEX_NOT_APPLICABLE = "sex_not_applicable"
-    # warnings
-    TOPIC_NOT_IN_PROJECT = "topic_not_in_project"
-    MODALITY_NOT_ALLOWED = "modality_not_allowed"
-    SOLUTION_OUTSIDE_AREA = "solution_outside_area"
-    LIKELY_DUPLICATE = "likely_duplicate"
-    GPS_FAR_FROM_SITE = "gps_far_from_site"
-    ATTENDANCE_UNUSUAL = "attendance_unusual"
-    PHOTO_REUSED = "photo_reused"
-    REPORTING_LAG = "reporting_lag"
 
 
 WARNING_CODES = frozenset(
@@ -287,13 +236,6 @@ MESSAGES: dict[ErrorCode, str] = {
         "activities should reach the server within {limit} days"
     ),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    field: str
-    code: str
-    message: str
 
 
 def issue(field: str, code: ErrorCode, **params: object) -> Issue:

@@ -7,6 +7,10 @@ revision marked ``own`` when the pushing tablet itself wrote it.
 The rules, per field of the incoming data:
 
 - the incoming value equals the current one: nothing to do;
+- the incoming value equals what the tablet last saw of the field (its value at the base, or
+  the one the tablet's own later push wrote): not a change by the tablet, so nothing to do and
+  never a conflict; a client that sends the whole record therefore merges exactly like one that
+  sends only the fields it changed;
 - nobody else changed the field since the base: the tablet's value is applied;
 - somebody else changed it too: the server keeps its value and the field is a conflict.
 
@@ -108,11 +112,27 @@ def changed_by_others(history: Sequence[Revision]) -> set[str]:
     return changed
 
 
+def seen_by_tablet(history: Sequence[Revision]) -> dict[str, Any]:
+    """The record as the pushing tablet knows it: the base, with the fields that the tablet's
+    own later revisions changed set to what they wrote.
+
+    A field whose incoming value equals this one is not a change made by the tablet, whether
+    the client sent it or not.
+    """
+    seen = dict(history[0].data)
+    for before, after in pairwise(history):
+        if after.own:
+            for name in changed_fields(before.data, after.data):
+                seen[name] = after.data.get(name)
+    return seen
+
+
 def merge_upsert(*, history: Sequence[Revision], incoming: Mapping[str, Any]) -> MergeOutcome:
     """Merge the tablet's field values into the current record (``history[-1]``)."""
     if not history:
         raise ValueError("history needs at least the base revision")
     base, current = history[0].data, history[-1].data
+    seen = seen_by_tablet(history)
     others = changed_by_others(history)
     if current.get(DELETED):
         return MergeOutcome(
@@ -124,6 +144,8 @@ def merge_upsert(*, history: Sequence[Revision], incoming: Mapping[str, Any]) ->
     for name, value in incoming.items():
         if name in SERVER_OWNED or same_value(name, current.get(name), value):
             continue
+        if name in seen and same_value(name, seen[name], value):
+            continue  # the tablet sent back what it saw: the server's newer value stands
         if name in others:
             conflicts[name] = FieldConflict(base.get(name), current.get(name), value)
         else:

@@ -85,7 +85,12 @@ class _Message(BaseModel):
 
 
 class FieldError(_Message):
+    """Why a mutation was rejected or conflicted, for one field: ``code`` is one of
+    ``shared.errors.ErrorCode`` (empty only from a server older than error codes); ``message``
+    says the same in English, for people reading logs and scripts."""
+
     field: str
+    code: str = ""
     message: str
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_app.controllers import labels
+from field_app.controllers.messages import server_reason
 from field_app.i18n import N_, _
 
 FIELD_LABELS: dict[str, str] = {
@@ -89,8 +90,12 @@ def _head(wire_field: str) -> str:
 
 
 def server_message(error: Any) -> str:
-    """A server's reason without the wire field name it may start with ("start_date: …"):
-    the screen names the field in words already."""
+    """A server's reason in the tablet's language, chosen by its code; from a server that sends
+    no code, its English message without the wire field name it may start with ("start_date:
+    …"): the screen names the field in words already."""
+    reason = server_reason(error)
+    if reason is not None:
+        return reason
     name, message = str(error.get("field") or ""), str(error.get("message") or "")
     return message[len(name) + 2 :] if name and message.startswith(f"{name}: ") else message
 

@@ -1,15 +1,19 @@
-"""Validation issues from ``shared.validation`` as short messages shown next to a form field.
+"""Validation issues from ``shared.validation`` as short messages shown next to a form field,
+and the server's reasons for refusing a change, in the user's language.
 
 The shared messages are English sentences written for API users ("end_date: … is before
 start_date …"). Next to a field the app says the same thing in fewer words and in the user's
-language; the shared message is the fallback for codes a form cannot produce.
+language; the shared message is the fallback for codes a form cannot produce. A server's
+reason is chosen from its error code (``shared.errors``), never from its English message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from field_app.i18n import N_, _
+from shared.errors import EXPLANATIONS, ErrorCode
 from shared.validation import Issue
 
 FIELD_MESSAGES: dict[str, str] = {
@@ -37,6 +41,17 @@ FIELD_MESSAGES: dict[str, str] = {
     "topic_not_in_project": N_("This topic is not in the project's solutions"),
     "modality_not_allowed": N_("This modality is unusual for the topic's solution"),
 }
+
+
+def server_reason(error: Mapping[str, Any]) -> str | None:
+    """The tablet's words for a server error ``{"field", "code", "message"}`` (or an answer's
+    ``{"detail", "code"}``), or None when the code is missing (a server older than error codes)
+    or unknown (a newer one): then the caller shows the server's English."""
+    try:
+        code = ErrorCode(str(error.get("code") or ""))
+    except ValueError:
+        return None
+    return _(EXPLANATIONS[code])
 
 
 def field_message(item: Issue, params: Mapping[str, object] | None = None) -> str:

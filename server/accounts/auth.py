@@ -15,15 +15,18 @@ from server.accounts.models import AccessToken, Device, User, UserProject
 from server.accounts.security import new_token, token_hash
 from server.columns import as_utc, utcnow
 from server.errors import PilotMonitorError
+from shared.errors import ErrorCode
 
 
 class NotAuthenticated(PilotMonitorError):
     status_code = 401
+    code = ErrorCode.NOT_AUTHENTICATED
     headers = {"WWW-Authenticate": "Bearer"}
 
 
 class DeviceRevoked(PilotMonitorError):
     status_code = 403
+    code = ErrorCode.DEVICE_REVOKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ def caller_from_access_token(session: Session, *, token: str) -> Caller:
     if as_utc(access.expires_at) <= utcnow():  # type: ignore[operator]
         raise NotAuthenticated("token expired: log in again")
     if not user.is_active:
-        raise NotAuthenticated("this account is disabled")
+        raise NotAuthenticated("this account is disabled", code=ErrorCode.ACCOUNT_DISABLED)
     return Caller(user=user, project_ids=_project_ids(session, user.id), access_token_id=access.id)
 
 
@@ -105,5 +108,7 @@ def caller_from_device_token(session: Session, *, token: str) -> Caller:
             "country office to enrol it again"
         )
     if not user.is_active:
-        raise DeviceRevoked("the account this tablet belongs to is disabled")
+        raise DeviceRevoked(
+            "the account this tablet belongs to is disabled", code=ErrorCode.ACCOUNT_DISABLED
+        )
     return Caller(user=user, project_ids=_project_ids(session, user.id), device=device)

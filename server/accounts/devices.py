@@ -38,9 +38,10 @@ from server.accounts.security import new_token, token_hash
 from server.accounts.service import audit_country, refuse_unless_may_manage
 from server.audit import service as audit
 from server.columns import as_utc, utcnow
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import Conflict, Forbidden, NotFound, invalid
 from server.scope import device_scope, user_scope
 from shared.catalogue import Role
+from shared.errors import ErrorCode
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 CODE_LENGTH = 10
@@ -123,11 +124,11 @@ def issue_enrolment_code_as(
         select(User).where(User.username == username.strip().lower(), user_scope(caller))
     ).one_or_none()
     if user is None:
-        raise ValidationFailed([{"field": "username", "message": f"no user {username!r}"}])
+        raise invalid("username", ErrorCode.NOT_FOUND, f"no user {username!r}")
     refuse_unless_may_manage(session, caller=caller, user=user)
     if not user.is_active:
-        raise ValidationFailed(
-            [{"field": "username", "message": f"the account {user.username!r} is disabled"}]
+        raise invalid(
+            "username", ErrorCode.ACCOUNT_DISABLED, f"the account {user.username!r} is disabled"
         )
     row, code = issue_enrolment_code(session, user=user, hours=hours, created_by_id=caller.user.id)
     return row, code, user
@@ -152,25 +153,19 @@ def enrol(
         code_row = _usable_code(session, enrolment_code, now)
         user = session.get(User, code_row.user_id)
         if user is None or not user.is_active:
-            raise ValidationFailed(
-                [
-                    {
-                        "field": "enrolment_code",
-                        "message": "the account this code was issued for is disabled",
-                    }
-                ]
+            raise invalid(
+                "enrolment_code",
+                ErrorCode.ACCOUNT_DISABLED,
+                "the account this code was issued for is disabled",
             )
     elif caller is not None:
         user = caller.user
     else:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "enrolment_code",
-                    "message": "give the enrolment code from your country office, "
-                    "or log in and enrol with your access token",
-                }
-            ]
+        raise invalid(
+            "enrolment_code",
+            ErrorCode.REQUIRED,
+            "give the enrolment code from your country office, "
+            "or log in and enrol with your access token",
         )
     token = new_token()
     device = session.get(Device, device_id)
@@ -189,12 +184,14 @@ def enrol(
         if device.user_id != user.id:
             raise Conflict(
                 "device_id: this tablet is enrolled for another user; reset the app "
-                "to enrol it for someone else"
+                "to enrol it for someone else",
+                code=ErrorCode.DEVICE_TAKEN,
             )
         if device.revoked_at is not None and code_row is None:
             raise Forbidden(
                 "this tablet was revoked: ask your country office for an enrolment "
-                "code to enrol it again"
+                "code to enrol it again",
+                code=ErrorCode.DEVICE_REVOKED,
             )
         action = "re-enrol" if device.revoked_at is None else "restore"
         device.bundle_key_nonce = new_bundle_key_nonce()
@@ -231,21 +228,22 @@ def _usable_code(session: Session, text: str, now: datetime) -> EnrolmentCode:
         select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(text)).with_for_update()
     ).one_or_none()
     if row is None:
-        raise ValidationFailed(
-            [{"field": "enrolment_code", "message": "unknown code: check it, or ask for a new one"}]
+        raise invalid(
+            "enrolment_code",
+            ErrorCode.ENROLMENT_CODE_UNKNOWN,
+            "unknown code: check it, or ask for a new one",
         )
     if row.used_at is not None:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "enrolment_code",
-                    "message": "this code was already used: ask for a new one",
-                }
-            ]
+        raise invalid(
+            "enrolment_code",
+            ErrorCode.ENROLMENT_CODE_USED,
+            "this code was already used: ask for a new one",
         )
     if as_utc(row.expires_at) <= now:  # type: ignore[operator]
-        raise ValidationFailed(
-            [{"field": "enrolment_code", "message": "this code has expired: ask for a new one"}]
+        raise invalid(
+            "enrolment_code",
+            ErrorCode.ENROLMENT_CODE_EXPIRED,
+            "this code has expired: ask for a new one",
         )
     return row
 

@@ -11,6 +11,8 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from zxcvbn import zxcvbn
 
+from shared.errors import ErrorCode, Issue
+
 _hasher = PasswordHash((Argon2Hasher(),))
 
 # Verified against when a username is unknown, so that timing does not reveal which exist.
@@ -51,20 +53,24 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def password_problem(password: str, *, context: Sequence[str] = ()) -> str | None:
+def password_problem(password: str, *, context: Sequence[str] = ()) -> Issue | None:
     """Why a new password is unacceptable, or None. ``context``: the username, the person's
     name and e-mail, which a password must not be made of."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        return Issue(
+            "password", ErrorCode.TOO_SHORT, f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        )
     if len(password) > 256:
-        return "must be at most 256 characters"
+        return Issue("password", ErrorCode.TOO_LONG, "must be at most 256 characters")
     words = [w for w in (*context, *CONTEXT_WORDS) if w]
     found = zxcvbn(password[:_SCORED_LENGTH], user_inputs=words)
     if found["score"] >= MIN_PASSWORD_SCORE:
         return None
     warning = str(found.get("feedback", {}).get("warning") or "").rstrip(".")
     because = f" ({warning[:1].lower()}{warning[1:]})" if warning else ""
-    return (
+    return Issue(
+        "password",
+        ErrorCode.WEAK_PASSWORD,
         f"too easy to guess{because}: use a few unrelated words or a longer phrase, "
-        "not your username or a common password"
+        "not your username or a common password",
     )

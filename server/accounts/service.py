@@ -31,10 +31,18 @@ from server.accounts.security import hash_password, password_problem, verify_pas
 from server.api import like_contains
 from server.audit import service as audit
 from server.columns import as_utc, utcnow
-from server.errors import Conflict, Forbidden, NotFound, PilotMonitorError, ValidationFailed
+from server.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PilotMonitorError,
+    ValidationFailed,
+    invalid,
+)
 from server.projects.models import Project
 from server.scope import JsonListOverlaps, project_scope, user_scope
 from shared.catalogue import Role, codes
+from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -57,14 +65,16 @@ OFFICER_MAY_CREATE = frozenset({Role.FIELD_EXPERT, Role.COUNTRY_OFFICER})
 
 class LoginFailed(PilotMonitorError):
     status_code = 401
+    code = ErrorCode.BAD_CREDENTIALS
     headers = {"WWW-Authenticate": "Bearer"}
 
 
 class TooManyAttempts(PilotMonitorError):
     status_code = 429
+    code = ErrorCode.TOO_MANY_ATTEMPTS
 
     def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, code="login_locked")
+        super().__init__(message)
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
 
@@ -103,34 +113,37 @@ def create_user(
     ``visible_projects`` (a condition over Project) limits which project codes resolve, so a
     country officer cannot learn that another country's project exists.
     """
-    errors: list[dict[str, str]] = []
+    errors: list[Issue] = []
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         errors.append(
-            {
-                "field": "username",
-                "message": "2–64 characters: lowercase letters, "
+            Issue(
+                "username",
+                ErrorCode.INVALID,
+                "2–64 characters: lowercase letters, "
                 "digits, '.', '_' or '-', starting with a letter or digit",
-            }
+            )
         )
     if role not in codes(Role):
         errors.append(
-            {
-                "field": "role",
-                "message": f"unknown role {role!r}; roles are " + ", ".join(codes(Role)),
-            }
+            Issue(
+                "role",
+                ErrorCode.UNKNOWN_CODE,
+                f"unknown role {role!r}; roles are " + ", ".join(codes(Role)),
+            )
         )
     problem = password_problem(password, context=(username, full_name, email or ""))
     if problem:
-        errors.append({"field": "password", "message": problem})
+        errors.append(problem)
     countries = list(dict.fromkeys(c.strip().upper() for c in countries))
     for country in countries:
         if country not in COUNTRIES:
             errors.append(
-                {
-                    "field": "countries",
-                    "message": f"unknown country {country!r}; use ISO 3166-1 alpha-3",
-                }
+                Issue(
+                    "countries",
+                    ErrorCode.UNKNOWN_CODE,
+                    f"unknown country {country!r}; use ISO 3166-1 alpha-3",
+                )
             )
     projects: list[Project] = []
     for code in dict.fromkeys(project_codes):
@@ -139,23 +152,25 @@ def create_user(
             query = query.where(visible_projects)
         project = session.exec(query).one_or_none()
         if project is None:
-            errors.append({"field": "projects", "message": f"no project with code {code!r}"})
+            errors.append(Issue("projects", ErrorCode.NOT_FOUND, f"no project with code {code!r}"))
         else:
             projects.append(project)
     if role == Role.COUNTRY_OFFICER and not countries:
         errors.append(
-            {"field": "countries", "message": "a country officer needs at least one country"}
+            Issue("countries", ErrorCode.REQUIRED, "a country officer needs at least one country")
         )
     if (
         role == Role.FIELD_EXPERT
         and not projects
-        and not any(e["field"] == "projects" for e in errors)
+        and not any(e.field == "projects" for e in errors)
     ):
-        errors.append({"field": "projects", "message": "a field expert needs at least one project"})
+        errors.append(
+            Issue("projects", ErrorCode.REQUIRED, "a field expert needs at least one project")
+        )
     if errors:
         raise ValidationFailed(errors)
     if get_by_username(session, username=username) is not None:
-        raise Conflict(f"username {username!r} is taken")
+        raise Conflict(f"username {username!r} is taken", code=ErrorCode.ALREADY_EXISTS)
     # A field expert's countries follow from their projects.
     if role == Role.FIELD_EXPERT:
         countries = sorted({*countries, *(p.country for p in projects)})
@@ -209,11 +224,12 @@ def create_user_as(session: Session, *, caller: Caller, data: Mapping[str, Any])
                 "countries: you may only create users of your countries ("
                 + ", ".join(sorted(caller.countries))
                 + "), not "
-                + ", ".join(outside)
+                + ", ".join(outside),
+                code=ErrorCode.OUT_OF_SCOPE,
             )
         if role == Role.COUNTRY_OFFICER and not countries:
-            raise ValidationFailed(
-                [{"field": "countries", "message": "a country officer needs at least one country"}]
+            raise invalid(
+                "countries", ErrorCode.REQUIRED, "a country officer needs at least one country"
             )
     return create_user(
         session,
@@ -274,9 +290,7 @@ def update_user(
     user = get_user(session, caller=caller, user_id=user_id)
     refuse_unless_may_manage(session, caller=caller, user=user)
     if user.id == caller.user.id and changes.get("is_active") is False:
-        raise ValidationFailed(
-            [{"field": "is_active", "message": "you cannot deactivate your own account"}]
-        )
+        raise invalid("is_active", ErrorCode.FORBIDDEN, "you cannot deactivate your own account")
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for name in ("full_name", "email", "is_active"):
@@ -288,7 +302,7 @@ def update_user(
             changes["password"], context=(user.username, user.full_name, user.email or "")
         )
         if problem:
-            raise ValidationFailed([{"field": "password", "message": problem}])
+            raise ValidationFailed([problem])
         user.password_hash = hash_password(changes["password"])
         user.password_changed_at = utcnow()
         # A new password ends the person's other sessions (a leaked one stops working now).
@@ -377,7 +391,7 @@ def refuse_unless_may_manage(session: Session, *, caller: Caller, user: User) ->
             f"({', '.join(sorted(caller.countries))}): only an admin or an officer of all "
             "their countries may manage their account or tablets"
         )
-    raise Forbidden(reason, code="person_out_of_scope")
+    raise Forbidden(reason, code=ErrorCode.PERSON_OUT_OF_SCOPE)
 
 
 def user_publics(session: Session, users: Sequence[User]) -> list[UserPublic]:

@@ -32,7 +32,7 @@ from server.activities.models import (
 )
 from server.activities.service import WIRE_FIELDS, load_wire
 from server.api import UtcDateTime, like_contains
-from server.errors import NotFound, ValidationFailed
+from server.errors import NotFound, invalid
 from server.projects.models import Project
 from server.scope import activity_scope
 from shared.catalogue import (
@@ -44,6 +44,7 @@ from shared.catalogue import (
     Modality,
     codes,
 )
+from shared.errors import ErrorCode
 from shared.geography import COUNTRIES, REGIONS
 
 # --- API shapes --------------------------------------------------------------------------------
@@ -198,13 +199,10 @@ def _listed(field: str, value: str | None, allowed: Iterable[str] | None = None)
         known = set(allowed)
         unknown = [v for v in items if v not in known]
         if unknown:
-            raise ValidationFailed(
-                [
-                    {
-                        "field": field,
-                        "message": f"unknown {field} " + ", ".join(repr(u) for u in unknown),
-                    }
-                ]
+            raise invalid(
+                field,
+                ErrorCode.UNKNOWN_CODE,
+                f"unknown {field} " + ", ".join(repr(u) for u in unknown),
             )
     return items
 
@@ -218,15 +216,10 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
     if countries := [c.upper() for c in _listed("country", f.country)]:
         unknown = [c for c in countries if c not in COUNTRIES]
         if unknown:
-            raise ValidationFailed(
-                [
-                    {
-                        "field": "country",
-                        "message": "unknown country "
-                        + ", ".join(unknown)
-                        + "; use ISO 3166-1 alpha-3",
-                    }
-                ]
+            raise invalid(
+                "country",
+                ErrorCode.UNKNOWN_CODE,
+                "unknown country " + ", ".join(unknown) + "; use ISO 3166-1 alpha-3",
             )
         found.append(col(Project.country).in_(countries))
     if regions := _listed("region", f.region, REGIONS):
@@ -264,7 +257,7 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
     if statuses := _listed("status", f.status, codes(ActivityStatus)):
         found.append(col(Activity.status).in_(statuses))
     if f.date_from is not None and f.date_to is not None and f.date_from > f.date_to:
-        raise ValidationFailed([{"field": "to", "message": "must not be before 'from'"}])
+        raise invalid("to", ErrorCode.END_BEFORE_START, "must not be before 'from'")
     if f.date_from is not None:
         found.append(col(Activity.start_date) >= f.date_from)
     if f.date_to is not None:

@@ -21,10 +21,11 @@ from server.activities.models import Activity, ClosedPeriod, Review
 from server.activities.service import write_activity
 from server.api import Text, UtcDateTime
 from server.audit import service as audit
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Project
 from server.scope import can_manage_country, can_read_project, can_review, sees_everything
 from shared.catalogue import ActivityStatus, ReviewAction, codes
+from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
 
 
@@ -87,9 +88,7 @@ def parse_quarter(period: str) -> tuple[int, int]:
     """``"2025Q1"`` -> (2025, 1); ValidationFailed naming ``period`` otherwise."""
     match = QUARTER_RE.match(period or "")
     if not match:
-        raise ValidationFailed(
-            [{"field": "period", "message": f"{period!r} is not a quarter like 2025Q1"}]
-        )
+        raise invalid("period", ErrorCode.BAD_PERIOD, f"{period!r} is not a quarter like 2025Q1")
     return int(match["year"]), int(match["quarter"])
 
 
@@ -115,24 +114,32 @@ def review_activity(
             "only a country officer of this project's country or an admin may review activities"
         )
     comment = (comment or "").strip()
-    errors: list[dict[str, str]] = []
+    errors: list[Issue] = []
     if action not in TRANSITIONS:
         errors.append(
-            {
-                "field": "action",
-                "message": f"unknown action {action!r}; use " + ", ".join(codes(ReviewAction)),
-            }
+            Issue(
+                "action",
+                ErrorCode.UNKNOWN_CODE,
+                f"unknown action {action!r}; use " + ", ".join(codes(ReviewAction)),
+            )
         )
     elif action == ReviewAction.RETURN and not comment:
         errors.append(
-            {"field": "comment", "message": "say what to fix: a returned activity needs a comment"}
+            Issue(
+                "comment",
+                ErrorCode.REQUIRED,
+                "say what to fix: a returned activity needs a comment",
+            )
         )
     if len(comment) > MAX_COMMENT:
-        errors.append({"field": "comment", "message": f"at most {MAX_COMMENT} characters"})
+        errors.append(Issue("comment", ErrorCode.TOO_LONG, f"at most {MAX_COMMENT} characters"))
     if errors:
         raise ValidationFailed(errors)
     if activity.deleted:
-        raise Conflict("this activity was deleted; there is nothing to review")
+        raise Conflict(
+            "this activity was deleted; there is nothing to review",
+            code=ErrorCode.DELETED_ON_SERVER,
+        )
     allowed_from, new_status = TRANSITIONS[action]
     if activity.status not in allowed_from:
         raise Conflict(
@@ -186,22 +193,22 @@ def close_period(session: Session, *, caller: Caller, country: str, period: str)
     """Close a quarter of a country: later submissions dated inside it are marked late."""
     country = (country or "").strip().upper()
     if country not in COUNTRIES:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "country",
-                    "message": f"unknown country {country!r}; use ISO 3166-1 alpha-3",
-                }
-            ]
+        raise invalid(
+            "country",
+            ErrorCode.UNKNOWN_CODE,
+            f"unknown country {country!r}; use ISO 3166-1 alpha-3",
         )
     parse_quarter(period)
     if not can_manage_country(caller, country):
-        raise Forbidden(f"only a country officer of {country} or an admin may close its periods")
+        raise Forbidden(
+            f"only a country officer of {country} or an admin may close its periods",
+            code=ErrorCode.OUT_OF_SCOPE,
+        )
     existing = session.exec(
         select(ClosedPeriod).where(ClosedPeriod.country == country, ClosedPeriod.period == period)
     ).one_or_none()
     if existing is not None:
-        raise Conflict(f"{period} is already closed for {country}")
+        raise Conflict(f"{period} is already closed for {country}", code=ErrorCode.ALREADY_EXISTS)
     closed = ClosedPeriod(country=country, period=period, closed_by_id=caller.user.id)
     session.add(closed)
     session.flush()

@@ -17,9 +17,10 @@ from server.accounts.models import Device, User
 from server.api import UtcDateTime
 from server.audit.models import AuditEntry
 from server.columns import as_utc
-from server.errors import ValidationFailed
+from server.errors import invalid
 from server.scope import audit_scope, device_scope, user_scope
 from shared.catalogue import Role
+from shared.errors import ErrorCode
 
 
 class AuditEntryPublic(BaseModel):
@@ -63,7 +64,7 @@ def list_entries(
                 )
             )
     if date_from is not None and date_to is not None and date_from > date_to:
-        raise ValidationFailed([{"field": "to", "message": "must not be before 'from'"}])
+        raise invalid("to", ErrorCode.END_BEFORE_START, "must not be before 'from'")
     if date_from is not None:
         conditions.append(col(AuditEntry.at) >= _midnight(date_from))
     if date_to is not None:

@@ -30,6 +30,7 @@ from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
 from shared.catalogue import THEMATIC_AREAS
+from shared.errors import EXPLANATIONS
 
 PACKAGE_DIR = Path(__file__).parent
 LOCALE_DIR = PACKAGE_DIR / "locale"
@@ -329,6 +330,9 @@ def extract_messages() -> Catalog:
         keywords=KEYWORDS,
     ):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    # The error codes' words live in shared/ (one list for the tablet and the dashboard).
+    for explanation in EXPLANATIONS.values():
+        catalog.add(explanation, None, [("shared/errors.py", 0)])
     return catalog
 
 

@@ -33,6 +33,7 @@ from server.dashboard.web import (
     Page,
     PageRoute,
     SignedIn,
+    explain,
     field_errors,
     form_list,
     form_text,
@@ -43,6 +44,7 @@ from server.deps import EngineDep, SessionDep, SettingsDep
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.sync.attachments import AttachmentFiles, open_photo
 from shared.catalogue import Role, codes
+from shared.errors import ErrorCode
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 __all__ = ["STATIC_FILES", "STATIC_PREFIX", "router"]
@@ -299,7 +301,7 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
             offset=(number - 1) * service.PAGE_SIZE,
         )
     except ValidationFailed as exc:
-        errors.update(_renamed(field_errors(exc)))
+        errors.update(_renamed(field_errors(page.t, exc)))
         queue = service.review_queue(
             session, caller=page.caller, filters=service.QueueFilters(), limit=0
         )
@@ -339,7 +341,9 @@ def bulk_approve(page: SignedIn, form: CheckedForm, session: SessionDep) -> Resp
             back,
             kind="error",
             notice=N_("Nothing was approved: %(reasons)s"),
-            reasons="; ".join(f"{title} — {reason}" for title, reason in result.skipped),
+            reasons="; ".join(
+                f"{title} — {explain(page.t, code)}" for title, code in result.skipped
+            ),
         )
     if result.skipped:
         return page.redirect(
@@ -347,7 +351,9 @@ def bulk_approve(page: SignedIn, form: CheckedForm, session: SessionDep) -> Resp
             kind="info",
             notice=N_("Approved: %(num)s. Not approved: %(reasons)s"),
             num=len(result.approved),
-            reasons="; ".join(f"{title} — {reason}" for title, reason in result.skipped),
+            reasons="; ".join(
+                f"{title} — {explain(page.t, code)}" for title, code in result.skipped
+            ),
         )
     return page.redirect(back, notice=N_("Activities approved: %(num)s."), num=len(result.approved))
 
@@ -401,7 +407,7 @@ def review_activity(
         )
     except ValidationFailed as exc:
         session.rollback()
-        errors = field_errors(exc)
+        errors = field_errors(page.t, exc)
         if "comment" in errors and not comment:
             errors["comment"] = page.t.gettext(
                 "Say what needs fixing: the field expert sees this comment on the tablet."
@@ -421,7 +427,7 @@ def review_activity(
             session,
             activity_id,
             values=FormState(comment=comment),
-            errors=FormState(form=exc.message),
+            errors=FormState(form=explain(page.t, exc.code)),
             status_code=409,
         )
     session.commit()
@@ -455,7 +461,7 @@ def resolve_conflict(
             page,
             session,
             activity_id,
-            errors=FormState(form=exc.message),
+            errors=FormState(form=explain(page.t, exc.code)),
             status_code=exc.status_code,
         )
     session.commit()
@@ -563,7 +569,7 @@ def export_download(
             )
     except ValidationFailed as exc:
         return _exports_page(
-            page, session, values, group_by, errors=field_errors(exc), status_code=400
+            page, session, values, group_by, errors=field_errors(page.t, exc), status_code=400
         )
     except NotFound as exc:  # an unknown indicator
         return _exports_page(
@@ -571,7 +577,7 @@ def export_download(
             session,
             values,
             group_by,
-            errors=FormState(indicator=exc.message),
+            errors=FormState(indicator=explain(page.t, exc.code)),
             status_code=400,
         )
     return StreamingResponse(
@@ -636,7 +642,7 @@ def enrol_tablet(
             page,
             session,
             values=FormState(username=username),
-            errors=field_errors(exc),
+            errors=field_errors(page.t, exc),
             status_code=422,
         )
     session.commit()
@@ -719,21 +725,23 @@ def _password_of(form: FormData) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _person_errors(t: Translator, errors: FormState) -> FormState:
-    """The account rules' messages in the reader's language where we know the rule."""
-    translated = FormState(errors)
-    if "username" in errors:
+def _person_errors(t: Translator, exc: ValidationFailed) -> FormState:
+    """The account rules' messages in the reader's language, chosen by field and code: the
+    form can say more than the code alone (the rule for usernames, the password's length)."""
+    translated = field_errors(t, exc)
+    codes = {i.field: i.code for i in exc.issues}
+    if codes.get("username") == ErrorCode.INVALID:
         translated["username"] = t.gettext(
             "2 to 64 characters: lowercase letters, digits, “.”, “_” or “-”, starting with a "
             "letter or digit."
         )
-    if "at least" in errors["password"]:
+    if codes.get("password") == ErrorCode.TOO_SHORT:
         translated["password"] = t.gettext(
             "Use at least %(num)s characters.", num=MIN_PASSWORD_LENGTH
         )
-    if errors["countries"].startswith("a country officer needs"):
+    if codes.get("countries") == ErrorCode.REQUIRED:
         translated["countries"] = t.gettext("A country officer needs at least one country.")
-    if errors["projects"].startswith("a field expert needs"):
+    if codes.get("projects") == ErrorCode.REQUIRED:
         translated["projects"] = t.gettext("A field expert needs at least one project.")
     return translated
 
@@ -777,7 +785,7 @@ def add_person(page: SignedIn, form: CheckedForm, session: SessionDep) -> Respon
             )
         except ValidationFailed as exc:
             session.rollback()
-            errors = _person_errors(t, field_errors(exc))
+            errors = _person_errors(t, exc)
         except Conflict:
             session.rollback()
             errors = FormState(username=t.gettext("This username is taken: choose another."))
@@ -885,7 +893,7 @@ def set_person_password(
             session,
             user_id,
             status_code=422,
-            errors=_person_errors(page.t, field_errors(exc)),
+            errors=_person_errors(page.t, exc),
         )
     session.commit()
     return page.redirect(

@@ -40,7 +40,14 @@ from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.dashboard import charts
 from server.dashboard.i18n import N_, Translator
-from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed
+from server.errors import (
+    Forbidden,
+    NotFound,
+    PilotMonitorError,
+    ValidationFailed,
+    invalid,
+    pydantic_code,
+)
 from server.exports import activities as activity_export
 from server.exports import dhis2, iati, tabular
 from server.indicators import service as indicators
@@ -56,6 +63,7 @@ from server.scope import (
 from server.sync import conflicts
 from server.sync.models import SyncConflict
 from shared.catalogue import ActivityStatus, AgeBand, ParticipantCategory, Role, Sex, codes
+from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
 from shared.indicators import DEFAULT_STATUSES, INDICATORS, period_bounds, period_grain
 
@@ -489,7 +497,7 @@ def review_queue(
 @dataclass(frozen=True, slots=True)
 class BulkResult:
     approved: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (title or id, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (title or id, error code)
 
 
 def bulk_approve(
@@ -507,7 +515,7 @@ def bulk_approve(
         except PilotMonitorError as exc:
             # Name what the caller may see; an activity out of scope stays an id.
             known = None if isinstance(exc, NotFound) else session.get(Activity, activity_id)
-            result.skipped.append((known.title if known else str(activity_id), exc.message))
+            result.skipped.append((known.title if known else str(activity_id), str(exc.code)))
     return result
 
 
@@ -632,9 +640,7 @@ def resolve_conflict(
     session: Session, *, caller: Caller, conflict_id: uuid.UUID, keep: str
 ) -> None:
     if keep not in ("server", "device"):
-        raise ValidationFailed(
-            [{"field": "keep", "message": "choose the server's or the tablet's values"}]
-        )
+        raise invalid("keep", ErrorCode.UNKNOWN_CODE, "choose the server's or the tablet's values")
     conflicts.resolve(
         session, caller=caller, conflict_id=conflict_id, request=conflicts.ResolveRequest(keep=keep)
     )
@@ -728,7 +734,7 @@ def enrol_tablet(
     session: Session, *, caller: Caller, username: str, server_url: str, hours: int
 ) -> Enrolment:
     if not username:
-        raise ValidationFailed([{"field": "username", "message": "choose who will use it"}])
+        raise invalid("username", ErrorCode.REQUIRED, "choose who will use it")
     row, code, user = devices_service.issue_enrolment_code_as(
         session, caller=caller, username=username, hours=hours
     )
@@ -1257,13 +1263,10 @@ def export_file(
         return ExportFile(name, tabular.XLSX_MEDIA_TYPE, tabular.file_chunks(workbook))
     if request.format == "dhis2":
         if not request.period:
-            raise ValidationFailed(
-                [
-                    {
-                        "field": "period",
-                        "message": "give the period to send, like 2025, 2025Q3 or 2025-07",
-                    }
-                ],
+            raise invalid(
+                "period",
+                ErrorCode.REQUIRED,
+                "give the period to send, like 2025, 2025Q3 or 2025-07",
                 status_code=400,
             )
         found = dhis2.data_value_set(
@@ -1292,8 +1295,8 @@ def export_file(
             date_to=request.date_to or None,
         )
         return ExportFile(f"iati-activities-{stamp}.xml", "application/xml", [body])
-    raise ValidationFailed(
-        [{"field": "format", "message": "choose CSV, XLSX, DHIS2 or IATI"}], status_code=400
+    raise invalid(
+        "format", ErrorCode.UNKNOWN_CODE, "choose CSV, XLSX, DHIS2 or IATI", status_code=400
     )
 
 
@@ -1305,8 +1308,8 @@ def activities_file(engine: Engine, *, caller: Caller, request: ExportRequest) -
         try:
             dates[name] = date.fromisoformat(text) if text else None
         except ValueError:
-            raise ValidationFailed(
-                [{"field": name, "message": "use a date like 2025-03-14"}], status_code=400
+            raise invalid(
+                name, ErrorCode.BAD_DATE, "use a date like 2025-03-14", status_code=400
             ) from None
     f = request.filters
     filters = queries.ActivityFilters(
@@ -1496,7 +1499,7 @@ def _checked(model: type[UserCreate] | type[UserUpdate], data: Mapping[str, Any]
     except PydanticValidationError as exc:
         raise ValidationFailed(
             [
-                {"field": str(e["loc"][0]) if e["loc"] else "form", "message": e["msg"]}
+                Issue(str(e["loc"][0]) if e["loc"] else "form", pydantic_code(e), e["msg"])
                 for e in exc.errors()
             ]
         ) from exc

@@ -32,6 +32,7 @@ from server.dashboard.service import describe, may_see_people, review_count
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed
 from shared.catalogue import SOLUTIONS, TOPICS
+from shared.errors import EXPLANATIONS, ErrorCode
 from shared.geography import COUNTRIES
 
 log = logging.getLogger("pilotmon.dashboard")
@@ -294,12 +295,21 @@ def page_number(request: Request) -> int:
         return 1
 
 
-def field_errors(exc: ValidationFailed) -> FormState:
+def explain(t: Translator, code: str) -> str:
+    """The dashboard's words for an error code (``shared.errors``), in the reader's language:
+    chosen from the code, never from the English message."""
+    try:
+        text = EXPLANATIONS[ErrorCode(code)]
+    except (ValueError, KeyError):
+        text = EXPLANATIONS[ErrorCode.INVALID]
+    return t.gettext(text)
+
+
+def field_errors(t: Translator, exc: ValidationFailed) -> FormState:
     """A service's field-level errors, keyed by field, for messages next to the inputs."""
     errors = FormState()
-    for item in exc.errors:
-        name = str(item.get("field") or "form")
-        errors.setdefault(name, str(item.get("message") or ""))
+    for item in exc.issues:
+        errors.setdefault(item.field or "form", explain(t, item.code))
     return errors
 
 
@@ -387,21 +397,18 @@ class PageRoute(APIRoute):
             except Forbidden as exc:
                 t = translator_for(request)
                 return error_page(
-                    request,
-                    403,
-                    t.gettext(
-                        "Your role may not do this, so nothing was changed (%(reason)s).",
-                        reason=exc.message,
-                    ),
+                    request, 403, f"{explain(t, exc.code)} {t.gettext('Nothing was changed.')}"
                 )
             except PilotMonitorError as exc:
                 if exc.status_code >= 500:
                     raise
-                message = exc.message
-                if isinstance(exc.detail(), list):
-                    message = "; ".join(
-                        f"{e.get('field')}: {e.get('message')}" for e in exc.detail()
-                    )
+                t = translator_for(request)
+                codes = (
+                    [i.code for i in exc.issues]
+                    if isinstance(exc, ValidationFailed)
+                    else [exc.code]
+                )
+                message = " ".join(dict.fromkeys(explain(t, c) for c in codes))
                 return error_page(request, exc.status_code, message)
 
         return page_handler

@@ -25,6 +25,7 @@ from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
 from server.indicators.service import group_sums, parse_values_query, value_of
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
+from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
 from shared.indicators import INDICATORS, IndicatorKind, period_bounds, period_grain
 
@@ -168,41 +169,46 @@ def data_value_set(
     indicators: Sequence[str] = (),
 ) -> DataValueSet:
     """The data values of the mapped indicators for ``period`` (2025, 2025Q3 or 2025-07)."""
-    errors: list[dict[str, str]] = []
+    errors: list[Issue] = []
     grain = period_grain(period.strip())
     if grain is None:
         errors.append(
-            {
-                "field": "period",
-                "message": f"{period!r} is not a period: use 2025, 2025Q3 or 2025-07",
-            }
+            Issue(
+                "period",
+                ErrorCode.BAD_PERIOD,
+                f"{period!r} is not a period: use 2025, 2025Q3 or 2025-07",
+            )
         )
     wanted_grain = grain
     if period_type is not None:
         wanted_grain = PERIOD_TYPES.get(period_type.strip().lower())
         if wanted_grain is None:
-            errors.append({"field": "period_type", "message": "use monthly, quarterly or yearly"})
+            errors.append(
+                Issue("period_type", ErrorCode.UNKNOWN_CODE, "use monthly, quarterly or yearly")
+            )
         elif grain and _GRAIN_ORDER.index(wanted_grain) > _GRAIN_ORDER.index(grain):
             errors.append(
-                {
-                    "field": "period_type",
-                    "message": f"{period_type} periods do not fit inside {period}",
-                }
+                Issue(
+                    "period_type",
+                    ErrorCode.INVALID,
+                    f"{period_type} periods do not fit inside {period}",
+                )
             )
     unknown = [c for c in indicators if c not in mapping.data_elements]
     if unknown:
         errors.append(
-            {
-                "field": "indicators",
-                "message": f"not in the DHIS2 mapping: "
+            Issue(
+                "indicators",
+                ErrorCode.UNKNOWN_CODE,
+                f"not in the DHIS2 mapping: "
                 f"{', '.join(unknown)}; mapped: {', '.join(mapping.data_elements)}",
-            }
+            )
         )
     filters = {"country": country} if country else {}
     try:
         query = parse_values_query(code="PARTICIPANTS", filters=filters, status=status)
     except ValidationFailed as exc:
-        errors.extend(exc.errors)
+        errors.extend(exc.issues)
         query = None
     if errors or query is None or grain is None or wanted_grain is None:
         raise ValidationFailed(errors, status_code=400)

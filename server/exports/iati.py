@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from server.accounts.auth import Caller
 from server.columns import as_utc, utcnow
-from server.errors import ValidationFailed
+from server.errors import invalid
 from server.exports.iso2 import iso2_of
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
@@ -33,6 +33,7 @@ from server.indicators.service import (
 from server.projects.models import Project, Target
 from server.scope import project_scope
 from shared.catalogue import PROJECT_KIND_NAMES, THEMATIC_AREAS
+from shared.errors import ErrorCode
 from shared.indicators import INDICATORS, period_bounds, period_grain
 
 IATI_VERSION = "2.03"
@@ -127,8 +128,8 @@ def iati_activities(
     """The IATI XML document (UTF-8 bytes) for the projects in scope."""
     grain = GRAINS.get((period_type or "yearly").strip().lower())
     if grain is None:
-        raise ValidationFailed(
-            [{"field": "period_type", "message": "use yearly or quarterly"}], status_code=400
+        raise invalid(
+            "period_type", ErrorCode.UNKNOWN_CODE, "use yearly or quarterly", status_code=400
         )
     query = parse_values_query(
         code="ACTIVITIES",

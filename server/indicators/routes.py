@@ -17,6 +17,7 @@ from server.indicators.service import (
     indicator_values,
     parse_values_query,
 )
+from shared.errors import ErrorCode, Issue
 from shared.indicators import FILTER_KEYS
 
 router = APIRouter(
@@ -51,10 +52,11 @@ def values_query_from(request: Request, code: str, *, extra: tuple[str, ...] = (
     if unknown:
         raise ValidationFailed(
             [
-                {
-                    "field": k,
-                    "message": "unknown parameter; parameters are " + ", ".join(VALUES_PARAMETERS),
-                }
+                Issue(
+                    k,
+                    ErrorCode.UNKNOWN_FIELD,
+                    "unknown parameter; parameters are " + ", ".join(VALUES_PARAMETERS),
+                )
                 for k in unknown
             ],
             status_code=400,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from server.accounts.auth import Caller
 from server.columns import utcnow
-from server.errors import NotFound, ValidationFailed
+from server.errors import NotFound, ValidationFailed, invalid
 from server.indicators import engine
 from server.indicators.engine import PERIOD_GRAINS, Key, Where
 from server.indicators.models import PIVOTS
@@ -39,6 +39,7 @@ from shared.catalogue import (
     Modality,
     codes,
 )
+from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, REGIONS
 from shared.indicators import (
     ATTENDANCE_KEYS,
@@ -129,13 +130,13 @@ def split_list(value: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
 
 
-def _parse_date(field: str, value: str | None, errors: list[dict[str, str]]) -> date | None:
+def _parse_date(field: str, value: str | None, errors: list[Issue]) -> date | None:
     if value is None or not value.strip():
         return None
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        errors.append({"field": field, "message": f"{value!r} is not a date: use YYYY-MM-DD"})
+        errors.append(Issue(field, ErrorCode.BAD_DATE, f"{value!r} is not a date: use YYYY-MM-DD"))
         return None
 
 
@@ -158,32 +159,35 @@ def parse_values_query(
 ) -> ValuesQuery:
     """Check a values request; 404 for an unknown indicator, 400 naming every bad input."""
     indicator = get_indicator(code)
-    errors: list[dict[str, str]] = []
+    errors: list[Issue] = []
 
     keys = split_list(group_by)
     unknown = [k for k in keys if k not in GROUP_BY_KEYS]
     if unknown:
         errors.append(
-            {
-                "field": "group_by",
-                "message": (
-                    f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                    f"keys are {', '.join(GROUP_BY_KEYS)}"
-                ),
-            }
+            Issue(
+                "group_by",
+                ErrorCode.UNKNOWN_CODE,
+                f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                f"keys are {', '.join(GROUP_BY_KEYS)}",
+            )
         )
     inapplicable = [k for k in keys if k in GROUP_BY_KEYS and k not in indicator.group_by]
     if inapplicable:
         errors.append(
-            {"field": "group_by", "message": _inapplicable_message(indicator, inapplicable)}
+            Issue(
+                "group_by",
+                ErrorCode.NOT_APPLICABLE,
+                _inapplicable_message(indicator, inapplicable),
+            )
         )
     if sum(k in PERIOD_KEYS for k in keys) > 1:
         errors.append(
-            {
-                "field": "group_by",
-                "message": "group by one period key at most "
-                "(period:month, period:quarter or period:year)",
-            }
+            Issue(
+                "group_by",
+                ErrorCode.TOO_MANY,
+                "group by one period key at most (period:month, period:quarter or period:year)",
+            )
         )
 
     parsed_filters: dict[str, tuple[str, ...]] = {}
@@ -193,45 +197,45 @@ def parse_values_query(
             continue
         if key not in FILTER_KEYS:
             errors.append(
-                {
-                    "field": key,
-                    "message": f"unknown filter; filters are "
-                    f"{', '.join(FILTER_KEYS)}, from, to and status",
-                }
+                Issue(
+                    key,
+                    ErrorCode.UNKNOWN_FIELD,
+                    f"unknown filter; filters are {', '.join(FILTER_KEYS)}, from, to and status",
+                )
             )
             continue
         if key not in indicator.filters:
             errors.append(
-                {
-                    "field": key,
-                    "message": (
-                        f"{key} does not apply to {indicator.code}: targets are set per project, so "  # noqa: E501
-                        f"only {', '.join(indicator.filters)} filter them"
-                    ),
-                }
+                Issue(
+                    key,
+                    ErrorCode.NOT_APPLICABLE,
+                    f"{key} does not apply to {indicator.code}: targets are set per project, so "
+                    f"only {', '.join(indicator.filters)} filter them",
+                )
             )
             continue
         vocabulary = _VOCABULARIES.get(key)
         bad = [v for v in values if vocabulary is not None and v not in vocabulary]
         if bad:
-            errors.append({"field": key, "message": f"unknown {key} {', '.join(bad)}"})
+            errors.append(Issue(key, ErrorCode.UNKNOWN_CODE, f"unknown {key} {', '.join(bad)}"))
             continue
         parsed_filters[key] = values
 
     start = _parse_date("from", date_from, errors)
     end = _parse_date("to", date_to, errors)
     if start and end and start > end:
-        errors.append({"field": "to", "message": f"{end} is before from ({start})"})
+        errors.append(Issue("to", ErrorCode.END_BEFORE_START, f"{end} is before from ({start})"))
 
     statuses = split_list(status.lower() if status else None) or DEFAULT_STATUSES
     bad_status = [s for s in statuses if s not in codes(ActivityStatus)]
     if bad_status:
         errors.append(
-            {
-                "field": "status",
-                "message": f"unknown status {', '.join(bad_status)}; "
+            Issue(
+                "status",
+                ErrorCode.UNKNOWN_CODE,
+                f"unknown status {', '.join(bad_status)}; "
                 f"statuses are {', '.join(codes(ActivityStatus))}",
-            }
+            )
         )
     if errors:
         raise ValidationFailed(errors, status_code=400)
@@ -257,13 +261,10 @@ def resolve_projects(
     """Project codes or ids -> ids within the caller's scope; 400 naming any other."""
     bad = [v for v in values if len(v) > 64 or not v.isprintable()]
     if bad:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "project",
-                    "message": "a project code or id is at most 64 printable characters",
-                }
-            ],
+        raise invalid(
+            "project",
+            ErrorCode.TOO_LONG if any(len(v) > 64 for v in bad) else ErrorCode.CONTROL_CHARACTER,
+            "a project code or id is at most 64 printable characters",
             status_code=400,
         )
     ids: list[uuid.UUID] = []
@@ -281,8 +282,10 @@ def resolve_projects(
     known = {str(r.id) for r in found} | {r.code for r in found}
     missing = [v for v in values if v not in known]
     if missing:
-        raise ValidationFailed(
-            [{"field": "project", "message": (f"no project {', '.join(missing)} in your scope")}],
+        raise invalid(
+            "project",
+            ErrorCode.OUT_OF_SCOPE,
+            f"no project {', '.join(missing)} in your scope",
             status_code=400,
         )
     return tuple(r.id for r in found)

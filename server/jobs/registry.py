@@ -34,6 +34,7 @@ from server.jobs.cleanup import cleanup_partial_uploads
 from server.jobs.models import JobRun
 from server.reports.tablets import stale_tablets
 from server.sync.attachments import AttachmentFiles
+from shared.errors import ErrorCode
 
 log = logging.getLogger("pilotmon.jobs")
 
@@ -45,6 +46,7 @@ class JobBusy(PilotMonitorError):
     """Another process is running this job right now."""
 
     status_code = 409
+    code = ErrorCode.BUSY
 
 
 @dataclass(frozen=True, slots=True)

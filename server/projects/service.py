@@ -20,7 +20,7 @@ from server.accounts.auth import Caller
 from server.api import like_contains
 from server.audit import service as audit
 from server.columns import utcnow
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target
 from server.scope import (
     can_manage_country,
@@ -32,6 +32,7 @@ from server.scope import (
 )
 from server.sync.changes import record_project_change, record_site_change, record_target_change
 from shared.catalogue import Role
+from shared.errors import ErrorCode
 from shared.geography import REGIONS, region_of
 from shared.validation import (
     ProjectFacts,
@@ -58,7 +59,7 @@ SITE_FIELDS = ("project_id", "name", "admin_area", "lat", "lon")
 
 def _raise_if_invalid(result: Validation) -> None:
     if result.errors:
-        raise ValidationFailed([{"field": i.field, "message": i.message} for i in result.errors])
+        raise ValidationFailed(result.errors)
 
 
 def _wire(value: Any) -> Any:
@@ -149,7 +150,8 @@ def create_project(session: Session, *, caller: Caller, data: Mapping[str, Any])
     if not can_manage_country(caller, clean["country"]):
         raise Forbidden(
             f"country: you may create projects only in "
-            f"{_your_countries(caller)}, not {clean['country']}"
+            f"{_your_countries(caller)}, not {clean['country']}",
+            code=ErrorCode.OUT_OF_SCOPE,
         )
     _code_is_free(session, clean["code"])
     project = Project(
@@ -196,7 +198,10 @@ def update_project(
     _raise_if_invalid(result)
     clean = result.clean
     if clean["country"] != project.country and not can_manage_country(caller, clean["country"]):
-        raise Forbidden(f"country: you may move projects only to {_your_countries(caller)}")
+        raise Forbidden(
+            f"country: you may move projects only to {_your_countries(caller)}",
+            code=ErrorCode.OUT_OF_SCOPE,
+        )
     if clean["code"] != project.code:
         _code_is_free(session, clean["code"])
     project.code, project.name, project.kind = clean["code"], clean["name"], clean["kind"]
@@ -231,7 +236,9 @@ def update_project(
 
 def _code_is_free(session: Session, code: str) -> None:
     if session.exec(select(Project.id).where(Project.code == code)).first() is not None:
-        raise Conflict(f"code: a project with code {code!r} already exists")
+        raise Conflict(
+            f"code: a project with code {code!r} already exists", code=ErrorCode.ALREADY_EXISTS
+        )
 
 
 def _your_countries(caller: Caller) -> str:
@@ -276,7 +283,7 @@ def get_site(session: Session, *, caller: Caller, site_id: uuid.UUID) -> Site:
 def _site_project(session: Session, *, caller: Caller, project_id: Any) -> Project:
     project = session.get(Project, project_id)
     if project is None or not can_read_project(caller, project):
-        raise ValidationFailed([{"field": "project_id", "message": "no such project"}])
+        raise invalid("project_id", ErrorCode.NOT_FOUND, "no such project")
     return project
 
 
@@ -436,7 +443,8 @@ def create_target(session: Session, *, caller: Caller, data: Mapping[str, Any]) 
     if existing is not None:
         raise Conflict(
             f"a target for {clean['indicator']} in {clean['period']} already exists "
-            f"for this project (id {existing}): change its value instead"
+            f"for this project (id {existing}): change its value instead",
+            code=ErrorCode.ALREADY_EXISTS,
         )
     target = Target(
         project_id=project.id,

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session as OrmSession
 
 from server.accounts.auth import Caller
 from server.columns import utcnow
-from server.errors import ValidationFailed
+from server.errors import invalid
 from server.indicators import engine
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
 from server.indicators.service import parse_values_query, share
 from server.indicators.targets import TargetActual, aggregate, with_actuals
 from shared.catalogue import THEMATIC_AREAS
+from shared.errors import ErrorCode
 from shared.geography import COUNTRIES, country_name, region_of
 from shared.indicators import period_bounds
 
@@ -85,11 +86,11 @@ def summary(
     try:
         first, last = period_bounds(period.strip())
     except ValueError as exc:
-        raise ValidationFailed([{"field": "period", "message": str(exc)}], status_code=400) from exc
+        raise invalid("period", ErrorCode.BAD_PERIOD, str(exc), status_code=400) from exc
     country = country.strip().upper() if country else None
     if country is not None and country not in COUNTRIES:
-        raise ValidationFailed(
-            [{"field": "country", "message": f"unknown country {country}"}], status_code=400
+        raise invalid(
+            "country", ErrorCode.UNKNOWN_CODE, f"unknown country {country}", status_code=400
         )
     statuses = parse_values_query(code="ACTIVITIES", status=status).statuses
     apply_pending(session)

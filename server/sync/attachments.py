@@ -26,12 +26,13 @@ from sqlmodel import Session, col
 from server.accounts.auth import Caller
 from server.activities.models import Activity, Attachment
 from server.columns import utcnow
-from server.errors import Forbidden, NotFound, ValidationFailed
+from server.errors import Forbidden, NotFound, invalid
 from server.projects.models import Project
 from server.scope import can_read_project
 from server.sync.changes import record_change
 from server.sync.errors import PayloadTooLarge, WrongOffset
 from server.sync.models import RecordRevision
+from shared.errors import ErrorCode
 from sync.protocol import MAX_CHUNK_BYTES
 
 # Magic numbers of the types a tablet may send.
@@ -106,7 +107,7 @@ class UploadState:
     offset: int
     size: int
     complete: bool
-    # Set when the finished bytes were refused (and discarded): [{"field", "message"}].
+    # Set when the finished bytes were refused (and discarded): [{"field", "code", "message"}].
     refused: list[dict[str, str]] | None = None
 
 
@@ -159,15 +160,12 @@ def append_chunk(
     if offset != attachment.received:
         raise WrongOffset(offset=attachment.received, got=offset)
     if not chunk:
-        raise ValidationFailed([{"field": "body", "message": "the chunk is empty"}])
+        raise invalid("body", ErrorCode.REQUIRED, "the chunk is empty")
     if offset + len(chunk) > attachment.size:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "body",
-                    "message": f"the chunk goes past the photo's size ({attachment.size} bytes)",
-                }
-            ]
+        raise invalid(
+            "body",
+            ErrorCode.TOO_LONG,
+            f"the chunk goes past the photo's size ({attachment.size} bytes)",
         )
     files.append(attachment.id, offset=offset, chunk=chunk)
     attachment.received = offset + len(chunk)
@@ -203,7 +201,7 @@ def _refuse_unless_uploader(session: Session, *, caller: Caller, attachment: Att
             return
     raise Forbidden(
         "only the tablet that sent this photo's details may send its bytes",
-        code="not_uploader",
+        code=ErrorCode.NOT_UPLOADER,
     )
 
 
@@ -214,6 +212,7 @@ def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, st
         problems.append(
             {
                 "field": "sha256",
+                "code": ErrorCode.UPLOAD_MISMATCH,
                 "message": f"the bytes received have sha256 "
                 f"{digest}, not {attachment.sha256}: they were discarded, send the "
                 "photo again",
@@ -223,6 +222,7 @@ def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, st
         problems.append(
             {
                 "field": "content_type",
+                "code": ErrorCode.UPLOAD_MISMATCH,
                 "message": f"the bytes are "
                 f"{sniffed or 'of an unknown type'}, not {attachment.content_type}: "
                 "they were discarded",
@@ -268,7 +268,11 @@ def store_complete(
         return None
     if len(data) != attachment.size:
         return [
-            {"field": "size", "message": f"the file holds {len(data)} bytes, not {attachment.size}"}
+            {
+                "field": "size",
+                "code": ErrorCode.UPLOAD_MISMATCH,
+                "message": f"the file holds {len(data)} bytes, not {attachment.size}",
+            }
         ]
     files.partial(attachment.id).unlink(missing_ok=True)
     files.append(attachment.id, offset=0, chunk=data)

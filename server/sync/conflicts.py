@@ -25,7 +25,7 @@ from server.activities.review import is_locked
 from server.activities.service import load_wire, tombstone_activity, write_activity
 from server.audit import service as audit
 from server.columns import utcnow
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Participant, Project, Site
 from server.scope import can_review, in_visible_project
 from server.sync.changes import record_change, record_participant_change, record_site_change
@@ -33,6 +33,7 @@ from server.sync.models import KeptMutation, RecordRevision, SyncConflict
 from server.sync.records import Outcome, PushContext, Rejected, project_facts
 from server.sync.service import close_conflict
 from server.sync.wire import attachment_wire, conflict_wire, participant_wire, site_wire
+from shared.errors import ErrorCode, Issue
 from shared.validation import validate_activity, validate_participant, validate_site
 from sync.merge import SERVER_OWNED
 from sync.protocol import ConflictResolution, Mutation, Op, ResultStatus
@@ -56,13 +57,10 @@ def list_conflicts(
     session: Session, *, caller: Caller, status: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     if status is not None and status not in STATUSES:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "status",
-                    "message": f"unknown status {status!r}; use " + ", ".join(STATUSES),
-                }
-            ]
+        raise invalid(
+            "status",
+            ErrorCode.UNKNOWN_CODE,
+            f"unknown status {status!r}; use " + ", ".join(STATUSES),
         )
     conditions = [in_visible_project(SyncConflict.project_id, caller)]
     if status is not None:
@@ -141,27 +139,19 @@ def resolve(
 def _chosen_values(conflict: SyncConflict, request: ResolveRequest) -> dict[str, Any] | None:
     if request.keep == "server":
         if request.values:
-            raise ValidationFailed(
-                [{"field": "values", "message": "give values only with keep=custom"}]
-            )
+            raise invalid("values", ErrorCode.INVALID, "give values only with keep=custom")
         return None
     if request.keep == "device":
         if request.values:
-            raise ValidationFailed(
-                [{"field": "values", "message": "give values only with keep=custom"}]
-            )
+            raise invalid("values", ErrorCode.INVALID, "give values only with keep=custom")
         return dict(conflict.device_values or {})
     values = dict(request.values or {})
     wanted = set(conflict.fields or [])
     if set(values) != wanted:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "values",
-                    "message": "give a value for each "
-                    "conflicting field and no other: " + ", ".join(sorted(wanted)),
-                }
-            ]
+        raise invalid(
+            "values",
+            ErrorCode.REQUIRED,
+            "give a value for each conflicting field and no other: " + ", ".join(sorted(wanted)),
         )
     return values
 
@@ -179,31 +169,45 @@ def _apply_resolution(
     if conflict.entity == "activity":
         activity = session.get(Activity, entity_id)
         if activity is None:
-            raise NotFound("the activity of this conflict no longer exists")
+            raise NotFound(
+                "the activity of this conflict no longer exists", code=ErrorCode.DELETED_ON_SERVER
+            )
         _resolve_activity(
             session, caller=caller, activity=activity, project=project, values=values, kept=kept
         )
     elif conflict.entity == "participant":
         participant = session.get(Participant, entity_id)
         if participant is None:
-            raise NotFound("the participant of this conflict no longer exists")
+            raise NotFound(
+                "the participant of this conflict no longer exists",
+                code=ErrorCode.DELETED_ON_SERVER,
+            )
         _resolve_participant(session, caller=caller, participant=participant, values=values)
     elif conflict.entity == "attachment":
         attachment = session.get(Attachment, entity_id)
         if attachment is None:
-            raise NotFound("the photo of this conflict no longer exists")
+            raise NotFound(
+                "the photo of this conflict no longer exists", code=ErrorCode.DELETED_ON_SERVER
+            )
         _resolve_attachment(
             session, caller=caller, attachment=attachment, project=project, values=values
         )
     elif conflict.entity == "site":
         site = session.get(Site, entity_id)
         if site is None:
-            raise NotFound("the site of this conflict no longer exists")
+            raise NotFound(
+                "the site of this conflict no longer exists", code=ErrorCode.DELETED_ON_SERVER
+            )
         _resolve_site(session, caller=caller, site=site, project=project, values=values)
     else:
         raise Conflict(
             f"{conflict.entity} conflicts can only be resolved by keeping the server's values"
         )
+
+
+def _under_values(issues: list[Issue]) -> list[Issue]:
+    """Issues of a resolution's values, named as the request names them (``values.title``)."""
+    return [Issue(f"values.{i.field}", i.code, i.message) for i in issues]
 
 
 def _editable(values: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +224,9 @@ def _resolve_activity(
     kept: KeptMutation | None,
 ) -> None:
     if is_locked(activity):
-        raise Conflict("this activity was approved since: reopen it before resolving")
+        raise Conflict(
+            "this activity was approved since: reopen it before resolving", code=ErrorCode.LOCKED
+        )
     if values.get("deleted") is True:
         if not activity.deleted:
             tombstone_activity(
@@ -236,9 +242,7 @@ def _resolve_activity(
     record = {k: v for k, v in {**load_wire(session, activity), **changes}.items() if k != "status"}
     checked = validate_activity(record, project=project_facts(project), today=utcnow().date())
     if checked.errors:
-        raise ValidationFailed(
-            [{"field": f"values.{i.field}", "message": i.message} for i in checked.errors]
-        )
+        raise ValidationFailed(_under_values(checked.errors))
     write_activity(
         session,
         data={k: checked.clean.get(k) for k in changes},
@@ -287,9 +291,7 @@ def _resolve_participant(
             {**participant_wire(participant), **changes}, today=utcnow().date()
         )
         if checked.errors:
-            raise ValidationFailed(
-                [{"field": f"values.{i.field}", "message": i.message} for i in checked.errors]
-            )
+            raise ValidationFailed(_under_values(checked.errors))
         for name in changes:
             setattr(participant, name, checked.clean.get(name))
     _new_version(session, participant, entity="participant", wire=participant_wire, caller=caller)
@@ -313,19 +315,17 @@ def _resolve_site(
     if unknown:
         raise ValidationFailed(
             [
-                {
-                    "field": f"values.{k}",
-                    "message": "not a field of a site a "
-                    "tablet may change (" + ", ".join(SITE_FIELDS) + ")",
-                }
+                Issue(
+                    f"values.{k}",
+                    ErrorCode.UNKNOWN_FIELD,
+                    "not a field of a site a tablet may change (" + ", ".join(SITE_FIELDS) + ")",
+                )
                 for k in unknown
             ]
         )
     checked = validate_site({**site_wire(site), **values}, project=project_facts(project))
     if checked.errors:
-        raise ValidationFailed(
-            [{"field": f"values.{i.field}", "message": i.message} for i in checked.errors]
-        )
+        raise ValidationFailed(_under_values(checked.errors))
     for name in values:
         value = checked.clean.get(name)
         setattr(site, name, "" if name == "admin_area" and value is None else value)
@@ -377,22 +377,23 @@ def apply_device_resolution(
     if mutation.op != Op.UPSERT:
         raise Rejected(
             [
-                {
-                    "field": "op",
-                    "message": "a conflict cannot be deleted: settle it "
-                    "with an upsert of data.resolution",
-                }
+                Issue(
+                    "op",
+                    ErrorCode.INVALID,
+                    "a conflict cannot be deleted: settle it with an upsert of data.resolution",
+                )
             ]
         )
     data = mutation.data or {}
     if data.get("resolution") != ConflictResolution.KEEP_SERVER or set(data) != {"resolution"}:
         raise Rejected(
             [
-                {
-                    "field": "data.resolution",
-                    "message": "the only resolution a tablet "
-                    "sends is 'keep_server' (to keep its own values it saves them again)",
-                }
+                Issue(
+                    "data.resolution",
+                    ErrorCode.UNKNOWN_CODE,
+                    "the only resolution a tablet sends is 'keep_server' "
+                    "(to keep its own values it saves them again)",
+                )
             ]
         )
     project = ctx.project(conflict.project_id) if conflict is not None else None
@@ -404,10 +405,11 @@ def apply_device_resolution(
     ):
         raise Rejected(
             [
-                {
-                    "field": "id",
-                    "message": "no conflict with this id that this tablet's user may settle",
-                }
+                Issue(
+                    "id",
+                    ErrorCode.NOT_FOUND,
+                    "no conflict with this id that this tablet's user may settle",
+                )
             ]
         )
     if conflict.status != "open":

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.errors import PilotMonitorError
+from shared.errors import ErrorCode
 
 
 class SyncError(PilotMonitorError):
@@ -24,6 +25,7 @@ class SyncError(PilotMonitorError):
 
 class ProtocolNotSupported(SyncError):
     status_code = 426
+    code = ErrorCode.PROTOCOL_NOT_SUPPORTED
 
     def __init__(self, protocol: object, supported: tuple[int, ...]) -> None:
         self.supported = supported
@@ -39,6 +41,7 @@ class ProtocolNotSupported(SyncError):
 
 class PayloadTooLarge(SyncError):
     status_code = 413
+    code = ErrorCode.BODY_TOO_LARGE
 
     def __init__(self, message: str, *, limit: int) -> None:
         self.limit = limit
@@ -50,6 +53,7 @@ class PayloadTooLarge(SyncError):
 
 class SeqGap(SyncError):
     status_code = 409
+    code = ErrorCode.SEQ_GAP
 
     def __init__(self, *, expected_seq: int, got: int) -> None:
         self.expected_seq = expected_seq
@@ -64,6 +68,7 @@ class SeqGap(SyncError):
 
 class WrongOffset(SyncError):
     status_code = 409
+    code = ErrorCode.WRONG_OFFSET
 
     def __init__(self, *, offset: int, got: int) -> None:
         self.offset = offset
@@ -76,6 +81,7 @@ class WrongOffset(SyncError):
 
 class UploadMismatch(SyncError):
     status_code = 422
+    code = ErrorCode.UPLOAD_MISMATCH
 
     def __init__(self, errors: list[dict[str, str]]) -> None:
         self.errors = errors

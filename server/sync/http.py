@@ -19,17 +19,11 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from server.columns import utcnow
-from server.errors import PilotMonitorError, ValidationFailed
+from server.errors import PilotMonitorError, ValidationFailed, invalid, pydantic_issues
 from server.sync.errors import PayloadTooLarge, SyncError
+from shared.errors import ErrorCode
 
 GZIP_MIN_BYTES = 1024
-
-
-def _field_of(loc: Any) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:]
-    return ".".join(parts)
 
 
 def _error_response(exc: PilotMonitorError) -> JSONResponse:
@@ -68,13 +62,7 @@ class SyncRoute(APIRoute):
             except PilotMonitorError as exc:
                 response = _error_response(exc)
             except RequestValidationError as exc:
-                detail = [
-                    {"field": _field_of(e.get("loc", ())), "message": str(e.get("msg", "invalid"))}
-                    for e in exc.errors()
-                ]
-                response = JSONResponse(
-                    {"detail": detail, "server_time": utcnow().isoformat()}, status_code=422
-                )
+                response = _error_response(ValidationFailed(pydantic_issues(exc.errors())))
             response.headers["Server-Time"] = utcnow().isoformat()
             return _gzip_if_accepted(request, response)
 
@@ -114,13 +102,10 @@ def decode_body(raw: bytes, *, encoding: str | None, limit: int) -> bytes:
             )
         return raw
     if encoding not in ("gzip", "x-gzip"):
-        raise ValidationFailed(
-            [
-                {
-                    "field": "Content-Encoding",
-                    "message": f"{encoding!r} is not supported; send gzip or no encoding",
-                }
-            ],
+        raise invalid(
+            "Content-Encoding",
+            ErrorCode.UNSUPPORTED_ENCODING,
+            f"{encoding!r} is not supported; send gzip or no encoding",
             status_code=415,
         )
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -131,11 +116,9 @@ def decode_body(raw: bytes, *, encoding: str | None, limit: int) -> bytes:
                 f"the batch inflates to more than {limit} bytes; send smaller batches", limit=limit
             )
         if not inflater.eof:
-            raise ValidationFailed([{"field": "body", "message": "the gzip stream is truncated"}])
+            raise invalid("body", ErrorCode.BAD_BODY, "the gzip stream is truncated")
     except zlib.error as exc:
-        raise ValidationFailed(
-            [{"field": "body", "message": f"the body is not valid gzip ({exc})"}]
-        ) from exc
+        raise invalid("body", ErrorCode.BAD_BODY, f"the body is not valid gzip ({exc})") from exc
     return out
 
 
@@ -143,9 +126,7 @@ def parse_json(data: bytes) -> Any:
     try:
         return json.loads(data)
     except RecursionError as exc:
-        raise ValidationFailed([{"field": "body", "message": "the body nests too deeply"}]) from exc
+        raise invalid("body", ErrorCode.BAD_BODY, "the body nests too deeply") from exc
     except ValueError as exc:  # invalid JSON, bad UTF-8, a number with thousands of digits
         reason = str(exc).splitlines()[0][:200]
-        raise ValidationFailed(
-            [{"field": "body", "message": f"the body is not valid JSON ({reason})"}]
-        ) from exc
+        raise invalid("body", ErrorCode.BAD_BODY, f"the body is not valid JSON ({reason})") from exc

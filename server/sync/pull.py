@@ -38,7 +38,7 @@ from server.accounts.auth import Caller
 from server.activities.models import Activity, Attachment, Review
 from server.activities.service import activity_wire, attendance_by_activity
 from server.columns import utcnow
-from server.errors import ValidationFailed
+from server.errors import invalid
 from server.projects.models import Participant, Project, Site, Target
 from server.scope import visible_project_ids
 from server.sync.models import Change as ChangeRow
@@ -53,6 +53,7 @@ from server.sync.wire import (
     site_wire,
     target_wire,
 )
+from shared.errors import ErrorCode
 from sync.protocol import Change, Op, PulledEntity, PullResponse
 
 CURSOR_VERSION = 1
@@ -83,13 +84,10 @@ def decode_cursor(text: str | None) -> Cursor | None:
             raise ValueError("unknown cursor version")
         return Cursor(int(data["s"]), str(data["p"]), str(data["c"]))
     except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "cursor",
-                    "message": "not a cursor this server issued; pull again without a cursor",
-                }
-            ],
+        raise invalid(
+            "cursor",
+            ErrorCode.BAD_CURSOR,
+            "not a cursor this server issued; pull again without a cursor",
             status_code=400,
         ) from exc
 

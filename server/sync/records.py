@@ -42,6 +42,7 @@ from server.sync.changes import record_change, record_participant_change, record
 from server.sync.models import RecordRevision
 from server.sync.wire import attachment_wire, participant_wire, site_wire
 from shared.catalogue import ActivityStatus, Role
+from shared.errors import ErrorCode
 from shared.validation import (
     Issue,
     ProjectFacts,
@@ -67,14 +68,14 @@ def closed_period_of(session: Session, *, country: str, day: date) -> bool:
 class Rejected(Exception):
     """The mutation cannot be applied; ``errors`` says why, field by field."""
 
-    def __init__(self, errors: list[dict[str, str]], *, version: int | None = None) -> None:
-        super().__init__("; ".join(e["message"] for e in errors))
-        self.errors = errors
+    def __init__(self, issues: list[Issue], *, version: int | None = None) -> None:
+        super().__init__("; ".join(i.message for i in issues))
+        self.issues = issues
         self.version = version
 
-
-def _reject(field_name: str, message: str, *, version: int | None = None) -> Rejected:
-    return Rejected([{"field": field_name, "message": message}], version=version)
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [i.as_dict() for i in self.issues]
 
 
 # A record outside the caller's projects is answered exactly as one that does not exist, with
@@ -85,9 +86,17 @@ NOT_YOUR_PROJECT = (
 NO_SUCH_ACTIVITY = "no such activity on the server: push the activity before its photos"
 
 
+def _reject(
+    field_name: str, code: ErrorCode, message: str, *, version: int | None = None
+) -> Rejected:
+    return Rejected([Issue(field_name, code, message)], version=version)
+
+
 def _nothing_to_delete(noun: str) -> Rejected:
     return _reject(
-        "id", f"no {noun} with this id among your projects' records, so there is nothing to delete"
+        "id",
+        ErrorCode.NOT_FOUND,
+        f"no {noun} with this id among your projects' records, so there is nothing to delete",
     )
 
 
@@ -96,11 +105,7 @@ def _out_of_scope(mutation: Mutation, noun: str) -> Rejected:
     one that does not exist (a delete), or one claiming a project not theirs (an upsert)."""
     if mutation.op == Op.DELETE:
         return _nothing_to_delete(noun)
-    return _reject("project_id", NOT_YOUR_PROJECT)
-
-
-def _issues(issues: list[Issue]) -> list[dict[str, str]]:
-    return [{"field": i.field, "message": i.message} for i in issues]
+    return _reject("project_id", ErrorCode.OUT_OF_SCOPE, NOT_YOUR_PROJECT)
 
 
 @dataclass(slots=True)
@@ -148,7 +153,7 @@ class PushContext:
     def writable_project(self, project_id: Any, *, field_name: str = "project_id") -> Project:
         project = self.project(project_id)
         if project is None or not self.may_write(project):
-            raise _reject(field_name, NOT_YOUR_PROJECT)
+            raise _reject(field_name, ErrorCode.OUT_OF_SCOPE, NOT_YOUR_PROJECT)
         return project
 
     def owns(self, created_by_id: uuid.UUID | None) -> bool:
@@ -316,6 +321,7 @@ def _check_base(mutation: Mutation, version: int) -> None:
     if mutation.base_version > version:
         raise _reject(
             "base_version",
+            ErrorCode.BASE_AHEAD,
             f"base_version {mutation.base_version} is ahead of the server's version {version}",
             version=version,
         )
@@ -338,7 +344,7 @@ def _validated_activity(
         record, project=project_facts(project), sites=ctx.sites(project), today=ctx.today
     )
     if checked.errors:
-        raise Rejected(_issues(checked.errors))
+        raise Rejected(checked.errors)
     participant_ids = checked.clean.get("participant_ids") or []
     if participant_ids:
         known = set(
@@ -353,6 +359,7 @@ def _validated_activity(
         if missing:
             raise _reject(
                 "participant_ids",
+                ErrorCode.NOT_ON_ROSTER,
                 f"{len(missing)} participant(s) are not on this "
                 f"project's roster (first: {missing[0]}); push the participants first",
             )
@@ -443,11 +450,15 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
         raise _out_of_scope(mutation, "activity")
     if not ctx.owns(existing.created_by_id):
         raise _reject(
-            "id", "only the expert who recorded this activity may change it", version=version
+            "id",
+            ErrorCode.NOT_YOUR_RECORD,
+            "only the expert who recorded this activity may change it",
+            version=version,
         )
     if is_locked(existing):
         raise _reject(
             "status",
+            ErrorCode.LOCKED,
             "this activity was approved and is locked: ask the country "
             "office to reopen it, then edit it again",
             version=version,
@@ -473,6 +484,7 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
     if moved is not None and str(moved) != str(existing.project_id):
         raise _reject(
             "project_id",
+            ErrorCode.NOT_CHANGEABLE,
             "an activity cannot move to another project; record it again under the right project",
             version=version,
         )
@@ -632,7 +644,7 @@ def apply_participant(
         project = ctx.writable_project(data.get("project_id"))
         checked = validate_participant(data, today=ctx.today)
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         clean = checked.clean
         _unique_code(session, project_id=project.id, code=clean["code"], own_id=mutation.id)
         now = utcnow()
@@ -686,7 +698,7 @@ def apply_participant(
         record = {**current, **outcome.changes}
         checked = validate_participant(record, today=ctx.today)
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         for name in outcome.changes:
             if name in ("code", "name", "sex", "birth_year", "category", "disability"):
                 setattr(existing, name, checked.clean.get(name))
@@ -710,6 +722,7 @@ def _unique_code(session: Session, *, project_id: uuid.UUID, code: str, own_id: 
     if other is not None:
         raise _reject(
             "code",
+            ErrorCode.ALREADY_EXISTS,
             f"code {code!r} is already used by another participant of this "
             "project; scan the card again or use another code",
         )
@@ -744,6 +757,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
     if mutation.op == Op.DELETE:
         raise _reject(
             "id",
+            ErrorCode.FORBIDDEN,
             "sites are removed by the country office, not from a tablet",
             version=existing.version if existing is not None and mine else None,
         )
@@ -752,7 +766,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
         project = ctx.writable_project(data.get("project_id"))
         checked = validate_site(data, project=project_facts(project))
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         clean = checked.clean
         now = utcnow()
         site = Site(
@@ -781,6 +795,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
     if existing.status != "pending" or existing.created_by_id != ctx.caller.user.id:
         raise _reject(
             "id",
+            ErrorCode.NOT_YOUR_RECORD,
             "only a pending site you added can be changed from the tablet; "
             "ask the country office to change this one",
             version=version,
@@ -802,7 +817,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
         record = {**current, **outcome.changes}
         checked = validate_site(record, project=project_facts(project))
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         for name in outcome.changes:
             value = checked.clean.get(name)
             setattr(existing, name, "" if name == "admin_area" and value is None else value)
@@ -828,16 +843,21 @@ def _attachment_activity(ctx: PushContext, activity_id: Any) -> tuple[Activity, 
     try:
         key = uuid.UUID(str(activity_id))
     except ValueError as exc:
-        raise _reject("activity_id", "not a UUID") from exc
+        raise _reject("activity_id", ErrorCode.BAD_UUID, "not a UUID") from exc
     activity = ctx.session.get(Activity, key)
     project = ctx.project(activity.project_id) if activity is not None else None
     if activity is None or activity.deleted or project is None or not ctx.may_write(project):
-        raise _reject("activity_id", NO_SUCH_ACTIVITY)
+        raise _reject("activity_id", ErrorCode.NOT_FOUND, NO_SUCH_ACTIVITY)
     if not ctx.owns(activity.created_by_id):
-        raise _reject("activity_id", "photos can only be added to your own activities")
+        raise _reject(
+            "activity_id",
+            ErrorCode.NOT_YOUR_RECORD,
+            "photos can only be added to your own activities",
+        )
     if is_locked(activity):
         raise _reject(
             "activity_id",
+            ErrorCode.LOCKED,
             "this activity was approved and is locked: ask the country office to reopen it",
         )
     return activity, project
@@ -857,7 +877,7 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
         data = {**_incoming(mutation), "id": str(mutation.id)}
         checked = validate_attachment(data)
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         clean = checked.clean
         activity, project = _attachment_activity(ctx, clean["activity_id"])
         now = utcnow()
@@ -908,6 +928,7 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
         if fixed in incoming and str(incoming[fixed]).lower() != str(current[fixed]).lower():
             raise _reject(
                 fixed,
+                ErrorCode.NOT_CHANGEABLE,
                 "a photo's bytes and activity are fixed: add a new photo instead",
                 version=version,
             )
@@ -917,7 +938,7 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
     if outcome.changes:
         checked = validate_attachment({**current, **outcome.changes})
         if checked.errors:
-            raise Rejected(_issues(checked.errors))
+            raise Rejected(checked.errors)
         existing.caption = checked.clean.get("caption") or ""
         _bump(existing)
         session.add(existing)

@@ -30,12 +30,13 @@ from server.api import Page, error_responses
 from server.columns import utcnow
 from server.db import write_engine
 from server.deps import EngineDep, SessionDep, SettingsDep
-from server.errors import ValidationFailed
+from server.errors import ValidationFailed, invalid, pydantic_issues
 from server.sync import attachments, conflicts, service
 from server.sync import pull as pull_service
 from server.sync.errors import UploadMismatch
 from server.sync.http import SyncRoute, decode_body, parse_json, read_body
 from server.sync.wire import conflict_wire
+from shared.errors import ErrorCode
 from sync.protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_CHUNK_BYTES,
@@ -49,24 +50,18 @@ from sync.protocol import (
 sync_router = APIRouter(prefix="/sync", tags=["sync"], route_class=SyncRoute)
 
 
-def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
 def parse_push(body: bytes) -> PushRequest:
     """The envelope, or 426 for another protocol, or 422 naming what is malformed."""
     data = parse_json(body)
     if not isinstance(data, dict):
-        raise ValidationFailed([{"field": "body", "message": "a push is a JSON object"}])
+        raise invalid("body", ErrorCode.NOT_OBJECT, "a push is a JSON object")
     if "protocol" not in data:
-        raise ValidationFailed([{"field": "protocol", "message": "required"}])
+        raise invalid("protocol", ErrorCode.REQUIRED, "required")
     service.check_protocol(data["protocol"])
     try:
         return PushRequest.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(
-            [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        ) from exc
+        raise ValidationFailed(pydantic_issues(exc.errors())) from exc
 
 
 async def _push_body(request: Request, settings: SettingsDep) -> bytes:

@@ -49,6 +49,8 @@ from server.sync.records import (
     apply_site,
     is_plain_create,
 )
+from shared.errors import ErrorCode, Issue
+from sync.merge import DELETED, MergeOutcome
 from sync.protocol import (
     MAX_CHUNK_BYTES,
     MAX_PULL_LIMIT,
@@ -288,23 +290,61 @@ def _apply_one(
     except (IntegrityError, DataError) as exc:
         # Validation should have caught it; keep the mutation rather than block the queue.
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        errors = [{"field": "", "message": f"the server could not store this record: {reason}"}]
-        _keep(context, mutation, status=ResultStatus.REJECTED, errors=errors)
+        issue = Issue(
+            "", ErrorCode.NOT_STORABLE, f"the server could not store this record: {reason}"
+        )
+        _keep(context, mutation, status=ResultStatus.REJECTED, errors=[issue.as_dict()])
         return MutationResult(
             seq=mutation.seq,
             id=mutation.id,
             status=ResultStatus.REJECTED,
-            errors=[FieldError(**e) for e in errors],
+            errors=[FieldError(**issue.as_dict())],
         )
     existing.pop(key, None)
+    errors: list[dict[str, str]] = []
     if outcome.status == ResultStatus.CONFLICT:
-        kept = _keep(context, mutation, status=ResultStatus.CONFLICT, errors=[])
+        assert outcome.merge is not None
+        errors = [i.as_dict() for i in conflict_issues(outcome.merge)]
+        kept = _keep(context, mutation, status=ResultStatus.CONFLICT, errors=errors)
         _record_conflict(context, mutation, outcome, kept)
     elif mutation.data:
         _supersede_conflicts(context, mutation, outcome)
     return MutationResult(
-        seq=mutation.seq, id=mutation.id, status=outcome.status, version=outcome.version
+        seq=mutation.seq,
+        id=mutation.id,
+        status=outcome.status,
+        version=outcome.version,
+        errors=[FieldError(**e) for e in errors],
     )
+
+
+def conflict_issues(merge: MergeOutcome) -> list[Issue]:
+    """What a ``conflict`` answer says, field by field: changed on both sides (the server kept
+    its value), or a record deleted on one side and changed on the other."""
+    found = []
+    for name, values in sorted(merge.conflicts.items()):
+        if name == DELETED and values.server:
+            found.append(
+                Issue(name, ErrorCode.DELETED_ON_SERVER, "the record was deleted on the server")
+            )
+        elif name == DELETED:
+            found.append(
+                Issue(
+                    name,
+                    ErrorCode.CHANGED_ON_SERVER,
+                    "someone else changed the record since your version, so it was not deleted",
+                )
+            )
+        else:
+            found.append(
+                Issue(
+                    name,
+                    ErrorCode.EDIT_CONFLICT,
+                    f"{name}: changed on the server too since your version; the server kept "
+                    "its value",
+                )
+            )
+    return found
 
 
 def storable(data: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from shared.errors import EXPLANATIONS, ErrorCode
 from tests.field_app import kivy_driver
 from tests.field_app.conftest import LiveServer
 from tests.field_app.fakes import MemoryBackend, activity
@@ -606,9 +607,9 @@ def test_a_rejected_record_shows_the_servers_reasons_and_is_fixed_and_resent(
     assert attention.reason == "The server refused the last change. Correct it and save again."
     assert attention.errors and all(": " in e for e in attention.errors)
     assert any(e.startswith("Start date: ") for e in attention.errors), attention.errors
-    server_reason = next(e["message"] for e in record.errors if e["field"] == "start_date")
-    # The server's words, without the wire name of the field the screen names already.
-    assert f"Start date: {server_reason.removeprefix('start_date: ')}" in attention.errors
+    error = next(e for e in record.errors if e["field"] == "start_date")
+    # The reason chosen by the server's error code, in the app's language (not its English).
+    assert f"Start date: {EXPLANATIONS[ErrorCode(error['code'])]}" in attention.errors
     assert not any("start_date" in e for e in attention.errors)
     driver.screenshot(SHOTS / "live-attention-rejected.png")
     driver.tap(attention.ids.edit_button)

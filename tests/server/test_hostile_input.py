@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from server.app import create_app
 from server.config import Settings
+from shared.errors import ErrorCode
 from tests.factories import make_access_token, make_user
 from tests.server.sync.conftest import Field, field, mutation  # noqa: F401
 
@@ -82,14 +83,20 @@ def _envelope(field: Field, mutations: list[dict[str, Any]]) -> dict[str, Any]: 
     return {"protocol": 1, "device_id": str(field.device.id), "mutations": mutations}
 
 
+CODES = {c.value for c in ErrorCode}
+
+
 def assert_clear_4xx(response: Any, *statuses: int) -> None:
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
     if statuses:
         assert response.status_code in statuses, (response.status_code, response.text[:500])
     body = response.json()
     assert body.get("detail"), body
+    assert body.get("code") in CODES, body
     if isinstance(body["detail"], list):
-        assert all("field" in e and "message" in e for e in body["detail"]), body
+        assert all(
+            "field" in e and e.get("code") in CODES and "message" in e for e in body["detail"]
+        ), body
 
 
 # --- push: the envelope ------------------------------------------------------------------------

@@ -178,7 +178,12 @@ def test_another_users_conflict_or_an_unknown_id_is_rejected_and_kept(
     results = answer.json()["results"]
     assert [r["status"] for r in results] == ["rejected"] * 4
     assert [r["errors"][0]["field"] for r in results] == ["id", "id", "data.resolution", "op"]
-    assert "may settle" in results[0]["errors"][0]["message"]
+    assert [r["errors"][0]["code"] for r in results] == [
+        "not_found",
+        "not_found",
+        "unknown_code",
+        "invalid",
+    ]
     assert _conflict(engine, conflict_id).status == "open"
     with Session(engine) as session:
         kept = (

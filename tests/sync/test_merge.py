@@ -12,10 +12,11 @@ from sync.merge import (
     merge_delete,
     merge_upsert,
     same_value,
+    seen_by_tablet,
 )
 from sync.protocol import ResultStatus
 
-BASE = {
+BASE: dict[str, Any] = {
     "title": "Demo",
     "notes": "",
     "experts_count": 2,
@@ -165,3 +166,98 @@ def test_same_value_compares_meaning(name: str, left: Any, right: Any, same: boo
 def test_history_must_hold_the_base() -> None:
     with pytest.raises(ValueError, match="base"):
         merge_upsert(history=[], incoming={})
+
+
+# --- a client that sends the whole record (docs/protocol.md#push) -----------------------------
+
+
+def _whole(**changes: Any) -> dict[str, Any]:
+    """The base record as a whole-record client sends it, with ``changes`` made on the tablet."""
+    return {**BASE, **changes}
+
+
+@pytest.mark.parametrize(
+    ("server_changes", "incoming", "status", "changes", "conflicts"),
+    [
+        # the office changed the title, the tablet the notes: merged, both kept
+        (
+            [({"title": "Office"}, False)],
+            _whole(notes="Rain"),
+            ResultStatus.MERGED,
+            {"notes": "Rain"},
+            [],
+        ),
+        # the same field changed on both sides: a conflict on that field alone
+        (
+            [({"title": "Office", "notes": "office"}, False)],
+            _whole(title="Tablet"),
+            ResultStatus.CONFLICT,
+            {},
+            ["title"],
+        ),
+        # nothing changed on the tablet: the office's edits stand, nothing to write
+        ([({"title": "Office"}, False)], _whole(), ResultStatus.MERGED, {}, []),
+        # attendance sent back unchanged (in another order) never collides with the office's
+        (
+            [({"attendance": [{"sex": "female", "count": 9}]}, False)],
+            _whole(attendance=list(reversed(BASE["attendance"])), experts_count=5),
+            ResultStatus.MERGED,
+            {"experts_count": 5},
+            [],
+        ),
+        # the tablet's own earlier push set the title; the office changed it after; the tablet
+        # sends the whole record again with what it had: the office's title stands
+        (
+            [({"title": "Mine"}, True), ({"title": "Office"}, False)],
+            _whole(title="Mine", notes="Rain"),
+            ResultStatus.MERGED,
+            {"notes": "Rain"},
+            [],
+        ),
+        # the tablet put back the base value after its own push changed it: that is a change
+        (
+            [({"title": "Mine"}, True), ({"notes": "office"}, False)],
+            _whole(),
+            ResultStatus.MERGED,
+            {"title": "Demo"},
+            [],
+        ),
+    ],
+)
+def test_a_whole_record_merges_like_a_diff(
+    server_changes: list[tuple[dict[str, Any], bool]],
+    incoming: dict[str, Any],
+    status: ResultStatus,
+    changes: dict[str, Any],
+    conflicts: list[str],
+) -> None:
+    history = _history(*server_changes)
+    outcome = merge_upsert(history=history, incoming=incoming)
+    assert outcome.status == status
+    assert outcome.changes == changes
+    assert sorted(outcome.conflicts) == conflicts
+    # the same edit sent as a diff (only the fields the tablet changed) merges the same way
+    seen = seen_by_tablet(history)
+    diff = {k: v for k, v in incoming.items() if not same_value(k, seen.get(k), v)}
+    as_diff = merge_upsert(history=history, incoming=diff)
+    assert (as_diff.status, as_diff.changes, sorted(as_diff.conflicts)) == (
+        status,
+        changes,
+        conflicts,
+    )
+
+
+def test_a_whole_record_conflict_shows_base_server_and_tablet_values() -> None:
+    outcome = merge_upsert(
+        history=_history(({"title": "Office"}, False)), incoming=_whole(title="Tablet")
+    )
+    found = outcome.conflicts["title"]
+    assert (found.base, found.server, found.device) == ("Demo", "Office", "Tablet")
+
+
+def test_an_unknown_base_still_conflicts_on_every_field_others_hold() -> None:
+    # Written where no revision was kept: the server cannot tell what the tablet saw.
+    history = [Revision({}), Revision({**BASE, "title": "Office"})]
+    outcome = merge_upsert(history=history, incoming=_whole())
+    assert outcome.status == ResultStatus.CONFLICT
+    assert "title" in outcome.conflicts

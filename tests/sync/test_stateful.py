@@ -15,6 +15,7 @@ synced once more with a clean network:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import uuid
@@ -50,7 +51,7 @@ from server.sync.models import KeptMutation, SyncConflict
 from sync import errors
 from sync.engine import SyncEngine
 from sync.merge import same_value
-from sync.store import DeviceStore
+from sync.store import SERVER_KEYS, DeviceStore
 from tests.factories import (
     activity_data,
     make_access_token,
@@ -341,6 +342,74 @@ class FieldWork(RuleBasedStateMachine):
             tablet.engine.sync_once()
         if settle:  # the expert keeps the office's title at once; it travels at the next sync
             tablet.store.keep_theirs("activity", record_id)
+
+    @rule(
+        n=st.integers(0, 2),
+        pick=st.integers(0, 1000),
+        theirs_title=st.sampled_from(TITLES),
+        theirs_notes=st.none() | st.sampled_from(NOTES),
+        mine=st.sampled_from(NOTES),
+    )
+    def whole_record_from_a_stale_base(
+        self, n: int, pick: int, theirs_title: str, theirs_notes: str | None, mine: str
+    ) -> None:
+        """A client that sends the whole record, not only what it changed: the office edits a
+        synced record, then the tablet changes the notes and sends every field with its stale
+        base_version. It merges exactly like a diff: a conflict only when the office changed
+        the notes too, never on a field the tablet sent back as it saw it."""
+        n %= len(self.tablets)
+        tablet = self.tablets[n]
+        tablet.faults.faults.clear()
+        with contextlib.suppress(errors.NetworkError):
+            tablet.engine.sync_once()
+        if tablet.store.pending_count():
+            return
+        with Session(write_engine(self.db)) as session:
+            live = {str(a.id): a for a in self._server_activities(session)}
+            shared = [i for i in self._own_live(n) if i in live and live[i].status != "approved"]
+            if not shared:
+                return
+            record_id = shared[pick % len(shared)]
+            office: dict[str, Any] = {"title": theirs_title}
+            if theirs_notes is not None:
+                office["notes"] = theirs_notes
+            write_activity(
+                session, data=office, existing=live[record_id], source="api", author_id=None
+            )
+            session.commit()
+        record = tablet.store.get("activity", record_id)
+        assert record is not None
+        base_notes = record.get("notes")
+        queued = tablet.store.save("activity", {**record, "notes": mine})
+        if queued is None:
+            return  # the notes were already these: nothing to send
+        whole = {
+            k: v
+            for k, v in (tablet.store.get("activity", record_id) or {}).items()
+            if k not in SERVER_KEYS
+        }
+        with tablet.store._write() as db:  # what a whole-record client would have queued
+            db.execute("UPDATE outbox SET data = ? WHERE seq = ?", (json.dumps(whole), queued.seq))
+        tablet.engine.sync_once()
+        with Session(self.db) as session:
+            raised = (
+                session.execute(
+                    select(SyncConflict)
+                    .join(KeptMutation, col(KeptMutation.id) == col(SyncConflict.mutation_id))
+                    .where(
+                        col(KeptMutation.device_id) == uuid.UUID(tablet.device_id),
+                        col(KeptMutation.seq) == queued.seq,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        both_changed_notes = (
+            theirs_notes is not None
+            and not same_value("notes", theirs_notes, base_notes)
+            and not same_value("notes", theirs_notes, mine)
+        )
+        assert [c.fields for c in raised] == ([["notes"]] if both_changed_notes else [])
 
     @rule(n=st.integers(0, 2), pick=st.integers(0, 1000))
     def tablet_keeps_theirs(self, n: int, pick: int) -> None:

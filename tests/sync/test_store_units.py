@@ -239,7 +239,7 @@ def test_query_returns_records_with_state_errors_and_open_conflicts(store: Devic
                 2,
                 refused["id"],
                 ResultStatus.REJECTED,
-                [FieldError(field="end_date", message="before the start")],
+                [FieldError(field="end_date", code="end_before_start", message="before the start")],
             ),
             _answer(3, clashed["id"], ResultStatus.CONFLICT),
         ]
@@ -266,7 +266,9 @@ def test_query_returns_records_with_state_errors_and_open_conflicts(store: Devic
     assert set(found) == {ok["id"], refused["id"], clashed["id"]}
     assert found[ok["id"]].state == "synced" and found[ok["id"]].data == ok
     assert found[refused["id"]].state == "rejected"
-    assert found[refused["id"]].errors == [{"field": "end_date", "message": "before the start"}]
+    assert found[refused["id"]].errors == [
+        {"field": "end_date", "code": "end_before_start", "message": "before the start"}
+    ]
     assert found[clashed["id"]].state == "conflict"
     assert [c["id"] for c in found[clashed["id"]].conflicts] == [conflict["id"]]
     assert found[ok["id"]].errors == [] and found[ok["id"]].conflicts == []

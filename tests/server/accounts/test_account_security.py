@@ -58,7 +58,7 @@ def test_a_stranger_cannot_lock_the_owner_out(client: TestClient, session: Sessi
         assert _login(stranger, "root", "guess-guess").status_code == 401
     locked = _login(stranger, "root", "guess-guess")
     assert locked.status_code == 429
-    assert locked.json()["code"] == "login_locked"
+    assert locked.json()["code"] == "too_many_attempts"
     assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
     # The stranger stays locked out, even with the right password...
     assert _login(stranger, "root").status_code == 429

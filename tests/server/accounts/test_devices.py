@@ -91,7 +91,7 @@ def test_enrol_with_a_code_then_push_then_revoke(client: TestClient, session: Se
     again = _enrol(client, code, uuid.uuid4())
     assert again.status_code == 422
     assert again.json()["detail"][0]["field"] == "enrolment_code"
-    assert "already used" in again.json()["detail"][0]["message"]
+    assert again.json()["detail"][0]["code"] == "enrolment_code_used"
 
     # The officer sees the tablet with its app version and last acknowledged seq.
     listed = client.get("/api/v1/devices", headers=world.auth("officer_lso")).json()
@@ -109,7 +109,7 @@ def test_enrol_with_a_code_then_push_then_revoke(client: TestClient, session: Se
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
     refused = _push(client, token, device_id, world.project_lso, seq=2)
     assert refused.status_code == 403
-    assert "revoked" in refused.json()["detail"]
+    assert refused.json()["code"] == "device_revoked"
 
     actions = rows(
         session,
@@ -130,11 +130,16 @@ def test_an_expired_or_unknown_code_is_refused(client: TestClient, session: Sess
     response = _enrol(client, code, uuid.uuid4())
     assert response.status_code == 422
     assert response.json()["detail"] == [
-        {"field": "enrolment_code", "message": "this code has expired: ask for a new one"}
+        {
+            "field": "enrolment_code",
+            "code": "enrolment_code_expired",
+            "message": "this code has expired: ask for a new one",
+        }
     ]
     response = _enrol(client, "ZZZZZ-ZZZZZ", uuid.uuid4())
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "enrolment_code"
+    assert response.json()["code"] == "enrolment_code_unknown"
     assert rows(session, select(Device)) == []
 
 
@@ -159,7 +164,7 @@ def test_enrol_with_a_user_token_and_reenrol(client: TestClient, session: Sessio
     # Someone else cannot take the tablet over.
     taken = _enrol(client, None, device_id, headers=world.auth("expert_lso"))
     assert taken.status_code == 409
-    assert "device_id" in taken.json()["detail"]
+    assert taken.json()["code"] == "device_taken"
 
     # A revoked tablet comes back only with a fresh code, and keeps its push sequence.
     client.post(f"/api/v1/devices/{device_id}/revoke", headers=world.auth("admin"))

@@ -130,7 +130,7 @@ def test_only_an_approved_activity_can_be_reopened(client: TestClient, session: 
     world = World(session)
     response = _review(client, world, "officer_lso", world.activity_lso, "reopen")
     assert response.status_code == 409
-    assert "approved" in response.json()["detail"]
+    assert response.json()["code"] == "state_conflict"
 
 
 def test_bad_review_bodies_name_the_field(client: TestClient, session: Session) -> None:

@@ -89,6 +89,6 @@ def test_resolving_needs_the_csrf_token_and_a_known_choice(
     token = token_for(officer)
     odd = officer.post(url, data={"csrf_token": token, "keep": "both"})
     assert odd.status_code == 422
-    assert "choose the server" in odd.text
+    assert "This is not one of the allowed choices." in odd.text
     assert fresh(engine, SyncConflict, world.conflict.id).status == "open"
     assert fresh(engine, Activity, world.submitted[1].id).title == world.submitted[1].title

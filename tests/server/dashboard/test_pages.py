@@ -232,6 +232,7 @@ def test_a_mistyped_address_gets_a_page_with_the_way_back_but_the_api_keeps_json
 
     api = officer.get("/api/v1/nothing-here", headers={"Accept": "text/html"})
     assert api.status_code == 404
-    assert api.json() == {"detail": "Not Found"}
+    assert api.json() == {"detail": "Not Found", "code": "not_found"}
     script = officer.get("/overveiw")  # a script that asks for nothing in particular
-    assert script.status_code == 404 and script.json() == {"detail": "Not Found"}
+    assert script.status_code == 404
+    assert script.json() == {"detail": "Not Found", "code": "not_found"}

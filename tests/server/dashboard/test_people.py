@@ -180,16 +180,17 @@ def test_an_officer_cannot_create_an_admin_or_reach_other_countries(
     forged = _add(officer, username="sneaky.admin", role="admin", countries=[], projects=[])
     assert forged.status_code == 403
     assert "You do not have access to this" in forged.text
-    assert "a country officer may create field experts and country officers" in forged.text
+    assert "Your role may not do this. Nothing was changed." in forged.text
     elsewhere = _add(
         officer, username="sneaky.eth", role="country_officer", countries=["ETH"], projects=[]
     )
     assert elsewhere.status_code == 403
+    assert "This is outside your projects or countries. Nothing was changed." in elsewhere.text
     other_project = _add(
         officer, username="sneaky.expert", projects=["ETH-CPP-CLIMATE"], countries=[]
     )
     assert other_project.status_code == 422  # it does not exist for them
-    assert "no project with code" in other_project.text
+    assert "Not found on the server, or outside your projects." in other_project.text
     assert _users(engine) == before
 
 

@@ -142,6 +142,22 @@ def test_bulk_approve_reports_what_it_could_not_approve(
     assert "Approved: 1. Not approved:" in text
     assert world.approved[0].title in text  # already approved, said so by name
     assert "Drought-tolerant teff trial" not in text  # out of scope: only its id
+    # Each reason in the reader's words, chosen by the error's code.
+    assert "not possible in the record" in text  # state_conflict
+    assert "Not found on the server, or outside your projects." in text  # not_found
+
+
+def test_bulk_approve_says_why_in_french(officer: TestClient, world: World) -> None:
+    officer.cookies.set("pilotmon_lang", "fr")
+    token = token_for(officer, "/review")
+    page = officer.post(
+        "/review/approve",
+        data={"csrf_token": token, "activity_id": [str(world.approved[0].id)]},
+        follow_redirects=True,
+    )
+    assert "Rien n’a été approuvé" in page.text
+    assert "possible dans l’état actuel de la fiche" in page.text
+    assert "current state" not in page.text
 
 
 @sqlite_only
@@ -280,7 +296,7 @@ def test_a_stale_action_says_what_happened(
         data={"csrf_token": token, "action": "return", "comment": "x"},
     )
     assert response.status_code == 409
-    assert "cannot return an activity that is approved" in response.text
+    assert "not possible in the record" in response.text  # state_conflict, in the reader's words
     assert _status(engine, activity) == "approved"
     odd = officer.post(
         f"/activities/{activity.id}/review", data={"csrf_token": token, "action": "destroy"}

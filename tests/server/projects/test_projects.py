@@ -184,12 +184,14 @@ def test_a_site_outside_its_projects_country_is_refused(
     response = client.post("/api/v1/sites", json=body, headers=world.auth("admin"))
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "lat"
-    assert "Lesotho" in response.json()["detail"][0]["message"]
+    assert response.json()["detail"][0]["code"] == "outside_country"
     # Another country's project is not even named.
     body = {"project_id": str(world.project_ken.id), "name": "x"}
     response = client.post("/api/v1/sites", json=body, headers=world.auth("officer_lso"))
     assert response.status_code == 422
-    assert response.json()["detail"] == [{"field": "project_id", "message": "no such project"}]
+    assert response.json()["detail"] == [
+        {"field": "project_id", "code": "not_found", "message": "no such project"}
+    ]
     assert len(rows(session, select(Site))) == 2
 
 

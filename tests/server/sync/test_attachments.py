@@ -123,7 +123,7 @@ def test_a_chunk_over_one_mebibyte_gets_413(client: TestClient, field: Field) ->
 def test_bytes_before_the_metadata_get_404(client: TestClient, field: Field) -> None:
     response = _patch(client, field, str(uuid.uuid4()), 0, JPEG[:10])
     assert response.status_code == 404
-    assert "metadata" in response.json()["detail"]
+    assert response.json()["code"] == "not_found"
 
 
 def test_people_outside_the_scope_cannot_read_the_photo(
