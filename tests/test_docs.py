@@ -242,3 +242,11 @@ def test_every_setting_is_documented() -> None:
         if f"`PILOTMON_{name.upper()}`" not in documented
     ]
     assert missing == []
+
+
+def test_every_error_code_is_documented() -> None:
+    """docs/errors.md explains every code a client may receive."""
+    from shared.errors import ErrorCode
+
+    documented = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert [c.value for c in ErrorCode if f"`{c.value}`" not in documented] == []
