@@ -17,7 +17,7 @@ traceback for their own mistake. Every 4xx answer is ``error_body``:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.errors import ErrorCode, Issue
@@ -28,9 +28,17 @@ class PilotMonitorError(Exception):
     exit_code: int = 1
     code: str = ErrorCode.INVALID
 
-    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        # Values a client may put into its own words for the code (``countries``: "KEN, MWI").
+        self.params: dict[str, str] = dict(params or {})
         if code is not None:
             self.code = code
 

@@ -380,18 +380,20 @@ def refuse_unless_may_manage(session: Session, *, caller: Caller, user: User) ->
     reach = reach_of(session, [user])[user.id]
     if may_manage_user(caller, user, reach=reach):
         return
+    params: dict[str, str] = {}
     if caller.role != Role.COUNTRY_OFFICER:
         reason = f"your role ({caller.role}) may not manage people or tablets"
     elif user.role not in OFFICER_MAY_CREATE:
         reason = f"a country officer may not manage a {user.role}'s account or tablets"
     else:
         outside = ", ".join(sorted(reach - caller.countries)) or "no country"
+        params["countries"] = outside
         reason = (
             f"{user.username} also works in {outside}, outside your countries "
             f"({', '.join(sorted(caller.countries))}): only an admin or an officer of all "
             "their countries may manage their account or tablets"
         )
-    raise Forbidden(reason, code=ErrorCode.PERSON_OUT_OF_SCOPE)
+    raise Forbidden(reason, code=ErrorCode.PERSON_OUT_OF_SCOPE, params=params)
 
 
 def user_publics(session: Session, users: Sequence[User]) -> list[UserPublic]:

@@ -295,14 +295,29 @@ def page_number(request: Request) -> int:
         return 1
 
 
-def explain(t: Translator, code: str) -> str:
+# Where the dashboard can say more than the code's general explanation, given the error's params.
+DETAILED: dict[ErrorCode, tuple[str, frozenset[str]]] = {
+    ErrorCode.PERSON_OUT_OF_SCOPE: (
+        N_(
+            "This person also works in %(countries)s, outside your countries: only an admin or "
+            "an officer of all their countries may manage their account or tablets."
+        ),
+        frozenset({"countries"}),
+    ),
+}
+
+
+def explain(t: Translator, code: str, params: Mapping[str, str] | None = None) -> str:
     """The dashboard's words for an error code (``shared.errors``), in the reader's language:
-    chosen from the code, never from the English message."""
+    chosen from the code (and its params), never from the English message."""
     try:
-        text = EXPLANATIONS[ErrorCode(code)]
-    except (ValueError, KeyError):
-        text = EXPLANATIONS[ErrorCode.INVALID]
-    return t.gettext(text)
+        known = ErrorCode(code)
+    except ValueError:
+        known = ErrorCode.INVALID
+    detailed = DETAILED.get(known)
+    if detailed is not None and params and detailed[1] <= params.keys():
+        return t.gettext(detailed[0]) % {k: params[k] for k in detailed[1]}
+    return t.gettext(EXPLANATIONS.get(known, EXPLANATIONS[ErrorCode.INVALID]))
 
 
 def field_errors(t: Translator, exc: ValidationFailed) -> FormState:
@@ -397,7 +412,9 @@ class PageRoute(APIRoute):
             except Forbidden as exc:
                 t = translator_for(request)
                 return error_page(
-                    request, 403, f"{explain(t, exc.code)} {t.gettext('Nothing was changed.')}"
+                    request,
+                    403,
+                    f"{explain(t, exc.code, exc.params)} {t.gettext('Nothing was changed.')}",
                 )
             except PilotMonitorError as exc:
                 if exc.status_code >= 500:
