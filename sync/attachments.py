@@ -6,9 +6,14 @@ dropped connection loses at most the chunk in flight: the next round starts from
 offset, so it resends at most one chunk. A wrong offset answer (409) carries the right one.
 When the server refuses the finished bytes (sha256 or type mismatch) the photo starts over, up
 to ``MAX_ATTEMPTS`` times, then is marked refused with the server's reason.
+
+``on_progress(attachment_id, bytes_held, size)`` hears how far the current photo has gone (after
+the offset is known and after every chunk), for the app's "sending photo 2 of 5" line.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sync import errors
 from sync.client import SyncClient
@@ -17,8 +22,21 @@ from sync.store import REJECTED, DeviceStore, Upload
 CHUNK_BYTES = 256 * 1024
 MAX_ATTEMPTS = 3
 
+# (attachment id, bytes the server holds, the photo's size)
+UploadProgress = Callable[[str, int, int], None]
 
-def upload_photos(store: DeviceStore, client: SyncClient, *, chunk_bytes: int = CHUNK_BYTES) -> int:
+
+def _quiet(_attachment_id: str, _held: int, _size: int) -> None:
+    pass
+
+
+def upload_photos(
+    store: DeviceStore,
+    client: SyncClient,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    on_progress: UploadProgress = _quiet,
+) -> int:
     """Send every photo that may go now; returns how many finished."""
     finished = 0
     for upload in store.uploads(state="waiting"):
@@ -34,16 +52,22 @@ def upload_photos(store: DeviceStore, client: SyncClient, *, chunk_bytes: int = 
                 upload.id, state="refused", error="the photo file is missing from the tablet"
             )
             continue
-        if upload_one(store, client, upload, chunk_bytes=chunk_bytes):
+        if upload_one(store, client, upload, chunk_bytes=chunk_bytes, on_progress=on_progress):
             finished += 1
     return finished
 
 
 def upload_one(
-    store: DeviceStore, client: SyncClient, upload: Upload, *, chunk_bytes: int = CHUNK_BYTES
+    store: DeviceStore,
+    client: SyncClient,
+    upload: Upload,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    on_progress: UploadProgress = _quiet,
 ) -> bool:
     """Send the bytes the server lacks; True once the server holds the whole photo."""
     offset = client.upload_offset(upload.id)
+    on_progress(upload.id, offset, upload.size)
     with open(upload.path, "rb") as handle:
         while offset < upload.size:
             handle.seek(offset)
@@ -61,5 +85,6 @@ def upload_one(
                 if attempts >= MAX_ATTEMPTS:
                     store.finish_upload(upload.id, state="refused", error=exc.message)
                 return False
+            on_progress(upload.id, offset, upload.size)
     store.finish_upload(upload.id, state="done")
     return True

@@ -2,8 +2,13 @@
 
 Every request goes through ``SyncClient._send``: it has a connect and a read timeout, is retried
 by urllib3 on connection failures and 429/502/503/504 (POST and PATCH included — a push is
-idempotent by its seqs and a chunk by its offset), counts the bytes that really crossed the
-wire (compressed), and turns every failure into one ``sync.errors`` exception.
+idempotent by its seqs and a chunk by its offset), and turns every failure into one
+``sync.errors`` exception named by its real cause (no network, server unreachable, link too
+slow, connection lost mid-transfer, server busy…: ``network_error``).
+
+Bytes are counted on the socket (``WireCounter``): headers, retried attempts and the part of a
+send that a timeout or a dropped link cut short all count, as they cost the tablet's data plan
+and its time on a 2G link. Over HTTPS the count is of the bytes inside TLS.
 
 A busy server (429 Too Many Requests, 503) is waited out for the seconds its ``Retry-After``
 asks — but never longer than the read timeout (``BusyAwareRetry``): a longer wait would hold the
@@ -16,8 +21,11 @@ one whose adapter forwards to an in-process app — instead of the default one.
 
 from __future__ import annotations
 
+import errno
 import gzip
+import io
 import json
+import socket
 import threading
 import time
 import zlib
@@ -28,7 +36,9 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import MaxRetryError, NameResolutionError, ResponseError
 from urllib3.util.retry import Retry
 
 from sync import errors
@@ -149,14 +159,180 @@ def default_retry(*, max_wait: float = READ_TIMEOUT) -> Retry:
     )
 
 
-def default_session(*, max_wait: float = READ_TIMEOUT) -> requests.Session:
+class WireCounter:
+    """Bytes that crossed the tablet's sockets, both ways (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.received = 0
+
+    def add(self, *, sent: int = 0, received: int = 0) -> None:
+        with self._lock:
+            self.sent += sent
+            self.received += received
+
+
+class _CountingReader(io.RawIOBase):
+    """The socket's own unbuffered reader (which keeps the socket open while a response is
+    read after the connection was closed, as http.client does), counting what it reads."""
+
+    def __init__(self, raw: Any, counter: WireCounter) -> None:
+        self._raw = raw
+        self._counter = counter
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        received = self._raw.readinto(buffer)
+        if received:
+            self._counter.add(received=received)
+        return int(received or 0)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _CountingSocket:
+    """A connected socket that adds every byte it sends or receives to a ``WireCounter``;
+    everything else goes to the socket itself."""
+
+    def __init__(self, sock: Any, counter: WireCounter) -> None:
+        self._sock = sock
+        self._counter = counter
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        # Piece by piece, so that the bytes a timeout interrupts are counted too.
+        view = memoryview(data).cast("B")
+        while view:
+            sent = self._sock.send(view, flags) if flags else self._sock.send(view)
+            self._counter.add(sent=sent)
+            view = view[sent:]
+
+    def send(self, data: Any, *args: Any) -> int:
+        sent = int(self._sock.send(data, *args))
+        self._counter.add(sent=sent)
+        return sent
+
+    def recv_into(self, buffer: Any, *args: Any) -> int:
+        received = int(self._sock.recv_into(buffer, *args))
+        self._counter.add(received=received)
+        return received
+
+    def recv(self, size: int, *args: Any) -> bytes:
+        data = bytes(self._sock.recv(size, *args))
+        self._counter.add(received=len(data))
+        return data
+
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if mode in ("rb", "br"):
+            raw = self._sock.makefile("rb", buffering=0)
+            return io.BufferedReader(_CountingReader(raw, self._counter))
+        return self._sock.makefile(mode, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _counting(connection: type[HTTPConnection], counter: WireCounter) -> type[HTTPConnection]:
+    class Counting(connection):  # type: ignore[valid-type, misc]
+        def connect(self) -> None:
+            super().connect()
+            self.sock = _CountingSocket(self.sock, counter)  # type: ignore[has-type]
+
+    return Counting
+
+
+class CountingAdapter(HTTPAdapter):
+    """requests' adapter whose connections count their bytes into ``counter``."""
+
+    def __init__(self, counter: WireCounter, **kwargs: Any) -> None:
+        self.counter = counter  # before HTTPAdapter makes its pool manager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        plain = _counting(HTTPConnection, self.counter)
+        secure = _counting(HTTPSConnection, self.counter)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("CountingPool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
+            "https": type("CountingSecurePool", (HTTPSConnectionPool,), {"ConnectionCls": secure}),
+        }
+
+
+def default_session(
+    *, max_wait: float = READ_TIMEOUT, counter: WireCounter | None = None
+) -> requests.Session:
     session = requests.Session()
-    adapter = HTTPAdapter(
-        max_retries=default_retry(max_wait=max_wait), pool_connections=2, pool_maxsize=4
-    )
+    options: dict[str, Any] = {
+        "max_retries": default_retry(max_wait=max_wait),
+        "pool_connections": 2,
+        "pool_maxsize": 4,
+    }
+    adapter = HTTPAdapter(**options) if counter is None else CountingAdapter(counter, **options)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+_NO_NETWORK_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
+)
+
+
+def network_error(exc: BaseException) -> errors.NetworkError:
+    """The ``sync.errors.NetworkError`` that names why a request got no answer.
+
+    requests wraps urllib3's errors, which wrap the socket's: the chain is walked for the
+    first thing that says what happened — no route or no name resolution (no network), a
+    refused or unanswered connection (server unreachable), silence on an open connection (link
+    too slow), a connection that broke during a transfer.
+    """
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        chain.append(item)
+        for nested in (
+            getattr(item, "reason", None),
+            item.__cause__,
+            item.__context__,
+            *(a for a in item.args if isinstance(a, BaseException)),
+        ):
+            if isinstance(nested, BaseException):
+                todo.append(nested)
+    again = "will try again later"
+    for item in chain:
+        if isinstance(item, NameResolutionError | socket.gaierror):
+            return errors.NoNetwork(f"no network: the server's name cannot be looked up; {again}")
+        if isinstance(item, OSError) and item.errno in _NO_NETWORK_ERRNOS:
+            return errors.NoNetwork(f"no network: {item.strerror or item}; {again}")
+    if any(isinstance(i, requests.exceptions.ConnectTimeout) for i in chain):
+        return errors.ServerUnreachable(
+            f"the server did not accept a connection in time (it may be down or the network "
+            f"too weak); {again}"
+        )
+    for item in chain:
+        if isinstance(item, ConnectionRefusedError):
+            return errors.ServerUnreachable(
+                f"the server refused the connection (it may be down); {again}"
+            )
+    if any(isinstance(i, requests.exceptions.ReadTimeout | TimeoutError) for i in chain):
+        return errors.LinkTimeout(f"the link is too slow: no answer in time; {again}")
+    if any(isinstance(i, requests.exceptions.ConnectionError) for i in chain) and not any(
+        isinstance(i, ConnectionResetError | BrokenPipeError | ConnectionAbortedError)
+        or "Connection aborted" in str(i)
+        or "RemoteDisconnected" in type(i).__name__
+        for i in chain
+    ):
+        return errors.ServerUnreachable(f"cannot reach the server; {again}")
+    return errors.ConnectionLost(f"the connection broke during the transfer; {again}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +359,21 @@ class SyncClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self.session = session or default_session(max_wait=timeout[1])
+        self.counter = WireCounter()
+        # A session handed in (tests, an in-process transport) has no sockets to count on:
+        # the client counts the bodies it sends and the answers it reads instead.
+        self._count_bodies = session is not None
+        self.session = session or default_session(max_wait=timeout[1], counter=self.counter)
         self.timeout = timeout
         self.app_version = app_version
-        self._lock = threading.Lock()
-        self.bytes_sent = 0
-        self.bytes_received = 0
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.counter.sent
+
+    @property
+    def bytes_received(self) -> int:
+        return self.counter.received
 
     # --- protocol calls --------------------------------------------------------------------
 
@@ -258,22 +443,10 @@ class SyncClient:
                 raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=False) or b""
             finally:
                 response.close()
-        except requests.exceptions.Timeout as exc:
-            raise errors.NetworkError(
-                "the server did not answer in time; will try again later"
-            ) from exc
-        except requests.exceptions.RequestException as exc:
-            raise errors.NetworkError(
-                "cannot reach the server (no connection or the server "
-                "is down); will try again later"
-            ) from exc
-        except OSError as exc:
-            raise errors.NetworkError(
-                f"the connection broke ({exc}); will try again later"
-            ) from exc
-        with self._lock:
-            self.bytes_sent += len(body or b"")
-            self.bytes_received += len(raw)
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise network_error(exc) from exc
+        if self._count_bodies:
+            self.counter.add(sent=len(body or b""), received=len(raw))
         if len(raw) > MAX_ANSWER_BYTES:
             raise errors.ServerError(
                 "the server's answer is too large", status=response.status_code

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sync import errors
-from sync.attachments import upload_photos
+from sync.attachments import UploadProgress, upload_photos
 from sync.client import SyncClient
 from sync.protocol import DEFAULT_PULL_LIMIT, PROTOCOL_VERSION
 from sync.store import DeviceStore
@@ -38,13 +38,24 @@ MIN_BATCH_BYTES = 4 * 1024
 
 @dataclass
 class SyncReport:
-    """What one ``sync_once`` did."""
+    """What one ``sync_once`` did (so far, when it failed half-way: ``SyncEngine.last_report``)."""
 
     pushed: dict[str, int] = field(default_factory=dict)
     batches: int = 0
     pulled: int = 0
     uploaded: int = 0
     server_time: str | None = None
+    # Bytes on the wire during the round, both ways (``SyncClient``'s socket counts).
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    # Why the round stopped (``sync.errors`` cause and message); None when it went through.
+    error_cause: str | None = None
+    error: str | None = None
+
+    @property
+    def sent(self) -> int:
+        """Mutations the server answered (applied, merged, duplicate, conflict, rejected)."""
+        return sum(self.pushed.values())
 
     def count(self, status: str) -> None:
         self.pushed[status] = self.pushed.get(status, 0) + 1
@@ -63,9 +74,13 @@ class SyncEngine:
         fast_seconds: float = 3.0,
         pull_limit: int = DEFAULT_PULL_LIMIT,
         clock: Callable[[], float] = time.monotonic,
+        on_upload_progress: UploadProgress | None = None,
     ) -> None:
         self.store = store
         self.client = client
+        self.on_upload_progress = on_upload_progress
+        # The round running now or the last one, with what it did before it ended.
+        self.last_report: SyncReport | None = None
         self.max_batch_bytes = max_batch_bytes
         self.min_batch_bytes = min(min_batch_bytes, max_batch_bytes)
         self.batch_bytes = max_batch_bytes
@@ -81,16 +96,28 @@ class SyncEngine:
     # --- one round ---------------------------------------------------------------------------
 
     def sync_once(self) -> SyncReport:
-        """Push, upload, pull. Raises a ``sync.errors`` error after recording it for the app."""
-        report = SyncReport()
+        """Push, upload, pull. Raises a ``sync.errors`` error after recording it (message and
+        cause) for the app; ``last_report`` keeps what the round did before it failed."""
+        report = self.last_report = SyncReport()
+        sent, received = self.client.bytes_sent, self.client.bytes_received
+        progress = self.on_upload_progress
+
+        def uploaded(attachment_id: str, held: int, size: int) -> None:
+            if progress is not None:
+                progress(attachment_id, held, size)
+
         try:
             self.push(report)
-            report.uploaded = upload_photos(self.store, self.client)
+            report.uploaded = upload_photos(self.store, self.client, on_progress=uploaded)
             self.pull(report)
         except errors.SyncClientError as exc:
-            self.store.set_meta(last_error=exc.message)
+            report.error_cause, report.error = exc.cause, exc.message
+            self.store.set_meta(last_error=exc.message, last_error_cause=exc.cause)
             raise
-        self.store.set_meta(last_error=None, last_success=report.server_time)
+        finally:
+            report.bytes_sent = self.client.bytes_sent - sent
+            report.bytes_received = self.client.bytes_received - received
+        self.store.set_meta(last_error=None, last_error_cause=None, last_success=report.server_time)
         return report
 
     def learn_limits(self) -> None:

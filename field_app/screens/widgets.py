@@ -115,13 +115,15 @@ class AppBar(BoxLayout):
 
 
 class SyncBar(BoxLayout):
-    """Pending count, last successful sync, last error in words, and Sync now."""
+    """What waits (records, photos, megabytes), the current upload's progress, the last
+    successful sync, the last error by its cause, and Sync now."""
 
     headline = StringProperty("")
     detail = StringProperty("")
     error = StringProperty("")
     running = BooleanProperty(False)
     tone = StringProperty("ok")  # ok | pending | error
+    progress = NumericProperty(-1.0)  # the photo going now, 0…1; -1 when none
 
 
 class ProgressLine(BoxLayout):

@@ -17,7 +17,14 @@ from field_app.controllers.home import period_heading, project_card
 from field_app.controllers.progress import actual, progress, quarter_of
 from field_app.controllers.roster import Roster, code_from_scan
 from field_app.controllers.settings import bundle_directory, log_line
-from field_app.controllers.status import LogEntry, SyncStatus, ago, sync_bar
+from field_app.controllers.status import (
+    LogEntry,
+    SyncStatus,
+    UploadNow,
+    UploadTracker,
+    ago,
+    sync_bar,
+)
 from field_app.session import LocalRecord
 from tests.field_app.fakes import activity
 
@@ -199,18 +206,119 @@ def test_sync_bar_says_what_waits_and_what_failed() -> None:
     text = sync_bar(
         SyncStatus(
             pending=3,
+            changes=3,
             last_success=NOW - timedelta(hours=2),
             last_error="cannot reach the server",
             attention=1,
         ),
         NOW,
     )
-    assert text.headline == "3 records waiting to be sent · 1 needs your attention"
+    assert text.headline == "Waiting to be sent: 3 records · 1 needs your attention"
     assert text.detail == "Last successful sync: 2 hours ago"
+    # No cause recorded (a store from an older app): the client's words.
     assert text.error == "Last sync failed: cannot reach the server"
     assert text.tone == "error"
     calm = sync_bar(SyncStatus(pending=0, last_success=NOW, last_error=None), NOW)
     assert (calm.headline, calm.error, calm.tone) == ("Everything is sent", "", "ok")
+
+
+def test_photos_waiting_are_not_everything_sent() -> None:
+    # The records went; 3 photos (4.2 MB) did not: the finding was "Everything is sent".
+    status = SyncStatus(
+        pending=0, last_success=NOW, last_error=None, photos=3, photo_bytes=4_200_000
+    )
+    text = sync_bar(status, NOW)
+    assert text.headline == "Waiting to be sent: 3 photos (4.2 MB)"
+    assert (text.tone, text.progress) == ("pending", -1.0)
+    one = sync_bar(
+        SyncStatus(
+            pending=2, changes=4, last_success=NOW, last_error=None, photos=1, photo_bytes=310_000
+        ),
+        NOW,
+    )
+    assert one.headline == "Waiting to be sent: 2 records, 1 photo (310 KB)"
+    # Only a photo's details wait (no record of its own, no bytes): still not sent.
+    details = sync_bar(SyncStatus(pending=0, changes=1, last_success=NOW, last_error=None), NOW)
+    assert details.headline == "Waiting to be sent: 1 change"
+
+
+def test_the_current_upload_shows_its_progress_and_what_is_left() -> None:
+    status = SyncStatus(
+        pending=0,
+        last_success=NOW - timedelta(minutes=5),
+        last_error=None,
+        photos=2,
+        photo_bytes=620_000,
+        running=True,
+        upload=UploadNow("p1", held=120_000, size=310_000),
+    )
+    text = sync_bar(status, NOW)
+    assert text.headline == "Waiting to be sent: 2 photos (500 KB)"
+    assert text.detail == (
+        "Sending a photo: 120 KB of 310 KB (38 %) · Last successful sync: 5 minutes ago"
+    )
+    assert text.progress == pytest.approx(0.38)
+
+
+@pytest.mark.parametrize(
+    ("cause", "words"),
+    [
+        ("no_network", "no network. Check mobile data or Wi-Fi; the tablet tries again by itself."),
+        ("unreachable", "the server cannot be reached (it may be down). The tablet tries again"),
+        ("timeout", "the link is too slow: the server's answer did not come in time."),
+        ("connection_lost", "the connection broke during the transfer."),
+        ("busy", "the server is busy. The tablet tries again later."),
+        ("refused", "the server refused a request (the server refused the request (400): x)."),
+    ],
+)
+def test_a_failed_round_is_worded_by_its_real_cause(cause: str, words: str) -> None:
+    status = SyncStatus(
+        pending=1,
+        changes=1,
+        last_success=None,
+        last_error="the server refused the request (400): x",
+        error_cause=cause,
+    )
+    assert sync_bar(status, NOW).error.startswith(f"Last sync failed: {words}")
+
+
+def test_the_sync_bar_speaks_french() -> None:
+    from field_app import i18n
+
+    i18n.set_language("fr")
+    try:
+        text = sync_bar(
+            SyncStatus(
+                pending=1,
+                changes=1,
+                last_success=None,
+                last_error="x",
+                error_cause="no_network",
+                photos=2,
+                photo_bytes=700_000,
+            ),
+            NOW,
+        )
+    finally:
+        i18n.set_language("en")
+    assert "2 photos" in text.headline and "Waiting" not in text.headline
+    assert "Wi-Fi" in text.error and "no network" not in text.error
+
+
+def test_the_upload_tracker_keeps_the_photo_going_now() -> None:
+    calls: list[int] = []
+    tracker = UploadTracker()
+    tracker.on_change = lambda: calls.append(1)
+    tracker("p1", 0, 300_000)
+    assert tracker.current() == UploadNow("p1", 0, 300_000)
+    tracker("p1", 262_144, 300_000)
+    assert tracker.current() == UploadNow("p1", 262_144, 300_000)
+    assert tracker.current().percent == 87  # type: ignore[union-attr]
+    tracker("p1", 300_000, 300_000)  # all in: nothing going
+    assert tracker.current() is None and len(calls) == 3
+    tracker("p2", 10, 20)
+    tracker.clear()  # the round ended
+    assert tracker.current() is None
 
 
 # -- enrolment input ---------------------------------------------------------------------------
@@ -342,10 +450,39 @@ def test_returned_and_rejected_explain_themselves() -> None:
 
 
 def test_log_lines_in_words() -> None:
-    ok = LogEntry(at=NOW - timedelta(minutes=5), ok=True, sent=3, received=10, photos=1)
-    failed = LogEntry(at=NOW, ok=False, error="the server had a problem (500)")
-    assert log_line(ok, NOW) == ("5 minutes ago", "Sent 3, received 10, photos 1", True)
-    assert log_line(failed, NOW) == ("just now", "Failed: the server had a problem (500)", False)
+    ok = LogEntry(
+        at=NOW - timedelta(minutes=5),
+        ok=True,
+        sent=3,
+        received=10,
+        photos=1,
+        bytes_sent=18_300_000,
+        bytes_received=41_000,
+    )
+    assert log_line(ok, NOW) == (
+        "5 minutes ago",
+        "Done: changes sent 3, photos sent 1, changes received 10; 18.3 MB up, 41 KB down",
+        True,
+    )
+    failed = LogEntry(
+        at=NOW,
+        ok=False,
+        cause="timeout",
+        error="the link is too slow: no answer in time; will try again later",
+        sent=2,
+        bytes_sent=640_000,
+        bytes_received=2_000,
+    )
+    assert log_line(failed, NOW) == (
+        "just now",
+        "Failed: the link is too slow: the server's answer did not come in time. The tablet "
+        "tries again by itself. Before that: changes sent 2, photos sent 0, changes received "
+        "0; 640 KB up, 2 KB down",
+        False,
+    )
+    # An entry written before causes were kept: its words as they were.
+    old = LogEntry(at=NOW, ok=False, error="the server had a problem (500)")
+    assert log_line(old, NOW) == ("just now", "Failed: the server had a problem (500)", False)
 
 
 def test_bundle_directory(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:

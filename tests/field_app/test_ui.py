@@ -133,7 +133,7 @@ def test_enrol_fill_save_pending_then_synced(
     driver.tap(activities.ids.get("back") or driver.find_text(activities, "‹ Back"))
     home = on_screen(driver, "home")
     driver.wait_until(
-        lambda: "1 record waiting to be sent" in home.ids.sync_bar.headline,
+        lambda: home.ids.sync_bar.headline == "Waiting to be sent: 1 record",
         what="the sync bar to count the saved record",
     )
     driver.tap(home.ids.sync_bar.ids.sync_button)
@@ -287,7 +287,7 @@ def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
         home = on_screen(driver, "home")
         assert home.ids.settings_button.text == "Paramètres"
         driver.wait_until(
-            lambda: "enregistrements en attente d'envoi" in home.ids.sync_bar.headline,
+            lambda: home.ids.sync_bar.headline.startswith("En attente d'envoi : "),
             what="the sync bar in French",
         )
         driver.tap(home.ids.settings_button)
