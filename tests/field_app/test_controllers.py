@@ -490,3 +490,126 @@ def test_bundle_directory(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     assert bundle_directory(tmp_path) == tmp_path / "bundles"
     monkeypatch.setenv("EXTERNAL_STORAGE", str(tmp_path / "sdcard"))
     assert bundle_directory(tmp_path) == tmp_path / "sdcard" / "Documents" / "PilotMonitor"
+
+
+# -- field details: calendar, chooser folder, coordinates, attendance chips, enrolment code ------
+
+
+def test_a_month_is_weeks_starting_on_monday() -> None:
+    from field_app.controllers import dates
+
+    march = dates.weeks(2025, 3)  # 1 March 2025 is a Saturday
+    assert march[0] == [None] * 5 + [date(2025, 3, 1), date(2025, 3, 2)]
+    assert all(len(week) == 7 for week in march)
+    assert march[-1][0] == date(2025, 3, 31)  # a Monday, alone in its week
+    assert dates.weekday_names()[0] == "Mon"
+    assert dates.month_title(2025, 3) == "March 2025"
+    assert dates.shift_month(2025, 12, 1) == (2026, 1)
+    assert dates.shift_month(2025, 1, -1) == (2024, 12)
+    assert dates.in_words("2025-03-14") == "14 March 2025"
+    assert dates.in_words("not a date") == "not a date"
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "monday", "words"),
+    [
+        ("fr", "mars 2025", "lun.", "14 mars 2025"),
+        ("pt", "março de 2025", "seg.", "14 de março de 2025"),
+        ("es", "marzo de 2025", "lun.", "14 de marzo de 2025"),
+    ],
+)
+def test_the_calendar_speaks_the_users_language(
+    language: str, title: str, monday: str, words: str
+) -> None:
+    from field_app import i18n
+    from field_app.controllers import dates
+
+    i18n.set_language(language)
+    try:
+        assert dates.month_title(2025, 3) == title
+        assert dates.weekday_names()[0] == monday
+        assert dates.in_words("2025-03-14") == words
+    finally:
+        i18n.set_language("en")
+
+
+def test_the_chooser_opens_at_the_pictures_folder(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from field_app.controllers.chooser import pictures_folder
+
+    home = Path(tmp_path)
+    assert pictures_folder(home, {}) == home  # nothing better
+    (home / "Pictures").mkdir()
+    assert pictures_folder(home, {}) == home / "Pictures"
+    (home / "Fotos").mkdir()
+    (home / ".config").mkdir()
+    (home / ".config" / "user-dirs.dirs").write_text(
+        '# written by xdg-user-dirs-update\nXDG_PICTURES_DIR="$HOME/Fotos"\n', encoding="utf-8"
+    )
+    assert pictures_folder(home, {}) == home / "Fotos"
+    (home / "Shots").mkdir()
+    assert pictures_folder(home, {"XDG_PICTURES_DIR": str(home / "Shots")}) == home / "Shots"
+    # A setting that names a missing folder falls through to the next.
+    assert pictures_folder(home, {"XDG_PICTURES_DIR": str(home / "gone")}) == home / "Fotos"
+
+
+def test_the_chooser_lists_folders_then_photos_by_name(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from field_app.controllers.chooser import listing
+
+    folder = Path(tmp_path)
+    for name in ("b.JPG", "a.png", "notes.txt", ".hidden.jpg"):
+        (folder / name).write_bytes(b"x" * 2500)
+    (folder / "Zebra").mkdir()
+    (folder / "april").mkdir()
+    entries = listing(folder)
+    assert [(e.name, e.folder) for e in entries] == [
+        ("april", True),
+        ("Zebra", True),
+        ("a.png", False),
+        ("b.JPG", False),
+    ]
+    assert entries[2].detail.startswith("2 KB · ")
+    assert listing(folder / "missing") == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [("-29.3123", "-29.3123"), ("-29,31", "-29.31"), ("27.48 E", "27.48"), ("abc", "")],
+)
+def test_coordinate_boxes_keep_signs_and_decimals(typed: str, kept: str) -> None:
+    from field_app.controllers.form import coordinate_keys
+
+    assert coordinate_keys(typed) == kept
+
+
+def test_every_attendance_chip_has_its_count_and_the_caption_names_the_grid() -> None:
+    from field_app.controllers.attendance import AttendanceGrid, Cell, chip_counts, grid_caption
+
+    grid = AttendanceGrid()
+    grid.set(Cell("farmer", False, "female", "adult"), 12)
+    grid.set(Cell("farmer", True, "male", "youth"), 2)
+    grid.set(Cell("technician", False, "male", "adult"), 3)
+    assert chip_counts(grid, "farmer") == {
+        "farmer": "14",
+        "technician": "3",
+        "official": "0",
+        "other": "0",
+        "without": "12",
+        "with": "2",
+    }
+    assert chip_counts(grid, "technician")["with"] == "0"
+    assert grid_caption("technician", False) == "Counting: Technicians without a disability"
+    assert grid_caption("farmer", True) == "Counting: Farmers with a disability"
+
+
+def test_the_enrolment_placeholder_looks_like_a_real_code() -> None:
+    from field_app.controllers.enrol import CODE_EXAMPLE
+    from server.accounts.devices import CODE_ALPHABET, CODE_LENGTH, new_enrolment_code
+
+    real = new_enrolment_code()
+    assert len(CODE_EXAMPLE) == len(real) and CODE_EXAMPLE.index("-") == real.index("-")
+    letters = CODE_EXAMPLE.replace("-", "")
+    assert len(letters) == CODE_LENGTH and set(letters) <= set(CODE_ALPHABET)

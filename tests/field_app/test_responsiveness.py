@@ -8,6 +8,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -306,8 +307,8 @@ def test_a_photo_is_prepared_off_the_ui_thread_and_the_save_waits_for_it(
             form = driver.app.show("form", project_id=project["id"])
             driver.step(3)
             driver.type(form._inputs["title"], "Storage demonstration with a photo")
-            driver.type(form._inputs["start_date"], "2025-05-30")
-            driver.type(form._inputs["end_date"], "2025-05-30")
+            driver.pick_date(form._inputs["start_date"], date(2025, 5, 30))
+            driver.pick_date(form._inputs["end_date"], date(2025, 5, 30))
             driver.choose(form._inputs["type"], "Demonstration")
             driver.type(form._cells[("female", "adult")], "12")
             form._add_photo(source)
