@@ -1,9 +1,18 @@
 """The tablet's one HTTP session with the server: timeouts, retries, gzip, bytes, typed errors.
 
-Every request goes through ``SyncClient._send``: it has a connect and a read timeout, is retried
-by urllib3 on connection failures and 429/502/503/504 (POST and PATCH included — a push is
-idempotent by its seqs and a chunk by its offset), counts the bytes that really crossed the
-wire (compressed), and turns every failure into one ``sync.errors`` exception.
+Every request goes through ``SyncClient._send``: it counts the bytes that really went out
+(compressed) and turns every failure into one ``sync.errors`` exception. urllib3 retries
+connection failures and 429/502/503/504 for GET, HEAD and POST (a push is idempotent by its
+seqs); never a photo chunk (PATCH), whose sender asks the server's offset after any failure
+instead (``sync.attachments``).
+
+Timeouts bound silence, never the length of a transfer, so a 2G link (10 KB/s) that keeps
+moving is never cut (docs/protocol.md#attachments): the connect timeout covers connecting
+only; a body goes out in blocks of ``SEND_BLOCK_BYTES``, each ``send`` with the write timeout
+(``FieldLinkAdapter``), over a small kernel send buffer so that sending waits for the link
+rather than filling a queue the read timeout would then have to wait out; the read timeout
+covers each wait for the answer. (urllib3 leaves the connect timeout on the socket while it
+sends, and ``sendall`` takes a timeout as a deadline for the whole body.)
 
 A busy server (429 Too Many Requests, 503) is waited out for the seconds its ``Retry-After``
 asks — but never longer than the read timeout (``BusyAwareRetry``): a longer wait would hold the
@@ -16,18 +25,23 @@ one whose adapter forwards to an in-process app — instead of the default one.
 
 from __future__ import annotations
 
+import functools
 import gzip
+import io
 import json
+import socket
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
@@ -42,6 +56,10 @@ from sync.protocol import (
 API_PREFIX = "/api/v1"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
+# The longest a body may go without the link taking a block of it.
+WRITE_TIMEOUT = 30.0
+SEND_BLOCK_BYTES = 8 * 1024
+SEND_BUFFER_BYTES = 32 * 1024
 # Answers larger than this are refused rather than held in memory (a pull page is far smaller).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
@@ -142,17 +160,74 @@ def default_retry(*, max_wait: float = READ_TIMEOUT) -> Retry:
         backoff_jitter=0.5,
         backoff_max=10,
         status_forcelist=(429, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "HEAD", "POST", "PATCH"}),
+        allowed_methods=frozenset({"GET", "HEAD", "POST"}),
         respect_retry_after_header=True,
         retry_after_max=int(max_wait),
         raise_on_status=False,
     )
 
 
-def default_session(*, max_wait: float = READ_TIMEOUT) -> requests.Session:
+class _SilenceBound:
+    """Sends each block under the write timeout; connecting keeps the connect timeout."""
+
+    write_timeout: float = WRITE_TIMEOUT
+    sock: socket.socket | None
+
+    def send(self, data: Any) -> None:
+        if self.sock is None:
+            self.connect()  # type: ignore[attr-defined]  # of the urllib3 connection mixed with
+        assert self.sock is not None
+        self.sock.settimeout(self.write_timeout)
+        super().send(data)  # type: ignore[misc]
+
+
+@functools.cache
+def _pool_classes(write_timeout: float) -> dict[str, type[HTTPConnectionPool]]:
+    def pool(base: type[HTTPConnectionPool], connection: type[HTTPConnection]) -> type:
+        bound = type(
+            f"SilenceBound{connection.__name__}",
+            (_SilenceBound, connection),
+            {"write_timeout": write_timeout},
+        )
+        return type(f"SilenceBound{base.__name__}", (base,), {"ConnectionCls": bound})
+
+    return {
+        "http": pool(HTTPConnectionPool, HTTPConnection),
+        "https": pool(HTTPSConnectionPool, HTTPSConnection),
+    }
+
+
+class FieldLinkAdapter(HTTPAdapter):
+    """The requests adapter of the tablet: timeouts that bound silence (see the module doc)."""
+
+    def __init__(self, *, write_timeout: float = WRITE_TIMEOUT, **kwargs: Any) -> None:
+        self.write_timeout = write_timeout
+        super().__init__(**kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs.setdefault("blocksize", SEND_BLOCK_BYTES)
+        pool_kwargs.setdefault(
+            "socket_options",
+            [
+                *HTTPConnection.default_socket_options,
+                (socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES),
+            ],
+        )
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(self.write_timeout)
+
+
+def default_session(
+    *, max_wait: float = READ_TIMEOUT, write_timeout: float = WRITE_TIMEOUT
+) -> requests.Session:
     session = requests.Session()
-    adapter = HTTPAdapter(
-        max_retries=default_retry(max_wait=max_wait), pool_connections=2, pool_maxsize=4
+    adapter = FieldLinkAdapter(
+        write_timeout=write_timeout,
+        max_retries=default_retry(max_wait=max_wait),
+        pool_connections=2,
+        pool_maxsize=4,
     )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -169,8 +244,26 @@ class Answer:
         return json.loads(self.body) if self.body else None
 
 
+class _OutgoingBody(io.BytesIO):
+    """A request body read out block by block; each block is reported as it goes."""
+
+    def __init__(self, data: bytes, on_read: Callable[[int], None]) -> None:
+        super().__init__(data)
+        self._on_read = on_read
+
+    def read(self, size: int | None = -1) -> bytes:
+        block = super().read(size)
+        if block:
+            self._on_read(len(block))
+        return block
+
+
 class SyncClient:
-    """Calls of protocol v1 against one server with one device token."""
+    """Calls of protocol v1 against one server with one device token.
+
+    ``timeout`` is (connect, read): connecting, and each wait for an answer's bytes;
+    ``write_timeout`` bounds each block of a body (used by the default session).
+    """
 
     def __init__(
         self,
@@ -179,11 +272,12 @@ class SyncClient:
         token: str | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+        write_timeout: float = WRITE_TIMEOUT,
         app_version: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self.session = session or default_session(max_wait=timeout[1])
+        self.session = session or default_session(max_wait=timeout[1], write_timeout=write_timeout)
         self.timeout = timeout
         self.app_version = app_version
         self._lock = threading.Lock()
@@ -222,10 +316,26 @@ class SyncClient:
         answer = self._send("HEAD", f"/attachments/{attachment_id}")
         return int(answer.headers.get("upload-offset", "0"))
 
-    def upload_chunk(self, attachment_id: str, *, offset: int, chunk: bytes) -> int:
-        """Append ``chunk`` at ``offset``; returns the server's new offset."""
+    def upload_chunk(
+        self,
+        attachment_id: str,
+        *,
+        offset: int,
+        chunk: bytes,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> int:
+        """Append ``chunk`` at ``offset``; returns the server's new offset.
+
+        ``on_sent(n)``: ``n`` bytes of the chunk have gone out so far (called as they go).
+        """
         headers = {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
-        answer = self._send("PATCH", f"/attachments/{attachment_id}", body=chunk, headers=headers)
+        answer = self._send(
+            "PATCH",
+            f"/attachments/{attachment_id}",
+            body=chunk,
+            headers=headers,
+            on_sent=on_sent,
+        )
         return int(answer.headers.get("upload-offset", offset + len(chunk)))
 
     # --- the one place that talks HTTP -------------------------------------------------------
@@ -238,17 +348,29 @@ class SyncClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
+        on_sent: Callable[[int], None] | None = None,
     ) -> Answer:
         all_headers = {"Accept-Encoding": "gzip", "Accept": "application/json"}
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
         all_headers.update(headers or {})
         url = f"{self.base_url}{API_PREFIX}{path}"
+        sent = 0
+
+        def went_out(size: int) -> None:
+            nonlocal sent
+            sent += size
+            with self._lock:
+                self.bytes_sent += size
+            if on_sent is not None:
+                on_sent(sent)
+
         try:
             response = self.session.request(
                 method,
                 url,
-                data=body,
+                # Read out in blocks, so each block is one send under the write timeout.
+                data=_OutgoingBody(body, went_out) if body else None,
                 headers=all_headers,
                 params=params,
                 timeout=self.timeout,
@@ -272,7 +394,6 @@ class SyncClient:
                 f"the connection broke ({exc}); will try again later"
             ) from exc
         with self._lock:
-            self.bytes_sent += len(body or b"")
             self.bytes_received += len(raw)
         if len(raw) > MAX_ANSWER_BYTES:
             raise errors.ServerError(
@@ -330,6 +451,11 @@ def _error_of(answer: Answer) -> errors.SyncClientError:
         when = f"will try again in {_duration(wait)}" if wait else "will try again later"
         return errors.ServerBusy(
             f"the server is busy ({status}); {when}", status=status, retry_after=wait
+        )
+    if status == 408:
+        return errors.NetworkError(
+            "the link went silent while sending; what arrived is kept, will try again",
+            status=status,
         )
     if status >= 500:
         return errors.ServerError(
