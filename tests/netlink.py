@@ -222,6 +222,11 @@ class Link:
         with self._lock:
             self._cut_at = self.up.carried + upstream_bytes
 
+    @property
+    def cut_armed(self) -> bool:
+        """A ``cut_after`` is waiting for its bytes."""
+        return self._cut_at is not None
+
     def silence(self, seconds: float) -> None:
         """Nothing enters the link for ``seconds`` (connections stay open)."""
         self.silent_until = time.monotonic() + seconds

@@ -31,7 +31,7 @@ from tests.sync.test_kill import live_server  # noqa: F401  (the API on a free p
 
 ACTIVITIES = 4
 PHOTOS = 3
-PHOTO_BYTES = 60_000
+PHOTO_BYTES = 45_000
 # Bytes of one request's line and headers, as the client sends them (generous).
 HEADER_BYTES = 600
 
@@ -208,6 +208,43 @@ def test_a_slow_steady_link_is_never_cut_by_the_timeouts(
     assert failed == []
     assert tablet.engine.report.photos.failures == 0
     assert tablet.engine.report.photos.chunks == 1
+
+
+@pytest.mark.slow
+def test_a_link_gone_silent_is_given_up_and_the_photo_resumes_where_the_server_stands(
+    live_server: tuple[str, Engine],  # noqa: F811
+    make_tablet: Callable[..., Tablet],
+) -> None:
+    """Coverage lost mid-chunk (no reset, just silence): the timeouts end the wait, the
+    tablet asks HEAD once the link is back and sends only what the server lacks."""
+    base_url, engine = live_server
+    host, port = base_url.removeprefix("http://").split(":")
+    quick = LinkProfile(rate=50_000, delay=0.05, loss=0.0, queue_bytes=16 * 1024)
+    with Link((host, int(port)), quick) as link:
+        tablet = make_tablet(
+            link.url,
+            photos=1,
+            photo_bytes=250_000,
+            activities=1,
+            timeout=(3.0, 3.0),
+            write_timeout=3.0,
+        )
+        tablet.engine.uploader.sizer = ChunkSizer(first=200_000, largest=200_000)
+        silenced: list[int] = []
+
+        def go_silent(photo_id: str, sent: int, total: int) -> None:
+            if not silenced and sent > 60_000:
+                silenced.append(sent)
+                link.silence(5.0)
+
+        tablet.engine.on_progress = go_silent
+        failed = _sync_until_done(tablet, rounds=3)
+        _assert_all_arrived_once(engine, tablet, _files_of(engine))
+    photos = tablet.engine.report.photos
+    assert silenced and link.cuts == 0
+    assert len(failed) + photos.failures >= 1  # the silence was noticed, not waited out
+    sent = sum(len(d) for d in tablet.photos.values())
+    assert tablet.client.bytes_sent - sent <= 200_000 + 20_000  # one chunk, and the records
 
 
 def _files_of(engine: Engine) -> Path:
