@@ -62,8 +62,12 @@ class ChunkSizer:
         self.rate: float | None = None  # bytes per second, smoothed
 
     def sent(self, size: int, seconds: float) -> None:
-        """A chunk of ``size`` bytes went through in ``seconds`` (request to answer)."""
-        if seconds <= 0 or size <= 0:
+        """A chunk of ``size`` bytes went through in ``seconds`` (request to answer).
+
+        A piece much smaller than the current size (a photo's last bytes) measures the round
+        trip more than the link, and is not learnt from.
+        """
+        if seconds <= 0 or size <= 0 or size < self.size // 2:
             return
         measured = size / seconds
         self.rate = measured if self.rate is None else 0.5 * self.rate + 0.5 * measured

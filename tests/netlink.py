@@ -39,8 +39,8 @@ class LinkProfile:
     loss: float = 0.01  # share of segments lost (each costs a retransmission stall)
     queue_bytes: int = 64 * 1024  # per direction
     segment: int = 1460
-    # How long a lost segment holds its direction: TCP's retransmission after about a round
-    # trip and its minimum timeout (200 ms).
+    # How long a lost segment holds its direction (default: two round trips and TCP's 200 ms
+    # minimum, a conservative retransmission timeout; fast retransmit is often quicker).
     loss_stall: float | None = None
 
     @property

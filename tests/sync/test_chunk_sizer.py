@@ -62,3 +62,12 @@ def test_a_server_limit_caps_every_later_chunk() -> None:
     sizer.limit(100_000)
     sizer.sent(100_000, 0.01)
     assert sizer.size == 100_000
+
+
+def test_a_photos_small_last_piece_does_not_shrink_the_chunks() -> None:
+    sizer = ChunkSizer()
+    for _ in range(10):
+        sizer.sent(sizer.size, sizer.size / 10_000)
+    settled = sizer.size
+    sizer.sent(500, 0.55)  # 500 bytes in one round trip: the link's rate is not in it
+    assert sizer.size == settled
