@@ -338,7 +338,7 @@ class StoreBackend:
                     session=self._http,
                     app_version=APP_VERSION,
                 )
-                self._engine = SyncEngine(self.store, client, on_upload_progress=self.uploads)
+                self._engine = SyncEngine(self.store, client, on_progress=self.uploads)
             return self._engine
 
     def sync_once(self) -> SyncStatus:
@@ -348,7 +348,7 @@ class StoreBackend:
         try:
             report = engine.sync_once()
         except Exception as exc:
-            self._failed(engine.last_report, exc)
+            self._failed(engine.report, exc)
             raise
         finally:
             self.uploads.clear()
@@ -487,7 +487,7 @@ class _LoggingSchedule(SyncSchedule):
             ok = super().run_once()
         finally:
             self._backend.uploads.clear()
-        report = getattr(self.engine, "last_report", None)
+        report = getattr(self.engine, "report", None)
         if ok and report is not None:
             self._backend._succeeded(report)
         elif not ok:
@@ -498,7 +498,7 @@ class _LoggingSchedule(SyncSchedule):
 def _went(report: SyncReport) -> dict[str, int]:
     """What a round sent and received, for the sync log."""
     return {
-        "sent": report.sent,
+        "sent": report.records,
         "received": report.pulled,
         "photos": report.uploaded,
         "bytes_sent": report.bytes_sent,

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     enrolment_code_hours: int = Field(default=24, ge=1, le=24 * 7)
     max_push_mutations: int = Field(default=2000, ge=1)
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # A photo chunk whose body stays silent this long ends; the bytes that arrived are kept.
+    upload_idle_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Exports and jobs (issue 5): a DHIS2 mapping file replacing the bundled example, the
     # IATI reporting organisation, and the thresholds of the stale-tablet and cleanup jobs.
     dhis2_mapping: Path | None = None

@@ -1,14 +1,24 @@
 """The tablet's one HTTP session with the server: timeouts, retries, gzip, bytes, typed errors.
 
-Every request goes through ``SyncClient._send``: it has a connect and a read timeout, is retried
-by urllib3 on connection failures and 429/502/503/504 (POST and PATCH included — a push is
-idempotent by its seqs and a chunk by its offset), and turns every failure into one
-``sync.errors`` exception named by its real cause (no network, server unreachable, link too
-slow, connection lost mid-transfer, server busy…: ``network_error``).
+Every request goes through ``SyncClient._send``: it counts the bytes that really crossed the
+wire and turns every failure into one ``sync.errors`` exception named by its real cause (no
+network, server unreachable, link too slow, connection lost mid-transfer, server busy…:
+``network_error``). urllib3 retries connection failures and 429/502/503/504 for GET, HEAD and
+POST (a push is idempotent by its seqs); never a photo chunk (PATCH), whose sender asks the
+server's offset after any failure instead (``sync.attachments``).
 
-Bytes are counted on the socket (``WireCounter``): headers, retried attempts and the part of a
-send that a timeout or a dropped link cut short all count, as they cost the tablet's data plan
-and its time on a 2G link. Over HTTPS the count is of the bytes inside TLS.
+Timeouts bound silence, never the length of a transfer, so a 2G link (10 KB/s) that keeps
+moving is never cut (docs/protocol.md#attachments): the connect timeout covers connecting
+only; a body goes out in blocks of ``SEND_BLOCK_BYTES``, each ``send`` with the write timeout
+(``FieldLinkAdapter``), over a small kernel send buffer so that sending waits for the link
+rather than filling a queue the read timeout would then have to wait out; the read timeout
+covers each wait for the answer. (urllib3 leaves the connect timeout on the socket while it
+sends, and ``sendall`` takes a timeout as a deadline for the whole body.)
+
+Bytes are counted on the socket (``WireCounter``, in the default session's connections):
+headers, retried attempts and the part of a send that a timeout or a dropped link cut short all
+count, as they cost the tablet's data plan and its time on a 2G link. Over HTTPS the count is
+of the bytes inside TLS. A session handed in (tests) counts bodies and answers instead.
 
 A busy server (429 Too Many Requests, 503) is waited out for the seconds its ``Retry-After``
 asks — but never longer than the read timeout (``BusyAwareRetry``): a longer wait would hold the
@@ -29,7 +39,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -52,6 +62,10 @@ from sync.protocol import (
 API_PREFIX = "/api/v1"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
+# The longest a body may go without the link taking a block of it.
+WRITE_TIMEOUT = 30.0
+SEND_BLOCK_BYTES = 8 * 1024
+SEND_BUFFER_BYTES = 32 * 1024
 # Answers larger than this are refused rather than held in memory (a pull page is far smaller).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
@@ -152,7 +166,7 @@ def default_retry(*, max_wait: float = READ_TIMEOUT) -> Retry:
         backoff_jitter=0.5,
         backoff_max=10,
         status_forcelist=(429, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "HEAD", "POST", "PATCH"}),
+        allowed_methods=frozenset({"GET", "HEAD", "POST"}),
         respect_retry_after_header=True,
         retry_after_max=int(max_wait),
         raise_on_status=False,
@@ -236,42 +250,95 @@ class _CountingSocket:
         return getattr(self._sock, name)
 
 
-def _counting(connection: type[HTTPConnection], counter: WireCounter) -> type[HTTPConnection]:
-    class Counting(connection):  # type: ignore[valid-type, misc]
-        def connect(self) -> None:
-            super().connect()
-            self.sock = _CountingSocket(self.sock, counter)  # type: ignore[has-type]
+class _SilenceBound:
+    """Sends each block under the write timeout; connecting keeps the connect timeout."""
 
-    return Counting
+    write_timeout: float = WRITE_TIMEOUT
+    sock: socket.socket | None
+
+    def send(self, data: Any) -> None:
+        if self.sock is None:
+            self.connect()  # type: ignore[attr-defined]  # of the urllib3 connection mixed with
+        assert self.sock is not None
+        self.sock.settimeout(self.write_timeout)
+        super().send(data)  # type: ignore[misc]
 
 
-class CountingAdapter(HTTPAdapter):
-    """requests' adapter whose connections count their bytes into ``counter``."""
+class _Counted:
+    """Wraps the connected socket in a ``_CountingSocket`` (``counter`` set per adapter)."""
 
-    def __init__(self, counter: WireCounter, **kwargs: Any) -> None:
+    counter: WireCounter
+    sock: Any
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self.sock = _CountingSocket(self.sock, self.counter)
+
+
+def _pool_classes(
+    write_timeout: float, counter: WireCounter | None
+) -> dict[str, type[HTTPConnectionPool]]:
+    def pool(base: type[HTTPConnectionPool], connection: type[HTTPConnection]) -> type:
+        mixins: tuple[type, ...] = (
+            (_SilenceBound,) if counter is None else (_SilenceBound, _Counted)
+        )
+        bound = type(
+            f"FieldLink{connection.__name__}",
+            (*mixins, connection),
+            {"write_timeout": write_timeout, "counter": counter},
+        )
+        return type(f"FieldLink{base.__name__}", (base,), {"ConnectionCls": bound})
+
+    return {
+        "http": pool(HTTPConnectionPool, HTTPConnection),
+        "https": pool(HTTPSConnectionPool, HTTPSConnection),
+    }
+
+
+class FieldLinkAdapter(HTTPAdapter):
+    """The requests adapter of the tablet: timeouts that bound silence (see the module doc),
+    and, given a ``counter``, every byte its connections send and receive counted."""
+
+    def __init__(
+        self,
+        *,
+        write_timeout: float = WRITE_TIMEOUT,
+        counter: WireCounter | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.write_timeout = write_timeout
         self.counter = counter  # before HTTPAdapter makes its pool manager
         super().__init__(**kwargs)
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        plain = _counting(HTTPConnection, self.counter)
-        secure = _counting(HTTPSConnection, self.counter)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": type("CountingPool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
-            "https": type("CountingSecurePool", (HTTPSConnectionPool,), {"ConnectionCls": secure}),
-        }
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs.setdefault("blocksize", SEND_BLOCK_BYTES)
+        pool_kwargs.setdefault(
+            "socket_options",
+            [
+                *HTTPConnection.default_socket_options,
+                (socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES),
+            ],
+        )
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(self.write_timeout, self.counter)
 
 
 def default_session(
-    *, max_wait: float = READ_TIMEOUT, counter: WireCounter | None = None
+    *,
+    max_wait: float = READ_TIMEOUT,
+    write_timeout: float = WRITE_TIMEOUT,
+    counter: WireCounter | None = None,
 ) -> requests.Session:
     session = requests.Session()
-    options: dict[str, Any] = {
-        "max_retries": default_retry(max_wait=max_wait),
-        "pool_connections": 2,
-        "pool_maxsize": 4,
-    }
-    adapter = HTTPAdapter(**options) if counter is None else CountingAdapter(counter, **options)
+    adapter = FieldLinkAdapter(
+        write_timeout=write_timeout,
+        counter=counter,
+        max_retries=default_retry(max_wait=max_wait),
+        pool_connections=2,
+        pool_maxsize=4,
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -345,8 +412,26 @@ class Answer:
         return json.loads(self.body) if self.body else None
 
 
+class _OutgoingBody(io.BytesIO):
+    """A request body read out block by block; each block is reported as it goes."""
+
+    def __init__(self, data: bytes, on_read: Callable[[int], None]) -> None:
+        super().__init__(data)
+        self._on_read = on_read
+
+    def read(self, size: int | None = -1) -> bytes:
+        block = super().read(size)
+        if block:
+            self._on_read(len(block))
+        return block
+
+
 class SyncClient:
-    """Calls of protocol v1 against one server with one device token."""
+    """Calls of protocol v1 against one server with one device token.
+
+    ``timeout`` is (connect, read): connecting, and each wait for an answer's bytes;
+    ``write_timeout`` bounds each block of a body (used by the default session).
+    """
 
     def __init__(
         self,
@@ -355,6 +440,7 @@ class SyncClient:
         token: str | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+        write_timeout: float = WRITE_TIMEOUT,
         app_version: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -363,7 +449,9 @@ class SyncClient:
         # A session handed in (tests, an in-process transport) has no sockets to count on:
         # the client counts the bodies it sends and the answers it reads instead.
         self._count_bodies = session is not None
-        self.session = session or default_session(max_wait=timeout[1], counter=self.counter)
+        self.session = session or default_session(
+            max_wait=timeout[1], write_timeout=write_timeout, counter=self.counter
+        )
         self.timeout = timeout
         self.app_version = app_version
 
@@ -407,10 +495,26 @@ class SyncClient:
         answer = self._send("HEAD", f"/attachments/{attachment_id}")
         return int(answer.headers.get("upload-offset", "0"))
 
-    def upload_chunk(self, attachment_id: str, *, offset: int, chunk: bytes) -> int:
-        """Append ``chunk`` at ``offset``; returns the server's new offset."""
+    def upload_chunk(
+        self,
+        attachment_id: str,
+        *,
+        offset: int,
+        chunk: bytes,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> int:
+        """Append ``chunk`` at ``offset``; returns the server's new offset.
+
+        ``on_sent(n)``: ``n`` bytes of the chunk have gone out so far (called as they go).
+        """
         headers = {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
-        answer = self._send("PATCH", f"/attachments/{attachment_id}", body=chunk, headers=headers)
+        answer = self._send(
+            "PATCH",
+            f"/attachments/{attachment_id}",
+            body=chunk,
+            headers=headers,
+            on_sent=on_sent,
+        )
         return int(answer.headers.get("upload-offset", offset + len(chunk)))
 
     # --- the one place that talks HTTP -------------------------------------------------------
@@ -423,17 +527,29 @@ class SyncClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
+        on_sent: Callable[[int], None] | None = None,
     ) -> Answer:
         all_headers = {"Accept-Encoding": "gzip", "Accept": "application/json"}
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
         all_headers.update(headers or {})
         url = f"{self.base_url}{API_PREFIX}{path}"
+        sent = 0
+
+        def went_out(size: int) -> None:
+            nonlocal sent
+            sent += size
+            if self._count_bodies:  # else the socket counts it (with the headers)
+                self.counter.add(sent=size)
+            if on_sent is not None:
+                on_sent(sent)
+
         try:
             response = self.session.request(
                 method,
                 url,
-                data=body,
+                # Read out in blocks, so each block is one send under the write timeout.
+                data=_OutgoingBody(body, went_out) if body else None,
                 headers=all_headers,
                 params=params,
                 timeout=self.timeout,
@@ -446,7 +562,7 @@ class SyncClient:
         except (requests.exceptions.RequestException, OSError) as exc:
             raise network_error(exc) from exc
         if self._count_bodies:
-            self.counter.add(sent=len(body or b""), received=len(raw))
+            self.counter.add(received=len(raw))
         if len(raw) > MAX_ANSWER_BYTES:
             raise errors.ServerError(
                 "the server's answer is too large", status=response.status_code
@@ -503,6 +619,11 @@ def _error_of(answer: Answer) -> errors.SyncClientError:
         when = f"will try again in {_duration(wait)}" if wait else "will try again later"
         return errors.ServerBusy(
             f"the server is busy ({status}); {when}", status=status, retry_after=wait
+        )
+    if status == 408:
+        return errors.NetworkError(
+            "the link went silent while sending; what arrived is kept, will try again",
+            status=status,
         )
     if status >= 500:
         return errors.ServerError(

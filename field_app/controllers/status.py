@@ -19,15 +19,16 @@ from field_app.i18n import N_, _, ngettext
 
 @dataclass(frozen=True, slots=True)
 class UploadNow:
-    """The photo being sent now: how many of its bytes the server holds."""
+    """The photo being sent now: how many of its bytes have gone out (the server holds them,
+    or they are in the chunk in flight)."""
 
     attachment_id: str
-    held: int
+    sent: int
     size: int
 
     @property
     def percent(self) -> int:
-        return 100 if self.size <= 0 else min(100, int(100 * self.held / self.size))
+        return 100 if self.size <= 0 else min(100, int(100 * self.sent / self.size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,7 @@ def waiting_text(status: SyncStatus) -> str:
             ngettext("{n} record", "{n} records", status.pending).format(n=f"{status.pending:,}")
         )
     if status.photos:
-        left = status.photo_bytes - (status.upload.held if status.upload else 0)
+        left = status.photo_bytes - (status.upload.sent if status.upload else 0)
         parts.append(
             ngettext("{n} photo ({size})", "{n} photos ({size})", status.photos).format(
                 n=f"{status.photos:,}", size=size_text(max(0, left))
@@ -164,8 +165,8 @@ def waiting_text(status: SyncStatus) -> str:
 
 
 def upload_text(upload: UploadNow) -> str:
-    return _("Sending a photo: {held} of {size} ({percent} %)").format(
-        held=size_text(upload.held), size=size_text(upload.size), percent=upload.percent
+    return _("Sending a photo: {sent} of {size} ({percent} %)").format(
+        sent=size_text(upload.sent), size=size_text(upload.size), percent=upload.percent
     )
 
 
@@ -189,8 +190,8 @@ def sync_bar(status: SyncStatus, now: datetime) -> SyncBarText:
 
 
 class UploadTracker:
-    """Hears the sync thread's upload progress (``sync.attachments.UploadProgress``: the
-    attachment, the bytes the server holds, its size) and keeps the latest for the sync bar.
+    """Hears the sync thread's upload progress (``sync.attachments.ProgressCallback``: the
+    attachment, the bytes gone out, its size) and keeps the latest for the sync bar.
 
     Every report calls ``on_change`` (the app's coalescer turns a burst into one redraw);
     ``clear`` when a round ends, so no stale "Sending a photo" stays on screen.
@@ -201,9 +202,9 @@ class UploadTracker:
         self._now: UploadNow | None = None
         self.on_change: Callable[[], None] | None = None
 
-    def __call__(self, attachment_id: str, held: int, size: int) -> None:
+    def __call__(self, attachment_id: str, sent: int, size: int) -> None:
         with self._lock:
-            self._now = None if held >= size else UploadNow(attachment_id, held, size)
+            self._now = None if sent >= size else UploadNow(attachment_id, sent, size)
         if self.on_change is not None:
             self.on_change()
 

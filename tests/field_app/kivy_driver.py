@@ -189,6 +189,8 @@ class Driver:
             self.tap(picker.ids.next if later else picker.ids.previous)
         [button] = [b for b in picker.ids.days.children if b.day == day]
         self.tap(button)
+        # The calendar fades out; until it is gone it would take the next touch.
+        self.wait_until(lambda: picker.parent is None, what="the calendar to close")
 
     def find(self, root: Any, predicate: Callable[[Any], bool]) -> Any:
         for widget in root.walk(restrict=True):

@@ -744,7 +744,7 @@ def test_a_record_whose_photo_has_not_gone_is_photos_pending_and_the_log_counts_
         heard.append((attachment_id, held, size))
         original(attachment_id, held, size)
 
-    backend.engine().on_upload_progress = spy
+    backend.engine().on_progress = spy
     before = backend.engine().client.bytes_sent
     backend.sync_once()
     assert heard[0] == (photo.id, 0, photo.size) and heard[-1] == (photo.id, photo.size, photo.size)

@@ -250,7 +250,7 @@ def test_the_current_upload_shows_its_progress_and_what_is_left() -> None:
         photos=2,
         photo_bytes=620_000,
         running=True,
-        upload=UploadNow("p1", held=120_000, size=310_000),
+        upload=UploadNow("p1", sent=120_000, size=310_000),
     )
     text = sync_bar(status, NOW)
     assert text.headline == "Waiting to be sent: 2 photos (500 KB)"

@@ -852,7 +852,7 @@ def test_the_sync_bar_shows_what_waits_and_the_upload_going_now(
     session, backend, _project = demo_session(tmp_path)
     backend.last_error = None
     backend.photos_waiting, backend.photo_bytes = 3, 910_000
-    backend.upload = UploadNow("p1", held=131_072, size=305_000)
+    backend.upload = UploadNow("p1", sent=131_072, size=305_000)
     backend.running = True
     with kivy_driver.running(make_app(session)) as driver:
         for width, height, name in ORIENTATIONS:

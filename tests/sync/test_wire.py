@@ -101,7 +101,8 @@ def test_bytes_of_an_answered_request_count_headers_and_body_both_ways() -> None
 
 def test_a_request_cut_off_by_the_server_counts_what_went_and_says_the_connection_broke() -> None:
     # The server reads the whole chunk, then drops the connection without a word: the bytes
-    # went over the air (and are retried), though no answer came. Before, they counted 0.
+    # went over the air, though no answer came. Before, they counted 0. (A chunk is not
+    # retried by urllib3: its sender asks the server's offset first.)
     taken: list[int] = []
 
     def handle(conn: socket.socket) -> None:
@@ -113,8 +114,7 @@ def test_a_request_cut_off_by_the_server_counts_what_went_and_says_the_connectio
         with pytest.raises(errors.ConnectionLost) as caught:
             client.upload_chunk("a", offset=0, chunk=CHUNK)
     assert caught.value.cause == "connection_lost"
-    assert len(taken) >= 2  # urllib3 tried again
-    assert client.bytes_sent == sum(taken) >= 2 * len(CHUNK)
+    assert client.bytes_sent == sum(taken) >= len(CHUNK)
 
 
 def test_silence_on_an_open_connection_is_a_link_too_slow() -> None:
