@@ -375,15 +375,26 @@ def demo_session(tmp_path: Path) -> tuple[Any, MemoryBackend, dict[str, Any]]:
         for i in range(30)
     ]
     backend.last_success = datetime.now(UTC) - timedelta(minutes=42)
-    backend.last_error = "cannot reach the server (no connection or the server is down)"
+    backend.last_error = "the link is too slow: no answer in time; will try again later"
+    backend.error_cause = "timeout"
     backend._log = [
         LogEntry(
-            at=datetime.now(UTC) - timedelta(hours=3), ok=True, sent=4, received=120, photos=2
+            at=datetime.now(UTC) - timedelta(hours=3),
+            ok=True,
+            sent=4,
+            received=120,
+            photos=2,
+            bytes_sent=655_000,
+            bytes_received=48_000,
         ),
         LogEntry(
             at=datetime.now(UTC) - timedelta(minutes=42),
             ok=False,
-            error="cannot reach the server (no connection or the server is down)",
+            cause="timeout",
+            error="the link is too slow: no answer in time; will try again later",
+            sent=3,
+            bytes_sent=212_000,
+            bytes_received=3_000,
         ),
     ]
     data_dir = tmp_path / "tablet"
