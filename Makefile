@@ -51,13 +51,19 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# uv alone, at the lock's version, so that re-locking works while the lock lags pyproject.toml.
+$(BIN)/uv:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	awk '/^uv==/{p=1; print; next} p && /^ /{print; next} {p=0}' requirements.lock > $(VENV)/uv.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(VENV)/uv.txt
+
 # After changing a dependency range in pyproject.toml: re-solve the lock, keeping other pins.
-lock: install
+lock: $(BIN)/uv
 	$(BIN)/uv pip compile $(LOCK_FLAGS)
 
 # Once a month, or for a security fix: move every pin to the newest allowed release, then
 # run `make test` and commit requirements.lock on its own.
-upgrade: install
+upgrade: $(BIN)/uv
 	$(BIN)/uv pip compile --upgrade $(LOCK_FLAGS)
 
 bench: install

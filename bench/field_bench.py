@@ -13,7 +13,10 @@ ratio between them, plus the absolute target where docs/performance.md sets one:
 - scroll: the longest frame while scrolling 10 000 activities vs the same redraw floor;
 - search: the longest frame while typing a search over 10 000 activities (one key every eight
   frames, until the result is shown) vs the same redraw floor, and the time from the last key
-  to the result (the debounce included).
+  to the result (the debounce included);
+- photos: bytes per downscaled 1 600 px photo (``field_app.photos.downscale``) vs libjpeg at the
+  same size and quality (Pillow, without the app's options), and the SDL2_image path the app
+  used before (its JPEG writer ignores the quality asked for). ``--photos`` runs only this.
 
 Every frame is timed with its rendering: ``glFinish`` after each frame. Headless, SDL2's
 offscreen window never presents, so Mesa's software renderer would otherwise defer the drawing
@@ -117,6 +120,103 @@ def line(name: str, value: float, baseline: float, unit: str, target: str = "") 
         f"  {name:<44} {value:9.1f} {unit:<3} baseline {baseline:8.1f} {unit:<3} "
         f"ratio {ratio:6.2f}×  {target}"
     )
+
+
+# --- photos: bytes per downscaled photo ---------------------------------------------------------
+
+
+def _sdl2_downscale(source: Path, target: Path, size: tuple[int, int], quality: int) -> int:
+    """The app's former downscale: SDL2_image decodes, SDL scales, SDL2_image writes the JPEG
+    (through ctypes, with the SDL libraries Kivy's wheel ships). Returns the bytes written."""
+    import ctypes
+    import importlib.util
+
+    class Surface(ctypes.Structure):
+        _fields_ = [("flags", ctypes.c_uint32), ("format", ctypes.c_void_p)]
+
+    kivy = importlib.util.find_spec("kivy")
+    libs = Path(kivy.origin).resolve().parent.parent / "Kivy.libs"  # type: ignore[union-attr, arg-type]
+
+    def library(name: str) -> ctypes.CDLL:
+        found = sorted(libs.glob(f"lib{name}-*.so*"))
+        return ctypes.CDLL(str(found[0]) if found else f"lib{name}.so")
+
+    sdl, image = library("SDL2"), library("SDL2_image")
+    pointer = ctypes.c_void_p
+    image.IMG_Load.restype = pointer
+    image.IMG_Load.argtypes = [ctypes.c_char_p]
+    image.IMG_SaveJPG.argtypes = [pointer, ctypes.c_char_p, ctypes.c_int]
+    sdl.SDL_ConvertSurfaceFormat.restype = pointer
+    sdl.SDL_ConvertSurfaceFormat.argtypes = [pointer, ctypes.c_uint32, ctypes.c_uint32]
+    sdl.SDL_CreateRGBSurfaceWithFormat.restype = pointer
+    sdl.SDL_CreateRGBSurfaceWithFormat.argtypes = (
+        [ctypes.c_uint32] + [ctypes.c_int] * 3 + [ctypes.c_uint32]
+    )
+    sdl.SDL_SoftStretchLinear.argtypes = [pointer, pointer, pointer, pointer]
+    sdl.SDL_FreeSurface.argtypes = [pointer]
+    argb = 0x16362004
+    loaded = image.IMG_Load(str(source).encode())
+    pixels = sdl.SDL_ConvertSurfaceFormat(loaded, argb, 0)
+    scaled = sdl.SDL_CreateRGBSurfaceWithFormat(0, size[0], size[1], 32, argb)
+    if sdl.SDL_SoftStretchLinear(pixels, None, scaled, None) != 0:
+        raise RuntimeError("SDL could not scale the photo")
+    if image.IMG_SaveJPG(scaled, str(target).encode(), quality) != 0:
+        raise RuntimeError("SDL2_image could not write the JPEG")
+    for surface in (scaled, pixels, loaded):
+        sdl.SDL_FreeSurface(surface)
+    return target.stat().st_size
+
+
+def bench_photos(count: int) -> None:
+    from PIL import Image
+
+    from field_app.photos import JPEG_QUALITY, MAX_SIDE, downscale, target_size
+    from tests.field_app.photo_samples import camera_jpeg, field_photo
+
+    print(
+        f"photos: {count} photo-like 4000×3000 camera JPEGs, downscaled to {MAX_SIDE} px "
+        f"(baseline: libjpeg through Pillow at the same size, quality {JPEG_QUALITY})"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ours, plain, sdl2, originals = [], [], [], []
+        for n in range(count):
+            source = camera_jpeg(work / f"camera-{n}.jpg", field_photo(4000, 3000, seed=n))
+            originals.append(source.stat().st_size)
+            ours.append(downscale(source, work / "photos").size)
+            with Image.open(source) as picture:
+                size = target_size(*picture.size)
+                reference = work / f"libjpeg-{n}.jpg"
+                picture.resize(size, Image.Resampling.LANCZOS).save(
+                    reference, "JPEG", quality=JPEG_QUALITY
+                )
+                plain.append(reference.stat().st_size)
+            try:
+                sdl2.append(_sdl2_downscale(source, work / f"sdl2-{n}.jpg", size, 90))
+            except (OSError, RuntimeError, AttributeError) as exc:
+                print(f"  (the former SDL2_image path could not run here: {exc})")
+        kb = 1000.0
+        line(
+            "camera original (mean)",
+            statistics.mean(originals) / kb,
+            statistics.mean(plain) / kb,
+            "KB",
+        )
+        line(
+            "app downscale, Pillow q80 (mean)",
+            statistics.mean(ours) / kb,
+            statistics.mean(plain) / kb,
+            "KB",
+            "target ~300 KB",
+        )
+        line("app downscale, largest", max(ours) / kb, max(plain) / kb, "KB", "test: < 500 KB")
+        if len(sdl2) == count:
+            line(
+                "former SDL2_image path, q90 asked (mean)",
+                statistics.mean(sdl2) / kb,
+                statistics.mean(plain) / kb,
+                "KB",
+            )
 
 
 # --- a device store holding many records -------------------------------------------------------
@@ -608,11 +708,16 @@ def main() -> int:
     )
     parser.add_argument("--sync-records", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--photo-count", type=int, default=3)
+    parser.add_argument("--photos", action="store_true", help="measure only the photo bytes")
     args = parser.parse_args()
     print(
         f"field app bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
         f"{sys.version.split()[0]}, {os.cpu_count()} CPUs"
     )
+    bench_photos(args.photo_count)
+    if args.photos:
+        return 0
     bench_save(args.records, args.rounds)
     try:
         bench_cold_start(args.records, 3)

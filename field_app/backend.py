@@ -22,7 +22,7 @@ import requests
 from field_app import APP_VERSION, enrolment
 from field_app.controllers.form import Photo, Save
 from field_app.controllers.progress import COUNTED_STATUSES
-from field_app.controllers.status import LogEntry, SyncStatus
+from field_app.controllers.status import LogEntry, SyncStatus, UploadTracker
 from field_app.session import EnrolError, Enrolment, LocalRecord, RowFacts
 from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META, export_bundle
 from sync.client import SyncClient
@@ -83,6 +83,7 @@ class StoreBackend:
         self._engine: SyncEngine | None = None
         self._schedule: SyncSchedule | None = None
         self._on_change: Callable[[], None] | None = None
+        self.uploads = UploadTracker()  # the photo going now, for the sync bar
         self._lock = threading.Lock()
         self._send_accepted_conflicts()
 
@@ -340,23 +341,27 @@ class StoreBackend:
                     session=self._http,
                     app_version=APP_VERSION,
                 )
-                self._engine = SyncEngine(self.store, client)
+                self._engine = SyncEngine(self.store, client, on_progress=self.uploads)
             return self._engine
 
     def sync_once(self) -> SyncStatus:
         """One round now, on the caller's thread (tests and the benchmark; the app's rounds
         run on the schedule's thread)."""
+        engine = self.engine()
         try:
-            report = self.engine().sync_once()
+            report = engine.sync_once()
         except Exception as exc:
-            self._failed(str(getattr(exc, "message", exc)))
+            self._failed(engine.report, exc)
             raise
+        finally:
+            self.uploads.clear()
         self._succeeded(report)
         return self.status()
 
     def start(self, on_change: Callable[[], None]) -> None:
         """Sync in the background from now on; ``on_change`` is called from that thread."""
         self._on_change = on_change
+        self.uploads.on_change = on_change
         if self.enrolment() is None:
             return
         with self._lock:
@@ -388,11 +393,16 @@ class StoreBackend:
         status = read_status(self.store, self._schedule)
         attention = self.store.count("activity", states=ATTENTION)
         return SyncStatus(
-            pending=status.pending,
+            pending=status.waiting.records,
+            changes=status.waiting.mutations,
+            photos=status.waiting.photos,
+            photo_bytes=status.waiting.photo_bytes,
             last_success=_parse_time(status.last_success),
             last_error=status.last_error,
+            error_cause=status.last_error_cause,
             attention=attention,
             running=status.syncing,
+            upload=self.uploads.current() if status.syncing else None,
         )
 
     def server_offset(self) -> timedelta:
@@ -407,17 +417,24 @@ class StoreBackend:
 
     def _succeeded(self, report: SyncReport) -> None:
         self._learn_offset(report.server_time)
+        self._log({"ok": True, **_went(report)})
+
+    def _failed(self, report: SyncReport | None, exc: BaseException | None = None) -> None:
+        """A round that failed: its real cause and detail, and what it did before that."""
+        cause = (report.error_cause if report else None) or getattr(exc, "cause", None)
+        detail = (report.error if report else None) or (
+            str(getattr(exc, "message", exc)) if exc is not None else None
+        )
+        if cause is None and detail is None:
+            cause, detail = self.store.meta("last_error_cause"), self.store.meta("last_error")
         self._log(
             {
-                "ok": True,
-                "sent": sum(report.pushed.values()),
-                "received": report.pulled,
-                "photos": report.uploaded,
+                "ok": False,
+                "cause": cause or "unexpected",
+                "error": detail or "",
+                **(_went(report) if report else {}),
             }
         )
-
-    def _failed(self, reason: str) -> None:
-        self._log({"ok": False, "error": reason})
 
     def _log(self, entry: dict[str, Any]) -> None:
         entries = self._log_entries()
@@ -438,6 +455,9 @@ class StoreBackend:
                 sent=int(e.get("sent") or 0),
                 received=int(e.get("received") or 0),
                 photos=int(e.get("photos") or 0),
+                bytes_sent=int(e.get("bytes_sent") or 0),
+                bytes_received=int(e.get("bytes_received") or 0),
+                cause=str(e.get("cause") or ""),
             )
             for e in reversed(entries)
         ]
@@ -466,9 +486,24 @@ class _LoggingSchedule(SyncSchedule):
         self._backend = backend
 
     def run_once(self) -> bool:
-        ok = super().run_once()
-        if ok and self.last_report is not None:
-            self._backend._succeeded(self.last_report)
+        try:
+            ok = super().run_once()
+        finally:
+            self._backend.uploads.clear()
+        report = getattr(self.engine, "report", None)
+        if ok and report is not None:
+            self._backend._succeeded(report)
         elif not ok:
-            self._backend._failed(self.engine.store.meta("last_error") or "unknown error")
+            self._backend._failed(report)
         return ok
+
+
+def _went(report: SyncReport) -> dict[str, int]:
+    """What a round sent and received, for the sync log."""
+    return {
+        "sent": report.records,
+        "received": report.pulled,
+        "photos": report.uploaded,
+        "bytes_sent": report.bytes_sent,
+        "bytes_received": report.bytes_received,
+    }

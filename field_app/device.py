@@ -50,6 +50,10 @@ class Device:
     def has_qr_scanner(self) -> bool:
         return False
 
+    def has_photo_picker(self) -> bool:
+        """The platform has its own photo picker (Android); else the app shows its chooser."""
+        return False
+
     def start_gps(self, on_fix: Callable[[Fix], None], on_status: Callable[[str], None]) -> None:
         raise DeviceUnavailable(_("No GPS on this device: type the coordinates"))
 
@@ -61,6 +65,10 @@ class Device:
 
     def scan_qr(self, on_code: Callable[[str | None], None]) -> None:
         raise DeviceUnavailable(_("No QR scanner: type the code printed under the QR"))
+
+    def pick_photo(self, on_done: Callable[[Path | None], None]) -> None:
+        """The platform's picker; ``on_done`` gets the chosen file (None: cancelled)."""
+        raise DeviceUnavailable(_("No photo picker on this device: choose a photo file"))
 
     def request_permissions(self) -> None:
         """Ask for the runtime permissions the features need (Android only)."""
@@ -91,6 +99,24 @@ class AndroidDevice(Device):  # pragma: no cover - runs on a tablet only
 
     def has_qr_scanner(self) -> bool:
         return True
+
+    def has_photo_picker(self) -> bool:
+        return True
+
+    def pick_photo(self, on_done: Callable[[Path | None], None]) -> None:
+        # Android's own document picker, through plyer: the gallery, the camera roll and the
+        # files the user knows, in the platform's look (not Kivy's file browser).
+        from plyer import filechooser
+
+        def chosen(selection: list[str] | None) -> None:
+            path = Path(selection[0]) if selection else None
+            on_done(path if path is not None and path.exists() else None)
+
+        filechooser.open_file(
+            on_selection=chosen,
+            filters=["image/jpeg", "image/png"],  # MIME types on Android
+            title=_("Choose a photo"),
+        )
 
     def request_permissions(self) -> None:
         from android.permissions import Permission, request_permissions

@@ -71,7 +71,7 @@ class LocalRecord:
     """An activity as the tablet holds it, with its sync state and what the server said."""
 
     data: dict[str, Any]
-    state: str  # pending | synced | returned | conflict | rejected
+    state: str  # pending | synced | photos_pending | returned | conflict | rejected
     version: int = 0
     comment: str = ""  # the officer's comment when returned
     errors: list[dict[str, str]] = field(default_factory=list)  # why the server rejected it

@@ -69,9 +69,11 @@ _DESCRIPTIONS = {
     401: "Not authenticated: missing, unknown, expired or logged-out token",
     403: "Authenticated, but this role or device may not do this",
     404: "No such record in your scope",
+    408: "The request body went silent: what arrived is kept (Upload-Offset)",
     409: "Conflicts with the current state",
     422: "Invalid input: one entry per field",
     429: "Too many attempts: wait for the seconds in Retry-After",
+    503: "The server is busy or restarting: wait for the seconds in Retry-After",
 }
 
 

@@ -51,10 +51,9 @@ def init_db() -> None:
 )
 def serve(host: str, port: int, workers: int) -> None:
     """Run the API and the dashboard."""
-    import uvicorn
-
     from server.db import get_engine
     from server.health.service import database_health
+    from server.serving import run_server
 
     settings = get_settings()
     schema = database_health(engine=get_engine(settings))
@@ -64,13 +63,12 @@ def serve(host: str, port: int, workers: int) -> None:
         click.echo(
             "note: several workers on SQLite share one writer; PostgreSQL scales better", err=True
         )
-    uvicorn.run(
+    run_server(
         "server.main:app",
         host=host,
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
     )
 
 

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     body_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     body_total_timeout_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
     max_concurrent_bodies: int = Field(default=64, ge=1, le=10_000)
+    # A photo chunk whose body stays silent this long ends; the bytes that arrived are kept.
+    upload_idle_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Exports and jobs (issue 5): a DHIS2 mapping file replacing the bundled example, the
     # IATI reporting organisation, and the thresholds of the stale-tablet and cleanup jobs.
     dhis2_mapping: Path | None = None

@@ -1,9 +1,24 @@
 """The tablet's one HTTP session with the server: timeouts, retries, gzip, bytes, typed errors.
 
-Every request goes through ``SyncClient._send``: it has a connect and a read timeout, is retried
-by urllib3 on connection failures and 429/502/503/504 (POST and PATCH included — a push is
-idempotent by its seqs and a chunk by its offset), counts the bytes that really crossed the
-wire (compressed), and turns every failure into one ``sync.errors`` exception.
+Every request goes through ``SyncClient._send``: it counts the bytes that really crossed the
+wire and turns every failure into one ``sync.errors`` exception named by its real cause (no
+network, server unreachable, link too slow, connection lost mid-transfer, server busy…:
+``network_error``). urllib3 retries connection failures and 429/502/503/504 for GET, HEAD and
+POST (a push is idempotent by its seqs); never a photo chunk (PATCH), whose sender asks the
+server's offset after any failure instead (``sync.attachments``).
+
+Timeouts bound silence, never the length of a transfer, so a 2G link (10 KB/s) that keeps
+moving is never cut (docs/protocol.md#attachments): the connect timeout covers connecting
+only; a body goes out in blocks of ``SEND_BLOCK_BYTES``, each ``send`` with the write timeout
+(``FieldLinkAdapter``), over a small kernel send buffer so that sending waits for the link
+rather than filling a queue the read timeout would then have to wait out; the read timeout
+covers each wait for the answer. (urllib3 leaves the connect timeout on the socket while it
+sends, and ``sendall`` takes a timeout as a deadline for the whole body.)
+
+Bytes are counted on the socket (``WireCounter``, in the default session's connections):
+headers, retried attempts and the part of a send that a timeout or a dropped link cut short all
+count, as they cost the tablet's data plan and its time on a 2G link. Over HTTPS the count is
+of the bytes inside TLS. A session handed in (tests) counts bodies and answers instead.
 
 A busy server (429 Too Many Requests, 503) is waited out for the seconds its ``Retry-After``
 asks — but never longer than the read timeout (``BusyAwareRetry``): a longer wait would hold the
@@ -16,19 +31,24 @@ one whose adapter forwards to an in-process app — instead of the default one.
 
 from __future__ import annotations
 
+import errno
 import gzip
+import io
 import json
+import socket
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import MaxRetryError, NameResolutionError, ResponseError
 from urllib3.util.retry import Retry
 
 from sync import errors
@@ -42,6 +62,10 @@ from sync.protocol import (
 API_PREFIX = "/api/v1"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
+# The longest a body may go without the link taking a block of it.
+WRITE_TIMEOUT = 30.0
+SEND_BLOCK_BYTES = 8 * 1024
+SEND_BUFFER_BYTES = 32 * 1024
 # Answers larger than this are refused rather than held in memory (a pull page is far smaller).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
@@ -142,21 +166,240 @@ def default_retry(*, max_wait: float = READ_TIMEOUT) -> Retry:
         backoff_jitter=0.5,
         backoff_max=10,
         status_forcelist=(429, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "HEAD", "POST", "PATCH"}),
+        allowed_methods=frozenset({"GET", "HEAD", "POST"}),
         respect_retry_after_header=True,
         retry_after_max=int(max_wait),
         raise_on_status=False,
     )
 
 
-def default_session(*, max_wait: float = READ_TIMEOUT) -> requests.Session:
+class WireCounter:
+    """Bytes that crossed the tablet's sockets, both ways (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.received = 0
+
+    def add(self, *, sent: int = 0, received: int = 0) -> None:
+        with self._lock:
+            self.sent += sent
+            self.received += received
+
+
+class _CountingReader(io.RawIOBase):
+    """The socket's own unbuffered reader (which keeps the socket open while a response is
+    read after the connection was closed, as http.client does), counting what it reads."""
+
+    def __init__(self, raw: Any, counter: WireCounter) -> None:
+        self._raw = raw
+        self._counter = counter
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        received = self._raw.readinto(buffer)
+        if received:
+            self._counter.add(received=received)
+        return int(received or 0)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _CountingSocket:
+    """A connected socket that adds every byte it sends or receives to a ``WireCounter``;
+    everything else goes to the socket itself."""
+
+    def __init__(self, sock: Any, counter: WireCounter) -> None:
+        self._sock = sock
+        self._counter = counter
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        # Piece by piece, so that the bytes a timeout interrupts are counted too.
+        view = memoryview(data).cast("B")
+        while view:
+            sent = self._sock.send(view, flags) if flags else self._sock.send(view)
+            self._counter.add(sent=sent)
+            view = view[sent:]
+
+    def send(self, data: Any, *args: Any) -> int:
+        sent = int(self._sock.send(data, *args))
+        self._counter.add(sent=sent)
+        return sent
+
+    def recv_into(self, buffer: Any, *args: Any) -> int:
+        received = int(self._sock.recv_into(buffer, *args))
+        self._counter.add(received=received)
+        return received
+
+    def recv(self, size: int, *args: Any) -> bytes:
+        data = bytes(self._sock.recv(size, *args))
+        self._counter.add(received=len(data))
+        return data
+
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if mode in ("rb", "br"):
+            raw = self._sock.makefile("rb", buffering=0)
+            return io.BufferedReader(_CountingReader(raw, self._counter))
+        return self._sock.makefile(mode, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _SilenceBound:
+    """Sends each block under the write timeout; connecting keeps the connect timeout."""
+
+    write_timeout: float = WRITE_TIMEOUT
+    sock: socket.socket | None
+
+    def send(self, data: Any) -> None:
+        if self.sock is None:
+            self.connect()  # type: ignore[attr-defined]  # of the urllib3 connection mixed with
+        assert self.sock is not None
+        self.sock.settimeout(self.write_timeout)
+        super().send(data)  # type: ignore[misc]
+
+
+class _Counted:
+    """Wraps the connected socket in a ``_CountingSocket`` (``counter`` set per adapter)."""
+
+    counter: WireCounter
+    sock: Any
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self.sock = _CountingSocket(self.sock, self.counter)
+
+
+def _pool_classes(
+    write_timeout: float, counter: WireCounter | None
+) -> dict[str, type[HTTPConnectionPool]]:
+    def pool(base: type[HTTPConnectionPool], connection: type[HTTPConnection]) -> type:
+        mixins: tuple[type, ...] = (
+            (_SilenceBound,) if counter is None else (_SilenceBound, _Counted)
+        )
+        bound = type(
+            f"FieldLink{connection.__name__}",
+            (*mixins, connection),
+            {"write_timeout": write_timeout, "counter": counter},
+        )
+        return type(f"FieldLink{base.__name__}", (base,), {"ConnectionCls": bound})
+
+    return {
+        "http": pool(HTTPConnectionPool, HTTPConnection),
+        "https": pool(HTTPSConnectionPool, HTTPSConnection),
+    }
+
+
+class FieldLinkAdapter(HTTPAdapter):
+    """The requests adapter of the tablet: timeouts that bound silence (see the module doc),
+    and, given a ``counter``, every byte its connections send and receive counted."""
+
+    def __init__(
+        self,
+        *,
+        write_timeout: float = WRITE_TIMEOUT,
+        counter: WireCounter | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.write_timeout = write_timeout
+        self.counter = counter  # before HTTPAdapter makes its pool manager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs.setdefault("blocksize", SEND_BLOCK_BYTES)
+        pool_kwargs.setdefault(
+            "socket_options",
+            [
+                *HTTPConnection.default_socket_options,
+                (socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES),
+            ],
+        )
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(self.write_timeout, self.counter)
+
+
+def default_session(
+    *,
+    max_wait: float = READ_TIMEOUT,
+    write_timeout: float = WRITE_TIMEOUT,
+    counter: WireCounter | None = None,
+) -> requests.Session:
     session = requests.Session()
-    adapter = HTTPAdapter(
-        max_retries=default_retry(max_wait=max_wait), pool_connections=2, pool_maxsize=4
+    adapter = FieldLinkAdapter(
+        write_timeout=write_timeout,
+        counter=counter,
+        max_retries=default_retry(max_wait=max_wait),
+        pool_connections=2,
+        pool_maxsize=4,
     )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+_NO_NETWORK_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
+)
+
+
+def network_error(exc: BaseException) -> errors.NetworkError:
+    """The ``sync.errors.NetworkError`` that names why a request got no answer.
+
+    requests wraps urllib3's errors, which wrap the socket's: the chain is walked for the
+    first thing that says what happened — no route or no name resolution (no network), a
+    refused or unanswered connection (server unreachable), silence on an open connection (link
+    too slow), a connection that broke during a transfer.
+    """
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        chain.append(item)
+        for nested in (
+            getattr(item, "reason", None),
+            item.__cause__,
+            item.__context__,
+            *(a for a in item.args if isinstance(a, BaseException)),
+        ):
+            if isinstance(nested, BaseException):
+                todo.append(nested)
+    again = "will try again later"
+    for item in chain:
+        if isinstance(item, NameResolutionError | socket.gaierror):
+            return errors.NoNetwork(f"no network: the server's name cannot be looked up; {again}")
+        if isinstance(item, OSError) and item.errno in _NO_NETWORK_ERRNOS:
+            return errors.NoNetwork(f"no network: {item.strerror or item}; {again}")
+    if any(isinstance(i, requests.exceptions.ConnectTimeout) for i in chain):
+        return errors.ServerUnreachable(
+            f"the server did not accept a connection in time (it may be down or the network "
+            f"too weak); {again}"
+        )
+    for item in chain:
+        if isinstance(item, ConnectionRefusedError):
+            return errors.ServerUnreachable(
+                f"the server refused the connection (it may be down); {again}"
+            )
+    if any(isinstance(i, requests.exceptions.ReadTimeout | TimeoutError) for i in chain):
+        return errors.LinkTimeout(f"the link is too slow: no answer in time; {again}")
+    if any(isinstance(i, requests.exceptions.ConnectionError) for i in chain) and not any(
+        isinstance(i, ConnectionResetError | BrokenPipeError | ConnectionAbortedError)
+        or "Connection aborted" in str(i)
+        or "RemoteDisconnected" in type(i).__name__
+        for i in chain
+    ):
+        return errors.ServerUnreachable(f"cannot reach the server; {again}")
+    return errors.ConnectionLost(f"the connection broke during the transfer; {again}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +412,26 @@ class Answer:
         return json.loads(self.body) if self.body else None
 
 
+class _OutgoingBody(io.BytesIO):
+    """A request body read out block by block; each block is reported as it goes."""
+
+    def __init__(self, data: bytes, on_read: Callable[[int], None]) -> None:
+        super().__init__(data)
+        self._on_read = on_read
+
+    def read(self, size: int | None = -1) -> bytes:
+        block = super().read(size)
+        if block:
+            self._on_read(len(block))
+        return block
+
+
 class SyncClient:
-    """Calls of protocol v1 against one server with one device token."""
+    """Calls of protocol v1 against one server with one device token.
+
+    ``timeout`` is (connect, read): connecting, and each wait for an answer's bytes;
+    ``write_timeout`` bounds each block of a body (used by the default session).
+    """
 
     def __init__(
         self,
@@ -179,16 +440,28 @@ class SyncClient:
         token: str | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+        write_timeout: float = WRITE_TIMEOUT,
         app_version: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self.session = session or default_session(max_wait=timeout[1])
+        self.counter = WireCounter()
+        # A session handed in (tests, an in-process transport) has no sockets to count on:
+        # the client counts the bodies it sends and the answers it reads instead.
+        self._count_bodies = session is not None
+        self.session = session or default_session(
+            max_wait=timeout[1], write_timeout=write_timeout, counter=self.counter
+        )
         self.timeout = timeout
         self.app_version = app_version
-        self._lock = threading.Lock()
-        self.bytes_sent = 0
-        self.bytes_received = 0
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.counter.sent
+
+    @property
+    def bytes_received(self) -> int:
+        return self.counter.received
 
     # --- protocol calls --------------------------------------------------------------------
 
@@ -230,10 +503,26 @@ class SyncClient:
         answer = self._send("HEAD", f"/attachments/{attachment_id}")
         return int(answer.headers.get("upload-offset", "0"))
 
-    def upload_chunk(self, attachment_id: str, *, offset: int, chunk: bytes) -> int:
-        """Append ``chunk`` at ``offset``; returns the server's new offset."""
+    def upload_chunk(
+        self,
+        attachment_id: str,
+        *,
+        offset: int,
+        chunk: bytes,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> int:
+        """Append ``chunk`` at ``offset``; returns the server's new offset.
+
+        ``on_sent(n)``: ``n`` bytes of the chunk have gone out so far (called as they go).
+        """
         headers = {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
-        answer = self._send("PATCH", f"/attachments/{attachment_id}", body=chunk, headers=headers)
+        answer = self._send(
+            "PATCH",
+            f"/attachments/{attachment_id}",
+            body=chunk,
+            headers=headers,
+            on_sent=on_sent,
+        )
         return int(answer.headers.get("upload-offset", offset + len(chunk)))
 
     # --- the one place that talks HTTP -------------------------------------------------------
@@ -246,17 +535,29 @@ class SyncClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
+        on_sent: Callable[[int], None] | None = None,
     ) -> Answer:
         all_headers = {"Accept-Encoding": "gzip", "Accept": "application/json"}
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
         all_headers.update(headers or {})
         url = f"{self.base_url}{API_PREFIX}{path}"
+        sent = 0
+
+        def went_out(size: int) -> None:
+            nonlocal sent
+            sent += size
+            if self._count_bodies:  # else the socket counts it (with the headers)
+                self.counter.add(sent=size)
+            if on_sent is not None:
+                on_sent(sent)
+
         try:
             response = self.session.request(
                 method,
                 url,
-                data=body,
+                # Read out in blocks, so each block is one send under the write timeout.
+                data=_OutgoingBody(body, went_out) if body else None,
                 headers=all_headers,
                 params=params,
                 timeout=self.timeout,
@@ -266,22 +567,10 @@ class SyncClient:
                 raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=False) or b""
             finally:
                 response.close()
-        except requests.exceptions.Timeout as exc:
-            raise errors.NetworkError(
-                "the server did not answer in time; will try again later"
-            ) from exc
-        except requests.exceptions.RequestException as exc:
-            raise errors.NetworkError(
-                "cannot reach the server (no connection or the server "
-                "is down); will try again later"
-            ) from exc
-        except OSError as exc:
-            raise errors.NetworkError(
-                f"the connection broke ({exc}); will try again later"
-            ) from exc
-        with self._lock:
-            self.bytes_sent += len(body or b"")
-            self.bytes_received += len(raw)
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise network_error(exc) from exc
+        if self._count_bodies:
+            self.counter.add(received=len(raw))
         if len(raw) > MAX_ANSWER_BYTES:
             raise errors.ServerError(
                 "the server's answer is too large", status=response.status_code
@@ -338,6 +627,11 @@ def _error_of(answer: Answer) -> errors.SyncClientError:
         when = f"will try again in {_duration(wait)}" if wait else "will try again later"
         return errors.ServerBusy(
             f"the server is busy ({status}); {when}", status=status, retry_after=wait
+        )
+    if status == 408:
+        return errors.NetworkError(
+            "the link went silent while sending; what arrived is kept, will try again",
+            status=status,
         )
     if status >= 500:
         return errors.ServerError(

@@ -6,11 +6,16 @@ consistent if the app is killed in the middle:
 1. ``push``   — the outbox in batches capped by gzip bytes (about 256 KB, smaller on slow
                 links: a batch that takes longer than ``slow_seconds`` halves the cap, a quick
                 full one doubles it back), each answer stored in one local transaction;
-2. ``upload`` — photo bytes whose metadata the server has answered (``sync.attachments``);
+2. ``upload`` — photo bytes whose metadata the server has answered (``sync.attachments``), in
+                chunks sized to the link by the engine's one ``Uploader``;
 3. ``pull``   — pages of changes, each page stored with its cursor in one local transaction.
 
 No step reads the tablet's clock for a decision: durations use ``time.monotonic``, and "last
 successful sync" is the server's own time.
+
+For the app's status line: ``SyncEngine.report`` is the round in progress (or the last one,
+also when it failed) — records answered, photos finished, bytes sent — and
+``SyncEngine.on_progress(attachment_id, sent, total)`` follows the photo being sent.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sync import errors
-from sync.attachments import upload_photos
+from sync.attachments import ProgressCallback, Uploader, UploadTally
 from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META
 from sync.client import SyncClient
 from sync.protocol import DEFAULT_PULL_LIMIT, PROTOCOL_VERSION
@@ -39,16 +44,29 @@ MIN_BATCH_BYTES = 4 * 1024
 
 @dataclass
 class SyncReport:
-    """What one ``sync_once`` did."""
+    """What one ``sync_once`` did (so far, while it runs; ``SyncEngine.report`` keeps a failed
+    round's, with why it stopped)."""
 
-    pushed: dict[str, int] = field(default_factory=dict)
+    pushed: dict[str, int] = field(default_factory=dict)  # answers by status
     batches: int = 0
     pulled: int = 0
-    uploaded: int = 0
+    uploaded: int = 0  # photos finished
     server_time: str | None = None
+    photos: UploadTally = field(default_factory=UploadTally)  # chunks, failures, photo bytes
+    # Bytes on the wire during the round, both ways (``SyncClient``'s counts).
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    # Why the round stopped (``sync.errors`` cause and message); None when it went through.
+    error_cause: str | None = None
+    error: str | None = None
 
     def count(self, status: str) -> None:
         self.pushed[status] = self.pushed.get(status, 0) + 1
+
+    @property
+    def records(self) -> int:
+        """Mutations the server answered this round."""
+        return sum(self.pushed.values())
 
 
 class SyncEngine:
@@ -64,9 +82,12 @@ class SyncEngine:
         fast_seconds: float = 3.0,
         pull_limit: int = DEFAULT_PULL_LIMIT,
         clock: Callable[[], float] = time.monotonic,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         self.store = store
         self.client = client
+        self.uploader = Uploader(store, client, on_progress=on_progress)
+        self.report = SyncReport()
         self.max_batch_bytes = max_batch_bytes
         self.min_batch_bytes = min(min_batch_bytes, max_batch_bytes)
         self.batch_bytes = max_batch_bytes
@@ -81,18 +102,33 @@ class SyncEngine:
 
     # --- one round ---------------------------------------------------------------------------
 
+    @property
+    def on_progress(self) -> ProgressCallback | None:
+        """Called as photo bytes go out: ``(attachment_id, sent, total)``."""
+        return self.uploader.on_progress
+
+    @on_progress.setter
+    def on_progress(self, callback: ProgressCallback | None) -> None:
+        self.uploader.on_progress = callback
+
     def sync_once(self) -> SyncReport:
-        """Push, upload, pull. Raises a ``sync.errors`` error after recording it for the app."""
-        report = SyncReport()
+        """Push, upload, pull. Raises a ``sync.errors`` error after recording it (message and
+        cause) for the app; ``report`` keeps what the round did before it failed."""
+        report = self.report = SyncReport()
+        sent, received = self.client.bytes_sent, self.client.bytes_received
         try:
             self.push(report)
-            report.uploaded = upload_photos(self.store, self.client)
+            report.uploaded = self.uploader.upload_all(report.photos)
             self.pull(report)
             self.fetch_bundle_key()
         except errors.SyncClientError as exc:
-            self.store.set_meta(last_error=exc.message)
+            report.error_cause, report.error = exc.cause, exc.message
+            self.store.set_meta(last_error=exc.message, last_error_cause=exc.cause)
             raise
-        self.store.set_meta(last_error=None, last_success=report.server_time)
+        finally:
+            report.bytes_sent = self.client.bytes_sent - sent
+            report.bytes_received = self.client.bytes_received - received
+        self.store.set_meta(last_error=None, last_error_cause=None, last_success=report.server_time)
         return report
 
     def fetch_bundle_key(self) -> None:

@@ -1,7 +1,12 @@
 """Errors of the tablet's sync client, each with a message a field expert can act on.
 
-SyncClientError            base; ``retry`` says whether trying again later may help
-├── NetworkError           no answer: offline, DNS, timeout, connection cut (retry)
+SyncClientError            base; ``retry`` says whether trying again later may help, ``cause``
+│                          names the reason in one word the app translates (``CAUSES``)
+├── NetworkError           no answer (retry); by its real cause:
+│   ├── NoNetwork          the tablet has no network: no route, no name resolution
+│   ├── ServerUnreachable  the network works but the server does not answer a connection
+│   ├── LinkTimeout        connected, but the link is too slow: silence past the timeout
+│   └── ConnectionLost     connected, then the connection broke in the middle of a transfer
 ├── ServerError            5xx: the server failed (retry)
 │   └── ServerBusy         429 or 503: the server asks the tablet to come back later
 │                          (``retry_after`` seconds, when it said; the schedule waits
@@ -18,9 +23,28 @@ SyncClientError            base; ``retry`` says whether trying again later may h
 
 from __future__ import annotations
 
+# Every ``cause``: the app words each one in the user's language (field_app.controllers.status).
+CAUSES = (
+    "no_network",
+    "unreachable",
+    "timeout",
+    "connection_lost",
+    "busy",
+    "server_error",
+    "not_enrolled",
+    "revoked",
+    "outbox_gap",
+    "too_large",
+    "too_old",
+    "upload_refused",
+    "refused",
+    "unexpected",
+)
+
 
 class SyncClientError(Exception):
     retry: bool = False
+    cause: str = "refused"
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -30,24 +54,44 @@ class SyncClientError(Exception):
 
 class NetworkError(SyncClientError):
     retry = True
+    cause = "unreachable"
+
+
+class NoNetwork(NetworkError):
+    cause = "no_network"
+
+
+class ServerUnreachable(NetworkError):
+    cause = "unreachable"
+
+
+class LinkTimeout(NetworkError):
+    cause = "timeout"
+
+
+class ConnectionLost(NetworkError):
+    cause = "connection_lost"
 
 
 class ServerError(SyncClientError):
     retry = True
+    cause = "server_error"
 
 
 class ServerBusy(ServerError):
+    cause = "busy"
+
     def __init__(self, message: str, *, status: int, retry_after: float | None) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
 
 
 class NotEnrolled(SyncClientError):
-    pass
+    cause = "not_enrolled"
 
 
 class DeviceRevoked(SyncClientError):
-    pass
+    cause = "revoked"
 
 
 class SeqMismatch(SyncClientError):
@@ -68,6 +112,7 @@ class OffsetMismatch(SyncClientError):
 
 class TooLarge(SyncClientError):
     retry = True
+    cause = "too_large"
 
     def __init__(self, message: str, *, limit: int | None) -> None:
         super().__init__(message, status=413)
@@ -75,11 +120,11 @@ class TooLarge(SyncClientError):
 
 
 class ProtocolTooOld(SyncClientError):
-    pass
+    cause = "too_old"
 
 
 class UploadRefused(SyncClientError):
-    pass
+    cause = "upload_refused"
 
 
 class RequestRefused(SyncClientError):
@@ -88,3 +133,5 @@ class RequestRefused(SyncClientError):
 
 class OutboxGap(SyncClientError):
     """The server expects a seq this tablet no longer holds (its outbox was lost or restored)."""
+
+    cause = "outbox_gap"

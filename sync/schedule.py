@@ -148,7 +148,9 @@ class SyncSchedule:
             log.info("sync failed: %s", exc.message)
         except Exception as exc:
             log.exception("sync failed unexpectedly")
-            self.engine.store.set_meta(last_error=f"unexpected error: {exc}")
+            self.engine.store.set_meta(
+                last_error=f"unexpected error: {exc}", last_error_cause="unexpected"
+            )
         finally:
             self.syncing = False
         with self._lock:

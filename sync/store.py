@@ -17,9 +17,15 @@ sends the whole record while the server has never acknowledged it (version 0) an
 this save changed afterwards, with ``base_version`` = the version last pulled; the server merges.
 
 Per-record state for the app: ``draft`` (never submitted), ``pending`` (in the outbox),
-``synced``, ``returned`` (the country office sent it back), ``conflict`` (an open conflict from
-one of this tablet's pushes), ``rejected`` (the server refused the last change; the reasons are
-kept until the next save).
+``synced``, ``photos_pending`` (an activity the server holds, with photos whose bytes have not
+all gone yet: it is not synced until they have), ``returned`` (the country office sent it back),
+``conflict`` (an open conflict from one of this tablet's pushes), ``rejected`` (the server refused
+the last change; the reasons are kept until the next save). ``photos_pending`` is not stored: it
+is read from the upload queue with the record (``query``, ``count``, ``state``), so it ends the
+moment the last photo's bytes are in.
+
+What waits to be sent (``waiting``): the records with a mutation in the outbox, the photos whose
+bytes wait in the upload queue, and how many bytes those are.
 
 Several records saved together (a new site, its activity and the activity's photos) go through
 ``save_all``: the photo bytes are copied and fsynced into ``files_dir`` first, then every record,
@@ -93,7 +99,8 @@ RETURNED = "returned"
 CONFLICT = "conflict"
 REJECTED = "rejected"
 DRAFT = "draft"
-STATES: tuple[str, ...] = (DRAFT, PENDING, SYNCED, RETURNED, CONFLICT, REJECTED)
+PHOTOS_PENDING = "photos_pending"
+STATES: tuple[str, ...] = (DRAFT, PENDING, SYNCED, PHOTOS_PENDING, RETURNED, CONFLICT, REJECTED)
 
 # A conflict's status on the tablet: the server's (open, resolved, superseded) and, between a
 # keep_theirs and the server's answer to it, "resolving".
@@ -190,7 +197,14 @@ SEARCH_FIELDS: tuple[str, ...] = (
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Fields with a column of their own (indexed with the entity).
 _COLUMNS = {"project_id": "r.project_id", "activity_id": "r.activity_id", "id": "r.id"}
-_ORDER_COLUMNS = {"id": "r.id", "state": "r.state", "version": "r.version"}
+# The state the app shows: a synced activity with photo bytes still waiting is "photos_pending".
+_SHOWN_STATE = (
+    "(CASE WHEN r.state = 'synced' AND r.entity = 'activity' AND EXISTS ("
+    "SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
+    "WHERE a.entity = 'attachment' AND a.activity_id = r.id AND a.deleted = 0 "
+    "AND u.state = 'waiting') THEN 'photos_pending' ELSE r.state END)"
+)
+_ORDER_COLUMNS = {"id": "r.id", "state": _SHOWN_STATE, "version": "r.version"}
 _OPEN_CONFLICTS = (
     "(SELECT json_group_array(json(c.data)) FROM conflict AS c "
     "WHERE c.entity = r.entity AND c.entity_id = r.id AND c.status = 'open')"
@@ -275,6 +289,20 @@ class _StagedPhoto:
 class _RemovedPhoto:
     mutation: Mutation | None
     path: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """What the tablet still has to send (``DeviceStore.waiting``)."""
+
+    records: int  # records with a change in the outbox (a photo's details count as its activity)
+    mutations: int  # every outbox row, photo metadata and conflict decisions included
+    photos: int  # photos whose bytes have not all reached the server
+    photo_bytes: int  # their sizes, summed
+
+    @property
+    def nothing(self) -> bool:
+        return self.mutations == 0 and self.photos == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -1214,7 +1242,7 @@ class DeviceStore:
         order.append("r.id")
         totals = _TOTALS if attendance_totals else "NULL, NULL"
         sql = (
-            f"SELECT r.entity, r.id, {data_sql}, r.state, r.version, r.errors, "  # noqa: S608
+            f"SELECT r.entity, r.id, {data_sql}, {_SHOWN_STATE}, r.version, r.errors, "  # noqa: S608
             f"{_OPEN_CONFLICTS}, {totals} FROM record AS r WHERE {' AND '.join(clauses)} "
             f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
         )
@@ -1247,9 +1275,10 @@ class DeviceStore:
             row = reader.execute(
                 "SELECT (SELECT json_group_object(key, value) FROM meta WHERE key IN ('cursor', "
                 "'last_seq', 'last_success', 'last_error')), (SELECT count(*) FROM outbox), "
-                "(SELECT count(*) FROM conflict WHERE status = 'open')"
+                "(SELECT count(*) FROM conflict WHERE status = 'open'), "
+                "(SELECT count(*) FROM upload WHERE state = 'waiting')"
             ).fetchone()
-        return (row[0], int(row[1]), int(row[2]))
+        return (row[0], int(row[1]), int(row[2]), int(row[3]))
 
     def count(
         self,
@@ -1282,8 +1311,8 @@ class DeviceStore:
             entity, where=where, ids=None, states=None, search=search, include_deleted=False
         )
         sql = (
-            f"SELECT r.state, count(*) FROM record AS r "  # noqa: S608
-            f"WHERE {' AND '.join(clauses)} GROUP BY r.state"
+            f"SELECT {_SHOWN_STATE} AS shown, count(*) FROM record AS r "  # noqa: S608
+            f"WHERE {' AND '.join(clauses)} GROUP BY shown"
         )
         with self._reader() as reader:
             return {str(r[0]): int(r[1]) for r in reader.execute(sql, params)}
@@ -1317,7 +1346,7 @@ class DeviceStore:
             unknown = sorted(set(states) - set(STATES))
             if unknown:
                 raise ValueError(f"unknown state {unknown[0]!r}; use one of {', '.join(STATES)}")
-            clauses.append("r.state IN (SELECT value FROM json_each(?))")
+            clauses.append(f"{_SHOWN_STATE} IN (SELECT value FROM json_each(?))")  # noqa: S608
             params.append(json.dumps(sorted(states)))
         for term in fold(search or "").split():
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -1342,10 +1371,15 @@ class DeviceStore:
         return [json.loads(r["data"]) for r in rows]
 
     def state(self, entity: str, record_id: str) -> str | None:
-        """pending | synced | returned | conflict | rejected | draft (None if unknown)."""
+        """pending | synced | photos_pending | returned | conflict | rejected | draft (None if
+        unknown)."""
         with self._lock:
-            row = self._row(entity, record_id)
-        return None if row is None else str(row["state"])
+            row = self._db.execute(
+                f"SELECT {_SHOWN_STATE} FROM record AS r "  # noqa: S608
+                "WHERE r.entity = ? AND r.id = ?",
+                (entity, record_id),
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def errors(self, entity: str, record_id: str) -> list[dict[str, Any]]:
         """Why the server refused the last change of a rejected record."""
@@ -1360,9 +1394,31 @@ class DeviceStore:
         """How many live records are in each state."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT state, count(*) FROM record WHERE deleted = 0 GROUP BY state"
+                f"SELECT {_SHOWN_STATE} AS shown, count(*) FROM record AS r "  # noqa: S608
+                "WHERE r.deleted = 0 GROUP BY shown"
             ).fetchall()
         return {r[0]: int(r[1]) for r in rows}
+
+    def waiting(self) -> Waiting:
+        """What waits to be sent: records with a change in the outbox, photos whose bytes are
+        in the upload queue, and those bytes. Nothing waits only when both are empty."""
+        with self._reader() as reader:
+            row = reader.execute(
+                # A conflict decision counts as the record it settles, a photo's details
+                # (a new photo, a caption) as its activity.
+                "SELECT (SELECT count(*) FROM (SELECT entity, id FROM outbox "
+                "WHERE entity NOT IN ('attachment', 'conflict') UNION "
+                "SELECT c.entity, c.entity_id FROM outbox AS o JOIN conflict AS c ON c.id = o.id "
+                "WHERE o.entity = 'conflict' UNION "
+                "SELECT 'activity', a.activity_id FROM outbox AS o JOIN record AS a "
+                "ON a.entity = 'attachment' AND a.id = o.id WHERE o.entity = 'attachment')), "
+                "(SELECT count(*) FROM outbox), "
+                "(SELECT count(*) FROM upload WHERE state = 'waiting'), "
+                "(SELECT coalesce(sum(size), 0) FROM upload WHERE state = 'waiting')"
+            ).fetchone()
+        return Waiting(
+            records=int(row[0]), mutations=int(row[1]), photos=int(row[2]), photo_bytes=int(row[3])
+        )
 
     def conflicts(self, *, status: str = "open") -> list[dict[str, Any]]:
         with self._lock:

@@ -18,7 +18,7 @@ from field_app.controllers import labels
 from field_app.controllers.attendance import format_share
 from field_app.i18n import _
 
-STATES = ("pending", "synced", "returned", "conflict", "rejected")
+STATES = ("pending", "photos_pending", "synced", "returned", "conflict", "rejected")
 ALL = "all"
 
 

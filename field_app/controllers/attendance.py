@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from field_app.controllers import labels
 from field_app.i18n import _
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
 from shared.validation import MAX_ATTENDANCE_TOTAL, MAX_COUNT
@@ -137,6 +138,23 @@ class AttendanceGrid:
             }
             for c in cells
         ]
+
+
+def chip_counts(grid: AttendanceGrid, category: str) -> dict[str, str]:
+    """The count on every chip above the grid: each category's total, and the shown
+    category's people without and with a disability."""
+    counts = {c: f"{grid.total(category=c):,}" for c in CATEGORIES}
+    counts["without"] = f"{grid.total(category=category, disability=False):,}"
+    counts["with"] = f"{grid.total(category=category, disability=True):,}"
+    return counts
+
+
+def grid_caption(category: str, disability: bool) -> str:
+    """Which part of the attendance the grid shows, in words ("Farmers without a disability")."""
+    name = labels.label(labels.CATEGORIES, category)
+    if disability:
+        return _("Counting: {category} with a disability").format(category=name)
+    return _("Counting: {category} without a disability").format(category=name)
 
 
 def format_share(share: float | None) -> str:

@@ -127,9 +127,16 @@ def describe(record: Any, *, site_names: dict[str, str] | None = None) -> Attent
         (field_label(_head(str(e.get("field", "")))) if e.get("field") else "", server_message(e))
         for e in record.errors
     )
-    subtitle = (
-        f"{data.get('start_date', '')} · "
-        f"{labels.label(labels.ACTIVITY_TYPES, str(data.get('type') or ''))}"
+    # What tells records of the same title apart: their date, type and site.
+    site = (site_names or {}).get(str(data.get("site_id") or ""), "")
+    subtitle = " · ".join(
+        part
+        for part in (
+            str(data.get("start_date") or ""),
+            labels.label(labels.ACTIVITY_TYPES, str(data.get("type") or "")),
+            site,
+        )
+        if part
     )
     return AttentionItem(
         id=record.id,

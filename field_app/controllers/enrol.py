@@ -12,6 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 from field_app.i18n import _
 
 MODES = ("code", "password")
+# What an enrolment code looks like (the server issues five and five characters of Crockford's
+# alphabet, docs/protocol.md#enrolment): the code box's placeholder.
+CODE_EXAMPLE = "GBS27-41D5X"
 
 
 class AddressError(ValueError):

@@ -139,6 +139,14 @@ def _split_names(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def coordinate_keys(typed: str, _from_undo: bool = False) -> str:
+    """What a coordinate box keeps of what was typed (its ``input_filter``): digits, one kind of
+    sign and a decimal point, a decimal comma read as a point. The boxes use the full keyboard
+    (``input_type: "text"``): Android's number keyboard may have no minus and no decimal key,
+    and latitudes south of the equator and longitudes west of Greenwich are negative."""
+    return "".join("." if ch == "," else ch for ch in typed if ch.isdigit() or ch in "-.,")
+
+
 def _number(text: str) -> Any:
     """A typed number as the wire wants it; text that is not one goes through unchanged so that
     the shared validation names the problem."""

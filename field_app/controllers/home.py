@@ -57,7 +57,8 @@ def project_card(
         period=period,
         lines=tuple(lines),
         activities=sum(states.values()),
-        pending=states.get("pending", 0),
+        # Not yet all on the server: the record itself, or its photos' bytes.
+        pending=states.get("pending", 0) + states.get("photos_pending", 0),
         attention=sum(states.get(s, 0) for s in ("returned", "conflict", "rejected")),
     )
 

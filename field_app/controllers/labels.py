@@ -62,6 +62,7 @@ AGE_BANDS: dict[str, str] = {
 RECORD_STATES: dict[str, str] = {
     "pending": N_("pending"),
     "synced": N_("synced"),
+    "photos_pending": N_("photos pending"),
     "returned": N_("returned"),
     "conflict": N_("conflict"),
     "rejected": N_("rejected"),

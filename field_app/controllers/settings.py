@@ -6,20 +6,34 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from field_app.controllers.status import LogEntry, ago
+from field_app.controllers.status import LogEntry, ago, cause_words, size_text
 from field_app.i18n import _
 from sync.bundle import NoBundleKey
 
 
+def _what_went(entry: LogEntry) -> str:
+    return _(
+        "changes sent {sent}, photos sent {photos}, changes received {received}; "
+        "{up} up, {down} down"
+    ).format(
+        sent=entry.sent,
+        photos=entry.photos,
+        received=entry.received,
+        up=size_text(entry.bytes_sent),
+        down=size_text(entry.bytes_received),
+    )
+
+
 def log_line(entry: LogEntry, now: datetime) -> tuple[str, str, bool]:
-    """(when, what, ok) of one sync round, in words."""
+    """(when, what, ok) of one sync round, in words: what it sent and received, bytes on the
+    wire included, or why it failed (and what went before it did)."""
     when = ago(entry.at, now)
     if entry.ok:
-        what = _("Sent {sent}, received {received}, photos {photos}").format(
-            sent=entry.sent, received=entry.received, photos=entry.photos
-        )
-        return when, what, True
-    return when, _("Failed: {reason}").format(reason=entry.error), False
+        return when, _("Done: {what}").format(what=_what_went(entry)), True
+    what = _("Failed: {reason}").format(reason=cause_words(entry.cause or None, entry.error))
+    if entry.sent or entry.photos or entry.received or entry.bytes_sent:
+        what += " " + _("Before that: {what}").format(what=_what_went(entry))
+    return when, what, False
 
 
 def bundle_error(error: BaseException) -> str:

@@ -14,13 +14,25 @@ from kivy.properties import (
     DictProperty,
     ListProperty,
     NumericProperty,
+    ObjectProperty,
     StringProperty,
 )
+from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.popup import Popup
+from kivy.uix.recycleview.views import RecycleDataViewBehavior
 
-from field_app.controllers.attendance import AGE_BANDS, CATEGORIES, SEXES, Cell, format_share
+from field_app.controllers.attendance import (
+    AGE_BANDS,
+    CATEGORIES,
+    SEXES,
+    Cell,
+    chip_counts,
+    format_share,
+    grid_caption,
+)
 from field_app.controllers.attention import server_message
+from field_app.controllers.chooser import listing, pictures_folder
 from field_app.controllers.form import (
     CHOICE_FIELDS,
     TEXT_FIELDS,
@@ -32,7 +44,7 @@ from field_app.device import DeviceUnavailable, Fix
 from field_app.i18n import _
 from field_app.photos import PhotoError, downscale
 from field_app.screens.base import BaseScreen, in_background
-from field_app.screens.widgets import ChoiceField, FieldInput
+from field_app.screens.widgets import ChoiceField, DateField, FieldInput
 
 
 class AttendanceCell(FieldInput):
@@ -46,19 +58,77 @@ class PhotoThumb(BoxLayout):
     caption = StringProperty("")
 
 
+class ChooserRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
+    """One folder or photo in the chooser's list: large, dark on light, its size and date."""
+
+    name = StringProperty("")
+    detail = StringProperty("")
+    path = StringProperty("")
+    folder = BooleanProperty(False)
+    selected = BooleanProperty(False)
+    chooser = ObjectProperty(None, allownone=True)
+
+    def on_release(self) -> None:
+        if self.chooser is not None:
+            self.chooser.tapped(self.path, self.folder)
+
+
 class PhotoChooser(Popup):
-    """A file chooser for photos on a computer (Android uses the camera or its own picker)."""
+    """Choosing a photo on a computer (a tablet uses its platform's picker): "Take a photo"
+    first, then the pictures folder's folders and photos in large, light rows."""
 
-    start_path = StringProperty("")
+    folder = StringProperty("")
+    selected = StringProperty("")
+    has_camera = BooleanProperty(False)
 
-    def __init__(self, on_chosen: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, *, start: Path, on_chosen: Any, on_camera: Any, has_camera: bool, **kwargs: Any
+    ) -> None:
         self._on_chosen = on_chosen
+        self._on_camera = on_camera
+        self.home = start
+        super().__init__(has_camera=has_camera, **kwargs)
+        self.open_folder(start)
 
-    def choose(self, selection: list[str]) -> None:
-        if selection:
+    def open_folder(self, folder: Path) -> None:
+        self.folder, self.selected = str(folder), ""
+        self._list()
+
+    def up(self) -> None:
+        parent = Path(self.folder).parent
+        if parent != Path(self.folder):
+            self.open_folder(parent)
+
+    def tapped(self, path: str, folder: bool) -> None:
+        if folder:
+            self.open_folder(Path(path))
+        elif self.selected == path:
+            self.use()  # a second touch on the chosen photo takes it
+        else:
+            self.selected = path
+            self._list()
+
+    def _list(self) -> None:
+        self.ids.entries.data = [
+            {
+                "name": e.name,
+                "detail": e.detail,
+                "path": str(e.path),
+                "folder": e.folder,
+                "selected": str(e.path) == self.selected,
+                "chooser": self,
+            }
+            for e in listing(Path(self.folder))
+        ]
+
+    def use(self) -> None:
+        if self.selected:
             self.dismiss()
-            self._on_chosen(Path(selection[0]))
+            self._on_chosen(Path(self.selected))
+
+    def camera(self) -> None:
+        self.dismiss()
+        self._on_camera()
 
 
 class ConfirmDiscard(Popup):
@@ -86,7 +156,8 @@ class FormScreen(BaseScreen):
     category = StringProperty(CATEGORIES[0])
     disability = BooleanProperty(False)
     totals = DictProperty({})
-    category_totals = DictProperty({})
+    category_totals = DictProperty({})  # the count on every chip (chip_counts)
+    grid_caption = StringProperty("")
     summary = StringProperty("")
     photos = ListProperty([])
     gps_status = StringProperty("")
@@ -94,6 +165,7 @@ class FormScreen(BaseScreen):
     has_camera = BooleanProperty(False)
     busy = StringProperty("")
     preparing = NumericProperty(0)  # photos being downscaled on worker threads
+    today = ObjectProperty(None, allownone=True)  # the latest day a date picker offers
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -118,6 +190,9 @@ class FormScreen(BaseScreen):
             elif isinstance(widget, ChoiceField) and widget.field_name:
                 self._inputs[widget.field_name] = widget
                 widget.bind(code=self._choice_changed)
+            elif isinstance(widget, DateField) and widget.field_name:
+                self._inputs[widget.field_name] = widget
+                widget.bind(value=self._text_changed)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -147,6 +222,7 @@ class FormScreen(BaseScreen):
             photos=session.photos_of(activity_id) if activity_id else (),
         )
         self.project_title = f"{project.get('code', '')} · {project.get('name', '')}"
+        self.today = session.today()
         self.heading = _("New activity") if record is None else _("Edit activity")
         self.roster = bool(project.get("roster"))
         self.locked = bool(record and record.locked)
@@ -197,6 +273,8 @@ class FormScreen(BaseScreen):
                     widget.pairs = self.form.choices(name)
                     widget.code = self.form.text(name)
                     widget._show()
+                elif isinstance(widget, DateField):
+                    widget.value = self.form.text(name)
                 else:
                     widget.text = self.form.text(name)
             self._load_cells()
@@ -268,8 +346,12 @@ class FormScreen(BaseScreen):
         self._show_check()
 
     def show_grid(self, category: str | None = None, disability: bool | None = None) -> None:
-        if category is not None:
+        """Show another part of the grid. Another category starts without a disability: the
+        choice made for one category must not carry over (technicians were recorded as
+        disabled because "With a disability" stayed chosen)."""
+        if category is not None and category != self.category:
             self.category = category
+            self.disability = False
         if disability is not None:
             self.disability = disability
         self._load_cells()
@@ -292,7 +374,8 @@ class FormScreen(BaseScreen):
         totals["all"] = _count(grid.total(**keys))
         totals["share"] = format_share(grid.women_share(**keys))
         self.totals = totals
-        self.category_totals = {c: _count(grid.total(category=c)) or "0" for c in CATEGORIES}
+        self.category_totals = chip_counts(grid, self.category)
+        self.grid_caption = grid_caption(self.category, self.disability)
         self.summary = form.totals_text()
         for (sex, age_band), widget in self._cells.items():
             widget.has_error = (
@@ -334,12 +417,25 @@ class FormScreen(BaseScreen):
     # -- photos --------------------------------------------------------------------------------
 
     def choose_photo(self) -> None:
-        start = Path.home() / "Pictures"
+        """The platform's own picker where there is one (Android); else the app's chooser."""
+        device = self.session.device
+        if device.has_photo_picker():
+            try:
+                device.pick_photo(mainthread(self._picked))
+                return
+            except DeviceUnavailable as exc:
+                self.busy = str(exc)
         PhotoChooser(
-            self._add_photo,
-            start_path=str(start if start.is_dir() else Path.home()),
-            title=_("Choose a photo"),
+            start=pictures_folder(Path.home()),
+            on_chosen=self._add_photo,
+            on_camera=self.take_photo,
+            has_camera=self.has_camera,
+            title=_("Add a photo"),
         ).open()
+
+    def _picked(self, path: Path | None) -> None:
+        if path is not None:
+            self._add_photo(path)
 
     def take_photo(self) -> None:
         self.session.photos_dir.mkdir(parents=True, exist_ok=True)

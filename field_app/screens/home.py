@@ -111,11 +111,12 @@ class HomeScreen(BaseScreen):
         self.attention = status.attention
         text = sync_bar(status, datetime.now(UTC))
         bar = self.ids.sync_bar
-        bar.headline, bar.detail, bar.error, bar.tone = (
+        bar.headline, bar.detail, bar.error, bar.tone, bar.progress = (
             text.headline,
             text.detail,
             text.error,
             text.tone,
+            text.progress,
         )
         bar.running = self.app.sync_running
 

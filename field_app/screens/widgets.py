@@ -3,21 +3,26 @@ and the sync bar. Their look is in ``widgets.kv``; the classes hold properties o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from kivy.properties import (
     BooleanProperty,
     ListProperty,
     NumericProperty,
+    ObjectProperty,
     StringProperty,
 )
 from kivy.uix.behaviors import ButtonBehavior, ToggleButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
+from kivy.uix.popup import Popup
 from kivy.uix.spinner import Spinner, SpinnerOption
 from kivy.uix.textinput import TextInput
 
 from field_app import i18n
+from field_app.controllers import dates
 from field_app.screens import theme
 
 
@@ -91,6 +96,89 @@ class ChoiceField(Spinner):
             self.code = code
 
 
+class DateField(ButtonBehavior, Label):
+    """A date: shown in words ("14 March 2025"), chosen on a calendar (``DatePicker``);
+    ``value`` is the ISO date the form reads ("" when none)."""
+
+    field_name = StringProperty("")
+    value = StringProperty("")
+    has_error = BooleanProperty(False)
+    latest = ObjectProperty(None, allownone=True)  # no day after this one can be chosen
+
+    def shown(self, value: str, _lang: str) -> str:
+        return dates.in_words(value) if value else i18n._("Choose a date…")
+
+    def on_release(self) -> None:
+        DatePicker(
+            chosen=dates.parse(self.value),
+            latest=self.latest,
+            on_chosen=self._chosen,
+            title=i18n._("Choose a date"),
+        ).open()
+
+    def _chosen(self, day: date) -> None:
+        self.value = day.isoformat()
+
+
+class DayButton(ToggleButtonBehavior, Label):
+    day = ObjectProperty(None, allownone=True)
+    today = BooleanProperty(False)
+
+
+class DatePicker(Popup):
+    """A month of days, Monday first, with the month's name in the user's language; ‹ and ›
+    move by a month. Days after ``latest`` cannot be chosen."""
+
+    heading = StringProperty("")
+    weekdays = ListProperty([])
+
+    def __init__(
+        self,
+        *,
+        chosen: date | None,
+        latest: date | None,
+        on_chosen: Callable[[date], None],
+        **kwargs: Any,
+    ) -> None:
+        self.chosen = chosen
+        self.latest = latest
+        self._on_chosen = on_chosen
+        self.today = date.today()
+        start = chosen or latest or self.today
+        self.year, self.month = start.year, start.month
+        super().__init__(**kwargs)
+        self.weekdays = dates.weekday_names()
+        self.show_month()
+
+    def move(self, by: int) -> None:
+        self.year, self.month = dates.shift_month(self.year, self.month, by)
+        self.show_month()
+
+    def show_month(self) -> None:
+        self.heading = dates.month_title(self.year, self.month)
+        grid = self.ids.days
+        grid.clear_widgets()
+        for week in dates.weeks(self.year, self.month):
+            for day in week:
+                button = DayButton(
+                    text=str(day.day) if day else "",
+                    day=day,
+                    today=day == self.today,
+                    state="down" if day is not None and day == self.chosen else "normal",
+                    disabled=day is None or (self.latest is not None and day > self.latest),
+                )
+                button.bind(on_release=self._picked)
+                grid.add_widget(button)
+
+    def _picked(self, button: DayButton) -> None:
+        if button.day is not None:
+            self.choose(button.day)
+
+    def choose(self, day: date) -> None:
+        self.dismiss()
+        self._on_chosen(day)
+
+
 class FieldBox(BoxLayout):
     """A label, the field's widget and the error (or warning) line under it."""
 
@@ -115,13 +203,15 @@ class AppBar(BoxLayout):
 
 
 class SyncBar(BoxLayout):
-    """Pending count, last successful sync, last error in words, and Sync now."""
+    """What waits (records, photos, megabytes), the current upload's progress, the last
+    successful sync, the last error by its cause, and Sync now."""
 
     headline = StringProperty("")
     detail = StringProperty("")
     error = StringProperty("")
     running = BooleanProperty(False)
     tone = StringProperty("ok")  # ok | pending | error
+    progress = NumericProperty(-1.0)  # the photo going now, 0…1; -1 when none
 
 
 class ProgressLine(BoxLayout):

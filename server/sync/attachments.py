@@ -133,6 +133,16 @@ def upload_state(session: Session, *, caller: Caller, attachment_id: uuid.UUID) 
     return UploadState(attachment.received, attachment.size, attachment.complete)
 
 
+def expect_offset(
+    session: Session, *, caller: Caller, attachment_id: uuid.UUID, offset: int
+) -> UploadState:
+    """Check a chunk's offset before its body is read: 404 or 409 without waiting for bytes."""
+    state = upload_state(session, caller=caller, attachment_id=attachment_id)
+    if not state.complete and offset != state.offset:
+        raise WrongOffset(offset=state.offset, got=offset)
+    return state
+
+
 def append_chunk(
     session: Session,
     *,
@@ -141,8 +151,14 @@ def append_chunk(
     attachment_id: uuid.UUID,
     offset: int,
     chunk: bytes,
+    overlap_ok: bool = False,
 ) -> UploadState:
     """Append a chunk at ``offset``; check and publish the file when it is whole.
+
+    ``overlap_ok``: the offset was checked (``expect_offset``) before the body arrived, and
+    another request may have appended meanwhile — typically a request the tablet gave up on
+    whose cut the server noticed only later. The bytes both sent are skipped rather than the
+    whole chunk refused; the sha256 check at the end still guards the file.
 
     Runs in the caller's transaction; the caller commits even when the state says ``refused``
     (the discarded bytes and the reset offset must stick).
@@ -154,9 +170,16 @@ def append_chunk(
     attachment, project = _visible(session, caller=caller, attachment_id=attachment_id, lock=True)
     _refuse_unless_uploader(session, caller=caller, attachment=attachment)
     if attachment.complete:
-        if offset == attachment.size and not chunk:
+        if (offset == attachment.size and not chunk) or (
+            overlap_ok and offset + len(chunk) <= attachment.size
+        ):
             return UploadState(attachment.size, attachment.size, True)
         raise WrongOffset(offset=attachment.size, got=offset)
+    if overlap_ok and offset < attachment.received <= offset + len(chunk):
+        chunk = chunk[attachment.received - offset :]
+        offset = attachment.received
+        if not chunk:
+            return UploadState(attachment.received, attachment.size, False)
     if offset != attachment.received:
         raise WrongOffset(offset=attachment.received, got=offset)
     if not chunk:

@@ -6,6 +6,8 @@ PilotMonitorError (server.errors)
     ├── PayloadTooLarge       413: batch, body or chunk over the published limit
     ├── SeqGap                409: a push whose first new seq is not last_seq + 1
     ├── WrongOffset           409: an attachment chunk sent at the wrong offset
+    ├── UploadCut             408 (the link went silent) or 503 (the server is stopping):
+    │                         the chunk ended early; the bytes that arrived are kept
     └── UploadMismatch        422: the finished bytes do not match sha256 / content type
 """
 
@@ -74,6 +76,24 @@ class WrongOffset(SyncError):
         self.offset = offset
         self.headers = {"Upload-Offset": str(offset)}
         super().__init__(f"the upload is at byte {offset}, not {got}: resume from {offset}")
+
+    def extra(self) -> dict[str, Any]:
+        return {"upload_offset": self.offset}
+
+
+class UploadCut(SyncError):
+    def __init__(self, *, offset: int, stopping: bool) -> None:
+        self.offset = offset
+        self.status_code = 503 if stopping else 408
+        self.headers = {"Upload-Offset": str(offset), "Connection": "close"}
+        if stopping:
+            self.headers["Retry-After"] = "10"
+            why = "the server is restarting"
+        else:
+            why = "no bytes arrived for too long"
+        super().__init__(
+            f"{why}: the chunk was cut at byte {offset}, which is kept; resume from {offset}"
+        )
 
     def extra(self) -> dict[str, Any]:
         return {"upload_offset": self.offset}

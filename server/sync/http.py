@@ -7,11 +7,14 @@ and JSON answers are gzipped when the client accepts it, so slow links carry few
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import threading
 import zlib
 from collections.abc import Callable, Coroutine
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -69,13 +72,18 @@ class SyncRoute(APIRoute):
         return route
 
 
-async def read_body(request: Request, *, limit: int) -> bytes:
-    """The raw request body, refusing (413) anything over ``limit`` bytes before reading it all."""
+def refuse_declared_size(request: Request, *, limit: int) -> None:
+    """413 at once when ``Content-Length`` announces more than ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(
             f"the request body is {declared} bytes; the limit is {limit}", limit=limit
         )
+
+
+async def read_body(request: Request, *, limit: int) -> bytes:
+    """The raw request body, refusing (413) anything over ``limit`` bytes before reading it all."""
+    refuse_declared_size(request, limit=limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -130,3 +138,53 @@ def parse_json(data: bytes) -> Any:
     except ValueError as exc:  # invalid JSON, bad UTF-8, a number with thousands of digits
         reason = str(exc).splitlines()[0][:200]
         raise invalid("body", ErrorCode.BAD_BODY, f"the body is not valid JSON ({reason})") from exc
+
+
+# Set when the server process shuts down (``pilotmon serve``): bodies still arriving stop
+# waiting for their next bytes, so one signal stops the server even with half-sent uploads.
+server_stopping = threading.Event()
+_STOP_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedBody:
+    """What arrived of a request body; ``cut`` says why it ended early (None: it is whole)."""
+
+    data: bytes
+    cut: Literal["disconnected", "silent", "stopping"] | None = None
+
+
+async def receive_body(request: Request, *, limit: int, idle_seconds: float) -> ReceivedBody:
+    """Read a body, keeping what arrived when it ends early (docs/protocol.md#attachments).
+
+    The wait is bounded by silence, never by the body's length: a slow link that keeps sending
+    is read to the end, while ``idle_seconds`` without a byte, a client that disconnects, or
+    the server shutting down end the read with the bytes received so far. Over ``limit``
+    bytes: 413, nothing kept.
+    """
+    refuse_declared_size(request, limit=limit)
+    parts: list[bytes] = []
+    size = 0
+    loop = asyncio.get_running_loop()
+    while True:
+        pending = asyncio.ensure_future(request.receive())
+        silent_since = loop.time()
+        while not (await asyncio.wait({pending}, timeout=_STOP_POLL_SECONDS))[0]:
+            if server_stopping.is_set() or loop.time() - silent_since >= idle_seconds:
+                pending.cancel()
+                cut: Literal["silent", "stopping"] = (
+                    "stopping" if server_stopping.is_set() else "silent"
+                )
+                return ReceivedBody(b"".join(parts), cut)
+        message = pending.result()
+        if message["type"] == "http.disconnect":
+            return ReceivedBody(b"".join(parts), "disconnected")
+        body = message.get("body", b"")
+        size += len(body)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the request body is over the limit of {limit} bytes", limit=limit
+            )
+        parts.append(body)
+        if not message.get("more_body", False):
+            return ReceivedBody(b"".join(parts))

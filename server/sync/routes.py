@@ -14,7 +14,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from server.accounts.auth import (
     Caller,
@@ -33,8 +35,15 @@ from server.deps import EngineDep, SessionDep, SettingsDep
 from server.errors import ValidationFailed, invalid, pydantic_issues
 from server.sync import attachments, conflicts, service
 from server.sync import pull as pull_service
-from server.sync.errors import UploadMismatch
-from server.sync.http import SyncRoute, decode_body, parse_json, read_body
+from server.sync.errors import UploadCut, UploadMismatch
+from server.sync.http import (
+    SyncRoute,
+    decode_body,
+    parse_json,
+    read_body,
+    receive_body,
+    refuse_declared_size,
+)
 from server.sync.wire import conflict_wire
 from shared.errors import ErrorCode
 from sync.protocol import (
@@ -195,10 +204,6 @@ def _files(settings: SettingsDep) -> attachments.AttachmentFiles:
 Files = Annotated[attachments.AttachmentFiles, Depends(_files)]
 
 
-async def _chunk_body(request: Request) -> bytes:
-    return await read_body(request, limit=MAX_CHUNK_BYTES)
-
-
 def _offset_headers(state: attachments.UploadState) -> dict[str, str]:
     return {
         "Upload-Offset": str(state.offset),
@@ -216,29 +221,34 @@ def upload_offset(attachment_id: uuid.UUID, caller: AnyCaller, session: SessionD
 
 
 @attachments_router.patch(
-    "/{attachment_id}", responses=error_responses(401, 403, 404, 409, 413, 422)
+    "/{attachment_id}", responses=error_responses(401, 403, 404, 408, 409, 413, 422, 503)
 )
-def upload_chunk(
+async def upload_chunk(
+    request: Request,
     attachment_id: uuid.UUID,
     caller: DeviceCaller,
     engine: EngineDep,
+    settings: SettingsDep,
     files: Files,
     upload_offset: Annotated[int, Header(ge=0, alias="Upload-Offset")],
-    chunk: Annotated[bytes, Depends(_chunk_body)],
 ) -> JSONResponse:
-    """Append a chunk (at most 1 MiB) at ``Upload-Offset``."""
-    with Session(write_engine(engine)) as session:
-        state = attachments.append_chunk(
-            session,
-            caller=caller,
-            files=files,
-            attachment_id=attachment_id,
-            offset=upload_offset,
-            chunk=chunk,
-        )
-        session.commit()
+    """Append a chunk (at most 1 MiB) at ``Upload-Offset``.
+
+    A chunk cut short (the tablet's link dropped, went silent, or the server is stopping)
+    still appends the bytes that arrived, so the tablet resends only what was in flight.
+    """
+    refuse_declared_size(request, limit=MAX_CHUNK_BYTES)
+    await run_in_threadpool(_expect_offset, engine, caller, attachment_id, upload_offset)
+    body = await receive_body(
+        request, limit=MAX_CHUNK_BYTES, idle_seconds=settings.upload_idle_seconds
+    )
+    state = await run_in_threadpool(
+        _append, engine, caller, files, attachment_id, upload_offset, body.data
+    )
     if state.refused:
         raise UploadMismatch(state.refused)
+    if body.cut is not None and not state.complete:
+        raise UploadCut(offset=state.offset, stopping=body.cut == "stopping")
     return JSONResponse(
         {
             "upload_offset": state.offset,
@@ -248,6 +258,38 @@ def upload_chunk(
         },
         headers=_offset_headers(state),
     )
+
+
+def _expect_offset(engine: Engine, caller: Caller, attachment_id: uuid.UUID, offset: int) -> None:
+    with Session(engine) as session:
+        attachments.expect_offset(
+            session, caller=caller, attachment_id=attachment_id, offset=offset
+        )
+
+
+def _append(
+    engine: Engine,
+    caller: Caller,
+    files: attachments.AttachmentFiles,
+    attachment_id: uuid.UUID,
+    offset: int,
+    data: bytes,
+) -> attachments.UploadState:
+    # The write transaction starts only now, with the bytes in hand (see the note above push).
+    with Session(write_engine(engine)) as session:
+        if not data:
+            return attachments.upload_state(session, caller=caller, attachment_id=attachment_id)
+        state = attachments.append_chunk(
+            session,
+            caller=caller,
+            files=files,
+            attachment_id=attachment_id,
+            offset=offset,
+            chunk=data,
+            overlap_ok=True,
+        )
+        session.commit()
+    return state
 
 
 @attachments_router.get(

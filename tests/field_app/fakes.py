@@ -15,7 +15,7 @@ from typing import Any
 
 from field_app.controllers.form import Photo, Save
 from field_app.controllers.progress import counted
-from field_app.controllers.status import LogEntry, SyncStatus
+from field_app.controllers.status import LogEntry, SyncStatus, UploadNow
 from field_app.session import Enrolment, LocalRecord, RowFacts
 
 
@@ -30,6 +30,11 @@ class MemoryBackend:
         self.saves: list[Save] = []
         self.last_success: datetime | None = None
         self.last_error: str | None = None
+        self.error_cause: str | None = None
+        self.photos_waiting = 0  # photos whose bytes wait, and their sizes
+        self.photo_bytes = 0
+        self.upload: UploadNow | None = None  # the photo going now
+        self.running = False
         self.syncs = 0
         self.sync_requests = 0
         self._log: list[LogEntry] = []
@@ -210,7 +215,7 @@ class MemoryBackend:
 
     @property
     def syncing(self) -> bool:
-        return False
+        return self.running
 
     def keep_mine(self, activity_id: str) -> None:
         record = self.records[activity_id]
@@ -221,9 +226,15 @@ class MemoryBackend:
         pending = sum(1 for r in self.records.values() if r.state == "pending")
         return SyncStatus(
             pending=pending,
+            changes=pending,
             last_success=self.last_success,
             last_error=self.last_error,
+            error_cause=self.error_cause,
             attention=len(self.attention()),
+            photos=self.photos_waiting,
+            photo_bytes=self.photo_bytes,
+            upload=self.upload,
+            running=self.running,
         )
 
     def server_offset(self) -> timedelta:

@@ -176,6 +176,22 @@ class Driver:
         self.step(2)
         self.tap(options[0])
 
+    def pick_date(self, field: Any, day: Any) -> None:
+        """Open a date field's calendar by touching it, page to ``day``'s month with ‹ and ›,
+        and touch the day."""
+        from field_app.screens.widgets import DatePicker
+
+        self.tap(field)
+        self.step(2)
+        [picker] = [w for w in self.window.children if isinstance(w, DatePicker)]
+        while (picker.year, picker.month) != (day.year, day.month):
+            later = (day.year, day.month) > (picker.year, picker.month)
+            self.tap(picker.ids.next if later else picker.ids.previous)
+        [button] = [b for b in picker.ids.days.children if b.day == day]
+        self.tap(button)
+        # The calendar fades out; until it is gone it would take the next touch.
+        self.wait_until(lambda: picker.parent is None, what="the calendar to close")
+
     def find(self, root: Any, predicate: Callable[[Any], bool]) -> Any:
         for widget in root.walk(restrict=True):
             if predicate(widget):

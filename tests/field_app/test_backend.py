@@ -3,7 +3,7 @@ returned-and-resubmitted flow, rejections kept on the record, enrolment errors i
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -11,8 +11,11 @@ import pytest
 from field_app.backend import StoreBackend
 from field_app.controllers.attendance import Cell
 from field_app.controllers.form import ActivityForm
+from field_app.controllers.settings import log_line
+from field_app.controllers.status import sync_bar
 from field_app.device import Device
 from field_app.session import EnrolError, FieldSession
+from sync import errors
 from tests.field_app.conftest import PASSWORD, LiveServer
 
 
@@ -232,14 +235,21 @@ def test_sync_failure_is_kept_in_words_and_records_stay(
     form = filled_form(enrolled, live_server.project_id)
     enrolled.save(form)
     live_server.stop()
-    with pytest.raises(Exception, match="cannot reach the server"):
+    with pytest.raises(errors.ServerUnreachable, match="refused the connection"):
         enrolled.backend.sync_once()
     status = enrolled.status()
-    assert status.pending == 1
-    assert status.last_error is not None and "cannot reach the server" in status.last_error
+    assert status.pending == 1 and status.error_cause == "unreachable"
+    assert status.last_error is not None and "refused the connection" in status.last_error
+    assert sync_bar(status, datetime.now(UTC)).error == (
+        "Last sync failed: the server cannot be reached (it may be down). "
+        "The tablet tries again by itself."
+    )
     assert enrolled.backend.activity(form.id) is not None
     log = enrolled.backend.log(5)
-    assert log[0].ok is False and "cannot reach" in log[0].error
+    assert log[0].ok is False and log[0].cause == "unreachable"
+    assert log_line(log[0], datetime.now(UTC))[1].startswith(
+        "Failed: the server cannot be reached (it may be down)."
+    )
     enrolled.close()
 
 
@@ -705,3 +715,45 @@ def test_home_progress_from_light_reads_equals_progress_from_whole_records(tmp_p
     assert [line.actual for line in by_light.lines if line.indicator == "ACTIVITIES"] != [0]
     assert (by_light.activities, by_light.pending, by_light.attention) == (39, 1, 10)
     backend.close()
+
+
+def test_a_record_whose_photo_has_not_gone_is_photos_pending_and_the_log_counts_bytes(
+    enrolled: FieldSession, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from field_app.photos import downscale
+    from tests.field_app.test_responsiveness import two_colour_png
+
+    source = tmp_path / "plot.png"
+    two_colour_png(source, 900, 600)
+    form = filled_form(enrolled, live_server.project_id)
+    photo = downscale(source, enrolled.photos_dir)
+    form.add_photo(photo)
+    enrolled.save(form)
+    backend = enrolled.backend
+    assert isinstance(backend, StoreBackend)
+    # The records go (a push alone), the photo's bytes do not: the finding was "synced" and
+    # "Everything is sent" here.
+    backend.engine().push()
+    assert backend.activity(form.id).state == "photos_pending"  # type: ignore[union-attr]
+    status = enrolled.status()
+    assert (status.pending, status.photos, status.photo_bytes) == (0, 1, photo.size)
+    assert sync_bar(status, datetime.now(UTC)).headline.startswith("Waiting to be sent: 1 photo (")
+    heard: list[tuple[str, int, int]] = []
+    original = backend.uploads.__call__
+
+    def spy(attachment_id: str, held: int, size: int) -> None:
+        heard.append((attachment_id, held, size))
+        original(attachment_id, held, size)
+
+    backend.engine().on_progress = spy
+    before = backend.engine().client.bytes_sent
+    backend.sync_once()
+    assert heard[0] == (photo.id, 0, photo.size) and heard[-1] == (photo.id, photo.size, photo.size)
+    assert backend.activity(form.id).state == "synced"  # type: ignore[union-attr]
+    assert enrolled.status().everything_sent
+    entry = backend.log(1)[0]
+    assert entry.ok and entry.photos == 1
+    # The socket's count: the photo, with the requests' headers around it.
+    assert entry.bytes_sent == backend.engine().client.bytes_sent - before > photo.size
+    assert entry.bytes_received > 0
+    enrolled.close()

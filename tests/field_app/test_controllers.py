@@ -17,7 +17,14 @@ from field_app.controllers.home import period_heading, project_card
 from field_app.controllers.progress import actual, progress, quarter_of
 from field_app.controllers.roster import Roster, code_from_scan
 from field_app.controllers.settings import bundle_directory, bundle_error, log_line
-from field_app.controllers.status import LogEntry, SyncStatus, ago, sync_bar
+from field_app.controllers.status import (
+    LogEntry,
+    SyncStatus,
+    UploadNow,
+    UploadTracker,
+    ago,
+    sync_bar,
+)
 from field_app.session import LocalRecord
 from tests.field_app.fakes import activity
 
@@ -199,18 +206,119 @@ def test_sync_bar_says_what_waits_and_what_failed() -> None:
     text = sync_bar(
         SyncStatus(
             pending=3,
+            changes=3,
             last_success=NOW - timedelta(hours=2),
             last_error="cannot reach the server",
             attention=1,
         ),
         NOW,
     )
-    assert text.headline == "3 records waiting to be sent · 1 needs your attention"
+    assert text.headline == "Waiting to be sent: 3 records · 1 needs your attention"
     assert text.detail == "Last successful sync: 2 hours ago"
+    # No cause recorded (a store from an older app): the client's words.
     assert text.error == "Last sync failed: cannot reach the server"
     assert text.tone == "error"
     calm = sync_bar(SyncStatus(pending=0, last_success=NOW, last_error=None), NOW)
     assert (calm.headline, calm.error, calm.tone) == ("Everything is sent", "", "ok")
+
+
+def test_photos_waiting_are_not_everything_sent() -> None:
+    # The records went; 3 photos (4.2 MB) did not: the finding was "Everything is sent".
+    status = SyncStatus(
+        pending=0, last_success=NOW, last_error=None, photos=3, photo_bytes=4_200_000
+    )
+    text = sync_bar(status, NOW)
+    assert text.headline == "Waiting to be sent: 3 photos (4.2 MB)"
+    assert (text.tone, text.progress) == ("pending", -1.0)
+    one = sync_bar(
+        SyncStatus(
+            pending=2, changes=4, last_success=NOW, last_error=None, photos=1, photo_bytes=310_000
+        ),
+        NOW,
+    )
+    assert one.headline == "Waiting to be sent: 2 records, 1 photo (310 KB)"
+    # Only a photo's details wait (no record of its own, no bytes): still not sent.
+    details = sync_bar(SyncStatus(pending=0, changes=1, last_success=NOW, last_error=None), NOW)
+    assert details.headline == "Waiting to be sent: 1 change"
+
+
+def test_the_current_upload_shows_its_progress_and_what_is_left() -> None:
+    status = SyncStatus(
+        pending=0,
+        last_success=NOW - timedelta(minutes=5),
+        last_error=None,
+        photos=2,
+        photo_bytes=620_000,
+        running=True,
+        upload=UploadNow("p1", sent=120_000, size=310_000),
+    )
+    text = sync_bar(status, NOW)
+    assert text.headline == "Waiting to be sent: 2 photos (500 KB)"
+    assert text.detail == (
+        "Sending a photo: 120 KB of 310 KB (38 %) · Last successful sync: 5 minutes ago"
+    )
+    assert text.progress == pytest.approx(0.38)
+
+
+@pytest.mark.parametrize(
+    ("cause", "words"),
+    [
+        ("no_network", "no network. Check mobile data or Wi-Fi; the tablet tries again by itself."),
+        ("unreachable", "the server cannot be reached (it may be down). The tablet tries again"),
+        ("timeout", "the link is too slow: the server's answer did not come in time."),
+        ("connection_lost", "the connection broke during the transfer."),
+        ("busy", "the server is busy. The tablet tries again later."),
+        ("refused", "the server refused a request (the server refused the request (400): x)."),
+    ],
+)
+def test_a_failed_round_is_worded_by_its_real_cause(cause: str, words: str) -> None:
+    status = SyncStatus(
+        pending=1,
+        changes=1,
+        last_success=None,
+        last_error="the server refused the request (400): x",
+        error_cause=cause,
+    )
+    assert sync_bar(status, NOW).error.startswith(f"Last sync failed: {words}")
+
+
+def test_the_sync_bar_speaks_french() -> None:
+    from field_app import i18n
+
+    i18n.set_language("fr")
+    try:
+        text = sync_bar(
+            SyncStatus(
+                pending=1,
+                changes=1,
+                last_success=None,
+                last_error="x",
+                error_cause="no_network",
+                photos=2,
+                photo_bytes=700_000,
+            ),
+            NOW,
+        )
+    finally:
+        i18n.set_language("en")
+    assert "2 photos" in text.headline and "Waiting" not in text.headline
+    assert "Wi-Fi" in text.error and "no network" not in text.error
+
+
+def test_the_upload_tracker_keeps_the_photo_going_now() -> None:
+    calls: list[int] = []
+    tracker = UploadTracker()
+    tracker.on_change = lambda: calls.append(1)
+    tracker("p1", 0, 300_000)
+    assert tracker.current() == UploadNow("p1", 0, 300_000)
+    tracker("p1", 262_144, 300_000)
+    assert tracker.current() == UploadNow("p1", 262_144, 300_000)
+    assert tracker.current().percent == 87  # type: ignore[union-attr]
+    tracker("p1", 300_000, 300_000)  # all in: nothing going
+    assert tracker.current() is None and len(calls) == 3
+    tracker("p2", 10, 20)
+    tracker.clear()  # the round ended
+    assert tracker.current() is None
 
 
 # -- enrolment input ---------------------------------------------------------------------------
@@ -342,10 +450,39 @@ def test_returned_and_rejected_explain_themselves() -> None:
 
 
 def test_log_lines_in_words() -> None:
-    ok = LogEntry(at=NOW - timedelta(minutes=5), ok=True, sent=3, received=10, photos=1)
-    failed = LogEntry(at=NOW, ok=False, error="the server had a problem (500)")
-    assert log_line(ok, NOW) == ("5 minutes ago", "Sent 3, received 10, photos 1", True)
-    assert log_line(failed, NOW) == ("just now", "Failed: the server had a problem (500)", False)
+    ok = LogEntry(
+        at=NOW - timedelta(minutes=5),
+        ok=True,
+        sent=3,
+        received=10,
+        photos=1,
+        bytes_sent=18_300_000,
+        bytes_received=41_000,
+    )
+    assert log_line(ok, NOW) == (
+        "5 minutes ago",
+        "Done: changes sent 3, photos sent 1, changes received 10; 18.3 MB up, 41 KB down",
+        True,
+    )
+    failed = LogEntry(
+        at=NOW,
+        ok=False,
+        cause="timeout",
+        error="the link is too slow: no answer in time; will try again later",
+        sent=2,
+        bytes_sent=640_000,
+        bytes_received=2_000,
+    )
+    assert log_line(failed, NOW) == (
+        "just now",
+        "Failed: the link is too slow: the server's answer did not come in time. The tablet "
+        "tries again by itself. Before that: changes sent 2, photos sent 0, changes received "
+        "0; 640 KB up, 2 KB down",
+        False,
+    )
+    # An entry written before causes were kept: its words as they were.
+    old = LogEntry(at=NOW, ok=False, error="the server had a problem (500)")
+    assert log_line(old, NOW) == ("just now", "Failed: the server had a problem (500)", False)
 
 
 def test_bundle_directory(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -374,3 +511,126 @@ def test_a_tablet_without_a_bundle_key_is_told_how_to_get_one(tmp_path: Any) -> 
         assert "connectez-vous une fois au serveur" in bundle_error(raised.value)
     finally:
         i18n.set_language("en")
+
+
+# -- field details: calendar, chooser folder, coordinates, attendance chips, enrolment code ------
+
+
+def test_a_month_is_weeks_starting_on_monday() -> None:
+    from field_app.controllers import dates
+
+    march = dates.weeks(2025, 3)  # 1 March 2025 is a Saturday
+    assert march[0] == [None] * 5 + [date(2025, 3, 1), date(2025, 3, 2)]
+    assert all(len(week) == 7 for week in march)
+    assert march[-1][0] == date(2025, 3, 31)  # a Monday, alone in its week
+    assert dates.weekday_names()[0] == "Mon"
+    assert dates.month_title(2025, 3) == "March 2025"
+    assert dates.shift_month(2025, 12, 1) == (2026, 1)
+    assert dates.shift_month(2025, 1, -1) == (2024, 12)
+    assert dates.in_words("2025-03-14") == "14 March 2025"
+    assert dates.in_words("not a date") == "not a date"
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "monday", "words"),
+    [
+        ("fr", "mars 2025", "lun.", "14 mars 2025"),
+        ("pt", "março de 2025", "seg.", "14 de março de 2025"),
+        ("es", "marzo de 2025", "lun.", "14 de marzo de 2025"),
+    ],
+)
+def test_the_calendar_speaks_the_users_language(
+    language: str, title: str, monday: str, words: str
+) -> None:
+    from field_app import i18n
+    from field_app.controllers import dates
+
+    i18n.set_language(language)
+    try:
+        assert dates.month_title(2025, 3) == title
+        assert dates.weekday_names()[0] == monday
+        assert dates.in_words("2025-03-14") == words
+    finally:
+        i18n.set_language("en")
+
+
+def test_the_chooser_opens_at_the_pictures_folder(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from field_app.controllers.chooser import pictures_folder
+
+    home = Path(tmp_path)
+    assert pictures_folder(home, {}) == home  # nothing better
+    (home / "Pictures").mkdir()
+    assert pictures_folder(home, {}) == home / "Pictures"
+    (home / "Fotos").mkdir()
+    (home / ".config").mkdir()
+    (home / ".config" / "user-dirs.dirs").write_text(
+        '# written by xdg-user-dirs-update\nXDG_PICTURES_DIR="$HOME/Fotos"\n', encoding="utf-8"
+    )
+    assert pictures_folder(home, {}) == home / "Fotos"
+    (home / "Shots").mkdir()
+    assert pictures_folder(home, {"XDG_PICTURES_DIR": str(home / "Shots")}) == home / "Shots"
+    # A setting that names a missing folder falls through to the next.
+    assert pictures_folder(home, {"XDG_PICTURES_DIR": str(home / "gone")}) == home / "Fotos"
+
+
+def test_the_chooser_lists_folders_then_photos_by_name(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from field_app.controllers.chooser import listing
+
+    folder = Path(tmp_path)
+    for name in ("b.JPG", "a.png", "notes.txt", ".hidden.jpg"):
+        (folder / name).write_bytes(b"x" * 2500)
+    (folder / "Zebra").mkdir()
+    (folder / "april").mkdir()
+    entries = listing(folder)
+    assert [(e.name, e.folder) for e in entries] == [
+        ("april", True),
+        ("Zebra", True),
+        ("a.png", False),
+        ("b.JPG", False),
+    ]
+    assert entries[2].detail.startswith("2 KB · ")
+    assert listing(folder / "missing") == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [("-29.3123", "-29.3123"), ("-29,31", "-29.31"), ("27.48 E", "27.48"), ("abc", "")],
+)
+def test_coordinate_boxes_keep_signs_and_decimals(typed: str, kept: str) -> None:
+    from field_app.controllers.form import coordinate_keys
+
+    assert coordinate_keys(typed) == kept
+
+
+def test_every_attendance_chip_has_its_count_and_the_caption_names_the_grid() -> None:
+    from field_app.controllers.attendance import AttendanceGrid, Cell, chip_counts, grid_caption
+
+    grid = AttendanceGrid()
+    grid.set(Cell("farmer", False, "female", "adult"), 12)
+    grid.set(Cell("farmer", True, "male", "youth"), 2)
+    grid.set(Cell("technician", False, "male", "adult"), 3)
+    assert chip_counts(grid, "farmer") == {
+        "farmer": "14",
+        "technician": "3",
+        "official": "0",
+        "other": "0",
+        "without": "12",
+        "with": "2",
+    }
+    assert chip_counts(grid, "technician")["with"] == "0"
+    assert grid_caption("technician", False) == "Counting: Technicians without a disability"
+    assert grid_caption("farmer", True) == "Counting: Farmers with a disability"
+
+
+def test_the_enrolment_placeholder_looks_like_a_real_code() -> None:
+    from field_app.controllers.enrol import CODE_EXAMPLE
+    from server.accounts.devices import CODE_ALPHABET, CODE_LENGTH, new_enrolment_code
+
+    real = new_enrolment_code()
+    assert len(CODE_EXAMPLE) == len(real) and CODE_EXAMPLE.index("-") == real.index("-")
+    letters = CODE_EXAMPLE.replace("-", "")
+    assert len(letters) == CODE_LENGTH and set(letters) <= set(CODE_ALPHABET)

@@ -73,8 +73,8 @@ def test_switching_language_translates_at_once_and_tells_listeners() -> None:
         i18n.set_language("pt")
         assert i18n._("Save") == "Guardar"
         assert (
-            i18n.ngettext("{n} record waiting to be sent", "{n} records waiting to be sent", 2)
-            == "{n} registos a aguardar envio"
+            i18n.ngettext("{n} photo ({size})", "{n} photos ({size})", 2)
+            == "{n} fotografias ({size})"
         )
         i18n.set_language("fr")
         # French plural rule: 0 and 1 are singular.

@@ -82,11 +82,48 @@ def test_pilotmon_field_is_registered_and_checks_the_address() -> None:
     assert result.exit_code == 2 and "has no spaces" in result.output
 
 
-def test_buildozer_spec_lists_the_runtime_requirements() -> None:
+# Requirements python-for-android provides from its own recipes, with no pip package behind them
+# (or none in requirements.lock): the interpreter, C libraries, Android glue, the app itself.
+RECIPE_ONLY = frozenset({"python3", "sqlite3", "openssl", "pyjnius", "android", "pilotmon"})
+# What p4a's pydantic-core recipe builds: pydantic must be a release that imports with it.
+PYDANTIC_CORE_RECIPE = "2.41.4"
+# Third-party modules the shipped app imports -> their distributions.
+IMPORTED_DISTRIBUTIONS = {
+    "kivy": "kivy",
+    "plyer": "plyer",
+    "requests": "requests",
+    "urllib3": "urllib3",
+    "pydantic": "pydantic",
+    "PIL": "pillow",
+    "jnius": "pyjnius",
+    "android": "android",
+}
+ROOT = PACKAGE.parent
+
+
+def buildozer_requirements() -> dict[str, str | None]:
+    """buildozer.spec's requirements: name (lower case) -> pinned version (None: unpinned)."""
     spec = configparser.ConfigParser()
     spec.read(PACKAGE / "buildozer.spec")
-    app = spec["app"]
-    requirements = {r.strip().split("==")[0] for r in app["requirements"].split(",")}
+    found: dict[str, str | None] = {}
+    for item in spec["app"]["requirements"].split(","):
+        name, _, version = item.strip().partition("==")
+        found[name.strip().lower()] = version.strip() or None
+    return found
+
+
+def locked_versions() -> dict[str, str]:
+    """requirements.lock: name (lower case) -> version."""
+    found = {}
+    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith((" ", "#")) and "==" in line:
+            name, _, rest = line.partition("==")
+            found[name.strip().lower()] = rest.split()[0].split(";")[0]
+    return found
+
+
+def test_buildozer_spec_lists_the_runtime_requirements() -> None:
+    requirements = set(buildozer_requirements())
     assert {
         "python3",
         "kivy",
@@ -97,11 +134,65 @@ def test_buildozer_spec_lists_the_runtime_requirements() -> None:
         "idna",
         "charset-normalizer",
         "pydantic",
+        "pydantic-core",
+        "typing-inspection",
+        "annotated-types",
+        "typing-extensions",
+        "pillow",
         "sqlite3",
     } <= requirements
     assert not requirements & set(FORBIDDEN)
-    permissions = {p.strip() for p in app["android.permissions"].split(",")}
+    spec = configparser.ConfigParser()
+    spec.read(PACKAGE / "buildozer.spec")
+    permissions = {p.strip() for p in spec["app"]["android.permissions"].split(",")}
     assert {"CAMERA", "ACCESS_FINE_LOCATION", "INTERNET"} <= permissions
+
+
+def test_every_pip_requirement_of_the_tablet_is_pinned_to_the_locked_version() -> None:
+    """python-for-android installs them with ``pip --no-deps``: an unpinned pydantic got 2.14
+    (needs a newer pydantic-core than p4a builds) or, resolved by p4a, 1.10. Desktop and
+    tablet must run the same versions."""
+    requirements = buildozer_requirements()
+    locked = locked_versions()
+    unpinned = sorted(n for n, v in requirements.items() if v is None and n not in RECIPE_ONLY)
+    assert unpinned == [], f"pin these in field_app/buildozer.spec: {unpinned}"
+    differ = {
+        name: (version, locked[name])
+        for name, version in requirements.items()
+        if name in locked and version != locked[name]
+    }
+    assert differ == {}, f"buildozer.spec and requirements.lock differ: {differ}"
+    assert requirements["pydantic-core"] == PYDANTIC_CORE_RECIPE
+    pydantic = tuple(int(n) for n in str(requirements["pydantic"]).split("."))
+    assert (2, 12, 2) <= pydantic <= (2, 12, 3)
+
+
+def test_what_the_shipped_app_imports_and_what_that_needs_is_listed() -> None:
+    """Every third-party module the shipped code imports is a requirement, and so is every
+    dependency of those (pip --no-deps installs nothing on its own). Kivy is built by its
+    recipe, which brings its own few."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    requirements = set(buildozer_requirements())
+    leave_out = {"catalogues.py", "cli.py"}
+    imported: set[str] = set()
+    for package in ("field_app", "sync", "shared"):
+        for path in (ROOT / package).rglob("*.py"):
+            if "android" in path.relative_to(ROOT).parts or path.name in leave_out:
+                continue
+            imported |= imported_modules(path)
+    third_party = sorted(m for m in imported if m in IMPORTED_DISTRIBUTIONS)
+    missing = [IMPORTED_DISTRIBUTIONS[m] for m in third_party]
+    assert set(missing) <= requirements, sorted(set(missing) - requirements)
+    needed: set[str] = set()
+    for name in requirements - RECIPE_ONLY - {"kivy"}:
+        for text in metadata.requires(name) or ():
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                needed.add(requirement.name.lower().replace("_", "-"))
+    assert needed <= requirements, f"also needed on the tablet: {sorted(needed - requirements)}"
 
 
 def test_settings_survive_a_restart_and_ignore_a_broken_file(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Photos without a window (sizes, EXIF orientation, hashing) and a photo's trip to the server
-with its activity: metadata as a mutation, bytes uploaded after, the server holding all of it."""
+"""Photos without a window (sizes in pixels and bytes, EXIF orientation, hashing) and a photo's
+trip to the server with its activity: metadata as a mutation, bytes uploaded after, the server
+holding all of it."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from field_app.controllers.form import Photo
-from field_app.photos import ORIENTATION_TURNS, PhotoError, exif_orientation, sha256_of, target_size
+from field_app.photos import PhotoError, downscale, sha256_of, target_size
 from tests.field_app.conftest import LiveServer
+from tests.field_app.photo_samples import camera_jpeg, field_photo
 from tests.field_app.test_backend import filled_form, make_session
 
-# A 4 × 4 JPEG as SDL2_image writes it on the tablet.
+# A 4 × 4 JPEG.
 TINY_JPEG = base64.b64decode(
     "/9j/4AAQSkZJRgABAgEAYABgAAD//gAeQ3JlYXRlZCBieSBUaW55IEpQRUcgRW5jb2Rlcv/bAEMAAQEBAQEBAQEB"
     "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAf/bAEMBAQEBAQEB"
@@ -68,23 +71,66 @@ def test_target_size_refuses_an_empty_image() -> None:
         target_size(0, 10)
 
 
+@pytest.fixture(scope="module")
+def camera_photo(tmp_path_factory: pytest.TempPathFactory) -> Image.Image:
+    """A 4000 × 3000 photo-like picture, upright (made once: it takes a few seconds)."""
+    return field_photo(4000, 3000)
+
+
+def test_a_camera_photo_is_stored_at_1600_px_and_a_few_hundred_kb(
+    camera_photo: Image.Image, tmp_path: Path
+) -> None:
+    source = camera_jpeg(tmp_path / "camera.jpg", camera_photo)
+    assert source.stat().st_size > 1_500_000  # what the camera wrote
+    photo = downscale(source, tmp_path / "photos")
+    with Image.open(photo.path) as stored:
+        assert stored.format == "JPEG" and stored.size == (1600, 1200)
+    # The finding: SDL2_image wrote 1.5-2.1 MB per 1 600 px photo, whatever the quality asked.
+    assert 100_000 < photo.size < 500_000
+    assert (photo.content_type, photo.size) == ("image/jpeg", Path(photo.path).stat().st_size)
+    assert photo.sha256 == hashlib.sha256(Path(photo.path).read_bytes()).hexdigest()
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
-@pytest.mark.parametrize("big_endian", [True, False])
-def test_exif_orientation_is_read(tmp_path: Path, orientation: int, big_endian: bool) -> None:
-    path = tmp_path / "photo.jpg"
-    path.write_bytes(with_orientation(TINY_JPEG, orientation, big_endian=big_endian))
-    assert exif_orientation(path) == orientation
-    assert orientation in ORIENTATION_TURNS
+def test_every_exif_orientation_is_stored_upright(
+    camera_photo: Image.Image, tmp_path: Path, orientation: int
+) -> None:
+    small = camera_photo.resize((2000, 1500))  # quicker, still downscaled
+    source = camera_jpeg(tmp_path / "camera.jpg", small, orientation=orientation)
+    photo = downscale(source, tmp_path / "photos")
+    with Image.open(photo.path) as stored:
+        assert stored.size == (1600, 1200)  # upright: landscape, like the picture taken
+        assert stored.getexif().get(0x0112, 1) == 1  # nothing left for a viewer to turn
+        mark = stored.getpixel((40, 40))
+        far = stored.getpixel((1560, 40))
+    assert mark[0] > 180 and mark[1] < 80, mark  # the red mark, top left
+    assert not (far[0] > 180 and far[1] < 80), far
 
 
-def test_no_exif_or_not_a_jpeg_means_upright(tmp_path: Path) -> None:
-    plain = tmp_path / "plain.jpg"
-    plain.write_bytes(TINY_JPEG)
-    other = tmp_path / "other.png"
-    other.write_bytes(b"\x89PNG\r\n\x1a\n")
-    assert exif_orientation(plain) == 1
-    assert exif_orientation(other) == 1
-    assert exif_orientation(tmp_path / "missing.jpg") == 1
+def test_a_small_png_becomes_a_jpeg_of_the_same_size(tmp_path: Path) -> None:
+    source = tmp_path / "screenshot.png"
+    Image.new("RGBA", (300, 200), (0, 120, 0, 0)).save(source)
+    photo = downscale(source, tmp_path / "photos")
+    with Image.open(photo.path) as stored:
+        assert (stored.format, stored.size) == ("JPEG", (300, 200))
+        assert stored.getpixel((10, 10)) == (255, 255, 255)  # transparent: on white
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("broken.jpg", b"\xff\xd8 not really a jpeg", "not a photo"),
+        ("notes.txt", b"hello", "JPEG or PNG"),
+    ],
+)
+def test_a_file_that_is_not_a_photo_says_so(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(PhotoError, match=message):
+        downscale(path, tmp_path / "photos")
+    assert not any((tmp_path / "photos").glob("*")) if (tmp_path / "photos").exists() else True
 
 
 def test_sha256_of(tmp_path: Path) -> None:

@@ -134,7 +134,7 @@ def test_enrol_fill_save_pending_then_synced(
     driver.tap(activities.ids.get("back") or driver.find_text(activities, "‹ Back"))
     home = on_screen(driver, "home")
     driver.wait_until(
-        lambda: "1 record waiting to be sent" in home.ids.sync_bar.headline,
+        lambda: home.ids.sync_bar.headline == "Waiting to be sent: 1 record",
         what="the sync bar to count the saved record",
     )
     driver.tap(home.ids.sync_bar.ids.sync_button)
@@ -222,7 +222,7 @@ def test_the_form_refuses_bad_input_and_says_why(kivy_window: None, tmp_path: Pa
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.show("form", project_id=project["id"])
         form = on_screen(driver, "form")
-        driver.type(form._inputs["end_date"], "2020-01-01")
+        driver.pick_date(form._inputs["end_date"], date(2020, 1, 1))
         assert form.errors["end_date"] == "The end is before the start"
         driver.type(form._cells[("female", "youth")], "12")
         driver.tap(form.ids.save_top)
@@ -288,7 +288,7 @@ def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
         home = on_screen(driver, "home")
         assert home.ids.settings_button.text == "Paramètres"
         driver.wait_until(
-            lambda: "enregistrements en attente d'envoi" in home.ids.sync_bar.headline,
+            lambda: home.ids.sync_bar.headline.startswith("En attente d'envoi : "),
             what="the sync bar in French",
         )
         driver.tap(home.ids.settings_button)
@@ -376,15 +376,26 @@ def demo_session(tmp_path: Path) -> tuple[Any, MemoryBackend, dict[str, Any]]:
         for i in range(30)
     ]
     backend.last_success = datetime.now(UTC) - timedelta(minutes=42)
-    backend.last_error = "cannot reach the server (no connection or the server is down)"
+    backend.last_error = "the link is too slow: no answer in time; will try again later"
+    backend.error_cause = "timeout"
     backend._log = [
         LogEntry(
-            at=datetime.now(UTC) - timedelta(hours=3), ok=True, sent=4, received=120, photos=2
+            at=datetime.now(UTC) - timedelta(hours=3),
+            ok=True,
+            sent=4,
+            received=120,
+            photos=2,
+            bytes_sent=655_000,
+            bytes_received=48_000,
         ),
         LogEntry(
             at=datetime.now(UTC) - timedelta(minutes=42),
             ok=False,
-            error="cannot reach the server (no connection or the server is down)",
+            cause="timeout",
+            error="the link is too slow: no answer in time; will try again later",
+            sent=3,
+            bytes_sent=212_000,
+            bytes_received=3_000,
         ),
     ]
     data_dir = tmp_path / "tablet"
@@ -618,8 +629,8 @@ def test_a_rejected_record_shows_the_servers_reasons_and_is_fixed_and_resent(
     assert form_screen.banner == "The server refused this record. Correct it and save again."
     assert form_screen.errors["start_date"]  # next to the field
     today = date.today().isoformat()
-    driver.type(form_screen._inputs["start_date"], today)
-    driver.type(form_screen._inputs["end_date"], today)
+    driver.pick_date(form_screen._inputs["start_date"], date.today())
+    driver.pick_date(form_screen._inputs["end_date"], date.today())
     assert "start_date" not in form_screen.errors
     driver.tap(form_screen.ids.save_top)
     on_screen(driver, "activities")
@@ -802,3 +813,301 @@ def test_search_finds_site_names_and_translated_types_among_ten_thousand_off_the
         i18n.set_language("en")
     # Every search ran on a worker thread, never on the UI thread.
     assert threads and not any(threads)
+
+
+# -- the tablet in the field: status, chooser, attendance, dates, coordinates, titles -----------
+
+DETAILS = ROOT / "artifacts" / "field-details"
+ORIENTATIONS = ((1280, 800, "landscape"), (800, 1280, "portrait"))
+
+
+def popup_of(driver: kivy_driver.Driver, kind: type) -> Any:
+    driver.step(3)
+    found = [w for w in driver.window.children if isinstance(w, kind)]
+    assert found, f"no {kind.__name__} open"
+    return found[0]
+
+
+def shot_with_popup(driver: kivy_driver.Driver, popup: Any, path: Path) -> None:
+    """The window as the user sees it, the popup over the screen: both canvases drawn into one
+    image, as ``export_to_png`` draws one widget (the window's own read-back is unreliable
+    after an offscreen resize)."""
+    from kivy.graphics import ClearBuffers, ClearColor, Fbo
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.step(3)
+    window = driver.window
+    fbo = Fbo(size=window.size, with_stencilbuffer=True)
+    with fbo:
+        ClearColor(1, 1, 1, 1)
+        ClearBuffers()
+    moved = []
+    for widget in (driver.app.root, popup):
+        index = window.canvas.indexof(widget.canvas)
+        window.canvas.remove(widget.canvas)
+        fbo.add(widget.canvas)
+        moved.append((widget, index))
+    try:
+        fbo.draw()
+        fbo.texture.save(str(path), flipped=True)
+    finally:
+        for widget, index in moved:
+            fbo.remove(widget.canvas)
+            window.canvas.insert(index, widget.canvas)
+
+
+def test_the_sync_bar_shows_what_waits_and_the_upload_going_now(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    from field_app.controllers.status import UploadNow
+
+    session, backend, _project = demo_session(tmp_path)
+    backend.last_error = None
+    backend.photos_waiting, backend.photo_bytes = 3, 910_000
+    backend.upload = UploadNow("p1", sent=131_072, size=305_000)
+    backend.running = True
+    with kivy_driver.running(make_app(session)) as driver:
+        for width, height, name in ORIENTATIONS:
+            driver.resize(width, height)
+            driver.app.home()
+            home = on_screen(driver, "home")
+            bar = home.ids.sync_bar
+            driver.app.status_changed()  # as the sync thread's report does
+            driver.wait_until(
+                lambda: bar.progress > 0 and bar.ids.sync_button.disabled,  # noqa: B023
+                what="the upload's progress",
+            )
+            assert bar.headline.startswith("Waiting to be sent: 2 records, 3 photos (779 KB)")
+            assert bar.detail.startswith("Sending a photo: 131 KB of 305 KB (42 %)")
+            assert bar.ids.upload_bar.height > 0 and bar.progress == pytest.approx(0.42)
+            assert bar.ids.sync_button.disabled and bar.ids.sync_button.text == "Syncing…"
+            driver.screenshot(DETAILS / f"status-uploading-{name}.png")
+        # The upload ends, the photos are in; the records still wait: not "Everything is sent".
+        backend.photos_waiting, backend.photo_bytes, backend.upload = 0, 0, None
+        backend.running = False
+        driver.app.status_changed()
+        driver.wait_until(
+            lambda: not home.ids.sync_bar.ids.sync_button.disabled, what="the round's end"
+        )
+        assert home.ids.sync_bar.headline.startswith("Waiting to be sent: 2 records")
+        assert home.ids.sync_bar.ids.upload_bar.height == 0
+        driver.resize(1280, 800)
+
+
+def test_no_press_sync_now_while_the_button_is_disabled(kivy_window: None, tmp_path: Path) -> None:
+    from field_app.device import Device
+    from field_app.session import FieldSession
+
+    backend = MemoryBackend()
+    backend.enrol_as("amina")
+    session = FieldSession(backend=backend, device=Device(), data_dir=tmp_path / "tablet")
+    with kivy_driver.running(make_app(session)) as driver:
+        home = on_screen(driver, "home")
+        assert home.empty
+        hint = driver.find(
+            home, lambda w: "No projects on this tablet yet" in str(getattr(w, "text", ""))
+        )
+        assert "Press Sync now" in hint.text and not home.ids.sync_bar.ids.sync_button.disabled
+        driver.app.sync_running = True
+        driver.step(2)
+        assert home.ids.sync_bar.ids.sync_button.disabled
+        assert "Press Sync now" not in hint.text and "Receiving your projects" in hint.text
+
+
+def test_the_photo_chooser_is_large_light_and_opens_at_the_pictures_folder(
+    kivy_window: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from field_app.screens.form import ChooserRow, PhotoChooser
+    from field_app.screens.theme import PAPER, TOUCH
+    from tests.field_app.test_responsiveness import two_colour_png
+
+    pictures = tmp_path / "home" / "Pictures"
+    (pictures / "2025-03 field day").mkdir(parents=True)
+    for n in range(3):
+        two_colour_png(pictures / f"plot-{n}.png", 640, 480)
+    (pictures / "report.txt").write_text("not a photo", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_PICTURES_DIR", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    session, _backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        for width, height, name in ORIENTATIONS:
+            driver.resize(width, height)
+            driver.app.show("form", project_id=project["id"])
+            form = on_screen(driver, "form")
+            driver.tap(form.ids.choose_photo)
+            chooser = popup_of(driver, PhotoChooser)
+            assert chooser.folder == str(pictures)  # not $HOME
+            content = chooser.content.children[::-1]
+            assert content[0] == chooser.ids.camera  # "Take a photo" comes first
+            assert chooser.ids.camera.text == "No camera here"  # a computer has none
+            assert tuple(chooser.background_color) == PAPER  # light, not Kivy's dark grey
+            names = [row["name"] for row in chooser.ids.entries.data]
+            assert names == ["2025-03 field day", "plot-0.png", "plot-1.png", "plot-2.png"]
+            driver.step(3)
+            rows = [w for w in chooser.walk() if isinstance(w, ChooserRow) and w.name]
+            assert rows and all(r.height >= TOUCH for r in rows)  # not Kivy's 24 px rows
+            shot_with_popup(driver, chooser, DETAILS / f"chooser-{name}.png")
+            plot = next(r for r in rows if r.name == "plot-1.png")
+            driver.tap(plot)
+            assert chooser.selected == str(pictures / "plot-1.png")
+            assert not chooser.ids.use.disabled
+            driver.tap(chooser.ids.use)
+            driver.wait_until(lambda: len(form.photos) == 1, what="the chosen photo")  # noqa: B023
+            assert form.photos[0]["source"] != str(pictures / "plot-1.png")  # a downscaled copy
+            assert (pictures / "plot-1.png").exists()  # the user's own file stays
+            form._dirty = False
+        driver.resize(1280, 800)
+
+
+def test_switching_category_starts_without_a_disability_and_every_chip_counts(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    session, _backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        for width, height, name in ORIENTATIONS:
+            driver.resize(width, height)
+            driver.app.show("form", project_id=project["id"])
+            form = on_screen(driver, "form")
+            driver.type(form._cells[("female", "adult")], "12")
+            driver.tap(form.ids.disability_yes)
+            assert form.grid_caption == "Counting: Farmers with a disability"
+            driver.type(form._cells[("male", "youth")], "2")
+            assert form.ids.cat_farmer.text == "Farmers 14"
+            assert form.ids.disability_yes.text == "With a disability 2"
+            driver.tap(form.ids.cat_technician)
+            # The finding: "With a disability" stayed chosen, so technicians were recorded as
+            # disabled. Another category starts without.
+            assert not form.disability and form.ids.disability_no.state == "down"
+            assert form.ids.grid_caption.text == "Counting: Technicians without a disability"
+            driver.type(form._cells[("male", "adult")], "3")
+            rows = form.form.attendance.rows()
+            technicians = [r for r in rows if r["category"] == "technician"]
+            assert technicians == [
+                {
+                    "sex": "male",
+                    "age_band": "adult",
+                    "category": "technician",
+                    "disability": False,
+                    "count": 3,
+                }
+            ]
+            assert form.ids.cat_technician.text == "Technicians 3"
+            assert form.ids.disability_no.text == "Without a disability 3"
+            assert form.ids.disability_yes.text == "With a disability 0"
+            assert form.ids.cat_official.text == "Officials 0"
+            form.ids.scroll.scroll_to(form.ids.grid_caption, padding=160, animate=False)
+            driver.screenshot(DETAILS / f"attendance-after-switching-{name}.png")
+            form._dirty = False
+        driver.resize(1280, 800)
+
+
+def test_dates_are_chosen_on_a_calendar_starting_monday_in_the_users_language(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    from field_app.screens.widgets import DateField, DatePicker, DayButton
+
+    session, _backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        for width, height, name in ORIENTATIONS:
+            driver.resize(width, height)
+            driver.app.show("form", project_id=project["id"])
+            form = on_screen(driver, "form")
+            start = form._inputs["start_date"]
+            assert isinstance(start, DateField)
+            today = session.today()
+            assert start.value == today.isoformat()  # a new activity starts today
+            driver.tap(start)
+            picker = popup_of(driver, DatePicker)
+            assert picker.weekdays[0] == "Mon" and picker.weekdays[6] == "Sun"
+            days = [w for w in picker.ids.days.children[::-1] if isinstance(w, DayButton)]
+            first = next(i for i, d in enumerate(days) if d.day is not None)
+            assert first == days[first].day.weekday()  # column = weekday, Monday first
+            assert all(d.disabled for d in days if d.day is not None and d.day > today)
+            shot_with_popup(driver, picker, DETAILS / f"date-picker-{name}.png")
+            driver.tap(picker.ids.previous)
+            earlier = next(d for d in picker.ids.days.children if d.day and d.day.day == 10)
+            driver.tap(earlier)
+            assert start.value == earlier.day.isoformat()
+            assert form.form.text("start_date") == earlier.day.isoformat()
+            assert start.text.startswith("10 ") and str(earlier.day.year) in start.text
+            form._dirty = False
+        driver.resize(1280, 800)
+        driver.app.set_language("fr")
+        try:
+            driver.app.show("form", project_id=project["id"])
+            form = on_screen(driver, "form")
+            driver.tap(form._inputs["end_date"])
+            picker = popup_of(driver, DatePicker)
+            months = "janvier février mars avril mai juin juillet août septembre octobre"
+            months += " novembre décembre"
+            assert picker.heading.split()[0] in months.split()
+            assert picker.weekdays[0] == "lun."
+            shot_with_popup(driver, picker, DETAILS / "date-picker-french-landscape.png")
+            picker.dismiss()
+            form._dirty = False
+        finally:
+            driver.app.set_language("en")
+
+
+def test_coordinates_take_a_minus_and_a_decimal_from_the_full_keyboard(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    session, _backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.show("form", project_id=project["id"])
+        form = on_screen(driver, "form")
+        lat, lon = form._inputs["lat"], form._inputs["lon"]
+        # Not Android's number keyboard, which may have neither key.
+        assert lat.input_type == lon.input_type == "text"
+        driver.type(lat, "-29,4012")
+        driver.type(lon, "27.7123E")
+        assert (lat.text, lon.text) == ("-29.4012", "27.7123")
+        wire = form.form.wire()
+        assert wire["location"]["lat"] == pytest.approx(-29.4012)
+        assert wire["location"]["lon"] == pytest.approx(27.7123)
+        form._dirty = False
+
+
+def test_needs_attention_tells_records_of_the_same_title_apart(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    session, backend, _project = demo_session(tmp_path)
+    long_title = (
+        "Seed potato storage demonstration with the women's group of the Roma valley "
+        "cooperative, second session"
+    )
+    for record in backend.attention():
+        record.data["title"] = long_title
+    with kivy_driver.running(make_app(session)) as driver:
+        for width, height, name in ORIENTATIONS:
+            driver.resize(width, height)
+            driver.app.show("attention")
+            attention = on_screen(driver, "attention")
+            data = attention.ids.rows.data
+            assert len(data) >= 4
+            # Same titles: the subtitles carry what differs, the date and the site.
+            assert len({row["subtitle"] for row in data}) == len(data)
+            assert all(row["subtitle"].endswith(" · Ha Mokhalinyane") for row in data)
+            driver.step(3)
+            row = next(w for w in attention.ids.rows.children[0].children if w.title)
+            title, subtitle = row.ids.title, row.ids.subtitle
+            one_line = title._label.get_extents("Xg")[1]
+            # Two lines, not one cut short with "…"; and the subtitle whole.
+            assert not title.shorten and title.texture_size[1] >= 1.8 * one_line
+            assert not subtitle.shorten and "Demonstration" in subtitle.text
+            assert row.height >= title.height + subtitle.height
+            driver.screenshot(DETAILS / f"attention-titles-{name}.png")
+        driver.resize(1280, 800)
+
+
+def test_the_enrolment_code_placeholder_has_the_real_format(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    from field_app.device import Device
+    from field_app.session import FieldSession
+
+    session = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+    with kivy_driver.running(make_app(session)) as driver:
+        enrol = on_screen(driver, "enrol")
+        assert enrol.ids.code.hint_text == "GBS27-41D5X"

@@ -270,3 +270,70 @@ def test_the_encoded_outbox_is_what_a_push_sends(store: DeviceStore) -> None:
     assert [seq for seq, _ in encoded] == [2, 3]
     for (_, text), mutation in zip(encoded, store.pending(), strict=True):
         assert Mutation.model_validate(json.loads(text)) == mutation
+
+
+def test_an_activity_whose_photos_wait_is_photos_pending_not_synced(
+    store: DeviceStore, tmp_path: Path
+) -> None:
+    from sync.store import NewPhoto
+
+    record = _activity()
+    source = tmp_path / "shed.jpg"
+    source.write_bytes(b"\xff\xd8" + b"x" * 300_000)
+    photo_id = str(uuid.uuid4())
+    assert store.waiting().nothing
+    mutations = store.save_all(
+        [("activity", record)],
+        photos=[NewPhoto(photo_id, record["id"], source, "image/jpeg", "shed")],
+    )
+    waiting = store.waiting()
+    # The photo's details count as its activity: one record, one photo of 300 002 bytes.
+    assert (waiting.records, waiting.mutations, waiting.photos, waiting.photo_bytes) == (
+        1,
+        2,
+        1,
+        300_002,
+    )
+    assert store.state("activity", record["id"]) == "pending"
+    store.acknowledge([_answer(m.seq, str(m.id), ResultStatus.APPLIED) for m in mutations])
+    # The server holds the record, not the photo's bytes: not synced, and not "everything sent".
+    assert store.state("activity", record["id"]) == "photos_pending"
+    [found] = store.query("activity", ids=[record["id"]])
+    assert found.state == "photos_pending"
+    assert store.count("activity", states=["photos_pending"]) == 1
+    assert store.state_counts("activity") == {"photos_pending": 1}
+    waiting = store.waiting()
+    assert (waiting.records, waiting.photos, waiting.nothing) == (0, 1, False)
+    before = store.fingerprint()
+    store.finish_upload(photo_id, state="done")
+    assert store.fingerprint() != before  # the screens redraw when a photo is in
+    assert store.state("activity", record["id"]) == "synced"
+    assert store.waiting().nothing
+
+
+def test_a_conflict_decision_waiting_counts_as_its_record(store: DeviceStore) -> None:
+    record = _activity()
+    store.save("activity", record)
+    store.acknowledge([_answer(1, record["id"], ResultStatus.APPLIED)])
+    conflict_id = str(uuid.uuid4())
+    store.apply_pull(
+        [
+            Change(
+                entity="conflict",
+                id=conflict_id,
+                op=Op.UPSERT,
+                version=1,
+                data={
+                    "id": conflict_id,
+                    "entity": "activity",
+                    "entity_id": record["id"],
+                    "status": "open",
+                    "fields": ["title"],
+                },
+            )
+        ],
+        "c1",
+    )
+    store.keep_theirs("activity", record["id"])
+    waiting = store.waiting()
+    assert (waiting.records, waiting.mutations, waiting.photos) == (1, 1, 0)

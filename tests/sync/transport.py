@@ -43,7 +43,10 @@ class ASGIAdapter(BaseAdapter):
         self.requests_seen += 1
         parts = urlsplit(request.url or "")
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        body = request.body
+        body: Any = request.body
+        if hasattr(body, "read"):  # SyncClient hands bodies over as files, read in blocks
+            body.seek(0)  # a request delivered twice is read twice
+            body = body.read()
         if isinstance(body, str):
             body = body.encode()
         headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}

@@ -3,6 +3,7 @@ served in scope."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import uuid
@@ -12,8 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from server.accounts.auth import Caller, caller_from_device_token
 from server.activities.models import Attachment
-from server.sync.attachments import sniff_content_type
+from server.db import write_engine
+from server.sync.attachments import AttachmentFiles, append_chunk, sniff_content_type
+from server.sync.http import server_stopping
 from tests.factories import make_access_token, make_user
 from tests.server.sync.conftest import Field, mutation, push
 
@@ -213,3 +217,133 @@ def test_only_the_tablet_that_sent_the_details_may_send_the_bytes(
         },
     )
     assert mine.status_code == 200 and mine.json()["complete"] is True
+
+
+# --- chunks cut short: what arrived is kept (docs/protocol.md#attachments) ----------------------
+
+
+def _raw_patch(
+    client: TestClient,
+    field: Field,
+    photo_id: str,
+    offset: int,
+    parts: list[bytes],
+    *,
+    declared: int,
+    then: str,
+) -> tuple[int, dict[str, str]]:
+    """A PATCH straight into the ASGI app: ``parts`` arrive, then the body is ``then``:
+    "disconnect" (the link dropped) or "silent" (no more bytes, ever)."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": part, "more_body": True} for part in parts
+    ]
+    answer: dict[str, Any] = {}
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        if then == "silent":
+            await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["headers"] = {k.decode(): v.decode() for k, v in message["headers"]}
+
+    headers = {
+        **field.headers(),
+        "Upload-Offset": str(offset),
+        "Content-Type": "application/offset+octet-stream",
+        "Content-Length": str(declared),
+    }
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PATCH",
+        "scheme": "http",
+        "path": f"/api/v1/attachments/{photo_id}",
+        "raw_path": f"/api/v1/attachments/{photo_id}".encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    return answer.get("status", 0), answer.get("headers", {})
+
+
+def test_a_chunk_cut_by_the_link_keeps_the_bytes_that_arrived(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    photo_id = _with_photo(client, field)
+    parts = [JPEG[:40_000], JPEG[40_000:70_000]]
+    _raw_patch(client, field, photo_id, 0, parts, declared=200_000, then="disconnect")
+    assert _offset(client, field, photo_id) == 70_000
+    # The tablet asks the offset and sends the rest from there: the photo is whole and right.
+    assert _patch(client, field, photo_id, 70_000, JPEG[70_000:]).json()["complete"] is True
+    with Session(engine) as session:
+        stored = session.get(Attachment, uuid.UUID(photo_id))
+        assert stored is not None and stored.complete and stored.received == len(JPEG)
+    served = client.get(f"/api/v1/attachments/{photo_id}", headers=field.headers())
+    assert served.content == JPEG
+
+
+def test_a_silent_chunk_ends_after_the_idle_time_and_keeps_its_bytes(
+    client: TestClient, field: Field
+) -> None:
+    client.app.state.settings.upload_idle_seconds = 0.5  # type: ignore[attr-defined]
+    photo_id = _with_photo(client, field)
+    status, headers = _raw_patch(
+        client, field, photo_id, 0, [JPEG[:25_000]], declared=100_000, then="silent"
+    )
+    assert status == 408
+    assert headers["upload-offset"] == "25000" and headers["connection"] == "close"
+    assert _offset(client, field, photo_id) == 25_000
+
+
+def test_a_chunk_cut_while_the_server_stops_keeps_its_bytes_and_says_come_back(
+    client: TestClient, field: Field
+) -> None:
+    photo_id = _with_photo(client, field)
+    server_stopping.set()
+    try:
+        status, headers = _raw_patch(
+            client, field, photo_id, 0, [JPEG[:30_000]], declared=100_000, then="silent"
+        )
+    finally:
+        server_stopping.clear()
+    assert status == 503 and headers["upload-offset"] == "30000" and "retry-after" in headers
+    assert _offset(client, field, photo_id) == 30_000
+
+
+def test_a_stale_chunk_finishing_after_a_newer_one_adds_only_new_bytes(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    """The tablet gave up on a stalled chunk and resent from the same offset; the server
+    notices the old request's cut only afterwards. Neither request's bytes are wasted."""
+    photo_id = _with_photo(client, field)
+    newer = _patch(client, field, photo_id, 0, JPEG[:50_000])
+    assert newer.status_code == 200
+    # The stale request had passed the offset check at 0 and carried 80 000 bytes.
+    with Session(write_engine(engine)) as session:
+        state = append_chunk(
+            session,
+            caller=_device_caller(session, field),
+            files=AttachmentFiles(client.app.state.settings.attachments_dir),  # type: ignore[attr-defined]
+            attachment_id=uuid.UUID(photo_id),
+            offset=0,
+            chunk=JPEG[:80_000],
+            overlap_ok=True,
+        )
+        session.commit()
+    assert state.offset == 80_000
+    assert _patch(client, field, photo_id, 80_000, JPEG[80_000:]).json()["complete"] is True
+    served = client.get(f"/api/v1/attachments/{photo_id}", headers=field.headers())
+    assert served.content == JPEG
+
+
+def _device_caller(session: Session, field: Field) -> Caller:
+    return caller_from_device_token(session, token=field.token)

@@ -11,7 +11,10 @@ from os.path import join
 from pythonforandroid.recipe import PythonRecipe
 
 PACKAGES = ("field_app", "sync", "shared")
-LEAVE_OUT = shutil.ignore_patterns("__pycache__", "*.pyc", "*.po", "android", "catalogues.py")
+# Not for the tablet: sources of translations, this recipe, the developer tools (catalogues.py
+# needs Babel; cli.py is ``pilotmon field`` on a computer and needs click).
+LEAVE_OUT_PATTERNS = ("__pycache__", "*.pyc", "*.po", "android", "catalogues.py", "cli.py")
+LEAVE_OUT = shutil.ignore_patterns(*LEAVE_OUT_PATTERNS)
 
 
 class PilotMonitorRecipe(PythonRecipe):
