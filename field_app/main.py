@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from field_app.session import FieldSession
@@ -132,7 +133,23 @@ def main(server: str | None = None, data_dir: Path | None = None) -> None:
             else default_data_dir()
         )
     session = build_session(data_dir, server)
-    FieldApp(session).run()
+    app = FieldApp(session)
+    _stop_on_signals(app)
+    app.run()
+
+
+def _stop_on_signals(app: Any) -> None:
+    """Ctrl-C or a polite kill closes the app like its window's close button. The handler only
+    asks Kivy's clock to stop the app, so the signal never lands as a KeyboardInterrupt inside
+    some callback or worker where it could be swallowed."""
+    from kivy.clock import Clock
+
+    def stop(signum: int, frame: object) -> None:
+        Clock.schedule_once(lambda _dt: app.stop(), 0)
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
 
 
 if __name__ == "__main__":
