@@ -291,6 +291,10 @@ def update_user(
             sa_update(AccessToken).where(*others).values(revoked_at=user.password_changed_at)
         )
         after["password"] = "changed"  # noqa: S105
+    if after.get("is_active") is False:
+        from server.accounts.tokens import revoke_all_tokens  # tokens build on this module
+
+        revoke_all_tokens(session, user_id=user.id)
     if after:
         session.add(user)
         audit.record(
