@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -101,9 +101,9 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _quote(text: str, safe: str = "", encoding: Any = None, errors: Any = None) -> str:
+def _query_string(params: dict[str, str]) -> str:
     # "$", "," and quotes stay readable in a nextLink; spaces and the rest are escaped.
-    return quote(text, safe="$,'()")
+    return "&".join(f"{quote(k, safe='$')}={quote(v, safe='$,()')}" for k, v in params.items())
 
 
 def _answer(body: dict[str, Any]) -> JSONResponse:
@@ -128,7 +128,7 @@ def _page_body(request: Request, entity_set: EntitySet, page: Page, select: Any)
         if page.next_top is not None:
             params["$top"] = str(page.next_top)
         params["$skiptoken"] = page.next_token
-        body["@odata.nextLink"] = f"{base}/{entity_set.name}?" + urlencode(params, quote_via=_quote)
+        body["@odata.nextLink"] = f"{base}/{entity_set.name}?" + _query_string(params)
     return body
 
 
