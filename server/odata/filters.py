@@ -73,7 +73,7 @@ def parse_filter(text: str, types: Mapping[str, str]) -> Condition:
             target=TARGET,
         )
     try:
-        tree = ODataParser().parse(ODataLexer().tokenize(text))
+        tree = ODataParser().parse(ODataLexer().tokenize(_single_item_lists(text)))
     except ODataException as exc:
         raise ODataError(
             f"$filter is not valid OData: {exc}", code="bad_filter", target=TARGET
@@ -85,6 +85,29 @@ def parse_filter(text: str, types: Mapping[str, str]) -> Condition:
     if tree is None:
         raise ODataError("$filter is empty", code="bad_filter", target=TARGET)
     return _check(tree, types)
+
+
+def _single_item_lists(text: str) -> str:
+    """``X in ('a')`` as ``X in ('a','a')``: odata-query 0.10's grammar only reads lists of two
+    or more, and Power BI sends one-item lists when a slicer has one value selected."""
+    tokens = [t for t in ODataLexer().tokenize(text) if t.type != "WS"]
+    inserts = []
+    for i in range(len(tokens) - 3):
+        kw, opening, item, closing = tokens[i : i + 4]
+        if (
+            kw.type == "IN"
+            and opening.type == "("
+            and closing.type == ")"
+            and item.type
+            not in (
+                "(",
+                ")",
+            )
+        ):
+            inserts.append((closing.index, "," + text[item.index : closing.index].rstrip()))
+    for at, extra in reversed(inserts):
+        text = text[:at] + extra + text[at:]
+    return text
 
 
 def _check(node: Any, types: Mapping[str, str]) -> Condition:
