@@ -8,6 +8,7 @@ Anything else — functions, arithmetic, ``not``, lambdas, navigation — is a 4
 
 from __future__ import annotations
 
+import math
 import operator
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,6 +24,8 @@ from odata_query.grammar import ODataLexer, ODataParser
 from server.odata.errors import ODataError
 
 MAX_FILTER_LENGTH = 4000
+MAX_DEPTH = 100  # and/or nesting; the compilers below recurse this deep
+_INT_RANGES = {"Edm.Int32": 2**31, "Edm.Int64": 2**63}
 TARGET = "$filter"
 
 _OPS: dict[type[ast._Node], str] = {
@@ -84,7 +87,7 @@ def parse_filter(text: str, types: Mapping[str, str]) -> Condition:
         ) from None
     if tree is None:
         raise ODataError("$filter is empty", code="bad_filter", target=TARGET)
-    return _check(tree, types)
+    return _check(tree, types, 0)
 
 
 def _single_item_lists(text: str) -> str:
@@ -110,10 +113,16 @@ def _single_item_lists(text: str) -> str:
     return text
 
 
-def _check(node: Any, types: Mapping[str, str]) -> Condition:
+def _check(node: Any, types: Mapping[str, str], depth: int) -> Condition:
+    if depth > MAX_DEPTH:
+        raise ODataError(
+            f"$filter nests more than {MAX_DEPTH} conditions deep", code="bad_filter", target=TARGET
+        )
     if isinstance(node, ast.BoolOp):
         op = "and" if isinstance(node.op, ast.And) else "or"
-        return Junction(op, _check(node.left, types), _check(node.right, types))
+        return Junction(
+            op, _check(node.left, types, depth + 1), _check(node.right, types, depth + 1)
+        )
     if isinstance(node, ast.Compare):
         if isinstance(node.comparator, ast.In):
             prop = _property(node.left, types)
@@ -177,6 +186,8 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
     raw: Any = getattr(node, "val", None)
     try:
         if edm == "Edm.String" and isinstance(node, ast.String):
+            if "\x00" in str(raw):  # PostgreSQL refuses NUL in text
+                raise ValueError("NUL is not allowed in a string")
             return str(raw)
         if edm == "Edm.Guid" and isinstance(node, ast.GUID | ast.String):
             return uuid.UUID(str(raw))
@@ -187,10 +198,16 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         if edm == "Edm.DateTimeOffset" and isinstance(node, ast.Date):
             return datetime.combine(date.fromisoformat(str(raw)), datetime.min.time(), UTC)
-        if edm in ("Edm.Int32", "Edm.Int64") and isinstance(node, ast.Integer):
-            return int(raw)
+        if edm in _INT_RANGES and isinstance(node, ast.Integer):
+            number = int(raw)
+            if not -_INT_RANGES[edm] <= number < _INT_RANGES[edm]:
+                raise ValueError(f"{number} is out of range for an {edm}")
+            return number
         if edm == "Edm.Double" and isinstance(node, ast.Integer | ast.Float):
-            return float(raw)
+            double = float(raw)
+            if math.isinf(double) or math.isnan(double):
+                raise ValueError(f"{raw} is not a finite number")
+            return double
         if edm == "Edm.Boolean" and isinstance(node, ast.Boolean):
             return str(raw).lower() == "true"
     except ValueError as exc:

@@ -195,12 +195,14 @@ def _typed(value: Any, edm: str) -> Any:
         moment = datetime.fromisoformat(value)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if edm in ("Edm.Int32", "Edm.Int64") and isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**63) <= value < 2**63:
+            raise ValueError("out of range")
         return value
     if edm == "Edm.Double" and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if edm == "Edm.Boolean" and isinstance(value, bool):
         return value
-    if edm == "Edm.String" and isinstance(value, str):
+    if edm == "Edm.String" and isinstance(value, str) and "\x00" not in value:
         return value
     raise ValueError(f"not an {edm}")
 

@@ -342,6 +342,12 @@ def test_failed_basic_attempts_lock_the_username_like_logins(
         ("Activities", {"$skiptoken": "bm90IGEgdG9rZW4"}, "bad_option", "$skiptoken"),
         ("Attendance", {"$skiptoken": "WyJ4Il0"}, "bad_option", "$skiptoken"),
         ("IndicatorValues", {"$filter": "Value gt 'x'"}, "bad_filter", "$filter"),
+        ("Attendance", {"$filter": "Count gt 99999999999"}, "bad_filter", "$filter"),
+        ("Attendance", {"$filter": "Id gt 99999999999999999999999"}, "bad_filter", "$filter"),
+        ("Activities", {"$filter": "Title eq 'a\x00b'"}, "bad_filter", "$filter"),
+        ("Sites", {"$filter": "Lat gt 1e999"}, "bad_filter", "$filter"),
+        ("Activities", {"$filter": " or ".join(["Late eq true"] * 200)}, "bad_filter", "$filter"),
+        ("Activities", {"$filter": "x" * 5000}, "bad_filter", "$filter"),
         ("IndicatorValues", {"$orderby": "Value"}, "bad_option", "$orderby"),
     ],
 )
