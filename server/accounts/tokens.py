@@ -103,7 +103,9 @@ def caller_from_basic(session: Session, *, username: str, token: str) -> Caller:
         raise BasicAuthFailed("wrong username or token")
     personal, user = row
     if personal.revoked_at is not None:
-        raise BasicAuthFailed("this token was revoked: make a new one on your account page")
+        raise BasicAuthFailed(
+            "this token was revoked: make a new one on the dashboard's Access tokens page"
+        )
     if not user.is_active:
         raise BasicAuthFailed("this account is disabled")
     return Caller(user=user, project_ids=_project_ids(session, user.id))

@@ -61,7 +61,7 @@ def odata_caller(request: Request) -> Caller:
     if scheme.lower() != "basic" or not value.strip():
         raise tokens.BasicAuthFailed(
             "sign in with your username and a personal access token (HTTP Basic); make a "
-            "token on your account page in the dashboard"
+            "token on the dashboard's Access tokens page"
         )
     username, secret = _basic(value)
     with Session(engine) as session:
