@@ -223,6 +223,25 @@ def test_filter_and_select_equal_the_rest_api(client: TestClient, world: FeedWor
     ).json()["rows"]
     assert sum(r["Count"] for r in women) == sum(r["value"] for r in indicator)
 
+    # IndicatorValues (computed, filtered in memory) equal the indicator API's rows.
+    values = client.get(
+        BASE + "IndicatorValues",
+        auth=auth,
+        params={
+            "$filter": "Indicator eq 'PARTICIPANTS' and Country in ('LSO') and Month ge 2025-02-01",
+            "$select": "ProjectCode,Month,Value",
+        },
+    ).json()["value"]
+    rest_values = client.get(
+        "/api/v1/indicators/PARTICIPANTS/values",
+        headers=world.auth("hq"),
+        params={"group_by": "project,period:month", "country": "LSO", "from": "2025-02-01"},
+    ).json()["rows"]
+    assert len(values) >= 2
+    assert sorted((v["ProjectCode"], v["Month"][:7], v["Value"]) for v in values) == sorted(
+        (r["project"], r["period"], r["value"]) for r in rest_values
+    )
+
 
 def test_orderby_top_and_skip_page_in_order(client: TestClient, world: FeedWorld) -> None:
     auth = _basic(world, "hq", _token(client, world, "hq"))
