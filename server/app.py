@@ -27,6 +27,8 @@ from server.exports.routes import router as exports_router
 from server.exports.tabular import XLSX_MEDIA_TYPE
 from server.health.routes import router as health_router
 from server.indicators.routes import router as indicators_router
+from server.odata.errors import error_body, is_odata_path, odata_error_body
+from server.odata.routes import router as odata_router
 from server.projects.routes import router as projects_router
 from server.reports.routes import router as reports_router
 from server.security import install as install_security
@@ -52,15 +54,22 @@ NOT_GZIPPED = (
 )
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if is_odata_path(request.url.path):
+        return JSONResponse(error_body(400, "invalid request", target=None), status_code=400)
     failed = ValidationFailed(pydantic_issues(exc.errors()))
     return JSONResponse(failed.body(), status_code=422)
 
 
-def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PilotMonitorError)
     headers = getattr(exc, "headers", None)
+    if is_odata_path(request.url.path):
+        # Excel and Power BI read OData's error shape (docs/odata.md); a reused service's
+        # 422 is the analyst's input too, so 400 there.
+        status = 400 if exc.status_code == 422 else exc.status_code
+        return JSONResponse(odata_error_body(exc), status_code=status, headers=headers)
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
@@ -79,6 +88,10 @@ _HTTP_CODES: dict[int, ErrorCode] = {
 
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if is_odata_path(request.url.path):
+        message = "no such entity set or address in this service; see the service document"
+        body = error_body(exc.status_code, message if exc.status_code == 404 else str(exc.detail))
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     if exc.status_code == 404 and _wants_a_page(request):
         # A mistyped dashboard address gets a page with the way back, not the API's JSON.
         return error_page(request, 404, "There is no page at this address.")
@@ -124,6 +137,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(indicators_router, prefix=API_PREFIX)
     app.include_router(reports_router, prefix=API_PREFIX)
     app.include_router(exports_router, prefix=API_PREFIX)
+    app.include_router(odata_router, prefix=API_PREFIX)
     app.include_router(dashboard_router)  # server-rendered pages at "/"
     if settings.api_docs:
         install_docs(app, docs_url=DOCS_URL, openapi_url=OPENAPI_URL)  # before /static

@@ -5,6 +5,7 @@ from server.accounts.models import (
     Device,
     EnrolmentCode,
     LoginFailure,
+    PersonalToken,
     User,
     UserProject,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "KeptMutation",
     "LoginFailure",
     "Participant",
+    "PersonalToken",
     "Project",
     "RecordRevision",
     "Review",

@@ -53,6 +53,20 @@ class AccessToken(SQLModel, table=True):
     revoked_at: datetime | None = optional_time()
 
 
+class PersonalToken(SQLModel, table=True):
+    """A person's long-lived, read-only token for the OData feed (HTTP Basic password), stored
+    hashed; shown once at creation, revoked by its owner or when the account is disabled."""
+
+    __tablename__ = "personal_token"
+
+    id: uuid.UUID = uuid_pk()
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = stamp()
+    revoked_at: datetime | None = optional_time()
+
+
 class LoginFailure(SQLModel, table=True):
     """Recent failed logins per username, to throttle guessing."""
 
@@ -148,6 +162,27 @@ class TokenPublic(SQLModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105
     expires_in: int = Field(description="Lifetime in seconds")
+
+
+class PersonalTokenCreate(SQLModel):
+    name: Text = Field(
+        min_length=1, max_length=100, description="What the token is for, e.g. 'Power BI at HQ'"
+    )
+
+
+class PersonalTokenPublic(SQLModel):
+    id: uuid.UUID
+    name: str
+    created_at: UtcDateTime
+    revoked_at: UtcDateTime | None
+
+
+class PersonalTokenCreated(SQLModel):
+    id: uuid.UUID
+    name: str
+    token: str = Field(
+        description="Shown once: the password for HTTP Basic on the OData feed, with your username"
+    )
 
 
 class EnrolmentCodeCreate(SQLModel):

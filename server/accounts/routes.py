@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
 
 from server.accounts import devices as device_service
-from server.accounts import service
+from server.accounts import service, tokens
 from server.accounts.auth import (
     Caller,
     caller_from_access_token,
@@ -28,6 +28,9 @@ from server.accounts.models import (
     EnrolmentCodePublic,
     EnrolRequest,
     EnrolResponse,
+    PersonalTokenCreate,
+    PersonalTokenCreated,
+    PersonalTokenPublic,
     TokenPublic,
     UserCreate,
     UserPublic,
@@ -242,6 +245,40 @@ def revoke_device(device_id: uuid.UUID, caller: CurrentCaller, session: SessionD
     return device_service.device_public(device, user.username)
 
 
+# --- personal access tokens (the OData feed's passwords, docs/odata.md) ------------------------
+
+tokens_router = APIRouter(prefix="/tokens", tags=["tokens"], responses=error_responses(401, 404))
+
+
+@tokens_router.post(
+    "", response_model=PersonalTokenCreated, status_code=201, responses=error_responses(409, 422)
+)
+def create_token(
+    body: PersonalTokenCreate, caller: CurrentCaller, session: SessionDep
+) -> PersonalTokenCreated:
+    """A read-only token for Excel or Power BI (HTTP Basic: your username and this token),
+    shown once. It reads the OData feed with your scope and nothing else."""
+    row, secret = tokens.create_token(session, caller=caller, name=body.name)
+    session.commit()
+    return PersonalTokenCreated(id=row.id, name=row.name, token=secret)
+
+
+@tokens_router.get("", response_model=list[PersonalTokenPublic])
+def list_tokens(caller: CurrentCaller, session: SessionDep) -> list[PersonalTokenPublic]:
+    """Your own tokens (never their secrets), newest first."""
+    return [
+        PersonalTokenPublic.model_validate(t, from_attributes=True)
+        for t in tokens.list_tokens(session, caller=caller)
+    ]
+
+
+@tokens_router.delete("/{token_id}", status_code=204)
+def revoke_token(token_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> None:
+    """Revoke one of your tokens: it stops working at once."""
+    tokens.revoke_token(session, caller=caller, token_id=token_id)
+    session.commit()
+
+
 router = APIRouter()
-for _sub in (auth_router, users_router, devices_router):
+for _sub in (auth_router, users_router, devices_router, tokens_router):
     router.include_router(_sub)

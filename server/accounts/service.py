@@ -328,6 +328,9 @@ def update_user(
             .values(revoked_at=now)
         )
         after["tablets_revoked"] = int(getattr(tablets, "rowcount", 0) or 0)
+        from server.accounts.tokens import revoke_all_tokens  # tokens build on this module
+
+        revoke_all_tokens(session, user_id=user.id)
     if after:
         session.add(user)
         audit.record(
@@ -449,41 +452,63 @@ def authenticate(
     if not USERNAME_RE.match(username):
         verify_password(password, None)  # same time as a real attempt
         raise LoginFailed("wrong username or password")
+    refuse_if_locked(session, username=username, source=source, now=now)
+    user = get_by_username(session, username=username)
+    if user is None or not verify_password(password, user.password_hash) or not user.is_active:
+        locked = count_failed_login(session, username=username, source=source, now=now)
+        if user is not None:  # guesses at unknown names are counted, not written to the trail
+            _audit_login(session, user, "login_locked" if locked else "login_failed")
+        if locked is not None:
+            raise locked
+        raise LoginFailed("wrong username or password")
+    forget_login_failures(session, usernames=[username], source=source)
+    _audit_login(session, user, "login")
+    return user
+
+
+def refuse_if_locked(session: Session, *, username: str, source: str, now: datetime) -> None:
+    """TooManyAttempts while ``username`` is locked for ``source`` or slowed for everyone."""
     keys = (source_key(username, source), username)
     for key, reason in zip(keys, (_FROM_HERE, _FROM_EVERYWHERE), strict=True):
         failure = session.get(LoginFailure, key)
         locked_until = as_utc(failure.locked_until) if failure is not None else None
         if locked_until is not None and locked_until > now:
             raise _too_many(locked_until, now, reason)
-    user = get_by_username(session, username=username)
-    if user is None or not verify_password(password, user.password_hash) or not user.is_active:
-        locked = [
-            _record_failure(
-                session,
-                key=keys[0],
-                now=now,
-                limit=MAX_LOGIN_FAILURES,
-                lock=LOCKOUT,
-                restart=True,
-            ),
-            _record_failure(
-                session,
-                key=keys[1],
-                now=now,
-                limit=ACCOUNT_MAX_FAILURES,
-                lock=ACCOUNT_DELAY,
-                restart=False,
-            ),
-        ]
-        if user is not None:  # guesses at unknown names are counted, not written to the trail
-            _audit_login(session, user, "login_locked" if any(locked) else "login_failed")
-        for locked_until, reason in zip(locked, (_FROM_HERE, _FROM_EVERYWHERE), strict=True):
-            if locked_until is not None:
-                raise _too_many(locked_until, now, reason)
-        raise LoginFailed("wrong username or password")
-    forget_login_failures(session, usernames=[username], source=source)
-    _audit_login(session, user, "login")
-    return user
+
+
+def count_failed_login(
+    session: Session, *, username: str, source: str, now: datetime
+) -> TooManyAttempts | None:
+    """Count a failed sign-in (password or personal token) from ``source``; the lock's error
+    when this failure locks the username for that address (or slows it for everyone)."""
+    keys = (source_key(username, source), username)
+    locked = [
+        _record_failure(
+            session, key=keys[0], now=now, limit=MAX_LOGIN_FAILURES, lock=LOCKOUT, restart=True
+        ),
+        _record_failure(
+            session,
+            key=keys[1],
+            now=now,
+            limit=ACCOUNT_MAX_FAILURES,
+            lock=ACCOUNT_DELAY,
+            restart=False,
+        ),
+    ]
+    for locked_until, reason in zip(locked, (_FROM_HERE, _FROM_EVERYWHERE), strict=True):
+        if locked_until is not None:
+            return _too_many(locked_until, now, reason)
+    return None
+
+
+def has_login_failures(session: Session, *, username: str, source: str) -> bool:
+    keys = [source_key(username, source), username]
+    return (
+        session.exec(
+            select(LoginFailure.username).where(col(LoginFailure.username).in_(keys))
+        ).first()
+        is not None
+    )
 
 
 def source_key(username: str, source: str) -> str:

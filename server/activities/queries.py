@@ -285,6 +285,22 @@ def _uuid_or_none(text: str) -> uuid.UUID | None:
 # --- the list ----------------------------------------------------------------------------------
 
 
+def listed_activities(caller: Caller, filters: ActivityFilters) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of the activity list: the caller's scope and the filters, over
+    Activity joined with Project (the OData feed lists through the same clauses)."""
+    return [activity_scope(caller), *filter_conditions(filters)]
+
+
+def participants_column() -> Any:
+    """An activity's participants (the sum of its attendance counts), as a correlated column."""
+    return (
+        select(func.coalesce(func.sum(AttendanceRow.count), 0))
+        .where(col(AttendanceRow.activity_id) == Activity.id)
+        .correlate(Activity)
+        .scalar_subquery()
+    )
+
+
 def list_activities(
     session: Session,
     *,
@@ -294,19 +310,14 @@ def list_activities(
     offset: int = 0,
 ) -> tuple[list[ActivitySummary], int]:
     """One page of the activities in the caller's scope, newest first, and the total."""
-    where = [activity_scope(caller), *filter_conditions(filters)]
+    where = listed_activities(caller, filters)
     total = session.exec(
         select(func.count())
         .select_from(Activity)
         .join(Project, col(Project.id) == Activity.project_id)
         .where(*where)
     ).one()
-    participants = (
-        select(func.coalesce(func.sum(AttendanceRow.count), 0))
-        .where(col(AttendanceRow.activity_id) == Activity.id)
-        .correlate(Activity)
-        .scalar_subquery()
-    )
+    participants = participants_column()
     rows = session.exec(
         select(Activity, Project.code, Project.country, participants)
         .join(Project, col(Project.id) == Activity.project_id)

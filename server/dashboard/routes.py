@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response, Streamin
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
+from server.accounts import tokens as personal_tokens
 from server.accounts.auth import NotAuthenticated, caller_from_access_token, revoke_access_token
 from server.accounts.security import MIN_PASSWORD_LENGTH
 from server.accounts.service import LoginFailed, TooManyAttempts
@@ -530,6 +531,7 @@ def _exports_page(
     return page.render(
         "exports.html",
         nav="exports",
+        feed_url=feed_url(page),
         values=values,
         group_by=group_by,
         errors=errors or FormState(),
@@ -587,6 +589,77 @@ def export_download(
             "Content-Disposition": f'attachment; filename="{file.filename}"',
             "Cache-Control": "no-store",
         },
+    )
+
+
+# --- personal access tokens (the OData feed for Excel and Power BI, docs/odata.md) -------------
+
+
+def feed_url(page: Page) -> str:
+    return str(page.request.base_url).rstrip("/") + "/api/v1/odata/"
+
+
+def _tokens_page(
+    page: Page,
+    session: Session,
+    *,
+    created: str | None = None,
+    values: FormState | None = None,
+    errors: FormState | None = None,
+    status_code: int = 200,
+) -> Response:
+    assert page.caller is not None
+    return page.render(
+        "tokens.html",
+        tokens=personal_tokens.list_tokens(session, caller=page.caller),
+        created=created,
+        feed_url=feed_url(page),
+        values=values or FormState(),
+        errors=errors or FormState(),
+        status_code=status_code,
+    )
+
+
+@router.get("/tokens")
+def access_tokens(page: SignedIn, session: SessionDep) -> Response:
+    return _tokens_page(page, session)
+
+
+@router.post("/tokens")
+def create_access_token(page: SignedIn, form: CheckedForm, session: SessionDep) -> Response:
+    assert page.caller is not None
+    name = form_text(form, "name", limit=100)
+    if not name:
+        return _tokens_page(
+            page,
+            session,
+            errors=FormState(name=page.t.gettext("Give the token a name, e.g. “Power BI at HQ”.")),
+            status_code=422,
+        )
+    try:
+        _, secret = personal_tokens.create_token(session, caller=page.caller, name=name)
+    except Conflict as exc:
+        session.rollback()
+        return _tokens_page(
+            page,
+            session,
+            values=FormState(name=name),
+            errors=FormState(name=exc.message),
+            status_code=409,
+        )
+    session.commit()
+    return _tokens_page(page, session, created=secret)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke_personal_token(
+    token_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
+    assert page.caller is not None
+    row = personal_tokens.revoke_token(session, caller=page.caller, token_id=token_id)
+    session.commit()
+    return page.redirect(
+        "/tokens", notice=N_("Revoked “%(name)s”: it no longer opens the feed."), name=row.name
     )
 
 

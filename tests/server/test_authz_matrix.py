@@ -273,6 +273,24 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("GET", "/api/v1/reports/summary", _everyone(200), params={"period": "2025"}),
     Route("GET", "/api/v1/reports/stale-tablets", _everyone(200, expert_lso=403)),
+    # --- personal access tokens: each person's own; another's is a 404 ---
+    Route("GET", "/api/v1/tokens", _everyone(200)),
+    Route("POST", "/api/v1/tokens", _everyone(201), body=lambda w: {"name": f"Power BI {w['n']}"}),
+    Route(
+        "DELETE",
+        "/api/v1/tokens/{fresh_token}",
+        _everyone(404, expert_lso=204),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    # --- the OData feed (bearer here; HTTP Basic with a token in tests/server/odata) ---
+    Route("GET", "/api/v1/odata", _everyone(200)),
+    Route("GET", "/api/v1/odata/", _everyone(200)),
+    Route("GET", "/api/v1/odata/$metadata", _everyone(200)),
+    *(
+        Route("GET", f"/api/v1/odata/{name}{tail}", _everyone(200))
+        for name in ("Activities", "Attendance", "Projects", "Sites", "IndicatorValues")
+        for tail in ("", "/$count")
+    ),
 )
 
 READS = [r for r in ROUTES if not r.writes]
@@ -303,6 +321,16 @@ class MatrixWorld(World):
             "code": "PARTICIPANTS",
             "n": str(next(_numbers)),
         }
+        if "{fresh_token}" in path and session is not None:
+            # a token of this side's field expert: only its owner may revoke it
+            from server.accounts.auth import Caller
+            from server.accounts.tokens import create_token
+
+            owner = self.users["expert_lso" if lso else "expert_ken"]
+            row, _ = create_token(session, caller=Caller(user=owner), name=f"t{found['n']}")
+            session.commit()
+            found["fresh_token"] = str(row.id)
+            detach(session)
         if "{fresh_activity}" in path and session is not None:
             activity = make_activity(session, self.project_lso if lso else self.project_ken)
             session.commit()

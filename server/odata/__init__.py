@@ -1,0 +1,1 @@
+"""The OData v4 feed for Excel and Power BI (docs/odata.md)."""

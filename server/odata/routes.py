@@ -1,0 +1,198 @@
+"""``/api/v1/odata/``: the service document, ``$metadata`` and one route per entity set (and
+its ``/$count``). Thin: ``server.odata.query`` reads, this module shapes OData's JSON.
+
+Authentication: HTTP Basic with a username and a personal access token (what Excel and Power
+BI send), or a bearer access token; the caller's scope applies in every query.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlmodel import Session
+
+from server.accounts import tokens
+from server.accounts.auth import Caller, caller_from_access_token
+from server.api import client_address
+from server.columns import as_utc
+from server.db import write_engine
+from server.deps import SessionDep, get_app_engine
+from server.odata.entities import ENTITY_SETS, EntitySet
+from server.odata.errors import ODATA_PREFIX
+from server.odata.metadata import metadata_xml, service_document
+from server.odata.query import MAX_PAGE_SIZE, Page, parse_options, read_page
+
+HEADERS = {"OData-Version": "4.0"}
+JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;charset=utf-8"
+
+router = APIRouter(prefix="/odata", tags=["odata"])
+
+
+# --- who is calling ------------------------------------------------------------------------------
+
+
+def _basic(value: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise tokens.BasicAuthFailed(
+            "the Basic credentials are not base64 of 'user:token'"
+        ) from exc
+    username, colon, secret = decoded.partition(":")
+    if not colon or not username or not secret:
+        raise tokens.BasicAuthFailed("the Basic credentials are not 'username:token'")
+    return username, secret
+
+
+def odata_caller(request: Request) -> Caller:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    engine = get_app_engine(request)
+    if scheme.lower() == "bearer" and value.strip():
+        with Session(engine) as session:
+            return caller_from_access_token(session, token=value.strip())
+    if scheme.lower() != "basic" or not value.strip():
+        raise tokens.BasicAuthFailed(
+            "sign in with your username and a personal access token (HTTP Basic); make a "
+            "token on the dashboard's Access tokens page"
+        )
+    username, secret = _basic(value)
+    source = client_address(request)
+    with Session(engine) as session:
+        try:
+            caller = tokens.caller_from_basic(
+                session, username=username, token=secret, source=source
+            )
+            clear = tokens.has_failures(session, username=username, source=source)
+        except tokens.BasicAuthFailed as failed:
+            session.rollback()
+            with Session(write_engine(engine)) as writer:
+                locked = tokens.record_basic_failure(writer, username=username, source=source)
+                writer.commit()
+            raise (locked or failed) from None
+    if clear:
+        with Session(write_engine(engine)) as writer:
+            tokens.clear_failures(writer, username=username, source=source)
+            writer.commit()
+    return caller
+
+
+ODataCaller = Annotated[Caller, Depends(odata_caller)]
+
+
+# --- shaping -------------------------------------------------------------------------------------
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + ODATA_PREFIX
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return (as_utc(value) or value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _query_string(params: dict[str, str]) -> str:
+    # "$", "," and quotes stay readable in a nextLink; spaces and the rest are escaped.
+    return "&".join(f"{quote(k, safe='$')}={quote(v, safe='$,()')}" for k, v in params.items())
+
+
+def _answer(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, headers=HEADERS, media_type=JSON_TYPE)
+
+
+def _page_body(request: Request, entity_set: EntitySet, page: Page, select: Any) -> dict[str, Any]:
+    base = _base(request)
+    context = f"{base}/$metadata#{entity_set.name}"
+    if select is not None:
+        context += "(" + ",".join(select) + ")"
+    body: dict[str, Any] = {"@odata.context": context}
+    if page.count is not None:
+        body["@odata.count"] = page.count
+    body["value"] = [{k: _json_value(v) for k, v in row.items()} for row in page.rows]
+    if page.next_token is not None:
+        params = {
+            k: v
+            for k, v in request.query_params.items()
+            if k not in ("$skip", "$skiptoken", "$top")
+        }
+        if page.next_top is not None:
+            params["$top"] = str(page.next_top)
+        params["$skiptoken"] = page.next_token
+        body["@odata.nextLink"] = f"{base}/{entity_set.name}?" + _query_string(params)
+    return body
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+@router.get("", include_in_schema=False)
+@router.get("/")
+def service_root(request: Request, caller: ODataCaller) -> JSONResponse:
+    """The service document: the entity sets of the feed (docs/odata.md)."""
+    return _answer(service_document(_base(request)))
+
+
+@router.get("/$metadata", response_class=Response)
+def metadata(caller: ODataCaller) -> Response:
+    """The entity model in CSDL XML (OData v4.0)."""
+    return Response(metadata_xml(), media_type="application/xml;charset=utf-8", headers=HEADERS)
+
+
+def _collection(entity_set: EntitySet) -> Callable[..., JSONResponse]:
+    def read(request: Request, caller: ODataCaller, session: SessionDep) -> JSONResponse:
+        options = parse_options(
+            request.query_params, entity_set, prefer=request.headers.get("prefer")
+        )
+        page = read_page(session, caller=caller, entity_set=entity_set, options=options)
+        response = _answer(
+            _page_body(
+                request, entity_set, page, options.select if options.explicit_select else None
+            )
+        )
+        if options.page_size < MAX_PAGE_SIZE:
+            response.headers["Preference-Applied"] = f"odata.maxpagesize={options.page_size}"
+        return response
+
+    read.__doc__ = (
+        f"{entity_set.name} in your scope, with $select, $filter, $orderby, $top, $skip, $count "
+        "and server-driven paging (@odata.nextLink)."
+    )
+    return read
+
+
+def _count(entity_set: EntitySet) -> Callable[..., PlainTextResponse]:
+    def count(request: Request, caller: ODataCaller, session: SessionDep) -> PlainTextResponse:
+        params = {k: v for k, v in request.query_params.items() if k == "$filter"}
+        options = parse_options({**params, "$count": "true", "$top": "0"}, entity_set)
+        page = read_page(session, caller=caller, entity_set=entity_set, options=options)
+        return PlainTextResponse(str(page.count), headers=HEADERS)
+
+    count.__doc__ = f"The number of {entity_set.name} in your scope matching $filter."
+    return count
+
+
+for _set in ENTITY_SETS:
+    router.add_api_route(
+        f"/{_set.name}", _collection(_set), methods=["GET"], name=f"odata_{_set.name}"
+    )
+    router.add_api_route(
+        f"/{_set.name}/$count",
+        _count(_set),
+        methods=["GET"],
+        name=f"odata_{_set.name}_count",
+        response_class=PlainTextResponse,
+    )

@@ -1,0 +1,396 @@
+"""The OData feed as HQ analysts and country officers use it from Excel and Power BI: a real
+OData v4 client (python-odata) reads $metadata, pages through @odata.nextLink and filters; the
+results must equal what the REST API gives for the same question, in the caller's scope."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from lxml import etree
+from odata import ODataService
+from sqlmodel import Session
+
+from server.odata.entities import MONTHLY_INDICATORS
+from tests.factories import World, detach, make_activity
+from tests.server.odata.transport import session_for
+
+BASE = "http://testserver/api/v1/odata/"
+PAGE = 2  # small pages, so every set takes several
+EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
+EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
+
+
+class FeedWorld(World):
+    """The two-country world with enough activities for several pages of each set."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        for i, (project, date) in enumerate(
+            [
+                (self.project_lso, "2025-01-20"),
+                (self.project_lso, "2025-02-03"),
+                (self.project_lso, "2025-03-30"),
+                (self.project_ken, "2025-02-11"),
+                (self.project_ken, "2025-04-02"),
+            ]
+        ):
+            make_activity(
+                session,
+                project,
+                start_date=date,
+                end_date=date,
+                type="farmer_training" if i % 2 else "demonstration",
+                title=f"Session {i}",
+            )
+        session.commit()
+        detach(session)
+
+
+@pytest.fixture
+def world(session: Session) -> FeedWorld:
+    return FeedWorld(session)
+
+
+def _token(client: TestClient, world: World, role: str, name: str = "Power BI") -> str:
+    response = client.post("/api/v1/tokens", json={"name": name}, headers=world.auth(role))
+    assert response.status_code == 201, response.text
+    return str(response.json()["token"])
+
+
+def _basic(world: World, role: str, token: str) -> tuple[str, str]:
+    return (world.users[role].username, token)
+
+
+def _service(client: TestClient, world: World, role: str) -> ODataService:
+    auth = _basic(world, role, _token(client, world, role))
+    return ODataService(
+        BASE, session=session_for(client, auth=auth, page_size=PAGE), reflect_entities=True
+    )
+
+
+def _rest(client: TestClient, world: World, role: str, path: str, **params: Any) -> Any:
+    response = client.get(path, headers=world.auth(role), params={"limit": 500, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _rows(service: ODataService, name: str, query: Any = None) -> list[dict[str, Any]]:
+    entity = service.entities[name]
+    q = query if query is not None else service.query(entity)
+    return [dict(row) if isinstance(row, dict) else dict(row.__odata__.data) for row in q]
+
+
+# --- $metadata ----------------------------------------------------------------------------------
+
+
+def test_metadata_is_csdl_that_a_client_reflects(client: TestClient, world: FeedWorld) -> None:
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    response = client.get(BASE + "$metadata", auth=auth)
+    assert response.status_code == 200
+    assert response.headers["OData-Version"] == "4.0"
+    root = etree.fromstring(response.content, etree.XMLParser(resolve_entities=False))
+    assert root.tag == EDMX + "Edmx" and root.get("Version") == "4.0"
+    schema = root.find(f"{EDMX}DataServices/{EDM}Schema")
+    assert schema is not None
+    types = {t.get("Name"): t for t in schema.findall(EDM + "EntityType")}
+    sets = {s.get("Name"): s.get("EntityType") for s in schema.iter(EDM + "EntitySet")}
+    assert set(sets) == {"Activities", "Attendance", "Projects", "Sites", "IndicatorValues"}
+    for entity_type in sets.values():
+        definition = types[entity_type.split(".")[-1]]
+        keys = [k.get("Name") for k in definition.iter(EDM + "PropertyRef")]
+        props = {p.get("Name"): p.get("Type") for p in definition.iter(EDM + "Property")}
+        assert keys and all(k in props for k in keys)
+        assert all(t.startswith("Edm.") for t in props.values())
+    # The service document lists the same sets.
+    document = client.get(BASE, auth=auth).json()
+    assert {s["name"] for s in document["value"]} == set(sets)
+    # A real OData v4 client reflects every set from it.
+    service = ODataService(
+        BASE, session=session_for(client, auth=auth, page_size=PAGE), reflect_entities=True
+    )
+    assert set(service.entities) == set(sets)
+
+
+# --- paging to the REST API's totals, in scope --------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["hq", "officer_lso"])
+def test_every_set_pages_to_the_rest_totals(
+    client: TestClient, world: FeedWorld, role: str
+) -> None:
+    service = _service(client, world, role)
+
+    activities = _rows(service, "Activities")
+    rest = _rest(client, world, role, "/api/v1/activities")
+    assert len(activities) > PAGE  # it took several pages
+    assert sorted(a["Id"] for a in activities) == sorted(a["id"] for a in rest["items"])
+    assert len(activities) == rest["total"]
+    by_id = {a["id"]: a for a in rest["items"]}
+    for row in activities:
+        assert row["Participants"] == by_id[row["Id"]]["participants"]
+        assert row["ProjectCode"] == by_id[row["Id"]]["project_code"]
+
+    attendance = _rows(service, "Attendance")
+    assert len(attendance) > PAGE
+    assert sum(r["Count"] for r in attendance) == sum(a["participants"] for a in rest["items"])
+    per_activity: Counter[str] = Counter()
+    for r in attendance:
+        per_activity[r["ActivityId"]] += r["Count"]
+    assert per_activity == Counter({a["id"]: a["participants"] for a in rest["items"]})
+
+    projects = _rows(service, "Projects")
+    rest_projects = _rest(client, world, role, "/api/v1/projects")
+    assert sorted(p["Id"] for p in projects) == sorted(p["id"] for p in rest_projects["items"])
+
+    sites = _rows(service, "Sites")
+    rest_sites = _rest(client, world, role, "/api/v1/sites")
+    assert sorted(s["Id"] for s in sites) == sorted(s["id"] for s in rest_sites["items"])
+
+    values = _rows(service, "IndicatorValues")
+    assert len(values) > PAGE
+    expected = []
+    for code in MONTHLY_INDICATORS:
+        rows = client.get(
+            f"/api/v1/indicators/{code}/values",
+            headers=world.auth(role),
+            params={"group_by": "project,country,period:month"},
+        ).json()["rows"]
+        expected += [(code, r["project"], r["country"], r["period"], r["value"]) for r in rows]
+    got = [
+        (v["Indicator"], v["ProjectCode"], v["Country"], v["Month"][:7], v["Value"]) for v in values
+    ]
+    assert sorted(got, key=str) == sorted(expected, key=str)
+
+    countries = {r["Country"] for r in [*activities, *attendance, *projects, *values]}
+    assert countries == ({"LSO"} if role == "officer_lso" else {"LSO", "KEN"})
+    if role == "officer_lso":
+        assert str(world.site_ken.id) not in {s["Id"] for s in sites}
+
+
+def test_filter_and_select_equal_the_rest_api(client: TestClient, world: FeedWorld) -> None:
+    service = _service(client, world, "hq")
+    activities = service.entities["Activities"]
+    query = (
+        service.query(activities)
+        .filter(activities.Country == "LSO")
+        .filter(activities.Type == "demonstration")
+        .select(activities.Id, activities.Title)
+    )
+    rows = _rows(service, "Activities", query)
+    rest = _rest(
+        client, world, "hq", "/api/v1/activities", country="LSO", activity_type="demonstration"
+    )
+    assert sorted(r["Id"] for r in rows) == sorted(a["id"] for a in rest["items"])
+    assert len(rows) >= 2
+
+    # The same through the raw URL: dates, `in`, `or`, and only the selected properties.
+    auth = _basic(world, "hq", _token(client, world, "hq", "Excel"))
+    response = client.get(
+        BASE + "Activities",
+        auth=auth,
+        params={
+            "$filter": "StartDate ge 2025-02-01 and StartDate le 2025-03-31 and "
+            "(Country in ('KEN') or Type eq 'farmer_training')",
+            "$select": "Id,StartDate",
+            "$count": "true",
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert all(set(r) == {"Id", "StartDate"} for r in body["value"])
+    rest_range = _rest(
+        client, world, "hq", "/api/v1/activities", **{"from": "2025-02-01", "to": "2025-03-31"}
+    )
+    wanted = {
+        a["id"]
+        for a in rest_range["items"]
+        if a["country"] == "KEN" or a["type"] == "farmer_training"
+    }
+    assert {r["Id"] for r in body["value"]} == wanted and body["@odata.count"] == len(wanted)
+
+    # Attendance filtered by sex sums to the women participants indicator's values.
+    women = client.get(
+        BASE + "Attendance",
+        auth=auth,
+        params={"$filter": "Sex eq 'female' and ActivityStatus in ('submitted','approved')"},
+    ).json()["value"]
+    indicator = client.get(
+        "/api/v1/indicators/WOMEN_PARTICIPANTS/values", headers=world.auth("hq")
+    ).json()["rows"]
+    assert sum(r["Count"] for r in women) == sum(r["value"] for r in indicator)
+
+    # IndicatorValues (computed, filtered in memory) equal the indicator API's rows.
+    values = client.get(
+        BASE + "IndicatorValues",
+        auth=auth,
+        params={
+            "$filter": "Indicator eq 'PARTICIPANTS' and Country in ('LSO') and Month ge 2025-02-01",
+            "$select": "ProjectCode,Month,Value",
+        },
+    ).json()["value"]
+    rest_values = client.get(
+        "/api/v1/indicators/PARTICIPANTS/values",
+        headers=world.auth("hq"),
+        params={"group_by": "project,period:month", "country": "LSO", "from": "2025-02-01"},
+    ).json()["rows"]
+    assert len(values) >= 2
+    assert sorted((v["ProjectCode"], v["Month"][:7], v["Value"]) for v in values) == sorted(
+        (r["project"], r["period"], r["value"]) for r in rest_values
+    )
+
+
+def test_orderby_top_and_skip_page_in_order(client: TestClient, world: FeedWorld) -> None:
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    everything = client.get(BASE + "Activities", auth=auth).json()["value"]
+    expected = sorted(everything, key=lambda a: (a["StartDate"], a["Id"]))[::-1]
+    # descending start date, then the key ascending, one row a page
+    seen: list[dict[str, Any]] = []
+    url: str | None = BASE + "Activities?$orderby=StartDate desc&$select=Id,StartDate"
+    while url is not None:
+        body = client.get(url, auth=auth, headers={"Prefer": "odata.maxpagesize=1"}).json()
+        assert len(body["value"]) <= 1
+        seen += body["value"]
+        url = body.get("@odata.nextLink")
+    assert [a["StartDate"] for a in seen] == [a["StartDate"] for a in expected]
+    assert len({a["Id"] for a in seen}) == len(everything)
+    # $top stops the paging; $skip skips on the first page only
+    body = client.get(
+        BASE + "Activities",
+        auth=auth,
+        params={"$top": "3", "$skip": "1"},
+        headers={"Prefer": "odata.maxpagesize=2"},
+    ).json()
+    rest_of = client.get(
+        body["@odata.nextLink"], auth=auth, headers={"Prefer": "odata.maxpagesize=2"}
+    ).json()
+    ids = [a["Id"] for a in everything]
+    assert [a["Id"] for a in body["value"] + rest_of["value"]] == ids[1:4]
+    assert "@odata.nextLink" not in rest_of
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+def test_a_revoked_token_and_a_disabled_account_get_401(
+    client: TestClient, world: FeedWorld
+) -> None:
+    token = _token(client, world, "officer_lso")
+    auth = _basic(world, "officer_lso", token)
+    assert client.get(BASE + "Projects", auth=auth).status_code == 200
+    listed = client.get("/api/v1/tokens", headers=world.auth("officer_lso")).json()
+    assert [t["name"] for t in listed] == ["Power BI"] and "token" not in listed[0]
+    # a token reads the feed only: never the REST API, never a write
+    assert (
+        client.get("/api/v1/projects", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
+    # someone else cannot revoke it; its owner can
+    assert (
+        client.delete(f"/api/v1/tokens/{listed[0]['id']}", headers=world.auth("admin")).status_code
+        == 404
+    )
+    assert (
+        client.delete(
+            f"/api/v1/tokens/{listed[0]['id']}", headers=world.auth("officer_lso")
+        ).status_code
+        == 204
+    )
+    response = client.get(BASE + "Projects", auth=auth)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert client.get("/api/v1/tokens", headers=world.auth("officer_lso")).json()[0]["revoked_at"]
+
+    # disabling the account revokes its tokens
+    token = _token(client, world, "expert_lso")
+    auth = _basic(world, "expert_lso", token)
+    assert client.get(BASE + "Activities", auth=auth).status_code == 200
+    user_id = world.users["expert_lso"].id
+    assert (
+        client.patch(
+            f"/api/v1/users/{user_id}", json={"is_active": False}, headers=world.auth("admin")
+        ).status_code
+        == 200
+    )
+    assert client.get(BASE + "Activities", auth=auth).status_code == 401
+    assert (
+        client.patch(
+            f"/api/v1/users/{user_id}", json={"is_active": True}, headers=world.auth("admin")
+        ).status_code
+        == 200
+    )
+    assert client.get(BASE + "Activities", auth=auth).status_code == 401  # still revoked
+
+
+def test_failed_basic_attempts_lock_the_username_like_logins(
+    client: TestClient, world: FeedWorld
+) -> None:
+    token = _token(client, world, "hq")
+    username = world.users["hq"].username
+    statuses = [client.get(BASE, auth=(username, f"wrong{i}")).status_code for i in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]
+    locked = client.get(BASE, auth=(username, token))
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert locked.json()["error"]["code"] == "too_many_attempts"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code", "target"),
+    [
+        ("Activities", {"$filter": "contains(Title,'x')"}, "unsupported_filter", "$filter"),
+        ("Activities", {"$filter": "Title eq"}, "bad_filter", "$filter"),
+        ("Activities", {"$filter": "Secret eq 1"}, "unknown_property", "$filter"),
+        ("Activities", {"$filter": "Participants eq 'many'"}, "bad_filter", "$filter"),
+        ("Activities", {"$filter": "Participants add 1 gt 2"}, "unsupported_filter", "$filter"),
+        ("Activities", {"$filter": "not (Late eq true)"}, "unsupported_filter", "$filter"),
+        ("Activities", {"$filter": "StartDate gt 2025-13-45"}, "bad_filter", "$filter"),
+        ("Activities", {"$filter": "Participants gt null"}, "bad_filter", "$filter"),
+        ("Activities", {"$select": "Id,Nope"}, "unknown_property", "$select"),
+        ("Activities", {"$orderby": "Topic"}, "bad_option", "$orderby"),
+        ("Activities", {"$orderby": "Title sideways"}, "bad_option", "$orderby"),
+        ("Activities", {"$top": "-1"}, "bad_option", "$top"),
+        ("Activities", {"$skip": "lots"}, "bad_option", "$skip"),
+        ("Activities", {"$count": "yes"}, "bad_option", "$count"),
+        ("Activities", {"$expand": "Project"}, "unsupported_option", "$expand"),
+        ("Activities", {"$search": "potato"}, "unsupported_option", "$search"),
+        ("Activities", {"$format": "xml"}, "unsupported_option", "$format"),
+        ("Activities", {"$skiptoken": "bm90IGEgdG9rZW4"}, "bad_option", "$skiptoken"),
+        ("Attendance", {"$skiptoken": "WyJ4Il0"}, "bad_option", "$skiptoken"),
+        ("IndicatorValues", {"$filter": "Value gt 'x'"}, "bad_filter", "$filter"),
+        ("Attendance", {"$filter": "Count gt 99999999999"}, "bad_filter", "$filter"),
+        ("Attendance", {"$filter": "Id gt 99999999999999999999999"}, "bad_filter", "$filter"),
+        ("Activities", {"$filter": "Title eq 'a\x00b'"}, "bad_filter", "$filter"),
+        ("Sites", {"$filter": "Lat gt 1e999"}, "bad_filter", "$filter"),
+        ("Activities", {"$filter": " or ".join(["Late eq true"] * 200)}, "bad_filter", "$filter"),
+        ("Activities", {"$filter": "x" * 5000}, "bad_filter", "$filter"),
+        ("IndicatorValues", {"$orderby": "Value"}, "bad_option", "$orderby"),
+    ],
+)
+def test_bad_options_get_400_in_the_odata_error_shape(
+    client: TestClient, world: FeedWorld, path: str, params: dict[str, str], code: str, target: str
+) -> None:
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    response = client.get(BASE + path, auth=auth, params=params)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["target"] == target and error["message"]
+
+
+def test_unknown_sets_and_bad_credentials_answer_in_the_odata_shape(
+    client: TestClient, world: FeedWorld
+) -> None:
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    missing = client.get(BASE + "Observations", auth=auth)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    garbled = client.get(
+        BASE, headers={"Authorization": "Basic " + base64.b64encode(b"nocolon").decode()}
+    )
+    assert garbled.status_code == 401 and garbled.json()["error"]["message"]
+    anonymous = client.get(BASE + "$metadata")
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith(
+        "Basic"
+    )
