@@ -6,6 +6,10 @@ wait. TCP on loopback never loses a packet, so a loss shows as what a lost segme
 direction stalls for a retransmission (everything behind it waits, in order). A new connection
 waits one round trip before its first byte (the handshake).
 
+The client's own kernel send buffer is the client's business, as on a tablet: Android sizes
+it per network type (on EDGE at most 70 800 bytes), ``sync.client`` sets 32 KiB; a client that
+leaves loopback's autotuning on may park a few hundred kilobytes there.
+
 Faults on demand: ``cut()`` resets every connection at once (the tablet's network went away:
 both ends see the connection die, the bytes in the queue are lost), ``cut_after(n)`` does it once
 ``n`` more bytes went upstream, ``silence(seconds)`` lets nothing through for a while (the
@@ -174,7 +178,10 @@ class Link:
         self.up = _Direction(self, "up", seed=seed)
         self.down = _Direction(self, "down", seed=seed + 1)
         self._listener = socket.socket()
+        # Small buffers and a real link's segment size: the client's kernel then sizes its send
+        # buffer as for a slow link (a few segments), instead of loopback's megabytes.
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+        self._listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, profile.segment)
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(64)
         self._listener.settimeout(_POLL)
