@@ -21,6 +21,7 @@ from server.api import like_contains
 from server.audit import service as audit
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
+from server.indicators.refresh import refresh_project
 from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target
 from server.scope import (
     can_manage_country,
@@ -221,6 +222,8 @@ def update_project(
     session.add(project)
     session.flush()
     record_project_change(session, project=project)
+    if "country" in diff_before or "thematic_area" in diff_before:
+        refresh_project(session, project.id)  # its activities' numbers move with it
     audit.record(
         session,
         action="update",
