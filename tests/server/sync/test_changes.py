@@ -102,11 +102,12 @@ def _write(
 ) -> str:
     """Write an activity; ``after_append`` runs once its change has a seq, before COMMIT."""
     with Session(write_engine(engine)) as session:
-        if after_append is not None:
-            # Instance hooks run after the class-wide one that appends the change log.
-            event.listen(session, "before_commit", lambda _session: after_append())
         data = field.activity(**overrides)
         write_activity(session, data=data, existing=None, source="api", author_id=None)
+        if after_append is not None:
+            # The write armed the session's commit duties (the change-log append among them);
+            # a listener added after them runs after them.
+            event.listen(session, "before_commit", lambda _session: after_append())
         session.commit()
         return str(data["id"])
 
