@@ -129,7 +129,7 @@ def is_postgresql(engine: Engine) -> bool:
 #
 # Some work belongs at the very end of a writing transaction: the roll-up refresh of the
 # activities it touched (server.indicators.refresh) and the change-log append that gives each
-# change its ``seq`` (server.sync.changes; it must be the last statement before COMMIT, see
+# change its ``seq`` (server.records.changes; it must be the last statement before COMMIT, see
 # there). No listener sits on SQLAlchemy's or SQLModel's ``Session`` class: a plain
 # ``session.commit()`` that wrote nothing of that kind does nothing more. A writer that notes
 # such work *arms* a duty on its own session (``arm_commit_duty``); the duties of that session

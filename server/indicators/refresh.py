@@ -36,7 +36,6 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
-from server.activities.bulk import insert_rows
 from server.activities.models import Activity, ActivityParticipant, AttendanceRow
 from server.db import CommitDuty, arm_commit_duty, current_transaction, within
 from server.indicators.models import (
@@ -50,6 +49,7 @@ from server.indicators.models import (
     roster_fact,
 )
 from server.projects.models import Project
+from server.records.bulk import insert_rows
 from shared.catalogue import SOLUTIONS, TOPICS, ActivityType
 from shared.geography import region_of
 

@@ -18,11 +18,12 @@ from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
 from server.api import like_contains
-from server.audit import service as audit
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.indicators.refresh import refresh_project
 from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target
+from server.records import audit
+from server.records.changes import record_project_change, record_site_change, record_target_change
 from server.scope import (
     can_manage_country,
     can_read_project,
@@ -31,7 +32,6 @@ from server.scope import (
     site_scope,
     target_scope,
 )
-from server.sync.changes import record_project_change, record_site_change, record_target_change
 from shared.catalogue import Role
 from shared.errors import ErrorCode
 from shared.geography import REGIONS, region_of

@@ -23,12 +23,12 @@ from server.accounts.models import Device
 from server.activities.models import Activity, Attachment
 from server.activities.review import is_locked
 from server.activities.service import load_wire, tombstone_activity, write_activity
-from server.audit import service as audit
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Participant, Project, Site
+from server.records import audit
+from server.records.changes import record_change, record_participant_change, record_site_change
 from server.scope import can_review, in_visible_project
-from server.sync.changes import record_change, record_participant_change, record_site_change
 from server.sync.models import KeptMutation, RecordRevision, SyncConflict
 from server.sync.records import Outcome, PushContext, Rejected, project_facts
 from server.sync.service import close_conflict

@@ -38,7 +38,7 @@ from server.activities.service import (
 )
 from server.columns import utcnow
 from server.projects.models import Participant, Project, Site
-from server.sync.changes import record_change, record_participant_change, record_site_change
+from server.records.changes import record_change, record_participant_change, record_site_change
 from server.sync.models import RecordRevision
 from server.sync.wire import attachment_wire, participant_wire, site_wire
 from shared.catalogue import ActivityStatus, Role

@@ -18,7 +18,7 @@ from sqlmodel import Session
 import server
 from server.db import CommitDuty, arm_commit_duty
 from server.indicators import refresh
-from server.sync import changes
+from server.records import changes
 
 SESSION_EVENTS = [name for name in dir(SessionEvents) if not name.startswith("_")]
 

@@ -16,8 +16,8 @@ from server.accounts.auth import Caller
 from server.accounts.models import User
 from server.activities.service import write_activity
 from server.db import is_postgresql, write_engine
-from server.sync import changes as change_log
-from server.sync.models import Change
+from server.records import changes as change_log
+from server.records.models import Change
 from server.sync.pull import pull
 from tests.server.sync.conftest import Field
 

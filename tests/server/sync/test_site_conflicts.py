@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from server.audit.models import AuditEntry
 from server.projects.models import Site
-from server.sync.changes import record_site_change
-from server.sync.models import Change, RecordRevision, SyncConflict
+from server.records.changes import record_site_change
+from server.records.models import AuditEntry, Change
+from server.sync.models import RecordRevision, SyncConflict
 from server.sync.wire import site_wire
 from tests.factories import make_access_token
 from tests.server.sync.conftest import Field, mutation, pull_all, push

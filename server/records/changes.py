@@ -37,7 +37,7 @@ from sqlmodel import Session
 
 from server.columns import utcnow
 from server.db import CommitDuty, arm_commit_duty, current_transaction, within
-from server.sync.models import Change
+from server.records.models import Change
 
 CHANGE_LOG_LOCK = 7301002
 _PENDING = "pilotmon.pending_changes"
