@@ -20,8 +20,8 @@ from server.activities.models import (
 from server.indicators.models import CUBES, activity_fact
 from server.jobs.models import JobRun
 from server.projects.models import Participant, Project, Site, Target
-from server.records.models import AuditEntry, Change
-from server.sync.models import KeptMutation, RecordRevision, SyncConflict
+from server.records.models import AuditEntry, Change, RecordRevision
+from server.sync.models import KeptMutation, SyncConflict
 
 __all__ = [
     "CUBES",

@@ -21,9 +21,10 @@ from server.api import like_contains
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.indicators.refresh import refresh_project
-from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target
+from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target, site_wire
 from server.records import audit
-from server.records.changes import record_project_change, record_site_change, record_target_change
+from server.records.changes import record_project_change, record_target_change
+from server.records.revisions import write_version
 from server.scope import (
     can_manage_country,
     can_read_project,
@@ -313,9 +314,16 @@ def create_site(session: Session, *, caller: Caller, data: Mapping[str, Any]) ->
         status=status,
         created_by_id=caller.user.id,
     )
-    session.add(site)
-    session.flush()
-    record_site_change(session, site=site)
+    write_version(
+        session,
+        site,
+        entity="site",
+        wire=site_wire,
+        project_id=project.id,
+        source="api",
+        author_id=caller.user.id,
+        new=True,
+    )
     audit.record(
         session,
         action="create",
@@ -353,11 +361,15 @@ def update_site(
     diff_before = {k: v for k, v in before.items() if after[k] != v}
     if not diff_before:
         return site
-    site.version += 1
-    site.updated_at = utcnow()
-    session.add(site)
-    session.flush()
-    record_site_change(session, site=site)
+    write_version(
+        session,
+        site,
+        entity="site",
+        wire=site_wire,
+        project_id=project.id,
+        source="api",
+        author_id=caller.user.id,
+    )
     action = (
         {"approved": "approve", "rejected": "reject"}.get(after["status"], "update")
         if "status" in diff_before

@@ -48,3 +48,27 @@ class AuditEntry(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=3, index=True)
     before: dict[str, Any] | None = json_doc()
     after: dict[str, Any] | None = json_doc()
+
+
+class RecordRevision(SQLModel, table=True):
+    """The full state of a participant, site or attachment at one version.
+
+    What ``activity_revision`` is for activities: the base a pushed mutation is merged against,
+    and a record of who changed what from which tablet.
+    """
+
+    __tablename__ = "record_revision"
+    __table_args__ = (
+        sa.UniqueConstraint("entity", "entity_id", "version", name="uq_record_revision_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    entity: str = Field(max_length=32)
+    entity_id: uuid.UUID = Field(index=True)
+    version: int
+    data: dict[str, Any] = json_doc(nullable=False)
+    # push | api | bundle | resolve
+    source: str = Field(max_length=16)
+    author_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    device_id: uuid.UUID | None = Field(default=None, foreign_key="device.id")
+    created_at: datetime = stamp()

@@ -25,14 +25,16 @@ from server.activities.review import is_locked
 from server.activities.service import load_wire, tombstone_activity, write_activity
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
-from server.projects.models import Participant, Project, Site
+from server.projects.models import Participant, Project, Site, site_wire
 from server.records import audit
-from server.records.changes import record_change, record_participant_change, record_site_change
+from server.records.changes import record_change, record_participant_change
+from server.records.models import RecordRevision
+from server.records.revisions import write_version
 from server.scope import can_review, in_visible_project
-from server.sync.models import KeptMutation, RecordRevision, SyncConflict
+from server.sync.models import KeptMutation, SyncConflict
 from server.sync.records import Outcome, PushContext, Rejected, project_facts
 from server.sync.service import close_conflict
-from server.sync.wire import attachment_wire, conflict_wire, participant_wire, site_wire
+from server.sync.wire import attachment_wire, conflict_wire, participant_wire
 from shared.errors import ErrorCode, Issue
 from shared.validation import validate_activity, validate_participant, validate_site
 from sync.merge import SERVER_OWNED
@@ -329,8 +331,15 @@ def _resolve_site(
     for name in values:
         value = checked.clean.get(name)
         setattr(site, name, "" if name == "admin_area" and value is None else value)
-    _new_version(session, site, entity="site", wire=site_wire, caller=caller)
-    record_site_change(session, site=site)
+    write_version(
+        session,
+        site,
+        entity="site",
+        wire=site_wire,
+        project_id=project.id,
+        source="resolve",
+        author_id=caller.user.id,
+    )
 
 
 def _resolve_attachment(

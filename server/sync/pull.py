@@ -39,7 +39,7 @@ from server.activities.models import Activity, Attachment, Review
 from server.activities.service import activity_wire, attendance_by_activity
 from server.columns import utcnow
 from server.errors import invalid
-from server.projects.models import Participant, Project, Site, Target
+from server.projects.models import Participant, Project, Site, Target, site_wire
 from server.records.models import Change as ChangeRow
 from server.scope import visible_project_ids
 from server.sync.models import SyncConflict
@@ -50,7 +50,6 @@ from server.sync.wire import (
     conflict_wire,
     participant_wire,
     project_wire,
-    site_wire,
     target_wire,
 )
 from shared.errors import ErrorCode

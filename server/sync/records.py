@@ -37,10 +37,11 @@ from server.activities.service import (
     write_new_activities,
 )
 from server.columns import utcnow
-from server.projects.models import Participant, Project, Site
-from server.records.changes import record_change, record_participant_change, record_site_change
-from server.sync.models import RecordRevision
-from server.sync.wire import attachment_wire, participant_wire, site_wire
+from server.projects.models import Participant, Project, Site, site_wire
+from server.records.changes import record_change, record_participant_change
+from server.records.models import RecordRevision
+from server.records.revisions import write_version
+from server.sync.wire import attachment_wire, participant_wire
 from shared.catalogue import ActivityStatus, Role
 from shared.errors import ErrorCode
 from shared.validation import (
@@ -782,10 +783,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
             created_at=now,
             updated_at=now,
         )
-        session.add(site)
-        session.flush()
-        ctx.forget_sites(project.id)
-        _site_written(ctx, site)
+        _site_written(ctx, site, project, new=True)
         return Outcome(ResultStatus.APPLIED, 1, project.id)
 
     project = _project_of(ctx, existing.project_id)
@@ -821,19 +819,23 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
         for name in outcome.changes:
             value = checked.clean.get(name)
             setattr(existing, name, "" if name == "admin_area" and value is None else value)
-        _bump(existing)
-        session.add(existing)
-        session.flush()
-        ctx.forget_sites(project.id)
-        _site_written(ctx, existing)
+        _site_written(ctx, existing, project)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
 
-def _site_written(ctx: PushContext, site: Site) -> None:
-    add_record_revision(
-        ctx, entity=Entity.SITE, entity_id=site.id, version=site.version, data=site_wire(site)
+def _site_written(ctx: PushContext, site: Site, project: Project, *, new: bool = False) -> None:
+    write_version(
+        ctx.session,
+        site,
+        entity=Entity.SITE,
+        wire=site_wire,
+        project_id=project.id,
+        source=ctx.source,
+        author_id=ctx.caller.user.id,
+        device_id=ctx.device.id,
+        new=new,
     )
-    record_site_change(ctx.session, site=site)
+    ctx.forget_sites(project.id)
 
 
 # --- attachment metadata -------------------------------------------------------------------

@@ -9,11 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from server.projects.models import Site
+from server.projects.models import Site, site_wire
 from server.records.changes import record_site_change
-from server.records.models import AuditEntry, Change
-from server.sync.models import RecordRevision, SyncConflict
-from server.sync.wire import site_wire
+from server.records.models import AuditEntry, Change, RecordRevision
+from server.sync.models import SyncConflict
 from tests.factories import make_access_token
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 
