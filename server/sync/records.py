@@ -38,7 +38,6 @@ from server.activities.service import (
 )
 from server.columns import utcnow
 from server.projects.models import Participant, Project, Site, site_wire
-from server.records.changes import record_change, record_participant_change
 from server.records.models import RecordRevision
 from server.records.revisions import write_version
 from server.sync.wire import attachment_wire, participant_wire
@@ -299,22 +298,6 @@ def record_history(
         current=current,
         current_version=current_version,
         device_id=device_id,
-    )
-
-
-def add_record_revision(
-    ctx: PushContext, *, entity: str, entity_id: uuid.UUID, version: int, data: dict[str, Any]
-) -> None:
-    ctx.session.add(
-        RecordRevision(
-            entity=entity,
-            entity_id=entity_id,
-            version=version,
-            data=data,
-            source=ctx.source,
-            author_id=ctx.caller.user.id,
-            device_id=ctx.device.id,
-        )
     )
 
 
@@ -662,9 +645,7 @@ def apply_participant(
             created_at=now,
             updated_at=now,
         )
-        session.add(participant)
-        session.flush()
-        _participant_written(ctx, participant)
+        _participant_written(ctx, participant, new=True)
         return Outcome(ResultStatus.APPLIED, 1, project.id)
 
     project = _project_of(ctx, existing.project_id)
@@ -687,9 +668,6 @@ def apply_participant(
         if outcome.delete:
             existing.deleted = True
             existing.deleted_at = utcnow()
-            _bump(existing)
-            session.add(existing)
-            session.flush()
             _participant_written(ctx, existing)
         return Outcome(outcome.status, existing.version, project.id, outcome, version)
     incoming = _incoming(mutation)
@@ -705,9 +683,6 @@ def apply_participant(
                 setattr(existing, name, checked.clean.get(name))
         if "code" in outcome.changes:
             _unique_code(session, project_id=project.id, code=existing.code, own_id=existing.id)
-        _bump(existing)
-        session.add(existing)
-        session.flush()
         _participant_written(ctx, existing)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
@@ -729,21 +704,18 @@ def _unique_code(session: Session, *, project_id: uuid.UUID, code: str, own_id: 
         )
 
 
-def _bump(record: Any) -> None:
-    record.version += 1
-    record.updated_at = utcnow()
-
-
-def _participant_written(ctx: PushContext, participant: Participant) -> None:
-    add_record_revision(
-        ctx,
+def _participant_written(ctx: PushContext, participant: Participant, *, new: bool = False) -> None:
+    write_version(
+        ctx.session,
+        participant,
         entity=Entity.PARTICIPANT,
-        entity_id=participant.id,
-        version=participant.version,
-        data=participant_wire(participant),
-    )
-    record_participant_change(
-        ctx.session, participant=participant, op="delete" if participant.deleted else "upsert"
+        wire=participant_wire,
+        project_id=participant.project_id,
+        source=ctx.source,
+        author_id=ctx.caller.user.id,
+        device_id=ctx.device.id,
+        new=new,
+        op="delete" if participant.deleted else "upsert",
     )
 
 
@@ -894,9 +866,7 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
             created_at=now,
             updated_at=now,
         )
-        session.add(attachment)
-        session.flush()
-        _attachment_written(ctx, attachment, project)
+        _attachment_written(ctx, attachment, project, new=True)
         if photo_reused(session, activity_id=activity.id):
             _flag_reused_photo(activity)
         return Outcome(ResultStatus.APPLIED, 1, project.id)
@@ -920,9 +890,6 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
         outcome = merge_delete(history=history)
         if outcome.delete:
             existing.deleted = True
-            _bump(existing)
-            session.add(existing)
-            session.flush()
             _attachment_written(ctx, existing, project)
         return Outcome(outcome.status, existing.version, project.id, outcome, version)
     incoming = _incoming(mutation)
@@ -942,9 +909,6 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
         if checked.errors:
             raise Rejected(checked.errors)
         existing.caption = checked.clean.get("caption") or ""
-        _bump(existing)
-        session.add(existing)
-        session.flush()
         _attachment_written(ctx, existing, project)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
@@ -962,19 +926,18 @@ def _flag_reused_photo(activity: Activity) -> None:
         activity.flags = flags
 
 
-def _attachment_written(ctx: PushContext, attachment: Attachment, project: Project) -> None:
-    add_record_revision(
-        ctx,
-        entity=Entity.ATTACHMENT,
-        entity_id=attachment.id,
-        version=attachment.version,
-        data=attachment_wire(attachment),
-    )
-    record_change(
+def _attachment_written(
+    ctx: PushContext, attachment: Attachment, project: Project, *, new: bool = False
+) -> None:
+    write_version(
         ctx.session,
-        entity="attachment",
-        entity_id=attachment.id,
-        op="delete" if attachment.deleted else "upsert",
-        version=attachment.version,
+        attachment,
+        entity=Entity.ATTACHMENT,
+        wire=attachment_wire,
         project_id=project.id,
+        source=ctx.source,
+        author_id=ctx.caller.user.id,
+        device_id=ctx.device.id,
+        new=new,
+        op="delete" if attachment.deleted else "upsert",
     )
