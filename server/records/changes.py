@@ -18,9 +18,9 @@ inside its own transaction; it takes the lock, so nothing that waits on other wr
 roll-up refresh of ``server.indicators.refresh``, for one, whose duty runs before this one)
 should follow it in that transaction.
 
-Writers of projects, sites, targets and participants call ``record_project_change``,
-``record_site_change``, ``record_target_change`` or ``record_participant_change`` in the same
-transaction as their write, so that tablets pull them (docs/protocol.md#pull).
+Writers of projects and targets call ``record_project_change`` or ``record_target_change`` in
+the same transaction as their write, so that tablets pull them (docs/protocol.md#pull);
+participants, sites and photos get theirs from ``server.records.revisions.write_version``.
 """
 
 from __future__ import annotations
@@ -135,17 +135,6 @@ def record_project_change(session: Session, *, project: Any, op: str = "upsert")
         op=op,
         version=int(getattr(project, "version", 1) or 1),
         project_id=project.id,
-    )
-
-
-def record_site_change(session: Session, *, site: Any, op: str = "upsert") -> None:
-    record_change(
-        session,
-        entity="site",
-        entity_id=site.id,
-        op=op,
-        version=int(getattr(site, "version", 1) or 1),
-        project_id=site.project_id,
     )
 
 
