@@ -50,7 +50,7 @@ from server.activities.service import write_activity
 from server.db import make_engine, write_engine
 from server.migrate import upgrade
 from server.projects.models import Project
-from server.sync.models import Change
+from server.records.models import Change
 from server.sync.pull import Cursor, scope_digest
 from server.sync.wire import catalogue_digest
 from sync.client import SyncClient

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, event, text
@@ -125,6 +126,56 @@ def is_postgresql(engine: Engine) -> bool:
 
 
 # --- notes that follow a transaction (change log, roll-up facts) ------------------------------
+#
+# Some work belongs at the very end of a writing transaction: the roll-up refresh of the
+# activities it touched (server.indicators.refresh) and the change-log append that gives each
+# change its ``seq`` (server.records.changes; it must be the last statement before COMMIT, see
+# there). No listener sits on SQLAlchemy's or SQLModel's ``Session`` class: a plain
+# ``session.commit()`` that wrote nothing of that kind does nothing more. A writer that notes
+# such work *arms* a duty on its own session (``arm_commit_duty``); the duties of that session
+# then run, in ``order``, right before its outermost commit, and forget the notes of anything
+# rolled back. This is the one place where such a hook is registered.
+
+_DUTIES = "pilotmon.commit_duties"
+
+
+@dataclass(frozen=True, slots=True)
+class CommitDuty:
+    """Work a writer left for the end of its session's transaction."""
+
+    name: str
+    order: int  # lower runs first
+    before_commit: Callable[[OrmSession], object]
+    after_rollback: Callable[[OrmSession, SessionTransaction], object]
+
+
+def arm_commit_duty(session: OrmSession, duty: CommitDuty) -> None:
+    """Run ``duty.before_commit`` right before this session's next outermost commit (and every
+    later one: the duty is idle when its notes are empty), ``duty.after_rollback`` after a
+    rollback or a savepoint's rollback."""
+    duties: dict[str, CommitDuty] | None = session.info.get(_DUTIES)
+    if duties is None:
+        duties = session.info[_DUTIES] = {}
+        event.listen(session, "before_commit", _run_duties)
+        event.listen(session, "after_soft_rollback", _forget_rolled_back)
+    duties.setdefault(duty.name, duty)
+
+
+def _armed(session: OrmSession) -> list[CommitDuty]:
+    duties: dict[str, CommitDuty] = session.info.get(_DUTIES) or {}
+    return sorted(duties.values(), key=lambda duty: duty.order)
+
+
+def _run_duties(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's release: the outermost commit does the work
+    for duty in _armed(session):
+        duty.before_commit(session)
+
+
+def _forget_rolled_back(session: OrmSession, previous: SessionTransaction) -> None:
+    for duty in _armed(session):
+        duty.after_rollback(session, previous)
 
 
 def current_transaction(session: OrmSession) -> SessionTransaction:

@@ -18,11 +18,11 @@ from server.activities.models import (
     ClosedPeriod,
     Review,
 )
-from server.audit.models import AuditEntry
 from server.indicators.models import CUBES, activity_fact
 from server.jobs.models import JobRun
 from server.projects.models import Participant, Project, Site, Target
-from server.sync.models import Change, KeptMutation, RecordRevision, SyncConflict
+from server.records.models import AuditEntry, Change, RecordRevision
+from server.sync.models import KeptMutation, SyncConflict
 
 __all__ = [
     "CUBES",

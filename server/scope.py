@@ -40,8 +40,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 from server.accounts.auth import Caller
 from server.accounts.models import Device, User
 from server.activities.models import Activity
-from server.audit.models import AuditEntry
 from server.projects.models import Participant, Project, Site, Target
+from server.records.models import AuditEntry
 from shared.catalogue import Role
 
 READ_ALL_ROLES: frozenset[str] = frozenset({Role.HQ_ANALYST, Role.ADMIN})

@@ -36,9 +36,9 @@ from server.accounts.auth import Caller
 from server.accounts.models import Device, DevicePublic, EnrolmentCode, User
 from server.accounts.security import new_token, token_hash
 from server.accounts.service import audit_country, refuse_unless_may_manage
-from server.audit import service as audit
 from server.columns import as_utc, utcnow
 from server.errors import Conflict, Forbidden, NotFound, invalid
+from server.records import audit
 from server.scope import device_scope, user_scope
 from shared.catalogue import Role
 from shared.errors import ErrorCode

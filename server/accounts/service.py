@@ -29,7 +29,6 @@ from server.accounts.models import (
 )
 from server.accounts.security import hash_password, password_problem, verify_password
 from server.api import like_contains
-from server.audit import service as audit
 from server.columns import as_utc, utcnow
 from server.errors import (
     Conflict,
@@ -40,6 +39,7 @@ from server.errors import (
     invalid,
 )
 from server.projects.models import Project
+from server.records import audit
 from server.scope import JsonListOverlaps, project_scope, user_scope
 from shared.catalogue import Role, codes
 from shared.errors import ErrorCode, Issue

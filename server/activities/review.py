@@ -20,9 +20,9 @@ from server.accounts.auth import Caller
 from server.activities.models import Activity, ClosedPeriod, Review
 from server.activities.service import write_activity
 from server.api import Text, UtcDateTime
-from server.audit import service as audit
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Project
+from server.records import audit
 from server.scope import can_manage_country, can_read_project, can_review, sees_everything
 from shared.catalogue import ActivityStatus, ReviewAction, codes
 from shared.errors import ErrorCode, Issue

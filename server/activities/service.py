@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
-from server.activities.bulk import insert_rows
 from server.activities.models import (
     Activity,
     ActivityParticipant,
@@ -31,7 +30,8 @@ from server.indicators.refresh import (
     refresh_written,
 )
 from server.projects.models import Project
-from server.sync.changes import ChangeRecord, record_change, record_changes
+from server.records.bulk import insert_rows
+from server.records.changes import ChangeRecord, record_change, record_changes
 
 # The activity's fields on the wire, in docs/product.md#domain order.
 WIRE_FIELDS: tuple[str, ...] = (

@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 from server.accounts.auth import Caller
 from server.accounts.models import Device, User
 from server.api import UtcDateTime
-from server.audit.models import AuditEntry
 from server.columns import as_utc
 from server.errors import invalid
+from server.records.models import AuditEntry
 from server.scope import audit_scope, device_scope, user_scope
 from shared.catalogue import Role
 from shared.errors import ErrorCode

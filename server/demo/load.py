@@ -41,8 +41,6 @@ from server.activities.models import (
     Review,
 )
 from server.activities.service import activity_wire
-from server.audit import service as audit
-from server.audit.models import AuditEntry
 from server.columns import as_utc, utcnow
 from server.db import check_reachable, session_scope
 from server.demo.world import DemoActivity, DemoUser, World, build_world
@@ -50,7 +48,9 @@ from server.errors import Conflict, DatabaseError
 from server.indicators.refresh import refresh_activities
 from server.migrate import current_revision, head_revision
 from server.projects.models import Participant, Project, Site, Target
-from server.sync.changes import ChangeRecord, record_changes
+from server.records import audit
+from server.records.changes import ChangeRecord, record_changes
+from server.records.models import AuditEntry
 from shared.geography import region_of
 
 AUDIT_ENTITY = "demo"

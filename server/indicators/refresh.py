@@ -2,9 +2,10 @@
 
 ``refresh_activity`` (called by ``write_activity``/``tombstone_activity``) and
 ``refresh_project`` note ids in the session; the noted activities are refreshed in one batch
-right before the transaction commits (and before any indicator read in that transaction), so a
-500-activity push costs one batch, not 500. A project whose country or thematic area changes
-through the ORM is noted by itself (a ``before_flush`` hook), whoever edits it.
+right before the transaction commits (a commit duty the first note arms on the writer's session,
+see ``server.db.arm_commit_duty``; and before any indicator read in that transaction), so a
+500-activity push costs one batch, not 500. A writer that changes a project's country or
+thematic area calls ``refresh_project`` (``server.projects.service.update_project`` does).
 ``refresh_activities`` refreshes at once (bulk writers such as the demo loader), and
 ``rebuild_all`` recomputes everything (the nightly safety net).
 
@@ -30,15 +31,13 @@ from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
-from server.activities.bulk import insert_rows
 from server.activities.models import Activity, ActivityParticipant, AttendanceRow
-from server.db import current_transaction, within
+from server.db import CommitDuty, arm_commit_duty, current_transaction, within
 from server.indicators.models import (
     CUBES,
     FACT_DIMS,
@@ -50,6 +49,7 @@ from server.indicators.models import (
     roster_fact,
 )
 from server.projects.models import Project
+from server.records.bulk import insert_rows
 from shared.catalogue import SOLUTIONS, TOPICS, ActivityType
 from shared.geography import region_of
 
@@ -61,8 +61,6 @@ _PENDING_PROJECTS = "pilotmon.indicator_pending_projects"
 # each with the (sub)transaction that wrote it: the refresh uses them instead of reading the
 # rows back. Dropped with a rolled-back savepoint, and for an activity written again.
 _KNOWN = "pilotmon.indicator_known_facts"
-# Project attributes the facts copy: changing one moves the project's numbers.
-_PROJECT_DIMENSIONS = ("country", "thematic_area")
 _BATCH = 2000
 
 _activity = Activity.__table__  # type: ignore[attr-defined]
@@ -85,6 +83,7 @@ def refresh_activity(session: Session, activity_id: uuid.UUID) -> None:
     """Note that an activity changed; its roll-ups are refreshed before this transaction ends."""
     pending: set[uuid.UUID] = session.info.setdefault(_PENDING, set())
     pending.add(activity_id)
+    arm_commit_duty(session, _REFRESH_AT_COMMIT)
     known: dict[uuid.UUID, Any] | None = session.info.get(_KNOWN)
     if known:
         known.pop(activity_id, None)  # written again: its facts are read from the database
@@ -101,6 +100,7 @@ def refresh_written(
     back drops its notes; ``refresh_activity`` on one of them later drops its note."""
     pending: set[uuid.UUID] = session.info.setdefault(_PENDING, set())
     known: dict[uuid.UUID, Any] = session.info.setdefault(_KNOWN, {})
+    arm_commit_duty(session, _REFRESH_AT_COMMIT)
     transaction = current_transaction(session)
     for row in facts:
         activity_id = row["activity_id"]
@@ -112,6 +112,7 @@ def refresh_project(session: OrmSession, project_id: uuid.UUID) -> None:
     """A project's country or thematic area changed: refresh all of its activities."""
     pending: set[uuid.UUID] = session.info.setdefault(_PENDING_PROJECTS, set())
     pending.add(project_id)
+    arm_commit_duty(session, _REFRESH_AT_COMMIT)
 
 
 def _project_activities(session: OrmSession, project_ids: set[uuid.UUID]) -> set[uuid.UUID]:
@@ -129,7 +130,7 @@ def _project_activities(session: OrmSession, project_ids: set[uuid.UUID]) -> set
 
 def apply_pending(session: OrmSession) -> RefreshStats | None:
     """Refresh the noted activities now (readers call this before reading roll-ups)."""
-    session.flush()  # a project edit still in the session notes itself here
+    session.flush()
     projects: set[uuid.UUID] | None = session.info.pop(_PENDING_PROJECTS, None)
     pending: set[uuid.UUID] = session.info.pop(_PENDING, None) or set()
     noted: dict[uuid.UUID, Any] = session.info.pop(_KNOWN, None) or {}
@@ -147,20 +148,6 @@ def apply_pending(session: OrmSession) -> RefreshStats | None:
     return refresh_activities(session, sorted(pending, key=str), known=known)
 
 
-def _note_moved_projects(session: OrmSession, _context: Any, _instances: Any) -> None:
-    for obj in session.dirty:
-        if isinstance(obj, Project):
-            attrs = sa.inspect(obj).attrs
-            if any(attrs[name].history.has_changes() for name in _PROJECT_DIMENSIONS):
-                refresh_project(session, obj.id)
-
-
-def _before_commit(session: OrmSession) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint's release: the outermost commit refreshes
-    apply_pending(session)
-
-
 def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
     if previous.parent is None:  # the whole transaction is gone, and its notes with it
         session.info.pop(_PENDING, None)
@@ -175,11 +162,11 @@ def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
             del known[activity_id]
 
 
-# insert=True: refresh before other commit hooks (the change-log append takes a lock that
-# every writer waits for; the refresh should not run while holding it).
-event.listen(OrmSession, "before_commit", _before_commit, insert=True)
-event.listen(OrmSession, "after_soft_rollback", _after_rollback)
-event.listen(OrmSession, "before_flush", _note_moved_projects)
+# Before the change-log append (order 10), which takes a lock every writer waits for: the
+# refresh should not run while holding it.
+_REFRESH_AT_COMMIT = CommitDuty(
+    name="rollups", order=0, before_commit=apply_pending, after_rollback=_after_rollback
+)
 
 
 # --- fact rows -----------------------------------------------------------------------------

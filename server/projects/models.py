@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -208,3 +208,16 @@ class TargetPublic(SQLModel):
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+# A site's state as tablets see it (docs/protocol.md#pull) and as its revisions keep it.
+def site_wire(site: Site) -> dict[str, Any]:
+    return {
+        "id": str(site.id),
+        "project_id": str(site.project_id),
+        "name": site.name,
+        "admin_area": site.admin_area,
+        "lat": site.lat,
+        "lon": site.lon,
+        "status": site.status,
+    }

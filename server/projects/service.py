@@ -18,10 +18,13 @@ from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
 from server.api import like_contains
-from server.audit import service as audit
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
-from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target
+from server.indicators.refresh import refresh_project
+from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target, site_wire
+from server.records import audit
+from server.records.changes import record_project_change, record_target_change
+from server.records.revisions import write_version
 from server.scope import (
     can_manage_country,
     can_read_project,
@@ -30,7 +33,6 @@ from server.scope import (
     site_scope,
     target_scope,
 )
-from server.sync.changes import record_project_change, record_site_change, record_target_change
 from shared.catalogue import Role
 from shared.errors import ErrorCode
 from shared.geography import REGIONS, region_of
@@ -221,6 +223,8 @@ def update_project(
     session.add(project)
     session.flush()
     record_project_change(session, project=project)
+    if "country" in diff_before or "thematic_area" in diff_before:
+        refresh_project(session, project.id)  # its activities' numbers move with it
     audit.record(
         session,
         action="update",
@@ -310,9 +314,16 @@ def create_site(session: Session, *, caller: Caller, data: Mapping[str, Any]) ->
         status=status,
         created_by_id=caller.user.id,
     )
-    session.add(site)
-    session.flush()
-    record_site_change(session, site=site)
+    write_version(
+        session,
+        site,
+        entity="site",
+        wire=site_wire,
+        project_id=project.id,
+        source="api",
+        author_id=caller.user.id,
+        new=True,
+    )
     audit.record(
         session,
         action="create",
@@ -350,11 +361,15 @@ def update_site(
     diff_before = {k: v for k, v in before.items() if after[k] != v}
     if not diff_before:
         return site
-    site.version += 1
-    site.updated_at = utcnow()
-    session.add(site)
-    session.flush()
-    record_site_change(session, site=site)
+    write_version(
+        session,
+        site,
+        entity="site",
+        wire=site_wire,
+        project_id=project.id,
+        source="api",
+        author_id=caller.user.id,
+    )
     action = (
         {"approved": "approve", "rejected": "reject"}.get(after["status"], "update")
         if "status" in diff_before

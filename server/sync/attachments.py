@@ -28,10 +28,10 @@ from server.activities.models import Activity, Attachment
 from server.columns import utcnow
 from server.errors import Forbidden, NotFound, invalid
 from server.projects.models import Project
+from server.records.changes import record_change
+from server.records.models import RecordRevision
 from server.scope import can_read_project
-from server.sync.changes import record_change
 from server.sync.errors import PayloadTooLarge, WrongOffset
-from server.sync.models import RecordRevision
 from shared.errors import ErrorCode
 from sync.protocol import MAX_CHUNK_BYTES
 

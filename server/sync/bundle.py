@@ -48,10 +48,10 @@ from server.accounts.devices import bundle_key
 from server.accounts.models import Device, User
 from server.accounts.service import audit_country, get_by_username, project_ids_of
 from server.activities.models import Activity, Attachment
-from server.audit import service as audit
 from server.config import Settings
 from server.db import write_engine
 from server.errors import PilotMonitorError
+from server.records import audit
 from server.scope import user_scope
 from server.sync.attachments import AttachmentFiles, mark_complete, sniff_content_type
 from server.sync.errors import SeqGap

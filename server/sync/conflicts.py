@@ -11,7 +11,6 @@ conflict, which tablets pull too.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,16 +22,16 @@ from server.accounts.models import Device
 from server.activities.models import Activity, Attachment
 from server.activities.review import is_locked
 from server.activities.service import load_wire, tombstone_activity, write_activity
-from server.audit import service as audit
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
-from server.projects.models import Participant, Project, Site
+from server.projects.models import Participant, Project, Site, site_wire
+from server.records import audit
+from server.records.revisions import write_version
 from server.scope import can_review, in_visible_project
-from server.sync.changes import record_change, record_participant_change, record_site_change
-from server.sync.models import KeptMutation, RecordRevision, SyncConflict
+from server.sync.models import KeptMutation, SyncConflict
 from server.sync.records import Outcome, PushContext, Rejected, project_facts
 from server.sync.service import close_conflict
-from server.sync.wire import attachment_wire, conflict_wire, participant_wire, site_wire
+from server.sync.wire import attachment_wire, conflict_wire, participant_wire
 from shared.errors import ErrorCode, Issue
 from shared.validation import validate_activity, validate_participant, validate_site
 from sync.merge import SERVER_OWNED
@@ -252,32 +251,6 @@ def _resolve_activity(
     )
 
 
-def _new_version(
-    session: Session,
-    record: Any,
-    *,
-    entity: str,
-    wire: Callable[[Any], dict[str, Any]],
-    caller: Caller,
-) -> None:
-    """A resolution's write of a participant, site or photo: its next version, with the
-    revision (source ``resolve``) that holds it; the caller logs the change."""
-    record.version += 1
-    record.updated_at = utcnow()
-    session.add(record)
-    session.flush()
-    session.add(
-        RecordRevision(
-            entity=entity,
-            entity_id=record.id,
-            version=record.version,
-            data=wire(record),
-            source="resolve",
-            author_id=caller.user.id,
-        )
-    )
-
-
 def _resolve_participant(
     session: Session, *, caller: Caller, participant: Participant, values: dict[str, Any]
 ) -> None:
@@ -294,9 +267,15 @@ def _resolve_participant(
             raise ValidationFailed(_under_values(checked.errors))
         for name in changes:
             setattr(participant, name, checked.clean.get(name))
-    _new_version(session, participant, entity="participant", wire=participant_wire, caller=caller)
-    record_participant_change(
-        session, participant=participant, op="delete" if participant.deleted else "upsert"
+    write_version(
+        session,
+        participant,
+        entity="participant",
+        wire=participant_wire,
+        project_id=participant.project_id,
+        source="resolve",
+        author_id=caller.user.id,
+        op="delete" if participant.deleted else "upsert",
     )
 
 
@@ -329,8 +308,15 @@ def _resolve_site(
     for name in values:
         value = checked.clean.get(name)
         setattr(site, name, "" if name == "admin_area" and value is None else value)
-    _new_version(session, site, entity="site", wire=site_wire, caller=caller)
-    record_site_change(session, site=site)
+    write_version(
+        session,
+        site,
+        entity="site",
+        wire=site_wire,
+        project_id=project.id,
+        source="resolve",
+        author_id=caller.user.id,
+    )
 
 
 def _resolve_attachment(
@@ -347,14 +333,15 @@ def _resolve_attachment(
         attachment.deleted = False
     if "caption" in values:
         attachment.caption = str(values["caption"] or "")[:500]
-    _new_version(session, attachment, entity="attachment", wire=attachment_wire, caller=caller)
-    record_change(
+    write_version(
         session,
+        attachment,
         entity="attachment",
-        entity_id=attachment.id,
-        op="delete" if attachment.deleted else "upsert",
-        version=attachment.version,
+        wire=attachment_wire,
         project_id=project.id,
+        source="resolve",
+        author_id=caller.user.id,
+        op="delete" if attachment.deleted else "upsert",
     )
 
 

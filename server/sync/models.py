@@ -1,4 +1,5 @@
-"""Tables of the sync domain: the change log behind pull cursors, kept mutations, conflicts."""
+"""Tables of the sync domain: kept mutations, revisions, conflicts (the change log behind pull
+cursors is ``server.records.models.Change``)."""
 
 from __future__ import annotations
 
@@ -9,27 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from server.columns import BigId, json_doc, json_list, optional_time, stamp, uuid_pk
-
-
-class Change(SQLModel, table=True):
-    """One committed change to a synced record; ``seq`` orders what a pull hands out.
-
-    Writers append here last in their transaction, under a lock that makes commit order
-    equal ``seq`` order, so a cursor ``seq > n`` never skips a change (docs/protocol.md#pull).
-    """
-
-    __tablename__ = "change"
-    __table_args__ = (sa.Index("ix_change_project_seq", "project_id", "seq"),)
-
-    seq: int | None = Field(default=None, primary_key=True, sa_type=BigId)
-    entity: str = Field(max_length=32)
-    entity_id: uuid.UUID
-    op: str = Field(max_length=8)
-    version: int
-    # Scope: the project the record belongs to (None for catalogue-wide records).
-    project_id: uuid.UUID | None = Field(default=None)
-    created_at: datetime = stamp()
+from server.columns import json_doc, json_list, optional_time, stamp, uuid_pk
 
 
 class KeptMutation(SQLModel, table=True):
@@ -74,27 +55,3 @@ class SyncConflict(SQLModel, table=True):
     resolved_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = stamp()
     resolved_at: datetime | None = optional_time()
-
-
-class RecordRevision(SQLModel, table=True):
-    """The full state of a participant, site or attachment at one version.
-
-    What ``activity_revision`` is for activities: the base a pushed mutation is merged against,
-    and a record of who changed what from which tablet.
-    """
-
-    __tablename__ = "record_revision"
-    __table_args__ = (
-        sa.UniqueConstraint("entity", "entity_id", "version", name="uq_record_revision_version"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
-    entity: str = Field(max_length=32)
-    entity_id: uuid.UUID = Field(index=True)
-    version: int
-    data: dict[str, Any] = json_doc(nullable=False)
-    # push | api | bundle | resolve
-    source: str = Field(max_length=16)
-    author_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
-    device_id: uuid.UUID | None = Field(default=None, foreign_key="device.id")
-    created_at: datetime = stamp()

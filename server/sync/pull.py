@@ -2,7 +2,7 @@
 
 The cursor is opaque to the tablet: base64 of the last change-log ``seq`` it received, a digest
 of its user's projects and a digest of the catalogue. The change log is appended in commit order
-(``server.sync.changes``), so ``seq > cursor`` never skips a change made by a concurrent writer.
+(``server.records.changes``), so ``seq > cursor`` never skips a change made by a concurrent writer.
 When the user's projects change, the digest no longer matches and the tablet receives its whole
 scope again from the start (applying a record twice is harmless); when the catalogue changes, it
 receives the catalogue again.
@@ -39,9 +39,9 @@ from server.activities.models import Activity, Attachment, Review
 from server.activities.service import activity_wire, attendance_by_activity
 from server.columns import utcnow
 from server.errors import invalid
-from server.projects.models import Participant, Project, Site, Target
+from server.projects.models import Participant, Project, Site, Target, site_wire
+from server.records.models import Change as ChangeRow
 from server.scope import visible_project_ids
-from server.sync.models import Change as ChangeRow
 from server.sync.models import SyncConflict
 from server.sync.wire import (
     attachment_wire,
@@ -50,7 +50,6 @@ from server.sync.wire import (
     conflict_wire,
     participant_wire,
     project_wire,
-    site_wire,
     target_wire,
 )
 from shared.errors import ErrorCode

@@ -37,10 +37,10 @@ from server.activities.service import (
     write_new_activities,
 )
 from server.columns import utcnow
-from server.projects.models import Participant, Project, Site
-from server.sync.changes import record_change, record_participant_change, record_site_change
-from server.sync.models import RecordRevision
-from server.sync.wire import attachment_wire, participant_wire, site_wire
+from server.projects.models import Participant, Project, Site, site_wire
+from server.records.models import RecordRevision
+from server.records.revisions import write_version
+from server.sync.wire import attachment_wire, participant_wire
 from shared.catalogue import ActivityStatus, Role
 from shared.errors import ErrorCode
 from shared.validation import (
@@ -298,22 +298,6 @@ def record_history(
         current=current,
         current_version=current_version,
         device_id=device_id,
-    )
-
-
-def add_record_revision(
-    ctx: PushContext, *, entity: str, entity_id: uuid.UUID, version: int, data: dict[str, Any]
-) -> None:
-    ctx.session.add(
-        RecordRevision(
-            entity=entity,
-            entity_id=entity_id,
-            version=version,
-            data=data,
-            source=ctx.source,
-            author_id=ctx.caller.user.id,
-            device_id=ctx.device.id,
-        )
     )
 
 
@@ -661,9 +645,7 @@ def apply_participant(
             created_at=now,
             updated_at=now,
         )
-        session.add(participant)
-        session.flush()
-        _participant_written(ctx, participant)
+        _participant_written(ctx, participant, new=True)
         return Outcome(ResultStatus.APPLIED, 1, project.id)
 
     project = _project_of(ctx, existing.project_id)
@@ -686,9 +668,6 @@ def apply_participant(
         if outcome.delete:
             existing.deleted = True
             existing.deleted_at = utcnow()
-            _bump(existing)
-            session.add(existing)
-            session.flush()
             _participant_written(ctx, existing)
         return Outcome(outcome.status, existing.version, project.id, outcome, version)
     incoming = _incoming(mutation)
@@ -704,9 +683,6 @@ def apply_participant(
                 setattr(existing, name, checked.clean.get(name))
         if "code" in outcome.changes:
             _unique_code(session, project_id=project.id, code=existing.code, own_id=existing.id)
-        _bump(existing)
-        session.add(existing)
-        session.flush()
         _participant_written(ctx, existing)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
@@ -728,21 +704,18 @@ def _unique_code(session: Session, *, project_id: uuid.UUID, code: str, own_id: 
         )
 
 
-def _bump(record: Any) -> None:
-    record.version += 1
-    record.updated_at = utcnow()
-
-
-def _participant_written(ctx: PushContext, participant: Participant) -> None:
-    add_record_revision(
-        ctx,
+def _participant_written(ctx: PushContext, participant: Participant, *, new: bool = False) -> None:
+    write_version(
+        ctx.session,
+        participant,
         entity=Entity.PARTICIPANT,
-        entity_id=participant.id,
-        version=participant.version,
-        data=participant_wire(participant),
-    )
-    record_participant_change(
-        ctx.session, participant=participant, op="delete" if participant.deleted else "upsert"
+        wire=participant_wire,
+        project_id=participant.project_id,
+        source=ctx.source,
+        author_id=ctx.caller.user.id,
+        device_id=ctx.device.id,
+        new=new,
+        op="delete" if participant.deleted else "upsert",
     )
 
 
@@ -782,10 +755,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
             created_at=now,
             updated_at=now,
         )
-        session.add(site)
-        session.flush()
-        ctx.forget_sites(project.id)
-        _site_written(ctx, site)
+        _site_written(ctx, site, project, new=True)
         return Outcome(ResultStatus.APPLIED, 1, project.id)
 
     project = _project_of(ctx, existing.project_id)
@@ -821,19 +791,23 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
         for name in outcome.changes:
             value = checked.clean.get(name)
             setattr(existing, name, "" if name == "admin_area" and value is None else value)
-        _bump(existing)
-        session.add(existing)
-        session.flush()
-        ctx.forget_sites(project.id)
-        _site_written(ctx, existing)
+        _site_written(ctx, existing, project)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
 
-def _site_written(ctx: PushContext, site: Site) -> None:
-    add_record_revision(
-        ctx, entity=Entity.SITE, entity_id=site.id, version=site.version, data=site_wire(site)
+def _site_written(ctx: PushContext, site: Site, project: Project, *, new: bool = False) -> None:
+    write_version(
+        ctx.session,
+        site,
+        entity=Entity.SITE,
+        wire=site_wire,
+        project_id=project.id,
+        source=ctx.source,
+        author_id=ctx.caller.user.id,
+        device_id=ctx.device.id,
+        new=new,
     )
-    record_site_change(ctx.session, site=site)
+    ctx.forget_sites(project.id)
 
 
 # --- attachment metadata -------------------------------------------------------------------
@@ -892,9 +866,7 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
             created_at=now,
             updated_at=now,
         )
-        session.add(attachment)
-        session.flush()
-        _attachment_written(ctx, attachment, project)
+        _attachment_written(ctx, attachment, project, new=True)
         if photo_reused(session, activity_id=activity.id):
             _flag_reused_photo(activity)
         return Outcome(ResultStatus.APPLIED, 1, project.id)
@@ -918,9 +890,6 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
         outcome = merge_delete(history=history)
         if outcome.delete:
             existing.deleted = True
-            _bump(existing)
-            session.add(existing)
-            session.flush()
             _attachment_written(ctx, existing, project)
         return Outcome(outcome.status, existing.version, project.id, outcome, version)
     incoming = _incoming(mutation)
@@ -940,9 +909,6 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
         if checked.errors:
             raise Rejected(checked.errors)
         existing.caption = checked.clean.get("caption") or ""
-        _bump(existing)
-        session.add(existing)
-        session.flush()
         _attachment_written(ctx, existing, project)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
@@ -960,19 +926,18 @@ def _flag_reused_photo(activity: Activity) -> None:
         activity.flags = flags
 
 
-def _attachment_written(ctx: PushContext, attachment: Attachment, project: Project) -> None:
-    add_record_revision(
-        ctx,
-        entity=Entity.ATTACHMENT,
-        entity_id=attachment.id,
-        version=attachment.version,
-        data=attachment_wire(attachment),
-    )
-    record_change(
+def _attachment_written(
+    ctx: PushContext, attachment: Attachment, project: Project, *, new: bool = False
+) -> None:
+    write_version(
         ctx.session,
-        entity="attachment",
-        entity_id=attachment.id,
-        op="delete" if attachment.deleted else "upsert",
-        version=attachment.version,
+        attachment,
+        entity=Entity.ATTACHMENT,
+        wire=attachment_wire,
         project_id=project.id,
+        source=ctx.source,
+        author_id=ctx.caller.user.id,
+        device_id=ctx.device.id,
+        new=new,
+        op="delete" if attachment.deleted else "upsert",
     )

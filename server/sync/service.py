@@ -35,7 +35,7 @@ from server.columns import utcnow
 from server.config import Settings
 from server.errors import Forbidden
 from server.projects.models import Participant, Site
-from server.sync.changes import record_change
+from server.records.changes import record_change
 from server.sync.errors import PayloadTooLarge, ProtocolNotSupported, SeqGap
 from server.sync.models import KeptMutation, SyncConflict
 from server.sync.records import (

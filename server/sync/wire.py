@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from server.activities.models import Attachment
-from server.projects.models import Participant, Project, Site, Target
+from server.projects.models import Participant, Project, Target
 from server.sync.models import SyncConflict
 from shared import catalogue
 from shared.indicators import INDICATORS
@@ -38,18 +38,6 @@ def project_wire(project: Project) -> dict[str, Any]:
         "start_date": _day(project.start_date),
         "end_date": _day(project.end_date),
         "roster": project.roster,
-    }
-
-
-def site_wire(site: Site) -> dict[str, Any]:
-    return {
-        "id": str(site.id),
-        "project_id": str(site.project_id),
-        "name": site.name,
-        "admin_area": site.admin_area,
-        "lat": site.lat,
-        "lon": site.lon,
-        "status": site.status,
     }
 
 

@@ -465,7 +465,7 @@ def photo_on_server(live_server: LiveServer, attachment_id: str) -> tuple[str, i
     from sqlmodel import Session, col, func, select
 
     from server.activities.models import Attachment
-    from server.sync.models import RecordRevision
+    from server.records.models import RecordRevision
 
     with Session(live_server.engine) as db:
         found = db.get(Attachment, uuid.UUID(attachment_id))

@@ -24,12 +24,12 @@ from server.accounts.auth import Caller
 from server.accounts.devices import enrol
 from server.accounts.models import Device, User
 from server.activities.models import Activity, Attachment
-from server.audit.models import AuditEntry
 from server.cli import main
 from server.columns import utcnow
 from server.config import Settings, get_settings
 from server.db import dispose_engines
 from server.jobs.cleanup import cleanup_partial_uploads
+from server.records.models import AuditEntry
 from server.sync.attachments import AttachmentFiles
 from server.sync.bundle import BundleError, import_bundle
 from sync.bundle import (

@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 
 from server.activities.models import Activity
 from server.activities.service import write_activity
-from server.audit.models import AuditEntry
+from server.records.models import AuditEntry
 from server.sync.models import KeptMutation, SyncConflict
 from sync.bundle import export_bundle
 from sync.protocol import Entity

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 
 from server.accounts.devices import normalise_code
 from server.accounts.models import Device, EnrolmentCode
-from server.audit.models import AuditEntry
 from server.columns import utcnow
+from server.records.models import AuditEntry
 from tests.factories import World, activity_data, detach, fresh, rows
 
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from server.accounts.models import User
-from server.audit.models import AuditEntry
+from server.records.models import AuditEntry
 from tests.factories import PASSWORD, World, rows
 
 

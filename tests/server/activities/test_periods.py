@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from server.activities.models import Activity, ClosedPeriod
 from server.activities.review import closed_period_for, parse_quarter, quarter_of
-from server.audit.models import AuditEntry
 from server.errors import ValidationFailed
+from server.records.models import AuditEntry
 from tests.factories import World, activity_data, fresh, make_device, rows
 
 

@@ -9,8 +9,7 @@ from sqlmodel import Session, col, select
 
 from server.activities.models import Activity, ActivityRevision, Review
 from server.activities.review import is_locked
-from server.audit.models import AuditEntry
-from server.sync.models import Change
+from server.records.models import AuditEntry, Change
 from tests.factories import World, detach, fresh, rows
 
 

@@ -26,7 +26,6 @@ from server.activities.models import (
 )
 from server.activities.review import review_activity
 from server.activities.service import write_activity
-from server.audit.models import AuditEntry
 from server.cli import main
 from server.config import get_settings
 from server.db import dispose_engines, session_scope
@@ -34,7 +33,7 @@ from server.demo.load import Login, load_demo, write_demo_activities
 from server.demo.world import SIZES, DemoActivity, build_world
 from server.indicators.models import activity_fact
 from server.projects.models import Participant, Project, Site, Target
-from server.sync.models import Change
+from server.records.models import AuditEntry, Change
 from shared.catalogue import SOLUTIONS, TOPICS, Role
 from shared.geography import COUNTRIES, REGIONS, in_country_bbox, region_of
 from shared.validation import (

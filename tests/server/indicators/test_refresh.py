@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
+from server.accounts.auth import Caller
 from server.activities.models import Activity, AttendanceRow
 from server.activities.service import tombstone_activity, write_activity
 from server.columns import utcnow
@@ -27,7 +28,8 @@ from server.indicators.refresh import (
 )
 from server.indicators.service import indicator_values, parse_values_query
 from server.projects.models import Participant
-from tests.factories import activity_data, make_project
+from server.projects.service import update_project
+from tests.factories import activity_data, make_project, make_user
 from tests.server.indicators import naive
 from tests.server.indicators.world import (
     COUNTRIES,
@@ -373,8 +375,11 @@ def test_moving_a_project_moves_its_numbers(session: Session) -> None:
     assert_consistent(session)
 
 
-def test_any_orm_edit_of_a_projects_country_refreshes_it(session: Session) -> None:
-    """No writer has to remember refresh_project: the flush notices the move by itself."""
+def test_moving_a_project_through_the_management_api_refreshes_its_numbers(
+    session: Session,
+) -> None:
+    """The project writer refreshes the roll-ups of a project whose country changes (no hook on
+    the session does it behind its back), and a rename alone moves nothing."""
     project = make_project(session, country="LSO")
     write_activity(
         session,
@@ -385,14 +390,23 @@ def test_any_orm_edit_of_a_projects_country_refreshes_it(session: Session) -> No
         status="approved",
     )
     session.commit()
-    project.country = "ETH"
-    project.name = "Renamed"  # other attributes do not move numbers
-    session.add(project)
+    admin = make_user(session, role="admin", countries=[])
+    update_project(
+        session,
+        caller=Caller(user=admin),
+        project_id=project.id,
+        changes={"country": "ETH", "name": "Renamed"},
+    )
     session.commit()
     rows = indicator_values(
         session, caller=None, query=parse_values_query(code="PARTICIPANTS", group_by="country")
     ).rows
     assert rows == [{"country": "ETH", "value": 20}]
+    assert_consistent(session)
+    update_project(
+        session, caller=Caller(user=admin), project_id=project.id, changes={"name": "Again"}
+    )
+    session.commit()
     assert_consistent(session)
 
 

@@ -16,11 +16,11 @@ from sqlmodel import Session, SQLModel
 import server.models  # noqa: F401
 from server.activities.models import Attachment, Review
 from server.activities.service import tombstone_activity, write_activity
-from server.audit.service import record
 from server.columns import as_utc
 from server.db import write_engine
 from server.projects.models import Participant, Target
-from server.sync.changes import ChangeRecord, record_changes
+from server.records.audit import record
+from server.records.changes import ChangeRecord, record_changes
 from tests.factories import activity_data, make_project, make_site, make_user
 
 # Names that must never leave their country scope nor appear in any export.

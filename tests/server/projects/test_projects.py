@@ -8,9 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from server.audit.models import AuditEntry
 from server.projects.models import Project, Site, Target
-from server.sync.models import Change
+from server.records.models import AuditEntry, Change
 from tests.factories import World, fresh, rows
 
 

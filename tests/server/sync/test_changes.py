@@ -16,8 +16,8 @@ from server.accounts.auth import Caller
 from server.accounts.models import User
 from server.activities.service import write_activity
 from server.db import is_postgresql, write_engine
-from server.sync import changes as change_log
-from server.sync.models import Change
+from server.records import changes as change_log
+from server.records.models import Change
 from server.sync.pull import pull
 from tests.server.sync.conftest import Field
 
@@ -102,11 +102,12 @@ def _write(
 ) -> str:
     """Write an activity; ``after_append`` runs once its change has a seq, before COMMIT."""
     with Session(write_engine(engine)) as session:
-        if after_append is not None:
-            # Instance hooks run after the class-wide one that appends the change log.
-            event.listen(session, "before_commit", lambda _session: after_append())
         data = field.activity(**overrides)
         write_activity(session, data=data, existing=None, source="api", author_id=None)
+        if after_append is not None:
+            # The write armed the session's commit duties (the change-log append among them);
+            # a listener added after them runs after them.
+            event.listen(session, "before_commit", lambda _session: after_append())
         session.commit()
         return str(data["id"])
 

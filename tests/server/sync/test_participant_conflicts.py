@@ -10,8 +10,9 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from server.projects.models import Participant
-from server.sync.changes import record_participant_change
-from server.sync.models import Change, RecordRevision, SyncConflict
+from server.records.changes import record_participant_change
+from server.records.models import Change, RecordRevision
+from server.sync.models import SyncConflict
 from server.sync.wire import participant_wire
 from tests.factories import make_access_token
 from tests.server.sync.conftest import Field, mutation, push

@@ -12,7 +12,7 @@ from server.accounts.auth import Caller
 from server.accounts.models import User, UserProject
 from server.activities.review import review_activity
 from server.projects.models import Target
-from server.sync.changes import record_target_change
+from server.records.changes import record_target_change
 from tests.factories import make_access_token, make_site
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 

@@ -25,8 +25,8 @@ from server.accounts.auth import Caller
 from server.accounts.models import User
 from server.activities.review import review_activity
 from server.db import write_engine
+from server.records.models import Change as ChangeRow
 from server.sync import pull as pull_module
-from server.sync.models import Change as ChangeRow
 from server.sync.pull import decode_cursor, pull
 from sync.protocol import PullResponse
 from tests.server.sync.conftest import Field

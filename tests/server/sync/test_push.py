@@ -17,7 +17,8 @@ from server.accounts.models import Device
 from server.activities.models import Activity, ActivityRevision, AttendanceRow
 from server.activities.service import write_activity
 from server.columns import utcnow
-from server.sync.models import Change, KeptMutation, SyncConflict
+from server.records.models import Change
+from server.sync.models import KeptMutation, SyncConflict
 from tests.factories import make_access_token
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 

@@ -23,7 +23,8 @@ from server.activities.review import quarter_of
 from server.activities.service import write_activity
 from server.indicators.models import CUBES, activity_fact
 from server.indicators.refresh import rebuild_all
-from server.sync.models import Change, KeptMutation, SyncConflict
+from server.records.models import Change
+from server.sync.models import KeptMutation, SyncConflict
 from tests.factories import activity_data, make_device, make_project, make_site
 from tests.server.sync.conftest import Field, mutation, push
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from server.activities.models import Attachment
 from server.projects.models import Participant, Site
-from server.sync.models import RecordRevision
+from server.records.models import RecordRevision
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 
 

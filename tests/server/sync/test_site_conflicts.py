@@ -9,11 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from server.audit.models import AuditEntry
 from server.projects.models import Site
-from server.sync.changes import record_site_change
-from server.sync.models import Change, RecordRevision, SyncConflict
-from server.sync.wire import site_wire
+from server.records.models import AuditEntry, Change, RecordRevision
+from server.sync.models import SyncConflict
 from tests.factories import make_access_token
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 
@@ -26,7 +24,7 @@ def _officer(engine: Engine, field: Field) -> dict[str, str]:
 
 
 def _site_conflict(client: TestClient, field: Field, engine: Engine) -> tuple[str, str]:
-    """The tablet adds a site, the office renames it, the tablet renames it too."""
+    """The tablet adds a site, the office renames it (management API), the tablet renames it too."""
     site: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "project_id": str(field.project.id),
@@ -36,24 +34,10 @@ def _site_conflict(client: TestClient, field: Field, engine: Engine) -> tuple[st
         "lon": 27.9,
     }
     assert push(client, field, [mutation(1, site, entity="site")]).status_code == 200
-    with Session(engine) as session:
-        stored = session.get(Site, uuid.UUID(site["id"]))
-        assert stored is not None
-        stored.name = "Office name"
-        stored.version += 1
-        session.add(stored)
-        session.flush()
-        session.add(
-            RecordRevision(
-                entity="site",
-                entity_id=stored.id,
-                version=stored.version,
-                data=site_wire(stored),
-                source="api",
-            )
-        )
-        record_site_change(session, site=stored)
-        session.commit()
+    renamed = client.patch(
+        f"/api/v1/sites/{site['id']}", json={"name": "Office name"}, headers=_officer(engine, field)
+    )
+    assert renamed.status_code == 200, renamed.text
     answer = push(
         client,
         field,

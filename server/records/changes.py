@@ -4,7 +4,8 @@ Pull cursors are ``seq`` values, so commit order must equal ``seq`` order or a p
 while others commit could skip a change (PostgreSQL sequences hand out numbers in call order,
 not commit order). So the rows are not inserted where a writer records them: ``record_change``
 only notes the change in the session, and the notes are appended as the very last step before
-COMMIT (a ``before_commit`` session hook), under a transaction-scoped lock:
+COMMIT (a commit duty ``record_changes`` arms on the writer's session, see
+``server.db.arm_commit_duty``), under a transaction-scoped lock:
 
 - PostgreSQL: ``pg_advisory_xact_lock`` — taken right before the append and released at
   COMMIT, so the next writer draws its numbers only after this one is visible. Because it is
@@ -14,12 +15,12 @@ COMMIT (a ``before_commit`` session hook), under a transaction-scoped lock:
 Notes made inside a savepoint that rolls back are dropped with it; a rolled-back transaction
 appends nothing. ``flush_changes`` appends the notes now, for a caller that must read them back
 inside its own transaction; it takes the lock, so nothing that waits on other writers (the
-roll-up refresh of ``server.indicators.refresh``, for one, which runs in an earlier
-``before_commit`` hook) should follow it in that transaction.
+roll-up refresh of ``server.indicators.refresh``, for one, whose duty runs before this one)
+should follow it in that transaction.
 
-Writers of projects, sites, targets and participants call ``record_project_change``,
-``record_site_change``, ``record_target_change`` or ``record_participant_change`` in the same
-transaction as their write, so that tablets pull them (docs/protocol.md#pull).
+Writers of projects and targets call ``record_project_change`` or ``record_target_change`` in
+the same transaction as their write, so that tablets pull them (docs/protocol.md#pull);
+participants, sites and photos get theirs from ``server.records.revisions.write_version``.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from server.columns import utcnow
-from server.db import current_transaction, within
-from server.sync.models import Change
+from server.db import CommitDuty, arm_commit_duty, current_transaction, within
+from server.records.models import Change
 
 CHANGE_LOG_LOCK = 7301002
 _PENDING = "pilotmon.pending_changes"
@@ -62,6 +63,7 @@ def record_changes(session: Session, changes: Iterable[ChangeRecord]) -> None:
     notes: list[tuple[SessionTransaction, ChangeRecord]] = session.info.setdefault(_PENDING, [])
     transaction = current_transaction(session)
     notes.extend((transaction, change) for change in changes)
+    arm_commit_duty(session, _APPEND_AT_COMMIT)
 
 
 def record_change(
@@ -102,15 +104,6 @@ def flush_changes(session: OrmSession) -> int:
     return len(rows)
 
 
-@event.listens_for(OrmSession, "before_commit")
-def _append_at_commit(session: OrmSession) -> None:
-    # A savepoint's release also passes here; only the outermost commit appends.
-    if session.in_nested_transaction():
-        return
-    flush_changes(session)
-
-
-@event.listens_for(OrmSession, "after_soft_rollback")
 def _forget_rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
     notes = session.info.get(_PENDING)
     if notes:
@@ -119,6 +112,15 @@ def _forget_rolled_back(session: OrmSession, previous_transaction: SessionTransa
             for transaction, change in notes
             if not within(transaction, previous_transaction)
         ]
+
+
+# After the roll-up refresh (order 0): the append takes the lock every writer waits for.
+_APPEND_AT_COMMIT = CommitDuty(
+    name="change_log",
+    order=10,
+    before_commit=flush_changes,
+    after_rollback=_forget_rolled_back,
+)
 
 
 # --- helpers for the writers of records tablets pull -------------------------------------
@@ -133,17 +135,6 @@ def record_project_change(session: Session, *, project: Any, op: str = "upsert")
         op=op,
         version=int(getattr(project, "version", 1) or 1),
         project_id=project.id,
-    )
-
-
-def record_site_change(session: Session, *, site: Any, op: str = "upsert") -> None:
-    record_change(
-        session,
-        entity="site",
-        entity_id=site.id,
-        op=op,
-        version=int(getattr(site, "version", 1) or 1),
-        project_id=site.project_id,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from server.audit.models import AuditEntry
+from server.records.models import AuditEntry
 
 
 def record(

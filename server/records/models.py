@@ -1,0 +1,74 @@
+"""The tables every writer appends to: the change log (``server.records.changes``, read by pull
+in ``server.sync.pull``) and the audit trail (``server.records.audit``, read by
+``server.audit.queries``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from server.columns import BigId, json_doc, stamp
+
+
+class Change(SQLModel, table=True):
+    """One committed change to a synced record; ``seq`` orders what a pull hands out.
+
+    Writers append here last in their transaction, under a lock that makes commit order
+    equal ``seq`` order, so a cursor ``seq > n`` never skips a change (docs/protocol.md#pull).
+    """
+
+    __tablename__ = "change"
+    __table_args__ = (sa.Index("ix_change_project_seq", "project_id", "seq"),)
+
+    seq: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    entity: str = Field(max_length=32)
+    entity_id: uuid.UUID
+    op: str = Field(max_length=8)
+    version: int
+    # Scope: the project the record belongs to (None for catalogue-wide records).
+    project_id: uuid.UUID | None = Field(default=None)
+    created_at: datetime = stamp()
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    at: datetime = stamp()
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
+    device_id: uuid.UUID | None = Field(default=None)
+    action: str = Field(max_length=32)
+    entity: str = Field(max_length=32, index=True)
+    entity_id: str = Field(max_length=64, index=True)
+    # Scope of the change, so a country officer sees only their country's trail.
+    country: str | None = Field(default=None, max_length=3, index=True)
+    before: dict[str, Any] | None = json_doc()
+    after: dict[str, Any] | None = json_doc()
+
+
+class RecordRevision(SQLModel, table=True):
+    """The full state of a participant, site or attachment at one version.
+
+    What ``activity_revision`` is for activities: the base a pushed mutation is merged against,
+    and a record of who changed what from which tablet.
+    """
+
+    __tablename__ = "record_revision"
+    __table_args__ = (
+        sa.UniqueConstraint("entity", "entity_id", "version", name="uq_record_revision_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    entity: str = Field(max_length=32)
+    entity_id: uuid.UUID = Field(index=True)
+    version: int
+    data: dict[str, Any] = json_doc(nullable=False)
+    # push | api | bundle | resolve
+    source: str = Field(max_length=16)
+    author_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    device_id: uuid.UUID | None = Field(default=None, foreign_key="device.id")
+    created_at: datetime = stamp()
