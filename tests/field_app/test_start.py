@@ -56,12 +56,17 @@ def test_pilotmon_field_starts_and_stops_without_a_traceback(tmp_path: Path) -> 
     )
     assert process.stdout is not None
     lines = []
-    for line in process.stdout:  # pytest-timeout ends a start that never comes
-        lines.append(line)
-        if STARTED in line:
-            break
-    process.send_signal(signal.SIGINT)  # Ctrl-C in the terminal
-    rest, _ = process.communicate(timeout=60)
+    try:
+        for line in process.stdout:  # pytest-timeout ends a start that never comes
+            lines.append(line)
+            if STARTED in line:
+                break
+        process.send_signal(signal.SIGINT)  # Ctrl-C in the terminal
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # a failed run leaves no app behind
+            process.kill()
+            process.wait()
     terminal = "".join(lines) + rest
     assert STARTED in terminal, terminal
     assert process.returncode == 0, terminal
