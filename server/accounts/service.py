@@ -22,6 +22,7 @@ from server.accounts.models import (
     AccessToken,
     Device,
     LoginFailure,
+    PersonalToken,
     ProjectRef,
     User,
     UserProject,
@@ -317,20 +318,9 @@ def update_user(
         # Deactivating ends every way in for good: reactivating the account later does not
         # bring back a session or a tablet someone may have kept (they log in or enrol again).
         now = utcnow()
-        session.execute(
-            sa_update(AccessToken)
-            .where(col(AccessToken.user_id) == user.id, col(AccessToken.revoked_at).is_(None))
-            .values(revoked_at=now)
-        )
-        tablets = session.execute(
-            sa_update(Device)
-            .where(col(Device.user_id) == user.id, col(Device.revoked_at).is_(None))
-            .values(revoked_at=now)
-        )
-        after["tablets_revoked"] = int(getattr(tablets, "rowcount", 0) or 0)
-        from server.accounts.tokens import revoke_all_tokens  # tokens build on this module
-
-        revoke_all_tokens(session, user_id=user.id)
+        for kind in (AccessToken, PersonalToken):
+            _revoke_all(session, kind, user_id=user.id, now=now)
+        after["tablets_revoked"] = _revoke_all(session, Device, user_id=user.id, now=now)
     if after:
         session.add(user)
         audit.record(
@@ -376,6 +366,22 @@ def may_manage_user(caller: Caller, user: User | UserPublic, *, reach: frozenset
         and bool(reach)
         and reach <= caller.countries
     )
+
+
+def _revoke_all(
+    session: Session,
+    kind: type[AccessToken] | type[Device] | type[PersonalToken],
+    *,
+    user_id: uuid.UUID,
+    now: datetime,
+) -> int:
+    """Revoke every live session, personal token or tablet of a person; how many there were."""
+    done = session.execute(
+        sa_update(kind)
+        .where(col(kind.user_id) == user_id, col(kind.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 def refuse_unless_may_manage(session: Session, *, caller: Caller, user: User) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller, NotAuthenticated, _project_ids
@@ -76,15 +75,6 @@ def revoke_token(session: Session, *, caller: Caller, token_id: uuid.UUID) -> Pe
         row.revoked_at = utcnow()
         session.add(row)
     return row
-
-
-def revoke_all_tokens(session: Session, *, user_id: uuid.UUID) -> None:
-    """Disabling an account revokes every token it has."""
-    session.execute(
-        sa_update(PersonalToken)
-        .where(col(PersonalToken.user_id) == user_id, col(PersonalToken.revoked_at).is_(None))
-        .values(revoked_at=utcnow())
-    )
 
 
 def caller_from_basic(session: Session, *, username: str, token: str, source: str) -> Caller:
