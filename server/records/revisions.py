@@ -38,11 +38,11 @@ def write_version(
     author_id: uuid.UUID | None,
     device_id: uuid.UUID | None = None,
     new: bool = False,
-    op: str = "upsert",
 ) -> None:
     """Store ``record`` (already changed by the caller, and checked) as its next version —
     version 1 when ``new`` — with its revision (``source``: push, api, bundle or resolve) and
-    its change-log entry (in the scope of ``project_id``, whose tablets pull it)."""
+    its change-log entry (in the scope of ``project_id``, whose tablets pull it). A record
+    carrying ``deleted = True`` goes out as a tombstone (op ``delete``)."""
     record.version = 1 if new else record.version + 1
     now = utcnow()
     record.updated_at = now
@@ -63,7 +63,7 @@ def write_version(
         session,
         entity=entity,
         entity_id=record.id,
-        op=op,
+        op="delete" if getattr(record, "deleted", False) else "upsert",
         version=record.version,
         project_id=project_id,
     )

@@ -275,7 +275,6 @@ def _resolve_participant(
         project_id=participant.project_id,
         source="resolve",
         author_id=caller.user.id,
-        op="delete" if participant.deleted else "upsert",
     )
 
 
@@ -341,7 +340,6 @@ def _resolve_attachment(
         project_id=project.id,
         source="resolve",
         author_id=caller.user.id,
-        op="delete" if attachment.deleted else "upsert",
     )
 
 

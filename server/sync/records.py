@@ -715,7 +715,6 @@ def _participant_written(ctx: PushContext, participant: Participant, *, new: boo
         author_id=ctx.caller.user.id,
         device_id=ctx.device.id,
         new=new,
-        op="delete" if participant.deleted else "upsert",
     )
 
 
@@ -939,5 +938,4 @@ def _attachment_written(
         author_id=ctx.caller.user.id,
         device_id=ctx.device.id,
         new=new,
-        op="delete" if attachment.deleted else "upsert",
     )
