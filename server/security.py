@@ -13,7 +13,8 @@
     body guard         who is calling is checked before a byte of the body is read (401/403
                        without reading; the few public routes get a small body limit); a body
                        silent for ``body_idle_timeout_seconds`` or longer in all than
-                       ``body_total_timeout_seconds`` is cut with 408; at most
+                       ``body_total_timeout_seconds`` is cut with 408 (a photo chunk's silence is
+                       left to its route, which keeps the bytes that arrived); at most
                        ``max_concurrent_bodies`` bodies are read at once per worker, beyond that
                        503 with ``Retry-After``. Without it a stranger could hold 8 MB of memory
                        per connection by sending most of a body and stalling.
@@ -74,7 +75,8 @@ AUTH_ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/api/v1/devices/enrol"),
     ("POST", "/login"),
 )
-SYNC_PREFIXES: tuple[str, ...] = ("/api/v1/sync/", "/api/v1/attachments/")
+UPLOAD_PATH = "/api/v1/attachments/"
+SYNC_PREFIXES: tuple[str, ...] = ("/api/v1/sync/", UPLOAD_PATH)
 # How much wider the per-address sync bucket is than one device's (an office behind one NAT).
 SYNC_ADDRESS_FACTOR = 20
 MAX_TRACKED_CLIENTS = 20_000
@@ -354,7 +356,11 @@ class BodyGuard:
             )
             return
         await self._bodies.acquire()
-        await self._guarded(scope, receive, send, public=public)
+        # A photo chunk reads its own body and ends it on silence (PILOTMON_UPLOAD_IDLE_SECONDS),
+        # keeping the bytes that arrived and answering with the offset (docs/protocol.md
+        # #attachments): here only the total time bounds it.
+        own_silence = scope.get("method") == "PATCH" and path.startswith(UPLOAD_PATH)
+        await self._guarded(scope, receive, send, public=public, own_silence=own_silence)
 
     def _too_large(self) -> dict[str, Any]:
         return {
@@ -390,7 +396,9 @@ class BodyGuard:
 
         await self.app(scope, no_body, closing_send)
 
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send, *, public: bool) -> None:
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, *, public: bool, own_silence: bool
+    ) -> None:
         started_at = self.clock()
         held = True
         body_done = False
@@ -410,7 +418,8 @@ class BodyGuard:
                 return {"type": "http.disconnect"}
             if body_done:
                 return await receive()
-            wait = min(self.idle_timeout, started_at + self.total_timeout - self.clock())
+            left = started_at + self.total_timeout - self.clock()
+            wait = left if own_silence else min(self.idle_timeout, left)
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(wait, 0.0))
             except TimeoutError:

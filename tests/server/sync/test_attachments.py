@@ -15,6 +15,8 @@ from sqlmodel import Session
 
 from server.accounts.auth import Caller, caller_from_device_token
 from server.activities.models import Attachment
+from server.app import create_app
+from server.config import Settings
 from server.db import write_engine
 from server.sync.attachments import AttachmentFiles, append_chunk, sniff_content_type
 from server.sync.http import server_stopping
@@ -302,6 +304,24 @@ def test_a_silent_chunk_ends_after_the_idle_time_and_keeps_its_bytes(
     assert status == 408
     assert headers["upload-offset"] == "25000" and headers["connection"] == "close"
     assert _offset(client, field, photo_id) == 25_000
+
+
+def test_a_silent_chunk_is_ended_by_its_route_not_the_general_body_timeout(
+    settings: Settings, engine: Engine, field: Field
+) -> None:
+    """The body guard's shorter idle timeout does not pre-empt a photo chunk: the upload route
+    ends it, keeps its bytes and answers with the offset the tablet resumes from."""
+    settings.body_idle_timeout_seconds = 0.2
+    settings.upload_idle_seconds = 0.6
+    settings.ensure_data_dir()
+    with TestClient(create_app(settings, engine)) as client:
+        photo_id = _with_photo(client, field)
+        status, headers = _raw_patch(
+            client, field, photo_id, 0, [JPEG[:25_000]], declared=100_000, then="silent"
+        )
+        assert status == 408
+        assert headers["upload-offset"] == "25000"
+        assert _offset(client, field, photo_id) == 25_000
 
 
 def test_a_chunk_cut_while_the_server_stops_keeps_its_bytes_and_says_come_back(
