@@ -53,6 +53,8 @@ class BaseScreen(Screen):
         def done(result: Any, error: BaseException | None) -> None:
             if generation != self._generation:
                 return  # a newer refresh is on its way
+            if self.app is None:
+                return  # the app stopped while the worker read
             self.loading = False
             if error is not None:
                 raise error
