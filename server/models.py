@@ -22,6 +22,7 @@ from server.indicators.models import CUBES, activity_fact
 from server.jobs.models import JobRun
 from server.projects.models import Participant, Project, Site, Target
 from server.records.models import AuditEntry, Change, RecordRevision
+from server.results.models import Form, Observation, ObservationReview
 from server.sync.models import KeptMutation, SyncConflict
 
 __all__ = [
@@ -37,9 +38,12 @@ __all__ = [
     "ClosedPeriod",
     "Device",
     "EnrolmentCode",
+    "Form",
     "JobRun",
     "KeptMutation",
     "LoginFailure",
+    "Observation",
+    "ObservationReview",
     "Participant",
     "PersonalToken",
     "Project",

@@ -83,7 +83,11 @@ class Attachment(SQLModel, table=True):
     __tablename__ = "attachment"
 
     id: uuid.UUID = Field(primary_key=True)
-    activity_id: uuid.UUID = Field(foreign_key="activity.id", index=True)
+    # A photo belongs to an activity or to an observation (docs/results.md#observations).
+    activity_id: uuid.UUID | None = Field(default=None, foreign_key="activity.id", index=True)
+    observation_id: uuid.UUID | None = Field(
+        default=None, foreign_key="observation.id", index=True
+    )
     sha256: str = Field(max_length=64, index=True)
     size: int = Field(sa_type=sa.BigInteger)
     content_type: str = Field(max_length=100)
