@@ -44,6 +44,8 @@ from shared.indicators import period_bounds
 REPORT_ROLES = frozenset({Role.ADMIN, Role.HQ_ANALYST, Role.COUNTRY_OFFICER})
 # The activities table stops here and says how many more there are.
 MAX_ACTIVITY_ROWS = 200
+# The achievement chart shows at most this many bars (the table has every target).
+MAX_CHART_TARGETS = 20
 # Result charts show this many quarters, the report's last.
 RESULT_QUARTERS = 8
 RESULT_KIND = "result"
@@ -73,8 +75,9 @@ SHARES = frozenset({"WOMEN_SHARE", YOUTH_SHARE})
 HEADLINE_NAMES = {YOUTH_SHARE: N_("Youth share")}
 
 RESULT_COLOR = charts.PALETTE[0]
-TARGET_LINE = "#1f2d3a"
-BASELINE_LINE = "#a3adba"
+# Only these two series are drawn dashed and without points (SVG_STYLE): their own colours.
+TARGET_LINE = "#1f2d3b"
+BASELINE_LINE = "#8a97a5"
 
 
 def parse_quarter(text: str) -> tuple[str, date, date]:
@@ -297,8 +300,12 @@ def _targets(
 
 
 def _target_chart(
-    t: Translator, rows: Sequence[TargetRow], names: Mapping[str, str]
+    t: Translator, quarter: str, rows: Sequence[TargetRow], names: Mapping[str, str]
 ) -> charts.Chart:
+    """The quarter's own targets as bullet bars (the table lists the months' and year's too);
+    without any, the first of the others. At most MAX_CHART_TARGETS bars."""
+    own = [r for r in rows if r.period == quarter and r.target]
+    chosen = own or [r for r in rows if r.target]
     items = [
         charts.Progress(
             names.get(r.indicator) or t.label("indicator", r.indicator),
@@ -307,12 +314,16 @@ def _target_chart(
             detail=r.period,
             group=r.project,
         )
-        for r in rows
-        if r.target
-    ][:16]
+        for r in chosen[:MAX_CHART_TARGETS]
+    ]
+    title = (
+        t.gettext("Achievement against the quarter's targets")
+        if own
+        else t.gettext("Achievement against target")
+    )
     return charts.progress_chart(
         key="report-achievement",
-        title=t.gettext("Achievement against target"),
+        title=title,
         items=items,
         x_label=t.gettext("Share of the target reached"),
         fmt=service._formatter(t),
@@ -407,7 +418,7 @@ def _result_section(
         categories=[q for q, _, _ in quarters],
         series=series,
         x_label=t.gettext("Quarter"),
-        y_label=f"{name} ({unit})" if unit else name,
+        y_label=unit or name,
         fmt=service._formatter(t),
         texts=service._texts(t),
     )
@@ -521,7 +532,7 @@ def build_report(
         countries=countries,
         headlines=headlines,
         targets=targets,
-        target_chart=_target_chart(t, targets, names),
+        target_chart=_target_chart(t, label, targets, names),
         charts=made,
         results=results,
         activities=activities,
@@ -544,6 +555,9 @@ SVG_STYLE = (
     ".target{stroke:#1f2d3a;stroke-width:2}"
     ".reference{stroke:#8795a3;stroke-width:1;stroke-dasharray:4 4}"
     ".reference-label{fill:#8795a3;font-size:11px}"
+    f'g.line-series[stroke="{TARGET_LINE}"] path{{stroke-dasharray:7 4;stroke-width:2}}'
+    f'g.line-series[stroke="{BASELINE_LINE}"] path{{stroke-dasharray:2 3;stroke-width:2}}'
+    f'circle[fill="{TARGET_LINE}"],circle[fill="{BASELINE_LINE}"]{{display:none}}'
     "</style>"
 )
 
@@ -620,6 +634,7 @@ def render_html(report: QuarterlyReport, t: Translator) -> str:
         "country_names": {c: COUNTRIES[c].name for c in report.countries},
         "change": change,
         "figure": figure,
+        "num": service._formatter(t),
         "headline_name": headline_name,
         "indicator_name": lambda code: names.get(code) or t.label("indicator", code),
         "svg": svg_for_pdf,

@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -333,6 +334,32 @@ def test_a_quarter_without_data(hq: TestClient, tmp_path: Path) -> None:
     assert _headline(text, "Women's share")[:5] == ["–", "–", "–", "–", "–"]
 
 
+@needs_pdf
+def test_the_activities_table_stops_with_and_n_more(
+    hq: TestClient,
+    engine: Engine,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(report, "MAX_ACTIVITY_ROWS", 3)
+    quarter = this_quarter(world)
+    text = pdf_text(download(hq, quarter=quarter).content, tmp_path)
+    table = text[text.index("Activities of the quarter") :]
+    listed = re.findall(r"^\s*\w{3} \d{1,2}, \d{4}\s{2,}", table, flags=re.MULTILINE)
+    assert len(listed) == 3
+    found = re.search(r"… and (\d+) more activit", table)
+    assert found, table
+    # as many more as the quarter holds beyond the three shown (submitted and approved)
+    _, first, last = report.parse_quarter(quarter)
+    everything = hq.get(
+        "/api/v1/indicators/ACTIVITIES/values",
+        params={"from": first.isoformat(), "to": last.isoformat()},
+        headers=bearer(engine, world.hq),
+    ).json()["rows"][0]["value"]
+    assert int(found.group(1)) == everything - 3
+
+
 # --- results (result indicators listed by GET /api/v1/indicators) ---------------------------
 
 
@@ -369,6 +396,22 @@ def test_results_follow_the_listing_and_the_values(
         return real_rows(session, caller=caller, code=code, **kw)
 
     monkeypatch.setattr(report.service, "indicator_rows", rows)
+    # Targets and baselines as /api/v1/targets lists them (kind "baseline": Results part 1).
+    real_targets = report.projects_service.list_targets
+    year = str(world.today.year)
+
+    def targets(session: Session, *, caller: Caller, indicator: str | None = None, **kw: Any):
+        if indicator != "YIELD_KG_HA":
+            return real_targets(session, caller=caller, indicator=indicator, **kw)
+        found = [
+            SimpleNamespace(project_id=world.lso.id, period=year, value=2400.0, kind="target"),
+            SimpleNamespace(project_id=world.lso_storage.id, period=year, value=2000.0),
+            SimpleNamespace(project_id=world.lso.id, period="2019", value=1500.0, kind="baseline"),
+            SimpleNamespace(project_id=world.eth.id, period=year, value=9999.0, kind="target"),
+        ]
+        return found, len(found)
+
+    monkeypatch.setattr(report.projects_service, "list_targets", targets)
     t = Translator("fr")
     data = report.build_report(
         session,
@@ -387,6 +430,13 @@ def test_results_follow_the_listing_and_the_values(
         23.4,
     )
     assert not section.chart.empty
+    # not additive: the mean of the Lesotho projects' targets (Ethiopia's is out of scope)
+    assert (section.target, section.baseline) == (2200.0, 1500.0)
+    assert [name for name, _ in section.chart.legend] == [
+        "Rendement",
+        "Cible",
+        "Référence de départ",
+    ]
     text = pdf_text(report.render_pdf(data, t), tmp_path)
     assert "Rendement" in text and "kg/ha" in text and "DEMO_PLOT_HARVEST" in text
     assert "Aucun résultat" not in text
