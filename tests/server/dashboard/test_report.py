@@ -50,6 +50,7 @@ def _missing() -> str | None:
 
 
 MISSING = _missing()
+SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots" / "report"
 needs_pdf = pytest.mark.skipif(MISSING is not None, reason=f"{MISSING}: {ENABLE}")
 
 
@@ -285,7 +286,7 @@ def test_achievement_against_targets_equals_target_achievement(
 
 @needs_pdf
 def test_the_pdf_is_a4_with_page_numbers_and_a_footer(
-    officer: TestClient, world: World, tmp_path: Path
+    officer: TestClient, engine: Engine, world: World, tmp_path: Path
 ) -> None:
     pdf = download(officer, quarter=this_quarter(world), country="LSO").content
     assert pdf.startswith(b"%PDF-")
@@ -293,6 +294,21 @@ def test_the_pdf_is_a4_with_page_numbers_and_a_footer(
     pages = int(info["Pages"])
     assert pages >= 3
     assert "(A4)" in info["Page size"]
+    # Every page renders (poppler's pdftoppm), into artifacts/ for a person to look at.
+    if shutil.which("pdftoppm"):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        name = f"officer-lso-{engine.dialect.name}"
+        for old in SHOTS.glob(f"{name}-*.png"):
+            old.unlink()
+        (tmp_path / "r.pdf").write_bytes(pdf)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "50", str(tmp_path / "r.pdf"), str(SHOTS / name)],
+            check=True,
+            timeout=120,
+        )
+        rendered = sorted(SHOTS.glob(f"{name}-*.png"))
+        assert len(rendered) == pages
+        assert all(p.stat().st_size > 2000 for p in rendered)  # not blank
     text = pdf_text(pdf, tmp_path)
     assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
     assert "Generated on" in text and "officer.lso" in text
