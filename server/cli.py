@@ -99,6 +99,10 @@ def _register_optional_commands() -> None:
     cli.add_command(jobs)
     cli.add_command(scheduler)
 
+    from server.dashboard.cli import report_command
+
+    cli.add_command(report_command)
+
     # The tablet app's command; field_app.cli imports Kivy only when the command runs.
     from field_app.cli import field
 

@@ -21,7 +21,7 @@ from server.accounts.security import MIN_PASSWORD_LENGTH
 from server.accounts.service import LoginFailed, TooManyAttempts
 from server.api import client_address
 from server.columns import utcnow
-from server.dashboard import service
+from server.dashboard import report, service
 from server.dashboard import session as cookies
 from server.dashboard.i18n import LANGUAGES, N_, Translator
 from server.dashboard.web import (
@@ -193,7 +193,9 @@ def overview(page: SignedIn, session: SessionDep, country: str = "", target: str
         country=country.strip().upper()[:3],
         target_indicator=target.strip().upper()[:32],
     )
-    return page.render("overview.html", nav="overview", data=data)
+    return page.render(
+        "overview.html", nav="overview", data=data, may_report=report.may_report(page.caller)
+    )
 
 
 # --- projects -----------------------------------------------------------------------------------
@@ -588,6 +590,77 @@ def export_download(
         headers={
             "Content-Disposition": f'attachment; filename="{file.filename}"',
             "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- the quarterly report (docs/results.md#quarterly-report) ------------------------------------
+
+REPORT_FIELDS = ("quarter", "country", "region", "thematic_area")
+
+
+def _report_form(page: Page) -> FormState:
+    params = page.request.query_params
+    return FormState({k: params.get(k, "").strip()[:16] for k in REPORT_FIELDS})
+
+
+def _reports_page(
+    page: Page,
+    session: Session,
+    values: FormState,
+    *,
+    errors: FormState | None = None,
+    status_code: int = 200,
+) -> Response:
+    assert page.caller is not None
+    if not report.may_report(page.caller):
+        raise Forbidden("quarterly reports are for country officers, HQ analysts and admins")
+    today = _today()
+    if not values.get("quarter"):
+        values["quarter"] = report.default_quarter(today)
+    return page.render(
+        "reports.html",
+        nav="reports",
+        values=values,
+        errors=errors or FormState(),
+        status_code=status_code,
+        choices=report.report_choices(session, caller=page.caller, today=today),
+    )
+
+
+@router.get("/reports")
+def reports(page: SignedIn, session: SessionDep) -> Response:
+    return _reports_page(page, session, _report_form(page))
+
+
+@router.get("/reports/quarterly.pdf")
+def quarterly_report(page: SignedIn, session: SessionDep) -> Response:
+    """The quarter's report as a PDF, in the reader's language, for the scope chosen."""
+    assert page.caller is not None
+    values = _report_form(page)
+    try:
+        label, _, _ = report.parse_quarter(values["quarter"])
+        scope = report.report_scope(
+            page.caller,
+            country=values["country"],
+            region=values["region"],
+            thematic_area=values["thematic_area"],
+        )
+    except ValidationFailed as exc:
+        return _reports_page(
+            page, session, values, errors=field_errors(page.t, exc), status_code=400
+        )
+    data = report.build_report(
+        session, caller=page.caller, t=page.t, quarter=label, scope=scope, now=utcnow()
+    )
+    pdf = report.render_pdf(data, page.t)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{report.filename(data)}"',
+            "Cache-Control": "no-store",
+            "Content-Language": page.t.language,
         },
     )
 

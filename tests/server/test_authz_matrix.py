@@ -608,3 +608,70 @@ def test_the_public_routes_are_public(client: TestClient) -> None:
         == 401
     )
     assert client.post("/api/v1/devices/enrol", json={}).status_code == 422
+
+
+# --- dashboard pages that answer with files (signed in by the session cookie) -------------------
+# The dashboard's pages check the same roles and scope as the API; those that hand out files
+# are listed here. Anonymous visitors are sent to the sign-in page (303).
+
+
+@dataclass(frozen=True)
+class PageCase:
+    path: str
+    expect: Mapping[str, int]
+    other: Mapping[str, int] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    pdf: bool = False
+
+
+def _report_roles(status: int) -> dict[str, int]:
+    """Country officers, HQ analysts and admins; field experts 403; anonymous to sign-in."""
+    return {
+        "anonymous": 303,
+        "admin": status,
+        "hq": status,
+        "officer_lso": status,
+        "expert_lso": 403,
+    }
+
+
+PAGES: tuple[PageCase, ...] = (
+    PageCase("/reports", _report_roles(200)),
+    PageCase(
+        "/reports/quarterly.pdf",
+        _report_roles(200),
+        other={"officer_lso": 403, "expert_lso": 403},
+        params={"quarter": "2025Q1", "country": "{country}"},
+        pdf=True,
+    ),
+)
+
+
+def _pdf_missing() -> str | None:
+    try:
+        import weasyprint  # noqa: F401
+    except OSError as exc:
+        return f"WeasyPrint cannot load Pango ({exc}): install libpango-1.0-0 libpangoft2-1.0-0"
+    return None
+
+
+@pytest.mark.parametrize("case", PAGES, ids=lambda c: c.path)
+def test_dashboard_files(client: TestClient, session: Session, case: PageCase) -> None:
+    if case.pdf and (missing := _pdf_missing()):
+        pytest.skip(missing)
+    world = _world(session)
+    calls = [(role, "LSO", case.expect[role]) for role in ROLES]
+    calls += [(role, "KEN", status) for role, status in case.other.items()]
+    failures = []
+    for role, side, status in calls:
+        client.cookies.clear()
+        if role != "anonymous":
+            client.cookies.set("pilotmon_session", world.tokens[role])
+        params = {k: v.format(country=side) for k, v in case.params.items()}
+        response = client.get(case.path, params=params, follow_redirects=False)
+        if response.status_code != status:
+            failures.append(f"{role} {side}: {response.status_code} (expected {status})")
+        elif status == 200 and case.pdf and not response.content.startswith(b"%PDF-"):
+            failures.append(f"{role} {side}: not a PDF")
+    client.cookies.clear()
+    assert not failures, f"{case.path}:\n" + "\n".join(failures)

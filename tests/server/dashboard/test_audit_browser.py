@@ -111,6 +111,7 @@ def _pages(world: World, role: str) -> dict[str, str]:
     if role in ("admin", "officer", "hq"):
         pages["people"] = "/people"
         pages["person"] = f"/people/{world.expert.id}"
+        pages["reports"] = "/reports"
     return pages
 
 

@@ -1,0 +1,717 @@
+"""The quarterly report (docs/results.md#quarterly-report): one quarter of one scope as a PDF.
+
+    parse_quarter(text)                  "2026Q3" -> (first day, last day), or a 400 on ``quarter``
+    report_scope(caller, country=...)    the scope asked for, checked against the caller's
+    build_report(session, caller=...)    the figures, read through the same functions as the pages
+    render_html(report, t) / render_pdf(report, t)
+
+Every figure comes from the services the dashboard's pages use: the headline indicators through
+``service.indicator_rows`` (the overview's, itself the values API's), achievement through
+``TARGET_ACHIEVEMENT``, result indicators through the indicator listing and their values, the
+activities through ``queries.list_activities``; charts are ``server.dashboard.charts``' SVGs.
+The caller's scope applies to all of them.
+
+The PDF is laid out by WeasyPrint from ``templates/report/quarterly.html`` with the DejaVu fonts
+of the system and nothing fetched: every chart is inline SVG and any URL is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from markupsafe import Markup
+from sqlmodel import Session
+
+from server.accounts.auth import Caller
+from server.activities import queries
+from server.dashboard import charts, service
+from server.dashboard.i18n import N_, Translator
+from server.dashboard.web import TEMPLATES
+from server.errors import ConfigError, Forbidden, ValidationFailed, invalid
+from server.indicators import service as indicators
+from server.projects import service as projects_service
+from server.projects.models import Project
+from shared.catalogue import THEMATIC_AREAS, Role
+from shared.errors import ErrorCode, Issue
+from shared.geography import COUNTRIES, REGIONS, region_of
+from shared.indicators import period_bounds
+
+# Who may download a report: the officers of their countries, HQ and admins for any scope.
+REPORT_ROLES = frozenset({Role.ADMIN, Role.HQ_ANALYST, Role.COUNTRY_OFFICER})
+# The activities table stops here and says how many more there are.
+MAX_ACTIVITY_ROWS = 200
+# The achievement chart shows at most this many bars (the table has every target).
+MAX_CHART_TARGETS = 20
+# Result charts show this many quarters, the report's last.
+RESULT_QUARTERS = 8
+RESULT_KIND = "result"
+YOUTH_SHARE = "YOUTH_SHARE"  # derived here: youth participants / participants, like WOMEN_SHARE
+
+PDF_UNAVAILABLE = (
+    "PDF reports need Pango: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
+)
+
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+
+# The headline figures, in the order of the table; shares compare in percentage points.
+HEADLINES: tuple[str, ...] = (
+    "ACTIVITIES",
+    "TRAININGS",
+    "DEMONSTRATIONS",
+    "EXPERT_DAYS",
+    "PARTICIPANTS",
+    "UNIQUE_PARTICIPANTS",
+    "WOMEN_PARTICIPANTS",
+    "WOMEN_SHARE",
+    "YOUTH_PARTICIPANTS",
+    YOUTH_SHARE,
+    "COUNTRIES_REACHED",
+)
+SHARES = frozenset({"WOMEN_SHARE", YOUTH_SHARE})
+HEADLINE_NAMES = {YOUTH_SHARE: N_("Youth share")}
+
+RESULT_COLOR = charts.PALETTE[0]
+# Only these two series are drawn dashed and without points (SVG_STYLE): their own colours.
+TARGET_LINE = "#1f2d3b"
+BASELINE_LINE = "#8a97a5"
+
+
+def parse_quarter(text: str) -> tuple[str, date, date]:
+    """``2026Q3`` (any case, spaces trimmed) -> (label, first day, last day)."""
+    label = (text or "").strip().upper()
+    if not _QUARTER.match(label):
+        raise invalid(
+            "quarter",
+            ErrorCode.BAD_PERIOD,
+            f"not a quarter: {text!r}; write it like 2026Q3",
+            status_code=400,
+        )
+    first, last = period_bounds(label)
+    return label, first, last
+
+
+def quarter_of(day: date) -> str:
+    return service.quarter_label(day)
+
+
+def shift_quarter(label: str, quarters: int) -> str:
+    _, first, _ = parse_quarter(label)
+    return service.quarter_label(service.add_months(first, 3 * quarters))
+
+
+@dataclass(frozen=True, slots=True)
+class ReportScope:
+    """At most one of country, region and thematic area; none is everything the caller sees."""
+
+    country: str = ""
+    region: str = ""
+    thematic_area: str = ""
+
+    def filters(self) -> dict[str, str]:
+        found = {
+            "country": self.country,
+            "region": self.region,
+            "thematic_area": self.thematic_area,
+        }
+        return {k: v for k, v in found.items() if v}
+
+    def holds(self, project: Project) -> bool:
+        if self.country and project.country != self.country:
+            return False
+        if self.region and region_of(project.country) != self.region:
+            return False
+        return not (self.thematic_area and project.thematic_area != self.thematic_area)
+
+    def slug(self) -> str:
+        return self.country or self.region or self.thematic_area or "all"
+
+
+def report_scope(
+    caller: Caller, *, country: str = "", region: str = "", thematic_area: str = ""
+) -> ReportScope:
+    """The scope asked for, checked: known codes, one of them at most, and a country officer
+    only for their own countries (nothing else is theirs to report on)."""
+    if caller.role not in REPORT_ROLES:
+        raise Forbidden("quarterly reports are for country officers, HQ analysts and admins")
+    country, region, area = (
+        (country or "").strip().upper(),
+        (region or "").strip().upper(),
+        (thematic_area or "").strip().upper(),
+    )
+    issues = []
+    if country and country not in COUNTRIES:
+        issues.append(Issue("country", ErrorCode.UNKNOWN_CODE, f"unknown country {country}"))
+    if region and region not in REGIONS:
+        issues.append(Issue("region", ErrorCode.UNKNOWN_CODE, f"unknown region {region}"))
+    if area and area not in THEMATIC_AREAS:
+        issues.append(Issue("thematic_area", ErrorCode.UNKNOWN_CODE, f"unknown area {area}"))
+    if issues:
+        raise ValidationFailed(issues, status_code=400)
+    if sum(bool(v) for v in (country, region, area)) > 1:
+        raise invalid(
+            "country",
+            ErrorCode.INVALID,
+            "choose one of country, region and thematic area",
+            status_code=400,
+        )
+    if caller.role == Role.COUNTRY_OFFICER and country and country not in caller.countries:
+        raise Forbidden(f"{country} is not one of your countries", code=ErrorCode.OUT_OF_SCOPE)
+    return ReportScope(country, region, area)
+
+
+# --- what the report holds -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HeadlineRow:
+    code: str
+    value: float | None
+    previous: float | None
+    last_year: float | None
+
+    @property
+    def share(self) -> bool:
+        return self.code in SHARES
+
+    def change(self, before: float | None) -> float | None:
+        """Relative change in % (counts) or the difference in points (shares); None when either
+        side is unknown or a count had nothing before."""
+        if self.value is None or before is None:
+            return None
+        if self.share:
+            return self.value - before
+        if not before:
+            return None
+        return 100.0 * (self.value - before) / before
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    project: str
+    indicator: str
+    period: str
+    sex: str | None
+    target: float | None
+    actual: float | None
+    achievement: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSection:
+    code: str
+    name: str
+    unit: str
+    form: str
+    value: float | None  # this quarter
+    previous: float | None
+    baseline: float | None
+    target: float | None  # for this quarter (or the year holding it)
+    uplift: float | None  # demonstration against control, when the indicator compares
+    chart: charts.Chart
+
+
+@dataclass(frozen=True, slots=True)
+class QuarterlyReport:
+    quarter: str
+    first: date
+    last: date
+    previous_quarter: str
+    last_year_quarter: str
+    scope: ReportScope
+    countries: list[str]  # the countries whose projects the report covers
+    headlines: list[HeadlineRow]
+    targets: list[TargetRow]
+    target_chart: charts.Chart
+    charts: list[charts.Chart]
+    results: list[ResultSection]
+    activities: list[queries.ActivitySummary]
+    activities_total: int
+    generated_at: datetime
+    generated_by: str
+
+    @property
+    def activities_more(self) -> int:
+        return max(0, self.activities_total - len(self.activities))
+
+    @property
+    def empty(self) -> bool:
+        return not self.activities_total and not any(h.value for h in self.headlines)
+
+
+def _value(
+    session: Session, caller: Caller, code: str, filters: Mapping[str, str], first: date, last: date
+) -> float | None:
+    rows = service.indicator_rows(
+        session, caller=caller, code=code, filters=filters, date_from=first, date_to=last
+    )
+    if rows:
+        return rows[0]["value"]
+    return None if code in SHARES else 0
+
+
+def _headline_values(
+    session: Session, caller: Caller, filters: Mapping[str, str], first: date, last: date
+) -> dict[str, float | None]:
+    found = {
+        code: _value(session, caller, code, filters, first, last)
+        for code in HEADLINES
+        if code != YOUTH_SHARE
+    }
+    participants, youth = found["PARTICIPANTS"], found["YOUTH_PARTICIPANTS"]
+    found[YOUTH_SHARE] = indicators.share(int(youth or 0), int(participants or 0))
+    return found
+
+
+def _targets(
+    session: Session, caller: Caller, filters: Mapping[str, str], first: date, last: date
+) -> list[TargetRow]:
+    """TARGET_ACHIEVEMENT per project for the targets of the quarter, its months and its year."""
+    year = date(first.year, 1, 1)
+    rows = service.indicator_rows(
+        session,
+        caller=caller,
+        code="TARGET_ACHIEVEMENT",
+        group_by=("project",),
+        filters=filters,
+        date_from=year,
+        date_to=date(first.year, 12, 31),
+    )
+    found = []
+    for r in rows:
+        start, end = period_bounds(str(r["period"]))
+        if end < first or start > last:
+            continue
+        found.append(
+            TargetRow(
+                project=str(r.get("project") or ""),
+                indicator=str(r["indicator"]),
+                period=str(r["period"]),
+                sex=r.get("sex"),
+                target=r.get("target"),
+                actual=r.get("actual"),
+                achievement=r.get("value"),
+            )
+        )
+    return found
+
+
+def _target_chart(
+    t: Translator, quarter: str, rows: Sequence[TargetRow], names: Mapping[str, str]
+) -> charts.Chart:
+    """The quarter's own targets as bullet bars (the table lists the months' and year's too);
+    without any, the first of the others. At most MAX_CHART_TARGETS bars."""
+    own = [r for r in rows if r.period == quarter and r.target]
+    chosen = own or [r for r in rows if r.target]
+    items = [
+        charts.Progress(
+            names.get(r.indicator) or t.label("indicator", r.indicator),
+            float(r.actual or 0),
+            float(r.target or 0),
+            detail=r.period,
+            group=r.project,
+        )
+        for r in chosen[:MAX_CHART_TARGETS]
+    ]
+    title = (
+        t.gettext("Achievement against the quarter's targets")
+        if own
+        else t.gettext("Achievement against target")
+    )
+    return charts.progress_chart(
+        key="report-achievement",
+        title=title,
+        items=items,
+        x_label=t.gettext("Share of the target reached"),
+        fmt=service._formatter(t),
+        percent=lambda v: t.percent(v),
+        texts=service._texts(t),
+    )
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+def result_definitions() -> list[dict[str, Any]]:
+    """The result indicators of the listing ``GET /api/v1/indicators`` serves."""
+    return [d for d in indicators.indicator_definitions() if d.get("kind") == RESULT_KIND]
+
+
+def _text_of(value: Any, language: str) -> str:
+    """A label that may be translated ({"en": ..., "fr": ...}) in the reader's language."""
+    if isinstance(value, Mapping):
+        return str(value.get(language) or value.get("en") or next(iter(value.values()), ""))
+    return "" if value is None else str(value)
+
+
+def _combine(values: Sequence[float], additive: bool) -> float | None:
+    if not values:
+        return None
+    total = sum(values)
+    return total if additive else total / len(values)
+
+
+def _covers(period: str, first: date, last: date) -> bool:
+    try:
+        start, end = period_bounds(period)
+    except ValueError:
+        return False
+    return start <= first and last <= end
+
+
+def _result_section(
+    session: Session,
+    caller: Caller,
+    t: Translator,
+    definition: Mapping[str, Any],
+    filters: Mapping[str, str],
+    projects: set[Any],
+    quarters: list[tuple[str, date, date]],
+) -> ResultSection | None:
+    code = str(definition["code"])
+    additive = bool(definition.get("additive"))
+    rows = service.indicator_rows(
+        session,
+        caller=caller,
+        code=code,
+        group_by=("period:quarter",),
+        filters=filters,
+        date_from=quarters[0][1],
+        date_to=quarters[-1][2],
+    )
+    by_quarter = {str(r.get("period")): r for r in rows}
+    values = [
+        None if by_quarter.get(q, {}).get("value") is None else float(by_quarter[q]["value"])
+        for q, _, _ in quarters
+    ]
+    targets, _ = projects_service.list_targets(session, caller=caller, indicator=code, limit=10_000)
+    ours = [x for x in targets if x.project_id in projects]
+    # A baseline is a target row of kind "baseline" (docs/results.md#result-indicators).
+    baselines = [x for x in ours if getattr(x, "kind", "target") == "baseline"]
+    goals = [x for x in ours if getattr(x, "kind", "target") != "baseline"]
+    target_line = [
+        _combine([float(g.value) for g in goals if _covers(g.period, first, last)], additive)
+        for _, first, last in quarters
+    ]
+    before_end = [b for b in baselines if period_bounds(b.period)[0] <= quarters[-1][2]]
+    latest: dict[Any, Any] = {}
+    for b in sorted(before_end, key=lambda b: period_bounds(b.period)[0]):
+        latest[b.project_id] = b  # each project's latest baseline up to the quarter
+    baseline = _combine([float(b.value) for b in latest.values()], additive)
+    if all(v is None for v in values) and baseline is None and all(v is None for v in target_line):
+        return None
+    name = _text_of(definition.get("name"), t.language) or code
+    unit = _text_of(definition.get("unit"), t.language)
+    series = [charts.Series(name, tuple(values), RESULT_COLOR)]
+    if any(v is not None for v in target_line):
+        series.append(charts.Series(t.gettext("Target"), tuple(target_line), TARGET_LINE))
+    if baseline is not None:
+        series.append(
+            charts.Series(t.gettext("Baseline"), tuple(baseline for _ in quarters), BASELINE_LINE)
+        )
+    chart = charts.line_chart(
+        key=f"result-{code.lower()}",
+        title=name,
+        categories=[q for q, _, _ in quarters],
+        series=series,
+        x_label=t.gettext("Quarter"),
+        y_label=unit or name,
+        fmt=service._formatter(t),
+        texts=service._texts(t),
+    )
+    this = by_quarter.get(quarters[-1][0], {})
+    uplift = this.get("uplift")
+    return ResultSection(
+        code=code,
+        name=name,
+        unit=unit,
+        form=str(definition.get("form") or ""),
+        value=values[-1],
+        previous=values[-2] if len(values) > 1 else None,
+        baseline=baseline,
+        target=target_line[-1],
+        uplift=None if uplift is None else float(uplift),
+        chart=chart,
+    )
+
+
+def _results(
+    session: Session,
+    caller: Caller,
+    t: Translator,
+    scope: ReportScope,
+    projects: Iterable[Project],
+    quarter: str,
+) -> list[ResultSection]:
+    definitions = result_definitions()
+    if not definitions:
+        return []
+    quarters = []
+    for back in range(RESULT_QUARTERS - 1, -1, -1):
+        label = shift_quarter(quarter, -back)
+        _, first, last = parse_quarter(label)
+        quarters.append((label, first, last))
+    ids = {p.id for p in projects if scope.holds(p)}
+    found = []
+    for definition in definitions:
+        section = _result_section(session, caller, t, definition, scope.filters(), ids, quarters)
+        if section is not None:
+            found.append(section)
+    return found
+
+
+# --- assembling -------------------------------------------------------------------------------
+
+
+def build_report(
+    session: Session,
+    *,
+    caller: Caller,
+    t: Translator,
+    quarter: str,
+    scope: ReportScope,
+    now: datetime,
+    progress: Callable[[str], None] | None = None,
+) -> QuarterlyReport:
+    """Everything the report shows, for ``caller`` (scope enforced in every read)."""
+    step = progress or (lambda _: None)
+    label, first, last = parse_quarter(quarter)
+    previous, last_year = shift_quarter(label, -1), shift_quarter(label, -4)
+    filters = scope.filters()
+    step("headline figures")
+    periods = [parse_quarter(q)[1:] for q in (label, previous, last_year)]
+    now_values, before, year_ago = (
+        _headline_values(session, caller, filters, a, b) for a, b in periods
+    )
+    projects, _ = projects_service.list_projects(session, caller=caller, limit=10_000)
+    countries = sorted({p.country for p in projects if scope.holds(p)})
+    codes = [c for c in HEADLINES if c != "COUNTRIES_REACHED" or not scope.country]
+    headlines = [HeadlineRow(c, now_values[c], before[c], year_ago[c]) for c in codes]
+    step("targets")
+    definitions = result_definitions()
+    names = {
+        str(d["code"]): _text_of(d.get("name"), t.language) for d in definitions if d.get("name")
+    }
+    targets = _targets(session, caller, filters, first, last)
+    step("charts")
+    texts, fmt = service._texts(t), service._formatter(t)
+    window = service.add_months(first, -9)
+    made = [
+        service._activities_by_month(session, caller, t, filters, window, last, texts, fmt),
+        service._participants_by_sex_age(session, caller, t, filters, window, last, texts, fmt),
+        service._women_share(
+            session, caller, t, filters, service.add_months(first, -21), last, texts
+        ),
+    ]
+    step("results")
+    results = _results(session, caller, t, scope, projects, label)
+    step("activities")
+    activities, total = queries.list_activities(
+        session,
+        caller=caller,
+        limit=MAX_ACTIVITY_ROWS,
+        filters=queries.ActivityFilters(
+            country=scope.country or None,
+            region=scope.region or None,
+            thematic_area=scope.thematic_area or None,
+            status="submitted,approved",
+            date_from=first,
+            date_to=last,
+        ),
+    )
+    return QuarterlyReport(
+        quarter=label,
+        first=first,
+        last=last,
+        previous_quarter=previous,
+        last_year_quarter=last_year,
+        scope=scope,
+        countries=countries,
+        headlines=headlines,
+        targets=targets,
+        target_chart=_target_chart(t, label, targets, names),
+        charts=made,
+        results=results,
+        activities=activities,
+        activities_total=total,
+        generated_at=now,
+        generated_by=caller.user.username,
+    )
+
+
+# --- laying it out ----------------------------------------------------------------------------
+
+# The dashboard styles its SVGs from its stylesheet; a PDF's SVG carries its own.
+SVG_STYLE = (
+    "<style>"
+    "text{fill:#5b6b7b;font-family:'DejaVu Sans',sans-serif}"
+    ".axis-label,.label-strong{fill:#1f2d3a;font-weight:bold}"
+    ".grid{stroke:#e3e8ed;stroke-width:1}"
+    ".baseline{stroke:#8795a3;stroke-width:1}"
+    ".track{fill:#eef2f5}"
+    ".target{stroke:#1f2d3a;stroke-width:2}"
+    ".reference{stroke:#8795a3;stroke-width:1;stroke-dasharray:4 4}"
+    ".reference-label{fill:#8795a3;font-size:11px}"
+    f'g.line-series[stroke="{TARGET_LINE}"] path{{stroke-dasharray:7 4;stroke-width:2}}'
+    f'g.line-series[stroke="{BASELINE_LINE}"] path{{stroke-dasharray:2 3;stroke-width:2}}'
+    f'circle[fill="{TARGET_LINE}"],circle[fill="{BASELINE_LINE}"]{{display:none}}'
+    "</style>"
+)
+
+
+def svg_for_pdf(svg: Markup) -> Markup:
+    """The chart's SVG with its styles inside (WeasyPrint draws SVG apart from the page's CSS)."""
+    text = str(svg)
+    end = text.find(">")
+    if end < 0:
+        return svg
+    return Markup(text[: end + 1] + SVG_STYLE + text[end + 1 :])  # noqa: S704 - our own SVG
+
+
+def scope_title(t: Translator, report: QuarterlyReport) -> str:
+    scope = report.scope
+    if scope.country:
+        return COUNTRIES[scope.country].name
+    if scope.region:
+        return REGIONS[scope.region].name
+    if scope.thematic_area:
+        return t.label("thematic_area", scope.thematic_area)
+    return t.gettext("All countries")
+
+
+def _css_string(text: str) -> str:
+    """A CSS string literal; ``<`` is escaped too, so that it cannot close the style element."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ")
+    return '"' + escaped.replace("\n", " ") + '"'
+
+
+def page_counter(t: Translator) -> str:
+    """CSS ``content`` for "Page 3 of 12" in the reader's language."""
+    text = t.gettext("Page %(page)s of %(pages)s")
+    parts = re.split(r"(%\(page\)s|%\(pages\)s)", text)
+    out = []
+    for part in parts:
+        if part == "%(page)s":
+            out.append("counter(page)")
+        elif part == "%(pages)s":
+            out.append("counter(pages)")
+        elif part:
+            out.append(_css_string(part))
+    return " ".join(out)
+
+
+def render_html(report: QuarterlyReport, t: Translator) -> str:
+    def change(row: HeadlineRow, before: float | None) -> str:
+        delta = row.change(before)
+        if delta is None:
+            return "–"
+        sign = "+" if delta > 0.05 else ("−" if delta < -0.05 else "±")
+        if row.share:
+            return f"{sign}{t.number(abs(delta), 1)}\u00a0{t.gettext('pts')}"
+        return f"{sign}{t.percent(abs(delta))}"
+
+    def figure(code: str, value: float | None) -> str:
+        if code in SHARES:
+            return t.percent(value, 1)
+        return t.number(value, 0 if value is None or float(value).is_integer() else 1)
+
+    def headline_name(code: str) -> str:
+        if code in HEADLINE_NAMES:
+            return t.gettext(HEADLINE_NAMES[code])
+        return t.label("indicator", code)
+
+    names = {s.code: s.name for s in report.results}
+    context = {
+        "report": report,
+        "t": t,
+        "_": t.jinja_gettext,
+        "gettext": t.jinja_gettext,
+        "ngettext": t.jinja_ngettext,
+        "scope_title": scope_title(t, report),
+        "country_names": {c: COUNTRIES[c].name for c in report.countries},
+        "change": change,
+        "figure": figure,
+        "num": service._formatter(t),
+        "headline_name": headline_name,
+        "indicator_name": lambda code: names.get(code) or t.label("indicator", code),
+        "svg": svg_for_pdf,
+        # CSS strings of the running header and footer, quoted for CSS (not HTML) above.
+        "css": {
+            name: Markup(value)  # noqa: S704
+            for name, value in {
+                "header": _css_string(
+                    f"Pilot Monitor · {t.gettext('Quarterly report')} {report.quarter}"
+                ),
+                "scope": _css_string(scope_title(t, report)),
+                "footer": _css_string(
+                    t.gettext(
+                        "Generated on %(when)s by %(who)s",
+                        when=t.datetime(report.generated_at),
+                        who=report.generated_by,
+                    )
+                ),
+                "pages": page_counter(t),
+            }.items()
+        },
+        "language": t.language,
+    }
+    return TEMPLATES.get_template("report/quarterly.html").render(context)
+
+
+def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The report fetches nothing: no font, image or stylesheet from anywhere."""
+    raise ValueError(f"the report fetches nothing ({url})")
+
+
+def render_pdf(report: QuarterlyReport, t: Translator) -> bytes:
+    # Imported here, not at the top: WeasyPrint loads Pango when imported, and the server must
+    # start (and every other page work) on a machine without it; the report then says so.
+    try:
+        import weasyprint
+    except OSError as exc:  # Pango's libraries are missing
+        raise ConfigError(PDF_UNAVAILABLE + f" ({exc})") from exc
+
+    html = render_html(report, t)
+    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_refuse_fetch)
+    return document.write_pdf()
+
+
+def filename(report: QuarterlyReport) -> str:
+    return f"pilotmon-report-{report.scope.slug()}-{report.quarter}.pdf"
+
+
+def may_report(caller: Caller) -> bool:
+    return caller.role in REPORT_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class ReportChoices:
+    quarters: list[str]
+    countries: list[str]
+    regions: list[str]
+    thematic_areas: list[str]
+
+
+def report_choices(session: Session, *, caller: Caller, today: date) -> ReportChoices:
+    """What the Reports page offers: recent quarters, and the countries (regions, areas) of the
+    projects the caller sees; HQ may also choose a region or a thematic area."""
+    projects, _ = projects_service.list_projects(session, caller=caller, limit=10_000)
+    countries = sorted({p.country for p in projects})
+    wide = caller.role != Role.COUNTRY_OFFICER
+    regions = sorted({r for c in countries if (r := region_of(c))}) if wide else []
+    areas = sorted({p.thematic_area for p in projects}) if wide else []
+    return ReportChoices(quarter_choices(today), countries, regions, areas)
+
+
+def default_quarter(today: date) -> str:
+    """The quarter a report is most often wanted for: the last one that ended."""
+    return service.quarter_label(service.add_months(service.quarter_start(today), -3))
+
+
+def quarter_choices(today: date, count: int = 8) -> list[str]:
+    """The current quarter and the ``count - 1`` before it, newest first."""
+    this = service.quarter_start(today)
+    return [service.quarter_label(service.add_months(this, -3 * i)) for i in range(count)]
