@@ -76,7 +76,7 @@ def test_the_round_starts_with_the_tablets_status(
 
 
 def test_the_status_is_a_few_hundred_bytes(tablet: Tablet, field: Field) -> None:
-    store, sync, _ = tablet
+    store, _, _ = tablet
     store.save("activity", field.activity(captured_at="2025-03-01T09:00:00Z"))
     store.set_meta(last_error="the server did not answer in time " * 40)
     status = tablet_status(store, app_version="1.0.0", language="en")
