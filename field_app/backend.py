@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from field_app import APP_VERSION, enrolment
+from field_app import APP_VERSION, enrolment, i18n
 from field_app.controllers.form import Photo, Save
 from field_app.controllers.progress import COUNTED_STATUSES
 from field_app.controllers.status import LogEntry, SyncStatus, UploadTracker
@@ -341,7 +341,9 @@ class StoreBackend:
                     session=self._http,
                     app_version=APP_VERSION,
                 )
-                self._engine = SyncEngine(self.store, client, on_progress=self.uploads)
+                self._engine = SyncEngine(
+                    self.store, client, on_progress=self.uploads, language=i18n.language
+                )
             return self._engine
 
     def sync_once(self) -> SyncStatus:

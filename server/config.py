@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     iati_reporting_org_ref: str = "XM-DAC-41140"  # WFP's IATI organisation identifier
     iati_reporting_org_name: str = "World Food Programme"
     stale_tablet_days: int = Field(default=14, ge=1)
+    # A tablet that has held data not yet on the server for longer than this needs a call
+    # (the pending-tablets job flags it; docs/protocol.md#tablet-status).
+    pending_tablet_days: int = Field(default=7, ge=1, le=3650)
     abandoned_upload_days: int = Field(default=7, ge=1)
     # Requests per minute per client address (logins, enrolment) and per device (sync); 0: off.
     rate_limit_auth_per_minute: int = Field(default=30, ge=0)

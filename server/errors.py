@@ -152,6 +152,7 @@ PYDANTIC_CODES: dict[str, ErrorCode] = {
     "literal_error": ErrorCode.UNKNOWN_CODE,
     "extra_forbidden": ErrorCode.UNKNOWN_FIELD,
     "json_invalid": ErrorCode.BAD_BODY,
+    "control_character": ErrorCode.CONTROL_CHARACTER,
     "json_type": ErrorCode.BAD_BODY,
 }
 

@@ -57,6 +57,7 @@ from sync.protocol import (
     PullResponse,
     PushResponse,
     SyncInfo,
+    TabletStatus,
 )
 
 API_PREFIX = "/api/v1"
@@ -497,6 +498,20 @@ class SyncClient:
         if not isinstance(key, str) or not isinstance(key_id, str) or not key or not key_id:
             raise errors.ServerError("the server's answer holds no bundle key", status=200)
         return key, key_id
+
+    def post_status(self, status: TabletStatus) -> bool:
+        """Report what this tablet holds (docs/protocol.md#tablet-status). False when the
+        server is older than tablet status (404): the round goes on without it."""
+        body = status.model_dump_json().encode()
+        try:
+            self._send(
+                "POST", "/sync/status", body=body, headers={"Content-Type": "application/json"}
+            )
+        except errors.RequestRefused as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def upload_offset(self, attachment_id: str) -> int:
         """How many bytes of a photo the server holds (``HEAD``)."""

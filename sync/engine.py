@@ -1,7 +1,9 @@
 """One sync round on the tablet: push the outbox, upload photos, pull the server's changes.
 
-The steps run in this order (``STAGES``), each a small operation that leaves the store
-consistent if the app is killed in the middle:
+A round first reports the tablet's status (``report_status``: what it holds, a few hundred
+bytes) and reports it again at its end when it sent anything. The steps then run in this order
+(``STAGES``), each a small operation that leaves the store consistent if the app is killed in
+the middle:
 
 1. ``push``   — the outbox in batches capped by gzip bytes (about 256 KB, smaller on slow
                 links: a batch that takes longer than ``slow_seconds`` halves the cap, a quick
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +35,10 @@ from sync.attachments import ProgressCallback, Uploader, UploadTally
 from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META
 from sync.client import SyncClient
 from sync.protocol import DEFAULT_PULL_LIMIT, PROTOCOL_VERSION
+from sync.report import tablet_status
 from sync.store import DeviceStore
+
+log = logging.getLogger("pilotmon.sync")
 
 STAGES = ("push", "upload", "pull")
 
@@ -83,8 +89,11 @@ class SyncEngine:
         pull_limit: int = DEFAULT_PULL_LIMIT,
         clock: Callable[[], float] = time.monotonic,
         on_progress: ProgressCallback | None = None,
+        language: Callable[[], str | None] | None = None,
     ) -> None:
         self.store = store
+        # The app's language, reported in the tablet's status.
+        self.language = language
         self.client = client
         self.uploader = Uploader(store, client, on_progress=on_progress)
         self.report = SyncReport()
@@ -117,10 +126,13 @@ class SyncEngine:
         report = self.report = SyncReport()
         sent, received = self.client.bytes_sent, self.client.bytes_received
         try:
+            self.report_status()
             self.push(report)
             report.uploaded = self.uploader.upload_all(report.photos)
             self.pull(report)
             self.fetch_bundle_key()
+            if report.records or report.uploaded:
+                self.report_status(went_through=True)  # what still waits after this round
         except errors.SyncClientError as exc:
             report.error_cause, report.error = exc.cause, exc.message
             self.store.set_meta(last_error=exc.message, last_error_cause=exc.cause)
@@ -130,6 +142,25 @@ class SyncEngine:
             report.bytes_received = self.client.bytes_received - received
         self.store.set_meta(last_error=None, last_error_cause=None, last_success=report.server_time)
         return report
+
+    def report_status(self, *, went_through: bool = False) -> None:
+        """Tell the server what this tablet holds (docs/protocol.md#tablet-status). Best effort:
+        only a busy server (429/503) stops the round here, so that its Retry-After is kept;
+        a server without the route (404), a refused status, a lost link or a refused tablet
+        does not (the push meets the last two again, and reports them)."""
+        status = tablet_status(
+            self.store,
+            app_version=self.client.app_version,
+            language=self.language() if self.language else None,
+        )
+        if went_through:  # the error stored is the last round's, which this one got past
+            status = status.model_copy(update={"last_error": None})
+        try:
+            self.client.post_status(status)
+        except errors.ServerBusy:
+            raise
+        except errors.SyncClientError as exc:
+            log.warning("the server did not take this tablet's status: %s", exc.message)
 
     def fetch_bundle_key(self) -> None:
         """A tablet enrolled before offline bundles were signed asks once for its key, so that

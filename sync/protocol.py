@@ -10,9 +10,19 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS: tuple[int, ...] = (1,)
@@ -185,4 +195,61 @@ class UploadRefused(_Message):
 
     detail: list[FieldError]
     upload_offset: int
+    server_time: datetime
+
+
+# --- tablet status (docs/protocol.md#tablet-status) ---------------------------------------------
+
+# A status body is a few hundred bytes; the server refuses more than this (413).
+MAX_STATUS_BYTES = 4096
+MAX_STATUS_COUNT = 10_000_000  # records, photos or mutations on one tablet: more is nonsense
+MAX_STATUS_BYTES_VALUE = 2**50  # 1 PiB of photos or free storage: more is nonsense
+MAX_LAST_ERROR = 500
+LANGUAGE_PATTERN = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$"
+
+_Count = Annotated[StrictInt, Field(ge=0, le=MAX_STATUS_COUNT)]
+_Bytes = Annotated[StrictInt, Field(ge=0, le=MAX_STATUS_BYTES_VALUE)]
+
+
+class TabletStatus(_Message):
+    """What a tablet holds, posted at the start of each sync round (``POST /sync/status``).
+
+    Every key is required (``null`` where the value may be unknown), so that a misspelt key is
+    refused as missing rather than lost; unknown keys are ignored like everywhere in protocol 1.
+    Counts are JSON integers (never strings, floats or booleans). ``oldest_pending_captured_at``
+    is the tablet's clock: data shown to people, never used for a decision (the server judges
+    it only for plausibility: not in the future, not before 2000).
+    """
+
+    pending_mutations: _Count
+    pending_uploads: _Count
+    pending_upload_bytes: _Bytes
+    oldest_pending_captured_at: AwareDatetime | None
+    records: _Count
+    photos: _Count
+    free_storage_bytes: _Bytes | None
+    app_version: Annotated[StrictStr, Field(max_length=40)]
+    language: Annotated[StrictStr, Field(max_length=16, pattern=LANGUAGE_PATTERN)] | None
+    last_error: Annotated[StrictStr, Field(max_length=MAX_LAST_ERROR)] | None
+
+    @field_validator("oldest_pending_captured_at", mode="before")
+    @classmethod
+    def _text_time(cls, value: Any) -> Any:
+        # A JSON number would otherwise read as Unix seconds: only ISO 8601 text is a time.
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError("an ISO 8601 date-time with its UTC offset, as text")
+        return value
+
+    @field_validator("app_version", "last_error")
+    @classmethod
+    def _no_control_characters(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+            raise PydanticCustomError("control_character", "control characters are not allowed")
+        return value
+
+
+class StatusReceived(_Message):
+    """The answer to ``POST /sync/status``: when the server noted it (its own clock)."""
+
+    received_at: datetime
     server_time: datetime

@@ -1420,6 +1420,21 @@ class DeviceStore:
             records=int(row[0]), mutations=int(row[1]), photos=int(row[2]), photo_bytes=int(row[3])
         )
 
+    def holdings(self) -> tuple[int, int, str | None]:
+        """(live field records — activities, participants, sites —, live photos, the oldest
+        ``captured_at`` among records with a change waiting) for the status the tablet reports
+        (docs/protocol.md#tablet-status). Projects, targets and the catalogue are not counted."""
+        with self._reader() as reader:
+            row = reader.execute(
+                "SELECT (SELECT count(*) FROM record WHERE deleted = 0"
+                " AND entity IN ('activity', 'participant', 'site')),"
+                " (SELECT count(*) FROM record WHERE deleted = 0 AND entity = 'attachment'),"
+                " (SELECT min(json_extract(r.data, '$.captured_at')) FROM record AS r"
+                "  WHERE EXISTS (SELECT 1 FROM outbox AS o WHERE o.entity = r.entity"
+                "  AND o.id = r.id))"
+            ).fetchone()
+        return int(row[0]), int(row[1]), row[2]
+
     def conflicts(self, *, status: str = "open") -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(

@@ -97,6 +97,34 @@ class Device(SQLModel, table=True):
     bundle_key_nonce: str | None = Field(default=None, max_length=32)
 
 
+class DeviceStatus(SQLModel, table=True):
+    """The latest status a tablet posted (docs/protocol.md#tablet-status): what it still holds.
+
+    One row per tablet, replaced by each post. ``received_at`` is the server's clock; the
+    tablet's own times are data only. ``pending_since`` is the server time of the first post,
+    in an unbroken run of posts with something pending, that had anything pending (None when
+    nothing is); the ``pending-tablets`` job sets ``flagged_at`` once that is older than
+    ``PILOTMON_PENDING_TABLET_DAYS`` and clears it when the tablet reports nothing pending.
+    """
+
+    __tablename__ = "device_status"
+
+    device_id: uuid.UUID = Field(foreign_key="device.id", primary_key=True, ondelete="CASCADE")
+    received_at: datetime = stamp()
+    pending_mutations: int = Field(default=0)
+    pending_uploads: int = Field(default=0)
+    pending_upload_bytes: int = Field(default=0, sa_type=sa.BigInteger)
+    oldest_pending_captured_at: datetime | None = optional_time()
+    records: int = Field(default=0)
+    photos: int = Field(default=0)
+    free_storage_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
+    app_version: str = Field(default="", max_length=40)
+    language: str | None = Field(default=None, max_length=16)
+    last_error: str | None = Field(default=None, max_length=500)
+    pending_since: datetime | None = optional_time()
+    flagged_at: datetime | None = optional_time()
+
+
 class EnrolmentCode(SQLModel, table=True):
     """A one-time code that lets a tablet enrol for a user; expires, and works once."""
 
@@ -231,6 +259,22 @@ class EnrolResponse(BundleKey):
     server_time: UtcDateTime
 
 
+class DeviceStatusPublic(SQLModel):
+    received_at: UtcDateTime
+    pending_mutations: int
+    pending_uploads: int
+    pending_upload_bytes: int
+    oldest_pending_captured_at: UtcDateTime | None
+    records: int
+    photos: int
+    free_storage_bytes: int | None
+    app_version: str
+    language: str | None
+    last_error: str | None
+    pending_since: UtcDateTime | None
+    flagged_at: UtcDateTime | None
+
+
 class DevicePublic(SQLModel):
     id: uuid.UUID
     user_id: uuid.UUID
@@ -242,3 +286,6 @@ class DevicePublic(SQLModel):
     last_seq: int
     revoked: bool
     revoked_at: UtcDateTime | None
+    # The latest status the tablet posted (None: it never posted one) and why it needs a call.
+    status: DeviceStatusPublic | None = None
+    attention: list[str] = []

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
 
 from server.accounts import devices as device_service
-from server.accounts import service, tokens
+from server.accounts import fleet, service, tokens
 from server.accounts.auth import (
     Caller,
     caller_from_access_token,
@@ -224,15 +224,20 @@ def create_enrolment_code(
 def list_devices(
     caller: CurrentCaller,
     session: SessionDep,
+    settings: SettingsDep,
     limit: Limit = 50,
     offset: Offset = 0,
     user_id: uuid.UUID | None = None,
     revoked: bool | None = None,
 ) -> Page[DevicePublic]:
-    """Tablets in your scope (a field expert sees their own), with last seen, app version and
-    the last acknowledged push ``seq``."""
+    """Tablets in your scope (a field expert sees their own), with last seen, app version, the
+    last acknowledged push ``seq``, the latest status each posted (what it still holds) and
+    why it needs a call (``attention``)."""
     items, total = device_service.list_devices(
         session, caller=caller, user_id=user_id, revoked=revoked, limit=limit, offset=offset
+    )
+    items = fleet.with_status(
+        session, items, now=utcnow(), pending_days=settings.pending_tablet_days
     )
     return Page(items=items, total=total)
 

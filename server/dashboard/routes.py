@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response, Streamin
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
+from server.accounts import fleet
 from server.accounts import tokens as personal_tokens
 from server.accounts.auth import NotAuthenticated, caller_from_access_token, revoke_access_token
 from server.accounts.security import MIN_PASSWORD_LENGTH
@@ -194,7 +195,12 @@ def overview(page: SignedIn, session: SessionDep, country: str = "", target: str
         target_indicator=target.strip().upper()[:32],
     )
     return page.render(
-        "overview.html", nav="overview", data=data, may_report=report.may_report(page.caller)
+        "overview.html",
+        nav="overview",
+        data=data,
+        pending_days=page.settings.pending_tablet_days,
+        now=utcnow(),
+        may_report=report.may_report(page.caller),
     )
 
 
@@ -754,7 +760,9 @@ def _tablets_page(
     status_code: int = 200,
 ) -> Response:
     assert page.caller is not None
-    data = service.tablets_page(session, caller=page.caller)
+    data = service.tablets_page(
+        session, caller=page.caller, t=page.t, pending_days=page.settings.pending_tablet_days
+    )
     return page.render(
         "tablets.html",
         nav="tablets",
@@ -764,6 +772,8 @@ def _tablets_page(
         errors=errors or FormState(),
         status_code=status_code,
         silent_after=service.SILENT_AFTER.days,
+        pending_days=page.settings.pending_tablet_days,
+        low_storage=fleet.LOW_STORAGE_BYTES,
         now=utcnow(),
     )
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, case, func
 from sqlmodel import Session, col, select
 
 from server.accounts import devices as devices_service
+from server.accounts import fleet
 from server.accounts.auth import Caller, issue_access_token
 from server.accounts.models import Device, DevicePublic, User, UserCreate, UserPublic, UserUpdate
 from server.accounts.service import (
@@ -67,7 +68,7 @@ from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
 from shared.indicators import DEFAULT_STATUSES, INDICATORS, period_bounds, period_grain
 
-SILENT_AFTER = timedelta(days=7)
+SILENT_AFTER = fleet.SILENT_AFTER
 PAGE_SIZE = 50
 
 
@@ -668,6 +669,15 @@ class TabletRow:
     def silent(self) -> bool:
         return self.silent_days is not None and not self.device.revoked
 
+    @property
+    def needs_call(self) -> bool:
+        return bool(self.device.attention)
+
+    @property
+    def pending(self) -> bool:
+        status = self.device.status
+        return status is not None and fleet.has_pending_public(status) and not self.device.revoked
+
 
 @dataclass(frozen=True, slots=True)
 class TabletsPage:
@@ -676,18 +686,71 @@ class TabletsPage:
     silent: int
     may_manage: bool
     field_experts: list[User]
+    needs_call: int = 0
+    pending: fleet.PendingOnTablets = fleet.NOTHING_PENDING
+    chart: charts.Chart | None = None
+
+
+# Days since a tablet's last report, in the fleet chart's buckets: (upper bound, label).
+REPORT_AGE_BUCKETS: tuple[tuple[int | None, str], ...] = (
+    (1, N_("today or yesterday")),
+    (7, N_("2–7 days")),
+    (30, N_("8–30 days")),
+    (None, N_("more than 30 days")),
+)
+
+
+def _fleet_chart(t: Translator, rows: Sequence[TabletRow], now: datetime) -> charts.Chart:
+    """Tablets by the age of their last report, holding data or not: a fleet at a glance."""
+    holding = [0] * (len(REPORT_AGE_BUCKETS) + 1)
+    clear = [0] * (len(REPORT_AGE_BUCKETS) + 1)
+    for row in rows:
+        if row.device.revoked:
+            continue
+        status = row.device.status
+        if status is None:
+            index = len(REPORT_AGE_BUCKETS)
+        else:
+            days = (now - status.received_at).days
+            index = next(
+                i
+                for i, (upper, _) in enumerate(REPORT_AGE_BUCKETS)
+                if upper is None or days <= upper
+            )
+        (holding if row.pending else clear)[index] += 1
+    categories = [t.gettext(label) for _, label in REPORT_AGE_BUCKETS] + [t.gettext("never")]
+    return charts.stacked_bar_chart(
+        key="fleet-reports",
+        title=t.gettext("Tablets by their last report"),
+        categories=categories,
+        series=[
+            charts.Series(t.gettext("Holding unsynced data"), tuple(holding), charts.PALETTE[4]),
+            charts.Series(t.gettext("Nothing waiting"), tuple(clear), charts.PALETTE[2]),
+        ],
+        x_label=t.gettext("Last report"),
+        y_label=t.gettext("Tablets"),
+        fmt=_formatter(t),
+        texts=_texts(t),
+    )
 
 
 def tablets_page(
     session: Session,
     *,
     caller: Caller,
+    t: Translator | None = None,
+    pending_days: int = 7,
     now: datetime | None = None,
-    limit: int = 200,
+    limit: int = 500,
     offset: int = 0,
 ) -> TabletsPage:
     now = now or utcnow()
     found, total = devices_service.list_devices(session, caller=caller, limit=limit, offset=offset)
+    # The fleet view: each tablet's latest status, the ones that need a call first.
+    found = sorted(
+        fleet.with_status(session, found, now=now, pending_days=pending_days),
+        key=fleet.call_order,
+    )
     may_manage = caller.role in (Role.ADMIN, Role.COUNTRY_OFFICER)
     # Revoking and enrolling follow the rule for changing the person: all their countries.
     holders = {d.user_id for d in found}
@@ -718,6 +781,9 @@ def tablets_page(
         silent=sum(r.silent for r in rows),
         may_manage=may_manage,
         field_experts=experts,
+        needs_call=sum(r.needs_call for r in rows),
+        pending=fleet.pending_on_tablets(session, caller=caller),
+        chart=_fleet_chart(t, rows, now) if t is not None and rows else None,
     )
 
 
@@ -843,6 +909,11 @@ class Overview:
     previous_until: date  # the headlines compare with the last quarter up to this day
     targeted: list[str]  # indicators with current targets (the achievement chart's choices)
     target_indicator: str  # the one the achievement chart shows
+    # What the caller's tablets last said they still hold, and those flagged by the
+    # pending-tablets job (held unsynced data for more than pending_days days).
+    pending: fleet.PendingOnTablets = fleet.NOTHING_PENDING
+    flagged: list[fleet.FlaggedTablet] = field(default_factory=list)
+    flagged_total: int = 0
 
 
 def _texts(t: Translator) -> charts.Texts:
@@ -912,6 +983,9 @@ def overview(
         _women_share(session, caller, t, filters, add_months(this_q, -21), q_end, texts),
         achievement,
     ]
+    flagged, flagged_total = fleet.flagged_tablets(
+        session, caller=caller, country=country or None, limit=5
+    )
     waiting, waiting_total = queries.list_activities(
         session,
         caller=caller,
@@ -934,6 +1008,9 @@ def overview(
         previous_until=last_until,
         targeted=targeted,
         target_indicator=shown,
+        pending=fleet.pending_on_tablets(session, caller=caller, country=country or None),
+        flagged=flagged,
+        flagged_total=flagged_total,
     )
 
 

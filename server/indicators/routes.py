@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from server.accounts.deps import CurrentCaller
+from server.accounts.fleet import pending_on_tablets
 from server.api import error_responses
 from server.deps import SessionDep
 from server.errors import ValidationFailed
@@ -38,11 +39,21 @@ class IndicatorDefinition(BaseModel):
     additive: bool
 
 
+class PendingOnTabletsPublic(BaseModel):
+    """What the caller's tablets last said they still hold (docs/protocol.md#tablet-status)."""
+
+    records: int
+    photos: int
+    tablets: int
+    oldest_report_at: str | None
+
+
 class IndicatorValuesPublic(BaseModel):
     indicator: str
     group_by: list[str]
     rows: list[dict[str, Any]]
     as_of: str
+    pending_on_tablets: PendingOnTabletsPublic
 
 
 def values_query_from(request: Request, code: str, *, extra: tuple[str, ...] = ()) -> ValuesQuery:
@@ -115,4 +126,5 @@ def get_values(
         "group_by": list(values.group_by),
         "rows": values.rows,
         "as_of": values.as_of.isoformat(),
+        "pending_on_tablets": pending_on_tablets(session, caller=caller).as_dict(),
     }

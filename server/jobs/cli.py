@@ -82,6 +82,17 @@ def run(name: str, as_json: bool) -> None:
                     f"{device['days_silent']} days, last seen "
                     f"{device['last_seen_at'] or 'never'}"
                 )
+    elif name == "pending-tablets":
+        click.echo(
+            f"{len(result['tablets'])} tablet(s) hold unsynced data for more than "
+            f"{result['days']} days ({result['newly_flagged']} newly flagged)"
+        )
+        for device in result["tablets"]:
+            click.echo(
+                f"  {device['label'] or device['id']} ({device['user']}): "
+                f"{device['pending_mutations']} record change(s), "
+                f"{device['pending_uploads']} photo(s) since {device['pending_since']}"
+            )
     else:
         for key, value in result.items():
             click.echo(f"  {key}: {value}")

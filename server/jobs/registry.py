@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, select
 
+from server.accounts.fleet import flag_pending_tablets
 from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.db import session_scope, write_engine
@@ -79,6 +80,19 @@ def _stale(engine: Engine, settings: Settings) -> dict[str, Any]:
     return report
 
 
+def _pending(engine: Engine, settings: Settings) -> dict[str, Any]:
+    with session_scope(engine) as session:
+        report = flag_pending_tablets(session, days=settings.pending_tablet_days)
+    if report["tablets"]:
+        log.warning(
+            "%d tablet(s) have held unsynced data for more than %d days (%d newly flagged)",
+            len(report["tablets"]),
+            report["days"],
+            report["newly_flagged"],
+        )
+    return report
+
+
 def _cleanup(engine: Engine, settings: Settings) -> dict[str, Any]:
     return cleanup_partial_uploads(
         engine=engine,
@@ -103,6 +117,13 @@ JOBS: dict[str, Job] = {
             "PILOTMON_STALE_TABLET_DAYS days",
             {"hour": 6, "minute": 0},
             _stale,
+        ),
+        Job(
+            "pending-tablets",
+            "Flag the tablets that have held unsynced data for more than "
+            "PILOTMON_PENDING_TABLET_DAYS days (shown on the overview)",
+            {"hour": 6, "minute": 10},
+            _pending,
         ),
         Job(
             "cleanup-uploads",

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from server.accounts import fleet
 from server.accounts.auth import (
     Caller,
     DeviceRevoked,
@@ -50,10 +51,13 @@ from sync.protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_CHUNK_BYTES,
     MAX_PULL_LIMIT,
+    MAX_STATUS_BYTES,
     PullResponse,
     PushRequest,
     PushResponse,
+    StatusReceived,
     SyncInfo,
+    TabletStatus,
 )
 
 sync_router = APIRouter(prefix="/sync", tags=["sync"], route_class=SyncRoute)
@@ -153,6 +157,43 @@ def pull(
 ) -> PullResponse:
     """The changes since ``cursor`` in the tablet's scope, with the next cursor."""
     return pull_service.pull(session, caller=caller, cursor=cursor, limit=limit)
+
+
+async def _status_body(request: Request) -> bytes:
+    return await read_body(request, limit=MAX_STATUS_BYTES)
+
+
+def parse_status(body: bytes) -> TabletStatus:
+    """A tablet's status, or 422 naming the first field that is missing or nonsense."""
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        raise invalid("body", ErrorCode.NOT_OBJECT, "a status is a JSON object")
+    try:
+        return TabletStatus.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(pydantic_issues(exc.errors())) from exc
+
+
+@sync_router.post(
+    "/status", response_model=StatusReceived, responses=error_responses(401, 403, 413, 415, 422)
+)
+def post_status(
+    caller: DeviceCaller,
+    engine: EngineDep,
+    raw: Annotated[bytes, Depends(_status_body)],
+    content_encoding: Annotated[str | None, Header()] = None,
+) -> StatusReceived:
+    """This tablet's status at the start of a sync round: what it still holds
+    (docs/protocol.md#tablet-status). The server keeps the latest, stamped with its own clock;
+    a tablet posts only its own (the device token says which)."""
+    assert caller.device is not None
+    status = parse_status(decode_body(raw, encoding=content_encoding, limit=MAX_STATUS_BYTES))
+    now = utcnow()
+    with Session(write_engine(engine)) as session:
+        row = fleet.record_status(session, device_id=caller.device.id, status=status, now=now)
+        received = row.received_at
+        session.commit()
+    return StatusReceived(received_at=received, server_time=now)
 
 
 @sync_router.post("/bundle-key", response_model=BundleKey, responses=error_responses(401, 403))

@@ -286,7 +286,7 @@ def test_review_buttons_are_on_screen_on_a_phone(audit: Audit) -> None:
 def test_the_enrolment_qr_decodes_at_its_displayed_size(audit: Audit) -> None:
     import zxingcpp
     from PIL import Image
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     _sign_in(audit, audit.world.officer)
     d = audit.driver
@@ -294,6 +294,10 @@ def test_the_enrolment_qr_decodes_at_its_displayed_size(audit: Audit) -> None:
         _show(d, audit.base + "/tablets", width)
         Select(d.find_element("id", "username")).select_by_value(audit.world.expert.username)
         d.find_element("css selector", "form[action='/tablets/enrol'] button[type=submit]").click()
+        # The answer is a new page: wait for it rather than race the click.
+        WebDriverWait(d, 20).until(
+            lambda drv: drv.find_elements("css selector", "#enrolment .qr svg")
+        )
         qr = d.find_element("css selector", "#enrolment .qr svg")
         code = d.find_element("css selector", "#enrolment .code").text
         shown = qr.size

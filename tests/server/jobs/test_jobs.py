@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from server.accounts.models import DeviceStatus
 from server.activities.models import Attachment
 from server.cli import main
 from server.columns import utcnow
@@ -259,3 +260,69 @@ def test_scheduler_puts_every_job_on_a_cron_schedule(engine: Engine, settings: S
         assert str(job.trigger.timezone) == "UTC"
         assert job.max_instances == 1 and job.coalesce
         assert job.args[0] is JOBS[name]
+
+
+def test_pending_tablets_job_flags_and_unflags(
+    cli: Cli, session: Session, client: TestClient
+) -> None:
+    """A tablet whose data has waited (server clock) longer than PILOTMON_PENDING_TABLET_DAYS
+    is flagged (the overview shows it: tests/server/dashboard/test_fleet.py), and unflagged
+    once it reports nothing pending; a revoked tablet is never flagged."""
+    project = make_project(session)
+    expert = make_user(session, projects=[project])
+    old, old_token = make_device(session, expert, label="Tablet Old")
+    recent, _ = make_device(session, expert, label="Tablet Recent")
+    revoked, _ = make_device(session, expert, label="Tablet Gone", revoked_at=utcnow())
+    now = utcnow()
+    for device, days in ((old, 9), (recent, 2), (revoked, 30)):
+        session.add(
+            DeviceStatus(
+                device_id=device.id,
+                received_at=now - timedelta(days=1),
+                pending_mutations=4,
+                pending_uploads=1,
+                pending_upload_bytes=10,
+                records=4,
+                photos=1,
+                app_version="1.0",
+                pending_since=now - timedelta(days=days),
+            )
+        )
+    session.commit()
+
+    code, out, err = cli("jobs", "run", "pending-tablets")  # default: 7 days
+    assert code == 0, err
+    assert "1 tablet(s) hold unsynced data for more than 7 days (1 newly flagged)" in out
+    assert "Tablet Old" in out and "Tablet Recent" not in out and "Tablet Gone" not in out
+    session.expire_all()
+    assert session.get(DeviceStatus, old.id).flagged_at is not None  # type: ignore[union-attr]
+    assert session.get(DeviceStatus, recent.id).flagged_at is None  # type: ignore[union-attr]
+    session.rollback()
+
+    # Run again: already flagged, nothing new.
+    code, out, _ = cli("jobs", "run", "pending-tablets")
+    assert "(0 newly flagged)" in out
+
+    # The tablet syncs and reports nothing pending: the flag goes.
+    answer = client.post(
+        "/api/v1/sync/status",
+        json={
+            "pending_mutations": 0,
+            "pending_uploads": 0,
+            "pending_upload_bytes": 0,
+            "oldest_pending_captured_at": None,
+            "records": 4,
+            "photos": 1,
+            "free_storage_bytes": None,
+            "app_version": "1.0",
+            "language": None,
+            "last_error": None,
+        },
+        headers={"Authorization": f"Bearer {old_token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    session.expire_all()
+    assert session.get(DeviceStatus, old.id).flagged_at is None  # type: ignore[union-attr]
+    session.rollback()
+    code, out, _ = cli("jobs", "run", "pending-tablets")
+    assert "0 tablet(s) hold unsynced data" in out

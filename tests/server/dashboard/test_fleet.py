@@ -1,0 +1,79 @@
+"""The fleet view (the Tablets page) and the overview's line on what waits on the tablets, by
+scope, against the statuses the tablets posted (docs/protocol.md#tablet-status)."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from server.accounts.fleet import flag_pending_tablets
+from tests.server.dashboard.conftest import main_of, sign_in
+from tests.server.dashboard.fleet import ORDER, add_fleet
+from tests.server.dashboard.world import World
+
+
+def _rows(html: str) -> list[str]:
+    """The tablet labels of the fleet table, in order."""
+    return re.findall(r'<tr data-device="[^"]+"[^>]*>\s*<th scope="row">([^<]+)<', html)
+
+
+def test_the_tablets_that_need_a_call_come_first(
+    client: TestClient, engine: Engine, world: World, session: Session
+) -> None:
+    add_fleet(session, world)
+    session.commit()
+    sign_in(client, engine, world.officer)
+    html = main_of(client.get("/tablets").text)
+    assert _rows(html) == [*ORDER, "Old tablet"]  # revoked last; Ethiopia's not listed
+    assert "Tablet E — Adama" not in html
+    assert "2 tablets need a call." in html
+    assert "8 records and 2 photos wait on 2 tablets, not yet on the server." in html
+    leribe = re.search(r'<tr data-device="[^"]+" class="silent">.*?</tr>', html, re.S)
+    assert leribe is not None and "Tablet B — Leribe" in leribe.group(0)
+    for pill in ("Unsynced data for more than 7 days", "Silent for 12 days", "Last sync failed"):
+        assert pill in leribe.group(0)
+    assert "the server did not answer in time" in leribe.group(0)
+    mafeteng = re.search(r'<tr data-device="[^"]+" class="call">.*?</tr>', html, re.S)
+    assert mafeteng is not None and "Tablet C — Mafeteng" in mafeteng.group(0)
+    assert "Low storage" in mafeteng.group(0) and "100 MB" in mafeteng.group(0)
+    maseru = re.search(r"<tr[^>]*>\s*<th scope=\"row\">Tablet A — Maseru.*?</tr>", html, re.S)
+    assert maseru is not None
+    assert "5 records" in maseru.group(0) and "2 photos" in maseru.group(0)
+    assert "5 MB" in maseru.group(0) and "9.0 GB" in maseru.group(0)
+    assert 'figure class="chart' in html and "Tablets by their last report" in html
+
+
+def test_the_overview_says_what_waits_on_the_tablets_by_scope(
+    client: TestClient, engine: Engine, world: World, session: Session
+) -> None:
+    add_fleet(session, world)
+    session.commit()
+    sign_in(client, engine, world.officer)
+    html = main_of(client.get("/overview").text)
+    assert "8 records and 2 photos on 2 tablets not yet synced." in html
+    assert 'id="flagged-tablets"' not in html  # the job has not run yet
+
+    flag_pending_tablets(session, days=7)
+    session.commit()
+    html = main_of(client.get("/overview").text)
+    flagged = re.search(r'id="flagged-tablets".*?</ul>', html, re.S)
+    assert flagged is not None
+    assert "1 tablet has held unsynced data for more than 7 days:" in flagged.group(0)
+    assert "Tablet B — Leribe" in flagged.group(0) and "3 records" in flagged.group(0)
+
+    client.cookies.clear()
+    sign_in(client, engine, world.hq)
+    html = main_of(client.get("/overview").text)
+    assert "15 records and 3 photos on 3 tablets not yet synced." in html
+    # HQ narrowed to Ethiopia: only the tablets of Ethiopia's people.
+    html = main_of(client.get("/overview", params={"country": "ETH"}).text)
+    assert "7 records and 1 photo on 1 tablet not yet synced." in html
+
+    client.cookies.clear()
+    sign_in(client, engine, world.officer_eth)
+    html = main_of(client.get("/overview").text)
+    assert "7 records and 1 photo on 1 tablet not yet synced." in html
+    assert "Tablet B — Leribe" not in html
