@@ -11,6 +11,9 @@ from collections.abc import Sequence
 import click
 from sqlalchemy.exc import DBAPIError
 
+# Every table mapped before any command runs: a command that writes one table flushes through
+# the ORM, which must resolve every foreign key of the tables it knows (attachment → observation).
+import server.models  # noqa: F401
 from server.config import get_settings
 from server.errors import DatabaseError, PilotMonitorError
 
