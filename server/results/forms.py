@@ -31,6 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
@@ -241,8 +242,14 @@ def create_draft(
         created_at=now,
         updated_at=now,
     )
-    session.add(form)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(form)
+            session.flush()
+    except IntegrityError as exc:  # another request made the same version at the same time
+        raise Conflict(
+            f"version {form.version} of {form.code} was just created by someone else; try again"
+        ) from exc
     audit.record(
         session,
         action="create",

@@ -82,6 +82,13 @@ _SIMPLE_TYPES = {
     "boolean": "boolean",
     "acknowledge": "boolean",
 }
+# The columns that take a language (``label::French (fr)``), by sheet.
+_TRANSLATED: dict[str, tuple[str, ...]] = {
+    "survey": ("label", "hint"),
+    "choices": ("label",),
+    "settings": ("form_title",),
+    "indicators": ("name",),
+}
 _SURVEY_COLUMNS = {"type", "name", "label", "hint", "required", "constraint", "relevant", "unit"}
 _CHOICE_COLUMNS = {"list_name", "name", "label"}
 _SETTINGS_COLUMNS = {"form_id", "version", "form_title"}
@@ -273,8 +280,15 @@ class _Reader:
             base = column.split("::", 1)[0].strip()
             if base not in allowed:
                 self.refuse(sheet, number, column, f"column {column!r} is not supported")
-            elif "::" in column and not _LANG_COLUMN.match(column):
-                self.refuse(sheet, number, column, "write a language column as label::English (en)")
+            elif "::" in column and (
+                base not in _TRANSLATED.get(sheet, ()) or not _LANG_COLUMN.match(column)
+            ):
+                self.refuse(
+                    sheet,
+                    number,
+                    column,
+                    f"column {column!r} is not supported (languages: label::English (en))",
+                )
 
     def labels(self, row: Mapping[str, str], base: str) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -500,6 +500,12 @@ def test_unknown_columns_sheets_and_definition_errors_are_placed(
         extra_sheet="external_choices",
     )
     assert _import(client, world, sheet).json()["detail"][0]["sheet"] == "external_choices"
+    translated_name = _workbook(
+        survey=[["type", "name", "label", "name::French (fr)"], ["integer", "n", "N", "n_fr"]],
+        settings=[["form_id", "form_title"], ["x_form", "X"]],
+    )
+    problem = _import(client, world, translated_name).json()["detail"][0]
+    assert (problem["row"], problem["column"]) == (2, "name::French (fr)")
     bad_name = _workbook(
         survey=[["type", "name", "label"], ["integer", "n", "N"], ["integer", "Bad Name", "B"]],
         settings=[["form_id", "form_title"], ["x_form", "X"]],
