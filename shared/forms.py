@@ -12,7 +12,7 @@ How a definition is read, decided here where docs/results.md is silent:
 
 - Unknown keys are refused (``unknown_field``): nothing in a definition is silently dropped.
 - Labels, hints and titles are ``{language: text}`` with two- or three-letter lower-case
-  language codes; ``en`` is required for labels and titles, a hint may be empty.
+  language codes; ``en`` is required for labels and titles, and for a hint that is not empty.
 - ``min``/``max`` are whole numbers for ``integer``, numbers for ``decimal`` and ISO dates for
   ``date`` (normalised to ``YYYY-MM-DD``); other types may not have them.
 - A ``relevant`` condition names a select field **before** this one, so a form is always asked
@@ -254,7 +254,8 @@ def _text(value: Any, path: str, errors: _Errors, limit: int, *, required: bool)
 def _labels(
     value: Any, path: str, errors: _Errors, limit: int, *, required: bool
 ) -> dict[str, str]:
-    """``{language: text}``; ``en`` required when ``required``."""
+    """``{language: text}``; ``en`` required when ``required``, and whenever any text is given
+    (a hint may be empty, but not French only)."""
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
@@ -272,7 +273,11 @@ def _labels(
         clean = _text(text, where, errors, limit, required=False)
         if clean is not None:
             out[lang] = clean
-    if required and "en" not in out and not any(i.field == f"{path}.en" for i in errors.items):
+    if (
+        (required or out)
+        and "en" not in out
+        and not any(i.field == f"{path}.en" for i in errors.items)
+    ):
         errors.add(f"{path}.en", ErrorCode.REQUIRED, "an English text is required")
     return out
 
@@ -330,6 +335,13 @@ def _bool(value: Any, path: str, errors: _Errors) -> bool:
     return value
 
 
+def _in_bounds(value: int | float) -> bool:
+    """Finite and at most ``MAX_BOUND`` (a huge JSON integer must not reach ``float()``)."""
+    if isinstance(value, int):
+        return abs(value) <= MAX_BOUND
+    return math.isfinite(value) and abs(value) <= MAX_BOUND
+
+
 def _bound(value: Any, path: str, errors: _Errors, type_: str) -> Bound | None:
     if value is None:
         return None
@@ -347,7 +359,7 @@ def _bound(value: Any, path: str, errors: _Errors, type_: str) -> Bound | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         errors.add(path, ErrorCode.NOT_NUMBER, f"must be a number, not {_kind(value)}")
         return None
-    if not math.isfinite(value) or abs(value) > MAX_BOUND:
+    if not _in_bounds(value):
         errors.add(path, ErrorCode.VALUE_RANGE, "must be a finite number")
         return None
     if type_ == "integer":
@@ -591,7 +603,7 @@ def _check_indicator(
         elif (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not math.isfinite(value)
+            or not _in_bounds(value)
             or value == 0
             or abs(value) > MAX_BOUND
         ):

@@ -60,7 +60,7 @@ SHEETS = ("survey", "choices", "settings", "indicators")
 _LANG_COLUMN = re.compile(
     r"^(label|hint|form_title|name)::(?:.*\((?P<paren>[A-Za-z]{2,3})\)|(?P<bare>[A-Za-z]{2,3}))\s*$"
 )
-_NUMBER = r"-?\d+(?:\.\d+)?"
+_NUMBER = r"-?\d{1,16}(?:\.\d{1,16})?"  # longer is refused (and never reaches int())
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _BOUND = re.compile(
     rf"^\.\s*(?P<op>>=|<=)\s*(?:(?P<num>{_NUMBER})|date\(\s*'(?P<date1>{_DATE})'\s*\)|'(?P<date2>{_DATE})')$"

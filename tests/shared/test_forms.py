@@ -103,8 +103,12 @@ CASES = [
     (["fields", 1, "name"], "plot", "fields[1].name", ErrorCode.DUPLICATE_NAME),
     (["fields", 1, "type"], "number", "fields[1].type", ErrorCode.UNKNOWN_CODE),
     (["fields", 1, "label"], {"fr": "Surface"}, "fields[1].label.en", ErrorCode.REQUIRED),
+    (["fields", 1, "hint"], {"fr": "Surface"}, "fields[1].hint.en", ErrorCode.REQUIRED),
     (["fields", 1, "min"], 10, "fields[1].min", ErrorCode.MIN_ABOVE_MAX),
     (["fields", 1, "min"], "one", "fields[1].min", ErrorCode.NOT_NUMBER),
+    (["fields", 2, "min"], 10**400, "fields[2].min", ErrorCode.VALUE_RANGE),
+    (["fields", 1, "max"], float("inf"), "fields[1].max", ErrorCode.VALUE_RANGE),
+    (["indicators", 0, "factor"], 10**400, "indicators[0].factor", ErrorCode.NOT_NUMBER),
     (["fields", 2, "min"], 0.5, "fields[2].min", ErrorCode.NOT_INTEGER),
     (["fields", 3, "min"], "2020-13-01", "fields[3].min", ErrorCode.BAD_DATE),
     (["fields", 4, "min"], 1, "fields[4].min", ErrorCode.NOT_FOR_TYPE),
@@ -175,7 +179,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "field", "code"), CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("path", "value", "field", "code"), CASES, ids=[f"{c[2]}-{c[3]}" for c in CASES]
+)
 def test_each_rule_names_its_path_and_code(
     path: list[Any], value: Any, field: str, code: ErrorCode
 ) -> None:
