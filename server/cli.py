@@ -40,6 +40,14 @@ def init_db() -> None:
         click.echo(f"database {where} is up to date (revision {after})")
     else:
         click.echo(f"database {where} migrated from {before or 'empty'} to revision {after}")
+    # The shipped forms (docs/results.md#shipped-forms): published once, again when changed.
+    from server.db import session_scope
+    from server.results.forms import ensure_shipped_forms
+    from server.results.shipped import SHIPPED_FORMS
+
+    with session_scope(engine) as session:
+        for line in ensure_shipped_forms(session, SHIPPED_FORMS):
+            click.echo(f"form {line}")
 
 
 @cli.command()
@@ -88,6 +96,9 @@ def _register_optional_commands() -> None:
     cli.add_command(restore)
 
     from server.demo.cli import demo
+    from server.results.cli import forms
+
+    cli.add_command(forms)
 
     cli.add_command(demo)
 

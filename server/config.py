@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # over them is refused before anything is inflated (docs/cli.md).
     max_bundle_manifest_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     max_bundle_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1024 * 1024)
+    # An uploaded XLSForm (POST /api/v1/forms/import, pilotmon forms import): the file's size,
+    # and what its sheets may hold once unzipped (docs/results.md#forms).
+    max_xlsform_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
     # A request body silent this long, or slower than this in all, is cut with 408; at most
     # this many bodies are read at once per worker (503 beyond). The total is sized for a
     # 1 MiB photo chunk over a poor 2G link (docs/deployment.md).

@@ -66,6 +66,18 @@ class ErrorCode(StrEnum):
     NOT_ON_ROSTER = "not_on_roster"
     NOT_CHANGEABLE = "not_changeable"
     NOT_APPLICABLE = "not_applicable"
+    # --- form definitions (docs/results.md#forms) -----------------------------------------
+    NOT_UPPER_SNAKE = "not_upper_snake"
+    NOT_SNAKE_CASE = "not_snake_case"
+    DUPLICATE_NAME = "duplicate_name"
+    MIN_ABOVE_MAX = "min_above_max"
+    NOT_FOR_TYPE = "not_for_type"
+    TOO_FEW_CHOICES = "too_few_choices"
+    UNKNOWN_FIELD_REF = "unknown_field_ref"
+    WRONG_FIELD_TYPE = "wrong_field_type"
+    INDICATOR_CODE_TAKEN = "indicator_code_taken"
+    XLSFORM_UNSUPPORTED = "xlsform_unsupported"
+    XLSFORM_UNREADABLE = "xlsform_unreadable"
     # --- data-quality warnings (flags, never rejections) ----------------------------------
     TOPIC_NOT_IN_PROJECT = "topic_not_in_project"
     MODALITY_NOT_ALLOWED = "modality_not_allowed"
@@ -164,6 +176,17 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.NOT_ON_ROSTER: N_("Some participants are not on the project's roster yet."),
     ErrorCode.NOT_CHANGEABLE: N_("This cannot be changed once recorded; record a new one instead."),
     ErrorCode.NOT_APPLICABLE: N_("This does not apply to the chosen indicator."),
+    ErrorCode.NOT_UPPER_SNAKE: N_("Write this code in capitals joined by underscores."),
+    ErrorCode.NOT_SNAKE_CASE: N_("Write this name in small letters joined by underscores."),
+    ErrorCode.DUPLICATE_NAME: N_("This name is used twice in the form."),
+    ErrorCode.MIN_ABOVE_MAX: N_("The minimum is above the maximum."),
+    ErrorCode.NOT_FOR_TYPE: N_("This does not apply to this type of field or indicator."),
+    ErrorCode.TOO_FEW_CHOICES: N_("This field needs more choices."),
+    ErrorCode.UNKNOWN_FIELD_REF: N_("This refers to a field the form does not have."),
+    ErrorCode.WRONG_FIELD_TYPE: N_("The field referred to has the wrong type for this."),
+    ErrorCode.INDICATOR_CODE_TAKEN: N_("Another indicator already has this code."),
+    ErrorCode.XLSFORM_UNSUPPORTED: N_("Pilot Monitor does not support this part of the XLSForm."),
+    ErrorCode.XLSFORM_UNREADABLE: N_("This file is not a readable XLSForm workbook."),
     ErrorCode.TOPIC_NOT_IN_PROJECT: N_("This topic is not in the project's solutions."),
     ErrorCode.MODALITY_NOT_ALLOWED: N_("This modality is unusual for the topic's solution."),
     ErrorCode.SOLUTION_OUTSIDE_AREA: N_("This solution is outside the project's thematic area."),

@@ -17,6 +17,7 @@ fails if any ``/api/v1`` route outside PUBLIC answers anything but 401 without c
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import re
@@ -25,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -77,6 +79,9 @@ class Route:
     other: Mapping[str, int] = field(default_factory=dict)
     body: Callable[[dict[str, str]], Any] | None = None
     params: Mapping[str, str] = field(default_factory=dict)
+    # A multipart upload instead of a JSON body: its files and form fields.
+    files: Callable[[dict[str, str]], Any] | None = None
+    form: Callable[[dict[str, str]], Any] | None = None
 
     @property
     def writes(self) -> bool:
@@ -282,6 +287,48 @@ ROUTES: tuple[Route, ...] = (
         _everyone(404, expert_lso=204),
         other={"officer_lso": 404, "expert_lso": 404},
     ),
+    # --- forms (docs/results.md#forms): global ones by admins, a project's by its officers ---
+    Route("GET", "/api/v1/forms", _everyone(200)),
+    Route(
+        "GET",
+        "/api/v1/forms/{form}",
+        _everyone(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    Route(
+        "POST",
+        "/api/v1/forms",
+        _managers(201),
+        other={"officer_lso": 422, "expert_lso": 422},
+        body=lambda w: {**_form_definition(f"MATRIX_{w['n']}"), "project": w["project_code"]},
+    ),
+    Route(
+        "POST",
+        "/api/v1/forms/import",
+        _managers(201),
+        other={"officer_lso": 422, "expert_lso": 422},
+        files=lambda w: {"file": ("form.xlsx", _xlsform(f"matrix_{w['n']}"))},
+        form=lambda w: {"project": w["project_code"]},
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/forms/{fresh_draft_form}",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+        body=lambda w: {"title": {"en": "Renamed"}},
+    ),
+    Route(
+        "POST",
+        "/api/v1/forms/{fresh_draft_form}/publish",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    Route(
+        "POST",
+        "/api/v1/forms/{fresh_form}/retire",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
     # --- the OData feed (bearer here; HTTP Basic with a token in tests/server/odata) ---
     Route("GET", "/api/v1/odata", _everyone(200)),
     Route("GET", "/api/v1/odata/", _everyone(200)),
@@ -297,6 +344,45 @@ READS = [r for r in ROUTES if not r.writes]
 WRITES = [r for r in ROUTES if r.writes]
 
 
+def _form_definition(code: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "title": {"en": "Matrix form"},
+        "fields": [{"name": "harvest_kg", "type": "decimal", "label": {"en": "Harvest"}}],
+    }
+
+
+def _xlsform(form_id: str) -> bytes:
+    book = openpyxl.Workbook()
+    survey = book.active
+    survey.title = "survey"
+    survey.append(["type", "name", "label"])
+    survey.append(["decimal", "harvest_kg", "Harvest"])
+    book.create_sheet("settings").append(["form_id", "form_title"])
+    book["settings"].append([form_id, "Matrix form"])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _make_form(session: Session, project: Any, *, publish: bool) -> uuid.UUID:
+    from server.results.forms import create_draft
+    from server.results.forms import publish as publish_form
+
+    form = create_draft(
+        session,
+        data=_form_definition(f"MATRIX_{project.country}_{next(_numbers)}"),
+        project=project,
+        actor_id=None,
+    )
+    if publish:
+        publish_form(session, form, actor_id=None, country=project.country)
+    session.commit()
+    form_id = form.id
+    detach(session)
+    return form_id
+
+
 class MatrixWorld(World):
     def __init__(self, session: Session) -> None:
         super().__init__(session)
@@ -305,6 +391,10 @@ class MatrixWorld(World):
         session.commit()
         self.devices = {"LSO": device_lso.id, "KEN": device_ken.id}
         detach(session)
+        self.forms = {
+            "LSO": _make_form(session, self.project_lso, publish=True),
+            "KEN": _make_form(session, self.project_ken, publish=True),
+        }
 
     def values(self, side: str, session: Session | None = None, path: str = "") -> dict[str, str]:
         lso = side == "LSO"
@@ -320,7 +410,13 @@ class MatrixWorld(World):
             "country": side,
             "code": "PARTICIPANTS",
             "n": str(next(_numbers)),
+            "form": str(self.forms["LSO" if lso else "KEN"]),
         }
+        project = self.project_lso if lso else self.project_ken
+        if "{fresh_form}" in path and session is not None:
+            found["fresh_form"] = str(_make_form(session, project, publish=True))
+        if "{fresh_draft_form}" in path and session is not None:
+            found["fresh_draft_form"] = str(_make_form(session, project, publish=False))
         if "{fresh_token}" in path and session is not None:
             # a token of this side's field expert: only its owner may revoke it
             from server.accounts.auth import Caller
@@ -348,6 +444,7 @@ class MatrixWorld(World):
             str(self.users["expert_ken"].id),
             str(self.users["officer_ken"].id),
             str(self.devices["KEN"]),
+            str(self.forms["KEN"]),
             self.project_ken.code,
             self.users["expert_ken"].username,
         }
@@ -365,6 +462,14 @@ def _call(
     path = route.path.format(**values)
     headers = {} if role == "anonymous" else world.auth(role)
     body = route.body(values) if route.body else None
+    if route.files is not None:
+        return client.request(
+            route.method,
+            path,
+            headers=headers,
+            files=route.files(values),
+            data=route.form(values) if route.form else None,
+        )
     return client.request(
         route.method,
         path,

@@ -1,0 +1,567 @@
+"""XLSForm import (docs/results.md#forms): an ODK/KoboToolbox/SurveyCTO workbook read into a
+form definition, accepting exactly the documented subset and refusing everything else with the
+sheet, the row, the column and the reason.
+
+Reading: pyxform's own spreadsheet conventions (``pyxform.xls2json_backends``: its header
+cleaning ``get_excel_column_headers`` — duplicate headers refused, whitespace folded —, its row
+reader ``get_excel_rows`` — empty rows kept so row numbers stay true, a run of empty rows ends
+the sheet — and its cell-to-text rule ``xlsx_value_to_str``) over openpyxl's read-only
+``ExcelReader``, which pyxform's ``xlsx_to_dict`` uses too. We do not call ``xlsx_to_dict``
+itself because it drops every sheet it does not know, and the ``indicators`` sheet is ours,
+and it reads every row of a sheet where we stop at ``MAX_ROWS``. We do not convert to an XForm
+(``xls2xform``): we need the subset's own shape, not XPath, and pyxform would accept (and we
+would then have to drop) much more than we support.
+
+Hostile input: the upload is at most ``PILOTMON_MAX_XLSFORM_BYTES``; the archive's entries are
+checked before anything is inflated (at most ``MAX_UNZIPPED_BYTES`` in all, no more than
+``MAX_ENTRIES``); each sheet is read up to ``MAX_ROWS`` rows and ``MAX_COLUMNS`` columns. A file
+that is not a workbook is a 422 ``xlsform_unreadable``, never a 5xx.
+
+Spreadsheet → definition:
+
+- ``settings``: ``form_id`` (upper-cased: ``demo_plot_harvest`` → ``DEMO_PLOT_HARVEST``),
+  ``form_title[::Language (xx)]``, ``version`` (informational: the server numbers versions).
+- ``survey``: ``type name label[::Language (xx)] hint[::…] required constraint relevant`` and
+  our own ``unit``. ``label`` without a language is English. Types ``integer decimal text date
+  select_one L select_multiple L boolean acknowledge`` (``acknowledge`` → ``boolean``).
+  ``required``: yes/no as pyxform reads them. ``constraint``: ``. >= a``, ``. <= b`` or both
+  joined by ``and`` (dates as ``date('2020-01-01')`` or ``'2020-01-01'``). ``relevant``:
+  ``${f} = 'c'`` or ``selected(${f}, 'c')``, joined by ``or``, all about one field.
+- ``choices``: ``list_name name label[::…]``.
+- ``indicators``: ``code name[::…] unit aggregate field numerator denominator factor choice
+  compare direction``.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from openpyxl.reader.excel import ExcelReader
+from pyxform.aliases import yes_no
+from pyxform.errors import PyXFormError
+from pyxform.xls2json_backends import get_excel_column_headers, get_excel_rows, xlsx_value_to_str
+
+from server.errors import PilotMonitorError
+from shared.errors import ErrorCode
+from shared.forms import validate_form
+
+MAX_ROWS = 2_000  # per sheet
+MAX_COLUMNS = 100
+MAX_ENTRIES = 200  # files in the .xlsx archive
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
+SHEETS = ("survey", "choices", "settings", "indicators")
+
+_LANG_COLUMN = re.compile(
+    r"^(label|hint|form_title|name)::(?:.*\((?P<paren>[A-Za-z]{2,3})\)|(?P<bare>[A-Za-z]{2,3}))\s*$"
+)
+_NUMBER = r"-?\d{1,16}(?:\.\d{1,16})?"  # longer is refused (and never reaches int())
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_BOUND = re.compile(
+    rf"^\.\s*(?P<op>>=|<=)\s*(?:(?P<num>{_NUMBER})|date\(\s*'(?P<date1>{_DATE})'\s*\)|'(?P<date2>{_DATE})')$"
+)
+_EQUALS = re.compile(r"^\$\{(?P<field>[A-Za-z_][A-Za-z0-9_]*)\}\s*=\s*'(?P<code>[^']*)'$")
+_SELECTED = re.compile(
+    r"^selected\(\s*\$\{(?P<field>[A-Za-z_][A-Za-z0-9_]*)\}\s*,\s*'(?P<code>[^']*)'\s*\)$"
+)
+_SELECT = re.compile(
+    r"^(?P<kind>select_one|select_multiple|select one|select multiple)\s+(?P<list>\S+)$"
+)
+_SIMPLE_TYPES = {
+    "integer": "integer",
+    "int": "integer",
+    "decimal": "decimal",
+    "text": "text",
+    "string": "text",
+    "date": "date",
+    "boolean": "boolean",
+    "acknowledge": "boolean",
+}
+# The columns that take a language (``label::French (fr)``), by sheet.
+_TRANSLATED: dict[str, tuple[str, ...]] = {
+    "survey": ("label", "hint"),
+    "choices": ("label",),
+    "settings": ("form_title",),
+    "indicators": ("name",),
+}
+_SURVEY_COLUMNS = {"type", "name", "label", "hint", "required", "constraint", "relevant", "unit"}
+_CHOICE_COLUMNS = {"list_name", "name", "label"}
+_SETTINGS_COLUMNS = {"form_id", "version", "form_title"}
+_INDICATOR_COLUMNS = {
+    "code",
+    "name",
+    "unit",
+    "aggregate",
+    "field",
+    "numerator",
+    "denominator",
+    "factor",
+    "choice",
+    "compare",
+    "direction",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    sheet: str
+    row: int | None
+    column: str | None
+    reason: str
+    code: ErrorCode
+
+    def as_dict(self) -> dict[str, Any]:
+        where = self.sheet + (f"[{self.row}]" if self.row else "")
+        return {
+            "field": f"{where}.{self.column}" if self.column else where,
+            "code": str(self.code),
+            "message": self.reason,
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "reason": self.reason,
+        }
+
+
+class XLSFormRefused(PilotMonitorError):
+    """422: the workbook is unreadable or outside the subset; ``detail`` lists each problem as
+    ``{field, code, message, sheet, row, column, reason}`` (``field`` is ``sheet[row].column``)."""
+
+    status_code = 422
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(_line(first), code=first.code)
+
+    def detail(self) -> Any:
+        return [p.as_dict() for p in self.problems]
+
+    def lines(self) -> list[str]:
+        return [_line(p) for p in self.problems]
+
+
+def _line(p: Problem) -> str:
+    where = (
+        p.sheet + (f" row {p.row}" if p.row else "") + (f" column {p.column}" if p.column else "")
+    )
+    return f"{where}: {p.reason}"
+
+
+# --- reading the workbook -------------------------------------------------------------------
+
+Row = tuple[int, dict[str, str]]  # (spreadsheet row number, {column: text})
+
+
+def _unreadable(reason: str) -> XLSFormRefused:
+    return XLSFormRefused([Problem("file", None, None, reason, ErrorCode.XLSFORM_UNREADABLE)])
+
+
+def _check_archive(data: bytes) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _unreadable("not an .xlsx workbook (not a zip archive)") from exc
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ENTRIES:
+            raise _unreadable(f"the workbook has more than {MAX_ENTRIES} parts")
+        if sum(e.file_size for e in entries) > MAX_UNZIPPED_BYTES:
+            raise _unreadable(f"the workbook unzips to more than {MAX_UNZIPPED_BYTES} bytes")
+
+
+def _clean_cell(cell: Any, _row: int, _key: str) -> str | None:
+    value = cell.value
+    if isinstance(value, str):
+        value = value.strip()
+    if value is None or value == "":
+        return None
+    return xlsx_value_to_str(value)
+
+
+class _ReadOnlyCell:
+    """pyxform's row reader wants cells with ``.value``; read-only rows may hold
+    ``EmptyCell``s, which have one too, so this only wraps plain values."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _read_sheet(sheet: Any, name: str, problems: list[Problem]) -> list[Row]:
+    first = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
+    if len(first) > MAX_COLUMNS and any(v not in (None, "") for v in first[MAX_COLUMNS:]):
+        problems.append(
+            Problem(name, 1, None, f"more than {MAX_COLUMNS} columns", ErrorCode.TOO_MANY)
+        )
+        return []
+    headers = get_excel_column_headers(
+        str(v) if v is not None and not isinstance(v, str) else v for v in first[:MAX_COLUMNS]
+    )
+    rows = sheet.iter_rows(min_row=2, max_col=max(len(headers), 1), values_only=True)
+    limited = itertools.islice(rows, MAX_ROWS + 1)
+    wrapped = (tuple(_ReadOnlyCell(v) for v in row) for row in limited)
+    read = get_excel_rows(headers=headers, rows=wrapped, cell_func=_clean_cell)
+    if len(read) > MAX_ROWS:
+        problems.append(
+            Problem(name, MAX_ROWS + 2, None, f"more than {MAX_ROWS} rows", ErrorCode.TOO_MANY)
+        )
+        return []
+    return [(i + 2, row) for i, row in enumerate(read) if row]
+
+
+def read_workbook(data: bytes) -> dict[str, list[Row]]:
+    """The four sheets we read, as numbered rows of text; other sheets are refused."""
+    _check_archive(data)
+    problems: list[Problem] = []
+    sheets: dict[str, list[Row]] = {}
+    try:
+        reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+        reader.read()
+        try:
+            for title in reader.wb.sheetnames:
+                name = title.strip().lower()
+                if name not in SHEETS:
+                    problems.append(
+                        Problem(
+                            title,
+                            None,
+                            None,
+                            f"sheet {title!r} is not supported (only {', '.join(SHEETS)})",
+                            ErrorCode.XLSFORM_UNSUPPORTED,
+                        )
+                    )
+                    continue
+                sheets[name] = _read_sheet(reader.wb[title], name, problems)
+        finally:
+            reader.wb.close()
+            reader.archive.close()
+    except XLSFormRefused:
+        raise
+    except PyXFormError as exc:  # a duplicate column header, for one
+        raise _unreadable(str(exc)) from exc
+    except Exception as exc:  # openpyxl raises anything at all on a corrupt workbook
+        raise _unreadable(f"the workbook could not be read ({type(exc).__name__})") from exc
+    if problems:
+        raise XLSFormRefused(problems)
+    return sheets
+
+
+# --- rows → definition ----------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        # Where each part of the definition came from, to place validation errors.
+        self.field_rows: list[int] = []
+        self.choice_rows: list[list[int]] = []
+        self.indicator_rows: list[int] = []
+        self.settings_row: int | None = None
+
+    def refuse(
+        self,
+        sheet: str,
+        row: int | None,
+        column: str | None,
+        reason: str,
+        code: ErrorCode = ErrorCode.XLSFORM_UNSUPPORTED,
+    ) -> None:
+        self.problems.append(Problem(sheet, row, column, reason, code))
+
+    def columns(self, sheet: str, number: int, row: Mapping[str, str], allowed: set[str]) -> None:
+        for column in row:
+            base = column.split("::", 1)[0].strip()
+            if base not in allowed:
+                self.refuse(sheet, number, column, f"column {column!r} is not supported")
+            elif "::" in column and (
+                base not in _TRANSLATED.get(sheet, ()) or not _LANG_COLUMN.match(column)
+            ):
+                self.refuse(
+                    sheet,
+                    number,
+                    column,
+                    f"column {column!r} is not supported (languages: label::English (en))",
+                )
+
+    def labels(self, row: Mapping[str, str], base: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for column, value in row.items():
+            if column == base:
+                out.setdefault("en", value)
+                continue
+            match = _LANG_COLUMN.match(column)
+            if match and match.group(1) == base:
+                lang = (match.group("paren") or match.group("bare")).lower()
+                out[lang] = value
+        return out
+
+
+def _bounds(reader: _Reader, number: int, text: str, kind: str) -> tuple[Any, Any]:
+    low = high = None
+    for part in re.split(r"\s+and\s+", text.strip()):
+        match = _BOUND.match(part.strip())
+        if match is None:
+            reader.refuse(
+                "survey", number, "constraint", f"constraint {part!r} is not '. >= a' or '. <= b'"
+            )
+            return None, None
+        is_date = match.group("num") is None
+        if is_date != (kind == "date"):
+            reader.refuse(
+                "survey", number, "constraint", f"constraint {part!r} does not fit a {kind} field"
+            )
+            return None, None
+        value: Any = match.group("date1") or match.group("date2")
+        if not is_date:
+            raw = match.group("num")
+            value = float(raw) if "." in raw else int(raw)
+            if kind == "integer" and isinstance(value, float) and value.is_integer():
+                value = int(value)
+        if match.group("op") == ">=":
+            if low is not None:
+                reader.refuse("survey", number, "constraint", "two lower bounds")
+            low = value
+        else:
+            if high is not None:
+                reader.refuse("survey", number, "constraint", "two upper bounds")
+            high = value
+    return low, high
+
+
+def _relevance(reader: _Reader, number: int, text: str) -> dict[str, Any] | None:
+    field: str | None = None
+    codes: list[str] = []
+    for part in re.split(r"\s+or\s+", text.strip()):
+        part = part.strip()
+        while part.startswith("(") and part.endswith(")") and not part.startswith("selected("):
+            part = part[1:-1].strip()
+        match = _EQUALS.match(part) or _SELECTED.match(part)
+        if match is None:
+            reader.refuse(
+                "survey",
+                number,
+                "relevant",
+                f"relevant {part!r} is not ${{f}} = 'c' or selected(${{f}}, 'c')",
+            )
+            return None
+        if field is not None and match.group("field") != field:
+            reader.refuse("survey", number, "relevant", "relevant may name only one field")
+            return None
+        field = match.group("field")
+        codes.append(match.group("code"))
+    return {"field": field, "in": codes} if field else None
+
+
+def _number(reader: _Reader, sheet: str, number: int, column: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        reader.refuse(sheet, number, column, f"{text!r} is not a number", ErrorCode.NOT_NUMBER)
+        return None
+    return int(value) if value.is_integer() else value
+
+
+def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, Any], _Reader]:
+    reader = _Reader()
+    # settings
+    code: str | None = None
+    title: dict[str, str] = {}
+    settings = sheets.get("settings", [])
+    for number, row in settings[:1]:
+        reader.settings_row = number
+        reader.columns("settings", number, row, _SETTINGS_COLUMNS)
+        code = row.get("form_id", "").strip().upper() or None
+        title = reader.labels(row, "form_title")
+    for number, _row in settings[1:]:
+        reader.refuse("settings", number, None, "settings has one row")
+    if "settings" not in sheets:
+        reader.refuse(
+            "settings",
+            None,
+            None,
+            "the settings sheet (form_id, form_title) is missing",
+            ErrorCode.REQUIRED,
+        )
+    # choices
+    lists: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for number, row in sheets.get("choices", []):
+        reader.columns("choices", number, row, _CHOICE_COLUMNS)
+        list_name = row.get("list_name")
+        if not list_name:
+            reader.refuse("choices", number, "list_name", "list_name is empty", ErrorCode.REQUIRED)
+            continue
+        lists.setdefault(list_name, []).append(
+            (number, {"code": row.get("name"), "label": reader.labels(row, "label")})
+        )
+    # survey
+    fields: list[dict[str, Any]] = []
+    if "survey" not in sheets:
+        reader.refuse("survey", None, None, "the survey sheet is missing", ErrorCode.REQUIRED)
+    used_lists: set[str] = set()
+    for number, row in sheets.get("survey", []):
+        reader.columns("survey", number, row, _SURVEY_COLUMNS)
+        raw_type = " ".join(row.get("type", "").split())
+        kind = _SIMPLE_TYPES.get(raw_type)
+        choices: list[dict[str, Any]] = []
+        choice_rows: list[int] = []
+        select = _SELECT.match(raw_type)
+        if select:
+            kind = select.group("kind").replace(" ", "_")
+            list_name = select.group("list")
+            if list_name not in lists:
+                reader.refuse("survey", number, "type", f"no choice list {list_name!r} in choices")
+                continue
+            used_lists.add(list_name)
+            choice_rows = [n for n, _ in lists[list_name]]
+            choices = [c for _, c in lists[list_name]]
+        if kind is None:
+            reader.refuse(
+                "survey",
+                number,
+                "type",
+                f"type {raw_type or '(empty)'!r} is not supported",
+            )
+            continue
+        required_text = row.get("required")
+        required = False
+        if required_text is not None:
+            if required_text not in yes_no:
+                reader.refuse(
+                    "survey", number, "required", f"required {required_text!r} is not yes or no"
+                )
+                continue
+            required = yes_no[required_text]
+        low = high = None
+        if "constraint" in row:
+            if kind not in ("integer", "decimal", "date"):
+                reader.refuse("survey", number, "constraint", f"a {kind} field takes no constraint")
+                continue
+            low, high = _bounds(reader, number, row["constraint"], kind)
+        relevant = _relevance(reader, number, row["relevant"]) if "relevant" in row else None
+        fields.append(
+            {
+                "name": row.get("name"),
+                "type": kind,
+                "label": reader.labels(row, "label"),
+                "hint": reader.labels(row, "hint"),
+                "unit": row.get("unit"),
+                "required": required,
+                "min": low,
+                "max": high,
+                "choices": choices,
+                "relevant": relevant,
+            }
+        )
+        reader.field_rows.append(number)
+        reader.choice_rows.append(choice_rows)
+    for list_name in lists:
+        if list_name not in used_lists:
+            number = lists[list_name][0][0]
+            reader.refuse(
+                "choices",
+                number,
+                "list_name",
+                f"choice list {list_name!r} is not used by any question",
+            )
+    # indicators
+    indicators: list[dict[str, Any]] = []
+    for number, row in sheets.get("indicators", []):
+        reader.columns("indicators", number, row, _INDICATOR_COLUMNS)
+        indicator: dict[str, Any] = {
+            key: row.get(key)
+            for key in (
+                "code",
+                "unit",
+                "aggregate",
+                "field",
+                "numerator",
+                "denominator",
+                "choice",
+                "compare",
+                "direction",
+            )
+        }
+        indicator["name"] = reader.labels(row, "name")
+        indicator["factor"] = _number(reader, "indicators", number, "factor", row.get("factor"))
+        indicators.append(indicator)
+        reader.indicator_rows.append(number)
+    definition = {"code": code, "title": title, "fields": fields, "indicators": indicators}
+    return definition, reader
+
+
+_PATH = re.compile(
+    r"^(?P<part>fields|indicators)\[(?P<i>\d+)\](?:\.choices\[(?P<j>\d+)\])?(?:\.(?P<rest>.*))?$"
+)
+
+
+def _place(reader: _Reader, path: str) -> tuple[str, int | None, str | None]:
+    """Where a definition error's path lives in the workbook."""
+    match = _PATH.match(path)
+    if match is None:
+        column = {"code": "form_id", "title": "form_title"}.get(path.split(".")[0], path or None)
+        if path.startswith("title."):
+            lang = path.split(".", 1)[1]
+            column = "form_title" if lang == "en" else f"form_title::{lang}"
+        return "settings", reader.settings_row, column
+    i = int(match.group("i"))
+    rest = match.group("rest") or ""
+    if match.group("part") == "indicators":
+        row = reader.indicator_rows[i] if i < len(reader.indicator_rows) else None
+        return "indicators", row, rest.split(".")[0] or None
+    if match.group("j") is not None:
+        j = int(match.group("j"))
+        rows = reader.choice_rows[i] if i < len(reader.choice_rows) else []
+        column = rest.split(".")[0] if rest else None
+        return "choices", rows[j] if j < len(rows) else None, "name" if column == "code" else column
+    row = reader.field_rows[i] if i < len(reader.field_rows) else None
+    column = rest.split(".")[0] if rest else None
+    column = {"min": "constraint", "max": "constraint", "choices": "type"}.get(column or "", column)
+    return "survey", row, column
+
+
+def read_xlsform(
+    data: bytes, *, limit: int, taken_indicator_codes: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The form definition an XLSForm holds (checked by ``shared.forms``), or
+    ``XLSFormRefused`` naming every problem's sheet, row and column."""
+    if len(data) > limit:
+        too_large = XLSFormRefused(
+            [
+                Problem(
+                    "file",
+                    None,
+                    None,
+                    f"the file is larger than {limit} bytes",
+                    ErrorCode.BODY_TOO_LARGE,
+                )
+            ]
+        )
+        too_large.status_code = 413
+        raise too_large
+    if not data:
+        raise _unreadable("the file is empty")
+    sheets = read_workbook(data)
+    definition, reader = definition_from_sheets(sheets)
+    if reader.problems:
+        raise XLSFormRefused(reader.problems)
+    check = validate_form(definition, taken_indicator_codes=set(taken_indicator_codes))
+    if check.definition is None:
+        problems = []
+        for issue in check.errors:
+            sheet, row, column = _place(reader, issue.field)
+            problems.append(
+                Problem(
+                    sheet, row, column, f"{issue.field}: {issue.message}", ErrorCode(issue.code)
+                )
+            )
+        raise XLSFormRefused(problems)
+    return check.definition.as_dict()
