@@ -329,3 +329,43 @@ def test_save_receipts_writes_the_documented_format(
         "receipts": [receipt],
     }
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+class _PullingClient(_Client):
+    """Pages of pull changes, as the server would hand them out."""
+
+    def __init__(self, keys: list[dict[str, str]], pages: list[list[Change]]) -> None:
+        super().__init__(keys)
+        self.pages = pages
+
+    def pull(self, cursor: str | None, *, limit: int) -> Any:
+        from sync.protocol import PullResponse
+
+        index = int(cursor or 0)
+        return PullResponse(
+            changes=self.pages[index],
+            cursor=str(index + 1),
+            has_more=index + 1 < len(self.pages),
+            server_time="2026-01-01T00:00:00+00:00",  # type: ignore[arg-type]
+        )
+
+
+def test_a_pull_learns_a_rotated_key_and_counts_refused_receipts(store: DeviceStore) -> None:
+    from sync.engine import SyncEngine
+
+    old, rotated = Issuer(), Issuer()
+    store.pin_receipt_keys([old.published], source="enrolment")
+    first, second = _activity(), _activity()
+    for r in (first, second):
+        store.save("activity", r)
+    _answer_all(store, {})
+    forged = {**rotated.covering(store, first["id"], version=1), "version": 7}
+    pages = [
+        [change(old.covering(store, first["id"], version=1)), change(forged)],
+        [change(rotated.covering(store, second["id"], version=1))],
+    ]
+    client = _PullingClient([rotated.published], pages)
+    report = SyncEngine(store, client).pull()  # type: ignore[arg-type]
+    assert (report.pulled, report.receipts_refused, client.asked) == (3, 1, 1)
+    assert {r["id"] for r in store.receipts()} == {first["id"], second["id"]}
+    assert store.receipt_keys() == [old.published, rotated.published]
