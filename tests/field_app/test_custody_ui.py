@@ -267,3 +267,21 @@ def test_safe_to_wipe_only_once_receipts_cover_every_record_and_photo(
     form = on_screen(driver, "form")
     assert form.banner.startswith("Safe on the server")
     _shots(driver, "form-safe")
+
+    # In French, switched live.
+    try:
+        driver.app.set_language("fr")
+        driver.app.home()
+        home = on_screen(driver, "home")
+        driver.wait_until(
+            lambda: _custody(home)[0] == "Prête à effacer", what="Safe to wipe in French"
+        )
+        _shots(driver, "home-safe-fr")
+        driver.app.show("settings")
+        settings = on_screen(driver, "settings")
+        driver.wait_until(lambda: _custody(settings)[0] == "Prête à effacer", what="Settings, fr")
+        _shots(driver, "settings-safe-fr")
+    finally:
+        driver.app.set_language("en")
+        driver.app.home()  # back to English on a screen that redraws at once
+        on_screen(driver, "home")
