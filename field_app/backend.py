@@ -26,10 +26,11 @@ from field_app.controllers.status import LogEntry, SyncStatus, UploadTracker
 from field_app.session import EnrolError, Enrolment, LocalRecord, RowFacts
 from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META, export_bundle
 from sync.client import SyncClient
+from sync.custody import save_receipts
 from sync.engine import SyncEngine, SyncReport
 from sync.schedule import SyncSchedule
 from sync.status import read_status
-from sync.store import DeviceStore, NewPhoto, StoredRecord
+from sync.store import Custody, DeviceStore, NewPhoto, StoredRecord
 
 log = logging.getLogger("pilotmon.field")
 
@@ -129,7 +130,7 @@ class StoreBackend:
     def _local(self, found: StoredRecord) -> LocalRecord:
         data = found.data
         state = self._shown_state(found.state)
-        record = LocalRecord(data=data, state=state, version=found.version)
+        record = LocalRecord(data=data, state=state, version=found.version, safe=bool(found.safe))
         if state == "returned":
             returns = [r for r in data.get("reviews") or () if r.get("action") == "return"]
             record.comment = str(returns[-1].get("comment") or "") if returns else ""
@@ -153,7 +154,11 @@ class StoreBackend:
         # SQLite picks the few fields a list row shows and sums the attendance, in C: many
         # times faster than loading 10 000 whole records into Python.
         rows = self.store.query(
-            "activity", where={"project_id": project_id}, fields=ROW_FIELDS, attendance_totals=True
+            "activity",
+            where={"project_id": project_id},
+            fields=ROW_FIELDS,
+            attendance_totals=True,
+            custody=True,
         )
         return [
             RowFacts(
@@ -166,6 +171,7 @@ class StoreBackend:
                 participants=r.participants or 0,
                 women=r.women or 0,
                 state=self._shown_state(r.state),
+                safe=bool(r.safe),
             )
             for r in rows
         ]
@@ -203,7 +209,7 @@ class StoreBackend:
         return self.store.fingerprint()
 
     def activity(self, activity_id: str) -> LocalRecord | None:
-        found = self.store.query("activity", ids=[activity_id])
+        found = self.store.query("activity", ids=[activity_id], custody=True)
         return self._local(found[0]) if found else None
 
     def attention(self) -> list[LocalRecord]:
@@ -318,6 +324,8 @@ class StoreBackend:
             # server now refuses.
             **{BUNDLE_KEY_META: answer.bundle_key, BUNDLE_KEY_ID_META: answer.bundle_key_id},
         )
+        # Receipt keys learnt at enrolment are trusted from now on (and never dropped).
+        self.store.pin_receipt_keys(answer.receipt_keys, source="enrolment")
         self._learn_offset(answer.server_time)
         with self._lock:
             self._engine = None  # a new server or token: a new client
@@ -469,6 +477,14 @@ class StoreBackend:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         summary = export_bundle(self.store, directory / f"pilotmon-{stamp}.zip")
         return summary.path
+
+    def custody(self) -> Custody:
+        return self.store.custody()
+
+    def save_receipts(self, directory: Path) -> tuple[Path, int]:
+        enrolled = self.enrolment()
+        path = save_receipts(self.store, directory, server=enrolled.server_url if enrolled else "")
+        return path, self.store.custody().receipts
 
     def device_id(self) -> str:
         return self.store.device_id

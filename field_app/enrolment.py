@@ -33,6 +33,9 @@ class Enrolled:
     # the next sync asks for it).
     bundle_key: str | None = None
     bundle_key_id: str | None = None
+    # The server's custody-receipt keys (``[{"key_id", "public_key"}]``), pinned by the tablet
+    # (none from a server without receipts).
+    receipt_keys: tuple[dict[str, str], ...] = ()
 
 
 def _detail(response: requests.Response) -> str:
@@ -190,6 +193,19 @@ def enrol(
         server_time=str(answer.get("server_time") or ""),
         bundle_key=_text(answer.get("bundle_key")),
         bundle_key_id=_text(answer.get("bundle_key_id")),
+        receipt_keys=_keys(answer.get("receipt_keys")),
+    )
+
+
+def _keys(value: Any) -> tuple[dict[str, str], ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        {"key_id": k["key_id"], "public_key": k["public_key"]}
+        for k in value
+        if isinstance(k, dict)
+        and isinstance(k.get("key_id"), str)
+        and isinstance(k.get("public_key"), str)
     )
 
 

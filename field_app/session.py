@@ -22,6 +22,7 @@ from field_app.controllers.activities import Row
 from field_app.controllers.form import ActivityForm, Photo, Save
 from field_app.controllers.status import LogEntry, SyncStatus
 from field_app.device import Device
+from sync.store import Custody
 
 log = logging.getLogger("pilotmon.field")
 
@@ -79,6 +80,8 @@ class LocalRecord:
     theirs: dict[str, Any] = field(default_factory=dict)  # the server's values of those fields
     mine: dict[str, Any] = field(default_factory=dict)  # this tablet's values of those fields
     conflict_ids: list[str] = field(default_factory=list)
+    # Safe on the server: a verified receipt covers its latest change and every photo of it.
+    safe: bool = False
 
     @property
     def id(self) -> str:
@@ -102,6 +105,7 @@ class RowFacts:
     participants: int
     women: int
     state: str
+    safe: bool = False
 
 
 class EnrolError(Exception):
@@ -178,6 +182,12 @@ class Backend(Protocol):
     def log(self, limit: int) -> list[LogEntry]: ...
 
     def export_bundle(self, directory: Path) -> Path: ...
+
+    def custody(self) -> Custody:
+        """What no verified receipt covers yet (docs/protocol.md#custody-receipts)."""
+
+    def save_receipts(self, directory: Path) -> tuple[Path, int]:
+        """Write the receipts file into ``directory``: its path and how many receipts."""
 
     def device_id(self) -> str: ...
 
@@ -262,6 +272,7 @@ class FieldSession:
                 participants=f.participants,
                 women=f.women,
                 state=f.state,
+                safe=f.safe,
             )
             for f in self.backend.activity_rows(project_id)
         ]
@@ -296,6 +307,9 @@ class FieldSession:
 
     def status(self) -> SyncStatus:
         return self.backend.status()
+
+    def custody(self) -> Custody:
+        return self.backend.custody()
 
     def close(self) -> None:
         self.backend.close()

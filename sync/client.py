@@ -491,6 +491,13 @@ class SyncClient:
             params["cursor"] = cursor
         return PullResponse.model_validate(self._send("GET", "/sync/pull", params=params).json())
 
+    def receipt_keys(self) -> list[dict[str, Any]]:
+        """The server's published custody-receipt keys (``receipt_keys`` of ``GET /sync/info``,
+        ``[{"key_id", "public_key"}]``; empty from a server without receipts)."""
+        body = self._send("GET", "/sync/info").json()
+        keys = body.get("receipt_keys") if isinstance(body, dict) else None
+        return [k for k in keys if isinstance(k, dict)] if isinstance(keys, list) else []
+
     def bundle_key(self) -> tuple[str, str]:
         """This tablet's (bundle key, key id), for signing offline bundles."""
         body = self._send("POST", "/sync/bundle-key").json()

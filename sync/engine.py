@@ -34,6 +34,7 @@ from sync import errors
 from sync.attachments import ProgressCallback, Uploader, UploadTally
 from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META
 from sync.client import SyncClient
+from sync.custody import KeyLearner
 from sync.protocol import DEFAULT_PULL_LIMIT, PROTOCOL_VERSION
 from sync.report import tablet_status
 from sync.store import DeviceStore
@@ -62,6 +63,8 @@ class SyncReport:
     # Bytes on the wire during the round, both ways (``SyncClient``'s counts).
     bytes_sent: int = 0
     bytes_received: int = 0
+    # Pulled custody receipts refused (bad signature, unknown key, another record or tablet).
+    receipts_refused: int = 0
     # Why the round stopped (``sync.errors`` cause and message); None when it went through.
     error_cause: str | None = None
     error: str | None = None
@@ -289,9 +292,11 @@ class SyncEngine:
 
     def pull(self, report: SyncReport | None = None) -> SyncReport:
         report = report or SyncReport()
+        keys = KeyLearner(self.store, self.client)  # custody receipts: keys before verifying
         while True:
             page = self.client.pull(self.store.cursor, limit=self.pull_limit)
-            self.store.apply_pull(page.changes, page.cursor)
+            keys.learn_for(page.changes)
+            report.receipts_refused += self.store.apply_pull(page.changes, page.cursor)
             report.pulled += len(page.changes)
             report.server_time = page.server_time.isoformat()
             if not page.has_more:

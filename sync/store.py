@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -65,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared import receipts as signed
 from sync.merge import same_value
 from sync.protocol import (
     Change,
@@ -76,7 +78,9 @@ from sync.protocol import (
     ResultStatus,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+log = logging.getLogger("pilotmon.sync")
 
 # Keys the server owns; a save never sends them (status moves through review on the server).
 SERVER_KEYS: frozenset[str] = frozenset(
@@ -92,6 +96,11 @@ SERVER_KEYS: frozenset[str] = frozenset(
         "complete",
     }
 )
+
+# Pull changes of this entity are custody receipts (docs/protocol.md#custody-receipts).
+RECEIPT = "receipt"
+RECEIPTS_REFUSED_META = "receipts_refused"
+RECEIPT_REFUSED_LAST_META = "receipt_refused_last"
 
 PENDING = "pending"
 SYNCED = "synced"
@@ -180,8 +189,30 @@ def _migrate_to_2(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_3(db: sqlite3.Connection) -> None:
+    """Version 3: custody receipts (docs/protocol.md#custody-receipts): the server's keys this
+    tablet pinned, the verified receipts (one per record, the latest version's), and per record
+    the version the server gave this tablet's last accepted change (``local_version``; None: the
+    record holds nothing of this tablet's)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS receipt_key (key_id TEXT PRIMARY KEY, "
+        "public_key TEXT NOT NULL, source TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS receipt (entity TEXT NOT NULL, id TEXT NOT NULL, "
+        "version INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (entity, id))"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS receipt_id ON receipt (id)")
+    columns = {r[1] for r in db.execute("PRAGMA table_xinfo(record)")}
+    if "local_version" not in columns:
+        db.execute("ALTER TABLE record ADD COLUMN local_version INTEGER")
+
+
 # user_version reached -> the step that brings the file to the next version.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_2}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_to_2,
+    2: _migrate_to_3,
+}
 
 # Text fields a record is found by (``query(search=...)``), whatever its entity.
 SEARCH_FIELDS: tuple[str, ...] = (
@@ -205,6 +236,70 @@ _SHOWN_STATE = (
     "AND u.state = 'waiting') THEN 'photos_pending' ELSE r.state END)"
 )
 _ORDER_COLUMNS = {"id": "r.id", "state": _SHOWN_STATE, "version": "r.version"}
+
+# --- custody receipts (docs/protocol.md#custody-receipts), as SQL over a record ``r`` ---------
+# Records a receipt covers.
+_RECEIPT_ENTITIES = "(" + ", ".join(f"'{e}'" for e in signed.ENTITIES) + ")"
+# Receipt ``k`` lists held photo ``u`` (bytes on this tablet) with the same sha256 and size.
+_PHOTO_LISTED = (
+    "EXISTS (SELECT 1 FROM json_each(k.data, '$.attachments') AS j "
+    "WHERE lower(json_extract(j.value, '$.id')) = lower(u.id) "
+    "AND lower(json_extract(j.value, '$.sha256')) = lower(u.sha256) "
+    "AND json_extract(j.value, '$.size') = u.size)"
+)
+# Something of ``r`` waits in the outbox: its own change, a photo's details, a conflict decision.
+_CHANGE_WAITING = (
+    "(EXISTS (SELECT 1 FROM outbox AS o WHERE o.entity = r.entity AND o.id = r.id) "
+    "OR EXISTS (SELECT 1 FROM record AS a JOIN outbox AS o "
+    "ON o.entity = 'attachment' AND o.id = a.id "
+    "WHERE a.entity = 'attachment' AND a.activity_id = r.id) "
+    "OR EXISTS (SELECT 1 FROM conflict AS c WHERE c.entity = r.entity AND c.entity_id = r.id "
+    "AND c.status = 'resolving'))"
+)
+_HOLDS_PHOTOS = (
+    "EXISTS (SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
+    "WHERE a.entity = 'attachment' AND a.deleted = 0 AND a.activity_id = r.id)"
+)
+# Safe on the server: nothing waits, and a verified receipt covers the version this tablet's
+# last accepted change made (or any, for a record with nothing of this tablet's) and lists
+# every photo whose bytes this tablet holds, by id, sha256 and size.
+_SAFE = (
+    # The receipt first: most records of a large list have none, and the rest is then skipped.
+    "(EXISTS (SELECT 1 FROM receipt AS k WHERE k.entity = r.entity AND k.id = r.id "  # noqa: S608
+    "AND k.version >= coalesce(r.local_version, 0) "
+    "AND NOT EXISTS (SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
+    "WHERE a.entity = 'attachment' AND a.deleted = 0 AND a.activity_id = r.id "
+    "AND NOT " + _PHOTO_LISTED + ")) "
+    "AND r.state IN ('synced', 'returned', 'conflict') AND NOT " + _CHANGE_WAITING + ")"
+)
+# ``r`` holds something of this tablet's: a draft, a change waiting or refused, a change the
+# server took, or photo bytes. A record that only came from the server needs no receipt.
+_HOLDS_OWN = (
+    "(r.state IN ('draft', 'pending', 'rejected') OR r.local_version IS NOT NULL OR "
+    + _CHANGE_WAITING
+    + " OR "
+    + _HOLDS_PHOTOS
+    + ")"
+)
+_NOT_SAFE = (
+    f"r.entity IN {_RECEIPT_ENTITIES} AND ((r.deleted = 0 AND {_HOLDS_OWN} AND NOT {_SAFE}) "
+    f"OR (r.deleted = 1 AND {_CHANGE_WAITING}))"
+)
+_HELD_PHOTOS = (
+    "upload AS u JOIN record AS a ON a.entity = 'attachment' AND a.id = u.id AND a.deleted = 0"
+)
+_CUSTODY = (
+    f"SELECT (SELECT count(*) FROM record AS r WHERE {_NOT_SAFE}), "  # noqa: S608
+    f"(SELECT count(*) FROM record AS r WHERE r.entity IN {_RECEIPT_ENTITIES} "
+    f"AND r.deleted = 0 AND {_HOLDS_OWN}), "
+    f"(SELECT count(*) FROM {_HELD_PHOTOS} WHERE NOT EXISTS (SELECT 1 FROM receipt AS k "
+    f"WHERE k.id = a.activity_id AND {_PHOTO_LISTED})), "
+    f"(SELECT count(*) FROM {_HELD_PHOTOS}), "
+    "(SELECT min(coalesce(json_extract(r.data, '$.captured_at'), "
+    f"json_extract(r.data, '$.start_date'))) FROM record AS r WHERE {_NOT_SAFE}), "
+    "(SELECT count(*) FROM outbox), (SELECT count(*) FROM upload WHERE state = 'waiting'), "
+    "(SELECT count(*) FROM receipt)"
+)
 _OPEN_CONFLICTS = (
     "(SELECT json_group_array(json(c.data)) FROM conflict AS c "
     "WHERE c.entity = r.entity AND c.entity_id = r.id AND c.status = 'open')"
@@ -252,7 +347,9 @@ class StoredRecord:
     server's reasons while the record is ``rejected`` (else empty); ``conflicts`` are the open
     conflicts of the record as the server sent them (``id, fields, server_values,
     device_values, base_values, …``). ``participants`` and ``women`` are the attendance totals,
-    filled only when ``query(attendance_totals=True)``.
+    filled only when ``query(attendance_totals=True)``; ``safe`` (a verified receipt covers
+    the record's latest change and every photo this tablet holds of it) only when
+    ``query(custody=True)``.
     """
 
     entity: str
@@ -264,6 +361,7 @@ class StoredRecord:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     participants: int | None = None
     women: int | None = None
+    safe: bool | None = None  # safe on the server; filled only when query(custody=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +404,26 @@ class Waiting:
 
 
 @dataclass(frozen=True, slots=True)
+class Custody:
+    """What this tablet holds that no verified receipt covers yet (``DeviceStore.custody``,
+    docs/protocol.md#custody-receipts)."""
+
+    records: int  # records not yet safe on the server (waiting, refused, or no receipt yet)
+    held_records: int  # records holding something of this tablet's
+    photos: int  # photos whose bytes this tablet holds and no receipt lists
+    held_photos: int
+    oldest: str | None  # captured_at (else start date) of the oldest record not yet safe
+    mutations: int  # outbox rows
+    uploads: int  # photos whose bytes wait to go
+    receipts: int  # verified receipts stored
+
+    @property
+    def safe_to_wipe(self) -> bool:
+        """Nothing waits and every record and photo this tablet holds is covered."""
+        return not (self.records or self.photos or self.mutations or self.uploads)
+
+
+@dataclass(frozen=True, slots=True)
 class Upload:
     id: str
     path: Path
@@ -325,6 +443,7 @@ class DeviceStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.files_dir = self.path.parent / f"{self.path.stem}-photos"
         self._lock = threading.RLock()
+        self._keys: Mapping[str, Any] | None = None  # the pinned receipt keys, loaded once
         # Read-only connections for ``query`` and friends, lent to one thread at a time.
         self._idle_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -876,6 +995,7 @@ class DeviceStore:
                 )
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in owners])
             accepted: list[tuple[str, str]] = []
+            made: list[tuple[int, str, str]] = []
             for result in results:
                 owner = owners.get(result.seq)
                 if owner is None:
@@ -887,7 +1007,15 @@ class DeviceStore:
                     self._answered(owner[0], owner[1], result.status, errors)
                 else:
                     accepted.append(owner)
+                    if result.version is not None and owner[0] in signed.ENTITIES:
+                        made.append((result.version, owner[0], owner[1]))
             self._settle(accepted)
+            # The version this tablet's change became: a receipt must reach it to cover it.
+            self._db.executemany(
+                "UPDATE record SET local_version = max(coalesce(local_version, 0), ?) "
+                "WHERE entity = ? AND id = ?",
+                made,
+            )
 
     def _settle(self, records: Sequence[tuple[str, str]]) -> None:
         """The state of records whose change the server took (the common case, in bulk)."""
@@ -1067,17 +1195,137 @@ class DeviceStore:
 
     # --- pull --------------------------------------------------------------------------------
 
-    def apply_pull(self, changes: Sequence[Change], cursor: str) -> None:
-        """Store one page of the server's changes and the cursor after it, together."""
+    def apply_pull(self, changes: Sequence[Change], cursor: str) -> int:
+        """Store one page of the server's changes and the cursor after it, together.
+
+        Receipts are verified against the pinned keys first (``_pulled_receipt``); one that
+        fails is refused: logged, counted in the meta ``receipts_refused``, never stored. Returns
+        how many of this page's receipts were refused."""
+        refused = 0
         with self._write():
             for change in changes:
                 if change.entity == "catalogue":
                     self._set_meta("catalogue", _dumps(change.data))
                 elif change.entity == "conflict":
                     self._pulled_conflict(change)
+                elif change.entity == RECEIPT:
+                    refused += not self._pulled_receipt(change)
                 else:
                     self._pulled_record(change)
+            if refused:
+                total = int(self._meta(RECEIPTS_REFUSED_META) or 0) + refused
+                self._set_meta(RECEIPTS_REFUSED_META, str(total))
             self._set_meta("cursor", cursor)
+        return refused
+
+    # --- custody receipts --------------------------------------------------------------------
+
+    def pin_receipt_keys(self, published: Sequence[Mapping[str, Any]], *, source: str) -> int:
+        """Pin the server's receipt keys (``[{"key_id", "public_key"}]`` from the enrolment
+        answer or ``GET /sync/info``): new ones are added, none is ever dropped, so a receipt
+        signed before a rotation stays verifiable. A key whose id does not match its bytes is
+        left out. Returns how many keys were new."""
+        keys = signed.load_public_keys(list(published))
+        texts = {
+            str(e["key_id"]): str(e["public_key"])
+            for e in published
+            if isinstance(e, Mapping) and str(e.get("key_id")) in keys
+        }
+        with self._write():
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT INTO receipt_key (key_id, public_key, source) VALUES (?,?,?) "
+                "ON CONFLICT (key_id) DO NOTHING",
+                [(key_id, text, source) for key_id, text in sorted(texts.items())],
+            )
+            added = self._db.total_changes - before
+        if added:
+            self._keys = None
+        return added
+
+    def receipt_keys(self) -> list[dict[str, str]]:
+        """The pinned keys, as published (``key_id``, ``public_key``), oldest pin first."""
+        with self._reader() as reader:
+            rows = reader.execute(
+                "SELECT key_id, public_key FROM receipt_key ORDER BY rowid"
+            ).fetchall()
+        return [{"key_id": str(r[0]), "public_key": str(r[1])} for r in rows]
+
+    def _public_keys(self) -> Mapping[str, Any]:
+        if self._keys is None:
+            self._keys = signed.load_public_keys(
+                [
+                    {"key_id": r[0], "public_key": r[1]}
+                    for r in self._db.execute("SELECT key_id, public_key FROM receipt_key")
+                ]
+            )
+        return self._keys
+
+    def unknown_receipt_keys(self, changes: Sequence[Change]) -> set[str]:
+        """Key ids named by the receipts among ``changes`` that this tablet has not pinned."""
+        named = {
+            str(c.data.get("key_id"))
+            for c in changes
+            if c.entity == RECEIPT and isinstance(c.data, Mapping)
+        }
+        with self._lock:
+            return named - set(self._public_keys())
+
+    def _pulled_receipt(self, change: Change) -> bool:
+        """Verify and keep one pulled receipt; False (logged, not stored) when it is refused."""
+        receipt = change.data
+        try:
+            signed.verify(receipt or {}, self._public_keys())
+            assert receipt is not None
+            if str(receipt["id"]).lower() != change.id.lower():
+                raise signed.ReceiptError("mismatch", "the receipt is for another record")
+            if str(receipt["device_id"]).lower() != str(self._meta("device_id")).lower():
+                raise signed.ReceiptError("other_device", "the receipt is for another tablet")
+        except signed.ReceiptError as refused:
+            log.warning("refused the receipt for %s: %s (%s)", change.id, refused, refused.reason)
+            self._set_meta(
+                RECEIPT_REFUSED_LAST_META, _dumps({"id": change.id, "reason": refused.reason})
+            )
+            return False
+        # A later version's receipt replaces the earlier one (an equal version too: the same
+        # version with one more photo's bytes verified); an older one changes nothing.
+        self._db.execute(
+            "INSERT INTO receipt (entity, id, version, data) VALUES (?,?,?,?) "
+            "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, "
+            "data = excluded.data WHERE excluded.version >= receipt.version",
+            (str(receipt["entity"]), change.id, int(receipt["version"]), _dumps(receipt)),
+        )
+        return True
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """Every stored receipt, exactly as signed, by entity and id."""
+        with self._reader() as reader:
+            rows = reader.execute("SELECT data FROM receipt ORDER BY entity, id").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def receipt(self, entity: str, record_id: str) -> dict[str, Any] | None:
+        with self._reader() as reader:
+            row = reader.execute(
+                "SELECT data FROM receipt WHERE entity = ? AND id = ?", (entity, record_id)
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def custody(self) -> Custody:
+        """What is not yet safe on the server: records and photos no verified receipt covers,
+        the oldest of them, and what waits to be sent. ``safe_to_wipe`` when nothing is."""
+        with self._reader() as reader:
+            row = reader.execute(_CUSTODY).fetchone()
+        oldest = row[4]
+        return Custody(
+            records=int(row[0]),
+            held_records=int(row[1]),
+            photos=int(row[2]),
+            held_photos=int(row[3]),
+            oldest=None if oldest is None else str(oldest),
+            mutations=int(row[5]),
+            uploads=int(row[6]),
+            receipts=int(row[7]),
+        )
 
     def _pulled_record(self, change: Change) -> None:
         entity, record_id = change.entity, change.id
@@ -1192,6 +1440,7 @@ class DeviceStore:
         fields: Sequence[str] | None = None,
         attendance_totals: bool = False,
         include_deleted: bool = False,
+        custody: bool = False,
     ) -> list[StoredRecord]:
         """Records of one entity with their state, errors and open conflicts, in one query.
 
@@ -1212,6 +1461,8 @@ class DeviceStore:
         - ``attendance_totals``: fill ``participants`` and ``women`` (sums of the attendance
           counts, computed in SQLite).
         - ``include_deleted``: also records deleted on the tablet or the server.
+        - ``custody``: fill ``safe`` (safe on the server: a verified receipt covers the
+          record's latest change and every photo this tablet holds of it).
 
         Reads see committed data only, through a pooled read-only connection.
         Raises ValueError for an unknown state or a field name that is not an identifier.
@@ -1241,9 +1492,11 @@ class DeviceStore:
             order.append(f"{column} {'DESC' if descending else 'ASC'}")
         order.append("r.id")
         totals = _TOTALS if attendance_totals else "NULL, NULL"
+        safe = _SAFE if custody else "NULL"
         sql = (
             f"SELECT r.entity, r.id, {data_sql}, {_SHOWN_STATE}, r.version, r.errors, "  # noqa: S608
-            f"{_OPEN_CONFLICTS}, {totals} FROM record AS r WHERE {' AND '.join(clauses)} "
+            f"{_OPEN_CONFLICTS}, {totals}, {safe} FROM record AS r "
+            f"WHERE {' AND '.join(clauses)} "
             f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
         )
         with self._reader() as reader:
@@ -1264,6 +1517,7 @@ class DeviceStore:
                     conflicts=list(json.loads(r[6])) if r[6] and r[6] != "[]" else [],
                     participants=None if r[7] is None else int(r[7]),
                     women=None if r[8] is None else int(r[8]),
+                    safe=None if r[9] is None else bool(r[9]),
                 )
             )
         return found

@@ -41,6 +41,7 @@ class Row:
     women: int
     state: str
     search: str
+    safe: bool = False  # safe on the server (a verified receipt covers it and its photos)
 
     @classmethod
     def make(
@@ -55,6 +56,7 @@ class Row:
         participants: int,
         women: int,
         state: str,
+        safe: bool = False,
     ) -> Row:
         search = fold(
             " ".join(
@@ -71,6 +73,7 @@ class Row:
             women=women,
             state=state,
             search=search,
+            safe=safe,
         )
 
     @classmethod
@@ -101,7 +104,11 @@ class Row:
                 n=f"{self.participants:,}", share=share
             ),
             "state": self.state,
-            "state_label": labels.label(labels.RECORD_STATES, self.state),
+            # A synced record the server has signed for shows it: "safe".
+            "safe": self.safe and self.state == "synced",
+            "state_label": labels.label(
+                labels.RECORD_STATES, "safe" if self.safe and self.state == "synced" else self.state
+            ),
         }
 
 

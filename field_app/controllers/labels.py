@@ -62,6 +62,8 @@ AGE_BANDS: dict[str, str] = {
 RECORD_STATES: dict[str, str] = {
     "pending": N_("pending"),
     "synced": N_("synced"),
+    # Synced, and the server signed a receipt for this version and every photo of it.
+    "safe": N_("safe"),
     "photos_pending": N_("photos pending"),
     "returned": N_("returned"),
     "conflict": N_("conflict"),

@@ -46,9 +46,10 @@ def bundle_error(error: BaseException) -> str:
     return _("Could not write the bundle: {reason}").format(reason=error)
 
 
-def bundle_directory(data_dir: Path) -> Path:
-    """Where offline bundles go: a folder the user can reach with a cable or a file manager
-    (Android's shared Documents folder when it is writable), else the app's data folder."""
+def bundle_directory(data_dir: Path, name: str = "bundles") -> Path:
+    """Where offline bundles (and saved receipts, ``name`` "receipts") go: a folder the user
+    can reach with a cable or a file manager (Android's shared Documents folder when it is
+    writable), else the folder ``name`` in the app's data folder."""
     shared = os.environ.get("EXTERNAL_STORAGE")
     if shared:
         candidate = Path(shared) / "Documents" / "PilotMonitor"
@@ -57,4 +58,4 @@ def bundle_directory(data_dir: Path) -> Path:
             return candidate
         except OSError:
             pass
-    return data_dir / "bundles"
+    return data_dir / name

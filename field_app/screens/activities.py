@@ -26,6 +26,7 @@ class ActivityRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
     figures = StringProperty("")
     state = StringProperty("")
     state_label = StringProperty("")
+    safe = BooleanProperty(False)
 
     def on_release(self) -> None:
         from kivy.app import App

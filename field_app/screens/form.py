@@ -147,7 +147,7 @@ class FormScreen(BaseScreen):
     errors = DictProperty({})
     warnings = DictProperty({})
     banner = StringProperty("")
-    banner_tone = StringProperty("error")  # error | returned | info
+    banner_tone = StringProperty("error")  # error | returned | info | safe
     locked = BooleanProperty(False)
     new_site = BooleanProperty(False)
     roster = BooleanProperty(False)
@@ -243,11 +243,18 @@ class FormScreen(BaseScreen):
         self.ids.scroll.scroll_y = 1
 
     def _explain(self, record: Any) -> None:
+        safe = _(
+            "Safe on the server: the server signed a receipt for this version and every photo."
+        )
         if record.locked:
             self.banner, self.banner_tone = (
                 _("Approved: locked until the country office reopens it."),
                 "info",
             )
+            if record.safe:
+                self.banner += " " + safe
+        elif record.safe and record.state == "synced":
+            self.banner, self.banner_tone = safe, "safe"
         elif record.state == "returned":
             comment = record.comment or _("(no comment)")
             self.banner = _("Returned by the country office: {comment}").format(comment=comment)

@@ -8,6 +8,7 @@ from typing import Any
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from field_app.controllers.custody import custody_text
 from field_app.controllers.home import period_heading, project_card
 from field_app.controllers.status import sync_bar
 from field_app.screens import theme
@@ -71,6 +72,7 @@ class HomeScreen(BaseScreen):
         return {
             "cards": cards,
             "status": session.status(),
+            "custody": custody_text(session.custody()),
             "user": f"{enrolment.username} · {enrolment.server_url}" if enrolment else "",
         }
 
@@ -81,6 +83,8 @@ class HomeScreen(BaseScreen):
         self.empty = not self.cards
         self.user = data["user"]
         self._show_status(data["status"])
+        custody, line = data["custody"], self.ids.custody
+        line.headline, line.detail, line.tone = custody.headline, custody.detail, custody.tone
 
     def _lay_out(self, *_args: Any) -> None:
         # Cards of different heights in columns (two in landscape), each column from the top.

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from kivy.properties import ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from field_app import i18n
+from field_app.controllers.custody import (
+    CustodyText,
+    custody_text,
+    receipts_error,
+    receipts_saved,
+)
 from field_app.controllers.settings import bundle_directory, bundle_error, log_line
 from field_app.i18n import _
 from field_app.screens.base import BaseScreen, in_background
@@ -21,8 +28,11 @@ class SettingsScreen(BaseScreen):
     bundle_message = StringProperty("")
     languages = ListProperty(list(i18n.LANGUAGES.items()))
 
+    receipts_message = StringProperty("")
+
     def enter(self, **params: Any) -> None:
         self.bundle_message = ""
+        self.receipts_message = ""
         self.refresh()
 
     def refresh(self) -> None:
@@ -33,6 +43,14 @@ class SettingsScreen(BaseScreen):
         now = datetime.now(UTC)
         self.log_lines = [log_line(e, now) for e in session.backend.log(20)]
         self._fill()
+        in_background(lambda: custody_text(session.custody()), self._show_custody)
+
+    def _show_custody(self, custody: CustodyText | None, error: BaseException | None) -> None:
+        if error is not None:
+            raise error
+        assert custody is not None
+        line = self.ids.custody
+        line.headline, line.detail, line.tone = custody.headline, custody.detail, custody.tone
 
     def _fill(self) -> None:
         facts = self.ids.facts
@@ -60,6 +78,20 @@ class SettingsScreen(BaseScreen):
                 ).format(path=path)
 
         in_background(lambda: self.session.backend.export_bundle(directory), done)
+
+    def save_receipts(self) -> None:
+        """Write every receipt to a file the field expert can keep or hand over; the server
+        checks it with ``pilotmon receipts verify FILE``."""
+        directory = bundle_directory(self.session.data_dir, "receipts")
+        self.receipts_message = _("Saving the receipts…")
+
+        def done(saved: tuple[Path, int] | None, error: BaseException | None) -> None:
+            if error is not None or saved is None:
+                self.receipts_message = receipts_error(error or ValueError("nothing written"))
+            else:
+                self.receipts_message = receipts_saved(*saved)
+
+        in_background(lambda: self.session.backend.save_receipts(directory), done)
 
 
 class FactRow(BoxLayout):

@@ -38,6 +38,7 @@ FOCUS = rgba("#2563EB")
 STATE_COLOURS: dict[str, tuple[float, float, float, float]] = {
     "pending": rgba("#B45309"),
     "synced": rgba("#15803D"),
+    "safe": rgba("#047857"),  # synced, with the server's signed receipt: 5.5:1 with white
     "photos_pending": rgba("#9A3412"),  # waiting too, a shade apart from pending
     "returned": rgba("#1D4ED8"),
     "conflict": rgba("#7E22CE"),

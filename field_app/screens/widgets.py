@@ -214,6 +214,14 @@ class SyncBar(BoxLayout):
     progress = NumericProperty(-1.0)  # the photo going now, 0…1; -1 when none
 
 
+class CustodyLine(BoxLayout):
+    """ "Safe to wipe", or what is not yet safe on the server (records, photos, the oldest)."""
+
+    headline = StringProperty("")
+    detail = StringProperty("")
+    tone = StringProperty("pending")  # ok | pending
+
+
 class ProgressLine(BoxLayout):
     label = StringProperty("")
     figures = StringProperty("")

@@ -17,6 +17,7 @@ from field_app.controllers.form import Photo, Save
 from field_app.controllers.progress import counted
 from field_app.controllers.status import LogEntry, SyncStatus, UploadNow
 from field_app.session import Enrolment, LocalRecord, RowFacts
+from sync.store import Custody
 
 
 class MemoryBackend:
@@ -154,6 +155,7 @@ class MemoryBackend:
                     participants=sum(r["count"] for r in attendance),
                     women=sum(r["count"] for r in attendance if r["sex"] == "female"),
                     state=record.state,
+                    safe=record.safe,
                 )
             )
         return rows
@@ -247,6 +249,28 @@ class MemoryBackend:
         path = directory / "bundle.zip"
         path.write_bytes(b"")
         return path
+
+    def custody(self) -> Custody:
+        """Every record not marked ``safe`` is held and not yet safe (``LocalRecord.safe``)."""
+        unsafe = [r for r in self.records.values() if not r.safe]
+        dates = [str(r.data.get("captured_at") or r.data.get("start_date") or "") for r in unsafe]
+        pending = sum(1 for r in self.records.values() if r.state == "pending")
+        return Custody(
+            records=len(unsafe),
+            held_records=len(self.records),
+            photos=self.photos_waiting,
+            held_photos=self.photos_waiting,
+            oldest=min((d for d in dates if d), default=None),
+            mutations=pending,
+            uploads=self.photos_waiting,
+            receipts=len(self.records) - len(unsafe),
+        )
+
+    def save_receipts(self, directory: Path) -> tuple[Path, int]:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "pilotmon-receipts.json"
+        path.write_text("{}", encoding="utf-8")
+        return path, self.custody().receipts
 
     def device_id(self) -> str:
         return self._device_id

@@ -24,7 +24,12 @@ import pytest
 
 from tests.field_app import kivy_driver
 from tests.field_app.conftest import LiveServer
-from tests.field_app.test_package import RECIPE_ONLY, ROOT, buildozer_requirements
+from tests.field_app.test_package import (
+    RECIPE_ONLY,
+    RECIPE_VERSIONS,
+    ROOT,
+    buildozer_requirements,
+)
 
 pytestmark = [pytest.mark.slow]
 
@@ -78,6 +83,26 @@ form.add_photo(photo)
 session.save(form)
 session.backend.sync_once()
 status = session.status()
+
+# Custody receipts with the cryptography the APK ships: sign as the server does, verify.
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from shared import receipts
+key = Ed25519PrivateKey.generate()
+published = receipts.public_key_text(key)
+key_id = receipts.key_id_for(published)
+receipt = receipts.sign(
+    {"entity": "activity", "id": form.id, "version": 1, "attachments": [],
+     "device_id": session.backend.device_id(), "issued_at": "2026-01-01T00:00:00+00:00"},
+    key, key_id,
+)
+keys = receipts.load_public_keys([{"key_id": key_id, "public_key": published}])
+receipts.verify(receipt, keys)
+forged = {**receipt, "version": 2}
+try:
+    receipts.verify(forged, keys)
+    forged_refused = False
+except receipts.ReceiptError:
+    forged_refused = True
 print(json.dumps({
     "failed": failed,
     "imported": imported,
@@ -89,7 +114,9 @@ print(json.dumps({
     "versions": {
         "pydantic": importlib.import_module("pydantic").VERSION,
         "pydantic_core": importlib.import_module("pydantic_core").__version__,
+        "cryptography": importlib.import_module("cryptography").__version__,
     },
+    "forged_refused": forged_refused,
 }))
 session.close()
 """
@@ -170,7 +197,12 @@ def test_the_android_requirements_alone_run_the_app_and_sync_a_photo(
     assert {"field_app.app", "field_app.screens.form", "sync.protocol", "shared.validation"} <= set(
         found["imported"]
     )
-    assert found["versions"] == {"pydantic": "2.12.3", "pydantic_core": "2.41.4"}
+    assert found["versions"] == {
+        "pydantic": "2.12.3",
+        "pydantic_core": "2.41.4",
+        "cryptography": RECIPE_VERSIONS["cryptography"],
+    }
+    assert found["forged_refused"]
     assert found["everything_sent"] and found["state"] == "synced"
     answer = sqlite_server.api("GET", f"/attachments/{found['photo']}")
     assert answer.status_code == 200 and len(answer.content) == found["photo_size"]

@@ -87,6 +87,12 @@ def test_pilotmon_field_is_registered_and_checks_the_address() -> None:
 RECIPE_ONLY = frozenset({"python3", "sqlite3", "openssl", "pyjnius", "android", "pilotmon"})
 # What p4a's pydantic-core recipe builds: pydantic must be a release that imports with it.
 PYDANTIC_CORE_RECIPE = "2.41.4"
+# Compiled packages python-for-android builds from its own recipes, at the version each recipe
+# builds (pythonforandroid/recipes/<name>/__init__.py, master of 2026-05-21): the tablet pins
+# exactly these. pydantic-core's is also the lock's; cryptography's and cffi's are older than
+# the lock's (the desktop and server keep security releases), so test_android_build runs the
+# app, and verifies a receipt, with exactly these versions.
+RECIPE_VERSIONS = {"pydantic-core": PYDANTIC_CORE_RECIPE, "cryptography": "46.0.3", "cffi": "2.0.0"}
 # Third-party modules the shipped app imports -> their distributions.
 IMPORTED_DISTRIBUTIONS = {
     "kivy": "kivy",
@@ -95,6 +101,7 @@ IMPORTED_DISTRIBUTIONS = {
     "urllib3": "urllib3",
     "pydantic": "pydantic",
     "PIL": "pillow",
+    "cryptography": "cryptography",
     "jnius": "pyjnius",
     "android": "android",
 }
@@ -140,6 +147,9 @@ def test_buildozer_spec_lists_the_runtime_requirements() -> None:
         "typing-extensions",
         "pillow",
         "sqlite3",
+        "cryptography",
+        "cffi",
+        "openssl",
     } <= requirements
     assert not requirements & set(FORBIDDEN)
     spec = configparser.ConfigParser()
@@ -159,10 +169,12 @@ def test_every_pip_requirement_of_the_tablet_is_pinned_to_the_locked_version() -
     differ = {
         name: (version, locked[name])
         for name, version in requirements.items()
-        if name in locked and version != locked[name]
+        if name in locked and version != locked[name] and name not in RECIPE_VERSIONS
     }
     assert differ == {}, f"buildozer.spec and requirements.lock differ: {differ}"
-    assert requirements["pydantic-core"] == PYDANTIC_CORE_RECIPE
+    recipes = {name: requirements.get(name) for name in RECIPE_VERSIONS}
+    assert recipes == RECIPE_VERSIONS, "pin what python-for-android's recipes build"
+    assert set(RECIPE_VERSIONS) <= set(locked)  # the desktop runs the same packages
     pydantic = tuple(int(n) for n in str(requirements["pydantic"]).split("."))
     assert (2, 12, 2) <= pydantic <= (2, 12, 3)
 

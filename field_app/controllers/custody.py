@@ -1,0 +1,56 @@
+"""Custody in words (docs/protocol.md#custody-receipts): "Safe to wipe" when the server has
+signed for everything this tablet holds, or exactly what is not yet safe (records, photos, the
+oldest); and what "Save receipts" tells the field expert."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from field_app.controllers import dates
+from field_app.i18n import _, ngettext
+from sync.store import Custody
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyText:
+    headline: str
+    detail: str
+    tone: str  # ok | pending
+
+
+def custody_text(custody: Custody) -> CustodyText:
+    """'Safe to wipe', or 'Not yet safe to wipe: 2 records, 3 photos' with the oldest."""
+    if custody.safe_to_wipe:
+        return CustodyText(
+            headline=_("Safe to wipe"),
+            detail=_("The server has signed a receipt for every record and photo on this tablet."),
+            tone="ok",
+        )
+    parts = []
+    if custody.records:
+        parts.append(
+            ngettext("{n} record", "{n} records", custody.records).format(n=f"{custody.records:,}")
+        )
+    if custody.photos:
+        parts.append(
+            ngettext("{n} photo", "{n} photos", custody.photos).format(n=f"{custody.photos:,}")
+        )
+    what = ", ".join(parts) or _("changes waiting to be sent")
+    detail = _("Do not wipe or hand over this tablet yet.")
+    oldest = (custody.oldest or "")[:10]
+    if dates.parse(oldest) is not None:
+        detail = _("The oldest is from {date}.").format(date=dates.in_words(oldest)) + " " + detail
+    return CustodyText(
+        headline=_("Not yet safe to wipe: {what}").format(what=what), detail=detail, tone="pending"
+    )
+
+
+def receipts_saved(path: Path, count: int) -> str:
+    return ngettext("{n} receipt saved to {path}.", "{n} receipts saved to {path}.", count).format(
+        n=f"{count:,}", path=path
+    )
+
+
+def receipts_error(error: BaseException) -> str:
+    return _("Could not save the receipts: {reason}").format(reason=error)
