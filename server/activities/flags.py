@@ -82,17 +82,22 @@ class FlagFacts:
     session: Session
     today: date
     _projects: dict[uuid.UUID, Project | None] = field(default_factory=dict)
+    _by_text: dict[str, Project | None] = field(default_factory=dict)
     _sites: dict[uuid.UUID, dict[str, SiteFacts]] = field(default_factory=dict)
     _usual: dict[uuid.UUID, float | None] = field(default_factory=dict)
     _closed: dict[str, set[str]] = field(default_factory=dict)
 
     def project(self, project_id: Any) -> Project | None:
+        if type(project_id) is str and project_id in self._by_text:  # a batch names it again
+            return self._by_text[project_id]
         try:
             key = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
         except (TypeError, ValueError):
             return None
         if key not in self._projects:
             self._projects[key] = self.session.get(Project, key)
+        if type(project_id) is str:
+            self._by_text[project_id] = self._projects[key]
         return self._projects[key]
 
     def sites(self, project: Project) -> dict[str, SiteFacts]:
