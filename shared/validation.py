@@ -737,7 +737,6 @@ _ACTIVITY = (
     _Field("level", _code("level", codes(Level))),
     _Field("delivery", _code("delivery", codes(Delivery)), default=Delivery.IN_PERSON.value),
     _Field("value_chain_stage", _code("value-chain stage", codes(ValueChainStage))),
-    _Field("weather", _text(32)),
     _Field(
         "facilitators",
         _list_of(_text(TEXT_LIMITS["facilitator"]), MAX_FACILITATORS, drop_blank=True),

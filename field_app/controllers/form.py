@@ -323,7 +323,6 @@ class ActivityForm:
             "level": v["level"] or None,
             "delivery": v["delivery"] or "in_person",
             "value_chain_stage": v["value_chain_stage"] or None,
-            "weather": v.get("weather") or None,
             "facilitators": _split_names(v["facilitators"]),
             "experts_count": _whole(v["experts_count"]) if v["experts_count"].strip() else 0,
             "location": self._location(v),

@@ -37,7 +37,6 @@ class ActivityBase(SQLModel):
     level: str | None = Field(default=None, max_length=2)
     delivery: str = Field(default="in_person", max_length=16)
     value_chain_stage: str | None = Field(default=None, max_length=16)
-    weather: str | None = Field(default=None, max_length=32)
     facilitators: list[str] = json_list()
     experts_count: int = Field(default=0)
     location: dict[str, Any] | None = json_doc()
