@@ -176,6 +176,7 @@ def write_activities(
     (a push keeps one); a ``Forbidden`` means the writer may not write one of them."""
     if not writes:
         return []
+    rollups()  # installed at start-up, or nothing is written
     facts = facts or FlagFacts(session, utcnow().date())
     new: list[tuple[Project, ActivityWrite]] = []
     ids: list[uuid.UUID] = []
