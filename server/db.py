@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,12 @@ def json_text(value: Any) -> str:
     """How every JSON column is written (the engines' ``json_serializer``): orjson, several
     times faster than ``json.dumps`` on the push's hot path; compact, UTF-8 as is. Reading
     stays with the standard library, which also reads what ``json.dumps`` wrote before."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        # What orjson refuses and the standard library writes: an integer beyond 64 bits in a
+        # rejected mutation kept for review, say.
+        return json.dumps(value)
 
 
 def make_engine(url: str) -> Engine:
