@@ -54,9 +54,13 @@ from server.projects.models import Project
 from server.records.models import Change
 from server.sync.pull import Cursor, scope_digest
 from server.sync.wire import catalogue_digest
+from server.wiring import install as install_wiring
 from sync.client import SyncClient
 from sync.engine import SyncEngine
 from sync.store import DeviceStore
+
+# What the application connects at start-up: this script writes activities itself.
+install_wiring()
 
 BENCH = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("load_bench", BENCH / "load_bench.py")
