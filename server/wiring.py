@@ -8,6 +8,9 @@ does the test suite, and any script that writes activities without them.
 
 from __future__ import annotations
 
+# Every table, so that a process that starts from the command line (``pilotmon
+# import-bundle``, say) knows each table a foreign key names (``attachment.observation_id``).
+import server.models  # noqa: F401
 from server.indicators.refresh import LIVE_ROLLUPS
 from server.records import rollups
 
