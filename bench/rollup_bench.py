@@ -41,9 +41,13 @@ from server.indicators.refresh import apply_pending, rebuild_all
 from server.indicators.service import indicator_values, parse_values_query
 from server.migrate import upgrade
 from server.reports.service import summary
+from server.wiring import install as install_wiring
 from shared.catalogue import SOLUTIONS, TOPICS, solutions_of
 from shared.geography import COUNTRIES, REGIONS, region_of
 from shared.indicators import period_bounds
+
+# What the application connects at start-up: this script writes activities itself.
+install_wiring()
 
 SEXES = ("female", "male", "unspecified")
 AGES = ("youth", "adult", "senior", "unspecified")

@@ -34,6 +34,7 @@ from server.reports.routes import router as reports_router
 from server.results.routes import router as forms_router
 from server.security import install as install_security
 from server.sync.routes import router as sync_router
+from server.wiring import install as install_wiring
 from shared.errors import ErrorCode
 
 log = logging.getLogger("pilotmon")
@@ -112,6 +113,7 @@ def _wants_a_page(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
+    install_wiring()  # the roll-up delta of every activity and project write
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     app = FastAPI(
         title="Pilot Monitor",

@@ -140,6 +140,11 @@ def _database_problem(exc: DBAPIError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # What the application connects at start-up (imported here, like the commands' modules,
+    # so that `pilotmon --help` stays quick).
+    from server.wiring import install
+
+    install()
     _register_optional_commands()
     try:
         cli.main(

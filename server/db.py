@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
@@ -31,6 +33,18 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def json_text(value: Any) -> str:
+    """How every JSON column is written (the engines' ``json_serializer``): orjson, several
+    times faster than ``json.dumps`` on the push's hot path; compact, UTF-8 as is. Reading
+    stays with the standard library, which also reads what ``json.dumps`` wrote before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        # What orjson refuses and the standard library writes: an integer beyond 64 bits in a
+        # rejected mutation kept for review, say.
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     """Build an engine for ``url`` or raise ConfigError with a one-line reason."""
     try:
@@ -41,11 +55,21 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+            engine = create_engine(
+                parsed,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                json_serializer=json_text,
+            )
             event.listen(engine, "connect", _on_sqlite_connect)
             _take_over_sqlite_transactions(engine)
         elif parsed.get_backend_name() == "postgresql":
-            engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            engine = create_engine(
+                parsed,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                json_serializer=json_text,
+            )
         else:
             raise ConfigError(
                 f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or "

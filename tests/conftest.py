@@ -21,6 +21,11 @@ from server.app import create_app
 from server.config import Settings
 from server.db import make_engine, write_engine
 from server.migrate import upgrade
+from server.wiring import install as install_wiring
+
+# What the application connects at start-up (server.app, server.cli): tests that write through
+# the services without building an app need it too.
+install_wiring()
 
 PG_URL_VAR = "PILOTMON_TEST_DATABASE_URL"
 PG_SKIP_REASON = (

@@ -16,9 +16,14 @@ from sqlmodel import Field, SQLModel
 from server.columns import BigId, json_doc, json_list, optional_time, stamp, uuid_pk
 
 
-class Activity(SQLModel, table=True):
-    __tablename__ = "activity"
-    __table_args__ = (sa.Index("ix_activity_project_start", "project_id", "start_date"),)
+class ActivityBase(SQLModel):
+    """The activity's shape: the one description its wire form, its columns, the fields a client
+    may set and the bulk writer's rows are derived from (``server.activities.shape``).
+
+    Every field here travels on the wire, in docs/product.md#domain order (the attendance rows,
+    a table of their own, travel after ``notes``). Adding a field to the activity means adding
+    it here, to a migration, to its rule in ``shared.validation`` and to the tablet's form.
+    """
 
     id: uuid.UUID = uuid_pk()
     project_id: uuid.UUID = Field(foreign_key="project.id")
@@ -38,8 +43,16 @@ class Activity(SQLModel, table=True):
     notes: str = Field(default="", sa_type=sa.Text)
     participant_ids: list[str] | None = json_doc()
     status: str = Field(default="submitted", max_length=16, index=True)
-    version: int = Field(default=1)
     captured_at: datetime | None = optional_time()
+
+
+class Activity(ActivityBase, table=True):
+    """An activity: its shape (``ActivityBase``) and what the server keeps beside it."""
+
+    __tablename__ = "activity"
+    __table_args__ = (sa.Index("ix_activity_project_start", "project_id", "start_date"),)
+
+    version: int = Field(default=1)
     deleted: bool = Field(default=False)
     # Submitted into a period its country had already closed: shown as late for review.
     late: bool = Field(default=False)

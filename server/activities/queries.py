@@ -25,6 +25,7 @@ from server.accounts.auth import Caller
 from server.accounts.models import User
 from server.activities.models import (
     Activity,
+    ActivityBase,
     ActivityRevision,
     Attachment,
     AttendanceRow,
@@ -113,29 +114,15 @@ class ReviewPublic(BaseModel):
     created_at: UtcDateTime
 
 
-class ActivityDetail(BaseModel):
-    id: uuid.UUID
-    project_id: uuid.UUID
+class ActivityDetail(ActivityBase):
+    """The activity's shape (every field of ``ActivityBase``, so a new field shows here
+    without touching this class), with its attendance and what the server keeps beside it."""
+
     project_code: str
     country: str
-    site_id: uuid.UUID | None
-    type: str
-    title: str
-    start_date: date
-    end_date: date
-    topic: str | None
-    modality: str | None
-    level: str | None
-    delivery: str
-    value_chain_stage: str | None
-    facilitators: list[str]
-    experts_count: int
-    location: LocationPublic | None
-    notes: str
+    location: LocationPublic | None = None  # type: ignore[assignment]
     attendance: list[AttendanceRowPublic]
-    participant_ids: list[str] | None
-    status: str
-    captured_at: UtcDateTime | None
+    captured_at: UtcDateTime | None = None
     version: int
     late: bool
     deleted: bool

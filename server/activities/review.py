@@ -1,15 +1,14 @@
 """The review workflow: approve, return, reopen; locked activities; closed reporting periods.
 
 Other writers ask here before they change an activity: ``is_locked(activity)`` (an approved
-activity refuses field edits until reopened) and ``closed_period_for(session, country, day)``
-(a submission dated inside a closed quarter is kept and marked late).
+activity refuses field edits until reopened). A submission dated inside a closed quarter is kept
+and marked late by the activity kernel (``server.activities.flags``).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func
@@ -17,6 +16,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
+from server.activities.flags import closed_period_for as closed_period_for
+from server.activities.flags import quarter_of as quarter_of
 from server.activities.models import Activity, ClosedPeriod, Review
 from server.activities.service import write_activity
 from server.api import Text, UtcDateTime
@@ -68,20 +69,6 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 def is_locked(activity: Activity) -> bool:
     """An approved activity takes no field edits until a country officer reopens it."""
     return activity.status == ActivityStatus.APPROVED
-
-
-def quarter_of(day: date) -> str:
-    """``2025-03-14`` -> ``2025Q1``."""
-    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
-
-
-def closed_period_for(session: Session, country: str, day: date) -> ClosedPeriod | None:
-    """The closed quarter of ``country`` that contains ``day``, if that quarter is closed."""
-    return session.exec(
-        select(ClosedPeriod).where(
-            ClosedPeriod.country == country, ClosedPeriod.period == quarter_of(day)
-        )
-    ).one_or_none()
 
 
 def parse_quarter(period: str) -> tuple[int, int]:
@@ -154,6 +141,7 @@ def review_activity(
         source="review",
         author_id=caller.user.id,
         status=new_status,
+        caller=caller,
     )
     review = Review(
         activity_id=activity.id, action=action, comment=comment, author_id=caller.user.id

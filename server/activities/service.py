@@ -1,133 +1,142 @@
-"""Writing and reading activities: every write path (push, API, review, bundle, demo) goes here.
+"""The activity kernel: the one write path of an activity, whoever writes it.
 
-One write keeps five things together in the caller's transaction: the activity row, its
-attendance rows, its roster links, a revision with the full new state, and a change-log entry
-for pull. The caller validates first (``shared.validation``) and commits after.
+``write_activities`` (``write_activity`` for one, ``tombstone_activity`` for a delete) is called
+by every writer — sync push (and so bundle imports), conflict resolution, review, the
+management API, the demo loader — and owns every duty of a write, in the caller's transaction:
+
+- the write permission (``refusal``: the caller's projects, a field expert's own records);
+- the rows: the activity, its attendance rows, its roster links (new activities in a few
+  multi-row inserts, edits through the session);
+- the version bump and the revision holding the full new state (the base later merges use);
+- the change-log entry tablets pull (docs/protocol.md#pull);
+- the quality flags and the late mark, whenever the content changes (``flags.FlagFacts``);
+- the roll-up delta (``server.records.rollups``, applied before the transaction commits).
+
+The caller validates first (``shared.validation``) and commits after. A hook that must follow
+every applied write (a custody receipt, say) belongs in ``_written``, which every path ends in.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
+from server.accounts.auth import Caller
+from server.activities.flags import FlagFacts, project_facts
 from server.activities.models import (
     Activity,
     ActivityParticipant,
     ActivityRevision,
     AttendanceRow,
 )
-from server.columns import as_utc, utcnow
-from server.indicators.refresh import (
-    attendance_sums,
-    fact_row,
-    refresh_activity,
-    refresh_written,
+from server.activities.shape import (
+    ACTIVITY_COLUMNS,
+    ATTENDANCE_COLUMNS,
+    ATTENDANCE_KEYS,
+    EDITABLE_FIELDS,
+    WIRE_FIELDS,
+    activity_wire,
+    apply_fields,
+    attendance_wire,
+    column_values,
 )
+from server.columns import utcnow
+from server.errors import Forbidden
 from server.projects.models import Project
 from server.records.bulk import insert_rows
-from server.records.changes import ChangeRecord, record_change, record_changes
+from server.records.changes import ChangeRecord, record_changes
+from server.records.rollups import Written, rollups
+from shared.catalogue import ActivityStatus, Role
+from shared.errors import ErrorCode, Issue
 
-# The activity's fields on the wire, in docs/product.md#domain order.
-WIRE_FIELDS: tuple[str, ...] = (
-    "id",
-    "project_id",
-    "site_id",
-    "type",
-    "title",
-    "start_date",
-    "end_date",
-    "topic",
-    "modality",
-    "level",
-    "delivery",
-    "value_chain_stage",
-    "facilitators",
-    "experts_count",
-    "location",
-    "notes",
-    "attendance",
-    "participant_ids",
-    "status",
-    "captured_at",
+__all__ = [
+    "ATTENDANCE_KEYS",
+    "EDITABLE_FIELDS",
+    "WIRE_FIELDS",
+    "ActivityWrite",
+    "Writer",
+    "activity_wire",
+    "attendance_by_activity",
+    "attendance_wire",
+    "load_wire",
+    "project_facts",
+    "refusal",
+    "tombstone_activity",
+    "write_activities",
+    "write_activity",
+    "write_new_activities",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """Who writes, from where: checked against the project, kept in the revision."""
+
+    source: str  # push | api | review | bundle | resolve | demo
+    caller: Caller | None = None  # None: the server itself (the demo loader, a script)
+    author_id: uuid.UUID | None = None  # the caller's user when there is one
+    device_id: uuid.UUID | None = None
+
+    @classmethod
+    def of(cls, caller: Caller, *, source: str, device_id: uuid.UUID | None = None) -> Writer:
+        return cls(source=source, caller=caller, author_id=caller.user.id, device_id=device_id)
+
+
+@dataclass(slots=True)
+class ActivityWrite:
+    """One write of one activity.
+
+    ``data``: validated wire data — every field of a new activity, or the fields an edit
+    changes (empty for a status change alone). ``warnings``: the validation's warnings, kept
+    with the quality flags. ``record``: the full new state as validated wire data, for the
+    flags of an edit (defaults to the stored state with ``data`` applied).
+    """
+
+    data: Mapping[str, Any] = field(default_factory=dict)
+    existing: Activity | None = None
+    status: str | None = None
+    delete: bool = False
+    restore: bool = False  # an edit that brings a deleted activity back
+    warnings: Sequence[Issue] = ()
+    record: Mapping[str, Any] | None = None
+
+
+_NOT_YOURS = "only the expert who recorded this activity may change it"
+_NOT_YOUR_PROJECT = (
+    "not one of your projects: the tablet may only record for the projects its user works on"
 )
-# Fields a client may set; id/project are fixed at birth, status moves through review.
-EDITABLE_FIELDS: tuple[str, ...] = tuple(
-    f for f in WIRE_FIELDS if f not in ("id", "project_id", "status")
-)
-ATTENDANCE_KEYS: tuple[str, ...] = ("sex", "age_band", "category", "disability", "count")
 
 
-def _iso(value: date | datetime | None) -> str | None:
-    if value is None:
+def may_write(caller: Caller, project: Project) -> bool:
+    """Field experts write in their projects, country officers in their countries, admins
+    anywhere."""
+    if caller.role == Role.FIELD_EXPERT:
+        return project.id in caller.project_ids
+    if caller.role == Role.COUNTRY_OFFICER:
+        return project.country in caller.countries
+    return caller.role == Role.ADMIN
+
+
+def refusal(caller: Caller | None, project: Project, existing: Activity | None) -> Issue | None:
+    """Why ``caller`` may not write this activity of ``project`` (None: they may). Field
+    experts change only the activities they recorded."""
+    if caller is None:
         return None
-    if isinstance(value, datetime):
-        return as_utc(value).isoformat()  # type: ignore[union-attr]
-    return value.isoformat()
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    # SQLite keeps no offset: store the instant in UTC so that it reads back as the same instant.
-    return moment.astimezone(UTC) if moment.tzinfo else moment
-
-
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    if value is None or isinstance(value, uuid.UUID):
-        return value
-    return uuid.UUID(str(value))
-
-
-def attendance_wire(rows: Iterable[AttendanceRow]) -> list[dict[str, Any]]:
-    return [
-        {
-            "sex": r.sex,
-            "age_band": r.age_band,
-            "category": r.category,
-            "disability": r.disability,
-            "count": r.count,
-        }
-        for r in rows
-    ]
-
-
-def activity_wire(activity: Activity, attendance: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The activity as it travels (docs/product.md#domain names, JSON types)."""
-    return {
-        "id": str(activity.id),
-        "project_id": str(activity.project_id),
-        "site_id": str(activity.site_id) if activity.site_id else None,
-        "type": activity.type,
-        "title": activity.title,
-        "start_date": _iso(activity.start_date),
-        "end_date": _iso(activity.end_date),
-        "topic": activity.topic,
-        "modality": activity.modality,
-        "level": activity.level,
-        "delivery": activity.delivery,
-        "value_chain_stage": activity.value_chain_stage,
-        "facilitators": list(activity.facilitators or []),
-        "experts_count": activity.experts_count,
-        "location": activity.location,
-        "notes": activity.notes,
-        "attendance": [dict(row) for row in attendance],
-        "participant_ids": list(activity.participant_ids)
-        if activity.participant_ids is not None
-        else None,
-        "status": activity.status,
-        "captured_at": _iso(activity.captured_at),
-    }
+    if not may_write(caller, project):
+        return Issue("project_id", ErrorCode.OUT_OF_SCOPE, _NOT_YOUR_PROJECT)
+    if (
+        existing is not None
+        and caller.role == Role.FIELD_EXPERT
+        and existing.created_by_id != caller.user.id
+    ):
+        return Issue("id", ErrorCode.NOT_YOUR_RECORD, _NOT_YOURS)
+    return None
 
 
 def attendance_by_activity(
@@ -151,22 +160,265 @@ def load_wire(session: Session, activity: Activity) -> dict[str, Any]:
     return activity_wire(activity, attendance_by_activity(session, [activity.id])[activity.id])
 
 
-def _apply_fields(activity: Activity, data: Mapping[str, Any]) -> None:
-    for name in EDITABLE_FIELDS:
-        if name not in data or name == "attendance":
-            continue
-        value = data[name]
-        if name in ("start_date", "end_date"):
-            value = _as_date(value)
-        elif name == "captured_at":
-            value = _as_datetime(value)
-        elif name == "site_id":
-            value = _as_uuid(value)
-        elif name == "notes" and value is None:
-            value = ""
-        elif name == "facilitators" and value is None:
-            value = []
-        setattr(activity, name, value)
+# --- the one write path ------------------------------------------------------------------
+
+
+def write_activities(
+    session: Session,
+    writes: Sequence[ActivityWrite],
+    *,
+    writer: Writer,
+    facts: FlagFacts | None = None,
+) -> list[uuid.UUID]:
+    """Apply ``writes`` in order with every duty of an activity write (module docstring);
+    returns the ids written. New activities go in together, in a few multi-row inserts, after
+    the edits of the same call. ``facts``: the lookups behind the flags, to share across calls
+    (a push keeps one); a ``Forbidden`` means the writer may not write one of them."""
+    if not writes:
+        return []
+    rollups()  # installed at start-up, or nothing is written
+    facts = facts or FlagFacts(session, utcnow().date())
+    new: list[tuple[Project, ActivityWrite]] = []
+    ids: list[uuid.UUID] = []
+    for write in writes:
+        existing = write.existing
+        project_id = existing.project_id if existing is not None else write.data["project_id"]
+        project = facts.project(project_id)
+        if project is None:
+            raise Forbidden(_NOT_YOUR_PROJECT, code=ErrorCode.OUT_OF_SCOPE)
+        refused = refusal(writer.caller, project, existing)
+        if refused is not None:
+            raise Forbidden(refused.message, code=ErrorCode(refused.code))
+        if existing is None:
+            new.append((project, write))
+        else:
+            _write_one(session, write, existing, project, writer=writer, facts=facts)
+            ids.append(existing.id)
+    if new:
+        ids += _write_new(session, new, writer=writer, facts=facts)
+    return ids
+
+
+def write_activity(
+    session: Session,
+    *,
+    data: Mapping[str, Any],
+    existing: Activity | None,
+    source: str,
+    author_id: uuid.UUID | None,
+    device_id: uuid.UUID | None = None,
+    status: str | None = None,
+    caller: Caller | None = None,
+    warnings: Sequence[Issue] = (),
+    record: Mapping[str, Any] | None = None,
+    facts: FlagFacts | None = None,
+) -> Activity:
+    """One activity through ``write_activities``: created from validated wire data, or
+    updated with the fields in ``data`` (``status`` moves the review state). Returns it."""
+    writer = Writer(source=source, caller=caller, author_id=author_id, device_id=device_id)
+    write = ActivityWrite(
+        data=data, existing=existing, status=status, warnings=warnings, record=record
+    )
+    (activity_id,) = write_activities(session, [write], writer=writer, facts=facts)
+    if existing is not None:
+        return existing
+    found = session.get(Activity, activity_id)
+    assert found is not None
+    return found
+
+
+def tombstone_activity(
+    session: Session,
+    *,
+    activity: Activity,
+    source: str,
+    author_id: uuid.UUID | None,
+    device_id: uuid.UUID | None = None,
+    caller: Caller | None = None,
+) -> Activity:
+    """Delete by tombstone: the row stays, marked deleted, and pulls hand out a delete."""
+    writer = Writer(source=source, caller=caller, author_id=author_id, device_id=device_id)
+    write_activities(session, [ActivityWrite(existing=activity, delete=True)], writer=writer)
+    return activity
+
+
+def write_new_activities(
+    session: Session,
+    *,
+    records: Sequence[Mapping[str, Any]],
+    source: str,
+    author_id: uuid.UUID | None,
+    device_id: uuid.UUID | None = None,
+    caller: Caller | None = None,
+    warnings: Sequence[Sequence[Issue]] | None = None,
+    facts: FlagFacts | None = None,
+) -> list[uuid.UUID]:
+    """Many new activities (validated wire data) through ``write_activities``."""
+    writer = Writer(source=source, caller=caller, author_id=author_id, device_id=device_id)
+    writes = [
+        ActivityWrite(data=record, warnings=warnings[n] if warnings else ())
+        for n, record in enumerate(records)
+    ]
+    return write_activities(session, writes, writer=writer, facts=facts)
+
+
+def _write_one(
+    session: Session,
+    write: ActivityWrite,
+    activity: Activity,
+    project: Project,
+    *,
+    writer: Writer,
+    facts: FlagFacts,
+) -> None:
+    """An edit, a status change, a delete or a restore of a stored activity."""
+    now = utcnow()
+    data = write.data
+    activity.version += 1
+    if write.delete:
+        activity.deleted = True
+        activity.deleted_at = now
+    elif write.restore:
+        activity.deleted = False
+        activity.deleted_at = None
+    apply_fields(activity, data)
+    if write.status is not None:
+        if write.status == ActivityStatus.SUBMITTED and activity.status != write.status:
+            activity.submitted_at = now
+        activity.status = write.status
+    activity.updated_at = now
+    session.add(activity)
+    session.flush()
+    if "attendance" in data:
+        _replace_attendance(session, activity.id, data["attendance"] or [])
+    if "participant_ids" in data:
+        _replace_participants(session, activity.id, data["participant_ids"])
+    wire = load_wire(session, activity)
+    if (data or write.restore) and not activity.deleted:
+        # The content changed: its flags and late mark follow it.
+        record = write.record if write.record is not None else wire
+        activity.flags, activity.late = facts.of_edit(activity, project, record, write.warnings)
+        session.add(activity)
+    session.add(
+        ActivityRevision(
+            activity_id=activity.id,
+            version=activity.version,
+            data={**wire, "deleted": activity.deleted},
+            source=writer.source,
+            author_id=writer.author_id,
+            device_id=writer.device_id,
+        )
+    )
+    _written(
+        session,
+        [
+            ChangeRecord(
+                "activity",
+                activity.id,
+                "delete" if activity.deleted else "upsert",
+                activity.version,
+                activity.project_id,
+            )
+        ],
+    )
+    rollups().activities_changed(session, [activity.id])
+
+
+def _write_new(
+    session: Session,
+    batch: Sequence[tuple[Project, ActivityWrite]],
+    *,
+    writer: Writer,
+    facts: FlagFacts,
+) -> list[uuid.UUID]:
+    """New activities in a few multi-row inserts: the activity rows, attendance, roster links,
+    revision 1 and the change-log entries; flags for the whole batch; roll-ups from the values
+    written (not read back)."""
+    now = utcnow()
+    flags, late = facts.of_new([(project, w.data, w.warnings) for project, w in batch])
+    activities: list[list[Any]] = []
+    attendance: list[tuple[Any, ...]] = []
+    links: list[tuple[uuid.UUID, uuid.UUID]] = []
+    revisions: list[tuple[Any, ...]] = []
+    changes: list[ChangeRecord] = []
+    written: list[Written] = []
+    ids: list[uuid.UUID] = []
+    status = ActivityStatus.SUBMITTED
+    for n, (project, write) in enumerate(batch):
+        data = write.data
+        values = column_values(data)
+        activity_id = values["id"] or uuid.uuid4()
+        values.update(
+            id=activity_id,
+            project_id=project.id,
+            status=write.status or status,
+            version=1,
+            deleted=False,
+            late=late[n],
+            flags=flags[n],
+            created_by_id=writer.author_id,
+            device_id=writer.device_id,
+            created_at=now,
+            updated_at=now,
+            submitted_at=now if (write.status or status) == ActivityStatus.SUBMITTED else None,
+            deleted_at=None,
+        )
+        activities.append([values[c] for c in ACTIVITY_COLUMNS])
+        ids.append(activity_id)
+        counted = [
+            (
+                r["sex"],
+                r["age_band"],
+                r["category"],
+                bool(r.get("disability", False)),
+                int(r["count"]),
+            )
+            for r in data.get("attendance") or []
+        ]
+        attendance += [(activity_id, *r) for r in counted]
+        mine = frozenset(
+            uuid.UUID(str(p)) for p in dict.fromkeys(data.get("participant_ids") or [])
+        )
+        links += [(activity_id, p) for p in mine]
+        row = SimpleNamespace(**values)
+        written.append(Written(row, counted, mine, project.country, project.thematic_area))
+        # The revision holds what ``load_wire`` would read back (attendance_wire's keys).
+        wire = activity_wire(row, [dict(zip(ATTENDANCE_KEYS, r, strict=True)) for r in counted])
+        wire["deleted"] = False
+        revisions.append(
+            (activity_id, 1, wire, writer.source, writer.author_id, writer.device_id, now)
+        )
+        changes.append(ChangeRecord("activity", activity_id, "upsert", 1, project.id))
+    # Driver-level inserts (the tables, not the mapped classes): no unit-of-work bookkeeping
+    # and no per-row parameter machinery.
+    insert_rows(session, _table(Activity), ACTIVITY_COLUMNS, activities)
+    insert_rows(session, _table(AttendanceRow), ATTENDANCE_COLUMNS, attendance)
+    insert_rows(session, _table(ActivityParticipant), ("activity_id", "participant_id"), links)
+    insert_rows(session, _table(ActivityRevision), _REVISION_COLUMNS, revisions)
+    _written(session, changes)
+    rollups().activities_written(session, written)
+    return ids
+
+
+def _written(session: Session, changes: Sequence[ChangeRecord]) -> None:
+    """Every applied activity write ends here, once its rows and revision are in: the place
+    for what must follow each one (the change-log entries tablets pull)."""
+    record_changes(session, changes)
+
+
+def _table(model: Any) -> Any:
+    return model.__table__
+
+
+_REVISION_COLUMNS = (
+    "activity_id",
+    "version",
+    "data",
+    "source",
+    "author_id",
+    "device_id",
+    "created_at",
+)
 
 
 def _replace_attendance(
@@ -202,268 +454,3 @@ def _replace_participants(
                 for p in dict.fromkeys(participant_ids)
             ],
         )
-
-
-def write_activity(
-    session: Session,
-    *,
-    data: Mapping[str, Any],
-    existing: Activity | None,
-    source: str,
-    author_id: uuid.UUID | None,
-    device_id: uuid.UUID | None = None,
-    status: str | None = None,
-) -> Activity:
-    """Create or update an activity from validated wire data, with revision and change log.
-
-    ``data`` may hold only some fields for an update (the rest stay); ``status`` moves the
-    review state. The new version is ``existing.version + 1`` (1 for a new activity).
-    """
-    now = utcnow()
-    if existing is None:
-        activity = Activity(
-            id=_as_uuid(data["id"]) or uuid.uuid4(),
-            project_id=_as_uuid(data["project_id"]),  # type: ignore[arg-type]
-            type=data["type"],
-            title=data["title"],
-            start_date=_as_date(data["start_date"]),
-            end_date=_as_date(data["end_date"]),
-            version=1,
-            created_by_id=author_id,
-            device_id=device_id,
-            created_at=now,
-        )
-    else:
-        activity = existing
-        activity.version += 1
-    _apply_fields(activity, data)
-    if status is not None:
-        if status == "submitted" and (existing is None or activity.status != "submitted"):
-            activity.submitted_at = now
-        activity.status = status
-    elif existing is None:
-        activity.submitted_at = now
-    activity.updated_at = now
-    session.add(activity)
-    session.flush()
-    if "attendance" in data:
-        _replace_attendance(session, activity.id, data["attendance"] or [])
-    if "participant_ids" in data:
-        _replace_participants(session, activity.id, data["participant_ids"])
-    _add_revision(session, activity, source=source, author_id=author_id, device_id=device_id)
-    refresh_activity(session, activity.id)  # indicator roll-ups, before this transaction commits
-    return activity
-
-
-def _table(model: Any) -> Any:
-    return model.__table__
-
-
-# Column order of the rows ``write_new_activities`` builds.
-_ACTIVITY_COLUMNS: tuple[str, ...] = (
-    "id",
-    "project_id",
-    "site_id",
-    "type",
-    "title",
-    "start_date",
-    "end_date",
-    "topic",
-    "modality",
-    "level",
-    "delivery",
-    "value_chain_stage",
-    "facilitators",
-    "experts_count",
-    "location",
-    "notes",
-    "participant_ids",
-    "status",
-    "version",
-    "captured_at",
-    "deleted",
-    "late",
-    "flags",
-    "created_by_id",
-    "device_id",
-    "created_at",
-    "updated_at",
-    "submitted_at",
-    "deleted_at",
-)
-_ATTENDANCE_COLUMNS = ("activity_id", "sex", "age_band", "category", "disability", "count")
-_REVISION_COLUMNS = (
-    "activity_id",
-    "version",
-    "data",
-    "source",
-    "author_id",
-    "device_id",
-    "created_at",
-)
-
-
-def write_new_activities(
-    session: Session,
-    *,
-    records: Sequence[Mapping[str, Any]],
-    source: str,
-    author_id: uuid.UUID | None,
-    device_id: uuid.UUID | None = None,
-    status: str = "submitted",
-    flags: Sequence[list[dict[str, Any]]] | None = None,
-    late: Sequence[bool] | None = None,
-) -> list[uuid.UUID]:
-    """Create many new activities at once: the rows ``write_activity`` would write one by one
-    (activity, attendance, roster links, revision 1, change-log entry, roll-up refresh), in a
-    few multi-row inserts. ``records`` are validated wire data of activities that do not exist
-    yet; ``flags`` and ``late`` (one entry per record) are stored with them.
-    """
-    now = utcnow()
-    activities: list[list[Any]] = []
-    attendance: list[tuple[Any, ...]] = []
-    links: list[tuple[uuid.UUID, uuid.UUID]] = []
-    revisions: list[tuple[Any, ...]] = []
-    changes: list[ChangeRecord] = []
-    ids: list[uuid.UUID] = []
-    # The roll-ups' fact rows, made from the values written (not read back), and roster links.
-    facts: list[dict[str, Any]] = []
-    roster: dict[uuid.UUID, set[uuid.UUID]] = {}
-    projects: dict[Any, Project | None] = {}
-    submitted_at = now if status == "submitted" else None
-    for n, data in enumerate(records):
-        activity_id = _as_uuid(data["id"]) or uuid.uuid4()
-        values: dict[str, Any] = {
-            "id": activity_id,
-            "project_id": _as_uuid(data["project_id"]),
-            "site_id": _as_uuid(data.get("site_id")),
-            "type": data["type"],
-            "title": data["title"],
-            "start_date": _as_date(data["start_date"]),
-            "end_date": _as_date(data["end_date"]),
-            "topic": data.get("topic"),
-            "modality": data.get("modality"),
-            "level": data.get("level"),
-            "delivery": data.get("delivery") or "in_person",
-            "value_chain_stage": data.get("value_chain_stage"),
-            "facilitators": list(data.get("facilitators") or []),
-            "experts_count": data.get("experts_count") or 0,
-            "location": data.get("location"),
-            "notes": data.get("notes") or "",
-            "participant_ids": data.get("participant_ids"),
-            "status": status,
-            "version": 1,
-            "captured_at": _as_datetime(data.get("captured_at")),
-            "deleted": False,
-            "late": bool(late[n]) if late else False,
-            "flags": list(flags[n]) if flags else [],
-            "created_by_id": author_id,
-            "device_id": device_id,
-            "created_at": now,
-            "updated_at": now,
-            "submitted_at": submitted_at,
-            "deleted_at": None,
-        }
-        activities.append([values[c] for c in _ACTIVITY_COLUMNS])
-        ids.append(activity_id)
-        counted = [
-            (
-                r["sex"],
-                r["age_band"],
-                r["category"],
-                bool(r.get("disability", False)),
-                int(r["count"]),
-            )
-            for r in data.get("attendance") or []
-        ]
-        rows = [dict(zip(ATTENDANCE_KEYS, r, strict=True)) for r in counted]
-        attendance += [(activity_id, *r) for r in counted]
-        mine = [
-            (activity_id, uuid.UUID(str(p)))
-            for p in dict.fromkeys(data.get("participant_ids") or [])
-        ]
-        if mine:
-            links += mine
-            roster[activity_id] = {p for _, p in mine}
-        written = SimpleNamespace(**values)
-        project_id = values["project_id"]
-        if project_id not in projects:
-            projects[project_id] = session.get(Project, project_id)
-        project = projects[project_id]
-        if project is not None:  # (a missing project fails the insert below)
-            facts.append(
-                fact_row(
-                    written,
-                    country=project.country,
-                    project_thematic_area=project.thematic_area,
-                    attendance=attendance_sums(counted),
-                )
-            )
-        # The revision holds what ``load_wire`` would read back (attendance_wire's keys).
-        wire = activity_wire(written, rows)  # type: ignore[arg-type]
-        wire["deleted"] = False
-        revisions.append((activity_id, 1, wire, source, author_id, device_id, now))
-        changes.append(ChangeRecord("activity", activity_id, "upsert", 1, values["project_id"]))
-    if not activities:
-        return []
-    # Driver-level inserts (the tables, not the mapped classes): no unit-of-work bookkeeping
-    # and no per-row parameter machinery.
-    insert_rows(session, _table(Activity), _ACTIVITY_COLUMNS, activities)
-    insert_rows(session, _table(AttendanceRow), _ATTENDANCE_COLUMNS, attendance)
-    insert_rows(session, _table(ActivityParticipant), ("activity_id", "participant_id"), links)
-    insert_rows(session, _table(ActivityRevision), _REVISION_COLUMNS, revisions)
-    record_changes(session, changes)
-    for activity_id in ids:
-        refresh_activity(session, activity_id)
-    refresh_written(session, facts, roster)
-    return ids
-
-
-def tombstone_activity(
-    session: Session,
-    *,
-    activity: Activity,
-    source: str,
-    author_id: uuid.UUID | None,
-    device_id: uuid.UUID | None = None,
-) -> Activity:
-    """Delete by tombstone: the row stays, marked deleted, and pulls hand out a delete."""
-    activity.deleted = True
-    activity.deleted_at = utcnow()
-    activity.updated_at = activity.deleted_at
-    activity.version += 1
-    session.add(activity)
-    session.flush()
-    _add_revision(session, activity, source=source, author_id=author_id, device_id=device_id)
-    refresh_activity(session, activity.id)  # indicator roll-ups, before this transaction commits
-    return activity
-
-
-def _add_revision(
-    session: Session,
-    activity: Activity,
-    *,
-    source: str,
-    author_id: uuid.UUID | None,
-    device_id: uuid.UUID | None,
-) -> None:
-    wire = load_wire(session, activity)
-    wire["deleted"] = activity.deleted
-    session.add(
-        ActivityRevision(
-            activity_id=activity.id,
-            version=activity.version,
-            data=wire,
-            source=source,
-            author_id=author_id,
-            device_id=device_id,
-        )
-    )
-    record_change(
-        session,
-        entity="activity",
-        entity_id=activity.id,
-        op="delete" if activity.deleted else "upsert",
-        version=activity.version,
-        project_id=activity.project_id,
-    )

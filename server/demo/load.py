@@ -40,7 +40,7 @@ from server.activities.models import (
     AttendanceRow,
     Review,
 )
-from server.activities.service import activity_wire
+from server.activities.shape import activity_wire, column_values
 from server.columns import as_utc, utcnow
 from server.db import check_reachable, session_scope
 from server.demo.world import DemoActivity, DemoUser, World, build_world
@@ -670,26 +670,9 @@ def activity_row(activity: DemoActivity, *, author_id: uuid.UUID) -> dict[str, A
     data = activity.data
     review = activity.review
     return {
-        "id": uuid.UUID(data["id"]),
-        "project_id": uuid.UUID(data["project_id"]),
-        "site_id": uuid.UUID(data["site_id"]) if data["site_id"] else None,
-        "type": data["type"],
-        "title": data["title"],
-        "start_date": date.fromisoformat(data["start_date"]),
-        "end_date": date.fromisoformat(data["end_date"]),
-        "topic": data["topic"],
-        "modality": data["modality"],
-        "level": data["level"],
-        "delivery": data["delivery"],
-        "value_chain_stage": data["value_chain_stage"],
-        "facilitators": list(data["facilitators"]),
-        "experts_count": data["experts_count"],
-        "location": data["location"],
-        "notes": data["notes"],
-        "participant_ids": data["participant_ids"],
+        **column_values(data),  # the activity's shape, as the kernel stores it
         "status": activity.status,
         "version": 2 if review else 1,
-        "captured_at": datetime.fromisoformat(data["captured_at"]),
         "deleted": False,
         "late": False,
         "flags": activity.flags,

@@ -50,6 +50,7 @@ from server.indicators.models import (
 )
 from server.projects.models import Project
 from server.records.bulk import insert_rows
+from server.records.rollups import Written
 from shared.catalogue import SOLUTIONS, TOPICS, ActivityType
 from shared.geography import region_of
 
@@ -683,3 +684,36 @@ def _forget_pending(session: OrmSession, project_id: uuid.UUID) -> None:
             ).scalars()
         )
         pending -= mine
+
+
+# --- the roll-up delta the record layer calls (installed by server.wiring) -------------------
+
+
+class LiveRollups:
+    """``server.records.rollups.Rollups``: what activity and project writers note, kept current
+    by the refresh above before their transaction commits."""
+
+    def activities_changed(self, session: OrmSession, activity_ids: Iterable[uuid.UUID]) -> None:
+        for activity_id in activity_ids:
+            refresh_activity(session, activity_id)  # type: ignore[arg-type]
+
+    def activities_written(self, session: OrmSession, written: Sequence[Written]) -> None:
+        facts = [
+            fact_row(
+                w.row,
+                country=w.country,
+                project_thematic_area=w.thematic_area,
+                attendance=attendance_sums(w.attendance),
+            )
+            for w in written
+        ]
+        roster = {w.row.id: set(w.participants) for w in written if w.participants}
+        for w in written:
+            refresh_activity(session, w.row.id)  # type: ignore[arg-type]
+        refresh_written(session, facts, roster)
+
+    def project_changed(self, session: OrmSession, project_id: uuid.UUID) -> None:
+        refresh_project(session, project_id)
+
+
+LIVE_ROLLUPS = LiveRollups()

@@ -20,11 +20,11 @@ from server.accounts.auth import Caller
 from server.api import like_contains
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
-from server.indicators.refresh import refresh_project
 from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target, site_wire
 from server.records import audit
 from server.records.changes import record_project_change, record_target_change
 from server.records.revisions import write_version
+from server.records.rollups import rollups
 from server.scope import (
     can_manage_country,
     can_read_project,
@@ -224,7 +224,7 @@ def update_project(
     session.flush()
     record_project_change(session, project=project)
     if "country" in diff_before or "thematic_area" in diff_before:
-        refresh_project(session, project.id)  # its activities' numbers move with it
+        rollups().project_changed(session, project.id)  # its activities' numbers move with it
     audit.record(
         session,
         action="update",

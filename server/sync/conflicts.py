@@ -19,9 +19,10 @@ from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.accounts.models import Device
+from server.activities.flags import project_facts
 from server.activities.models import Activity, Attachment
 from server.activities.review import is_locked
-from server.activities.service import load_wire, tombstone_activity, write_activity
+from server.activities.service import ActivityWrite, Writer, load_wire, write_activities
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Participant, Project, Site, site_wire
@@ -29,7 +30,7 @@ from server.records import audit
 from server.records.revisions import write_version
 from server.scope import can_review, in_visible_project
 from server.sync.models import KeptMutation, SyncConflict
-from server.sync.records import Outcome, PushContext, Rejected, project_facts
+from server.sync.records import Outcome, PushContext, Rejected
 from server.sync.service import close_conflict
 from server.sync.wire import attachment_wire, conflict_wire, participant_wire
 from shared.errors import ErrorCode, Issue
@@ -226,28 +227,34 @@ def _resolve_activity(
         raise Conflict(
             "this activity was approved since: reopen it before resolving", code=ErrorCode.LOCKED
         )
+    writer = Writer.of(caller, source="resolve")
     if values.get("deleted") is True:
         if not activity.deleted:
-            tombstone_activity(
-                session, activity=activity, source="resolve", author_id=caller.user.id
+            write_activities(
+                session, [ActivityWrite(existing=activity, delete=True)], writer=writer
             )
         return
     changes = _editable(values)
-    if values.get("deleted") is False and activity.deleted:
+    restore = values.get("deleted") is False and activity.deleted
+    if restore:
         # The tablet edited what the server had deleted: restore it with the tablet's edit.
         changes = {**_editable(dict(kept.data or {}) if kept else {}), **changes}
-        activity.deleted = False
-        activity.deleted_at = None
     record = {k: v for k, v in {**load_wire(session, activity), **changes}.items() if k != "status"}
     checked = validate_activity(record, project=project_facts(project), today=utcnow().date())
     if checked.errors:
         raise ValidationFailed(_under_values(checked.errors))
-    write_activity(
+    write_activities(
         session,
-        data={k: checked.clean.get(k) for k in changes},
-        existing=activity,
-        source="resolve",
-        author_id=caller.user.id,
+        [
+            ActivityWrite(
+                data={k: checked.clean.get(k) for k in changes},
+                existing=activity,
+                restore=restore,
+                warnings=checked.warnings,
+                record=checked.clean,
+            )
+        ],
+        writer=writer,
     )
 
 

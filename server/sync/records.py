@@ -9,32 +9,27 @@ their merges have a base too.
 
 from __future__ import annotations
 
-import statistics
 import uuid
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.accounts.models import Device
-from server.activities.models import (
-    Activity,
-    ActivityRevision,
-    Attachment,
-    AttendanceRow,
-    ClosedPeriod,
-)
-from server.activities.review import closed_period_for, is_locked, quarter_of
+from server.activities.flags import FlagFacts, photo_reused, project_facts
+from server.activities.models import Activity, ActivityRevision, Attachment
+from server.activities.review import closed_period_for, is_locked
 from server.activities.service import (
+    ActivityWrite,
+    Writer,
     load_wire,
-    tombstone_activity,
-    write_activity,
-    write_new_activities,
+    may_write,
+    refusal,
+    write_activities,
 )
 from server.columns import utcnow
 from server.projects.models import Participant, Project, Site, site_wire
@@ -45,9 +40,7 @@ from shared.catalogue import ActivityStatus, Role
 from shared.errors import ErrorCode
 from shared.validation import (
     Issue,
-    ProjectFacts,
     SiteFacts,
-    quality_flags,
     validate_activity,
     validate_attachment,
     validate_participant,
@@ -55,9 +48,6 @@ from shared.validation import (
 )
 from sync.merge import MergeOutcome, Revision, merge_delete, merge_upsert
 from sync.protocol import Entity, Mutation, Op, ResultStatus
-
-# Projects whose usual attendance is the median of at most this many recent activities.
-USUAL_ATTENDANCE_SAMPLE = 200
 
 
 def closed_period_of(session: Session, *, country: str, day: date) -> bool:
@@ -127,28 +117,24 @@ class PushContext:
     device: Device
     today: date
     source: str = "push"
-    _projects: dict[uuid.UUID, Project | None] = field(default_factory=dict)
-    _sites: dict[uuid.UUID, dict[str, SiteFacts]] = field(default_factory=dict)
-    _usual: dict[uuid.UUID, float | None] = field(default_factory=dict)
+    # Projects, sites, usual attendance, closed periods: looked up once per push, shared with
+    # the activity kernel's flags.
+    facts: FlagFacts = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.facts = FlagFacts(self.session, self.today)
+
+    @property
+    def writer(self) -> Writer:
+        return Writer.of(self.caller, source=self.source, device_id=self.device.id)
 
     # --- scope ---------------------------------------------------------------------------
 
     def project(self, project_id: Any) -> Project | None:
-        try:
-            key = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
-        except (TypeError, ValueError):
-            return None
-        if key not in self._projects:
-            self._projects[key] = self.session.get(Project, key)
-        return self._projects[key]
+        return self.facts.project(project_id)
 
     def may_write(self, project: Project) -> bool:
-        role = self.caller.role
-        if role == Role.FIELD_EXPERT:
-            return project.id in self.caller.project_ids
-        if role == Role.COUNTRY_OFFICER:
-            return project.country in self.caller.countries
-        return role == Role.ADMIN
+        return may_write(self.caller, project)
 
     def writable_project(self, project_id: Any, *, field_name: str = "project_id") -> Project:
         project = self.project(project_id)
@@ -163,56 +149,16 @@ class PushContext:
     # --- facts for validation --------------------------------------------------------------
 
     def sites(self, project: Project) -> dict[str, SiteFacts]:
-        if project.id not in self._sites:
-            rows = self.session.execute(
-                select(col(Site.id), col(Site.lat), col(Site.lon)).where(
-                    col(Site.project_id) == project.id, col(Site.status) != "rejected"
-                )
-            ).all()
-            self._sites[project.id] = {
-                str(r.id): SiteFacts(str(r.id), str(project.id), r.lat, r.lon) for r in rows
-            }
-        return self._sites[project.id]
+        return self.facts.sites(project)
 
     def forget_sites(self, project_id: uuid.UUID) -> None:
-        self._sites.pop(project_id, None)
-
-    def usual_attendance(self, project: Project) -> float | None:
-        if project.id not in self._usual:
-            # The project's most recent activities by date (an index walk, whatever its size).
-            recent = (
-                select(col(Activity.id))
-                .where(col(Activity.project_id) == project.id, col(Activity.deleted) == False)  # noqa: E712
-                .order_by(col(Activity.start_date).desc())
-                .limit(USUAL_ATTENDANCE_SAMPLE)
-            )
-            totals = (
-                self.session.execute(
-                    select(func.sum(AttendanceRow.count))
-                    .where(col(AttendanceRow.activity_id).in_(recent.scalar_subquery()))
-                    .group_by(col(AttendanceRow.activity_id))
-                )
-                .scalars()
-                .all()
-            )
-            self._usual[project.id] = float(statistics.median(totals)) if len(totals) >= 5 else None
-        return self._usual[project.id]
+        self.facts.forget_sites(project_id)
 
 
 def _project_of(ctx: PushContext, project_id: uuid.UUID) -> Project:
     project = ctx.project(project_id)
     assert project is not None  # a foreign key guarantees it
     return project
-
-
-def project_facts(project: Project) -> ProjectFacts:
-    return ProjectFacts(
-        str(project.id),
-        project.country,
-        tuple(project.solutions or ()),
-        project.start_date,
-        project.end_date,
-    )
 
 
 # --- history for the merge ---------------------------------------------------------------
@@ -352,93 +298,29 @@ def _validated_activity(
     return clean, checked.warnings
 
 
-def _refresh_flags(
-    ctx: PushContext,
-    activity: Activity,
-    project: Project,
-    record: Mapping[str, Any],
-    warnings: list[Issue],
-) -> None:
-    session = ctx.session
-    site = ctx.sites(project).get(str(activity.site_id)) if activity.site_id else None
-    duplicates = session.execute(
-        select(func.count())
-        .select_from(Activity)
-        .where(
-            col(Activity.project_id) == activity.project_id,
-            col(Activity.site_id) == activity.site_id
-            if activity.site_id
-            else col(Activity.site_id).is_(None),
-            col(Activity.type) == activity.type,
-            col(Activity.start_date) == activity.start_date,
-            col(Activity.deleted) == False,  # noqa: E712
-            col(Activity.id) != activity.id,
-        )
-    ).scalar_one()
-    flags = quality_flags(
-        record,
-        site=site,
-        same_day_duplicates=int(duplicates),
-        usual_attendance=ctx.usual_attendance(project),
-        reused_photo=photo_reused(session, activity_id=activity.id),
-        received_on=ctx.today,
-    )
-    activity.flags = [
-        {"code": i.code, "field": i.field, "message": i.message} for i in [*warnings, *flags]
-    ]
-    activity.late = closed_period_of(session, country=project.country, day=activity.start_date)
-    session.add(activity)
-
-
-def photo_reused(session: Session, *, activity_id: uuid.UUID) -> bool:
-    """Whether a photo of this activity (same sha256) is also on another activity."""
-    mine = select(col(Attachment.sha256)).where(
-        col(Attachment.activity_id) == activity_id,
-        col(Attachment.deleted) == False,  # noqa: E712
-    )
-    found = session.execute(
-        select(col(Attachment.id))
-        .where(
-            col(Attachment.sha256).in_(mine),
-            col(Attachment.activity_id) != activity_id,
-            col(Attachment.deleted) == False,  # noqa: E712
-        )
-        .limit(1)
-    ).first()
-    return found is not None
-
-
 def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | None) -> Outcome:
-    session, caller, device = ctx.session, ctx.caller, ctx.device
+    session = ctx.session
     if existing is None:
         if mutation.op == Op.DELETE:
             raise _nothing_to_delete("activity")
         data = {**_incoming(mutation), "id": str(mutation.id)}
         project = ctx.writable_project(data.get("project_id"))
         clean, warnings = _validated_activity(ctx, data, project)
-        activity = write_activity(
+        write_activities(
             session,
-            data=clean,
-            existing=None,
-            source=ctx.source,
-            author_id=caller.user.id,
-            device_id=device.id,
-            status=ActivityStatus.SUBMITTED,
+            [ActivityWrite(data=clean, status=ActivityStatus.SUBMITTED, warnings=warnings)],
+            writer=ctx.writer,
+            facts=ctx.facts,
         )
-        _refresh_flags(ctx, activity, project, clean, warnings)
-        return Outcome(ResultStatus.APPLIED, activity.version, project.id)
+        return Outcome(ResultStatus.APPLIED, 1, project.id)
 
     project = _project_of(ctx, existing.project_id)
     version = existing.version
-    if not ctx.may_write(project):
+    refused = refusal(ctx.caller, project, existing)
+    if refused is not None and refused.code == ErrorCode.OUT_OF_SCOPE:
         raise _out_of_scope(mutation, "activity")
-    if not ctx.owns(existing.created_by_id):
-        raise _reject(
-            "id",
-            ErrorCode.NOT_YOUR_RECORD,
-            "only the expert who recorded this activity may change it",
-            version=version,
-        )
+    if refused is not None:
+        raise Rejected([refused], version=version)
     if is_locked(existing):
         raise _reject(
             "status",
@@ -449,17 +331,16 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
         )
     _check_base(mutation, version)
     history = activity_history(
-        session, existing, base_version=mutation.base_version, device_id=device.id
+        session, existing, base_version=mutation.base_version, device_id=ctx.device.id
     )
     if mutation.op == Op.DELETE:
         outcome = merge_delete(history=history)
         if outcome.delete:
-            tombstone_activity(
+            write_activities(
                 session,
-                activity=existing,
-                source=ctx.source,
-                author_id=caller.user.id,
-                device_id=device.id,
+                [ActivityWrite(existing=existing, delete=True)],
+                writer=ctx.writer,
+                facts=ctx.facts,
             )
         return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
@@ -476,17 +357,20 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
     if outcome.changes:
         record = {**history[-1].data, **outcome.changes}
         clean, warnings = _validated_activity(ctx, record, project)
-        changes = {name: clean.get(name) for name in outcome.changes}
-        write_activity(
+        write_activities(
             session,
-            data=changes,
-            existing=existing,
-            source=ctx.source,
-            author_id=caller.user.id,
-            device_id=device.id,
-            status=_status_after_edit(existing, mutation),
+            [
+                ActivityWrite(
+                    data={name: clean.get(name) for name in outcome.changes},
+                    existing=existing,
+                    status=_status_after_edit(existing, mutation),
+                    warnings=warnings,
+                    record=clean,
+                )
+            ],
+            writer=ctx.writer,
+            facts=ctx.facts,
         )
-        _refresh_flags(ctx, existing, project, clean, warnings)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
 
@@ -515,13 +399,11 @@ def is_plain_create(mutation: Mutation, existing: Any) -> bool:
 def apply_new_activities(
     ctx: PushContext, mutations: list[Mutation]
 ) -> dict[int, Outcome | Rejected]:
-    """Validate new activities one by one, then write the valid ones together.
-
-    The same checks and data-quality flags as ``apply_activity`` gives one new activity, with
-    the flags' lookups made once for the whole run instead of once per activity.
-    """
+    """Validate new activities one by one, then write the valid ones together through the
+    activity kernel: the same checks, rows and flags as ``apply_activity`` gives each."""
     answers: dict[int, Outcome | Rejected] = {}
-    accepted: list[tuple[Mutation, Project, dict[str, Any], list[Issue]]] = []
+    accepted: list[tuple[Mutation, Project]] = []
+    writes: list[ActivityWrite] = []
     for mutation in mutations:
         try:
             data = {**_incoming(mutation), "id": str(mutation.id)}
@@ -530,88 +412,14 @@ def apply_new_activities(
         except Rejected as exc:
             answers[mutation.seq] = exc
             continue
-        accepted.append((mutation, project, clean, warnings))
+        accepted.append((mutation, project))
+        writes.append(ActivityWrite(data=clean, status=ActivityStatus.SUBMITTED, warnings=warnings))
     if not accepted:
         return answers
-    flags, late = _flags_of_new(ctx, accepted)
-    write_new_activities(
-        ctx.session,
-        records=[clean for _, _, clean, _ in accepted],
-        source=ctx.source,
-        author_id=ctx.caller.user.id,
-        device_id=ctx.device.id,
-        status=ActivityStatus.SUBMITTED,
-        flags=flags,
-        late=late,
-    )
-    for mutation, project, _, _ in accepted:
+    write_activities(ctx.session, writes, writer=ctx.writer, facts=ctx.facts)
+    for mutation, project in accepted:
         answers[mutation.seq] = Outcome(ResultStatus.APPLIED, 1, project.id)
     return answers
-
-
-def _flags_of_new(
-    ctx: PushContext, accepted: list[tuple[Mutation, Project, dict[str, Any], list[Issue]]]
-) -> tuple[list[list[dict[str, Any]]], list[bool]]:
-    session = ctx.session
-
-    def key_of(project: Project, clean: Mapping[str, Any]) -> tuple[str, str | None, str, str]:
-        return (str(project.id), clean.get("site_id"), clean["type"], clean["start_date"])
-
-    keys = [key_of(project, clean) for _, project, clean, _ in accepted]
-    already: Counter[tuple[str, str | None, str, str]] = Counter()
-    rows = session.execute(
-        select(
-            col(Activity.project_id),
-            col(Activity.site_id),
-            col(Activity.type),
-            col(Activity.start_date),
-            func.count(),
-        )
-        .where(
-            col(Activity.project_id).in_({p.id for _, p, _, _ in accepted}),
-            col(Activity.start_date).in_({date.fromisoformat(k[3]) for k in keys}),
-            col(Activity.deleted) == False,  # noqa: E712
-        )
-        .group_by(
-            col(Activity.project_id),
-            col(Activity.site_id),
-            col(Activity.type),
-            col(Activity.start_date),
-        )
-    ).all()
-    for project_id, site_id, kind, start, count in rows:
-        already[(str(project_id), str(site_id) if site_id else None, kind, start.isoformat())] += (
-            int(count)
-        )
-    countries = {p.country for _, p, _, _ in accepted}
-    closed = {
-        (c, p)
-        for c, p in session.execute(
-            select(col(ClosedPeriod.country), col(ClosedPeriod.period)).where(
-                col(ClosedPeriod.country).in_(countries)
-            )
-        ).all()
-    }
-    flags: list[list[dict[str, Any]]] = []
-    late: list[bool] = []
-    for (_, project, clean, warnings), key in zip(accepted, keys, strict=True):
-        site = ctx.sites(project).get(clean["site_id"]) if clean.get("site_id") else None
-        found = quality_flags(
-            clean,
-            site=site,
-            same_day_duplicates=already[key],
-            usual_attendance=ctx.usual_attendance(project),
-            reused_photo=False,
-            received_on=ctx.today,
-        )
-        # Written one by one, each activity sees the ones of the run before it, not those after.
-        already[key] += 1
-        flags.append(
-            [{"code": i.code, "field": i.field, "message": i.message} for i in [*warnings, *found]]
-        )
-        start = date.fromisoformat(clean["start_date"])
-        late.append((project.country, quarter_of(start)) in closed)
-    return flags, late
 
 
 # --- participants (roster mode) ------------------------------------------------------------

@@ -1,0 +1,233 @@
+"""What the activity kernel looks up to flag an activity (never a rejection): its project's
+sites, its usual attendance, same-day duplicates, photos reused elsewhere, closed periods.
+
+``FlagFacts`` caches these per write (a push keeps one for its whole batch), and computes the
+flags of many new activities with one query per kind of fact instead of one per activity.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from server.activities.models import Activity, Attachment, AttendanceRow, ClosedPeriod
+from server.projects.models import Project, Site
+from shared.errors import Issue
+from shared.validation import ProjectFacts, SiteFacts, quality_flags
+
+# Projects whose usual attendance is the median of at most this many recent activities.
+USUAL_ATTENDANCE_SAMPLE = 200
+
+_Key = tuple[str, str | None, str, str]  # project, site, type, start date (ISO)
+
+
+def quarter_of(day: date) -> str:
+    """``2025-03-14`` -> ``2025Q1``."""
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def closed_period_for(session: Session, country: str, day: date) -> ClosedPeriod | None:
+    """The closed quarter of ``country`` that contains ``day``, if that quarter is closed."""
+    return session.execute(
+        select(ClosedPeriod).where(
+            col(ClosedPeriod.country) == country, col(ClosedPeriod.period) == quarter_of(day)
+        )
+    ).scalar_one_or_none()
+
+
+def project_facts(project: Project) -> ProjectFacts:
+    return ProjectFacts(
+        str(project.id),
+        project.country,
+        tuple(project.solutions or ()),
+        project.start_date,
+        project.end_date,
+    )
+
+
+def as_flags(issues: Sequence[Issue]) -> list[dict[str, Any]]:
+    return [{"code": i.code, "field": i.field, "message": i.message} for i in issues]
+
+
+def photo_reused(session: Session, *, activity_id: uuid.UUID) -> bool:
+    """Whether a photo of this activity (same sha256) is also on another activity."""
+    mine = select(col(Attachment.sha256)).where(
+        col(Attachment.activity_id) == activity_id,
+        col(Attachment.deleted) == False,  # noqa: E712
+    )
+    found = session.execute(
+        select(col(Attachment.id))
+        .where(
+            col(Attachment.sha256).in_(mine),
+            col(Attachment.activity_id) != activity_id,
+            col(Attachment.deleted) == False,  # noqa: E712
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+@dataclass
+class FlagFacts:
+    """The facts behind an activity's flags, looked up once per project (or country)."""
+
+    session: Session
+    today: date
+    _projects: dict[uuid.UUID, Project | None] = field(default_factory=dict)
+    _by_text: dict[str, Project | None] = field(default_factory=dict)
+    _sites: dict[uuid.UUID, dict[str, SiteFacts]] = field(default_factory=dict)
+    _usual: dict[uuid.UUID, float | None] = field(default_factory=dict)
+    _closed: dict[str, set[str]] = field(default_factory=dict)
+
+    def project(self, project_id: Any) -> Project | None:
+        if type(project_id) is str and project_id in self._by_text:  # a batch names it again
+            return self._by_text[project_id]
+        try:
+            key = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
+        except (TypeError, ValueError):
+            return None
+        if key not in self._projects:
+            self._projects[key] = self.session.get(Project, key)
+        if type(project_id) is str:
+            self._by_text[project_id] = self._projects[key]
+        return self._projects[key]
+
+    def sites(self, project: Project) -> dict[str, SiteFacts]:
+        if project.id not in self._sites:
+            rows = self.session.execute(
+                select(col(Site.id), col(Site.lat), col(Site.lon)).where(
+                    col(Site.project_id) == project.id, col(Site.status) != "rejected"
+                )
+            ).all()
+            self._sites[project.id] = {
+                str(r.id): SiteFacts(str(r.id), str(project.id), r.lat, r.lon) for r in rows
+            }
+        return self._sites[project.id]
+
+    def forget_sites(self, project_id: uuid.UUID) -> None:
+        self._sites.pop(project_id, None)
+
+    def usual_attendance(self, project: Project) -> float | None:
+        if project.id not in self._usual:
+            # The project's most recent activities by date (an index walk, whatever its size).
+            recent = (
+                select(col(Activity.id))
+                .where(col(Activity.project_id) == project.id, col(Activity.deleted) == False)  # noqa: E712
+                .order_by(col(Activity.start_date).desc())
+                .limit(USUAL_ATTENDANCE_SAMPLE)
+            )
+            totals = (
+                self.session.execute(
+                    select(func.sum(AttendanceRow.count))
+                    .where(col(AttendanceRow.activity_id).in_(recent.scalar_subquery()))
+                    .group_by(col(AttendanceRow.activity_id))
+                )
+                .scalars()
+                .all()
+            )
+            self._usual[project.id] = float(statistics.median(totals)) if len(totals) >= 5 else None
+        return self._usual[project.id]
+
+    def closed(self, country: str, day: date) -> bool:
+        """Whether ``day`` falls in a quarter ``country`` has closed."""
+        if country not in self._closed:
+            self._closed[country] = set(
+                self.session.execute(
+                    select(col(ClosedPeriod.period)).where(col(ClosedPeriod.country) == country)
+                ).scalars()
+            )
+        return quarter_of(day) in self._closed[country]
+
+    # --- the flags -----------------------------------------------------------------------
+
+    def of_new(
+        self, batch: Sequence[tuple[Project, Mapping[str, Any], Sequence[Issue]]]
+    ) -> tuple[list[list[dict[str, Any]]], list[bool]]:
+        """Flags and late marks of new activities (validated wire data, in write order), with
+        one duplicate count for the whole batch: each sees the ones written before it."""
+        keys: list[_Key] = [
+            (str(project.id), clean.get("site_id"), clean["type"], clean["start_date"])
+            for project, clean, _ in batch
+        ]
+        already: Counter[_Key] = Counter()
+        rows = self.session.execute(
+            select(
+                col(Activity.project_id),
+                col(Activity.site_id),
+                col(Activity.type),
+                col(Activity.start_date),
+                func.count(),
+            )
+            .where(
+                col(Activity.project_id).in_({p.id for p, _, _ in batch}),
+                col(Activity.start_date).in_({date.fromisoformat(k[3]) for k in keys}),
+                col(Activity.deleted) == False,  # noqa: E712
+            )
+            .group_by(
+                col(Activity.project_id),
+                col(Activity.site_id),
+                col(Activity.type),
+                col(Activity.start_date),
+            )
+        ).all()
+        for project_id, site_id, kind, start, count in rows:
+            key = (str(project_id), str(site_id) if site_id else None, kind, start.isoformat())
+            already[key] += int(count)
+        flags: list[list[dict[str, Any]]] = []
+        late: list[bool] = []
+        for (project, clean, warnings), key in zip(batch, keys, strict=True):
+            site_id = clean.get("site_id")
+            found = quality_flags(
+                clean,
+                site=self.sites(project).get(site_id) if site_id else None,
+                same_day_duplicates=already[key],
+                usual_attendance=self.usual_attendance(project),
+                reused_photo=False,
+                received_on=self.today,
+            )
+            already[key] += 1
+            flags.append(as_flags([*warnings, *found]))
+            late.append(self.closed(project.country, date.fromisoformat(clean["start_date"])))
+        return flags, late
+
+    def of_edit(
+        self,
+        activity: Activity,
+        project: Project,
+        record: Mapping[str, Any],
+        warnings: Sequence[Issue],
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Flags and late mark of an activity whose content just changed (``record``: its full
+        new state as validated wire data)."""
+        duplicates = self.session.execute(
+            select(func.count())
+            .select_from(Activity)
+            .where(
+                col(Activity.project_id) == activity.project_id,
+                col(Activity.site_id) == activity.site_id
+                if activity.site_id
+                else col(Activity.site_id).is_(None),
+                col(Activity.type) == activity.type,
+                col(Activity.start_date) == activity.start_date,
+                col(Activity.deleted) == False,  # noqa: E712
+                col(Activity.id) != activity.id,
+            )
+        ).scalar_one()
+        site = self.sites(project).get(str(activity.site_id)) if activity.site_id else None
+        found = quality_flags(
+            record,
+            site=site,
+            same_day_duplicates=int(duplicates),
+            usual_attendance=self.usual_attendance(project),
+            reused_photo=photo_reused(self.session, activity_id=activity.id),
+            received_on=self.today,
+        )
+        return as_flags([*warnings, *found]), self.closed(project.country, activity.start_date)

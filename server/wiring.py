@@ -1,0 +1,20 @@
+"""What the application connects at start-up, in one place (docs/architecture.md#commit-duties).
+
+The record layer reaches the indicators domain's roll-up refresh through the implementation
+installed here, so that the activity and project writers need not import the indicators domain
+(which reads their tables). ``server.app.create_app`` and ``server.cli`` call ``install``; so
+does the test suite, and any script that writes activities without them.
+"""
+
+from __future__ import annotations
+
+# Every table, so that a process that starts from the command line (``pilotmon
+# import-bundle``, say) knows each table a foreign key names (``attachment.observation_id``).
+import server.models  # noqa: F401
+from server.indicators.refresh import LIVE_ROLLUPS
+from server.records import rollups
+
+
+def install() -> None:
+    """Connect the record layer's roll-up delta to ``server.indicators.refresh`` (idempotent)."""
+    rollups.install(LIVE_ROLLUPS)
