@@ -171,7 +171,7 @@ def activities_xlsx(
 def _values(
     request: Request, caller: CurrentCaller, session: SessionDep, indicator: str
 ) -> IndicatorValues:
-    query = values_query_from(request, indicator, extra=("indicator",))
+    query = values_query_from(request, indicator, session=session, extra=("indicator",))
     return indicator_values(session, caller=caller, query=query)
 
 

@@ -62,12 +62,19 @@ class Site(SQLModel, table=True):
 class Target(SQLModel, table=True):
     __tablename__ = "target"
     __table_args__ = (
-        sa.UniqueConstraint("project_id", "indicator", "period", "sex", name="uq_target_key"),
+        sa.UniqueConstraint(
+            "project_id", "indicator", "period", "sex", "kind", name="uq_target_key"
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
     project_id: uuid.UUID = Field(foreign_key="project.id", index=True)
-    indicator: str = Field(max_length=32)
+    indicator: str = Field(max_length=64)
+    # "target", or "baseline": the value before the project (result indicators, whose
+    # achievement with direction "decrease" is measured from it; docs/results.md)
+    kind: str = Field(
+        default="target", max_length=16, sa_column_kwargs={"server_default": "target"}
+    )
     # "2025", "2025Q3" or "2025-07"
     period: str = Field(max_length=8)
     value: float
