@@ -191,13 +191,21 @@ class SitePublic(SQLModel):
 
 class TargetCreate(SQLModel):
     project_id: uuid.UUID
-    indicator: Text = Field(max_length=32, description="An indicator code, e.g. PARTICIPANTS")
+    indicator: Text = Field(
+        max_length=64,
+        description="An indicator code, e.g. PARTICIPANTS, or a result indicator's (YIELD_KG_HA)",
+    )
     period: Text = Field(max_length=8, description="2025, 2025Q3 or 2025-07")
     value: float = Field(ge=0)
     sex: Text | None = Field(
         default=None,
         max_length=16,
         description="female | male | unspecified, for participant counts",
+    )
+    kind: Text | None = Field(
+        default=None,
+        max_length=16,
+        description="target (the default) | baseline: the value before the project",
     )
 
 
@@ -212,6 +220,7 @@ class TargetPublic(SQLModel):
     period: str
     value: float
     sex: str | None
+    kind: str = "target"
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime
