@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from lxml import etree
 from openpyxl import load_workbook
 from sqlmodel import Session
 
+from server.errors import ConfigError
+from server.exports.dhis2 import BUNDLED_MAPPING, data_value_set, load_mapping
 from server.projects.models import Project
 from tests.factories import World, detach
+from tests.server.exports.test_exports import SCHEMA
 from tests.server.results.helpers import indicator, make_form, observe
 
 URL = "/api/v1/indicators"
@@ -280,3 +286,78 @@ def test_observation_exports(client: TestClient, world: World) -> None:
         client.get("/api/v1/exports/observations.csv", params={"form": "T_STORAGE"}).status_code
         == 401
     )
+
+
+def test_iati_outcome_results_validate_against_the_schema(client: TestClient, world: World) -> None:
+    lso = str(world.project_lso.id)
+    for kind, period, value in [("baseline", "2024", 15), ("target", "2025", 5)]:
+        response = _post_target(
+            client,
+            world,
+            "admin",
+            project_id=lso,
+            indicator="T_LOSS_PCT",
+            period=period,
+            value=value,
+            kind=kind,
+        )
+        assert response.status_code == 201
+    response = client.get("/api/v1/exports/iati.xml", headers=world.auth("hq"))
+    assert response.status_code == 200, response.text
+    document = etree.fromstring(response.content)
+    etree.XMLSchema(etree.parse(str(SCHEMA))).assertValid(document)
+    activity = next(
+        a
+        for a in document.findall("iati-activity")
+        if a.findtext("iati-identifier", "").endswith(world.project_lso.code)
+    )
+    outcome = next(
+        r
+        for r in activity.findall("result")
+        if r.get("type") == "2" and r.findtext("title/narrative") == "T_Loss_Pct"
+    )
+    element = outcome.find("indicator")
+    assert element is not None
+    assert (element.get("measure"), element.get("ascending")) == ("2", "0")
+    baseline = element.find("baseline")
+    assert baseline is not None
+    assert (baseline.get("year"), baseline.get("value")) == ("2024", "15")
+    [period] = element.findall("period")
+    assert period.find("period-start").get("iso-date") == "2025-01-01"
+    assert period.find("target").get("value") == "5"
+    # the actual equals the API's value for the project and year
+    api = values(client, world, "hq", "T_LOSS_PCT", group_by="project,period:year")["rows"]
+    mine = next(r for r in api if r["project"] == world.project_lso.code)
+    assert float(period.find("actual").get("value")) == mine["value"] == 8.5
+    counts = next(
+        r for r in activity.findall("result") if r.findtext("title/narrative") == "T_Checks"
+    )
+    assert counts.find("indicator").get("measure") == "1"
+
+
+def test_dhis2_result_data_elements_equal_the_api(
+    client: TestClient, world: World, session: Session, tmp_path: Path
+) -> None:
+    mapping = json.loads(BUNDLED_MAPPING.read_text(encoding="utf-8"))
+    mapping["resultDataElements"] = {
+        "T_LOSS_PCT": {"id": "Rloss000001"},
+        "UNPUBLISHED": {"id": "Rnone000001"},
+    }
+    path = tmp_path / "mapping.json"
+    path.write_text(json.dumps(mapping), encoding="utf-8")
+    loaded = load_mapping(path)
+    found = data_value_set(
+        session, caller=None, mapping=loaded, period="2025", period_type="quarterly"
+    )
+    sent = {
+        (v["orgUnit"], v["period"]): float(v["value"])
+        for v in found.data_values
+        if v["dataElement"] == "Rloss000001"
+    }
+    api = values(client, world, "hq", "T_LOSS_PCT", group_by="country,period:quarter")["rows"]
+    assert sent == {(loaded.org_units[r["country"]], r["period"]): r["value"] for r in api}
+    assert len(sent) == 2
+    bad = dict(mapping, resultDataElements={"PARTICIPANTS": {"id": "Rloss000001"}})
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_mapping(path)

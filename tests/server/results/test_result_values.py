@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from server.accounts.auth import Caller
 from server.errors import NotFound, ValidationFailed
+from server.indicators.jobs import rebuild_rollups
 from server.indicators.service import indicator_values, parse_values_query
 from server.results.rollup import fingerprint, rebuild_results, refresh_form, result_fact
 from tests.factories import make_project, make_site, make_user
@@ -352,3 +353,17 @@ def test_bad_requests_name_the_field(session: Session, harvest: dict[str, Any]) 
         parse_values_query(code="T_YIELD")  # without a session only the catalogue is known
     with pytest.raises(NotFound):
         parse_values_query(code="NO_SUCH", session=session)
+
+
+def test_rollup_rebuild_job_repairs_result_values(engine: Any, session: Session) -> None:
+    project = make_project(session)
+    form = make_form(session)
+    observe(session, form, project, {"crop": "potato", "plot": "demo", "harvest_kg": 7})
+    session.commit()
+    assert rebuild_rollups(engine=engine)["results_drifted"] is False
+    session.execute(sa.delete(result_fact))
+    session.commit()
+    outcome = rebuild_rollups(engine=engine)
+    assert outcome["results_drifted"] is True
+    assert outcome["result_values"] == len(HARVEST_INDICATORS)
+    assert rows_of(session, "T_HARVEST_SUM")[0]["value"] == 7
