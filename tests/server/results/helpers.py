@@ -311,3 +311,121 @@ def naive_rows(
         )
         found[key] = (value, side, up)
     return found
+
+
+# --- the five shipped forms, in the shape of docs/results.md "Shipped forms" ------------------
+# (test-only stand-ins until server/results/shipped.py is in this branch)
+
+
+def _f(name: str, kind: str, *codes: str, unit: str | None = None) -> dict[str, Any]:
+    field: dict[str, Any] = {"name": name, "type": kind, "label": {"en": name.replace("_", " ")}}
+    if codes:
+        field["choices"] = choices(*codes)
+    if unit:
+        field["unit"] = unit
+    return field
+
+
+SHIPPED: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "DEMO_PLOT_HARVEST": (
+        [
+            _f("crop", "select_one", "potato", "banana", "cocoa", "maize"),
+            _f("plot", "select_one", "demo", "control"),
+            _f("practice", "text"),
+            _f("plot_area_m2", "decimal", unit="m2"),
+            _f("harvest_kg", "decimal", unit="kg"),
+            _f("harvest_date", "date"),
+        ],
+        [
+            indicator(
+                "YIELD_KG_HA",
+                "ratio",
+                numerator="harvest_kg",
+                denominator="plot_area_m2",
+                factor=10000,
+                compare="plot",
+                unit="kg/ha",
+            ),
+        ],
+    ),
+    "STORAGE_LOSS_CHECK": (
+        [
+            _f("storage", "select_one", "traditional", "hermetic_bag", "metal_silo", "warehouse"),
+            _f("stored_kg", "decimal", unit="kg"),
+            _f("lost_kg", "decimal", unit="kg"),
+            _f("weeks_stored", "integer", unit="weeks"),
+        ],
+        [
+            indicator(
+                "LOSS_PCT",
+                "ratio",
+                numerator="lost_kg",
+                denominator="stored_kg",
+                factor=100,
+                compare="storage",
+                direction="decrease",
+                unit="%",
+            ),
+        ],
+    ),
+    "ADOPTION_FOLLOW_UP": (
+        [
+            _f("practice", "text"),
+            _f("farmers_visited", "integer", unit="farmers"),
+            _f("farmers_applying", "integer", unit="farmers"),
+            _f("women_applying", "integer", unit="farmers"),
+        ],
+        [
+            indicator(
+                "ADOPTION_RATE",
+                "ratio",
+                numerator="farmers_applying",
+                denominator="farmers_visited",
+                factor=100,
+                unit="%",
+            ),
+            indicator("WOMEN_ADOPTERS", "sum", field="women_applying", unit="farmers"),
+        ],
+    ),
+    "PRODUCT_SALES": (
+        [
+            _f("product", "text"),
+            _f("channel", "select_one", "local_market", "cooperative", "e_commerce", "export"),
+            _f("volume_kg", "decimal", unit="kg"),
+            _f("value_usd", "decimal", unit="USD"),
+        ],
+        [
+            indicator("SALES_USD", "sum", field="value_usd", unit="USD"),
+            indicator(
+                "PRICE_USD_KG",
+                "ratio",
+                numerator="value_usd",
+                denominator="volume_kg",
+                unit="USD/kg",
+            ),
+        ],
+    ),
+    "PREPAREDNESS_CHECK": (
+        [
+            _f("households", "integer", unit="households"),
+            _f("households_with_plan", "integer", unit="households"),
+            _f("early_warning_received", "boolean"),
+        ],
+        [
+            indicator(
+                "PREPARED_SHARE",
+                "ratio",
+                numerator="households_with_plan",
+                denominator="households",
+                factor=100,
+                unit="%",
+            ),
+            indicator("EARLY_WARNING_SHARE", "share", field="early_warning_received", unit="%"),
+        ],
+    ),
+}
+
+
+def publish_shipped(session: Session) -> None:
+    for code, (fields, indicators) in SHIPPED.items():
+        make_form(session, code=code, fields=fields, indicators=indicators)
