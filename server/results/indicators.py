@@ -301,7 +301,11 @@ def _sums(
         for row in session.execute(statement)
     }
     if indicator.aggregate == "median" and found:
-        medians = _medians(session, indicator, keys, where)
+        medians = (
+            _sql_medians(session, indicator, keys, where)
+            if session.get_bind().dialect.name == "postgresql"
+            else _medians(session, indicator, keys, where)
+        )
         found = {
             k: Sums(s.n, s.answered, s.total, s.low, s.high, s.den, medians.get(k))
             for k, s in found.items()
@@ -309,10 +313,31 @@ def _sums(
     return found
 
 
+def _sql_medians(
+    session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
+) -> dict[Key, float]:
+    """PostgreSQL: ``percentile_cont(0.5)`` over the same rows, in the database."""
+    columns = [key_column(k) for k in keys]
+    value = result_fact.c.value
+    statement = (
+        sa.select(*columns, sa.func.percentile_cont(0.5).within_group(value))
+        .select_from(_source(keys, where))
+        .where(*_conditions(indicator.code, where), value.is_not(None))
+        .group_by(*columns)
+    )
+    width = len(keys)
+    return {
+        tuple(row[:width]): float(row[width])
+        for row in session.execute(statement)
+        if row[width] is not None
+    }
+
+
 def _medians(
     session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
 ) -> dict[Key, float]:
-    """One ordered query over exactly the answered rows of the answer's groups."""
+    """One ordered query over exactly the answered rows of the answer's groups (SQLite has
+    no median aggregate)."""
     columns = [key_column(k) for k in keys]
     value = result_fact.c.value
     statement = (

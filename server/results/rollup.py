@@ -82,7 +82,8 @@ FACT_COLUMNS: tuple[str, ...] = (
 
 _form = Form.__table__  # type: ignore[attr-defined]
 _observation = Observation.__table__  # type: ignore[attr-defined]
-_BATCH = 500
+_BATCH = 500  # observation ids per delete/select of a refresh
+_INSERT_BATCH = 5000  # fact rows per insert
 
 AGGREGATES: tuple[str, ...] = ("sum", "mean", "median", "min", "max", "count", "share", "ratio")
 
@@ -222,7 +223,7 @@ def _write(
         if not wanted:
             continue
         batch.extend(fact_rows(observation, definitions=wanted, selects=selects))
-        if len(batch) >= _BATCH:
+        if len(batch) >= _INSERT_BATCH:
             written += insert_rows(session, result_fact, FACT_COLUMNS, batch)
             batch = []
     written += insert_rows(session, result_fact, FACT_COLUMNS, batch)
