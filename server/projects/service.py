@@ -459,6 +459,14 @@ def create_target(
     _raise_if_invalid(result)
     clean = result.clean
     kind = clean.get("kind") or "target"
+    if kind == "baseline" and clean["indicator"] not in results:
+        # tablets take every target row of a catalogue indicator as a target to reach
+        raise invalid(
+            "kind",
+            ErrorCode.NOT_APPLICABLE,
+            "baselines are for result indicators (those of the published forms)",
+            status_code=422,
+        )
     existing = session.exec(
         select(Target.id).where(
             Target.project_id == project.id,

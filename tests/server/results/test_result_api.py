@@ -361,3 +361,20 @@ def test_dhis2_result_data_elements_equal_the_api(
     path.write_text(json.dumps(bad), encoding="utf-8")
     with pytest.raises(ConfigError):
         load_mapping(path)
+
+
+def test_a_baseline_is_for_result_indicators_only(client: TestClient, world: World) -> None:
+    response = _post_target(
+        client,
+        world,
+        "admin",
+        project_id=str(world.project_lso.id),
+        indicator="TRAININGS",
+        period="2024",
+        value=3,
+        kind="baseline",
+    )
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["detail"]] == [
+        ("kind", "not_applicable")
+    ]
