@@ -35,7 +35,7 @@ LOSS = indicator(
     compare="storage",
     direction="decrease",
 )
-STORAGE_FIELDS = [
+STORAGE_FIELDS: list[dict[str, Any]] = [
     {
         "name": "storage",
         "type": "select_one",
