@@ -34,6 +34,7 @@ class IndicatorKind(StrEnum):
     ACTIVITY = "activity"  # counts activities or something each activity carries
     PARTICIPANT = "participant"  # counts attendance; attendance keys apply
     TARGET = "target"  # compares actuals with the Target table
+    RESULT = "result"  # declared by a published form over its observations (docs/results.md)
 
 
 # group_by keys (docs/indicators.md), by where their value comes from.

@@ -1084,6 +1084,9 @@ def _indicator(indicators: Collection[str]) -> Check:
     return check
 
 
+TARGET_KINDS: tuple[str, ...] = ("target", "baseline")
+
+
 def validate_target(
     data: Mapping[str, Any],
     *,
@@ -1098,6 +1101,8 @@ def validate_target(
         _Field("period", _check_period, required=True),
         _Field("value", _number(0, math.inf, ErrorCode.VALUE_RANGE), required=True),
         _Field("sex", _code("sex", codes(Sex))),
+        # "baseline": the value before the project, for result indicators (docs/results.md)
+        _Field("kind", _code("kind", TARGET_KINDS)),
     )
 
     def rules(clean: dict[str, Any]) -> list[Issue]:

@@ -112,6 +112,17 @@ def demo(size: str, seed: int, keep_passwords: bool) -> None:
                 "has; load another into a fresh database (set PILOTMON_DATA_DIR or "
                 "PILOTMON_DATABASE_URL)."
             )
+    if report.observations_added or report.result_targets_added:
+        click.echo(
+            f"Results: {report.observations_added} observations, "
+            f"{report.result_targets_added} baselines and result targets added."
+        )
+    if report.missing_forms:
+        click.echo(
+            "Forms not published in this database, so without demo observations: "
+            + ", ".join(report.missing_forms)
+            + " (pilotmon init-db publishes the shipped forms)."
+        )
     if report.logins:
         title = "Logins" if report.created else "New passwords for the demo users"
         click.echo(f"\n{title} (shown only now; run `pilotmon demo` again for new ones):\n")

@@ -43,6 +43,7 @@ from server.activities.models import (
 from server.activities.shape import activity_wire, column_values
 from server.columns import as_utc, utcnow
 from server.db import check_reachable, session_scope
+from server.demo.results import load_results
 from server.demo.world import DemoActivity, DemoUser, World, build_world
 from server.errors import Conflict, DatabaseError
 from server.indicators.refresh import refresh_activities
@@ -87,6 +88,10 @@ class LoadReport:
     targets: int
     participants: int
     tablets: int = 0
+    # results (server.demo.results): written by this run, and shipped forms not published here
+    observations_added: int = 0
+    result_targets_added: int = 0
+    missing_forms: tuple[str, ...] = ()
     logins: list[Login] = field(default_factory=list)
     disabled_users: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -157,6 +162,7 @@ def load_demo(
                 after={"activities": world.activity_total},
             )
     _settle_devices(engine, world)
+    results = load_results(engine, world)
     disabled: list[str] = []
     if not created and reset_passwords:
         logins, disabled = _renew_passwords(engine, world)
@@ -177,6 +183,9 @@ def load_demo(
         targets=len(world.targets),
         participants=len(world.participants),
         tablets=len(world.devices),
+        observations_added=results.observations,
+        result_targets_added=results.targets,
+        missing_forms=results.missing_forms,
         logins=logins,
         disabled_users=disabled,
         seconds=time.perf_counter() - began,

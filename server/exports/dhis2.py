@@ -5,6 +5,10 @@ says which DHIS2 data element each indicator feeds, how it is disaggregated (by 
 keys: ``["sex"]``, ``["sex", "age_band"]``, ...), the category option combo of each
 disaggregation value and the organisation unit of each country. Values go out per country
 and DHIS2 period (``202503`` monthly, ``2025Q1`` quarterly, ``2025`` yearly).
+
+Result indicators (defined by published forms, docs/results.md#exports) map in
+``resultDataElements``, code -> ``{"id": uid}``, without disaggregation (the default category
+option combo). A mapped code that no published form defines yet sends nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ from server.errors import ConfigError, ValidationFailed
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
 from server.indicators.service import group_sums, parse_values_query, value_of
+from server.results.indicators import ResultWhere, result_groups, result_indicators
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
@@ -31,6 +37,7 @@ from shared.indicators import INDICATORS, IndicatorKind, period_bounds, period_g
 
 BUNDLED_MAPPING = Path(__file__).with_name("dhis2_mapping.json")
 DHIS2_UID = re.compile(r"^[A-Za-z][A-Za-z0-9]{10}$")
+RESULT_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 PERIOD_TYPES: dict[str, str] = {"monthly": "month", "quarterly": "quarter", "yearly": "year"}
 _GRAIN_ORDER = ("month", "quarter", "year")
 _VALUES: dict[str, list[str]] = {
@@ -55,6 +62,11 @@ class Dhis2Mapping:
     combos: dict[str, dict[str, str]]  # "sex|age_band" -> {"female|youth": uid}
     attribute_option_combo: str | None
     org_units: dict[str, str]
+    result_elements: dict[str, DataElement] = dataclass_field(default_factory=dict)
+
+    @property
+    def codes(self) -> list[str]:
+        return [*self.data_elements, *self.result_elements]
 
 
 def _fail(path: Path, message: str) -> ConfigError:
@@ -117,7 +129,16 @@ def load_mapping(path: Path | None = None) -> Dhis2Mapping:
         elements[code] = DataElement(
             code, _uid(path, f"dataElements.{code}.id", spec.get("id")), keys
         )
-    if not elements:
+    results: dict[str, DataElement] = {}
+    for code, spec in (raw.get("resultDataElements") or {}).items():
+        if not RESULT_CODE.match(code) or code in INDICATORS:
+            raise _fail(path, f"resultDataElements.{code}: not a result indicator code")
+        if not isinstance(spec, dict) or spec.get("disaggregation"):
+            raise _fail(path, f"resultDataElements.{code} must be an object with an id only")
+        results[code] = DataElement(
+            code, _uid(path, f"resultDataElements.{code}.id", spec.get("id")), ()
+        )
+    if not elements and not results:
         raise _fail(path, "dataElements is empty: map at least one indicator")
     attribute = raw.get("attributeOptionCombo")
     if attribute is not None:
@@ -127,7 +148,7 @@ def load_mapping(path: Path | None = None) -> Dhis2Mapping:
         if iso3 not in COUNTRIES:
             raise _fail(path, f"orgUnits.{iso3}: not an ISO 3166-1 alpha-3 country we know")
         org_units[iso3] = _uid(path, f"orgUnits.{iso3}", uid)
-    return Dhis2Mapping(elements, default, combos, attribute, org_units)
+    return Dhis2Mapping(elements, default, combos, attribute, org_units, results)
 
 
 def _dhis2_period(grain: str, raw: int) -> str:
@@ -194,14 +215,14 @@ def data_value_set(
                     f"{period_type} periods do not fit inside {period}",
                 )
             )
-    unknown = [c for c in indicators if c not in mapping.data_elements]
+    unknown = [c for c in indicators if c not in mapping.codes]
     if unknown:
         errors.append(
             Issue(
                 "indicators",
                 ErrorCode.UNKNOWN_CODE,
                 f"not in the DHIS2 mapping: "
-                f"{', '.join(unknown)}; mapped: {', '.join(mapping.data_elements)}",
+                f"{', '.join(unknown)}; mapped: {', '.join(mapping.codes)}",
             )
         )
     filters = {"country": country} if country else {}
@@ -220,7 +241,43 @@ def data_value_set(
     )
     values: list[dict[str, str]] = []
     unmapped: set[str] = set()
-    for code in indicators or list(mapping.data_elements):
+    wanted = list(indicators or mapping.codes)
+    results = result_indicators(session) if mapping.result_elements else {}
+    result_where = ResultWhere(
+        statuses=query.statuses,
+        filters=query.filters,
+        date_from=first,
+        date_to=last,
+        caller=caller,
+    )
+    for code in wanted:
+        if code in mapping.result_elements:
+            if code not in results:
+                continue  # no published form defines it (yet)
+            element = mapping.result_elements[code]
+            for g in result_groups(
+                session,
+                indicator=results[code],
+                keys=("country", f"period:{wanted_grain}"),
+                where=result_where,
+            ):
+                if g.value is None:
+                    continue
+                org_unit = mapping.org_units.get(g.key[0])
+                if org_unit is None:
+                    unmapped.add(g.key[0])
+                    continue
+                entry = {
+                    "dataElement": element.uid,
+                    "period": _dhis2_period(wanted_grain, g.key[1]),
+                    "orgUnit": org_unit,
+                    "categoryOptionCombo": mapping.default_combo,
+                    "value": _number(g.value),
+                }
+                if mapping.attribute_option_combo:
+                    entry["attributeOptionCombo"] = mapping.attribute_option_combo
+                values.append(entry)
+            continue
         element = mapping.data_elements[code]
         keys = ("country", f"period:{wanted_grain}", *element.disaggregation)
         for key, sums in group_sums(session, code=code, where=where, keys=keys).items():

@@ -3,6 +3,10 @@
 A result per indicator (activities, demonstrations, trainings, participants, unique
 participants, expert days), a period per year (or quarter) with the actual — participants also
 disaggregated with ``<dimension name="sex" .../>`` — and the project's targets for that period.
+Then an outcome result (``type="2"``) per result indicator of the published forms
+(docs/results.md#exports): ``measure`` 1 for a unit, 2 for a percentage, ``ascending`` from its
+direction, the project's latest baseline, and per period its target and, once the period has
+begun and something was observed, its actual.
 Elements follow the order the 2.03 schema requires; the tests validate against its XSD.
 """
 
@@ -31,6 +35,12 @@ from server.indicators.service import (
     value_of,
 )
 from server.projects.models import Project, Target
+from server.results.indicators import (
+    ResultIndicator,
+    ResultWhere,
+    result_groups,
+    result_indicators,
+)
 from server.scope import project_scope
 from shared.catalogue import PROJECT_KIND_NAMES, THEMATIC_AREAS
 from shared.errors import ErrorCode
@@ -156,13 +166,18 @@ def iati_activities(
     )
     actuals = _actuals(session, where=where, grain=grain) if projects else {}
     targets = _targets(session, [p.id for p in projects], grain, query.date_from, query.date_to)
+    outcomes = (
+        _outcomes(session, where=where, grain=grain, projects=[p.id for p in projects])
+        if projects
+        else _Outcomes({}, {}, {}, {})
+    )
 
     root = ET.Element(
         "iati-activities", {"version": IATI_VERSION, "generated-datetime": _when(None)}
     )
     today = utcnow().date()
     for p in projects:
-        _activity(root, p, organisation, today, actuals, targets)
+        _activity(root, p, organisation, today, actuals, targets, outcomes)
     ET.indent(root)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
 
@@ -191,6 +206,114 @@ def _targets(
     return found
 
 
+@dataclass(frozen=True)
+class _Outcomes:
+    indicators: dict[str, ResultIndicator]
+    actuals: dict[tuple[str, uuid.UUID, str], Any]  # (indicator, project, period label)
+    targets: dict[tuple[str, uuid.UUID, str], float]
+    baselines: dict[tuple[str, uuid.UUID], tuple[date, float]]  # the latest per project
+
+
+def _outcomes(
+    session: OrmSession, *, where: Where, grain: str, projects: Sequence[uuid.UUID]
+) -> _Outcomes:
+    indicators = result_indicators(session)
+    actuals: dict[tuple[str, uuid.UUID, str], Any] = {}
+    read = ResultWhere(
+        statuses=where.statuses,
+        filters={"project": tuple(projects)},
+        date_from=where.date_from,
+        date_to=where.date_to,
+    )
+    for code, indicator in indicators.items():
+        for g in result_groups(
+            session, indicator=indicator, keys=("project", f"period:{grain}"), where=read
+        ):
+            actuals[(code, g.key[0], _period_label(grain, g.key[1]))] = g.value
+    targets: dict[tuple[str, uuid.UUID, str], float] = {}
+    baselines: dict[tuple[str, uuid.UUID], tuple[date, float]] = {}
+    for t in session.execute(
+        select(Target).where(
+            col(Target.project_id).in_(projects), col(Target.indicator).in_(list(indicators))
+        )
+    ).scalars():
+        try:
+            start, end = period_bounds(t.period)
+        except ValueError:
+            continue
+        if t.kind == "baseline":
+            known = baselines.get((t.indicator, t.project_id))
+            if known is None or known[0] < start:
+                baselines[(t.indicator, t.project_id)] = (start, t.value)
+            continue
+        if period_grain(t.period) != grain:
+            continue
+        if (where.date_from and start < where.date_from) or (where.date_to and end > where.date_to):
+            continue
+        targets[(t.indicator, t.project_id, t.period)] = t.value
+    return _Outcomes(indicators, actuals, targets, baselines)
+
+
+def _outcome(
+    activity: ET.Element,
+    project: Project,
+    today: date,
+    indicator: ResultIndicator,
+    outcomes: _Outcomes,
+) -> None:
+    """An outcome result: baseline, then target and actual per period."""
+    code, project_id = indicator.code, project.id
+    periods = [
+        label
+        for label in sorted(
+            {k[2] for k in outcomes.actuals if k[0] == code and k[1] == project_id}
+            | {k[2] for k in outcomes.targets if k[0] == code and k[1] == project_id}
+        )
+        if period_bounds(label)[0] <= project.end_date
+        and period_bounds(label)[1] >= project.start_date
+    ]
+    baseline = outcomes.baselines.get((code, project_id))
+    if not periods and baseline is None:
+        return
+    result = _sub(
+        activity, "result", type="2", aggregation_status="1" if indicator.additive else "0"
+    )
+    _narrative(result, "title", indicator.label())
+    element = _sub(
+        result,
+        "indicator",
+        measure="2" if indicator.percentage else "1",
+        ascending="0" if indicator.direction == "decrease" else "1",
+    )
+    _narrative(element, "title", indicator.label())
+    unit = f" ({indicator.unit})" if indicator.unit else ""
+    _narrative(
+        element,
+        "description",
+        f"{indicator.aggregate} over the observations of form {indicator.form}{unit}",
+    )
+    if baseline is not None:
+        _sub(
+            element,
+            "baseline",
+            year=str(baseline[0].year),
+            iso_date=baseline[0].isoformat(),
+            value=_number(baseline[1]),
+        )
+    for label in periods:
+        first, last = period_bounds(label)
+        first, last = max(first, project.start_date), min(last, project.end_date)
+        period = _sub(element, "period")
+        _sub(period, "period-start", iso_date=first.isoformat())
+        _sub(period, "period-end", iso_date=last.isoformat())
+        target = outcomes.targets.get((code, project_id, label))
+        if target is not None:
+            _sub(period, "target", value=_number(target))
+        actual = outcomes.actuals.get((code, project_id, label))
+        if first <= today and actual is not None:
+            _sub(period, "actual", value=_number(actual))
+
+
 def _activity(
     root: ET.Element,
     p: Project,
@@ -198,6 +321,7 @@ def _activity(
     today: date,
     actuals: dict[tuple[Any, ...], Any],
     targets: dict[tuple[Any, ...], float],
+    outcomes: _Outcomes,
 ) -> None:
     activity = _sub(
         root,
@@ -233,6 +357,8 @@ def _activity(
         _sub(activity, "sector", vocabulary="1", code=SECTORS[p.thematic_area], percentage="100")
     for code, by_sex in RESULTS:
         _result(activity, p, today, code, by_sex, actuals, targets)
+    for indicator in outcomes.indicators.values():
+        _outcome(activity, p, today, indicator, outcomes)
 
 
 def _result(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from server.accounts.deps import CurrentCaller
@@ -21,6 +21,7 @@ from server.deps import EngineDep, SessionDep, SettingsDep
 from server.exports import activities as activity_export
 from server.exports.dhis2 import data_value_set, load_mapping
 from server.exports.iati import Organisation, iati_activities
+from server.exports.observations import ObservationTable, observation_table
 from server.exports.tabular import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
@@ -29,7 +30,12 @@ from server.exports.tabular import (
     xlsx_file,
 )
 from server.indicators.routes import values_query_from
-from server.indicators.service import IndicatorValues, indicator_values, split_list
+from server.indicators.service import (
+    IndicatorValues,
+    indicator_values,
+    resolve_projects,
+    split_list,
+)
 from shared.indicators import DEFAULT_STATUSES
 
 router = APIRouter(
@@ -171,13 +177,31 @@ def activities_xlsx(
 def _values(
     request: Request, caller: CurrentCaller, session: SessionDep, indicator: str
 ) -> IndicatorValues:
-    query = values_query_from(request, indicator, extra=("indicator",))
+    query = values_query_from(request, indicator, session=session, extra=("indicator",))
     return indicator_values(session, caller=caller, query=query)
+
+
+def _value_columns(values: IndicatorValues) -> tuple[str, ...]:
+    """The row keys as columns; a result indicator's ``compare`` becomes one column per
+    choice (``compare:demo``, ``compare:control``)."""
+    if "compare" not in values.columns:
+        return values.columns
+    choices = next((list(r["compare"]) for r in values.rows if r.get("compare")), [])
+    found: list[str] = []
+    for c in values.columns:
+        found.extend([f"compare:{x}" for x in choices] if c == "compare" else [c])
+    return tuple(found)
 
 
 def _value_rows(values: IndicatorValues) -> Iterator[list[Any]]:
     for row in values.rows:
-        yield [row[c] for c in values.columns]
+        cells: list[Any] = []
+        for c in _value_columns(values):
+            if c.startswith("compare:"):
+                cells.append((row.get("compare") or {}).get(c.split(":", 1)[1]))
+            else:
+                cells.append(row[c])
+        yield cells
 
 
 IndicatorParam = Annotated[str, Query(description="Indicator code, e.g. PARTICIPANTS")]
@@ -194,7 +218,7 @@ def indicators_csv(
 ) -> StreamingResponse:
     values = _values(request, caller, session, indicator)
     return StreamingResponse(
-        csv_chunks(values.columns, _value_rows(values)),
+        csv_chunks(_value_columns(values), _value_rows(values)),
         media_type=CSV_MEDIA_TYPE,
         headers=_attachment(values.indicator.lower(), "csv"),
     )
@@ -205,7 +229,7 @@ def indicators_xlsx(
     request: Request, caller: CurrentCaller, session: SessionDep, indicator: IndicatorParam
 ) -> StreamingResponse:
     values = _values(request, caller, session, indicator)
-    workbook = xlsx_file(values.indicator, values.columns, _value_rows(values))
+    workbook = xlsx_file(values.indicator, _value_columns(values), _value_rows(values))
     return StreamingResponse(
         file_chunks(workbook),
         media_type=XLSX_MEDIA_TYPE,
@@ -283,4 +307,52 @@ def iati_xml(
     )
     return Response(
         body, media_type="application/xml", headers=_attachment("iati-activities", "xml")
+    )
+
+
+FormParam = Annotated[Text, Query(max_length=64, description="A form code, e.g. DEMO_PLOT_HARVEST")]
+
+
+def _observations(
+    caller: CurrentCaller,
+    session: SessionDep,
+    form: FormParam,
+    project: CodeList = None,
+    status: CodeList = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> ObservationTable:
+    projects = split_list(project)
+    return observation_table(
+        session,
+        caller=caller,
+        form=form,
+        statuses=split_list(status.lower() if status else None) or None,
+        project_ids=resolve_projects(session, caller=caller, values=projects) if projects else None,
+        date_from=date_from,
+        date_to=date_to,
+    )
+
+
+ObservationsDep = Annotated[ObservationTable, Depends(_observations)]
+
+
+@router.get("/observations.csv", response_class=StreamingResponse)
+def observations_csv(table: ObservationsDep) -> StreamingResponse:
+    """One row per observation of a form, one column per field of its latest version."""
+    return StreamingResponse(
+        csv_chunks(table.columns, table.rows),
+        media_type=CSV_MEDIA_TYPE,
+        headers=_attachment(f"observations-{table.form.lower()}", "csv"),
+    )
+
+
+@router.get("/observations.xlsx", response_class=StreamingResponse)
+def observations_xlsx(table: ObservationsDep) -> StreamingResponse:
+    """As the CSV, with the fields' labels as a second header row."""
+    workbook = xlsx_file(table.form, table.columns, table.rows, labels=table.labels)
+    return StreamingResponse(
+        file_chunks(workbook),
+        media_type=XLSX_MEDIA_TYPE,
+        headers=_attachment(f"observations-{table.form.lower()}", "xlsx"),
     )

@@ -112,11 +112,13 @@ def xlsx_file(
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
     widths: dict[str, int] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> IO[bytes]:
-    """An XLSX workbook with one sheet, rewound and ready to stream."""
+    """An XLSX workbook with one sheet, rewound and ready to stream; ``labels``, when given,
+    is a second header row (the observations export's field labels)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
-    sheet.freeze_panes = "A2"
+    sheet.freeze_panes = "A3" if labels is not None else "A2"
     for index, name in enumerate(columns, start=1):
         width = (widths or {}).get(name, max(10, min(40, len(name) + 4)))
         sheet.column_dimensions[get_column_letter(index)].width = width
@@ -127,6 +129,8 @@ def xlsx_file(
         cell.font = bold
         header.append(cell)
     sheet.append(header)
+    if labels is not None:
+        sheet.append([_cell(sheet, label) for label in labels])
     for row in rows:
         sheet.append([xlsx_cell(sheet, v) for v in row])
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115

@@ -1,9 +1,10 @@
 """The nightly roll-up rebuild: a safety net behind the incremental refreshes.
 
 It recomputes every project's facts and cubes from the activity records, one project per
-transaction (a push to another project never waits for it), and reports the projects whose
-roll-ups differed from what the incremental path had kept. There should be none: a difference
-is a bug to look into, and the rebuild has already repaired it.
+transaction (a push to another project never waits for it), then the result indicators'
+per-observation values (``server.results.rollup``), and reports the projects whose roll-ups
+(and whether the result values) differed from what the incremental path had kept. There
+should be none: a difference is a bug to look into, and the rebuild has already repaired it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from server.db import session_scope
 from server.indicators.models import CUBES, ROSTER_CUBES, activity_fact
 from server.indicators.refresh import rebuild_project
 from server.projects.models import Project
+from server.results.rollup import fingerprint, rebuild_results
 
 log = logging.getLogger("pilotmon.jobs")
 
@@ -54,11 +56,21 @@ def rebuild_rollups(*, engine: Engine) -> dict[str, Any]:
                 drifted.append(code)
         activities += stats.activities
         cells += stats.cells
+    # Result indicators: their per-observation rows, recomputed in one transaction.
+    with session_scope(engine) as session:
+        before_results = fingerprint(session)
+        results = rebuild_results(session)
+        results_drifted = fingerprint(session) != before_results
     if drifted:
         log.error("roll-up rebuild repaired drifted projects: %s", ", ".join(drifted))
+    if results_drifted:
+        log.error("roll-up rebuild repaired drifted result indicator values")
     return {
         "projects": len(projects),
         "activities": activities,
         "cube_cells": cells,
         "drifted": drifted,
+        "observations": results.observations,
+        "result_values": results.rows,
+        "results_drifted": results_drifted,
     }

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
+from sqlalchemy.orm import Session as OrmSession
 
 from server.accounts.deps import CurrentCaller
 from server.accounts.fleet import pending_on_tablets
@@ -37,6 +38,12 @@ class IndicatorDefinition(BaseModel):
     group_by: list[str]
     filters: list[str]
     additive: bool
+    # result indicators only (kind "result", docs/results.md#result-indicators)
+    form: str | None = None
+    aggregate: str | None = None
+    direction: str | None = None
+    compare: str | None = None
+    names: dict[str, str] | None = None
 
 
 class PendingOnTabletsPublic(BaseModel):
@@ -56,7 +63,9 @@ class IndicatorValuesPublic(BaseModel):
     pending_on_tablets: PendingOnTabletsPublic
 
 
-def values_query_from(request: Request, code: str, *, extra: tuple[str, ...] = ()) -> ValuesQuery:
+def values_query_from(
+    request: Request, code: str, *, session: OrmSession, extra: tuple[str, ...] = ()
+) -> ValuesQuery:
     """Parse the values parameters of a request; any parameter we do not know is a 400."""
     params = request.query_params
     unknown = sorted(k for k in params if k not in VALUES_PARAMETERS and k not in extra)
@@ -79,6 +88,7 @@ def values_query_from(request: Request, code: str, *, extra: tuple[str, ...] = (
         date_from=params.get("from"),
         date_to=params.get("to"),
         status=params.get("status"),
+        session=session,
     )
 
 
@@ -86,9 +96,10 @@ CodeList = Annotated[str | None, Query(description="One code or a comma list")]
 
 
 @router.get("", response_model=list[IndicatorDefinition])
-def list_indicators(caller: CurrentCaller) -> list[dict[str, Any]]:
-    """The indicator catalogue: codes, meaning, unit and the keys that break each down."""
-    return indicator_definitions()
+def list_indicators(caller: CurrentCaller, session: SessionDep) -> list[dict[str, Any]]:
+    """The indicator catalogue: codes, meaning, unit and the keys that break each down; then
+    the result indicators of the published forms, with their form."""
+    return indicator_definitions(session)
 
 
 @router.get("/{code}/values", response_model=IndicatorValuesPublic)
@@ -119,7 +130,7 @@ def get_values(
     ] = None,
 ) -> dict[str, Any]:
     """An indicator's values per group, counting only what the caller may see."""
-    query = values_query_from(request, code)
+    query = values_query_from(request, code, session=session)
     values = indicator_values(session, caller=caller, query=query)
     return {
         "indicator": values.indicator,

@@ -29,6 +29,15 @@ from server.indicators.engine import PERIOD_GRAINS, Key, Where
 from server.indicators.models import PIVOTS
 from server.indicators.refresh import apply_pending
 from server.projects.models import Project
+from server.results.indicators import (
+    CHOICE_PREFIX,
+    RESULT_FILTERS,
+    RESULT_KEYS,
+    ResultIndicator,
+    ResultWhere,
+    result_groups,
+    result_indicators,
+)
 from server.scope import project_scope
 from shared.catalogue import (
     SOLUTIONS,
@@ -89,6 +98,8 @@ class ValuesQuery:
     date_from: date | None
     date_to: date | None
     statuses: tuple[str, ...]
+    # set for a result indicator (docs/results.md#result-indicators)
+    result: ResultIndicator | None = None
 
 
 @dataclass(frozen=True)
@@ -100,8 +111,9 @@ class IndicatorValues:
     as_of: datetime
 
 
-def indicator_definitions() -> list[dict[str, Any]]:
-    return [
+def indicator_definitions(session: OrmSession | None = None) -> list[dict[str, Any]]:
+    """The catalogue, then (given a session) the result indicators of the published forms."""
+    found: list[dict[str, Any]] = [
         {
             "code": i.code,
             "name": i.name,
@@ -114,12 +126,53 @@ def indicator_definitions() -> list[dict[str, Any]]:
         }
         for i in INDICATORS.values()
     ]
+    if session is not None:
+        for r in result_indicators(session).values():
+            found.append(
+                {
+                    "code": r.code,
+                    "name": r.label(),
+                    "description": _as_catalogue(r).description,
+                    "unit": r.unit,
+                    "kind": IndicatorKind.RESULT.value,
+                    "group_by": list(r.group_by),
+                    "filters": list(RESULT_FILTERS),
+                    "additive": r.additive,
+                    "form": r.form,
+                    "aggregate": r.aggregate,
+                    "direction": r.direction,
+                    "compare": r.compare,
+                    "names": dict(r.name),
+                }
+            )
+    return found
 
 
-def get_indicator(code: str) -> Indicator:
+def _as_catalogue(r: ResultIndicator) -> Indicator:
+    """A result indicator in the catalogue's shape (kind ``result``)."""
+    return Indicator(
+        r.code,
+        r.label(),
+        f"{r.aggregate} over the observations of form {r.form}",
+        r.unit,
+        IndicatorKind.RESULT,
+        r.group_by,
+        RESULT_FILTERS,
+        r.additive,
+    )
+
+
+def get_indicator(code: str, session: OrmSession | None = None) -> Indicator:
     found = INDICATORS.get(code.strip().upper())
+    if found is None and session is not None:
+        result = result_indicators(session).get(code.strip().upper())
+        if result is not None:
+            return _as_catalogue(result)
     if found is None:
-        raise NotFound(f"no indicator {code!r}; indicators are {', '.join(INDICATORS)}")
+        raise NotFound(
+            f"no indicator {code!r}; indicators are {', '.join(INDICATORS)} and the result "
+            "indicators of the published forms"
+        )
     return found
 
 
@@ -156,13 +209,36 @@ def parse_values_query(
     date_from: str | None = None,
     date_to: str | None = None,
     status: str | None = None,
+    session: OrmSession | None = None,
 ) -> ValuesQuery:
-    """Check a values request; 404 for an unknown indicator, 400 naming every bad input."""
-    indicator = get_indicator(code)
+    """Check a values request; 404 for an unknown indicator, 400 naming every bad input.
+    Result indicators are found only when a session is given."""
+    indicator = get_indicator(code, session)
+    result = (
+        result_indicators(session).get(indicator.code)
+        if session is not None and indicator.kind == IndicatorKind.RESULT
+        else None
+    )
     errors: list[Issue] = []
 
     keys = split_list(group_by)
-    unknown = [k for k in keys if k not in GROUP_BY_KEYS]
+    if result is not None:
+        choice_keys = [k for k in keys if k.startswith(CHOICE_PREFIX)]
+        bad_choice = [k for k in choice_keys if k not in result.group_by]
+        choice_names = [k for k in result.group_by if k not in RESULT_KEYS]
+        if bad_choice:
+            errors.append(
+                Issue(
+                    "group_by",
+                    ErrorCode.UNKNOWN_CODE,
+                    f"{', '.join(bad_choice)}: not a select_one field of form {result.form}; "
+                    f"choice keys are {', '.join(choice_names) or 'none'}",
+                )
+            )
+        keys_checked = [k for k in keys if not k.startswith(CHOICE_PREFIX)]
+    else:
+        keys_checked = list(keys)
+    unknown = [k for k in keys_checked if k not in GROUP_BY_KEYS]
     if unknown:
         errors.append(
             Issue(
@@ -172,7 +248,7 @@ def parse_values_query(
                 f"keys are {', '.join(GROUP_BY_KEYS)}",
             )
         )
-    inapplicable = [k for k in keys if k in GROUP_BY_KEYS and k not in indicator.group_by]
+    inapplicable = [k for k in keys_checked if k in GROUP_BY_KEYS and k not in indicator.group_by]
     if inapplicable:
         errors.append(
             Issue(
@@ -205,12 +281,17 @@ def parse_values_query(
             )
             continue
         if key not in indicator.filters:
+            why = (
+                "observations carry no topic, modality or activity type"
+                if result is not None
+                else "targets are set per project"
+            )
             errors.append(
                 Issue(
                     key,
                     ErrorCode.NOT_APPLICABLE,
-                    f"{key} does not apply to {indicator.code}: targets are set per project, so "
-                    f"only {', '.join(indicator.filters)} filter them",
+                    f"{key} does not apply to {indicator.code}: {why}, so "
+                    f"only {', '.join(indicator.filters)} filter it",
                 )
             )
             continue
@@ -239,11 +320,16 @@ def parse_values_query(
         )
     if errors:
         raise ValidationFailed(errors, status_code=400)
-    return ValuesQuery(indicator, keys, parsed_filters, start, end, statuses)
+    return ValuesQuery(indicator, keys, parsed_filters, start, end, statuses, result)
 
 
 def _inapplicable_message(indicator: Indicator, keys: Sequence[str]) -> str:
     names = ", ".join(keys)
+    if indicator.kind == IndicatorKind.RESULT:
+        return (
+            f"{names} cannot group {indicator.code}: a result indicator groups by "
+            f"{', '.join(RESULT_KEYS)} and choice:<field> for the select_one fields of its form"
+        )
     if indicator.kind == IndicatorKind.TARGET:
         return (
             f"{names} cannot group {indicator.code}: its rows are always per target "
@@ -462,6 +548,8 @@ def indicator_values(
 
     apply_pending(session)
     where = where_of(session, caller=caller, query=query)
+    if query.result is not None:
+        return _result_values(session, query=query, where=where)
     if query.indicator.kind == IndicatorKind.TARGET:
         columns, rows = target_values(session, where=where, keys=query.group_by)
         return IndicatorValues(query.indicator.code, query.group_by, columns, rows, utcnow())
@@ -484,3 +572,44 @@ def indicator_values(
     return IndicatorValues(
         query.indicator.code, query.group_by, (*labels, "value"), found, utcnow()
     )
+
+
+def _result_values(session: OrmSession, *, query: ValuesQuery, where: Where) -> IndicatorValues:
+    """A result indicator's rows: keys, ``value``, and with ``compare`` the value per choice and
+    the uplift (docs/results.md#result-indicators)."""
+    result = query.result
+    assert result is not None
+    groups = result_groups(
+        session,
+        indicator=result,
+        keys=query.group_by,
+        where=ResultWhere(
+            statuses=where.statuses,
+            filters=where.filters,
+            date_from=where.date_from,
+            date_to=where.date_to,
+            caller=where.caller,
+        ),
+    )
+    codes_by_id = (
+        project_codes(session, (g.key[query.group_by.index("project")] for g in groups))
+        if "project" in query.group_by
+        else {}
+    )
+    labels = tuple(engine.label_of(k) for k in query.group_by)
+    rows: list[dict[str, Any]] = []
+    for g in groups:
+        row = {
+            label: present_key(k, raw, codes_by_id)
+            for label, k, raw in zip(labels, query.group_by, g.key, strict=True)
+        }
+        row["value"] = g.value
+        if g.compare is not None:
+            row["compare"] = g.compare
+            row["uplift"] = g.uplift
+        rows.append(row)
+    rows.sort(key=lambda r: tuple(_sort_value(r[label]) for label in labels))
+    columns = (*labels, "value")
+    if result.compare is not None and len(result.compare_choices) >= 2:
+        columns = (*columns, "compare", "uplift")
+    return IndicatorValues(result.code, query.group_by, columns, rows, utcnow())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -37,6 +37,7 @@ from server.indicators.service import (
     value_of,
 )
 from server.projects.models import Project, Target
+from server.results.indicators import ResultIndicator, project_actual, result_indicators
 from server.scope import project_scope
 from shared.geography import REGIONS, region_of
 from shared.indicators import IndicatorCode, months_between, period_bounds
@@ -58,6 +59,10 @@ class TargetActual:
     actual: int | float | None
     first_day: date
     last_day: date
+    # result indicators: the project's baseline (kind "baseline") and the indicator's direction
+    baseline: float | None = None
+    direction: str = "increase"
+    mean: bool = False  # values of projects do not add up: rows over several compare means
 
     def key(self, name: str) -> Any:
         return {
@@ -76,6 +81,7 @@ def _targets(session: OrmSession, where: Where) -> list[TargetActual]:
             col(Target.period),
             col(Target.sex),
             col(Target.value),
+            col(Target.kind),
             col(Project.country),
             col(Project.thematic_area),
         ).join(Project, Project.id == Target.project_id)  # type: ignore[arg-type]
@@ -93,7 +99,19 @@ def _targets(session: OrmSession, where: Where) -> list[TargetActual]:
     if where.caller is not None:
         statement = statement.where(project_scope(where.caller))
     found: list[TargetActual] = []
-    for row in session.execute(statement):
+    baselines: dict[tuple[uuid.UUID, str], list[tuple[date, float]]] = defaultdict(list)
+    rows = session.execute(statement).all()
+    for row in rows:
+        if row.kind == "baseline":
+            try:
+                baselines[(row.project_id, row.indicator)].append(
+                    (period_bounds(row.period)[0], float(row.value))
+                )
+            except ValueError:
+                continue
+    for row in rows:
+        if row.kind == "baseline":
+            continue
         try:
             first, last = period_bounds(row.period)
         except ValueError:
@@ -115,9 +133,19 @@ def _targets(session: OrmSession, where: Where) -> list[TargetActual]:
                 None,
                 first,
                 last,
+                _baseline(baselines.get((row.project_id, row.indicator), []), first),
             )
         )
     return found
+
+
+def _baseline(candidates: list[tuple[date, float]], first: date) -> float | None:
+    """The latest baseline that does not start after the target's period (else the
+    earliest)."""
+    if not candidates:
+        return None
+    before = [c for c in candidates if c[0] <= first]
+    return max(before)[1] if before else min(candidates)[1]
 
 
 def _sexed(target: TargetActual) -> bool:
@@ -134,7 +162,12 @@ def _add(into: dict[str, int], sums: dict[str, int]) -> None:
 
 def with_actuals(session: OrmSession, *, where: Where) -> list[TargetActual]:
     """Every target in scope and in the date range, with its actual filled in."""
-    targets = _targets(session, where)
+    found = _targets(session, where)
+    results = result_indicators(session) if found else {}
+    targets = [t for t in found if t.indicator not in results]
+    done_results = _result_actuals(
+        session, [t for t in found if t.indicator in results], results, where
+    )
     plain = [t for t in targets if t.indicator in SUMMABLE and not _sexed(t)]
     done: list[TargetActual] = _plain_actuals(session, plain, where) if plain else []
     by_indicator: dict[str, list[TargetActual]] = defaultdict(list)
@@ -146,6 +179,43 @@ def with_actuals(session: OrmSession, *, where: Where) -> list[TargetActual]:
             done.extend(_summed_actuals(session, code, group, where))
         else:
             done.extend(_per_period_actuals(session, code, group, where))
+    return [*done, *done_results]
+
+
+def _result_actuals(
+    session: OrmSession,
+    targets: list[TargetActual],
+    results: dict[str, ResultIndicator],
+    where: Where,
+) -> list[TargetActual]:
+    """Result indicators: each target's actual is the indicator's value over its project and
+    period, null when nothing answered it (docs/results.md#result-indicators)."""
+    groups: dict[tuple[str, str], list[TargetActual]] = defaultdict(list)
+    for t in targets:
+        groups[(t.indicator, t.period)].append(t)
+    done = []
+    for (code, _), group in groups.items():
+        indicator = results[code]
+        actuals = project_actual(
+            session,
+            indicator=indicator,
+            project_ids=sorted({t.project_id for t in group}, key=str),
+            first=group[0].first_day,
+            last=group[0].last_day,
+            statuses=where.statuses,
+        )
+        for t in group:
+            actual = actuals.get(t.project_id)
+            if actual is None and indicator.aggregate == "count":
+                actual = 0
+            done.append(
+                replace(
+                    t,
+                    actual=actual,
+                    direction=indicator.direction,
+                    mean=not indicator.additive,
+                )
+            )
     return done
 
 
@@ -235,23 +305,25 @@ def _per_period_actuals(
 
 
 def _with(target: TargetActual, actual: int | float | None) -> TargetActual:
-    return TargetActual(
-        target.project_id,
-        target.country,
-        target.region,
-        target.thematic_area,
-        target.indicator,
-        target.period,
-        target.sex,
-        target.target,
-        actual,
-        target.first_day,
-        target.last_day,
-    )
+    return replace(target, actual=actual)
 
 
-def achievement(target: float, actual: int | float | None) -> float | None:
-    if actual is None or not target:
+def achievement(
+    target: float,
+    actual: int | float | None,
+    *,
+    baseline: float | None = None,
+    direction: str = "increase",
+) -> float | None:
+    """``increase``: 100 × actual / target. ``decrease`` (a loss rate): 100 × (baseline −
+    actual) / (baseline − target), null without a baseline or when it equals the target."""
+    if actual is None:
+        return None
+    if direction == "decrease":
+        if baseline is None or baseline == target:
+            return None
+        return round(100 * (baseline - actual) / (baseline - target), 2)
+    if not target:
         return None
     return round(100 * actual / target, 2)
 
@@ -273,9 +345,13 @@ def aggregate(targets: Sequence[TargetActual], keys: Sequence[str]) -> list[dict
         known = [m.actual for m in members if m.actual is not None]
         target_sum = sum(m.target for m in members)
         actual_sum: float | None = sum(known) if known else None
-        if indicator in _MEANS:
+        if indicator in _MEANS or members[0].mean:
             target_sum /= len(members)
             actual_sum = sum(known) / len(known) if known else None
+        baselines = [m.baseline for m in members if m.baseline is not None]
+        baseline = sum(baselines) / len(baselines) if baselines else None
+        if baseline is not None and not members[0].mean:
+            baseline = sum(baselines)
         row = dict(zip(keys, group_key, strict=False))
         row.update(
             {
@@ -284,7 +360,12 @@ def aggregate(targets: Sequence[TargetActual], keys: Sequence[str]) -> list[dict
                 "sex": members[0].sex,
                 "target": _number(target_sum),
                 "actual": _number(actual_sum),
-                "value": achievement(target_sum, actual_sum),
+                "value": achievement(
+                    target_sum,
+                    actual_sum,
+                    baseline=baseline,
+                    direction=members[0].direction,
+                ),
             }
         )
         rows.append(row)

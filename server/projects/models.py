@@ -62,12 +62,19 @@ class Site(SQLModel, table=True):
 class Target(SQLModel, table=True):
     __tablename__ = "target"
     __table_args__ = (
-        sa.UniqueConstraint("project_id", "indicator", "period", "sex", name="uq_target_key"),
+        sa.UniqueConstraint(
+            "project_id", "indicator", "period", "sex", "kind", name="uq_target_key"
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
     project_id: uuid.UUID = Field(foreign_key="project.id", index=True)
-    indicator: str = Field(max_length=32)
+    indicator: str = Field(max_length=64)
+    # "target", or "baseline": the value before the project (result indicators, whose
+    # achievement with direction "decrease" is measured from it; docs/results.md)
+    kind: str = Field(
+        default="target", max_length=16, sa_column_kwargs={"server_default": "target"}
+    )
     # "2025", "2025Q3" or "2025-07"
     period: str = Field(max_length=8)
     value: float
@@ -184,13 +191,21 @@ class SitePublic(SQLModel):
 
 class TargetCreate(SQLModel):
     project_id: uuid.UUID
-    indicator: Text = Field(max_length=32, description="An indicator code, e.g. PARTICIPANTS")
+    indicator: Text = Field(
+        max_length=64,
+        description="An indicator code, e.g. PARTICIPANTS, or a result indicator's (YIELD_KG_HA)",
+    )
     period: Text = Field(max_length=8, description="2025, 2025Q3 or 2025-07")
     value: float = Field(ge=0)
     sex: Text | None = Field(
         default=None,
         max_length=16,
         description="female | male | unspecified, for participant counts",
+    )
+    kind: Text | None = Field(
+        default=None,
+        max_length=16,
+        description="target (the default) | baseline: the value before the project",
     )
 
 
@@ -205,6 +220,7 @@ class TargetPublic(SQLModel):
     period: str
     value: float
     sex: str | None
+    kind: str = "target"
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime

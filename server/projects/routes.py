@@ -28,6 +28,7 @@ from server.projects.models import (
     TargetPublic,
     TargetUpdate,
 )
+from server.results.indicators import result_indicators
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
@@ -148,7 +149,7 @@ def list_targets(
     limit: Limit = 50,
     offset: Offset = 0,
     project_id: uuid.UUID | None = None,
-    indicator: Annotated[Text | None, Query(max_length=32)] = None,
+    indicator: Annotated[Text | None, Query(max_length=64)] = None,
     period: Annotated[Text | None, Query(max_length=8)] = None,
 ) -> Page[TargetPublic]:
     targets, total = service.list_targets(
@@ -169,7 +170,9 @@ def list_targets(
     "", response_model=TargetPublic, status_code=201, responses=error_responses(409)
 )
 def create_target(body: TargetCreate, caller: CurrentCaller, session: SessionDep) -> TargetPublic:
-    target = service.create_target(session, caller=caller, data=body.model_dump())
+    target = service.create_target(
+        session, caller=caller, data=body.model_dump(), results=result_indicators(session)
+    )
     session.commit()
     return TargetPublic.model_validate(target, from_attributes=True)
 
@@ -185,7 +188,13 @@ def get_target(target_id: uuid.UUID, caller: CurrentCaller, session: SessionDep)
 def update_target(
     target_id: uuid.UUID, body: TargetUpdate, caller: CurrentCaller, session: SessionDep
 ) -> TargetPublic:
-    target = service.update_target(session, caller=caller, target_id=target_id, value=body.value)
+    target = service.update_target(
+        session,
+        caller=caller,
+        target_id=target_id,
+        value=body.value,
+        results=result_indicators(session),
+    )
     session.commit()
     return TargetPublic.model_validate(target, from_attributes=True)
 

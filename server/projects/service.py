@@ -9,7 +9,7 @@ audit entry, all in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -37,6 +37,7 @@ from shared.catalogue import Role
 from shared.errors import ErrorCode
 from shared.geography import REGIONS, region_of
 from shared.validation import (
+    INDICATOR_CODES,
     ProjectFacts,
     Validation,
     validate_project,
@@ -434,7 +435,15 @@ def get_target(session: Session, *, caller: Caller, target_id: uuid.UUID) -> Tar
     return target
 
 
-def create_target(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Target:
+def create_target(
+    session: Session,
+    *,
+    caller: Caller,
+    data: Mapping[str, Any],
+    results: Collection[str] = (),
+) -> Target:
+    """A target (or, with ``kind`` "baseline", a baseline) for a catalogue indicator or one of
+    the ``results`` indicator codes (the published forms', looked up by the caller)."""
     project = _site_project(session, caller=caller, project_id=data.get("project_id"))
     if not can_write_project(caller, project):
         raise Forbidden(
@@ -442,22 +451,34 @@ def create_target(session: Session, *, caller: Caller, data: Mapping[str, Any]) 
         )
     wire = {
         name: _wire(data.get(name))
-        for name in ("project_id", "indicator", "period", "value", "sex")
+        for name in ("project_id", "indicator", "period", "value", "sex", "kind")
     }
-    result = validate_target(wire)
+    if wire["kind"] is None:
+        del wire["kind"]
+    result = validate_target(wire, indicators=(*INDICATOR_CODES, *results))
     _raise_if_invalid(result)
     clean = result.clean
+    kind = clean.get("kind") or "target"
+    if kind == "baseline" and clean["indicator"] not in results:
+        # tablets take every target row of a catalogue indicator as a target to reach
+        raise invalid(
+            "kind",
+            ErrorCode.NOT_APPLICABLE,
+            "baselines are for result indicators (those of the published forms)",
+            status_code=422,
+        )
     existing = session.exec(
         select(Target.id).where(
             Target.project_id == project.id,
             Target.indicator == clean["indicator"],
             Target.period == clean["period"],
             col(Target.sex).is_(None) if clean.get("sex") is None else Target.sex == clean["sex"],
+            Target.kind == kind,
         )
     ).first()
     if existing is not None:
         raise Conflict(
-            f"a target for {clean['indicator']} in {clean['period']} already exists "
+            f"a {kind} for {clean['indicator']} in {clean['period']} already exists "
             f"for this project (id {existing}): change its value instead",
             code=ErrorCode.ALREADY_EXISTS,
         )
@@ -467,6 +488,7 @@ def create_target(session: Session, *, caller: Caller, data: Mapping[str, Any]) 
         period=clean["period"],
         value=float(clean["value"]),
         sex=clean.get("sex"),
+        kind=kind,
     )
     session.add(target)
     session.flush()
@@ -484,7 +506,12 @@ def create_target(session: Session, *, caller: Caller, data: Mapping[str, Any]) 
 
 
 def update_target(
-    session: Session, *, caller: Caller, target_id: uuid.UUID, value: float
+    session: Session,
+    *,
+    caller: Caller,
+    target_id: uuid.UUID,
+    value: float,
+    results: Collection[str] = (),
 ) -> Target:
     target = get_target(session, caller=caller, target_id=target_id)
     project = session.get(Project, target.project_id)
@@ -500,7 +527,8 @@ def update_target(
             "period": target.period,
             "value": value,
             "sex": target.sex,
-        }
+        },
+        indicators=(*INDICATOR_CODES, *results),
     )
     _raise_if_invalid(result)
     if float(result.clean["value"]) == target.value:

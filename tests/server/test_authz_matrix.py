@@ -31,7 +31,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from server.projects.models import Project
 from tests.factories import World, detach, make_activity, make_device
+from tests.server.results.helpers import indicator, make_form, observe
 
 ROLES = ("anonymous", "admin", "hq", "officer_lso", "expert_lso")
 SCOPED_ROLES = ("officer_lso", "expert_lso")
@@ -211,6 +213,19 @@ ROUTES: tuple[Route, ...] = (
         other={"officer_lso": 404, "expert_lso": 404},
         body=lambda w: {"value": int(w["n"])},
     ),
+    Route(
+        "POST",
+        "/api/v1/targets",
+        _managers(201),
+        other={"officer_lso": 422, "expert_lso": 422},
+        body=lambda w: {
+            "project_id": w["project"],
+            "indicator": "T_MATRIX_SUM",
+            "period": f"{2000 + int(w['n']) % 90}",
+            "value": 3,
+            "kind": "baseline",
+        },
+    ),
     # --- activities, reviews, periods, audit ---
     Route("GET", "/api/v1/activities", _everyone(200)),
     Route(
@@ -252,7 +267,21 @@ ROUTES: tuple[Route, ...] = (
         _everyone(200),
         params={"group_by": "project,country"},
     ),
+    Route(
+        "GET",
+        "/api/v1/indicators/T_MATRIX_SUM/values",
+        _everyone(200),
+        params={"group_by": "project,country,site,choice:plot"},
+    ),
     # --- exports: nothing of another country may leave in a file either ---
+    Route("GET", "/api/v1/exports/observations.csv", _everyone(200), params={"form": "T_MATRIX"}),
+    Route("GET", "/api/v1/exports/observations.xlsx", _everyone(200), params={"form": "T_MATRIX"}),
+    Route(
+        "GET",
+        "/api/v1/exports/indicators.csv",
+        _everyone(200),
+        params={"indicator": "T_MATRIX_SUM", "group_by": "project,site"},
+    ),
     Route("GET", "/api/v1/exports/activities.csv", _everyone(200)),
     Route("GET", "/api/v1/exports/activities.xlsx", _everyone(200)),
     Route(
@@ -388,6 +417,25 @@ class MatrixWorld(World):
         super().__init__(session)
         device_lso, _ = make_device(session, self.users["expert_lso"])
         device_ken, _ = make_device(session, self.users["expert_ken"])
+        # a published form with an observation on each side (result indicators, exports)
+        form = make_form(
+            session,
+            code="T_MATRIX",
+            indicators=[indicator("T_MATRIX_SUM", "sum", field="harvest_kg", compare="plot")],
+        )
+        self.observations = {
+            side: observe(
+                session,
+                form,
+                session.get(Project, project.id),  # type: ignore[arg-type]
+                {"crop": "potato", "plot": "demo", "harvest_kg": 12},
+                site_id=site.id,
+            ).id
+            for side, project, site in (
+                ("LSO", self.project_lso, self.site_lso),
+                ("KEN", self.project_ken, self.site_ken),
+            )
+        }
         session.commit()
         self.devices = {"LSO": device_lso.id, "KEN": device_ken.id}
         detach(session)
@@ -445,6 +493,7 @@ class MatrixWorld(World):
             str(self.users["officer_ken"].id),
             str(self.devices["KEN"]),
             str(self.forms["KEN"]),
+            str(self.observations["KEN"]),
             self.project_ken.code,
             self.users["expert_ken"].username,
         }

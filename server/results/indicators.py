@@ -1,0 +1,417 @@
+"""Result indicators (docs/results.md#result-indicators): their definitions and their values.
+
+    result_indicators(session)       code -> ResultIndicator, from the published forms
+    result_groups(session, ...)      one indicator's values per group, raw keys
+
+The latest published version of each form code defines its indicators; observations of every
+version of that code count, each reading the fields its own version has. Values are read from
+``result_fact`` (``server.results.rollup``), which the observation writers keep current in
+their own transaction.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from server.accounts.auth import Caller
+from server.results.models import Form
+from server.results.rollup import result_fact
+from server.scope import in_visible_project
+from shared.geography import COUNTRIES, REGIONS, region_of
+
+# Group keys of result indicators besides ``choice:<field>``; filters they take.
+RESULT_KEYS: tuple[str, ...] = (
+    "region",
+    "country",
+    "project",
+    "site",
+    "thematic_area",
+    "period:month",
+    "period:quarter",
+    "period:year",
+)
+RESULT_FILTERS: tuple[str, ...] = ("country", "region", "project", "thematic_area")
+CHOICE_PREFIX = "choice:"
+ADDITIVE = frozenset({"sum", "count"})
+PERCENT_UNITS = frozenset({"%", "percent"})
+
+_form = Form.__table__  # type: ignore[attr-defined]
+# The project columns a result reads, named rather than imported: project services look
+# result indicator codes up here (targets), so this package must not import theirs.
+_project = sa.table(
+    "project",
+    sa.column("id", sa.Uuid()),
+    sa.column("country", sa.String()),
+    sa.column("thematic_area", sa.String()),
+)
+
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class ResultIndicator:
+    code: str
+    name: Mapping[str, str]
+    unit: str
+    aggregate: str
+    form: str  # the form's code
+    form_version: int
+    field: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    factor: float = 1.0
+    choice: str | None = None
+    compare: str | None = None
+    direction: str = "increase"
+    # the latest version's select_one fields -> their choice codes, in order
+    selects: Mapping[str, tuple[str, ...]] = dataclass_field(default_factory=dict)
+
+    @property
+    def additive(self) -> bool:
+        return self.aggregate in ADDITIVE
+
+    @property
+    def percentage(self) -> bool:
+        return self.aggregate == "share" or self.unit.strip() in PERCENT_UNITS
+
+    @property
+    def group_by(self) -> tuple[str, ...]:
+        return (*RESULT_KEYS, *(CHOICE_PREFIX + name for name in self.selects))
+
+    @property
+    def compare_choices(self) -> tuple[str, ...]:
+        return self.selects.get(self.compare or "", ())
+
+    def label(self, lang: str = "en") -> str:
+        return str(self.name.get(lang) or self.name.get("en") or self.code)
+
+
+def _text(value: Any) -> dict[str, str]:
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return {"en": value}
+    return {}
+
+
+def result_indicators(session: OrmSession) -> dict[str, ResultIndicator]:
+    """Every result indicator of the published forms, by code (sorted)."""
+    latest: dict[str, Any] = {}
+    for row in session.execute(
+        sa.select(_form.c.code, _form.c.version, _form.c.fields, _form.c.indicators)
+        .where(_form.c.status.in_(("published", "retired")))
+        .order_by(_form.c.code, _form.c.version)
+    ):
+        latest[row.code] = row
+    found: dict[str, ResultIndicator] = {}
+    for form in latest.values():
+        selects = {
+            str(f["name"]): tuple(
+                str(c["code"]) for c in f.get("choices") or [] if isinstance(c, Mapping)
+            )
+            for f in form.fields or []
+            if isinstance(f, Mapping) and f.get("type") == "select_one"
+        }
+        for i in form.indicators or []:
+            if not isinstance(i, Mapping) or not i.get("code"):
+                continue
+            factor = i.get("factor")
+            found[str(i["code"])] = ResultIndicator(
+                code=str(i["code"]),
+                name=_text(i.get("name")),
+                unit=str(i.get("unit") or ""),
+                aggregate=str(i.get("aggregate") or ""),
+                form=form.code,
+                form_version=form.version,
+                field=i.get("field"),
+                numerator=i.get("numerator"),
+                denominator=i.get("denominator"),
+                factor=float(factor) if isinstance(factor, int | float) else 1.0,
+                choice=i.get("choice"),
+                compare=i.get("compare"),
+                direction=str(i.get("direction") or "increase"),
+                selects=selects,
+            )
+    return dict(sorted(found.items()))
+
+
+# --- values --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResultWhere:
+    """Which observations count: statuses, filters (``project`` holds ids), ``observed_on``
+    range and the caller's scope (None: everything)."""
+
+    statuses: tuple[str, ...]
+    filters: Mapping[str, tuple[Any, ...]] = dataclass_field(default_factory=dict)
+    date_from: date | None = None
+    date_to: date | None = None
+    caller: Caller | None = None
+
+
+def _region_column() -> ColumnElement[Any]:
+    whens = {code: region_of(code) for code in COUNTRIES if region_of(code)}
+    return sa.case(whens, value=_project.c.country, else_=sa.null())
+
+
+def _period(grain: str) -> ColumnElement[Any]:
+    month = result_fact.c.month
+    if grain == "period:month":
+        return month
+    year = month // 100
+    if grain == "period:year":
+        return year
+    return year * 10 + (month % 100 + 2) // 3
+
+
+def key_column(key: str) -> ColumnElement[Any]:
+    if key.startswith(CHOICE_PREFIX):
+        return result_fact.c.choices[key[len(CHOICE_PREFIX) :]].as_string()
+    if key.startswith("period:"):
+        return _period(key)
+    return {
+        "project": result_fact.c.project_id,
+        "site": result_fact.c.site_id,
+        "country": _project.c.country,
+        "thematic_area": _project.c.thematic_area,
+        "region": _region_column(),
+    }[key]
+
+
+def _conditions(code: str, where: ResultWhere) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = [
+        result_fact.c.indicator == code,
+        result_fact.c.status.in_(where.statuses),
+    ]
+    filters = where.filters
+    if "project" in filters:
+        found.append(result_fact.c.project_id.in_(filters["project"]))
+    if "country" in filters:
+        found.append(_project.c.country.in_(filters["country"]))
+    if "region" in filters:
+        countries = [c for r in filters["region"] for c in REGIONS[r].countries]
+        found.append(_project.c.country.in_(countries))
+    if "thematic_area" in filters:
+        found.append(_project.c.thematic_area.in_(filters["thematic_area"]))
+    if where.date_from is not None:
+        found.append(result_fact.c.month >= where.date_from.year * 100 + where.date_from.month)
+        found.append(result_fact.c.observed_on >= where.date_from)
+    if where.date_to is not None:
+        found.append(result_fact.c.month <= where.date_to.year * 100 + where.date_to.month)
+        found.append(result_fact.c.observed_on <= where.date_to)
+    if where.caller is not None:
+        found.append(in_visible_project(result_fact.c.project_id, where.caller))
+    return found
+
+
+def _source(keys: Sequence[str], where: ResultWhere) -> Any:
+    needs_project = any(k in ("country", "region", "thematic_area") for k in keys) or any(
+        k in where.filters for k in ("country", "region", "thematic_area")
+    )
+    if needs_project:
+        return result_fact.join(_project, _project.c.id == result_fact.c.project_id)
+    return result_fact
+
+
+def _round(value: float | None, places: int = 2) -> float | int | None:
+    if value is None:
+        return None
+    rounded = round(value, places)
+    return int(rounded) if float(rounded).is_integer() else rounded
+
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """What a group's value is made of."""
+
+    n: int  # observations
+    answered: int  # observations with a value
+    total: float | None  # sum of value
+    low: float | None
+    high: float | None
+    den: float | None  # sum of den
+    median: float | None = None
+
+
+def value_of(indicator: ResultIndicator, s: Sums) -> float | int | None:
+    """A group's value; None (null) when nothing in it answers the indicator."""
+    aggregate = indicator.aggregate
+    if aggregate == "count":
+        return s.n
+    if not s.answered:
+        return None
+    if aggregate == "sum":
+        return _round(s.total, 4)
+    if aggregate == "mean":
+        return _round((s.total or 0.0) / s.answered)
+    if aggregate == "min":
+        return _round(s.low, 4)
+    if aggregate == "max":
+        return _round(s.high, 4)
+    if aggregate == "median":
+        return _round(s.median)
+    if aggregate == "share":
+        return _round(100 * (s.total or 0.0) / s.answered)
+    if aggregate == "ratio":
+        if not s.den:
+            return None
+        return _round(indicator.factor * (s.total or 0.0) / s.den)
+    return None
+
+
+def _sums(
+    session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
+) -> dict[Key, Sums]:
+    columns = [key_column(k) for k in keys]
+    value, den = result_fact.c.value, result_fact.c.den
+    statement = (
+        sa.select(
+            *columns,
+            sa.func.count(),
+            sa.func.count(value),
+            sa.func.sum(value),
+            sa.func.min(value),
+            sa.func.max(value),
+            sa.func.sum(den),
+        )
+        .select_from(_source(keys, where))
+        .where(*_conditions(indicator.code, where))
+        .group_by(*columns)
+        .having(sa.func.count() > 0)
+    )
+    width = len(keys)
+    found = {
+        tuple(row[:width]): Sums(
+            int(row[width]),
+            int(row[width + 1]),
+            *(None if v is None else float(v) for v in row[width + 2 :]),
+        )
+        for row in session.execute(statement)
+    }
+    if indicator.aggregate == "median" and found:
+        medians = (
+            _sql_medians(session, indicator, keys, where)
+            if session.get_bind().dialect.name == "postgresql"
+            else _medians(session, indicator, keys, where)
+        )
+        found = {
+            k: Sums(s.n, s.answered, s.total, s.low, s.high, s.den, medians.get(k))
+            for k, s in found.items()
+        }
+    return found
+
+
+def _sql_medians(
+    session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
+) -> dict[Key, float]:
+    """PostgreSQL: ``percentile_cont(0.5)`` over the same rows, in the database."""
+    columns = [key_column(k) for k in keys]
+    value = result_fact.c.value
+    statement = (
+        sa.select(*columns, sa.func.percentile_cont(0.5).within_group(value))
+        .select_from(_source(keys, where))
+        .where(*_conditions(indicator.code, where), value.is_not(None))
+        .group_by(*columns)
+    )
+    width = len(keys)
+    return {
+        tuple(row[:width]): float(row[width])
+        for row in session.execute(statement)
+        if row[width] is not None
+    }
+
+
+def _medians(
+    session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
+) -> dict[Key, float]:
+    """One ordered query over exactly the answered rows of the answer's groups (SQLite has
+    no median aggregate)."""
+    columns = [key_column(k) for k in keys]
+    value = result_fact.c.value
+    statement = (
+        sa.select(*columns, value)
+        .select_from(_source(keys, where))
+        .where(*_conditions(indicator.code, where), value.is_not(None))
+        .order_by(value)
+    )
+    width = len(keys)
+    values: dict[Key, list[float]] = defaultdict(list)
+    for row in session.execute(statement):
+        values[tuple(row[:width])].append(float(row[width]))
+    return {k: statistics.median(v) for k, v in values.items()}
+
+
+def uplift(first: float | int | None, second: float | int | None) -> float | int | None:
+    """100 × (first − second) / second; null when either is null or second is 0."""
+    if first is None or second is None or not second:
+        return None
+    return _round(100 * (first - second) / second)
+
+
+@dataclass(frozen=True)
+class ResultGroup:
+    key: Key
+    value: float | int | None
+    compare: dict[str, float | int | None] | None = None
+    uplift: float | int | None = None
+
+
+def result_groups(
+    session: OrmSession,
+    *,
+    indicator: ResultIndicator,
+    keys: Sequence[str],
+    where: ResultWhere,
+) -> list[ResultGroup]:
+    """The indicator's value per group of counted observations (raw keys: project and site
+    ids, yyyymm/yyyyq/yyyy periods, choice codes). With ``compare``, each group also carries
+    the value per compare choice, in the choices' order, and the uplift of the first over the
+    second."""
+    sums = _sums(session, indicator, keys, where)
+    groups = [ResultGroup(k, value_of(indicator, s)) for k, s in sums.items()]
+    choices = indicator.compare_choices
+    if indicator.compare is None or len(choices) < 2:
+        return groups
+    split = _sums(session, indicator, (*keys, CHOICE_PREFIX + indicator.compare), where)
+    by_group: dict[Key, dict[str, float | int | None]] = defaultdict(dict)
+    for k, s in split.items():
+        by_group[k[:-1]][str(k[-1])] = value_of(indicator, s)
+    done = []
+    for g in groups:
+        side = by_group.get(g.key, {})
+        compare = {c: side.get(c) for c in choices}
+        done.append(
+            ResultGroup(g.key, g.value, compare, uplift(compare[choices[0]], compare[choices[1]]))
+        )
+    return done
+
+
+def project_actual(
+    session: OrmSession,
+    *,
+    indicator: ResultIndicator,
+    project_ids: Sequence[uuid.UUID],
+    first: date,
+    last: date,
+    statuses: tuple[str, ...],
+) -> dict[uuid.UUID, float | int | None]:
+    """Each project's value over one period (the actual of a target)."""
+    where = ResultWhere(
+        statuses=statuses, filters={"project": tuple(project_ids)}, date_from=first, date_to=last
+    )
+    return {
+        g.key[0]: g.value
+        for g in result_groups(session, indicator=indicator, keys=("project",), where=where)
+    }

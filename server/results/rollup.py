@@ -1,0 +1,300 @@
+"""Keeping result indicators live (docs/results.md#result-indicators).
+
+``result_fact`` holds one row per observation and result indicator: the observation's project,
+site, status and period (``observed_on`` and its ``yyyymm`` month), the indicator's numeric
+input from that observation (``value``; ``den`` for a ratio's denominator) and the values of
+the observation's ``select_one`` fields (``choices``), which are the ``compare`` and
+``choice:<field>`` group keys. Region, country and thematic area are the project's, joined
+when read (a project that moves country needs no refresh).
+
+What ``value`` holds, per aggregate:
+
+- ``sum mean median min max``: the numeric field (NULL when not answered);
+- ``count``: 1;
+- ``share``: 1 when the field is true or holds ``choice``, 0 when answered otherwise, NULL when
+  not answered;
+- ``ratio``: the numerator, with the denominator in ``den`` (both NULL unless both answered).
+
+Every aggregate is then one ``GROUP BY`` over the rows of the answer's groups: SUM, COUNT, MIN
+and MAX in SQL; the median is one query over the same rows ordered by value. Sums and counts
+could be kept per cell by deltas, but a minimum, a maximum and a median cannot be taken back
+out when an observation is edited or deleted; a per-observation row can, in O(1). The rows are
+indexed by indicator, project and month, so a read costs the rows of the groups it answers.
+
+``refresh_observations`` is the delta: called in the writer's transaction with the ids of the
+observations it wrote (new, edited, reviewed, deleted), it replaces their rows, so its cost is
+the number written, never the size of the database. ``refresh_form`` recomputes the rows of one
+form code (a newly published version may define other indicators), and ``rebuild_results``
+recomputes everything: the nightly ``rollup-rebuild`` job calls it as a safety net and reports
+drift.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import SQLModel
+
+from server.columns import JSONDoc
+from server.records.bulk import insert_rows
+from server.results.models import Form, Observation
+
+result_fact = sa.Table(
+    "result_fact",
+    SQLModel.metadata,
+    sa.Column("indicator", sa.String(64), primary_key=True),
+    sa.Column(
+        "observation_id",
+        sa.Uuid(),
+        sa.ForeignKey("observation.id", ondelete="CASCADE", name="fk_result_fact_observation"),
+        primary_key=True,
+    ),
+    sa.Column("project_id", sa.Uuid(), nullable=False),
+    sa.Column("site_id", sa.Uuid(), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("observed_on", sa.Date(), nullable=False),
+    sa.Column("month", sa.Integer(), nullable=False),
+    sa.Column("value", sa.Float(), nullable=True),
+    sa.Column("den", sa.Float(), nullable=True),
+    sa.Column("choices", JSONDoc, nullable=True),
+    sa.Index("ix_result_fact_indicator_project_month", "indicator", "project_id", "month"),
+    sa.Index("ix_result_fact_observation", "observation_id"),
+)
+
+FACT_COLUMNS: tuple[str, ...] = (
+    "indicator",
+    "observation_id",
+    "project_id",
+    "site_id",
+    "status",
+    "observed_on",
+    "month",
+    "value",
+    "den",
+    "choices",
+)
+
+_form = Form.__table__  # type: ignore[attr-defined]
+_observation = Observation.__table__  # type: ignore[attr-defined]
+_BATCH = 500  # observation ids per delete/select of a refresh
+_INSERT_BATCH = 5000  # fact rows per insert
+
+AGGREGATES: tuple[str, ...] = ("sum", "mean", "median", "min", "max", "count", "share", "ratio")
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """What a result indicator reads from an observation (see ``fact_value``)."""
+
+    code: str
+    aggregate: str
+    field: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    choice: str | None = None
+
+
+def published_definitions(session: OrmSession) -> dict[str, list[Definition]]:
+    """Form code -> the indicators its latest published (or retired) version defines."""
+    rows = session.execute(
+        sa.select(_form.c.code, _form.c.version, _form.c.indicators)
+        .where(_form.c.status.in_(("published", "retired")))
+        .order_by(_form.c.code, _form.c.version)
+    )
+    latest: dict[str, list[Any]] = {}
+    for code, _version, indicators in rows:
+        latest[code] = list(indicators or [])
+    return {
+        code: [
+            Definition(
+                code=str(i["code"]),
+                aggregate=str(i.get("aggregate", "")),
+                field=i.get("field"),
+                numerator=i.get("numerator"),
+                denominator=i.get("denominator"),
+                choice=i.get("choice"),
+            )
+            for i in indicators
+            if isinstance(i, Mapping) and i.get("code") and i.get("aggregate") in AGGREGATES
+        ]
+        for code, indicators in latest.items()
+    }
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def fact_value(
+    definition: Definition, values: Mapping[str, Any]
+) -> tuple[float | None, float | None]:
+    """(value, den) of one observation for one indicator (see the module's docstring)."""
+    aggregate = definition.aggregate
+    if aggregate == "count":
+        return 1.0, None
+    if aggregate == "ratio":
+        top = _number(values.get(definition.numerator or ""))
+        bottom = _number(values.get(definition.denominator or ""))
+        if top is None or bottom is None:
+            return None, None
+        return top, bottom
+    answer = values.get(definition.field or "")
+    if aggregate == "share":
+        if answer is None or answer == "" or answer == []:
+            return None, None
+        if isinstance(answer, bool):
+            return (1.0 if answer else 0.0), None
+        if isinstance(answer, list):
+            return (1.0 if definition.choice in answer else 0.0), None
+        return (1.0 if answer == definition.choice else 0.0), None
+    return _number(answer), None
+
+
+def select_fields(fields: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    return tuple(
+        str(f["name"]) for f in fields if isinstance(f, Mapping) and f.get("type") == "select_one"
+    )
+
+
+def fact_rows(
+    observation: Any,
+    *,
+    definitions: Sequence[Definition],
+    selects: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """The fact rows of one (not deleted) observation, in ``FACT_COLUMNS`` order."""
+    values: Mapping[str, Any] = observation["values"] or {}
+    day: date = observation["observed_on"]
+    choices = {
+        name: values[name] for name in selects if isinstance(values.get(name), str | int | bool)
+    }
+    rows = []
+    for definition in definitions:
+        value, den = fact_value(definition, values)
+        rows.append(
+            (
+                definition.code,
+                observation["id"],
+                observation["project_id"],
+                observation["site_id"],
+                observation["status"],
+                day,
+                day.year * 100 + day.month,
+                value,
+                den,
+                {k: str(v) for k, v in choices.items()} or None,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRefresh:
+    observations: int  # observations looked at
+    rows: int  # fact rows written
+
+
+def _write(
+    session: OrmSession, condition: Any, observations: sa.Select[Any] | None = None
+) -> ResultRefresh:
+    """Replace the fact rows matching ``condition`` by those of the observations selected."""
+    session.execute(sa.delete(result_fact).where(condition))
+    if observations is None:
+        return ResultRefresh(0, 0)
+    definitions = published_definitions(session)
+    form_selects: dict[uuid.UUID, tuple[str, tuple[str, ...]]] = {
+        row.id: (row.code, select_fields(row.fields or []))
+        for row in session.execute(sa.select(_form.c.id, _form.c.code, _form.c.fields))
+    }
+    seen = written = 0
+    batch: list[tuple[Any, ...]] = []
+    for observation in session.execute(observations).mappings():
+        seen += 1
+        code, selects = form_selects.get(observation["form_id"], ("", ()))
+        wanted = definitions.get(code)
+        if not wanted:
+            continue
+        batch.extend(fact_rows(observation, definitions=wanted, selects=selects))
+        if len(batch) >= _INSERT_BATCH:
+            written += insert_rows(session, result_fact, FACT_COLUMNS, batch)
+            batch = []
+    written += insert_rows(session, result_fact, FACT_COLUMNS, batch)
+    return ResultRefresh(seen, written)
+
+
+def _observations(*conditions: Any) -> sa.Select[Any]:
+    o = _observation
+    return sa.select(
+        o.c.id,
+        o.c.project_id,
+        o.c.site_id,
+        o.c.form_id,
+        o.c.status,
+        o.c.observed_on,
+        o.c["values"],
+    ).where(o.c.deleted == sa.false(), *conditions)
+
+
+def refresh_observations(session: OrmSession, ids: Iterable[uuid.UUID]) -> ResultRefresh:
+    """The delta: replace the fact rows of these observations (written, reviewed or deleted in
+    this transaction) by rows computed from their current state. Call it in the writer's
+    transaction, after the writes are flushed."""
+    wanted = sorted(set(ids), key=str)
+    if not wanted:
+        return ResultRefresh(0, 0)
+    session.flush()
+    total = ResultRefresh(0, 0)
+    for start in range(0, len(wanted), _BATCH):
+        chunk = wanted[start : start + _BATCH]
+        done = _write(
+            session,
+            result_fact.c.observation_id.in_(chunk),
+            _observations(_observation.c.id.in_(chunk)),
+        )
+        total = ResultRefresh(total.observations + done.observations, total.rows + done.rows)
+    return total
+
+
+def after_observation_write(session: OrmSession, observation: Any) -> None:
+    """The after-write callable for the observation writer's registry: one observation (an
+    ``Observation`` or its id)."""
+    refresh_observations(session, [getattr(observation, "id", observation)])
+
+
+def refresh_form(session: OrmSession, code: str) -> ResultRefresh:
+    """Recompute the rows of every observation of a form code: call it when a version of the
+    form is published or retired (its latest version defines the indicators)."""
+    session.flush()
+    form_ids = sa.select(_form.c.id).where(_form.c.code == code).scalar_subquery()
+    stale = result_fact.c.observation_id.in_(
+        sa.select(_observation.c.id).where(_observation.c.form_id.in_(form_ids))
+    )
+    return _write(session, stale, _observations(_observation.c.form_id.in_(form_ids)))
+
+
+def rebuild_results(session: OrmSession) -> ResultRefresh:
+    """Recompute every fact row from the observations (the safety net)."""
+    session.flush()
+    return _write(session, sa.true(), _observations())
+
+
+def fingerprint(session: OrmSession) -> list[tuple[Any, ...]]:
+    """Every fact row, in order, for drift detection (JSON compared as sorted text)."""
+    columns = [c for c in result_fact.columns if c.name != "choices"]
+    found = []
+    for row in session.execute(
+        sa.select(*columns, result_fact.c.choices).order_by(
+            result_fact.c.indicator, result_fact.c.observation_id
+        )
+    ):
+        *plain, choices = row
+        found.append((*plain, tuple(sorted((choices or {}).items()))))
+    return found

@@ -1,0 +1,71 @@
+"""The demo world's results (server/demo/results.py): plausible, deterministic, idempotent,
+and visible through the result indicators."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from server.demo.load import load_demo
+from server.demo.results import FORMS, draw_results
+from server.demo.world import build_world
+from server.indicators.service import indicator_values, parse_values_query
+from server.projects.models import Target
+from server.results.models import Observation
+from tests.server.demo.conftest import quick_hashes  # noqa: F401 (autouse fixture)
+from tests.server.results.helpers import publish_shipped
+
+TODAY = date(2026, 11, 22)
+
+
+def rows(session: Session, code: str, group_by: str) -> list[dict]:
+    query = parse_values_query(code=code, group_by=group_by, session=session)
+    return indicator_values(session, caller=None, query=query).rows
+
+
+def test_draw_is_deterministic() -> None:
+    world = build_world(seed=7, size="tiny", today=TODAY)
+    first, again = draw_results(world), draw_results(world)
+    assert first == again
+    other = draw_results(build_world(seed=8, size="tiny", today=TODAY))
+    assert other.observations[0].id != first.observations[0].id
+    assert {o.form for o in first.observations} == set(FORMS)
+
+
+def test_demo_results_show_through_the_indicators(engine: Engine, session: Session) -> None:
+    publish_shipped(session)
+    session.commit()
+    report = load_demo(engine, seed=7, size="tiny", today=TODAY)
+    assert report.observations_added > 0 and report.missing_forms == ()
+    again = load_demo(engine, seed=7, size="tiny", today=TODAY)
+    assert again.observations_added == again.result_targets_added == 0
+    session.expire_all()
+    assert len(session.exec(select(Observation)).all()) == report.observations_added
+
+    yields = {r["project"]: r for r in rows(session, "YIELD_KG_HA", "project")}
+    potato = yields["LSO-OCOP-POTATO"]
+    assert 15000 <= potato["compare"]["demo"] <= 25000
+    assert 8000 <= potato["compare"]["control"] <= 14000
+    assert all(r["uplift"] > 0 for r in yields.values())
+    losses = {r["choice:storage"]: r["value"] for r in rows(session, "LOSS_PCT", "choice:storage")}
+    assert 1 <= losses["hermetic_bag"] <= 3 and 10 <= losses["traditional"] <= 20
+    sales = {r["project"] for r in rows(session, "SALES_USD", "project")}
+    assert {"LSO-OCOP-POTATO", "MWI-OCOP-BANANA", "TTO-OCOP-COCOA"} <= sales
+    assert rows(session, "PREPARED_SHARE", "project")
+    assert rows(session, "ADOPTION_RATE", "country")
+    baselines = session.exec(select(Target).where(Target.kind == "baseline")).all()
+    assert {b.indicator for b in baselines} >= {"YIELD_KG_HA", "LOSS_PCT", "ADOPTION_RATE"}
+    achievement = [
+        r
+        for r in rows(session, "TARGET_ACHIEVEMENT", "project")
+        if r["indicator"] == "LOSS_PCT" and r["actual"] is not None
+    ]
+    assert achievement and all(r["value"] is not None for r in achievement)
+
+
+def test_without_the_shipped_forms_the_demo_says_so(engine: Engine) -> None:
+    report = load_demo(engine, seed=7, size="tiny", today=TODAY)
+    assert report.observations_added == 0
+    assert report.missing_forms == FORMS
