@@ -41,10 +41,12 @@ from server.projects.models import Project
 from server.records import audit
 from server.records.changes import record_change
 from server.results.models import Form
+from server.results.rollup import refresh_form
 from server.scope import can_write_project, in_visible_project, project_scope
 from shared.catalogue import Role
 from shared.errors import ErrorCode
 from shared.forms import FormDefinition, validate_form
+from shared.indicators import INDICATORS
 
 DEFINITION_KEYS = ("code", "title", "fields", "indicators")
 EDITABLE_KEYS = ("title", "fields", "indicators")
@@ -160,8 +162,9 @@ def _country(project: Project | None) -> str | None:
 
 
 def taken_indicator_codes(session: Session, code: str) -> set[str]:
-    """Result indicator codes declared by forms of another code (any version, any scope)."""
-    taken: set[str] = set()
+    """Codes a form's indicators may not take: the activity indicators' (docs/indicators.md)
+    and those declared by forms of another code (any version, any scope)."""
+    taken: set[str] = set(INDICATORS)
     for indicators in session.exec(select(Form.indicators).where(col(Form.code) != code)).all():
         taken.update(str(i.get("code")) for i in indicators or [] if isinstance(i, Mapping))
     return taken
@@ -333,6 +336,7 @@ def publish(
     session.add(form)
     session.flush()
     _log(session, form)
+    refresh_form(session, form.code)  # its latest version now defines the result indicators
     audit.record(
         session,
         action="publish",
@@ -370,6 +374,7 @@ def retire_form(session: Session, *, caller: Caller, form_id: uuid.UUID) -> Form
             after={"status": "retired", "version": version.version},
         )
     session.flush()
+    refresh_form(session, form.code)
     return form
 
 

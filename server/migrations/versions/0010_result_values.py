@@ -1,7 +1,7 @@
 """results: per-observation values of the result indicators; baselines beside targets
 
 Revision ID: 0010_result_values
-Revises: 0004_forms_observations
+Revises: 0006_device_status
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010_result_values"
-down_revision: str | None = "0004_forms_observations"
+down_revision: str | None = "0006_device_status"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
