@@ -39,6 +39,7 @@ from typing import Any
 
 from shared.errors import ErrorCode, Issue
 from shared.validation import (
+    _CONTROL,
     _LOCATION,
     EARLIEST_DATE,
     FUTURE_DAYS,
@@ -262,7 +263,9 @@ def check_value(spec: Mapping[str, Any], value: Any, field: str) -> Checked:
 def _choice(spec: Mapping[str, Any], value: Any, field: str) -> Checked:
     if not isinstance(value, str):
         return None, [issue(field, ErrorCode.NOT_TEXT, got=_kind(value))]
-    code = value.strip()
+    code, errors = _text(MAX_TEXT_VALUE)(value, field)
+    if errors:
+        return None, errors
     allowed = _choice_codes(spec)
     if code not in allowed:
         return None, [
@@ -290,11 +293,12 @@ def validate_values(
     clean: dict[str, Any] = {}
     errors: list[Issue] = []
     for name in sorted(k for k in values if k not in fields):
+        shown = _CONTROL.sub("\ufffd", _show(name, 64))
         errors.append(
             Issue(
-                f"{prefix}.{_show(name, 64)}",
+                f"{prefix}.{shown}",
                 ErrorCode.UNKNOWN_FIELD,
-                f"{prefix}.{_show(name, 64)}: not a field of this form version; "
+                f"{prefix}.{shown}: not a field of this form version; "
                 "fields: " + _show(", ".join(fields) or "none", 300),
             )
         )

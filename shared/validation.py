@@ -447,7 +447,10 @@ def _integer(low: int, high: int, code: ErrorCode = ErrorCode.COUNT_RANGE) -> Ch
 def _finite(value: Any) -> float | int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value if math.isfinite(value) else None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:  # an integer too large for any float: not a usable number
+        return None
 
 
 def _number(low: float, high: float, code: ErrorCode) -> Check:

@@ -50,6 +50,7 @@ from server.results.observations import (
     flatten,
     observation_wire,
     unflatten,
+    value_names,
     write_observation,
 )
 from server.results.observations import (
@@ -1038,7 +1039,10 @@ def observation_history(
         base_version=base_version,
         device_id=ctx.device.id,
     )
-    return [Revision(flatten(r.data), own=r.own) for r in history]
+    # Every revision names every answer any of them holds (None where it holds none), so that
+    # an answer the tablet leaves out is compared with what it saw, not taken as unknown.
+    names = value_names(*(r.data for r in history))
+    return [Revision(flatten(r.data, names=names), own=r.own) for r in history]
 
 
 def apply_observation(

@@ -409,7 +409,8 @@ def _keep(
         base_version=mutation.base_version,
         data=storable(mutation.data),
         status=status,
-        errors=errors,
+        # An error may quote the bad input, NUL included.
+        errors=(storable({"errors": errors}) or {}).get("errors", errors),
         author_id=context.caller.user.id,
     )
     context.session.add(kept)
