@@ -3,8 +3,9 @@
 Each ``apply_*`` function either returns an ``Outcome`` (applied, merged or conflict) or raises
 ``Rejected`` with field-level reasons; the caller runs it inside a savepoint, so a rejection
 leaves nothing behind, and keeps the mutation. Activity writes go through
-``server.activities.service``; the other records get a ``RecordRevision`` per version so that
-their merges have a base too.
+``server.activities.service``, observation writes through
+``server.results.observations.write_observation``; the other records get a ``RecordRevision``
+per version so that their merges have a base too.
 """
 
 from __future__ import annotations
