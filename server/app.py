@@ -31,6 +31,7 @@ from server.odata.errors import error_body, is_odata_path, odata_error_body
 from server.odata.routes import router as odata_router
 from server.projects.routes import router as projects_router
 from server.reports.routes import router as reports_router
+from server.results.observation_routes import router as observations_router
 from server.results.routes import router as forms_router
 from server.security import install as install_security
 from server.sync.routes import router as sync_router
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(projects_router, prefix=API_PREFIX)
     app.include_router(activities_router, prefix=API_PREFIX)
+    app.include_router(observations_router, prefix=API_PREFIX)
     app.include_router(audit_router, prefix=API_PREFIX)
     app.include_router(sync_router, prefix=API_PREFIX)
     app.include_router(indicators_router, prefix=API_PREFIX)

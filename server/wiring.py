@@ -13,8 +13,13 @@ from __future__ import annotations
 import server.models  # noqa: F401
 from server.indicators.refresh import LIVE_ROLLUPS
 from server.records import rollups
+from server.results.observations import register_after_write
+from server.results.rollup import observations_changed
 
 
 def install() -> None:
-    """Connect the record layer's roll-up delta to ``server.indicators.refresh`` (idempotent)."""
+    """Connect the record layer's roll-up delta to ``server.indicators.refresh`` and the
+    observation writer to the result indicators' refresh (idempotent)."""
     rollups.install(LIVE_ROLLUPS)
+    # Every observation write keeps the result indicators' rows live (docs/results.md).
+    register_after_write(observations_changed)

@@ -78,6 +78,11 @@ class ErrorCode(StrEnum):
     INDICATOR_CODE_TAKEN = "indicator_code_taken"
     XLSFORM_UNSUPPORTED = "xlsform_unsupported"
     XLSFORM_UNREADABLE = "xlsform_unreadable"
+    # --- observations against their form version (docs/results.md#observations) ----------
+    NOT_ASKED = "not_asked"
+    UNKNOWN_FORM = "unknown_form"
+    UNKNOWN_FORM_VERSION = "unknown_form_version"
+    FORM_RETIRED = "form_retired"
     # --- data-quality warnings (flags, never rejections) ----------------------------------
     TOPIC_NOT_IN_PROJECT = "topic_not_in_project"
     MODALITY_NOT_ALLOWED = "modality_not_allowed"
@@ -187,6 +192,12 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.INDICATOR_CODE_TAKEN: N_("Another indicator already has this code."),
     ErrorCode.XLSFORM_UNSUPPORTED: N_("Pilot Monitor does not support this part of the XLSForm."),
     ErrorCode.XLSFORM_UNREADABLE: N_("This file is not a readable XLSForm workbook."),
+    ErrorCode.NOT_ASKED: N_("The form does not ask this, given the other answers; leave it empty."),
+    ErrorCode.UNKNOWN_FORM: N_("This form is not known for this project."),
+    ErrorCode.UNKNOWN_FORM_VERSION: N_(
+        "This version of the form is not published on the server; sync to get the current one."
+    ),
+    ErrorCode.FORM_RETIRED: N_("This form was retired and takes no new observations."),
     ErrorCode.TOPIC_NOT_IN_PROJECT: N_("This topic is not in the project's solutions."),
     ErrorCode.MODALITY_NOT_ALLOWED: N_("This modality is unusual for the topic's solution."),
     ErrorCode.SOLUTION_OUTSIDE_AREA: N_("This solution is outside the project's thematic area."),

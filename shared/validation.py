@@ -204,6 +204,7 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.SEX_NOT_APPLICABLE: (
         "{field}: {indicator} is not split by sex; leave sex empty or choose one of {allowed}"
     ),
+    ErrorCode.NOT_ASKED: "{field}: the form does not ask this given the other answers ({rule})",
     ErrorCode.TOPIC_NOT_IN_PROJECT: (
         "{field}: {value} belongs to solution {solution}, which is not one of the project's "
         "solutions ({solutions}); check the topic"
@@ -446,7 +447,10 @@ def _integer(low: int, high: int, code: ErrorCode = ErrorCode.COUNT_RANGE) -> Ch
 def _finite(value: Any) -> float | int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value if math.isfinite(value) else None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:  # an integer too large for any float: not a usable number
+        return None
 
 
 def _number(low: float, high: float, code: ErrorCode) -> Check:
@@ -1149,7 +1153,8 @@ def _check_sha256(value: Any, field: str) -> Checked:
 
 _ATTACHMENT = (
     _Field("id", _check_uuid, required=True),
-    _Field("activity_id", _check_uuid, required=True),
+    _Field("activity_id", _check_uuid),
+    _Field("observation_id", _check_uuid),
     _Field("sha256", _check_sha256, required=True),
     _Field("size", _integer(1, MAX_ATTACHMENT_BYTES), required=True),
     _Field("content_type", _code("content type", ATTACHMENT_CONTENT_TYPES), required=True),
@@ -1158,8 +1163,32 @@ _ATTACHMENT = (
 
 
 def validate_attachment(data: Mapping[str, Any], *, partial: bool = False) -> Validation:
-    """Check attachment metadata: id, activity, sha256, size, content type, caption."""
-    return _result(data, _ATTACHMENT, partial, lambda clean: [])
+    """Check attachment metadata: id, activity or observation (exactly one of them), sha256,
+    size, content type, caption."""
+
+    def rules(clean: dict[str, Any]) -> list[Issue]:
+        if partial:
+            return []
+        owners = [name for name in ("activity_id", "observation_id") if clean.get(name)]
+        if not owners and not _owner_errors(data):
+            return [issue("activity_id", ErrorCode.REQUIRED)]
+        if len(owners) == 2:
+            return [
+                Issue(
+                    "observation_id",
+                    ErrorCode.INVALID,
+                    "observation_id: a photo belongs to an activity or to an observation, "
+                    "not both; leave activity_id out",
+                )
+            ]
+        return []
+
+    return _result(data, _ATTACHMENT, partial, rules)
+
+
+def _owner_errors(data: Mapping[str, Any]) -> bool:
+    """Whether an owner id was given but malformed (its own error already says so)."""
+    return any(not _is_blank(data.get(name)) for name in ("activity_id", "observation_id"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -278,3 +278,93 @@ def rows(session: Session, statement: Any) -> list[Any]:
                 session.expunge(obj)
     session.rollback()
     return found
+
+
+# --- observations (docs/results.md#observations) -------------------------------------------
+
+HARVEST_FIELDS: list[dict[str, Any]] = [
+    {
+        "name": "plot",
+        "type": "select_one",
+        "required": True,
+        "label": {"en": "Plot"},
+        "choices": [
+            {"code": "demo", "label": {"en": "Demonstration"}},
+            {"code": "control", "label": {"en": "Control"}},
+        ],
+    },
+    {"name": "harvest_kg", "type": "decimal", "required": True, "min": 0, "max": 100000},
+    {"name": "plot_area_m2", "type": "integer", "min": 1, "max": 1000000},
+    {
+        "name": "practice",
+        "type": "text",
+        "required": True,
+        "relevant": {"field": "plot", "in": ["demo"]},
+    },
+    {"name": "harvest_date", "type": "date", "min": "2020-01-01"},
+    {"name": "irrigated", "type": "boolean"},
+]
+
+
+def make_observation_form(
+    session: Session,
+    *,
+    project: Project | None = None,
+    code: str | None = None,
+    version: int = 1,
+    status: str = "published",
+    fields: list[dict[str, Any]] | None = None,
+) -> Any:
+    """A form version as the forms service stores it (a global one unless ``project``)."""
+    from server.results.models import Form
+
+    form = Form(
+        code=code or f"HARVEST_{next(_counter)}",
+        version=version,
+        title={"en": "Harvest"},
+        project_id=project.id if project is not None else None,
+        status=status,
+        fields=fields if fields is not None else HARVEST_FIELDS,
+    )
+    session.add(form)
+    session.flush()
+    return form
+
+
+def observation_data(project: Project, form: Any, **overrides: Any) -> dict[str, Any]:
+    values = {
+        "id": str(uuid.uuid4()),
+        "project_id": str(project.id),
+        "form_id": str(form.id),
+        "form_version": form.version,
+        "observed_on": "2025-03-14",
+        "values": {"plot": "demo", "harvest_kg": 420.5, "plot_area_m2": 1000, "practice": "CA"},
+        "notes": "",
+    }
+    values.update(overrides)
+    return values
+
+
+def make_observation(
+    session: Session,
+    project: Project,
+    form: Any,
+    *,
+    author: User | None = None,
+    status: str = "submitted",
+    **overrides: Any,
+) -> Any:
+    """An observation written through its one write path (revision, change log, audit)."""
+    from server.results.observations import write_observation
+
+    data = observation_data(project, form, **overrides)
+    return write_observation(
+        session,
+        existing=None,
+        project=project,
+        changes=data,
+        source="api",
+        author_id=author.id if author else None,
+        status=status,
+        new_id=uuid.UUID(data["id"]),
+    )

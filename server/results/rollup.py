@@ -269,6 +269,15 @@ def after_observation_write(session: OrmSession, observation: Any) -> None:
     refresh_observations(session, [getattr(observation, "id", observation)])
 
 
+def observations_changed(
+    session: OrmSession, before_rows: Sequence[Any], after_rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """The hook ``server.results.observations.write_observation`` calls after every write
+    (registered by ``server.wiring.install``): the written observations' rows are replaced,
+    in the writer's transaction."""
+    refresh_observations(session, [uuid.UUID(str(row["id"])) for row in after_rows])
+
+
 def refresh_form(session: OrmSession, code: str) -> ResultRefresh:
     """Recompute the rows of every observation of a form code: call it when a version of the
     form is published or retired (its latest version defines the indicators)."""

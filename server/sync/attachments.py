@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
@@ -30,6 +30,7 @@ from server.errors import Forbidden, NotFound, invalid
 from server.projects.models import Project
 from server.records.changes import record_change
 from server.records.models import RecordRevision
+from server.results.models import Observation
 from server.scope import can_read_project
 from server.sync.errors import PayloadTooLarge, WrongOffset
 from shared.errors import ErrorCode
@@ -114,10 +115,15 @@ class UploadState:
 def _visible(
     session: Session, *, caller: Caller, attachment_id: uuid.UUID, lock: bool = False
 ) -> tuple[Attachment, Project]:
+    # A photo belongs to an activity or to an observation: its project is that record's.
     query = (
         select(Attachment, Project)
-        .join(Activity, col(Activity.id) == col(Attachment.activity_id))
-        .join(Project, col(Project.id) == col(Activity.project_id))
+        .outerjoin(Activity, col(Activity.id) == col(Attachment.activity_id))
+        .outerjoin(Observation, col(Observation.id) == col(Attachment.observation_id))
+        .join(
+            Project,
+            col(Project.id) == func.coalesce(col(Activity.project_id), col(Observation.project_id)),
+        )
         .where(col(Attachment.id) == attachment_id)
     )
     if lock:
@@ -126,6 +132,17 @@ def _visible(
     if row is None or row[0].deleted or not can_read_project(caller, row[1]):
         raise NotFound("no such photo: push its details (metadata) first")
     return row[0], row[1]
+
+
+def attachment_project_id(session: Session, attachment: Attachment) -> uuid.UUID | None:
+    """The project of the activity or observation a photo belongs to."""
+    if attachment.activity_id is not None:
+        activity = session.get(Activity, attachment.activity_id)
+        return activity.project_id if activity is not None else None
+    if attachment.observation_id is not None:
+        observation = session.get(Observation, attachment.observation_id)
+        return observation.project_id if observation is not None else None
+    return None
 
 
 def upload_state(session: Session, *, caller: Caller, attachment_id: uuid.UUID) -> UploadState:

@@ -47,13 +47,18 @@ from server.accounts.auth import Caller
 from server.accounts.devices import bundle_key
 from server.accounts.models import Device, User
 from server.accounts.service import audit_country, get_by_username, project_ids_of
-from server.activities.models import Activity, Attachment
+from server.activities.models import Attachment
 from server.config import Settings
 from server.db import write_engine
 from server.errors import PilotMonitorError
 from server.records import audit
 from server.scope import user_scope
-from server.sync.attachments import AttachmentFiles, mark_complete, sniff_content_type
+from server.sync.attachments import (
+    AttachmentFiles,
+    attachment_project_id,
+    mark_complete,
+    sniff_content_type,
+)
 from server.sync.errors import SeqGap
 from server.sync.service import push
 from shared.catalogue import Role
@@ -672,8 +677,7 @@ def _take_photos(session: Session, photos: list[_Photo], report: ImportReport) -
             problem = f"is {photo.content_type or 'of an unknown type'}, not {row.content_type}"
         if problem:
             raise BundleError(f"{photo.entry} {problem}; nothing was applied")
-        activity = session.get(Activity, row.activity_id)
-        mark_complete(session, attachment=row, project_id=activity.project_id if activity else None)
+        mark_complete(session, attachment=row, project_id=attachment_project_id(session, row))
         session.add(row)
         taken.append(photo)
         report.photos_stored += 1

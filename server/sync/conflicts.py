@@ -28,6 +28,21 @@ from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, inval
 from server.projects.models import Participant, Project, Site, site_wire
 from server.records import audit
 from server.records.revisions import write_version
+from server.results.models import Observation
+from server.results.observations import (
+    EDITABLE_FIELDS as OBSERVATION_FIELDS,
+)
+from server.results.observations import (
+    VALUE_PREFIX,
+    check_observation,
+    flatten,
+    observation_wire,
+    unflatten,
+    write_observation,
+)
+from server.results.observations import (
+    is_locked as observation_locked,
+)
 from server.scope import can_review, in_visible_project
 from server.sync.models import KeptMutation, SyncConflict
 from server.sync.records import Outcome, PushContext, Rejected
@@ -199,6 +214,21 @@ def _apply_resolution(
                 "the site of this conflict no longer exists", code=ErrorCode.DELETED_ON_SERVER
             )
         _resolve_site(session, caller=caller, site=site, project=project, values=values)
+    elif conflict.entity == "observation":
+        observation = session.get(Observation, entity_id)
+        if observation is None:
+            raise NotFound(
+                "the observation of this conflict no longer exists",
+                code=ErrorCode.DELETED_ON_SERVER,
+            )
+        _resolve_observation(
+            session,
+            caller=caller,
+            observation=observation,
+            project=project,
+            values=values,
+            kept=kept,
+        )
     else:
         raise Conflict(
             f"{conflict.entity} conflicts can only be resolved by keeping the server's values"
@@ -255,6 +285,56 @@ def _resolve_activity(
             )
         ],
         writer=writer,
+    )
+
+
+def _resolve_observation(
+    session: Session,
+    *,
+    caller: Caller,
+    observation: Observation,
+    project: Project,
+    values: dict[str, Any],
+    kept: KeptMutation | None,
+) -> None:
+    """Take the tablet's (or custom) values of an observation: each answer is a field of its
+    own (``values.<name>``), checked against the form version like a push, then written
+    through ``write_observation``."""
+    if observation_locked(observation):
+        raise Conflict(
+            "this observation was approved since: reopen it before resolving",
+            code=ErrorCode.LOCKED,
+        )
+    if values.get("deleted") is True:
+        if not observation.deleted:
+            write_observation(
+                session,
+                existing=observation,
+                project=project,
+                changes={},
+                source="resolve",
+                author_id=caller.user.id,
+                deleted=True,
+            )
+        return
+    changes = _editable(values)
+    restoring = values.get("deleted") is False and observation.deleted
+    if restoring:
+        # The tablet edited what the server had deleted: restore it with the tablet's edit.
+        changes = {**_editable(flatten(dict(kept.data or {}) if kept else {})), **changes}
+    record = unflatten({**flatten(observation_wire(observation)), **changes})
+    checked = check_observation(session, record, project=project, today=utcnow().date(), new=False)
+    if checked.errors:
+        raise ValidationFailed(_under_values(checked.errors))
+    touched = {"values" if k.startswith(VALUE_PREFIX) else k for k in changes}
+    write_observation(
+        session,
+        existing=observation,
+        project=project,
+        changes={n: checked.clean.get(n) for n in touched if n in OBSERVATION_FIELDS},
+        source="resolve",
+        author_id=caller.user.id,
+        deleted=False if restoring else None,
     )
 
 

@@ -130,9 +130,15 @@ def decode_body(raw: bytes, *, encoding: str | None, limit: int) -> bytes:
     return out
 
 
+def _not_json(constant: str) -> Any:
+    # Python reads NaN and Infinity, JSON has neither, and PostgreSQL cannot keep them even in
+    # a rejected mutation.
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def parse_json(data: bytes) -> Any:
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_not_json)
     except RecursionError as exc:
         raise invalid("body", ErrorCode.BAD_BODY, "the body nests too deeply") from exc
     except ValueError as exc:  # invalid JSON, bad UTF-8, a number with thousands of digits

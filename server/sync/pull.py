@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
@@ -41,6 +41,8 @@ from server.columns import utcnow
 from server.errors import invalid
 from server.projects.models import Participant, Project, Site, Target, site_wire
 from server.records.models import Change as ChangeRow
+from server.results.models import Form, Observation, ObservationReview
+from server.results.observations import observation_wire
 from server.scope import visible_project_ids
 from server.sync.models import SyncConflict
 from server.sync.wire import (
@@ -136,9 +138,19 @@ def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) ->
 
     rows: Sequence[Any] = []
     if project_ids:
+        # The changes of its projects, and of the global forms (logged without a project).
         rows = session.execute(
             select(col(ChangeRow.seq), col(ChangeRow.entity), col(ChangeRow.entity_id))
-            .where(col(ChangeRow.project_id).in_(project_ids), col(ChangeRow.seq) > after)
+            .where(
+                or_(
+                    col(ChangeRow.project_id).in_(project_ids),
+                    and_(
+                        col(ChangeRow.project_id).is_(None),
+                        col(ChangeRow.entity) == PulledEntity.FORM,
+                    ),
+                ),
+                col(ChangeRow.seq) > after,
+            )
             .order_by(col(ChangeRow.seq))
             .limit(limit + 1)
         ).all()
@@ -164,6 +176,13 @@ def _frame(session: Session, project_ids: list[uuid.UUID], *, caller: Caller) ->
         (
             PulledEntity.TARGET,
             select(col(Target.id)).where(col(Target.project_id).in_(project_ids)),
+        ),
+        (
+            PulledEntity.FORM,
+            select(col(Form.id)).where(
+                or_(col(Form.project_id).is_(None), col(Form.project_id).in_(project_ids)),
+                col(Form.status) != "draft",
+            ),
         ),
     )
     for entity, query in queries:
@@ -282,6 +301,89 @@ def _conflicts(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[C
     ]
 
 
+def form_wire(form: Form) -> dict[str, Any]:
+    """A published (or retired) form version as a tablet receives it."""
+    return {
+        "id": str(form.id),
+        "code": form.code,
+        "version": form.version,
+        "title": form.title,
+        "project_id": str(form.project_id) if form.project_id else None,
+        "status": form.status,
+        "fields": form.fields or [],
+        "indicators": form.indicators or [],
+        "published_at": form.published_at.isoformat() if form.published_at else None,
+        "retired_at": form.retired_at.isoformat() if form.retired_at else None,
+    }
+
+
+def _forms(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[Change]:
+    """Forms that apply to the tablet's projects (global ones and its projects' own), once
+    published: a draft never travels; a retired one does, so the tablet stops offering it."""
+    project_ids = set(pull_scope(session, caller=caller))
+    forms = session.execute(select(Form).where(col(Form.id).in_(ids))).scalars().all()
+    return [
+        Change(
+            entity=PulledEntity.FORM,
+            id=str(f.id),
+            op=Op.UPSERT,
+            version=f.version,
+            data=form_wire(f),
+        )
+        for f in forms
+        if f.status != "draft" and (f.project_id is None or f.project_id in project_ids)
+    ]
+
+
+def _observations(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
+    observations = (
+        session.execute(select(Observation).where(col(Observation.id).in_(ids))).scalars().all()
+    )
+    reviews: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for review in session.execute(
+        select(ObservationReview)
+        .where(col(ObservationReview.observation_id).in_(ids))
+        .order_by(col(ObservationReview.created_at))
+    ).scalars():
+        reviews[review.observation_id].append(
+            {
+                "action": review.action,
+                "comment": review.comment,
+                "at": review.created_at.isoformat() if review.created_at else None,
+            }
+        )
+    changes = []
+    for observation in observations:
+        if observation.deleted:
+            changes.append(
+                Change(
+                    entity=PulledEntity.OBSERVATION,
+                    id=str(observation.id),
+                    op=Op.DELETE,
+                    version=observation.version,
+                    data={"id": str(observation.id), "project_id": str(observation.project_id)},
+                )
+            )
+            continue
+        data = observation_wire(observation)
+        data.update(
+            version=observation.version,
+            flags=observation.flags or [],
+            reviews=reviews.get(observation.id, []),
+            created_by_id=str(observation.created_by_id) if observation.created_by_id else None,
+        )
+        changes.append(
+            Change(
+                entity=PulledEntity.OBSERVATION,
+                id=str(observation.id),
+                op=Op.UPSERT,
+                version=observation.version,
+                data=data,
+            )
+        )
+    return changes
+
+
 Loader = Callable[[Session, list[uuid.UUID], Caller], list[Change]]
 _LOADERS: dict[str, Loader] = {
     PulledEntity.ACTIVITY: _activities,
@@ -295,4 +397,6 @@ _LOADERS: dict[str, Loader] = {
         PulledEntity.ATTACHMENT, Attachment, attachment_wire, deleted=True
     ),
     PulledEntity.CONFLICT: _conflicts,
+    PulledEntity.FORM: _forms,
+    PulledEntity.OBSERVATION: _observations,
 }

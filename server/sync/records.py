@@ -3,8 +3,9 @@
 Each ``apply_*`` function either returns an ``Outcome`` (applied, merged or conflict) or raises
 ``Rejected`` with field-level reasons; the caller runs it inside a savepoint, so a rejection
 leaves nothing behind, and keeps the mutation. Activity writes go through
-``server.activities.service``; the other records get a ``RecordRevision`` per version so that
-their merges have a base too.
+``server.activities.service``, observation writes through
+``server.results.observations.write_observation``; the other records get a ``RecordRevision``
+per version so that their merges have a base too.
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ from server.columns import utcnow
 from server.projects.models import Participant, Project, Site, site_wire
 from server.records.models import RecordRevision
 from server.records.revisions import write_version
+from server.results.models import Observation
+from server.results.observations import (
+    EDITABLE_FIELDS as OBSERVATION_FIELDS,
+)
+from server.results.observations import (
+    FormCache,
+    check_observation,
+    flatten,
+    observation_wire,
+    unflatten,
+    value_names,
+    write_observation,
+)
+from server.results.observations import (
+    is_locked as observation_locked,
+)
 from server.sync.wire import attachment_wire, participant_wire
 from shared.catalogue import ActivityStatus, Role
 from shared.errors import ErrorCode
@@ -120,6 +137,7 @@ class PushContext:
     # Projects, sites, usual attendance, closed periods: looked up once per push, shared with
     # the activity kernel's flags.
     facts: FlagFacts = field(init=False)
+    forms: FormCache = field(default_factory=FormCache)
 
     def __post_init__(self) -> None:
         self.facts = FlagFacts(self.session, self.today)
@@ -620,34 +638,77 @@ def _site_written(ctx: PushContext, site: Site, project: Project, *, new: bool =
 # --- attachment metadata -------------------------------------------------------------------
 
 
-def _attachment_activity(ctx: PushContext, activity_id: Any) -> tuple[Activity, Project]:
+NO_SUCH_OBSERVATION = "no such observation on the server: push the observation before its photos"
+
+
+@dataclass(frozen=True, slots=True)
+class _PhotoOwner:
+    """The record a photo belongs to: an activity or an observation."""
+
+    field: str  # activity_id | observation_id
+    activity: Activity | None
+    observation: Observation | None
+    project: Project
+
+
+def _owner_id(clean: Mapping[str, Any]) -> tuple[str, Any]:
+    if clean.get("observation_id"):
+        return "observation_id", clean["observation_id"]
+    return "activity_id", clean.get("activity_id")
+
+
+def _attachment_owner(ctx: PushContext, field_name: str, owner_id: Any) -> _PhotoOwner:
+    """The activity or observation a photo is added to, if the tablet may add photos to it."""
     try:
-        key = uuid.UUID(str(activity_id))
+        key = uuid.UUID(str(owner_id))
     except ValueError as exc:
-        raise _reject("activity_id", ErrorCode.BAD_UUID, "not a UUID") from exc
-    activity = ctx.session.get(Activity, key)
-    project = ctx.project(activity.project_id) if activity is not None else None
-    if activity is None or activity.deleted or project is None or not ctx.may_write(project):
-        raise _reject("activity_id", ErrorCode.NOT_FOUND, NO_SUCH_ACTIVITY)
-    if not ctx.owns(activity.created_by_id):
+        raise _reject(field_name, ErrorCode.BAD_UUID, "not a UUID") from exc
+    observation = field_name == "observation_id"
+    noun = "observation" if observation else "activity"
+    record: Activity | Observation | None = (
+        ctx.session.get(Observation, key) if observation else ctx.session.get(Activity, key)
+    )
+    project = ctx.project(record.project_id) if record is not None else None
+    if record is None or record.deleted or project is None or not ctx.may_write(project):
         raise _reject(
-            "activity_id",
+            field_name,
+            ErrorCode.NOT_FOUND,
+            NO_SUCH_OBSERVATION if observation else NO_SUCH_ACTIVITY,
+        )
+    if not ctx.owns(record.created_by_id):
+        raise _reject(
+            field_name,
             ErrorCode.NOT_YOUR_RECORD,
-            "photos can only be added to your own activities",
+            f"photos can only be added to your own {noun}s",
         )
-    if is_locked(activity):
+    if record.status == ActivityStatus.APPROVED:
         raise _reject(
-            "activity_id",
+            field_name,
             ErrorCode.LOCKED,
-            "this activity was approved and is locked: ask the country office to reopen it",
+            f"this {noun} was approved and is locked: ask the country office to reopen it",
         )
-    return activity, project
+    if isinstance(record, Observation):
+        return _PhotoOwner(field_name, None, record, project)
+    return _PhotoOwner(field_name, record, None, project)
+
+
+def _existing_owner(ctx: PushContext, attachment: Attachment) -> _PhotoOwner:
+    if attachment.observation_id is not None:
+        return _attachment_owner(ctx, "observation_id", attachment.observation_id)
+    return _attachment_owner(ctx, "activity_id", attachment.activity_id)
 
 
 def _photo_in_scope(ctx: PushContext, attachment: Attachment) -> bool:
-    activity = ctx.session.get(Activity, attachment.activity_id)
-    project = ctx.project(activity.project_id) if activity is not None else None
+    record: Activity | Observation | None
+    if attachment.observation_id is not None:
+        record = ctx.session.get(Observation, attachment.observation_id)
+    else:
+        record = ctx.session.get(Activity, attachment.activity_id)
+    project = ctx.project(record.project_id) if record is not None else None
     return project is not None and ctx.may_write(project)
+
+
+_PHOTO_FIXED = ("activity_id", "observation_id", "sha256", "size", "content_type")
 
 
 def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment | None) -> Outcome:
@@ -660,11 +721,12 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
         if checked.errors:
             raise Rejected(checked.errors)
         clean = checked.clean
-        activity, project = _attachment_activity(ctx, clean["activity_id"])
+        owner = _attachment_owner(ctx, *_owner_id(clean))
         now = utcnow()
         attachment = Attachment(
             id=mutation.id,
-            activity_id=activity.id,
+            activity_id=owner.activity.id if owner.activity is not None else None,
+            observation_id=owner.observation.id if owner.observation is not None else None,
             sha256=clean["sha256"],
             size=clean["size"],
             content_type=clean["content_type"],
@@ -673,14 +735,15 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
             created_at=now,
             updated_at=now,
         )
-        _attachment_written(ctx, attachment, project, new=True)
-        if photo_reused(session, activity_id=activity.id):
-            _flag_reused_photo(activity)
-        return Outcome(ResultStatus.APPLIED, 1, project.id)
+        _attachment_written(ctx, attachment, owner.project, new=True)
+        if owner.activity is not None and photo_reused(session, activity_id=owner.activity.id):
+            _flag_reused_photo(owner.activity)
+        return Outcome(ResultStatus.APPLIED, 1, owner.project.id)
 
     if mutation.op == Op.DELETE and not _photo_in_scope(ctx, existing):
         raise _nothing_to_delete("photo")
-    activity, project = _attachment_activity(ctx, existing.activity_id)
+    owner = _existing_owner(ctx, existing)
+    project = owner.project
     version = existing.version
     _check_base(mutation, version)
     current = attachment_wire(existing)
@@ -700,15 +763,17 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
             _attachment_written(ctx, existing, project)
         return Outcome(outcome.status, existing.version, project.id, outcome, version)
     incoming = _incoming(mutation)
-    for fixed in ("activity_id", "sha256", "size", "content_type"):
-        if fixed in incoming and str(incoming[fixed]).lower() != str(current[fixed]).lower():
+    for fixed in _PHOTO_FIXED:
+        if fixed not in incoming:
+            continue
+        given, held = incoming.pop(fixed), current.get(fixed)
+        if str(given or "").lower() != str(held or "").lower():
             raise _reject(
                 fixed,
                 ErrorCode.NOT_CHANGEABLE,
-                "a photo's bytes and activity are fixed: add a new photo instead",
+                "a photo's bytes and the record it belongs to are fixed: add a new photo instead",
                 version=version,
             )
-        incoming.pop(fixed, None)
     incoming = {k: v for k, v in incoming.items() if k == "caption"}
     outcome = merge_upsert(history=history, incoming=incoming)
     if outcome.changes:
@@ -747,3 +812,156 @@ def _attachment_written(
         device_id=ctx.device.id,
         new=new,
     )
+
+
+# --- observations (docs/results.md#observations) -------------------------------------------
+
+
+def _observation_clean(
+    ctx: PushContext, record: Mapping[str, Any], project: Project, *, new: bool
+) -> dict[str, Any]:
+    checked = check_observation(
+        ctx.session,
+        record,
+        project=project,
+        today=ctx.today,
+        new=new,
+        cache=ctx.forms,
+        sites=ctx.sites(project),
+    )
+    if checked.errors:
+        raise Rejected(checked.errors)
+    return checked.clean
+
+
+def observation_history(
+    ctx: PushContext, observation: Observation, *, base_version: int
+) -> list[Revision]:
+    """The revisions from the tablet's base to now, each answer of ``values`` a field of its
+    own (``values.<name>``), so the merge treats each key as one field."""
+    history = record_history(
+        ctx.session,
+        entity=Entity.OBSERVATION,
+        entity_id=observation.id,
+        current=observation_wire(observation),
+        current_version=observation.version,
+        base_version=base_version,
+        device_id=ctx.device.id,
+    )
+    # Every revision names every answer any of them holds (None where it holds none), so that
+    # an answer the tablet leaves out is compared with what it saw, not taken as unknown.
+    names = value_names(*(r.data for r in history))
+    return [Revision(flatten(r.data, names=names), own=r.own) for r in history]
+
+
+def apply_observation(
+    ctx: PushContext, mutation: Mutation, existing: Observation | None
+) -> Outcome:
+    """A pushed observation: the same rules as an activity (scope, author, lock, base,
+    three-way merge, tombstone), checked against its form version, written through
+    ``server.results.observations.write_observation``."""
+    session, caller, device = ctx.session, ctx.caller, ctx.device
+    if existing is None:
+        if mutation.op == Op.DELETE:
+            raise _nothing_to_delete("observation")
+        data = {**_incoming(mutation), "id": str(mutation.id)}
+        project = ctx.writable_project(data.get("project_id"))
+        clean = _observation_clean(ctx, data, project, new=True)
+        write_observation(
+            session,
+            existing=None,
+            project=project,
+            changes=clean,
+            source=ctx.source,
+            author_id=caller.user.id,
+            device_id=device.id,
+            status=ActivityStatus.SUBMITTED,
+            new_id=mutation.id,
+        )
+        return Outcome(ResultStatus.APPLIED, 1, project.id)
+
+    project = _project_of(ctx, existing.project_id)
+    version = existing.version
+    if not ctx.may_write(project):
+        raise _out_of_scope(mutation, "observation")
+    if not ctx.owns(existing.created_by_id):
+        raise _reject(
+            "id",
+            ErrorCode.NOT_YOUR_RECORD,
+            "only the expert who recorded this observation may change it",
+            version=version,
+        )
+    if observation_locked(existing):
+        raise _reject(
+            "status",
+            ErrorCode.LOCKED,
+            "this observation was approved and is locked: ask the country "
+            "office to reopen it, then edit it again",
+            version=version,
+        )
+    _check_base(mutation, version)
+    history = observation_history(ctx, existing, base_version=mutation.base_version)
+    if mutation.op == Op.DELETE:
+        outcome = merge_delete(history=history)
+        if outcome.delete:
+            write_observation(
+                session,
+                existing=existing,
+                project=project,
+                changes={},
+                source=ctx.source,
+                author_id=caller.user.id,
+                device_id=device.id,
+                deleted=True,
+            )
+        return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+    incoming = _incoming(mutation)
+    moved = incoming.pop("project_id", None)
+    if moved is not None and str(moved) != str(existing.project_id):
+        raise _reject(
+            "project_id",
+            ErrorCode.NOT_CHANGEABLE,
+            "an observation cannot move to another project; record it again under the right "
+            "project",
+            version=version,
+        )
+    names = list(_flat_values(history))
+    outcome = merge_upsert(history=history, incoming=flatten(incoming, names=names))
+    if outcome.changes:
+        record = unflatten({**history[-1].data, **outcome.changes})
+        clean = _observation_clean(ctx, record, project, new=False)
+        touched = {VALUES_KEY if n.startswith("values.") else n for n in outcome.changes}
+        write_observation(
+            session,
+            existing=existing,
+            project=project,
+            changes={n: clean.get(n) for n in touched if n in OBSERVATION_FIELDS},
+            source=ctx.source,
+            author_id=caller.user.id,
+            device_id=device.id,
+            status=_observation_status_after_edit(existing, mutation),
+        )
+    return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+
+VALUES_KEY = "values"
+
+
+def _flat_values(history: list[Revision]) -> dict[str, None]:
+    """Every answer name any revision from the base on holds (an answer the tablet's whole
+    ``values`` leaves out is one it cleared, or never saw)."""
+    names: dict[str, None] = {}
+    for revision in history:
+        for key in revision.data:
+            if key.startswith("values."):
+                names[key[len("values.") :]] = None
+    return names
+
+
+def _observation_status_after_edit(existing: Observation, mutation: Mutation) -> str:
+    """As for activities: an edit resubmits, unless it was made before the tablet saw the
+    office return the observation."""
+    if existing.status == ActivityStatus.RETURNED and mutation.base_version < existing.version:
+        return ActivityStatus.RETURNED
+    return ActivityStatus.SUBMITTED

@@ -36,6 +36,8 @@ from server.config import Settings
 from server.errors import Forbidden
 from server.projects.models import Participant, Site
 from server.records.changes import record_change
+from server.results.models import Observation
+from server.results.observations import flatten
 from server.sync.errors import PayloadTooLarge, ProtocolNotSupported, SeqGap
 from server.sync.models import KeptMutation, SyncConflict
 from server.sync.records import (
@@ -45,6 +47,7 @@ from server.sync.records import (
     apply_activity,
     apply_attachment,
     apply_new_activities,
+    apply_observation,
     apply_participant,
     apply_site,
     is_plain_create,
@@ -71,6 +74,7 @@ _TABLES: dict[Entity, Any] = {
     Entity.SITE: Site,
     Entity.ATTACHMENT: Attachment,
     Entity.CONFLICT: SyncConflict,
+    Entity.OBSERVATION: Observation,
 }
 
 
@@ -88,6 +92,7 @@ _APPLY: dict[Entity, Callable[[PushContext, Mutation, Any], Outcome]] = {
     Entity.SITE: apply_site,
     Entity.ATTACHMENT: apply_attachment,
     Entity.CONFLICT: _apply_conflict,
+    Entity.OBSERVATION: apply_observation,
 }
 
 
@@ -404,7 +409,8 @@ def _keep(
         base_version=mutation.base_version,
         data=storable(mutation.data),
         status=status,
-        errors=errors,
+        # An error may quote the bad input, NUL included.
+        errors=(storable({"errors": errors}) or {}).get("errors", errors),
         author_id=context.caller.user.id,
     )
     context.session.add(kept)
@@ -457,6 +463,8 @@ def _supersede_conflicts(context: PushContext, mutation: Mutation, outcome: Outc
         .all()
     )
     data = mutation.data or {}
+    if mutation.entity == Entity.OBSERVATION:
+        data = flatten(data)  # its conflicts name answers as values.<name>
     for conflict in open_conflicts:
         seen = (conflict.server_version or 0) <= mutation.base_version
         if seen and all(name in data for name in conflict.fields):

@@ -69,7 +69,8 @@ def participant_wire(participant: Participant) -> dict[str, Any]:
 def attachment_wire(attachment: Attachment) -> dict[str, Any]:
     return {
         "id": str(attachment.id),
-        "activity_id": str(attachment.activity_id),
+        "activity_id": str(attachment.activity_id) if attachment.activity_id else None,
+        "observation_id": str(attachment.observation_id) if attachment.observation_id else None,
         "sha256": attachment.sha256,
         "size": attachment.size,
         "content_type": attachment.content_type,

@@ -32,7 +32,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from server.projects.models import Project
-from tests.factories import World, detach, make_activity, make_device
+from tests.factories import (
+    World,
+    detach,
+    make_activity,
+    make_device,
+    make_observation,
+    make_observation_form,
+)
 from tests.server.results.helpers import indicator, make_form, observe
 
 ROLES = ("anonymous", "admin", "hq", "officer_lso", "expert_lso")
@@ -247,6 +254,27 @@ ROUTES: tuple[Route, ...] = (
         other={"officer_lso": 404, "expert_lso": 404},
         body=lambda w: {"action": "approve"},
     ),
+    # --- observations (docs/results.md#observations) ---
+    Route("GET", "/api/v1/observations", _everyone(200)),
+    Route(
+        "GET",
+        "/api/v1/observations/{observation}",
+        _everyone(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    Route(
+        "GET",
+        "/api/v1/observations/{observation}/revisions",
+        _everyone(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    Route(
+        "POST",
+        "/api/v1/observations/{fresh_observation}/review",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+        body=lambda w: {"action": "approve"},
+    ),
     Route("GET", "/api/v1/periods", _everyone(200)),
     Route(
         "POST",
@@ -436,6 +464,13 @@ class MatrixWorld(World):
                 ("KEN", self.project_ken, self.site_ken),
             )
         }
+        self.form = make_observation_form(session)
+        self.observation_lso = make_observation(
+            session, self.project_lso, self.form, author=self.users["expert_lso"]
+        )
+        self.observation_ken = make_observation(
+            session, self.project_ken, self.form, author=self.users["expert_ken"]
+        )
         session.commit()
         self.devices = {"LSO": device_lso.id, "KEN": device_ken.id}
         detach(session)
@@ -452,6 +487,7 @@ class MatrixWorld(World):
             "site": str((self.site_lso if lso else self.site_ken).id),
             "target": str((self.target_lso if lso else self.target_ken).id),
             "activity": str((self.activity_lso if lso else self.activity_ken).id),
+            "observation": str((self.observation_lso if lso else self.observation_ken).id),
             "user": str(self.users["expert_lso" if lso else "expert_ken"].id),
             "username": self.users["expert_lso" if lso else "expert_ken"].username,
             "device": str(self.devices[side]),
@@ -480,6 +516,13 @@ class MatrixWorld(World):
             session.commit()
             found["fresh_activity"] = str(activity.id)
             detach(session)
+        if "{fresh_observation}" in path and session is not None:
+            observation = make_observation(
+                session, self.project_lso if lso else self.project_ken, self.form
+            )
+            session.commit()
+            found["fresh_observation"] = str(observation.id)
+            detach(session)
         return found
 
     def kenyan_ids(self) -> set[str]:
@@ -489,6 +532,7 @@ class MatrixWorld(World):
             str(self.site_ken.id),
             str(self.target_ken.id),
             str(self.activity_ken.id),
+            str(self.observation_ken.id),
             str(self.users["expert_ken"].id),
             str(self.users["officer_ken"].id),
             str(self.devices["KEN"]),
