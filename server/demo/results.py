@@ -37,6 +37,7 @@ from server.records.changes import record_target_change
 from server.records.revisions import write_version
 from server.results.models import Form, Observation
 from server.results.rollup import refresh_observations
+from server.results.shipped import SHIPPED_FORMS
 
 HARVEST = "DEMO_PLOT_HARVEST"
 STORAGE = "STORAGE_LOSS_CHECK"
@@ -44,6 +45,15 @@ ADOPTION = "ADOPTION_FOLLOW_UP"
 SALES = "PRODUCT_SALES"
 PREPAREDNESS = "PREPAREDNESS_CHECK"
 FORMS: tuple[str, ...] = (HARVEST, STORAGE, ADOPTION, SALES, PREPAREDNESS)
+# The crops a demonstration plot may grow, as the shipped DEMO_PLOT_HARVEST writes them.
+SHIPPED_PRODUCTS = frozenset(
+    choice["code"]
+    for form in SHIPPED_FORMS
+    if form["code"] == HARVEST
+    for field in form["fields"]
+    if field["name"] == "crop"
+    for choice in field["choices"]
+)
 
 # crop -> (demonstration low, high, control low, high) in t/ha
 YIELDS: dict[str, tuple[float, float, float, float]] = {
@@ -86,12 +96,15 @@ CHANNELS: dict[str, float] = {
     "e_commerce": 0.15,
     "export": 0.1,
 }
+# thematic area -> the practice its adoption follow-ups ask about (ADOPTION_FOLLOW_UP's codes)
 PRACTICES: dict[str, str] = {
     "TA1": "improved_seed",
     "TA2": "hermetic_storage",
-    "TA3": "early_warning",
-    "TA4": "diversification",
+    "TA3": "conservation_agriculture",
+    "TA4": "intercropping",
 }
+STORED_CROPS = ("maize", "rice", "beans", "sorghum", "wheat", "cassava", "potato")
+HAZARDS = ("drought", "flood", "cyclone", "heat")
 # observations per project and form, per size
 PER_FORM: dict[str, int] = {"tiny": 6, "small": 24, "large": 120}
 
@@ -141,6 +154,12 @@ def _status(rng: random.Random) -> str:
     return "approved" if rng.random() < 0.7 else "submitted"
 
 
+def _code(product: str) -> str:
+    """A priority product as the shipped forms' crop and product choices write it."""
+    code = product.replace(" ", "_")
+    return code if code in SHIPPED_PRODUCTS else "other"
+
+
 def _round(value: float, places: int = 1) -> float:
     return round(value, places)
 
@@ -177,19 +196,16 @@ def draw_results(world: World) -> DemoResults:
                 ):
                     area = rng.choice((400, 500, 800, 1000, 1200, 2000))
                     t_ha = rng.uniform(low, high)
-                    add(
-                        project,
-                        HARVEST,
-                        day,
-                        {
-                            "crop": product.replace(" ", "_"),
-                            "plot": plot,
-                            "practice": "improved_seed" if plot == "demo" else "farmer_practice",
-                            "plot_area_m2": area,
-                            "harvest_kg": _round(t_ha * 1000 * area / 10000),
-                            "harvest_date": day.isoformat(),
-                        },
-                    )
+                    harvest: dict[str, Any] = {
+                        "crop": _code(product),
+                        "plot": plot,
+                        "plot_area_m2": area,
+                        "harvest_kg": _round(t_ha * 1000 * area / 10000),
+                        "harvest_date": day.isoformat(),
+                    }
+                    if plot == "demo":  # the form asks the practice of demonstration plots
+                        harvest["practice"] = "improved_seed"
+                    add(project, HARVEST, day, harvest)
             control_kg_ha = (control_low + control_high) / 2 * 1000
             target(project, "YIELD_KG_HA", before, control_kg_ha, "baseline")
             for step, year in enumerate(years, start=1):
@@ -206,6 +222,7 @@ def draw_results(world: World) -> DemoResults:
                     STORAGE,
                     day,
                     {
+                        "crop": product if product in STORED_CROPS else rng.choice(STORED_CROPS),
                         "storage": storage,
                         "stored_kg": stored,
                         "lost_kg": _round(stored * rng.uniform(low, high) / 100),
@@ -247,7 +264,7 @@ def draw_results(world: World) -> DemoResults:
                     SALES,
                     day,
                     {
-                        "product": product.replace(" ", "_"),
+                        "product": _code(product),
                         "channel": channel,
                         "volume_kg": volume,
                         "value_usd": value,
@@ -265,6 +282,7 @@ def draw_results(world: World) -> DemoResults:
                     PREPAREDNESS,
                     day,
                     {
+                        "hazard": rng.choice(HAZARDS),
                         "households": households,
                         "households_with_plan": round(households * rng.uniform(0.3, 0.85)),
                         "early_warning_received": rng.random() < 0.7,

@@ -13,9 +13,11 @@ from server.demo.results import FORMS, draw_results
 from server.demo.world import build_world
 from server.indicators.service import indicator_values, parse_values_query
 from server.projects.models import Target
-from server.results.models import Observation
+from server.results.forms import ensure_shipped_forms
+from server.results.models import Form, Observation
+from server.results.shipped import SHIPPED_FORMS
+from shared.observations import validate_values
 from tests.server.demo.conftest import quick_hashes  # noqa: F401 (autouse fixture)
-from tests.server.results.helpers import publish_shipped
 
 TODAY = date(2026, 11, 22)
 
@@ -35,10 +37,16 @@ def test_draw_is_deterministic() -> None:
 
 
 def test_demo_results_show_through_the_indicators(engine: Engine, session: Session) -> None:
-    publish_shipped(session)
+    ensure_shipped_forms(session, SHIPPED_FORMS)  # what init-db publishes
     session.commit()
     report = load_demo(engine, seed=7, size="tiny", today=TODAY)
     assert report.observations_added > 0 and report.missing_forms == ()
+    # Every demo observation is one a tablet could have sent: valid against its form version.
+    forms = {form.id: form for form in session.exec(select(Form)).all()}
+    for observation in session.exec(select(Observation)).all():
+        _, issues = validate_values(observation.values, forms[observation.form_id].fields)
+        assert issues == [], (forms[observation.form_id].code, observation.values, issues)
+    session.rollback()  # ends the read (on SQLite it holds the write lock the loader needs)
     again = load_demo(engine, seed=7, size="tiny", today=TODAY)
     assert again.observations_added == again.result_targets_added == 0
     session.expire_all()
