@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
@@ -41,6 +41,7 @@ from server.columns import utcnow
 from server.errors import invalid
 from server.projects.models import Participant, Project, Site, Target, site_wire
 from server.records.models import Change as ChangeRow
+from server.records.models import Receipt
 from server.scope import visible_project_ids
 from server.sync.models import SyncConflict
 from server.sync.wire import (
@@ -136,9 +137,18 @@ def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) ->
 
     rows: Sequence[Any] = []
     if project_ids:
+        # A change for one tablet (a custody receipt) reaches that tablet only.
+        device_id = caller.device.id if caller.device else None
+        for_this_device: ColumnElement[bool] = col(ChangeRow.device_id).is_(None)
+        if device_id is not None:
+            for_this_device = or_(for_this_device, col(ChangeRow.device_id) == device_id)
         rows = session.execute(
             select(col(ChangeRow.seq), col(ChangeRow.entity), col(ChangeRow.entity_id))
-            .where(col(ChangeRow.project_id).in_(project_ids), col(ChangeRow.seq) > after)
+            .where(
+                col(ChangeRow.project_id).in_(project_ids),
+                col(ChangeRow.seq) > after,
+                for_this_device,
+            )
             .order_by(col(ChangeRow.seq))
             .limit(limit + 1)
         ).all()
@@ -282,6 +292,29 @@ def _conflicts(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[C
     ]
 
 
+def _receipts(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[Change]:
+    """A tablet receives the custody receipts of the versions it pushed, exactly as signed."""
+    if caller.device is None:
+        return []
+    receipts = session.execute(
+        select(Receipt).where(
+            col(Receipt.entity_id).in_(ids),
+            col(Receipt.device_id) == caller.device.id,
+            col(Receipt.data).is_not(None),
+        )
+    ).scalars()
+    return [
+        Change(
+            entity=PulledEntity.RECEIPT,
+            id=str(r.entity_id),
+            op=Op.UPSERT,
+            version=r.version,
+            data=r.data,
+        )
+        for r in receipts
+    ]
+
+
 Loader = Callable[[Session, list[uuid.UUID], Caller], list[Change]]
 _LOADERS: dict[str, Loader] = {
     PulledEntity.ACTIVITY: _activities,
@@ -295,4 +328,5 @@ _LOADERS: dict[str, Loader] = {
         PulledEntity.ATTACHMENT, Attachment, attachment_wire, deleted=True
     ),
     PulledEntity.CONFLICT: _conflicts,
+    PulledEntity.RECEIPT: _receipts,
 }

@@ -35,7 +35,9 @@ from server.columns import utcnow
 from server.config import Settings
 from server.errors import Forbidden
 from server.projects.models import Participant, Site
+from server.receipts.service import issue_after_push
 from server.records.changes import record_change
+from server.records.receipts import Signer
 from server.sync.errors import PayloadTooLarge, ProtocolNotSupported, SeqGap
 from server.sync.models import KeptMutation, SyncConflict
 from server.sync.records import (
@@ -61,6 +63,7 @@ from sync.protocol import (
     MutationResult,
     PushRequest,
     PushResponse,
+    ReceiptKeyInfo,
     ResultStatus,
     SyncInfo,
 )
@@ -91,8 +94,9 @@ _APPLY: dict[Entity, Callable[[PushContext, Mutation, Any], Outcome]] = {
 }
 
 
-def sync_info(*, settings: Settings) -> SyncInfo:
+def sync_info(*, settings: Settings, receipt_keys: list[dict[str, str]]) -> SyncInfo:
     return SyncInfo(
+        receipt_keys=[ReceiptKeyInfo(**key) for key in receipt_keys],
         protocols=list(SUPPORTED_PROTOCOLS),
         max_batch_bytes=settings.max_request_bytes,
         max_batch_mutations=settings.max_push_mutations,
@@ -124,10 +128,12 @@ def push(
     caller: Caller,
     request: PushRequest,
     max_mutations: int,
+    signer: Signer,
     source: str = "push",
     app_version: str | None = None,
 ) -> PushResponse:
-    """Apply a batch in the caller's transaction (the caller commits)."""
+    """Apply a batch in the caller's transaction (the caller commits), with the custody
+    receipts of what it completed (``signer`` signs them)."""
     check_protocol(request.protocol)
     if caller.device is None:
         raise Forbidden("pushes come from an enrolled tablet: use its device token")
@@ -155,6 +161,7 @@ def push(
                 results += _apply_in_bulk(context, run, existing)
             else:
                 results += [_apply_one(context, mutation, existing) for mutation in run]
+        _issue_receipts(session, signer, device_id=device.id, fresh=fresh, results=results)
 
     now = utcnow()
     if fresh:
@@ -165,6 +172,32 @@ def push(
     session.add(device)
     session.flush()
     return PushResponse(last_seq=device.last_seq, server_time=now, results=results)
+
+
+_WRITTEN = (ResultStatus.APPLIED, ResultStatus.MERGED)
+
+
+def _issue_receipts(
+    session: Session,
+    signer: Signer,
+    *,
+    device_id: uuid.UUID,
+    fresh: Sequence[Mutation],
+    results: Sequence[MutationResult],
+) -> None:
+    """Custody receipts for the records the batch applied (docs/protocol.md#custody-receipts):
+    in the push's transaction, once per record, for its version after the whole batch."""
+    written = {r.seq for r in results if r.status in _WRITTEN}
+    touched: dict[str, set[uuid.UUID]] = {}
+    photos: set[uuid.UUID] = set()
+    for mutation in fresh:
+        if mutation.seq not in written:
+            continue
+        if mutation.entity == Entity.ATTACHMENT:
+            photos.add(mutation.id)
+        elif mutation.entity != Entity.CONFLICT:
+            touched.setdefault(str(mutation.entity), set()).add(mutation.id)
+    issue_after_push(session, signer, device_id=device_id, touched=touched, photos=photos)
 
 
 # --- the cyclic garbage collector -------------------------------------------------------------
