@@ -28,6 +28,7 @@ def init_db() -> None:
     """Create or migrate the database to the latest schema."""
     from server.db import get_engine
     from server.migrate import upgrade
+    from server.receipts.cli import ensure_key
 
     settings = get_settings()
     engine = get_engine(settings)
@@ -37,6 +38,7 @@ def init_db() -> None:
         click.echo(f"database {where} is up to date (revision {after})")
     else:
         click.echo(f"database {where} migrated from {before or 'empty'} to revision {after}")
+    click.echo(ensure_key())
 
 
 @cli.command()
@@ -91,6 +93,10 @@ def _register_optional_commands() -> None:
     from server.sync.cli import import_bundle_command
 
     cli.add_command(import_bundle_command)
+
+    from server.receipts.cli import receipts
+
+    cli.add_command(receipts)
 
     from server.hqclient.cli import pull
     from server.jobs.cli import jobs, scheduler
