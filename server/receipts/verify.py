@@ -2,7 +2,7 @@
 
 FILE is what the tablet's "Save receipts" writes (docs/protocol.md#custody-receipts)::
 
-    {"format": "pilotmon-receipts/1", "device_id": "...", "saved_at": "...",
+    {"format": "pilotmon-receipts/1", "device_id": "...", "server": "https://...",
      "keys": [{"key_id", "public_key"}], "receipts": [<receipt exactly as pulled>, ...]}
 
 Each receipt is checked against the keys this server publishes (current and retired; the

@@ -255,7 +255,7 @@ def _saved(path: Path, client: TestClient, field: Field, receipts: list[Any]) ->
             {
                 "format": FORMAT,
                 "device_id": str(field.device.id),
-                "saved_at": "2026-12-05T06:00:00+00:00",
+                "server": "http://testserver",
                 "keys": _keys(client),
                 "receipts": receipts,
             }
