@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -87,9 +87,11 @@ def issue_after_push(
     device_id: uuid.UUID,
     touched: Mapping[str, Iterable[uuid.UUID]],
     photos: Iterable[uuid.UUID] = (),
+    created: Sequence[Held] = (),
 ) -> int:
-    """Receipts to ``device_id`` for the records a push applied (``touched``: entity → ids) and
-    for the owners of the photos it applied (``photos``: photo ids)."""
+    """Receipts to ``device_id`` for the records a push applied (``touched``: entity → ids),
+    for the owners of the photos it applied (``photos``: photo ids), and for the records it
+    created that hold no photo (``created``: known complete, not read back)."""
     wanted: dict[str, set[uuid.UUID]] = {entity: set(ids) for entity, ids in touched.items()}
     photo_ids = list(set(photos))
     for start in range(0, len(photo_ids), 500):
@@ -102,11 +104,17 @@ def issue_after_push(
                 wanted.setdefault("activity", set()).add(activity_id)
             if observation_id is not None:
                 wanted.setdefault("observation", set()).add(observation_id)
-    records: list[Held] = []
+    records: list[Held] = list(created)
     for entity, ids in wanted.items():
         if entity in TABLES and ids:
             records += held(session, entity, ids)
-    return write_receipts(session, signer, device_id=device_id, held=records)
+    return write_receipts(
+        session,
+        signer,
+        device_id=device_id,
+        held=records,
+        new={(item.entity, item.entity_id) for item in created},
+    )
 
 
 def issue_after_upload(session: Session, signer: Signer, *, attachment: Attachment) -> int:

@@ -79,9 +79,11 @@ class RecordRevision(SQLModel, table=True):
 class Receipt(SQLModel, table=True):
     """The current custody receipt of one record (docs/protocol.md#custody-receipts).
 
-    One row per record: a later version's receipt replaces the earlier one. ``data`` is the
-    receipt exactly as signed, or None while the version the device pushed still waits for
-    some of its photos' bytes (the receipt is signed when the last one is verified).
+    One row per record: a later version's receipt replaces the earlier one. The row is the
+    receipt's content, fixed in the transaction that completes the record; it is signed when it
+    is handed out (``server.records.receipts.signed``: Ed25519 is deterministic, so the same
+    receipt under the same key is always the same bytes). ``attachments`` and ``issued_at``
+    are None while the version the device pushed still waits for some of its photos' bytes.
     """
 
     __tablename__ = "receipt"
@@ -92,7 +94,7 @@ class Receipt(SQLModel, table=True):
     # The tablet that pushed this version: the only one that pulls the receipt.
     device_id: uuid.UUID = Field(foreign_key="device.id", index=True)
     project_id: uuid.UUID | None = Field(default=None)
-    data: dict[str, Any] | None = json_doc()
+    attachments: list[dict[str, Any]] | None = json_doc()
     issued_at: datetime | None = optional_time()
 
 

@@ -19,21 +19,23 @@ import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col
 
-from server.columns import utcnow
+from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.errors import ConfigError
+from server.records.bulk import insert_rows
 from server.records.changes import ChangeRecord, record_changes
 from server.records.models import Receipt, ReceiptKey
 from shared import receipts as shared_receipts
@@ -52,6 +54,11 @@ class Signer:
 
     def sign(self, body: dict[str, Any]) -> dict[str, Any]:
         return shared_receipts.sign(body, self.private_key, self.key_id)
+
+    @classmethod
+    def generate(cls) -> Signer:
+        """A signer with a fresh key of its own (tests, benches)."""
+        return _signer(Ed25519PrivateKey.generate())
 
 
 def key_path(settings: Settings) -> Path:
@@ -216,24 +223,33 @@ def receipt_body(held: Held, *, device_id: uuid.UUID, issued_at: str) -> dict[st
 
 
 def write_receipts(
-    session: Session, signer: Signer, *, device_id: uuid.UUID, held: Sequence[Held]
+    session: Session,
+    signer: Signer,
+    *,
+    device_id: uuid.UUID,
+    held: Sequence[Held],
+    new: Collection[tuple[str, uuid.UUID]] = (),
 ) -> int:
-    """Make each record's current receipt the one for ``held`` (signed now, or waiting for its
-    photos), to ``device_id``; a signed one is pulled by that device only. Returns how many
-    were signed."""
+    """Make each record's current receipt the one for ``held``, to ``device_id``: issued now
+    (its content fixed, with ``issued_at``) when all its photos are complete, else waiting for
+    them. An issued one is noted in the change log for that device only. Returns how many were
+    issued. Signing waits for delivery (``signed``), so a push pays for rows, not signatures;
+    the signing key is published (``register_key``) here, in the writer's transaction.
+    ``new``: records the caller knows have no receipt row yet (created in this transaction).
+    """
     if not held:
         return 0
     held = list({(item.entity, item.entity_id): item for item in held}.values())
     register_key(session, signer)
-    existing = _current(session, held)
+    existing = _current(
+        session, [item for item in held if (item.entity, item.entity_id) not in new]
+    )
     now = utcnow()
-    issued_at = now.isoformat()
-    fresh: list[dict[str, Any]] = []
+    fresh: list[tuple[Any, ...]] = []
     changes: list[ChangeRecord] = []
     for item in held:
-        data = None
-        if item.attachments is not None:
-            data = signer.sign(receipt_body(item, device_id=device_id, issued_at=issued_at))
+        issued_at = now if item.attachments is not None else None
+        if issued_at is not None:
             changes.append(
                 ChangeRecord(
                     RECEIPT_ENTITY,
@@ -247,42 +263,64 @@ def write_receipts(
         row = existing.get((item.entity, item.entity_id))
         if row is None:
             fresh.append(
-                {
-                    "entity": item.entity,
-                    "entity_id": item.entity_id,
-                    "version": item.version,
-                    "device_id": device_id,
-                    "project_id": item.project_id,
-                    "data": data,
-                    "issued_at": now if data is not None else None,
-                }
+                (
+                    item.entity,
+                    item.entity_id,
+                    item.version,
+                    device_id,
+                    item.project_id,
+                    item.attachments,
+                    issued_at,
+                )
             )
         else:
             row.version = item.version
             row.device_id = device_id
             row.project_id = item.project_id
-            row.data = data
-            row.issued_at = now if data is not None else None
+            row.attachments = item.attachments
+            row.issued_at = issued_at
             session.add(row)
     if fresh:
-        session.execute(insert(Receipt), fresh)
+        insert_rows(session, Receipt.__table__, _COLUMNS, fresh)  # type: ignore[attr-defined]
     if changes:
         record_changes(session, changes)
     return len(changes)
 
 
+_COLUMNS = ("entity", "entity_id", "version", "device_id", "project_id", "attachments", "issued_at")
+
+
 def _current(session: Session, held: Iterable[Held]) -> dict[tuple[str, uuid.UUID], Any]:
-    ids = list({item.entity_id for item in held})
+    by_entity: dict[str, list[uuid.UUID]] = {}
+    for item in held:
+        by_entity.setdefault(item.entity, []).append(item.entity_id)
     found: dict[tuple[str, uuid.UUID], Any] = {}
-    for start in range(0, len(ids), 500):
-        for row in session.execute(
-            select(Receipt).where(col(Receipt.entity_id).in_(ids[start : start + 500]))
-        ).scalars():
-            found[(row.entity, row.entity_id)] = row
+    for entity, ids in by_entity.items():
+        for start in range(0, len(ids), 500):
+            for row in session.execute(
+                select(Receipt).where(
+                    col(Receipt.entity) == entity,
+                    col(Receipt.entity_id).in_(ids[start : start + 500]),
+                )
+            ).scalars():
+                found[(row.entity, row.entity_id)] = row
     return found
 
 
 def pending(session: Session, *, entity: str, entity_id: uuid.UUID) -> Receipt | None:
     """The receipt of a record still waiting for photos, if any."""
     row = session.get(Receipt, (entity, entity_id))
-    return row if row is not None and row.data is None else None
+    return row if row is not None and row.issued_at is None else None
+
+
+def signed(row: Receipt, signer: Signer) -> dict[str, Any]:
+    """An issued receipt as the device receives it, signed by the current key."""
+    assert row.issued_at is not None and row.attachments is not None
+    issued_at = as_utc(row.issued_at)
+    assert issued_at is not None
+    body = receipt_body(
+        Held(row.entity, row.entity_id, row.version, row.project_id, row.attachments),
+        device_id=row.device_id,
+        issued_at=issued_at.astimezone(UTC).isoformat(),
+    )
+    return signer.sign(body)

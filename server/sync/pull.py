@@ -29,6 +29,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
@@ -42,6 +43,7 @@ from server.errors import invalid
 from server.projects.models import Participant, Project, Site, Target, site_wire
 from server.records.models import Change as ChangeRow
 from server.records.models import Receipt
+from server.records.receipts import Signer, signed
 from server.scope import visible_project_ids
 from server.sync.models import SyncConflict
 from server.sync.wire import (
@@ -114,7 +116,10 @@ def _one_snapshot(session: Session) -> None:
     session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) -> PullResponse:
+def pull(
+    session: Session, *, caller: Caller, cursor: str | None, limit: int, signer: Signer
+) -> PullResponse:
+    """A page of changes; ``signer`` signs the custody receipts it hands out."""
     _one_snapshot(session)
     project_ids = pull_scope(session, caller=caller)
     scope = scope_digest(project_ids)
@@ -155,7 +160,7 @@ def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) ->
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1].seq if rows else after
-    changes += _current_state(session, rows, caller=caller)
+    changes += _current_state(session, rows, caller=caller, signer=signer)
     return PullResponse(
         changes=changes,
         cursor=Cursor(last, scope, catalogue).encode(),
@@ -183,7 +188,9 @@ def _frame(session: Session, project_ids: list[uuid.UUID], *, caller: Caller) ->
     return frame
 
 
-def _current_state(session: Session, rows: Sequence[Any], *, caller: Caller) -> list[Change]:
+def _current_state(
+    session: Session, rows: Sequence[Any], *, caller: Caller, signer: Signer
+) -> list[Change]:
     """The records the change rows name, once each, in the order they last changed."""
     last_position: dict[tuple[str, uuid.UUID], int] = {}
     for position, row in enumerate(rows):
@@ -195,6 +202,8 @@ def _current_state(session: Session, rows: Sequence[Any], *, caller: Caller) -> 
     found: dict[tuple[str, uuid.UUID], Change] = {}
     for entity, ids in wanted.items():
         loader = _LOADERS.get(entity)
+        if entity == PulledEntity.RECEIPT:
+            loader = partial(_receipts, signer=signer)
         if loader is None:
             continue
         for start in range(0, len(ids), 500):
@@ -292,15 +301,18 @@ def _conflicts(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[C
     ]
 
 
-def _receipts(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[Change]:
-    """A tablet receives the custody receipts of the versions it pushed, exactly as signed."""
+def _receipts(
+    session: Session, ids: list[uuid.UUID], caller: Caller, *, signer: Signer
+) -> list[Change]:
+    """A tablet receives the custody receipts of the versions it pushed, signed now (the
+    same bytes each time under the same key: Ed25519 is deterministic)."""
     if caller.device is None:
         return []
     receipts = session.execute(
         select(Receipt).where(
             col(Receipt.entity_id).in_(ids),
             col(Receipt.device_id) == caller.device.id,
-            col(Receipt.data).is_not(None),
+            col(Receipt.issued_at).is_not(None),
         )
     ).scalars()
     return [
@@ -309,7 +321,7 @@ def _receipts(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[Ch
             id=str(r.entity_id),
             op=Op.UPSERT,
             version=r.version,
-            data=r.data,
+            data=signed(r, signer),
         )
         for r in receipts
     ]
@@ -328,5 +340,4 @@ _LOADERS: dict[str, Loader] = {
         PulledEntity.ATTACHMENT, Attachment, attachment_wire, deleted=True
     ),
     PulledEntity.CONFLICT: _conflicts,
-    PulledEntity.RECEIPT: _receipts,
 }

@@ -152,11 +152,14 @@ def push(
 def pull(
     caller: DeviceCaller,
     session: SessionDep,
+    settings: SettingsDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
 ) -> PullResponse:
     """The changes since ``cursor`` in the tablet's scope, with the next cursor."""
-    return pull_service.pull(session, caller=caller, cursor=cursor, limit=limit)
+    return pull_service.pull(
+        session, caller=caller, cursor=cursor, limit=limit, signer=current_signer(settings)
+    )
 
 
 @sync_router.post("/bundle-key", response_model=BundleKey, responses=error_responses(401, 403))

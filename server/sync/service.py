@@ -37,7 +37,7 @@ from server.errors import Forbidden
 from server.projects.models import Participant, Site
 from server.receipts.service import issue_after_push
 from server.records.changes import record_change
-from server.records.receipts import Signer
+from server.records.receipts import Held, Signer
 from server.sync.errors import PayloadTooLarge, ProtocolNotSupported, SeqGap
 from server.sync.models import KeptMutation, SyncConflict
 from server.sync.records import (
@@ -61,6 +61,7 @@ from sync.protocol import (
     FieldError,
     Mutation,
     MutationResult,
+    Op,
     PushRequest,
     PushResponse,
     ReceiptKeyInfo,
@@ -156,12 +157,13 @@ def push(
             session=session, caller=caller, device=device, today=utcnow().date(), source=source
         )
         existing = _existing(session, fresh)
+        new = {(m.entity, m.id) for m in fresh if (m.entity, m.id) not in existing}
         for run, bulk in _runs(fresh, existing):
             if bulk:
                 results += _apply_in_bulk(context, run, existing)
             else:
                 results += [_apply_one(context, mutation, existing) for mutation in run]
-        _issue_receipts(session, signer, device_id=device.id, fresh=fresh, results=results)
+        _issue_receipts(session, signer, device_id=device.id, fresh=fresh, results=results, new=new)
 
     now = utcnow()
     if fresh:
@@ -184,20 +186,41 @@ def _issue_receipts(
     device_id: uuid.UUID,
     fresh: Sequence[Mutation],
     results: Sequence[MutationResult],
+    new: set[tuple[Entity, uuid.UUID]],
 ) -> None:
     """Custody receipts for the records the batch applied (docs/protocol.md#custody-receipts):
-    in the push's transaction, once per record, for its version after the whole batch."""
-    written = {r.seq for r in results if r.status in _WRITTEN}
-    touched: dict[str, set[uuid.UUID]] = {}
-    photos: set[uuid.UUID] = set()
+    in the push's transaction, once per record, for its version after the whole batch.
+
+    A record the batch created, in a batch that carried no photo, cannot have a photo nor a
+    receipt yet: its receipt is made from the batch's own answers, without reading it back
+    (the bulk path of new activities stays a few statements per batch)."""
+    written = {r.seq: r for r in results if r.status in _WRITTEN}
+    last: dict[tuple[Entity, uuid.UUID], tuple[Mutation, MutationResult]] = {}
     for mutation in fresh:
-        if mutation.seq not in written:
+        if mutation.seq in written:
+            last[(mutation.entity, mutation.id)] = (mutation, written[mutation.seq])
+    photos = {key[1] for key in last if key[0] == Entity.ATTACHMENT}
+    touched: dict[str, set[uuid.UUID]] = {}
+    created: list[Held] = []
+    for (entity, record_id), (mutation, result) in last.items():
+        if entity in (Entity.ATTACHMENT, Entity.CONFLICT):
             continue
-        if mutation.entity == Entity.ATTACHMENT:
-            photos.add(mutation.id)
-        elif mutation.entity != Entity.CONFLICT:
-            touched.setdefault(str(mutation.entity), set()).add(mutation.id)
-    issue_after_push(session, signer, device_id=device_id, touched=touched, photos=photos)
+        project_id = (mutation.data or {}).get("project_id")
+        if (
+            not photos
+            and (entity, record_id) in new
+            and mutation.op == Op.UPSERT
+            and result.version is not None
+            and project_id is not None
+        ):
+            created.append(
+                Held(str(entity), record_id, result.version, uuid.UUID(str(project_id)), [])
+            )
+        else:
+            touched.setdefault(str(entity), set()).add(record_id)
+    issue_after_push(
+        session, signer, device_id=device_id, touched=touched, photos=photos, created=created
+    )
 
 
 # --- the cyclic garbage collector -------------------------------------------------------------

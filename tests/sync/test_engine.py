@@ -52,9 +52,9 @@ def _assert_one_current_receipt_each(engine: Engine, device: Device) -> None:
     assert len(receipts) == len(by_record) == len(activities)
     for activity in activities:
         receipt = by_record[activity.id]
-        assert receipt.data is not None and receipt.version == activity.version
-        assert receipt.data["device_id"] == str(device.id)
-        listed = {uuid.UUID(a["id"]) for a in receipt.data["attachments"]}
+        assert receipt.issued_at is not None and receipt.version == activity.version
+        assert receipt.device_id == device.id and receipt.attachments is not None
+        listed = {uuid.UUID(a["id"]) for a in receipt.attachments}
         assert listed == {p.id for p in photos.values() if p.activity_id == activity.id}
         assert issued[activity.id] == 1
 

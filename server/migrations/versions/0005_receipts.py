@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("device_id", sa.Uuid(), nullable=False),
         sa.Column("project_id", sa.Uuid(), nullable=True),
         sa.Column(
-            "data",
+            "attachments",
             sa.JSON(none_as_null=True).with_variant(
                 postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
             ),

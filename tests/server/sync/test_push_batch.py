@@ -230,7 +230,7 @@ def _stored(engine: Engine, ids: list[str], names: dict[str, str]) -> dict[str, 
             if str(c.entity_id) in names or c.entity == "conflict"
         ]
         receipts = sorted(
-            (r.entity, names[str(r.entity_id)], r.version, r.data is not None)
+            (r.entity, names[str(r.entity_id)], r.version, r.issued_at is not None)
             for r in session.execute(
                 select(Receipt).where(col(Receipt.entity_id).in_(keys))
             ).scalars()

@@ -22,7 +22,7 @@ from server.ops.restore import restore_backup
 from server.projects.models import Site
 from server.receipts.verify import FORMAT, verify_receipts
 from server.records.models import Receipt
-from server.records.receipts import published_keys, rotate_key
+from server.records.receipts import current_signer, published_keys, rotate_key, signed
 from shared.receipts import ReceiptError, load_public_keys, verify
 from tests.server.ops.test_backup_restore import (  # noqa: F401 - fixtures
     fresh_postgresql,
@@ -113,7 +113,7 @@ def test_a_record_with_three_photos_gets_its_receipt_when_the_third_photos_bytes
 
 
 def test_a_record_without_photos_gets_its_receipt_in_the_push_and_an_edit_replaces_it(
-    client: TestClient, field: Field, engine: Engine
+    client: TestClient, field: Field, engine: Engine, settings: Settings
 ) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
@@ -128,7 +128,9 @@ def test_a_record_without_photos_gets_its_receipt_in_the_push_and_an_edit_replac
         [current] = session.execute(
             select(Receipt).where(col(Receipt.entity_id) == uuid.UUID(record["id"]))
         ).scalars()
-    assert current.version == 2 and current.data == second
+    assert current.version == 2 and current.issued_at is not None
+    # Signed when handed out: the same bytes at every delivery under the same key.
+    assert signed(current, current_signer(settings)) == second
 
 
 def test_receipts_of_other_devices_are_never_served(client: TestClient, field: Field) -> None:
@@ -183,8 +185,10 @@ def test_rotation_keeps_old_receipts_verifiable_and_signs_new_ones_with_the_new_
     push(client, field, [mutation(2, new_record)])
     receipts = _receipts(client, field)
     assert receipts[new_record["id"]]["key_id"] == after.key_id
-    assert _verifies(client, receipts[old_record["id"]])
+    assert _verifies(client, old)  # as the tablet received it, before the rotation
     assert _verifies(client, receipts[new_record["id"]])
+    # Handed out again (a tablet pulling from scratch), a receipt comes signed by the new key.
+    assert receipts[old_record["id"]]["key_id"] == after.key_id
     assert [k["key_id"] for k in _keys(client)] == [before.key_id, after.key_id]
 
 
@@ -210,11 +214,12 @@ def test_backup_then_restore_keeps_the_receipts_verifiable(
     photo = _photo(record["id"], data)
     push(client, field, [mutation(1, record), mutation(2, photo, entity="attachment")])
     _upload(client, field, photo["id"], data)
+    before = _receipts(client, field)  # received before the rotation: signed by the old key
     with Session(engine) as session:
         rotate_key(session, settings)
         session.commit()
     push(client, field, [mutation(3, other)])
-    receipts = list(_receipts(client, field).values())
+    receipts = [before[record["id"]], _receipts(client, field)[other["id"]]]
     assert len({r["key_id"] for r in receipts}) == 2
 
     archive = tmp_path / "backup.tar.gz"
