@@ -4,6 +4,7 @@ backup and restore, and checked again by ``pilotmon receipts verify``."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, select
 from sqlmodel import Session, col
@@ -22,7 +24,13 @@ from server.ops.restore import restore_backup
 from server.projects.models import Site
 from server.receipts.verify import FORMAT, verify_receipts
 from server.records.models import Receipt
-from server.records.receipts import current_signer, published_keys, rotate_key, signed
+from server.records.receipts import (
+    Signer,
+    current_signer,
+    published_keys,
+    rotate_key,
+    signed,
+)
 from shared.receipts import ReceiptError, load_public_keys, verify
 from tests.server.ops.test_backup_restore import (  # noqa: F401 - fixtures
     fresh_postgresql,
@@ -326,3 +334,44 @@ def test_receipts_verify_refuses_a_file_that_is_not_a_receipts_file(
     assert result.returncode == 1
     assert result.stderr.startswith("pilotmon: ") and "not a receipts file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- the signing key: init-db, PILOTMON_RECEIPT_KEY, rotate-key ---------------------------------
+
+
+def test_init_db_makes_the_key_once_readable_by_the_server_only(tmp_path: Path) -> None:
+    env = {"PILOTMON_DATA_DIR": str(tmp_path / "data")}
+    first = run_cli("init-db", env=env)
+    assert first.returncode == 0, first.stderr
+    key_file = tmp_path / "data" / "receipt_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    signer = current_signer(Settings(data_dir=tmp_path / "data"))
+    assert f"receipts are signed by key {signer.key_id}" in first.stdout
+    again = run_cli("init-db", env=env)
+    assert f"receipts are signed by key {signer.key_id}" in again.stdout
+
+    rotated = run_cli("receipts", "rotate-key", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    new = current_signer(Settings(data_dir=tmp_path / "data"))
+    assert new.key_id != signer.key_id
+    assert f"key {signer.key_id} is retired" in rotated.stdout
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_key_from_the_environment_is_used_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    key = Signer.generate()
+    text = base64.b64encode(
+        key.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    ).decode()
+    env = {"PILOTMON_DATA_DIR": str(tmp_path / "data"), "PILOTMON_RECEIPT_KEY": text}
+    result = run_cli("init-db", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"receipts are signed by key {key.key_id} (PILOTMON_RECEIPT_KEY)" in result.stdout
+    assert not (tmp_path / "data" / "receipt_key").exists()
+    refused = run_cli("receipts", "rotate-key", env=env)
+    assert refused.returncode != 0 and "PILOTMON_RECEIPT_KEY" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    bad = run_cli("init-db", env={**env, "PILOTMON_RECEIPT_KEY": "not-a-key"})
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "PILOTMON_RECEIPT_KEY" in bad.stderr
