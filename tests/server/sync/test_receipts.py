@@ -141,6 +141,41 @@ def test_a_record_without_photos_gets_its_receipt_in_the_push_and_an_edit_replac
     assert signed(current, current_signer(settings)) == second
 
 
+def test_a_photo_added_later_makes_the_receipt_wait_for_its_bytes(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    record = field.activity()
+    push(client, field, [mutation(1, record)])
+    changes, cursor = pull_all(client, field)
+    [first] = [c["data"] for c in changes if c["entity"] == "receipt"]
+    assert first["attachments"] == []
+
+    data = _jpeg()
+    photo = _photo(record["id"], data)
+    push(client, field, [mutation(2, photo, entity="attachment")])
+    with Session(engine) as session:
+        waiting = session.get(Receipt, ("activity", uuid.UUID(record["id"])))
+        assert waiting is not None and waiting.issued_at is None  # no receipt until the bytes
+    changes, _ = pull_all(client, field, cursor=cursor)
+    assert [c for c in changes if c["entity"] == "receipt"] == []  # nothing new handed out
+
+    _upload(client, field, photo["id"], data)
+    second = _receipts(client, field)[record["id"]]
+    assert second["version"] == 1 and _verifies(client, second)
+    assert second["attachments"] == [
+        {"id": photo["id"], "sha256": photo["sha256"], "size": photo["size"]}
+    ]
+
+
+def test_a_deleted_record_gets_no_new_receipt(client: TestClient, field: Field) -> None:
+    record = field.activity()
+    push(client, field, [mutation(1, record)])
+    _, cursor = pull_all(client, field)
+    push(client, field, [mutation(2, None, op="delete", id=record["id"], base_version=1)])
+    changes, _ = pull_all(client, field, cursor=cursor)
+    assert [(c["entity"], c["op"]) for c in changes] == [("activity", "delete")]
+
+
 def test_receipts_of_other_devices_are_never_served(client: TestClient, field: Field) -> None:
     record = field.activity()
     site = {
