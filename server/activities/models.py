@@ -85,7 +85,9 @@ class Attachment(SQLModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     # A photo belongs to an activity or to an observation (docs/results.md#observations).
     activity_id: uuid.UUID | None = Field(default=None, foreign_key="activity.id", index=True)
-    observation_id: uuid.UUID | None = Field(default=None, foreign_key="observation.id", index=True)
+    observation_id: uuid.UUID | None = Field(
+        default=None, foreign_key="observation.id", index=True
+    )
     sha256: str = Field(max_length=64, index=True)
     size: int = Field(sa_type=sa.BigInteger)
     content_type: str = Field(max_length=100)
