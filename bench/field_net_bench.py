@@ -12,7 +12,9 @@ once) until nothing waits. Two runs, each with its own tablet:
   cut re-sends at most one chunk.
 
 Prints the time against the bytes' time at the link rate, and the bytes on the wire against
-the payload. Takes about 8 minutes per run at full size (``--photos 4`` for a quick look).
+the payload, and what the custody receipts the tablet pulled add to the week's bytes (target:
+at most 5 % of everything carried up and down; docs/protocol.md#custody-receipts). Takes
+about 8 minutes per run at full size (``--photos 4`` for a quick look).
 
     .venv/bin/python bench/field_net_bench.py [--runs steady,cuts] [--photos 20] ...
 """
@@ -20,6 +22,8 @@ the payload. Takes about 8 minutes per run at full size (``--photos 4`` for a qu
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import random
 import secrets
 import socket
@@ -35,14 +39,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import uvicorn  # noqa: E402
-from sqlalchemy import Engine  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from sqlalchemy import Engine, select  # noqa: E402
+from sqlmodel import Session, col  # noqa: E402
 
 from server.activities.models import Attachment  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.db import make_engine, write_engine  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
+from server.records.models import Receipt  # noqa: E402
+from server.records.receipts import Signer, signed  # noqa: E402
 from sync import errors  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 from sync.engine import SyncEngine  # noqa: E402
@@ -69,6 +75,9 @@ class Outcome:
     cuts: int
     largest_chunk: int
     complete: bool
+    receipts: int = 0
+    receipt_bytes: int = 0
+    receipt_gzip: int = 0
 
 
 def _serve(directory: Path) -> tuple[str, Engine, uvicorn.Server, threading.Thread]:
@@ -193,6 +202,7 @@ def _run(
             for u in store.uploads(state="done")
         )
     body_bytes = client.bytes_sent
+    receipts, receipt_bytes, receipt_gzip = _receipts_pulled(engine, store.device_id)
     store.close()
     return Outcome(
         name=name,
@@ -209,7 +219,35 @@ def _run(
         cuts=link.cuts,
         largest_chunk=largest,
         complete=done and complete,
+        receipts=receipts,
+        receipt_bytes=receipt_bytes,
+        receipt_gzip=receipt_gzip,
     )
+
+
+def _receipts_pulled(engine: Engine, device_id: str) -> tuple[int, int, int]:
+    """The receipts this tablet was sent, and their size as pull changes: plain JSON, and
+    gzip as a pull body carries them (signatures do not compress; any key gives the same
+    size)."""
+    signer = Signer.generate()
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Receipt).where(
+                col(Receipt.device_id) == uuid.UUID(device_id), col(Receipt.issued_at).is_not(None)
+            )
+        ).scalars()
+        changes = [
+            {
+                "entity": "receipt",
+                "id": str(r.entity_id),
+                "op": "upsert",
+                "version": r.version,
+                "data": signed(r, signer),
+            }
+            for r in rows
+        ]
+    text = json.dumps(changes, separators=(",", ":")).encode()
+    return len(changes), len(text), len(gzip.compress(text))
 
 
 def _print(outcome: Outcome, rate: float) -> None:
@@ -225,6 +263,13 @@ def _print(outcome: Outcome, rate: float) -> None:
         f"{outcome.carried_down / 1e3:.0f} KB down; bodies sent "
         f"{outcome.body_bytes / 1e6:.2f} MB; rounds {outcome.rounds} "
         f"({outcome.failed_rounds} failed); all arrived: {outcome.complete}"
+    )
+    week = outcome.carried_up + outcome.carried_down
+    print(
+        f"  receipts: {outcome.receipts} pulled, {outcome.receipt_bytes / 1e3:.1f} KB as JSON "
+        f"({outcome.receipt_gzip / 1e3:.1f} KB gzip) = "
+        f"{outcome.receipt_bytes / week:.2%} of the week's {week / 1e6:.2f} MB on the wire "
+        "(target <= 5%)"
     )
     resent = outcome.photo_sent - outcome.photo_bytes
     print(

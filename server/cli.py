@@ -31,6 +31,7 @@ def init_db() -> None:
     """Create or migrate the database to the latest schema."""
     from server.db import get_engine
     from server.migrate import upgrade
+    from server.receipts.cli import ensure_key
 
     settings = get_settings()
     engine = get_engine(settings)
@@ -40,6 +41,7 @@ def init_db() -> None:
         click.echo(f"database {where} is up to date (revision {after})")
     else:
         click.echo(f"database {where} migrated from {before or 'empty'} to revision {after}")
+    click.echo(ensure_key())
     # The shipped forms (docs/results.md#shipped-forms): published once, again when changed.
     from server.db import session_scope
     from server.results.forms import ensure_shipped_forms
@@ -64,12 +66,14 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the API and the dashboard."""
     from server.db import get_engine
     from server.health.service import database_health
+    from server.records.receipts import current_signer
     from server.serving import run_server
 
     settings = get_settings()
     schema = database_health(engine=get_engine(settings))
     if not schema["up_to_date"]:
         raise click.ClickException("the database schema is behind: run `pilotmon init-db` first")
+    current_signer(settings)  # a receipt key that cannot be read or made stops it here
     if workers > 1 and settings.is_sqlite:
         click.echo(
             "note: several workers on SQLite share one writer; PostgreSQL scales better", err=True
@@ -105,6 +109,10 @@ def _register_optional_commands() -> None:
     from server.sync.cli import import_bundle_command
 
     cli.add_command(import_bundle_command)
+
+    from server.receipts.cli import receipts
+
+    cli.add_command(receipts)
 
     from server.hqclient.cli import pull
     from server.jobs.cli import jobs, scheduler

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # The interactive API docs (/api/v1/docs) and the OpenAPI schema behind them; a production
     # server that should not describe itself to strangers sets PILOTMON_API_DOCS=false.
     api_docs: bool = True
+    # The private key that signs custody receipts: base64 of its 32 raw Ed25519 bytes. Unset,
+    # the key lives in the data directory (``receipt_key``, made on first use or by
+    # ``pilotmon init-db``) and ``pilotmon receipts rotate-key`` replaces it (docs/cli.md).
+    receipt_key: str | None = Field(default=None, repr=False)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

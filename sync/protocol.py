@@ -78,6 +78,7 @@ class PulledEntity(StrEnum):
     # Results (docs/results.md): published forms of the device's projects, and observations.
     FORM = "form"
     OBSERVATION = "observation"
+    RECEIPT = "receipt"
 
 
 class Op(StrEnum):
@@ -184,8 +185,17 @@ class PullResponse(_Message):
     server_time: datetime
 
 
+class ReceiptKeyInfo(_Message):
+    """A public key that signs custody receipts (docs/protocol.md#custody-receipts): base64 of
+    its 32 raw Ed25519 bytes."""
+
+    key_id: str
+    public_key: str
+
+
 class SyncInfo(_Message):
-    """What ``GET /sync/info`` publishes: the limits a client must respect."""
+    """What ``GET /sync/info`` publishes: the limits a client must respect, and the keys that
+    sign custody receipts (current and retired; absent from a server older than receipts)."""
 
     protocols: list[int]
     max_batch_bytes: int
@@ -193,6 +203,7 @@ class SyncInfo(_Message):
     max_chunk_bytes: int
     max_pull_limit: int
     server_time: datetime
+    receipt_keys: list[ReceiptKeyInfo] = []
 
 
 class UploadRefused(_Message):

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from server.api import Text, UtcDateTime
 from server.columns import json_list, optional_time, stamp, uuid_pk
 from shared.catalogue import Role
+from sync.protocol import ReceiptKeyInfo
 
 
 class User(SQLModel, table=True):
@@ -257,6 +258,11 @@ class EnrolResponse(BundleKey):
     device_id: uuid.UUID
     user: EnrolledUser
     server_time: UtcDateTime
+    receipt_keys: list[ReceiptKeyInfo] = Field(
+        default_factory=list,
+        description="The public keys that sign custody receipts (docs/protocol.md"
+        "#custody-receipts): the tablet pins them to verify its receipts offline",
+    )
 
 
 class DeviceStatusPublic(SQLModel):

@@ -39,7 +39,9 @@ from server.accounts.models import (
 from server.api import Page, Text, client_address, error_responses
 from server.columns import utcnow
 from server.deps import SessionDep, SettingsDep
+from server.records.receipts import published_keys
 from shared.catalogue import Role
+from sync.protocol import ReceiptKeyInfo
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
@@ -185,6 +187,7 @@ def enrol(
         bundle_key_id=device_service.bundle_key_id(device),
         device_id=device.id,
         server_time=utcnow(),
+        receipt_keys=[ReceiptKeyInfo(**k) for k in published_keys(session, settings)],
         user=EnrolledUser(
             username=user.username,
             role=user.role,

@@ -50,6 +50,8 @@ class ChangeRecord:
     op: str
     version: int
     project_id: uuid.UUID | None
+    # Set for a change only one tablet pulls (a custody receipt).
+    device_id: uuid.UUID | None = None
 
 
 def lock_change_log(session: Session) -> None:
@@ -93,6 +95,7 @@ def flush_changes(session: OrmSession) -> int:
                     "op": change.op,
                     "version": change.version,
                     "project_id": change.project_id,
+                    "device_id": change.device_id,
                     "created_at": now,
                 }
             )

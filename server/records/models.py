@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from server.columns import BigId, json_doc, stamp
+from server.columns import BigId, json_doc, optional_time, stamp
 
 
 class Change(SQLModel, table=True):
@@ -31,6 +31,8 @@ class Change(SQLModel, table=True):
     version: int
     # Scope: the project the record belongs to (None for catalogue-wide records).
     project_id: uuid.UUID | None = Field(default=None)
+    # A change for one tablet only (a custody receipt): no other device pulls it.
+    device_id: uuid.UUID | None = Field(default=None)
     created_at: datetime = stamp()
 
 
@@ -72,3 +74,38 @@ class RecordRevision(SQLModel, table=True):
     author_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     device_id: uuid.UUID | None = Field(default=None, foreign_key="device.id")
     created_at: datetime = stamp()
+
+
+class Receipt(SQLModel, table=True):
+    """The current custody receipt of one record (docs/protocol.md#custody-receipts).
+
+    One row per record: a later version's receipt replaces the earlier one. The row is the
+    receipt's content, fixed in the transaction that completes the record; it is signed when it
+    is handed out (``server.records.receipts.signed``: Ed25519 is deterministic, so the same
+    receipt under the same key is always the same bytes). ``attachments`` and ``issued_at``
+    are None while the version the device pushed still waits for some of its photos' bytes.
+    """
+
+    __tablename__ = "receipt"
+
+    entity: str = Field(primary_key=True, max_length=32)
+    entity_id: uuid.UUID = Field(primary_key=True)
+    version: int
+    # The tablet that pushed this version: the only one that pulls the receipt.
+    device_id: uuid.UUID = Field(foreign_key="device.id", index=True)
+    project_id: uuid.UUID | None = Field(default=None)
+    attachments: list[dict[str, Any]] | None = json_doc()
+    issued_at: datetime | None = optional_time()
+
+
+class ReceiptKey(SQLModel, table=True):
+    """Every public key that ever signed receipts: published for verification, kept in the
+    database so that backups carry them. The private key is not here (server.records.receipts).
+    """
+
+    __tablename__ = "receipt_key"
+
+    key_id: str = Field(primary_key=True, max_length=16)
+    public_key: str = Field(max_length=64)
+    created_at: datetime = stamp()
+    retired_at: datetime | None = optional_time()

@@ -28,8 +28,10 @@ from server.activities.models import Activity, Attachment
 from server.columns import utcnow
 from server.errors import Forbidden, NotFound, invalid
 from server.projects.models import Project
+from server.receipts.service import issue_after_upload
 from server.records.changes import record_change
 from server.records.models import RecordRevision
+from server.records.receipts import Signer
 from server.results.models import Observation
 from server.scope import can_read_project
 from server.sync.errors import PayloadTooLarge, WrongOffset
@@ -168,6 +170,7 @@ def append_chunk(
     attachment_id: uuid.UUID,
     offset: int,
     chunk: bytes,
+    signer: Signer,
     overlap_ok: bool = False,
 ) -> UploadState:
     """Append a chunk at ``offset``; check and publish the file when it is whole.
@@ -214,7 +217,7 @@ def append_chunk(
     if attachment.received == attachment.size:
         refused = _finish(attachment, files)
         if refused is None:
-            mark_complete(session, attachment=attachment, project_id=project.id)
+            mark_complete(session, attachment=attachment, project_id=project.id, signer=signer)
     session.add(attachment)
     session.flush()
     return UploadState(attachment.received, attachment.size, attachment.complete, refused)
@@ -277,10 +280,11 @@ def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, st
 
 
 def mark_complete(
-    session: Session, *, attachment: Attachment, project_id: uuid.UUID | None
+    session: Session, *, attachment: Attachment, project_id: uuid.UUID | None, signer: Signer
 ) -> None:
     """All the bytes are in place and checked: the photo is complete, as a new version that
-    pulls carry to the tablets."""
+    pulls carry to the tablets; if it was the last photo its record waited for, the record's
+    custody receipt is signed now, in this transaction."""
     attachment.received = attachment.size
     attachment.complete = True
     attachment.completed_at = attachment.updated_at = utcnow()
@@ -293,6 +297,8 @@ def mark_complete(
         version=attachment.version,
         project_id=project_id,
     )
+    session.add(attachment)
+    issue_after_upload(session, signer, attachment=attachment)
 
 
 def store_complete(
@@ -302,6 +308,7 @@ def store_complete(
     attachment: Attachment,
     data: bytes,
     project_id: uuid.UUID | None,
+    signer: Signer,
 ) -> list[dict[str, str]] | None:
     """Take a whole photo at once (test worlds), with the same checks as an upload."""
     if attachment.complete:
@@ -319,7 +326,7 @@ def store_complete(
     attachment.received = len(data)
     refused = _finish(attachment, files)
     if refused is None:
-        mark_complete(session, attachment=attachment, project_id=project_id)
+        mark_complete(session, attachment=attachment, project_id=project_id, signer=signer)
     session.add(attachment)
     session.flush()
     return refused

@@ -52,6 +52,7 @@ from server.config import Settings
 from server.db import write_engine
 from server.errors import PilotMonitorError
 from server.records import audit
+from server.records.receipts import Signer, current_signer
 from server.scope import user_scope
 from server.sync.attachments import (
     AttachmentFiles,
@@ -572,7 +573,7 @@ def _apply(
             device=device,
         )
         _apply_mutations(session, caller, mutations, report, settings=settings)
-        published = _take_photos(session, photos, report)
+        published = _take_photos(session, photos, report, signer=current_signer(settings))
         audit.record(
             session,
             action="import-bundle",
@@ -637,7 +638,12 @@ def _apply_mutations(
             raise BundleError("the bundle's seqs are not consecutive")
         try:
             answer = push(
-                session, caller=caller, request=request, max_mutations=size, source="bundle"
+                session,
+                caller=caller,
+                request=request,
+                max_mutations=size,
+                signer=current_signer(settings),
+                source="bundle",
             )
         except SeqGap as exc:
             raise BundleError(
@@ -649,7 +655,9 @@ def _apply_mutations(
         report.last_seq = answer.last_seq
 
 
-def _take_photos(session: Session, photos: list[_Photo], report: ImportReport) -> list[_Photo]:
+def _take_photos(
+    session: Session, photos: list[_Photo], report: ImportReport, *, signer: Signer
+) -> list[_Photo]:
     """Mark the photos complete in the transaction; returns those whose bytes must be moved in.
 
     A photo whose details (metadata mutation) were not accepted is reported, as a push would
@@ -677,7 +685,12 @@ def _take_photos(session: Session, photos: list[_Photo], report: ImportReport) -
             problem = f"is {photo.content_type or 'of an unknown type'}, not {row.content_type}"
         if problem:
             raise BundleError(f"{photo.entry} {problem}; nothing was applied")
-        mark_complete(session, attachment=row, project_id=attachment_project_id(session, row))
+        mark_complete(
+            session,
+            attachment=row,
+            project_id=attachment_project_id(session, row),
+            signer=signer,
+        )
         session.add(row)
         taken.append(photo)
         report.photos_stored += 1

@@ -29,9 +29,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
@@ -41,6 +42,8 @@ from server.columns import utcnow
 from server.errors import invalid
 from server.projects.models import Participant, Project, Site, Target, site_wire
 from server.records.models import Change as ChangeRow
+from server.records.models import Receipt
+from server.records.receipts import Signer, signed
 from server.results.models import Form, Observation, ObservationReview
 from server.results.observations import observation_wire
 from server.scope import visible_project_ids
@@ -115,7 +118,10 @@ def _one_snapshot(session: Session) -> None:
     session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) -> PullResponse:
+def pull(
+    session: Session, *, caller: Caller, cursor: str | None, limit: int, signer: Signer
+) -> PullResponse:
+    """A page of changes; ``signer`` signs the custody receipts it hands out."""
     _one_snapshot(session)
     project_ids = pull_scope(session, caller=caller)
     scope = scope_digest(project_ids)
@@ -138,7 +144,12 @@ def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) ->
 
     rows: Sequence[Any] = []
     if project_ids:
-        # The changes of its projects, and of the global forms (logged without a project).
+        # The changes of its projects, and of the global forms (logged without a project); a
+        # change for one tablet (a custody receipt) reaches that tablet only.
+        device_id = caller.device.id if caller.device else None
+        for_this_device: ColumnElement[bool] = col(ChangeRow.device_id).is_(None)
+        if device_id is not None:
+            for_this_device = or_(for_this_device, col(ChangeRow.device_id) == device_id)
         rows = session.execute(
             select(col(ChangeRow.seq), col(ChangeRow.entity), col(ChangeRow.entity_id))
             .where(
@@ -150,6 +161,7 @@ def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) ->
                     ),
                 ),
                 col(ChangeRow.seq) > after,
+                for_this_device,
             )
             .order_by(col(ChangeRow.seq))
             .limit(limit + 1)
@@ -157,7 +169,7 @@ def pull(session: Session, *, caller: Caller, cursor: str | None, limit: int) ->
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1].seq if rows else after
-    changes += _current_state(session, rows, caller=caller)
+    changes += _current_state(session, rows, caller=caller, signer=signer)
     return PullResponse(
         changes=changes,
         cursor=Cursor(last, scope, catalogue).encode(),
@@ -192,7 +204,9 @@ def _frame(session: Session, project_ids: list[uuid.UUID], *, caller: Caller) ->
     return frame
 
 
-def _current_state(session: Session, rows: Sequence[Any], *, caller: Caller) -> list[Change]:
+def _current_state(
+    session: Session, rows: Sequence[Any], *, caller: Caller, signer: Signer
+) -> list[Change]:
     """The records the change rows name, once each, in the order they last changed."""
     last_position: dict[tuple[str, uuid.UUID], int] = {}
     for position, row in enumerate(rows):
@@ -204,6 +218,8 @@ def _current_state(session: Session, rows: Sequence[Any], *, caller: Caller) -> 
     found: dict[tuple[str, uuid.UUID], Change] = {}
     for entity, ids in wanted.items():
         loader = _LOADERS.get(entity)
+        if entity == PulledEntity.RECEIPT:
+            loader = partial(_receipts, signer=signer)
         if loader is None:
             continue
         for start in range(0, len(ids), 500):
@@ -382,6 +398,32 @@ def _observations(session: Session, ids: list[uuid.UUID], _caller: Caller) -> li
             )
         )
     return changes
+
+
+def _receipts(
+    session: Session, ids: list[uuid.UUID], caller: Caller, *, signer: Signer
+) -> list[Change]:
+    """A tablet receives the custody receipts of the versions it pushed, signed now (the
+    same bytes each time under the same key: Ed25519 is deterministic)."""
+    if caller.device is None:
+        return []
+    receipts = session.execute(
+        select(Receipt).where(
+            col(Receipt.entity_id).in_(ids),
+            col(Receipt.device_id) == caller.device.id,
+            col(Receipt.issued_at).is_not(None),
+        )
+    ).scalars()
+    return [
+        Change(
+            entity=PulledEntity.RECEIPT,
+            id=str(r.entity_id),
+            op=Op.UPSERT,
+            version=r.version,
+            data=signed(r, signer),
+        )
+        for r in receipts
+    ]
 
 
 Loader = Callable[[Session, list[uuid.UUID], Caller], list[Change]]

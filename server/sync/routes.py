@@ -34,6 +34,7 @@ from server.columns import utcnow
 from server.db import write_engine
 from server.deps import EngineDep, SessionDep, SettingsDep
 from server.errors import ValidationFailed, invalid, pydantic_issues
+from server.records.receipts import Signer, current_signer, published_keys
 from server.sync import attachments, conflicts, service
 from server.sync import pull as pull_service
 from server.sync.errors import UploadCut, UploadMismatch
@@ -104,7 +105,9 @@ def info(
                 caller = None  # public by design: a stale token still gets the limits
         if caller is not None:
             note_device_seen(engine, caller)
-    return service.sync_info(settings=settings)
+    with Session(engine) as session:
+        keys = published_keys(session, settings)
+    return service.sync_info(settings=settings, receipt_keys=keys)
 
 
 def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -141,6 +144,7 @@ def push(
                 caller=caller,
                 request=envelope,
                 max_mutations=settings.max_push_mutations,
+                signer=current_signer(settings),
                 app_version=x_app_version,
             )
             session.commit()
@@ -152,11 +156,14 @@ def push(
 def pull(
     caller: DeviceCaller,
     session: SessionDep,
+    settings: SettingsDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
 ) -> PullResponse:
     """The changes since ``cursor`` in the tablet's scope, with the next cursor."""
-    return pull_service.pull(session, caller=caller, cursor=cursor, limit=limit)
+    return pull_service.pull(
+        session, caller=caller, cursor=cursor, limit=limit, signer=current_signer(settings)
+    )
 
 
 async def _status_body(request: Request) -> bytes:
@@ -283,8 +290,9 @@ async def upload_chunk(
     body = await receive_body(
         request, limit=MAX_CHUNK_BYTES, idle_seconds=settings.upload_idle_seconds
     )
+    signer = current_signer(settings)
     state = await run_in_threadpool(
-        _append, engine, caller, files, attachment_id, upload_offset, body.data
+        _append, engine, caller, files, signer, attachment_id, upload_offset, body.data
     )
     if state.refused:
         raise UploadMismatch(state.refused)
@@ -312,6 +320,7 @@ def _append(
     engine: Engine,
     caller: Caller,
     files: attachments.AttachmentFiles,
+    signer: Signer,
     attachment_id: uuid.UUID,
     offset: int,
     data: bytes,
@@ -327,6 +336,7 @@ def _append(
             attachment_id=attachment_id,
             offset=offset,
             chunk=data,
+            signer=signer,
             overlap_ok=True,
         )
         session.commit()

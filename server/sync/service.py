@@ -35,7 +35,9 @@ from server.columns import utcnow
 from server.config import Settings
 from server.errors import Forbidden
 from server.projects.models import Participant, Site
+from server.receipts.service import issue_after_push
 from server.records.changes import record_change
+from server.records.receipts import Held, Signer
 from server.results.models import Observation
 from server.results.observations import flatten
 from server.sync.errors import PayloadTooLarge, ProtocolNotSupported, SeqGap
@@ -62,8 +64,10 @@ from sync.protocol import (
     FieldError,
     Mutation,
     MutationResult,
+    Op,
     PushRequest,
     PushResponse,
+    ReceiptKeyInfo,
     ResultStatus,
     SyncInfo,
 )
@@ -96,8 +100,9 @@ _APPLY: dict[Entity, Callable[[PushContext, Mutation, Any], Outcome]] = {
 }
 
 
-def sync_info(*, settings: Settings) -> SyncInfo:
+def sync_info(*, settings: Settings, receipt_keys: list[dict[str, str]]) -> SyncInfo:
     return SyncInfo(
+        receipt_keys=[ReceiptKeyInfo(**key) for key in receipt_keys],
         protocols=list(SUPPORTED_PROTOCOLS),
         max_batch_bytes=settings.max_request_bytes,
         max_batch_mutations=settings.max_push_mutations,
@@ -129,10 +134,12 @@ def push(
     caller: Caller,
     request: PushRequest,
     max_mutations: int,
+    signer: Signer,
     source: str = "push",
     app_version: str | None = None,
 ) -> PushResponse:
-    """Apply a batch in the caller's transaction (the caller commits)."""
+    """Apply a batch in the caller's transaction (the caller commits), with the custody
+    receipts of what it completed (``signer`` signs them)."""
     check_protocol(request.protocol)
     if caller.device is None:
         raise Forbidden("pushes come from an enrolled tablet: use its device token")
@@ -155,11 +162,13 @@ def push(
             session=session, caller=caller, device=device, today=utcnow().date(), source=source
         )
         existing = _existing(session, fresh)
+        new = {(m.entity, m.id) for m in fresh if (m.entity, m.id) not in existing}
         for run, bulk in _runs(fresh, existing):
             if bulk:
                 results += _apply_in_bulk(context, run, existing)
             else:
                 results += [_apply_one(context, mutation, existing) for mutation in run]
+        _issue_receipts(session, signer, device_id=device.id, fresh=fresh, results=results, new=new)
 
     now = utcnow()
     if fresh:
@@ -170,6 +179,53 @@ def push(
     session.add(device)
     session.flush()
     return PushResponse(last_seq=device.last_seq, server_time=now, results=results)
+
+
+_WRITTEN = (ResultStatus.APPLIED, ResultStatus.MERGED)
+
+
+def _issue_receipts(
+    session: Session,
+    signer: Signer,
+    *,
+    device_id: uuid.UUID,
+    fresh: Sequence[Mutation],
+    results: Sequence[MutationResult],
+    new: set[tuple[Entity, uuid.UUID]],
+) -> None:
+    """Custody receipts for the records the batch applied (docs/protocol.md#custody-receipts):
+    in the push's transaction, once per record, for its version after the whole batch.
+
+    A record the batch created, in a batch that carried no photo, cannot have a photo nor a
+    receipt yet: its receipt is made from the batch's own answers, without reading it back
+    (the bulk path of new activities stays a few statements per batch)."""
+    written = {r.seq: r for r in results if r.status in _WRITTEN}
+    last: dict[tuple[Entity, uuid.UUID], tuple[Mutation, MutationResult]] = {}
+    for mutation in fresh:
+        if mutation.seq in written:
+            last[(mutation.entity, mutation.id)] = (mutation, written[mutation.seq])
+    photos = {key[1] for key in last if key[0] == Entity.ATTACHMENT}
+    touched: dict[str, set[uuid.UUID]] = {}
+    created: list[Held] = []
+    for (entity, record_id), (mutation, result) in last.items():
+        if entity in (Entity.ATTACHMENT, Entity.CONFLICT):
+            continue
+        project_id = (mutation.data or {}).get("project_id")
+        if (
+            not photos
+            and (entity, record_id) in new
+            and mutation.op == Op.UPSERT
+            and result.version is not None
+            and project_id is not None
+        ):
+            created.append(
+                Held(str(entity), record_id, result.version, uuid.UUID(str(project_id)), [])
+            )
+        else:
+            touched.setdefault(str(entity), set()).add(record_id)
+    issue_after_push(
+        session, signer, device_id=device_id, touched=touched, photos=photos, created=created
+    )
 
 
 # --- the cyclic garbage collector -------------------------------------------------------------

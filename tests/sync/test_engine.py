@@ -6,6 +6,7 @@ import hashlib
 import os
 import random
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,12 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from server.accounts.models import Device
 from server.activities.models import Activity, Attachment
 from server.columns import utcnow
+from server.records.models import Change, Receipt
 from sync import errors
 from sync.attachments import upload_photos
 from sync.status import read_status
@@ -29,6 +31,32 @@ from tests.sync.transport import FaultyAdapter
 def _server_activities(engine: Engine) -> int:
     with Session(engine) as session:
         return int(session.execute(select(func.count()).select_from(Activity)).scalar_one())
+
+
+def _assert_one_current_receipt_each(engine: Engine, device: Device) -> None:
+    """Every record the tablet pushed is covered by exactly one current receipt, for its
+    version and with every photo, issued once to this tablet, however the link behaved."""
+    with Session(engine) as session:
+        activities = session.execute(select(Activity)).scalars().all()
+        receipts = session.execute(select(Receipt)).scalars().all()
+        issued = Counter(
+            session.execute(
+                select(col(Change.entity_id)).where(
+                    col(Change.entity) == "receipt", col(Change.device_id) == device.id
+                )
+            ).scalars()
+        )
+        photos = {a.id: a for a in session.execute(select(Attachment)).scalars() if a.complete}
+    assert activities
+    by_record = {r.entity_id: r for r in receipts}
+    assert len(receipts) == len(by_record) == len(activities)
+    for activity in activities:
+        receipt = by_record[activity.id]
+        assert receipt.issued_at is not None and receipt.version == activity.version
+        assert receipt.device_id == device.id and receipt.attachments is not None
+        listed = {uuid.UUID(a["id"]) for a in receipt.attachments}
+        assert listed == {p.id for p in photos.values() if p.activity_id == activity.id}
+        assert issued[activity.id] == 1
 
 
 def test_saved_records_reach_the_server_and_come_back_synced(
@@ -112,6 +140,7 @@ def test_network_faults_never_lose_or_duplicate_a_record(
     assert store.pending_count() == 0
     assert _server_activities(engine) == 3
     assert {store.state("activity", r["id"]) for r in records} == {"synced"}
+    _assert_one_current_receipt_each(engine, field.device)
 
 
 def test_a_revoked_tablet_keeps_its_records_and_says_why(
@@ -200,6 +229,7 @@ def test_photos_follow_their_metadata(
         assert stored is not None and stored.complete
         assert stored.sha256 == hashlib.sha256(data).hexdigest()
     assert read_status(store).photos_waiting == 0
+    _assert_one_current_receipt_each(engine, field.device)
 
 
 class CountingAdapter(FaultyAdapter):
@@ -242,3 +272,4 @@ def test_an_interrupted_photo_resends_at_most_one_chunk_per_interruption(
     with Session(engine) as session:
         stored = session.get(Attachment, uuid.UUID(photo_id))
         assert stored is not None and stored.complete
+    _assert_one_current_receipt_each(engine, field.device)

@@ -75,6 +75,9 @@ def test_enrol_with_a_code_then_push_then_revoke(client: TestClient, session: Se
     assert enrolled["user"]["role"] == "field_expert"
     assert enrolled["user"]["countries"] == ["LSO"]
     assert [p["id"] for p in enrolled["user"]["projects"]] == [str(world.project_lso.id)]
+    # The keys that sign custody receipts, for the tablet to pin (docs/protocol.md).
+    published = client.get("/api/v1/sync/info").json()["receipt_keys"]
+    assert enrolled["receipt_keys"] == published and len(published) == 1
     token = enrolled["device_token"]
     device = fresh(session, Device, device_id)
     assert device.token_hash != token and device.label == "Maseru tablet 3"

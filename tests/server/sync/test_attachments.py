@@ -18,6 +18,7 @@ from server.activities.models import Attachment
 from server.app import create_app
 from server.config import Settings
 from server.db import write_engine
+from server.records.receipts import current_signer
 from server.sync.attachments import AttachmentFiles, append_chunk, sniff_content_type
 from server.sync.http import server_stopping
 from tests.factories import make_access_token, make_user
@@ -356,6 +357,7 @@ def test_a_stale_chunk_finishing_after_a_newer_one_adds_only_new_bytes(
             attachment_id=uuid.UUID(photo_id),
             offset=0,
             chunk=JPEG[:80_000],
+            signer=current_signer(client.app.state.settings),  # type: ignore[attr-defined]
             overlap_ok=True,
         )
         session.commit()

@@ -18,8 +18,11 @@ from server.activities.service import write_activity
 from server.db import is_postgresql, write_engine
 from server.records import changes as change_log
 from server.records.models import Change
+from server.records.receipts import Signer
 from server.sync.pull import pull
 from tests.server.sync.conftest import Field
+
+SIGNER = Signer.generate()
 
 
 def _changes(engine: Engine) -> int:
@@ -84,7 +87,7 @@ def _puller(engine: Engine, field: Field) -> Callable[[str | None], tuple[set[st
         seen: set[str] = set()
         while True:
             with Session(engine) as session:
-                page = pull(session, caller=caller, cursor=cursor, limit=50)
+                page = pull(session, caller=caller, cursor=cursor, limit=50, signer=SIGNER)
             seen |= {c.id for c in page.changes if c.entity == "activity"}
             cursor = page.cursor
             if not page.has_more:

@@ -75,19 +75,23 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(client: TestClient, fie
     _, cursor = pull_all(client, field, limit=1000)
     more = _push_activities(client, field, 5, first_seq=8)
     seen: list[str] = []
+    receipts: list[str] = []
     pages = 0
     while True:
         response = client.get(
             "/api/v1/sync/pull", params={"cursor": cursor, "limit": 2}, headers=field.headers()
         )
         body = response.json()
-        seen += [c["id"] for c in body["changes"]]
+        seen += [c["id"] for c in body["changes"] if c["entity"] == "activity"]
+        receipts += [c["id"] for c in body["changes"] if c["entity"] == "receipt"]
         cursor = body["cursor"]
         pages += 1
         if not body["has_more"]:
             break
     assert sorted(seen) == sorted(more)
-    assert pages == 3
+    # Each pushed activity also brought its custody receipt: 10 changes, 2 a page.
+    assert sorted(receipts) == sorted(more)
+    assert pages == 5
     assert len(set(ids) & set(seen)) == 0
 
 

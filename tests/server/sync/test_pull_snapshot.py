@@ -26,10 +26,13 @@ from server.accounts.models import User
 from server.activities.review import review_activity
 from server.db import write_engine
 from server.records.models import Change as ChangeRow
+from server.records.receipts import Signer
 from server.sync import pull as pull_module
 from server.sync.pull import decode_cursor, pull
 from sync.protocol import PullResponse
 from tests.server.sync.conftest import Field
+
+SIGNER = Signer.generate()
 
 
 def _caller(engine: Engine, field: Field) -> Caller:
@@ -72,7 +75,7 @@ def _return(engine: Engine, field: Field, activity_id: uuid.UUID) -> None:
 
 def _pull(engine: Engine, caller: Caller, cursor: str | None) -> PullResponse:
     with Session(engine) as session:
-        return pull(session, caller=caller, cursor=cursor, limit=500)
+        return pull(session, caller=caller, cursor=cursor, limit=500, signer=SIGNER)
 
 
 def _versions_up_to(engine: Engine, seq: int) -> dict[str, int]:

@@ -37,7 +37,7 @@ def _logged_versions(engine: Engine, site_id: str) -> list[int]:
         return list(
             session.execute(
                 select(col(Change.version))
-                .where(col(Change.entity_id) == uuid.UUID(site_id))
+                .where(col(Change.entity_id) == uuid.UUID(site_id), col(Change.entity) == "site")
                 .order_by(col(Change.seq))
             ).scalars()
         )

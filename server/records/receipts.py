@@ -1,0 +1,326 @@
+"""Custody receipts, the shared part (docs/protocol.md#custody-receipts): the signing key, the
+published public keys, and writing a record's current receipt with its change-log entry.
+
+The key: ``PILOTMON_RECEIPT_KEY`` (base64 of the 32 raw Ed25519 private bytes) or, unset, the
+file ``receipt_key`` in the data directory (the same text, mode 0600), made on first use (or by
+``pilotmon init-db``). Every public key that signed is kept in the ``receipt_key`` table, so a
+backup carries them and receipts signed before a rotation or a restore on a new machine still
+verify. The private key is never in the database nor in a backup.
+
+Which records are complete, and when, is the domain's business (``server.receipts``); this
+module signs what it is given and stores it in the writer's transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, col
+
+from server.columns import as_utc, utcnow
+from server.config import Settings
+from server.errors import ConfigError
+from server.records.bulk import insert_rows
+from server.records.changes import ChangeRecord, record_changes
+from server.records.models import Receipt, ReceiptKey
+from shared import receipts as shared_receipts
+
+KEY_FILE = "receipt_key"
+RECEIPT_ENTITY = "receipt"
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """The key that signs receipts now."""
+
+    private_key: Ed25519PrivateKey
+    key_id: str
+    public_key: str
+
+    def sign(self, body: dict[str, Any]) -> dict[str, Any]:
+        return shared_receipts.sign(body, self.private_key, self.key_id)
+
+    @classmethod
+    def generate(cls) -> Signer:
+        """A signer with a fresh key of its own (tests, benches)."""
+        return _signer(Ed25519PrivateKey.generate())
+
+
+def key_path(settings: Settings) -> Path:
+    return settings.data_dir / KEY_FILE
+
+
+def _signer(private_key: Ed25519PrivateKey) -> Signer:
+    public = shared_receipts.public_key_text(private_key)
+    return Signer(private_key, shared_receipts.key_id_for(public), public)
+
+
+def private_key_text(private_key: Ed25519PrivateKey) -> str:
+    raw = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return base64.b64encode(raw).decode("ascii")
+
+
+def parse_private_key(text: str, *, where: str) -> Ed25519PrivateKey:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+        if len(raw) != 32:
+            raise ValueError("not 32 bytes")
+        return Ed25519PrivateKey.from_private_bytes(raw)
+    except (ValueError, binascii.Error) as exc:
+        raise ConfigError(
+            f"{where} is not a receipt key: it must be the base64 of 32 raw Ed25519 "
+            "private-key bytes (docs/cli.md)"
+        ) from exc
+
+
+_cache: dict[str, tuple[Any, Signer]] = {}
+_cache_lock = threading.Lock()
+
+
+def _write_new_key(path: Path, *, replace: bool) -> None:
+    """A fresh key in ``path``, mode 0600, written whole before it appears under its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(private_key_text(Ed25519PrivateKey.generate()) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        if replace:
+            os.replace(temporary, path)
+        else:
+            # fails if another process made one meanwhile: theirs is the key
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def current_signer(settings: Settings) -> Signer:
+    """The signing key: ``PILOTMON_RECEIPT_KEY``, or the data directory's key file (made now
+    if there is none). Re-read when the file changes (``pilotmon receipts rotate-key``)."""
+    if settings.receipt_key:
+        cached = _cache.get("env")
+        if cached is not None and cached[0] == settings.receipt_key:
+            return cached[1]
+        signer = _signer(parse_private_key(settings.receipt_key, where="PILOTMON_RECEIPT_KEY"))
+        _cache["env"] = (settings.receipt_key, signer)
+        return signer
+    path = key_path(settings)
+    with _cache_lock:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            try:
+                _write_new_key(path, replace=False)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write the receipt key {path} ({exc.strerror}); set "
+                    "PILOTMON_DATA_DIR to a folder you can write"
+                ) from exc
+            stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = _cache.get(str(path))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        signer = _signer(parse_private_key(path.read_text(), where=str(path)))
+        _cache[str(path)] = (stamp, signer)
+        return signer
+
+
+def _insert_ignoring_duplicates(
+    session: OrmSession, table: Any, rows: list[dict[str, Any]]
+) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(postgresql.insert(table).values(rows).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(table).values(rows).on_conflict_do_nothing())
+
+
+def register_key(session: Session, signer: Signer) -> None:
+    """Publish the signing key (once): in the writer's transaction, before it signs."""
+    if session.get(ReceiptKey, signer.key_id) is None:
+        _insert_ignoring_duplicates(
+            session,
+            ReceiptKey,
+            [{"key_id": signer.key_id, "public_key": signer.public_key, "created_at": utcnow()}],
+        )
+
+
+def published_keys(session: Session, settings: Settings) -> list[dict[str, str]]:
+    """``receipt_keys`` as ``GET /sync/info`` and enrolment publish them: every key that ever
+    signed (oldest first) and the one that signs now."""
+    rows = session.execute(select(ReceiptKey).order_by(col(ReceiptKey.created_at))).scalars()
+    keys = [{"key_id": r.key_id, "public_key": r.public_key} for r in rows]
+    signer = current_signer(settings)
+    if all(k["key_id"] != signer.key_id for k in keys):
+        keys.append({"key_id": signer.key_id, "public_key": signer.public_key})
+    return keys
+
+
+def rotate_key(session: Session, settings: Settings) -> tuple[Signer, Signer]:
+    """A new signing key in the data directory; the old one stays published, marked retired.
+    Returns (old, new). The caller commits."""
+    if settings.receipt_key:
+        raise ConfigError(
+            "the receipt key comes from PILOTMON_RECEIPT_KEY: put a new key there instead "
+            "(the old public key stays published once it has signed)"
+        )
+    old = current_signer(settings)
+    register_key(session, old)
+    _write_new_key(key_path(settings), replace=True)
+    new = current_signer(settings)
+    register_key(session, new)
+    retired = session.get(ReceiptKey, old.key_id)
+    if retired is not None and retired.retired_at is None:
+        retired.retired_at = utcnow()
+        session.add(retired)
+    session.flush()
+    return old, new
+
+
+# --- writing receipts ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A version of a record the server holds: ``attachments`` lists every live photo when all
+    their bytes are verified, None while some are still missing (the receipt then waits)."""
+
+    entity: str
+    entity_id: uuid.UUID
+    version: int
+    project_id: uuid.UUID | None
+    attachments: list[dict[str, Any]] | None
+
+
+def receipt_body(held: Held, *, device_id: uuid.UUID, issued_at: str) -> dict[str, Any]:
+    return {
+        "entity": held.entity,
+        "id": str(held.entity_id),
+        "version": held.version,
+        "attachments": held.attachments or [],
+        "device_id": str(device_id),
+        "issued_at": issued_at,
+    }
+
+
+def write_receipts(
+    session: Session,
+    signer: Signer,
+    *,
+    device_id: uuid.UUID,
+    held: Sequence[Held],
+    new: Collection[tuple[str, uuid.UUID]] = (),
+) -> int:
+    """Make each record's current receipt the one for ``held``, to ``device_id``: issued now
+    (its content fixed, with ``issued_at``) when all its photos are complete, else waiting for
+    them. An issued one is noted in the change log for that device only. Returns how many were
+    issued. Signing waits for delivery (``signed``), so a push pays for rows, not signatures;
+    the signing key is published (``register_key``) here, in the writer's transaction.
+    ``new``: records the caller knows have no receipt row yet (created in this transaction).
+    """
+    if not held:
+        return 0
+    held = list({(item.entity, item.entity_id): item for item in held}.values())
+    register_key(session, signer)
+    existing = _current(
+        session, [item for item in held if (item.entity, item.entity_id) not in new]
+    )
+    now = utcnow()
+    fresh: list[tuple[Any, ...]] = []
+    changes: list[ChangeRecord] = []
+    for item in held:
+        issued_at = now if item.attachments is not None else None
+        if issued_at is not None:
+            changes.append(
+                ChangeRecord(
+                    RECEIPT_ENTITY,
+                    item.entity_id,
+                    "upsert",
+                    item.version,
+                    item.project_id,
+                    device_id,
+                )
+            )
+        row = existing.get((item.entity, item.entity_id))
+        if row is None:
+            fresh.append(
+                (
+                    item.entity,
+                    item.entity_id,
+                    item.version,
+                    device_id,
+                    item.project_id,
+                    item.attachments,
+                    issued_at,
+                )
+            )
+        else:
+            row.version = item.version
+            row.device_id = device_id
+            row.project_id = item.project_id
+            row.attachments = item.attachments
+            row.issued_at = issued_at
+            session.add(row)
+    if fresh:
+        insert_rows(session, Receipt.__table__, _COLUMNS, fresh)  # type: ignore[attr-defined]
+    if changes:
+        record_changes(session, changes)
+    return len(changes)
+
+
+_COLUMNS = ("entity", "entity_id", "version", "device_id", "project_id", "attachments", "issued_at")
+
+
+def _current(session: Session, held: Iterable[Held]) -> dict[tuple[str, uuid.UUID], Any]:
+    by_entity: dict[str, list[uuid.UUID]] = {}
+    for item in held:
+        by_entity.setdefault(item.entity, []).append(item.entity_id)
+    found: dict[tuple[str, uuid.UUID], Any] = {}
+    for entity, ids in by_entity.items():
+        for start in range(0, len(ids), 500):
+            for row in session.execute(
+                select(Receipt).where(
+                    col(Receipt.entity) == entity,
+                    col(Receipt.entity_id).in_(ids[start : start + 500]),
+                )
+            ).scalars():
+                found[(row.entity, row.entity_id)] = row
+    return found
+
+
+def pending(session: Session, *, entity: str, entity_id: uuid.UUID) -> Receipt | None:
+    """The receipt of a record still waiting for photos, if any."""
+    row = session.get(Receipt, (entity, entity_id))
+    return row if row is not None and row.issued_at is None else None
+
+
+def signed(row: Receipt, signer: Signer) -> dict[str, Any]:
+    """An issued receipt as the device receives it, signed by the current key."""
+    assert row.issued_at is not None and row.attachments is not None
+    issued_at = as_utc(row.issued_at)
+    assert issued_at is not None
+    body = receipt_body(
+        Held(row.entity, row.entity_id, row.version, row.project_id, row.attachments),
+        device_id=row.device_id,
+        issued_at=issued_at.astimezone(UTC).isoformat(),
+    )
+    return signer.sign(body)
