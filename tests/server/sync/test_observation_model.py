@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel
 
 from server.accounts.auth import Caller
 from server.errors import PilotMonitorError
+from server.records.receipts import Signer
 from server.results.models import Observation
 from server.results.observations import review_observation
 from server.sync.pull import pull
@@ -35,6 +36,8 @@ KEYS = ("a", "b", "c", "d")
 FIELDS = [{"name": k, "type": "integer", "min": 0, "max": 9} for k in KEYS]
 IDS = 2
 EXPERT, OFFICER, REVIEW = "expert", "officer", "review"
+
+SIGNER = Signer.generate()
 
 
 @dataclass
@@ -217,7 +220,13 @@ def test_random_observation_histories_match_the_model(
                     ],
                 }
             )
-            answer = push(session, caller=callers[who], request=request, max_mutations=10)
+            answer = push(
+                session,
+                caller=callers[who],
+                request=request,
+                max_mutations=10,
+                signer=SIGNER,
+            )
             session.commit()
             result = answer.results[0]
             if result.status == "applied" and op == "upsert" and data is not None:
@@ -286,7 +295,9 @@ def test_random_observation_histories_match_the_model(
 
         pulled = {
             c.id: c
-            for c in pull(session, caller=callers[EXPERT], cursor=None, limit=1000).changes
+            for c in pull(
+                session, caller=callers[EXPERT], cursor=None, limit=1000, signer=SIGNER
+            ).changes
             if c.entity == "observation"
         }
         session.rollback()

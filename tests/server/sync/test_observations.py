@@ -94,11 +94,16 @@ def test_a_new_observation_is_written_once_with_revision_change_and_audit(
         )
         assert [(r.entity, r.version, r.source) for r in revisions] == [("observation", 1, "push")]
         logged = session.execute(
-            select(col(Change.entity), col(Change.project_id)).where(
-                col(Change.entity_id) == row.id
-            )
+            select(col(Change.entity), col(Change.project_id), col(Change.device_id))
+            .where(col(Change.entity_id) == row.id)
+            .order_by(col(Change.seq))
         ).all()
-        assert logged == [("observation", field.project.id)]
+        # The version for every tablet of the project, and its custody receipt for the pushing
+        # tablet only (docs/protocol.md#custody-receipts).
+        assert logged == [
+            ("observation", field.project.id, None),
+            ("receipt", field.project.id, field.device.id),
+        ]
         audit = session.execute(
             select(AuditEntry).where(col(AuditEntry.entity_id) == str(row.id))
         ).scalar_one()
@@ -127,7 +132,7 @@ def test_an_edit_and_a_delete_move_the_version_and_a_replay_changes_nothing(
     row = _observation(engine, observation_id)
     assert row.deleted and row.version == 3
     changes, _ = pull_all(client, field)
-    [pulled] = [c for c in changes if c["id"] == observation_id]
+    [pulled] = [c for c in changes if c["id"] == observation_id and c["entity"] == "observation"]
     assert pulled["op"] == "delete" and pulled["version"] == 3
 
 
@@ -351,7 +356,7 @@ def test_the_same_answer_changed_on_both_sides_is_a_conflict_with_three_values(
     row = _observation(engine, observation_id)
     assert row.values["harvest_kg"] == 470 and row.version == 4
     changes, _ = pull_all(client, field)
-    [pulled] = [c for c in changes if c["id"] == observation_id]
+    [pulled] = [c for c in changes if c["id"] == observation_id and c["entity"] == "observation"]
     assert pulled["data"]["values"]["harvest_kg"] == 470
 
 
@@ -420,7 +425,7 @@ def test_review_flow_and_the_lock_on_approved_observations(
     reopened = client.post(url, json={"action": "reopen"}, headers=headers)
     assert reopened.status_code == 200 and reopened.json()["status"] == "submitted"
     changes, _ = pull_all(client, field)
-    [pulled] = [c for c in changes if c["id"] == observation_id]
+    [pulled] = [c for c in changes if c["id"] == observation_id and c["entity"] == "observation"]
     assert pulled["data"]["status"] == "submitted"
     assert [r["action"] for r in pulled["data"]["reviews"]] == ["return", "approve", "reopen"]
     with Session(engine) as session:
