@@ -315,6 +315,7 @@ def test_random_observation_histories_match_the_model(
             assert change.version == len(revs)
             assert change.op == ("delete" if last.deleted else "upsert")
             if not last.deleted:
+                assert change.data is not None
                 assert change.data["values"] == last.values
                 assert change.data["status"] == last.status
         session.rollback()
