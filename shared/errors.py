@@ -66,6 +66,11 @@ class ErrorCode(StrEnum):
     NOT_ON_ROSTER = "not_on_roster"
     NOT_CHANGEABLE = "not_changeable"
     NOT_APPLICABLE = "not_applicable"
+    # --- observations against their form version (docs/results.md#observations) ----------
+    NOT_ASKED = "not_asked"
+    UNKNOWN_FORM = "unknown_form"
+    UNKNOWN_FORM_VERSION = "unknown_form_version"
+    FORM_RETIRED = "form_retired"
     # --- data-quality warnings (flags, never rejections) ----------------------------------
     TOPIC_NOT_IN_PROJECT = "topic_not_in_project"
     MODALITY_NOT_ALLOWED = "modality_not_allowed"
@@ -164,6 +169,12 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.NOT_ON_ROSTER: N_("Some participants are not on the project's roster yet."),
     ErrorCode.NOT_CHANGEABLE: N_("This cannot be changed once recorded; record a new one instead."),
     ErrorCode.NOT_APPLICABLE: N_("This does not apply to the chosen indicator."),
+    ErrorCode.NOT_ASKED: N_("The form does not ask this, given the other answers; leave it empty."),
+    ErrorCode.UNKNOWN_FORM: N_("This form is not known for this project."),
+    ErrorCode.UNKNOWN_FORM_VERSION: N_(
+        "This version of the form is not published on the server; sync to get the current one."
+    ),
+    ErrorCode.FORM_RETIRED: N_("This form was retired and takes no new observations."),
     ErrorCode.TOPIC_NOT_IN_PROJECT: N_("This topic is not in the project's solutions."),
     ErrorCode.MODALITY_NOT_ALLOWED: N_("This modality is unusual for the topic's solution."),
     ErrorCode.SOLUTION_OUTSIDE_AREA: N_("This solution is outside the project's thematic area."),
