@@ -42,6 +42,8 @@ class Entity(StrEnum):
     ATTACHMENT = "attachment"
     SITE = "site"
     CONFLICT = "conflict"
+    # A filled form (docs/results.md#observations); an addition to protocol v1.
+    OBSERVATION = "observation"
 
 
 class ConflictResolution(StrEnum):
@@ -63,6 +65,9 @@ class PulledEntity(StrEnum):
     PARTICIPANT = "participant"
     ATTACHMENT = "attachment"
     CONFLICT = "conflict"
+    # Results (docs/results.md): published forms of the device's projects, and observations.
+    FORM = "form"
+    OBSERVATION = "observation"
 
 
 class Op(StrEnum):
