@@ -276,6 +276,10 @@ class ObservationForm:
     def asked(self) -> dict[str, bool]:
         return asked_fields(self.fields, self.values)
 
+    def visible_names(self) -> list[str]:
+        asked = self.asked()
+        return [name for name in self.fields if asked.get(name)]
+
     def visible(self) -> list[FieldView]:
         """The fields the form asks given the answers so far, in form order."""
         asked = self.asked()
@@ -325,6 +329,15 @@ class ObservationForm:
 
     def _tidy(self) -> None:
         self.values = {k: v for k, v in self.values.items() if v not in (None, "", [])}
+
+    def set_site(self, site_id: str | None) -> None:
+        self.record["site_id"] = site_id or None
+
+    def add_photo(self, photo: Photo) -> None:
+        self.photos.append(photo)
+
+    def remove_photo(self, photo_id: str) -> None:
+        self.photos = [p for p in self.photos if p.id != photo_id]
 
     def set_observed_on(self, text: str) -> None:
         self.observed_on = text.strip()

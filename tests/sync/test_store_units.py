@@ -372,8 +372,8 @@ def test_a_tablet_file_of_schema_1_is_migrated_when_opened(tmp_path: Path) -> No
     db.close()
 
     store = DeviceStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 2
-    assert store.meta("schema") == "2"
+    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.meta("schema") == "3"
     assert [
         r.id for r in store.query("activity", where={"project_id": project}, search="reunion hiver")
     ] == [record["id"]]
