@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from field_app.controllers.attention import AttentionItem, Difference, server_message, show_value
 from field_app.controllers.form import Photo
 from field_app.controllers.messages import field_message
 from field_app.i18n import N_, _, language
@@ -417,6 +418,23 @@ def returned_comment(data: Mapping[str, Any]) -> str:
     return str(returns[-1].get("comment") or "") if returns else ""
 
 
+def _first_choices(data: Mapping[str, Any], form: Mapping[str, Any], count: int = 2) -> list[str]:
+    """The first select answers in words ("Potato", "Demonstration"): what tells one
+    measurement of a form from another in a list."""
+    values = data.get(VALUES) if isinstance(data.get(VALUES), Mapping) else {}
+    found: list[str] = []
+    for spec in form.get("fields") or ():
+        if len(found) == count:
+            break
+        if not isinstance(spec, Mapping) or spec.get("type") != "select_one":
+            continue
+        code = values.get(spec.get("name"))
+        for choice in spec.get("choices") or ():
+            if isinstance(choice, Mapping) and choice.get("code") == code:
+                found.append(text_of(choice.get("label")) or str(code))
+    return found
+
+
 def rows(
     observations: Sequence[tuple[Mapping[str, Any], str]],
     forms: Sequence[Mapping[str, Any]],
@@ -436,7 +454,8 @@ def rows(
     for data, state in ordered:
         form = by_id.get(str(data.get("form_id"))) or {}
         site = (site_names or {}).get(str(data.get("site_id") or ""), "")
-        subtitle = " · ".join(p for p in (str(data.get("observed_on") or ""), site) if p)
+        answers = _first_choices(data, form)
+        subtitle = " · ".join(p for p in (str(data.get("observed_on") or ""), *answers, site) if p)
         status = str(data.get("status") or "")
         found.append(
             ObservationRow(
@@ -453,11 +472,94 @@ def rows(
     return found
 
 
+def _answer_label(name: str, forms_fields: Mapping[str, Mapping[str, Any]]) -> str:
+    """A wire field of an observation in words: ``values.harvest_kg`` -> "Harvest"."""
+    if name.startswith(VALUES + "."):
+        spec = forms_fields.get(name[len(VALUES) + 1 :])
+        return text_of(spec.get("label")) if spec else name[len(VALUES) + 1 :]
+    return {
+        "observed_on": _("Date of the measurement"),
+        "site_id": _("Site"),
+        "notes": _("Notes"),
+    }.get(name, name)
+
+
+def _answer_text(name: str, value: Any, fields: Mapping[str, Mapping[str, Any]]) -> str:
+    spec = fields.get(name[len(VALUES) + 1 :]) if name.startswith(VALUES + ".") else None
+    if spec is not None and value is not None:
+        labels = {
+            str(c.get("code")): text_of(c.get("label"))
+            for c in spec.get("choices") or ()
+            if isinstance(c, Mapping)
+        }
+        if isinstance(value, list):
+            return ", ".join(labels.get(str(v), str(v)) for v in value)
+        if isinstance(value, bool):
+            return _("Yes") if value else _("No")
+        if str(value) in labels:
+            return labels[str(value)]
+    return show_value(name, value)
+
+
+def attention_item(
+    record: Any,
+    forms: Sequence[Mapping[str, Any]],
+    *,
+    site_names: Mapping[str, str] | None = None,
+) -> AttentionItem:
+    """An observation in Needs attention (``record`` a ``LocalRecord`` returned, in conflict or
+    refused): the office's comment or the server's reasons, and what differs answer by answer."""
+    data = record.data
+    version = form_version(forms, str(data.get("form_id")), int(data.get("form_version") or 0))
+    fields = form_fields(version or {})
+    if record.state == "returned":
+        reason = _("Returned by the country office: {comment}").format(
+            comment=record.comment or _("(no comment)")
+        )
+    elif record.state == "conflict":
+        reason = _(
+            "Someone else changed the same answers. The server kept their values; open the "
+            "measurement, correct it and save."
+        )
+    else:
+        reason = _("The server refused the last change. Correct it and save again.")
+    differences = tuple(
+        Difference(
+            name,
+            _answer_label(name, fields),
+            _answer_text(name, record.mine.get(name), fields),
+            _answer_text(name, record.theirs.get(name), fields),
+        )
+        for name in record.conflict_fields
+    )
+    errors = tuple(
+        (
+            _answer_label(str(e.get("field") or ""), fields) if e.get("field") else "",
+            server_message(e),
+        )
+        for e in record.errors
+    )
+    site = (site_names or {}).get(str(data.get("site_id") or ""), "")
+    title = text_of((version or {}).get("title")) or _("Measurement")
+    return AttentionItem(
+        id=record.id,
+        title=title,
+        subtitle=" · ".join(
+            p for p in (str(data.get("observed_on") or ""), _("Measurement"), site) if p
+        ),
+        state=record.state,
+        reason=reason,
+        differences=differences,
+        errors=errors,
+    )
+
+
 __all__ = [
     "FieldView",
     "ObservationForm",
     "ObservationRow",
     "ObservationSave",
+    "attention_item",
     "field_view",
     "form_version",
     "offered_forms",

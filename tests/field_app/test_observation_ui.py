@@ -190,6 +190,13 @@ def test_a_returned_observation_shows_the_comment_and_is_corrected(
         "c2",
     )
     driver.app.changed()
+    driver.app.show("attention")
+    attention = on_screen(driver, "attention")
+    assert attention.title == "Demonstration plot harvest" and attention.is_observation
+    assert "3 kg from 100 m2? Weigh again." in attention.reason
+    for name, size in (("portrait", PORTRAIT), ("landscape", LANDSCAPE)):
+        driver.resize(*size)
+        driver.screenshot(SHOTS / f"attention-observation-{name}.png")
     driver.app.show("measurements", project_id=facts["project"]["id"])
     measurements = on_screen(driver, "measurements")
     row = driver.find(measurements, lambda w: getattr(w, "observation_id", "") == observation["id"])

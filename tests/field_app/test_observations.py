@@ -361,6 +361,9 @@ def test_a_returned_observation_is_in_needs_attention_with_the_office_comment(
     pull(backend, form_change(definition), returned)
     [item] = backend.observation_attention()
     assert item.state == "returned" and item.comment == "3 kg from 100 m²? Weigh again."
+    shown = obs.attention_item(item, backend.forms())
+    assert shown.title == "Demonstration plot harvest"
+    assert shown.reason == "Returned by the country office: 3 kg from 100 m²? Weigh again."
     assert backend.status().attention >= 1
     rows = obs.rows([(r.data, r.state) for r in backend.observations(PROJECT)], backend.forms())
     assert rows[0].state_label == "Returned" and rows[0].comment.startswith("3 kg")
@@ -450,3 +453,30 @@ def test_mutation_is_the_wire_mutation(backend: StoreBackend) -> None:
     wire = json.loads(encoded[1])
     assert wire["entity"] == "observation" and wire["op"] == "upsert"
     Mutation.model_validate(wire)
+
+
+def test_a_conflict_on_an_answer_is_shown_in_words() -> None:
+    from field_app.session import LocalRecord
+
+    definition = form_wire(DEMO_PLOT_HARVEST)
+    record = LocalRecord(
+        data={
+            "id": str(uuid.uuid4()),
+            "project_id": PROJECT,
+            "form_id": definition["id"],
+            "form_version": 1,
+            "observed_on": "2025-06-01",
+            "values": {"plot": "demo"},
+        },
+        state="conflict",
+        conflict_fields=["values.plot"],
+        mine={"values.plot": "demo"},
+        theirs={"values.plot": "control"},
+    )
+    item = obs.attention_item(record, [definition])
+    [difference] = item.differences
+    assert (difference.label, difference.mine, difference.theirs) == (
+        "Plot",
+        "Demonstration",
+        "Control (usual practice)",
+    )
