@@ -421,14 +421,15 @@ def returned_comment(data: Mapping[str, Any]) -> str:
 def _first_choices(data: Mapping[str, Any], form: Mapping[str, Any], count: int = 2) -> list[str]:
     """The first select answers in words ("Potato", "Demonstration"): what tells one
     measurement of a form from another in a list."""
-    values = data.get(VALUES) if isinstance(data.get(VALUES), Mapping) else {}
+    held = data.get(VALUES)
+    values: Mapping[str, Any] = held if isinstance(held, Mapping) else {}
     found: list[str] = []
     for spec in form.get("fields") or ():
         if len(found) == count:
             break
         if not isinstance(spec, Mapping) or spec.get("type") != "select_one":
             continue
-        code = values.get(spec.get("name"))
+        code = values.get(str(spec.get("name")))
         for choice in spec.get("choices") or ():
             if isinstance(choice, Mapping) and choice.get("code") == code:
                 found.append(text_of(choice.get("label")) or str(code))
