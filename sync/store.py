@@ -44,6 +44,10 @@ SQLite. It reads through a read-only connection lent from a small pool (one thre
 so a sync holding the writer for a whole pull page never makes the UI wait (WAL lets readers run
 beside the writer), and short-lived worker threads leave no connection open behind them.
 
+Observations (docs/results.md#observations) are records like activities; an edit sends its
+``values`` whole and the outbox row remembers which answers changed (``changed``), so that a
+pull laying the server's record under a pending edit keeps the office's other answers.
+
 Schema versions are kept in ``PRAGMA user_version``; ``_MIGRATIONS`` brings an older tablet
 file up to ``SCHEMA_VERSION`` when it is opened, in one transaction.
 """
