@@ -387,7 +387,9 @@ class ObservationForm:
             **self.record,
             "observed_on": self.observed_on,
             "values": clean,
-            "notes": self.notes.strip(),
+            # Blank notes left blank stay as the server sent them ("" or null): not a change.
+            "notes": self.notes.strip()
+            or ("" if self.record.get("notes") else self.record.get("notes")),
         }
         if self.is_new:
             record["captured_at"] = (self.now or datetime.now().astimezone()).isoformat()

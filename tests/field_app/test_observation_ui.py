@@ -14,6 +14,7 @@ import pytest
 
 from sync.protocol import Change, Op
 from tests.field_app import kivy_driver
+from tests.field_app.photo_samples import field_photo
 from tests.field_app.shipped_forms import DEMO_PLOT_HARVEST
 from tests.field_app.test_observations import form_change, form_wire
 from tests.field_app.test_ui import QUIET, SHOTS, make_app, on_screen
@@ -86,7 +87,13 @@ def chip(screen: Any, name: str, label: str) -> Any:
 
 
 def record_one(
-    driver: kivy_driver.Driver, *, plot: str, area_first: str, harvest: str, shots: str = ""
+    driver: kivy_driver.Driver,
+    *,
+    plot: str,
+    area_first: str,
+    harvest: str,
+    shots: str = "",
+    photo: Path | None = None,
 ) -> Any:
     measurements = on_screen(driver, "measurements")
     driver.tap(driver.find_text(measurements, "+ Demonstration plot harvest"))
@@ -113,13 +120,21 @@ def record_one(
     assert screen._boxes["plot_area_m2"].error == ""
     driver.type(screen._widgets["harvest_kg"], harvest)
     driver.pick_date(screen._widgets["harvest_date"], date.today() - timedelta(days=2))
+    if photo is not None:
+        # The activity form's photo flow: downscaled on a worker thread, shown with a caption.
+        screen._add_photo(photo)
+        driver.wait_until(lambda: screen.photos, what="the photo to be ready")
+        driver.step(3)
+        if shots:
+            driver.scroll_into_view(screen.ids.photo_strip)
+            driver.screenshot(SHOTS / f"observation-{shots}-photo.png")
     driver.tap(screen.ids.save_bottom)
     driver.wait_until(lambda: driver.app.manager.current == "measurements", what="the save")
     return on_screen(driver, "measurements")
 
 
 def test_record_a_demo_plot_harvest_for_the_demo_and_the_control_plot(
-    tablet: tuple[kivy_driver.Driver, Any, dict],
+    tablet: tuple[kivy_driver.Driver, Any, dict], tmp_path: Path
 ) -> None:
     driver, backend, facts = tablet
     driver.resize(*LANDSCAPE)
@@ -131,7 +146,16 @@ def test_record_a_demo_plot_harvest_for_the_demo_and_the_control_plot(
         driver.resize(*size)
         driver.screenshot(SHOTS / f"measurements-empty-{name}.png")
 
-    record_one(driver, plot="Demonstration", area_first="0", harvest="48,5", shots="demo")
+    picture = tmp_path / "plot.jpg"
+    field_photo(1200, 900).save(picture, "JPEG")
+    record_one(
+        driver,
+        plot="Demonstration",
+        area_first="0",
+        harvest="48,5",
+        shots="demo",
+        photo=picture,
+    )
     measurements = record_one(driver, plot="Control (usual practice)", area_first="0", harvest="31")
     assert measurements.count == 2
     for name, size in (("portrait", PORTRAIT), ("landscape", LANDSCAPE)):
@@ -145,7 +169,15 @@ def test_record_a_demo_plot_harvest_for_the_demo_and_the_control_plot(
     assert "practice" not in saved["control"].data["values"]
     assert saved["control"].data["values"]["plot_area_m2"] == 120
     assert saved["control"].data["form_id"] == facts["form"]["id"]
-    assert [m.entity for m in backend.store.pending()] == ["observation", "observation"]
+    assert [m.entity for m in backend.store.pending()] == [
+        "observation",
+        "attachment",
+        "observation",
+    ]
+    [photo] = backend.observation_photos(saved["demo"].id)
+    assert Path(photo.path).parent == backend.store.files_dir
+    assert backend.store.pending()[1].data["observation_id"] == saved["demo"].id
+    assert backend.store.waiting().photos == 1
 
 
 def test_a_returned_observation_shows_the_comment_and_is_corrected(

@@ -480,3 +480,22 @@ def test_a_conflict_on_an_answer_is_shown_in_words() -> None:
         "Demonstration",
         "Control (usual practice)",
     )
+
+
+def test_notes_cleared_are_sent_cleared_and_blank_notes_are_not_a_change() -> None:
+    definition = form_wire(DEMO_PLOT_HARVEST)
+    base = {
+        "id": str(uuid.uuid4()),
+        "project_id": PROJECT,
+        "form_id": definition["id"],
+        "form_version": 1,
+        "observed_on": "2025-06-01",
+        "values": {"crop": "potato", "plot": "control", "plot_area_m2": 10, "harvest_kg": 3},
+    }
+    values = {**base["values"], "harvest_date": "2025-06-01"}
+    for before, typed, sent in (("abc", "", ""), (None, "", None), ("", "  ", "")):
+        record = {**base, "values": values, "notes": before}
+        form = obs.ObservationForm(form=definition, project_id=PROJECT, today=TODAY, record=record)
+        form.notes = typed
+        save = form.to_save()
+        assert save is not None and save.observation["notes"] == sent
