@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.app import App
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.recycleview.views import RecycleDataViewBehavior
 
 from field_app.controllers import observations as obs
 from field_app.i18n import _
@@ -20,13 +23,16 @@ class FormButton(PMButton):
     form_id = StringProperty("")
 
 
-class ObservationRowView(ButtonBehavior, BoxLayout):
+class ObservationRowView(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
     observation_id = StringProperty("")
     title = StringProperty("")
     subtitle = StringProperty("")
     comment = StringProperty("")
     state_name = StringProperty("")
     state_label = StringProperty("")
+
+    def on_release(self) -> None:
+        App.get_running_app().screen("measurements").open(self.observation_id)
 
 
 class MeasurementsScreen(BaseScreen):
@@ -83,19 +89,19 @@ class MeasurementsScreen(BaseScreen):
             button.bind(on_release=lambda b: self.record(b.form_id))
             box.add_widget(button)
         self.offered = bool(data["offered"])
-        rows = self.ids.rows
-        rows.clear_widgets()
-        for row in data["rows"]:
-            view = ObservationRowView(
-                observation_id=row.id,
-                title=row.title,
-                subtitle=" · ".join(p for p in (row.subtitle, row.status_label) if p),
-                comment=row.comment,
-                state_name=row.state,
-                state_label=row.state_label,
-            )
-            view.bind(on_release=lambda v: self.open(v.observation_id))
-            rows.add_widget(view)
+        # A RecycleView: 10 000 measurements make only the rows on screen.
+        self.ids.rows.data = [
+            {
+                "observation_id": row.id,
+                "title": row.title,
+                "subtitle": " · ".join(p for p in (row.subtitle, row.status_label) if p),
+                "comment": row.comment,
+                "state_name": row.state,
+                "state_label": row.state_label,
+                "height": dp(120) if row.comment else dp(92),
+            }
+            for row in data["rows"]
+        ]
         self.count = len(data["rows"])
 
     def record(self, form_id: str) -> None:

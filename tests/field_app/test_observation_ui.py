@@ -126,7 +126,8 @@ def record_one(
         driver.wait_until(lambda: screen.photos, what="the photo to be ready")
         driver.step(3)
         if shots:
-            driver.scroll_into_view(screen.ids.photo_strip)
+            screen.ids.scroll.scroll_y = 0  # the photos and Save, at the bottom
+            driver.step(3)
             driver.screenshot(SHOTS / f"observation-{shots}-photo.png")
     driver.tap(screen.ids.save_bottom)
     driver.wait_until(lambda: driver.app.manager.current == "measurements", what="the save")
@@ -231,6 +232,7 @@ def test_a_returned_observation_shows_the_comment_and_is_corrected(
         driver.screenshot(SHOTS / f"attention-observation-{name}.png")
     driver.app.show("measurements", project_id=facts["project"]["id"])
     measurements = on_screen(driver, "measurements")
+    driver.step(3)
     row = driver.find(measurements, lambda w: getattr(w, "observation_id", "") == observation["id"])
     assert row.state_label == "Returned" and "Weigh again" in row.comment
     driver.tap(row)
