@@ -247,3 +247,38 @@ def test_a_returned_observation_shows_the_comment_and_is_corrected(
     [mutation] = backend.store.pending()
     assert mutation.base_version == 2 and mutation.data["values"]["harvest_kg"] == 30
     assert backend.observation_attention() == []
+
+
+def test_record_a_measurement_from_a_saved_activity(
+    tablet: tuple[kivy_driver.Driver, Any, dict],
+) -> None:
+    driver, backend, facts = tablet
+    day = (date.today() - timedelta(days=5)).isoformat()
+    activity = {
+        "id": str(uuid.uuid4()),
+        "project_id": facts["project"]["id"],
+        "site_id": facts["site"]["id"],
+        "type": "demonstration",
+        "title": "Ridge planting field day",
+        "start_date": day,
+        "end_date": day,
+        "attendance": [],
+        "status": "submitted",
+        "version": 1,
+        "reviews": [],
+    }
+    backend.store.apply_pull(
+        [Change(entity="activity", id=activity["id"], op=Op.UPSERT, version=1, data=activity)],
+        "c3",
+    )
+    driver.app.show("form", activity_id=activity["id"])
+    form = on_screen(driver, "form")
+    driver.tap(form.ids.measure_button)
+    measurements = on_screen(driver, "measurements")
+    assert "Ridge planting field day" in measurements.context
+    assert "Ha Mokhalinyane" in measurements.context
+    driver.tap(driver.find_text(measurements, "+ Demonstration plot harvest"))
+    screen = on_screen(driver, "observation")
+    assert screen.form.record["activity_id"] == activity["id"]
+    assert screen.form.record["site_id"] == facts["site"]["id"]
+    assert screen.ids.site.text == "Ha Mokhalinyane"
