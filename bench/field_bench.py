@@ -14,6 +14,10 @@ ratio between them, plus the absolute target where docs/performance.md sets one:
 - search: the longest frame while typing a search over 10 000 activities (one key every eight
   frames, until the result is shown) vs the same redraw floor, and the time from the last key
   to the result (the debounce included);
+- measurement: opening a form of 20 fields (reading the pulled forms, choosing the offered
+  version, building the fields and checking them) vs opening the activity form, and saving an
+  observation with 10 000 observations on the device vs the raw ``sqlite3`` floor (target
+  < 50 ms, as for activities);
 - photos: bytes per downscaled 1 600 px photo (``field_app.photos.downscale``) vs libjpeg at the
   same size and quality (Pillow, without the app's options), and the SDL2_image path the app
   used before (its JPEG writer ignores the quality asked for). ``--photos`` runs only this.
@@ -317,6 +321,117 @@ def bench_save(records: int, rounds: int) -> None:
         "target < 50 ms",
     )
     line("slowest save", max(timings), max(floor), "ms")
+
+
+def twenty_fields() -> dict[str, Any]:
+    """A published form version of 20 fields, every type, two of them asked by relevance."""
+    label = {"en": "Field", "fr": "Champ"}
+    choices = [{"code": f"c{i}", "label": {"en": f"Choice {i}"}} for i in range(8)]
+    fields: list[dict[str, Any]] = [
+        {"name": "plot", "type": "select_one", "label": label, "required": True, "choices": choices}
+    ]
+    kinds = ["decimal", "integer", "text", "select_one", "select_multiple", "date", "boolean"]
+    for i in range(1, 20):
+        kind = kinds[i % len(kinds)]
+        spec: dict[str, Any] = {"name": f"f{i}", "type": kind, "label": label, "required": False}
+        if kind in ("decimal", "integer"):
+            spec.update(min=0, max=100_000, unit="kg")
+        if kind in ("select_one", "select_multiple"):
+            spec["choices"] = choices
+        if i in (4, 9):
+            spec["relevant"] = {"field": "plot", "in": ["c1"]}
+        fields.append(spec)
+    return {
+        "id": str(uuid.uuid4()),
+        "code": "BENCH_TWENTY",
+        "version": 1,
+        "title": {"en": "Twenty fields"},
+        "project_id": None,
+        "status": "published",
+        "fields": fields,
+        "indicators": [],
+    }
+
+
+def bench_observations(records: int, rounds: int) -> None:
+    from field_app.controllers import observations as obs
+    from field_app.controllers.form import ActivityForm
+    from sync.protocol import Change, Op
+
+    with tempfile.TemporaryDirectory() as tmp:
+        backend = filled_store(Path(tmp) / "tablet", 0)
+        store = backend.store
+        form = twenty_fields()
+        store.apply_pull(
+            [Change(entity="form", id=form["id"], op=Op.UPSERT, version=1, data=form)], "f"
+        )
+        values = {"plot": "c2", "f1": 12, "f2": "a note", "f5": "2025-05-01", "f7": 12.5}
+        for start in range(0, records, 500):
+            page = [
+                Change(
+                    entity="observation",
+                    id=(oid := str(uuid.uuid4())),
+                    op=Op.UPSERT,
+                    version=1,
+                    data={
+                        "id": oid,
+                        "project_id": PROJECT_ID,
+                        "form_id": form["id"],
+                        "form_version": 1,
+                        "observed_on": "2025-05-01",
+                        "values": values,
+                        "status": "submitted",
+                        "version": 1,
+                        "reviews": [],
+                    },
+                )
+                for _ in range(start, min(records, start + 500))
+            ]
+            store.apply_pull(page, f"o{start}")
+        opening, activity_opening, saving = [], [], []
+        for n in range(rounds):
+            started = time.perf_counter()
+            offered = obs.offered_forms(backend.forms(), PROJECT_ID)
+            filling = obs.ObservationForm(
+                form=offered[0], project_id=PROJECT_ID, today=date(2025, 6, 1)
+            )
+            filling.visible()
+            filling.check()
+            opening.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            ActivityForm(project=PROJECT, sites=[], today=date(2025, 6, 1)).check()
+            activity_opening.append((time.perf_counter() - started) * 1000)
+            filling.choose("plot", "c1")
+            for name, text in (("f1", str(n)), ("f2", "bench"), ("f7", f"{n}.5"), ("f9", "x")):
+                filling.set_text(name, text)
+            filling.toggle("f4", "c3")
+            filling.set_boolean("f6", True)
+            filling.set_text("f5", "2025-05-30")
+            save = filling.to_save()
+            assert save is not None
+            started = time.perf_counter()
+            backend.save_observation(save)
+            saving.append((time.perf_counter() - started) * 1000)
+        assert store.count("observation") == records + rounds
+        floor = raw_sqlite_floor(
+            Path(tmp) / "floor.sqlite3", records, json.dumps(save.observation), rounds
+        )
+        backend.close()
+    print(f"record a measurement, {records:,} observations on the device ({rounds} saves)")
+    line(
+        "open a 20-field form (vs the activity form)",
+        statistics.median(opening),
+        statistics.median(activity_opening),
+        "ms",
+    )
+    line(
+        "median save of an observation (store, FULL sync)",
+        statistics.median(saving),
+        statistics.median(floor),
+        "ms",
+        "target < 50 ms",
+    )
+    line("slowest save", max(saving), max(floor), "ms")
 
 
 def raw_sqlite_floor(path: Path, records: int, payload: str, rounds: int) -> list[float]:
@@ -710,15 +825,22 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--photo-count", type=int, default=3)
     parser.add_argument("--photos", action="store_true", help="measure only the photo bytes")
+    parser.add_argument(
+        "--measurements", action="store_true", help="measure only recording a measurement"
+    )
     args = parser.parse_args()
     print(
         f"field app bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
         f"{sys.version.split()[0]}, {os.cpu_count()} CPUs"
     )
+    if args.measurements:
+        bench_observations(args.records, args.rounds)
+        return 0
     bench_photos(args.photo_count)
     if args.photos:
         return 0
     bench_save(args.records, args.rounds)
+    bench_observations(args.records, args.rounds)
     try:
         bench_cold_start(args.records, 3)
         bench_frames(args.sync_records, args.records)

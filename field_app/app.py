@@ -38,6 +38,8 @@ SCREENS: dict[str, tuple[str, str]] = {
     "form": ("form", "FormScreen"),
     "roster": ("roster", "RosterScreen"),
     "attention": ("attention", "AttentionScreen"),
+    "measurements": ("measurements", "MeasurementsScreen"),
+    "observation": ("observation", "ObservationScreen"),
     "settings": ("settings", "SettingsScreen"),
 }
 

@@ -21,6 +21,7 @@ import requests
 
 from field_app import APP_VERSION, enrolment, i18n
 from field_app.controllers.form import Photo, Save
+from field_app.controllers.observations import ObservationSave
 from field_app.controllers.progress import COUNTED_STATUSES
 from field_app.controllers.status import LogEntry, SyncStatus, UploadTracker
 from field_app.session import EnrolError, Enrolment, LocalRecord, RowFacts
@@ -216,8 +217,11 @@ class StoreBackend:
         return [self._local(r) for r in self.store.query("activity", states=ATTENTION)]
 
     def photos(self, activity_id: str) -> list[Photo]:
+        return self._kept_photos(self._records("attachment", where={"activity_id": activity_id}))
+
+    def _kept_photos(self, records: list[dict[str, Any]]) -> list[Photo]:
         found = []
-        for data in self._records("attachment", where={"activity_id": activity_id}):
+        for data in records:
             path = self.store.files_dir / str(data["id"])
             if path.exists():  # teammates' photos stay on the server
                 found.append(
@@ -286,6 +290,57 @@ class StoreBackend:
         if record is None or not record.mine:
             return
         self.store.save("activity", {**record.data, **record.mine})
+        self._wake()
+
+    # -- measurements (docs/results.md#observations) ----------------------------------------
+
+    def forms(self) -> list[dict[str, Any]]:
+        return [r.data for r in self.store.query("form")]
+
+    def observations(self, project_id: str) -> list[LocalRecord]:
+        return [
+            self._local(r)
+            for r in self.store.query("observation", where={"project_id": project_id})
+        ]
+
+    def observation(self, observation_id: str) -> LocalRecord | None:
+        found = self.store.query("observation", ids=[observation_id])
+        return self._local(found[0]) if found else None
+
+    def observation_attention(self) -> list[LocalRecord]:
+        return [self._local(r) for r in self.store.query("observation", states=ATTENTION)]
+
+    def observation_photos(self, observation_id: str) -> list[Photo]:
+        return self._kept_photos(
+            self._records("attachment", where={"observation_id": observation_id})
+        )
+
+    def save_observation(self, save: ObservationSave) -> None:
+        """The observation, its new photos and the removal of photos taken off it: one store
+        transaction, like an activity's save."""
+        observation_id = str(save.observation["id"])
+        photos = [
+            NewPhoto(
+                id=p.id,
+                activity_id=None,
+                observation_id=observation_id,
+                source=p.path,
+                content_type=p.content_type,
+                caption=p.caption,
+            )
+            for p in save.photos
+        ]
+        kept = {p.id for p in save.photos}
+        removed = [p.id for p in self.observation_photos(observation_id) if p.id not in kept]
+        self.store.save_all(
+            [("observation", save.observation)],
+            photos=photos,
+            removed_photos=removed,
+            settle_conflicts=True,
+        )
+        for photo in save.photos:
+            if Path(photo.path).parent != self.store.files_dir:
+                Path(photo.path).unlink(missing_ok=True)
         self._wake()
 
     # -- enrolment -------------------------------------------------------------------------------
@@ -401,7 +456,9 @@ class StoreBackend:
 
     def status(self) -> SyncStatus:
         status = read_status(self.store, self._schedule)
-        attention = self.store.count("activity", states=ATTENTION)
+        attention = self.store.count("activity", states=ATTENTION) + self.store.count(
+            "observation", states=ATTENTION
+        )
         return SyncStatus(
             pending=status.waiting.records,
             changes=status.waiting.mutations,

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from field_app import APP_VERSION, i18n
 from field_app.controllers.activities import Row
 from field_app.controllers.form import ActivityForm, Photo, Save
+from field_app.controllers.observations import ObservationSave
 from field_app.controllers.status import LogEntry, SyncStatus
 from field_app.device import Device
 from sync.store import Custody
@@ -164,6 +165,25 @@ class Backend(Protocol):
     def keep_theirs(self, activity_id: str) -> None: ...
 
     def keep_mine(self, activity_id: str) -> None: ...
+
+    # -- measurements (docs/results.md#observations) --------------------------------------
+
+    def forms(self) -> list[dict[str, Any]]:
+        """Every pulled form version (published and retired)."""
+
+    def observations(self, project_id: str) -> list[LocalRecord]:
+        """The project's observations with their states."""
+
+    def observation(self, observation_id: str) -> LocalRecord | None: ...
+
+    def observation_attention(self) -> list[LocalRecord]:
+        """Observations returned by the office, in conflict or refused."""
+
+    def observation_photos(self, observation_id: str) -> list[Photo]: ...
+
+    def save_observation(self, save: ObservationSave) -> None:
+        """The observation and its photos (new ones, and the removal of those taken off it)
+        in one store transaction."""
 
     def start(self, on_change: Callable[[], None]) -> None:
         """Sync in the background (retries with back-off); ``on_change`` from that thread."""

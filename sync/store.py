@@ -44,6 +44,10 @@ SQLite. It reads through a read-only connection lent from a small pool (one thre
 so a sync holding the writer for a whole pull page never makes the UI wait (WAL lets readers run
 beside the writer), and short-lived worker threads leave no connection open behind them.
 
+Observations (docs/results.md#observations) are records like activities; an edit sends its
+``values`` whole and the outbox row remembers which answers changed (``changed``), so that a
+pull laying the server's record under a pending edit keeps the office's other answers.
+
 Schema versions are kept in ``PRAGMA user_version``; ``_MIGRATIONS`` brings an older tablet
 file up to ``SCHEMA_VERSION`` when it is opened, in one transaction.
 """
@@ -78,7 +82,7 @@ from sync.protocol import (
     ResultStatus,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 log = logging.getLogger("pilotmon.sync")
 
@@ -208,11 +212,33 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE record ADD COLUMN local_version INTEGER")
 
 
+def _migrate_to_4(db: sqlite3.Connection) -> None:
+    """Version 4: observations (docs/results.md#observations). An outbox row remembers which
+    answers its save changed (``values.<name>``), so that a pull laying the server's record
+    under a pending observation keeps the office's answers this tablet did not touch; photos
+    and lists find observations' records by ``observation_id`` and ``form_id``."""
+    columns = {r[1] for r in db.execute("PRAGMA table_xinfo(outbox)")}
+    if "changed" not in columns:
+        db.execute("ALTER TABLE outbox ADD COLUMN changed TEXT")
+    columns = {r[1] for r in db.execute("PRAGMA table_xinfo(record)")}
+    if "observation_id" not in columns:
+        db.execute(
+            "ALTER TABLE record ADD COLUMN observation_id TEXT GENERATED ALWAYS AS "
+            "(json_extract(data, '$.observation_id')) VIRTUAL"
+        )
+    db.execute("CREATE INDEX IF NOT EXISTS record_observation ON record (entity, observation_id)")
+
+
 # user_version reached -> the step that brings the file to the next version.
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_2,
     2: _migrate_to_3,
+    3: _migrate_to_4,
 }
+# An observation's answers: each key of ``values`` merges as one field (sync/merge.py on the
+# server flattens them to ``values.<name>``).
+VALUES = "values"
+VALUE_PREFIX = "values."
 
 # Text fields a record is found by (``query(search=...)``), whatever its entity.
 SEARCH_FIELDS: tuple[str, ...] = (
@@ -227,12 +253,21 @@ SEARCH_FIELDS: tuple[str, ...] = (
 )
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Fields with a column of their own (indexed with the entity).
-_COLUMNS = {"project_id": "r.project_id", "activity_id": "r.activity_id", "id": "r.id"}
+_COLUMNS = {
+    "project_id": "r.project_id",
+    "activity_id": "r.activity_id",
+    "observation_id": "r.observation_id",
+    "id": "r.id",
+}
 # The state the app shows: a synced activity with photo bytes still waiting is "photos_pending".
 _SHOWN_STATE = (
     "(CASE WHEN r.state = 'synced' AND r.entity = 'activity' AND EXISTS ("
     "SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
     "WHERE a.entity = 'attachment' AND a.activity_id = r.id AND a.deleted = 0 "
+    "AND u.state = 'waiting') THEN 'photos_pending' "
+    "WHEN r.state = 'synced' AND r.entity = 'observation' AND EXISTS ("
+    "SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
+    "WHERE a.entity = 'attachment' AND a.observation_id = r.id AND a.deleted = 0 "
     "AND u.state = 'waiting') THEN 'photos_pending' ELSE r.state END)"
 )
 _ORDER_COLUMNS = {"id": "r.id", "state": _SHOWN_STATE, "version": "r.version"}
@@ -366,13 +401,15 @@ class StoredRecord:
 
 @dataclass(frozen=True, slots=True)
 class NewPhoto:
-    """A photo to keep with a save (``save_all``): the store copies ``source`` into its files."""
+    """A photo to keep with a save (``save_all``): the store copies ``source`` into its files.
+    It belongs to an activity, or (``activity_id`` empty) to the observation ``observation_id``."""
 
     id: str
-    activity_id: str
+    activity_id: str | None
     source: str | Path
     content_type: str
     caption: str = ""
+    observation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -697,9 +734,13 @@ class DeviceStore:
             }
             if not changes:
                 return None
+        changed = None
+        if entity == Entity.OBSERVATION and version and VALUES in changes:
+            # Sent whole (an answer left out is one this tablet cleared), merged per answer.
+            changed = _changed_values(current.get(VALUES), changes[VALUES])
         if view.get("status") == DRAFT:
             view.pop("status")
-        mutation = self._queue(entity, record_id, Op.UPSERT, version, changes)
+        mutation = self._queue(entity, record_id, Op.UPSERT, version, changes, changed=changed)
         self._put(entity, record_id, view, row, state=PENDING, errors=None)
         return mutation
 
@@ -724,12 +765,20 @@ class DeviceStore:
         return mutation
 
     def _queue(
-        self, entity: str, record_id: str, op: Op, base_version: int, data: dict[str, Any] | None
+        self,
+        entity: str,
+        record_id: str,
+        op: Op,
+        base_version: int,
+        data: dict[str, Any] | None,
+        *,
+        changed: list[str] | None = None,
     ) -> Mutation:
         seq = int(self._meta("last_seq") or 0) + 1
         self._set_meta("last_seq", str(seq))
         self._db.execute(
-            "INSERT INTO outbox (seq, entity, id, op, base_version, data) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO outbox (seq, entity, id, op, base_version, data, changed) "
+            "VALUES (?,?,?,?,?,?,?)",
             (
                 seq,
                 entity,
@@ -737,6 +786,7 @@ class DeviceStore:
                 op.value,
                 base_version,
                 None if data is None else _dumps(data),
+                None if changed is None else _dumps(changed),
             ),
         )
         return Mutation(
@@ -862,9 +912,14 @@ class DeviceStore:
 
     def _photo_row(self, staged: _StagedPhoto) -> Mutation:
         photo = staged.photo
+        owner = (
+            {"activity_id": photo.activity_id}
+            if photo.activity_id
+            else {"observation_id": photo.observation_id}
+        )
         metadata = {
             "id": photo.id,
-            "activity_id": photo.activity_id,
+            **owner,
             "sha256": staged.sha256,
             "size": staged.size,
             "content_type": photo.content_type,
@@ -1365,14 +1420,21 @@ class DeviceStore:
         view = dict(server)
         deleted = server_deleted
         pending = self._db.execute(
-            "SELECT op, data FROM outbox WHERE entity = ? AND id = ? ORDER BY seq",
+            "SELECT op, data, changed FROM outbox WHERE entity = ? AND id = ? ORDER BY seq",
             (entity, record_id),
         ).fetchall()
         for mutation in pending:
             if mutation["op"] == Op.DELETE:
                 deleted = True
             elif mutation["data"]:
-                view.update(json.loads(mutation["data"]))
+                laid = json.loads(mutation["data"])
+                if mutation["changed"] is not None and isinstance(laid.get(VALUES), dict):
+                    # Only the answers this save changed: the server merges per answer, and
+                    # an office's edit of another answer shows at once.
+                    laid[VALUES] = _lay_values(
+                        view.get(VALUES), laid[VALUES], json.loads(mutation["changed"])
+                    )
+                view.update(laid)
         self._db.execute(
             "UPDATE record SET data = ?, deleted = ?, search = ? WHERE entity = ? AND id = ?",
             (_dumps(view), int(deleted), _search_text(view), entity, record_id),
@@ -1664,7 +1726,8 @@ class DeviceStore:
                 "WHERE entity NOT IN ('attachment', 'conflict') UNION "
                 "SELECT c.entity, c.entity_id FROM outbox AS o JOIN conflict AS c ON c.id = o.id "
                 "WHERE o.entity = 'conflict' UNION "
-                "SELECT 'activity', a.activity_id FROM outbox AS o JOIN record AS a "
+                "SELECT CASE WHEN a.activity_id IS NULL THEN 'observation' ELSE 'activity' END, "
+                "coalesce(a.activity_id, a.observation_id) FROM outbox AS o JOIN record AS a "
                 "ON a.entity = 'attachment' AND a.id = o.id WHERE o.entity = 'attachment')), "
                 "(SELECT count(*) FROM outbox), "
                 "(SELECT count(*) FROM upload WHERE state = 'waiting'), "
@@ -1717,6 +1780,28 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _changed_values(before: Any, after: Any) -> list[str]:
+    """The answers a save of an observation's ``values`` changed (added, changed, cleared)."""
+    old = before if isinstance(before, Mapping) else {}
+    new = after if isinstance(after, Mapping) else {}
+    return sorted(
+        str(name)
+        for name in {*old, *new}
+        if not same_value(VALUE_PREFIX + str(name), old.get(name), new.get(name))
+    )
+
+
+def _lay_values(server: Any, mine: Mapping[str, Any], changed: Sequence[str]) -> dict[str, Any]:
+    """The server's answers with those a pending save changed laid over them."""
+    values = dict(server) if isinstance(server, Mapping) else {}
+    for name in changed:
+        if name in mine:
+            values[name] = mine[name]
+        else:
+            values.pop(name, None)
+    return values
 
 
 def _field_name(name: str) -> str:

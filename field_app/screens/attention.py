@@ -12,6 +12,7 @@ from kivy.uix.recycleview.views import RecycleDataViewBehavior
 
 from field_app.controllers import labels
 from field_app.controllers.attention import AttentionItem, describe
+from field_app.controllers.observations import attention_item
 from field_app.i18n import _
 from field_app.screens.base import BaseScreen
 
@@ -40,10 +41,12 @@ class AttentionScreen(BaseScreen):
     errors = ListProperty([])
     empty = BooleanProperty(True)
     message = StringProperty("")
+    is_observation = BooleanProperty(False)  # a measurement: corrected by editing it
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._items: dict[str, AttentionItem] = {}
+        self._observations: set[str] = set()
 
     def enter(self, **params: Any) -> None:
         self.message = ""
@@ -56,6 +59,16 @@ class AttentionScreen(BaseScreen):
         for project_id in {str(r.data.get("project_id")) for r in records}:
             names.update({str(s["id"]): str(s.get("name", "")) for s in backend.sites(project_id)})
         items = [describe(r, site_names=names) for r in records]
+        # Measurements returned, in conflict or refused, next to the activities.
+        measured = backend.observation_attention()
+        if measured:
+            forms = backend.forms()
+            for project_id in {str(r.data.get("project_id")) for r in measured}:
+                names.update(
+                    {str(s["id"]): str(s.get("name", "")) for s in backend.sites(project_id)}
+                )
+            items += [attention_item(r, forms, site_names=names) for r in measured]
+        self._observations = {r.id for r in measured}
         items.sort(key=lambda i: ({"conflict": 0, "returned": 1}.get(i.state, 2), i.subtitle))
         self._items = {i.id: i for i in items}
         self.empty = not items
@@ -86,6 +99,7 @@ class AttentionScreen(BaseScreen):
             self.differences, self.errors = [], []
             return
         self.title, self.reason, self.state_name = item.title, item.reason, item.state
+        self.is_observation = item.id in self._observations
         self.state_label = labels.label(labels.RECORD_STATES, item.state)
         self.differences = [(d.label, d.mine, d.theirs) for d in item.differences]
         self.errors = [
@@ -120,7 +134,9 @@ class AttentionScreen(BaseScreen):
         self._done()
 
     def edit(self) -> None:
-        if self.selected_id:
+        if self.selected_id in self._observations:
+            self.app.show("observation", observation_id=self.selected_id)
+        elif self.selected_id:
             self.app.show("form", activity_id=self.selected_id)
 
     def _done(self) -> None:

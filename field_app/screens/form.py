@@ -166,6 +166,7 @@ class FormScreen(BaseScreen):
     busy = StringProperty("")
     preparing = NumericProperty(0)  # photos being downscaled on worker threads
     today = ObjectProperty(None, allownone=True)  # the latest day a date picker offers
+    saved_activity = BooleanProperty(False)  # an activity already saved: measurements may follow
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -224,6 +225,9 @@ class FormScreen(BaseScreen):
         self.project_title = f"{project.get('code', '')} · {project.get('name', '')}"
         self.today = session.today()
         self.heading = _("New activity") if record is None else _("Edit activity")
+        self.saved_activity = record is not None
+        self._activity_id = record.id if record is not None else ""
+        self._site_id = str(record.data.get("site_id") or "") if record is not None else ""
         self.roster = bool(project.get("roster"))
         self.locked = bool(record and record.locked)
         self._record_state = record.state if record else ""
@@ -420,6 +424,17 @@ class FormScreen(BaseScreen):
     def _gps_state(self, text: str) -> None:
         if "disabled" in text.lower():
             self.gps_status = _("GPS is switched off: switch it on or type the coordinates")
+
+    def record_measurement(self) -> None:
+        """Record a measurement for this activity (and its site), in its project."""
+        if self.form is None or not self._activity_id:
+            return
+        self.app.show(
+            "measurements",
+            project_id=self.form.facts.id,
+            site_id=self._site_id or None,
+            activity_id=self._activity_id,
+        )
 
     # -- photos --------------------------------------------------------------------------------
 

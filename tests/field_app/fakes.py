@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from field_app.controllers.form import Photo, Save
+from field_app.controllers.observations import ObservationSave
 from field_app.controllers.progress import counted
 from field_app.controllers.status import LogEntry, SyncStatus, UploadNow
 from field_app.session import Enrolment, LocalRecord, RowFacts
@@ -28,6 +29,9 @@ class MemoryBackend:
         self._targets: list[dict[str, Any]] = []
         self._participants: list[dict[str, Any]] = []
         self.records: dict[str, LocalRecord] = {}
+        self.form_versions: list[dict[str, Any]] = []
+        self.observation_records: dict[str, LocalRecord] = {}
+        self.observation_saves: list[ObservationSave] = []
         self.saves: list[Save] = []
         self.last_success: datetime | None = None
         self.last_error: str | None = None
@@ -218,6 +222,40 @@ class MemoryBackend:
     @property
     def syncing(self) -> bool:
         return self.running
+
+    # measurements -------------------------------------------------------------------------
+    def forms(self) -> list[dict[str, Any]]:
+        return [dict(f) for f in self.form_versions]
+
+    def observations(self, project_id: str) -> list[LocalRecord]:
+        return [
+            r for r in self.observation_records.values() if r.data.get("project_id") == project_id
+        ]
+
+    def observation(self, observation_id: str) -> LocalRecord | None:
+        return self.observation_records.get(observation_id)
+
+    def observation_attention(self) -> list[LocalRecord]:
+        return [
+            r
+            for r in self.observation_records.values()
+            if r.state in ("returned", "conflict", "rejected")
+        ]
+
+    def observation_photos(self, observation_id: str) -> list[Photo]:
+        return [
+            p
+            for save in self.observation_saves
+            if save.observation["id"] == observation_id
+            for p in save.photos
+        ]
+
+    def save_observation(self, save: ObservationSave) -> None:
+        self.observation_saves.append(save)
+        old = self.observation_records.get(str(save.observation["id"]))
+        self.observation_records[str(save.observation["id"])] = LocalRecord(
+            data=dict(save.observation), state="pending", version=old.version if old else 0
+        )
 
     def keep_mine(self, activity_id: str) -> None:
         record = self.records[activity_id]
