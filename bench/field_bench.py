@@ -413,6 +413,7 @@ def bench_observations(records: int, rounds: int) -> None:
             backend.save_observation(save)
             saving.append((time.perf_counter() - started) * 1000)
         assert store.count("observation") == records + rounds
+        assert save is not None
         floor = raw_sqlite_floor(
             Path(tmp) / "floor.sqlite3", records, json.dumps(save.observation), rounds
         )

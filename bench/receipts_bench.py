@@ -120,7 +120,7 @@ def main() -> int:
         shares: list[float] = []
         for run in range(args.runs):
             for label in ("without", "with receipts") if run % 2 else ("with receipts", "without"):
-                service.issue_after_push = timed if label == "with receipts" else skip  # type: ignore[assignment]
+                service.issue_after_push = timed if label == "with receipts" else skip
                 inside[0] = 0.0
                 seconds = _one_run(template, workdir, records, world, settings)
                 timings[label].append(seconds)
@@ -129,7 +129,7 @@ def main() -> int:
                     # the same push; the change-log append of the receipts happens at commit
                     # and is not in it, so the median ratio above is the fuller figure.
                     shares.append(inside[0] / (seconds - inside[0]))
-        service.issue_after_push = issue  # type: ignore[assignment]
+        service.issue_after_push = issue
     with_receipts = statistics.median(timings["with receipts"])
     without = statistics.median(timings["without"])
     ratio = with_receipts / without

@@ -13,7 +13,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -72,7 +72,7 @@ def sign(body: Mapping[str, Any], private_key: Ed25519PrivateKey, key_id: str) -
     return receipt
 
 
-def load_public_keys(published: list[Mapping[str, Any]]) -> dict[str, Ed25519PublicKey]:
+def load_public_keys(published: Sequence[Mapping[str, Any]]) -> dict[str, Ed25519PublicKey]:
     """``receipt_keys`` as published (``[{"key_id", "public_key"}]``) → keys by id. A key
     whose id does not match its bytes is left out: it could not have signed anything."""
     keys: dict[str, Ed25519PublicKey] = {}

@@ -25,7 +25,9 @@ class _Enrolling(BaseAdapter):
         super().__init__()
         self.keys = keys
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
         body = json.loads(request.body or b"{}")
         response = requests.Response()
         response.status_code = 200

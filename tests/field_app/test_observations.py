@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -81,15 +82,21 @@ def observation_change(data: dict[str, Any], version: int) -> Change:
     return Change(entity="observation", id=data["id"], op=Op.UPSERT, version=version, data=wire)
 
 
+def _stored(backend: StoreBackend, record_id: str) -> dict[str, Any]:
+    found = backend.store.get("observation", record_id)
+    assert found is not None
+    return found
+
+
 @pytest.fixture
-def backend(tmp_path: Path) -> StoreBackend:
+def backend(tmp_path: Path) -> Iterator[StoreBackend]:
     made = StoreBackend(tmp_path / "tablet")
     yield made
     made.close()
 
 
 @pytest.fixture(autouse=True)
-def english() -> None:
+def english() -> Iterator[None]:
     set_language("en")
     yield
     set_language("en")
@@ -150,7 +157,7 @@ def test_a_retired_form_is_not_offered_but_its_observations_stay_editable(
     edit = again.to_save()
     assert edit is not None
     backend.save_observation(edit)
-    assert backend.store.get("observation", record.id)["values"]["harvest_kg"] == 50
+    assert _stored(backend, record.id)["values"]["harvest_kg"] == 50
     rows = obs.rows([(r.data, r.state) for r in backend.observations(PROJECT)], backend.forms())
     assert rows[0].retired and rows[0].title == "Demonstration plot harvest"
 
@@ -258,7 +265,7 @@ def test_a_new_observation_is_saved_with_its_photo_in_one_transaction_in_the_pus
     ]
     # The envelope the server parses, and the server's own check of the observation.
     PushRequest(protocol=1, device_id=uuid.UUID(backend.device_id()), mutations=pending)
-    data = {**pending[0].data, "id": str(pending[0].id)}
+    data = {**(pending[0].data or {}), "id": str(pending[0].id)}
     assert set(data) == {
         "id",
         "project_id",
@@ -280,7 +287,7 @@ def test_a_new_observation_is_saved_with_its_photo_in_one_transaction_in_the_pus
         "harvest_kg": 42.5,
         "harvest_date": "2025-06-01",
     }
-    photo = pending[1].data
+    photo = pending[1].data or {}
     assert photo["observation_id"] == save.observation["id"] and "activity_id" not in photo
     assert backend.observation_photos(save.observation["id"])[0].caption == "the plot"
     assert backend.store.state("observation", save.observation["id"]) == "pending"
@@ -301,7 +308,7 @@ def test_an_edit_sends_the_changed_fields_with_values_whole_and_merges_per_answe
     backend.store.acknowledge(
         [MutationResult(seq=first.seq, id=first.id, status=ResultStatus.APPLIED, version=1)]
     )
-    base = server_accepts({**first.data, "id": str(first.id)}, definition)
+    base = server_accepts({**(first.data or {}), "id": str(first.id)}, definition)
     pull(backend, observation_change(base, 1), cursor="c2")
 
     record = backend.observation(base["id"])
@@ -319,7 +326,7 @@ def test_an_edit_sends_the_changed_fields_with_values_whole_and_merges_per_answe
     # tablet's pending edit, which keeps its own answer.
     office = {**base, "values": {**base["values"], "plot_area_m2": 110}}
     pull(backend, observation_change(office, 2), cursor="c3")
-    shown = backend.store.get("observation", base["id"])
+    shown = _stored(backend, base["id"])
     assert shown["values"]["plot_area_m2"] == 110 and shown["values"]["harvest_kg"] == 44
 
     # The server's merge, each answer one field (the obs branch flattens values.<name>).

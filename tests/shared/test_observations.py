@@ -191,7 +191,7 @@ def test_relevance_that_points_nowhere_or_in_a_circle_asks_nothing() -> None:
 
 def test_a_malformed_definition_never_raises() -> None:
     for form in (None, {}, {"fields": "x"}, {"fields": [{"name": "n", "type": "money"}]}):
-        _, errors = validate_values({"n": 1}, form)  # type: ignore[arg-type]
+        _, errors = validate_values({"n": 1}, form)
         assert errors and errors[0].field == "values.n"
 
 

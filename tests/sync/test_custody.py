@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from tests.sync.receipts import Issuer, change
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> DeviceStore:
+def store(tmp_path: Path) -> Iterator[DeviceStore]:
     found = DeviceStore(tmp_path / "tablet.sqlite3")
-    yield found  # type: ignore[misc]
+    yield found
     found.close()
 
 
@@ -346,7 +347,7 @@ class _PullingClient(_Client):
             changes=self.pages[index],
             cursor=str(index + 1),
             has_more=index + 1 < len(self.pages),
-            server_time="2026-01-01T00:00:00+00:00",  # type: ignore[arg-type]
+            server_time="2026-01-01T00:00:00+00:00",
         )
 
 

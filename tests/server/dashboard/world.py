@@ -24,6 +24,7 @@ from server.activities.models import Activity, Attachment
 from server.activities.service import write_activity
 from server.columns import utcnow
 from server.projects.models import Project, Site, Target
+from server.records.receipts import Signer
 from server.sync.attachments import AttachmentFiles, store_complete
 from server.sync.models import SyncConflict
 from tests.factories import activity_data, make_project, make_site, make_user
@@ -156,6 +157,7 @@ def add_photo(session: Session, world: World, attachments_dir: Path) -> Attachme
         attachment=photo,
         data=data,
         project_id=world.lso.id,
+        signer=Signer.generate(),
     )
     assert refused is None, refused
     session.commit()

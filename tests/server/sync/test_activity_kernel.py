@@ -54,12 +54,13 @@ def _assert_kept_together(engine: Engine, activity_id: uuid.UUID, sources: list[
     with Session(engine) as session:
         activity = session.get(Activity, activity_id)
         assert activity is not None
-        revisions = session.execute(
-            select(ActivityRevision)
-            .where(col(ActivityRevision.activity_id) == activity_id)
-            .order_by(col(ActivityRevision.version))
-        ).scalars()
-        revisions = list(revisions)
+        revisions = list(
+            session.execute(
+                select(ActivityRevision)
+                .where(col(ActivityRevision.activity_id) == activity_id)
+                .order_by(col(ActivityRevision.version))
+            ).scalars()
+        )
         assert [r.version for r in revisions] == list(range(1, activity.version + 1))
         assert [r.source for r in revisions] == sources
         assert revisions[-1].data == {**load_wire(session, activity), "deleted": activity.deleted}

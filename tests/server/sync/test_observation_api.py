@@ -119,7 +119,7 @@ def test_one_observation_with_its_revisions(
     client: TestClient, field: Field, engine: Engine, world: dict[str, Any]
 ) -> None:
     form: Form = world["harvest"]
-    data = {
+    data: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "project_id": str(field.project.id),
         "form_id": str(form.id),

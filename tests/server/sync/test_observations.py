@@ -514,7 +514,7 @@ def test_a_photo_belongs_to_an_observation(
     client: TestClient, field: Field, form: Form, engine: Engine
 ) -> None:
     observation_id = _new(client, field, form)
-    photo = {
+    photo: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "observation_id": observation_id,
         "sha256": hashlib.sha256(PNG).hexdigest(),

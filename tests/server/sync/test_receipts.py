@@ -178,7 +178,7 @@ def test_a_deleted_record_gets_no_new_receipt(client: TestClient, field: Field) 
 
 def test_receipts_of_other_devices_are_never_served(client: TestClient, field: Field) -> None:
     record = field.activity()
-    site = {
+    site: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "project_id": str(field.project.id),
         "name": "Demo plot",
@@ -196,7 +196,7 @@ def test_receipts_of_other_devices_are_never_served(client: TestClient, field: F
 
 
 def test_an_office_edit_issues_no_receipt(client: TestClient, field: Field, engine: Engine) -> None:
-    site = {
+    site: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "project_id": str(field.project.id),
         "name": "Demo plot",
@@ -318,7 +318,7 @@ def test_receipts_verify_on_a_good_a_tampered_and_a_missing_record(
     record = field.activity()
     data = _jpeg()
     photo = _photo(record["id"], data)
-    site = {
+    site: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "project_id": str(field.project.id),
         "name": "Demo plot",

@@ -361,8 +361,9 @@ def test_pending_on_tablets_sums_the_statuses_in_the_callers_scope(
         reports = {
             row.device_id: as_utc(row.received_at) for row in session.exec(select(DeviceStatus))
         }
-    oldest = min(reports[fleet.devices["A"]], reports[fleet.devices["K"]])
-    assert oldest is not None
+    first, second = reports[fleet.devices["A"]], reports[fleet.devices["K"]]
+    assert first is not None and second is not None
+    oldest = min(first, second)
     assert datetime.fromisoformat(hq["oldest_report_at"]) == oldest
 
     lso = _pending(client, fleet, "officer_lso")
