@@ -101,8 +101,9 @@ async def import_xlsform(page: SignedIn, form: CheckedForm, session: SessionDep)
     limit = page.settings.max_xlsform_bytes
     data = await upload.read(limit + 1)
     try:
-        taken = form_service.taken_indicator_codes(session, "")
-        definition = xlsform.read_xlsform(data, limit=limit, taken_indicator_codes=taken)
+        # As the API: the workbook's own rules here, the indicator codes other forms took
+        # when the draft is made (a new version of a code keeps its own).
+        definition = xlsform.read_xlsform(data, limit=limit)
         created = form_service.create_form(
             session, caller=page.caller, data=definition, project=project
         )
