@@ -143,13 +143,14 @@ def test_the_editor_shows_errors_next_to_their_inputs_then_saves_and_publishes(
             "f1.min": "9000",
             "f1.rel_in": "other",
             "f0.choices": "demo | Demonstration\ndemo | Again",
+            "i0.field": "nope",
         },
     )
     refused = officer.post("/forms/new", data=bad)
     assert refused.status_code == 422
     html = main_of(refused.text)
     # each error under its own input, in the reader's words, found by its field path
-    for name in ("f1.min", "f1.rel_in", "f0.choices"):
+    for name in ("f1.min", "f1.rel_in", "f0.choices", "i0.field"):
         assert f'id="{name}-error"' in html, name
     assert 'id="f0.choices-error">Line 2:' in html
     assert 'value="9000"' in html  # what was typed is kept
