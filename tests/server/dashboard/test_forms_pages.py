@@ -193,6 +193,10 @@ def test_the_editor_shows_errors_next_to_their_inputs_then_saves_and_publishes(
     nxt = officer.post(f"/forms/{draft.id}/new-version", data={"csrf_token": csrf})
     assert nxt.status_code == 200 and "Draft of version 2" in nxt.text
     assert [f.status for f in _stored(engine, "PLOT_CHECK")] == ["published", "draft"]
+    second = _stored(engine, "PLOT_CHECK")[1]
+    first_page = main_of(officer.get(f"/forms/{draft.id}").text)
+    assert f'href="/forms/{second.id}/edit"' in first_page  # the draft under way, not another
+    assert "/new-version" not in first_page
 
     retired = officer.post(f"/forms/{draft.id}/retire", data={"csrf_token": csrf})
     assert retired.status_code == 200 and "Retired PLOT_CHECK" in retired.text
