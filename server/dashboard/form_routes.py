@@ -5,31 +5,56 @@ through ``server.results.forms``; ``server.dashboard.forms`` shapes the pages.""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from server.dashboard import forms as pages
+from server.dashboard import session as cookies
 from server.dashboard.i18n import N_
 from server.dashboard.web import (
     CheckedForm,
+    CsrfRejected,
     FormState,
     Page,
     PageRoute,
     SignedIn,
+    expected_csrf,
     explain,
     form_text,
+    signed_in_page,
 )
-from server.deps import SessionDep
+from server.deps import SessionDep, SettingsDep
 from server.errors import Conflict, ValidationFailed
 from server.results import forms as form_service
 from server.results import xlsform
 from server.results.models import Form
-from shared.forms import FORM_STATUSES
+from shared.forms import FORM_STATUSES, MAX_FIELDS, MAX_INDICATORS
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+# The editor posts about 20 inputs a field and a dozen an indicator: more than Starlette's
+# default of 1 000 for a large form, still bounded.
+EDITOR_MAX_INPUTS = 20 * MAX_FIELDS + 20 * MAX_INDICATORS + 50
+
+
+async def _editor_form(
+    request: Request, settings: SettingsDep, _page: Annotated[Page, Depends(signed_in_page)]
+) -> FormData:
+    """``CheckedForm`` with room for the editor's inputs."""
+    form = await request.form(max_fields=EDITOR_MAX_INPUTS)
+    submitted = form.get(cookies.CSRF_FIELD)
+    if not isinstance(submitted, str) or not cookies.tokens_match(
+        expected_csrf(request, settings), submitted
+    ):
+        raise CsrfRejected
+    return form
+
+
+EditorForm = Annotated[FormData, Depends(_editor_form)]
 
 
 def _uuid(text: str) -> uuid.UUID | None:
@@ -194,7 +219,7 @@ def _editor(
     )
 
 
-def _save(page: Page, session: Session, form_data: CheckedForm, form: Form | None) -> Response:
+def _save(page: Page, session: Session, form_data: FormData, form: Form | None) -> Response:
     """The editor's POST: a row button re-shows the editor; Save validates and stores."""
     assert page.caller is not None
     state = pages.state_from_post(form_data)
@@ -253,7 +278,7 @@ def _save(page: Page, session: Session, form_data: CheckedForm, form: Form | Non
 
 
 @router.post("/forms/new")
-def create_form(page: SignedIn, form: CheckedForm, session: SessionDep) -> Response:
+def create_form(page: SignedIn, form: EditorForm, session: SessionDep) -> Response:
     assert page.caller is not None
     if not pages.may_create(session, caller=page.caller):
         pages.forbid()
@@ -262,7 +287,7 @@ def create_form(page: SignedIn, form: CheckedForm, session: SessionDep) -> Respo
 
 @router.post("/forms/{form_id}/edit")
 def save_form(
-    form_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+    form_id: uuid.UUID, page: SignedIn, form: EditorForm, session: SessionDep
 ) -> Response:
     assert page.caller is not None
     stored = form_service.get_form(session, caller=page.caller, form_id=form_id)

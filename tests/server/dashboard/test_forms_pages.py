@@ -300,3 +300,23 @@ def test_a_global_upload_needs_an_admin(client: TestClient, engine: Engine, worl
     csrf = token_for(client, "/forms")
     empty = client.post("/forms/import", data={"csrf_token": csrf, "project": ""})
     assert empty.status_code == 422 and "Choose an XLSForm" in empty.text
+
+
+@sqlite_only
+def test_a_large_form_fits_through_the_editor(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """80 fields are some 1 200 inputs, past Starlette's default limit of 1 000."""
+    data = {"csrf_token": token_for(officer, "/forms/new"), "code": "BIG_FORM"}
+    data |= {"project": str(world.lso.id), "title.en": "Big", "action": "save"}
+    data |= {"nfields": "80", "nindicators": "0"}
+    for i in range(80):
+        data |= {f"f{i}.name": f"n{i}", f"f{i}.type": "integer", f"f{i}.label.en": f"N {i}"}
+        data |= {f"f{i}.{k}": "" for k in ("unit", "min", "max", "choices", "rel_field", "rel_in")}
+        data |= {f"f{i}.{part}.{lang}": "" for part in ("hint",) for lang in ("en", "fr", "pt", "es")}
+        data |= {f"f{i}.label.{lang}": "" for lang in ("fr", "pt", "es")}
+    assert len(data) > 1000
+    response = officer.post("/forms/new", data=data)
+    assert response.status_code == 200, response.text[:300]
+    (form,) = _stored(engine, "BIG_FORM")
+    assert len(form.fields) == 80
