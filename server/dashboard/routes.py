@@ -22,7 +22,7 @@ from server.accounts.security import MIN_PASSWORD_LENGTH
 from server.accounts.service import LoginFailed, TooManyAttempts
 from server.api import client_address
 from server.columns import utcnow
-from server.dashboard import report, service
+from server.dashboard import form_routes, report, service
 from server.dashboard import session as cookies
 from server.dashboard.i18n import LANGUAGES, N_, Translator
 from server.dashboard.web import (
@@ -49,6 +49,7 @@ from shared.catalogue import Role, codes
 from shared.errors import ErrorCode
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router.include_router(form_routes.router)  # the forms pages (docs/results.md#dashboard-forms)
 __all__ = ["STATIC_FILES", "STATIC_PREFIX", "router"]
 
 

@@ -873,3 +873,154 @@ def test_dashboard_files(client: TestClient, session: Session, case: PageCase) -
             failures.append(f"{role} {side}: not a PDF")
     client.cookies.clear()
     assert not failures, f"{case.path}:\n" + "\n".join(failures)
+
+
+# --- the dashboard's forms pages (docs/results.md#dashboard-forms) ------------------------------
+# Read by everyone in scope; written by admins (global forms) and the officers of the project's
+# country. Anonymous visitors are sent to sign in (GET 303) or refused (POST 401); a form of a
+# project outside the caller's scope is a 404, a project outside it named in a new form a 422.
+
+
+def _page_roles(status: int, **overrides: int) -> dict[str, int]:
+    return {"anonymous": 303, **{r: status for r in ROLES if r != "anonymous"}, **overrides}
+
+
+def _page_writers(status: int, *, anonymous: int) -> dict[str, int]:
+    return {
+        "anonymous": anonymous,
+        "admin": status,
+        "hq": 403,
+        "officer_lso": status,
+        "expert_lso": 403,
+    }
+
+
+def _editor_form(values: dict[str, str]) -> dict[str, str]:
+    return {
+        "code": f"MATRIX_DASH_{values['n']}",
+        "project": values["project"],
+        "title.en": "Matrix form",
+        "nfields": "1",
+        "nindicators": "0",
+        "f0.name": "harvest_kg",
+        "f0.type": "decimal",
+        "f0.label.en": "Harvest",
+        "action": "save",
+    }
+
+
+@dataclass(frozen=True)
+class DashboardRoute:
+    method: str
+    path: str
+    expect: Mapping[str, int]
+    other: Mapping[str, int] = field(default_factory=dict)
+    data: Callable[[dict[str, str]], dict[str, str]] | None = None
+    upload: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+NOT_SEEN = {"officer_lso": 404, "expert_lso": 404}
+
+DASHBOARD_FORMS: tuple[DashboardRoute, ...] = (
+    DashboardRoute("GET", "/forms", _page_roles(200)),
+    DashboardRoute("GET", "/forms/new", _page_writers(200, anonymous=303)),
+    DashboardRoute("GET", "/forms/{form}", _page_roles(200), other=NOT_SEEN),
+    DashboardRoute(
+        "GET", "/forms/{fresh_draft_form}/edit", _page_writers(200, anonymous=303), other=NOT_SEEN
+    ),
+    DashboardRoute(
+        "POST",
+        "/forms/new",
+        _page_writers(303, anonymous=401),
+        other={"officer_lso": 422, "expert_lso": 403},
+        data=_editor_form,
+    ),
+    DashboardRoute(
+        "POST",
+        "/forms/import",
+        _page_writers(303, anonymous=401),
+        other={"officer_lso": 422, "expert_lso": 422},
+        data=lambda w: {"project": w["project_code"]},
+        upload=True,
+    ),
+    DashboardRoute(
+        "POST",
+        "/forms/{fresh_draft_form}/edit",
+        _page_writers(303, anonymous=401),
+        other=NOT_SEEN,
+        data=lambda w: {**_editor_form(w), "title.en": "Renamed"},
+    ),
+    *(
+        DashboardRoute(
+            "POST", f"/forms/{{{kind}}}/{action}", _page_writers(303, anonymous=401), other=NOT_SEEN
+        )
+        for kind, action in (
+            ("fresh_draft_form", "publish"),
+            ("fresh_form", "new-version"),
+            ("fresh_form", "retire"),
+        )
+    ),
+)
+
+
+def _dashboard_call(
+    client: TestClient,
+    world: MatrixWorld,
+    route: DashboardRoute,
+    role: str,
+    side: str,
+    session: Session,
+) -> Any:
+    client.cookies.clear()
+    csrf = ""
+    if role != "anonymous":
+        client.cookies.set("pilotmon_session", world.tokens[role])
+        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/forms").text)
+        assert found is not None
+        csrf = found.group(1)
+    values = world.values(side, session, route.path)
+    path = route.path.format(**values)
+    if route.method == "GET":
+        return client.get(path, follow_redirects=False)
+    data = {"csrf_token": csrf, **(route.data(values) if route.data else {})}
+    files = {"file": ("form.xlsx", _xlsform(f"matrix_{values['n']}"))} if route.upload else None
+    return client.post(path, data=data, files=files, follow_redirects=False)
+
+
+@pytest.mark.parametrize("route", DASHBOARD_FORMS, ids=str)
+def test_dashboard_forms_pages(client: TestClient, session: Session, route: DashboardRoute) -> None:
+    world = _world(session)
+    calls = [(role, "LSO", route.expect[role]) for role in ROLES]
+    calls += [(role, "KEN", status) for role, status in route.other.items()]
+    failures = []
+    for role, side, status in calls:
+        response = _dashboard_call(client, world, route, role, side, session)
+        if response.status_code != status:
+            failures.append(f"{role} {side}: {response.status_code} (expected {status})")
+        elif role in SCOPED_ROLES and status == 200:
+            leaked = {i for i in world.kenyan_ids() if i in response.text}
+            if leaked:
+                failures.append(f"{role} got Kenyan records: {sorted(leaked)}")
+    client.cookies.clear()
+    assert not failures, f"{route}:\n" + "\n".join(failures)
+
+
+def test_every_dashboard_forms_route_is_in_the_matrix(client: TestClient) -> None:
+    listed = {(r.method, re.sub(r"\{[^}]+\}", "{}", r.path)) for r in DASHBOARD_FORMS}
+    try:  # as api_routes: FastAPI ≥ 0.13x keeps included routers nested
+        from fastapi.routing import iter_route_contexts
+
+        routes: Any = iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+    except ImportError:
+        routes = client.app.routes  # type: ignore[attr-defined]
+    found = set()
+    for route in routes:
+        path = getattr(route, "path", "")
+        if path == "/forms" or path.startswith("/forms/"):
+            for method in getattr(route, "methods", None) or ():
+                if method != "HEAD":
+                    found.add((method, re.sub(r"\{[^}]+\}", "{}", path)))
+    assert found and found <= listed, sorted(found - listed)

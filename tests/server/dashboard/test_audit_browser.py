@@ -12,13 +12,13 @@ import io
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from server.accounts.auth import issue_access_token
 from server.accounts.devices import qr_payload
@@ -27,6 +27,9 @@ from server.app import create_app
 from server.config import Settings
 from server.dashboard import session as cookies
 from server.db import make_engine, write_engine
+from server.results.forms import create_draft, ensure_shipped_forms
+from server.results.models import Form
+from server.results.shipped import SHIPPED_FORMS
 from tests.server.dashboard.browser import SCREENSHOTS, chromium, live_server, missing_browser
 from tests.server.dashboard.world import World, add_photo, build_world
 
@@ -47,6 +50,7 @@ class Audit:
     world: World
     engine: Engine
     driver: Any
+    forms: dict[str, str] = field(default_factory=dict)  # the forms pages' paths
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +76,14 @@ def audit(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         session.add(world.hq)
         session.commit()
         add_photo(session, world, settings.attachments_dir)
+        forms = _add_forms(session, world)
     downloads = folder / "downloads"
     downloads.mkdir()
     with (
         live_server(create_app(settings, engine)) as base,
         chromium(folder / "profile", downloads) as driver,
     ):
-        yield Audit(base, world, engine, driver)
+        yield Audit(base, world, engine, driver, forms)
     engine.dispose()
 
 
@@ -95,7 +100,27 @@ def _sign_in(audit: Audit, user: User | None, language: str = "en") -> None:
     d.add_cookie({"name": cookies.SESSION_COOKIE, "value": token, "path": "/"})
 
 
-def _pages(world: World, role: str) -> dict[str, str]:
+def _add_forms(session: Session, world: World) -> dict[str, str]:
+    """The shipped forms, and a draft of a Lesotho form: the forms pages' paths."""
+    ensure_shipped_forms(session, SHIPPED_FORMS)
+    harvest = session.exec(select(Form).where(Form.code == "DEMO_PLOT_HARVEST")).one()
+    draft = create_draft(
+        session,
+        data={
+            **SHIPPED_FORMS[0],
+            "code": "LSO_HARVEST",
+            "indicators": [
+                {**i, "code": f"LSO_{i['code']}"} for i in SHIPPED_FORMS[0]["indicators"]
+            ],
+        },
+        project=world.lso,
+        actor_id=None,
+    )
+    session.commit()
+    return {"harvest": str(harvest.id), "draft": str(draft.id)}
+
+
+def _pages(world: World, role: str, forms: dict[str, str] | None = None) -> dict[str, str]:
     assert world.returned is not None and world.conflict is not None
     pages = {
         "overview": "/overview",
@@ -112,6 +137,13 @@ def _pages(world: World, role: str) -> dict[str, str]:
         pages["people"] = "/people"
         pages["person"] = f"/people/{world.expert.id}"
         pages["reports"] = "/reports"
+    if forms:
+        pages["forms"] = "/forms"
+        pages["form"] = f"/forms/{forms['harvest']}"
+        pages["form-draft"] = f"/forms/{forms['draft']}"
+        if role in ("admin", "officer"):
+            pages["form-new"] = "/forms/new"
+            pages["form-edit"] = f"/forms/{forms['draft']}/edit"
     return pages
 
 
@@ -208,7 +240,7 @@ def _check_pages(
 @pytest.mark.parametrize("role", ["admin", "hq", "officer", "expert"])
 def test_every_page_passes_axe_and_fits_a_phone(audit: Audit, role: str) -> None:
     _sign_in(audit, _user(audit.world, role))
-    problems = _check_pages(audit, role, _pages(audit.world, role))
+    problems = _check_pages(audit, role, _pages(audit.world, role, audit.forms))
     assert not problems, "\n".join(problems)
 
 
@@ -242,7 +274,7 @@ def _clipped_menu_entries(d: Any) -> list[str]:
 def test_portuguese_and_spanish_pages_fit_a_phone(audit: Audit, language: str) -> None:
     """The longest of the four languages still fits: no page scrolls sideways at 390 px."""
     _sign_in(audit, audit.world.officer, language)
-    pages = _pages(audit.world, "officer")
+    pages = _pages(audit.world, "officer", audit.forms)
     # Longer words, same colours: axe has checked these pages in English already.
     problems = _check_pages(audit, f"officer-{language}", pages, widths=(390,), axe=False)
     assert not problems, "\n".join(problems)
