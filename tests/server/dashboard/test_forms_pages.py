@@ -12,7 +12,7 @@ from typing import Any
 import openpyxl
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.dashboard import session as cookies
 from server.db import write_engine
@@ -46,7 +46,9 @@ def _simple(code: str) -> dict[str, Any]:
 
 def _stored(engine: Engine, code: str) -> list[Form]:
     with Session(engine) as reader:
-        rows = reader.exec(select(Form).where(Form.code == code).order_by(Form.version)).all()
+        rows = reader.exec(
+            select(Form).where(col(Form.code) == code).order_by(col(Form.version))
+        ).all()
         for row in rows:
             reader.expunge(row)
         return list(rows)
