@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel
 
 from server.accounts.auth import Caller
 from server.errors import PilotMonitorError
+from server.indicators.service import indicator_values, parse_values_query
 from server.records.receipts import Signer
 from server.results.models import Observation
 from server.results.observations import review_observation
@@ -31,6 +32,7 @@ from server.sync.pull import pull
 from server.sync.service import push
 from sync.protocol import PushRequest
 from tests.factories import make_device, make_observation_form, make_project, make_user
+from tests.server.results.helpers import naive_value
 
 KEYS = ("a", "b", "c", "d")
 FIELDS = [{"name": k, "type": "integer", "min": 0, "max": 9} for k in KEYS]
@@ -38,6 +40,14 @@ IDS = 2
 EXPERT, OFFICER, REVIEW = "expert", "officer", "review"
 
 SIGNER = Signer.generate()
+INDICATORS = [
+    {"code": "M_SUM_A", "aggregate": "sum", "field": "a"},
+    {"code": "M_MEAN_B", "aggregate": "mean", "field": "b"},
+    {"code": "M_MEDIAN_C", "aggregate": "median", "field": "c"},
+    {"code": "M_MAX_D", "aggregate": "max", "field": "d"},
+    {"code": "M_COUNT", "aggregate": "count"},
+    {"code": "M_RATIO", "aggregate": "ratio", "numerator": "a", "denominator": "b", "factor": 100},
+]
 
 
 @dataclass
@@ -183,6 +193,8 @@ def test_random_observation_histories_match_the_model(
         _wipe(session)
         project = make_project(session)
         form = make_observation_form(session, fields=FIELDS)
+        form.indicators = INDICATORS  # the result indicators the history must keep live
+        session.add(form)
         expert = make_user(session, projects=[project])
         officer = make_user(session, role="country_officer", countries=[project.country])
         devices = {
@@ -318,4 +330,23 @@ def test_random_observation_histories_match_the_model(
                 assert change.data is not None
                 assert change.data["values"] == last.values
                 assert change.data["status"] == last.status
+        session.rollback()
+
+        # The result indicators, live through every write, equal a naive computation from the
+        # model's final observations (submitted and approved count; docs/results.md).
+        counted = [
+            revs[-1].values
+            for revs in model.revs.values()
+            if not revs[-1].deleted and revs[-1].status in ("submitted", "approved")
+        ]
+        for definition in INDICATORS:
+            query = parse_values_query(code=definition["code"], group_by="", session=session)
+            rows = indicator_values(session, caller=None, query=query).rows
+            found = rows[0]["value"] if rows else None
+            expected = naive_value(definition, counted)
+            if definition["aggregate"] == "count" and not counted:
+                expected = None if not rows else 0
+            assert (found if found is None else round(float(found), 2)) == (
+                expected if expected is None else round(float(expected), 2)
+            ), (definition["code"], counted, rows)
         session.rollback()
