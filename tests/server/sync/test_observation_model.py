@@ -40,7 +40,7 @@ IDS = 2
 EXPERT, OFFICER, REVIEW = "expert", "officer", "review"
 
 SIGNER = Signer.generate()
-INDICATORS = [
+INDICATORS: list[dict[str, Any]] = [
     {"code": "M_SUM_A", "aggregate": "sum", "field": "a"},
     {"code": "M_MEAN_B", "aggregate": "mean", "field": "b"},
     {"code": "M_MEDIAN_C", "aggregate": "median", "field": "c"},
@@ -343,7 +343,7 @@ def test_random_observation_histories_match_the_model(
             query = parse_values_query(code=definition["code"], group_by="", session=session)
             rows = indicator_values(session, caller=None, query=query).rows
             found = rows[0]["value"] if rows else None
-            expected = naive_value(definition, counted)
+            expected: Any = naive_value(definition, counted)
             if definition["aggregate"] == "count" and not counted:
                 expected = None if not rows else 0
             assert (found if found is None else round(float(found), 2)) == (
