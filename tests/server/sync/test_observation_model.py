@@ -343,10 +343,10 @@ def test_random_observation_histories_match_the_model(
             query = parse_values_query(code=definition["code"], group_by="", session=session)
             rows = indicator_values(session, caller=None, query=query).rows
             found = rows[0]["value"] if rows else None
-            expected: Any = naive_value(definition, counted)
+            naive: Any = naive_value(definition, counted)
             if definition["aggregate"] == "count" and not counted:
-                expected = None if not rows else 0
+                naive = None if not rows else 0
             assert (found if found is None else round(float(found), 2)) == (
-                expected if expected is None else round(float(expected), 2)
+                naive if naive is None else round(float(naive), 2)
             ), (definition["code"], counted, rows)
         session.rollback()
