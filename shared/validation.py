@@ -724,8 +724,18 @@ def attendance_total(rows: Any) -> int:
     """The sum of the whole-number counts of attendance rows; anything malformed counts 0."""
     if not isinstance(rows, list | tuple):
         return 0
-    counts = (_whole(row.get("count")) for row in rows if isinstance(row, Mapping))
-    return sum(c for c in counts if c is not None and c > 0)
+    total = 0
+    for row in rows:
+        count = row.get("count") if type(row) is dict else None
+        if type(count) is not int:  # the usual int takes no detour
+            if not isinstance(row, Mapping):
+                continue
+            count = _whole(row.get("count"))
+            if count is None:
+                continue
+        if count > 0:
+            total += count
+    return total
 
 
 # ---------------------------------------------------------------------------------------------
