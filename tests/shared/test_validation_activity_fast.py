@@ -147,7 +147,9 @@ def _full(data: Any, sites: Any = SITES, project: Any = PROJECT) -> validation.V
     return validation._full_activity(data, project=project, sites=sites, today=TODAY)
 
 
-@pytest.mark.parametrize("change", CHANGES, ids=[repr(c)[:60] for c in CHANGES])
+@pytest.mark.parametrize(
+    "change", CHANGES, ids=[f"{n}:{','.join(c)}" for n, c in enumerate(CHANGES)]
+)
 @pytest.mark.parametrize("sites", [SITES, OTHER_SITES, None], ids=["sites", "other", "none"])
 def test_the_fast_path_equals_the_full_check(change: dict[str, Any], sites: Any) -> None:
     data = _record(**change)
