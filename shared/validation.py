@@ -573,28 +573,41 @@ def _check_fields(
     clean: dict[str, Any] = {}
     errors: list[Issue] = []
     for spec in fields:
-        name = prefix + spec.name
-        if spec.name not in data:
-            if partial:
-                continue
-            if spec.required:
-                errors.append(issue(name, ErrorCode.REQUIRED))
-            elif spec.default is not _MISSING:
-                clean[spec.name] = spec.default
-            continue
-        value = data[spec.name]
-        if _is_blank(value):
-            if spec.required:
-                errors.append(issue(name, ErrorCode.REQUIRED))
-            else:
-                clean[spec.name] = None
-            continue
-        checked, field_errors = spec.check(value, name)
-        if field_errors:
-            errors += field_errors
-        else:
-            clean[spec.name] = checked
+        _check_field(data, spec, clean, errors, partial=partial, prefix=prefix)
     return clean, errors
+
+
+def _check_field(
+    data: Mapping[str, Any],
+    spec: _Field,
+    clean: dict[str, Any],
+    errors: list[Issue],
+    *,
+    partial: bool,
+    prefix: str = "",
+) -> None:
+    """One field of ``_check_fields``: its clean value into ``clean``, or its errors."""
+    name = prefix + spec.name
+    if spec.name not in data:
+        if partial:
+            return
+        if spec.required:
+            errors.append(issue(name, ErrorCode.REQUIRED))
+        elif spec.default is not _MISSING:
+            clean[spec.name] = spec.default
+        return
+    value = data[spec.name]
+    if _is_blank(value):
+        if spec.required:
+            errors.append(issue(name, ErrorCode.REQUIRED))
+        else:
+            clean[spec.name] = None
+        return
+    checked, field_errors = spec.check(value, name)
+    if field_errors:
+        errors += field_errors
+    else:
+        clean[spec.name] = checked
 
 
 def _result(
@@ -715,8 +728,18 @@ def attendance_total(rows: Any) -> int:
     """The sum of the whole-number counts of attendance rows; anything malformed counts 0."""
     if not isinstance(rows, list | tuple):
         return 0
-    counts = (_whole(row.get("count")) for row in rows if isinstance(row, Mapping))
-    return sum(c for c in counts if c is not None and c > 0)
+    total = 0
+    for row in rows:
+        count = row.get("count") if type(row) is dict else None
+        if type(count) is not int:  # the usual int takes no detour
+            if not isinstance(row, Mapping):
+                continue
+            count = _whole(row.get("count"))
+            if count is None:
+                continue
+        if count > 0:
+            total += count
+    return total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -764,7 +787,26 @@ def validate_activity(
     partial: bool = False,
 ) -> Validation:
     """Check an activity. ``today`` is the server's date (never the device clock); ``sites``,
-    when given, are the sites the activity may use (keyed by id)."""
+    when given, are the sites the activity may use (keyed by id).
+
+    A whole record (``partial=False``) takes the fast path (``_plain_activity``): each field
+    already exactly clean is taken as it is, and only the others go through their full check;
+    the cross-field rules are checked in one pass and, if any of them might fire, applied in
+    full. The result is the one the full checks give (tests/shared/test_validation_fast.py)."""
+    if not partial and type(data) is dict:
+        return _plain_activity(data, project, sites, today)
+    return _full_activity(data, project=project, sites=sites, today=today, partial=partial)
+
+
+def _full_activity(
+    data: Mapping[str, Any],
+    *,
+    project: ProjectFacts | None,
+    sites: Mapping[str, SiteFacts] | None = None,
+    today: date,
+    partial: bool = False,
+) -> Validation:
+    """``validate_activity`` the long way: every field through its check, every rule run."""
 
     def rules(clean: dict[str, Any]) -> list[Issue]:
         return [
@@ -778,6 +820,215 @@ def validate_activity(
         ]
 
     return _result(data, _ACTIVITY, partial, rules)
+
+
+# --- the fast path of a whole activity ------------------------------------------------------
+# For each field, a function that returns the field's clean value when the value given is
+# already exactly what its full check would return (so that check could not find anything to
+# say), or ``_NOT_PLAIN``; then the field takes its full check. Fields without one always do.
+
+_NOT_PLAIN = object()
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_EARLIEST_TEXT, _LATEST_TEXT = EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()
+
+
+def _plain_uuid(value: Any) -> Any:
+    # Lower-case canonical text: str(uuid.UUID(value)) gives it back unchanged.
+    if type(value) is str and _UUID_TEXT.fullmatch(value) is not None:
+        return value
+    return _NOT_PLAIN
+
+
+def _plain_code(allowed: Sequence[str]) -> Callable[[Any], Any]:
+    known = frozenset(allowed)
+    assert all(c == c.strip() and c for c in known), known  # a code in the set is stripped
+
+    def plain(value: Any) -> Any:
+        return value if type(value) is str and value in known else _NOT_PLAIN
+
+    return plain
+
+
+def _plain_text(limit: int) -> Callable[[Any], Any]:
+    def plain(value: Any) -> Any:
+        if (
+            type(value) is str
+            and value
+            and len(value) <= limit
+            and value.strip() == value
+            and _CONTROL.search(value) is None
+        ):
+            return value
+        return _NOT_PLAIN
+
+    return plain
+
+
+def _plain_day(value: Any) -> Any:
+    # YYYY-MM-DD within the plausible years: date.isoformat() gives it back unchanged.
+    if (
+        type(value) is str
+        and _DAY_TEXT.fullmatch(value) is not None
+        and _EARLIEST_TEXT <= value <= _LATEST_TEXT
+    ):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return _NOT_PLAIN
+        return value
+    return _NOT_PLAIN
+
+
+def _plain_number(value: Any, low: float, high: float) -> bool:
+    if type(value) is float:
+        return math.isfinite(value) and low <= value <= high
+    return type(value) is int and low <= value <= high
+
+
+def _plain_location(value: Any) -> Any:
+    if type(value) is not dict:
+        return _NOT_PLAIN
+    lat, lon = value.get("lat"), value.get("lon")
+    if not (_plain_number(lat, -90, 90) and _plain_number(lon, -180, 180)):
+        return _NOT_PLAIN  # NaN fails the range test too
+    clean: dict[str, Any] = {"lat": lat, "lon": lon}
+    if "accuracy_m" in value:
+        accuracy = value["accuracy_m"]
+        if accuracy is None:
+            clean["accuracy_m"] = None
+        elif _plain_number(accuracy, 0, math.inf):
+            clean["accuracy_m"] = accuracy
+        else:
+            return _NOT_PLAIN
+    return clean
+
+
+def _plain_facilitators(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_FACILITATORS:
+        return _NOT_PLAIN
+    text = _plain_text(TEXT_LIMITS["facilitator"])
+    for entry in value:
+        if text(entry) is _NOT_PLAIN:
+            return _NOT_PLAIN
+    return list(value)
+
+
+def _plain_experts(value: Any) -> Any:
+    return value if type(value) is int and 0 <= value <= MAX_EXPERTS else _NOT_PLAIN
+
+
+_PLAIN_ACTIVITY: dict[str, Callable[[Any], Any]] = {
+    "id": _plain_uuid,
+    "project_id": _plain_uuid,
+    "site_id": _plain_uuid,
+    "type": _plain_code(codes(ActivityType)),
+    "title": _plain_text(TEXT_LIMITS["title"]),
+    "start_date": _plain_day,
+    "end_date": _plain_day,
+    "topic": _plain_code(tuple(TOPICS)),
+    "modality": _plain_code(codes(Modality)),
+    "level": _plain_code(codes(Level)),
+    "delivery": _plain_code(codes(Delivery)),
+    "value_chain_stage": _plain_code(codes(ValueChainStage)),
+    "facilitators": _plain_facilitators,
+    "experts_count": _plain_experts,
+    "location": _plain_location,
+    "notes": _plain_text(TEXT_LIMITS["notes"]),
+}
+_ACTIVITY_PLAIN = tuple((spec, _PLAIN_ACTIVITY.get(spec.name)) for spec in _ACTIVITY)
+
+
+def _plain_activity(
+    data: dict[str, Any],
+    project: ProjectFacts | None,
+    sites: Mapping[str, SiteFacts] | None,
+    today: date,
+) -> Validation:
+    """``_full_activity(data, partial=False)``, faster for fields that are already clean."""
+    clean: dict[str, Any] = {}
+    errors: list[Issue] = []
+    for spec, plain in _ACTIVITY_PLAIN:
+        if plain is not None:
+            value = data.get(spec.name, _NOT_PLAIN)
+            if value is not _NOT_PLAIN:
+                value = plain(value)
+                if value is not _NOT_PLAIN:
+                    clean[spec.name] = value
+                    continue
+        _check_field(data, spec, clean, errors, partial=False)
+    if _rules_pass(clean, project, sites, today):
+        return Validation(errors, [], clean)
+    return _full_rules(clean, errors, project, sites, today)
+
+
+def _full_rules(
+    clean: dict[str, Any],
+    errors: list[Issue],
+    project: ProjectFacts | None,
+    sites: Mapping[str, SiteFacts] | None,
+    today: date,
+) -> Validation:
+    found = [
+        *_date_order(clean),
+        *_not_in_future(clean, today),
+        *_within_project_dates(clean, project),
+        *_same_project(clean, project),
+        *_site_of_project(clean, project, sites),
+        *_topic_in_project(clean, project),
+        *_modality_of_topic(clean),
+    ]
+    errors += [i for i in found if not is_warning(i)]
+    return Validation(errors, [i for i in found if is_warning(i)], clean)
+
+
+def _rules_pass(
+    clean: Mapping[str, Any],
+    project: ProjectFacts | None,
+    sites: Mapping[str, SiteFacts] | None,
+    today: date,
+) -> bool:
+    """Whether none of validate_activity's cross-field rules can fire (False: run them)."""
+    start, end = clean.get("start_date"), clean.get("end_date")
+    if start is None or end is None or not start <= end:  # clean days compare as text
+        return False
+    future, first, last = _bounds(today, project)
+    if end > future or (first is not None and not first <= start) or (last and end > last):
+        return False
+    if project is not None:
+        given = clean.get("project_id")
+        if given is not None and given != str(project.id).lower():
+            return False
+    if clean.get("site_id") is not None and sites is not None:
+        return False
+    topic = clean.get("topic")
+    if topic is not None:
+        solution = TOPICS[topic].solution
+        if project is not None and solution not in project.solutions:
+            return False
+        modality = clean.get("modality")
+        if modality is not None and modality not in SOLUTIONS[solution].modalities:
+            return False
+    return True
+
+
+_bounds_cache: dict[tuple[date, ProjectFacts | None], tuple[str, str | None, str | None]] = {}
+
+
+def _bounds(today: date, project: ProjectFacts | None) -> tuple[str, str | None, str | None]:
+    """The latest day allowed, and the project's first and last days, as ISO text."""
+    key = (today, project)
+    found = _bounds_cache.get(key)
+    if found is None:
+        if len(_bounds_cache) > 256:
+            _bounds_cache.clear()
+        found = (
+            (today + timedelta(days=FUTURE_DAYS)).isoformat(),
+            project.start_date.isoformat() if project else None,
+            project.end_date.isoformat() if project else None,
+        )
+        _bounds_cache[key] = found
+    return found
 
 
 def _dates(clean: Mapping[str, Any], *names: str) -> list[tuple[str, date]]:

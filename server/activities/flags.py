@@ -86,6 +86,7 @@ class FlagFacts:
     _sites: dict[uuid.UUID, dict[str, SiteFacts]] = field(default_factory=dict)
     _usual: dict[uuid.UUID, float | None] = field(default_factory=dict)
     _closed: dict[str, set[str]] = field(default_factory=dict)
+    _validation: dict[uuid.UUID, ProjectFacts] = field(default_factory=dict)
 
     def project(self, project_id: Any) -> Project | None:
         if type(project_id) is str and project_id in self._by_text:  # a batch names it again
@@ -99,6 +100,13 @@ class FlagFacts:
         if type(project_id) is str:
             self._by_text[project_id] = self._projects[key]
         return self._projects[key]
+
+    def project_facts(self, project: Project) -> ProjectFacts:
+        """What validation needs of ``project`` (made once per project, like the rest)."""
+        found = self._validation.get(project.id)
+        if found is None:
+            found = self._validation[project.id] = project_facts(project)
+        return found
 
     def sites(self, project: Project) -> dict[str, SiteFacts]:
         if project.id not in self._sites:

@@ -342,12 +342,19 @@ def _upsert(
     rows: list[dict[str, Any]],
 ) -> None:
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    statement = insert.on_conflict_do_update(
-        index_elements=[table.c[d] for d in dims],
-        set_={m: table.c[m] + insert.excluded[m] for m in measures},
-    )
+    key = (dialect, table.name, dims, tuple(measures))
+    statement = _UPSERTS.get(key)
+    if statement is None:  # built once: building it cost more than running it
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c[d] for d in dims],
+            set_={m: table.c[m] + insert.excluded[m] for m in measures},
+        )
+        _UPSERTS[key] = statement
     session.execute(statement, rows)
+
+
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
 def _delete_empty(
@@ -357,12 +364,18 @@ def _delete_empty(
     counter: str,
     keys: list[tuple[Any, ...]],
 ) -> None:
-    statement = sa.delete(table).where(
-        *(table.c[d] == sa.bindparam(f"k_{d}") for d in dims), table.c[counter] <= 0
-    )
+    statement = _DELETES.get((table.name, dims, counter))
+    if statement is None:
+        statement = sa.delete(table).where(
+            *(table.c[d] == sa.bindparam(f"k_{d}") for d in dims), table.c[counter] <= 0
+        )
+        _DELETES[(table.name, dims, counter)] = statement
     session.execute(
         statement, [{f"k_{d}": v for d, v in zip(dims, key, strict=True)} for key in keys]
     )
+
+
+_DELETES: dict[tuple[str, tuple[str, ...], str], Any] = {}
 
 
 def _cube_deltas(

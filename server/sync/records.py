@@ -289,7 +289,7 @@ def _validated_activity(
 ) -> tuple[dict[str, Any], list[Issue]]:
     record = {k: v for k, v in data.items() if k not in ("status", "deleted")}
     checked = validate_activity(
-        record, project=project_facts(project), sites=ctx.sites(project), today=ctx.today
+        record, project=ctx.facts.project_facts(project), sites=ctx.sites(project), today=ctx.today
     )
     if checked.errors:
         raise Rejected(checked.errors)

@@ -12,11 +12,13 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+import shared.validation as validation
 from server.accounts.models import UserProject
 from server.activities.models import Activity, ActivityRevision, AttendanceRow, ClosedPeriod
 from server.activities.review import quarter_of
@@ -24,6 +26,7 @@ from server.activities.service import write_activity
 from server.indicators.models import CUBES, activity_fact
 from server.indicators.refresh import rebuild_all
 from server.records.models import Change, Receipt
+from server.sync import records
 from server.sync.models import KeptMutation, SyncConflict
 from tests.factories import activity_data, make_device, make_project, make_site
 from tests.server.sync.conftest import Field, mutation, push
@@ -372,3 +375,64 @@ def test_the_collector_is_paused_while_batches_run_and_resumes_after_the_last() 
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_fast_validation_stores_what_the_full_one_does(
+    client: TestClient,
+    field: Field,
+    engine: Engine,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same mixed batch (clean records, refused ones, converted ones, warnings) pushed with
+    the whole-activity fast path of ``validate_activity`` and with the full field-by-field
+    check: the same answers (errors included), rows, revisions, flags and roll-ups."""
+    project_b = make_project(session)
+    site_b = make_site(session, project_b)
+    session.add(UserProject(user_id=field.expert.id, project_id=project_b.id))
+    device_b, token_b = make_device(session, field.expert)
+    session.commit()
+    project_a, site_a = str(field.project.id), str(field.site.id)
+    fast, ids_a = _fill(
+        client,
+        field,
+        engine,
+        project_id=project_a,
+        site_id=site_a,
+        device=field.device,
+        token=field.token,
+        one_by_one=False,
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            records,
+            "validate_activity",
+            lambda data, **kwargs: validation._full_activity(data, **kwargs),
+        )
+        full, ids_b = _fill(
+            client,
+            field,
+            engine,
+            project_id=str(project_b.id),
+            site_id=str(site_b.id),
+            device=device_b,
+            token=token_b,
+            one_by_one=False,
+        )
+    assert fast == full
+    assert [s for _, s, _, _ in fast].count("rejected") == 2
+    names_a = {i: f"#{n}" for n, i in enumerate(dict.fromkeys(ids_a))}
+    names_a.update({project_a: "project", site_a: "site"})
+    names_b = {i: f"#{n}" for n, i in enumerate(dict.fromkeys(ids_b))}
+    names_b.update({str(project_b.id): "project", str(site_b.id): "site"})
+    stored_a, stored_b = _stored(engine, ids_a, names_a), _stored(engine, ids_b, names_b)
+    for part in stored_a:
+        if part != "changes":
+            _same(stored_a[part], stored_b[part], part)
+    cubes_a = {
+        t: [r for r in rows if "'project'" in r] for t, rows in _cubes(engine, names_a).items()
+    }
+    cubes_b = {
+        t: [r for r in rows if "'project'" in r] for t, rows in _cubes(engine, names_b).items()
+    }
+    assert cubes_a == cubes_b and all(cubes_a.values())
