@@ -66,7 +66,7 @@ def _assert_kept_together(engine: Engine, activity_id: uuid.UUID, sources: list[
         assert revisions[-1].data == {**load_wire(session, activity), "deleted": activity.deleted}
         changes = session.execute(
             select(col(Change.version), col(Change.op))
-            .where(col(Change.entity_id) == activity_id)
+            .where(col(Change.entity_id) == activity_id, col(Change.entity) == "activity")
             .order_by(col(Change.seq))
         ).all()
         assert [v for v, _ in changes] == list(range(1, activity.version + 1))
