@@ -273,3 +273,40 @@ def test_an_interrupted_photo_resends_at_most_one_chunk_per_interruption(
         stored = session.get(Attachment, uuid.UUID(photo_id))
         assert stored is not None and stored.complete
     _assert_one_current_receipt_each(engine, field.device)
+
+
+def photo_record(store: Any, photo_id: str) -> str:
+    photo = store.get("attachment", photo_id)
+    assert photo is not None
+    return str(photo["activity_id"])
+
+
+def test_the_real_server_s_receipts_make_the_tablet_safe_to_wipe_only_once_every_photo_is_in(
+    make_tablet: Callable[..., Tablet], field: Field, engine: Engine, tmp_path: Path
+) -> None:
+    """End to end (docs/protocol.md#custody-receipts): the server signs, the tablet verifies
+    against the key it learns from ``sync/info``; a record with a photo is safe only after the
+    photo's bytes are verified, and a later edit is unsafe until its own receipt comes."""
+    store, engine_, faults = make_tablet(str(field.device.id), field.token)
+    plain = field.activity(title="No photo")
+    store.save("activity", plain)
+    photo_id, _ = _photo(store, field, tmp_path, 200_000)
+    engine_.push()  # records and photo details; no bytes yet
+    engine_.pull()
+    custody = store.custody()
+    # The photo's record waits for its bytes: the server issued only the plain record's receipt.
+    assert (custody.records, custody.photos, custody.receipts) == (1, 1, 1)
+    assert not custody.safe_to_wipe
+    engine_.sync_once()  # the bytes go, the completing upload issues the receipt, pull gets it
+    custody = store.custody()
+    assert (custody.records, custody.photos, custody.receipts) == (0, 0, 2)
+    assert custody.safe_to_wipe
+    assert store.meta("receipts_refused") in (None, "0")
+    # A later edit is not safe until the receipt of its new version arrives.
+    store.save("activity", {**store.get("activity", plain["id"]), "title": "Renamed"})
+    assert not store.custody().safe_to_wipe
+    engine_.sync_once()
+    assert store.custody().safe_to_wipe
+    with Session(engine) as session:  # one current receipt per record, the edit's replaced
+        current = {r.entity_id: r.version for r in session.execute(select(Receipt)).scalars()}
+    assert current == {uuid.UUID(plain["id"]): 2, uuid.UUID(photo_record(store, photo_id)): 1}
