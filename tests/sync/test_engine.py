@@ -287,7 +287,7 @@ def test_the_real_server_s_receipts_make_the_tablet_safe_to_wipe_only_once_every
     """End to end (docs/protocol.md#custody-receipts): the server signs, the tablet verifies
     against the key it learns from ``sync/info``; a record with a photo is safe only after the
     photo's bytes are verified, and a later edit is unsafe until its own receipt comes."""
-    store, engine_, faults = make_tablet(str(field.device.id), field.token)
+    store, engine_, _ = make_tablet(str(field.device.id), field.token)
     plain = field.activity(title="No photo")
     store.save("activity", plain)
     photo_id, _ = _photo(store, field, tmp_path, 200_000)
@@ -303,7 +303,7 @@ def test_the_real_server_s_receipts_make_the_tablet_safe_to_wipe_only_once_every
     assert custody.safe_to_wipe
     assert store.meta("receipts_refused") in (None, "0")
     # A later edit is not safe until the receipt of its new version arrives.
-    store.save("activity", {**store.get("activity", plain["id"]), "title": "Renamed"})
+    store.save("activity", {**plain, "title": "Renamed"})
     assert not store.custody().safe_to_wipe
     engine_.sync_once()
     assert store.custody().safe_to_wipe
