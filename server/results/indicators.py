@@ -468,21 +468,29 @@ def _sql_medians(
 def _medians(
     session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
 ) -> dict[Key, float]:
-    """One ordered query over exactly the answered rows of the answer's groups (SQLite has
-    no median aggregate)."""
-    columns = [key_column(k) for k in keys]
+    """SQLite has no median aggregate: one query over exactly the answered rows of the
+    answer's groups, numbered in value order within each group by a window, which hands back
+    only the middle one or two rows of each group."""
+    columns = [key_column(k).label(f"k{n}") for n, k in enumerate(keys)]
     value = result_fact.c.value
-    statement = (
-        sa.select(*columns, value)
+    ranked = (
+        sa.select(
+            *columns,
+            value.label("v"),
+            sa.func.row_number().over(partition_by=columns or None, order_by=value).label("rn"),
+            sa.func.count().over(partition_by=columns or None).label("cnt"),
+        )
         .select_from(_source(keys, where))
         .where(*_conditions(indicator.code, where), value.is_not(None))
-        .order_by(value)
+        .subquery()
     )
+    middle = ranked.c.rn.in_(((ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2))
+    statement = sa.select(*(ranked.c[f"k{n}"] for n in range(len(keys))), ranked.c.v).where(middle)
     width = len(keys)
     values: dict[Key, list[float]] = defaultdict(list)
     for row in session.execute(statement):
         values[tuple(row[:width])].append(float(row[width]))
-    return {k: statistics.median(v) for k, v in values.items()}
+    return {k: statistics.fmean(v) for k, v in values.items()}
 
 
 def uplift(first: float | int | None, second: float | int | None) -> float | int | None:
