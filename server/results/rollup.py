@@ -15,18 +15,23 @@ What ``value`` holds, per aggregate:
   not answered;
 - ``ratio``: the numerator, with the denominator in ``den`` (both NULL unless both answered).
 
-Every aggregate is then one ``GROUP BY`` over the rows of the answer's groups: SUM, COUNT, MIN
-and MAX in SQL; the median is one query over the same rows ordered by value. Sums and counts
-could be kept per cell by deltas, but a minimum, a maximum and a median cannot be taken back
-out when an observation is edited or deleted; a per-observation row can, in O(1). The rows are
-indexed by indicator, project and month, so a read costs the rows of the groups it answers.
+``result_cell`` sums those rows per indicator and finest group a key can ask for: project,
+site, status, month and the choices (``cell`` is the site, status and canonical choices text,
+see ``cell_key``). A cell keeps the row count, the count answered, Σ value, Σ den, the minimum
+and the maximum, so ``sum mean count share ratio min max`` (and ``compare``/``uplift``) read a
+few cells per group instead of a row per observation. Only the median and the months a date
+range cuts through read the fact rows (``server.results.indicators``).
 
 ``refresh_observations`` is the delta: called in the writer's transaction with the ids of the
-observations it wrote (new, edited, reviewed, deleted), it replaces their rows, so its cost is
-the number written, never the size of the database. ``refresh_form`` recomputes the rows of one
-form code (a newly published version may define other indicators), and ``rebuild_results``
-recomputes everything: the nightly ``rollup-rebuild`` job calls it as a safety net and reports
-drift.
+observations it wrote (new, edited, reviewed, deleted), it replaces their fact rows, adds the
+sums of a new observation's rows to their cells, and recomputes from the facts every cell of
+the (indicator, project, month) slices an earlier state of a written observation lay in (a
+minimum or a maximum cannot be taken back out). Its cost is the number written and the size of
+a project-month, never the size of the database. ``refresh_form`` recomputes the rows of one
+form code and the cells of its old and new indicators (a newly published version may define
+other indicators), and ``rebuild_results`` recomputes everything: the nightly
+``rollup-rebuild`` job calls it as a safety net and reports drift (``fingerprint`` covers the
+cells).
 """
 
 from __future__ import annotations
@@ -292,29 +297,27 @@ def _fact_select() -> sa.Select[Any]:
     return sa.select(*(result_fact.c[name] for name in FACT_COLUMNS))
 
 
+def _slice_condition(table: sa.Table, keys: Sequence[tuple[Any, ...]]) -> Any:
+    """Rows of these (indicator, project, month[, cell]) keys: plain ``IN`` lists on each
+    column lead, so both backends walk the (indicator, project, month) index, then the row
+    value ``IN`` keeps exactly the keys."""
+    names = ("indicator", "project_id", "month", "cell")[: len(keys[0])]
+    return sa.and_(
+        *(table.c[name].in_(sorted({k[n] for k in keys}, key=str)) for n, name in enumerate(names)),
+        sa.tuple_(*(table.c[name] for name in names)).in_(keys),
+    )
+
+
 def _recompute_slices(session: OrmSession, slices: Iterable[tuple[str, uuid.UUID, int]]) -> None:
     """Recompute every cell of these (indicator, project, month) slices from their facts: what
     an edit or a deletion touched (a minimum or a maximum cannot be taken back out)."""
     wanted = sorted(set(slices), key=str)
     for start in range(0, len(wanted), _BATCH):
         chunk = wanted[start : start + _BATCH]
-        session.execute(
-            sa.delete(result_cell).where(
-                sa.tuple_(
-                    result_cell.c.indicator, result_cell.c.project_id, result_cell.c.month
-                ).in_(chunk)
-            )
-        )
+        session.execute(sa.delete(result_cell).where(_slice_condition(result_cell, chunk)))
         cells: Cells = {}
         add_facts(
-            cells,
-            session.execute(
-                _fact_select().where(
-                    sa.tuple_(
-                        result_fact.c.indicator, result_fact.c.project_id, result_fact.c.month
-                    ).in_(chunk)
-                )
-            ),
+            cells, session.execute(_fact_select().where(_slice_condition(result_fact, chunk)))
         )
         _insert_cells(session, cells)
 
@@ -325,7 +328,7 @@ def _add_cells(session: OrmSession, cells: Cells) -> None:
     c = result_cell.c
     for start in range(0, len(keys), _BATCH):
         chunk = keys[start : start + _BATCH]
-        where = sa.tuple_(c.indicator, c.project_id, c.month, c.cell).in_(chunk)
+        where = _slice_condition(result_cell, chunk)
         merged: Cells = {key: list(cells[key]) for key in chunk}
         found = 0
         for row in session.execute(
