@@ -23,7 +23,7 @@ from server.jobs.models import JobRun
 from server.projects.models import Participant, Project, Site, Target
 from server.records.models import AuditEntry, Change, RecordRevision
 from server.results.models import Form, Observation, ObservationReview
-from server.results.rollup import result_fact
+from server.results.rollup import result_cell, result_fact
 from server.sync.models import KeptMutation, SyncConflict
 
 __all__ = [
@@ -56,5 +56,6 @@ __all__ = [
     "User",
     "UserProject",
     "activity_fact",
+    "result_cell",
     "result_fact",
 ]

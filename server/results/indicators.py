@@ -11,6 +11,8 @@ their own transaction.
 
 from __future__ import annotations
 
+import calendar
+import json
 import statistics
 import uuid
 from collections import defaultdict
@@ -26,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from server.accounts.auth import Caller
 from server.results.models import Form
-from server.results.rollup import result_fact
+from server.results.rollup import result_cell, result_fact
 from server.scope import in_visible_project
 from shared.geography import COUNTRIES, REGIONS, region_of
 
@@ -166,8 +168,8 @@ def _region_column() -> ColumnElement[Any]:
     return sa.case(whens, value=_project.c.country, else_=sa.null())
 
 
-def _period(grain: str) -> ColumnElement[Any]:
-    month = result_fact.c.month
+def _period(grain: str, table: sa.Table = result_fact) -> ColumnElement[Any]:
+    month = table.c.month
     if grain == "period:month":
         return month
     year = month // 100
@@ -176,28 +178,32 @@ def _period(grain: str) -> ColumnElement[Any]:
     return year * 10 + (month % 100 + 2) // 3
 
 
-def key_column(key: str) -> ColumnElement[Any]:
+def key_column(key: str, table: sa.Table = result_fact) -> ColumnElement[Any]:
+    """A group key's column; ``choice:`` keys only on ``result_fact`` (a cell keeps its
+    choices as one text, read in ``_cell_sums``)."""
     if key.startswith(CHOICE_PREFIX):
         return result_fact.c.choices[key[len(CHOICE_PREFIX) :]].as_string()
     if key.startswith("period:"):
-        return _period(key)
+        return _period(key, table)
     return {
-        "project": result_fact.c.project_id,
-        "site": result_fact.c.site_id,
+        "project": table.c.project_id,
+        "site": table.c.site_id,
         "country": _project.c.country,
         "thematic_area": _project.c.thematic_area,
         "region": _region_column(),
     }[key]
 
 
-def _conditions(code: str, where: ResultWhere) -> list[ColumnElement[bool]]:
+def _conditions(
+    code: str, where: ResultWhere, table: sa.Table = result_fact
+) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = [
-        result_fact.c.indicator == code,
-        result_fact.c.status.in_(where.statuses),
+        table.c.indicator == code,
+        table.c.status.in_(where.statuses),
     ]
     filters = where.filters
     if "project" in filters:
-        found.append(result_fact.c.project_id.in_(filters["project"]))
+        found.append(table.c.project_id.in_(filters["project"]))
     if "country" in filters:
         found.append(_project.c.country.in_(filters["country"]))
     if "region" in filters:
@@ -205,24 +211,56 @@ def _conditions(code: str, where: ResultWhere) -> list[ColumnElement[bool]]:
         found.append(_project.c.country.in_(countries))
     if "thematic_area" in filters:
         found.append(_project.c.thematic_area.in_(filters["thematic_area"]))
-    if where.date_from is not None:
-        found.append(result_fact.c.month >= where.date_from.year * 100 + where.date_from.month)
-        found.append(result_fact.c.observed_on >= where.date_from)
-    if where.date_to is not None:
-        found.append(result_fact.c.month <= where.date_to.year * 100 + where.date_to.month)
-        found.append(result_fact.c.observed_on <= where.date_to)
+    if table is result_fact:
+        if where.date_from is not None:
+            found.append(table.c.month >= _month(where.date_from))
+            found.append(table.c.observed_on >= where.date_from)
+        if where.date_to is not None:
+            found.append(table.c.month <= _month(where.date_to))
+            found.append(table.c.observed_on <= where.date_to)
     if where.caller is not None:
-        found.append(in_visible_project(result_fact.c.project_id, where.caller))
+        found.append(in_visible_project(table.c.project_id, where.caller))
     return found
 
 
-def _source(keys: Sequence[str], where: ResultWhere) -> Any:
+def _month(day: date) -> int:
+    return day.year * 100 + day.month
+
+
+def month_split(where: ResultWhere) -> tuple[tuple[int | None, int | None] | None, list[int]]:
+    """(months the cells answer whole: first, last, None for open, or None for none; the
+    months only partly in the ``observed_on`` range, answered from the facts)."""
+    partial: list[int] = []
+    first = last = None
+    if where.date_from is not None:
+        first = _month(where.date_from)
+        if where.date_from.day != 1:
+            partial.append(first)
+            first = _shift(first, 1)
+    if where.date_to is not None:
+        last = _month(where.date_to)
+        end = calendar.monthrange(where.date_to.year, where.date_to.month)[1]
+        if where.date_to.day != end:
+            if last not in partial:
+                partial.append(last)
+            last = _shift(last, -1)
+    if first is not None and last is not None and first > last:
+        return None, partial
+    return (first, last), partial
+
+
+def _shift(month: int, step: int) -> int:
+    index = (month // 100) * 12 + month % 100 - 1 + step
+    return (index // 12) * 100 + index % 12 + 1
+
+
+def _source(keys: Sequence[str], where: ResultWhere, table: sa.Table = result_fact) -> Any:
     needs_project = any(k in ("country", "region", "thematic_area") for k in keys) or any(
         k in where.filters for k in ("country", "region", "thematic_area")
     )
     if needs_project:
-        return result_fact.join(_project, _project.c.id == result_fact.c.project_id)
-    return result_fact
+        return table.join(_project, _project.c.id == table.c.project_id)
+    return table
 
 
 def _round(value: float | None, places: int = 2) -> float | int | None:
@@ -271,9 +309,100 @@ def value_of(indicator: ResultIndicator, s: Sums) -> float | int | None:
     return None
 
 
-def _sums(
-    session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
+def _merge(a: Sums, b: Sums) -> Sums:
+    def plus(x: float | None, y: float | None) -> float | None:
+        return y if x is None else x if y is None else x + y
+
+    lows = [v for v in (a.low, b.low) if v is not None]
+    highs = [v for v in (a.high, b.high) if v is not None]
+    return Sums(
+        a.n + b.n,
+        a.answered + b.answered,
+        plus(a.total, b.total),
+        min(lows) if lows else None,
+        max(highs) if highs else None,
+        plus(a.den, b.den),
+    )
+
+
+def _sums_of(row: Sequence[Any], width: int) -> Sums:
+    return Sums(
+        int(row[width]),
+        int(row[width + 1]),
+        *(None if v is None else float(v) for v in row[width + 2 : width + 6]),
+    )
+
+
+def _cell_sums(
+    session: OrmSession,
+    indicator: ResultIndicator,
+    keys: Sequence[str],
+    where: ResultWhere,
+    months: tuple[int | None, int | None],
 ) -> dict[Key, Sums]:
+    """The groups' sums over whole months, from the pre-summed cells: one ``GROUP BY`` over
+    the cells of the answer's groups; ``choice:`` keys are read from each distinct choices
+    text (grouped in SQL, folded here)."""
+    c = result_cell.c
+    choice_keys = [k for k in keys if k.startswith(CHOICE_PREFIX)]
+    plain = [k for k in keys if not k.startswith(CHOICE_PREFIX)]
+    columns = [key_column(k, result_cell) for k in plain]
+    if choice_keys:
+        columns.append(c.choices)
+    conditions = _conditions(indicator.code, where, result_cell)
+    first, last = months
+    if first is not None:
+        conditions.append(c.month >= first)
+    if last is not None:
+        conditions.append(c.month <= last)
+    statement = (
+        sa.select(
+            *columns,
+            sa.func.sum(c.n),
+            sa.func.sum(c.answered),
+            sa.func.sum(c.total),
+            sa.func.min(c.low),
+            sa.func.max(c.high),
+            sa.func.sum(c.den),
+        )
+        .select_from(_source(keys, where, result_cell))
+        .where(*conditions)
+        .group_by(*columns)
+    )
+    width = len(columns)
+    if not choice_keys:
+        return {
+            tuple(row[:width]): _sums_of(row, width)
+            for row in session.execute(statement)
+            if row[width]
+        }
+    parsed: dict[str | None, dict[str, Any]] = {}
+    found: dict[Key, Sums] = {}
+    for row in session.execute(statement):
+        if not row[width]:
+            continue
+        text = row[width - 1]
+        choices = parsed.get(text)
+        if choices is None:
+            choices = parsed[text] = json.loads(text) if text else {}
+        by_name = dict(zip(plain, row[: width - 1], strict=True))
+        key = tuple(
+            choices.get(k[len(CHOICE_PREFIX) :]) if k.startswith(CHOICE_PREFIX) else by_name[k]
+            for k in keys
+        )
+        sums = _sums_of(row, width)
+        found[key] = _merge(found[key], sums) if key in found else sums
+    return found
+
+
+def _fact_sums(
+    session: OrmSession,
+    indicator: ResultIndicator,
+    keys: Sequence[str],
+    where: ResultWhere,
+    months: Sequence[int],
+) -> dict[Key, Sums]:
+    """The groups' sums over the months only partly in the range, from the facts."""
     columns = [key_column(k) for k in keys]
     value, den = result_fact.c.value, result_fact.c.den
     statement = (
@@ -287,19 +416,22 @@ def _sums(
             sa.func.sum(den),
         )
         .select_from(_source(keys, where))
-        .where(*_conditions(indicator.code, where))
+        .where(*_conditions(indicator.code, where), result_fact.c.month.in_(months))
         .group_by(*columns)
         .having(sa.func.count() > 0)
     )
     width = len(keys)
-    found = {
-        tuple(row[:width]): Sums(
-            int(row[width]),
-            int(row[width + 1]),
-            *(None if v is None else float(v) for v in row[width + 2 :]),
-        )
-        for row in session.execute(statement)
-    }
+    return {tuple(row[:width]): _sums_of(row, width) for row in session.execute(statement)}
+
+
+def _sums(
+    session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
+) -> dict[Key, Sums]:
+    whole, partial = month_split(where)
+    found = {} if whole is None else _cell_sums(session, indicator, keys, where, whole)
+    if partial:
+        for key, sums in _fact_sums(session, indicator, keys, where, partial).items():
+            found[key] = _merge(found[key], sums) if key in found else sums
     if indicator.aggregate == "median" and found:
         medians = (
             _sql_medians(session, indicator, keys, where)
@@ -336,21 +468,29 @@ def _sql_medians(
 def _medians(
     session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
 ) -> dict[Key, float]:
-    """One ordered query over exactly the answered rows of the answer's groups (SQLite has
-    no median aggregate)."""
-    columns = [key_column(k) for k in keys]
+    """SQLite has no median aggregate: one query over exactly the answered rows of the
+    answer's groups, numbered in value order within each group by a window, which hands back
+    only the middle one or two rows of each group."""
+    columns = [key_column(k).label(f"k{n}") for n, k in enumerate(keys)]
     value = result_fact.c.value
-    statement = (
-        sa.select(*columns, value)
+    ranked = (
+        sa.select(
+            *columns,
+            value.label("v"),
+            sa.func.row_number().over(partition_by=columns or None, order_by=value).label("rn"),
+            sa.func.count().over(partition_by=columns or None).label("cnt"),
+        )
         .select_from(_source(keys, where))
         .where(*_conditions(indicator.code, where), value.is_not(None))
-        .order_by(value)
+        .subquery()
     )
+    middle = ranked.c.rn.in_(((ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2))
+    statement = sa.select(*(ranked.c[f"k{n}"] for n in range(len(keys))), ranked.c.v).where(middle)
     width = len(keys)
     values: dict[Key, list[float]] = defaultdict(list)
     for row in session.execute(statement):
         values[tuple(row[:width])].append(float(row[width]))
-    return {k: statistics.median(v) for k, v in values.items()}
+    return {k: statistics.fmean(v) for k, v in values.items()}
 
 
 def uplift(first: float | int | None, second: float | int | None) -> float | int | None:

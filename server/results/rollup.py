@@ -15,22 +15,28 @@ What ``value`` holds, per aggregate:
   not answered;
 - ``ratio``: the numerator, with the denominator in ``den`` (both NULL unless both answered).
 
-Every aggregate is then one ``GROUP BY`` over the rows of the answer's groups: SUM, COUNT, MIN
-and MAX in SQL; the median is one query over the same rows ordered by value. Sums and counts
-could be kept per cell by deltas, but a minimum, a maximum and a median cannot be taken back
-out when an observation is edited or deleted; a per-observation row can, in O(1). The rows are
-indexed by indicator, project and month, so a read costs the rows of the groups it answers.
+``result_cell`` sums those rows per indicator and finest group a key can ask for: project,
+site, status, month and the choices (``cell`` is the site, status and canonical choices text,
+see ``cell_key``). A cell keeps the row count, the count answered, Σ value, Σ den, the minimum
+and the maximum, so ``sum mean count share ratio min max`` (and ``compare``/``uplift``) read a
+few cells per group instead of a row per observation. Only the median and the months a date
+range cuts through read the fact rows (``server.results.indicators``).
 
 ``refresh_observations`` is the delta: called in the writer's transaction with the ids of the
-observations it wrote (new, edited, reviewed, deleted), it replaces their rows, so its cost is
-the number written, never the size of the database. ``refresh_form`` recomputes the rows of one
-form code (a newly published version may define other indicators), and ``rebuild_results``
-recomputes everything: the nightly ``rollup-rebuild`` job calls it as a safety net and reports
-drift.
+observations it wrote (new, edited, reviewed, deleted), it replaces their fact rows, adds the
+sums of a new observation's rows to their cells, and recomputes from the facts every cell of
+the (indicator, project, month) slices an earlier state of a written observation lay in (a
+minimum or a maximum cannot be taken back out). Its cost is the number written and the size of
+a project-month, never the size of the database. ``refresh_form`` recomputes the rows of one
+form code and the cells of its old and new indicators (a newly published version may define
+other indicators), and ``rebuild_results`` recomputes everything: the nightly
+``rollup-rebuild`` job calls it as a safety net and reports drift (``fingerprint`` covers the
+cells).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -65,6 +71,43 @@ result_fact = sa.Table(
     sa.Column("choices", JSONDoc, nullable=True),
     sa.Index("ix_result_fact_indicator_project_month", "indicator", "project_id", "month"),
     sa.Index("ix_result_fact_observation", "observation_id"),
+)
+
+# Pre-summed cells: one row per indicator and finest group the keys need (project, site,
+# status, month and the values of the form's select_one fields), summing the cell's fact rows.
+result_cell = sa.Table(
+    "result_cell",
+    SQLModel.metadata,
+    sa.Column("indicator", sa.String(64), primary_key=True),
+    sa.Column("project_id", sa.Uuid(), primary_key=True),
+    sa.Column("month", sa.Integer(), primary_key=True),
+    # the rest of the cell's key as one text: site, status and the choices (see ``cell_key``)
+    sa.Column("cell", sa.Text(), primary_key=True),
+    sa.Column("site_id", sa.Uuid(), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("choices", sa.Text(), nullable=True),  # canonical JSON (sorted keys) or NULL
+    sa.Column("n", sa.Integer(), nullable=False),  # fact rows (observations)
+    sa.Column("answered", sa.Integer(), nullable=False),  # rows whose value is not NULL
+    sa.Column("total", sa.Float(), nullable=True),  # sum of value (NULL: none answered)
+    sa.Column("den", sa.Float(), nullable=True),  # sum of den
+    sa.Column("low", sa.Float(), nullable=True),  # min of value
+    sa.Column("high", sa.Float(), nullable=True),  # max of value
+)
+
+CELL_COLUMNS: tuple[str, ...] = (
+    "indicator",
+    "project_id",
+    "month",
+    "cell",
+    "site_id",
+    "status",
+    "choices",
+    "n",
+    "answered",
+    "total",
+    "den",
+    "low",
+    "high",
 )
 
 FACT_COLUMNS: tuple[str, ...] = (
@@ -202,10 +245,139 @@ class ResultRefresh:
     rows: int  # fact rows written
 
 
+# --- cells -------------------------------------------------------------------------------------
+
+CellKey = tuple[str, uuid.UUID, int, str]  # indicator, project, month, cell
+# site_id, status, choices, n, answered, total, den, low, high
+Cells = dict[CellKey, list[Any]]
+
+
+def choices_text(choices: Mapping[str, Any] | None) -> str | None:
+    """A fact's choices as the canonical JSON text a cell keeps (None when it has none)."""
+    if not choices:
+        return None
+    return json.dumps(dict(choices), sort_keys=True, separators=(",", ":"))
+
+
+def cell_key(site_id: uuid.UUID | None, status: str, choices: str | None) -> str:
+    return f"{site_id.hex if site_id else '-'}|{status}|{choices or ''}"
+
+
+def add_facts(cells: Cells, rows: Iterable[Sequence[Any]]) -> None:
+    """Sum fact rows (``FACT_COLUMNS`` order) into their cells."""
+    for code, _obs, project, site, status, _day, month, value, den, choices in rows:
+        text = choices_text(choices)
+        key = (code, project, month, cell_key(site, status, text))
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = [site, status, text, 0, 0, None, None, None, None]
+        cell[3] += 1
+        if value is not None:
+            cell[4] += 1
+            cell[5] = value if cell[5] is None else cell[5] + value
+            cell[7] = value if cell[7] is None else min(cell[7], value)
+            cell[8] = value if cell[8] is None else max(cell[8], value)
+        if den is not None:
+            cell[6] = den if cell[6] is None else cell[6] + den
+
+
+def _plus(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else a + b
+
+
+def _insert_cells(session: OrmSession, cells: Cells) -> int:
+    rows = [(*key, *cell) for key, cell in cells.items()]
+    done = 0
+    for start in range(0, len(rows), _INSERT_BATCH):
+        done += insert_rows(session, result_cell, CELL_COLUMNS, rows[start : start + _INSERT_BATCH])
+    return done
+
+
+def _fact_select() -> sa.Select[Any]:
+    return sa.select(*(result_fact.c[name] for name in FACT_COLUMNS))
+
+
+def _slice_condition(table: sa.Table, keys: Sequence[tuple[Any, ...]]) -> Any:
+    """Rows of these (indicator, project, month[, cell]) keys: plain ``IN`` lists on each
+    column lead, so both backends walk the (indicator, project, month) index, then the row
+    value ``IN`` keeps exactly the keys."""
+    names = ("indicator", "project_id", "month", "cell")[: len(keys[0])]
+    return sa.and_(
+        *(table.c[name].in_(sorted({k[n] for k in keys}, key=str)) for n, name in enumerate(names)),
+        sa.tuple_(*(table.c[name] for name in names)).in_(keys),
+    )
+
+
+def _recompute_slices(session: OrmSession, slices: Iterable[tuple[str, uuid.UUID, int]]) -> None:
+    """Recompute every cell of these (indicator, project, month) slices from their facts: what
+    an edit or a deletion touched (a minimum or a maximum cannot be taken back out)."""
+    wanted = sorted(set(slices), key=str)
+    for start in range(0, len(wanted), _BATCH):
+        chunk = wanted[start : start + _BATCH]
+        session.execute(sa.delete(result_cell).where(_slice_condition(result_cell, chunk)))
+        cells: Cells = {}
+        add_facts(
+            cells, session.execute(_fact_select().where(_slice_condition(result_fact, chunk)))
+        )
+        _insert_cells(session, cells)
+
+
+def _add_cells(session: OrmSession, cells: Cells) -> None:
+    """The insert delta: add new facts' sums to their cells (creating the cells they lack)."""
+    keys = list(cells)
+    c = result_cell.c
+    for start in range(0, len(keys), _BATCH):
+        chunk = keys[start : start + _BATCH]
+        where = _slice_condition(result_cell, chunk)
+        merged: Cells = {key: list(cells[key]) for key in chunk}
+        found = 0
+        for row in session.execute(
+            sa.select(c.indicator, c.project_id, c.month, c.cell, c.n, c.answered)
+            .add_columns(c.total, c.den, c.low, c.high)
+            .where(where)
+        ):
+            found += 1
+            cell = merged[(row.indicator, row.project_id, row.month, row.cell)]
+            cell[3] += row.n
+            cell[4] += row.answered
+            cell[5] = _plus(cell[5], row.total)
+            cell[6] = _plus(cell[6], row.den)
+            lows = [v for v in (cell[7], row.low) if v is not None]
+            highs = [v for v in (cell[8], row.high) if v is not None]
+            cell[7] = min(lows) if lows else None
+            cell[8] = max(highs) if highs else None
+        if found:
+            session.execute(sa.delete(result_cell).where(where))
+        _insert_cells(session, merged)
+
+
+def _rebuild_cells(session: OrmSession, indicators: Iterable[str] | None = None) -> int:
+    """Recompute the cells of these indicators (None: all) from their facts."""
+    condition: Any = sa.true()
+    if indicators is not None:
+        wanted = sorted(set(indicators))
+        if not wanted:
+            return 0
+        condition = result_fact.c.indicator.in_(wanted)
+        session.execute(sa.delete(result_cell).where(result_cell.c.indicator.in_(wanted)))
+    else:
+        session.execute(sa.delete(result_cell))
+    cells: Cells = {}
+    add_facts(cells, session.execute(_fact_select().where(condition)))
+    return _insert_cells(session, cells)
+
+
+# --- facts -------------------------------------------------------------------------------------
+
+
 def _write(
-    session: OrmSession, condition: Any, observations: sa.Select[Any] | None = None
+    session: OrmSession,
+    condition: Any,
+    observations: sa.Select[Any] | None = None,
+    cells: Cells | None = None,
 ) -> ResultRefresh:
-    """Replace the fact rows matching ``condition`` by those of the observations selected."""
+    """Replace the fact rows matching ``condition`` by those of the observations selected;
+    the new rows are also summed into ``cells`` when given."""
     session.execute(sa.delete(result_fact).where(condition))
     if observations is None:
         return ResultRefresh(0, 0)
@@ -216,6 +388,12 @@ def _write(
     }
     seen = written = 0
     batch: list[tuple[Any, ...]] = []
+
+    def flush() -> int:
+        if cells is not None:
+            add_facts(cells, batch)
+        return insert_rows(session, result_fact, FACT_COLUMNS, batch)
+
     for observation in session.execute(observations).mappings():
         seen += 1
         code, selects = form_selects.get(observation["form_id"], ("", ()))
@@ -224,9 +402,9 @@ def _write(
             continue
         batch.extend(fact_rows(observation, definitions=wanted, selects=selects))
         if len(batch) >= _INSERT_BATCH:
-            written += insert_rows(session, result_fact, FACT_COLUMNS, batch)
+            written += flush()
             batch = []
-    written += insert_rows(session, result_fact, FACT_COLUMNS, batch)
+    written += flush()
     return ResultRefresh(seen, written)
 
 
@@ -245,8 +423,10 @@ def _observations(*conditions: Any) -> sa.Select[Any]:
 
 def refresh_observations(session: OrmSession, ids: Iterable[uuid.UUID]) -> ResultRefresh:
     """The delta: replace the fact rows of these observations (written, reviewed or deleted in
-    this transaction) by rows computed from their current state. Call it in the writer's
-    transaction, after the writes are flushed."""
+    this transaction) by rows computed from their current state, and bring their cells along:
+    a new observation's sums are added to its cells; the slices (indicator, project, month)
+    an earlier state of an observation lay in are recomputed from their facts. Call it in the
+    writer's transaction, after the writes are flushed."""
     wanted = sorted(set(ids), key=str)
     if not wanted:
         return ResultRefresh(0, 0)
@@ -254,11 +434,24 @@ def refresh_observations(session: OrmSession, ids: Iterable[uuid.UUID]) -> Resul
     total = ResultRefresh(0, 0)
     for start in range(0, len(wanted), _BATCH):
         chunk = wanted[start : start + _BATCH]
+        f = result_fact.c
+        old = {
+            (row[0], row[1], row[2])
+            for row in session.execute(
+                sa.select(f.indicator, f.project_id, f.month)
+                .where(f.observation_id.in_(chunk))
+                .distinct()
+            )
+        }
+        cells: Cells = {}
         done = _write(
             session,
             result_fact.c.observation_id.in_(chunk),
             _observations(_observation.c.id.in_(chunk)),
+            cells,
         )
+        _add_cells(session, {k: v for k, v in cells.items() if k[:3] not in old})
+        _recompute_slices(session, old)
         total = ResultRefresh(total.observations + done.observations, total.rows + done.rows)
     return total
 
@@ -279,24 +472,40 @@ def observations_changed(
 
 
 def refresh_form(session: OrmSession, code: str) -> ResultRefresh:
-    """Recompute the rows of every observation of a form code: call it when a version of the
-    form is published or retired (its latest version defines the indicators)."""
+    """Recompute the rows of every observation of a form code, and the cells of its old and
+    new indicators: call it when a version of the form is published or retired (its latest
+    version defines the indicators)."""
     session.flush()
     form_ids = sa.select(_form.c.id).where(_form.c.code == code).scalar_subquery()
-    stale = result_fact.c.observation_id.in_(
-        sa.select(_observation.c.id).where(_observation.c.form_id.in_(form_ids))
-    )
-    return _write(session, stale, _observations(_observation.c.form_id.in_(form_ids)))
+    mine = sa.select(_observation.c.id).where(_observation.c.form_id.in_(form_ids))
+    stale = result_fact.c.observation_id.in_(mine)
+    indicators = set(
+        session.scalars(sa.select(result_fact.c.indicator).where(stale).distinct())
+    ) | {d.code for d in published_definitions(session).get(code, [])}
+    done = _write(session, stale, _observations(_observation.c.form_id.in_(form_ids)))
+    _rebuild_cells(session, indicators)
+    return done
 
 
 def rebuild_results(session: OrmSession) -> ResultRefresh:
-    """Recompute every fact row from the observations (the safety net)."""
+    """Recompute every fact row from the observations, and every cell from them (the safety
+    net)."""
     session.flush()
-    return _write(session, sa.true(), _observations())
+    cells: Cells = {}
+    done = _write(session, sa.true(), _observations(), cells)
+    session.execute(sa.delete(result_cell))
+    _insert_cells(session, cells)
+    return done
+
+
+def _rounded(value: Any) -> Any:
+    # Sums kept by deltas and sums recomputed differ in the last bits of a float.
+    return float(f"{value:.10g}") if isinstance(value, float) else value
 
 
 def fingerprint(session: OrmSession) -> list[tuple[Any, ...]]:
-    """Every fact row, in order, for drift detection (JSON compared as sorted text)."""
+    """Every fact row, then every cell, in order, for drift detection (JSON compared as sorted
+    text; a cell's sums to ten significant digits)."""
     columns = [c for c in result_fact.columns if c.name != "choices"]
     found = []
     for row in session.execute(
@@ -306,4 +515,13 @@ def fingerprint(session: OrmSession) -> list[tuple[Any, ...]]:
     ):
         *plain, choices = row
         found.append((*plain, tuple(sorted((choices or {}).items()))))
+    for row in session.execute(
+        sa.select(*(result_cell.c[name] for name in CELL_COLUMNS)).order_by(
+            result_cell.c.indicator,
+            result_cell.c.project_id,
+            result_cell.c.month,
+            result_cell.c.cell,
+        )
+    ):
+        found.append(("cell", *(_rounded(v) for v in row)))
     return found

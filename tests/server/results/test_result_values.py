@@ -17,7 +17,13 @@ from server.accounts.auth import Caller
 from server.errors import NotFound, ValidationFailed
 from server.indicators.jobs import rebuild_rollups
 from server.indicators.service import indicator_values, parse_values_query
-from server.results.rollup import fingerprint, rebuild_results, refresh_form, result_fact
+from server.results.rollup import (
+    fingerprint,
+    rebuild_results,
+    refresh_form,
+    result_cell,
+    result_fact,
+)
 from tests.factories import make_project, make_site, make_user
 from tests.server.results.helpers import (
     HARVEST_FIELDS,
@@ -119,7 +125,14 @@ def queries(draw: st.DrawFn) -> dict[str, Any]:
         "status": draw(st.sampled_from([None, "approved", "submitted,returned"])),
         "range": draw(
             st.sampled_from(
-                [(None, None), (date(2025, 1, 1), date(2025, 3, 31)), (date(2024, 12, 10), None)]
+                [
+                    (None, None),
+                    (date(2025, 1, 1), date(2025, 3, 31)),  # whole months: cells only
+                    (date(2024, 12, 10), None),  # a partial month from the facts
+                    (date(2024, 12, 10), date(2025, 2, 14)),  # partial at both ends
+                    (date(2025, 1, 5), date(2025, 1, 20)),  # inside one month
+                    (None, date(2025, 2, 28)),
+                ]
             )
         ),
         "country": draw(st.sampled_from([None, "LSO"])),
@@ -332,10 +345,28 @@ def test_new_version_defines_indicators_and_old_observations_count(session: Sess
 def test_rebuild_repairs_drift(session: Session, harvest: dict[str, Any]) -> None:
     before = fingerprint(session)
     session.execute(sa.delete(result_fact).where(result_fact.c.indicator == "T_PLOTS"))
+    session.execute(sa.delete(result_cell).where(result_cell.c.indicator == "T_PLOTS"))
     assert rows_of(session, "T_PLOTS") == []
     rebuild_results(session)
     assert fingerprint(session) == before
     assert rows_of(session, "T_PLOTS")[0]["value"] == 4
+
+
+def test_rebuild_repairs_drifted_cells(session: Session, harvest: dict[str, Any]) -> None:
+    """Values are answered from the cells: a cell gone wrong is what a user sees, until the
+    rebuild recomputes it from the observations."""
+    before = fingerprint(session)
+    right = rows_of(session, "T_HARVEST_SUM")[0]["value"]
+    session.execute(
+        sa.update(result_cell)
+        .where(result_cell.c.indicator == "T_HARVEST_SUM")
+        .values(total=result_cell.c.total + 1000, high=99999.0)
+    )
+    assert rows_of(session, "T_HARVEST_SUM")[0]["value"] != right
+    assert fingerprint(session) != before
+    rebuild_results(session)
+    assert fingerprint(session) == before
+    assert rows_of(session, "T_HARVEST_SUM")[0]["value"] == right
 
 
 def test_bad_requests_name_the_field(session: Session, harvest: dict[str, Any]) -> None:
@@ -361,8 +392,10 @@ def test_rollup_rebuild_job_repairs_result_values(engine: Any, session: Session)
     observe(session, form, project, {"crop": "potato", "plot": "demo", "harvest_kg": 7})
     session.commit()
     assert rebuild_rollups(engine=engine)["results_drifted"] is False
-    session.execute(sa.delete(result_fact))
+    session.execute(sa.delete(result_cell))
     session.commit()
+    assert rows_of(session, "T_HARVEST_SUM") == []
+    session.rollback()
     outcome = rebuild_rollups(engine=engine)
     assert outcome["results_drifted"] is True
     assert outcome["result_values"] == len(HARVEST_INDICATORS)
