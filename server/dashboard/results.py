@@ -499,3 +499,27 @@ def review(
     review_observation(
         session, caller=caller, observation_id=observation_id, action=action, comment=comment
     )
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingObservations:
+    items: list[obs_queries.ObservationSummary]
+    total: int
+    titles: Mapping[str, str]  # form code -> its title in the reader's language
+
+
+def waiting_observations(
+    session: Session, *, caller: Caller, t: Translator, project: str = "", limit: int = 20
+) -> WaitingObservations:
+    """The submitted observations of the review queue (the first ``limit``), newest first."""
+    found = observation_list(
+        session,
+        caller=caller,
+        t=t,
+        project=project,
+        form="",
+        status="submitted",
+        limit=limit,
+        offset=0,
+    )
+    return WaitingObservations(found.items, found.total, dict(found.forms))

@@ -329,6 +329,9 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
         status_code=422 if errors else 200,
         may_review=service.may_review_anything(page.caller),
         pagination=paginate(page.request, total=queue.total, page_size=service.PAGE_SIZE),
+        observations=results.waiting_observations(
+            session, caller=page.caller, t=page.t, project=values.get("project", "")
+        ),
     )
 
 
