@@ -1,4 +1,4 @@
-"""The dashboard's results pages (docs/results.md#dashboard): a project's result indicators
+"""The dashboard's results pages (docs/results.md#dashboard-results): a project's result indicators
 over quarters with their baselines and targets, the overview's "Results across pilots", and
 the observations (list, one observation, its review).
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from babel.numbers import format_decimal
 from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
@@ -46,6 +47,15 @@ def _text(value: Any, language: str) -> str:
     if isinstance(value, Mapping):
         return str(value.get(language) or value.get("en") or next(iter(value.values()), ""))
     return "" if value is None else str(value)
+
+
+def formatter(t: Translator) -> charts.Formatter:
+    """A result's value as the API rounds it (2 decimals at most), in the reader's locale."""
+    return lambda v: format_decimal(v, format="#,##0.##", locale=t.language)
+
+
+def show_value(t: Translator, value: float | None) -> str:
+    return "–" if value is None else formatter(t)(value)
 
 
 def result_rows(
@@ -187,7 +197,7 @@ def _panel(
     baseline_line = tuple(baseline_for(baselines, last) for _, _, last in quarters)
     name = indicator.label(t.language)
     unit = indicator.unit
-    fmt, texts = service._formatter(t), service._texts(t)
+    fmt, texts = formatter(t), service._texts(t)
     series = [charts.Series(name, values, RESULT_COLOR)]
     if any(v is not None for v in target_line):
         series.append(charts.Series(t.gettext("Target"), target_line, TARGET_LINE))

@@ -204,6 +204,7 @@ def overview(page: SignedIn, session: SessionDep, country: str = "", target: str
         results=results.results_across_pilots(
             session, caller=page.caller, t=page.t, today=_today()
         ),
+        value=lambda v: results.show_value(page.t, v),
     )
 
 
@@ -254,6 +255,7 @@ def project(
         results=results.project_results(
             session, caller=page.caller, t=page.t, project=data.project
         ),
+        value=lambda v: results.show_value(page.t, v),
         status=status,
         statuses=STATUS_FILTERS,
         pagination=paginate(page.request, total=data.activities_total, page_size=service.PAGE_SIZE),
