@@ -30,7 +30,7 @@ from server.results import observation_queries as obs_queries
 from server.results.indicators import ResultIndicator, result_indicators
 from server.results.models import Form
 from server.results.observations import review_observation
-from server.scope import can_review, project_scope
+from server.scope import project_scope
 from shared.indicators import period_bounds
 
 # At most this many quarters on a project's result chart (the latest ones).
@@ -329,9 +329,7 @@ def tone_of(direction: str, value: float | None, target: float | None) -> str:
     return "on-track" if reached else "behind"
 
 
-def results_across_pilots(
-    session: Session, *, caller: Caller, t: Translator, today: date
-) -> list[ResultRow]:
+def results_across_pilots(session: Session, *, caller: Caller, t: Translator) -> list[ResultRow]:
     """Per visible project, the latest quarter's value of each result indicator it has, against
     the target and the baseline in force then."""
     projects = {p.id: p for p in session.exec(select(Project).where(project_scope(caller))).all()}
@@ -347,12 +345,22 @@ def results_across_pilots(
                 if key not in latest or str(r["period"]) > str(latest[key]["period"]):
                     latest[key] = r
         codes = {p.code: p for p in projects.values()}
+        # every target and baseline of the indicator in scope, at once, by project
+        rows_of: dict[uuid.UUID, list[Target]] = {}
+        listed, _ = projects_service.list_targets(
+            session, caller=caller, indicator=indicator.code, limit=100_000
+        )
+        for x in listed:
+            if x.sex is None:
+                rows_of.setdefault(x.project_id, []).append(x)
         for project_code, row in latest.items():
             project = codes.get(project_code)
             if project is None:
                 continue
             _, first, last = parse_quarter(str(row["period"]))
-            goals, baselines = _project_targets(session, caller, project, indicator.code)
+            mine = rows_of.get(project.id, [])
+            goals = [x for x in mine if x.kind != "baseline"]
+            baselines = [x for x in mine if x.kind == "baseline"]
             value = float(row["value"])
             target = target_for(goals, first, last)
             cells.setdefault(project.id, []).append(
@@ -497,9 +505,7 @@ def observation_page(
         answers=answers,
         revisions=list(reversed(history)),
         labels=labels,
-        actions=service.review_actions(caller, project, detail.status, detail.deleted)
-        if can_review(caller, project)
-        else (),
+        actions=service.review_actions(caller, project, detail.status, detail.deleted),
     )
 
 

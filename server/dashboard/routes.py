@@ -201,9 +201,7 @@ def overview(page: SignedIn, session: SessionDep, country: str = "", target: str
         pending_days=page.settings.pending_tablet_days,
         now=utcnow(),
         may_report=report.may_report(page.caller),
-        results=results.results_across_pilots(
-            session, caller=page.caller, t=page.t, today=_today()
-        ),
+        results=results.results_across_pilots(session, caller=page.caller, t=page.t),
         value=lambda v: results.show_value(page.t, v),
     )
 

@@ -4,7 +4,9 @@ role and scope, and review through the page."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,12 +16,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.accounts.auth import issue_access_token
+from server.activities.models import Attachment
+from server.config import Settings
 from server.db import write_engine
 from server.projects.models import Target
 from server.results.models import Observation
+from server.sync.attachments import AttachmentFiles, store_complete
 from tests.factories import make_observation, make_observation_form
 from tests.server.dashboard.conftest import csrf_of, fresh, main_of, sign_in
-from tests.server.dashboard.world import World
+from tests.server.dashboard.world import World, field_photo
 
 CODE = "T_DASH_YIELD"
 
@@ -228,3 +233,43 @@ def test_review_through_the_page(
         follow_redirects=False,
     )
     assert other.status_code == 404
+
+
+def test_observation_photos_shown_and_served_in_scope(
+    client: TestClient,
+    engine: Engine,
+    world: World,
+    results: Results,
+    session: Session,
+    settings: Settings,
+) -> None:
+    settings.ensure_data_dir()
+    data = field_photo()
+    photo = Attachment(
+        id=uuid.uuid4(),
+        observation_id=results.lso[0].id,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        content_type="image/png",
+        caption="Weighing the demonstration plot's harvest",
+    )
+    session.add(photo)
+    session.flush()
+    refused = store_complete(
+        session,
+        files=AttachmentFiles(settings.attachments_dir),
+        attachment=photo,
+        data=data,
+        project_id=world.lso.id,
+    )
+    assert refused is None, refused
+    session.commit()
+    sign_in(client, engine, world.officer)
+    html = main_of(client.get(f"/observations/{results.lso[0].id}").text)
+    assert f'src="/attachments/{photo.id}"' in html
+    assert "Weighing the demonstration plot" in html
+    served = client.get(f"/attachments/{photo.id}")
+    assert served.status_code == 200 and served.content == data
+    client.cookies.clear()
+    sign_in(client, engine, world.officer_eth)
+    assert client.get(f"/attachments/{photo.id}").status_code == 404
