@@ -18,6 +18,7 @@ from sqlmodel import Session
 from server.accounts.auth import issue_access_token
 from server.activities.models import Attachment
 from server.config import Settings
+from server.dashboard.results import tone_of
 from server.db import write_engine
 from server.projects.models import Target
 from server.results.models import Observation
@@ -273,3 +274,12 @@ def test_observation_photos_shown_and_served_in_scope(
     client.cookies.clear()
     sign_in(client, engine, world.officer_eth)
     assert client.get(f"/attachments/{photo.id}").status_code == 404
+
+
+def test_the_colour_follows_the_direction() -> None:
+    # a loss rate (decrease) has reached its target at or below it; a yield at or above
+    assert tone_of("decrease", 3.0, 5.0) == "on-track"
+    assert tone_of("decrease", 7.0, 5.0) == "behind"
+    assert tone_of("increase", 7.0, 5.0) == "on-track"
+    assert tone_of("increase", 3.0, 5.0) == "behind"
+    assert tone_of("increase", 3.0, None) == "none"
