@@ -165,6 +165,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -
     return Markup("".join(out))  # noqa: S704
 
 
+def data_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> Markup:
+    """A chart's "Show the numbers" table from already formatted cells (first cell a row head)."""
+    return _table(header, rows, caption)
+
+
 def _series_table(
     title: str,
     x_label: str,

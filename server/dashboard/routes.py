@@ -22,7 +22,7 @@ from server.accounts.security import MIN_PASSWORD_LENGTH
 from server.accounts.service import LoginFailed, TooManyAttempts
 from server.api import client_address
 from server.columns import utcnow
-from server.dashboard import form_routes, report, service
+from server.dashboard import form_routes, report, results, service
 from server.dashboard import session as cookies
 from server.dashboard.i18n import LANGUAGES, N_, Translator
 from server.dashboard.web import (
@@ -202,6 +202,8 @@ def overview(page: SignedIn, session: SessionDep, country: str = "", target: str
         pending_days=page.settings.pending_tablet_days,
         now=utcnow(),
         may_report=report.may_report(page.caller),
+        results=results.results_across_pilots(session, caller=page.caller, t=page.t),
+        value=lambda v: results.show_value(page.t, v),
     )
 
 
@@ -249,6 +251,10 @@ def project(
         "project.html",
         nav="projects",
         data=data,
+        results=results.project_results(
+            session, caller=page.caller, t=page.t, project=data.project
+        ),
+        value=lambda v: results.show_value(page.t, v),
         status=status,
         statuses=STATUS_FILTERS,
         pagination=paginate(page.request, total=data.activities_total, page_size=service.PAGE_SIZE),
@@ -324,6 +330,9 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
         status_code=422 if errors else 200,
         may_review=service.may_review_anything(page.caller),
         pagination=paginate(page.request, total=queue.total, page_size=service.PAGE_SIZE),
+        observations=results.waiting_observations(
+            session, caller=page.caller, t=page.t, project=values.get("project", "")
+        ),
     )
 
 
@@ -498,6 +507,119 @@ def photo(
         media_type=content_type,
         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
+
+
+# --- observations ------------------------------------------------------------------------------
+
+
+@router.get("/observations")
+def observations(
+    page: SignedIn, session: SessionDep, project: str = "", form: str = "", status: str = ""
+) -> Response:
+    assert page.caller is not None
+    project = project.strip()[:100]
+    form = form.strip().upper()[:64]
+    if status not in STATUS_FILTERS:
+        status = ""
+    number = page_number(page.request)
+    data = results.observation_list(
+        session,
+        caller=page.caller,
+        t=page.t,
+        project=project,
+        form=form,
+        status=status,
+        limit=service.PAGE_SIZE,
+        offset=(number - 1) * service.PAGE_SIZE,
+    )
+    return page.render(
+        "observations.html",
+        nav="review",
+        data=data,
+        values=FormState(project=project, form=form, status=status),
+        statuses=STATUS_FILTERS,
+        pagination=paginate(page.request, total=data.total, page_size=service.PAGE_SIZE),
+    )
+
+
+@router.get("/observations/{observation_id}")
+def observation(observation_id: uuid.UUID, page: SignedIn, session: SessionDep) -> Response:
+    return _observation_page(page, session, observation_id)
+
+
+def _observation_page(
+    page: Page,
+    session: Session,
+    observation_id: uuid.UUID,
+    *,
+    values: FormState | None = None,
+    errors: FormState | None = None,
+    status_code: int = 200,
+) -> Response:
+    assert page.caller is not None
+    data = results.observation_page(
+        session, caller=page.caller, t=page.t, observation_id=observation_id
+    )
+    return page.render(
+        "observation.html",
+        nav="review",
+        data=data,
+        values=values or FormState(),
+        errors=errors or FormState(),
+        status_code=status_code,
+    )
+
+
+@router.post("/observations/{observation_id}/review")
+def review_observation(
+    observation_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
+    assert page.caller is not None
+    action = form_text(form, "action")
+    comment = form_text(form, "comment", limit=20_000)
+    try:
+        results.review(
+            session,
+            caller=page.caller,
+            observation_id=observation_id,
+            action=action,
+            comment=comment,
+        )
+    except ValidationFailed as exc:
+        session.rollback()
+        errors = field_errors(page.t, exc)
+        if "comment" in errors and not comment:
+            errors["comment"] = page.t.gettext(
+                "Say what needs fixing: the field expert sees this comment on the tablet."
+            )
+        return _observation_page(
+            page,
+            session,
+            observation_id,
+            values=FormState(comment=comment),
+            errors=errors,
+            status_code=422,
+        )
+    except Conflict as exc:
+        session.rollback()
+        return _observation_page(
+            page,
+            session,
+            observation_id,
+            values=FormState(comment=comment),
+            errors=FormState(form=explain(page.t, exc.code)),
+            status_code=409,
+        )
+    session.commit()
+    notices = {
+        "approve": N_("Observation approved."),
+        "return": N_("Observation returned to the field expert with your comment."),
+        "reopen": N_("Observation reopened: it can be edited again."),
+    }
+    target = cookies.safe_next(
+        form_text(form, "next", limit=2000), default=f"/observations/{observation_id}"
+    )
+    return page.redirect(target, notice=notices[action])
 
 
 # --- exports --------------------------------------------------------------------------------------

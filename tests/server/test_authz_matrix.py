@@ -819,7 +819,7 @@ class PageCase:
     expect: Mapping[str, int]
     other: Mapping[str, int] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)
-    pdf: bool = False
+    pdf: bool = False  # the path's {observation} is filled in per side (LSO, or KEN)
 
 
 def _report_roles(status: int) -> dict[str, int]:
@@ -833,7 +833,25 @@ def _report_roles(status: int) -> dict[str, int]:
     }
 
 
+def _all_roles(status: int) -> dict[str, int]:
+    """Every signed-in role; anonymous to sign-in."""
+    return {
+        "anonymous": 303,
+        "admin": status,
+        "hq": status,
+        "officer_lso": status,
+        "expert_lso": status,
+    }
+
+
 PAGES: tuple[PageCase, ...] = (
+    # the dashboard's results pages (docs/results.md#dashboard-results)
+    PageCase("/observations", _all_roles(200)),
+    PageCase(
+        "/observations/{observation}",
+        _all_roles(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
     PageCase("/reports", _report_roles(200)),
     PageCase(
         "/reports/quarterly.pdf",
@@ -866,7 +884,9 @@ def test_dashboard_files(client: TestClient, session: Session, case: PageCase) -
         if role != "anonymous":
             client.cookies.set("pilotmon_session", world.tokens[role])
         params = {k: v.format(country=side) for k, v in case.params.items()}
-        response = client.get(case.path, params=params, follow_redirects=False)
+        observation = world.observation_lso if side == "LSO" else world.observation_ken
+        path = case.path.format(observation=observation.id)
+        response = client.get(path, params=params, follow_redirects=False)
         if response.status_code != status:
             failures.append(f"{role} {side}: {response.status_code} (expected {status})")
         elif status == 200 and case.pdf and not response.content.startswith(b"%PDF-"):

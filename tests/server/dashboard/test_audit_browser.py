@@ -131,6 +131,7 @@ def _pages(world: World, role: str, forms: dict[str, str] | None = None) -> dict
         "activity-conflict": f"/activities/{world.conflict.entity_id}",
         "tablets": "/tablets",
         "exports": "/exports",
+        "observations": "/observations",
         "not-found": "/activities/00000000-0000-4000-8000-000000000000",
     }
     if role in ("admin", "officer", "hq"):

@@ -1,0 +1,541 @@
+"""The dashboard's results pages (docs/results.md#dashboard-results): a project's result indicators
+over quarters with their baselines and targets, the overview's "Results across pilots", and
+the observations (list, one observation, its review).
+
+Every figure comes from ``GET /api/v1/indicators/{code}/values`` (``indicators.indicator_values``)
+and every target or baseline from ``/api/v1/targets`` (``projects_service.list_targets``), in the
+caller's scope: the page shows what the API answers the same person.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from babel.numbers import format_decimal
+from sqlmodel import Session, col, select
+
+from server.accounts.auth import Caller
+from server.activities.queries import RevisionPublic
+from server.dashboard import charts, service
+from server.dashboard.i18n import Translator
+from server.dashboard.report import parse_quarter, shift_quarter
+from server.indicators import service as indicators
+from server.projects import service as projects_service
+from server.projects.models import Project, Site, Target
+from server.results import observation_queries as obs_queries
+from server.results.indicators import ResultIndicator, result_indicators
+from server.results.models import Form
+from server.results.observations import review_observation
+from server.scope import project_scope
+from shared.indicators import period_bounds
+
+# At most this many quarters on a project's result chart (the latest ones).
+MAX_QUARTERS = 12
+RESULT_COLOR = charts.PALETTE[0]
+TARGET_LINE = "#1f2d3b"
+BASELINE_LINE = "#8a97a5"
+# The compared groups' colours (demo first, then control, …).
+GROUP_COLORS: tuple[str, ...] = ("#2f7d4f", "#c28a2b", "#3f6fb0", "#9b5b8f", "#6b7785")
+
+
+def _text(value: Any, language: str) -> str:
+    """A label that may be translated ({"en": ..., "fr": ...}), in the reader's language."""
+    if isinstance(value, Mapping):
+        return str(value.get(language) or value.get("en") or next(iter(value.values()), ""))
+    return "" if value is None else str(value)
+
+
+def formatter(t: Translator) -> charts.Formatter:
+    """A result's value as the API rounds it (2 decimals at most), in the reader's locale."""
+    return lambda v: format_decimal(v, format="#,##0.##", locale=t.language)
+
+
+def show_value(t: Translator, value: float | None) -> str:
+    return "–" if value is None else formatter(t)(value)
+
+
+def result_rows(
+    session: Session,
+    *,
+    caller: Caller,
+    code: str,
+    group_by: Sequence[str] = (),
+    filters: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of one result indicator, exactly as ``GET /api/v1/indicators/{code}/values``."""
+    query = indicators.parse_values_query(
+        code=code, group_by=",".join(group_by), filters=dict(filters or {}), session=session
+    )
+    return indicators.indicator_values(session, caller=caller, query=query).rows
+
+
+def _latest_form(session: Session, code: str) -> Form | None:
+    return session.exec(
+        select(Form)
+        .where(Form.code == code, col(Form.status).in_(("published", "retired")))
+        .order_by(col(Form.version).desc())
+        .limit(1)
+    ).first()
+
+
+def choice_labels(form: Form | None, field_name: str, language: str) -> dict[str, str]:
+    """A select field's choice codes -> their labels in the reader's language (fallback en)."""
+    if form is None:
+        return {}
+    for f in form.fields or []:
+        if f.get("name") == field_name:
+            return {
+                str(c.get("code")): _text(c.get("label"), language) or str(c.get("code"))
+                for c in f.get("choices") or []
+            }
+    return {}
+
+
+# --- a project's results --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPanel:
+    code: str
+    name: str
+    unit: str
+    form: str
+    direction: str  # increase | decrease
+    chart: charts.Chart
+    compare_chart: charts.Chart | None
+    latest_period: str
+    latest: float | None
+    target: float | None
+    baseline: float | None
+    uplift: float | None
+    observations_url: str
+
+
+def _covers(period: str, first: date, last: date) -> bool:
+    try:
+        start, end = period_bounds(period)
+    except ValueError:
+        return False
+    return start <= first and last <= end
+
+
+def _quarters(found: Sequence[str]) -> list[tuple[str, date, date]]:
+    """Every quarter from the first to the last found (at most MAX_QUARTERS, the latest)."""
+    ordered = sorted(found)
+    last = ordered[-1]
+    first = max(ordered[0], shift_quarter(last, -(MAX_QUARTERS - 1)))
+    out = []
+    label = first
+    while label <= last:
+        _, start, end = parse_quarter(label)
+        out.append((label, start, end))
+        label = shift_quarter(label, 1)
+    return out
+
+
+def target_for(targets: Sequence[Target], first: date, last: date) -> float | None:
+    """The target of the shortest period holding the quarter (a quarter's before its year's)."""
+    holding = [g for g in targets if _covers(g.period, first, last)]
+    if not holding:
+        return None
+    best = min(holding, key=lambda g: period_bounds(g.period)[1] - period_bounds(g.period)[0])
+    return float(best.value)
+
+
+def baseline_for(baselines: Sequence[Target], last: date) -> float | None:
+    """The latest baseline that does not start after ``last`` (else the earliest)."""
+    if not baselines:
+        return None
+    ordered = sorted(baselines, key=lambda b: period_bounds(b.period)[0])
+    before = [b for b in ordered if period_bounds(b.period)[0] <= last]
+    return float((before[-1] if before else ordered[0]).value)
+
+
+def _project_targets(
+    session: Session, caller: Caller, project: Project, code: str
+) -> tuple[list[Target], list[Target]]:
+    rows, _ = projects_service.list_targets(
+        session, caller=caller, project_id=project.id, indicator=code, limit=1000
+    )
+    rows = [r for r in rows if r.sex is None]
+    baselines = [r for r in rows if getattr(r, "kind", "target") == "baseline"]
+    goals = [r for r in rows if getattr(r, "kind", "target") != "baseline"]
+    return goals, baselines
+
+
+def _panel(
+    session: Session,
+    caller: Caller,
+    t: Translator,
+    project: Project,
+    indicator: ResultIndicator,
+) -> ResultPanel | None:
+    code = indicator.code
+    rows = result_rows(
+        session,
+        caller=caller,
+        code=code,
+        group_by=("period:quarter",),
+        filters={"project": str(project.id)},
+    )
+    rows = [r for r in rows if r.get("period")]
+    if not rows:
+        return None
+    by_quarter = {str(r["period"]): r for r in rows}
+    quarters = _quarters(list(by_quarter))
+    labels = [q for q, _, _ in quarters]
+    values = tuple(
+        None if by_quarter.get(q, {}).get("value") is None else float(by_quarter[q]["value"])
+        for q in labels
+    )
+    goals, baselines = _project_targets(session, caller, project, code)
+    target_line = tuple(target_for(goals, first, last) for _, first, last in quarters)
+    baseline_line = tuple(baseline_for(baselines, last) for _, _, last in quarters)
+    name = indicator.label(t.language)
+    unit = indicator.unit
+    fmt, texts = formatter(t), service._texts(t)
+    series = [charts.Series(name, values, RESULT_COLOR)]
+    if any(v is not None for v in target_line):
+        series.append(charts.Series(t.gettext("Target"), target_line, TARGET_LINE))
+    if any(v is not None for v in baseline_line):
+        series.append(charts.Series(t.gettext("Baseline"), baseline_line, BASELINE_LINE))
+    direction_word = t.gettext("lower is better") if indicator.direction == "decrease" else ""
+    chart = charts.line_chart(
+        key=f"result-{code.lower()}",
+        title=t.gettext("%(indicator)s by quarter", indicator=name)
+        + (f" ({direction_word})" if direction_word else ""),
+        categories=labels,
+        series=series,
+        x_label=t.gettext("Quarter"),
+        y_label=unit or name,
+        fmt=fmt,
+        texts=texts,
+    )
+    compare_chart = None
+    uplift = None
+    if indicator.compare and len(indicator.compare_choices) >= 2:
+        names = choice_labels(_latest_form(session, indicator.form), indicator.compare, t.language)
+        choices = indicator.compare_choices
+        group_series = [
+            charts.Series(
+                names.get(c, c),
+                tuple(
+                    None
+                    if (by_quarter.get(q, {}).get("compare") or {}).get(c) is None
+                    else float(by_quarter[q]["compare"][c])
+                    for q in labels
+                ),
+                GROUP_COLORS[i % len(GROUP_COLORS)],
+            )
+            for i, c in enumerate(choices)
+        ]
+        uplifts = [by_quarter.get(q, {}).get("uplift") for q in labels]
+        compare_chart = charts.grouped_bar_chart(
+            key=f"result-{code.lower()}-compare",
+            title=t.gettext(
+                "%(indicator)s: %(first)s against %(second)s",
+                indicator=name,
+                first=names.get(choices[0], choices[0]),
+                second=names.get(choices[1], choices[1]),
+            ),
+            categories=labels,
+            series=group_series,
+            x_label=t.gettext("Quarter"),
+            y_label=unit or name,
+            fmt=fmt,
+            height=230,
+            texts=texts,
+        )
+        if not compare_chart.empty:
+            header = [
+                t.gettext("Quarter"),
+                *(s.name for s in group_series),
+                t.gettext("Uplift"),
+            ]
+            table_rows = [
+                [
+                    q,
+                    *("–" if s.values[i] is None else fmt(s.values[i] or 0) for s in group_series),
+                    t.percent(None if uplifts[i] is None else float(str(uplifts[i])), 1),
+                ]
+                for i, q in enumerate(labels)
+            ]
+            compare_chart = replace(
+                compare_chart, table=charts.data_table(header, table_rows, compare_chart.title)
+            )
+        last_uplift = uplifts[-1]
+        uplift = None if last_uplift is None else float(last_uplift)
+    return ResultPanel(
+        code=code,
+        name=name,
+        unit=unit,
+        form=indicator.form,
+        direction=indicator.direction,
+        chart=chart,
+        compare_chart=compare_chart,
+        latest_period=labels[-1],
+        latest=values[-1],
+        target=target_line[-1],
+        baseline=baseline_line[-1],
+        uplift=uplift,
+        observations_url=f"/observations?project={project.id}&form={indicator.form}",
+    )
+
+
+def project_results(
+    session: Session, *, caller: Caller, t: Translator, project: Project
+) -> list[ResultPanel]:
+    """Every result indicator with observations counted in the project, by code."""
+    found = []
+    for indicator in result_indicators(session).values():
+        panel = _panel(session, caller, t, project, indicator)
+        if panel is not None:
+            found.append(panel)
+    return found
+
+
+# --- the overview: results across pilots -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResultCell:
+    code: str
+    name: str
+    unit: str
+    direction: str
+    value: float | None
+    target: float | None
+    baseline: float | None
+    tone: str  # on-track | behind | none
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    project_id: uuid.UUID
+    project: str
+    country: str
+    cells: list[ResultCell]
+
+
+def tone_of(direction: str, value: float | None, target: float | None) -> str:
+    """ "on-track" when the value has reached the target in the indicator's direction."""
+    if value is None or target is None:
+        return "none"
+    reached = value <= target if direction == "decrease" else value >= target
+    return "on-track" if reached else "behind"
+
+
+def results_across_pilots(session: Session, *, caller: Caller, t: Translator) -> list[ResultRow]:
+    """Per visible project, the latest quarter's value of each result indicator it has, against
+    the target and the baseline in force then."""
+    projects = {p.id: p for p in session.exec(select(Project).where(project_scope(caller))).all()}
+    cells: dict[uuid.UUID, list[ResultCell]] = {}
+    for indicator in result_indicators(session).values():
+        rows = result_rows(
+            session, caller=caller, code=indicator.code, group_by=("project", "period:quarter")
+        )
+        latest: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r.get("period") and r.get("value") is not None:
+                key = str(r["project"])
+                if key not in latest or str(r["period"]) > str(latest[key]["period"]):
+                    latest[key] = r
+        codes = {p.code: p for p in projects.values()}
+        # every target and baseline of the indicator in scope, at once, by project
+        rows_of: dict[uuid.UUID, list[Target]] = {}
+        listed, _ = projects_service.list_targets(
+            session, caller=caller, indicator=indicator.code, limit=100_000
+        )
+        for x in listed:
+            if x.sex is None:
+                rows_of.setdefault(x.project_id, []).append(x)
+        for project_code, row in latest.items():
+            project = codes.get(project_code)
+            if project is None:
+                continue
+            _, first, last = parse_quarter(str(row["period"]))
+            mine = rows_of.get(project.id, [])
+            goals = [x for x in mine if x.kind != "baseline"]
+            baselines = [x for x in mine if x.kind == "baseline"]
+            value = float(row["value"])
+            target = target_for(goals, first, last)
+            cells.setdefault(project.id, []).append(
+                ResultCell(
+                    code=indicator.code,
+                    name=indicator.label(t.language),
+                    unit=indicator.unit,
+                    direction=indicator.direction,
+                    value=value,
+                    target=target,
+                    baseline=baseline_for(baselines, last),
+                    tone=tone_of(indicator.direction, value, target),
+                )
+            )
+    return [
+        ResultRow(p.id, p.code, p.country, cells[p.id])
+        for p in sorted(projects.values(), key=lambda p: p.code)
+        if p.id in cells
+    ]
+
+
+# --- observations ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationList:
+    items: list[obs_queries.ObservationSummary]
+    total: int
+    projects: list[tuple[str, str]]  # (id, code) the caller sees
+    forms: list[tuple[str, str]]  # (code, title)
+
+
+def observation_list(
+    session: Session,
+    *,
+    caller: Caller,
+    t: Translator,
+    project: str,
+    form: str,
+    status: str,
+    limit: int,
+    offset: int,
+) -> ObservationList:
+    items, total = obs_queries.list_observations(
+        session,
+        caller=caller,
+        filters=obs_queries.ObservationFilters(
+            project=project or None, form=form or None, status=status or None
+        ),
+        limit=limit,
+        offset=offset,
+    )
+    projects = sorted(
+        (
+            (str(p.id), p.code)
+            for p in session.exec(select(Project).where(project_scope(caller))).all()
+        ),
+        key=lambda p: p[1],
+    )
+    titles: dict[str, str] = {}
+    for f in session.exec(
+        select(Form)
+        .where(col(Form.status).in_(("published", "retired")))
+        .order_by(col(Form.code), col(Form.version))
+    ).all():
+        titles[f.code] = _text(f.title, t.language) or f.code
+    return ObservationList(items, total, projects, sorted(titles.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    name: str
+    label: str
+    value: str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationPage:
+    detail: obs_queries.ObservationDetail
+    project: Project
+    site: Site | None
+    form: Form
+    form_title: str
+    answers: list[Answer]
+    revisions: list[RevisionPublic]
+    labels: Mapping[str, str]  # values.<name> -> the field's label
+    actions: tuple[str, ...]
+
+
+def show_answer(t: Translator, field: Mapping[str, Any] | None, value: Any) -> str:
+    """An answer as the reader reads it: choices by their labels, numbers and dates formatted."""
+    if value is None or value == "" or value == []:
+        return "–"
+    choices = {
+        str(c.get("code")): _text(c.get("label"), t.language)
+        for c in ((field or {}).get("choices") or [])
+    }
+    if isinstance(value, bool):
+        return t.gettext("Yes") if value else t.gettext("No")
+    if isinstance(value, list):
+        return ", ".join(choices.get(str(v), str(v)) for v in value)
+    if isinstance(value, (int, float)):
+        return t.number(value)
+    return choices.get(str(value), str(value))
+
+
+def observation_page(
+    session: Session, *, caller: Caller, t: Translator, observation_id: uuid.UUID
+) -> ObservationPage:
+    detail = obs_queries.observation_detail(session, caller=caller, observation_id=observation_id)
+    project = projects_service.get_project(session, caller=caller, project_id=detail.project_id)
+    form = session.get(Form, detail.form_id)
+    assert form is not None  # an observation's form is never deleted
+    fields = {str(f.get("name")): f for f in form.fields or []}
+    answers = [
+        Answer(
+            name=name,
+            label=_text(f.get("label"), t.language) or name,
+            value=show_answer(t, f, detail.values.get(name)),
+            unit=str(f.get("unit") or ""),
+        )
+        for name, f in fields.items()
+        if name in detail.values
+    ]
+    answers += [
+        Answer(name=name, label=name, value=show_answer(t, None, value), unit="")
+        for name, value in detail.values.items()
+        if name not in fields
+    ]
+    labels = {
+        f"values.{name}": _text(f.get("label"), t.language) or name for name, f in fields.items()
+    }
+    history = obs_queries.revisions(session, caller=caller, observation_id=observation_id)
+    site = session.get(Site, detail.site_id) if detail.site_id else None
+    return ObservationPage(
+        detail=detail,
+        project=project,
+        site=site,
+        form=form,
+        form_title=_text(form.title, t.language) or form.code,
+        answers=answers,
+        revisions=list(reversed(history)),
+        labels=labels,
+        actions=service.review_actions(caller, project, detail.status, detail.deleted),
+    )
+
+
+def review(
+    session: Session, *, caller: Caller, observation_id: uuid.UUID, action: str, comment: str
+) -> None:
+    review_observation(
+        session, caller=caller, observation_id=observation_id, action=action, comment=comment
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingObservations:
+    items: list[obs_queries.ObservationSummary]
+    total: int
+    titles: Mapping[str, str]  # form code -> its title in the reader's language
+
+
+def waiting_observations(
+    session: Session, *, caller: Caller, t: Translator, project: str = "", limit: int = 20
+) -> WaitingObservations:
+    """The submitted observations of the review queue (the first ``limit``), newest first."""
+    found = observation_list(
+        session,
+        caller=caller,
+        t=t,
+        project=project,
+        form="",
+        status="submitted",
+        limit=limit,
+        offset=0,
+    )
+    return WaitingObservations(found.items, found.total, dict(found.forms))

@@ -1,0 +1,285 @@
+"""The dashboard's results pages (docs/results.md#dashboard-results): a project's result charts
+equal the API's values, the overview's results across pilots, the observations list and page by
+role and scope, and review through the page."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from server.accounts.auth import issue_access_token
+from server.activities.models import Attachment
+from server.config import Settings
+from server.dashboard.results import tone_of
+from server.db import write_engine
+from server.projects.models import Target
+from server.results.models import Observation
+from server.sync.attachments import AttachmentFiles, store_complete
+from tests.factories import make_observation, make_observation_form
+from tests.server.dashboard.conftest import csrf_of, fresh, main_of, sign_in
+from tests.server.dashboard.world import World, field_photo
+
+CODE = "T_DASH_YIELD"
+
+
+@dataclass
+class Results:
+    form: Any
+    lso: list[Any]
+    eth: Any
+
+
+@pytest.fixture
+def results(world: World, session: Session) -> Results:
+    return add_results(session, world)
+
+
+def add_results(session: Session, world: World) -> Results:
+    """A harvest form with a compared yield indicator; observations in Lesotho over two quarters
+    (demo and control) and one in Ethiopia; a baseline and a yearly target in Lesotho."""
+    form = make_observation_form(session, code="T_DASH_HARVEST")
+    form.title = {"en": "Harvest check", "fr": "Contrôle de récolte"}
+    form.fields = [
+        {**f, "label": {"en": "Plot", "fr": "Parcelle"}} if f["name"] == "plot" else f
+        for f in form.fields
+    ]
+    form.indicators = [
+        {
+            "code": CODE,
+            "name": {"en": "Dashboard yield", "fr": "Rendement du tableau"},
+            "unit": "kg/ha",
+            "aggregate": "ratio",
+            "numerator": "harvest_kg",
+            "denominator": "plot_area_m2",
+            "factor": 10000,
+            "compare": "plot",
+        }
+    ]
+    session.add(form)
+    session.flush()
+
+    def values(plot: str, kg: float) -> dict[str, Any]:
+        out: dict[str, Any] = {"plot": plot, "harvest_kg": kg, "plot_area_m2": 1000}
+        if plot == "demo":
+            out["practice"] = "CA"
+        return out
+
+    lso = [
+        make_observation(
+            session, world.lso, form, observed_on="2025-02-10", values=values("demo", 2000)
+        ),
+        make_observation(
+            session, world.lso, form, observed_on="2025-02-11", values=values("control", 1000)
+        ),
+        make_observation(
+            session, world.lso, form, observed_on="2025-08-01", values=values("demo", 2500)
+        ),
+        make_observation(
+            session, world.lso, form, observed_on="2025-08-02", values=values("control", 1200)
+        ),
+    ]
+    eth = make_observation(
+        session, world.eth, form, observed_on="2025-02-10", values=values("demo", 9999)
+    )
+    session.add(
+        Target(project_id=world.lso.id, indicator=CODE, kind="baseline", period="2024", value=9000)
+    )
+    session.add(
+        Target(project_id=world.lso.id, indicator=CODE, kind="target", period="2025", value=18000)
+    )
+    session.commit()
+    return Results(form, lso, eth)
+
+
+def _bearer(engine: Engine, user: Any) -> dict[str, str]:
+    with Session(write_engine(engine)) as writer:
+        token, _ = issue_access_token(writer, user=user, minutes=60)
+        writer.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _cells(html: str, key: str) -> list[list[str]]:
+    """The rows of one chart's "Show the numbers" table, as text cells."""
+    start = html.index(f'id="chart-{key}"')
+    table = html[html.index("<table>", start) : html.index("</table>", start)]
+    rows = re.findall(r"<tr>(.*?)</tr>", table.split("</thead>")[1], re.S)
+    return [
+        [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r)]
+        for r in rows
+    ]
+
+
+def test_project_results_equal_the_api(
+    client: TestClient, engine: Engine, world: World, results: Results
+) -> None:
+    api = client.get(
+        f"/api/v1/indicators/{CODE}/values",
+        params={"group_by": "period:quarter", "project": world.lso.code},
+        headers=_bearer(engine, world.officer),
+    ).json()["rows"]
+    by_quarter = {r["period"]: r for r in api}
+    assert set(by_quarter) == {"2025Q1", "2025Q3"}
+    sign_in(client, engine, world.officer)
+    html = main_of(client.get(f"/projects/{world.lso.id}").text)
+    assert 'id="results"' in html and "Dashboard yield" in html
+    rows = _cells(html, f"result-{CODE.lower()}")
+    # quarter, value, target, baseline; the quarter without observations shows a dash
+    assert [r[0] for r in rows] == ["2025Q1", "2025Q2", "2025Q3"]
+    assert rows[0][1] == f"{by_quarter['2025Q1']['value']:,.0f}"
+    assert rows[2][1] == f"{by_quarter['2025Q3']['value']:,.0f}"
+    assert rows[1][1] == "–"
+    assert [r[2] for r in rows] == ["18,000"] * 3  # the year's target
+    assert [r[3] for r in rows] == ["9,000"] * 3  # the baseline before
+    compare = _cells(html, f"result-{CODE.lower()}-compare")
+    first = by_quarter["2025Q1"]
+    assert compare[0][:3] == [
+        "2025Q1",
+        f"{first['compare']['demo']:,.0f}",
+        f"{first['compare']['control']:,.0f}",
+    ]
+    assert compare[0][3] == f"{first['uplift']:.1f}\u00a0%"
+    assert f"/observations?project={world.lso.id}&amp;form=T_DASH_HARVEST" in html
+
+
+def test_overview_lists_results_in_scope(
+    client: TestClient, engine: Engine, world: World, results: Results
+) -> None:
+    sign_in(client, engine, world.officer)
+    html = main_of(client.get("/overview").text)
+    panel = html[html.index('id="results-across-pilots"') :]
+    assert world.lso.code in panel and world.eth.code not in panel
+    # 2025Q3: 10 000 × 3 700 kg / 2 000 m² = 18 500 kg/ha, the 2025 target is 18 000
+    assert "result-on-track" in panel and "18,500" in panel
+    client.cookies.clear()
+    sign_in(client, engine, world.admin)
+    panel = main_of(client.get("/overview").text)
+    assert world.eth.code in panel[panel.index('id="results-across-pilots"') :]
+
+
+def test_observation_list_and_page_by_scope(
+    client: TestClient, engine: Engine, world: World, results: Results
+) -> None:
+    sign_in(client, engine, world.officer)
+    listing = main_of(client.get("/observations", params={"form": "T_DASH_HARVEST"}).text)
+    for o in results.lso:
+        assert f"/observations/{o.id}" in listing
+    assert str(results.eth.id) not in listing
+    assert client.get(f"/observations/{results.eth.id}").status_code == 404
+    queue = main_of(client.get("/review").text)
+    waiting = queue[queue.index('id="observations"') :]
+    assert f"/observations/{results.lso[0].id}" in waiting
+    assert str(results.eth.id) not in waiting
+    html = main_of(client.get(f"/observations/{results.lso[0].id}").text)
+    assert "Harvest check" in html and "Demonstration" in html and "Plot" in html
+    assert 'value="approve"' in html and 'value="return"' in html
+    # French: the form's labels in the dashboard language
+    client.cookies.set("pilotmon_lang", "fr")
+    html_fr = main_of(client.get(f"/observations/{results.lso[0].id}").text)
+    assert "Parcelle" in html_fr and "Contrôle de récolte" in html_fr
+
+
+def test_field_expert_reads_but_cannot_review(
+    client: TestClient, engine: Engine, world: World, results: Results
+) -> None:
+    sign_in(client, engine, world.expert)
+    html = main_of(client.get(f"/observations/{results.lso[0].id}").text)
+    assert 'value="approve"' not in html
+    token = csrf_of(client.get(f"/observations/{results.lso[0].id}").text)
+    response = client.post(
+        f"/observations/{results.lso[0].id}/review",
+        data={"csrf_token": token, "action": "approve"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    assert fresh(engine, Observation, results.lso[0].id).status == "submitted"
+
+
+def test_review_through_the_page(
+    client: TestClient, engine: Engine, world: World, results: Results
+) -> None:
+    sign_in(client, engine, world.officer)
+    target = results.lso[1]
+    token = csrf_of(client.get(f"/observations/{target.id}").text)
+    refused = client.post(
+        f"/observations/{target.id}/review",
+        data={"csrf_token": token, "action": "return", "comment": ""},
+    )
+    assert refused.status_code == 422 and "Say what needs fixing" in refused.text
+    done = client.post(
+        f"/observations/{target.id}/review",
+        data={"csrf_token": token, "action": "return", "comment": "Weigh again"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert fresh(engine, Observation, target.id).status == "returned"
+    html = main_of(client.get(f"/observations/{target.id}").text)
+    assert "Weigh again" in html
+    client.post(
+        f"/observations/{target.id}/review", data={"csrf_token": token, "action": "approve"}
+    )
+    assert fresh(engine, Observation, target.id).status == "approved"
+    html = main_of(client.get(f"/observations/{target.id}").text)
+    assert 'value="reopen"' in html and "Version 3" in html
+    other = client.post(
+        f"/observations/{results.eth.id}/review",
+        data={"csrf_token": token, "action": "approve"},
+        follow_redirects=False,
+    )
+    assert other.status_code == 404
+
+
+def test_observation_photos_shown_and_served_in_scope(
+    client: TestClient,
+    engine: Engine,
+    world: World,
+    results: Results,
+    session: Session,
+    settings: Settings,
+) -> None:
+    settings.ensure_data_dir()
+    data = field_photo()
+    photo = Attachment(
+        id=uuid.uuid4(),
+        observation_id=results.lso[0].id,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        content_type="image/png",
+        caption="Weighing the demonstration plot's harvest",
+    )
+    session.add(photo)
+    session.flush()
+    refused = store_complete(
+        session,
+        files=AttachmentFiles(settings.attachments_dir),
+        attachment=photo,
+        data=data,
+        project_id=world.lso.id,
+    )
+    assert refused is None, refused
+    session.commit()
+    sign_in(client, engine, world.officer)
+    html = main_of(client.get(f"/observations/{results.lso[0].id}").text)
+    assert f'src="/attachments/{photo.id}"' in html
+    assert "Weighing the demonstration plot" in html
+    served = client.get(f"/attachments/{photo.id}")
+    assert served.status_code == 200 and served.content == data
+    client.cookies.clear()
+    sign_in(client, engine, world.officer_eth)
+    assert client.get(f"/attachments/{photo.id}").status_code == 404
+
+
+def test_the_colour_follows_the_direction() -> None:
+    # a loss rate (decrease) has reached its target at or below it; a yield at or above
+    assert tone_of("decrease", 3.0, 5.0) == "on-track"
+    assert tone_of("decrease", 7.0, 5.0) == "behind"
+    assert tone_of("increase", 7.0, 5.0) == "on-track"
+    assert tone_of("increase", 3.0, 5.0) == "behind"
+    assert tone_of("increase", 3.0, None) == "none"
