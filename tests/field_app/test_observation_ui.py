@@ -94,10 +94,13 @@ def record_one(
     harvest: str,
     shots: str = "",
     photo: Path | None = None,
+    site: str = "",
 ) -> Any:
     measurements = on_screen(driver, "measurements")
     driver.tap(driver.find_text(measurements, "+ Demonstration plot harvest"))
     screen = on_screen(driver, "observation")
+    if site:
+        driver.choose(screen.ids.site, site)
     assert "practice" not in screen.form.visible_names()
     driver.tap(chip(screen, "crop", "Potato"))
     driver.tap(chip(screen, "plot", plot))

@@ -1,0 +1,170 @@
+"""Issue 19, end to end: the real app, headless, against a live server (SQLite and
+PostgreSQL). The tablet enrols with a real code, pulls the shipped forms, records a
+demonstration plot harvest for the demo and the control plot (a field shown by a choice, a
+bound refused then fixed), syncs; the officer returns one, the expert fixes it, the officer
+approves it, and the tablet shows it approved. Screenshots in ``artifacts/screenshots/field/``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from server.db import write_engine
+from server.results.forms import ensure_shipped_forms
+from server.results.shipped import SHIPPED_FORMS
+from tests.field_app import kivy_driver
+from tests.field_app.conftest import LiveServer
+from tests.field_app.test_observation_ui import LANDSCAPE, PORTRAIT, record_one
+from tests.field_app.test_ui import (
+    QUIET,
+    SHOTS,
+    enrol_through_the_screen,
+    make_app,
+    on_screen,
+    sync_through_the_app,
+)
+
+pytestmark = [pytest.mark.kivy, pytest.mark.slow]
+
+SITE = "Ha Mokhalinyane"  # the live server's one site
+
+
+@pytest.fixture(scope="module")
+def kivy_window() -> None:
+    reason = kivy_driver.probe()
+    if reason is not None:
+        pytest.skip(f"{kivy_driver.HOW_TO_ENABLE} ({reason})")
+    kivy_driver.prepare()
+
+
+@pytest.fixture
+def live_tablet(
+    kivy_window: None, live_server: LiveServer, tmp_path: Path
+) -> Iterator[tuple[kivy_driver.Driver, LiveServer, Any]]:
+    """The app on a fresh tablet, and a live server whose shipped forms are published as
+    ``pilotmon init-db`` does."""
+    from field_app.backend import StoreBackend
+    from field_app.device import Device
+    from field_app.session import FieldSession
+
+    with Session(write_engine(live_server.engine)) as db:
+        assert any("DEMO_PLOT_HARVEST" in line for line in ensure_shipped_forms(db, SHIPPED_FORMS))
+        db.commit()
+    data_dir = tmp_path / "tablet"
+    session = FieldSession(
+        backend=StoreBackend(data_dir, schedule_options=QUIET), device=Device(), data_dir=data_dir
+    )
+    with kivy_driver.running(make_app(session)) as driver:
+        yield driver, live_server, session
+
+
+def on_server(server: LiveServer, observation_id: str) -> dict[str, Any]:
+    answer = server.api("GET", f"/observations/{observation_id}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def review(server: LiveServer, observation_id: str, action: str, comment: str = "") -> None:
+    answer = server.api(
+        "POST",
+        f"/observations/{observation_id}/review",
+        json={"action": action, "comment": comment},
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def yields_by_plot(server: LiveServer) -> dict[str, Any]:
+    answer = server.api("GET", "/indicators/YIELD_KG_HA/values", params={"group_by": "choice:plot"})
+    assert answer.status_code == 200, answer.text
+    return {row["choice:plot"]: row["value"] for row in answer.json()["rows"]}
+
+
+def shots(driver: kivy_driver.Driver, name: str) -> None:
+    for orientation, size in (("portrait", PORTRAIT), ("landscape", LANDSCAPE)):
+        driver.resize(*size)
+        driver.screenshot(SHOTS / f"{name}-{orientation}.png")
+
+
+def test_record_sync_return_fix_approve_against_the_live_server(
+    live_tablet: tuple[kivy_driver.Driver, LiveServer, Any],
+) -> None:
+    driver, server, session = live_tablet
+    driver.resize(*LANDSCAPE)
+    home = enrol_through_the_screen(driver, server)
+    backend = session.backend
+    # The first sync brought the shipped form with the project.
+    assert "DEMO_PLOT_HARVEST" in {f["code"] for f in backend.forms()}
+
+    driver.tap(driver.find_text(home, "Measurements"))
+    measurements = on_screen(driver, "measurements")
+    assert measurements.offered and measurements.count == 0
+    record_one(
+        driver, plot="Demonstration", area_first="0", harvest="48,5", shots="live-demo", site=SITE
+    )
+    measurements = record_one(
+        driver, plot="Control (usual practice)", area_first="0", harvest="31", site=SITE
+    )
+    assert measurements.count == 2
+
+    sync_through_the_app(driver, session)
+    saved = {r.data["values"]["plot"]: r for r in backend.observations(server.project_id)}
+    assert {plot: r.state for plot, r in saved.items()} == {"demo": "synced", "control": "synced"}
+    demo, control = (on_server(server, saved[plot].id) for plot in ("demo", "control"))
+    assert demo["status"] == control["status"] == "submitted"
+    assert demo["site_id"] == control["site_id"] == server.site_id
+    assert demo["values"]["practice"] == "ridge_planting"
+    assert {k: demo["values"][k] for k in ("crop", "plot_area_m2", "harvest_kg")} == {
+        "crop": "potato",
+        "plot_area_m2": 120,
+        "harvest_kg": 48.5,
+    }
+    assert "practice" not in control["values"]
+    assert (control["values"]["plot_area_m2"], control["values"]["harvest_kg"]) == (120, 31)
+    # 10 000 × kg / m2: 48.5 kg and 31 kg from 120 m2 each.
+    assert yields_by_plot(server) == {"demo": 4041.67, "control": 2583.33}
+
+    comment = "31 kg from 120 m2? Weigh the control plot again."
+    review(server, control["id"], "return", comment)
+    driver.app.home()
+    home = on_screen(driver, "home")
+    sync_through_the_app(driver, session)
+    driver.wait_until(lambda: home.attention == 1, timeout=60, what="the returned observation")
+    driver.tap(home.ids.attention_button)
+    attention = on_screen(driver, "attention")
+    assert attention.is_observation and attention.title == "Demonstration plot harvest"
+    assert comment in attention.reason
+    shots(driver, "live-attention-observation")
+    driver.tap(attention.ids.edit_button)
+
+    screen = on_screen(driver, "observation")
+    assert comment in screen.banner
+    assert screen._widgets["harvest_kg"].text == "31"
+    driver.type(screen._widgets["harvest_kg"], "30")
+    driver.tap(screen.ids.save_bottom)
+    driver.wait_until(lambda: driver.app.manager.current == "measurements", what="the save")
+    sync_through_the_app(driver, session)
+    corrected = backend.observation(control["id"])
+    assert corrected is not None and corrected.state == "synced"
+    fixed = on_server(server, control["id"])
+    assert fixed["status"] == "submitted" and fixed["values"]["harvest_kg"] == 30
+    assert yields_by_plot(server) == {"demo": 4041.67, "control": 2500.0}
+
+    review(server, control["id"], "approve")
+    assert on_server(server, control["id"])["status"] == "approved"
+    sync_through_the_app(driver, session)
+    driver.app.show("measurements", project_id=server.project_id)
+    measurements = on_screen(driver, "measurements")
+    driver.step(3)
+    row = driver.find(measurements, lambda w: getattr(w, "observation_id", "") == control["id"])
+    assert row.subtitle.endswith("Approved") and row.state_label == "Synced"
+    assert row.comment == ""
+    shots(driver, "live-measurements-approved")
+    driver.tap(row)
+    screen = on_screen(driver, "observation")
+    assert screen.banner == "Approved: locked until the country office reopens it."
+    driver.app.home()
+    assert on_screen(driver, "home").attention == 0
