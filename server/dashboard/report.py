@@ -335,9 +335,9 @@ def _target_chart(
 # --- results --------------------------------------------------------------------------------
 
 
-def result_definitions() -> list[dict[str, Any]]:
+def result_definitions(session: Session) -> list[dict[str, Any]]:
     """The result indicators of the listing ``GET /api/v1/indicators`` serves."""
-    return [d for d in indicators.indicator_definitions() if d.get("kind") == RESULT_KIND]
+    return [d for d in indicators.indicator_definitions(session) if d.get("kind") == RESULT_KIND]
 
 
 def _text_of(value: Any, language: str) -> str:
@@ -446,7 +446,7 @@ def _results(
     projects: Iterable[Project],
     quarter: str,
 ) -> list[ResultSection]:
-    definitions = result_definitions()
+    definitions = result_definitions(session)
     if not definitions:
         return []
     quarters = []
@@ -491,7 +491,7 @@ def build_report(
     codes = [c for c in HEADLINES if c != "COUNTRIES_REACHED" or not scope.country]
     headlines = [HeadlineRow(c, now_values[c], before[c], year_ago[c]) for c in codes]
     step("targets")
-    definitions = result_definitions()
+    definitions = result_definitions(session)
     names = {
         str(d["code"]): _text_of(d.get("name"), t.language) for d in definitions if d.get("name")
     }

@@ -841,6 +841,7 @@ def indicator_rows(
         date_from=date_from.isoformat() if date_from else None,
         date_to=date_to.isoformat() if date_to else None,
         status=status,
+        session=session,  # result indicators are found through the published forms
     )
     return indicators.indicator_values(session, caller=caller, query=query).rows
 

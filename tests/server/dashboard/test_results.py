@@ -21,6 +21,7 @@ from server.config import Settings
 from server.dashboard.results import tone_of
 from server.db import write_engine
 from server.projects.models import Target
+from server.records.receipts import Signer
 from server.results.models import Observation
 from server.sync.attachments import AttachmentFiles, store_complete
 from tests.factories import make_observation, make_observation_form
@@ -262,6 +263,7 @@ def test_observation_photos_shown_and_served_in_scope(
         attachment=photo,
         data=data,
         project_id=world.lso.id,
+        signer=Signer.generate(),
     )
     assert refused is None, refused
     session.commit()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -49,8 +50,9 @@ def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: P
     problems: list[str] = []
     with (
         live_server(create_app(settings, engine)) as base,
-        chromium(tmp_path / "profile", downloads) as d,
+        chromium(tmp_path / "profile", downloads) as driver,
     ):
+        d: Any = driver
         d.get(base + "/login")
         d.add_cookie({"name": cookies.SESSION_COOKIE, "value": token, "path": "/"})
         pages = {
