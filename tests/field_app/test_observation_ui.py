@@ -97,7 +97,19 @@ def record_one(
     site: str = "",
 ) -> Any:
     measurements = on_screen(driver, "measurements")
-    driver.tap(driver.find_text(measurements, "+ Demonstration plot harvest"))
+    # A tap that lands while the list is still being laid out (a loaded machine) is lost: tap
+    # again until the form opens, as a person would.
+    for _ in range(3):
+        driver.tap(driver.find_text(measurements, "+ Demonstration plot harvest"))
+        try:
+            driver.wait_until(
+                lambda: driver.app.manager.current == "observation",
+                timeout=10.0,
+                what="the observation screen",
+            )
+            break
+        except AssertionError:
+            continue
     screen = on_screen(driver, "observation")
     if site:
         driver.choose(screen.ids.site, site)
