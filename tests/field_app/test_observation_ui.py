@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from server.results.shipped import DEMO_PLOT_HARVEST
 from sync.protocol import Change, Op
 from tests.field_app import kivy_driver
 from tests.field_app.photo_samples import field_photo
-from tests.field_app.shipped_forms import DEMO_PLOT_HARVEST
 from tests.field_app.test_observations import form_change, form_wire
 from tests.field_app.test_ui import QUIET, SHOTS, make_app, on_screen
 

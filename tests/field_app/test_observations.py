@@ -19,10 +19,10 @@ from field_app.backend import StoreBackend
 from field_app.controllers import observations as obs
 from field_app.controllers.form import Photo
 from field_app.i18n import set_language
+from server.results.shipped import ADOPTION_FOLLOW_UP, DEMO_PLOT_HARVEST, PREPAREDNESS_CHECK
 from shared.observations import validate_observation
 from sync.merge import Revision, merge_upsert
 from sync.protocol import Change, Entity, Mutation, MutationResult, Op, PushRequest, ResultStatus
-from tests.field_app.shipped_forms import ADOPTION_FOLLOW_UP, DEMO_PLOT_HARVEST, PREPAREDNESS_CHECK
 
 TODAY = date(2025, 6, 10)
 PROJECT = str(uuid.uuid4())

@@ -18,11 +18,11 @@ from fastapi.testclient import TestClient
 
 from field_app.backend import StoreBackend
 from field_app.controllers import observations as obs
+from server.results.shipped import DEMO_PLOT_HARVEST
 from shared.observations import validate_observation
 from sync.client import SyncClient
 from sync.engine import SyncEngine
 from sync.merge import Revision, merge_upsert
-from tests.field_app.shipped_forms import DEMO_PLOT_HARVEST
 from tests.sync.transport import BASE_URL, ASGIAdapter, session_over
 
 PROJECT = str(uuid.uuid4())
