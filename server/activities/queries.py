@@ -389,30 +389,34 @@ def activity_detail(session: Session, *, caller: Caller, activity_id: uuid.UUID)
             "created_at": activity.created_at,
             "updated_at": activity.updated_at,
             "submitted_at": activity.submitted_at,
-            "attachments": [
-                AttachmentPublic(
-                    id=a.id,
-                    sha256=a.sha256,
-                    size=a.size,
-                    content_type=a.content_type,
-                    caption=a.caption,
-                    complete=a.complete,
-                    url=f"/api/v1/attachments/{a.id}",
-                )
-                for a in attachments
-            ],
-            "reviews": [
-                ReviewPublic(
-                    id=r.id,
-                    action=r.action,
-                    comment=r.comment,
-                    author_id=r.author_id,
-                    author=username,
-                    created_at=r.created_at,
-                )
-                for r, username in reviews
-            ],
+            "attachments": [attachment_public(a) for a in attachments],
+            "reviews": [review_public(r, username) for r, username in reviews],
         }
+    )
+
+
+def attachment_public(a: Attachment) -> AttachmentPublic:
+    """A photo's metadata as the API shows it on its record (activity or observation)."""
+    return AttachmentPublic(
+        id=a.id,
+        sha256=a.sha256,
+        size=a.size,
+        content_type=a.content_type,
+        caption=a.caption,
+        complete=a.complete,
+        url=f"/api/v1/attachments/{a.id}",
+    )
+
+
+def review_public(r: Any, username: str) -> ReviewPublic:
+    """One review (of an activity or an observation) with its author's username."""
+    return ReviewPublic(
+        id=r.id,
+        action=r.action,
+        comment=r.comment,
+        author_id=r.author_id,
+        author=username,
+        created_at=r.created_at,
     )
 
 

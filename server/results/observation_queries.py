@@ -35,6 +35,8 @@ from server.activities.queries import (
     _listed,
     _usernames,
     _uuid_or_none,
+    attachment_public,
+    review_public,
 )
 from server.api import UtcDateTime
 from server.errors import NotFound, invalid
@@ -250,29 +252,8 @@ def observation_detail(
             "device_id": observation.device_id,
             "created_at": observation.created_at,
             "updated_at": observation.updated_at,
-            "attachments": [
-                AttachmentPublic(
-                    id=a.id,
-                    sha256=a.sha256,
-                    size=a.size,
-                    content_type=a.content_type,
-                    caption=a.caption,
-                    complete=a.complete,
-                    url=f"/api/v1/attachments/{a.id}",
-                )
-                for a in attachments
-            ],
-            "reviews": [
-                ReviewPublic(
-                    id=r.id,
-                    action=r.action,
-                    comment=r.comment,
-                    author_id=r.author_id,
-                    author=username,
-                    created_at=r.created_at,
-                )
-                for r, username in reviews
-            ],
+            "attachments": [attachment_public(a) for a in attachments],
+            "reviews": [review_public(r, username) for r, username in reviews],
         }
     )
 
