@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import itemgetter
@@ -94,11 +94,15 @@ def refresh_written(
     session: OrmSession,
     facts: Sequence[dict[str, Any]],
     links: Mapping[uuid.UUID, set[uuid.UUID]] | None = None,
+    *,
+    new: bool = False,
 ) -> None:
     """Note activities just written in this transaction together with their fact rows, as
     ``fact_row`` makes them from the values written (and their roster links): the refresh
     before commit then uses these instead of reading the rows back. A savepoint that rolls
-    back drops its notes; ``refresh_activity`` on one of them later drops its note."""
+    back drops its notes; ``refresh_activity`` on one of them later drops its note. ``new``: the
+    activities were created in this transaction, so they have no roll-up rows to read or
+    replace yet."""
     pending: set[uuid.UUID] = session.info.setdefault(_PENDING, set())
     known: dict[uuid.UUID, Any] = session.info.setdefault(_KNOWN, {})
     arm_commit_duty(session, _REFRESH_AT_COMMIT)
@@ -106,7 +110,7 @@ def refresh_written(
     for row in facts:
         activity_id = row["activity_id"]
         pending.add(activity_id)
-        known[activity_id] = (transaction, row, set((links or {}).get(activity_id, ())))
+        known[activity_id] = (transaction, row, set((links or {}).get(activity_id, ())), new)
 
 
 def refresh_project(session: OrmSession, project_id: uuid.UUID) -> None:
@@ -141,12 +145,10 @@ def apply_pending(session: OrmSession) -> RefreshStats | None:
     if not pending:
         return None
     root = session.get_transaction()
-    known = {
-        i: (row, links)
-        for i, (transaction, row, links) in noted.items()
-        if i in pending and within(transaction, root)
-    }
-    return refresh_activities(session, sorted(pending, key=str), known=known)
+    mine = {i: note for i, note in noted.items() if i in pending and within(note[0], root)}
+    known = {i: (row, links) for i, (_, row, links, _) in mine.items()}
+    new = {i for i, (_, _, _, created) in mine.items() if created}
+    return refresh_activities(session, sorted(pending, key=str), known=known, new=new)
 
 
 def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
@@ -157,9 +159,7 @@ def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
         return
     known: dict[uuid.UUID, Any] | None = session.info.get(_KNOWN)
     if known:  # a savepoint: the rows it wrote are gone (their ids stay pending, harmlessly)
-        for activity_id in [
-            i for i, (transaction, _, _) in known.items() if within(transaction, previous)
-        ]:
+        for activity_id in [i for i, note in known.items() if within(note[0], previous)]:
             del known[activity_id]
 
 
@@ -526,11 +526,14 @@ def refresh_activities(
     ids: Iterable[uuid.UUID],
     *,
     known: Mapping[uuid.UUID, tuple[dict[str, Any], set[uuid.UUID]]] | None = None,
+    new: Collection[uuid.UUID] = (),
 ) -> RefreshStats:
     """Bring the roll-ups of these activities up to date now, in the caller's transaction.
 
     ``known``: the current fact row and roster links of some of them, as their writer made
     them in this transaction (``refresh_written``); the others are read from the database.
+    ``new``: known ones created in this transaction, which have no roll-up rows yet (nothing
+    to read back or delete for them).
     """
     unique = sorted(set(ids), key=str)
     if not unique:
@@ -548,7 +551,8 @@ def refresh_activities(
             | {known[i][0]["project_id"] for i in chunk if i in known},
             exclusive=False,
         )
-        stored = _stored_fact_rows(session, chunk)
+        before = [i for i in chunk if i not in new or i not in known]
+        stored = _stored_fact_rows(session, before) if before else {}
         fresh = {row["activity_id"]: row for row in fact_rows(session, unknown)}
         new_links = _links_of(session, _links, list(fresh))
         for i in chunk:
@@ -556,7 +560,7 @@ def refresh_activities(
                 fresh[i], written_links = known[i]
                 if written_links:
                     new_links[i] = set(written_links)
-        old_links = _links_of(session, roster_fact, chunk)
+        old_links = _links_of(session, roster_fact, before)
         moved = [
             i
             for i in chunk
@@ -570,8 +574,12 @@ def refresh_activities(
         new_rows = [fresh[i] for i in moved if i in fresh]
         cells += _apply_cube_deltas(session, old_rows, new_rows)
         cells += _apply_roster_deltas(session, moved, stored, fresh, old_links, new_links)
-        session.execute(sa.delete(roster_fact).where(roster_fact.c.activity_id.in_(moved)))
-        session.execute(sa.delete(activity_fact).where(activity_fact.c.activity_id.in_(moved)))
+        replaced = [i for i in moved if i not in new or i not in known]
+        if replaced:
+            session.execute(sa.delete(roster_fact).where(roster_fact.c.activity_id.in_(replaced)))
+            session.execute(
+                sa.delete(activity_fact).where(activity_fact.c.activity_id.in_(replaced))
+            )
         if new_rows:
             columns = list(new_rows[0])
             insert_rows(
@@ -723,7 +731,7 @@ class LiveRollups:
         roster = {w.row.id: set(w.participants) for w in written if w.participants}
         for w in written:
             refresh_activity(session, w.row.id)  # type: ignore[arg-type]
-        refresh_written(session, facts, roster)
+        refresh_written(session, facts, roster, new=True)
 
     def project_changed(self, session: OrmSession, project_id: uuid.UUID) -> None:
         refresh_project(session, project_id)

@@ -30,13 +30,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from server.columns import utcnow
 from server.db import CommitDuty, arm_commit_duty, current_transaction, within
+from server.records.bulk import insert_rows
 from server.records.models import Change
 
 CHANGE_LOG_LOCK = 7301002
@@ -84,27 +85,22 @@ def flush_changes(session: OrmSession) -> int:
     """Append the noted changes of this transaction now; returns how many were appended."""
     notes: list[tuple[SessionTransaction, ChangeRecord]] = session.info.pop(_PENDING, [])
     root = session.get_transaction()
-    rows: list[dict[str, Any]] = []
     now = utcnow()
-    for transaction, change in notes:
-        if within(transaction, root):
-            rows.append(
-                {
-                    "entity": change.entity,
-                    "entity_id": change.entity_id,
-                    "op": change.op,
-                    "version": change.version,
-                    "project_id": change.project_id,
-                    "device_id": change.device_id,
-                    "created_at": now,
-                }
-            )
+    rows = [
+        (c.entity, c.entity_id, c.op, c.version, c.project_id, c.device_id, now)
+        for transaction, c in notes
+        if within(transaction, root)
+    ]
     if not rows:
         return 0
     session.flush()  # every other write first: the lock is then held only for the append
     lock_change_log(session)  # type: ignore[arg-type]
-    session.execute(insert(Change), rows)
-    return len(rows)
+    # In note order, so ``seq`` follows it (PostgreSQL: by COPY, each row drawing the next).
+    return insert_rows(session, _CHANGE, _CHANGE_COLUMNS, rows)
+
+
+_CHANGE: Any = Change.__table__  # type: ignore[attr-defined]
+_CHANGE_COLUMNS = ("entity", "entity_id", "op", "version", "project_id", "device_id", "created_at")
 
 
 def _forget_rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
