@@ -307,6 +307,42 @@ def sqlite_bare_floor(workdir: Path, records: list[dict[str, Any]]) -> float:
     return elapsed
 
 
+def sqlite_duties_floor(template: Path, ingested: Path, workdir: Path) -> tuple[float, int]:
+    """Every row the push left (activities, attendance, revisions, change log, fact rows, cube
+    cells, receipts …: the rows of each table that grew), inserted again by raw
+    ``executemany`` in one transaction into a copy of the schema the push started from: what
+    writing every duty's rows costs before any Python work. Returns (seconds, rows)."""
+    with sqlite3.connect(template) as before, sqlite3.connect(ingested) as after:
+        names = [
+            name
+            for (name,) in after.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'device'"
+            )
+        ]
+        grown: list[tuple[str, list[str], list[tuple[Any, ...]]]] = []
+        for name in names:
+            known = before.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+            cursor = after.execute(f'SELECT * FROM "{name}" LIMIT -1 OFFSET {known}')
+            found = cursor.fetchall()
+            if found:
+                grown.append((name, [d[0] for d in cursor.description], found))
+    path = workdir / "duties.sqlite3"
+    shutil.copyfile(template, path)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    started = time.perf_counter()
+    db.execute("BEGIN")
+    for name, columns, found in grown:
+        names_ = ", ".join(f'"{c}"' for c in columns)
+        marks = ",".join("?" * len(columns))
+        db.executemany(f'INSERT INTO "{name}" ({names_}) VALUES ({marks})', found)
+    db.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    db.close()
+    return elapsed, sum(len(found) for _, _, found in grown)
+
+
 def postgresql_bare_floor(url: str, records: list[dict[str, Any]]) -> float:
     """The same rows with COPY into two bare tables (no key, no index, no constraint)."""
     engine = make_engine(url)
@@ -490,6 +526,8 @@ def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | Non
     floor_engine.dispose()
     floor = min(sqlite_floor(floor_db, workdir, world.project_id, records) for _ in range(3))
     bare_floor = min(sqlite_bare_floor(workdir, records) for _ in range(3))
+    duties = [sqlite_duties_floor(floor_db, server_db, workdir) for _ in range(3)]
+    duties_floor, duty_rows = min(duties)
     rows.append(
         Row(
             f"ingest {count} activities, SQLite",
@@ -501,6 +539,16 @@ def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | Non
         )
     )
     rows.append(_bare_row(seconds, bare_floor, "executemany"))
+    rows.append(
+        Row(
+            f"  every row the push wrote ({duty_rows}), executemany",
+            f"{duties_floor:.2f} s",
+            f"{floor:.2f} s executemany",
+            f"{duties_floor / floor:.1f}×",
+            "",
+            "",
+        )
+    )
     rows.append(
         Row(
             "  of which: in push requests (HTTP + server)",

@@ -381,19 +381,28 @@ _DELETES: dict[tuple[str, tuple[str, ...], str], Any] = {}
 def _cube_deltas(
     old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]], dims: tuple[str, ...]
 ) -> dict[tuple[Any, ...], list[int]]:
-    deltas: dict[tuple[Any, ...], list[int]] = {}
+    """The measures' change per cell of ``dims``: ``new`` rows added, ``old`` ones taken away.
+    Rows are grouped by cell first and each measure summed over a group at once."""
+    key_of = itemgetter(*dims) if len(dims) > 1 else (lambda row: (row[dims[0]],))
     measures_of = itemgetter(*MEASURES)
+    groups: dict[tuple[Any, ...], list[tuple[int, ...]]] = {}
     for sign, rows in ((-1, old), (1, new)):
         for row in rows:
-            key = tuple([row[d] for d in dims])
             values = measures_of(row)
-            vector = deltas.get(key)
-            if vector is None:
-                deltas[key] = [sign * int(v) for v in values]
+            if sign < 0:
+                values = tuple([-v for v in values])
+            key = key_of(row)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [values]
             else:
-                for i, v in enumerate(values):
-                    vector[i] += sign * int(v)
-    return {k: v for k, v in deltas.items() if any(v)}
+                group.append(values)
+    deltas: dict[tuple[Any, ...], list[int]] = {}
+    for key, group in groups.items():
+        vector = list(group[0]) if len(group) == 1 else [sum(c) for c in zip(*group, strict=True)]
+        if any(vector):
+            deltas[key] = vector
+    return deltas
 
 
 # Every dimension some cube has: the deltas are summed at this grain once, then each cube's
