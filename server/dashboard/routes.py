@@ -7,7 +7,7 @@ redirect to the login form without one; every POST carries a CSRF token (``web.C
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from fastapi import APIRouter, Request
@@ -418,12 +418,46 @@ def review_activity(
     activity_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
 ) -> Response:
     assert page.caller is not None
+    caller = page.caller
+
+    def apply(action: str, comment: str) -> dict[str, str]:
+        reviewed = service.review(
+            session, caller=caller, activity_id=activity_id, action=action, comment=comment
+        )
+        return {"title": reviewed.title}
+
+    return _review_post(
+        page,
+        form,
+        session,
+        apply=apply,
+        show=lambda **kwargs: _activity_page(page, session, activity_id, **kwargs),
+        notices={
+            "approve": N_("Approved “%(title)s”."),
+            "return": N_("Returned “%(title)s” to the field expert with your comment."),
+            "reopen": N_("Reopened “%(title)s”: it can be edited again."),
+        },
+        default_next=f"/activities/{activity_id}",
+    )
+
+
+def _review_post(
+    page: Page,
+    form: FormData,
+    session: Session,
+    *,
+    apply: Callable[[str, str], dict[str, str]],
+    show: Callable[..., Response],
+    notices: Mapping[str, str],
+    default_next: str,
+) -> Response:
+    """The review form of an activity or an observation: ``apply`` (action, comment) reviews
+    and returns the notice's values; a refusal shows the page again (``show``) with the
+    comment kept and the reason at the field or the form."""
     action = form_text(form, "action")
     comment = form_text(form, "comment", limit=20_000)
     try:
-        reviewed = service.review(
-            session, caller=page.caller, activity_id=activity_id, action=action, comment=comment
-        )
+        values = apply(action, comment)
     except ValidationFailed as exc:
         session.rollback()
         errors = field_errors(page.t, exc)
@@ -431,34 +465,17 @@ def review_activity(
             errors["comment"] = page.t.gettext(
                 "Say what needs fixing: the field expert sees this comment on the tablet."
             )
-        return _activity_page(
-            page,
-            session,
-            activity_id,
-            values=FormState(comment=comment),
-            errors=errors,
-            status_code=422,
-        )
+        return show(values=FormState(comment=comment), errors=errors, status_code=422)
     except Conflict as exc:
         session.rollback()
-        return _activity_page(
-            page,
-            session,
-            activity_id,
+        return show(
             values=FormState(comment=comment),
             errors=FormState(form=explain(page.t, exc.code)),
             status_code=409,
         )
     session.commit()
-    notices = {
-        "approve": N_("Approved “%(title)s”."),
-        "return": N_("Returned “%(title)s” to the field expert with your comment."),
-        "reopen": N_("Reopened “%(title)s”: it can be edited again."),
-    }
-    target = cookies.safe_next(
-        form_text(form, "next", limit=2000), default=f"/activities/{activity_id}"
-    )
-    return page.redirect(target, notice=notices[action], title=reviewed.title)
+    target = cookies.safe_next(form_text(form, "next", limit=2000), default=default_next)
+    return page.redirect(target, notice=notices[action], **values)
 
 
 @router.post("/activities/{activity_id}/conflicts/{conflict_id}/resolve")
@@ -575,51 +592,27 @@ def review_observation(
     observation_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
 ) -> Response:
     assert page.caller is not None
-    action = form_text(form, "action")
-    comment = form_text(form, "comment", limit=20_000)
-    try:
+    caller = page.caller
+
+    def apply(action: str, comment: str) -> dict[str, str]:
         results.review(
-            session,
-            caller=page.caller,
-            observation_id=observation_id,
-            action=action,
-            comment=comment,
+            session, caller=caller, observation_id=observation_id, action=action, comment=comment
         )
-    except ValidationFailed as exc:
-        session.rollback()
-        errors = field_errors(page.t, exc)
-        if "comment" in errors and not comment:
-            errors["comment"] = page.t.gettext(
-                "Say what needs fixing: the field expert sees this comment on the tablet."
-            )
-        return _observation_page(
-            page,
-            session,
-            observation_id,
-            values=FormState(comment=comment),
-            errors=errors,
-            status_code=422,
-        )
-    except Conflict as exc:
-        session.rollback()
-        return _observation_page(
-            page,
-            session,
-            observation_id,
-            values=FormState(comment=comment),
-            errors=FormState(form=explain(page.t, exc.code)),
-            status_code=409,
-        )
-    session.commit()
-    notices = {
-        "approve": N_("Observation approved."),
-        "return": N_("Observation returned to the field expert with your comment."),
-        "reopen": N_("Observation reopened: it can be edited again."),
-    }
-    target = cookies.safe_next(
-        form_text(form, "next", limit=2000), default=f"/observations/{observation_id}"
+        return {}
+
+    return _review_post(
+        page,
+        form,
+        session,
+        apply=apply,
+        show=lambda **kwargs: _observation_page(page, session, observation_id, **kwargs),
+        notices={
+            "approve": N_("Observation approved."),
+            "return": N_("Observation returned to the field expert with your comment."),
+            "reopen": N_("Observation reopened: it can be edited again."),
+        },
+        default_next=f"/observations/{observation_id}",
     )
-    return page.redirect(target, notice=notices[action])
 
 
 # --- exports --------------------------------------------------------------------------------------
