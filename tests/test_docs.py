@@ -250,3 +250,38 @@ def test_every_error_code_is_documented() -> None:
 
     documented = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
     assert [c.value for c in ErrorCode if f"`{c.value}`" not in documented] == []
+
+
+# A line git leaves in a file whose merge conflict was not resolved (spelled in two parts so
+# that this file does not hold one itself).
+CONFLICT_MARKER = re.compile(r"^(?:" + "<" * 7 + r" |" + ">" * 7 + r" |" + "=" * 7 + r"$)")
+
+
+def conflict_markers(files: list[Path]) -> list[str]:
+    """``file:line`` of each unresolved merge-conflict marker in text files."""
+    found = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # a binary file (an image, a compiled catalogue)
+        for number, line in enumerate(text.splitlines(), start=1):
+            if CONFLICT_MARKER.match(line):
+                shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+                found.append(f"{shown}:{number}")
+    return found
+
+
+def test_no_merge_leaves_conflict_markers() -> None:
+    """A merge once left its conflict markers in docs/results.md; no file may keep one."""
+    assert conflict_markers(tracked_files()) == []
+
+
+def test_conflict_markers_are_found(tmp_path: Path) -> None:
+    marked = tmp_path / "marked.md"
+    marked.write_text(
+        "intro\n" + "<" * 7 + " HEAD\nours\n" + "=" * 7 + "\ntheirs\n" + ">" * 7 + " b\n"
+    )
+    clean = tmp_path / "clean.md"
+    clean.write_text("a heading\n" + "=" * 9 + "\n")
+    assert conflict_markers([marked, clean]) == [f"{marked}:2", f"{marked}:4", f"{marked}:6"]
