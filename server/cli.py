@@ -41,6 +41,14 @@ def init_db() -> None:
         click.echo(f"database {where} is up to date (revision {after})")
     else:
         click.echo(f"database {where} migrated from {before or 'empty'} to revision {after}")
+    from server.results.upgrade import rebuild_after_upgrade
+
+    rebuilt = rebuild_after_upgrade(engine, before, after)
+    if rebuilt is not None:
+        click.echo(
+            f"result indicators rebuilt for their new storage from {rebuilt.observations} "
+            "observations"
+        )
     click.echo(ensure_key())
     # The shipped forms (docs/results.md#shipped-forms): published once, again when changed.
     from server.db import session_scope

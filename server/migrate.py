@@ -49,6 +49,20 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     return before, current_revision(engine) or ""
 
 
+def rebuilds_between(before: str | None, after: str) -> set[str]:
+    """What the migrations applied from ``before`` to ``after`` ask to have rebuilt: each may
+    name, in a module-level ``REBUILDS`` tuple, stored values it cannot carry over in SQL
+    (``"results"``: the result indicators' roll-up, whose storage it changed). Nothing for a
+    new database, which has no values to rebuild."""
+    if before is None or before == after:
+        return set()
+    script = ScriptDirectory.from_config(alembic_config())
+    found: set[str] = set()
+    for revision in script.iterate_revisions(after, before):
+        found.update(getattr(revision.module, "REBUILDS", ()))
+    return found
+
+
 def schema_status(engine: Engine) -> dict[str, str | bool | None]:
     """What the health check reports: the revision and whether it is the latest."""
     try:

@@ -13,6 +13,9 @@ revision: str = "0011_result_cells"
 down_revision: str | None = "0005_receipts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# The cells of the observations already there are made from them after the upgrade
+# (``server.migrate.rebuilds_between``; ``pilotmon init-db`` and ``restore`` run it).
+REBUILDS = ("results",)
 
 
 def upgrade() -> None:
@@ -33,8 +36,6 @@ def upgrade() -> None:
         sa.Column("high", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("indicator", "project_id", "month", "cell"),
     )
-    # Cells of the observations already there are made by the rollup-rebuild job
-    # (``rebuild_results``), which must run once after this upgrade.
 
 
 def downgrade() -> None:
