@@ -1,10 +1,12 @@
 """Sync benchmark (docs/performance.md): every figure against a baseline measured in the same run.
 
     ingest   N activities (8 attendance rows each) pushed by the real tablet client over HTTP to
-             a real server on 127.0.0.1, against the floor: the same rows inserted with raw
+             a real server on 127.0.0.1 (the best of ``--repeat`` pushes), against the floor: the same rows inserted with raw
              ``sqlite3.executemany`` in one transaction into the same schema (target ≤ 3×);
              on PostgreSQL (when a database is known) against ``COPY`` of the same rows; and
-             against the same rows into two bare tables without index or key (target ≤ 8×)
+             against the same rows into two bare tables without index or key (target ≤ 8×); and,
+             to show what the duties themselves cost, every row the push wrote (revisions,
+             change log, fact rows, receipts …) inserted again by ``executemany`` (SQLite)
     wire     bytes the client sent per activity (gzip bodies) against the gzip size of the bare
              records as one compact JSON array, no envelope (target ≤ 1.2×)
     pull     an incremental pull of 100 changes from a change log of 100 000 and of 1 000 000
@@ -486,7 +488,9 @@ def _time_requests(client: SyncClient) -> list[float]:
     return spent
 
 
-def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | None) -> None:
+def bench_ingest(
+    workdir: Path, count: int, rows: list[Row], postgres: str | None, repeat: int = 3
+) -> None:
     template = workdir / "empty.sqlite3"
     upgrade_engine = make_engine(f"sqlite:///{template}")
     upgrade(upgrade_engine)
@@ -494,12 +498,17 @@ def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | Non
     with sqlite3.connect(template) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    server_db = workdir / "ingest.sqlite3"
-    shutil.copyfile(template, server_db)
-    print(f"ingest: pushing {count} activities to SQLite over HTTP …", flush=True)
-    seconds, saving, sent, world, records = ingest(
-        f"sqlite:///{server_db}", workdir, count, label="sqlite"
-    )
+    # The best of ``repeat`` pushes, each into a fresh copy of the schema, against the best of
+    # three floors: on a shared machine the best run is the one least slowed by others.
+    runs = []
+    for n in range(repeat):
+        server_db = workdir / f"ingest-{n}.sqlite3"
+        shutil.copyfile(template, server_db)
+        print(f"ingest: pushing {count} activities to SQLite over HTTP ({n + 1}) …", flush=True)
+        runs.append((*ingest(f"sqlite:///{server_db}", workdir, count, label=f"sqlite-{n}"), n))
+    seconds, saving, sent, world, records, best = min(runs, key=lambda run: run[0])
+    server_db = workdir / f"ingest-{best}.sqlite3"
+    waiting = INGEST_WAITING[f"sqlite-{best}"]
     floor_db = workdir / "floor-template.sqlite3"
     shutil.copyfile(template, floor_db)
     floor_engine = make_engine(f"sqlite:///{floor_db}")
@@ -551,8 +560,8 @@ def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | Non
     )
     rows.append(
         Row(
-            "  of which: in push requests (HTTP + server)",
-            f"{INGEST_WAITING['sqlite']:.2f} s",
+            f"  of which: in push requests (HTTP + server); best of {repeat}",
+            f"{waiting:.2f} s",
             "",
             "",
             "",
@@ -577,9 +586,18 @@ def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | Non
     )
 
     if postgres:
-        print(f"ingest: pushing {count} activities to PostgreSQL over HTTP …", flush=True)
-        load_bench._wipe(postgres)
-        seconds, _, _, _, records = ingest(postgres, workdir, count, label="postgresql")
+        best_pg: tuple[float, list[dict[str, Any]], str] | None = None
+        for n in range(repeat):
+            print(
+                f"ingest: pushing {count} activities to PostgreSQL over HTTP ({n + 1}) …",
+                flush=True,
+            )
+            load_bench._wipe(postgres)
+            took, _, _, _, pushed = ingest(postgres, workdir, count, label=f"postgresql-{n}")
+            if best_pg is None or took < best_pg[0]:
+                best_pg = (took, pushed, f"postgresql-{n}")
+        assert best_pg is not None
+        seconds, records, label = best_pg
         load_bench._wipe(postgres)
         engine = make_engine(postgres)
         upgrade(engine)
@@ -602,8 +620,8 @@ def bench_ingest(workdir: Path, count: int, rows: list[Row], postgres: str | Non
         rows.append(_bare_row(seconds, bare_floor, "COPY"))
         rows.append(
             Row(
-                "  of which: in push requests (HTTP + server)",
-                f"{INGEST_WAITING['postgresql']:.2f} s",
+                f"  of which: in push requests (HTTP + server); best of {repeat}",
+                f"{INGEST_WAITING[label]:.2f} s",
                 "",
                 "",
                 "",
@@ -774,6 +792,9 @@ def main(argv: list[str] | None = None) -> int:
         help="comma list of ingest (includes wire), pull, load",
     )
     parser.add_argument("--no-postgresql", action="store_true")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="ingest pushes per backend, the best counts (3)"
+    )
     args = parser.parse_args(argv)
     count = args.activities or (2_000 if args.quick else 20_000)
     sizes = (
@@ -789,10 +810,10 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         if "ingest" in only:
             if args.no_postgresql:
-                bench_ingest(workdir, count, rows, None)
+                bench_ingest(workdir, count, rows, None, args.repeat)
             else:
                 with load_bench.postgresql_database() as postgres:
-                    bench_ingest(workdir, count, rows, postgres)
+                    bench_ingest(workdir, count, rows, postgres, args.repeat)
         if "pull" in only:
             bench_pull(workdir, sizes, rows)  # type: ignore[arg-type]
         if "load" in only:
