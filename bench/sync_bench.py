@@ -1,8 +1,9 @@
 """Sync benchmark (docs/performance.md): every figure against a baseline measured in the same run.
 
     ingest   N activities (8 attendance rows each) pushed by the real tablet client over HTTP to
-             a real server on 127.0.0.1 (the best of ``--repeat`` pushes), against the floor: the same rows inserted with raw
-             ``sqlite3.executemany`` in one transaction into the same schema (target ≤ 3×);
+             a real server on 127.0.0.1 (the best of ``--repeat`` pushes), against the floor:
+             the same rows inserted with raw ``sqlite3.executemany`` in one transaction into
+             the same schema (target ≤ 3×);
              on PostgreSQL (when a database is known) against ``COPY`` of the same rows; and
              against the same rows into two bare tables without index or key (target ≤ 8×); and,
              to show what the duties themselves cost, every row the push wrote (revisions,
