@@ -476,10 +476,16 @@ def observations_changed(
     refresh_observations(session, [uuid.UUID(str(row["id"])) for row in after_rows])
 
 
-def _uuid(value: Any) -> uuid.UUID | None:
+def _uuid(value: Any, seen: dict[Any, uuid.UUID | None] | None = None) -> uuid.UUID | None:
+    """``value`` (wire text or a UUID) as a UUID; ``seen`` keeps those a batch repeats."""
     if value is None or isinstance(value, uuid.UUID):
         return value
-    return uuid.UUID(str(value))
+    if seen is None:
+        return uuid.UUID(str(value))
+    found = seen.get(value)
+    if found is None:
+        found = seen[value] = uuid.UUID(str(value))
+    return found
 
 
 def observations_created(session: OrmSession, rows: Sequence[Mapping[str, Any]]) -> ResultRefresh:
@@ -491,7 +497,8 @@ def observations_created(session: OrmSession, rows: Sequence[Mapping[str, Any]])
         return ResultRefresh(0, 0)
     session.flush()
     definitions = published_definitions(session)
-    form_ids = {_uuid(row["form_id"]) for row in rows}
+    seen: dict[Any, uuid.UUID | None] = {}  # a batch's project, form and site ids, converted once
+    form_ids = {_uuid(row["form_id"], seen) for row in rows}
     form_selects: dict[uuid.UUID | None, tuple[str, tuple[str, ...]]] = {
         row.id: (row.code, select_fields(row.fields or []))
         for row in session.execute(
@@ -505,15 +512,15 @@ def observations_created(session: OrmSession, rows: Sequence[Mapping[str, Any]])
     for row in rows:
         if row.get("deleted"):
             continue
-        code, selects = form_selects.get(_uuid(row["form_id"]), ("", ()))
+        code, selects = form_selects.get(_uuid(row["form_id"], seen), ("", ()))
         wanted = definitions.get(code)
         if not wanted:
             continue
         observed = row["observed_on"]
         observation = {
             "id": _uuid(row["id"]),
-            "project_id": _uuid(row["project_id"]),
-            "site_id": _uuid(row.get("site_id")),
+            "project_id": _uuid(row["project_id"], seen),
+            "site_id": _uuid(row.get("site_id"), seen),
             "status": row["status"],
             "observed_on": observed if isinstance(observed, date) else date.fromisoformat(observed),
             "values": row.get("values") or {},
