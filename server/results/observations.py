@@ -40,6 +40,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -53,6 +54,9 @@ from server.columns import as_utc, utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.projects.models import Project, Site
 from server.records import audit
+from server.records.bulk import insert_rows
+from server.records.changes import ChangeRecord, record_changes
+from server.records.models import AuditEntry, RecordRevision
 from server.records.revisions import write_version
 from server.results.models import Form, Observation, ObservationReview
 from server.scope import can_read_project, can_review
@@ -481,6 +485,150 @@ def write_observation(
     for hook in _AFTER_WRITE:
         hook(session, [before], [after])
     return observation
+
+
+# --- many new observations at once -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewObservation:
+    """One new observation for ``write_new_observations``: checked wire data (as
+    ``check_observation`` cleans it), its project and its id."""
+
+    project: Project
+    changes: Mapping[str, Any]
+    new_id: uuid.UUID
+    status: str = ActivityStatus.SUBMITTED
+
+
+# The observation table's columns, in the order ``write_new_observations`` fills them.
+OBSERVATION_COLUMNS: tuple[str, ...] = (
+    "id",
+    "project_id",
+    "site_id",
+    "activity_id",
+    "form_id",
+    "form_version",
+    "observed_on",
+    "values",
+    "location",
+    "notes",
+    "status",
+    "version",
+    "captured_at",
+    "deleted",
+    "flags",
+    "created_by_id",
+    "device_id",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+)
+_REVISION_COLUMNS = (
+    "entity",
+    "entity_id",
+    "version",
+    "data",
+    "source",
+    "author_id",
+    "device_id",
+    "created_at",
+)
+_AUDIT_COLUMNS = (
+    "at",
+    "actor_id",
+    "device_id",
+    "action",
+    "entity",
+    "entity_id",
+    "country",
+    "before",
+    "after",
+)
+
+
+def write_new_observations(
+    session: Session,
+    batch: Sequence[NewObservation],
+    *,
+    source: str,
+    author_id: uuid.UUID | None,
+    device_id: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    """Many new observations with every duty ``write_observation`` gives each one, in a few
+    multi-row inserts: the rows, version 1 with its revision (the full state) and its
+    change-log entry, the audit entries, then the after-write hooks called **once** with the
+    whole batch (so the result roll-up makes one set-based delta). Returns the ids, in order.
+
+    The caller checks first (``check_observation``, the writer's scope) and commits after; an
+    ``IntegrityError`` (an id already taken, say) leaves it to retry them one by one."""
+    if not batch:
+        return []
+    now = utcnow()
+    rows: list[list[Any]] = []
+    revisions: list[tuple[Any, ...]] = []
+    entries: list[tuple[Any, ...]] = []
+    changes: list[ChangeRecord] = []
+    after_rows: list[dict[str, Any]] = []
+    for write in batch:
+        changes_ = write.changes
+        # The row as ``write_observation`` builds it, without an ORM object: the same field
+        # conversions (``_set_fields``), so the revision's wire form is the same.
+        row = SimpleNamespace(
+            id=write.new_id,
+            project_id=write.project.id,
+            site_id=None,
+            activity_id=None,
+            form_id=uuid.UUID(str(changes_["form_id"])),
+            form_version=int(changes_["form_version"]),
+            observed_on=date.fromisoformat(str(changes_["observed_on"])),
+            values={},
+            location=None,
+            notes="",
+            status=write.status,
+            version=1,
+            captured_at=None,
+            deleted=False,
+            flags=[],
+            created_by_id=author_id,
+            device_id=device_id,
+            created_at=now,
+            updated_at=now,
+            deleted_at=None,
+        )
+        _set_fields(row, changes_)  # type: ignore[arg-type]
+        rows.append([getattr(row, name) for name in OBSERVATION_COLUMNS])
+        wire = observation_wire(row)  # type: ignore[arg-type]
+        revisions.append((ENTITY, row.id, 1, wire, source, author_id, device_id, now))
+        changes.append(ChangeRecord(ENTITY, row.id, "upsert", 1, row.project_id))
+        after = {**wire, "version": 1}
+        _, new = _diff(None, after)
+        entries.append(
+            (
+                now,
+                author_id,
+                device_id,
+                "create",
+                ENTITY,
+                str(row.id),
+                write.project.country,
+                None,
+                {**new, "version": 1},
+            )
+        )
+        after_rows.append(after)
+    insert_rows(session, _table(Observation), OBSERVATION_COLUMNS, rows)
+    insert_rows(session, _table(RecordRevision), _REVISION_COLUMNS, revisions)
+    insert_rows(session, _table(AuditEntry), _AUDIT_COLUMNS, entries)
+    record_changes(session, changes)
+    befores: list[dict[str, Any] | None] = [None] * len(after_rows)
+    for hook in _AFTER_WRITE:
+        hook(session, befores, after_rows)
+    return [write.new_id for write in batch]
+
+
+def _table(model: Any) -> Any:
+    return model.__table__
 
 
 # --- review ------------------------------------------------------------------------------------

@@ -465,10 +465,74 @@ def after_observation_write(session: OrmSession, observation: Any) -> None:
 def observations_changed(
     session: OrmSession, before_rows: Sequence[Any], after_rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """The hook ``server.results.observations.write_observation`` calls after every write
-    (registered by ``server.wiring.install``): the written observations' rows are replaced,
-    in the writer's transaction."""
+    """The hook ``server.results.observations.write_observation`` (and
+    ``write_new_observations``, once per batch) calls after every write (registered by
+    ``server.wiring.install``): the written observations' rows are replaced, in the writer's
+    transaction. A batch of new observations only (``before_rows`` all None) takes
+    ``observations_created``."""
+    if after_rows and all(before is None for before in before_rows):
+        observations_created(session, after_rows)
+        return
     refresh_observations(session, [uuid.UUID(str(row["id"])) for row in after_rows])
+
+
+def _uuid(value: Any, seen: dict[Any, uuid.UUID | None] | None = None) -> uuid.UUID | None:
+    """``value`` (wire text or a UUID) as a UUID; ``seen`` keeps those a batch repeats."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    if seen is None:
+        return uuid.UUID(str(value))
+    found = seen.get(value)
+    if found is None:
+        found = seen[value] = uuid.UUID(str(value))
+    return found
+
+
+def observations_created(session: OrmSession, rows: Sequence[Mapping[str, Any]]) -> ResultRefresh:
+    """The insert delta of observations created in this transaction, from their states as
+    written (``observation_row``: wire fields, not read back): their fact rows, and their sums
+    added to their cells, the whole batch at once — what ``refresh_observations`` does for new
+    observations (they have no earlier fact rows, so no slice needs recomputing)."""
+    if not rows:
+        return ResultRefresh(0, 0)
+    session.flush()
+    definitions = published_definitions(session)
+    seen: dict[Any, uuid.UUID | None] = {}  # a batch's project, form and site ids, converted once
+    form_ids = {_uuid(row["form_id"], seen) for row in rows}
+    form_selects: dict[uuid.UUID | None, tuple[str, tuple[str, ...]]] = {
+        row.id: (row.code, select_fields(row.fields or []))
+        for row in session.execute(
+            sa.select(_form.c.id, _form.c.code, _form.c.fields).where(
+                _form.c.id.in_(sorted(form_ids, key=str))
+            )
+        )
+    }
+    cells: Cells = {}
+    facts: list[tuple[Any, ...]] = []
+    for row in rows:
+        if row.get("deleted"):
+            continue
+        code, selects = form_selects.get(_uuid(row["form_id"], seen), ("", ()))
+        wanted = definitions.get(code)
+        if not wanted:
+            continue
+        observed = row["observed_on"]
+        observation = {
+            "id": _uuid(row["id"]),
+            "project_id": _uuid(row["project_id"], seen),
+            "site_id": _uuid(row.get("site_id"), seen),
+            "status": row["status"],
+            "observed_on": observed if isinstance(observed, date) else date.fromisoformat(observed),
+            "values": row.get("values") or {},
+        }
+        facts.extend(fact_rows(observation, definitions=wanted, selects=selects))
+    written = 0
+    for start in range(0, len(facts), _INSERT_BATCH):
+        chunk = facts[start : start + _INSERT_BATCH]
+        add_facts(cells, chunk)
+        written += insert_rows(session, result_fact, FACT_COLUMNS, chunk)
+    _add_cells(session, cells)
+    return ResultRefresh(len(rows), written)
 
 
 def refresh_form(session: OrmSession, code: str) -> ResultRefresh:

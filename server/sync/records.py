@@ -42,11 +42,13 @@ from server.results.observations import (
 )
 from server.results.observations import (
     FormCache,
+    NewObservation,
     check_observation,
     flatten,
     observation_wire,
     unflatten,
     value_names,
+    write_new_observations,
     write_observation,
 )
 from server.results.observations import (
@@ -943,6 +945,44 @@ def apply_observation(
             status=_observation_status_after_edit(existing, mutation),
         )
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
+
+
+def is_plain_new_observation(mutation: Mutation, existing: Any) -> bool:
+    """A new observation: it can go in bulk with the others of its batch."""
+    return mutation.entity == Entity.OBSERVATION and mutation.op == Op.UPSERT and existing is None
+
+
+def apply_new_observations(
+    ctx: PushContext, mutations: list[Mutation]
+) -> dict[int, Outcome | Rejected]:
+    """Check new observations one by one, then write the valid ones together through
+    ``write_new_observations``: the same checks and rows as ``apply_observation`` gives each
+    new one, with one roll-up delta for all of them."""
+    answers: dict[int, Outcome | Rejected] = {}
+    accepted: list[tuple[Mutation, Project]] = []
+    batch: list[NewObservation] = []
+    for mutation in mutations:
+        try:
+            data = {**_incoming(mutation), "id": str(mutation.id)}
+            project = ctx.writable_project(data.get("project_id"))
+            clean = _observation_clean(ctx, data, project, new=True)
+        except Rejected as exc:
+            answers[mutation.seq] = exc
+            continue
+        accepted.append((mutation, project))
+        batch.append(NewObservation(project, clean, mutation.id, ActivityStatus.SUBMITTED))
+    if not accepted:
+        return answers
+    write_new_observations(
+        ctx.session,
+        batch,
+        source=ctx.source,
+        author_id=ctx.caller.user.id,
+        device_id=ctx.device.id,
+    )
+    for mutation, project in accepted:
+        answers[mutation.seq] = Outcome(ResultStatus.APPLIED, 1, project.id)
+    return answers
 
 
 VALUES_KEY = "values"

@@ -49,10 +49,12 @@ from server.sync.records import (
     apply_activity,
     apply_attachment,
     apply_new_activities,
+    apply_new_observations,
     apply_observation,
     apply_participant,
     apply_site,
     is_plain_create,
+    is_plain_new_observation,
 )
 from shared.errors import ErrorCode, Issue
 from sync.merge import DELETED, MergeOutcome
@@ -164,8 +166,8 @@ def push(
         existing = _existing(session, fresh)
         new = {(m.entity, m.id) for m in fresh if (m.entity, m.id) not in existing}
         for run, bulk in _runs(fresh, existing):
-            if bulk:
-                results += _apply_in_bulk(context, run, existing)
+            if bulk is not None:
+                results += _apply_in_bulk(context, run, existing, bulk)
             else:
                 results += [_apply_one(context, mutation, existing) for mutation in run]
         _issue_receipts(session, signer, device_id=device.id, fresh=fresh, results=results, new=new)
@@ -263,17 +265,31 @@ def collector_paused() -> Iterator[None]:
                 gc.collect()
 
 
+# Plain new records of these entities go in bulk, one run per entity (``_runs``).
+_BULK: dict[Entity, Callable[[PushContext, list[Mutation]], dict[int, Outcome | Rejected]]] = {
+    Entity.ACTIVITY: apply_new_activities,
+    Entity.OBSERVATION: apply_new_observations,
+}
+
+
+def _bulk_entity(mutation: Mutation, existing: Any) -> Entity | None:
+    """The entity whose bulk path takes ``mutation`` (None: it goes one by one)."""
+    if is_plain_create(mutation, existing) or is_plain_new_observation(mutation, existing):
+        return mutation.entity
+    return None
+
+
 def _runs(
     mutations: Sequence[Mutation], existing: dict[tuple[Entity, uuid.UUID], Any]
-) -> list[tuple[list[Mutation], bool]]:
-    """Split a batch, in order, into runs of plain new activities (written in bulk) and runs of
-    everything else (applied one by one). A record touched twice in the batch goes one by one."""
+) -> list[tuple[list[Mutation], Entity | None]]:
+    """Split a batch, in order, into runs of plain new activities or new observations (each
+    written in bulk) and runs of everything else (applied one by one). A record touched twice
+    in the batch goes one by one."""
     seen = Counter((m.entity, m.id) for m in mutations)
-    runs: list[tuple[list[Mutation], bool]] = []
+    runs: list[tuple[list[Mutation], Entity | None]] = []
     for mutation in mutations:
-        bulk = seen[(mutation.entity, mutation.id)] == 1 and is_plain_create(
-            mutation, existing.get((mutation.entity, mutation.id))
-        )
+        key = (mutation.entity, mutation.id)
+        bulk = _bulk_entity(mutation, existing.get(key)) if seen[key] == 1 else None
         if runs and runs[-1][1] == bulk:
             runs[-1][0].append(mutation)
         else:
@@ -282,11 +298,14 @@ def _runs(
 
 
 def _apply_in_bulk(
-    context: PushContext, run: list[Mutation], existing: dict[tuple[Entity, uuid.UUID], Any]
+    context: PushContext,
+    run: list[Mutation],
+    existing: dict[tuple[Entity, uuid.UUID], Any],
+    entity: Entity = Entity.ACTIVITY,
 ) -> list[MutationResult]:
     try:
         with context.session.begin_nested():
-            answers = apply_new_activities(context, run)
+            answers = _BULK[entity](context, run)
     except (IntegrityError, DataError):
         # One of them cannot be stored after all: take them one by one to find which.
         return [_apply_one(context, mutation, existing) for mutation in run]
