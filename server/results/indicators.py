@@ -30,6 +30,7 @@ from server.results.models import Form
 from server.results.rollup import (
     COARSE,
     FINE,
+    YEAR,
     pack_values,
     result_cell,
     result_fact,
@@ -191,12 +192,13 @@ def key_column(key: str, table: sa.Table = result_fact) -> ColumnElement[Any]:
         return result_fact.c.choices[key[len(CHOICE_PREFIX) :]].as_string()
     if key.startswith("period:"):
         return _period(key, table)
+    if key == "region":
+        return _region_column()
     return {
         "project": table.c.project_id,
         "site": table.c.site_id,
         "country": _project.c.country,
         "thematic_area": _project.c.thematic_area,
-        "region": _region_column(),
     }[key]
 
 
@@ -370,6 +372,16 @@ def cell_grain(keys: Sequence[str]) -> str:
     return choices[0] if choices else COARSE
 
 
+def _yearly(keys: Sequence[str], first: int | None, last: int | None) -> bool:
+    """Whether the yearly cells answer: no month or quarter key, whole years."""
+    return (
+        "period:month" not in keys
+        and "period:quarter" not in keys
+        and (first is None or first % 100 == 1)
+        and (last is None or last % 100 == 12)
+    )
+
+
 def _concat(column: Any, dialect: str) -> ColumnElement[Any]:
     """Aggregate: the packed values of a group's cells, end to end (in no particular order)."""
     if dialect == "postgresql":
@@ -396,8 +408,15 @@ def _cell_sums(
     columns = [key_column(k, result_cell) for k in plain]
     if choice_keys:
         columns.append(c.choices)
-    conditions = [c.grain == cell_grain(keys), *_conditions(indicator.code, where, result_cell)]
+    grain = cell_grain(keys)
     first, last = months
+    ordered = indicator.aggregate == "median"
+    if ordered and _yearly(keys, first, last):
+        # a median's values in a year's cells: fewer and longer sorted runs to merge
+        grain = YEAR + grain
+        first = None if first is None else first // 100 * 100
+        last = None if last is None else last // 100 * 100
+    conditions = [c.grain == grain, *_conditions(indicator.code, where, result_cell)]
     if first is not None:
         conditions.append(c.month >= first)
     if last is not None:
@@ -410,7 +429,6 @@ def _cell_sums(
         sa.func.max(c.high),
         sa.func.sum(c.den),
     ]
-    ordered = indicator.aggregate == "median"
     if ordered:
         aggregates.append(_concat(c.vals, session.get_bind().dialect.name))
     statement = (

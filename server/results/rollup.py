@@ -113,6 +113,9 @@ result_cell = sa.Table(
 COARSE = ""  # grain: project, status, month
 FINE = "*"  # grain: and site and every choice
 CHOICE_GRAIN = "choice:"  # + field name: and that field's value
+# + a grain: the same cells over a whole year (``month`` is yyyy00), kept for median
+# indicators only, whose values then come in long sorted runs
+YEAR = "year:"
 
 CELL_COLUMNS: tuple[str, ...] = (
     "indicator",
@@ -334,34 +337,47 @@ def unpack_values(data: bytes | None) -> array[float]:
 def add_facts(
     cells: Cells, rows: Iterable[Sequence[Any]], layout: Mapping[str, CellLayout]
 ) -> None:
-    """Sum fact rows (``FACT_COLUMNS`` order) into their cells, one per grain."""
+    """Sum fact rows (``FACT_COLUMNS`` order) into their cells, one per grain (and for a
+    median indicator one per yearly grain too)."""
+    texts: dict[Any, str | None] = {}  # choices -> their text, each made once
+
+    def text_of(choices: Mapping[str, Any] | None) -> str | None:
+        if not choices:
+            return None
+        key = tuple(choices.items())
+        if key not in texts:
+            texts[key] = choices_text(choices)
+        return texts[key]
+
     for code, _obs, project, site, status, _day, month, value, den, choices in rows:
         shape = layout.get(code, PLAIN)
-        full = choices_text(choices)
+        full = text_of(choices)
         targets: list[tuple[str, str, Any, str | None]] = [(COARSE, "", None, None)]
         for name in shape.selects:
             answer = choices.get(name) if choices else None
-            text = None if answer is None else choices_text({name: answer})
+            text = None if answer is None else text_of({name: answer})
             targets.append((CHOICE_GRAIN + name, text or "", None, text))
         targets.append((FINE, cell_key(site, full), site, full))
         if value is not None:
             value = value + 0.0  # -0.0 sorts and packs as 0.0
-        for grain, text, cell_site, cell_choices in targets:
-            key = (code, grain, status, project, month, text)
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = [cell_site, cell_choices, 0, 0, None, None, None, None]
-                cell.append([] if shape.ordered else None)
-            cell[2] += 1
-            if value is not None:
-                cell[3] += 1
-                cell[4] = value if cell[4] is None else cell[4] + value
-                cell[6] = value if cell[6] is None else min(cell[6], value)
-                cell[7] = value if cell[7] is None else max(cell[7], value)
-                if cell[8] is not None:
-                    cell[8].append(value)
-            if den is not None:
-                cell[5] = den if cell[5] is None else cell[5] + den
+        months = (month, month // 100 * 100) if shape.ordered else (month,)
+        for when in months:
+            for grain, text, cell_site, cell_choices in targets:
+                key = (code, grain if when == month else YEAR + grain, status, project, when, text)
+                cell = cells.get(key)
+                if cell is None:
+                    cell = cells[key] = [cell_site, cell_choices, 0, 0, None, None, None, None]
+                    cell.append([] if shape.ordered else None)
+                cell[2] += 1
+                if value is not None:
+                    cell[3] += 1
+                    cell[4] = value if cell[4] is None else cell[4] + value
+                    cell[6] = value if cell[6] is None else min(cell[6], value)
+                    cell[7] = value if cell[7] is None else max(cell[7], value)
+                    if cell[8] is not None:
+                        cell[8].append(value)
+                if den is not None:
+                    cell[5] = den if cell[5] is None else cell[5] + den
 
 
 def _plus(a: float | None, b: float | None) -> float | None:
@@ -390,7 +406,28 @@ Slice = tuple[str, str, uuid.UUID, int]
 
 
 def grains(layout: CellLayout) -> tuple[str, ...]:
-    return (COARSE, *(CHOICE_GRAIN + name for name in layout.selects), FINE)
+    monthly = (COARSE, *(CHOICE_GRAIN + name for name in layout.selects), FINE)
+    return (*monthly, *(YEAR + g for g in monthly)) if layout.ordered else monthly
+
+
+def _with_years(slices: Iterable[Slice], layout: Mapping[str, CellLayout]) -> set[Slice]:
+    """These slices and, for median indicators, the yearly slices (month yyyy00) they lie in."""
+    found = set(slices)
+    for code, status, project, month in list(found):
+        if layout.get(code, PLAIN).ordered:
+            found.add((code, status, project, month // 100 * 100))
+    return found
+
+
+def _facts_of(keys: Sequence[Slice]) -> list[Slice]:
+    """The monthly slices whose facts make these slices' cells (a yearly one: its 12)."""
+    found: set[Slice] = set()
+    for code, status, project, month in keys:
+        if month % 100:
+            found.add((code, status, project, month))
+        else:
+            found.update((code, status, project, month + m) for m in range(1, 13))
+    return sorted(found, key=str)
 
 
 def _slice_cells(keys: Sequence[Slice], layout: Mapping[str, CellLayout]) -> Any:
@@ -416,17 +453,21 @@ def _recompute_slices(
     """Recompute every cell of these (indicator, status, project, month) slices from their
     facts: what an edit or a deletion touched (a minimum or a maximum cannot be taken back
     out)."""
-    wanted = sorted(set(slices), key=str)
+    wanted = sorted(_with_years(slices, layout), key=str)
     for start in range(0, len(wanted), _BATCH):
         chunk = wanted[start : start + _BATCH]
         session.execute(sa.delete(result_cell).where(_slice_cells(chunk, layout)))
         cells: Cells = {}
-        add_facts(
-            cells,
-            session.execute(_fact_select().where(_slice_condition(result_fact, chunk))),
-            layout,
-        )
-        _insert_cells(session, cells)
+        sources = _facts_of(chunk)
+        for first in range(0, len(sources), _BATCH):
+            part = sources[first : first + _BATCH]
+            add_facts(
+                cells,
+                session.execute(_fact_select().where(_slice_condition(result_fact, part))),
+                layout,
+            )
+        chosen = set(chunk)  # a year's facts also make cells of months not recomputed
+        _insert_cells(session, {k: v for k, v in cells.items() if (k[0], *k[2:5]) in chosen})
 
 
 def _add_cells(session: OrmSession, cells: Cells) -> None:
@@ -564,6 +605,7 @@ def refresh_observations(session: OrmSession, ids: Iterable[uuid.UUID]) -> Resul
             cells,
             layout,
         )
+        old = _with_years(old, layout)
         _add_cells(session, {k: v for k, v in cells.items() if (k[0], *k[2:5]) not in old})
         _recompute_slices(session, old, layout)
         total = ResultRefresh(total.observations + done.observations, total.rows + done.rows)
