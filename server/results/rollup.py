@@ -22,18 +22,20 @@ project, thematic area and period questions), one grain ``choice:<field>`` per `
 field of the form's latest version (that field's value or none: a question with that one
 ``choice:`` key, or that ``compare``) and grain ``*`` (site and every choice, see ``cell_key``:
 anything else). A cell keeps the row count, the count answered, Σ value, Σ den, the minimum and
-the maximum, and for a ``median`` indicator its answered values sorted, packed as float64
-(``vals``), so ``sum mean count share ratio min max median`` (and ``compare``/``uplift``) read
+the maximum, and for a ``median`` indicator its answered values packed as float64 in sorted
+runs (``vals``), so ``sum mean count share ratio min max median`` (and ``compare``/``uplift``) read
 a few cells per group instead of a row per observation. Only the months a date range cuts
 through read the fact rows (``server.results.indicators``).
 
 ``refresh_observations`` is the delta: called in the writer's transaction with the ids of the
 observations it wrote (new, edited, reviewed, deleted), it replaces their fact rows, adds the
-sums of a new observation's rows to their cells (one per grain, a sorted merge for the
-values), and recomputes from the facts every cell, of every grain, of the (indicator, status,
-project, month) slices an earlier state of a written observation lay in (a minimum or a maximum
-cannot be taken back out; a value moved to another cell must leave the old one). Its cost is
-the number written and the size of a project-month, never the size of the database.
+sums of a new observation's rows to their cells (one per grain, in SQL: ``ON CONFLICT`` adds to
+the cell there and appends the values as one more sorted run), and recomputes from the facts
+every cell, of every grain, of the (indicator, status, project, month) slices an earlier state
+of a written observation lay in, and of the year such a slice lies in for a median (a minimum
+or a maximum cannot be taken back out; a value moved to another cell must leave the old one).
+Its cost is the number written and the size of a project-month (a project-year for a median),
+never the size of the database.
 ``refresh_form`` recomputes the rows of one form code and the cells of its old and new
 indicators (a newly published version may define other indicators or select fields), and
 ``rebuild_results`` recomputes everything: the nightly ``rollup-rebuild`` job calls it as a
@@ -51,6 +53,8 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import SQLModel
 
@@ -103,7 +107,8 @@ result_cell = sa.Table(
     sa.Column("den", sa.Float(), nullable=True),  # sum of den
     sa.Column("low", sa.Float(), nullable=True),  # min of value
     sa.Column("high", sa.Float(), nullable=True),  # max of value
-    # median indicators: the answered values, sorted, as native float64 (``pack_values``)
+    # median indicators: the answered values as native float64, in sorted runs (one when
+    # made from the facts, ``pack_values``; the delta appends one per write)
     sa.Column("vals", sa.LargeBinary(), nullable=True),
     # No other index: the delta finds a slice's cells through this key too (``_slice_cells``),
     # and a second index led SQLite's planner away from it for the questions.
@@ -322,7 +327,7 @@ def cell_key(site_id: uuid.UUID | None, choices: str | None) -> str:
 
 
 def pack_values(values: Iterable[float]) -> bytes | None:
-    """A cell's values as ``vals`` keeps them: sorted, native float64; None when empty."""
+    """Values as ``vals`` keeps them: one sorted run of native float64; None when empty."""
     ordered = sorted(values)
     return array("d", ordered).tobytes() if ordered else None
 
@@ -378,10 +383,6 @@ def add_facts(
                         cell[8].append(value)
                 if den is not None:
                     cell[5] = den if cell[5] is None else cell[5] + den
-
-
-def _plus(a: float | None, b: float | None) -> float | None:
-    return b if a is None else a if b is None else a + b
 
 
 def _insert_cells(session: OrmSession, cells: Cells) -> int:
@@ -470,35 +471,53 @@ def _recompute_slices(
         _insert_cells(session, {k: v for k, v in cells.items() if (k[0], *k[2:5]) in chosen})
 
 
+def _merge_statement(dialect: str) -> Any:
+    """INSERT a cell, or add it to the one already there (``ON CONFLICT`` on its key): counts
+    and sums add up, the minimum and maximum are compared, the values are appended (a sorted
+    run more; ``pack_values`` and the rebuild make one run again)."""
+    insert = (
+        postgresql_insert(result_cell) if dialect == "postgresql" else sqlite_insert(result_cell)
+    )
+    old, new = result_cell.c, insert.excluded
+    appended = (
+        old.vals.concat(new.vals)
+        if dialect == "postgresql"
+        else sa.cast(old.vals.op("||")(new.vals), sa.LargeBinary())  # a blob, NULs kept
+    )
+    return insert.on_conflict_do_update(
+        index_elements=list(CELL_KEY),
+        set_={
+            "n": old.n + new.n,
+            "answered": old.answered + new.answered,
+            "total": sa.func.coalesce(old.total + new.total, old.total, new.total),
+            "den": sa.func.coalesce(old.den + new.den, old.den, new.den),
+            "low": sa.case((sa.or_(old.low.is_(None), new.low < old.low), new.low), else_=old.low),
+            "high": sa.case(
+                (sa.or_(old.high.is_(None), new.high > old.high), new.high), else_=old.high
+            ),
+            "vals": sa.func.coalesce(appended, old.vals, new.vals),
+        },
+    )
+
+
 def _add_cells(session: OrmSession, cells: Cells) -> None:
-    """The insert delta: add new facts' sums to their cells (creating the cells they lack)."""
-    keys = list(cells)
-    c = result_cell.c
-    for start in range(0, len(keys), _BATCH):
-        chunk = keys[start : start + _BATCH]
-        where = _slice_condition(result_cell, chunk, CELL_KEY)
-        merged: Cells = {key: list(cells[key]) for key in chunk}
-        found = 0
-        for row in session.execute(
-            sa.select(*(c[name] for name in CELL_KEY), c.n, c.answered)
-            .add_columns(c.total, c.den, c.low, c.high, c.vals)
-            .where(where)
-        ):
-            found += 1
-            cell = merged[tuple(row[: len(CELL_KEY)])]
-            cell[2] += row.n
-            cell[3] += row.answered
-            cell[4] = _plus(cell[4], row.total)
-            cell[5] = _plus(cell[5], row.den)
-            lows = [v for v in (cell[6], row.low) if v is not None]
-            highs = [v for v in (cell[7], row.high) if v is not None]
-            cell[6] = min(lows) if lows else None
-            cell[7] = max(highs) if highs else None
-            if cell[8] is not None:
-                cell[8] = [*cell[8], *unpack_values(row.vals)]
-        if found:
-            session.execute(sa.delete(result_cell).where(where))
-        _insert_cells(session, merged)
+    """The insert delta: add new facts' sums (and values) to their cells, creating the cells
+    they lack, in SQL: nothing is read back."""
+    if not cells:
+        return
+    statement = _merge_statement(session.get_bind().dialect.name)
+    rows = [
+        dict(
+            zip(
+                CELL_COLUMNS,
+                (*key, *cell[:8], None if cell[8] is None else pack_values(cell[8])),
+                strict=True,
+            )
+        )
+        for key, cell in cells.items()
+    ]
+    for start in range(0, len(rows), _INSERT_BATCH):
+        session.execute(statement, rows[start : start + _INSERT_BATCH])
 
 
 def _rebuild_cells(
@@ -661,7 +680,7 @@ def _rounded(value: Any) -> Any:
 
 def fingerprint(session: OrmSession) -> list[tuple[Any, ...]]:
     """Every fact row, then every cell, in order, for drift detection (JSON compared as sorted
-    text; a cell's sums to ten significant digits, its values exactly)."""
+    text; a cell's sums to ten significant digits, its values exactly, in order)."""
     columns = [c for c in result_fact.columns if c.name != "choices"]
     found = []
     for row in session.execute(
@@ -676,5 +695,7 @@ def fingerprint(session: OrmSession) -> list[tuple[Any, ...]]:
             *(result_cell.c[name] for name in CELL_KEY)
         )
     ):
-        found.append(("cell", *(_rounded(v) for v in row)))
+        *sums, vals = row
+        # values compared as a sorted whole: the delta appends a sorted run per write
+        found.append(("cell", *(_rounded(v) for v in sums), pack_values(unpack_values(vals))))
     return found

@@ -200,9 +200,8 @@ def test_every_grain_partitions_the_facts(session: Session) -> None:
                 dens = [r["den"] for r in rows if r["den"] is not None]
                 assert cell["den"] == (pytest.approx(sum(dens)) if dens else None)
                 if code == "T_HARVEST_MEDIAN":
-                    kept = list(unpack_values(cell["vals"]))
-                    assert kept == sorted(kept)
-                    assert Counter(kept) == Counter(values)
+                    # every value kept, once (in sorted runs: one per write batch)
+                    assert Counter(unpack_values(cell["vals"])) == Counter(values)
                 else:
                     assert cell["vals"] is None
     before = fingerprint(session)
