@@ -5,8 +5,10 @@
 
 The latest published version of each form code defines its indicators; observations of every
 version of that code count, each reading the fields its own version has. Values are read from
-``result_fact`` (``server.results.rollup``), which the observation writers keep current in
-their own transaction.
+the pre-summed cells ``result_cell`` (the coarsest grain a question's keys allow; a median from
+the values its cells keep) and, for the months a date range cuts through, from ``result_fact``
+(``server.results.rollup``), both of which the observation writers keep current in their own
+transaction.
 """
 
 from __future__ import annotations
