@@ -5,19 +5,20 @@
 
 The latest published version of each form code defines its indicators; observations of every
 version of that code count, each reading the fields its own version has. Values are read from
-``result_fact`` (``server.results.rollup``), which the observation writers keep current in
-their own transaction.
+the pre-summed cells ``result_cell`` (the coarsest grain a question's keys allow; a median from
+the values its cells keep) and, for the months a date range cuts through, from ``result_fact``
+(``server.results.rollup``), both of which the observation writers keep current in their own
+transaction.
 """
 
 from __future__ import annotations
 
 import calendar
 import json
-import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any
@@ -28,7 +29,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from server.accounts.auth import Caller
 from server.results.models import Form
-from server.results.rollup import result_cell, result_fact
+from server.results.rollup import (
+    COARSE,
+    FINE,
+    YEAR,
+    pack_values,
+    result_cell,
+    result_fact,
+    unpack_values,
+)
 from server.scope import in_visible_project
 from shared.geography import COUNTRIES, REGIONS, region_of
 
@@ -185,12 +194,13 @@ def key_column(key: str, table: sa.Table = result_fact) -> ColumnElement[Any]:
         return result_fact.c.choices[key[len(CHOICE_PREFIX) :]].as_string()
     if key.startswith("period:"):
         return _period(key, table)
+    if key == "region":
+        return _region_column()
     return {
         "project": table.c.project_id,
         "site": table.c.site_id,
         "country": _project.c.country,
         "thematic_area": _project.c.thematic_area,
-        "region": _region_column(),
     }[key]
 
 
@@ -281,6 +291,8 @@ class Sums:
     high: float | None
     den: float | None  # sum of den
     median: float | None = None
+    # median indicators: the group's answered values as packed float64, in no order
+    values: bytes = b""
 
 
 def value_of(indicator: ResultIndicator, s: Sums) -> float | int | None:
@@ -322,15 +334,63 @@ def _merge(a: Sums, b: Sums) -> Sums:
         min(lows) if lows else None,
         max(highs) if highs else None,
         plus(a.den, b.den),
+        values=a.values + b.values,
     )
 
 
-def _sums_of(row: Sequence[Any], width: int) -> Sums:
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _sums_of(row: Sequence[Any], width: int, values: bool = False) -> Sums:
     return Sums(
-        int(row[width]),
-        int(row[width + 1]),
-        *(None if v is None else float(v) for v in row[width + 2 : width + 6]),
+        n=int(row[width]),
+        answered=int(row[width + 1]),
+        total=_float(row[width + 2]),
+        low=_float(row[width + 3]),
+        high=_float(row[width + 4]),
+        den=_float(row[width + 5]),
+        values=(row[width + 6] or b"") if values else b"",
     )
+
+
+def median_of(data: bytes) -> float | None:
+    """The exact median of packed float64 values (the mean of the middle two of an even
+    count); None for none."""
+    if not data:
+        return None
+    ordered = sorted(unpack_values(data))
+    count = len(ordered)
+    return (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
+
+
+def cell_grain(keys: Sequence[str]) -> str:
+    """The coarsest grain of ``result_cell`` whose cells a question with these keys can be
+    summed from: project, status and month (``""``); and one select field's value
+    (``choice:<field>``); and site and every choice (``*``)."""
+    choices = [k for k in keys if k.startswith(CHOICE_PREFIX)]
+    if "site" in keys or len(choices) > 1:
+        return FINE
+    return choices[0] if choices else COARSE
+
+
+def _yearly(keys: Sequence[str], first: int | None, last: int | None) -> bool:
+    """Whether the yearly cells answer: no month or quarter key, whole years."""
+    return (
+        "period:month" not in keys
+        and "period:quarter" not in keys
+        and (first is None or first % 100 == 1)
+        and (last is None or last % 100 == 12)
+    )
+
+
+def _concat(column: Any, dialect: str) -> ColumnElement[Any]:
+    """Aggregate: the packed values of a group's cells, end to end (in no particular order)."""
+    if dialect == "postgresql":
+        return sa.func.string_agg(column, sa.literal(b"", sa.LargeBinary()))
+    # SQLite's group_concat appends each blob's bytes as they are (NULs included); the cast
+    # hands them back as a blob.
+    return sa.cast(sa.func.group_concat(column, ""), sa.LargeBinary())
 
 
 def _cell_sums(
@@ -340,31 +400,41 @@ def _cell_sums(
     where: ResultWhere,
     months: tuple[int | None, int | None],
 ) -> dict[Key, Sums]:
-    """The groups' sums over whole months, from the pre-summed cells: one ``GROUP BY`` over
-    the cells of the answer's groups; ``choice:`` keys are read from each distinct choices
-    text (grouped in SQL, folded here)."""
+    """The groups' sums over whole months, from the pre-summed cells of the coarsest grain
+    the keys allow (``cell_grain``): one ``GROUP BY`` over one contiguous range of cells;
+    ``choice:`` keys are read from each distinct choices text (grouped in SQL, folded here);
+    a median's values come concatenated, one blob per group."""
     c = result_cell.c
     choice_keys = [k for k in keys if k.startswith(CHOICE_PREFIX)]
     plain = [k for k in keys if not k.startswith(CHOICE_PREFIX)]
     columns = [key_column(k, result_cell) for k in plain]
     if choice_keys:
         columns.append(c.choices)
-    conditions = _conditions(indicator.code, where, result_cell)
+    grain = cell_grain(keys)
     first, last = months
+    ordered = indicator.aggregate == "median"
+    if ordered and _yearly(keys, first, last):
+        # a median's values in a year's cells: fewer and longer sorted runs to merge
+        grain = YEAR + grain
+        first = None if first is None else first // 100 * 100
+        last = None if last is None else last // 100 * 100
+    conditions = [c.grain == grain, *_conditions(indicator.code, where, result_cell)]
     if first is not None:
         conditions.append(c.month >= first)
     if last is not None:
         conditions.append(c.month <= last)
+    aggregates: list[ColumnElement[Any]] = [
+        sa.func.sum(c.n),
+        sa.func.sum(c.answered),
+        sa.func.sum(c.total),
+        sa.func.min(c.low),
+        sa.func.max(c.high),
+        sa.func.sum(c.den),
+    ]
+    if ordered:
+        aggregates.append(_concat(c.vals, session.get_bind().dialect.name))
     statement = (
-        sa.select(
-            *columns,
-            sa.func.sum(c.n),
-            sa.func.sum(c.answered),
-            sa.func.sum(c.total),
-            sa.func.min(c.low),
-            sa.func.max(c.high),
-            sa.func.sum(c.den),
-        )
+        sa.select(*columns, *aggregates)
         .select_from(_source(keys, where, result_cell))
         .where(*conditions)
         .group_by(*columns)
@@ -372,7 +442,7 @@ def _cell_sums(
     width = len(columns)
     if not choice_keys:
         return {
-            tuple(row[:width]): _sums_of(row, width)
+            tuple(row[:width]): _sums_of(row, width, ordered)
             for row in session.execute(statement)
             if row[width]
         }
@@ -390,7 +460,7 @@ def _cell_sums(
             choices.get(k[len(CHOICE_PREFIX) :]) if k.startswith(CHOICE_PREFIX) else by_name[k]
             for k in keys
         )
-        sums = _sums_of(row, width)
+        sums = _sums_of(row, width, ordered)
         found[key] = _merge(found[key], sums) if key in found else sums
     return found
 
@@ -402,9 +472,12 @@ def _fact_sums(
     where: ResultWhere,
     months: Sequence[int],
 ) -> dict[Key, Sums]:
-    """The groups' sums over the months only partly in the range, from the facts."""
+    """The groups' sums over the months only partly in the range, from the facts (and a
+    median's values, read row by row: a month or two of one indicator)."""
     columns = [key_column(k) for k in keys]
     value, den = result_fact.c.value, result_fact.c.den
+    source = _source(keys, where)
+    conditions = [*_conditions(indicator.code, where), result_fact.c.month.in_(months)]
     statement = (
         sa.select(
             *columns,
@@ -415,82 +488,46 @@ def _fact_sums(
             sa.func.max(value),
             sa.func.sum(den),
         )
-        .select_from(_source(keys, where))
-        .where(*_conditions(indicator.code, where), result_fact.c.month.in_(months))
+        .select_from(source)
+        .where(*conditions)
         .group_by(*columns)
         .having(sa.func.count() > 0)
     )
     width = len(keys)
-    return {tuple(row[:width]): _sums_of(row, width) for row in session.execute(statement)}
+    found = {tuple(row[:width]): _sums_of(row, width) for row in session.execute(statement)}
+    if indicator.aggregate == "median":
+        values: dict[Key, list[float]] = defaultdict(list)
+        for row in session.execute(
+            sa.select(*columns, value).select_from(source).where(*conditions, value.is_not(None))
+        ):
+            values[tuple(row[:width])].append(float(row[width]))
+        for key, listed in values.items():
+            found[key] = replace(found[key], values=pack_values(listed) or b"")
+    return found
 
 
-def _sums(
+def _raw_sums(
     session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
 ) -> dict[Key, Sums]:
+    """The groups' sums, a median's values still packed (``_finished`` takes the medians)."""
     whole, partial = month_split(where)
     found = {} if whole is None else _cell_sums(session, indicator, keys, where, whole)
     if partial:
         for key, sums in _fact_sums(session, indicator, keys, where, partial).items():
             found[key] = _merge(found[key], sums) if key in found else sums
-    if indicator.aggregate == "median" and found:
-        medians = (
-            _sql_medians(session, indicator, keys, where)
-            if session.get_bind().dialect.name == "postgresql"
-            else _medians(session, indicator, keys, where)
-        )
-        found = {
-            k: Sums(s.n, s.answered, s.total, s.low, s.high, s.den, medians.get(k))
-            for k, s in found.items()
-        }
     return found
 
 
-def _sql_medians(
-    session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
-) -> dict[Key, float]:
-    """PostgreSQL: ``percentile_cont(0.5)`` over the same rows, in the database."""
-    columns = [key_column(k) for k in keys]
-    value = result_fact.c.value
-    statement = (
-        sa.select(*columns, sa.func.percentile_cont(0.5).within_group(value))
-        .select_from(_source(keys, where))
-        .where(*_conditions(indicator.code, where), value.is_not(None))
-        .group_by(*columns)
-    )
-    width = len(keys)
-    return {
-        tuple(row[:width]): float(row[width])
-        for row in session.execute(statement)
-        if row[width] is not None
-    }
+def _finished(indicator: ResultIndicator, sums: dict[Key, Sums]) -> dict[Key, Sums]:
+    if indicator.aggregate != "median":
+        return sums
+    return {k: replace(s, median=median_of(s.values), values=b"") for k, s in sums.items()}
 
 
-def _medians(
+def _sums(
     session: OrmSession, indicator: ResultIndicator, keys: Sequence[str], where: ResultWhere
-) -> dict[Key, float]:
-    """SQLite has no median aggregate: one query over exactly the answered rows of the
-    answer's groups, numbered in value order within each group by a window, which hands back
-    only the middle one or two rows of each group."""
-    columns = [key_column(k).label(f"k{n}") for n, k in enumerate(keys)]
-    value = result_fact.c.value
-    ranked = (
-        sa.select(
-            *columns,
-            value.label("v"),
-            sa.func.row_number().over(partition_by=columns or None, order_by=value).label("rn"),
-            sa.func.count().over(partition_by=columns or None).label("cnt"),
-        )
-        .select_from(_source(keys, where))
-        .where(*_conditions(indicator.code, where), value.is_not(None))
-        .subquery()
-    )
-    middle = ranked.c.rn.in_(((ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2))
-    statement = sa.select(*(ranked.c[f"k{n}"] for n in range(len(keys))), ranked.c.v).where(middle)
-    width = len(keys)
-    values: dict[Key, list[float]] = defaultdict(list)
-    for row in session.execute(statement):
-        values[tuple(row[:width])].append(float(row[width]))
-    return {k: statistics.fmean(v) for k, v in values.items()}
+) -> dict[Key, Sums]:
+    return _finished(indicator, _raw_sums(session, indicator, keys, where))
 
 
 def uplift(first: float | int | None, second: float | int | None) -> float | int | None:
@@ -519,12 +556,24 @@ def result_groups(
     ids, yyyymm/yyyyq/yyyy periods, choice codes). With ``compare``, each group also carries
     the value per compare choice, in the choices' order, and the uplift of the first over the
     second."""
-    sums = _sums(session, indicator, keys, where)
-    groups = [ResultGroup(k, value_of(indicator, s)) for k, s in sums.items()]
     choices = indicator.compare_choices
+    side_key = CHOICE_PREFIX + (indicator.compare or "")
     if indicator.compare is None or len(choices) < 2:
-        return groups
-    split = _sums(session, indicator, (*keys, CHOICE_PREFIX + indicator.compare), where)
+        sums = _sums(session, indicator, keys, where)
+        return [ResultGroup(k, value_of(indicator, s)) for k, s in sums.items()]
+    if side_key in keys:
+        sums = _sums(session, indicator, keys, where)
+        split = _sums(session, indicator, (*keys, side_key), where)
+    else:
+        # One question: the groups split by the compare choice (a group's observations without
+        # one in a part of their own), the groups' own sums folded from their parts.
+        raw = _raw_sums(session, indicator, (*keys, side_key), where)
+        folded: dict[Key, Sums] = {}
+        for k, s in raw.items():
+            folded[k[:-1]] = _merge(folded[k[:-1]], s) if k[:-1] in folded else s
+        sums = _finished(indicator, folded)
+        split = _finished(indicator, raw)
+    groups = [ResultGroup(k, value_of(indicator, s)) for k, s in sums.items()]
     by_group: dict[Key, dict[str, float | int | None]] = defaultdict(dict)
     for k, s in split.items():
         by_group[k[:-1]][str(k[-1])] = value_of(indicator, s)
