@@ -659,7 +659,11 @@ def observations_changed(
     ``server.wiring.install``): the written observations' rows are replaced, in the writer's
     transaction. A batch of new observations only (``before_rows`` all None) takes
     ``observations_created``."""
-    if after_rows and all(before is None for before in before_rows):
+    if (
+        after_rows
+        and len(before_rows) == len(after_rows)
+        and all(before is None for before in before_rows)
+    ):
         observations_created(session, after_rows)
         return
     refresh_observations(session, [uuid.UUID(str(row["id"])) for row in after_rows])

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.migrate import alembic_config, head_revision, rebuilds_between, upgrade
-from server.results.rollup import result_cell
+from server.results.rollup import result_cell, unpack_values
 from tests.factories import make_project
 from tests.server.results.helpers import make_form, observe
 from tests.server.test_cli import run_cli
@@ -22,9 +22,20 @@ BEFORE_CELLS = "0005_receipts"  # the revision before result values were kept in
 
 
 def _cells(engine: Engine) -> list[tuple[Any, ...]]:
+    """Every cell, a median's values as one sorted run (writes append runs; a rebuild makes
+    one)."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(result_cell)).all()
-    return sorted((tuple(r) for r in rows), key=repr)
+        rows = conn.execute(sa.select(result_cell)).mappings().all()
+    return sorted(
+        (
+            tuple(
+                tuple(sorted(unpack_values(value))) if name == "vals" and value else value
+                for name, value in row.items()
+            )
+            for row in rows
+        ),
+        key=repr,
+    )
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
