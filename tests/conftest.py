@@ -82,10 +82,23 @@ def _worker_database(url: str, worker: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+# Every sequence of the schema back to 1, as TRUNCATE ... RESTART IDENTITY does.
+_RESTART_SEQUENCES = text(
+    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+    "FROM pg_sequences WHERE schemaname = current_schema()"
+)
+
+
 def _truncate_all(engine: Engine) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    """Empty every table of a PostgreSQL test database and restart its sequences.
+
+    DELETE, children first, rather than TRUNCATE: a test leaves a handful of rows, and
+    TRUNCATE's fixed cost per table (new files, locks) made emptying the 44 tables take 0.2 to
+    0.5 s before each of the ~750 PostgreSQL tests; DELETE takes about 0.02 s."""
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(_RESTART_SEQUENCES)
 
 
 Snapshot = dict[str, list[dict[str, Any]]]
