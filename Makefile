@@ -35,12 +35,14 @@ demo: install
 	@echo "Pilot Monitor is starting on http://127.0.0.1:8000 (Ctrl-C stops it)"
 	PILOTMON_DATA_DIR=$(DEMO_DATA_DIR) $(BIN)/pilotmon serve --host 127.0.0.1 --port 8000
 
+# Every test, slow ones included, on every core. --dist worksteal: a worker that runs out takes
+# tests queued for the other, so the long end-to-end tests do not leave one core idle at the end.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist worksteal
 
 lint: install
 	$(BIN)/ruff check .

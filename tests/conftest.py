@@ -11,10 +11,11 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, func, make_url, select, text
 from sqlmodel import Session, SQLModel
 
 from server.app import create_app
@@ -81,10 +82,53 @@ def _worker_database(url: str, worker: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+# Every sequence of the schema back to 1, as TRUNCATE ... RESTART IDENTITY does.
+_RESTART_SEQUENCES = text(
+    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+    "FROM pg_sequences WHERE schemaname = current_schema()"
+)
+
+
 def _truncate_all(engine: Engine) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    """Empty every table of a PostgreSQL test database and restart its sequences.
+
+    DELETE, children first, rather than TRUNCATE: a test leaves a handful of rows, and
+    TRUNCATE's fixed cost per table (new files, locks) made emptying the 44 tables take 0.2 to
+    0.5 s before each of the ~750 PostgreSQL tests; DELETE takes about 0.02 s."""
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(_RESTART_SEQUENCES)
+
+
+Snapshot = dict[str, list[dict[str, Any]]]
+
+
+def take_snapshot(engine: Engine) -> Snapshot:
+    """Every row of every table of a seeded PostgreSQL database (a world built once per worker),
+    for :func:`restore_snapshot` to put back before each test: inserting the rows back is much
+    cheaper than building the world again through the services."""
+    with engine.connect() as conn:
+        return {
+            table.name: [dict(row._mapping) for row in conn.execute(table.select())]
+            for table in SQLModel.metadata.sorted_tables
+        }
+
+
+def restore_snapshot(engine: Engine, snapshot: Snapshot) -> None:
+    """Empty the database and insert the snapshot's rows; sequences continue after them."""
+    _truncate_all(engine)
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            if snapshot[table.name]:
+                conn.execute(table.insert(), snapshot[table.name])
+        for table in SQLModel.metadata.sorted_tables:
+            for column in table.primary_key.columns:
+                if column is table.autoincrement_column and snapshot[table.name]:
+                    sequence = func.pg_get_serial_sequence(f'"{table.name}"', column.name)
+                    conn.execute(
+                        select(func.setval(sequence, select(func.max(column)).scalar_subquery()))
+                    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,22 +7,22 @@ import uuid
 from datetime import date
 from typing import Any
 
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session, SQLModel
 
 from server.accounts.models import User, UserProject
-from server.accounts.security import hash_password
 from server.projects.models import Project, Site
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery"
-_PASSWORD_HASH: str | None = None
+# Every factory user's password hash: a real argon2id hash, checked by the real
+# verify_password, but with small parameters (as tests/server/demo does). The production ones
+# (hash_password) cost 0.2 s of CPU and 64 MiB per login, and the suite logs in very many
+# times; what is under test there is the login, not argon2's cost.
+_PASSWORD_HASH = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 
 
 def _password_hash() -> str:
-    # Hashing with argon2 is deliberately slow; one hash serves every factory user.
-    global _PASSWORD_HASH
-    if _PASSWORD_HASH is None:
-        _PASSWORD_HASH = hash_password(PASSWORD)
     return _PASSWORD_HASH
 
 

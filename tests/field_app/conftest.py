@@ -36,6 +36,7 @@ from tests.factories import (
     make_site,
     make_user,
 )
+from tests.field_app import kivy_driver
 
 
 def quarter(day: date) -> str:
@@ -159,6 +160,16 @@ def sqlite_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]
     server = start_server(f"sqlite:///{path}", tmp_path / "server")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def kivy_window() -> None:
+    """Kivy set up for a headless window in this test process, or the test skipped saying
+    how to enable it."""
+    reason = kivy_driver.probe()
+    if reason is not None:
+        pytest.skip(f"{kivy_driver.HOW_TO_ENABLE} ({reason})")
+    kivy_driver.prepare()
 
 
 def new_id() -> str:

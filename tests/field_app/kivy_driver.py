@@ -7,6 +7,7 @@ Kivy (the UI tests import this module inside a fixture, after the window probe).
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -40,8 +41,12 @@ def environment() -> dict[str, str]:
     return env
 
 
+@functools.cache
 def probe() -> str | None:
-    """None when a window opens in a fresh process; else why not (last line of the error)."""
+    """None when a window opens in a fresh process; else why not (last line of the error).
+
+    Asked once per test process: the answer does not change during a run, and each probe
+    starts Python and Kivy in a subprocess."""
     code = (
         "from kivy.core.window import Window\n"
         "assert Window is not None, 'no window provider'\n"

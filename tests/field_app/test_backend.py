@@ -16,6 +16,7 @@ from field_app.controllers.status import sync_bar
 from field_app.device import Device
 from field_app.session import EnrolError, FieldSession
 from sync import errors
+from sync.client import BusyAwareRetry
 from tests.field_app.conftest import PASSWORD, LiveServer
 
 
@@ -230,13 +231,17 @@ def test_an_address_that_is_not_a_pilot_monitor_server_says_so(
 
 
 def test_sync_failure_is_kept_in_words_and_records_stay(
-    enrolled: FieldSession, live_server: LiveServer
+    enrolled: FieldSession, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     form = filled_form(enrolled, live_server.project_id)
     enrolled.save(form)
     live_server.stop()
+    # The client's quick retries wait between attempts; recorded here instead of slept.
+    waits: list[float] = []
+    monkeypatch.setattr(BusyAwareRetry, "pause", lambda _retry, seconds: waits.append(seconds))
     with pytest.raises(errors.ServerUnreachable, match="refused the connection"):
         enrolled.backend.sync_once()
+    assert waits, "the tablet gave up without trying again"
     status = enrolled.status()
     assert status.pending == 1 and status.error_cause == "unreachable"
     assert status.last_error is not None and "refused the connection" in status.last_error

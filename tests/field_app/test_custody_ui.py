@@ -28,14 +28,6 @@ pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 SIZES = {"landscape": (1280, 800), "portrait": (800, 1280)}
 
 
-@pytest.fixture(scope="module")
-def kivy_window() -> None:
-    reason = kivy_driver.probe()
-    if reason is not None:
-        pytest.skip(f"{kivy_driver.HOW_TO_ENABLE} ({reason})")
-    kivy_driver.prepare()
-
-
 def _project() -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),

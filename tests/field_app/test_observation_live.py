@@ -33,14 +33,6 @@ pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 SITE = "Ha Mokhalinyane"  # the live server's one site
 
 
-@pytest.fixture(scope="module")
-def kivy_window() -> None:
-    reason = kivy_driver.probe()
-    if reason is not None:
-        pytest.skip(f"{kivy_driver.HOW_TO_ENABLE} ({reason})")
-    kivy_driver.prepare()
-
-
 @pytest.fixture
 def live_tablet(
     kivy_window: None, live_server: LiveServer, tmp_path: Path

@@ -24,14 +24,6 @@ pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 PORTRAIT, LANDSCAPE = (800, 1280), (1280, 800)
 
 
-@pytest.fixture(scope="module")
-def kivy_window() -> None:
-    reason = kivy_driver.probe()
-    if reason is not None:
-        pytest.skip(f"{kivy_driver.HOW_TO_ENABLE} ({reason})")
-    kivy_driver.prepare()
-
-
 @pytest.fixture
 def tablet(kivy_window: None, tmp_path: Path) -> Iterator[tuple[kivy_driver.Driver, Any, dict]]:
     from field_app.backend import StoreBackend

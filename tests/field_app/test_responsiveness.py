@@ -157,14 +157,6 @@ def test_a_sideways_camera_photo_is_downscaled_upright_on_a_worker_thread(
 # -- the real app, headless ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def kivy_window() -> None:
-    reason = kivy_driver.probe()
-    if reason is not None:
-        pytest.skip(f"{kivy_driver.HOW_TO_ENABLE} ({reason})")
-    kivy_driver.prepare()
-
-
 def many_session(tmp_path: Path, records: int) -> tuple[Any, Any, dict[str, Any]]:
     from field_app.device import Device
     from field_app.session import FieldSession
@@ -180,6 +172,7 @@ def many_session(tmp_path: Path, records: int) -> tuple[Any, Any, dict[str, Any]
 
 
 @pytest.mark.kivy
+@pytest.mark.slow
 def test_typing_runs_one_search_off_the_ui_thread_and_shows_only_the_last(
     kivy_window: None, tmp_path: Path
 ) -> None:
@@ -218,6 +211,7 @@ def test_typing_runs_one_search_off_the_ui_thread_and_shows_only_the_last(
 
 
 @pytest.mark.kivy
+@pytest.mark.slow
 def test_the_list_pages_in_more_rows_near_its_end(kivy_window: None, tmp_path: Path) -> None:
     from field_app.app import FieldApp
 
@@ -237,6 +231,7 @@ def test_the_list_pages_in_more_rows_near_its_end(kivy_window: None, tmp_path: P
 
 
 @pytest.mark.kivy
+@pytest.mark.slow
 def test_a_burst_of_sync_reports_refreshes_the_screens_at_most_twice(
     kivy_window: None, tmp_path: Path
 ) -> None:
@@ -283,6 +278,7 @@ def test_a_burst_of_sync_reports_refreshes_the_screens_at_most_twice(
 
 
 @pytest.mark.kivy
+@pytest.mark.slow
 def test_a_photo_is_prepared_off_the_ui_thread_and_the_save_waits_for_it(
     kivy_window: None, tmp_path: Path
 ) -> None:
@@ -328,6 +324,7 @@ def test_a_photo_is_prepared_off_the_ui_thread_and_the_save_waits_for_it(
 
 
 @pytest.mark.kivy
+@pytest.mark.slow
 def test_a_new_photo_has_an_editable_caption(kivy_window: None, tmp_path: Path) -> None:
     from field_app.app import FieldApp
 

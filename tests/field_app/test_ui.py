@@ -29,14 +29,6 @@ SHOTS = ROOT / "artifacts" / "screenshots" / "field"
 QUIET = {"interval": 3600.0, "save_delay": 3600.0, "first_retry": 3600.0}
 
 
-@pytest.fixture(scope="module")
-def kivy_window() -> None:
-    reason = kivy_driver.probe()
-    if reason is not None:
-        pytest.skip(f"{kivy_driver.HOW_TO_ENABLE} ({reason})")
-    kivy_driver.prepare()
-
-
 def make_app(session: Any) -> Any:
     from field_app.app import FieldApp
 

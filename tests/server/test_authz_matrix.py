@@ -7,43 +7,73 @@ per role for a Lesotho record; ``other`` gives the statuses for the Kenyan twin 
 Lesotho officer and expert (HQ and admins have no out-of-scope data). Reads also check that no
 Kenyan record leaks into what the Lesotho people get.
 
+Besides the people, the API rows have a sixth caller, ``tablet_lso``: the Lesotho expert's
+enrolled tablet with its device token. The sync routes (push, pull, status, bundle key, photo
+uploads) take only a device token, so every person gets 401 there; the management API takes
+only a person's access token, so the tablet gets 401 everywhere else; reading a photo takes
+either (docs/roles.md#tokens).
+
 To add a route: add a ``Route`` row. Paths and bodies are templates filled from the world:
-``{project} {site} {target} {activity} {user} {device} {country}`` and ``{username}``, ``{n}``
-(a fresh number per call), ``{fresh_activity}`` (a new submitted activity per call, for routes
-that change an activity's state). Every role's call runs against the same world, so a write
-must be repeatable (use ``{n}`` for unique values). A second test walks the app's routes and
-fails if any ``/api/v1`` route outside PUBLIC answers anything but 401 without credentials.
+``{project} {site} {target} {activity} {user} {device} {country} {photo} {conflict}`` and
+``{username}``, ``{n}`` (a fresh number per call), ``{fresh_activity}`` (a new submitted
+activity per call, for routes that change an activity's state; likewise ``{fresh_upload}``, a
+photo whose bytes have not arrived, and ``{fresh_conflict}``, an open conflict). Every role's
+call runs against the same world, so a write must be repeatable (use ``{n}`` for unique
+values). Other tests walk the app's routes: every ``/api/v1`` route must have a row (or be
+PUBLIC), and none outside PUBLIC may answer anything but 401 without credentials.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import json
 import re
+import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
+from server.accounts.models import AccessToken, DeviceStatus
+from server.activities.models import Attachment
+from server.columns import utcnow
+from server.config import Settings
+from server.db import make_engine, write_engine
 from server.projects.models import Project
+from server.records.models import RecordRevision
+from server.records.receipts import Signer
+from server.sync.attachments import AttachmentFiles, store_complete
+from server.sync.models import SyncConflict
+from tests.conftest import Snapshot, _truncate_all, restore_snapshot, take_snapshot
 from tests.factories import (
     World,
+    activity_data,
     detach,
     make_activity,
     make_device,
     make_observation,
     make_observation_form,
+    rows,
 )
+from tests.server.dashboard.world import field_photo
 from tests.server.results.helpers import indicator, make_form, observe
 
 ROLES = ("anonymous", "admin", "hq", "officer_lso", "expert_lso")
-SCOPED_ROLES = ("officer_lso", "expert_lso")
+# The Lesotho expert's tablet, calling with its device token (API rows only).
+TABLET = "tablet_lso"
+API_ROLES = (*ROLES, TABLET)
+SCOPED_ROLES = ("officer_lso", "expert_lso", TABLET)
 
 # Routes anyone may call without credentials (docs/roles.md: health, login, enrol;
 # docs/protocol.md: sync info).
@@ -61,18 +91,46 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
 )
 
 _numbers = itertools.count(100)
+PHOTO = field_photo(48, 32)
 
 
 def _everyone(status: int, **overrides: int) -> dict[str, int]:
-    """``status`` for every signed-in role, 401 for anonymous, then ``overrides``."""
+    """``status`` for every signed-in person, 401 for anonymous and for a tablet's device token
+    (the management API takes people's access tokens only), then ``overrides``."""
     return {
         "anonymous": 401,
         "admin": status,
         "hq": status,
         "officer_lso": status,
         "expert_lso": status,
+        TABLET: 401,
         **overrides,
     }
+
+
+def _tablet(status: int) -> dict[str, int]:
+    """``status`` for the tablet's device token; 401 for anonymous and for every person's access
+    token (sync routes take a device token only)."""
+    return {role: 401 for role in ROLES} | {TABLET: status}
+
+
+# The Lesotho tablet reaching for Kenyan records: not found, like the Lesotho people.
+NOT_FOUND_OUTSIDE = {"officer_lso": 404, "expert_lso": 404, TABLET: 404}
+
+# A tablet's status as it posts it (docs/protocol.md#tablet-status), naming a tablet in its
+# body: the server ignores that and files the status under the token's tablet.
+STATUS_BODY: dict[str, Any] = {
+    "pending_mutations": 1,
+    "pending_uploads": 0,
+    "pending_upload_bytes": 0,
+    "oldest_pending_captured_at": None,
+    "records": 3,
+    "photos": 0,
+    "free_storage_bytes": None,
+    "app_version": "1.0.0",
+    "language": "en",
+    "last_error": None,
+}
 
 
 def _managers(status: int, **overrides: int) -> dict[str, int]:
@@ -91,10 +149,13 @@ class Route:
     # A multipart upload instead of a JSON body: its files and form fields.
     files: Callable[[dict[str, str]], Any] | None = None
     form: Callable[[dict[str, str]], Any] | None = None
+    # Raw bytes instead of a JSON body (a photo chunk), with its headers.
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def writes(self) -> bool:
-        return self.method != "GET"
+        return self.method not in ("GET", "HEAD")
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -395,10 +456,87 @@ ROUTES: tuple[Route, ...] = (
         for name in ("Activities", "Attendance", "Projects", "Sites", "IndicatorValues")
         for tail in ("", "/$count")
     ),
+    # --- sync (docs/protocol.md): the tablet's device token only; a person's token is 401 ---
+    Route(
+        "POST",
+        "/api/v1/sync/push",
+        _tablet(200),
+        # a batch naming another tablet than the token's
+        other={TABLET: 403},
+        body=lambda w: {
+            "protocol": 1,
+            "device_id": w["device"],
+            "mutations": [
+                {
+                    "seq": 1,  # the tablet's first push
+                    "entity": "activity",
+                    "op": "upsert",
+                    "id": str(uuid.uuid4()),
+                    "base_version": 0,
+                    "data": _pushed_activity(w),
+                }
+            ],
+        },
+    ),
+    Route("GET", "/api/v1/sync/pull", _tablet(200)),
+    # a tablet reports its own status whatever its body names (the Kenyan tablet: still 200,
+    # filed under the token's tablet; test_a_tablet_posts_only_its_own_status)
+    Route(
+        "POST",
+        "/api/v1/sync/status",
+        _tablet(200),
+        other={TABLET: 200},
+        body=lambda w: {**STATUS_BODY, "device_id": w["device"]},
+    ),
+    Route("POST", "/api/v1/sync/bundle-key", _tablet(200)),
+    # --- photos: bytes from the tablet that sent their details; read by people and tablets ---
+    Route(
+        "GET",
+        "/api/v1/attachments/{photo}",
+        _everyone(200, **{TABLET: 200}),
+        other=NOT_FOUND_OUTSIDE,
+    ),
+    Route(
+        "HEAD",
+        "/api/v1/attachments/{photo}",
+        _everyone(200, **{TABLET: 200}),
+        other=NOT_FOUND_OUTSIDE,
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/attachments/{fresh_upload}",
+        _tablet(200),
+        other={TABLET: 404},
+        content=PHOTO,
+        headers={"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+    ),
+    # --- conflicts: for people (the country office), never for tablets ---
+    Route("GET", "/api/v1/conflicts", _everyone(200)),
+    Route(
+        "GET",
+        "/api/v1/conflicts/{conflict}",
+        _everyone(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
+    Route(
+        "POST",
+        "/api/v1/conflicts/{fresh_conflict}/resolve",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+        body=lambda w: {"keep": "server"},
+    ),
 )
 
 READS = [r for r in ROUTES if not r.writes]
 WRITES = [r for r in ROUTES if r.writes]
+
+
+def _pushed_activity(values: dict[str, str]) -> dict[str, Any]:
+    """A new activity of the side's project, as a tablet pushes it."""
+    # activity_data reads only the project's id
+    data = activity_data(cast(Project, SimpleNamespace(id=values["project"])))
+    data.pop("status", None)
+    return data
 
 
 def _form_definition(code: str) -> dict[str, Any]:
@@ -441,10 +579,11 @@ def _make_form(session: Session, project: Any, *, publish: bool) -> uuid.UUID:
 
 
 class MatrixWorld(World):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, files: Path | None = None) -> None:
+        """``files``: the app's attachments folder, for a stored photo on each side."""
         super().__init__(session)
-        device_lso, _ = make_device(session, self.users["expert_lso"])
-        device_ken, _ = make_device(session, self.users["expert_ken"])
+        device_lso, self.tokens[TABLET] = make_device(session, self.users["expert_lso"])
+        device_ken, self.tokens["tablet_ken"] = make_device(session, self.users["expert_ken"])
         # a published form with an observation on each side (result indicators, exports)
         form = make_form(
             session,
@@ -478,6 +617,73 @@ class MatrixWorld(World):
             "LSO": _make_form(session, self.project_lso, publish=True),
             "KEN": _make_form(session, self.project_ken, publish=True),
         }
+        self.photos = {side: self._photo(session, side, files) for side in ("LSO", "KEN")}
+        self.conflicts = {side: self._conflict(session, side) for side in ("LSO", "KEN")}
+
+    def _side(self, side: str) -> tuple[Project, Any, str]:
+        """The side's project, activity and field expert."""
+        if side == "LSO":
+            return self.project_lso, self.activity_lso, "expert_lso"
+        return self.project_ken, self.activity_ken, "expert_ken"
+
+    def _photo(self, session: Session, side: str, files: Path | None) -> uuid.UUID:
+        """A photo of the side's activity, sent by its expert's tablet: whole when ``files`` is
+        given, else still waiting for its bytes."""
+        project, activity, expert = self._side(side)
+        photo = Attachment(
+            id=uuid.uuid4(),
+            activity_id=activity.id,
+            sha256=hashlib.sha256(PHOTO).hexdigest(),
+            size=len(PHOTO),
+            content_type="image/png",
+        )
+        session.add(photo)
+        # Bytes come only from whoever pushed the photo's details: the first revision says who.
+        session.add(
+            RecordRevision(
+                entity="attachment",
+                entity_id=photo.id,
+                version=1,
+                data={"id": str(photo.id), "activity_id": str(activity.id)},
+                source="push",
+                author_id=self.users[expert].id,
+                device_id=self.devices[side],
+            )
+        )
+        session.flush()
+        if files is not None:
+            refused = store_complete(
+                session,
+                files=AttachmentFiles(files),
+                attachment=photo,
+                data=PHOTO,
+                project_id=project.id,
+                signer=Signer.generate(),
+            )
+            assert refused is None, refused
+        session.commit()
+        photo_id = photo.id
+        detach(session)
+        return photo_id
+
+    def _conflict(self, session: Session, side: str) -> uuid.UUID:
+        """An open conflict on the side's activity: its tablet renamed it while the office did."""
+        project, activity, _ = self._side(side)
+        conflict = SyncConflict(
+            entity="activity",
+            entity_id=activity.id,
+            project_id=project.id,
+            device_id=self.devices[side],
+            fields=["title"],
+            base_values={"title": "Before"},
+            server_values={"title": activity.title},
+            device_values={"title": "Renamed on the tablet"},
+        )
+        session.add(conflict)
+        session.commit()
+        conflict_id = conflict.id
+        detach(session)
+        return conflict_id
 
     def values(self, side: str, session: Session | None = None, path: str = "") -> dict[str, str]:
         lso = side == "LSO"
@@ -495,7 +701,13 @@ class MatrixWorld(World):
             "code": "PARTICIPANTS",
             "n": str(next(_numbers)),
             "form": str(self.forms["LSO" if lso else "KEN"]),
+            "photo": str(self.photos[side]),
+            "conflict": str(self.conflicts[side]),
         }
+        if "{fresh_upload}" in path and session is not None:
+            found["fresh_upload"] = str(self._photo(session, side, None))
+        if "{fresh_conflict}" in path and session is not None:
+            found["fresh_conflict"] = str(self._conflict(session, side))
         project = self.project_lso if lso else self.project_ken
         if "{fresh_form}" in path and session is not None:
             found["fresh_form"] = str(_make_form(session, project, publish=True))
@@ -538,6 +750,8 @@ class MatrixWorld(World):
             str(self.devices["KEN"]),
             str(self.forms["KEN"]),
             str(self.observations["KEN"]),
+            str(self.photos["KEN"]),
+            str(self.conflicts["KEN"]),
             self.project_ken.code,
             self.users["expert_ken"].username,
         }
@@ -555,6 +769,10 @@ def _call(
     path = route.path.format(**values)
     headers = {} if role == "anonymous" else world.auth(role)
     body = route.body(values) if route.body else None
+    if route.content is not None:
+        return client.request(
+            route.method, path, headers={**headers, **route.headers}, content=route.content
+        )
     if route.files is not None:
         return client.request(
             route.method,
@@ -572,15 +790,75 @@ def _call(
     )
 
 
-def _world(session: Session) -> MatrixWorld:
-    return MatrixWorld(session)
+# The world is built once per backend and test process, then put back before each test: a copy
+# of its SQLite file, or its rows inserted again into PostgreSQL (building it through the
+# services took longer than most tests here). Tests read its objects and never change them;
+# whatever a test writes is gone before the next one.
+
+
+def _seed(engine: Engine, files: Path) -> MatrixWorld:
+    with Session(write_engine(engine)) as session:
+        world = MatrixWorld(session, files)
+        # The people's tokens outlive a slow test run (60 minutes by default).
+        session.execute(update(AccessToken).values(expires_at=utcnow() + timedelta(days=2)))
+        session.commit()
+    return world
+
+
+@pytest.fixture(scope="session")
+def sqlite_matrix(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, MatrixWorld]:
+    folder = tmp_path_factory.mktemp("matrix")
+    path = folder / "world.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    world = _seed(engine, folder / "attachments")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path, folder / "attachments", world
+
+
+@pytest.fixture(scope="session")
+def pg_matrix(
+    pg_engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Snapshot, Path, MatrixWorld]:
+    files = tmp_path_factory.mktemp("matrix-pg") / "attachments"
+    _truncate_all(pg_engine)
+    world = _seed(pg_engine, files)
+    return take_snapshot(pg_engine), files, world
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """As the suite's ``db_url``, but the database already holds the matrix's world."""
+    if request.param == "sqlite":
+        template, _, _ = request.getfixturevalue("sqlite_matrix")
+        path = tmp_path / "pilotmon.sqlite3"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+    else:
+        engine: Engine = request.getfixturevalue("pg_engine")
+        snapshot, _, _ = request.getfixturevalue("pg_matrix")
+        restore_snapshot(engine, snapshot)
+        yield engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, db_url: str, settings: Settings) -> MatrixWorld:
+    """The matrix's world, its photos' bytes in the app's attachments folder."""
+    seeded = "sqlite_matrix" if db_url.startswith("sqlite") else "pg_matrix"
+    _, files, found = request.getfixturevalue(seeded)
+    shutil.copytree(files, settings.attachments_dir, dirs_exist_ok=True)
+    seeded_world: MatrixWorld = found
+    return seeded_world
 
 
 @pytest.mark.parametrize("route", READS, ids=str)
-def test_reads(client: TestClient, session: Session, route: Route) -> None:
-    world = _world(session)
+def test_reads(client: TestClient, world: MatrixWorld, route: Route) -> None:
     failures = []
-    for role in ROLES:
+    for role in API_ROLES:
         response = _call(client, world, route, role, "LSO")
         if response.status_code != route.expect[role]:
             failures.append(
@@ -599,9 +877,8 @@ def test_reads(client: TestClient, session: Session, route: Route) -> None:
 
 
 @pytest.mark.parametrize("route", WRITES, ids=str)
-def test_writes(client: TestClient, session: Session, route: Route) -> None:
-    world = _world(session)
-    calls = [(role, "LSO", route.expect[role]) for role in ROLES]
+def test_writes(client: TestClient, session: Session, world: MatrixWorld, route: Route) -> None:
+    calls = [(role, "LSO", route.expect[role]) for role in API_ROLES]
     calls += [(role, "KEN", status) for role, status in route.other.items()]
     failures = []
     for role, side, status in calls:
@@ -625,15 +902,18 @@ def test_writes(client: TestClient, session: Session, route: Route) -> None:
 BEYOND = ("officer_lso_ken", "expert_lso_ken")
 
 
-class ReachWorld(MatrixWorld):
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
+class ReachWorld:
+    """The matrix's world and two people who also work in Kenya, each with a tablet."""
+
+    def __init__(self, session: Session, world: MatrixWorld) -> None:
         from tests.factories import make_user
 
+        self.auth, self.tokens = world.auth, world.tokens
+        self.users, self.devices = world.users, world.devices
         self.beyond = {
             "officer_lso_ken": make_user(session, role="country_officer", countries=["LSO", "KEN"]),
             "expert_lso_ken": make_user(
-                session, role="field_expert", projects=[self.project_lso, self.project_ken]
+                session, role="field_expert", projects=[world.project_lso, world.project_ken]
             ),
         }
         self.beyond_devices = {
@@ -705,14 +985,18 @@ REACH_CASES = (
 @pytest.mark.parametrize("person", BEYOND)
 @pytest.mark.parametrize("case", REACH_CASES, ids=lambda c: c[0])
 def test_people_reaching_beyond_the_officer(
-    client: TestClient, session: Session, case: tuple[Any, ...], person: str
+    client: TestClient,
+    session: Session,
+    world: MatrixWorld,
+    case: tuple[Any, ...],
+    person: str,
 ) -> None:
     from server.accounts.models import Device, EnrolmentCode
-    from tests.factories import fresh, rows
+    from tests.factories import fresh
 
     name, call, officer_status, admin_status = case
-    world = ReachWorld(session)
-    refused = call(client, world, person, "officer_lso")
+    reach = ReachWorld(session, world)
+    refused = call(client, reach, person, "officer_lso")
     assert refused.status_code == officer_status, refused.text[:300]
     if name.startswith("api"):
         assert refused.json()["code"] == "person_out_of_scope"
@@ -721,28 +1005,28 @@ def test_people_reaching_beyond_the_officer(
         assert "KEN" in refused.text
     # Nothing half-done: no code issued, the tablet still works, the password unchanged.
     assert rows(session, select(EnrolmentCode)) == []
-    assert fresh(session, Device, world.beyond_devices[person]).revoked_at is None
+    assert fresh(session, Device, reach.beyond_devices[person]).revoked_at is None
     for role in ("hq", "expert_lso"):
         if name.startswith("api"):
-            assert call(client, world, person, role).status_code == 403
-    allowed = call(client, world, person, "admin")
+            assert call(client, reach, person, role).status_code == 403
+    allowed = call(client, reach, person, "admin")
     assert allowed.status_code == admin_status, allowed.text[:300]
     client.cookies.clear()
 
 
 def test_the_tablets_page_offers_only_people_the_officer_may_manage(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, world: MatrixWorld
 ) -> None:
-    world = ReachWorld(session)
-    _dashboard(client, world, "officer_lso")
+    reach = ReachWorld(session, world)
+    _dashboard(client, reach, "officer_lso")
     html = client.get("/tablets").text
     client.cookies.clear()
     options = set(re.findall(r'<option value="([^"]+)"', html))
-    assert world.users["expert_lso"].username in options
-    assert not {p.username for p in world.beyond.values()} & options
-    for device in world.beyond_devices.values():
+    assert reach.users["expert_lso"].username in options
+    assert not {p.username for p in reach.beyond.values()} & options
+    for device in reach.beyond_devices.values():
         assert f"/tablets/{device}/revoke" not in html
-    assert f"/tablets/{world.devices['LSO']}/revoke" in html
+    assert f"/tablets/{reach.devices['LSO']}/revoke" in html
 
 
 def api_routes(app: Any) -> list[tuple[str, str]]:
@@ -761,21 +1045,31 @@ def api_routes(app: Any) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def test_every_route_is_in_the_matrix_or_owned_elsewhere(client: TestClient) -> None:
-    """A new management route must get a row (or be listed here as covered elsewhere)."""
-    # Device routes (and conflicts, reached through them) have their scope tests in tests/sync.
-    covered_elsewhere = re.compile(r"^/api/v1/(sync|attachments|conflicts)(/|$)")
+def test_every_api_route_is_in_the_matrix(client: TestClient) -> None:
+    """A new /api/v1 route, sync and photos included, must get a row (or be PUBLIC)."""
     listed = {(r.method, re.sub(r"\{[^}]+\}", "{}", r.path)) for r in ROUTES}
     routes = api_routes(client.app)
     assert len(routes) > 30
     missing = [
         f"{method} {path}"
         for method, path in routes
-        if (method, path) not in PUBLIC
-        and not covered_elsewhere.match(path)
-        and (method, re.sub(r"\{[^}]+\}", "{}", path)) not in listed
+        if (method, path) not in PUBLIC and (method, re.sub(r"\{[^}]+\}", "{}", path)) not in listed
     ]
     assert not missing, "routes without a row in ROUTES: " + ", ".join(missing)
+
+
+def test_a_tablet_posts_only_its_own_status(
+    client: TestClient, session: Session, world: MatrixWorld
+) -> None:
+    """Whatever tablet its body names, a status lands on the token's tablet (docs/roles.md)."""
+    response = client.post(
+        "/api/v1/sync/status",
+        json={**STATUS_BODY, "device_id": str(world.devices["KEN"])},
+        headers=world.auth(TABLET),
+    )
+    assert response.status_code == 200, response.text
+    filed = {row.device_id for row in rows(session, select(DeviceStatus))}
+    assert filed == {world.devices["LSO"]}
 
 
 def _sample_path(path: str) -> str:
@@ -872,10 +1166,9 @@ def _pdf_missing() -> str | None:
 
 
 @pytest.mark.parametrize("case", PAGES, ids=lambda c: c.path)
-def test_dashboard_files(client: TestClient, session: Session, case: PageCase) -> None:
+def test_dashboard_files(client: TestClient, world: MatrixWorld, case: PageCase) -> None:
     if case.pdf and (missing := _pdf_missing()):
         pytest.skip(missing)
-    world = _world(session)
     calls = [(role, "LSO", case.expect[role]) for role in ROLES]
     calls += [(role, "KEN", status) for role, status in case.other.items()]
     failures = []
@@ -1011,8 +1304,9 @@ def _dashboard_call(
 
 
 @pytest.mark.parametrize("route", DASHBOARD_FORMS, ids=str)
-def test_dashboard_forms_pages(client: TestClient, session: Session, route: DashboardRoute) -> None:
-    world = _world(session)
+def test_dashboard_forms_pages(
+    client: TestClient, session: Session, world: MatrixWorld, route: DashboardRoute
+) -> None:
     calls = [(role, "LSO", route.expect[role]) for role in ROLES]
     calls += [(role, "KEN", status) for role, status in route.other.items()]
     failures = []
