@@ -501,29 +501,9 @@ class NewObservation:
     status: str = ActivityStatus.SUBMITTED
 
 
-# The observation table's columns, in the order ``write_new_observations`` fills them.
-OBSERVATION_COLUMNS: tuple[str, ...] = (
-    "id",
-    "project_id",
-    "site_id",
-    "activity_id",
-    "form_id",
-    "form_version",
-    "observed_on",
-    "values",
-    "location",
-    "notes",
-    "status",
-    "version",
-    "captured_at",
-    "deleted",
-    "flags",
-    "created_by_id",
-    "device_id",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-)
+# The observation table's columns, from the model (a column added there without a value in
+# ``write_new_observations``'s row fails loudly there).
+OBSERVATION_COLUMNS: tuple[str, ...] = tuple(c.name for c in Observation.__table__.columns)  # type: ignore[attr-defined]
 _REVISION_COLUMNS = (
     "entity",
     "entity_id",
