@@ -76,7 +76,11 @@ def _wait(driver: Any, condition: Any) -> Any:
 
 
 def _text_on_page(text: str) -> Any:
-    return lambda driver: text in driver.find_element("tag name", "body").text
+    # Read in one script call: an element handle taken while a form's POST redirects can
+    # belong to the page being left (chromedriver: "Node ... does not belong to the document").
+    return lambda driver: (
+        text in driver.execute_script("return document.body ? document.body.innerText : ''")
+    )
 
 
 def _status(engine: Engine, activity: Activity) -> str:
