@@ -66,6 +66,49 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
+def checked_review(
+    *, noun: str, status: str, deleted: bool, action: str, comment: str
+) -> tuple[str, str]:
+    """The checks of a review of an activity or an observation (``noun``) that is ``status``:
+    the trimmed comment and the status the action leads to; ValidationFailed for an unknown
+    action, a return without a comment or a comment too long, Conflict for a deleted record
+    or an action its status does not allow."""
+    comment = (comment or "").strip()
+    errors: list[Issue] = []
+    if action not in TRANSITIONS:
+        errors.append(
+            Issue(
+                "action",
+                ErrorCode.UNKNOWN_CODE,
+                f"unknown action {action!r}; use " + ", ".join(codes(ReviewAction)),
+            )
+        )
+    elif action == ReviewAction.RETURN and not comment:
+        errors.append(
+            Issue(
+                "comment",
+                ErrorCode.REQUIRED,
+                f"say what to fix: a returned {noun} needs a comment",
+            )
+        )
+    if len(comment) > MAX_COMMENT:
+        errors.append(Issue("comment", ErrorCode.TOO_LONG, f"at most {MAX_COMMENT} characters"))
+    if errors:
+        raise ValidationFailed(errors)
+    if deleted:
+        raise Conflict(
+            f"this {noun} was deleted; there is nothing to review",
+            code=ErrorCode.DELETED_ON_SERVER,
+        )
+    allowed_from, new_status = TRANSITIONS[action]
+    if status not in allowed_from:
+        raise Conflict(
+            f"cannot {action} an {noun} that is {status}; "
+            f"{action} applies to " + " or ".join(sorted(allowed_from))
+        )
+    return comment, new_status
+
+
 def is_locked(activity: Activity) -> bool:
     """An approved activity takes no field edits until a country officer reopens it."""
     return activity.status == ActivityStatus.APPROVED
@@ -100,39 +143,13 @@ def review_activity(
         raise Forbidden(
             "only a country officer of this project's country or an admin may review activities"
         )
-    comment = (comment or "").strip()
-    errors: list[Issue] = []
-    if action not in TRANSITIONS:
-        errors.append(
-            Issue(
-                "action",
-                ErrorCode.UNKNOWN_CODE,
-                f"unknown action {action!r}; use " + ", ".join(codes(ReviewAction)),
-            )
-        )
-    elif action == ReviewAction.RETURN and not comment:
-        errors.append(
-            Issue(
-                "comment",
-                ErrorCode.REQUIRED,
-                "say what to fix: a returned activity needs a comment",
-            )
-        )
-    if len(comment) > MAX_COMMENT:
-        errors.append(Issue("comment", ErrorCode.TOO_LONG, f"at most {MAX_COMMENT} characters"))
-    if errors:
-        raise ValidationFailed(errors)
-    if activity.deleted:
-        raise Conflict(
-            "this activity was deleted; there is nothing to review",
-            code=ErrorCode.DELETED_ON_SERVER,
-        )
-    allowed_from, new_status = TRANSITIONS[action]
-    if activity.status not in allowed_from:
-        raise Conflict(
-            f"cannot {action} an activity that is {activity.status}; "
-            f"{action} applies to " + " or ".join(sorted(allowed_from))
-        )
+    comment, new_status = checked_review(
+        noun="activity",
+        status=activity.status,
+        deleted=activity.deleted,
+        action=action,
+        comment=comment,
+    )
     before_status = activity.status
     write_activity(
         session,

@@ -49,9 +49,10 @@ from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.activities.models import Activity
+from server.activities.review import checked_review
 from server.api import Text
 from server.columns import as_utc, utcnow
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import Forbidden, NotFound
 from server.projects.models import Project, Site
 from server.records import audit
 from server.records.bulk import insert_rows
@@ -60,7 +61,7 @@ from server.records.models import AuditEntry, RecordRevision
 from server.records.revisions import write_version
 from server.results.models import Form, Observation, ObservationReview
 from server.scope import can_read_project, can_review
-from shared.catalogue import ActivityStatus, ReviewAction, codes
+from shared.catalogue import ActivityStatus, ReviewAction
 from shared.errors import ErrorCode, Issue
 from shared.observations import validate_observation
 from shared.validation import ProjectFacts, SiteFacts, Validation
@@ -623,18 +624,6 @@ class ReviewRequest(BaseModel):
     )
 
 
-MAX_COMMENT = 2000
-# action -> (statuses it may start from, status it leads to): as for activities.
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    ReviewAction.APPROVE: (
-        frozenset({ActivityStatus.SUBMITTED, ActivityStatus.RETURNED}),
-        ActivityStatus.APPROVED,
-    ),
-    ReviewAction.RETURN: (frozenset({ActivityStatus.SUBMITTED}), ActivityStatus.RETURNED),
-    ReviewAction.REOPEN: (frozenset({ActivityStatus.APPROVED}), ActivityStatus.SUBMITTED),
-}
-
-
 def is_locked(observation: Observation) -> bool:
     """An approved observation takes no field edits until a country officer reopens it."""
     return observation.status == ActivityStatus.APPROVED
@@ -671,39 +660,13 @@ def review_observation(
         raise Forbidden(
             "only a country officer of this project's country or an admin may review observations"
         )
-    comment = (comment or "").strip()
-    errors: list[Issue] = []
-    if action not in TRANSITIONS:
-        errors.append(
-            Issue(
-                "action",
-                ErrorCode.UNKNOWN_CODE,
-                f"unknown action {action!r}; use " + ", ".join(codes(ReviewAction)),
-            )
-        )
-    elif action == ReviewAction.RETURN and not comment:
-        errors.append(
-            Issue(
-                "comment",
-                ErrorCode.REQUIRED,
-                "say what to fix: a returned observation needs a comment",
-            )
-        )
-    if len(comment) > MAX_COMMENT:
-        errors.append(Issue("comment", ErrorCode.TOO_LONG, f"at most {MAX_COMMENT} characters"))
-    if errors:
-        raise ValidationFailed(errors)
-    if observation.deleted:
-        raise Conflict(
-            "this observation was deleted; there is nothing to review",
-            code=ErrorCode.DELETED_ON_SERVER,
-        )
-    allowed_from, new_status = TRANSITIONS[action]
-    if observation.status not in allowed_from:
-        raise Conflict(
-            f"cannot {action} an observation that is {observation.status}; "
-            f"{action} applies to " + " or ".join(sorted(allowed_from))
-        )
+    comment, new_status = checked_review(
+        noun="observation",
+        status=observation.status,
+        deleted=observation.deleted,
+        action=action,
+        comment=comment,
+    )
     review = ObservationReview(
         observation_id=observation.id, action=action, comment=comment, author_id=caller.user.id
     )
