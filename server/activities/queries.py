@@ -11,7 +11,7 @@ Code filters accept a comma list; an unknown code is a 422 naming the filter.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -478,6 +478,16 @@ def revisions(session: Session, *, caller: Caller, activity_id: uuid.UUID) -> li
             .order_by(col(ActivityRevision.version))
         )
     )
+    return revisions_public(session, rows, field_changes)
+
+
+def revisions_public(
+    session: Session,
+    rows: Sequence[Any],
+    changes: Callable[[dict[str, Any] | None, dict[str, Any]], list[FieldChange]],
+) -> list[RevisionPublic]:
+    """A record's revisions (oldest first: an activity's or another record's), each with its
+    author's name and what changed from the one before (``changes``: the record's own diff)."""
     names = _usernames(session, [r.author_id for r in rows])
     found = []
     previous: dict[str, Any] | None = None
@@ -490,7 +500,7 @@ def revisions(session: Session, *, caller: Caller, activity_id: uuid.UUID) -> li
                 author=names.get(row.author_id) if row.author_id else None,
                 device_id=row.device_id,
                 created_at=row.created_at,
-                changes=field_changes(previous, row.data),
+                changes=changes(previous, row.data),
                 data=row.data,
             )
         )

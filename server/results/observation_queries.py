@@ -37,6 +37,7 @@ from server.activities.queries import (
     _uuid_or_none,
     attachment_public,
     review_public,
+    revisions_public,
 )
 from server.api import UtcDateTime
 from server.errors import NotFound, invalid
@@ -310,21 +311,4 @@ def revisions(
             .order_by(col(RecordRevision.version))
         )
     )
-    names = _usernames(session, [r.author_id for r in rows])
-    found = []
-    previous: dict[str, Any] | None = None
-    for row in rows:
-        found.append(
-            RevisionPublic(
-                version=row.version,
-                source=row.source,
-                author_id=row.author_id,
-                author=names.get(row.author_id) if row.author_id else None,
-                device_id=row.device_id,
-                created_at=row.created_at,
-                changes=field_changes(previous, row.data),
-                data=row.data,
-            )
-        )
-        previous = row.data
-    return found
+    return revisions_public(session, rows, field_changes)
