@@ -5,6 +5,7 @@ Every user mistake ends as one line on stderr and a non-zero exit code, never a 
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +21,46 @@ from server.errors import DatabaseError, PilotMonitorError
 EXIT_USAGE = 2
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Each domain contributes its commands, by name → "module:attribute". A command's module is
+# imported when that command runs (or when ``--help`` lists them all), so that a command does
+# not pay for the others': the report's PDF stack and the forms' XLSForm reader alone take
+# about 1.5 s to import. The tablet app's command imports Kivy only when it runs.
+DOMAIN_COMMANDS: dict[str, str] = {
+    "users": "server.accounts.cli:users",
+    "devices": "server.accounts.cli:devices",
+    "backup": "server.ops.cli:backup",
+    "restore": "server.ops.cli:restore",
+    "forms": "server.results.cli:forms",
+    "demo": "server.demo.cli:demo",
+    "import-bundle": "server.sync.cli:import_bundle_command",
+    "receipts": "server.receipts.cli:receipts",
+    "pull": "server.hqclient.cli:pull",
+    "jobs": "server.jobs.cli:jobs",
+    "scheduler": "server.jobs.cli:scheduler",
+    "report": "server.dashboard.cli:report_command",
+    "field": "field_app.cli:field",
+}
+
+
+class Commands(click.Group):
+    """The ``pilotmon`` group: its own commands, and the domains' (``DOMAIN_COMMANDS``) loaded
+    on first use (click's lazy-loading pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *DOMAIN_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in DOMAIN_COMMANDS:
+            return found
+        module, attribute = DOMAIN_COMMANDS[cmd_name].split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command) and command.name == cmd_name, cmd_name
+        self.add_command(command)
+        return command
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pilot-monitor", prog_name="pilotmon")
 def cli() -> None:
     """Pilot Monitor: offline-first monitoring of agricultural pilot projects."""
@@ -95,50 +135,6 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
-def _register_optional_commands() -> None:
-    # Each domain contributes its commands; imported here so `pilotmon --help` lists them all.
-    from server.accounts.cli import devices, users
-
-    cli.add_command(users)
-    cli.add_command(devices)
-
-    from server.ops.cli import backup, restore
-
-    cli.add_command(backup)
-    cli.add_command(restore)
-
-    from server.demo.cli import demo
-    from server.results.cli import forms
-
-    cli.add_command(forms)
-
-    cli.add_command(demo)
-
-    from server.sync.cli import import_bundle_command
-
-    cli.add_command(import_bundle_command)
-
-    from server.receipts.cli import receipts
-
-    cli.add_command(receipts)
-
-    from server.hqclient.cli import pull
-    from server.jobs.cli import jobs, scheduler
-
-    cli.add_command(pull)
-    cli.add_command(jobs)
-    cli.add_command(scheduler)
-
-    from server.dashboard.cli import report_command
-
-    cli.add_command(report_command)
-
-    # The tablet app's command; field_app.cli imports Kivy only when the command runs.
-    from field_app.cli import field
-
-    cli.add_command(field)
-
-
 def _database_problem(exc: DBAPIError) -> str:
     """One line for a database that refused a command: most often one that init-db never made."""
     from server.config import get_settings
@@ -161,7 +157,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from server.wiring import install
 
     install()
-    _register_optional_commands()
     try:
         cli.main(
             args=list(argv) if argv is not None else None,

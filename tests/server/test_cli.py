@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from server.cli import DOMAIN_COMMANDS
 from server.migrate import head_revision
 
 
@@ -140,3 +141,24 @@ def test_commands_on_a_database_without_schema_say_to_run_init_db(tmp_path: Path
         result = run_cli(*args, env=env)
         assert_one_line_error(result, "pilotmon init-db")
         assert result.returncode == 3
+
+
+def test_every_domain_command_loads_and_a_command_loads_only_its_own() -> None:
+    # `pilotmon --help` lists every command, each loaded from its domain's module …
+    listed = run_cli("--help")
+    assert listed.returncode == 0, listed.stderr
+    for name in DOMAIN_COMMANDS:
+        assert f"  {name} " in listed.stdout, name
+    # … while one command imports its own module, not the report's PDF stack or the others'.
+    code = (
+        "import sys\n"
+        "from server.cli import main\n"
+        "assert main(['users', '--help']) == 0\n"
+        "mine = [m for m in sys.modules if m.startswith(('server.', 'field_app.'))]\n"
+        "print(sorted(m for m in mine if m.endswith('.cli') and m != 'server.cli'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['server.accounts.cli']"

@@ -251,10 +251,9 @@ def cli_env(settings, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_cli_enrol_code_and_revoke(cli_env, client: TestClient, session: Session) -> None:
-    from server.cli import _register_optional_commands, cli
+    from server.cli import cli
 
     world = World(session)
-    _register_optional_commands()
     runner = CliRunner()
     result = runner.invoke(cli, ["devices", "enrol-code", world.users["expert_lso"].username])
     assert result.exit_code == 0, result.output
