@@ -24,6 +24,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from server.accounts.auth import Caller, NotAuthenticated, caller_from_access_token
+from server.activities.review import MAX_COMMENT
 from server.config import Settings
 from server.dashboard import session as cookies
 from server.dashboard.assets import HashedStaticFiles
@@ -58,6 +59,8 @@ def _environment() -> Environment:
     env.newstyle_gettext = True  # type: ignore[attr-defined]
     # ``{{ static_url("dashboard.css") }}``: the file's content-hashed address.
     env.globals["static_url"] = STATIC_FILES.url
+    # The review comment's limit, as the server checks it (activities and observations alike).
+    env.globals["max_comment"] = MAX_COMMENT
     return env
 
 

@@ -42,17 +42,26 @@ from typing import Any, cast
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
-from sqlmodel import Session, select
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
 
-from server.accounts.models import AccessToken, DeviceStatus
-from server.activities.models import Attachment
+from server.accounts.models import (
+    AccessToken,
+    Device,
+    DeviceStatus,
+    EnrolmentCode,
+    PersonalToken,
+    User,
+)
+from server.activities.models import Activity, Attachment
 from server.columns import utcnow
 from server.config import Settings
+from server.dashboard import session as dashboard_cookies
 from server.db import make_engine, write_engine
 from server.projects.models import Project
 from server.records.models import RecordRevision
 from server.records.receipts import Signer
+from server.results.models import Form, Observation
 from server.sync.attachments import AttachmentFiles, store_complete
 from server.sync.models import SyncConflict
 from tests.conftest import Snapshot, _truncate_all, restore_snapshot, take_snapshot
@@ -64,6 +73,7 @@ from tests.factories import (
     make_device,
     make_observation,
     make_observation_form,
+    make_user,
     rows,
 )
 from tests.server.dashboard.world import field_photo
@@ -695,6 +705,7 @@ class MatrixWorld(World):
             "activity": str((self.activity_lso if lso else self.activity_ken).id),
             "observation": str((self.observation_lso if lso else self.observation_ken).id),
             "user": str(self.users["expert_lso" if lso else "expert_ken"].id),
+            "officer": str(self.users["officer_lso" if lso else "officer_ken"].id),
             "username": self.users["expert_lso" if lso else "expert_ken"].username,
             "device": str(self.devices[side]),
             "country": side,
@@ -723,8 +734,23 @@ class MatrixWorld(World):
             session.commit()
             found["fresh_token"] = str(row.id)
             detach(session)
+        if "{fresh_device}" in path and session is not None:
+            # another tablet of this side's field expert (theirs stays enrolled)
+            device, _ = make_device(session, self.users["expert_lso" if lso else "expert_ken"])
+            session.commit()
+            found["fresh_device"] = str(device.id)
+            detach(session)
+        if "{fresh_user}" in path and session is not None:
+            person = make_user(session, role="field_expert", projects=[project])
+            session.commit()
+            found["fresh_user"] = str(person.id)
+            detach(session)
         if "{fresh_activity}" in path and session is not None:
-            activity = make_activity(session, self.project_lso if lso else self.project_ken)
+            # a Kenyan one named like the Kenyan world's (texts): a refusal must not tell it
+            title = {} if lso else {"title": self.activity_ken.title}
+            activity = make_activity(
+                session, self.project_lso if lso else self.project_ken, **title
+            )
             session.commit()
             found["fresh_activity"] = str(activity.id)
             detach(session)
@@ -736,6 +762,17 @@ class MatrixWorld(World):
             found["fresh_observation"] = str(observation.id)
             detach(session)
         return found
+
+    def texts(self, side: str) -> dict[str, str]:
+        """What names the side's records on a page (not their ids)."""
+        project, activity, _ = self._side(side)
+        return {
+            "project": project.name,
+            "project_code": project.code,
+            "site": (self.site_lso if side == "LSO" else self.site_ken).name,
+            "activity": activity.title,
+            "officer": self.users["officer_lso" if side == "LSO" else "officer_ken"].username,
+        }
 
     def kenyan_ids(self) -> set[str]:
         """Ids that must never reach the Lesotho people."""
@@ -1102,9 +1139,39 @@ def test_the_public_routes_are_public(client: TestClient) -> None:
     assert client.post("/api/v1/devices/enrol", json={}).status_code == 422
 
 
-# --- dashboard pages that answer with files (signed in by the session cookie) -------------------
-# The dashboard's pages check the same roles and scope as the API; those that hand out files
-# are listed here. Anonymous visitors are sent to the sign-in page (303).
+# --- the dashboard (server/dashboard/routes.py), signed in by the session cookie -----------------
+# Every dashboard route has a row in one of the tables below or is in DASHBOARD_PUBLIC, with why
+# (test_every_dashboard_route_is_in_the_matrix): PAGES, the pages that answer with files and the
+# results pages; DASHBOARD_FORMS, the forms pages; DASHBOARD_PAGES, the others. Each is called by
+# the API's six callers: anonymous visitors, and the Lesotho tablet's device token put in the
+# session cookie, are sent to sign in (GET: 303 to /login) or refused (POST: 401); the people as
+# docs/roles.md says, in scope (a Lesotho record) and out of it (its Kenyan twin, ``other``).
+
+DASHBOARD_CALLERS = (*ROLES, TABLET)
+NOT_SIGNED_IN = ("anonymous", TABLET)
+
+# The dashboard's routes anyone may call (docs/roles.md#public-routes), and why.
+DASHBOARD_PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/"): "sends a signed-in person to /overview, anyone else to /login; shows nothing",
+    ("HEAD", "/"): "the same, for uptime monitors",
+    ("GET", "/login"): "the sign-in page",
+    ("HEAD", "/login"): "the sign-in page, for link checkers",
+    ("POST", "/login"): "signing in (its CSRF token comes from a pre-login cookie)",
+    ("POST", "/language"): "choosing the language, on the sign-in page too",
+    ("MOUNT", "/static"): "the dashboard's stylesheets, scripts and icons",
+    ("MOUNT", "/static/api-docs"): "the scripts of the API's description page (/api/v1/docs)",
+}
+
+
+def _sign_in(client: TestClient, world: MatrixWorld, settings: Settings, role: str) -> str:
+    """The role's session cookie in the client (none for anonymous; the tablet's device token
+    for the tablet); the CSRF token its forms carry (as the dashboard derives it)."""
+    client.cookies.clear()
+    if role == "anonymous":
+        return ""
+    token = world.tokens[role]
+    client.cookies.set(dashboard_cookies.SESSION_COOKIE, token)
+    return dashboard_cookies.csrf_token(secret=settings.secret_key, session_token=token)
 
 
 @dataclass(frozen=True)
@@ -1124,17 +1191,19 @@ def _report_roles(status: int) -> dict[str, int]:
         "hq": status,
         "officer_lso": status,
         "expert_lso": 403,
+        TABLET: 303,
     }
 
 
 def _all_roles(status: int) -> dict[str, int]:
-    """Every signed-in role; anonymous to sign-in."""
+    """Every signed-in role; anonymous and the tablet to sign-in."""
     return {
         "anonymous": 303,
         "admin": status,
         "hq": status,
         "officer_lso": status,
         "expert_lso": status,
+        TABLET: 303,
     }
 
 
@@ -1166,16 +1235,16 @@ def _pdf_missing() -> str | None:
 
 
 @pytest.mark.parametrize("case", PAGES, ids=lambda c: c.path)
-def test_dashboard_files(client: TestClient, world: MatrixWorld, case: PageCase) -> None:
+def test_dashboard_files(
+    client: TestClient, world: MatrixWorld, settings: Settings, case: PageCase
+) -> None:
     if case.pdf and (missing := _pdf_missing()):
         pytest.skip(missing)
-    calls = [(role, "LSO", case.expect[role]) for role in ROLES]
+    calls = [(role, "LSO", case.expect[role]) for role in DASHBOARD_CALLERS]
     calls += [(role, "KEN", status) for role, status in case.other.items()]
     failures = []
     for role, side, status in calls:
-        client.cookies.clear()
-        if role != "anonymous":
-            client.cookies.set("pilotmon_session", world.tokens[role])
+        _sign_in(client, world, settings, role)
         params = {k: v.format(country=side) for k, v in case.params.items()}
         observation = world.observation_lso if side == "LSO" else world.observation_ken
         path = case.path.format(observation=observation.id)
@@ -1195,7 +1264,7 @@ def test_dashboard_files(client: TestClient, world: MatrixWorld, case: PageCase)
 
 
 def _page_roles(status: int, **overrides: int) -> dict[str, int]:
-    return {"anonymous": 303, **{r: status for r in ROLES if r != "anonymous"}, **overrides}
+    return {"anonymous": 303, TABLET: 303, **{r: status for r in ROLES[1:]}, **overrides}
 
 
 def _page_writers(status: int, *, anonymous: int) -> dict[str, int]:
@@ -1205,6 +1274,7 @@ def _page_writers(status: int, *, anonymous: int) -> dict[str, int]:
         "hq": 403,
         "officer_lso": status,
         "expert_lso": 403,
+        TABLET: anonymous,
     }
 
 
@@ -1222,6 +1292,9 @@ def _editor_form(values: dict[str, str]) -> dict[str, str]:
     }
 
 
+State = Callable[[Session, dict[str, str]], Any]
+
+
 @dataclass(frozen=True)
 class DashboardRoute:
     method: str
@@ -1230,12 +1303,57 @@ class DashboardRoute:
     other: Mapping[str, int] = field(default_factory=dict)
     data: Callable[[dict[str, str]], dict[str, str]] | None = None
     upload: bool = False
+    params: Mapping[str, str] = field(default_factory=dict)
+    # Keys of MatrixWorld.texts: what a 200 shows of the Lesotho records, and no other answer may
+    # (nor any answer of the Kenyan side: a list filtered by the other country shows nothing).
+    shows: tuple[str, ...] = ()
+    # What a POST changes, read from the database before and after each call: a refused caller
+    # leaves it as it was, an allowed one changes it (so the reading can tell).
+    state: State | None = None
+    # The (role, side) calls that change ``state``; by default every answer below 400 to a
+    # signed-in person (the review queue's bulk approval answers 303 either way).
+    changes: frozenset[tuple[str, str]] | None = None
+    # Fresh records the form's fields name (the path's are made anyway), e.g. "{fresh_activity}".
+    fresh: str = ""
+
+    @property
+    def writes(self) -> bool:
+        return self.method != "GET"
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
 
 
 NOT_SEEN = {"officer_lso": 404, "expert_lso": 404}
+
+
+def _reads(statement: Callable[[dict[str, str]], Any]) -> State:
+    """A ``state``: the rows of ``statement(values)`` as the database holds them now."""
+
+    def state(session: Session, values: dict[str, str]) -> Any:
+        session.expire_all()
+        try:
+            return list(session.exec(statement(values)).all())
+        finally:
+            session.rollback()  # no transaction left open (SQLite's write lock)
+
+    return state
+
+
+def _id(values: dict[str, str], name: str) -> uuid.UUID:
+    return uuid.UUID(values[name])
+
+
+def _count(model: Any, *where: Any) -> Any:
+    return select(func.count()).select_from(model).where(*where)
+
+
+_forms = _reads(lambda w: _count(Form))
+
+
+def _form_column(column: Any, placeholder: str) -> State:
+    return _reads(lambda w: select(column).where(Form.id == _id(w, placeholder)))
+
 
 DASHBOARD_FORMS: tuple[DashboardRoute, ...] = (
     DashboardRoute("GET", "/forms", _page_roles(200)),
@@ -1250,6 +1368,7 @@ DASHBOARD_FORMS: tuple[DashboardRoute, ...] = (
         _page_writers(303, anonymous=401),
         other={"officer_lso": 422, "expert_lso": 403},
         data=_editor_form,
+        state=_forms,
     ),
     DashboardRoute(
         "POST",
@@ -1258,6 +1377,7 @@ DASHBOARD_FORMS: tuple[DashboardRoute, ...] = (
         other={"officer_lso": 422, "expert_lso": 422},
         data=lambda w: {"project": w["project_code"]},
         upload=True,
+        state=_forms,
     ),
     DashboardRoute(
         "POST",
@@ -1265,16 +1385,223 @@ DASHBOARD_FORMS: tuple[DashboardRoute, ...] = (
         _page_writers(303, anonymous=401),
         other=NOT_SEEN,
         data=lambda w: {**_editor_form(w), "title.en": "Renamed"},
+        state=_form_column(Form.title, "fresh_draft_form"),
     ),
     *(
         DashboardRoute(
-            "POST", f"/forms/{{{kind}}}/{action}", _page_writers(303, anonymous=401), other=NOT_SEEN
+            "POST",
+            f"/forms/{{{kind}}}/{action}",
+            _page_writers(303, anonymous=401),
+            other=NOT_SEEN,
+            state=state,
         )
-        for kind, action in (
-            ("fresh_draft_form", "publish"),
-            ("fresh_form", "new-version"),
-            ("fresh_form", "retire"),
+        for kind, action, state in (
+            ("fresh_draft_form", "publish", _form_column(Form.status, "fresh_draft_form")),
+            ("fresh_form", "new-version", _forms),
+            ("fresh_form", "retire", _form_column(Form.status, "fresh_form")),
         )
+    ),
+)
+
+
+# --- the dashboard's other pages and forms --------------------------------------------------------
+
+
+def _signed_in(status: int, **overrides: int) -> dict[str, int]:
+    """``status`` for every person; POSTs of callers not signed in are refused (401)."""
+    return {"anonymous": 401, TABLET: 401, **{r: status for r in ROLES[1:]}, **overrides}
+
+
+def _dashboard_managers(status: int, **overrides: int) -> dict[str, int]:
+    """Admins and the Lesotho officer; HQ and the field expert 403; POSTs not signed in 401."""
+    return _signed_in(403, admin=status, officer_lso=status, **overrides)
+
+
+_activity_status = _reads(
+    lambda w: select(Activity.status).where(Activity.id == _id(w, "fresh_activity"))
+)
+
+DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
+    DashboardRoute(
+        "POST",
+        "/logout",
+        _signed_in(303),
+        state=_reads(lambda w: _count(AccessToken, col(AccessToken.revoked_at).is_not(None))),
+    ),
+    DashboardRoute("GET", "/overview", _page_roles(200)),
+    # lists filtered by the other country (the Kenyan side's calls): nothing of theirs either.
+    # A filter is not chosen from the records' names: the page repeats it (next=…).
+    DashboardRoute(
+        "GET",
+        "/overview",
+        _page_roles(200),
+        other={"officer_lso": 200, "expert_lso": 200},
+        params={"country": "{country}"},
+    ),
+    DashboardRoute("GET", "/projects", _page_roles(200), shows=("project",)),
+    DashboardRoute(
+        "GET", "/projects/{project}", _page_roles(200), other=NOT_SEEN, shows=("project", "site")
+    ),
+    # the review queue: everyone reads it; admins and officers approve (each activity refused
+    # is named in the notice, the page still answers 303)
+    DashboardRoute(
+        "GET",
+        "/review",
+        _page_roles(200),
+        other={"officer_lso": 200, "expert_lso": 200},
+        params={"country": "{country}"},
+        shows=("activity",),
+    ),
+    DashboardRoute(
+        "POST",
+        "/review/approve",
+        _signed_in(303),
+        other={"officer_lso": 303, "expert_lso": 303},
+        data=lambda w: {"activity_id": w["fresh_activity"]},
+        fresh="{fresh_activity}",
+        state=_activity_status,
+        changes=frozenset({("admin", "LSO"), ("officer_lso", "LSO")}),
+    ),
+    DashboardRoute(
+        "GET", "/activities/{activity}", _page_roles(200), other=NOT_SEEN, shows=("activity",)
+    ),
+    DashboardRoute(
+        "POST",
+        "/activities/{fresh_activity}/review",
+        _dashboard_managers(303),
+        other=NOT_SEEN,
+        data=lambda w: {"action": "approve"},
+        state=_activity_status,
+    ),
+    DashboardRoute(
+        "POST",
+        "/activities/{activity}/conflicts/{fresh_conflict}/resolve",
+        _dashboard_managers(303),
+        other=NOT_SEEN,
+        data=lambda w: {"keep": "device"},
+        state=_reads(
+            lambda w: select(SyncConflict.status).where(SyncConflict.id == _id(w, "fresh_conflict"))
+        ),
+    ),
+    DashboardRoute("GET", "/attachments/{photo}", _page_roles(200), other=NOT_SEEN),
+    DashboardRoute(
+        "POST",
+        "/observations/{fresh_observation}/review",
+        _dashboard_managers(303),
+        other=NOT_SEEN,
+        data=lambda w: {"action": "approve"},
+        state=_reads(
+            lambda w: select(Observation.status).where(
+                Observation.id == _id(w, "fresh_observation")
+            )
+        ),
+    ),
+    # exports: nothing of another country in the files either
+    DashboardRoute("GET", "/exports", _page_roles(200)),
+    DashboardRoute(
+        "GET",
+        "/exports/download",
+        _page_roles(200),
+        other={"officer_lso": 200, "expert_lso": 200},
+        params={"format": "activities-csv", "status": "submitted", "country": "{country}"},
+        shows=("activity",),
+    ),
+    DashboardRoute(
+        "GET",
+        "/exports/download",
+        _page_roles(200),
+        other={"officer_lso": 200, "expert_lso": 200},
+        params={
+            "format": "csv",
+            "indicator": "PARTICIPANTS",
+            "group_by": "project",
+            "country": "{country}",
+        },
+        shows=("project_code",),
+    ),
+    # personal access tokens: each person's own
+    DashboardRoute("GET", "/tokens", _page_roles(200)),
+    DashboardRoute(
+        "POST",
+        "/tokens",
+        _signed_in(200),
+        data=lambda w: {"name": f"Matrix feed {w['n']}"},
+        state=_reads(lambda w: _count(PersonalToken)),
+    ),
+    DashboardRoute(
+        "POST",
+        "/tokens/{fresh_token}/revoke",
+        _signed_in(404, expert_lso=303),
+        other=NOT_SEEN,
+        state=_reads(
+            lambda w: select(PersonalToken.revoked_at).where(
+                PersonalToken.id == _id(w, "fresh_token")
+            )
+        ),
+    ),
+    # tablets: enrolment codes and revocations by admins and officers (docs/roles.md#tablets)
+    DashboardRoute("GET", "/tablets", _page_roles(200)),
+    DashboardRoute(
+        "POST",
+        "/tablets/enrol",
+        _dashboard_managers(200),
+        other={"officer_lso": 422, "expert_lso": 403},
+        data=lambda w: {"username": w["username"]},
+        state=_reads(lambda w: _count(EnrolmentCode, EnrolmentCode.user_id == _id(w, "user"))),
+    ),
+    DashboardRoute(
+        "POST",
+        "/tablets/{fresh_device}/revoke",
+        _dashboard_managers(303),
+        other=NOT_SEEN,
+        state=_reads(
+            lambda w: select(Device.revoked_at).where(Device.id == _id(w, "fresh_device"))
+        ),
+    ),
+    # people: read by admins, HQ and officers (their countries); changed by admins and officers.
+    # A field expert sees no one else: another person's account is a 404 to it, as in the API.
+    DashboardRoute(
+        "GET",
+        "/people",
+        _page_roles(200, expert_lso=403),
+        params={"q": "countryofficer"},  # both countries' officers
+        shows=("officer",),
+    ),
+    DashboardRoute(
+        "POST",
+        "/people",
+        _dashboard_managers(303),
+        other={"officer_lso": 422, "expert_lso": 403},
+        data=lambda w: {
+            "username": f"matrix{w['n']}",
+            "role": "field_expert",
+            "projects": w["project_code"],
+            "password": "a long matrix passphrase",
+        },
+        state=_reads(lambda w: _count(User, User.username == f"matrix{w['n']}")),
+    ),
+    DashboardRoute(
+        "GET",
+        "/people/{officer}",
+        _page_roles(200, expert_lso=403),
+        other={"officer_lso": 404, "expert_lso": 403},
+        shows=("officer",),
+    ),
+    DashboardRoute(
+        "POST",
+        "/people/{fresh_user}/active",
+        _dashboard_managers(303, expert_lso=404),
+        other=NOT_SEEN,
+        data=lambda w: {"active": "0"},
+        state=_reads(lambda w: select(User.is_active).where(User.id == _id(w, "fresh_user"))),
+    ),
+    DashboardRoute(
+        "POST",
+        "/people/{fresh_user}/password",
+        _dashboard_managers(303, expert_lso=404),
+        other=NOT_SEEN,
+        data=lambda w: {"password": "another long passphrase"},
+        state=_reads(lambda w: select(User.password_hash).where(User.id == _id(w, "fresh_user"))),
     ),
 )
 
@@ -1282,59 +1609,183 @@ DASHBOARD_FORMS: tuple[DashboardRoute, ...] = (
 def _dashboard_call(
     client: TestClient,
     world: MatrixWorld,
+    settings: Settings,
     route: DashboardRoute,
     role: str,
-    side: str,
-    session: Session,
+    values: dict[str, str],
 ) -> Any:
-    client.cookies.clear()
-    csrf = ""
-    if role != "anonymous":
-        client.cookies.set("pilotmon_session", world.tokens[role])
-        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/forms").text)
-        assert found is not None
-        csrf = found.group(1)
-    values = world.values(side, session, route.path)
+    csrf = _sign_in(client, world, settings, role)
     path = route.path.format(**values)
     if route.method == "GET":
-        return client.get(path, follow_redirects=False)
-    data = {"csrf_token": csrf, **(route.data(values) if route.data else {})}
+        params = {k: v.format(**values) for k, v in route.params.items()}
+        return client.get(path, params=params, follow_redirects=False)
+    data = {
+        dashboard_cookies.CSRF_FIELD: csrf,
+        **(route.data(values) if route.data else {}),
+    }
     files = {"file": ("form.xlsx", _xlsform(f"matrix_{values['n']}"))} if route.upload else None
     return client.post(path, data=data, files=files, follow_redirects=False)
 
 
-@pytest.mark.parametrize("route", DASHBOARD_FORMS, ids=str)
-def test_dashboard_forms_pages(
-    client: TestClient, session: Session, world: MatrixWorld, route: DashboardRoute
-) -> None:
-    calls = [(role, "LSO", route.expect[role]) for role in ROLES]
+def _check_dashboard_route(
+    client: TestClient,
+    session: Session,
+    world: MatrixWorld,
+    settings: Settings,
+    route: DashboardRoute,
+) -> list[str]:
+    """What goes wrong when the dashboard's callers call ``route``."""
+    calls = [(role, "LSO", route.expect[role]) for role in DASHBOARD_CALLERS]
     calls += [(role, "KEN", status) for role, status in route.other.items()]
+    kenyan = world.kenyan_ids() | set(world.texts("KEN").values())
     failures = []
     for role, side, status in calls:
-        response = _dashboard_call(client, world, route, role, side, session)
+        who = f"{role} {side}"
+        values = world.values(side, session, route.path + route.fresh)
+        before = route.state(session, values) if route.state else None
+        response = _dashboard_call(client, world, settings, route, role, values)
         if response.status_code != status:
-            failures.append(f"{role} {side}: {response.status_code} (expected {status})")
-        elif role in SCOPED_ROLES and status == 200:
-            leaked = {i for i in world.kenyan_ids() if i in response.text}
+            failures.append(f"{who}: {response.status_code} (expected {status})")
+            continue
+        # what the person reads: the page, or the notice a redirect carries to the next one
+        notice = dashboard_cookies.read_notice(
+            secret=settings.secret_key,
+            value=response.cookies.get(dashboard_cookies.NOTICE_COOKIE),
+        )
+        text = response.text + (json.dumps(notice, ensure_ascii=False) if notice else "")
+        location = response.headers.get("location", "")
+        if role in NOT_SIGNED_IN and route.method == "GET" and not location.startswith("/login?"):
+            failures.append(f"{who}: not sent to sign in ({response.headers})")
+        if role in SCOPED_ROLES and status < 400:
+            leaked = {i for i in kenyan if i in text}
             if leaked:
-                failures.append(f"{role} got Kenyan records: {sorted(leaked)}")
+                failures.append(f"{who} got Kenyan records: {sorted(leaked)}")
+        for key in route.shows:
+            shown = world.texts(side)[key] in text
+            if shown != (status == 200 and side == "LSO"):
+                failures.append(f"{who}: {status}, {'shows' if shown else 'without'} {key}")
+        if route.state is not None:
+            changed = route.state(session, values) != before
+            allowed = (
+                (role, side) in route.changes
+                if route.changes is not None
+                else status < 400 and role not in NOT_SIGNED_IN
+            )
+            if changed != allowed:
+                failures.append(f"{who}: {status}, {'changed' if changed else 'changed nothing'}")
     client.cookies.clear()
-    assert not failures, f"{route}:\n" + "\n".join(failures)
+    return [f"{route} {failure}" for failure in failures]
 
 
-def test_every_dashboard_forms_route_is_in_the_matrix(client: TestClient) -> None:
-    listed = {(r.method, re.sub(r"\{[^}]+\}", "{}", r.path)) for r in DASHBOARD_FORMS}
+@pytest.mark.parametrize(
+    "routes",
+    [[r for r in DASHBOARD_FORMS if r.method == "GET"], [r for r in DASHBOARD_FORMS if r.writes]],
+    ids=["pages", "posts"],
+)
+def test_dashboard_forms_pages(
+    client: TestClient,
+    session: Session,
+    world: MatrixWorld,
+    settings: Settings,
+    routes: list[DashboardRoute],
+) -> None:
+    """As test_dashboard_pages, for the rows of DASHBOARD_FORMS."""
+    failures = [
+        failure
+        for route in routes
+        for failure in _check_dashboard_route(client, session, world, settings, route)
+    ]
+    assert not failures, "\n".join(failures)
+
+
+DASHBOARD_READS = [r for r in DASHBOARD_PAGES if not r.writes]
+# Signing out ends each person's session: last.
+DASHBOARD_WRITES = sorted(
+    (r for r in DASHBOARD_PAGES if r.writes), key=lambda r: r.path == "/logout"
+)
+
+
+@pytest.mark.parametrize("routes", [DASHBOARD_READS, DASHBOARD_WRITES], ids=["pages", "posts"])
+def test_dashboard_pages(
+    client: TestClient,
+    session: Session,
+    world: MatrixWorld,
+    settings: Settings,
+    routes: list[DashboardRoute],
+) -> None:
+    """The rows of DASHBOARD_PAGES, the pages in one test and the forms in another: each test's
+    new app costs (FastAPI readies its routes at their first request), and each form's row
+    works on fresh records of its own."""
+    failures = [
+        failure
+        for route in routes
+        for failure in _check_dashboard_route(client, session, world, settings, route)
+    ]
+    assert not failures, "\n".join(failures)
+
+
+def dashboard_routes(app: Any) -> list[tuple[str, str]]:
+    """(method, path) of every route outside /api/v1, nested routers included; a mounted app
+    (static files) as ("MOUNT", path)."""
     try:  # as api_routes: FastAPI ≥ 0.13x keeps included routers nested
         from fastapi.routing import iter_route_contexts
 
-        routes: Any = iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+        contexts: Any = iter_route_contexts(app.routes)
     except ImportError:
-        routes = client.app.routes  # type: ignore[attr-defined]
-    found = set()
-    for route in routes:
-        path = getattr(route, "path", "")
-        if path == "/forms" or path.startswith("/forms/"):
-            for method in getattr(route, "methods", None) or ():
-                if method != "HEAD":
-                    found.add((method, re.sub(r"\{[^}]+\}", "{}", path)))
-    assert found and found <= listed, sorted(found - listed)
+        contexts = app.routes
+    found: set[tuple[str, str]] = set()
+    for route in contexts:
+        path = getattr(route, "path", None) or ""
+        if path == "/api/v1" or path.startswith("/api/v1/"):
+            continue
+        methods = getattr(route, "methods", None)
+        found.update((method, path) for method in methods or ("MOUNT",))
+    return sorted(found)
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def test_every_dashboard_route_is_in_the_matrix(client: TestClient) -> None:
+    """A new dashboard page or form must get a row (or be DASHBOARD_PUBLIC, with why); a row
+    whose route is gone tests nothing and must go too."""
+    listed = {(r.method, _shape(r.path)) for r in (*DASHBOARD_FORMS, *DASHBOARD_PAGES)}
+    listed |= {("GET", _shape(p.path)) for p in PAGES}
+    public = set(DASHBOARD_PUBLIC)
+    routes = {(method, _shape(path)) for method, path in dashboard_routes(client.app)}
+    assert len(routes) > 40
+    missing = sorted(f"{m} {p}" for m, p in routes - listed - public)
+    assert not missing, "dashboard routes without a row in the matrix: " + ", ".join(missing)
+    stale = sorted(f"{m} {p}" for m, p in (listed | public) - routes)
+    assert not stale, "matrix rows of dashboard routes that no longer exist: " + ", ".join(stale)
+    assert not listed & public, "a route both public and in the matrix"
+
+
+def test_no_dashboard_route_is_open_by_accident(client: TestClient) -> None:
+    """Without a session, every dashboard route outside DASHBOARD_PUBLIC sends a GET to sign in
+    and refuses a POST (401), whatever the path's ids."""
+    routes = [(m, p) for m, p in dashboard_routes(client.app) if (m, p) not in DASHBOARD_PUBLIC]
+    assert len(routes) > 30
+    open_routes = []
+    for method, path in routes:
+        response = client.request(method, _sample_path(path), follow_redirects=False)
+        expected = 303 if method == "GET" else 401
+        if response.status_code != expected or (
+            method == "GET" and not response.headers["location"].startswith("/login?next=")
+        ):
+            open_routes.append(f"{method} {path} -> {response.status_code}")
+    assert not open_routes, "dashboard routes answering without a session: " + ", ".join(
+        open_routes
+    )
+
+
+def test_the_public_dashboard_routes_are_public(client: TestClient) -> None:
+    home = client.get("/", follow_redirects=False)
+    assert (home.status_code, home.headers["location"]) == (303, "/login")
+    assert client.head("/", follow_redirects=False).status_code == 303
+    login = client.get("/login")
+    assert login.status_code == 200 and 'name="password"' in login.text
+    assert client.head("/login").status_code == 200
+    stylesheet = re.search(r'href="(/static/[^"]+\.css)"', login.text)
+    assert stylesheet is not None and client.get(stylesheet.group(1)).status_code == 200

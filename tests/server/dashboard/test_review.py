@@ -3,6 +3,7 @@ with CSRF, roles, scope and bad input."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -10,6 +11,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from server.activities.models import Activity, Review
+from server.activities.review import MAX_COMMENT
+from tests.factories import detach, make_observation, make_observation_form
 from tests.server.dashboard.conftest import fresh, main_of, sign_in, sqlite_only, token_for
 from tests.server.dashboard.world import World
 
@@ -212,6 +215,23 @@ def test_a_too_long_comment_is_refused_and_kept(
     assert 'id="comment-error"' in response.text
     assert typed.strip() in response.text  # the typed text is still in the box
     assert _status(engine, activity) == "submitted"
+
+
+@sqlite_only
+def test_the_comment_box_takes_as_much_as_the_server_accepts(
+    officer: TestClient, session: Session, world: World
+) -> None:
+    """The browser stops typing where the server's limit is, on both review forms: more would
+    be refused, less would cut comments the server takes."""
+    observation = make_observation(session, world.lso, make_observation_form(session))
+    session.commit()
+    observation_id = observation.id
+    detach(session)
+    for path in (f"/activities/{world.submitted[0].id}", f"/observations/{observation_id}"):
+        html = main_of(officer.get(path).text)
+        assert 'value="return"' in html, path
+        limits = re.findall(r'<textarea id="comment" name="comment" maxlength="(\d+)"', html)
+        assert limits == [str(MAX_COMMENT)], path
 
 
 def test_returning_with_a_comment_sends_it_to_the_tablet(
