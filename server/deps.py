@@ -1,14 +1,16 @@
-"""Dependencies that routes declare: the settings, the engine and a database session."""
+"""Dependencies that routes declare: the settings, the engine and a database session, and the
+query parameters of a list that routes share (page size and offset, code lists)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from server.api import Text
 from server.config import Settings
 from server.db import write_engine
 
@@ -34,3 +36,10 @@ def get_session(request: Request) -> Iterator[Session]:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[Engine, Depends(get_app_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
+CodeList = Annotated[Text | None, Query(max_length=500, description="One code or a comma list")]
+ProjectList = Annotated[
+    Text | None, Query(max_length=2000, description="Project ids or codes, comma list")
+]

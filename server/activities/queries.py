@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from server.accounts.auth import Caller
 from server.accounts.models import User
@@ -194,13 +195,13 @@ def _listed(field: str, value: str | None, allowed: Iterable[str] | None = None)
     return items
 
 
-def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
-    """WHERE clauses over Activity joined with Project (scope not included)."""
-    f = filters
+def place_conditions(
+    country: str | None, region: str | None, project: str | None
+) -> list[ColumnElement[bool]]:
+    """The ``country``, ``region`` and ``project`` filters (comma lists; a project by id or code)
+    over Project, which an activity's and an observation's list take alike."""
     found: list[ColumnElement[bool]] = []
-    if not f.include_deleted:
-        found.append(col(Activity.deleted).is_(False))
-    if countries := [c.upper() for c in _listed("country", f.country)]:
+    if countries := [c.upper() for c in _listed("country", country)]:
         unknown = [c for c in countries if c not in COUNTRIES]
         if unknown:
             raise invalid(
@@ -209,9 +210,9 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
                 "unknown country " + ", ".join(unknown) + "; use ISO 3166-1 alpha-3",
             )
         found.append(col(Project.country).in_(countries))
-    if regions := _listed("region", f.region, REGIONS):
+    if regions := _listed("region", region, REGIONS):
         found.append(col(Project.country).in_([c for r in regions for c in REGIONS[r].countries]))
-    if projects := _listed("project", f.project):
+    if projects := _listed("project", project):
         ids = [_uuid_or_none(p) for p in projects]
         found.append(
             or_(
@@ -219,6 +220,31 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
                 col(Project.id).in_([i for i in ids if i is not None]),
             )
         )
+    return found
+
+
+def date_conditions(
+    column: Any, date_from: date | None, date_to: date | None
+) -> list[ColumnElement[bool]]:
+    """The ``from`` and ``to`` filters over a record's date ``column`` (both included); ``to``
+    before ``from`` is a 422."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise invalid("to", ErrorCode.END_BEFORE_START, "must not be before 'from'")
+    found: list[ColumnElement[bool]] = []
+    if date_from is not None:
+        found.append(column >= date_from)
+    if date_to is not None:
+        found.append(column <= date_to)
+    return found
+
+
+def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
+    """WHERE clauses over Activity joined with Project (scope not included)."""
+    f = filters
+    found: list[ColumnElement[bool]] = []
+    if not f.include_deleted:
+        found.append(col(Activity.deleted).is_(False))
+    found.extend(place_conditions(f.country, f.region, f.project))
     if f.site is not None:
         found.append(col(Activity.site_id) == f.site)
     if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS):
@@ -243,12 +269,7 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
         found.append(col(Activity.type).in_(types))
     if statuses := _listed("status", f.status, codes(ActivityStatus)):
         found.append(col(Activity.status).in_(statuses))
-    if f.date_from is not None and f.date_to is not None and f.date_from > f.date_to:
-        raise invalid("to", ErrorCode.END_BEFORE_START, "must not be before 'from'")
-    if f.date_from is not None:
-        found.append(col(Activity.start_date) >= f.date_from)
-    if f.date_to is not None:
-        found.append(col(Activity.start_date) <= f.date_to)
+    found.extend(date_conditions(col(Activity.start_date), f.date_from, f.date_to))
     if f.q:
         pattern = like_contains(f.q.lower())
         found.append(
@@ -267,6 +288,67 @@ def _uuid_or_none(text: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         return None
+
+
+# --- reads of a record joined to its project ----------------------------------------------------
+
+Q = TypeVar("Q", bound=Select[Any] | SelectOfScalar[Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """A record's table joined to the tables its reads show beside it (an activity's project;
+    an observation's project and form): one page of a list with its total, or one record."""
+
+    table: Any
+    joins: tuple[tuple[Any, ColumnElement[bool]], ...]
+
+    def _joined(self, query: Q) -> Q:
+        joined: Any = query
+        for other, on in self.joins:
+            joined = joined.join(other, on)
+        return cast(Q, joined)
+
+    def page(
+        self,
+        session: Session,
+        columns: tuple[Any, ...],
+        where: Sequence[ColumnElement[bool]],
+        order_by: Sequence[Any],
+        *,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Any], int]:
+        """The rows of ``columns`` under ``where`` in ``order_by`` order, from ``offset``, at
+        most ``limit`` of them, and how many there are in all."""
+        total = session.exec(
+            self._joined(select(func.count()).select_from(self.table)).where(*where)
+        ).one()
+        rows = session.exec(
+            self._joined(select(*columns))
+            .where(*where)
+            .order_by(*order_by)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        return list(rows), int(total)
+
+    def one(
+        self,
+        session: Session,
+        columns: tuple[Any, ...],
+        where: Sequence[ColumnElement[bool]],
+        *,
+        missing: str,
+    ) -> Any:
+        """The one row of ``columns`` under ``where``; none is NotFound (``missing``)."""
+        row = session.exec(self._joined(select(*columns)).where(*where)).one_or_none()
+        if row is None:
+            raise NotFound(missing)
+        return row
+
+
+_WITH_PROJECT = Joined(Activity, ((Project, col(Project.id) == Activity.project_id),))
 
 
 # --- the list ----------------------------------------------------------------------------------
@@ -297,21 +379,13 @@ def list_activities(
     offset: int = 0,
 ) -> tuple[list[ActivitySummary], int]:
     """One page of the activities in the caller's scope, newest first, and the total."""
-    where = listed_activities(caller, filters)
-    total = session.exec(
-        select(func.count())
-        .select_from(Activity)
-        .join(Project, col(Project.id) == Activity.project_id)
-        .where(*where)
-    ).one()
-    participants = participants_column()
-    rows = session.exec(
-        select(Activity, Project.code, Project.country, participants)
-        .join(Project, col(Project.id) == Activity.project_id)
-        .where(*where)
-        .order_by(col(Activity.start_date).desc(), col(Activity.id))
-        .limit(limit)
-        .offset(offset)
+    rows, total = _WITH_PROJECT.page(
+        session,
+        (Activity, Project.code, Project.country, participants_column()),
+        listed_activities(caller, filters),
+        (col(Activity.start_date).desc(), col(Activity.id)),
+        limit=limit,
+        offset=offset,
     )
     items = [
         ActivitySummary(
@@ -348,51 +422,68 @@ def list_activities(
 def get_activity(
     session: Session, *, caller: Caller, activity_id: uuid.UUID
 ) -> tuple[Activity, Project]:
-    row = session.exec(
-        select(Activity, Project)
-        .join(Project, col(Project.id) == Activity.project_id)
-        .where(Activity.id == activity_id, activity_scope(caller))
-    ).one_or_none()
-    if row is None:
-        raise NotFound("no such activity")
+    row = _WITH_PROJECT.one(
+        session,
+        (Activity, Project),
+        (col(Activity.id) == activity_id, activity_scope(caller)),
+        missing="no such activity",
+    )
     return row[0], row[1]
 
 
 def activity_detail(session: Session, *, caller: Caller, activity_id: uuid.UUID) -> ActivityDetail:
     """The activity with its attendance, attachments, flags and reviews."""
     activity, project = get_activity(session, caller=caller, activity_id=activity_id)
-    wire = load_wire(session, activity)
-    attachments = session.exec(
-        select(Attachment)
-        .where(Attachment.activity_id == activity.id, col(Attachment.deleted).is_(False))
-        .order_by(col(Attachment.created_at), col(Attachment.id))
-    )
-    reviews = session.exec(
-        select(Review, User.username)
-        .join(User, col(User.id) == Review.author_id)
-        .where(Review.activity_id == activity.id)
-        .order_by(col(Review.created_at), col(Review.id))
-    )
-    names = _usernames(session, [activity.created_by_id])
     return ActivityDetail.model_validate(
         {
-            **wire,
-            "project_code": project.code,
-            "country": project.country,
-            "version": activity.version,
+            **load_wire(session, activity),
+            **record_public(
+                session,
+                activity,
+                project,
+                photos=col(Attachment.activity_id),
+                reviews=col(Review.activity_id),
+            ),
             "late": activity.late,
             "deleted": activity.deleted,
-            "flags": [_flag(f) for f in activity.flags or []],
-            "created_by_id": activity.created_by_id,
-            "created_by": names.get(activity.created_by_id) if activity.created_by_id else None,
-            "device_id": activity.device_id,
-            "created_at": activity.created_at,
-            "updated_at": activity.updated_at,
             "submitted_at": activity.submitted_at,
-            "attachments": [attachment_public(a) for a in attachments],
-            "reviews": [review_public(r, username) for r, username in reviews],
         }
     )
+
+
+def record_public(
+    session: Session, record: Any, project: Project, *, photos: Any, reviews: Any
+) -> dict[str, Any]:
+    """What an activity's and an observation's detail show alike, beside the record's own
+    fields: its project, version, flags, author, device, times, photos (``photos``: the
+    attachment's column naming the record) and reviews (``reviews``: the review table's column
+    naming it, oldest first)."""
+    attachments = session.exec(
+        select(Attachment)
+        .where(photos == record.id, col(Attachment.deleted).is_(False))
+        .order_by(col(Attachment.created_at), col(Attachment.id))
+    )
+    review = reviews.class_
+    reviewed = session.exec(
+        select(review, User.username)
+        .join(User, col(User.id) == review.author_id)
+        .where(reviews == record.id)
+        .order_by(col(review.created_at), col(review.id))
+    )
+    names = _usernames(session, [record.created_by_id])
+    return {
+        "project_code": project.code,
+        "country": project.country,
+        "version": record.version,
+        "flags": [_flag(f) for f in record.flags or []],
+        "created_by_id": record.created_by_id,
+        "created_by": names.get(record.created_by_id) if record.created_by_id else None,
+        "device_id": record.device_id,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "attachments": [attachment_public(a) for a in attachments],
+        "reviews": [review_public(r, username) for r, username in reviewed],
+    }
 
 
 def attachment_public(a: Attachment) -> AttachmentPublic:
@@ -457,8 +548,16 @@ def _canonical(field: str, value: Any) -> Any:
 
 def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[FieldChange]:
     """What differs between two stored versions (all set fields for the first version)."""
+    return fields_changed(DIFF_FIELDS, before, after)
+
+
+def fields_changed(
+    fields: Sequence[str], before: dict[str, Any] | None, after: dict[str, Any]
+) -> list[FieldChange]:
+    """Which of ``fields`` differ between two stored versions of a record (activity or
+    observation), in that order; for the first version, every field that is set."""
     changes = []
-    for field in DIFF_FIELDS:
+    for field in fields:
         old = before.get(field) if before is not None else None
         new = after.get(field)
         if before is None and new in (None, "", [], False):
@@ -471,23 +570,24 @@ def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
 def revisions(session: Session, *, caller: Caller, activity_id: uuid.UUID) -> list[RevisionPublic]:
     """Every version of the activity, oldest first, each with what changed from the previous."""
     get_activity(session, caller=caller, activity_id=activity_id)
-    rows: Sequence[ActivityRevision] = list(
-        session.exec(
-            select(ActivityRevision)
-            .where(ActivityRevision.activity_id == activity_id)
-            .order_by(col(ActivityRevision.version))
-        )
+    return revisions_public(
+        session,
+        ActivityRevision,
+        (col(ActivityRevision.activity_id) == activity_id,),
+        field_changes,
     )
-    return revisions_public(session, rows, field_changes)
 
 
 def revisions_public(
     session: Session,
-    rows: Sequence[Any],
+    table: Any,
+    where: Sequence[ColumnElement[bool]],
     changes: Callable[[dict[str, Any] | None, dict[str, Any]], list[FieldChange]],
 ) -> list[RevisionPublic]:
-    """A record's revisions (oldest first: an activity's or another record's), each with its
-    author's name and what changed from the one before (``changes``: the record's own diff)."""
+    """A record's revisions (the rows of the revision ``table`` under ``where``: an activity's
+    or another record's), oldest first, each with its author's name and what changed from the
+    one before (``changes``: the record's own diff)."""
+    rows = session.exec(select(table).where(*where).order_by(col(table.version))).all()
     names = _usernames(session, [r.author_id for r in rows])
     found = []
     previous: dict[str, Any] | None = None

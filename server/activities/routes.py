@@ -22,11 +22,7 @@ from server.activities.queries import (
 )
 from server.activities.review import ClosedPeriodCreate, ClosedPeriodPublic, ReviewRequest
 from server.api import Page, Text, error_responses
-from server.deps import SessionDep
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
-CodeList = Annotated[Text | None, Query(max_length=500, description="One code or a comma list")]
+from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep
 
 activities_router = APIRouter(
     prefix="/activities", tags=["activities"], responses=error_responses(401, 403, 404, 422)
@@ -44,9 +40,7 @@ def list_activities(
     offset: Offset = 0,
     country: CodeList = None,
     region: CodeList = None,
-    project: Annotated[
-        Text | None, Query(max_length=2000, description="Project ids or codes, comma list")
-    ] = None,
+    project: ProjectList = None,
     site: uuid.UUID | None = None,
     thematic_area: CodeList = None,
     solution: CodeList = None,

@@ -497,15 +497,15 @@ def build_report(
     }
     targets = _targets(session, caller, filters, first, last)
     step("charts")
-    texts, fmt = service._texts(t), service._formatter(t)
-    window = service.add_months(first, -9)
-    made = [
-        service._activities_by_month(session, caller, t, filters, window, last, texts, fmt),
-        service._participants_by_sex_age(session, caller, t, filters, window, last, texts, fmt),
-        service._women_share(
-            session, caller, t, filters, service.add_months(first, -21), last, texts
-        ),
-    ]
+    made = service.activity_charts(
+        session,
+        caller,
+        t,
+        filters,
+        months_from=service.add_months(first, -9),
+        quarters_from=service.add_months(first, -21),
+        last=last,
+    )
     step("results")
     results = _results(session, caller, t, scope, projects, label)
     step("activities")

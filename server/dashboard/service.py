@@ -979,9 +979,15 @@ def overview(
         session, caller, t, filters, today, texts, fmt, target_indicator
     )
     made = [
-        _activities_by_month(session, caller, t, filters, window_from, q_end, texts, fmt),
-        _participants_by_sex_age(session, caller, t, filters, window_from, q_end, texts, fmt),
-        _women_share(session, caller, t, filters, add_months(this_q, -21), q_end, texts),
+        *activity_charts(
+            session,
+            caller,
+            t,
+            filters,
+            months_from=window_from,
+            quarters_from=add_months(this_q, -21),
+            last=q_end,
+        ),
         achievement,
     ]
     flagged, flagged_total = fleet.flagged_tablets(
@@ -1019,25 +1025,57 @@ def _months(first: date, count: int) -> list[date]:
     return [add_months(first, i) for i in range(count)]
 
 
-def _activities_by_month(
+def activity_charts(
     session: Session,
     caller: Caller,
     t: Translator,
     filters: Mapping[str, str],
-    first: date,
+    *,
+    months_from: date,
+    quarters_from: date,
     last: date,
+) -> list[charts.Chart]:
+    """The charts of activities and participants that the overview and the quarterly report
+    both draw, up to ``last``: activities per month by thematic area (twelve months from
+    ``months_from``), participants by sex and age band since ``months_from``, and women's share
+    per quarter (eight quarters from ``quarters_from``)."""
+    texts, fmt = _texts(t), _formatter(t)
+
+    def rows(code: str, group_by: tuple[str, ...], first: date) -> list[dict[str, Any]]:
+        return indicator_rows(
+            session,
+            caller=caller,
+            code=code,
+            group_by=group_by,
+            filters=filters,
+            date_from=first,
+            date_to=last,
+        )
+
+    return [
+        _activities_by_month(
+            t,
+            rows("ACTIVITIES", ("period:month", "thematic_area"), months_from),
+            months_from,
+            texts,
+            fmt,
+        ),
+        _participants_by_sex_age(
+            t, rows("PARTICIPANTS", ("age_band", "sex"), months_from), texts, fmt
+        ),
+        _women_share(
+            t, rows("WOMEN_SHARE", ("period:quarter",), quarters_from), quarters_from, texts
+        ),
+    ]
+
+
+def _activities_by_month(
+    t: Translator,
+    rows: Sequence[Mapping[str, Any]],
+    first: date,
     texts: charts.Texts,
     fmt: charts.Formatter,
 ) -> charts.Chart:
-    rows = indicator_rows(
-        session,
-        caller=caller,
-        code="ACTIVITIES",
-        group_by=("period:month", "thematic_area"),
-        filters=filters,
-        date_from=first,
-        date_to=last,
-    )
     months = _months(first, 12)
     cells = {(r["period"], r["thematic_area"]): r["value"] for r in rows}
     present = [ta for ta in THEMATIC_COLORS if any(k[1] == ta for k in cells)]
@@ -1062,24 +1100,8 @@ def _activities_by_month(
 
 
 def _participants_by_sex_age(
-    session: Session,
-    caller: Caller,
-    t: Translator,
-    filters: Mapping[str, str],
-    first: date,
-    last: date,
-    texts: charts.Texts,
-    fmt: charts.Formatter,
+    t: Translator, rows: Sequence[Mapping[str, Any]], texts: charts.Texts, fmt: charts.Formatter
 ) -> charts.Chart:
-    rows = indicator_rows(
-        session,
-        caller=caller,
-        code="PARTICIPANTS",
-        group_by=("age_band", "sex"),
-        filters=filters,
-        date_from=first,
-        date_to=last,
-    )
     cells = {(r["age_band"], r["sex"]): r["value"] for r in rows}
     ages = [a for a in codes(AgeBand) if a != AgeBand.UNSPECIFIED or any(k[0] == a for k in cells)]
     sexes = [s for s in codes(Sex) if s != Sex.UNSPECIFIED or any(k[1] == s for k in cells)]
@@ -1102,23 +1124,8 @@ def _participants_by_sex_age(
 
 
 def _women_share(
-    session: Session,
-    caller: Caller,
-    t: Translator,
-    filters: Mapping[str, str],
-    first: date,
-    last: date,
-    texts: charts.Texts,
+    t: Translator, rows: Sequence[Mapping[str, Any]], first: date, texts: charts.Texts
 ) -> charts.Chart:
-    rows = indicator_rows(
-        session,
-        caller=caller,
-        code="WOMEN_SHARE",
-        group_by=("period:quarter",),
-        filters=filters,
-        date_from=first,
-        date_to=last,
-    )
     quarters = [quarter_label(add_months(first, 3 * i)) for i in range(8)]
     by_quarter = {r["period"]: r["value"] for r in rows}
     values = tuple(None if by_quarter.get(q) is None else float(by_quarter[q]) for q in quarters)

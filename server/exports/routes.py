@@ -87,42 +87,15 @@ def _activity_filters(
     return filters
 
 
+# The filters both activity exports take (query parameters), checked before a body starts.
+ActivityFiltersDep = Annotated[ActivityFilters, Depends(_activity_filters)]
+
+
 @router.get("/activities.csv", response_class=StreamingResponse)
 def activities_csv(
-    caller: CurrentCaller,
-    engine: EngineDep,
-    country: CodeList = None,
-    region: CodeList = None,
-    project: CodeList = None,
-    site: uuid.UUID | None = None,
-    thematic_area: CodeList = None,
-    solution: CodeList = None,
-    topic: CodeList = None,
-    modality: CodeList = None,
-    activity_type: CodeList = None,
-    status: CodeList = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
-    q: Annotated[Text | None, Query(max_length=200)] = None,
-    late: bool | None = None,
+    caller: CurrentCaller, engine: EngineDep, filters: ActivityFiltersDep
 ) -> StreamingResponse:
     """The activities the caller may see, one per row (never a participant's name)."""
-    filters = _activity_filters(
-        country,
-        region,
-        project,
-        site,
-        thematic_area,
-        solution,
-        topic,
-        modality,
-        activity_type,
-        status,
-        date_from,
-        date_to,
-        q,
-        late,
-    )
     rows = activity_export.activity_rows(engine, caller=caller, filters=filters)
     return StreamingResponse(
         csv_chunks(activity_export.COLUMNS, rows),
@@ -133,40 +106,9 @@ def activities_csv(
 
 @router.get("/activities.xlsx", response_class=StreamingResponse)
 def activities_xlsx(
-    caller: CurrentCaller,
-    engine: EngineDep,
-    country: CodeList = None,
-    region: CodeList = None,
-    project: CodeList = None,
-    site: uuid.UUID | None = None,
-    thematic_area: CodeList = None,
-    solution: CodeList = None,
-    topic: CodeList = None,
-    modality: CodeList = None,
-    activity_type: CodeList = None,
-    status: CodeList = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
-    q: Annotated[Text | None, Query(max_length=200)] = None,
-    late: bool | None = None,
+    caller: CurrentCaller, engine: EngineDep, filters: ActivityFiltersDep
 ) -> StreamingResponse:
     """The same table as a workbook: typed cells, a bold frozen header."""
-    filters = _activity_filters(
-        country,
-        region,
-        project,
-        site,
-        thematic_area,
-        solution,
-        topic,
-        modality,
-        activity_type,
-        status,
-        date_from,
-        date_to,
-        q,
-        late,
-    )
     rows = activity_export.activity_rows(engine, caller=caller, filters=filters)
     workbook = xlsx_file("Activities", activity_export.COLUMNS, rows, widths=activity_export.WIDTHS)
     return StreamingResponse(

@@ -9,9 +9,9 @@ audit entry, all in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -58,6 +58,8 @@ PROJECT_FIELDS = (
     "end_date",
 )
 SITE_FIELDS = ("project_id", "name", "admin_area", "lat", "lon")
+
+Row = TypeVar("Row", Project, Site, Target)
 
 
 def _raise_if_invalid(result: Validation) -> None:
@@ -128,20 +130,38 @@ def list_projects(
             func.lower(Project.code).like(pattern, escape="\\")
             | func.lower(Project.name).like(pattern, escape="\\")
         )
-    total = session.exec(select(func.count()).select_from(Project).where(*conditions)).one()
-    projects = session.exec(
-        select(Project).where(*conditions).order_by(col(Project.code)).limit(limit).offset(offset)
-    )
-    return list(projects), total
+    return _page(session, Project, conditions, (col(Project.code),), limit=limit, offset=offset)
 
 
 def get_project(session: Session, *, caller: Caller, project_id: uuid.UUID) -> Project:
-    project = session.exec(
-        select(Project).where(Project.id == project_id, project_scope(caller))
-    ).one_or_none()
-    if project is None:
-        raise NotFound("no such project")
-    return project
+    return _in_scope(session, Project, project_id, project_scope(caller), "project")
+
+
+def _page(
+    session: Session,
+    table: type[Row],
+    conditions: Sequence[Any],
+    order_by: Sequence[Any],
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row], int]:
+    """One page of a list (projects, sites, targets): the rows of ``table`` under ``conditions``
+    in ``order_by`` order, from ``offset``, at most ``limit`` of them, and how many in all."""
+    total = session.exec(select(func.count()).select_from(table).where(*conditions)).one()
+    rows = session.exec(
+        select(table).where(*conditions).order_by(*order_by).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+def _in_scope(session: Session, table: type[Row], row_id: uuid.UUID, scope: Any, what: str) -> Row:
+    """The row ``row_id`` of ``table`` if the caller's ``scope`` covers it; else NotFound, so
+    that a record outside the scope is not revealed."""
+    row = session.exec(select(table).where(col(table.id) == row_id, scope)).one_or_none()
+    if row is None:
+        raise NotFound(f"no such {what}")
+    return row
 
 
 def create_project(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Project:
@@ -267,28 +287,31 @@ def list_sites(
         conditions.append(col(Site.project_id) == project_id)
     if status:
         conditions.append(col(Site.status) == status)
-    total = session.exec(select(func.count()).select_from(Site).where(*conditions)).one()
-    sites = session.exec(
-        select(Site)
-        .where(*conditions)
-        .order_by(col(Site.name), col(Site.id))
-        .limit(limit)
-        .offset(offset)
+    return _page(
+        session, Site, conditions, (col(Site.name), col(Site.id)), limit=limit, offset=offset
     )
-    return list(sites), total
 
 
 def get_site(session: Session, *, caller: Caller, site_id: uuid.UUID) -> Site:
-    site = session.exec(select(Site).where(Site.id == site_id, site_scope(caller))).one_or_none()
-    if site is None:
-        raise NotFound("no such site")
-    return site
+    return _in_scope(session, Site, site_id, site_scope(caller), "site")
 
 
 def _site_project(session: Session, *, caller: Caller, project_id: Any) -> Project:
     project = session.get(Project, project_id)
     if project is None or not can_read_project(caller, project):
         raise invalid("project_id", ErrorCode.NOT_FOUND, "no such project")
+    return project
+
+
+def _writable_project(
+    session: Session, caller: Caller, project_id: uuid.UUID, what: str
+) -> Project:
+    """The project of a site or target the caller changes; Forbidden unless the caller may
+    write it (``what``: what they may not do, for the message)."""
+    project = session.get(Project, project_id)
+    assert project is not None  # a foreign key
+    if not can_write_project(caller, project):
+        raise Forbidden(f"only a country officer of this project's country or an admin may {what}")
     return project
 
 
@@ -342,13 +365,7 @@ def update_site(
 ) -> Site:
     """Edit a site, or approve / reject one found in the field (``status``)."""
     site = get_site(session, caller=caller, site_id=site_id)
-    project = session.get(Project, site.project_id)
-    assert project is not None  # a foreign key
-    if not can_write_project(caller, project):
-        raise Forbidden(
-            "only a country officer of this project's country or an admin may "
-            "change or approve sites"
-        )
+    project = _writable_project(session, caller, site.project_id, "change or approve sites")
     before = {name: _wire(getattr(site, name)) for name in (*SITE_FIELDS, "status")}
     merged = {**before, **{k: v for k, v in changes.items() if k in SITE_FIELDS}}
     result = validate_site({k: merged[k] for k in SITE_FIELDS}, project=facts(project))
@@ -409,30 +426,12 @@ def list_targets(
         conditions.append(col(Target.indicator) == indicator)
     if period:
         conditions.append(col(Target.period) == period)
-    total = session.exec(select(func.count()).select_from(Target).where(*conditions)).one()
-    targets = session.exec(
-        select(Target)
-        .where(*conditions)
-        .order_by(
-            col(Target.project_id),
-            col(Target.indicator),
-            col(Target.period),
-            col(Target.sex),
-            col(Target.id),
-        )
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(targets), total
+    order = (Target.project_id, Target.indicator, Target.period, Target.sex, Target.id)
+    return _page(session, Target, conditions, [col(c) for c in order], limit=limit, offset=offset)
 
 
 def get_target(session: Session, *, caller: Caller, target_id: uuid.UUID) -> Target:
-    target = session.exec(
-        select(Target).where(Target.id == target_id, target_scope(caller))
-    ).one_or_none()
-    if target is None:
-        raise NotFound("no such target")
-    return target
+    return _in_scope(session, Target, target_id, target_scope(caller), "target")
 
 
 def create_target(
@@ -514,12 +513,7 @@ def update_target(
     results: Collection[str] = (),
 ) -> Target:
     target = get_target(session, caller=caller, target_id=target_id)
-    project = session.get(Project, target.project_id)
-    assert project is not None  # a foreign key
-    if not can_write_project(caller, project):
-        raise Forbidden(
-            "only a country officer of this project's country or an admin may change targets"
-        )
+    project = _writable_project(session, caller, target.project_id, "change targets")
     result = validate_target(
         {
             "project_id": str(target.project_id),

@@ -11,44 +11,38 @@ list; an unknown code is a 422 naming the filter.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, or_
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
-from server.accounts.models import User
 from server.activities.models import Attachment
 from server.activities.queries import (
     AttachmentPublic,
     FieldChange,
     FlagPublic,
+    Joined,
     LocationPublic,
     ReviewPublic,
     RevisionPublic,
-    _flag,
     _listed,
-    _usernames,
-    _uuid_or_none,
-    attachment_public,
-    review_public,
+    date_conditions,
+    fields_changed,
+    place_conditions,
+    record_public,
     revisions_public,
 )
 from server.api import UtcDateTime
-from server.errors import NotFound, invalid
 from server.projects.models import Project
 from server.records.models import RecordRevision
 from server.results.models import Form, Observation, ObservationReview
 from server.results.observations import ENTITY, observation_wire
 from server.scope import in_visible_project
 from shared.catalogue import THEMATIC_AREAS, ActivityStatus, codes
-from shared.errors import ErrorCode
-from shared.geography import COUNTRIES, REGIONS
 
 
 class ObservationSummary(BaseModel):
@@ -111,29 +105,22 @@ class ObservationFilters:
     date_to: date | None = None
 
 
+_WITH_PROJECT_AND_FORM = Joined(
+    Observation,
+    (
+        (Project, col(Project.id) == Observation.project_id),
+        (Form, col(Form.id) == Observation.form_id),
+    ),
+)
+
+
 def filter_conditions(filters: ObservationFilters) -> list[ColumnElement[bool]]:
     """WHERE clauses over Observation joined with Project and Form (scope not included)."""
     f = filters
-    found: list[ColumnElement[bool]] = [col(Observation.deleted).is_(False)]
-    if countries := [c.upper() for c in _listed("country", f.country)]:
-        unknown = [c for c in countries if c not in COUNTRIES]
-        if unknown:
-            raise invalid(
-                "country",
-                ErrorCode.UNKNOWN_CODE,
-                "unknown country " + ", ".join(unknown) + "; use ISO 3166-1 alpha-3",
-            )
-        found.append(col(Project.country).in_(countries))
-    if regions := _listed("region", f.region, REGIONS):
-        found.append(col(Project.country).in_([c for r in regions for c in REGIONS[r].countries]))
-    if projects := _listed("project", f.project):
-        ids = [_uuid_or_none(p) for p in projects]
-        found.append(
-            or_(
-                col(Project.code).in_(projects),
-                col(Project.id).in_([i for i in ids if i is not None]),
-            )
-        )
+    found: list[ColumnElement[bool]] = [
+        col(Observation.deleted).is_(False),
+        *place_conditions(f.country, f.region, f.project),
+    ]
     if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS):
         found.append(col(Project.thematic_area).in_(areas))
     if forms := [c.upper() for c in _listed("form", f.form)]:
@@ -142,12 +129,7 @@ def filter_conditions(filters: ObservationFilters) -> list[ColumnElement[bool]]:
         found.append(col(Observation.status).in_(statuses))
     if f.site is not None:
         found.append(col(Observation.site_id) == f.site)
-    if f.date_from is not None and f.date_to is not None and f.date_from > f.date_to:
-        raise invalid("to", ErrorCode.END_BEFORE_START, "must not be before 'from'")
-    if f.date_from is not None:
-        found.append(col(Observation.observed_on) >= f.date_from)
-    if f.date_to is not None:
-        found.append(col(Observation.observed_on) <= f.date_to)
+    found.extend(date_conditions(col(Observation.observed_on), f.date_from, f.date_to))
     return found
 
 
@@ -160,22 +142,13 @@ def list_observations(
     offset: int = 0,
 ) -> tuple[list[ObservationSummary], int]:
     """One page of the observations in the caller's scope, newest first, and the total."""
-    where = [in_visible_project(Observation.project_id, caller), *filter_conditions(filters)]
-    total = session.exec(
-        select(func.count())
-        .select_from(Observation)
-        .join(Project, col(Project.id) == Observation.project_id)
-        .join(Form, col(Form.id) == Observation.form_id)
-        .where(*where)
-    ).one()
-    rows = session.exec(
-        select(Observation, Project.code, Project.country, Form.code)
-        .join(Project, col(Project.id) == Observation.project_id)
-        .join(Form, col(Form.id) == Observation.form_id)
-        .where(*where)
-        .order_by(col(Observation.observed_on).desc(), col(Observation.id))
-        .limit(limit)
-        .offset(offset)
+    rows, total = _WITH_PROJECT_AND_FORM.page(
+        session,
+        (Observation, Project.code, Project.country, Form.code),
+        [in_visible_project(Observation.project_id, caller), *filter_conditions(filters)],
+        (col(Observation.observed_on).desc(), col(Observation.id)),
+        limit=limit,
+        offset=offset,
     )
     items = [
         ObservationSummary(
@@ -198,23 +171,18 @@ def list_observations(
         )
         for o, project_code, country, form_code in rows
     ]
-    return items, int(total)
+    return items, total
 
 
 def get_observation(
     session: Session, *, caller: Caller, observation_id: uuid.UUID
 ) -> tuple[Observation, Project, Form]:
-    row = session.exec(
-        select(Observation, Project, Form)
-        .join(Project, col(Project.id) == Observation.project_id)
-        .join(Form, col(Form.id) == Observation.form_id)
-        .where(
-            Observation.id == observation_id,
-            in_visible_project(Observation.project_id, caller),
-        )
-    ).one_or_none()
-    if row is None:
-        raise NotFound("no such observation")
+    row = _WITH_PROJECT_AND_FORM.one(
+        session,
+        (Observation, Project, Form),
+        (col(Observation.id) == observation_id, in_visible_project(Observation.project_id, caller)),
+        missing="no such observation",
+    )
     return row[0], row[1], row[2]
 
 
@@ -225,36 +193,17 @@ def observation_detail(
     observation, project, form = get_observation(
         session, caller=caller, observation_id=observation_id
     )
-    attachments = session.exec(
-        select(Attachment)
-        .where(Attachment.observation_id == observation.id, col(Attachment.deleted).is_(False))
-        .order_by(col(Attachment.created_at), col(Attachment.id))
-    )
-    reviews = session.exec(
-        select(ObservationReview, User.username)
-        .join(User, col(User.id) == ObservationReview.author_id)
-        .where(ObservationReview.observation_id == observation.id)
-        .order_by(col(ObservationReview.created_at), col(ObservationReview.id))
-    )
-    names = _usernames(session, [observation.created_by_id])
-    wire = observation_wire(observation)
     return ObservationDetail.model_validate(
         {
-            **wire,
-            "project_code": project.code,
-            "country": project.country,
+            **observation_wire(observation),
+            **record_public(
+                session,
+                observation,
+                project,
+                photos=col(Attachment.observation_id),
+                reviews=col(ObservationReview.observation_id),
+            ),
             "form_code": form.code,
-            "version": observation.version,
-            "flags": [_flag(f) for f in observation.flags or []],
-            "created_by_id": observation.created_by_id,
-            "created_by": names.get(observation.created_by_id)
-            if observation.created_by_id
-            else None,
-            "device_id": observation.device_id,
-            "created_at": observation.created_at,
-            "updated_at": observation.updated_at,
-            "attachments": [attachment_public(a) for a in attachments],
-            "reviews": [review_public(r, username) for r, username in reviews],
         }
     )
 
@@ -276,14 +225,7 @@ DIFF_FIELDS: tuple[str, ...] = (
 
 def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[FieldChange]:
     """What differs between two stored versions (all set fields for the first version)."""
-    changes = []
-    for field in DIFF_FIELDS:
-        old = before.get(field) if before is not None else None
-        new = after.get(field)
-        if before is None and new in (None, "", [], False):
-            continue
-        if old != new:
-            changes.append(FieldChange(field=field, before=old, after=new))
+    changes = fields_changed(DIFF_FIELDS, before, after)
     old_values = (before or {}).get("values") or {}
     new_values = after.get("values") or {}
     for name in dict.fromkeys([*old_values, *new_values]):
@@ -301,14 +243,9 @@ def revisions(
 ) -> list[RevisionPublic]:
     """Every version of the observation, oldest first, each with what changed."""
     get_observation(session, caller=caller, observation_id=observation_id)
-    rows: Sequence[RecordRevision] = list(
-        session.exec(
-            select(RecordRevision)
-            .where(
-                RecordRevision.entity == ENTITY,
-                RecordRevision.entity_id == observation_id,
-            )
-            .order_by(col(RecordRevision.version))
-        )
+    return revisions_public(
+        session,
+        RecordRevision,
+        (col(RecordRevision.entity) == ENTITY, col(RecordRevision.entity_id) == observation_id),
+        field_changes,
     )
-    return revisions_public(session, rows, field_changes)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from server.accounts.deps import CurrentCaller
 from server.activities.queries import RevisionPublic
 from server.api import Page, Text, error_responses
-from server.deps import SessionDep
+from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep
 from server.results import observation_queries as queries
 from server.results.observation_queries import (
     ObservationDetail,
@@ -24,10 +24,6 @@ from server.results.observation_queries import (
     ObservationSummary,
 )
 from server.results.observations import ReviewRequest, review_observation
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
-CodeList = Annotated[Text | None, Query(max_length=500, description="One code or a comma list")]
 
 router = APIRouter(
     prefix="/observations",
@@ -44,9 +40,7 @@ def list_observations(
     offset: Offset = 0,
     country: CodeList = None,
     region: CodeList = None,
-    project: Annotated[
-        Text | None, Query(max_length=2000, description="Project ids or codes, comma list")
-    ] = None,
+    project: ProjectList = None,
     thematic_area: CodeList = None,
     form: Annotated[
         Text | None, Query(max_length=500, description="Form codes, comma list")

@@ -232,46 +232,61 @@ def _current_state(
 def _activities(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
     activities = session.execute(select(Activity).where(col(Activity.id).in_(ids))).scalars().all()
     attendance = attendance_by_activity(session, [a.id for a in activities])
-    reviews: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    for review in session.execute(
-        select(Review).where(col(Review.activity_id).in_(ids)).order_by(col(Review.created_at))
+    return _reviewed_changes(
+        PulledEntity.ACTIVITY,
+        activities,
+        _review_trails(session, col(Review.activity_id), ids),
+        lambda activity: activity_wire(activity, attendance[activity.id]),
+        after_flags=("late",),
+    )
+
+
+def _review_trails(
+    session: Session, record_column: Any, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The reviews of the records ``ids`` (``record_column``: the review table's column naming
+    the record: an activity's or an observation's), oldest first, as a tablet shows them."""
+    review = record_column.class_
+    trails: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for row in session.execute(
+        select(review).where(record_column.in_(ids)).order_by(col(review.created_at))
     ).scalars():
-        reviews[review.activity_id].append(
+        trails[getattr(row, record_column.key)].append(
             {
-                "action": review.action,
-                "comment": review.comment,
-                "at": review.created_at.isoformat() if review.created_at else None,
+                "action": row.action,
+                "comment": row.comment,
+                "at": row.created_at.isoformat() if row.created_at else None,
             }
         )
+    return trails
+
+
+def _reviewed_changes(
+    entity: PulledEntity,
+    records: Sequence[Any],
+    reviews: dict[uuid.UUID, list[dict[str, Any]]],
+    wire: Callable[[Any], dict[str, Any]],
+    *,
+    after_flags: tuple[str, ...] = (),
+) -> list[Change]:
+    """The changes of reviewed records (activities, observations): a deleted one as a tombstone
+    naming its project; another as its ``wire`` form with the fields only the server sets
+    (version, flags, the record's ``after_flags``, its reviews and its author)."""
     changes = []
-    for activity in activities:
-        if activity.deleted:
-            changes.append(
-                Change(
-                    entity=PulledEntity.ACTIVITY,
-                    id=str(activity.id),
-                    op=Op.DELETE,
-                    version=activity.version,
-                    data={"id": str(activity.id), "project_id": str(activity.project_id)},
-                )
+    for record in records:
+        data: dict[str, Any]
+        if record.deleted:
+            op, data = Op.DELETE, {"id": str(record.id), "project_id": str(record.project_id)}
+        else:
+            op, data = Op.UPSERT, wire(record)
+            data.update(version=record.version, flags=record.flags or [])
+            data.update({name: getattr(record, name) for name in after_flags})
+            data.update(
+                reviews=reviews.get(record.id, []),
+                created_by_id=str(record.created_by_id) if record.created_by_id else None,
             )
-            continue
-        data = activity_wire(activity, attendance[activity.id])
-        data.update(
-            version=activity.version,
-            flags=activity.flags or [],
-            late=activity.late,
-            reviews=reviews.get(activity.id, []),
-            created_by_id=str(activity.created_by_id) if activity.created_by_id else None,
-        )
         changes.append(
-            Change(
-                entity=PulledEntity.ACTIVITY,
-                id=str(activity.id),
-                op=Op.UPSERT,
-                version=activity.version,
-                data=data,
-            )
+            Change(entity=entity, id=str(record.id), op=op, version=record.version, data=data)
         )
     return changes
 
@@ -355,49 +370,12 @@ def _observations(session: Session, ids: list[uuid.UUID], _caller: Caller) -> li
     observations = (
         session.execute(select(Observation).where(col(Observation.id).in_(ids))).scalars().all()
     )
-    reviews: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    for review in session.execute(
-        select(ObservationReview)
-        .where(col(ObservationReview.observation_id).in_(ids))
-        .order_by(col(ObservationReview.created_at))
-    ).scalars():
-        reviews[review.observation_id].append(
-            {
-                "action": review.action,
-                "comment": review.comment,
-                "at": review.created_at.isoformat() if review.created_at else None,
-            }
-        )
-    changes = []
-    for observation in observations:
-        if observation.deleted:
-            changes.append(
-                Change(
-                    entity=PulledEntity.OBSERVATION,
-                    id=str(observation.id),
-                    op=Op.DELETE,
-                    version=observation.version,
-                    data={"id": str(observation.id), "project_id": str(observation.project_id)},
-                )
-            )
-            continue
-        data = observation_wire(observation)
-        data.update(
-            version=observation.version,
-            flags=observation.flags or [],
-            reviews=reviews.get(observation.id, []),
-            created_by_id=str(observation.created_by_id) if observation.created_by_id else None,
-        )
-        changes.append(
-            Change(
-                entity=PulledEntity.OBSERVATION,
-                id=str(observation.id),
-                op=Op.UPSERT,
-                version=observation.version,
-                data=data,
-            )
-        )
-    return changes
+    return _reviewed_changes(
+        PulledEntity.OBSERVATION,
+        observations,
+        _review_trails(session, col(ObservationReview.observation_id), ids),
+        observation_wire,
+    )
 
 
 def _receipts(
