@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.core import Locale, get_global
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -31,6 +32,7 @@ from markupsafe import Markup
 
 from shared.catalogue import THEMATIC_AREAS
 from shared.errors import EXPLANATIONS
+from shared.geography import COUNTRIES
 
 PACKAGE_DIR = Path(__file__).parent
 LOCALE_DIR = PACKAGE_DIR / "locale"
@@ -230,6 +232,21 @@ def translations(language: str) -> NullTranslations:
     return Translations(fp=buffer, domain=DOMAIN)
 
 
+@lru_cache(maxsize=len(LANGUAGES))
+def country_names(language: str) -> dict[str, str]:
+    """Every country's short name in ``language``: the catalogue's own (WFP usage) in English,
+    CLDR's (through Babel) in the others, the English name where CLDR has none."""
+    if language == DEFAULT_LANGUAGE or language not in LANGUAGES:
+        return {iso3: country.name for iso3, country in COUNTRIES.items()}
+    territories = Locale.parse(language).territories
+    alpha2 = get_global("territory_aliases")  # ISO 3166 alpha-3 -> [alpha-2]
+    names = {}
+    for iso3, country in COUNTRIES.items():
+        codes = alpha2.get(iso3) or []
+        names[iso3] = str(territories.get(codes[0]) or country.name) if codes else country.name
+    return names
+
+
 def pick_language(cookie: str | None, accept_language: str | None) -> str:
     """The reader's choice if made, else the first supported language the browser asks for."""
     if cookie in LANGUAGES:
@@ -258,6 +275,10 @@ class Translator:
     def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
         text = self._catalog.ngettext(singular, plural, n)
         return text % {"num": n, **values}
+
+    def country(self, iso3: str) -> str:
+        """A country's name in the reader's language; the code itself when unknown."""
+        return country_names(self.language).get(iso3, iso3)
 
     def label(self, vocabulary: str, code: str | None) -> str:
         if code is None or code == "":
