@@ -30,7 +30,7 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
-from shared.catalogue import THEMATIC_AREAS
+from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
 from shared.errors import EXPLANATIONS
 from shared.geography import COUNTRIES
 
@@ -247,6 +247,14 @@ def country_names(language: str) -> dict[str, str]:
     return names
 
 
+@lru_cache(maxsize=2 * len(LANGUAGES))
+def catalogue_names(language: str, vocabulary: str) -> dict[str, str]:
+    """The names of the catalogue's solutions or topics (``vocabulary``) in ``language``."""
+    entries = SOLUTIONS if vocabulary == "solution" else TOPICS
+    t = Translator(language)
+    return {code: t.gettext(entry.name) for code, entry in entries.items()}
+
+
 def pick_language(cookie: str | None, accept_language: str | None) -> str:
     """The reader's choice if made, else the first supported language the browser asks for."""
     if cookie in LANGUAGES:
@@ -354,6 +362,9 @@ def extract_messages() -> Catalog:
     # The error codes' words live in shared/ (one list for the tablet and the dashboard).
     for explanation in EXPLANATIONS.values():
         catalog.add(explanation, None, [("shared/errors.py", 0)])
+    # The catalogue's solutions and topics, named in the reader's language (catalogue_names).
+    for name in [s.name for s in SOLUTIONS.values()] + [t.name for t in TOPICS.values()]:
+        catalog.add(name, None, [("shared/catalogue.py", 0)])
     return catalog
 
 

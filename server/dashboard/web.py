@@ -27,11 +27,17 @@ from server.accounts.auth import Caller, NotAuthenticated, caller_from_access_to
 from server.config import Settings
 from server.dashboard import session as cookies
 from server.dashboard.assets import HashedStaticFiles
-from server.dashboard.i18n import LANGUAGES, N_, Translator, country_names, pick_language
+from server.dashboard.i18n import (
+    LANGUAGES,
+    N_,
+    Translator,
+    catalogue_names,
+    country_names,
+    pick_language,
+)
 from server.dashboard.service import describe, may_see_people, review_count
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed
-from shared.catalogue import SOLUTIONS, TOPICS
 from shared.errors import EXPLANATIONS, ErrorCode
 
 log = logging.getLogger("pilotmon.dashboard")
@@ -61,8 +67,6 @@ def _environment() -> Environment:
 
 
 TEMPLATES = _environment()
-SOLUTION_NAMES = {code: solution.name for code, solution in SOLUTIONS.items()}
-TOPIC_NAMES = {code: topic.name for code, topic in TOPICS.items()}
 
 
 class LoginRequired(Exception):
@@ -107,8 +111,8 @@ class Page:
             "notice": self.notice,
             "country_names": country_names(t.language),
             "may_see_people": self.caller is not None and may_see_people(self.caller),
-            "solution_names": SOLUTION_NAMES,
-            "topic_names": TOPIC_NAMES,
+            "solution_names": catalogue_names(t.language, "solution"),
+            "topic_names": catalogue_names(t.language, "topic"),
             "show": lambda name, value, names=None: describe(t, name, value, names),
             **extra,
         }

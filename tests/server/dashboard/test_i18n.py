@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from server.dashboard import i18n
 from server.dashboard.i18n import Translator, extract_messages, pick_language
 from server.dashboard.session import LANGUAGE_COOKIE
+from shared.catalogue import TOPICS
 from tests.server.dashboard.conftest import main_of
 from tests.server.dashboard.conftest import sign_in as start_session
 from tests.server.dashboard.world import World
@@ -150,3 +151,20 @@ def test_country_names_are_in_the_readers_language(
             assert "Ethiopia" not in page, path
     assert Translator("es").country("ETH") == "Etiopía"
     assert Translator("fr").country("XXX") == "XXX"
+
+
+def test_solution_and_topic_names_are_in_the_readers_language(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    # A project's solutions and an activity's topic were named in English whatever the
+    # language, though the tablet has them in all four.
+    start_session(client, engine, world.officer)
+    client.cookies.set(LANGUAGE_COOKIE, "fr")
+    page = main_of(client.get(f"/projects/{world.lso.id}").text)
+    assert "Développement du commerce électronique rural" in page
+    assert "Rural E-commerce Development" not in page
+    activity = next(a for a in world.approved if a.topic)
+    english = TOPICS[activity.topic].name
+    page = main_of(client.get(f"/activities/{activity.id}").text)
+    assert Translator("fr").gettext(english) != english
+    assert Translator("fr").gettext(english) in page and english not in page
