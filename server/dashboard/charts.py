@@ -122,7 +122,7 @@ def nice_ticks(high: float, *, count: int = 5, integer: bool = False) -> list[fl
     if not math.isfinite(high) or high <= 0:
         return [0.0, 1.0]
     raw = high / count
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude = 10.0 ** math.floor(math.log10(raw))
     step = magnitude * 10
     for multiple in (1, 2, 2.5, 5, 10):
         if raw <= multiple * magnitude:
@@ -131,6 +131,8 @@ def nice_ticks(high: float, *, count: int = 5, integer: bool = False) -> list[fl
     if integer:
         step = max(1.0, float(math.ceil(step)))
     top = math.ceil(high / step - 1e-9) * step
+    if not math.isfinite(top):  # next to the largest float: even steps up to the maximum
+        return [high / count * i for i in range(count + 1)]
     n = round(top / step)
     return [round(i * step, 10) for i in range(n + 1)]
 

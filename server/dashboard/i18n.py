@@ -16,6 +16,7 @@ import datetime as dt
 import io
 import sys
 from dataclasses import dataclass
+from decimal import InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_scientific
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
@@ -266,6 +267,15 @@ def pick_language(cookie: str | None, accept_language: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+def decimal_text(value: float | int, pattern: str, language: str) -> str:
+    """``value`` written with ``pattern`` in ``language``; in scientific notation when it has
+    more digits than a decimal can round (a target typed as 1e30 must not break a page)."""
+    try:
+        return format_decimal(value, format=pattern, locale=language)
+    except InvalidOperation:
+        return format_scientific(value, format="0.###E0", locale=language)
+
+
 @dataclass(frozen=True, slots=True)
 class Translator:
     """Everything a page needs to speak the reader's language."""
@@ -302,7 +312,7 @@ class Translator:
         if value is None:
             return "–"
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-        return format_decimal(value, format=pattern, locale=self.language)
+        return decimal_text(value, pattern, self.language)
 
     def percent(self, value: float | None, decimals: int = 0) -> str:
         if value is None:
