@@ -339,3 +339,20 @@ def test_the_enrolment_qr_decodes_at_its_displayed_size(audit: Audit) -> None:
         decoded = [b.text for b in zxingcpp.read_barcodes(image)]
         assert decoded == [qr_payload(code, audit.base)], f"at {width} px"
         _shoot(d, "officer-tablets-enrolment", width)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_the_people_filter_shows_its_role_whole_on_a_phone(audit: Audit, language: str) -> None:
+    # At 390 px the role filter was squeezed beside the name and the button: it read "Todc".
+    _sign_in(audit, audit.world.officer, language)
+    d = audit.driver
+    _show(d, audit.base + "/people", 390)
+    width, longest = d.execute_script(
+        "const s = document.getElementById('p-role');"
+        "const c = document.createElement('canvas').getContext('2d');"
+        "c.font = getComputedStyle(s).font;"
+        "return [s.getBoundingClientRect().width,"
+        " Math.max(...[...s.options].map(o => c.measureText(o.text).width))];"
+    )
+    # The text, the select's padding and its arrow.
+    assert width >= longest + 40, (width, longest)
