@@ -356,3 +356,22 @@ def test_the_people_filter_shows_its_role_whole_on_a_phone(audit: Audit, languag
     )
     # The text, the select's padding and its arrow.
     assert width >= longest + 40, (width, longest)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_every_language_button_is_whole_on_a_phone(audit: Audit, language: str) -> None:
+    # In Portuguese and Spanish at 390 px the language switch was squeezed by the account
+    # links and cut "ES" in half (narrower, it hid it): a Spanish reader could not choose it.
+    _sign_in(audit, audit.world.officer, language)
+    d = audit.driver
+    for width in (360, 390):
+        _show(d, audit.base + "/overview", width)
+        clipped = d.execute_script(
+            "const s = document.querySelector('.lang-switch').getBoundingClientRect();"
+            "return [...document.querySelectorAll('.lang-switch button')]"
+            ".map(b => [b.textContent.trim(), b.getBoundingClientRect()])"
+            ".filter(([_, r]) => r.left < s.left - 0.5 || r.right > s.right + 0.5)"
+            ".map(([name, _]) => name);"
+        )
+        assert clipped == [], (width, clipped)
+        assert _sideways(d) == 0, width
