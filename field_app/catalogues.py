@@ -77,6 +77,8 @@ def extract() -> dict[Message, list[str]]:
     for table in (labels.THEMATIC_AREA_NAMES, labels.SOLUTION_NAMES, labels.TOPIC_NAMES):
         for name in table.values():
             found.setdefault(name, []).append("shared/catalogue.py")
+    for name in labels.COUNTRY_NAMES.values():
+        found.setdefault(name, []).append("shared/geography.py")
     # The server's reasons, shown by their error code (field_app.controllers.messages).
     for explanation in EXPLANATIONS.values():
         found.setdefault(explanation, []).append("shared/errors.py")

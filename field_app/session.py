@@ -28,6 +28,12 @@ from sync.store import Custody
 log = logging.getLogger("pilotmon.field")
 
 SETTINGS_FILE = "field_settings.json"
+# How Settings names what ``Device.facts`` reports.
+DEVICE_FACTS = {
+    "platform": i18n.N_("System"),
+    "machine": i18n.N_("Model"),
+    "python": i18n.N_("Python version"),
+}
 
 
 @dataclass
@@ -346,5 +352,8 @@ class FieldSession:
         ]
         if enrolment is not None:
             facts += [(i18n._("Signed in as"), f"{enrolment.username} ({enrolment.role})")]
-        facts += [(key.capitalize(), value) for key, value in self.device.facts().items()]
+        facts += [
+            (i18n._(DEVICE_FACTS[key]) if key in DEVICE_FACTS else key, value)
+            for key, value in self.device.facts().items()
+        ]
         return facts

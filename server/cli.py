@@ -138,11 +138,17 @@ def serve(host: str, port: int, workers: int) -> None:
 def _database_problem(exc: DBAPIError) -> str:
     """One line for a database that refused a command: most often one that init-db never made."""
     from server.config import get_settings
-    from server.db import get_engine
+    from server.db import check_reachable, get_engine
     from server.migrate import schema_status
 
     try:
-        status = schema_status(get_engine(get_settings()))
+        engine = get_engine(get_settings())
+        # A database that is down or at a wrong address has no readable schema either: say
+        # that it cannot be reached, not to run init-db (which would fail the same way).
+        check_reachable(engine)
+        status = schema_status(engine)
+    except DatabaseError as unreachable:
+        return unreachable.message
     except Exception:  # noqa: BLE001 - the original error is the one worth reporting
         status = {"up_to_date": True}
     if not status["up_to_date"]:

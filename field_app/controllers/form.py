@@ -19,7 +19,6 @@ from field_app.controllers.attendance import AttendanceError, AttendanceGrid, Ce
 from field_app.controllers.messages import field_message
 from field_app.i18n import _
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
-from shared.geography import country_name
 from shared.validation import (
     FUTURE_DAYS,
     MAX_ATTENDANCE_TOTAL,
@@ -395,7 +394,7 @@ class ActivityForm:
             "start": self.facts.start_date.isoformat(),
             "end": self.facts.end_date.isoformat(),
             "limit": date.fromordinal(limit).isoformat(),
-            "country": country_name(self.facts.country),
+            "country": labels.label(labels.COUNTRY_NAMES, self.facts.country),
             "high": {
                 "title": TEXT_LIMITS["title"],
                 "notes": TEXT_LIMITS["notes"],

@@ -10,7 +10,6 @@ from typing import Any
 from field_app.controllers import labels
 from field_app.controllers.progress import ProgressLine, progress, quarter_of
 from field_app.i18n import _
-from shared.geography import country_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +43,9 @@ def project_card(
         part
         for part in (
             str(project.get("kind") or ""),
-            country_name(str(project.get("country") or "")) if project.get("country") else "",
+            labels.label(labels.COUNTRY_NAMES, str(project["country"]))
+            if project.get("country")
+            else "",
             labels.label(labels.THEMATIC_AREA_NAMES, area) if area else "",
         )
         if part

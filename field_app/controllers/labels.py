@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from field_app.i18n import N_, _
 from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
+from shared.geography import COUNTRIES
 
 ACTIVITY_TYPES: dict[str, str] = {
     "demonstration": N_("Demonstration"),
@@ -87,6 +88,7 @@ INDICATORS: dict[str, str] = {
 THEMATIC_AREA_NAMES: dict[str, str] = {code: N_(ta.name) for code, ta in THEMATIC_AREAS.items()}
 SOLUTION_NAMES: dict[str, str] = {code: N_(s.name) for code, s in SOLUTIONS.items()}
 TOPIC_NAMES: dict[str, str] = {code: N_(t.name) for code, t in TOPICS.items()}
+COUNTRY_NAMES: dict[str, str] = {iso3: N_(c.name) for iso3, c in COUNTRIES.items()}
 
 
 def label(names: dict[str, str], code: str | None) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from kivy.core.text import Label as CoreLabel
 from kivy.properties import (
     BooleanProperty,
     ListProperty,
@@ -230,3 +231,11 @@ class ProgressLine(BoxLayout):
 
 def colour_of(kind: str) -> tuple[float, float, float, float]:
     return {"primary": theme.PRIMARY, "danger": theme.ERROR}.get(kind, theme.PAPER)
+
+
+def text_width(text: str, font_size: float, bold: bool = False, font_name: str = "Roboto") -> float:
+    """How wide ``text`` is drawn on one line, in pixels: for buttons sized to their label
+    (a count or a longer translation must not be cut off)."""
+    label = CoreLabel(font_size=font_size, bold=bold, font_name=font_name)
+    width: float = label.get_extents(text)[0]
+    return width

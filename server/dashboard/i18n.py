@@ -16,21 +16,24 @@ import datetime as dt
 import io
 import sys
 from dataclasses import dataclass
+from decimal import InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.core import Locale, get_global
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_scientific
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
-from shared.catalogue import THEMATIC_AREAS
+from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
 from shared.errors import EXPLANATIONS
+from shared.geography import COUNTRIES
 
 PACKAGE_DIR = Path(__file__).parent
 LOCALE_DIR = PACKAGE_DIR / "locale"
@@ -230,6 +233,29 @@ def translations(language: str) -> NullTranslations:
     return Translations(fp=buffer, domain=DOMAIN)
 
 
+@lru_cache(maxsize=len(LANGUAGES))
+def country_names(language: str) -> dict[str, str]:
+    """Every country's short name in ``language``: the catalogue's own (WFP usage) in English,
+    CLDR's (through Babel) in the others, the English name where CLDR has none."""
+    if language == DEFAULT_LANGUAGE or language not in LANGUAGES:
+        return {iso3: country.name for iso3, country in COUNTRIES.items()}
+    territories = Locale.parse(language).territories
+    alpha2 = get_global("territory_aliases")  # ISO 3166 alpha-3 -> [alpha-2]
+    names = {}
+    for iso3, country in COUNTRIES.items():
+        codes = alpha2.get(iso3) or []
+        names[iso3] = str(territories.get(codes[0]) or country.name) if codes else country.name
+    return names
+
+
+@lru_cache(maxsize=2 * len(LANGUAGES))
+def catalogue_names(language: str, vocabulary: str) -> dict[str, str]:
+    """The names of the catalogue's solutions or topics (``vocabulary``) in ``language``."""
+    entries = SOLUTIONS if vocabulary == "solution" else TOPICS
+    t = Translator(language)
+    return {code: t.gettext(entry.name) for code, entry in entries.items()}
+
+
 def pick_language(cookie: str | None, accept_language: str | None) -> str:
     """The reader's choice if made, else the first supported language the browser asks for."""
     if cookie in LANGUAGES:
@@ -239,6 +265,15 @@ def pick_language(cookie: str | None, accept_language: str | None) -> str:
         if tag in LANGUAGES:
             return tag
     return DEFAULT_LANGUAGE
+
+
+def decimal_text(value: float | int, pattern: str, language: str) -> str:
+    """``value`` written with ``pattern`` in ``language``; in scientific notation when it has
+    more digits than a decimal can round (a target typed as 1e30 must not break a page)."""
+    try:
+        return format_decimal(value, format=pattern, locale=language)
+    except InvalidOperation:
+        return format_scientific(value, format="0.###E0", locale=language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +294,10 @@ class Translator:
         text = self._catalog.ngettext(singular, plural, n)
         return text % {"num": n, **values}
 
+    def country(self, iso3: str) -> str:
+        """A country's name in the reader's language; the code itself when unknown."""
+        return country_names(self.language).get(iso3, iso3)
+
     def label(self, vocabulary: str, code: str | None) -> str:
         if code is None or code == "":
             return "–"
@@ -273,7 +312,7 @@ class Translator:
         if value is None:
             return "–"
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-        return format_decimal(value, format=pattern, locale=self.language)
+        return decimal_text(value, pattern, self.language)
 
     def percent(self, value: float | None, decimals: int = 0) -> str:
         if value is None:
@@ -333,6 +372,9 @@ def extract_messages() -> Catalog:
     # The error codes' words live in shared/ (one list for the tablet and the dashboard).
     for explanation in EXPLANATIONS.values():
         catalog.add(explanation, None, [("shared/errors.py", 0)])
+    # The catalogue's solutions and topics, named in the reader's language (catalogue_names).
+    for name in [s.name for s in SOLUTIONS.values()] + [t.name for t in TOPICS.values()]:
+        catalog.add(name, None, [("shared/catalogue.py", 0)])
     return catalog
 
 

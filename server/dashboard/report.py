@@ -574,7 +574,7 @@ def svg_for_pdf(svg: Markup) -> Markup:
 def scope_title(t: Translator, report: QuarterlyReport) -> str:
     scope = report.scope
     if scope.country:
-        return COUNTRIES[scope.country].name
+        return t.country(scope.country)
     if scope.region:
         return REGIONS[scope.region].name
     if scope.thematic_area:
@@ -631,7 +631,7 @@ def render_html(report: QuarterlyReport, t: Translator) -> str:
         "gettext": t.jinja_gettext,
         "ngettext": t.jinja_ngettext,
         "scope_title": scope_title(t, report),
-        "country_names": {c: COUNTRIES[c].name for c in report.countries},
+        "country_names": {c: t.country(c) for c in report.countries},
         "change": change,
         "figure": figure,
         "num": service._formatter(t),

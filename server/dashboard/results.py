@@ -15,13 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from babel.numbers import format_decimal
 from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
 from server.activities.queries import RevisionPublic
 from server.dashboard import charts, service
-from server.dashboard.i18n import Translator
+from server.dashboard.i18n import Translator, decimal_text
 from server.dashboard.report import parse_quarter, shift_quarter
 from server.indicators import service as indicators
 from server.projects import service as projects_service
@@ -51,7 +50,7 @@ def _text(value: Any, language: str) -> str:
 
 def formatter(t: Translator) -> charts.Formatter:
     """A result's value as the API rounds it (2 decimals at most), in the reader's locale."""
-    return lambda v: format_decimal(v, format="#,##0.##", locale=t.language)
+    return lambda v: decimal_text(v, "#,##0.##", t.language)
 
 
 def show_value(t: Translator, value: float | None) -> str:

@@ -40,7 +40,7 @@ from server.activities.review import review_activity
 from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.dashboard import charts
-from server.dashboard.i18n import N_, Translator
+from server.dashboard.i18n import LABELS, N_, Translator
 from server.errors import (
     Forbidden,
     NotFound,
@@ -54,6 +54,7 @@ from server.exports import dhis2, iati, tabular
 from server.indicators import service as indicators
 from server.projects import service as projects_service
 from server.projects.models import Project, Site, Target
+from server.results.indicators import result_indicators
 from server.scope import (
     activity_scope,
     can_manage_country,
@@ -248,6 +249,8 @@ class ProjectPage:
     progress_chart: charts.Chart | None
     indicator_charts: list[charts.Chart]
     site_map: charts.Chart | None
+    # The names of the result indicators among the targets, in the reader's language.
+    indicator_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def project_page(
@@ -313,6 +316,7 @@ def project_page(
     progress = target_progress(
         indicator_rows(session, caller=caller, code="TARGET_ACHIEVEMENT", filters=only)
     )
+    names = result_names(session, t, progress)
     progress_chart = None
     if progress:
         chosen = current_targets(progress, today)
@@ -321,7 +325,10 @@ def project_page(
             title=t.gettext("Achievement of the current targets"),
             items=[
                 charts.Progress(
-                    _progress_label(t, i, with_project=False), i.actual, i.target, detail=i.period
+                    _progress_label(t, i, with_project=False, names=names),
+                    i.actual,
+                    i.target,
+                    detail=i.period,
                 )
                 for i in chosen
             ],
@@ -358,16 +365,30 @@ def project_page(
         kpis=kpis,
         progress=progress,
         progress_chart=progress_chart,
-        indicator_charts=_target_charts(t, progress, texts, fmt),
+        indicator_charts=_target_charts(t, progress, texts, fmt, names),
         site_map=site_map,
+        indicator_names=names,
     )
+
+
+def result_names(
+    session: Session, t: Translator, progress: Sequence[TargetProgress]
+) -> dict[str, str]:
+    """The result indicators' names (a form's, not the catalogue's) among ``progress``."""
+    if all(i.indicator in LABELS["indicator"] for i in progress):
+        return {}
+    return {code: r.label(t.language) for code, r in result_indicators(session).items()}
 
 
 GRAIN_WORDS = {"year": N_("yearly"), "quarter": N_("quarterly"), "month": N_("monthly")}
 
 
 def _target_charts(
-    t: Translator, progress: Sequence[TargetProgress], texts: charts.Texts, fmt: charts.Formatter
+    t: Translator,
+    progress: Sequence[TargetProgress],
+    texts: charts.Texts,
+    fmt: charts.Formatter,
+    names: Mapping[str, str],
 ) -> list[charts.Chart]:
     """One chart per indicator, sex and kind of period: target against actual per period."""
     groups: dict[tuple[str, str | None, str], list[TargetProgress]] = {}
@@ -377,7 +398,7 @@ def _target_charts(
     made = []
     for (indicator, sex, grain), items in groups.items():
         items = sorted(items, key=lambda i: period_bounds(i.period))
-        name = _progress_label(t, items[0], with_project=False)
+        name = _progress_label(t, items[0], with_project=False, names=names)
         several = sum(1 for key in groups if key[:2] == (indicator, sex)) > 1
         title = (
             t.gettext(
@@ -391,7 +412,7 @@ def _target_charts(
         unit = (
             t.gettext("Share of women (%)")
             if indicator == "WOMEN_SHARE"
-            else t.label("indicator", indicator)
+            else names.get(indicator) or t.label("indicator", indicator)
         )
         made.append(
             charts.grouped_bar_chart(
@@ -1189,8 +1210,14 @@ def current_targets(progress: Sequence[TargetProgress], today: date) -> list[Tar
     )
 
 
-def _progress_label(t: Translator, item: TargetProgress, *, with_project: bool) -> str:
-    name = t.label("indicator", item.indicator)
+def _progress_label(
+    t: Translator,
+    item: TargetProgress,
+    *,
+    with_project: bool,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    name = (names or {}).get(item.indicator) or t.label("indicator", item.indicator)
     if item.sex:
         name += f" · {t.label('sex', item.sex)}"
     return f"{item.project} · {name}" if with_project else name

@@ -28,13 +28,18 @@ from server.activities.review import MAX_COMMENT
 from server.config import Settings
 from server.dashboard import session as cookies
 from server.dashboard.assets import HashedStaticFiles
-from server.dashboard.i18n import LANGUAGES, N_, Translator, pick_language
+from server.dashboard.i18n import (
+    LANGUAGES,
+    N_,
+    Translator,
+    catalogue_names,
+    country_names,
+    pick_language,
+)
 from server.dashboard.service import describe, may_see_people, review_count
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed
-from shared.catalogue import SOLUTIONS, TOPICS
 from shared.errors import EXPLANATIONS, ErrorCode
-from shared.geography import COUNTRIES
 
 log = logging.getLogger("pilotmon.dashboard")
 
@@ -65,9 +70,6 @@ def _environment() -> Environment:
 
 
 TEMPLATES = _environment()
-COUNTRY_NAMES = {iso3: country.name for iso3, country in COUNTRIES.items()}
-SOLUTION_NAMES = {code: solution.name for code, solution in SOLUTIONS.items()}
-TOPIC_NAMES = {code: topic.name for code, topic in TOPICS.items()}
 
 
 class LoginRequired(Exception):
@@ -110,10 +112,10 @@ class Page:
             "gettext": t.jinja_gettext,
             "ngettext": t.jinja_ngettext,
             "notice": self.notice,
-            "country_names": COUNTRY_NAMES,
+            "country_names": country_names(t.language),
             "may_see_people": self.caller is not None and may_see_people(self.caller),
-            "solution_names": SOLUTION_NAMES,
-            "topic_names": TOPIC_NAMES,
+            "solution_names": catalogue_names(t.language, "solution"),
+            "topic_names": catalogue_names(t.language, "topic"),
             "show": lambda name, value, names=None: describe(t, name, value, names),
             **extra,
         }

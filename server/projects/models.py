@@ -189,6 +189,11 @@ class SitePublic(SQLModel):
     updated_at: UtcDateTime
 
 
+# The largest target or baseline accepted: far above anything a pilot counts or sells, far
+# below what the dashboard's number formatting and charts can no longer write.
+MAX_TARGET_VALUE = 1e12
+
+
 class TargetCreate(SQLModel):
     project_id: uuid.UUID
     indicator: Text = Field(
@@ -196,7 +201,7 @@ class TargetCreate(SQLModel):
         description="An indicator code, e.g. PARTICIPANTS, or a result indicator's (YIELD_KG_HA)",
     )
     period: Text = Field(max_length=8, description="2025, 2025Q3 or 2025-07")
-    value: float = Field(ge=0)
+    value: float = Field(ge=0, le=MAX_TARGET_VALUE)
     sex: Text | None = Field(
         default=None,
         max_length=16,
@@ -210,7 +215,7 @@ class TargetCreate(SQLModel):
 
 
 class TargetUpdate(SQLModel):
-    value: float = Field(ge=0)
+    value: float = Field(ge=0, le=MAX_TARGET_VALUE)
 
 
 class TargetPublic(SQLModel):

@@ -129,6 +129,32 @@ def test_project_card_counts_pending_and_attention() -> None:
     assert period_heading(card) == "No targets for 2025Q1 yet"
 
 
+def test_the_project_card_names_the_country_in_the_tablets_language() -> None:
+    # A tablet in Portuguese showed "CPP · Mozambique · …": country names were English only.
+    from field_app import i18n
+
+    project = {**PROJECT, "country": "MOZ", "thematic_area": "TA3"}
+    try:
+        for language, name in (("pt", "Moçambique"), ("fr", "Mozambique"), ("es", "Mozambique")):
+            i18n.set_language(language)
+            card = project_card(
+                project, activities=[], states={}, targets=[], participants=[], today=TODAY
+            )
+            assert card.meta.split(" · ")[1] == name, language
+        i18n.set_language("pt")
+        egypt = project_card(
+            {**project, "country": "EGY"},
+            activities=[],
+            states={},
+            targets=[],
+            participants=[],
+            today=TODAY,
+        )
+        assert egypt.meta.split(" · ")[1] == "Egito"
+    finally:
+        i18n.set_language("en")
+
+
 # -- the activity list -------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ compiled catalogues in step with their sources, placeholders kept, switching liv
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
@@ -89,3 +90,25 @@ def test_switching_language_translates_at_once_and_tells_listeners() -> None:
         i18n.remove_listener(heard.append)
         i18n.set_language("en")
     assert i18n._("Save") == "Save"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_settings_names_every_device_fact_in_the_language(language: str, tmp_path: Path) -> None:
+    # Settings listed "Platform", "Machine" and "Python" in English in every language: the
+    # labels were the device's dictionary keys, capitalised.
+    from field_app.device import Device
+    from field_app.session import FieldSession
+    from tests.field_app.fakes import MemoryBackend
+
+    backend = MemoryBackend()
+    backend.enrol_as("amina", "https://pilot.example.org")
+    session = FieldSession(backend=backend, device=Device(), data_dir=tmp_path)
+    try:
+        i18n.set_language(language)
+        labels = [label for label, _value in session.device_facts()]
+        english = set(Device().facts()) | {key.capitalize() for key in Device().facts()}
+        assert not english & set(labels), labels
+        i18n.set_language("en")
+        assert "System" in [label for label, _value in session.device_facts()]
+    finally:
+        i18n.set_language("en")

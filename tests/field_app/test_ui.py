@@ -1103,3 +1103,53 @@ def test_the_enrolment_code_placeholder_has_the_real_format(
     with kivy_driver.running(make_app(session)) as driver:
         enrol = on_screen(driver, "enrol")
         assert enrol.ids.code.hint_text == "GBS27-41D5X"
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_the_home_bar_buttons_show_their_whole_label(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # With 13 records to fix, the portrait home bar showed "Attention (..." (the count cut off),
+    # and French showed "Param...": the buttons had fixed widths.
+    session, _backend, _project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        for width, height in ((800, 1280), (1280, 800), (600, 960)):
+            driver.resize(width, height)
+            driver.app.home()
+            home = on_screen(driver, "home")
+            home.attention = 13
+            driver.step(4)
+            for button in (home.ids.attention_button, home.ids.settings_button):
+                assert not button.is_shortened, (width, button.text)
+            assert "13" in home.ids.attention_button.text
+            assert home.ids.settings_button.right <= width
+            driver.screenshot(SHOTS / f"home-bar-{language}-{width}x{height}.png")
+        driver.app.set_language("en")
+        driver.resize(1280, 800)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_the_sync_bar_says_why_the_last_sync_failed_in_full(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # Offline in portrait, the bar read "La dernière synchronisation a échoué : le s... arrêté).
+    # La tablette réessaie d'elle-même.": the reason itself was cut out of the middle.
+    session, backend, _project = demo_session(tmp_path)
+    backend.error_cause, backend.last_error = "unreachable", "connection refused"
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        for width, height, name in (*ORIENTATIONS, (600, 960, "small")):
+            driver.resize(width, height)
+            driver.app.home()
+            home = on_screen(driver, "home")
+            bar = home.ids.sync_bar
+            driver.app.status_changed()
+            driver.wait_until(lambda: bar.error, what="the failure in the sync bar")  # noqa: B023
+            driver.step(4)
+            label = bar.ids.error_label
+            assert label.text == bar.error and not label.is_shortened, (name, label.text)
+            assert label.y >= bar.y and label.top <= bar.top, name  # inside the bar
+            driver.screenshot(DETAILS / f"status-failed-{language}-{name}.png")
+        driver.app.set_language("en")
+        driver.resize(1280, 800)

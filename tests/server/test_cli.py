@@ -162,3 +162,18 @@ def test_every_domain_command_loads_and_a_command_loads_only_its_own() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "['server.accounts.cli']"
+
+
+def test_commands_on_an_unreachable_database_say_it_is_unreachable(tmp_path: Path) -> None:
+    # Not "run init-db": the database is down or the address is wrong, and init-db would fail
+    # the same way.
+    env = {
+        "PILOTMON_DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none",
+        "PILOTMON_DATA_DIR": str(tmp_path),
+    }
+    for args in (("jobs", "list"), ("devices", "enrol-code", "nobody"), ("forms", "list")):
+        result = run_cli(*args, env=env)
+        assert_one_line_error(result, "cannot reach the database")
+        assert "init-db" not in result.stderr
+        assert "secret" not in result.stderr
+        assert result.returncode == 3

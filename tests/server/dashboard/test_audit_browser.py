@@ -339,3 +339,39 @@ def test_the_enrolment_qr_decodes_at_its_displayed_size(audit: Audit) -> None:
         decoded = [b.text for b in zxingcpp.read_barcodes(image)]
         assert decoded == [qr_payload(code, audit.base)], f"at {width} px"
         _shoot(d, "officer-tablets-enrolment", width)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_the_people_filter_shows_its_role_whole_on_a_phone(audit: Audit, language: str) -> None:
+    # At 390 px the role filter was squeezed beside the name and the button: it read "Todc".
+    _sign_in(audit, audit.world.officer, language)
+    d = audit.driver
+    _show(d, audit.base + "/people", 390)
+    width, longest = d.execute_script(
+        "const s = document.getElementById('p-role');"
+        "const c = document.createElement('canvas').getContext('2d');"
+        "c.font = getComputedStyle(s).font;"
+        "return [s.getBoundingClientRect().width,"
+        " Math.max(...[...s.options].map(o => c.measureText(o.text).width))];"
+    )
+    # The text, the select's padding and its arrow.
+    assert width >= longest + 40, (width, longest)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_every_language_button_is_whole_on_a_phone(audit: Audit, language: str) -> None:
+    # In Portuguese and Spanish at 390 px the language switch was squeezed by the account
+    # links and cut "ES" in half (narrower, it hid it): a Spanish reader could not choose it.
+    _sign_in(audit, audit.world.officer, language)
+    d = audit.driver
+    for width in (360, 390):
+        _show(d, audit.base + "/overview", width)
+        clipped = d.execute_script(
+            "const s = document.querySelector('.lang-switch').getBoundingClientRect();"
+            "return [...document.querySelectorAll('.lang-switch button')]"
+            ".map(b => [b.textContent.trim(), b.getBoundingClientRect()])"
+            ".filter(([_, r]) => r.left < s.left - 0.5 || r.right > s.right + 0.5)"
+            ".map(([name, _]) => name);"
+        )
+        assert clipped == [], (width, clipped)
+        assert _sideways(d) == 0, width

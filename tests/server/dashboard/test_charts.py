@@ -246,3 +246,26 @@ def test_site_names_are_drawn_whole_inside_the_map(lon: float) -> None:
     x, width = num(label, "x"), charts._text_width(name)
     left = x - width if label.get("text-anchor") == "end" else x
     assert left >= 0 and left + width <= charts.WIDTH
+
+
+def test_quarter_labels_keep_a_gap_between_them() -> None:
+    # A project with three years of results drew "2024Q12024Q22024Q3…" under its charts: twelve
+    # quarter labels fitted by the average glyph width, while digits and capitals are wider.
+    quarters = [f"{year}Q{q}" for year in (2024, 2025, 2026) for q in (1, 2, 3, 4)]
+    chart = charts.line_chart(
+        key="quarters",
+        title="Yield by quarter",
+        categories=quarters,
+        series=[charts.Series("Yield", tuple(float(12000 + i) for i in range(12)))],
+        x_label="Quarter",
+        y_label="kg/ha",
+    )
+    axis = next(g for g in svg_root(chart).iter(f"{SVG}g") if g.get("class") == "axis x-axis")
+    xs = [
+        num(t, "x") for t in axis.iter(f"{SVG}text") if "rotate" not in (t.get("transform") or "")
+    ]
+    assert len(xs) >= 2
+    # Drawn at 12 px, "2024Q1" is up to 48 px wide in the common UI fonts (DejaVu Sans: digits
+    # 0.64 em, Q 0.79 em); centred labels need that much between centres, and a little air.
+    widest = 5 * 0.64 * charts.FONT_SIZE + 0.79 * charts.FONT_SIZE
+    assert min(b - a for a, b in itertools.pairwise(xs)) >= widest + 4

@@ -10,9 +10,14 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
 from server.dashboard import i18n
 from server.dashboard.i18n import Translator, extract_messages, pick_language
+from server.dashboard.session import LANGUAGE_COOKIE
+from shared.catalogue import TOPICS
+from tests.server.dashboard.conftest import main_of
+from tests.server.dashboard.conftest import sign_in as start_session
 from tests.server.dashboard.world import World
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -127,3 +132,39 @@ def test_the_language_switch_offers_all_four(client: TestClient, world: World) -
         client.post("/language", data={"csrf_token": token.group(1), "language": language})
         page = client.get("/login").text
         assert f'<html lang="{language}">' in page and sign_in in page
+
+
+@pytest.mark.parametrize(
+    ("language", "ethiopia"), [("en", "Ethiopia"), ("fr", "Éthiopie"), ("pt", "Etiópia")]
+)
+def test_country_names_are_in_the_readers_language(
+    client: TestClient, engine: Engine, world: World, language: str, ethiopia: str
+) -> None:
+    # The country filter of the overview, the projects list and a project's page all named
+    # countries in English whatever the language chosen.
+    start_session(client, engine, world.admin)
+    client.cookies.set(LANGUAGE_COOKIE, language)
+    for path in ("/overview", "/projects", f"/projects/{world.eth.id}"):
+        page = main_of(client.get(path).text)
+        assert ethiopia in page, path
+        if language != "en":
+            assert "Ethiopia" not in page, path
+    assert Translator("es").country("ETH") == "Etiopía"
+    assert Translator("fr").country("XXX") == "XXX"
+
+
+def test_solution_and_topic_names_are_in_the_readers_language(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    # A project's solutions and an activity's topic were named in English whatever the
+    # language, though the tablet has them in all four.
+    start_session(client, engine, world.officer)
+    client.cookies.set(LANGUAGE_COOKIE, "fr")
+    page = main_of(client.get(f"/projects/{world.lso.id}").text)
+    assert "Développement du commerce électronique rural" in page
+    assert "Rural E-commerce Development" not in page
+    activity = next(a for a in world.approved if a.topic)
+    english = TOPICS[activity.topic].name
+    page = main_of(client.get(f"/activities/{activity.id}").text)
+    assert Translator("fr").gettext(english) != english
+    assert Translator("fr").gettext(english) in page and english not in page

@@ -3,13 +3,18 @@ the indicators API), stays light, and reads in French too."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from server.dashboard import charts
+from server.dashboard.i18n import Translator
 from server.dashboard.web import STATIC_DIR
+from server.projects.models import Target
 from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only
 from tests.server.dashboard.world import World
 
@@ -236,3 +241,19 @@ def test_a_mistyped_address_gets_a_page_with_the_way_back_but_the_api_keeps_json
     script = officer.get("/overveiw")  # a script that asks for nothing in particular
     assert script.status_code == 404
     assert script.json() == {"detail": "Not Found", "code": "not_found"}
+
+
+@pytest.mark.parametrize("value", [1e30, 1.7e308])
+def test_pages_with_an_absurd_target_still_render(
+    client: TestClient, engine: Engine, session: Session, world: World, value: float
+) -> None:
+    # A target typed with too many zeros (1e30) made the project page and the overview answer
+    # 500: the numbers formatter could not round it, and the chart's scale overflowed.
+    session.add(Target(project_id=world.lso.id, indicator="ACTIVITIES", period="2025", value=value))
+    session.commit()
+    sign_in(client, engine, world.officer)
+    for path in (f"/projects/{world.lso.id}", "/overview?target=ACTIVITIES"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+    assert Translator("fr").number(value)  # written some way, never an exception
+    assert all(math.isfinite(t) for t in charts.nice_ticks(value))

@@ -19,6 +19,7 @@ from server.accounts.auth import issue_access_token
 from server.activities.models import Attachment
 from server.config import Settings
 from server.dashboard.results import tone_of
+from server.dashboard.session import LANGUAGE_COOKIE
 from server.db import write_engine
 from server.projects.models import Target
 from server.records.receipts import Signer
@@ -285,3 +286,19 @@ def test_the_colour_follows_the_direction() -> None:
     assert tone_of("increase", 7.0, 5.0) == "on-track"
     assert tone_of("increase", 3.0, 5.0) == "behind"
     assert tone_of("increase", 3.0, None) == "none"
+
+
+def test_targets_of_a_result_indicator_are_named_in_the_readers_language(
+    client: TestClient, engine: Engine, world: World, results: Results
+) -> None:
+    # The targets table and the achievement chart of a project page showed a result
+    # indicator's code (T_DASH_YIELD, YIELD_KG_HA in the demo) where activity indicators
+    # have their names.
+    sign_in(client, engine, world.officer)
+    client.cookies.set(LANGUAGE_COOKIE, "fr")
+    html = main_of(client.get(f"/projects/{world.lso.id}").text)
+    targets = html[html.index('id="targets"') :]
+    targets = targets[: targets.index("</section>")]
+    assert '<th scope="row">Rendement du tableau</th><td>2025</td>' in targets  # the table
+    assert "Rendement du tableau : cible et réalisé" in targets  # its chart
+    assert f">{CODE}<" not in targets and f">{CODE} " not in targets

@@ -265,3 +265,25 @@ def test_patching_null_clears_optional_fields_and_refuses_required_ones(
     response = client.patch(url, json={"name": None}, headers=world.auth("admin"))
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "name"
+
+
+def test_a_target_with_too_many_zeros_is_refused(client: TestClient, session: Session) -> None:
+    # 1e308 was stored as a target of activities; nothing a pilot counts comes near 10^12.
+    world = World(session)
+    body = {"project_id": str(world.project_lso.id), "indicator": "PARTICIPANTS", "period": "2026"}
+    for value in (1e13, 1e308):
+        response = client.post(
+            "/api/v1/targets", json={**body, "value": value}, headers=world.auth("officer_lso")
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["field"] == "value"
+        assert response.json()["code"] == "value_range"
+        response = client.patch(
+            f"/api/v1/targets/{world.target_lso.id}",
+            json={"value": value},
+            headers=world.auth("officer_lso"),
+        )
+        assert response.status_code == 422 and response.json()["code"] == "value_range"
+    ok = client.post("/api/v1/targets", json={**body, "value": 1e12}, headers=world.auth("admin"))
+    assert ok.status_code == 201, ok.text
+    assert fresh(session, Target, world.target_lso.id).value == 500
