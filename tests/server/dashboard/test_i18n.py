@@ -164,6 +164,7 @@ def test_solution_and_topic_names_are_in_the_readers_language(
     assert "Développement du commerce électronique rural" in page
     assert "Rural E-commerce Development" not in page
     activity = next(a for a in world.approved if a.topic)
+    assert activity.topic is not None
     english = TOPICS[activity.topic].name
     page = main_of(client.get(f"/activities/{activity.id}").text)
     assert Translator("fr").gettext(english) != english
