@@ -33,7 +33,7 @@ from markupsafe import Markup
 
 from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
 from shared.errors import EXPLANATIONS
-from shared.geography import COUNTRIES
+from shared.geography import COUNTRIES, REGIONS
 
 PACKAGE_DIR = Path(__file__).parent
 LOCALE_DIR = PACKAGE_DIR / "locale"
@@ -248,6 +248,14 @@ def country_names(language: str) -> dict[str, str]:
     return names
 
 
+@lru_cache(maxsize=len(LANGUAGES))
+def region_names(language: str) -> dict[str, str]:
+    """Every WFP region's name in ``language`` (its bureau's city as the language writes it),
+    from the catalogs: CLDR has no names for them."""
+    t = Translator(language)
+    return {code: t.gettext(region.name) for code, region in REGIONS.items()}
+
+
 @lru_cache(maxsize=2 * len(LANGUAGES))
 def catalogue_names(language: str, vocabulary: str) -> dict[str, str]:
     """The names of the catalogue's solutions or topics (``vocabulary``) in ``language``."""
@@ -297,6 +305,10 @@ class Translator:
     def country(self, iso3: str) -> str:
         """A country's name in the reader's language; the code itself when unknown."""
         return country_names(self.language).get(iso3, iso3)
+
+    def region(self, code: str) -> str:
+        """A WFP region's name in the reader's language; the code itself when unknown."""
+        return region_names(self.language).get(code, code)
 
     def label(self, vocabulary: str, code: str | None) -> str:
         if code is None or code == "":
@@ -375,6 +387,9 @@ def extract_messages() -> Catalog:
     # The catalogue's solutions and topics, named in the reader's language (catalogue_names).
     for name in [s.name for s in SOLUTIONS.values()] + [t.name for t in TOPICS.values()]:
         catalog.add(name, None, [("shared/catalogue.py", 0)])
+    # The WFP regions, named in the reader's language (region_names).
+    for region in REGIONS.values():
+        catalog.add(region.name, None, [("shared/geography.py", 0)])
     return catalog
 
 
@@ -404,6 +419,8 @@ def update_catalog(language: str = "fr") -> list[str]:
             include_previous=False,
         )
     translations.cache_clear()
+    region_names.cache_clear()
+    catalogue_names.cache_clear()
     return missing_translations(catalog)
 
 

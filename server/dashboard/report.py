@@ -576,7 +576,7 @@ def scope_title(t: Translator, report: QuarterlyReport) -> str:
     if scope.country:
         return t.country(scope.country)
     if scope.region:
-        return REGIONS[scope.region].name
+        return t.region(scope.region)
     if scope.thematic_area:
         return t.label("thematic_area", scope.thematic_area)
     return t.gettext("All countries")

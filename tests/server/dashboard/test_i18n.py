@@ -169,3 +169,44 @@ def test_solution_and_topic_names_are_in_the_readers_language(
     page = main_of(client.get(f"/activities/{activity.id}").text)
     assert Translator("fr").gettext(english) != english
     assert Translator("fr").gettext(english) in page and english not in page
+
+
+# The WFP regions' names as each language writes them (the bureaux' cities too).
+JOHANNESBURG = {
+    "en": "Southern Africa (Johannesburg)",
+    "fr": "Afrique australe (Johannesburg)",
+    "pt": "África Austral (Joanesburgo)",
+    "es": "África Meridional (Johannesburgo)",
+}
+NAIROBI = {
+    "en": "Eastern Africa (Nairobi)",
+    "fr": "Afrique de l’Est (Nairobi)",
+    "pt": "África Oriental (Nairóbi)",
+    "es": "África Oriental (Nairobi)",
+}
+
+
+@pytest.mark.parametrize("language", list(i18n.LANGUAGES))
+def test_region_names_are_in_the_readers_language(
+    client: TestClient, engine: Engine, world: World, language: str
+) -> None:
+    # The Reports page's region filter offered "RBJ" and "RBN", and the report said "Southern
+    # Africa (Johannesburg)" to a French, Portuguese or Spanish reader.
+    t = Translator(language)
+    assert t.region("RBJ") == JOHANNESBURG[language]
+    assert t.region("RBC").endswith(
+        {"en": "(Cairo)", "fr": "(Le Caire)", "pt": "(Cairo)", "es": "(El Cairo)"}[language]
+    )
+    assert t.region("XXX") == "XXX"
+    if language != "en":
+        english = i18n.region_names("en")
+        for code, name in i18n.region_names(language).items():
+            assert name != english[code], (language, code)
+    start_session(client, engine, world.hq)
+    client.cookies.set(LANGUAGE_COOKIE, language)
+    page = main_of(client.get("/reports").text)
+    select = page[page.find('name="region"') : page.find("</select>", page.find('name="region"'))]
+    assert f'<option value="RBJ" >{JOHANNESBURG[language]}</option>' in select
+    assert f'<option value="RBN" >{NAIROBI[language]}</option>' in select
+    if language != "en":
+        assert JOHANNESBURG["en"] not in page and NAIROBI["en"] not in page

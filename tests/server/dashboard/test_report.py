@@ -341,6 +341,31 @@ def test_the_report_speaks_the_dashboards_language(
 
 
 @needs_pdf
+@pytest.mark.parametrize(
+    ("language", "region"),
+    [
+        ("fr", "Afrique australe (Johannesburg)"),
+        ("pt", "África Austral (Joanesburgo)"),
+        ("es", "África Meridional (Johannesburgo)"),
+    ],
+)
+def test_a_regions_report_names_the_region_in_the_readers_language(
+    hq: TestClient, world: World, tmp_path: Path, language: str, region: str
+) -> None:
+    # The report of a region was titled "Southern Africa (Johannesburg)" whatever the language.
+    hq.cookies.set("pilotmon_lang", language)
+    try:
+        response = download(hq, quarter=this_quarter(world), region="RBJ")
+    finally:
+        hq.cookies.delete("pilotmon_lang")
+    assert response.status_code == 200
+    text = pdf_text(response.content, tmp_path)
+    assert region in text and "LSO-CPP-POTATO" in text
+    assert "Southern Africa" not in text and "Johannesburg)" not in text.replace(region, "")
+    assert region in pdf_info(response.content, tmp_path)["Title"]
+
+
+@needs_pdf
 def test_a_quarter_without_data(hq: TestClient, tmp_path: Path) -> None:
     response = download(hq, quarter="2015Q2")
     assert response.status_code == 200
