@@ -96,26 +96,21 @@ def audit_country(countries: Sequence[str]) -> str | None:
 # --- creating and changing people ------------------------------------------------------------
 
 
-def create_user(
+def _user_problems(
     session: Session,
     *,
     username: str,
     password: str,
     role: str,
-    countries: Sequence[str] = (),
-    project_codes: Sequence[str] = (),
-    full_name: str = "",
-    email: str | None = None,
-    actor_id: uuid.UUID | None = None,
-    visible_projects: Any = None,
-) -> User:
-    """Create a user with a hashed password and a scope; raises ValidationFailed or Conflict.
-
-    ``visible_projects`` (a condition over Project) limits which project codes resolve, so a
-    country officer cannot learn that another country's project exists.
-    """
+    countries: Sequence[str],
+    project_codes: Sequence[str],
+    full_name: str,
+    email: str | None,
+    visible_projects: Any,
+) -> tuple[list[Issue], list[Project]]:
+    """Every rule a new user breaks (all of them, for a form to show at once), and the projects
+    its codes name."""
     errors: list[Issue] = []
-    username = username.strip().lower()
     if not USERNAME_RE.match(username):
         errors.append(
             Issue(
@@ -136,7 +131,6 @@ def create_user(
     problem = password_problem(password, context=(username, full_name, email or ""))
     if problem:
         errors.append(problem)
-    countries = list(dict.fromkeys(c.strip().upper() for c in countries))
     for country in countries:
         if country not in COUNTRIES:
             errors.append(
@@ -168,6 +162,61 @@ def create_user(
         errors.append(
             Issue("projects", ErrorCode.REQUIRED, "a field expert needs at least one project")
         )
+    return errors, projects
+
+
+def new_user_issues(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> list[Issue]:
+    """The rules ``create_user_as`` would find broken by ``data`` (not its permission checks),
+    all of them: a form checks them alongside its own limits to name every problem at once."""
+    errors, _ = _user_problems(
+        session,
+        username=str(data.get("username") or "").strip().lower(),
+        password=str(data.get("password") or ""),
+        role=str(data.get("role") or ""),
+        countries=_country_codes(data.get("countries") or []),
+        project_codes=[str(c) for c in data.get("projects") or []],
+        full_name=str(data.get("full_name") or ""),
+        email=data.get("email"),
+        visible_projects=None if caller.role == Role.ADMIN else project_scope(caller),
+    )
+    return errors
+
+
+def _country_codes(countries: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(str(c).strip().upper() for c in countries))
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    countries: Sequence[str] = (),
+    project_codes: Sequence[str] = (),
+    full_name: str = "",
+    email: str | None = None,
+    actor_id: uuid.UUID | None = None,
+    visible_projects: Any = None,
+) -> User:
+    """Create a user with a hashed password and a scope; raises ValidationFailed or Conflict.
+
+    ``visible_projects`` (a condition over Project) limits which project codes resolve, so a
+    country officer cannot learn that another country's project exists.
+    """
+    username = username.strip().lower()
+    countries = _country_codes(countries)
+    errors, projects = _user_problems(
+        session,
+        username=username,
+        password=password,
+        role=role,
+        countries=countries,
+        project_codes=project_codes,
+        full_name=full_name,
+        email=email,
+        visible_projects=visible_projects,
+    )
     if errors:
         raise ValidationFailed(errors)
     if get_by_username(session, username=username) is not None:

@@ -1032,7 +1032,18 @@ def add_person(page: SignedIn, form: CheckedForm, session: SessionDep) -> Respon
     )
     countries, projects = form_list(form, "countries")[:300], form_list(form, "projects")[:1000]
     password = _password_of(form)
-    errors = FormState()
+    data = {
+        "username": values["username"],
+        "full_name": values["full_name"],
+        "email": values["email"] or None,
+        "role": values["role"],
+        "countries": countries,
+        "projects": projects,
+        "password": password,
+    }
+    # Every field is checked, and every problem shown next to its field at once.
+    issues = service.person_issues(session, caller=page.caller, data=data)
+    errors = _person_errors(t, ValidationFailed(issues)) if issues else FormState()
     if not values["username"]:
         errors["username"] = t.gettext("Choose a username.")
     if not values["role"]:
@@ -1042,19 +1053,7 @@ def add_person(page: SignedIn, form: CheckedForm, session: SessionDep) -> Respon
     status_code = 422
     if not errors:
         try:
-            user = service.create_person(
-                session,
-                caller=page.caller,
-                data={
-                    "username": values["username"],
-                    "full_name": values["full_name"],
-                    "email": values["email"] or None,
-                    "role": values["role"],
-                    "countries": countries,
-                    "projects": projects,
-                    "password": password,
-                },
-            )
+            user = service.create_person(session, caller=page.caller, data=data)
         except ValidationFailed as exc:
             session.rollback()
             errors = _person_errors(t, exc)

@@ -30,6 +30,7 @@ from server.accounts.service import (
     get_user,
     list_users,
     may_manage_user,
+    new_user_issues,
     reach_of,
     update_user,
     user_publics,
@@ -1609,12 +1610,28 @@ def _checked(model: type[UserCreate] | type[UserUpdate], data: Mapping[str, Any]
     try:
         return model.model_validate(data).model_dump(exclude_unset=True)
     except PydanticValidationError as exc:
-        raise ValidationFailed(
-            [
-                Issue(str(e["loc"][0]) if e["loc"] else "form", pydantic_code(e), e["msg"])
-                for e in exc.errors()
-            ]
-        ) from exc
+        raise ValidationFailed(_model_issues(exc)) from exc
+
+
+def _model_issues(exc: PydanticValidationError) -> list[Issue]:
+    return [
+        Issue(str(e["loc"][0]) if e["loc"] else "form", pydantic_code(e), e["msg"])
+        for e in exc.errors()
+    ]
+
+
+def person_issues(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> list[Issue]:
+    """Every problem of the Add-a-person form at once: the API model's limits, and the account
+    rules on the fields within them (a too-long name must not hide a weak password)."""
+    try:
+        UserCreate.model_validate(data)
+        issues: list[Issue] = []
+    except PydanticValidationError as exc:
+        issues = _model_issues(exc)
+    limited = {i.field for i in issues}
+    return issues + [
+        i for i in new_user_issues(session, caller=caller, data=data) if i.field not in limited
+    ]
 
 
 def create_person(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> User:

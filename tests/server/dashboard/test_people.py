@@ -136,6 +136,41 @@ def test_bad_input_keeps_what_was_typed_and_says_why_next_to_the_field(
     assert _users(engine) == before
 
 
+def test_every_bad_field_is_named_at_once_next_to_itself(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    # A too-long full name hid the username, password and role errors: one fix, one more try.
+    before = _users(engine)
+    too_long = "Thabo " + "M" * 200
+    response = _add(officer, full_name=too_long, username="Thabo M!", password="short", role="")
+    assert response.status_code == 422
+    html = main_of(response.text)
+    errors = re.findall(r'<p class="field-error" id="([a-z_]+)-error">', html)
+    assert sorted(errors) == ["full_name", "password", "role", "username"]
+    for field, label, message in (
+        ("full_name", 'for="full_name"', "This is too long."),
+        ("username", 'for="new-username"', "2 to 64 characters"),
+        ("role", 'for="new-role"', "Choose a role."),
+        ("password", 'for="new-password"', "Use at least 10 characters"),
+    ):
+        # Each message sits in its own field's box, right after its input.
+        box = re.search(rf'<div class="field has-error">\s*<label {label}>.*?</div>', html, re.S)
+        assert box is not None, field
+        assert f'id="{field}-error">{message}' in box.group(0), (field, box.group(0))
+    assert f'value="{too_long}"' in html and 'value="Thabo M!"' in html
+    assert 'value="thabo@example.org"' in html
+    assert re.search(r'value="LSO-CPP-POTATO" checked', html)
+    assert 'value="short"' not in html
+    assert _users(engine) == before and _user(engine, "thabo m!") is None
+    # The account rules are checked even when the form's limits fail: an unknown role and a
+    # field expert without projects both said nothing about the weak password.
+    again = _add(officer, full_name=too_long, projects=[], password="short")
+    assert again.status_code == 422
+    errors = re.findall(r'id="([a-z_]+)-error">', main_of(again.text))
+    assert sorted(errors) == ["full_name", "password", "projects"]
+    assert _users(engine) == before
+
+
 def test_a_taken_username_is_a_409_next_to_the_username(
     officer: TestClient, engine: Engine, world: World
 ) -> None:
