@@ -140,7 +140,7 @@ def _original_index(index: int, inserts: list[tuple[int, str]]) -> int:
 
 _SEPARATORS = set(" \t\r\n(),")
 _KEYWORDS = {"and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "in", "add", "sub"}
-_DATE_LIKE = re.compile(r"[+-]?\d+-\d+-\d+(?:T.*)?", re.I)
+_DATE_LIKE = re.compile(r"[+-]?\d+-\d+-\d+(?:T[\d:.]*(?:Z|[+-][\d:]*)?)?", re.I)
 _MONTHS = "January February March April May June July August September October November December"
 
 
@@ -193,10 +193,13 @@ def _syntax_problem(text: str, at: int | None) -> str:
         return f"unexpected ')' {where}: there is no '(' for it to close"
     if word.startswith("'") and (len(word) == 1 or not word.endswith("'")):
         return f"the text {word} {where} has no closing quote (')"
-    if word.startswith('"'):
+    if word.startswith('"') and len(word) > 1 and word.endswith('"'):
         return f"{word} {where}: write text in single quotes, as '{word.strip(chr(34))}'"
-    if _DATE_LIKE.fullmatch(word):
-        return f"{word} {where} {_date_problem(word) or 'is not a valid value'}"
+    if word.startswith('"'):
+        return f"unexpected '\"' {where}: write text in single quotes"
+    problem = _date_problem(word) if _DATE_LIKE.fullmatch(word) else None
+    if problem:
+        return f"{word} {where} {problem}"
     if word.lower() in _KEYWORDS and _skip_spaces(text, start + len(word)) is None:
         return f"$filter ends after '{word}' {where}: a condition or value is missing"
     return f"unexpected '{word}' {where}"

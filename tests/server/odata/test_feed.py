@@ -415,6 +415,8 @@ _MALFORMED_FILTERS = [
     ("Participants ## 3", ["##", "position 14"]),
     ("Id eq 'nope'", ["nope", "GUID"]),
     ("Participants gt 1.2.3", ["1.2.3"]),
+    ('Title eq "unclosed', ["'\"'", "position 10", "single quotes"]),
+    ("StartDate ge 2025-02-29Title", ["'2025-02-29Title'", "position 14"]),
 ]
 
 
