@@ -17,6 +17,7 @@ of the system and nothing fetched: every chart is inline SVG and any URL is refu
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -666,6 +667,19 @@ def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     raise ValueError(f"the report fetches nothing ({url})")
 
 
+# WeasyPrint logs ~25 INFO steps per document ("Step 5 - Creating layout") and fontTools its
+# subsetting at INFO: noise in the server log and the CLI's output. Their warnings and errors
+# (bad CSS, a missing font) still get through. A level the operator set is left alone.
+_QUIET_LOGGERS = ("weasyprint", "fontTools")
+
+
+def _quiet_renderer_logs() -> None:
+    for name in _QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
 def render_pdf(report: QuarterlyReport, t: Translator) -> bytes:
     # Imported here, not at the top: WeasyPrint loads Pango when imported, and the server must
     # start (and every other page work) on a machine without it; the report then says so.
@@ -674,6 +688,7 @@ def render_pdf(report: QuarterlyReport, t: Translator) -> bytes:
     except OSError as exc:  # Pango's libraries are missing
         raise ConfigError(PDF_UNAVAILABLE + f" ({exc})") from exc
 
+    _quiet_renderer_logs()
     html = render_html(report, t)
     document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_refuse_fetch)
     return document.write_pdf()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from odata_query import ast
-from odata_query.exceptions import ODataException
+from odata_query.exceptions import ODataException, ODataSyntaxError
 from odata_query.grammar import ODataLexer, ODataParser
 
 from server.odata.errors import ODataError
@@ -75,24 +76,35 @@ def parse_filter(text: str, types: Mapping[str, str]) -> Condition:
             code="bad_filter",
             target=TARGET,
         )
+    inserts: list[tuple[int, str]] = []
     try:
-        tree = ODataParser().parse(ODataLexer().tokenize(_single_item_lists(text)))
-    except ODataException as exc:
+        prepared, inserts = _single_item_lists(text)
+        tree = ODataParser().parse(ODataLexer().tokenize(prepared))
+    except ODataSyntaxError as exc:
+        token = getattr(exc, "token", None)
+        at = None if token is None else _original_index(int(token.index), inserts)
+        if token is not None and token.type == "WS":
+            at = _after_space(text, at or 0)
+        raise ODataError(_syntax_problem(text, at), code="bad_filter", target=TARGET) from None
+    except RecursionError:
         raise ODataError(
-            f"$filter is not valid OData: {exc}", code="bad_filter", target=TARGET
+            f"$filter nests more than {MAX_DEPTH} conditions deep", code="bad_filter", target=TARGET
         ) from None
-    except (RecursionError, ValueError, TypeError, IndexError) as exc:
+    except (ODataException, ValueError, TypeError, IndexError):
         raise ODataError(
-            f"$filter could not be read: {exc}", code="bad_filter", target=TARGET
+            "$filter could not be read: check its quotes, parentheses and values",
+            code="bad_filter",
+            target=TARGET,
         ) from None
     if tree is None:
         raise ODataError("$filter is empty", code="bad_filter", target=TARGET)
     return _check(tree, types, 0)
 
 
-def _single_item_lists(text: str) -> str:
+def _single_item_lists(text: str) -> tuple[str, list[tuple[int, str]]]:
     """``X in ('a')`` as ``X in ('a','a')``: odata-query 0.10's grammar only reads lists of two
-    or more, and Power BI sends one-item lists when a slicer has one value selected."""
+    or more, and Power BI sends one-item lists when a slicer has one value selected. Also the
+    insertions made, ``(index in text, inserted)``, to place errors in the analyst's text."""
     tokens = [t for t in ODataLexer().tokenize(text) if t.type != "WS"]
     inserts = []
     for i in range(len(tokens) - 3):
@@ -110,7 +122,126 @@ def _single_item_lists(text: str) -> str:
             inserts.append((closing.index, "," + text[item.index : closing.index].rstrip()))
     for at, extra in reversed(inserts):
         text = text[:at] + extra + text[at:]
-    return text
+    return text, inserts
+
+
+def _original_index(index: int, inserts: list[tuple[int, str]]) -> int:
+    """An index in the text given to the parser, as an index in the analyst's text."""
+    for at, extra in inserts:
+        if index < at:
+            break
+        index = max(at, index - len(extra))
+    return index
+
+
+# --- plain-words syntax errors ---------------------------------------------------------------
+# The parser reports the token it stopped at; the analyst reads Excel's error box, so the
+# message names the text at that place (a whole date, a whole word) and its position, from 1.
+
+_SEPARATORS = set(" \t\r\n(),")
+_KEYWORDS = {"and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "in", "add", "sub"}
+_DATE_LIKE = re.compile(r"[+-]?\d+-\d+-\d+(?:T[\d:.]*(?:Z|[+-][\d:]*)?)?", re.I)
+_MONTHS = "January February March April May June July August September October November December"
+
+
+def _skip_spaces(text: str, at: int) -> int | None:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    return at if at < len(text) else None
+
+
+def _after_space(text: str, at: int) -> int | None:
+    """Where to blame a parse stopped at the space at ``at``: the word before it if that is a
+    keyword read as a name (``or or``), else the next word (None: the end)."""
+    before = text[:at].rstrip()
+    if before and before[-1] not in _SEPARATORS:
+        start, word = _word_at(before, len(before) - 1)
+        if word.lower() in _KEYWORDS:
+            return start
+    return _skip_spaces(text, at)
+
+
+def _word_at(text: str, at: int) -> tuple[int, str]:
+    """The start and text of the word holding index ``at``: a whole literal such as
+    ``2025-13-01`` (the lexer cuts it at ``-13``), or one separator character."""
+    if text[at] in _SEPARATORS:
+        return at, text[at]
+    if text[at] in "'\"":  # a quoted string: up to its closing quote, else to the end
+        end = text.find(text[at], at + 1)
+        return at, text[at:] if end < 0 else text[at : end + 1]
+    start = at
+    while start > 0 and text[start - 1] not in _SEPARATORS and text[start - 1] not in "'\"":
+        start -= 1
+    end = at
+    while end < len(text) and text[end] not in _SEPARATORS:
+        end += 1
+    return start, text[start:end]
+
+
+def _syntax_problem(text: str, at: int | None) -> str:
+    if at is None or at >= len(text):
+        if text.count("(") > text.count(")"):
+            return f"$filter ends before a '(' at position {text.index('(') + 1} is not closed"
+        last = text.rstrip()
+        if not last:
+            return "$filter is empty"
+        tail = last.split()[-1]
+        return f"$filter ends after '{tail}': a condition or value is missing"
+    start, word = _word_at(text, at)
+    where = f"at position {start + 1}"
+    if word == ")" and text[: start + 1].count(")") > text[:start].count("("):
+        return f"unexpected ')' {where}: there is no '(' for it to close"
+    if word.startswith("'") and (len(word) == 1 or not word.endswith("'")):
+        return f"the text {word} {where} has no closing quote (')"
+    if word.startswith('"') and len(word) > 1 and word.endswith('"'):
+        return f"{word} {where}: write text in single quotes, as '{word.strip(chr(34))}'"
+    if word.startswith('"'):
+        return f"unexpected '\"' {where}: write text in single quotes"
+    problem = _date_problem(word) if _DATE_LIKE.fullmatch(word) else None
+    if problem:
+        return f"{word} {where} {problem}"
+    if word.lower() in _KEYWORDS and _skip_spaces(text, start + len(word)) is None:
+        return f"$filter ends after '{word}' {where}: a condition or value is missing"
+    return f"unexpected '{word}' {where}"
+
+
+def _date_problem(text: str) -> str | None:
+    """Why ``text`` is not an OData date (``2025-03-31``) or date and time
+    (``2025-03-31T10:00:00Z``), in words; None if it is one."""
+    day_part, _, time_part = text.partition("T") if "T" in text else text.partition("t")
+    has_time = bool(_)
+    kind = "a date and time" if has_time else "a date"
+    parts = day_part.split("-")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day_part) or len(parts) != 3:
+        return f"is not {kind} (write dates as YYYY-MM-DD)"
+    year, month, day = (int(p) for p in parts)
+    if not 1 <= month <= 12:
+        return f"is not {kind} (month {month})"
+    try:
+        date(year, month, day)
+    except ValueError:
+        if not 1 <= day <= 31:
+            return f"is not {kind} (day {day})"
+        following = date(year + month // 12, month % 12 + 1, 1) if year < 9999 else None
+        days = (following - date(year, month, 1)).days if following else 31
+        return f"is not {kind} ({_MONTHS.split()[month - 1]} {year} has {days} days)"
+    if not has_time:
+        return None
+    clock = re.fullmatch(
+        r"(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,12})?)?(Z|[+-](\d{2}):(\d{2}))?", time_part, re.I
+    )
+    if not clock:
+        return f"is not {kind} (write YYYY-MM-DDThh:mm:ssZ)"
+    hour, minute, second = int(clock[1]), int(clock[2]), int(clock[3] or 0)
+    if hour > 23:
+        return f"is not {kind} (hour {hour})"
+    if minute > 59:
+        return f"is not {kind} (minute {minute})"
+    if second > 59:
+        return f"is not {kind} (second {second})"
+    if clock[5] and (int(clock[5]) > 23 or int(clock[6]) > 59):
+        return f"is not {kind} (time zone offset {clock[4]})"
+    return None
 
 
 def _check(node: Any, types: Mapping[str, str], depth: int) -> Condition:
@@ -151,7 +282,7 @@ def _describe(node: Any) -> str:
         return "arithmetic (add, sub, mul, div, mod) is not supported"
     if isinstance(node, ast.CollectionLambda):
         return "any() and all() are not supported"
-    return f"{type(node).__name__} is not a condition"
+    return "a property or a value alone is not a condition (compare it: Late eq true)"
 
 
 def _unsupported(message: str) -> ODataError:
@@ -190,14 +321,15 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
                 raise ValueError("NUL is not allowed in a string")
             return str(raw)
         if edm == "Edm.Guid" and isinstance(node, ast.GUID | ast.String):
-            return uuid.UUID(str(raw))
+            return _guid(str(raw))
         if edm == "Edm.Date" and isinstance(node, ast.Date | ast.String):
-            return date.fromisoformat(str(raw))
+            return _date(str(raw))
         if edm == "Edm.DateTimeOffset" and isinstance(node, ast.DateTime):
+            _check_date(str(raw))
             moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         if edm == "Edm.DateTimeOffset" and isinstance(node, ast.Date):
-            return datetime.combine(date.fromisoformat(str(raw)), datetime.min.time(), UTC)
+            return datetime.combine(_date(str(raw)), datetime.min.time(), UTC)
         if edm in _INT_RANGES and isinstance(node, ast.Integer):
             number = int(raw)
             if not -_INT_RANGES[edm] <= number < _INT_RANGES[edm]:
@@ -213,6 +345,27 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
     except ValueError as exc:
         raise _bad_value(prop, str(exc)) from exc
     raise _bad_value(prop, f"{type(node).__name__.lower()} value {raw!r} is not an {edm}")
+
+
+def _guid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a GUID (write ids as 8-4-4-4-12 hex digits)") from None
+
+
+def _check_date(text: str) -> None:
+    problem = _date_problem(text) if _DATE_LIKE.fullmatch(text) else None
+    if problem:
+        raise ValueError(f"{text} {problem}")
+
+
+def _date(text: str) -> date:
+    _check_date(text)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a date (write dates as YYYY-MM-DD)") from None
 
 
 def _bad_value(prop: str, reason: str) -> ODataError:

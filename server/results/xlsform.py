@@ -158,15 +158,32 @@ def _line(p: Problem) -> str:
 Row = tuple[int, dict[str, str]]  # (spreadsheet row number, {column: text})
 
 
+NOT_A_WORKBOOK = "this file is not an Excel workbook (.xlsx) that pyxform can read"
+SAVE_AGAIN = "open the form in Excel or LibreOffice and save it as Excel Workbook (.xlsx)"
+# What the first bytes of a file that is not a zip say it is.
+_SIGNATURES = {
+    b"\xd0\xcf\x11\xe0": "it is an old Excel 97-2003 (.xls) file",
+    b"\x89PNG": "it is a PNG image",
+    b"\xff\xd8\xff": "it is a JPEG image",
+    b"%PDF": "it is a PDF document",
+}
+
+
 def _unreadable(reason: str) -> XLSFormRefused:
     return XLSFormRefused([Problem("file", None, None, reason, ErrorCode.XLSFORM_UNREADABLE)])
+
+
+def _not_a_workbook(why: str) -> XLSFormRefused:
+    """The admin's next step, in words (the exception behind it stays in the log's chain)."""
+    return _unreadable(f"{NOT_A_WORKBOOK}: {why}; {SAVE_AGAIN}")
 
 
 def _check_archive(data: bytes) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _unreadable("not an .xlsx workbook (not a zip archive)") from exc
+        what = next((w for sig, w in _SIGNATURES.items() if data.startswith(sig)), None)
+        raise _not_a_workbook(what or "it is not a zip archive, or it is cut short") from exc
     with archive:
         entries = archive.infolist()
         if len(entries) > MAX_ENTRIES:
@@ -247,7 +264,7 @@ def read_workbook(data: bytes) -> dict[str, list[Row]]:
     except PyXFormError as exc:  # a duplicate column header, for one
         raise _unreadable(str(exc)) from exc
     except Exception as exc:  # openpyxl raises anything at all on a corrupt workbook
-        raise _unreadable(f"the workbook could not be read ({type(exc).__name__})") from exc
+        raise _not_a_workbook("a part of the workbook is missing or damaged") from exc
     if problems:
         raise XLSFormRefused(problems)
     return sheets
@@ -548,7 +565,7 @@ def read_xlsform(
         too_large.status_code = 413
         raise too_large
     if not data:
-        raise _unreadable("the file is empty")
+        raise _not_a_workbook("the file is empty")
     sheets = read_workbook(data)
     definition, reader = definition_from_sheets(sheets)
     if reader.problems:

@@ -7,6 +7,7 @@ from Debian (``.ci/run`` installs them): without them these tests skip and say h
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import subprocess
@@ -590,3 +591,44 @@ def test_quarters_parse_and_shift() -> None:
     assert row.change(row.previous) is None and row.change(row.last_year) is None
     assert report.HeadlineRow("ACTIVITIES", 15, 10, 20).change(10) == 50.0
     assert report.HeadlineRow("WOMEN_SHARE", 55.0, 50.0, None).change(50.0) == 5.0
+
+
+@needs_pdf
+def test_rendering_a_report_writes_no_weasyprint_progress_to_the_log(
+    hq: TestClient, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """WeasyPrint's ~25 INFO steps ("Step 5 - Creating layout") per report are noise in the
+    server log and the CLI's output: none reaches a log handler set to INFO."""
+    caplog.set_level(logging.INFO)
+    response = download(hq, quarter=this_quarter(world))
+    assert response.status_code == 200 and response.content.startswith(b"%PDF-")
+    noisy = [
+        (r.name, r.levelname, r.getMessage())
+        for r in caplog.records
+        if r.name.split(".")[0] in ("weasyprint", "fontTools") and r.levelno < logging.WARNING
+    ]
+    assert noisy == []
+
+
+@needs_pdf
+def test_weasyprint_warnings_still_reach_the_log(
+    session: Session,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the progress is quietened: a real problem in the report's CSS is still logged."""
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(report, "render_html", lambda *a: "<p style='colour: red'>x</p>")
+    t = Translator("en")
+    data = report.build_report(
+        session,
+        caller=Caller(user=world.hq, project_ids=frozenset()),
+        t=t,
+        quarter=this_quarter(world),
+        scope=report.ReportScope(),
+        now=utcnow(),
+    )
+    assert report.render_pdf(data, t).startswith(b"%PDF-")
+    warned = [r for r in caplog.records if r.name == "weasyprint" and r.levelno == logging.WARNING]
+    assert warned and "colour" in warned[0].getMessage()

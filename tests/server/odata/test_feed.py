@@ -394,3 +394,45 @@ def test_unknown_sets_and_bad_credentials_answer_in_the_odata_shape(
     assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith(
         "Basic"
     )
+
+
+# Malformed filters an analyst types, and the text each message must name.
+_MALFORMED_FILTERS = [
+    ("StartDate ge 2025-13-01", ["2025-13-01", "month 13"]),
+    ("StartDate ge 2025-01-32", ["2025-01-32", "day 32"]),
+    ("StartDate ge 2025-02-30", ["2025-02-30", "28 days"]),
+    ("StartDate eq 2025-1-01", ["2025-1-01", "YYYY-MM-DD"]),
+    ("UpdatedAt ge 2025-01-01T25:00:00Z", ["2025-01-01T25:00:00Z", "hour 25"]),
+    ("StartDate eq 'yesterday'", ["yesterday", "not a date"]),
+    ("Title eq 'unclosed", ["'unclosed", "quote"]),
+    ('Title eq "double"', ['"double"']),
+    ("Participants gt 12abc", ["12abc", "position 17"]),
+    ("Title eq foo bar", ["bar", "position 14"]),
+    ("Participants gt 1 or or Late eq true", ["or", "position 22"]),
+    ("Participants gt 1)", ["')'", "position 18"]),
+    ("(Participants gt 1", ["'('", "not closed"]),
+    ("Participants gt 1 and", ["and", "ends"]),
+    ("Participants ## 3", ["##", "position 14"]),
+    ("Id eq 'nope'", ["nope", "GUID"]),
+    ("Participants gt 1.2.3", ["1.2.3"]),
+    ('Title eq "unclosed', ["'\"'", "position 10", "single quotes"]),
+    ("StartDate ge 2025-02-29Title", ["'2025-02-29Title'", "position 14"]),
+]
+
+
+@pytest.mark.parametrize(("text", "named"), _MALFORMED_FILTERS)
+def test_bad_filter_messages_say_what_is_wrong_and_where_in_plain_words(
+    client: TestClient, world: FeedWorld, text: str, named: list[str]
+) -> None:
+    """Excel and Power BI show the message to an analyst: it names the offending text and its
+    place, never the parser's tokens, trees or Python class names."""
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    response = client.get(BASE + "Activities", auth=auth, params={"$filter": text})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "bad_filter" and error["target"] == "$filter"
+    message = error["message"]
+    for internal in ("Token(", "Tree(", "Identifier(", "Integer(", "type=", "Exception", "Error"):
+        assert internal not in message, message
+    for words in named:
+        assert words in message, message

@@ -4,6 +4,7 @@ audit, XLSForm import, and init-db's shipped forms."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -535,6 +536,49 @@ def test_a_corrupt_file_is_a_4xx(client: TestClient, session: Session, data: byt
     assert response.json()["code"] == "xlsform_unreadable"
 
 
+def _not_workbooks() -> dict[str, bytes]:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
+    plain = io.BytesIO()
+    with zipfile.ZipFile(plain, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    no_workbook = io.BytesIO()  # an .xlsx's parts list, but no workbook part
+    with zipfile.ZipFile(no_workbook, "w") as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+    whole = _odk_form()
+    return {
+        "empty": b"",
+        "png": png,
+        "zip": plain.getvalue(),
+        "no-workbook": no_workbook.getvalue(),
+        "truncated": whole[: len(whole) // 2],
+    }
+
+
+@pytest.mark.parametrize("kind", ["empty", "png", "zip", "no-workbook", "truncated"])
+def test_a_file_that_is_not_a_workbook_is_explained_without_python_names(
+    client: TestClient, session: Session, tmp_path: Path, db_url: str, kind: str
+) -> None:
+    """The admin reads the message on the dashboard and on the command line: it says what to
+    upload instead, never a Python exception class such as "(KeyError)"."""
+    world = World(session)
+    data = _not_workbooks()[kind]
+    response = _import(client, world, data)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "xlsform_unreadable"
+    for message in [text for p in body["detail"] for text in (p["message"], p["reason"])]:
+        assert not re.search(r"(Error|Exception|Warning)\b|\([A-Z]\w+\)", message), message
+        assert "Excel workbook (.xlsx)" in message, message
+    if kind in ("png", "truncated"):
+        path = tmp_path / "form.xlsx"
+        path.write_bytes(data)
+        env = {"PILOTMON_DATABASE_URL": db_url, "PILOTMON_DATA_DIR": str(tmp_path)}
+        refused = run_cli("forms", "import", str(path), env=env)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        (line,) = refused.stderr.strip().splitlines()
+        assert "Excel workbook (.xlsx)" in line and not re.search(r"Error\b|Exception", line)
+
+
 def test_a_zip_that_is_not_a_workbook_and_a_zip_bomb_are_refused(
     client: TestClient, session: Session
 ) -> None:
@@ -641,7 +685,9 @@ def test_forms_import_and_list_on_the_command_line(
     refused = run_cli("forms", "import", str(bad), env=env)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert refused.stderr.strip().splitlines() == [
-        "pilotmon: bad.xlsx: file: not an .xlsx workbook (not a zip archive)"
+        "pilotmon: bad.xlsx: file: this file is not an Excel workbook (.xlsx) that pyxform can"
+        " read: it is not a zip archive, or it is cut short; open the form in Excel or"
+        " LibreOffice and save it as Excel Workbook (.xlsx)"
     ]
     unknown = run_cli("forms", "import", str(path), "--project", "NOPE", env=env)
     assert unknown.returncode == 1 and "no project 'NOPE'" in unknown.stderr
