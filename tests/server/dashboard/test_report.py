@@ -364,6 +364,10 @@ def test_a_regions_report_names_the_region_in_the_readers_language(
     assert region in text and "LSO-CPP-POTATO" in text
     assert "Southern Africa" not in text and "Johannesburg)" not in text.replace(region, "")
     assert region in pdf_info(response.content, tmp_path)["Title"]
+    # The scope line lists the region's countries by name, in the reader's language.
+    lesotho = Translator(language).country("LSO")
+    assert f"{region} ({lesotho}" in " ".join(text.split())
+    assert "(LSO" not in text
 
 
 @needs_pdf
