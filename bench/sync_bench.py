@@ -400,6 +400,14 @@ def _postgresql_counts(engine: Engine, tables: list[str]) -> dict[str, int]:
         return {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables}
 
 
+def _fresh_postgresql(url: str) -> Engine:
+    """The database at ``url`` emptied and migrated (the caller disposes of the engine)."""
+    load_bench._wipe(url)
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
 def postgresql_duties_floor(url: str, repeat: int = 3) -> tuple[float, int]:
     """Every row the last push left in the database at ``url`` (activities, attendance,
     revisions, change log, fact rows, cube cells, receipts …), COPYed again in one transaction
@@ -422,20 +430,14 @@ def postgresql_duties_floor(url: str, repeat: int = 3) -> tuple[float, int]:
         raw.close()
         engine.dispose()
 
-    def fresh_schema() -> Engine:
-        load_bench._wipe(url)
-        engine = make_engine(url)
-        upgrade(engine)
-        return engine
-
-    engine = fresh_schema()
+    engine = _fresh_postgresql(url)
     migrated = _postgresql_counts(engine, tables)
     seed(engine)
     seeded = _postgresql_counts(engine, tables)
     engine.dispose()
     timings = []
     for _ in range(repeat):
-        engine = fresh_schema()
+        engine = _fresh_postgresql(url)
         raw = engine.raw_connection()
         try:
             cursor = raw.cursor()
@@ -632,16 +634,7 @@ def bench_ingest(
         )
     )
     rows.append(_bare_row(seconds, bare_floor, "executemany"))
-    rows.append(
-        Row(
-            f"  every row the push wrote ({duty_rows}), executemany",
-            f"{duties_floor:.2f} s",
-            f"{floor:.2f} s executemany",
-            f"{duties_floor / floor:.1f}×",
-            "",
-            "",
-        )
-    )
+    rows.append(_duties_row(duty_rows, duties_floor, floor, "executemany"))
     rows.append(
         Row(
             f"  of which: in push requests (HTTP + server); best of {repeat}",
@@ -695,9 +688,7 @@ def bench_ingest(
         duties_floor, duty_rows = postgresql_duties_floor(postgres)
         floors = []
         for _ in range(3):  # the best of three, as on SQLite, each into a fresh schema
-            load_bench._wipe(postgres)
-            engine = make_engine(postgres)
-            upgrade(engine)
+            engine = _fresh_postgresql(postgres)
             world = seed(engine)
             engine.dispose()
             for record in records:
@@ -716,16 +707,7 @@ def bench_ingest(
             )
         )
         rows.append(_bare_row(seconds, bare_floor, "COPY"))
-        rows.append(
-            Row(
-                f"  every row the push wrote ({duty_rows}), COPY",
-                f"{duties_floor:.2f} s",
-                f"{floor:.2f} s COPY",
-                f"{duties_floor / floor:.1f}×",
-                "",
-                "",
-            )
-        )
+        rows.append(_duties_row(duty_rows, duties_floor, floor, "COPY"))
         rows.append(
             Row(
                 f"  of which: in push requests (HTTP + server); best of {repeat}",
@@ -746,6 +728,18 @@ def bench_ingest(
                 "",
             )
         )
+
+
+def _duties_row(count: int, seconds: float, floor: float, how: str) -> Row:
+    """Every row the push wrote, inserted again by ``how``, against the floor."""
+    return Row(
+        f"  every row the push wrote ({count}), {how}",
+        f"{seconds:.2f} s",
+        f"{floor:.2f} s {how}",
+        f"{seconds / floor:.1f}×",
+        "",
+        "",
+    )
 
 
 def _bare_row(seconds: float, floor: float, how: str) -> Row:
