@@ -59,7 +59,8 @@ from sqlmodel import Session
 
 from server.accounts.models import Device, User, UserProject
 from server.accounts.security import hash_password, new_token, token_hash
-from server.db import make_engine, write_engine
+from server.db import check_reachable, make_engine, write_engine
+from server.errors import DatabaseError
 from server.migrate import upgrade
 from server.projects.models import Project
 from sync import errors
@@ -510,6 +511,7 @@ def run_backend(
 def _wipe(url: str) -> None:
     engine = make_engine(url)
     try:
+        check_reachable(engine)
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE")
             conn.exec_driver_sql("CREATE SCHEMA public")
@@ -531,6 +533,7 @@ def postgresql_database() -> Iterator[str | None]:
     parsed = make_url(test_url)
     name = f"{parsed.database}_bench"
     admin = make_engine(test_url).execution_options(isolation_level="AUTOCOMMIT")
+    check_reachable(admin.engine)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -656,4 +659,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DatabaseError as exc:  # a database that is down or refuses us: one line
+        sys.exit(f"load_bench: {exc}")

@@ -36,6 +36,7 @@ from server.accounts.tokens import create_token
 from server.app import create_app
 from server.config import Settings
 from server.db import write_engine
+from server.errors import DatabaseError
 
 PAGE = 10_000
 
@@ -133,4 +134,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DatabaseError as exc:  # a database that is down or refuses us: one line
+        sys.exit(f"odata_bench: {exc}")

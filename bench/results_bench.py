@@ -38,16 +38,18 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb
+from rollup_bench import check_database, fresh_database
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from server.accounts.models import Device, User, UserProject
 from server.accounts.security import new_token, token_hash
-from server.db import make_engine, write_engine
+from server.db import write_engine
+from server.errors import DatabaseError
 from server.indicators.service import indicator_values, parse_values_query
-from server.migrate import upgrade
 from server.projects.models import Project
 from server.records.bulk import insert_rows
 from server.results.models import Form, Observation
@@ -611,18 +613,6 @@ def report_ingest(
     )
 
 
-def fresh_database(url: str | None, folder: Path, name: str) -> Engine:
-    if url is None:
-        engine = make_engine(f"sqlite:///{folder / name}.sqlite3")
-    else:
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    upgrade(engine)
-    return engine
-
-
 def ingest_only(url: str | None, observations: int, count: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -654,6 +644,7 @@ def main() -> int:
         help="PostgreSQL URL instead of a temporary SQLite file (public schema dropped)",
     )
     args = parser.parse_args()
+    check_database(args.database_url)
     if args.ingest_only:
         return ingest_only(args.database_url, args.observations, args.ingest)
 
@@ -705,4 +696,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        sys.exit(main())
+    except DatabaseError as exc:  # a database that is down or refuses us: one line
+        sys.exit(f"results_bench: {exc}")

@@ -36,7 +36,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.activities.service import write_activity
-from server.db import make_engine, write_engine
+from server.db import check_reachable, make_engine, write_engine
+from server.errors import DatabaseError
 from server.indicators.refresh import apply_pending, rebuild_all
 from server.indicators.service import indicator_values, parse_values_query
 from server.migrate import upgrade
@@ -660,11 +661,22 @@ def push_500(engine: Engine, project_id: uuid.UUID, seed: int) -> float:
     return 1000 * elapsed
 
 
+def check_database(url: str | None) -> None:
+    """Fail in one line at once, not after the world is generated, when ``url`` is unreachable."""
+    if url is not None:
+        engine = make_engine(url)
+        try:
+            check_reachable(engine)
+        finally:
+            engine.dispose()
+
+
 def fresh_database(url: str | None, folder: Path, name: str) -> Engine:
     if url is None:
         engine = make_engine(f"sqlite:///{folder / name}.sqlite3")
     else:
         engine = make_engine(url)
+        check_reachable(engine)
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE")
             conn.exec_driver_sql("CREATE SCHEMA public")
@@ -701,6 +713,7 @@ def main() -> int:
         "(its public schema is dropped)",
     )
     args = parser.parse_args()
+    check_database(args.database_url)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -749,4 +762,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DatabaseError as exc:  # a database that is down or refuses us: one line
+        sys.exit(f"rollup_bench: {exc}")
