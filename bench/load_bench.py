@@ -53,6 +53,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
+from common import run
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -60,7 +61,6 @@ from sqlmodel import Session
 from server.accounts.models import Device, User, UserProject
 from server.accounts.security import hash_password, new_token, token_hash
 from server.db import check_reachable, make_engine, write_engine
-from server.errors import DatabaseError
 from server.migrate import upgrade
 from server.projects.models import Project
 from sync import errors
@@ -659,7 +659,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DatabaseError as exc:  # a database that is down or refuses us: one line
-        sys.exit(f"load_bench: {exc}")
+    run(main)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy as sa
+from common import run
 from fastapi.testclient import TestClient
 from rollup_bench import fresh_database, generate, load
 from sqlmodel import Session
@@ -36,7 +37,6 @@ from server.accounts.tokens import create_token
 from server.app import create_app
 from server.config import Settings
 from server.db import write_engine
-from server.errors import DatabaseError
 
 PAGE = 10_000
 
@@ -134,7 +134,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DatabaseError as exc:  # a database that is down or refuses us: one line
-        sys.exit(f"odata_bench: {exc}")
+    run(main)

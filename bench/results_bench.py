@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb
+from common import run
 from rollup_bench import check_database, fresh_database
 from sqlalchemy import Engine, text
 from sqlmodel import Session
@@ -48,7 +49,6 @@ from sqlmodel import Session
 from server.accounts.models import Device, User, UserProject
 from server.accounts.security import new_token, token_hash
 from server.db import write_engine
-from server.errors import DatabaseError
 from server.indicators.service import indicator_values, parse_values_query
 from server.projects.models import Project
 from server.records.bulk import insert_rows
@@ -696,7 +696,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DatabaseError as exc:  # a database that is down or refuses us: one line
-        sys.exit(f"results_bench: {exc}")
+    run(main)

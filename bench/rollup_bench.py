@@ -32,12 +32,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb
+from common import run
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.activities.service import write_activity
 from server.db import check_reachable, make_engine, write_engine
-from server.errors import DatabaseError
 from server.indicators.refresh import apply_pending, rebuild_all
 from server.indicators.service import indicator_values, parse_values_query
 from server.migrate import upgrade
@@ -762,7 +762,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DatabaseError as exc:  # a database that is down or refuses us: one line
-        sys.exit(f"rollup_bench: {exc}")
+    run(main)

@@ -48,6 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import run
 from sqlalchemy import Engine, MetaData, insert, text
 from sqlmodel import Session
 
@@ -55,7 +56,6 @@ from server.accounts.models import Device, User, UserProject
 from server.accounts.security import new_token, token_hash
 from server.activities.service import write_activity
 from server.db import make_engine, write_engine
-from server.errors import DatabaseError
 from server.migrate import upgrade
 from server.projects.models import Project
 from server.records.models import Change
@@ -936,7 +936,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DatabaseError as exc:  # a database that is down or refuses us: one line
-        sys.exit(f"sync_bench: {exc}")
+    run(main)
