@@ -15,8 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from server.config import Settings
+from server.db import make_engine
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER_PATHS = (Path("/usr/bin/chromedriver"), Path("/usr/lib/chromium/chromedriver"))
@@ -54,6 +59,26 @@ def missing_browser() -> str | None:
     if chromedriver() is None:
         return f"chromedriver not found: {HOW_TO_ENABLE}"
     return None
+
+
+def browser_database(template: Path, folder: Path) -> tuple[Settings, Engine]:
+    """A copy of the migrated SQLite ``template`` in ``folder``, the test settings serving it and
+    an engine on it, for a browser test to seed and serve; skips the test, saying how to enable
+    it, when Chromium is missing."""
+    reason = missing_browser()
+    if reason:
+        pytest.skip(reason)
+    database = folder / "browser.sqlite3"
+    shutil.copyfile(template, database)
+    url = f"sqlite:///{database}"
+    settings = Settings(
+        environment="test",
+        data_dir=folder / "data",
+        database_url=url,
+        secret_key="browser-test-secret-key-long-enough-0123456789",
+    )
+    settings.ensure_data_dir()
+    return settings, make_engine(url)
 
 
 def free_port() -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +23,17 @@ from server.accounts.auth import issue_access_token
 from server.accounts.devices import qr_payload
 from server.accounts.models import User
 from server.app import create_app
-from server.config import Settings
 from server.dashboard import session as cookies
-from server.db import make_engine, write_engine
+from server.db import write_engine
 from server.results.forms import create_draft, ensure_shipped_forms
 from server.results.models import Form
 from server.results.shipped import SHIPPED_FORMS
-from tests.server.dashboard.browser import SCREENSHOTS, chromium, live_server, missing_browser
+from tests.server.dashboard.browser import (
+    SCREENSHOTS,
+    browser_database,
+    chromium,
+    live_server,
+)
 from tests.server.dashboard.world import World, add_photo, build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -55,21 +58,8 @@ class Audit:
 
 @pytest.fixture(scope="module")
 def audit(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
-    reason = missing_browser()
-    if reason:
-        pytest.skip(reason)
     folder = tmp_path_factory.mktemp("audit")
-    database = folder / "audit.sqlite3"
-    shutil.copyfile(sqlite_template, database)
-    url = f"sqlite:///{database}"
-    settings = Settings(
-        environment="test",
-        data_dir=folder / "data",
-        database_url=url,
-        secret_key="audit-test-secret-key-long-enough-0123456789",
-    )
-    settings.ensure_data_dir()
-    engine = make_engine(url)
+    settings, engine = browser_database(sqlite_template, folder)
     with Session(write_engine(engine), expire_on_commit=False) as session:
         world = build_world(session)
         world.hq.full_name = LONG_NAME

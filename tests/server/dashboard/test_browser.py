@@ -17,13 +17,12 @@ from sqlmodel import Session, select
 
 from server.activities.models import Activity, Review
 from server.app import create_app
-from server.config import Settings
-from server.db import make_engine, write_engine
+from server.db import write_engine
 from tests.factories import PASSWORD
 from tests.server.dashboard.browser import (
+    browser_database,
     chromium,
     live_server,
-    missing_browser,
     screenshot,
 )
 from tests.server.dashboard.world import World, add_photo, build_world
@@ -36,22 +35,7 @@ WAIT_SECONDS = 20
 @pytest.fixture
 def site(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, World, Engine]]:
     """The app with a seeded world, served on a free loopback port."""
-    reason = missing_browser()
-    if reason:
-        pytest.skip(reason)
-    import shutil
-
-    database = tmp_path / "browser.sqlite3"
-    shutil.copyfile(sqlite_template, database)
-    url = f"sqlite:///{database}"
-    settings = Settings(
-        environment="test",
-        data_dir=tmp_path / "data",
-        database_url=url,
-        secret_key="browser-test-secret-key-long-enough-0123456789",
-    )
-    settings.ensure_data_dir()
-    engine = make_engine(url)
+    settings, engine = browser_database(sqlite_template, tmp_path)
     with Session(write_engine(engine), expire_on_commit=False) as session:
         world = build_world(session)
         add_photo(session, world, settings.attachments_dir)

@@ -5,7 +5,6 @@ go to artifacts/screenshots/dashboard/fleet-*.png for a person to look at."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,14 @@ from sqlmodel import Session
 
 from server.accounts.fleet import flag_pending_tablets
 from server.app import create_app
-from server.config import Settings
-from server.db import make_engine, write_engine
+from server.db import write_engine
 from tests.factories import PASSWORD
-from tests.server.dashboard.browser import chromium, live_server, missing_browser, screenshot
+from tests.server.dashboard.browser import (
+    browser_database,
+    chromium,
+    live_server,
+    screenshot,
+)
 from tests.server.dashboard.fleet import ORDER, add_fleet
 from tests.server.dashboard.world import World, build_world
 
@@ -30,20 +33,7 @@ WIDTHS = (390, 1280)
 
 @pytest.fixture
 def site(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, World, Engine]]:
-    reason = missing_browser()
-    if reason:
-        pytest.skip(reason)
-    database = tmp_path / "fleet.sqlite3"
-    shutil.copyfile(sqlite_template, database)
-    url = f"sqlite:///{database}"
-    settings = Settings(
-        environment="test",
-        data_dir=tmp_path / "data",
-        database_url=url,
-        secret_key="browser-test-secret-key-long-enough-0123456789",
-    )
-    settings.ensure_data_dir()
-    engine = make_engine(url)
+    settings, engine = browser_database(sqlite_template, tmp_path)
     with Session(write_engine(engine), expire_on_commit=False) as session:
         world = build_world(session)
         add_fleet(session, world)

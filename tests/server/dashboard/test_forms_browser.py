@@ -7,7 +7,6 @@ saved at 1280 and 390 px under artifacts/screenshots/dashboard/forms-*.png."""
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,17 @@ from sqlmodel import Session, select
 
 from server.accounts.auth import issue_access_token
 from server.app import create_app
-from server.config import Settings
 from server.dashboard import session as cookies
-from server.db import make_engine, write_engine
+from server.db import write_engine
 from server.results.forms import ensure_shipped_forms
 from server.results.models import Form
 from server.results.shipped import SHIPPED_FORMS
-from tests.server.dashboard.browser import chromium, live_server, missing_browser, screenshot
+from tests.server.dashboard.browser import (
+    browser_database,
+    chromium,
+    live_server,
+    screenshot,
+)
 from tests.server.dashboard.world import World, build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,20 +38,7 @@ WAIT_SECONDS = 20
 
 @pytest.fixture
 def site(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, World, Engine]]:
-    reason = missing_browser()
-    if reason:
-        pytest.skip(reason)
-    database = tmp_path / "forms.sqlite3"
-    shutil.copyfile(sqlite_template, database)
-    url = f"sqlite:///{database}"
-    settings = Settings(
-        environment="test",
-        data_dir=tmp_path / "data",
-        database_url=url,
-        secret_key="forms-browser-secret-key-long-enough-0123456789",
-    )
-    settings.ensure_data_dir()
-    engine = make_engine(url)
+    settings, engine = browser_database(sqlite_template, tmp_path)
     with Session(write_engine(engine), expire_on_commit=False) as session:
         world = build_world(session)
         ensure_shipped_forms(session, SHIPPED_FORMS)

@@ -5,7 +5,6 @@ artifacts/screenshots/dashboard/results-*.png for a person to look at."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,14 @@ from sqlmodel import Session
 
 from server.accounts.auth import issue_access_token
 from server.app import create_app
-from server.config import Settings
 from server.dashboard import session as cookies
-from server.db import make_engine, write_engine
-from tests.server.dashboard.browser import chromium, live_server, missing_browser, screenshot
+from server.db import write_engine
+from tests.server.dashboard.browser import (
+    browser_database,
+    chromium,
+    live_server,
+    screenshot,
+)
 from tests.server.dashboard.test_audit_browser import _axe, _sideways
 from tests.server.dashboard.test_results import CODE, add_results
 from tests.server.dashboard.world import build_world
@@ -26,20 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: Path) -> None:
-    reason = missing_browser()
-    if reason:
-        pytest.skip(reason)
-    database = tmp_path / "results.sqlite3"
-    shutil.copyfile(sqlite_template, database)
-    url = f"sqlite:///{database}"
-    settings = Settings(
-        environment="test",
-        data_dir=tmp_path / "data",
-        database_url=url,
-        secret_key="results-test-secret-key-long-enough-0123456789",
-    )
-    settings.ensure_data_dir()
-    engine = make_engine(url)
+    settings, engine = browser_database(sqlite_template, tmp_path)
     with Session(write_engine(engine), expire_on_commit=False) as session:
         world = build_world(session)
         results = add_results(session, world)
