@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -38,7 +38,8 @@ def make_project(session: Session, **overrides: Any) -> Project:
         "partners": ["MAFSN"],
         "priority_product": "potato",
         "start_date": date(2024, 1, 1),
-        "end_date": date(2027, 12, 31),
+        # Two years on from today whatever the day: tests record activities "three days ago".
+        "end_date": date(datetime.now(UTC).year + 2, 12, 31),
     }
     values.update(overrides)
     project = Project(**values)
