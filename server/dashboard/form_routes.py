@@ -93,7 +93,7 @@ def _forms_page(
         project=str(project) if project else "",
         statuses=FORM_STATUSES,
         writable=pages.writable_projects(session, caller=page.caller),
-        problems=problems or [],
+        problems=[pages.problem_view(page.t, p) for p in problems or []],
         upload_error=upload_error,
         values=values or FormState(),
         explain=lambda code: explain(page.t, code),
