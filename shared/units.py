@@ -136,8 +136,8 @@ def unit_text(
 
 
 def with_unit(number: str, unit: str) -> str:
-    """A number and its unit's text: "6 agriculteurs", "12 %", "500 kg" (a no-break space)."""
-    return f"{number}\u00a0{unit}" if unit else number
+    """A number and its unit's text: "6 agriculteurs", "500 kg"."""
+    return f"{number} {unit}" if unit else number
 
 
 def is_known(unit: str | None) -> bool:
