@@ -212,6 +212,7 @@ def _editor(
         errors=errors or FormState(),
         unsaved=unsaved,
         languages_edit=pages.EDITOR_LANGUAGES,
+        languages_unit=pages.UNIT_LANGUAGES,
         choices=pages.EDITOR_CHOICES,
         writable=pages.writable_projects(session, caller=page.caller),
         may_global=pages.may_write(page.caller, None),

@@ -46,6 +46,8 @@ from shared.forms import (
 )
 
 EDITOR_LANGUAGES = LANGUAGES  # en fr pt es: the languages the editor asks for
+# A unit's own translations (``unit_label``): the unit itself is what English reads.
+UNIT_LANGUAGES = tuple(lang for lang in LANGUAGES if lang != "en")
 LIST_LIMIT = 500  # versions on the list page; a deployment has a few dozen
 
 
@@ -396,11 +398,12 @@ def _empty_field() -> dict[str, Any]:
         "required": False,
         "label": {},
         "hint": {},
+        "unit_label": {},
     }
 
 
 def _empty_indicator() -> dict[str, Any]:
-    return {**{k: "" for k in INDICATOR_KEYS}, "aggregate": "sum", "name": {}}
+    return {**{k: "" for k in INDICATOR_KEYS}, "aggregate": "sum", "name": {}, "unit_label": {}}
 
 
 def _text(value: Any) -> str:
@@ -438,6 +441,7 @@ def editor_state(form: Form | None) -> EditorState:
                 "label": dict(raw.get("label") or {}),
                 "hint": dict(raw.get("hint") or {}),
                 "unit": _text(raw.get("unit")),
+                "unit_label": dict(raw.get("unit_label") or {}),
                 "required": bool(raw.get("required")),
                 "min": _text(raw.get("min")),
                 "max": _text(raw.get("max")),
@@ -450,6 +454,7 @@ def editor_state(form: Form | None) -> EditorState:
     for raw in form.indicators or []:
         row: dict[str, Any] = {k: _text(raw.get(k)) for k in INDICATOR_KEYS}
         row["name"] = dict(raw.get("name") or {})
+        row["unit_label"] = dict(raw.get("unit_label") or {})
         indicators.append(row)
     return EditorState(
         code=form.code,
@@ -472,8 +477,10 @@ def _count(form: FormData, name: str, limit: int) -> int:
         return 0
 
 
-def _labels_of(form: FormData, prefix: str) -> dict[str, str]:
-    return {lang: _get(form, f"{prefix}.{lang}") for lang in EDITOR_LANGUAGES}
+def _labels_of(
+    form: FormData, prefix: str, languages: tuple[str, ...] = EDITOR_LANGUAGES
+) -> dict[str, str]:
+    return {lang: _get(form, f"{prefix}.{lang}") for lang in languages}
 
 
 def state_from_post(form: FormData) -> EditorState:
@@ -490,6 +497,7 @@ def state_from_post(form: FormData) -> EditorState:
                 "required": _get(form, f"{p}.required") == "1",
                 "label": _labels_of(form, f"{p}.label"),
                 "hint": _labels_of(form, f"{p}.hint"),
+                "unit_label": _labels_of(form, f"{p}.unit_label", UNIT_LANGUAGES),
             }
         )
     for i in range(_count(form, "nindicators", MAX_INDICATORS)):
@@ -498,6 +506,7 @@ def state_from_post(form: FormData) -> EditorState:
             {
                 **{k: _get(form, f"{p}.{k}", 200) for k in INDICATOR_KEYS},
                 "name": _labels_of(form, f"{p}.name"),
+                "unit_label": _labels_of(form, f"{p}.unit_label", UNIT_LANGUAGES),
             }
         )
     return state
@@ -579,6 +588,7 @@ def definition_of(state: EditorState) -> dict[str, Any]:
                 "label": _labels(row["label"]),
                 "hint": _labels(row["hint"]),
                 "unit": _or_none(row["unit"]),
+                "unit_label": _labels(row.get("unit_label") or {}),
                 "required": bool(row["required"]),
                 "min": _bound_value(row["min"], type_),
                 "max": _bound_value(row["max"], type_),
@@ -596,6 +606,7 @@ def definition_of(state: EditorState) -> dict[str, Any]:
                 "code": row["code"],
                 "name": _labels(row["name"]),
                 "unit": _or_none(row["unit"]),
+                "unit_label": _labels(row.get("unit_label") or {}),
                 "aggregate": row["aggregate"],
                 "field": _or_none(row["field"]),
                 "numerator": _or_none(row["numerator"]),
@@ -631,6 +642,8 @@ def input_of(path: str) -> tuple[str, str]:
     part, index, rest = match.group(1), match.group(2), match.group(3) or ""
     prefix = ("f" if part == "fields" else "i") + index
     key = rest.split(".")[0].split("[")[0]
+    if key == "unit_label" and rest.count(".") >= 1:
+        return f"{prefix}.unit_label.{rest.split('.')[1]}", ""
     if part == "fields":
         if key in ("label", "hint"):
             lang = rest.split(".")[1] if rest.count(".") >= 1 else "en"

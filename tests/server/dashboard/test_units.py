@@ -29,6 +29,7 @@ from server.results import xlsform
 from server.results.models import Form
 from tests.factories import make_observation, make_observation_form
 from tests.server.dashboard.conftest import main_of, sign_in, token_for
+from tests.server.dashboard.test_forms_pages import _editor_post
 from tests.server.dashboard.test_results import _bearer
 from tests.server.dashboard.world import World
 
@@ -311,3 +312,43 @@ def test_every_problem_key_has_words() -> None:
     french = Translator("fr")
     for key, words in PROBLEM_WORDS.items():
         assert french.gettext(words) != words, key
+
+
+def test_the_editor_keeps_and_edits_a_units_translations(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    sign_in(client, engine, world.officer)
+    client.cookies.set(LANGUAGE_COOKIE, "en")
+    csrf = token_for(client, "/forms/new")
+    data = _editor_post(
+        "SACK_CHECK",
+        str(world.lso.id),
+        csrf_token=csrf,
+        **{
+            "f1.unit": "sacks",
+            "f1.unit_label.fr": "sacs",
+            "f1.unit_label.pt": "sacos",
+            "i0.unit": "sacks",
+            "i0.unit_label.es": "sacos",
+        },
+    )
+    saved = client.post("/forms/new", data=data)
+    assert saved.status_code == 200, main_of(saved.text)[:2000]
+    with Session(engine) as reader:
+        form = reader.exec(select(Form).where(col(Form.code) == "SACK_CHECK")).one()
+        assert form.fields[1]["unit_label"] == {"fr": "sacs", "pt": "sacos"}
+        assert form.indicators[0]["unit_label"] == {"es": "sacos"}
+        form_id = form.id
+    editor = main_of(client.get(f"/forms/{form_id}/edit").text)
+    assert re.search(r'id="f1\.unit_label\.fr"[^>]*value="sacs"', editor)
+    assert re.search(r'id="i0\.unit_label\.es"[^>]*value="sacos"', editor)
+    # saving the draft again keeps them (nothing the editor does not show is dropped)
+    again = {**data, "action": "save"}
+    assert client.post(f"/forms/{form_id}/edit", data=again).status_code == 200
+    with Session(engine) as reader:
+        form = reader.get(Form, form_id)
+        assert form is not None and form.fields[1]["unit_label"] == {"fr": "sacs", "pt": "sacos"}
+    french = _page(client, f"/forms/{form_id}", "fr")
+    assert '<span class="unit">sacs</span>' in french
+    spanish = _page(client, f"/forms/{form_id}", "es")
+    assert "(sacos) = Σ harvest_kg" in spanish
