@@ -4,9 +4,10 @@
 JSON) and returns a :class:`FormCheck`: the errors, each with a field path such as
 ``fields[3].choices[1].code`` and a stable ``ErrorCode``, and, when there are none, the
 definition as a :class:`FormDefinition` whose ``as_dict()`` is the normalised wire form (every
-key written, unused ones ``None``). The server runs it before storing a form, the XLSForm import
-runs it on what it read, and the tablet can run it on what it pulled. Standard library and
-``shared`` only: this runs on Android.
+key written, unused ones ``None``; but ``unit_label``, the author's translations of a unit,
+written only when given, so that older definitions and tablets keep their shape). The server
+runs it before storing a form, the XLSForm import runs it on what it read, and the tablet can
+run it on what it pulled. Standard library and ``shared`` only: this runs on Android.
 
 How a definition is read, decided here where docs/results.md is silent:
 

@@ -25,11 +25,15 @@ Spreadsheet → definition:
   our own ``unit``. ``label`` without a language is English. Types ``integer decimal text date
   select_one L select_multiple L boolean acknowledge`` (``acknowledge`` → ``boolean``).
   ``required``: yes/no as pyxform reads them. ``constraint``: ``. >= a``, ``. <= b`` or both
-  joined by ``and`` (dates as ``date('2020-01-01')`` or ``'2020-01-01'``). ``relevant``:
+  joined by ``and`` (dates as ``date('2020-01-01')`` or ``'2020-01-01'``). ``unit::Language
+  (xx)`` columns are the unit's translations (``unit_label``). ``relevant``:
   ``${f} = 'c'`` or ``selected(${f}, 'c')``, joined by ``or``, all about one field.
 - ``choices``: ``list_name name label[::…]``.
-- ``indicators``: ``code name[::…] unit aggregate field numerator denominator factor choice
-  compare direction``.
+- ``indicators``: ``code name[::…] unit[::…] aggregate field numerator denominator factor
+  choice compare direction``.
+
+Each refusal is a ``Problem``: where (sheet, row, column), an English ``reason``, and a stable
+``problem`` key with its ``params`` (``PROBLEMS``) from which clients choose their own words.
 """
 
 from __future__ import annotations
