@@ -27,6 +27,7 @@ N_ = str  # the words below are translated where they are shown
 # A symbol as typed -> as shown. Case matters (``t`` is tonnes, ``USD`` a currency).
 SYMBOLS: dict[str, str] = {
     "%": "%",
+    "percent": "%",
     "g": "g",
     "kg": "kg",
     "t": "t",

@@ -96,7 +96,6 @@ def _forms_page(
         problems=[pages.problem_view(page.t, p) for p in problems or []],
         upload_error=upload_error,
         values=values or FormState(),
-        explain=lambda code: explain(page.t, code),
         status_code=status_code,
     )
 
