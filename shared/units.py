@@ -141,12 +141,6 @@ def with_unit(number: str, unit: str) -> str:
     return f"{number} {unit}" if unit else number
 
 
-def is_known(unit: str | None) -> bool:
-    """Whether the apps know ``unit`` (a symbol or a word of their catalogues)."""
-    text = (unit or "").strip()
-    return bool(text) and (text in SYMBOLS or word_of(text) is not None)
-
-
 def messages() -> list[tuple[str, str]]:
     """Every word's (singular, plural), for the catalogues."""
     return list(dict.fromkeys(WORDS.values()))

@@ -36,7 +36,7 @@ from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
 from shared.errors import EXPLANATIONS
 from shared.geography import COUNTRIES, REGIONS
 from shared.units import messages as unit_messages
-from shared.units import unit_text, with_unit
+from shared.units import unit_text
 
 PACKAGE_DIR = Path(__file__).parent
 LOCALE_DIR = PACKAGE_DIR / "locale"
@@ -312,12 +312,6 @@ class Translator:
         (``labels``), a symbol as it is written, a known word in the singular or plural
         ``count`` asks for (the plural without one), else as the author typed it."""
         return unit_text(unit, self.language, self._catalog.ngettext, labels=labels, count=count)
-
-    def quantity(
-        self, text: str, count: Any, unit: str | None, labels: Mapping[str, str] | None = None
-    ) -> str:
-        """``text`` (a number as shown) with its unit: "6 agriculteurs", "1 ménage"."""
-        return with_unit(text, self.unit(unit, labels, count))
 
     def country(self, iso3: str) -> str:
         """A country's name in the reader's language; the code itself when unknown."""
