@@ -24,6 +24,7 @@ from babel.messages.pofile import read_po, write_po
 from field_app import APP_VERSION
 from field_app.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
 from shared.errors import EXPLANATIONS
+from shared.units import messages as unit_messages
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PLURALS = {
@@ -82,6 +83,9 @@ def extract() -> dict[Message, list[str]]:
     # The server's reasons, shown by their error code (field_app.controllers.messages).
     for explanation in EXPLANATIONS.values():
         found.setdefault(explanation, []).append("shared/errors.py")
+    # The units' words, singular and plural (field_app.controllers.observations.unit_of).
+    for pair in unit_messages():
+        found.setdefault(pair, []).append("shared/units.py")
     return found
 
 

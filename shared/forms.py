@@ -4,9 +4,10 @@
 JSON) and returns a :class:`FormCheck`: the errors, each with a field path such as
 ``fields[3].choices[1].code`` and a stable ``ErrorCode``, and, when there are none, the
 definition as a :class:`FormDefinition` whose ``as_dict()`` is the normalised wire form (every
-key written, unused ones ``None``). The server runs it before storing a form, the XLSForm import
-runs it on what it read, and the tablet can run it on what it pulled. Standard library and
-``shared`` only: this runs on Android.
+key written, unused ones ``None``; but ``unit_label``, the author's translations of a unit,
+written only when given, so that older definitions and tablets keep their shape). The server
+runs it before storing a form, the XLSForm import runs it on what it read, and the tablet can
+run it on what it pulled. Standard library and ``shared`` only: this runs on Android.
 
 How a definition is read, decided here where docs/results.md is silent:
 
@@ -25,6 +26,7 @@ How a definition is read, decided here where docs/results.md is silent:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Collection, Mapping
@@ -74,13 +76,26 @@ ACTIVITY_INDICATOR_CODES = frozenset(code.value for code in IndicatorCode)
 
 _FORM_KEYS = frozenset({"code", "title", "fields", "indicators"})
 _FIELD_KEYS = frozenset(
-    {"name", "type", "label", "hint", "unit", "required", "min", "max", "choices", "relevant"}
+    {
+        "name",
+        "type",
+        "label",
+        "hint",
+        "unit",
+        "unit_label",
+        "required",
+        "min",
+        "max",
+        "choices",
+        "relevant",
+    }
 )
 _INDICATOR_KEYS = frozenset(
     {
         "code",
         "name",
         "unit",
+        "unit_label",
         "aggregate",
         "field",
         "numerator",
@@ -131,6 +146,8 @@ class FormField:
     max: Bound | None = None
     choices: tuple[Choice, ...] = ()
     relevant: Relevance | None = None
+    # The author's translations of ``unit`` (docs/results.md#units); optional on the wire.
+    unit_label: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_numeric(self) -> bool:
@@ -156,6 +173,7 @@ class FormField:
             "max": self.max,
             "choices": [c.as_dict() for c in self.choices],
             "relevant": self.relevant.as_dict() if self.relevant else None,
+            **({"unit_label": dict(self.unit_label)} if self.unit_label else {}),
         }
 
 
@@ -172,12 +190,15 @@ class FormIndicator:
     choice: str | None = None
     compare: str | None = None
     direction: str = "increase"
+    # The author's translations of ``unit`` (docs/results.md#units); optional on the wire.
+    unit_label: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "name": dict(self.name),
             "unit": self.unit,
+            **({"unit_label": dict(self.unit_label)} if self.unit_label else {}),
             "aggregate": self.aggregate,
             "field": self.field,
             "numerator": self.numerator,
@@ -252,10 +273,10 @@ def _text(value: Any, path: str, errors: _Errors, limit: int, *, required: bool)
 
 
 def _labels(
-    value: Any, path: str, errors: _Errors, limit: int, *, required: bool
+    value: Any, path: str, errors: _Errors, limit: int, *, required: bool, english: bool = True
 ) -> dict[str, str]:
     """``{language: text}``; ``en`` required when ``required``, and whenever any text is given
-    (a hint may be empty, but not French only)."""
+    (a hint may be empty, but not French only), unless ``english`` is False."""
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
@@ -274,7 +295,7 @@ def _labels(
         if clean is not None:
             out[lang] = clean
     if (
-        (required or out)
+        (required or (out and english))
         and "en" not in out
         and not any(i.field == f"{path}.en" for i in errors.items)
     ):
@@ -441,6 +462,15 @@ def _check_relevance(
     return Relevance(name, tuple(dict.fromkeys(codes))) if ok else None
 
 
+def _unit_label(value: Any, path: str, unit: str | None, errors: _Errors) -> dict[str, str]:
+    """The author's translations of the unit: ``{language: text}``, any languages (the unit
+    itself is the text of the others), only with a unit."""
+    labels = _labels(value, path, errors, MAX_UNIT, required=False, english=False)
+    if labels and not unit:
+        errors.add(path, ErrorCode.NOT_FOR_TYPE, "translations of a unit need the unit itself")
+    return labels
+
+
 def _check_field(
     raw: Any, path: str, errors: _Errors, earlier: Mapping[str, FormField]
 ) -> FormField | None:
@@ -463,6 +493,7 @@ def _check_field(
     label = _labels(raw.get("label"), f"{path}.label", errors, MAX_LABEL, required=True)
     hint = _labels(raw.get("hint"), f"{path}.hint", errors, MAX_HINT, required=False)
     unit = _text(raw.get("unit"), f"{path}.unit", errors, MAX_UNIT, required=False)
+    unit_label = _unit_label(raw.get("unit_label"), f"{path}.unit_label", unit, errors)
     required = _bool(raw.get("required"), f"{path}.required", errors)
     low = high = None
     choices: tuple[Choice, ...] = ()
@@ -475,7 +506,9 @@ def _check_field(
     relevant = _check_relevance(raw.get("relevant"), f"{path}.relevant", errors, earlier)
     if len(errors.items) > before or name is None or type_ is None:
         return None
-    return FormField(name, type_, label, hint, unit, required, low, high, choices, relevant)
+    return FormField(
+        name, type_, label, hint, unit, required, low, high, choices, relevant, unit_label
+    )
 
 
 def _above(low: Bound, high: Bound) -> bool:
@@ -545,6 +578,7 @@ def _check_indicator(
         seen.add(code)
     name = _labels(raw.get("name"), f"{path}.name", errors, MAX_LABEL, required=True)
     unit = _text(raw.get("unit"), f"{path}.unit", errors, MAX_UNIT, required=False) or ""
+    unit_label = _unit_label(raw.get("unit_label"), f"{path}.unit_label", unit, errors)
     aggregate = _text(raw.get("aggregate"), f"{path}.aggregate", errors, MAX_CODE, required=True)
     direction = _text(raw.get("direction"), f"{path}.direction", errors, MAX_CODE, required=False)
     if direction is not None and direction not in DIRECTIONS:
@@ -643,6 +677,7 @@ def _check_indicator(
         choice=choice,
         compare=compare,
         direction=direction or "increase",
+        unit_label=unit_label,
     )
 
 

@@ -19,8 +19,9 @@ from typing import Any
 from field_app.controllers.attention import AttentionItem, Difference, server_message, show_value
 from field_app.controllers.form import Photo
 from field_app.controllers.messages import field_message
-from field_app.i18n import N_, _, language
+from field_app.i18n import N_, _, language, ngettext
 from shared.observations import asked_fields, form_fields, validate_values
+from shared.units import unit_text, with_unit
 from shared.validation import FUTURE_DAYS, Issue
 
 VALUES = "values"
@@ -130,19 +131,36 @@ def _bound_text(value: Any) -> str:
     return str(value)
 
 
+def unit_of(spec: Mapping[str, Any], count: Any = None, lang: str | None = None) -> str:
+    """A field's unit in the tablet's language (shared.units): the form's own translation
+    (``unit_label``, optional), a symbol as written, a known word in the singular or plural
+    ``count`` asks for (the plural without one), else as the author typed it."""
+    unit = spec.get("unit")
+    labels = spec.get("unit_label")
+    return unit_text(
+        unit if isinstance(unit, str) else None,
+        lang or language(),
+        ngettext,
+        labels=labels if isinstance(labels, Mapping) else None,
+        count=count,
+    )
+
+
+def _with_unit(spec: Mapping[str, Any], value: Any, lang: str | None = None) -> str:
+    return with_unit(_bound_text(value), unit_of(spec, value, lang))
+
+
 def field_view(spec: Mapping[str, Any], lang: str | None = None) -> FieldView:
     low, high = spec.get("min"), spec.get("max")
-    unit = str(spec.get("unit") or "")
+    unit = unit_of(spec, lang=lang)
     if low is not None and high is not None:
-        bounds = f"{_bound_text(low)} – {_bound_text(high)}"
+        bounds = f"{_bound_text(low)} – {_with_unit(spec, high, lang)}"
     elif low is not None:
-        bounds = f"≥ {_bound_text(low)}"
+        bounds = f"≥ {_with_unit(spec, low, lang)}"
     elif high is not None:
-        bounds = f"≤ {_bound_text(high)}"
+        bounds = f"≤ {_with_unit(spec, high, lang)}"
     else:
         bounds = ""
-    if bounds and unit:
-        bounds = f"{bounds} {unit}"
     choices = tuple(
         (str(c.get("code")), text_of(c.get("label"), lang) or str(c.get("code")))
         for c in spec.get("choices") or ()
@@ -176,10 +194,9 @@ def value_message(item: Issue, spec: Mapping[str, Any] | None = None) -> str:
         key = (
             "both" if low is not None and high is not None else "low" if low is not None else "high"
         )
-        unit = f" {spec['unit']}" if spec.get("unit") else ""
         return _(RANGE_MESSAGES[key]).format(
-            low=_bound_text(low) + unit if low is not None else "",
-            high=_bound_text(high) + unit if high is not None else "",
+            low=_with_unit(spec, low) if low is not None else "",
+            high=_with_unit(spec, high) if high is not None else "",
         )
     template = VALUE_MESSAGES.get(item.code)
     if template is not None:

@@ -93,10 +93,9 @@ def _forms_page(
         project=str(project) if project else "",
         statuses=FORM_STATUSES,
         writable=pages.writable_projects(session, caller=page.caller),
-        problems=problems or [],
+        problems=[pages.problem_view(page.t, p) for p in problems or []],
         upload_error=upload_error,
         values=values or FormState(),
-        explain=lambda code: explain(page.t, code),
         status_code=status_code,
     )
 
@@ -212,6 +211,7 @@ def _editor(
         errors=errors or FormState(),
         unsaved=unsaved,
         languages_edit=pages.EDITOR_LANGUAGES,
+        languages_unit=pages.UNIT_LANGUAGES,
         choices=pages.EDITOR_CHOICES,
         writable=pages.writable_projects(session, caller=page.caller),
         may_global=pages.may_write(page.caller, None),

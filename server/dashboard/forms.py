@@ -24,11 +24,12 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from server.accounts.auth import Caller
-from server.dashboard.i18n import Translator
+from server.dashboard.i18n import N_, Translator
 from server.dashboard.web import FormState, explain
 from server.errors import Forbidden
 from server.projects.models import Project
 from server.results import forms as form_service
+from server.results import xlsform
 from server.results.models import Form
 from server.scope import can_write_project, project_scope
 from shared.catalogue import Role
@@ -45,6 +46,8 @@ from shared.forms import (
 )
 
 EDITOR_LANGUAGES = LANGUAGES  # en fr pt es: the languages the editor asks for
+# A unit's own translations (``unit_label``): the unit itself is what English reads.
+UNIT_LANGUAGES = tuple(lang for lang in LANGUAGES if lang != "en")
 LIST_LIMIT = 500  # versions on the list page; a deployment has a few dozen
 
 
@@ -206,6 +209,17 @@ class FormView:
     has_draft: bool
 
 
+def _unit_code(raw: Mapping[str, Any]) -> str:
+    unit = raw.get("unit")
+    return unit if isinstance(unit, str) else ""
+
+
+def _unit_labels(raw: Mapping[str, Any]) -> Mapping[str, str] | None:
+    """The form's own translations of a unit (``unit_label``, optional)."""
+    labels = raw.get("unit_label")
+    return labels if isinstance(labels, Mapping) else None
+
+
 def _bound(t: Translator, value: Any, type_: str) -> str:
     if value is None:
         return ""
@@ -241,7 +255,7 @@ def preview_fields(t: Translator, fields: Sequence[Mapping[str, Any]]) -> list[P
                 type=type_,
                 label=text_in(raw.get("label"), t.language),
                 hint=text_in(raw.get("hint"), t.language),
-                unit=str(raw.get("unit") or ""),
+                unit=t.unit(_unit_code(raw), _unit_labels(raw)),
                 required=bool(raw.get("required")),
                 min=_bound(t, raw.get("min"), type_),
                 max=_bound(t, raw.get("max"), type_),
@@ -269,7 +283,7 @@ def describe_indicator(
     """E.g. "Yield (kg/ha) = 10 000 × Σ harvest_kg / Σ plot_area_m2, demonstration against
     control, higher is better"."""
     name = text_in(indicator.get("name"), t.language) or str(indicator.get("code"))
-    unit = str(indicator.get("unit") or "")
+    unit = t.unit(_unit_code(indicator), _unit_labels(indicator))
     head = f"{name} ({unit})" if unit else name
     aggregate = str(indicator.get("aggregate"))
     what = str(indicator.get("field") or "")
@@ -384,11 +398,12 @@ def _empty_field() -> dict[str, Any]:
         "required": False,
         "label": {},
         "hint": {},
+        "unit_label": {},
     }
 
 
 def _empty_indicator() -> dict[str, Any]:
-    return {**{k: "" for k in INDICATOR_KEYS}, "aggregate": "sum", "name": {}}
+    return {**{k: "" for k in INDICATOR_KEYS}, "aggregate": "sum", "name": {}, "unit_label": {}}
 
 
 def _text(value: Any) -> str:
@@ -426,6 +441,7 @@ def editor_state(form: Form | None) -> EditorState:
                 "label": dict(raw.get("label") or {}),
                 "hint": dict(raw.get("hint") or {}),
                 "unit": _text(raw.get("unit")),
+                "unit_label": dict(raw.get("unit_label") or {}),
                 "required": bool(raw.get("required")),
                 "min": _text(raw.get("min")),
                 "max": _text(raw.get("max")),
@@ -438,6 +454,7 @@ def editor_state(form: Form | None) -> EditorState:
     for raw in form.indicators or []:
         row: dict[str, Any] = {k: _text(raw.get(k)) for k in INDICATOR_KEYS}
         row["name"] = dict(raw.get("name") or {})
+        row["unit_label"] = dict(raw.get("unit_label") or {})
         indicators.append(row)
     return EditorState(
         code=form.code,
@@ -460,8 +477,10 @@ def _count(form: FormData, name: str, limit: int) -> int:
         return 0
 
 
-def _labels_of(form: FormData, prefix: str) -> dict[str, str]:
-    return {lang: _get(form, f"{prefix}.{lang}") for lang in EDITOR_LANGUAGES}
+def _labels_of(
+    form: FormData, prefix: str, languages: tuple[str, ...] = EDITOR_LANGUAGES
+) -> dict[str, str]:
+    return {lang: _get(form, f"{prefix}.{lang}") for lang in languages}
 
 
 def state_from_post(form: FormData) -> EditorState:
@@ -478,6 +497,7 @@ def state_from_post(form: FormData) -> EditorState:
                 "required": _get(form, f"{p}.required") == "1",
                 "label": _labels_of(form, f"{p}.label"),
                 "hint": _labels_of(form, f"{p}.hint"),
+                "unit_label": _labels_of(form, f"{p}.unit_label", UNIT_LANGUAGES),
             }
         )
     for i in range(_count(form, "nindicators", MAX_INDICATORS)):
@@ -486,6 +506,7 @@ def state_from_post(form: FormData) -> EditorState:
             {
                 **{k: _get(form, f"{p}.{k}", 200) for k in INDICATOR_KEYS},
                 "name": _labels_of(form, f"{p}.name"),
+                "unit_label": _labels_of(form, f"{p}.unit_label", UNIT_LANGUAGES),
             }
         )
     return state
@@ -567,6 +588,7 @@ def definition_of(state: EditorState) -> dict[str, Any]:
                 "label": _labels(row["label"]),
                 "hint": _labels(row["hint"]),
                 "unit": _or_none(row["unit"]),
+                "unit_label": _labels(row.get("unit_label") or {}),
                 "required": bool(row["required"]),
                 "min": _bound_value(row["min"], type_),
                 "max": _bound_value(row["max"], type_),
@@ -584,6 +606,7 @@ def definition_of(state: EditorState) -> dict[str, Any]:
                 "code": row["code"],
                 "name": _labels(row["name"]),
                 "unit": _or_none(row["unit"]),
+                "unit_label": _labels(row.get("unit_label") or {}),
                 "aggregate": row["aggregate"],
                 "field": _or_none(row["field"]),
                 "numerator": _or_none(row["numerator"]),
@@ -619,6 +642,8 @@ def input_of(path: str) -> tuple[str, str]:
     part, index, rest = match.group(1), match.group(2), match.group(3) or ""
     prefix = ("f" if part == "fields" else "i") + index
     key = rest.split(".")[0].split("[")[0]
+    if key == "unit_label" and rest.count(".") >= 1:
+        return f"{prefix}.unit_label.{rest.split('.')[1]}", ""
     if part == "fields":
         if key in ("label", "hint"):
             lang = rest.split(".")[1] if rest.count(".") >= 1 else "en"
@@ -662,3 +687,120 @@ EDITOR_CHOICES = {
     "directions": DIRECTIONS,
     "statuses": FORM_STATUSES,
 }
+
+
+# --- an XLSForm's problems in the reader's words --------------------------------------------
+
+# Each problem of ``server.results.xlsform.PROBLEMS``, worded from its key and params (never
+# from the English reason the API carries as ``message``).
+PROBLEM_WORDS: dict[str, str] = {
+    "not_a_workbook": N_(
+        "This file is not an Excel workbook (.xlsx) that can be read: %(why)s. Open the form in "
+        "Excel or LibreOffice and save it as Excel Workbook (.xlsx)."
+    ),
+    "too_many_parts": N_("The workbook has more than %(limit)s parts."),
+    "unzips_too_large": N_("The workbook unzips to more than %(limit)s bytes."),
+    "too_large": N_("The file is larger than %(limit)s bytes."),
+    "headers": N_("The column headings could not be read (a heading written twice, for one)."),
+    "sheet_unsupported": N_(
+        "A sheet named “%(sheet)s” is not read: only survey, choices, settings and indicators."
+    ),
+    "too_many_columns": N_("This sheet has more than %(limit)s columns."),
+    "too_many_rows": N_("This sheet has more than %(limit)s rows."),
+    "column_unsupported": N_("The column “%(header)s” is not supported."),
+    "column_language": N_(
+        "The column “%(header)s” takes no language here: label, hint, unit, form_title and name "
+        "do, written like label::French (fr)."
+    ),
+    "settings_one_row": N_("The settings sheet has a single row of values."),
+    "settings_missing": N_("The settings sheet (form_id, form_title) is missing."),
+    "survey_missing": N_("The survey sheet is missing."),
+    "list_name_empty": N_("The list_name is empty."),
+    "list_missing": N_("There is no choice list “%(list)s” in the choices sheet."),
+    "list_unused": N_("No question uses the choice list “%(list)s”."),
+    "type_unsupported": N_("The question type “%(type)s” is not supported."),
+    "required_not_yes_no": N_("“%(value)s” is neither yes nor no."),
+    "constraint_for_type": N_("A question of type %(type)s takes no constraint."),
+    "constraint_form": N_("The constraint “%(constraint)s” is not written . >= a or . <= b."),
+    "constraint_type": N_(
+        "The constraint “%(constraint)s” does not fit a question of type %(type)s."
+    ),
+    "two_lower_bounds": N_("The constraint has two lower bounds."),
+    "two_upper_bounds": N_("The constraint has two upper bounds."),
+    "relevant_form": N_(
+        "The relevance “%(relevant)s” is not written ${field} = 'code' or "
+        "selected(${field}, 'code')."
+    ),
+    "relevant_one_field": N_("The relevance may name only one question."),
+    "not_a_number": N_("“%(value)s” is not a number."),
+}
+# Why a file is not a workbook (``why`` of ``not_a_workbook``).
+WHY_WORDS: dict[str, str] = {
+    "xls": N_("it is an old Excel 97-2003 (.xls) file"),
+    "png": N_("it is a PNG image"),
+    "jpeg": N_("it is a JPEG image"),
+    "pdf": N_("it is a PDF document"),
+    "not_zip": N_("it is not a zip archive, or it is cut short"),
+    "damaged": N_("a part of the workbook is missing or damaged"),
+    "empty": N_("the file is empty"),
+}
+_NUMBERS = frozenset({"limit"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemView:
+    sheet: str
+    row: int | None
+    column: str | None
+    where: str  # "Sheet “survey”, row 5, column “type”:", or ""
+    sentence: str
+    detail: str  # pyxform's own words, or the definition's path; "" when none
+
+
+def _where(t: Translator, sheet: str, row: int | None, column: str | None) -> str:
+    if sheet == "file":
+        return ""
+    if row and column:
+        return t.gettext(
+            "Sheet “%(sheet)s”, row %(row)s, column “%(column)s”:",
+            sheet=sheet,
+            row=row,
+            column=column,
+        )
+    if row:
+        return t.gettext("Sheet “%(sheet)s”, row %(row)s:", sheet=sheet, row=row)
+    if column:
+        return t.gettext("Sheet “%(sheet)s”, column “%(column)s”:", sheet=sheet, column=column)
+    return t.gettext("Sheet “%(sheet)s”:", sheet=sheet)
+
+
+def problem_view(t: Translator, problem: xlsform.Problem) -> ProblemView:
+    """A refused workbook's problem in the reader's words, chosen from its key and params:
+    where it is, then why; pyxform's own message (English) or the definition's path kept as
+    a detail."""
+    params = dict(problem.params)
+    words = PROBLEM_WORDS.get(problem.problem)
+    detail = ""
+    if words is None:  # "definition": a rule of shared.forms, worded from its code
+        sentence = explain(t, problem.code)
+        detail = params.get("path", "")
+    else:
+        values: dict[str, Any] = {}
+        for name in xlsform.PROBLEMS.get(problem.problem, ()):
+            value = params.get(name, "") or "–"
+            if name in _NUMBERS and value.isdigit():
+                value = t.number(int(value))
+            elif name == "why":
+                value = t.gettext(WHY_WORDS.get(value, WHY_WORDS["damaged"]))
+            values[name] = value
+        sentence = t.gettext(words, **values) if values else t.gettext(words)
+        if problem.problem == "headers":
+            detail = params.get("detail", "")
+    return ProblemView(
+        sheet=problem.sheet,
+        row=problem.row,
+        column=problem.column,
+        where=_where(t, problem.sheet, problem.row, problem.column),
+        sentence=sentence,
+        detail=detail,
+    )

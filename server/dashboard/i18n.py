@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import InvalidOperation
 from functools import lru_cache
@@ -34,6 +35,8 @@ from markupsafe import Markup
 from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
 from shared.errors import EXPLANATIONS
 from shared.geography import COUNTRIES, REGIONS
+from shared.units import messages as unit_messages
+from shared.units import unit_text
 
 PACKAGE_DIR = Path(__file__).parent
 LOCALE_DIR = PACKAGE_DIR / "locale"
@@ -302,6 +305,14 @@ class Translator:
         text = self._catalog.ngettext(singular, plural, n)
         return text % {"num": n, **values}
 
+    def unit(
+        self, unit: str | None, labels: Mapping[str, str] | None = None, count: Any = None
+    ) -> str:
+        """A unit in the reader's language (shared.units): the form's own translation
+        (``labels``), a symbol as it is written, a known word in the singular or plural
+        ``count`` asks for (the plural without one), else as the author typed it."""
+        return unit_text(unit, self.language, self._catalog.ngettext, labels=labels, count=count)
+
     def country(self, iso3: str) -> str:
         """A country's name in the reader's language; the code itself when unknown."""
         return country_names(self.language).get(iso3, iso3)
@@ -387,6 +398,9 @@ def extract_messages() -> Catalog:
     # The catalogue's solutions and topics, named in the reader's language (catalogue_names).
     for name in [s.name for s in SOLUTIONS.values()] + [t.name for t in TOPICS.values()]:
         catalog.add(name, None, [("shared/catalogue.py", 0)])
+    # The units' words, singular and plural (Translator.unit).
+    for singular, plural in unit_messages():
+        catalog.add((singular, plural), None, [("shared/units.py", 0)])
     # The WFP regions, named in the reader's language (region_names).
     for region in REGIONS.values():
         catalog.add(region.name, None, [("shared/geography.py", 0)])

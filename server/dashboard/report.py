@@ -405,7 +405,10 @@ def _result_section(
     if all(v is None for v in values) and baseline is None and all(v is None for v in target_line):
         return None
     name = _text_of(definition.get("name"), t.language) or code
-    unit = _text_of(definition.get("unit"), t.language)
+    labels = definition.get("unit_label")
+    unit = t.unit(
+        _text_of(definition.get("unit"), "en"), labels if isinstance(labels, Mapping) else None
+    )
     series = [charts.Series(name, tuple(values), RESULT_COLOR)]
     if any(v is not None for v in target_line):
         series.append(charts.Series(t.gettext("Target"), tuple(target_line), TARGET_LINE))

@@ -101,7 +101,8 @@ def choice_labels(form: Form | None, field_name: str, language: str) -> dict[str
 class ResultPanel:
     code: str
     name: str
-    unit: str
+    unit: str  # in the reader's language, as a heading says it ("agriculteurs")
+    latest_unit: str  # as the latest value says it ("1 agriculteur")
     form: str
     direction: str  # increase | decrease
     chart: charts.Chart
@@ -195,7 +196,7 @@ def _panel(
     target_line = tuple(target_for(goals, first, last) for _, first, last in quarters)
     baseline_line = tuple(baseline_for(baselines, last) for _, _, last in quarters)
     name = indicator.label(t.language)
-    unit = indicator.unit
+    unit = t.unit(indicator.unit, indicator.unit_label)
     fmt, texts = formatter(t), service._texts(t)
     series = [charts.Series(name, values, RESULT_COLOR)]
     if any(v is not None for v in target_line):
@@ -272,6 +273,7 @@ def _panel(
         code=code,
         name=name,
         unit=unit,
+        latest_unit=t.unit(indicator.unit, indicator.unit_label, values[-1]),
         form=indicator.form,
         direction=indicator.direction,
         chart=chart,
@@ -366,7 +368,7 @@ def results_across_pilots(session: Session, *, caller: Caller, t: Translator) ->
                 ResultCell(
                     code=indicator.code,
                     name=indicator.label(t.language),
-                    unit=indicator.unit,
+                    unit=t.unit(indicator.unit, indicator.unit_label),
                     direction=indicator.direction,
                     value=value,
                     target=target,
@@ -480,7 +482,11 @@ def observation_page(
             name=name,
             label=_text(f.get("label"), t.language) or name,
             value=show_answer(t, f, detail.values.get(name)),
-            unit=str(f.get("unit") or ""),
+            unit=t.unit(
+                f.get("unit") if isinstance(f.get("unit"), str) else None,
+                f.get("unit_label") if isinstance(f.get("unit_label"), Mapping) else None,
+                detail.values.get(name),
+            ),
         )
         for name, f in fields.items()
         if name in detail.values

@@ -143,6 +143,7 @@ def indicator_definitions(session: OrmSession | None = None) -> list[dict[str, A
                     "direction": r.direction,
                     "compare": r.compare,
                     "names": dict(r.name),
+                    **({"unit_label": dict(r.unit_label)} if r.unit_label else {}),
                 }
             )
     return found

@@ -87,6 +87,8 @@ class ResultIndicator:
     direction: str = "increase"
     # the latest version's select_one fields -> their choice codes, in order
     selects: Mapping[str, tuple[str, ...]] = dataclass_field(default_factory=dict)
+    # the form author's translations of ``unit`` (docs/results.md#units)
+    unit_label: Mapping[str, str] = dataclass_field(default_factory=dict)
 
     @property
     def additive(self) -> bool:
@@ -153,6 +155,7 @@ def result_indicators(session: OrmSession) -> dict[str, ResultIndicator]:
                 compare=i.get("compare"),
                 direction=str(i.get("direction") or "increase"),
                 selects=selects,
+                unit_label=_text(i.get("unit_label")) if i.get("unit_label") else {},
             )
     return dict(sorted(found.items()))
 

@@ -25,11 +25,15 @@ Spreadsheet → definition:
   our own ``unit``. ``label`` without a language is English. Types ``integer decimal text date
   select_one L select_multiple L boolean acknowledge`` (``acknowledge`` → ``boolean``).
   ``required``: yes/no as pyxform reads them. ``constraint``: ``. >= a``, ``. <= b`` or both
-  joined by ``and`` (dates as ``date('2020-01-01')`` or ``'2020-01-01'``). ``relevant``:
+  joined by ``and`` (dates as ``date('2020-01-01')`` or ``'2020-01-01'``). ``unit::Language
+  (xx)`` columns are the unit's translations (``unit_label``). ``relevant``:
   ``${f} = 'c'`` or ``selected(${f}, 'c')``, joined by ``or``, all about one field.
 - ``choices``: ``list_name name label[::…]``.
-- ``indicators``: ``code name[::…] unit aggregate field numerator denominator factor choice
-  compare direction``.
+- ``indicators``: ``code name[::…] unit[::…] aggregate field numerator denominator factor
+  choice compare direction``.
+
+Each refusal is a ``Problem``: where (sheet, row, column), an English ``reason``, and a stable
+``problem`` key with its ``params`` (``PROBLEMS``) from which clients choose their own words.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl.reader.excel import ExcelReader
@@ -58,7 +62,7 @@ MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
 SHEETS = ("survey", "choices", "settings", "indicators")
 
 _LANG_COLUMN = re.compile(
-    r"^(label|hint|form_title|name)::(?:.*\((?P<paren>[A-Za-z]{2,3})\)|(?P<bare>[A-Za-z]{2,3}))\s*$"
+    r"^(label|hint|form_title|name|unit)::(?:.*\((?P<paren>[A-Za-z]{2,3})\)|(?P<bare>[A-Za-z]{2,3}))\s*$"
 )
 _NUMBER = r"-?\d{1,16}(?:\.\d{1,16})?"  # longer is refused (and never reaches int())
 _DATE = r"\d{4}-\d{2}-\d{2}"
@@ -84,10 +88,10 @@ _SIMPLE_TYPES = {
 }
 # The columns that take a language (``label::French (fr)``), by sheet.
 _TRANSLATED: dict[str, tuple[str, ...]] = {
-    "survey": ("label", "hint"),
+    "survey": ("label", "hint", "unit"),
     "choices": ("label",),
     "settings": ("form_title",),
-    "indicators": ("name",),
+    "indicators": ("name", "unit"),
 }
 _SURVEY_COLUMNS = {"type", "name", "label", "hint", "required", "constraint", "relevant", "unit"}
 _CHOICE_COLUMNS = {"list_name", "name", "label"}
@@ -109,11 +113,17 @@ _INDICATOR_COLUMNS = {
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """One reason a workbook is refused. ``reason`` is English (the API's ``message``);
+    ``problem`` is its stable key and ``params`` its values, from which a client chooses its
+    own words (docs/errors.md#body-shapes): see ``PROBLEMS``."""
+
     sheet: str
     row: int | None
     column: str | None
     reason: str
     code: ErrorCode
+    problem: str = "definition"
+    params: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         where = self.sheet + (f"[{self.row}]" if self.row else "")
@@ -125,7 +135,41 @@ class Problem:
             "row": self.row,
             "column": self.column,
             "reason": self.reason,
+            "problem": self.problem,
+            "params": dict(self.params),
         }
+
+
+# Every ``Problem.problem`` and the ``params`` it carries (docs/errors.md#body-shapes).
+PROBLEMS: dict[str, tuple[str, ...]] = {
+    "not_a_workbook": ("why",),  # why: xls png jpeg pdf not_zip damaged empty
+    "too_many_parts": ("limit",),
+    "unzips_too_large": ("limit",),
+    "too_large": ("limit",),
+    "headers": ("detail",),  # pyxform's own message
+    "sheet_unsupported": ("sheet",),
+    "too_many_columns": ("limit",),
+    "too_many_rows": ("limit",),
+    "column_unsupported": ("header",),
+    "column_language": ("header",),
+    "settings_one_row": (),
+    "settings_missing": (),
+    "survey_missing": (),
+    "list_name_empty": (),
+    "list_missing": ("list",),
+    "list_unused": ("list",),
+    "type_unsupported": ("type",),
+    "required_not_yes_no": ("value",),
+    "constraint_for_type": ("type",),
+    "constraint_form": ("constraint",),
+    "constraint_type": ("constraint", "type"),
+    "two_lower_bounds": (),
+    "two_upper_bounds": (),
+    "relevant_form": ("relevant",),
+    "relevant_one_field": (),
+    "not_a_number": ("value",),
+    "definition": ("path",),  # a rule of shared.forms; its ``code`` says which
+}
 
 
 class XLSFormRefused(PilotMonitorError):
@@ -162,20 +206,32 @@ NOT_A_WORKBOOK = "this file is not an Excel workbook (.xlsx) that pyxform can re
 SAVE_AGAIN = "open the form in Excel or LibreOffice and save it as Excel Workbook (.xlsx)"
 # What the first bytes of a file that is not a zip say it is.
 _SIGNATURES = {
-    b"\xd0\xcf\x11\xe0": "it is an old Excel 97-2003 (.xls) file",
-    b"\x89PNG": "it is a PNG image",
-    b"\xff\xd8\xff": "it is a JPEG image",
-    b"%PDF": "it is a PDF document",
+    b"\xd0\xcf\x11\xe0": "xls",
+    b"\x89PNG": "png",
+    b"\xff\xd8\xff": "jpeg",
+    b"%PDF": "pdf",
+}
+# Why a file is not a workbook, in English (the ``why`` of problem ``not_a_workbook``).
+WHY: dict[str, str] = {
+    "xls": "it is an old Excel 97-2003 (.xls) file",
+    "png": "it is a PNG image",
+    "jpeg": "it is a JPEG image",
+    "pdf": "it is a PDF document",
+    "not_zip": "it is not a zip archive, or it is cut short",
+    "damaged": "a part of the workbook is missing or damaged",
+    "empty": "the file is empty",
 }
 
 
-def _unreadable(reason: str) -> XLSFormRefused:
-    return XLSFormRefused([Problem("file", None, None, reason, ErrorCode.XLSFORM_UNREADABLE)])
+def _unreadable(reason: str, problem: str, **params: str) -> XLSFormRefused:
+    return XLSFormRefused(
+        [Problem("file", None, None, reason, ErrorCode.XLSFORM_UNREADABLE, problem, params)]
+    )
 
 
 def _not_a_workbook(why: str) -> XLSFormRefused:
     """The admin's next step, in words (the exception behind it stays in the log's chain)."""
-    return _unreadable(f"{NOT_A_WORKBOOK}: {why}; {SAVE_AGAIN}")
+    return _unreadable(f"{NOT_A_WORKBOOK}: {WHY[why]}; {SAVE_AGAIN}", "not_a_workbook", why=why)
 
 
 def _check_archive(data: bytes) -> None:
@@ -183,13 +239,21 @@ def _check_archive(data: bytes) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         what = next((w for sig, w in _SIGNATURES.items() if data.startswith(sig)), None)
-        raise _not_a_workbook(what or "it is not a zip archive, or it is cut short") from exc
+        raise _not_a_workbook(what or "not_zip") from exc
     with archive:
         entries = archive.infolist()
         if len(entries) > MAX_ENTRIES:
-            raise _unreadable(f"the workbook has more than {MAX_ENTRIES} parts")
+            raise _unreadable(
+                f"the workbook has more than {MAX_ENTRIES} parts",
+                "too_many_parts",
+                limit=str(MAX_ENTRIES),
+            )
         if sum(e.file_size for e in entries) > MAX_UNZIPPED_BYTES:
-            raise _unreadable(f"the workbook unzips to more than {MAX_UNZIPPED_BYTES} bytes")
+            raise _unreadable(
+                f"the workbook unzips to more than {MAX_UNZIPPED_BYTES} bytes",
+                "unzips_too_large",
+                limit=str(MAX_UNZIPPED_BYTES),
+            )
 
 
 def _clean_cell(cell: Any, _row: int, _key: str) -> str | None:
@@ -215,7 +279,15 @@ def _read_sheet(sheet: Any, name: str, problems: list[Problem]) -> list[Row]:
     first = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
     if len(first) > MAX_COLUMNS and any(v not in (None, "") for v in first[MAX_COLUMNS:]):
         problems.append(
-            Problem(name, 1, None, f"more than {MAX_COLUMNS} columns", ErrorCode.TOO_MANY)
+            Problem(
+                name,
+                1,
+                None,
+                f"more than {MAX_COLUMNS} columns",
+                ErrorCode.TOO_MANY,
+                "too_many_columns",
+                {"limit": str(MAX_COLUMNS)},
+            )
         )
         return []
     headers = get_excel_column_headers(
@@ -227,7 +299,15 @@ def _read_sheet(sheet: Any, name: str, problems: list[Problem]) -> list[Row]:
     read = get_excel_rows(headers=headers, rows=wrapped, cell_func=_clean_cell)
     if len(read) > MAX_ROWS:
         problems.append(
-            Problem(name, MAX_ROWS + 2, None, f"more than {MAX_ROWS} rows", ErrorCode.TOO_MANY)
+            Problem(
+                name,
+                MAX_ROWS + 2,
+                None,
+                f"more than {MAX_ROWS} rows",
+                ErrorCode.TOO_MANY,
+                "too_many_rows",
+                {"limit": str(MAX_ROWS)},
+            )
         )
         return []
     return [(i + 2, row) for i, row in enumerate(read) if row]
@@ -252,6 +332,8 @@ def read_workbook(data: bytes) -> dict[str, list[Row]]:
                             None,
                             f"sheet {title!r} is not supported (only {', '.join(SHEETS)})",
                             ErrorCode.XLSFORM_UNSUPPORTED,
+                            "sheet_unsupported",
+                            {"sheet": title},
                         )
                     )
                     continue
@@ -262,9 +344,9 @@ def read_workbook(data: bytes) -> dict[str, list[Row]]:
     except XLSFormRefused:
         raise
     except PyXFormError as exc:  # a duplicate column header, for one
-        raise _unreadable(str(exc)) from exc
+        raise _unreadable(str(exc), "headers", detail=str(exc)) from exc
     except Exception as exc:  # openpyxl raises anything at all on a corrupt workbook
-        raise _not_a_workbook("a part of the workbook is missing or damaged") from exc
+        raise _not_a_workbook("damaged") from exc
     if problems:
         raise XLSFormRefused(problems)
     return sheets
@@ -288,15 +370,24 @@ class _Reader:
         row: int | None,
         column: str | None,
         reason: str,
+        problem: str,
         code: ErrorCode = ErrorCode.XLSFORM_UNSUPPORTED,
+        **params: str,
     ) -> None:
-        self.problems.append(Problem(sheet, row, column, reason, code))
+        self.problems.append(Problem(sheet, row, column, reason, code, problem, params))
 
     def columns(self, sheet: str, number: int, row: Mapping[str, str], allowed: set[str]) -> None:
         for column in row:
             base = column.split("::", 1)[0].strip()
             if base not in allowed:
-                self.refuse(sheet, number, column, f"column {column!r} is not supported")
+                self.refuse(
+                    sheet,
+                    number,
+                    column,
+                    f"column {column!r} is not supported",
+                    "column_unsupported",
+                    header=column,
+                )
             elif "::" in column and (
                 base not in _TRANSLATED.get(sheet, ()) or not _LANG_COLUMN.match(column)
             ):
@@ -305,6 +396,8 @@ class _Reader:
                     number,
                     column,
                     f"column {column!r} is not supported (languages: label::English (en))",
+                    "column_language",
+                    header=column,
                 )
 
     def labels(self, row: Mapping[str, str], base: str) -> dict[str, str]:
@@ -319,6 +412,17 @@ class _Reader:
                 out[lang] = value
         return out
 
+    def unit(self, row: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
+        """``unit`` and its translations (``unit::French (fr)`` columns): the plain column is
+        the unit as the author writes it; without one, the English column is."""
+        translations: dict[str, str] = {}
+        for column, value in row.items():
+            match = _LANG_COLUMN.match(column)
+            if match and match.group(1) == "unit":
+                translations[(match.group("paren") or match.group("bare")).lower()] = value
+        unit = row.get("unit") or translations.get("en")
+        return unit, translations
+
 
 def _bounds(reader: _Reader, number: int, text: str, kind: str) -> tuple[Any, Any]:
     low = high = None
@@ -326,13 +430,24 @@ def _bounds(reader: _Reader, number: int, text: str, kind: str) -> tuple[Any, An
         match = _BOUND.match(part.strip())
         if match is None:
             reader.refuse(
-                "survey", number, "constraint", f"constraint {part!r} is not '. >= a' or '. <= b'"
+                "survey",
+                number,
+                "constraint",
+                f"constraint {part!r} is not '. >= a' or '. <= b'",
+                "constraint_form",
+                constraint=part,
             )
             return None, None
         is_date = match.group("num") is None
         if is_date != (kind == "date"):
             reader.refuse(
-                "survey", number, "constraint", f"constraint {part!r} does not fit a {kind} field"
+                "survey",
+                number,
+                "constraint",
+                f"constraint {part!r} does not fit a {kind} field",
+                "constraint_type",
+                constraint=part,
+                type=kind,
             )
             return None, None
         value: Any = match.group("date1") or match.group("date2")
@@ -343,11 +458,15 @@ def _bounds(reader: _Reader, number: int, text: str, kind: str) -> tuple[Any, An
                 value = int(value)
         if match.group("op") == ">=":
             if low is not None:
-                reader.refuse("survey", number, "constraint", "two lower bounds")
+                reader.refuse(
+                    "survey", number, "constraint", "two lower bounds", "two_lower_bounds"
+                )
             low = value
         else:
             if high is not None:
-                reader.refuse("survey", number, "constraint", "two upper bounds")
+                reader.refuse(
+                    "survey", number, "constraint", "two upper bounds", "two_upper_bounds"
+                )
             high = value
     return low, high
 
@@ -366,10 +485,18 @@ def _relevance(reader: _Reader, number: int, text: str) -> dict[str, Any] | None
                 number,
                 "relevant",
                 f"relevant {part!r} is not ${{f}} = 'c' or selected(${{f}}, 'c')",
+                "relevant_form",
+                relevant=part,
             )
             return None
         if field is not None and match.group("field") != field:
-            reader.refuse("survey", number, "relevant", "relevant may name only one field")
+            reader.refuse(
+                "survey",
+                number,
+                "relevant",
+                "relevant may name only one field",
+                "relevant_one_field",
+            )
             return None
         field = match.group("field")
         codes.append(match.group("code"))
@@ -382,7 +509,15 @@ def _number(reader: _Reader, sheet: str, number: int, column: str, text: str | N
     try:
         value = float(text)
     except ValueError:
-        reader.refuse(sheet, number, column, f"{text!r} is not a number", ErrorCode.NOT_NUMBER)
+        reader.refuse(
+            sheet,
+            number,
+            column,
+            f"{text!r} is not a number",
+            "not_a_number",
+            ErrorCode.NOT_NUMBER,
+            value=text,
+        )
         return None
     return int(value) if value.is_integer() else value
 
@@ -399,13 +534,14 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
         code = row.get("form_id", "").strip().upper() or None
         title = reader.labels(row, "form_title")
     for number, _row in settings[1:]:
-        reader.refuse("settings", number, None, "settings has one row")
+        reader.refuse("settings", number, None, "settings has one row", "settings_one_row")
     if "settings" not in sheets:
         reader.refuse(
             "settings",
             None,
             None,
             "the settings sheet (form_id, form_title) is missing",
+            "settings_missing",
             ErrorCode.REQUIRED,
         )
     # choices
@@ -414,7 +550,14 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
         reader.columns("choices", number, row, _CHOICE_COLUMNS)
         list_name = row.get("list_name")
         if not list_name:
-            reader.refuse("choices", number, "list_name", "list_name is empty", ErrorCode.REQUIRED)
+            reader.refuse(
+                "choices",
+                number,
+                "list_name",
+                "list_name is empty",
+                "list_name_empty",
+                ErrorCode.REQUIRED,
+            )
             continue
         lists.setdefault(list_name, []).append(
             (number, {"code": row.get("name"), "label": reader.labels(row, "label")})
@@ -422,7 +565,14 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
     # survey
     fields: list[dict[str, Any]] = []
     if "survey" not in sheets:
-        reader.refuse("survey", None, None, "the survey sheet is missing", ErrorCode.REQUIRED)
+        reader.refuse(
+            "survey",
+            None,
+            None,
+            "the survey sheet is missing",
+            "survey_missing",
+            ErrorCode.REQUIRED,
+        )
     used_lists: set[str] = set()
     for number, row in sheets.get("survey", []):
         reader.columns("survey", number, row, _SURVEY_COLUMNS)
@@ -435,7 +585,14 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
             kind = select.group("kind").replace(" ", "_")
             list_name = select.group("list")
             if list_name not in lists:
-                reader.refuse("survey", number, "type", f"no choice list {list_name!r} in choices")
+                reader.refuse(
+                    "survey",
+                    number,
+                    "type",
+                    f"no choice list {list_name!r} in choices",
+                    "list_missing",
+                    list=list_name,
+                )
                 continue
             used_lists.add(list_name)
             choice_rows = [n for n, _ in lists[list_name]]
@@ -446,6 +603,8 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
                 number,
                 "type",
                 f"type {raw_type or '(empty)'!r} is not supported",
+                "type_unsupported",
+                type=raw_type,
             )
             continue
         required_text = row.get("required")
@@ -453,24 +612,38 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
         if required_text is not None:
             if required_text not in yes_no:
                 reader.refuse(
-                    "survey", number, "required", f"required {required_text!r} is not yes or no"
+                    "survey",
+                    number,
+                    "required",
+                    f"required {required_text!r} is not yes or no",
+                    "required_not_yes_no",
+                    value=required_text,
                 )
                 continue
             required = yes_no[required_text]
         low = high = None
         if "constraint" in row:
             if kind not in ("integer", "decimal", "date"):
-                reader.refuse("survey", number, "constraint", f"a {kind} field takes no constraint")
+                reader.refuse(
+                    "survey",
+                    number,
+                    "constraint",
+                    f"a {kind} field takes no constraint",
+                    "constraint_for_type",
+                    type=kind,
+                )
                 continue
             low, high = _bounds(reader, number, row["constraint"], kind)
         relevant = _relevance(reader, number, row["relevant"]) if "relevant" in row else None
+        unit, unit_label = reader.unit(row)
         fields.append(
             {
                 "name": row.get("name"),
                 "type": kind,
                 "label": reader.labels(row, "label"),
                 "hint": reader.labels(row, "hint"),
-                "unit": row.get("unit"),
+                "unit": unit,
+                **({"unit_label": unit_label} if unit_label else {}),
                 "required": required,
                 "min": low,
                 "max": high,
@@ -488,6 +661,8 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
                 number,
                 "list_name",
                 f"choice list {list_name!r} is not used by any question",
+                "list_unused",
+                list=list_name,
             )
     # indicators
     indicators: list[dict[str, Any]] = []
@@ -497,7 +672,6 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
             key: row.get(key)
             for key in (
                 "code",
-                "unit",
                 "aggregate",
                 "field",
                 "numerator",
@@ -508,6 +682,9 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
             )
         }
         indicator["name"] = reader.labels(row, "name")
+        indicator["unit"], unit_label = reader.unit(row)
+        if unit_label:
+            indicator["unit_label"] = unit_label
         indicator["factor"] = _number(reader, "indicators", number, "factor", row.get("factor"))
         indicators.append(indicator)
         reader.indicator_rows.append(number)
@@ -531,6 +708,8 @@ def _place(reader: _Reader, path: str) -> tuple[str, int | None, str | None]:
         return "settings", reader.settings_row, column
     i = int(match.group("i"))
     rest = match.group("rest") or ""
+    if rest.startswith("unit_label."):  # a translation of the unit: its own column
+        rest = "unit::" + rest.split(".", 1)[1]
     if match.group("part") == "indicators":
         row = reader.indicator_rows[i] if i < len(reader.indicator_rows) else None
         return "indicators", row, rest.split(".")[0] or None
@@ -559,13 +738,15 @@ def read_xlsform(
                     None,
                     f"the file is larger than {limit} bytes",
                     ErrorCode.BODY_TOO_LARGE,
+                    "too_large",
+                    {"limit": str(limit)},
                 )
             ]
         )
         too_large.status_code = 413
         raise too_large
     if not data:
-        raise _not_a_workbook("the file is empty")
+        raise _not_a_workbook("empty")
     sheets = read_workbook(data)
     definition, reader = definition_from_sheets(sheets)
     if reader.problems:
@@ -577,7 +758,13 @@ def read_xlsform(
             sheet, row, column = _place(reader, issue.field)
             problems.append(
                 Problem(
-                    sheet, row, column, f"{issue.field}: {issue.message}", ErrorCode(issue.code)
+                    sheet,
+                    row,
+                    column,
+                    f"{issue.field}: {issue.message}",
+                    ErrorCode(issue.code),
+                    "definition",
+                    {"path": issue.field},
                 )
             )
         raise XLSFormRefused(problems)

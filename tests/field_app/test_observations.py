@@ -204,7 +204,7 @@ def test_validation_is_shown_next_to_each_field_in_the_tablet_language() -> None
     form.set_text("harvest_kg", "lots")
     errors = form.shown_errors()
     assert errors == {
-        "plot_area_m2": "Use a value from 1 m2 to 100\u202f000 m2",
+        "plot_area_m2": "Use a value from 1 m² to 100\u202f000 m²",
         "harvest_kg": "Type a number, e.g. -29.31",
     }
     assert form.to_save() is None  # every problem shows after Save

@@ -255,3 +255,29 @@ def test_not_an_object_and_hostile_sizes() -> None:
     form = _form()
     form["fields"][1]["label"]["en"] = "x" * 501
     assert validate_form(form).errors[0].code == ErrorCode.TOO_LONG
+
+
+def test_a_units_own_translations_are_optional_and_checked() -> None:
+    """``unit_label`` (docs/results.md#units): any languages, no English needed (the unit is
+    the English), only with a unit; written only when given, so definitions without it keep
+    their shape."""
+    plain = validate_form(_form()).definition
+    assert plain is not None
+    assert all("unit_label" not in f for f in plain.as_dict()["fields"])
+    data = _form()
+    data["fields"][2] |= {"unit": "sacks", "unit_label": {"fr": "sacs", "sw": "magunia"}}
+    check = validate_form(data)
+    assert check.definition is not None, check.errors
+    assert check.definition.as_dict()["fields"][2]["unit_label"] == {"fr": "sacs", "sw": "magunia"}
+    for bad, path, code in (
+        ({"unit_label": {"fr": "sacs"}}, "fields[2].unit_label", ErrorCode.NOT_FOR_TYPE),
+        ({"unit": "sacks", "unit_label": "sacs"}, "fields[2].unit_label", ErrorCode.NOT_OBJECT),
+        ({"unit": "sacks", "unit_label": {"fr": "x" * 33}}, "fields[2].unit_label.fr", None),
+        ({"unit": "sacks", "unit_label": {"French": "sacs"}}, "fields[2].unit_label.French", None),
+    ):
+        data = _form()
+        data["fields"][2] |= bad
+        errors = validate_form(data).errors
+        assert [e.field for e in errors] == [path], (bad, errors)
+        if code is not None:
+            assert errors[0].code == code

@@ -691,3 +691,73 @@ def test_forms_import_and_list_on_the_command_line(
     ]
     unknown = run_cli("forms", "import", str(path), "--project", "NOPE", env=env)
     assert unknown.returncode == 1 and "no project 'NOPE'" in unknown.stderr
+
+
+def test_an_xlsform_unit_takes_languages_like_a_label(client: TestClient, session: Session) -> None:
+    """``unit::French (fr)`` (docs/results.md#units): the translations land in ``unit_label``,
+    on questions and indicators; a unit with no translation has no ``unit_label``."""
+    world = World(session)
+    data = _workbook(
+        survey=[
+            ["type", "name", "label", "unit", "unit::French (fr)", "unit::pt"],
+            ["integer", "sacks", "Sacks", "sacks", "sacs", "sacos"],
+            ["integer", "farmers", "Farmers", "farmers", None, None],
+        ],
+        settings=[["form_id", "form_title"], ["sack_units", "Sacks"]],
+        indicators=[
+            ["code", "name", "unit", "unit::Español (es)", "aggregate", "field"],
+            ["SACKS_TOTAL", "Sacks", "sacks", "sacos", "sum", "sacks"],
+        ],
+    )
+    response = _import(client, world, data)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["fields"][0]["unit"] == "sacks"
+    assert body["fields"][0]["unit_label"] == {"fr": "sacs", "pt": "sacos"}
+    assert "unit_label" not in body["fields"][1]
+    assert body["indicators"][0]["unit_label"] == {"es": "sacos"}
+    # without a plain unit column, the English one is the unit
+    english_only = _workbook(
+        survey=[["type", "name", "label", "unit::English (en)"], ["integer", "n", "N", "bags"]],
+        settings=[["form_id", "form_title"], ["bag_units", "Bags"]],
+    )
+    response = _import(client, world, english_only)
+    assert response.status_code == 201, response.text
+    assert response.json()["fields"][0]["unit"] == "bags"
+
+
+def test_each_refusal_carries_its_problem_key_and_params(
+    client: TestClient, session: Session
+) -> None:
+    """A client words a refusal from ``problem`` and ``params`` (docs/errors.md#body-shapes),
+    never from the English ``reason``."""
+    world = World(session)
+    data = _workbook(
+        survey=[
+            ["type", "name", "label", "constraint"],
+            ["geopoint", "where", "Where", None],
+            ["integer", "n", "N", ". > 3"],
+        ],
+        settings=[["form_id", "form_title"], ["x_form", "X"]],
+    )
+    detail = _import(client, world, data).json()["detail"]
+    assert [(d["problem"], d["params"]) for d in detail] == [
+        ("type_unsupported", {"type": "geopoint"}),
+        ("constraint_form", {"constraint": ". > 3"}),
+    ]
+    png = _import(client, world, b"\x89PNG\r\n\x1a\n" + b"\0" * 32).json()["detail"][0]
+    assert (png["code"], png["problem"], png["params"]) == (
+        "xlsform_unreadable",
+        "not_a_workbook",
+        {"why": "png"},
+    )
+    bad_name = _workbook(
+        survey=[["type", "name", "label"], ["integer", "Bad Name", "B"]],
+        settings=[["form_id", "form_title"], ["x_form", "X"]],
+    )
+    problem = _import(client, world, bad_name).json()["detail"][0]
+    assert (problem["code"], problem["problem"], problem["params"]) == (
+        "not_snake_case",
+        "definition",
+        {"path": "fields[0].name"},
+    )
