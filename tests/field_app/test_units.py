@@ -22,7 +22,7 @@ from tests.field_app.test_observations import form_change, form_wire
 PROJECT = "5d7e1a52-0f5c-4b0e-9a57-0c1f4e1f8a11"
 TODAY = date(2025, 6, 10)
 
-COUNT = {
+COUNT: dict[str, Any] = {
     "code": "HOUSEHOLD_COUNT",
     "title": {
         "en": "Household count",

@@ -346,8 +346,8 @@ def test_the_editor_keeps_and_edits_a_units_translations(
     again = {**data, "action": "save"}
     assert client.post(f"/forms/{form_id}/edit", data=again).status_code == 200
     with Session(engine) as reader:
-        form = reader.get(Form, form_id)
-        assert form is not None and form.fields[1]["unit_label"] == {"fr": "sacs", "pt": "sacos"}
+        saved = reader.get(Form, form_id)
+        assert saved is not None and saved.fields[1]["unit_label"] == {"fr": "sacs", "pt": "sacos"}
     french = _page(client, f"/forms/{form_id}", "fr")
     assert '<span class="unit">sacs</span>' in french
     spanish = _page(client, f"/forms/{form_id}", "es")
