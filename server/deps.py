@@ -3,8 +3,9 @@ query parameters of a list that routes share (page size and offset, code lists).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
@@ -13,6 +14,8 @@ from sqlmodel import Session
 from server.api import Text
 from server.config import Settings
 from server.db import write_engine
+from server.errors import PilotMonitorError, ValidationFailed
+from shared.errors import Issue
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -43,3 +46,72 @@ CodeList = Annotated[Text | None, Query(max_length=500, description="One code or
 ProjectList = Annotated[
     Text | None, Query(max_length=2000, description="Project ids or codes, comma list")
 ]
+
+
+# --- every problem of a request in one answer --------------------------------------------------
+#
+# FastAPI checks a body's limits (lengths, types, ranges) before the route runs, so a route's own
+# rules (a weak password, an unknown country, dates in order) used to answer only once the limits
+# passed: a second round for the same request. A route names its rule checks with ``@rules``; when
+# the limits fail, the validation error handler (server.app) runs them on the fields that were
+# within their limits and answers one 422 with both. When the limits pass, the service runs the
+# same checks and raises every problem they find at once (ValidationFailed), before it writes.
+
+
+class RuleCheck(Protocol):
+    """A route's rule checks: every problem of ``data`` (the body, as sent) it finds, none of
+    its permission checks, no write. ``caller`` is the request's (or None for a public route),
+    ``path`` the path parameters as text. A field the limits refused is None in ``data``."""
+
+    def __call__(
+        self, session: Session, *, caller: Any, data: Mapping[str, Any], path: Mapping[str, str]
+    ) -> list[Issue]: ...
+
+
+_RULES = "__pilotmon_rules__"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def rules(check: RuleCheck) -> Callable[[Endpoint], Endpoint]:
+    """``@rules(check)`` under a route's decorator: its rule checks also run when the body's
+    limits failed on other fields, so that one 422 names every problem."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, _RULES, check)
+        return endpoint
+
+    return mark
+
+
+def top_field(field: str) -> str:
+    """The body key an issue is about: ``countries.3`` and ``solutions[0]`` -> the list's key."""
+    return re.split(r"[.\[]", field, maxsplit=1)[0]
+
+
+def rule_issues_beside(request: Request, body: Any, errors: Sequence[Any]) -> list[Issue]:
+    """The route's rule problems on the body fields that passed their limits (``errors``: what
+    FastAPI found, as pydantic's error dicts), for one answer with both; none when the route has
+    no rule checks, when the body is not an object or when a path or query parameter failed (a
+    rule may need it). Rules on a refused field are skipped: it has its own problem already."""
+    check = getattr(request.scope.get("endpoint"), _RULES, None)
+    if check is None or not isinstance(body, Mapping):
+        return []
+    locations = [tuple(e.get("loc", ())) for e in errors]
+    if any(len(loc) < 2 or loc[0] != "body" for loc in locations):
+        return []  # the body as a whole, or a parameter, is wrong
+    refused = {str(loc[1]) for loc in locations}
+    data = {key: (None if key in refused else value) for key, value in body.items()}
+    data.update(dict.fromkeys(refused))
+    path = {key: str(value) for key, value in request.path_params.items()}
+    caller = getattr(request.state, "caller", None)
+    # A read-only look: nothing the checks do is ever committed.
+    with Session(get_app_engine(request)) as session:
+        try:
+            found = check(session, caller=caller, data=data, path=path)
+        except ValidationFailed as exc:
+            found = exc.issues
+        except PilotMonitorError:
+            return []  # e.g. the record of the path is not in the caller's scope: the 404 waits
+        finally:
+            session.rollback()
+    return [i for i in found if top_field(i.field) not in refused]
