@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from server.accounts.models import User
+from server.projects.models import Project, Site, Target
 from tests.factories import World, rows
 
 
@@ -108,3 +109,138 @@ def test_a_change_of_person_is_told_every_problem_at_once(
     assert (me.full_name, me.password_hash, me.is_active) == before
     # statuses before the body's problems are unchanged
     assert client.patch(url, json={"email": "e" * 255}).status_code == 401
+
+
+# --- projects, sites, targets ------------------------------------------------------------------
+
+
+def _project(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "code": "LSO-DAA-777",
+        "name": "Potato storage demonstration",
+        "kind": "DAA",
+        "country": "LSO",
+        "thematic_area": "TA2",
+        "solutions": ["S5"],
+        "partners": ["MAFSN"],
+        "start_date": "2025-01-01",
+        "end_date": "2026-12-31",
+    }
+    body.update(overrides)
+    return body
+
+
+def test_a_project_is_told_every_problem_at_once(client: TestClient, session: Session) -> None:
+    world = World(session)
+    headers = world.auth("admin")
+    # a limit problem (the name) beside rule problems (an unknown kind, dates out of order)
+    response = client.post(
+        "/api/v1/projects",
+        json=_project(name="n" * 201, kind="XYZ", end_date="2024-01-01"),
+        headers=headers,
+    )
+    assert _problems(response) == {
+        ("name", "too_long"),
+        ("kind", "unknown_code"),
+        ("end_date", "end_before_start"),
+    }
+    # a bad date is the limit's problem: the date order that needs it is not checked
+    response = client.post(
+        "/api/v1/projects", json=_project(start_date="soon", kind="XYZ"), headers=headers
+    )
+    assert _problems(response) == {("start_date", "bad_date"), ("kind", "unknown_code")}
+    response = client.post("/api/v1/projects", json=_project(kind="XYZ"), headers=headers)
+    assert _problems(response) == {("kind", "unknown_code")}
+    assert rows(session, select(Project).where(Project.code == "LSO-DAA-777")) == []
+
+    url = f"/api/v1/projects/{world.project_lso.id}"
+    name = world.project_lso.name
+    response = client.patch(
+        url, json={"name": "n" * 201, "country": "XXX", "thematic_area": "TA9"}, headers=headers
+    )
+    assert _problems(response) == {
+        ("name", "too_long"),
+        ("country", "unknown_code"),
+        ("thematic_area", "unknown_code"),
+    }
+    session.expire_all()
+    assert world.project_lso.name == name
+    # the scope's 404 comes before the body's problems for a record the caller cannot see
+    response = client.patch(
+        f"/api/v1/projects/{world.project_ken.id}",
+        json={"name": "n" * 201, "country": "XXX"},
+        headers=world.auth("officer_lso"),
+    )
+    assert _problems(response) == {("name", "too_long")}
+
+
+def test_a_site_is_told_every_problem_at_once(client: TestClient, session: Session) -> None:
+    world = World(session)
+    headers = world.auth("officer_lso")
+    body = {"project_id": str(world.project_lso.id), "name": "Plot", "lat": -29.3, "lon": 27.5}
+    # a limit problem (a number that is not one) beside a rule problem (latitude out of range)
+    response = client.post(
+        "/api/v1/sites",
+        json={**body, "lon": "east", "lat": 95, "admin_area": "a" * 201},
+        headers=headers,
+    )
+    assert _problems(response) == {
+        ("lon", "not_number"),
+        ("lat", "lat_range"),
+        ("admin_area", "too_long"),
+    }
+    # two rule problems: an unknown project and a latitude without its longitude
+    response = client.post(
+        "/api/v1/sites",
+        json={**body, "project_id": str(world.project_ken.id), "lon": None},
+        headers=headers,
+    )
+    assert {f for f, _ in _problems(response)} == {"project_id", "lon"}
+    assert ("project_id", "not_found") in _problems(response)
+    response = client.post("/api/v1/sites", json={**body, "lat": 95}, headers=headers)
+    assert _problems(response) == {("lat", "lat_range")}
+    assert rows(session, select(Site).where(Site.name == "Plot")) == []
+
+    site = world.site_lso
+    before = (site.name, site.lat, site.lon)
+    response = client.patch(
+        f"/api/v1/sites/{site.id}",
+        json={"name": "n" * 201, "lat": 95, "status": "maybe"},
+        headers=headers,
+    )
+    assert _problems(response) == {
+        ("name", "too_long"),
+        ("status", "unknown_code"),
+        ("lat", "lat_range"),
+    }
+    session.expire_all()
+    assert (site.name, site.lat, site.lon) == before
+
+
+def test_a_target_is_told_every_problem_at_once(client: TestClient, session: Session) -> None:
+    world = World(session)
+    headers = world.auth("officer_lso")
+    body = {
+        "project_id": str(world.project_lso.id),
+        "indicator": "PARTICIPANTS",
+        "period": "2026",
+        "value": 10,
+    }
+    response = client.post(
+        "/api/v1/targets",
+        json={**body, "value": -1, "period": "someday", "indicator": "NO_SUCH"},
+        headers=headers,
+    )
+    assert _problems(response) == {
+        ("value", "value_range"),
+        ("period", "bad_period"),
+        ("indicator", "unknown_code"),
+    }
+    # two rule problems: a baseline of a catalogue indicator, a bad period
+    response = client.post(
+        "/api/v1/targets", json={**body, "kind": "baseline", "period": "someday"}, headers=headers
+    )
+    assert _problems(response) == {("kind", "not_applicable"), ("period", "bad_period")}
+    response = client.post("/api/v1/targets", json={**body, "kind": "baseline"}, headers=headers)
+    assert _problems(response) == {("kind", "not_applicable")}
+    assert rows(session, select(Target).where(Target.period == "2026")) == []
