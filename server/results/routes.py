@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from server.accounts.deps import CurrentCaller
 from server.api import Page, Text, error_responses
 from server.config import get_settings
-from server.deps import SessionDep
+from server.deps import SessionDep, rules
 from server.results import forms as service
 from server.results import xlsform
 
@@ -99,9 +99,10 @@ def list_forms(
 
 
 @router.post("", response_model=FormPublic, status_code=201)
+@rules(service.new_form_rules)
 def create_form(body: FormCreate, caller: CurrentCaller, session: SessionDep) -> FormPublic:
     """A draft: version 1 of a new code, or the next version of an existing one."""
-    project = service.resolve_project(session, caller=caller, ref=body.project)
+    project = service.form_project(session, caller=caller, data=body.model_dump())
     form = service.create_form(
         session, caller=caller, data=body.model_dump(exclude={"project"}), project=project
     )
@@ -138,6 +139,7 @@ def get_form(form_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> 
 
 
 @router.patch("/{form_id}", response_model=FormPublic)
+@rules(service.form_change_rules)
 def update_form(
     form_id: uuid.UUID, body: FormUpdate, caller: CurrentCaller, session: SessionDep
 ) -> FormPublic:

@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from server.accounts.models import User
+from server.activities.models import ClosedPeriod
 from server.projects.models import Project, Site, Target
+from server.results.models import Form
 from tests.factories import World, rows
 
 
@@ -244,3 +246,82 @@ def test_a_target_is_told_every_problem_at_once(client: TestClient, session: Ses
     response = client.post("/api/v1/targets", json={**body, "kind": "baseline"}, headers=headers)
     assert _problems(response) == {("kind", "not_applicable")}
     assert rows(session, select(Target).where(Target.period == "2026")) == []
+
+
+# --- closing a period --------------------------------------------------------------------------
+
+
+def test_closing_a_period_is_told_every_problem_at_once(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    headers = world.auth("admin")
+    url = "/api/v1/periods/close"
+    # a limit problem (a country of four letters) beside a rule problem (not a quarter)
+    response = client.post(url, json={"country": "LSOX", "period": "2025"}, headers=headers)
+    assert _problems(response) == {("country", "too_long"), ("period", "bad_period")}
+    # two rule problems
+    response = client.post(url, json={"country": "XXX", "period": "2025Q5"}, headers=headers)
+    assert _problems(response) == {("country", "unknown_code"), ("period", "bad_period")}
+    response = client.post(url, json={"country": "LSO", "period": "2025Q5"}, headers=headers)
+    assert _problems(response) == {("period", "bad_period")}
+    assert rows(session, select(ClosedPeriod)) == []
+    # the role's and the scope's answers are unchanged
+    response = client.post(
+        url, json={"country": "KEN", "period": "2025Q1"}, headers=world.auth("officer_lso")
+    )
+    assert response.status_code == 403
+    assert client.post(url, json={"country": "LSO", "period": "2025Q1"}).status_code == 401
+
+
+# --- forms -------------------------------------------------------------------------------------
+
+
+def _form(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": "PLOT_CHECK",
+        "title": {"en": "Plot check"},
+        "fields": [{"name": "harvest_kg", "type": "decimal", "label": {"en": "Harvest"}}],
+        "indicators": [],
+    }
+    body.update(overrides)
+    return body
+
+
+def test_a_form_is_told_every_problem_at_once(client: TestClient, session: Session) -> None:
+    world = World(session)
+    headers = world.auth("officer_lso")
+    mine = world.project_lso.code
+    # a limit problem (a key forms do not have) beside a rule problem of the definition
+    response = client.post(
+        "/api/v1/forms", json=_form(colour="red", code="plot check", project=mine), headers=headers
+    )
+    assert _problems(response) == {("colour", "unknown_field"), ("code", "not_upper_snake")}
+    # two rule problems: a project out of scope, a bad code
+    response = client.post(
+        "/api/v1/forms",
+        json=_form(code="plot check", project=world.project_ken.code),
+        headers=headers,
+    )
+    assert _problems(response) == {("project", "not_found"), ("code", "not_upper_snake")}
+    response = client.post(
+        "/api/v1/forms", json=_form(code="plot check", project=mine), headers=headers
+    )
+    assert _problems(response) == {("code", "not_upper_snake")}
+    assert rows(session, select(Form)) == []
+
+    created = client.post("/api/v1/forms", json=_form(project=mine), headers=headers)
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/forms/{created.json()['id']}"
+    fields = created.json()["fields"]
+    response = client.patch(
+        url,
+        json={"colour": "red", "fields": [{"name": "Bad Name", "type": "decimal"}]},
+        headers=headers,
+    )
+    problems = _problems(response)
+    assert ("colour", "unknown_field") in problems
+    assert {f for f, _ in problems} - {"colour"} and all(
+        f.startswith("fields") for f, _ in problems - {("colour", "unknown_field")}
+    )
+    assert client.get(url, headers=headers).json()["fields"] == fields
