@@ -160,6 +160,7 @@ _optional_bearer = HTTPBearer(auto_error=False, scheme_name="HTTPBearer")
 @devices_router.post(
     "/enrol", response_model=EnrolResponse, responses=error_responses(401, 403, 409, 422, 429)
 )
+@rules(device_service.enrol_rules)
 def enrol(
     body: EnrolRequest,
     session: SessionDep,

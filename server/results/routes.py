@@ -17,6 +17,7 @@ from server.accounts.deps import CurrentCaller
 from server.api import Page, Text, error_responses
 from server.config import get_settings
 from server.deps import SessionDep, rules
+from server.errors import ValidationFailed
 from server.results import forms as service
 from server.results import xlsform
 
@@ -126,7 +127,19 @@ async def import_form(
     else is refused with its sheet, row and reason)."""
     limit = get_settings().max_xlsform_bytes
     data = await file.read(limit + 1)
-    target = service.resolve_project(session, caller=caller, ref=project)
+    try:
+        target = service.resolve_project(session, caller=caller, ref=project)
+    except ValidationFailed as unknown:
+        # every problem at once: the project's and the workbook's
+        try:
+            definition = xlsform.read_xlsform(data, limit=limit)
+        except xlsform.XLSFormRefused as refused:
+            if refused.status_code != 422:
+                raise unknown from None  # a file over the limit is read no further
+            raise xlsform.XLSFormRefused(refused.problems, also=unknown.issues) from unknown
+        raise ValidationFailed(
+            unknown.issues + service.definition_issues(session, definition)
+        ) from unknown
     definition = xlsform.read_xlsform(data, limit=limit)
     form = service.create_form(session, caller=caller, data=definition, project=target)
     session.commit()

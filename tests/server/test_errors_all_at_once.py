@@ -5,16 +5,18 @@ request with one problem still gets exactly that one; and nothing is written."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from server.accounts.models import User
+from server.accounts.models import Device, User
 from server.activities.models import ClosedPeriod
 from server.projects.models import Project, Site, Target
 from server.results.models import Form
 from tests.factories import World, rows
+from tests.server.results.test_forms_api import SURVEY_HEADER, _import, _odk_form, _workbook
 
 
 def _problems(response: Any) -> set[tuple[str, str]]:
@@ -22,7 +24,9 @@ def _problems(response: Any) -> set[tuple[str, str]]:
     body = response.json()
     assert body["code"] == body["detail"][0]["code"]
     for entry in body["detail"]:
-        assert set(entry) == {"field", "code", "message"} and entry["message"]
+        # (an XLSForm's entries also say where in the workbook: sheet, row, column, reason)
+        assert set(entry) - {"sheet", "row", "column", "reason"} == {"field", "code", "message"}
+        assert entry["message"]
     return {(e["field"], e["code"]) for e in body["detail"]}
 
 
@@ -325,3 +329,59 @@ def test_a_form_is_told_every_problem_at_once(client: TestClient, session: Sessi
         f.startswith("fields") for f, _ in problems - {("colour", "unknown_field")}
     )
     assert client.get(url, headers=headers).json()["fields"] == fields
+
+
+def test_an_imported_xlsform_is_told_its_project_and_workbook_problems_at_once(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    refused = _workbook(
+        survey=[SURVEY_HEADER, ["begin_group", "g", "G", None, None, None, None, None]],
+        settings=[["form_id", "form_title"], ["refused", "Refused"]],
+    )
+
+    def send(data: bytes, project: str) -> Any:
+        return _import(client, world, data, who="officer_lso", project=project)
+
+    outside = world.project_ken.code
+    response = send(refused, outside)
+    problems = _problems(response)
+    assert ("project", "not_found") in problems
+    assert ("survey[2].type", "xlsform_unsupported") in problems
+    assert response.json()["code"] == "not_found"
+    # a workbook that reads well: the project beside nothing else
+    assert _problems(send(_odk_form(), outside)) == {("project", "not_found")}
+    assert _problems(send(refused, world.project_lso.code)) == {
+        ("survey[2].type", "xlsform_unsupported")
+    }
+    assert rows(session, select(Form)) == []
+
+
+# --- enrolling a tablet ------------------------------------------------------------------------
+
+
+def test_enrolling_is_told_the_codes_problem_beside_the_bodys(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    issued = client.post(
+        "/api/v1/devices/enrol-codes",
+        json={"username": world.users["expert_lso"].username},
+        headers=world.auth("officer_lso"),
+    )
+    assert issued.status_code == 201, issued.text
+    code = issued.json()["code"]
+    body = {"device_id": str(uuid.uuid4()), "label": "Tablet 1", "app_version": "1.0"}
+    url = "/api/v1/devices/enrol"
+    response = client.post(url, json={**body, "label": "x" * 121, "enrolment_code": "NOPE-NOPE"})
+    assert _problems(response) == {
+        ("label", "too_long"),
+        ("enrolment_code", "enrolment_code_unknown"),
+    }
+    # a good code beside a too-long label: only the label, and the code is not used up
+    response = client.post(url, json={**body, "label": "x" * 121, "enrolment_code": code})
+    assert _problems(response) == {("label", "too_long")}
+    assert rows(session, select(Device)) == []
+    assert client.post(url, json={**body, "enrolment_code": code}).status_code == 200
+    response = client.post(url, json={**body, "enrolment_code": code})
+    assert _problems(response) == {("enrolment_code", "enrolment_code_used")}
