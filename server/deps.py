@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -83,6 +84,35 @@ def rules(check: RuleCheck) -> Callable[[Endpoint], Endpoint]:
     return mark
 
 
+def _body_model(request: Request) -> type[BaseModel] | None:
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _as_validated(
+    model: type[BaseModel] | None, body: Mapping[str, Any], refused: set[str]
+) -> dict[str, Any]:
+    """The body as the route would have had it: each field within its limits validated alone
+    (``"-29.3"`` for a number is -29.3, as in the model), each refused one None."""
+    data: dict[str, Any] = dict.fromkeys(refused)
+    for key, value in body.items():
+        if key in refused:
+            continue
+        if model is None or key not in model.model_fields:
+            data[key] = value
+            continue
+        try:
+            one = model.__pydantic_validator__.validate_assignment(
+                model.model_construct(), key, value
+            )
+        except ValidationError:
+            data[key] = None  # refused alone although not by the whole body: not judged
+            continue
+        data[key] = getattr(one, key)
+    return data
+
+
 def top_field(field: str) -> str:
     """The body key an issue is about: ``countries.3`` and ``solutions[0]`` -> the list's key."""
     return re.split(r"[.\[]", field, maxsplit=1)[0]
@@ -100,8 +130,7 @@ def rule_issues_beside(request: Request, body: Any, errors: Sequence[Any]) -> li
     if any(len(loc) < 2 or loc[0] != "body" for loc in locations):
         return []  # the body as a whole, or a parameter, is wrong
     refused = {str(loc[1]) for loc in locations}
-    data = {key: (None if key in refused else value) for key, value in body.items()}
-    data.update(dict.fromkeys(refused))
+    data = _as_validated(_body_model(request), body, refused)
     path = {key: str(value) for key, value in request.path_params.items()}
     caller = getattr(request.state, "caller", None)
     # A read-only look: nothing the checks do is ever committed.

@@ -205,6 +205,13 @@ def test_a_site_is_told_every_problem_at_once(client: TestClient, session: Sessi
     assert ("project_id", "not_found") in _problems(response)
     response = client.post("/api/v1/sites", json={**body, "lat": 95}, headers=headers)
     assert _problems(response) == {("lat", "lat_range")}
+    # the rules judge the values as the model reads them: numbers sent as text are numbers
+    response = client.post(
+        "/api/v1/sites",
+        json={**body, "lat": "-29.3", "lon": "27.5", "name": "n" * 201},
+        headers=headers,
+    )
+    assert _problems(response) == {("name", "too_long")}
     assert rows(session, select(Site).where(Site.name == "Plot")) == []
 
     site = world.site_lso
@@ -385,3 +392,16 @@ def test_enrolling_is_told_the_codes_problem_beside_the_bodys(
     assert client.post(url, json={**body, "enrolment_code": code}).status_code == 200
     response = client.post(url, json={**body, "enrolment_code": code})
     assert _problems(response) == {("enrolment_code", "enrolment_code_used")}
+
+
+def test_a_bad_path_or_a_body_that_is_not_an_object_gets_the_limits_alone(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    headers = world.auth("admin")
+    response = client.patch(
+        "/api/v1/projects/not-an-id", json={"name": "n" * 201, "kind": "XYZ"}, headers=headers
+    )
+    assert _problems(response) == {("project_id", "bad_uuid"), ("name", "too_long")}
+    response = client.post("/api/v1/projects", json=[_project()], headers=headers)
+    assert _problems(response) == {("", "not_object")}
