@@ -77,7 +77,8 @@ class Conflict(PilotMonitorError):
 
 
 class ValidationFailed(PilotMonitorError):
-    """Bad input, with one issue per field: ``[{"field", "code", "message"}]`` on the wire."""
+    """Bad input, with every issue found (a field may have several): ``[{"field", "code",
+    "message"}]`` on the wire. Raise them all at once, before anything is written."""
 
     status_code = 422
 
