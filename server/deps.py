@@ -1,8 +1,11 @@
 """Dependencies that routes declare: the settings, the engine and a database session, and the
-query parameters of a list that routes share (page size and offset, code lists)."""
+query parameters of a list that routes share (page size and offset, code lists); and ``rules``,
+a route's rule checks, which the validation error handler runs beside the body's limits so
+that one 422 names every problem (docs/errors.md#body-shapes)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Protocol, TypeVar
@@ -17,6 +20,8 @@ from server.config import Settings
 from server.db import write_engine
 from server.errors import PilotMonitorError, ValidationFailed
 from shared.errors import Issue
+
+log = logging.getLogger("pilotmon")
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -141,6 +146,11 @@ def rule_issues_beside(request: Request, body: Any, errors: Sequence[Any]) -> li
             found = exc.issues
         except PilotMonitorError:
             return []  # e.g. the record of the path is not in the caller's scope: the 404 waits
+        except (TypeError, ValueError, KeyError, AttributeError):
+            # A rule check that cannot read what passed the limits is a bug to fix, not the
+            # user's: they still get the limits' 422, never a 500 for their own mistake.
+            log.exception("rule checks of %s %s failed", request.method, request.url.path)
+            return []
         finally:
             session.rollback()
     return [i for i in found if top_field(i.field) not in refused]

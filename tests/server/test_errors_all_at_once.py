@@ -8,11 +8,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from server.accounts.models import Device, User
 from server.activities.models import ClosedPeriod
+from server.projects import routes as project_routes
 from server.projects.models import Project, Site, Target
 from server.results.models import Form
 from tests.factories import World, rows
@@ -405,3 +407,19 @@ def test_a_bad_path_or_a_body_that_is_not_an_object_gets_the_limits_alone(
     assert _problems(response) == {("project_id", "bad_uuid"), ("name", "too_long")}
     response = client.post("/api/v1/projects", json=[_project()], headers=headers)
     assert _problems(response) == {("", "not_object")}
+
+
+def test_a_rule_check_that_fails_leaves_the_limits_answer(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never a 500 for the user's mistake: a broken rule check still answers the limits' 422."""
+
+    def broken(session: Session, **_: Any) -> list[Any]:
+        raise TypeError("a bug in the rule checks")
+
+    monkeypatch.setattr(project_routes.create_project, "__pilotmon_rules__", broken)
+    world = World(session)
+    response = client.post(
+        "/api/v1/projects", json=_project(name="n" * 201, kind="XYZ"), headers=world.auth("admin")
+    )
+    assert _problems(response) == {("name", "too_long")}
