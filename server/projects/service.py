@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from server.accounts.auth import Caller
 from server.api import like_contains
 from server.columns import utcnow
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target, site_wire
 from server.records import audit
 from server.records.changes import record_project_change, record_target_change
@@ -316,13 +316,6 @@ def list_sites(
 
 def get_site(session: Session, *, caller: Caller, site_id: uuid.UUID) -> Site:
     return _in_scope(session, Site, site_id, site_scope(caller), "site")
-
-
-def _site_project(session: Session, *, caller: Caller, project_id: Any) -> Project:
-    project = _readable_project(session, caller=caller, project_id=project_id)
-    if project is None:
-        raise invalid("project_id", ErrorCode.NOT_FOUND, "no such project")
-    return project
 
 
 def _readable_project(session: Session, *, caller: Caller, project_id: Any) -> Project | None:
