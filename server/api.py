@@ -71,7 +71,7 @@ _DESCRIPTIONS = {
     404: "No such record in your scope",
     408: "The request body went silent: what arrived is kept (Upload-Offset)",
     409: "Conflicts with the current state",
-    422: "Invalid input: one entry per field",
+    422: "Invalid input: every problem found (limits and rules), one entry each",
     429: "Too many attempts: wait for the seconds in Retry-After",
     503: "The server is busy or restarting: wait for the seconds in Retry-After",
 }

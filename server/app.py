@@ -22,6 +22,7 @@ from server.dashboard.routes import STATIC_FILES, STATIC_PREFIX
 from server.dashboard.routes import router as dashboard_router
 from server.dashboard.web import error_page
 from server.db import get_engine
+from server.deps import rule_issues_beside
 from server.errors import PilotMonitorError, ValidationFailed, pydantic_issues
 from server.exports.routes import router as exports_router
 from server.exports.tabular import XLSX_MEDIA_TYPE
@@ -61,7 +62,11 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     if is_odata_path(request.url.path):
         return JSONResponse(error_body(400, "invalid request", target=None), status_code=400)
-    failed = ValidationFailed(pydantic_issues(exc.errors()))
+    errors = exc.errors()
+    # With the route's rule problems on the fields within their limits: one answer for all.
+    failed = ValidationFailed(
+        pydantic_issues(errors) + rule_issues_beside(request, exc.body, errors)
+    )
     return JSONResponse(failed.body(), status_code=422)
 
 

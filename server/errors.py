@@ -77,7 +77,8 @@ class Conflict(PilotMonitorError):
 
 
 class ValidationFailed(PilotMonitorError):
-    """Bad input, with one issue per field: ``[{"field", "code", "message"}]`` on the wire."""
+    """Bad input, with every issue found (a field may have several): ``[{"field", "code",
+    "message"}]`` on the wire. Raise them all at once, before anything is written."""
 
     status_code = 422
 
@@ -167,7 +168,11 @@ def _field_of(loc: Sequence[object]) -> str:
 
 def pydantic_code(error: Any) -> ErrorCode:
     """Our code for one of pydantic's error dicts."""
-    return PYDANTIC_CODES.get(str(error.get("type", "")), ErrorCode.INVALID)
+    kind = str(error.get("type", ""))
+    if kind in ("too_long", "too_short") and isinstance(error.get("input"), str):
+        # an optional text's length limit reports the generic type ("… items"): still text
+        return ErrorCode.TOO_LONG if kind == "too_long" else ErrorCode.TOO_SHORT
+    return PYDANTIC_CODES.get(kind, ErrorCode.INVALID)
 
 
 def pydantic_issues(errors: Sequence[Any]) -> list[Issue]:

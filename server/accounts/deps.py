@@ -54,7 +54,9 @@ def current_caller(
 ) -> Caller:
     token = _token(credentials)
     with Session(get_app_engine(request)) as session:
-        return caller_from_access_token(session, token=token)
+        caller = caller_from_access_token(session, token=token)
+    request.state.caller = caller  # for the route's rule checks (server.deps.rules)
+    return caller
 
 
 # A tablet's last contact (the stale-tablets report) is noted on every authenticated request,

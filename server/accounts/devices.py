@@ -26,7 +26,9 @@ import hmac
 import io
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import segno
 from sqlalchemy import func
@@ -37,11 +39,11 @@ from server.accounts.models import Device, DevicePublic, EnrolmentCode, User
 from server.accounts.security import new_token, token_hash
 from server.accounts.service import audit_country, refuse_unless_may_manage
 from server.columns import as_utc, utcnow
-from server.errors import Conflict, Forbidden, NotFound, invalid
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.records import audit
 from server.scope import device_scope, user_scope
 from shared.catalogue import Role
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 CODE_LENGTH = 10
@@ -137,6 +139,13 @@ def issue_enrolment_code_as(
 # --- enrolling ---------------------------------------------------------------------------------
 
 
+_DISABLED = Issue(
+    "enrolment_code",
+    ErrorCode.ACCOUNT_DISABLED,
+    "the account this code was issued for is disabled",
+)
+
+
 def enrol(
     session: Session,
     *,
@@ -153,11 +162,7 @@ def enrol(
         code_row = _usable_code(session, enrolment_code, now)
         user = session.get(User, code_row.user_id)
         if user is None or not user.is_active:
-            raise invalid(
-                "enrolment_code",
-                ErrorCode.ACCOUNT_DISABLED,
-                "the account this code was issued for is disabled",
-            )
+            raise ValidationFailed([_DISABLED])
     elif caller is not None:
         user = caller.user
     else:
@@ -227,25 +232,52 @@ def _usable_code(session: Session, text: str, now: datetime) -> EnrolmentCode:
     row = session.exec(
         select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(text)).with_for_update()
     ).one_or_none()
+    problem = _code_problem(row, now)
+    if problem is not None:
+        raise ValidationFailed([problem])
+    assert row is not None
+    return row
+
+
+def _code_problem(row: EnrolmentCode | None, now: datetime) -> Issue | None:
     if row is None:
-        raise invalid(
+        return Issue(
             "enrolment_code",
             ErrorCode.ENROLMENT_CODE_UNKNOWN,
             "unknown code: check it, or ask for a new one",
         )
     if row.used_at is not None:
-        raise invalid(
+        return Issue(
             "enrolment_code",
             ErrorCode.ENROLMENT_CODE_USED,
             "this code was already used: ask for a new one",
         )
     if as_utc(row.expires_at) <= now:  # type: ignore[operator]
-        raise invalid(
+        return Issue(
             "enrolment_code",
             ErrorCode.ENROLMENT_CODE_EXPIRED,
             "this code has expired: ask for a new one",
         )
-    return row
+    return None
+
+
+def enrol_rules(
+    session: Session, *, caller: Any, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``POST /devices/enrol``'s rule checks (server.deps.rules): a given code's problem, so
+    that a too-long label does not hide an expired code (read only: the code is not used)."""
+    text = data.get("enrolment_code")
+    if not isinstance(text, str) or not text:
+        return []  # without a code the tablet may enrol with a bearer token
+    row = session.exec(
+        select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(text))
+    ).one_or_none()
+    problem = _code_problem(row, utcnow())
+    if problem is None and row is not None:
+        user = session.get(User, row.user_id)
+        if user is None or not user.is_active:
+            problem = _DISABLED
+    return [problem] if problem is not None else []
 
 
 # --- bundle keys -------------------------------------------------------------------------------

@@ -33,9 +33,9 @@ from sqlmodel import Session, col, select
 from server.accounts.auth import Caller
 from server.accounts.models import Device, DevicePublic, DeviceStatus, DeviceStatusPublic, User
 from server.columns import as_utc, utcnow
-from server.errors import invalid
+from server.errors import ValidationFailed
 from server.scope import JsonListOverlaps, device_scope
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 from sync.protocol import TabletStatus
 
 SILENT_AFTER = timedelta(days=7)
@@ -51,27 +51,48 @@ ATTENTION_REASONS: tuple[str, ...] = ("pending_old", "silent", "low_storage", "e
 
 
 def check_plausible(status: TabletStatus, *, now: datetime) -> None:
-    """422 for what the schema cannot judge alone: dates in the future or before 2000, and
-    photo bytes waiting with no photo waiting."""
-    oldest = status.oldest_pending_captured_at
+    """422 for what the schema cannot judge alone (``plausibility_issues``), all at once."""
+    issues = plausibility_issues(
+        oldest=status.oldest_pending_captured_at,
+        pending_uploads=status.pending_uploads,
+        pending_upload_bytes=status.pending_upload_bytes,
+        now=now,
+    )
+    if issues:
+        raise ValidationFailed(issues)
+
+
+def plausibility_issues(
+    *,
+    oldest: datetime | None,
+    pending_uploads: int | None,
+    pending_upload_bytes: int | None,
+    now: datetime,
+) -> list[Issue]:
+    """What the schema cannot judge alone: dates in the future or before 2000, and photo bytes
+    waiting with no photo waiting (None: a value the schema refused, not judged again)."""
+    issues: list[Issue] = []
     if oldest is not None and oldest > now + FUTURE_TOLERANCE:
-        raise invalid(
-            "oldest_pending_captured_at",
-            ErrorCode.IN_FUTURE,
-            "is in the future: check the tablet's date and time",
+        issues.append(
+            Issue(
+                "oldest_pending_captured_at",
+                ErrorCode.IN_FUTURE,
+                "is in the future: check the tablet's date and time",
+            )
         )
     if oldest is not None and oldest < EARLIEST_CAPTURE:
-        raise invalid(
-            "oldest_pending_captured_at",
-            ErrorCode.DATE_IMPLAUSIBLE,
-            "is before 2000: check the tablet's date and time",
+        issues.append(
+            Issue(
+                "oldest_pending_captured_at",
+                ErrorCode.DATE_IMPLAUSIBLE,
+                "is before 2000: check the tablet's date and time",
+            )
         )
-    if status.pending_uploads == 0 and status.pending_upload_bytes > 0:
-        raise invalid(
-            "pending_upload_bytes",
-            ErrorCode.INVALID,
-            "must be 0 when pending_uploads is 0",
+    if pending_uploads == 0 and pending_upload_bytes is not None and pending_upload_bytes > 0:
+        issues.append(
+            Issue("pending_upload_bytes", ErrorCode.INVALID, "must be 0 when pending_uploads is 0")
         )
+    return issues
 
 
 def has_pending(row: DeviceStatus | TabletStatus) -> bool:

@@ -38,7 +38,7 @@ from server.accounts.models import (
 )
 from server.api import Page, Text, client_address, error_responses
 from server.columns import utcnow
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, rules
 from server.records.receipts import published_keys
 from shared.catalogue import Role
 from sync.protocol import ReceiptKeyInfo
@@ -125,6 +125,7 @@ def list_users(
     dependencies=[_MANAGERS],
     responses=error_responses(409),
 )
+@rules(service.new_user_rules)
 def create_user(body: UserCreate, caller: CurrentCaller, session: SessionDep) -> UserPublic:
     """An admin creates anyone; a country officer field experts and officers of its countries."""
     user = service.create_user_as(session, caller=caller, data=body.model_dump())
@@ -139,6 +140,7 @@ def get_user(user_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> 
 
 
 @users_router.patch("/{user_id}", response_model=UserPublic, dependencies=[_MANAGERS])
+@rules(service.user_change_rules)
 def update_user(
     user_id: uuid.UUID, body: UserUpdate, caller: CurrentCaller, session: SessionDep
 ) -> UserPublic:
@@ -158,6 +160,7 @@ _optional_bearer = HTTPBearer(auto_error=False, scheme_name="HTTPBearer")
 @devices_router.post(
     "/enrol", response_model=EnrolResponse, responses=error_responses(401, 403, 409, 422, 429)
 )
+@rules(device_service.enrol_rules)
 def enrol(
     body: EnrolRequest,
     session: SessionDep,

@@ -37,7 +37,6 @@ from server.errors import (
     NotFound,
     PilotMonitorError,
     ValidationFailed,
-    invalid,
 )
 from server.projects.models import Project
 from server.records import audit
@@ -182,6 +181,13 @@ def new_user_issues(session: Session, *, caller: Caller, data: Mapping[str, Any]
     return errors
 
 
+def new_user_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``POST /users``'s rule checks (server.deps.rules)."""
+    return new_user_issues(session, caller=caller, data=data)
+
+
 def _country_codes(countries: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(str(c).strip().upper() for c in countries))
 
@@ -277,10 +283,7 @@ def create_user_as(session: Session, *, caller: Caller, data: Mapping[str, Any])
                 + ", ".join(outside),
                 code=ErrorCode.OUT_OF_SCOPE,
             )
-        if role == Role.COUNTRY_OFFICER and not countries:
-            raise invalid(
-                "countries", ErrorCode.REQUIRED, "a country officer needs at least one country"
-            )
+        # (an officer without a country is one of create_user's rules, named with the others)
     return create_user(
         session,
         username=str(data["username"]),
@@ -339,8 +342,9 @@ def update_user(
     """Change a person's name, e-mail, password or whether the account is active."""
     user = get_user(session, caller=caller, user_id=user_id)
     refuse_unless_may_manage(session, caller=caller, user=user)
-    if user.id == caller.user.id and changes.get("is_active") is False:
-        raise invalid("is_active", ErrorCode.FORBIDDEN, "you cannot deactivate your own account")
+    errors = _change_problems(caller=caller, user=user, changes=changes)
+    if errors:
+        raise ValidationFailed(errors)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for name in ("full_name", "email", "is_active"):
@@ -348,11 +352,6 @@ def update_user(
             before[name], after[name] = getattr(user, name), changes[name]
             setattr(user, name, changes[name])
     if changes.get("password") is not None:
-        problem = password_problem(
-            changes["password"], context=(user.username, user.full_name, user.email or "")
-        )
-        if problem:
-            raise ValidationFailed([problem])
         user.password_hash = hash_password(changes["password"])
         user.password_changed_at = utcnow()
         # A new password ends the person's other sessions (a leaked one stops working now).
@@ -383,6 +382,35 @@ def update_user(
             after=after,
         )
     return user
+
+
+def _change_problems(*, caller: Caller, user: User, changes: Mapping[str, Any]) -> list[Issue]:
+    """Every rule a change of ``user`` breaks (not the permission checks)."""
+    errors: list[Issue] = []
+    if user.id == caller.user.id and changes.get("is_active") is False:
+        errors.append(
+            Issue("is_active", ErrorCode.FORBIDDEN, "you cannot deactivate your own account")
+        )
+    if changes.get("password") is not None:
+        # checked against the name and e-mail the account will have
+        full_name, email = (
+            user.full_name if changes.get("full_name") is None else changes["full_name"],
+            user.email if changes.get("email") is None else changes["email"],
+        )
+        problem = password_problem(
+            changes["password"], context=(user.username, full_name, email or "")
+        )
+        if problem:
+            errors.append(problem)
+    return errors
+
+
+def user_change_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``PATCH /users/{user_id}``'s rule checks (server.deps.rules)."""
+    user = get_user(session, caller=caller, user_id=uuid.UUID(path["user_id"]))
+    return _change_problems(caller=caller, user=user, changes=data)
 
 
 def reach_of(

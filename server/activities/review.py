@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func
@@ -194,16 +196,38 @@ def _activity_in_scope(
 # --- closing periods ------------------------------------------------------------------------
 
 
+def _period_problems(*, country: str, period: str) -> list[Issue]:
+    errors: list[Issue] = []
+    if country not in COUNTRIES:
+        errors.append(
+            Issue(
+                "country",
+                ErrorCode.UNKNOWN_CODE,
+                f"unknown country {country!r}; use ISO 3166-1 alpha-3",
+            )
+        )
+    try:
+        parse_quarter(period)
+    except ValidationFailed as exc:
+        errors += exc.issues
+    return errors
+
+
+def close_period_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``POST /periods/close``'s rule checks (server.deps.rules): those of ``close_period``."""
+    return _period_problems(
+        country=str(data.get("country") or "").strip().upper(), period=str(data.get("period") or "")
+    )
+
+
 def close_period(session: Session, *, caller: Caller, country: str, period: str) -> ClosedPeriod:
     """Close a quarter of a country: later submissions dated inside it are marked late."""
     country = (country or "").strip().upper()
-    if country not in COUNTRIES:
-        raise invalid(
-            "country",
-            ErrorCode.UNKNOWN_CODE,
-            f"unknown country {country!r}; use ISO 3166-1 alpha-3",
-        )
-    parse_quarter(period)
+    errors = _period_problems(country=country, period=period)
+    if errors:  # every problem at once
+        raise ValidationFailed(errors)
     if not can_manage_country(caller, country):
         raise Forbidden(
             f"only a country officer of {country} or an admin may close its periods",

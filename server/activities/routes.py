@@ -22,7 +22,7 @@ from server.activities.queries import (
 )
 from server.activities.review import ClosedPeriodCreate, ClosedPeriodPublic, ReviewRequest
 from server.api import Page, Text, error_responses
-from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep
+from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep, rules
 
 activities_router = APIRouter(
     prefix="/activities", tags=["activities"], responses=error_responses(401, 403, 404, 422)
@@ -127,6 +127,7 @@ def list_periods(
 @periods_router.post(
     "/close", response_model=ClosedPeriodPublic, status_code=201, responses=error_responses(409)
 )
+@rules(review.close_period_rules)
 def close_period(
     body: ClosedPeriodCreate, caller: CurrentCaller, session: SessionDep
 ) -> ClosedPeriodPublic:

@@ -8,13 +8,16 @@ Sites found in the field arrive ``pending``; a country officer approves or rejec
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlmodel import Session
 
+from server.accounts.auth import Caller
 from server.accounts.deps import CurrentCaller
 from server.api import Page, Text, error_responses
-from server.deps import SessionDep
+from server.deps import SessionDep, rules
 from server.projects import service
 from server.projects.models import (
     ProjectCreate,
@@ -29,6 +32,7 @@ from server.projects.models import (
     TargetUpdate,
 )
 from server.results.indicators import result_indicators
+from shared.errors import Issue
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
@@ -69,6 +73,7 @@ def list_projects(
 @projects_router.post(
     "", response_model=ProjectPublic, status_code=201, responses=error_responses(409)
 )
+@rules(service.new_project_rules)
 def create_project(
     body: ProjectCreate, caller: CurrentCaller, session: SessionDep
 ) -> ProjectPublic:
@@ -87,6 +92,7 @@ def get_project(project_id: uuid.UUID, caller: CurrentCaller, session: SessionDe
 @projects_router.patch(
     "/{project_id}", response_model=ProjectPublic, responses=error_responses(409)
 )
+@rules(service.project_change_rules)
 def update_project(
     project_id: uuid.UUID, body: ProjectUpdate, caller: CurrentCaller, session: SessionDep
 ) -> ProjectPublic:
@@ -116,6 +122,7 @@ def list_sites(
 
 
 @sites_router.post("", response_model=SitePublic, status_code=201)
+@rules(service.new_site_rules)
 def create_site(body: SiteCreate, caller: CurrentCaller, session: SessionDep) -> SitePublic:
     """A country officer's site is approved at once; a field expert's waits for approval."""
     site = service.create_site(session, caller=caller, data=body.model_dump())
@@ -131,6 +138,7 @@ def get_site(site_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> 
 
 
 @sites_router.patch("/{site_id}", response_model=SitePublic)
+@rules(service.site_change_rules)
 def update_site(
     site_id: uuid.UUID, body: SiteUpdate, caller: CurrentCaller, session: SessionDep
 ) -> SitePublic:
@@ -140,6 +148,15 @@ def update_site(
     )
     session.commit()
     return SitePublic.model_validate(site, from_attributes=True)
+
+
+def _new_target_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``POST /targets``'s rule checks (server.deps.rules), with the published result codes."""
+    return service.new_target_rules(
+        session, caller=caller, data=data, results=result_indicators(session)
+    )
 
 
 @targets_router.get("", response_model=Page[TargetPublic])
@@ -169,6 +186,7 @@ def list_targets(
 @targets_router.post(
     "", response_model=TargetPublic, status_code=201, responses=error_responses(409)
 )
+@rules(_new_target_rules)
 def create_target(body: TargetCreate, caller: CurrentCaller, session: SessionDep) -> TargetPublic:
     target = service.create_target(
         session, caller=caller, data=body.model_dump(), results=result_indicators(session)

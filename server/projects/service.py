@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from server.accounts.auth import Caller
 from server.api import like_contains
 from server.columns import utcnow
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target, site_wire
 from server.records import audit
 from server.records.changes import record_project_change, record_target_change
@@ -34,7 +34,7 @@ from server.scope import (
     target_scope,
 )
 from shared.catalogue import Role
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 from shared.geography import REGIONS, region_of
 from shared.validation import (
     INDICATOR_CODES,
@@ -168,7 +168,7 @@ def create_project(session: Session, *, caller: Caller, data: Mapping[str, Any])
     """A country officer creates projects of its countries; an admin any project."""
     wire = {name: _wire(data.get(name)) for name in PROJECT_FIELDS}
     result = validate_project(wire, today=utcnow().date())
-    _raise_if_invalid(result)
+    _raise_if_invalid(result)  # every problem at once (new_project_rules)
     clean = result.clean
     if not can_manage_country(caller, clean["country"]):
         raise Forbidden(
@@ -205,6 +205,30 @@ def create_project(session: Session, *, caller: Caller, data: Mapping[str, Any])
     return project
 
 
+def new_project_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``POST /projects``'s rule checks (server.deps.rules): those of ``create_project``."""
+    wire = {name: _wire(data.get(name)) for name in PROJECT_FIELDS}
+    return validate_project(wire, today=utcnow().date()).errors
+
+
+def project_change_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``PATCH /projects/{project_id}``'s rule checks: those of ``update_project``."""
+    project = get_project(session, caller=caller, project_id=uuid.UUID(path["project_id"]))
+    return validate_project(_merged_project(project, data), today=utcnow().date()).errors
+
+
+def _merged_project(project: Project, changes: Mapping[str, Any]) -> dict[str, Any]:
+    # An explicit null clears an optional field and is refused for a required one.
+    return {
+        **_project_state(project),
+        **{k: _wire(v) for k, v in changes.items() if k in PROJECT_FIELDS},
+    }
+
+
 def update_project(
     session: Session, *, caller: Caller, project_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> Project:
@@ -215,9 +239,7 @@ def update_project(
             "only a country officer of this project's country or an admin may change it"
         )
     before = _project_state(project)
-    # An explicit null clears an optional field and is refused for a required one.
-    merged = {**before, **{k: _wire(v) for k, v in changes.items() if k in PROJECT_FIELDS}}
-    result = validate_project(merged, today=utcnow().date())
+    result = validate_project(_merged_project(project, changes), today=utcnow().date())
     _raise_if_invalid(result)
     clean = result.clean
     if clean["country"] != project.country and not can_manage_country(caller, clean["country"]):
@@ -296,11 +318,54 @@ def get_site(session: Session, *, caller: Caller, site_id: uuid.UUID) -> Site:
     return _in_scope(session, Site, site_id, site_scope(caller), "site")
 
 
-def _site_project(session: Session, *, caller: Caller, project_id: Any) -> Project:
-    project = session.get(Project, project_id)
-    if project is None or not can_read_project(caller, project):
-        raise invalid("project_id", ErrorCode.NOT_FOUND, "no such project")
-    return project
+def _readable_project(session: Session, *, caller: Caller, project_id: Any) -> Project | None:
+    """The project a new site or target names, or None (no such project in the caller's
+    scope, or not an id at all: that is the ``project_id`` field's own problem)."""
+    try:
+        key = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
+    except ValueError:
+        return None
+    project = session.get(Project, key)
+    return project if project is not None and can_read_project(caller, project) else None
+
+
+_NO_SUCH_PROJECT = Issue("project_id", ErrorCode.NOT_FOUND, "no such project")
+
+
+def _new_site_problems(project: Project | None, data: Mapping[str, Any]) -> list[Issue]:
+    """Every rule a new site breaks; without its project (unknown), the rules that need it
+    (inside the project's country) are skipped and ``project_id`` is named."""
+    wire = {name: _wire(data.get(name)) for name in SITE_FIELDS}
+    if project is None:
+        found = validate_site(wire, project=None).errors
+        return [_NO_SUCH_PROJECT, *(i for i in found if i.field != "project_id")]
+    return validate_site(wire, project=facts(project)).errors
+
+
+def new_site_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``POST /sites``'s rule checks (server.deps.rules): those of ``create_site``."""
+    project = _readable_project(session, caller=caller, project_id=data.get("project_id"))
+    return _new_site_problems(project, data)
+
+
+def site_change_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``PATCH /sites/{site_id}``'s rule checks: those of ``update_site``."""
+    site = get_site(session, caller=caller, site_id=uuid.UUID(path["site_id"]))
+    project = session.get(Project, site.project_id)
+    assert project is not None  # a foreign key
+    return validate_site(_merged_site(site, data), project=facts(project)).errors
+
+
+def _merged_site(site: Site, changes: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {
+        **{name: _wire(getattr(site, name)) for name in SITE_FIELDS},
+        **{k: v for k, v in changes.items() if k in SITE_FIELDS},
+    }
+    return {k: merged[k] for k in SITE_FIELDS}
 
 
 def _writable_project(
@@ -318,7 +383,9 @@ def _writable_project(
 def create_site(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Site:
     """Officers and admins add approved sites; a field expert of the project adds a pending one
     (a site found in the field) that a country officer then approves or rejects."""
-    project = _site_project(session, caller=caller, project_id=data.get("project_id"))
+    project = _readable_project(session, caller=caller, project_id=data.get("project_id"))
+    if project is None:  # every problem at once, the unknown project among them
+        raise ValidationFailed(_new_site_problems(None, data))
     if can_write_project(caller, project):
         status = SiteStatus.APPROVED
     elif caller.role == Role.FIELD_EXPERT:
@@ -367,8 +434,7 @@ def update_site(
     site = get_site(session, caller=caller, site_id=site_id)
     project = _writable_project(session, caller, site.project_id, "change or approve sites")
     before = {name: _wire(getattr(site, name)) for name in (*SITE_FIELDS, "status")}
-    merged = {**before, **{k: v for k, v in changes.items() if k in SITE_FIELDS}}
-    result = validate_site({k: merged[k] for k in SITE_FIELDS}, project=facts(project))
+    result = validate_site(_merged_site(site, changes), project=facts(project))
     _raise_if_invalid(result)
     clean = result.clean
     site.name, site.admin_area = clean["name"], clean.get("admin_area") or ""
@@ -443,29 +509,18 @@ def create_target(
 ) -> Target:
     """A target (or, with ``kind`` "baseline", a baseline) for a catalogue indicator or one of
     the ``results`` indicator codes (the published forms', looked up by the caller)."""
-    project = _site_project(session, caller=caller, project_id=data.get("project_id"))
+    project = _readable_project(session, caller=caller, project_id=data.get("project_id"))
+    if project is None:  # every problem at once, the unknown project among them
+        raise ValidationFailed(_new_target_problems(None, data, results))
     if not can_write_project(caller, project):
         raise Forbidden(
             "only a country officer of this project's country or an admin may set targets"
         )
-    wire = {
-        name: _wire(data.get(name))
-        for name in ("project_id", "indicator", "period", "value", "sex", "kind")
-    }
-    if wire["kind"] is None:
-        del wire["kind"]
-    result = validate_target(wire, indicators=(*INDICATOR_CODES, *results))
-    _raise_if_invalid(result)
-    clean = result.clean
+    errors = _new_target_problems(project, data, results)
+    if errors:
+        raise ValidationFailed(errors)
+    clean = _target_validation(data, results).clean
     kind = clean.get("kind") or "target"
-    if kind == "baseline" and clean["indicator"] not in results:
-        # tablets take every target row of a catalogue indicator as a target to reach
-        raise invalid(
-            "kind",
-            ErrorCode.NOT_APPLICABLE,
-            "baselines are for result indicators (those of the published forms)",
-            status_code=422,
-        )
     existing = session.exec(
         select(Target.id).where(
             Target.project_id == project.id,
@@ -502,6 +557,51 @@ def create_target(
         after={k: _wire(v) for k, v in clean.items()},
     )
     return target
+
+
+def _target_validation(data: Mapping[str, Any], results: Collection[str]) -> Validation:
+    wire = {
+        name: _wire(data.get(name))
+        for name in ("project_id", "indicator", "period", "value", "sex", "kind")
+    }
+    if wire["kind"] is None:
+        del wire["kind"]
+    return validate_target(wire, indicators=(*INDICATOR_CODES, *results))
+
+
+def _new_target_problems(
+    project: Project | None, data: Mapping[str, Any], results: Collection[str]
+) -> list[Issue]:
+    """Every rule a new target breaks (``project``: None when unknown)."""
+    result = _target_validation(data, results)
+    errors = list(result.errors)
+    if project is None:
+        errors = [_NO_SUCH_PROJECT, *(i for i in errors if i.field != "project_id")]
+    clean = result.clean
+    indicator = clean.get("indicator")
+    if clean.get("kind") == "baseline" and indicator is not None and indicator not in results:
+        # tablets take every target row of a catalogue indicator as a target to reach
+        errors.append(
+            Issue(
+                "kind",
+                ErrorCode.NOT_APPLICABLE,
+                "baselines are for result indicators (those of the published forms)",
+            )
+        )
+    return errors
+
+
+def new_target_rules(
+    session: Session,
+    *,
+    caller: Caller,
+    data: Mapping[str, Any],
+    results: Collection[str] = (),
+) -> list[Issue]:
+    """``POST /targets``'s rule checks (server.deps.rules, with the published forms' result
+    indicator codes): those of ``create_target``."""
+    project = _readable_project(session, caller=caller, project_id=data.get("project_id"))
+    return _new_target_problems(project, data, results)
 
 
 def update_target(

@@ -44,7 +44,7 @@ from server.results.models import Form
 from server.results.rollup import refresh_form
 from server.scope import can_write_project, in_visible_project, project_scope
 from shared.catalogue import Role
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 from shared.forms import FormDefinition, validate_form
 from shared.indicators import INDICATORS
 
@@ -177,6 +177,46 @@ def check_definition(session: Session, data: Mapping[str, Any]) -> FormDefinitio
     if check.definition is None:
         raise ValidationFailed(check.errors)
     return check.definition
+
+
+def definition_issues(session: Session, data: Mapping[str, Any]) -> list[Issue]:
+    """Every problem of a form definition (``check_definition``'s), without raising."""
+    try:
+        check_definition(session, data)
+    except ValidationFailed as exc:
+        return exc.issues
+    return []
+
+
+def new_form_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``POST /forms``'s rule checks (server.deps.rules): an unknown project and every problem
+    of the definition (not who may write it)."""
+    try:
+        resolve_project(session, caller=caller, ref=data.get("project"))
+        issues: list[Issue] = []
+    except ValidationFailed as exc:
+        issues = list(exc.issues)
+    return issues + definition_issues(session, {k: data.get(k) for k in DEFINITION_KEYS})
+
+
+def form_project(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Project | None:
+    """The project of a new form (``resolve_project``); an unknown one is named together with
+    the definition's problems."""
+    try:
+        return resolve_project(session, caller=caller, ref=data.get("project"))
+    except ValidationFailed as exc:
+        raise ValidationFailed(new_form_rules(session, caller=caller, data=data, path={})) from exc
+
+
+def form_change_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``PATCH /forms/{form_id}``'s rule checks: the changed definition's problems."""
+    form = get_form(session, caller=caller, form_id=uuid.UUID(path["form_id"]))
+    merged = {**_state(form), **{k: v for k, v in data.items() if k in EDITABLE_KEYS}}
+    return definition_issues(session, {k: merged[k] for k in DEFINITION_KEYS})
 
 
 def _state(form: Form) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from server.accounts.deps import CurrentCaller
 from server.api import Page, Text, error_responses
 from server.config import get_settings
-from server.deps import SessionDep
+from server.deps import SessionDep, rules
+from server.errors import ValidationFailed
 from server.results import forms as service
 from server.results import xlsform
 
@@ -99,9 +100,10 @@ def list_forms(
 
 
 @router.post("", response_model=FormPublic, status_code=201)
+@rules(service.new_form_rules)
 def create_form(body: FormCreate, caller: CurrentCaller, session: SessionDep) -> FormPublic:
     """A draft: version 1 of a new code, or the next version of an existing one."""
-    project = service.resolve_project(session, caller=caller, ref=body.project)
+    project = service.form_project(session, caller=caller, data=body.model_dump())
     form = service.create_form(
         session, caller=caller, data=body.model_dump(exclude={"project"}), project=project
     )
@@ -125,7 +127,19 @@ async def import_form(
     else is refused with its sheet, row and reason)."""
     limit = get_settings().max_xlsform_bytes
     data = await file.read(limit + 1)
-    target = service.resolve_project(session, caller=caller, ref=project)
+    try:
+        target = service.resolve_project(session, caller=caller, ref=project)
+    except ValidationFailed as unknown:
+        # every problem at once: the project's and the workbook's
+        try:
+            definition = xlsform.read_xlsform(data, limit=limit)
+        except xlsform.XLSFormRefused as refused:
+            if refused.status_code != 422:
+                raise unknown from None  # a file over the limit is read no further
+            raise xlsform.XLSFormRefused(refused.problems, also=unknown.issues) from unknown
+        raise ValidationFailed(
+            unknown.issues + service.definition_issues(session, definition)
+        ) from unknown
     definition = xlsform.read_xlsform(data, limit=limit)
     form = service.create_form(session, caller=caller, data=definition, project=target)
     session.commit()
@@ -138,6 +152,7 @@ def get_form(form_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> 
 
 
 @router.patch("/{form_id}", response_model=FormPublic)
+@rules(service.form_change_rules)
 def update_form(
     form_id: uuid.UUID, body: FormUpdate, caller: CurrentCaller, session: SessionDep
 ) -> FormPublic:

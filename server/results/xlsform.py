@@ -42,7 +42,7 @@ import io
 import itertools
 import re
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2json_backends import get_excel_column_headers, get_excel_rows, xlsx_value_to_str
 
 from server.errors import PilotMonitorError
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 from shared.forms import validate_form
 
 MAX_ROWS = 2_000  # per sheet
@@ -178,13 +178,20 @@ class XLSFormRefused(PilotMonitorError):
 
     status_code = 422
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, also: Sequence[Issue] = ()) -> None:
+        # ``also``: the request's other problems (an unknown ``project``), named first
         self.problems = problems
+        self.also = list(also)
         first = problems[0]
-        super().__init__(_line(first), code=first.code)
+        if self.also:
+            super().__init__(
+                f"{self.also[0].field}: {self.also[0].message}", code=ErrorCode(self.also[0].code)
+            )
+        else:
+            super().__init__(_line(first), code=first.code)
 
     def detail(self) -> Any:
-        return [p.as_dict() for p in self.problems]
+        return [i.as_dict() for i in self.also] + [p.as_dict() for p in self.problems]
 
     def lines(self) -> list[str]:
         return [_line(p) for p in self.problems]

@@ -376,21 +376,18 @@ def _resolve_site(
     version with its revision and change-log entry, so tablets pull it."""
     if site.status == "rejected":
         raise Conflict("this site was rejected since: there is nothing to keep values for")
-    unknown = sorted(k for k in values if k not in SITE_FIELDS)
-    if unknown:
-        raise ValidationFailed(
-            [
-                Issue(
-                    f"values.{k}",
-                    ErrorCode.UNKNOWN_FIELD,
-                    "not a field of a site a tablet may change (" + ", ".join(SITE_FIELDS) + ")",
-                )
-                for k in unknown
-            ]
+    unknown = [
+        Issue(
+            f"values.{k}",
+            ErrorCode.UNKNOWN_FIELD,
+            "not a field of a site a tablet may change (" + ", ".join(SITE_FIELDS) + ")",
         )
-    checked = validate_site({**site_wire(site), **values}, project=project_facts(project))
-    if checked.errors:
-        raise ValidationFailed(_under_values(checked.errors))
+        for k in sorted(k for k in values if k not in SITE_FIELDS)
+    ]
+    known = {k: v for k, v in values.items() if k in SITE_FIELDS}
+    checked = validate_site({**site_wire(site), **known}, project=project_facts(project))
+    if unknown or checked.errors:  # every problem at once
+        raise ValidationFailed(unknown + _under_values(checked.errors))
     for name in values:
         value = checked.clean.get(name)
         setattr(site, name, "" if name == "admin_area" and value is None else value)

@@ -8,12 +8,13 @@ access token or a device token; conflicts are for people (the country office).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import ValidationError
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -32,7 +33,7 @@ from server.accounts.models import BundleKey, Device
 from server.api import Page, error_responses
 from server.columns import utcnow
 from server.db import write_engine
-from server.deps import EngineDep, SessionDep, SettingsDep
+from server.deps import EngineDep, SessionDep, SettingsDep, top_field
 from server.errors import ValidationFailed, invalid, pydantic_issues
 from server.records.receipts import Signer, current_signer, published_keys
 from server.sync import attachments, conflicts, service
@@ -170,15 +171,31 @@ async def _status_body(request: Request) -> bytes:
     return await read_body(request, limit=MAX_STATUS_BYTES)
 
 
-def parse_status(body: bytes) -> TabletStatus:
-    """A tablet's status, or 422 naming the first field that is missing or nonsense."""
+def parse_status(body: bytes, *, now: datetime) -> TabletStatus:
+    """A tablet's status, or 422 naming every field that is missing or nonsense, and the
+    plausibility rules broken by the fields within their limits (fleet.plausibility_issues)."""
     data = parse_json(body)
     if not isinstance(data, dict):
         raise invalid("body", ErrorCode.NOT_OBJECT, "a status is a JSON object")
     try:
-        return TabletStatus.model_validate(data)
+        status = TabletStatus.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(pydantic_issues(exc.errors())) from exc
+        limits = pydantic_issues(exc.errors())
+        refused = {top_field(i.field) for i in limits}
+        rules = fleet.plausibility_issues(
+            oldest=_AWARE.validate_python(data.get(_OLDEST)) if _OLDEST not in refused else None,
+            pending_uploads=None if "pending_uploads" in refused else data["pending_uploads"],
+            pending_upload_bytes=None
+            if "pending_upload_bytes" in refused
+            else data["pending_upload_bytes"],
+            now=now,
+        )
+        raise ValidationFailed(limits + [i for i in rules if i.field not in refused]) from exc
+    return status  # fleet.record_status checks its plausibility, every rule at once
+
+
+_OLDEST = "oldest_pending_captured_at"
+_AWARE: TypeAdapter[datetime | None] = TypeAdapter(AwareDatetime | None)
 
 
 @sync_router.post(
@@ -194,8 +211,10 @@ def post_status(
     (docs/protocol.md#tablet-status). The server keeps the latest, stamped with its own clock;
     a tablet posts only its own (the device token says which)."""
     assert caller.device is not None
-    status = parse_status(decode_body(raw, encoding=content_encoding, limit=MAX_STATUS_BYTES))
     now = utcnow()
+    status = parse_status(
+        decode_body(raw, encoding=content_encoding, limit=MAX_STATUS_BYTES), now=now
+    )
     with Session(write_engine(engine)) as session:
         row = fleet.record_status(session, device_id=caller.device.id, status=status, now=now)
         received = row.received_at

@@ -372,3 +372,33 @@ def test_pending_on_tablets_sums_the_statuses_in_the_callers_scope(
     assert (ken["records"], ken["photos"], ken["tablets"]) == (7, 1, 1)
     expert = _pending(client, fleet, "expert")
     assert (expert["records"], expert["photos"], expert["tablets"]) == (3, 2, 1)
+
+
+def test_every_problem_of_a_status_is_named_at_once(
+    client: TestClient, fleet: Fleet, engine: Engine
+) -> None:
+    """A limit problem (the app version) beside the plausibility rules (docs/errors.md)."""
+
+    def problems(**change: Any) -> set[tuple[str, str]]:
+        answer = client.post(STATUS, json=status_body(**change), headers=fleet.tablet("A"))
+        assert answer.status_code == 422, answer.text
+        assert "server_time" in answer.json()
+        return {(d["field"], d["code"]) for d in answer.json()["detail"]}
+
+    future = "2099-01-01T00:00:00+00:00"
+    assert problems(app_version="x" * 41, oldest_pending_captured_at=future) == {
+        ("app_version", "too_long"),
+        ("oldest_pending_captured_at", "in_future"),
+    }
+    # two rules, no limit problem
+    assert problems(
+        oldest_pending_captured_at=future, pending_uploads=0, pending_upload_bytes=100
+    ) == {("oldest_pending_captured_at", "in_future"), ("pending_upload_bytes", "invalid")}
+    # a rule on a refused field is not judged again
+    assert problems(pending_uploads=-1, pending_upload_bytes=100) == {
+        ("pending_uploads", "value_range")
+    }
+    assert problems(pending_uploads=0, pending_upload_bytes=100) == {
+        ("pending_upload_bytes", "invalid")
+    }
+    assert _row(engine, fleet.devices["A"]) is None  # nothing kept
