@@ -26,8 +26,10 @@ def _problems(response: Any) -> set[tuple[str, str]]:
     body = response.json()
     assert body["code"] == body["detail"][0]["code"]
     for entry in body["detail"]:
-        # (an XLSForm's entries also say where in the workbook: sheet, row, column, reason)
-        assert set(entry) - {"sheet", "row", "column", "reason"} == {"field", "code", "message"}
+        # (an XLSForm's entries also say where in the workbook and what, for the dashboard's words:
+        # sheet, row, column, reason, problem, params)
+        workbook = {"sheet", "row", "column", "reason", "problem", "params"}
+        assert set(entry) - workbook == {"field", "code", "message"}
         assert entry["message"]
     return {(e["field"], e["code"]) for e in body["detail"]}
 
