@@ -152,6 +152,26 @@ def test_summary_is_scoped_and_filterable(client: TestClient, world: World) -> N
     assert one["totals"]["ACTIVITIES"] == 1
 
 
+def test_an_officer_asking_for_another_country_is_refused(client: TestClient, world: World) -> None:
+    # Kenya's officer asking for Lesotho got a summary of zeros, as if Lesotho had done nothing;
+    # the quarterly report of another country is 403 out_of_scope (docs/roles.md), so is this.
+    response = client.get(
+        "/api/v1/reports/summary",
+        params={"period": "2025", "country": "LSO"},
+        headers=world.auth("officer_ken"),
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "out_of_scope"
+    assert "LSO" in response.json()["detail"]
+    own = client.get(
+        "/api/v1/reports/summary",
+        params={"period": "2025", "country": "ken"},
+        headers=world.auth("officer_ken"),
+    )
+    assert own.status_code == 200
+    assert [r["country"] for r in own.json()["by_country"]] == ["KEN"]
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
