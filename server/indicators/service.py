@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import col
 
 from server.accounts.auth import Caller
 from server.columns import utcnow
@@ -384,11 +385,8 @@ def countries_outside_scope(
     countries, a field expert's its projects' (HQ analysts and admins see every country)."""
     if caller is None or sees_everything(caller) or not countries:
         return []
-    theirs = set(caller.countries) | set(
-        session.execute(sa.select(Project.country).where(project_scope(caller)).distinct())
-        .scalars()
-        .all()
-    )
+    statement = sa.select(col(Project.country)).where(project_scope(caller)).distinct()
+    theirs = set(caller.countries) | set(session.execute(statement).scalars().all())
     return [c for c in countries if c not in theirs]
 
 
