@@ -82,9 +82,11 @@ def summary(
     country: str | None = None,
     status: str | None = None,
 ) -> dict[str, Any]:
-    """The HQ summary for ``period`` (2025, 2025Q3 or 2025-07), optionally one country."""
+    """The HQ summary for ``period`` (2025, 2025Q3 or 2025-07, any case), optionally one
+    country."""
+    period = period.strip().upper()  # "2025q3" as the quarterly report takes it
     try:
-        first, last = period_bounds(period.strip())
+        first, last = period_bounds(period)
     except ValueError as exc:
         raise invalid("period", ErrorCode.BAD_PERIOD, str(exc), status_code=400) from exc
     country = country.strip().upper() if country else None
@@ -151,7 +153,7 @@ def summary(
         for area in sorted(set(per_area) | set(target_area))
     ]
     return {
-        "period": period.strip(),
+        "period": period,
         "from": first.isoformat(),
         "to": last.isoformat(),
         "country": country,

@@ -172,6 +172,20 @@ def test_an_officer_asking_for_another_country_is_refused(client: TestClient, wo
     assert [r["country"] for r in own.json()["by_country"]] == ["KEN"]
 
 
+def test_a_quarter_in_lower_case_is_the_quarter(client: TestClient, world: World) -> None:
+    # "2025q3" was 400 bad_period here while `pilotmon report --quarter 2025q3` and the
+    # dashboard's report take it: the same quarter, written as an analyst types it.
+    upper, lower = (
+        client.get("/api/v1/reports/summary", params={"period": p}, headers=world.auth("hq"))
+        for p in ("2025Q3", " 2025q3 ")
+    )
+    assert lower.status_code == 200, lower.text
+    assert lower.json()["period"] == "2025Q3"
+    assert {k: v for k, v in lower.json().items() if k != "as_of"} == {
+        k: v for k, v in upper.json().items() if k != "as_of"
+    }
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
