@@ -348,6 +348,12 @@ def _text_of(value: Any, language: str) -> str:
     return "" if value is None else str(value)
 
 
+def indicator_name(definition: Mapping[str, Any], language: str) -> str:
+    """A listed indicator's name in the reader's language: a result indicator's translations
+    are its ``names`` (its ``name`` is the English label), the catalogue's have only ``name``."""
+    return _text_of(definition.get("names") or definition.get("name"), language)
+
+
 def _combine(values: Sequence[float], additive: bool) -> float | None:
     if not values:
         return None
@@ -404,7 +410,7 @@ def _result_section(
     baseline = _combine([float(b.value) for b in latest.values()], additive)
     if all(v is None for v in values) and baseline is None and all(v is None for v in target_line):
         return None
-    name = _text_of(definition.get("name"), t.language) or code
+    name = indicator_name(definition, t.language) or code
     labels = definition.get("unit_label")
     unit = t.unit(
         _text_of(definition.get("unit"), "en"), labels if isinstance(labels, Mapping) else None
@@ -496,9 +502,7 @@ def build_report(
     headlines = [HeadlineRow(c, now_values[c], before[c], year_ago[c]) for c in codes]
     step("targets")
     definitions = result_definitions(session)
-    names = {
-        str(d["code"]): _text_of(d.get("name"), t.language) for d in definitions if d.get("name")
-    }
+    names = {str(d["code"]): indicator_name(d, t.language) for d in definitions if d.get("name")}
     targets = _targets(session, caller, filters, first, last)
     step("charts")
     made = service.activity_charts(

@@ -660,7 +660,7 @@ def _exports_page(
         group_by=group_by,
         errors=errors or FormState(),
         status_code=status_code,
-        choices=service.export_choices(session, caller=page.caller),
+        choices=service.export_choices(session, caller=page.caller, t=page.t),
     )
 
 

@@ -52,6 +52,7 @@ from server.errors import (
 )
 from server.exports import activities as activity_export
 from server.exports import dhis2, iati, tabular
+from server.exports.values import value_columns, value_rows
 from server.indicators import service as indicators
 from server.projects import service as projects_service
 from server.projects.models import Project, Site, Target
@@ -1364,15 +1365,14 @@ def export_file(
             date_from=request.date_from or None,
             date_to=request.date_to or None,
             status=status,
+            session=session,  # result indicators too, as the API's export finds them
         )
         values = indicators.indicator_values(session, caller=caller, query=query)
-        rows = ([row[c] for c in values.columns] for row in values.rows)
+        columns, rows = value_columns(values), value_rows(values)
         name = f"{values.indicator.lower()}-{stamp}.{request.format}"
         if request.format == "csv":
-            return ExportFile(
-                name, tabular.CSV_MEDIA_TYPE, tabular.csv_chunks(values.columns, rows)
-            )
-        workbook = tabular.xlsx_file(values.indicator, values.columns, rows)
+            return ExportFile(name, tabular.CSV_MEDIA_TYPE, tabular.csv_chunks(columns, rows))
+        workbook = tabular.xlsx_file(values.indicator, columns, rows)
         return ExportFile(name, tabular.XLSX_MEDIA_TYPE, tabular.file_chunks(workbook))
     if request.format == "dhis2":
         if not request.period:
@@ -1454,16 +1454,24 @@ class ExportChoices:
     projects: list[Project]
     countries: list[str]
     thematic_areas: list[str]
+    names: dict[str, str]  # the result indicators' names in the reader's language
 
 
-def export_choices(session: Session, *, caller: Caller) -> ExportChoices:
+def export_choices(session: Session, *, caller: Caller, t: Translator) -> ExportChoices:
+    """The catalogue's indicators, then the result indicators of the published forms, as the
+    indicator listing and /api/v1/exports/indicators.* offer them (docs/results.md#exports)."""
     projects, _ = projects_service.list_projects(session, caller=caller, limit=1000)
+    results = result_indicators(session)
     return ExportChoices(
-        indicators=list(INDICATORS),
-        group_by={c: list(i.group_by) for c, i in INDICATORS.items()},
+        indicators=[*INDICATORS, *results],
+        group_by={
+            **{c: list(i.group_by) for c, i in INDICATORS.items()},
+            **{c: list(r.group_by) for c, r in results.items()},
+        },
         projects=projects,
         countries=sorted({p.country for p in projects}),
         thematic_areas=sorted({p.thematic_area for p in projects}),
+        names={c: r.label(t.language) for c, r in results.items()},
     )
 
 

@@ -6,9 +6,8 @@ Everything is scoped to the caller; bad parameters are refused before a streamed
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -29,6 +28,7 @@ from server.exports.tabular import (
     file_chunks,
     xlsx_file,
 )
+from server.exports.values import value_columns, value_rows
 from server.indicators.routes import values_query_from
 from server.indicators.service import (
     IndicatorValues,
@@ -123,29 +123,6 @@ def _values(
     return indicator_values(session, caller=caller, query=query)
 
 
-def _value_columns(values: IndicatorValues) -> tuple[str, ...]:
-    """The row keys as columns; a result indicator's ``compare`` becomes one column per
-    choice (``compare:demo``, ``compare:control``)."""
-    if "compare" not in values.columns:
-        return values.columns
-    choices = next((list(r["compare"]) for r in values.rows if r.get("compare")), [])
-    found: list[str] = []
-    for c in values.columns:
-        found.extend([f"compare:{x}" for x in choices] if c == "compare" else [c])
-    return tuple(found)
-
-
-def _value_rows(values: IndicatorValues) -> Iterator[list[Any]]:
-    for row in values.rows:
-        cells: list[Any] = []
-        for c in _value_columns(values):
-            if c.startswith("compare:"):
-                cells.append((row.get("compare") or {}).get(c.split(":", 1)[1]))
-            else:
-                cells.append(row[c])
-        yield cells
-
-
 IndicatorParam = Annotated[str, Query(description="Indicator code, e.g. PARTICIPANTS")]
 _VALUES_NOTE = (
     "Takes the parameters of GET /api/v1/indicators/{code}/values: group_by, "
@@ -160,7 +137,7 @@ def indicators_csv(
 ) -> StreamingResponse:
     values = _values(request, caller, session, indicator)
     return StreamingResponse(
-        csv_chunks(_value_columns(values), _value_rows(values)),
+        csv_chunks(value_columns(values), value_rows(values)),
         media_type=CSV_MEDIA_TYPE,
         headers=_attachment(values.indicator.lower(), "csv"),
     )
@@ -171,7 +148,7 @@ def indicators_xlsx(
     request: Request, caller: CurrentCaller, session: SessionDep, indicator: IndicatorParam
 ) -> StreamingResponse:
     values = _values(request, caller, session, indicator)
-    workbook = xlsx_file(values.indicator, _value_columns(values), _value_rows(values))
+    workbook = xlsx_file(values.indicator, value_columns(values), value_rows(values))
     return StreamingResponse(
         file_chunks(workbook),
         media_type=XLSX_MEDIA_TYPE,

@@ -26,6 +26,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from server.columns import as_utc
+
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _CHUNK_ROWS = 500
@@ -52,7 +54,9 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+        # Every stored time is UTC; SQLite hands it back naive. Written with its offset either
+        # way, so the file is the same on both backends and says which zone it is in.
+        return (as_utc(value) or value).astimezone(UTC).isoformat()
     if isinstance(value, date | uuid.UUID):
         return str(value)
     if isinstance(value, list | tuple):

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import col
 
 from server.accounts.auth import Caller
 from server.columns import utcnow
@@ -38,7 +39,7 @@ from server.results.indicators import (
     result_groups,
     result_indicators,
 )
-from server.scope import project_scope
+from server.scope import project_scope, sees_everything
 from shared.catalogue import (
     SOLUTIONS,
     THEMATIC_AREAS,
@@ -378,10 +379,32 @@ def resolve_projects(
     return tuple(r.id for r in found)
 
 
+def countries_outside_scope(
+    session: OrmSession, *, caller: Caller | None, countries: Sequence[str]
+) -> list[str]:
+    """The countries among ``countries`` the caller may not see: a country officer's are its
+    countries, a field expert's its projects' (HQ analysts and admins see every country)."""
+    if caller is None or sees_everything(caller) or not countries:
+        return []
+    statement = sa.select(col(Project.country)).where(project_scope(caller)).distinct()
+    theirs = set(caller.countries) | set(session.execute(statement).scalars().all())
+    return [c for c in countries if c not in theirs]
+
+
 def where_of(session: OrmSession, *, caller: Caller | None, query: ValuesQuery) -> Where:
     filters: dict[str, tuple[Any, ...]] = dict(query.filters)
     if "project" in filters:
         filters["project"] = resolve_projects(session, caller=caller, values=filters["project"])
+    # A country outside the caller's scope would count nothing: an empty answer that reads as
+    # "nothing happened there". Refused like a project outside it.
+    outside = countries_outside_scope(session, caller=caller, countries=filters.get("country", ()))
+    if outside:
+        raise invalid(
+            "country",
+            ErrorCode.OUT_OF_SCOPE,
+            f"{', '.join(outside)} is not one of the countries in your scope",
+            status_code=400,
+        )
     return Where(
         statuses=query.statuses,
         filters=filters,

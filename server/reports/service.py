@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session as OrmSession
 
 from server.accounts.auth import Caller
 from server.columns import utcnow
-from server.errors import invalid
+from server.errors import Forbidden, invalid
 from server.indicators import engine
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
-from server.indicators.service import parse_values_query, share
+from server.indicators.service import countries_outside_scope, parse_values_query, share
 from server.indicators.targets import TargetActual, aggregate, with_actuals
 from shared.catalogue import THEMATIC_AREAS
 from shared.errors import ErrorCode
@@ -82,9 +82,11 @@ def summary(
     country: str | None = None,
     status: str | None = None,
 ) -> dict[str, Any]:
-    """The HQ summary for ``period`` (2025, 2025Q3 or 2025-07), optionally one country."""
+    """The HQ summary for ``period`` (2025, 2025Q3 or 2025-07, any case), optionally one
+    country."""
+    period = period.strip().upper()  # "2025q3" as the quarterly report takes it
     try:
-        first, last = period_bounds(period.strip())
+        first, last = period_bounds(period)
     except ValueError as exc:
         raise invalid("period", ErrorCode.BAD_PERIOD, str(exc), status_code=400) from exc
     country = country.strip().upper() if country else None
@@ -92,6 +94,9 @@ def summary(
         raise invalid(
             "country", ErrorCode.UNKNOWN_CODE, f"unknown country {country}", status_code=400
         )
+    if country is not None and countries_outside_scope(session, caller=caller, countries=[country]):
+        # as the quarterly report of another country (docs/roles.md): a country is no secret
+        raise Forbidden(f"{country} is not one of your countries", code=ErrorCode.OUT_OF_SCOPE)
     statuses = parse_values_query(code="ACTIVITIES", status=status).statuses
     apply_pending(session)
     where = Where(
@@ -148,7 +153,7 @@ def summary(
         for area in sorted(set(per_area) | set(target_area))
     ]
     return {
-        "period": period.strip(),
+        "period": period,
         "from": first.isoformat(),
         "to": last.isoformat(),
         "country": country,

@@ -1510,7 +1510,8 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
         "GET",
         "/exports/download",
         _page_roles(200),
-        other={"officer_lso": 200, "expert_lso": 200},
+        # another country's figures are refused on the form's country field, never zeros
+        other={"officer_lso": 400, "expert_lso": 400},
         params={
             "format": "csv",
             "indicator": "PARTICIPANTS",

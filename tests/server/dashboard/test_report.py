@@ -424,7 +424,8 @@ def test_results_follow_the_listing_and_the_values(
         *report.indicators.indicator_definitions(),
         {
             "code": "YIELD_KG_HA",
-            "name": {"en": "Yield", "fr": "Rendement"},
+            "name": "Yield",
+            "names": {"en": "Yield", "fr": "Rendement"},
             "unit": "kg/ha",
             "kind": "result",
             "form": "DEMO_PLOT_HARVEST",
@@ -488,6 +489,32 @@ def test_results_follow_the_listing_and_the_values(
     text = pdf_text(report.render_pdf(data, t), tmp_path)
     assert "Rendement" in text and "kg/ha" in text and "DEMO_PLOT_HARVEST" in text
     assert "Aucun résultat" not in text
+
+
+@needs_pdf
+@pytest.mark.parametrize(
+    ("language", "name"),
+    [("fr", "Rendement du tableau"), ("en", "Dashboard yield")],
+)
+def test_result_indicators_are_named_in_the_readers_language(
+    hq: TestClient, world: World, session: Session, tmp_path: Path, language: str, name: str
+) -> None:
+    # A French report named the result indicators in English ("Adoption rate", "Yield") in
+    # its Results section and its table of targets: the listing's "name" is the English label,
+    # the translations are in its "names".
+    add_results(session, world)
+    hq.cookies.set("pilotmon_lang", language)
+    try:
+        response = download(hq, quarter="2025Q3", country="LSO")
+    finally:
+        hq.cookies.delete("pilotmon_lang")
+    assert response.status_code == 200
+    lines = [" ".join(line.split()) for line in pdf_text(response.content, tmp_path).splitlines()]
+    other = {"fr": "Dashboard yield", "en": "Rendement du tableau"}[language]
+    assert not any(other in line for line in lines)
+    # the Results section's title, and the yearly target's row of the targets table
+    assert any(line.startswith(f"{name} (kg/ha)") for line in lines), lines
+    assert any(line.startswith(f"LSO-CPP-POTATO {name} 2025") for line in lines), lines
 
 
 def test_no_result_indicator_means_no_results_section(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,29 @@ def test_activity_export_columns_and_types(client: TestClient, world: World) -> 
     )
     assert bad.status_code in (400, 422)
     assert bad.json()["detail"][0]["field"] == "country"
+
+
+def test_activity_csv_times_carry_their_offset_on_every_backend(
+    client: TestClient, world: World
+) -> None:
+    # On SQLite the activities CSV wrote updated_at as "2026-07-12T07:51:51.321344", with no
+    # offset (docs/product.md: times are ISO 8601 with an offset), and on PostgreSQL with
+    # "+00:00": the same file differed by backend and a reader could not tell it was UTC.
+    listed = client.get(
+        "/api/v1/activities",
+        params={"activity_type": "expert_deployment"},
+        headers=world.auth("hq"),
+    ).json()
+    [api] = listed["items"] if isinstance(listed, dict) else listed
+    response = client.get(
+        "/api/v1/exports/activities.csv",
+        params={"activity_type": "expert_deployment"},
+        headers=world.auth("hq"),
+    )
+    [row] = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    for column in ("captured_at", "updated_at"):
+        assert row[column].endswith("+00:00"), (column, row[column])
+    assert datetime.fromisoformat(row["updated_at"]) == datetime.fromisoformat(api["updated_at"])
 
 
 def test_dhis2_data_values_follow_the_mapping(client: TestClient, world: World) -> None:

@@ -87,6 +87,36 @@ def test_an_officer_cannot_name_another_countrys_project(client: TestClient, wor
     assert response.json()["detail"][0]["field"] == "project"
 
 
+@pytest.mark.parametrize(
+    ("who", "countries", "outside"),
+    [
+        ("officer_lso", "KEN", "KEN"),
+        ("officer_lso", "lso,ken", "KEN"),
+        ("expert_ken", "LSO", "LSO"),
+    ],
+)
+def test_a_country_outside_the_callers_scope_is_refused_not_answered_with_nothing(
+    client: TestClient, world: World, who: str, countries: str, outside: str
+) -> None:
+    # Lesotho's officer asking for Kenya got 200 with no rows: "Kenya: nothing", which reads
+    # as a real answer. A country filter is checked against the caller's scope like a project.
+    for code in ("ACTIVITIES", "TARGET_ACHIEVEMENT"):
+        response = client.get(
+            f"{URL}/{code}/values", params={"country": countries}, headers=world.auth(who)
+        )
+        assert response.status_code == 400, response.text
+        [detail] = response.json()["detail"]
+        assert (detail["field"], detail["code"]) == ("country", "out_of_scope")
+        assert outside in detail["message"]
+    own = "LSO" if who == "officer_lso" else "KEN"
+    mine = client.get(f"{URL}/ACTIVITIES/values", params={"country": own}, headers=world.auth(who))
+    assert mine.status_code == 200 and mine.json()["rows"] == [{"value": 1}]
+    everything = client.get(
+        f"{URL}/ACTIVITIES/values", params={"country": "KEN,LSO"}, headers=world.auth("hq")
+    )
+    assert everything.status_code == 200 and everything.json()["rows"] == [{"value": 2}]
+
+
 def test_target_achievement(client: TestClient, world: World) -> None:
     body = _values(client, world, "hq", "TARGET_ACHIEVEMENT", group_by="project")
     assert body["rows"] == sorted(

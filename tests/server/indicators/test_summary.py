@@ -152,6 +152,40 @@ def test_summary_is_scoped_and_filterable(client: TestClient, world: World) -> N
     assert one["totals"]["ACTIVITIES"] == 1
 
 
+def test_an_officer_asking_for_another_country_is_refused(client: TestClient, world: World) -> None:
+    # Kenya's officer asking for Lesotho got a summary of zeros, as if Lesotho had done nothing;
+    # the quarterly report of another country is 403 out_of_scope (docs/roles.md), so is this.
+    response = client.get(
+        "/api/v1/reports/summary",
+        params={"period": "2025", "country": "LSO"},
+        headers=world.auth("officer_ken"),
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "out_of_scope"
+    assert "LSO" in response.json()["detail"]
+    own = client.get(
+        "/api/v1/reports/summary",
+        params={"period": "2025", "country": "ken"},
+        headers=world.auth("officer_ken"),
+    )
+    assert own.status_code == 200
+    assert [r["country"] for r in own.json()["by_country"]] == ["KEN"]
+
+
+def test_a_quarter_in_lower_case_is_the_quarter(client: TestClient, world: World) -> None:
+    # "2025q3" was 400 bad_period here while `pilotmon report --quarter 2025q3` and the
+    # dashboard's report take it: the same quarter, written as an analyst types it.
+    upper, lower = (
+        client.get("/api/v1/reports/summary", params={"period": p}, headers=world.auth("hq"))
+        for p in ("2025Q3", " 2025q3 ")
+    )
+    assert lower.status_code == 200, lower.text
+    assert lower.json()["period"] == "2025Q3"
+    assert {k: v for k, v in lower.json().items() if k != "as_of"} == {
+        k: v for k, v in upper.json().items() if k != "as_of"
+    }
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from server.accounts.auth import Caller
+from server.errors import ValidationFailed
 from server.indicators.service import indicator_values, parse_values_query
 from shared.geography import region_of
 from shared.indicators import INDICATORS, PERIOD_KEYS, IndicatorKind
@@ -97,6 +98,13 @@ def check_indicator(
     caller: Caller | None,
     visible: set[Any] | None,
 ) -> None:
+    outside = [c for c in q["filters"].get("country", ()) if caller and c not in caller.countries]
+    if outside:
+        # a country outside the officer's scope is refused, never answered with nothing
+        with pytest.raises(ValidationFailed) as refused:
+            _engine_rows(session, code, q, caller)
+        assert [(i.field, i.code) for i in refused.value.issues] == [("country", "out_of_scope")]
+        return
     rows = _engine_rows(session, code, q, caller)
     keys = q["group_by"]
     if INDICATORS[code].kind == IndicatorKind.TARGET:
