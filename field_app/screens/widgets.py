@@ -196,6 +196,21 @@ class FieldBox(BoxLayout):
             args = ()
         super().add_widget(widget, *args, **kwargs)
 
+    # A box hidden by its rule (height 0 or transparent: the enrolment's username and password
+    # while a code is used, the new site's boxes) keeps its children at their own heights, lying
+    # over the fields around it; disabled, they would swallow every touch there.
+    def hidden(self) -> bool:
+        return self.height <= 0 or self.opacity <= 0
+
+    def on_touch_down(self, touch: Any) -> bool:
+        return False if self.hidden() else bool(super().on_touch_down(touch))
+
+    def on_touch_move(self, touch: Any) -> bool:
+        return False if self.hidden() else bool(super().on_touch_move(touch))
+
+    def on_touch_up(self, touch: Any) -> bool:
+        return False if self.hidden() else bool(super().on_touch_up(touch))
+
 
 class AppBar(BoxLayout):
     title = StringProperty("")
