@@ -9,7 +9,7 @@ import pytest
 
 from tests.field_app import kivy_driver
 from tests.field_app.fakes import MemoryBackend
-from tests.field_app.test_ui import make_app, on_screen
+from tests.field_app.test_ui import demo_session, make_app, on_screen
 
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
@@ -42,4 +42,54 @@ def test_after_enrol_with_empty_boxes_every_box_still_takes_a_touch(
         driver.type(enrol.ids.password, "secret")
         assert enrol.ids.username.text == "amina" and enrol.ids.password.text == "secret"
         driver.screenshot(SHOTS / f"enrol-after-errors-{size[0]}x{size[1]}.png")
+        driver.resize(1280, 800)
+
+
+PHONE = (400, 780)  # a phone held upright (e.g. 412 dp wide)
+SIZES = ((1280, 800), (800, 1280), PHONE)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # On a phone in Portuguese the card's buttons read "Ativi...", "Medi...", "+ No..." and
+    # the sync bar "Tudo foi e...a atenção": what waits to be sent was cut out of the middle.
+    # In French even a landscape tablet showed "+ Nouvelle acti...".
+    from field_app.controllers.status import SyncStatus
+
+    session, backend, _project = demo_session(tmp_path)
+    backend.photos_waiting, backend.photo_bytes = 3, 4_200_000
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        for width, height in SIZES:
+            driver.resize(width, height)
+            driver.app.home()
+            home = on_screen(driver, "home")
+            driver.app.status_changed()
+            bar = home.ids.sync_bar
+            driver.wait_until(lambda: "3" in bar.headline, what="the photos in the bar")  # noqa: B023
+            driver.step(4)
+            cards = [w for w in home.walk(restrict=True) if type(w).__name__ == "ProjectCardView"]
+            assert cards
+            for card in cards:
+                buttons = [w for w in card.walk(restrict=True) if type(w).__name__ == "PMButton"]
+                assert len(buttons) == 3
+                for button in buttons:
+                    assert not button.is_shortened, (language, width, button.text)
+                    assert card.x <= button.x and button.right <= card.right
+            labels = [
+                w
+                for w in bar.walk(restrict=True)
+                if getattr(w, "text", "") in (bar.headline, bar.detail)
+            ]
+            assert len(labels) == 2
+            for label in labels:
+                assert not label.is_shortened, (language, width, label.text)
+                assert label.y >= bar.y and label.top <= bar.top, (language, width, label.text)
+            assert bar.ids.sync_button.right <= width
+            assert not bar.ids.sync_button.is_shortened
+            assert isinstance(driver.app.sync_status, SyncStatus)
+            driver.screenshot(SHOTS / f"home-{language}-{width}x{height}.png")
+        driver.app.set_language("en")
         driver.resize(1280, 800)
