@@ -15,7 +15,13 @@ from datetime import date, datetime
 from typing import Any
 
 from field_app.controllers import labels
-from field_app.controllers.attendance import AttendanceError, AttendanceGrid, Cell
+from field_app.controllers.attendance import (
+    AttendanceError,
+    AttendanceGrid,
+    Cell,
+    CountTooLarge,
+    too_large_text,
+)
 from field_app.controllers.messages import field_message
 from field_app.i18n import _
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
@@ -203,6 +209,7 @@ class ActivityForm:
         self.values["delivery"].text = "in_person"
         self.attendance = AttendanceGrid()
         self.attendance_errors: dict[Cell, str] = {}
+        self.attendance_too_large: set[Cell] = set()  # those of the errors that are too large
         self.participant_ids: list[str] = []
         self.photos: list[Photo] = list(photos)
         self.submitted = False  # Save was pressed: show every error, touched or not
@@ -275,8 +282,16 @@ class ActivityForm:
         try:
             self.attendance.set_text(cell, text)
             self.attendance_errors.pop(cell, None)
+            self.attendance_too_large.discard(cell)
         except AttendanceError as exc:
+            # What the cell shows is not a count: it counts for nothing (not the value it
+            # held a keystroke earlier) until it is fixed.
+            self.attendance.set(cell, 0)
             self.attendance_errors[cell] = str(exc)
+            if isinstance(exc, CountTooLarge):
+                self.attendance_too_large.add(cell)
+            else:
+                self.attendance_too_large.discard(cell)
         return self._refresh()
 
     def set_location(self, lat: float, lon: float, accuracy_m: float | None) -> Check:
@@ -377,7 +392,12 @@ class ActivityForm:
                 )
                 check.errors.setdefault(name, field_message(item, self._params(name)))
         if self.attendance_errors:
-            check.errors.setdefault("attendance", _("Some cells are not whole numbers"))
+            # A whole number too large for a cell says so; anything else is not a number.
+            too_large = set(self.attendance_errors) <= self.attendance_too_large
+            check.errors.setdefault(
+                "attendance",
+                too_large_text() if too_large else _("Some cells are not whole numbers"),
+            )
         if len(_split_names(self.values["facilitators"].text)) > MAX_FACILITATORS:
             check.errors.setdefault(
                 "facilitators", _("Too many entries: at most {high}").format(high=MAX_FACILITATORS)

@@ -125,6 +125,23 @@ def test_attendance_cell_that_is_not_a_number_blocks_saving(p: dict[str, Any]) -
     assert "attendance" not in form.visible_errors()
 
 
+def test_a_count_too_large_for_a_cell_says_so_and_is_not_counted(p: dict[str, Any]) -> None:
+    # 999999 typed in a cell: the form said "Some cells are not whole numbers" (it is one)
+    # and the totals kept 99,999, the count as it stood one keystroke earlier.
+    form = ready(ActivityForm(project=p, sites=[], today=TODAY))
+    cell = Cell("farmer", False, "female", "adult")
+    for typed in ("9", "99", "999", "9999", "99999", "999999"):
+        form.set_attendance(cell, typed)
+    assert form.visible_errors()["attendance"] == "At most 100,000 in one cell"
+    assert form.attendance.total() == 10  # the other cell only
+    assert form.totals_text() == "10 participants · 10 women (100 %)"
+    with pytest.raises(FormInvalid):
+        form.save(captured_at=datetime.now(UTC))
+    form.set_attendance(cell, "99")
+    assert "attendance" not in form.visible_errors()
+    assert form.attendance.total() == 109
+
+
 def test_save_refuses_with_every_error_shown(p: dict[str, Any]) -> None:
     form = ActivityForm(project=p, sites=[], today=TODAY)
     with pytest.raises(FormInvalid, match="Correct the 2 highlighted fields") as caught:
