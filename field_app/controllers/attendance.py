@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_app.controllers import labels
-from field_app.i18n import _
+from field_app.i18n import _, number
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
 from shared.validation import MAX_ATTENDANCE_TOTAL, MAX_COUNT
 
@@ -37,7 +37,7 @@ class CountTooLarge(AttendanceError):
 
 
 def too_large_text() -> str:
-    return _("At most {high} in one cell").format(high=f"{MAX_COUNT:,}")
+    return _("At most {high} in one cell").format(high=number(MAX_COUNT))
 
 
 def parse_count(text: str) -> int:
@@ -151,9 +151,9 @@ class AttendanceGrid:
 def chip_counts(grid: AttendanceGrid, category: str) -> dict[str, str]:
     """The count on every chip above the grid: each category's total, and the shown
     category's people without and with a disability."""
-    counts = {c: f"{grid.total(category=c):,}" for c in CATEGORIES}
-    counts["without"] = f"{grid.total(category=category, disability=False):,}"
-    counts["with"] = f"{grid.total(category=category, disability=True):,}"
+    counts = {c: number(grid.total(category=c)) for c in CATEGORIES}
+    counts["without"] = number(grid.total(category=category, disability=False))
+    counts["with"] = number(grid.total(category=category, disability=True))
     return counts
 
 

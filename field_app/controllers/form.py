@@ -23,7 +23,7 @@ from field_app.controllers.attendance import (
     too_large_text,
 )
 from field_app.controllers.messages import field_message
-from field_app.i18n import _
+from field_app.i18n import _, number
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
 from shared.validation import (
     FUTURE_DAYS,
@@ -422,7 +422,7 @@ class ActivityForm:
                 "new_site_admin_area": TEXT_LIMITS["admin_area"],
                 "facilitators": TEXT_LIMITS["facilitator"],
                 "experts_count": MAX_EXPERTS,
-                "attendance": f"{MAX_ATTENDANCE_TOTAL:,}",
+                "attendance": number(MAX_ATTENDANCE_TOTAL),
                 "participants": MAX_PARTICIPANT_IDS,
             }.get(name, ""),
             "low": 0,
@@ -483,7 +483,7 @@ class ActivityForm:
         if share is None:
             return _("No participants counted yet")
         return _("{total} participants · {women} women ({share:.0f} %)").format(
-            total=f"{total:,}", women=f"{women:,}", share=share
+            total=number(total), women=number(women), share=share
         )
 
     # -- loading a record to correct it ----------------------------------------------------

@@ -41,7 +41,7 @@ from field_app.controllers.form import (
     form_field,
 )
 from field_app.device import DeviceUnavailable, Fix
-from field_app.i18n import _
+from field_app.i18n import _, number
 from field_app.photos import PhotoError, downscale
 from field_app.screens.base import BaseScreen, in_background
 from field_app.screens.widgets import ChoiceField, DateField, FieldInput
@@ -610,4 +610,4 @@ class FormScreen(BaseScreen):
 
 
 def _count(value: int) -> str:
-    return f"{value:,}" if value else ""
+    return number(value) if value else ""
