@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from kivy.metrics import dp
@@ -117,7 +116,9 @@ class HomeScreen(BaseScreen):
     def _show_status(self, status: Any) -> None:
         self._status = status
         self.attention = status.attention
-        text = sync_bar(status, datetime.now(UTC))
+        # The last success is the server's time of that round: measured on the server's
+        # clock as the tablet knows it, never the tablet's own (which may be days off).
+        text = sync_bar(status, self.session.now())
         bar = self.ids.sync_bar
         bar.headline, bar.detail, bar.error, bar.tone, bar.progress = (
             text.headline,

@@ -44,6 +44,7 @@ class MemoryBackend:
         self.sync_requests = 0
         self._log: list[LogEntry] = []
         self._device_id = str(uuid.uuid4())
+        self.offset = timedelta(0)  # the server's clock minus the tablet's, seen at a sync
 
     # setup helpers -----------------------------------------------------------------------
     def enrol_as(self, username: str = "amina", server: str = "http://127.0.0.1:9") -> None:
@@ -278,7 +279,7 @@ class MemoryBackend:
         )
 
     def server_offset(self) -> timedelta:
-        return timedelta(0)
+        return self.offset
 
     def log(self, limit: int) -> list[LogEntry]:
         return self._log[-limit:]

@@ -3,6 +3,7 @@ languages, at phone and tablet size), each pinned by a test through the real scr
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,22 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
             driver.screenshot(SHOTS / f"home-{language}-{width}x{height}.png")
         driver.app.set_language("en")
         driver.resize(1280, 800)
+
+
+@pytest.mark.parametrize("tablet_ahead", [timedelta(days=3), -timedelta(hours=5)])
+def test_the_last_sync_is_timed_on_the_servers_clock_when_the_tablets_is_off(
+    kivy_window: None, tmp_path: Path, tablet_ahead: timedelta
+) -> None:
+    # A tablet whose clock ran 3 days fast said "Last successful sync: 3 days ago" right after
+    # a sync (the server's time of the sync against the tablet's clock); one 5 hours slow
+    # said "just now" for 5 hours.
+    session, backend, _project = demo_session(tmp_path)
+    backend.offset = -tablet_ahead
+    backend.last_success = datetime.now(UTC) - tablet_ahead - timedelta(minutes=20)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.home()
+        home = on_screen(driver, "home")
+        driver.app.status_changed()
+        bar = home.ids.sync_bar
+        driver.wait_until(lambda: bar.detail, what="the last sync in the bar")
+        assert bar.detail == "Last successful sync: 20 minutes ago"
