@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +114,60 @@ def test_the_last_sync_is_timed_on_the_servers_clock_when_the_tablets_is_off(
         bar = home.ids.sync_bar
         driver.wait_until(lambda: bar.detail, what="the last sync in the bar")
         assert bar.detail == "Last successful sync: 20 minutes ago"
+
+
+def drawn_lines(label: Any) -> list[str]:
+    """The lines the label draws (Kivy's layout of its texture)."""
+    label.texture_update()
+    return [" ".join(word.text for word in line.words) for line in label._label._cached_lines]
+
+
+def first_line(label: Any) -> str:
+    lines = drawn_lines(label)
+    return lines[0] if lines else ""
+
+
+@pytest.mark.parametrize("size", [(1280, 800), PHONE])
+def test_list_rows_keep_the_beginning_of_their_lines_on_a_phone(
+    kivy_window: None, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    # On a phone the activity list showed "Nkhata Bay banana nursery" under a title, not
+    # "2026-10-02 · Field day · Nkhata Bay banana nursery": a two-line label kept its last
+    # lines and dropped the date and type. Needs attention showed "of de-suckering and plant
+    # spacing" for "On-farm demonstration of de-suckering and plant spacing".
+    from kivy.uix.label import Label
+
+    session, backend, project = demo_session(tmp_path)
+    long_site = "Ha Mokhalinyane farmers' field school and seed potato store, Roma valley"
+    for record in backend.records.values():
+        record.data["title"] = (
+            "On-farm demonstration of de-suckering, plant spacing and intercropping with "
+            "legumes for the women's group of the cooperative"
+        )
+    backend._sites[0]["name"] = long_site
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.resize(*size)
+        driver.app.show("activities", project_id=project["id"])
+        activities = on_screen(driver, "activities")
+        driver.step(3)
+        rows = [r for r in activities.ids.rows.children[0].children if r.title]
+        assert rows
+        for row in rows:
+            drawn = [drawn_lines(w) for w in row.walk(restrict=True) if isinstance(w, Label)]
+            lines = [line for label in drawn for line in label]
+            # The date (first on its line), then the figures: each still on screen.
+            assert any(line[:4].isdigit() and line[4] == "-" for line in lines), lines
+            assert any("participants" in line for line in lines), lines
+        driver.screenshot(SHOTS / f"activities-{size[0]}x{size[1]}.png")
+        driver.app.show("attention")
+        attention = on_screen(driver, "attention")
+        driver.step(3)
+        rows = [r for r in attention.ids.rows.children[0].children if r.title]
+        assert rows
+        for row in rows:
+            assert first_line(row.ids.title).startswith("On-farm demonstration"), first_line(
+                row.ids.title
+            )
+            assert first_line(row.ids.subtitle)[:4].isdigit(), first_line(row.ids.subtitle)
+        driver.screenshot(SHOTS / f"attention-{size[0]}x{size[1]}.png")
+        driver.resize(1280, 800)
