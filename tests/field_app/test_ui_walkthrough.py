@@ -171,3 +171,28 @@ def test_list_rows_keep_the_beginning_of_their_lines_on_a_phone(
             assert first_line(row.ids.subtitle)[:4].isdigit(), first_line(row.ids.subtitle)
         driver.screenshot(SHOTS / f"attention-{size[0]}x{size[1]}.png")
         driver.resize(1280, 800)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_the_activity_list_bar_shows_new_activity_whole(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # Upright, the list's "+ New activity" had 170 px: "+ Nova ativid..." in Portuguese,
+    # "+ Nouvelle activ..." in French, on a tablet as on a phone.
+    session, _backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        for width, height in SIZES:
+            driver.resize(width, height)
+            driver.app.show("activities", project_id=project["id"])
+            activities = on_screen(driver, "activities")
+            button = activities.ids.new_button
+            driver.step(3)
+            assert not button.is_shortened, (language, width, button.text)
+            assert button.right <= width
+            bar = button.parent
+            back = next(w for w in bar.children if w is not button and hasattr(w, "is_shortened"))
+            assert not back.is_shortened and back.x >= 0, (language, width, back.text)
+            driver.screenshot(SHOTS / f"activities-bar-{language}-{width}x{height}.png")
+        driver.app.set_language("en")
+        driver.resize(1280, 800)
