@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from field_app.controllers import labels
+from field_app.controllers import dates, labels
 from field_app.controllers.attendance import (
     AttendanceError,
     AttendanceGrid,
@@ -411,9 +411,10 @@ class ActivityForm:
     def _params(self, name: str) -> dict[str, object]:
         limit = self.today.toordinal() + FUTURE_DAYS
         params: dict[str, object] = {
-            "start": self.facts.start_date.isoformat(),
-            "end": self.facts.end_date.isoformat(),
-            "limit": date.fromordinal(limit).isoformat(),
+            # In words, as the date boxes show them ("1 janvier 2024").
+            "start": dates.in_words(self.facts.start_date.isoformat()),
+            "end": dates.in_words(self.facts.end_date.isoformat()),
+            "limit": dates.in_words(date.fromordinal(limit).isoformat()),
             "country": labels.label(labels.COUNTRY_NAMES, self.facts.country),
             "high": {
                 "title": TEXT_LIMITS["title"],
