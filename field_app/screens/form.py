@@ -141,6 +141,16 @@ class ConfirmDiscard(Popup):
         self._on_discard()
 
 
+class ConfirmDelete(Popup):
+    def __init__(self, on_delete: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_delete = on_delete
+
+    def delete(self) -> None:
+        self.dismiss()
+        self._on_delete()
+
+
 class FormScreen(BaseScreen):
     heading = StringProperty("")
     project_title = StringProperty("")
@@ -578,6 +588,25 @@ class FormScreen(BaseScreen):
         self._dirty = False
         self._added_photos = []
         self.app.changed()  # the store's save already woke the background sync
+        project_id = self.form.facts.id
+        self.form = None
+        self.app.back_to("activities", project_id=project_id)
+
+    def delete(self) -> None:
+        """Delete the activity opened (after the user confirms): off the tablet at once, and
+        a tombstone on the server at the next sync."""
+        if self.form is None or self.locked or not self._activity_id:
+            return
+        ConfirmDelete(self._delete, title=_("Delete this activity?")).open()
+
+    def _delete(self) -> None:
+        if self.form is None or not self._activity_id:
+            return
+        self.session.delete(self._activity_id)
+        self._dirty = False
+        self._discard_photos()
+        self.app.changed()
+        self.app.status_changed()
         project_id = self.form.facts.id
         self.form = None
         self.app.back_to("activities", project_id=project_id)

@@ -33,6 +33,7 @@ class MemoryBackend:
         self.observation_records: dict[str, LocalRecord] = {}
         self.observation_saves: list[ObservationSave] = []
         self.saves: list[Save] = []
+        self.deleted: list[str] = []  # activities deleted on the tablet
         self.last_success: datetime | None = None
         self.last_error: str | None = None
         self.error_cause: str | None = None
@@ -191,6 +192,10 @@ class MemoryBackend:
 
     def photos(self, activity_id: str) -> list[Photo]:
         return [p for save in self.saves if save.activity["id"] == activity_id for p in save.photos]
+
+    def delete_activity(self, activity_id: str) -> None:
+        self.deleted.append(activity_id)
+        self.records.pop(activity_id, None)
 
     def save_activity(self, save: Save) -> None:
         self.saves.append(save)

@@ -10,8 +10,16 @@ from typing import Any
 import pytest
 
 from tests.field_app import kivy_driver
+from tests.field_app.conftest import LiveServer
 from tests.field_app.fakes import MemoryBackend
-from tests.field_app.test_ui import demo_session, make_app, on_screen
+from tests.field_app.test_ui import (  # noqa: F401 (live_app is a fixture)
+    demo_session,
+    enrol_through_the_screen,
+    live_app,
+    make_app,
+    on_screen,
+    settled,
+)
 
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
@@ -196,3 +204,50 @@ def test_the_activity_list_bar_shows_new_activity_whole(
             driver.screenshot(SHOTS / f"activities-bar-{language}-{width}x{height}.png")
         driver.app.set_language("en")
         driver.resize(1280, 800)
+
+
+def test_an_activity_recorded_twice_is_deleted_on_the_tablet_and_the_server(
+    live_app: tuple[kivy_driver.Driver, LiveServer, Any],  # noqa: F811 (the fixture)
+) -> None:
+    # An expert who saved the same training twice had no way to take one off: the form had
+    # no Delete, so the duplicate stayed and counted in the indicators.
+    driver, server, session = live_app
+    home = enrol_through_the_screen(driver, server)
+    for _ in range(2):
+        driver.tap(driver.find_text(home, "+ New activity"))
+        form = on_screen(driver, "form")
+        driver.choose(form._inputs["type"], "Farmer training")
+        driver.type(form._inputs["title"], "Hermetic bag training")
+        driver.type(form._cells[("female", "youth")], "9")
+        driver.tap(form.ids.save_top)
+        on_screen(driver, "activities")
+        driver.app.home()
+        home = on_screen(driver, "home")
+    driver.app.sync_now()
+    driver.wait_until(
+        lambda: session.status().pending == 0 and settled(session), timeout=60, what="the push"
+    )
+    first, second = session.backend.activities(server.project_id)
+    assert server.activity(second.id)["title"] == "Hermetic bag training"
+
+    driver.app.show("form", activity_id=second.id)
+    form = on_screen(driver, "form")
+    driver.tap(form.ids.delete_button)
+    driver.step(3)
+    [popup] = [w for w in driver.window.children if type(w).__name__ == "ConfirmDelete"]
+    driver.screenshot(SHOTS / "delete-confirm.png")
+    driver.tap(popup.ids.delete_button)
+    activities = on_screen(driver, "activities")
+    driver.wait_until(
+        lambda: [r["record_id"] for r in activities.ids.rows.data] == [first.id],
+        what="the list without the deleted activity",
+    )
+    assert session.status().pending == 1  # the delete waits to be sent
+    driver.app.sync_now()
+    driver.wait_until(
+        lambda: session.status().pending == 0 and settled(session), timeout=60, what="the push"
+    )
+    answer = server.api("GET", f"/activities/{second.id}")
+    assert answer.status_code == 404 or answer.json().get("deleted") is True, answer.text
+    assert server.activity(first.id)["title"] == "Hermetic bag training"
+    assert [a.id for a in session.backend.activities(server.project_id)] == [first.id]
