@@ -251,3 +251,25 @@ def test_an_activity_recorded_twice_is_deleted_on_the_tablet_and_the_server(
     assert answer.status_code == 404 or answer.json().get("deleted") is True, answer.text
     assert server.activity(first.id)["title"] == "Hermetic bag training"
     assert [a.id for a in session.backend.activities(server.project_id)] == [first.id]
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_a_long_button_label_takes_two_lines_rather_than_lose_its_end(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # On a phone Settings offered "Registar com outro servidor ou co..." and Measurements
+    # "+ Colheita de parcela de demonstra...": the end of the label, what it does, was cut.
+    session, _backend, _project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        for width, height in SIZES:
+            driver.resize(width, height)
+            driver.app.show("settings")
+            settings = on_screen(driver, "settings")
+            button = settings.ids.enrol_again
+            driver.step(4)
+            assert not button.is_shortened, (language, width, button.text)
+            assert button.texture_size[1] <= button.height, (language, width)
+            driver.screenshot(SHOTS / f"settings-{language}-{width}x{height}.png")
+        driver.app.set_language("en")
+        driver.resize(1280, 800)
