@@ -273,3 +273,26 @@ def test_a_long_button_label_takes_two_lines_rather_than_lose_its_end(
             driver.screenshot(SHOTS / f"settings-{language}-{width}x{height}.png")
         driver.app.set_language("en")
         driver.resize(1280, 800)
+
+
+def test_an_enrolment_error_goes_once_its_box_is_filled_in(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    # "! Type your username" stayed under a box holding "amina" until Enrol was pressed again.
+    from field_app.device import Device
+    from field_app.session import FieldSession
+
+    session = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+    with kivy_driver.running(make_app(session)) as driver:
+        enrol = on_screen(driver, "enrol")
+        driver.tap(enrol.ids.enrol_button)
+        assert set(enrol.errors) == {"server", "code"}
+        driver.type(enrol.ids.server, "http://127.0.0.1:9")
+        assert set(enrol.errors) == {"code"}  # the code is still missing
+        driver.type(enrol.ids.code, "GBS27-41D5X")
+        assert enrol.errors == {}
+        driver.tap(enrol.ids.chip_password)
+        driver.tap(enrol.ids.enrol_button)
+        assert set(enrol.errors) == {"username", "password"}
+        driver.type(enrol.ids.username, "amina")
+        assert set(enrol.errors) == {"password"}
