@@ -271,6 +271,12 @@ class StoreBackend:
                 Path(photo.path).unlink(missing_ok=True)
         self._wake()
 
+    def delete_activity(self, activity_id: str) -> None:
+        """Take an activity off the tablet with its photos (one store transaction); the
+        server makes it a tombstone at the next sync."""
+        if self.store.delete_record("activity", activity_id):
+            self._wake()
+
     def save_participant(self, data: Mapping[str, Any]) -> None:
         self.store.save("participant", data)
         self._wake()

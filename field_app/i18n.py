@@ -75,3 +75,32 @@ def add_listener(listener: Callable[[str], None]) -> None:
 def remove_listener(listener: Callable[[str], None]) -> None:
     if listener in _listeners:
         _listeners.remove(listener)
+
+
+# How each language writes numbers (Unicode CLDR): the thousands separator, the decimal mark,
+# and the smallest number that is grouped. French and Portuguese group with a narrow no-break
+# space (never split across lines); Spanish groups from five digits. A comma in "1,234" reads as
+# a decimal mark in all three.
+_NUMBER_STYLE: dict[str, tuple[str, str, int]] = {
+    "en": (",", ".", 1000),
+    "fr": ("\u202f", ",", 1000),
+    "pt": ("\u202f", ",", 1000),
+    "es": (".", ",", 10000),
+}
+
+
+def number(value: int) -> str:
+    """A whole number as the current language writes it: 12,345 · 12 345 · 12.345."""
+    group, _decimal, smallest = _NUMBER_STYLE.get(_language, _NUMBER_STYLE["en"])
+    text = f"{value:,}"
+    return text.replace(",", group) if abs(value) >= smallest else text.replace(",", "")
+
+
+def decimal(value: float, digits: int = 1) -> str:
+    """A number with ``digits`` decimals as the current language writes it: 4.2 · 4,2."""
+    group, mark, smallest = _NUMBER_STYLE.get(_language, _NUMBER_STYLE["en"])
+    text = f"{value:,.{digits}f}"
+    grouped = abs(value) >= smallest
+    return "".join(
+        mark if c == "." else (group if grouped else "") if c == "," else c for c in text
+    )

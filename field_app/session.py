@@ -166,6 +166,8 @@ class Backend(Protocol):
 
     def save_activity(self, save: Save) -> None: ...
 
+    def delete_activity(self, activity_id: str) -> None: ...
+
     def save_participant(self, data: Mapping[str, Any]) -> None: ...
 
     def keep_theirs(self, activity_id: str) -> None: ...
@@ -315,6 +317,10 @@ class FieldSession:
         save = form.save(captured_at=datetime.now().astimezone())
         self.backend.save_activity(save)
         return save
+
+    def delete(self, activity_id: str) -> None:
+        """Delete an activity (and its photos) on the tablet; a tombstone on the server."""
+        self.backend.delete_activity(activity_id)
 
     # -- sync ------------------------------------------------------------------------------
 

@@ -750,6 +750,36 @@ class DeviceStore:
         with self._write():
             return self._delete(entity, record_id)
 
+    def delete_record(self, entity: str, record_id: str) -> list[Mutation]:
+        """Delete an activity or observation the user took off the tablet, with the photos
+        this tablet keeps of it, in one transaction: each photo's delete is queued and its
+        upload dropped (its file goes once the transaction has committed), then the record's.
+        Returns the queued mutations in seq order (none for a record already deleted)."""
+        column = {"activity": "activity_id", "observation": "observation_id"}.get(entity)
+        if column is None:
+            raise ValueError(
+                f"only activities and observations are deleted with their photos, not {entity}"
+            )
+        with self._write():
+            row = self._row(entity, record_id)
+            if row is None or row["deleted"]:
+                return []
+            photo_ids = [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT id FROM record WHERE entity = 'attachment' AND deleted = 0 "  # noqa: S608
+                    f"AND {column} = ?",
+                    (record_id,),
+                )
+            ]
+            gone = [self._remove_photo(photo_id) for photo_id in photo_ids]
+            mutation = self._delete(entity, record_id)
+        for removed in gone:
+            if removed.path is not None:
+                removed.path.unlink(missing_ok=True)
+        mutations = [r.mutation for r in gone if r.mutation is not None]
+        return [*mutations, mutation] if mutation is not None else mutations
+
     def _delete(self, entity: str, record_id: str) -> Mutation | None:
         row = self._row(entity, record_id)
         if row is None or row["deleted"]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from field_app.controllers import labels
 from field_app.controllers.attendance import format_share
-from field_app.i18n import _
+from field_app.i18n import _, number
 
 STATES = ("pending", "photos_pending", "synced", "returned", "conflict", "rejected")
 ALL = "all"
@@ -101,7 +101,7 @@ class Row:
             "subtitle": f"{self.start_date} · {labels.label(labels.ACTIVITY_TYPES, self.type)}"
             f"{where}",
             "figures": _("{n} participants · women {share}").format(
-                n=f"{self.participants:,}", share=share
+                n=number(self.participants), share=share
             ),
             "state": self.state,
             # A synced record the server has signed for shows it: "safe".
@@ -159,10 +159,10 @@ class ActivityList:
 
     def filter_label(self, state: str) -> str:
         if state == ALL:
-            return _("All ({n})").format(n=f"{len(self._rows):,}")
+            return _("All ({n})").format(n=number(len(self._rows)))
         return (
             f"{labels.label(labels.RECORD_STATES, state).capitalize()} "
-            f"({self.counts.get(state, 0):,})"
+            f"({number(self.counts.get(state, 0))})"
         )
 
     def __len__(self) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_app.controllers import labels
-from field_app.i18n import _
+from field_app.i18n import _, number
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
 from shared.validation import MAX_ATTENDANCE_TOTAL, MAX_COUNT
 
@@ -32,6 +32,14 @@ class AttendanceError(ValueError):
     """A cell's text is not a count; the message says what to type instead."""
 
 
+class CountTooLarge(AttendanceError):
+    """A whole number, but more than one cell may hold."""
+
+
+def too_large_text() -> str:
+    return _("At most {high} in one cell").format(high=number(MAX_COUNT))
+
+
 def parse_count(text: str) -> int:
     """The count typed in a cell: blank is 0; anything but a whole number 0…MAX_COUNT fails."""
     cleaned = text.strip()
@@ -41,7 +49,7 @@ def parse_count(text: str) -> int:
         raise AttendanceError(_("Type a whole number, e.g. 12"))
     value = int(cleaned)
     if value > MAX_COUNT:
-        raise AttendanceError(_("At most {high} in one cell").format(high=f"{MAX_COUNT:,}"))
+        raise CountTooLarge(too_large_text())
     return value
 
 
@@ -72,7 +80,7 @@ class AttendanceGrid:
         ):
             raise AttendanceError(f"no such cell: {cell}")
         if not 0 <= count <= MAX_COUNT:
-            raise AttendanceError(_("At most {high} in one cell").format(high=f"{MAX_COUNT:,}"))
+            raise CountTooLarge(too_large_text())
         if count:
             self._counts[cell] = count
         else:
@@ -143,9 +151,9 @@ class AttendanceGrid:
 def chip_counts(grid: AttendanceGrid, category: str) -> dict[str, str]:
     """The count on every chip above the grid: each category's total, and the shown
     category's people without and with a disability."""
-    counts = {c: f"{grid.total(category=c):,}" for c in CATEGORIES}
-    counts["without"] = f"{grid.total(category=category, disability=False):,}"
-    counts["with"] = f"{grid.total(category=category, disability=True):,}"
+    counts = {c: number(grid.total(category=c)) for c in CATEGORIES}
+    counts["without"] = number(grid.total(category=category, disability=False))
+    counts["with"] = number(grid.total(category=category, disability=True))
     return counts
 
 

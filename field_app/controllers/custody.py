@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from field_app.controllers import dates
-from field_app.i18n import _, ngettext
+from field_app.i18n import _, ngettext, number
 from sync.store import Custody
 
 
@@ -30,11 +30,11 @@ def custody_text(custody: Custody) -> CustodyText:
     parts = []
     if custody.records:
         parts.append(
-            ngettext("{n} record", "{n} records", custody.records).format(n=f"{custody.records:,}")
+            ngettext("{n} record", "{n} records", custody.records).format(n=number(custody.records))
         )
     if custody.photos:
         parts.append(
-            ngettext("{n} photo", "{n} photos", custody.photos).format(n=f"{custody.photos:,}")
+            ngettext("{n} photo", "{n} photos", custody.photos).format(n=number(custody.photos))
         )
     what = ", ".join(parts) or _("changes waiting to be sent")
     detail = _("Do not wipe or hand over this tablet yet.")
@@ -48,7 +48,7 @@ def custody_text(custody: Custody) -> CustodyText:
 
 def receipts_saved(path: Path, count: int) -> str:
     return ngettext("{n} receipt saved to {path}.", "{n} receipts saved to {path}.", count).format(
-        n=f"{count:,}", path=path
+        n=number(count), path=path
     )
 
 

@@ -14,10 +14,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from field_app.controllers import labels
-from field_app.controllers.attendance import AttendanceError, AttendanceGrid, Cell
+from field_app.controllers import dates, labels
+from field_app.controllers.attendance import (
+    AttendanceError,
+    AttendanceGrid,
+    Cell,
+    CountTooLarge,
+    too_large_text,
+)
 from field_app.controllers.messages import field_message
-from field_app.i18n import _
+from field_app.i18n import _, number
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
 from shared.validation import (
     FUTURE_DAYS,
@@ -203,6 +209,7 @@ class ActivityForm:
         self.values["delivery"].text = "in_person"
         self.attendance = AttendanceGrid()
         self.attendance_errors: dict[Cell, str] = {}
+        self.attendance_too_large: set[Cell] = set()  # those of the errors that are too large
         self.participant_ids: list[str] = []
         self.photos: list[Photo] = list(photos)
         self.submitted = False  # Save was pressed: show every error, touched or not
@@ -275,8 +282,16 @@ class ActivityForm:
         try:
             self.attendance.set_text(cell, text)
             self.attendance_errors.pop(cell, None)
+            self.attendance_too_large.discard(cell)
         except AttendanceError as exc:
+            # What the cell shows is not a count: it counts for nothing (not the value it
+            # held a keystroke earlier) until it is fixed.
+            self.attendance.set(cell, 0)
             self.attendance_errors[cell] = str(exc)
+            if isinstance(exc, CountTooLarge):
+                self.attendance_too_large.add(cell)
+            else:
+                self.attendance_too_large.discard(cell)
         return self._refresh()
 
     def set_location(self, lat: float, lon: float, accuracy_m: float | None) -> Check:
@@ -377,7 +392,12 @@ class ActivityForm:
                 )
                 check.errors.setdefault(name, field_message(item, self._params(name)))
         if self.attendance_errors:
-            check.errors.setdefault("attendance", _("Some cells are not whole numbers"))
+            # A whole number too large for a cell says so; anything else is not a number.
+            too_large = set(self.attendance_errors) <= self.attendance_too_large
+            check.errors.setdefault(
+                "attendance",
+                too_large_text() if too_large else _("Some cells are not whole numbers"),
+            )
         if len(_split_names(self.values["facilitators"].text)) > MAX_FACILITATORS:
             check.errors.setdefault(
                 "facilitators", _("Too many entries: at most {high}").format(high=MAX_FACILITATORS)
@@ -391,9 +411,10 @@ class ActivityForm:
     def _params(self, name: str) -> dict[str, object]:
         limit = self.today.toordinal() + FUTURE_DAYS
         params: dict[str, object] = {
-            "start": self.facts.start_date.isoformat(),
-            "end": self.facts.end_date.isoformat(),
-            "limit": date.fromordinal(limit).isoformat(),
+            # In words, as the date boxes show them ("1 janvier 2024").
+            "start": dates.in_words(self.facts.start_date.isoformat()),
+            "end": dates.in_words(self.facts.end_date.isoformat()),
+            "limit": dates.in_words(date.fromordinal(limit).isoformat()),
             "country": labels.label(labels.COUNTRY_NAMES, self.facts.country),
             "high": {
                 "title": TEXT_LIMITS["title"],
@@ -402,7 +423,7 @@ class ActivityForm:
                 "new_site_admin_area": TEXT_LIMITS["admin_area"],
                 "facilitators": TEXT_LIMITS["facilitator"],
                 "experts_count": MAX_EXPERTS,
-                "attendance": f"{MAX_ATTENDANCE_TOTAL:,}",
+                "attendance": number(MAX_ATTENDANCE_TOTAL),
                 "participants": MAX_PARTICIPANT_IDS,
             }.get(name, ""),
             "low": 0,
@@ -463,7 +484,7 @@ class ActivityForm:
         if share is None:
             return _("No participants counted yet")
         return _("{total} participants · {women} women ({share:.0f} %)").format(
-            total=f"{total:,}", women=f"{women:,}", share=share
+            total=number(total), women=number(women), share=share
         )
 
     # -- loading a record to correct it ----------------------------------------------------

@@ -13,9 +13,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from field_app.controllers import dates
 from field_app.controllers.attention import AttentionItem, Difference, server_message, show_value
 from field_app.controllers.form import Photo
 from field_app.controllers.messages import field_message
@@ -384,7 +385,9 @@ class ObservationForm:
             if (day - self.today).days > FUTURE_DAYS:
                 errors["observed_on"] = _(
                     "This date is in the future; use {limit} or earlier"
-                ).format(limit=self.today.isoformat())
+                ).format(
+                    limit=dates.in_words((self.today + timedelta(days=FUTURE_DAYS)).isoformat())
+                )
         return errors
 
     def shown_errors(self) -> dict[str, str]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from field_app.i18n import N_, _, ngettext
+from field_app.i18n import N_, _, decimal, ngettext, number
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ def size_text(size: int) -> str:
     """'310 KB', '4.2 MB' (decimal units, as phones show data use)."""
     if size < 1_000_000:
         return _("{n} KB").format(n=max(1, round(size / 1000)) if size else 0)
-    return _("{n} MB").format(n=f"{size / 1_000_000:.1f}")
+    return _("{n} MB").format(n=decimal(size / 1_000_000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,18 +148,18 @@ def waiting_text(status: SyncStatus) -> str:
     parts = []
     if status.pending:
         parts.append(
-            ngettext("{n} record", "{n} records", status.pending).format(n=f"{status.pending:,}")
+            ngettext("{n} record", "{n} records", status.pending).format(n=number(status.pending))
         )
     if status.photos:
         left = status.photo_bytes - (status.upload.sent if status.upload else 0)
         parts.append(
             ngettext("{n} photo ({size})", "{n} photos ({size})", status.photos).format(
-                n=f"{status.photos:,}", size=size_text(max(0, left))
+                n=number(status.photos), size=size_text(max(0, left))
             )
         )
     if not parts:  # only photo details or conflict decisions wait
         parts.append(
-            ngettext("{n} change", "{n} changes", status.changes).format(n=f"{status.changes:,}")
+            ngettext("{n} change", "{n} changes", status.changes).format(n=number(status.changes))
         )
     return _("Waiting to be sent: {what}").format(what=", ".join(parts))
 

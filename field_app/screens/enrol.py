@@ -19,6 +19,23 @@ class EnrolScreen(BaseScreen):
     busy = BooleanProperty(False)
     can_go_back = BooleanProperty(False)
 
+    def on_kv_post(self, base_widget: Any) -> None:
+        for name in ("server", "code", "username", "password"):
+            self.ids[name].bind(text=lambda _box, _text, name=name: self._recheck(name))
+
+    def _recheck(self, name: str) -> None:
+        """A box shown in error is checked again as it is typed in: its message goes once the
+        box is right (the others stay until Enrol is pressed again)."""
+        if name not in self.errors:
+            return
+        errors = dict(self.errors)
+        error = self.form().errors().get(name)
+        if error:
+            errors[name] = error
+        else:
+            errors.pop(name)
+        self.errors = errors
+
     def enter(self, **params: Any) -> None:
         self.can_go_back = self.session.enrolled
         if not self.ids.server.text:

@@ -41,7 +41,7 @@ from field_app.controllers.form import (
     form_field,
 )
 from field_app.device import DeviceUnavailable, Fix
-from field_app.i18n import _
+from field_app.i18n import _, number
 from field_app.photos import PhotoError, downscale
 from field_app.screens.base import BaseScreen, in_background
 from field_app.screens.widgets import ChoiceField, DateField, FieldInput
@@ -139,6 +139,16 @@ class ConfirmDiscard(Popup):
     def discard(self) -> None:
         self.dismiss()
         self._on_discard()
+
+
+class ConfirmDelete(Popup):
+    def __init__(self, on_delete: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_delete = on_delete
+
+    def delete(self) -> None:
+        self.dismiss()
+        self._on_delete()
 
 
 class FormScreen(BaseScreen):
@@ -582,6 +592,25 @@ class FormScreen(BaseScreen):
         self.form = None
         self.app.back_to("activities", project_id=project_id)
 
+    def delete(self) -> None:
+        """Delete the activity opened (after the user confirms): off the tablet at once, and
+        a tombstone on the server at the next sync."""
+        if self.form is None or self.locked or not self._activity_id:
+            return
+        ConfirmDelete(self._delete, title=_("Delete this activity?")).open()
+
+    def _delete(self) -> None:
+        if self.form is None or not self._activity_id:
+            return
+        self.session.delete(self._activity_id)
+        self._dirty = False
+        self._discard_photos()
+        self.app.changed()
+        self.app.status_changed()
+        project_id = self.form.facts.id
+        self.form = None
+        self.app.back_to("activities", project_id=project_id)
+
     def _first_error_widget(self) -> Any:
         order = [*TEXT_FIELDS, *CHOICE_FIELDS]
         names = sorted(self.errors, key=lambda n: order.index(n) if n in order else len(order))
@@ -610,4 +639,4 @@ class FormScreen(BaseScreen):
 
 
 def _count(value: int) -> str:
-    return f"{value:,}" if value else ""
+    return number(value) if value else ""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
@@ -13,7 +13,10 @@ from field_app.controllers.home import period_heading, project_card
 from field_app.controllers.status import sync_bar
 from field_app.screens import theme
 from field_app.screens.base import BaseScreen
-from field_app.screens.widgets import Card, ProgressLine
+from field_app.screens.widgets import Card, ProgressLine, text_width
+
+# A button's label plus its padding (2 × 18), the text box's margin and room for bold glyphs.
+BUTTON_PADDING = dp(60)
 
 
 class HomeScreen(BaseScreen):
@@ -113,7 +116,9 @@ class HomeScreen(BaseScreen):
     def _show_status(self, status: Any) -> None:
         self._status = status
         self.attention = status.attention
-        text = sync_bar(status, datetime.now(UTC))
+        # The last success is the server's time of that round: measured on the server's
+        # clock as the tablet knows it, never the tablet's own (which may be days off).
+        text = sync_bar(status, self.session.now())
         bar = self.ids.sync_bar
         bar.headline, bar.detail, bar.error, bar.tone, bar.progress = (
             text.headline,
@@ -139,6 +144,23 @@ class ProjectCardView(Card):
     activities = NumericProperty(0)
     pending = NumericProperty(0)
     attention = NumericProperty(0)
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        grid = self.ids.buttons
+        grid.bind(width=self.fit_buttons)
+        for button in grid.children:
+            button.bind(text=self.fit_buttons)
+        self.fit_buttons()
+
+    def fit_buttons(self, *_args: Any) -> None:
+        """Activities, Measurements and New activity side by side when each label fits a
+        third of the card, else one under the other."""
+        grid = self.ids.buttons
+        buttons = list(grid.children)
+        widest = max(
+            text_width(b.text, b.font_size, b.bold, b.font_name) + BUTTON_PADDING for b in buttons
+        )
+        grid.cols = len(buttons) if widest * len(buttons) + grid.spacing[0] * 2 <= grid.width else 1
 
     def show_lines(self, lines: list[dict[str, Any]]) -> None:
         box = self.ids.lines

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
 from kivy.properties import (
     BooleanProperty,
@@ -28,10 +29,47 @@ from field_app.screens import theme
 
 
 class PMButton(ButtonBehavior, Label):
-    """A flat button with a label; ``kind`` is primary, secondary or danger."""
+    """A flat button with a label; ``kind`` is primary, secondary or danger.
+
+    A label too long for one line (a phone, a longer translation) takes two when they fit the
+    button's height, rather than lose its end ("Enrol with another server or ac..."); only a
+    label too long for two lines is cut."""
 
     kind = StringProperty("primary")
     icon = StringProperty("")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._refit = Clock.create_trigger(self._fit_label)
+        self.bind(
+            text=self._refit,
+            text_size=self._refit,
+            height=self._refit,
+            font_size=self._refit,
+            bold=self._refit,
+        )
+
+    def _fit_label(self, *_args: Any) -> None:
+        if not self.text or self.text_size[0] is None:
+            return
+        # The label's own padding comes off the text box's width.
+        room = self.text_size[0] - self.padding[0] - self.padding[2]
+        if room <= 0:
+            return
+        if text_width(self.text, self.font_size, self.bold, self.font_name) + 4 <= room:
+            self.shorten = True  # one line: nothing to cut
+            return
+        two = CoreLabel(
+            text=self.text,
+            text_size=(room, None),
+            font_size=self.font_size,
+            bold=self.bold,
+            font_name=self.font_name,
+            halign=self.halign,
+        )
+        two.refresh()
+        lines = len(two._cached_lines)  # Kivy's layout of the text
+        self.shorten = not (lines <= 2 and two.texture.size[1] <= self.height)
 
 
 class Chip(ToggleButtonBehavior, Label):
@@ -195,6 +233,21 @@ class FieldBox(BoxLayout):
             kwargs["index"] = 1
             args = ()
         super().add_widget(widget, *args, **kwargs)
+
+    # A box hidden by its rule (height 0 or transparent: the enrolment's username and password
+    # while a code is used, the new site's boxes) keeps its children at their own heights, lying
+    # over the fields around it; disabled, they would swallow every touch there.
+    def hidden(self) -> bool:
+        return self.height <= 0 or self.opacity <= 0
+
+    def on_touch_down(self, touch: Any) -> bool:
+        return False if self.hidden() else bool(super().on_touch_down(touch))
+
+    def on_touch_move(self, touch: Any) -> bool:
+        return False if self.hidden() else bool(super().on_touch_move(touch))
+
+    def on_touch_up(self, touch: Any) -> bool:
+        return False if self.hidden() else bool(super().on_touch_up(touch))
 
 
 class AppBar(BoxLayout):

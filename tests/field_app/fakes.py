@@ -33,6 +33,7 @@ class MemoryBackend:
         self.observation_records: dict[str, LocalRecord] = {}
         self.observation_saves: list[ObservationSave] = []
         self.saves: list[Save] = []
+        self.deleted: list[str] = []  # activities deleted on the tablet
         self.last_success: datetime | None = None
         self.last_error: str | None = None
         self.error_cause: str | None = None
@@ -44,6 +45,7 @@ class MemoryBackend:
         self.sync_requests = 0
         self._log: list[LogEntry] = []
         self._device_id = str(uuid.uuid4())
+        self.offset = timedelta(0)  # the server's clock minus the tablet's, seen at a sync
 
     # setup helpers -----------------------------------------------------------------------
     def enrol_as(self, username: str = "amina", server: str = "http://127.0.0.1:9") -> None:
@@ -191,6 +193,10 @@ class MemoryBackend:
     def photos(self, activity_id: str) -> list[Photo]:
         return [p for save in self.saves if save.activity["id"] == activity_id for p in save.photos]
 
+    def delete_activity(self, activity_id: str) -> None:
+        self.deleted.append(activity_id)
+        self.records.pop(activity_id, None)
+
     def save_activity(self, save: Save) -> None:
         self.saves.append(save)
         if save.new_site is not None:
@@ -278,7 +284,7 @@ class MemoryBackend:
         )
 
     def server_offset(self) -> timedelta:
-        return timedelta(0)
+        return self.offset
 
     def log(self, limit: int) -> list[LogEntry]:
         return self._log[-limit:]

@@ -75,7 +75,7 @@ def test_errors_appear_next_to_touched_fields_with_the_reason(p: dict[str, Any])
     form.set("end_date", "2024-01-02")
     assert (
         form.visible_errors()["start_date"]
-        == "Outside the project's dates (2024-01-01 to 2026-12-31)"
+        == "Outside the project's dates (1 January 2024 to 31 December 2026)"
     )
     form.set("start_date", "14/03/2025")
     assert "YYYY-MM-DD" in form.visible_errors()["start_date"]
@@ -83,7 +83,7 @@ def test_errors_appear_next_to_touched_fields_with_the_reason(p: dict[str, Any])
     form.set("end_date", "2025-03-16")
     assert (
         form.visible_errors()["start_date"]
-        == "This date is in the future; use 2025-03-15 or earlier"
+        == "This date is in the future; use 15 March 2025 or earlier"
     )
 
 
@@ -123,6 +123,41 @@ def test_attendance_cell_that_is_not_a_number_blocks_saving(p: dict[str, Any]) -
         form.save(captured_at=datetime.now(UTC))
     form.set_attendance(Cell("farmer", False, "male", "adult"), "10")
     assert "attendance" not in form.visible_errors()
+
+
+def test_a_count_too_large_for_a_cell_says_so_and_is_not_counted(p: dict[str, Any]) -> None:
+    # 999999 typed in a cell: the form said "Some cells are not whole numbers" (it is one)
+    # and the totals kept 99,999, the count as it stood one keystroke earlier.
+    form = ready(ActivityForm(project=p, sites=[], today=TODAY))
+    cell = Cell("farmer", False, "female", "adult")
+    for typed in ("9", "99", "999", "9999", "99999", "999999"):
+        form.set_attendance(cell, typed)
+    assert form.visible_errors()["attendance"] == "At most 100,000 in one cell"
+    assert form.attendance.total() == 10  # the other cell only
+    assert form.totals_text() == "10 participants · 10 women (100 %)"
+    with pytest.raises(FormInvalid):
+        form.save(captured_at=datetime.now(UTC))
+    form.set_attendance(cell, "99")
+    assert "attendance" not in form.visible_errors()
+    assert form.attendance.total() == 109
+
+
+def test_dates_in_the_messages_are_written_in_words_in_the_language(p: dict[str, Any]) -> None:
+    # "Hors des dates du projet (2024-01-01 au 2026-12-31)" under a box showing "1 mars 2019".
+    form = ready(ActivityForm(project=p, sites=[], today=TODAY))
+    try:
+        i18n.set_language("fr")
+        form.set("start_date", "2019-03-01")
+        assert form.visible_errors()["start_date"] == (
+            "Hors des dates du projet (1 janvier 2024 au 31 décembre 2026)"
+        )
+        form.set("start_date", "2025-03-14")
+        form.set("end_date", "2025-04-01")
+        assert form.visible_errors()["end_date"] == (
+            "Cette date est dans le futur : utilisez le 15 mars 2025 ou avant"
+        )
+    finally:
+        i18n.set_language("en")
 
 
 def test_save_refuses_with_every_error_shown(p: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ compiled catalogues in step with their sources, placeholders kept, switching liv
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -110,5 +111,64 @@ def test_settings_names_every_device_fact_in_the_language(language: str, tmp_pat
         assert not english & set(labels), labels
         i18n.set_language("en")
         assert "System" in [label for label, _value in session.device_facts()]
+    finally:
+        i18n.set_language("en")
+
+
+@pytest.mark.parametrize(
+    ("language", "waiting", "summary"),
+    [
+        (
+            "en",
+            "Waiting to be sent: 1,234 records, 2 photos (4.2 MB)",
+            "12,345 participants · 6,000 women (49 %)",
+        ),
+        (
+            "fr",
+            "En attente d'envoi : 1\u202f234 enregistrements, 2 photos (4,2 Mo)",
+            "12\u202f345 participants · 6\u202f000 femmes (49 %)",
+        ),
+        (
+            "pt",
+            "À espera de envio: 1\u202f234 registos, 2 fotografias (4,2 MB)",
+            "12\u202f345 participantes · 6\u202f000 mulheres (49 %)",
+        ),
+        (
+            "es",
+            "Pendiente de envío: 1234 registros, 2 fotos (4,2 MB)",
+            "12.345 participantes · 6000 mujeres (49 %)",
+        ),
+    ],
+)
+def test_numbers_are_written_the_way_the_language_writes_them(
+    language: str, waiting: str, summary: str
+) -> None:
+    # In French the sync bar read "1,234 enregistrements … (4.2 Mo)": a French reader takes
+    # "1,234" for one and a quarter.
+    from field_app.controllers.attendance import Cell
+    from field_app.controllers.form import ActivityForm
+    from field_app.controllers.status import SyncStatus, waiting_text
+
+    status = SyncStatus(
+        pending=1234, last_success=None, last_error=None, photos=2, photo_bytes=4_200_000
+    )
+    form = ActivityForm(
+        project={
+            "id": "p",
+            "code": "LSO-CPP-01",
+            "country": "LSO",
+            "solutions": ["S1"],
+            "start_date": "2024-01-01",
+            "end_date": "2030-12-31",
+        },
+        sites=[],
+        today=date(2025, 3, 14),
+    )
+    form.set_attendance(Cell("farmer", False, "female", "adult"), "6000")
+    form.set_attendance(Cell("farmer", False, "male", "adult"), "6345")
+    try:
+        i18n.set_language(language)
+        assert waiting_text(status) == waiting
+        assert form.totals_text() == summary
     finally:
         i18n.set_language("en")

@@ -240,6 +240,26 @@ def test_a_date_in_the_future_is_refused() -> None:
     assert form.shown_errors()["observed_on"].startswith("This date is in the future")
 
 
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("en", "This date is in the future; use 11 June 2025 or earlier"),
+        ("fr", "Cette date est dans le futur : utilisez le 11 juin 2025 ou avant"),
+    ],
+)
+def test_a_date_in_the_future_names_the_last_day_allowed_in_words(
+    language: str, message: str
+) -> None:
+    # It said "use 2025-06-10 or earlier" while the next day (allowed) would be taken, and in
+    # figures where the date box above shows "10 juin 2025".
+    form = obs.ObservationForm(form=form_wire(DEMO_PLOT_HARVEST), project_id=PROJECT, today=TODAY)
+    form.set_observed_on("2025-06-11")
+    assert "observed_on" not in form.shown_errors()
+    form.set_observed_on("2025-07-01")
+    set_language(language)
+    assert form.shown_errors()["observed_on"] == message
+
+
 # -- saving offline, and the outbox -------------------------------------------------------------
 
 

@@ -223,6 +223,35 @@ def test_a_delete_is_queued_and_hides_the_record(store: DeviceStore) -> None:
         store.save("activity", record)
 
 
+def test_deleting_a_record_takes_its_photos_with_it_in_one_step(
+    store: DeviceStore, tmp_path: Path
+) -> None:
+    # An activity deleted while its photo still waited: the photo's upload stays queued for a
+    # record that is gone ("Waiting to be sent: 1 photo" for ever, or a refused upload).
+    from sync.store import NewPhoto
+
+    record = _activity()
+    source = tmp_path / "shed.jpg"
+    source.write_bytes(b"\xff\xd8" + b"x" * 1000)
+    photo_id = str(uuid.uuid4())
+    mutations = store.save_all(
+        [("activity", record)],
+        photos=[NewPhoto(photo_id, record["id"], source, "image/jpeg", "shed")],
+    )
+    store.acknowledge([_answer(m.seq, str(m.id), ResultStatus.APPLIED) for m in mutations])
+    [path] = [p for p in store.files_dir.iterdir()]
+    deletes = store.delete_record("activity", record["id"])
+    assert [(m.entity, m.op, str(m.id)) for m in deletes] == [
+        ("attachment", Op.DELETE, photo_id),
+        ("activity", Op.DELETE, record["id"]),
+    ]
+    assert store.get("activity", record["id"]) is None
+    waiting = store.waiting()
+    assert (waiting.records, waiting.photos) == (1, 0)
+    assert not path.exists()
+    assert store.delete_record("activity", record["id"]) == []  # twice: nothing more
+
+
 def test_a_draft_stays_on_the_tablet_until_submitted(store: DeviceStore) -> None:
     record = _activity()
     assert store.save("activity", record, draft=True) is None

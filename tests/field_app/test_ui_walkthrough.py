@@ -1,0 +1,298 @@
+"""What a field expert met walking through the app for a month (enrol, record, sync, in four
+languages, at phone and tablet size), each pinned by a test through the real screens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.field_app import kivy_driver
+from tests.field_app.conftest import LiveServer
+from tests.field_app.fakes import MemoryBackend
+from tests.field_app.test_ui import (  # noqa: F401 (live_app is a fixture)
+    demo_session,
+    enrol_through_the_screen,
+    live_app,
+    make_app,
+    on_screen,
+    settled,
+)
+
+pytestmark = [pytest.mark.kivy, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots" / "field" / "walkthrough"
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (400, 780)])
+def test_after_enrol_with_empty_boxes_every_box_still_takes_a_touch(
+    kivy_window: None, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    # Enrol pressed with both boxes empty showed the two errors; touching the code box then
+    # did nothing: the hidden password box (height 0, disabled) lay over it and ate the touch.
+    from field_app.device import Device
+    from field_app.session import FieldSession
+
+    session = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.resize(*size)
+        enrol = on_screen(driver, "enrol")
+        driver.tap(enrol.ids.enrol_button)
+        assert set(enrol.errors) == {"server", "code"}
+        driver.type(enrol.ids.server, "http://127.0.0.1:9")
+        driver.type(enrol.ids.code, "GBS27-41D5X")  # asserts the box took the focus
+        assert enrol.ids.code.text == "GBS27-41D5X"
+        driver.tap(enrol.ids.chip_password)
+        driver.tap(enrol.ids.enrol_button)
+        assert set(enrol.errors) == {"username", "password"}
+        driver.type(enrol.ids.username, "amina")
+        driver.type(enrol.ids.password, "secret")
+        assert enrol.ids.username.text == "amina" and enrol.ids.password.text == "secret"
+        driver.screenshot(SHOTS / f"enrol-after-errors-{size[0]}x{size[1]}.png")
+        driver.resize(1280, 800)
+
+
+PHONE = (400, 780)  # a phone held upright (e.g. 412 dp wide)
+SIZES = ((1280, 800), (800, 1280), PHONE)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # On a phone in Portuguese the card's buttons read "Ativi...", "Medi...", "+ No..." and
+    # the sync bar "Tudo foi e...a atenção": what waits to be sent was cut out of the middle.
+    # In French even a landscape tablet showed "+ Nouvelle acti...".
+    from field_app.controllers.status import SyncStatus
+
+    session, backend, _project = demo_session(tmp_path)
+    backend.photos_waiting, backend.photo_bytes = 3, 4_200_000
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        for width, height in SIZES:
+            driver.resize(width, height)
+            driver.app.home()
+            home = on_screen(driver, "home")
+            driver.app.status_changed()
+            bar = home.ids.sync_bar
+            driver.wait_until(lambda: "3" in bar.headline, what="the photos in the bar")  # noqa: B023
+            driver.step(4)
+            cards = [w for w in home.walk(restrict=True) if type(w).__name__ == "ProjectCardView"]
+            assert cards
+            for card in cards:
+                buttons = [w for w in card.walk(restrict=True) if type(w).__name__ == "PMButton"]
+                assert len(buttons) == 3
+                for button in buttons:
+                    assert not button.is_shortened, (language, width, button.text)
+                    assert card.x <= button.x and button.right <= card.right
+            labels = [
+                w
+                for w in bar.walk(restrict=True)
+                if getattr(w, "text", "") in (bar.headline, bar.detail)
+            ]
+            assert len(labels) == 2
+            for label in labels:
+                assert not label.is_shortened, (language, width, label.text)
+                assert label.y >= bar.y and label.top <= bar.top, (language, width, label.text)
+            assert bar.ids.sync_button.right <= width
+            assert not bar.ids.sync_button.is_shortened
+            assert isinstance(driver.app.sync_status, SyncStatus)
+            driver.screenshot(SHOTS / f"home-{language}-{width}x{height}.png")
+        driver.app.set_language("en")
+        driver.resize(1280, 800)
+
+
+@pytest.mark.parametrize("tablet_ahead", [timedelta(days=3), -timedelta(hours=5)])
+def test_the_last_sync_is_timed_on_the_servers_clock_when_the_tablets_is_off(
+    kivy_window: None, tmp_path: Path, tablet_ahead: timedelta
+) -> None:
+    # A tablet whose clock ran 3 days fast said "Last successful sync: 3 days ago" right after
+    # a sync (the server's time of the sync against the tablet's clock); one 5 hours slow
+    # said "just now" for 5 hours.
+    session, backend, _project = demo_session(tmp_path)
+    backend.offset = -tablet_ahead
+    backend.last_success = datetime.now(UTC) - tablet_ahead - timedelta(minutes=20)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.home()
+        home = on_screen(driver, "home")
+        driver.app.status_changed()
+        bar = home.ids.sync_bar
+        driver.wait_until(lambda: bar.detail, what="the last sync in the bar")
+        assert bar.detail == "Last successful sync: 20 minutes ago"
+
+
+def drawn_lines(label: Any) -> list[str]:
+    """The lines the label draws (Kivy's layout of its texture)."""
+    label.texture_update()
+    return [" ".join(word.text for word in line.words) for line in label._label._cached_lines]
+
+
+def first_line(label: Any) -> str:
+    lines = drawn_lines(label)
+    return lines[0] if lines else ""
+
+
+@pytest.mark.parametrize("size", [(1280, 800), PHONE])
+def test_list_rows_keep_the_beginning_of_their_lines_on_a_phone(
+    kivy_window: None, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    # On a phone the activity list showed "Nkhata Bay banana nursery" under a title, not
+    # "2026-10-02 · Field day · Nkhata Bay banana nursery": a two-line label kept its last
+    # lines and dropped the date and type. Needs attention showed "of de-suckering and plant
+    # spacing" for "On-farm demonstration of de-suckering and plant spacing".
+    from kivy.uix.label import Label
+
+    session, backend, project = demo_session(tmp_path)
+    long_site = "Ha Mokhalinyane farmers' field school and seed potato store, Roma valley"
+    for record in backend.records.values():
+        record.data["title"] = (
+            "On-farm demonstration of de-suckering, plant spacing and intercropping with "
+            "legumes for the women's group of the cooperative"
+        )
+    backend._sites[0]["name"] = long_site
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.resize(*size)
+        driver.app.show("activities", project_id=project["id"])
+        activities = on_screen(driver, "activities")
+        driver.step(3)
+        rows = [r for r in activities.ids.rows.children[0].children if r.title]
+        assert rows
+        for row in rows:
+            drawn = [drawn_lines(w) for w in row.walk(restrict=True) if isinstance(w, Label)]
+            lines = [line for label in drawn for line in label]
+            # The date (first on its line), then the figures: each still on screen.
+            assert any(line[:4].isdigit() and line[4] == "-" for line in lines), lines
+            assert any("participants" in line for line in lines), lines
+        driver.screenshot(SHOTS / f"activities-{size[0]}x{size[1]}.png")
+        driver.app.show("attention")
+        attention = on_screen(driver, "attention")
+        driver.step(3)
+        rows = [r for r in attention.ids.rows.children[0].children if r.title]
+        assert rows
+        for row in rows:
+            assert first_line(row.ids.title).startswith("On-farm demonstration"), first_line(
+                row.ids.title
+            )
+            assert first_line(row.ids.subtitle)[:4].isdigit(), first_line(row.ids.subtitle)
+        driver.screenshot(SHOTS / f"attention-{size[0]}x{size[1]}.png")
+        driver.resize(1280, 800)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_the_activity_list_bar_shows_new_activity_whole(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # Upright, the list's "+ New activity" had 170 px: "+ Nova ativid..." in Portuguese,
+    # "+ Nouvelle activ..." in French, on a tablet as on a phone.
+    session, _backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        for width, height in SIZES:
+            driver.resize(width, height)
+            driver.app.show("activities", project_id=project["id"])
+            activities = on_screen(driver, "activities")
+            button = activities.ids.new_button
+            driver.step(3)
+            assert not button.is_shortened, (language, width, button.text)
+            assert button.right <= width
+            bar = button.parent
+            back = next(w for w in bar.children if w is not button and hasattr(w, "is_shortened"))
+            assert not back.is_shortened and back.x >= 0, (language, width, back.text)
+            driver.screenshot(SHOTS / f"activities-bar-{language}-{width}x{height}.png")
+        driver.app.set_language("en")
+        driver.resize(1280, 800)
+
+
+def test_an_activity_recorded_twice_is_deleted_on_the_tablet_and_the_server(
+    live_app: tuple[kivy_driver.Driver, LiveServer, Any],  # noqa: F811 (the fixture)
+) -> None:
+    # An expert who saved the same training twice had no way to take one off: the form had
+    # no Delete, so the duplicate stayed and counted in the indicators.
+    driver, server, session = live_app
+    home = enrol_through_the_screen(driver, server)
+    for _ in range(2):
+        driver.tap(driver.find_text(home, "+ New activity"))
+        form = on_screen(driver, "form")
+        driver.choose(form._inputs["type"], "Farmer training")
+        driver.type(form._inputs["title"], "Hermetic bag training")
+        driver.type(form._cells[("female", "youth")], "9")
+        driver.tap(form.ids.save_top)
+        on_screen(driver, "activities")
+        driver.app.home()
+        home = on_screen(driver, "home")
+    driver.app.sync_now()
+    driver.wait_until(
+        lambda: session.status().pending == 0 and settled(session), timeout=60, what="the push"
+    )
+    first, second = session.backend.activities(server.project_id)
+    assert server.activity(second.id)["title"] == "Hermetic bag training"
+
+    driver.app.show("form", activity_id=second.id)
+    form = on_screen(driver, "form")
+    driver.tap(form.ids.delete_button)
+    driver.step(3)
+    [popup] = [w for w in driver.window.children if type(w).__name__ == "ConfirmDelete"]
+    driver.screenshot(SHOTS / "delete-confirm.png")
+    driver.tap(popup.ids.delete_button)
+    activities = on_screen(driver, "activities")
+    driver.wait_until(
+        lambda: [r["record_id"] for r in activities.ids.rows.data] == [first.id],
+        what="the list without the deleted activity",
+    )
+    assert session.status().pending == 1  # the delete waits to be sent
+    driver.app.sync_now()
+    driver.wait_until(
+        lambda: session.status().pending == 0 and settled(session), timeout=60, what="the push"
+    )
+    answer = server.api("GET", f"/activities/{second.id}")
+    assert answer.status_code == 404 or answer.json().get("deleted") is True, answer.text
+    assert server.activity(first.id)["title"] == "Hermetic bag training"
+    assert [a.id for a in session.backend.activities(server.project_id)] == [first.id]
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_a_long_button_label_takes_two_lines_rather_than_lose_its_end(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # On a phone Settings offered "Registar com outro servidor ou co..." and Measurements
+    # "+ Colheita de parcela de demonstra...": the end of the label, what it does, was cut.
+    session, _backend, _project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        for width, height in SIZES:
+            driver.resize(width, height)
+            driver.app.show("settings")
+            settings = on_screen(driver, "settings")
+            button = settings.ids.enrol_again
+            driver.step(4)
+            assert not button.is_shortened, (language, width, button.text)
+            assert button.texture_size[1] <= button.height, (language, width)
+            driver.screenshot(SHOTS / f"settings-{language}-{width}x{height}.png")
+        driver.app.set_language("en")
+        driver.resize(1280, 800)
+
+
+def test_an_enrolment_error_goes_once_its_box_is_filled_in(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    # "! Type your username" stayed under a box holding "amina" until Enrol was pressed again.
+    from field_app.device import Device
+    from field_app.session import FieldSession
+
+    session = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+    with kivy_driver.running(make_app(session)) as driver:
+        enrol = on_screen(driver, "enrol")
+        driver.tap(enrol.ids.enrol_button)
+        assert set(enrol.errors) == {"server", "code"}
+        driver.type(enrol.ids.server, "http://127.0.0.1:9")
+        assert set(enrol.errors) == {"code"}  # the code is still missing
+        driver.type(enrol.ids.code, "GBS27-41D5X")
+        assert enrol.errors == {}
+        driver.tap(enrol.ids.chip_password)
+        driver.tap(enrol.ids.enrol_button)
+        assert set(enrol.errors) == {"username", "password"}
+        driver.type(enrol.ids.username, "amina")
+        assert set(enrol.errors) == {"password"}
