@@ -28,6 +28,7 @@ from server.activities.review import MAX_COMMENT
 from server.config import Settings
 from server.dashboard import session as cookies
 from server.dashboard.assets import HashedStaticFiles
+from server.dashboard.flags import flag_detail
 from server.dashboard.i18n import (
     LANGUAGES,
     N_,
@@ -66,6 +67,8 @@ def _environment() -> Environment:
     env.globals["static_url"] = STATIC_FILES.url
     # The review comment's limit, as the server checks it (activities and observations alike).
     env.globals["max_comment"] = MAX_COMMENT
+    # A data-quality flag's words in the reader's language (server.dashboard.flags).
+    env.globals["flag_detail"] = flag_detail
     return env
 
 
