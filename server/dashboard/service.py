@@ -470,6 +470,7 @@ class QueueItem:
     activity: queries.ActivitySummary
     author: str
     may_review: bool
+    flags: tuple[str, ...] = ()  # the codes of its data-quality flags, to name them in the row
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,12 +502,14 @@ def review_queue(
     projects, _ = projects_service.list_projects(session, caller=caller, limit=500)
     names = usernames(session, (i.created_by_id for i in items))
     reviewable = {p.id for p in projects if can_review(caller, p)}
+    flags = _flag_codes(session, [i.id for i in items if i.flags])
     return ReviewQueue(
         items=[
             QueueItem(
                 i,
                 names.get(i.created_by_id, "") if i.created_by_id else "",
                 i.project_id in reviewable,
+                flags.get(i.id, ()),
             )
             for i in items
         ],
@@ -515,6 +518,21 @@ def review_queue(
         projects=projects,
         countries=sorted({p.country for p in projects}),
     )
+
+
+def _flag_codes(
+    session: Session, activity_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, ...]]:
+    """Each listed activity's flag codes (one query for the page, already in scope)."""
+    if not activity_ids:
+        return {}
+    rows = session.exec(
+        select(Activity.id, Activity.flags).where(col(Activity.id).in_(activity_ids))
+    ).all()
+    return {
+        activity_id: tuple(dict.fromkeys(str(f.get("code", "")) for f in found or ()))
+        for activity_id, found in rows
+    }
 
 
 @dataclass(frozen=True, slots=True)

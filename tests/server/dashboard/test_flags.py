@@ -116,3 +116,26 @@ def test_a_flag_without_its_figures_still_reads_in_the_readers_language(
     assert "Signalée en retard" in html
     assert "Ceci est arrivé au serveur longtemps après la fin de l’activité." in html
     assert "reported more than 30 days after it happened" not in html
+
+
+@pytest.mark.parametrize(
+    ("language", "names"),
+    [
+        ("en", ["Attendance far above usual", "Reported late"]),
+        ("fr", ["Participation bien plus élevée que d’habitude", "Signalée en retard"]),
+    ],
+)
+def test_the_review_queue_names_each_flag_beside_the_approve_button(
+    officer: TestClient, engine: Engine, world: World, language: str, names: list[str]
+) -> None:
+    """An officer approves from the queue in one click: what looks wrong must be read there,
+    not only counted in a tooltip that a phone or a keyboard never shows."""
+    activity = world.submitted[0]
+    _flag(engine, activity, ATTENDANCE, LAG)
+    officer.cookies.set("pilotmon_lang", language)
+    html = main_of(officer.get("/review").text)
+    row = html[html.index(f'href="/activities/{activity.id}"') :]
+    row = row[: row.index("</tr>")]
+    for name in names:
+        assert name in row, name
+    assert "⚑ 2" not in row
