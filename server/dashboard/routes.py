@@ -204,6 +204,9 @@ def overview(page: SignedIn, session: SessionDep, country: str = "", target: str
         may_report=report.may_report(page.caller),
         results=results.results_across_pilots(session, caller=page.caller, t=page.t),
         value=lambda v: results.show_value(page.t, v),
+        open_conflicts=service.open_conflicts(
+            session, caller=page.caller, country=data.country, limit=0
+        )[1],
     )
 
 
@@ -332,6 +335,9 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
         pagination=paginate(page.request, total=queue.total, page_size=service.PAGE_SIZE),
         observations=results.waiting_observations(
             session, caller=page.caller, t=page.t, project=values.get("project", "")
+        ),
+        conflicts=service.open_conflicts(
+            session, caller=page.caller, country=str(values.get("country", "")).upper()[:3]
         ),
     )
 

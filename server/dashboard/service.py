@@ -36,7 +36,7 @@ from server.accounts.service import (
     user_publics,
 )
 from server.activities import queries
-from server.activities.models import Activity
+from server.activities.models import Activity, Attachment
 from server.activities.review import review_activity
 from server.columns import as_utc, utcnow
 from server.config import Settings
@@ -54,7 +54,7 @@ from server.exports import activities as activity_export
 from server.exports import dhis2, iati, tabular
 from server.indicators import service as indicators
 from server.projects import service as projects_service
-from server.projects.models import Project, Site, Target
+from server.projects.models import Participant, Project, Site, Target
 from server.results.indicators import result_indicators
 from server.scope import (
     activity_scope,
@@ -675,6 +675,100 @@ def conflicts_of_activity(
         for r in rows
     ]
     return sorted(views, key=lambda v: v.status != "open")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenConflict:
+    """An open sync conflict as the list of those to settle shows it."""
+
+    entity: str  # activity, attachment, observation, participant, site
+    record: str  # the record as a reader knows it: a title, a site's name, a code
+    activity_id: uuid.UUID | None  # the activity page where it is settled, if any
+    observation_id: uuid.UUID | None
+    fields: list[str]
+    device_label: str
+    created_at: datetime | None
+
+
+def open_conflicts(
+    session: Session, *, caller: Caller, country: str = "", limit: int = 20
+) -> tuple[list[OpenConflict], int]:
+    """The open sync conflicts in the caller's scope (optionally one country's), newest first,
+    with how many there are in all."""
+    conditions = [
+        col(SyncConflict.status) == "open",
+        in_visible_project(SyncConflict.project_id, caller),
+    ]
+    if country:
+        conditions.append(
+            col(SyncConflict.project_id).in_(
+                select(Project.id).where(col(Project.country) == country)
+            )
+        )
+    total = session.execute(
+        select(func.count()).select_from(SyncConflict).where(*conditions)
+    ).scalar_one()
+    rows = session.exec(
+        select(SyncConflict)
+        .where(*conditions)
+        .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))
+        .limit(limit)
+    ).all()
+
+    def ids(entity: str) -> list[uuid.UUID]:
+        return [r.entity_id for r in rows if r.entity == entity]
+
+    # A photo's conflict is settled on its activity's page.
+    photo_owner = dict(
+        session.exec(
+            select(Attachment.id, Attachment.activity_id).where(
+                col(Attachment.id).in_(ids("attachment"))
+            )
+        ).all()
+    )
+    activity_ids = {*ids("activity"), *(a for a in photo_owner.values() if a)}
+    titles = dict(
+        session.exec(
+            select(Activity.id, Activity.title).where(col(Activity.id).in_(activity_ids))
+        ).all()
+    )
+    sites = dict(
+        session.exec(select(Site.id, Site.name).where(col(Site.id).in_(ids("site")))).all()
+    )
+    participant_codes = dict(
+        session.exec(
+            select(Participant.id, Participant.code).where(
+                col(Participant.id).in_(ids("participant"))
+            )
+        ).all()
+    )
+    labels = dict(
+        session.exec(
+            select(Device.id, Device.label).where(
+                col(Device.id).in_([r.device_id for r in rows if r.device_id])
+            )
+        ).all()
+    )
+    found = []
+    for r in rows:
+        activity_id = r.entity_id if r.entity == "activity" else photo_owner.get(r.entity_id)
+        record = (
+            titles.get(activity_id, "")
+            if activity_id
+            else sites.get(r.entity_id) or participant_codes.get(r.entity_id) or ""
+        )
+        found.append(
+            OpenConflict(
+                entity=r.entity,
+                record=record,
+                activity_id=activity_id if activity_id in titles else None,
+                observation_id=r.entity_id if r.entity == "observation" else None,
+                fields=list(r.fields or []),
+                device_label=labels.get(r.device_id, "") if r.device_id else "",
+                created_at=r.created_at,
+            )
+        )
+    return found, int(total)
 
 
 def resolve_conflict(
