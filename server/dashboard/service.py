@@ -1401,8 +1401,17 @@ VOCABULARY_OF_FIELD = {
 }
 
 
-def describe(t: Translator, name: str, value: Any, names: Mapping[str, str] | None = None) -> str:
-    """A stored field value in words, for revision diffs and conflicts."""
+def describe(
+    t: Translator,
+    name: str,
+    value: Any,
+    names: Mapping[str, str] | None = None,
+    *,
+    whole: bool = False,
+) -> str:
+    """A stored field value in words, for revision diffs and conflicts. Long text is cut at 120
+    characters in the history; ``whole`` keeps all of it (a conflict's sides, where the reader
+    must see what differs to choose)."""
     if value is None or value == "" or value == []:
         return "–"
     if name in ("project_id", "site_id"):
@@ -1430,7 +1439,7 @@ def describe(t: Translator, name: str, value: Any, names: Mapping[str, str] | No
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     text = str(value)
-    return text if len(text) <= 120 else text[:119] + "…"
+    return text if whole or len(text) <= 120 else text[:119] + "…"
 
 
 # --- exports --------------------------------------------------------------------------------

@@ -119,7 +119,9 @@ class Page:
             "may_see_people": self.caller is not None and may_see_people(self.caller),
             "solution_names": catalogue_names(t.language, "solution"),
             "topic_names": catalogue_names(t.language, "topic"),
-            "show": lambda name, value, names=None: describe(t, name, value, names),
+            "show": lambda name, value, names=None, whole=False: describe(
+                t, name, value, names, whole=whole
+            ),
             **extra,
         }
 

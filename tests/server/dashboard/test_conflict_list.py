@@ -78,3 +78,30 @@ def test_the_list_keeps_to_the_readers_scope_and_language(
         writer.commit()
     card = _conflicts_card(main_of(client.get("/review").text))
     assert "2 conflits de synchronisation à régler" in card
+
+
+def test_a_conflicts_long_values_show_whole_so_the_officer_sees_what_differs(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Two long notes that differ only at the end read the same once cut at 120 characters:
+    the officer would pick a side blind."""
+    shared = "Attendance checked against the sign-in sheet at the Leribe site; " * 3
+    server_notes, tablet_notes = shared + "16 farmers came.", shared + "166 farmers came."
+    activity = world.submitted[0]
+    with Session(write_engine(engine)) as writer:
+        writer.add(
+            SyncConflict(
+                entity="activity",
+                entity_id=activity.id,
+                project_id=activity.project_id,
+                fields=["notes"],
+                base_values={"notes": ""},
+                server_values={"notes": server_notes},
+                device_values={"notes": tablet_notes},
+            )
+        )
+        writer.commit()
+    html = main_of(officer.get(f"/activities/{activity.id}").text)
+    table = html[html.index('id="conflicts"') :]
+    assert server_notes.replace("'", "&#39;") in table
+    assert tablet_notes.replace("'", "&#39;") in table
