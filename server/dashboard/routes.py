@@ -739,6 +739,8 @@ def _reports_page(
     *,
     errors: FormState | None = None,
     status_code: int = 200,
+    close_values: FormState | None = None,
+    close_errors: FormState | None = None,
 ) -> Response:
     assert page.caller is not None
     if not report.may_report(page.caller):
@@ -746,19 +748,85 @@ def _reports_page(
     today = _today()
     if not values.get("quarter"):
         values["quarter"] = report.default_quarter(today)
+    choices = report.report_choices(session, caller=page.caller, today=today)
+    closed = service.closed_quarters(session, caller=page.caller)
+    closable = service.closable_countries(page.caller, choices.countries)
+    done = {(c.country, c.period) for c in closed}
+    open_quarters = [q for q in choices.quarters[1:] if any((c, q) not in done for c in closable)]
     return page.render(
         "reports.html",
         nav="reports",
         values=values,
         errors=errors or FormState(),
         status_code=status_code,
-        choices=report.report_choices(session, caller=page.caller, today=today),
+        choices=choices,
+        closed=closed,
+        close_countries=closable,
+        # The quarters that have ended (the current one is still being reported) and are still
+        # open in one of the countries at least.
+        close_choices=open_quarters,
+        close_values=close_values or FormState(quarter=next(iter(open_quarters), "")),
+        close_errors=close_errors or FormState(),
     )
 
 
 @router.get("/reports")
 def reports(page: SignedIn, session: SessionDep) -> Response:
     return _reports_page(page, session, _report_form(page))
+
+
+@router.post("/reports/close")
+def close_quarter(page: SignedIn, form: CheckedForm, session: SessionDep) -> Response:
+    """Close a country's reporting quarter: later submissions dated inside it are marked late."""
+    assert page.caller is not None
+    country = form_text(form, "country", limit=3).upper()
+    quarter = form_text(form, "quarter", limit=16).upper()
+    chosen = FormState(country=country, quarter=quarter)
+    try:
+        service.close_quarter(session, caller=page.caller, country=country, quarter=quarter)
+    except ValidationFailed as exc:
+        session.rollback()
+        found = field_errors(page.t, exc)
+        errors = FormState(
+            {
+                f"close-{'quarter' if k == 'period' else k}": v
+                for k, v in found.items()
+                if k in ("period", "country")
+            }
+        )
+        return _reports_page(
+            page,
+            session,
+            _report_form(page),
+            close_values=chosen,
+            close_errors=errors or FormState({"close-quarter": explain(page.t, "invalid")}),
+            status_code=422,
+        )
+    except Conflict:
+        session.rollback()
+        already = page.t.gettext(
+            N_("%(quarter)s is already closed for %(country)s."),
+            quarter=quarter,
+            country=page.t.country(country),
+        )
+        return _reports_page(
+            page,
+            session,
+            _report_form(page),
+            close_values=chosen,
+            close_errors=FormState({"close-quarter": already}),
+            status_code=409,
+        )
+    session.commit()
+    return page.redirect(
+        "/reports#closed-quarters",
+        notice=N_(
+            "Closed %(quarter)s for %(country)s: an activity dated in it that arrives from now "
+            "on is marked late."
+        ),
+        quarter=quarter,
+        country=page.t.country(country),
+    )
 
 
 @router.get("/reports/quarterly.pdf")

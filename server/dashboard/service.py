@@ -37,7 +37,7 @@ from server.accounts.service import (
 )
 from server.activities import queries
 from server.activities.models import Activity, Attachment
-from server.activities.review import review_activity
+from server.activities.review import close_period, list_periods, review_activity
 from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.dashboard import charts
@@ -788,6 +788,36 @@ def review(
         session, caller=caller, activity_id=activity_id, action=action, comment=comment
     )
     return activity
+
+
+# --- closed reporting quarters (docs/product.md: Closed period) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedQuarter:
+    country: str
+    period: str
+    closed_by: str
+    closed_at: datetime | None
+
+
+def closed_quarters(session: Session, *, caller: Caller) -> list[ClosedQuarter]:
+    """The closed quarters the caller sees (its countries'; all for HQ and admins), newest
+    first within each country."""
+    rows, _ = list_periods(session, caller=caller, limit=500)
+    names = usernames(session, (r.closed_by_id for r in rows))
+    return [
+        ClosedQuarter(r.country, r.period, names.get(r.closed_by_id, ""), r.closed_at) for r in rows
+    ]
+
+
+def closable_countries(caller: Caller, countries: Sequence[str]) -> list[str]:
+    """Of ``countries``, those whose quarters the caller may close."""
+    return [c for c in countries if can_manage_country(caller, c)]
+
+
+def close_quarter(session: Session, *, caller: Caller, country: str, quarter: str) -> None:
+    close_period(session, caller=caller, country=country, period=quarter)
 
 
 # --- tablets --------------------------------------------------------------------------------
