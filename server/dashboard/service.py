@@ -693,8 +693,10 @@ class OpenConflict:
 def open_conflicts(
     session: Session, *, caller: Caller, country: str = "", limit: int = 20
 ) -> tuple[list[OpenConflict], int]:
-    """The open sync conflicts in the caller's scope (optionally one country's), newest first,
-    with how many there are in all."""
+    """The open sync conflicts the caller may settle (a reviewer's scope, optionally one
+    country's), newest first, with how many there are in all; none for anyone else."""
+    if not may_review_anything(caller):
+        return [], 0
     conditions = [
         col(SyncConflict.status) == "open",
         in_visible_project(SyncConflict.project_id, caller),

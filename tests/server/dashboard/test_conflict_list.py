@@ -105,3 +105,13 @@ def test_a_conflicts_long_values_show_whole_so_the_officer_sees_what_differs(
     table = html[html.index('id="conflicts"') :]
     assert server_notes.replace("'", "&#39;") in table
     assert tablet_notes.replace("'", "&#39;") in table
+
+
+@sqlite_only
+def test_a_field_expert_is_not_asked_to_settle_conflicts(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    """Only the office settles a conflict: the expert's pages do not list them as work."""
+    sign_in(client, engine, world.expert)
+    assert 'id="open-conflicts"' not in main_of(client.get("/review").text)
+    assert "sync conflict" not in main_of(client.get("/overview").text)
