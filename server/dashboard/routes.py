@@ -1000,12 +1000,24 @@ def revoke_tablet(
     device_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
 ) -> Response:
     assert page.caller is not None
-    name = service.revoke_tablet(session, caller=page.caller, device_id=device_id)
+    revoked = service.revoke_tablet(session, caller=page.caller, device_id=device_id)
     session.commit()
+    if revoked.records or revoked.photos:
+        t = page.t
+        return page.redirect(
+            "/tablets",
+            notice=N_(
+                "Revoked “%(name)s”: it can no longer sync. It last reported %(records)s and "
+                "%(photos)s not yet synced: they stay on the tablet and will not reach the server."
+            ),
+            name=revoked.name,
+            records=t.ngettext("%(num)s record", "%(num)s records", revoked.records),
+            photos=t.ngettext("%(num)s photo", "%(num)s photos", revoked.photos),
+        )
     return page.redirect(
         "/tablets",
         notice=N_("Revoked “%(name)s”: it can no longer sync. Its unsent records stay on it."),
-        name=name,
+        name=revoked.name,
     )
 
 

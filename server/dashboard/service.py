@@ -980,9 +980,20 @@ def enrol_tablet(
     )
 
 
-def revoke_tablet(session: Session, *, caller: Caller, device_id: uuid.UUID) -> str:
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    name: str
+    # What its latest status said was not yet on the server: it stays on the tablet.
+    records: int = 0
+    photos: int = 0
+
+
+def revoke_tablet(session: Session, *, caller: Caller, device_id: uuid.UUID) -> Revoked:
     device, user = devices_service.revoke_device(session, device_id=device_id, caller=caller)
-    return device.label or user.username
+    status = fleet.statuses_of(session, [device.id]).get(device.id)
+    if status is None or not fleet.has_pending(status):
+        return Revoked(device.label or user.username)
+    return Revoked(device.label or user.username, status.pending_mutations, status.pending_uploads)
 
 
 # --- indicators -------------------------------------------------------------------------------
