@@ -783,6 +783,7 @@ def close_quarter(page: SignedIn, form: CheckedForm, session: SessionDep) -> Res
     quarter = form_text(form, "quarter", limit=16).upper()
     chosen = FormState(country=country, quarter=quarter)
     try:
+        report.parse_quarter(quarter)  # a quarter only, said so next to its field
         service.close_quarter(session, caller=page.caller, country=country, quarter=quarter)
     except ValidationFailed as exc:
         session.rollback()
@@ -791,7 +792,7 @@ def close_quarter(page: SignedIn, form: CheckedForm, session: SessionDep) -> Res
             {
                 f"close-{'quarter' if k == 'period' else k}": v
                 for k, v in found.items()
-                if k in ("period", "country")
+                if k in ("quarter", "period", "country")
             }
         )
         return _reports_page(

@@ -330,11 +330,21 @@ def explain(t: Translator, code: str, params: Mapping[str, str] | None = None) -
     return t.gettext(EXPLANATIONS.get(known, EXPLANATIONS[ErrorCode.INVALID]))
 
 
+# Where a field takes less than its code's general words say: a ``quarter`` field takes only a
+# quarter, where ``bad_period`` in general allows a year, a quarter or a month.
+FIELD_WORDS: dict[tuple[str, str], str] = {
+    ("quarter", ErrorCode.BAD_PERIOD.value): N_("Write a quarter like 2026Q3."),
+}
+
+
 def field_errors(t: Translator, exc: ValidationFailed) -> FormState:
     """A service's field-level errors, keyed by field, for messages next to the inputs."""
     errors = FormState()
     for item in exc.issues:
-        errors.setdefault(item.field or "form", explain(t, item.code))
+        words = FIELD_WORDS.get((item.field, item.code))
+        errors.setdefault(
+            item.field or "form", t.gettext(words) if words else explain(t, item.code)
+        )
     return errors
 
 

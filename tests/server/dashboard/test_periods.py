@@ -95,3 +95,16 @@ def test_a_quarter_closed_already_is_no_longer_offered(officer: TestClient, worl
     form = form[: form.index("</select>")]
     assert f'value="{quarter}"' not in form
     assert f'value="{report.quarter_choices(utcnow().date())[2]}"' in form
+
+
+@sqlite_only
+def test_a_bad_quarter_asks_for_a_quarter_not_any_period(officer: TestClient) -> None:
+    """Both quarter fields (the report's and the closing's) take only a quarter: the error must
+    not suggest a year or a month."""
+    officer.cookies.set("pilotmon_lang", "es")
+    closing = main_of(_close(officer, "2026").text)  # type: ignore[attr-defined]
+    report_page = main_of(officer.get("/reports/quarterly.pdf", params={"quarter": "2026"}).text)
+    for html, field in ((closing, "close-quarter"), (report_page, "quarter")):
+        error = re.search(rf'id="{field}-error"[^>]*>(.*?)<', html, re.S)
+        assert error is not None, field
+        assert "2026Q3" in error.group(1) and "un mes" not in error.group(1), error.group(1)
