@@ -1215,7 +1215,12 @@ def set_person_active(
     name = user.full_name or user.username
     if active:
         return page.redirect(
-            back, notice=N_("Reactivated “%(name)s”: they can sign in and sync again."), name=name
+            back,
+            notice=N_(
+                "Reactivated “%(name)s”: they can sign in again. Their tablets stay revoked: "
+                "issue a new enrolment code for each on the Tablets page."
+            ),
+            name=name,
         )
     return page.redirect(
         back,
