@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -25,7 +26,7 @@ def _closed(engine: Engine) -> list[tuple[str, str]]:
         return [(c.country, c.period) for c in reader.exec(select(ClosedPeriod)).all()]
 
 
-def _close(client: TestClient, quarter: str, country: str = "LSO") -> object:
+def _close(client: TestClient, quarter: str, country: str = "LSO") -> Response:
     return client.post(
         "/reports/close",
         data={"csrf_token": token_for(client, "/reports"), "country": country, "quarter": quarter},
@@ -42,8 +43,8 @@ def test_an_officer_closes_a_quarter_and_the_page_lists_it(
     assert "No quarter is closed yet" in html
     assert 'action="/reports/close"' in html
     page = _close(officer, quarter)
-    assert page.status_code == 200  # type: ignore[attr-defined]
-    text = main_of(page.text)  # type: ignore[attr-defined]
+    assert page.status_code == 200
+    text = main_of(page.text)
     assert f"Closed {quarter} for Lesotho" in text
     closed = text[text.index('id="closed-quarters"') :]
     assert re.search(rf"Lesotho.*{quarter}", closed, re.S)
@@ -58,8 +59,8 @@ def test_closing_a_closed_quarter_says_so_next_to_the_field_in_french(
     _close(officer, quarter)
     officer.cookies.set("pilotmon_lang", "fr")
     again = _close(officer, quarter)
-    assert again.status_code == 409  # type: ignore[attr-defined]
-    html = main_of(again.text)  # type: ignore[attr-defined]
+    assert again.status_code == 409
+    html = main_of(again.text)
     error = re.search(r'id="close-quarter-error"[^>]*>(.*?)<', html, re.S)
     assert error is not None
     assert f"{quarter} est déjà clos pour Lesotho" in error.group(1)
@@ -69,8 +70,8 @@ def test_closing_a_closed_quarter_says_so_next_to_the_field_in_french(
 @sqlite_only
 def test_a_bad_quarter_is_named_next_to_its_field(officer: TestClient, engine: Engine) -> None:
     page = _close(officer, "2026Q5")
-    assert page.status_code == 422  # type: ignore[attr-defined]
-    assert 'id="close-quarter-error"' in page.text  # type: ignore[attr-defined]
+    assert page.status_code == 422
+    assert 'id="close-quarter-error"' in page.text
     assert _closed(engine) == []
 
 
@@ -82,7 +83,7 @@ def test_hq_sees_the_closed_quarters_but_may_not_close_one(
     html = main_of(client.get("/reports").text)
     assert 'id="closed-quarters"' in html
     assert 'action="/reports/close"' not in html
-    assert _close(client, _last_quarter()).status_code == 403  # type: ignore[attr-defined]
+    assert _close(client, _last_quarter()).status_code == 403
     assert _closed(engine) == []
 
 
@@ -102,7 +103,7 @@ def test_a_bad_quarter_asks_for_a_quarter_not_any_period(officer: TestClient) ->
     """Both quarter fields (the report's and the closing's) take only a quarter: the error must
     not suggest a year or a month."""
     officer.cookies.set("pilotmon_lang", "es")
-    closing = main_of(_close(officer, "2026").text)  # type: ignore[attr-defined]
+    closing = main_of(_close(officer, "2026").text)
     report_page = main_of(officer.get("/reports/quarterly.pdf", params={"quarter": "2026"}).text)
     for html, field in ((closing, "close-quarter"), (report_page, "quarter")):
         error = re.search(rf'id="{field}-error"[^>]*>(.*?)<', html, re.S)
