@@ -244,6 +244,33 @@ def issue(field: str, code: ErrorCode, **params: object) -> Issue:
     return Issue(field, code.value, MESSAGES[code].format(field=field or "record", **params))
 
 
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _message_pattern(template: str) -> re.Pattern[str]:
+    parts, seen, at = [], set(), 0
+    for found in _PLACEHOLDER.finditer(template):
+        parts.append(re.escape(template[at : found.start()]))
+        name = found.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        at = found.end()
+    parts.append(re.escape(template[at:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def message_params(code: str, message: str) -> dict[str, str] | None:
+    """The values ``issue`` filled into ``code``'s message, read back from the message (e.g. a
+    stored flag's figures, for words in another language); None when the message is not that
+    template's (an older server's wording, another code)."""
+    try:
+        template = MESSAGES[ErrorCode(code)]
+    except (ValueError, KeyError):
+        return None
+    found = _message_pattern(template).fullmatch(message)
+    return found.groupdict() if found else None
+
+
 def is_warning(item: Issue) -> bool:
     return item.code in WARNING_CODES
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from server.activities.models import Activity, Attachment, AttendanceRow, ClosedPeriod
+from server.columns import as_utc
 from server.projects.models import Project, Site
 from shared.errors import Issue
 from shared.validation import ProjectFacts, SiteFacts, quality_flags
@@ -230,12 +231,16 @@ class FlagFacts:
             )
         ).scalar_one()
         site = self.sites(project).get(str(activity.site_id)) if activity.site_id else None
+        # The lag runs to when the activity first reached the server, not to this change (a
+        # correction asked for by the office, a resolved conflict): docs/product.md, Flags.
+        first = as_utc(activity.created_at)
+        arrived = first.date() if first is not None else self.today
         found = quality_flags(
             record,
             site=site,
             same_day_duplicates=int(duplicates),
             usual_attendance=self.usual_attendance(project),
             reused_photo=photo_reused(self.session, activity_id=activity.id),
-            received_on=self.today,
+            received_on=min(arrived, self.today),
         )
         return as_flags([*warnings, *found]), self.closed(project.country, activity.start_date)

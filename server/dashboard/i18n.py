@@ -180,6 +180,13 @@ LABELS: dict[str, dict[str, str]] = {
         "photo_reused": N_("Photo used by another activity"),
         "reporting_lag": N_("Reported late"),
     },
+    "entity": {
+        "activity": N_("Activity"),
+        "attachment": N_("Photo"),
+        "observation": N_("Observation"),
+        "participant": N_("Participant"),
+        "site": N_("Site"),
+    },
     "conflict_status": {
         "open": N_("Open"),
         "resolved": N_("Resolved"),

@@ -204,6 +204,9 @@ def overview(page: SignedIn, session: SessionDep, country: str = "", target: str
         may_report=report.may_report(page.caller),
         results=results.results_across_pilots(session, caller=page.caller, t=page.t),
         value=lambda v: results.show_value(page.t, v),
+        open_conflicts=service.open_conflicts(
+            session, caller=page.caller, country=data.country, limit=0
+        )[1],
     )
 
 
@@ -332,6 +335,9 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
         pagination=paginate(page.request, total=queue.total, page_size=service.PAGE_SIZE),
         observations=results.waiting_observations(
             session, caller=page.caller, t=page.t, project=values.get("project", "")
+        ),
+        conflicts=service.open_conflicts(
+            session, caller=page.caller, country=str(values.get("country", "")).upper()[:3]
         ),
     )
 
@@ -733,6 +739,8 @@ def _reports_page(
     *,
     errors: FormState | None = None,
     status_code: int = 200,
+    close_values: FormState | None = None,
+    close_errors: FormState | None = None,
 ) -> Response:
     assert page.caller is not None
     if not report.may_report(page.caller):
@@ -740,19 +748,86 @@ def _reports_page(
     today = _today()
     if not values.get("quarter"):
         values["quarter"] = report.default_quarter(today)
+    choices = report.report_choices(session, caller=page.caller, today=today)
+    closed = service.closed_quarters(session, caller=page.caller)
+    closable = service.closable_countries(page.caller, choices.countries)
+    done = {(c.country, c.period) for c in closed}
+    open_quarters = [q for q in choices.quarters[1:] if any((c, q) not in done for c in closable)]
     return page.render(
         "reports.html",
         nav="reports",
         values=values,
         errors=errors or FormState(),
         status_code=status_code,
-        choices=report.report_choices(session, caller=page.caller, today=today),
+        choices=choices,
+        closed=closed,
+        close_countries=closable,
+        # The quarters that have ended (the current one is still being reported) and are still
+        # open in one of the countries at least.
+        close_choices=open_quarters,
+        close_values=close_values or FormState(quarter=next(iter(open_quarters), "")),
+        close_errors=close_errors or FormState(),
     )
 
 
 @router.get("/reports")
 def reports(page: SignedIn, session: SessionDep) -> Response:
     return _reports_page(page, session, _report_form(page))
+
+
+@router.post("/reports/close")
+def close_quarter(page: SignedIn, form: CheckedForm, session: SessionDep) -> Response:
+    """Close a country's reporting quarter: later submissions dated inside it are marked late."""
+    assert page.caller is not None
+    country = form_text(form, "country", limit=3).upper()
+    quarter = form_text(form, "quarter", limit=16).upper()
+    chosen = FormState(country=country, quarter=quarter)
+    try:
+        report.parse_quarter(quarter)  # a quarter only, said so next to its field
+        service.close_quarter(session, caller=page.caller, country=country, quarter=quarter)
+    except ValidationFailed as exc:
+        session.rollback()
+        found = field_errors(page.t, exc)
+        errors = FormState(
+            {
+                f"close-{'quarter' if k == 'period' else k}": v
+                for k, v in found.items()
+                if k in ("quarter", "period", "country")
+            }
+        )
+        return _reports_page(
+            page,
+            session,
+            _report_form(page),
+            close_values=chosen,
+            close_errors=errors or FormState({"close-quarter": explain(page.t, "invalid")}),
+            status_code=422,
+        )
+    except Conflict:
+        session.rollback()
+        already = page.t.gettext(
+            N_("%(quarter)s is already closed for %(country)s."),
+            quarter=quarter,
+            country=page.t.country(country),
+        )
+        return _reports_page(
+            page,
+            session,
+            _report_form(page),
+            close_values=chosen,
+            close_errors=FormState({"close-quarter": already}),
+            status_code=409,
+        )
+    session.commit()
+    return page.redirect(
+        "/reports#closed-quarters",
+        notice=N_(
+            "Closed %(quarter)s for %(country)s: an activity dated in it that arrives from now "
+            "on is marked late."
+        ),
+        quarter=quarter,
+        country=page.t.country(country),
+    )
 
 
 @router.get("/reports/quarterly.pdf")
@@ -926,12 +1001,24 @@ def revoke_tablet(
     device_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
 ) -> Response:
     assert page.caller is not None
-    name = service.revoke_tablet(session, caller=page.caller, device_id=device_id)
+    revoked = service.revoke_tablet(session, caller=page.caller, device_id=device_id)
     session.commit()
+    if revoked.records or revoked.photos:
+        t = page.t
+        return page.redirect(
+            "/tablets",
+            notice=N_(
+                "Revoked “%(name)s”: it can no longer sync. It last reported %(records)s and "
+                "%(photos)s not yet synced: they stay on the tablet and will not reach the server."
+            ),
+            name=revoked.name,
+            records=t.ngettext("%(num)s record", "%(num)s records", revoked.records),
+            photos=t.ngettext("%(num)s photo", "%(num)s photos", revoked.photos),
+        )
     return page.redirect(
         "/tablets",
         notice=N_("Revoked “%(name)s”: it can no longer sync. Its unsent records stay on it."),
-        name=name,
+        name=revoked.name,
     )
 
 
@@ -1128,7 +1215,12 @@ def set_person_active(
     name = user.full_name or user.username
     if active:
         return page.redirect(
-            back, notice=N_("Reactivated “%(name)s”: they can sign in and sync again."), name=name
+            back,
+            notice=N_(
+                "Reactivated “%(name)s”: they can sign in again. Their tablets stay revoked: "
+                "issue a new enrolment code for each on the Tablets page."
+            ),
+            name=name,
         )
     return page.redirect(
         back,

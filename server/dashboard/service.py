@@ -36,8 +36,8 @@ from server.accounts.service import (
     user_publics,
 )
 from server.activities import queries
-from server.activities.models import Activity
-from server.activities.review import review_activity
+from server.activities.models import Activity, Attachment
+from server.activities.review import close_period, list_periods, review_activity
 from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.dashboard import charts
@@ -55,7 +55,7 @@ from server.exports import dhis2, iati, tabular
 from server.exports.values import value_columns, value_rows
 from server.indicators import service as indicators
 from server.projects import service as projects_service
-from server.projects.models import Project, Site, Target
+from server.projects.models import Participant, Project, Site, Target
 from server.results.indicators import result_indicators
 from server.scope import (
     activity_scope,
@@ -471,6 +471,7 @@ class QueueItem:
     activity: queries.ActivitySummary
     author: str
     may_review: bool
+    flags: tuple[str, ...] = ()  # the codes of its data-quality flags, to name them in the row
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,12 +503,14 @@ def review_queue(
     projects, _ = projects_service.list_projects(session, caller=caller, limit=500)
     names = usernames(session, (i.created_by_id for i in items))
     reviewable = {p.id for p in projects if can_review(caller, p)}
+    flags = _flag_codes(session, [i.id for i in items if i.flags])
     return ReviewQueue(
         items=[
             QueueItem(
                 i,
                 names.get(i.created_by_id, "") if i.created_by_id else "",
                 i.project_id in reviewable,
+                flags.get(i.id, ()),
             )
             for i in items
         ],
@@ -516,6 +519,21 @@ def review_queue(
         projects=projects,
         countries=sorted({p.country for p in projects}),
     )
+
+
+def _flag_codes(
+    session: Session, activity_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, ...]]:
+    """Each listed activity's flag codes (one query for the page, already in scope)."""
+    if not activity_ids:
+        return {}
+    rows = session.exec(
+        select(Activity.id, Activity.flags).where(col(Activity.id).in_(activity_ids))
+    ).all()
+    return {
+        activity_id: tuple(dict.fromkeys(str(f.get("code", "")) for f in found or ()))
+        for activity_id, found in rows
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -660,6 +678,102 @@ def conflicts_of_activity(
     return sorted(views, key=lambda v: v.status != "open")
 
 
+@dataclass(frozen=True, slots=True)
+class OpenConflict:
+    """An open sync conflict as the list of those to settle shows it."""
+
+    entity: str  # activity, attachment, observation, participant, site
+    record: str  # the record as a reader knows it: a title, a site's name, a code
+    activity_id: uuid.UUID | None  # the activity page where it is settled, if any
+    observation_id: uuid.UUID | None
+    fields: list[str]
+    device_label: str
+    created_at: datetime | None
+
+
+def open_conflicts(
+    session: Session, *, caller: Caller, country: str = "", limit: int = 20
+) -> tuple[list[OpenConflict], int]:
+    """The open sync conflicts the caller may settle (a reviewer's scope, optionally one
+    country's), newest first, with how many there are in all; none for anyone else."""
+    if not may_review_anything(caller):
+        return [], 0
+    conditions = [
+        col(SyncConflict.status) == "open",
+        in_visible_project(SyncConflict.project_id, caller),
+    ]
+    if country:
+        conditions.append(
+            col(SyncConflict.project_id).in_(
+                select(Project.id).where(col(Project.country) == country)
+            )
+        )
+    total = session.execute(
+        select(func.count()).select_from(SyncConflict).where(*conditions)
+    ).scalar_one()
+    rows = session.exec(
+        select(SyncConflict)
+        .where(*conditions)
+        .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))
+        .limit(limit)
+    ).all()
+
+    def ids(entity: str) -> list[uuid.UUID]:
+        return [r.entity_id for r in rows if r.entity == entity]
+
+    # A photo's conflict is settled on its activity's page.
+    photo_owner = dict(
+        session.exec(
+            select(Attachment.id, Attachment.activity_id).where(
+                col(Attachment.id).in_(ids("attachment"))
+            )
+        ).all()
+    )
+    activity_ids = {*ids("activity"), *(a for a in photo_owner.values() if a)}
+    titles = dict(
+        session.exec(
+            select(Activity.id, Activity.title).where(col(Activity.id).in_(activity_ids))
+        ).all()
+    )
+    sites = dict(
+        session.exec(select(Site.id, Site.name).where(col(Site.id).in_(ids("site")))).all()
+    )
+    participant_codes = dict(
+        session.exec(
+            select(Participant.id, Participant.code).where(
+                col(Participant.id).in_(ids("participant"))
+            )
+        ).all()
+    )
+    labels = dict(
+        session.exec(
+            select(Device.id, Device.label).where(
+                col(Device.id).in_([r.device_id for r in rows if r.device_id])
+            )
+        ).all()
+    )
+    found = []
+    for r in rows:
+        activity_id = r.entity_id if r.entity == "activity" else photo_owner.get(r.entity_id)
+        record = (
+            titles.get(activity_id, "")
+            if activity_id
+            else sites.get(r.entity_id) or participant_codes.get(r.entity_id) or ""
+        )
+        found.append(
+            OpenConflict(
+                entity=r.entity,
+                record=record,
+                activity_id=activity_id if activity_id in titles else None,
+                observation_id=r.entity_id if r.entity == "observation" else None,
+                fields=list(r.fields or []),
+                device_label=labels.get(r.device_id, "") if r.device_id else "",
+                created_at=r.created_at,
+            )
+        )
+    return found, int(total)
+
+
 def resolve_conflict(
     session: Session, *, caller: Caller, conflict_id: uuid.UUID, keep: str
 ) -> None:
@@ -677,6 +791,36 @@ def review(
         session, caller=caller, activity_id=activity_id, action=action, comment=comment
     )
     return activity
+
+
+# --- closed reporting quarters (docs/product.md: Closed period) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedQuarter:
+    country: str
+    period: str
+    closed_by: str
+    closed_at: datetime | None
+
+
+def closed_quarters(session: Session, *, caller: Caller) -> list[ClosedQuarter]:
+    """The closed quarters the caller sees (its countries'; all for HQ and admins), newest
+    first within each country."""
+    rows, _ = list_periods(session, caller=caller, limit=500)
+    names = usernames(session, (r.closed_by_id for r in rows))
+    return [
+        ClosedQuarter(r.country, r.period, names.get(r.closed_by_id, ""), r.closed_at) for r in rows
+    ]
+
+
+def closable_countries(caller: Caller, countries: Sequence[str]) -> list[str]:
+    """Of ``countries``, those whose quarters the caller may close."""
+    return [c for c in countries if can_manage_country(caller, c)]
+
+
+def close_quarter(session: Session, *, caller: Caller, country: str, quarter: str) -> None:
+    close_period(session, caller=caller, country=country, period=quarter)
 
 
 # --- tablets --------------------------------------------------------------------------------
@@ -837,9 +981,20 @@ def enrol_tablet(
     )
 
 
-def revoke_tablet(session: Session, *, caller: Caller, device_id: uuid.UUID) -> str:
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    name: str
+    # What its latest status said was not yet on the server: it stays on the tablet.
+    records: int = 0
+    photos: int = 0
+
+
+def revoke_tablet(session: Session, *, caller: Caller, device_id: uuid.UUID) -> Revoked:
     device, user = devices_service.revoke_device(session, device_id=device_id, caller=caller)
-    return device.label or user.username
+    status = fleet.statuses_of(session, [device.id]).get(device.id)
+    if status is None or not fleet.has_pending(status):
+        return Revoked(device.label or user.username)
+    return Revoked(device.label or user.username, status.pending_mutations, status.pending_uploads)
 
 
 # --- indicators -------------------------------------------------------------------------------
@@ -1290,8 +1445,17 @@ VOCABULARY_OF_FIELD = {
 }
 
 
-def describe(t: Translator, name: str, value: Any, names: Mapping[str, str] | None = None) -> str:
-    """A stored field value in words, for revision diffs and conflicts."""
+def describe(
+    t: Translator,
+    name: str,
+    value: Any,
+    names: Mapping[str, str] | None = None,
+    *,
+    whole: bool = False,
+) -> str:
+    """A stored field value in words, for revision diffs and conflicts. Long text is cut at 120
+    characters in the history; ``whole`` keeps all of it (a conflict's sides, where the reader
+    must see what differs to choose)."""
     if value is None or value == "" or value == []:
         return "–"
     if name in ("project_id", "site_id"):
@@ -1319,7 +1483,7 @@ def describe(t: Translator, name: str, value: Any, names: Mapping[str, str] | No
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     text = str(value)
-    return text if len(text) <= 120 else text[:119] + "…"
+    return text if whole or len(text) <= 120 else text[:119] + "…"
 
 
 # --- exports --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from server.activities.review import MAX_COMMENT
 from server.config import Settings
 from server.dashboard import session as cookies
 from server.dashboard.assets import HashedStaticFiles
+from server.dashboard.flags import flag_detail
 from server.dashboard.i18n import (
     LANGUAGES,
     N_,
@@ -66,6 +67,8 @@ def _environment() -> Environment:
     env.globals["static_url"] = STATIC_FILES.url
     # The review comment's limit, as the server checks it (activities and observations alike).
     env.globals["max_comment"] = MAX_COMMENT
+    # A data-quality flag's words in the reader's language (server.dashboard.flags).
+    env.globals["flag_detail"] = flag_detail
     return env
 
 
@@ -116,7 +119,9 @@ class Page:
             "may_see_people": self.caller is not None and may_see_people(self.caller),
             "solution_names": catalogue_names(t.language, "solution"),
             "topic_names": catalogue_names(t.language, "topic"),
-            "show": lambda name, value, names=None: describe(t, name, value, names),
+            "show": lambda name, value, names=None, whole=False: describe(
+                t, name, value, names, whole=whole
+            ),
             **extra,
         }
 
@@ -325,11 +330,21 @@ def explain(t: Translator, code: str, params: Mapping[str, str] | None = None) -
     return t.gettext(EXPLANATIONS.get(known, EXPLANATIONS[ErrorCode.INVALID]))
 
 
+# Where a field takes less than its code's general words say: a ``quarter`` field takes only a
+# quarter, where ``bad_period`` in general allows a year, a quarter or a month.
+FIELD_WORDS: dict[tuple[str, str], str] = {
+    ("quarter", ErrorCode.BAD_PERIOD.value): N_("Write a quarter like 2026Q3."),
+}
+
+
 def field_errors(t: Translator, exc: ValidationFailed) -> FormState:
     """A service's field-level errors, keyed by field, for messages next to the inputs."""
     errors = FormState()
     for item in exc.issues:
-        errors.setdefault(item.field or "form", explain(t, item.code))
+        words = FIELD_WORDS.get((item.field, item.code))
+        errors.setdefault(
+            item.field or "form", t.gettext(words) if words else explain(t, item.code)
+        )
     return errors
 
 

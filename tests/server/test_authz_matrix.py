@@ -53,7 +53,7 @@ from server.accounts.models import (
     PersonalToken,
     User,
 )
-from server.activities.models import Activity, Attachment
+from server.activities.models import Activity, Attachment, ClosedPeriod
 from server.columns import utcnow
 from server.config import Settings
 from server.dashboard import session as dashboard_cookies
@@ -1539,6 +1539,18 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
                 PersonalToken.id == _id(w, "fresh_token")
             )
         ),
+    ),
+    # closing a reporting quarter, on the Reports page: admins and the country's officers
+    DashboardRoute(
+        "POST",
+        "/reports/close",
+        _dashboard_managers(303),
+        other={"officer_lso": 403, "expert_lso": 403},
+        data=lambda w: {
+            "country": w["country"],
+            "quarter": f"{2000 + int(w['n']) // 4 % 90}Q{int(w['n']) % 4 + 1}",
+        },
+        state=_reads(lambda w: _count(ClosedPeriod, ClosedPeriod.country == w["country"])),
     ),
     # tablets: enrolment codes and revocations by admins and officers (docs/roles.md#tablets)
     DashboardRoute("GET", "/tablets", _page_roles(200)),

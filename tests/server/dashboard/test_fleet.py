@@ -77,3 +77,29 @@ def test_the_overview_says_what_waits_on_the_tablets_by_scope(
     html = main_of(client.get("/overview").text)
     assert "7 records and 1 photo on 1 tablet not yet synced." in html
     assert "Tablet B — Leribe" not in html
+
+
+def test_revoking_a_tablet_that_holds_unsynced_data_says_what_will_not_arrive(
+    client: TestClient, engine: Engine, world: World, session: Session
+) -> None:
+    """A lost tablet is revoked: the officer is told, before and after, how much of its work has
+    not reached the server and will not (the overview stops counting it once revoked)."""
+    tablets = add_fleet(session, world)
+    session.commit()
+    sign_in(client, engine, world.officer)
+    maseru = tablets["Tablet A — Maseru"]
+    html = client.get("/tablets").text
+    form = re.search(rf'action="/tablets/{maseru.id}/revoke"[^>]*data-confirm="([^"]+)"', html)
+    assert form is not None
+    asked = form.group(1)
+    assert "5 records and 2 photos" in asked and "will not reach the server" in asked
+    # A tablet with nothing waiting gets the short question.
+    quthing = tablets["Tablet D — Quthing"]
+    plain = re.search(rf'action="/tablets/{quthing.id}/revoke"[^>]*data-confirm="([^"]+)"', html)
+    assert plain is not None and "records" not in plain.group(1).replace("unsent records", "")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token is not None
+    done = client.post(f"/tablets/{maseru.id}/revoke", data={"csrf_token": token.group(1)})
+    notice = main_of(done.text)
+    assert "Revoked “Tablet A — Maseru”" in notice
+    assert "5 records and 2 photos" in notice and "will not reach the server" in notice

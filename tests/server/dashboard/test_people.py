@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from server.accounts.models import User, UserProject
+from server.accounts.models import Device, User, UserProject
 from tests.factories import PASSWORD
 from tests.server.dashboard.conftest import (
     fresh,
@@ -376,3 +376,27 @@ def test_the_count_and_the_note_for_readers_are_two_sentences(
     text = re.sub(r"<[^>]+>", " ", main_of(client.get("/people").text))
     text = re.sub(r"\s+", " ", text)
     assert re.search(r"people in your scope\. Country officers and administrators add", text)
+
+
+@sqlite_only
+def test_reactivating_says_the_tablets_stay_revoked(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Deactivating revokes the person's tablets and reactivating restores none
+    (docs/roles.md): the dashboard must not promise they "sync again"."""
+    expert = world.expert
+    token = token_for(officer, "/people")
+    officer.post(f"/people/{expert.id}/active", data={"csrf_token": token, "active": "0"})
+    page = officer.get(f"/people/{expert.id}").text
+    asked = re.search(r'data-confirm="(Reactivate[^"]+)"', page)
+    assert asked is not None
+    assert "sync again" not in asked.group(1) and "new enrolment code" in asked.group(1)
+    done = officer.post(
+        f"/people/{expert.id}/active", data={"csrf_token": token, "active": "1"}
+    ).text
+    notice = main_of(done)
+    assert "Reactivated “Chen Wei”" in notice
+    assert "sync again" not in notice and "new enrolment code" in notice
+    with Session(engine) as reader:
+        devices = reader.exec(select(Device).where(Device.user_id == expert.id)).all()
+    assert devices and all(d.revoked_at is not None for d in devices)
