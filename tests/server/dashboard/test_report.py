@@ -277,12 +277,13 @@ def test_achievement_against_targets_equals_target_achievement(
     assert rows, "the world has targets this year"
     lines = [re.split(r"\s{2,}", line.strip()) for line in text.splitlines()]
     for row in rows:
-        achieved = "–" if row["value"] is None else f"{row['value']:,.0f} %"
+        # "7 %" as written; the PDF's text layer may lose the narrow space of a short figure
+        achieved = "–" if row["value"] is None else f"{row['value']:,.0f}%"
         wanted = [row["project"], row["period"], achieved]
         assert any(
             cells[0] == row["project"]
             and row["period"] in cells
-            and cells[-1].replace("\u00a0", " ") == achieved
+            and re.sub(r"\s", "", cells[-1]) == achieved
             for cells in lines
         ), (wanted, text[:2000])
 
@@ -390,22 +391,26 @@ def test_the_activities_table_stops_with_and_n_more(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(report, "MAX_ACTIVITY_ROWS", 3)
     quarter = this_quarter(world)
-    text = pdf_text(download(hq, quarter=quarter).content, tmp_path)
-    table = text[text.index("Activities of the quarter") :]
-    listed = re.findall(r"^\s*\w{3} \d{1,2}, \d{4}\s{2,}", table, flags=re.MULTILINE)
-    assert len(listed) == 3
-    found = re.search(r"… and (\d+) more activit", table)
-    assert found, table
-    # as many more as the quarter holds beyond the three shown (submitted and approved)
     _, first, last = report.parse_quarter(quarter)
     everything = hq.get(
         "/api/v1/indicators/ACTIVITIES/values",
         params={"from": first.isoformat(), "to": last.isoformat()},
         headers=bearer(engine, world.hq),
     ).json()["rows"][0]["value"]
-    assert int(found.group(1)) == everything - 3
+    # A cap below what the quarter holds (submitted and approved), whatever day of the quarter
+    # today is: on its first days the world has only a few activities in it.
+    assert everything >= 2, "the world records activities in the current quarter"
+    shown = min(3, everything - 1)
+    monkeypatch.setattr(report, "MAX_ACTIVITY_ROWS", shown)
+    text = pdf_text(download(hq, quarter=quarter).content, tmp_path)
+    table = text[text.index("Activities of the quarter") :]
+    listed = re.findall(r"^\s*\w{3} \d{1,2}, \d{4}\s{2,}", table, flags=re.MULTILINE)
+    assert len(listed) == shown
+    found = re.search(r"… and (\d+) more activit", table)
+    assert found, table
+    # as many more as the quarter holds beyond those shown
+    assert int(found.group(1)) == everything - shown
 
 
 # --- results (result indicators listed by GET /api/v1/indicators) ---------------------------
