@@ -639,6 +639,17 @@ def _uuid_of(value: Any) -> uuid.UUID | None:
         return None
 
 
+def _device_labels(session: Session, conflicts: Sequence[SyncConflict]) -> dict[Any, str]:
+    """The labels of the tablets these conflicts came from, by device id."""
+    return dict(
+        session.exec(
+            select(Device.id, Device.label).where(
+                col(Device.id).in_([c.device_id for c in conflicts if c.device_id])
+            )
+        ).all()
+    )
+
+
 def conflicts_of_activity(
     session: Session, *, caller: Caller, detail: queries.ActivityDetail
 ) -> list[ConflictView]:
@@ -653,13 +664,7 @@ def conflicts_of_activity(
         )
         .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))
     ).all()
-    labels = dict(
-        session.exec(
-            select(Device.id, Device.label).where(
-                col(Device.id).in_([r.device_id for r in rows if r.device_id])
-            )
-        ).all()
-    )
+    labels = _device_labels(session, rows)
     views = [
         ConflictView(
             id=r.id,
@@ -745,13 +750,7 @@ def open_conflicts(
             )
         ).all()
     )
-    labels = dict(
-        session.exec(
-            select(Device.id, Device.label).where(
-                col(Device.id).in_([r.device_id for r in rows if r.device_id])
-            )
-        ).all()
-    )
+    labels = _device_labels(session, rows)
     found = []
     for r in rows:
         activity_id = r.entity_id if r.entity == "activity" else photo_owner.get(r.entity_id)
