@@ -28,7 +28,12 @@ from server.accounts.auth import Caller
 from server.errors import ConfigError, ValidationFailed
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
-from server.indicators.service import group_sums, parse_values_query, value_of
+from server.indicators.service import (
+    country_scope_issue,
+    group_sums,
+    parse_values_query,
+    value_of,
+)
 from server.results.indicators import ResultWhere, result_groups, result_indicators
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
 from shared.errors import ErrorCode, Issue
@@ -191,7 +196,8 @@ def data_value_set(
 ) -> DataValueSet:
     """The data values of the mapped indicators for ``period`` (2025, 2025Q3 or 2025-07)."""
     errors: list[Issue] = []
-    grain = period_grain(period.strip())
+    period = period.strip().upper()  # 2025q3 as 2025Q3, as the other channels take it
+    grain = period_grain(period)
     if grain is None:
         errors.append(
             Issue(
@@ -231,11 +237,17 @@ def data_value_set(
     except ValidationFailed as exc:
         errors.extend(exc.issues)
         query = None
+    if query is not None:
+        scope = country_scope_issue(
+            session, caller=caller, countries=query.filters.get("country", ())
+        )
+        if scope is not None:
+            errors.append(scope)
     if errors or query is None or grain is None or wanted_grain is None:
         raise ValidationFailed(errors, status_code=400)
 
     apply_pending(session)
-    first, last = period_bounds(period.strip())
+    first, last = period_bounds(period)
     where = Where(
         statuses=query.statuses, filters=query.filters, date_from=first, date_to=last, caller=caller
     )

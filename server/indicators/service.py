@@ -391,20 +391,29 @@ def countries_outside_scope(
     return [c for c in countries if c not in theirs]
 
 
+def country_scope_issue(
+    session: OrmSession, *, caller: Caller | None, countries: Sequence[str]
+) -> Issue | None:
+    """A country filter naming countries outside the caller's scope would count nothing: an
+    empty answer that reads as "nothing happened there". The problem to refuse it with, like a
+    project outside the scope, or None."""
+    outside = countries_outside_scope(session, caller=caller, countries=countries)
+    if not outside:
+        return None
+    return Issue(
+        "country",
+        ErrorCode.OUT_OF_SCOPE,
+        f"{', '.join(outside)} is not one of the countries in your scope",
+    )
+
+
 def where_of(session: OrmSession, *, caller: Caller | None, query: ValuesQuery) -> Where:
     filters: dict[str, tuple[Any, ...]] = dict(query.filters)
     if "project" in filters:
         filters["project"] = resolve_projects(session, caller=caller, values=filters["project"])
-    # A country outside the caller's scope would count nothing: an empty answer that reads as
-    # "nothing happened there". Refused like a project outside it.
-    outside = countries_outside_scope(session, caller=caller, countries=filters.get("country", ()))
-    if outside:
-        raise invalid(
-            "country",
-            ErrorCode.OUT_OF_SCOPE,
-            f"{', '.join(outside)} is not one of the countries in your scope",
-            status_code=400,
-        )
+    issue = country_scope_issue(session, caller=caller, countries=filters.get("country", ()))
+    if issue is not None:
+        raise ValidationFailed([issue], status_code=400)
     return Where(
         statuses=query.statuses,
         filters=filters,

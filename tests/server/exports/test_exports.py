@@ -287,6 +287,41 @@ def test_dhis2_data_values_follow_the_mapping(client: TestClient, world: World) 
     assert monthly == []  # KEN has nothing in Q3, and LSO is out of the officer's scope
 
 
+def test_dhis2_refuses_a_country_outside_scope_and_takes_a_lower_case_quarter(
+    client: TestClient, world: World
+) -> None:
+    """As the values API, pull and the other exports: another country's figures are refused
+    (400 out_of_scope), not answered as an empty set that reads "nothing happened there"; and
+    2025q3 is the quarter 2025Q3."""
+    url = "/api/v1/exports/dhis2/dataValueSets.json"
+    refused = client.get(
+        url, params={"period": "2025Q3", "country": "LSO"}, headers=world.auth("officer_ken")
+    )
+    assert refused.status_code == 400, refused.text
+    [problem] = refused.json()["detail"]
+    assert (problem["field"], problem["code"]) == ("country", "out_of_scope")
+    # with a second problem, both in one answer
+    both = client.get(
+        url, params={"period": "Q3", "country": "LSO"}, headers=world.auth("officer_ken")
+    )
+    assert {(e["field"], e["code"]) for e in both.json()["detail"]} == {
+        ("period", "bad_period"),
+        ("country", "out_of_scope"),
+    }
+    # in scope, and for HQ, the same country is answered
+    own = client.get(
+        url, params={"period": "2025Q3", "country": "KEN"}, headers=world.auth("officer_ken")
+    )
+    assert own.status_code == 200, own.text
+    upper = client.get(
+        url, params={"period": "2025Q3", "country": "LSO"}, headers=world.auth("hq")
+    ).json()["dataValues"]
+    lower = client.get(
+        url, params={"period": "2025q3", "country": "LSO"}, headers=world.auth("hq")
+    ).json()["dataValues"]
+    assert upper and lower == upper
+
+
 def test_dhis2_bad_requests_and_unmapped_countries(
     client: TestClient, world: World, settings: Any, tmp_path: Path
 ) -> None:
