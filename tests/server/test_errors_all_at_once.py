@@ -18,6 +18,7 @@ from server.projects import routes as project_routes
 from server.projects.models import Project, Site, Target
 from server.results.models import Form
 from tests.factories import World, rows
+from tests.server.accounts.test_users import _user
 from tests.server.results.test_forms_api import SURVEY_HEADER, _import, _odk_form, _workbook
 
 
@@ -37,26 +38,13 @@ def _problems(response: Any) -> set[tuple[str, str]]:
 # --- people ------------------------------------------------------------------------------------
 
 
-def _person(**overrides: Any) -> dict[str, Any]:
-    body = {
-        "username": "palesa",
-        "password": "long enough password",
-        "role": "field_expert",
-        "countries": [],
-        "projects": [],
-        "full_name": "Palesa Mokoena",
-    }
-    body.update(overrides)
-    return body
-
-
 def test_a_new_person_is_told_every_problem_at_once(client: TestClient, session: Session) -> None:
     world = World(session)
     headers = world.auth("admin")
     # a limit problem (the name) and rule problems in other fields (password, country, project)
     response = client.post(
         "/api/v1/users",
-        json=_person(
+        json=_user(
             full_name="x" * 201,
             password="passwordpassword",
             role="country_officer",
@@ -72,13 +60,13 @@ def test_a_new_person_is_told_every_problem_at_once(client: TestClient, session:
     # two rule problems, no limit problem
     response = client.post(
         "/api/v1/users",
-        json=_person(username="Bad Name!", projects=["NO-SUCH"]),
+        json=_user(username="Bad Name!", projects=["NO-SUCH"]),
         headers=headers,
     )
     assert _problems(response) == {("username", "invalid"), ("projects", "not_found")}
     # a rule that depends on a refused field is skipped: the too-long password is named once
     response = client.post(
-        "/api/v1/users", json=_person(password="p" * 257, countries=["XXX"]), headers=headers
+        "/api/v1/users", json=_user(password="p" * 257, countries=["XXX"]), headers=headers
     )
     assert _problems(response) == {
         ("password", "too_long"),
@@ -88,7 +76,7 @@ def test_a_new_person_is_told_every_problem_at_once(client: TestClient, session:
     # one problem: exactly that one
     response = client.post(
         "/api/v1/users",
-        json=_person(full_name="x" * 201, projects=[world.project_lso.code]),
+        json=_user(full_name="x" * 201, projects=[world.project_lso.code]),
         headers=headers,
     )
     assert _problems(response) == {("full_name", "too_long")}
