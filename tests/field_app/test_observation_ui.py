@@ -17,7 +17,7 @@ from sync.protocol import Change, Op
 from tests.field_app import kivy_driver
 from tests.field_app.photo_samples import field_photo
 from tests.field_app.test_observations import form_change, form_wire
-from tests.field_app.test_ui import QUIET, SHOTS, make_app, on_screen
+from tests.field_app.test_ui import QUIET, SHOTS, make_app, on_screen, open_measurement
 
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
@@ -88,21 +88,7 @@ def record_one(
     photo: Path | None = None,
     site: str = "",
 ) -> Any:
-    measurements = on_screen(driver, "measurements")
-    # A tap that lands while the list is still being laid out (a loaded machine) is lost: tap
-    # again until the form opens, as a person would.
-    for _ in range(3):
-        driver.tap(driver.find_text(measurements, "+ Demonstration plot harvest"))
-        try:
-            driver.wait_until(
-                lambda: driver.app.manager.current == "observation",
-                timeout=10.0,
-                what="the observation screen",
-            )
-            break
-        except AssertionError:
-            continue
-    screen = on_screen(driver, "observation")
+    screen = open_measurement(driver, "+ Demonstration plot harvest")
     if site:
         driver.choose(screen.ids.site, site)
     assert "practice" not in screen.form.visible_names()

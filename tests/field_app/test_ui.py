@@ -60,6 +60,25 @@ def on_screen(driver: kivy_driver.Driver, name: str) -> Any:
     return screen
 
 
+def open_measurement(driver: kivy_driver.Driver, button: str) -> Any:
+    """Tap ``button`` on the measurements screen until the observation form opens (a tap that
+    lands while the list is still being laid out, on a loaded machine, is lost: tap again, as
+    a person would); the form's screen."""
+    measurements = on_screen(driver, "measurements")
+    for _ in range(3):
+        driver.tap(driver.find_text(measurements, button))
+        try:
+            driver.wait_until(
+                lambda: driver.app.manager.current == "observation",
+                timeout=10.0,
+                what="the observation screen",
+            )
+            break
+        except AssertionError:
+            continue
+    return on_screen(driver, "observation")
+
+
 def settled(session: Any) -> bool:
     """The background schedule is idle and has nothing planned (QUIET: an hour away)."""
     schedule = session.backend._schedule

@@ -140,7 +140,7 @@ def test_the_observation_screen_shows_units_in_portuguese(
     from field_app.device import Device
     from field_app.session import FieldSession
     from sync.protocol import Change, Op
-    from tests.field_app.test_ui import QUIET, SHOTS, make_app, on_screen
+    from tests.field_app.test_ui import QUIET, SHOTS, make_app, on_screen, open_measurement
 
     backend = StoreBackend(tmp_path / "tablet", schedule_options=QUIET)
     backend.store.set_meta(
@@ -176,19 +176,7 @@ def test_the_observation_screen_shows_units_in_portuguese(
             driver.resize(800, 1280)
             home = on_screen(driver, "home")
             driver.tap(driver.find_text(home, "Medições"))
-            measurements = on_screen(driver, "measurements")
-            for _ in range(3):
-                driver.tap(driver.find_text(measurements, "+ Contagem de agregados"))
-                try:
-                    driver.wait_until(
-                        lambda: driver.app.manager.current == "observation",
-                        timeout=10.0,
-                        what="the observation screen",
-                    )
-                    break
-                except AssertionError:
-                    continue
-            screen = on_screen(driver, "observation")
+            screen = open_measurement(driver, "+ Contagem de agregados")
             assert screen._boxes["households"].label == "Households (agregados familiares)"
             assert screen._widgets["households"].hint_text == "0 – 500 agregados familiares"
             assert screen._boxes["sacks"].label == "Sacks (sacos de juta)"
