@@ -34,6 +34,16 @@ from tests.server.dashboard.test_results import _bearer
 from tests.server.dashboard.world import World
 
 INDICATOR = "T_UNIT_HOUSEHOLDS"
+# The form's one result indicator, counted in households.
+INDICATORS: list[dict[str, Any]] = [
+    {
+        "code": INDICATOR,
+        "name": {"en": "Households reached", "fr": "Ménages atteints"},
+        "unit": "households",
+        "aggregate": "sum",
+        "field": "households",
+    }
+]
 FIELDS: list[dict[str, Any]] = [
     {"name": "households", "type": "integer", "label": {"en": "Households"}, "unit": "households"},
     {"name": "lead_farmers", "type": "integer", "label": {"en": "Lead farmers"}, "unit": "farmers"},
@@ -74,15 +84,7 @@ def counted(world: World, session: Session) -> Counted:
     Lesotho: 1 household, 6 lead farmers."""
     form = make_observation_form(session, code="T_UNIT_COUNT", fields=FIELDS)
     form.title = {"en": "Count", "fr": "Comptage"}
-    form.indicators = [
-        {
-            "code": INDICATOR,
-            "name": {"en": "Households reached", "fr": "Ménages atteints"},
-            "unit": "households",
-            "aggregate": "sum",
-            "field": "households",
-        }
-    ]
+    form.indicators = [dict(i) for i in INDICATORS]
     session.add(form)
     session.flush()
     observation = make_observation(

@@ -22,7 +22,7 @@ from server.results.forms import create_draft
 from tests.factories import make_observation, make_observation_form
 from tests.server.dashboard.browser import chromium
 from tests.server.dashboard.test_forms_browser import _click, _shoot, _text_on_page, _wait, site
-from tests.server.dashboard.test_units import FIELDS, INDICATOR
+from tests.server.dashboard.test_units import FIELDS, INDICATOR, INDICATORS
 from tests.server.dashboard.world import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -57,15 +57,7 @@ def test_a_french_officer_reads_units_and_refusals_in_french(
     with Session(write_engine(engine), expire_on_commit=False) as writer:
         form = make_observation_form(writer, code="T_UNIT_COUNT", fields=FIELDS)
         form.title = {"en": "Count", "fr": "Comptage des ménages"}
-        form.indicators = [
-            {
-                "code": INDICATOR,
-                "name": {"en": "Households reached", "fr": "Ménages atteints"},
-                "unit": "households",
-                "aggregate": "sum",
-                "field": "households",
-            }
-        ]
+        form.indicators = [dict(i) for i in INDICATORS]
         writer.add(form)
         writer.flush()
         observation = make_observation(
