@@ -55,7 +55,12 @@ def project_facts(project: Project) -> ProjectFacts:
 
 
 def as_flags(issues: Sequence[Issue]) -> list[dict[str, Any]]:
-    return [{"code": i.code, "field": i.field, "message": i.message} for i in issues]
+    """Stored flags: ``params`` are the values the message was written with, by name (the
+    dashboard words a flag from its code and these, docs/product.md, Flags)."""
+    return [
+        {"code": i.code, "field": i.field, "message": i.message, "params": dict(i.params)}
+        for i in issues
+    ]
 
 
 def photo_reused(session: Session, *, activity_id: uuid.UUID) -> bool:
