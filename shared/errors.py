@@ -10,6 +10,8 @@ library only: this runs on Android.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -252,11 +254,14 @@ EXPLANATIONS: dict[ErrorCode, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Issue:
-    """One thing wrong with the input: which field, its code, and an English message."""
+    """One thing wrong with the input: which field, its code, and an English message; with
+    ``params``, the values its code's message was written with (``shared.validation.issue``),
+    by name, as text: what a data-quality flag stores to be worded in any language."""
 
     field: str
     code: str
     message: str
+    params: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, str]:
         """The wire form: ``{"field", "code", "message"}``."""

@@ -240,8 +240,14 @@ MESSAGES: dict[ErrorCode, str] = {
 
 
 def issue(field: str, code: ErrorCode, **params: object) -> Issue:
-    """An issue for ``field`` with the message of ``code`` filled in from ``params``."""
-    return Issue(field, code.value, MESSAGES[code].format(field=field or "record", **params))
+    """An issue for ``field`` with the message of ``code`` filled in from ``params``, which it
+    keeps as text (what the message shows of each) for a flag to store."""
+    return Issue(
+        field,
+        code.value,
+        MESSAGES[code].format(field=field or "record", **params),
+        {name: format(value) for name, value in params.items()},
+    )
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -260,9 +266,9 @@ def _message_pattern(template: str) -> re.Pattern[str]:
 
 
 def message_params(code: str, message: str) -> dict[str, str] | None:
-    """The values ``issue`` filled into ``code``'s message, read back from the message (e.g. a
-    stored flag's figures, for words in another language); None when the message is not that
-    template's (an older server's wording, another code)."""
+    """The values ``issue`` filled into ``code``'s message, read back from the message (the
+    migration that gave the flags stored before ``params`` theirs); None when the message is
+    not that template's (an older server's wording, another code)."""
     try:
         template = MESSAGES[ErrorCode(code)]
     except (ValueError, KeyError):

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -55,7 +55,12 @@ def project_facts(project: Project) -> ProjectFacts:
 
 
 def as_flags(issues: Sequence[Issue]) -> list[dict[str, Any]]:
-    return [{"code": i.code, "field": i.field, "message": i.message} for i in issues]
+    """Stored flags: ``params`` are the values the message was written with, by name (the
+    dashboard words a flag from its code and these, docs/product.md, Flags)."""
+    return [
+        {"code": i.code, "field": i.field, "message": i.message, "params": dict(i.params)}
+        for i in issues
+    ]
 
 
 def photo_reused(session: Session, *, activity_id: uuid.UUID) -> bool:
@@ -86,7 +91,7 @@ class FlagFacts:
     _by_text: dict[str, Project | None] = field(default_factory=dict)
     _sites: dict[uuid.UUID, dict[str, SiteFacts]] = field(default_factory=dict)
     _usual: dict[uuid.UUID, float | None] = field(default_factory=dict)
-    _closed: dict[str, set[str]] = field(default_factory=dict)
+    _closed: dict[str, dict[str, datetime]] = field(default_factory=dict)  # period -> closed at
     _validation: dict[uuid.UUID, ProjectFacts] = field(default_factory=dict)
 
     def project(self, project_id: Any) -> Project | None:
@@ -145,15 +150,26 @@ class FlagFacts:
             self._usual[project.id] = float(statistics.median(totals)) if len(totals) >= 5 else None
         return self._usual[project.id]
 
-    def closed(self, country: str, day: date) -> bool:
-        """Whether ``day`` falls in a quarter ``country`` has closed."""
+    def closed(self, country: str, day: date, *, arrived: datetime | None = None) -> bool:
+        """Whether ``day`` falls in a quarter ``country`` has closed: closed before the
+        activity first reached the server at ``arrived`` (None: it arrives now, after any
+        closure). The ``late`` mark, docs/product.md: an activity that arrived while its
+        quarter was open is not late when it is corrected after the closure."""
         if country not in self._closed:
-            self._closed[country] = set(
-                self.session.execute(
-                    select(col(ClosedPeriod.period)).where(col(ClosedPeriod.country) == country)
-                ).scalars()
-            )
-        return quarter_of(day) in self._closed[country]
+            self._closed[country] = {
+                period: closed_at
+                for period, closed_at in self.session.execute(
+                    select(col(ClosedPeriod.period), col(ClosedPeriod.closed_at)).where(
+                        col(ClosedPeriod.country) == country
+                    )
+                ).all()
+            }
+        closed_at = self._closed[country].get(quarter_of(day))
+        if closed_at is None:
+            return False
+        first = as_utc(arrived)
+        closed = as_utc(closed_at)
+        return first is None or closed is None or first >= closed
 
     # --- the flags -----------------------------------------------------------------------
 
@@ -243,4 +259,5 @@ class FlagFacts:
             reused_photo=photo_reused(self.session, activity_id=activity.id),
             received_on=min(arrived, self.today),
         )
-        return as_flags([*warnings, *found]), self.closed(project.country, activity.start_date)
+        late = self.closed(project.country, activity.start_date, arrived=first)
+        return as_flags([*warnings, *found]), late

@@ -70,6 +70,8 @@ class FlagPublic(BaseModel):
     code: str
     field: str = ""
     message: str = ""
+    # the values the message was written with, by name, as text (docs/errors.md)
+    params: dict[str, str] = {}
 
 
 class ActivitySummary(BaseModel):
@@ -511,14 +513,18 @@ def review_public(r: Any, username: str) -> ReviewPublic:
     )
 
 
-def _flag(flag: Any) -> dict[str, str]:
+def _flag(flag: Any) -> dict[str, Any]:
     if isinstance(flag, dict):
+        params = flag.get("params")
         return {
             "code": str(flag.get("code", "")),
             "field": str(flag.get("field") or ""),
             "message": str(flag.get("message") or ""),
+            "params": {str(k): str(v) for k, v in params.items()}
+            if isinstance(params, dict)
+            else {},
         }
-    return {"code": str(flag), "field": "", "message": ""}
+    return {"code": str(flag), "field": "", "message": "", "params": {}}
 
 
 def _usernames(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:

@@ -2,7 +2,8 @@
 
 Other writers ask here before they change an activity: ``is_locked(activity)`` (an approved
 activity refuses field edits until reopened). A submission dated inside a closed quarter is kept
-and marked late by the activity kernel (``server.activities.flags``).
+and marked late by the activity kernel (``server.activities.flags``) when it first reached the
+server after the closure.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Data-quality flags in the reader's words.
 
-A stored flag is ``{"code", "field", "message"}``, its message the server's English sentence
-(docs/product.md, Flags). The dashboard says the same in the reader's language: the figures are
-read back from the message (``shared.validation.message_params``) and put into a translated
-sentence; a message that does not give them (an older server's wording) falls back to the
-code's general explanation, never to the English text.
+A stored flag is ``{"code", "field", "message", "params"}``, its message the server's English
+sentence and its params the values that sentence was written with (docs/product.md, Flags). The
+dashboard says the same in the reader's language from the code and the params; a flag without
+them (an older server's wording the migration could not read) falls back to the code's general
+explanation, never to the English text.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 
 from server.dashboard.i18n import N_, Translator
 from shared.errors import EXPLANATIONS, ErrorCode
-from shared.validation import message_params
 
 
 def _number(t: Translator, text: str) -> str:
@@ -105,15 +104,14 @@ _DETAILS: dict[ErrorCode, Callable[[Translator, Mapping[str, str]], str]] = {
 }
 
 
-def flag_detail(t: Translator, code: str, message: str | None) -> str:
-    """What a flag found, with its figures when its message gives them, in ``t``'s language."""
+def flag_detail(t: Translator, code: str, params: Mapping[str, str] | None) -> str:
+    """What a flag found, with its figures when it stored them, in ``t``'s language."""
     try:
         known = ErrorCode(code)
     except ValueError:
         return ""
     detail = _DETAILS.get(known)
-    params = message_params(code, message or "")
-    if detail is not None and params is not None:
+    if detail is not None and params:
         try:
             return detail(t, params)
         except (KeyError, ValueError):  # a figure that does not read as one: say it plainly

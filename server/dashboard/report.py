@@ -270,7 +270,10 @@ def _headline_values(
 def _targets(
     session: Session, caller: Caller, filters: Mapping[str, str], first: date, last: date
 ) -> list[TargetRow]:
-    """TARGET_ACHIEVEMENT per project for the targets of the quarter, its months and its year."""
+    """TARGET_ACHIEVEMENT per project for the targets of the quarter, its months and its year,
+    each counted up to the quarter's last day at most: a year's target against the year so far
+    at the quarter's end, not at the day the report is made (activities dated after the quarter
+    do not count, so an old quarter's report gives the same figures whenever it is made)."""
     year = date(first.year, 1, 1)
     rows = service.indicator_rows(
         session,
@@ -280,6 +283,7 @@ def _targets(
         filters=filters,
         date_from=year,
         date_to=date(first.year, 12, 31),
+        count_to=last,
     )
     found = []
     for r in rows:

@@ -1009,8 +1009,10 @@ def indicator_rows(
     date_from: date | None = None,
     date_to: date | None = None,
     status: str | None = None,
+    count_to: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of one indicator for the caller, exactly as the API's values endpoint computes them."""
+    """Rows of one indicator for the caller, exactly as the API's values endpoint computes them
+    (``count_to``: targets' actuals so far at that day, ``indicators.indicator_values``)."""
     query = indicators.parse_values_query(
         code=code,
         group_by=",".join(group_by),
@@ -1020,7 +1022,7 @@ def indicator_rows(
         status=status,
         session=session,  # result indicators are found through the published forms
     )
-    return indicators.indicator_values(session, caller=caller, query=query).rows
+    return indicators.indicator_values(session, caller=caller, query=query, count_to=count_to).rows
 
 
 def quarter_start(day: date) -> date:

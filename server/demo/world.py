@@ -222,7 +222,7 @@ class DemoActivity:
     data: dict[str, Any]  # wire record, status "submitted" (what the tablet sent)
     author: str  # username of the field expert
     received_at: datetime  # when it reached the server (UTC)
-    flags: list[dict[str, str]]  # data-quality warnings the server found on arrival
+    flags: list[dict[str, Any]]  # data-quality warnings the server found on arrival
     review: DemoReview | None
     device_id: uuid.UUID | None = None  # the tablet that pushed it
 
@@ -1471,7 +1471,15 @@ def _draw_activities(world: World, project: DemoProject, plan: _ProjectPlan) -> 
                 data=data,
                 author=author,
                 received_at=received,
-                flags=[{"code": f.code, "field": f.field, "message": f.message} for f in flags],
+                flags=[
+                    {
+                        "code": f.code,
+                        "field": f.field,
+                        "message": f.message,
+                        "params": dict(f.params),
+                    }
+                    for f in flags
+                ],
                 review=_review(rng, received, reviewer, midnight),
                 device_id=world.device_of(author, received),
             )

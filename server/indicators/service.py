@@ -574,9 +574,15 @@ def _sort_value(value: Any) -> tuple[bool, str]:
 
 
 def indicator_values(
-    session: OrmSession, *, caller: Caller | None, query: ValuesQuery
+    session: OrmSession,
+    *,
+    caller: Caller | None,
+    query: ValuesQuery,
+    count_to: date | None = None,
 ) -> IndicatorValues:
-    """The rows of one indicator for the caller (None: everything)."""
+    """The rows of one indicator for the caller (None: everything). ``count_to`` (targets
+    only) stops the actuals at that day: a target's achievement so far
+    (``targets.with_actuals``)."""
     from server.indicators.targets import target_values  # targets build on this module
 
     apply_pending(session)
@@ -584,7 +590,7 @@ def indicator_values(
     if query.result is not None:
         return _result_values(session, query=query, where=where)
     if query.indicator.kind == IndicatorKind.TARGET:
-        columns, rows = target_values(session, where=where, keys=query.group_by)
+        columns, rows = target_values(session, where=where, keys=query.group_by, count_to=count_to)
         return IndicatorValues(query.indicator.code, query.group_by, columns, rows, utcnow())
     sums = group_sums(session, code=query.indicator.code, where=where, keys=query.group_by)
     codes_by_id = (

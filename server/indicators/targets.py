@@ -9,6 +9,10 @@ not add up, they compare the means.
 
 Summable indicators are read once per indicator, per project and month over all the target
 periods, and added up per target; the others once per target period.
+
+``count_to`` stops the counting at a day: a target whose period runs past it gets its actual
+so far at that day (the quarterly report's year targets: the year up to the quarter's end, the
+same whenever the report is made).
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ class TargetActual:
         }[name]
 
 
-def _targets(session: OrmSession, where: Where) -> list[TargetActual]:
+def _targets(session: OrmSession, where: Where, count_to: date | None = None) -> list[TargetActual]:
     statement = (
         sa.select(
             col(Target.project_id),
@@ -132,7 +136,7 @@ def _targets(session: OrmSession, where: Where) -> list[TargetActual]:
                 float(row.value),
                 None,
                 first,
-                last,
+                last if count_to is None else min(last, count_to),
                 _baseline(baselines.get((row.project_id, row.indicator), []), first),
             )
         )
@@ -160,9 +164,12 @@ def _add(into: dict[str, int], sums: dict[str, int]) -> None:
         into[name] = into.get(name, 0) + value
 
 
-def with_actuals(session: OrmSession, *, where: Where) -> list[TargetActual]:
-    """Every target in scope and in the date range, with its actual filled in."""
-    found = _targets(session, where)
+def with_actuals(
+    session: OrmSession, *, where: Where, count_to: date | None = None
+) -> list[TargetActual]:
+    """Every target in scope and in the date range, with its actual filled in: counted over
+    the target's period, or up to ``count_to`` when that comes first."""
+    found = _targets(session, where, count_to)
     results = result_indicators(session) if found else {}
     targets = [t for t in found if t.indicator not in results]
     done_results = _result_actuals(
@@ -373,10 +380,11 @@ def aggregate(targets: Sequence[TargetActual], keys: Sequence[str]) -> list[dict
 
 
 def target_values(
-    session: OrmSession, *, where: Where, keys: Sequence[str]
+    session: OrmSession, *, where: Where, keys: Sequence[str], count_to: date | None = None
 ) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
-    """TARGET_ACHIEVEMENT rows as the API shows them: (columns, rows)."""
-    targets = with_actuals(session, where=where)
+    """TARGET_ACHIEVEMENT rows as the API shows them: (columns, rows); ``count_to`` as for
+    ``with_actuals``."""
+    targets = with_actuals(session, where=where, count_to=count_to)
     rows = aggregate(targets, keys)
     codes_by_id = (
         project_codes(session, (t.project_id for t in targets)) if "project" in keys else {}

@@ -795,6 +795,7 @@ def _flag_reused_photo(activity: Activity) -> None:
                 "code": "photo_reused",
                 "field": "attachments",
                 "message": "attachments: the same photo is attached to another activity",
+                "params": {},
             }
         )
         activity.flags = flags

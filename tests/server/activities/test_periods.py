@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -35,6 +36,37 @@ def test_parse_quarter_refuses_what_is_not_a_quarter(bad: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         parse_quarter(bad)
     assert caught.value.errors[0]["field"] == "period"
+
+
+def _push(
+    client: TestClient,
+    token: str,
+    device_id: uuid.UUID,
+    seq: int,
+    data: dict[str, Any],
+    base_version: int = 0,
+) -> None:
+    """A tablet's push of one activity, applied."""
+    pushed = client.post(
+        "/api/v1/sync/push",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "protocol": 1,
+            "device_id": str(device_id),
+            "mutations": [
+                {
+                    "seq": seq,
+                    "entity": "activity",
+                    "op": "upsert",
+                    "id": data["id"],
+                    "base_version": base_version,
+                    "data": data,
+                }
+            ],
+        },
+    )
+    assert pushed.status_code == 200, pushed.text
+    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
 
 
 def test_close_a_period_then_a_late_submission_is_kept_and_flagged(
@@ -70,26 +102,7 @@ def test_close_a_period_then_a_late_submission_is_kept_and_flagged(
     device_id = device.id
     session.rollback()
     data = activity_data(world.project_lso, start_date="2025-03-20", end_date="2025-03-20")
-    pushed = client.post(
-        "/api/v1/sync/push",
-        headers={"Authorization": f"Bearer {token}"},
-        json={
-            "protocol": 1,
-            "device_id": str(device_id),
-            "mutations": [
-                {
-                    "seq": 1,
-                    "entity": "activity",
-                    "op": "upsert",
-                    "id": data["id"],
-                    "base_version": 0,
-                    "data": data,
-                }
-            ],
-        },
-    )
-    assert pushed.status_code == 200, pushed.text
-    assert pushed.json()["results"][0]["status"] == "applied"
+    _push(client, token, device_id, 1, data)
     assert fresh(session, Activity, uuid.UUID(data["id"])).late is True
 
     late = client.get(
@@ -107,6 +120,46 @@ def test_close_a_period_then_a_late_submission_is_kept_and_flagged(
     [entry] = rows(session, select(AuditEntry).where(AuditEntry.entity == "period"))
     assert entry.action == "close" and entry.country == "LSO"
     assert entry.actor_id == world.users["officer_lso"].id
+
+
+def test_a_correction_after_the_closure_keeps_the_first_arrivals_late_mark(
+    client: TestClient, session: Session
+) -> None:
+    """Lateness is judged by when the activity first reached the server (docs/product.md): one
+    that arrived while its quarter was open, returned and corrected after the quarter closed,
+    is not late; one that first arrived after the closure stays late when corrected."""
+    world = World(session)
+    device, token = make_device(session, world.users["expert_lso"])
+    session.commit()
+    device_id = device.id
+    session.rollback()
+    officer = world.auth("officer_lso")
+    on_time = activity_data(world.project_lso, start_date="2025-03-20", end_date="2025-03-20")
+    _push(client, token, device_id, 1, on_time)
+    close = client.post(
+        "/api/v1/periods/close", json={"country": "LSO", "period": "2025Q1"}, headers=officer
+    )
+    assert close.status_code == 201, close.text
+    late = activity_data(
+        world.project_lso, start_date="2025-03-21", end_date="2025-03-21", type="workshop"
+    )
+    _push(client, token, device_id, 2, late)
+    seq = 3
+    for data, expected in ((on_time, False), (late, True)):
+        returned = client.post(
+            f"/api/v1/activities/{data['id']}/review",
+            json={"action": "return", "comment": "Split the farmers by age band"},
+            headers=officer,
+        )
+        assert returned.status_code == 200, returned.text
+        corrected = {**data, "notes": "Farmers split by age band, as asked."}
+        _push(client, token, device_id, seq, corrected, base_version=returned.json()["version"])
+        seq += 1
+        stored = fresh(session, Activity, uuid.UUID(data["id"]))
+        assert stored.notes == corrected["notes"] and stored.version > returned.json()["version"]
+        assert stored.late is expected, data["title"]
+        shown = client.get(f"/api/v1/activities/{data['id']}", headers=officer).json()
+        assert shown["late"] is expected
 
 
 def test_only_officers_of_the_country_and_admins_close_periods(

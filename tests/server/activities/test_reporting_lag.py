@@ -50,3 +50,7 @@ def test_an_activity_that_arrived_late_stays_flagged_after_an_edit(session: Sess
     world = World(session)
     _arrived(session, world.activity_lso, days_after_end=45)
     assert "reporting_lag" in _edit(session, world, world.activity_lso)
+    # The flag keeps the figures its message was written with, for the dashboard's words.
+    stored = fresh(session, Activity, world.activity_lso.id)
+    [lag] = [f for f in stored.flags if f["code"] == "reporting_lag"]
+    assert lag["params"] == {"lag": "45", "value": stored.end_date.isoformat(), "limit": "30"}

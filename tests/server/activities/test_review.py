@@ -179,7 +179,7 @@ def test_detail_has_attendance_flags_attachments_and_reviews(
     assert body["country"] == "LSO"
     assert sum(r["count"] for r in body["attendance"]) == 20
     assert body["flags"] == [
-        {"code": "likely_duplicate", "field": "", "message": "same day and site"}
+        {"code": "likely_duplicate", "field": "", "message": "same day and site", "params": {}}
     ]
     assert [a["caption"] for a in body["attachments"]] == ["Storage shed"]
     assert body["attachments"][0]["url"].endswith(str(body["attachments"][0]["id"]))

@@ -11,8 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from server.accounts.auth import issue_access_token
 from server.activities.flags import as_flags
 from server.activities.models import Activity
+from server.dashboard import session as cookies
 from server.db import write_engine
 from shared.errors import ErrorCode, Issue
 from shared.validation import issue, message_params
@@ -139,3 +141,41 @@ def test_the_review_queue_names_each_flag_beside_the_approve_button(
     for name in names:
         assert name in row, name
     assert "⚑ 2" not in row
+
+
+def test_a_flag_is_worded_from_its_stored_params_which_the_api_gives(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """The words come from the flag's code and params, not from its English message (which
+    the API still gives, unchanged)."""
+    activity = world.submitted[0]
+    [stored] = as_flags([LAG])
+    assert stored["params"] == {"lag": "45", "value": "2026-03-02", "limit": "30"}
+    with Session(write_engine(engine)) as writer:
+        row = writer.get(Activity, activity.id)
+        assert row is not None
+        row.flags = [{**stored, "message": "reported late"}]  # a message in other words
+        writer.add(row)
+        writer.commit()
+        token, _ = issue_access_token(writer, user=world.officer, minutes=5)
+        writer.commit()
+    officer.cookies.set("pilotmon_lang", "fr")
+    html = main_of(officer.get(f"/activities/{activity.id}").text).replace("\u00a0", " ")
+    assert "Reçue 45 jours après la fin de l’activité (2 mars 2026)" in html
+    cookie = officer.cookies.get(cookies.SESSION_COOKIE)
+    officer.cookies.clear()  # the API by its bearer token alone
+    try:
+        response = officer.get(
+            f"/api/v1/activities/{activity.id}", headers={"Authorization": f"Bearer {token}"}
+        )
+    finally:
+        officer.cookies.set(cookies.SESSION_COOKIE, cookie or "")
+    assert response.status_code == 200, response.text
+    assert response.json()["flags"] == [
+        {
+            "code": "reporting_lag",
+            "field": "end_date",
+            "message": "reported late",
+            "params": {"lag": "45", "value": "2026-03-02", "limit": "30"},
+        }
+    ]

@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,6 +29,8 @@ from server.dashboard import report
 from server.dashboard import session as cookies
 from server.dashboard.i18n import Translator
 from server.db import write_engine
+from server.projects.models import Target
+from tests.factories import make_activity
 from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only
 from tests.server.dashboard.test_results import CODE as RESULT_CODE
 from tests.server.dashboard.test_results import add_results
@@ -286,6 +288,67 @@ def test_achievement_against_targets_equals_target_achievement(
             and re.sub(r"\s", "", cells[-1]) == achieved
             for cells in lines
         ), (wanted, text[:2000])
+
+
+def test_an_earlier_quarters_year_target_counts_up_to_the_quarters_end(
+    hq: TestClient, engine: Engine, world: World, session: Session
+) -> None:
+    """A year's achievement in the report of a quarter that has ended is the year so far at
+    that quarter's end, not at the day the report is made: an activity dated after the quarter
+    does not count, one inside it does (docs/results.md#quarterly-report)."""
+    # The first quarter of this year (of last year in a first quarter): a quarter that ended,
+    # with days of the same year after it and before today.
+    year = world.today.year if world.today.month > 3 else world.today.year - 1
+    quarter = f"{year}Q1"
+    _, _, last = report.parse_quarter(quarter)
+    storage, site = world.lso_storage, world.sites[3]
+    session.add(
+        Target(project_id=storage.id, indicator="DEMONSTRATIONS", period=str(year), value=4)
+    )
+    for title, day in (("Inside the quarter", last), ("After the quarter", last + timedelta(1))):
+        make_activity(
+            session,
+            storage,
+            author=world.expert,
+            status="approved",
+            title=title,
+            type="demonstration",
+            start_date=day.isoformat(),
+            end_date=day.isoformat(),
+            site_id=str(site.id),
+            topic="S5.T1",
+        )
+    session.commit()
+
+    def demonstrations(to: date) -> int:
+        response = hq.get(
+            "/api/v1/indicators/DEMONSTRATIONS/values",
+            params={"project": storage.code, "from": f"{year}-01-01", "to": to.isoformat()},
+            headers=bearer(engine, world.hq),
+        )
+        assert response.status_code == 200, response.text
+        rows = response.json()["rows"]
+        return int(rows[0]["value"]) if rows else 0
+
+    so_far = demonstrations(last)
+    assert so_far >= 1  # the one inside the quarter
+    assert demonstrations(date(year, 12, 31)) >= so_far + 1  # and the one after it
+    data = report.build_report(
+        session,
+        caller=Caller(user=world.hq),
+        t=Translator("en"),
+        quarter=quarter,
+        scope=report.ReportScope(country="LSO"),
+        now=utcnow(),
+    )
+    rows = [
+        r
+        for r in data.targets
+        if r.project == storage.code and r.indicator == "DEMONSTRATIONS" and r.period == str(year)
+    ]
+    assert len(rows) == 1, data.targets
+    assert (rows[0].target, rows[0].actual) == (4, so_far)
+    assert rows[0].achievement == round(100 * so_far / 4, 2)
 
 
 @needs_pdf
