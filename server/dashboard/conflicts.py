@@ -635,10 +635,10 @@ def _read(t: Translator, kind: str, text: str) -> Any:
         return text
     try:
         number = parse_decimal(clean, locale=t.language, strict=True)
-    except NumberFormatError:
+    except (NumberFormatError, ArithmeticError, ValueError):
         try:
             number = parse_decimal(clean, locale="en", strict=True)
-        except NumberFormatError:
+        except (NumberFormatError, ArithmeticError, ValueError):
             return text
     if not number.is_finite():
         return text

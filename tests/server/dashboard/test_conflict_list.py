@@ -269,13 +269,21 @@ def test_a_participant_conflict_is_settled_by_the_office_of_its_country_only(
     person: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "project_id": str(world.lso.id),
-        "code": "LSO-QR-0042",
+        "code": "LSO-QR-42",
         "sex": "female",
         "birth_year": 1990,
         "category": "farmer",
         "disability": False,
     }
-    Tablets(client, world).clash("participant", person, {"birth_year": 1989}, {"birth_year": 1991})
+    tablets = Tablets(client, world)
+    neighbour = {**person, "id": str(uuid.uuid4()), "code": "LSO-QR-0041"}
+    assert tablets.push("Tablet A — Maseru", "participant", neighbour) == "applied"
+    tablets.clash(
+        "participant",
+        person,
+        {"birth_year": 1989, "code": "LSO-QR-0042"},
+        {"birth_year": 1991, "code": "LSO-QR-042"},
+    )
     conflict = _open_conflict(engine, person["id"])
     page = f"/conflicts/{conflict.id}"
     # Outside the officer's countries: no such page; HQ and the expert may read, not settle.
@@ -294,10 +302,20 @@ def test_a_participant_conflict_is_settled_by_the_office_of_its_country_only(
     assert f'href="{page}"' in card and "Participant · LSO-QR-0042" in card
     html = main_of(client.get(page).text)
     assert "<td>1990</td><td>1989</td><td>1991</td>" in html  # a year, not "1,990"
+    # Another participant's code: refused at the field (as a push would be), nothing written.
+    taken = _settle(
+        client,
+        page,
+        conflict.id,
+        keep="custom",
+        **{"choice.birth_year": "device", "choice.code": "custom", "value.code": "LSO-QR-0041"},
+    )
+    assert taken.status_code == 422 and "This already exists." in taken.text
+    assert fresh(engine, Participant, uuid.UUID(person["id"])).version == 2
     done = _settle(client, page, conflict.id, keep="device")
     assert done.status_code == 303
     stored = fresh(engine, Participant, uuid.UUID(person["id"]))
-    assert (stored.birth_year, stored.version) == (1991, 3)
+    assert (stored.birth_year, stored.code, stored.version) == (1991, "LSO-QR-042", 3)
     assert fresh(engine, SyncConflict, conflict.id).status == "resolved"
     # Settled: said so, by whom, instead of the form; settling again is refused.
     after = main_of(client.get(page).text)
