@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from server.db import write_engine
 from server.projects.models import Participant, Site
+from server.records.models import AuditEntry, RecordRevision
 from server.results.models import Observation
 from server.sync.models import SyncConflict
 from tests.factories import make_observation_form, observation_data
@@ -257,6 +258,17 @@ def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(
     assert done.status_code == 303 and done.headers["location"] == page
     stored = fresh(engine, Site, uuid.UUID(site["id"]))
     assert (stored.name, stored.lat, stored.version) == ("Mohale's plot", -29.35, 3)
+    with Session(engine) as reader:  # the API's write path: a revision tablets pull, an audit
+        revision = reader.exec(
+            select(RecordRevision).where(
+                col(RecordRevision.entity_id) == stored.id, col(RecordRevision.version) == 3
+            )
+        ).one()
+        assert (revision.source, revision.author_id) == ("resolve", world.officer.id)
+        audit = reader.exec(
+            select(AuditEntry).where(col(AuditEntry.entity_id) == str(conflict.id))
+        ).one()
+        assert audit.after["values"] == {"name": "Mohale's plot", "lat": -29.35}
     assert fresh(engine, SyncConflict, conflict.id).status == "resolved"
     after = main_of(officer.get(page).text)
     assert "Résolu par officer.lso" in after and 'name="keep"' not in after
