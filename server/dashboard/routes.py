@@ -22,7 +22,7 @@ from server.accounts.security import MIN_PASSWORD_LENGTH
 from server.accounts.service import LoginFailed, TooManyAttempts
 from server.api import client_address
 from server.columns import utcnow
-from server.dashboard import form_routes, report, results, service
+from server.dashboard import conflicts, form_routes, report, results, service
 from server.dashboard import session as cookies
 from server.dashboard.i18n import LANGUAGES, N_, Translator
 from server.dashboard.web import (
@@ -204,8 +204,8 @@ def overview(page: SignedIn, session: SessionDep, country: str = "", target: str
         may_report=report.may_report(page.caller),
         results=results.results_across_pilots(session, caller=page.caller, t=page.t),
         value=lambda v: results.show_value(page.t, v),
-        open_conflicts=service.open_conflicts(
-            session, caller=page.caller, country=data.country, limit=0
+        open_conflicts=conflicts.open_conflicts(
+            session, caller=page.caller, t=page.t, country=data.country, limit=0
         )[1],
     )
 
@@ -336,8 +336,11 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
         observations=results.waiting_observations(
             session, caller=page.caller, t=page.t, project=values.get("project", "")
         ),
-        conflicts=service.open_conflicts(
-            session, caller=page.caller, country=str(values.get("country", "")).upper()[:3]
+        conflicts=conflicts.open_conflicts(
+            session,
+            caller=page.caller,
+            t=page.t,
+            country=str(values.get("country", "")).upper()[:3],
         ),
     )
 
@@ -406,6 +409,7 @@ def _activity_page(
     values: FormState | None = None,
     errors: FormState | None = None,
     status_code: int = 200,
+    conflict_form: conflicts.ConflictForm | None = None,
 ) -> Response:
     assert page.caller is not None
     data = service.activity_page(session, caller=page.caller, activity_id=activity_id)
@@ -416,6 +420,13 @@ def _activity_page(
         values=values or FormState(),
         errors=errors or FormState(),
         status_code=status_code,
+        conflicts=conflicts.conflicts_of_record(
+            session,
+            caller=page.caller,
+            t=page.t,
+            record_ids=[data.detail.id, *(a.id for a in data.detail.attachments)],
+        ),
+        conflict_form=conflict_form,
     )
 
 
@@ -484,35 +495,6 @@ def _review_post(
     return page.redirect(target, notice=notices[action], **values)
 
 
-@router.post("/activities/{activity_id}/conflicts/{conflict_id}/resolve")
-def resolve_conflict(
-    activity_id: uuid.UUID,
-    conflict_id: uuid.UUID,
-    page: SignedIn,
-    form: CheckedForm,
-    session: SessionDep,
-) -> Response:
-    assert page.caller is not None
-    try:
-        service.resolve_conflict(
-            session, caller=page.caller, conflict_id=conflict_id, keep=form_text(form, "keep")
-        )
-    except (ValidationFailed, Conflict) as exc:
-        session.rollback()
-        return _activity_page(
-            page,
-            session,
-            activity_id,
-            errors=FormState(form=explain(page.t, exc.code)),
-            status_code=exc.status_code,
-        )
-    session.commit()
-    return page.redirect(
-        f"/activities/{activity_id}#conflicts",
-        notice=N_("Conflict resolved. Tablets get the result at their next sync."),
-    )
-
-
 @router.get("/attachments/{attachment_id}")
 def photo(
     attachment_id: uuid.UUID, page: SignedIn, session: SessionDep, settings: SettingsDep
@@ -529,6 +511,82 @@ def photo(
         path,
         media_type=content_type,
         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# --- sync conflicts (every kind; an activity's and an observation's also on their pages) --------
+
+
+@router.get("/conflicts/{conflict_id}")
+def conflict(conflict_id: uuid.UUID, page: SignedIn, session: SessionDep) -> Response:
+    return _conflict_page(page, session, conflict_id)
+
+
+def _conflict_page(
+    page: Page,
+    session: Session,
+    conflict_id: uuid.UUID,
+    *,
+    status_code: int = 200,
+    conflict_form: conflicts.ConflictForm | None = None,
+) -> Response:
+    assert page.caller is not None
+    data = conflicts.conflict_page(session, caller=page.caller, t=page.t, conflict_id=conflict_id)
+    return page.render(
+        "conflict.html",
+        nav="review",
+        data=data,
+        status_code=status_code,
+        conflict_form=conflict_form,
+    )
+
+
+@router.post("/conflicts/{conflict_id}/resolve")
+def resolve_conflict(
+    conflict_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
+    """Settle a conflict from its form, on whichever page it was (``on``: its record's page or
+    its own). A refusal shows that page again with what was entered and why; nothing is kept."""
+    assert page.caller is not None
+    on = "record" if form_text(form, "on") == "record" else "conflict"
+    entered = conflicts.entered_of(form)
+    try:
+        found = conflicts.resolve(
+            session,
+            caller=page.caller,
+            t=page.t,
+            conflict_id=conflict_id,
+            keep=form_text(form, "keep"),
+            entered=entered,
+        )
+    except (ValidationFailed, Conflict, NotFound) as exc:
+        if isinstance(exc, NotFound) and exc.code != ErrorCode.DELETED_ON_SERVER:
+            raise  # out of the caller's scope: no such page
+        session.rollback()
+        failed = conflicts.failed_form(
+            session, caller=page.caller, t=page.t, conflict_id=conflict_id, entered=entered, exc=exc
+        )
+        return _settle_again(page, session, failed, on, exc.status_code)
+    where = conflicts.page_of(session, found, on)
+    session.commit()
+    return page.redirect(
+        where, notice=N_("Conflict resolved. Tablets get the result at their next sync.")
+    )
+
+
+def _settle_again(
+    page: Page, session: Session, failed: conflicts.ConflictForm, on: str, status_code: int
+) -> Response:
+    """The page the refused form was on, with the form as it was sent."""
+    home = failed.home
+    if on == "record" and home.kind == "activity" and home.id is not None:
+        return _activity_page(page, session, home.id, status_code=status_code, conflict_form=failed)
+    if on == "record" and home.kind == "observation" and home.id is not None:
+        return _observation_page(
+            page, session, home.id, status_code=status_code, conflict_form=failed
+        )
+    return _conflict_page(
+        page, session, failed.conflict_id, status_code=status_code, conflict_form=failed
     )
 
 
@@ -578,6 +636,7 @@ def _observation_page(
     values: FormState | None = None,
     errors: FormState | None = None,
     status_code: int = 200,
+    conflict_form: conflicts.ConflictForm | None = None,
 ) -> Response:
     assert page.caller is not None
     data = results.observation_page(
@@ -590,6 +649,13 @@ def _observation_page(
         values=values or FormState(),
         errors=errors or FormState(),
         status_code=status_code,
+        conflicts=conflicts.conflicts_of_record(
+            session,
+            caller=page.caller,
+            t=page.t,
+            record_ids=[data.detail.id, *(a.id for a in data.detail.attachments)],
+        ),
+        conflict_form=conflict_form,
     )
 
 

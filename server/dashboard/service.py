@@ -36,7 +36,7 @@ from server.accounts.service import (
     user_publics,
 )
 from server.activities import queries
-from server.activities.models import Activity, Attachment
+from server.activities.models import Activity
 from server.activities.review import close_period, list_periods, review_activity
 from server.columns import as_utc, utcnow
 from server.config import Settings
@@ -55,17 +55,14 @@ from server.exports import dhis2, iati, tabular
 from server.exports.values import value_columns, value_rows
 from server.indicators import service as indicators
 from server.projects import service as projects_service
-from server.projects.models import Participant, Project, Site, Target
+from server.projects.models import Project, Site, Target
 from server.results.indicators import result_indicators
 from server.scope import (
     activity_scope,
     can_manage_country,
     can_review,
     device_scope,
-    in_visible_project,
 )
-from server.sync import conflicts
-from server.sync.models import SyncConflict
 from shared.catalogue import ActivityStatus, AgeBand, ParticipantCategory, Role, Sex, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
@@ -565,20 +562,6 @@ def bulk_approve(
 
 
 @dataclass(frozen=True, slots=True)
-class ConflictView:
-    id: uuid.UUID
-    entity: str
-    fields: list[str]
-    base: Mapping[str, Any]
-    server: Mapping[str, Any]
-    device: Mapping[str, Any]
-    device_label: str
-    status: str
-    created_at: datetime | None
-    resolution: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
 class ActivityPage:
     detail: queries.ActivityDetail
     project: Project
@@ -586,8 +569,6 @@ class ActivityPage:
     attendance: AttendanceSummary
     revisions: list[queries.RevisionPublic]
     actions: tuple[str, ...]  # review actions the caller may take now
-    conflicts: list[ConflictView]
-    may_resolve: bool
     names: Mapping[str, str]  # ids shown in the history -> project codes and site names
 
 
@@ -626,8 +607,6 @@ def activity_page(session: Session, *, caller: Caller, activity_id: uuid.UUID) -
         attendance=summarise_attendance([a.model_dump() for a in detail.attendance]),
         revisions=list(reversed(history)),
         actions=review_actions(caller, project, detail.status, detail.deleted),
-        conflicts=conflicts_of_activity(session, caller=caller, detail=detail),
-        may_resolve=can_review(caller, project),
         names=names,
     )
 
@@ -637,150 +616,6 @@ def _uuid_of(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value)) if value else None
     except ValueError:
         return None
-
-
-def _device_labels(session: Session, conflicts: Sequence[SyncConflict]) -> dict[Any, str]:
-    """The labels of the tablets these conflicts came from, by device id."""
-    return dict(
-        session.exec(
-            select(Device.id, Device.label).where(
-                col(Device.id).in_([c.device_id for c in conflicts if c.device_id])
-            )
-        ).all()
-    )
-
-
-def conflicts_of_activity(
-    session: Session, *, caller: Caller, detail: queries.ActivityDetail
-) -> list[ConflictView]:
-    """Sync conflicts on this activity and its photos, open ones first (scoped like the API's
-    conflict list, which has no per-record filter)."""
-    record_ids = [detail.id, *(a.id for a in detail.attachments)]
-    rows = session.exec(
-        select(SyncConflict)
-        .where(
-            col(SyncConflict.entity_id).in_(record_ids),
-            in_visible_project(SyncConflict.project_id, caller),
-        )
-        .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))
-    ).all()
-    labels = _device_labels(session, rows)
-    views = [
-        ConflictView(
-            id=r.id,
-            entity=r.entity,
-            fields=list(r.fields or []),
-            base=r.base_values or {},
-            server=r.server_values or {},
-            device=r.device_values or {},
-            device_label=labels.get(r.device_id, "") if r.device_id else "",
-            status=r.status,
-            created_at=r.created_at,
-            resolution=r.resolution,
-        )
-        for r in rows
-    ]
-    return sorted(views, key=lambda v: v.status != "open")
-
-
-@dataclass(frozen=True, slots=True)
-class OpenConflict:
-    """An open sync conflict as the list of those to settle shows it."""
-
-    entity: str  # activity, attachment, observation, participant, site
-    record: str  # the record as a reader knows it: a title, a site's name, a code
-    activity_id: uuid.UUID | None  # the activity page where it is settled, if any
-    observation_id: uuid.UUID | None
-    fields: list[str]
-    device_label: str
-    created_at: datetime | None
-
-
-def open_conflicts(
-    session: Session, *, caller: Caller, country: str = "", limit: int = 20
-) -> tuple[list[OpenConflict], int]:
-    """The open sync conflicts the caller may settle (a reviewer's scope, optionally one
-    country's), newest first, with how many there are in all; none for anyone else."""
-    if not may_review_anything(caller):
-        return [], 0
-    conditions = [
-        col(SyncConflict.status) == "open",
-        in_visible_project(SyncConflict.project_id, caller),
-    ]
-    if country:
-        conditions.append(
-            col(SyncConflict.project_id).in_(
-                select(Project.id).where(col(Project.country) == country)
-            )
-        )
-    total = session.execute(
-        select(func.count()).select_from(SyncConflict).where(*conditions)
-    ).scalar_one()
-    rows = session.exec(
-        select(SyncConflict)
-        .where(*conditions)
-        .order_by(col(SyncConflict.created_at).desc(), col(SyncConflict.id))
-        .limit(limit)
-    ).all()
-
-    def ids(entity: str) -> list[uuid.UUID]:
-        return [r.entity_id for r in rows if r.entity == entity]
-
-    # A photo's conflict is settled on its activity's page.
-    photo_owner = dict(
-        session.exec(
-            select(Attachment.id, Attachment.activity_id).where(
-                col(Attachment.id).in_(ids("attachment"))
-            )
-        ).all()
-    )
-    activity_ids = {*ids("activity"), *(a for a in photo_owner.values() if a)}
-    titles = dict(
-        session.exec(
-            select(Activity.id, Activity.title).where(col(Activity.id).in_(activity_ids))
-        ).all()
-    )
-    sites = dict(
-        session.exec(select(Site.id, Site.name).where(col(Site.id).in_(ids("site")))).all()
-    )
-    participant_codes = dict(
-        session.exec(
-            select(Participant.id, Participant.code).where(
-                col(Participant.id).in_(ids("participant"))
-            )
-        ).all()
-    )
-    labels = _device_labels(session, rows)
-    found = []
-    for r in rows:
-        activity_id = r.entity_id if r.entity == "activity" else photo_owner.get(r.entity_id)
-        record = (
-            titles.get(activity_id, "")
-            if activity_id
-            else sites.get(r.entity_id) or participant_codes.get(r.entity_id) or ""
-        )
-        found.append(
-            OpenConflict(
-                entity=r.entity,
-                record=record,
-                activity_id=activity_id if activity_id in titles else None,
-                observation_id=r.entity_id if r.entity == "observation" else None,
-                fields=list(r.fields or []),
-                device_label=labels.get(r.device_id, "") if r.device_id else "",
-                created_at=r.created_at,
-            )
-        )
-    return found, int(total)
-
-
-def resolve_conflict(
-    session: Session, *, caller: Caller, conflict_id: uuid.UUID, keep: str
-) -> None:
-    if keep not in ("server", "device"):
-        raise invalid("keep", ErrorCode.UNKNOWN_CODE, "choose the server's or the tablet's values")
-    conflicts.resolve(
-        session, caller=caller, conflict_id=conflict_id, request=conflicts.ResolveRequest(keep=keep)
-    )
 
 
 def review(

@@ -352,6 +352,8 @@ def _resolve_participant(
         )
         if checked.errors:
             raise ValidationFailed(_under_values(checked.errors))
+        if "code" in changes:
+            _code_free(session, participant=participant, code=checked.clean.get("code"))
         for name in changes:
             setattr(participant, name, checked.clean.get(name))
     write_version(
@@ -363,6 +365,28 @@ def _resolve_participant(
         source="resolve",
         author_id=caller.user.id,
     )
+
+
+def _code_free(session: Session, *, participant: Participant, code: Any) -> None:
+    """A participant's code is unique in its project (as a push checks it): another one's code
+    is refused at the field, not left to the database's constraint."""
+    taken = session.execute(
+        select(col(Participant.id)).where(
+            col(Participant.project_id) == participant.project_id,
+            col(Participant.code) == code,
+            col(Participant.id) != participant.id,
+        )
+    ).first()
+    if taken is not None:
+        raise ValidationFailed(
+            [
+                Issue(
+                    "values.code",
+                    ErrorCode.ALREADY_EXISTS,
+                    f"code {code!r} is already used by another participant of this project",
+                )
+            ]
+        )
 
 
 # What a tablet may change of a site it added (server.sync.records.apply_site).

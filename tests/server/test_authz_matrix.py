@@ -1475,7 +1475,7 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
     ),
     DashboardRoute(
         "POST",
-        "/activities/{activity}/conflicts/{fresh_conflict}/resolve",
+        "/conflicts/{fresh_conflict}/resolve",
         _dashboard_managers(303),
         other=NOT_SEEN,
         data=lambda w: {"keep": "device"},
@@ -1483,6 +1483,9 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
             lambda w: select(SyncConflict.status).where(SyncConflict.id == _id(w, "fresh_conflict"))
         ),
     ),
+    # a sync conflict of any kind on its own page: read by everyone in scope (as the API's
+    # GET /api/v1/conflicts/{id}); settled (above) by admins and the project's country officer
+    DashboardRoute("GET", "/conflicts/{conflict}", _page_roles(200), other=NOT_SEEN),
     DashboardRoute("GET", "/attachments/{photo}", _page_roles(200), other=NOT_SEEN),
     DashboardRoute(
         "POST",

@@ -26,6 +26,14 @@
     refreshBulk(scope);
   });
   document.querySelectorAll("[data-bulk]").forEach(refreshBulk);
+  // Sync conflicts: typing another value for a field chooses it (else the side still ticked
+  // would be kept).
+  document.addEventListener("input", function (event) {
+    var box = event.target;
+    var other = box.closest && box.closest(".conflict-other");
+    var radio = other && other.querySelector("input[type=radio]");
+    if (radio && box !== radio) { radio.checked = true; }
+  });
   // Exports: offer only the breakdowns the chosen indicator accepts.
   var indicator = document.getElementById("indicator");
   function refreshGroupBy() {

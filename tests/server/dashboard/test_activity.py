@@ -67,15 +67,16 @@ def test_a_conflict_shows_both_sides_and_the_tablets_side_can_win(
         assert f"<td>{value}</td>" in html
     token = token_for(officer, f"/activities/{activity.id}")
     response = officer.post(
-        f"/activities/{activity.id}/conflicts/{world.conflict.id}/resolve",
-        data={"csrf_token": token, "keep": "device"},
+        f"/conflicts/{world.conflict.id}/resolve",
+        data={"csrf_token": token, "keep": "device", "on": "record"},
         follow_redirects=False,
     )
     assert response.status_code == 303
+    assert response.headers["location"] == f"/activities/{activity.id}#conflict-{world.conflict.id}"
     assert fresh(engine, SyncConflict, world.conflict.id).status == "resolved"
     assert fresh(engine, Activity, activity.id).title == "Farmer training on late blight (Leribe)"
     after = main_of(officer.get(f"/activities/{activity.id}").text)
-    assert "Resolved by officer.lso: kept the tablet&#39;s values." in after
+    assert "Resolved by officer.lso, " in after and ": kept the tablet&#39;s values." in after
     assert 'value="device"' not in after
 
 
@@ -84,7 +85,7 @@ def test_resolving_needs_the_csrf_token_and_a_known_choice(
     officer: TestClient, engine: Engine, world: World
 ) -> None:
     assert world.conflict is not None
-    url = f"/activities/{world.submitted[1].id}/conflicts/{world.conflict.id}/resolve"
+    url = f"/conflicts/{world.conflict.id}/resolve"
     assert officer.post(url, data={"keep": "device"}).status_code == 403
     token = token_for(officer)
     odd = officer.post(url, data={"csrf_token": token, "keep": "both"})

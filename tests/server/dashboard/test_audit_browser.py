@@ -124,6 +124,8 @@ def _pages(world: World, role: str, forms: dict[str, str] | None = None) -> dict
         "observations": "/observations",
         "not-found": "/activities/00000000-0000-4000-8000-000000000000",
     }
+    if role == "officer":  # a conflict's own page, with the form to settle it
+        pages["conflict"] = f"/conflicts/{world.conflict.id}"
     if role in ("admin", "officer", "hq"):
         pages["people"] = "/people"
         pages["person"] = f"/people/{world.expert.id}"

@@ -4,13 +4,20 @@ showed only on its activity's page, which nothing pointed to."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from server.db import write_engine
+from server.projects.models import Participant, Site
+from server.records.models import AuditEntry, RecordRevision
+from server.results.models import Observation
 from server.sync.models import SyncConflict
-from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only, token_for
+from tests.factories import make_observation_form, observation_data
+from tests.server.dashboard.conftest import fresh, main_of, sign_in, sqlite_only, token_for
 from tests.server.dashboard.world import World
 
 
@@ -27,7 +34,7 @@ def test_the_review_page_lists_the_open_conflicts_with_a_link_to_settle_each(
     disputed = world.submitted[1]
     card = _conflicts_card(main_of(officer.get("/review").text))
     assert "1 sync conflict to settle" in card
-    assert f'href="/activities/{disputed.id}#conflicts"' in card
+    assert f'href="/activities/{disputed.id}#conflict-{world.conflict.id}"' in card
     assert disputed.title in card
     assert "Title" in card  # the field both sides changed
     assert "Tablet A — Maseru" in card
@@ -46,7 +53,7 @@ def test_a_settled_conflict_leaves_the_list(
     assert world.conflict is not None
     disputed = world.submitted[1]
     officer.post(
-        f"/activities/{disputed.id}/conflicts/{world.conflict.id}/resolve",
+        f"/conflicts/{world.conflict.id}/resolve",
         data={"csrf_token": token_for(officer, f"/activities/{disputed.id}"), "keep": "server"},
     )
     assert 'id="open-conflicts"' not in main_of(officer.get("/review").text)
@@ -115,3 +122,267 @@ def test_a_field_expert_is_not_asked_to_settle_conflicts(
     sign_in(client, engine, world.expert)
     assert 'id="open-conflicts"' not in main_of(client.get("/review").text)
     assert "sync conflict" not in main_of(client.get("/overview").text)
+
+
+# --- every kind settled on the dashboard: conflicts raised by real pushes from two tablets ---
+
+
+class Tablets:
+    """The Lesotho expert's two tablets pushing through the sync API, each with its own seq."""
+
+    def __init__(self, client: TestClient, world: World) -> None:
+        self.client = TestClient(client.app)  # no session cookie: a tablet
+        self.world = world
+        self.seq = {
+            label: world.tablets[label].last_seq
+            for label in ("Tablet A — Maseru", "Tablet B — Leribe")
+        }
+
+    def push(
+        self,
+        label: str,
+        entity: str,
+        data: dict[str, Any],
+        *,
+        record_id: str | None = None,
+        base_version: int = 0,
+    ) -> str:
+        self.seq[label] += 1
+        mutation = {
+            "seq": self.seq[label],
+            "entity": entity,
+            "op": "upsert",
+            "id": record_id or data["id"],
+            "base_version": base_version,
+            "data": data,
+        }
+        body = {
+            "protocol": 1,
+            "device_id": str(self.world.tablets[label].id),
+            "mutations": [mutation],
+        }
+        response = self.client.post(
+            "/api/v1/sync/push",
+            json=body,
+            headers={"Authorization": f"Bearer {self.world.tablet_tokens[label]}"},
+        )
+        assert response.status_code == 200, response.text
+        status: str = response.json()["results"][0]["status"]
+        return status
+
+    def clash(self, entity: str, new: dict[str, Any], b: dict[str, Any], a: dict[str, Any]) -> None:
+        """Tablet A adds the record; tablet B changes it (version 2); tablet A, still at version
+        1, changes the same fields otherwise: a conflict."""
+        assert self.push("Tablet A — Maseru", entity, new) == "applied"
+        assert self.push("Tablet B — Leribe", entity, b, record_id=new["id"], base_version=1) in (
+            "applied",
+            "merged",
+        )
+        status = self.push("Tablet A — Maseru", entity, a, record_id=new["id"], base_version=1)
+        assert status == "conflict"
+
+
+def _open_conflict(engine: Engine, entity_id: str) -> SyncConflict:
+    with Session(engine) as reader:
+        found = reader.exec(
+            select(SyncConflict).where(col(SyncConflict.entity_id) == uuid.UUID(entity_id))
+        ).one()
+        reader.expunge(found)
+        return found
+
+
+def _settle(client: TestClient, page: str, conflict_id: uuid.UUID, **data: str) -> Any:
+    return client.post(
+        f"/conflicts/{conflict_id}/resolve",
+        data={"csrf_token": token_for(client, page), **data},
+        follow_redirects=False,
+    )
+
+
+def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    site: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "project_id": str(world.lso.id),
+        "name": "Ha Mohale plot",
+        "admin_area": "Maseru",
+        "lat": -29.3,
+        "lon": 27.5,
+    }
+    Tablets(officer, world).clash(
+        "site",
+        site,
+        {"name": "Ha Mohale demo plot", "lat": -29.41},
+        {"name": "Mohale plot", "lat": -29.35},
+    )
+    conflict = _open_conflict(engine, site["id"])
+    assert conflict.entity == "site" and conflict.fields == ["lat", "name"]
+    page = f"/conflicts/{conflict.id}"
+    card = _conflicts_card(main_of(officer.get("/review").text))
+    assert f'href="{page}"' in card and "Site · Ha Mohale demo plot" in card
+    assert "Latitude, Name" in card and "Tablet A — Maseru" in card
+
+    officer.cookies.set("pilotmon_lang", "fr")
+    html = main_of(officer.get(page).text)
+    assert world.lso.code in html and "Tablet A — Maseru" in html and "(expert.lso)" in html
+    # each side in the reader's language: French decimals
+    assert "<td>-29,3</td><td>-29,41</td><td>-29,35</td>" in html
+    assert "<td>Ha Mohale plot</td><td>Ha Mohale demo plot</td><td>Mohale plot</td>" in html
+    assert 'name="choice.name"' in html and 'value="custom"' in html
+
+    # A latitude outside Lesotho: refused with its message in French, nothing written.
+    refused = _settle(
+        officer,
+        page,
+        conflict.id,
+        keep="custom",
+        **{"choice.name": "custom", "value.name": "Mohale's plot", "choice.lat": "custom"},
+        **{"value.lat": "12,5"},
+    )
+    assert refused.status_code == 422
+    shown = main_of(refused.text)
+    assert "Ces coordonnées sont hors du pays du projet." in shown
+    assert 'value="12,5"' in shown and 'value="Mohale&#39;s plot"' in shown  # kept
+    assert fresh(engine, SyncConflict, conflict.id).status == "open"
+    assert fresh(engine, Site, uuid.UUID(site["id"])).version == 2
+
+    # Another name typed, the tablet's latitude: written as a new version.
+    done = _settle(
+        officer,
+        page,
+        conflict.id,
+        keep="custom",
+        **{"choice.name": "custom", "value.name": "Mohale's plot", "choice.lat": "device"},
+    )
+    assert done.status_code == 303 and done.headers["location"] == page
+    stored = fresh(engine, Site, uuid.UUID(site["id"]))
+    assert (stored.name, stored.lat, stored.version) == ("Mohale's plot", -29.35, 3)
+    with Session(engine) as reader:  # the API's write path: a revision tablets pull, an audit
+        revision = reader.exec(
+            select(RecordRevision).where(
+                col(RecordRevision.entity_id) == stored.id, col(RecordRevision.version) == 3
+            )
+        ).one()
+        assert (revision.source, revision.author_id) == ("resolve", world.officer.id)
+        audit = reader.exec(
+            select(AuditEntry).where(col(AuditEntry.entity_id) == str(conflict.id))
+        ).one()
+        assert (audit.after or {}).get("values") == {"name": "Mohale's plot", "lat": -29.35}
+    assert fresh(engine, SyncConflict, conflict.id).status == "resolved"
+    after = main_of(officer.get(page).text)
+    assert "Résolu par officer.lso" in after and 'name="keep"' not in after
+    assert f'href="{page}"' not in main_of(officer.get("/review").text)
+
+
+def test_a_participant_conflict_is_settled_by_the_office_of_its_country_only(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    person: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "project_id": str(world.lso.id),
+        "code": "LSO-QR-42",
+        "sex": "female",
+        "birth_year": 1990,
+        "category": "farmer",
+        "disability": False,
+    }
+    tablets = Tablets(client, world)
+    neighbour = {**person, "id": str(uuid.uuid4()), "code": "LSO-QR-0041"}
+    assert tablets.push("Tablet A — Maseru", "participant", neighbour) == "applied"
+    tablets.clash(
+        "participant",
+        person,
+        {"birth_year": 1989, "code": "LSO-QR-0042"},
+        {"birth_year": 1991, "code": "LSO-QR-042"},
+    )
+    conflict = _open_conflict(engine, person["id"])
+    page = f"/conflicts/{conflict.id}"
+    # Outside the officer's countries: no such page; HQ and the expert may read, not settle.
+    sign_in(client, engine, world.officer_eth)
+    assert client.get(page).status_code == 404
+    assert _settle(client, "/overview", conflict.id, keep="device").status_code == 404
+    for reader in (world.expert, world.hq):
+        sign_in(client, engine, reader)
+        html = main_of(client.get(page).text)
+        assert "LSO-QR-0042" in html and 'name="keep"' not in html
+        assert _settle(client, page, conflict.id, keep="device").status_code == 403
+    assert fresh(engine, SyncConflict, conflict.id).status == "open"
+
+    sign_in(client, engine, world.officer)
+    card = _conflicts_card(main_of(client.get("/review").text))
+    assert f'href="{page}"' in card and "Participant · LSO-QR-0042" in card
+    html = main_of(client.get(page).text)
+    assert "<td>1990</td><td>1989</td><td>1991</td>" in html  # a year, not "1,990"
+    # Another participant's code: refused at the field (as a push would be), nothing written.
+    taken = _settle(
+        client,
+        page,
+        conflict.id,
+        keep="custom",
+        **{"choice.birth_year": "device", "choice.code": "custom", "value.code": "LSO-QR-0041"},
+    )
+    assert taken.status_code == 422 and "This already exists." in taken.text
+    assert fresh(engine, Participant, uuid.UUID(person["id"])).version == 2
+    done = _settle(client, page, conflict.id, keep="device")
+    assert done.status_code == 303
+    stored = fresh(engine, Participant, uuid.UUID(person["id"]))
+    assert (stored.birth_year, stored.code, stored.version) == (1991, "LSO-QR-042", 3)
+    assert fresh(engine, SyncConflict, conflict.id).status == "resolved"
+    # Settled: said so, by whom, instead of the form; settling again is refused.
+    after = main_of(client.get(page).text)
+    assert "Resolved by officer.lso, " in after and "kept the tablet&#39;s values" in after
+    again = _settle(client, page, conflict.id, keep="server")
+    assert again.status_code == 409 and "Resolved by officer.lso" in again.text
+
+
+def test_an_observation_conflict_is_settled_on_the_observation_page(
+    officer: TestClient, engine: Engine, world: World, session: Session
+) -> None:
+    form = make_observation_form(session)
+    session.commit()
+    data = observation_data(world.lso, form)
+    Tablets(officer, world).clash(
+        "observation",
+        data,
+        {"values": {**data["values"], "harvest_kg": 450}},
+        {"values": {**data["values"], "harvest_kg": 470}},
+    )
+    conflict = _open_conflict(engine, data["id"])
+    assert conflict.fields == ["values.harvest_kg"]
+    page = f"/observations/{data['id']}"
+    card = _conflicts_card(main_of(officer.get("/review").text))
+    assert f'href="{page}#conflict-{conflict.id}"' in card and "Observation · Harvest" in card
+
+    officer.cookies.set("pilotmon_lang", "fr")
+    html = main_of(officer.get(page).text)
+    block = html[html.index(f'id="conflict-{conflict.id}"') :]
+    assert "<td>420,5</td><td>450</td><td>470</td>" in block
+    # A harvest below the form's minimum: refused in French at the field, the form as typed.
+    refused = _settle(
+        officer,
+        page,
+        conflict.id,
+        on="record",
+        keep="custom",
+        **{"choice.values.harvest_kg": "custom", "value.values.harvest_kg": "-1"},
+    )
+    assert refused.status_code == 422
+    shown = main_of(refused.text)
+    assert "Cette valeur est hors des limites." in shown and 'value="-1"' in shown
+    assert fresh(engine, SyncConflict, conflict.id).status == "open"
+    version = fresh(engine, Observation, uuid.UUID(data["id"])).version
+
+    done = _settle(
+        officer,
+        page,
+        conflict.id,
+        on="record",
+        keep="custom",
+        **{"choice.values.harvest_kg": "custom", "value.values.harvest_kg": "465,5"},
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{page}#conflict-{conflict.id}"
+    stored = fresh(engine, Observation, uuid.UUID(data["id"]))
+    assert stored.values["harvest_kg"] == 465.5 and stored.version == version + 1
+    assert fresh(engine, SyncConflict, conflict.id).status == "resolved"
