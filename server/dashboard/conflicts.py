@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from babel.numbers import NumberFormatError, parse_decimal
@@ -47,8 +47,6 @@ PARTICIPANT_VOCABULARY = {"sex": "sex", "category": "category"}
 YES_NO_FIELDS = frozenset({"disability"})
 # Coordinates and years read without thousands separators.
 PLAIN_NUMBER = "0.######"
-# Answers as given, to the last decimal: the reader chooses between them.
-EXACT_NUMBER = "#,##0.######"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +168,6 @@ def _describe_field(
         label = _text(spec.get("label"), t.language) or answer
 
         def show_answer_value(value: Any) -> str:
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return decimal_text(value, EXACT_NUMBER, t.language)  # never rounded
-            if kind == "date" and isinstance(value, str):
-                try:
-                    return t.date(date.fromisoformat(value))
-                except ValueError:
-                    return value
             return show_answer(t, spec, value)
 
         if kind in ("integer", "decimal"):

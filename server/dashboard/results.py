@@ -452,8 +452,13 @@ class ObservationPage:
     actions: tuple[str, ...]
 
 
+# Answers as given, to the last decimal (a measurement of 420.5 kg is not 420 kg).
+EXACT_NUMBER = "#,##0.######"
+
+
 def show_answer(t: Translator, field: Mapping[str, Any] | None, value: Any) -> str:
-    """An answer as the reader reads it: choices by their labels, numbers and dates formatted."""
+    """An answer as the reader reads it: choices by their labels, numbers (never rounded) and
+    dates formatted."""
     if value is None or value == "" or value == []:
         return "–"
     choices = {
@@ -465,7 +470,12 @@ def show_answer(t: Translator, field: Mapping[str, Any] | None, value: Any) -> s
     if isinstance(value, list):
         return ", ".join(choices.get(str(v), str(v)) for v in value)
     if isinstance(value, (int, float)):
-        return t.number(value)
+        return decimal_text(value, EXACT_NUMBER, t.language)
+    if (field or {}).get("type") == "date" and isinstance(value, str):
+        try:
+            return t.date(date.fromisoformat(value))
+        except ValueError:
+            return value
     return choices.get(str(value), str(value))
 
 

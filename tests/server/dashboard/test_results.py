@@ -167,7 +167,7 @@ def test_overview_lists_results_in_scope(
 
 
 def test_observation_list_and_page_by_scope(
-    client: TestClient, engine: Engine, world: World, results: Results
+    client: TestClient, engine: Engine, session: Session, world: World, results: Results
 ) -> None:
     sign_in(client, engine, world.officer)
     listing = main_of(client.get("/observations", params={"form": "T_DASH_HARVEST"}).text)
@@ -186,6 +186,18 @@ def test_observation_list_and_page_by_scope(
     client.cookies.set("pilotmon_lang", "fr")
     html_fr = main_of(client.get(f"/observations/{results.lso[0].id}").text)
     assert "Parcelle" in html_fr and "Contrôle de récolte" in html_fr
+    # a measured decimal is shown as measured, in the reader's notation, never rounded
+    weighed = make_observation(
+        session,
+        world.lso,
+        results.form,
+        observed_on="2025-08-03",
+        values={"plot": "control", "harvest_kg": 420.5, "plot_area_m2": 1000},
+    )
+    session.commit()
+    assert "420,5" in main_of(client.get(f"/observations/{weighed.id}").text)
+    client.cookies.set("pilotmon_lang", "en")
+    assert "420.5" in main_of(client.get(f"/observations/{weighed.id}").text)
 
 
 def test_field_expert_reads_but_cannot_review(
