@@ -297,7 +297,7 @@ def test_an_officer_sets_changes_and_removes_a_target_and_sees_the_achievement(
     url = f"/projects/{project.id}"
     month = world.submitted[0].start_date.strftime("%Y-%m")  # a demonstration 3 days ago
     page = main_of(officer.get(url).text)
-    assert f'action="/projects/{project.id}/targets"' in page
+    assert f'action="/projects/{project.id}/targets#set-targets"' in page
     assert f'<option value="{month}">' in page  # the project's months, years and quarters
     before = _saved(engine, project)
 
