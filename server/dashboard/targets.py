@@ -36,6 +36,8 @@ from shared.validation import (
     UNTARGETABLE_INDICATORS,
 )
 
+# Not offered: one project reaches one country (the API still takes such a target).
+NOT_OFFERED = frozenset({"COUNTRIES_REACHED"})
 # The add form's fields, as the API's body names them.
 FIELDS = ("indicator", "kind", "period", "sex", "value")
 KINDS = {"target": N_("Target"), "baseline": N_("Baseline")}
@@ -131,9 +133,11 @@ class TargetEditor:
     errors: FormState
 
 
-def project_result_indicators(session: Session, project: Project) -> dict[str, ResultIndicator]:
-    """The result indicators of the published (or retired) forms that apply to the project:
-    the global ones and its own (docs/results.md#forms)."""
+def project_result_indicators(
+    session: Session, project: Project, known: Mapping[str, ResultIndicator]
+) -> dict[str, ResultIndicator]:
+    """Those of the ``known`` result indicators whose published (or retired) form applies to
+    the project: a global one or its own (docs/results.md#forms)."""
     applying = set(
         session.exec(
             select(Form.code).where(
@@ -142,7 +146,7 @@ def project_result_indicators(session: Session, project: Project) -> dict[str, R
             )
         ).all()
     )
-    return {code: r for code, r in result_indicators(session).items() if r.form in applying}
+    return {code: r for code, r in known.items() if r.form in applying}
 
 
 def _indicator_choices(
@@ -151,7 +155,7 @@ def _indicator_choices(
     catalogue = [
         IndicatorChoice(code, t.label("indicator", code), code in SEX_SPLIT_INDICATORS, False)
         for code in INDICATOR_CODES
-        if code not in UNTARGETABLE_INDICATORS
+        if code not in UNTARGETABLE_INDICATORS and code not in NOT_OFFERED
     ]
     groups = [(t.gettext("Activities and participants"), catalogue)]
     if results:
@@ -212,8 +216,9 @@ def editor(
     """The add form and the list of the project's targets and baselines, with what a refused
     form held."""
     typed = typed or Typed()
-    results = project_result_indicators(session, project)
-    names = {code: r.label(t.language) for code, r in result_indicators(session).items()}
+    known = result_indicators(session)
+    results = project_result_indicators(session, project, known)
+    names = {code: r.label(t.language) for code, r in known.items()}
     rows = [
         TargetRow(
             id=target.id,

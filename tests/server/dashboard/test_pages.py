@@ -299,6 +299,8 @@ def test_an_officer_sets_changes_and_removes_a_target_and_sees_the_achievement(
     page = main_of(officer.get(url).text)
     assert f'action="/projects/{project.id}/targets#set-targets"' in page
     assert f'<option value="{month}">' in page  # the project's months, years and quarters
+    assert '<option value="PARTICIPANTS" data-by-sex>Participants</option>' in page
+    assert 'value="TARGET_ACHIEVEMENT"' not in page and 'value="COUNTRIES_REACHED"' not in page
     before = _saved(engine, project)
 
     added = _target_post(
