@@ -22,7 +22,7 @@ from server.accounts.security import MIN_PASSWORD_LENGTH
 from server.accounts.service import LoginFailed, TooManyAttempts
 from server.api import client_address
 from server.columns import utcnow
-from server.dashboard import conflicts, form_routes, report, results, service
+from server.dashboard import conflicts, form_routes, report, results, service, targets
 from server.dashboard import session as cookies
 from server.dashboard.i18n import LANGUAGES, N_, Translator
 from server.dashboard.web import (
@@ -44,9 +44,13 @@ from server.dashboard.web import (
 )
 from server.deps import EngineDep, SessionDep, SettingsDep
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.projects import service as projects_service
+from server.projects.models import Project, Target
+from server.results.indicators import result_indicators
+from server.scope import can_write_project
 from server.sync.attachments import AttachmentFiles, open_photo
 from shared.catalogue import Role, codes
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 router.include_router(form_routes.router)  # the forms pages (docs/results.md#dashboard-forms)
@@ -236,6 +240,19 @@ def projects(page: SignedIn, session: SessionDep) -> Response:
 def project(
     project_id: uuid.UUID, page: SignedIn, session: SessionDep, status: str = ""
 ) -> Response:
+    return _project_page(page, session, project_id, status=status)
+
+
+def _project_page(
+    page: Page,
+    session: Session,
+    project_id: uuid.UUID,
+    *,
+    status: str = "",
+    typed: targets.Typed | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The project page; ``typed``: what a refused target form held, shown again."""
     assert page.caller is not None
     if status not in STATUS_FILTERS:
         status = ""
@@ -261,10 +278,169 @@ def project(
         status=status,
         statuses=STATUS_FILTERS,
         pagination=paginate(page.request, total=data.activities_total, page_size=service.PAGE_SIZE),
+        editor=(
+            targets.editor(session, page.t, data.project, data.targets, typed)
+            if data.may_manage
+            else None
+        ),
+        status_code=status_code,
     )
 
 
 STATUS_FILTERS = ("submitted", "approved", "returned")
+
+
+# --- a project's targets and baselines (docs/results.md#dashboard-results) -----------------------
+
+
+def _writable_project(page: Page, session: Session, project_id: uuid.UUID) -> Project:
+    """The project whose targets the person changes: 404 outside their scope, 403 when they
+    may read it but not set its targets (docs/roles.md)."""
+    assert page.caller is not None
+    project = projects_service.get_project(session, caller=page.caller, project_id=project_id)
+    if not can_write_project(page.caller, project):
+        raise Forbidden(
+            "only a country officer of this project's country or an admin may set targets"
+        )
+    return project
+
+
+def _project_target(page: Page, session: Session, project: Project, target_id: uuid.UUID) -> Target:
+    """One of the project's targets (404 when it is another project's)."""
+    assert page.caller is not None
+    target = projects_service.get_target(session, caller=page.caller, target_id=target_id)
+    if target.project_id != project.id:
+        raise NotFound("no such target in this project")
+    return target
+
+
+@router.post("/projects/{project_id}/targets")
+def add_target(
+    project_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
+    """Set a target or a baseline: every problem at once, next to its field (the rule checks of
+    ``POST /api/v1/targets``), the duplicate of an existing one as its conflict."""
+    assert page.caller is not None
+    t = page.t
+    project = _writable_project(page, session, project_id)
+    values = FormState({name: form_text(form, name, limit=100) for name in targets.FIELDS})
+    data = targets.target_data(project, values, t.language)
+    known = result_indicators(session)
+    issues = projects_service.new_target_rules(
+        session, caller=page.caller, data=data, results=known
+    )
+    errors = targets.messages(t, issues, project, values)
+    status_code = 422
+    if not errors:
+        try:
+            target = projects_service.create_target(
+                session, caller=page.caller, data=data, results=known
+            )
+        except ValidationFailed as exc:
+            session.rollback()
+            errors = targets.messages(t, exc.issues, project, values)
+        except Conflict:
+            session.rollback()
+            errors = FormState(period=targets.duplicate_message(t, values["kind"]))
+            status_code = 409
+        else:
+            session.commit()
+            return page.redirect(
+                f"/projects/{project.id}#targets",
+                notice=(
+                    N_("Set the baseline of %(what)s: %(value)s.")
+                    if target.kind == "baseline"
+                    else N_("Set the target of %(what)s: %(value)s.")
+                ),
+                what=targets.label_of(t, session, target),
+                value=targets.typed_number(t, target.value),
+            )
+    return _project_page(
+        page,
+        session,
+        project.id,
+        typed=targets.Typed(values=values, errors=errors),
+        status_code=status_code,
+    )
+
+
+@router.post("/projects/{project_id}/targets/{target_id}")
+def change_target(
+    project_id: uuid.UUID,
+    target_id: uuid.UUID,
+    page: SignedIn,
+    form: CheckedForm,
+    session: SessionDep,
+) -> Response:
+    """Change a target's or baseline's value."""
+    assert page.caller is not None
+    t = page.t
+    project = _writable_project(page, session, project_id)
+    target = _project_target(page, session, project, target_id)
+    typed = form_text(form, "value", limit=100)
+    value = targets.read_number(typed, t.language)
+    values = FormState(indicator=target.indicator, kind=target.kind)
+    error = ""
+    if value is None:
+        error = t.gettext("Type a value.")
+    elif isinstance(value, str):
+        error = targets.message(
+            t, Issue("value", ErrorCode.NOT_NUMBER, "value: not a number"), project, values
+        )
+    else:
+        try:
+            projects_service.update_target(
+                session,
+                caller=page.caller,
+                target_id=target.id,
+                value=value,
+                results=result_indicators(session),
+            )
+        except ValidationFailed as exc:
+            session.rollback()
+            error = targets.message(t, exc.issues[0], project, values)
+        else:
+            session.commit()
+            return page.redirect(
+                f"/projects/{project.id}#targets",
+                notice=N_("Changed %(what)s to %(value)s."),
+                what=targets.label_of(t, session, target),
+                value=targets.typed_number(t, target.value),
+            )
+    return _project_page(
+        page,
+        session,
+        project.id,
+        typed=targets.Typed(row=target.id, row_value=typed, row_error=error),
+        status_code=422,
+    )
+
+
+@router.post("/projects/{project_id}/targets/{target_id}/delete")
+def remove_target(
+    project_id: uuid.UUID,
+    target_id: uuid.UUID,
+    page: SignedIn,
+    _form: CheckedForm,
+    session: SessionDep,
+) -> Response:
+    """Remove a target or baseline (a mistyped one)."""
+    assert page.caller is not None
+    project = _writable_project(page, session, project_id)
+    target = _project_target(page, session, project, target_id)
+    what = targets.label_of(page.t, session, target)
+    kind = target.kind
+    projects_service.delete_target(session, caller=page.caller, target_id=target.id)
+    session.commit()
+    return page.redirect(
+        f"/projects/{project.id}#targets",
+        notice=(
+            N_("Removed the baseline of %(what)s.")
+            if kind == "baseline"
+            else N_("Removed the target of %(what)s.")
+        ),
+        what=what,
+    )
 
 
 def _today() -> date:

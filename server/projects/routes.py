@@ -217,6 +217,14 @@ def update_target(
     return TargetPublic.model_validate(target, from_attributes=True)
 
 
+@targets_router.delete("/{target_id}", status_code=204)
+def delete_target(target_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> None:
+    """Remove a target or baseline (a mistyped one): its key is free again; tablets receive
+    its removal at their next pull."""
+    service.delete_target(session, caller=caller, target_id=target_id)
+    session.commit()
+
+
 router = APIRouter()
 for _sub in (projects_router, sites_router, targets_router):
     router.include_router(_sub)

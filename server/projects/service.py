@@ -20,7 +20,15 @@ from server.accounts.auth import Caller
 from server.api import like_contains
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.projects.models import Project, ProjectPublic, Site, SiteStatus, Target, site_wire
+from server.projects.models import (
+    MAX_TARGET_VALUE,
+    Project,
+    ProjectPublic,
+    Site,
+    SiteStatus,
+    Target,
+    site_wire,
+)
 from server.records import audit
 from server.records.changes import record_project_change, record_target_change
 from server.records.revisions import write_version
@@ -36,10 +44,12 @@ from server.scope import (
 from shared.catalogue import Role
 from shared.errors import ErrorCode, Issue
 from shared.geography import REGIONS, region_of
+from shared.indicators import period_bounds
 from shared.validation import (
     INDICATOR_CODES,
     ProjectFacts,
     Validation,
+    issue,
     validate_project,
     validate_site,
     validate_target,
@@ -578,6 +588,9 @@ def _new_target_problems(
     if project is None:
         errors = [_NO_SUCH_PROJECT, *(i for i in errors if i.field != "project_id")]
     clean = result.clean
+    errors += _too_large(clean)
+    if project is not None:
+        errors += _period_problems(project, clean)
     indicator = clean.get("indicator")
     if clean.get("kind") == "baseline" and indicator is not None and indicator not in results:
         # tablets take every target row of a catalogue indicator as a target to reach
@@ -589,6 +602,52 @@ def _new_target_problems(
             )
         )
     return errors
+
+
+def _too_large(clean: Mapping[str, Any]) -> list[Issue]:
+    """The API's body refuses a value above MAX_TARGET_VALUE; the dashboard's forms get the
+    same rule here."""
+    value = clean.get("value")
+    if value is None or value <= MAX_TARGET_VALUE:
+        return []
+    return [
+        Issue(
+            "value",
+            ErrorCode.VALUE_RANGE,
+            f"value: {value:g} is above the largest target or baseline, {MAX_TARGET_VALUE:g}",
+        )
+    ]
+
+
+def _period_problems(project: Project, clean: Mapping[str, Any]) -> list[Issue]:
+    """A target's period must meet the project's dates; a baseline's (the value before or
+    during the project) must not start after the project's end."""
+    period = clean.get("period")
+    if period is None:
+        return []
+    first, last = period_bounds(period)
+    if clean.get("kind") == "baseline":
+        if first <= project.end_date:
+            return []
+        return [
+            Issue(
+                "period",
+                ErrorCode.OUTSIDE_PROJECT_DATES,
+                f"period: {period} starts after the project's end ({project.end_date}); a "
+                "baseline is the value before or during the project",
+            )
+        ]
+    if first <= project.end_date and last >= project.start_date:
+        return []
+    return [
+        issue(
+            "period",
+            ErrorCode.OUTSIDE_PROJECT_DATES,
+            value=period,
+            start=project.start_date,
+            end=project.end_date,
+        )
+    ]
 
 
 def new_target_rules(
@@ -625,6 +684,8 @@ def update_target(
         indicators=(*INDICATOR_CODES, *results),
     )
     _raise_if_invalid(result)
+    if too_large := _too_large(result.clean):
+        raise ValidationFailed(too_large)
     if float(result.clean["value"]) == target.value:
         return target
     before = target.value
@@ -644,4 +705,37 @@ def update_target(
         before={"value": before},
         after={"value": target.value},
     )
+    return target
+
+
+def _target_state(target: Target) -> dict[str, Any]:
+    return {
+        "project_id": str(target.project_id),
+        "indicator": target.indicator,
+        "kind": target.kind,
+        "period": target.period,
+        "sex": target.sex,
+        "value": target.value,
+    }
+
+
+def delete_target(session: Session, *, caller: Caller, target_id: uuid.UUID) -> Target:
+    """Remove a target or baseline (a mistyped one, say): the row goes, its key is free again,
+    an audit entry keeps what it was, and tablets receive its tombstone (docs/protocol.md#pull)."""
+    target = get_target(session, caller=caller, target_id=target_id)
+    project = _writable_project(session, caller, target.project_id, "remove targets")
+    before = _target_state(target)
+    target.version += 1
+    record_target_change(session, target=target, op="delete")
+    audit.record(
+        session,
+        action="delete",
+        entity="target",
+        entity_id=target.id,
+        actor_id=caller.user.id,
+        country=project.country,
+        before=before,
+    )
+    session.delete(target)
+    session.flush()
     return target

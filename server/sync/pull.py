@@ -151,7 +151,14 @@ def pull(
         if device_id is not None:
             for_this_device = or_(for_this_device, col(ChangeRow.device_id) == device_id)
         rows = session.execute(
-            select(col(ChangeRow.seq), col(ChangeRow.entity), col(ChangeRow.entity_id))
+            select(
+                col(ChangeRow.seq),
+                col(ChangeRow.entity),
+                col(ChangeRow.entity_id),
+                col(ChangeRow.op),
+                col(ChangeRow.version),
+                col(ChangeRow.project_id),
+            )
             .where(
                 or_(
                     col(ChangeRow.project_id).in_(project_ids),
@@ -207,7 +214,9 @@ def _frame(session: Session, project_ids: list[uuid.UUID], *, caller: Caller) ->
 def _current_state(
     session: Session, rows: Sequence[Any], *, caller: Caller, signer: Signer
 ) -> list[Change]:
-    """The records the change rows name, once each, in the order they last changed."""
+    """The records the change rows name, once each, in the order they last changed. A record
+    removed for good (a target) is gone from its table: its last change, a delete, becomes its
+    tombstone."""
     last_position: dict[tuple[str, uuid.UUID], int] = {}
     for position, row in enumerate(rows):
         last_position[(row.entity, row.entity_id)] = position
@@ -225,6 +234,16 @@ def _current_state(
         for start in range(0, len(ids), 500):
             for change in loader(session, ids[start : start + 500], caller):
                 found[(entity, uuid.UUID(change.id))] = change
+    for key, position in last_position.items():
+        row = rows[position]
+        if key not in found and row.op == Op.DELETE and key[0] in _REMOVED_FOR_GOOD:
+            found[key] = Change(
+                entity=row.entity,
+                id=str(row.entity_id),
+                op=Op.DELETE,
+                version=row.version,
+                data={"id": str(row.entity_id), "project_id": str(row.project_id)},
+            )
     ordered = sorted(found.items(), key=lambda item: last_position[item[0]])
     return [change for _, change in ordered]
 
@@ -403,6 +422,9 @@ def _receipts(
         for r in receipts
     ]
 
+
+# Records whose delete removes the row (no tombstone column): targets.
+_REMOVED_FOR_GOOD = frozenset({PulledEntity.TARGET})
 
 Loader = Callable[[Session, list[uuid.UUID], Caller], list[Change]]
 _LOADERS: dict[str, Loader] = {

@@ -58,7 +58,7 @@ from server.columns import utcnow
 from server.config import Settings
 from server.dashboard import session as dashboard_cookies
 from server.db import make_engine, write_engine
-from server.projects.models import Project
+from server.projects.models import Project, Target
 from server.records.models import RecordRevision
 from server.records.receipts import Signer
 from server.results.models import Form, Observation
@@ -141,6 +141,13 @@ STATUS_BODY: dict[str, Any] = {
     "language": "en",
     "last_error": None,
 }
+
+
+def _month(values: dict[str, str]) -> str:
+    """A month of the world's projects (2024 to two years on), another for each of 36 calls:
+    a new target's period, which must meet its project's dates."""
+    n = int(values["n"])
+    return f"{2024 + n // 12 % 3}-{n % 12 + 1:02d}"
 
 
 def _managers(status: int, **overrides: int) -> dict[str, int]:
@@ -280,7 +287,7 @@ ROUTES: tuple[Route, ...] = (
         body=lambda w: {
             "project_id": w["project"],
             "indicator": "TRAININGS",
-            "period": f"{2000 + int(w['n']) % 90}",
+            "period": _month(w),
             "value": 12,
         },
     ),
@@ -299,10 +306,16 @@ ROUTES: tuple[Route, ...] = (
         body=lambda w: {
             "project_id": w["project"],
             "indicator": "T_MATRIX_SUM",
-            "period": f"{2000 + int(w['n']) % 90}",
+            "period": _month(w),
             "value": 3,
             "kind": "baseline",
         },
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/targets/{fresh_target}",
+        _managers(204),
+        other={"officer_lso": 404, "expert_lso": 404},
     ),
     # --- activities, reviews, periods, audit ---
     Route("GET", "/api/v1/activities", _everyone(200)),
@@ -753,6 +766,14 @@ class MatrixWorld(World):
             )
             session.commit()
             found["fresh_activity"] = str(activity.id)
+            detach(session)
+        if "{fresh_target}" in path and session is not None:
+            target = Target(
+                project_id=project.id, indicator="TRAININGS", period=_month(found), value=4
+            )
+            session.add(target)
+            session.commit()
+            found["fresh_target"] = str(target.id)
             detach(session)
         if "{fresh_observation}" in path and session is not None:
             observation = make_observation(
@@ -1542,6 +1563,35 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
                 PersonalToken.id == _id(w, "fresh_token")
             )
         ),
+    ),
+    # a project's targets and baselines, on its page: admins and the country's officers
+    DashboardRoute(
+        "POST",
+        "/projects/{project}/targets",
+        _dashboard_managers(303),
+        other=NOT_SEEN,
+        data=lambda w: {
+            "indicator": "PARTICIPANTS",
+            "kind": "target",
+            "period": _month(w),
+            "value": "1 200",
+        },
+        state=_reads(lambda w: _count(Target, Target.project_id == _id(w, "project"))),
+    ),
+    DashboardRoute(
+        "POST",
+        "/projects/{project}/targets/{target}",
+        _dashboard_managers(303),
+        other=NOT_SEEN,
+        data=lambda w: {"value": w["n"]},
+        state=_reads(lambda w: select(Target.value).where(Target.id == _id(w, "target"))),
+    ),
+    DashboardRoute(
+        "POST",
+        "/projects/{project}/targets/{fresh_target}/delete",
+        _dashboard_managers(303),
+        other=NOT_SEEN,
+        state=_reads(lambda w: _count(Target, Target.id == _id(w, "fresh_target"))),
     ),
     # closing a reporting quarter, on the Reports page: admins and the country's officers
     DashboardRoute(

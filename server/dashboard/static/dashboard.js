@@ -47,4 +47,25 @@
     });
   }
   if (indicator) { indicator.addEventListener("change", refreshGroupBy); refreshGroupBy(); }
+  // Project page: a sex only for the indicators counted by sex, a baseline only for results.
+  // What the server sent back (a refused form) is left as typed, to be seen with its message.
+  var targetIndicator = document.querySelector("[data-target-indicator]");
+  function refreshTargetForm(reset) {
+    var form = targetIndicator.form;
+    var option = targetIndicator.options[targetIndicator.selectedIndex];
+    var sex = form.querySelector("select[name=sex]");
+    var kind = form.querySelector("select[name=kind]");
+    var baseline = kind && kind.querySelector("option[value=baseline]");
+    var bySex = option.hasAttribute("data-by-sex");
+    var result = option.hasAttribute("data-baseline");
+    if (sex && (reset || sex.value === "")) { if (!bySex) { sex.value = ""; } sex.disabled = !bySex; }
+    if (baseline && (reset || kind.value !== "baseline")) {
+      if (!result && kind.value === "baseline") { kind.value = "target"; }
+      baseline.disabled = !result;
+    }
+  }
+  if (targetIndicator) {
+    targetIndicator.addEventListener("change", function () { refreshTargetForm(true); });
+    refreshTargetForm(false);
+  }
 })();

@@ -132,6 +132,10 @@ def test_a_country_officer_reviews_exports_and_stays_in_scope(
         d.find_element(By.LINK_TEXT, world.lso.code).click()
         _wait(d, _text_on_page("Targets and actuals"))
         screenshot(d, "08-project")
+        # On a phone its targets form fits the screen (docs/results.md#dashboard-results).
+        d.set_window_size(390, 900)
+        assert d.find_element(By.ID, "t-value").is_displayed() and not _overflows(d)
+        d.set_window_size(1366, 900)
 
         # Tablets.
         d.find_element(By.CSS_SELECTOR, "nav.mainnav a[href='/tablets']").click()

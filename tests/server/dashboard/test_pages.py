@@ -8,14 +8,17 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from server.dashboard import charts
+from server.dashboard import charts, targets
 from server.dashboard.i18n import Translator
 from server.dashboard.web import STATIC_DIR
-from server.projects.models import Target
-from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only
+from server.projects.models import Project, Target
+from server.records.models import AuditEntry, Change
+from tests.factories import make_observation_form
+from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only, token_for
 from tests.server.dashboard.world import World
 
 PAGE_BUDGET = 150 * 1024  # bytes of HTML, CSS and JS, photos aside
@@ -257,3 +260,312 @@ def test_pages_with_an_absurd_target_still_render(
         assert response.status_code == 200, path
     assert Translator("fr").number(value)  # written some way, never an exception
     assert all(math.isfinite(t) for t in charts.nice_ticks(value))
+
+
+# --- setting targets and baselines on the project page (docs/results.md#dashboard-results) ------
+
+
+def _achievement(html: str, name: str, period: str) -> tuple[str, str, str]:
+    """The targets table's row of ``name`` in ``period``: target, actual, achieved (as shown)."""
+    found = re.search(
+        rf'<th scope="row">{name}</th><td>{period}</td><td class="num">([^<]*)</td>'
+        r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td>',
+        html,
+    )
+    assert found is not None, f"no row for {name} in {period}"
+    return found.group(1), found.group(2), found.group(3).replace("\u00a0", " ")
+
+
+def _target_post(client: TestClient, path: str, **data: str) -> Response:
+    return client.post(
+        path, data={"csrf_token": token_for(client, "/tokens"), **data}, follow_redirects=True
+    )
+
+
+def _saved(engine: Engine, project: Project) -> list[tuple[str, str, str, str | None, float]]:
+    with Session(engine) as reader:
+        return sorted(
+            (t.indicator, t.kind, t.period, t.sex, t.value)
+            for t in reader.exec(select(Target).where(Target.project_id == project.id))
+        )
+
+
+def test_an_officer_sets_changes_and_removes_a_target_and_sees_the_achievement(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    project = world.lso
+    url = f"/projects/{project.id}"
+    month = world.submitted[0].start_date.strftime("%Y-%m")  # a demonstration 3 days ago
+    page = main_of(officer.get(url).text)
+    assert f'action="/projects/{project.id}/targets#set-targets"' in page
+    assert f'<option value="{month}">' in page  # the project's months, years and quarters
+    assert '<option value="PARTICIPANTS" data-by-sex>Participants</option>' in page
+    assert 'value="TARGET_ACHIEVEMENT"' not in page and 'value="COUNTRIES_REACHED"' not in page
+    before = _saved(engine, project)
+
+    added = _target_post(
+        officer,
+        f"{url}/targets",
+        indicator="DEMONSTRATIONS",
+        kind="target",
+        period=month,
+        sex="",
+        value="2",
+    )
+    assert added.status_code == 200 and added.url.path == url
+    html = main_of(added.text)
+    assert "Set the target of Demonstrations, " + month + ": 2." in html
+    target, actual, achieved = _achievement(html, "Demonstrations", month)
+    assert target == "2" and int(actual) >= 1
+    assert achieved == f"{100 * int(actual) / 2:.0f} %"
+    with Session(engine) as reader:
+        saved = reader.exec(select(Target).where(Target.period == month)).one()
+    assert (saved.indicator, saved.kind, saved.value, saved.sex) == (
+        "DEMONSTRATIONS",
+        "target",
+        2,
+        None,
+    )
+
+    changed = _target_post(officer, f"{url}/targets/{saved.id}", value="4")
+    html = main_of(changed.text)
+    assert "Changed Demonstrations, " + month + " to 4." in html
+    assert _achievement(html, "Demonstrations", month) == (
+        "4",
+        actual,
+        f"{100 * int(actual) / 4:.0f} %",
+    )
+
+    removed = _target_post(officer, f"{url}/targets/{saved.id}/delete")
+    html = main_of(removed.text)
+    assert "Removed the target of Demonstrations, " + month + "." in html
+    assert f"<td>{month}</td>" not in html
+    assert _saved(engine, project) == before
+    with Session(engine) as reader:
+        trail = reader.exec(
+            select(AuditEntry.action)
+            .where(AuditEntry.entity == "target", AuditEntry.entity_id == str(saved.id))
+            .order_by(col(AuditEntry.id))
+        ).all()
+        ops = reader.exec(
+            select(Change.op, Change.version)
+            .where(Change.entity_id == saved.id)
+            .order_by(col(Change.seq))
+        ).all()
+    assert trail == ["create", "update", "delete"]
+    assert [tuple(o) for o in ops] == [("upsert", 1), ("upsert", 2), ("delete", 3)]
+
+
+def test_an_officer_sets_changes_and_removes_a_baseline(
+    officer: TestClient, engine: Engine, session: Session, world: World
+) -> None:
+    from tests.server.dashboard.test_results import CODE, add_results
+
+    add_results(session, world)  # a yield indicator, baseline 9 000 (2024), target 18 000
+    own = make_observation_form(session, project=world.eth, code="T_ETH_OWN")
+    own.indicators = [{"code": "T_ETH_ONLY", "name": {"en": "Ethiopia only"}, "aggregate": "count"}]
+    session.commit()
+    project = world.lso
+    url = f"/projects/{project.id}"
+    page = main_of(officer.get(url).text)
+    # the form offers the project's result indicators by name (not another project's own)
+    assert f'<option value="{CODE}" data-baseline>Dashboard yield</option>' in page
+    assert "T_ETH_ONLY" not in page
+    before = str(project.start_date.year - 1)  # "before the project", for baselines
+    assert f'<option value="{before}">{before}</option>' in page
+
+    added = _target_post(
+        officer, f"{url}/targets", indicator=CODE, kind="baseline", period=before, value="8000"
+    )
+    assert "Set the baseline of Dashboard yield, " + before + ": 8,000." in main_of(added.text)
+    with Session(engine) as reader:
+        rows = {
+            t.period: t
+            for t in reader.exec(
+                select(Target).where(Target.indicator == CODE, Target.kind == "baseline")
+            )
+        }
+    assert rows[before].value == 8000
+    # the baseline in force in 2025 (2024's) changes on the results card
+    changed = _target_post(officer, f"{url}/targets/{rows['2024'].id}", value="9500")
+    assert "baseline 9,500" in main_of(changed.text)
+    removed = _target_post(officer, f"{url}/targets/{rows[before].id}/delete")
+    assert "Removed the baseline of Dashboard yield, " + before + "." in main_of(removed.text)
+    assert [(t[1], t[2], t[4]) for t in _saved(engine, project) if t[0] == CODE] == [
+        ("baseline", "2024", 9500),
+        ("target", "2025", 18000),
+    ]
+
+
+@sqlite_only
+def test_only_those_who_may_set_targets_see_the_form_or_can_post(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    project, eth = world.lso, world.eth
+    with Session(engine) as reader:
+        mine = reader.exec(select(Target).where(Target.project_id == project.id)).first()
+        theirs = reader.exec(select(Target).where(Target.project_id == eth.id)).one()
+    assert mine is not None
+    body = {"indicator": "TRAININGS", "kind": "target", "period": "2026Q1", "value": "3"}
+    for person in (world.hq, world.expert):
+        sign_in(client, engine, person)
+        page = main_of(client.get(f"/projects/{project.id}").text)
+        assert "Targets and actuals" in page and "/targets" not in page
+        for path, data in (
+            (f"/projects/{project.id}/targets", body),
+            (f"/projects/{project.id}/targets/{mine.id}", {"value": "1"}),
+            (f"/projects/{project.id}/targets/{mine.id}/delete", {}),
+        ):
+            refused = _target_post(client, path, **data)
+            assert refused.status_code == 403, (person.username, path)
+            assert "Nothing was changed." in refused.text
+    sign_in(client, engine, world.officer)
+    for path in (
+        f"/projects/{eth.id}/targets",  # another country's project
+        f"/projects/{eth.id}/targets/{theirs.id}",
+        f"/projects/{project.id}/targets/{theirs.id}",  # its target under this project
+        f"/projects/{project.id}/targets/{theirs.id}/delete",
+    ):
+        assert _target_post(client, path, **body).status_code == 404, path
+    with Session(engine) as reader:
+        assert reader.get(Target, theirs.id) is not None and reader.get(Target, mine.id) == mine
+
+
+@sqlite_only
+def test_every_problem_of_a_target_shows_next_to_its_field_and_nothing_is_saved(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    project = world.lso
+    url = f"/projects/{project.id}/targets"
+    before = _saved(engine, project)
+    after_end = str(project.end_date.year + 1)
+
+    def errors(response: Response) -> dict[str, str]:
+        return dict(
+            re.findall(r'<p class="field-error" id="([\w-]+)-error">([^<]+)</p>', response.text)
+        )
+
+    # an unknown indicator, a period after the project, a negative value: all at once
+    response = _target_post(
+        officer, url, indicator="NO_SUCH", kind="target", period=after_end, value="-3"
+    )
+    assert response.status_code == 422
+    end = Translator("en").date(project.end_date)
+    start = Translator("en").date(project.start_date)
+    assert errors(response) == {
+        "indicator": "Choose one of this project’s indicators.",
+        "period": f"Choose a period within the project’s dates, {start} to {end}.",
+        "value": "Type a number from 0 to 1,000,000,000,000.",
+    }
+    html = response.text
+    assert "Nothing was saved: check the fields marked below." in html
+    assert f'<option value="{after_end}"' not in html  # not offered; typed back as posted
+    assert 'name="value" value="-3"' in html
+
+    # not a number, a sex for an indicator not counted by sex; a baseline of activities
+    response = _target_post(
+        officer,
+        url,
+        indicator="ACTIVITIES",
+        kind="baseline",
+        period="2026",
+        sex="female",
+        value="lots",
+    )
+    assert response.status_code == 422
+    assert errors(response) == {
+        "value": "Type a number, like 1,234.5.",
+        "sex": "This indicator is not counted by sex: choose “Everyone”.",
+        "kind": "Baselines are for result indicators only: set a target for this indicator.",
+    }
+    html = response.text
+    assert (
+        '<option value="ACTIVITIES" selected>' in html
+        and '<option value="female" selected>' in html
+    )
+    assert '<option value="baseline" selected>' in html and 'name="value" value="lots"' in html
+
+    # a second target for the same key: the API's conflict, said next to the period
+    year = str(world.today.year)
+    response = _target_post(
+        officer, url, indicator="ACTIVITIES", kind="target", period=year, value="5"
+    )
+    assert response.status_code == 409
+    assert errors(response) == {
+        "period": "This project already has a target for this indicator, period and sex: change "
+        "its value in the list below instead."
+    }
+    # a share above 100
+    response = _target_post(officer, url, indicator="WOMEN_SHARE", period="2026Q2", value="120")
+    assert errors(response) == {"value": "Type a number from 0 to 100."}
+
+    # a value changed to nothing, to a word, below zero, too large
+    with Session(engine) as reader:
+        target = reader.exec(
+            select(Target).where(Target.project_id == project.id, Target.indicator == "TRAININGS")
+        ).one()
+    for typed, message in (
+        ("", "Type a value."),
+        ("ten", "Type a number, like 1,234.5."),
+        ("-1", "Type a number from 0 to 1,000,000,000,000."),
+        ("1e13", "Type a number, like 1,234.5."),
+        ("10000000000000", "Type a number from 0 to 1,000,000,000,000."),
+    ):
+        response = _target_post(officer, f"{url}/{target.id}", value=typed)
+        assert response.status_code == 422, typed
+        assert errors(response) == {f"v-{target.id}": message}, typed
+        assert f'id="v-{target.id}" name="value" value="{typed}"' in response.text
+    assert _saved(engine, project) == before
+
+
+@sqlite_only
+def test_a_target_is_typed_in_the_readers_number_format(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    officer.cookies.set("pilotmon_lang", "fr")
+    url = f"/projects/{world.lso.id}"
+    page = main_of(officer.get(url).text)
+    assert "Fixer une cible ou une référence de départ" in page
+    assert "Par exemple 1\u202f234,5" in page
+    response = _target_post(
+        officer,
+        f"{url}/targets",
+        indicator="PARTICIPANTS",
+        kind="target",
+        period="2026Q2",
+        sex="female",
+        value="1 234,5",
+    )
+    html = main_of(response.text)
+    assert "1\u202f234,5" in html
+    with Session(engine) as reader:
+        saved = reader.exec(select(Target).where(Target.period == "2026Q2")).one()
+    assert (saved.value, saved.sex) == (1234.5, "female")
+    # changed with a decimal point, which French readers type too
+    _target_post(officer, f"{url}/targets/{saved.id}", value="1500.25")
+    with Session(engine) as reader:
+        assert reader.get(Target, saved.id).value == 1500.25  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "read"),
+    [
+        ("en", "1,234.5", 1234.5),
+        ("en", "1234.5", 1234.5),
+        ("en", "1,23", "1,23"),
+        ("fr", "1 234,5", 1234.5),
+        ("fr", "1\u202f234,5", 1234.5),
+        ("fr", "1234.5", 1234.5),
+        ("pt", "1.234,5", 1234.5),
+        ("es", "1.234", 1234.0),
+        ("es", "1.5", "1.5"),
+        ("fr", "−2", -2.0),
+        ("fr", "  ", None),
+        ("en", "nan", "nan"),
+        ("en", "1e5", "1e5"),
+    ],
+)
+def test_numbers_are_read_as_typed_in_each_language(
+    language: str, typed: str, read: float | str | None
+) -> None:
+    assert targets.read_number(typed, language) == read

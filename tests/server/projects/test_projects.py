@@ -234,6 +234,50 @@ def test_targets_are_validated_unique_and_updatable(client: TestClient, session:
     assert fresh(session, Target, world.target_lso.id).value == 500
 
 
+def test_a_target_meets_its_project_and_a_mistyped_one_can_be_removed(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)  # projects from 2024 to two years on
+    project = world.project_lso
+    body = {"project_id": str(project.id), "indicator": "PARTICIPANTS", "value": 120}
+    after = str(project.end_date.year + 1)
+    for period, kind in ((after, "target"), ("2023Q4", "target"), (after, "baseline")):
+        response = client.post(
+            "/api/v1/targets",
+            json={**body, "period": period, "kind": kind},
+            headers=world.auth("officer_lso"),
+        )
+        assert response.status_code == 422, (period, kind)
+        assert ("period", "outside_project_dates") in {
+            (d["field"], d["code"]) for d in response.json()["detail"]
+        }
+    # a year that starts before the project still meets it
+    made = client.post(
+        "/api/v1/targets", json={**body, "period": "2024"}, headers=world.auth("officer_lso")
+    )
+    assert made.status_code == 201, made.text
+    target_id = made.json()["id"]
+    url = f"/api/v1/targets/{target_id}"
+
+    assert client.delete(url, headers=world.auth("hq")).status_code == 403
+    assert client.delete(url, headers=world.auth("expert_lso")).status_code == 403
+    assert client.delete(url, headers=world.auth("officer_ken")).status_code == 404
+    assert client.delete(url, headers=world.auth("officer_lso")).status_code == 204
+    assert client.get(url, headers=world.auth("officer_lso")).status_code == 404
+    assert client.delete(url, headers=world.auth("officer_lso")).status_code == 404
+    [entry] = rows(
+        session,
+        select(AuditEntry).where(AuditEntry.entity_id == target_id, AuditEntry.action == "delete"),
+    )
+    assert entry.country == "LSO" and entry.before is not None
+    assert (entry.before["period"], entry.before["value"]) == ("2024", 120)
+    # the key is free again: the corrected target can be set
+    again = client.post(
+        "/api/v1/targets", json={**body, "period": "2024"}, headers=world.auth("officer_lso")
+    )
+    assert again.status_code == 201, again.text
+
+
 def test_lists_are_paginated_and_scoped(client: TestClient, session: Session) -> None:
     world = World(session)
     for who, expected in (("admin", 2), ("hq", 2), ("officer_lso", 1), ("expert_ken", 1)):

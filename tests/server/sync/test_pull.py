@@ -12,6 +12,7 @@ from server.accounts.auth import Caller
 from server.accounts.models import User, UserProject
 from server.activities.review import review_activity
 from server.projects.models import Target
+from server.projects.service import delete_target
 from server.records.changes import record_target_change
 from tests.factories import make_access_token, make_site
 from tests.server.sync.conftest import Field, mutation, pull_all, push
@@ -103,6 +104,37 @@ def test_a_record_changed_twice_is_sent_once_with_its_latest_state(
     changes, _ = pull_all(client, field)
     [pulled] = [c for c in changes if c["entity"] == "activity"]
     assert pulled["version"] == 2 and pulled["data"]["title"] == "Renamed"
+
+
+def test_a_removed_target_reaches_the_tablet_as_a_tombstone(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    """A target's row is deleted (its key is free again); its change-log entry tells tablets."""
+    with Session(engine) as session:
+        target = Target(
+            project_id=field.project.id, indicator="PARTICIPANTS", period="2025", value=400
+        )
+        session.add(target)
+        session.flush()
+        record_target_change(session, target=target)
+        target_id = target.id
+        session.commit()
+    _, cursor = pull_all(client, field)
+    with Session(engine) as session:
+        officer = session.get(User, field.officer.id)
+        assert officer is not None
+        delete_target(session, caller=Caller(user=officer), target_id=target_id)
+        session.commit()
+    changes, _ = pull_all(client, field, cursor=cursor)
+    assert changes == [
+        {
+            "entity": "target",
+            "id": str(target_id),
+            "op": "delete",
+            "version": 2,
+            "data": {"id": str(target_id), "project_id": str(field.project.id)},
+        }
+    ]
 
 
 def test_review_status_and_comments_reach_the_tablet(
