@@ -27,6 +27,7 @@ from server.projects.models import Project
 from server.results.forms import ensure_shipped_forms
 from server.results.models import Observation
 from server.results.shipped import SHIPPED_FORMS
+from server.sync.models import SyncConflict
 from shared.catalogue import Role
 from tests.server.dashboard.conftest import login
 
@@ -222,7 +223,7 @@ def _fill(path: str, values: dict[str, str]) -> str:
 
 
 def _in_scope(session: Session, user: User) -> dict[str, str]:
-    """A project, an activity of it and a person this user may open."""
+    """A project, an activity of it, a conflict on it and a person this user may open."""
     query = select(Project).order_by(col(Project.code))
     if user.role == Role.FIELD_EXPERT:
         query = query.join(UserProject, col(UserProject.project_id) == col(Project.id)).where(
@@ -238,7 +239,22 @@ def _in_scope(session: Session, user: User) -> dict[str, str]:
     observation = session.execute(
         select(col(Observation.id)).where(col(Observation.project_id) == project.id).limit(1)
     ).scalar_one()
+    # The demo world holds no sync conflict: one on this activity's title, as two tablets
+    # raise it, so that the conflict page is opened too.
+    conflict = SyncConflict(
+        entity="activity",
+        entity_id=activity,
+        project_id=project.id,
+        fields=["title"],
+        server_version=2,
+        base_values={"title": "Field day"},
+        server_values={"title": "Field day at the demonstration plot"},
+        device_values={"title": "Field day (maize)"},
+    )
+    session.add(conflict)
+    session.commit()
     return {
+        "conflict_id": str(conflict.id),
         "project_id": str(project.id),
         "activity_id": str(activity),
         "observation_id": str(observation),
