@@ -241,6 +241,7 @@ def _restore_database(
     """Put the database back; returns the archive's revision when it was migrated forward."""
     manifest = extracted.manifest
     backend = engine.dialect.name
+    progress.step(f"restoring the database ({manifest.method} backup into {backend})")
     if manifest.method == "pg_dump" and backend != "postgresql":
         raise BackupError(
             "this backup is a pg_dump: it restores only into PostgreSQL. To move "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import shutil
@@ -18,7 +19,7 @@ from server.db import make_engine
 from server.migrate import head_revision, upgrade
 from server.ops.archive import BackupError
 from server.ops.backup import create_backup
-from server.ops.restore import restore_backup
+from server.ops.restore import restore_backup, verify_backup
 from tests.server.ops.world import every_row, files_under, load_world
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -526,3 +527,46 @@ def test_tablets_bundle_keys_survive_a_restore(
         assert bundle_key(secret_key=target_settings.secret_key, device=restored) == before
         # The key depends on the secret: a server restored with another one refuses them.
         assert bundle_key(secret_key="another-secret-" * 3, device=restored) != before
+
+
+def test_damage_anywhere_in_the_archive_is_reported_as_damage(
+    made_backup: Path, tmp_path: Path
+) -> None:
+    # A flipped block inside a compressed member ended in zlib's traceback; one in a header
+    # made tarfile stop early, reported as "no manifest: not a complete backup".
+    good = made_backup.read_bytes()
+    for n in range(1, 32):
+        offset = len(good) * n // 32
+        bad = tmp_path / f"bad-{n}.tar.gz"
+        bad.write_bytes(good[:offset] + b"\x13\x37\x00\x42" + good[offset + 4 :])
+        workdir = tmp_path / f"check-{n}"
+        with pytest.raises(BackupError, match="damaged"):
+            verify_backup(archive=bad, workdir=workdir)
+
+
+def test_a_backup_the_file_system_refuses_is_one_clear_error(
+    sqlite_source: tuple[Settings, Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, engine = sqlite_source
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / ".pilotmon-backup-x"))
+
+    # A folder the backup cannot write (read-only mount, another owner): was a traceback.
+    monkeypatch.setattr("server.ops.backup.tempfile.TemporaryDirectory", refused)
+    with pytest.raises(BackupError, match="Read-only file system") as caught:
+        create_backup(settings=settings, engine=engine, path=tmp_path / "b.tar.gz")
+    assert str(tmp_path) in caught.value.message
+    monkeypatch.undo()
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    # A disk that fills while the logical export writes its rows: was a traceback.
+    monkeypatch.setattr("server.ops.backup._logical_snapshot", full)
+    with pytest.raises(BackupError, match=r"No space left on device.*free space") as caught:
+        create_backup(
+            settings=settings, engine=engine, path=tmp_path / "b.tar.gz", method="logical"
+        )
+    assert not (tmp_path / "b.tar.gz").exists()
+    assert not list(tmp_path.glob(".pilotmon-backup-*"))
