@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from server.config import Settings
 from server.db import make_engine
@@ -20,6 +21,9 @@ from server.migrate import head_revision, upgrade
 from server.ops.archive import BackupError
 from server.ops.backup import create_backup
 from server.ops.restore import restore_backup, verify_backup
+from server.records.receipts import Signer, register_key
+from server.results.forms import ensure_shipped_forms
+from server.results.shipped import SHIPPED_FORMS
 from tests.server.ops.world import every_row, files_under, load_world
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -392,6 +396,23 @@ def test_an_initialised_but_empty_target_counts_as_empty(
 ) -> None:
     settings, engine = fresh_sqlite
     upgrade(engine)
+    # What `pilotmon init-db` adds on its own (docs/deployment.md sets a server up with it
+    # before a restore): the shipped forms, their change-log and audit rows, the receipt key.
+    # The restore refused such a database as "already holds data (table audit_entry …)".
+    with Session(engine) as session:
+        assert ensure_shipped_forms(session, SHIPPED_FORMS)
+        register_key(session, Signer.generate())
+        session.commit()
+    # … but anything a person did is data: a restore needs --force to replace it.
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO audit_entry (at, action, entity, entity_id) "
+            "VALUES ('2026-01-01 00:00:00', 'create', 'project', 'x')"
+        )
+    with pytest.raises(BackupError, match="table audit_entry has rows"):
+        restore_backup(settings=settings, engine=engine, archive=made_backup)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_entry WHERE entity = 'project'")
     restore_backup(settings=settings, engine=engine, archive=made_backup)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM activity").scalar_one() == 3
