@@ -119,6 +119,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = get_settings()
     require_current_schema(get_engine(settings))
+    # Photos land in the data directory: on PostgreSQL nothing else would notice a read-only
+    # one before a tablet's first upload failed.
+    settings.ensure_data_dir()
     current_signer(settings)  # a receipt key that cannot be read or made stops it here
     if workers > 1 and settings.is_sqlite:
         click.echo(

@@ -20,6 +20,7 @@ def scheduler() -> None:
     settings = get_settings()
     engine = get_engine(settings)
     require_current_schema(engine)
+    settings.ensure_data_dir()  # cleanup-uploads removes abandoned photo uploads there
     click.echo(
         "scheduler running: "
         + ", ".join(f"{j.name} ({j.schedule_text})" for j in JOBS.values())

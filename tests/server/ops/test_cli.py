@@ -161,3 +161,27 @@ def test_a_backup_is_readable_by_its_owner_only(
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     # And the operator is told what the archive does not hold.
     assert "PILOTMON_SECRET_KEY" in out
+
+
+def test_serve_and_scheduler_refuse_a_data_directory_they_cannot_write(
+    tmp_path: Path,
+    sqlite_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With the database elsewhere (PostgreSQL, say), serve started on a read-only data
+    # directory and the first photo a tablet sent failed.
+    database = tmp_path / "db.sqlite3"
+    shutil.copyfile(sqlite_template, database)
+    blocked = tmp_path / "occupied"
+    blocked.write_text("a file where the data directory should be")
+    for args in (("serve",), ("scheduler",)):
+        code, _, err = run_in_process(
+            monkeypatch,
+            capsys,
+            *args,
+            PILOTMON_DATABASE_URL=f"sqlite:///{database}",
+            PILOTMON_DATA_DIR=str(blocked),
+        )
+        _one_line(err, "not writable", "PILOTMON_DATA_DIR")
+        assert code == 2, args
