@@ -79,6 +79,14 @@ def create_backup(
         raise BackupError(f"{path} already exists: choose another name or pass --overwrite")
     if not path.parent.is_dir():
         raise BackupError(f"folder {path.parent} does not exist")
+    photos_dir = settings.attachments_dir.resolve()
+    if photos_dir in path.resolve().parents:
+        # The archive (and its temporary copy of the database) would become "photos" of the
+        # next backup, and of every server restored from it.
+        raise BackupError(
+            f"{path} is inside the photo folder {settings.attachments_dir}, which the backup "
+            "archives: write it to another folder (docs/deployment.md: /var/backups/pilotmon)"
+        )
     check_reachable(engine)
     notes: list[str] = []
     try:

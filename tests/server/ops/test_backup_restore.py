@@ -591,3 +591,16 @@ def test_a_backup_the_file_system_refuses_is_one_clear_error(
         )
     assert not (tmp_path / "b.tar.gz").exists()
     assert not list(tmp_path.glob(".pilotmon-backup-*"))
+
+
+def test_a_backup_inside_the_photo_folder_is_refused(
+    sqlite_source: tuple[Settings, Engine],
+) -> None:
+    # It archived its own temporary copy of the database as a photo, and the next night's
+    # backup archived this one: each restore then put them back among the photos.
+    settings, engine = sqlite_source
+    inside = settings.attachments_dir / "ab" / "nightly.tar.gz"
+    inside.parent.mkdir(parents=True)
+    with pytest.raises(BackupError, match="inside the photo folder"):
+        create_backup(settings=settings, engine=engine, path=inside)
+    assert files_under(settings.attachments_dir) == {}
