@@ -121,6 +121,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     install_wiring()  # the roll-up delta of every activity and project write
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    if settings.log_level != "DEBUG":
+        # Alembic says "Context impl …" at INFO each time the health check reads the schema
+        # revision: two lines per monitoring probe in the service's journal.
+        logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     app = FastAPI(
         title="Pilot Monitor",
         version=__version__,

@@ -113,14 +113,15 @@ def init_db() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Run the API and the dashboard."""
     from server.db import get_engine
-    from server.health.service import database_health
+    from server.migrate import require_current_schema
     from server.records.receipts import current_signer
     from server.serving import run_server
 
     settings = get_settings()
-    schema = database_health(engine=get_engine(settings))
-    if not schema["up_to_date"]:
-        raise click.ClickException("the database schema is behind: run `pilotmon init-db` first")
+    require_current_schema(get_engine(settings))
+    # Photos land in the data directory: on PostgreSQL nothing else would notice a read-only
+    # one before a tablet's first upload failed.
+    settings.ensure_data_dir()
     current_signer(settings)  # a receipt key that cannot be read or made stops it here
     if workers > 1 and settings.is_sqlite:
         click.echo(

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError(
-                "PILOTMON_SECRET_KEY must be set to a long random value outside development "
+                "PILOTMON_SECRET_KEY must be set to a long random value in production "
                 "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         if self.environment == "production" and len(self.secret_key) < 32:
@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     def ensure_data_dir(self) -> None:
         """Create the data directory (and the attachments folder) or say why it cannot be."""
         try:
+            # A new data directory is its owner's only: it holds the SQLite database (people,
+            # password hashes, attendance), the photos and the receipt key.
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.attachments_dir.mkdir(parents=True, exist_ok=True)
             probe = self.data_dir / ".write-test"
             probe.write_text("ok")

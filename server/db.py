@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,12 +46,21 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
+def _without_password(url: str) -> str:
+    """``url`` with whatever stands between ``user:`` and the last ``@`` masked: an error
+    message must not print a password, even from a URL that does not parse."""
+    return re.sub(r"^((?:[^:/]*://)?[^:@/]*:)(.*)@", r"\1***@", url, flags=re.DOTALL)
+
+
 def make_engine(url: str) -> Engine:
     """Build an engine for ``url`` or raise ConfigError with a one-line reason."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigError(f"PILOTMON_DATABASE_URL is not a database URL: {url!r}") from exc
+    except (ArgumentError, ValueError) as exc:
+        # ValueError: a port that is not a number, say
+        raise ConfigError(
+            f"PILOTMON_DATABASE_URL is not a database URL: {_without_password(url)!r}"
+        ) from exc
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
@@ -76,7 +86,9 @@ def make_engine(url: str) -> Engine:
                 "postgresql://"
             )
     except (NoSuchModuleError, ImportError) as exc:
-        raise ConfigError(f"no driver for database URL {url!r}: {exc}") from exc
+        raise ConfigError(
+            f"no driver for database URL {parsed.render_as_string(hide_password=True)!r}: {exc}"
+        ) from exc
     return engine
 
 

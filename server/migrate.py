@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from server.db import check_reachable
+from server.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -39,6 +40,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Create or migrate the schema to the latest revision; returns (before, after)."""
     check_reachable(engine)
     before = current_revision(engine)
+    if before is not None and not _known(before):
+        raise _newer_schema(before)
     config = alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -71,6 +74,39 @@ def schema_status(engine: Engine) -> dict[str, str | bool | None]:
         revision = None
     head = head_revision()
     return {"revision": revision, "head": head, "up_to_date": revision == head}
+
+
+def _known(revision: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config())
+    return any(r.revision == revision for r in script.walk_revisions())
+
+
+def _newer_schema(revision: str) -> DatabaseError:
+    """A database migrated by a newer Pilot Monitor (this one was rolled back without
+    restoring the backup taken before the upgrade)."""
+    return DatabaseError(
+        f"the database schema {revision} is newer than this Pilot Monitor knows (latest "
+        f"{head_revision()}): install the version that made it, or restore the backup taken "
+        "before the upgrade"
+    )
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to go on (exit code 3) unless the database is reachable and at the latest
+    revision: what ``serve``, ``scheduler`` and ``jobs run`` check before they start."""
+    check_reachable(engine)
+    status = schema_status(engine)
+    if status["up_to_date"]:
+        return
+    revision, head = status["revision"], status["head"]
+    if revision is None:
+        raise DatabaseError("the database has no schema: run `pilotmon init-db` first")
+    if not _known(str(revision)):
+        raise _newer_schema(str(revision))
+    raise DatabaseError(
+        f"the database schema {revision} is behind this Pilot Monitor's {head}: run "
+        "`pilotmon init-db` first"
+    )
 
 
 def make_revision(engine: Engine, message: str) -> None:

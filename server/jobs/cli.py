@@ -7,8 +7,9 @@ import json
 import click
 
 from server.config import get_settings
-from server.db import check_reachable, get_engine
+from server.db import get_engine
 from server.jobs.registry import JOBS, last_runs, run_job
+from server.migrate import require_current_schema
 
 
 @click.command("scheduler")
@@ -18,7 +19,8 @@ def scheduler() -> None:
 
     settings = get_settings()
     engine = get_engine(settings)
-    check_reachable(engine)
+    require_current_schema(engine)
+    settings.ensure_data_dir()  # cleanup-uploads removes abandoned photo uploads there
     click.echo(
         "scheduler running: "
         + ", ".join(f"{j.name} ({j.schedule_text})" for j in JOBS.values())
@@ -62,7 +64,9 @@ def run(name: str, as_json: bool) -> None:
     if job is None:
         raise click.UsageError(f"no job {name!r}; jobs are {', '.join(JOBS)}")
     settings = get_settings()
-    outcome = run_job(job, engine=get_engine(settings), settings=settings)
+    engine = get_engine(settings)
+    require_current_schema(engine)
+    outcome = run_job(job, engine=engine, settings=settings)
     if outcome.status != "ok":
         raise click.ClickException(f"job {name} failed: {outcome.error}")
     result = outcome.result or {}

@@ -19,6 +19,7 @@ import os
 import posixpath
 import tarfile
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,9 @@ class BackupError(PilotMonitorError):
 class Progress(Protocol):
     """What the command line shows while bytes move; the service code only reports."""
 
+    def step(self, text: str) -> None:
+        """A step without a measurable length (a database snapshot, pg_restore)."""
+
     def start(self, label: str, total: int) -> None: ...
 
     def advance(self, nbytes: int) -> None: ...
@@ -56,6 +60,9 @@ class Progress(Protocol):
 
 
 class NoProgress:
+    def step(self, text: str) -> None:
+        pass
+
     def start(self, label: str, total: int) -> None:
         pass
 
@@ -171,7 +178,11 @@ class ArchiveWriter:
         self.partial = path.with_name(path.name + ".partial")
         self._progress = progress
         self.files: dict[str, FileEntry] = {}
-        self._raw = open(self.partial, "wb")  # noqa: SIM115
+        # The archive holds personal data: readable by its owner only, whatever the umask
+        # (fchmod too, for a .partial a killed run left behind with other permissions).
+        descriptor = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        self._raw = os.fdopen(descriptor, "wb")
         self._tar = tarfile.open(  # noqa: SIM115
             fileobj=self._raw,
             mode="w:gz",
@@ -270,7 +281,15 @@ def extract_verified(
                 position = raw.tell()
                 progress.advance(position - last)
                 last = position
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            # tarfile takes a header it cannot read for the end of the archive, and gzip checks
+            # its CRC only at the end of the stream: read to the end, so that a damaged or cut
+            # file is reported as damaged, not as an archive without a manifest.
+            assert tar.fileobj is not None
+            while tar.fileobj.read(CHUNK):
+                pass
+    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error) as exc:
+        # zlib.error: damage inside a member's compressed bytes (tarfile wraps it only while
+        # it reads a header)
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise BackupError(f"{archive} is damaged or not a backup archive ({reason})") from exc
     finally:

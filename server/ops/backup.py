@@ -14,6 +14,7 @@ and never changes, so every one the database mentions is in the archive.
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import tempfile
@@ -78,44 +79,67 @@ def create_backup(
         raise BackupError(f"{path} already exists: choose another name or pass --overwrite")
     if not path.parent.is_dir():
         raise BackupError(f"folder {path.parent} does not exist")
+    photos_dir = settings.attachments_dir.resolve()
+    if photos_dir in path.resolve().parents:
+        # The archive (and its temporary copy of the database) would become "photos" of the
+        # next backup, and of every server restored from it.
+        raise BackupError(
+            f"{path} is inside the photo folder {settings.attachments_dir}, which the backup "
+            "archives: write it to another folder (docs/deployment.md: /var/backups/pilotmon)"
+        )
     check_reachable(engine)
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pilotmon-backup-") as tmp:
-        workdir = Path(tmp)
-        snapshot = _take_snapshot(engine=engine, workdir=workdir, method=method, notes=notes)
-        photos = _attachment_files(settings.attachments_dir)
-        total = sum(p.stat().st_size for p in snapshot.files.values())
-        total += sum(size for _, size in photos.values())
-        manifest = Manifest(
-            created_at=utcnow().isoformat(),
-            pilotmon_version=__version__,
-            schema_revision=snapshot.revision,
-            backend=engine.dialect.name,
-            method=snapshot.method,
-            tables=snapshot.tables,
-            columns=snapshot.columns,
-            pg_schema=snapshot.pg_schema,
-        )
-        progress.start("writing backup", total)
-        try:
-            with writing_archive(path, progress) as archive:
-                for name, local in snapshot.files.items():
-                    archive.add_file(name, local)
-                vanished = 0
-                for name, (local, _size) in photos.items():
-                    if not archive.add_file(name, local):
-                        vanished += 1
-                if vanished:
-                    notes.append(
-                        f"{vanished} photo file(s) were removed while the backup ran "
-                        "(unfinished uploads); they are not in the archive"
-                    )
-                archive.close(manifest)
-        except OSError as exc:
-            raise BackupError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        finally:
-            progress.finish()
+    try:
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pilotmon-backup-") as tmp:
+            workdir = Path(tmp)
+            progress.step(f"taking a {resolve_method(engine, method)} snapshot of the database")
+            snapshot = _take_snapshot(engine=engine, workdir=workdir, method=method, notes=notes)
+            photos = _attachment_files(settings.attachments_dir)
+            total = sum(p.stat().st_size for p in snapshot.files.values())
+            total += sum(size for _, size in photos.values())
+            manifest = Manifest(
+                created_at=utcnow().isoformat(),
+                pilotmon_version=__version__,
+                schema_revision=snapshot.revision,
+                backend=engine.dialect.name,
+                method=snapshot.method,
+                tables=snapshot.tables,
+                columns=snapshot.columns,
+                pg_schema=snapshot.pg_schema,
+            )
+            progress.start("writing backup", total)
+            try:
+                with writing_archive(path, progress) as archive:
+                    for name, local in snapshot.files.items():
+                        archive.add_file(name, local)
+                    vanished = 0
+                    for name, (local, _size) in photos.items():
+                        if not archive.add_file(name, local):
+                            vanished += 1
+                    if vanished:
+                        notes.append(
+                            f"{vanished} photo file(s) were removed while the backup ran "
+                            "(unfinished uploads); they are not in the archive"
+                        )
+                    archive.close(manifest)
+            finally:
+                progress.finish()
+    except OSError as exc:
+        # The temporary copy beside FILE, or the logical export's rows, could not be written:
+        # a folder the operator cannot write, a read-only mount, a full disk.
+        raise BackupError(_cannot_write(path, exc)) from exc
     return BackupResult(path=path, manifest=manifest, size=path.stat().st_size, notes=notes)
+
+
+def _cannot_write(path: Path, exc: OSError) -> str:
+    """One line for a backup stopped by the file system, naming the file it tripped on."""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"backup {path} failed: {reason} (it needs free space in {path.parent} for one "
+            "uncompressed copy of the database and the archive)"
+        )
+    return f"backup {path} failed: {reason}: {exc.filename or path.parent}"
 
 
 def _attachment_files(root: Path) -> dict[str, tuple[Path, int]]:
@@ -177,7 +201,9 @@ def _sqlite_snapshot(*, engine: Engine, workdir: Path) -> Snapshot:
         source.backup(target)
         target.execute("PRAGMA journal_mode=DELETE")
     except sqlite3.Error as exc:
-        raise BackupError(f"SQLite backup of {source_path} failed: {exc}") from exc
+        raise BackupError(
+            f"SQLite backup of {source_path} into {workdir.parent} failed: {exc}"
+        ) from exc
     finally:
         target.close()
         source.close()

@@ -15,6 +15,11 @@ class _Bar:
     def __init__(self) -> None:
         self._bar: Any = None
 
+    def step(self, text: str) -> None:
+        self.finish()
+        if sys.stderr.isatty():
+            click.echo(f"{text} …", err=True)
+
     def start(self, label: str, total: int) -> None:
         self.finish()
         if total > 0 and sys.stderr.isatty():
@@ -75,6 +80,10 @@ def backup(file: Path, method: str, overwrite: bool) -> None:
         f"backup written to {result.path} ({_size(result.size)}): {manifest.method} snapshot "
         f"at schema revision {manifest.schema_revision}, {manifest.total_rows} rows in "
         f"{len(manifest.tables)} tables, {len(manifest.attachment_files)} photo files"
+    )
+    click.echo(
+        "it holds no secret: keep PILOTMON_SECRET_KEY with your backups (tablets' offline "
+        "bundles are checked with it); the receipt key stays in the data directory"
     )
 
 

@@ -56,8 +56,11 @@ from server.ops.tables import (
     first_table_with_rows,
     schema_revision,
 )
+from server.results.shipped import SHIPPED_FORMS
 
 INSERT_BATCH = 1000
+# What `pilotmon init-db` writes by itself into a new database (``_only_what_init_db_writes``).
+INIT_DB_TABLES = frozenset({"form", "change", "audit_entry", "receipt_key"})
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _REVISION = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
@@ -134,7 +137,10 @@ def _refuse_busy_target(*, settings: Settings, engine: Engine, force: bool) -> N
     if force:
         return
     with engine.connect() as conn:
-        busy = first_table_with_rows(conn)
+        busy = first_table_with_rows(conn, besides=INIT_DB_TABLES)
+        present = INIT_DB_TABLES & set(sa.inspect(conn).get_table_names())
+        if busy is None and not _only_what_init_db_writes(conn, present):
+            busy = next(t for t in sorted(present) if _has_rows(conn, t))
     if busy is not None:
         raise BackupError(
             f"the database already holds data (table {busy} has rows): restore "
@@ -145,6 +151,32 @@ def _refuse_busy_target(*, settings: Settings, engine: Engine, force: bool) -> N
             f"{settings.attachments_dir} already holds photos: empty it, or pass "
             "--force to replace them (the old ones are kept aside)"
         )
+
+
+def _has_rows(conn: Connection, table: str) -> bool:
+    return (
+        conn.execute(sa.select(sa.literal(1)).select_from(sa.table(table)).limit(1)).first()
+        is not None
+    )
+
+
+def _only_what_init_db_writes(conn: Connection, present: frozenset[str]) -> bool:
+    """Whether the rows of ``INIT_DB_TABLES`` are only those ``pilotmon init-db`` writes into a
+    new database: the shipped forms (global, by no one, with their change-log and audit rows)
+    and the receipt key. Such a database is empty to a restore (docs/deployment.md: set up,
+    init-db, then restore), while a form or an audit entry anyone made is data."""
+    shipped = {str(form["code"]) for form in SHIPPED_FORMS}
+    if "form" in present:
+        forms = conn.execute(sa.text("SELECT code, project_id FROM form")).all()
+        if any(code not in shipped or project is not None for code, project in forms):
+            return False
+    others = {
+        "audit_entry": "SELECT 1 FROM audit_entry WHERE actor_id IS NOT NULL OR entity <> 'form'",
+        "change": "SELECT 1 FROM change WHERE entity <> 'form'",
+    }
+    return not any(
+        conn.execute(sa.text(query)).first() for table, query in others.items() if table in present
+    )
 
 
 def _has_files(folder: Path) -> bool:
@@ -241,6 +273,7 @@ def _restore_database(
     """Put the database back; returns the archive's revision when it was migrated forward."""
     manifest = extracted.manifest
     backend = engine.dialect.name
+    progress.step(f"restoring the database ({manifest.method} backup into {backend})")
     if manifest.method == "pg_dump" and backend != "postgresql":
         raise BackupError(
             "this backup is a pg_dump: it restores only into PostgreSQL. To move "

@@ -61,9 +61,12 @@ def count_rows(conn: Connection, tables: Iterable[sa.Table]) -> dict[str, int]:
     }
 
 
-def first_table_with_rows(conn: Connection) -> str | None:
-    """The name of a data table that holds rows, or None when the database is empty."""
+def first_table_with_rows(conn: Connection, besides: Iterable[str] = ()) -> str | None:
+    """The name of a data table (not one of ``besides``) that holds rows, or None."""
+    skip = set(besides)
     for name in table_names(conn):
+        if name in skip:
+            continue
         table = sa.table(name)
         if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first():
             return name

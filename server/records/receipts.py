@@ -185,7 +185,14 @@ def rotate_key(session: Session, settings: Settings) -> tuple[Signer, Signer]:
         )
     old = current_signer(settings)
     register_key(session, old)
-    _write_new_key(key_path(settings), replace=True)
+    path = key_path(settings)
+    try:
+        _write_new_key(path, replace=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the new receipt key in {path.parent} ({exc.strerror}); the old key "
+            "still signs: make the data directory writable and try again"
+        ) from exc
     new = current_signer(settings)
     register_key(session, new)
     retired = session.get(ReceiptKey, old.key_id)

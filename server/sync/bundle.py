@@ -327,7 +327,9 @@ def _authenticate(
             )
         raise BundleError(
             f"the bundle's signature does not match tablet {device_id}: it was changed after "
-            "the tablet wrote it, or another tablet wrote it; nothing was applied"
+            "the tablet wrote it, another tablet wrote it, or this server's "
+            "PILOTMON_SECRET_KEY is not the one it had when the tablet got its key (a restore "
+            "with a new secret: the tablet must enrol again); nothing was applied"
         )
     person = session.get(User, device.user_id)
     assert person is not None

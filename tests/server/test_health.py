@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
@@ -19,6 +22,17 @@ def test_health_reports_database_and_current_schema(client: TestClient) -> None:
     assert body["schema"]["revision"] == head_revision()
     assert body["schema"]["up_to_date"] is True
     assert body["server_time"]
+
+
+def test_health_probes_do_not_fill_the_log(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A monitoring probe every few seconds logged alembic's "Context impl SQLiteImpl." and
+    # "Will assume non-transactional DDL." at INFO, each time.
+    caplog.set_level(logging.INFO)
+    for _ in range(2):
+        assert client.get("/api/v1/health").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
 
 
 def test_health_is_503_when_schema_is_missing(tmp_path) -> None:

@@ -454,6 +454,20 @@ def test_a_bundle_changed_after_it_was_signed_is_refused(
     _nothing_applied(engine, field, settings)
 
 
+def test_a_server_with_another_secret_key_says_so(
+    tablet: Tablet, field: Field, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # A restore onto a new machine with a new PILOTMON_SECRET_KEY: the operator was told the
+    # bundle had been changed or written by another tablet.
+    store, _, _ = tablet
+    _offline_work(tablet, field, tmp_path)
+    path = export_bundle(store, tmp_path / "outbox.zip").path
+    other = settings.model_copy(update={"secret_key": "another-secret-that-is-long-enough-0123"})
+    with pytest.raises(BundleError, match="PILOTMON_SECRET_KEY"):
+        import_bundle(engine, path=path, settings=other)
+    _nothing_applied(engine, field, settings)
+
+
 def test_a_bundle_written_before_the_tablet_enrolled_again_is_refused(
     tablet: Tablet,
     field: Field,

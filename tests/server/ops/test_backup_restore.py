@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import shutil
@@ -12,13 +13,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from server.config import Settings
 from server.db import make_engine
 from server.migrate import head_revision, upgrade
 from server.ops.archive import BackupError
 from server.ops.backup import create_backup
-from server.ops.restore import restore_backup
+from server.ops.restore import restore_backup, verify_backup
+from server.records.receipts import Signer, register_key
+from server.results.forms import ensure_shipped_forms
+from server.results.shipped import SHIPPED_FORMS
 from tests.server.ops.world import every_row, files_under, load_world
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -391,6 +396,23 @@ def test_an_initialised_but_empty_target_counts_as_empty(
 ) -> None:
     settings, engine = fresh_sqlite
     upgrade(engine)
+    # What `pilotmon init-db` adds on its own (docs/deployment.md sets a server up with it
+    # before a restore): the shipped forms, their change-log and audit rows, the receipt key.
+    # The restore refused such a database as "already holds data (table audit_entry …)".
+    with Session(engine) as session:
+        assert ensure_shipped_forms(session, SHIPPED_FORMS)
+        register_key(session, Signer.generate())
+        session.commit()
+    # … but anything a person did is data: a restore needs --force to replace it.
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO audit_entry (at, action, entity, entity_id) "
+            "VALUES ('2026-01-01 00:00:00', 'create', 'project', 'x')"
+        )
+    with pytest.raises(BackupError, match="table audit_entry has rows"):
+        restore_backup(settings=settings, engine=engine, archive=made_backup)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_entry WHERE entity = 'project'")
     restore_backup(settings=settings, engine=engine, archive=made_backup)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM activity").scalar_one() == 3
@@ -526,3 +548,59 @@ def test_tablets_bundle_keys_survive_a_restore(
         assert bundle_key(secret_key=target_settings.secret_key, device=restored) == before
         # The key depends on the secret: a server restored with another one refuses them.
         assert bundle_key(secret_key="another-secret-" * 3, device=restored) != before
+
+
+def test_damage_anywhere_in_the_archive_is_reported_as_damage(
+    made_backup: Path, tmp_path: Path
+) -> None:
+    # A flipped block inside a compressed member ended in zlib's traceback; one in a header
+    # made tarfile stop early, reported as "no manifest: not a complete backup".
+    good = made_backup.read_bytes()
+    for n in range(1, 32):
+        offset = len(good) * n // 32
+        bad = tmp_path / f"bad-{n}.tar.gz"
+        bad.write_bytes(good[:offset] + b"\x13\x37\x00\x42" + good[offset + 4 :])
+        workdir = tmp_path / f"check-{n}"
+        with pytest.raises(BackupError, match="damaged"):
+            verify_backup(archive=bad, workdir=workdir)
+
+
+def test_a_backup_the_file_system_refuses_is_one_clear_error(
+    sqlite_source: tuple[Settings, Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, engine = sqlite_source
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / ".pilotmon-backup-x"))
+
+    # A folder the backup cannot write (read-only mount, another owner): was a traceback.
+    monkeypatch.setattr("server.ops.backup.tempfile.TemporaryDirectory", refused)
+    with pytest.raises(BackupError, match="Read-only file system") as caught:
+        create_backup(settings=settings, engine=engine, path=tmp_path / "b.tar.gz")
+    assert str(tmp_path) in caught.value.message
+    monkeypatch.undo()
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    # A disk that fills while the logical export writes its rows: was a traceback.
+    monkeypatch.setattr("server.ops.backup._logical_snapshot", full)
+    with pytest.raises(BackupError, match=r"No space left on device.*free space") as caught:
+        create_backup(
+            settings=settings, engine=engine, path=tmp_path / "b.tar.gz", method="logical"
+        )
+    assert not (tmp_path / "b.tar.gz").exists()
+    assert not list(tmp_path.glob(".pilotmon-backup-*"))
+
+
+def test_a_backup_inside_the_photo_folder_is_refused(
+    sqlite_source: tuple[Settings, Engine],
+) -> None:
+    # It archived its own temporary copy of the database as a photo, and the next night's
+    # backup archived this one: each restore then put them back among the photos.
+    settings, engine = sqlite_source
+    inside = settings.attachments_dir / "ab" / "nightly.tar.gz"
+    inside.parent.mkdir(parents=True)
+    with pytest.raises(BackupError, match="inside the photo folder"):
+        create_backup(settings=settings, engine=engine, path=inside)
+    assert files_under(settings.attachments_dir) == {}

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sqlite3
+import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
+from server.cli import main
+from server.config import get_settings
 from server.db import make_engine
 from tests.server.ops.world import files_under, load_world
 from tests.server.test_cli import assert_one_line_error, run_cli
@@ -56,3 +62,126 @@ def test_restore_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(
         run_cli("backup", str(tmp_path / "no-such-folder" / "b.tar.gz"), env=env), "does not exist"
     )
+
+
+def run_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, **env: str
+) -> tuple[int, str, str]:
+    """``pilotmon ARGS`` in this process (no interpreter start-up): exit code, stdout, stderr."""
+    for name in [n for n in os.environ if n.startswith("PILOTMON_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        code = main(list(args))
+    finally:
+        get_settings.cache_clear()
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line(err: str, *needles: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pilotmon: "), err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def _at_revision(path: Path, revision: str) -> None:
+    """A SQLite file whose schema says ``revision`` (only the version table: the commands
+    must stop at the check, before they read anything else)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        db.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+
+
+def test_jobs_and_serve_refuse_a_schema_that_is_behind_or_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An older database (the package upgraded, init-db not run yet): `jobs run` printed a
+    # traceback of "no such table" and the scheduler ran its jobs against it.
+    old = tmp_path / "old"
+    _at_revision(old / "pilotmon.sqlite3", "0005_receipts")
+    for args in (("jobs", "run", "rollup-rebuild"), ("scheduler",), ("serve",)):
+        code, _, err = run_in_process(monkeypatch, capsys, *args, PILOTMON_DATA_DIR=str(old))
+        _one_line(err, "0005_receipts", "pilotmon init-db")
+        assert code == 3, args  # docs/cli.md: the schema is out of date
+    # A newer one (the package rolled back without restoring): init-db printed alembic's
+    # traceback "Can't locate revision".
+    new = tmp_path / "new"
+    _at_revision(new / "pilotmon.sqlite3", "0099_future")
+    for args in (("init-db",), ("jobs", "run", "rollup-rebuild")):
+        code, _, err = run_in_process(monkeypatch, capsys, *args, PILOTMON_DATA_DIR=str(new))
+        _one_line(err, "0099_future", "newer than this Pilot Monitor")
+        assert code == 3, args
+
+
+def test_a_database_url_in_an_error_never_shows_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for url in (
+        "postgresql+pg8000://pm:S3cretPW@127.0.0.1/db",  # no such driver installed
+        "postgresql://pm:S3cretPW@127.0.0.1:54x/db",  # a port that is not a number
+        "pm:S3cretPW@127.0.0.1/db",  # no scheme
+    ):
+        code, _, err = run_in_process(
+            monkeypatch,
+            capsys,
+            "init-db",
+            PILOTMON_DATABASE_URL=url,
+            PILOTMON_DATA_DIR=str(tmp_path),
+        )
+        assert code == 2, url
+        assert "S3cretPW" not in _one_line(err, "pm:***@"), url
+
+
+def test_a_backup_is_readable_by_its_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "new-office"
+    previous = os.umask(0o022)
+    try:
+        code, _, err = run_in_process(monkeypatch, capsys, "init-db", PILOTMON_DATA_DIR=str(data))
+        assert code == 0, err
+        # A new data directory (database, photos, receipt key) is its owner's only.
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        archive = tmp_path / "nightly.tar.gz"
+        archive.write_bytes(b"last week's, made readable by all")
+        archive.chmod(0o644)
+        code, out, err = run_in_process(
+            monkeypatch, capsys, "backup", "--overwrite", str(archive), PILOTMON_DATA_DIR=str(data)
+        )
+    finally:
+        os.umask(previous)
+    assert code == 0, err
+    # Personal data: the archive is not world- or group-readable, whatever the umask.
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    # And the operator is told what the archive does not hold.
+    assert "PILOTMON_SECRET_KEY" in out
+
+
+def test_serve_and_scheduler_refuse_a_data_directory_they_cannot_write(
+    tmp_path: Path,
+    sqlite_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With the database elsewhere (PostgreSQL, say), serve started on a read-only data
+    # directory and the first photo a tablet sent failed.
+    database = tmp_path / "db.sqlite3"
+    shutil.copyfile(sqlite_template, database)
+    blocked = tmp_path / "occupied"
+    blocked.write_text("a file where the data directory should be")
+    for args in (("serve",), ("scheduler",)):
+        code, _, err = run_in_process(
+            monkeypatch,
+            capsys,
+            *args,
+            PILOTMON_DATABASE_URL=f"sqlite:///{database}",
+            PILOTMON_DATA_DIR=str(blocked),
+        )
+        _one_line(err, "not writable", "PILOTMON_DATA_DIR")
+        assert code == 2, args

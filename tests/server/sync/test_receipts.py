@@ -5,6 +5,7 @@ backup and restore, and checked again by ``pilotmon receipts verify``."""
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, delete, select
 from sqlmodel import Session, col
 
 from server.config import Settings
+from server.errors import ConfigError
 from server.ops.backup import create_backup
 from server.ops.restore import restore_backup
 from server.projects.models import Site
@@ -410,3 +412,18 @@ def test_a_key_from_the_environment_is_used_and_a_bad_one_is_one_line(tmp_path: 
     bad = run_cli("init-db", env={**env, "PILOTMON_RECEIPT_KEY": "not-a-key"})
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "PILOTMON_RECEIPT_KEY" in bad.stderr
+
+
+def test_a_rotation_the_data_directory_refuses_is_one_line_and_keeps_the_old_key(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = current_signer(settings)
+
+    def read_only(path: Path, *, replace: bool) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    # `pilotmon receipts rotate-key` on a read-only data directory printed a traceback.
+    monkeypatch.setattr("server.records.receipts._write_new_key", read_only)
+    with Session(engine) as session, pytest.raises(ConfigError, match="Read-only file system"):
+        rotate_key(session, settings)
+    assert current_signer(settings).key_id == old.key_id
