@@ -292,3 +292,23 @@ def text_width(text: str, font_size: float, bold: bool = False, font_name: str =
     label = CoreLabel(font_size=font_size, bold=bold, font_name=font_name)
     width: float = label.get_extents(text)[0]
     return width
+
+
+class ConfirmDiscard(Popup):
+    def __init__(self, on_discard: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_discard = on_discard
+
+    def discard(self) -> None:
+        self.dismiss()
+        self._on_discard()
+
+
+class ConfirmDelete(Popup):
+    def __init__(self, on_delete: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_delete = on_delete
+
+    def delete(self) -> None:
+        self.dismiss()
+        self._on_delete()
