@@ -204,6 +204,48 @@ def test_searching_ten_thousand_rows_is_one_pass() -> None:
     print(f"search over 10 000 rows: {elapsed * 1000:.1f} ms")
 
 
+@pytest.mark.parametrize(
+    ("language", "shown", "typed"),
+    [
+        ("en", "3 November 2026", "3 november 2026"),
+        ("fr", "3 novembre 2026", "3 NOVEMBRE"),
+        ("pt", "3 de novembro de 2026", "novembro de 2026"),
+        ("es", "3 de noviembre de 2026", "3 de noviembre"),
+    ],
+)
+def test_list_dates_are_in_the_readers_language_and_found_typed_either_way(
+    language: str, shown: str, typed: str
+) -> None:
+    # The activity and measurement lists (and Needs attention) showed 2026-11-03 in every
+    # language, while the form shows "3 November 2026". The search still takes the date as
+    # the tablet stores it, and as the list shows it.
+    from field_app import i18n
+    from field_app.controllers import observations
+
+    i18n.set_language(language)
+    try:
+        wanted = activity(PROJECT, title="Hermetic bags", start=date(2026, 11, 3))
+        october = activity(PROJECT, title="Hermetic bags", start=date(2026, 10, 3))
+        listing = ActivityList(
+            [Row.of(a, state="synced", site_name="Roma") for a in (wanted, october)]
+        )
+        views = {v["record_id"]: v for v in listing.data()}
+        assert views[wanted["id"]]["subtitle"].startswith(shown + " · "), views
+        for query in ("2026-11-03", "2026-11", typed):
+            listing.set_query(query)
+            assert [r.id for r in listing.visible()] == [wanted["id"]], query
+        measured = {"id": str(uuid.uuid4()), "observed_on": "2026-11-03", "values": {}}
+        [row] = observations.rows([(measured, "synced")], [])
+        assert row.subtitle.startswith(shown), row.subtitle
+        returned = LocalRecord(wanted, "returned", comment="Add photos")
+        assert describe(returned).subtitle.startswith(shown + " · ")
+        returned_measurement = LocalRecord(measured, "returned", comment="Weigh again")
+        item = observations.attention_item(returned_measurement, [])
+        assert item.subtitle.startswith(shown + " · "), item.subtitle
+    finally:
+        i18n.set_language("en")
+
+
 def test_fold_removes_accents_and_case() -> None:
     assert fold("Réunion ÉTÉ") == "reunion ete"
 

@@ -96,7 +96,7 @@ def delete_through_the_screen(
     driver.step(3)
     [popup] = [w for w in driver.window.children if type(w).__name__ == "ConfirmDelete"]
     assert popup.title == "Delete this measurement?"
-    driver.screenshot(SHOTS / "observation-delete-confirm.png")
+    popup.export_to_png(str(SHOTS / "observation-delete-confirm.png"))  # a popup is not in root
     driver.tap(popup.ids.delete_button)
     on_screen(driver, "measurements")
     driver.wait_until(

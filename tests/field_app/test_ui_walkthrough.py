@@ -163,8 +163,11 @@ def test_list_rows_keep_the_beginning_of_their_lines_on_a_phone(
         for row in rows:
             drawn = [drawn_lines(w) for w in row.walk(restrict=True) if isinstance(w, Label)]
             lines = [line for label in drawn for line in label]
-            # The date (first on its line), then the figures: each still on screen.
-            assert any(line[:4].isdigit() and line[4] == "-" for line in lines), lines
+            # The date (first on its line, in words: "2 October 2026"), then the figures:
+            # each still on screen.
+            day = row.subtitle.split(" · ")[0]
+            assert "-" not in day and day.split()[1].isalpha(), day
+            assert any(line.startswith(day) for line in lines), (day, lines)
             assert any("participants" in line for line in lines), lines
         driver.screenshot(SHOTS / f"activities-{size[0]}x{size[1]}.png")
         driver.app.show("attention")
@@ -176,7 +179,11 @@ def test_list_rows_keep_the_beginning_of_their_lines_on_a_phone(
             assert first_line(row.ids.title).startswith("On-farm demonstration"), first_line(
                 row.ids.title
             )
-            assert first_line(row.ids.subtitle)[:4].isdigit(), first_line(row.ids.subtitle)
+            day = row.subtitle.split(" · ")[0]
+            assert first_line(row.ids.subtitle).split()[:2] == day.split()[:2], (
+                first_line(row.ids.subtitle),
+                day,
+            )
         driver.screenshot(SHOTS / f"attention-{size[0]}x{size[1]}.png")
         driver.resize(1280, 800)
 
