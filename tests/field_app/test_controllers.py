@@ -600,15 +600,17 @@ def test_a_month_is_weeks_starting_on_monday() -> None:
 
 
 @pytest.mark.parametrize(
-    ("language", "title", "monday", "words"),
+    ("language", "title", "monday", "words", "first"),
     [
-        ("fr", "mars 2025", "lun.", "14 mars 2025"),
-        ("pt", "março de 2025", "seg.", "14 de março de 2025"),
-        ("es", "marzo de 2025", "lun.", "14 de marzo de 2025"),
+        ("en", "March 2025", "Mon", "14 March 2025", "1 January 2026"),
+        # French writes the first of the month as an ordinal: "1er janvier", not "1 janvier".
+        ("fr", "mars 2025", "lun.", "14 mars 2025", "1er janvier 2026"),
+        ("pt", "março de 2025", "seg.", "14 de março de 2025", "1 de janeiro de 2026"),
+        ("es", "marzo de 2025", "lun.", "14 de marzo de 2025", "1 de enero de 2026"),
     ],
 )
 def test_the_calendar_speaks_the_users_language(
-    language: str, title: str, monday: str, words: str
+    language: str, title: str, monday: str, words: str, first: str
 ) -> None:
     from field_app import i18n
     from field_app.controllers import dates
@@ -618,6 +620,8 @@ def test_the_calendar_speaks_the_users_language(
         assert dates.month_title(2025, 3) == title
         assert dates.weekday_names()[0] == monday
         assert dates.in_words("2025-03-14") == words
+        assert dates.in_words("2026-01-01") == first
+        assert dates.in_words("2026-01-02").startswith("2 ")
     finally:
         i18n.set_language("en")
 
