@@ -653,7 +653,7 @@ def test_the_chooser_lists_folders_then_photos_by_name(tmp_path: Any) -> None:
     from field_app.controllers.chooser import listing
 
     folder = Path(tmp_path)
-    for name in ("b.JPG", "a.png", "notes.txt", ".hidden.jpg"):
+    for name in ("b.JPG", "a.png", "c.webp", "notes.txt", ".hidden.jpg"):
         (folder / name).write_bytes(b"x" * 2500)
     (folder / "Zebra").mkdir()
     (folder / "april").mkdir()
@@ -663,6 +663,7 @@ def test_the_chooser_lists_folders_then_photos_by_name(tmp_path: Any) -> None:
         ("Zebra", True),
         ("a.png", False),
         ("b.JPG", False),
+        ("c.webp", False),  # the server takes WebP: the tablet turns it into a JPEG
     ]
     assert entries[2].detail.startswith("2 KB · ")
     assert listing(folder / "missing") == []
