@@ -349,6 +349,11 @@ class StoreBackend:
                 Path(photo.path).unlink(missing_ok=True)
         self._wake()
 
+    def delete_observation(self, observation_id: str) -> None:
+        """Take an observation off the tablet with its photos, as an activity's delete."""
+        if self.store.delete_record("observation", observation_id):
+            self._wake()
+
     # -- enrolment -------------------------------------------------------------------------------
 
     def enrol(

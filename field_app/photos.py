@@ -26,7 +26,9 @@ from field_app.i18n import _
 
 MAX_SIDE = 1600  # pixels on the long side: sharp on a report page
 JPEG_QUALITY = 80  # ~300 KB at 1 600 px; the eye sees no difference from 90 on a report page
-ACCEPTED_SUFFIXES = (".jpg", ".jpeg", ".png")
+# What the server takes (docs/protocol.md#attachments), all stored as a JPEG here. WebP is how
+# messaging apps and many phone galleries save photos.
+ACCEPTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 # Refuse a "photo" that would need more memory than a tablet has (a decompression bomb).
 MAX_PIXELS = 120_000_000
 
@@ -58,11 +60,12 @@ def downscale(
 ) -> Photo:
     """Store an upright, downscaled JPEG copy of ``source`` under ``photos_dir``; its metadata.
 
-    Every photo becomes a JPEG (a PNG screenshot too, on white where it was transparent): one
-    content type for the server and the reports. Needs no window: call it on a worker thread.
+    Every photo becomes a JPEG (a PNG screenshot or a WebP too, on white where it was
+    transparent): one content type for the server and the reports. Needs no window: call it
+    on a worker thread.
     """
     if source.suffix.lower() not in ACCEPTED_SUFFIXES:
-        raise PhotoError(_("Choose a JPEG or PNG photo"))
+        raise PhotoError(_("Choose a JPEG, PNG or WebP photo"))
     if not source.is_file():
         raise PhotoError(_("The photo file is gone: {name}").format(name=source.name))
     photo_id = str(uuid.uuid4())

@@ -193,6 +193,10 @@ class Backend(Protocol):
         """The observation and its photos (new ones, and the removal of those taken off it)
         in one store transaction."""
 
+    def delete_observation(self, observation_id: str) -> None:
+        """Take an observation off the tablet with its photos (one store transaction); the
+        server makes it a tombstone at the next sync."""
+
     def start(self, on_change: Callable[[], None]) -> None:
         """Sync in the background (retries with back-off); ``on_change`` from that thread."""
 
@@ -321,6 +325,10 @@ class FieldSession:
     def delete(self, activity_id: str) -> None:
         """Delete an activity (and its photos) on the tablet; a tombstone on the server."""
         self.backend.delete_activity(activity_id)
+
+    def delete_observation(self, observation_id: str) -> None:
+        """Delete a measurement (and its photos) on the tablet; a tombstone on the server."""
+        self.backend.delete_observation(observation_id)
 
     # -- sync ------------------------------------------------------------------------------
 

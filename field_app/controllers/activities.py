@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from field_app.controllers import labels
+from field_app.controllers import dates, labels
 from field_app.controllers.attendance import format_share
 from field_app.i18n import _, number
 
@@ -58,9 +58,19 @@ class Row:
         state: str,
         safe: bool = False,
     ) -> Row:
+        # The date as stored (2026-11-03) and as the list shows it (3 November 2026): a search
+        # finds it typed either way.
         search = fold(
             " ".join(
-                (title, site, type, labels.label(labels.ACTIVITY_TYPES, type), start_date, topic)
+                (
+                    title,
+                    site,
+                    type,
+                    labels.label(labels.ACTIVITY_TYPES, type),
+                    start_date,
+                    dates.in_words(start_date),
+                    topic,
+                )
             )
         )
         return cls(
@@ -98,8 +108,8 @@ class Row:
         return {
             "record_id": self.id,
             "title": self.title or _("(no title)"),
-            "subtitle": f"{self.start_date} · {labels.label(labels.ACTIVITY_TYPES, self.type)}"
-            f"{where}",
+            "subtitle": f"{dates.in_words(self.start_date)} · "
+            f"{labels.label(labels.ACTIVITY_TYPES, self.type)}{where}",
             "figures": _("{n} participants · women {share}").format(
                 n=number(self.participants), share=share
             ),

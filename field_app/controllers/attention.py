@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from field_app.controllers import labels
+from field_app.controllers import dates, labels
 from field_app.controllers.messages import server_reason
 from field_app.i18n import N_, _
 
@@ -132,7 +132,7 @@ def describe(record: Any, *, site_names: dict[str, str] | None = None) -> Attent
     subtitle = " · ".join(
         part
         for part in (
-            str(data.get("start_date") or ""),
+            dates.in_words(str(data.get("start_date") or "")),
             labels.label(labels.ACTIVITY_TYPES, str(data.get("type") or "")),
             site,
         )

@@ -57,10 +57,12 @@ def parse(text: str) -> date | None:
 
 
 def in_words(text: str) -> str:
-    """'14 March 2025' for '2025-03-14'; the text itself when it is not a date."""
+    """'14 March 2025' for '2025-03-14'; the text itself when it is not a date. Every date
+    the tablet writes out goes through here (forms, lists, messages)."""
     day = parse(text)
     if day is None:
         return text
-    return _("{day} {month} {year}").format(
-        day=day.day, month=_(MONTHS[day.month - 1]), year=day.year
-    )
+    # The first of the month has a pattern of its own: French writes it as an ordinal
+    # ("1er janvier 2026"), the other languages as any other day.
+    pattern = _("1 {month} {year}") if day.day == 1 else _("{day} {month} {year}")
+    return pattern.format(day=day.day, month=_(MONTHS[day.month - 1]), year=day.year)

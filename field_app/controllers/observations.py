@@ -478,7 +478,8 @@ def rows(
         form = by_id.get(str(data.get("form_id"))) or {}
         site = (site_names or {}).get(str(data.get("site_id") or ""), "")
         answers = _first_choices(data, form)
-        subtitle = " · ".join(p for p in (str(data.get("observed_on") or ""), *answers, site) if p)
+        observed_on = dates.in_words(str(data.get("observed_on") or ""))
+        subtitle = " · ".join(p for p in (observed_on, *answers, site) if p)
         status = str(data.get("status") or "")
         found.append(
             ObservationRow(
@@ -568,7 +569,9 @@ def attention_item(
         id=record.id,
         title=title,
         subtitle=" · ".join(
-            p for p in (str(data.get("observed_on") or ""), _("Measurement"), site) if p
+            p
+            for p in (dates.in_words(str(data.get("observed_on") or "")), _("Measurement"), site)
+            if p
         ),
         state=record.state,
         reason=reason,

@@ -44,7 +44,13 @@ from field_app.device import DeviceUnavailable, Fix
 from field_app.i18n import _, number
 from field_app.photos import PhotoError, downscale
 from field_app.screens.base import BaseScreen, in_background
-from field_app.screens.widgets import ChoiceField, DateField, FieldInput
+from field_app.screens.widgets import (
+    ChoiceField,
+    ConfirmDelete,
+    ConfirmDiscard,
+    DateField,
+    FieldInput,
+)
 
 
 class AttendanceCell(FieldInput):
@@ -129,26 +135,6 @@ class PhotoChooser(Popup):
     def camera(self) -> None:
         self.dismiss()
         self._on_camera()
-
-
-class ConfirmDiscard(Popup):
-    def __init__(self, on_discard: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._on_discard = on_discard
-
-    def discard(self) -> None:
-        self.dismiss()
-        self._on_discard()
-
-
-class ConfirmDelete(Popup):
-    def __init__(self, on_delete: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._on_delete = on_delete
-
-    def delete(self) -> None:
-        self.dismiss()
-        self._on_delete()
 
 
 class FormScreen(BaseScreen):

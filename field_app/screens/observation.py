@@ -27,8 +27,16 @@ from field_app.controllers.attention import server_message
 from field_app.i18n import _
 from field_app.screens import theme
 from field_app.screens.base import BaseScreen, in_background
-from field_app.screens.form import ConfirmDiscard, FormScreen
-from field_app.screens.widgets import Card, Chip, DateField, FieldBox, FieldInput
+from field_app.screens.form import FormScreen
+from field_app.screens.widgets import (
+    Card,
+    Chip,
+    ConfirmDelete,
+    ConfirmDiscard,
+    DateField,
+    FieldBox,
+    FieldInput,
+)
 
 NO_SITE = ""
 
@@ -59,6 +67,7 @@ class ObservationScreen(BaseScreen):
     preparing = NumericProperty(0)
     has_camera = BooleanProperty(False)
     today = ObjectProperty(None, allownone=True)
+    saved_record = BooleanProperty(False)  # a measurement already saved: it may be deleted
 
     # The activity form's photo flow, as it is (it works on ``self.form``'s photos).
     choose_photo = FormScreen.choose_photo
@@ -81,6 +90,7 @@ class ObservationScreen(BaseScreen):
         self._boxes: dict[str, FieldBox] = {}
         self._widgets: dict[str, Any] = {}
         self._project_id = ""
+        self._observation_id = ""
 
     def on_kv_post(self, base_widget: Any) -> None:
         self.ids.observed_on.bind(value=self._date_changed)
@@ -130,6 +140,8 @@ class ObservationScreen(BaseScreen):
         self.heading = self.form.title
         self.today = self.session.today()
         self.locked = self.form.locked
+        self.saved_record = record is not None
+        self._observation_id = record.id if record is not None else ""
         self.has_camera = self.session.device.has_camera()
         self.banner, self.banner_tone = "", "error"
         if record is not None:
@@ -346,6 +358,25 @@ class ObservationScreen(BaseScreen):
 
         # One store transaction, off the UI thread (photo bytes are copied and fsynced).
         in_background(lambda: backend.save_observation(save), done)
+
+    def delete(self) -> None:
+        """Delete the measurement opened (after the user confirms), as an activity: off the
+        tablet at once with its photos, a tombstone on the server at the next sync; not once
+        approved."""
+        if self.form is None or self.locked or not self._observation_id:
+            return
+        ConfirmDelete(self._delete, title=_("Delete this measurement?")).open()
+
+    def _delete(self) -> None:
+        if self.form is None or not self._observation_id:
+            return
+        self.session.delete_observation(self._observation_id)
+        self._dirty = False
+        self._discard_photos()
+        self.app.changed()
+        self.app.status_changed()
+        self.form = None
+        self.app.back_to("measurements", project_id=self._project_id)
 
     def can_leave(self) -> bool:
         if not self._dirty:

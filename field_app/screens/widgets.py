@@ -9,6 +9,7 @@ from typing import Any
 
 from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
+from kivy.metrics import dp
 from kivy.properties import (
     BooleanProperty,
     ListProperty,
@@ -250,10 +251,97 @@ class FieldBox(BoxLayout):
         return False if self.hidden() else bool(super().on_touch_up(touch))
 
 
+class AppBarRow(BoxLayout):
+    """A row of the app bar (its own children; anything else a screen puts in the bar goes
+    to :attr:`AppBar.actions`)."""
+
+
 class AppBar(BoxLayout):
+    """Back, the screen's title and subtitle, and the screen's own buttons (those a screen's
+    rule puts in the bar, kept in :attr:`actions`).
+
+    The title is never cut (a phone showed "Verifica..." beside Save, nothing of "Mes
+    projets" beside two buttons). It stays on one line beside the buttons when it fits, else
+    on two; else the buttons go on a row of their own under it (``stacked``) and the title
+    takes the bar's width, on two lines at most in the title's size, or in the body text's
+    size on as many lines as it needs. The bar grows to hold it."""
+
     title = StringProperty("")
     subtitle = StringProperty("")
     show_back = BooleanProperty(True)
+    stacked = BooleanProperty(False)  # the screen's buttons on a row under the title
+    title_font = NumericProperty(theme.TEXT_TITLE)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.actions = BoxLayout(
+            size_hint=(None, None),
+            size=(0, theme.TOUCH),
+            spacing=dp(8),
+            pos_hint={"center_y": 0.5},
+        )
+        self.actions.bind(minimum_width=self.actions.setter("width"))
+        self._refit = Clock.create_trigger(self._fit)
+        super().__init__(**kwargs)
+        self.bind(width=self._refit, title=self._refit, show_back=self._refit)
+        self.actions.bind(width=self._refit)
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        self._place_actions()
+        self.ids.back.bind(width=self._refit)
+        self._refit()
+
+    def add_widget(self, widget: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(widget, AppBarRow):
+            super().add_widget(widget, *args, **kwargs)
+        else:
+            self.actions.add_widget(widget, *args, **kwargs)  # a screen's own button
+
+    def _fit(self, *_args: Any) -> None:
+        if "top_row" not in self.ids or self.width <= 1:
+            return
+        label, row = self.ids.title, self.ids.top_row
+        # The title's room with nothing beside it but Back (the titles' box pads 8 + 8).
+        alone = self.width - self.padding[0] - self.padding[2] - self.ids.back.width
+        alone -= row.spacing + dp(16)
+        buttons = self.actions.width + row.spacing if self.actions.children else 0
+
+        def fits(room: float, lines: int) -> bool:
+            return title_lines(self.title, room, theme.TEXT_TITLE, label.font_name) <= lines
+
+        if not buttons or fits(alone - buttons, 2):
+            stacked = False
+            room = alone - buttons
+        else:
+            stacked, room = True, alone
+        self.title_font = theme.TEXT_TITLE if fits(room, 2) else theme.TEXT
+        self.stacked = stacked
+
+    def on_stacked(self, _bar: Any, _stacked: bool) -> None:
+        self._place_actions()
+
+    def _place_actions(self) -> None:
+        if "top_row" not in self.ids:
+            return
+        row = self.ids.actions_row if self.stacked else self.ids.top_row
+        if self.actions.parent is not row:
+            if self.actions.parent is not None:
+                self.actions.parent.remove_widget(self.actions)
+            row.add_widget(self.actions)
+
+
+def title_lines(text: str, room: float, font_size: float, font_name: str = "Roboto") -> float:
+    """How many lines a bold title takes in ``room`` pixels wrapped at spaces; infinite when
+    one word is wider than the room (Kivy would cut it in the middle)."""
+    if room <= 0:
+        return float("inf")
+    words = text.split()
+    if any(text_width(w, font_size, True, font_name) > room for w in words):
+        return float("inf")
+    layout = CoreLabel(
+        text=text, text_size=(room, None), font_size=font_size, bold=True, font_name=font_name
+    )
+    layout.refresh()
+    return len(layout._cached_lines)
 
 
 class SyncBar(BoxLayout):
@@ -292,3 +380,23 @@ def text_width(text: str, font_size: float, bold: bool = False, font_name: str =
     label = CoreLabel(font_size=font_size, bold=bold, font_name=font_name)
     width: float = label.get_extents(text)[0]
     return width
+
+
+class ConfirmDiscard(Popup):
+    def __init__(self, on_discard: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_discard = on_discard
+
+    def discard(self) -> None:
+        self.dismiss()
+        self._on_discard()
+
+
+class ConfirmDelete(Popup):
+    def __init__(self, on_delete: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_delete = on_delete
+
+    def delete(self) -> None:
+        self.dismiss()
+        self._on_delete()

@@ -263,6 +263,10 @@ class MemoryBackend:
             data=dict(save.observation), state="pending", version=old.version if old else 0
         )
 
+    def delete_observation(self, observation_id: str) -> None:
+        self.deleted.append(observation_id)
+        self.observation_records.pop(observation_id, None)
+
     def keep_mine(self, activity_id: str) -> None:
         record = self.records[activity_id]
         record.data.update(record.mine)

@@ -204,6 +204,48 @@ def test_searching_ten_thousand_rows_is_one_pass() -> None:
     print(f"search over 10 000 rows: {elapsed * 1000:.1f} ms")
 
 
+@pytest.mark.parametrize(
+    ("language", "shown", "typed"),
+    [
+        ("en", "3 November 2026", "3 november 2026"),
+        ("fr", "3 novembre 2026", "3 NOVEMBRE"),
+        ("pt", "3 de novembro de 2026", "novembro de 2026"),
+        ("es", "3 de noviembre de 2026", "3 de noviembre"),
+    ],
+)
+def test_list_dates_are_in_the_readers_language_and_found_typed_either_way(
+    language: str, shown: str, typed: str
+) -> None:
+    # The activity and measurement lists (and Needs attention) showed 2026-11-03 in every
+    # language, while the form shows "3 November 2026". The search still takes the date as
+    # the tablet stores it, and as the list shows it.
+    from field_app import i18n
+    from field_app.controllers import observations
+
+    i18n.set_language(language)
+    try:
+        wanted = activity(PROJECT, title="Hermetic bags", start=date(2026, 11, 3))
+        october = activity(PROJECT, title="Hermetic bags", start=date(2026, 10, 3))
+        listing = ActivityList(
+            [Row.of(a, state="synced", site_name="Roma") for a in (wanted, october)]
+        )
+        views = {v["record_id"]: v for v in listing.data()}
+        assert views[wanted["id"]]["subtitle"].startswith(shown + " · "), views
+        for query in ("2026-11-03", "2026-11", typed):
+            listing.set_query(query)
+            assert [r.id for r in listing.visible()] == [wanted["id"]], query
+        measured = {"id": str(uuid.uuid4()), "observed_on": "2026-11-03", "values": {}}
+        [row] = observations.rows([(measured, "synced")], [])
+        assert row.subtitle.startswith(shown), row.subtitle
+        returned = LocalRecord(wanted, "returned", comment="Add photos")
+        assert describe(returned).subtitle.startswith(shown + " · ")
+        returned_measurement = LocalRecord(measured, "returned", comment="Weigh again")
+        item = observations.attention_item(returned_measurement, [])
+        assert item.subtitle.startswith(shown + " · "), item.subtitle
+    finally:
+        i18n.set_language("en")
+
+
 def test_fold_removes_accents_and_case() -> None:
     assert fold("Réunion ÉTÉ") == "reunion ete"
 
@@ -558,15 +600,17 @@ def test_a_month_is_weeks_starting_on_monday() -> None:
 
 
 @pytest.mark.parametrize(
-    ("language", "title", "monday", "words"),
+    ("language", "title", "monday", "words", "first"),
     [
-        ("fr", "mars 2025", "lun.", "14 mars 2025"),
-        ("pt", "março de 2025", "seg.", "14 de março de 2025"),
-        ("es", "marzo de 2025", "lun.", "14 de marzo de 2025"),
+        ("en", "March 2025", "Mon", "14 March 2025", "1 January 2026"),
+        # French writes the first of the month as an ordinal: "1er janvier", not "1 janvier".
+        ("fr", "mars 2025", "lun.", "14 mars 2025", "1er janvier 2026"),
+        ("pt", "março de 2025", "seg.", "14 de março de 2025", "1 de janeiro de 2026"),
+        ("es", "marzo de 2025", "lun.", "14 de marzo de 2025", "1 de enero de 2026"),
     ],
 )
 def test_the_calendar_speaks_the_users_language(
-    language: str, title: str, monday: str, words: str
+    language: str, title: str, monday: str, words: str, first: str
 ) -> None:
     from field_app import i18n
     from field_app.controllers import dates
@@ -576,6 +620,8 @@ def test_the_calendar_speaks_the_users_language(
         assert dates.month_title(2025, 3) == title
         assert dates.weekday_names()[0] == monday
         assert dates.in_words("2025-03-14") == words
+        assert dates.in_words("2026-01-01") == first
+        assert dates.in_words("2026-01-02").startswith("2 ")
     finally:
         i18n.set_language("en")
 
@@ -607,7 +653,7 @@ def test_the_chooser_lists_folders_then_photos_by_name(tmp_path: Any) -> None:
     from field_app.controllers.chooser import listing
 
     folder = Path(tmp_path)
-    for name in ("b.JPG", "a.png", "notes.txt", ".hidden.jpg"):
+    for name in ("b.JPG", "a.png", "c.webp", "notes.txt", ".hidden.jpg"):
         (folder / name).write_bytes(b"x" * 2500)
     (folder / "Zebra").mkdir()
     (folder / "april").mkdir()
@@ -617,6 +663,7 @@ def test_the_chooser_lists_folders_then_photos_by_name(tmp_path: Any) -> None:
         ("Zebra", True),
         ("a.png", False),
         ("b.JPG", False),
+        ("c.webp", False),  # the server takes WebP: the tablet turns it into a JPEG
     ]
     assert entries[2].detail.startswith("2 KB · ")
     assert listing(folder / "missing") == []

@@ -149,7 +149,7 @@ def test_dates_in_the_messages_are_written_in_words_in_the_language(p: dict[str,
         i18n.set_language("fr")
         form.set("start_date", "2019-03-01")
         assert form.visible_errors()["start_date"] == (
-            "Hors des dates du projet (1 janvier 2024 au 31 décembre 2026)"
+            "Hors des dates du projet (1er janvier 2024 au 31 décembre 2026)"
         )
         form.set("start_date", "2025-03-14")
         form.set("end_date", "2025-04-01")

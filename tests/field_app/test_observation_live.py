@@ -6,6 +6,7 @@ approves it, and the tablet shows it approved. Screenshots in ``artifacts/screen
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,29 @@ def shots(driver: kivy_driver.Driver, name: str) -> None:
         driver.screenshot(SHOTS / f"{name}-{orientation}.png")
 
 
+def delete_through_the_screen(
+    driver: kivy_driver.Driver, measurements: Any, record_id: str
+) -> None:
+    """Open a measurement from the list, Delete this measurement, confirm; back on the list
+    without it."""
+    driver.step(3)
+    row = driver.find(measurements, lambda w: getattr(w, "observation_id", "") == record_id)
+    driver.tap(row)
+    screen = on_screen(driver, "observation")
+    assert screen.ids.delete_button.text == "Delete this measurement"
+    driver.tap(screen.ids.delete_button)
+    driver.step(3)
+    [popup] = [w for w in driver.window.children if type(w).__name__ == "ConfirmDelete"]
+    assert popup.title == "Delete this measurement?"
+    popup.export_to_png(str(SHOTS / "observation-delete-confirm.png"))  # a popup is not in root
+    driver.tap(popup.ids.delete_button)
+    on_screen(driver, "measurements")
+    driver.wait_until(
+        lambda: record_id not in [r["observation_id"] for r in measurements.ids.rows.data],
+        what="the list without the deleted measurement",
+    )
+
+
 def test_record_sync_return_fix_approve_against_the_live_server(
     live_tablet: tuple[kivy_driver.Driver, LiveServer, Any],
 ) -> None:
@@ -100,9 +124,25 @@ def test_record_sync_return_fix_approve_against_the_live_server(
     measurements = record_one(
         driver, plot="Control (usual practice)", area_first="0", harvest="31", site=SITE
     )
-    assert measurements.count == 2
-
+    # The demo plot recorded a second time (50 kg typed): it goes to the server and counts.
+    [first] = [
+        r for r in backend.observations(server.project_id) if r.data["values"]["plot"] == "demo"
+    ]
+    twice = {**first.data, "id": str(uuid.uuid4())}
+    twice["values"] = {**first.data["values"], "harvest_kg": 50}
+    backend.store.save("observation", twice)
     sync_through_the_app(driver, session)
+    assert on_server(server, twice["id"])["values"]["harvest_kg"] == 50
+    # 10 000 × (48.5 + 50) kg / 240 m2 for the demo plot.
+    assert yields_by_plot(server) == {"demo": 4104.17, "control": 2583.33}
+    delete_through_the_screen(driver, measurements, twice["id"])
+    assert measurements.count == 2 and backend.observation(twice["id"]) is None
+    assert session.status().pending == 1  # the delete waits to be sent
+    sync_through_the_app(driver, session)
+    assert session.status().pending == 0
+    gone = server.api("GET", f"/observations/{twice['id']}")
+    assert gone.status_code == 404 or gone.json().get("deleted") is True, gone.text
+
     saved = {r.data["values"]["plot"]: r for r in backend.observations(server.project_id)}
     assert {plot: r.state for plot, r in saved.items()} == {"demo": "synced", "control": "synced"}
     demo, control = (on_server(server, saved[plot].id) for plot in ("demo", "control"))
@@ -158,5 +198,8 @@ def test_record_sync_return_fix_approve_against_the_live_server(
     driver.tap(row)
     screen = on_screen(driver, "observation")
     assert screen.banner == "Approved: locked until the country office reopens it."
+    # Approved: no Delete (the server would refuse it as locked).
+    delete = screen.ids.delete_button
+    assert delete.disabled and delete.height == 0
     driver.app.home()
     assert on_screen(driver, "home").attention == 0

@@ -443,6 +443,44 @@ def test_a_tombstone_removes_the_observation(backend: StoreBackend) -> None:
     assert backend.observations(PROJECT) == []
 
 
+def test_a_measurement_recorded_twice_is_deleted_with_its_photo(
+    backend: StoreBackend, tmp_path: Path
+) -> None:
+    # A field expert who recorded the same harvest twice could not take one off: the store
+    # could, the tablet offered no way to. Deleted after it went to the server: the tombstone
+    # is queued, and its photo's delete, its photo no longer waits to be sent.
+    definition = form_wire(DEMO_PLOT_HARVEST)
+    pull(backend, form_change(definition))
+    form = obs.ObservationForm(form=definition, project_id=PROJECT, today=TODAY)
+    fill_demo(form)
+    picture = tmp_path / "plot.jpg"
+    picture.write_bytes(b"\xff\xd8jpeg bytes")
+    form.photos.append(Photo(str(uuid.uuid4()), str(picture), "", 0, "image/jpeg", "the plot"))
+    save = form.to_save()
+    assert save is not None
+    backend.save_observation(save)
+    sent = backend.store.pending()
+    backend.store.acknowledge(
+        [MutationResult(seq=m.seq, id=m.id, status=ResultStatus.APPLIED, version=1) for m in sent]
+    )
+    assert backend.store.waiting().photos == 1  # the photo's bytes still wait
+    observation_id = str(save.observation["id"])
+
+    backend.delete_observation(observation_id)
+    assert backend.observations(PROJECT) == [] and backend.observation(observation_id) is None
+    queued = backend.store.pending()
+    assert [(m.entity, m.op) for m in queued] == [
+        (Entity.ATTACHMENT, Op.DELETE),
+        (Entity.OBSERVATION, Op.DELETE),
+    ]
+    assert str(queued[-1].id) == observation_id
+    waiting = backend.store.waiting()
+    assert (waiting.records, waiting.photos) == (1, 0)
+    assert list(backend.store.files_dir.iterdir()) == []
+    backend.delete_observation(observation_id)  # twice: nothing more
+    assert len(backend.store.pending()) == 2
+
+
 def test_a_schema_3_store_gains_the_observation_columns(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     from sync.store import DeviceStore

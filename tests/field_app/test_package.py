@@ -86,7 +86,9 @@ def test_pilotmon_field_is_registered_and_checks_the_address() -> None:
 
 # Requirements python-for-android provides from its own recipes, with no pip package behind them
 # (or none in requirements.lock): the interpreter, C libraries, Android glue, the app itself.
-RECIPE_ONLY = frozenset({"python3", "sqlite3", "openssl", "pyjnius", "android", "pilotmon"})
+RECIPE_ONLY = frozenset(
+    {"python3", "sqlite3", "openssl", "pyjnius", "android", "pilotmon", "libwebp"}
+)
 # What p4a's pydantic-core recipe builds: pydantic must be a release that imports with it.
 PYDANTIC_CORE_RECIPE = "2.41.4"
 # Compiled packages python-for-android builds from its own recipes, at the version each recipe
@@ -152,6 +154,9 @@ def test_buildozer_spec_lists_the_runtime_requirements() -> None:
         "cryptography",
         "cffi",
         "openssl",
+        # python-for-android's Pillow decodes WebP only when its libwebp recipe is built too
+        # (Pillow's recipe lists it in opt_depends): the photo chooser offers WebP photos.
+        "libwebp",
     } <= requirements
     assert not requirements & set(FORBIDDEN)
     spec = configparser.ConfigParser()

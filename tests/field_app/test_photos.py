@@ -116,11 +116,23 @@ def test_a_small_png_becomes_a_jpeg_of_the_same_size(tmp_path: Path) -> None:
         assert stored.getpixel((10, 10)) == (255, 255, 255)  # transparent: on white
 
 
+def test_a_webp_photo_becomes_a_jpeg(tmp_path: Path) -> None:
+    # Photos saved from a messaging app or a phone's gallery are often WebP, which the server
+    # takes (docs/protocol.md#attachments): the chooser hid them and the tablet refused them.
+    source = tmp_path / "IMG-20261103-WA0007.webp"
+    field_photo(400, 300).save(source, "WEBP", quality=80)
+    photo = downscale(source, tmp_path / "photos")
+    with Image.open(photo.path) as stored:
+        assert (stored.format, stored.size) == ("JPEG", (400, 300))
+    assert photo.content_type == "image/jpeg"
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
         ("broken.jpg", b"\xff\xd8 not really a jpeg", "not a photo"),
-        ("notes.txt", b"hello", "JPEG or PNG"),
+        ("broken.webp", b"RIFF\x00\x00\x00\x00WEBP not really", "not a photo"),
+        ("notes.txt", b"hello", "JPEG, PNG or WebP"),
     ],
 )
 def test_a_file_that_is_not_a_photo_says_so(

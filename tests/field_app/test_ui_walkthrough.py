@@ -163,8 +163,11 @@ def test_list_rows_keep_the_beginning_of_their_lines_on_a_phone(
         for row in rows:
             drawn = [drawn_lines(w) for w in row.walk(restrict=True) if isinstance(w, Label)]
             lines = [line for label in drawn for line in label]
-            # The date (first on its line), then the figures: each still on screen.
-            assert any(line[:4].isdigit() and line[4] == "-" for line in lines), lines
+            # The date (first on its line, in words: "2 October 2026"), then the figures:
+            # each still on screen.
+            day = row.subtitle.split(" · ")[0]
+            assert "-" not in day and day.split()[1].isalpha(), day
+            assert any(line.startswith(day) for line in lines), (day, lines)
             assert any("participants" in line for line in lines), lines
         driver.screenshot(SHOTS / f"activities-{size[0]}x{size[1]}.png")
         driver.app.show("attention")
@@ -176,9 +179,36 @@ def test_list_rows_keep_the_beginning_of_their_lines_on_a_phone(
             assert first_line(row.ids.title).startswith("On-farm demonstration"), first_line(
                 row.ids.title
             )
-            assert first_line(row.ids.subtitle)[:4].isdigit(), first_line(row.ids.subtitle)
+            day = row.subtitle.split(" · ")[0]
+            assert first_line(row.ids.subtitle).split()[:2] == day.split()[:2], (
+                first_line(row.ids.subtitle),
+                day,
+            )
         driver.screenshot(SHOTS / f"attention-{size[0]}x{size[1]}.png")
         driver.resize(1280, 800)
+
+
+SMALL_PHONE = (360, 640)  # the smallest phone held upright (360×640 dp)
+
+
+def assert_title_whole(screen: Any, where: tuple[Any, ...]) -> None:
+    """The screen's title is drawn whole (wrapped rather than cut), inside its label, and
+    clear of the screen's own buttons in the bar."""
+    bar = screen.ids.bar
+    label = bar.ids.title
+    label.texture_update()
+    assert label.text and not label.is_shortened, (*where, label.text)
+    width, height = label.texture_size
+    assert width <= label.width + 1 and height <= label.height + 1, (*where, label.text)
+    left, bottom = label.to_window(label.x, label.y)
+    right, top = label.to_window(label.right, label.top)
+    assert left >= 0 and right <= screen.width, (*where, label.text)
+    for button in bar.actions.children:
+        b_left, b_bottom = button.to_window(button.x, button.y)
+        b_right, b_top = button.to_window(button.right, button.top)
+        apart = right <= b_left or left >= b_right or bottom >= b_top or top <= b_bottom
+        assert apart, (*where, label.text, button.text)
+        assert b_left >= 0 and b_right <= screen.width, (*where, button.text)
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
@@ -187,10 +217,33 @@ def test_the_activity_list_bar_shows_new_activity_whole(
 ) -> None:
     # Upright, the list's "+ New activity" had 170 px: "+ Nova ativid..." in Portuguese,
     # "+ Nouvelle activ..." in French, on a tablet as on a phone.
-    session, _backend, project = demo_session(tmp_path)
+    # And on a phone the titles beside a screen's own buttons were cut: "Verifica..." for
+    # "Verificação da preparação para desastres" beside Save, "Ativi..." beside "+ Nova
+    # atividade", nothing at all of "Mes projets" beside "Attention (6)" and "Paramètres".
+    from server.results.shipped import PREPAREDNESS_CHECK
+    from tests.field_app.test_observations import form_wire
+
+    session, backend, project = demo_session(tmp_path)
+    backend.form_versions = [form_wire(PREPAREDNESS_CHECK)]  # the longest title
+    form_id = backend.form_versions[0]["id"]
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
-        for width, height in SIZES:
+        for width, height in (*SIZES, SMALL_PHONE):
+            if (width, height) == SMALL_PHONE:
+                # The screens whose bar holds buttons beside the title, on the smallest phone
+                # (the title beside them on two lines, and the buttons under it, both come up).
+                for name, params in (
+                    ("home", {}),
+                    ("form", {"project_id": project["id"]}),
+                    ("observation", {"project_id": project["id"], "form_id": form_id}),
+                ):
+                    driver.resize(width, height)
+                    driver.app.show(name, **params)
+                    screen = on_screen(driver, name)
+                    driver.step(3)
+                    assert_title_whole(screen, (language, width, name))
+                    if language in ("fr", "pt"):
+                        driver.screenshot(SHOTS / f"title-{name}-{language}-{width}x{height}.png")
             driver.resize(width, height)
             driver.app.show("activities", project_id=project["id"])
             activities = on_screen(driver, "activities")
@@ -198,9 +251,9 @@ def test_the_activity_list_bar_shows_new_activity_whole(
             driver.step(3)
             assert not button.is_shortened, (language, width, button.text)
             assert button.right <= width
-            bar = button.parent
-            back = next(w for w in bar.children if w is not button and hasattr(w, "is_shortened"))
+            back = activities.ids.bar.ids.back
             assert not back.is_shortened and back.x >= 0, (language, width, back.text)
+            assert_title_whole(activities, (language, width, "activities"))
             driver.screenshot(SHOTS / f"activities-bar-{language}-{width}x{height}.png")
         driver.app.set_language("en")
         driver.resize(1280, 800)
