@@ -264,7 +264,9 @@ class AppBar(BoxLayout):
     projets" beside two buttons). It stays on one line beside the buttons when it fits, else
     on two; else the buttons go on a row of their own under it (``stacked``) and the title
     takes the bar's width, on two lines at most in the title's size, or in the body text's
-    size on as many lines as it needs. The bar grows to hold it."""
+    size on as many lines as it needs. The subtitle (the project's code and name) is never
+    cut either: it wraps, and the buttons go under it too when it needs more than two lines
+    beside them ("LSO-C... chain" beside Save). The bar grows to hold it."""
 
     title = StringProperty("")
     subtitle = StringProperty("")
@@ -282,7 +284,7 @@ class AppBar(BoxLayout):
         self.actions.bind(minimum_width=self.actions.setter("width"))
         self._refit = Clock.create_trigger(self._fit)
         super().__init__(**kwargs)
-        self.bind(width=self._refit, title=self._refit, show_back=self._refit)
+        self.bind(width=self._refit, title=self._refit, subtitle=self._refit, show_back=self._refit)
         self.actions.bind(width=self._refit)
 
     def on_kv_post(self, base_widget: Any) -> None:
@@ -308,7 +310,15 @@ class AppBar(BoxLayout):
         def fits(room: float, lines: int) -> bool:
             return title_lines(self.title, room, theme.TEXT_TITLE, label.font_name) <= lines
 
-        if not buttons or fits(alone - buttons, 2):
+        def subtitle_fits(room: float) -> bool:
+            # The subtitle (the project's code and name) wraps, on two lines at most beside
+            # the buttons, never a word cut in the middle.
+            if not self.subtitle:
+                return True
+            font = self.ids.subtitle.font_name
+            return title_lines(self.subtitle, room, theme.TEXT_SMALL, font, bold=False) <= 2
+
+        if not buttons or (fits(alone - buttons, 2) and subtitle_fits(alone - buttons)):
             stacked = False
             room = alone - buttons
         else:
@@ -329,16 +339,18 @@ class AppBar(BoxLayout):
             row.add_widget(self.actions)
 
 
-def title_lines(text: str, room: float, font_size: float, font_name: str = "Roboto") -> float:
-    """How many lines a bold title takes in ``room`` pixels wrapped at spaces; infinite when
+def title_lines(
+    text: str, room: float, font_size: float, font_name: str = "Roboto", *, bold: bool = True
+) -> float:
+    """How many lines a (bold) title takes in ``room`` pixels wrapped at spaces; infinite when
     one word is wider than the room (Kivy would cut it in the middle)."""
     if room <= 0:
         return float("inf")
     words = text.split()
-    if any(text_width(w, font_size, True, font_name) > room for w in words):
+    if any(text_width(w, font_size, bold, font_name) > room for w in words):
         return float("inf")
     layout = CoreLabel(
-        text=text, text_size=(room, None), font_size=font_size, bold=True, font_name=font_name
+        text=text, text_size=(room, None), font_size=font_size, bold=bold, font_name=font_name
     )
     layout.refresh()
     return len(layout._cached_lines)
@@ -346,7 +358,8 @@ def title_lines(text: str, room: float, font_size: float, font_name: str = "Robo
 
 class SyncBar(BoxLayout):
     """What waits (records, photos, megabytes), the current upload's progress, the last
-    successful sync, the last error by its cause, and Sync now."""
+    successful sync, the last error by its cause, and Sync now: beside the lines when they
+    have room (``LINES_ROOM``, every word whole), else under them (``stacked``, a phone)."""
 
     headline = StringProperty("")
     detail = StringProperty("")
@@ -354,6 +367,37 @@ class SyncBar(BoxLayout):
     running = BooleanProperty(False)
     tone = StringProperty("ok")  # ok | pending | error
     progress = NumericProperty(-1.0)  # the photo going now, 0…1; -1 when none
+    stacked = BooleanProperty(False)  # Sync now under the lines rather than beside them
+
+    # Beside Sync now the lines need this much room, else they go in a column a few words
+    # wide (a phone showed "enregistreme / nts", a word cut in the middle).
+    LINES_ROOM = dp(240)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._refit = Clock.create_trigger(self._fit)
+        super().__init__(**kwargs)
+        self.bind(width=self._refit, headline=self._refit, detail=self._refit, error=self._refit)
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        self.ids.sync_button.bind(width=self._refit)
+        self._refit()
+
+    def _fit(self, *_args: Any) -> None:
+        if "sync_button" not in self.ids or self.width <= 1:
+            return
+        room = self.width - self.padding[0] - self.padding[2]
+        room -= self.ids.sync_button.width + self.spacing
+        lines = (
+            (self.headline, theme.TEXT, True),
+            (self.detail, theme.TEXT_SMALL, False),
+            (self.error, theme.TEXT_SMALL, True),
+        )
+        font = self.ids.headline_label.font_name
+        self.stacked = room < self.LINES_ROOM or any(
+            title_lines(text, room, size, font, bold=bold) == float("inf")
+            for text, size, bold in lines
+            if text
+        )
 
 
 class CustodyLine(BoxLayout):

@@ -57,6 +57,7 @@ def test_after_enrol_with_empty_boxes_every_box_still_takes_a_touch(
 
 PHONE = (400, 780)  # a phone held upright (e.g. 412 dp wide)
 SIZES = ((1280, 800), (800, 1280), PHONE)
+SMALL_PHONE = (360, 640)  # the smallest phone held upright (360×640 dp)
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
@@ -65,14 +66,15 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
 ) -> None:
     # On a phone in Portuguese the card's buttons read "Ativi...", "Medi...", "+ No..." and
     # the sync bar "Tudo foi e...a atenção": what waits to be sent was cut out of the middle.
-    # In French even a landscape tablet showed "+ Nouvelle acti...".
+    # In French even a landscape tablet showed "+ Nouvelle acti...". On the smallest phone the
+    # bar's lines stood in a column beside Sync now, "enregistreme / nts" cut mid-word.
     from field_app.controllers.status import SyncStatus
 
     session, backend, _project = demo_session(tmp_path)
     backend.photos_waiting, backend.photo_bytes = 3, 4_200_000
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
-        for width, height in SIZES:
+        for width, height in (*SIZES, SMALL_PHONE):
             driver.resize(width, height)
             driver.app.home()
             home = on_screen(driver, "home")
@@ -94,11 +96,14 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
                 if getattr(w, "text", "") in (bar.headline, bar.detail)
             ]
             assert len(labels) == 2
+            sync_button = bar.ids.sync_button
             for label in labels:
                 assert not label.is_shortened, (language, width, label.text)
                 assert label.y >= bar.y and label.top <= bar.top, (language, width, label.text)
-            assert bar.ids.sync_button.right <= width
-            assert not bar.ids.sync_button.is_shortened
+                assert_words_whole(label, (language, width))
+                assert apart(label, sync_button), (language, width, label.text)
+            assert sync_button.right <= width
+            assert not sync_button.is_shortened
             assert isinstance(driver.app.sync_status, SyncStatus)
             driver.screenshot(SHOTS / f"home-{language}-{width}x{height}.png")
         driver.app.set_language("en")
@@ -128,6 +133,27 @@ def drawn_lines(label: Any) -> list[str]:
     """The lines the label draws (Kivy's layout of its texture)."""
     label.texture_update()
     return [" ".join(word.text for word in line.words) for line in label._label._cached_lines]
+
+
+def assert_words_whole(label: Any, where: tuple[Any, ...]) -> None:
+    """The label's text is drawn inside its width, every word whole on its line (Kivy cuts
+    a word wider than the label in the middle: "enregistreme" / "nts")."""
+    lines = drawn_lines(label)
+    assert label.texture_size[0] <= label.width + 1, (*where, label.text)
+    assert " ".join(lines).split() == label.text.split(), (*where, lines)
+
+
+def window_box(widget: Any) -> tuple[float, float, float, float]:
+    left, bottom = widget.to_window(widget.x, widget.y)
+    right, top = widget.to_window(widget.right, widget.top)
+    return left, bottom, right, top
+
+
+def apart(one: Any, other: Any) -> bool:
+    """The two widgets do not overlap on the window."""
+    left, bottom, right, top = window_box(one)
+    o_left, o_bottom, o_right, o_top = window_box(other)
+    return right <= o_left or left >= o_right or bottom >= o_top or top <= o_bottom
 
 
 def first_line(label: Any) -> str:
@@ -188,27 +214,38 @@ def test_list_rows_keep_the_beginning_of_their_lines_on_a_phone(
         driver.resize(1280, 800)
 
 
-SMALL_PHONE = (360, 640)  # the smallest phone held upright (360×640 dp)
-
-
 def assert_title_whole(screen: Any, where: tuple[Any, ...]) -> None:
-    """The screen's title is drawn whole (wrapped rather than cut), inside its label, and
-    clear of the screen's own buttons in the bar."""
+    """The screen's title and subtitle (the project's code and name) are drawn whole
+    (wrapped rather than cut, no word cut in the middle), inside their labels, and clear of
+    the screen's own buttons in the bar."""
     bar = screen.ids.bar
-    label = bar.ids.title
-    label.texture_update()
-    assert label.text and not label.is_shortened, (*where, label.text)
-    width, height = label.texture_size
-    assert width <= label.width + 1 and height <= label.height + 1, (*where, label.text)
-    left, bottom = label.to_window(label.x, label.y)
-    right, top = label.to_window(label.right, label.top)
-    assert left >= 0 and right <= screen.width, (*where, label.text)
-    for button in bar.actions.children:
-        b_left, b_bottom = button.to_window(button.x, button.y)
-        b_right, b_top = button.to_window(button.right, button.top)
-        apart = right <= b_left or left >= b_right or bottom >= b_top or top <= b_bottom
-        assert apart, (*where, label.text, button.text)
-        assert b_left >= 0 and b_right <= screen.width, (*where, button.text)
+    labels = [bar.ids.title] + ([bar.ids.subtitle] if bar.subtitle else [])
+    for label in labels:
+        label.texture_update()
+        assert label.text and not label.is_shortened, (*where, label.text)
+        width, height = label.texture_size
+        assert width <= label.width + 1 and height <= label.height + 1, (*where, label.text)
+        assert_words_whole(label, where)
+        left, _bottom, right, _top = window_box(label)
+        assert left >= 0 and right <= screen.width, (*where, label.text)
+        for button in bar.actions.children:
+            assert apart(label, button), (*where, label.text, button.text)
+            b_left, _b_bottom, b_right, _b_top = window_box(button)
+            assert b_left >= 0 and b_right <= screen.width, (*where, button.text)
+
+
+def assert_roster_under_its_bar(roster: Any, where: tuple[Any, ...]) -> None:
+    """Upright on a phone the register card (taller than the screen) lay over the app bar:
+    it stays under the bar (scrolling in its own room), and the search, the list and the
+    buttons under it stay on the screen."""
+    bar_bottom = window_box(roster.ids.bar)[1]
+    card = roster.ids.register_card
+    for widget in (card.parent, card):
+        assert window_box(widget)[3] <= bar_bottom + 1, (*where, type(widget).__name__)
+    for widget in (roster.ids.search, roster.ids.rows, roster.ids.done_button):
+        _left, bottom, _right, top = window_box(widget)
+        assert bottom >= 0 and top <= bar_bottom + 1, (*where, type(widget).__name__)
+    assert roster.ids.rows.height >= 2 * 56, where  # two rows of the list at least
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
@@ -236,12 +273,15 @@ def test_the_activity_list_bar_shows_new_activity_whole(
                     ("home", {}),
                     ("form", {"project_id": project["id"]}),
                     ("observation", {"project_id": project["id"], "form_id": form_id}),
+                    ("roster", {"project_id": project["id"], "ticked": []}),
                 ):
                     driver.resize(width, height)
                     driver.app.show(name, **params)
                     screen = on_screen(driver, name)
                     driver.step(3)
                     assert_title_whole(screen, (language, width, name))
+                    if name == "roster":
+                        assert_roster_under_its_bar(screen, (language, width))
                     if language in ("fr", "pt"):
                         driver.screenshot(SHOTS / f"title-{name}-{language}-{width}x{height}.png")
             driver.resize(width, height)
