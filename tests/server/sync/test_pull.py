@@ -27,9 +27,8 @@ def _push_activities(
     return [r["id"] for r in records]
 
 
-def test_a_first_pull_brings_the_catalogue_then_the_scope(
-    client: TestClient, field: Field, engine: Engine
-) -> None:
+def _target(engine: Engine, field: Field) -> uuid.UUID:
+    """A participants target of the field's project for 2025, with its change-log entry."""
     with Session(engine) as session:
         target = Target(
             project_id=field.project.id, indicator="PARTICIPANTS", period="2025", value=400
@@ -37,8 +36,14 @@ def test_a_first_pull_brings_the_catalogue_then_the_scope(
         session.add(target)
         session.flush()
         record_target_change(session, target=target)
-        target_id = str(target.id)
         session.commit()
+        return target.id
+
+
+def test_a_first_pull_brings_the_catalogue_then_the_scope(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    target_id = str(_target(engine, field))
     mine = _push_activities(client, field, 2)
     teammates = [field.activity(title="Teammate's day")]
     push(
@@ -110,15 +115,7 @@ def test_a_removed_target_reaches_the_tablet_as_a_tombstone(
     client: TestClient, field: Field, engine: Engine
 ) -> None:
     """A target's row is deleted (its key is free again); its change-log entry tells tablets."""
-    with Session(engine) as session:
-        target = Target(
-            project_id=field.project.id, indicator="PARTICIPANTS", period="2025", value=400
-        )
-        session.add(target)
-        session.flush()
-        record_target_change(session, target=target)
-        target_id = target.id
-        session.commit()
+    target_id = _target(engine, field)
     _, cursor = pull_all(client, field)
     with Session(engine) as session:
         officer = session.get(User, field.officer.id)
