@@ -69,6 +69,7 @@ def pg_engine() -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+    _commit_without_waiting_for_the_disk(url, off=False)
 
 
 def _worker_database(url: str, worker: str) -> str:
@@ -85,7 +86,7 @@ def _worker_database(url: str, worker: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def _commit_without_waiting_for_the_disk(url: str) -> None:
+def _commit_without_waiting_for_the_disk(url: str, *, off: bool = True) -> None:
     """``synchronous_commit = off`` for every session on the test database, the tests' own and
     those of the servers and commands they start (a setting of the database, so it reaches
     every process that connects to it).
@@ -95,12 +96,14 @@ def _commit_without_waiting_for_the_disk(url: str) -> None:
     dozens of times. What a test can see does not change: a committed transaction is visible to
     every other session at once either way, and ordering, locks and constraints are the same;
     only a crash of PostgreSQL itself could lose the last commits, which no test does. A
-    database the tests' role may not alter keeps its setting."""
+    database the tests' role may not alter keeps its setting; ``off=False`` (at the end of the
+    session) gives the database its server's setting back."""
     base = make_url(url)
     engine = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql(f'ALTER DATABASE "{base.database}" SET synchronous_commit TO off')
+            change = "SET synchronous_commit TO off" if off else "RESET synchronous_commit"
+            conn.exec_driver_sql(f'ALTER DATABASE "{base.database}" {change}')
     except DBAPIError:
         pass
     finally:
