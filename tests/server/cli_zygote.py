@@ -139,7 +139,9 @@ class Zygote:
             request.update({name: str(path) for name, path in files.items()})
             pipe = self.process.stdin
             assert pipe is not None
-            pipe.write(json.dumps(request).encode() + b"\n")
+            message = memoryview(json.dumps(request).encode() + b"\n")
+            while message:  # an unbuffered pipe may take a long line in parts
+                message = message[pipe.write(message) or 0 :]
             answer = self._line(60)
             assert answer and answer.startswith("pid "), answer
             pid = int(answer.split()[1])
