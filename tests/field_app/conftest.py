@@ -24,10 +24,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.accounts.devices import issue_enrolment_code
-from server.app import create_app
 from server.config import Settings
 from server.db import make_engine, write_engine
 from server.projects.models import Target
+from tests.conftest import app_for
 from tests.factories import (
     PASSWORD,
     detach,
@@ -118,7 +118,9 @@ def start_server(db_url: str, data_dir: Path, *, codes: int = 2) -> LiveServer:
         ids = (str(project.id), str(site.id), expert.username)
         session.commit()
         detach(session)
-    app = create_app(settings, engine)
+    # The worker's application for these settings (tests.conftest.app_for): its routes are
+    # built at the first test's requests, not again at each test's.
+    app = app_for(settings, engine)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))

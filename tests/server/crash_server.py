@@ -21,6 +21,10 @@ import signal
 import socket
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 _listener: socket.socket | None = None
 _child: int | None = None
@@ -79,9 +83,26 @@ def _kill_child() -> None:
     _stop_listening()
 
 
+def _warm_up(app: FastAPI) -> None:
+    """What every process of the server does once, at its first requests, done here before
+    the forks rather than in each child: a request to each route the tablets call, refused
+    for want of a token, builds the routes' parts FastAPI makes on first use. The middleware
+    stack is then dropped, so that each child starts its own (rate limits and body guard
+    from nothing), as a restarted server does."""
+    from starlette.testclient import TestClient
+
+    client = TestClient(app)
+    for method, path in (("GET", "/api/v1/sync/pull"), ("POST", "/api/v1/sync/push")):
+        client.request(method, path)
+    app.middleware_stack = None
+    app.state.engine.dispose()
+
+
 def main() -> int:
     global _listener, _child
-    from server.main import app  # noqa: F401
+    from server.main import app
+
+    _warm_up(app)
 
     probe = _listen(0)
     port = probe.getsockname()[1]
