@@ -230,6 +230,8 @@ def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(
     assert "<td>-29,3</td><td>-29,41</td><td>-29,35</td>" in html
     assert "<td>Ha Mohale plot</td><td>Ha Mohale demo plot</td><td>Mohale plot</td>" in html
     assert 'name="choice.name"' in html and 'value="custom"' in html
+    # French typography: a narrow no-break space before the colon, never a bare colon
+    assert "Serveur\u202f:" in html and "Tablette\u202f:" in html and "Serveur:" not in html
 
     # A latitude outside Lesotho: refused with its message in French, nothing written.
     refused = _settle(
