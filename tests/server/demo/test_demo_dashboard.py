@@ -312,7 +312,12 @@ def _in_scope(session: Session, user: User) -> dict[str, str]:
     in_scope = select(col(Project.id)).where(col(Project.country).in_(user.countries))
     if user.role == Role.FIELD_EXPERT:
         in_scope = select(col(UserProject.project_id)).where(col(UserProject.user_id) == user.id)
-    conflicts = select(col(SyncConflict.id)).order_by(col(SyncConflict.id)).limit(1)
+    # (the demo's, raised by a push, before one this test inserted for another role)
+    conflicts = (
+        select(col(SyncConflict.id))
+        .order_by(col(SyncConflict.mutation_id).is_(None), col(SyncConflict.id))
+        .limit(1)
+    )
     if user.role in (Role.FIELD_EXPERT, Role.COUNTRY_OFFICER):
         conflicts = conflicts.where(col(SyncConflict.project_id).in_(in_scope))
     own = session.execute(conflicts).scalar()
