@@ -54,8 +54,10 @@ def demo(size: str, seed: int, keep_passwords: bool) -> None:
     from server.config import get_settings
     from server.db import get_engine
     from server.demo.load import load_demo
+    from server.records.receipts import current_signer
 
-    engine = get_engine(get_settings())
+    settings = get_settings()
+    engine = get_engine(settings)
     with ExitStack() as stack:
         bar: ProgressBar[int] | None = None
 
@@ -84,6 +86,7 @@ def demo(size: str, seed: int, keep_passwords: bool) -> None:
             reset_passwords=not keep_passwords,
             progress=progress,
             on_plan=on_plan,
+            signer=current_signer(settings),  # the demo tablet's pushes get real receipts
         )
     world = (
         f"{report.projects} projects in {report.countries} countries across "

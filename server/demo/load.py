@@ -30,7 +30,8 @@ from sqlalchemy import JSON, Engine, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 
-from server.accounts.models import AccessToken, Device, User
+from server.accounts.auth import Caller
+from server.accounts.models import AccessToken, Device, User, UserProject
 from server.accounts.security import hash_password, new_token, token_hash
 from server.accounts.service import create_user, forget_login_failures
 from server.activities.models import (
@@ -49,10 +50,16 @@ from server.errors import Conflict, DatabaseError
 from server.indicators.refresh import refresh_activities
 from server.migrate import current_revision, head_revision
 from server.projects.models import Participant, Project, Site, Target
+from server.projects.service import update_site
 from server.records import audit
 from server.records.changes import ChangeRecord, record_changes
-from server.records.models import AuditEntry
+from server.records.models import AuditEntry, RecordRevision
+from server.records.receipts import Signer
+from server.sync.models import KeptMutation
+from server.sync.service import push
+from shared.catalogue import Role
 from shared.geography import region_of
+from sync.protocol import Entity, Mutation, Op, PushRequest, ResultStatus
 
 AUDIT_ENTITY = "demo"
 STARTED = "load_started"
@@ -62,6 +69,7 @@ SOURCE = "demo"
 CHUNK = 2_000  # activities per transaction
 PASSWORD_BYTES = 12  # secrets.token_urlsafe(12): 16 characters
 _REVIEW_NAMESPACE = uuid.UUID("5f1d3c2e-8a43-4a51-9c55-2f0d6c1b7a10")
+_CONFLICT_NAMESPACE = uuid.UUID("0b6f2d47-3c1e-4f7a-9a0d-5e8c2b71d3a4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +130,15 @@ def load_demo(
     reset_passwords: bool = True,
     progress: Callable[[int], None] | None = None,
     on_plan: Callable[[World, int], None] | None = None,
+    signer: Signer | None = None,
 ) -> LoadReport:
     """Load the demo world, or finish loading it, or (when present) only renew the passwords.
 
     ``seed``, ``size`` and ``today`` apply to a fresh database; a database that already holds
     the demo world keeps the one it has. ``on_plan(world, missing)`` is told how many activities
     will be written before the first one is; ``progress(n)`` after each chunk of ``n``.
+    ``signer`` signs the custody receipts of the demo tablet's pushes (``_raise_conflict``;
+    a key of its own when not given).
     """
     began = time.perf_counter()
     require_schema(engine)
@@ -162,6 +173,9 @@ def load_demo(
                 after={"activities": world.activity_total},
             )
     _settle_devices(engine, world)
+    conflict_raised = _raise_conflict(engine, world, signer or Signer.generate())
+    if conflict_raised:
+        _settle_devices(engine, world)  # the tablet's two pushes count in its last_seq
     results = load_results(engine, world)
     disabled: list[str] = []
     if not created and reset_passwords:
@@ -601,10 +615,37 @@ def _insert_devices(session: Session, world: World) -> None:
 
 
 def _settle_devices(engine: Engine, world: World) -> None:
-    """Each demo tablet's ``last_seq`` is the number of activities it pushed (one mutation
-    each) and it was last seen at its last push or its last pull, whichever came later."""
+    """Each demo tablet's ``last_seq`` is the number of mutations it pushed (one per activity,
+    plus those of ``_raise_conflict``) and it was last seen at its last push or its last pull,
+    whichever came later."""
     ids = [d.id for d in world.devices]
     with session_scope(engine) as session:
+        # Pushes of other records (the site of the demo's conflict, ``_raise_conflict``): one
+        # mutation per revision the tablet wrote, and one per mutation the server kept.
+        others: dict[uuid.UUID, tuple[int, Any]] = {}
+        for device_id, count, last in [
+            *session.execute(
+                select(
+                    col(RecordRevision.device_id),
+                    func.count(),
+                    func.max(col(RecordRevision.created_at)),
+                )
+                .where(col(RecordRevision.device_id).in_(ids))
+                .group_by(col(RecordRevision.device_id))
+            ).all(),
+            *session.execute(
+                select(
+                    col(KeptMutation.device_id),
+                    func.count(),
+                    func.max(col(KeptMutation.received_at)),
+                )
+                .where(col(KeptMutation.device_id).in_(ids))
+                .group_by(col(KeptMutation.device_id))
+            ).all(),
+        ]:
+            had, before = others.get(device_id, (0, None))
+            latest = max((t for t in (as_utc(before), as_utc(last)) if t is not None), default=None)
+            others[device_id] = (had + int(count), latest)
         pushed = {
             device_id: (int(count), last)
             for device_id, count, last in session.execute(
@@ -615,11 +656,141 @@ def _settle_devices(engine: Engine, world: World) -> None:
         }
         for device in session.execute(select(Device).where(col(Device.id).in_(ids))).scalars():
             count, last_push = pushed.get(device.id, (0, None))
+            more, last_other = others.get(device.id, (0, None))
             planned = next(d.pulled_at for d in world.devices if d.id == device.id)
-            seen = [t for t in (as_utc(last_push), planned) if t is not None]
-            device.last_seq = count
+            seen = [t for t in (as_utc(last_push), last_other, planned) if t is not None]
+            device.last_seq = count + more
             device.last_seen_at = max(seen) if seen else None
             session.add(device)
+
+
+# --- a sync conflict to settle ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictPlan:
+    """Who raises the demo's conflict, on which new site, with which names."""
+
+    project: Any  # DemoProject
+    expert: str  # username of the field expert whose tablet pushes
+    device_id: uuid.UUID  # that expert's tablet in use
+    officer: str  # username of the country officer who renames the site on the dashboard
+    site_id: uuid.UUID
+    site: dict[str, Any]  # as the tablet first pushed it
+    officer_name: str  # the officer's rename (the server's side)
+    tablet_name: str  # the tablet's offline rename (the device's side)
+
+
+def conflict_plan(world: World) -> ConflictPlan | None:
+    """The demo's sync conflict: a field expert's tablet adds a site found in the field
+    (pending); the country officer renames it on the dashboard; the tablet, offline, had
+    renamed it too and pushes that change on version 1. In the first project (by code) of a
+    country that has a demo country officer and an expert with a tablet in use."""
+    officers = [u for u in world.users if u.role == Role.COUNTRY_OFFICER]
+    for project in sorted(world.projects, key=lambda p: p.code):
+        officer = next((u for u in officers if project.country in u.countries), None)
+        if officer is None:
+            continue
+        for expert in world.users:
+            if expert.role != Role.FIELD_EXPERT or project.code not in expert.projects:
+                continue
+            device = next(
+                (
+                    d
+                    for d in world.devices
+                    if d.username == expert.username and d.revoked_at is None
+                ),
+                None,
+            )
+            near = world.sites_of(project)
+            if device is None or not near:
+                continue
+            site_id = uuid.uuid5(_CONFLICT_NAMESPACE, f"{world.seed}/{project.code}/site")
+            area = near[0].admin_area
+            return ConflictPlan(
+                project=project,
+                expert=expert.username,
+                device_id=device.id,
+                officer=officer.username,
+                site_id=site_id,
+                site={
+                    "id": str(site_id),
+                    "project_id": str(project.id),
+                    "name": f"{area} school garden",
+                    "admin_area": area,
+                    "lat": near[0].lat,
+                    "lon": near[0].lon,
+                },
+                officer_name=f"{area} primary school garden",
+                tablet_name=f"{area} school vegetable garden",
+            )
+    return None
+
+
+def _raise_conflict(engine: Engine, world: World, signer: Signer) -> bool:
+    """Raise the demo's conflict (``conflict_plan``) through the everyday write paths: the
+    tablet's pushes (``server.sync.service.push``) and the officer's ``update_site``. Once: a
+    database where the site exists already keeps it, settled or not. Returns whether it ran."""
+    plan = conflict_plan(world)
+    if plan is None:
+        return False
+    with session_scope(engine) as session:
+        if session.get(Site, plan.site_id) is not None:
+            return False
+        users = {
+            u.username: u
+            for u in session.execute(
+                select(User).where(col(User.username).in_([plan.expert, plan.officer]))
+            ).scalars()
+        }
+        device = session.get(Device, plan.device_id)
+        if len(users) < 2 or device is None:
+            return False  # a demo user or tablet someone deleted
+        expert = users[plan.expert]
+        tablet = Caller(
+            user=expert,
+            project_ids=frozenset(
+                session.execute(
+                    select(col(UserProject.project_id)).where(col(UserProject.user_id) == expert.id)
+                ).scalars()
+            ),
+            device=device,
+        )
+
+        def send(mutation: dict[str, Any]) -> ResultStatus:
+            seq = session.get(Device, plan.device_id).last_seq + 1  # type: ignore[union-attr]
+            answer = push(
+                session,
+                caller=tablet,
+                request=PushRequest(
+                    protocol=1, device_id=plan.device_id, mutations=[Mutation(seq=seq, **mutation)]
+                ),
+                max_mutations=1,
+                signer=signer,
+            )
+            return answer.results[0].status
+
+        added = send(
+            {"entity": Entity.SITE, "op": Op.UPSERT, "id": plan.site_id, "data": plan.site}
+        )
+        assert added == ResultStatus.APPLIED, added
+        update_site(
+            session,
+            caller=Caller(user=users[plan.officer]),
+            site_id=plan.site_id,
+            changes={"name": plan.officer_name},
+        )
+        raised = send(
+            {
+                "entity": Entity.SITE,
+                "op": Op.UPSERT,
+                "id": plan.site_id,
+                "base_version": 1,
+                "data": {"name": plan.tablet_name},
+            }
+        )
+        assert raised == ResultStatus.CONFLICT, raised
+    return True
 
 
 # --- activities -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ showed only on its activity's page, which nothing pointed to."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from server.activities.models import Attachment
 from server.db import write_engine
 from server.projects.models import Participant, Site
 from server.records.models import AuditEntry, RecordRevision
@@ -387,4 +389,45 @@ def test_an_observation_conflict_is_settled_on_the_observation_page(
     assert done.headers["location"] == f"{page}#conflict-{conflict.id}"
     stored = fresh(engine, Observation, uuid.UUID(data["id"]))
     assert stored.values["harvest_kg"] == 465.5 and stored.version == version + 1
+    assert fresh(engine, SyncConflict, conflict.id).status == "resolved"
+
+
+def test_a_photo_conflict_is_settled_on_its_activitys_page(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Two tablets captioned the same photo otherwise: the caption is the one field a push may
+    change on a photo (its bytes and its activity are fixed), so the conflict is on it."""
+    activity = world.submitted[0]
+    photo: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "activity_id": str(activity.id),
+        "sha256": hashlib.sha256(b"demo plot photo").hexdigest(),
+        "size": 15,
+        "content_type": "image/jpeg",
+        "caption": "Demo plot",
+    }
+    Tablets(officer, world).clash(
+        "attachment",
+        photo,
+        {"caption": "Demo plot, maize rows"},
+        {"caption": "Demo plot after weeding"},
+    )
+    conflict = _open_conflict(engine, photo["id"])
+    assert (conflict.entity, conflict.fields) == ("attachment", ["caption"])
+    page = f"/activities/{activity.id}"
+    card = _conflicts_card(main_of(officer.get("/review").text))
+    assert f'href="{page}#conflict-{conflict.id}"' in card
+    assert f"Photo · {activity.title}" in card and "Caption" in card
+    html = main_of(officer.get(page).text)
+    block = html[html.index(f'id="conflict-{conflict.id}"') :]
+    assert "<td>Demo plot</td><td>Demo plot, maize rows</td><td>Demo plot after weeding</td>" in (
+        block
+    )
+
+    done = _settle(officer, page, conflict.id, on="record", keep="device")
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{page}#conflict-{conflict.id}"
+    stored = fresh(engine, Attachment, uuid.UUID(photo["id"]))
+    assert (stored.caption, stored.version, stored.deleted) == ("Demo plot after weeding", 3, False)
+    assert (stored.sha256, stored.activity_id) == (photo["sha256"], activity.id)
     assert fresh(engine, SyncConflict, conflict.id).status == "resolved"

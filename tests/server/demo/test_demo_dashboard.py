@@ -21,15 +21,16 @@ from server.app import create_app
 from server.columns import as_utc
 from server.config import Settings
 from server.dashboard.routes import router as dashboard_router
-from server.demo.load import LoadReport, load_demo
+from server.demo.load import LoadReport, conflict_plan, load_demo
 from server.demo.world import build_world
-from server.projects.models import Project
+from server.projects.models import Project, Site
+from server.records.models import AuditEntry, RecordRevision
 from server.results.forms import ensure_shipped_forms
 from server.results.models import Observation
 from server.results.shipped import SHIPPED_FORMS
 from server.sync.models import SyncConflict
 from shared.catalogue import Role
-from tests.server.dashboard.conftest import login
+from tests.server.dashboard.conftest import fresh, login, main_of, token_for
 
 TODAY = date(2026, 11, 22)
 SEED = 7
@@ -70,6 +71,8 @@ def test_demo_tablets_are_enrolled_for_field_experts_and_match_their_pushes(
     demo: LoadReport, engine: Engine
 ) -> None:
     world = build_world(seed=SEED, size="tiny", today=TODAY)
+    plan = conflict_plan(world)
+    assert plan is not None
     experts = {u.username for u in world.users if u.role == Role.FIELD_EXPERT}
     assert demo.tablets == len(world.devices) > len(experts) - 1
     with Session(engine) as session:
@@ -101,13 +104,16 @@ def test_demo_tablets_are_enrolled_for_field_experts_and_match_their_pushes(
     assert len(revoked) == 1
     for device in devices:
         count, last_push, authors = pushed.get(device.id, (0, None, 0))
-        assert device.last_seq == count  # one mutation per activity it pushed
+        # one mutation per activity it pushed, and the two of the demo's sync conflict
+        assert device.last_seq == count + (2 if device.id == plan.device_id else 0)
         assert authors <= 1
         assert device.label and device.app_version
         seen = as_utc(device.last_seen_at)
         enrolled = as_utc(device.enrolled_at)
         assert enrolled is not None and seen is not None
-        assert enrolled <= seen and seen.date() <= TODAY
+        assert enrolled <= seen
+        # the conflict's pushes are made when the world is loaded (today, in `make demo`)
+        assert seen.date() <= TODAY or device.id == plan.device_id
         if last_push is not None:
             assert seen >= last_push and last_push >= enrolled
     old = revoked[0]
@@ -116,19 +122,6 @@ def test_demo_tablets_are_enrolled_for_field_experts_and_match_their_pushes(
     # Tablets of finished projects went quiet, those of running projects synced lately.
     quiet = [d for d in in_use if (TODAY - as_utc(d.last_seen_at).date()).days > 14]  # type: ignore[union-attr]
     assert quiet and len(quiet) < len(in_use)
-
-
-def test_loading_again_keeps_the_tablets_as_they_are(demo: LoadReport, engine: Engine) -> None:
-    def tablets() -> list[tuple[object, ...]]:
-        with Session(engine) as session:
-            return [
-                (d.id, d.label, d.last_seq, d.last_seen_at, d.revoked_at, d.token_hash)
-                for d in session.execute(select(Device).order_by(col(Device.id))).scalars()
-            ]
-
-    before = tablets()
-    again = load_demo(engine, seed=SEED, size="tiny", today=TODAY)
-    assert again.tablets == demo.tablets and tablets() == before
 
 
 def test_a_country_officer_sees_the_country_tablets_on_the_tablets_page(
@@ -155,6 +148,81 @@ def test_a_country_officer_sees_the_country_tablets_on_the_tablets_page(
         ).scalars()
         for version in versions:
             assert version and f">{version}</td>" in html
+
+
+# --- the sync conflict to settle ---------------------------------------------------------------
+
+
+def test_the_country_officer_settles_the_demos_sync_conflict_which_loading_again_keeps(
+    demo: LoadReport, engine: Engine, browser: TestClient
+) -> None:
+    """The demo holds a conflict as a tablet's push leaves it: a site the expert's tablet added,
+    renamed on the dashboard by the officer and renamed otherwise on the tablet meanwhile."""
+    plan = conflict_plan(build_world(seed=SEED, size="tiny", today=TODAY))
+    assert plan is not None
+    with Session(engine) as session:
+        (conflict,) = session.execute(select(SyncConflict)).scalars()
+        revisions = session.execute(
+            select(
+                col(RecordRevision.version),
+                col(RecordRevision.source),
+                col(RecordRevision.device_id),
+            )
+            .where(col(RecordRevision.entity_id) == plan.site_id)
+            .order_by(col(RecordRevision.version))
+        ).all()
+        session.expunge(conflict)
+    assert (conflict.entity, conflict.entity_id, conflict.fields) == (
+        "site",
+        plan.site_id,
+        ["name"],
+    )
+    assert conflict.device_id == plan.device_id and conflict.mutation_id is not None
+    assert conflict.server_version == 2 and fresh(engine, Site, plan.site_id).version == 2
+    assert revisions == [(1, "push", plan.device_id), (2, "api", None)]
+    assert conflict.server_values == {"name": plan.officer_name}
+    assert conflict.device_values == {"name": plan.tablet_name}
+
+    # Loading again raises it no second time, and leaves the tablets as they are.
+    def tablets() -> list[tuple[object, ...]]:
+        with Session(engine) as session:
+            return [
+                (d.id, d.label, d.last_seq, d.last_seen_at, d.revoked_at, d.token_hash)
+                for d in session.execute(select(Device).order_by(col(Device.id))).scalars()
+            ]
+
+    before = tablets()
+    again = load_demo(engine, seed=SEED, size="tiny", today=TODAY)
+    assert again.tablets == demo.tablets and tablets() == before
+    with Session(engine) as session:
+        assert session.execute(select(func.count()).select_from(SyncConflict)).scalar_one() == 1
+
+    login(browser, plan.officer, _password(again, plan.officer))
+    assert "1 sync conflict to settle" in main_of(browser.get("/overview").text)
+    page = f"/conflicts/{conflict.id}"
+    assert f'href="{page}"' in main_of(browser.get("/review").text)
+    html = main_of(browser.get(page).text)
+    assert plan.officer_name in html and plan.tablet_name in html and 'name="keep"' in html
+    done = browser.post(
+        f"/conflicts/{conflict.id}/resolve",
+        data={"csrf_token": token_for(browser, page), "keep": "device"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    site = fresh(engine, Site, plan.site_id)
+    assert (site.name, site.version, site.status) == (plan.tablet_name, 3, "pending")
+    assert fresh(engine, SyncConflict, conflict.id).status == "resolved"
+    with Session(engine) as session:
+        revision = session.execute(
+            select(RecordRevision).where(
+                col(RecordRevision.entity_id) == plan.site_id, col(RecordRevision.version) == 3
+            )
+        ).scalar_one()
+        assert revision.source == "resolve" and revision.data["name"] == plan.tablet_name
+        assert session.execute(
+            select(AuditEntry).where(col(AuditEntry.entity_id) == str(conflict.id))
+        ).scalar_one()
+    assert "sync conflict" not in main_of(browser.get("/overview").text)
 
 
 # --- nothing from another host ---------------------------------------------------------------
@@ -239,8 +307,28 @@ def _in_scope(session: Session, user: User) -> dict[str, str]:
     observation = session.execute(
         select(col(Observation.id)).where(col(Observation.project_id) == project.id).limit(1)
     ).scalar_one()
-    # The demo world holds no sync conflict: one on this activity's title, as two tablets
-    # raise it, so that the conflict page is opened too.
+    # The demo's own conflict when it is in this user's scope, so that the conflict page is
+    # opened too; otherwise one on this activity's title, as two tablets raise it.
+    in_scope = select(col(Project.id)).where(col(Project.country).in_(user.countries))
+    if user.role == Role.FIELD_EXPERT:
+        in_scope = select(col(UserProject.project_id)).where(col(UserProject.user_id) == user.id)
+    # (the demo's, raised by a push, before one this test inserted for another role)
+    conflicts = (
+        select(col(SyncConflict.id))
+        .order_by(col(SyncConflict.mutation_id).is_(None), col(SyncConflict.id))
+        .limit(1)
+    )
+    if user.role in (Role.FIELD_EXPERT, Role.COUNTRY_OFFICER):
+        conflicts = conflicts.where(col(SyncConflict.project_id).in_(in_scope))
+    own = session.execute(conflicts).scalar()
+    if own is not None:
+        return {
+            "conflict_id": str(own),
+            "project_id": str(project.id),
+            "activity_id": str(activity),
+            "observation_id": str(observation),
+            "user_id": str(user.id),
+        }
     conflict = SyncConflict(
         entity="activity",
         entity_id=activity,
