@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from server.cli import main
 from server.config import get_settings
-from server.db import make_engine
+from server.db import dispose_engines, make_engine
 from tests.server.ops.world import files_under, load_world
 from tests.server.test_cli import assert_one_line_error, run_cli
 
@@ -126,6 +126,8 @@ def test_a_database_url_in_an_error_never_shows_its_password(
         "postgresql+pg8000://pm:S3cretPW@127.0.0.1/db",  # no such driver installed
         "postgresql://pm:S3cretPW@127.0.0.1:54x/db",  # a port that is not a number
         "pm:S3cretPW@127.0.0.1/db",  # no scheme
+        "postgres://pm:S3cretPW@127.0.0.1:54x/db",  # a hosting provider's form, a bad port
+        "mysql://pm:S3cretPW@127.0.0.1/db",  # a database Pilot Monitor does not support
     ):
         code, _, err = run_in_process(
             monkeypatch,
@@ -185,3 +187,34 @@ def test_serve_and_scheduler_refuse_a_data_directory_they_cannot_write(
         )
         _one_line(err, "not writable", "PILOTMON_DATA_DIR")
         assert code == 2, args
+
+
+def test_postgres_urls_mean_postgresql_through_psycopg() -> None:
+    # postgres:// is what most hosting providers (and their DATABASE_URL) give; it was refused.
+    for url in (
+        "postgres://pm:pw@db.example.org:5432/pilotmon",
+        "postgresql://pm:pw@db.example.org/pilotmon",
+        "postgres+psycopg://pm:pw@db.example.org/pilotmon?sslmode=require",
+    ):
+        engine = make_engine(url)  # builds the engine; connects only when used
+        assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg"), url
+        assert engine.url.render_as_string(hide_password=True).startswith("postgresql+psycopg://")
+        engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_postgres_url_runs_init_db_and_backup(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgres://" + db_url.split("://", 1)[1]
+    env = {"PILOTMON_DATABASE_URL": url, "PILOTMON_DATA_DIR": str(tmp_path / "data")}
+    try:
+        code, out, err = run_in_process(monkeypatch, capsys, "init-db", **env)
+        assert code == 0, err
+        assert "up to date" in out and "postgresql+psycopg://" in out
+        archive = tmp_path / "nightly.tar.gz"
+        code, out, err = run_in_process(monkeypatch, capsys, "backup", str(archive), **env)
+        assert code == 0, err  # pg_dump (or the logical export) reached the same database
+        assert "backup written to" in out
+    finally:
+        dispose_engines()
