@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import Engine
 
 from server.cli import main
-from server.config import get_settings
+from server.config import Settings, get_settings
 from server.db import dispose_engines, make_engine
-from tests.server.ops.world import files_under, load_world
+from server.ops import pgtools, restore
+from server.ops.backup import create_backup
+from tests.server.ops.world import every_row, files_under, load_world
 from tests.server.test_cli import assert_one_line_error, run_cli
 
 
@@ -218,3 +220,47 @@ def test_a_postgres_url_runs_init_db_and_backup(
         assert "backup written to" in out
     finally:
         dispose_engines()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("method", ["native", "logical"])
+def test_a_restore_into_a_database_in_use_fails_fast_and_changes_nothing(
+    db_url: str,
+    settings: Settings,
+    engine: Engine,
+    tmp_path: Path,
+    method: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A scheduler or a server still running holds locks: the restore waited on them for up to
+    # pg_restore's 6-hour limit. Now it gives up after LOCK_TIMEOUT_S, in one line.
+    if method == "native" and not pgtools.have("pg_dump"):
+        pytest.skip("pg_dump is not installed here")
+    settings.ensure_data_dir()
+    load_world(engine, settings.attachments_dir)
+    archive = tmp_path / "nightly.tar.gz"
+    create_backup(settings=settings, engine=engine, path=archive, method=method)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM review")  # a change the restore would undo
+    rows, photos = every_row(engine), files_under(settings.attachments_dir)
+    monkeypatch.setattr(restore, "LOCK_TIMEOUT_S", 0.2)  # 5 s in production
+    with engine.connect() as holder, holder.begin():
+        # Should the restore wait anyway, the holder's session ends after 20 s and the
+        # restore then succeeds: the test fails instead of hanging.
+        holder.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = '20s'")
+        holder.exec_driver_sql("LOCK TABLE activity IN ACCESS SHARE MODE")
+        code, out, err = run_in_process(
+            monkeypatch,
+            capsys,
+            "restore",
+            "--force",
+            str(archive),
+            PILOTMON_DATABASE_URL=db_url,
+            PILOTMON_DATA_DIR=str(settings.data_dir),
+        )
+    dispose_engines()
+    assert code == 1, out
+    _one_line(err.splitlines()[-1], "in use", "stop `pilotmon serve` and `pilotmon scheduler`")
+    assert every_row(engine) == rows  # nothing half-restored: the review stays deleted
+    assert files_under(settings.attachments_dir) == photos
