@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from server.cli import main
 from server.config import Settings, get_settings
 from server.db import dispose_engines, make_engine
+from server.ops import cli as ops_cli
 from server.ops import pgtools, restore
 from server.ops.backup import create_backup
 from tests.server.ops.world import every_row, files_under, load_world
@@ -264,3 +265,58 @@ def test_a_restore_into_a_database_in_use_fails_fast_and_changes_nothing(
     _one_line(err.splitlines()[-1], "in use", "stop `pilotmon serve` and `pilotmon scheduler`")
     assert every_row(engine) == rows  # nothing half-restored: the review stays deleted
     assert files_under(settings.attachments_dir) == photos
+
+
+def _percent_lines(err: str, label: str) -> list[int]:
+    """The percentages logged for ``label``, checking each is a whole line of its own."""
+    assert "\r" not in err and "\x1b" not in err, repr(err)  # no bar, no terminal codes
+    return [
+        int(line.split(": ")[1].removesuffix(" %"))
+        for line in err.splitlines()
+        if line.startswith(f"{label}: ")
+    ]
+
+
+def test_without_a_terminal_backup_and_restore_log_their_progress_in_plain_lines(
+    tmp_path: Path,
+    sqlite_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Under cron the log got the final line only: no way to tell how far a night's backup got.
+    source = tmp_path / "office"
+    source.mkdir()
+    shutil.copyfile(sqlite_template, source / "pilotmon.sqlite3")
+    engine = make_engine(f"sqlite:///{source / 'pilotmon.sqlite3'}")
+    load_world(engine, source / "attachments")
+    engine.dispose()
+    archive = tmp_path / "nightly.tar.gz"
+    code, out, err = run_in_process(
+        monkeypatch, capsys, "backup", str(archive), PILOTMON_DATA_DIR=str(source)
+    )
+    assert code == 0, err
+    assert err.splitlines()[0] == "taking a sqlite snapshot of the database …"
+    written = _percent_lines(err, "writing backup")
+    assert written == sorted(set(written)) and written[-1] == 100, err
+    assert all(p % 10 == 0 for p in written), err
+    assert "backup written to" in out  # the summary stays on stdout
+
+    code, out, err = run_in_process(
+        monkeypatch, capsys, "restore", str(archive), PILOTMON_DATA_DIR=str(tmp_path / "new")
+    )
+    assert code == 0, err
+    unpacked = _percent_lines(err, "verifying and unpacking")
+    assert unpacked == sorted(set(unpacked)) and unpacked[-1] == 100, err
+    assert err.splitlines()[-1] == "restoring the database (sqlite backup into sqlite) …", err
+
+
+def test_progress_in_a_log_is_a_line_every_tenth(capsys: pytest.CaptureFixture[str]) -> None:
+    bar = ops_cli._Bar()  # stderr is captured here: not a terminal
+    bar.start("restoring rows", 1000)
+    for _ in range(333):
+        bar.advance(3)  # 999 of 1000: not quite done
+    bar.advance(1)
+    bar.finish()
+    assert capsys.readouterr().err.splitlines() == [
+        f"restoring rows: {p} %" for p in range(10, 101, 10)
+    ]
