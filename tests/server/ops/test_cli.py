@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import stat
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,9 @@ from sqlalchemy import Engine
 from server.cli import main
 from server.config import Settings, get_settings
 from server.db import dispose_engines, make_engine
+from server.jobs import cli as jobs_cli
+from server.jobs import scheduler as scheduler_module
+from server.jobs.registry import Job
 from server.ops import cli as ops_cli
 from server.ops import pgtools, restore
 from server.ops.backup import create_backup
@@ -320,3 +327,67 @@ def test_progress_in_a_log_is_a_line_every_tenth(capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().err.splitlines() == [
         f"restoring rows: {p} %" for p in range(10, 101, 10)
     ]
+
+
+def test_the_scheduler_says_it_stopped_on_sigterm_and_which_job_it_was_running(
+    tmp_path: Path,
+    sqlite_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # systemd stops it with SIGTERM: it exited without a word, unlike `pilotmon serve`.
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(sqlite_template, data / "pilotmon.sqlite3")
+    started, release = threading.Event(), threading.Event()
+
+    def probe(_engine: Engine, _settings: Settings) -> dict[str, int]:
+        started.set()
+        release.wait(30)
+        return {}
+
+    jobs = {"probe": Job("probe", "a job that waits", {"year": "2099"}, probe)}
+    monkeypatch.setattr(jobs_cli, "JOBS", jobs)
+    monkeypatch.setattr(scheduler_module, "JOBS", jobs)
+    installed = signal.getsignal(signal.SIGTERM)
+
+    def terminate_when(ready: Callable[[], bool]) -> threading.Thread:
+        def send() -> None:
+            for _ in range(3000):
+                if ready():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+                time.sleep(0.01)
+
+        thread = threading.Thread(target=send)
+        thread.start()
+        return thread
+
+    try:
+        # Idle: as soon as the scheduler has taken over SIGTERM.
+        sender = terminate_when(lambda: signal.getsignal(signal.SIGTERM) is not installed)
+        code, out, err = run_in_process(
+            monkeypatch, capsys, "scheduler", PILOTMON_DATA_DIR=str(data)
+        )
+        sender.join()
+        assert code == 0, err
+        assert out.splitlines()[-1] == "scheduler stopped"
+        # In the middle of a job (now one that fires at the next whole second).
+        jobs["probe"] = Job("probe", "a job that waits", {"second": "*"}, probe)
+        sender = terminate_when(started.is_set)
+        code, out, err = run_in_process(
+            monkeypatch, capsys, "scheduler", PILOTMON_DATA_DIR=str(data)
+        )
+        sender.join()
+        assert code == 0, err
+        assert out.splitlines()[-1] == (
+            "scheduler stopped while job probe was running; the process exits once it has finished"
+        )
+    finally:
+        release.set()
+        for _ in range(3000):  # let the job record its end before the database goes
+            if not scheduler_module.running_jobs():
+                break
+            time.sleep(0.01)
+        dispose_engines()
+    assert signal.getsignal(signal.SIGTERM) is installed  # the test process's own, given back
