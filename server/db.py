@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
@@ -52,8 +52,13 @@ def _without_password(url: str) -> str:
     return re.sub(r"^((?:[^:/]*://)?[^:@/]*:)(.*)@", r"\1***@", url, flags=re.DOTALL)
 
 
-def make_engine(url: str) -> Engine:
-    """Build an engine for ``url`` or raise ConfigError with a one-line reason."""
+def database_url(url: str) -> URL:
+    """``url`` parsed, or ConfigError with a one-line reason (password masked).
+
+    ``postgres://`` (what most hosting providers and their ``DATABASE_URL`` give) and
+    ``postgresql://`` without a driver both mean PostgreSQL through psycopg, the driver the
+    project installs (``postgresql+psycopg://``); ``postgres+DRIVER://`` is
+    ``postgresql+DRIVER://``."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
@@ -61,8 +66,16 @@ def make_engine(url: str) -> Engine:
         raise ConfigError(
             f"PILOTMON_DATABASE_URL is not a database URL: {_without_password(url)!r}"
         ) from exc
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername=f"postgresql+{driver or 'psycopg'}")
+    return parsed
+
+
+def make_engine(url: str) -> Engine:
+    """Build an engine for ``url`` (see ``database_url``) or raise ConfigError with a
+    one-line reason."""
+    parsed = database_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
             engine = create_engine(
@@ -82,8 +95,9 @@ def make_engine(url: str) -> Engine:
             )
         else:
             raise ConfigError(
-                f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or "
-                "postgresql://"
+                f"unsupported database {parsed.get_backend_name()!r} in PILOTMON_DATABASE_URL "
+                f"{parsed.render_as_string(hide_password=True)!r}: use sqlite:///, "
+                "postgresql:// or postgres://"
             )
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import click
@@ -15,7 +16,7 @@ from server.migrate import require_current_schema
 @click.command("scheduler")
 def scheduler() -> None:
     """Run the scheduled jobs in the foreground (one per deployment)."""
-    from server.jobs.scheduler import run_scheduler
+    from server.jobs.scheduler import run_scheduler, running_jobs
 
     settings = get_settings()
     engine = get_engine(settings)
@@ -26,9 +27,15 @@ def scheduler() -> None:
         + ", ".join(f"{j.name} ({j.schedule_text})" for j in JOBS.values())
         + "; Ctrl-C stops it"
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C; SIGTERM returns
         run_scheduler(engine=engine, settings=settings)
-    except (KeyboardInterrupt, SystemExit):
+    running = running_jobs()
+    if running:
+        click.echo(
+            f"scheduler stopped while job {', '.join(running)} was running; the process "
+            "exits once it has finished"
+        )
+    else:
         click.echo("scheduler stopped")
 
 

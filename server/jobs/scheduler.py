@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from datetime import UTC
 from types import FrameType
 
@@ -22,12 +23,27 @@ from server.jobs.registry import JOBS, Job, JobBusy, run_job
 log = logging.getLogger("pilotmon.jobs")
 
 
+# The jobs this process is running now (what ``pilotmon scheduler`` names when it stops).
+_running: set[str] = set()
+_running_lock = threading.Lock()
+
+
+def running_jobs() -> list[str]:
+    with _running_lock:
+        return sorted(_running)
+
+
 def _scheduled_run(job: Job, engine: Engine, settings: Settings) -> None:
+    with _running_lock:
+        _running.add(job.name)
     try:
         outcome = run_job(job, engine=engine, settings=settings)
     except JobBusy as exc:
         log.info("%s", exc.message)
         return
+    finally:
+        with _running_lock:
+            _running.discard(job.name)
     if outcome.status != "ok":
         log.error("job %s failed: %s", job.name, outcome.error)
 
@@ -50,15 +66,26 @@ def add_jobs(scheduler: BaseScheduler, *, engine: Engine, settings: Settings) ->
 
 
 def run_scheduler(*, engine: Engine, settings: Settings) -> None:
-    """Run the jobs in the foreground until SIGINT or SIGTERM."""
+    """Run the jobs in the foreground until SIGINT (KeyboardInterrupt) or SIGTERM (returns).
+
+    A job running at that moment is not cut: the process ends when it has finished (the
+    thread pool's threads are joined at exit); ``running_jobs()`` names it."""
     scheduler = BlockingScheduler(timezone=UTC)
     add_jobs(scheduler, engine=engine, settings=settings)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("scheduler stopping (signal %d)", signum)
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        else:
+            raise SystemExit(0)  # the signal came before the scheduler started: nothing runs
 
-    signal.signal(signal.SIGTERM, stop)
-    for job in scheduler.get_jobs():
-        log.info("scheduled %s: %s", job.id, job.trigger)
-    scheduler.start()
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        for job in scheduler.get_jobs():
+            log.info("scheduled %s: %s", job.id, job.trigger)
+        scheduler.start()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if scheduler.running:  # Ctrl-C: no more runs start
+            scheduler.shutdown(wait=False)

@@ -10,32 +10,51 @@ import click
 
 
 class _Bar:
-    """A progress bar on stderr for the long steps (shown only on a terminal)."""
+    """Progress on stderr for the long steps: a bar on a terminal; elsewhere (cron, systemd, a
+    pipe) a plain line at each step and every ``LOG_EVERY_PERCENT`` %, so that a log shows how
+    far a night's backup got."""
+
+    LOG_EVERY_PERCENT = 10
 
     def __init__(self) -> None:
         self._bar: Any = None
+        self._terminal = sys.stderr.isatty()
+        self._label = ""
+        self._total = 0
+        self._done = 0
+        self._logged = 0  # the last percentage written to the log
 
     def step(self, text: str) -> None:
         self.finish()
-        if sys.stderr.isatty():
-            click.echo(f"{text} …", err=True)
+        click.echo(f"{text} …", err=True)
 
     def start(self, label: str, total: int) -> None:
         self.finish()
-        if total > 0 and sys.stderr.isatty():
+        if total <= 0:
+            return
+        if self._terminal:
             self._bar = click.progressbar(
                 length=total, label=label, file=sys.stderr, show_eta=True, show_percent=True
             )
             self._bar.__enter__()
+            return
+        self._label, self._total, self._done, self._logged = label, total, 0, 0
 
     def advance(self, nbytes: int) -> None:
         if self._bar is not None:
             self._bar.update(nbytes)
+        elif self._total:
+            self._done = min(self._total, self._done + nbytes)
+            percent = self._done * 100 // self._total
+            if percent >= self._logged + self.LOG_EVERY_PERCENT:
+                self._logged = percent - percent % self.LOG_EVERY_PERCENT
+                click.echo(f"{self._label}: {self._logged} %", err=True)
 
     def finish(self) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
+        self._total = 0
 
 
 def _size(nbytes: int) -> str:

@@ -7,7 +7,8 @@ Order of work, so that a bad archive or a busy target never costs data:
    the hashes, sizes and row counts with the manifest; refuse archives from a newer schema;
 3. restore the database in one transaction (SQLite's backup API, ``psql --single-transaction``
    over pg_restore's script, or row inserts for a logical export), checking row counts before
-   it commits;
+   it commits; on PostgreSQL a table another process holds locked (a server or scheduler left
+   running) stops it after ``LOCK_TIMEOUT_S``, rolled back;
 4. migrate to the latest schema when the archive is older (``init-db``);
 5. move the photos into place; photos that were there before (``force``) are kept aside.
 
@@ -59,10 +60,14 @@ from server.ops.tables import (
 from server.results.shipped import SHIPPED_FORMS
 
 INSERT_BATCH = 1000
+# How long a PostgreSQL restore waits for a lock on a table before it gives up: a server or a
+# scheduler still running holds some, and pg_restore's time limit (hours) is no answer.
+LOCK_TIMEOUT_S = 5.0
 # What `pilotmon init-db` writes by itself into a new database (``_only_what_init_db_writes``).
 INIT_DB_TABLES = frozenset({"form", "change", "audit_entry", "receipt_key"})
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _REVISION = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that expired
 
 RowSource = Callable[[sa.Table, list[str]], Iterator[Mapping[str, Any]]]
 
@@ -151,6 +156,18 @@ def _refuse_busy_target(*, settings: Settings, engine: Engine, force: bool) -> N
             f"{settings.attachments_dir} already holds photos: empty it, or pass "
             "--force to replace them (the old ones are kept aside)"
         )
+
+
+def _database_in_use() -> BackupError:
+    return BackupError(
+        f"the database is in use (a table stayed locked for {LOCK_TIMEOUT_S:g} s): stop "
+        "`pilotmon serve` and `pilotmon scheduler` first, then restore again; nothing was "
+        "changed"
+    )
+
+
+def _lock_timeout_sql(scope: str = "SESSION") -> str:
+    return f"SET {scope} lock_timeout = '{round(LOCK_TIMEOUT_S * 1000)}ms'"
 
 
 def _has_rows(conn: Connection, table: str) -> bool:
@@ -356,6 +373,9 @@ def _restore_pg_dump(*, engine: Engine, dump: Path, manifest: Manifest, workdir:
     script = workdir / "restore.sql"
     with open(script, "w", encoding="utf-8") as out:
         out.write("SET client_min_messages = warning;\n")
+        # Before the DROP, which locks every existing table (pg_restore's body then sets
+        # lock_timeout = 0, once they are all ours).
+        out.write(f"{_lock_timeout_sql()};\n")
         if existing:
             names = ", ".join(f"{quote(schema)}.{quote(t)}" for t in existing)
             out.write(f"DROP TABLE IF EXISTS {names} CASCADE;\n")
@@ -364,17 +384,22 @@ def _restore_pg_dump(*, engine: Engine, dump: Path, manifest: Manifest, workdir:
         out.write("\n" + _count_check_sql(manifest, schema, quote) + "\n")
     # One transaction: the old tables are dropped only if the whole dump loads and the counts
     # match; any error rolls everything back.
-    pgtools.run(
-        "psql",
-        [
-            "--no-psqlrc",
-            "--quiet",
-            "--single-transaction",
-            "--set=ON_ERROR_STOP=1",
-            f"--file={script}",
-        ],
-        engine=engine,
-    )
+    try:
+        pgtools.run(
+            "psql",
+            [
+                "--no-psqlrc",
+                "--quiet",
+                "--single-transaction",
+                "--set=ON_ERROR_STOP=1",
+                f"--file={script}",
+            ],
+            engine=engine,
+        )
+    except BackupError as exc:
+        if "lock timeout" in exc.message:
+            raise _database_in_use() from exc
+        raise
 
 
 def _count_check_sql(manifest: Manifest, schema: str, quote: Callable[[str], str]) -> str:
@@ -444,6 +469,8 @@ def _restore_rows(
             with conn.begin():
                 if engine.dialect.name == "sqlite":
                     conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+                else:
+                    conn.exec_driver_sql(_lock_timeout_sql("LOCAL"))
                 _drop_every_table(conn)
                 _migrate(conn, str(manifest.schema_revision))
                 target = {t.name: t for t in data_tables(conn)}
@@ -459,6 +486,10 @@ def _restore_rows(
                 _compare_restored(manifest, count_rows(conn, list(target.values())))
                 _reset_sequences(conn, list(target.values()))
                 _migrate(conn, "head")
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise _database_in_use() from exc
+        raise
     finally:
         progress.finish()
 

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import stat
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from server.cli import main
-from server.config import get_settings
-from server.db import make_engine
-from tests.server.ops.world import files_under, load_world
+from server.config import Settings, get_settings
+from server.db import dispose_engines, make_engine
+from server.jobs import cli as jobs_cli
+from server.jobs import scheduler as scheduler_module
+from server.jobs.registry import Job
+from server.ops import cli as ops_cli
+from server.ops import pgtools, restore
+from server.ops.backup import create_backup
+from tests.server.ops.world import every_row, files_under, load_world
 from tests.server.test_cli import assert_one_line_error, run_cli
 
 
@@ -126,6 +136,8 @@ def test_a_database_url_in_an_error_never_shows_its_password(
         "postgresql+pg8000://pm:S3cretPW@127.0.0.1/db",  # no such driver installed
         "postgresql://pm:S3cretPW@127.0.0.1:54x/db",  # a port that is not a number
         "pm:S3cretPW@127.0.0.1/db",  # no scheme
+        "postgres://pm:S3cretPW@127.0.0.1:54x/db",  # a hosting provider's form, a bad port
+        "mysql://pm:S3cretPW@127.0.0.1/db",  # a database Pilot Monitor does not support
     ):
         code, _, err = run_in_process(
             monkeypatch,
@@ -185,3 +197,197 @@ def test_serve_and_scheduler_refuse_a_data_directory_they_cannot_write(
         )
         _one_line(err, "not writable", "PILOTMON_DATA_DIR")
         assert code == 2, args
+
+
+def test_postgres_urls_mean_postgresql_through_psycopg() -> None:
+    # postgres:// is what most hosting providers (and their DATABASE_URL) give; it was refused.
+    for url in (
+        "postgres://pm:pw@db.example.org:5432/pilotmon",
+        "postgresql://pm:pw@db.example.org/pilotmon",
+        "postgres+psycopg://pm:pw@db.example.org/pilotmon?sslmode=require",
+    ):
+        engine = make_engine(url)  # builds the engine; connects only when used
+        assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg"), url
+        assert engine.url.render_as_string(hide_password=True).startswith("postgresql+psycopg://")
+        engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_postgres_url_runs_init_db_and_backup(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgres://" + db_url.split("://", 1)[1]
+    env = {"PILOTMON_DATABASE_URL": url, "PILOTMON_DATA_DIR": str(tmp_path / "data")}
+    try:
+        code, out, err = run_in_process(monkeypatch, capsys, "init-db", **env)
+        assert code == 0, err
+        assert "up to date" in out and "postgresql+psycopg://" in out
+        archive = tmp_path / "nightly.tar.gz"
+        code, out, err = run_in_process(monkeypatch, capsys, "backup", str(archive), **env)
+        assert code == 0, err  # pg_dump (or the logical export) reached the same database
+        assert "backup written to" in out
+    finally:
+        dispose_engines()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("method", ["native", "logical"])
+def test_a_restore_into_a_database_in_use_fails_fast_and_changes_nothing(
+    db_url: str,
+    settings: Settings,
+    engine: Engine,
+    tmp_path: Path,
+    method: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A scheduler or a server still running holds locks: the restore waited on them for up to
+    # pg_restore's 6-hour limit. Now it gives up after LOCK_TIMEOUT_S, in one line.
+    if method == "native" and not pgtools.have("pg_dump"):
+        pytest.skip("pg_dump is not installed here")
+    settings.ensure_data_dir()
+    load_world(engine, settings.attachments_dir)
+    archive = tmp_path / "nightly.tar.gz"
+    create_backup(settings=settings, engine=engine, path=archive, method=method)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM review")  # a change the restore would undo
+    rows, photos = every_row(engine), files_under(settings.attachments_dir)
+    monkeypatch.setattr(restore, "LOCK_TIMEOUT_S", 0.2)  # 5 s in production
+    with engine.connect() as holder, holder.begin():
+        # Should the restore wait anyway, the holder's session ends after 20 s and the
+        # restore then succeeds: the test fails instead of hanging.
+        holder.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = '20s'")
+        holder.exec_driver_sql("LOCK TABLE activity IN ACCESS SHARE MODE")
+        code, out, err = run_in_process(
+            monkeypatch,
+            capsys,
+            "restore",
+            "--force",
+            str(archive),
+            PILOTMON_DATABASE_URL=db_url,
+            PILOTMON_DATA_DIR=str(settings.data_dir),
+        )
+    dispose_engines()
+    assert code == 1, out
+    _one_line(err.splitlines()[-1], "in use", "stop `pilotmon serve` and `pilotmon scheduler`")
+    assert every_row(engine) == rows  # nothing half-restored: the review stays deleted
+    assert files_under(settings.attachments_dir) == photos
+
+
+def _percent_lines(err: str, label: str) -> list[int]:
+    """The percentages logged for ``label``, checking each is a whole line of its own."""
+    assert "\r" not in err and "\x1b" not in err, repr(err)  # no bar, no terminal codes
+    return [
+        int(line.split(": ")[1].removesuffix(" %"))
+        for line in err.splitlines()
+        if line.startswith(f"{label}: ")
+    ]
+
+
+def test_without_a_terminal_backup_and_restore_log_their_progress_in_plain_lines(
+    tmp_path: Path,
+    sqlite_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Under cron the log got the final line only: no way to tell how far a night's backup got.
+    source = tmp_path / "office"
+    source.mkdir()
+    shutil.copyfile(sqlite_template, source / "pilotmon.sqlite3")
+    engine = make_engine(f"sqlite:///{source / 'pilotmon.sqlite3'}")
+    load_world(engine, source / "attachments")
+    engine.dispose()
+    archive = tmp_path / "nightly.tar.gz"
+    code, out, err = run_in_process(
+        monkeypatch, capsys, "backup", str(archive), PILOTMON_DATA_DIR=str(source)
+    )
+    assert code == 0, err
+    assert err.splitlines()[0] == "taking a sqlite snapshot of the database …"
+    written = _percent_lines(err, "writing backup")
+    assert written == sorted(set(written)) and written[-1] == 100, err
+    assert all(p % 10 == 0 for p in written), err
+    assert "backup written to" in out  # the summary stays on stdout
+
+    code, out, err = run_in_process(
+        monkeypatch, capsys, "restore", str(archive), PILOTMON_DATA_DIR=str(tmp_path / "new")
+    )
+    assert code == 0, err
+    unpacked = _percent_lines(err, "verifying and unpacking")
+    assert unpacked == sorted(set(unpacked)) and unpacked[-1] == 100, err
+    assert err.splitlines()[-1] == "restoring the database (sqlite backup into sqlite) …", err
+
+
+def test_progress_in_a_log_is_a_line_every_tenth(capsys: pytest.CaptureFixture[str]) -> None:
+    bar = ops_cli._Bar()  # stderr is captured here: not a terminal
+    bar.start("restoring rows", 1000)
+    for _ in range(333):
+        bar.advance(3)  # 999 of 1000: not quite done
+    bar.advance(1)
+    bar.finish()
+    assert capsys.readouterr().err.splitlines() == [
+        f"restoring rows: {p} %" for p in range(10, 101, 10)
+    ]
+
+
+def test_the_scheduler_says_it_stopped_on_sigterm_and_which_job_it_was_running(
+    tmp_path: Path,
+    sqlite_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # systemd stops it with SIGTERM: it exited without a word, unlike `pilotmon serve`.
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(sqlite_template, data / "pilotmon.sqlite3")
+    started, release = threading.Event(), threading.Event()
+
+    def probe(_engine: Engine, _settings: Settings) -> dict[str, int]:
+        started.set()
+        release.wait(30)
+        return {}
+
+    jobs = {"probe": Job("probe", "a job that waits", {"year": "2099"}, probe)}
+    monkeypatch.setattr(jobs_cli, "JOBS", jobs)
+    monkeypatch.setattr(scheduler_module, "JOBS", jobs)
+    installed = signal.getsignal(signal.SIGTERM)
+
+    def terminate_when(ready: Callable[[], bool]) -> threading.Thread:
+        def send() -> None:
+            for _ in range(3000):
+                if ready():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+                time.sleep(0.01)
+
+        thread = threading.Thread(target=send)
+        thread.start()
+        return thread
+
+    try:
+        # Idle: as soon as the scheduler has taken over SIGTERM.
+        sender = terminate_when(lambda: signal.getsignal(signal.SIGTERM) is not installed)
+        code, out, err = run_in_process(
+            monkeypatch, capsys, "scheduler", PILOTMON_DATA_DIR=str(data)
+        )
+        sender.join()
+        assert code == 0, err
+        assert out.splitlines()[-1] == "scheduler stopped"
+        # In the middle of a job (now one that fires at the next whole second).
+        jobs["probe"] = Job("probe", "a job that waits", {"second": "*"}, probe)
+        sender = terminate_when(started.is_set)
+        code, out, err = run_in_process(
+            monkeypatch, capsys, "scheduler", PILOTMON_DATA_DIR=str(data)
+        )
+        sender.join()
+        assert code == 0, err
+        assert out.splitlines()[-1] == (
+            "scheduler stopped while job probe was running; the process exits once it has finished"
+        )
+    finally:
+        release.set()
+        for _ in range(3000):  # let the job record its end before the database goes
+            if not scheduler_module.running_jobs():
+                break
+            time.sleep(0.01)
+        dispose_engines()
+    assert signal.getsignal(signal.SIGTERM) is installed  # the test process's own, given back
