@@ -269,7 +269,11 @@ def assert_roster_reads_whole(roster: Any, where: tuple[Any, ...]) -> None:
         assert details.texture_size[1] <= details.height + 1, (*where, details.text)
         assert_words_whole(details, where)
         assert details.y >= row.y and details.top <= row.top, (*where, details.text)
-        assert apart(details, row.ids.code), (*where, details.text)
+        code = row.ids.code  # above the details, whole (not squeezed out of the row)
+        assert not code.is_shortened, (*where, code.text)
+        assert_words_whole(code, where)
+        assert code.height + 1 >= code._label.get_extents(code.text)[1], (*where, code.text)
+        assert apart(details, code), (*where, details.text)
 
 
 ROSTER = (  # the first rows' details, the longest: sex, year of birth, category, disability
