@@ -305,9 +305,9 @@ def test_the_activity_list_bar_shows_new_activity_whole(
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
         for width, height in (*SIZES, SMALL_PHONE):
-            if (width, height) == (800, 1280):
-                # Upright on a tablet the roster is as it was: rows of one line's height, the
-                # buttons side by side.
+            if (width, height) in ((1280, 800), (800, 1280)):
+                # On a tablet the roster is as it was: rows of one line's height, the buttons
+                # side by side.
                 driver.resize(width, height)
                 driver.app.show("roster", project_id=project["id"], ticked=[])
                 roster = on_screen(driver, "roster")
