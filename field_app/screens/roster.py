@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from kivy.clock import mainthread
+from kivy.clock import Clock, mainthread
+from kivy.core.text import Label as CoreLabel
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
@@ -17,7 +19,20 @@ from field_app.controllers import labels
 from field_app.controllers.roster import Roster, code_from_scan
 from field_app.device import DeviceUnavailable
 from field_app.i18n import _
+from field_app.screens import theme
 from field_app.screens.base import BaseScreen
+from field_app.screens.widgets import title_lines
+
+ROW_PADDING = dp(6)  # above and below a row's two lines (roster.kv)
+ROW_HEIGHT = theme.TOUCH + dp(12)  # a row whose details take one line
+CHECK_WIDTH = dp(40)  # the tick box at a row's left
+
+
+def text_height(text: str, room: float | None, font_size: float, *, bold: bool = False) -> float:
+    """The height of ``text`` wrapped at spaces in ``room`` pixels (one line when None)."""
+    layout = CoreLabel(text=text, text_size=(room, None), font_size=font_size, bold=bold)
+    layout.refresh()
+    return float(layout.texture.size[1])
 
 
 class RosterRowView(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
@@ -40,14 +55,41 @@ class RosterScreen(BaseScreen):
     sex = StringProperty("female")
     disability = BooleanProperty(False)
     has_scanner = BooleanProperty(False)
+    # On a phone the two buttons under the list go one above the other, each on the screen's
+    # width: side by side "Fill attendance from ticks" read "Remplir la p…", "Preencher …".
+    buttons_stacked = BooleanProperty(False)
 
     def __init__(self, **kwargs: Any) -> None:
+        # Before the rule (on_kv_post binds them).
+        self._heights: dict[tuple[str, float], float] = {}
+        self._refit_buttons = Clock.create_trigger(self._fit_buttons)
+        self._refresh_rows = Clock.create_trigger(lambda _dt: self.refresh())
         super().__init__(**kwargs)
         self.roster: Roster | None = None
         self._form: Any = None
 
     def on_kv_post(self, base_widget: Any) -> None:
         self.ids.search.bind(text=lambda _box, text: self._search(text))
+        self.ids.rows.bind(width=self._refresh_rows)
+        buttons = self.ids.buttons
+        buttons.bind(width=self._refit_buttons)
+        for button in (self.ids.fill_button, self.ids.done_button):
+            button.bind(text=self._refit_buttons, font_size=self._refit_buttons)
+
+    def _fit_buttons(self, *_args: Any) -> None:
+        """Side by side when each label fits its half on two lines (every word whole), else
+        stacked."""
+        buttons = self.ids.buttons
+        if buttons.width <= 1:
+            return
+        half = (buttons.width - buttons.spacing) / 2
+        stacked = False
+        for button in (self.ids.fill_button, self.ids.done_button):
+            # The button's padding and its text box's margin (PMButton in widgets.kv).
+            room = half - dp(8) - button.padding[0] - button.padding[2]
+            if title_lines(button.text, room, button.font_size, button.font_name) > 2:
+                stacked = True
+        self.buttons_stacked = stacked
 
     def enter(
         self,
@@ -81,10 +123,32 @@ class RosterScreen(BaseScreen):
         if self.roster is None:
             return
         self.ids.rows.data = [
-            {"participant_id": r.id, "code": r.code, "details": r.details, "ticked": r.ticked}
+            {
+                "participant_id": r.id,
+                "code": r.code,
+                "details": r.details,
+                "ticked": r.ticked,
+                "height": self._row_height(r.details),
+            }
             for r in self.roster.rows()
         ]
         self.ticked_count = len(self.roster.ticked)
+
+    def _row_height(self, details: str) -> float:
+        """A row is as tall as its details wrapped on the list's width need (on a phone the
+        year of birth and the disability were cut out of the middle: "né(e) e…tion de
+        handicap"); one line's rows keep their height."""
+        room = self.ids.rows.width - 2 * theme.PAD - CHECK_WIDTH - theme.GAP
+        if room <= 0:
+            return ROW_HEIGHT
+        key = (details, room)
+        if key not in self._heights:
+            if len(self._heights) > 4096:
+                self._heights.clear()
+            lines = text_height("Ag", None, theme.TEXT, bold=True)  # the code: one line, cut
+            lines += text_height(details, room, theme.TEXT_SMALL)
+            self._heights[key] = max(ROW_HEIGHT, lines + 2 * ROW_PADDING)
+        return self._heights[key]
 
     def _search(self, text: str) -> None:
         if self.roster is not None:

@@ -248,6 +248,41 @@ def assert_roster_under_its_bar(roster: Any, where: tuple[Any, ...]) -> None:
     assert roster.ids.rows.height >= 2 * 56, where  # two rows of the list at least
 
 
+def assert_roster_reads_whole(roster: Any, where: tuple[Any, ...]) -> None:
+    """On a phone in French and Portuguese "Fill attendance from ticks" read "Remplir la
+    p…", "Preencher …", and the rows' details "né(e) e…tion de handicap": the buttons'
+    labels and every row's details are drawn whole (not shortened, inside their label, no
+    word cut in the middle), the details with the year of birth and the disability."""
+    for button in (roster.ids.fill_button, roster.ids.done_button):
+        button.texture_update()
+        assert not button.is_shortened, (*where, button.text)
+        assert button.texture_size[1] <= button.height + 1, (*where, button.text)
+        assert_words_whole(button, where)
+        left, _bottom, right, _top = window_box(button)
+        assert left >= 0 and right <= roster.width, (*where, button.text)
+    rows = [r for r in roster.ids.rows.children[0].children if r.code]
+    assert len(rows) >= 2, where  # the first (the longest details) among them
+    for row in rows:
+        details = row.ids.details
+        details.texture_update()
+        assert not details.is_shortened, (*where, details.text)
+        assert details.texture_size[1] <= details.height + 1, (*where, details.text)
+        assert_words_whole(details, where)
+        assert details.y >= row.y and details.top <= row.top, (*where, details.text)
+        code = row.ids.code  # above the details, whole (not squeezed out of the row)
+        assert not code.is_shortened, (*where, code.text)
+        assert_words_whole(code, where)
+        assert code.height + 1 >= code._label.get_extents(code.text)[1], (*where, code.text)
+        assert apart(details, code), (*where, details.text)
+
+
+ROSTER = (  # the first rows' details, the longest: sex, year of birth, category, disability
+    ("female", 1990, "technician", True),
+    ("male", 2001, "farmer", False),
+    ("unspecified", None, "official", True),
+)
+
+
 @pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
 def test_the_activity_list_bar_shows_new_activity_whole(
     kivy_window: None, tmp_path: Path, language: str
@@ -263,9 +298,26 @@ def test_the_activity_list_bar_shows_new_activity_whole(
     session, backend, project = demo_session(tmp_path)
     backend.form_versions = [form_wire(PREPAREDNESS_CHECK)]  # the longest title
     form_id = backend.form_versions[0]["id"]
+    for person, (sex, year, category, disability) in zip(
+        backend._participants[:3], ROSTER, strict=True
+    ):
+        person.update(sex=sex, birth_year=year, category=category, disability=disability)
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
         for width, height in (*SIZES, SMALL_PHONE):
+            if (width, height) in ((1280, 800), (800, 1280)):
+                # On a tablet the roster is as it was: rows of one line's height, the buttons
+                # side by side.
+                driver.resize(width, height)
+                driver.app.show("roster", project_id=project["id"], ticked=[])
+                roster = on_screen(driver, "roster")
+                driver.step(3)
+                if language in ("fr", "pt"):
+                    driver.screenshot(SHOTS / f"roster-{language}-{width}x{height}.png")
+                assert_roster_reads_whole(roster, (language, width))
+                assert not roster.buttons_stacked, (language, width)
+                rows = [r for r in roster.ids.rows.children[0].children if r.code]
+                assert {r.height for r in rows} == {roster.ids.rows.layout_manager.default_size[1]}
             if (width, height) == SMALL_PHONE:
                 # The screens whose bar holds buttons beside the title, on the smallest phone
                 # (the title beside them on two lines, and the buttons under it, both come up).
@@ -284,6 +336,8 @@ def test_the_activity_list_bar_shows_new_activity_whole(
                         assert_roster_under_its_bar(screen, (language, width))
                     if language in ("fr", "pt"):
                         driver.screenshot(SHOTS / f"title-{name}-{language}-{width}x{height}.png")
+                    if name == "roster":
+                        assert_roster_reads_whole(screen, (language, width))
             driver.resize(width, height)
             driver.app.show("activities", project_id=project["id"])
             activities = on_screen(driver, "activities")
