@@ -141,6 +141,12 @@ def demo(size: str, seed: int, keep_passwords: bool) -> None:
         click.echo(
             "Passwords unchanged (run `pilotmon demo` without --keep-passwords for new ones)."
         )
+    if report.conflict is not None:
+        officer, site, expert = report.conflict
+        click.echo(
+            f"A sync conflict to settle: sign in as {officer} and open Review (the site "
+            f"'{site}' was renamed on the dashboard and, offline, on {expert}'s tablet)."
+        )
     if report.disabled_users:
         click.echo("Disabled demo users left as they are: " + ", ".join(report.disabled_users))
     click.echo(f"\nDashboard and API: {URL} (`pilotmon serve` starts it).")

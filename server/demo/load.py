@@ -103,6 +103,8 @@ class LoadReport:
     logins: list[Login] = field(default_factory=list)
     disabled_users: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # the sync conflict this run raised (conflict_plan): who settles it, on which site, whose tablet
+    conflict: tuple[str, str, str] | None = None
 
 
 def require_schema(engine: Engine) -> None:
@@ -174,8 +176,12 @@ def load_demo(
             )
     _settle_devices(engine, world)
     conflict_raised = _raise_conflict(engine, world, signer or Signer.generate())
+    conflict = None
     if conflict_raised:
         _settle_devices(engine, world)  # the tablet's two pushes count in its last_seq
+        plan = conflict_plan(world)
+        if plan is not None:
+            conflict = (plan.officer, str(plan.site["name"]), plan.expert)
     results = load_results(engine, world)
     disabled: list[str] = []
     if not created and reset_passwords:
@@ -203,6 +209,7 @@ def load_demo(
         logins=logins,
         disabled_users=disabled,
         seconds=time.perf_counter() - began,
+        conflict=conflict,
     )
 
 

@@ -400,10 +400,17 @@ def test_demo_command_twice(configured: str, capsys: pytest.CaptureFixture[str])
     first = _printed_logins(out)
     assert {x.role for x in first} == {r.value for r in Role}
     assert (first[0].username, first[0].role, first[0].scope) == ("admin", "admin", "all countries")
+    # the conflict the demo raised, and who settles it: a login printed above
+    assert (
+        "A sync conflict to settle: sign in as co.bgd and open Review (the site "
+        "'Gazipur school garden' was renamed on the dashboard and, offline, on fe.bgd.1's tablet)."
+    ) in out
+    assert "co.bgd" in {x.username for x in first}
 
     assert main(["demo", "--size", "tiny"]) == 0
     out = capsys.readouterr().out
     assert "already loaded" in out and "Nothing was added" in out
+    assert "sync conflict" not in out  # raised once: it may have been settled since
     second = _printed_logins(out)
     assert [x.username for x in second] == [x.username for x in first]
     assert all(a.password != b.password for a, b in zip(first, second, strict=True))
