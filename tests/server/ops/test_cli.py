@@ -28,13 +28,19 @@ from tests.server.ops.world import every_row, files_under, load_world
 from tests.server.test_cli import assert_one_line_error, run_cli
 
 
-def test_backup_and_restore_commands(tmp_path: Path, sqlite_template: Path) -> None:
+def _office(tmp_path: Path, sqlite_template: Path) -> Path:
+    """A data directory ``office`` whose SQLite database and photos hold the ops test world."""
     source = tmp_path / "office"
     source.mkdir()
     shutil.copyfile(sqlite_template, source / "pilotmon.sqlite3")
     engine: Engine = make_engine(f"sqlite:///{source / 'pilotmon.sqlite3'}")
     load_world(engine, source / "attachments")
     engine.dispose()
+    return source
+
+
+def test_backup_and_restore_commands(tmp_path: Path, sqlite_template: Path) -> None:
+    source = _office(tmp_path, sqlite_template)
     archive = tmp_path / "nightly.tar.gz"
 
     made = run_cli("backup", str(archive), env={"PILOTMON_DATA_DIR": str(source)})
@@ -291,12 +297,7 @@ def test_without_a_terminal_backup_and_restore_log_their_progress_in_plain_lines
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Under cron the log got the final line only: no way to tell how far a night's backup got.
-    source = tmp_path / "office"
-    source.mkdir()
-    shutil.copyfile(sqlite_template, source / "pilotmon.sqlite3")
-    engine = make_engine(f"sqlite:///{source / 'pilotmon.sqlite3'}")
-    load_world(engine, source / "attachments")
-    engine.dispose()
+    source = _office(tmp_path, sqlite_template)
     archive = tmp_path / "nightly.tar.gz"
     code, out, err = run_in_process(
         monkeypatch, capsys, "backup", str(archive), PILOTMON_DATA_DIR=str(source)
