@@ -80,10 +80,16 @@ class Counted:
 
 @pytest.fixture
 def counted(world: World, session: Session) -> Counted:
+    counted = add_counted(session, world, french_title="Comptage")
+    session.commit()
+    return counted
+
+
+def add_counted(session: Session, world: World, *, french_title: str) -> Counted:
     """A form of counts with an indicator in households, and one observation this quarter in
-    Lesotho: 1 household, 6 lead farmers."""
+    Lesotho: 1 household, 6 lead farmers (in ``session``, not committed)."""
     form = make_observation_form(session, code="T_UNIT_COUNT", fields=FIELDS)
-    form.title = {"en": "Count", "fr": "Comptage"}
+    form.title = {"en": "Count", "fr": french_title}
     form.indicators = [dict(i) for i in INDICATORS]
     session.add(form)
     session.flush()
@@ -94,7 +100,6 @@ def counted(world: World, session: Session) -> Counted:
         observed_on=world.today.isoformat(),
         values={"households": 1, "lead_farmers": 6, "area": 120, "sacks": 3, "bundles": 2},
     )
-    session.commit()
     return Counted(form, observation)
 
 

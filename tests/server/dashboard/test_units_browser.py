@@ -19,10 +19,9 @@ from server.accounts.auth import issue_access_token
 from server.dashboard import session as cookies
 from server.db import write_engine
 from server.results.forms import create_draft
-from tests.factories import make_observation, make_observation_form
 from tests.server.dashboard.browser import chromium
 from tests.server.dashboard.test_forms_browser import _click, _shoot, _text_on_page, _wait, site
-from tests.server.dashboard.test_units import FIELDS, INDICATOR, INDICATORS
+from tests.server.dashboard.test_units import FIELDS, INDICATOR, add_counted
 from tests.server.dashboard.world import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -55,18 +54,8 @@ def test_a_french_officer_reads_units_and_refusals_in_french(
 
     base, world, engine = site
     with Session(write_engine(engine), expire_on_commit=False) as writer:
-        form = make_observation_form(writer, code="T_UNIT_COUNT", fields=FIELDS)
-        form.title = {"en": "Count", "fr": "Comptage des ménages"}
-        form.indicators = [dict(i) for i in INDICATORS]
-        writer.add(form)
-        writer.flush()
-        observation = make_observation(
-            writer,
-            world.lso,
-            form,
-            observed_on=world.today.isoformat(),
-            values={"households": 1, "lead_farmers": 6, "area": 120, "sacks": 3, "bundles": 2},
-        )
+        counted = add_counted(writer, world, french_title="Comptage des ménages")
+        form, observation = counted.form, counted.observation
         draft = create_draft(
             writer,
             data={
