@@ -7,7 +7,8 @@ Exactly once across workers and hosts: the scheduler is its own process (``pilot
 scheduler``) and every run takes a lock first that dies with the process holding it, so that a
 scheduler killed mid-job (power cut, ``kill -9``, out of memory) leaves nothing that holds the
 job back once it is gone: ``pg_try_advisory_lock`` on PostgreSQL (on its own connection; the
-server releases it when that connection ends, as it does when its process dies), an exclusive
+server releases it when that connection ends, as it does when its process dies, or within about
+two minutes of its host going dark, by TCP keepalive), an exclusive
 ``flock`` on SQLite, on a file beside the database (``<database>-job-<name>.lock``; the
 kernel releases it when the process dies; SQLite lives on one host's disk, so every process
 that shares the database sees the same file). Each run's start and end are recorded in
@@ -155,6 +156,15 @@ def _holder() -> str:
 def _postgres_lock(engine: Engine, name: str) -> Iterator[None]:
     connection: Connection = engine.connect()
     try:
+        # A killed process's socket closes and the server ends its session (and the lock) at
+        # once. A host that loses power closes nothing: the server, waiting on this idle
+        # connection, would only notice after the kernel's TCP keepalive (2 hours and more);
+        # probing after a minute idle ends the session within about two (no-ops over a socket
+        # file, where a dead client is seen at once).
+        connection.exec_driver_sql(
+            "SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; "
+            "SET tcp_keepalives_count = 6"
+        )
         got = connection.execute(
             text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": LOCK_NAMESPACE, "b": lock_key(name)}
         ).scalar()
@@ -191,7 +201,9 @@ def _sqlite_lock(engine: Engine, name: str) -> Iterator[None]:
         return
     # Never removed: removing a lock file another process has open would let a third take a
     # second "lock" on a new file of the same name.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # Read-only is enough for flock: a file another account created (root's `jobs run`) still
+    # serves the scheduler's account.
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -309,7 +321,10 @@ def lock_held(engine: Engine, name: str) -> bool:
     path = lock_file(engine, name)
     if path is None or not path.exists():
         return False
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except PermissionError:
+        return True  # cannot tell: as the row says
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError as exc:
