@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +20,26 @@ JSONDoc = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "pos
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
+# Set by ``clock_at``: the moment every ``utcnow`` of this context (thread, task) reads.
+_pinned_now: ContextVar[datetime | None] = ContextVar("pilotmon_pinned_now", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return _pinned_now.get() or datetime.now(UTC)
+
+
+@contextmanager
+def clock_at(moment: datetime) -> Iterator[None]:
+    """Within the block (this thread or task only) ``utcnow()``, and so every timestamp the
+    write paths stamp, reads ``moment`` (UTC). For a writer that replays events of a drawn past
+    through the everyday write paths: the demo's sync conflict (``server.demo.load``)."""
+    if moment.tzinfo is None:
+        raise ValueError("clock_at needs an aware datetime")
+    token = _pinned_now.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _pinned_now.reset(token)
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -36,8 +36,12 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Create or migrate the schema to the latest revision; returns (before, after)."""
+def upgrade(engine: Engine, *, lock_timeout_s: float | None = None) -> tuple[str | None, str]:
+    """Create or migrate the schema to the latest revision; returns (before, after).
+
+    One transaction: on PostgreSQL a migration that fails leaves the schema as it was. With
+    ``lock_timeout_s`` it waits at most that long for each lock it needs (a table another
+    process holds) and then raises OperationalError (SQLSTATE 55P03), rolled back."""
     check_reachable(engine)
     before = current_revision(engine)
     if before is not None and not _known(before):
@@ -45,6 +49,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     config = alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
+            if lock_timeout_s is not None:
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(lock_timeout_s * 1000)}ms'")
             # Two processes running init-db at once must not race on CREATE TABLE.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7301001)")
         config.attributes["connection"] = conn

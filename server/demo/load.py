@@ -17,12 +17,13 @@ only as hashes, so new ones are the only way to print working logins again.
 from __future__ import annotations
 
 import functools
+import random
 import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -42,7 +43,7 @@ from server.activities.models import (
     Review,
 )
 from server.activities.shape import activity_wire, column_values
-from server.columns import as_utc, utcnow
+from server.columns import as_utc, clock_at, utcnow
 from server.db import check_reachable, session_scope
 from server.demo.results import load_results
 from server.demo.world import DemoActivity, DemoUser, World, build_world
@@ -686,6 +687,11 @@ class ConflictPlan:
     site: dict[str, Any]  # as the tablet first pushed it
     officer_name: str  # the officer's rename (the server's side)
     tablet_name: str  # the tablet's offline rename (the device's side)
+    # When each step happened, drawn from the world like its other dates (the tablet's pushes
+    # come before its last pull): the site added, renamed on the dashboard, the conflict raised.
+    added_at: datetime
+    renamed_at: datetime
+    raised_at: datetime
 
 
 def conflict_plan(world: World) -> ConflictPlan | None:
@@ -714,6 +720,7 @@ def conflict_plan(world: World) -> ConflictPlan | None:
                 continue
             site_id = uuid.uuid5(_CONFLICT_NAMESPACE, f"{world.seed}/{project.code}/site")
             area = near[0].admin_area
+            added, renamed, raised = _conflict_times(world, device)
             return ConflictPlan(
                 project=project,
                 expert=expert.username,
@@ -730,8 +737,29 @@ def conflict_plan(world: World) -> ConflictPlan | None:
                 },
                 officer_name=f"{area} primary school garden",
                 tablet_name=f"{area} school vegetable garden",
+                added_at=added,
+                renamed_at=renamed,
+                raised_at=raised,
             )
     return None
+
+
+def _conflict_times(world: World, device: Any) -> tuple[datetime, datetime, datetime]:
+    """The moments of the conflict's three writes, from the seed and the world's ``today``:
+    the site added on a working morning 4 to 9 days before the tablet's last pull, renamed on
+    the dashboard the next day, the tablet's offline rename pushed the day after; never before
+    the tablet was enrolled."""
+    rng = random.Random(f"pilotmon-demo:{world.seed}:conflict")  # apart: the rest stays as it was
+    today = world.today
+    end = device.pulled_at or datetime(today.year, today.month, today.day, tzinfo=UTC)
+    day = end.date() - timedelta(days=rng.randint(4, 9))
+    added = datetime(
+        day.year, day.month, day.day, rng.randint(6, 10), rng.randint(0, 59), tzinfo=UTC
+    )
+    added = max(added, device.enrolled_at + timedelta(hours=1))
+    renamed = added + timedelta(hours=rng.randint(22, 28), minutes=rng.randint(0, 59))
+    raised = renamed + timedelta(hours=rng.randint(20, 26), minutes=rng.randint(0, 59))
+    return added, renamed, raised
 
 
 def _raise_conflict(engine: Engine, world: World, signer: Signer) -> bool:
@@ -777,25 +805,30 @@ def _raise_conflict(engine: Engine, world: World, signer: Signer) -> bool:
             )
             return answer.results[0].status
 
-        added = send(
-            {"entity": Entity.SITE, "op": Op.UPSERT, "id": plan.site_id, "data": plan.site}
-        )
+        # Each write at its planned moment: every timestamp the write paths stamp (the site, its
+        # revisions, the change log, the audit, the kept mutation, the conflict) is the world's.
+        with clock_at(plan.added_at):
+            added = send(
+                {"entity": Entity.SITE, "op": Op.UPSERT, "id": plan.site_id, "data": plan.site}
+            )
         assert added == ResultStatus.APPLIED, added
-        update_site(
-            session,
-            caller=Caller(user=users[plan.officer]),
-            site_id=plan.site_id,
-            changes={"name": plan.officer_name},
-        )
-        raised = send(
-            {
-                "entity": Entity.SITE,
-                "op": Op.UPSERT,
-                "id": plan.site_id,
-                "base_version": 1,
-                "data": {"name": plan.tablet_name},
-            }
-        )
+        with clock_at(plan.renamed_at):
+            update_site(
+                session,
+                caller=Caller(user=users[plan.officer]),
+                site_id=plan.site_id,
+                changes={"name": plan.officer_name},
+            )
+        with clock_at(plan.raised_at):
+            raised = send(
+                {
+                    "entity": Entity.SITE,
+                    "op": Op.UPSERT,
+                    "id": plan.site_id,
+                    "base_version": 1,
+                    "data": {"name": plan.tablet_name},
+                }
+            )
         assert raised == ResultStatus.CONFLICT, raised
     return True
 

@@ -9,7 +9,7 @@ import click
 
 from server.config import get_settings
 from server.db import get_engine
-from server.jobs.registry import JOBS, last_runs, run_job
+from server.jobs.registry import JOBS, last_runs, lock_held, run_job
 from server.migrate import require_current_schema
 
 
@@ -47,7 +47,8 @@ def jobs() -> None:
 @jobs.command("list")
 def list_jobs() -> None:
     """The jobs, their schedules and how each last ran."""
-    runs = last_runs(get_engine(get_settings()))
+    engine = get_engine(get_settings())
+    runs = last_runs(engine)
     for job in JOBS.values():
         run = runs.get(job.name)
         if run is None or run.last_finished_at is None:
@@ -57,7 +58,11 @@ def list_jobs() -> None:
             if run.last_error:
                 last += f" ({run.last_error})"
         if run is not None and run.running_since is not None:
-            last += f"; running since {run.running_since:%Y-%m-%d %H:%M} UTC ({run.holder})"
+            since = f"{run.running_since:%Y-%m-%d %H:%M} UTC ({run.holder})"
+            if lock_held(engine, job.name):
+                last += f"; running since {since}"
+            else:  # killed mid-run (power cut, kill -9): its lock went with it
+                last += f"; the run started {since} was interrupted"
         click.echo(f"{job.name:<16} {job.schedule_text:<22} {last}")
         click.echo(f"{'':<16} {job.description}")
 

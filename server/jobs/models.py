@@ -1,4 +1,4 @@
-"""The one table of the jobs domain: each job's last run, and the lock row used on SQLite."""
+"""The one table of the jobs domain: each job's last run, and who runs it now (bookkeeping)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ class JobRun(SQLModel, table=True):
     __tablename__ = "job_run"
 
     name: str = Field(primary_key=True, max_length=64)
-    # Set while a run is in progress (the lock on SQLite; bookkeeping on PostgreSQL).
+    # Set while a run is in progress; left set by a process killed mid-run. Bookkeeping only:
+    # the lock is the process's own (server.jobs.registry).
     running_since: datetime | None = optional_time()
     holder: str = Field(default="", max_length=200)
     last_started_at: datetime | None = optional_time()

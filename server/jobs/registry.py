@@ -4,14 +4,22 @@
     run_job(job, ...)    run now under the job's lock; JobBusy when it runs elsewhere
 
 Exactly once across workers and hosts: the scheduler is its own process (``pilotmon
-scheduler``) and every run takes a database lock first — ``pg_try_advisory_lock`` on
-PostgreSQL (released by the server if the process dies), a lock row in ``job_run`` written
-under ``BEGIN IMMEDIATE`` on SQLite (considered stale after ``STALE_AFTER``). Each run's end is
-recorded in ``job_run`` for ``pilotmon jobs list``.
+scheduler``) and every run takes a lock first that dies with the process holding it, so that a
+scheduler killed mid-job (power cut, ``kill -9``, out of memory) leaves nothing that holds the
+job back once it is gone: ``pg_try_advisory_lock`` on PostgreSQL (on its own connection; the
+server releases it when that connection ends, as it does when its process dies, or within about
+two minutes of its host going dark, by TCP keepalive), an exclusive
+``flock`` on SQLite, on a file beside the database (``<database>-job-<name>.lock``; the
+kernel releases it when the process dies; SQLite lives on one host's disk, so every process
+that shares the database sees the same file). Each run's start and end are recorded in
+``job_run`` (who holds it, since when) for ``pilotmon jobs list`` and the busy message; that row
+is bookkeeping, not the lock: a row left "running" by a killed process blocks nothing.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import socket
@@ -19,7 +27,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -40,7 +48,6 @@ from shared.errors import ErrorCode
 log = logging.getLogger("pilotmon.jobs")
 
 LOCK_NAMESPACE = 7301  # first key of pg_try_advisory_lock(int, int); the second is the job's
-STALE_AFTER = timedelta(hours=12)
 
 
 class JobBusy(PilotMonitorError):
@@ -149,12 +156,21 @@ def _holder() -> str:
 def _postgres_lock(engine: Engine, name: str) -> Iterator[None]:
     connection: Connection = engine.connect()
     try:
+        # A killed process's socket closes and the server ends its session (and the lock) at
+        # once. A host that loses power closes nothing: the server, waiting on this idle
+        # connection, would only notice after the kernel's TCP keepalive (2 hours and more);
+        # probing after a minute idle ends the session within about two (no-ops over a socket
+        # file, where a dead client is seen at once).
+        connection.exec_driver_sql(
+            "SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; "
+            "SET tcp_keepalives_count = 6"
+        )
         got = connection.execute(
             text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": LOCK_NAMESPACE, "b": lock_key(name)}
         ).scalar()
         connection.commit()
         if not got:
-            raise JobBusy(f"job {name} is already running in another process; not started")
+            raise _busy(engine, name)
         try:
             yield
         finally:
@@ -167,21 +183,60 @@ def _postgres_lock(engine: Engine, name: str) -> Iterator[None]:
         connection.close()
 
 
-def _claim_row(engine: Engine, name: str, *, check_busy: bool) -> None:
-    now = utcnow()
-    with Session(write_engine(engine)) as session:
+def lock_file(engine: Engine, name: str) -> Path | None:
+    """The file whose ``flock`` is job ``name``'s lock on SQLite: beside the database file, so
+    that every process sharing the database takes the same one (None: an in-memory database,
+    which no other process can share)."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(f"{Path(database).resolve()}-job-{name}.lock")
+
+
+@contextmanager
+def _sqlite_lock(engine: Engine, name: str) -> Iterator[None]:
+    path = lock_file(engine, name)
+    if path is None:
+        yield
+        return
+    # Never removed: removing a lock file another process has open would let a third take a
+    # second "lock" on a new file of the same name.
+    # Read-only is enough for flock: a file another account created (root's `jobs run`) still
+    # serves the scheduler's account.
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            raise _busy(engine, name) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _busy(engine: Engine, name: str) -> JobBusy:
+    """JobBusy naming the holder and its start, as its run recorded them."""
+    with Session(engine) as session:
         row = session.get(JobRun, name)
-        if row is None:
-            row = JobRun(name=name)
-        elif (
-            check_busy
-            and row.running_since is not None
-            and as_utc(row.running_since) > now - STALE_AFTER  # type: ignore[operator]
-        ):
-            raise JobBusy(
+        if row is not None and row.running_since is not None:
+            return JobBusy(
                 f"job {name} is already running ({row.holder}, since "
                 f"{as_utc(row.running_since).isoformat()}); not started"  # type: ignore[union-attr]
             )
+    return JobBusy(f"job {name} is already running in another process; not started")
+
+
+def _claim_row(engine: Engine, name: str) -> None:
+    """Record that this process runs ``name`` now (under the job's lock: whatever the row said
+    before is a run that ended, or one whose process died)."""
+    now = utcnow()
+    with Session(write_engine(engine)) as session:
+        row = session.get(JobRun, name) or JobRun(name=name)
         row.running_since = now
         row.holder = _holder()
         row.last_started_at = now
@@ -214,10 +269,12 @@ class JobOutcome:
 def run_job(job: Job, *, engine: Engine, settings: Settings) -> JobOutcome:
     """Run ``job`` once, now, unless it runs elsewhere (JobBusy). A failure is logged,
     recorded and returned, never raised: the scheduler must keep going."""
-    postgres = engine.dialect.name == "postgresql"
-    lock = _postgres_lock(engine, job.name) if postgres else _no_lock()
+    if engine.dialect.name == "postgresql":
+        lock = _postgres_lock(engine, job.name)
+    else:
+        lock = _sqlite_lock(engine, job.name)
     with lock:
-        _claim_row(engine, job.name, check_busy=not postgres)
+        _claim_row(engine, job.name)
         log.info("job %s started", job.name)
         try:
             result = job.run(engine, settings)
@@ -229,11 +286,6 @@ def run_job(job: Job, *, engine: Engine, settings: Settings) -> JobOutcome:
         _record_end(engine, job.name, status="ok", result=_jsonable(result), error="")
         log.info("job %s finished", job.name)
         return JobOutcome(job.name, "ok", result, "")
-
-
-@contextmanager
-def _no_lock() -> Iterator[None]:
-    yield
 
 
 def _jsonable(value: Any) -> Any:
@@ -251,3 +303,34 @@ def last_runs(engine: Engine) -> dict[str, JobRun]:
         found = {row.name: row for row in session.exec(select(JobRun))}
         session.expunge_all()
         return found
+
+
+def lock_held(engine: Engine, name: str) -> bool:
+    """Whether a live process holds job ``name``'s lock now (``pilotmon jobs list`` tells a
+    run in progress from one whose process died)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND classid = :a AND objid = :b AND objsubid = 2 AND granted"
+                ),
+                {"a": LOCK_NAMESPACE, "b": lock_key(name) & 0xFFFFFFFF},
+            ).scalar()
+        return bool(found)
+    path = lock_file(engine, name)
+    if path is None or not path.exists():
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except PermissionError:
+        return True  # cannot tell: as the row says
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise
+        return True
+    finally:
+        os.close(fd)  # releases the shared lock, if taken
+    return False

@@ -9,7 +9,11 @@ Order of work, so that a bad archive or a busy target never costs data:
    over pg_restore's script, or row inserts for a logical export), checking row counts before
    it commits; on PostgreSQL a table another process holds locked (a server or scheduler left
    running) stops it after ``LOCK_TIMEOUT_S``, rolled back;
-4. migrate to the latest schema when the archive is older (``init-db``);
+4. migrate to the latest schema when the archive is older (``init-db``), in one transaction
+   that waits at most ``LOCK_TIMEOUT_S`` too on PostgreSQL; should it time out, the migration
+   is rolled back whole, the photos still go into place (step 5) and the error says the backup
+   is restored at its older revision and to run ``pilotmon init-db`` once the server and the
+   scheduler are stopped;
 5. move the photos into place; photos that were there before (``force``) are kept aside.
 
 Across backends: a logical export restores anywhere; a SQLite snapshot restores into
@@ -99,9 +103,18 @@ def restore_backup(
     try:
         extracted = verify_backup(archive=archive, workdir=staging, progress=progress)
         manifest = extracted.manifest
-        migrated_from = _restore_database(
-            engine=engine, extracted=extracted, workdir=staging, progress=progress
-        )
+        try:
+            migrated_from = _restore_database(
+                engine=engine, extracted=extracted, workdir=staging, progress=progress
+            )
+        except _NotUpgraded as blocked:
+            # The restore itself is committed: its photos go with it, so that what is in place
+            # is the whole backup, one `pilotmon init-db` short of this version's schema (the
+            # state `serve` and `scheduler` refuse, naming init-db, as after a package upgrade).
+            previous = _put_attachments_in_place(
+                settings=settings, staged=extracted.attachments_dir
+            )
+            raise _restored_not_upgraded(blocked.revision, previous) from blocked
         previous = _put_attachments_in_place(settings=settings, staged=extracted.attachments_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -320,9 +333,32 @@ def _restore_database(
         return _moved(manifest)
     before = current_revision(engine)
     if before != head_revision():
-        upgrade(engine)
+        try:
+            upgrade(engine, lock_timeout_s=LOCK_TIMEOUT_S)
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise _NotUpgraded(before) from exc
+            raise
         return before
     return None
+
+
+class _NotUpgraded(Exception):
+    """The database is restored (committed) at the archive's older ``revision``; the upgrade
+    after it waited ``LOCK_TIMEOUT_S`` for a table another process holds and was rolled back."""
+
+    def __init__(self, revision: str | None) -> None:
+        super().__init__(revision)
+        self.revision = revision
+
+
+def _restored_not_upgraded(revision: str | None, previous: Path | None) -> BackupError:
+    kept = f"; the photos that were in place are kept in {previous}" if previous else ""
+    return BackupError(
+        f"the database is in use (a table stayed locked for {LOCK_TIMEOUT_S:g} s): the backup "
+        f"is restored, photos included, but its schema is still at revision {revision}: stop "
+        "`pilotmon serve` and `pilotmon scheduler`, then run `pilotmon init-db`" + kept
+    )
 
 
 def _moved(manifest: Manifest) -> str | None:

@@ -28,7 +28,7 @@ from server.records.models import AuditEntry, RecordRevision
 from server.results.forms import ensure_shipped_forms
 from server.results.models import Observation
 from server.results.shipped import SHIPPED_FORMS
-from server.sync.models import SyncConflict
+from server.sync.models import KeptMutation, SyncConflict
 from shared.catalogue import Role
 from tests.server.dashboard.conftest import fresh, login, main_of, token_for
 
@@ -112,8 +112,8 @@ def test_demo_tablets_are_enrolled_for_field_experts_and_match_their_pushes(
         enrolled = as_utc(device.enrolled_at)
         assert enrolled is not None and seen is not None
         assert enrolled <= seen
-        # the conflict's pushes are made when the world is loaded (today, in `make demo`)
-        assert seen.date() <= TODAY or device.id == plan.device_id
+        # the conflict's pushes too are dated in the world, before the tablet's last pull
+        assert seen.date() < TODAY
         if last_push is not None:
             assert seen >= last_push and last_push >= enrolled
     old = revoked[0]
@@ -158,10 +158,38 @@ def test_the_country_officer_settles_the_demos_sync_conflict_which_loading_again
 ) -> None:
     """The demo holds a conflict as a tablet's push leaves it: a site the expert's tablet added,
     renamed on the dashboard by the officer and renamed otherwise on the tablet meanwhile."""
-    plan = conflict_plan(build_world(seed=SEED, size="tiny", today=TODAY))
+    world = build_world(seed=SEED, size="tiny", today=TODAY)
+    plan = conflict_plan(world)
     assert plan is not None
     with Session(engine) as session:
         (conflict,) = session.execute(select(SyncConflict)).scalars()
+        site = session.get(Site, plan.site_id)
+        assert site is not None
+        stamps = {
+            "site": (as_utc(site.created_at), as_utc(site.updated_at)),
+            "revisions": [
+                as_utc(t)
+                for t in session.execute(
+                    select(col(RecordRevision.created_at))
+                    .where(col(RecordRevision.entity_id) == plan.site_id)
+                    .order_by(col(RecordRevision.version))
+                ).scalars()
+            ],
+            "kept": [
+                as_utc(t)
+                for t in session.execute(
+                    select(col(KeptMutation.received_at)).where(
+                        col(KeptMutation.device_id) == plan.device_id
+                    )
+                ).scalars()
+            ],
+            "audit": [
+                as_utc(t)
+                for t in session.execute(
+                    select(col(AuditEntry.at)).where(col(AuditEntry.entity_id) == str(plan.site_id))
+                ).scalars()
+            ],
+        }
         revisions = session.execute(
             select(
                 col(RecordRevision.version),
@@ -182,6 +210,21 @@ def test_the_country_officer_settles_the_demos_sync_conflict_which_loading_again
     assert revisions == [(1, "push", plan.device_id), (2, "api", None)]
     assert conflict.server_values == {"name": plan.officer_name}
     assert conflict.device_values == {"name": plan.tablet_name}
+    # Dated in the demo's world, like its activities (it said "today" beside activities of
+    # months ago, and moved in the lists from one load to the next): the site added, renamed
+    # on the dashboard the next day, the tablet's rename pushed the day after, before its
+    # last pull; every stamp the write paths put on them is the plan's.
+    device = next(d for d in world.devices if d.id == plan.device_id)
+    assert device.pulled_at is not None
+    assert device.enrolled_at < plan.added_at < plan.renamed_at < plan.raised_at
+    assert plan.raised_at < device.pulled_at and (TODAY - plan.added_at.date()).days >= 4
+    assert as_utc(conflict.created_at) == plan.raised_at
+    assert stamps == {
+        "site": (plan.added_at, plan.renamed_at),
+        "revisions": [plan.added_at, plan.renamed_at],
+        "kept": [plan.raised_at],
+        "audit": [plan.renamed_at],
+    }
 
     # Loading again raises it no second time, and leaves the tablets as they are.
     def tablets() -> list[tuple[object, ...]]:

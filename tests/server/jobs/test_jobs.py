@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import fcntl
 import json
 import os
+import select
+import signal
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -23,11 +29,20 @@ from server.activities.models import Attachment
 from server.cli import main
 from server.columns import utcnow
 from server.config import Settings, get_settings
+from server.db import make_engine
 from server.indicators.models import CUBES
 from server.indicators.service import indicator_values, parse_values_query
 from server.jobs.cleanup import cleanup_partial_uploads
 from server.jobs.models import JobRun
-from server.jobs.registry import JOBS, LOCK_NAMESPACE, Job, JobBusy, lock_key, run_job
+from server.jobs.registry import (
+    JOBS,
+    LOCK_NAMESPACE,
+    Job,
+    JobBusy,
+    lock_file,
+    lock_key,
+    run_job,
+)
 from server.jobs.scheduler import add_jobs
 from server.reports.tablets import stale_tablets
 from server.sync.attachments import AttachmentFiles
@@ -101,33 +116,92 @@ def test_the_lock_prevents_a_second_run(
     cli: Cli, engine: Engine, session: Session, settings: Settings
 ) -> None:
     job = JOBS["stale-tablets"]
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as other:  # another process holding the job's lock
+    # the run of another process, as it recorded itself
+    session.add(JobRun(name=job.name, running_since=utcnow(), holder="other-host:42"))
+    session.commit()
+    with contextlib.ExitStack() as held:  # that process holding the job's lock
+        if engine.dialect.name == "postgresql":
+            other = held.enter_context(engine.connect())
             other.execute(
                 sa.text("SELECT pg_advisory_lock(:a, :b)"),
                 {"a": LOCK_NAMESPACE, "b": lock_key(job.name)},
             )
-            with pytest.raises(JobBusy):
-                run_job(job, engine=engine, settings=settings)
-            code, _, err = cli("jobs", "run", job.name)
-            other.execute(sa.text("SELECT pg_advisory_unlock_all()"))
-            other.commit()
-    else:
-        session.add(JobRun(name=job.name, running_since=utcnow(), holder="other-host:42"))
-        session.commit()
+            held.callback(other.commit)
+            held.callback(other.execute, sa.text("SELECT pg_advisory_unlock_all()"))
+        else:
+            path = lock_file(engine, job.name)
+            assert path is not None
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT)
+            held.callback(os.close, descriptor)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
         with pytest.raises(JobBusy, match="other-host:42"):
             run_job(job, engine=engine, settings=settings)
         code, _, err = cli("jobs", "run", job.name)
-    assert code == 1
-    assert "already running" in err and len(err.strip().splitlines()) == 1
-    if engine.dialect.name != "postgresql":
-        # a lock row left by a crashed run goes stale and no longer blocks
-        row = session.get(JobRun, job.name)
-        assert row is not None
-        row.running_since = utcnow() - timedelta(hours=13)
-        session.add(row)
-        session.commit()
+        assert code == 1
+        assert "already running (other-host:42" in err and len(err.strip().splitlines()) == 1
+    # the lock released, the row it left says "running" still: it holds nothing back
     assert run_job(job, engine=engine, settings=settings).status == "ok"
+
+
+def _wait_until_unlocked(engine: Engine, name: str) -> None:
+    """On PostgreSQL: until the server has ended the killed process's session (it notices at
+    once that the connection closed; the advisory lock goes with the session). At most 30 s."""
+    if engine.dialect.name != "postgresql":
+        return  # the kernel released the flock when the process died, before waitpid returned
+    query = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :a "
+        "AND objid = :b AND objsubid = 2"
+    )
+    for _ in range(300):
+        with engine.connect() as conn:
+            held = conn.execute(query, {"a": LOCK_NAMESPACE, "b": lock_key(name) & 0xFFFFFFFF})
+            if held.scalar() == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"the lock of job {name} outlived its process")
+
+
+def test_a_scheduler_killed_mid_job_leaves_the_job_free_at_once(
+    cli: Cli, db_url: str, engine: Engine, settings: Settings
+) -> None:
+    """A power cut, ``kill -9`` or the OOM killer took the scheduler mid-job: the job's lock
+    dies with it. (On SQLite the lock row it left held the nightly jobs back for 12 hours.)"""
+    job = JOBS["rollup-rebuild"]
+    started, told = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the scheduler: a process of its own, with its own connections
+        code = 1
+        try:
+            os.close(started)
+
+            def hang(_engine: Engine, _settings: Settings) -> dict[str, Any]:
+                os.write(told, b"started\n")
+                time.sleep(600)
+                return {}
+
+            mine = make_engine(db_url)
+            run_job(dataclasses.replace(job, run=hang), engine=mine, settings=settings)
+        finally:
+            os._exit(code)
+    os.close(told)
+    try:
+        ready, _, _ = select.select([started], [], [], 60)
+        assert ready and os.read(started, 64) == b"started\n"
+        # while it lives, nobody else runs the job
+        with pytest.raises(JobBusy, match=f":{pid}, since"):
+            run_job(job, engine=engine, settings=settings)
+        _, out, _ = cli("jobs", "list")
+        assert "running since" in out and f":{pid})" in out
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(started)
+    _, out, _ = cli("jobs", "list")
+    assert f":{pid}) was interrupted" in out and "running since" not in out
+    _wait_until_unlocked(engine, job.name)
+    code, out, err = cli("jobs", "run", job.name)
+    assert code == 0, err
+    assert "job rollup-rebuild done" in out
 
 
 def test_a_failing_job_is_recorded_and_reported(

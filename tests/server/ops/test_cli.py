@@ -11,8 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine
 
 from server.cli import main
@@ -21,6 +23,7 @@ from server.db import dispose_engines, make_engine
 from server.jobs import cli as jobs_cli
 from server.jobs import scheduler as scheduler_module
 from server.jobs.registry import Job
+from server.migrate import alembic_config, current_revision, head_revision, upgrade
 from server.ops import cli as ops_cli
 from server.ops import pgtools, restore
 from server.ops.backup import create_backup
@@ -278,6 +281,86 @@ def test_a_restore_into_a_database_in_use_fails_fast_and_changes_nothing(
     _one_line(err.splitlines()[-1], "in use", "stop `pilotmon serve` and `pilotmon scheduler`")
     assert every_row(engine) == rows  # nothing half-restored: the review stays deleted
     assert files_under(settings.attachments_dir) == photos
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_upgrade_after_restoring_an_older_backup_fails_fast_and_applies_whole_or_not(
+    db_url: str,
+    settings: Settings,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A server that takes a table between the restore's commit and the schema upgrade after it
+    # (an archive of an older version) made the upgrade wait forever: no lock_timeout there.
+    if not pgtools.have("pg_dump"):
+        pytest.skip("pg_dump is not installed here")
+    old = "0011_result_cells"  # the upgrade from it drops and remakes result_cell
+    settings.ensure_data_dir()
+    load_world(engine, settings.attachments_dir)
+    config = alembic_config()
+    try:
+        with engine.begin() as conn:  # the database of an older version
+            config.attributes["connection"] = conn
+            command.downgrade(config, old)
+        archive = tmp_path / "old.tar.gz"
+        create_backup(settings=settings, engine=engine, path=archive, method="native")
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM review")  # changes the restore undoes
+        photos = files_under(settings.attachments_dir)
+        next(p for p in settings.attachments_dir.rglob("*") if p.is_file()).unlink()
+        rows = {t: r for t, r in every_row(engine).items() if t in ("activity", "participant")}
+        monkeypatch.setattr(restore, "LOCK_TIMEOUT_S", 0.2)  # 5 s in production
+        real_run = pgtools.run
+        holder = engine.connect()
+
+        def run_then_hold(tool: str, args: list[str], **kwargs: Any) -> None:
+            real_run(tool, args, **kwargs)
+            if tool == "psql":  # the restore committed: a server reads a result table
+                holder.begin()
+                # should the upgrade wait anyway, the holder's session ends after 20 s
+                holder.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = '20s'")
+                holder.exec_driver_sql("LOCK TABLE result_cell IN ACCESS SHARE MODE")
+
+        monkeypatch.setattr(pgtools, "run", run_then_hold)
+        try:
+            code, out, err = run_in_process(
+                monkeypatch,
+                capsys,
+                "restore",
+                "--force",
+                str(archive),
+                PILOTMON_DATABASE_URL=db_url,
+                PILOTMON_DATA_DIR=str(settings.data_dir),
+            )
+        finally:
+            holder.close()
+            dispose_engines()
+        assert code == 1, out
+        _one_line(
+            err.splitlines()[-1],
+            "in use",
+            f"its schema is still at revision {old}",
+            "stop `pilotmon serve` and `pilotmon scheduler`, then run `pilotmon init-db`",
+        )
+        # Nothing half-applied: the restore whole (the reviews back, the photos in place), the
+        # upgrade not at all (rolled back whole: the schema is the archive's).
+        assert current_revision(engine) == old
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM review").scalar_one() > 0
+        assert files_under(settings.attachments_dir) == photos
+        # What the line says to do finishes it.
+        code, out, err = run_in_process(
+            monkeypatch, capsys, "init-db", PILOTMON_DATABASE_URL=db_url
+        )
+        dispose_engines()
+        assert code == 0, err
+        assert current_revision(engine) == head_revision()
+        assert {t: r for t, r in every_row(engine).items() if t in rows} == rows
+    finally:
+        upgrade(engine)  # the next tests' database is at the latest revision
 
 
 def _percent_lines(err: str, label: str) -> list[int]:
