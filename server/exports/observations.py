@@ -63,6 +63,17 @@ def _label(field: dict[str, Any], lang: str, ngettext: Plural) -> str:
     return f"{text} ({words})" if words else str(text)
 
 
+def _answer(value: Any, is_date: bool) -> Any:
+    """A stored answer as a cell: a date question's ISO text as a date (a date cell in XLSX,
+    the same text in CSV); anything else as stored."""
+    if is_date and isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value  # an older version's answer of another type: as it was written
+    return value
+
+
 def observation_table(
     session: OrmSession,
     *,
@@ -128,9 +139,11 @@ def observation_table(
     if date_to is not None:
         statement = statement.where(o.c.observed_on <= date_to)
 
+    dates = frozenset(str(f["name"]) for f in fields if f.get("type") == "date")
+
     def rows() -> Iterator[list[Any]]:
         for r in session.execute(statement):
             values = r[6] or {}
-            yield [*r[:6], *(values.get(n) for n in names), *r[7:]]
+            yield [*r[:6], *(_answer(values.get(n), n in dates) for n in names), *r[7:]]
 
     return ObservationTable(code, columns, labels, rows())

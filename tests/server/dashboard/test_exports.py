@@ -239,6 +239,7 @@ UNIT_FIELDS: list[dict[str, Any]] = [
         "unit": "farmers",
     },
     {"name": "remark", "type": "text", "label": {"en": "Remark", "fr": "Remarque"}},
+    {"name": "sown", "type": "date", "label": {"en": "Sown on", "fr": "Semé le"}},
 ]
 
 
@@ -249,7 +250,12 @@ def test_a_forms_observations_download_with_labels_in_the_readers_language(
     # unit's code ("Plot area (m2)"); the observations page now offers them in the reader's
     # language, scoped and formula-safe like every export.
     form = make_observation_form(session, code="T_DASH_UNITS", fields=UNIT_FIELDS)
-    values = {"plot_area_m2": 1234.5, "farmers_met": 12, "remark": '=HYPERLINK("http://x")'}
+    values = {
+        "plot_area_m2": 1234.5,
+        "farmers_met": 12,
+        "remark": '=HYPERLINK("http://x")',
+        "sown": "2025-02-03",
+    }
     make_observation(session, world.lso, form, values=values)
     make_observation(session, world.eth, form, values={**values, "remark": "Ethiopia"})
     session.commit()
@@ -275,21 +281,24 @@ def test_a_forms_observations_download_with_labels_in_the_readers_language(
     header, labels, *rows = list(sheet.iter_rows(values_only=True))
     assert header == (
         "id", "project", "site_id", "observed_on", "form_version", "status",
-        "plot_area_m2", "farmers_met", "remark",
+        "plot_area_m2", "farmers_met", "remark", "sown",
         "notes", "captured_at", "created_at", "updated_at",
     )  # fmt: skip
     assert labels == (
         "Observation", "Projet", "Site", "Date d’observation", "Version du formulaire", "Statut",
         "Surface de la parcelle (m²)", "Agriculteurs rencontrés (agriculteurs)", "Remarque",
+        "Semé le",
         "Notes", "Saisie sur la tablette", "Reçue par le serveur", "Dernière modification",
     )  # fmt: skip
     assert len(rows) == 1 and rows[0][1] == world.lso.code  # Ethiopia's is out of scope
     assert rows[0][6:9] == (1234.5, 12, '=HYPERLINK("http://x")')
-    assert isinstance(rows[0][3], datetime)  # a date Excel sorts and filters as one
+    # dates Excel sorts and filters as dates: the observation's, and a date question's answer
+    assert rows[0][3] == datetime(2025, 3, 14) and rows[0][9] == datetime(2025, 2, 3)
+    assert sheet.cell(3, 10).number_format == "yyyy-mm-dd"
     assert sheet.cell(3, 9).data_type == "s"  # text, never a formula
     assert csv_file.status_code == 200
     read = list(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
     assert read[0] == list(header)
-    assert read[1][6:9] == ["1234.5", "12", '\'=HYPERLINK("http://x")']
+    assert read[1][6:10] == ["1234.5", "12", '\'=HYPERLINK("http://x")', "2025-02-03"]
     assert bad.status_code == 400
     assert 'id="form-error"' in main_of(bad.text)
