@@ -251,7 +251,26 @@ def test_indicator_exports_read_back_equal_the_api(client: TestClient, world: Wo
     assert [r[:2] for r in table[1:]] == [(r["country"], r["value"]) for r in api]
 
 
-def test_observation_exports(client: TestClient, world: World) -> None:
+UNIT_FIELDS: list[dict[str, Any]] = [
+    {"name": "area", "type": "decimal", "label": {"en": "Area", "fr": "Surface"}, "unit": "m2"},
+    {
+        "name": "met",
+        "type": "integer",
+        "label": {"en": "Met", "fr": "Rencontrés"},
+        "unit": "farmers",
+    },
+    {
+        "name": "bags",
+        "type": "integer",
+        "label": {"en": "Bags", "fr": "Sacs"},
+        "unit": "PICS",
+        "unit_label": {"fr": "sacs PICS"},
+    },
+    {"name": "visits", "type": "integer", "label": "Visits", "unit": "visits"},
+]
+
+
+def test_observation_exports(client: TestClient, world: World, session: Session) -> None:
     response = client.get(
         "/api/v1/exports/observations.csv",
         params={"form": "T_STORAGE"},
@@ -290,29 +309,6 @@ def test_observation_exports(client: TestClient, world: World) -> None:
         == 401
     )
 
-
-UNIT_FIELDS: list[dict[str, Any]] = [
-    {"name": "area", "type": "decimal", "label": {"en": "Area", "fr": "Surface"}, "unit": "m2"},
-    {
-        "name": "met",
-        "type": "integer",
-        "label": {"en": "Met", "fr": "Rencontrés"},
-        "unit": "farmers",
-    },
-    {
-        "name": "bags",
-        "type": "integer",
-        "label": {"en": "Bags", "fr": "Sacs"},
-        "unit": "PICS",
-        "unit_label": {"fr": "sacs PICS"},
-    },
-    {"name": "visits", "type": "integer", "label": "Visits", "unit": "visits"},
-]
-
-
-def test_observation_labels_give_the_unit_in_the_readers_words(
-    session: Session, world: World
-) -> None:
     # The XLSX label row showed the unit's code ("Area (m2)", "Met (farmers)" in a French
     # workbook) where every page shows its words in the reader's language.
     make_form(session, code="T_UNITS", fields=UNIT_FIELDS)
