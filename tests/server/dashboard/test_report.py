@@ -436,6 +436,10 @@ def test_a_regions_report_names_the_region_in_the_readers_language(
     lesotho = Translator(language).country("LSO")
     assert f"{region} ({lesotho}" in " ".join(text.split())
     assert "(LSO" not in text
+    # The note under the headline figures names the abbreviation the shares' changes are
+    # written with: Portuguese and Spanish wrote "−18,4 pp" over a note saying "(pts)".
+    points = Translator(language).gettext("pts")
+    assert f"({points})" in text, text
 
 
 @needs_pdf
