@@ -51,6 +51,7 @@ def test_the_form_offers_every_indicator_and_keeps_a_chosen_project(
     assert world.eth.code not in html  # another country's project is not offered
     for fmt in ("csv", "xlsx", "dhis2", "iati"):
         assert f'name="format" value="{fmt}"' in html
+    assert 'href="/observations" id="observations-export"' in html  # where a form's are
 
 
 def test_a_csv_holds_the_values_of_the_api(
