@@ -34,6 +34,9 @@ PALETTE: tuple[str, ...] = (
 WIDTH = 640
 FONT_SIZE = 12
 LABEL_GAP = 6.0  # the least room between two category labels side by side
+# Up to this many categories, labels too long for their band wrap onto two lines; more (months,
+# quarters) are thinned out or rotated.
+WRAP_CATEGORIES = 6
 CHAR_WIDTH = 0.58 * FONT_SIZE  # average glyph width of the UI sans fonts, for layout only
 
 Formatter = Callable[[float], str]
@@ -137,6 +140,15 @@ def nice_ticks(high: float, *, count: int = 5, integer: bool = False) -> list[fl
     return [round(i * step, 10) for i in range(n + 1)]
 
 
+def _two_lines(text: str) -> tuple[str, ...]:
+    """``text`` broken at the space that best balances its two lines (one word: itself)."""
+    words = text.split()
+    if len(words) < 2:
+        return (text,)
+    splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+    return min(splits, key=lambda pair: max(_text_width(pair[0]), _text_width(pair[1])))
+
+
 def _text_width(text: str, size: float = FONT_SIZE) -> float:
     # Digits and capitals are wider than the average glyph (0.64 and up to 0.79 em in DejaVu
     # Sans): "2024Q1" needs 4 em, not the 3.5 em of six average letters.
@@ -218,6 +230,7 @@ class _Frame:
     bottom: float = 0.0
     label_every: int = 1
     rotate: bool = False
+    wrap: bool = False  # each label on two lines
 
     def __post_init__(self) -> None:
         tick_width = max(_text_width(self.fmt(t)) for t in self.ticks)
@@ -226,12 +239,23 @@ class _Frame:
         longest = max((_text_width(c) for c in self.categories), default=0)
         band = self.plot_width / n
         if longest + LABEL_GAP > band:
-            # Thin out the labels first; rotate them only when even that is not enough.
-            self.label_every = max(1, math.ceil((longest + LABEL_GAP) / max(band, 1)))
-            if self.label_every > 3:
-                self.rotate = True
-                self.label_every = max(1, math.ceil(FONT_SIZE * 1.6 / band))
-        label_room = min(longest, 110) * 0.72 + 6 if self.rotate else FONT_SIZE + 6
+            widest_line = max(
+                (_text_width(line) for c in self.categories for line in _two_lines(c)), default=0
+            )
+            if n <= WRAP_CATEGORIES and widest_line + LABEL_GAP <= band:
+                # A few named categories (age bands, sexes): every one must stay readable,
+                # so break them over two lines rather than leave every other one out.
+                self.wrap = True
+            else:
+                # Thin out the labels first; rotate them only when even that is not enough.
+                self.label_every = max(1, math.ceil((longest + LABEL_GAP) / max(band, 1)))
+                if self.label_every > 3:
+                    self.rotate = True
+                    self.label_every = max(1, math.ceil(FONT_SIZE * 1.6 / band))
+        if self.rotate:
+            label_room = min(longest, 110) * 0.72 + 6
+        else:
+            label_room = (2 * FONT_SIZE + 2 if self.wrap else FONT_SIZE) + 6
         self.bottom = label_room + 30
 
     @property
@@ -289,6 +313,16 @@ class _Frame:
                     f'<text transform="translate({_attr(x + 4)} {_attr(base + 10)}) '
                     f'rotate(-40)" text-anchor="end">{escape(_shorten(category, 18))}'
                     "</text>"
+                )
+            elif self.wrap:
+                lines = "".join(
+                    f'<tspan x="{_attr(x)}" dy="{0 if j == 0 else FONT_SIZE + 2}">'
+                    f"{escape(line)}</tspan>"
+                    for j, line in enumerate(_two_lines(category))
+                )
+                out.append(
+                    f'<text x="{_attr(x)}" y="{_attr(base + FONT_SIZE + 4)}" '
+                    f'text-anchor="middle">{lines}</text>'
                 )
             else:
                 out.append(

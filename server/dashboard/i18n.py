@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -307,6 +308,10 @@ def decimal_text(value: float | int, pattern: str, language: str) -> str:
         return format_scientific(value, format="0.###E0", locale=language)
 
 
+# The day "1" written before a month's name (not "01/07/2026", not the "1" of "11" or "2021").
+_FRENCH_FIRST = re.compile(r"(?<![\d/.-])1(?= [^\W\d])")
+
+
 @dataclass(frozen=True, slots=True)
 class Translator:
     """Everything a page needs to speak the reader's language."""
@@ -365,7 +370,14 @@ class Translator:
     def date(self, value: dt.date | None, style: str = "medium") -> str:
         if value is None:
             return "–"
-        return format_date(value, style, locale=self.language)
+        return self._first_of_month(value, format_date(value, style, locale=self.language))
+
+    def _first_of_month(self, value: dt.date, text: str) -> str:
+        """French writes the first day of a month as an ordinal before the month's name
+        ("1er juillet 2026", "1er juil. 2026"), which CLDR's patterns leave as "1"."""
+        if self.language != "fr" or value.day != 1:
+            return text
+        return _FRENCH_FIRST.sub("1er", text, count=1)
 
     def datetime(self, value: dt.datetime | None) -> str:
         if value is None:
@@ -373,7 +385,8 @@ class Translator:
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         # In UTC, and said so: readers and tablets sit in several time zones.
-        return format_datetime(value, "medium", tzinfo=dt.UTC, locale=self.language) + "\u00a0UTC"
+        text = format_datetime(value, "medium", tzinfo=dt.UTC, locale=self.language)
+        return self._first_of_month(value.astimezone(dt.UTC), text) + "\u00a0UTC"
 
     def ago(self, value: dt.datetime | None, now: dt.datetime) -> str:
         """ "3 days ago" in the reader's language."""

@@ -769,15 +769,25 @@ def _settle_again(
 # --- observations ------------------------------------------------------------------------------
 
 
-@router.get("/observations")
-def observations(
-    page: SignedIn, session: SessionDep, project: str = "", form: str = "", status: str = ""
+def _observation_filters(project: str, form: str, status: str) -> tuple[str, str, str]:
+    return (
+        project.strip()[:100],
+        form.strip().upper()[:64],
+        status if status in STATUS_FILTERS else "",
+    )
+
+
+def _observations_page(
+    page: Page,
+    session: Session,
+    project: str,
+    form: str,
+    status: str,
+    *,
+    errors: FormState | None = None,
+    status_code: int = 200,
 ) -> Response:
     assert page.caller is not None
-    project = project.strip()[:100]
-    form = form.strip().upper()[:64]
-    if status not in STATUS_FILTERS:
-        status = ""
     number = page_number(page.request)
     data = results.observation_list(
         session,
@@ -795,7 +805,59 @@ def observations(
         data=data,
         values=FormState(project=project, form=form, status=status),
         statuses=STATUS_FILTERS,
+        errors=errors or FormState(),
+        status_code=status_code,
         pagination=paginate(page.request, total=data.total, page_size=service.PAGE_SIZE),
+    )
+
+
+@router.get("/observations")
+def observations(
+    page: SignedIn, session: SessionDep, project: str = "", form: str = "", status: str = ""
+) -> Response:
+    return _observations_page(page, session, *_observation_filters(project, form, status))
+
+
+@router.get("/observations/download")
+def observations_download(
+    page: SignedIn,
+    session: SessionDep,
+    project: str = "",
+    form: str = "",
+    status: str = "",
+    format: str = "xlsx",
+) -> Response:
+    """One form's observations (the page's filters) as CSV or XLSX, the XLSX's label row in
+    the reader's language (docs/results.md#exports)."""
+    assert page.caller is not None
+    project, form, status = _observation_filters(project, form, status)
+    try:
+        file = service.observations_file(
+            session,
+            caller=page.caller,
+            t=page.t,
+            form=form,
+            project=project,
+            status=status,
+            format=format,
+        )
+    except ValidationFailed as exc:
+        return _observations_page(
+            page,
+            session,
+            project,
+            form,
+            status,
+            errors=field_errors(page.t, exc),
+            status_code=400,
+        )
+    return StreamingResponse(
+        iter(file.chunks),
+        media_type=file.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{file.filename}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

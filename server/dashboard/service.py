@@ -52,6 +52,7 @@ from server.errors import (
 )
 from server.exports import activities as activity_export
 from server.exports import dhis2, iati, tabular
+from server.exports.observations import LEADING, TRAILING, observation_table
 from server.exports.values import value_columns, value_rows
 from server.indicators import service as indicators
 from server.projects import service as projects_service
@@ -1445,6 +1446,65 @@ def activities_file(engine: Engine, *, caller: Caller, request: ExportRequest) -
         "Activities", activity_export.COLUMNS, rows, widths=activity_export.WIDTHS
     )
     return ExportFile(f"{name}.xlsx", tabular.XLSX_MEDIA_TYPE, tabular.file_chunks(workbook))
+
+
+# The label row's words for the columns every observation has (the fields bring their own).
+OBSERVATION_HEADINGS: dict[str, str] = {
+    "id": N_("Observation"),
+    "project": N_("Project"),
+    "site_id": N_("Site"),
+    "observed_on": N_("Date observed"),
+    "form_version": N_("Form version"),
+    "status": N_("Status"),
+    "notes": N_("Notes"),
+    "captured_at": N_("Captured on the tablet"),
+    "created_at": N_("Received by the server"),
+    "updated_at": N_("Last changed"),
+}
+OBSERVATION_FORMATS: tuple[str, ...] = ("csv", "xlsx")
+
+
+def observations_file(
+    session: Session,
+    *,
+    caller: Caller,
+    t: Translator,
+    form: str,
+    project: str = "",
+    status: str = "",
+    format: str = "xlsx",
+) -> ExportFile:
+    """One form's observations as /api/v1/exports/observations.* makes them, the XLSX's label
+    row in the reader's language (fields' labels, units' words, the fixed columns' names).
+    No status is the export's default (submitted and approved)."""
+    if format not in OBSERVATION_FORMATS:
+        raise invalid("format", ErrorCode.UNKNOWN_CODE, "choose CSV or XLSX", status_code=400)
+    table = observation_table(
+        session,
+        caller=caller,
+        form=form,
+        statuses=[status] if status else None,
+        project_ids=(
+            indicators.resolve_projects(session, caller=caller, values=[project])
+            if project
+            else None
+        ),
+        lang=t.language,
+        ngettext=t.ngettext,
+    )
+    name = f"observations-{table.form.lower()}-{utcnow().strftime('%Y%m%d')}.{format}"
+    if format == "csv":
+        return ExportFile(
+            name, tabular.CSV_MEDIA_TYPE, tabular.csv_chunks(table.columns, table.rows)
+        )
+    fields = table.labels[len(LEADING) : len(table.labels) - len(TRAILING)]
+    labels = [
+        *(t.gettext(OBSERVATION_HEADINGS[c]) for c in LEADING),
+        *fields,
+        *(t.gettext(OBSERVATION_HEADINGS[c]) for c in TRAILING),
+    ]
+    workbook = tabular.xlsx_file(table.form, table.columns, table.rows, labels=labels)
+    return ExportFile(name, tabular.XLSX_MEDIA_TYPE, tabular.file_chunks(workbook))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ the fields it did not have empty). Scoped to the caller's projects; statuses as 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,6 +21,7 @@ from server.scope import in_visible_project
 from shared.catalogue import ActivityStatus, codes
 from shared.errors import ErrorCode, Issue
 from shared.indicators import DEFAULT_STATUSES
+from shared.units import Plural, unit_text
 
 LEADING: tuple[str, ...] = ("id", "project", "site_id", "observed_on", "form_version", "status")
 TRAILING: tuple[str, ...] = ("notes", "captured_at", "created_at", "updated_at")
@@ -37,13 +38,40 @@ class ObservationTable:
     rows: Iterator[list[Any]]
 
 
-def _label(field: dict[str, Any], lang: str) -> str:
+def english_plural(singular: str, plural: str, n: int) -> str:
+    """English's plural rule without a catalogue (the API's English label row)."""
+    return singular if n == 1 else plural
+
+
+def _label(field: dict[str, Any], lang: str, ngettext: Plural) -> str:
+    """The field's label in ``lang`` (else English, else its name) with its unit in the same
+    language (docs/results.md#units): a symbol as shown everywhere (``m²``), a word in the
+    plural of a heading through ``ngettext`` (the reader's catalogue, which this package may
+    not import), the form's own ``unit_label`` first."""
     label = field.get("label") or {}
-    if isinstance(label, dict):
-        text = label.get(lang) or label.get("en") or field["name"]
-        unit = field.get("unit")
-        return f"{text} ({unit})" if unit else str(text)
-    return str(label)
+    text = (
+        (label.get(lang) or label.get("en") or field["name"]) if isinstance(label, dict) else label
+    )
+    unit = field.get("unit")
+    own = field.get("unit_label")
+    words = unit_text(
+        unit if isinstance(unit, str) else None,
+        lang,
+        ngettext,
+        labels=own if isinstance(own, Mapping) else None,
+    )
+    return f"{text} ({words})" if words else str(text)
+
+
+def _answer(value: Any, is_date: bool) -> Any:
+    """A stored answer as a cell: a date question's ISO text as a date (a date cell in XLSX,
+    the same text in CSV); anything else as stored."""
+    if is_date and isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value  # an older version's answer of another type: as it was written
+    return value
 
 
 def observation_table(
@@ -56,8 +84,10 @@ def observation_table(
     date_from: date | None = None,
     date_to: date | None = None,
     lang: str = "en",
+    ngettext: Plural = english_plural,
 ) -> ObservationTable:
-    """The table; 400 naming ``form`` or ``status`` when they are not known."""
+    """The table; 400 naming ``form`` or ``status`` when they are not known. The label row
+    is in ``lang``, its units' words from ``ngettext`` (the caller's catalogue of ``lang``)."""
     errors: list[Issue] = []
     code = form.strip().upper()
     latest = session.execute(
@@ -77,7 +107,7 @@ def observation_table(
     fields = [f for f in latest.fields or [] if isinstance(f, dict) and f.get("name")]
     names = tuple(str(f["name"]) for f in fields)
     columns = (*LEADING, *names, *TRAILING)
-    labels = (*LEADING, *(_label(f, lang) for f in fields), *TRAILING)
+    labels = (*LEADING, *(_label(f, lang, ngettext) for f in fields), *TRAILING)
     o = _observation
     statement = (
         sa.select(
@@ -109,9 +139,11 @@ def observation_table(
     if date_to is not None:
         statement = statement.where(o.c.observed_on <= date_to)
 
+    dates = frozenset(str(f["name"]) for f in fields if f.get("type") == "date")
+
     def rows() -> Iterator[list[Any]]:
         for r in session.execute(statement):
             values = r[6] or {}
-            yield [*r[:6], *(values.get(n) for n in names), *r[7:]]
+            yield [*r[:6], *(_answer(values.get(n), n in dates) for n in names), *r[7:]]
 
     return ObservationTable(code, columns, labels, rows())

@@ -124,7 +124,10 @@ def xlsx_file(
     sheet = workbook.create_sheet(title=title[:31])
     sheet.freeze_panes = "A3" if labels is not None else "A2"
     for index, name in enumerate(columns, start=1):
-        width = (widths or {}).get(name, max(10, min(40, len(name) + 4)))
+        # wide enough for the header and its label (up to 40), unless the caller says
+        label = labels[index - 1] if labels is not None and index <= len(labels) else ""
+        longest = max(len(name), len(str(label)))
+        width = (widths or {}).get(name, max(10, min(40, longest + 4)))
         sheet.column_dimensions[get_column_letter(index)].width = width
     bold = Font(bold=True)
     header = []

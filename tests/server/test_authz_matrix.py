@@ -1544,6 +1544,16 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
         },
         shows=("project_code",),
     ),
+    # a form's observations from the observations page: those in scope; another country's
+    # project is refused on the page's project field, never an empty file
+    DashboardRoute(
+        "GET",
+        "/observations/download",
+        _page_roles(200),
+        other={"officer_lso": 400, "expert_lso": 400},
+        params={"form": "T_MATRIX", "project": "{project}", "format": "csv"},
+        shows=("project_code",),
+    ),
     # personal access tokens: each person's own
     DashboardRoute("GET", "/tokens", _page_roles(200)),
     DashboardRoute(

@@ -269,3 +269,30 @@ def test_quarter_labels_keep_a_gap_between_them() -> None:
     # 0.64 em, Q 0.79 em); centred labels need that much between centres, and a little air.
     widest = 5 * 0.64 * charts.FONT_SIZE + 0.79 * charts.FONT_SIZE
     assert min(b - a for a, b in itertools.pairwise(xs)) >= widest + 4
+
+
+def test_a_few_long_category_labels_wrap_instead_of_disappearing() -> None:
+    # The report's "participants by sex and age band" in Portuguese and Spanish labelled only
+    # "Jovens (15–35)" and "Idosos (60+)": every other label was thinned out, as on a time axis,
+    # and the reader could not tell the adults' bars from those of an unspecified age.
+    bands = ["Jovens (15–35)", "Adultos (36–59)", "Idosos (60+)", "Idade não especificada"]
+    chart = charts.grouped_bar_chart(
+        key="ages",
+        title="Participantes por sexo e faixa etária",
+        categories=bands,
+        series=[
+            charts.Series("Mulheres", (330, 520, 140, 70)),
+            charts.Series("Homens", (390, 630, 150, 90)),
+            charts.Series("Não especificado", (10, 20, 0, 20)),
+        ],
+        x_label="Faixa etária",
+        y_label="Participantes",
+    )
+    axis = next(g for g in svg_root(chart).iter(f"{SVG}g") if g.get("class") == "axis x-axis")
+    shown = [" ".join(" ".join(t.itertext()).split()) for t in axis.iter(f"{SVG}text")]
+    assert shown == bands  # every band named, in order (a wrapped one read line after line)
+    for text in axis.iter(f"{SVG}text"):  # each line fits its band, so no two labels touch
+        lines = [s.text or "" for s in text.iter(f"{SVG}tspan")] or [text.text or ""]
+        assert max(charts._text_width(line) for line in lines) + charts.LABEL_GAP <= (
+            charts.WIDTH / len(bands)
+        )

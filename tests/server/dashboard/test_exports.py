@@ -8,6 +8,8 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -15,6 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.dashboard import session as cookies
+from tests.factories import make_observation, make_observation_form
 from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only
 from tests.server.dashboard.test_results import CODE as RESULT_CODE
 from tests.server.dashboard.test_results import add_results
@@ -48,6 +51,7 @@ def test_the_form_offers_every_indicator_and_keeps_a_chosen_project(
     assert world.eth.code not in html  # another country's project is not offered
     for fmt in ("csv", "xlsx", "dhis2", "iati"):
         assert f'name="format" value="{fmt}"' in html
+    assert 'href="/observations" id="observations-export"' in html  # where a form's are
 
 
 def test_a_csv_holds_the_values_of_the_api(
@@ -220,3 +224,84 @@ def test_result_indicators_are_offered_and_exported_like_the_api(
     assert rows == list(csv.DictReader(io.StringIO(expected.content.decode("utf-8-sig"))))
     assert [r["project"] for r in rows] == [world.lso.code]  # Ethiopia's is out of scope
     assert rows[0]["uplift"]  # the compared yield: demonstration against control
+
+
+UNIT_FIELDS: list[dict[str, Any]] = [
+    {
+        "name": "plot_area_m2",
+        "type": "decimal",
+        "label": {"en": "Plot area", "fr": "Surface de la parcelle"},
+        "unit": "m2",
+    },
+    {
+        "name": "farmers_met",
+        "type": "integer",
+        "label": {"en": "Farmers met", "fr": "Agriculteurs rencontrés"},
+        "unit": "farmers",
+    },
+    {"name": "remark", "type": "text", "label": {"en": "Remark", "fr": "Remarque"}},
+    {"name": "sown", "type": "date", "label": {"en": "Sown on", "fr": "Semé le"}},
+]
+
+
+def test_a_forms_observations_download_with_labels_in_the_readers_language(
+    officer: TestClient, world: World, session: Session
+) -> None:
+    # A form's observations could only be had from the API, its label row English with the
+    # unit's code ("Plot area (m2)"); the observations page now offers them in the reader's
+    # language, scoped and formula-safe like every export.
+    form = make_observation_form(session, code="T_DASH_UNITS", fields=UNIT_FIELDS)
+    values = {
+        "plot_area_m2": 1234.5,
+        "farmers_met": 12,
+        "remark": '=HYPERLINK("http://x")',
+        "sown": "2025-02-03",
+    }
+    make_observation(session, world.lso, form, values=values)
+    make_observation(session, world.eth, form, values={**values, "remark": "Ethiopia"})
+    session.commit()
+    officer.cookies.set("pilotmon_lang", "fr")
+    try:
+        page = main_of(officer.get("/observations", params={"form": "T_DASH_UNITS"}).text)
+        xlsx = officer.get(
+            "/observations/download", params={"form": "T_DASH_UNITS", "format": "xlsx"}
+        )
+        csv_file = officer.get(
+            "/observations/download", params={"form": "t_dash_units", "format": "csv"}
+        )
+        bad = officer.get("/observations/download", params={"form": "NOPE"})
+    finally:
+        officer.cookies.delete("pilotmon_lang")
+    assert "Télécharger en XLSX" in page
+    assert (
+        "/observations/download?form=T_DASH_UNITS&amp;project=&amp;status=&amp;format=xlsx" in page
+    )
+    assert xlsx.status_code == 200, main_of(xlsx.text)
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None and sheet.title == "T_DASH_UNITS"
+    header, labels, *rows = list(sheet.iter_rows(values_only=True))
+    assert header == (
+        "id", "project", "site_id", "observed_on", "form_version", "status",
+        "plot_area_m2", "farmers_met", "remark", "sown",
+        "notes", "captured_at", "created_at", "updated_at",
+    )  # fmt: skip
+    assert labels == (
+        "Observation", "Projet", "Site", "Date d’observation", "Version du formulaire", "Statut",
+        "Surface de la parcelle (m²)", "Agriculteurs rencontrés (agriculteurs)", "Remarque",
+        "Semé le",
+        "Notes", "Saisie sur la tablette", "Reçue par le serveur", "Dernière modification",
+    )  # fmt: skip
+    # each label is read whole without widening its column
+    assert sheet.column_dimensions["H"].width >= len("Agriculteurs rencontrés (agriculteurs)")
+    assert len(rows) == 1 and rows[0][1] == world.lso.code  # Ethiopia's is out of scope
+    assert rows[0][6:9] == (1234.5, 12, '=HYPERLINK("http://x")')
+    # dates Excel sorts and filters as dates: the observation's, and a date question's answer
+    assert rows[0][3] == datetime(2025, 3, 14) and rows[0][9] == datetime(2025, 2, 3)
+    assert sheet.cell(3, 10).number_format == "yyyy-mm-dd"
+    assert sheet.cell(3, 9).data_type == "s"  # text, never a formula
+    assert csv_file.status_code == 200
+    read = list(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    assert read[0] == list(header)
+    assert read[1][6:10] == ["1234.5", "12", '\'=HYPERLINK("http://x")', "2025-02-03"]
+    assert bad.status_code == 400
+    assert 'id="form-error"' in main_of(bad.text)

@@ -403,6 +403,10 @@ def test_the_report_speaks_the_dashboards_language(
     assert "Rapport trimestriel" in text and "Chiffres clés" in text
     assert "Page 1 sur" in text
     assert "Headline figures" not in text
+    # A quarter begins on the 1st, which French writes as an ordinal: "1er juillet 2026", not
+    # "1 juillet 2026" (the title block of every report).
+    first = re.search(r"(?<!\d)1(er)? (janvier|avril|juillet|octobre) \d{4} – ", text)
+    assert first is not None and first.group(1) == "er", text[:600]
 
 
 @needs_pdf
@@ -432,6 +436,10 @@ def test_a_regions_report_names_the_region_in_the_readers_language(
     lesotho = Translator(language).country("LSO")
     assert f"{region} ({lesotho}" in " ".join(text.split())
     assert "(LSO" not in text
+    # The note under the headline figures names the abbreviation the shares' changes are
+    # written with: Portuguese and Spanish wrote "−18,4 pp" over a note saying "(pts)".
+    points = Translator(language).gettext("pts")
+    assert f"({points})" in text, text
 
 
 @needs_pdf

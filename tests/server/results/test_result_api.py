@@ -17,8 +17,11 @@ from lxml import etree
 from openpyxl import load_workbook
 from sqlmodel import Session
 
+from server.accounts.auth import Caller
+from server.dashboard.i18n import translations
 from server.errors import ConfigError
 from server.exports.dhis2 import BUNDLED_MAPPING, data_value_set, load_mapping
+from server.exports.observations import observation_table
 from server.projects.models import Project
 from tests.factories import World, detach
 from tests.server.exports.test_exports import SCHEMA
@@ -248,7 +251,26 @@ def test_indicator_exports_read_back_equal_the_api(client: TestClient, world: Wo
     assert [r[:2] for r in table[1:]] == [(r["country"], r["value"]) for r in api]
 
 
-def test_observation_exports(client: TestClient, world: World) -> None:
+UNIT_FIELDS: list[dict[str, Any]] = [
+    {"name": "area", "type": "decimal", "label": {"en": "Area", "fr": "Surface"}, "unit": "m2"},
+    {
+        "name": "met",
+        "type": "integer",
+        "label": {"en": "Met", "fr": "Rencontrés"},
+        "unit": "farmers",
+    },
+    {
+        "name": "bags",
+        "type": "integer",
+        "label": {"en": "Bags", "fr": "Sacs"},
+        "unit": "PICS",
+        "unit_label": {"fr": "sacs PICS"},
+    },
+    {"name": "visits", "type": "integer", "label": "Visits", "unit": "visits"},
+]
+
+
+def test_observation_exports(client: TestClient, world: World, session: Session) -> None:
     response = client.get(
         "/api/v1/exports/observations.csv",
         params={"form": "T_STORAGE"},
@@ -286,6 +308,29 @@ def test_observation_exports(client: TestClient, world: World) -> None:
         client.get("/api/v1/exports/observations.csv", params={"form": "T_STORAGE"}).status_code
         == 401
     )
+
+    # The XLSX label row showed the unit's code ("Area (m2)", "Met (farmers)" in a French
+    # workbook) where every page shows its words in the reader's language.
+    make_form(session, code="T_UNITS", fields=UNIT_FIELDS)
+    session.commit()
+    hq = Caller(user=world.users["hq"])
+    english = observation_table(session, caller=hq, form="T_UNITS")
+    assert english.labels[6:10] == (
+        "Area (m²)",
+        "Met (farmers)",
+        "Bags (PICS)",
+        "Visits (visits)",
+    )
+    french = observation_table(
+        session, caller=hq, form="T_UNITS", lang="fr", ngettext=translations("fr").ngettext
+    )
+    assert french.labels[6:10] == (
+        "Surface (m²)",
+        "Rencontrés (agriculteurs)",
+        "Sacs (sacs PICS)",
+        "Visits (visites)",
+    )
+    assert french.columns[6:10] == ("area", "met", "bags", "visits")  # codes stay codes
 
 
 def test_iati_outcome_results_validate_against_the_schema(client: TestClient, world: World) -> None:
