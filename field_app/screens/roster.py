@@ -69,12 +69,23 @@ class RosterScreen(BaseScreen):
         self._form: Any = None
 
     def on_kv_post(self, base_widget: Any) -> None:
+        self.app.bind(short=self._place_buttons)
+        self._place_buttons()
         self.ids.search.bind(text=lambda _box, text: self._search(text))
         self.ids.rows.bind(width=self._refresh_rows)
         buttons = self.ids.buttons
         buttons.bind(width=self._refit_buttons)
         for button in (self.ids.fill_button, self.ids.done_button):
             button.bind(text=self._refit_buttons, font_size=self._refit_buttons)
+
+    def _place_buttons(self, *_args: Any) -> None:
+        """Under the list, or on a phone held sideways under the register card: there the
+        search, the list and the buttons one above the other left the list less than a row."""
+        buttons = self.ids.buttons
+        column = self.ids.register_column if self.app.short else self.ids.list_column
+        if buttons.parent is not column:
+            buttons.parent.remove_widget(buttons)
+            column.add_widget(buttons)
 
     def _fit_buttons(self, *_args: Any) -> None:
         """Side by side when each label fits its half on two lines (every word whole), else

@@ -58,6 +58,7 @@ def test_after_enrol_with_empty_boxes_every_box_still_takes_a_touch(
 PHONE = (400, 780)  # a phone held upright (e.g. 412 dp wide)
 SIZES = ((1280, 800), (800, 1280), PHONE)
 SMALL_PHONE = (360, 640)  # the smallest phone held upright (360×640 dp)
+PHONE_SIDEWAYS = (640, 360)  # the same phone held sideways
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
@@ -276,6 +277,46 @@ def assert_roster_reads_whole(roster: Any, where: tuple[Any, ...]) -> None:
         assert apart(details, code), (*where, details.text)
 
 
+def assert_phone_sideways_fits(
+    driver: kivy_driver.Driver, project: dict[str, Any], where: tuple[Any, ...]
+) -> None:
+    """A phone held sideways (640×360) had the tablet's landscape layouts: the roster's list
+    less than a row high under its search and buttons, the register card a sliver whose code
+    box was 20 px wide; Needs attention's list 40 % wide, its titles one letter a line ("S",
+    "e"). The roster keeps two rows of its list, a usable code box and its buttons whole on
+    the screen; Needs attention its titles' first words on their first line."""
+    width, height = PHONE_SIDEWAYS
+    driver.resize(width, height)
+    driver.app.show("roster", project_id=project["id"], ticked=[])
+    roster = on_screen(driver, "roster")
+    driver.step(3)
+    assert_roster_reads_whole(roster, where)
+    assert roster.ids.rows.height >= 2 * 56, (*where, roster.ids.rows.height)
+    assert roster.ids.code.width >= 120, (*where, roster.ids.code.width)
+    bar_bottom = window_box(roster.ids.bar)[1]
+    for widget in (roster.ids.search, roster.ids.fill_button, roster.ids.done_button):
+        left, bottom, right, top = window_box(widget)
+        assert left >= 0 and right <= width and bottom >= 0 and top <= bar_bottom + 1, (
+            *where,
+            getattr(widget, "text", "search"),
+        )
+    assert apart(roster.ids.rows, roster.ids.done_button), where
+    if where[0] in ("fr", "pt"):
+        driver.screenshot(SHOTS / f"roster-{where[0]}-{width}x{height}.png")
+    driver.app.show("attention")
+    attention = on_screen(driver, "attention")
+    driver.step(3)
+    rows = [r for r in attention.ids.rows.children[0].children if r.title]
+    assert rows, where
+    for row in rows:
+        assert first_line(row.ids.title).startswith("Seed potato storage"), (
+            *where,
+            first_line(row.ids.title),
+        )
+    if where[0] in ("fr", "pt"):
+        driver.screenshot(SHOTS / f"attention-{where[0]}-{width}x{height}.png")
+
+
 ROSTER = (  # the first rows' details, the longest: sex, year of birth, category, disability
     ("female", 1990, "technician", True),
     ("male", 2001, "farmer", False),
@@ -304,7 +345,9 @@ def test_the_activity_list_bar_shows_new_activity_whole(
         person.update(sex=sex, birth_year=year, category=category, disability=disability)
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
-        for width, height in (*SIZES, SMALL_PHONE):
+        for width, height in (*SIZES, SMALL_PHONE, PHONE_SIDEWAYS):
+            if (width, height) == PHONE_SIDEWAYS:
+                assert_phone_sideways_fits(driver, project, (language, width))
             if (width, height) in ((1280, 800), (800, 1280)):
                 # On a tablet the roster is as it was: rows of one line's height, the buttons
                 # side by side.
