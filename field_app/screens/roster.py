@@ -18,7 +18,7 @@ from kivy.uix.recycleview.views import RecycleDataViewBehavior
 from field_app.controllers import labels
 from field_app.controllers.roster import Roster, code_from_scan
 from field_app.device import DeviceUnavailable
-from field_app.i18n import _
+from field_app.i18n import _, language
 from field_app.screens import theme
 from field_app.screens.base import BaseScreen
 from field_app.screens.widgets import title_lines
@@ -67,6 +67,7 @@ class RosterScreen(BaseScreen):
         super().__init__(**kwargs)
         self.roster: Roster | None = None
         self._form: Any = None
+        self._language = ""
 
     def on_kv_post(self, base_widget: Any) -> None:
         self.app.bind(short=self._place_buttons)
@@ -133,6 +134,10 @@ class RosterScreen(BaseScreen):
     def refresh(self) -> None:
         if self.roster is None:
             return
+        if self._language != language():
+            # The category picker's names follow a language switch ("Farmers" stayed).
+            self._language = language()
+            self.ids.category.pairs = labels.choices(labels.CATEGORIES)
         self.ids.rows.data = [
             {
                 "participant_id": r.id,

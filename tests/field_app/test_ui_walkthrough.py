@@ -486,3 +486,50 @@ def test_an_enrolment_error_goes_once_its_box_is_filled_in(
         assert set(enrol.errors) == {"username", "password"}
         driver.type(enrol.ids.username, "amina")
         assert set(enrol.errors) == {"password"}
+
+
+def test_a_language_switch_reaches_the_open_form_roster_and_measurement_at_once(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    # Switched to Portuguese (Settings calls app.set_language), the open screens kept English:
+    # the activity form's title "New activity" and "No GPS on this device…", the roster's
+    # category picker "Farmers", the measurement's title, labels, answers and "No site", all
+    # until the screen was opened again. And a date field's hint read "≥ 2015-01-01".
+    from server.results.shipped import PREPAREDNESS_CHECK
+    from tests.field_app.test_observations import form_wire
+
+    session, backend, project = demo_session(tmp_path)
+    backend.form_versions = [form_wire(PREPAREDNESS_CHECK)]
+    form_id = backend.form_versions[0]["id"]
+    with kivy_driver.running(make_app(session)) as driver:
+
+        def switched(name: str, **params: Any) -> Any:
+            driver.app.set_language("en")
+            driver.app.show(name, **params)
+            screen = on_screen(driver, name)
+            driver.app.set_language("pt")
+            driver.step(3)
+            return screen
+
+        form = switched("form", project_id=project["id"])
+        assert form.heading == "Nova atividade"
+        assert form.ids.bar.ids.title.text == "Nova atividade"
+        assert form.gps_status == "Sem GPS neste dispositivo: escreva as coordenadas"
+
+        roster = switched("roster", project_id=project["id"], ticked=[])
+        assert roster.ids.category.text == "Agricultores"
+        assert roster.ids.category.values[:2] == ["Agricultores", "Técnicos"]
+        details = [row["details"] for row in roster.ids.rows.data]
+        assert details and all("nascido(a) em" in d for d in details), details[:2]
+
+        observation = switched("observation", project_id=project["id"], form_id=form_id)
+        assert observation.ids.bar.ids.title.text == "Verificação da preparação para desastres"
+        assert observation.ids.site.text == "Sem local"
+        labels = [box.label for box in observation._boxes.values()]
+        assert "Risco principal" in labels, labels
+        answers = [c.text for c in observation._widgets["hazard"].children]
+        assert "Seca" in answers and "Drought" not in answers, answers
+        texts = [getattr(w, "text", "") for w in observation.walk(restrict=True)]
+        assert "≥ 1 de janeiro de 2015" in texts
+        assert not any("2015-01-01" in t for t in texts), texts
+        driver.app.set_language("en")
