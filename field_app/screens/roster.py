@@ -82,8 +82,8 @@ class RosterScreen(BaseScreen):
     def _place_buttons(self, *_args: Any) -> None:
         """Under the list, or on a phone held sideways under the register card: there the
         search, the list and the buttons one above the other left the list less than a row."""
-        buttons = self.ids.buttons
-        column = self.ids.register_column if self.app.short else self.ids.list_column
+        buttons = self.ids.buttons.__self__  # the widgets, not the ids' weak proxies
+        column = (self.ids.register_column if self.app.short else self.ids.list_column).__self__
         if buttons.parent is not column:
             buttons.parent.remove_widget(buttons)
             column.add_widget(buttons)
