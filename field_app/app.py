@@ -78,6 +78,10 @@ class FieldApp(App):
         i18n.set_language(self.session.settings.language)
         self.lang = i18n.language()
         Window.clearcolor = (1, 1, 1, 1)
+        # Android's keyboard covers the lower half of a phone held sideways: the window pans
+        # so that the box being typed into stays above it (the roster's code box, a count in
+        # the attendance grid, a measurement's number were typed blind under it).
+        Window.softinput_mode = "below_target"
         Window.bind(size=self._resized, on_keyboard=self._key)
         self._resized(Window, Window.size)
         self.manager = ScreenManager(transition=NoTransition())
