@@ -327,6 +327,25 @@ def assert_phone_sideways_fits(
         driver.screenshot(SHOTS / f"attention-{where[0]}-{width}x{height}.png")
 
 
+def assert_attendance_headings_whole(
+    driver: kivy_driver.Driver, form: Any, where: tuple[Any, ...]
+) -> None:
+    """On the smallest phone the attendance grid's columns had 35 px: "You / th / 15–" for
+    "Youth 15–35", "Ida / de / não" for "Idade não indicada", each word cut. Every heading
+    is drawn whole in its cell (the grid scrolls sideways where the screen is narrower)."""
+    grid = form.ids.attendance_box
+    form.ids.scroll.scroll_to(grid, padding=60, animate=False)
+    driver.step(3)
+    headings = [w for w in grid.children if type(w).__name__ == "GridHeader" and w.text]
+    assert len(headings) == 9, where  # five columns, three sexes and Total
+    for heading in headings:
+        heading.texture_update()
+        assert heading.texture_size[1] <= heading.height + 1, (*where, heading.text)
+        assert_words_whole(heading, where)
+    if where[0] in ("fr", "pt"):
+        driver.screenshot(SHOTS / f"attendance-{where[0]}-{where[1]}.png")
+
+
 ROSTER = (  # the first rows' details, the longest: sex, year of birth, category, disability
     ("female", 1990, "technician", True),
     ("male", 2001, "farmer", False),
@@ -391,6 +410,8 @@ def test_the_activity_list_bar_shows_new_activity_whole(
                         driver.screenshot(SHOTS / f"title-{name}-{language}-{width}x{height}.png")
                     if name == "roster":
                         assert_roster_reads_whole(screen, (language, width))
+                    if name == "form":
+                        assert_attendance_headings_whole(driver, screen, (language, width))
             driver.resize(width, height)
             driver.app.show("activities", project_id=project["id"])
             activities = on_screen(driver, "activities")
