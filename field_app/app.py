@@ -16,6 +16,7 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
@@ -29,6 +30,7 @@ log = logging.getLogger("pilotmon.field")
 
 STATUS_INTERVAL_S = 0.5  # sync reports reach the UI at most twice a second
 SYNC_START_GRACE_S = 2.0  # after "Sync now", a report is expected within this
+SHORT_HEIGHT = dp(500)  # below it, a landscape window is a phone's (tablets: 600 dp and more)
 SCREENS_DIR = Path(__file__).resolve().parent / "screens"
 # name -> (module under field_app.screens, class); each module has a .kv of the same name.
 SCREENS: dict[str, tuple[str, str]] = {
@@ -48,6 +50,9 @@ class FieldApp(App):
     title = "Pilot Monitor"
     session: FieldSession = ObjectProperty(None)
     landscape = BooleanProperty(True)
+    # A phone held sideways (e.g. 640×360 dp): landscape, but too short for the tablet's
+    # landscape layouts, which stack a list under a search box and buttons.
+    short = BooleanProperty(False)
     lang = StringProperty(i18n.DEFAULT_LANGUAGE)
     # The sync bar binds to these; they change only on the UI thread.
     sync_running = BooleanProperty(False)
@@ -73,6 +78,10 @@ class FieldApp(App):
         i18n.set_language(self.session.settings.language)
         self.lang = i18n.language()
         Window.clearcolor = (1, 1, 1, 1)
+        # Android's keyboard covers the lower half of a phone held sideways: the window pans
+        # so that the box being typed into stays above it (the roster's code box, a count in
+        # the attendance grid, a measurement's number were typed blind under it).
+        Window.softinput_mode = "below_target"
         Window.bind(size=self._resized, on_keyboard=self._key)
         self._resized(Window, Window.size)
         self.manager = ScreenManager(transition=NoTransition())
@@ -156,6 +165,7 @@ class FieldApp(App):
 
     def _resized(self, _window: Any, size: tuple[int, int]) -> None:
         self.landscape = size[0] >= size[1]
+        self.short = self.landscape and size[1] < SHORT_HEIGHT
 
     # -- language ----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from field_app import APP_VERSION, i18n
+from field_app.controllers import labels
 from field_app.controllers.activities import Row
 from field_app.controllers.form import ActivityForm, Photo, Save
 from field_app.controllers.observations import ObservationSave
@@ -365,7 +366,8 @@ class FieldSession:
             (i18n._("Hardware"), self.device.name),
         ]
         if enrolment is not None:
-            facts += [(i18n._("Signed in as"), f"{enrolment.username} ({enrolment.role})")]
+            role = labels.label(labels.ROLES, enrolment.role)
+            facts += [(i18n._("Signed in as"), f"{enrolment.username} ({role})")]
         facts += [
             (i18n._(DEVICE_FACTS[key]) if key in DEVICE_FACTS else key, value)
             for key, value in self.device.facts().items()

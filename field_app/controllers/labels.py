@@ -70,6 +70,13 @@ RECORD_STATES: dict[str, str] = {
     "conflict": N_("conflict"),
     "rejected": N_("rejected"),
 }
+# The account's role, as the dashboard names it (Settings showed "amina (field_expert)").
+ROLES: dict[str, str] = {
+    "field_expert": N_("Field expert"),
+    "country_officer": N_("Country officer"),
+    "hq_analyst": N_("HQ analyst"),
+    "admin": N_("Administrator"),
+}
 INDICATORS: dict[str, str] = {
     "ACTIVITIES": N_("Activities"),
     "DEMONSTRATIONS": N_("Demonstrations"),

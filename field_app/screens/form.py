@@ -41,7 +41,7 @@ from field_app.controllers.form import (
     form_field,
 )
 from field_app.device import DeviceUnavailable, Fix
-from field_app.i18n import _, number
+from field_app.i18n import _, language, number
 from field_app.photos import PhotoError, downscale
 from field_app.screens.base import BaseScreen, in_background
 from field_app.screens.widgets import (
@@ -220,6 +220,7 @@ class FormScreen(BaseScreen):
         )
         self.project_title = f"{project.get('code', '')} · {project.get('name', '')}"
         self.today = session.today()
+        self._record, self._language = record, language()
         self.heading = _("New activity") if record is None else _("Edit activity")
         self.saved_activity = record is not None
         self._activity_id = record.id if record is not None else ""
@@ -313,7 +314,24 @@ class FormScreen(BaseScreen):
                     widget.pairs = self.form.choices(name)
         finally:
             self._loading = False
+        if self._language != language():
+            self._relabel()
         self._show_check()
+
+    def _relabel(self) -> None:
+        """The language changed while the form was open: its title, the "no GPS" line and the
+        record's banner were made in the old one (they stayed "New activity", "No GPS on this
+        device…" in Portuguese)."""
+        self._language = language()
+        record = self._record
+        self.heading = _("New activity") if record is None else _("Edit activity")
+        if not self.has_gps:
+            self.gps_status = _("No GPS on this device: type the coordinates")
+        if record is not None:
+            # The server's reasons in the new language, only for the fields still showing one.
+            still = set(self._server_errors)
+            self._explain(record)
+            self._server_errors = {k: v for k, v in self._server_errors.items() if k in still}
 
     # -- editing -------------------------------------------------------------------------------
 

@@ -31,8 +31,26 @@ class HomeScreen(BaseScreen):
             sync_running=self.update_sync_bar,
             sync_status=self.update_sync_bar,
             landscape=self._lay_out,
+            short=self._place_custody,
         )
         self._status: Any = None
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        self._place_custody()
+
+    def _place_custody(self, *_args: Any) -> None:
+        """Under the projects, scrolling with them, on a phone held sideways; else fixed above
+        the sync bar. Fixed there, with the app bar and the sync bar, it left the cards a strip
+        of 60 to 80 px (a card's title cut in half)."""
+        custody = self.ids.custody.__self__  # the widgets, not the ids' weak proxies
+        scrolled = self.ids.scrolled.__self__
+        if self.app.short and custody.parent is not scrolled:
+            custody.parent.remove_widget(custody)
+            scrolled.add_widget(custody)  # under the projects
+        elif not self.app.short and custody.parent is scrolled:
+            scrolled.remove_widget(custody)
+            column = self.ids.sync_bar.parent
+            column.add_widget(custody, index=column.children.index(self.ids.sync_bar) + 1)
 
     def gather(self) -> dict[str, Any]:
         session = self.session

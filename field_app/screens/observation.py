@@ -24,7 +24,7 @@ from kivy.uix.stacklayout import StackLayout
 
 from field_app.controllers import observations as obs
 from field_app.controllers.attention import server_message
-from field_app.i18n import _
+from field_app.i18n import _, language
 from field_app.screens import theme
 from field_app.screens.base import BaseScreen, in_background
 from field_app.screens.form import FormScreen
@@ -91,6 +91,7 @@ class ObservationScreen(BaseScreen):
         self._widgets: dict[str, Any] = {}
         self._project_id = ""
         self._observation_id = ""
+        self._language = ""
 
     def on_kv_post(self, base_widget: Any) -> None:
         self.ids.observed_on.bind(value=self._date_changed)
@@ -138,6 +139,7 @@ class ObservationScreen(BaseScreen):
         )
         self.project_title = f"{project.get('code', '')} · {project.get('name', '')}"
         self.heading = self.form.title
+        self._language = language()
         self.today = self.session.today()
         self.locked = self.form.locked
         self.saved_record = record is not None
@@ -152,6 +154,25 @@ class ObservationScreen(BaseScreen):
         self._build(backend.sites(self._project_id))
         self._dirty = False
         self.ids.scroll.scroll_y = 1
+
+    def refresh(self) -> None:
+        """The language changed while the form was open: its title, the fields' labels, hints,
+        bounds and answers (the form's own translations) and "No site" follow at once (they
+        stayed in the old language until the form was opened again)."""
+        if self.form is None or self._language == language():
+            return
+        self._language = language()
+        self.heading = self.form.title
+        site = self.ids.site
+        site.pairs = [(NO_SITE, _("No site"))] + [p for p in site.pairs if p[0] != NO_SITE]
+        self._loading = True
+        try:
+            self._boxes, self._widgets = {}, {}
+            for view in self.form.views():
+                self._boxes[view.name] = self._field_box(view)
+        finally:
+            self._loading = False
+        self._lay_out()
 
     def _explain(self, record: Any) -> None:
         if record.locked:

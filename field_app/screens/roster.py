@@ -18,7 +18,7 @@ from kivy.uix.recycleview.views import RecycleDataViewBehavior
 from field_app.controllers import labels
 from field_app.controllers.roster import Roster, code_from_scan
 from field_app.device import DeviceUnavailable
-from field_app.i18n import _
+from field_app.i18n import _, language
 from field_app.screens import theme
 from field_app.screens.base import BaseScreen
 from field_app.screens.widgets import title_lines
@@ -67,14 +67,26 @@ class RosterScreen(BaseScreen):
         super().__init__(**kwargs)
         self.roster: Roster | None = None
         self._form: Any = None
+        self._language = ""
 
     def on_kv_post(self, base_widget: Any) -> None:
+        self.app.bind(short=self._place_buttons)
+        self._place_buttons()
         self.ids.search.bind(text=lambda _box, text: self._search(text))
         self.ids.rows.bind(width=self._refresh_rows)
         buttons = self.ids.buttons
         buttons.bind(width=self._refit_buttons)
         for button in (self.ids.fill_button, self.ids.done_button):
             button.bind(text=self._refit_buttons, font_size=self._refit_buttons)
+
+    def _place_buttons(self, *_args: Any) -> None:
+        """Under the list, or on a phone held sideways under the register card: there the
+        search, the list and the buttons one above the other left the list less than a row."""
+        buttons = self.ids.buttons.__self__  # the widgets, not the ids' weak proxies
+        column = (self.ids.register_column if self.app.short else self.ids.list_column).__self__
+        if buttons.parent is not column:
+            buttons.parent.remove_widget(buttons)
+            column.add_widget(buttons)
 
     def _fit_buttons(self, *_args: Any) -> None:
         """Side by side when each label fits its half on two lines (every word whole), else
@@ -122,6 +134,10 @@ class RosterScreen(BaseScreen):
     def refresh(self) -> None:
         if self.roster is None:
             return
+        if self._language != language():
+            # The category picker's names follow a language switch ("Farmers" stayed).
+            self._language = language()
+            self.ids.category.pairs = labels.choices(labels.CATEGORIES)
         self.ids.rows.data = [
             {
                 "participant_id": r.id,

@@ -172,3 +172,30 @@ def test_numbers_are_written_the_way_the_language_writes_them(
         assert form.totals_text() == summary
     finally:
         i18n.set_language("en")
+
+
+@pytest.mark.parametrize(
+    ("language", "signed_in"),
+    [
+        ("en", "amina (Field expert)"),
+        ("pt", "amina (Perito de campo)"),
+        ("es", "amina (Experto de campo)"),
+    ],
+)
+def test_settings_name_the_accounts_role_in_the_tablets_language(
+    tmp_path: Path, language: str, signed_in: str
+) -> None:
+    # Settings showed "Sessão iniciada como: amina (field_expert)": the role's code.
+    from field_app.device import Device
+    from field_app.session import FieldSession
+    from tests.field_app.fakes import MemoryBackend
+
+    backend = MemoryBackend()
+    backend.enrol_as("amina")
+    session = FieldSession(backend=backend, device=Device(), data_dir=tmp_path)
+    i18n.set_language(language)
+    try:
+        facts = dict(session.device_facts())
+    finally:
+        i18n.set_language("en")
+    assert signed_in in facts.values(), facts

@@ -564,3 +564,26 @@ def test_notes_cleared_are_sent_cleared_and_blank_notes_are_not_a_change() -> No
         form.notes = typed
         save = form.to_save()
         assert save is not None and save.observation["notes"] == sent
+
+
+@pytest.mark.parametrize(
+    ("language", "drill", "weight"),
+    [
+        ("en", "≥ 1 January 2015", "0.5 – 2.5 kg"),
+        ("fr", "≥ 1er janvier 2015", "0,5 – 2,5 kg"),
+        ("pt", "≥ 1 de janeiro de 2015", "0,5 – 2,5 kg"),
+        ("es", "≥ 1 de enero de 2015", "0,5 – 2,5 kg"),
+    ],
+)
+def test_bounds_are_written_as_the_language_writes_dates_and_decimals(
+    language: str, drill: str, weight: str
+) -> None:
+    # In Portuguese a date field's hint read "≥ 2015-01-01" and a decimal bound "2.5 kg":
+    # a date in the ISO notation (every other date on the tablet is in words) and a decimal
+    # point where Portuguese, French and Spanish write a comma.
+    set_language(language)
+    date_view = obs.field_view({"name": "drill", "type": "date", "min": "2015-01-01"})
+    weight_view = obs.field_view(
+        {"name": "weight", "type": "decimal", "min": 0.5, "max": 2.5, "unit": "kg"}
+    )
+    assert (date_view.bounds, weight_view.bounds) == (drill, weight)

@@ -52,12 +52,16 @@ def test_after_enrol_with_empty_boxes_every_box_still_takes_a_touch(
         driver.type(enrol.ids.password, "secret")
         assert enrol.ids.username.text == "amina" and enrol.ids.password.text == "secret"
         driver.screenshot(SHOTS / f"enrol-after-errors-{size[0]}x{size[1]}.png")
+        # On a phone the keyboard covers the lower half of the screen: the window pans to keep
+        # the focused box above it (Kivy's default leaves the box under the keyboard).
+        assert driver.window.softinput_mode == "below_target"
         driver.resize(1280, 800)
 
 
 PHONE = (400, 780)  # a phone held upright (e.g. 412 dp wide)
 SIZES = ((1280, 800), (800, 1280), PHONE)
 SMALL_PHONE = (360, 640)  # the smallest phone held upright (360×640 dp)
+PHONE_SIDEWAYS = (640, 360)  # the same phone held sideways
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
@@ -74,7 +78,7 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
     backend.photos_waiting, backend.photo_bytes = 3, 4_200_000
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
-        for width, height in (*SIZES, SMALL_PHONE):
+        for width, height in (*SIZES, SMALL_PHONE, PHONE_SIDEWAYS):
             driver.resize(width, height)
             driver.app.home()
             home = on_screen(driver, "home")
@@ -105,6 +109,13 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
             assert sync_button.right <= width
             assert not sync_button.is_shortened
             assert isinstance(driver.app.sync_status, SyncStatus)
+            # Held sideways, the custody line fixed above the sync bar left the projects a
+            # strip of 100 px: it scrolls with them, and they keep half the screen.
+            if (width, height) == PHONE_SIDEWAYS:
+                # Held sideways, the custody line fixed above the sync bar left the projects a
+                # strip of 60 to 80 px (a card's title cut in half): it scrolls under them.
+                assert home.ids.scroll.height >= 2 * 56, (language, home.ids.scroll.height)
+                assert home.ids.custody.parent is home.ids.scrolled.__self__, language
             driver.screenshot(SHOTS / f"home-{language}-{width}x{height}.png")
         driver.app.set_language("en")
         driver.resize(1280, 800)
@@ -276,6 +287,65 @@ def assert_roster_reads_whole(roster: Any, where: tuple[Any, ...]) -> None:
         assert apart(details, code), (*where, details.text)
 
 
+def assert_phone_sideways_fits(
+    driver: kivy_driver.Driver, project: dict[str, Any], where: tuple[Any, ...]
+) -> None:
+    """A phone held sideways (640×360) had the tablet's landscape layouts: the roster's list
+    less than a row high under its search and buttons, the register card a sliver whose code
+    box was 20 px wide; Needs attention's list 40 % wide, its titles one letter a line ("S",
+    "e"). The roster keeps two rows of its list, a usable code box and its buttons whole on
+    the screen; Needs attention its titles' first words on their first line."""
+    width, height = PHONE_SIDEWAYS
+    driver.resize(width, height)
+    driver.app.show("roster", project_id=project["id"], ticked=[])
+    roster = on_screen(driver, "roster")
+    driver.step(3)
+    assert_roster_reads_whole(roster, where)
+    assert roster.ids.rows.height >= 2 * 56, (*where, roster.ids.rows.height)
+    assert roster.ids.code.width >= 120, (*where, roster.ids.code.width)
+    bar_bottom = window_box(roster.ids.bar)[1]
+    for widget in (roster.ids.search, roster.ids.fill_button, roster.ids.done_button):
+        left, bottom, right, top = window_box(widget)
+        assert left >= 0 and right <= width and bottom >= 0 and top <= bar_bottom + 1, (
+            *where,
+            getattr(widget, "text", "search"),
+        )
+    assert apart(roster.ids.rows, roster.ids.done_button), where
+    if where[0] in ("fr", "pt"):
+        driver.screenshot(SHOTS / f"roster-{where[0]}-{width}x{height}.png")
+    driver.app.show("attention")
+    attention = on_screen(driver, "attention")
+    driver.step(3)
+    rows = [r for r in attention.ids.rows.children[0].children if r.title]
+    assert rows, where
+    for row in rows:
+        assert first_line(row.ids.title).startswith("Seed potato storage"), (
+            *where,
+            first_line(row.ids.title),
+        )
+    if where[0] in ("fr", "pt"):
+        driver.screenshot(SHOTS / f"attention-{where[0]}-{width}x{height}.png")
+
+
+def assert_attendance_headings_whole(
+    driver: kivy_driver.Driver, form: Any, where: tuple[Any, ...]
+) -> None:
+    """On the smallest phone the attendance grid's columns had 35 px: "You / th / 15–" for
+    "Youth 15–35", "Ida / de / não" for "Idade não indicada", each word cut. Every heading
+    is drawn whole in its cell (the grid scrolls sideways where the screen is narrower)."""
+    grid = form.ids.attendance_box
+    form.ids.scroll.scroll_to(grid, padding=60, animate=False)
+    driver.step(3)
+    headings = [w for w in grid.children if type(w).__name__ == "GridHeader" and w.text]
+    assert len(headings) == 9, where  # five columns, three sexes and Total
+    for heading in headings:
+        heading.texture_update()
+        assert heading.texture_size[1] <= heading.height + 1, (*where, heading.text)
+        assert_words_whole(heading, where)
+    if where[0] in ("fr", "pt"):
+        driver.screenshot(SHOTS / f"attendance-{where[0]}-{where[1]}.png")
+
+
 ROSTER = (  # the first rows' details, the longest: sex, year of birth, category, disability
     ("female", 1990, "technician", True),
     ("male", 2001, "farmer", False),
@@ -304,7 +374,9 @@ def test_the_activity_list_bar_shows_new_activity_whole(
         person.update(sex=sex, birth_year=year, category=category, disability=disability)
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
-        for width, height in (*SIZES, SMALL_PHONE):
+        for width, height in (*SIZES, SMALL_PHONE, PHONE_SIDEWAYS):
+            if (width, height) == PHONE_SIDEWAYS:
+                assert_phone_sideways_fits(driver, project, (language, width))
             if (width, height) in ((1280, 800), (800, 1280)):
                 # On a tablet the roster is as it was: rows of one line's height, the buttons
                 # side by side.
@@ -338,6 +410,8 @@ def test_the_activity_list_bar_shows_new_activity_whole(
                         driver.screenshot(SHOTS / f"title-{name}-{language}-{width}x{height}.png")
                     if name == "roster":
                         assert_roster_reads_whole(screen, (language, width))
+                    if name == "form":
+                        assert_attendance_headings_whole(driver, screen, (language, width))
             driver.resize(width, height)
             driver.app.show("activities", project_id=project["id"])
             activities = on_screen(driver, "activities")
@@ -443,3 +517,50 @@ def test_an_enrolment_error_goes_once_its_box_is_filled_in(
         assert set(enrol.errors) == {"username", "password"}
         driver.type(enrol.ids.username, "amina")
         assert set(enrol.errors) == {"password"}
+
+
+def test_a_language_switch_reaches_the_open_form_roster_and_measurement_at_once(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    # Switched to Portuguese (Settings calls app.set_language), the open screens kept English:
+    # the activity form's title "New activity" and "No GPS on this device…", the roster's
+    # category picker "Farmers", the measurement's title, labels, answers and "No site", all
+    # until the screen was opened again. And a date field's hint read "≥ 2015-01-01".
+    from server.results.shipped import PREPAREDNESS_CHECK
+    from tests.field_app.test_observations import form_wire
+
+    session, backend, project = demo_session(tmp_path)
+    backend.form_versions = [form_wire(PREPAREDNESS_CHECK)]
+    form_id = backend.form_versions[0]["id"]
+    with kivy_driver.running(make_app(session)) as driver:
+
+        def switched(name: str, **params: Any) -> Any:
+            driver.app.set_language("en")
+            driver.app.show(name, **params)
+            screen = on_screen(driver, name)
+            driver.app.set_language("pt")
+            driver.step(3)
+            return screen
+
+        form = switched("form", project_id=project["id"])
+        assert form.heading == "Nova atividade"
+        assert form.ids.bar.ids.title.text == "Nova atividade"
+        assert form.gps_status == "Sem GPS neste dispositivo: escreva as coordenadas"
+
+        roster = switched("roster", project_id=project["id"], ticked=[])
+        assert roster.ids.category.text == "Agricultores"
+        assert roster.ids.category.values[:2] == ["Agricultores", "Técnicos"]
+        details = [row["details"] for row in roster.ids.rows.data]
+        assert details and all("nascido(a) em" in d for d in details), details[:2]
+
+        observation = switched("observation", project_id=project["id"], form_id=form_id)
+        assert observation.ids.bar.ids.title.text == "Verificação da preparação para desastres"
+        assert observation.ids.site.text == "Sem local"
+        labels = [box.label for box in observation._boxes.values()]
+        assert "Risco principal" in labels, labels
+        answers = [c.text for c in observation._widgets["hazard"].children]
+        assert "Seca" in answers and "Drought" not in answers, answers
+        texts = [getattr(w, "text", "") for w in observation.walk(restrict=True)]
+        assert "≥ 1 de janeiro de 2015" in texts
+        assert not any("2015-01-01" in t for t in texts), texts
+        driver.app.set_language("en")
