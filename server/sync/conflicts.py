@@ -49,7 +49,12 @@ from server.sync.records import Outcome, PushContext, Rejected
 from server.sync.service import close_conflict
 from server.sync.wire import attachment_wire, conflict_wire, participant_wire
 from shared.errors import ErrorCode, Issue
-from shared.validation import validate_activity, validate_participant, validate_site
+from shared.validation import (
+    validate_activity,
+    validate_attachment,
+    validate_participant,
+    validate_site,
+)
 from sync.merge import SERVER_OWNED
 from sync.protocol import ConflictResolution, Mutation, Op, ResultStatus
 
@@ -434,12 +439,20 @@ def _resolve_attachment(
     project: Project,
     values: dict[str, Any],
 ) -> None:
+    """Take the tablet's (or custom) caption: checked like a pushed one (text, its length, no
+    control character), refused at ``values.caption`` rather than stored as anything given."""
+    caption = None
+    if "caption" in values:
+        checked = validate_attachment({"caption": values["caption"]}, partial=True)
+        if checked.errors:
+            raise ValidationFailed(_under_values(checked.errors))
+        caption = checked.clean.get("caption") or ""
     if values.get("deleted") is True:
         attachment.deleted = True
     elif values.get("deleted") is False:
         attachment.deleted = False
-    if "caption" in values:
-        attachment.caption = str(values["caption"] or "")[:500]
+    if caption is not None:
+        attachment.caption = caption
     write_version(
         session,
         attachment,

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from server.accounts.auth import issue_access_token
 from server.activities.models import Attachment
 from server.db import write_engine
 from server.projects.models import Participant, Site
@@ -199,6 +200,57 @@ def _settle(client: TestClient, page: str, conflict_id: uuid.UUID, **data: str) 
         data={"csrf_token": token_for(client, page), **data},
         follow_redirects=False,
     )
+
+
+def test_a_photo_caption_chosen_when_settling_is_checked_like_a_pushed_one(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Security audit: settling a photo conflict wrote the chosen caption unchecked, where a
+    push refuses it: a NUL was a 500 on PostgreSQL (and stored on SQLite), a control character
+    or a list was stored, a long caption cut short without a word. Now each is refused at its
+    field (422, code as a push's), the conflict stays open and nothing is written."""
+    activity = world.submitted[0]
+    photo: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "activity_id": str(activity.id),
+        "sha256": hashlib.sha256(b"a photo captioned twice").hexdigest(),
+        "size": 23,
+        "content_type": "image/jpeg",
+        "caption": "Demo plot",
+    }
+    Tablets(officer, world).clash("attachment", photo, {"caption": "B"}, {"caption": "A"})
+    conflict = _open_conflict(engine, photo["id"])
+    with Session(write_engine(engine)) as writer:
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+    api = TestClient(officer.app, raise_server_exceptions=False)
+    for caption, code in [
+        ("a\x00b", "control_character"),
+        ("a\x01b", "control_character"),
+        (["a", "b"], "not_text"),
+        ("x" * 501, "too_long"),
+    ]:
+        refused = api.post(
+            f"/api/v1/conflicts/{conflict.id}/resolve",
+            json={"keep": "custom", "values": {"caption": caption}},
+            headers={"Authorization": f"Bearer {bearer}"},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["field"] == "values.caption"
+        assert refused.json()["detail"][0]["code"] == code
+    page = f"/activities/{activity.id}"
+    typed = _settle(
+        officer,
+        page,
+        conflict.id,
+        on="record",
+        keep="custom",
+        **{"choice.caption": "custom", "value.caption": "x" * 501},
+    )
+    assert typed.status_code == 422
+    stored = fresh(engine, Attachment, uuid.UUID(photo["id"]))
+    assert (stored.caption, stored.version) == ("B", 2)
+    assert fresh(engine, SyncConflict, conflict.id).status == "open"
 
 
 def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(
