@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.accounts.models import Device
-from server.activities.flags import project_facts
+from server.activities.flags import FlagFacts, project_facts
 from server.activities.models import Activity, Attachment
 from server.activities.review import is_locked
 from server.activities.service import ActivityWrite, Writer, load_wire, write_activities
@@ -275,7 +275,14 @@ def _resolve_activity(
         # The tablet edited what the server had deleted: restore it with the tablet's edit.
         changes = {**_editable(dict(kept.data or {}) if kept else {}), **changes}
     record = {k: v for k, v in {**load_wire(session, activity), **changes}.items() if k != "status"}
-    checked = validate_activity(record, project=project_facts(project), today=utcnow().date())
+    # The project's sites, as a push checks them: a site of another project is refused.
+    facts = FlagFacts(session, utcnow().date())
+    checked = validate_activity(
+        record,
+        project=facts.project_facts(project),
+        sites=facts.sites(project),
+        today=facts.today,
+    )
     if checked.errors:
         raise ValidationFailed(_under_values(checked.errors))
     write_activities(

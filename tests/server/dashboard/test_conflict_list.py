@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from server.accounts.auth import issue_access_token
-from server.activities.models import Attachment
+from server.activities.models import Activity, Attachment
 from server.db import write_engine
 from server.projects.models import Participant, Site
 from server.records.models import AuditEntry, RecordRevision
@@ -251,6 +251,41 @@ def test_a_photo_caption_chosen_when_settling_is_checked_like_a_pushed_one(
     stored = fresh(engine, Attachment, uuid.UUID(photo["id"]))
     assert (stored.caption, stored.version) == ("B", 2)
     assert fresh(engine, SyncConflict, conflict.id).status == "open"
+
+
+def test_a_site_chosen_when_settling_an_activity_must_be_one_of_its_project(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Security audit: settling an activity's conflict checked the chosen values without the
+    project's sites (a push checks them), so Lesotho's officer could put a Lesotho activity at
+    an Ethiopian site, whose name its page then showed to everyone who reads Lesotho."""
+    activity = world.submitted[0]
+    elsewhere = next(s for s in world.sites if s.project_id == world.eth.id)
+    with Session(write_engine(engine)) as writer:
+        conflict = SyncConflict(
+            entity="activity",
+            entity_id=activity.id,
+            project_id=activity.project_id,
+            fields=["site_id"],
+            base_values={"site_id": str(activity.site_id)},
+            server_values={"site_id": str(activity.site_id)},
+            device_values={"site_id": str(elsewhere.id)},
+        )
+        writer.add(conflict)
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+        conflict_id = conflict.id
+    for keep in ({"keep": "custom", "values": {"site_id": str(elsewhere.id)}}, {"keep": "device"}):
+        refused = TestClient(officer.app).post(
+            f"/api/v1/conflicts/{conflict_id}/resolve",
+            json=keep,
+            headers={"Authorization": f"Bearer {bearer}"},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["field"] == "values.site_id"
+        assert refused.json()["detail"][0]["code"] == "site_not_in_project"
+    assert fresh(engine, Activity, activity.id).site_id == activity.site_id
+    assert elsewhere.name not in main_of(officer.get(f"/activities/{activity.id}").text)
 
 
 def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(
