@@ -285,6 +285,7 @@ def _resolve_activity(
     )
     if checked.errors:
         raise ValidationFailed(_under_values(checked.errors))
+    _on_roster(session, project=project, participant_ids=checked.clean.get("participant_ids"))
     write_activities(
         session,
         [
@@ -298,6 +299,33 @@ def _resolve_activity(
         ],
         writer=writer,
     )
+
+
+def _on_roster(session: Session, *, project: Project, participant_ids: list[str] | None) -> None:
+    """The participants an activity counts are on its project's roster (as a push checks)."""
+    if not participant_ids:
+        return
+    known = {
+        str(i)
+        for i in session.execute(
+            select(col(Participant.id)).where(
+                col(Participant.project_id) == project.id,
+                col(Participant.id).in_([uuid.UUID(p) for p in participant_ids]),
+            )
+        ).scalars()
+    }
+    missing = [p for p in participant_ids if str(uuid.UUID(p)) not in known]
+    if missing:
+        raise ValidationFailed(
+            [
+                Issue(
+                    "values.participant_ids",
+                    ErrorCode.NOT_ON_ROSTER,
+                    f"{len(missing)} participant(s) are not on this project's roster "
+                    f"(first: {missing[0]})",
+                )
+            ]
+        )
 
 
 def _resolve_observation(

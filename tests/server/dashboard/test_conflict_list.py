@@ -286,6 +286,29 @@ def test_a_site_chosen_when_settling_an_activity_must_be_one_of_its_project(
         assert refused.json()["detail"][0]["code"] == "site_not_in_project"
     assert fresh(engine, Activity, activity.id).site_id == activity.site_id
     assert elsewhere.name not in main_of(officer.get(f"/activities/{activity.id}").text)
+    # Nor may it count an Ethiopian participant at a Lesotho activity (a push: not_on_roster).
+    with Session(write_engine(engine)) as writer:
+        stranger = Participant(project_id=world.eth.id, code="ETH-0001")
+        on_roster = SyncConflict(
+            entity="activity",
+            entity_id=activity.id,
+            project_id=activity.project_id,
+            fields=["participant_ids"],
+            base_values={"participant_ids": []},
+            server_values={"participant_ids": []},
+            device_values={"participant_ids": []},
+        )
+        writer.add_all([stranger, on_roster])
+        writer.commit()
+        stranger_id, on_roster_id = str(stranger.id), on_roster.id
+    refused = TestClient(officer.app).post(
+        f"/api/v1/conflicts/{on_roster_id}/resolve",
+        json={"keep": "custom", "values": {"participant_ids": [stranger_id]}},
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["field"] == "values.participant_ids"
+    assert refused.json()["detail"][0]["code"] == "not_on_roster"
 
 
 def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(
