@@ -135,7 +135,9 @@ def _form_fields(session: Session, rows: Sequence[SyncConflict]) -> dict[uuid.UU
 
 
 def _site_names(session: Session, rows: Sequence[SyncConflict]) -> dict[str, str]:
-    """Names of the sites the conflicts' site_id values name (ids read as names)."""
+    """Names of the sites the conflicts' site_id values name (ids read as names), only those
+    of the conflicts' own projects: a tablet's value naming another project's site is shown as
+    it was sent, not as that site's name."""
     ids: set[uuid.UUID] = set()
     for r in rows:
         for side in (r.base_values, r.server_values, r.device_values):
@@ -146,8 +148,14 @@ def _site_names(session: Session, rows: Sequence[SyncConflict]) -> dict[str, str
                 continue
     if not ids:
         return {}
+    projects = {r.project_id for r in rows if r.project_id}
     return {
-        str(i): n for i, n in session.exec(select(Site.id, Site.name).where(col(Site.id).in_(ids)))
+        str(i): n
+        for i, n in session.exec(
+            select(Site.id, Site.name).where(
+                col(Site.id).in_(ids), col(Site.project_id).in_(projects)
+            )
+        )
     }
 
 

@@ -699,6 +699,7 @@ PROBLEM_WORDS: dict[str, str] = {
         "Excel or LibreOffice and save it as Excel Workbook (.xlsx)."
     ),
     "too_many_parts": N_("The workbook has more than %(limit)s parts."),
+    "too_many_cells": N_("The workbook has a sheet or a row of more than %(limit)s cells."),
     "unzips_too_large": N_("The workbook unzips to more than %(limit)s bytes."),
     "too_large": N_("The file is larger than %(limit)s bytes."),
     "headers": N_("The column headings could not be read (a heading written twice, for one)."),

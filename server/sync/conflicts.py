@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.accounts.models import Device
-from server.activities.flags import project_facts
+from server.activities.flags import FlagFacts, project_facts
 from server.activities.models import Activity, Attachment
 from server.activities.review import is_locked
 from server.activities.service import ActivityWrite, Writer, load_wire, write_activities
@@ -49,7 +49,12 @@ from server.sync.records import Outcome, PushContext, Rejected
 from server.sync.service import close_conflict
 from server.sync.wire import attachment_wire, conflict_wire, participant_wire
 from shared.errors import ErrorCode, Issue
-from shared.validation import validate_activity, validate_participant, validate_site
+from shared.validation import (
+    validate_activity,
+    validate_attachment,
+    validate_participant,
+    validate_site,
+)
 from sync.merge import SERVER_OWNED
 from sync.protocol import ConflictResolution, Mutation, Op, ResultStatus
 
@@ -270,9 +275,17 @@ def _resolve_activity(
         # The tablet edited what the server had deleted: restore it with the tablet's edit.
         changes = {**_editable(dict(kept.data or {}) if kept else {}), **changes}
     record = {k: v for k, v in {**load_wire(session, activity), **changes}.items() if k != "status"}
-    checked = validate_activity(record, project=project_facts(project), today=utcnow().date())
+    # The project's sites, as a push checks them: a site of another project is refused.
+    facts = FlagFacts(session, utcnow().date())
+    checked = validate_activity(
+        record,
+        project=facts.project_facts(project),
+        sites=facts.sites(project),
+        today=facts.today,
+    )
     if checked.errors:
         raise ValidationFailed(_under_values(checked.errors))
+    _on_roster(session, project=project, participant_ids=checked.clean.get("participant_ids"))
     write_activities(
         session,
         [
@@ -286,6 +299,33 @@ def _resolve_activity(
         ],
         writer=writer,
     )
+
+
+def _on_roster(session: Session, *, project: Project, participant_ids: list[str] | None) -> None:
+    """The participants an activity counts are on its project's roster (as a push checks)."""
+    if not participant_ids:
+        return
+    known = {
+        str(i)
+        for i in session.execute(
+            select(col(Participant.id)).where(
+                col(Participant.project_id) == project.id,
+                col(Participant.id).in_([uuid.UUID(p) for p in participant_ids]),
+            )
+        ).scalars()
+    }
+    missing = [p for p in participant_ids if str(uuid.UUID(p)) not in known]
+    if missing:
+        raise ValidationFailed(
+            [
+                Issue(
+                    "values.participant_ids",
+                    ErrorCode.NOT_ON_ROSTER,
+                    f"{len(missing)} participant(s) are not on this project's roster "
+                    f"(first: {missing[0]})",
+                )
+            ]
+        )
 
 
 def _resolve_observation(
@@ -434,12 +474,20 @@ def _resolve_attachment(
     project: Project,
     values: dict[str, Any],
 ) -> None:
+    """Take the tablet's (or custom) caption: checked like a pushed one (text, its length, no
+    control character), refused at ``values.caption`` rather than stored as anything given."""
+    caption = None
+    if "caption" in values:
+        checked = validate_attachment({"caption": values["caption"]}, partial=True)
+        if checked.errors:
+            raise ValidationFailed(_under_values(checked.errors))
+        caption = checked.clean.get("caption") or ""
     if values.get("deleted") is True:
         attachment.deleted = True
     elif values.get("deleted") is False:
         attachment.deleted = False
-    if "caption" in values:
-        attachment.caption = str(values["caption"] or "")[:500]
+    if caption is not None:
+        attachment.caption = caption
     write_version(
         session,
         attachment,

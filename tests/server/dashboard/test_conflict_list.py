@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from server.activities.models import Attachment
+from server.accounts.auth import issue_access_token
+from server.activities.models import Activity, Attachment
 from server.db import write_engine
 from server.projects.models import Participant, Site
 from server.records.models import AuditEntry, RecordRevision
@@ -199,6 +200,115 @@ def _settle(client: TestClient, page: str, conflict_id: uuid.UUID, **data: str) 
         data={"csrf_token": token_for(client, page), **data},
         follow_redirects=False,
     )
+
+
+def test_a_photo_caption_chosen_when_settling_is_checked_like_a_pushed_one(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Security audit: settling a photo conflict wrote the chosen caption unchecked, where a
+    push refuses it: a NUL was a 500 on PostgreSQL (and stored on SQLite), a control character
+    or a list was stored, a long caption cut short without a word. Now each is refused at its
+    field (422, code as a push's), the conflict stays open and nothing is written."""
+    activity = world.submitted[0]
+    photo: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "activity_id": str(activity.id),
+        "sha256": hashlib.sha256(b"a photo captioned twice").hexdigest(),
+        "size": 23,
+        "content_type": "image/jpeg",
+        "caption": "Demo plot",
+    }
+    Tablets(officer, world).clash("attachment", photo, {"caption": "B"}, {"caption": "A"})
+    conflict = _open_conflict(engine, photo["id"])
+    with Session(write_engine(engine)) as writer:
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+    api = TestClient(officer.app, raise_server_exceptions=False)
+    for caption, code in [
+        ("a\x00b", "control_character"),
+        ("a\x01b", "control_character"),
+        (["a", "b"], "not_text"),
+        ("x" * 501, "too_long"),
+    ]:
+        refused = api.post(
+            f"/api/v1/conflicts/{conflict.id}/resolve",
+            json={"keep": "custom", "values": {"caption": caption}},
+            headers={"Authorization": f"Bearer {bearer}"},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["field"] == "values.caption"
+        assert refused.json()["detail"][0]["code"] == code
+    page = f"/activities/{activity.id}"
+    typed = _settle(
+        officer,
+        page,
+        conflict.id,
+        on="record",
+        keep="custom",
+        **{"choice.caption": "custom", "value.caption": "x" * 501},
+    )
+    assert typed.status_code == 422
+    stored = fresh(engine, Attachment, uuid.UUID(photo["id"]))
+    assert (stored.caption, stored.version) == ("B", 2)
+    assert fresh(engine, SyncConflict, conflict.id).status == "open"
+
+
+def test_a_site_chosen_when_settling_an_activity_must_be_one_of_its_project(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Security audit: settling an activity's conflict checked the chosen values without the
+    project's sites (a push checks them), so Lesotho's officer could put a Lesotho activity at
+    an Ethiopian site, whose name its page then showed to everyone who reads Lesotho."""
+    activity = world.submitted[0]
+    elsewhere = next(s for s in world.sites if s.project_id == world.eth.id)
+    with Session(write_engine(engine)) as writer:
+        conflict = SyncConflict(
+            entity="activity",
+            entity_id=activity.id,
+            project_id=activity.project_id,
+            fields=["site_id"],
+            base_values={"site_id": str(activity.site_id)},
+            server_values={"site_id": str(activity.site_id)},
+            device_values={"site_id": str(elsewhere.id)},
+        )
+        writer.add(conflict)
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+        conflict_id = conflict.id
+    for keep in ({"keep": "custom", "values": {"site_id": str(elsewhere.id)}}, {"keep": "device"}):
+        refused = TestClient(officer.app).post(
+            f"/api/v1/conflicts/{conflict_id}/resolve",
+            json=keep,
+            headers={"Authorization": f"Bearer {bearer}"},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["field"] == "values.site_id"
+        assert refused.json()["detail"][0]["code"] == "site_not_in_project"
+    assert fresh(engine, Activity, activity.id).site_id == activity.site_id
+    assert elsewhere.name not in main_of(officer.get(f"/activities/{activity.id}").text)
+    # Nor may it count an Ethiopian participant at a Lesotho activity (a push: not_on_roster).
+    with Session(write_engine(engine)) as writer:
+        stranger = Participant(project_id=world.eth.id, code="ETH-0001")
+        on_roster = SyncConflict(
+            entity="activity",
+            entity_id=activity.id,
+            project_id=activity.project_id,
+            fields=["participant_ids"],
+            base_values={"participant_ids": []},
+            server_values={"participant_ids": []},
+            device_values={"participant_ids": []},
+        )
+        writer.add_all([stranger, on_roster])
+        writer.commit()
+        stranger_id, on_roster_id = str(stranger.id), on_roster.id
+    refused = TestClient(officer.app).post(
+        f"/api/v1/conflicts/{on_roster_id}/resolve",
+        json={"keep": "custom", "values": {"participant_ids": [stranger_id]}},
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["field"] == "values.participant_ids"
+    assert refused.json()["detail"][0]["code"] == "not_on_roster"
 
 
 def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from server.records.models import AuditEntry, Change
+from server.results import xlsform
 from server.results.models import Form
 from server.results.shipped import SHIPPED_FORMS
 from tests.factories import World, rows
@@ -592,6 +593,36 @@ def test_a_zip_that_is_not_a_workbook_and_a_zip_bomb_are_refused(
         archive.writestr("xl/worksheets/sheet1.xml", b"\x00" * (70 * 1024 * 1024))
     response = _import(client, world, bomb.getvalue())
     assert response.status_code == 422 and "unzips" in response.json()["detail"][0]["reason"]
+
+
+def test_a_row_of_too_many_cells_is_refused_before_it_is_read(
+    client: TestClient, session: Session
+) -> None:
+    """Security audit: openpyxl builds a row's every cell before we can stop at MAX_COLUMNS,
+    so a small upload of one row of a million cells (under the upload and unzipped limits)
+    took minutes and GiBs. The cells are counted first: more in a row than Excel's columns
+    (or in a sheet than MAX_ROWS x MAX_COLUMNS) is refused."""
+    world = World(session)
+    plain = _workbook(survey=[["type", "name", "label"]], settings=[["form_id"], ["big"]])
+    source = zipfile.ZipFile(io.BytesIO(plain))
+    wide = io.BytesIO()
+    with zipfile.ZipFile(wide, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for entry in source.infolist():
+            data = source.read(entry.filename)
+            if entry.filename == "xl/worksheets/sheet1.xml":
+                row = b'<x:row r="2">' + b'<x:c s="0"/>' * (xlsform.MAX_ROW_CELLS + 1) + b"</x:row>"
+                data = data.replace(b"</sheetData>", row.replace(b"x:", b"") + b"</sheetData>")
+            archive.writestr(entry.filename, data)
+    response = _import(client, world, wide.getvalue())
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "xlsform_unreadable"
+    (problem,) = response.json()["detail"]
+    assert (problem["problem"], problem["params"]) == (
+        "too_many_cells",
+        {"limit": str(xlsform.MAX_ROW_CELLS)},
+    )
+    # a form at the limits is read as before
+    assert _import(client, world, plain).json()["detail"][0]["problem"] != "too_many_cells"
 
 
 def test_a_file_over_the_limit_is_413(client: TestClient, session: Session) -> None:
