@@ -186,23 +186,25 @@ def test_a_slow_steady_link_is_never_cut_by_the_timeouts(
     live_server: tuple[str, Engine],  # noqa: F811
     make_tablet: Callable[..., Tablet],
 ) -> None:
-    """One 300 KB chunk needs ~15 s at 20 KB/s: more than twice every timeout (7 s), which
-    bound silence, not the length of a send. (The answer may take a few seconds after the
-    last byte left the tablet: the bytes still queued in buffers and on the link drain first.)
-    """
+    """One 480 KB chunk needs ~8 s at 60 KB/s: more than twice every timeout (3 s), which
+    bound silence, not the length of a send. (The answer may take a second after the last
+    byte left the tablet: the bytes still queued in buffers and on the link drain first, at
+    most ~80 KB here.) A faster link and shorter timeouts than a real 2G one: what matters is
+    the send's length against the timeouts, and the test takes half the time it did at
+    20 KB/s with 7 s timeouts."""
     base_url, engine = live_server
     host, port = base_url.removeprefix("http://").split(":")
-    steady = LinkProfile(rate=20_000, delay=0.05, loss=0.0, queue_bytes=8 * 1024)
+    steady = LinkProfile(rate=60_000, delay=0.05, loss=0.0, queue_bytes=8 * 1024)
     with Link((host, int(port)), steady) as link:
         tablet = make_tablet(
             link.url,
             photos=1,
-            photo_bytes=300_000,
+            photo_bytes=480_000,
             activities=1,
-            timeout=(7.0, 7.0),
-            write_timeout=7.0,
+            timeout=(3.0, 3.0),
+            write_timeout=3.0,
         )
-        tablet.engine.uploader.sizer = ChunkSizer(first=300_000, largest=300_000)
+        tablet.engine.uploader.sizer = ChunkSizer(first=480_000, largest=480_000)
         failed = _sync_until_done(tablet, rounds=1)
         _assert_all_arrived_once(engine, tablet, _files_of(engine))
     assert failed == []
