@@ -186,23 +186,25 @@ def test_a_slow_steady_link_is_never_cut_by_the_timeouts(
     live_server: tuple[str, Engine],  # noqa: F811
     make_tablet: Callable[..., Tablet],
 ) -> None:
-    """One 300 KB chunk needs ~15 s at 20 KB/s: more than twice every timeout (7 s), which
-    bound silence, not the length of a send. (The answer may take a few seconds after the
-    last byte left the tablet: the bytes still queued in buffers and on the link drain first.)
-    """
+    """One 480 KB chunk needs ~8 s at 60 KB/s: more than twice every timeout (3 s), which
+    bound silence, not the length of a send. (The answer may take a second after the last
+    byte left the tablet: the bytes still queued in buffers and on the link drain first, at
+    most ~80 KB here.) A faster link and shorter timeouts than a real 2G one: what matters is
+    the send's length against the timeouts, and the test takes half the time it did at
+    20 KB/s with 7 s timeouts."""
     base_url, engine = live_server
     host, port = base_url.removeprefix("http://").split(":")
-    steady = LinkProfile(rate=20_000, delay=0.05, loss=0.0, queue_bytes=8 * 1024)
+    steady = LinkProfile(rate=60_000, delay=0.05, loss=0.0, queue_bytes=8 * 1024)
     with Link((host, int(port)), steady) as link:
         tablet = make_tablet(
             link.url,
             photos=1,
-            photo_bytes=300_000,
+            photo_bytes=480_000,
             activities=1,
-            timeout=(7.0, 7.0),
-            write_timeout=7.0,
+            timeout=(3.0, 3.0),
+            write_timeout=3.0,
         )
-        tablet.engine.uploader.sizer = ChunkSizer(first=300_000, largest=300_000)
+        tablet.engine.uploader.sizer = ChunkSizer(first=480_000, largest=480_000)
         failed = _sync_until_done(tablet, rounds=1)
         _assert_all_arrived_once(engine, tablet, _files_of(engine))
     assert failed == []
@@ -217,6 +219,7 @@ def test_a_link_gone_silent_is_given_up_and_the_photo_resumes_where_the_server_s
 ) -> None:
     """Coverage lost mid-chunk (no reset, just silence): the timeouts end the wait, the
     tablet asks HEAD once the link is back and sends only what the server lacks."""
+    chunk = 120_000
     base_url, engine = live_server
     host, port = base_url.removeprefix("http://").split(":")
     quick = LinkProfile(rate=50_000, delay=0.05, loss=0.0, queue_bytes=16 * 1024)
@@ -224,18 +227,18 @@ def test_a_link_gone_silent_is_given_up_and_the_photo_resumes_where_the_server_s
         tablet = make_tablet(
             link.url,
             photos=1,
-            photo_bytes=250_000,
+            photo_bytes=150_000,
             activities=1,
             timeout=(3.0, 3.0),
             write_timeout=3.0,
         )
-        tablet.engine.uploader.sizer = ChunkSizer(first=200_000, largest=200_000)
+        tablet.engine.uploader.sizer = ChunkSizer(first=chunk, largest=chunk)
         silenced: list[int] = []
 
         def go_silent(photo_id: str, sent: int, total: int) -> None:
-            if not silenced and sent > 60_000:
+            if not silenced and sent > 40_000:
                 silenced.append(sent)
-                link.silence(5.0)
+                link.silence(4.0)  # longer than the timeouts (3 s)
 
         tablet.engine.on_progress = go_silent
         failed = _sync_until_done(tablet, rounds=3)
@@ -244,7 +247,7 @@ def test_a_link_gone_silent_is_given_up_and_the_photo_resumes_where_the_server_s
     assert silenced and link.cuts == 0
     assert len(failed) + photos.failures >= 1  # the silence was noticed, not waited out
     sent = sum(len(d) for d in tablet.photos.values())
-    assert tablet.client.bytes_sent - sent <= 200_000 + 20_000  # one chunk, and the records
+    assert tablet.client.bytes_sent - sent <= chunk + 20_000  # one chunk, and the records
 
 
 def _files_of(engine: Engine) -> Path:

@@ -73,6 +73,7 @@ def audit(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         live_server(create_app(settings, engine)) as base,
         chromium(folder / "profile", downloads) as driver,
     ):
+        _preload_axe(driver)
         yield Audit(base, world, engine, driver, forms)
     engine.dispose()
 
@@ -180,18 +181,38 @@ def _cut_at_the_left(d: Any) -> list[str]:
     return found
 
 
+def _axe_source() -> str:
+    from axe_selenium_python.axe import _DEFAULT_SCRIPT
+
+    return Path(_DEFAULT_SCRIPT).read_text(encoding="utf8")
+
+
+def _preload_axe(d: Any) -> None:
+    """axe-core in every page the driver opens from now on, before the page's own scripts:
+    ``_axe`` then has nothing to inject (sending its 555 KB per page took 0.15 s)."""
+    d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _axe_source()})
+
+
+# Only the violations, and of them only what a problem line says: axe skips gathering the
+# nodes that pass (every node of the page), and the answer crossing WebDriver is a few lines
+# rather than megabytes of JSON. (0.9 s a page before, 0.5 s after.)
+_AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map(v => ({
+  id: v.id, impact: v.impact, count: v.nodes.length,
+  targets: v.nodes.slice(0, 3).map(n => n.target[0]),
+}))));
+"""
+
+
 def _axe(d: Any) -> list[str]:
     """axe-core's serious and critical violations on the page, one line each."""
-    from axe_selenium_python import Axe
-
-    axe = Axe(d)
-    axe.inject()
-    results = axe.run()
+    if d.execute_script("return typeof window.axe") != "object":
+        d.execute_script(_axe_source())
     found = []
-    for v in results["violations"]:
+    for v in d.execute_async_script(_AXE_RUN):
         if v["impact"] in BLOCKING:
-            targets = [n["target"][0] for n in v["nodes"][:3]]
-            found.append(f"{v['id']} ({v['impact']}, {len(v['nodes'])}×): {targets}")
+            found.append(f"{v['id']} ({v['impact']}, {v['count']}×): {v['targets']}")
     return found
 
 

@@ -233,6 +233,18 @@ def _period(key: str, day: date) -> str:
     return f"{day.year:04d}"
 
 
+Records = tuple[dict[uuid.UUID, Form], dict[uuid.UUID, Project], list[Observation]]
+
+
+def read_records(session: Session) -> Records:
+    """What ``naive_rows`` computes from: every form and project by id, every observation."""
+    return (
+        {f.id: f for f in session.exec(select(Form)).all()},
+        {p.id: p for p in session.exec(select(Project)).all()},
+        list(session.execute(sa.select(Observation)).scalars()),
+    )
+
+
 def naive_rows(
     session: Session,
     code: str,
@@ -243,18 +255,21 @@ def naive_rows(
     countries: set[str] | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    records: Records | None = None,
 ) -> dict[tuple[Any, ...], Any]:
-    """{keys: value} (with compare: {keys: (value, compare, uplift)}) from the records."""
-    forms = {f.id: f for f in session.exec(select(Form)).all()}
+    """{keys: value} (with compare: {keys: (value, compare, uplift)}) from the records.
+
+    ``records``: the forms, projects and observations read once (``read_records``) by a test
+    that asks many questions of an unchanging world; by default they are read again."""
+    forms, by_project, observations = records or read_records(session)
     latest: dict[str, Form] = {}
     for f in sorted(forms.values(), key=lambda f: f.version):
         if f.status in ("published", "retired"):
             latest[f.code] = f
     definition = next((i, f) for f in latest.values() for i in f.indicators if i["code"] == code)
     ind, form = definition
-    by_project = {p.id: p for p in session.exec(select(Project)).all()}
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
-    for o in session.execute(sa.select(Observation)).scalars():
+    for o in observations:
         f = forms[o.form_id]
         if o.deleted or f.code != form.code or o.status not in statuses:
             continue
