@@ -508,16 +508,13 @@ def _recompute_slices(
         _insert_cells(session, {k: v for k, v in cells.items() if (k[0], *k[2:5]) in chosen})
 
 
-def _merge_statement(dialect: str, source: sa.Select[Any] | None = None) -> Any:
+def _merge_statement(dialect: str) -> Any:
     """INSERT a cell, or add it to the one already there (``ON CONFLICT`` on its key): counts
     and sums add up, the minimum and maximum are compared, the values are appended (a sorted
-    run more; ``pack_values`` and the rebuild make one run again). ``source``: the cells come
-    from this select (in ``CELL_COLUMNS`` order) instead of one row of values per execution."""
+    run more; ``pack_values`` and the rebuild make one run again)."""
     insert = (
         postgresql_insert(result_cell) if dialect == "postgresql" else sqlite_insert(result_cell)
     )
-    if source is not None:
-        insert = insert.from_select(list(CELL_COLUMNS), source)
     old, new = result_cell.c, insert.excluded
     appended = (
         old.vals.concat(new.vals)
@@ -545,33 +542,13 @@ def _add_cells(session: OrmSession, cells: Cells) -> None:
     they lack, in SQL: nothing is read back."""
     if not cells:
         return
-    dialect = session.get_bind().dialect
+    statement = _merge_statement(session.get_bind().dialect.name)
     rows = [
         (*key, *cell[:8], None if cell[8] is None else pack_values(cell[8]))
         for key, cell in cells.items()
     ]
-    if dialect.name == "postgresql":
-        # One statement for them all: each column goes as one array, ``unnest`` makes the
-        # rows again (an ``executemany`` would run the upsert once per cell).
-        statement = _merge_statement(dialect.name, _unnest_cells(dialect))
-        for start in range(0, len(rows), _INSERT_BATCH):
-            chunk = rows[start : start + _INSERT_BATCH]
-            session.execute(
-                statement, {f"c{n}": [row[n] for row in chunk] for n in range(len(CELL_COLUMNS))}
-            )
-        return
-    statement = _merge_statement(dialect.name)
     for start in range(0, len(rows), _INSERT_BATCH):
         execute_rows(session, statement, CELL_COLUMNS, rows[start : start + _INSERT_BATCH])
-
-
-def _unnest_cells(dialect: sa.Dialect) -> sa.Select[Any]:
-    """PostgreSQL: the cells of arrays ``:c0`` … (one per column of ``CELL_COLUMNS``)."""
-    arrays = ", ".join(
-        f"CAST(:c{n} AS {result_cell.c[name].type.compile(dialect)}[])"
-        for n, name in enumerate(CELL_COLUMNS)
-    )
-    return sa.select(sa.text("*")).select_from(sa.text(f"unnest({arrays})"))
 
 
 def _rebuild_cells(
