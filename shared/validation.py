@@ -408,9 +408,16 @@ _check_country = _code(
 )
 
 
+# A UUID already in its canonical form (lower case, hyphenated): what ``str(uuid.UUID(…))``
+# gives back unchanged, so it is taken as it is (the usual case: tablets send ids so).
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _check_uuid(value: Any, field: str) -> Checked:
     if not isinstance(value, str):
         return _fail(field, ErrorCode.NOT_TEXT, got=_kind(value))
+    if _CANONICAL_UUID.fullmatch(value):
+        return value, []
     text = value.strip()
     if len(text) != 36 or text.count("-") != 4:
         return _fail(field, ErrorCode.BAD_UUID, value=_show(text))

@@ -32,35 +32,70 @@ def insert_rows(
         return 0
     session.flush()  # rows this insert may refer to, still pending in the session, go first
     connection = session.connection()
-    dialect = connection.dialect
+    values = _bound(connection.dialect, table, columns, values)
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, columns, values)
+        return len(values)
+    return _executemany(connection, sa.insert(table), columns, values)
+
+
+def execute_rows(
+    session: Session,
+    statement: sa.Insert,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    """Run ``statement`` (an INSERT into one table, ``ON CONFLICT …`` say) once per row at
+    driver speed, as ``insert_rows`` does: compiled once, the values converted by the columns'
+    own bind processors, one ``executemany`` (on both backends: ``COPY`` has no conflict
+    clause). Returns how many rows."""
+    values: list[Any] = rows if isinstance(rows, list) else list(rows)
+    if not values:
+        return 0
+    session.flush()
+    connection = session.connection()
+    table = statement.table
+    assert isinstance(table, sa.Table)
+    values = _bound(connection.dialect, table, columns, values)
+    return _executemany(connection, statement, columns, values)
+
+
+def _bound(
+    dialect: sa.Dialect, table: sa.Table, columns: Sequence[str], values: list[Any]
+) -> list[Any]:
+    """The rows with each value as the column's bind processor makes it (what SQLAlchemy
+    would send the driver)."""
     convert = [
         (n, processor)
         for n, name in enumerate(columns)
         if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
     ]
-    if convert:
-        # Column by column; a value repeated from the row before (an activity's id on each of
-        # its attendance rows, one timestamp for the whole batch) is converted once.
-        columns_out = []
-        for n, processor in convert:
-            last: Any = _NOTHING
-            done: Any = None
-            column = []
-            for row in values:
-                value = row[n]
-                if value is not last:
-                    last, done = value, processor(value)
-                column.append(done)
-            columns_out.append((n, column))
-        converted = [list(row) for row in values]
-        for n, column in columns_out:
-            for out, value in zip(converted, column, strict=True):
-                out[n] = value
-        values = converted
-    if dialect.name == "postgresql":
-        _copy(connection, table, columns, values)
-        return len(values)
-    compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(columns))
+    if not convert:
+        return values
+    # Column by column; a value repeated from the row before (an activity's id on each of
+    # its attendance rows, one timestamp for the whole batch) is converted once.
+    columns_out = []
+    for n, processor in convert:
+        last: Any = _NOTHING
+        done: Any = None
+        column = []
+        for row in values:
+            value = row[n]
+            if value is not last:
+                last, done = value, processor(value)
+            column.append(done)
+        columns_out.append((n, column))
+    converted = [list(row) for row in values]
+    for n, column in columns_out:
+        for out, value in zip(converted, column, strict=True):
+            out[n] = value
+    return converted
+
+
+def _executemany(
+    connection: sa.Connection, statement: sa.Insert, columns: Sequence[str], values: list[Any]
+) -> int:
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(columns))
     if compiled.positional:
         order = [list(columns).index(name) for name in compiled.positiontup or ()]
         if order != list(range(len(columns))):

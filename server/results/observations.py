@@ -216,6 +216,9 @@ class FormCache:
     versions: dict[tuple[str, int], Form | None] = field(default_factory=dict)
     retired: dict[str, bool] = field(default_factory=dict)
     sites: dict[uuid.UUID, dict[str, SiteFacts]] = field(default_factory=dict)
+    # a project's facts and the form ids as sent, each made once for a run of checks
+    projects: dict[uuid.UUID, ProjectFacts] = field(default_factory=dict)
+    ids: dict[str, uuid.UUID] = field(default_factory=dict)
 
 
 def _form_row(session: Session, cache: FormCache, form_id: uuid.UUID) -> Form | None:
@@ -261,9 +264,15 @@ def find_form_version(
     (``unknown_form``), a version that does not exist or is still a draft
     (``unknown_form_version``), and, for a new observation, a retired form (``form_retired``)."""
     cache = cache or FormCache()
-    try:
-        key = uuid.UUID(str(form_id))
-    except ValueError:
+    key = cache.ids.get(form_id) if isinstance(form_id, str) else None
+    if key is None:
+        try:
+            key = uuid.UUID(str(form_id))
+        except ValueError:
+            key = None
+        if isinstance(form_id, str) and key is not None:
+            cache.ids[form_id] = key
+    if key is None:
         return None, []  # the field check already says so
     row = _form_row(session, cache, key)
     if row is None or (row.project_id is not None and row.project_id != project.id):
@@ -307,6 +316,13 @@ def project_facts(project: Project) -> ProjectFacts:
     )
 
 
+def _project_facts(cache: FormCache, project: Project) -> ProjectFacts:
+    facts = cache.projects.get(project.id)
+    if facts is None:
+        facts = cache.projects[project.id] = project_facts(project)
+    return facts
+
+
 def _sites(session: Session, cache: FormCache, project: Project) -> dict[str, SiteFacts]:
     if project.id not in cache.sites:
         rows = session.execute(
@@ -346,7 +362,7 @@ def check_observation(
         data,
         form={"fields": row.fields} if row is not None else None,
         today=today,
-        project=project_facts(project),
+        project=_project_facts(cache, project),
         sites=sites if sites is not None else _sites(session, cache, project),
     )
     errors = list(form_issues)
@@ -551,6 +567,7 @@ def write_new_observations(
     entries: list[tuple[Any, ...]] = []
     changes: list[ChangeRecord] = []
     after_rows: list[dict[str, Any]] = []
+    no_flags: list[str] = []  # one object for every row: its JSON is made once
     for write in batch:
         changes_ = write.changes
         # The row as ``write_observation`` builds it, without an ORM object: the same field
@@ -570,7 +587,7 @@ def write_new_observations(
             version=1,
             captured_at=None,
             deleted=False,
-            flags=[],
+            flags=no_flags,
             created_by_id=author_id,
             device_id=device_id,
             created_at=now,

@@ -60,7 +60,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import SQLModel
 
 from server.columns import JSONDoc
-from server.records.bulk import insert_rows
+from server.records.bulk import execute_rows, insert_rows
 from server.results.models import Form, Observation
 
 result_fact = sa.Table(
@@ -276,30 +276,21 @@ def fact_rows(
     definitions: Sequence[Definition],
     selects: Sequence[str],
 ) -> list[tuple[Any, ...]]:
-    """The fact rows of one (not deleted) observation, in ``FACT_COLUMNS`` order."""
+    """The fact rows of one (not deleted) observation, in ``FACT_COLUMNS`` order. Its rows
+    share one ``choices`` object (``add_facts`` and ``insert_rows`` then handle it once)."""
     values: Mapping[str, Any] = observation["values"] or {}
     day: date = observation["observed_on"]
     choices = {
-        name: values[name] for name in selects if isinstance(values.get(name), str | int | bool)
-    }
-    rows = []
-    for definition in definitions:
-        value, den = fact_value(definition, values)
-        rows.append(
-            (
-                definition.code,
-                observation["id"],
-                observation["project_id"],
-                observation["site_id"],
-                observation["status"],
-                day,
-                day.year * 100 + day.month,
-                value,
-                den,
-                {k: str(v) for k, v in choices.items()} or None,
-            )
-        )
-    return rows
+        name: str(values[name])
+        for name in selects
+        if isinstance(values.get(name), str | int | bool)
+    } or None
+    head = (observation["id"], observation["project_id"], observation["site_id"])
+    status, month = observation["status"], day.year * 100 + day.month
+    return [
+        (definition.code, *head, status, day, month, *fact_value(definition, values), choices)
+        for definition in definitions
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +348,11 @@ def add_facts(
     cells: Cells, rows: Iterable[Sequence[Any]], layout: Mapping[str, CellLayout]
 ) -> None:
     """Sum fact rows (``FACT_COLUMNS`` order) into their cells, one per grain (and for a
-    median indicator one per yearly grain too)."""
+    median indicator one per yearly grain too).
+
+    In two steps: the rows are summed into their cells of grain ``*`` first (site and every
+    choice: one cell update per row), then each of those is added to the cells of the other
+    grains that contain it (one update per fine cell and grain, not per row and grain)."""
     texts: dict[Any, str | None] = {}  # choices -> their text, each made once
 
     def text_of(choices: Mapping[str, Any] | None) -> str | None:
@@ -368,17 +363,45 @@ def add_facts(
             texts[key] = choices_text(choices)
         return texts[key]
 
+    # (code, status, project, month, site, choices text) -> [n, answered, total, den, low,
+    # high, values or None, choices]; the rows of one observation (``fact_rows``) share their
+    # choices object, so its text is made once for them.
+    fine: dict[tuple[Any, ...], list[Any]] = {}
+    last: Any = None
+    full: str | None = None
     for code, _obs, project, site, status, _day, month, value, den, choices in rows:
+        if choices is not last:
+            last, full = choices, text_of(choices)
+        key = (code, status, project, month, site, full)
+        sums = fine.get(key)
+        if sums is None:
+            ordered = layout.get(code, PLAIN).ordered
+            sums = fine[key] = [0, 0, None, None, None, None, [] if ordered else None, choices]
+        sums[0] += 1
+        if value is not None:
+            value = value + 0.0  # -0.0 sorts and packs as 0.0
+            sums[1] += 1
+            if sums[2] is None:
+                sums[2] = sums[4] = sums[5] = value
+            else:
+                sums[2] += value
+                if value < sums[4]:
+                    sums[4] = value
+                if value > sums[5]:
+                    sums[5] = value
+            if sums[6] is not None:
+                sums[6].append(value)
+        if den is not None:
+            sums[3] = den if sums[3] is None else sums[3] + den
+    for (code, status, project, month, site, full), sums in fine.items():
+        n, answered, total, den, low, high, values, choices = sums
         shape = layout.get(code, PLAIN)
-        full = text_of(choices)
         targets: list[tuple[str, str, Any, str | None]] = [(COARSE, "", None, None)]
         for name in shape.selects:
             answer = choices.get(name) if choices else None
             text = None if answer is None else text_of({name: answer})
             targets.append((CHOICE_GRAIN + name, text or "", None, text))
         targets.append((FINE, cell_key(site, full), site, full))
-        if value is not None:
-            value = value + 0.0  # -0.0 sorts and packs as 0.0
         months = (month, month // 100 * 100) if shape.ordered else (month,)
         for when in months:
             for grain, text, cell_site, cell_choices in targets:
@@ -387,14 +410,14 @@ def add_facts(
                 if cell is None:
                     cell = cells[key] = [cell_site, cell_choices, 0, 0, None, None, None, None]
                     cell.append([] if shape.ordered else None)
-                cell[2] += 1
-                if value is not None:
-                    cell[3] += 1
-                    cell[4] = value if cell[4] is None else cell[4] + value
-                    cell[6] = value if cell[6] is None else min(cell[6], value)
-                    cell[7] = value if cell[7] is None else max(cell[7], value)
+                cell[2] += n
+                if answered:
+                    cell[3] += answered
+                    cell[4] = total if cell[4] is None else cell[4] + total
+                    cell[6] = low if cell[6] is None else min(cell[6], low)
+                    cell[7] = high if cell[7] is None else max(cell[7], high)
                     if cell[8] is not None:
-                        cell[8].append(value)
+                        cell[8].extend(values)
                 if den is not None:
                     cell[5] = den if cell[5] is None else cell[5] + den
 
@@ -521,17 +544,11 @@ def _add_cells(session: OrmSession, cells: Cells) -> None:
         return
     statement = _merge_statement(session.get_bind().dialect.name)
     rows = [
-        dict(
-            zip(
-                CELL_COLUMNS,
-                (*key, *cell[:8], None if cell[8] is None else pack_values(cell[8])),
-                strict=True,
-            )
-        )
+        (*key, *cell[:8], None if cell[8] is None else pack_values(cell[8]))
         for key, cell in cells.items()
     ]
     for start in range(0, len(rows), _INSERT_BATCH):
-        session.execute(statement, rows[start : start + _INSERT_BATCH])
+        execute_rows(session, statement, CELL_COLUMNS, rows[start : start + _INSERT_BATCH])
 
 
 def _rebuild_cells(

@@ -945,3 +945,20 @@ def test_text_with_control_characters_is_refused(text: str) -> None:
     result = validate_activity(make_activity(title=text), project=PROJECT, today=TODAY)
     assert [e.field for e in result.errors] == ["title"]
     assert result.errors[0].code == ErrorCode.CONTROL_CHARACTER
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3f2504e0-4f89-41d3-9a0c-0305e82c3301",  # canonical: taken as it is
+        "3F2504E0-4F89-41D3-9A0C-0305E82C3301",
+        " 3f2504e0-4f89-41d3-9a0c-0305e82c3301\n",
+        "3f2504e0-4f89-41d3-9a0c-0305e82c3301\n",
+        "3f2504e0-4f89-41d3-9A0c-0305e82c3301",
+    ],
+)
+def test_an_id_is_stored_in_canonical_form_however_it_was_written(text: str) -> None:
+    """The canonical form is taken without parsing; every other spelling of the same id
+    comes out the same."""
+    clean = check_activity({"id": text}, partial=True).clean
+    assert clean["id"] == "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
