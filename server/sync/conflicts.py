@@ -325,10 +325,11 @@ def _resolve_activity(
     if restore:
         # The tablet edited what the server had deleted: restore it with the tablet's edit.
         changes = {**_editable(dict(kept.data or {}) if kept else {}), **changes}
+    moved = _moved(changes, project, "activity")
     record = {k: v for k, v in {**load_wire(session, activity), **changes}.items() if k != "status"}
     # Every check a push makes (the same function): fields, the project's sites, its roster.
     checked = check_activity(session, FlagFacts(session, utcnow().date()), record, project)
-    _refuse(pending, _under_values(checked.errors))
+    _refuse(pending, moved + _under_values(checked.errors))
     write_activities(
         session,
         [
@@ -342,6 +343,21 @@ def _resolve_activity(
         ],
         writer=writer,
     )
+
+
+def _moved(changes: dict[str, Any], project: Project, noun: str) -> list[Issue]:
+    """A record stays in its project, as a push keeps it (the value is dropped from
+    ``changes``; the issue, if it named another project, refuses the resolution)."""
+    given = changes.pop("project_id", None)
+    if given is None or str(given) == str(project.id):
+        return []
+    return [
+        Issue(
+            "values.project_id",
+            ErrorCode.NOT_CHANGEABLE,
+            f"an {noun} cannot move to another project; record it again under the right project",
+        )
+    ]
 
 
 def _resolve_observation(
@@ -380,9 +396,10 @@ def _resolve_observation(
     if restoring:
         # The tablet edited what the server had deleted: restore it with the tablet's edit.
         changes = {**_editable(flatten(dict(kept.data or {}) if kept else {})), **changes}
+    moved = _moved(changes, project, "observation")
     record = unflatten({**flatten(observation_wire(observation)), **changes})
     checked = check_observation(session, record, project=project, today=utcnow().date(), new=False)
-    _refuse(pending, _under_values(checked.errors))
+    _refuse(pending, moved + _under_values(checked.errors))
     touched = {"values" if k.startswith(VALUE_PREFIX) else k for k in changes}
     write_observation(
         session,

@@ -342,10 +342,11 @@ def test_settling_answers_every_problem_at_once_with_the_checks_of_a_push(
             entity="activity",
             entity_id=activity.id,
             project_id=activity.project_id,
-            fields=["participant_ids", "site_id", "title"],
+            fields=["participant_ids", "project_id", "site_id", "title"],
             base_values={"site_id": str(activity.site_id), "participant_ids": [], "title": "x"},
             server_values={"site_id": str(activity.site_id), "participant_ids": [], "title": "x"},
             device_values={
+                "project_id": str(world.eth.id),
                 "site_id": str(elsewhere.id),
                 "participant_ids": [stranger_id],
                 "title": "",
@@ -362,12 +363,14 @@ def test_settling_answers_every_problem_at_once_with_the_checks_of_a_push(
         ("values.site_id", "site_not_in_project"),
         ("values.participant_ids", "not_on_roster"),
         ("values.title", "required"),
+        ("values.project_id", "required"),
         ("values.bogus", "unknown_field"),
     }
     assert _problems(_api_settle(officer.app, bearer, conflict_id, {"keep": "device"})) == {
         ("values.site_id", "site_not_in_project"),
         ("values.participant_ids", "not_on_roster"),
         ("values.title", "required"),
+        ("values.project_id", "not_changeable"),  # a record stays in its project, as a push
     }
     # The form marks each field in conflict with its own problem, in one submit.
     page = f"/activities/{activity.id}"
@@ -378,11 +381,12 @@ def test_settling_answers_every_problem_at_once_with_the_checks_of_a_push(
         on="record",
         keep="custom",
         **{"choice.site_id": "device", "choice.participant_ids": "device"},
+        **{"choice.project_id": "device"},
         **{"choice.title": "custom", "value.title": ""},
     )
     assert refused.status_code == 422
     shown = main_of(refused.text)
-    assert shown.count('class="field-error"') == 3, shown
+    assert shown.count('class="field-error"') == 4, shown
     assert fresh(engine, Activity, activity.id).site_id == activity.site_id
     assert fresh(engine, SyncConflict, conflict_id).status == "open"
 
