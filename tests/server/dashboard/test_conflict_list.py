@@ -381,12 +381,18 @@ def test_settling_answers_every_problem_at_once_with_the_checks_of_a_push(
         on="record",
         keep="custom",
         **{"choice.site_id": "device", "choice.participant_ids": "device"},
-        **{"choice.project_id": "device"},
-        **{"choice.title": "custom", "value.title": ""},
+        **{"choice.project_id": "device"},  # and no choice made for the title
     )
     assert refused.status_code == 422
     shown = main_of(refused.text)
     assert shown.count('class="field-error"') == 4, shown
+    for said in (
+        "This is required.",
+        "This site is not one of the project&#39;s sites.",
+        "Some participants are not on the project&#39;s roster yet.",
+        "This cannot be changed once recorded",
+    ):
+        assert said in shown, said
     assert fresh(engine, Activity, activity.id).site_id == activity.site_id
     assert fresh(engine, SyncConflict, conflict_id).status == "open"
 
