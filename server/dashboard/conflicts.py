@@ -590,10 +590,11 @@ def _custom_values(
     session: Session, t: Translator, conflict: SyncConflict, entered: FormState
 ) -> dict[str, Any]:
     """The value chosen for each field: a side's stored value as it is, or the one typed, read
-    as the field's kind (a number in the reader's language, a date, a choice's code)."""
+    as the field's kind (a number in the reader's language, a date, a choice's code). A field
+    without a choice is left out: the resolution names it (``required``) with every other
+    problem of the form, in one answer."""
     forms = _form_fields(session, [conflict])
     values: dict[str, Any] = {}
-    missing = []
     for name in conflict.fields or []:
         choice = entered[f"choice.{name}"]
         if choice == "server":
@@ -604,19 +605,8 @@ def _custom_values(
             _, _, kind, _ = _describe_field(
                 t, conflict.entity, name, forms.get(conflict.entity_id, {}), {}
             )
-            if not kind:
-                missing.append(name)
-                continue
-            values[name] = _read(t, kind, entered[f"value.{name}"].strip())
-        else:
-            missing.append(name)
-    if missing:
-        raise ValidationFailed(
-            [
-                Issue(f"values.{name}", ErrorCode.REQUIRED, "choose a side or another value")
-                for name in missing
-            ]
-        )
+            if kind:
+                values[name] = _read(t, kind, entered[f"value.{name}"].strip())
     return values
 
 

@@ -26,7 +26,7 @@ from sqlmodel import Session, col
 from server.accounts.auth import Caller
 from server.activities.models import Activity, Attachment
 from server.columns import utcnow
-from server.errors import Forbidden, NotFound, invalid
+from server.errors import Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Project
 from server.receipts.service import issue_after_upload
 from server.records.changes import record_change
@@ -35,7 +35,7 @@ from server.records.receipts import Signer
 from server.results.models import Observation
 from server.scope import can_read_project
 from server.sync.errors import PayloadTooLarge, WrongOffset
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 from sync.protocol import MAX_CHUNK_BYTES
 
 # Magic numbers of the types a tablet may send.
@@ -205,11 +205,25 @@ def append_chunk(
     if not chunk:
         raise invalid("body", ErrorCode.REQUIRED, "the chunk is empty")
     if offset + len(chunk) > attachment.size:
-        raise invalid(
-            "body",
-            ErrorCode.TOO_LONG,
-            f"the chunk goes past the photo's size ({attachment.size} bytes)",
-        )
+        # Every problem at once: bytes of another type are said now, not after a resend.
+        problems = [
+            Issue(
+                "body",
+                ErrorCode.TOO_LONG,
+                f"the chunk goes past the photo's size ({attachment.size} bytes)",
+            )
+        ]
+        sniffed = sniff_content_type(chunk[:64]) if offset == 0 else attachment.content_type
+        if sniffed != attachment.content_type:
+            problems.append(
+                Issue(
+                    "content_type",
+                    ErrorCode.UPLOAD_MISMATCH,
+                    f"the bytes are {sniffed or 'of an unknown type'}, "
+                    f"not {attachment.content_type}",
+                )
+            )
+        raise ValidationFailed(problems)
     files.append(attachment.id, offset=offset, chunk=chunk)
     attachment.received = offset + len(chunk)
     attachment.updated_at = utcnow()

@@ -45,16 +45,20 @@ from server.results.observations import (
 )
 from server.scope import can_review, in_visible_project
 from server.sync.models import KeptMutation, SyncConflict
-from server.sync.records import Outcome, PushContext, Rejected
+from server.sync.records import (
+    PARTICIPANT_FIELDS,
+    SITE_FIELDS,
+    Outcome,
+    PushContext,
+    Rejected,
+    check_activity,
+    check_participant,
+)
 from server.sync.service import close_conflict
 from server.sync.wire import attachment_wire, conflict_wire, participant_wire
+from shared.catalogue import ActivityStatus
 from shared.errors import ErrorCode, Issue
-from shared.validation import (
-    validate_activity,
-    validate_attachment,
-    validate_participant,
-    validate_site,
-)
+from shared.validation import validate_attachment, validate_site
 from sync.merge import SERVER_OWNED
 from sync.protocol import ConflictResolution, Mutation, Op, ResultStatus
 
@@ -125,11 +129,17 @@ def resolve(
         )
     if conflict.status != "open":
         raise Conflict(f"this conflict is already {conflict.status}")
-    values = _chosen_values(conflict, request)
+    values, pending = _chosen_values(conflict, request)
     if values is not None:
         kept = session.get(KeptMutation, conflict.mutation_id) if conflict.mutation_id else None
         _apply_resolution(
-            session, caller=caller, conflict=conflict, project=project, values=values, kept=kept
+            session,
+            caller=caller,
+            conflict=conflict,
+            project=project,
+            values=values,
+            pending=pending,
+            kept=kept,
         )
     audit.record(
         session,
@@ -156,24 +166,46 @@ def resolve(
     return conflict
 
 
-def _chosen_values(conflict: SyncConflict, request: ResolveRequest) -> dict[str, Any] | None:
+# At most this many fields not in conflict are named in an answer (hostile input stays small).
+_MAX_NAMED = 20
+
+
+def _chosen_values(
+    conflict: SyncConflict, request: ResolveRequest
+) -> tuple[dict[str, Any] | None, list[Issue]]:
+    """The values to write (None: keep the server's) and the problems of the choice itself,
+    reported with those of the values (every problem at once, not one per round)."""
+    if request.keep in ("server", "device") and request.values:
+        raise invalid("values", ErrorCode.INVALID, "give values only with keep=custom")
     if request.keep == "server":
-        if request.values:
-            raise invalid("values", ErrorCode.INVALID, "give values only with keep=custom")
-        return None
+        return None, []
     if request.keep == "device":
-        if request.values:
-            raise invalid("values", ErrorCode.INVALID, "give values only with keep=custom")
-        return dict(conflict.device_values or {})
-    values = dict(request.values or {})
-    wanted = set(conflict.fields or [])
-    if set(values) != wanted:
-        raise invalid(
-            "values",
-            ErrorCode.REQUIRED,
-            "give a value for each conflicting field and no other: " + ", ".join(sorted(wanted)),
+        return dict(conflict.device_values or {}), []
+    given = dict(request.values or {})
+    wanted = list(conflict.fields or [])
+    pending = [
+        Issue(f"values.{name}", ErrorCode.REQUIRED, "give a value for this conflicting field")
+        for name in wanted
+        if name not in given
+    ]
+    extra = [name for name in given if name not in wanted]
+    pending += [
+        Issue(
+            f"values.{name[:64]}",
+            ErrorCode.UNKNOWN_FIELD,
+            "not a field in conflict; give a value for each of these and no other: "
+            + ", ".join(wanted),
         )
-    return values
+        for name in extra[:_MAX_NAMED]
+    ]
+    return {k: v for k, v in given.items() if k in wanted}, pending
+
+
+def _refuse(pending: list[Issue], issues: list[Issue] | None = None) -> None:
+    """Refuse the resolution with every problem found, the choice's and the values'."""
+    problems = pending + [i for i in issues or [] if i.field not in {p.field for p in pending}]
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def _apply_resolution(
@@ -183,6 +215,7 @@ def _apply_resolution(
     conflict: SyncConflict,
     project: Project,
     values: dict[str, Any],
+    pending: list[Issue],
     kept: KeptMutation | None,
 ) -> None:
     entity_id = conflict.entity_id
@@ -193,7 +226,13 @@ def _apply_resolution(
                 "the activity of this conflict no longer exists", code=ErrorCode.DELETED_ON_SERVER
             )
         _resolve_activity(
-            session, caller=caller, activity=activity, project=project, values=values, kept=kept
+            session,
+            caller=caller,
+            activity=activity,
+            project=project,
+            values=values,
+            pending=pending,
+            kept=kept,
         )
     elif conflict.entity == "participant":
         participant = session.get(Participant, entity_id)
@@ -202,7 +241,9 @@ def _apply_resolution(
                 "the participant of this conflict no longer exists",
                 code=ErrorCode.DELETED_ON_SERVER,
             )
-        _resolve_participant(session, caller=caller, participant=participant, values=values)
+        _resolve_participant(
+            session, caller=caller, participant=participant, values=values, pending=pending
+        )
     elif conflict.entity == "attachment":
         attachment = session.get(Attachment, entity_id)
         if attachment is None:
@@ -210,7 +251,12 @@ def _apply_resolution(
                 "the photo of this conflict no longer exists", code=ErrorCode.DELETED_ON_SERVER
             )
         _resolve_attachment(
-            session, caller=caller, attachment=attachment, project=project, values=values
+            session,
+            caller=caller,
+            attachment=attachment,
+            project=project,
+            values=values,
+            pending=pending,
         )
     elif conflict.entity == "site":
         site = session.get(Site, entity_id)
@@ -218,7 +264,9 @@ def _apply_resolution(
             raise NotFound(
                 "the site of this conflict no longer exists", code=ErrorCode.DELETED_ON_SERVER
             )
-        _resolve_site(session, caller=caller, site=site, project=project, values=values)
+        _resolve_site(
+            session, caller=caller, site=site, project=project, values=values, pending=pending
+        )
     elif conflict.entity == "observation":
         observation = session.get(Observation, entity_id)
         if observation is None:
@@ -232,6 +280,7 @@ def _apply_resolution(
             observation=observation,
             project=project,
             values=values,
+            pending=pending,
             kept=kept,
         )
     else:
@@ -256,6 +305,7 @@ def _resolve_activity(
     activity: Activity,
     project: Project,
     values: dict[str, Any],
+    pending: list[Issue],
     kept: KeptMutation | None,
 ) -> None:
     if is_locked(activity):
@@ -264,6 +314,7 @@ def _resolve_activity(
         )
     writer = Writer.of(caller, source="resolve")
     if values.get("deleted") is True:
+        _refuse(pending)
         if not activity.deleted:
             write_activities(
                 session, [ActivityWrite(existing=activity, delete=True)], writer=writer
@@ -274,18 +325,11 @@ def _resolve_activity(
     if restore:
         # The tablet edited what the server had deleted: restore it with the tablet's edit.
         changes = {**_editable(dict(kept.data or {}) if kept else {}), **changes}
+    moved = _moved(changes, project, "activity")
     record = {k: v for k, v in {**load_wire(session, activity), **changes}.items() if k != "status"}
-    # The project's sites, as a push checks them: a site of another project is refused.
-    facts = FlagFacts(session, utcnow().date())
-    checked = validate_activity(
-        record,
-        project=facts.project_facts(project),
-        sites=facts.sites(project),
-        today=facts.today,
-    )
-    if checked.errors:
-        raise ValidationFailed(_under_values(checked.errors))
-    _on_roster(session, project=project, participant_ids=checked.clean.get("participant_ids"))
+    # Every check a push makes (the same function): fields, the project's sites, its roster.
+    checked = check_activity(session, FlagFacts(session, utcnow().date()), record, project)
+    _refuse(pending, moved + _under_values(checked.errors))
     write_activities(
         session,
         [
@@ -301,31 +345,19 @@ def _resolve_activity(
     )
 
 
-def _on_roster(session: Session, *, project: Project, participant_ids: list[str] | None) -> None:
-    """The participants an activity counts are on its project's roster (as a push checks)."""
-    if not participant_ids:
-        return
-    known = {
-        str(i)
-        for i in session.execute(
-            select(col(Participant.id)).where(
-                col(Participant.project_id) == project.id,
-                col(Participant.id).in_([uuid.UUID(p) for p in participant_ids]),
-            )
-        ).scalars()
-    }
-    missing = [p for p in participant_ids if str(uuid.UUID(p)) not in known]
-    if missing:
-        raise ValidationFailed(
-            [
-                Issue(
-                    "values.participant_ids",
-                    ErrorCode.NOT_ON_ROSTER,
-                    f"{len(missing)} participant(s) are not on this project's roster "
-                    f"(first: {missing[0]})",
-                )
-            ]
+def _moved(changes: dict[str, Any], project: Project, noun: str) -> list[Issue]:
+    """A record stays in its project, as a push keeps it (the value is dropped from
+    ``changes``; the issue, if it named another project, refuses the resolution)."""
+    given = changes.pop("project_id", None)
+    if given is None or str(given) == str(project.id):
+        return []
+    return [
+        Issue(
+            "values.project_id",
+            ErrorCode.NOT_CHANGEABLE,
+            f"an {noun} cannot move to another project; record it again under the right project",
         )
+    ]
 
 
 def _resolve_observation(
@@ -335,6 +367,7 @@ def _resolve_observation(
     observation: Observation,
     project: Project,
     values: dict[str, Any],
+    pending: list[Issue],
     kept: KeptMutation | None,
 ) -> None:
     """Take the tablet's (or custom) values of an observation: each answer is a field of its
@@ -346,6 +379,7 @@ def _resolve_observation(
             code=ErrorCode.LOCKED,
         )
     if values.get("deleted") is True:
+        _refuse(pending)
         if not observation.deleted:
             write_observation(
                 session,
@@ -362,10 +396,10 @@ def _resolve_observation(
     if restoring:
         # The tablet edited what the server had deleted: restore it with the tablet's edit.
         changes = {**_editable(flatten(dict(kept.data or {}) if kept else {})), **changes}
+    moved = _moved(changes, project, "observation")
     record = unflatten({**flatten(observation_wire(observation)), **changes})
     checked = check_observation(session, record, project=project, today=utcnow().date(), new=False)
-    if checked.errors:
-        raise ValidationFailed(_under_values(checked.errors))
+    _refuse(pending, moved + _under_values(checked.errors))
     touched = {"values" if k.startswith(VALUE_PREFIX) else k for k in changes}
     write_observation(
         session,
@@ -379,22 +413,34 @@ def _resolve_observation(
 
 
 def _resolve_participant(
-    session: Session, *, caller: Caller, participant: Participant, values: dict[str, Any]
+    session: Session,
+    *,
+    caller: Caller,
+    participant: Participant,
+    values: dict[str, Any],
+    pending: list[Issue],
 ) -> None:
+    """Take the tablet's (or custom) values of a participant: checked by the push's own
+    function (fields, the code unique in the project); only the fields a push may change."""
     if values.get("deleted") is True:
+        _refuse(pending)
         participant.deleted = True
         participant.deleted_at = utcnow()
     else:
-        participant.deleted = False if values.get("deleted") is False else participant.deleted
         changes = _editable(values)
-        checked = validate_participant(
-            {**participant_wire(participant), **changes}, today=utcnow().date()
+        unknown = _not_changeable(changes, PARTICIPANT_FIELDS, "participant")
+        known = {k: v for k, v in changes.items() if k in PARTICIPANT_FIELDS}
+        checked = check_participant(
+            session,
+            {**participant_wire(participant), **known},
+            project_id=participant.project_id,
+            own_id=participant.id,
+            today=utcnow().date(),
+            code_changed="code" in known,
         )
-        if checked.errors:
-            raise ValidationFailed(_under_values(checked.errors))
-        if "code" in changes:
-            _code_free(session, participant=participant, code=checked.clean.get("code"))
-        for name in changes:
+        _refuse(pending, unknown + _under_values(checked.errors))
+        participant.deleted = False if values.get("deleted") is False else participant.deleted
+        for name in known:
             setattr(participant, name, checked.clean.get(name))
     write_version(
         session,
@@ -407,52 +453,35 @@ def _resolve_participant(
     )
 
 
-def _code_free(session: Session, *, participant: Participant, code: Any) -> None:
-    """A participant's code is unique in its project (as a push checks it): another one's code
-    is refused at the field, not left to the database's constraint."""
-    taken = session.execute(
-        select(col(Participant.id)).where(
-            col(Participant.project_id) == participant.project_id,
-            col(Participant.code) == code,
-            col(Participant.id) != participant.id,
+def _not_changeable(changes: dict[str, Any], fields: tuple[str, ...], noun: str) -> list[Issue]:
+    return [
+        Issue(
+            f"values.{k[:64]}",
+            ErrorCode.UNKNOWN_FIELD,
+            f"not a field of a {noun} a tablet may change (" + ", ".join(fields) + ")",
         )
-    ).first()
-    if taken is not None:
-        raise ValidationFailed(
-            [
-                Issue(
-                    "values.code",
-                    ErrorCode.ALREADY_EXISTS,
-                    f"code {code!r} is already used by another participant of this project",
-                )
-            ]
-        )
-
-
-# What a tablet may change of a site it added (server.sync.records.apply_site).
-SITE_FIELDS = ("name", "admin_area", "lat", "lon")
+        for k in sorted(k for k in changes if k not in fields)[:_MAX_NAMED]
+    ]
 
 
 def _resolve_site(
-    session: Session, *, caller: Caller, site: Site, project: Project, values: dict[str, Any]
+    session: Session,
+    *,
+    caller: Caller,
+    site: Site,
+    project: Project,
+    values: dict[str, Any],
+    pending: list[Issue],
 ) -> None:
     """Take the tablet's (or custom) values of a site: validated like a pushed site, then a new
     version with its revision and change-log entry, so tablets pull it."""
     if site.status == "rejected":
         raise Conflict("this site was rejected since: there is nothing to keep values for")
-    unknown = [
-        Issue(
-            f"values.{k}",
-            ErrorCode.UNKNOWN_FIELD,
-            "not a field of a site a tablet may change (" + ", ".join(SITE_FIELDS) + ")",
-        )
-        for k in sorted(k for k in values if k not in SITE_FIELDS)
-    ]
+    unknown = _not_changeable(values, SITE_FIELDS, "site")
     known = {k: v for k, v in values.items() if k in SITE_FIELDS}
     checked = validate_site({**site_wire(site), **known}, project=project_facts(project))
-    if unknown or checked.errors:  # every problem at once
-        raise ValidationFailed(unknown + _under_values(checked.errors))
-    for name in values:
+    _refuse(pending, unknown + _under_values(checked.errors))  # every problem at once
+    for name in known:
         value = checked.clean.get(name)
         setattr(site, name, "" if name == "admin_area" and value is None else value)
     write_version(
@@ -473,15 +502,31 @@ def _resolve_attachment(
     attachment: Attachment,
     project: Project,
     values: dict[str, Any],
+    pending: list[Issue],
 ) -> None:
-    """Take the tablet's (or custom) caption: checked like a pushed one (text, its length, no
-    control character), refused at ``values.caption`` rather than stored as anything given."""
+    """Take the tablet's (or custom) caption: the whole photo record checked as a push checks
+    it (text, its length, no control character), refused at ``values.caption`` rather than
+    stored as anything given; a photo of an approved activity or observation is locked with
+    it, as for a push."""
+    owner: Activity | Observation | None = (
+        session.get(Observation, attachment.observation_id)
+        if attachment.observation_id is not None
+        else session.get(Activity, attachment.activity_id)
+    )
+    if owner is not None and owner.status == ActivityStatus.APPROVED:
+        noun = "observation" if isinstance(owner, Observation) else "activity"
+        raise Conflict(
+            f"this photo's {noun} was approved since: reopen it before resolving",
+            code=ErrorCode.LOCKED,
+        )
+    unknown = _not_changeable(_editable(values), ("caption",), "photo")
     caption = None
+    issues: list[Issue] = []
     if "caption" in values:
-        checked = validate_attachment({"caption": values["caption"]}, partial=True)
-        if checked.errors:
-            raise ValidationFailed(_under_values(checked.errors))
+        checked = validate_attachment({**attachment_wire(attachment), "caption": values["caption"]})
+        issues = _under_values(checked.errors)
         caption = checked.clean.get("caption") or ""
+    _refuse(pending, unknown + issues)
     if values.get("deleted") is True:
         attachment.deleted = True
     elif values.get("deleted") is False:

@@ -60,6 +60,7 @@ from shared.errors import ErrorCode
 from shared.validation import (
     Issue,
     SiteFacts,
+    Validation,
     validate_activity,
     validate_attachment,
     validate_participant,
@@ -286,36 +287,56 @@ def _incoming(mutation: Mutation) -> dict[str, Any]:
 # --- activities ----------------------------------------------------------------------------
 
 
+def check_activity(
+    session: Session, facts: FlagFacts, record: Mapping[str, Any], project: Project
+) -> Validation:
+    """Every check a pushed activity passes, each problem at once: its fields against the
+    project (dates, enumerations, bounds, free text), its site among the project's sites, its
+    participants on the project's roster. Settling a conflict calls it too
+    (``server.sync.conflicts``), so the two cannot drift apart."""
+    data = {k: v for k, v in record.items() if k not in ("status", "deleted")}
+    checked = validate_activity(
+        data, project=facts.project_facts(project), sites=facts.sites(project), today=facts.today
+    )
+    errors = list(checked.errors)
+    if not any(e.field.startswith("participant_ids") for e in errors):
+        errors += _roster_issues(session, project, checked.clean.get("participant_ids") or [])
+    clean = dict(checked.clean)
+    clean.pop("status", None)
+    return Validation(errors=errors, warnings=checked.warnings, clean=clean)
+
+
+def _roster_issues(session: Session, project: Project, participant_ids: list[str]) -> list[Issue]:
+    if not participant_ids:
+        return []
+    known = set(
+        session.execute(
+            select(col(Participant.id)).where(
+                col(Participant.project_id) == project.id,
+                col(Participant.id).in_([uuid.UUID(p) for p in participant_ids]),
+            )
+        ).scalars()
+    )
+    missing = [p for p in participant_ids if uuid.UUID(p) not in known]
+    if not missing:
+        return []
+    return [
+        Issue(
+            "participant_ids",
+            ErrorCode.NOT_ON_ROSTER,
+            f"{len(missing)} participant(s) are not on this "
+            f"project's roster (first: {missing[0]}); push the participants first",
+        )
+    ]
+
+
 def _validated_activity(
     ctx: PushContext, data: Mapping[str, Any], project: Project
 ) -> tuple[dict[str, Any], list[Issue]]:
-    record = {k: v for k, v in data.items() if k not in ("status", "deleted")}
-    checked = validate_activity(
-        record, project=ctx.facts.project_facts(project), sites=ctx.sites(project), today=ctx.today
-    )
+    checked = check_activity(ctx.session, ctx.facts, data, project)
     if checked.errors:
         raise Rejected(checked.errors)
-    participant_ids = checked.clean.get("participant_ids") or []
-    if participant_ids:
-        known = set(
-            ctx.session.execute(
-                select(col(Participant.id)).where(
-                    col(Participant.project_id) == project.id,
-                    col(Participant.id).in_([uuid.UUID(p) for p in participant_ids]),
-                )
-            ).scalars()
-        )
-        missing = [p for p in participant_ids if uuid.UUID(p) not in known]
-        if missing:
-            raise _reject(
-                "participant_ids",
-                ErrorCode.NOT_ON_ROSTER,
-                f"{len(missing)} participant(s) are not on this "
-                f"project's roster (first: {missing[0]}); push the participants first",
-            )
-    clean = dict(checked.clean)
-    clean.pop("status", None)
-    return clean, checked.warnings
+    return checked.clean, checked.warnings
 
 
 def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | None) -> Outcome:
@@ -454,11 +475,12 @@ def apply_participant(
             raise _nothing_to_delete("participant")
         data = {**_incoming(mutation), "id": str(mutation.id)}
         project = ctx.writable_project(data.get("project_id"))
-        checked = validate_participant(data, today=ctx.today)
+        checked = check_participant(
+            session, data, project_id=project.id, own_id=mutation.id, today=ctx.today
+        )
         if checked.errors:
             raise Rejected(checked.errors)
         clean = checked.clean
-        _unique_code(session, project_id=project.id, code=clean["code"], own_id=mutation.id)
         now = utcnow()
         participant = Participant(
             id=mutation.id,
@@ -503,33 +525,59 @@ def apply_participant(
     outcome = merge_upsert(history=history, incoming=incoming)
     if outcome.changes:
         record = {**current, **outcome.changes}
-        checked = validate_participant(record, today=ctx.today)
+        checked = check_participant(
+            session,
+            record,
+            project_id=project.id,
+            own_id=existing.id,
+            today=ctx.today,
+            code_changed="code" in outcome.changes,
+        )
         if checked.errors:
             raise Rejected(checked.errors)
         for name in outcome.changes:
-            if name in ("code", "name", "sex", "birth_year", "category", "disability"):
+            if name in PARTICIPANT_FIELDS:
                 setattr(existing, name, checked.clean.get(name))
-        if "code" in outcome.changes:
-            _unique_code(session, project_id=project.id, code=existing.code, own_id=existing.id)
         _participant_written(ctx, existing)
     return Outcome(outcome.status, existing.version, project.id, outcome, version)
 
 
-def _unique_code(session: Session, *, project_id: uuid.UUID, code: str, own_id: uuid.UUID) -> None:
-    other = session.execute(
-        select(col(Participant.id)).where(
-            col(Participant.project_id) == project_id,
-            col(Participant.code) == code,
-            col(Participant.id) != own_id,
-        )
-    ).first()
-    if other is not None:
-        raise _reject(
-            "code",
-            ErrorCode.ALREADY_EXISTS,
-            f"code {code!r} is already used by another participant of this "
-            "project; scan the card again or use another code",
-        )
+# What a push (or a settled conflict) may change of a participant.
+PARTICIPANT_FIELDS = ("code", "name", "sex", "birth_year", "category", "disability")
+
+
+def check_participant(
+    session: Session,
+    record: Mapping[str, Any],
+    *,
+    project_id: uuid.UUID,
+    own_id: uuid.UUID,
+    today: date,
+    code_changed: bool = True,
+) -> Validation:
+    """Every check a pushed participant passes, each problem at once: its fields, and its code
+    unique in its project. Settling a conflict calls it too."""
+    checked = validate_participant(record, today=today)
+    errors = list(checked.errors)
+    code = checked.clean.get("code")
+    if code_changed and code and not any(e.field == "code" for e in errors):
+        other = session.execute(
+            select(col(Participant.id)).where(
+                col(Participant.project_id) == project_id,
+                col(Participant.code) == code,
+                col(Participant.id) != own_id,
+            )
+        ).first()
+        if other is not None:
+            errors.append(
+                Issue(
+                    "code",
+                    ErrorCode.ALREADY_EXISTS,
+                    f"code {code!r} is already used by another participant of this "
+                    "project; scan the card again or use another code",
+                )
+            )
+    return Validation(errors=errors, warnings=checked.warnings, clean=checked.clean)
 
 
 def _participant_written(ctx: PushContext, participant: Participant, *, new: bool = False) -> None:
@@ -548,7 +596,8 @@ def _participant_written(ctx: PushContext, participant: Participant, *, new: boo
 
 # --- sites found in the field --------------------------------------------------------------
 
-_SITE_FIELDS = ("name", "admin_area", "lat", "lon")
+# What a tablet may change of a site it added (and a settled conflict, of any site).
+SITE_FIELDS = ("name", "admin_area", "lat", "lon")
 
 
 def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> Outcome:
@@ -608,7 +657,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
         base_version=mutation.base_version,
         device_id=ctx.device.id,
     )
-    incoming = {k: v for k, v in _incoming(mutation).items() if k in _SITE_FIELDS}
+    incoming = {k: v for k, v in _incoming(mutation).items() if k in SITE_FIELDS}
     outcome = merge_upsert(history=history, incoming=incoming)
     if outcome.changes:
         record = {**current, **outcome.changes}

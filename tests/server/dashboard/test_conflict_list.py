@@ -311,6 +311,168 @@ def test_a_site_chosen_when_settling_an_activity_must_be_one_of_its_project(
     assert refused.json()["detail"][0]["code"] == "not_on_roster"
 
 
+def _api_settle(app: Any, bearer: str, conflict_id: uuid.UUID, body: dict[str, Any]) -> Any:
+    return TestClient(app).post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json=body,
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
+
+
+def _problems(response: Any) -> set[tuple[str, str]]:
+    assert response.status_code == 422, response.text
+    return {(d["field"], d["code"]) for d in response.json()["detail"]}
+
+
+def test_settling_answers_every_problem_at_once_with_the_checks_of_a_push(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Settling a conflict answered a bad request in rounds: a missing field, then (once given)
+    a site of another project, then (once fixed) a participant not on the roster. Each round
+    cost the officer a submit. Now every problem of the request comes at once, each at its
+    field with a push's code (the same check function as a push), on the API and the form."""
+    activity = world.submitted[0]
+    elsewhere = next(s for s in world.sites if s.project_id == world.eth.id)
+    with Session(write_engine(engine)) as writer:
+        stranger = Participant(project_id=world.eth.id, code="ETH-0002")
+        writer.add(stranger)
+        writer.flush()
+        stranger_id = str(stranger.id)
+        conflict = SyncConflict(
+            entity="activity",
+            entity_id=activity.id,
+            project_id=activity.project_id,
+            fields=["participant_ids", "project_id", "site_id", "title"],
+            base_values={"site_id": str(activity.site_id), "participant_ids": [], "title": "x"},
+            server_values={"site_id": str(activity.site_id), "participant_ids": [], "title": "x"},
+            device_values={
+                "project_id": str(world.eth.id),
+                "site_id": str(elsewhere.id),
+                "participant_ids": [stranger_id],
+                "title": "",
+            },
+        )
+        writer.add(conflict)
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+        conflict_id = conflict.id
+    given = {"site_id": str(elsewhere.id), "participant_ids": [stranger_id], "bogus": 1}
+    assert _problems(
+        _api_settle(officer.app, bearer, conflict_id, {"keep": "custom", "values": given})
+    ) == {
+        ("values.site_id", "site_not_in_project"),
+        ("values.participant_ids", "not_on_roster"),
+        ("values.title", "required"),
+        ("values.project_id", "required"),
+        ("values.bogus", "unknown_field"),
+    }
+    assert _problems(_api_settle(officer.app, bearer, conflict_id, {"keep": "device"})) == {
+        ("values.site_id", "site_not_in_project"),
+        ("values.participant_ids", "not_on_roster"),
+        ("values.title", "required"),
+        ("values.project_id", "not_changeable"),  # a record stays in its project, as a push
+    }
+    # The form marks each field in conflict with its own problem, in one submit.
+    page = f"/activities/{activity.id}"
+    refused = _settle(
+        officer,
+        page,
+        conflict_id,
+        on="record",
+        keep="custom",
+        **{"choice.site_id": "device", "choice.participant_ids": "device"},
+        **{"choice.project_id": "device"},  # and no choice made for the title
+    )
+    assert refused.status_code == 422
+    shown = main_of(refused.text)
+    assert shown.count('class="field-error"') == 4, shown
+    for said in (
+        "This is required.",
+        "This site is not one of the project&#39;s sites.",
+        "Some participants are not on the project&#39;s roster yet.",
+        "This cannot be changed once recorded",
+    ):
+        assert said in shown, said
+    assert fresh(engine, Activity, activity.id).site_id == activity.site_id
+    assert fresh(engine, SyncConflict, conflict_id).status == "open"
+
+
+def test_a_participant_settled_is_checked_like_a_pushed_one_every_problem_at_once(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """A participant's code taken by another was heard of only once its other fields were
+    right, and a settled participant could be given any column of the table (its project
+    too), where a push changes only a participant's own fields."""
+    with Session(write_engine(engine)) as writer:
+        taken = Participant(project_id=world.lso.id, code="LSO-TAKEN")
+        person = Participant(project_id=world.lso.id, code="LSO-MINE", birth_year=1990)
+        writer.add_all([taken, person])
+        writer.flush()
+        conflict = SyncConflict(
+            entity="participant",
+            entity_id=person.id,
+            project_id=world.lso.id,
+            fields=["birth_year", "code", "project_id"],
+            base_values={"code": "LSO-MINE", "birth_year": 1990},
+            server_values={"code": "LSO-MINE", "birth_year": 1990},
+            device_values={
+                "code": "LSO-TAKEN",
+                "birth_year": 1800,
+                "project_id": str(world.eth.id),
+            },
+        )
+        writer.add(conflict)
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+        conflict_id, person_id = conflict.id, person.id
+    assert _problems(_api_settle(officer.app, bearer, conflict_id, {"keep": "device"})) == {
+        ("values.code", "already_exists"),
+        ("values.birth_year", "birth_year_range"),
+        ("values.project_id", "unknown_field"),
+    }
+    stored = fresh(engine, Participant, person_id)
+    assert (stored.code, stored.project_id, stored.version) == ("LSO-MINE", world.lso.id, 1)
+    assert fresh(engine, SyncConflict, conflict_id).status == "open"
+
+
+def test_a_photo_of_an_approved_activity_is_locked_when_settling_as_for_a_push(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """A push refuses a caption change on a photo of an approved activity (locked); settling
+    its conflict wrote it anyway, changing an approved record behind its reviewer's back."""
+    approved = world.approved[0]
+    with Session(write_engine(engine)) as writer:
+        photo = Attachment(
+            id=uuid.uuid4(),
+            activity_id=approved.id,
+            sha256=hashlib.sha256(b"an approved photo").hexdigest(),
+            size=17,
+            content_type="image/jpeg",
+            caption="Approved caption",
+        )
+        writer.add(photo)
+        writer.flush()
+        conflict = SyncConflict(
+            entity="attachment",
+            entity_id=photo.id,
+            project_id=approved.project_id,
+            fields=["caption"],
+            base_values={"caption": "Approved caption"},
+            server_values={"caption": "Approved caption"},
+            device_values={"caption": "Changed after approval"},
+        )
+        writer.add(conflict)
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+        conflict_id, photo_id = conflict.id, photo.id
+    for body in ({"keep": "device"}, {"keep": "custom", "values": {"caption": "Other"}}):
+        refused = _api_settle(officer.app, bearer, conflict_id, body)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "locked"
+    assert fresh(engine, Attachment, photo_id).caption == "Approved caption"
+    assert fresh(engine, SyncConflict, conflict_id).status == "open"
+
+
 def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(
     officer: TestClient, engine: Engine, world: World
 ) -> None:

@@ -121,6 +121,21 @@ def test_bytes_of_another_type_are_refused(client: TestClient, field: Field) -> 
     assert response.json()["detail"][0]["field"] == "content_type"
 
 
+def test_a_chunk_past_the_size_of_another_type_hears_both_at_once(
+    client: TestClient, field: Field
+) -> None:
+    """A whole file too long and of another type was refused for its length only; sent again
+    at the right length, it was then refused for its type: two rounds over a slow link."""
+    photo_id = _with_photo(client, field, data=PNG)  # declared image/jpeg, 1008 bytes
+    response = _patch(client, field, photo_id, 0, PNG + b"more")
+    assert response.status_code == 422
+    assert {(d["field"], d["code"]) for d in response.json()["detail"]} == {
+        ("body", "too_long"),
+        ("content_type", "upload_mismatch"),
+    }
+    assert _offset(client, field, photo_id) == 0
+
+
 def test_a_chunk_over_one_mebibyte_gets_413(client: TestClient, field: Field) -> None:
     big = b"\xff\xd8\xff" + bytes(2 * 1024 * 1024)
     photo_id = _with_photo(client, field, data=big)

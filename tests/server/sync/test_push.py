@@ -485,7 +485,11 @@ def test_resolving_with_custom_values_needs_every_conflicting_field(
         headers=headers,
     )
     assert wrong.status_code == 422
-    assert wrong.json()["detail"][0]["field"] == "values"
+    # each problem at its field, at once: the conflicting field left out, the other one given
+    assert {(d["field"], d["code"]) for d in wrong.json()["detail"]} == {
+        ("values.title", "required"),
+        ("values.notes", "unknown_field"),
+    }
     right = client.post(
         f"/api/v1/conflicts/{conflict_id}/resolve",
         json={"keep": "custom", "values": {"title": "Agreed title"}},

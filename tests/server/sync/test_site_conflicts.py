@@ -106,10 +106,15 @@ def test_a_site_conflict_resolves_with_edited_values_checked_like_a_push(
     blank = client.post(url, json={"keep": "custom", "values": {"name": ""}}, headers=headers)
     assert blank.status_code == 422
     assert blank.json()["detail"][0]["field"] == "values.name"
+    # Every problem at once: the field left out, the field not in conflict, a bad value.
     other = client.post(
         url, json={"keep": "custom", "values": {"status": "approved"}}, headers=headers
     )
-    assert other.status_code == 422 and other.json()["detail"][0]["field"] == "values"
+    assert other.status_code == 422
+    assert {(d["field"], d["code"]) for d in other.json()["detail"]} == {
+        ("values.name", "required"),
+        ("values.status", "unknown_field"),
+    }
     assert _site(engine, site_id).version == 2  # refused: nothing written
     good = client.post(
         url, json={"keep": "custom", "values": {"name": "Berea demo plot"}}, headers=headers
