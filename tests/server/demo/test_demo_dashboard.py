@@ -40,6 +40,7 @@ OWN_HOST = "testserver"  # the TestClient's host: the server itself
 NOT_PAGES = {
     "/attachments/{attachment_id}",
     "/exports/download",
+    "/observations/download",
     "/reports/quarterly.pdf",
     "/",
 }
