@@ -228,7 +228,7 @@ def _decode_token(token: str, props: Sequence[Property]) -> tuple[Any, ...]:
 
 
 def _same(column: Any, value: Any) -> Any:
-    return column.is_(None) if value is None else column == sa.literal(value, column.type)
+    return column.is_(None) if value is None else column == value
 
 
 def _beyond(column: Any, desc: bool, nullable: bool, value: Any) -> Any:
@@ -236,8 +236,8 @@ def _beyond(column: Any, desc: bool, nullable: bool, value: Any) -> Any:
     None when none can be."""
     if value is None:
         return None if desc else column.is_not(None)
-    # A bound value of the column's type: SQLAlchemy refuses ``column > True`` for a Boolean.
-    value = sa.literal(value, column.type)
+    if isinstance(value, bool):  # SQLAlchemy refuses ``column > True``: bind it as a value
+        value = sa.literal(value, column.type)
     if desc:
         return sa.or_(column < value, column.is_(None)) if nullable else column < value
     return column > value  # never true of a null
