@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -194,14 +195,18 @@ def _typed(value: Any, edm: str) -> Any:
         moment = datetime.fromisoformat(value)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if edm in ("Edm.Int32", "Edm.Int64") and isinstance(value, int) and not isinstance(value, bool):
-        if not -(2**63) <= value < 2**63:
+        bound = 2**31 if edm == "Edm.Int32" else 2**63  # PostgreSQL refuses more: a 500
+        if not -bound <= value < bound:
             raise ValueError("out of range")
         return value
     if edm == "Edm.Double" and isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
         return float(value)
     if edm == "Edm.Boolean" and isinstance(value, bool):
         return value
     if edm == "Edm.String" and isinstance(value, str) and "\x00" not in value:
+        value.encode()  # a lone surrogate ("\ud800") is no text a database takes
         return value
     raise ValueError(f"not an {edm}")
 
@@ -216,7 +221,7 @@ def _decode_token(token: str, props: Sequence[Property]) -> tuple[Any, ...]:
             None if v is None and p.nullable else _typed(v, p.edm)
             for v, p in zip(values, props, strict=True)
         )
-    except (ValueError, TypeError, AttributeError, binascii.Error) as exc:
+    except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error) as exc:
         raise _bad(
             "$skiptoken",
             "not a token this service made for this $orderby; follow @odata.nextLink as given, "

@@ -8,6 +8,8 @@ One world per backend for the whole module (the tests only read it)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -349,3 +351,27 @@ def test_every_set_of_the_service_document_pages_in_the_officers_scope(
         expected = _expected_order(name, [r for r in hq_rows if lesotho(r)], orders[name])
         assert _keys(name, rows) == _keys(name, expected), name
         assert len(hq_rows) > len(rows), name  # HQ sees Kenya's too
+
+
+def test_a_made_up_skiptoken_is_a_400_never_a_500(
+    feed: tuple[TestClient, dict[str, tuple[str, str]]],
+) -> None:
+    """Tokens a client could forge that the database would refuse (PostgreSQL: an Int32 out of
+    range; either: text with a lone surrogate) or that no row can hold."""
+    client, auth = feed
+    key = "0e350ba6-4d94-4bec-9eba-cf4653020000"
+    forged = [
+        ("Activities", "Version", [2**40, key]),
+        ("Activities", "Title", ["\ud800", key]),
+        ("Activities", "Late", [1, key]),
+        ("Sites", "Lat", [10**400, key]),
+        ("Sites", "Lat", [float("nan"), key]),
+        ("Attendance", "Count", [2**31, 1]),
+    ]
+    for name, orderby, values in forged:
+        token = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+        response = client.get(
+            f"{BASE}{name}?$orderby={orderby}&$skiptoken={token}", auth=auth["hq"]
+        )
+        assert response.status_code == 400, (values, response.text)
+        assert response.json()["error"]["code"] == "bad_option"
