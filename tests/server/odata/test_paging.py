@@ -30,6 +30,8 @@ from tests.factories import World, detach, make_activity, make_project, make_sit
 
 BASE = "http://testserver/api/v1/odata/"
 PAGE = 2  # small pages, so that every walk takes several
+# IndicatorValues is computed whole for each page (docs/odata.md): larger pages keep it cheap.
+PAGES = {"IndicatorValues": 8}
 LAST_ROWS: list[dict[str, Any]] = []  # the last row of each page but the last, of a walk
 
 
@@ -174,7 +176,7 @@ def _keys(name: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 # --- nulls in the ordered column -------------------------------------------------------------
 
-WOMEN_SHARE = "$filter=Indicator eq 'WOMEN_SHARE'"
+WOMEN_SHARE = "$filter=Indicator eq 'WOMEN_SHARE' and ProjectCode eq 'LSO-BARE'"
 
 # (set, $orderby, another option, page size): pages small enough that one ends on an empty value
 _ORDERS = [
@@ -190,7 +192,7 @@ _ORDERS = [
     ("Sites", "Lon desc", "", 1),
     ("Projects", "PriorityProduct desc", "", 1),
     ("Projects", "PriorityProduct,EndDate desc", "", 1),
-    ("IndicatorValues", "Value", WOMEN_SHARE, 1),
+    ("IndicatorValues", "Value", WOMEN_SHARE, 2),
     ("IndicatorValues", "Value desc,Month", WOMEN_SHARE, 1),
 ]
 
@@ -303,7 +305,7 @@ def test_filters_count_select_top_and_skip_page_to_the_end(
     url = f"{BASE}{name}?$filter={text}&$count=true&$orderby={orderby}&$select={select}"
     expected = _keys(name, _expected_order(name, wanted, order))
 
-    rows, counts = _walk(client, auth["hq"], url)
+    rows, counts = _walk(client, auth["hq"], url, PAGES.get(name, PAGE))
     assert _keys(name, rows) == expected
     assert counts == [len(wanted)] * len(counts)
     assert all(set(r) == set(select.split(",")) for r in rows)
@@ -338,7 +340,8 @@ def test_every_set_of_the_service_document_pages_in_the_officers_scope(
     }
     for name in names:
         orderby = ",".join(f"{p}{' desc' if d else ''}" for p, d in orders[name])
-        rows, _ = _walk(client, auth["officer_lso"], f"{BASE}{name}?$orderby={orderby}")
+        url = f"{BASE}{name}?$orderby={orderby}"
+        rows, _ = _walk(client, auth["officer_lso"], url, PAGES.get(name, PAGE))
         hq_rows = _all(client, auth["hq"], name)
 
         def lesotho(row: dict[str, Any]) -> bool:
