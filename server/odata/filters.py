@@ -3,6 +3,8 @@ properties and compiled to SQL (or, for computed sets, to a Python predicate).
 
 Supported: ``eq ne gt ge lt le``, ``and``, ``or``, ``in (...)`` and parentheses, each comparison
 between a listed property and a literal of its type (``null`` with ``eq``/``ne`` only).
+Empty values compare as OData says: null equals null only, so ``ne`` with a value is true of
+an empty property (not SQL's unknown) and ``gt ge lt le`` are false of it.
 Anything else — functions, arithmetic, ``not``, lambdas, navigation — is a 400 naming it.
 """
 
@@ -387,12 +389,15 @@ def to_sql(condition: Condition, columns: Mapping[str, Any]) -> sa.ColumnElement
     if condition.value is None:
         return column.is_(None) if condition.op == "eq" else column.is_not(None)
     compared: Any = _PY_OPS[condition.op](column, condition.value)
+    if condition.op == "ne":  # an empty value is not equal to any value (OData, not SQL)
+        return sa.or_(compared, column.is_(None))
     return sa.and_(compared)
 
 
 def to_python(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
-    """The condition as a predicate over a row ``{property: value}`` (computed entity sets).
-    As in SQL, an ordering comparison with a null value is false."""
+    """The condition as a predicate over a row ``{property: value}`` (computed entity sets),
+    as ``to_sql`` answers it: an ordering comparison with a null value is false, and a null is
+    not equal to any value."""
     if isinstance(condition, Junction):
         left, right = to_python(condition.left), to_python(condition.right)
         if condition.op == "and":
@@ -408,5 +413,7 @@ def to_python(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
             if op == "eq"
             else (lambda row: row.get(prop) is not None)
         )
+    if op == "ne":
+        return lambda row: row.get(prop) != value
     compare = _PY_OPS[op]
     return lambda row: row.get(prop) is not None and compare(row[prop], value)

@@ -9,6 +9,11 @@ Paging is keyset (seek) paging: rows come in the order of ``$orderby`` then the 
 skiptoken holds the ordering values of a page's last row, so the next page starts with
 ``WHERE (order columns) > (those values)`` on an index instead of skipping rows: page N costs
 what page 1 costs. ``$skip`` applies to the first page only (the nextLink drops it).
+
+Empty (null) values order as OData says, the same on SQLite and PostgreSQL (whose defaults
+differ): before every value ascending, after every value descending. The skiptoken then
+carries ``null``, and the seek reads "after null" as "the first value" (ascending) or "nothing
+more in this column" (descending).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +33,7 @@ from sqlmodel import Session
 
 from server.accounts.auth import Caller
 from server.columns import as_utc
-from server.odata.entities import EntitySet
+from server.odata.entities import EntitySet, Property
 from server.odata.errors import ODataError
 from server.odata.filters import Condition, parse_filter, to_python, to_sql
 
@@ -135,12 +141,6 @@ def parse_options(
                     f"unknown property {words[0]}; properties are " + ", ".join(names),
                     "unknown_property",
                 )
-            if prop.nullable:
-                raise _bad(
-                    "$orderby",
-                    f"{prop.name} may be empty and cannot order the pages; order by one of "
-                    + ", ".join(p.name for p in entity_set.properties if not p.nullable),
-                )
             if all(o[0] != prop.name for o in order):
                 order.append((prop.name, len(words) == 2 and words[1] == "desc"))
     for key in entity_set.key:
@@ -153,7 +153,7 @@ def parse_options(
 
     after = None
     if (token := params.get("$skiptoken")) is not None:
-        after = _decode_token(token, [entity_set.by_name[o[0]].edm for o in order])
+        after = _decode_token(token, [entity_set.by_name[o[0]] for o in order])
 
     return Options(
         select=select,
@@ -195,45 +195,80 @@ def _typed(value: Any, edm: str) -> Any:
         moment = datetime.fromisoformat(value)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if edm in ("Edm.Int32", "Edm.Int64") and isinstance(value, int) and not isinstance(value, bool):
-        if not -(2**63) <= value < 2**63:
+        bound = 2**31 if edm == "Edm.Int32" else 2**63  # PostgreSQL refuses more: a 500
+        if not -bound <= value < bound:
             raise ValueError("out of range")
         return value
     if edm == "Edm.Double" and isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
         return float(value)
     if edm == "Edm.Boolean" and isinstance(value, bool):
         return value
     if edm == "Edm.String" and isinstance(value, str) and "\x00" not in value:
+        value.encode()  # a lone surrogate ("\ud800") is no text a database takes
         return value
     raise ValueError(f"not an {edm}")
 
 
-def _decode_token(token: str, edms: Sequence[str]) -> tuple[Any, ...]:
+def _decode_token(token: str, props: Sequence[Property]) -> tuple[Any, ...]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != len(edms):
+        if not isinstance(values, list) or len(values) != len(props):
             raise ValueError("wrong length")
-        return tuple(_typed(v, edm) for v, edm in zip(values, edms, strict=True))
-    except (ValueError, TypeError, AttributeError, binascii.Error) as exc:
+        return tuple(
+            None if v is None and p.nullable else _typed(v, p.edm)
+            for v, p in zip(values, props, strict=True)
+        )
+    except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error) as exc:
         raise _bad(
             "$skiptoken",
-            f"not a token this service made ({exc}); follow @odata.nextLink as given, with the "
-            "same $filter and $orderby",
+            "not a token this service made for this $orderby; follow @odata.nextLink as given, "
+            "with the same $filter and $orderby",
         ) from exc
 
 
 # --- reading a page ------------------------------------------------------------------------------
 
 
-def _seek(columns: Sequence[Any], descending: Sequence[bool], after: Sequence[Any]) -> Any:
+def _same(column: Any, value: Any) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _beyond(column: Any, desc: bool, nullable: bool, value: Any) -> Any:
+    """The rows after ``value`` in one column's order (nulls first ascending, last descending);
+    None when none can be."""
+    if value is None:
+        return None if desc else column.is_not(None)
+    if isinstance(value, bool):  # SQLAlchemy refuses ``column > True``: bind it as a value
+        value = sa.literal(value, column.type)
+    if desc:
+        return sa.or_(column < value, column.is_(None)) if nullable else column < value
+    return column > value  # never true of a null
+
+
+def _seek(
+    columns: Sequence[Any],
+    descending: Sequence[bool],
+    nullable: Sequence[bool],
+    after: Sequence[Any],
+) -> Any:
     """Rows strictly after ``after`` in the (mixed-direction) order: for one ascending key this
     is simply ``key > value``, which the key's index answers."""
     alternatives = []
-    for i, (column, desc) in enumerate(zip(columns, descending, strict=True)):
-        equal = [c == v for c, v in zip(columns[:i], after[:i], strict=True)]
-        step = column < after[i] if desc else column > after[i]
-        alternatives.append(sa.and_(*equal, step))
-    return sa.or_(*alternatives)
+    for i, column in enumerate(columns):
+        step = _beyond(column, descending[i], nullable[i], after[i])
+        if step is not None:
+            equal = [_same(c, v) for c, v in zip(columns[:i], after[:i], strict=True)]
+            alternatives.append(sa.and_(*equal, step))
+    return sa.or_(*alternatives)  # never empty: the key, last, is never null
+
+
+def _ordered(column: Any, desc: bool, nullable: bool) -> Any:
+    if not nullable:  # as the indexes are built
+        return column.desc() if desc else column.asc()
+    return column.desc().nulls_last() if desc else column.asc().nulls_first()
 
 
 def read_page(session: Session, *, caller: Caller, entity_set: EntitySet, options: Options) -> Page:
@@ -273,23 +308,30 @@ def _sql_page(session: Session, *, caller: Caller, entity_set: EntitySet, option
         ).scalar_one()
     wanted = list(dict.fromkeys([*options.select, *(p for p, _ in options.order)]))
     statement = sa.select(*(columns[n].label(n) for n in wanted)).select_from(source).where(*where)
+    nullable = [entity_set.by_name[p].nullable for p, _ in options.order]
     if options.after is not None:
         statement = statement.where(
             _seek(
-                [columns[p] for p, _ in options.order], [d for _, d in options.order], options.after
+                [columns[p] for p, _ in options.order],
+                [d for _, d in options.order],
+                nullable,
+                options.after,
             )
         )
     elif options.skip:
         statement = statement.offset(options.skip)
     statement = statement.order_by(
-        *(columns[p].desc() if desc else columns[p].asc() for p, desc in options.order)
+        *(
+            _ordered(columns[p], desc, empty)
+            for (p, desc), empty in zip(options.order, nullable, strict=True)
+        )
     ).limit(_limit(options) + 1)
     rows = [dict(r._mapping) for r in session.execute(statement)]
     return _finish(rows, options, count, len(rows) > _limit(options))
 
 
 def _sort_key(order: Sequence[tuple[str, bool]]) -> Any:
-    # Computed sets order by non-nullable properties only, so values compare.
+    # The SQL sets' order: a null before every value ascending, after every value descending.
     class Key:
         __slots__ = ("row",)
 
@@ -299,8 +341,11 @@ def _sort_key(order: Sequence[tuple[str, bool]]) -> Any:
         def __lt__(self, other: Key) -> bool:
             for prop, desc in order:
                 a, b = self.row[prop], other.row[prop]
-                if a != b:
-                    return bool(a > b) if desc else bool(a < b)
+                if a == b:
+                    continue
+                if a is None or b is None:
+                    return (b is None) if desc else (a is None)
+                return bool(a > b) if desc else bool(a < b)
             return False
 
     return Key

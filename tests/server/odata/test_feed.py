@@ -350,7 +350,7 @@ def test_failed_basic_attempts_lock_the_username_like_logins(
         ("Activities", {"$filter": "StartDate gt 2025-13-45"}, "bad_filter", "$filter"),
         ("Activities", {"$filter": "Participants gt null"}, "bad_filter", "$filter"),
         ("Activities", {"$select": "Id,Nope"}, "unknown_property", "$select"),
-        ("Activities", {"$orderby": "Topic"}, "bad_option", "$orderby"),
+        ("Activities", {"$orderby": "Nope"}, "unknown_property", "$orderby"),
         ("Activities", {"$orderby": "Title sideways"}, "bad_option", "$orderby"),
         ("Activities", {"$top": "-1"}, "bad_option", "$top"),
         ("Activities", {"$skip": "lots"}, "bad_option", "$skip"),
@@ -367,7 +367,7 @@ def test_failed_basic_attempts_lock_the_username_like_logins(
         ("Sites", {"$filter": "Lat gt 1e999"}, "bad_filter", "$filter"),
         ("Activities", {"$filter": " or ".join(["Late eq true"] * 200)}, "bad_filter", "$filter"),
         ("Activities", {"$filter": "x" * 5000}, "bad_filter", "$filter"),
-        ("IndicatorValues", {"$orderby": "Value"}, "bad_option", "$orderby"),
+        ("Activities", {"$skiptoken": "W251bGxd"}, "bad_option", "$skiptoken"),
     ],
 )
 def test_bad_options_get_400_in_the_odata_error_shape(
