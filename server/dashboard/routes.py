@@ -851,14 +851,7 @@ def observations_download(
             errors=field_errors(page.t, exc),
             status_code=400,
         )
-    return StreamingResponse(
-        iter(file.chunks),
-        media_type=file.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{file.filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return _download(file)
 
 
 @router.get("/observations/{observation_id}")
@@ -1016,6 +1009,11 @@ def export_download(
             errors=FormState(indicator=explain(page.t, exc.code)),
             status_code=400,
         )
+    return _download(file)
+
+
+def _download(file: service.ExportFile) -> StreamingResponse:
+    """A file of the dashboard's downloads, as an attachment never kept in a cache."""
     return StreamingResponse(
         iter(file.chunks),
         media_type=file.media_type,

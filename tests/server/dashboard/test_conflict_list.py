@@ -202,6 +202,18 @@ def _settle(client: TestClient, page: str, conflict_id: uuid.UUID, **data: str) 
     )
 
 
+def _photo(activity_id: uuid.UUID, content: bytes) -> dict[str, Any]:
+    """A photo's record as a tablet pushes it, captioned "Demo plot"."""
+    return {
+        "id": str(uuid.uuid4()),
+        "activity_id": str(activity_id),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "size": len(content),
+        "content_type": "image/jpeg",
+        "caption": "Demo plot",
+    }
+
+
 def test_a_photo_caption_chosen_when_settling_is_checked_like_a_pushed_one(
     officer: TestClient, engine: Engine, world: World
 ) -> None:
@@ -210,14 +222,7 @@ def test_a_photo_caption_chosen_when_settling_is_checked_like_a_pushed_one(
     or a list was stored, a long caption cut short without a word. Now each is refused at its
     field (422, code as a push's), the conflict stays open and nothing is written."""
     activity = world.submitted[0]
-    photo: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "activity_id": str(activity.id),
-        "sha256": hashlib.sha256(b"a photo captioned twice").hexdigest(),
-        "size": 23,
-        "content_type": "image/jpeg",
-        "caption": "Demo plot",
-    }
+    photo = _photo(activity.id, b"a photo captioned twice")
     Tablets(officer, world).clash("attachment", photo, {"caption": "B"}, {"caption": "A"})
     conflict = _open_conflict(engine, photo["id"])
     with Session(write_engine(engine)) as writer:
@@ -670,14 +675,7 @@ def test_a_photo_conflict_is_settled_on_its_activitys_page(
     """Two tablets captioned the same photo otherwise: the caption is the one field a push may
     change on a photo (its bytes and its activity are fixed), so the conflict is on it."""
     activity = world.submitted[0]
-    photo: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "activity_id": str(activity.id),
-        "sha256": hashlib.sha256(b"demo plot photo").hexdigest(),
-        "size": 15,
-        "content_type": "image/jpeg",
-        "caption": "Demo plot",
-    }
+    photo = _photo(activity.id, b"demo plot photo")
     Tablets(officer, world).clash(
         "attachment",
         photo,
