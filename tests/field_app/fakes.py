@@ -61,7 +61,8 @@ class MemoryBackend:
             "thematic_area": "TA1",
             "solutions": ["S1", "S2"],
             "start_date": "2024-01-01",
-            "end_date": "2027-12-31",
+            # Two years on from today whatever the day: the form starts on today's date.
+            "end_date": f"{date.today().year + 2}-12-31",
             "roster": True,
             **fields,
         }

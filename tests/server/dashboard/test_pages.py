@@ -361,7 +361,8 @@ def test_an_officer_sets_changes_and_removes_a_baseline(
 ) -> None:
     from tests.server.dashboard.test_results import CODE, add_results
 
-    add_results(session, world)  # a yield indicator, baseline 9 000 (2024), target 18 000
+    # a yield indicator, baseline 9 000 (last year but one), target 18 000 (last year)
+    year = add_results(session, world).year
     own = make_observation_form(session, project=world.eth, code="T_ETH_OWN")
     own.indicators = [{"code": "T_ETH_ONLY", "name": {"en": "Ethiopia only"}, "aggregate": "count"}]
     session.commit()
@@ -386,14 +387,14 @@ def test_an_officer_sets_changes_and_removes_a_baseline(
             )
         }
     assert rows[before].value == 8000
-    # the baseline in force in 2025 (2024's) changes on the results card
-    changed = _target_post(officer, f"{url}/targets/{rows['2024'].id}", value="9500")
+    # the baseline in force in the results' year (the year before's) changes on the results card
+    changed = _target_post(officer, f"{url}/targets/{rows[str(year - 1)].id}", value="9500")
     assert "baseline 9,500" in main_of(changed.text)
     removed = _target_post(officer, f"{url}/targets/{rows[before].id}/delete")
     assert "Removed the baseline of Dashboard yield, " + before + "." in main_of(removed.text)
     assert [(t[1], t[2], t[4]) for t in _saved(engine, project) if t[0] == CODE] == [
-        ("baseline", "2024", 9500),
-        ("target", "2025", 18000),
+        ("baseline", str(year - 1), 9500),
+        ("target", str(year), 18000),
     ]
 
 

@@ -37,6 +37,13 @@ class Results:
     form: Any
     lso: list[Any]
     eth: Any
+    year: int  # the year of the observations and the target; the baseline is the year before
+
+
+def results_year(world: World) -> int:
+    """The year ``add_results`` observes in: the world's projects' second, so last year
+    whatever the day (the world's projects start on 1 January two years ago)."""
+    return world.lso.start_date.year + 1
 
 
 @pytest.fixture
@@ -46,7 +53,10 @@ def results(world: World, session: Session) -> Results:
 
 def add_results(session: Session, world: World) -> Results:
     """A harvest form with a compared yield indicator; observations in Lesotho over two quarters
-    (demo and control) and one in Ethiopia; a baseline and a yearly target in Lesotho."""
+    (demo and control) and one in Ethiopia; a baseline and a yearly target in Lesotho. All in
+    ``results_year(world)`` (Q1 and Q3), the baseline the year before: inside the projects,
+    before "before the project" (the year a new baseline may be set for)."""
+    year = results_year(world)
     form = make_observation_form(session, code="T_DASH_HARVEST")
     form.title = {"en": "Harvest check", "fr": "Contrôle de récolte"}
     form.fields = [
@@ -76,29 +86,37 @@ def add_results(session: Session, world: World) -> Results:
 
     lso = [
         make_observation(
-            session, world.lso, form, observed_on="2025-02-10", values=values("demo", 2000)
+            session, world.lso, form, observed_on=f"{year}-02-10", values=values("demo", 2000)
         ),
         make_observation(
-            session, world.lso, form, observed_on="2025-02-11", values=values("control", 1000)
+            session, world.lso, form, observed_on=f"{year}-02-11", values=values("control", 1000)
         ),
         make_observation(
-            session, world.lso, form, observed_on="2025-08-01", values=values("demo", 2500)
+            session, world.lso, form, observed_on=f"{year}-08-01", values=values("demo", 2500)
         ),
         make_observation(
-            session, world.lso, form, observed_on="2025-08-02", values=values("control", 1200)
+            session, world.lso, form, observed_on=f"{year}-08-02", values=values("control", 1200)
         ),
     ]
     eth = make_observation(
-        session, world.eth, form, observed_on="2025-02-10", values=values("demo", 9999)
+        session, world.eth, form, observed_on=f"{year}-02-10", values=values("demo", 9999)
     )
     session.add(
-        Target(project_id=world.lso.id, indicator=CODE, kind="baseline", period="2024", value=9000)
+        Target(
+            project_id=world.lso.id,
+            indicator=CODE,
+            kind="baseline",
+            period=str(year - 1),
+            value=9000,
+        )
     )
     session.add(
-        Target(project_id=world.lso.id, indicator=CODE, kind="target", period="2025", value=18000)
+        Target(
+            project_id=world.lso.id, indicator=CODE, kind="target", period=str(year), value=18000
+        )
     )
     session.commit()
-    return Results(form, lso, eth)
+    return Results(form, lso, eth, year)
 
 
 def _bearer(engine: Engine, user: Any) -> dict[str, str]:
@@ -128,22 +146,23 @@ def test_project_results_equal_the_api(
         headers=_bearer(engine, world.officer),
     ).json()["rows"]
     by_quarter = {r["period"]: r for r in api}
-    assert set(by_quarter) == {"2025Q1", "2025Q3"}
+    q1, q3 = f"{results.year}Q1", f"{results.year}Q3"
+    assert set(by_quarter) == {q1, q3}
     sign_in(client, engine, world.officer)
     html = main_of(client.get(f"/projects/{world.lso.id}").text)
     assert 'id="results"' in html and "Dashboard yield" in html
     rows = _cells(html, f"result-{CODE.lower()}")
     # quarter, value, target, baseline; the quarter without observations shows a dash
-    assert [r[0] for r in rows] == ["2025Q1", "2025Q2", "2025Q3"]
-    assert rows[0][1] == f"{by_quarter['2025Q1']['value']:,.0f}"
-    assert rows[2][1] == f"{by_quarter['2025Q3']['value']:,.0f}"
+    assert [r[0] for r in rows] == [q1, f"{results.year}Q2", q3]
+    assert rows[0][1] == f"{by_quarter[q1]['value']:,.0f}"
+    assert rows[2][1] == f"{by_quarter[q3]['value']:,.0f}"
     assert rows[1][1] == "–"
     assert [r[2] for r in rows] == ["18,000"] * 3  # the year's target
     assert [r[3] for r in rows] == ["9,000"] * 3  # the baseline before
     compare = _cells(html, f"result-{CODE.lower()}-compare")
-    first = by_quarter["2025Q1"]
+    first = by_quarter[q1]
     assert compare[0][:3] == [
-        "2025Q1",
+        q1,
         f"{first['compare']['demo']:,.0f}",
         f"{first['compare']['control']:,.0f}",
     ]
@@ -158,7 +177,7 @@ def test_overview_lists_results_in_scope(
     html = main_of(client.get("/overview").text)
     panel = html[html.index('id="results-across-pilots"') :]
     assert world.lso.code in panel and world.eth.code not in panel
-    # 2025Q3: 10 000 × 3 700 kg / 2 000 m² = 18 500 kg/ha, the 2025 target is 18 000
+    # Q3: 10 000 × 3 700 kg / 2 000 m² = 18 500 kg/ha, the year's target is 18 000
     assert "result-on-track" in panel and "18,500" in panel
     client.cookies.clear()
     sign_in(client, engine, world.admin)
@@ -191,7 +210,7 @@ def test_observation_list_and_page_by_scope(
         session,
         world.lso,
         results.form,
-        observed_on="2025-08-03",
+        observed_on=f"{results.year}-08-03",
         values={"plot": "control", "harvest_kg": 420.5, "plot_area_m2": 1000},
     )
     session.commit()
@@ -311,6 +330,7 @@ def test_targets_of_a_result_indicator_are_named_in_the_readers_language(
     html = main_of(client.get(f"/projects/{world.lso.id}").text)
     targets = html[html.index('id="targets"') :]
     targets = targets[: targets.index("</section>")]
-    assert '<th scope="row">Rendement du tableau</th><td>2025</td>' in targets  # the table
+    row = f'<th scope="row">Rendement du tableau</th><td>{results.year}</td>'
+    assert row in targets  # the table
     assert "Rendement du tableau : cible et réalisé" in targets  # its chart
     assert f">{CODE}<" not in targets and f">{CODE} " not in targets
