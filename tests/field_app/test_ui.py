@@ -292,9 +292,20 @@ def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
         home = on_screen(driver, "home")
         driver.tap(home.ids.settings_button)
         settings = on_screen(driver, "settings")
+        # Texts set from Python follow the switch at once too: the bundle's and the receipts'
+        # messages and the device's kind stayed English in French.
+        driver.tap(settings.ids.export_button)
+        driver.wait_until(lambda: "Bundle written to" in settings.bundle_message, what="a bundle")
+        driver.tap(settings.ids.receipts_button)
+        driver.wait_until(lambda: "saved to" in settings.receipts_message, what="the receipts")
+        assert ("Hardware", "Computer") in settings.facts
         driver.tap(settings.ids.lang_fr)
         assert driver.find_text(settings, "Langue")
         assert settings.ids.export_button.text == "Exporter un paquet hors ligne"
+        assert settings.bundle_message.startswith("Paquet écrit dans "), settings.bundle_message
+        assert " enregistré" in settings.receipts_message, settings.receipts_message
+        assert driver.find_text(settings, settings.receipts_message)
+        assert ("Matériel", "Ordinateur") in settings.facts, settings.facts
         driver.tap(driver.find_text(settings, "‹ Retour"))
         home = on_screen(driver, "home")
         assert home.ids.settings_button.text == "Paramètres"
