@@ -590,7 +590,9 @@ class FormScreen(BaseScreen):
             self.session.save(self.form)
         except FormInvalid as exc:
             self._show_check()
-            self.banner, self.banner_tone = str(exc), "error"
+            refused = exc.errors
+            self.say("banner", lambda: str(FormInvalid(refused)))
+            self.banner_tone = "error"
             self.ids.scroll.scroll_to(self._first_error_widget(), padding=40)
             return
         self._dirty = False

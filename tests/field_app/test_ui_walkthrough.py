@@ -546,6 +546,11 @@ def test_a_language_switch_reaches_the_open_form_roster_and_measurement_at_once(
         assert form.heading == "Nova atividade"
         assert form.ids.bar.ids.title.text == "Nova atividade"
         assert form.gps_status == "Sem GPS neste dispositivo: escreva as coordenadas"
+        driver.app.set_language("en")
+        driver.tap(form.ids.save_top)  # nothing typed: refused, with a banner set from Python
+        assert form.banner.startswith("Correct the "), form.banner
+        driver.app.set_language("pt")
+        assert form.banner.startswith("Corrija os "), form.banner
 
         roster = switched("roster", project_id=project["id"], ticked=[])
         assert roster.ids.category.text == "Agricultores"
