@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from field_app.i18n import _
+from field_app.i18n import N_, _
 
 log = logging.getLogger("pilotmon.field.device")
 
@@ -39,7 +39,8 @@ class DeviceUnavailable(RuntimeError):
 class Device:
     """What the screens call. Subclasses differ only in where the features come from."""
 
-    name = "computer"
+    name = "computer"  # in the device's default name, sent to the server: never translated
+    kind = N_("Computer")  # what Settings calls it, in the user's language
 
     def has_gps(self) -> bool:
         return False
@@ -84,6 +85,7 @@ class Device:
 
 class AndroidDevice(Device):  # pragma: no cover - runs on a tablet only
     name = "android"
+    kind = N_("Android device")
 
     def __init__(self) -> None:
         from plyer import camera, gps
@@ -195,6 +197,7 @@ class StandInDevice(Device):
     (``PILOTMON_FIELD_GPS="lat,lon[,accuracy]"``). It says it is a stand-in in Settings."""
 
     name = "computer (GPS stand-in)"
+    kind = N_("Computer (GPS stand-in)")
 
     def __init__(self, fix: Fix) -> None:
         self.fix = fix

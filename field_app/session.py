@@ -363,7 +363,7 @@ class FieldSession:
             (i18n._("App version"), APP_VERSION),
             (i18n._("Device id"), self.backend.device_id()),
             (i18n._("Device name"), self.settings.device_label or "–"),
-            (i18n._("Hardware"), self.device.name),
+            (i18n._("Hardware"), i18n._(self.device.kind)),
         ]
         if enrolment is not None:
             role = labels.label(labels.ROLES, enrolment.role)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from field_app.i18n import N_, _
+from field_app.i18n import N_, _, decimal
 from shared.errors import EXPLANATIONS, ErrorCode
 from shared.validation import Issue
 
@@ -20,7 +20,8 @@ FIELD_MESSAGES: dict[str, str] = {
     "required": N_("Required"),
     "pair_required": N_("Give both latitude and longitude, or neither"),
     "not_integer": N_("Type a whole number"),
-    "not_number": N_("Type a number, e.g. -29.31"),
+    # The example in the reader's notation: "-29,31" in French (a comma is accepted too).
+    "not_number": N_("Type a number, e.g. {example}"),
     "too_long": N_("Too long: at most {high} characters"),
     "too_many": N_("Too many entries: at most {high}"),
     "unknown_code": N_("Choose one from the list"),
@@ -59,8 +60,9 @@ def field_message(item: Issue, params: Mapping[str, object] | None = None) -> st
     template = FIELD_MESSAGES.get(item.code)
     if template is None:
         return item.message
+    values = {"example": decimal(-29.31, 2), **(params or {})}
     try:
-        return _(template).format(**(params or {}))
+        return _(template).format(**values)
     except (KeyError, IndexError):
         # A translation that names a parameter the form did not give: say it in English.
         return item.message

@@ -71,6 +71,21 @@ class Roster:
         if known is not None:
             self.tick(str(known["id"]), True)
             return None, {}
+        participant, errors = self.check(
+            code=code, sex=sex, birth_year=birth_year, category=category, disability=disability
+        )
+        if participant is None:
+            return None, errors
+        self.people[participant["id"]] = participant
+        self.tick(participant["id"], True)
+        return participant, {}
+
+    def check(
+        self, *, code: str, sex: str, birth_year: str, category: str, disability: bool
+    ) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """The participant these entries make, or the errors by field in the current language
+        (nothing registered: asked again after a language switch)."""
+        code = code_from_scan(code)
         year: Any = birth_year.strip()
         year = int(year) if year.isdigit() else (year or None)
         data = {
@@ -94,10 +109,7 @@ class Roster:
                     params["high"] = self.today.year
                 errors.setdefault(item.field, field_message(item, params))
             return None, errors
-        participant = result.clean
-        self.people[participant["id"]] = participant
-        self.tick(participant["id"], True)
-        return participant, {}
+        return result.clean, {}
 
     def tick(self, participant_id: str, on: bool | None = None) -> None:
         now_on = participant_id not in self.ticked if on is None else on

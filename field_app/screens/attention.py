@@ -125,12 +125,12 @@ class AttentionScreen(BaseScreen):
 
     def keep_mine(self) -> None:
         self.session.backend.keep_mine(self.selected_id)
-        self.message = _("Your values will be sent again at the next sync.")
+        self.say("message", lambda: _("Your values will be sent again at the next sync."))
         self._done()
 
     def keep_theirs(self) -> None:
         self.session.backend.keep_theirs(self.selected_id)
-        self.message = _("The server's values are kept.")
+        self.say("message", lambda: _("The server's values are kept."))
         self._done()
 
     def edit(self) -> None:

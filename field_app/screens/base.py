@@ -28,6 +28,8 @@ class BaseScreen(Screen):
         self._refresh_trigger = Clock.create_trigger(lambda _dt: self._refresh_if_shown())
         app = App.get_running_app()
         app.bind(sync_revision=self._data_changed, lang=self._data_changed)
+        app.bind(lang=self._say_again)
+        self._said: dict[str, tuple[Callable[[], Any], Any]] = {}
 
     @property
     def app(self) -> Any:
@@ -68,6 +70,23 @@ class BaseScreen(Screen):
 
     def show(self, data: Any) -> None:
         """Put what ``gather`` read on the widgets (UI thread)."""
+
+    def say(self, name: str, message: Callable[[], Any]) -> None:
+        """Set the property ``name`` to ``message()`` (a status line, a message, field errors)
+        and set it again in the new language after a language switch, at once and whether or
+        not the screen shows, as long as nothing else replaced it meanwhile. Texts set from
+        Python once stayed in the old language ("X registered and ticked", "Bundle written
+        to …")."""
+        value = message()
+        setattr(self, name, value)
+        self._said[name] = (message, value)
+
+    def _say_again(self, *_args: Any) -> None:
+        for name, (message, value) in list(self._said.items()):
+            if getattr(self, name) != value:
+                del self._said[name]  # replaced since: that text is no longer said
+                continue
+            self.say(name, message)
 
     def _data_changed(self, *_args: Any) -> None:
         self._refresh_trigger()

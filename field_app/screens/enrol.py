@@ -61,13 +61,13 @@ class EnrolScreen(BaseScreen):
         form = self.form()
         if form.take_qr(form.code):  # the QR's text pasted or scanned into the code box
             self.ids.server.text, self.ids.code.text = form.server, form.code
-        self.errors = form.errors()
+        self.say("errors", form.errors)  # asked again in the new language after a switch
         if self.errors:
             self.message = ""
             return
         server = normalise_server(form.server)
         self.busy = True
-        self.message = _("Connecting to {server}…").format(server=server)
+        self.say("message", lambda: _("Connecting to {server}…").format(server=server))
 
         def work() -> Any:
             if form.mode == "code":
@@ -89,4 +89,4 @@ class EnrolScreen(BaseScreen):
         if isinstance(error, EnrolError):
             self.message = str(error)
         else:
-            self.message = _("Enrolment failed: {reason}").format(reason=error)
+            self.say("message", lambda: _("Enrolment failed: {reason}").format(reason=error))

@@ -411,7 +411,7 @@ class FormScreen(BaseScreen):
     # -- location ------------------------------------------------------------------------------
 
     def use_gps(self) -> None:
-        self.gps_status = _("Waiting for a GPS fix…")
+        self.say("gps_status", lambda: _("Waiting for a GPS fix…"))
         try:
             self.session.device.start_gps(self._fix, self._gps_state)
         except DeviceUnavailable as exc:
@@ -431,13 +431,16 @@ class FormScreen(BaseScreen):
             self._loading = False
         self._dirty = True
         accuracy = f" ± {fix.accuracy_m:.0f} m" if fix.accuracy_m is not None else ""
-        self.gps_status = _("Location recorded{accuracy}").format(accuracy=accuracy)
+        self.say("gps_status", lambda: _("Location recorded{accuracy}").format(accuracy=accuracy))
         self._show_check()
 
     @mainthread
     def _gps_state(self, text: str) -> None:
         if "disabled" in text.lower():
-            self.gps_status = _("GPS is switched off: switch it on or type the coordinates")
+            self.say(
+                "gps_status",
+                lambda: _("GPS is switched off: switch it on or type the coordinates"),
+            )
 
     def record_measurement(self) -> None:
         """Record a measurement for this activity (and its site), in its project."""
@@ -488,7 +491,7 @@ class FormScreen(BaseScreen):
     def _add_photo(self, path: Path, remove_source: bool = False) -> None:
         """Downscale on a worker thread (no GL needed): the form says "Preparing the photo…"
         and stays usable; a save asked meanwhile waits for the photo."""
-        self.busy = _("Preparing the photo…")
+        self.say("busy", lambda: _("Preparing the photo…"))
         self.preparing += 1
         self._dirty = True  # leaving now asks first, and drops the photo when it is ready
         form, photos_dir = self.form, self.session.photos_dir
@@ -580,13 +583,16 @@ class FormScreen(BaseScreen):
         if self.preparing:
             # The photo is still being downscaled: save the moment it is ready.
             self._save_when_ready = True
-            self.banner, self.banner_tone = _("Saving as soon as the photo is ready…"), "info"
+            self.say("banner", lambda: _("Saving as soon as the photo is ready…"))
+            self.banner_tone = "info"
             return
         try:
             self.session.save(self.form)
         except FormInvalid as exc:
             self._show_check()
-            self.banner, self.banner_tone = str(exc), "error"
+            refused = exc.errors
+            self.say("banner", lambda: str(FormInvalid(refused)))
+            self.banner_tone = "error"
             self.ids.scroll.scroll_to(self._first_error_widget(), padding=40)
             return
         self._dirty = False

@@ -175,21 +175,24 @@ class ObservationScreen(BaseScreen):
         self._lay_out()
 
     def _explain(self, record: Any) -> None:
+        # Said again in the new language after a switch, like every banner here.
         if record.locked:
-            self.banner, self.banner_tone = (
-                _("Approved: locked until the country office reopens it."),
-                "info",
-            )
+            self.say("banner", lambda: _("Approved: locked until the country office reopens it."))
+            self.banner_tone = "info"
         elif record.state == "returned":
-            self.banner, self.banner_tone = (
-                _("Returned by the country office: {comment}").format(
+            self.say(
+                "banner",
+                lambda: _("Returned by the country office: {comment}").format(
                     comment=record.comment or _("(no comment)")
                 ),
-                "returned",
             )
+            self.banner_tone = "returned"
         elif record.state == "rejected" and record.errors:
-            self.banner = _("The server refused the last change: {reasons}").format(
-                reasons="; ".join(server_message(e) for e in record.errors)
+            self.say(
+                "banner",
+                lambda: _("The server refused the last change: {reasons}").format(
+                    reasons="; ".join(server_message(e) for e in record.errors)
+                ),
             )
 
     # -- the fields ------------------------------------------------------------------------------
@@ -351,15 +354,14 @@ class ObservationScreen(BaseScreen):
             return
         if self.preparing:
             self._save_when_ready = True
-            self.banner, self.banner_tone = _("Saving as soon as the photo is ready…"), "info"
+            self.say("banner", lambda: _("Saving as soon as the photo is ready…"))
+            self.banner_tone = "info"
             return
         save = self.form.to_save()
         if save is None:
             self._show_check()
-            self.banner, self.banner_tone = (
-                _("Correct the fields marked in red, then save."),
-                "error",
-            )
+            self.say("banner", lambda: _("Correct the fields marked in red, then save."))
+            self.banner_tone = "error"
             first = next((self._boxes[n] for n in self._boxes if n in self.errors), None)
             if first is not None and first.parent is not None:
                 self.ids.scroll.scroll_to(first, padding=40)

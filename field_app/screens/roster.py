@@ -178,24 +178,32 @@ class RosterScreen(BaseScreen):
 
     def register(self) -> None:
         assert self.roster is not None
+        roster = self.roster
         code = self.ids.code.text
-        known = self.roster.by_code(code_from_scan(code)) if code.strip() else None
-        participant, errors = self.roster.register(
-            code=code,
-            sex=self.sex,
-            birth_year=self.ids.birth_year.text,
-            category=self.ids.category.code,
-            disability=self.disability,
+        known = roster.by_code(code_from_scan(code)) if code.strip() else None
+        sex, year, category = self.sex, self.ids.birth_year.text, self.ids.category.code
+        disability = self.disability
+        participant, errors = roster.register(
+            code=code, sex=sex, birth_year=year, category=category, disability=disability
         )
-        self.errors = errors
         if errors:
+            # Asked again in the new language after a switch (nothing is registered by it).
+            self.say(
+                "errors",
+                lambda: roster.check(
+                    code=code, sex=sex, birth_year=year, category=category, disability=disability
+                )[1],
+            )
             self.message = ""
             return
+        self.errors = {}
         if participant is not None:
             self.session.backend.save_participant(participant)
-            self.message = _("{code} registered and ticked").format(code=participant["code"])
+            new = participant["code"]
+            self.say("message", lambda: _("{code} registered and ticked").format(code=new))
         elif known is not None:
-            self.message = _("{code} is already registered: ticked").format(code=known["code"])
+            old = known["code"]
+            self.say("message", lambda: _("{code} is already registered: ticked").format(code=old))
         self.ids.code.text = ""
         self.ids.birth_year.text = ""
         self.refresh()

@@ -67,15 +67,19 @@ class SettingsScreen(BaseScreen):
 
     def export_bundle(self) -> None:
         directory = bundle_directory(self.session.data_dir)
-        self.bundle_message = _("Writing the bundle…")
+        self.say("bundle_message", lambda: _("Writing the bundle…"))
 
         def done(path: Any, error: BaseException | None) -> None:
             if error is not None:
-                self.bundle_message = bundle_error(error)
+                failed = error
+                self.say("bundle_message", lambda: bundle_error(failed))
             else:
-                self.bundle_message = _(
-                    "Bundle written to {path}. Give this file to your country office."
-                ).format(path=path)
+                self.say(
+                    "bundle_message",
+                    lambda: _(
+                        "Bundle written to {path}. Give this file to your country office."
+                    ).format(path=path),
+                )
 
         in_background(lambda: self.session.backend.export_bundle(directory), done)
 
@@ -83,13 +87,15 @@ class SettingsScreen(BaseScreen):
         """Write every receipt to a file the field expert can keep or hand over; the server
         checks it with ``pilotmon receipts verify FILE``."""
         directory = bundle_directory(self.session.data_dir, "receipts")
-        self.receipts_message = _("Saving the receipts…")
+        self.say("receipts_message", lambda: _("Saving the receipts…"))
 
         def done(saved: tuple[Path, int] | None, error: BaseException | None) -> None:
             if error is not None or saved is None:
-                self.receipts_message = receipts_error(error or ValueError("nothing written"))
+                failed = error or ValueError("nothing written")
+                self.say("receipts_message", lambda: receipts_error(failed))
             else:
-                self.receipts_message = receipts_saved(*saved)
+                written = saved
+                self.say("receipts_message", lambda: receipts_saved(*written))
 
         in_background(lambda: self.session.backend.save_receipts(directory), done)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
 from kivy.metrics import dp
@@ -123,6 +124,9 @@ class ChoiceField(Spinner):
         kwargs.setdefault("option_cls", ChoiceOption)
         super().__init__(**kwargs)
         self.bind(pairs=self._show, code=self._show)
+        app = App.get_running_app()
+        if app is not None:
+            app.bind(lang=self._show)  # "Choose…" follows a language switch at once
 
     def _show(self, *_args: Any) -> None:
         self.values = [label for _code, label in self.pairs]

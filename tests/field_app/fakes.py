@@ -295,6 +295,7 @@ class MemoryBackend:
         return self._log[-limit:]
 
     def export_bundle(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
         path = directory / "bundle.zip"
         path.write_bytes(b"")
         return path

@@ -77,6 +77,9 @@ def prepare(size: tuple[int, int] = (1280, 800)) -> None:
     Config.set("graphics", "width", str(size[0]))
     Config.set("graphics", "height", str(size[1]))
     Config.set("kivy", "exit_on_escape", "0")
+    # Kivy's 60 fps cap stays: measured with maxfps 0 the kivy modules took longer (frames
+    # spun without sleeping, taking the CPU from the worker threads the tests wait for), and a
+    # test counting frames for a background read (custody's _refreshed) failed.
 
 
 class Driver:

@@ -679,6 +679,29 @@ def test_coordinate_boxes_keep_signs_and_decimals(typed: str, kept: str) -> None
     assert coordinate_keys(typed) == kept
 
 
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("en", "Type a number, e.g. -29.31"),
+        ("fr", "Saisissez un nombre, p. ex. -29,31"),
+        ("pt", "Escreva um número, p. ex. -29,31"),
+        ("es", "Escriba un número, p. ej. -29,31"),
+    ],
+)
+def test_the_number_example_is_in_the_readers_notation(language: str, message: str) -> None:
+    # "e.g. -29.31" was in English notation in every language (a comma is accepted too).
+    from field_app import i18n
+    from field_app.controllers.messages import field_message
+    from shared.validation import Issue
+
+    i18n.set_language(language)
+    try:
+        shown = field_message(Issue("lat", "not_number", "must be a number"))
+    finally:
+        i18n.set_language("en")
+    assert shown == message
+
+
 def test_every_attendance_chip_has_its_count_and_the_caption_names_the_grid() -> None:
     from field_app.controllers.attendance import AttendanceGrid, Cell, chip_counts, grid_caption
 

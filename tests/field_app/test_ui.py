@@ -233,7 +233,9 @@ def test_the_form_refuses_bad_input_and_says_why(kivy_window: None, tmp_path: Pa
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.show("form", project_id=project["id"])
         form = on_screen(driver, "form")
-        driver.pick_date(form._inputs["end_date"], date(2020, 1, 1))
+        # The last day of last month: before the start (today), one page back on the calendar
+        # (2020-01-01 took some 80 pages, most of this test's 46 s).
+        driver.pick_date(form._inputs["end_date"], date.today().replace(day=1) - timedelta(days=1))
         assert form.errors["end_date"] == "The end is before the start"
         driver.type(form._cells[("female", "youth")], "12")
         driver.tap(form.ids.save_top)
@@ -292,9 +294,20 @@ def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
         home = on_screen(driver, "home")
         driver.tap(home.ids.settings_button)
         settings = on_screen(driver, "settings")
+        # Texts set from Python follow the switch at once too: the bundle's and the receipts'
+        # messages and the device's kind stayed English in French.
+        driver.tap(settings.ids.export_button)
+        driver.wait_until(lambda: "Bundle written to" in settings.bundle_message, what="a bundle")
+        driver.tap(settings.ids.receipts_button)
+        driver.wait_until(lambda: "saved to" in settings.receipts_message, what="the receipts")
+        assert ("Hardware", "Computer") in settings.facts
         driver.tap(settings.ids.lang_fr)
         assert driver.find_text(settings, "Langue")
         assert settings.ids.export_button.text == "Exporter un paquet hors ligne"
+        assert settings.bundle_message.startswith("Paquet écrit dans "), settings.bundle_message
+        assert " enregistré" in settings.receipts_message, settings.receipts_message
+        assert driver.find_text(settings, settings.receipts_message)
+        assert ("Matériel", "Ordinateur") in settings.facts, settings.facts
         driver.tap(driver.find_text(settings, "‹ Retour"))
         home = on_screen(driver, "home")
         assert home.ids.settings_button.text == "Paramètres"
@@ -639,9 +652,11 @@ def test_a_rejected_record_shows_the_servers_reasons_and_is_fixed_and_resent(
     form_screen = on_screen(driver, "form")
     assert form_screen.banner == "The server refused this record. Correct it and save again."
     assert form_screen.errors["start_date"]  # next to the field
-    today = date.today().isoformat()
-    driver.pick_date(form_screen._inputs["start_date"], date.today())
-    driver.pick_date(form_screen._inputs["end_date"], date.today())
+    # The project's first day: the calendars open at 2023-06-01, seven pages from it (today
+    # was some forty pages away for each of the two dates, most of this test's time).
+    fixed = date(2024, 1, 1)
+    driver.pick_date(form_screen._inputs["start_date"], fixed)
+    driver.pick_date(form_screen._inputs["end_date"], fixed)
     assert "start_date" not in form_screen.errors
     driver.tap(form_screen.ids.save_top)
     on_screen(driver, "activities")
@@ -652,7 +667,7 @@ def test_a_rejected_record_shows_the_servers_reasons_and_is_fixed_and_resent(
     record = session.backend.activity(form.id)
     assert record.state == "synced" and record.errors == []
     on_server = server.activity(form.id)
-    assert on_server["start_date"] == today and on_server["status"] == "submitted"
+    assert on_server["start_date"] == fixed.isoformat() and on_server["status"] == "submitted"
     open_home(driver)
 
 

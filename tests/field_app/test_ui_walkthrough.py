@@ -546,12 +546,32 @@ def test_a_language_switch_reaches_the_open_form_roster_and_measurement_at_once(
         assert form.heading == "Nova atividade"
         assert form.ids.bar.ids.title.text == "Nova atividade"
         assert form.gps_status == "Sem GPS neste dispositivo: escreva as coordenadas"
+        driver.app.set_language("en")
+        driver.tap(form.ids.save_top)  # nothing typed: refused, with a banner set from Python
+        assert form.banner.startswith("Correct the "), form.banner
+        driver.app.set_language("pt")
+        assert form.banner.startswith("Corrija os "), form.banner
 
         roster = switched("roster", project_id=project["id"], ticked=[])
         assert roster.ids.category.text == "Agricultores"
         assert roster.ids.category.values[:2] == ["Agricultores", "Técnicos"]
         details = [row["details"] for row in roster.ids.rows.data]
         assert details and all("nascido(a) em" in d for d in details), details[:2]
+        # The register card's field errors and its message (set from Python) follow too.
+        driver.app.set_language("en")
+        driver.type(roster.ids.code, "LSO-9001")
+        driver.type(roster.ids.birth_year, "1800")
+        driver.tap(roster.ids.register_button)
+        assert roster.errors["birth_year"].startswith("Use a year from "), dict(roster.errors)
+        driver.app.set_language("pt")
+        assert roster.errors["birth_year"].startswith("Use um ano de "), dict(roster.errors)
+        driver.app.set_language("en")
+        driver.type(roster.ids.birth_year, "1990")
+        driver.tap(roster.ids.register_button)
+        assert roster.message == "LSO-9001 registered and ticked"
+        driver.app.set_language("pt")
+        driver.step()
+        assert driver.find_text(roster, "LSO-9001 registado e marcado")
 
         observation = switched("observation", project_id=project["id"], form_id=form_id)
         assert observation.ids.bar.ids.title.text == "Verificação da preparação para desastres"
