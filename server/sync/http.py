@@ -81,6 +81,20 @@ def refuse_declared_size(request: Request, *, limit: int) -> None:
         )
 
 
+def refuse_encoded(request: Request) -> None:
+    """415 at once for a body sent with a ``Content-Encoding``: a photo's chunk is appended
+    as the bytes arrive (a cut one keeps what came), so it travels as it is — a photo is
+    compressed already."""
+    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding not in ("identity", ""):
+        raise invalid(
+            "Content-Encoding",
+            ErrorCode.UNSUPPORTED_ENCODING,
+            f"{encoding!r} is not supported here: send a photo's chunk without Content-Encoding",
+            status_code=415,
+        )
+
+
 async def read_body(request: Request, *, limit: int) -> bytes:
     """The raw request body, refusing (413) anything over ``limit`` bytes before reading it all."""
     refuse_declared_size(request, limit=limit)

@@ -46,6 +46,7 @@ from server.sync.http import (
     read_body,
     receive_body,
     refuse_declared_size,
+    refuse_encoded,
 )
 from server.sync.wire import conflict_wire
 from shared.errors import ErrorCode
@@ -288,7 +289,7 @@ def upload_offset(attachment_id: uuid.UUID, caller: AnyCaller, session: SessionD
 
 
 @attachments_router.patch(
-    "/{attachment_id}", responses=error_responses(401, 403, 404, 408, 409, 413, 422, 503)
+    "/{attachment_id}", responses=error_responses(401, 403, 404, 408, 409, 413, 415, 422, 503)
 )
 async def upload_chunk(
     request: Request,
@@ -304,6 +305,7 @@ async def upload_chunk(
     A chunk cut short (the tablet's link dropped, went silent, or the server is stopping)
     still appends the bytes that arrived, so the tablet resends only what was in flight.
     """
+    refuse_encoded(request)
     refuse_declared_size(request, limit=MAX_CHUNK_BYTES)
     await run_in_threadpool(_expect_offset, engine, caller, attachment_id, upload_offset)
     body = await receive_body(

@@ -4,6 +4,7 @@ served in scope."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import os
 import uuid
@@ -134,6 +135,43 @@ def test_a_chunk_past_the_size_of_another_type_hears_both_at_once(
         ("content_type", "upload_mismatch"),
     }
     assert _offset(client, field, photo_id) == 0
+
+
+def test_an_encoded_chunk_is_refused_before_a_byte_is_appended(
+    client: TestClient, field: Field
+) -> None:
+    """A chunk is appended as the bytes of the photo: one sent compressed (gzip, br …) was
+    appended as it came and only refused by the checksum at the end of the whole upload. It is
+    refused at once (415 at its header, as a push with an unknown encoding), nothing appended."""
+    photo_id = _with_photo(client, field)
+    for encoding in ("gzip", "br"):
+        response = client.patch(
+            f"/api/v1/attachments/{photo_id}",
+            content=gzip.compress(JPEG) if encoding == "gzip" else JPEG,
+            headers={
+                **field.headers(),
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+                "Content-Encoding": encoding,
+            },
+        )
+        assert response.status_code == 415, response.text
+        (detail,) = response.json()["detail"]
+        assert (detail["field"], detail["code"]) == ("Content-Encoding", "unsupported_encoding")
+        assert _offset(client, field, photo_id) == 0
+    # "identity" is no encoding at all: the chunk goes in.
+    response = client.patch(
+        f"/api/v1/attachments/{photo_id}",
+        content=JPEG,
+        headers={
+            **field.headers(),
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+            "Content-Encoding": "identity",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["complete"] is True
 
 
 def test_a_chunk_over_one_mebibyte_gets_413(client: TestClient, field: Field) -> None:
