@@ -112,6 +112,23 @@ def fill_demo(form: obs.ObservationForm, *, plot: str = "demo") -> None:
     form.set_text("harvest_date", "2025-06-01")
 
 
+def save_with_photo(
+    backend: StoreBackend, tmp_path: Path, definition: dict[str, Any], *, site_id: str | None = None
+) -> obs.ObservationSave:
+    """The demo harvest measured on the tablet (the form pulled first) with one photo
+    captioned "the plot", saved."""
+    pull(backend, form_change(definition))
+    form = obs.ObservationForm(form=definition, project_id=PROJECT, today=TODAY, site_id=site_id)
+    fill_demo(form)
+    picture = tmp_path / "plot.jpg"
+    picture.write_bytes(b"\xff\xd8jpeg bytes")
+    form.photos.append(Photo(str(uuid.uuid4()), str(picture), "", 0, "image/jpeg", "the plot"))
+    save = form.to_save()
+    assert save is not None
+    backend.save_observation(save)
+    return save
+
+
 def server_accepts(data: dict[str, Any], form: dict[str, Any]) -> dict[str, Any]:
     """What the server runs on a pushed observation before storing it."""
     checked = validate_observation(data, form=form, today=TODAY)
@@ -267,16 +284,7 @@ def test_a_new_observation_is_saved_with_its_photo_in_one_transaction_in_the_pus
     backend: StoreBackend, tmp_path: Path
 ) -> None:
     definition = form_wire(DEMO_PLOT_HARVEST)
-    pull(backend, form_change(definition))
-    site_id = str(uuid.uuid4())
-    form = obs.ObservationForm(form=definition, project_id=PROJECT, today=TODAY, site_id=site_id)
-    fill_demo(form)
-    picture = tmp_path / "plot.jpg"
-    picture.write_bytes(b"\xff\xd8jpeg bytes")
-    form.photos.append(Photo(str(uuid.uuid4()), str(picture), "", 0, "image/jpeg", "the plot"))
-    save = form.to_save()
-    assert save is not None
-    backend.save_observation(save)
+    save = save_with_photo(backend, tmp_path, definition, site_id=str(uuid.uuid4()))
 
     pending = backend.store.pending()
     assert [(m.entity, m.op, m.base_version) for m in pending] == [
@@ -449,16 +457,7 @@ def test_a_measurement_recorded_twice_is_deleted_with_its_photo(
     # A field expert who recorded the same harvest twice could not take one off: the store
     # could, the tablet offered no way to. Deleted after it went to the server: the tombstone
     # is queued, and its photo's delete, its photo no longer waits to be sent.
-    definition = form_wire(DEMO_PLOT_HARVEST)
-    pull(backend, form_change(definition))
-    form = obs.ObservationForm(form=definition, project_id=PROJECT, today=TODAY)
-    fill_demo(form)
-    picture = tmp_path / "plot.jpg"
-    picture.write_bytes(b"\xff\xd8jpeg bytes")
-    form.photos.append(Photo(str(uuid.uuid4()), str(picture), "", 0, "image/jpeg", "the plot"))
-    save = form.to_save()
-    assert save is not None
-    backend.save_observation(save)
+    save = save_with_photo(backend, tmp_path, form_wire(DEMO_PLOT_HARVEST))
     sent = backend.store.pending()
     backend.store.acknowledge(
         [MutationResult(seq=m.seq, id=m.id, status=ResultStatus.APPLIED, version=1) for m in sent]
