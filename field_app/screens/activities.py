@@ -151,12 +151,19 @@ class ActivitiesScreen(BaseScreen):
     def _maybe_more(self, *_args: Any) -> None:
         rows = self.ids.rows
         loaded = len(rows.data)
-        if loaded >= len(self._matches) or not rows.children:
-            return
+        if loaded >= len(self._matches) or not self._laid_out():
+            return  # all shown, or the heights below still those of rows no longer there
         span = max(0.0, rows.layout_manager.height - rows.height)
         if rows.scroll_y * span < MORE_WITHIN_SCREENS * rows.height:
             self._keep_offset = (1 - rows.scroll_y) * span
             rows.data.extend(self._matches[loaded : loaded + PAGE])
+
+    def _laid_out(self) -> bool:
+        """Whether the RecycleView has measured the rows it holds: it does so a frame after
+        they change, and a scroll or a turn of the tablet in between must not be read against
+        the old rows' height (an empty list's would call every page in, one per event)."""
+        rows = self.ids.rows
+        return len(rows.layout_manager.view_opts) == len(rows.data)
 
     def _content_resized(self, *_args: Any) -> None:
         # A page arrived below: the rows on screen stay where they are (a ScrollView keeps
