@@ -108,6 +108,7 @@ class ResultPanel:
     chart: charts.Chart
     compare_chart: charts.Chart | None
     latest_period: str
+    latest_in_progress: bool  # the latest quarter has not ended: its value is "so far"
     latest: float | None
     target: float | None
     baseline: float | None
@@ -173,6 +174,7 @@ def _panel(
     t: Translator,
     project: Project,
     indicator: ResultIndicator,
+    today: date,
 ) -> ResultPanel | None:
     code = indicator.code
     rows = result_rows(
@@ -279,6 +281,7 @@ def _panel(
         chart=chart,
         compare_chart=compare_chart,
         latest_period=labels[-1],
+        latest_in_progress=_holds(labels[-1], today),
         latest=values[-1],
         target=target_line[-1],
         baseline=baseline_line[-1],
@@ -287,13 +290,18 @@ def _panel(
     )
 
 
+def _holds(quarter: str, day: date) -> bool:
+    first, last = period_bounds(quarter)
+    return first <= day <= last
+
+
 def project_results(
-    session: Session, *, caller: Caller, t: Translator, project: Project
+    session: Session, *, caller: Caller, t: Translator, project: Project, today: date
 ) -> list[ResultPanel]:
     """Every result indicator with observations counted in the project, by code."""
     found = []
     for indicator in result_indicators(session).values():
-        panel = _panel(session, caller, t, project, indicator)
+        panel = _panel(session, caller, t, project, indicator, today)
         if panel is not None:
             found.append(panel)
     return found
@@ -311,7 +319,9 @@ class ResultCell:
     value: float | None
     target: float | None
     baseline: float | None
-    tone: str  # on-track | behind | none
+    tone: str  # on-track | behind | so-far | none
+    period: str  # the quarter, e.g. 2026Q4
+    in_progress: bool  # the quarter has not ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,17 +332,28 @@ class ResultRow:
     cells: list[ResultCell]
 
 
-def tone_of(direction: str, value: float | None, target: float | None) -> str:
-    """ "on-track" when the value has reached the target in the indicator's direction."""
+def tone_of(
+    direction: str, value: float | None, target: float | None, *, growing: bool = False
+) -> str:
+    """ "on-track" when the value has reached the target in the indicator's direction.
+
+    ``growing``: a sum or count of a quarter still in progress, which only grows until the
+    quarter ends: it is judged only once the verdict cannot change (an increase that has reached
+    its target, a decrease already past it), else "so-far"."""
     if value is None or target is None:
         return "none"
     reached = value <= target if direction == "decrease" else value >= target
+    if growing and reached == (direction == "decrease"):
+        return "so-far"
     return "on-track" if reached else "behind"
 
 
-def results_across_pilots(session: Session, *, caller: Caller, t: Translator) -> list[ResultRow]:
+def results_across_pilots(
+    session: Session, *, caller: Caller, t: Translator, today: date
+) -> list[ResultRow]:
     """Per visible project, the latest quarter's value of each result indicator it has, against
-    the target and the baseline in force then."""
+    the target and the baseline in force then; a sum or count of the quarter in progress
+    (``today`` in it) is not judged before the verdict is final (``tone_of``)."""
     projects = {p.id: p for p in session.exec(select(Project).where(project_scope(caller))).all()}
     cells: dict[uuid.UUID, list[ResultCell]] = {}
     for indicator in result_indicators(session).values():
@@ -364,6 +385,7 @@ def results_across_pilots(session: Session, *, caller: Caller, t: Translator) ->
             baselines = [x for x in mine if x.kind == "baseline"]
             value = float(row["value"])
             target = target_for(goals, first, last)
+            in_progress = first <= today <= last
             cells.setdefault(project.id, []).append(
                 ResultCell(
                     code=indicator.code,
@@ -373,7 +395,14 @@ def results_across_pilots(session: Session, *, caller: Caller, t: Translator) ->
                     value=value,
                     target=target,
                     baseline=baseline_for(baselines, last),
-                    tone=tone_of(indicator.direction, value, target),
+                    tone=tone_of(
+                        indicator.direction,
+                        value,
+                        target,
+                        growing=in_progress and indicator.additive,
+                    ),
+                    period=str(row["period"]),
+                    in_progress=in_progress,
                 )
             )
     return [

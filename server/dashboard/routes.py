@@ -191,11 +191,12 @@ def switch_language(page: Anonymous, form: CheckedAnonymousForm) -> Response:
 @router.get("/overview")
 def overview(page: SignedIn, session: SessionDep, country: str = "", target: str = "") -> Response:
     assert page.caller is not None
+    today = _today()
     data = service.overview(
         session,
         caller=page.caller,
         t=page.t,
-        today=_today(),
+        today=today,
         country=country.strip().upper()[:3],
         target_indicator=target.strip().upper()[:32],
     )
@@ -206,7 +207,7 @@ def overview(page: SignedIn, session: SessionDep, country: str = "", target: str
         pending_days=page.settings.pending_tablet_days,
         now=utcnow(),
         may_report=report.may_report(page.caller),
-        results=results.results_across_pilots(session, caller=page.caller, t=page.t),
+        results=results.results_across_pilots(session, caller=page.caller, t=page.t, today=today),
         value=lambda v: results.show_value(page.t, v),
         open_conflicts=conflicts.open_conflicts(
             session, caller=page.caller, t=page.t, country=data.country, limit=0
@@ -257,11 +258,12 @@ def _project_page(
     if status not in STATUS_FILTERS:
         status = ""
     number = page_number(page.request)
+    today = _today()
     data = service.project_page(
         session,
         caller=page.caller,
         t=page.t,
-        today=_today(),
+        today=today,
         project_id=project_id,
         status=status,
         limit=service.PAGE_SIZE,
@@ -272,7 +274,7 @@ def _project_page(
         nav="projects",
         data=data,
         results=results.project_results(
-            session, caller=page.caller, t=page.t, project=data.project
+            session, caller=page.caller, t=page.t, project=data.project, today=today
         ),
         value=lambda v: results.show_value(page.t, v),
         status=status,

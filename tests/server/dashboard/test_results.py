@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from server.accounts.auth import issue_access_token
 from server.activities.models import Attachment
+from server.columns import utcnow
 from server.config import Settings
 from server.dashboard.results import tone_of
 from server.dashboard.session import LANGUAGE_COOKIE
@@ -334,3 +335,51 @@ def test_targets_of_a_result_indicator_are_named_in_the_readers_language(
     assert row in targets  # the table
     assert "Rendement du tableau : cible et réalisé" in targets  # its chart
     assert f">{CODE}<" not in targets and f">{CODE} " not in targets
+
+
+def test_a_count_of_the_quarter_in_progress_is_not_judged_before_it_is_final(
+    client: TestClient, engine: Engine, session: Session, world: World, results: Results
+) -> None:
+    # One visit counted on day one of a quarter against the quarter's target of 40 was shown red
+    # with ✗ beside the "latest quarter", although the quarter had weeks to go.
+    today = utcnow().date()
+    quarter = f"{today.year}Q{(today.month - 1) // 3 + 1}"
+    form = make_observation_form(session, code="T_DASH_VISITS")
+    form.indicators = [
+        {"code": "T_DASH_VISITS_N", "name": {"en": "Farm visits"}, "unit": "", "aggregate": "count"}
+    ]
+    session.add(form)
+    session.flush()
+    make_observation(session, world.lso, form, observed_on=today.isoformat())
+    session.add(
+        Target(
+            project_id=world.lso.id,
+            indicator="T_DASH_VISITS_N",
+            kind="target",
+            period=quarter,
+            value=40,
+        )
+    )
+    session.commit()
+    sign_in(client, engine, world.officer)
+    panel = main_of(client.get("/overview").text)
+    panel = panel[panel.index('id="results-across-pilots"') :]
+    rows = re.findall(r"<tr>(.*?)</tr>", panel, re.S)
+    visits = next(r for r in rows if "Farm visits" in r)
+    assert f'{quarter} <span class="muted">(in progress)</span>' in visits
+    assert "result-so-far" in visits and "✗" not in visits and "✓" not in visits
+    yields = next(r for r in rows if "Dashboard yield" in r)  # a ratio, of a quarter that ended
+    assert f"{results.year}Q3" in yields and "(in progress)" not in yields
+    assert "result-on-track" in yields and "✓" in yields
+    page = main_of(client.get(f"/projects/{world.lso.id}").text)
+    assert f"Latest quarter {quarter}, so far: 1" in page
+    assert f"Latest quarter {results.year}Q3: 18,500" in page
+
+
+def test_a_quarter_in_progress_is_judged_once_the_verdict_cannot_change() -> None:
+    # a sum or count only grows until its quarter ends
+    assert tone_of("increase", 3.0, 5.0, growing=True) == "so-far"
+    assert tone_of("increase", 5.0, 5.0, growing=True) == "on-track"  # reached: stays reached
+    assert tone_of("decrease", 7.0, 5.0, growing=True) == "behind"  # past it: stays past
+    assert tone_of("decrease", 3.0, 5.0, growing=True) == "so-far"
+    assert tone_of("increase", None, 5.0, growing=True) == "none"
