@@ -31,6 +31,7 @@ from tests.server.dashboard.conftest import csrf_of, fresh, main_of, sign_in
 from tests.server.dashboard.world import World, field_photo
 
 CODE = "T_DASH_YIELD"
+VISITS = "T_DASH_VISITS_N"
 
 
 @dataclass
@@ -337,30 +338,31 @@ def test_targets_of_a_result_indicator_are_named_in_the_readers_language(
     assert f">{CODE}<" not in targets and f">{CODE} " not in targets
 
 
-def test_a_count_of_the_quarter_in_progress_is_not_judged_before_it_is_final(
-    client: TestClient, engine: Engine, session: Session, world: World, results: Results
-) -> None:
-    # One visit counted on day one of a quarter against the quarter's target of 40 was shown red
-    # with ✗ beside the "latest quarter", although the quarter had weeks to go.
+def add_visits(session: Session, world: World) -> str:
+    """A form counting farm visits (no comparison), one visit today in Lesotho against the
+    quarter's target of 40; returns the quarter."""
     today = utcnow().date()
     quarter = f"{today.year}Q{(today.month - 1) // 3 + 1}"
     form = make_observation_form(session, code="T_DASH_VISITS")
     form.indicators = [
-        {"code": "T_DASH_VISITS_N", "name": {"en": "Farm visits"}, "unit": "", "aggregate": "count"}
+        {"code": VISITS, "name": {"en": "Farm visits"}, "unit": "", "aggregate": "count"}
     ]
     session.add(form)
     session.flush()
     make_observation(session, world.lso, form, observed_on=today.isoformat())
     session.add(
-        Target(
-            project_id=world.lso.id,
-            indicator="T_DASH_VISITS_N",
-            kind="target",
-            period=quarter,
-            value=40,
-        )
+        Target(project_id=world.lso.id, indicator=VISITS, kind="target", period=quarter, value=40)
     )
     session.commit()
+    return quarter
+
+
+def test_a_count_of_the_quarter_in_progress_is_not_judged_before_it_is_final(
+    client: TestClient, engine: Engine, session: Session, world: World, results: Results
+) -> None:
+    # One visit counted on day one of a quarter against the quarter's target of 40 was shown red
+    # with ✗ beside the "latest quarter", although the quarter had weeks to go.
+    quarter = add_visits(session, world)
     sign_in(client, engine, world.officer)
     panel = main_of(client.get("/overview").text)
     panel = panel[panel.index('id="results-across-pilots"') :]

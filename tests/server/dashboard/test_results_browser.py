@@ -22,7 +22,7 @@ from tests.server.dashboard.browser import (
     screenshot,
 )
 from tests.server.dashboard.test_audit_browser import _axe, _sideways
-from tests.server.dashboard.test_results import CODE, add_results
+from tests.server.dashboard.test_results import CODE, VISITS, add_results, add_visits
 from tests.server.dashboard.world import build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -33,6 +33,7 @@ def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: P
     with Session(write_engine(engine), expire_on_commit=False) as session:
         world = build_world(session)
         results = add_results(session, world)
+        add_visits(session, world)
         token, _ = issue_access_token(session, user=world.officer, minutes=60)
         session.commit()
     downloads = tmp_path / "downloads"
@@ -59,6 +60,16 @@ def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: P
                     problems.append(f"{name} at {width} px scrolls {overflow} px sideways")
                 problems += [f"{name} at {width} px: {v}" for v in _axe(d)]
                 screenshot(d, f"results-{name}-{width}", width=width)
+                if name == "project":
+                    # a panel with a comparison takes the row; one without, half of it on a
+                    # laptop (not half a page of white beside one chart), all of it on a phone
+                    wide, narrow = (
+                        d.find_element("id", f"result-{code.lower()}").size["width"]
+                        for code in (CODE, VISITS)
+                    )
+                    share = narrow / wide
+                    if not (0.4 < share < 0.6 if width > 820 else share > 0.95):
+                        problems.append(f"project at {width} px: panels {narrow} and {wide} px")
             if name == "project":
                 chart = d.find_element("id", f"chart-result-{CODE.lower()}")
                 strokes = {
