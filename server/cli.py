@@ -70,7 +70,7 @@ def cli() -> None:
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0, min_open=True, max=3600),
-    default=5.0,
+    default=5.0,  # as a restore's upgrade (server.ops.restore.LOCK_TIMEOUT_S)
     show_default=True,
     metavar="SECONDS",
     help="Give up (changing nothing) when a lock another process holds (a running server or "

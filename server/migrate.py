@@ -37,11 +37,6 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-# How long an operator's command waits for a lock another process holds before it gives up
-# (``pilotmon init-db --lock-timeout``, the upgrade after a restore): a server or a scheduler
-# left running holds some, and waiting for them without limit looks like a hang.
-LOCK_TIMEOUT_S = 5.0
-
 AfterUpgrade = Callable[[Connection, str | None, str], None]
 
 
