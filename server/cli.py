@@ -67,37 +67,60 @@ def cli() -> None:
 
 
 @cli.command("init-db")
-def init_db() -> None:
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0, min_open=True, max=3600),
+    default=5.0,  # as a restore's upgrade (server.ops.restore.LOCK_TIMEOUT_S)
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up (changing nothing) when a lock another process holds (a running server or "
+    "scheduler) is not free within this time.",
+)
+def init_db(lock_timeout: float) -> None:
     """Create or migrate the database to the latest schema."""
+    from sqlalchemy import Connection
+    from sqlmodel import Session
+
     from server.db import get_engine
+    from server.errors import DatabaseBusy
     from server.migrate import upgrade
     from server.receipts.cli import ensure_key
+    from server.results.forms import ensure_shipped_forms
+    from server.results.shipped import SHIPPED_FORMS
+    from server.results.upgrade import rebuild_in
 
     settings = get_settings()
     engine = get_engine(settings)
-    before, after = upgrade(engine)
+    lines: list[str] = []
+
+    def finish(conn: Connection, before: str | None, after: str) -> None:
+        # In the upgrade's transaction: the schema, its rebuilds, the receipt key and the
+        # shipped forms (docs/results.md#shipped-forms) go in together, or none of them.
+        rebuilt = rebuild_in(conn, before, after)
+        if rebuilt is not None:
+            lines.append(
+                f"result indicators rebuilt for their new storage from {rebuilt.observations} "
+                "observations"
+            )
+        with Session(bind=conn) as session:
+            lines.append(ensure_key(session))
+            lines.extend(f"form {line}" for line in ensure_shipped_forms(session, SHIPPED_FORMS))
+            session.commit()
+
+    try:
+        before, after = upgrade(engine, lock_timeout_s=lock_timeout, then=finish)
+    except DatabaseBusy as exc:
+        raise DatabaseBusy(
+            f"{exc.message}: nothing was changed; stop `pilotmon serve` and `pilotmon "
+            "scheduler` (or raise --lock-timeout), then run `pilotmon init-db` again"
+        ) from exc
     where = engine.url.render_as_string(hide_password=True)
     if before == after:
         click.echo(f"database {where} is up to date (revision {after})")
     else:
         click.echo(f"database {where} migrated from {before or 'empty'} to revision {after}")
-    from server.results.upgrade import rebuild_after_upgrade
-
-    rebuilt = rebuild_after_upgrade(engine, before, after)
-    if rebuilt is not None:
-        click.echo(
-            f"result indicators rebuilt for their new storage from {rebuilt.observations} "
-            "observations"
-        )
-    click.echo(ensure_key())
-    # The shipped forms (docs/results.md#shipped-forms): published once, again when changed.
-    from server.db import session_scope
-    from server.results.forms import ensure_shipped_forms
-    from server.results.shipped import SHIPPED_FORMS
-
-    with session_scope(engine) as session:
-        for line in ensure_shipped_forms(session, SHIPPED_FORMS):
-            click.echo(f"form {line}")
+    for line in lines:
+        click.echo(line)
 
 
 @cli.command()

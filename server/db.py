@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session as OrmSession
@@ -18,7 +18,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
 from server.config import Settings, get_settings
-from server.errors import ConfigError, DatabaseError
+from server.errors import ConfigError, DatabaseBusy, DatabaseError
 
 _engines: dict[str, Engine] = {}
 
@@ -169,6 +169,56 @@ def check_reachable(engine: Engine) -> None:
         raise DatabaseError(
             f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: {reason}"
         ) from exc
+
+
+# PostgreSQL's SQLSTATE for a lock_timeout that expired; SQLite's SQLITE_BUSY.
+LOCK_NOT_AVAILABLE = "55P03"
+SQLITE_BUSY = 5
+
+
+def is_lock_timeout(exc: OperationalError) -> bool:
+    """Whether ``exc`` is a wait for a lock that outlasted its limit (PostgreSQL's
+    ``lock_timeout``, SQLite's ``busy_timeout``: "database is locked")."""
+    if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        return True
+    return getattr(exc.orig, "sqlite_errorcode", None) == SQLITE_BUSY
+
+
+@contextmanager
+def bounded_transaction(engine: Engine, lock_timeout_s: float | None) -> Iterator[Connection]:
+    """A connection in one writing transaction that waits at most ``lock_timeout_s`` for each
+    lock another process holds (None: as long as the database's own limits allow), then rolls
+    back whole and raises DatabaseBusy: what an operator's command (``pilotmon init-db``, a
+    restore) uses, so that a server or scheduler left running makes it stop, not hang.
+
+    PostgreSQL: ``SET LOCAL lock_timeout``. SQLite: ``BEGIN IMMEDIATE`` (the write lock up
+    front) under a ``busy_timeout`` of that length, set back afterwards."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        raw: Any = conn.connection.driver_connection if sqlite else None
+        previous = None
+        if sqlite:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            if lock_timeout_s is not None:
+                # On the driver's connection, which is in autocommit mode: no BEGIN yet.
+                previous = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+                raw.execute(f"PRAGMA busy_timeout={max(1, round(lock_timeout_s * 1000))}")
+        try:
+            with conn.begin():
+                if not sqlite and lock_timeout_s is not None:
+                    conn.exec_driver_sql(
+                        f"SET LOCAL lock_timeout = '{max(1, round(lock_timeout_s * 1000))}ms'"
+                    )
+                yield conn
+        except OperationalError as exc:
+            if lock_timeout_s is not None and is_lock_timeout(exc):
+                raise DatabaseBusy(
+                    f"the database is in use (a lock stayed held for {lock_timeout_s:g} s)"
+                ) from exc
+            raise
+        finally:
+            if previous is not None:
+                raw.execute(f"PRAGMA busy_timeout={int(previous)}")
 
 
 def is_postgresql(engine: Engine) -> bool:

@@ -4,6 +4,7 @@ code from ``shared.errors.ErrorCode``.
     PilotMonitorError            base; status 400, code ``invalid``
     ├── ConfigError              bad configuration (exit 2)
     ├── DatabaseError            database unreachable or schema out of date (exit 3)
+    ├── DatabaseBusy             a lock another process held outlasted the wait allowed (exit 1)
     ├── NotFound                 404 ``not_found``
     ├── Forbidden                403 ``forbidden`` (or ``out_of_scope``, ``locked``, …)
     ├── Conflict                 409 ``state_conflict`` (or ``already_exists``, …)
@@ -59,6 +60,14 @@ class DatabaseError(PilotMonitorError):
     status_code = 503
     exit_code = 3
     code = ErrorCode.UNAVAILABLE
+
+
+class DatabaseBusy(PilotMonitorError):
+    """A lock another process (a server, a scheduler) held outlasted the wait allowed
+    (``server.db.bounded_transaction``); the transaction was rolled back whole."""
+
+    status_code = 503
+    code = ErrorCode.BUSY
 
 
 class NotFound(PilotMonitorError):

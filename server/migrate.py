@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from server.db import check_reachable
+from server.db import bounded_transaction, check_reachable
 from server.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -36,26 +37,36 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, *, lock_timeout_s: float | None = None) -> tuple[str | None, str]:
+AfterUpgrade = Callable[[Connection, str | None, str], None]
+
+
+def upgrade(
+    engine: Engine, *, lock_timeout_s: float | None = None, then: AfterUpgrade | None = None
+) -> tuple[str | None, str]:
     """Create or migrate the schema to the latest revision; returns (before, after).
 
-    One transaction: on PostgreSQL a migration that fails leaves the schema as it was. With
+    One transaction, with ``then(connection, before, after)`` (the rebuilds the migrations ask
+    for) at its end: a migration or rebuild that fails leaves the schema as it was. With
     ``lock_timeout_s`` it waits at most that long for each lock it needs (a table another
-    process holds) and then raises OperationalError (SQLSTATE 55P03), rolled back."""
+    process holds; on SQLite, the database's write lock) and then raises DatabaseBusy, rolled
+    back."""
     check_reachable(engine)
     before = current_revision(engine)
     if before is not None and not _known(before):
         raise _newer_schema(before)
     config = alembic_config()
-    with engine.begin() as conn:
+    with bounded_transaction(engine, lock_timeout_s) as conn:
         if conn.dialect.name == "postgresql":
-            if lock_timeout_s is not None:
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(lock_timeout_s * 1000)}ms'")
             # Two processes running init-db at once must not race on CREATE TABLE.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7301001)")
+        # Read again under the lock: another init-db may have migrated it meanwhile.
+        before = MigrationContext.configure(conn).get_current_revision()
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
-    return before, current_revision(engine) or ""
+        after = MigrationContext.configure(conn).get_current_revision() or ""
+        if then is not None:
+            then(conn, before, after)
+    return before, after
 
 
 def rebuilds_between(before: str | None, after: str) -> set[str]:

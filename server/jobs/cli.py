@@ -9,7 +9,7 @@ import click
 
 from server.config import get_settings
 from server.db import get_engine
-from server.jobs.registry import JOBS, last_runs, lock_held, run_job
+from server.jobs.registry import JOBS, last_runs, lock_held, require_job_lock, run_job
 from server.migrate import require_current_schema
 
 
@@ -21,6 +21,7 @@ def scheduler() -> None:
     settings = get_settings()
     engine = get_engine(settings)
     require_current_schema(engine)
+    require_job_lock(engine)
     settings.ensure_data_dir()  # cleanup-uploads removes abandoned photo uploads there
     click.echo(
         "scheduler running: "
@@ -78,6 +79,7 @@ def run(name: str, as_json: bool) -> None:
     settings = get_settings()
     engine = get_engine(settings)
     require_current_schema(engine)
+    require_job_lock(engine)
     outcome = run_job(job, engine=engine, settings=settings)
     if outcome.status != "ok":
         raise click.ClickException(f"job {name} failed: {outcome.error}")

@@ -14,12 +14,23 @@ kernel releases it when the process dies; SQLite lives on one host's disk, so ev
 that shares the database sees the same file). Each run's start and end are recorded in
 ``job_run`` (who holds it, since when) for ``pilotmon jobs list`` and the busy message; that row
 is bookkeeping, not the lock: a row left "running" by a killed process blocks nothing.
+
+Upgrades (SQLite): schedulers before the ``flock`` took that row as the lock (written under
+``BEGIN IMMEDIATE``, stale after 12 hours). They still respect it, since this version writes it
+too for as long as a run lasts; and this version respects theirs: a row saying "running"
+for less than ``OLD_LOCK_STALE_AFTER``, by a process of this host that is alive and holds no
+``flock`` (what an old scheduler's run looks like), makes a run JobBusy, as that old scheduler
+would have decided. A row of a process that is gone, or from another host (SQLite is on one
+host's disk: a host name that changed), holds nothing back. On PostgreSQL old and new take the
+same advisory lock.
+
+The ``flock`` needs ``fcntl`` (Linux, macOS, the BSDs). Where it is missing (Windows), the
+jobs on SQLite stop at once with one line (``require_job_lock``); on PostgreSQL they run.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import socket
@@ -27,6 +38,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +49,7 @@ from server.accounts.fleet import flag_pending_tablets
 from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.db import session_scope, write_engine
-from server.errors import PilotMonitorError
+from server.errors import ConfigError, PilotMonitorError
 from server.indicators.jobs import rebuild_rollups
 from server.jobs.cleanup import cleanup_partial_uploads
 from server.jobs.models import JobRun
@@ -45,8 +57,16 @@ from server.reports.tablets import stale_tablets
 from server.sync.attachments import AttachmentFiles
 from shared.errors import ErrorCode
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock (require_job_lock says so)
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger("pilotmon.jobs")
 
+# How long the schedulers that took the job_run row as their lock (before the flock) held a row
+# saying "running" as live: this version honours such a row as long as they did.
+OLD_LOCK_STALE_AFTER = timedelta(hours=12)
 LOCK_NAMESPACE = 7301  # first key of pg_try_advisory_lock(int, int); the second is the job's
 
 
@@ -193,12 +213,24 @@ def lock_file(engine: Engine, name: str) -> Path | None:
     return Path(f"{Path(database).resolve()}-job-{name}.lock")
 
 
+def require_job_lock(engine: Engine) -> None:
+    """Refuse, in one line, a SQLite database on a platform without ``flock`` (Windows): the
+    job lock could not exclude a second run. What ``pilotmon scheduler`` and ``pilotmon jobs
+    run`` check before they start."""
+    if fcntl is None and engine.dialect.name != "postgresql" and lock_file(engine, "") is not None:
+        raise ConfigError(
+            "the scheduled jobs' lock on SQLite needs flock (fcntl), which this platform lacks: "
+            "run the scheduler on Linux or macOS, or use PostgreSQL (PILOTMON_DATABASE_URL)"
+        )
+
+
 @contextmanager
 def _sqlite_lock(engine: Engine, name: str) -> Iterator[None]:
     path = lock_file(engine, name)
     if path is None:
         yield
         return
+    require_job_lock(engine)
     # Never removed: removing a lock file another process has open would let a third take a
     # second "lock" on a new file of the same name.
     # Read-only is enough for flock: a file another account created (root's `jobs run`) still
@@ -222,21 +254,55 @@ def _sqlite_lock(engine: Engine, name: str) -> Iterator[None]:
 def _busy(engine: Engine, name: str) -> JobBusy:
     """JobBusy naming the holder and its start, as its run recorded them."""
     with Session(engine) as session:
-        row = session.get(JobRun, name)
-        if row is not None and row.running_since is not None:
-            return JobBusy(
-                f"job {name} is already running ({row.holder}, since "
-                f"{as_utc(row.running_since).isoformat()}); not started"  # type: ignore[union-attr]
-            )
+        return _busy_by(name, session.get(JobRun, name))
+
+
+def _busy_by(name: str, row: JobRun | None) -> JobBusy:
+    if row is not None and row.running_since is not None:
+        return JobBusy(
+            f"job {name} is already running ({row.holder}, since "
+            f"{as_utc(row.running_since).isoformat()}); not started"  # type: ignore[union-attr]
+        )
     return JobBusy(f"job {name} is already running in another process; not started")
+
+
+def _old_scheduler_running(row: JobRun | None, now: datetime) -> bool:
+    """Whether ``row`` is the lock of a run by a scheduler from before the ``flock`` that is
+    still going: "running" for less than ``OLD_LOCK_STALE_AFTER``, by another process of this
+    host that is alive. (Only asked when no ``flock`` is held: a run of this version holds one.)"""
+    if row is None or row.running_since is None or row.holder == _holder():
+        return False
+    if as_utc(row.running_since) <= now - OLD_LOCK_STALE_AFTER:  # type: ignore[operator]
+        return False
+    host, _, pid = row.holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) <= 0:
+        return False
+    return _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists (POSIX)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another account's process
+    except OverflowError:
+        return False
+    return True
 
 
 def _claim_row(engine: Engine, name: str) -> None:
     """Record that this process runs ``name`` now (under the job's lock: whatever the row said
-    before is a run that ended, or one whose process died)."""
+    before is a run that ended, or one whose process died), unless the row is the live lock of
+    a scheduler from before the ``flock`` (SQLite; JobBusy). Read and written under ``BEGIN
+    IMMEDIATE``, as that scheduler did: the two cannot both claim it."""
     now = utcnow()
     with Session(write_engine(engine)) as session:
-        row = session.get(JobRun, name) or JobRun(name=name)
+        row = session.get(JobRun, name)
+        if engine.dialect.name != "postgresql" and _old_scheduler_running(row, now):
+            raise _busy_by(name, row)
+        row = row or JobRun(name=name)
         row.running_since = now
         row.holder = _holder()
         row.last_started_at = now
@@ -319,18 +385,22 @@ def lock_held(engine: Engine, name: str) -> bool:
             ).scalar()
         return bool(found)
     path = lock_file(engine, name)
-    if path is None or not path.exists():
+    if path is None:
         return False
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except PermissionError:
+    if fcntl is None:
         return True  # cannot tell: as the row says
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise
-        return True
-    finally:
-        os.close(fd)  # releases the shared lock, if taken
-    return False
+    if path.exists():
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except PermissionError:
+            return True  # cannot tell: as the row says
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            return True
+        finally:
+            os.close(fd)  # releases the shared lock, if taken
+    with Session(engine) as session:  # a run of a scheduler from before the flock?
+        return _old_scheduler_running(session.get(JobRun, name), utcnow())

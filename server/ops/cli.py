@@ -159,13 +159,10 @@ def restore(file: Path, force: bool, check_only: bool) -> None:
     )
     if result.migrated_from:
         click.echo(f"migrated the schema from revision {result.migrated_from} to {result.revision}")
-        from server.results.upgrade import rebuild_after_upgrade
-
-        rebuilt = rebuild_after_upgrade(get_engine(settings), result.migrated_from, result.revision)
-        if rebuilt is not None:
-            click.echo(
-                f"result indicators rebuilt for their new storage from {rebuilt.observations} "
-                "observations"
-            )
+    if result.rebuilt is not None:
+        click.echo(
+            f"result indicators rebuilt for their new storage from {result.rebuilt.observations} "
+            "observations"
+        )
     if result.previous_attachments:
         click.echo(f"the photos that were in place are kept in {result.previous_attachments}")

@@ -9,11 +9,12 @@ Order of work, so that a bad archive or a busy target never costs data:
    over pg_restore's script, or row inserts for a logical export), checking row counts before
    it commits; on PostgreSQL a table another process holds locked (a server or scheduler left
    running) stops it after ``LOCK_TIMEOUT_S``, rolled back;
-4. migrate to the latest schema when the archive is older (``init-db``), in one transaction
-   that waits at most ``LOCK_TIMEOUT_S`` too on PostgreSQL; should it time out, the migration
-   is rolled back whole, the photos still go into place (step 5) and the error says the backup
-   is restored at its older revision and to run ``pilotmon init-db`` once the server and the
-   scheduler are stopped;
+4. migrate to the latest schema when the archive is older (``init-db``), with the rebuilds its
+   migrations ask for (``server.results.upgrade``), in one transaction that waits at most
+   ``LOCK_TIMEOUT_S`` too (on SQLite, for the write lock); should it time out, the migration
+   and the rebuild are rolled back whole, the photos still go into place (step 5) and the
+   error says the backup is restored at its older revision and to run ``pilotmon init-db``
+   once the server and the scheduler are stopped;
 5. move the photos into place; photos that were there before (``force``) are kept aside.
 
 Across backends: a logical export restores anywhere; a SQLite snapshot restores into
@@ -41,8 +42,9 @@ from sqlalchemy import Connection, Engine
 
 from server.columns import as_utc, utcnow
 from server.config import Settings
-from server.db import check_reachable
-from server.migrate import alembic_config, current_revision, head_revision, upgrade
+from server.db import LOCK_NOT_AVAILABLE, check_reachable
+from server.errors import DatabaseBusy
+from server.migrate import alembic_config, current_revision, head_revision
 from server.ops import pgtools
 from server.ops.archive import (
     BackupError,
@@ -61,7 +63,9 @@ from server.ops.tables import (
     first_table_with_rows,
     schema_revision,
 )
+from server.results.rollup import ResultRefresh
 from server.results.shipped import SHIPPED_FORMS
+from server.results.upgrade import rebuild_in, upgrade_and_rebuild
 
 INSERT_BATCH = 1000
 # How long a PostgreSQL restore waits for a lock on a table before it gives up: a server or a
@@ -71,7 +75,6 @@ LOCK_TIMEOUT_S = 5.0
 INIT_DB_TABLES = frozenset({"form", "change", "audit_entry", "receipt_key"})
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _REVISION = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that expired
 
 RowSource = Callable[[sa.Table, list[str]], Iterator[Mapping[str, Any]]]
 
@@ -81,6 +84,7 @@ class RestoreResult:
     manifest: Manifest
     revision: str
     migrated_from: str | None  # the archive's revision when init-db had to move it forward
+    rebuilt: ResultRefresh | None  # the result indicators, when that migration asked for it
     attachments: int
     previous_attachments: Path | None  # where photos already in place were moved (force)
 
@@ -104,7 +108,7 @@ def restore_backup(
         extracted = verify_backup(archive=archive, workdir=staging, progress=progress)
         manifest = extracted.manifest
         try:
-            migrated_from = _restore_database(
+            migrated_from, rebuilt = _restore_database(
                 engine=engine, extracted=extracted, workdir=staging, progress=progress
             )
         except _NotUpgraded as blocked:
@@ -122,6 +126,7 @@ def restore_backup(
         manifest=manifest,
         revision=head_revision(),
         migrated_from=migrated_from,
+        rebuilt=rebuilt,
         attachments=len(manifest.attachment_files),
         previous_attachments=previous,
     )
@@ -299,8 +304,9 @@ def _compare_counts(manifest: Manifest, counts: Mapping[str, int]) -> None:
 
 def _restore_database(
     *, engine: Engine, extracted: ExtractedArchive, workdir: Path, progress: Progress
-) -> str | None:
-    """Put the database back; returns the archive's revision when it was migrated forward."""
+) -> tuple[str | None, ResultRefresh | None]:
+    """Put the database back; returns the archive's revision when it was migrated forward,
+    and the rebuild that migration asked for (or None)."""
     manifest = extracted.manifest
     backend = engine.dialect.name
     progress.step(f"restoring the database ({manifest.method} backup into {backend})")
@@ -321,31 +327,30 @@ def _restore_database(
         path = _member_path(extracted, SQLITE_MEMBER)
         assert path is not None
         with _rows_from_sqlite(path) as rows:
-            _restore_rows(engine=engine, manifest=manifest, progress=progress, rows=rows)
-        return _moved(manifest)
+            rebuilt = _restore_rows(engine=engine, manifest=manifest, progress=progress, rows=rows)
+        return _moved(manifest), rebuilt
     else:
-        _restore_rows(
+        rebuilt = _restore_rows(
             engine=engine,
             manifest=manifest,
             progress=progress,
             rows=_rows_from_json_lines(extracted),
         )
-        return _moved(manifest)
+        return _moved(manifest), rebuilt
     before = current_revision(engine)
     if before != head_revision():
         try:
-            upgrade(engine, lock_timeout_s=LOCK_TIMEOUT_S)
-        except sa.exc.OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-                raise _NotUpgraded(before) from exc
-            raise
-        return before
-    return None
+            _, _, rebuilt = upgrade_and_rebuild(engine, lock_timeout_s=LOCK_TIMEOUT_S)
+        except DatabaseBusy as exc:
+            raise _NotUpgraded(before) from exc
+        return before, rebuilt
+    return None, None
 
 
 class _NotUpgraded(Exception):
     """The database is restored (committed) at the archive's older ``revision``; the upgrade
-    after it waited ``LOCK_TIMEOUT_S`` for a table another process holds and was rolled back."""
+    after it (and its rebuild) waited ``LOCK_TIMEOUT_S`` for a lock another process holds and
+    was rolled back."""
 
     def __init__(self, revision: str | None) -> None:
         super().__init__(revision)
@@ -495,8 +500,9 @@ def _utc(value: Any) -> Any:
 
 def _restore_rows(
     *, engine: Engine, manifest: Manifest, progress: Progress, rows: RowSource
-) -> None:
-    """Rebuild the schema at the archive's revision, insert every row, migrate: one transaction."""
+) -> ResultRefresh | None:
+    """Rebuild the schema at the archive's revision, insert every row, migrate and rebuild
+    what the migrations ask for: one transaction. Returns that rebuild's figures (or None)."""
     columns = _columns_of(manifest)
     progress.start("restoring rows", manifest.total_rows)
     try:
@@ -522,6 +528,7 @@ def _restore_rows(
                 _compare_restored(manifest, count_rows(conn, list(target.values())))
                 _reset_sequences(conn, list(target.values()))
                 _migrate(conn, "head")
+                return rebuild_in(conn, manifest.schema_revision, head_revision())
     except sa.exc.OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             raise _database_in_use() from exc

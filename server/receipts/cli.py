@@ -93,13 +93,11 @@ def verify_command(file: Path) -> None:
     raise click.ClickException(summary)
 
 
-def ensure_key() -> str:
-    """At ``init-db``: make the signing key if there is none and publish it. Returns a line
-    saying which key signs."""
+def ensure_key(session: Session) -> str:
+    """At ``init-db``: make the signing key if there is none and publish it in ``session``'s
+    transaction (the caller commits). Returns a line saying which key signs."""
     settings = get_settings()
     signer = current_signer(settings)
-    with Session(write_engine(get_engine(settings))) as session:
-        register_key(session, signer)
-        session.commit()
+    register_key(session, signer)
     where = "PILOTMON_RECEIPT_KEY" if settings.receipt_key else str(key_path(settings))
     return f"receipts are signed by key {signer.key_id} ({where})"

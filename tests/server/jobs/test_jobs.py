@@ -8,7 +8,11 @@ import fcntl
 import json
 import os
 import select
+import shutil
 import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -202,6 +206,100 @@ def test_a_scheduler_killed_mid_job_leaves_the_job_free_at_once(
     code, out, err = cli("jobs", "run", job.name)
     assert code == 0, err
     assert "job rollup-rebuild done" in out
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_scheduler_from_before_the_flock_and_this_one_never_run_a_job_together(
+    cli: Cli, engine: Engine, session: Session, settings: Settings
+) -> None:
+    """During an upgrade on SQLite an old scheduler (its lock: the job_run row, written under
+    BEGIN IMMEDIATE, stale after 12 h) and this one (its lock: a flock) ran the same job at
+    once: this one did not look at the row."""
+    job = JOBS["stale-tablets"]
+    seen: list[tuple[Any, str]] = []
+
+    def look(engine: Engine, _settings: Settings) -> dict[str, Any]:
+        with Session(engine) as other:  # what an old scheduler reads before it runs the job
+            row = other.get(JobRun, job.name)
+            assert row is not None
+            seen.append((row.running_since, row.holder))
+        return {}
+
+    # An old scheduler sees this one's runs: the row says "running" while one lasts.
+    assert run_job(dataclasses.replace(job, run=look), engine=engine, settings=settings)
+    assert seen[0][0] is not None and seen[0][1] == f"{socket.gethostname()}:{os.getpid()}"
+
+    old = subprocess.Popen(["sleep", "600"])  # an old scheduler's process, mid-run
+    try:
+        row = JobRun(
+            name=job.name, running_since=utcnow(), holder=f"{socket.gethostname()}:{old.pid}"
+        )
+        session.merge(row)
+        session.commit()
+        detach(session)
+        with pytest.raises(JobBusy, match=f":{old.pid}, since"):
+            run_job(job, engine=engine, settings=settings)
+        code, _, err = cli("jobs", "run", job.name)
+        assert code == 1 and f"already running ({socket.gethostname()}:{old.pid}" in err
+        _, out, _ = cli("jobs", "list")
+        assert "running since" in out and f":{old.pid})" in out
+        # a row older than 12 hours was stale to the old schedulers themselves
+        with Session(engine) as other:
+            stale = other.get(JobRun, job.name)
+            assert stale is not None
+            stale.running_since = utcnow() - timedelta(hours=13)
+            other.commit()
+        assert run_job(job, engine=engine, settings=settings).status == "ok"
+        session.merge(row)  # running again
+        session.commit()
+        detach(session)
+        with pytest.raises(JobBusy):
+            run_job(job, engine=engine, settings=settings)
+    finally:
+        old.kill()
+        old.wait()
+    # its process gone (killed mid-run), its row holds nothing back
+    _, out, _ = cli("jobs", "list")
+    assert f":{old.pid}) was interrupted" in out
+    assert run_job(job, engine=engine, settings=settings).status == "ok"
+
+
+def test_without_flock_the_jobs_on_sqlite_stop_with_one_line(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """On a platform without fcntl (Windows) `pilotmon scheduler` died of an ImportError
+    traceback; `jobs list` too."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(sqlite_template, data / "pilotmon.sqlite3")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PILOTMON_")}
+    env["PILOTMON_DATA_DIR"] = str(data)
+    no_fcntl = (
+        "import sys; sys.modules['fcntl'] = None; "  # import fcntl raises ImportError
+        "from server.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+
+    def pilotmon(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", no_fcntl, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    for args in (["scheduler"], ["jobs", "run", "stale-tablets"]):
+        done = pilotmon(*args)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and done.stdout == ""
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith("pilotmon: ") and "needs flock" in lines[0]
+        assert "use PostgreSQL" in lines[0]
+    listed = pilotmon("jobs", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "never run" in listed.stdout
 
 
 def test_a_failing_job_is_recorded_and_reported(

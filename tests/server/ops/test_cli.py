@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -9,7 +10,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +360,144 @@ def test_the_upgrade_after_restoring_an_older_backup_fails_fast_and_applies_whol
         assert code == 0, err
         assert current_revision(engine) == head_revision()
         assert {t: r for t, r in every_row(engine).items() if t in rows} == rows
+    finally:
+        upgrade(engine)  # the next tests' database is at the latest revision
+
+
+@contextlib.contextmanager
+def _database_held(engine: Engine, table: str, mode: str = "ACCESS SHARE") -> Iterator[None]:
+    """Another process's hold on the database, as a server or a scheduler left running has:
+    ``table`` locked in ``mode`` on PostgreSQL (its session ends after 20 s, should the command wait
+    anyway: the test then fails instead of hanging), the write lock on SQLite (which the
+    command, without a limit of its own, would wait 30 s for)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as holder, holder.begin():
+            holder.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = '20s'")
+            holder.exec_driver_sql(f"LOCK TABLE {table} IN {mode} MODE")
+            yield
+        return
+    assert engine.url.database
+    writer = sqlite3.connect(engine.url.database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        yield
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+
+
+def test_init_db_on_a_database_in_use_gives_up_after_its_lock_timeout_and_changes_nothing(
+    db_url: str,
+    settings: Settings,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # init-db run while `serve` or `scheduler` held a lock waited without limit (PostgreSQL)
+    # or 30 s (SQLite) and then printed the driver's error. Now it waits --lock-timeout.
+    old = "0011_result_cells"  # the upgrade from it drops and remakes result_cell
+    settings.ensure_data_dir()
+    load_world(engine, settings.attachments_dir)
+    config = alembic_config()
+    env = {"PILOTMON_DATABASE_URL": db_url, "PILOTMON_DATA_DIR": str(settings.data_dir)}
+    rows = {t: r for t, r in every_row(engine).items() if t in ("activity", "participant")}
+    try:
+        with engine.begin() as conn:  # the database of an older version
+            config.attributes["connection"] = conn
+            command.downgrade(config, old)
+        engine.dispose()
+        with _database_held(engine, "result_cell"):
+            code, out, err = run_in_process(
+                monkeypatch, capsys, "init-db", "--lock-timeout", "0.2", **env
+            )
+            dispose_engines()
+        assert code == 1, out
+        assert out == ""
+        _one_line(
+            err,
+            "the database is in use",
+            "nothing was changed",
+            "stop `pilotmon serve` and `pilotmon scheduler`",
+            "run `pilotmon init-db` again",
+        )
+        assert current_revision(engine) == old  # rolled back whole
+        # Once they are stopped, what the line says to do finishes it.
+        code, out, err = run_in_process(monkeypatch, capsys, "init-db", **env)
+        dispose_engines()
+        assert code == 0, err
+        assert f"migrated from {old}" in out and "result indicators rebuilt" in out
+        assert current_revision(engine) == head_revision()
+        assert {t: r for t, r in every_row(engine).items() if t in rows} == rows
+    finally:
+        upgrade(engine)  # the next tests' database is at the latest revision
+
+
+def test_the_rebuild_after_restoring_an_older_backup_gives_up_too_and_applies_with_the_upgrade(
+    db_url: str,
+    settings: Settings,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The result rebuild that follows the upgrade of an older archive ran in a transaction of
+    # its own, without limit: a server reading the result facts (PostgreSQL) or writing
+    # (SQLite, where the upgrade itself waited 30 s and ended in the driver's error) made it
+    # hang. Now it is part of the upgrade's transaction, under the same lock timeout.
+    if engine.dialect.name == "postgresql" and not pgtools.have("pg_dump"):
+        pytest.skip("pg_dump is not installed here")
+    old = "0011_result_cells"  # the upgrade from it asks for the results' rebuild
+    settings.ensure_data_dir()
+    load_world(engine, settings.attachments_dir)
+    config = alembic_config()
+    env = {"PILOTMON_DATABASE_URL": db_url, "PILOTMON_DATA_DIR": str(settings.data_dir)}
+    held = contextlib.ExitStack()
+    try:
+        with engine.begin() as conn:  # the database of an older version
+            config.attributes["connection"] = conn
+            command.downgrade(config, old)
+        archive = tmp_path / "old.tar.gz"
+        create_backup(settings=settings, engine=engine, path=archive, method="native")
+        upgrade(engine)
+        engine.dispose()
+        monkeypatch.setattr(restore, "LOCK_TIMEOUT_S", 0.2)  # 5 s in production
+        if engine.dialect.name == "postgresql":
+            real_run = pgtools.run
+
+            def run_then_hold(tool: str, args: list[str], **kwargs: Any) -> None:
+                real_run(tool, args, **kwargs)
+                if tool == "psql":  # restored: a server reads the result facts (not the cells
+                    # the migration remakes: it alone would pass)
+                    held.enter_context(_database_held(engine, "result_fact", "SHARE"))
+
+            monkeypatch.setattr(pgtools, "run", run_then_hold)
+        else:
+            real_copy = restore._restore_sqlite_file
+
+            def copy_then_hold(**kwargs: Any) -> None:
+                real_copy(**kwargs)
+                held.enter_context(_database_held(engine, "result_fact"))
+
+            monkeypatch.setattr(restore, "_restore_sqlite_file", copy_then_hold)
+        with held:
+            code, out, err = run_in_process(
+                monkeypatch, capsys, "restore", "--force", str(archive), **env
+            )
+            dispose_engines()
+        assert code == 1, out
+        assert "rebuilt" not in out
+        _one_line(
+            err.splitlines()[-1],
+            "in use",
+            f"its schema is still at revision {old}",
+            "then run `pilotmon init-db`",
+        )
+        assert current_revision(engine) == old  # the upgrade went back with the rebuild
+        code, out, err = run_in_process(monkeypatch, capsys, "init-db", **env)
+        dispose_engines()
+        assert code == 0, err
+        assert "result indicators rebuilt" in out
+        assert current_revision(engine) == head_revision()
     finally:
         upgrade(engine)  # the next tests' database is at the latest revision
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.migrate import alembic_config, head_revision, rebuilds_between, upgrade
+from server.ops import pgtools
 from server.results.rollup import result_cell, unpack_values
 from tests.factories import make_project
 from tests.server.results.helpers import make_form, observe
@@ -88,3 +90,32 @@ def test_init_db_rebuilds_result_values_after_the_upgrade(
         assert "rebuilt" not in again.stdout  # up to date: nothing to rebuild
     finally:
         upgrade(engine)  # the next test finds the schema it expects, whatever happened
+
+
+@pytest.mark.parametrize("method", ["native", "logical"])
+def test_restoring_an_older_archive_rebuilds_result_values_in_its_upgrade(
+    engine: Engine, db_url: str, tmp_path: Path, method: str
+) -> None:
+    # The rebuild now runs inside the upgrade's (or the row restore's) transaction: it must
+    # still happen, and say so, whichever way the archive is put back.
+    if method == "native" and engine.dialect.name == "postgresql" and not pgtools.have("pg_dump"):
+        pytest.skip("pg_dump is not installed here")
+    _world(engine)
+    right = _cells(engine)
+    env = {"PILOTMON_DATABASE_URL": db_url, "PILOTMON_DATA_DIR": str(tmp_path / "data")}
+    archive = tmp_path / "old.tar.gz"
+    try:
+        _downgrade(engine, BEFORE_CELLS)  # a backup taken by an older version
+        made = run_cli("backup", "--method", method, str(archive), env=env)
+        assert made.returncode == 0, made.stderr
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.delete(result_cell))  # what the restore must bring back
+        engine.dispose()
+        done = run_cli("restore", "--force", str(archive), env=env)
+        assert done.returncode == 0, done.stderr
+        assert f"migrated the schema from revision {BEFORE_CELLS}" in done.stdout
+        assert "result indicators rebuilt for their new storage from 3 observations" in done.stdout
+        assert _cells(engine) == right
+    finally:
+        upgrade(engine)
