@@ -309,6 +309,9 @@ def _property(node: Any, types: Mapping[str, str]) -> str:
     return str(node.name)
 
 
+_WRITTEN_IN_DIGITS = (ast.Integer, ast.Float, ast.Date, ast.DateTime, ast.GUID)
+
+
 def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
     if isinstance(node, ast.Null):
         if op not in ("eq", "ne"):
@@ -318,6 +321,9 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
         raise _unsupported("each comparison needs a property on one side and a value on the other")
     raw: Any = getattr(node, "val", None)
     try:
+        if isinstance(node, _WRITTEN_IN_DIGITS) and not str(raw).isascii():
+            # the grammar reads any Unicode digit as a digit ('３', '٣'); OData's are 0-9
+            raise ValueError(f"{raw} is not written in the digits 0-9")
         if edm == "Edm.String" and isinstance(node, ast.String):
             if "\x00" in str(raw):  # PostgreSQL refuses NUL in text
                 raise ValueError("NUL is not allowed in a string")

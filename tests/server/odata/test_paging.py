@@ -370,6 +370,9 @@ def test_a_made_up_skiptoken_is_a_400_never_a_500(
         ("Sites", "Lat", [10**400, key]),
         ("Sites", "Lat", [float("nan"), key]),
         ("Attendance", "Count", [2**31, 1]),
+        # a key in Arabic-Indic digits, which uuid.UUID() reads as 3s
+        ("Activities", "Title", ["Plain", "\u0663" * 32]),
+        ("Activities", "Title", ["Plain", "{" + key + "}"]),
     ]
     for name, orderby, values in forged:
         token = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
