@@ -383,12 +383,19 @@ def _bad_value(prop: str, reason: str) -> ODataError:
 # --- compiling ---------------------------------------------------------------------------------
 
 
-def to_sql(condition: Condition, columns: Mapping[str, Any]) -> sa.ColumnElement[bool]:
-    """The condition as a WHERE clause over ``{property: column expression}``."""
+def to_sql(
+    condition: Condition, columns: Mapping[str, Any], ordered: Mapping[str, Any] | None = None
+) -> sa.ColumnElement[bool]:
+    """The condition as a WHERE clause over ``{property: column expression}``; ``gt ge lt le``
+    compare ``ordered``'s expressions where given (text in the feed's order, not the
+    database's collation; equality keeps the plain column, and its index)."""
     if isinstance(condition, Junction):
-        left, right = to_sql(condition.left, columns), to_sql(condition.right, columns)
+        left = to_sql(condition.left, columns, ordered)
+        right = to_sql(condition.right, columns, ordered)
         return sa.and_(left, right) if condition.op == "and" else sa.or_(left, right)
     column = columns[condition.prop]
+    if ordered is not None and condition.op in ("gt", "ge", "lt", "le"):
+        column = ordered[condition.prop]
     if condition.op == "in":
         found: sa.ColumnElement[bool] = column.in_(condition.value)
         return found

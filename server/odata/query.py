@@ -10,6 +10,10 @@ skiptoken holds the ordering values of a page's last row, so the next page start
 ``WHERE (order columns) > (those values)`` on an index instead of skipping rows: page N costs
 what page 1 costs. ``$skip`` applies to the first page only (the nextLink drops it).
 
+Text orders and compares by Unicode code point on both backends (``COLLATE "C"`` on
+PostgreSQL, SQLite's own BINARY), as Python orders the computed sets: the database's collation
+would order the same feed otherwise on each, and the seek relies on the order.
+
 Empty (null) values order as OData says, the same on SQLite and PostgreSQL (whose defaults
 differ): before every value ascending, after every value descending. The skiptoken then
 carries ``null``, and the seek reads "after null" as "the first value" (ascending) or "nothing
@@ -448,12 +452,23 @@ def _finish(rows: list[dict[str, Any]], options: Options, count: int | None, mor
     )
 
 
+def _compared(prop: Property, dialect: str) -> Any:
+    """The column as ordered and compared: text by code point on every backend, as SQLite's
+    BINARY collation and Python (the computed sets) compare it; PostgreSQL would otherwise
+    follow the database's collation (``'a' < 'B'`` in en_US, ``'B' < 'a'`` in C)."""
+    if prop.edm == "Edm.String" and dialect == "postgresql":
+        return prop.column.collate("C")
+    return prop.column
+
+
 def _sql_page(session: Session, *, caller: Caller, entity_set: EntitySet, options: Options) -> Page:
     assert entity_set.from_where is not None
     source, where = entity_set.from_where(caller)
     columns = {p.name: p.column for p in entity_set.properties}
+    dialect = session.get_bind().dialect.name
+    compared = {p.name: _compared(p, dialect) for p in entity_set.properties}
     if options.filter is not None:
-        where = [*where, to_sql(options.filter, columns)]
+        where = [*where, to_sql(options.filter, columns, compared)]
     count = None
     if options.count:
         count = session.execute(
@@ -465,7 +480,7 @@ def _sql_page(session: Session, *, caller: Caller, entity_set: EntitySet, option
     if options.after is not None:
         statement = statement.where(
             _seek(
-                [columns[p] for p, _ in options.order],
+                [compared[p] for p, _ in options.order],
                 [d for _, d in options.order],
                 nullable,
                 options.after,
@@ -475,7 +490,7 @@ def _sql_page(session: Session, *, caller: Caller, entity_set: EntitySet, option
         statement = statement.offset(options.skip)
     statement = statement.order_by(
         *(
-            _ordered(columns[p], desc, empty)
+            _ordered(compared[p], desc, empty)
             for (p, desc), empty in zip(options.order, nullable, strict=True)
         )
     ).limit(_limit(options) + 1)
