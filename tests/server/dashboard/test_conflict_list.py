@@ -16,9 +16,10 @@ from server.accounts.auth import issue_access_token
 from server.activities.models import Activity, Attachment
 from server.activities.service import ActivityWrite, Writer, write_activities
 from server.db import write_engine
-from server.projects.models import Participant, Site
+from server.projects.models import Participant, Project, Site
 from server.records.models import AuditEntry, RecordRevision
 from server.results.models import Observation
+from server.results.observations import write_observation
 from server.sync.models import SyncConflict
 from tests.factories import make_observation_form, observation_data
 from tests.server.dashboard.conftest import fresh, main_of, sign_in, sqlite_only, token_for
@@ -484,6 +485,49 @@ def test_a_photo_of_a_deleted_activity_is_not_found_when_settling_as_for_a_push(
     assert closed.status_code == 200, closed.text
     assert fresh(engine, SyncConflict, conflict.id).status == "resolved"
     assert fresh(engine, Attachment, uuid.UUID(photo["id"])).version == 2
+
+
+def test_a_photo_of_a_deleted_observation_is_not_found_when_settling_as_for_a_push(
+    officer: TestClient, engine: Engine, world: World, session: Session
+) -> None:
+    """As for an activity's photo: its observation deleted since, the tablet's caption is
+    refused at ``observation_id`` (not_found) when settling, as a push of it is."""
+    form = make_observation_form(session)
+    session.commit()
+    data = observation_data(world.lso, form)
+    tablets = Tablets(officer, world)
+    assert tablets.push("Tablet A — Maseru", "observation", data) == "applied"
+    photo = {**_photo(world.submitted[0].id, b"a photo of an observation"), "activity_id": None}
+    photo["observation_id"] = data["id"]
+    tablets.clash("attachment", photo, {"caption": "B"}, {"caption": "A"})
+    conflict = _open_conflict(engine, photo["id"])
+    with Session(write_engine(engine)) as writer:
+        observation = writer.get(Observation, uuid.UUID(data["id"]))
+        project = writer.get(Project, world.lso.id)
+        assert observation is not None and project is not None
+        write_observation(
+            writer,
+            existing=observation,
+            project=project,
+            changes={},
+            source="api",
+            author_id=None,
+            deleted=True,
+        )
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+    pushed = tablets.push(
+        "Tablet A — Maseru", "attachment", {"caption": "A"}, record_id=photo["id"], base_version=2
+    )
+    assert pushed == "rejected"
+    assert [(e["field"], e["code"]) for e in tablets.last["errors"]] == [
+        ("observation_id", "not_found")
+    ]
+    refused = _api_settle(officer.app, bearer, conflict.id, {"keep": "device"})
+    assert _problems(refused) == {("observation_id", "not_found")}
+    kept = fresh(engine, Attachment, uuid.UUID(photo["id"]))
+    assert (kept.caption, kept.version) == ("B", 2)
+    assert fresh(engine, SyncConflict, conflict.id).status == "open"
 
 
 def test_a_photo_of_an_approved_activity_is_locked_when_settling_as_for_a_push(
