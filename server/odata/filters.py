@@ -309,6 +309,9 @@ def _property(node: Any, types: Mapping[str, str]) -> str:
     return str(node.name)
 
 
+_WRITTEN_IN_DIGITS = (ast.Integer, ast.Float, ast.Date, ast.DateTime, ast.GUID)
+
+
 def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
     if isinstance(node, ast.Null):
         if op not in ("eq", "ne"):
@@ -318,6 +321,9 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
         raise _unsupported("each comparison needs a property on one side and a value on the other")
     raw: Any = getattr(node, "val", None)
     try:
+        if isinstance(node, _WRITTEN_IN_DIGITS) and not str(raw).isascii():
+            # the grammar reads any Unicode digit as a digit ('３', '٣'); OData's are 0-9
+            raise ValueError(f"{raw} is not written in the digits 0-9")
         if edm == "Edm.String" and isinstance(node, ast.String):
             if "\x00" in str(raw):  # PostgreSQL refuses NUL in text
                 raise ValueError("NUL is not allowed in a string")
@@ -377,12 +383,19 @@ def _bad_value(prop: str, reason: str) -> ODataError:
 # --- compiling ---------------------------------------------------------------------------------
 
 
-def to_sql(condition: Condition, columns: Mapping[str, Any]) -> sa.ColumnElement[bool]:
-    """The condition as a WHERE clause over ``{property: column expression}``."""
+def to_sql(
+    condition: Condition, columns: Mapping[str, Any], ordered: Mapping[str, Any] | None = None
+) -> sa.ColumnElement[bool]:
+    """The condition as a WHERE clause over ``{property: column expression}``; ``gt ge lt le``
+    compare ``ordered``'s expressions where given (text in the feed's order, not the
+    database's collation; equality keeps the plain column, and its index)."""
     if isinstance(condition, Junction):
-        left, right = to_sql(condition.left, columns), to_sql(condition.right, columns)
+        left = to_sql(condition.left, columns, ordered)
+        right = to_sql(condition.right, columns, ordered)
         return sa.and_(left, right) if condition.op == "and" else sa.or_(left, right)
     column = columns[condition.prop]
+    if ordered is not None and condition.op in ("gt", "ge", "lt", "le"):
+        column = ordered[condition.prop]
     if condition.op == "in":
         found: sa.ColumnElement[bool] = column.in_(condition.value)
         return found

@@ -10,6 +10,10 @@ skiptoken holds the ordering values of a page's last row, so the next page start
 ``WHERE (order columns) > (those values)`` on an index instead of skipping rows: page N costs
 what page 1 costs. ``$skip`` applies to the first page only (the nextLink drops it).
 
+Text orders and compares by Unicode code point on both backends (``COLLATE "C"`` on
+PostgreSQL, SQLite's own BINARY), as Python orders the computed sets: the database's collation
+would order the same feed otherwise on each, and the seek relies on the order.
+
 Empty (null) values order as OData says, the same on SQLite and PostgreSQL (whose defaults
 differ): before every value ascending, after every value descending. The skiptoken then
 carries ``null``, and the seek reads "after null" as "the first value" (ascending) or "nothing
@@ -22,6 +26,7 @@ import base64
 import binascii
 import json
 import math
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +40,14 @@ from server.accounts.auth import Caller
 from server.columns import as_utc
 from server.odata.entities import EntitySet, Property
 from server.odata.errors import ODataError
-from server.odata.filters import Condition, parse_filter, to_python, to_sql
+from server.odata.filters import (
+    Comparison,
+    Condition,
+    Junction,
+    parse_filter,
+    to_python,
+    to_sql,
+)
 
 # The most rows in one answer; a client may ask for fewer with Prefer: odata.maxpagesize=N.
 MAX_PAGE_SIZE = 10_000
@@ -72,59 +84,95 @@ def _bad(option: str, message: str, code: str = "bad_option") -> ODataError:
     return ODataError(f"{option}: {message}", code=code, target=option)
 
 
+# OData's DIGIT is 0-9 only: str.isdigit() and int() also take '٣' (Arabic-Indic) and '３'
+# (fullwidth), and isdigit() '²', which int() then refuses.
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+# A GUID as OData writes it (uuid.UUID() also takes other digits, braces and "urn:uuid:").
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_BEYOND_ANY_LIMIT = 10**19
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` (spaces around allowed) as a non-negative whole number in ASCII digits, else
+    None; a number of more digits than any limit counts as ``10**19`` (int() refuses thousands
+    of digits)."""
+    digits = text.strip()
+    if not _ASCII_DIGITS.fullmatch(digits):
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) < 19 else _BEYOND_ANY_LIMIT
+
+
 def _int_option(params: Mapping[str, str], name: str, limit: int) -> int | None:
     raw = params.get(name)
     if raw is None:
         return None
-    if not raw.strip().isdigit():
-        raise _bad(name, f"{raw!r} is not a non-negative whole number")
-    value = int(raw.strip())
+    value = whole_number(raw)
+    if value is None:
+        raise _bad(name, f"{raw!r} is not a non-negative whole number (digits 0-9)")
     if value > limit:
         raise _bad(name, f"at most {limit}")
     return value
 
 
 def page_size_of(prefer: str | None) -> int:
-    """The page size: MAX_PAGE_SIZE, or less when ``Prefer: odata.maxpagesize=N`` asks."""
+    """The page size: MAX_PAGE_SIZE, or less when ``Prefer: odata.maxpagesize=N`` asks (a
+    value that is not a whole number in digits 0-9 is ignored, as an unknown preference)."""
     for part in (prefer or "").split(","):
         name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "odata.maxpagesize" and value.strip().isdigit():
-            return max(1, min(MAX_PAGE_SIZE, int(value.strip())))
+        size = whole_number(value)
+        if name.strip().lower() == "odata.maxpagesize" and size is not None:
+            return max(1, min(MAX_PAGE_SIZE, size))
     return MAX_PAGE_SIZE
 
 
-def parse_options(
-    params: Mapping[str, str], entity_set: EntitySet, *, prefer: str | None = None
-) -> Options:
+def _check_names(params: Mapping[str, str], supported: frozenset[str]) -> None:
+    """Refuse the system query options outside ``supported`` (and a $format but JSON)."""
     for name in params:
         if not name.startswith("$"):
             continue  # custom query options are ignored, as OData allows
         if name in KNOWN_UNSUPPORTED:
             raise _bad(name, "this option is not supported by this service", "unsupported_option")
-        if name not in SUPPORTED and name != "$format":
+        if name in SUPPORTED and name not in supported:
             raise _bad(
                 name,
-                "unknown option; supported: " + ", ".join(sorted(SUPPORTED)),
+                "applies to a whole entity set, not to one entity; here: "
+                + ", ".join(sorted(supported)),
+            )
+        if name not in supported and name != "$format":
+            raise _bad(
+                name,
+                "unknown option; supported: " + ", ".join(sorted(supported)),
                 "unsupported_option",
             )
     fmt = params.get("$format")
     if fmt is not None and fmt.split(";")[0].strip().lower() not in ("json", "application/json"):
         raise _bad("$format", "only json is served", "unsupported_option")
 
+
+def _select(params: Mapping[str, str], entity_set: EntitySet) -> tuple[tuple[str, ...], bool]:
+    """The properties ``$select`` asks for, in the set's order, and whether it named any."""
     names = [p.name for p in entity_set.properties]
-    select = tuple(names)
-    explicit_select = False
-    if (raw := params.get("$select")) is not None and raw.strip() not in ("", "*"):
-        wanted = [s.strip() for s in raw.split(",") if s.strip()]
-        unknown = [w for w in wanted if w not in entity_set.by_name]
-        if unknown:
-            raise _bad(
-                "$select",
-                f"unknown property {', '.join(unknown)}; properties are " + ", ".join(names),
-                "unknown_property",
-            )
-        select = tuple(n for n in names if n in wanted)
-        explicit_select = True
+    raw = params.get("$select")
+    if raw is None or raw.strip() in ("", "*"):
+        return tuple(names), False
+    wanted = [s.strip() for s in raw.split(",") if s.strip()]
+    unknown = [w for w in wanted if w not in entity_set.by_name]
+    if unknown:
+        raise _bad(
+            "$select",
+            f"unknown property {', '.join(unknown)}; properties are " + ", ".join(names),
+            "unknown_property",
+        )
+    return tuple(n for n in names if n in wanted), True
+
+
+def parse_options(
+    params: Mapping[str, str], entity_set: EntitySet, *, prefer: str | None = None
+) -> Options:
+    _check_names(params, SUPPORTED)
+    names = [p.name for p in entity_set.properties]
+    select, explicit_select = _select(params, entity_set)
 
     condition = parse_filter(params["$filter"], entity_set.types) if "$filter" in params else None
 
@@ -168,6 +216,115 @@ def parse_options(
     )
 
 
+# --- one entity by its key: Activities(<id>) ---------------------------------------------------
+
+ENTITY_SUPPORTED = frozenset({"$select"})
+# One part of a key predicate: ``value`` or ``Name=value``; a string value in single quotes
+# (a quote inside doubled), any other bare.
+_KEY_PART = re.compile(
+    r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*)?"
+    r"(?P<value>'(?:[^']|'')*'|[^\s,'=()]+)\s*(?P<sep>,|\Z)"
+)
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+_ASCII_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _bad_key(message: str, target: str) -> ODataError:
+    return ODataError(message, code="bad_key", target=target)
+
+
+def _key_value(text: str, prop: Property) -> Any:
+    quoted = len(text) >= 2 and text[0] == text[-1] == "'"
+    inner = text[1:-1].replace("''", "'") if quoted else text
+    problem = f"{prop.name}: {text} is not "
+    if prop.edm == "Edm.Guid":  # bare as OData writes it; quoted as $filter takes it too
+        if not GUID.fullmatch(inner):
+            raise _bad_key(problem + "a GUID (write ids as 8-4-4-4-12 hex digits)", prop.name)
+        return uuid.UUID(inner)
+    if prop.edm == "Edm.String":
+        if not quoted or "\x00" in inner:
+            raise _bad_key(problem + "text in single quotes ('…')", prop.name)
+        return inner
+    if prop.edm in ("Edm.Int32", "Edm.Int64"):
+        bound = 2**31 if prop.edm == "Edm.Int32" else 2**63
+        if quoted or not _ASCII_INTEGER.fullmatch(text) or len(text) > 20:
+            raise _bad_key(problem + "a whole number (digits 0-9)", prop.name)
+        if not -bound <= int(text) < bound:
+            raise _bad_key(problem + f"an {prop.edm} (out of range)", prop.name)
+        return int(text)
+    if prop.edm == "Edm.Date":  # bare; quoted as $filter takes it (python-odata sends it so)
+        try:
+            if not _ASCII_DATE.fullmatch(inner):
+                raise ValueError(text)
+            return date.fromisoformat(inner)
+        except ValueError:
+            raise _bad_key(problem + "a date (write YYYY-MM-DD)", prop.name) from None
+    raise _bad_key(f"{prop.name}: a key of type {prop.edm} is not served", prop.name)
+
+
+def parse_key(text: str, entity_set: EntitySet) -> dict[str, Any]:
+    """The key predicate between the parentheses of ``Set(...)`` as ``{key property: value}``:
+    ``<value>`` or ``Id=<value>`` for a one-property key, ``Name=<value>,…`` naming each
+    property of a compound key once (OData 4.01 URL conventions, 4.3.1); ODataError (400,
+    ``bad_key``) naming what is wrong."""
+    written = (
+        "write the key as "
+        + ",".join(f"{k}=…" for k in entity_set.key)
+        + (f" or as the {entity_set.key[0]} alone" if len(entity_set.key) == 1 else "")
+    )
+    parts: list[tuple[str | None, str]] = []
+    at = 0
+    while True:
+        found = _KEY_PART.match(text, at)
+        if found is None or len(parts) >= len(entity_set.key):
+            raise _bad_key(f"{entity_set.name}({text}) is not a key: {written}", entity_set.name)
+        parts.append((found["name"], found["value"]))
+        at = found.end()
+        if not found["sep"]:
+            break
+    if len(entity_set.key) == 1 and len(parts) == 1 and parts[0][0] is None:
+        parts = [(entity_set.key[0], parts[0][1])]
+    names = [name for name, _ in parts]
+    if sorted(n or "" for n in names) != sorted(entity_set.key):
+        raise _bad_key(f"{entity_set.name}({text}) is not a key: {written}", entity_set.name)
+    return {name: _key_value(value, entity_set.by_name[name]) for name, value in parts if name}
+
+
+def entity_select(params: Mapping[str, str], entity_set: EntitySet) -> tuple[tuple[str, ...], bool]:
+    """The options of a request for one entity: ``$select`` only (and ``$format``)."""
+    _check_names(params, ENTITY_SUPPORTED)
+    return _select(params, entity_set)
+
+
+def read_entity(
+    session: Session,
+    *,
+    caller: Caller,
+    entity_set: EntitySet,
+    key: Mapping[str, Any],
+    select: tuple[str, ...],
+) -> dict[str, Any] | None:
+    """The entity with this key in the caller's scope (its selected properties), else None:
+    one outside the scope is not told from one that does not exist."""
+    condition: Condition | None = None
+    for name in entity_set.key:
+        part = Comparison(name, "eq", key[name])
+        condition = part if condition is None else Junction("and", condition, part)
+    options = Options(
+        select=select,
+        filter=condition,
+        order=tuple((k, False) for k in entity_set.key),
+        top=1,
+        skip=0,
+        count=False,
+        after=None,
+        page_size=1,
+        explicit_select=True,
+    )
+    page = read_page(session, caller=caller, entity_set=entity_set, options=options)
+    return page.rows[0] if page.rows else None
+
+
 # --- skiptokens ----------------------------------------------------------------------------------
 
 
@@ -187,7 +344,7 @@ def encode_token(values: Sequence[Any]) -> str:
 
 
 def _typed(value: Any, edm: str) -> Any:
-    if edm == "Edm.Guid":
+    if edm == "Edm.Guid" and isinstance(value, str) and GUID.fullmatch(value):
         return uuid.UUID(value)
     if edm == "Edm.Date":
         return date.fromisoformat(value)
@@ -295,12 +452,23 @@ def _finish(rows: list[dict[str, Any]], options: Options, count: int | None, mor
     )
 
 
+def _compared(prop: Property, dialect: str) -> Any:
+    """The column as ordered and compared: text by code point on every backend, as SQLite's
+    BINARY collation and Python (the computed sets) compare it; PostgreSQL would otherwise
+    follow the database's collation (``'a' < 'B'`` in en_US, ``'B' < 'a'`` in C)."""
+    if prop.edm == "Edm.String" and dialect == "postgresql":
+        return prop.column.collate("C")
+    return prop.column
+
+
 def _sql_page(session: Session, *, caller: Caller, entity_set: EntitySet, options: Options) -> Page:
     assert entity_set.from_where is not None
     source, where = entity_set.from_where(caller)
     columns = {p.name: p.column for p in entity_set.properties}
+    dialect = session.get_bind().dialect.name
+    compared = {p.name: _compared(p, dialect) for p in entity_set.properties}
     if options.filter is not None:
-        where = [*where, to_sql(options.filter, columns)]
+        where = [*where, to_sql(options.filter, columns, compared)]
     count = None
     if options.count:
         count = session.execute(
@@ -312,7 +480,7 @@ def _sql_page(session: Session, *, caller: Caller, entity_set: EntitySet, option
     if options.after is not None:
         statement = statement.where(
             _seek(
-                [columns[p] for p, _ in options.order],
+                [compared[p] for p, _ in options.order],
                 [d for _, d in options.order],
                 nullable,
                 options.after,
@@ -322,7 +490,7 @@ def _sql_page(session: Session, *, caller: Caller, entity_set: EntitySet, option
         statement = statement.offset(options.skip)
     statement = statement.order_by(
         *(
-            _ordered(columns[p], desc, empty)
+            _ordered(compared[p], desc, empty)
             for (p, desc), empty in zip(options.order, nullable, strict=True)
         )
     ).limit(_limit(options) + 1)

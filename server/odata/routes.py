@@ -1,5 +1,6 @@
 """``/api/v1/odata/``: the service document, ``$metadata`` and one route per entity set (and
-its ``/$count``). Thin: ``server.odata.query`` reads, this module shapes OData's JSON.
+its ``/$count``, and one entity by its key: ``Activities(<id>)``). Thin: ``server.odata.query``
+reads, this module shapes OData's JSON.
 
 Authentication: HTTP Basic with a username and a personal access token (what Excel and Power
 BI send), or a bearer access token; the caller's scope applies in every query.
@@ -26,9 +27,17 @@ from server.columns import as_utc
 from server.db import write_engine
 from server.deps import SessionDep, get_app_engine
 from server.odata.entities import ENTITY_SETS, EntitySet
-from server.odata.errors import ODATA_PREFIX
+from server.odata.errors import ODATA_PREFIX, ODataError
 from server.odata.metadata import metadata_xml, service_document
-from server.odata.query import MAX_PAGE_SIZE, Page, parse_options, read_page
+from server.odata.query import (
+    MAX_PAGE_SIZE,
+    Page,
+    entity_select,
+    parse_key,
+    parse_options,
+    read_entity,
+    read_page,
+)
 
 HEADERS = {"OData-Version": "4.0"}
 JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;charset=utf-8"
@@ -174,6 +183,28 @@ def _collection(entity_set: EntitySet) -> Callable[..., JSONResponse]:
     return read
 
 
+def _entity(entity_set: EntitySet) -> Callable[..., JSONResponse]:
+    def read(key: str, request: Request, caller: ODataCaller, session: SessionDep) -> JSONResponse:
+        select, explicit = entity_select(request.query_params, entity_set)
+        values = parse_key(key, entity_set)
+        row = read_entity(session, caller=caller, entity_set=entity_set, key=values, select=select)
+        if row is None:
+            raise ODataError(
+                f"no entity of {entity_set.name} with this key in your scope",
+                code="not_found",
+                status_code=404,
+            )
+        listed = "(" + ",".join(select) + ")" if explicit else ""
+        context = f"{_base(request)}/$metadata#{entity_set.name}{listed}/$entity"
+        return _answer({"@odata.context": context, **{k: _json_value(v) for k, v in row.items()}})
+
+    read.__doc__ = (
+        f"One of {entity_set.name} by its key ({', '.join(entity_set.key)}), in your scope, "
+        "with $select: " + entity_set.name + "(<key>)."
+    )
+    return read
+
+
 def _count(entity_set: EntitySet) -> Callable[..., PlainTextResponse]:
     def count(request: Request, caller: ODataCaller, session: SessionDep) -> PlainTextResponse:
         params = {k: v for k, v in request.query_params.items() if k == "$filter"}
@@ -188,6 +219,13 @@ def _count(entity_set: EntitySet) -> Callable[..., PlainTextResponse]:
 for _set in ENTITY_SETS:
     router.add_api_route(
         f"/{_set.name}", _collection(_set), methods=["GET"], name=f"odata_{_set.name}"
+    )
+    router.add_api_route(
+        # :path, so that a text key holding an (escaped) slash still reaches the set's route
+        f"/{_set.name}({{key:path}})",
+        _entity(_set),
+        methods=["GET"],
+        name=f"odata_{_set.name}_entity",
     )
     router.add_api_route(
         f"/{_set.name}/$count",

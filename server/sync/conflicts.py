@@ -507,19 +507,31 @@ def _resolve_attachment(
     """Take the tablet's (or custom) caption: the whole photo record checked as a push checks
     it (text, its length, no control character), refused at ``values.caption`` rather than
     stored as anything given; a photo of an approved activity or observation is locked with
-    it, as for a push."""
+    it, and one of a deleted activity or observation is not found (at ``activity_id`` or
+    ``observation_id``), as for a push."""
+    on_observation = attachment.observation_id is not None
+    noun = "observation" if on_observation else "activity"
     owner: Activity | Observation | None = (
         session.get(Observation, attachment.observation_id)
-        if attachment.observation_id is not None
+        if on_observation
         else session.get(Activity, attachment.activity_id)
     )
-    if owner is not None and owner.status == ActivityStatus.APPROVED:
-        noun = "observation" if isinstance(owner, Observation) else "activity"
+    gone: list[Issue] = []
+    if owner is None or owner.deleted:
+        gone = [
+            Issue(
+                f"{noun}_id",
+                ErrorCode.NOT_FOUND,
+                f"this photo's {noun} was deleted since: keep the server's values to close "
+                "the conflict",
+            )
+        ]
+    elif owner.status == ActivityStatus.APPROVED:
         raise Conflict(
             f"this photo's {noun} was approved since: reopen it before resolving",
             code=ErrorCode.LOCKED,
         )
-    unknown = _not_changeable(_editable(values), ("caption",), "photo")
+    unknown = gone + _not_changeable(_editable(values), ("caption",), "photo")
     caption = None
     issues: list[Issue] = []
     if "caption" in values:

@@ -14,8 +14,9 @@ only a person's access token, so the tablet gets 401 everywhere else; reading a 
 either (docs/roles.md#tokens).
 
 To add a route: add a ``Route`` row. Paths and bodies are templates filled from the world:
-``{project} {site} {target} {activity} {user} {device} {country} {photo} {conflict}`` and
-``{username}``, ``{n}`` (a fresh number per call), ``{fresh_activity}`` (a new submitted
+``{project} {site} {target} {activity} {user} {device} {country} {photo} {conflict}
+{attendance}`` (an attendance row's id), ``{indicator_value}`` (the feed's key of an indicator
+value) and ``{username}``, ``{n}`` (a fresh number per call), ``{fresh_activity}`` (a new submitted
 activity per call, for routes that change an activity's state; likewise ``{fresh_upload}``, a
 photo whose bytes have not arrived, and ``{fresh_conflict}``, an open conflict). Every role's
 call runs against the same world, so a write must be repeatable (use ``{n}`` for unique
@@ -53,7 +54,7 @@ from server.accounts.models import (
     PersonalToken,
     User,
 )
-from server.activities.models import Activity, Attachment, ClosedPeriod
+from server.activities.models import Activity, Attachment, AttendanceRow, ClosedPeriod
 from server.columns import utcnow
 from server.config import Settings
 from server.dashboard import session as dashboard_cookies
@@ -479,6 +480,22 @@ ROUTES: tuple[Route, ...] = (
         for name in ("Activities", "Attendance", "Projects", "Sites", "IndicatorValues")
         for tail in ("", "/$count")
     ),
+    # one entity by its key: another country's answers as one that does not exist
+    *(
+        Route(
+            "GET",
+            f"/api/v1/odata/{name}({key})",
+            _everyone(200),
+            other={"officer_lso": 404, "expert_lso": 404},
+        )
+        for name, key in (
+            ("Activities", "{activity}"),
+            ("Attendance", "{attendance}"),
+            ("Projects", "{project}"),
+            ("Sites", "{site}"),
+            ("IndicatorValues", "{indicator_value}"),
+        )
+    ),
     # --- sync (docs/protocol.md): the tablet's device token only; a person's token is 401 ---
     Route(
         "POST",
@@ -642,6 +659,15 @@ class MatrixWorld(World):
         }
         self.photos = {side: self._photo(session, side, files) for side in ("LSO", "KEN")}
         self.conflicts = {side: self._conflict(session, side) for side in ("LSO", "KEN")}
+        # an attendance row of each side's activity, and the month of its indicator values
+        self.attendance = {
+            side: session.execute(
+                select(func.min(AttendanceRow.id)).where(
+                    col(AttendanceRow.activity_id) == self._side(side)[1].id
+                )
+            ).scalar_one()
+            for side in ("LSO", "KEN")
+        }
 
     def _side(self, side: str) -> tuple[Project, Any, str]:
         """The side's project, activity and field expert."""
@@ -727,6 +753,12 @@ class MatrixWorld(World):
             "form": str(self.forms["LSO" if lso else "KEN"]),
             "photo": str(self.photos[side]),
             "conflict": str(self.conflicts[side]),
+            "attendance": str(self.attendance[side]),
+            "indicator_value": (
+                "Indicator='ACTIVITIES',ProjectCode='"
+                + (self.project_lso if lso else self.project_ken).code
+                + f"',Month={(self.activity_lso if lso else self.activity_ken).start_date:%Y-%m}-01"
+            ),
         }
         if "{fresh_upload}" in path and session is not None:
             found["fresh_upload"] = str(self._photo(session, side, None))

@@ -14,10 +14,12 @@ from sqlmodel import Session, col, select
 
 from server.accounts.auth import issue_access_token
 from server.activities.models import Activity, Attachment
+from server.activities.service import ActivityWrite, Writer, write_activities
 from server.db import write_engine
-from server.projects.models import Participant, Site
+from server.projects.models import Participant, Project, Site
 from server.records.models import AuditEntry, RecordRevision
 from server.results.models import Observation
+from server.results.observations import write_observation
 from server.sync.models import SyncConflict
 from tests.factories import make_observation_form, observation_data
 from tests.server.dashboard.conftest import fresh, main_of, sign_in, sqlite_only, token_for
@@ -170,7 +172,8 @@ class Tablets:
             headers={"Authorization": f"Bearer {self.world.tablet_tokens[label]}"},
         )
         assert response.status_code == 200, response.text
-        status: str = response.json()["results"][0]["status"]
+        self.last: dict[str, Any] = response.json()["results"][0]
+        status: str = self.last["status"]
         return status
 
     def clash(self, entity: str, new: dict[str, Any], b: dict[str, Any], a: dict[str, Any]) -> None:
@@ -438,6 +441,93 @@ def test_a_participant_settled_is_checked_like_a_pushed_one_every_problem_at_onc
     stored = fresh(engine, Participant, person_id)
     assert (stored.code, stored.project_id, stored.version) == ("LSO-MINE", world.lso.id, 1)
     assert fresh(engine, SyncConflict, conflict_id).status == "open"
+
+
+def test_a_photo_of_a_deleted_activity_is_not_found_when_settling_as_for_a_push(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Two tablets captioned a photo otherwise, then its activity was deleted. A push of the
+    tablet's caption is refused (``not_found`` at ``activity_id``); settling the conflict with
+    the tablet's or a custom caption wrote it anyway, on a photo of a deleted activity. Now it
+    is refused the same way (422, nothing written, the conflict open); keeping the server's
+    values still closes it."""
+    activity = world.submitted[0]
+    photo = _photo(activity.id, b"a photo of an activity deleted since")
+    tablets = Tablets(officer, world)
+    tablets.clash("attachment", photo, {"caption": "B"}, {"caption": "A"})
+    conflict = _open_conflict(engine, photo["id"])
+    with Session(write_engine(engine)) as writer:
+        stored = writer.get(Activity, activity.id)
+        assert stored is not None
+        write_activities(
+            writer, [ActivityWrite(existing=stored, delete=True)], writer=Writer(source="api")
+        )
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+    pushed = tablets.push(
+        "Tablet A — Maseru", "attachment", {"caption": "A"}, record_id=photo["id"], base_version=2
+    )
+    assert pushed == "rejected"
+    assert [(e["field"], e["code"]) for e in tablets.last["errors"]] == [
+        ("activity_id", "not_found")
+    ]
+    for body in ({"keep": "device"}, {"keep": "custom", "values": {"caption": "Other"}}):
+        refused = _api_settle(officer.app, bearer, conflict.id, body)
+        assert _problems(refused) == {("activity_id", "not_found")}
+    page = f"/conflicts/{conflict.id}"
+    typed = _settle(officer, page, conflict.id, on="conflict", keep="device")
+    assert typed.status_code == 422
+    assert "Activity: Not found on the server" in main_of(typed.text)
+    kept = fresh(engine, Attachment, uuid.UUID(photo["id"]))
+    assert (kept.caption, kept.version, kept.deleted) == ("B", 2, False)
+    assert fresh(engine, SyncConflict, conflict.id).status == "open"
+    closed = _api_settle(officer.app, bearer, conflict.id, {"keep": "server"})
+    assert closed.status_code == 200, closed.text
+    assert fresh(engine, SyncConflict, conflict.id).status == "resolved"
+    assert fresh(engine, Attachment, uuid.UUID(photo["id"])).version == 2
+
+
+def test_a_photo_of_a_deleted_observation_is_not_found_when_settling_as_for_a_push(
+    officer: TestClient, engine: Engine, world: World, session: Session
+) -> None:
+    """As for an activity's photo: its observation deleted since, the tablet's caption is
+    refused at ``observation_id`` (not_found) when settling, as a push of it is."""
+    form = make_observation_form(session)
+    session.commit()
+    data = observation_data(world.lso, form)
+    tablets = Tablets(officer, world)
+    assert tablets.push("Tablet A — Maseru", "observation", data) == "applied"
+    photo = {**_photo(world.submitted[0].id, b"a photo of an observation"), "activity_id": None}
+    photo["observation_id"] = data["id"]
+    tablets.clash("attachment", photo, {"caption": "B"}, {"caption": "A"})
+    conflict = _open_conflict(engine, photo["id"])
+    with Session(write_engine(engine)) as writer:
+        observation = writer.get(Observation, uuid.UUID(data["id"]))
+        project = writer.get(Project, world.lso.id)
+        assert observation is not None and project is not None
+        write_observation(
+            writer,
+            existing=observation,
+            project=project,
+            changes={},
+            source="api",
+            author_id=None,
+            deleted=True,
+        )
+        bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
+        writer.commit()
+    pushed = tablets.push(
+        "Tablet A — Maseru", "attachment", {"caption": "A"}, record_id=photo["id"], base_version=2
+    )
+    assert pushed == "rejected"
+    assert [(e["field"], e["code"]) for e in tablets.last["errors"]] == [
+        ("observation_id", "not_found")
+    ]
+    refused = _api_settle(officer.app, bearer, conflict.id, {"keep": "device"})
+    assert _problems(refused) == {("observation_id", "not_found")}
+    kept = fresh(engine, Attachment, uuid.UUID(photo["id"]))
+    assert (kept.caption, kept.version) == ("B", 2)
+    assert fresh(engine, SyncConflict, conflict.id).status == "open"
 
 
 def test_a_photo_of_an_approved_activity_is_locked_when_settling_as_for_a_push(

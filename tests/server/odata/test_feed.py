@@ -14,6 +14,7 @@ from lxml import etree
 from odata import ODataService
 from sqlmodel import Session
 
+from server.activities.service import ActivityWrite, Writer, write_activities
 from server.odata.entities import MONTHLY_INDICATORS
 from tests.factories import World, detach, make_activity
 from tests.server.odata.transport import session_for
@@ -436,3 +437,167 @@ def test_bad_filter_messages_say_what_is_wrong_and_where_in_plain_words(
         assert internal not in message, message
     for words in named:
         assert words in message, message
+
+
+# --- one entity by its key --------------------------------------------------------------------
+
+
+def test_one_entity_by_key_as_a_client_follows_it(client: TestClient, world: FeedWorld) -> None:
+    """``Activities(<id>)`` and every set's entity by key answer the entity that the set lists,
+    with its ``@odata.context``; python-odata's own URL of each row (quoted or bare GUIDs,
+    integers, a compound key) reaches it, and ``$select`` applies."""
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    service = _service(client, world, "hq")
+    http = session_for(client, auth=auth, page_size=PAGE)
+    for name in ("Activities", "Attendance", "Projects", "Sites", "IndicatorValues"):
+        entity = service.entities[name]
+        listed = list(service.query(entity))
+        assert listed, name
+        for row in listed[:3]:
+            url = row.__odata__.instance_url
+            answer = http.get(url)
+            assert answer.status_code == 200, (url, answer.text)
+            body = answer.json()
+            assert body.pop("@odata.context") == f"{BASE}$metadata#{name}/$entity"
+            assert body == row.__odata__.data, url
+
+    everything = client.get(BASE + "Activities", auth=auth).json()["value"]
+    one = everything[0]
+    for key in (one["Id"], f"'{one['Id']}'", f"Id={one['Id']}", one["Id"].upper()):
+        body = client.get(BASE + f"Activities({key})", auth=auth).json()
+        assert body["Id"] == one["Id"] and body["Title"] == one["Title"], key
+    selected = client.get(
+        BASE + f"Activities({one['Id']})", auth=auth, params={"$select": "Title,Id"}
+    ).json()
+    assert selected == {
+        "@odata.context": f"{BASE}$metadata#Activities(Id,Title)/$entity",
+        "Id": one["Id"],
+        "Title": one["Title"],
+    }
+    value = client.get(BASE + "IndicatorValues", auth=auth).json()["value"][0]
+    compound = (
+        f"IndicatorValues(Month={value['Month']},Indicator='{value['Indicator']}',"
+        f"ProjectCode='{value['ProjectCode']}')"
+    )
+    assert client.get(BASE + compound, auth=auth).json()["Value"] == value["Value"]
+
+
+def test_an_entity_out_of_scope_deleted_or_missing_is_the_same_404(
+    client: TestClient, session: Session, world: FeedWorld
+) -> None:
+    """Lesotho's officer gets Lesotho's activity; Kenya's answers exactly as an id that does
+    not exist, so the answer tells nothing of other countries' records."""
+    auth = _basic(world, "officer_lso", _token(client, world, "officer_lso"))
+    mine = client.get(BASE + f"Activities({world.activity_lso.id})", auth=auth)
+    assert mine.status_code == 200 and mine.json()["Country"] == "LSO"
+    nobody = "0e350ba6-4d94-4bec-9eba-cf4653020000"
+    for name, kenyan_id in (
+        ("Activities", world.activity_ken.id),
+        ("Projects", world.project_ken.id),
+        ("Sites", world.site_ken.id),
+    ):
+        kenyan = client.get(BASE + f"{name}({kenyan_id})", auth=auth)
+        missing = client.get(BASE + f"{name}({nobody})", auth=auth)
+        assert kenyan.status_code == missing.status_code == 404, name
+        assert kenyan.json() == missing.json(), name
+        assert kenyan.json()["error"]["code"] == "not_found"
+    missing = client.get(BASE + f"Activities({nobody})", auth=auth)
+    # a deleted activity is left out of the set, so out of its entities too
+    activity = make_activity(session, world.project_lso)
+    session.commit()
+    found = client.get(BASE + f"Activities({activity.id})", auth=auth)
+    assert found.status_code == 200
+    write_activities(
+        session, [ActivityWrite(existing=activity, delete=True)], writer=Writer(source="api")
+    )
+    session.commit()
+    assert client.get(BASE + f"Activities({activity.id})", auth=auth).json() == missing.json()
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code", "target"),
+    [
+        ("Activities(nope)", {}, "bad_key", "Id"),
+        ("Activities('nope')", {}, "bad_key", "Id"),
+        ("Activities()", {}, "bad_key", "Activities"),
+        ("Activities(Title='x')", {}, "bad_key", "Activities"),
+        ("Activities(0e350ba6-4d94-4bec-9eba-cf4653020000,x)", {}, "bad_key", "Activities"),
+        ("Activities(Id=0e350ba6-4d94-4bec-9eba-cf4653020000,Id=x)", {}, "bad_key", "Activities"),
+        ("Attendance('1')", {}, "bad_key", "Id"),
+        ("Attendance(\uff13)", {}, "bad_key", "Id"),  # a fullwidth 3
+        ("Attendance(\u0663)", {}, "bad_key", "Id"),  # an Arabic-Indic 3
+        ("Attendance(99999999999999999999999)", {}, "bad_key", "Id"),
+        ("Attendance(" + "9" * 5000 + ")", {}, "bad_key", "Id"),
+        ("Projects(1)", {}, "bad_key", "Id"),
+        ("IndicatorValues('PARTICIPANTS')", {}, "bad_key", "IndicatorValues"),
+        (
+            "IndicatorValues(Indicator='PARTICIPANTS',ProjectCode='X',Month=2025-13-01)",
+            {},
+            "bad_key",
+            "Month",
+        ),
+        (
+            "IndicatorValues(Indicator=PARTICIPANTS,ProjectCode='X',Month=2025-01-01)",
+            {},
+            "bad_key",
+            "Indicator",
+        ),
+        ("Attendance(1)", {"$filter": "Count gt 1"}, "bad_option", "$filter"),
+        ("Attendance(1)", {"$top": "1"}, "bad_option", "$top"),
+        ("Attendance(1)", {"$expand": "Activity"}, "unsupported_option", "$expand"),
+        ("Attendance(1)", {"$select": "Nope"}, "unknown_property", "$select"),
+    ],
+)
+def test_a_malformed_key_or_option_of_one_entity_is_a_400(
+    client: TestClient, world: FeedWorld, path: str, params: dict[str, str], code: str, target: str
+) -> None:
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    response = client.get(BASE + path, auth=auth, params=params)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["target"]) == (code, target) and error["message"]
+
+
+# --- integers in digits 0-9 only ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "code"),
+    [
+        ("$top", "\u0663", "bad_option"),  # Arabic-Indic 3: int() reads it as 3
+        ("$top", "\uff13", "bad_option"),  # fullwidth 3
+        ("$skip", "\u0661", "bad_option"),
+        ("$top", "\u00b2", "bad_option"),  # superscript 2: isdigit() but not int(): was a 500
+        ("$skip", "9" * 5000, "bad_option"),  # beyond int()'s digits: was a 500
+        ("$filter", "Participants gt \uff13", "bad_filter"),
+        ("$filter", "Participants in (\u0661,2)", "bad_filter"),
+    ],
+)
+def test_numbers_in_other_digits_than_0_to_9_are_a_400(
+    client: TestClient, world: FeedWorld, option: str, value: str, code: str
+) -> None:
+    """OData's digits are 0-9; Python's int() and isdigit() take any script's."""
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    response = client.get(BASE + "Activities", auth=auth, params={option: value})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["target"] == option
+
+
+def test_a_page_size_preference_in_other_digits_is_ignored(
+    client: TestClient, world: FeedWorld
+) -> None:
+    """``Prefer: odata.maxpagesize`` is a preference: one the server does not read is
+    ignored (never a 500), and the page is the full one. A header is Latin-1, where the
+    superscripts ¹ and ² are digits to str.isdigit() but not to int()."""
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    total = len(client.get(BASE + "Activities", auth=auth).json()["value"])
+    for value in (b"\xb9", b"\xb2", b"1" * 5000):
+        response = client.get(
+            BASE + "Activities", auth=auth, headers={"Prefer": b"odata.maxpagesize=" + value}
+        )
+        assert response.status_code == 200, (value, response.text)
+        assert len(response.json()["value"]) == total
+        assert "@odata.nextLink" not in response.json()
+    one = client.get(BASE + "Activities", auth=auth, headers={"Prefer": "odata.maxpagesize=1"})
+    assert len(one.json()["value"]) == 1

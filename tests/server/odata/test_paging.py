@@ -47,7 +47,12 @@ class PagingWorld(World):
         make_site(session, self.project_ken, lat=1.5, lon=None, name="Half GPS")
         bare = make_project(session, country="LSO", priority_product=None, code="LSO-BARE")
         make_project(session, country="KEN", priority_product=None, code="KEN-BARE")
-        titles = ["Farmer's day", "Storage 'bags'", "Plain", "Ünïcode", "Plain", "Farmer's day"]
+        # text whose order differs by collation: code points put "Eagle" < "Zebra" < "apple" <
+        # "éclair", a linguistic collation "apple" < "Eagle" < "éclair" < "Zebra"
+        titles = [
+            *("Farmer's day", "Storage 'bags'", "Plain", "Ünïcode", "Plain", "Farmer's day"),
+            *("apple", "Zebra", "éclair", "Eagle"),
+        ]
         for i in range(14):
             project = [self.project_lso, self.project_ken, bare][i % 3]
             make_activity(
@@ -82,7 +87,17 @@ def paging_url(
     else:
         engine: Engine = request.getfixturevalue("pg_engine")
         _truncate_all(engine)
+        # Activity titles in a linguistic collation, as in a database created with a locale
+        # such as en_US.UTF-8 (the test database's may be C): the feed must order them as
+        # SQLite does all the same.
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'{_TITLE_TYPE} COLLATE "en-x-icu"')
         yield engine.url.render_as_string(hide_password=False)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'{_TITLE_TYPE} COLLATE "default"')
+
+
+_TITLE_TYPE = "ALTER TABLE activity ALTER COLUMN title TYPE VARCHAR(200)"
 
 
 @pytest.fixture(scope="module")
@@ -356,6 +371,32 @@ def test_every_set_of_the_service_document_pages_in_the_officers_scope(
         assert len(hq_rows) > len(rows), name  # HQ sees Kenya's too
 
 
+@pytest.mark.parametrize("orderby", ["Title", "Title desc", "Type desc,Title"])
+def test_text_orders_and_pages_by_code_point_on_both_backends(
+    feed: tuple[TestClient, dict[str, tuple[str, str]]], orderby: str
+) -> None:
+    """Upper case before lower case and accented letters after both, on SQLite and on
+    PostgreSQL whatever its collation, page after page (the seek compares as the order
+    does); ``gt`` and ``lt`` on text compare the same way."""
+    client, auth = feed
+    everything = _all(client, auth["hq"], "Activities")
+    order = [(w.split()[0], w.split()[-1] == "desc") for w in orderby.split(",")]
+    rows, _ = _walk(client, auth["hq"], f"{BASE}Activities?$orderby={orderby}&$select=Id,Title")
+    expected = _expected_order("Activities", everything, order)
+    assert [r["Title"] for r in rows] == [r["Title"] for r in expected]
+    assert _keys("Activities", rows) == _keys("Activities", expected)
+    titles = {r["Title"] for r in everything}
+    assert {"Eagle", "Zebra", "apple", "éclair"} <= titles
+    for text, keep in (
+        ("Title gt 'Zebra'", lambda t: t > "Zebra"),
+        ("Title lt 'apple' and Title ge 'E'", lambda t: "E" <= t < "apple"),
+    ):
+        found = _all(client, auth["hq"], "Activities", f"$filter={text}")
+        assert sorted(r["Title"] for r in found) == sorted(
+            r["Title"] for r in everything if keep(r["Title"])
+        ), text
+
+
 def test_a_made_up_skiptoken_is_a_400_never_a_500(
     feed: tuple[TestClient, dict[str, tuple[str, str]]],
 ) -> None:
@@ -370,6 +411,9 @@ def test_a_made_up_skiptoken_is_a_400_never_a_500(
         ("Sites", "Lat", [10**400, key]),
         ("Sites", "Lat", [float("nan"), key]),
         ("Attendance", "Count", [2**31, 1]),
+        # a key in Arabic-Indic digits, which uuid.UUID() reads as 3s
+        ("Activities", "Title", ["Plain", "\u0663" * 32]),
+        ("Activities", "Title", ["Plain", "{" + key + "}"]),
     ]
     for name, orderby, values in forged:
         token = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
