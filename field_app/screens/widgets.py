@@ -171,7 +171,11 @@ class DayButton(ToggleButtonBehavior, Label):
 
 class DatePicker(Popup):
     """A month of days, Monday first, with the month's name in the user's language; ‹ and ›
-    move by a month. Days after ``latest`` cannot be chosen."""
+    move by a month. Days after ``latest`` cannot be chosen.
+
+    Today (marked, and the Today button) is the session's day: the server's clock as the
+    tablet knows it, like every other date the app decides on. The tablet's own clock, days
+    off, marked another day and chose it with Today."""
 
     heading = StringProperty("")
     weekdays = ListProperty([])
@@ -187,7 +191,7 @@ class DatePicker(Popup):
         self.chosen = chosen
         self.latest = latest
         self._on_chosen = on_chosen
-        self.today = date.today()
+        self.today: date = App.get_running_app().session.today()
         start = chosen or latest or self.today
         self.year, self.month = start.year, start.month
         super().__init__(**kwargs)
