@@ -415,7 +415,8 @@ class FormScreen(BaseScreen):
         try:
             self.session.device.start_gps(self._fix, self._gps_state)
         except DeviceUnavailable as exc:
-            self.gps_status = str(exc)
+            missing = exc  # its words chosen again in the new language after a switch
+            self.say("gps_status", lambda: str(missing))
 
     @mainthread
     def _fix(self, fix: Fix) -> None:
@@ -463,7 +464,8 @@ class FormScreen(BaseScreen):
                 device.pick_photo(mainthread(self._picked))
                 return
             except DeviceUnavailable as exc:
-                self.busy = str(exc)
+                missing = exc
+                self.say("busy", lambda: str(missing))
         PhotoChooser(
             start=pictures_folder(Path.home()),
             on_chosen=self._add_photo,
@@ -482,7 +484,8 @@ class FormScreen(BaseScreen):
         try:
             self.session.device.take_photo(target, mainthread(self._camera_done))
         except DeviceUnavailable as exc:
-            self.busy = str(exc)
+            missing = exc
+            self.say("busy", lambda: str(missing))
 
     def _camera_done(self, path: Path | None) -> None:
         if path is not None:
@@ -510,7 +513,8 @@ class FormScreen(BaseScreen):
                     Path(photo.path).unlink(missing_ok=True)
                 return
             if isinstance(error, PhotoError):
-                self.busy = str(error)
+                refused = error
+                self.say("busy", lambda: str(refused))
                 self._save_when_ready = False
                 return
             if error is not None:

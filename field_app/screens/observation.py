@@ -370,7 +370,9 @@ class ObservationScreen(BaseScreen):
 
         def done(_result: Any, error: BaseException | None) -> None:
             if error is not None:
-                self.banner, self.banner_tone = str(error), "error"
+                failed = error
+                self.say("banner", lambda: str(failed))
+                self.banner_tone = "error"
                 return
             self._dirty = False
             self._added_photos = []

@@ -584,3 +584,50 @@ def test_a_language_switch_reaches_the_open_form_roster_and_measurement_at_once(
         assert "≥ 1 de janeiro de 2015" in texts
         assert not any("2015-01-01" in t for t in texts), texts
         driver.app.set_language("en")
+
+
+def test_an_error_on_the_screen_follows_a_language_switch(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    # Messages set from an error's text kept the language the error was raised in: switched
+    # to Portuguese, the enrolment still said "Cannot reach …", the roster "No QR scanner: …"
+    # and the form "Choose a JPEG, PNG or WebP photo".
+    from field_app.backend import StoreBackend
+    from field_app.device import Device
+    from field_app.session import FieldSession
+    from tests.field_app.test_ui import QUIET
+
+    data_dir = tmp_path / "tablet"
+    backend = StoreBackend(data_dir, schedule_options=QUIET)
+    session = FieldSession(backend=backend, device=Device(), data_dir=data_dir)
+    with kivy_driver.running(make_app(session)) as driver:
+        enrol = on_screen(driver, "enrol")
+        driver.type(enrol.ids.server, "http://127.0.0.1:9")
+        driver.type(enrol.ids.code, "GBS27-41D5X")
+        driver.tap(enrol.ids.enrol_button)
+        driver.wait_until(lambda: enrol.message.startswith("Cannot reach "), what="the error")
+        driver.app.set_language("pt")
+        assert enrol.message.startswith("Não é possível contactar http://127.0.0.1:9"), (
+            enrol.message
+        )
+        driver.app.set_language("en")
+        assert enrol.message.startswith("Cannot reach http://127.0.0.1:9"), enrol.message
+
+    session, _backend, project = demo_session(tmp_path / "demo")
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.show("roster", project_id=project["id"], ticked=[])
+        roster = on_screen(driver, "roster")
+        roster.scan()  # the button is disabled without a scanner; a tablet's may fail to start
+        assert roster.message == "No QR scanner: type the code printed under the QR"
+        driver.app.set_language("pt")
+        driver.step()
+        assert driver.find_text(roster, "Sem leitor QR: escreva o código impresso por baixo do QR")
+        driver.app.set_language("en")
+        driver.app.show("form", project_id=project["id"])
+        form = on_screen(driver, "form")
+        form._add_photo(tmp_path / "notes.txt")
+        driver.wait_until(lambda: form.busy.startswith("Choose a JPEG"), what="the refusal")
+        driver.app.set_language("pt")
+        assert form.busy == "Escolha uma foto JPEG, PNG ou WebP"
+        driver.app.set_language("en")
+        form._dirty = False
