@@ -390,7 +390,7 @@ class ObservationScreen(BaseScreen):
         approved."""
         if self.form is None or self.locked or not self._observation_id:
             return
-        ConfirmDelete(self._delete, title=_("Delete this measurement?")).open()
+        ConfirmDelete(self._delete, title=lambda: _("Delete this measurement?")).open()
 
     def _delete(self) -> None:
         if self.form is None or not self._observation_id:
@@ -407,7 +407,7 @@ class ObservationScreen(BaseScreen):
         if not self._dirty:
             self._discard_photos()
             return True
-        ConfirmDiscard(self._discard, title=_("Leave without saving?")).open()
+        ConfirmDiscard(self._discard, title=lambda: _("Leave without saving?")).open()
         return False
 
     def _discard(self) -> None:

@@ -28,6 +28,7 @@ from kivy.uix.textinput import TextInput
 from field_app import i18n
 from field_app.controllers import dates
 from field_app.screens import theme
+from field_app.screens.base import Says
 
 
 class PMButton(ButtonBehavior, Label):
@@ -157,7 +158,7 @@ class DateField(ButtonBehavior, Label):
             chosen=dates.parse(self.value),
             latest=self.latest,
             on_chosen=self._chosen,
-            title=i18n._("Choose a date"),
+            title=lambda: i18n._("Choose a date"),
         ).open()
 
     def _chosen(self, day: date) -> None:
@@ -169,13 +170,14 @@ class DayButton(ToggleButtonBehavior, Label):
     today = BooleanProperty(False)
 
 
-class DatePicker(Popup):
+class DatePicker(Says, Popup):
     """A month of days, Monday first, with the month's name in the user's language; ‹ and ›
     move by a month. Days after ``latest`` cannot be chosen.
 
     Today (marked, and the Today button) is the session's day: the server's clock as the
     tablet knows it, like every other date the app decides on. The tablet's own clock, days
-    off, marked another day and chose it with Today."""
+    off, marked another day and chose it with Today. Its title, month and weekdays follow a
+    language switch while it is open."""
 
     heading = StringProperty("")
     weekdays = ListProperty([])
@@ -186,6 +188,7 @@ class DatePicker(Popup):
         chosen: date | None,
         latest: date | None,
         on_chosen: Callable[[date], None],
+        title: Callable[[], str],
         **kwargs: Any,
     ) -> None:
         self.chosen = chosen
@@ -195,7 +198,8 @@ class DatePicker(Popup):
         start = chosen or latest or self.today
         self.year, self.month = start.year, start.month
         super().__init__(**kwargs)
-        self.weekdays = dates.weekday_names()
+        self.say("title", title)
+        self.say("weekdays", dates.weekday_names)
         self.show_month()
 
     def move(self, by: int) -> None:
@@ -203,7 +207,8 @@ class DatePicker(Popup):
         self.show_month()
 
     def show_month(self) -> None:
-        self.heading = dates.month_title(self.year, self.month)
+        year, month = self.year, self.month
+        self.say("heading", lambda: dates.month_title(year, month))
         grid = self.ids.days
         grid.clear_widgets()
         for week in dates.weeks(self.year, self.month):
@@ -434,9 +439,12 @@ def text_width(text: str, font_size: float, bold: bool = False, font_name: str =
     return width
 
 
-class ConfirmDiscard(Popup):
-    def __init__(self, on_discard: Any, **kwargs: Any) -> None:
+class ConfirmDiscard(Says, Popup):
+    """Leave without saving? ``title`` is said again after a language switch."""
+
+    def __init__(self, on_discard: Any, *, title: Callable[[], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.say("title", title)
         self._on_discard = on_discard
 
     def discard(self) -> None:
@@ -444,9 +452,12 @@ class ConfirmDiscard(Popup):
         self._on_discard()
 
 
-class ConfirmDelete(Popup):
-    def __init__(self, on_delete: Any, **kwargs: Any) -> None:
+class ConfirmDelete(Says, Popup):
+    """Delete this record? ``title`` is said again after a language switch."""
+
+    def __init__(self, on_delete: Any, *, title: Callable[[], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.say("title", title)
         self._on_delete = on_delete
 
     def delete(self) -> None:

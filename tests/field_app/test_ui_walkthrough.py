@@ -631,3 +631,44 @@ def test_an_error_on_the_screen_follows_a_language_switch(
         assert form.busy == "Escolha uma foto JPEG, PNG ou WebP"
         driver.app.set_language("en")
         form._dirty = False
+
+
+def test_an_open_popup_follows_a_language_switch(kivy_window: None, tmp_path: Path) -> None:
+    # A calendar or "Leave without saving?" open when the language changed kept the old
+    # language in what Python set on it (the title, the month and the weekdays), beside
+    # buttons already in the new one.
+    from field_app.controllers import dates
+    from field_app.i18n import _
+    from field_app.screens.widgets import ConfirmDiscard, DatePicker
+    from tests.field_app.test_ui import popup_of
+
+    session, _backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.show("form", project_id=project["id"])
+        form = on_screen(driver, "form")
+        driver.tap(form._inputs["start_date"])
+        picker = popup_of(driver, DatePicker)
+        driver.tap(picker.ids.previous)
+        year, month = picker.year, picker.month
+        assert picker.title == "Choose a date" and picker.weekdays[0] == "Mon"
+        try:
+            driver.app.set_language("pt")
+            driver.step()
+            assert picker.title == "Escolher uma data"
+            assert picker.weekdays[0] == "seg."
+            assert picker.heading == dates.month_title(year, month)
+            assert picker.heading.split()[0] == _(dates.MONTHS[month - 1]).split()[0]
+            assert picker.heading.split()[0].islower(), picker.heading  # janeiro, fevereiro…
+            assert driver.find_text(picker, "Escolher uma data")
+            picker.dismiss()
+            form._dirty = True
+            driver.app.back()
+            discard = popup_of(driver, ConfirmDiscard)
+            assert discard.title == "Sair sem guardar?"
+            driver.app.set_language("es")
+            driver.step()
+            assert discard.title == _("Leave without saving?") != "Leave without saving?"
+            discard.dismiss()
+        finally:
+            driver.app.set_language("en")
+        form._dirty = False
