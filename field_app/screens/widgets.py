@@ -372,7 +372,12 @@ def title_lines(
 class SyncBar(BoxLayout):
     """What waits (records, photos, megabytes), the current upload's progress, the last
     successful sync, the last error by its cause, and Sync now: beside the lines when they
-    have room (``LINES_ROOM``, every word whole), else under them (``stacked``, a phone)."""
+    have room (``LINES_ROOM``, every word whole), else under them (``stacked``, a phone).
+
+    On a phone held sideways (``app.short``) the bar is ``compact``: each line on one line,
+    cut with "…" (the counts come first); a touch on them shows them whole, another folds
+    them again. Wrapped whole there, in French or Portuguese, the bar took 150 of the 360 px
+    and left the projects a strip."""
 
     headline = StringProperty("")
     detail = StringProperty("")
@@ -381,6 +386,8 @@ class SyncBar(BoxLayout):
     tone = StringProperty("ok")  # ok | pending | error
     progress = NumericProperty(-1.0)  # the photo going now, 0…1; -1 when none
     stacked = BooleanProperty(False)  # Sync now under the lines rather than beside them
+    compact = BooleanProperty(False)  # one line each, cut: a phone held sideways
+    expanded = BooleanProperty(False)  # the lines shown whole after a touch, even there
 
     # Beside Sync now the lines need this much room, else they go in a column a few words
     # wide (a phone showed "enregistreme / nts", a word cut in the middle).
@@ -390,10 +397,25 @@ class SyncBar(BoxLayout):
         self._refit = Clock.create_trigger(self._fit)
         super().__init__(**kwargs)
         self.bind(width=self._refit, headline=self._refit, detail=self._refit, error=self._refit)
+        self.bind(expanded=self._fold)
+        App.get_running_app().bind(short=self._fold)
+        self._fold()
 
     def on_kv_post(self, base_widget: Any) -> None:
         self.ids.sync_button.bind(width=self._refit)
         self._refit()
+
+    def _fold(self, *_args: Any) -> None:
+        self.compact = bool(App.get_running_app().short) and not self.expanded
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if super().on_touch_down(touch):
+            return True  # Sync now
+        lines = self.ids.get("lines")
+        if App.get_running_app().short and lines is not None and lines.collide_point(*touch.pos):
+            self.expanded = not self.expanded
+            return True
+        return False
 
     def _fit(self, *_args: Any) -> None:
         if "sync_button" not in self.ids or self.width <= 1:

@@ -88,7 +88,13 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
             driver.step(4)
             cards = [w for w in home.walk(restrict=True) if type(w).__name__ == "ProjectCardView"]
             assert cards
+            projects = home.ids.projects
             for card in cards:
+                # The projects' box kept a card's first height: the cards' lower half (their
+                # buttons) hung out of the scrolled area, and sideways under the custody line.
+                assert card.y >= projects.y and card.top <= projects.top, (language, width)
+                if (width, height) == PHONE_SIDEWAYS:  # the custody line scrolls with them
+                    assert apart(card, home.ids.custody), (language, width)
                 buttons = [w for w in card.walk(restrict=True) if type(w).__name__ == "PMButton"]
                 assert len(buttons) == 3
                 for button in buttons:
@@ -101,6 +107,15 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
             ]
             assert len(labels) == 2
             sync_button = bar.ids.sync_button
+            if (width, height) == PHONE_SIDEWAYS:
+                # Held sideways, in French and Portuguese, the bar's lines wrapped whole took
+                # 150 of the 360 px. It keeps each on one line (cut with "…"), a quarter of the
+                # screen at most; a touch shows them whole (checked below), another folds them.
+                assert_sync_bar_compact(driver, bar, (language, width))
+                driver.screenshot(SHOTS / f"home-{language}-{width}x{height}-compact.png")
+                driver.tap(bar.ids.headline_label)
+                driver.step(3)
+                assert bar.expanded and not bar.compact, language
             for label in labels:
                 assert not label.is_shortened, (language, width, label.text)
                 assert label.y >= bar.y and label.top <= bar.top, (language, width, label.text)
@@ -117,8 +132,28 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
                 assert home.ids.scroll.height >= 2 * 56, (language, home.ids.scroll.height)
                 assert home.ids.custody.parent is home.ids.scrolled.__self__, language
             driver.screenshot(SHOTS / f"home-{language}-{width}x{height}.png")
+            if (width, height) == PHONE_SIDEWAYS:
+                driver.tap(bar.ids.headline_label)
+                driver.step(3)
+                assert_sync_bar_compact(driver, bar, (language, width))
         driver.app.set_language("en")
         driver.resize(1280, 800)
+
+
+def assert_sync_bar_compact(driver: kivy_driver.Driver, bar: Any, where: tuple[Any, ...]) -> None:
+    """The sync bar of a phone held sideways: every line on one line, its beginning shown (the
+    counts), Sync now whole beside them, the bar a quarter of the screen high at most."""
+    assert bar.height <= driver.window.height / 4, (*where, bar.height)
+    assert bar.compact and not bar.stacked, where
+    for label in (bar.ids.headline_label, bar.ids.detail_label, bar.ids.error_label):
+        assert label.text, where  # the demo's bar has its three lines
+        lines = drawn_lines(label)
+        assert len(lines) == 1, (*where, lines)
+        shown = lines[0].rstrip("…").split()
+        assert shown and label.text.split()[: len(shown) - 1] == shown[:-1], (*where, lines)
+        assert label.y >= bar.y and label.top <= bar.top, (*where, label.text)
+        assert apart(label, bar.ids.sync_button), (*where, label.text)
+    assert not bar.ids.sync_button.is_shortened, where
 
 
 @pytest.mark.parametrize("tablet_ahead", [timedelta(days=3), -timedelta(hours=5)])
