@@ -1,7 +1,7 @@
 """Enrolment over HTTP (docs/protocol.md#enrolment): a one-time code, or a username and password
-turned into
-a bearer token first. Every failure becomes an :class:`~field_app.session.EnrolError` whose
-message says, in words, what went wrong and what to try.
+turned into a bearer token first. Every failure becomes an :class:`~field_app.session.EnrolError`
+whose message says, in words, what went wrong and what to try, in the language of the moment it
+is shown (its words are chosen when read: a lambda, never a string translated when raised).
 
 ``sync.client`` covers the sync calls; enrolment happens once, before there is a device token,
 so it lives here with its own small ``requests`` calls (each with connect and read timeouts).
