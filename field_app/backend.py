@@ -376,9 +376,12 @@ class StoreBackend:
             session=self._http,
         )
         if answer.device_id != self.store.device_id:
+            other = answer.device_id
             raise EnrolError(
-                f"the server enrolled device {answer.device_id}, not this tablet "
-                f"({self.store.device_id})"
+                lambda: i18n._(
+                    "The server enrolled another device ({device}), not this tablet: "
+                    "enrol again or ask your country office"
+                ).format(device=other)
             )
         self.store.set_meta(
             server_url=server_url,
@@ -408,7 +411,8 @@ class StoreBackend:
             if self._engine is None:
                 enrolled = self.enrolment()
                 if enrolled is None:
-                    raise EnrolError("this tablet is not enrolled yet")
+                    # A bug's words, never shown: nothing syncs before the enrolment.
+                    raise EnrolError(lambda: "this tablet is not enrolled yet")
                 client = SyncClient(
                     enrolled.server_url,
                     token=self.store.meta("device_token"),

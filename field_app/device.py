@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from field_app.i18n import N_, _
+from field_app.i18n import N_, Worded, _
 
 log = logging.getLogger("pilotmon.field.device")
 
@@ -32,8 +32,9 @@ class Fix:
     accuracy_m: float | None
 
 
-class DeviceUnavailable(RuntimeError):
-    """A feature this device does not have; the message says what to do instead."""
+class DeviceUnavailable(Worded, RuntimeError):
+    """A feature this device does not have; the message says what to do instead (in the
+    language of the moment it is shown)."""
 
 
 class Device:
@@ -56,20 +57,20 @@ class Device:
         return False
 
     def start_gps(self, on_fix: Callable[[Fix], None], on_status: Callable[[str], None]) -> None:
-        raise DeviceUnavailable(_("No GPS on this device: type the coordinates"))
+        raise DeviceUnavailable(lambda: _("No GPS on this device: type the coordinates"))
 
     def stop_gps(self) -> None:
         """Stop listening for fixes (harmless when not started)."""
 
     def take_photo(self, path: Path, on_done: Callable[[Path | None], None]) -> None:
-        raise DeviceUnavailable(_("No camera on this device: choose a photo file"))
+        raise DeviceUnavailable(lambda: _("No camera on this device: choose a photo file"))
 
     def scan_qr(self, on_code: Callable[[str | None], None]) -> None:
-        raise DeviceUnavailable(_("No QR scanner: type the code printed under the QR"))
+        raise DeviceUnavailable(lambda: _("No QR scanner: type the code printed under the QR"))
 
     def pick_photo(self, on_done: Callable[[Path | None], None]) -> None:
         """The platform's picker; ``on_done`` gets the chosen file (None: cancelled)."""
-        raise DeviceUnavailable(_("No photo picker on this device: choose a photo file"))
+        raise DeviceUnavailable(lambda: _("No photo picker on this device: choose a photo file"))
 
     def request_permissions(self) -> None:
         """Ask for the runtime permissions the features need (Android only)."""
@@ -177,7 +178,7 @@ class AndroidDevice(Device):  # pragma: no cover - runs on a tablet only
         except Exception as exc:  # ActivityNotFoundException arrives as JavaException
             activity.unbind(on_activity_result=result)
             raise DeviceUnavailable(
-                _("No QR scanner app: install one (e.g. Barcode Scanner) or type the code")
+                lambda: _("No QR scanner app: install one (e.g. Barcode Scanner) or type the code")
             ) from exc
 
     def facts(self) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Enrolment over HTTP (docs/protocol.md#enrolment): a one-time code, or a username and password
-turned into
-a bearer token first. Every failure becomes an :class:`~field_app.session.EnrolError` whose
-message says, in words, what went wrong and what to try.
+turned into a bearer token first. Every failure becomes an :class:`~field_app.session.EnrolError`
+whose message says, in words, what went wrong and what to try, in the language of the moment it
+is shown (its words are chosen when read: a lambda, never a string translated when raised).
 
 ``sync.client`` covers the sync calls; enrolment happens once, before there is a device token,
 so it lives here with its own small ``requests`` calls (each with connect and read timeouts).
@@ -61,34 +61,43 @@ def _coded_reason(response: requests.Response) -> str | None:
     return server_reason(body) if isinstance(body, dict) else None
 
 
+def _code_refused(response: requests.Response) -> str:
+    """Why the server refused an enrolment code, in the tablet's words when it can."""
+    reason = _detail(response)
+    return _coded_reason(response) or _(
+        "This enrolment code is wrong, expired or already used: ask "
+        "your country office for a new one"
+    ) + (f" ({reason})" if reason else "")
+
+
 def _post(session: requests.Session, url: str, **kwargs: Any) -> requests.Response:
     server = url.split(API, 1)[0]
     try:
         return session.post(url, timeout=TIMEOUT, **kwargs)
     except requests.exceptions.SSLError as exc:
         raise EnrolError(
-            _(
+            lambda: _(
                 "The server at {server} has a certificate this tablet does not "
                 "trust: check the address"
             ).format(server=server)
         ) from exc
     except requests.exceptions.Timeout as exc:
         raise EnrolError(
-            _(
+            lambda: _(
                 "The server at {server} did not answer in time: check the network and try again"
             ).format(server=server)
         ) from exc
     except requests.exceptions.RequestException as exc:
         raise EnrolError(
-            _("Cannot reach {server}: check the address and that the tablet is online").format(
-                server=server
-            )
+            lambda: _(
+                "Cannot reach {server}: check the address and that the tablet is online"
+            ).format(server=server)
         ) from exc
 
 
 def _not_ours(server: str) -> EnrolError:
     return EnrolError(
-        _("{server} does not answer like a Pilot Monitor server: check the address").format(
+        lambda: _("{server} does not answer like a Pilot Monitor server: check the address").format(
             server=server
         )
     )
@@ -110,13 +119,14 @@ def _common(response: requests.Response, server: str) -> None:
     if response.status_code == 429:
         wait = response.headers.get("Retry-After", "60")
         raise EnrolError(
-            _("Too many attempts: wait {seconds} seconds and try again").format(seconds=wait)
+            lambda: _("Too many attempts: wait {seconds} seconds and try again").format(
+                seconds=wait
+            )
         )
     if response.status_code >= 500:
+        status = response.status_code
         raise EnrolError(
-            _("The server had a problem ({status}): try again later").format(
-                status=response.status_code
-            )
+            lambda: _("The server had a problem ({status}): try again later").format(status=status)
         )
 
 
@@ -127,10 +137,10 @@ def login(session: requests.Session, server: str, username: str, password: str) 
     )
     _common(response, server)
     if response.status_code in (400, 401, 403):
-        raise EnrolError(_("Wrong username or password"))
+        raise EnrolError(lambda: _("Wrong username or password"))
     if response.status_code != 200:
         raise EnrolError(
-            _("The server refused the login: {reason}").format(
+            lambda: _("The server refused the login: {reason}").format(
                 reason=_detail(response) or response.status_code
             )
         )
@@ -163,19 +173,13 @@ def enrol(
     response = _post(http, f"{server}{API}/devices/enrol", json=body, headers=headers)
     _common(response, server)
     if response.status_code in (400, 401, 403, 409, 422):
-        reason = _detail(response)
+        # The server's reason is read again each time the message is shown: in the language
+        # of that moment.
         if code:
-            raise EnrolError(
-                _coded_reason(response)
-                or _(
-                    "This enrolment code is wrong, expired or already used: ask "
-                    "your country office for a new one"
-                )
-                + (f" ({reason})" if reason else "")
-            )
+            raise EnrolError(lambda: _code_refused(response))
         raise EnrolError(
-            _("The server refused to enrol this tablet: {reason}").format(
-                reason=reason or response.status_code
+            lambda: _("The server refused to enrol this tablet: {reason}").format(
+                reason=_detail(response) or response.status_code
             )
         )
     if response.status_code != 200:

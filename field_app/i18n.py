@@ -77,6 +77,23 @@ def remove_listener(listener: Callable[[str], None]) -> None:
         _listeners.remove(listener)
 
 
+class Worded(Exception):
+    """An error whose message the field expert reads, in the language of the moment it is
+    read: ``str(error)`` chooses its words through the catalogue each time, so a screen that
+    shows it with ``BaseScreen.say(name, lambda: str(error))`` follows a language switch (a
+    message translated when raised kept the old language: "No QR scanner…" in English on a
+    tablet switched to Portuguese).
+
+    ``words`` translates, e.g. ``lambda: _("Cannot reach {server}").format(server=server)``."""
+
+    def __init__(self, words: Callable[[], str]) -> None:
+        self.words = words
+        super().__init__(self.words())  # the words when raised, for logs and repr
+
+    def __str__(self) -> str:
+        return self.words()
+
+
 # How each language writes numbers (Unicode CLDR): the thousands separator, the decimal mark,
 # and the smallest number that is grouped. French and Portuguese group with a narrow no-break
 # space (never split across lines); Spanish groups from five digits. A comma in "1,234" reads as

@@ -22,7 +22,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from field_app.controllers.form import Photo
-from field_app.i18n import _
+from field_app.i18n import Worded, _
 
 MAX_SIDE = 1600  # pixels on the long side: sharp on a report page
 JPEG_QUALITY = 80  # ~300 KB at 1 600 px; the eye sees no difference from 90 on a report page
@@ -33,14 +33,15 @@ ACCEPTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_PIXELS = 120_000_000
 
 
-class PhotoError(ValueError):
-    """The file cannot be used as a photo; the message says why."""
+class PhotoError(Worded, ValueError):
+    """The file cannot be used as a photo; the message says why (in the language of the
+    moment it is shown)."""
 
 
 def target_size(width: int, height: int, max_side: int = MAX_SIDE) -> tuple[int, int]:
     """The size a photo is scaled to: the long side at most ``max_side``, never enlarged."""
     if width <= 0 or height <= 0:
-        raise PhotoError(_("This image is empty"))
+        raise PhotoError(lambda: _("This image is empty"))
     scale = min(1.0, max_side / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
 
@@ -65,16 +66,16 @@ def downscale(
     on a worker thread.
     """
     if source.suffix.lower() not in ACCEPTED_SUFFIXES:
-        raise PhotoError(_("Choose a JPEG, PNG or WebP photo"))
+        raise PhotoError(lambda: _("Choose a JPEG, PNG or WebP photo"))
     if not source.is_file():
-        raise PhotoError(_("The photo file is gone: {name}").format(name=source.name))
+        raise PhotoError(lambda: _("The photo file is gone: {name}").format(name=source.name))
     photo_id = str(uuid.uuid4())
     photos_dir.mkdir(parents=True, exist_ok=True)
     target = photos_dir / f"{photo_id}.jpg"
     try:
         with Image.open(source) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise PhotoError(_("This file is not a photo the tablet can read"))
+                raise PhotoError(lambda: _("This file is not a photo the tablet can read"))
             # The long side is the same before and after the turn: decode at the smallest
             # scale that still covers the target (JPEG only; a no-op for PNG).
             image.draft("RGB", target_size(image.width, image.height, max_side))
@@ -93,7 +94,7 @@ def downscale(
         ValueError,
     ) as exc:
         target.unlink(missing_ok=True)
-        raise PhotoError(_("This file is not a photo the tablet can read")) from exc
+        raise PhotoError(lambda: _("This file is not a photo the tablet can read")) from exc
     digest, size = sha256_of(target)
     return Photo(id=photo_id, path=str(target), sha256=digest, size=size, content_type="image/jpeg")
 

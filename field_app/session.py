@@ -116,8 +116,9 @@ class RowFacts:
     safe: bool = False
 
 
-class EnrolError(Exception):
-    """Enrolment failed; the message says why in words and what to try."""
+class EnrolError(i18n.Worded):
+    """Enrolment failed; the message says why in words and what to try (in the language of
+    the moment it is shown)."""
 
 
 class Backend(Protocol):

@@ -20,7 +20,34 @@ from kivy.uix.screenmanager import Screen
 T = TypeVar("T")
 
 
-class BaseScreen(Screen):
+class Says:
+    """Texts set from Python that follow a language switch: a screen's, or a popup's (its
+    title, a calendar's month and weekdays), open when the language changes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._said: dict[str, tuple[Callable[[], Any], Any]] = {}
+        super().__init__(**kwargs)
+        App.get_running_app().bind(lang=self._say_again)
+
+    def say(self, name: str, message: Callable[[], Any]) -> None:
+        """Set the property ``name`` to ``message()`` (a status line, a message, field errors,
+        a popup's title) and set it again in the new language after a language switch, at once
+        and whether or not it shows, as long as nothing else replaced it meanwhile. Texts set
+        from Python once stayed in the old language ("X registered and ticked", "Bundle written
+        to …", an open calendar's month)."""
+        value = message()
+        setattr(self, name, value)
+        self._said[name] = (message, value)
+
+    def _say_again(self, *_args: Any) -> None:
+        for name, (message, value) in list(self._said.items()):
+            if getattr(self, name) != value:
+                del self._said[name]  # replaced since: that text is no longer said
+                continue
+            self.say(name, message)
+
+
+class BaseScreen(Says, Screen):
     loading = BooleanProperty(False)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -28,8 +55,6 @@ class BaseScreen(Screen):
         self._refresh_trigger = Clock.create_trigger(lambda _dt: self._refresh_if_shown())
         app = App.get_running_app()
         app.bind(sync_revision=self._data_changed, lang=self._data_changed)
-        app.bind(lang=self._say_again)
-        self._said: dict[str, tuple[Callable[[], Any], Any]] = {}
 
     @property
     def app(self) -> Any:
@@ -70,23 +95,6 @@ class BaseScreen(Screen):
 
     def show(self, data: Any) -> None:
         """Put what ``gather`` read on the widgets (UI thread)."""
-
-    def say(self, name: str, message: Callable[[], Any]) -> None:
-        """Set the property ``name`` to ``message()`` (a status line, a message, field errors)
-        and set it again in the new language after a language switch, at once and whether or
-        not the screen shows, as long as nothing else replaced it meanwhile. Texts set from
-        Python once stayed in the old language ("X registered and ticked", "Bundle written
-        to …")."""
-        value = message()
-        setattr(self, name, value)
-        self._said[name] = (message, value)
-
-    def _say_again(self, *_args: Any) -> None:
-        for name, (message, value) in list(self._said.items()):
-            if getattr(self, name) != value:
-                del self._said[name]  # replaced since: that text is no longer said
-                continue
-            self.say(name, message)
 
     def _data_changed(self, *_args: Any) -> None:
         self._refresh_trigger()

@@ -87,6 +87,7 @@ class EnrolScreen(BaseScreen):
             self.app.home()  # the background sync starts with the enrolment
             return
         if isinstance(error, EnrolError):
-            self.message = str(error)
+            failed = error  # its words chosen again in the new language after a switch
+            self.say("message", lambda: str(failed))
         else:
             self.say("message", lambda: _("Enrolment failed: {reason}").format(reason=error))

@@ -4,6 +4,7 @@ changes, and the form's errors and warnings come back next to the fields."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from field_app.controllers.form import (
 from field_app.device import DeviceUnavailable, Fix
 from field_app.i18n import _, language, number
 from field_app.photos import PhotoError, downscale
-from field_app.screens.base import BaseScreen, in_background
+from field_app.screens.base import BaseScreen, Says, in_background
 from field_app.screens.widgets import (
     ChoiceField,
     ConfirmDelete,
@@ -79,7 +80,7 @@ class ChooserRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
             self.chooser.tapped(self.path, self.folder)
 
 
-class PhotoChooser(Popup):
+class PhotoChooser(Says, Popup):
     """Choosing a photo on a computer (a tablet uses its platform's picker): "Take a photo"
     first, then the pictures folder's folders and photos in large, light rows."""
 
@@ -88,12 +89,20 @@ class PhotoChooser(Popup):
     has_camera = BooleanProperty(False)
 
     def __init__(
-        self, *, start: Path, on_chosen: Any, on_camera: Any, has_camera: bool, **kwargs: Any
+        self,
+        *,
+        start: Path,
+        on_chosen: Any,
+        on_camera: Any,
+        has_camera: bool,
+        title: Callable[[], str],
+        **kwargs: Any,
     ) -> None:
         self._on_chosen = on_chosen
         self._on_camera = on_camera
         self.home = start
         super().__init__(has_camera=has_camera, **kwargs)
+        self.say("title", title)  # again after a language switch
         self.open_folder(start)
 
     def open_folder(self, folder: Path) -> None:
@@ -415,7 +424,8 @@ class FormScreen(BaseScreen):
         try:
             self.session.device.start_gps(self._fix, self._gps_state)
         except DeviceUnavailable as exc:
-            self.gps_status = str(exc)
+            missing = exc  # its words chosen again in the new language after a switch
+            self.say("gps_status", lambda: str(missing))
 
     @mainthread
     def _fix(self, fix: Fix) -> None:
@@ -463,13 +473,14 @@ class FormScreen(BaseScreen):
                 device.pick_photo(mainthread(self._picked))
                 return
             except DeviceUnavailable as exc:
-                self.busy = str(exc)
+                missing = exc
+                self.say("busy", lambda: str(missing))
         PhotoChooser(
             start=pictures_folder(Path.home()),
             on_chosen=self._add_photo,
             on_camera=self.take_photo,
             has_camera=self.has_camera,
-            title=_("Add a photo"),
+            title=lambda: _("Add a photo"),
         ).open()
 
     def _picked(self, path: Path | None) -> None:
@@ -482,7 +493,8 @@ class FormScreen(BaseScreen):
         try:
             self.session.device.take_photo(target, mainthread(self._camera_done))
         except DeviceUnavailable as exc:
-            self.busy = str(exc)
+            missing = exc
+            self.say("busy", lambda: str(missing))
 
     def _camera_done(self, path: Path | None) -> None:
         if path is not None:
@@ -510,7 +522,8 @@ class FormScreen(BaseScreen):
                     Path(photo.path).unlink(missing_ok=True)
                 return
             if isinstance(error, PhotoError):
-                self.busy = str(error)
+                refused = error
+                self.say("busy", lambda: str(refused))
                 self._save_when_ready = False
                 return
             if error is not None:
@@ -607,7 +620,7 @@ class FormScreen(BaseScreen):
         a tombstone on the server at the next sync."""
         if self.form is None or self.locked or not self._activity_id:
             return
-        ConfirmDelete(self._delete, title=_("Delete this activity?")).open()
+        ConfirmDelete(self._delete, title=lambda: _("Delete this activity?")).open()
 
     def _delete(self) -> None:
         if self.form is None or not self._activity_id:
@@ -633,7 +646,7 @@ class FormScreen(BaseScreen):
         if not self._dirty:
             self._discard_photos()
             return True
-        ConfirmDiscard(self._discard, title=_("Leave without saving?")).open()
+        ConfirmDiscard(self._discard, title=lambda: _("Leave without saving?")).open()
         return False
 
     def _discard(self) -> None:

@@ -120,9 +120,18 @@ class HomeScreen(BaseScreen):
             view.show_lines(data["lines"])
             columns[index % len(columns)].add_widget(view)
         for column in columns:
-            column.bind(minimum_height=column.setter("height"))
+            column.bind(minimum_height=column.setter("height"), height=self._fit_projects)
             column.pos_hint = {"top": 1}
             row.add_widget(column)
+        self._fit_projects()
+
+    def _fit_projects(self, *_args: Any) -> None:
+        """The projects' box as tall as its tallest column, whenever a card grows (its lines
+        wrap once laid out). Sized once when the columns came, it stayed a card's first
+        height: the cards' lower half hung out of the scrolled area, out of reach, and on a
+        phone held sideways the custody line lay over them."""
+        row = self.ids.projects
+        row.height = max([c.height for c in row.children] + [0]) + row.padding[1] + row.padding[3]
 
     def update_sync_bar(self, *_args: Any) -> None:
         """The bar alone, from the status the app read off the UI thread (a few label

@@ -370,7 +370,9 @@ class ObservationScreen(BaseScreen):
 
         def done(_result: Any, error: BaseException | None) -> None:
             if error is not None:
-                self.banner, self.banner_tone = str(error), "error"
+                failed = error
+                self.say("banner", lambda: str(failed))
+                self.banner_tone = "error"
                 return
             self._dirty = False
             self._added_photos = []
@@ -388,7 +390,7 @@ class ObservationScreen(BaseScreen):
         approved."""
         if self.form is None or self.locked or not self._observation_id:
             return
-        ConfirmDelete(self._delete, title=_("Delete this measurement?")).open()
+        ConfirmDelete(self._delete, title=lambda: _("Delete this measurement?")).open()
 
     def _delete(self) -> None:
         if self.form is None or not self._observation_id:
@@ -405,7 +407,7 @@ class ObservationScreen(BaseScreen):
         if not self._dirty:
             self._discard_photos()
             return True
-        ConfirmDiscard(self._discard, title=_("Leave without saving?")).open()
+        ConfirmDiscard(self._discard, title=lambda: _("Leave without saving?")).open()
         return False
 
     def _discard(self) -> None:

@@ -212,7 +212,8 @@ class RosterScreen(BaseScreen):
         try:
             self.session.device.scan_qr(self._scanned)
         except DeviceUnavailable as exc:
-            self.message = str(exc)
+            missing = exc  # its words chosen again in the new language after a switch
+            self.say("message", lambda: str(missing))
 
     @mainthread
     def _scanned(self, text: str | None) -> None:

@@ -40,6 +40,8 @@ class SettingsScreen(BaseScreen):
         enrolment = session.enrolment()
         self.server = enrolment.server_url if enrolment else _("Not enrolled")
         self.facts = session.device_facts()
+        # The log's rounds are timed on the tablet's own clock (the backend stamps them): "how
+        # long ago" compares like with like, not with the session's (server-corrected) clock.
         now = datetime.now(UTC)
         self.log_lines = [log_line(e, now) for e in session.backend.log(20)]
         self._fill()

@@ -28,6 +28,7 @@ from kivy.uix.textinput import TextInput
 from field_app import i18n
 from field_app.controllers import dates
 from field_app.screens import theme
+from field_app.screens.base import Says
 
 
 class PMButton(ButtonBehavior, Label):
@@ -157,7 +158,7 @@ class DateField(ButtonBehavior, Label):
             chosen=dates.parse(self.value),
             latest=self.latest,
             on_chosen=self._chosen,
-            title=i18n._("Choose a date"),
+            title=lambda: i18n._("Choose a date"),
         ).open()
 
     def _chosen(self, day: date) -> None:
@@ -169,9 +170,14 @@ class DayButton(ToggleButtonBehavior, Label):
     today = BooleanProperty(False)
 
 
-class DatePicker(Popup):
+class DatePicker(Says, Popup):
     """A month of days, Monday first, with the month's name in the user's language; ‹ and ›
-    move by a month. Days after ``latest`` cannot be chosen."""
+    move by a month. Days after ``latest`` cannot be chosen.
+
+    Today (marked, and the Today button) is the session's day: the server's clock as the
+    tablet knows it, like every other date the app decides on. The tablet's own clock, days
+    off, marked another day and chose it with Today. Its title, month and weekdays follow a
+    language switch while it is open."""
 
     heading = StringProperty("")
     weekdays = ListProperty([])
@@ -182,16 +188,18 @@ class DatePicker(Popup):
         chosen: date | None,
         latest: date | None,
         on_chosen: Callable[[date], None],
+        title: Callable[[], str],
         **kwargs: Any,
     ) -> None:
         self.chosen = chosen
         self.latest = latest
         self._on_chosen = on_chosen
-        self.today = date.today()
+        self.today: date = App.get_running_app().session.today()
         start = chosen or latest or self.today
         self.year, self.month = start.year, start.month
         super().__init__(**kwargs)
-        self.weekdays = dates.weekday_names()
+        self.say("title", title)
+        self.say("weekdays", dates.weekday_names)
         self.show_month()
 
     def move(self, by: int) -> None:
@@ -199,7 +207,8 @@ class DatePicker(Popup):
         self.show_month()
 
     def show_month(self) -> None:
-        self.heading = dates.month_title(self.year, self.month)
+        year, month = self.year, self.month
+        self.say("heading", lambda: dates.month_title(year, month))
         grid = self.ids.days
         grid.clear_widgets()
         for week in dates.weeks(self.year, self.month):
@@ -363,7 +372,12 @@ def title_lines(
 class SyncBar(BoxLayout):
     """What waits (records, photos, megabytes), the current upload's progress, the last
     successful sync, the last error by its cause, and Sync now: beside the lines when they
-    have room (``LINES_ROOM``, every word whole), else under them (``stacked``, a phone)."""
+    have room (``LINES_ROOM``, every word whole), else under them (``stacked``, a phone).
+
+    On a phone held sideways (``app.short``) the bar is ``compact``: each line on one line,
+    cut with "…" (the counts come first); a touch on them shows them whole, another folds
+    them again. Wrapped whole there, in French or Portuguese, the bar took 150 of the 360 px
+    and left the projects a strip."""
 
     headline = StringProperty("")
     detail = StringProperty("")
@@ -372,6 +386,8 @@ class SyncBar(BoxLayout):
     tone = StringProperty("ok")  # ok | pending | error
     progress = NumericProperty(-1.0)  # the photo going now, 0…1; -1 when none
     stacked = BooleanProperty(False)  # Sync now under the lines rather than beside them
+    compact = BooleanProperty(False)  # one line each, cut: a phone held sideways
+    expanded = BooleanProperty(False)  # the lines shown whole after a touch, even there
 
     # Beside Sync now the lines need this much room, else they go in a column a few words
     # wide (a phone showed "enregistreme / nts", a word cut in the middle).
@@ -381,10 +397,25 @@ class SyncBar(BoxLayout):
         self._refit = Clock.create_trigger(self._fit)
         super().__init__(**kwargs)
         self.bind(width=self._refit, headline=self._refit, detail=self._refit, error=self._refit)
+        self.bind(expanded=self._fold)
+        App.get_running_app().bind(short=self._fold)
+        self._fold()
 
     def on_kv_post(self, base_widget: Any) -> None:
         self.ids.sync_button.bind(width=self._refit)
         self._refit()
+
+    def _fold(self, *_args: Any) -> None:
+        self.compact = bool(App.get_running_app().short) and not self.expanded
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if super().on_touch_down(touch):
+            return True  # Sync now
+        lines = self.ids.get("lines")
+        if App.get_running_app().short and lines is not None and lines.collide_point(*touch.pos):
+            self.expanded = not self.expanded
+            return True
+        return False
 
     def _fit(self, *_args: Any) -> None:
         if "sync_button" not in self.ids or self.width <= 1:
@@ -430,9 +461,12 @@ def text_width(text: str, font_size: float, bold: bool = False, font_name: str =
     return width
 
 
-class ConfirmDiscard(Popup):
-    def __init__(self, on_discard: Any, **kwargs: Any) -> None:
+class ConfirmDiscard(Says, Popup):
+    """Leave without saving? ``title`` is said again after a language switch."""
+
+    def __init__(self, on_discard: Any, *, title: Callable[[], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.say("title", title)
         self._on_discard = on_discard
 
     def discard(self) -> None:
@@ -440,9 +474,12 @@ class ConfirmDiscard(Popup):
         self._on_discard()
 
 
-class ConfirmDelete(Popup):
-    def __init__(self, on_delete: Any, **kwargs: Any) -> None:
+class ConfirmDelete(Says, Popup):
+    """Delete this record? ``title`` is said again after a language switch."""
+
+    def __init__(self, on_delete: Any, *, title: Callable[[], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.say("title", title)
         self._on_delete = on_delete
 
     def delete(self) -> None:

@@ -199,3 +199,31 @@ def test_settings_name_the_accounts_role_in_the_tablets_language(
     finally:
         i18n.set_language("en")
     assert signed_in in facts.values(), facts
+
+
+def test_an_error_shown_to_the_field_expert_reads_in_the_language_it_is_shown_in(
+    tmp_path: Path,
+) -> None:
+    # "No QR scanner…", "Choose a JPEG…", "Cannot reach…" were translated when raised: a
+    # screen that showed one again after a switch to Portuguese still read English.
+    from field_app import enrolment, photos
+    from field_app.device import Device, DeviceUnavailable
+    from field_app.session import EnrolError
+
+    with pytest.raises(DeviceUnavailable) as no_scanner:
+        Device().scan_qr(lambda _code: None)
+    with pytest.raises(photos.PhotoError) as not_a_photo:
+        photos.downscale(tmp_path / "notes.txt", tmp_path / "photos")
+    with pytest.raises(EnrolError) as unreachable:
+        enrolment.enrol(
+            server="http://127.0.0.1:9", device_id="d", label="t", app_version="0", code="ABCD"
+        )
+    assert str(no_scanner.value) == "No QR scanner: type the code printed under the QR"
+    try:
+        i18n.set_language("pt")
+        assert str(no_scanner.value) == "Sem leitor QR: escreva o código impresso por baixo do QR"
+        assert str(not_a_photo.value) == "Escolha uma foto JPEG, PNG ou WebP"
+        assert str(unreachable.value).startswith("Não é possível contactar http://127.0.0.1:9")
+    finally:
+        i18n.set_language("en")
+    assert str(not_a_photo.value) == "Choose a JPEG, PNG or WebP photo"

@@ -1076,6 +1076,36 @@ def test_dates_are_chosen_on_a_calendar_starting_monday_in_the_users_language(
             driver.app.set_language("en")
 
 
+@pytest.mark.parametrize("server_ahead", [timedelta(days=3), -timedelta(days=3)])
+def test_the_calendar_marks_and_chooses_the_servers_today_when_the_tablets_clock_is_off(
+    kivy_window: None, tmp_path: Path, server_ahead: timedelta
+) -> None:
+    # A tablet whose clock was 3 days off marked its own day as today on the calendar, and its
+    # Today button chose that day (or, the tablet ahead, stayed disabled: after the latest day
+    # a form takes), while the form started on the server's day.
+    from field_app.screens.widgets import DatePicker, DayButton
+
+    session, backend, project = demo_session(tmp_path)
+    backend.offset = server_ahead
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.show("form", project_id=project["id"])
+        form = on_screen(driver, "form")
+        start = form._inputs["start_date"]
+        today = session.today()
+        assert today != date.today() and start.value == today.isoformat()
+        start.value = (today - timedelta(days=40)).isoformat()
+        driver.tap(start)
+        picker = popup_of(driver, DatePicker)
+        driver.tap(picker.ids.today)
+        assert start.value == today.isoformat()
+        driver.tap(start)
+        picker = popup_of(driver, DatePicker)
+        marked = [d.day for d in picker.ids.days.children if isinstance(d, DayButton) and d.today]
+        assert marked == [today]
+        picker.dismiss()
+        form._dirty = False
+
+
 def test_coordinates_take_a_minus_and_a_decimal_from_the_full_keyboard(
     kivy_window: None, tmp_path: Path
 ) -> None:

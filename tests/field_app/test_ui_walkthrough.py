@@ -88,7 +88,13 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
             driver.step(4)
             cards = [w for w in home.walk(restrict=True) if type(w).__name__ == "ProjectCardView"]
             assert cards
+            projects = home.ids.projects
             for card in cards:
+                # The projects' box kept a card's first height: the cards' lower half (their
+                # buttons) hung out of the scrolled area, and sideways under the custody line.
+                assert card.y >= projects.y and card.top <= projects.top, (language, width)
+                if (width, height) == PHONE_SIDEWAYS:  # the custody line scrolls with them
+                    assert apart(card, home.ids.custody), (language, width)
                 buttons = [w for w in card.walk(restrict=True) if type(w).__name__ == "PMButton"]
                 assert len(buttons) == 3
                 for button in buttons:
@@ -101,6 +107,15 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
             ]
             assert len(labels) == 2
             sync_button = bar.ids.sync_button
+            if (width, height) == PHONE_SIDEWAYS:
+                # Held sideways, in French and Portuguese, the bar's lines wrapped whole took
+                # 150 of the 360 px. It keeps each on one line (cut with "…"), a quarter of the
+                # screen at most; a touch shows them whole (checked below), another folds them.
+                assert_sync_bar_compact(driver, bar, (language, width))
+                driver.screenshot(SHOTS / f"home-{language}-{width}x{height}-compact.png")
+                driver.tap(bar.ids.headline_label)
+                driver.step(3)
+                assert bar.expanded and not bar.compact, language
             for label in labels:
                 assert not label.is_shortened, (language, width, label.text)
                 assert label.y >= bar.y and label.top <= bar.top, (language, width, label.text)
@@ -117,8 +132,28 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
                 assert home.ids.scroll.height >= 2 * 56, (language, home.ids.scroll.height)
                 assert home.ids.custody.parent is home.ids.scrolled.__self__, language
             driver.screenshot(SHOTS / f"home-{language}-{width}x{height}.png")
+            if (width, height) == PHONE_SIDEWAYS:
+                driver.tap(bar.ids.headline_label)
+                driver.step(3)
+                assert_sync_bar_compact(driver, bar, (language, width))
         driver.app.set_language("en")
         driver.resize(1280, 800)
+
+
+def assert_sync_bar_compact(driver: kivy_driver.Driver, bar: Any, where: tuple[Any, ...]) -> None:
+    """The sync bar of a phone held sideways: every line on one line, its beginning shown (the
+    counts), Sync now whole beside them, the bar a quarter of the screen high at most."""
+    assert bar.height <= driver.window.height / 4, (*where, bar.height)
+    assert bar.compact and not bar.stacked, where
+    for label in (bar.ids.headline_label, bar.ids.detail_label, bar.ids.error_label):
+        assert label.text, where  # the demo's bar has its three lines
+        lines = drawn_lines(label)
+        assert len(lines) == 1, (*where, lines)
+        shown = lines[0].rstrip("…").split()
+        assert shown and label.text.split()[: len(shown) - 1] == shown[:-1], (*where, lines)
+        assert label.y >= bar.y and label.top <= bar.top, (*where, label.text)
+        assert apart(label, bar.ids.sync_button), (*where, label.text)
+    assert not bar.ids.sync_button.is_shortened, where
 
 
 @pytest.mark.parametrize("tablet_ahead", [timedelta(days=3), -timedelta(hours=5)])
@@ -584,3 +619,91 @@ def test_a_language_switch_reaches_the_open_form_roster_and_measurement_at_once(
         assert "≥ 1 de janeiro de 2015" in texts
         assert not any("2015-01-01" in t for t in texts), texts
         driver.app.set_language("en")
+
+
+def test_an_error_on_the_screen_follows_a_language_switch(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    # Messages set from an error's text kept the language the error was raised in: switched
+    # to Portuguese, the enrolment still said "Cannot reach …", the roster "No QR scanner: …"
+    # and the form "Choose a JPEG, PNG or WebP photo".
+    from field_app.backend import StoreBackend
+    from field_app.device import Device
+    from field_app.session import FieldSession
+    from tests.field_app.test_ui import QUIET
+
+    data_dir = tmp_path / "tablet"
+    backend = StoreBackend(data_dir, schedule_options=QUIET)
+    session = FieldSession(backend=backend, device=Device(), data_dir=data_dir)
+    with kivy_driver.running(make_app(session)) as driver:
+        enrol = on_screen(driver, "enrol")
+        driver.type(enrol.ids.server, "http://127.0.0.1:9")
+        driver.type(enrol.ids.code, "GBS27-41D5X")
+        driver.tap(enrol.ids.enrol_button)
+        driver.wait_until(lambda: enrol.message.startswith("Cannot reach "), what="the error")
+        driver.app.set_language("pt")
+        assert enrol.message.startswith("Não é possível contactar http://127.0.0.1:9"), (
+            enrol.message
+        )
+        driver.app.set_language("en")
+        assert enrol.message.startswith("Cannot reach http://127.0.0.1:9"), enrol.message
+
+    session, _backend, project = demo_session(tmp_path / "demo")
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.show("roster", project_id=project["id"], ticked=[])
+        roster = on_screen(driver, "roster")
+        roster.scan()  # the button is disabled without a scanner; a tablet's may fail to start
+        assert roster.message == "No QR scanner: type the code printed under the QR"
+        driver.app.set_language("pt")
+        driver.step()
+        assert driver.find_text(roster, "Sem leitor QR: escreva o código impresso por baixo do QR")
+        driver.app.set_language("en")
+        driver.app.show("form", project_id=project["id"])
+        form = on_screen(driver, "form")
+        form._add_photo(tmp_path / "notes.txt")
+        driver.wait_until(lambda: form.busy.startswith("Choose a JPEG"), what="the refusal")
+        driver.app.set_language("pt")
+        assert form.busy == "Escolha uma foto JPEG, PNG ou WebP"
+        driver.app.set_language("en")
+        form._dirty = False
+
+
+def test_an_open_popup_follows_a_language_switch(kivy_window: None, tmp_path: Path) -> None:
+    # A calendar or "Leave without saving?" open when the language changed kept the old
+    # language in what Python set on it (the title, the month and the weekdays), beside
+    # buttons already in the new one.
+    from field_app.controllers import dates
+    from field_app.i18n import _
+    from field_app.screens.widgets import ConfirmDiscard, DatePicker
+    from tests.field_app.test_ui import popup_of
+
+    session, _backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.show("form", project_id=project["id"])
+        form = on_screen(driver, "form")
+        driver.tap(form._inputs["start_date"])
+        picker = popup_of(driver, DatePicker)
+        driver.tap(picker.ids.previous)
+        year, month = picker.year, picker.month
+        assert picker.title == "Choose a date" and picker.weekdays[0] == "Mon"
+        try:
+            driver.app.set_language("pt")
+            driver.step()
+            assert picker.title == "Escolher uma data"
+            assert picker.weekdays[0] == "seg."
+            assert picker.heading == dates.month_title(year, month)
+            assert picker.heading.split()[0] == _(dates.MONTHS[month - 1]).split()[0]
+            assert picker.heading.split()[0].islower(), picker.heading  # janeiro, fevereiro…
+            assert driver.find_text(picker, "Escolher uma data")
+            picker.dismiss()
+            form._dirty = True
+            driver.app.back()
+            discard = popup_of(driver, ConfirmDiscard)
+            assert discard.title == "Sair sem guardar?"
+            driver.app.set_language("es")
+            driver.step()
+            assert discard.title == _("Leave without saving?") != "Leave without saving?"
+            discard.dismiss()
+        finally:
+            driver.app.set_language("en")
+        form._dirty = False
