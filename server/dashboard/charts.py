@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
+from shared.typography import minus_sign
+
 # A calm palette that stays distinguishable for the common colour-vision deficiencies.
 PALETTE: tuple[str, ...] = (
     "#2f6f99",  # blue
@@ -43,10 +45,16 @@ Formatter = Callable[[float], str]
 
 
 def plain_number(value: float) -> str:
-    """The default number format: no decimals for whole numbers, one otherwise."""
+    """The default number format: no decimals for whole numbers, one otherwise; negatives
+    with the minus sign (shared.typography)."""
     if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
+        return minus_sign(f"{int(value):,}")
+    return minus_sign(f"{value:,.1f}")
+
+
+def plain_percent(value: float) -> str:
+    """The default percent format: no decimals, the sign kept to its number (no-break space)."""
+    return minus_sign(f"{value:.0f}") + "\u00a0%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,7 +632,7 @@ def progress_chart(
     rows = [item for item in items if achievement(item.actual, item.target) is not None]
     if not rows:
         return _empty(key, title, texts)
-    percent = percent or (lambda v: f"{v:.0f} %")
+    percent = percent or plain_percent
     shares = [achievement(item.actual, item.target) or 0.0 for item in rows]
     scale_max = nice_ticks(min(max(100.0, *shares), 200.0), count=4)[-1]
     label_chars = 28
@@ -719,7 +727,7 @@ def progress_chart(
         title=title,
         summary=summary,
         svg=_svg(key, title, summary, height, body),
-        legend=((texts.achieved, PALETTE[0]), ("≥ 100 %", PALETTE[2])),
+        legend=((texts.achieved, PALETTE[0]), ("≥\u00a0" + percent(100), PALETTE[2])),
         table=table,
         texts=texts,
     )

@@ -210,3 +210,28 @@ def test_region_names_are_in_the_readers_language(
     assert f'<option value="RBN" >{NAIROBI[language]}</option>' in select
     if language != "en":
         assert JOHANNESBURG["en"] not in page and NAIROBI["en"] not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "achievement", "change", "points", "number"),
+    [
+        ("en", "−43\u00a0%", "−25\u00a0%", "−1.5\u00a0pts", "−1,234.5"),
+        ("fr", "−43\u00a0%", "−25\u00a0%", "−1,5\u00a0pts", "−1\u202f234,5"),
+        ("pt", "−43\u00a0%", "−25\u00a0%", "−1,5\u00a0pp", "−1.234,5"),
+        ("es", "−43\u00a0%", "−25\u00a0%", "−1,5\u00a0pp", "−1.234,5"),
+    ],
+)
+def test_negative_numbers_are_written_with_the_minus_sign(
+    language: str, achievement: str, change: str, points: str, number: str
+) -> None:
+    # An achievement below its baseline read "-43 %" with a hyphen where the report's changes
+    # read "−25 %": one sign for every negative number, in every language.
+    t = Translator(language)
+    assert t.percent(-43.2) == achievement
+    assert t.change(-25.4) == change
+    assert t.change(-1.54, 1, points=True) == points
+    assert t.number(-1234.5, 1) == number
+    assert t.change(12.4) == "+12\u00a0%"
+    assert t.change(0.3) == "±0\u00a0%"  # rounds to nothing: no sign, and never "−0"
+    assert t.number(-0.2) == "0" and t.percent(-0.04, 1) == t.percent(0, 1)
+    assert t.change(None) == t.percent(None) == "–"

@@ -251,8 +251,9 @@ def test_the_headline_figures_equal_the_api(
     change = _headline(text, "Activities")[2]
     if before:
         delta = 100 * (now - before) / before
-        sign = "+" if delta > 0.05 else ("−" if delta < -0.05 else "±")
-        assert change.replace(" %", "\u00a0%") == f"{sign}{abs(delta):,.0f}\u00a0%"
+        shown = f"{abs(delta):,.0f}"
+        sign = "±" if shown.strip("0") == "" else ("+" if delta > 0 else "−")  # U+2212
+        assert change.replace(" %", "\u00a0%") == f"{sign}{shown}\u00a0%"
     else:
         assert change == "–"
     assert checked == 18
