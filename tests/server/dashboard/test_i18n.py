@@ -20,7 +20,8 @@ from tests.server.dashboard.conftest import main_of
 from tests.server.dashboard.conftest import sign_in as start_session
 from tests.server.dashboard.world import World
 
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+# %(name)s and its kin, and {name} (also in "${field}", an XLSForm reference shown as typed)
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]|\{[^{}]*\}")
 
 
 TRANSLATED = [code for code in i18n.LANGUAGES if code != i18n.DEFAULT_LANGUAGE]
@@ -62,9 +63,31 @@ def test_translations_keep_every_placeholder(language: str) -> None:
         ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
         strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
         assert len(strings) == len(ids), entry.id  # as many plural forms as the rule needs
-        wanted = set(PLACEHOLDER.findall(str(ids[-1])))
+        wanted = sorted(PLACEHOLDER.findall(str(ids[-1])))
         for text in strings:
-            assert set(PLACEHOLDER.findall(str(text))) == wanted, entry.id
+            assert sorted(PLACEHOLDER.findall(str(text))) == wanted, entry.id
+
+
+# What French typography asks of a translation: the typographic apostrophe (’), and a narrow
+# no-break space (U+202F) inside « » and before : ; ? ! so that none of them starts a line.
+QUOTED_CODE = re.compile(r"'[^']*'")  # typed syntax quoted from the English: ${field} = 'code'
+LOOSE_SPACE = re.compile(r"[ \u00a0][:;?!»]|«[ \u00a0]|«[^\u202f]|[^\u202f]»")
+
+
+def test_french_translations_keep_french_typography() -> None:
+    faults = []
+    for entry in _catalog("fr"):
+        if not entry.id:
+            continue
+        ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+        code = set(QUOTED_CODE.findall(str(ids[-1])))
+        for text in entry.string if isinstance(entry.string, tuple) else (entry.string,):
+            prose = str(text)
+            for quoted in code:
+                prose = prose.replace(quoted, "")
+            if "'" in prose or LOOSE_SPACE.search(prose):
+                faults.append(text)
+    assert faults == []
 
 
 def test_french_plurals_follow_french_rules() -> None:

@@ -332,5 +332,5 @@ def test_targets_of_a_result_indicator_are_named_in_the_readers_language(
     targets = targets[: targets.index("</section>")]
     row = f'<th scope="row">Rendement du tableau</th><td>{results.year}</td>'
     assert row in targets  # the table
-    assert "Rendement du tableau : cible et réalisé" in targets  # its chart
+    assert "Rendement du tableau\u202f: cible et réalisé" in targets  # its chart
     assert f">{CODE}<" not in targets and f">{CODE} " not in targets

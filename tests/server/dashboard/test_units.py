@@ -241,32 +241,32 @@ REFUSALS: list[tuple[str, bytes, str]] = [
     (
         "a type outside the subset",
         _xlsx([["type", "name", "label"], ["integer", "n", "N"], ["geopoint", "where", "Where"]]),
-        "Feuille « survey », ligne 3, colonne « type »\u00a0: "
-        "Le type de question « geopoint » n'est pas pris en charge.",
+        "Feuille «\u202fsurvey\u202f», ligne 3, colonne «\u202ftype\u202f»\u202f: "
+        "Le type de question «\u202fgeopoint\u202f» n’est pas pris en charge.",
     ),
     (
         "a sheet we do not read",
         _xlsx([["type", "name", "label"], ["integer", "n", "N"]], extra_sheet="notes"),
-        "Feuille « notes »\u00a0: Une feuille nommée « notes » n'est pas lue",
+        "Feuille «\u202fnotes\u202f»\u202f: Une feuille nommée «\u202fnotes\u202f» n’est pas lue",
     ),
     (
         "a constraint we do not read",
         _xlsx(
             [["type", "name", "label", "constraint"], ["integer", "n", "N", ". > 3"]],
         ),
-        "Feuille « survey », ligne 2, colonne « constraint »\u00a0: "
-        "La contrainte « . > 3 » n'est pas écrite . >= a ou . <= b.",
+        "Feuille «\u202fsurvey\u202f», ligne 2, colonne «\u202fconstraint\u202f»\u202f: "
+        "La contrainte «\u202f. > 3\u202f» n’est pas écrite . >= a ou . <= b.",
     ),
     (
         "a column we do not read",
         _xlsx([["type", "name", "label", "appearance"], ["integer", "n", "N", "numbers"]]),
-        "Feuille « survey », ligne 2, colonne « appearance »\u00a0: "
-        "La colonne « appearance » n'est pas prise en charge.",
+        "Feuille «\u202fsurvey\u202f», ligne 2, colonne «\u202fappearance\u202f»\u202f: "
+        "La colonne «\u202fappearance\u202f» n’est pas prise en charge.",
     ),
     (
         "a picture instead of a workbook",
         PNG,
-        "Ce fichier n'est pas un classeur Excel (.xlsx) lisible\u00a0: c'est une image PNG.",
+        "Ce fichier n’est pas un classeur Excel (.xlsx) lisible\u202f: c’est une image PNG.",
     ),
 ]
 
@@ -309,7 +309,7 @@ def test_pyxforms_own_message_stays_as_a_detail(
     data = _xlsx([["type", "name", "label", "label"], ["integer", "n", "N", "N"]])
     page = html_lib.unescape(main_of(_upload(client, world, data).text))
     table = page[page.index('<table class="problems">') : page.index("</table>")]
-    assert "Les en-têtes de colonne n'ont pas pu être lus" in table
+    assert "Les en-têtes de colonne n’ont pas pu être lus" in table
     assert re.search(r"\(<code>[^<]+</code>\)", table), table  # pyxform's words, kept
 
 
