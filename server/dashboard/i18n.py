@@ -370,6 +370,12 @@ class Translator:
             return "–"
         return self.number(value, decimals) + "\u00a0%"
 
+    def points(self, value: float | None, decimals: int = 1) -> str:
+        """A difference of two shares, in percentage points: "4,2\u00a0pts"."""
+        if value is None:
+            return "–"
+        return self.number(value, decimals) + "\u00a0" + self.gettext("pts")
+
     def change(self, value: float | None, decimals: int = 0, *, points: bool = False) -> str:
         """A change with its sign, in % or in percentage points (a share's): "+12\u00a0%",
         "−25\u00a0%" (the minus sign, as every number), "±0\u00a0%" when it rounds to nothing."""

@@ -258,3 +258,18 @@ def test_negative_numbers_are_written_with_the_minus_sign(
     assert t.change(0.3) == "±0\u00a0%"  # rounds to nothing: no sign, and never "−0"
     assert t.number(-0.2) == "0" and t.percent(-0.04, 1) == t.percent(0, 1)
     assert t.change(None) == t.percent(None) == "–"
+
+
+# A number filled into a message and the unit after it ("%(num)s MB") wrapped apart on a narrow
+# screen: a no-break space holds them together, in the English source and every translation.
+LOOSE_UNIT = re.compile(r"%\(\w+\)s (?:km|m|kg|ha|Go|Mo|Ko|GB|MB|KB|%|pts|pp)(?!\w)")
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_a_number_in_a_message_keeps_its_unit(language: str) -> None:
+    loose = []
+    for entry in _catalog(language):
+        ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        loose += [text for text in (*ids, *strings) if text and LOOSE_UNIT.search(str(text))]
+    assert loose == []

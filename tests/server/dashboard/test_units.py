@@ -57,18 +57,19 @@ FIELDS: list[dict[str, Any]] = [
     },
     {"name": "bundles", "type": "integer", "label": {"en": "Bundles"}, "unit": "bundles"},
 ]
-# language: (households, farmers, sacks) as headings, then one household, six farmers
+# language: (households, farmers, sacks) as headings, then one household, six farmers (a
+# no-break space between the number and its unit)
 WORDS = {
-    "en": ("households", "farmers", "sacks", "1 household", "6 farmers"),
-    "fr": ("ménages", "agriculteurs", "sacs de jute", "1 ménage", "6 agriculteurs"),
+    "en": ("households", "farmers", "sacks", "1\u00a0household", "6\u00a0farmers"),
+    "fr": ("ménages", "agriculteurs", "sacs de jute", "1\u00a0ménage", "6\u00a0agriculteurs"),
     "pt": (
         "agregados familiares",
         "agricultores",
         "sacos de juta",
-        "1 agregado familiar",
-        "6 agricultores",
+        "1\u00a0agregado familiar",
+        "6\u00a0agricultores",
     ),
-    "es": ("hogares", "agricultores", "sacks", "1 hogar", "6 agricultores"),
+    "es": ("hogares", "agricultores", "sacks", "1\u00a0hogar", "6\u00a0agricultores"),
 }
 
 
@@ -121,10 +122,11 @@ def test_the_preview_and_an_observation_show_units_in_the_readers_language(
     assert units == [households, farmers, "m²", sacks, "bundles"]
     assert f"({households}) = Σ households" in preview  # the indicator in words
     answers = _page(client, f"/observations/{counted.observation.id}", language)
-    assert f'1 <span class="muted">{one_household.split(" ", 1)[1]}</span>' in answers
-    assert f'6 <span class="muted">{six_farmers.split(" ", 1)[1]}</span>' in answers
-    assert '120 <span class="muted">m²</span>' in answers
-    assert '2 <span class="muted">bundles</span>' in answers  # nobody translated it
+    household, farmer = one_household.split("\u00a0")[1], six_farmers.split("\u00a0")[1]
+    assert f'1\u00a0<span class="muted">{household}</span>' in answers  # never wrapped apart
+    assert f'6\u00a0<span class="muted">{farmer}</span>' in answers
+    assert '120\u00a0<span class="muted">m²</span>' in answers
+    assert '2\u00a0<span class="muted">bundles</span>' in answers  # nobody translated it
     project = _page(client, f"/projects/{world.lso.id}", language)
     panel = project[project.index(f'id="result-{INDICATOR.lower()}"') :]
     latest = panel[: panel.index("</p>")]
@@ -139,7 +141,7 @@ def test_the_project_page_counts_the_latest_value_in_french(
     project = _page(client, f"/projects/{world.lso.id}", "fr")
     panel = project[project.index(f'id="result-{INDICATOR.lower()}"') :]
     panel = panel[: panel.index("</p>")]
-    assert re.search(r": 1 ménage( |$)", panel), panel
+    assert re.search(r": 1\u00a0ménage( |$)", panel), panel
     overview = _page(client, "/overview", "fr")
     table = overview[overview.index('id="results-across-pilots"') :]
     assert "Ménages atteints" in table and "(ménages)" in table
