@@ -24,6 +24,12 @@ def minus_sign(text: str) -> str:
     return text.replace(HYPHEN_MINUS, MINUS)
 
 
+def coordinate(value: float, decimals: int) -> str:
+    """A latitude or longitude for people, in decimal degrees as maps write them (a point, no
+    grouping, in every language): "−29.3160"."""
+    return minus_sign(f"{value:.{decimals}f}")
+
+
 def typed_minus(text: str) -> str:
     """Typed text with its minus signs as the hyphen-minus parsers read ("−5" → "-5")."""
     return text.replace(MINUS, HYPHEN_MINUS)

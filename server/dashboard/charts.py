@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from shared.typography import minus_sign
+from shared.typography import coordinate, minus_sign
 
 # A calm palette that stays distinguishable for the common colour-vision deficiencies.
 PALETTE: tuple[str, ...] = (
@@ -803,25 +803,27 @@ def site_map(
         f'height="{_attr(by - ay)}" rx="6"/>'
     ]
     degree = "°"
-    body.append(f'<text x="{_attr(ax)}" y="{_attr(by + 16)}">{_attr(min_lon)}{degree}</text>')
+    body.append(
+        f'<text x="{_attr(ax)}" y="{_attr(by + 16)}">{minus_sign(_attr(min_lon))}{degree}</text>'
+    )
     body.append(
         f'<text x="{_attr(bx)}" y="{_attr(by + 16)}" text-anchor="end">'
-        f"{_attr(max_lon)}{degree}</text>"
+        f"{minus_sign(_attr(max_lon))}{degree}</text>"
     )
     body.append(
         f'<text x="{_attr(ax - 6)}" y="{_attr(ay + 10)}" text-anchor="end">'
-        f"{_attr(max_lat)}{degree}</text>"
+        f"{minus_sign(_attr(max_lat))}{degree}</text>"
     )
     body.append(
         f'<text x="{_attr(ax - 6)}" y="{_attr(by)}" text-anchor="end">'
-        f"{_attr(min_lat)}{degree}</text>"
+        f"{minus_sign(_attr(min_lat))}{degree}</text>"
     )
     for place in places:
         x, y = xy(place.lat, place.lon)
         body.append(
             f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="5" fill="{PALETTE[0]}" '
             f'stroke="#fff" stroke-width="1.5"><title>{escape(place.label)} '
-            f"({place.lat:.4f}, {place.lon:.4f})</title></circle>"
+            f"({coordinate(place.lat, 4)}, {coordinate(place.lon, 4)})</title></circle>"
         )
         label, anchor, dx = _place_label(place.label, x)
         body.append(
@@ -837,10 +839,11 @@ def site_map(
         f'{_attr(top + plot_height / 2)}) rotate(-90)" text-anchor="middle">'
         f"{escape(y_label)}</text>"
     )
-    summary = "; ".join(f"{p.label} ({p.lat:.3f}, {p.lon:.3f})" for p in places)
-    table = _table(
-        ["", y_label, x_label], [[p.label, f"{p.lat:.4f}", f"{p.lon:.4f}"] for p in places], title
+    summary = "; ".join(
+        f"{p.label} ({coordinate(p.lat, 3)}, {coordinate(p.lon, 3)})" for p in places
     )
+    rows = [[p.label, coordinate(p.lat, 4), coordinate(p.lon, 4)] for p in places]
+    table = _table(["", y_label, x_label], rows, title)
     return Chart(
         key=key,
         title=title,

@@ -36,7 +36,7 @@ from markupsafe import Markup
 from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
 from shared.errors import EXPLANATIONS
 from shared.geography import COUNTRIES, REGIONS
-from shared.typography import minus_sign
+from shared.typography import coordinate, minus_sign
 from shared.units import messages as unit_messages
 from shared.units import unit_text
 
@@ -369,6 +369,10 @@ class Translator:
         if value is None:
             return "–"
         return self.number(value, decimals) + "\u00a0%"
+
+    def coordinate(self, value: float | None, decimals: int = 4) -> str:
+        """A latitude or longitude: "−29.3160" (decimal degrees, the minus sign)."""
+        return "–" if value is None else coordinate(value, decimals)
 
     def points(self, value: float | None, decimals: int = 1) -> str:
         """A difference of two shares, in percentage points: "4,2\u00a0pts"."""

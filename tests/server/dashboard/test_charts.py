@@ -232,7 +232,9 @@ def test_site_map_places_points_inside_the_frame() -> None:
     # North is up and east is right.
     assert points["Leribe"][1] < points["Maseru"][1]
     assert points["Leribe"][0] > points["Maseru"][0]
-    assert "-29.3000" in str(chart.table)
+    # Southern latitudes with the minus sign, in the table, the titles and the axis.
+    assert "−29.3000" in str(chart.table) and "Maseru (−29.3000, 27.5000)" in str(chart.svg)
+    assert "−30.7°" in str(chart.svg) and "-" not in chart.summary
 
 
 def test_long_category_labels_are_thinned_or_rotated_not_overlapping() -> None:
