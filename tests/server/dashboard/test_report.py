@@ -517,7 +517,7 @@ def test_results_follow_the_listing_and_the_values(
             assert kw["group_by"] == ("period:quarter",)
             return [
                 {"period": previous, "value": 1800.0},
-                {"period": quarter, "value": 2150.5, "uplift": 23.4},
+                {"period": quarter, "value": 2150.5, "uplift": -23.4},
             ]
         return real_rows(session, caller=caller, code=code, **kw)
 
@@ -553,7 +553,7 @@ def test_results_follow_the_listing_and_the_values(
         "Rendement",
         2150.5,
         1800.0,
-        23.4,
+        -23.4,
     )
     assert not section.chart.empty
     # not additive: the mean of the Lesotho projects' targets (Ethiopia's is out of scope)
@@ -563,6 +563,8 @@ def test_results_follow_the_listing_and_the_values(
         "Cible",
         "Référence de départ",
     ]
+    # Below the control: the minus sign, as every negative number ("-23,4 %" had a hyphen).
+    assert "\u221223,4\u00a0%" in report.render_html(data, t)
     text = pdf_text(report.render_pdf(data, t), tmp_path)
     assert "Rendement" in text and "kg/ha" in text and "DEMO_PLOT_HARVEST" in text
     assert "Aucun résultat" not in text
