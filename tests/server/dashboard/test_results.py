@@ -166,7 +166,8 @@ def test_project_results_equal_the_api(
         f"{first['compare']['demo']:,.0f}",
         f"{first['compare']['control']:,.0f}",
     ]
-    assert compare[0][3] == f"{first['uplift']:.1f}\u00a0%"
+    # an uplift is a change: signed as the project's line and the report write it
+    assert compare[0][3] == f"{first['uplift']:+.1f}\u00a0%".replace("-", "\u2212")
     assert f"/observations?project={world.lso.id}&amp;form=T_DASH_HARVEST" in html
 
 
