@@ -10,6 +10,8 @@ import gettext
 from collections.abc import Callable
 from pathlib import Path
 
+from shared.typography import minus_sign
+
 DOMAIN = "pilotmon"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DEFAULT_LANGUAGE = "en"
@@ -107,17 +109,19 @@ _NUMBER_STYLE: dict[str, tuple[str, str, int]] = {
 
 
 def number(value: int) -> str:
-    """A whole number as the current language writes it: 12,345 · 12 345 · 12.345."""
+    """A whole number as the current language writes it: 12,345 · 12 345 · 12.345; a negative
+    one with the minus sign, −12 (shared.typography)."""
     group, _decimal, smallest = _NUMBER_STYLE.get(_language, _NUMBER_STYLE["en"])
     text = f"{value:,}"
-    return text.replace(",", group) if abs(value) >= smallest else text.replace(",", "")
+    return minus_sign(text.replace(",", group) if abs(value) >= smallest else text.replace(",", ""))
 
 
 def decimal(value: float, digits: int = 1) -> str:
-    """A number with ``digits`` decimals as the current language writes it: 4.2 · 4,2."""
+    """A number with ``digits`` decimals as the current language writes it: 4.2 · 4,2; a
+    negative one with the minus sign, −29,31."""
     group, mark, smallest = _NUMBER_STYLE.get(_language, _NUMBER_STYLE["en"])
     text = f"{value:,.{digits}f}"
     grouped = abs(value) >= smallest
-    return "".join(
-        mark if c == "." else (group if grouped else "") if c == "," else c for c in text
+    return minus_sign(
+        "".join(mark if c == "." else (group if grouped else "") if c == "," else c for c in text)
     )

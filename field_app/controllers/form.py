@@ -25,6 +25,7 @@ from field_app.controllers.attendance import (
 from field_app.controllers.messages import field_message
 from field_app.i18n import _, number
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
+from shared.typography import typed_minus
 from shared.validation import (
     FUTURE_DAYS,
     MAX_ATTENDANCE_TOTAL,
@@ -148,7 +149,9 @@ def coordinate_keys(typed: str, _from_undo: bool = False) -> str:
     """What a coordinate box keeps of what was typed (its ``input_filter``): digits, one kind of
     sign and a decimal point, a decimal comma read as a point. The boxes use the full keyboard
     (``input_type: "text"``): Android's number keyboard may have no minus and no decimal key,
-    and latitudes south of the equator and longitudes west of Greenwich are negative."""
+    and latitudes south of the equator and longitudes west of Greenwich are negative; a minus
+    sign pasted from a page (U+2212, as the app writes "−29,31") is kept as the minus."""
+    typed = typed_minus(typed)
     return "".join("." if ch == "," else ch for ch in typed if ch.isdigit() or ch in "-.,")
 
 

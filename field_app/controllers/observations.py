@@ -22,6 +22,7 @@ from field_app.controllers.form import Photo
 from field_app.controllers.messages import field_message
 from field_app.i18n import N_, _, decimal, language, ngettext
 from shared.observations import asked_fields, form_fields, validate_values
+from shared.typography import minus_sign, typed_minus
 from shared.units import unit_text, with_unit
 from shared.validation import FUTURE_DAYS, Issue
 
@@ -131,7 +132,7 @@ def _bound_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}".replace(",", "\u202f")
+        return minus_sign(f"{value:,}".replace(",", "\u202f"))
     if isinstance(value, float):
         written = repr(value)
         digits = len(written.split(".")[1]) if "." in written and "e" not in written else 2
@@ -225,7 +226,7 @@ class ObservationSave:
 
 
 def _parse_number(kind: str, text: str) -> Any:
-    cleaned = text.strip().replace(",", ".").replace("\u202f", "").replace(" ", "")
+    cleaned = typed_minus(text.strip()).replace(",", ".").replace("\u202f", "").replace(" ", "")
     if not cleaned:
         return None
     try:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
+from shared.typography import coordinate, minus_sign
+
 # A calm palette that stays distinguishable for the common colour-vision deficiencies.
 PALETTE: tuple[str, ...] = (
     "#2f6f99",  # blue
@@ -43,10 +45,16 @@ Formatter = Callable[[float], str]
 
 
 def plain_number(value: float) -> str:
-    """The default number format: no decimals for whole numbers, one otherwise."""
+    """The default number format: no decimals for whole numbers, one otherwise; negatives
+    with the minus sign (shared.typography)."""
     if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
+        return minus_sign(f"{int(value):,}")
+    return minus_sign(f"{value:,.1f}")
+
+
+def plain_percent(value: float) -> str:
+    """The default percent format: no decimals, the sign kept to its number (no-break space)."""
+    return minus_sign(f"{value:.0f}") + "\u00a0%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,7 +632,7 @@ def progress_chart(
     rows = [item for item in items if achievement(item.actual, item.target) is not None]
     if not rows:
         return _empty(key, title, texts)
-    percent = percent or (lambda v: f"{v:.0f} %")
+    percent = percent or plain_percent
     shares = [achievement(item.actual, item.target) or 0.0 for item in rows]
     scale_max = nice_ticks(min(max(100.0, *shares), 200.0), count=4)[-1]
     label_chars = 28
@@ -719,7 +727,7 @@ def progress_chart(
         title=title,
         summary=summary,
         svg=_svg(key, title, summary, height, body),
-        legend=((texts.achieved, PALETTE[0]), ("≥ 100 %", PALETTE[2])),
+        legend=((texts.achieved, PALETTE[0]), ("≥\u00a0" + percent(100), PALETTE[2])),
         table=table,
         texts=texts,
     )
@@ -795,25 +803,27 @@ def site_map(
         f'height="{_attr(by - ay)}" rx="6"/>'
     ]
     degree = "°"
-    body.append(f'<text x="{_attr(ax)}" y="{_attr(by + 16)}">{_attr(min_lon)}{degree}</text>')
+    body.append(
+        f'<text x="{_attr(ax)}" y="{_attr(by + 16)}">{minus_sign(_attr(min_lon))}{degree}</text>'
+    )
     body.append(
         f'<text x="{_attr(bx)}" y="{_attr(by + 16)}" text-anchor="end">'
-        f"{_attr(max_lon)}{degree}</text>"
+        f"{minus_sign(_attr(max_lon))}{degree}</text>"
     )
     body.append(
         f'<text x="{_attr(ax - 6)}" y="{_attr(ay + 10)}" text-anchor="end">'
-        f"{_attr(max_lat)}{degree}</text>"
+        f"{minus_sign(_attr(max_lat))}{degree}</text>"
     )
     body.append(
         f'<text x="{_attr(ax - 6)}" y="{_attr(by)}" text-anchor="end">'
-        f"{_attr(min_lat)}{degree}</text>"
+        f"{minus_sign(_attr(min_lat))}{degree}</text>"
     )
     for place in places:
         x, y = xy(place.lat, place.lon)
         body.append(
             f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="5" fill="{PALETTE[0]}" '
             f'stroke="#fff" stroke-width="1.5"><title>{escape(place.label)} '
-            f"({place.lat:.4f}, {place.lon:.4f})</title></circle>"
+            f"({coordinate(place.lat, 4)}, {coordinate(place.lon, 4)})</title></circle>"
         )
         label, anchor, dx = _place_label(place.label, x)
         body.append(
@@ -829,10 +839,11 @@ def site_map(
         f'{_attr(top + plot_height / 2)}) rotate(-90)" text-anchor="middle">'
         f"{escape(y_label)}</text>"
     )
-    summary = "; ".join(f"{p.label} ({p.lat:.3f}, {p.lon:.3f})" for p in places)
-    table = _table(
-        ["", y_label, x_label], [[p.label, f"{p.lat:.4f}", f"{p.lon:.4f}"] for p in places], title
+    summary = "; ".join(
+        f"{p.label} ({coordinate(p.lat, 3)}, {coordinate(p.lon, 3)})" for p in places
     )
+    rows = [[p.label, coordinate(p.lat, 4), coordinate(p.lon, 4)] for p in places]
+    table = _table(["", y_label, x_label], rows, title)
     return Chart(
         key=key,
         title=title,

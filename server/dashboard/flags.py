@@ -39,8 +39,8 @@ def _likely_duplicate(t: Translator, p: Mapping[str, str]) -> str:
 def _gps_far_from_site(t: Translator, p: Mapping[str, str]) -> str:
     return t.gettext(
         N_(
-            "Recorded %(distance)s km from the site, more than %(limit)s km away: check the "
-            "site or the GPS fix."
+            "Recorded %(distance)s\u00a0km from the site, more than %(limit)s\u00a0km away: "
+            "check the site or the GPS fix."
         ),
         distance=_number(t, p["distance"]),
         limit=_number(t, p["limit"]),

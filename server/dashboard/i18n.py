@@ -36,6 +36,7 @@ from markupsafe import Markup
 from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
 from shared.errors import EXPLANATIONS
 from shared.geography import COUNTRIES, REGIONS
+from shared.typography import coordinate, minus_sign
 from shared.units import messages as unit_messages
 from shared.units import unit_text
 
@@ -301,11 +302,13 @@ def pick_language(cookie: str | None, accept_language: str | None) -> str:
 
 def decimal_text(value: float | int, pattern: str, language: str) -> str:
     """``value`` written with ``pattern`` in ``language``; in scientific notation when it has
-    more digits than a decimal can round (a target typed as 1e30 must not break a page)."""
+    more digits than a decimal can round (a target typed as 1e30 must not break a page).
+    Negative with the minus sign ("−43", shared.typography), as every number for people."""
     try:
-        return format_decimal(value, format=pattern, locale=language)
+        text = format_decimal(value, format=pattern, locale=language)
     except InvalidOperation:
-        return format_scientific(value, format="0.###E0", locale=language)
+        text = format_scientific(value, format="0.###E0", locale=language)
+    return minus_sign(text)
 
 
 # The day "1" written before a month's name (not "01/07/2026", not the "1" of "11" or "2021").
@@ -366,6 +369,28 @@ class Translator:
         if value is None:
             return "–"
         return self.number(value, decimals) + "\u00a0%"
+
+    def coordinate(self, value: float | None, decimals: int = 4) -> str:
+        """A latitude or longitude: "−29.3160" (decimal degrees, the minus sign)."""
+        return "–" if value is None else coordinate(value, decimals)
+
+    def points(self, value: float | None, decimals: int = 1) -> str:
+        """A difference of two shares, in percentage points: "4,2\u00a0pts"."""
+        if value is None:
+            return "–"
+        return self.number(value, decimals) + "\u00a0" + self.gettext("pts")
+
+    def change(self, value: float | None, decimals: int = 0, *, points: bool = False) -> str:
+        """A change with its sign, in % or in percentage points (a share's): "+12\u00a0%",
+        "−25\u00a0%" (the minus sign, as every number), "±0\u00a0%" when it rounds to nothing."""
+        if value is None:
+            return "–"
+        text = self.number(value, decimals)
+        if not any(digit in text for digit in "123456789"):
+            text = "±" + text
+        elif value > 0:
+            text = "+" + text
+        return text + "\u00a0" + (self.gettext("pts") if points else "%")
 
     def date(self, value: dt.date | None, style: str = "medium") -> str:
         if value is None:

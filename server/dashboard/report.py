@@ -618,12 +618,7 @@ def page_counter(t: Translator) -> str:
 def render_html(report: QuarterlyReport, t: Translator) -> str:
     def change(row: HeadlineRow, before: float | None) -> str:
         delta = row.change(before)
-        if delta is None:
-            return "–"
-        sign = "+" if delta > 0.05 else ("−" if delta < -0.05 else "±")
-        if row.share:
-            return f"{sign}{t.number(abs(delta), 1)}\u00a0{t.gettext('pts')}"
-        return f"{sign}{t.percent(abs(delta))}"
+        return t.change(delta, 1, points=True) if row.share else t.change(delta)
 
     def figure(code: str, value: float | None) -> str:
         if code in SHARES:

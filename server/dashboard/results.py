@@ -262,7 +262,7 @@ def _panel(
                 [
                     q,
                     *("–" if s.values[i] is None else fmt(s.values[i] or 0) for s in group_series),
-                    t.percent(None if uplifts[i] is None else float(str(uplifts[i])), 1),
+                    t.change(None if uplifts[i] is None else float(str(uplifts[i])), 1),
                 ]
                 for i, q in enumerate(labels)
             ]

@@ -29,6 +29,7 @@ from server.results.models import Form
 from shared.catalogue import Sex, codes
 from shared.errors import ErrorCode, Issue
 from shared.indicators import period_bounds, period_label
+from shared.typography import typed_minus
 from shared.validation import (
     INDICATOR_CODES,
     PERCENT_INDICATORS,
@@ -54,7 +55,7 @@ def read_number(text: str, language: str) -> float | str | None:
     a dot a dot also reads as the decimal mark ("1234.5" in French). None when nothing was
     typed; the text itself when it is not such a number (the rules then call it ``not_number``).
     """
-    clean = text.strip().replace("\u2212", "-")
+    clean = typed_minus(text.strip())
     for space in _SPACES:
         clean = clean.replace(space, "")
     if not clean:

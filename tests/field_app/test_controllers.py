@@ -671,7 +671,13 @@ def test_the_chooser_lists_folders_then_photos_by_name(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize(
     ("typed", "kept"),
-    [("-29.3123", "-29.3123"), ("-29,31", "-29.31"), ("27.48 E", "27.48"), ("abc", "")],
+    [
+        ("-29.3123", "-29.3123"),
+        ("-29,31", "-29.31"),
+        ("\u221229,31", "-29.31"),  # the minus sign of "e.g. −29,31", pasted
+        ("27.48 E", "27.48"),
+        ("abc", ""),
+    ],
 )
 def test_coordinate_boxes_keep_signs_and_decimals(typed: str, kept: str) -> None:
     from field_app.controllers.form import coordinate_keys
@@ -682,14 +688,15 @@ def test_coordinate_boxes_keep_signs_and_decimals(typed: str, kept: str) -> None
 @pytest.mark.parametrize(
     ("language", "message"),
     [
-        ("en", "Type a number, e.g. -29.31"),
-        ("fr", "Saisissez un nombre, p. ex. -29,31"),
-        ("pt", "Escreva um número, p. ex. -29,31"),
-        ("es", "Escriba un número, p. ej. -29,31"),
+        ("en", "Type a number, e.g. \u221229.31"),
+        ("fr", "Saisissez un nombre, p. ex. \u221229,31"),
+        ("pt", "Escreva um número, p. ex. \u221229,31"),
+        ("es", "Escriba un número, p. ej. \u221229,31"),
     ],
 )
 def test_the_number_example_is_in_the_readers_notation(language: str, message: str) -> None:
-    # "e.g. -29.31" was in English notation in every language (a comma is accepted too).
+    # "e.g. -29.31" was in English notation in every language (a comma is accepted too);
+    # its minus is the minus sign (U+2212), as every negative number the app writes.
     from field_app import i18n
     from field_app.controllers.messages import field_message
     from shared.validation import Issue
@@ -700,6 +707,30 @@ def test_the_number_example_is_in_the_readers_notation(language: str, message: s
     finally:
         i18n.set_language("en")
     assert shown == message
+
+
+@pytest.mark.parametrize(
+    ("language", "whole", "fraction"),
+    [
+        ("en", "\u221212,345", "\u22124.25"),
+        ("fr", "\u221212\u202f345", "\u22124,25"),
+        ("es", "\u221212.345", "\u22124,25"),
+    ],
+)
+def test_negative_figures_take_the_minus_sign(language: str, whole: str, fraction: str) -> None:
+    # The tablet wrote "-12,345" with a hyphen where the dashboard writes "−12,345"; a
+    # field's bounds read "-10 – 40".
+    from field_app import i18n
+    from field_app.controllers.observations import _bound_text, _parse_number
+
+    i18n.set_language(language)
+    try:
+        assert (i18n.number(-12345), i18n.decimal(-4.25, 2)) == (whole, fraction)
+        assert i18n.decimal(-0.04) == i18n.decimal(0.0)  # no sign on what rounds to zero
+        assert _bound_text(-10) == "\u221210"
+    finally:
+        i18n.set_language("en")
+    assert _parse_number("decimal", "\u22124,25") == -4.25  # copied back from the screen
 
 
 def test_every_attendance_chip_has_its_count_and_the_caption_names_the_grid() -> None:

@@ -266,7 +266,7 @@ def test_totals_text_and_labels_follow_the_language(p: dict[str, Any]) -> None:
     try:
         i18n.set_language("fr")
         assert form.totals_text() == "4 participants · 3 femmes (75 %)"
-        assert dict(form.choices("type"))["farmer_training"] == "Formation d'agriculteurs"
+        assert dict(form.choices("type"))["farmer_training"] == "Formation d’agriculteurs"
         form.set("end_date", "2025-03-01")
         assert form.visible_errors()["end_date"] == "La fin est avant le début"
     finally:

@@ -68,6 +68,14 @@ def test_translations_keep_the_placeholders(language: str) -> None:
             assert set(PLACEHOLDER.findall(text)) == wanted, (message.id, text)
 
 
+def test_french_uses_the_typographic_apostrophe() -> None:
+    # Some French messages read "d'envoi" where the rest of the catalogue writes "d’envoi".
+    straight = [
+        text for message in load("fr") if message.id for text in _strings(message) if "'" in text
+    ]
+    assert straight == []
+
+
 def test_switching_language_translates_at_once_and_tells_listeners() -> None:
     heard: list[str] = []
     i18n.add_listener(heard.append)
@@ -125,7 +133,7 @@ def test_settings_names_every_device_fact_in_the_language(language: str, tmp_pat
         ),
         (
             "fr",
-            "En attente d'envoi : 1\u202f234 enregistrements, 2 photos (4,2 Mo)",
+            "En attente d’envoi : 1\u202f234 enregistrements, 2 photos (4,2 Mo)",
             "12\u202f345 participants · 6\u202f000 femmes (49 %)",
         ),
         (

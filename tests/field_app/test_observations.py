@@ -222,7 +222,7 @@ def test_validation_is_shown_next_to_each_field_in_the_tablet_language() -> None
     errors = form.shown_errors()
     assert errors == {
         "plot_area_m2": "Use a value from 1 m² to 100\u202f000 m²",
-        "harvest_kg": "Type a number, e.g. -29.31",
+        "harvest_kg": "Type a number, e.g. \u221229.31",
     }
     assert form.to_save() is None  # every problem shows after Save
     assert form.shown_errors()["crop"] == "Required"

@@ -312,7 +312,7 @@ def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
         home = on_screen(driver, "home")
         assert home.ids.settings_button.text == "Paramètres"
         driver.wait_until(
-            lambda: home.ids.sync_bar.headline.startswith("En attente d'envoi : "),
+            lambda: home.ids.sync_bar.headline.startswith("En attente d’envoi : "),
             what="the sync bar in French",
         )
         driver.tap(home.ids.settings_button)
@@ -822,7 +822,7 @@ def test_search_finds_site_names_and_translated_types_among_ten_thousand_off_the
                 what="the list again, in French",
             )
             assert search(screen, "mokhalinyane formation") == "500"  # i % 20 == 0
-            assert all("Formation d'agriculteurs" in r["subtitle"] for r in screen.ids.rows.data)
+            assert all("Formation d’agriculteurs" in r["subtitle"] for r in screen.ids.rows.data)
             driver.app.set_language("en")
             driver.wait_until(
                 lambda: (
@@ -1198,7 +1198,7 @@ def test_the_sync_bar_says_why_the_last_sync_failed_in_full(
     kivy_window: None, tmp_path: Path, language: str
 ) -> None:
     # Offline in portrait, the bar read "La dernière synchronisation a échoué : le s... arrêté).
-    # La tablette réessaie d'elle-même.": the reason itself was cut out of the middle.
+    # La tablette réessaie d’elle-même.": the reason itself was cut out of the middle.
     session, backend, _project = demo_session(tmp_path)
     backend.error_cause, backend.last_error = "unreachable", "connection refused"
     with kivy_driver.running(make_app(session)) as driver:

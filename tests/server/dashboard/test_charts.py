@@ -178,10 +178,31 @@ def test_progress_shows_achievement_and_marks_the_target() -> None:
     fills = [r.get("fill") for r in root.iter(f"{SVG}rect") if r.get("fill")]
     assert fills == [charts.PALETTE[0], charts.PALETTE[2]]  # below target, reached it
     texts = [t.text for t in root.iter(f"{SVG}text")]
-    assert "50 %" in texts and "110 %" in texts
+    assert "50\u00a0%" in texts and "110\u00a0%" in texts  # never wrapped apart
     assert len([ln for ln in root.iter(f"{SVG}line") if ln.get("class") == "target"]) == 2
     assert "No target" not in str(chart.table)  # a zero target has no achievement
     assert "LSO-1 · Participants" in str(chart.table)
+
+
+def test_negative_values_are_written_with_the_minus_sign() -> None:
+    # A change below zero read "-12.5" (a hyphen) in the chart and its table; the percent of
+    # the default achievement format could wrap between "50" and "%", and so could its legend.
+    chart = charts.line_chart(
+        key="c",
+        title="Change",
+        categories=["Q1", "Q2"],
+        series=[charts.Series("Yield", (-12.5, 3.0))],
+        x_label="Quarter",
+        y_label="%",
+    )
+    assert "Q1 · Yield: −12.5" in str(chart.svg)
+    assert '<td class="num">−12.5</td>' in str(chart.table) and "-12" not in str(chart.table)
+    assert charts.plain_number(-1234) == "−1,234" and charts.plain_number(-0.04) == "0.0"
+    progress = charts.progress_chart(
+        key="p", title="A", x_label="B", items=[charts.Progress("Loss", -15, 30)]
+    )
+    assert "−50\u00a0%" in str(progress.table)
+    assert ("≥\u00a0100\u00a0%", charts.PALETTE[2]) in progress.legend
 
 
 def test_achievement_is_relative_to_the_target() -> None:
@@ -211,7 +232,9 @@ def test_site_map_places_points_inside_the_frame() -> None:
     # North is up and east is right.
     assert points["Leribe"][1] < points["Maseru"][1]
     assert points["Leribe"][0] > points["Maseru"][0]
-    assert "-29.3000" in str(chart.table)
+    # Southern latitudes with the minus sign, in the table, the titles and the axis.
+    assert "−29.3000" in str(chart.table) and "Maseru (−29.3000, 27.5000)" in str(chart.svg)
+    assert "−30.7°" in str(chart.svg) and "-" not in chart.summary
 
 
 def test_long_category_labels_are_thinned_or_rotated_not_overlapping() -> None:

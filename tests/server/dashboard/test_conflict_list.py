@@ -595,8 +595,9 @@ def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(
     officer.cookies.set("pilotmon_lang", "fr")
     html = main_of(officer.get(page).text)
     assert world.lso.code in html and "Tablet A — Maseru" in html and "(expert.lso)" in html
-    # each side in the reader's language: French decimals
-    assert "<td>-29,3</td><td>-29,41</td><td>-29,35</td>" in html
+    # each side in the reader's language: French decimals, the minus sign (U+2212)
+    assert "<td>−29,3</td><td>−29,41</td><td>−29,35</td>" in html
+    assert 'value="−29,41"' in html  # the value to edit, which reads back (below)
     assert "<td>Ha Mohale plot</td><td>Ha Mohale demo plot</td><td>Mohale plot</td>" in html
     assert 'name="choice.name"' in html and 'value="custom"' in html
     # French typography: a narrow no-break space before the colon, never a bare colon
@@ -618,13 +619,15 @@ def test_a_site_conflict_is_settled_field_by_field_on_its_own_page(
     assert fresh(engine, SyncConflict, conflict.id).status == "open"
     assert fresh(engine, Site, uuid.UUID(site["id"])).version == 2
 
-    # Another name typed, the tablet's latitude: written as a new version.
+    # Another name typed, the tablet's latitude copied from the page (its minus sign, U+2212,
+    # read as a minus): written as a new version.
     done = _settle(
         officer,
         page,
         conflict.id,
         keep="custom",
-        **{"choice.name": "custom", "value.name": "Mohale's plot", "choice.lat": "device"},
+        **{"choice.name": "custom", "value.name": "Mohale's plot", "choice.lat": "custom"},
+        **{"value.lat": "−29,35"},
     )
     assert done.status_code == 303 and done.headers["location"] == page
     stored = fresh(engine, Site, uuid.UUID(site["id"]))

@@ -38,11 +38,11 @@ def test_the_tablets_that_need_a_call_come_first(
     assert "the server did not answer in time" in leribe.group(0)
     mafeteng = re.search(r'<tr data-device="[^"]+" class="call">.*?</tr>', html, re.S)
     assert mafeteng is not None and "Tablet C — Mafeteng" in mafeteng.group(0)
-    assert "Low storage" in mafeteng.group(0) and "100 MB" in mafeteng.group(0)
+    assert "Low storage" in mafeteng.group(0) and "100\u00a0MB" in mafeteng.group(0)
     maseru = re.search(r"<tr[^>]*>\s*<th scope=\"row\">Tablet A — Maseru.*?</tr>", html, re.S)
     assert maseru is not None
     assert "5 records" in maseru.group(0) and "2 photos" in maseru.group(0)
-    assert "5 MB" in maseru.group(0) and "9.0 GB" in maseru.group(0)
+    assert "5\u00a0MB" in maseru.group(0) and "9.0\u00a0GB" in maseru.group(0)
     assert 'figure class="chart' in html and "Tablets by their last report" in html
 
 

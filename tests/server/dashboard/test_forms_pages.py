@@ -322,3 +322,13 @@ def test_a_large_form_fits_through_the_editor(
     assert response.status_code == 200, response.text[:300]
     (form,) = _stored(engine, "BIG_FORM")
     assert len(form.fields) == 80
+
+
+def test_a_bound_copied_from_the_preview_reads_as_a_number() -> None:
+    # The preview writes "−10" with the minus sign (U+2212); pasted back into the editor it
+    # read as text and was refused as not a number.
+    from server.dashboard.forms import _bound_value
+
+    assert _bound_value("−10", "integer") == -10
+    assert _bound_value("−2.5", "decimal") == -2.5
+    assert _bound_value("-2.5", "decimal") == -2.5

@@ -20,7 +20,8 @@ from tests.server.dashboard.conftest import main_of
 from tests.server.dashboard.conftest import sign_in as start_session
 from tests.server.dashboard.world import World
 
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+# %(name)s and its kin, and {name} (also in "${field}", an XLSForm reference shown as typed)
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]|\{[^{}]*\}")
 
 
 TRANSLATED = [code for code in i18n.LANGUAGES if code != i18n.DEFAULT_LANGUAGE]
@@ -62,9 +63,31 @@ def test_translations_keep_every_placeholder(language: str) -> None:
         ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
         strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
         assert len(strings) == len(ids), entry.id  # as many plural forms as the rule needs
-        wanted = set(PLACEHOLDER.findall(str(ids[-1])))
+        wanted = sorted(PLACEHOLDER.findall(str(ids[-1])))
         for text in strings:
-            assert set(PLACEHOLDER.findall(str(text))) == wanted, entry.id
+            assert sorted(PLACEHOLDER.findall(str(text))) == wanted, entry.id
+
+
+# What French typography asks of a translation: the typographic apostrophe (’), and a narrow
+# no-break space (U+202F) inside « » and before : ; ? ! so that none of them starts a line.
+QUOTED_CODE = re.compile(r"'[^']*'")  # typed syntax quoted from the English: ${field} = 'code'
+LOOSE_SPACE = re.compile(r"[ \u00a0][:;?!»]|«[ \u00a0]|«[^\u202f]|[^\u202f]»")
+
+
+def test_french_translations_keep_french_typography() -> None:
+    faults = []
+    for entry in _catalog("fr"):
+        if not entry.id:
+            continue
+        ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+        code = set(QUOTED_CODE.findall(str(ids[-1])))
+        for text in entry.string if isinstance(entry.string, tuple) else (entry.string,):
+            prose = str(text)
+            for quoted in code:
+                prose = prose.replace(quoted, "")
+            if "'" in prose or LOOSE_SPACE.search(prose):
+                faults.append(text)
+    assert faults == []
 
 
 def test_french_plurals_follow_french_rules() -> None:
@@ -210,3 +233,43 @@ def test_region_names_are_in_the_readers_language(
     assert f'<option value="RBN" >{NAIROBI[language]}</option>' in select
     if language != "en":
         assert JOHANNESBURG["en"] not in page and NAIROBI["en"] not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "achievement", "change", "points", "number"),
+    [
+        ("en", "−43\u00a0%", "−25\u00a0%", "−1.5\u00a0pts", "−1,234.5"),
+        ("fr", "−43\u00a0%", "−25\u00a0%", "−1,5\u00a0pts", "−1\u202f234,5"),
+        ("pt", "−43\u00a0%", "−25\u00a0%", "−1,5\u00a0pp", "−1.234,5"),
+        ("es", "−43\u00a0%", "−25\u00a0%", "−1,5\u00a0pp", "−1.234,5"),
+    ],
+)
+def test_negative_numbers_are_written_with_the_minus_sign(
+    language: str, achievement: str, change: str, points: str, number: str
+) -> None:
+    # An achievement below its baseline read "-43 %" with a hyphen where the report's changes
+    # read "−25 %": one sign for every negative number, in every language.
+    t = Translator(language)
+    assert t.percent(-43.2) == achievement
+    assert t.change(-25.4) == change
+    assert t.change(-1.54, 1, points=True) == points
+    assert t.number(-1234.5, 1) == number
+    assert t.change(12.4) == "+12\u00a0%"
+    assert t.change(0.3) == "±0\u00a0%"  # rounds to nothing: no sign, and never "−0"
+    assert t.number(-0.2) == "0" and t.percent(-0.04, 1) == t.percent(0, 1)
+    assert t.change(None) == t.percent(None) == "–"
+
+
+# A number filled into a message and the unit after it ("%(num)s MB") wrapped apart on a narrow
+# screen: a no-break space holds them together, in the English source and every translation.
+LOOSE_UNIT = re.compile(r"%\(\w+\)s (?:km|m|kg|ha|Go|Mo|Ko|GB|MB|KB|%|pts|pp)(?!\w)")
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_a_number_in_a_message_keeps_its_unit(language: str) -> None:
+    loose = []
+    for entry in _catalog(language):
+        ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        loose += [text for text in (*ids, *strings) if text and LOOSE_UNIT.search(str(text))]
+    assert loose == []

@@ -153,7 +153,7 @@ def test_the_project_page_has_targets_sites_and_activities(
     assert html.count('<th scope="row">Activities</th>') >= 2
     assert str(world.today.year) in html
     # Sites with their coordinates, on a small map too.
-    assert "Maseru demonstration plot" in html and "-29.3160" in html and "27.4860" in html
+    assert "Maseru demonstration plot" in html and "−29.3160" in html and "27.4860" in html
     assert 'id="chart-sites"' in html
     # The activity list, filterable by status.
     assert "Seed potato storage demonstration" in html

@@ -251,8 +251,9 @@ def test_the_headline_figures_equal_the_api(
     change = _headline(text, "Activities")[2]
     if before:
         delta = 100 * (now - before) / before
-        sign = "+" if delta > 0.05 else ("−" if delta < -0.05 else "±")
-        assert change.replace(" %", "\u00a0%") == f"{sign}{abs(delta):,.0f}\u00a0%"
+        shown = f"{abs(delta):,.0f}"
+        sign = "±" if shown.strip("0") == "" else ("+" if delta > 0 else "−")  # U+2212
+        assert change.replace(" %", "\u00a0%") == f"{sign}{shown}\u00a0%"
     else:
         assert change == "–"
     assert checked == 18
@@ -516,7 +517,7 @@ def test_results_follow_the_listing_and_the_values(
             assert kw["group_by"] == ("period:quarter",)
             return [
                 {"period": previous, "value": 1800.0},
-                {"period": quarter, "value": 2150.5, "uplift": 23.4},
+                {"period": quarter, "value": 2150.5, "uplift": -23.4},
             ]
         return real_rows(session, caller=caller, code=code, **kw)
 
@@ -552,7 +553,7 @@ def test_results_follow_the_listing_and_the_values(
         "Rendement",
         2150.5,
         1800.0,
-        23.4,
+        -23.4,
     )
     assert not section.chart.empty
     # not additive: the mean of the Lesotho projects' targets (Ethiopia's is out of scope)
@@ -562,6 +563,8 @@ def test_results_follow_the_listing_and_the_values(
         "Cible",
         "Référence de départ",
     ]
+    # Below the control: the minus sign, as every negative number ("-23,4 %" had a hyphen).
+    assert "\u221223,4\u00a0%" in report.render_html(data, t)
     text = pdf_text(report.render_pdf(data, t), tmp_path)
     assert "Rendement" in text and "kg/ha" in text and "DEMO_PLOT_HARVEST" in text
     assert "Aucun résultat" not in text

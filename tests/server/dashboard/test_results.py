@@ -168,7 +168,8 @@ def test_project_results_equal_the_api(
         f"{first['compare']['demo']:,.0f}",
         f"{first['compare']['control']:,.0f}",
     ]
-    assert compare[0][3] == f"{first['uplift']:.1f}\u00a0%"
+    # an uplift is a change: signed as the project's line and the report write it
+    assert compare[0][3] == f"{first['uplift']:+.1f}\u00a0%".replace("-", "\u2212")
     assert f"/observations?project={world.lso.id}&amp;form=T_DASH_HARVEST" in html
 
 
@@ -334,7 +335,7 @@ def test_targets_of_a_result_indicator_are_named_in_the_readers_language(
     targets = targets[: targets.index("</section>")]
     row = f'<th scope="row">Rendement du tableau</th><td>{results.year}</td>'
     assert row in targets  # the table
-    assert "Rendement du tableau : cible et réalisé" in targets  # its chart
+    assert "Rendement du tableau\u202f: cible et réalisé" in targets  # its chart
     assert f">{CODE}<" not in targets and f">{CODE} " not in targets
 
 

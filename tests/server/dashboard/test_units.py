@@ -57,18 +57,19 @@ FIELDS: list[dict[str, Any]] = [
     },
     {"name": "bundles", "type": "integer", "label": {"en": "Bundles"}, "unit": "bundles"},
 ]
-# language: (households, farmers, sacks) as headings, then one household, six farmers
+# language: (households, farmers, sacks) as headings, then one household, six farmers (a
+# no-break space between the number and its unit)
 WORDS = {
-    "en": ("households", "farmers", "sacks", "1 household", "6 farmers"),
-    "fr": ("ménages", "agriculteurs", "sacs de jute", "1 ménage", "6 agriculteurs"),
+    "en": ("households", "farmers", "sacks", "1\u00a0household", "6\u00a0farmers"),
+    "fr": ("ménages", "agriculteurs", "sacs de jute", "1\u00a0ménage", "6\u00a0agriculteurs"),
     "pt": (
         "agregados familiares",
         "agricultores",
         "sacos de juta",
-        "1 agregado familiar",
-        "6 agricultores",
+        "1\u00a0agregado familiar",
+        "6\u00a0agricultores",
     ),
-    "es": ("hogares", "agricultores", "sacks", "1 hogar", "6 agricultores"),
+    "es": ("hogares", "agricultores", "sacks", "1\u00a0hogar", "6\u00a0agricultores"),
 }
 
 
@@ -121,10 +122,11 @@ def test_the_preview_and_an_observation_show_units_in_the_readers_language(
     assert units == [households, farmers, "m²", sacks, "bundles"]
     assert f"({households}) = Σ households" in preview  # the indicator in words
     answers = _page(client, f"/observations/{counted.observation.id}", language)
-    assert f'1 <span class="muted">{one_household.split(" ", 1)[1]}</span>' in answers
-    assert f'6 <span class="muted">{six_farmers.split(" ", 1)[1]}</span>' in answers
-    assert '120 <span class="muted">m²</span>' in answers
-    assert '2 <span class="muted">bundles</span>' in answers  # nobody translated it
+    household, farmer = one_household.split("\u00a0")[1], six_farmers.split("\u00a0")[1]
+    assert f'1\u00a0<span class="muted">{household}</span>' in answers  # never wrapped apart
+    assert f'6\u00a0<span class="muted">{farmer}</span>' in answers
+    assert '120\u00a0<span class="muted">m²</span>' in answers
+    assert '2\u00a0<span class="muted">bundles</span>' in answers  # nobody translated it
     project = _page(client, f"/projects/{world.lso.id}", language)
     panel = project[project.index(f'id="result-{INDICATOR.lower()}"') :]
     latest = panel[: panel.index("</p>")]
@@ -139,7 +141,7 @@ def test_the_project_page_counts_the_latest_value_in_french(
     project = _page(client, f"/projects/{world.lso.id}", "fr")
     panel = project[project.index(f'id="result-{INDICATOR.lower()}"') :]
     panel = panel[: panel.index("</p>")]
-    assert re.search(r": 1 ménage( |$)", panel), panel
+    assert re.search(r": 1\u00a0ménage( |$)", panel), panel
     overview = _page(client, "/overview", "fr")
     table = overview[overview.index('id="results-across-pilots"') :]
     assert "Ménages atteints" in table and "(ménages)" in table
@@ -241,32 +243,32 @@ REFUSALS: list[tuple[str, bytes, str]] = [
     (
         "a type outside the subset",
         _xlsx([["type", "name", "label"], ["integer", "n", "N"], ["geopoint", "where", "Where"]]),
-        "Feuille « survey », ligne 3, colonne « type »\u00a0: "
-        "Le type de question « geopoint » n'est pas pris en charge.",
+        "Feuille «\u202fsurvey\u202f», ligne 3, colonne «\u202ftype\u202f»\u202f: "
+        "Le type de question «\u202fgeopoint\u202f» n’est pas pris en charge.",
     ),
     (
         "a sheet we do not read",
         _xlsx([["type", "name", "label"], ["integer", "n", "N"]], extra_sheet="notes"),
-        "Feuille « notes »\u00a0: Une feuille nommée « notes » n'est pas lue",
+        "Feuille «\u202fnotes\u202f»\u202f: Une feuille nommée «\u202fnotes\u202f» n’est pas lue",
     ),
     (
         "a constraint we do not read",
         _xlsx(
             [["type", "name", "label", "constraint"], ["integer", "n", "N", ". > 3"]],
         ),
-        "Feuille « survey », ligne 2, colonne « constraint »\u00a0: "
-        "La contrainte « . > 3 » n'est pas écrite . >= a ou . <= b.",
+        "Feuille «\u202fsurvey\u202f», ligne 2, colonne «\u202fconstraint\u202f»\u202f: "
+        "La contrainte «\u202f. > 3\u202f» n’est pas écrite . >= a ou . <= b.",
     ),
     (
         "a column we do not read",
         _xlsx([["type", "name", "label", "appearance"], ["integer", "n", "N", "numbers"]]),
-        "Feuille « survey », ligne 2, colonne « appearance »\u00a0: "
-        "La colonne « appearance » n'est pas prise en charge.",
+        "Feuille «\u202fsurvey\u202f», ligne 2, colonne «\u202fappearance\u202f»\u202f: "
+        "La colonne «\u202fappearance\u202f» n’est pas prise en charge.",
     ),
     (
         "a picture instead of a workbook",
         PNG,
-        "Ce fichier n'est pas un classeur Excel (.xlsx) lisible\u00a0: c'est une image PNG.",
+        "Ce fichier n’est pas un classeur Excel (.xlsx) lisible\u202f: c’est une image PNG.",
     ),
 ]
 
@@ -309,7 +311,7 @@ def test_pyxforms_own_message_stays_as_a_detail(
     data = _xlsx([["type", "name", "label", "label"], ["integer", "n", "N", "N"]])
     page = html_lib.unescape(main_of(_upload(client, world, data).text))
     table = page[page.index('<table class="problems">') : page.index("</table>")]
-    assert "Les en-têtes de colonne n'ont pas pu être lus" in table
+    assert "Les en-têtes de colonne n’ont pas pu être lus" in table
     assert re.search(r"\(<code>[^<]+</code>\)", table), table  # pyxform's words, kept
 
 

@@ -108,7 +108,8 @@ def test_a_french_officer_reads_units_and_refusals_in_french(
         _click(d, "form[action='/forms/import'] button[type=submit]")
         _wait(d, lambda drv: drv.find_elements(By.CSS_SELECTOR, "table.problems tbody tr"))
         table = d.find_element(By.CSS_SELECTOR, "table.problems").text
-        assert "Le type de question « geopoint » n'est pas pris en charge." in table, table
-        assert "La colonne « appearance » n'est pas prise en charge." in table
+        question = "Le type de question «\u202fgeopoint\u202f» n’est pas pris en charge."
+        assert question in table, table
+        assert "La colonne «\u202fappearance\u202f» n’est pas prise en charge." in table
         assert "is not supported" not in table
         _shoot(d, "units-fr-05-upload-refused")

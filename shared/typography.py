@@ -1,0 +1,35 @@
+"""How numbers are written for people, the same on the tablet and the dashboard.
+
+A negative number is written with the minus sign (U+2212, "−43 %"), never the hyphen-minus
+that Python and CLDR's patterns put there ("-43 %"): the hyphen is shorter than the plus sign,
+sits lower, and a browser may break a line after it. Every formatter that writes a number for
+people ends with :func:`minus_sign`; every reader of a typed number starts with
+:func:`typed_minus`, so that a figure copied from a page reads back. Data for machines (the
+API's JSON, CSV and XLSX cells) keeps its numbers as numbers.
+
+Standard library only: the tablet uses this too.
+"""
+
+from __future__ import annotations
+
+MINUS = "\u2212"
+HYPHEN_MINUS = "-"
+
+
+def minus_sign(text: str) -> str:
+    """A formatted number with its negative sign as the minus sign ("-43" → "−43"), and none
+    when it rounds to zero ("-0,0" → "0,0": -0.04 written with one decimal)."""
+    if not any(digit in text for digit in "123456789"):
+        return text.replace(HYPHEN_MINUS, "")
+    return text.replace(HYPHEN_MINUS, MINUS)
+
+
+def coordinate(value: float, decimals: int) -> str:
+    """A latitude or longitude for people, in decimal degrees as maps write them (a point, no
+    grouping, in every language): "−29.3160"."""
+    return minus_sign(f"{value:.{decimals}f}")
+
+
+def typed_minus(text: str) -> str:
+    """Typed text with its minus signs as the hyphen-minus parsers read ("−5" → "-5")."""
+    return text.replace(MINUS, HYPHEN_MINUS)
