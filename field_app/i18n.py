@@ -96,14 +96,18 @@ class Worded(Exception):
         return self.words()
 
 
+# French and Portuguese group thousands with a space that never splits a number across lines.
+# CLDR's is the narrow no-break space (U+202F), which the tablet's font (Kivy's Roboto) lacks: it
+# would draw a box in "1 234". The no-break space (U+00A0) is in the font.
+GROUP_SPACE = "\u00a0"
+
 # How each language writes numbers (Unicode CLDR): the thousands separator, the decimal mark,
-# and the smallest number that is grouped. French and Portuguese group with a narrow no-break
-# space (never split across lines); Spanish groups from five digits. A comma in "1,234" reads as
-# a decimal mark in all three.
+# and the smallest number that is grouped. Spanish groups from five digits. A comma in "1,234"
+# reads as a decimal mark in all three.
 _NUMBER_STYLE: dict[str, tuple[str, str, int]] = {
     "en": (",", ".", 1000),
-    "fr": ("\u202f", ",", 1000),
-    "pt": ("\u202f", ",", 1000),
+    "fr": (GROUP_SPACE, ",", 1000),
+    "pt": (GROUP_SPACE, ",", 1000),
     "es": (".", ",", 10000),
 }
 

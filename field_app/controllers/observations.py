@@ -20,7 +20,7 @@ from field_app.controllers import dates
 from field_app.controllers.attention import AttentionItem, Difference, server_message, show_value
 from field_app.controllers.form import Photo
 from field_app.controllers.messages import field_message
-from field_app.i18n import N_, _, decimal, language, ngettext
+from field_app.i18n import GROUP_SPACE, N_, _, decimal, language, ngettext
 from shared.observations import asked_fields, form_fields, validate_values
 from shared.typography import minus_sign, typed_minus
 from shared.units import unit_text, with_unit
@@ -127,12 +127,12 @@ class FieldView:
 
 def _bound_text(value: Any) -> str:
     """A field's bound as the tablet's language writes it: whole numbers grouped with a
-    narrow no-break space, decimals with the language's mark ("2,5" in French, Portuguese,
-    Spanish), dates in words ("1 January 2015", never "2015-01-01")."""
+    no-break space (``i18n.GROUP_SPACE``), decimals with the language's mark ("2,5" in French,
+    Portuguese, Spanish), dates in words ("1 January 2015", never "2015-01-01")."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return minus_sign(f"{value:,}".replace(",", "\u202f"))
+        return minus_sign(f"{value:,}".replace(",", GROUP_SPACE))
     if isinstance(value, float):
         written = repr(value)
         digits = len(written.split(".")[1]) if "." in written and "e" not in written else 2
@@ -226,7 +226,13 @@ class ObservationSave:
 
 
 def _parse_number(kind: str, text: str) -> Any:
-    cleaned = typed_minus(text.strip()).replace(",", ".").replace("\u202f", "").replace(" ", "")
+    cleaned = (
+        typed_minus(text.strip())
+        .replace(",", ".")
+        .replace("\u202f", "")
+        .replace(GROUP_SPACE, "")
+        .replace(" ", "")
+    )
     if not cleaned:
         return None
     try:

@@ -713,7 +713,7 @@ def test_the_number_example_is_in_the_readers_notation(language: str, message: s
     ("language", "whole", "fraction"),
     [
         ("en", "\u221212,345", "\u22124.25"),
-        ("fr", "\u221212\u202f345", "\u22124,25"),
+        ("fr", "\u221212\u00a0345", "\u22124,25"),
         ("es", "\u221212.345", "\u22124,25"),
     ],
 )

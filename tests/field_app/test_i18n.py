@@ -133,13 +133,13 @@ def test_settings_names_every_device_fact_in_the_language(language: str, tmp_pat
         ),
         (
             "fr",
-            "En attente d’envoi : 1\u202f234 enregistrements, 2 photos (4,2 Mo)",
-            "12\u202f345 participants · 6\u202f000 femmes (49 %)",
+            "En attente d’envoi : 1\u00a0234 enregistrements, 2 photos (4,2 Mo)",
+            "12\u00a0345 participants · 6\u00a0000 femmes (49 %)",
         ),
         (
             "pt",
-            "À espera de envio: 1\u202f234 registos, 2 fotografias (4,2 MB)",
-            "12\u202f345 participantes · 6\u202f000 mulheres (49 %)",
+            "À espera de envio: 1\u00a0234 registos, 2 fotografias (4,2 MB)",
+            "12\u00a0345 participantes · 6\u00a0000 mulheres (49 %)",
         ),
         (
             "es",
@@ -235,3 +235,42 @@ def test_an_error_shown_to_the_field_expert_reads_in_the_language_it_is_shown_in
     finally:
         i18n.set_language("en")
     assert str(not_a_photo.value) == "Choose a JPEG, PNG or WebP photo"
+
+
+def test_every_character_the_tablet_writes_is_in_its_font() -> None:
+    # Kivy draws a box for a character its font lacks: French and Portuguese numbers were
+    # grouped with U+202F ("1 234" with a box in it) and warnings began with "⚠", neither
+    # in Kivy's Roboto, the font the tablet draws every text with.
+    import kivy
+    from babel.messages.pofile import read_po
+    from fontTools.ttLib import TTFont
+
+    fonts = Path(kivy.__file__).parent / "data" / "fonts"
+    drawn = {"Roboto-Regular.ttf", "Roboto-Bold.ttf"}
+    covered = set.intersection(*(set(TTFont(fonts / name).getBestCmap()) for name in drawn))
+    texts: dict[str, str] = {}
+    for po in sorted(Path(i18n.__file__).parent.glob("locale/*/LC_MESSAGES/*.po")):
+        with po.open("rb") as file:
+            for message in read_po(file):
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                for text in strings:
+                    texts[f"{po.parts[-3]}: {message.id!r}"] = text or ""
+    for source in Path(i18n.__file__).parent.rglob("*.kv"):
+        texts[str(source)] = source.read_text(encoding="utf-8")
+    for source in Path(i18n.__file__).parent.rglob("*.py"):
+        texts[str(source)] = source.read_text(encoding="utf-8")
+    previous = i18n.language()
+    try:
+        for language in ("en", "fr", "pt", "es"):
+            i18n.set_language(language)
+            for value in (-1_234_567, 12_345, 1_234):
+                texts[f"{language}: {value}"] = i18n.number(value) + i18n.decimal(value - 0.5)
+    finally:
+        i18n.set_language(previous)
+    missing = {
+        f"U+{ord(c):04X} in {where}"
+        for where, text in texts.items()
+        for c in text
+        if c not in "\n\r\t" and ord(c) not in covered
+    }
+    assert not missing, sorted(missing)
