@@ -252,9 +252,9 @@ def test_every_character_the_tablet_writes_is_in_its_font() -> None:
     for po in sorted(Path(i18n.__file__).parent.glob("locale/*/LC_MESSAGES/*.po")):
         with po.open("rb") as file:
             for message in read_po(file):
-                strings = message.string if isinstance(message.string, tuple) else (message.string,)
-                for text in strings:
-                    texts[f"{po.parts[-3]}: {message.id!r}"] = text or ""
+                strings = message.string
+                written = strings if isinstance(strings, str) else "".join(strings or ())
+                texts[f"{po.parts[-3]}: {message.id!r}"] = written
     for source in Path(i18n.__file__).parent.rglob("*.kv"):
         texts[str(source)] = source.read_text(encoding="utf-8")
     for source in Path(i18n.__file__).parent.rglob("*.py"):
