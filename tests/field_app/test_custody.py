@@ -114,5 +114,5 @@ def test_safe_to_wipe_or_exactly_what_is_not_yet_safe(english: None) -> None:
 def test_the_custody_words_are_translated(english: None) -> None:
     i18n.set_language("fr")
     waiting = custody_text(_custody(records=2, photos=3, oldest="2025-03-14"))
-    assert waiting.headline == "Pas encore prête à effacer : 2 enregistrements, 3 photos"
+    assert waiting.headline == "Pas encore prête à effacer\u00a0: 2 enregistrements, 3 photos"
     assert custody_text(_custody()).headline == "Prête à effacer"

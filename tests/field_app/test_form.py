@@ -154,7 +154,7 @@ def test_dates_in_the_messages_are_written_in_words_in_the_language(p: dict[str,
         form.set("start_date", "2025-03-14")
         form.set("end_date", "2025-04-01")
         assert form.visible_errors()["end_date"] == (
-            "Cette date est dans le futur : utilisez le 15 mars 2025 ou avant"
+            "Cette date est dans le futur\u00a0: utilisez le 15 mars 2025 ou avant"
         )
     finally:
         i18n.set_language("en")

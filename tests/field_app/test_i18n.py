@@ -76,6 +76,20 @@ def test_french_uses_the_typographic_apostrophe() -> None:
     assert straight == []
 
 
+def test_french_never_breaks_a_line_before_its_high_punctuation() -> None:
+    # "En attente d’envoi : …" with a plain space could put the colon alone at the start of
+    # the next line on a phone; French binds it with a no-break space (U+00A0: the tablet's
+    # font has no narrow one).
+    loose = [
+        text
+        for message in load("fr")
+        if message.id
+        for text in _strings(message)
+        if re.search(r" [:;?!»]|« ", text)
+    ]
+    assert loose == []
+
+
 def test_switching_language_translates_at_once_and_tells_listeners() -> None:
     heard: list[str] = []
     i18n.add_listener(heard.append)
@@ -133,7 +147,7 @@ def test_settings_names_every_device_fact_in_the_language(language: str, tmp_pat
         ),
         (
             "fr",
-            "En attente d’envoi : 1\u00a0234 enregistrements, 2 photos (4,2 Mo)",
+            "En attente d’envoi\u00a0: 1\u00a0234 enregistrements, 2 photos (4,2 Mo)",
             "12\u00a0345 participants · 6\u00a0000 femmes (49 %)",
         ),
         (

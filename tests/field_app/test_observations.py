@@ -261,7 +261,7 @@ def test_a_date_in_the_future_is_refused() -> None:
     ("language", "message"),
     [
         ("en", "This date is in the future; use 11 June 2025 or earlier"),
-        ("fr", "Cette date est dans le futur : utilisez le 11 juin 2025 ou avant"),
+        ("fr", "Cette date est dans le futur\u00a0: utilisez le 11 juin 2025 ou avant"),
     ],
 )
 def test_a_date_in_the_future_names_the_last_day_allowed_in_words(

@@ -312,7 +312,7 @@ def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
         home = on_screen(driver, "home")
         assert home.ids.settings_button.text == "Paramètres"
         driver.wait_until(
-            lambda: home.ids.sync_bar.headline.startswith("En attente d’envoi : "),
+            lambda: home.ids.sync_bar.headline.startswith("En attente d’envoi\u00a0: "),
             what="the sync bar in French",
         )
         driver.tap(home.ids.settings_button)
