@@ -45,7 +45,17 @@ class SettingsScreen(BaseScreen):
         now = datetime.now(UTC)
         self.log_lines = [log_line(e, now) for e in session.backend.log(20)]
         self._fill()
-        in_background(lambda: custody_text(session.custody()), self._show_custody)
+        # The custody line is read on a worker thread: only the newest read is shown (an
+        # older one landing last put back "Not yet safe to wipe" over "Safe to wipe").
+        self._generation = getattr(self, "_generation", 0) + 1
+        generation, self.loading = self._generation, True
+
+        def done(custody: CustodyText | None, error: BaseException | None) -> None:
+            if generation == self._generation and self.app is not None:
+                self.loading = False
+                self._show_custody(custody, error)
+
+        in_background(lambda: custody_text(session.custody()), done)
 
     def _show_custody(self, custody: CustodyText | None, error: BaseException | None) -> None:
         if error is not None:

@@ -277,3 +277,47 @@ def test_safe_to_wipe_only_once_receipts_cover_every_record_and_photo(
         driver.app.set_language("en")
         driver.app.home()  # back to English on a screen that redraws at once
         on_screen(driver, "home")
+
+
+def test_settings_shows_the_newest_custody_read_and_is_loading_until_it_lands(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    """Settings reads the custody line on a worker thread. Two reads in flight (the screen
+    opened, then a sync round changed the store) could land out of order on a slow tablet:
+    the older one, "Not yet safe to wipe", stayed over "Safe to wipe". And the screen never
+    said it was loading, so nothing told when the line was up to date."""
+    import threading
+
+    from tests.field_app.test_ui import demo_session
+
+    session, backend, _project = demo_session(tmp_path)
+    custody = backend.custody
+    gates: list[threading.Event] = []
+    readers: list[threading.Thread] = []
+
+    def held_read() -> Any:
+        answer = custody()  # what the store holds when the read starts
+        gate = threading.Event()
+        gates.append(gate)
+        readers.append(threading.current_thread())
+        gate.wait(30)  # the test decides when the read lands
+        return answer
+
+    with kivy_driver.running(make_app(session)) as driver:
+        on_screen(driver, "home")
+        backend.custody = held_read  # type: ignore[method-assign]
+        settings = driver.app.show("settings")
+        driver.wait_until(lambda: len(gates) == 1, what="the first read")
+        assert settings.loading  # until the line is up to date
+        for record in backend.records.values():
+            record.safe = True  # a sync round sent everything and brought the receipts
+            record.state = "synced" if record.state == "pending" else record.state
+        driver.app.changed()
+        driver.wait_until(lambda: len(gates) == 2, what="the second read")
+        gates[1].set()  # the newer read lands first
+        driver.wait_until(lambda: _custody(settings)[0] == "Safe to wipe", what="Safe to wipe")
+        assert not settings.loading
+        gates[0].set()  # the older read lands last
+        driver.wait_until(lambda: not readers[0].is_alive(), what="the older read")
+        driver.step(3)
+        assert _custody(settings)[0] == "Safe to wipe"

@@ -319,7 +319,10 @@ def test_a_photo_is_prepared_off_the_ui_thread_and_the_save_waits_for_it(
             driver.choose(form._inputs["type"], "Demonstration")
             driver.type(form._cells[("female", "adult")], "12")
             form._add_photo(source)
-            driver.step(3)  # frames go on while the photo is prepared
+            # Frames go on while the photo is prepared (the worker may start late on a
+            # loaded machine: three frames were not always enough for it to begin).
+            driver.wait_until(lambda: threads, what="the photo's preparation to start")
+            driver.step(3)
             assert form.preparing == 1 and form.busy == "Preparing the photo…"
             assert threads == [False]
             form.save()
