@@ -374,11 +374,18 @@ def test_failed_basic_attempts_lock_the_username_like_logins(
 def test_bad_options_get_400_in_the_odata_error_shape(
     client: TestClient, world: FeedWorld, path: str, params: dict[str, str], code: str, target: str
 ) -> None:
+    _assert_refused(client, world, path, params, code, target)
+
+
+def _assert_refused(
+    client: TestClient, world: FeedWorld, path: str, params: dict[str, str], code: str, target: str
+) -> None:
+    """HQ's GET of ``path`` is a 400 in the OData error shape, with ``code`` at ``target``."""
     auth = _basic(world, "hq", _token(client, world, "hq"))
     response = client.get(BASE + path, auth=auth, params=params)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
-    assert error["code"] == code and error["target"] == target and error["message"]
+    assert (error["code"], error["target"]) == (code, target) and error["message"]
 
 
 def test_unknown_sets_and_bad_credentials_answer_in_the_odata_shape(
@@ -551,11 +558,7 @@ def test_an_entity_out_of_scope_deleted_or_missing_is_the_same_404(
 def test_a_malformed_key_or_option_of_one_entity_is_a_400(
     client: TestClient, world: FeedWorld, path: str, params: dict[str, str], code: str, target: str
 ) -> None:
-    auth = _basic(world, "hq", _token(client, world, "hq"))
-    response = client.get(BASE + path, auth=auth, params=params)
-    assert response.status_code == 400, response.text
-    error = response.json()["error"]
-    assert (error["code"], error["target"]) == (code, target) and error["message"]
+    _assert_refused(client, world, path, params, code, target)
 
 
 # --- integers in digits 0-9 only ----------------------------------------------------------------
