@@ -155,6 +155,11 @@ def test_enrol_fill_save_pending_then_synced(
         what="the sync to finish",
     )
     home = on_screen(driver, "home")
+    # as a person would: once home says so (its cards are rebuilt when it reads the end of the
+    # sync, and a tap in those frames would land on a card being replaced)
+    driver.wait_until(
+        lambda: home.ids.sync_bar.headline == "Everything is sent", what="home to show the sync"
+    )
     driver.tap(driver.find_text(home, "Activities (1)"))
     activities = on_screen(driver, "activities")
     driver.wait_until(
