@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 
 from server.accounts.auth import Caller
+from server.accounts.fleet import record_status
 from server.accounts.models import AccessToken, Device, User, UserProject
 from server.accounts.security import hash_password, new_token, token_hash
 from server.accounts.service import create_user, forget_login_failures
@@ -60,7 +61,7 @@ from server.sync.models import KeptMutation
 from server.sync.service import push
 from shared.catalogue import Role
 from shared.geography import region_of
-from sync.protocol import Entity, Mutation, Op, PushRequest, ResultStatus
+from sync.protocol import Entity, Mutation, Op, PushRequest, ResultStatus, TabletStatus
 
 AUDIT_ENTITY = "demo"
 STARTED = "load_started"
@@ -662,6 +663,13 @@ def _settle_devices(engine: Engine, world: World) -> None:
                 .group_by(col(Activity.device_id))
             ).all()
         }
+        held = dict(
+            session.execute(
+                select(col(UserProject.user_id), func.count())
+                .join(Activity, col(Activity.project_id) == col(UserProject.project_id))
+                .group_by(col(UserProject.user_id))
+            ).all()
+        )
         for device in session.execute(select(Device).where(col(Device.id).in_(ids))).scalars():
             count, last_push = pushed.get(device.id, (0, None))
             more, last_other = others.get(device.id, (0, None))
@@ -670,6 +678,28 @@ def _settle_devices(engine: Engine, world: World) -> None:
             device.last_seq = count + more
             device.last_seen_at = max(seen) if seen else None
             session.add(device)
+            if device.revoked_at is None and device.last_seen_at is not None:
+                _report_status(session, device, records=int(held.get(device.user_id, 0)))
+
+
+def _report_status(session: Session, device: Device, *, records: int) -> None:
+    """The status report (docs/protocol.md, tablet status) the tablet in use sent at its last
+    sync: everything sent (the demo's pushes all landed), the records of its projects held,
+    and its free storage, drawn from its id so that loading again reports the same."""
+    rng = random.Random(device.id.int)
+    status = TabletStatus(
+        pending_mutations=0,
+        pending_uploads=0,
+        pending_upload_bytes=0,
+        oldest_pending_captured_at=None,
+        records=records,
+        photos=0,
+        free_storage_bytes=rng.randint(1_200, 24_000) * 1_000_000,
+        app_version=device.app_version or "",
+        language=None,
+        last_error=None,
+    )
+    record_status(session, device_id=device.id, status=status, now=as_utc(device.last_seen_at))
 
 
 # --- a sync conflict to settle ------------------------------------------------------------------

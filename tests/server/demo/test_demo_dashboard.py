@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from server.accounts.models import Device, User, UserProject
+from server.accounts.models import Device, DeviceStatus, User, UserProject
 from server.activities.models import Activity
 from server.app import create_app
 from server.columns import as_utc
@@ -143,6 +143,26 @@ def test_a_country_officer_sees_the_country_tablets_on_the_tablets_page(
         assert device.label not in html
     assert f"{len(own)} tablets enrolled" in html
     assert "Revoked" in html  # Lesotho's lost tablet
+    # Each tablet in use reported at its last sync (the page showed "no report" for all, so
+    # a newcomer never saw what the page tells): everything sent, its free storage; the lost
+    # tablet never reports again.
+    rows = re.findall(r"<tr data-device[^>]*>(.*?)</tr>", html, re.S)
+    for device in own:
+        row = next(r for r in rows if device.label in r)
+        if device.revoked_at is None:
+            assert "nothing" in row and "reported" in row and re.search(r"\d\sGB", row), row
+        else:
+            assert "no report" in row, row
+    with Session(engine) as session:
+        reports = {s.device_id: s for s in session.execute(select(DeviceStatus)).scalars()}
+        for device in world.devices:
+            report = reports.get(device.id)
+            if device.revoked_at is not None:
+                assert report is None
+                continue
+            assert report is not None and report.pending_mutations == 0
+            stored = session.get(Device, device.id)
+            assert stored is not None and report.received_at == stored.last_seen_at
     with Session(engine) as session:  # the fleet view shows each tablet's app version
         versions = session.execute(
             select(col(Device.app_version)).where(col(Device.id).in_([d.id for d in own]))
