@@ -81,18 +81,27 @@ def refuse_declared_size(request: Request, *, limit: int) -> None:
         )
 
 
+def _encoding(header: str | None) -> str:
+    """A ``Content-Encoding`` as compared: lower case, "identity" when there is none."""
+    return (header or "").strip().lower() or "identity"
+
+
+def _unsupported(encoding: str, advice: str) -> ValidationFailed:
+    return invalid(
+        "Content-Encoding",
+        ErrorCode.UNSUPPORTED_ENCODING,
+        f"{encoding!r} is not supported{advice}",
+        status_code=415,
+    )
+
+
 def refuse_encoded(request: Request) -> None:
     """415 at once for a body sent with a ``Content-Encoding``: a photo's chunk is appended
     as the bytes arrive (a cut one keeps what came), so it travels as it is — a photo is
     compressed already."""
-    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
-    if encoding not in ("identity", ""):
-        raise invalid(
-            "Content-Encoding",
-            ErrorCode.UNSUPPORTED_ENCODING,
-            f"{encoding!r} is not supported here: send a photo's chunk without Content-Encoding",
-            status_code=415,
-        )
+    encoding = _encoding(request.headers.get("content-encoding"))
+    if encoding != "identity":
+        raise _unsupported(encoding, " here: send a photo's chunk without Content-Encoding")
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:
@@ -116,20 +125,15 @@ def decode_body(raw: bytes, *, encoding: str | None, limit: int) -> bytes:
     A gzip bomb (a few kilobytes that inflate to gigabytes) is refused with 413 as soon as the
     output passes the limit.
     """
-    encoding = (encoding or "identity").strip().lower()
-    if encoding in ("identity", ""):
+    encoding = _encoding(encoding)
+    if encoding == "identity":
         if len(raw) > limit:
             raise PayloadTooLarge(
                 f"the request body is over the limit of {limit} bytes", limit=limit
             )
         return raw
     if encoding not in ("gzip", "x-gzip"):
-        raise invalid(
-            "Content-Encoding",
-            ErrorCode.UNSUPPORTED_ENCODING,
-            f"{encoding!r} is not supported; send gzip or no encoding",
-            status_code=415,
-        )
+        raise _unsupported(encoding, "; send gzip or no encoding")
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         out = inflater.decompress(raw, limit + 1)

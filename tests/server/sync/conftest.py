@@ -116,6 +116,28 @@ def push(
     return client.post("/api/v1/sync/push", content=body, headers=headers)
 
 
+def upload_chunk(
+    client: TestClient,
+    field: Field,
+    photo_id: str,
+    offset: int,
+    chunk: bytes,
+    *,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """PATCH one chunk of a photo's bytes at ``offset`` from ``field``'s tablet."""
+    return client.patch(
+        f"/api/v1/attachments/{photo_id}",
+        content=chunk,
+        headers={
+            **field.headers(),
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+            **(headers or {}),
+        },
+    )
+
+
 def pull_all(
     client: TestClient,
     field: Field,

@@ -23,7 +23,7 @@ from server.records.receipts import current_signer
 from server.sync.attachments import AttachmentFiles, append_chunk, sniff_content_type
 from server.sync.http import server_stopping
 from tests.factories import make_access_token, make_user
-from tests.server.sync.conftest import Field, mutation, push
+from tests.server.sync.conftest import Field, mutation, push, upload_chunk
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(300_000)
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(1000)
@@ -48,18 +48,6 @@ def _with_photo(client: TestClient, field: Field, data: bytes = JPEG, **override
     return photo_id
 
 
-def _patch(client: TestClient, field: Field, photo_id: str, offset: int, chunk: bytes) -> Any:
-    return client.patch(
-        f"/api/v1/attachments/{photo_id}",
-        content=chunk,
-        headers={
-            **field.headers(),
-            "Upload-Offset": str(offset),
-            "Content-Type": "application/offset+octet-stream",
-        },
-    )
-
-
 def _offset(client: TestClient, field: Field, photo_id: str) -> int:
     response = client.head(f"/api/v1/attachments/{photo_id}", headers=field.headers())
     assert response.status_code == 200
@@ -71,17 +59,17 @@ def test_chunks_append_at_the_offset_and_the_photo_is_served(
 ) -> None:
     photo_id = _with_photo(client, field)
     assert _offset(client, field, photo_id) == 0
-    first = _patch(client, field, photo_id, 0, JPEG[:100_000])
+    first = upload_chunk(client, field, photo_id, 0, JPEG[:100_000])
     assert first.status_code == 200
     assert first.headers["upload-offset"] == "100000" and first.json()["complete"] is False
     assert _offset(client, field, photo_id) == 100_000
 
-    wrong = _patch(client, field, photo_id, 50_000, JPEG[50_000:150_000])
+    wrong = upload_chunk(client, field, photo_id, 50_000, JPEG[50_000:150_000])
     assert wrong.status_code == 409
     assert wrong.headers["upload-offset"] == "100000"
     assert wrong.json()["upload_offset"] == 100_000
 
-    last = _patch(client, field, photo_id, 100_000, JPEG[100_000:])
+    last = upload_chunk(client, field, photo_id, 100_000, JPEG[100_000:])
     assert last.status_code == 200 and last.json()["complete"] is True
     with Session(engine) as session:
         stored = session.get(Attachment, uuid.UUID(photo_id))
@@ -103,7 +91,7 @@ def test_a_wrong_sha256_is_refused_and_the_bytes_discarded(
     client: TestClient, field: Field, engine: Engine
 ) -> None:
     photo_id = _with_photo(client, field, sha256=hashlib.sha256(b"other").hexdigest())
-    response = _patch(client, field, photo_id, 0, JPEG[:1_000_000])
+    response = upload_chunk(client, field, photo_id, 0, JPEG[:1_000_000])
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "sha256"
     assert response.json()["upload_offset"] == 0
@@ -117,7 +105,7 @@ def test_a_wrong_sha256_is_refused_and_the_bytes_discarded(
 
 def test_bytes_of_another_type_are_refused(client: TestClient, field: Field) -> None:
     photo_id = _with_photo(client, field, data=PNG)  # declared image/jpeg
-    response = _patch(client, field, photo_id, 0, PNG)
+    response = upload_chunk(client, field, photo_id, 0, PNG)
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "content_type"
 
@@ -128,7 +116,7 @@ def test_a_chunk_past_the_size_of_another_type_hears_both_at_once(
     """A whole file too long and of another type was refused for its length only; sent again
     at the right length, it was then refused for its type: two rounds over a slow link."""
     photo_id = _with_photo(client, field, data=PNG)  # declared image/jpeg, 1008 bytes
-    response = _patch(client, field, photo_id, 0, PNG + b"more")
+    response = upload_chunk(client, field, photo_id, 0, PNG + b"more")
     assert response.status_code == 422
     assert {(d["field"], d["code"]) for d in response.json()["detail"]} == {
         ("body", "too_long"),
@@ -145,30 +133,17 @@ def test_an_encoded_chunk_is_refused_before_a_byte_is_appended(
     refused at once (415 at its header, as a push with an unknown encoding), nothing appended."""
     photo_id = _with_photo(client, field)
     for encoding in ("gzip", "br"):
-        response = client.patch(
-            f"/api/v1/attachments/{photo_id}",
-            content=gzip.compress(JPEG) if encoding == "gzip" else JPEG,
-            headers={
-                **field.headers(),
-                "Upload-Offset": "0",
-                "Content-Type": "application/offset+octet-stream",
-                "Content-Encoding": encoding,
-            },
+        chunk = gzip.compress(JPEG) if encoding == "gzip" else JPEG
+        response = upload_chunk(
+            client, field, photo_id, 0, chunk, headers={"Content-Encoding": encoding}
         )
         assert response.status_code == 415, response.text
         (detail,) = response.json()["detail"]
         assert (detail["field"], detail["code"]) == ("Content-Encoding", "unsupported_encoding")
         assert _offset(client, field, photo_id) == 0
     # "identity" is no encoding at all: the chunk goes in.
-    response = client.patch(
-        f"/api/v1/attachments/{photo_id}",
-        content=JPEG,
-        headers={
-            **field.headers(),
-            "Upload-Offset": "0",
-            "Content-Type": "application/offset+octet-stream",
-            "Content-Encoding": "identity",
-        },
+    response = upload_chunk(
+        client, field, photo_id, 0, JPEG, headers={"Content-Encoding": "identity"}
     )
     assert response.status_code == 200, response.text
     assert response.json()["complete"] is True
@@ -177,11 +152,11 @@ def test_an_encoded_chunk_is_refused_before_a_byte_is_appended(
 def test_a_chunk_over_one_mebibyte_gets_413(client: TestClient, field: Field) -> None:
     big = b"\xff\xd8\xff" + bytes(2 * 1024 * 1024)
     photo_id = _with_photo(client, field, data=big)
-    assert _patch(client, field, photo_id, 0, big[: 1024 * 1024 + 1]).status_code == 413
+    assert upload_chunk(client, field, photo_id, 0, big[: 1024 * 1024 + 1]).status_code == 413
 
 
 def test_bytes_before_the_metadata_get_404(client: TestClient, field: Field) -> None:
-    response = _patch(client, field, str(uuid.uuid4()), 0, JPEG[:10])
+    response = upload_chunk(client, field, str(uuid.uuid4()), 0, JPEG[:10])
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
 
@@ -190,7 +165,7 @@ def test_people_outside_the_scope_cannot_read_the_photo(
     client: TestClient, field: Field, engine: Engine
 ) -> None:
     photo_id = _with_photo(client, field)
-    _patch(client, field, photo_id, 0, JPEG)
+    upload_chunk(client, field, photo_id, 0, JPEG)
     with Session(engine) as session:
         stranger = make_user(session, role="country_officer", countries=["KEN"])
         token = make_access_token(session, stranger)
@@ -239,7 +214,7 @@ def test_only_the_tablet_that_sent_the_details_may_send_the_bytes(
     from tests.factories import make_device
 
     photo_id = _with_photo(client, field)
-    assert _patch(client, field, photo_id, 0, JPEG[:100_000]).status_code == 200
+    assert upload_chunk(client, field, photo_id, 0, JPEG[:100_000]).status_code == 200
     hq = make_user(session, role="hq_analyst", countries=[])
     _, hq_token = make_device(session, hq)
     _, second_token = make_device(session, field.expert)  # the same person's other tablet
@@ -339,7 +314,7 @@ def test_a_chunk_cut_by_the_link_keeps_the_bytes_that_arrived(
     _raw_patch(client, field, photo_id, 0, parts, declared=200_000, then="disconnect")
     assert _offset(client, field, photo_id) == 70_000
     # The tablet asks the offset and sends the rest from there: the photo is whole and right.
-    assert _patch(client, field, photo_id, 70_000, JPEG[70_000:]).json()["complete"] is True
+    assert upload_chunk(client, field, photo_id, 70_000, JPEG[70_000:]).json()["complete"] is True
     with Session(engine) as session:
         stored = session.get(Attachment, uuid.UUID(photo_id))
         assert stored is not None and stored.complete and stored.received == len(JPEG)
@@ -399,7 +374,7 @@ def test_a_stale_chunk_finishing_after_a_newer_one_adds_only_new_bytes(
     """The tablet gave up on a stalled chunk and resent from the same offset; the server
     notices the old request's cut only afterwards. Neither request's bytes are wasted."""
     photo_id = _with_photo(client, field)
-    newer = _patch(client, field, photo_id, 0, JPEG[:50_000])
+    newer = upload_chunk(client, field, photo_id, 0, JPEG[:50_000])
     assert newer.status_code == 200
     # The stale request had passed the offset check at 0 and carried 80 000 bytes.
     with Session(write_engine(engine)) as session:
@@ -415,7 +390,7 @@ def test_a_stale_chunk_finishing_after_a_newer_one_adds_only_new_bytes(
         )
         session.commit()
     assert state.offset == 80_000
-    assert _patch(client, field, photo_id, 80_000, JPEG[80_000:]).json()["complete"] is True
+    assert upload_chunk(client, field, photo_id, 80_000, JPEG[80_000:]).json()["complete"] is True
     served = client.get(f"/api/v1/attachments/{photo_id}", headers=field.headers())
     assert served.content == JPEG
 

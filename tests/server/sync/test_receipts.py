@@ -38,7 +38,7 @@ from tests.server.ops.test_backup_restore import (  # noqa: F401 - fixtures
     fresh_postgresql,
     fresh_sqlite,
 )
-from tests.server.sync.conftest import Field, mutation, pull_all, push
+from tests.server.sync.conftest import Field, mutation, pull_all, push, upload_chunk
 from tests.server.sync.test_site_writes import _officer
 from tests.server.test_cli import run_cli
 
@@ -59,15 +59,7 @@ def _photo(activity_id: str, data: bytes) -> dict[str, Any]:
 
 
 def _upload(client: TestClient, field: Field, photo_id: str, data: bytes) -> None:
-    response = client.patch(
-        f"/api/v1/attachments/{photo_id}",
-        content=data,
-        headers={
-            **field.headers(),
-            "Upload-Offset": "0",
-            "Content-Type": "application/offset+octet-stream",
-        },
-    )
+    response = upload_chunk(client, field, photo_id, 0, data)
     assert response.status_code == 200, response.text
     assert response.json()["complete"] is True
 
