@@ -16,10 +16,20 @@ MINUS = "\u2212"
 HYPHEN_MINUS = "-"
 
 
+# The spaces a number may be grouped with, as written (CLDR's narrow no-break space on the
+# dashboard, the no-break space on the tablet) or typed.
+GROUP_SPACES = (" ", "\u00a0", "\u202f", "\u2009")
+
+
+def is_zero(text: str) -> bool:
+    """Whether a formatted number shows no digit but zeros ("0", "-0,0", "0 %")."""
+    return not any(digit in text for digit in "123456789")
+
+
 def minus_sign(text: str) -> str:
     """A formatted number with its negative sign as the minus sign ("-43" → "−43"), and none
     when it rounds to zero ("-0,0" → "0,0": -0.04 written with one decimal)."""
-    if not any(digit in text for digit in "123456789"):
+    if is_zero(text):
         return text.replace(HYPHEN_MINUS, "")
     return text.replace(HYPHEN_MINUS, MINUS)
 
@@ -33,3 +43,13 @@ def coordinate(value: float, decimals: int) -> str:
 def typed_minus(text: str) -> str:
     """Typed text with its minus signs as the hyphen-minus parsers read ("−5" → "-5")."""
     return text.replace(MINUS, HYPHEN_MINUS)
+
+
+def ungrouped(text: str) -> str:
+    """A number as typed or copied from a page, ready for a parser: the minus sign as the
+    hyphen-minus and the grouping spaces gone ("−1 234,5" → "-1234,5"); the decimal mark is
+    the reader's business (it depends on the language)."""
+    clean = typed_minus(text)
+    for space in GROUP_SPACES:
+        clean = clean.replace(space, "")
+    return clean

@@ -22,7 +22,7 @@ from field_app.controllers.form import Photo
 from field_app.controllers.messages import field_message
 from field_app.i18n import GROUP_SPACE, N_, _, decimal, language, ngettext
 from shared.observations import asked_fields, form_fields, validate_values
-from shared.typography import minus_sign, typed_minus
+from shared.typography import minus_sign, ungrouped
 from shared.units import unit_text, with_unit
 from shared.validation import FUTURE_DAYS, Issue
 
@@ -226,13 +226,7 @@ class ObservationSave:
 
 
 def _parse_number(kind: str, text: str) -> Any:
-    cleaned = (
-        typed_minus(text.strip())
-        .replace(",", ".")
-        .replace("\u202f", "")
-        .replace(GROUP_SPACE, "")
-        .replace(" ", "")
-    )
+    cleaned = ungrouped(text.strip()).replace(",", ".")
     if not cleaned:
         return None
     try:

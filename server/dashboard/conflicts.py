@@ -36,7 +36,7 @@ from server.scope import can_review, in_visible_project
 from server.sync import conflicts
 from server.sync.models import SyncConflict
 from shared.errors import ErrorCode, Issue
-from shared.typography import typed_minus
+from shared.typography import ungrouped
 
 # What a person may type for a field besides the two sides: by field name (observations' answers
 # go by their form field's type).
@@ -620,7 +620,7 @@ def _read(t: Translator, kind: str, text: str) -> Any:
         return text == "true"
     if kind != "number":
         return text
-    clean = typed_minus(text).replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    clean = ungrouped(text)
     if len(clean) > 40:  # no field's number is this long: not a number
         return text
     try:

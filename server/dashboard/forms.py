@@ -44,7 +44,7 @@ from shared.forms import (
     MAX_INDICATORS,
     NUMERIC_TYPES,
 )
-from shared.typography import typed_minus
+from shared.typography import ungrouped
 
 EDITOR_LANGUAGES = LANGUAGES  # en fr pt es: the languages the editor asks for
 # A unit's own translations (``unit_label``): the unit itself is what English reads.
@@ -545,7 +545,7 @@ def _bound_value(text: str, type_: str) -> Any:
     the rules refuse with ``not_number``), the text otherwise (dates, or a wrong type)."""
     if not text:
         return None
-    clean = typed_minus(text).replace(" ", "").replace("\u00a0", "")
+    clean = ungrouped(text)
     if type_ in NUMERIC_TYPES and _NUMBER.fullmatch(clean):
         number = float(clean)
         if re.fullmatch(r"[-+]?\d+", clean):

@@ -36,7 +36,7 @@ from markupsafe import Markup
 from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
 from shared.errors import EXPLANATIONS
 from shared.geography import COUNTRIES, REGIONS
-from shared.typography import coordinate, minus_sign
+from shared.typography import coordinate, is_zero, minus_sign
 from shared.units import messages as unit_messages
 from shared.units import unit_text
 
@@ -386,7 +386,7 @@ class Translator:
         if value is None:
             return "–"
         text = self.number(value, decimals)
-        if not any(digit in text for digit in "123456789"):
+        if is_zero(text):
             text = "±" + text
         elif value > 0:
             text = "+" + text

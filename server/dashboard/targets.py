@@ -29,7 +29,7 @@ from server.results.models import Form
 from shared.catalogue import Sex, codes
 from shared.errors import ErrorCode, Issue
 from shared.indicators import period_bounds, period_label
-from shared.typography import typed_minus
+from shared.typography import GROUP_SPACES, ungrouped
 from shared.validation import (
     INDICATOR_CODES,
     PERCENT_INDICATORS,
@@ -46,8 +46,6 @@ KINDS = {"target": N_("Target"), "baseline": N_("Baseline")}
 
 # --- numbers as people type them --------------------------------------------------------------
 
-_SPACES = (" ", "\u00a0", "\u202f", "\u2009")
-
 
 def read_number(text: str, language: str) -> float | str | None:
     """A number typed in ``language``'s format: "1 234,5" in French, "1.234,5" in Portuguese
@@ -55,13 +53,11 @@ def read_number(text: str, language: str) -> float | str | None:
     a dot a dot also reads as the decimal mark ("1234.5" in French). None when nothing was
     typed; the text itself when it is not such a number (the rules then call it ``not_number``).
     """
-    clean = typed_minus(text.strip())
-    for space in _SPACES:
-        clean = clean.replace(space, "")
+    clean = ungrouped(text.strip())
     if not clean:
         return None
     decimal, group = get_decimal_symbol(language), get_group_symbol(language)
-    group = "" if group in _SPACES else group
+    group = "" if group in GROUP_SPACES else group
     marks = {decimal} | ({"."} if group != "." else set())
     mark = "[" + "".join(re.escape(m) for m in sorted(marks)) + "]"
     plain = rf"[-+]?\d+(?:{mark}\d+)?"

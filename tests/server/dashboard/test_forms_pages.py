@@ -332,3 +332,5 @@ def test_a_bound_copied_from_the_preview_reads_as_a_number() -> None:
     assert _bound_value("−10", "integer") == -10
     assert _bound_value("−2.5", "decimal") == -2.5
     assert _bound_value("-2.5", "decimal") == -2.5
+    # French pages group thousands with U+202F: "100 000" copied back read as text too
+    assert _bound_value("100\u202f000", "integer") == 100_000
