@@ -120,6 +120,12 @@ def number(value: int) -> str:
     return minus_sign(text.replace(",", group) if abs(value) >= smallest else text.replace(",", ""))
 
 
+def percent(value: float) -> str:
+    """A share in whole per cent, its sign bound to the number as groups are (GROUP_SPACE), so
+    that the "%" never starts a line: "47 %", "1 234 %" in French, "−5 %"."""
+    return number(round(value)) + GROUP_SPACE + "%"
+
+
 def decimal(value: float, digits: int = 1) -> str:
     """A number with ``digits`` decimals as the current language writes it: 4.2 · 4,2; a
     negative one with the minus sign, −29,31."""

@@ -1,4 +1,4 @@
-"""How numbers are written for people, the same on the tablet and the dashboard.
+"""How numbers and dates are written for people, the same on the tablet and the dashboard.
 
 A negative number is written with the minus sign (U+2212, "−43 %"), never the hyphen-minus
 that Python and CLDR's patterns put there ("-43 %"): the hyphen is shorter than the plus sign,
@@ -7,6 +7,9 @@ people ends with :func:`minus_sign`; every reader of a typed number starts with
 :func:`typed_minus`, so that a figure copied from a page reads back. Data for machines (the
 API's JSON, CSV and XLSX cells) keeps its numbers as numbers.
 
+A date is one word for the line breaker: "4\u00a0sept.\u00a02026", its day, month and year
+bound by no-break spaces (:func:`unbroken`), so that no line ends inside it.
+
 Standard library only: the tablet uses this too.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 MINUS = "\u2212"
 HYPHEN_MINUS = "-"
+NO_BREAK_SPACE = "\u00a0"
 
 
 # The spaces a number may be grouped with, as written (CLDR's narrow no-break space on the
@@ -32,6 +36,13 @@ def minus_sign(text: str) -> str:
     if is_zero(text):
         return text.replace(HYPHEN_MINUS, "")
     return text.replace(HYPHEN_MINUS, MINUS)
+
+
+def unbroken(text: str) -> str:
+    """Text that must stay on one line, such as a date, with its spaces as no-break spaces
+    ("4 sept. 2026" → "4\u00a0sept.\u00a02026"); other spaces (CLDR's narrow no-break space
+    before "PM") are kept."""
+    return text.replace(" ", NO_BREAK_SPACE)
 
 
 def coordinate(value: float, decimals: int) -> str:

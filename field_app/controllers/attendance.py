@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_app.controllers import labels
-from field_app.i18n import _, number
+from field_app.i18n import _, number, percent
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
 from shared.validation import MAX_ATTENDANCE_TOTAL, MAX_COUNT
 
@@ -166,5 +166,6 @@ def grid_caption(category: str, disability: bool) -> str:
 
 
 def format_share(share: float | None) -> str:
-    """A women's share for display: '47 %', or an en dash when nobody is counted."""
-    return "–" if share is None else f"{share:.0f} %"
+    """A women's share for display: '47 %' (no-break, i18n.percent), or an en dash when nobody
+    is counted."""
+    return "–" if share is None else percent(share)

@@ -23,7 +23,7 @@ from field_app.controllers.attendance import (
     too_large_text,
 )
 from field_app.controllers.messages import field_message
-from field_app.i18n import _, number
+from field_app.i18n import _, number, percent
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
 from shared.typography import typed_minus
 from shared.validation import (
@@ -486,8 +486,8 @@ class ActivityForm:
         share = self.attendance.women_share()
         if share is None:
             return _("No participants counted yet")
-        return _("{total} participants · {women} women ({share:.0f} %)").format(
-            total=number(total), women=number(women), share=share
+        return _("{total} participants · {women} women ({share})").format(
+            total=number(total), women=number(women), share=percent(share)
         )
 
     # -- loading a record to correct it ----------------------------------------------------

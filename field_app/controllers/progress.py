@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from field_app.controllers import labels
-from field_app.i18n import number
+from field_app.i18n import number, percent
 from shared.indicators import period_bounds, period_label
 
 COUNTED_STATUSES = frozenset({"submitted", "approved"})
@@ -121,7 +121,7 @@ class ProgressLine:
             if value is None:
                 return "–"
             if self.indicator == "WOMEN_SHARE":
-                return f"{value:.0f} %"
+                return percent(value)
             return number(round(value))
 
         return f"{show(self.actual)} / {show(self.target)}"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from field_app.i18n import N_, _, decimal, ngettext, number
+from field_app.i18n import N_, _, decimal, ngettext, number, percent
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +165,8 @@ def waiting_text(status: SyncStatus) -> str:
 
 
 def upload_text(upload: UploadNow) -> str:
-    return _("Sending a photo: {sent} of {size} ({percent} %)").format(
-        sent=size_text(upload.sent), size=size_text(upload.size), percent=upload.percent
+    return _("Sending a photo: {sent} of {size} ({percent})").format(
+        sent=size_text(upload.sent), size=size_text(upload.size), percent=percent(upload.percent)
     )
 
 

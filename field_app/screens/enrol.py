@@ -25,16 +25,14 @@ class EnrolScreen(BaseScreen):
 
     def _recheck(self, name: str) -> None:
         """A box shown in error is checked again as it is typed in: its message goes once the
-        box is right (the others stay until Enrol is pressed again)."""
+        box is right (the others stay until Enrol is pressed again). The messages still shown
+        are asked again in the new language after a switch, as Enrol's are."""
         if name not in self.errors:
             return
-        errors = dict(self.errors)
-        error = self.form().errors().get(name)
-        if error:
-            errors[name] = error
-        else:
-            errors.pop(name)
-        self.errors = errors
+        shown = set(self.errors)
+        if not self.form().errors().get(name):
+            shown.discard(name)
+        self.say("errors", lambda: {k: v for k, v in self.form().errors().items() if k in shown})
 
     def enter(self, **params: Any) -> None:
         self.can_go_back = self.session.enrolled

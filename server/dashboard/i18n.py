@@ -36,7 +36,7 @@ from markupsafe import Markup
 from shared.catalogue import SOLUTIONS, THEMATIC_AREAS, TOPICS
 from shared.errors import EXPLANATIONS
 from shared.geography import COUNTRIES, REGIONS
-from shared.typography import coordinate, is_zero, minus_sign
+from shared.typography import coordinate, is_zero, minus_sign, unbroken
 from shared.units import messages as unit_messages
 from shared.units import unit_text
 
@@ -393,9 +393,11 @@ class Translator:
         return text + "\u00a0" + (self.gettext("pts") if points else "%")
 
     def date(self, value: dt.date | None, style: str = "medium") -> str:
+        """A date, on one line: "4\u00a0sept.\u00a02026" (no-break spaces, shared.typography)."""
         if value is None:
             return "–"
-        return self._first_of_month(value, format_date(value, style, locale=self.language))
+        text = format_date(value, style, locale=self.language)
+        return unbroken(self._first_of_month(value, text))
 
     def _first_of_month(self, value: dt.date, text: str) -> str:
         """French writes the first day of a month as an ordinal before the month's name
@@ -409,9 +411,12 @@ class Translator:
             return "–"
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        # In UTC, and said so: readers and tablets sit in several time zones.
+        # In UTC, and said so: readers and tablets sit in several time zones. The date stays on
+        # one line, as the time does; a line may break between them.
+        day = value.astimezone(dt.UTC).date()
         text = format_datetime(value, "medium", tzinfo=dt.UTC, locale=self.language)
-        return self._first_of_month(value.astimezone(dt.UTC), text) + "\u00a0UTC"
+        text = text.replace(format_date(day, "medium", locale=self.language), self.date(day), 1)
+        return text + "\u00a0UTC"
 
     def ago(self, value: dt.datetime | None, now: dt.datetime) -> str:
         """ "3 days ago" in the reader's language."""
@@ -424,7 +429,7 @@ class Translator:
         )
 
     def month(self, value: dt.date) -> str:
-        return format_date(value, "MMM y", locale=self.language)
+        return unbroken(format_date(value, "MMM y", locale=self.language))
 
     def jinja_gettext(self, message: str, **values: Any) -> Markup:
         """``_()`` in templates: the translation is markup-safe, the values are escaped."""

@@ -12,7 +12,9 @@ what page 1 costs. ``$skip`` applies to the first page only (the nextLink drops 
 
 Text orders and compares by Unicode code point on both backends (``COLLATE "C"`` on
 PostgreSQL, SQLite's own BINARY), as Python orders the computed sets: the database's collation
-would order the same feed otherwise on each, and the seek relies on the order.
+would order the same feed otherwise on each, and the seek relies on the order. The code
+columns are stored in that collation on PostgreSQL (migration ``0014_code_collation``), so
+that their indexes give this order.
 
 Empty (null) values order as OData says, the same on SQLite and PostgreSQL (whose defaults
 differ): before every value ascending, after every value descending. The skiptoken then

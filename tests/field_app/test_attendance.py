@@ -66,7 +66,7 @@ def test_parse_count_refuses_the_rest_with_a_reason(text: str) -> None:
 
 def test_format_share() -> None:
     assert format_share(None) == "–"
-    assert format_share(47.4) == "47 %"
+    assert format_share(47.4) == "47\u00a0%"
 
 
 @settings(max_examples=60, deadline=None)

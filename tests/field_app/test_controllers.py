@@ -75,7 +75,7 @@ def test_progress_counts_submitted_and_approved_of_the_quarter_only() -> None:
     assert lines[("PARTICIPANTS", None)].percent == pytest.approx(47.0)
     assert lines[("PARTICIPANTS", "female")].actual == 22
     assert lines[("WOMEN_SHARE", None)].actual == pytest.approx(100 * 22 / 47)
-    assert lines[("WOMEN_SHARE", None)].figures() == "47 % / 50 %"
+    assert lines[("WOMEN_SHARE", None)].figures() == "47\u00a0% / 50\u00a0%"
     assert lines[("TRAININGS", None)].figures() == "1 / 2"
     assert lines[("PARTICIPANTS", "female")].label == "Participants (Women)"
 
@@ -186,7 +186,7 @@ def test_list_filters_searches_and_sorts_newest_first() -> None:
     assert [r.title for r in listing.visible()] == ["Démonstration 49"]
     view = listing.data()[0]
     assert view["state_label"] in ("pending", "synced", "returned", "conflict", "rejected")
-    assert view["figures"] == "20 participants · women 60 %"
+    assert view["figures"] == "20 participants · women 60\u00a0%"
     listing.set_query("roma 49")
     assert listing.visible() == []
     with pytest.raises(ValueError, match="unknown state filter"):
@@ -323,7 +323,7 @@ def test_the_current_upload_shows_its_progress_and_what_is_left() -> None:
     text = sync_bar(status, NOW)
     assert text.headline == "Waiting to be sent: 2 photos (500 KB)"
     assert text.detail == (
-        "Sending a photo: 120 KB of 310 KB (38 %) · Last successful sync: 5 minutes ago"
+        "Sending a photo: 120 KB of 310 KB (38\u00a0%) · Last successful sync: 5 minutes ago"
     )
     assert text.progress == pytest.approx(0.38)
 

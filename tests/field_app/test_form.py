@@ -134,7 +134,7 @@ def test_a_count_too_large_for_a_cell_says_so_and_is_not_counted(p: dict[str, An
         form.set_attendance(cell, typed)
     assert form.visible_errors()["attendance"] == "At most 100,000 in one cell"
     assert form.attendance.total() == 10  # the other cell only
-    assert form.totals_text() == "10 participants · 10 women (100 %)"
+    assert form.totals_text() == "10 participants · 10 women (100\u00a0%)"
     with pytest.raises(FormInvalid):
         form.save(captured_at=datetime.now(UTC))
     form.set_attendance(cell, "99")
@@ -262,10 +262,10 @@ def test_totals_text_and_labels_follow_the_language(p: dict[str, Any]) -> None:
     assert form.totals_text() == "No participants counted yet"
     form.set_attendance(Cell("farmer", False, "female", "youth"), "3")
     form.set_attendance(Cell("farmer", False, "male", "youth"), "1")
-    assert form.totals_text() == "4 participants · 3 women (75 %)"
+    assert form.totals_text() == "4 participants · 3 women (75\u00a0%)"
     try:
         i18n.set_language("fr")
-        assert form.totals_text() == "4 participants · 3 femmes (75 %)"
+        assert form.totals_text() == "4 participants · 3 femmes (75\u00a0%)"
         assert dict(form.choices("type"))["farmer_training"] == "Formation d’agriculteurs"
         form.set("end_date", "2025-03-01")
         assert form.visible_errors()["end_date"] == "La fin est avant le début"

@@ -137,28 +137,69 @@ def test_settings_names_every_device_fact_in_the_language(language: str, tmp_pat
         i18n.set_language("en")
 
 
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_a_percentage_never_breaks_from_its_sign(language: str) -> None:
+    # "47 %" was built with an ordinary space: a narrow label could end a line on "47" and put
+    # the "%" alone on the next. The tablet binds it as it groups numbers (i18n.GROUP_SPACE).
+    from field_app.controllers.attendance import Cell, format_share
+    from field_app.controllers.form import ActivityForm
+    from field_app.controllers.progress import ProgressLine
+    from field_app.controllers.status import UploadNow, upload_text
+
+    form = ActivityForm(
+        project={
+            "id": "p",
+            "code": "LSO-CPP-01",
+            "country": "LSO",
+            "solutions": ["S1"],
+            "start_date": "2024-01-01",
+            "end_date": "2030-12-31",
+        },
+        sites=[],
+        today=date(2025, 3, 14),
+    )
+    form.set_attendance(Cell("farmer", False, "female", "adult"), "3")
+    form.set_attendance(Cell("farmer", False, "male", "adult"), "1")
+    share = ProgressLine("WOMEN_SHARE", None, "2025", actual=47.4, target=50)
+    try:
+        i18n.set_language(language)
+        shown = {
+            "share": format_share(47.4),
+            "progress": share.figures(),
+            "totals": form.totals_text(),
+            "upload": upload_text(UploadNow("p1", sent=120_000, size=310_000)),
+        }
+    finally:
+        i18n.set_language("en")
+    assert shown["share"] == "47\u00a0%"
+    assert shown["progress"] == "47\u00a0% / 50\u00a0%"
+    assert "(75\u00a0%)" in shown["totals"], shown
+    assert "(38\u00a0%)" in shown["upload"], shown
+    assert not any(" %" in text for text in shown.values()), shown
+
+
 @pytest.mark.parametrize(
     ("language", "waiting", "summary"),
     [
         (
             "en",
             "Waiting to be sent: 1,234 records, 2 photos (4.2 MB)",
-            "12,345 participants · 6,000 women (49 %)",
+            "12,345 participants · 6,000 women (49\u00a0%)",
         ),
         (
             "fr",
             "En attente d’envoi\u00a0: 1\u00a0234 enregistrements, 2 photos (4,2 Mo)",
-            "12\u00a0345 participants · 6\u00a0000 femmes (49 %)",
+            "12\u00a0345 participants · 6\u00a0000 femmes (49\u00a0%)",
         ),
         (
             "pt",
             "À espera de envio: 1\u00a0234 registos, 2 fotografias (4,2 MB)",
-            "12\u00a0345 participantes · 6\u00a0000 mulheres (49 %)",
+            "12\u00a0345 participantes · 6\u00a0000 mulheres (49\u00a0%)",
         ),
         (
             "es",
             "Pendiente de envío: 1234 registros, 2 fotos (4,2 MB)",
-            "12.345 participantes · 6000 mujeres (49 %)",
+            "12.345 participantes · 6000 mujeres (49\u00a0%)",
         ),
     ],
 )

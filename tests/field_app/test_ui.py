@@ -125,7 +125,7 @@ def test_enrol_fill_save_pending_then_synced(
     cells = form._cells
     driver.type(cells[("female", "adult")], "12")
     driver.type(cells[("male", "youth")], "8")
-    assert form.summary == "20 participants · 12 women (60 %)"
+    assert form.summary == "20 participants · 12 women (60\u00a0%)"
     # The totals on screen, not only in the controller: the grid's corner and the chip.
     totals = [w.text for w in form.ids.attendance_box.children]
     assert "20" in totals and "12" in totals and "8" in totals
@@ -214,7 +214,7 @@ def test_returned_then_corrected_and_resubmitted(
     form = on_screen(driver, "form")
     assert "Please add the men who attended" in form.banner
     driver.type(form._cells[("male", "adult")], "6")
-    assert form.summary == "15 participants · 9 women (60 %)"
+    assert form.summary == "15 participants · 9 women (60\u00a0%)"
     driver.tap(form.ids.save_top)
     on_screen(driver, "activities")
     assert session.backend.activity(record.id).state == "pending"
@@ -909,7 +909,7 @@ def test_the_sync_bar_shows_what_waits_and_the_upload_going_now(
                 what="the upload's progress",
             )
             assert bar.headline.startswith("Waiting to be sent: 2 records, 3 photos (779 KB)")
-            assert bar.detail.startswith("Sending a photo: 131 KB of 305 KB (42 %)")
+            assert bar.detail.startswith("Sending a photo: 131 KB of 305 KB (42\u00a0%)")
             assert bar.ids.upload_bar.height > 0 and bar.progress == pytest.approx(0.42)
             assert bar.ids.sync_button.disabled and bar.ids.sync_button.text == "Syncing…"
             driver.screenshot(DETAILS / f"status-uploading-{name}.png")

@@ -554,6 +554,36 @@ def test_an_enrolment_error_goes_once_its_box_is_filled_in(
         assert set(enrol.errors) == {"password"}
 
 
+def test_enrolment_errors_checked_as_typed_follow_a_language_switch(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    # Settings > "Enrol with another server or account", Enrol pressed with a wrong address
+    # and no code: both errors showed. The address corrected, its error went as it was typed;
+    # back in Settings, switched to Portuguese and returning, the code's error was still in
+    # English: errors changed as typed were no longer asked again in the new language.
+    session, _backend, _project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.show("settings")
+        driver.tap(on_screen(driver, "settings").ids.enrol_again)
+        enrol = on_screen(driver, "enrol")
+        driver.type(enrol.ids.server, "pilot example.org")
+        driver.tap(enrol.ids.enrol_button)
+        code_missing = "Type the enrolment code from your country office"
+        assert enrol.errors == {"server": "A server address has no spaces", "code": code_missing}
+        driver.type(enrol.ids.server, "https://pilot.example.org")
+        assert enrol.errors == {"code": code_missing}  # the address's error went as typed
+        assert driver.app.back()
+        settings = on_screen(driver, "settings")
+        driver.tap(settings.ids.lang_pt)
+        driver.tap(settings.ids.enrol_again)
+        assert on_screen(driver, "enrol") is enrol
+        assert enrol.errors == {"code": "Escreva o código de registo do escritório do seu país"}
+        driver.app.set_language("en")  # and at once while it is shown
+        assert enrol.errors == {"code": code_missing}
+        driver.type(enrol.ids.server, "pilot example.org")  # a box not in error stays so
+        assert enrol.errors == {"code": code_missing}
+
+
 def test_a_language_switch_reaches_the_open_form_roster_and_measurement_at_once(
     kivy_window: None, tmp_path: Path
 ) -> None:

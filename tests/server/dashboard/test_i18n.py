@@ -108,10 +108,35 @@ def test_labels_numbers_and_dates_follow_the_language() -> None:
     assert fr.number(12345.67, 1) == "12\u202f345,7"
     assert en.number(12345.67, 1) == "12,345.7"
     assert fr.percent(58.64, 1) == "58,6\u00a0%"
-    assert fr.date(date(2025, 3, 14)) == "14 mars 2025"
+    assert fr.date(date(2025, 3, 14)) == "14\u00a0mars\u00a02025"
     now = datetime(2025, 3, 14, 12, tzinfo=UTC)
     assert en.ago(now - timedelta(hours=3), now) == "3 hours ago"
     assert fr.ago(now - timedelta(hours=3), now) == "il y a 3 heures"
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_a_date_stays_on_one_line(language: str) -> None:
+    # "4 sept. 2026" was written with ordinary spaces: a narrow column or a line of a report
+    # could end inside a date ("4 sept." then "2026" on the next line).
+    t = Translator(language)
+    day = date(2026, 9, 4)
+    shown = [t.date(day), t.date(day, "long"), t.date(date(2026, 7, 1)), t.month(day)]
+    for text in shown:
+        assert " " not in text and "\u00a0" in text, (language, text)
+    # a date and time: the date whole, then the time; the line may break between them
+    stamp = t.datetime(datetime(2026, 9, 4, 14, 5, tzinfo=UTC))
+    assert stamp.startswith(t.date(day)), stamp
+    assert stamp.count(" ") <= 1, stamp
+
+
+def test_french_dates_are_bound_by_no_break_spaces() -> None:
+    fr = Translator("fr")
+    assert fr.date(date(2026, 9, 4)) == "4\u00a0sept.\u00a02026"
+    assert fr.date(date(2026, 7, 1)) == "1er\u00a0juil.\u00a02026"
+    assert fr.date(date(2026, 7, 1), "long") == "1er\u00a0juillet\u00a02026"
+    assert fr.month(date(2026, 9, 1)) == "sept.\u00a02026"
+    stamp = fr.datetime(datetime(2026, 7, 1, 9, 5, tzinfo=UTC))
+    assert stamp == "1er\u00a0juil.\u00a02026, 09:05:00\u00a0UTC"
 
 
 def test_templates_escape_values_inside_translations() -> None:

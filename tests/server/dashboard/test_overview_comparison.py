@@ -99,5 +99,5 @@ def test_the_page_says_what_it_compares(
         sign_in(client, make_engine(url), world.officer)
         html = main_of(client.get("/overview").text)
     assert "day 66 of 90" in html
-    assert "against the same 66 days of the last (2025Q4, up to Dec 5, 2025)" in html
+    assert "against the same 66 days of the last (2025Q4, up to Dec\u00a05,\u00a02025)" in html
     assert html.count("vs 2025Q4 to day 66:") == len(service.HEADLINES)

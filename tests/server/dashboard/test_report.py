@@ -405,8 +405,8 @@ def test_the_report_speaks_the_dashboards_language(
     assert "Page 1 sur" in text
     assert "Headline figures" not in text
     # A quarter begins on the 1st, which French writes as an ordinal: "1er juillet 2026", not
-    # "1 juillet 2026" (the title block of every report).
-    first = re.search(r"(?<!\d)1(er)? (janvier|avril|juillet|octobre) \d{4} – ", text)
+    # "1 juillet 2026" (the title block of every report); a date's spaces are no-break ones.
+    first = re.search(r"(?<!\d)1(er)?\s(janvier|avril|juillet|octobre)\s\d{4} – ", text)
     assert first is not None and first.group(1) == "er", text[:600]
 
 
@@ -477,7 +477,7 @@ def test_the_activities_table_stops_with_and_n_more(
     monkeypatch.setattr(report, "MAX_ACTIVITY_ROWS", shown)
     text = pdf_text(download(hq, quarter=quarter).content, tmp_path)
     table = text[text.index("Activities of the quarter") :]
-    listed = re.findall(r"^\s*\w{3} \d{1,2}, \d{4}\s{2,}", table, flags=re.MULTILINE)
+    listed = re.findall(r"^\s*\w{3}\s\d{1,2},\s\d{4}\s{2,}", table, flags=re.MULTILINE)
     assert len(listed) == shown
     found = re.search(r"… and (\d+) more activit", table)
     assert found, table
