@@ -21,6 +21,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from shared.typography import NO_BREAK_SPACE
+
 N_ = str  # the words below are translated where they are shown
 
 
@@ -137,8 +139,9 @@ def unit_text(
 
 
 def with_unit(number: str, unit: str) -> str:
-    """A number and its unit's text: "6 agriculteurs", "500 kg"."""
-    return f"{number} {unit}" if unit else number
+    """A number and its unit's text: "6 agriculteurs", "500 kg", bound by a no-break space so
+    that a line never breaks between them."""
+    return f"{number}{NO_BREAK_SPACE}{unit}" if unit else number
 
 
 def messages() -> list[tuple[str, str]]:

@@ -186,7 +186,7 @@ def test_labels_follow_the_tablet_language_with_english_as_fallback() -> None:
     views = {v.name: v for v in form.views()}
     assert form.title == "Récolte de parcelle de démonstration"
     assert views["plot"].choices[1] == ("control", "Témoin (pratique habituelle)")
-    assert views["harvest_kg"].bounds == "0 – 500\u00a0000 kg"
+    assert views["harvest_kg"].bounds == "0 – 500\u00a0000\u00a0kg"
     assert obs.text_of({"en": "Harvest"}, "pt") == "Harvest"
     assert obs.text_of({"en": "Harvest", "es": "Cosecha"}, "es") == "Cosecha"
 
@@ -221,7 +221,7 @@ def test_validation_is_shown_next_to_each_field_in_the_tablet_language() -> None
     form.set_text("harvest_kg", "lots")
     errors = form.shown_errors()
     assert errors == {
-        "plot_area_m2": "Use a value from 1 m² to 100\u00a0000 m²",
+        "plot_area_m2": "Use a value from 1\u00a0m² to 100\u00a0000\u00a0m²",
         "harvest_kg": "Type a number, e.g. \u221229.31",
     }
     assert form.to_save() is None  # every problem shows after Save
@@ -568,10 +568,10 @@ def test_notes_cleared_are_sent_cleared_and_blank_notes_are_not_a_change() -> No
 @pytest.mark.parametrize(
     ("language", "drill", "weight"),
     [
-        ("en", "≥ 1 January 2015", "0.5 – 2.5 kg"),
-        ("fr", "≥ 1er janvier 2015", "0,5 – 2,5 kg"),
-        ("pt", "≥ 1 de janeiro de 2015", "0,5 – 2,5 kg"),
-        ("es", "≥ 1 de enero de 2015", "0,5 – 2,5 kg"),
+        ("en", "≥ 1 January 2015", "0.5 – 2.5\u00a0kg"),
+        ("fr", "≥ 1er janvier 2015", "0,5 – 2,5\u00a0kg"),
+        ("pt", "≥ 1 de janeiro de 2015", "0,5 – 2,5\u00a0kg"),
+        ("es", "≥ 1 de enero de 2015", "0,5 – 2,5\u00a0kg"),
     ],
 )
 def test_bounds_are_written_as_the_language_writes_dates_and_decimals(

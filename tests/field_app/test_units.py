@@ -69,16 +69,34 @@ COUNT: dict[str, Any] = {
 
 EXPECTED = {
     # language: (households bounds, one farmer, area, sacks, bundles)
-    "en": ("0 – 500 households", "1 – 1 farmer", "≥ 1 m²", "≤ 20 sacks", "≤ 9 bundles"),
-    "fr": ("0 – 500 ménages", "1 – 1 agriculteur", "≥ 1 m²", "≤ 20 sacs de jute", "≤ 9 bundles"),
-    "pt": (
-        "0 – 500 agregados familiares",
-        "1 – 1 agricultor",
-        "≥ 1 m²",
-        "≤ 20 sacos de juta",
-        "≤ 9 bundles",
+    "en": (
+        "0 – 500\u00a0households",
+        "1 – 1\u00a0farmer",
+        "≥ 1\u00a0m²",
+        "≤ 20\u00a0sacks",
+        "≤ 9\u00a0bundles",
     ),
-    "es": ("0 – 500 hogares", "1 – 1 agricultor", "≥ 1 m²", "≤ 20 sacks", "≤ 9 bundles"),
+    "fr": (
+        "0 – 500\u00a0ménages",
+        "1 – 1\u00a0agriculteur",
+        "≥ 1\u00a0m²",
+        "≤ 20\u00a0sacs de jute",
+        "≤ 9\u00a0bundles",
+    ),
+    "pt": (
+        "0 – 500\u00a0agregados familiares",
+        "1 – 1\u00a0agricultor",
+        "≥ 1\u00a0m²",
+        "≤ 20\u00a0sacos de juta",
+        "≤ 9\u00a0bundles",
+    ),
+    "es": (
+        "0 – 500\u00a0hogares",
+        "1 – 1\u00a0agricultor",
+        "≥ 1\u00a0m²",
+        "≤ 20\u00a0sacks",
+        "≤ 9\u00a0bundles",
+    ),
 }
 HEADINGS = {
     "en": ("households", "farmers", "m²", "sacks", "bundles"),
@@ -109,13 +127,15 @@ def test_a_range_message_counts_each_bound_in_its_own_number(english: None) -> N
     spec = COUNT["fields"][0]
     issue = Issue("values.households", "value_range", "out of range")
     set_language("fr")
-    assert obs.value_message(issue, spec) == "Utilisez une valeur de 0 ménage à 500 ménages"
+    assert (
+        obs.value_message(issue, spec) == "Utilisez une valeur de 0\u00a0ménage à 500\u00a0ménages"
+    )
     set_language("pt")
     assert obs.value_message(issue, spec).endswith(
-        "0 agregados familiares a 500 agregados familiares"
+        "0\u00a0agregados familiares a 500\u00a0agregados familiares"
     )
     one = {**spec, "min": 1, "max": 1}
-    assert "1 agregado familiar" in obs.value_message(issue, one)
+    assert "1\u00a0agregado familiar" in obs.value_message(issue, one)
 
 
 def test_a_form_the_tablet_already_holds_without_unit_label_still_reads(english: None) -> None:
@@ -127,8 +147,8 @@ def test_a_form_the_tablet_already_holds_without_unit_label_still_reads(english:
     views = {
         v.name: v for v in obs.ObservationForm(form=old, project_id=PROJECT, today=TODAY).views()
     }
-    assert views["sacks"].bounds == "≤ 20 sacks"  # as the author wrote it
-    assert views["households"].bounds == "0 – 500 ménages"
+    assert views["sacks"].bounds == "≤ 20\u00a0sacks"  # as the author wrote it
+    assert views["households"].bounds == "0 – 500\u00a0ménages"
 
 
 @pytest.mark.kivy
@@ -178,11 +198,11 @@ def test_the_observation_screen_shows_units_in_portuguese(
             driver.tap(driver.find_text(home, "Medições"))
             screen = open_measurement(driver, "+ Contagem de agregados")
             assert screen._boxes["households"].label == "Households (agregados familiares)"
-            assert screen._widgets["households"].hint_text == "0 – 500 agregados familiares"
+            assert screen._widgets["households"].hint_text == "0 – 500\u00a0agregados familiares"
             assert screen._boxes["sacks"].label == "Sacks (sacos de juta)"
-            assert screen._widgets["area"].hint_text == "≥ 1 m²"
+            assert screen._widgets["area"].hint_text == "≥ 1\u00a0m²"
             driver.type(screen._widgets["households"], "900")
-            assert screen._boxes["households"].error.endswith("a 500 agregados familiares")
+            assert screen._boxes["households"].error.endswith("a 500\u00a0agregados familiares")
             driver.screenshot(SHOTS / "observation-units-pt-portrait.png")
         finally:
             driver.app.set_language("en")

@@ -49,4 +49,10 @@ def test_counts_are_bounded_and_non_numbers_take_the_plural() -> None:
     assert plural_count(10**30) == 1_000_000_000
     assert plural_count(float("inf")) == PLURAL
     assert plural_count("6") == PLURAL and plural_count(True) == PLURAL
-    assert with_unit("6", "farmers") == "6 farmers" and with_unit("6", "") == "6"
+    assert with_unit("6", "") == "6"
+
+
+def test_a_number_stays_on_the_line_of_its_unit() -> None:
+    # "0,5 – 2,5 kg" in a hint on a phone: the line may break at the dash, never before "kg".
+    assert with_unit("6", "farmers") == "6\u00a0farmers"
+    assert with_unit("2,5", "%") == "2,5\u00a0%"
