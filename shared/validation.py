@@ -684,12 +684,15 @@ def _row_key(row: Mapping[str, Any]) -> str:
 
 
 _check_attendance_rows = _list_of(_object(_ATTENDANCE_ROW), MAX_ATTENDANCE_ROWS)
-# Every key a row may have, its flag a real boolean: one look-up checks a row's three codes and
-# its flag at once (``0`` and ``1`` match ``False`` and ``True`` here; the row's check tells
-# them apart).
-_ROW_KEYS = frozenset(
-    itertools.product(codes(Sex), codes(AgeBand), codes(ParticipantCategory), (False, True))
-)
+# Every key a row may have, each with a bit of its own: one look-up checks a row's three codes
+# and its flag at once (``0`` and ``1`` match ``False`` and ``True`` here; the row's check tells
+# them apart), and the bits seen tell a key given twice.
+_ROW_BITS = {
+    key: 1 << n
+    for n, key in enumerate(
+        itertools.product(codes(Sex), codes(AgeBand), codes(ParticipantCategory), (False, True))
+    )
+}
 
 
 def _plain_attendance(value: Any) -> list[dict[str, Any]] | None:
@@ -701,23 +704,23 @@ def _plain_attendance(value: Any) -> list[dict[str, Any]] | None:
     if type(value) is not list or len(value) > MAX_ATTENDANCE_ROWS:
         return None
     clean = []
-    seen: set[tuple[Any, ...]] = set()
-    total = 0
+    seen = total = 0
     try:
         for row in value:
             if type(row) is not dict:
                 return None
             key = (row["sex"], row["age_band"], row["category"], row["disability"])
+            bit = _ROW_BITS.get(key)  # an unhashable value raises TypeError
             count = row["count"]
             if (
-                key not in _ROW_KEYS  # an unhashable value raises TypeError
+                bit is None
+                or seen & bit
                 or type(key[3]) is not bool
                 or type(count) is not int
                 or not 0 <= count <= MAX_COUNT
-                or key in seen
             ):
                 return None
-            seen.add(key)
+            seen |= bit
             total += count
             clean.append(
                 {
@@ -979,15 +982,26 @@ def _plain_participant_ids(value: Any) -> Any:
     return list(value) if len(set(value)) == len(value) else _NOT_PLAIN
 
 
+# A moment as ``datetime.isoformat()`` writes one with whole seconds and an offset: once it
+# parses, that is what _check_datetime gives back (but for "-00:00", written "+00:00", and an
+# hour 24 that a later Python may read as the next day's midnight).
+_MOMENT_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}"
+)
+
+
 def _plain_datetime(value: Any) -> Any:
-    # _check_datetime when it finds nothing to say (then the value takes the full check).
-    if type(value) is str:
+    if (
+        type(value) is str
+        and _MOMENT_TEXT.fullmatch(value) is not None
+        and value[11:13] != "24"
+        and not value.endswith("-00:00")
+    ):
         try:
-            moment = datetime.fromisoformat(value.strip())
+            datetime.fromisoformat(value)
         except ValueError:
             return _NOT_PLAIN
-        if moment.tzinfo is not None:
-            return moment.isoformat()
+        return value
     return _NOT_PLAIN
 
 
@@ -1108,10 +1122,21 @@ def _rules_pass(
 
 
 _bounds_cache: dict[tuple[date, ProjectFacts | None], tuple[str, str | None, str | None]] = {}
+# The last (today, project, bounds): a batch asks again for the same project object, and
+# telling it by identity spares hashing its facts.
+_last_bounds: tuple[date | None, ProjectFacts | None, tuple[str, str | None, str | None]] = (
+    None,
+    None,
+    ("", None, None),
+)
 
 
 def _bounds(today: date, project: ProjectFacts | None) -> tuple[str, str | None, str | None]:
     """The latest day allowed, and the project's first and last days, as ISO text."""
+    global _last_bounds
+    last = _last_bounds  # one read: another thread may replace it meanwhile
+    if last[1] is project and last[0] == today:
+        return last[2]
     key = (today, project)
     found = _bounds_cache.get(key)
     if found is None:
@@ -1123,6 +1148,7 @@ def _bounds(today: date, project: ProjectFacts | None) -> tuple[str, str | None,
             project.end_date.isoformat() if project else None,
         )
         _bounds_cache[key] = found
+    _last_bounds = (today, project, found)
     return found
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -274,3 +274,46 @@ def test_any_record_gets_the_same_answer_both_ways(
     data = {k: v for k, v in {**_record(), **changes}.items() if k not in removed}
     fast = validate_activity(data, project=PROJECT, sites=sites, today=TODAY)
     assert fast == _full(data, sites)
+
+
+_OFFSETS = st.sampled_from(
+    [
+        UTC,
+        timezone(timedelta(hours=2)),
+        timezone(-timedelta(hours=5, minutes=30)),
+        timezone(timedelta(hours=23, minutes=59)),
+        timezone(-timedelta(minutes=1)),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(validation._MOMENT_TEXT, fullmatch=True),
+        st.datetimes(timezones=_OFFSETS).map(datetime.isoformat),
+        st.datetimes(timezones=_OFFSETS).map(lambda moment: moment.isoformat(sep=" ")),
+        st.sampled_from(
+            ["2025-03-14T10:00:00-00:00", "2025-03-14T24:00:00+02:00", "2025-03-14T10:00:00Z"]
+        ),
+    )
+)
+def test_a_timestamp_is_taken_as_it_is_only_when_its_full_check_gives_it_back(text: str) -> None:
+    plain = validation._plain_datetime(text)
+    assert plain is validation._NOT_PLAIN or (plain, []) == validation._check_datetime(text, "t")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.datetimes(timezones=_OFFSETS))
+def test_a_timestamp_as_a_tablet_writes_it_takes_the_fast_path(moment: datetime) -> None:
+    text = moment.replace(microsecond=0).isoformat()
+    assert validation._plain_datetime(text) == text
+
+
+def test_the_same_project_checked_on_another_day_answers_for_that_day() -> None:
+    """The fast path remembers the last project's bounds; a new day is a new limit."""
+    data = _record(start_date="2025-06-02", end_date="2025-06-02")
+    for today, ok in ((TODAY, True), (date(2025, 5, 30), False), (TODAY, True)):
+        found = validate_activity(data, project=PROJECT, sites=SITES, today=today)
+        assert found.ok == ok
+        assert found == validation._full_activity(data, project=PROJECT, sites=SITES, today=today)
