@@ -840,7 +840,8 @@ def validate_activity(
     A whole record (``partial=False``) takes the fast path (``_plain_activity``): each field
     already exactly clean is taken as it is, and only the others go through their full check;
     the cross-field rules are checked in one pass and, if any of them might fire, applied in
-    full. The result is the one the full checks give (tests/shared/test_validation_fast.py)."""
+    full. The result is the one the full checks give (tests/shared/test_validation_activity_fast.py
+    and, for the attendance, test_validation_fast_path.py)."""
     if not partial and type(data) is dict:
         return _plain_activity(data, project, sites, today)
     return _full_activity(data, project=project, sites=sites, today=today, partial=partial)

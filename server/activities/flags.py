@@ -92,6 +92,9 @@ class FlagFacts:
     _usual: dict[uuid.UUID, float | None] = field(default_factory=dict)
     _closed: dict[str, dict[str, datetime]] = field(default_factory=dict)  # period -> closed at
     _validation: dict[uuid.UUID, ProjectFacts] = field(default_factory=dict)
+    # The last project validate_activity was given facts for, with them (a batch names the
+    # same project again and again); forget_sites drops it.
+    _last: tuple[Project, ProjectFacts, dict[str, SiteFacts]] | None = None
 
     def project(self, project_id: Any) -> Project | None:
         if type(project_id) is str and project_id in self._by_text:  # a batch names it again
@@ -127,6 +130,16 @@ class FlagFacts:
 
     def forget_sites(self, project_id: uuid.UUID) -> None:
         self._sites.pop(project_id, None)
+        self._last = None
+
+    def for_validation(self, project: Project) -> tuple[ProjectFacts, dict[str, SiteFacts]]:
+        """``project_facts`` and ``sites`` of ``project`` together."""
+        last = self._last
+        if last is not None and last[0] is project:
+            return last[1], last[2]
+        found = self.project_facts(project), self.sites(project)
+        self._last = (project, *found)
+        return found
 
     def usual_attendance(self, project: Project) -> float | None:
         if project.id not in self._usual:

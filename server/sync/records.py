@@ -297,9 +297,8 @@ def check_activity(
     # The status is the server's to set; other keys validation does not know (``deleted``) it
     # leaves out of ``clean`` by itself.
     data = record if "status" not in record else {k: v for k, v in record.items() if k != "status"}
-    checked = validate_activity(
-        data, project=facts.project_facts(project), sites=facts.sites(project), today=facts.today
-    )
+    known, sites = facts.for_validation(project)
+    checked = validate_activity(data, project=known, sites=sites, today=facts.today)
     # Participant ids with an error of their own are not in ``clean``: no roster look-up then.
     participant_ids = checked.clean.get("participant_ids")
     if not participant_ids:
