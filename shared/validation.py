@@ -983,11 +983,13 @@ def _plain_participant_ids(value: Any) -> Any:
     return list(value) if len(set(value)) == len(value) else _NOT_PLAIN
 
 
-# A moment as ``datetime.isoformat()`` writes one with whole seconds and an offset: once it
-# parses, that is what _check_datetime gives back (but for "-00:00", written "+00:00", and an
-# hour 24 that a later Python may read as the next day's midnight).
+# A moment as ``datetime.isoformat()`` writes one with whole seconds and an offset, each part
+# in its range: once it parses, that is what _check_datetime gives back (but for "-00:00",
+# written "+00:00"). Out of range, a part may be carried over (an offset "-00:60" is
+# "-01:00"; a later Python may read the hour 24 as the next day's midnight).
 _MOMENT_TEXT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]"
 )
 
 
@@ -995,7 +997,6 @@ def _plain_datetime(value: Any) -> Any:
     if (
         type(value) is str
         and _MOMENT_TEXT.fullmatch(value) is not None
-        and value[11:13] != "24"
         and not value.endswith("-00:00")
     ):
         try:

@@ -287,14 +287,21 @@ _OFFSETS = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     st.one_of(
         st.from_regex(validation._MOMENT_TEXT, fullmatch=True),
         st.datetimes(timezones=_OFFSETS).map(datetime.isoformat),
         st.datetimes(timezones=_OFFSETS).map(lambda moment: moment.isoformat(sep=" ")),
+        st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[+-][0-9:]{5}", fullmatch=True),
         st.sampled_from(
-            ["2025-03-14T10:00:00-00:00", "2025-03-14T24:00:00+02:00", "2025-03-14T10:00:00Z"]
+            [
+                "2025-03-14T10:00:00-00:00",
+                "2025-03-14T24:00:00+02:00",
+                "2025-03-14T10:00:00Z",
+                "0001-01-01T00:00:00-00:60",
+                "2025-03-14T10:00:00+05:99",
+            ]
         ),
     )
 )
