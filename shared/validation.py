@@ -22,6 +22,7 @@ How records are read, decided here where the design (docs/) is silent:
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import uuid
@@ -242,12 +243,9 @@ MESSAGES: dict[ErrorCode, str] = {
 def issue(field: str, code: ErrorCode, **params: object) -> Issue:
     """An issue for ``field`` with the message of ``code`` filled in from ``params``, which it
     keeps as text (what the message shows of each) for a flag to store."""
-    return Issue(
-        field,
-        code.value,
-        MESSAGES[code].format(field=field or "record", **params),
-        {name: format(value) for name, value in params.items()},
-    )
+    texts = {name: format(value) for name, value in params.items()}
+    # The message from the texts: a placeholder without a format spec shows format(value).
+    return Issue(field, code.value, MESSAGES[code].format(field=field or "record", **texts), texts)
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -686,55 +684,65 @@ def _row_key(row: Mapping[str, Any]) -> str:
 
 
 _check_attendance_rows = _list_of(_object(_ATTENDANCE_ROW), MAX_ATTENDANCE_ROWS)
-_SEXES = frozenset(codes(Sex))
-_AGE_BANDS = frozenset(codes(AgeBand))
-_CATEGORIES = frozenset(codes(ParticipantCategory))
+# Every key a row may have, each with a bit of its own: one look-up checks a row's three codes
+# and its flag at once (``0`` and ``1`` match ``False`` and ``True`` here; the row's check tells
+# them apart), and the bits seen tell a key given twice.
+_ROW_BITS = {
+    key: 1 << n
+    for n, key in enumerate(
+        itertools.product(codes(Sex), codes(AgeBand), codes(ParticipantCategory), (False, True))
+    )
+}
 
 
 def _plain_attendance(value: Any) -> list[dict[str, Any]] | None:
-    """The clean rows when every row is already exactly clean (the usual case: a tablet sends
-    what it validated), else None and the rows take the full check. What it returns is what the
-    full check returns for such rows: codes from the vocabularies, real booleans, whole counts
-    in range, nothing to strip or convert."""
+    """The clean rows when the rows are already exactly clean, each and together (the usual
+    case: a tablet sends what it validated), else None and the rows take the full check. What it
+    returns is what the full check returns for such rows: codes from the vocabularies, real
+    booleans, whole counts in range, nothing to strip or convert, no key twice, a total within
+    bounds. One pass: each row is read once."""
     if type(value) is not list or len(value) > MAX_ATTENDANCE_ROWS:
         return None
     clean = []
-    for row in value:
-        if type(row) is not dict:
-            return None
-        sex, band, category = row.get("sex"), row.get("age_band"), row.get("category")
-        disability, count = row.get("disability"), row.get("count")
-        if not (
-            type(sex) is str
-            and sex in _SEXES
-            and type(band) is str
-            and band in _AGE_BANDS
-            and type(category) is str
-            and category in _CATEGORIES
-            and (disability is True or disability is False)
-            and type(count) is int
-            and 0 <= count <= MAX_COUNT
-        ):
-            return None
-        clean.append(
-            {
-                "sex": sex,
-                "age_band": band,
-                "category": category,
-                "disability": disability,
-                "count": count,
-            }
-        )
-    return clean
+    seen = total = 0
+    try:
+        for row in value:
+            if type(row) is not dict:
+                return None
+            key = (row["sex"], row["age_band"], row["category"], row["disability"])
+            bit = _ROW_BITS.get(key)  # an unhashable value raises TypeError
+            count = row["count"]
+            if (
+                bit is None
+                or seen & bit
+                or type(key[3]) is not bool
+                or type(count) is not int
+                or not 0 <= count <= MAX_COUNT
+            ):
+                return None
+            seen |= bit
+            total += count
+            clean.append(
+                {
+                    "sex": key[0],
+                    "age_band": key[1],
+                    "category": key[2],
+                    "disability": key[3],
+                    "count": count,
+                }
+            )
+    except (KeyError, TypeError):
+        return None
+    return clean if total <= MAX_ATTENDANCE_TOTAL else None
 
 
 def _check_attendance(value: Any, field: str) -> Checked:
-    rows = _plain_attendance(value)
-    errors: list[Issue] = []
-    if rows is None:
-        rows, errors = _check_attendance_rows(value, field)
-        if errors:
-            return None, errors
+    plain = _plain_attendance(value)
+    if plain is not None:
+        return plain, []
+    rows, errors = _check_attendance_rows(value, field)
+    if errors:
+        return None, errors
     first: dict[tuple[Any, ...], int] = {}
     for index, row in enumerate(rows):
         # The same key as _row_key's text (codes hold no ", "), without building the text.
@@ -832,7 +840,8 @@ def validate_activity(
     A whole record (``partial=False``) takes the fast path (``_plain_activity``): each field
     already exactly clean is taken as it is, and only the others go through their full check;
     the cross-field rules are checked in one pass and, if any of them might fire, applied in
-    full. The result is the one the full checks give (tests/shared/test_validation_fast.py)."""
+    full. The result is the one the full checks give (tests/shared/test_validation_activity_fast.py
+    and, for the attendance, test_validation_fast_path.py)."""
     if not partial and type(data) is dict:
         return _plain_activity(data, project, sites, today)
     return _full_activity(data, project=project, sites=sites, today=today, partial=partial)
@@ -890,17 +899,16 @@ def _plain_code(allowed: Sequence[str]) -> Callable[[Any], Any]:
     return plain
 
 
-def _plain_text(limit: int) -> Callable[[Any], Any]:
+def _plain_text(limit: int, *, blank: Any = _NOT_PLAIN) -> Callable[[Any], Any]:
+    """Text already stripped, within ``limit``, without control characters; blank text gives
+    ``blank`` (None for an optional field, as the full check gives: "not given")."""
+
     def plain(value: Any) -> Any:
-        if (
-            type(value) is str
-            and value
-            and len(value) <= limit
-            and value.strip() == value
-            and _CONTROL.search(value) is None
-        ):
-            return value
-        return _NOT_PLAIN
+        if type(value) is not str:
+            return _NOT_PLAIN
+        if value and len(value) <= limit and value.strip() == value:
+            return value if _CONTROL.search(value) is None else _NOT_PLAIN
+        return blank if not value.strip() else _NOT_PLAIN
 
     return plain
 
@@ -944,18 +952,59 @@ def _plain_location(value: Any) -> Any:
     return clean
 
 
+_plain_facilitator = _plain_text(TEXT_LIMITS["facilitator"])
+
+
 def _plain_facilitators(value: Any) -> Any:
     if type(value) is not list or len(value) > MAX_FACILITATORS:
         return _NOT_PLAIN
-    text = _plain_text(TEXT_LIMITS["facilitator"])
     for entry in value:
-        if text(entry) is _NOT_PLAIN:
+        if _plain_facilitator(entry) is _NOT_PLAIN:
             return _NOT_PLAIN
     return list(value)
 
 
 def _plain_experts(value: Any) -> Any:
     return value if type(value) is int and 0 <= value <= MAX_EXPERTS else _NOT_PLAIN
+
+
+def _plain_rows(value: Any) -> Any:
+    rows = _plain_attendance(value)
+    return _NOT_PLAIN if rows is None else rows
+
+
+def _plain_participant_ids(value: Any) -> Any:
+    # Canonical ids, none twice: the full check's list, nothing converted, nothing to report.
+    if type(value) is not list or len(value) > MAX_PARTICIPANT_IDS:
+        return _NOT_PLAIN
+    for entry in value:
+        if type(entry) is not str or _UUID_TEXT.fullmatch(entry) is None:
+            return _NOT_PLAIN
+    return list(value) if len(set(value)) == len(value) else _NOT_PLAIN
+
+
+# A moment as ``datetime.isoformat()`` writes one with whole seconds and an offset, each part
+# in its range: once it parses, that is what _check_datetime gives back (but for "-00:00",
+# written "+00:00"). Out of range, a part may be carried over (an offset "-00:60" is
+# "-01:00"; a later Python may read the hour 24 as the next day's midnight).
+_MOMENT_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+)
+
+
+def _plain_datetime(value: Any) -> Any:
+    if (
+        type(value) is str
+        and _MOMENT_TEXT.fullmatch(value) is not None
+        and not value.endswith("-00:00")
+    ):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return _NOT_PLAIN
+        return value
+    return _NOT_PLAIN
 
 
 _PLAIN_ACTIVITY: dict[str, Callable[[Any], Any]] = {
@@ -974,9 +1023,13 @@ _PLAIN_ACTIVITY: dict[str, Callable[[Any], Any]] = {
     "facilitators": _plain_facilitators,
     "experts_count": _plain_experts,
     "location": _plain_location,
-    "notes": _plain_text(TEXT_LIMITS["notes"]),
+    "notes": _plain_text(TEXT_LIMITS["notes"], blank=None),
+    "attendance": _plain_rows,
+    "participant_ids": _plain_participant_ids,
+    "status": _plain_code(FIELD_STATUSES),
+    "captured_at": _plain_datetime,
 }
-_ACTIVITY_PLAIN = tuple((spec, _PLAIN_ACTIVITY.get(spec.name)) for spec in _ACTIVITY)
+_ACTIVITY_PLAIN = tuple((spec.name, _PLAIN_ACTIVITY.get(spec.name), spec) for spec in _ACTIVITY)
 
 
 def _plain_activity(
@@ -985,17 +1038,29 @@ def _plain_activity(
     sites: Mapping[str, SiteFacts] | None,
     today: date,
 ) -> Validation:
-    """``_full_activity(data, partial=False)``, faster for fields that are already clean."""
+    """``_full_activity(data, partial=False)``, faster for fields that are already clean: a
+    null is "not given" (as in ``_check_field``), a key left out matters only to a required
+    field or one with a default."""
     clean: dict[str, Any] = {}
     errors: list[Issue] = []
-    for spec, plain in _ACTIVITY_PLAIN:
+    get = data.get
+    for name, plain, spec in _ACTIVITY_PLAIN:
+        value = get(name, _NOT_PLAIN)
+        if value is None:
+            if spec.required:
+                errors.append(issue(name, ErrorCode.REQUIRED))
+            else:
+                clean[name] = None
+            continue
+        if value is _NOT_PLAIN:
+            if spec.required or spec.default is not _MISSING:
+                _check_field(data, spec, clean, errors, partial=False)
+            continue
         if plain is not None:
-            value = data.get(spec.name, _NOT_PLAIN)
+            value = plain(value)
             if value is not _NOT_PLAIN:
-                value = plain(value)
-                if value is not _NOT_PLAIN:
-                    clean[spec.name] = value
-                    continue
+                clean[name] = value
+                continue
         _check_field(data, spec, clean, errors, partial=False)
     if _rules_pass(clean, project, sites, today):
         return Validation(errors, [], clean)
@@ -1039,8 +1104,14 @@ def _rules_pass(
         given = clean.get("project_id")
         if given is not None and given != str(project.id).lower():
             return False
-    if clean.get("site_id") is not None and sites is not None:
-        return False
+    site_id = clean.get("site_id")
+    if site_id is not None and sites is not None:
+        site = sites.get(site_id)  # else the rule looks further (ids in another case)
+        if site is None:
+            return False
+        project_id = clean.get("project_id") or (str(project.id).lower() if project else None)
+        if project_id is not None and str(site.project_id).lower() != project_id:
+            return False
     topic = clean.get("topic")
     if topic is not None:
         solution = TOPICS[topic].solution
@@ -1053,10 +1124,21 @@ def _rules_pass(
 
 
 _bounds_cache: dict[tuple[date, ProjectFacts | None], tuple[str, str | None, str | None]] = {}
+# The last (today, project, bounds): a batch asks again for the same project object, and
+# telling it by identity spares hashing its facts.
+_last_bounds: tuple[date | None, ProjectFacts | None, tuple[str, str | None, str | None]] = (
+    None,
+    None,
+    ("", None, None),
+)
 
 
 def _bounds(today: date, project: ProjectFacts | None) -> tuple[str, str | None, str | None]:
     """The latest day allowed, and the project's first and last days, as ISO text."""
+    global _last_bounds
+    last = _last_bounds  # one read: another thread may replace it meanwhile
+    if last[1] is project and last[0] == today:
+        return last[2]
     key = (today, project)
     found = _bounds_cache.get(key)
     if found is None:
@@ -1068,6 +1150,7 @@ def _bounds(today: date, project: ProjectFacts | None) -> tuple[str, str | None,
             project.end_date.isoformat() if project else None,
         )
         _bounds_cache[key] = found
+    _last_bounds = (today, project, found)
     return found
 
 
@@ -1502,13 +1585,15 @@ def quality_flags(
     ``reused_photo``: an attachment's sha256 is also on another activity; ``received_on``: the
     server's date when the activity arrived.
     """
-    return [
-        *_likely_duplicate(activity, same_day_duplicates),
-        *_gps_far_from_site(activity, site),
-        *_attendance_unusual(activity, usual_attendance),
-        *([issue("attachments", ErrorCode.PHOTO_REUSED)] if reused_photo else []),
-        *_reporting_lag(activity, received_on),
-    ]
+    found = _likely_duplicate(activity, same_day_duplicates)
+    if site is not None:
+        found += _gps_far_from_site(activity, site)
+    if usual_attendance is not None:
+        found += _attendance_unusual(activity, usual_attendance)
+    if reused_photo:
+        found.append(issue("attachments", ErrorCode.PHOTO_REUSED))
+    found += _reporting_lag(activity, received_on)
+    return found
 
 
 def _likely_duplicate(activity: Mapping[str, Any], count: int) -> list[Issue]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -93,6 +92,9 @@ class FlagFacts:
     _usual: dict[uuid.UUID, float | None] = field(default_factory=dict)
     _closed: dict[str, dict[str, datetime]] = field(default_factory=dict)  # period -> closed at
     _validation: dict[uuid.UUID, ProjectFacts] = field(default_factory=dict)
+    # The last project validate_activity was given facts for, with them (a batch names the
+    # same project again and again); forget_sites drops it.
+    _last: tuple[Project, ProjectFacts, dict[str, SiteFacts]] | None = None
 
     def project(self, project_id: Any) -> Project | None:
         if type(project_id) is str and project_id in self._by_text:  # a batch names it again
@@ -128,6 +130,16 @@ class FlagFacts:
 
     def forget_sites(self, project_id: uuid.UUID) -> None:
         self._sites.pop(project_id, None)
+        self._last = None
+
+    def for_validation(self, project: Project) -> tuple[ProjectFacts, dict[str, SiteFacts]]:
+        """``project_facts`` and ``sites`` of ``project`` together."""
+        last = self._last
+        if last is not None and last[0] is project:
+            return last[1], last[2]
+        found = self.project_facts(project), self.sites(project)
+        self._last = (project, *found)
+        return found
 
     def usual_attendance(self, project: Project) -> float | None:
         if project.id not in self._usual:
@@ -177,12 +189,17 @@ class FlagFacts:
         self, batch: Sequence[tuple[Project, Mapping[str, Any], Sequence[Issue]]]
     ) -> tuple[list[list[dict[str, Any]]], list[bool]]:
         """Flags and late marks of new activities (validated wire data, in write order), with
-        one duplicate count for the whole batch: each sees the ones written before it."""
-        keys: list[_Key] = [
-            (str(project.id), clean.get("site_id"), clean["type"], clean["start_date"])
-            for project, clean, _ in batch
-        ]
-        already: Counter[_Key] = Counter()
+        one duplicate count for the whole batch: each sees the ones written before it. What
+        each project and each day contribute is looked up once per batch."""
+        ids: dict[int, str] = {}  # id(project) -> its id as text
+        keys: list[_Key] = []
+        for project, clean, _ in batch:
+            text = ids.get(id(project))
+            if text is None:
+                text = ids[id(project)] = str(project.id)
+            keys.append((text, clean.get("site_id"), clean["type"], clean["start_date"]))
+        projects = {id(p): p for p, _, _ in batch}.values()
+        already: dict[_Key, int] = {}
         rows = self.session.execute(
             select(
                 col(Activity.project_id),
@@ -192,8 +209,8 @@ class FlagFacts:
                 func.count(),
             )
             .where(
-                col(Activity.project_id).in_({p.id for p, _, _ in batch}),
-                col(Activity.start_date).in_({date.fromisoformat(k[3]) for k in keys}),
+                col(Activity.project_id).in_({p.id for p in projects}),
+                col(Activity.start_date).in_({date.fromisoformat(d) for d in {k[3] for k in keys}}),
                 col(Activity.deleted) == False,  # noqa: E712
             )
             .group_by(
@@ -205,22 +222,40 @@ class FlagFacts:
         ).all()
         for project_id, site_id, kind, start, count in rows:
             key = (str(project_id), str(site_id) if site_id else None, kind, start.isoformat())
-            already[key] += int(count)
+            already[key] = already.get(key, 0) + int(count)
+        per_project: dict[int, tuple[float | None, str]] = {}  # usual attendance, country
+        site_maps: dict[int, dict[str, SiteFacts]] = {}
+        closed: dict[tuple[str, str], bool] = {}  # (country, start date) -> late
         flags: list[list[dict[str, Any]]] = []
         late: list[bool] = []
         for (project, clean, warnings), key in zip(batch, keys, strict=True):
-            site_id = clean.get("site_id")
+            known = per_project.get(id(project))
+            if known is None:
+                known = per_project[id(project)] = (
+                    self.usual_attendance(project),
+                    project.country,
+                )
+            site_id, site = key[1], None
+            if site_id:
+                sites = site_maps.get(id(project))
+                if sites is None:
+                    sites = site_maps[id(project)] = self.sites(project)
+                site = sites.get(site_id)
+            count = already.get(key, 0)
             found = quality_flags(
                 clean,
-                site=self.sites(project).get(site_id) if site_id else None,
-                same_day_duplicates=already[key],
-                usual_attendance=self.usual_attendance(project),
+                site=site,
+                same_day_duplicates=count,
+                usual_attendance=known[0],
                 reused_photo=False,
                 received_on=self.today,
             )
-            already[key] += 1
-            flags.append(as_flags([*warnings, *found]))
-            late.append(self.closed(project.country, date.fromisoformat(clean["start_date"])))
+            already[key] = count + 1
+            flags.append(as_flags([*warnings, *found]) if warnings or found else [])
+            day = (known[1], key[3])
+            if day not in closed:
+                closed[day] = self.closed(day[0], date.fromisoformat(day[1]))
+            late.append(closed[day])
         return flags, late
 
     def of_edit(

@@ -294,16 +294,17 @@ def check_activity(
     project (dates, enumerations, bounds, free text), its site among the project's sites, its
     participants on the project's roster. Settling a conflict calls it too
     (``server.sync.conflicts``), so the two cannot drift apart."""
-    data = {k: v for k, v in record.items() if k not in ("status", "deleted")}
-    checked = validate_activity(
-        data, project=facts.project_facts(project), sites=facts.sites(project), today=facts.today
-    )
-    errors = list(checked.errors)
-    if not any(e.field.startswith("participant_ids") for e in errors):
-        errors += _roster_issues(session, project, checked.clean.get("participant_ids") or [])
-    clean = dict(checked.clean)
-    clean.pop("status", None)
-    return Validation(errors=errors, warnings=checked.warnings, clean=clean)
+    # The status is the server's to set; other keys validation does not know (``deleted``) it
+    # leaves out of ``clean`` by itself.
+    data = record if "status" not in record else {k: v for k, v in record.items() if k != "status"}
+    known, sites = facts.for_validation(project)
+    checked = validate_activity(data, project=known, sites=sites, today=facts.today)
+    # Participant ids with an error of their own are not in ``clean``: no roster look-up then.
+    participant_ids = checked.clean.get("participant_ids")
+    if not participant_ids:
+        return checked
+    errors = [*checked.errors, *_roster_issues(session, project, participant_ids)]
+    return Validation(errors=errors, warnings=checked.warnings, clean=checked.clean)
 
 
 def _roster_issues(session: Session, project: Project, participant_ids: list[str]) -> list[Issue]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import string
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,7 @@ from shared.validation import (
     SiteFacts,
     Validation,
     attendance_total,
+    issue,
     quality_flags,
     validate_activity,
     validate_attachment,
@@ -927,6 +929,17 @@ def test_flag_messages_carry_the_numbers() -> None:
     assert "31 days" in lag and "30 days" in lag
     duplicate = flags(same_day_duplicates=2)[0].message
     assert "2 other activities" in duplicate and "2025-03-14" in duplicate
+
+
+def test_a_message_shows_each_value_as_its_params_keep_it() -> None:
+    """``issue`` writes a message from its params' texts: that is the same message only while
+    no placeholder formats its value (a spec such as ``{total:,}``, a conversion ``!r``)."""
+    for code, template in MESSAGES.items():
+        for _, name, spec, conversion in string.Formatter().parse(template):
+            assert name is None or (spec == "" and conversion is None), (code, name)
+    found = issue("start_date", ErrorCode.LIKELY_DUPLICATE, count=2, activities="x", value=TODAY)
+    assert found.params == {"count": "2", "activities": "x", "value": "2025-03-20"}
+    assert "2 other x" in found.message and "on 2025-03-20;" in found.message
 
 
 def test_flags_tolerate_a_malformed_activity() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ PROJECT = ProjectFacts(
 SITE = "6f1c2b1e-2222-4aaa-8bbb-000000000002"
 SITES = {SITE: SiteFacts(SITE, PROJECT.id, -29.3, 27.5)}
 OTHER_SITES = {SITE: SiteFacts(SITE, "6f1c2b1e-3333-4aaa-8bbb-000000000003", None, None)}
+UPPER_SITES = {SITE.upper(): SiteFacts(SITE.upper(), PROJECT.id.upper(), -29.3, 27.5)}
 
 
 def _record(**overrides: Any) -> dict[str, Any]:
@@ -76,6 +77,9 @@ CHANGES: list[dict[str, Any]] = [
     {"site_id": SITE},
     {"site_id": ""},
     {"site_id": "6f1c2b1e-5555-4aaa-8bbb-000000000005"},  # not a site of the project
+    {"site_id": SITE.upper()},
+    {"site_id": SITE, "project_id": None},
+    {"site_id": SITE, "project_id": "6f1c2b1e-3333-4aaa-8bbb-000000000003"},
     {"type": " demonstration"},
     {"type": "Demonstration"},
     {"type": None},
@@ -86,6 +90,8 @@ CHANGES: list[dict[str, Any]] = [
     {"title": "bell\x07"},
     {"title": "line\nbreak"},
     {"title": "   "},
+    {"title": ""},
+    {"title": "\x00"},
     {"title": _GONE},
     {"start_date": "20250314"},
     {"start_date": "2025-02-30"},
@@ -131,14 +137,46 @@ CHANGES: list[dict[str, Any]] = [
     {"notes": "seen"},
     {"notes": " seen "},
     {"notes": None},
+    {"notes": ""},
+    {"notes": " \n "},
+    {"notes": "bell\x07"},
     {"notes": "x" * 5001},
     {"attendance": []},
     {"attendance": None},
+    {"attendance": [_record()["attendance"][0]] * 2},  # the same key twice
+    {"attendance": [{**_record()["attendance"][0], "disability": 0}]},
+    {"attendance": [{**_record()["attendance"][0], "count": 3.0}]},
+    {"attendance": [{**_record()["attendance"][0], "sex": ["female"]}]},
+    {
+        "attendance": [
+            {"sex": s, "age_band": "adult", "category": c, "disability": d, "count": 100_000}
+            for s in ("female", "male", "unspecified")
+            for c in ("farmer", "technician", "official", "other")
+            for d in (False, True)
+        ]
+    },  # over the total
     {"participant_ids": [_record()["id"], _record()["id"]]},
+    {"participant_ids": [_record()["id"], SITE]},
+    {"participant_ids": [UPPER, SITE]},
+    {"participant_ids": [UPPER, _record()["id"]]},  # the same id in two cases
+    {"participant_ids": []},
+    {"participant_ids": ["", SITE]},
+    {"participant_ids": (SITE,)},
+    {"participant_ids": SITE},
+    {"participant_ids": [SITE] * 10_001},
     {"status": "draft"},
     {"status": "approved"},
+    {"status": "submitted"},
+    {"status": " draft "},
+    {"status": 1},
     {"captured_at": "2025-03-14T10:00:00"},
     {"captured_at": "2025-03-14 10:00:00+02:00"},
+    {"captured_at": " 2025-03-14T10:00:00+02:00 "},
+    {"captured_at": "2025-03-14T10:00:00Z"},
+    {"captured_at": "2025-03-14T10:00:00.000000-00:00"},
+    {"captured_at": "2025-03-14T10:00"},
+    {"captured_at": "yesterday"},
+    {"captured_at": 1741939200},
     {"unknown": "ignored"},
 ]
 
@@ -150,7 +188,9 @@ def _full(data: Any, sites: Any = SITES, project: Any = PROJECT) -> validation.V
 @pytest.mark.parametrize(
     "change", CHANGES, ids=[f"{n}:{','.join(c)}" for n, c in enumerate(CHANGES)]
 )
-@pytest.mark.parametrize("sites", [SITES, OTHER_SITES, None], ids=["sites", "other", "none"])
+@pytest.mark.parametrize(
+    "sites", [SITES, OTHER_SITES, UPPER_SITES, None], ids=["sites", "other", "upper", "none"]
+)
 def test_the_fast_path_equals_the_full_check(change: dict[str, Any], sites: Any) -> None:
     data = _record(**change)
     fast = validate_activity(data, project=PROJECT, sites=sites, today=TODAY)
@@ -158,8 +198,9 @@ def test_the_fast_path_equals_the_full_check(change: dict[str, Any], sites: Any)
 
 
 def test_a_clean_record_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tablet's record is already clean: only a null and the attendance (which has its own
-    fast path) go through the field loop, and the rules are not run one by one."""
+    """A tablet's record is already clean: no field goes through the full field check (nulls
+    and blank notes are "not given" at once), and the rules are not run one by one, even with
+    a site of the project."""
     checked: list[str] = []
     full_field = validation._check_field
 
@@ -169,13 +210,16 @@ def test_a_clean_record_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(validation, "_check_field", noting)
     monkeypatch.setattr(validation, "_full_rules", _refuse)
-    data = _record(notes="seen")
-    data.pop("participant_ids")
-    data.pop("captured_at")
-    result = validate_activity(data, project=PROJECT, sites=SITES, today=TODAY)
-    assert result.ok and not result.warnings
-    assert result.clean == data
-    assert checked == ["site_id", "attendance", "participant_ids", "status", "captured_at"]
+    data = _record(notes="seen", site_id=SITE, participant_ids=[SITE], status="submitted")
+    for record in (data, _record(notes="", participant_ids=None)):
+        result = validate_activity(record, project=PROJECT, sites=SITES, today=TODAY)
+        assert result.ok and not result.warnings
+        assert result.clean == {
+            **record,
+            "notes": record["notes"] or None,
+            "captured_at": "2025-03-14T10:00:00+02:00",
+        }
+    assert checked == []
 
 
 def _refuse(*args: Any, **kwargs: Any) -> Any:
@@ -188,6 +232,16 @@ def test_without_a_project_both_ways_agree() -> None:
     assert fast == _full(data, None, None)
 
 
+_ID = st.sampled_from([SITE, SITE.upper(), PROJECT.id, "6f1c2b1e-5555-4aaa-8bbb-000000000005"])
+_ROW = st.fixed_dictionaries(
+    {
+        "sex": st.sampled_from(["female", "male", " male", "Male"]),
+        "age_band": st.sampled_from(["youth", "adult"]),
+        "category": st.sampled_from(["farmer", "technician"]),
+        "disability": st.sampled_from([False, True, 0, 1, None]),
+        "count": st.one_of(st.integers(-1, 600_000), st.sampled_from([2.0, 2.5, True])),
+    }
+)
 _VALUE = st.one_of(
     st.none(),
     st.booleans(),
@@ -197,19 +251,76 @@ _VALUE = st.one_of(
     st.sampled_from(
         ["demonstration", "S1.T2", "T", "L3", "in_person", "storage", "2025-03-14", " x", ""]
     ),
+    st.sampled_from(["draft", "submitted", "approved", " draft"]),
+    st.sampled_from(["2025-03-14T10:00:00+02:00", "2025-03-14T10:00:00Z", "2025-03-14T10:00:00"]),
+    _ID,
+    st.lists(_ID, max_size=3),
+    st.lists(_ROW, max_size=3),
     st.lists(st.text(max_size=4), max_size=3),
     st.fixed_dictionaries({"lat": st.floats(), "lon": st.floats()}),
 )
+_KEYS = st.sampled_from(sorted({*_record(), "status"}))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
-    st.dictionaries(st.sampled_from(sorted(_record())), _VALUE, max_size=4),
-    st.sets(st.sampled_from(sorted(_record())), max_size=2),
+    st.dictionaries(_KEYS, _VALUE, max_size=4),
+    st.sets(_KEYS, max_size=2),
+    st.sampled_from([SITES, OTHER_SITES, UPPER_SITES, None]),
 )
 def test_any_record_gets_the_same_answer_both_ways(
-    changes: dict[str, Any], removed: set[str]
+    changes: dict[str, Any], removed: set[str], sites: Any
 ) -> None:
     data = {k: v for k, v in {**_record(), **changes}.items() if k not in removed}
-    fast = validate_activity(data, project=PROJECT, sites=SITES, today=TODAY)
-    assert fast == _full(data)
+    fast = validate_activity(data, project=PROJECT, sites=sites, today=TODAY)
+    assert fast == _full(data, sites)
+
+
+_OFFSETS = st.sampled_from(
+    [
+        UTC,
+        timezone(timedelta(hours=2)),
+        timezone(-timedelta(hours=5, minutes=30)),
+        timezone(timedelta(hours=23, minutes=59)),
+        timezone(-timedelta(minutes=1)),
+    ]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(validation._MOMENT_TEXT, fullmatch=True),
+        st.datetimes(timezones=_OFFSETS).map(datetime.isoformat),
+        st.datetimes(timezones=_OFFSETS).map(lambda moment: moment.isoformat(sep=" ")),
+        st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[+-][0-9:]{5}", fullmatch=True),
+        st.sampled_from(
+            [
+                "2025-03-14T10:00:00-00:00",
+                "2025-03-14T24:00:00+02:00",
+                "2025-03-14T10:00:00Z",
+                "0001-01-01T00:00:00-00:60",
+                "2025-03-14T10:00:00+05:99",
+            ]
+        ),
+    )
+)
+def test_a_timestamp_is_taken_as_it_is_only_when_its_full_check_gives_it_back(text: str) -> None:
+    plain = validation._plain_datetime(text)
+    assert plain is validation._NOT_PLAIN or (plain, []) == validation._check_datetime(text, "t")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.datetimes(timezones=_OFFSETS))
+def test_a_timestamp_as_a_tablet_writes_it_takes_the_fast_path(moment: datetime) -> None:
+    text = moment.replace(microsecond=0).isoformat()
+    assert validation._plain_datetime(text) == text
+
+
+def test_the_same_project_checked_on_another_day_answers_for_that_day() -> None:
+    """The fast path remembers the last project's bounds; a new day is a new limit."""
+    data = _record(start_date="2025-06-02", end_date="2025-06-02")
+    for today, ok in ((TODAY, True), (date(2025, 5, 30), False), (TODAY, True)):
+        found = validate_activity(data, project=PROJECT, sites=SITES, today=today)
+        assert found.ok == ok
+        assert found == validation._full_activity(data, project=PROJECT, sites=SITES, today=today)

@@ -102,3 +102,36 @@ def test_a_site_added_through_the_management_api_starts_with_its_revision(
     [(version, source, data)] = _revisions(engine, site_id)
     assert (version, source) == (1, "api") and data["name"] == "Office plot"
     assert _logged_versions(engine, site_id) == [1]
+
+
+def test_an_activity_may_use_a_site_pushed_earlier_in_the_same_push(
+    client: TestClient, field: Field
+) -> None:
+    """The push checks an activity's site against the project's sites as they stand when it
+    comes: a site the same push added before it counts, one added after it does not."""
+    site = {
+        "id": str(uuid.uuid4()),
+        "project_id": str(field.project.id),
+        "name": "Plot found today",
+        "lat": -29.2,
+        "lon": 27.9,
+    }
+    before = field.activity(site_id=str(field.site.id), title="Before the new site")
+    at_new = field.activity(site_id=site["id"], title="At the new site")
+    answer = push(
+        client,
+        field,
+        [
+            mutation(1, field.activity(site_id=site["id"], title="Too early")),
+            mutation(2, before),
+            mutation(3, site, entity="site"),
+            mutation(4, at_new),
+        ],
+    ).json()
+    assert [r["status"] for r in answer["results"]] == [
+        "rejected",
+        "applied",
+        "applied",
+        "applied",
+    ], answer
+    assert answer["results"][0]["errors"][0]["code"] == "site_not_in_project"
