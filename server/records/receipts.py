@@ -255,7 +255,8 @@ def write_receipts(
     fresh: list[tuple[Any, ...]] = []
     changes: list[ChangeRecord] = []
     for item in held:
-        issued_at = now if item.attachments is not None else None
+        attachments = item.attachments
+        issued_at = None if attachments is None else now
         if issued_at is not None:
             changes.append(
                 ChangeRecord(
@@ -267,7 +268,7 @@ def write_receipts(
                     device_id,
                 )
             )
-        row = existing.get((item.entity, item.entity_id))
+        row = existing.get((item.entity, item.entity_id)) if existing else None
         if row is None:
             fresh.append(
                 (
@@ -276,7 +277,8 @@ def write_receipts(
                     item.version,
                     device_id,
                     item.project_id,
-                    item.attachments,
+                    # one list for all the records without photos: its JSON is made once
+                    _NO_PHOTOS if attachments == [] else attachments,
                     issued_at,
                 )
             )
@@ -284,7 +286,7 @@ def write_receipts(
             row.version = item.version
             row.device_id = device_id
             row.project_id = item.project_id
-            row.attachments = item.attachments
+            row.attachments = attachments
             row.issued_at = issued_at
             session.add(row)
     if fresh:
@@ -294,6 +296,7 @@ def write_receipts(
     return len(changes)
 
 
+_NO_PHOTOS: list[dict[str, Any]] = []  # never changed
 _COLUMNS = ("entity", "entity_id", "version", "device_id", "project_id", "attachments", "issued_at")
 
 
