@@ -12,6 +12,8 @@ thematic area calls ``refresh_project`` (``server.projects.service.update_projec
 A refresh is a delta: the activity's old fact row (and its old roster links) come out of every
 cube and the new ones go in, with ``INSERT … ON CONFLICT DO UPDATE SET m = m + excluded.m``, so
 its cost depends on the number of activities written, never on the size of the database.
+Activities created in the transaction whose fact rows their writer handed over
+(``refresh_written``) have nothing to read back, compare or take out: they go in all at once.
 
 Concurrency (PostgreSQL): refreshes take a shared transaction lock and a rebuild an exclusive
 one, so a rebuild never interleaves with a delta. Cube cells are upserted in key order, so two
@@ -27,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +44,7 @@ from server.indicators.models import (
     CUBES,
     FACT_DIMS,
     MEASURES,
+    PIVOT_COLUMNS,
     PIVOTS,
     ROSTER_CUBES,
     activity_fact,
@@ -92,13 +95,13 @@ def refresh_activity(session: Session, activity_id: uuid.UUID) -> None:
 
 def refresh_written(
     session: OrmSession,
-    facts: Sequence[dict[str, Any]],
-    links: Mapping[uuid.UUID, set[uuid.UUID]] | None = None,
+    facts: Sequence[tuple[Any, ...]],
+    links: Mapping[uuid.UUID, Collection[uuid.UUID]] | None = None,
     *,
     new: bool = False,
 ) -> None:
     """Note activities just written in this transaction together with their fact rows, as
-    ``fact_row`` makes them from the values written (and their roster links): the refresh
+    ``fact_values`` makes them from the values written (and their roster links): the refresh
     before commit then uses these instead of reading the rows back. A savepoint that rolls
     back drops its notes; ``refresh_activity`` on one of them later drops its note. ``new``: the
     activities were created in this transaction, so they have no roll-up rows to read or
@@ -107,10 +110,11 @@ def refresh_written(
     known: dict[uuid.UUID, Any] = session.info.setdefault(_KNOWN, {})
     arm_commit_duty(session, _REFRESH_AT_COMMIT)
     transaction = current_transaction(session)
+    links = links or {}
     for row in facts:
-        activity_id = row["activity_id"]
+        activity_id = row[0]
         pending.add(activity_id)
-        known[activity_id] = (transaction, row, set((links or {}).get(activity_id, ())), new)
+        known[activity_id] = (transaction, row, frozenset(links.get(activity_id, ())), new)
 
 
 def refresh_project(session: OrmSession, project_id: uuid.UUID) -> None:
@@ -145,10 +149,18 @@ def apply_pending(session: OrmSession) -> RefreshStats | None:
     if not pending:
         return None
     root = session.get_transaction()
-    mine = {i: note for i, note in noted.items() if i in pending and within(note[0], root)}
-    known = {i: (row, links) for i, (_, row, links, _) in mine.items()}
-    new = {i for i, (_, _, _, created) in mine.items() if created}
-    return refresh_activities(session, sorted(pending, key=str), known=known, new=new)
+    inside: dict[int, bool] = {}  # by transaction: the notes of a batch share one
+    known: dict[uuid.UUID, tuple[tuple[Any, ...], Collection[uuid.UUID]]] = {}
+    new: set[uuid.UUID] = set()
+    for i, (transaction, row, links, created) in noted.items():
+        mine = inside.get(id(transaction))
+        if mine is None:
+            mine = inside[id(transaction)] = within(transaction, root)
+        if mine and i in pending:
+            known[i] = (row, links)
+            if created:
+                new.add(i)
+    return _refresh(session, sorted(pending, key=_ID_ORDER), known, new)
 
 
 def _after_rollback(session: OrmSession, previous: SessionTransaction) -> None:
@@ -211,24 +223,38 @@ def _dimension_select(ids: Sequence[uuid.UUID]) -> sa.Select[Any]:
     )
 
 
-def _zero_attendance() -> dict[str, int]:
-    return {"participants": 0, **{c: 0 for cols in PIVOTS.values() for c in cols.values()}}
+# A fact row's columns in the table's order: the activity, its dimensions, its measures. The
+# refresh handles fact rows as tuples in this order (``fact_values``); ``fact_row`` names them.
+FACT_COLUMNS: tuple[str, ...] = ("activity_id", *FACT_DIMS, *MEASURES)
+assert tuple(activity_fact.c.keys()) == FACT_COLUMNS, tuple(activity_fact.c.keys())
+_FIRST_MEASURE = len(FACT_COLUMNS) - len(MEASURES)
+_PROJECT = FACT_COLUMNS.index("project_id")
+# The attendance measures, last in a fact row in this order (what ``_attendance_select`` sums).
+_ATTENDANCE_MEASURES: tuple[str, ...] = ("participants", *PIVOT_COLUMNS)
+assert MEASURES[-len(_ATTENDANCE_MEASURES) :] == _ATTENDANCE_MEASURES
+_NO_ATTENDANCE = (0,) * len(_ATTENDANCE_MEASURES)
+# An activity id's place in the refresh's order: its text's (``str``), which is its number's.
+_ID_ORDER = attrgetter("int")
 
 
 def fact_rows(session: OrmSession, ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
     """The fact rows the given activities should have now (deleted ones have none)."""
+    return [dict(zip(FACT_COLUMNS, row, strict=True)) for row in _fact_values_of(session, ids)]
+
+
+def _fact_values_of(session: OrmSession, ids: Sequence[uuid.UUID]) -> list[tuple[Any, ...]]:
+    """``fact_rows`` as ``fact_values`` tuples."""
     if not ids:
         return []
     attendance = {
-        row.activity_id: {k: int(v or 0) for k, v in row._mapping.items() if k != "activity_id"}
-        for row in session.execute(_attendance_select(ids))
+        row[0]: [int(v or 0) for v in row[1:]] for row in session.execute(_attendance_select(ids))
     }
     return [
-        fact_row(
+        fact_values(
             a,
             country=a.country,
             project_thematic_area=a.thematic_area,
-            attendance=attendance.get(a.id) or _zero_attendance(),
+            attendance=attendance.get(a.id) or _NO_ATTENDANCE,
         )
         for a in session.execute(_dimension_select(ids))
     ]
@@ -237,69 +263,93 @@ def fact_rows(session: OrmSession, ids: Sequence[uuid.UUID]) -> list[dict[str, A
 def fact_row(
     a: Any, *, country: str, project_thematic_area: str | None, attendance: Mapping[str, int]
 ) -> dict[str, Any]:
-    """One activity's fact row. ``a`` has the activity's columns as attributes (id,
-    project_id, site_id, type, topic, modality, level, delivery, status, start_date, end_date,
-    experts_count) — a row read back by ``fact_rows`` or the values a bulk writer just wrote;
-    ``attendance`` its sums (``attendance_sums``)."""
+    """One activity's fact row, by column: ``fact_values`` named, ``attendance`` its sums as
+    ``attendance_sums`` makes them."""
+    measures = [attendance[name] for name in _ATTENDANCE_MEASURES]
+    values = fact_values(
+        a, country=country, project_thematic_area=project_thematic_area, attendance=measures
+    )
+    return dict(zip(FACT_COLUMNS, values, strict=True))
+
+
+def fact_values(
+    a: Any, *, country: str, project_thematic_area: str | None, attendance: Sequence[int]
+) -> tuple[Any, ...]:
+    """One activity's fact row, its values in ``FACT_COLUMNS`` order. ``a`` has the activity's
+    columns as attributes (id, project_id, site_id, type, topic, modality, level, delivery,
+    status, start_date, end_date, experts_count) — a row read back by ``fact_rows`` or the
+    values a bulk writer just wrote; ``attendance`` its attendance measures in their order
+    (``attendance_measures``)."""
     topic = TOPICS.get(a.topic or "")
     solution = topic.solution if topic else ""
     thematic_area = SOLUTIONS[solution].thematic_area if topic else project_thematic_area
     start: date = a.start_date
-    end: date = a.end_date
-    row: dict[str, Any] = {
-        "activity_id": a.id,
-        "month": start.year * 100 + start.month,
-        "status": str(a.status),
-        "project_id": a.project_id,
-        "country": country,
-        "region": region_of(country) or "",
-        "thematic_area": thematic_area or "",
-        "solution": solution,
-        "topic": a.topic or "",
-        "modality": a.modality or "",
-        "level": a.level or "",
-        "activity_type": a.type,
-        "delivery": a.delivery or "",
-        "site_id": a.site_id,
-        "start_date": start,
-        "activities": 1,
-        "demonstrations": int(a.type == ActivityType.DEMONSTRATION),
-        "trainings": int(a.type == ActivityType.FARMER_TRAINING),
-        "expert_days": a.experts_count * ((end - start).days + 1)
-        if a.type == ActivityType.EXPERT_DEPLOYMENT
+    kind = a.type
+    return (
+        a.id,
+        start.year * 100 + start.month,
+        str(a.status),
+        a.project_id,
+        country,
+        region_of(country) or "",
+        thematic_area or "",
+        solution,
+        a.topic or "",
+        a.modality or "",
+        a.level or "",
+        kind,
+        a.delivery or "",
+        a.site_id,
+        start,
+        1,
+        int(kind == ActivityType.DEMONSTRATION),
+        int(kind == ActivityType.FARMER_TRAINING),
+        a.experts_count * ((a.end_date - start).days + 1)
+        if kind == ActivityType.EXPERT_DEPLOYMENT
         else 0,
-    }
-    row.update(attendance)
-    return row
+        *attendance,
+    )
 
 
-# The pivots, one by one (``attendance_sums`` names each: a new pivot must be added there).
+# Where each pivot's values add up in ``attendance_measures`` (``attendance_sums`` names each
+# pivot: a new pivot must be added there); a value no pivot knows adds to a spare last place.
 assert tuple(PIVOTS) == ("sex", "age_band", "category", "disability"), tuple(PIVOTS)
-_SEX, _AGE_BAND, _CATEGORY, _DISABILITY = PIVOTS.values()
+_SPARE = len(_ATTENDANCE_MEASURES)
+_SEX, _AGE_BAND, _CATEGORY, _DISABILITY = (
+    {value: _ATTENDANCE_MEASURES.index(name) for value, name in columns.items()}
+    for columns in PIVOTS.values()
+)
 
 
-def attendance_sums(rows: Iterable[Sequence[Any]]) -> dict[str, int]:
-    """The attendance measures of one activity from its attendance rows as written, each
-    (sex, age_band, category, disability, count) — what ``_attendance_select`` sums in SQL."""
-    sums = _zero_attendance()
+def attendance_measures(rows: Iterable[Sequence[Any]]) -> list[int]:
+    """The attendance measures of one activity, in their order in a fact row, from its
+    attendance rows as written, each (sex, age_band, category, disability, count) — what
+    ``_attendance_select`` sums in SQL."""
+    sums = [0] * (_SPARE + 1)
     total = 0
+    spare = _SPARE
+    sex_at, age_band_at, category_at, disability_at = _SEX, _AGE_BAND, _CATEGORY, _DISABILITY
     for sex, age_band, category, disability, count in rows:
         total += count
-        if (name := _SEX.get(sex)) is not None:
-            sums[name] += count
-        if (name := _AGE_BAND.get(age_band)) is not None:
-            sums[name] += count
-        if (name := _CATEGORY.get(category)) is not None:
-            sums[name] += count
-        if (name := _DISABILITY.get(disability)) is not None:
-            sums[name] += count
-    sums["participants"] = total
+        sums[sex_at.get(sex, spare)] += count
+        sums[age_band_at.get(age_band, spare)] += count
+        sums[category_at.get(category, spare)] += count
+        sums[disability_at.get(disability, spare)] += count
+    sums[0] = total
+    del sums[spare]
     return sums
 
 
-def _stored_fact_rows(session: OrmSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict]:
+def attendance_sums(rows: Iterable[Sequence[Any]]) -> dict[str, int]:
+    """``attendance_measures`` by name."""
+    return dict(zip(_ATTENDANCE_MEASURES, attendance_measures(rows), strict=True))
+
+
+def _stored_fact_rows(
+    session: OrmSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[Any, ...]]:
     found = session.execute(sa.select(activity_fact).where(activity_fact.c.activity_id.in_(ids)))
-    return {row.activity_id: dict(row._mapping) for row in found}
+    return {row[0]: tuple(row) for row in found}
 
 
 # --- applying deltas -------------------------------------------------------------------------
@@ -339,8 +389,9 @@ def _upsert(
     table: sa.Table,
     dims: tuple[str, ...],
     measures: Sequence[str],
-    rows: list[dict[str, Any]],
+    rows: list[tuple[Any, ...]],
 ) -> None:
+    """Add each row's measures to its cell (``rows``: the dimensions, then the measures)."""
     dialect = session.get_bind().dialect.name
     key = (dialect, table.name, dims, tuple(measures))
     statement = _UPSERTS.get(key)
@@ -351,7 +402,8 @@ def _upsert(
             set_={m: table.c[m] + insert.excluded[m] for m in measures},
         )
         _UPSERTS[key] = statement
-    session.execute(statement, rows)
+    columns = (*dims, *measures)
+    session.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 _UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
@@ -379,16 +431,16 @@ _DELETES: dict[tuple[str, tuple[str, ...], str], Any] = {}
 
 
 def _cube_deltas(
-    old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]], dims: tuple[str, ...]
+    old: Iterable[tuple[Any, ...]], new: Iterable[tuple[Any, ...]]
 ) -> dict[tuple[Any, ...], list[int]]:
-    """The measures' change per cell of ``dims``: ``new`` rows added, ``old`` ones taken away.
-    Rows are grouped by cell first and each measure summed over a group at once."""
-    key_of = itemgetter(*dims) if len(dims) > 1 else (lambda row: (row[dims[0]],))
-    measures_of = itemgetter(*MEASURES)
+    """The measures' change per cell of ``_CUBE_DIMS``: ``new`` fact rows added, ``old`` ones
+    taken away. Rows are grouped by cell first and each measure summed over a group at once."""
+    key_of = _CUBE_KEY
+    first = _FIRST_MEASURE
     groups: dict[tuple[Any, ...], list[tuple[int, ...]]] = {}
     for sign, rows in ((-1, old), (1, new)):
         for row in rows:
-            values = measures_of(row)
+            values = row[first:]
             if sign < 0:
                 values = tuple([-v for v in values])
             key = key_of(row)
@@ -408,6 +460,7 @@ def _cube_deltas(
 # Every dimension some cube has: the deltas are summed at this grain once, then each cube's
 # cells are summed from those (far fewer) than from the fact rows again.
 _CUBE_DIMS: tuple[str, ...] = tuple(dict.fromkeys(d for g in CUBES for d in cube_dims(g)))
+_CUBE_KEY = itemgetter(*(FACT_COLUMNS.index(d) for d in _CUBE_DIMS))
 
 
 def _project_deltas(
@@ -429,12 +482,6 @@ def _project_deltas(
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(str(part) for part in key)
-
-
-def _same(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
-    if old is None or new is None:
-        return old is new
-    return all(old[c] == new[c] for c in FACT_DIMS + MEASURES)
 
 
 def _projects_of(session: OrmSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -463,10 +510,10 @@ def _links_of(
 
 
 def _apply_cube_deltas(
-    session: OrmSession, old_rows: list[dict[str, Any]], new_rows: list[dict[str, Any]]
+    session: OrmSession, old_rows: list[tuple[Any, ...]], new_rows: list[tuple[Any, ...]]
 ) -> int:
     cells = 0
-    fine = _cube_deltas(old_rows, new_rows, _CUBE_DIMS)
+    fine = _cube_deltas(old_rows, new_rows)
     for grain, table in CUBES.items():
         dims = cube_dims(grain)
         deltas = _project_deltas(fine, dims)
@@ -474,107 +521,131 @@ def _apply_cube_deltas(
             continue
         cells += len(deltas)
         ordered = sorted(deltas, key=_sort_key)
-        _upsert(
-            session,
-            table,
-            dims,
-            MEASURES,
-            [
-                {
-                    **dict(zip(dims, key, strict=True)),
-                    **dict(zip(MEASURES, deltas[key], strict=True)),
-                }
-                for key in ordered
-            ],
-        )
+        _upsert(session, table, dims, MEASURES, [(*key, *deltas[key]) for key in ordered])
         emptied = [k for k in ordered if deltas[k][0] < 0]
         if emptied:
             _delete_empty(session, table, dims, "activities", emptied)
     return cells
 
 
+# Each roster cube's cell of a fact row, but for the participant (its last dimension).
+assert all(dims[-1] == "participant_id" for dims in ROSTER_CUBES.values())
+_ROSTER_KEYS = {
+    table: itemgetter(*(FACT_COLUMNS.index(d) for d in dims[:-1]))
+    for table, dims in ROSTER_CUBES.items()
+}
+
+
 def _apply_roster_deltas(
-    session: OrmSession,
-    moved: list[uuid.UUID],
-    stored: dict[uuid.UUID, dict[str, Any]],
-    fresh: dict[uuid.UUID, dict[str, Any]],
-    old_links: dict[uuid.UUID, set[uuid.UUID]],
-    new_links: dict[uuid.UUID, set[uuid.UUID]],
+    session: OrmSession, changes: Sequence[tuple[int, tuple[Any, ...], Collection[uuid.UUID]]]
 ) -> int:
+    """``changes``: (+1 or -1, a fact row, its roster links) — links added or taken away."""
+    changes = [change for change in changes if change[2]]
+    if not changes:
+        return 0
     cells = 0
     for table, dims in ROSTER_CUBES.items():
+        key_of = _ROSTER_KEYS[table]
         deltas: dict[tuple[Any, ...], int] = defaultdict(int)
-        for activity_id in moved:
-            for sign, rows, links in ((-1, stored, old_links), (1, fresh, new_links)):
-                row = rows.get(activity_id)
-                if row is None:
-                    continue
-                for participant_id in links.get(activity_id, ()):
-                    cell = {**row, "participant_id": participant_id}
-                    deltas[tuple(cell[d] for d in dims)] += sign
+        for sign, row, links in changes:
+            cell = key_of(row)
+            for participant_id in links:
+                deltas[(*cell, participant_id)] += sign
         changed = {k: v for k, v in deltas.items() if v}
         if not changed:
             continue
         cells += len(changed)
         ordered = sorted(changed, key=_sort_key)
-        _upsert(
-            session,
-            table,
-            dims,
-            ("links",),
-            [{**dict(zip(dims, key, strict=True)), "links": changed[key]} for key in ordered],
-        )
+        _upsert(session, table, dims, ("links",), [(*key, changed[key]) for key in ordered])
         emptied = [k for k in ordered if changed[k] < 0]
         if emptied:
             _delete_empty(session, table, dims, "links", emptied)
     return cells
 
 
+def _insert_facts(
+    session: OrmSession,
+    rows: list[tuple[Any, ...]],
+    links: Mapping[uuid.UUID, Collection[uuid.UUID]],
+) -> None:
+    """Insert these fact rows and their roster links (in the rows' order)."""
+    insert_rows(session, activity_fact, FACT_COLUMNS, rows)
+    insert_rows(
+        session,
+        roster_fact,
+        ("activity_id", "participant_id"),
+        [(row[0], p) for row in rows for p in sorted(links.get(row[0], ()), key=str)],
+    )
+
+
 def refresh_activities(
     session: OrmSession,
     ids: Iterable[uuid.UUID],
     *,
-    known: Mapping[uuid.UUID, tuple[dict[str, Any], set[uuid.UUID]]] | None = None,
+    known: Mapping[uuid.UUID, tuple[Mapping[str, Any], Collection[uuid.UUID]]] | None = None,
     new: Collection[uuid.UUID] = (),
 ) -> RefreshStats:
     """Bring the roll-ups of these activities up to date now, in the caller's transaction.
 
-    ``known``: the current fact row and roster links of some of them, as their writer made
-    them in this transaction (``refresh_written``); the others are read from the database.
-    ``new``: known ones created in this transaction, which have no roll-up rows yet (nothing
-    to read back or delete for them).
+    ``known``: the current fact row (by column, as ``fact_row`` makes it) and roster links of
+    some of them, as their writer made them in this transaction; the others are read from the
+    database. ``new``: known ones created in this transaction, which have no roll-up rows yet
+    (nothing to read back or delete for them).
     """
-    unique = sorted(set(ids), key=str)
+    given = {
+        i: (tuple(row[c] for c in FACT_COLUMNS), links) for i, (row, links) in (known or {}).items()
+    }
+    return _refresh(session, sorted(set(ids), key=_ID_ORDER), given, new)
+
+
+def _refresh(
+    session: OrmSession,
+    unique: list[uuid.UUID],
+    known: Mapping[uuid.UUID, tuple[tuple[Any, ...], Collection[uuid.UUID]]],
+    new: Collection[uuid.UUID],
+) -> RefreshStats:
+    """``refresh_activities`` of ``unique`` (distinct, in ``_ID_ORDER``), ``known`` fact rows
+    as ``fact_values`` tuples."""
     if not unique:
         return RefreshStats(0, 0, 0)
-    known = known or {}
     session.flush()
     _lock(session, exclusive=False)
     changed = cells = 0
-    for start in range(0, len(unique), _BATCH):
-        chunk = unique[start : start + _BATCH]
+    # Created in this transaction with their facts in hand: nothing to read back, compare or
+    # replace, so all of them at once, however many.
+    created = [i for i in unique if i in new and i in known]
+    if created:
+        rows = [known[i][0] for i in created]
+        links = {i: known[i][1] for i in created if known[i][1]}
+        _lock_projects(session, {row[_PROJECT] for row in rows}, exclusive=False)
+        cells += _apply_cube_deltas(session, [], rows)
+        cells += _apply_roster_deltas(
+            session, [(1, row, links[row[0]]) for row in rows if row[0] in links]
+        )
+        _insert_facts(session, rows, links)
+        changed += len(created)
+    rest = [i for i in unique if i not in new or i not in known] if created else unique
+    for start in range(0, len(rest), _BATCH):
+        chunk = rest[start : start + _BATCH]
         unknown = [i for i in chunk if i not in known]
         _lock_projects(
             session,
-            _projects_of(session, unknown)
-            | {known[i][0]["project_id"] for i in chunk if i in known},
+            _projects_of(session, unknown) | {known[i][0][_PROJECT] for i in chunk if i in known},
             exclusive=False,
         )
-        before = [i for i in chunk if i not in new or i not in known]
-        stored = _stored_fact_rows(session, before) if before else {}
-        fresh = {row["activity_id"]: row for row in fact_rows(session, unknown)}
+        stored = _stored_fact_rows(session, chunk)
+        fresh = {row[0]: row for row in _fact_values_of(session, unknown)}
         new_links = _links_of(session, _links, list(fresh))
         for i in chunk:
             if i in known:
                 fresh[i], written_links = known[i]
                 if written_links:
                     new_links[i] = set(written_links)
-        old_links = _links_of(session, roster_fact, before)
+        old_links = _links_of(session, roster_fact, chunk)
         moved = [
             i
             for i in chunk
-            if not _same(stored.get(i), fresh.get(i))
-            or old_links.get(i, set()) != new_links.get(i, set())
+            if stored.get(i) != fresh.get(i) or old_links.get(i, set()) != new_links.get(i, set())
         ]
         if not moved:
             continue
@@ -582,26 +653,14 @@ def refresh_activities(
         old_rows = [stored[i] for i in moved if i in stored]
         new_rows = [fresh[i] for i in moved if i in fresh]
         cells += _apply_cube_deltas(session, old_rows, new_rows)
-        cells += _apply_roster_deltas(session, moved, stored, fresh, old_links, new_links)
-        replaced = [i for i in moved if i not in new or i not in known]
-        if replaced:
-            session.execute(sa.delete(roster_fact).where(roster_fact.c.activity_id.in_(replaced)))
-            session.execute(
-                sa.delete(activity_fact).where(activity_fact.c.activity_id.in_(replaced))
-            )
-        if new_rows:
-            columns = list(new_rows[0])
-            insert_rows(
-                session, activity_fact, columns, [[r[c] for c in columns] for r in new_rows]
-            )
-        links = [
-            {"activity_id": a, "participant_id": p}
-            for a in moved
-            if a in fresh
-            for p in sorted(new_links.get(a, ()), key=str)
-        ]
-        if links:
-            session.execute(sa.insert(roster_fact), links)
+        cells += _apply_roster_deltas(
+            session,
+            [(-1, row, old_links.get(row[0], ())) for row in old_rows]
+            + [(1, row, new_links.get(row[0], ())) for row in new_rows],
+        )
+        session.execute(sa.delete(roster_fact).where(roster_fact.c.activity_id.in_(moved)))
+        session.execute(sa.delete(activity_fact).where(activity_fact.c.activity_id.in_(moved)))
+        _insert_facts(session, new_rows, new_links)
     return RefreshStats(len(unique), changed, cells)
 
 
@@ -729,17 +788,15 @@ class LiveRollups:
 
     def activities_written(self, session: OrmSession, written: Sequence[Written]) -> None:
         facts = [
-            fact_row(
+            fact_values(
                 w.row,
                 country=w.country,
                 project_thematic_area=w.thematic_area,
-                attendance=attendance_sums(w.attendance),
+                attendance=attendance_measures(w.attendance),
             )
             for w in written
         ]
-        roster = {w.row.id: set(w.participants) for w in written if w.participants}
-        for w in written:
-            refresh_activity(session, w.row.id)  # type: ignore[arg-type]
+        roster = {w.row.id: w.participants for w in written if w.participants}
         refresh_written(session, facts, roster, new=True)
 
     def project_changed(self, session: OrmSession, project_id: uuid.UUID) -> None:

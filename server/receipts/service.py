@@ -91,7 +91,8 @@ def issue_after_push(
 ) -> int:
     """Receipts to ``device_id`` for the records a push applied (``touched``: entity → ids),
     for the owners of the photos it applied (``photos``: photo ids), and for the records it
-    created that hold no photo (``created``: known complete, not read back)."""
+    created that hold no photo (``created``: known complete, not read back; each once, and
+    none of them among the records ``touched`` or ``photos`` name)."""
     wanted: dict[str, set[uuid.UUID]] = {entity: set(ids) for entity, ids in touched.items()}
     photo_ids = list(set(photos))
     for start in range(0, len(photo_ids), 500):
@@ -104,17 +105,11 @@ def issue_after_push(
                 wanted.setdefault("activity", set()).add(activity_id)
             if observation_id is not None:
                 wanted.setdefault("observation", set()).add(observation_id)
-    records: list[Held] = list(created)
+    records: list[Held] = []
     for entity, ids in wanted.items():
         if entity in TABLES and ids:
             records += held(session, entity, ids)
-    return write_receipts(
-        session,
-        signer,
-        device_id=device_id,
-        held=records,
-        new={(item.entity, item.entity_id) for item in created},
-    )
+    return write_receipts(session, signer, device_id=device_id, held=records, new=created)
 
 
 def issue_after_upload(session: Session, signer: Signer, *, attachment: Attachment) -> int:

@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session as OrmSession
@@ -44,8 +43,10 @@ CHANGE_LOG_LOCK = 7301002
 _PENDING = "pilotmon.pending_changes"
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeRecord:
+class ChangeRecord(NamedTuple):
+    """One change to note; its fields are the change-log columns, in their order, but the
+    ``created_at`` the append gives every row."""
+
     entity: str
     entity_id: uuid.UUID
     op: str
@@ -63,9 +64,9 @@ def lock_change_log(session: Session) -> None:
 
 def record_changes(session: Session, changes: Iterable[ChangeRecord]) -> None:
     """Note changes for the log; they are appended when the transaction commits."""
-    notes: list[tuple[SessionTransaction, ChangeRecord]] = session.info.setdefault(_PENDING, [])
-    transaction = current_transaction(session)
-    notes.extend((transaction, change) for change in changes)
+    notes: list[tuple[SessionTransaction, list[ChangeRecord]]]
+    notes = session.info.setdefault(_PENDING, [])
+    notes.append((current_transaction(session), list(changes)))
     arm_commit_duty(session, _APPEND_AT_COMMIT)
 
 
@@ -83,13 +84,14 @@ def record_change(
 
 def flush_changes(session: OrmSession) -> int:
     """Append the noted changes of this transaction now; returns how many were appended."""
-    notes: list[tuple[SessionTransaction, ChangeRecord]] = session.info.pop(_PENDING, [])
+    notes: list[tuple[SessionTransaction, list[ChangeRecord]]] = session.info.pop(_PENDING, [])
     root = session.get_transaction()
-    now = utcnow()
+    now = (utcnow(),)
     rows = [
-        (c.entity, c.entity_id, c.op, c.version, c.project_id, c.device_id, now)
-        for transaction, c in notes
+        change + now
+        for transaction, changes in notes
         if within(transaction, root)
+        for change in changes
     ]
     if not rows:
         return 0
@@ -101,14 +103,15 @@ def flush_changes(session: OrmSession) -> int:
 
 _CHANGE: Any = Change.__table__  # type: ignore[attr-defined]
 _CHANGE_COLUMNS = ("entity", "entity_id", "op", "version", "project_id", "device_id", "created_at")
+assert ChangeRecord._fields == _CHANGE_COLUMNS[:-1], ChangeRecord._fields
 
 
 def _forget_rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
     notes = session.info.get(_PENDING)
     if notes:
         session.info[_PENDING] = [
-            (transaction, change)
-            for transaction, change in notes
+            (transaction, changes)
+            for transaction, changes in notes
             if not within(transaction, previous_transaction)
         ]
 

@@ -19,11 +19,11 @@ import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
@@ -206,8 +206,7 @@ def rotate_key(session: Session, settings: Settings) -> tuple[Signer, Signer]:
 # --- writing receipts ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
+class Held(NamedTuple):
     """A version of a record the server holds: ``attachments`` lists every live photo when all
     their bytes are verified, None while some are still missing (the receipt then waits)."""
 
@@ -235,56 +234,44 @@ def write_receipts(
     *,
     device_id: uuid.UUID,
     held: Sequence[Held],
-    new: Collection[tuple[str, uuid.UUID]] = (),
+    new: Sequence[Held] = (),
 ) -> int:
     """Make each record's current receipt the one for ``held``, to ``device_id``: issued now
     (its content fixed, with ``issued_at``) when all its photos are complete, else waiting for
     them. An issued one is noted in the change log for that device only. Returns how many were
     issued. Signing waits for delivery (``signed``), so a push pays for rows, not signatures;
     the signing key is published (``register_key``) here, in the writer's transaction.
-    ``new``: records the caller knows have no receipt row yet (created in this transaction).
+    ``new``: more records, each once and none of them in ``held``, that the caller knows have
+    no receipt row yet (created in this transaction); theirs come first.
     """
-    if not held:
+    if not held and not new:
         return 0
     held = list({(item.entity, item.entity_id): item for item in held}.values())
     register_key(session, signer)
-    existing = _current(
-        session, [item for item in held if (item.entity, item.entity_id) not in new]
-    )
+    existing = _current(session, held) if held else {}
     now = utcnow()
     fresh: list[tuple[Any, ...]] = []
     changes: list[ChangeRecord] = []
-    for item in held:
-        issued_at = now if item.attachments is not None else None
+    for item in (*new, *held):
+        entity, entity_id, version, project_id, attachments = item
+        issued_at = None if attachments is None else now
         if issued_at is not None:
             changes.append(
-                ChangeRecord(
-                    RECEIPT_ENTITY,
-                    item.entity_id,
-                    "upsert",
-                    item.version,
-                    item.project_id,
-                    device_id,
-                )
+                ChangeRecord(RECEIPT_ENTITY, entity_id, "upsert", version, project_id, device_id)
             )
-        row = existing.get((item.entity, item.entity_id))
+        row = existing.get((entity, entity_id)) if existing else None
         if row is None:
+            # one list for all the records without photos: its JSON is made once
+            if attachments == []:
+                attachments = _NO_PHOTOS
             fresh.append(
-                (
-                    item.entity,
-                    item.entity_id,
-                    item.version,
-                    device_id,
-                    item.project_id,
-                    item.attachments,
-                    issued_at,
-                )
+                (entity, entity_id, version, device_id, project_id, attachments, issued_at)
             )
         else:
-            row.version = item.version
+            row.version = version
             row.device_id = device_id
-            row.project_id = item.project_id
-            row.attachments = item.attachments
+            row.project_id = project_id
+            row.attachments = attachments
             row.issued_at = issued_at
             session.add(row)
     if fresh:
@@ -294,6 +281,7 @@ def write_receipts(
     return len(changes)
 
 
+_NO_PHOTOS: list[dict[str, Any]] = []  # never changed
 _COLUMNS = ("entity", "entity_id", "version", "device_id", "project_id", "attachments", "issued_at")
 
 

@@ -204,25 +204,29 @@ def _issue_receipts(
     written = {r.seq: r for r in results if r.status in _WRITTEN}
     last: dict[tuple[Entity, uuid.UUID], tuple[Mutation, MutationResult]] = {}
     for mutation in fresh:
-        if mutation.seq in written:
-            last[(mutation.entity, mutation.id)] = (mutation, written[mutation.seq])
+        result = written.get(mutation.seq)
+        if result is not None:
+            last[(mutation.entity, mutation.id)] = (mutation, result)
     photos = {key[1] for key in last if key[0] == Entity.ATTACHMENT}
     touched: dict[str, set[uuid.UUID]] = {}
     created: list[Held] = []
-    for (entity, record_id), (mutation, result) in last.items():
+    projects: dict[str, uuid.UUID] = {}  # a batch's records share a few projects: parsed once
+    for key, (mutation, result) in last.items():
+        entity, record_id = key
         if entity in (Entity.ATTACHMENT, Entity.CONFLICT):
             continue
         project_id = (mutation.data or {}).get("project_id")
         if (
             not photos
-            and (entity, record_id) in new
-            and mutation.op == Op.UPSERT
-            and result.version is not None
             and project_id is not None
+            and result.version is not None
+            and mutation.op == Op.UPSERT
+            and key in new
         ):
-            created.append(
-                Held(str(entity), record_id, result.version, uuid.UUID(str(project_id)), [])
-            )
+            project = projects.get(text := str(project_id))
+            if project is None:
+                project = projects[text] = uuid.UUID(text)
+            created.append(Held(str(entity), record_id, result.version, project, []))
         else:
             touched.setdefault(str(entity), set()).add(record_id)
     issue_after_push(

@@ -8,19 +8,25 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from server.activities.models import Activity
+from server.activities.models import Activity, ActivityParticipant
 from server.activities.service import write_activity, write_new_activities
-from server.indicators.models import CUBES, ROSTER_CUBES, activity_fact, roster_fact
+from server.indicators.models import CUBES, PIVOTS, ROSTER_CUBES, activity_fact, roster_fact
 from server.indicators.refresh import (
+    _KNOWN,
+    FACT_COLUMNS,
     attendance_sums,
     fact_rows,
     rebuild_all,
     refresh_activities,
 )
 from tests.factories import activity_data, make_project, make_user
+from tests.server.indicators.test_refresh import wipe
+from tests.server.indicators.world import build, worlds
 
 _ATTENDANCE = [
     {"sex": "female", "age_band": "youth", "category": "farmer", "disability": True, "count": 7},
@@ -129,3 +135,66 @@ def test_refresh_uses_the_known_row_it_is_given(engine: Engine) -> None:
         stored = session.execute(sa.select(activity_fact.c.participants)).scalar_one()
         assert stored == 999
         session.rollback()
+
+
+def _sums_by_pivot(rows: list[tuple[Any, ...]]) -> dict[str, int]:
+    """What ``attendance_sums`` must make, pivot by pivot: every count adds to participants
+    and to the column each of its values has (a value with none adds to no column)."""
+    sums = {"participants": 0, **{c: 0 for columns in PIVOTS.values() for c in columns.values()}}
+    for *values, count in rows:
+        sums["participants"] += count
+        for columns, value in zip(PIVOTS.values(), values, strict=True):
+            if value in columns:
+                sums[columns[value]] += count
+    return sums
+
+
+def _pivot_values(key: str) -> st.SearchStrategy[Any]:
+    return st.sampled_from([*PIVOTS[key], "unknown", None])
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            _pivot_values("sex"),
+            _pivot_values("age_band"),
+            _pivot_values("category"),
+            _pivot_values("disability"),
+            st.integers(0, 1000),
+        ),
+        max_size=12,
+    )
+)
+def test_attendance_sums_add_each_count_to_its_columns(rows: list[tuple[Any, ...]]) -> None:
+    assert attendance_sums(rows) == _sums_by_pivot(rows)
+    assert list(attendance_sums(rows)) == list(_sums_by_pivot(rows))  # in the fact row's order
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(world=worlds())
+def test_the_facts_a_writer_notes_are_the_rows_read_back(
+    session: Session, world: dict[str, Any]
+) -> None:
+    """A new activity's fact row and roster links, as the refresh takes them from the values
+    its writer just wrote (never read back), are what the database holds for it: the row read
+    back (its attendance summed in SQL, its project's country and thematic area) and links."""
+    wipe(session)
+    build(session, world)  # each activity written new, some deleted (their notes dropped)
+    session.flush()
+    noted = {i: (row, links) for i, (_, row, links, _) in session.info[_KNOWN].items()}
+    assume(noted)
+    read_back = {row["activity_id"]: row for row in fact_rows(session, list(noted))}
+    links: dict[uuid.UUID, set[uuid.UUID]] = {i: set() for i in noted}
+    for link in session.execute(
+        sa.select(ActivityParticipant).where(col(ActivityParticipant.activity_id).in_(list(noted)))
+    ).scalars():
+        links[link.activity_id].add(link.participant_id)
+    assert {i: dict(zip(FACT_COLUMNS, row, strict=True)) for i, (row, _) in noted.items()} == (
+        read_back
+    )
+    assert {i: set(written) for i, (_, written) in noted.items()} == links
+    session.rollback()
