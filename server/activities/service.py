@@ -353,6 +353,15 @@ def _write_new(
     author = binder(session, revision.author_id)(writer.author_id)
     device = binder(session, revision.device_id)(writer.device_id)
     stamp = binder(session, revision.created_at)(now)
+    server_set = {
+        "version": 1,
+        "deleted": False,
+        "created_by_id": writer.author_id,
+        "device_id": writer.device_id,
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+    }
     for n, (project, write) in enumerate(batch):
         data = write.data
         activity_id = as_uuid(data.get("id")) or uuid.uuid4()
@@ -360,19 +369,11 @@ def _write_new(
         values, wire = new_activity(
             data, {"id": activity_id, "project_id": project.id, "status": state}
         )
-        values.update(
-            version=1,
-            deleted=False,
-            late=late[n],
-            flags=flags[n],
-            created_by_id=writer.author_id,
-            device_id=writer.device_id,
-            created_at=now,
-            updated_at=now,
-            submitted_at=now if state == ActivityStatus.SUBMITTED else None,
-            deleted_at=None,
-        )
-        activities.append([values[c] for c in ACTIVITY_COLUMNS])
+        values.update(server_set)
+        values["late"] = late[n]
+        values["flags"] = flags[n]
+        values["submitted_at"] = now if state == ActivityStatus.SUBMITTED else None
+        activities.append(list(map(values.__getitem__, ACTIVITY_COLUMNS)))
         ids.append(activity_id)
         counted = [
             (
