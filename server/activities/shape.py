@@ -195,10 +195,18 @@ def column_values(data: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-# (name, wire → stored, stored → wire, nullable) in wire order, for ``new_activity``.
-_NEW_OF: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any], bool], ...] = tuple(
-    (name, to_store, to_wire, nullable)
-    for (name, to_store, nullable), (_, to_wire) in zip(_STORE_OF, _WIRE_OF, strict=True)
+# (name, wire → stored, stored → wire, nullable) in wire order, for ``new_activity``; None
+# where the value is kept as it is.
+_NEW_OF: tuple[tuple[str, Callable[[Any], Any] | None, Callable[[Any], Any] | None, bool], ...] = (
+    tuple(
+        (
+            name,
+            None if to_store is _same else to_store,
+            None if to_wire is _same else to_wire,
+            nullable,
+        )
+        for (name, to_store, nullable), (_, to_wire) in zip(_STORE_OF, _WIRE_OF, strict=True)
+    )
 )
 
 
@@ -214,15 +222,15 @@ def new_activity(
         if name in fixed:
             stored = fixed[name]
         else:
-            value = data.get(name)
-            if value is None and (name not in data or not nullable):
+            stored = data.get(name)
+            if stored is None and (name not in data or not nullable):
                 stored = _DEFAULTS.get(name)
                 if isinstance(stored, list):
                     stored = list(stored)
-            else:
-                stored = to_store(value)
+            elif to_store is not None:
+                stored = to_store(stored)
         values[name] = stored
-        wire[name] = to_wire(stored)
+        wire[name] = stored if to_wire is None else to_wire(stored)
         if name == _ATTENDANCE_AFTER:
             wire["attendance"] = None
     return values, wire
