@@ -9,6 +9,11 @@ hands the rows to the driver's ``executemany`` on the session's connection, insi
 transaction (and savepoint). On PostgreSQL the rows go by ``COPY FROM STDIN`` instead, which
 takes them in one stream rather than one statement each. No ORM object is made, so nothing is
 flushed or tracked.
+
+The processors of the usual types (booleans, and dates and times on SQLite) take a shortcut
+that gives the same result for the usual value. A writer may also build its rows ready for the
+driver, each value through ``binder`` (a value many rows share is then converted once), and
+pass ``bound=True``.
 """
 
 from __future__ import annotations
