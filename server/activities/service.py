@@ -43,13 +43,14 @@ from server.activities.shape import (
     WIRE_FIELDS,
     activity_wire,
     apply_fields,
+    as_uuid,
     attendance_wire,
-    column_values,
+    new_activity,
 )
 from server.columns import utcnow
 from server.errors import Forbidden
 from server.projects.models import Project
-from server.records.bulk import insert_rows
+from server.records.bulk import binder, insert_rows
 from server.records.changes import ChangeRecord, record_changes
 from server.records.rollups import Written, rollups
 from shared.catalogue import ActivityStatus, Role
@@ -344,26 +345,35 @@ def _write_new(
     written: list[Written] = []
     ids: list[uuid.UUID] = []
     status = ActivityStatus.SUBMITTED
+    # The attendance and revision rows go ready for the driver: the activity's id converted
+    # once for its rows, the writer and the time once for the batch.
+    revision = _table(ActivityRevision).c
+    bind_id = binder(session, revision.activity_id)
+    bind_data = binder(session, revision.data)
+    author = binder(session, revision.author_id)(writer.author_id)
+    device = binder(session, revision.device_id)(writer.device_id)
+    stamp = binder(session, revision.created_at)(now)
+    server_set = {
+        "version": 1,
+        "deleted": False,
+        "created_by_id": writer.author_id,
+        "device_id": writer.device_id,
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+    }
     for n, (project, write) in enumerate(batch):
         data = write.data
-        values = column_values(data)
-        activity_id = values["id"] or uuid.uuid4()
-        values.update(
-            id=activity_id,
-            project_id=project.id,
-            status=write.status or status,
-            version=1,
-            deleted=False,
-            late=late[n],
-            flags=flags[n],
-            created_by_id=writer.author_id,
-            device_id=writer.device_id,
-            created_at=now,
-            updated_at=now,
-            submitted_at=now if (write.status or status) == ActivityStatus.SUBMITTED else None,
-            deleted_at=None,
+        activity_id = as_uuid(data.get("id")) or uuid.uuid4()
+        state = write.status or status
+        values, wire = new_activity(
+            data, {"id": activity_id, "project_id": project.id, "status": state}
         )
-        activities.append([values[c] for c in ACTIVITY_COLUMNS])
+        values.update(server_set)
+        values["late"] = late[n]
+        values["flags"] = flags[n]
+        values["submitted_at"] = now if state == ActivityStatus.SUBMITTED else None
+        activities.append(list(map(values.__getitem__, ACTIVITY_COLUMNS)))
         ids.append(activity_id)
         counted = [
             (
@@ -375,26 +385,28 @@ def _write_new(
             )
             for r in data.get("attendance") or []
         ]
-        attendance += [(activity_id, *r) for r in counted]
+        key = (bind_id(activity_id),)
+        attendance += [key + r for r in counted]
         mine = frozenset(
             uuid.UUID(str(p)) for p in dict.fromkeys(data.get("participant_ids") or [])
         )
         links += [(activity_id, p) for p in mine]
-        row = SimpleNamespace(**values)
-        written.append(Written(row, counted, mine, project.country, project.thematic_area))
-        # The revision holds what ``load_wire`` would read back (attendance_wire's keys).
-        wire = activity_wire(row, [dict(zip(ATTENDANCE_KEYS, r, strict=True)) for r in counted])
-        wire["deleted"] = False
-        revisions.append(
-            (activity_id, 1, wire, writer.source, writer.author_id, writer.device_id, now)
+        written.append(
+            Written(
+                SimpleNamespace(**values), counted, mine, project.country, project.thematic_area
+            )
         )
+        # The revision holds what ``load_wire`` would read back (attendance_wire's keys).
+        wire["attendance"] = [dict(zip(ATTENDANCE_KEYS, r, strict=True)) for r in counted]
+        wire["deleted"] = False
+        revisions.append((key[0], 1, bind_data(wire), writer.source, author, device, stamp))
         changes.append(ChangeRecord("activity", activity_id, "upsert", 1, project.id))
     # Driver-level inserts (the tables, not the mapped classes): no unit-of-work bookkeeping
     # and no per-row parameter machinery.
     insert_rows(session, _table(Activity), ACTIVITY_COLUMNS, activities)
-    insert_rows(session, _table(AttendanceRow), ATTENDANCE_COLUMNS, attendance)
+    insert_rows(session, _table(AttendanceRow), ATTENDANCE_COLUMNS, attendance, bound=True)
     insert_rows(session, _table(ActivityParticipant), ("activity_id", "participant_id"), links)
-    insert_rows(session, _table(ActivityRevision), _REVISION_COLUMNS, revisions)
+    insert_rows(session, _table(ActivityRevision), _REVISION_COLUMNS, revisions, bound=True)
     _written(session, changes)
     rollups().activities_written(session, written)
     return ids

@@ -193,3 +193,44 @@ def column_values(data: Mapping[str, Any]) -> dict[str, Any]:
         else:
             values[name] = convert(value)
     return values
+
+
+# (name, wire → stored, stored → wire, nullable) in wire order, for ``new_activity``; None
+# where the value is kept as it is.
+_NEW_OF: tuple[tuple[str, Callable[[Any], Any] | None, Callable[[Any], Any] | None, bool], ...] = (
+    tuple(
+        (
+            name,
+            None if to_store is _same else to_store,
+            None if to_wire is _same else to_wire,
+            nullable,
+        )
+        for (name, to_store, nullable), (_, to_wire) in zip(_STORE_OF, _WIRE_OF, strict=True)
+    )
+)
+
+
+def new_activity(
+    data: Mapping[str, Any], fixed: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new activity's shape in one pass: its columns (``column_values(data)`` with the
+    ``fixed`` values set by the server in place of the data's), and their wire form
+    (``activity_wire`` of those columns, the attendance left as None for the caller to set)."""
+    values: dict[str, Any] = {}
+    wire: dict[str, Any] = {}
+    for name, to_store, to_wire, nullable in _NEW_OF:
+        if name in fixed:
+            stored = fixed[name]
+        else:
+            stored = data.get(name)
+            if stored is None and (name not in data or not nullable):
+                stored = _DEFAULTS.get(name)
+                if isinstance(stored, list):
+                    stored = list(stored)
+            elif to_store is not None:
+                stored = to_store(stored)
+        values[name] = stored
+        wire[name] = stored if to_wire is None else to_wire(stored)
+        if name == _ATTENDANCE_AFTER:
+            wire["attendance"] = None
+    return values, wire

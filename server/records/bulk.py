@@ -9,30 +9,41 @@ hands the rows to the driver's ``executemany`` on the session's connection, insi
 transaction (and savepoint). On PostgreSQL the rows go by ``COPY FROM STDIN`` instead, which
 takes them in one stream rather than one statement each. No ORM object is made, so nothing is
 flushed or tracked.
+
+The processors of the usual types (booleans, and dates and times on SQLite) take a shortcut
+that gives the same result for the usual value. A writer may also build its rows ready for the
+driver, each value through ``binder`` (a value many rows share is then converted once), and
+pass ``bound=True``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-_NOTHING = object()
-
 
 def insert_rows(
-    session: Session, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    session: Session,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    bound: bool = False,
 ) -> int:
     """Insert ``rows`` (one value per name in ``columns``, in that order) into ``table``;
-    returns how many. Columns not named get their server default (or NULL)."""
+    returns how many. Columns not named get their server default (or NULL). ``bound``: the
+    rows are tuples of what the driver takes already (each value through ``binder``)."""
     values: list[Any] = rows if isinstance(rows, list) else list(rows)
     if not values:
         return 0
     session.flush()  # rows this insert may refer to, still pending in the session, go first
     connection = session.connection()
-    values = _bound(connection.dialect, table, columns, values)
+    if not bound:
+        values = _bound(connection.dialect, table, columns, values)
     if connection.dialect.name == "postgresql":
         _copy(connection, table, columns, values)
         return len(values)
@@ -60,18 +71,29 @@ def execute_rows(
     return _executemany(connection, statement, columns, values)
 
 
+def binder(session: Session, column: sa.Column[Any]) -> Callable[[Any], Any]:
+    """What ``insert_rows`` makes of a value of ``column`` (its type's bind processor, with
+    its shortcuts), for a writer that builds its rows ready for the driver (``bound=True``):
+    a value shared by many rows is then converted once."""
+    table = column.table
+    assert isinstance(table, sa.Table)
+    for _, processor in _processors(session.get_bind().dialect, table, (column.name,)):
+        return processor
+    return _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 def _bound(
     dialect: sa.Dialect, table: sa.Table, columns: Sequence[str], values: list[Any]
 ) -> list[Any]:
-    """The rows with each value as the column's bind processor makes it (what SQLAlchemy
-    would send the driver)."""
-    convert = [
-        (n, processor)
-        for n, name in enumerate(columns)
-        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-    ]
+    """The rows, as tuples, with each value as the column's bind processor makes it (what
+    SQLAlchemy would send the driver)."""
+    convert = _processors(dialect, table, tuple(columns))
     if not convert:
-        return values
+        return list(map(tuple, values))
     # Column by column; a value repeated from the row before (an activity's id on each of
     # its attendance rows, one timestamp for the whole batch) is converted once.
     columns_out = []
@@ -89,7 +111,67 @@ def _bound(
     for n, column in columns_out:
         for out, value in zip(converted, column, strict=True):
             out[n] = value
-    return converted
+    return list(map(tuple, converted))
+
+
+_Processor = Callable[[Any], Any]
+_PROCESSORS: dict[tuple[sa.Dialect, sa.Table, tuple[str, ...]], list[tuple[int, _Processor]]] = {}
+
+
+def _processors(
+    dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
+) -> list[tuple[int, _Processor]]:
+    """(position, bind processor) of each column whose type has one, found once per dialect,
+    table and column list."""
+    key = (dialect, table, columns)
+    found = _PROCESSORS.get(key)
+    if found is None:
+        found = []
+        for n, name in enumerate(columns):
+            impl = table.c[name].type.dialect_impl(dialect)
+            processor = impl.bind_processor(dialect)
+            if processor is not None:
+                found.append((n, _quicker(dialect, impl, processor)))
+        _PROCESSORS[key] = found
+    return found
+
+
+def _quicker(dialect: sa.Dialect, impl: Any, processor: _Processor) -> _Processor:
+    """``processor``, with a shortcut for the usual value of the bulk paths' column types:
+    the same result without the processor's checks and formatting
+    (tests/server/records/test_bulk.py holds each shortcut to its processor)."""
+    if isinstance(impl, sa.Boolean):
+
+        def boolean(value: Any) -> Any:
+            # bool(True) on PostgreSQL; int(True) on SQLite, and sqlite3 binds a bool as that int.
+            return value if value.__class__ is bool else processor(value)
+
+        return boolean
+    if dialect.name != "sqlite":
+        return processor
+    if isinstance(impl, sa.DateTime) and impl._storage_format == _SQLITE_DATETIME:  # type: ignore[attr-defined]
+
+        def sqlite_datetime(value: Any) -> Any:
+            if value.__class__ is datetime:
+                # SQLite's DATETIME keeps the wall time as written, without its offset.
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return processor(value)
+
+        return sqlite_datetime
+    if isinstance(impl, sa.Date) and impl._storage_format == _SQLITE_DATE:  # type: ignore[attr-defined]
+
+        def sqlite_date(value: Any) -> Any:
+            return value.isoformat() if value.__class__ is date else processor(value)
+
+        return sqlite_date
+    return processor
+
+
+_NOTHING = object()
+_SQLITE_DATE = "%(year)04d-%(month)02d-%(day)02d"
+_SQLITE_DATETIME = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
 
 
 def _executemany(
@@ -99,8 +181,8 @@ def _executemany(
     if compiled.positional:
         order = [list(columns).index(name) for name in compiled.positiontup or ()]
         if order != list(range(len(columns))):
-            values = [[row[n] for n in order] for row in values]
-        params: list[Any] = [tuple(row) for row in values]
+            values = [tuple([row[n] for n in order]) for row in values]
+        params: list[Any] = values  # tuples (``_bound``)
     else:
         params = [dict(zip(columns, row, strict=True)) for row in values]
     connection.exec_driver_sql(compiled.string, params)

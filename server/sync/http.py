@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -155,6 +156,28 @@ def _not_json(constant: str) -> Any:
 
 
 def parse_json(data: bytes) -> Any:
+    """The JSON document in ``data``, or 422 ``bad_body`` with the reason.
+
+    orjson reads it when it can read it exactly as the standard library does; everything
+    else — invalid JSON, NaN, another encoding than UTF-8, nesting beyond orjson's limit, and
+    any number with 19 digits or more in a row (orjson reads an integer beyond 64 bits as a
+    float) — goes to the standard library, which keeps the answers and the reasons
+    (``read_json``; tests/server/sync/test_parse_json.py holds the two together)."""
+    if data.translate(_DIGITS).find(_LONG_NUMBER) < 0:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return read_json(data)
+
+
+# Each digit as "0", every other byte as ".": a run of _LONG_NUMBER is a run of digits.
+_DIGITS = bytes(48 if 48 <= b <= 57 else 46 for b in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
+def read_json(data: bytes) -> Any:
+    """``parse_json`` by the standard library alone."""
     try:
         return json.loads(data, parse_constant=_not_json)
     except RecursionError as exc:

@@ -340,8 +340,11 @@ def _existing(
 ) -> dict[tuple[Entity, uuid.UUID], Any]:
     """The records a batch touches, loaded in one query per entity."""
     found: dict[tuple[Entity, uuid.UUID], Any] = {}
+    touched: dict[Entity, dict[uuid.UUID, None]] = {entity: {} for entity in _TABLES}
+    for m in mutations:  # one pass over the batch, each entity's ids in their first order
+        touched[m.entity][m.id] = None
     for entity, table in _TABLES.items():
-        ids = list({m.id for m in mutations if m.entity == entity})
+        ids = list(touched[entity])
         for start in range(0, len(ids), 500):
             rows = session.execute(
                 select(table).where(table.id.in_(ids[start : start + 500]))

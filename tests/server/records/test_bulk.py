@@ -1,0 +1,125 @@
+"""The bulk writer stores exactly what SQLAlchemy would: its shortcuts give what the bind
+processors give, and rows built ready for the driver (``binder``, ``bound=True``) store the same
+bytes as rows it converts itself and as SQLAlchemy's own INSERT."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import psycopg
+from sqlmodel import Session
+
+from server.columns import JSONDoc
+from server.db import json_text, write_engine
+from server.records.bulk import _quicker, binder, insert_rows
+
+_DIALECTS = {
+    "sqlite": sqlite.dialect(json_serializer=json_text),
+    "postgresql": psycopg.dialect(json_serializer=json_text),
+}
+_TYPES: dict[str, Any] = {
+    "flag": sa.Boolean(),
+    "day": sa.Date(),
+    "moment": sa.DateTime(timezone=True),
+    "naive_moment": sa.DateTime(),
+}
+_offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+_VALUES: dict[str, Any] = {
+    "flag": st.booleans() | st.none() | st.sampled_from([0, 1]),
+    "day": st.dates() | st.none() | st.datetimes(),
+    "moment": st.datetimes() | st.datetimes(timezones=_offsets) | st.none() | st.dates(),
+    "naive_moment": st.datetimes() | st.none(),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(_DIALECTS))
+@pytest.mark.parametrize("kind", sorted(_TYPES))
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_each_shortcut_gives_what_the_bind_processor_gives(
+    backend: str, kind: str, data: st.DataObject
+) -> None:
+    dialect = _DIALECTS[backend]
+    impl = _TYPES[kind].dialect_impl(dialect)
+    processor = impl.bind_processor(dialect)
+    if processor is None:
+        return
+    value = data.draw(_VALUES[kind])
+    quick = _quicker(dialect, impl, processor)(value)
+    expected = processor(value)
+    assert quick == expected
+    if type(value) is bool and backend == "sqlite":
+        assert int(quick) == expected  # sqlite3 binds a bool as its int
+    else:
+        assert type(quick) is type(expected)
+
+
+def _scratch(engine: Engine) -> sa.Table:
+    table = sa.Table(
+        f"scratch_bulk_{uuid.uuid4().hex[:8]}",
+        sa.MetaData(),
+        sa.Column("n", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("ref", sa.Uuid, nullable=True),
+        sa.Column("day", sa.Date, nullable=True),
+        sa.Column("moment", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("flag", sa.Boolean, nullable=True),
+        sa.Column("doc", JSONDoc, nullable=True),
+        sa.Column("label", sa.String(40), nullable=True),
+    )
+    table.create(engine)
+    return table
+
+
+def _raw(engine: Engine, table: sa.Table, first: int) -> list[tuple[Any, ...]]:
+    """The rows as the database holds them, read by the driver alone (no type conversion)."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            f"SELECT n, ref, day, moment, flag, doc, label FROM {table.name}"  # noqa: S608 (a test's own table)
+        ).fetchall()
+    return [tuple(r[1:]) for r in sorted(rows, key=lambda r: r[0]) if first <= r[0] < first + 1000]
+
+
+def test_rows_built_for_the_driver_store_what_sqlalchemy_stores(engine: Engine) -> None:
+    shared = uuid.uuid4()
+    now = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    values: list[dict[str, Any]] = [
+        {
+            "ref": shared if i % 2 else uuid.uuid4(),
+            "day": date(2025, 1, 1) + timedelta(days=i),
+            "moment": now if i % 3 else now + timedelta(microseconds=i),
+            "flag": bool(i % 2),
+            "doc": {"i": i, "tags": ["a", "é"], "none": None} if i % 4 else None,
+            "label": f"row {i}",
+        }
+        for i in range(12)
+    ]
+    values.append({name: None for name in values[0]})
+    names = tuple(values[0])
+    table = _scratch(engine)
+    try:
+        with engine.begin() as conn:  # SQLAlchemy's own INSERT: the reference
+            conn.execute(table.insert(), [{"n": i, **v} for i, v in enumerate(values)])
+        with Session(write_engine(engine)) as session:
+            columns = ("n", *names)
+            rows = [(1000 + i, *(v[k] for k in names)) for i, v in enumerate(values)]
+            insert_rows(session, table, columns, rows)
+            binders = [binder(session, table.c[name]) for name in columns]
+            ready = [
+                tuple(bind(value) for bind, value in zip(binders, row, strict=True)) for row in rows
+            ]
+            ready = [(2000 + n, *row[1:]) for n, row in enumerate(ready)]
+            insert_rows(session, table, columns, ready, bound=True)
+            session.commit()
+        reference = _raw(engine, table, 0)
+        assert reference and _raw(engine, table, 1000) == reference
+        assert _raw(engine, table, 2000) == reference
+    finally:
+        table.drop(engine)
