@@ -2,13 +2,13 @@
 roll-up refresh).
 
 ``session.execute(insert(table), rows)`` spends most of its time in SQLAlchemy's per-row
-parameter machinery, not in the database. ``insert_rows`` compiles the INSERT once, converts the
-values column by column with the very bind processors SQLAlchemy would apply (so what is stored
-is identical: UUID as 32 hex digits and JSON as text on SQLite, JSONB casts on PostgreSQL …) and
-hands the rows to the driver's ``executemany`` on the session's connection, inside the session's
-transaction (and savepoint). On PostgreSQL the rows go by ``COPY FROM STDIN`` instead, which
-takes them in one stream rather than one statement each. No ORM object is made, so nothing is
-flushed or tracked.
+parameter machinery, not in the database. ``insert_rows`` compiles the INSERT once (per table
+and list of columns), converts the values column by column with the very bind processors
+SQLAlchemy would apply (so what is stored is identical: UUID as 32 hex digits and JSON as text
+on SQLite, JSONB casts on PostgreSQL …) and hands the rows to the driver's ``executemany`` on
+the session's connection, inside the session's transaction (and savepoint). On PostgreSQL the
+rows go by ``COPY FROM STDIN`` instead, which takes them in one stream rather than one
+statement each. No ORM object is made, so nothing is flushed or tracked.
 
 The processors of the usual types (booleans, and dates and times on SQLite) take a shortcut
 that gives the same result for the usual value. A writer may also build its rows ready for the
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -47,7 +47,11 @@ def insert_rows(
     if connection.dialect.name == "postgresql":
         _copy(connection, table, columns, values)
         return len(values)
-    return _executemany(connection, sa.insert(table), columns, values)
+    key = (connection.dialect, table, tuple(columns))
+    prepared = _INSERTS.get(key)
+    if prepared is None:
+        prepared = _INSERTS[key] = _prepared(connection.dialect, sa.insert(table), columns)
+    return _run(connection, prepared, columns, values)
 
 
 def execute_rows(
@@ -177,15 +181,38 @@ _SQLITE_DATETIME = (
 def _executemany(
     connection: sa.Connection, statement: sa.Insert, columns: Sequence[str], values: list[Any]
 ) -> int:
-    compiled = statement.compile(dialect=connection.dialect, column_keys=list(columns))
-    if compiled.positional:
-        order = [list(columns).index(name) for name in compiled.positiontup or ()]
-        if order != list(range(len(columns))):
-            values = [tuple([row[n] for n in order]) for row in values]
+    return _run(connection, _prepared(connection.dialect, statement, columns), columns, values)
+
+
+# The SQL of a plain INSERT into a table's columns, compiled once per dialect (insert_rows;
+# tests/server/records/test_bulk.py: each list of columns gets its own).
+_INSERTS: dict[tuple[sa.Dialect, sa.Table, tuple[str, ...]], _Prepared] = {}
+
+
+class _Prepared(NamedTuple):
+    sql: str
+    positional: bool
+    order: list[int] | None  # where the driver's parameters are not in the columns' order
+
+
+def _prepared(dialect: sa.Dialect, statement: sa.Insert, columns: Sequence[str]) -> _Prepared:
+    compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+    if not compiled.positional:
+        return _Prepared(compiled.string, False, None)
+    order = [list(columns).index(name) for name in compiled.positiontup or ()]
+    return _Prepared(compiled.string, True, None if order == list(range(len(columns))) else order)
+
+
+def _run(
+    connection: sa.Connection, prepared: _Prepared, columns: Sequence[str], values: list[Any]
+) -> int:
+    if prepared.positional:
+        if prepared.order is not None:
+            values = [tuple([row[n] for n in prepared.order]) for row in values]
         params: list[Any] = values  # tuples (``_bound``)
     else:
         params = [dict(zip(columns, row, strict=True)) for row in values]
-    connection.exec_driver_sql(compiled.string, params)
+    connection.exec_driver_sql(prepared.sql, params)
     return len(params)
 
 

@@ -123,3 +123,28 @@ def test_rows_built_for_the_driver_store_what_sqlalchemy_stores(engine: Engine) 
         assert _raw(engine, table, 2000) == reference
     finally:
         table.drop(engine)
+
+
+def test_each_list_of_columns_gets_its_own_insert(engine: Engine) -> None:
+    # insert_rows keeps the SQL it compiled for a table and its columns: the same table
+    # written with its columns in another order, or only some of them, must not reuse it.
+    table = _scratch(engine)
+    try:
+        with Session(write_engine(engine)) as session:
+            insert_rows(session, table, ("n", "label", "flag"), [(1, "first", True)])
+            insert_rows(session, table, ("flag", "label", "n"), [(False, "second", 2)])
+            insert_rows(session, table, ("n", "label"), [(3, "third")])
+            insert_rows(session, table, ("n", "label", "flag"), [(4, "fourth", True)])
+            session.commit()
+        with engine.connect() as conn:
+            stored = conn.execute(
+                sa.select(table.c.n, table.c.label, table.c.flag).order_by(table.c.n)
+            ).all()
+        assert [tuple(row) for row in stored] == [
+            (1, "first", True),
+            (2, "second", False),
+            (3, "third", None),
+            (4, "fourth", True),
+        ]
+    finally:
+        table.drop(engine)
