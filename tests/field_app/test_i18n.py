@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.catalog import Catalog, Message
@@ -137,16 +138,11 @@ def test_settings_names_every_device_fact_in_the_language(language: str, tmp_pat
         i18n.set_language("en")
 
 
-@pytest.mark.parametrize("language", i18n.LANGUAGES)
-def test_a_percentage_never_breaks_from_its_sign(language: str) -> None:
-    # "47 %" was built with an ordinary space: a narrow label could end a line on "47" and put
-    # the "%" alone on the next. The tablet binds it as it groups numbers (i18n.GROUP_SPACE).
-    from field_app.controllers.attendance import Cell, format_share
+def _lesotho_form() -> Any:
+    """An empty activity form of a Lesotho project, for the figures its totals line writes."""
     from field_app.controllers.form import ActivityForm
-    from field_app.controllers.progress import ProgressLine
-    from field_app.controllers.status import UploadNow, upload_text
 
-    form = ActivityForm(
+    return ActivityForm(
         project={
             "id": "p",
             "code": "LSO-CPP-01",
@@ -158,6 +154,17 @@ def test_a_percentage_never_breaks_from_its_sign(language: str) -> None:
         sites=[],
         today=date(2025, 3, 14),
     )
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_a_percentage_never_breaks_from_its_sign(language: str) -> None:
+    # "47 %" was built with an ordinary space: a narrow label could end a line on "47" and put
+    # the "%" alone on the next. The tablet binds it as it groups numbers (i18n.GROUP_SPACE).
+    from field_app.controllers.attendance import Cell, format_share
+    from field_app.controllers.progress import ProgressLine
+    from field_app.controllers.status import UploadNow, upload_text
+
+    form = _lesotho_form()
     form.set_attendance(Cell("farmer", False, "female", "adult"), "3")
     form.set_attendance(Cell("farmer", False, "male", "adult"), "1")
     share = ProgressLine("WOMEN_SHARE", None, "2025", actual=47.4, target=50)
@@ -209,24 +216,12 @@ def test_numbers_are_written_the_way_the_language_writes_them(
     # In French the sync bar read "1,234 enregistrements … (4.2 Mo)": a French reader takes
     # "1,234" for one and a quarter.
     from field_app.controllers.attendance import Cell
-    from field_app.controllers.form import ActivityForm
     from field_app.controllers.status import SyncStatus, waiting_text
 
     status = SyncStatus(
         pending=1234, last_success=None, last_error=None, photos=2, photo_bytes=4_200_000
     )
-    form = ActivityForm(
-        project={
-            "id": "p",
-            "code": "LSO-CPP-01",
-            "country": "LSO",
-            "solutions": ["S1"],
-            "start_date": "2024-01-01",
-            "end_date": "2030-12-31",
-        },
-        sites=[],
-        today=date(2025, 3, 14),
-    )
+    form = _lesotho_form()
     form.set_attendance(Cell("farmer", False, "female", "adult"), "6000")
     form.set_attendance(Cell("farmer", False, "male", "adult"), "6345")
     try:
