@@ -101,9 +101,11 @@ def record_one(
     if asked:
         driver.tap(chip(screen, "practice", "Ridge planting"))
     area = screen._widgets["plot_area_m2"]
-    assert area.hint_text == "1 – 100\u00a0000 m²"
+    assert area.hint_text == "1 – 100\u00a0000\u00a0m²"
     driver.type(area, area_first)
-    assert screen._boxes["plot_area_m2"].error == "Use a value from 1 m² to 100\u00a0000 m²"
+    assert (
+        screen._boxes["plot_area_m2"].error == "Use a value from 1\u00a0m² to 100\u00a0000\u00a0m²"
+    )
     if shots:
         for name, size in (("portrait", PORTRAIT), ("landscape", LANDSCAPE)):
             driver.resize(*size)
