@@ -443,6 +443,16 @@ def test_a_participant_settled_is_checked_like_a_pushed_one_every_problem_at_onc
     assert fresh(engine, SyncConflict, conflict_id).status == "open"
 
 
+def _tablet_a_captions(tablets: Tablets, photo: dict[str, Any]) -> list[tuple[str, str]]:
+    """Tablet A pushes its caption of ``photo`` (from version 2), which is refused: the
+    (field, code) of each error."""
+    pushed = tablets.push(
+        "Tablet A — Maseru", "attachment", {"caption": "A"}, record_id=photo["id"], base_version=2
+    )
+    assert pushed == "rejected"
+    return [(e["field"], e["code"]) for e in tablets.last["errors"]]
+
+
 def test_a_photo_of_a_deleted_activity_is_not_found_when_settling_as_for_a_push(
     officer: TestClient, engine: Engine, world: World
 ) -> None:
@@ -464,13 +474,7 @@ def test_a_photo_of_a_deleted_activity_is_not_found_when_settling_as_for_a_push(
         )
         bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
         writer.commit()
-    pushed = tablets.push(
-        "Tablet A — Maseru", "attachment", {"caption": "A"}, record_id=photo["id"], base_version=2
-    )
-    assert pushed == "rejected"
-    assert [(e["field"], e["code"]) for e in tablets.last["errors"]] == [
-        ("activity_id", "not_found")
-    ]
+    assert _tablet_a_captions(tablets, photo) == [("activity_id", "not_found")]
     for body in ({"keep": "device"}, {"keep": "custom", "values": {"caption": "Other"}}):
         refused = _api_settle(officer.app, bearer, conflict.id, body)
         assert _problems(refused) == {("activity_id", "not_found")}
@@ -516,13 +520,7 @@ def test_a_photo_of_a_deleted_observation_is_not_found_when_settling_as_for_a_pu
         )
         bearer, _ = issue_access_token(writer, user=world.officer, minutes=60)
         writer.commit()
-    pushed = tablets.push(
-        "Tablet A — Maseru", "attachment", {"caption": "A"}, record_id=photo["id"], base_version=2
-    )
-    assert pushed == "rejected"
-    assert [(e["field"], e["code"]) for e in tablets.last["errors"]] == [
-        ("observation_id", "not_found")
-    ]
+    assert _tablet_a_captions(tablets, photo) == [("observation_id", "not_found")]
     refused = _api_settle(officer.app, bearer, conflict.id, {"keep": "device"})
     assert _problems(refused) == {("observation_id", "not_found")}
     kept = fresh(engine, Attachment, uuid.UUID(photo["id"]))
