@@ -224,7 +224,7 @@ def _dimension_select(ids: Sequence[uuid.UUID]) -> sa.Select[Any]:
 
 
 # A fact row's columns in the table's order: the activity, its dimensions, its measures. The
-# refresh handles fact rows as tuples in this order (``fact_values``); ``fact_row`` names them.
+# refresh handles fact rows as tuples in this order (``fact_values``); ``fact_rows`` names them.
 FACT_COLUMNS: tuple[str, ...] = ("activity_id", *FACT_DIMS, *MEASURES)
 assert tuple(activity_fact.c.keys()) == FACT_COLUMNS, tuple(activity_fact.c.keys())
 _FIRST_MEASURE = len(FACT_COLUMNS) - len(MEASURES)
@@ -258,18 +258,6 @@ def _fact_values_of(session: OrmSession, ids: Sequence[uuid.UUID]) -> list[tuple
         )
         for a in session.execute(_dimension_select(ids))
     ]
-
-
-def fact_row(
-    a: Any, *, country: str, project_thematic_area: str | None, attendance: Mapping[str, int]
-) -> dict[str, Any]:
-    """One activity's fact row, by column: ``fact_values`` named, ``attendance`` its sums as
-    ``attendance_sums`` makes them."""
-    measures = [attendance[name] for name in _ATTENDANCE_MEASURES]
-    values = fact_values(
-        a, country=country, project_thematic_area=project_thematic_area, attendance=measures
-    )
-    return dict(zip(FACT_COLUMNS, values, strict=True))
 
 
 def fact_values(
@@ -587,7 +575,7 @@ def refresh_activities(
 ) -> RefreshStats:
     """Bring the roll-ups of these activities up to date now, in the caller's transaction.
 
-    ``known``: the current fact row (by column, as ``fact_row`` makes it) and roster links of
+    ``known``: the current fact row (by column, as ``fact_rows`` gives it) and roster links of
     some of them, as their writer made them in this transaction; the others are read from the
     database. ``new``: known ones created in this transaction, which have no roll-up rows yet
     (nothing to read back or delete for them).
