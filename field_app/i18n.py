@@ -10,7 +10,8 @@ import gettext
 from collections.abc import Callable
 from pathlib import Path
 
-from shared.typography import minus_sign
+from shared.typography import NO_BREAK_SPACE, minus_sign
+from shared.units import with_unit
 
 DOMAIN = "pilotmon"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -99,7 +100,7 @@ class Worded(Exception):
 # French and Portuguese group thousands with a space that never splits a number across lines.
 # CLDR's is the narrow no-break space (U+202F), which the tablet's font (Kivy's Roboto) lacks: it
 # would draw a box in "1 234". The no-break space (U+00A0) is in the font.
-GROUP_SPACE = "\u00a0"
+GROUP_SPACE = NO_BREAK_SPACE
 
 # How each language writes numbers (Unicode CLDR): the thousands separator, the decimal mark,
 # and the smallest number that is grouped. Spanish groups from five digits. A comma in "1,234"
@@ -122,8 +123,9 @@ def number(value: int) -> str:
 
 def percent(value: float) -> str:
     """A share in whole per cent, its sign bound to the number as groups are (GROUP_SPACE), so
-    that the "%" never starts a line: "47 %", "1 234 %" in French, "−5 %"."""
-    return number(round(value)) + GROUP_SPACE + "%"
+    that the "%" never starts a line: "47 %", "1 234 %" in French, "−5 %" (a number and its
+    unit, ``with_unit``)."""
+    return with_unit(number(round(value)), "%")
 
 
 def decimal(value: float, digits: int = 1) -> str:
