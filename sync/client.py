@@ -48,7 +48,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import MaxRetryError, NameResolutionError, ResponseError
+from urllib3.exceptions import (
+    HTTPError,
+    MaxRetryError,
+    NameResolutionError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.util.retry import Retry
 
 from sync import errors
@@ -391,7 +397,10 @@ def network_error(exc: BaseException) -> errors.NetworkError:
             return errors.ServerUnreachable(
                 f"the server refused the connection (it may be down); {again}"
             )
-    if any(isinstance(i, requests.exceptions.ReadTimeout | TimeoutError) for i in chain):
+    if any(
+        isinstance(i, requests.exceptions.ReadTimeout | ReadTimeoutError | TimeoutError)
+        for i in chain
+    ):
         return errors.LinkTimeout(f"the link is too slow: no answer in time; {again}")
     if any(isinstance(i, requests.exceptions.ConnectionError) for i in chain) and not any(
         isinstance(i, ConnectionResetError | BrokenPipeError | ConnectionAbortedError)
@@ -586,10 +595,12 @@ class SyncClient:
                 stream=True,
             )
             try:
-                raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=False) or b""
+                raw = _read_answer(response.raw)
             finally:
                 response.close()
-        except (requests.exceptions.RequestException, OSError) as exc:
+        except (requests.exceptions.RequestException, HTTPError, OSError) as exc:
+            # urllib3's own errors come straight from reading the answer's body (requests
+            # wraps only what happens before): a body cut short, or one that stalls.
             raise network_error(exc) from exc
         if self._count_bodies:
             self.counter.add(received=len(raw))
@@ -603,6 +614,21 @@ class SyncClient:
         if answer.status >= 400:
             raise _error_of(answer)
         return answer
+
+
+def _read_answer(raw: Any) -> bytes:
+    """The answer's body as it came over the wire, read to its end (at most one byte past
+    ``MAX_ANSWER_BYTES``). A single read returns what has arrived so far; only reading on to
+    the end lets urllib3 see a body shorter than its ``Content-Length`` and say so."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= MAX_ANSWER_BYTES:
+        piece = raw.read(min(1 << 20, MAX_ANSWER_BYTES + 1 - size), decode_content=False)
+        if not piece:
+            break
+        parts.append(piece)
+        size += len(piece)
+    return b"".join(parts)
 
 
 def _duration(seconds: float) -> str:

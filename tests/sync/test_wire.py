@@ -128,6 +128,66 @@ def test_silence_on_an_open_connection_is_a_link_too_slow() -> None:
     assert client.bytes_sent >= len(CHUNK)
 
 
+def test_an_answer_cut_off_mid_body_says_the_connection_broke() -> None:
+    # The server (or the link) dies after the answer's headers, before its body is all there:
+    # urllib3 raises its own ProtocolError (IncompleteRead), which escaped as a crash of the
+    # round instead of "the connection broke" (seen when a server was killed mid-push).
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n"
+            + b'{"results": ['
+        )
+        conn.shutdown(socket.SHUT_RDWR)
+        conn.close()
+
+    with raw_server(handle) as url:
+        client = SyncClient(url, token="t")
+        with pytest.raises(errors.ConnectionLost) as caught:
+            client.upload_chunk("a", offset=0, chunk=CHUNK)
+    assert caught.value.cause == "connection_lost"
+
+
+def test_an_answer_that_stalls_mid_body_is_a_link_too_slow() -> None:
+    stalled = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n"
+            + b'{"results": ['
+        )
+        stalled.wait(5)  # and the rest never comes while the client waits
+
+    with raw_server(handle) as url:
+        client = SyncClient(url, token="t", timeout=(2.0, 0.3))
+        try:
+            with pytest.raises(errors.LinkTimeout, match="too slow"):
+                client.upload_chunk("a", offset=0, chunk=CHUNK)
+        finally:
+            stalled.set()
+
+
+def test_an_answer_past_the_limit_is_refused_without_reading_it_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sync.client.MAX_ANSWER_BYTES", 4096)
+    sent = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 100_000)
+        sent.wait(5)
+
+    with raw_server(handle) as url:
+        client = SyncClient(url, token="t", timeout=(2.0, 2.0))
+        try:
+            with pytest.raises(errors.ServerError, match="too large"):
+                client.upload_chunk("a", offset=0, chunk=CHUNK)
+        finally:
+            sent.set()
+
+
 def test_a_refused_connection_is_a_server_unreachable() -> None:
     spare = socket.create_server(("127.0.0.1", 0))
     port = spare.getsockname()[1]
