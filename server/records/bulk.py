@@ -8,7 +8,8 @@ SQLAlchemy would apply (so what is stored is identical: UUID as 32 hex digits an
 on SQLite, JSONB casts on PostgreSQL …) and hands the rows to the driver's ``executemany`` on
 the session's connection, inside the session's transaction (and savepoint). On PostgreSQL the
 rows go by ``COPY FROM STDIN`` instead, which takes them in one stream rather than one
-statement each. No ORM object is made, so nothing is flushed or tracked.
+statement each (in the binary format: no text for the server to parse). No ORM object is
+made, so nothing is flushed or tracked.
 
 The processors of the usual types (booleans, and dates and times on SQLite) take a shortcut
 that gives the same result for the usual value. A writer may also build its rows ready for the
@@ -23,6 +24,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from psycopg import postgres
 from sqlalchemy.orm import Session
 
 
@@ -220,13 +222,44 @@ def _copy(
     connection: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[Any]
 ) -> None:
     """PostgreSQL: ``COPY … FROM STDIN`` on the transaction's own connection (what the bench's
-    floor uses). Values are already what the bind processors make (JSON as text, which a jsonb
-    column parses on input)."""
+    floor uses), in the binary format when every column has a built-in type: the server then
+    takes each value in its own binary form instead of parsing its text (a fifth or more of
+    the database's time on a push's rows; docs/performance.md). Values are already what the
+    bind processors make (JSON in psycopg's wrapper, which its dumper writes with the engine's
+    serializer, as in any other statement)."""
     quote = connection.dialect.identifier_preparer
     names = ", ".join(quote.quote(name) for name in columns)
-    statement = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
+    target = quote.format_table(table)
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+    oids = _binary_types(connection.dialect, table, tuple(columns))
+    statement = f"COPY {target} ({names}) FROM STDIN"
+    with driver.cursor() as cursor:
+        if oids is not None:
+            statement += " (FORMAT BINARY)"
+        with cursor.copy(statement) as copy:
+            if oids is not None:
+                copy.set_types(oids)
+            for row in rows:
+                copy.write_row(row)
+
+
+# The PostgreSQL types (oids) of a table's columns for a binary COPY, from the table as the
+# models declare it (the migrations create the same types: tests/server/test_migrations.py),
+# or None when one of them is not a built-in type psycopg knows: the text format then.
+_COPY_TYPES: dict[tuple[sa.Table, tuple[str, ...]], list[int] | None] = {}
+
+
+def _binary_types(
+    dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
+) -> list[int] | None:
+    key = (table, columns)
+    if key not in _COPY_TYPES:
+        declared = [table.c[name].type.compile(dialect=dialect) for name in columns]
+        found = [postgres.types.get(_TYPE_NAMES.get(d, d.split("(")[0].lower())) for d in declared]
+        _COPY_TYPES[key] = None if None in found else [info.oid for info in found]  # type: ignore[union-attr]
+    return _COPY_TYPES[key]
+
+
+# SQLAlchemy's names that are not PostgreSQL's own (FLOAT without a precision is a double).
+_TYPE_NAMES = {"FLOAT": "float8"}
