@@ -27,6 +27,7 @@ from server.activities.review import closed_period_for, is_locked
 from server.activities.service import (
     ActivityWrite,
     Writer,
+    first_revision,
     load_wire,
     may_write,
     refusal,
@@ -227,12 +228,17 @@ def activity_history(
         )
         .order_by(col(ActivityRevision.version))
     ).all()
+    history: list[Any] = list(rows)
+    first = None if rows else first_revision(session, activity)
     if rows and rows[-1].version == activity.version:
         current = rows[-1].data
+    elif first is not None:
+        # Version 1 lives in the activity's rows (no later version yet): it is the current one.
+        history, current = [first], first.data
     else:
         current = {**load_wire(session, activity), "deleted": activity.deleted}
     return _history(
-        list(rows),
+        history,
         base_version=base_version,
         current=current,
         current_version=activity.version,
