@@ -150,3 +150,53 @@ def test_version_1_kept_in_its_row_gets_its_revision_back_on_downgrade(engine: E
         assert [reader.get(Activity, a).created_via for a in ids] == ["api", "api"]  # type: ignore[union-attr]
     # Read back from the revision row now, the same history.
     assert {a: _versions(engine, a) for a in ids} == history
+
+
+def test_observation_version_1_kept_in_its_row_gets_its_revision_back_on_downgrade(
+    engine: Engine,
+) -> None:
+    """0016_observation_created_via: as 0015 for activities, for observations."""
+    from server.records.models import RecordRevision
+    from server.results.models import Observation
+    from server.results.observations import ENTITY, observation_wire, write_observation
+    from tests.factories import make_observation_form, observation_data
+
+    with Session(write_engine(engine)) as session:
+        project = make_project(session)
+        form = make_observation_form(session)
+        data = observation_data(project, form)
+        written = write_observation(
+            session,
+            existing=None,
+            project=project,
+            changes=data,
+            source="push",
+            author_id=None,
+            new_id=uuid.UUID(data["id"]),
+        )
+        session.commit()
+        observation_id = written.id
+        expected = observation_wire(written)
+    before = ScriptDirectory.from_config(alembic_config()).get_revision(
+        "0016_observation_created_via"
+    )
+    try:
+        _downgrade(engine, str(before.down_revision))
+        with Session(engine) as reader:
+            stored = reader.execute(
+                select(
+                    col(RecordRevision.version), col(RecordRevision.source), RecordRevision.data
+                ).where(
+                    col(RecordRevision.entity) == ENTITY,
+                    col(RecordRevision.entity_id) == observation_id,
+                )
+            ).all()
+        assert [tuple(r) for r in stored] == [(1, "push", expected)]
+    finally:
+        upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with Session(engine) as reader:
+        created_via = reader.execute(
+            select(col(Observation.created_via)).where(col(Observation.id) == observation_id)
+        ).scalar_one()
+    assert created_via == "push"
