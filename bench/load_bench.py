@@ -377,7 +377,10 @@ def verify(engine: Engine, tablets: list[Tablet]) -> tuple[int, int, list[str]]:
         rows = conn.execute(
             text(
                 "SELECT a.id, a.version, "
-                " (SELECT count(*) FROM activity_revision r WHERE r.activity_id = a.id), "
+                # the versions its history keeps: its revisions, and version 1 from the row
+                # while no later version has superseded it (docs/architecture.md#revisions)
+                " (SELECT count(*) FROM activity_revision r WHERE r.activity_id = a.id)"
+                " + CASE WHEN a.version = 1 AND a.created_via IS NOT NULL THEN 1 ELSE 0 END, "
                 " (SELECT count(*) FROM change c WHERE c.entity = 'activity' AND c.entity_id = a.id),"  # noqa: E501
                 " (SELECT count(*) FROM attendance t WHERE t.activity_id = a.id) "
                 "FROM activity a"

@@ -369,3 +369,53 @@ def make_observation(
         status=status,
         new_id=uuid.UUID(data["id"]),
     )
+
+
+def activity_versions(session: Session, activity_id: uuid.UUID) -> list[Any]:
+    """Every version of an activity as its history keeps it, oldest first: its revision rows,
+    and version 1 from its own rows while no later version has superseded it
+    (docs/architecture.md#revisions). Each has the revision's attributes (version, data,
+    source, author_id, device_id, created_at)."""
+    from sqlmodel import col, select
+
+    from server.activities.models import Activity, ActivityRevision
+    from server.activities.service import first_revision
+
+    activity = session.get(Activity, activity_id)
+    assert activity is not None
+    rows = list(
+        session.exec(
+            select(ActivityRevision)
+            .where(col(ActivityRevision.activity_id) == activity_id)
+            .order_by(col(ActivityRevision.version))
+        ).all()
+    )
+    first = first_revision(session, activity)
+    if first is not None and not rows:
+        return [first]
+    return rows
+
+
+def versions_by_device(session: Session, device_id: uuid.UUID) -> int:
+    """How many activity versions a device wrote, as the histories keep them: its revisions,
+    and the versions 1 still kept in their activity's row (``activity_versions``)."""
+    from sqlalchemy import func
+    from sqlmodel import col, select
+
+    from server.activities.models import Activity, ActivityRevision
+
+    revisions = session.execute(
+        select(func.count())
+        .select_from(ActivityRevision)
+        .where(col(ActivityRevision.device_id) == device_id)
+    ).scalar_one()
+    in_rows = session.execute(
+        select(func.count())
+        .select_from(Activity)
+        .where(
+            col(Activity.device_id) == device_id,
+            col(Activity.version) == 1,
+            col(Activity.created_via).is_not(None),
+        )
+    ).scalar_one()
+    return int(revisions) + int(in_rows)

@@ -1,7 +1,9 @@
 """Tables of the activities domain.
 
 An activity's attendance is kept as rows (one per sex × age band × category × disability) so
-that roll-ups can sum them; its full state at each version is kept in ``activity_revision``.
+that roll-ups can sum them. Its version 1 is kept in its own rows (``Activity.created_via`` says
+by whom); every version a later one superseded, and every later version, has its full state in
+``activity_revision`` (docs/architecture.md#revisions).
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ class Activity(ActivityBase, table=True):
     flags: list[dict[str, Any]] = json_list()
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     device_id: uuid.UUID | None = Field(default=None, foreign_key="device.id")
+    # The writer's source of version 1 (``Writer.source``: push, api, bundle, resolve, review,
+    # demo…), with ``created_by_id``, ``device_id`` and ``created_at`` what its revision would
+    # hold until a later version supersedes it; None: written before that rule (its version-1
+    # revision, if any, is in ``activity_revision``).
+    created_via: str | None = Field(default=None, max_length=16)
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
     submitted_at: datetime | None = optional_time()
@@ -113,7 +120,10 @@ class Attachment(SQLModel, table=True):
 
 
 class ActivityRevision(SQLModel, table=True):
-    """The full state of an activity at one version, with who made it, from where and when."""
+    """The full state of an activity at one version, with who made it, from where and when.
+
+    Version 1 gets its row only when version 2 supersedes it; until then it is the activity's
+    own row (``Activity.created_via``)."""
 
     __tablename__ = "activity_revision"
     __table_args__ = (

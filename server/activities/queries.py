@@ -32,7 +32,7 @@ from server.activities.models import (
     AttendanceRow,
     Review,
 )
-from server.activities.service import WIRE_FIELDS, load_wire
+from server.activities.service import WIRE_FIELDS, first_revision, load_wire
 from server.api import UtcDateTime, like_contains
 from server.errors import NotFound, invalid
 from server.projects.models import Project
@@ -574,13 +574,15 @@ def fields_changed(
 
 
 def revisions(session: Session, *, caller: Caller, activity_id: uuid.UUID) -> list[RevisionPublic]:
-    """Every version of the activity, oldest first, each with what changed from the previous."""
-    get_activity(session, caller=caller, activity_id=activity_id)
+    """Every version of the activity, oldest first, each with what changed from the previous
+    (version 1 from the activity's rows while no later version has superseded it)."""
+    activity, _ = get_activity(session, caller=caller, activity_id=activity_id)
     return revisions_public(
         session,
         ActivityRevision,
         (col(ActivityRevision.activity_id) == activity_id,),
         field_changes,
+        first=first_revision(session, activity),
     )
 
 
@@ -589,11 +591,18 @@ def revisions_public(
     table: Any,
     where: Sequence[ColumnElement[bool]],
     changes: Callable[[dict[str, Any] | None, dict[str, Any]], list[FieldChange]],
+    *,
+    first: Any = None,
 ) -> list[RevisionPublic]:
     """A record's revisions (the rows of the revision ``table`` under ``where``: an activity's
     or another record's), oldest first, each with its author's name and what changed from the
-    one before (``changes``: the record's own diff)."""
-    rows = session.exec(select(table).where(*where).order_by(col(table.version))).all()
+    one before (``changes``: the record's own diff). ``first``: version 1 built from the
+    record's own rows, shown when the table has no row for it."""
+    rows: list[Any] = list(
+        session.exec(select(table).where(*where).order_by(col(table.version))).all()
+    )
+    if first is not None and not (rows and rows[0].version == 1):
+        rows.insert(0, first)
     names = _usernames(session, [r.author_id for r in rows])
     found = []
     previous: dict[str, Any] | None = None

@@ -7,7 +7,10 @@ management API, the demo loader — and owns every duty of a write, in the calle
 - the write permission (``refusal``: the caller's projects, a field expert's own records);
 - the rows: the activity, its attendance rows, its roster links (new activities in a few
   multi-row inserts, edits through the session);
-- the version bump and the revision holding the full new state (the base later merges use);
+- the version bump and the revisions (the bases later merges use, the history): a new
+  activity's version 1 stays in its own rows (``created_via`` names its writer's source); the
+  first later version writes version 1's revision from the row as it stood, then its own
+  (docs/architecture.md#revisions);
 - the change-log entry tablets pull (docs/protocol.md#pull);
 - the quality flags and the late mark, whenever the content changes (``flags.FlagFacts``);
 - the roll-up delta (``server.records.rollups``, applied before the transaction commits).
@@ -25,7 +28,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.activities.flags import FlagFacts, project_facts
@@ -65,6 +68,7 @@ __all__ = [
     "activity_wire",
     "attendance_by_activity",
     "attendance_wire",
+    "first_revision",
     "load_wire",
     "project_facts",
     "refusal",
@@ -275,6 +279,7 @@ def _write_one(
     """An edit, a status change, a delete or a restore of a stored activity."""
     now = utcnow()
     data = write.data
+    _keep_first_version(session, activity)
     activity.version += 1
     if write.delete:
         activity.deleted = True
@@ -325,6 +330,38 @@ def _write_one(
     rollups().activities_changed(session, [activity.id])
 
 
+def first_revision(session: Session, activity: Activity) -> ActivityRevision | None:
+    """Version 1 as its revision holds it, built from the activity's rows while it lives there
+    (at version 1, written under that rule: ``created_via`` set); None otherwise. Not added to
+    the session: readers show it, the kernel stores it when version 2 supersedes it."""
+    if activity.version != 1 or activity.created_via is None:
+        return None
+    return ActivityRevision(
+        activity_id=activity.id,
+        version=1,
+        data={**load_wire(session, activity), "deleted": activity.deleted},
+        source=activity.created_via,
+        author_id=activity.created_by_id,
+        device_id=activity.device_id,
+        created_at=activity.created_at,
+    )
+
+
+def _keep_first_version(session: Session, activity: Activity) -> None:
+    """Before version 2 supersedes a version 1 kept in the activity's rows, store that
+    version's revision from the rows as they stand (an activity that already has it, or was
+    written before the rule, is left as it is). One query, on an activity's first edit only."""
+    if activity.version != 1 or activity.created_via is None:
+        return
+    kept = session.execute(
+        select(col(ActivityRevision.id)).where(
+            col(ActivityRevision.activity_id) == activity.id, col(ActivityRevision.version) == 1
+        )
+    ).first()
+    if kept is None:
+        session.add(first_revision(session, activity))
+
+
 def _write_new(
     session: Session,
     batch: Sequence[tuple[Project, ActivityWrite]],
@@ -332,32 +369,27 @@ def _write_new(
     writer: Writer,
     facts: FlagFacts,
 ) -> list[uuid.UUID]:
-    """New activities in a few multi-row inserts: the activity rows, attendance, roster links,
-    revision 1 and the change-log entries; flags for the whole batch; roll-ups from the values
-    written (not read back)."""
+    """New activities in a few multi-row inserts: the activity rows (version 1, kept there
+    until a later version supersedes it: no revision row), attendance, roster links and the
+    change-log entries; flags for the whole batch; roll-ups from the values written (not read
+    back)."""
     now = utcnow()
     flags, late = facts.of_new([(project, w.data, w.warnings) for project, w in batch])
     activities: list[list[Any]] = []
     attendance: list[tuple[Any, ...]] = []
     links: list[tuple[uuid.UUID, uuid.UUID]] = []
-    revisions: list[tuple[Any, ...]] = []
     changes: list[ChangeRecord] = []
     written: list[Written] = []
     ids: list[uuid.UUID] = []
     status = ActivityStatus.SUBMITTED
-    # The attendance and revision rows go ready for the driver: the activity's id converted
-    # once for its rows, the writer and the time once for the batch.
-    revision = _table(ActivityRevision).c
-    bind_id = binder(session, revision.activity_id)
-    bind_data = binder(session, revision.data)
-    author = binder(session, revision.author_id)(writer.author_id)
-    device = binder(session, revision.device_id)(writer.device_id)
-    stamp = binder(session, revision.created_at)(now)
+    # The attendance rows go ready for the driver: the activity's id converted once for its rows.
+    bind_id = binder(session, _table(AttendanceRow).c.activity_id)
     server_set = {
         "version": 1,
         "deleted": False,
         "created_by_id": writer.author_id,
         "device_id": writer.device_id,
+        "created_via": writer.source,
         "created_at": now,
         "updated_at": now,
         "deleted_at": None,
@@ -366,7 +398,7 @@ def _write_new(
         data = write.data
         activity_id = as_uuid(data.get("id")) or uuid.uuid4()
         state = write.status or status
-        values, wire = new_activity(
+        values, _ = new_activity(
             data, {"id": activity_id, "project_id": project.id, "status": state}
         )
         values.update(server_set)
@@ -396,41 +428,25 @@ def _write_new(
                 SimpleNamespace(**values), counted, mine, project.country, project.thematic_area
             )
         )
-        # The revision holds what ``load_wire`` would read back (attendance_wire's keys).
-        wire["attendance"] = [dict(zip(ATTENDANCE_KEYS, r, strict=True)) for r in counted]
-        wire["deleted"] = False
-        revisions.append((key[0], 1, bind_data(wire), writer.source, author, device, stamp))
         changes.append(ChangeRecord("activity", activity_id, "upsert", 1, project.id))
     # Driver-level inserts (the tables, not the mapped classes): no unit-of-work bookkeeping
     # and no per-row parameter machinery.
     insert_rows(session, _table(Activity), ACTIVITY_COLUMNS, activities)
     insert_rows(session, _table(AttendanceRow), ATTENDANCE_COLUMNS, attendance, bound=True)
     insert_rows(session, _table(ActivityParticipant), ("activity_id", "participant_id"), links)
-    insert_rows(session, _table(ActivityRevision), _REVISION_COLUMNS, revisions, bound=True)
     _written(session, changes)
     rollups().activities_written(session, written)
     return ids
 
 
 def _written(session: Session, changes: Sequence[ChangeRecord]) -> None:
-    """Every applied activity write ends here, once its rows and revision are in: the place
+    """Every applied activity write ends here, once its rows and revisions are in: the place
     for what must follow each one (the change-log entries tablets pull)."""
     record_changes(session, changes)
 
 
 def _table(model: Any) -> Any:
     return model.__table__
-
-
-_REVISION_COLUMNS = (
-    "activity_id",
-    "version",
-    "data",
-    "source",
-    "author_id",
-    "device_id",
-    "created_at",
-)
 
 
 def _replace_attendance(

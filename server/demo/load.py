@@ -2,9 +2,10 @@
 
 Activities go in with Core ``INSERT … executemany`` in chunks (one transaction each) instead of
 ``write_activity`` row by row, because the large world has 100 000 of them. The rows are the
-ones the everyday paths would leave: a push (``write_activity``, revision 1, status submitted)
-and, when the country office has reviewed it, a review (``review_activity``: revision 2 with the
-new status, a ``review`` row and an audit entry), each with its change-log entry.
+ones the everyday paths would leave: a push (``write_activity``: version 1, status submitted,
+kept in the row) and, when the country office has reviewed it, a review (``review_activity``:
+revision 1 as pushed, revision 2 with the new status, a ``review`` row and an audit entry), each
+with its change-log entry.
 
 Loading is idempotent. The first transaction writes projects, sites, targets, roster
 participants, users and an audit entry ``demo/load_started`` holding the seed, size and date the
@@ -928,6 +929,7 @@ def activity_row(activity: DemoActivity, *, author_id: uuid.UUID) -> dict[str, A
         "flags": activity.flags,
         "created_by_id": author_id,
         "device_id": activity.device_id,
+        "created_via": SOURCE,
         "created_at": activity.received_at,
         "updated_at": review.at if review else activity.received_at,
         "submitted_at": activity.received_at,
@@ -953,9 +955,11 @@ def write_demo_activities(
 ) -> None:
     """Insert activities with everything the everyday paths keep beside them, in bulk.
 
-    Per activity: the row, its attendance rows and roster links, revision 1 (as pushed, status
-    submitted) with a change-log entry, and for a reviewed one revision 2 (the new status), the
-    review, its audit entry and a second change-log entry; then the indicator roll-ups.
+    Per activity: the row (version 1 kept there, as the kernel keeps it), its attendance rows
+    and roster links with a change-log entry, and for a reviewed one revision 1 (as pushed,
+    status submitted, written as the kernel writes it when revision 2 supersedes it), revision 2
+    (the new status), the review, its audit entry and a second change-log entry; then the
+    indicator roll-ups.
     """
     rows, attendance, links, revisions, reviews, entries = [], [], [], [], [], []
     changes: list[ChangeRecord] = []
@@ -969,6 +973,10 @@ def write_demo_activities(
             {"activity_id": activity_id, "participant_id": _participant_uuid(p)}
             for p in dict.fromkeys(demo.data["participant_ids"] or ())
         ]
+        changes.append(ChangeRecord("activity", activity_id, "upsert", 1, project_id))
+        review = demo.review
+        if review is None:
+            continue
         # activity_wire only reads attributes; a namespace spares building a model per row.
         pushed = activity_wire(
             cast(Activity, SimpleNamespace(**{**row, "status": "submitted"})), lines
@@ -984,10 +992,6 @@ def write_demo_activities(
                 "created_at": demo.received_at,
             }
         )
-        changes.append(ChangeRecord("activity", activity_id, "upsert", 1, project_id))
-        review = demo.review
-        if review is None:
-            continue
         reviewer_id = user_ids[review.reviewer]
         revisions.append(
             {

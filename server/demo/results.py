@@ -12,9 +12,10 @@ and targets, so that ``make demo`` shows yields, losses, adoption and sales.
 - Disaster-risk projects (TA3) check household preparedness.
 
 Drawn from the world's seed (``random.Random``), so the same seed gives the same results. The
-loader writes each observation through ``write_version`` (revision 1, change-log entry for
-the tablets) and refreshes the result roll-up in the same transaction; it looks the forms up by
-code and skips a form that is not published in this database (before ``init-db`` ships them).
+loader writes each observation through ``write_version`` (version 1 kept in the row, as a push
+keeps it; a change-log entry for the tablets) and refreshes the result roll-up in the same
+transaction; it looks the forms up by code and skips a form that is not published in this
+database (before ``init-db`` ships them).
 """
 
 from __future__ import annotations
@@ -357,6 +358,7 @@ def load_results(engine: Engine, world: World) -> ResultsReport:
                 source="demo",
                 author_id=None,
                 new=True,
+                first_in_row=True,
             )
             written.append(o.id)
         refresh_observations(session, written)

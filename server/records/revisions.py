@@ -6,6 +6,12 @@ revision that holds the record's full state at that version, and notes the chang
 tablets pull (docs/protocol.md#pull). Every writer of such a record calls it: the management
 API, sync push, conflict resolution. The revision is the base a later pushed mutation is merged
 against, so a version without one would leave that merge without its base.
+
+Observations (and activities, through their own kernel) keep version 1 in their own row
+instead (``write_version(..., first_in_row=True)``, the record's ``created_via`` naming the
+writer's source): ``keep_first_version`` writes its revision from the row as it stands before a
+later version supersedes it, and ``first_revision`` builds it for the readers meanwhile
+(docs/architecture.md#revisions).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from server.columns import utcnow
 from server.records.changes import record_change
@@ -25,6 +31,56 @@ class Versioned(Protocol):
     id: uuid.UUID
     version: int
     updated_at: Any
+
+
+class FirstInRow(Versioned, Protocol):
+    """A record whose version 1 lives in its own row: who wrote it, from where, when, how."""
+
+    created_via: str | None
+    created_by_id: uuid.UUID | None
+    device_id: uuid.UUID | None
+    created_at: Any
+
+
+def first_revision(
+    record: FirstInRow, *, entity: str, wire: Callable[[Any], dict[str, Any]]
+) -> RecordRevision | None:
+    """Version 1 as its revision holds it, built from ``record``'s row while it lives there (at
+    version 1, written under that rule: ``created_via`` set); None otherwise. Not added to the
+    session: readers show it, ``keep_first_version`` stores it."""
+    if record.version != 1 or record.created_via is None:
+        return None
+    return RecordRevision(
+        entity=entity,
+        entity_id=record.id,
+        version=1,
+        data=wire(record),
+        source=record.created_via,
+        author_id=record.created_by_id,
+        device_id=record.device_id,
+        created_at=record.created_at,
+    )
+
+
+def keep_first_version(
+    session: Session, record: FirstInRow, *, entity: str, wire: Callable[[Any], dict[str, Any]]
+) -> None:
+    """Before a later version supersedes a version 1 kept in ``record``'s row, store that
+    version's revision from the row as it stands: call it before changing the record. A record
+    that already has it, or was written before the rule, is left as it is. One query, on a
+    record's first change only."""
+    first = first_revision(record, entity=entity, wire=wire)
+    if first is None:
+        return
+    kept = session.execute(
+        select(col(RecordRevision.id)).where(
+            col(RecordRevision.entity) == entity,
+            col(RecordRevision.entity_id) == record.id,
+            col(RecordRevision.version) == 1,
+        )
+    ).first()
+    if kept is None:
+        session.add(first)
 
 
 def write_version(
@@ -38,27 +94,34 @@ def write_version(
     author_id: uuid.UUID | None,
     device_id: uuid.UUID | None = None,
     new: bool = False,
+    first_in_row: bool = False,
 ) -> None:
     """Store ``record`` (already changed by the caller, and checked) as its next version —
     version 1 when ``new`` — with its revision (``source``: push, api, bundle or resolve) and
     its change-log entry (in the scope of ``project_id``, whose tablets pull it). A record
-    carrying ``deleted = True`` goes out as a tombstone (op ``delete``)."""
+    carrying ``deleted = True`` goes out as a tombstone (op ``delete``). ``first_in_row``: a
+    new record keeps version 1 in its row (``created_via`` set to ``source``) and gets no
+    revision yet; its writer calls ``keep_first_version`` before changing it later."""
     record.version = 1 if new else record.version + 1
     now = utcnow()
     record.updated_at = now
+    keep_in_row = new and first_in_row
+    if keep_in_row:
+        record.created_via = source  # type: ignore[attr-defined]
     session.add(record)
     session.flush()
-    session.add(
-        RecordRevision(
-            entity=entity,
-            entity_id=record.id,
-            version=record.version,
-            data=wire(record),
-            source=source,
-            author_id=author_id,
-            device_id=device_id,
+    if not keep_in_row:
+        session.add(
+            RecordRevision(
+                entity=entity,
+                entity_id=record.id,
+                version=record.version,
+                data=wire(record),
+                source=source,
+                author_id=author_id,
+                device_id=device_id,
+            )
         )
-    )
     record_change(
         session,
         entity=entity,

@@ -45,7 +45,8 @@ class Observation(SQLModel, table=True):
     """One filled form: a field record, synced, reviewed and versioned like an activity.
     ``values`` maps the form version's field names to their values (an unasked field is
     absent); its full state at each version is a ``record_revision`` of entity
-    ``observation``."""
+    ``observation``, but version 1's, kept in this row until a later version supersedes it
+    (docs/architecture.md#revisions)."""
 
     __tablename__ = "observation"
     __table_args__ = (
@@ -71,6 +72,10 @@ class Observation(SQLModel, table=True):
     flags: list[dict[str, Any]] = json_list()
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     device_id: uuid.UUID | None = Field(default=None, foreign_key="device.id")
+    # The writer's source of version 1 (push, bundle, demo…): with ``created_by_id``,
+    # ``device_id`` and ``created_at``, what its revision holds until a later version
+    # supersedes it; None: written before that rule (as ``Activity.created_via``).
+    created_via: str | None = Field(default=None, max_length=16)
     created_at: datetime = stamp()
     updated_at: datetime = stamp()
     deleted_at: datetime | None = optional_time()

@@ -39,6 +39,7 @@ from server.activities.queries import (
 from server.api import UtcDateTime
 from server.projects.models import Project
 from server.records.models import RecordRevision
+from server.records.revisions import first_revision
 from server.results.models import Form, Observation, ObservationReview
 from server.results.observations import ENTITY, observation_wire
 from server.scope import in_visible_project
@@ -241,11 +242,13 @@ def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
 def revisions(
     session: Session, *, caller: Caller, observation_id: uuid.UUID
 ) -> list[RevisionPublic]:
-    """Every version of the observation, oldest first, each with what changed."""
-    get_observation(session, caller=caller, observation_id=observation_id)
+    """Every version of the observation, oldest first, each with what changed (version 1
+    from the observation's row while no later version has superseded it)."""
+    observation, _, _ = get_observation(session, caller=caller, observation_id=observation_id)
     return revisions_public(
         session,
         RecordRevision,
         (col(RecordRevision.entity) == ENTITY, col(RecordRevision.entity_id) == observation_id),
         field_changes,
+        first=first_revision(observation, entity=ENTITY, wire=observation_wire),
     )

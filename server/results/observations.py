@@ -8,7 +8,9 @@ together:
 - the row (created, changed, status moved or tombstoned);
 - a new version with its ``record_revision`` (entity ``observation``: the full state, the base
   of later three-way merges) and its change-log entry, through
-  ``server.records.revisions.write_version``;
+  ``server.records.revisions.write_version``; a new observation's version 1 stays in its row
+  (``created_via``) and its revision is written when the next version supersedes it
+  (``keep_first_version``, docs/architecture.md#revisions);
 - an audit entry (what changed, who, from which tablet);
 - the **after-write hooks** (below), called last with the row as it was before and after.
 
@@ -57,8 +59,8 @@ from server.projects.models import Project, Site
 from server.records import audit
 from server.records.bulk import insert_rows
 from server.records.changes import ChangeRecord, record_changes
-from server.records.models import AuditEntry, RecordRevision
-from server.records.revisions import write_version
+from server.records.models import AuditEntry
+from server.records.revisions import keep_first_version, write_version
 from server.results.models import Form, Observation, ObservationReview
 from server.scope import can_read_project, can_review
 from shared.catalogue import ActivityStatus, ReviewAction
@@ -446,6 +448,8 @@ def write_observation(
     ``action`` names the audit entry (default: create, update or delete).
     """
     before = observation_row(existing) if existing is not None else None
+    if existing is not None:
+        keep_first_version(session, existing, entity=ENTITY, wire=observation_wire)
     if existing is None:
         if new_id is None:
             raise ValueError("a new observation needs its id")
@@ -479,6 +483,7 @@ def write_observation(
         author_id=author_id,
         device_id=device_id,
         new=existing is None,
+        first_in_row=True,
     )
     after = observation_row(observation)
     old, new = _diff(before, after)
@@ -521,16 +526,6 @@ class NewObservation:
 # The observation table's columns, from the model (a column added there without a value in
 # ``write_new_observations``'s row fails loudly there).
 OBSERVATION_COLUMNS: tuple[str, ...] = tuple(c.name for c in Observation.__table__.columns)  # type: ignore[attr-defined]
-_REVISION_COLUMNS = (
-    "entity",
-    "entity_id",
-    "version",
-    "data",
-    "source",
-    "author_id",
-    "device_id",
-    "created_at",
-)
 _AUDIT_COLUMNS = (
     "at",
     "actor_id",
@@ -553,9 +548,10 @@ def write_new_observations(
     device_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
     """Many new observations with every duty ``write_observation`` gives each one, in a few
-    multi-row inserts: the rows, version 1 with its revision (the full state) and its
-    change-log entry, the audit entries, then the after-write hooks called **once** with the
-    whole batch (so the result roll-up makes one set-based delta). Returns the ids, in order.
+    multi-row inserts: the rows (version 1 kept there, ``created_via`` the source: no revision
+    until a later version supersedes it) and their change-log entries, the audit entries, then
+    the after-write hooks called **once** with the whole batch (so the result roll-up makes one
+    set-based delta). Returns the ids, in order.
 
     The caller checks first (``check_observation``, the writer's scope) and commits after; an
     ``IntegrityError`` (an id already taken, say) leaves it to retry them one by one."""
@@ -563,7 +559,6 @@ def write_new_observations(
         return []
     now = utcnow()
     rows: list[list[Any]] = []
-    revisions: list[tuple[Any, ...]] = []
     entries: list[tuple[Any, ...]] = []
     changes: list[ChangeRecord] = []
     after_rows: list[dict[str, Any]] = []
@@ -571,7 +566,7 @@ def write_new_observations(
     for write in batch:
         changes_ = write.changes
         # The row as ``write_observation`` builds it, without an ORM object: the same field
-        # conversions (``_set_fields``), so the revision's wire form is the same.
+        # conversions (``_set_fields``), so its wire form (hooks, audit) is the same.
         row = SimpleNamespace(
             id=write.new_id,
             project_id=write.project.id,
@@ -590,6 +585,7 @@ def write_new_observations(
             flags=no_flags,
             created_by_id=author_id,
             device_id=device_id,
+            created_via=source,
             created_at=now,
             updated_at=now,
             deleted_at=None,
@@ -597,7 +593,6 @@ def write_new_observations(
         _set_fields(row, changes_)  # type: ignore[arg-type]
         rows.append([getattr(row, name) for name in OBSERVATION_COLUMNS])
         wire = observation_wire(row)  # type: ignore[arg-type]
-        revisions.append((ENTITY, row.id, 1, wire, source, author_id, device_id, now))
         changes.append(ChangeRecord(ENTITY, row.id, "upsert", 1, row.project_id))
         after = {**wire, "version": 1}
         _, new = _diff(None, after)
@@ -616,7 +611,6 @@ def write_new_observations(
         )
         after_rows.append(after)
     insert_rows(session, _table(Observation), OBSERVATION_COLUMNS, rows)
-    insert_rows(session, _table(RecordRevision), _REVISION_COLUMNS, revisions)
     insert_rows(session, _table(AuditEntry), _AUDIT_COLUMNS, entries)
     record_changes(session, changes)
     befores: list[dict[str, Any] | None] = [None] * len(after_rows)

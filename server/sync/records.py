@@ -27,6 +27,7 @@ from server.activities.review import closed_period_for, is_locked
 from server.activities.service import (
     ActivityWrite,
     Writer,
+    first_revision,
     load_wire,
     may_write,
     refusal,
@@ -35,6 +36,7 @@ from server.activities.service import (
 from server.columns import utcnow
 from server.projects.models import Participant, Project, Site, site_wire
 from server.records.models import RecordRevision
+from server.records.revisions import first_revision as first_revision_of
 from server.records.revisions import write_version
 from server.results.models import Observation
 from server.results.observations import (
@@ -227,12 +229,17 @@ def activity_history(
         )
         .order_by(col(ActivityRevision.version))
     ).all()
+    history: list[Any] = list(rows)
+    first = None if rows else first_revision(session, activity)
     if rows and rows[-1].version == activity.version:
         current = rows[-1].data
+    elif first is not None:
+        # Version 1 lives in the activity's rows (no later version yet): it is the current one.
+        history, current = [first], first.data
     else:
         current = {**load_wire(session, activity), "deleted": activity.deleted}
     return _history(
-        list(rows),
+        history,
         base_version=base_version,
         current=current,
         current_version=activity.version,
@@ -249,7 +256,10 @@ def record_history(
     current_version: int,
     base_version: int,
     device_id: uuid.UUID,
+    first: Any = None,
 ) -> list[Revision]:
+    """The revisions of a record from ``base_version`` to now. ``first``: its version 1 built
+    from its row (``server.records.revisions.first_revision``) while it lives there."""
     rows = session.execute(
         select(col(RecordRevision.version), col(RecordRevision.data), col(RecordRevision.device_id))
         .where(
@@ -259,8 +269,11 @@ def record_history(
         )
         .order_by(col(RecordRevision.version))
     ).all()
+    history: list[Any] = list(rows)
+    if not rows and first is not None:
+        history = [first]  # version 1, the current one, lives in the row
     return _history(
-        list(rows),
+        history,
         base_version=base_version,
         current=current,
         current_version=current_version,
@@ -900,6 +913,7 @@ def observation_history(
         current_version=observation.version,
         base_version=base_version,
         device_id=ctx.device.id,
+        first=first_revision_of(observation, entity=Entity.OBSERVATION, wire=observation_wire),
     )
     # Every revision names every answer any of them holds (None where it holds none), so that
     # an answer the tablet leaves out is compared with what it saw, not taken as unknown.

@@ -41,7 +41,7 @@ from sync.bundle import (
     signature_file,
 )
 from sync.store import DeviceStore
-from tests.factories import make_user
+from tests.factories import activity_versions, make_user
 from tests.server.sync.conftest import Field
 from tests.server.test_cli import assert_one_line_error, run_cli
 from tests.sync.conftest import Tablet
@@ -138,6 +138,14 @@ def test_a_bundle_applies_once_and_a_later_sync_duplicates_nothing(
         assert photo is not None and photo.complete
         device = session.get(Device, field.device.id)
         assert device is not None and device.last_seq == 4
+        # Version 1 of each is kept in its row, written through the bundle by the tablet.
+        for activity_id in ids:
+            (first,) = activity_versions(session, uuid.UUID(activity_id))
+            assert (first.source, first.author_id, first.device_id) == (
+                "bundle",
+                field.expert.id,
+                field.device.id,
+            )
 
     again = pilotmon("import-bundle", str(summary.path))
     assert again.returncode == 0, again.stderr

@@ -15,17 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from server.activities.models import Activity, ActivityRevision, Attachment
+from server.activities.models import Activity, Attachment
 from server.db import write_engine
 from sync import errors
 from sync.attachments import ChunkSizer
 from sync.client import SyncClient
 from sync.engine import SyncEngine
 from sync.store import DeviceStore
-from tests.factories import activity_data, make_device, make_project, make_user
+from tests.factories import (
+    activity_data,
+    make_device,
+    make_project,
+    make_user,
+    versions_by_device,
+)
 from tests.netlink import PROFILE_2G, Link, LinkProfile
 from tests.sync.test_kill import live_server  # noqa: F401  (the API on a free port)
 
@@ -125,11 +131,7 @@ def _assert_all_arrived_once(engine: Engine, tablet: Tablet, files: Path) -> Non
                 select(col(Activity.id)).where(col(Activity.device_id) == device_id)
             ).scalars()
         )
-        revisions = session.execute(
-            select(func.count())
-            .select_from(ActivityRevision)
-            .where(col(ActivityRevision.device_id) == device_id)
-        ).scalar_one()
+        revisions = versions_by_device(session, device_id)
         assert on_server == sorted(tablet.activities)
         assert revisions == len(tablet.activities)  # each applied once
         for photo_id, data in tablet.photos.items():

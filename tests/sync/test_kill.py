@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from server.activities.models import Activity, ActivityRevision
+from server.activities.models import Activity
 from server.activities.service import write_activity
 from server.app import create_app
 from server.config import Settings
@@ -37,7 +37,13 @@ from server.db import make_engine, write_engine
 from sync.client import SyncClient
 from sync.engine import SyncEngine
 from sync.store import DeviceStore
-from tests.factories import activity_data, make_device, make_project, make_user
+from tests.factories import (
+    activity_data,
+    make_device,
+    make_project,
+    make_user,
+    versions_by_device,
+)
 
 RUNS = int(os.environ.get("PILOTMON_KILL_RUNS", "50"))
 RECORDS = 12
@@ -153,11 +159,7 @@ def _one_run(base_url: str, engine: Engine, directory: Path, run: int) -> str:
                     select(col(Activity.id)).where(col(Activity.device_id) == uuid.UUID(device_id))
                 ).scalars()
             }
-            revisions = session.execute(
-                select(func.count())
-                .select_from(ActivityRevision)
-                .where(col(ActivityRevision.device_id) == uuid.UUID(device_id))
-            ).scalar_one()
+            revisions = versions_by_device(session, uuid.UUID(device_id))
         assert on_server == saved, where
         assert revisions == len(saved), where  # each applied once: one revision each
         assert len(store.records("activity")) == len(saved) + TEAM_RECORDS

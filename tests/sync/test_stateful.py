@@ -40,7 +40,7 @@ from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.accounts.models import Device, User
-from server.activities.models import Activity, ActivityRevision
+from server.activities.models import Activity
 from server.activities.review import review_activity
 from server.activities.service import activity_wire, attendance_by_activity, write_activity
 from server.app import create_app
@@ -59,6 +59,7 @@ from tests.factories import (
     make_project,
     make_site,
     make_user,
+    versions_by_device,
 )
 from tests.sync.transport import FaultyAdapter, client_for
 
@@ -447,11 +448,7 @@ class FieldWork(RuleBasedStateMachine):
                 assert device is not None
                 assert device.last_seq == int(tablet.store.meta("last_seq") or 0)
                 # none applied twice: a device's revisions never outnumber its mutations
-                revisions = session.execute(
-                    select(func.count())
-                    .select_from(ActivityRevision)
-                    .where(col(ActivityRevision.device_id) == device.id)
-                ).scalar_one()
+                revisions = versions_by_device(session, device.id)
                 assert revisions <= device.last_seq
                 # same records, same values
                 held = {r["id"]: r for r in tablet.store.records("activity")}

@@ -43,6 +43,7 @@ from shared.validation import (
     validate_site,
     validate_target,
 )
+from tests.factories import activity_versions
 
 TODAY = date(2026, 11, 22)
 SEED = 7
@@ -205,7 +206,8 @@ def test_load_then_load_again(engine: Engine) -> None:
     assert counts["Activity"] == counts["facts"] == 200
     assert counts["AttendanceRow"] == sum(len(a.data["attendance"]) for a in world.activities())
     reviewed = sum(a.review is not None for a in world.activities())
-    assert counts["ActivityRevision"] == 200 + reviewed
+    # Version 1 stays in the row until the review supersedes it: then two revisions.
+    assert counts["ActivityRevision"] == 2 * reviewed
     assert counts["Review"] == reviewed
     with Session(engine) as session:
         countries = session.execute(select(col(Project.country))).scalars().all()
@@ -364,7 +366,14 @@ def test_bulk_load_matches_the_everyday_write_paths(engine: Engine, which: str) 
         made_one_by_one = _snapshot(session, uuid.UUID(generic.data["id"]))
     assert made_in_bulk == made_one_by_one
     assert made_in_bulk["attendance"] and made_in_bulk["facts"]
-    assert len(made_in_bulk["revisions"]) == (2 if original.review else 1)
+    assert len(made_in_bulk["revisions"]) == (2 if original.review else 0)
+    assert made_in_bulk["activity"]["created_via"] == "demo"
+    with Session(engine) as session:
+        history = activity_versions(session, uuid.UUID(bulk.data["id"]))
+    assert [(r.version, r.source, r.data["status"]) for r in history] == [
+        (1, "demo", "submitted"),
+        *([(2, "review", made_in_bulk["activity"]["status"])] if original.review else []),
+    ]
 
 
 # --- the command -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from server.indicators.refresh import rebuild_all
 from server.records.changes import ChangeRecord
 from server.records.models import Change
 from server.sync.models import SyncConflict
-from tests.factories import make_access_token
+from tests.factories import activity_versions, make_access_token
 from tests.server.indicators.test_refresh import snapshot
 from tests.server.sync.conftest import Field, mutation, push
 
@@ -49,18 +49,21 @@ def _officer(engine: Engine, field: Field) -> dict[str, str]:
 
 
 def _assert_kept_together(engine: Engine, activity_id: uuid.UUID, sources: list[str]) -> None:
-    """One revision and one change per version, the last revision is the stored state, and
+    """One version in the history and one change per version (version 1 in the row until a
+    later one supersedes it, then a revision each), the last version is the stored state, and
     the roll-ups are what a rebuild makes."""
     with Session(engine) as session:
         activity = session.get(Activity, activity_id)
         assert activity is not None
-        revisions = list(
-            session.execute(
-                select(ActivityRevision)
-                .where(col(ActivityRevision.activity_id) == activity_id)
-                .order_by(col(ActivityRevision.version))
-            ).scalars()
+        stored = session.execute(
+            select(col(ActivityRevision.version)).where(
+                col(ActivityRevision.activity_id) == activity_id
+            )
+        ).scalars()
+        assert sorted(stored) == (
+            list(range(1, activity.version + 1)) if activity.version > 1 else []
         )
+        revisions = activity_versions(session, activity_id)
         assert [r.version for r in revisions] == list(range(1, activity.version + 1))
         assert [r.source for r in revisions] == sources
         assert revisions[-1].data == {**load_wire(session, activity), "deleted": activity.deleted}
@@ -168,9 +171,7 @@ def _row(engine: Engine, activity_id: str) -> dict[str, Any]:
     with Session(engine) as session:
         activity = session.get(Activity, uuid.UUID(activity_id))
         assert activity is not None
-        revision = session.execute(
-            select(ActivityRevision).where(col(ActivityRevision.activity_id) == activity.id)
-        ).scalar_one()
+        (revision,) = activity_versions(session, activity.id)
         data = {k: v for k, v in revision.data.items() if k != "id"}
         row = {k: v for k, v in activity.model_dump().items() if k not in ignored}
         return {"row": row, "revision": data, "wire": {**load_wire(session, activity), "id": 0}}

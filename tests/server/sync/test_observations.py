@@ -16,7 +16,11 @@ from sqlmodel import Session, col
 from server.activities.models import Attachment
 from server.records.models import AuditEntry, Change, RecordRevision
 from server.results.models import Form, Observation
-from server.results.observations import register_after_write, unregister_after_write
+from server.results.observations import (
+    observation_wire,
+    register_after_write,
+    unregister_after_write,
+)
 from server.sync.models import KeptMutation, SyncConflict
 from tests.factories import (
     make_access_token,
@@ -92,7 +96,8 @@ def test_a_new_observation_is_written_once_with_revision_change_and_audit(
             .scalars()
             .all()
         )
-        assert [(r.entity, r.version, r.source) for r in revisions] == [("observation", 1, "push")]
+        # Version 1 lives in the row until a later version supersedes it.
+        assert revisions == [] and row.created_via == "push"
         logged = session.execute(
             select(col(Change.entity), col(Change.project_id), col(Change.device_id))
             .where(col(Change.entity_id) == row.id)
@@ -108,12 +113,43 @@ def test_a_new_observation_is_written_once_with_revision_change_and_audit(
             select(AuditEntry).where(col(AuditEntry.entity_id) == str(row.id))
         ).scalar_one()
         assert audit.action == "create" and audit.device_id == field.device.id
+    [first] = _history(client, engine, field, data["id"])
+    assert first["data"] == observation_wire(row)
+    assert first["data"]["values"] == row.values and first["data"]["status"] == "submitted"
+    assert (first["version"], first["source"], first["author"], first["device_id"]) == (
+        1,
+        "push",
+        field.expert.username,
+        str(field.device.id),
+    )
+
+
+def _history(client: TestClient, engine: Engine, field: Field, observation_id: str) -> Any:
+    response = client.get(
+        f"/api/v1/observations/{observation_id}/revisions", headers=_officer(engine, field)
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _stored_versions(engine: Engine, observation_id: str) -> list[tuple[Any, ...]]:
+    with Session(engine) as session:
+        return [
+            (r.version, r.source, r.author_id, r.device_id, r.data)
+            for r in session.execute(
+                select(RecordRevision)
+                .where(col(RecordRevision.entity_id) == uuid.UUID(observation_id))
+                .order_by(col(RecordRevision.version))
+            ).scalars()
+        ]
 
 
 def test_an_edit_and_a_delete_move_the_version_and_a_replay_changes_nothing(
     client: TestClient, field: Field, form: Form, engine: Engine
 ) -> None:
     observation_id = _new(client, field, form)
+    [first] = _history(client, engine, field, observation_id)
+    assert _stored_versions(engine, observation_id) == []
     edit = mutation(
         2,
         {"values": {"plot": "demo", "harvest_kg": 500, "practice": "CA"}, "notes": "re-weighed"},
@@ -126,6 +162,16 @@ def test_an_edit_and_a_delete_move_the_version_and_a_replay_changes_nothing(
     # The whole values replace the answers: plot_area_m2 was cleared by the tablet.
     assert row.values == {"plot": "demo", "harvest_kg": 500, "practice": "CA"}
     assert row.notes == "re-weighed"
+    # The edit wrote version 1's revision (the state before it, as the history showed it), then
+    # its own; the history answers the same for version 1.
+    stored = _stored_versions(engine, observation_id)
+    assert [v[:4] for v in stored] == [
+        (1, "push", field.expert.id, field.device.id),
+        (2, "push", field.expert.id, field.device.id),
+    ]
+    assert stored[0][4] == first["data"] and stored[1][4]["notes"] == "re-weighed"
+    history = _history(client, engine, field, observation_id)
+    assert history[0] == first and [h["version"] for h in history] == [1, 2]
     delete = mutation(3, None, entity="observation", op="delete", id=observation_id, base_version=2)
     assert _result(push(client, field, [delete]))["status"] == "applied"
     assert _result(push(client, field, [edit, delete]), 1)["status"] == "duplicate"

@@ -19,7 +19,7 @@ from server.activities.service import write_activity
 from server.columns import utcnow
 from server.records.models import Change
 from server.sync.models import KeptMutation, SyncConflict
-from tests.factories import make_access_token
+from tests.factories import activity_versions, make_access_token
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 
 
@@ -571,9 +571,7 @@ def _state(engine: Engine, activity_id: str) -> tuple[Any, ...]:
     with Session(engine) as session:
         activity = session.get(Activity, uuid.UUID(activity_id))
         assert activity is not None
-        revision = session.execute(
-            select(ActivityRevision).where(col(ActivityRevision.activity_id) == activity.id)
-        ).scalar_one()
+        (revision,) = activity_versions(session, activity.id)
         changes = session.execute(
             select(func.count()).select_from(Change).where(col(Change.entity_id) == activity.id)
         ).scalar_one()
