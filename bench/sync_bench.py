@@ -263,7 +263,7 @@ def sqlite_floor(
     activity_rows, attendance_rows = _floor_rows(records)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA synchronous=FULL")  # the server's own (server/db.py)
     started = time.perf_counter()
     db.execute("BEGIN")
     db.executemany(
@@ -301,7 +301,7 @@ def sqlite_bare_floor(workdir: Path, records: list[dict[str, Any]]) -> float:
     activity_rows, attendance_rows = _floor_rows(records)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA synchronous=FULL")  # the server's own (server/db.py)
     db.execute(f"CREATE TABLE activity ({_BARE_ACTIVITY})")
     db.execute(f"CREATE TABLE attendance ({_BARE_ATTENDANCE})")
     started = time.perf_counter()
@@ -337,7 +337,7 @@ def sqlite_duties_floor(template: Path, ingested: Path, workdir: Path) -> Duties
     shutil.copyfile(template, path)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA synchronous=FULL")  # the server's own (server/db.py)
     tables: dict[str, tuple[int, float]] = {}
     started = time.perf_counter()
     db.execute("BEGIN")

@@ -25,11 +25,14 @@ _engines: dict[str, Engine] = {}
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers run while a push commits;
-    # busy_timeout makes concurrent writers wait instead of failing at once.
+    # synchronous=FULL syncs the WAL at every commit, so what the server acknowledged (a push
+    # the tablet then forgets, a custody receipt) survives a power cut, not only a crash of the
+    # process (NORMAL may lose the last commits then); busy_timeout makes concurrent writers
+    # wait instead of failing at once.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

@@ -398,9 +398,7 @@ def _write_new(
         data = write.data
         activity_id = as_uuid(data.get("id")) or uuid.uuid4()
         state = write.status or status
-        values, _ = new_activity(
-            data, {"id": activity_id, "project_id": project.id, "status": state}
-        )
+        values = new_activity(data, {"id": activity_id, "project_id": project.id, "status": state})
         values.update(server_set)
         values["late"] = late[n]
         values["flags"] = flags[n]

@@ -195,30 +195,19 @@ def column_values(data: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-# (name, wire → stored, stored → wire, nullable) in wire order, for ``new_activity``; None
-# where the value is kept as it is.
-_NEW_OF: tuple[tuple[str, Callable[[Any], Any] | None, Callable[[Any], Any] | None, bool], ...] = (
-    tuple(
-        (
-            name,
-            None if to_store is _same else to_store,
-            None if to_wire is _same else to_wire,
-            nullable,
-        )
-        for (name, to_store, nullable), (_, to_wire) in zip(_STORE_OF, _WIRE_OF, strict=True)
-    )
+# (name, wire → stored, nullable) in wire order, for ``new_activity``; None where the value is
+# kept as it is.
+_NEW_OF: tuple[tuple[str, Callable[[Any], Any] | None, bool], ...] = tuple(
+    (name, None if to_store is _same else to_store, nullable)
+    for name, to_store, nullable in _STORE_OF
 )
 
 
-def new_activity(
-    data: Mapping[str, Any], fixed: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A new activity's shape in one pass: its columns (``column_values(data)`` with the
-    ``fixed`` values set by the server in place of the data's), and their wire form
-    (``activity_wire`` of those columns, the attendance left as None for the caller to set)."""
+def new_activity(data: Mapping[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """A new activity's columns for the bulk writer: ``column_values(data)`` with the ``fixed``
+    values set by the server in place of the data's, without a call for a value kept as it is."""
     values: dict[str, Any] = {}
-    wire: dict[str, Any] = {}
-    for name, to_store, to_wire, nullable in _NEW_OF:
+    for name, to_store, nullable in _NEW_OF:
         if name in fixed:
             stored = fixed[name]
         else:
@@ -230,7 +219,4 @@ def new_activity(
             elif to_store is not None:
                 stored = to_store(stored)
         values[name] = stored
-        wire[name] = stored if to_wire is None else to_wire(stored)
-        if name == _ATTENDANCE_AFTER:
-            wire["attendance"] = None
-    return values, wire
+    return values
