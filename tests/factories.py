@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from hypothesis import strategies as st
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session, SQLModel
 
@@ -419,3 +420,22 @@ def versions_by_device(session: Session, device_id: uuid.UUID) -> int:
         )
     ).scalar_one()
     return int(revisions) + int(in_rows)
+
+
+def attendance_lists(*, min_size: int = 0) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Valid attendance rows for Hypothesis: farmers by sex, age band and disability, each
+    combination at most once, 0 to 60 people each."""
+    return st.lists(
+        st.fixed_dictionaries(
+            {
+                "sex": st.sampled_from(["female", "male"]),
+                "age_band": st.sampled_from(["youth", "adult"]),
+                "category": st.just("farmer"),
+                "disability": st.booleans(),
+                "count": st.integers(0, 60),
+            }
+        ),
+        min_size=min_size,
+        max_size=3,
+        unique_by=lambda r: (r["sex"], r["age_band"], r["disability"]),
+    )

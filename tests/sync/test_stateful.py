@@ -54,6 +54,7 @@ from sync.merge import same_value
 from sync.store import SERVER_KEYS, DeviceStore
 from tests.factories import (
     activity_data,
+    attendance_lists,
     make_access_token,
     make_device,
     make_project,
@@ -73,20 +74,7 @@ FAULTS = (
     FaultyAdapter.DROP_ANSWER,
     FaultyAdapter.DUPLICATE,
 )
-ATTENDANCE = st.lists(
-    st.fixed_dictionaries(
-        {
-            "sex": st.sampled_from(["female", "male"]),
-            "age_band": st.sampled_from(["youth", "adult"]),
-            "category": st.just("farmer"),
-            "disability": st.booleans(),
-            "count": st.integers(0, 60),
-        }
-    ),
-    min_size=1,
-    max_size=3,
-    unique_by=lambda r: (r["sex"], r["age_band"], r["disability"]),
-)
+ATTENDANCE = attendance_lists(min_size=1)
 
 
 class Tablet:

@@ -128,16 +128,21 @@ def test_silence_on_an_open_connection_is_a_link_too_slow() -> None:
     assert client.bytes_sent >= len(CHUNK)
 
 
+def _answer_a_third(conn: socket.socket) -> None:
+    """Read the request, then send an answer's headers and the first bytes of its body."""
+    _read_request(conn)
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 39\r\n\r\n"
+        + b'{"results": ['
+    )
+
+
 def test_an_answer_cut_off_mid_body_says_the_connection_broke() -> None:
     # The server (or the link) dies after the answer's headers, before its body is all there:
     # urllib3 raises its own ProtocolError (IncompleteRead), which escaped as a crash of the
     # round instead of "the connection broke" (seen when a server was killed mid-push).
     def handle(conn: socket.socket) -> None:
-        _read_request(conn)
-        conn.sendall(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n"
-            + b'{"results": ['
-        )
+        _answer_a_third(conn)
         conn.shutdown(socket.SHUT_RDWR)
         conn.close()
 
@@ -152,11 +157,7 @@ def test_an_answer_that_stalls_mid_body_is_a_link_too_slow() -> None:
     stalled = threading.Event()
 
     def handle(conn: socket.socket) -> None:
-        _read_request(conn)
-        conn.sendall(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n"
-            + b'{"results": ['
-        )
+        _answer_a_third(conn)
         stalled.wait(5)  # and the rest never comes while the client waits
 
     with raw_server(handle) as url:

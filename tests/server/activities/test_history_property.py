@@ -17,22 +17,16 @@ from server.activities.models import Activity, ActivityRevision
 from server.activities.queries import revisions
 from server.activities.service import ActivityWrite, Writer, write_activities
 from server.db import write_engine
-from tests.factories import activity_data, make_device, make_project, make_user
+from tests.factories import (
+    activity_data,
+    attendance_lists,
+    make_device,
+    make_project,
+    make_user,
+)
 
 _texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
-_attendance = st.lists(
-    st.fixed_dictionaries(
-        {
-            "sex": st.sampled_from(["female", "male"]),
-            "age_band": st.sampled_from(["youth", "adult"]),
-            "category": st.just("farmer"),
-            "disability": st.booleans(),
-            "count": st.integers(0, 60),
-        }
-    ),
-    max_size=3,
-    unique_by=lambda r: (r["sex"], r["age_band"], r["disability"]),
-)
+_attendance = attendance_lists()
 # Fields a writer may set, with values the validation accepts (already in their wire form).
 _FIELDS: dict[str, Any] = {
     "title": _texts.filter(str.strip).map(str.strip),
