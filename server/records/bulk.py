@@ -19,12 +19,15 @@ pass ``bound=True``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+import psycopg
 import sqlalchemy as sa
 from psycopg import postgres
+from psycopg.types.json import Json, Jsonb
 from sqlalchemy.orm import Session
 
 
@@ -224,7 +227,8 @@ def _copy(
     """PostgreSQL: ``COPY … FROM STDIN`` on the transaction's own connection (what the bench's
     floor uses), in the binary format when every column has a built-in type: the server then
     takes each value in its own binary form instead of parsing its text (a fifth or more of
-    the database's time on a push's rows; docs/performance.md). Values are already what the
+    the database's time on a push's rows; docs/performance.md) and every value is one whose
+    binary form says what its text would (``_binary_takes``). Values are already what the
     bind processors make (JSON in psycopg's wrapper, which its dumper writes with the engine's
     serializer, as in any other statement)."""
     quote = connection.dialect.identifier_preparer
@@ -233,15 +237,22 @@ def _copy(
     driver = connection.connection.driver_connection
     assert driver is not None
     oids = _binary_types(connection.dialect, table, tuple(columns))
+    if oids is not None and not _binary_takes(oids, rows):
+        oids = None
     statement = f"COPY {target} ({names}) FROM STDIN"
-    with driver.cursor() as cursor:
-        if oids is not None:
-            statement += " (FORMAT BINARY)"
-        with cursor.copy(statement) as copy:
+    try:
+        with driver.cursor() as cursor:
             if oids is not None:
-                copy.set_types(oids)
-            for row in rows:
-                copy.write_row(row)
+                statement += " (FORMAT BINARY)"
+            with cursor.copy(statement) as copy:
+                if oids is not None:
+                    copy.set_types(oids)
+                for row in rows:
+                    copy.write_row(row)
+    except psycopg.Error as exc:
+        # As SQLAlchemy raises a statement's errors (IntegrityError, DataError …): the writers
+        # catch those to retry a batch the database refuses one record at a time.
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 # The PostgreSQL types (oids) of a table's columns for a binary COPY, from the table as the
@@ -263,3 +274,53 @@ def _binary_types(
 
 # SQLAlchemy's names that are not PostgreSQL's own (FLOAT without a precision is a double).
 _TYPE_NAMES = {"FLOAT": "float8"}
+
+
+def _binary_takes(oids: Sequence[int], rows: list[Any]) -> bool:
+    """Whether every value of ``rows`` is one psycopg writes in the binary format as
+    PostgreSQL would read its text: the Python types each column's binary dumper takes, and
+    integers in their column's range (a binary int2 or int4 wraps around silently where the
+    text format fails: 2**31 would be stored as -2**31). Anything else goes by text, where
+    PostgreSQL converts or refuses the value itself (a ``DataError`` the push keeps for
+    review, as before), so both formats store the same."""
+    for n, oid in enumerate(oids):
+        takes = _BINARY_TAKES.get(oid)
+        if takes is None:
+            return False
+        kinds = {type(row[n]) for row in rows}
+        kinds.discard(type(None))
+        if not all(takes(kind) for kind in kinds):
+            return False
+        limit = _INT_LIMITS.get(oid)
+        if limit is not None and kinds:
+            values = [row[n] for row in rows if row[n] is not None]
+            if min(values) < -limit or max(values) >= limit:
+                return False
+        if (
+            oid == _TIMESTAMPTZ
+            and kinds
+            and any(row[n] is not None and row[n].tzinfo is None for row in rows)
+        ):
+            return False
+    return True
+
+
+_TIMESTAMPTZ = 1184
+_INT_LIMITS = {21: 1 << 15, 23: 1 << 31, 20: 1 << 63}  # int2, int4, int8
+# The Python types whose binary form psycopg writes as PostgreSQL reads the same value's text,
+# by column type; a type not named here goes by text.
+_BINARY_TAKES: dict[int, Callable[[type], bool]] = {
+    16: lambda kind: kind is bool,  # bool
+    21: lambda kind: kind is int or kind is bool,  # int2
+    23: lambda kind: kind is int or kind is bool,  # int4
+    20: lambda kind: kind is int or kind is bool,  # int8
+    701: lambda kind: kind is float,  # float8
+    25: lambda kind: issubclass(kind, str),  # text
+    1043: lambda kind: issubclass(kind, str),  # varchar
+    2950: lambda kind: kind is uuid.UUID,  # uuid
+    1082: lambda kind: issubclass(kind, date),  # date (a datetime: its own day, as in text)
+    _TIMESTAMPTZ: lambda kind: kind is datetime,  # timestamptz (with a time zone: above)
+    3802: lambda kind: kind is Jsonb,  # jsonb, as the JSON type's bind processor wraps it
+    114: lambda kind: kind is Json,  # json
+    17: lambda kind: kind is bytes,  # bytea
+}

@@ -103,6 +103,9 @@ def test_rows_built_for_the_driver_store_what_sqlalchemy_stores(engine: Engine) 
         }
         for i in range(12)
     ]
+    # A value whose binary form would not say what its text does on PostgreSQL (it goes by
+    # text there): a number for a text column.
+    values[5]["label"] = 7
     values.append({name: None for name in values[0]})
     names = tuple(values[0])
     table = _scratch(engine)
@@ -185,3 +188,37 @@ def test_a_column_of_a_type_of_its_own_goes_by_text(engine: Engine) -> None:
         table.drop(engine)
         with engine.begin() as conn:
             conn.exec_driver_sql(f"DROP DOMAIN {name}")
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_an_integer_out_of_its_column_s_range_is_refused_never_wrapped(engine: Engine) -> None:
+    # In COPY's binary format psycopg writes an int4 modulo 2**32: 2**31 would be stored as
+    # -2**31 without a word. Such a row goes by text, where PostgreSQL refuses it (a DataError,
+    # which a push keeps for review) and nothing of the insert stays.
+    table = _scratch(engine)
+    try:
+        with Session(write_engine(engine)) as session:
+            with pytest.raises(sa.exc.DataError, match="out of range"):  # as from a statement
+                insert_rows(session, table, ("n",), [(1,), (2**31,)])
+            session.rollback()
+            insert_rows(session, table, ("n",), [(2**31 - 1,), (-(2**31),)])
+            session.commit()
+        with engine.connect() as conn:
+            stored = conn.execute(sa.select(table.c.n).order_by(table.c.n)).scalars().all()
+        assert stored == [-(2**31), 2**31 - 1]
+    finally:
+        table.drop(engine)
+
+
+def test_a_row_the_database_refuses_raises_what_a_statement_would(engine: Engine) -> None:
+    # The bulk writers catch SQLAlchemy's IntegrityError and DataError to take a batch one
+    # record at a time; PostgreSQL's COPY goes through the driver, whose own errors they would
+    # not catch (a 500 instead of the retry).
+    table = _scratch(engine)
+    try:
+        with Session(write_engine(engine)) as session:
+            with pytest.raises(sa.exc.IntegrityError):
+                insert_rows(session, table, ("n", "label"), [(1, "a"), (1, "b")])
+            session.rollback()
+    finally:
+        table.drop(engine)
