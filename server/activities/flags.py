@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
 from server.activities.models import Activity, Attachment, AttendanceRow, ClosedPeriod
@@ -78,6 +78,34 @@ def photo_reused(session: Session, *, activity_id: uuid.UUID) -> bool:
         .limit(1)
     ).first()
     return found is not None
+
+
+def same_day_counts(
+    project_ids: Collection[uuid.UUID], days: Collection[date]
+) -> Select[uuid.UUID, uuid.UUID | None, str, date, int]:
+    """The live activities of these projects on these days, counted by project, site, type and
+    day: the likely-duplicate count of a batch of new ones. It reads the index
+    ``ix_activity_project_start`` alone (tests/server/activities/test_flags_plan.py)."""
+    return (
+        select(
+            col(Activity.project_id),
+            col(Activity.site_id),
+            col(Activity.type),
+            col(Activity.start_date),
+            func.count(),
+        )
+        .where(
+            col(Activity.project_id).in_(project_ids),
+            col(Activity.start_date).in_(days),
+            col(Activity.deleted) == False,  # noqa: E712
+        )
+        .group_by(
+            col(Activity.project_id),
+            col(Activity.site_id),
+            col(Activity.type),
+            col(Activity.start_date),
+        )
+    )
 
 
 @dataclass
@@ -201,23 +229,8 @@ class FlagFacts:
         projects = {id(p): p for p, _, _ in batch}.values()
         already: dict[_Key, int] = {}
         rows = self.session.execute(
-            select(
-                col(Activity.project_id),
-                col(Activity.site_id),
-                col(Activity.type),
-                col(Activity.start_date),
-                func.count(),
-            )
-            .where(
-                col(Activity.project_id).in_({p.id for p in projects}),
-                col(Activity.start_date).in_({date.fromisoformat(d) for d in {k[3] for k in keys}}),
-                col(Activity.deleted) == False,  # noqa: E712
-            )
-            .group_by(
-                col(Activity.project_id),
-                col(Activity.site_id),
-                col(Activity.type),
-                col(Activity.start_date),
+            same_day_counts(
+                {p.id for p in projects}, {date.fromisoformat(d) for d in {k[3] for k in keys}}
             )
         ).all()
         for project_id, site_id, kind, start, count in rows:
