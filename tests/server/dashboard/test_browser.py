@@ -67,6 +67,13 @@ def _text_on_page(text: str) -> Any:
     )
 
 
+def _page_in(lang: str) -> Any:
+    # As ``_text_on_page``: one script call, no element handle that the language switch's
+    # reload may take from under it (CI saw "Node with given id does not belong to the
+    # document" between finding <html> and reading its lang).
+    return lambda driver: driver.execute_script("return document.documentElement.lang") == lang
+
+
 def _status(engine: Engine, activity: Activity) -> str:
     with Session(engine) as reader:
         row = reader.get(Activity, activity.id)
@@ -165,7 +172,7 @@ def test_a_country_officer_reviews_exports_and_stays_in_scope(
 
         # And the same dashboard in French, on a tablet-sized window.
         d.find_element(By.CSS_SELECTOR, "button[value=fr]").click()
-        _wait(d, lambda drv: drv.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr")
+        _wait(d, _page_in("fr"))
         d.set_window_size(800, 1000)
         d.get(base + "/overview")
         _wait(d, _text_on_page("Activités par mois"))
@@ -253,7 +260,7 @@ def test_a_country_officer_adds_and_deactivates_a_field_expert(
 
         # The same page in French on a tablet-sized window.
         d.find_element(By.CSS_SELECTOR, "button[value=fr]").click()
-        _wait(d, lambda drv: drv.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr")
+        _wait(d, _page_in("fr"))
         d.set_window_size(800, 1000)
         d.get(base + "/people")
         _wait(d, _text_on_page("Ajouter une personne"))
