@@ -55,6 +55,7 @@ from server.errors import Forbidden
 from server.projects.models import Project
 from server.records.bulk import binder, insert_rows
 from server.records.changes import ChangeRecord, record_changes
+from server.records.revisions import first_in_row
 from server.records.rollups import Written, rollups
 from shared.catalogue import ActivityStatus, Role
 from shared.errors import ErrorCode, Issue
@@ -332,15 +333,16 @@ def _write_one(
 
 def first_revision(session: Session, activity: Activity) -> ActivityRevision | None:
     """Version 1 as its revision holds it, built from the activity's rows while it lives there
-    (at version 1, written under that rule: ``created_via`` set); None otherwise. Not added to
-    the session: readers show it, the kernel stores it when version 2 supersedes it."""
-    if activity.version != 1 or activity.created_via is None:
+    (``server.records.revisions.first_in_row``); None otherwise. Not added to the session:
+    readers show it, the kernel stores it when version 2 supersedes it."""
+    source = first_in_row(activity)
+    if source is None:
         return None
     return ActivityRevision(
         activity_id=activity.id,
         version=1,
         data={**load_wire(session, activity), "deleted": activity.deleted},
-        source=activity.created_via,
+        source=source,
         author_id=activity.created_by_id,
         device_id=activity.device_id,
         created_at=activity.created_at,
@@ -351,7 +353,7 @@ def _keep_first_version(session: Session, activity: Activity) -> None:
     """Before version 2 supersedes a version 1 kept in the activity's rows, store that
     version's revision from the rows as they stand (an activity that already has it, or was
     written before the rule, is left as it is). One query, on an activity's first edit only."""
-    if activity.version != 1 or activity.created_via is None:
+    if first_in_row(activity) is None:
         return
     kept = session.execute(
         select(col(ActivityRevision.id)).where(

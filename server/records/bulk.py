@@ -239,16 +239,14 @@ def _copy(
     oids = _binary_types(connection.dialect, table, tuple(columns))
     if oids is not None and not _binary_takes(oids, rows):
         oids = None
-    statement = f"COPY {target} ({names}) FROM STDIN"
+    binary = " (FORMAT BINARY)" if oids is not None else ""
+    statement = f"COPY {target} ({names}) FROM STDIN{binary}"
     try:
-        with driver.cursor() as cursor:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
             if oids is not None:
-                statement += " (FORMAT BINARY)"
-            with cursor.copy(statement) as copy:
-                if oids is not None:
-                    copy.set_types(oids)
-                for row in rows:
-                    copy.write_row(row)
+                copy.set_types(oids)
+            for row in rows:
+                copy.write_row(row)
     except psycopg.Error as exc:
         # As SQLAlchemy raises a statement's errors (IntegrityError, DataError …): the writers
         # catch those to retry a batch the database refuses one record at a time.

@@ -42,20 +42,29 @@ class FirstInRow(Versioned, Protocol):
     created_at: Any
 
 
+def first_in_row(record: FirstInRow) -> str | None:
+    """The writer's source of ``record``'s version 1 when that version may live in its own
+    row: it is at version 1 and was written under that rule (``created_via`` set); None
+    otherwise. Its revision row may still exist (one written before the rule, which the
+    migration that brought it kept)."""
+    return record.created_via if record.version == 1 else None
+
+
 def first_revision(
     record: FirstInRow, *, entity: str, wire: Callable[[Any], dict[str, Any]]
 ) -> RecordRevision | None:
-    """Version 1 as its revision holds it, built from ``record``'s row while it lives there (at
-    version 1, written under that rule: ``created_via`` set); None otherwise. Not added to the
-    session: readers show it, ``keep_first_version`` stores it."""
-    if record.version != 1 or record.created_via is None:
+    """Version 1 as its revision holds it, built from ``record``'s row while it lives there
+    (``first_in_row``); None otherwise. Not added to the session: readers show it,
+    ``keep_first_version`` stores it."""
+    source = first_in_row(record)
+    if source is None:
         return None
     return RecordRevision(
         entity=entity,
         entity_id=record.id,
         version=1,
         data=wire(record),
-        source=record.created_via,
+        source=source,
         author_id=record.created_by_id,
         device_id=record.device_id,
         created_at=record.created_at,
@@ -69,8 +78,7 @@ def keep_first_version(
     version's revision from the row as it stands: call it before changing the record. A record
     that already has it, or was written before the rule, is left as it is. One query, on a
     record's first change only."""
-    first = first_revision(record, entity=entity, wire=wire)
-    if first is None:
+    if first_in_row(record) is None:
         return
     kept = session.execute(
         select(col(RecordRevision.id)).where(
@@ -80,7 +88,7 @@ def keep_first_version(
         )
     ).first()
     if kept is None:
-        session.add(first)
+        session.add(first_revision(record, entity=entity, wire=wire))
 
 
 def write_version(
