@@ -108,6 +108,28 @@ def same_day_counts(
     )
 
 
+def recent_attendance_totals(project_id: uuid.UUID) -> Select[tuple[int | None]]:
+    """The attendance total of each of the project's most recent live activities (by date, at
+    most ``USUAL_ATTENDANCE_SAMPLE``; None for one without attendance rows): what its usual
+    attendance is the median of. Each total is summed through ``ix_attendance_activity_id``,
+    one activity at a time, so the query reads a few hundred rows however large the table;
+    asked as ``activity_id IN (recent)``, PostgreSQL hashed the recent ids and read the whole
+    attendance table on every push (tests/server/activities/test_flags_plan.py)."""
+    recent = (
+        select(col(Activity.id).label("id"))
+        .where(col(Activity.project_id) == project_id, col(Activity.deleted) == False)  # noqa: E712
+        .order_by(col(Activity.start_date).desc())
+        .limit(USUAL_ATTENDANCE_SAMPLE)
+        .subquery("recent")
+    )
+    total = (
+        select(func.sum(AttendanceRow.count))
+        .where(col(AttendanceRow.activity_id) == recent.c.id)
+        .scalar_subquery()
+    )
+    return select(total).select_from(recent)
+
+
 @dataclass
 class FlagFacts:
     """The facts behind an activity's flags, looked up once per project (or country)."""
@@ -171,22 +193,11 @@ class FlagFacts:
 
     def usual_attendance(self, project: Project) -> float | None:
         if project.id not in self._usual:
-            # The project's most recent activities by date (an index walk, whatever its size).
-            recent = (
-                select(col(Activity.id))
-                .where(col(Activity.project_id) == project.id, col(Activity.deleted) == False)  # noqa: E712
-                .order_by(col(Activity.start_date).desc())
-                .limit(USUAL_ATTENDANCE_SAMPLE)
-            )
-            totals = (
-                self.session.execute(
-                    select(func.sum(AttendanceRow.count))
-                    .where(col(AttendanceRow.activity_id).in_(recent.scalar_subquery()))
-                    .group_by(col(AttendanceRow.activity_id))
-                )
-                .scalars()
-                .all()
-            )
+            totals = [
+                total
+                for total in self.session.execute(recent_attendance_totals(project.id)).scalars()
+                if total is not None  # an activity without attendance rows has no total
+            ]
             self._usual[project.id] = float(statistics.median(totals)) if len(totals) >= 5 else None
         return self._usual[project.id]
 
