@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -314,11 +315,14 @@ def sqlite_bare_floor(workdir: Path, records: list[dict[str, Any]]) -> float:
     return elapsed
 
 
-def sqlite_duties_floor(template: Path, ingested: Path, workdir: Path) -> DutiesFloor:
+def sqlite_duties_floor(
+    template: Path, ingested: Path, workdir: Path, *, batches: int = 1
+) -> DutiesFloor:
     """Every row the push left (activities, attendance, revisions, change log, fact rows, cube
     cells, receipts …: the rows of each table that grew), inserted again by raw
-    ``executemany`` in one transaction into a copy of the schema the push started from: what
-    writing every duty's rows costs before any Python work, in all and by table."""
+    ``executemany`` into a copy of the schema the push started from: what writing every duty's
+    rows costs before any Python work, in all and by table. In one transaction, or in
+    ``batches`` of them as the push's requests commit (``_shares``)."""
     with sqlite3.connect(template) as before, sqlite3.connect(ingested) as after:
         names = [
             name
@@ -339,15 +343,22 @@ def sqlite_duties_floor(template: Path, ingested: Path, workdir: Path) -> Duties
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")  # the server's own (server/db.py)
     tables: dict[str, tuple[int, float]] = {}
+    by_name = {name: (columns, found) for name, columns, found in grown}
+    parts = _shares(by_name, batches, lambda row, n: row[n])
     started = time.perf_counter()
-    db.execute("BEGIN")
-    for name, columns, found in grown:
-        names_ = ", ".join(f'"{c}"' for c in columns)
-        marks = ",".join("?" * len(columns))
-        began = time.perf_counter()
-        db.executemany(f'INSERT INTO "{name}" ({names_}) VALUES ({marks})', found)
-        tables[name] = (len(found), time.perf_counter() - began)
-    db.execute("COMMIT")
+    for part in parts:
+        db.execute("BEGIN")
+        for name, columns, _ in grown:
+            rows = part[name]
+            if not rows:
+                continue
+            names_ = ", ".join(f'"{c}"' for c in columns)
+            marks = ",".join("?" * len(columns))
+            began = time.perf_counter()
+            db.executemany(f'INSERT INTO "{name}" ({names_}) VALUES ({marks})', rows)
+            count, seconds = tables.get(name, (0, 0.0))
+            tables[name] = (count + len(rows), seconds + time.perf_counter() - began)
+        db.execute("COMMIT")
     elapsed = time.perf_counter() - started
     db.close()
     return DutiesFloor(elapsed, sum(len(found) for _, _, found in grown), tables)
@@ -402,11 +413,16 @@ def postgresql_bare_floor(url: str, records: list[dict[str, Any]]) -> float:
         engine.dispose()
 
 
-def _postgresql_tables(engine: Engine) -> list[str]:
-    """The tables of the migrated schema, each after the tables it refers to."""
+def _postgresql_tables(engine: Engine) -> dict[str, list[str]]:
+    """The tables of the migrated schema, each after the tables it refers to, with their
+    columns in order."""
     metadata = MetaData()
     metadata.reflect(engine)
-    return [t.name for t in metadata.sorted_tables if t.name != "alembic_version"]
+    return {
+        t.name: [c.name for c in t.columns]
+        for t in metadata.sorted_tables
+        if t.name != "alembic_version"
+    }
 
 
 def _postgresql_counts(engine: Engine, tables: list[str]) -> dict[str, int]:
@@ -422,15 +438,20 @@ def _fresh_postgresql(url: str) -> Engine:
     return engine
 
 
-def postgresql_duties_floor(url: str, repeat: int = 3) -> DutiesFloor:
+def postgresql_duties_floor(
+    url: str, repeat: int = 3, *, batches: tuple[int, ...] = (1,)
+) -> dict[int, DutiesFloor]:
     """Every row the last push left in the database at ``url`` (activities, attendance,
-    revisions, change log, fact rows, cube cells, receipts …), COPYed again in one transaction
-    into the schema the push started from (migrated and seeded, made again from the same rows):
-    what writing every duty's rows costs the database before any Python work, in all and by
-    table: the best of ``repeat``. A table's rows are read in the order they were written, so
-    the first ones are those the migrations and ``seed`` made."""
+    revisions, change log, fact rows, cube cells, receipts …), COPYed again into the schema the
+    push started from (migrated and seeded, made again from the same rows): what writing every
+    duty's rows costs the database before any Python work, in all and by table: the best of
+    ``repeat``, for each number of transactions in ``batches`` (one, or as many as the push's
+    requests: ``_shares``). A table's rows are read in
+    the order they were written, so the first ones are those the migrations and ``seed``
+    made."""
     engine = make_engine(url)
-    tables = _postgresql_tables(engine)
+    columns = _postgresql_tables(engine)
+    tables = list(columns)
     raw = engine.raw_connection()
     try:
         lines: dict[str, list[bytes]] = {}
@@ -449,34 +470,77 @@ def postgresql_duties_floor(url: str, repeat: int = 3) -> DutiesFloor:
     seed(engine)
     seeded = _postgresql_counts(engine, tables)
     engine.dispose()
-    timings: list[DutiesFloor] = []
+    grown = {name: (columns[name], lines[name][seeded[name] :]) for name in tables}
+    timings: dict[int, list[DutiesFloor]] = {n: [] for n in batches}
     for _ in range(repeat):
-        engine = _fresh_postgresql(url)
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            for name in tables:  # the schema as the push found it: not timed
-                with cursor.copy(f'COPY "{name}" FROM STDIN') as copy:
-                    copy.write(b"".join(lines[name][migrated[name] : seeded[name]]))
-            raw.commit()
-            by_table: dict[str, tuple[int, float]] = {}
-            started = time.perf_counter()
+        for count in batches:
+            parts = _shares(grown, count, _text_field)
+            timings[count].append(_copy_again(url, tables, lines, migrated, seeded, parts))
+    return {n: min(found, key=lambda duties: duties.seconds) for n, found in timings.items()}
+
+
+def _text_field(line: bytes, n: int) -> bytes:
+    return line.rstrip(b"\n").split(b"\t")[n]
+
+
+def _shares(
+    grown: dict[str, tuple[list[str], list[Any]]],
+    batches: int,
+    field: Callable[[Any, int], Any],
+) -> list[dict[str, list[Any]]]:
+    """Each table's new rows split over ``batches`` transactions as the push's requests wrote
+    them: the activities in order, a ``batches``-th of them in each, and every row that names
+    one (attendance, fact rows, change-log entries, receipts) with its activity; any other row
+    by its place in its table. ``field(row, n)`` is a row's n-th value."""
+    ids = [field(row, 0) for row in grown.get("activity", ([], []))[1]]
+    batch_of = {activity: n * batches // len(ids) for n, activity in enumerate(ids)}
+    parts: list[dict[str, list[Any]]] = [{name: [] for name in grown} for _ in range(batches)]
+    for name, (columns, rows) in grown.items():
+        refers = next((c for c in ("activity_id", "entity_id", "id") if c in columns), None)
+        at = None if refers is None or name not in _NAMES_ACTIVITY else columns.index(refers)
+        for n, row in enumerate(rows):
+            k = None if at is None else batch_of.get(field(row, at))
+            parts[n * batches // len(rows) if k is None else k][name].append(row)
+    return parts
+
+
+# The tables whose new rows each name one of the push's activities (``_shares``).
+_NAMES_ACTIVITY = {"activity", "attendance", "indicator_activity_fact", "change", "receipt"}
+
+
+def _copy_again(
+    url: str,
+    tables: list[str],
+    lines: dict[str, list[bytes]],
+    migrated: dict[str, int],
+    seeded: dict[str, int],
+    parts: list[dict[str, list[bytes]]],
+) -> DutiesFloor:
+    engine = _fresh_postgresql(url)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for name in tables:  # the schema as the push found it: not timed
+            with cursor.copy(f'COPY "{name}" FROM STDIN') as copy:
+                copy.write(b"".join(lines[name][migrated[name] : seeded[name]]))
+        raw.commit()
+        by_table: dict[str, tuple[int, float]] = {}
+        started = time.perf_counter()
+        for part in parts:
             for name in tables:
-                grown = lines[name][seeded[name] :]
-                if grown:
+                if part.get(name):
                     began = time.perf_counter()
                     with cursor.copy(f'COPY "{name}" FROM STDIN') as copy:
-                        copy.write(b"".join(grown))
-                    by_table[name] = (len(grown), time.perf_counter() - began)
+                        copy.write(b"".join(part[name]))
+                    count, seconds = by_table.get(name, (0, 0.0))
+                    took = time.perf_counter() - began
+                    by_table[name] = (count + len(part[name]), seconds + took)
             raw.commit()
-            elapsed = time.perf_counter() - started
-            timings.append(
-                DutiesFloor(elapsed, sum(len(lines[n]) - seeded[n] for n in tables), by_table)
-            )
-        finally:
-            raw.close()
-            engine.dispose()
-    return min(timings, key=lambda duties: duties.seconds)
+        elapsed = time.perf_counter() - started
+        return DutiesFloor(elapsed, sum(len(lines[n]) - seeded[n] for n in tables), by_table)
+    finally:
+        raw.close()
+        engine.dispose()
 
 
 def postgresql_floor(url: str, records: list[dict[str, Any]]) -> float:
@@ -565,22 +629,25 @@ def ingest(
     finally:
         engine.dispose()
     INGEST_WAITING[label] = waiting[0]
+    INGEST_REQUESTS[label] = waiting[1]
     return pushing, saving, client.bytes_sent - sent_before, world, records
 
 
 WARM_UP = 20  # activities of the untimed first push
 # Seconds the client spent inside its push requests (HTTP and the server's work), by label.
 INGEST_WAITING: dict[str, float] = {}
+# Push requests (batches, each its own transaction) the timed push took, by label.
+INGEST_REQUESTS: dict[str, int] = {}
 # Seconds of the first push (``WARM_UP`` activities) to the freshly started server, by label.
 INGEST_FIRST: dict[str, float] = {}
 
 
-def _time_requests(client: SyncClient) -> list[float]:
-    """Count the time ``client`` spends in ``push_packed``; the rest of a push is the tablet's
-    own work that did not overlap a request (reading its outbox, gzip and storing answers run
-    on a helper thread while a batch is in flight: only the first read and the last answer
-    stay outside)."""
-    spent = [0.0]
+def _time_requests(client: SyncClient) -> list[Any]:
+    """Count the time ``client`` spends in ``push_packed``, and its requests; the rest of a push
+    is the tablet's own work that did not overlap a request (reading its outbox, gzip and
+    storing answers run on a helper thread while a batch is in flight: only the first read
+    and the last answer stay outside)."""
+    spent = [0.0, 0]
     send = client.push_packed
 
     def timed(packed: bytes) -> Any:
@@ -589,6 +656,7 @@ def _time_requests(client: SyncClient) -> list[float]:
             return send(packed)
         finally:
             spent[0] += time.perf_counter() - started
+            spent[1] += 1
 
     client.push_packed = timed  # type: ignore[method-assign]
     return spent
@@ -645,6 +713,11 @@ def bench_ingest(
         (sqlite_duties_floor(floor_db, server_db, workdir) for _ in range(3)),
         key=lambda duties: duties.seconds,
     )
+    requests = INGEST_REQUESTS[f"sqlite-{best}"]
+    batched = min(
+        (sqlite_duties_floor(floor_db, server_db, workdir, batches=requests) for _ in range(3)),
+        key=lambda duties: duties.seconds,
+    )
     rows.append(
         Row(
             f"ingest {count} activities, SQLite",
@@ -657,6 +730,7 @@ def bench_ingest(
     )
     rows.append(_bare_row(seconds, bare_floor, "executemany"))
     rows.extend(_duties_rows(duties, floor, "executemany"))
+    rows.append(_batched_row(batched, requests, floor))
     rows.append(
         Row(
             f"  of which: in push requests (HTTP + server); best of {repeat}",
@@ -707,7 +781,9 @@ def bench_ingest(
                 best_pg = (took, pushed, f"postgresql-{n}")
         assert best_pg is not None
         seconds, records, label = best_pg
-        duties = postgresql_duties_floor(postgres)
+        requests = INGEST_REQUESTS[label]
+        both = postgresql_duties_floor(postgres, batches=(1, requests))
+        duties, batched = both[1], both[requests]
         floors = []
         for _ in range(3):  # the best of three, as on SQLite, each into a fresh schema
             engine = _fresh_postgresql(postgres)
@@ -730,6 +806,7 @@ def bench_ingest(
         )
         rows.append(_bare_row(seconds, bare_floor, "COPY"))
         rows.extend(_duties_rows(duties, floor, "COPY"))
+        rows.append(_batched_row(batched, requests, floor))
         rows.append(
             Row(
                 f"  of which: in push requests (HTTP + server); best of {repeat}",
@@ -783,6 +860,19 @@ def _duties_rows(duties: DutiesFloor, floor: float, how: str) -> list[Row]:
                 )
             )
     return rows
+
+
+def _batched_row(batched: DutiesFloor, requests: int, floor: float) -> Row:
+    """The same rows again, committed in as many transactions as the push's requests: what the
+    protocol's shape (each batch durable before its answer) costs before any Python work."""
+    return Row(
+        f"  the same rows in the push's {requests} transactions",
+        f"{batched.seconds:.2f} s",
+        "",
+        f"{batched.seconds / floor:.1f}×",
+        "",
+        "",
+    )
 
 
 def _bare_row(seconds: float, floor: float, how: str) -> Row:
