@@ -5,6 +5,7 @@ attendance (each recent activity's total through the attendance index)."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -34,7 +35,7 @@ def _activities(
     session: Session, project_id: uuid.UUID, totals: list[int | None], *, first: date
 ) -> list[uuid.UUID]:
     """One activity a day from ``first`` on per total (None: no attendance rows), written as
-    the push's bulk path writes them."""
+    the push's bulk path writes them (rows, not ORM objects)."""
     now = datetime.now(UTC)
     ids = [uuid.uuid4() for _ in totals]
     rows = []
@@ -61,11 +62,14 @@ def _activities(
         }
         rows.append(tuple(values.values()))
     insert_rows(session, Activity.__table__, list(values), rows)  # type: ignore[attr-defined]
+    # eight rows per activity, as a tablet sends them: the total spread over sex, age band
+    # and category
+    keys = list(itertools.product(("female", "male"), ("youth", "adult"), ("farmer", "other")))
     attendance = [
-        (activity_id, sex, "adult", "farmer", False, count)
+        (activity_id, *key, False, total // 8 + (n < total % 8))
         for activity_id, total in zip(ids, totals, strict=True)
         if total is not None
-        for sex, count in (("female", total - total // 2), ("male", total // 2))
+        for n, key in enumerate(keys)
     ]
     insert_rows(
         session,
