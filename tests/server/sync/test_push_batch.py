@@ -71,6 +71,8 @@ def _script(project_id: str, site_id: str) -> tuple[list[dict[str, Any]], list[d
             "data": {"title": "Tablet title", "notes": "seen"},
             "base_version": 1,
         },  # conflicts with the office's title
+        # a record the server holds, pushed whole again as new (a reinstalled tablet, say)
+        {"data": {**usual[1], "title": "Pushed again"}},
         {"data": record(title="Then edited", start_date=day, end_date=day)},
         {"edit": "previous", "data": {"notes": "edited in the same batch"}, "base_version": 0},
         {"data": record(title="Weird codes", sex_code=True, start_date=day, end_date=day)},
@@ -333,6 +335,8 @@ def test_a_mixed_batch_equals_its_mutations_pushed_one_at_a_time(
     # Each activity is compared with those received before it, as when pushed one at a time.
     assert "likely_duplicate" in flags["Twin B"] and "likely_duplicate" not in flags["Twin A"]
     assert stored_a["activities"][names_a[ids_a[-1]]]["title"] == "Weird codes"
+    again = next(a for a in stored_a["activities"].values() if a["title"] == "Pushed again")
+    assert again["version"] == 2  # the record it names, edited: no second record
 
     # Roll-ups: the two projects' cells are the same, and equal to a full rebuild.
     cubes_a = {
