@@ -446,9 +446,8 @@ def postgresql_duties_floor(
     push started from (migrated and seeded, made again from the same rows): what writing every
     duty's rows costs the database before any Python work, in all and by table: the best of
     ``repeat``, for each number of transactions in ``batches`` (one, or as many as the push's
-    requests: ``_shares``). A table's rows are read in
-    the order they were written, so the first ones are those the migrations and ``seed``
-    made."""
+    requests: ``_shares``). A table's rows are read in the order they were written, so the
+    first ones are those the migrations and ``seed`` made."""
     engine = make_engine(url)
     columns = _postgresql_tables(engine)
     tables = list(columns)
