@@ -345,17 +345,20 @@ def sqlite_duties_floor(
     tables: dict[str, tuple[int, float]] = {}
     by_name = {name: (columns, found) for name, columns, found in grown}
     parts = _shares(by_name, batches, lambda row, n: row[n])
+    inserts = {}  # each table's statement, made before the clock starts
+    for name, columns, _ in grown:
+        names_ = ", ".join(f'"{c}"' for c in columns)
+        marks = ",".join("?" * len(columns))
+        inserts[name] = f'INSERT INTO "{name}" ({names_}) VALUES ({marks})'
     started = time.perf_counter()
     for part in parts:
         db.execute("BEGIN")
-        for name, columns, _ in grown:
+        for name, _, _ in grown:
             rows = part[name]
             if not rows:
                 continue
-            names_ = ", ".join(f'"{c}"' for c in columns)
-            marks = ",".join("?" * len(columns))
             began = time.perf_counter()
-            db.executemany(f'INSERT INTO "{name}" ({names_}) VALUES ({marks})', rows)
+            db.executemany(inserts[name], rows)
             count, seconds = tables.get(name, (0, 0.0))
             tables[name] = (count + len(rows), seconds + time.perf_counter() - began)
         db.execute("COMMIT")
@@ -495,16 +498,23 @@ def _shares(
     batch_of = {activity: n * batches // len(ids) for n, activity in enumerate(ids)}
     parts: list[dict[str, list[Any]]] = [{name: [] for name in grown} for _ in range(batches)]
     for name, (columns, rows) in grown.items():
-        refers = next((c for c in ("activity_id", "entity_id", "id") if c in columns), None)
-        at = None if refers is None or name not in _NAMES_ACTIVITY else columns.index(refers)
+        refers = _NAMES_ACTIVITY.get(name)
+        at = None if refers is None else columns.index(refers)
         for n, row in enumerate(rows):
             k = None if at is None else batch_of.get(field(row, at))
             parts[n * batches // len(rows) if k is None else k][name].append(row)
     return parts
 
 
-# The tables whose new rows each name one of the push's activities (``_shares``).
-_NAMES_ACTIVITY = {"activity", "attendance", "indicator_activity_fact", "change", "receipt"}
+# The tables whose new rows each name one of the push's activities, and the column that does
+# (``_shares``).
+_NAMES_ACTIVITY = {
+    "activity": "id",
+    "attendance": "activity_id",
+    "indicator_activity_fact": "activity_id",
+    "change": "entity_id",
+    "receipt": "entity_id",
+}
 
 
 def _copy_again(
@@ -865,7 +875,7 @@ def _batched_row(batched: DutiesFloor, requests: int, floor: float) -> Row:
     """The same rows again, committed in as many transactions as the push's requests: what the
     protocol's shape (each batch durable before its answer) costs before any Python work."""
     return Row(
-        f"  the same rows in the push's {requests} transactions",
+        f"  the same rows in the push's {requests} transaction{'s' if requests > 1 else ''}",
         f"{batched.seconds:.2f} s",
         "",
         f"{batched.seconds / floor:.1f}×",
