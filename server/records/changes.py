@@ -82,6 +82,19 @@ def record_change(
     record_changes(session, [ChangeRecord(entity, entity_id, op, version, project_id)])
 
 
+def noted_versions(session: Session) -> set[tuple[str, uuid.UUID, int]]:
+    """The (entity, id, version) of every change noted in this transaction and not yet
+    appended: what the log will hold at its commit."""
+    notes: list[tuple[SessionTransaction, list[ChangeRecord]]] = session.info.get(_PENDING, [])
+    root = session.get_transaction()
+    return {
+        (change.entity, change.entity_id, change.version)
+        for transaction, changes in notes
+        if within(transaction, root)
+        for change in changes
+    }
+
+
 def flush_changes(session: OrmSession) -> int:
     """Append the noted changes of this transaction now; returns how many were appended."""
     notes: list[tuple[SessionTransaction, list[ChangeRecord]]] = session.info.pop(_PENDING, [])

@@ -88,11 +88,13 @@ class Receipt(SQLModel, table=True):
 
     __tablename__ = "receipt"
 
-    entity: str = Field(primary_key=True, max_length=32)
+    # Keyed by record id first: the pull knows the ids, not the kinds (migration 0018).
     entity_id: uuid.UUID = Field(primary_key=True)
+    entity: str = Field(primary_key=True, max_length=32)
     version: int
-    # The tablet that pushed this version: the only one that pulls the receipt.
-    device_id: uuid.UUID = Field(foreign_key="device.id", index=True)
+    # The tablet that pushed this version: the only one that pulls the receipt (not indexed:
+    # the pull finds them by their key).
+    device_id: uuid.UUID = Field(foreign_key="device.id")
     project_id: uuid.UUID | None = Field(default=None)
     attachments: list[dict[str, Any]] | None = json_doc()
     issued_at: datetime | None = optional_time()

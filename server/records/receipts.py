@@ -36,7 +36,7 @@ from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.errors import ConfigError
 from server.records.bulk import insert_rows
-from server.records.changes import ChangeRecord, record_changes
+from server.records.changes import ChangeRecord, noted_versions, record_changes
 from server.records.models import Receipt, ReceiptKey
 from shared import receipts as shared_receipts
 
@@ -238,9 +238,11 @@ def write_receipts(
 ) -> int:
     """Make each record's current receipt the one for ``held``, to ``device_id``: issued now
     (its content fixed, with ``issued_at``) when all its photos are complete, else waiting for
-    them. An issued one is noted in the change log for that device only. Returns how many were
-    issued. Signing waits for delivery (``signed``), so a push pays for rows, not signatures;
-    the signing key is published (``register_key``) here, in the writer's transaction.
+    them. An issued one is noted in the change log for that device only, unless the record's
+    own change of that version is logged in this transaction: the pull then hands the device
+    its receipt with that change (``server.sync.pull``). Returns how many were issued.
+    Signing waits for delivery (``signed``), so a push pays for rows, not signatures; the
+    signing key is published (``register_key``) here, in the writer's transaction.
     ``new``: more records, each once and none of them in ``held``, that the caller knows have
     no receipt row yet (created in this transaction); theirs come first.
     """
@@ -249,16 +251,19 @@ def write_receipts(
     held = list({(item.entity, item.entity_id): item for item in held}.values())
     register_key(session, signer)
     existing = _current(session, held) if held else {}
+    logged = noted_versions(session)
     now = utcnow()
     fresh: list[tuple[Any, ...]] = []
     changes: list[ChangeRecord] = []
+    issued = 0
     for item in (*new, *held):
         entity, entity_id, version, project_id, attachments = item
         issued_at = None if attachments is None else now
         if issued_at is not None:
-            changes.append(
-                ChangeRecord(RECEIPT_ENTITY, entity_id, "upsert", version, project_id, device_id)
-            )
+            issued += 1
+            if (entity, entity_id, version) not in logged:
+                change = (RECEIPT_ENTITY, entity_id, "upsert", version, project_id, device_id)
+                changes.append(ChangeRecord(*change))
         row = existing.get((entity, entity_id)) if existing else None
         if row is None:
             # one list for all the records without photos: its JSON is made once
@@ -278,7 +283,7 @@ def write_receipts(
         insert_rows(session, Receipt.__table__, _COLUMNS, fresh)  # type: ignore[attr-defined]
     if changes:
         record_changes(session, changes)
-    return len(changes)
+    return issued
 
 
 _NO_PHOTOS: list[dict[str, Any]] = []  # never changed
@@ -304,7 +309,7 @@ def _current(session: Session, held: Iterable[Held]) -> dict[tuple[str, uuid.UUI
 
 def pending(session: Session, *, entity: str, entity_id: uuid.UUID) -> Receipt | None:
     """The receipt of a record still waiting for photos, if any."""
-    row = session.get(Receipt, (entity, entity_id))
+    row = session.get(Receipt, (entity_id, entity))
     return row if row is not None and row.issued_at is None else None
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
@@ -58,6 +58,7 @@ from server.sync.wire import (
     target_wire,
 )
 from shared.errors import ErrorCode
+from shared.receipts import ENTITIES as RECEIPTED
 from sync.protocol import Change, Op, PulledEntity, PullResponse
 
 CURSOR_VERSION = 1
@@ -234,6 +235,7 @@ def _current_state(
         for start in range(0, len(ids), 500):
             for change in loader(session, ids[start : start + 500], caller):
                 found[(entity, uuid.UUID(change.id))] = change
+    _with_receipts(session, found, last_position, caller=caller, signer=signer)
     for key, position in last_position.items():
         row = rows[position]
         if key not in found and row.op == Op.DELETE and key[0] in _REMOVED_FOR_GOOD:
@@ -244,8 +246,37 @@ def _current_state(
                 version=row.version,
                 data={"id": str(row.entity_id), "project_id": str(row.project_id)},
             )
-    ordered = sorted(found.items(), key=lambda item: last_position[item[0]])
+    # a receipt right after its record
+    ordered = sorted(
+        found.items(),
+        key=lambda item: (last_position[item[0]], item[0][0] == PulledEntity.RECEIPT),
+    )
     return [change for _, change in ordered]
+
+
+def _with_receipts(
+    session: Session,
+    found: dict[tuple[str, uuid.UUID], Change],
+    last_position: dict[tuple[str, uuid.UUID], int],
+    *,
+    caller: Caller,
+    signer: Signer,
+) -> None:
+    """The device's receipts of the records the page hands out (not deleted): a push logs a
+    record's change, not its receipt's as well (``server.records.receipts.write_receipts``).
+    Each goes at its record's position, or its own change's if that is later."""
+    if caller.device is None:
+        return
+    ids = [
+        key[1] for key, change in found.items() if key[0] in RECEIPTED and change.op == Op.UPSERT
+    ]
+    for start in range(0, len(ids), 500):
+        for receipt in _receipts(session, ids[start : start + 500], caller, signer=signer):
+            key = (PulledEntity.RECEIPT, uuid.UUID(receipt.id))
+            assert receipt.data is not None
+            position = last_position[(receipt.data["entity"], key[1])]
+            last_position[key] = max(last_position.get(key, position), position)
+            found[key] = receipt
 
 
 def _activities(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
@@ -404,13 +435,7 @@ def _receipts(
     same bytes each time under the same key: Ed25519 is deterministic)."""
     if caller.device is None:
         return []
-    receipts = session.execute(
-        select(Receipt).where(
-            col(Receipt.entity_id).in_(ids),
-            col(Receipt.device_id) == caller.device.id,
-            col(Receipt.issued_at).is_not(None),
-        )
-    ).scalars()
+    receipts = session.execute(device_receipts(ids, caller.device.id)).scalars()
     return [
         Change(
             entity=PulledEntity.RECEIPT,
@@ -421,6 +446,17 @@ def _receipts(
         )
         for r in receipts
     ]
+
+
+def device_receipts(ids: list[uuid.UUID], device_id: uuid.UUID) -> Select[Receipt]:
+    """The issued receipts of these records that are this device's: found through their key,
+    (entity_id, entity), however many receipts the device holds (migration 0018); which
+    device, and whether issued, are read from the receipts found."""
+    return select(Receipt).where(
+        col(Receipt.entity_id).in_(ids),
+        col(Receipt.device_id) == device_id,
+        col(Receipt.issued_at).is_not(None),
+    )
 
 
 # Records whose delete removes the row (no tombstone column): targets.

@@ -35,7 +35,8 @@ def _server_activities(engine: Engine) -> int:
 
 def _assert_one_current_receipt_each(engine: Engine, device: Device) -> None:
     """Every record the tablet pushed is covered by exactly one current receipt, for its
-    version and with every photo, issued once to this tablet, however the link behaved."""
+    version and with every photo, issued to this tablet, never logged twice, however the link
+    behaved."""
     with Session(engine) as session:
         activities = session.execute(select(Activity)).scalars().all()
         receipts = session.execute(select(Receipt)).scalars().all()
@@ -56,7 +57,9 @@ def _assert_one_current_receipt_each(engine: Engine, device: Device) -> None:
         assert receipt.device_id == device.id and receipt.attachments is not None
         listed = {uuid.UUID(a["id"]) for a in receipt.attachments}
         assert listed == {p.id for p in photos.values() if p.activity_id == activity.id}
-        assert issued[activity.id] == 1
+        # Issued with the record's change, the receipt travels with that change; completed by
+        # a photo's upload, it has one change of its own: never two.
+        assert issued[activity.id] <= 1
 
 
 def test_saved_records_reach_the_server_and_come_back_synced(

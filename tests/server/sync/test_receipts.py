@@ -25,7 +25,7 @@ from server.ops.backup import create_backup
 from server.ops.restore import restore_backup
 from server.projects.models import Site
 from server.receipts.verify import FORMAT, verify_receipts
-from server.records.models import Receipt
+from server.records.models import Change, Receipt
 from server.records.receipts import (
     Signer,
     current_signer,
@@ -135,6 +135,55 @@ def test_a_record_without_photos_gets_its_receipt_in_the_push_and_an_edit_replac
     assert signed(current, current_signer(settings)) == second
 
 
+def _logged(engine: Engine, record_id: str) -> list[tuple[str, int]]:
+    with Session(engine) as session:
+        return [
+            (entity, version)
+            for entity, version in session.execute(
+                select(col(Change.entity), col(Change.version))
+                .where(col(Change.entity_id) == uuid.UUID(record_id))
+                .order_by(col(Change.seq))
+            )
+        ]
+
+
+def test_a_receipt_issued_with_its_records_change_travels_with_it(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    """The push logs each record's change once; the pushing tablet's pull hands it the receipt
+    right after the record, and a teammate's pull hands out the record alone."""
+    records = [field.activity() for _ in range(3)]
+    push(client, field, [mutation(n + 1, record) for n, record in enumerate(records)])
+    for record in records:
+        assert _logged(engine, record["id"]) == [("activity", 1)]
+
+    changes, _ = pull_all(client, field)
+    pushed = [(c["entity"], c["id"]) for c in changes if c["entity"] in ("activity", "receipt")]
+    assert pushed == [
+        (entity, record["id"]) for record in records for entity in ("activity", "receipt")
+    ]
+    assert all(_verifies(client, c["data"]) for c in changes if c["entity"] == "receipt")
+    theirs, _ = pull_all(client, field, token=field.teammate_token)
+    assert [c for c in theirs if c["entity"] == "receipt"] == []
+
+
+def test_a_receipt_a_photos_upload_completes_is_logged_for_the_tablet_alone(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    record = field.activity()
+    data = _jpeg()
+    photo = _photo(record["id"], data)
+    push(client, field, [mutation(1, record), mutation(2, photo, entity="attachment")])
+    _, cursor = pull_all(client, field)
+    _upload(client, field, photo["id"], data)
+    assert _logged(engine, record["id"]) == [("activity", 1), ("receipt", 1)]
+    changes, _ = pull_all(client, field, cursor=cursor)
+    assert [(c["entity"], c["id"]) for c in changes] == [
+        ("attachment", photo["id"]),  # its bytes are in
+        ("receipt", record["id"]),
+    ]
+
+
 def test_a_photo_added_later_makes_the_receipt_wait_for_its_bytes(
     client: TestClient, field: Field, engine: Engine
 ) -> None:
@@ -148,7 +197,7 @@ def test_a_photo_added_later_makes_the_receipt_wait_for_its_bytes(
     photo = _photo(record["id"], data)
     push(client, field, [mutation(2, photo, entity="attachment")])
     with Session(engine) as session:
-        waiting = session.get(Receipt, ("activity", uuid.UUID(record["id"])))
+        waiting = session.get(Receipt, (uuid.UUID(record["id"]), "activity"))
         assert waiting is not None and waiting.issued_at is None  # no receipt until the bytes
     changes, _ = pull_all(client, field, cursor=cursor)
     assert [c for c in changes if c["entity"] == "receipt"] == []  # nothing new handed out
@@ -199,13 +248,17 @@ def test_an_office_edit_issues_no_receipt(client: TestClient, field: Field, engi
         "lon": 27.9,
     }
     push(client, field, [mutation(1, site, entity="site")])
-    _, cursor = pull_all(client, field)
+    changes, cursor = pull_all(client, field)
+    [pushed] = [c["data"] for c in changes if c["entity"] == "receipt"]
     edited = client.patch(
         f"/api/v1/sites/{site['id']}", json={"name": "Office name"}, headers=_officer(engine, field)
     )
     assert edited.status_code == 200, edited.text
     changes, _ = pull_all(client, field, cursor=cursor)
-    assert [(c["entity"], c["version"]) for c in changes] == [("site", 2)]
+    # The office's version, with the receipt of the tablet's own again: the same bytes, for
+    # the version it pushed. Nothing new was issued.
+    assert [(c["entity"], c["version"]) for c in changes] == [("site", 2), ("receipt", 1)]
+    assert changes[1]["data"] == pushed
 
 
 def test_rotation_keeps_old_receipts_verifiable_and_signs_new_ones_with_the_new_key(
