@@ -209,7 +209,7 @@ def _stored(engine: Engine, ids: list[str], names: dict[str, str]) -> dict[str, 
         def rows(table: Any, column: Any, order: Any) -> list[dict[str, Any]]:
             found = session.execute(select(table).where(column.in_(keys)).order_by(*order))
             return [
-                _normal({c: getattr(r, c) for c in r.model_fields if c != "id"}, names)
+                _normal({c: getattr(r, c) for c in type(r).model_fields if c != "id"}, names)
                 for r in found.scalars()
             ]
 
