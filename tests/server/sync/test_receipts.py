@@ -153,15 +153,27 @@ def test_a_receipt_issued_with_its_records_change_travels_with_it(
     """The push logs each record's change once; the pushing tablet's pull hands it the receipt
     right after the record, and a teammate's pull hands out the record alone."""
     records = [field.activity() for _ in range(3)]
-    push(client, field, [mutation(n + 1, record) for n, record in enumerate(records)])
+    site: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "project_id": str(field.project.id),
+        "name": "Demo plot",
+        "admin_area": "Berea",
+        "lat": -29.2,
+        "lon": 27.9,
+    }
+    mutations = [mutation(n + 1, record) for n, record in enumerate(records)]
+    push(client, field, [*mutations, mutation(4, site, entity="site")])
     for record in records:
         assert _logged(engine, record["id"]) == [("activity", 1)]
+    assert _logged(engine, site["id"]) == [("site", 1)]
 
     changes, _ = pull_all(client, field)
-    pushed = [(c["entity"], c["id"]) for c in changes if c["entity"] in ("activity", "receipt")]
-    assert pushed == [
-        (entity, record["id"]) for record in records for entity in ("activity", "receipt")
-    ]
+    kinds = {**{r["id"]: "activity" for r in records}, site["id"]: "site"}
+    pushed = [(c["entity"], c["id"]) for c in changes if c["id"] in kinds]
+    receipts = [n for n, (entity, _) in enumerate(pushed) if entity == "receipt"]
+    assert sorted(pushed[n][1] for n in receipts) == sorted(kinds)
+    # each right after its record (a first pull also brings the site up front, in its frame)
+    assert all(pushed[n - 1] == (kinds[pushed[n][1]], pushed[n][1]) for n in receipts)
     assert all(_verifies(client, c["data"]) for c in changes if c["entity"] == "receipt")
     theirs, _ = pull_all(client, field, token=field.teammate_token)
     assert [c for c in theirs if c["entity"] == "receipt"] == []
