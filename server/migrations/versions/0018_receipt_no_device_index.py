@@ -32,9 +32,7 @@ def _key(columns: list[str]) -> None:
         op.create_primary_key("receipt_pkey", "receipt", columns)
     else:
         # SQLite cannot alter a key: the table is copied into one with the new key.
-        with op.batch_alter_table(
-            "receipt", recreate="always", table_kwargs={"sqlite_autoincrement": False}
-        ) as batch_op:
+        with op.batch_alter_table("receipt", recreate="always") as batch_op:
             batch_op.create_primary_key("receipt_pkey", columns)
 
 

@@ -135,6 +135,17 @@ def test_a_record_without_photos_gets_its_receipt_in_the_push_and_an_edit_replac
     assert signed(current, current_signer(settings)) == second
 
 
+def _site(field: Field) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "project_id": str(field.project.id),
+        "name": "Demo plot",
+        "admin_area": "Berea",
+        "lat": -29.2,
+        "lon": 27.9,
+    }
+
+
 def _logged(engine: Engine, record_id: str) -> list[tuple[str, int]]:
     with Session(engine) as session:
         return [
@@ -153,14 +164,7 @@ def test_a_receipt_issued_with_its_records_change_travels_with_it(
     """The push logs each record's change once; the pushing tablet's pull hands it the receipt
     right after the record, and a teammate's pull hands out the record alone."""
     records = [field.activity() for _ in range(3)]
-    site: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "project_id": str(field.project.id),
-        "name": "Demo plot",
-        "admin_area": "Berea",
-        "lat": -29.2,
-        "lon": 27.9,
-    }
+    site = _site(field)
     mutations = [mutation(n + 1, record) for n, record in enumerate(records)]
     push(client, field, [*mutations, mutation(4, site, entity="site")])
     for record in records:
@@ -233,14 +237,7 @@ def test_a_deleted_record_gets_no_new_receipt(client: TestClient, field: Field) 
 
 def test_receipts_of_other_devices_are_never_served(client: TestClient, field: Field) -> None:
     record = field.activity()
-    site: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "project_id": str(field.project.id),
-        "name": "Demo plot",
-        "admin_area": "Berea",
-        "lat": -29.2,
-        "lon": 27.9,
-    }
+    site = _site(field)
     push(client, field, [mutation(1, record), mutation(2, site, entity="site")])
     assert set(_receipts(client, field)) == {record["id"], site["id"]}
 
@@ -251,14 +248,7 @@ def test_receipts_of_other_devices_are_never_served(client: TestClient, field: F
 
 
 def test_an_office_edit_issues_no_receipt(client: TestClient, field: Field, engine: Engine) -> None:
-    site: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "project_id": str(field.project.id),
-        "name": "Demo plot",
-        "admin_area": "Berea",
-        "lat": -29.2,
-        "lon": 27.9,
-    }
+    site = _site(field)
     push(client, field, [mutation(1, site, entity="site")])
     changes, cursor = pull_all(client, field)
     [pushed] = [c["data"] for c in changes if c["entity"] == "receipt"]
@@ -377,14 +367,7 @@ def test_receipts_verify_on_a_good_a_tampered_and_a_missing_record(
     record = field.activity()
     data = _jpeg()
     photo = _photo(record["id"], data)
-    site: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "project_id": str(field.project.id),
-        "name": "Demo plot",
-        "admin_area": "Berea",
-        "lat": -29.2,
-        "lon": 27.9,
-    }
+    site = _site(field)
     push(
         client,
         field,
