@@ -235,7 +235,8 @@ def _current_state(
         for start in range(0, len(ids), 500):
             for change in loader(session, ids[start : start + 500], caller):
                 found[(entity, uuid.UUID(change.id))] = change
-    _with_receipts(session, found, last_position, caller=caller, signer=signer)
+    logged = {(row.entity, row.entity_id, row.version) for row in rows}
+    _with_receipts(session, found, last_position, logged, caller=caller, signer=signer)
     for key, position in last_position.items():
         row = rows[position]
         if key not in found and row.op == Op.DELETE and key[0] in _REMOVED_FOR_GOOD:
@@ -258,13 +259,15 @@ def _with_receipts(
     session: Session,
     found: dict[tuple[str, uuid.UUID], Change],
     last_position: dict[tuple[str, uuid.UUID], int],
+    logged: set[tuple[str, uuid.UUID, int]],
     *,
     caller: Caller,
     signer: Signer,
 ) -> None:
-    """The device's receipts of the records the page hands out (not deleted): a push logs a
-    record's change, not its receipt's as well (``server.records.receipts.write_receipts``).
-    Each goes at its record's position, or its own change's if that is later."""
+    """The device's receipts issued with a change this page carries (``logged``: entity, id,
+    version): a push logs a record's change, not its receipt's as well
+    (``server.records.receipts.write_receipts``), so the receipt travels with that change,
+    once, unless the record is deleted since. Each goes right after its record."""
     if caller.device is None:
         return
     ids = [
@@ -274,9 +277,11 @@ def _with_receipts(
         for receipt in _receipts(session, ids[start : start + 500], caller, signer=signer):
             key = (PulledEntity.RECEIPT, uuid.UUID(receipt.id))
             assert receipt.data is not None
-            position = last_position[(receipt.data["entity"], key[1])]
-            last_position[key] = max(last_position.get(key, position), position)
-            found[key] = receipt
+            record = (receipt.data["entity"], key[1])
+            if (*record, receipt.version) in logged:
+                position = last_position[record]
+                last_position[key] = max(last_position.get(key, position), position)
+                found[key] = receipt
 
 
 def _activities(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:

@@ -92,7 +92,7 @@ def test_keeping_the_tablets_values_of_a_site_writes_them(
         assert str(audit.entity_id) == conflict_id
         assert audit.after["values"] == {"name": "Tablet name"}
     changes, _ = pull_all(client, field, cursor=cursor)
-    [pulled] = [c for c in changes if c["id"] == site_id and c["entity"] == "site"]
+    [pulled] = [c for c in changes if c["id"] == site_id]
     assert pulled["version"] == 3 and pulled["data"]["name"] == "Tablet name"
     assert [c["data"]["status"] for c in changes if c["entity"] == "conflict"] == ["resolved"]
 
