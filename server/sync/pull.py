@@ -274,14 +274,13 @@ def _with_receipts(
         key[1] for key, change in found.items() if key[0] in RECEIPTED and change.op == Op.UPSERT
     ]
     for start in range(0, len(ids), 500):
-        for receipt in _receipts(session, ids[start : start + 500], caller, signer=signer):
+        chunk = ids[start : start + 500]
+        for receipt in _receipts(session, chunk, caller, signer=signer, logged=logged):
             key = (PulledEntity.RECEIPT, uuid.UUID(receipt.id))
             assert receipt.data is not None
-            record = (receipt.data["entity"], key[1])
-            if (*record, receipt.version) in logged:
-                position = last_position[record]
-                last_position[key] = max(last_position.get(key, position), position)
-                found[key] = receipt
+            position = last_position[(receipt.data["entity"], key[1])]
+            last_position[key] = max(last_position.get(key, position), position)
+            found[key] = receipt
 
 
 def _activities(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
@@ -434,10 +433,16 @@ def _observations(session: Session, ids: list[uuid.UUID], _caller: Caller) -> li
 
 
 def _receipts(
-    session: Session, ids: list[uuid.UUID], caller: Caller, *, signer: Signer
+    session: Session,
+    ids: list[uuid.UUID],
+    caller: Caller,
+    *,
+    signer: Signer,
+    logged: set[tuple[str, uuid.UUID, int]] | None = None,
 ) -> list[Change]:
     """A tablet receives the custody receipts of the versions it pushed, signed now (the
-    same bytes each time under the same key: Ed25519 is deterministic)."""
+    same bytes each time under the same key: Ed25519 is deterministic). ``logged``: only
+    those of these versions (entity, id, version), the others not even signed."""
     if caller.device is None:
         return []
     receipts = session.execute(device_receipts(ids, caller.device.id)).scalars()
@@ -450,6 +455,7 @@ def _receipts(
             data=signed(r, signer),
         )
         for r in receipts
+        if logged is None or (r.entity, r.entity_id, r.version) in logged
     ]
 
 
