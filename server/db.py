@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import ColumnElement, Connection, Engine, any_, bindparam, event, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session as OrmSession
@@ -226,6 +227,17 @@ def bounded_transaction(engine: Engine, lock_timeout_s: float | None) -> Iterato
 
 def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def among(session: OrmSession, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """``column IN values``, for the look-ups of many records by id. On PostgreSQL it is one
+    array parameter (``= ANY``), compiled and converted once whatever the number of values,
+    where ``IN`` renders and converts a parameter for each value every time (500 UUIDs: 2.2 ms
+    of CPU against 1.0 ms, ad hoc, 2026-12-06); the plan is the same. SQLite keeps ``IN``."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == any_(array)
+    return column.in_(values)
 
 
 # --- notes that follow a transaction (change log, roll-up facts) ------------------------------

@@ -51,6 +51,7 @@ from server.activities.shape import (
     new_activity,
 )
 from server.columns import utcnow
+from server.db import among
 from server.errors import Forbidden
 from server.projects.models import Project
 from server.records.bulk import binder, insert_rows
@@ -154,7 +155,7 @@ def attendance_by_activity(
         return found
     rows = session.execute(
         select(AttendanceRow)
-        .where(AttendanceRow.activity_id.in_(activity_ids))  # type: ignore[attr-defined]
+        .where(among(session, AttendanceRow.activity_id, activity_ids))
         .order_by(AttendanceRow.id)  # type: ignore[arg-type]
     ).scalars()
     for row in rows:

@@ -39,6 +39,7 @@ from server.accounts.auth import Caller
 from server.activities.models import Activity, Attachment, Review
 from server.activities.service import activity_wire, attendance_by_activity
 from server.columns import utcnow
+from server.db import among
 from server.errors import invalid
 from server.projects.models import Participant, Project, Site, Target, site_wire
 from server.records.models import Change as ChangeRow
@@ -284,7 +285,11 @@ def _with_receipts(
 
 
 def _activities(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
-    activities = session.execute(select(Activity).where(col(Activity.id).in_(ids))).scalars().all()
+    activities = (
+        session.execute(select(Activity).where(among(session, col(Activity.id), ids)))
+        .scalars()
+        .all()
+    )
     attendance = attendance_by_activity(session, [a.id for a in activities])
     return _reviewed_changes(
         PulledEntity.ACTIVITY,
@@ -303,7 +308,7 @@ def _review_trails(
     review = record_column.class_
     trails: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     for row in session.execute(
-        select(review).where(record_column.in_(ids)).order_by(col(review.created_at))
+        select(review).where(among(session, record_column, ids)).order_by(col(review.created_at))
     ).scalars():
         trails[getattr(row, record_column.key)].append(
             {
@@ -347,7 +352,8 @@ def _reviewed_changes(
 
 def _simple(entity: PulledEntity, table: Any, wire: Any, *, deleted: bool = False) -> Loader:
     def load(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
-        records = session.execute(select(table).where(table.id.in_(ids))).scalars().all()
+        found = session.execute(select(table).where(among(session, table.id, ids)))
+        records = found.scalars().all()
         return [
             Change(
                 entity=entity,
@@ -422,7 +428,9 @@ def _forms(session: Session, ids: list[uuid.UUID], caller: Caller) -> list[Chang
 
 def _observations(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
     observations = (
-        session.execute(select(Observation).where(col(Observation.id).in_(ids))).scalars().all()
+        session.execute(select(Observation).where(among(session, col(Observation.id), ids)))
+        .scalars()
+        .all()
     )
     return _reviewed_changes(
         PulledEntity.OBSERVATION,
@@ -445,7 +453,7 @@ def _receipts(
     those of these versions (entity, id, version), the others not even signed."""
     if caller.device is None:
         return []
-    receipts = session.execute(device_receipts(ids, caller.device.id)).scalars()
+    receipts = session.execute(device_receipts(session, ids, caller.device.id)).scalars()
     return [
         Change(
             entity=PulledEntity.RECEIPT,
@@ -459,12 +467,14 @@ def _receipts(
     ]
 
 
-def device_receipts(ids: list[uuid.UUID], device_id: uuid.UUID) -> Select[Receipt]:
+def device_receipts(
+    session: Session, ids: list[uuid.UUID], device_id: uuid.UUID
+) -> Select[Receipt]:
     """The issued receipts of these records that are this device's: found through their key,
     (entity_id, entity), however many receipts the device holds (migration 0018); which
     device, and whether issued, are read from the receipts found."""
     return select(Receipt).where(
-        col(Receipt.entity_id).in_(ids),
+        among(session, col(Receipt.entity_id), ids),
         col(Receipt.device_id) == device_id,
         col(Receipt.issued_at).is_not(None),
     )

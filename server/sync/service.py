@@ -33,6 +33,7 @@ from server.accounts.models import Device
 from server.activities.models import Activity, Attachment
 from server.columns import utcnow
 from server.config import Settings
+from server.db import among
 from server.errors import Forbidden
 from server.projects.models import Participant, Site
 from server.receipts.service import issue_after_push
@@ -347,7 +348,7 @@ def _existing(
         ids = list(touched[entity])
         for start in range(0, len(ids), 500):
             rows = session.execute(
-                select(table).where(table.id.in_(ids[start : start + 500]))
+                select(table).where(among(session, table.id, ids[start : start + 500]))
             ).scalars()
             for row in rows:
                 found[(entity, row.id)] = row
