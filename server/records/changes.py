@@ -26,7 +26,7 @@ participants, sites and photos get theirs from ``server.records.revisions.write_
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from sqlalchemy import text
@@ -82,30 +82,27 @@ def record_change(
     record_changes(session, [ChangeRecord(entity, entity_id, op, version, project_id)])
 
 
+def _standing(
+    session: OrmSession, notes: list[tuple[SessionTransaction, list[ChangeRecord]]]
+) -> Iterator[ChangeRecord]:
+    """The changes of ``notes`` made in the session's current transaction, in note order."""
+    root = session.get_transaction()
+    for transaction, changes in notes:
+        if within(transaction, root):
+            yield from changes
+
+
 def noted_versions(session: Session) -> set[tuple[str, uuid.UUID, int]]:
     """The (entity, id, version) of every change noted in this transaction and not yet
     appended: what the log will hold at its commit."""
-    notes: list[tuple[SessionTransaction, list[ChangeRecord]]] = session.info.get(_PENDING, [])
-    root = session.get_transaction()
-    return {
-        (change.entity, change.entity_id, change.version)
-        for transaction, changes in notes
-        if within(transaction, root)
-        for change in changes
-    }
+    notes = session.info.get(_PENDING, [])
+    return {(c.entity, c.entity_id, c.version) for c in _standing(session, notes)}
 
 
 def flush_changes(session: OrmSession) -> int:
     """Append the noted changes of this transaction now; returns how many were appended."""
-    notes: list[tuple[SessionTransaction, list[ChangeRecord]]] = session.info.pop(_PENDING, [])
-    root = session.get_transaction()
     now = (utcnow(),)
-    rows = [
-        change + now
-        for transaction, changes in notes
-        if within(transaction, root)
-        for change in changes
-    ]
+    rows = [change + now for change in _standing(session, session.info.pop(_PENDING, []))]
     if not rows:
         return 0
     session.flush()  # every other write first: the lock is then held only for the append
