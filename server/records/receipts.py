@@ -262,8 +262,11 @@ def write_receipts(
         if issued_at is not None:
             issued += 1
             if (entity, entity_id, version) not in logged:
-                change = (RECEIPT_ENTITY, entity_id, "upsert", version, project_id, device_id)
-                changes.append(ChangeRecord(*change))
+                changes.append(
+                    ChangeRecord(
+                        RECEIPT_ENTITY, entity_id, "upsert", version, project_id, device_id
+                    )
+                )
         row = existing.get((entity, entity_id)) if existing else None
         if row is None:
             # one list for all the records without photos: its JSON is made once

@@ -352,8 +352,9 @@ def _reviewed_changes(
 
 def _simple(entity: PulledEntity, table: Any, wire: Any, *, deleted: bool = False) -> Loader:
     def load(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:
-        found = session.execute(select(table).where(among(session, table.id, ids)))
-        records = found.scalars().all()
+        records = (
+            session.execute(select(table).where(among(session, table.id, ids))).scalars().all()
+        )
         return [
             Change(
                 entity=entity,
