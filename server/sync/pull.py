@@ -271,17 +271,30 @@ def _with_receipts(
     once, unless the record is deleted since. Each goes right after its record."""
     if caller.device is None:
         return
-    ids = [
-        key[1] for key, change in found.items() if key[0] in RECEIPTED and change.op == Op.UPSERT
-    ]
+
+    def place(receipt: Change) -> None:
+        key = (PulledEntity.RECEIPT, uuid.UUID(receipt.id))
+        assert receipt.data is not None
+        position = last_position[(receipt.data["entity"], key[1])]
+        last_position[key] = max(last_position.get(key, position), position)
+        found[key] = receipt
+
+    live = {
+        key: None for key, change in found.items() if key[0] in RECEIPTED and change.op == Op.UPSERT
+    }
+    # Receipts the page already holds through their own entries (a photo's upload issued
+    # them) are the same rows: placed after their record, not read and signed again.
+    held = {key[1]: change for key, change in found.items() if key[0] == PulledEntity.RECEIPT}
+    for receipt in list(held.values()):
+        assert receipt.data is not None
+        record = (receipt.data["entity"], uuid.UUID(receipt.id))
+        if record in live and (*record, receipt.version) in logged:
+            place(receipt)
+    ids = [key[1] for key in live if key[1] not in held]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for receipt in _receipts(session, chunk, caller, signer=signer, logged=logged):
-            key = (PulledEntity.RECEIPT, uuid.UUID(receipt.id))
-            assert receipt.data is not None
-            position = last_position[(receipt.data["entity"], key[1])]
-            last_position[key] = max(last_position.get(key, position), position)
-            found[key] = receipt
+            place(receipt)
 
 
 def _activities(session: Session, ids: list[uuid.UUID], _caller: Caller) -> list[Change]:

@@ -198,6 +198,11 @@ def test_a_receipt_a_photos_upload_completes_is_logged_for_the_tablet_alone(
         ("attachment", photo["id"]),  # its bytes are in
         ("receipt", record["id"]),
     ]
+    # From scratch, the page holds the record's entry and the receipt's own: one receipt,
+    # right after its record.
+    changes, _ = pull_all(client, field)
+    mine = [(c["entity"], c["id"]) for c in changes if c["id"] == record["id"]]
+    assert mine == [("activity", record["id"]), ("receipt", record["id"])]
 
 
 def test_a_photo_added_later_makes_the_receipt_wait_for_its_bytes(
