@@ -1103,35 +1103,42 @@ class DeviceStore:
             )
 
     def _settle(self, records: Sequence[tuple[str, str]]) -> None:
-        """The state of records whose change the server took (the common case, in bulk)."""
-        ids = sorted({record_id for _, record_id in records})
+        """The state of records whose change the server took (the common case, in bulk).
+
+        Each table is asked by its key, one entity at a time (``entity = ? AND id IN …``):
+        asked by id alone, the record table would be read whole for every chunk of ids."""
+        by_entity: dict[str, set[str]] = {}
+        for entity, record_id in records:
+            by_entity.setdefault(entity, set()).add(record_id)
         pending: set[tuple[str, str]] = set()
         conflicted: set[tuple[str, str]] = set()
         current: dict[tuple[str, str], tuple[str, str | None]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            part = ids[start : start + _CHUNK]
-            marks = _marks(part)
-            pending.update(
-                (r[0], r[1])
-                for r in self._db.execute(
-                    f"SELECT entity, id FROM outbox WHERE id IN ({marks})",  # noqa: S608
-                    part,
+        for entity, id_set in by_entity.items():
+            ids = sorted(id_set)
+            for start in range(0, len(ids), _CHUNK):
+                part = ids[start : start + _CHUNK]
+                marks = _marks(part)
+                pending.update(
+                    (entity, r[0])
+                    for r in self._db.execute(
+                        f"SELECT id FROM outbox WHERE entity = ? AND id IN ({marks})",  # noqa: S608
+                        [entity, *part],
+                    )
                 )
-            )
-            for r in self._db.execute(
-                f"SELECT entity, entity_id, status FROM conflict "  # noqa: S608
-                f"WHERE status IN ('open', ?) AND entity_id IN ({marks})",
-                [RESOLVING, *part],
-            ):
-                (conflicted if r[2] == "open" else pending).add((r[0], r[1]))
-            current.update(
-                ((r[0], r[1]), (r[2], r[3]))
                 for r in self._db.execute(
-                    f"SELECT entity, id, state, json_extract(data, '$.status') FROM record "  # noqa: S608
-                    f"WHERE id IN ({marks})",
-                    part,
+                    f"SELECT entity_id, status FROM conflict "  # noqa: S608
+                    f"WHERE status IN ('open', ?) AND entity = ? AND entity_id IN ({marks})",
+                    [RESOLVING, entity, *part],
+                ):
+                    (conflicted if r[1] == "open" else pending).add((entity, r[0]))
+                current.update(
+                    ((entity, r[0]), (r[1], r[2]))
+                    for r in self._db.execute(
+                        f"SELECT id, state, json_extract(data, '$.status') FROM record "  # noqa: S608
+                        f"WHERE entity = ? AND id IN ({marks})",
+                        [entity, *part],
+                    )
                 )
-            )
         updates = []
         for key in dict.fromkeys(records):
             if key not in current:

@@ -491,3 +491,33 @@ def test_reads_from_many_short_lived_threads_leave_few_connections_open(store: D
     assert counts == [1] * 60
     # A few pooled read-only connections, not one per thread that ever read.
     assert open_files() - before <= 2 * 4
+
+
+def test_storing_a_push_answer_reads_each_table_by_its_key(store: DeviceStore) -> None:
+    """A tablet holds weeks of records: storing the answer to a batch asks the record, outbox
+    and conflict tables by their keys, never reading a whole table for each chunk of ids."""
+    project = str(uuid.uuid4())
+    for n in range(30):
+        store.save("activity", _activity(project, title=f"Held {n}"))
+    store.acknowledge([_answer(m.seq, str(m.id), ResultStatus.APPLIED) for m in store.pending()])
+    fresh = [_activity(project, title=f"New {n}") for n in range(5)]
+    for record in fresh:
+        store.save("activity", record)
+    answers = [_answer(m.seq, str(m.id), ResultStatus.APPLIED) for m in store.pending()]
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        store.acknowledge(answers)
+    finally:
+        store._db.set_trace_callback(None)
+    assert {r["id"] for r in fresh} <= {
+        r.id for r in store.query("activity") if r.state == "synced"
+    }
+    reads = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))]
+    assert any("FROM record" in s for s in reads), reads
+    with store._reader() as reader:
+        plans = {
+            s: " ".join(str(r[3]) for r in reader.execute(f"EXPLAIN QUERY PLAN {s}")) for s in reads
+        }
+    scans = {s: plan for s, plan in plans.items() if "SCAN" in plan}
+    assert not scans, scans
