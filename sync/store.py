@@ -1080,7 +1080,7 @@ class DeviceStore:
                 )
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in owners])
             accepted: list[tuple[str, str]] = []
-            made: list[tuple[int, str, str]] = []
+            made: dict[tuple[str, str], int] = {}
             for result in results:
                 owner = owners.get(result.seq)
                 if owner is None:
@@ -1093,17 +1093,13 @@ class DeviceStore:
                 else:
                     accepted.append(owner)
                     if result.version is not None and owner[0] in signed.ENTITIES:
-                        made.append((result.version, owner[0], owner[1]))
-            self._settle(accepted)
-            # The version this tablet's change became: a receipt must reach it to cover it.
-            self._db.executemany(
-                "UPDATE record SET local_version = max(coalesce(local_version, 0), ?) "
-                "WHERE entity = ? AND id = ?",
-                made,
-            )
+                        made[owner] = max(result.version, made.get(owner, 0))
+            self._settle(accepted, made)
 
-    def _settle(self, records: Sequence[tuple[str, str]]) -> None:
-        """The state of records whose change the server took (the common case, in bulk).
+    def _settle(self, records: Sequence[tuple[str, str]], made: dict[tuple[str, str], int]) -> None:
+        """The state of records whose change the server took (the common case, in bulk), and
+        the version each change in ``made`` became: a custody receipt must reach that version
+        to cover the tablet's change (``local_version``). One update per record.
 
         Each table is asked by its key, one entity at a time (``entity = ? AND id IN …``):
         asked by id alone, the record table would be read whole for every chunk of ids."""
@@ -1152,8 +1148,13 @@ class DeviceStore:
                 state = REJECTED
             else:
                 state = RETURNED if status == RETURNED else SYNCED
-            updates.append((state, key[0], key[1]))
-        self._db.executemany("UPDATE record SET state = ? WHERE entity = ? AND id = ?", updates)
+            version = made.get(key)
+            updates.append((state, version, version, key[0], key[1]))
+        self._db.executemany(
+            "UPDATE record SET state = ?, local_version = CASE WHEN ? IS NULL THEN local_version "
+            "ELSE max(coalesce(local_version, 0), ?) END WHERE entity = ? AND id = ?",
+            updates,
+        )
 
     def _answered(
         self, entity: str, record_id: str, status: str, errors: list[dict[str, Any]]
