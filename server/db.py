@@ -97,6 +97,7 @@ def make_engine(url: str) -> Engine:
                 max_overflow=20,
                 json_serializer=json_text,
             )
+            event.listen(engine, "before_cursor_execute", refuse_while_copying)
         else:
             raise ConfigError(
                 f"unsupported database {parsed.get_backend_name()!r} in PILOTMON_DATABASE_URL "
@@ -108,6 +109,22 @@ def make_engine(url: str) -> Engine:
             f"no driver for database URL {parsed.render_as_string(hide_password=True)!r}: {exc}"
         ) from exc
     return engine
+
+
+# Set in a connection's ``info`` while a ``COPY`` it runs waits for the database to take its
+# rows and the writer does other work meanwhile (``server.records.bulk.insert_rows``).
+COPY_OPEN = "pilotmon.copy_open"
+
+
+def refuse_while_copying(conn: Any, *_: Any) -> None:
+    """A statement on a connection whose ``COPY`` is still open would wait for the driver's
+    lock, which the ``COPY`` holds, forever: refuse it instead (every statement of a
+    PostgreSQL engine passes here, and every ``COPY``)."""
+    if conn.info.get(COPY_OPEN):
+        raise RuntimeError(
+            "a statement on a connection whose COPY is still open: the work done meanwhile "
+            "(server.records.bulk.insert_rows) must not use the database"
+        )
 
 
 def _take_over_sqlite_transactions(engine: Engine) -> None:

@@ -397,6 +397,7 @@ def _write_new(
         "updated_at": now,
         "deleted_at": None,
     }
+    rows: list[dict[str, Any]] = []
     for n, (project, write) in enumerate(batch):
         data = write.data
         activity_id = as_uuid(data.get("id")) or uuid.uuid4()
@@ -407,36 +408,49 @@ def _write_new(
         values["flags"] = flags[n]
         values["submitted_at"] = now if state == ActivityStatus.SUBMITTED else None
         activities.append(list(map(values.__getitem__, ACTIVITY_COLUMNS)))
+        rows.append(values)
         ids.append(activity_id)
-        counted = [
-            (
-                r["sex"],
-                r["age_band"],
-                r["category"],
-                bool(r.get("disability", False)),
-                int(r["count"]),
+
+    def the_rest() -> None:
+        """The attendance, roster links, change-log entries and roll-up notes of the rows."""
+        for (project, write), values in zip(batch, rows, strict=True):
+            data = write.data
+            activity_id = values["id"]
+            counted = [
+                (
+                    r["sex"],
+                    r["age_band"],
+                    r["category"],
+                    bool(r.get("disability", False)),
+                    int(r["count"]),
+                )
+                for r in data.get("attendance") or []
+            ]
+            key = (bind_id(activity_id),)
+            attendance.extend([key + r for r in counted])
+            mine = frozenset(
+                uuid.UUID(str(p)) for p in dict.fromkeys(data.get("participant_ids") or [])
             )
-            for r in data.get("attendance") or []
-        ]
-        key = (bind_id(activity_id),)
-        attendance += [key + r for r in counted]
-        mine = frozenset(
-            uuid.UUID(str(p)) for p in dict.fromkeys(data.get("participant_ids") or [])
-        )
-        links += [(activity_id, p) for p in mine]
-        written.append(
-            Written(
-                SimpleNamespace(**values), counted, mine, project.country, project.thematic_area
+            links.extend([(activity_id, p) for p in mine])
+            written.append(
+                Written(
+                    SimpleNamespace(**values), counted, mine, project.country, project.thematic_area
+                )
             )
-        )
-        changes.append(ChangeRecord("activity", activity_id, "upsert", 1, project.id))
+            changes.append(ChangeRecord("activity", activity_id, "upsert", 1, project.id))
+
+    def noted() -> None:
+        _written(session, changes)
+        rollups().activities_written(session, written)
+
     # Driver-level inserts (the tables, not the mapped classes): no unit-of-work bookkeeping
-    # and no per-row parameter machinery.
-    insert_rows(session, _table(Activity), ACTIVITY_COLUMNS, activities)
-    insert_rows(session, _table(AttendanceRow), ATTENDANCE_COLUMNS, attendance, bound=True)
+    # and no per-row parameter machinery. What needs no database is done while the database
+    # takes each insert's rows (``meanwhile``): on PostgreSQL the two overlap.
+    insert_rows(session, _table(Activity), ACTIVITY_COLUMNS, activities, meanwhile=the_rest)
+    insert_rows(
+        session, _table(AttendanceRow), ATTENDANCE_COLUMNS, attendance, bound=True, meanwhile=noted
+    )
     insert_rows(session, _table(ActivityParticipant), ("activity_id", "participant_id"), links)
-    _written(session, changes)
-    rollups().activities_written(session, written)
     return ids
 
 

@@ -30,6 +30,8 @@ from psycopg import postgres
 from psycopg.types.json import Json, Jsonb
 from sqlalchemy.orm import Session
 
+from server.db import COPY_OPEN, refuse_while_copying
+
 
 def insert_rows(
     session: Session,
@@ -38,25 +40,37 @@ def insert_rows(
     rows: Iterable[Sequence[Any]],
     *,
     bound: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> int:
     """Insert ``rows`` (one value per name in ``columns``, in that order) into ``table``;
     returns how many. Columns not named get their server default (or NULL). ``bound``: the
-    rows are tuples of what the driver takes already (each value through ``binder``)."""
+    rows are tuples of what the driver takes already (each value through ``binder``).
+
+    ``meanwhile``: work of the caller's that needs no database, run once the rows are sent
+    and before the insert is known to have succeeded (an error of the insert is raised after
+    it). On PostgreSQL the server takes a ``COPY``'s rows at its own pace after the last one
+    left: the caller's work then runs while the database works instead of after it. It must
+    not use the session: the connection is busy (psycopg refuses any other statement)."""
     values: list[Any] = rows if isinstance(rows, list) else list(rows)
     if not values:
+        if meanwhile is not None:
+            meanwhile()
         return 0
     session.flush()  # rows this insert may refer to, still pending in the session, go first
     connection = session.connection()
     if not bound:
         values = _bound(connection.dialect, table, columns, values)
     if connection.dialect.name == "postgresql":
-        _copy(connection, table, columns, values)
+        _copy(connection, table, columns, values, meanwhile)
         return len(values)
     key = (connection.dialect, table, tuple(columns))
     prepared = _INSERTS.get(key)
     if prepared is None:
         prepared = _INSERTS[key] = _prepared(connection.dialect, sa.insert(table), columns)
-    return _run(connection, prepared, columns, values)
+    count = _run(connection, prepared, columns, values)
+    if meanwhile is not None:
+        meanwhile()
+    return count
 
 
 def execute_rows(
@@ -222,7 +236,11 @@ def _run(
 
 
 def _copy(
-    connection: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[Any]
+    connection: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: list[Any],
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """PostgreSQL: ``COPY … FROM STDIN`` on the transaction's own connection (what the bench's
     floor uses), in the binary format when every column has a built-in type: the server then
@@ -231,6 +249,7 @@ def _copy(
     binary form says what its text would (``_binary_takes``). Values are already what the
     bind processors make (JSON in psycopg's wrapper, which its dumper writes with the engine's
     serializer, as in any other statement)."""
+    refuse_while_copying(connection)  # a COPY inside another's ``meanwhile``
     quote = connection.dialect.identifier_preparer
     names = ", ".join(quote.quote(name) for name in columns)
     target = quote.format_table(table)
@@ -247,6 +266,13 @@ def _copy(
                 copy.set_types(oids)
             for row in rows:
                 copy.write_row(row)
+            if meanwhile is not None:
+                # The rows are on their way (all but psycopg's last buffer, 32 KB at most).
+                connection.info[COPY_OPEN] = True
+                try:
+                    meanwhile()
+                finally:
+                    del connection.info[COPY_OPEN]
     except psycopg.Error as exc:
         # As SQLAlchemy raises a statement's errors (IntegrityError, DataError …): the writers
         # catch those to retry a batch the database refuses one record at a time.

@@ -222,3 +222,60 @@ def test_a_row_the_database_refuses_raises_what_a_statement_would(engine: Engine
             session.rollback()
     finally:
         table.drop(engine)
+
+
+def test_work_meanwhile_runs_once_after_the_rows_left_and_before_their_error(
+    engine: Engine,
+) -> None:
+    # ``meanwhile`` is the writer's work that needs no database, done while the database takes
+    # the rows: it runs once, also for no rows; a refused insert still raises, after it ran (on
+    # PostgreSQL: the refusal comes back at the COPY's end), so its notes must belong to the
+    # savepoint that the writer rolls back.
+    table = _scratch(engine)
+    ran: list[str] = []
+    try:
+        with Session(write_engine(engine)) as session:
+            assert (
+                insert_rows(
+                    session, table, ("n",), [(1,), (2,)], meanwhile=lambda: ran.append("two")
+                )
+                == 2
+            )
+            assert (
+                insert_rows(session, table, ("n",), [], meanwhile=lambda: ran.append("none")) == 0
+            )
+            with pytest.raises(sa.exc.IntegrityError):
+                insert_rows(
+                    session,
+                    table,
+                    ("n", "label"),
+                    [(3, "a"), (3, "b")],
+                    meanwhile=lambda: ran.append("refused"),
+                )
+            session.rollback()
+        expected = ["two", "none"] + (["refused"] if engine.dialect.name == "postgresql" else [])
+        assert ran == expected
+    finally:
+        table.drop(engine)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_work_meanwhile_cannot_use_the_busy_connection(engine: Engine) -> None:
+    # While a COPY is open the driver's lock is held: a statement there would wait for it
+    # forever. Work that uses the session there is refused at once instead.
+    table = _scratch(engine)
+    try:
+        with Session(write_engine(engine)) as session:
+
+            def query() -> None:
+                session.execute(sa.text("SELECT 1"))
+
+            def another_copy() -> None:
+                insert_rows(session, table, ("n",), [(2,)])
+
+            for work in (query, another_copy):
+                with pytest.raises(RuntimeError, match="COPY is still open"):
+                    insert_rows(session, table, ("n",), [(1,)], meanwhile=work)
+                session.rollback()
+    finally:
+        table.drop(engine)

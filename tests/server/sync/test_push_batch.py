@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+import server.activities.service as activity_service
 import shared.validation as validation
 from server.accounts.models import UserProject
 from server.activities.models import Activity, ActivityRevision, AttendanceRow, ClosedPeriod
@@ -270,9 +271,31 @@ def _cubes(engine: Engine, names: dict[str, str]) -> dict[str, list[str]]:
         }
 
 
+@pytest.mark.parametrize("refused", [False, True], ids=["stored", "refused-then-one-by-one"])
 def test_a_mixed_batch_equals_its_mutations_pushed_one_at_a_time(
-    client: TestClient, field: Field, engine: Engine, session: Session
+    client: TestClient,
+    field: Field,
+    engine: Engine,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    refused: bool,
 ) -> None:
+    """``refused``: the database refuses the bulk write's attendance rows once they are sent,
+    after the writer noted its change-log entries and roll-ups while the database took them
+    (``insert_rows``'s ``meanwhile``): the savepoint drops those notes with the rows, and the
+    run goes one by one to the same end."""
+    failures: list[str] = []
+    if refused:
+        insert = activity_service.insert_rows
+
+        def refusing(session: Session, table: Any, columns: Any, rows: Any, **kwargs: Any) -> int:
+            count = insert(session, table, columns, rows, **kwargs)
+            if table.name == "attendance" and len({row[0] for row in rows}) > 1:
+                failures.append(table.name)  # the bulk path's rows, not one activity's
+                raise sa.exc.IntegrityError("COPY attendance", {}, Exception("refused"))
+            return count
+
+        monkeypatch.setattr(activity_service, "insert_rows", refusing)
     project_b = make_project(session)
     site_b = make_site(session, project_b)
     session.add(UserProject(user_id=field.expert.id, project_id=project_b.id))
@@ -311,6 +334,7 @@ def test_a_mixed_batch_equals_its_mutations_pushed_one_at_a_time(
         one_by_one=True,
     )
 
+    assert bool(failures) == refused
     assert bulk == single
     statuses = [status for _, status, _, _ in bulk]
     assert statuses.count("duplicate") == 1 and statuses.count("conflict") == 1
