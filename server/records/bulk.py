@@ -50,7 +50,8 @@ def insert_rows(
     and before the insert is known to have succeeded (an error of the insert is raised after
     it). On PostgreSQL the server takes a ``COPY``'s rows at its own pace after the last one
     left: the caller's work then runs while the database works instead of after it. It must
-    not use the session: the connection is busy (psycopg refuses any other statement)."""
+    not use the session: the connection is busy, and a statement there is refused
+    (``server.db.refuse_while_copying``; it would otherwise wait for psycopg's lock for ever)."""
     values: list[Any] = rows if isinstance(rows, list) else list(rows)
     if not values:
         if meanwhile is not None:
