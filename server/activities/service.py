@@ -412,7 +412,8 @@ def _write_new(
         ids.append(activity_id)
 
     def the_rest() -> None:
-        """The attendance, roster links, change-log entries and roll-up notes of the rows."""
+        """The rows' attendance, roster links, change-log entries and what their roll-ups
+        are noted from (``noted`` notes the last two)."""
         for (project, write), values in zip(batch, rows, strict=True):
             data = write.data
             activity_id = values["id"]
