@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -131,11 +130,6 @@ def recent_attendance_totals(project_id: uuid.UUID) -> Select[tuple[int | None]]
     return select(total).select_from(recent)
 
 
-class NeedsDatabase(Exception):
-    """A fact ``FlagFacts`` has not looked up yet, asked while it may answer only from what it
-    holds (``FlagFacts.cached_only``)."""
-
-
 @dataclass
 class FlagFacts:
     """The facts behind an activity's flags, looked up once per project (or country)."""
@@ -151,55 +145,6 @@ class FlagFacts:
     # The last project validate_activity was given facts for, with them (a batch names the
     # same project again and again); forget_sites drops it.
     _last: tuple[Project, ProjectFacts, dict[str, SiteFacts]] | None = None
-    _cached_only: bool = False
-    # Same-day counts looked up ahead for a run of new activities (``counting_ahead``), and the
-    # (project, day) pairs they cover.
-    _ahead: dict[_Key, int] | None = None
-    _ahead_projects: set[str] = field(default_factory=set)
-    _ahead_days: set[str] = field(default_factory=set)
-
-    @contextmanager
-    def cached_only(self) -> Iterator[None]:
-        """Within it, a look-up not made yet raises ``NeedsDatabase`` instead of asking the
-        database: for work done while the connection is busy (``insert_rows``' ``meanwhile``)."""
-        self._cached_only = True
-        try:
-            yield
-        finally:
-            self._cached_only = False
-
-    @contextmanager
-    def counting_ahead(
-        self, project_ids: Collection[uuid.UUID], days: Collection[date]
-    ) -> Iterator[None]:
-        """Within it, the likely-duplicate counts of these projects' activities on these days
-        are looked up once, and ``of_new`` counts in each activity it flags: for a run of new
-        activities written in parts, nothing else writing activities meanwhile. A batch with
-        a project or day outside them is counted as without it."""
-        self._ahead = self._same_day(project_ids, days)
-        self._ahead_projects = {str(p) for p in project_ids}
-        self._ahead_days = {d.isoformat() for d in days}
-        try:
-            yield
-        finally:
-            self._ahead, self._ahead_projects, self._ahead_days = None, set(), set()
-
-    def _same_day(
-        self, project_ids: Collection[uuid.UUID], days: Collection[date]
-    ) -> dict[_Key, int]:
-        found: dict[_Key, int] = {}
-        for project_id, site_id, kind, start, count in self.database().execute(
-            same_day_counts(project_ids, days)
-        ):
-            key = (str(project_id), str(site_id) if site_id else None, kind, start.isoformat())
-            found[key] = found.get(key, 0) + int(count)
-        return found
-
-    def database(self) -> Session:
-        """The session, for a look-up (``NeedsDatabase`` within ``cached_only``)."""
-        if self._cached_only:
-            raise NeedsDatabase
-        return self.session
 
     def project(self, project_id: Any) -> Project | None:
         if type(project_id) is str and project_id in self._by_text:  # a batch names it again
@@ -209,7 +154,7 @@ class FlagFacts:
         except (TypeError, ValueError):
             return None
         if key not in self._projects:
-            self._projects[key] = self.database().get(Project, key)
+            self._projects[key] = self.session.get(Project, key)
         if type(project_id) is str:
             self._by_text[project_id] = self._projects[key]
         return self._projects[key]
@@ -223,15 +168,11 @@ class FlagFacts:
 
     def sites(self, project: Project) -> dict[str, SiteFacts]:
         if project.id not in self._sites:
-            rows = (
-                self.database()
-                .execute(
-                    select(col(Site.id), col(Site.lat), col(Site.lon)).where(
-                        col(Site.project_id) == project.id, col(Site.status) != "rejected"
-                    )
+            rows = self.session.execute(
+                select(col(Site.id), col(Site.lat), col(Site.lon)).where(
+                    col(Site.project_id) == project.id, col(Site.status) != "rejected"
                 )
-                .all()
-            )
+            ).all()
             self._sites[project.id] = {
                 str(r.id): SiteFacts(str(r.id), str(project.id), r.lat, r.lon) for r in rows
             }
@@ -254,7 +195,7 @@ class FlagFacts:
         if project.id not in self._usual:
             totals = [
                 total
-                for total in self.database().execute(recent_attendance_totals(project.id)).scalars()
+                for total in self.session.execute(recent_attendance_totals(project.id)).scalars()
                 if total is not None  # an activity without attendance rows has no total
             ]
             self._usual[project.id] = float(statistics.median(totals)) if len(totals) >= 5 else None
@@ -268,13 +209,11 @@ class FlagFacts:
         if country not in self._closed:
             self._closed[country] = {
                 period: closed_at
-                for period, closed_at in self.database()
-                .execute(
+                for period, closed_at in self.session.execute(
                     select(col(ClosedPeriod.period), col(ClosedPeriod.closed_at)).where(
                         col(ClosedPeriod.country) == country
                     )
-                )
-                .all()
+                ).all()
             }
         closed_at = self._closed[country].get(quarter_of(day))
         if closed_at is None:
@@ -299,17 +238,15 @@ class FlagFacts:
                 text = ids[id(project)] = str(project.id)
             keys.append((text, clean.get("site_id"), clean["type"], clean["start_date"]))
         projects = {id(p): p for p, _, _ in batch}.values()
-        already = self._ahead
-        covered = {k[0] for k in keys} <= self._ahead_projects and {
-            k[3] for k in keys
-        } <= self._ahead_days
-        if already is not None and not covered:
-            # Counted as without them from here on: the database holds every row written.
-            already = self._ahead = None
-        if already is None:
-            already = self._same_day(
+        already: dict[_Key, int] = {}
+        rows = self.session.execute(
+            same_day_counts(
                 {p.id for p in projects}, {date.fromisoformat(d) for d in {k[3] for k in keys}}
             )
+        ).all()
+        for project_id, site_id, kind, start, count in rows:
+            key = (str(project_id), str(site_id) if site_id else None, kind, start.isoformat())
+            already[key] = already.get(key, 0) + int(count)
         per_project: dict[int, tuple[float | None, str]] = {}  # usual attendance, country
         site_maps: dict[int, dict[str, SiteFacts]] = {}
         closed: dict[tuple[str, str], bool] = {}  # (country, start date) -> late
@@ -354,24 +291,20 @@ class FlagFacts:
     ) -> tuple[list[dict[str, Any]], bool]:
         """Flags and late mark of an activity whose content just changed (``record``: its full
         new state as validated wire data)."""
-        duplicates = (
-            self.database()
-            .execute(
-                select(func.count())
-                .select_from(Activity)
-                .where(
-                    col(Activity.project_id) == activity.project_id,
-                    col(Activity.site_id) == activity.site_id
-                    if activity.site_id
-                    else col(Activity.site_id).is_(None),
-                    col(Activity.type) == activity.type,
-                    col(Activity.start_date) == activity.start_date,
-                    col(Activity.deleted) == False,  # noqa: E712
-                    col(Activity.id) != activity.id,
-                )
+        duplicates = self.session.execute(
+            select(func.count())
+            .select_from(Activity)
+            .where(
+                col(Activity.project_id) == activity.project_id,
+                col(Activity.site_id) == activity.site_id
+                if activity.site_id
+                else col(Activity.site_id).is_(None),
+                col(Activity.type) == activity.type,
+                col(Activity.start_date) == activity.start_date,
+                col(Activity.deleted) == False,  # noqa: E712
+                col(Activity.id) != activity.id,
             )
-            .scalar_one()
-        )
+        ).scalar_one()
         site = self.sites(project).get(str(activity.site_id)) if activity.site_id else None
         # The lag runs to when the activity first reached the server, not to this change (a
         # correction asked for by the office, a resolved conflict): docs/product.md, Flags.
@@ -382,7 +315,7 @@ class FlagFacts:
             site=site,
             same_day_duplicates=int(duplicates),
             usual_attendance=self.usual_attendance(project),
-            reused_photo=photo_reused(self.database(), activity_id=activity.id),
+            reused_photo=photo_reused(self.session, activity_id=activity.id),
             received_on=min(arrived, self.today),
         )
         late = self.closed(project.country, activity.start_date, arrived=first)

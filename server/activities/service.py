@@ -22,7 +22,7 @@ every applied write (a custody receipt, say) belongs in ``_written``, which ever
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -176,17 +176,12 @@ def write_activities(
     *,
     writer: Writer,
     facts: FlagFacts | None = None,
-    meanwhile: Callable[[], None] | None = None,
 ) -> list[uuid.UUID]:
     """Apply ``writes`` in order with every duty of an activity write (module docstring);
     returns the ids written. New activities go in together, in a few multi-row inserts, after
     the edits of the same call. ``facts``: the lookups behind the flags, to share across calls
-    (a push keeps one); a ``Forbidden`` means the writer may not write one of them.
-    ``meanwhile``: the caller's work that needs no database, run while the database takes the
-    last rows (``insert_rows``), or at the end if no rows are inserted."""
+    (a push keeps one); a ``Forbidden`` means the writer may not write one of them."""
     if not writes:
-        if meanwhile is not None:
-            meanwhile()
         return []
     rollups()  # installed at start-up, or nothing is written
     facts = facts or FlagFacts(session, utcnow().date())
@@ -207,9 +202,7 @@ def write_activities(
             _write_one(session, write, existing, project, writer=writer, facts=facts)
             ids.append(existing.id)
     if new:
-        ids += _write_new(session, new, writer=writer, facts=facts, meanwhile=meanwhile)
-    elif meanwhile is not None:
-        meanwhile()
+        ids += _write_new(session, new, writer=writer, facts=facts)
     return ids
 
 
@@ -378,13 +371,11 @@ def _write_new(
     *,
     writer: Writer,
     facts: FlagFacts,
-    meanwhile: Callable[[], None] | None = None,
 ) -> list[uuid.UUID]:
     """New activities in a few multi-row inserts: the activity rows (version 1, kept there
     until a later version supersedes it: no revision row), attendance, roster links and the
     change-log entries; flags for the whole batch; roll-ups from the values written (not read
-    back). ``meanwhile`` (``write_activities``) runs after the roll-up notes, while the
-    database takes the attendance rows."""
+    back)."""
     now = utcnow()
     flags, late = facts.of_new([(project, w.data, w.warnings) for project, w in batch])
     activities: list[list[Any]] = []
@@ -452,8 +443,6 @@ def _write_new(
     def noted() -> None:
         _written(session, changes)
         rollups().activities_written(session, written)
-        if meanwhile is not None:
-            meanwhile()
 
     # Driver-level inserts (the tables, not the mapped classes): no unit-of-work bookkeeping
     # and no per-row parameter machinery. What needs no database is done while the database

@@ -26,10 +26,8 @@ from typing import Any, NamedTuple
 
 import psycopg
 import sqlalchemy as sa
-from psycopg import generators, postgres, pq
-from psycopg.copy import LibpqWriter
+from psycopg import postgres
 from psycopg.types.json import Json, Jsonb
-from psycopg.waiting import Wait
 from sqlalchemy.orm import Session
 
 from server.db import COPY_OPEN, refuse_while_copying
@@ -74,13 +72,6 @@ def insert_rows(
     if meanwhile is not None:
         meanwhile()
     return count
-
-
-def overlaps_inserts(session: Session) -> bool:
-    """Whether ``insert_rows``' ``meanwhile`` runs while the database takes the rows
-    (PostgreSQL's ``COPY``) rather than after them (SQLite, whose inserts run in this
-    process)."""
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def execute_rows(
@@ -279,62 +270,22 @@ def _copy(
     binary = " (FORMAT BINARY)" if oids is not None else ""
     statement = f"COPY {target} ({names}) FROM STDIN{binary}"
     try:
-        with driver.cursor() as cursor:
-            writer = _EndThenMeanwhile(cursor, connection.info, meanwhile) if meanwhile else None
-            with cursor.copy(statement, writer=writer) as copy:
-                if oids is not None:
-                    copy.set_types(oids)
-                for row in rows:
-                    copy.write_row(row)
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            if oids is not None:
+                copy.set_types(oids)
+            for row in rows:
+                copy.write_row(row)
+            if meanwhile is not None:
+                # The rows are on their way (all but psycopg's last buffer, 32 KB at most).
+                connection.info[COPY_OPEN] = True
+                try:
+                    meanwhile()
+                finally:
+                    del connection.info[COPY_OPEN]
     except psycopg.Error as exc:
         # As SQLAlchemy raises a statement's errors (IntegrityError, DataError …): the writers
         # catch those to retry a batch the database refuses one record at a time.
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
-
-
-class _EndThenMeanwhile(LibpqWriter):
-    """Ends a ``COPY`` as psycopg's own writer does, but runs ``meanwhile`` between sending
-    the end and reading the result: PostgreSQL checks the rows' foreign keys when the ``COPY``
-    ends (most of a push's attendance ``COPY``: docs/performance.md), and the server's work
-    runs then. The two steps are psycopg's ``copy_end`` (``psycopg.generators``) cut in two;
-    the lock pins psycopg's version, and the bulk writer's tests on PostgreSQL run it."""
-
-    def __init__(
-        self, cursor: psycopg.Cursor[Any], info: dict[Any, Any], meanwhile: Callable[[], None]
-    ) -> None:
-        super().__init__(cursor)
-        self._info = info
-        self._meanwhile = meanwhile
-
-    def finish(self, exc: BaseException | None = None) -> None:
-        if exc is not None:  # an error while writing the rows: psycopg cancels the COPY
-            super().finish(exc)
-            return
-        pgconn = self.connection.pgconn
-        self.connection.wait(_end_sent(pgconn))
-        self._info[COPY_OPEN] = True
-        try:
-            self._meanwhile()
-        finally:
-            del self._info[COPY_OPEN]
-            # Read even when ``meanwhile`` failed: the connection is then ready again.
-            results = self.connection.wait(generators.fetch_many(pgconn))
-        (result,) = results
-        if result.status != pq.ExecStatus.COMMAND_OK:
-            raise psycopg.errors.error_from_result(result, encoding=self.connection.info.encoding)
-        self.cursor._results = [result]  # what psycopg's writer leaves (the row count)
-
-
-def _end_sent(pgconn: Any) -> Any:
-    """The first half of psycopg's ``copy_end``: the end queued and flushed to the server."""
-    while pgconn.put_copy_end(None) == 0:
-        while not (yield Wait.W):
-            continue
-    while True:
-        while not (yield Wait.W):
-            continue
-        if pgconn.flush() == 0:
-            break
 
 
 # The PostgreSQL types (oids) of a table's columns for a binary COPY, from the table as the

@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.accounts.models import Device
-from server.activities.flags import FlagFacts, NeedsDatabase, photo_reused, project_facts
+from server.activities.flags import FlagFacts, photo_reused, project_facts
 from server.activities.models import Activity, ActivityRevision, Attachment
 from server.activities.review import closed_period_for, is_locked
 from server.activities.service import (
@@ -35,7 +35,6 @@ from server.activities.service import (
 )
 from server.columns import utcnow
 from server.projects.models import Participant, Project, Site, site_wire
-from server.records.bulk import overlaps_inserts
 from server.records.models import RecordRevision
 from server.records.revisions import first_revision as first_revision_of
 from server.records.revisions import write_version
@@ -317,7 +316,7 @@ def check_activity(
     participant_ids = checked.clean.get("participant_ids")
     if not participant_ids:
         return checked
-    errors = [*checked.errors, *_roster_issues(facts.database(), project, participant_ids)]
+    errors = [*checked.errors, *_roster_issues(session, project, participant_ids)]
     return Validation(errors=errors, warnings=checked.warnings, clean=checked.clean)
 
 
@@ -452,108 +451,30 @@ def is_plain_create(mutation: Mutation, existing: Any) -> bool:
     )
 
 
-# New activities a push writes at a time while the next ones are checked (PostgreSQL).
-NEW_ACTIVITIES_PART = 500
-
-_Checked = tuple[Project, ActivityWrite]
-
-
 def apply_new_activities(
     ctx: PushContext, mutations: list[Mutation]
 ) -> dict[int, Outcome | Rejected]:
-    """Validate new activities one by one and write the valid ones together through the
-    activity kernel: the same checks, rows and flags as ``apply_activity`` gives each.
-
-    Where the database takes an insert's rows while the server goes on (PostgreSQL's ``COPY``,
-    ``insert_rows``), they go in parts, in order: each part's checks run while the database
-    takes the rows of the part before, from the projects and sites the push looked up already.
-    A check that needs the database waits until those rows are in."""
+    """Validate new activities one by one, then write the valid ones together through the
+    activity kernel: the same checks, rows and flags as ``apply_activity`` gives each."""
     answers: dict[int, Outcome | Rejected] = {}
-    size = _part_size(ctx.session, len(mutations))
-    parts = [mutations[start : start + size] for start in range(0, len(mutations), size)]
-    # Each mutation of the part to write next, with what its checks found (None: not checked
-    # yet). A rejected one is not there: it has its answer.
-    pending: list[tuple[Mutation, _Checked | None]] = [(m, None) for m in parts[0]] if parts else []
-    with ctx.facts.counting_ahead(*_projects_and_days(mutations)):
-        _write_in_parts(ctx, parts, pending, answers)
-    return answers
-
-
-def _write_in_parts(
-    ctx: PushContext,
-    parts: list[list[Mutation]],
-    pending: list[tuple[Mutation, _Checked | None]],
-    answers: dict[int, Outcome | Rejected],
-) -> None:
-    for following in [*parts[1:], None]:
-        ready: list[tuple[Mutation, _Checked]] = []
-        for mutation, found in pending:
-            found = found or _check_new(ctx, mutation, answers)
-            if found is not None:
-                ready.append((mutation, found))
-        pending = []
-
-        def check_ahead(
-            part: list[Mutation] | None = following,
-            into: list[tuple[Mutation, _Checked | None]] = pending,
-        ) -> None:
-            with ctx.facts.cached_only():
-                for mutation in part or ():
-                    try:
-                        found = _check_new(ctx, mutation, answers)
-                    except NeedsDatabase:
-                        into.append((mutation, None))
-                        continue
-                    if found is not None:
-                        into.append((mutation, found))
-
-        write_activities(
-            ctx.session,
-            [write for _, (_, write) in ready],
-            writer=ctx.writer,
-            facts=ctx.facts,
-            meanwhile=check_ahead,
-        )
-        for mutation, (project, _) in ready:
-            answers[mutation.seq] = Outcome(ResultStatus.APPLIED, 1, project.id)
-
-
-def _projects_and_days(mutations: list[Mutation]) -> tuple[set[uuid.UUID], set[date]]:
-    """The projects and start days new activities name, where they read as such (the
-    likely-duplicate counts to look up ahead)."""
-    projects: set[uuid.UUID] = set()
-    days: set[date] = set()
-    texts: set[tuple[Any, Any]] = set()
+    accepted: list[tuple[Mutation, Project]] = []
+    writes: list[ActivityWrite] = []
     for mutation in mutations:
-        data = mutation.data or {}
-        texts.add((data.get("project_id"), data.get("start_date")))
-    for project_id, day in texts:
         try:
-            projects.add(uuid.UUID(str(project_id)))
-            days.add(date.fromisoformat(str(day)))
-        except ValueError:
+            data = {**_incoming(mutation), "id": str(mutation.id)}
+            project = ctx.writable_project(data.get("project_id"))
+            clean, warnings = _validated_activity(ctx, data, project)
+        except Rejected as exc:
+            answers[mutation.seq] = exc
             continue
-    return projects, days
-
-
-def _part_size(session: Session, count: int) -> int:
-    """All at once where nothing overlaps the database's work (SQLite)."""
-    return NEW_ACTIVITIES_PART if overlaps_inserts(session) else max(count, 1)
-
-
-def _check_new(
-    ctx: PushContext, mutation: Mutation, answers: dict[int, Outcome | Rejected]
-) -> _Checked | None:
-    """A new activity's project and write if it passes its checks; None if rejected (its
-    answer is given)."""
-    try:
-        data = {**_incoming(mutation), "id": str(mutation.id)}
-        project = ctx.writable_project(data.get("project_id"))
-        clean, warnings = _validated_activity(ctx, data, project)
-    except Rejected as exc:
-        answers[mutation.seq] = exc
-        return None
-    return project, ActivityWrite(data=clean, status=ActivityStatus.SUBMITTED, warnings=warnings)
+        accepted.append((mutation, project))
+        writes.append(ActivityWrite(data=clean, status=ActivityStatus.SUBMITTED, warnings=warnings))
+    if not accepted:
+        return answers
+    write_activities(ctx.session, writes, writer=ctx.writer, facts=ctx.facts)
+    for mutation, project in accepted:
+        answers[mutation.seq] = Outcome(ResultStatus.APPLIED, 1, project.id)
+    return answers
 
 
 # --- participants (roster mode) ------------------------------------------------------------

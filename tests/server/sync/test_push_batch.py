@@ -271,11 +271,7 @@ def _cubes(engine: Engine, names: dict[str, str]) -> dict[str, list[str]]:
         }
 
 
-@pytest.mark.parametrize(
-    ("refused", "part"),
-    [(False, None), (True, None), (False, 1), (True, 2)],
-    ids=["stored", "refused-then-one-by-one", "in-parts", "in-parts-refused"],
-)
+@pytest.mark.parametrize("refused", [False, True], ids=["stored", "refused-then-one-by-one"])
 def test_a_mixed_batch_equals_its_mutations_pushed_one_at_a_time(
     client: TestClient,
     field: Field,
@@ -283,15 +279,11 @@ def test_a_mixed_batch_equals_its_mutations_pushed_one_at_a_time(
     session: Session,
     monkeypatch: pytest.MonkeyPatch,
     refused: bool,
-    part: int | None,
 ) -> None:
     """``refused``: the database refuses the bulk write's attendance rows once they are sent,
     after the writer noted its change-log entries and roll-ups while the database took them
     (``insert_rows``'s ``meanwhile``): the savepoint drops those notes with the rows, and the
-    run goes one by one to the same end. ``part``: the new activities go in parts of that
-    many, each part checked while the one before goes in (PostgreSQL's way, here on both)."""
-    if part is not None:
-        monkeypatch.setattr(records, "_part_size", lambda session, count: part)
+    run goes one by one to the same end."""
     failures: list[str] = []
     if refused:
         insert = activity_service.insert_rows
@@ -472,60 +464,3 @@ def test_the_fast_validation_stores_what_the_full_one_does(
         t: [r for r in rows if "'project'" in r] for t, rows in _cubes(engine, names_b).items()
     }
     assert cubes_a == cubes_b and all(cubes_a.values())
-
-
-def test_new_activities_in_parts_are_checked_while_the_part_before_goes_in(
-    client: TestClient,
-    field: Field,
-    engine: Engine,
-    session: Session,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Each part's checks run while the database takes the rows of the part before, from the
-    projects and sites the push looked up already; one that needs a look-up not made yet (a
-    project named for the first time) is checked once those rows are in. On PostgreSQL a
-    statement sent during a ``COPY`` would be refused (a 500 here). Parts of one, on both
-    backends."""
-    monkeypatch.setattr(records, "_part_size", lambda session, count: 1)
-    other = make_project(session)
-    session.add(UserProject(user_id=field.expert.id, project_id=other.id))
-    session.commit()
-    checked: list[tuple[str, bool]] = []
-    validated = records._validated_activity
-
-    def spy(ctx: records.PushContext, data: Any, project: Any) -> Any:
-        checked.append((data["title"], ctx.facts._cached_only))
-        return validated(ctx, data, project)
-
-    monkeypatch.setattr(records, "_validated_activity", spy)
-    mine = str(field.project.id)
-    today = datetime.now(UTC).date().isoformat()
-    titles = ["A1", "A2", "B1", "A3", "Backwards", "Elsewhere", "A4"]
-    batch = [
-        mutation(1, activity_data_for(mine, title="A1")),
-        mutation(2, activity_data_for(mine, title="A2")),
-        mutation(3, activity_data_for(str(other.id), title="B1")),
-        mutation(4, activity_data_for(mine, title="A3")),
-        mutation(
-            5, activity_data_for(mine, title="Backwards", start_date=today, end_date="2020-01-01")
-        ),
-        mutation(6, activity_data_for(ELSEWHERE, title="Elsewhere")),
-        mutation(7, activity_data_for(mine, title="A4")),
-    ]
-    response = push(client, field, batch)
-    assert response.status_code == 200, response.text
-    statuses = [r["status"] for r in response.json()["results"]]
-    assert statuses == ["applied"] * 4 + ["rejected"] * 2 + ["applied"]
-    assert checked == [
-        ("A1", False),  # the first part: nothing is going in yet
-        ("A2", True),
-        ("B1", False),  # its project was not looked up: checked after A2's rows
-        ("A3", True),
-        ("Backwards", True),
-        ("A4", True),  # "Elsewhere" is refused before any check: not this expert's project
-    ]
-    with Session(engine) as own:
-        stored = own.execute(
-            select(col(Activity.title)).where(col(Activity.title).in_(titles))
-        ).scalars()
-        assert sorted(stored) == ["A1", "A2", "A3", "A4", "B1"]
