@@ -256,6 +256,28 @@ def test_work_meanwhile_runs_once_after_the_rows_left_and_before_their_error(
         table.drop(engine)
 
 
+def test_work_meanwhile_that_fails_leaves_the_connection_usable(engine: Engine) -> None:
+    # Its error comes out (on PostgreSQL psycopg ends the open COPY with it), and the
+    # transaction rolls back and goes on as after any failed statement: nothing of the rows
+    # stays.
+    table = _scratch(engine)
+    try:
+        with Session(write_engine(engine)) as session:
+
+            def fails() -> None:
+                raise ValueError("meanwhile failed")
+
+            with pytest.raises(ValueError, match="meanwhile failed"):
+                insert_rows(session, table, ("n",), [(1,)], meanwhile=fails)
+            session.rollback()
+            assert insert_rows(session, table, ("n",), [(2,)]) == 1
+            session.commit()
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(table.c.n)).scalars().all() == [2]
+    finally:
+        table.drop(engine)
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_work_meanwhile_cannot_use_the_busy_connection(engine: Engine) -> None:
     # While a COPY is open the driver's lock is held: a statement there would wait for it
