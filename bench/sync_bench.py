@@ -33,6 +33,7 @@ import gc
 import gzip
 import importlib.util
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -621,11 +622,16 @@ def ingest(
         # the push, which the client's share of the time below would otherwise include.
         gc.collect()
         gc.freeze()
+        port = base.rsplit(":", 1)[1]
+        before = _cpu_seconds(port)
         started = time.perf_counter()
+        tablet = time.process_time()
         try:
             report = engine_.push()
         finally:
             pushing = time.perf_counter() - started
+            tablet = time.process_time() - tablet
+            after = _cpu_seconds(port)
             gc.unfreeze()
     assert report.pushed.get("applied") == records_count, report.pushed
     assert store.pending_count() == 0
@@ -639,6 +645,8 @@ def ingest(
         engine.dispose()
     INGEST_WAITING[label] = waiting[0]
     INGEST_REQUESTS[label] = waiting[1]
+    if before is not None and after is not None:
+        INGEST_CPU[label] = (after[0] - before[0], after[1] - before[1], tablet)
     return pushing, saving, client.bytes_sent - sent_before, world, records
 
 
@@ -649,6 +657,59 @@ INGEST_WAITING: dict[str, float] = {}
 INGEST_REQUESTS: dict[str, int] = {}
 # Seconds of the first push (``WARM_UP`` activities) to the freshly started server, by label.
 INGEST_FIRST: dict[str, float] = {}
+# CPU seconds during the timed push, by label: the server's processes, PostgreSQL's processes
+# (all of this machine's; none on SQLite) and the tablet's (this process, its helper thread
+# included). On a machine of few cores their sum bounds how far the three can overlap.
+INGEST_CPU: dict[str, tuple[float, float, float]] = {}
+
+
+def _cpu_seconds(port: str) -> tuple[float, float] | None:
+    """CPU seconds used so far by the server listening on ``port`` (its processes) and by
+    this machine's PostgreSQL processes, from ``/proc`` (None where there is none)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    server = database = 0.0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # it ended meanwhile
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if b"serve" in command and port.encode() in command:
+            server += used
+        elif name == "postgres":
+            database += used
+    return server, database
+
+
+def _cpu_rows(label: str, seconds: float, *, database: bool) -> list[Row]:
+    """The CPU the push took, by process, against its wall time and this machine's cores."""
+    used = INGEST_CPU.get(label)
+    if used is None:
+        return []
+    server, postgres, tablet = used
+    parts = [("the server", server), ("the tablet", tablet)]
+    if database:
+        parts.insert(1, ("PostgreSQL", postgres))
+    total = sum(value for _, value in parts)
+    cores = os.cpu_count() or 1
+    return [
+        Row(
+            f"  CPU during the push: {', '.join(f'{name} {value:.2f} s' for name, value in parts)}",
+            f"{total:.2f} s",
+            f"{seconds * cores:.2f} s on {cores} cores",
+            f"{total / (seconds * cores):.2f}",
+            "",
+            "",
+        )
+    ]
 
 
 def _time_requests(client: SyncClient) -> list[Any]:
@@ -750,6 +811,7 @@ def bench_ingest(
             "",
         )
     )
+    rows.extend(_cpu_rows(f"sqlite-{best}", seconds, database=False))
     rows.append(
         Row("  tablet saves before the push (not timed)", f"{saving:.2f} s", "", "", "", "")
     )
@@ -826,6 +888,7 @@ def bench_ingest(
                 "",
             )
         )
+        rows.extend(_cpu_rows(label, seconds, database=True))
         rows.append(
             Row(
                 f"  the started server's first push ({WARM_UP} activities, not timed)",
