@@ -10,7 +10,8 @@
              against the same rows into two bare tables without index or key (target ≤ 8×); and,
              to show what the duties themselves cost, every row the push wrote (revisions,
              change log, fact rows, receipts …) inserted again by ``executemany`` (SQLite) or
-             ``COPY`` (PostgreSQL)
+             ``COPY`` (PostgreSQL); and the CPU the server, PostgreSQL and the tablet took
+             during the push (from ``/proc``, Linux), against its wall time on the cores
     wire     bytes the client sent per activity (gzip bodies) against the gzip size of the bare
              records as one compact JSON array, no envelope (target ≤ 1.2×)
     pull     an incremental pull of 100 changes from a change log of 100 000 and of 1 000 000
