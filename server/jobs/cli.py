@@ -9,7 +9,14 @@ import click
 
 from server.config import get_settings
 from server.db import get_engine
-from server.jobs.registry import JOBS, last_runs, lock_held, require_job_lock, run_job
+from server.jobs.registry import (
+    JOBS,
+    last_runs,
+    lock_held,
+    require_job_lock,
+    run_job,
+    shown_holder,
+)
 from server.migrate import require_current_schema
 
 
@@ -59,7 +66,7 @@ def list_jobs() -> None:
             if run.last_error:
                 last += f" ({run.last_error})"
         if run is not None and run.running_since is not None:
-            since = f"{run.running_since:%Y-%m-%d %H:%M} UTC ({run.holder})"
+            since = f"{run.running_since:%Y-%m-%d %H:%M} UTC ({shown_holder(run.holder)})"
             if lock_held(engine, job.name):
                 last += f"; running since {since}"
             else:  # killed mid-run (power cut, kill -9): its lock went with it

@@ -172,6 +172,20 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# What this version writes after a run's holder (``host:pid``): it claims the row under the
+# job's lock (a flock, or PostgreSQL's advisory lock), so such a row is bookkeeping and never
+# the lock of a scheduler from before the flock, whose rows name the holder alone. Without it,
+# a run of this version whose end could not be recorded, by a process that lives on, read as
+# an old scheduler's run: for up to 12 hours the job refused to start elsewhere and ``jobs
+# list`` said it was running.
+_LOCKED_RUN = " +lock"
+
+
+def shown_holder(holder: str) -> str:
+    """The holder as people read it: ``host:pid``."""
+    return holder.removesuffix(_LOCKED_RUN)
+
+
 @contextmanager
 def _postgres_lock(engine: Engine, name: str) -> Iterator[None]:
     connection: Connection = engine.connect()
@@ -260,7 +274,7 @@ def _busy(engine: Engine, name: str) -> JobBusy:
 def _busy_by(name: str, row: JobRun | None) -> JobBusy:
     if row is not None and row.running_since is not None:
         return JobBusy(
-            f"job {name} is already running ({row.holder}, since "
+            f"job {name} is already running ({shown_holder(row.holder)}, since "
             f"{as_utc(row.running_since).isoformat()}); not started"  # type: ignore[union-attr]
         )
     return JobBusy(f"job {name} is already running in another process; not started")
@@ -274,6 +288,8 @@ def _old_scheduler_running(row: JobRun | None, now: datetime) -> bool:
         return False
     if as_utc(row.running_since) <= now - OLD_LOCK_STALE_AFTER:  # type: ignore[operator]
         return False
+    if row.holder.endswith(_LOCKED_RUN):
+        return False  # a run of this version: its lock is the process's own, not the row
     host, _, pid = row.holder.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit() or int(pid) <= 0:
         return False
@@ -304,7 +320,7 @@ def _claim_row(engine: Engine, name: str) -> None:
             raise _busy_by(name, row)
         row = row or JobRun(name=name)
         row.running_since = now
-        row.holder = _holder()
+        row.holder = _holder() + _LOCKED_RUN
         row.last_started_at = now
         session.add(row)
         session.commit()

@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+import server.jobs.registry as registry
 from server.accounts.models import DeviceStatus
 from server.activities.models import Attachment
 from server.cli import main
@@ -46,6 +47,7 @@ from server.jobs.registry import (
     lock_file,
     lock_key,
     run_job,
+    shown_holder,
 )
 from server.jobs.scheduler import add_jobs
 from server.reports.tablets import stale_tablets
@@ -229,7 +231,8 @@ def test_a_scheduler_from_before_the_flock_and_this_one_never_run_a_job_together
 
     # An old scheduler sees this one's runs: the row says "running" while one lasts.
     assert run_job(dataclasses.replace(job, run=look), engine=engine, settings=settings)
-    assert seen[0][0] is not None and seen[0][1] == f"{socket.gethostname()}:{os.getpid()}"
+    assert seen[0][0] is not None
+    assert shown_holder(seen[0][1]) == f"{socket.gethostname()}:{os.getpid()}"
 
     old = subprocess.Popen(["sleep", "600"])  # an old scheduler's process, mid-run
     try:
@@ -264,6 +267,43 @@ def test_a_scheduler_from_before_the_flock_and_this_one_never_run_a_job_together
     _, out, _ = cli("jobs", "list")
     assert f":{old.pid}) was interrupted" in out
     assert run_job(job, engine=engine, settings=settings).status == "ok"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_run_whose_end_was_not_recorded_holds_nothing_back_while_its_process_lives(
+    cli: Cli, engine: Engine, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of this version whose end could not be recorded left its row "running", naming
+    a process that lives on (a scheduler): for up to 12 hours the job then refused to start
+    elsewhere and ``jobs list`` said it was running, as if a scheduler from before the flock
+    held it."""
+    job = JOBS["stale-tablets"]
+    failing = iter([RuntimeError("database is locked")])
+
+    def record_end(*args: Any, **kwargs: Any) -> None:
+        raise next(failing)
+
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError, match="is locked"):
+        patched.setattr(registry, "_record_end", record_end)
+        run_job(job, engine=engine, settings=settings)
+    scheduler = subprocess.Popen(["sleep", "600"])  # the process that ran it, living on
+    try:
+        with Session(engine) as other:
+            row = other.get(JobRun, job.name)
+            assert row is not None and row.running_since is not None
+            me = f"{socket.gethostname()}:{os.getpid()}"
+            assert shown_holder(row.holder) == me
+            row.holder = row.holder.replace(me, f"{socket.gethostname()}:{scheduler.pid}")
+            other.commit()
+        code, out, err = cli("jobs", "list")
+        assert code == 0, err
+        assert f":{scheduler.pid}) was interrupted" in out and "running since" not in out
+        assert run_job(job, engine=engine, settings=settings).status == "ok"
+        code, out, err = cli("jobs", "run", job.name)
+        assert code == 0, err
+    finally:
+        scheduler.kill()
+        scheduler.wait()
 
 
 def test_without_flock_the_jobs_on_sqlite_stop_with_one_line(
