@@ -278,10 +278,9 @@ def test_a_run_whose_end_was_not_recorded_holds_nothing_back_while_its_process_l
     elsewhere and ``jobs list`` said it was running, as if a scheduler from before the flock
     held it."""
     job = JOBS["stale-tablets"]
-    failing = iter([RuntimeError("database is locked")])
 
     def record_end(*args: Any, **kwargs: Any) -> None:
-        raise next(failing)
+        raise RuntimeError("database is locked")
 
     with monkeypatch.context() as patched, pytest.raises(RuntimeError, match="is locked"):
         patched.setattr(registry, "_record_end", record_end)
