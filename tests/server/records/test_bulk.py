@@ -5,6 +5,7 @@ bytes as rows it converts itself and as SQLAlchemy's own INSERT."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -59,7 +60,10 @@ def test_each_shortcut_gives_what_the_bind_processor_gives(
     assert type(quick) is type(expected)
 
 
-def _scratch(engine: Engine) -> sa.Table:
+@pytest.fixture
+def table(engine: Engine) -> Iterator[sa.Table]:
+    """A scratch table of the test's database with a column of each kind the bulk writer
+    converts, dropped after the test."""
     table = sa.Table(
         f"scratch_bulk_{uuid.uuid4().hex[:8]}",
         sa.MetaData(),
@@ -72,7 +76,8 @@ def _scratch(engine: Engine) -> sa.Table:
         sa.Column("label", sa.String(40), nullable=True),
     )
     table.create(engine)
-    return table
+    yield table
+    table.drop(engine)
 
 
 def _raw(engine: Engine, table: sa.Table, first: int) -> list[tuple[Any, ...]]:
@@ -84,7 +89,9 @@ def _raw(engine: Engine, table: sa.Table, first: int) -> list[tuple[Any, ...]]:
     return [tuple(r[1:]) for r in sorted(rows, key=lambda r: r[0]) if first <= r[0] < first + 1000]
 
 
-def test_rows_built_for_the_driver_store_what_sqlalchemy_stores(engine: Engine) -> None:
+def test_rows_built_for_the_driver_store_what_sqlalchemy_stores(
+    engine: Engine, table: sa.Table
+) -> None:
     shared = uuid.uuid4()
     now = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     values: list[dict[str, Any]] = [
@@ -105,51 +112,43 @@ def test_rows_built_for_the_driver_store_what_sqlalchemy_stores(engine: Engine) 
     values[5]["label"] = 7
     values.append({name: None for name in values[0]})
     names = tuple(values[0])
-    table = _scratch(engine)
-    try:
-        with engine.begin() as conn:  # SQLAlchemy's own INSERT: the reference
-            conn.execute(table.insert(), [{"n": i, **v} for i, v in enumerate(values)])
-        with Session(write_engine(engine)) as session:
-            columns = ("n", *names)
-            rows = [(1000 + i, *(v[k] for k in names)) for i, v in enumerate(values)]
-            insert_rows(session, table, columns, rows)
-            binders = [binder(session, table.c[name]) for name in columns]
-            ready = [
-                tuple(bind(value) for bind, value in zip(binders, row, strict=True)) for row in rows
-            ]
-            ready = [(2000 + n, *row[1:]) for n, row in enumerate(ready)]
-            insert_rows(session, table, columns, ready, bound=True)
-            session.commit()
-        reference = _raw(engine, table, 0)
-        assert reference and _raw(engine, table, 1000) == reference
-        assert _raw(engine, table, 2000) == reference
-    finally:
-        table.drop(engine)
+    with engine.begin() as conn:  # SQLAlchemy's own INSERT: the reference
+        conn.execute(table.insert(), [{"n": i, **v} for i, v in enumerate(values)])
+    with Session(write_engine(engine)) as session:
+        columns = ("n", *names)
+        rows = [(1000 + i, *(v[k] for k in names)) for i, v in enumerate(values)]
+        insert_rows(session, table, columns, rows)
+        binders = [binder(session, table.c[name]) for name in columns]
+        ready = [
+            tuple(bind(value) for bind, value in zip(binders, row, strict=True)) for row in rows
+        ]
+        ready = [(2000 + n, *row[1:]) for n, row in enumerate(ready)]
+        insert_rows(session, table, columns, ready, bound=True)
+        session.commit()
+    reference = _raw(engine, table, 0)
+    assert reference and _raw(engine, table, 1000) == reference
+    assert _raw(engine, table, 2000) == reference
 
 
-def test_each_list_of_columns_gets_its_own_insert(engine: Engine) -> None:
+def test_each_list_of_columns_gets_its_own_insert(engine: Engine, table: sa.Table) -> None:
     # insert_rows keeps the SQL it compiled for a table and its columns: the same table
     # written with its columns in another order, or only some of them, must not reuse it.
-    table = _scratch(engine)
-    try:
-        with Session(write_engine(engine)) as session:
-            insert_rows(session, table, ("n", "label", "flag"), [(1, "first", True)])
-            insert_rows(session, table, ("flag", "label", "n"), [(False, "second", 2)])
-            insert_rows(session, table, ("n", "label"), [(3, "third")])
-            insert_rows(session, table, ("n", "label", "flag"), [(4, "fourth", True)])
-            session.commit()
-        with engine.connect() as conn:
-            stored = conn.execute(
-                sa.select(table.c.n, table.c.label, table.c.flag).order_by(table.c.n)
-            ).all()
-        assert [tuple(row) for row in stored] == [
-            (1, "first", True),
-            (2, "second", False),
-            (3, "third", None),
-            (4, "fourth", True),
-        ]
-    finally:
-        table.drop(engine)
+    with Session(write_engine(engine)) as session:
+        insert_rows(session, table, ("n", "label", "flag"), [(1, "first", True)])
+        insert_rows(session, table, ("flag", "label", "n"), [(False, "second", 2)])
+        insert_rows(session, table, ("n", "label"), [(3, "third")])
+        insert_rows(session, table, ("n", "label", "flag"), [(4, "fourth", True)])
+        session.commit()
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(table.c.n, table.c.label, table.c.flag).order_by(table.c.n)
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        (1, "first", True),
+        (2, "second", False),
+        (3, "third", None),
+        (4, "fourth", True),
+    ]
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -188,113 +187,95 @@ def test_a_column_of_a_type_of_its_own_goes_by_text(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_an_integer_out_of_its_column_s_range_is_refused_never_wrapped(engine: Engine) -> None:
+def test_an_integer_out_of_its_column_s_range_is_refused_never_wrapped(
+    engine: Engine, table: sa.Table
+) -> None:
     # In COPY's binary format psycopg writes an int4 modulo 2**32: 2**31 would be stored as
     # -2**31 without a word. Such a row goes by text, where PostgreSQL refuses it (a DataError,
     # which a push keeps for review) and nothing of the insert stays.
-    table = _scratch(engine)
-    try:
-        with Session(write_engine(engine)) as session:
-            with pytest.raises(sa.exc.DataError, match="out of range"):  # as from a statement
-                insert_rows(session, table, ("n",), [(1,), (2**31,)])
-            session.rollback()
-            insert_rows(session, table, ("n",), [(2**31 - 1,), (-(2**31),)])
-            session.commit()
-        with engine.connect() as conn:
-            stored = conn.execute(sa.select(table.c.n).order_by(table.c.n)).scalars().all()
-        assert stored == [-(2**31), 2**31 - 1]
-    finally:
-        table.drop(engine)
+    with Session(write_engine(engine)) as session:
+        with pytest.raises(sa.exc.DataError, match="out of range"):  # as from a statement
+            insert_rows(session, table, ("n",), [(1,), (2**31,)])
+        session.rollback()
+        insert_rows(session, table, ("n",), [(2**31 - 1,), (-(2**31),)])
+        session.commit()
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(table.c.n).order_by(table.c.n)).scalars().all()
+    assert stored == [-(2**31), 2**31 - 1]
 
 
-def test_a_row_the_database_refuses_raises_what_a_statement_would(engine: Engine) -> None:
+def test_a_row_the_database_refuses_raises_what_a_statement_would(
+    engine: Engine, table: sa.Table
+) -> None:
     # The bulk writers catch SQLAlchemy's IntegrityError and DataError to take a batch one
     # record at a time; PostgreSQL's COPY goes through the driver, whose own errors they would
     # not catch (a 500 instead of the retry).
-    table = _scratch(engine)
-    try:
-        with Session(write_engine(engine)) as session:
-            with pytest.raises(sa.exc.IntegrityError):
-                insert_rows(session, table, ("n", "label"), [(1, "a"), (1, "b")])
-            session.rollback()
-    finally:
-        table.drop(engine)
+    with Session(write_engine(engine)) as session:
+        with pytest.raises(sa.exc.IntegrityError):
+            insert_rows(session, table, ("n", "label"), [(1, "a"), (1, "b")])
+        session.rollback()
 
 
 def test_work_meanwhile_runs_once_after_the_rows_left_and_before_their_error(
-    engine: Engine,
+    engine: Engine, table: sa.Table
 ) -> None:
     # ``meanwhile`` is the writer's work that needs no database, done while the database takes
     # the rows: it runs once, also for no rows; a refused insert still raises, after it ran (on
     # PostgreSQL: the refusal comes back at the COPY's end), so its notes must belong to the
     # savepoint that the writer rolls back.
-    table = _scratch(engine)
     ran: list[str] = []
-    try:
-        with Session(write_engine(engine)) as session:
-            assert (
-                insert_rows(
-                    session, table, ("n",), [(1,), (2,)], meanwhile=lambda: ran.append("two")
-                )
-                == 2
+    with Session(write_engine(engine)) as session:
+        assert (
+            insert_rows(session, table, ("n",), [(1,), (2,)], meanwhile=lambda: ran.append("two"))
+            == 2
+        )
+        assert insert_rows(session, table, ("n",), [], meanwhile=lambda: ran.append("none")) == 0
+        with pytest.raises(sa.exc.IntegrityError):
+            insert_rows(
+                session,
+                table,
+                ("n", "label"),
+                [(3, "a"), (3, "b")],
+                meanwhile=lambda: ran.append("refused"),
             )
-            assert (
-                insert_rows(session, table, ("n",), [], meanwhile=lambda: ran.append("none")) == 0
-            )
-            with pytest.raises(sa.exc.IntegrityError):
-                insert_rows(
-                    session,
-                    table,
-                    ("n", "label"),
-                    [(3, "a"), (3, "b")],
-                    meanwhile=lambda: ran.append("refused"),
-                )
-            session.rollback()
-        expected = ["two", "none"] + (["refused"] if engine.dialect.name == "postgresql" else [])
-        assert ran == expected
-    finally:
-        table.drop(engine)
+        session.rollback()
+    expected = ["two", "none"] + (["refused"] if engine.dialect.name == "postgresql" else [])
+    assert ran == expected
 
 
-def test_work_meanwhile_that_fails_leaves_the_connection_usable(engine: Engine) -> None:
+def test_work_meanwhile_that_fails_leaves_the_connection_usable(
+    engine: Engine, table: sa.Table
+) -> None:
     # Its error comes out (on PostgreSQL psycopg ends the open COPY with it), and the
     # transaction rolls back and goes on as after any failed statement: nothing of the rows
     # stays.
-    table = _scratch(engine)
-    try:
-        with Session(write_engine(engine)) as session:
+    with Session(write_engine(engine)) as session:
 
-            def fails() -> None:
-                raise ValueError("meanwhile failed")
+        def fails() -> None:
+            raise ValueError("meanwhile failed")
 
-            with pytest.raises(ValueError, match="meanwhile failed"):
-                insert_rows(session, table, ("n",), [(1,)], meanwhile=fails)
-            session.rollback()
-            assert insert_rows(session, table, ("n",), [(2,)]) == 1
-            session.commit()
-        with engine.connect() as conn:
-            assert conn.execute(sa.select(table.c.n)).scalars().all() == [2]
-    finally:
-        table.drop(engine)
+        with pytest.raises(ValueError, match="meanwhile failed"):
+            insert_rows(session, table, ("n",), [(1,)], meanwhile=fails)
+        session.rollback()
+        assert insert_rows(session, table, ("n",), [(2,)]) == 1
+        session.commit()
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(table.c.n)).scalars().all() == [2]
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_work_meanwhile_cannot_use_the_busy_connection(engine: Engine) -> None:
+def test_work_meanwhile_cannot_use_the_busy_connection(engine: Engine, table: sa.Table) -> None:
     # While a COPY is open the driver's lock is held: a statement there would wait for it
     # forever. Work that uses the session there is refused at once instead.
-    table = _scratch(engine)
-    try:
-        with Session(write_engine(engine)) as session:
+    with Session(write_engine(engine)) as session:
 
-            def query() -> None:
-                session.execute(sa.text("SELECT 1"))
+        def query() -> None:
+            session.execute(sa.text("SELECT 1"))
 
-            def another_copy() -> None:
-                insert_rows(session, table, ("n",), [(2,)])
+        def another_copy() -> None:
+            insert_rows(session, table, ("n",), [(2,)])
 
-            for work in (query, another_copy):
-                with pytest.raises(RuntimeError, match="COPY is still open"):
-                    insert_rows(session, table, ("n",), [(1,)], meanwhile=work)
-                session.rollback()
-    finally:
-        table.drop(engine)
+        for work in (query, another_copy):
+            with pytest.raises(RuntimeError, match="COPY is still open"):
+                insert_rows(session, table, ("n",), [(1,)], meanwhile=work)
+            session.rollback()
