@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -27,11 +27,6 @@ from shared.validation import ProjectFacts, SiteFacts, quality_flags
 USUAL_ATTENDANCE_SAMPLE = 200
 
 _Key = tuple[str, str | None, str, str]  # project, site, type, start date (ISO)
-# ``FlagFacts.flagger``: a new activity's (project, validated wire data, warnings) -> its flags
-# and late mark.
-NewFlags = Callable[
-    [Project, Mapping[str, Any], Sequence[Issue]], tuple[list[dict[str, Any]], bool]
-]
 
 
 def quarter_of(day: date) -> str:
@@ -211,18 +206,8 @@ class FlagFacts:
         activity first reached the server at ``arrived`` (None: it arrives now, after any
         closure). The ``late`` mark, docs/product.md: an activity that arrived while its
         quarter was open is not late when it is corrected after the closure."""
-        closed_at = self._closed_periods(country).get(quarter_of(day))
-        if closed_at is None:
-            return False
-        first = as_utc(arrived)
-        closed = as_utc(closed_at)
-        return first is None or closed is None or first >= closed
-
-    def _closed_periods(self, country: str) -> dict[str, datetime]:
-        """The quarters ``country`` has closed, with when."""
-        found = self._closed.get(country)
-        if found is None:
-            found = self._closed[country] = {
+        if country not in self._closed:
+            self._closed[country] = {
                 period: closed_at
                 for period, closed_at in self.session.execute(
                     select(col(ClosedPeriod.period), col(ClosedPeriod.closed_at)).where(
@@ -230,7 +215,12 @@ class FlagFacts:
                     )
                 ).all()
             }
-        return found
+        closed_at = self._closed[country].get(quarter_of(day))
+        if closed_at is None:
+            return False
+        first = as_utc(arrived)
+        closed = as_utc(closed_at)
+        return first is None or closed is None or first >= closed
 
     # --- the flags -----------------------------------------------------------------------
 
@@ -238,73 +228,59 @@ class FlagFacts:
         self, batch: Sequence[tuple[Project, Mapping[str, Any], Sequence[Issue]]]
     ) -> tuple[list[list[dict[str, Any]]], list[bool]]:
         """Flags and late marks of new activities (validated wire data, in write order), with
-        one duplicate count for the whole batch: each sees the ones written before it
-        (``flagger``)."""
-        flag = self.flagger([(project, clean) for project, clean, _ in batch])
+        one duplicate count for the whole batch: each sees the ones written before it. What
+        each project and each day contribute is looked up once per batch."""
+        ids: dict[int, str] = {}  # id(project) -> its id as text
+        keys: list[_Key] = []
+        for project, clean, _ in batch:
+            text = ids.get(id(project))
+            if text is None:
+                text = ids[id(project)] = str(project.id)
+            keys.append((text, clean.get("site_id"), clean["type"], clean["start_date"]))
+        projects = {id(p): p for p, _, _ in batch}.values()
+        already: dict[_Key, int] = {}
+        rows = self.session.execute(
+            same_day_counts(
+                {p.id for p in projects}, {date.fromisoformat(d) for d in {k[3] for k in keys}}
+            )
+        ).all()
+        for project_id, site_id, kind, start, count in rows:
+            key = (str(project_id), str(site_id) if site_id else None, kind, start.isoformat())
+            already[key] = already.get(key, 0) + int(count)
+        per_project: dict[int, tuple[float | None, str]] = {}  # usual attendance, country
+        site_maps: dict[int, dict[str, SiteFacts]] = {}
+        closed: dict[tuple[str, str], bool] = {}  # (country, start date) -> late
         flags: list[list[dict[str, Any]]] = []
         late: list[bool] = []
-        for project, clean, warnings in batch:
-            found, is_late = flag(project, clean, warnings)
-            flags.append(found)
-            late.append(is_late)
-        return flags, late
-
-    def flagger(self, batch: Sequence[tuple[Project, Mapping[str, Any]]]) -> NewFlags:
-        """What flags these new activities (validated wire data), one at a time in write
-        order, with everything it needs from the database looked up now: one duplicate count
-        for the whole batch, each project's usual attendance and sites, each country's closed
-        quarters. It never uses the database (``_write_new`` calls it while the database takes
-        the rows). Each activity sees the ones flagged before it as written."""
-        ids: dict[int, str] = {}  # id(project) -> its id as text
-        projects: dict[int, Project] = {}
-        days: set[str] = set()
-        for project, clean in batch:
-            if id(project) not in ids:
-                ids[id(project)] = str(project.id)
-                projects[id(project)] = project
-            days.add(clean["start_date"])
-        already: dict[_Key, int] = {}
-        if batch:
-            rows = self.session.execute(
-                same_day_counts(
-                    {p.id for p in projects.values()}, {date.fromisoformat(d) for d in days}
+        for (project, clean, warnings), key in zip(batch, keys, strict=True):
+            known = per_project.get(id(project))
+            if known is None:
+                known = per_project[id(project)] = (
+                    self.usual_attendance(project),
+                    project.country,
                 )
-            ).all()
-            for project_id, site_id, kind, start, count in rows:
-                key = (str(project_id), str(site_id) if site_id else None, kind, start.isoformat())
-                already[key] = already.get(key, 0) + int(count)
-        # By project: its id as text, usual attendance, country and sites.
-        known = {
-            n: (ids[n], self.usual_attendance(p), p.country, self.sites(p))
-            for n, p in projects.items()
-        }
-        for country in {p.country for p in projects.values()}:
-            self._closed_periods(country)
-        closed: dict[tuple[str, str], bool] = {}  # (country, start date) -> late
-        today = self.today
-
-        def flag(
-            project: Project, clean: Mapping[str, Any], warnings: Sequence[Issue]
-        ) -> tuple[list[dict[str, Any]], bool]:
-            text, usual, country, sites = known[id(project)]
-            site_id = clean.get("site_id")
-            key = (text, site_id, clean["type"], clean["start_date"])
+            site_id, site = key[1], None
+            if site_id:
+                sites = site_maps.get(id(project))
+                if sites is None:
+                    sites = site_maps[id(project)] = self.sites(project)
+                site = sites.get(site_id)
             count = already.get(key, 0)
             found = quality_flags(
                 clean,
-                site=sites.get(site_id) if site_id else None,
+                site=site,
                 same_day_duplicates=count,
-                usual_attendance=usual,
+                usual_attendance=known[0],
                 reused_photo=False,
-                received_on=today,
+                received_on=self.today,
             )
             already[key] = count + 1
-            day = (country, key[3])
+            flags.append(as_flags([*warnings, *found]) if warnings or found else [])
+            day = (known[1], key[3])
             if day not in closed:
-                closed[day] = self.closed(country, date.fromisoformat(day[1]))
-            return (as_flags([*warnings, *found]) if warnings or found else []), closed[day]
-
-        return flag
+                closed[day] = self.closed(day[0], date.fromisoformat(day[1]))
+            late.append(closed[day])
+        return flags, late
 
     def of_edit(
         self,

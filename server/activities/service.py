@@ -22,7 +22,7 @@ every applied write (a custody receipt, say) belongs in ``_written``, which ever
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -54,7 +54,7 @@ from server.columns import utcnow
 from server.db import among
 from server.errors import Forbidden
 from server.projects.models import Project
-from server.records.bulk import binder, insert_rows, stream_rows
+from server.records.bulk import binder, insert_rows
 from server.records.changes import ChangeRecord, record_changes
 from server.records.revisions import first_in_row
 from server.records.rollups import Written, rollups
@@ -375,10 +375,10 @@ def _write_new(
     """New activities in a few multi-row inserts: the activity rows (version 1, kept there
     until a later version supersedes it: no revision row), attendance, roster links and the
     change-log entries; flags for the whole batch; roll-ups from the values written (not read
-    back). Each activity's flags and row are made as its row goes (``stream_rows``): on
-    PostgreSQL the database takes the rows made already meanwhile."""
+    back)."""
     now = utcnow()
-    flag = facts.flagger([(project, w.data) for project, w in batch])
+    flags, late = facts.of_new([(project, w.data, w.warnings) for project, w in batch])
+    activities: list[list[Any]] = []
     attendance: list[tuple[Any, ...]] = []
     links: list[tuple[uuid.UUID, uuid.UUID]] = []
     changes: list[ChangeRecord] = []
@@ -398,22 +398,18 @@ def _write_new(
         "deleted_at": None,
     }
     rows: list[dict[str, Any]] = []
-
-    def activities() -> Iterator[list[Any]]:
-        """Each activity's row, its flags with it (no database: ``FlagFacts.flagger``)."""
-        for project, write in batch:
-            data = write.data
-            activity_id = as_uuid(data.get("id")) or uuid.uuid4()
-            state = write.status or status
-            values = new_activity(
-                data, {"id": activity_id, "project_id": project.id, "status": state}
-            )
-            values.update(server_set)
-            values["flags"], values["late"] = flag(project, data, write.warnings)
-            values["submitted_at"] = now if state == ActivityStatus.SUBMITTED else None
-            rows.append(values)
-            ids.append(activity_id)
-            yield list(map(values.__getitem__, ACTIVITY_COLUMNS))
+    for n, (project, write) in enumerate(batch):
+        data = write.data
+        activity_id = as_uuid(data.get("id")) or uuid.uuid4()
+        state = write.status or status
+        values = new_activity(data, {"id": activity_id, "project_id": project.id, "status": state})
+        values.update(server_set)
+        values["late"] = late[n]
+        values["flags"] = flags[n]
+        values["submitted_at"] = now if state == ActivityStatus.SUBMITTED else None
+        activities.append(list(map(values.__getitem__, ACTIVITY_COLUMNS)))
+        rows.append(values)
+        ids.append(activity_id)
 
     def the_rest() -> None:
         """The rows' attendance, roster links, change-log entries and what their roll-ups
@@ -451,7 +447,7 @@ def _write_new(
     # Driver-level inserts (the tables, not the mapped classes): no unit-of-work bookkeeping
     # and no per-row parameter machinery. What needs no database is done while the database
     # takes each insert's rows (``meanwhile``): on PostgreSQL the two overlap.
-    stream_rows(session, _table(Activity), ACTIVITY_COLUMNS, activities(), meanwhile=the_rest)
+    insert_rows(session, _table(Activity), ACTIVITY_COLUMNS, activities, meanwhile=the_rest)
     insert_rows(
         session, _table(AttendanceRow), ATTENDANCE_COLUMNS, attendance, bound=True, meanwhile=noted
     )

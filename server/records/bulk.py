@@ -20,7 +20,7 @@ pass ``bound=True``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -72,77 +72,6 @@ def insert_rows(
     if meanwhile is not None:
         meanwhile()
     return count
-
-
-def stream_rows(
-    session: Session,
-    table: sa.Table,
-    columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    *,
-    meanwhile: Callable[[], None] | None = None,
-) -> int:
-    """``insert_rows`` of rows made one by one as ``rows`` yields them: on PostgreSQL each
-    part of them goes to the ``COPY`` once made, and the database takes it while the next are
-    made, instead of waiting until the last; elsewhere they are all made first. Making them,
-    like ``meanwhile``, must not use the database (its connection is busy: refused). Returns
-    how many rows.
-
-    The rows go in the binary format in parts of ``_STREAM_PART``, each checked as
-    ``insert_rows`` checks all its rows (``_binary_takes``); a part the binary format cannot
-    take goes by text after the others, so what is stored is what ``insert_rows`` stores."""
-    session.flush()
-    connection = session.connection()
-    dialect = connection.dialect
-    oids = _binary_types(dialect, table, tuple(columns)) if dialect.name == "postgresql" else None
-    if oids is None:
-        return insert_rows(session, table, columns, list(rows), meanwhile=meanwhile)
-    refuse_while_copying(connection)
-    quote = dialect.identifier_preparer
-    names = ", ".join(quote.quote(name) for name in columns)
-    statement = f"COPY {quote.format_table(table)} ({names}) FROM STDIN (FORMAT BINARY)"
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    count = 0
-    by_text: list[Any] = []
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.set_types(oids)
-            connection.info[COPY_OPEN] = True
-            try:
-                for part in _parts(rows, _STREAM_PART):
-                    values = _bound(dialect, table, columns, part)
-                    if not _binary_takes(oids, values):
-                        by_text += values
-                        continue
-                    for row in values:
-                        copy.write_row(row)
-                    count += len(values)
-                if meanwhile is not None:
-                    meanwhile()
-            finally:
-                del connection.info[COPY_OPEN]
-    except psycopg.Error as exc:
-        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
-    if by_text:
-        _copy(connection, table, columns, by_text)
-    return count + len(by_text)
-
-
-# Rows ``stream_rows`` makes, checks and sends at a time: psycopg sends its buffer to the
-# database every 32 KB (about a hundred activity rows).
-_STREAM_PART = 256
-
-
-def _parts(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
-    part: list[Sequence[Any]] = []
-    for row in rows:
-        part.append(row)
-        if len(part) == size:
-            yield part
-            part = []
-    if part:
-        yield part
 
 
 def execute_rows(

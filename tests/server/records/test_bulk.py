@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from server.columns import JSONDoc
 from server.db import json_text, write_engine
-from server.records.bulk import _STREAM_PART, _quicker, binder, insert_rows, stream_rows
+from server.records.bulk import _quicker, binder, insert_rows
 
 _DIALECTS = {
     "sqlite": sqlite.dialect(json_serializer=json_text),
@@ -279,102 +279,3 @@ def test_work_meanwhile_cannot_use_the_busy_connection(engine: Engine, table: sa
             with pytest.raises(RuntimeError, match="COPY is still open"):
                 insert_rows(session, table, ("n",), [(1,)], meanwhile=work)
             session.rollback()
-
-
-def _stored_rows(engine: Engine, table: sa.Table) -> list[tuple[Any, ...]]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(sa.select(table).order_by(table.c.n)).all()]
-
-
-def test_rows_streamed_store_what_insert_rows_stores(engine: Engine, table: sa.Table) -> None:
-    # More rows than a part, every kind of value converted, and a part with a value the binary
-    # format cannot take (an int in a text column: PostgreSQL reads its text): stored as
-    # insert_rows stores the same rows, that part included.
-    moment = datetime(2026, 3, 2, 9, 30, tzinfo=timezone(timedelta(hours=2)))
-
-    def rows(start: int) -> list[tuple[Any, ...]]:
-        return [
-            (
-                start + n,
-                uuid.UUID(int=n + 1),
-                date(2026, 1, 1) + timedelta(days=n % 300),
-                moment + timedelta(minutes=n),
-                n % 3 == 0,
-                {"n": n, "text": "é"},
-                17 if n == _STREAM_PART + 5 else f"row {n}",
-            )
-            for n in range(2 * _STREAM_PART + 9)
-        ]
-
-    columns = ("n", "ref", "day", "moment", "flag", "doc", "label")
-    made: list[int] = []
-
-    def one_by_one() -> Iterator[tuple[Any, ...]]:
-        for row in rows(10_000):
-            made.append(row[0])
-            yield row
-
-    with Session(write_engine(engine)) as session:
-        assert insert_rows(session, table, columns, rows(0)) == len(rows(0))
-        assert stream_rows(session, table, columns, one_by_one()) == len(rows(0))
-        session.commit()
-    assert len(made) == len(rows(0))
-    stored = _stored_rows(engine, table)
-    given, streamed = stored[: len(made)], stored[len(made) :]
-    assert [row[1:] for row in streamed] == [row[1:] for row in given]
-    assert [row[0] for row in streamed] == made
-    assert given[_STREAM_PART + 5][-1] == "17"
-
-
-def test_work_meanwhile_of_a_stream_runs_once_after_its_rows(
-    engine: Engine, table: sa.Table
-) -> None:
-    order: list[str] = []
-
-    def rows() -> Iterator[tuple[int]]:
-        for n in range(3):
-            order.append(f"row {n}")
-            yield (n,)
-
-    with Session(write_engine(engine)) as session:
-        stream_rows(session, table, ("n",), rows(), meanwhile=lambda: order.append("meanwhile"))
-        assert (
-            stream_rows(session, table, ("n",), iter(()), meanwhile=lambda: order.append("none"))
-            == 0
-        )
-        session.commit()
-    assert order == ["row 0", "row 1", "row 2", "meanwhile", "none"]
-    assert [row[0] for row in _stored_rows(engine, table)] == [0, 1, 2]
-
-
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_rows_are_made_while_the_copy_is_open(engine: Engine, table: sa.Table) -> None:
-    # The database takes the first rows while the next are made: making them must not use
-    # the busy connection, and is refused at once if it does (never a wait for ever).
-    with Session(write_engine(engine)) as session:
-
-        def rows() -> Iterator[tuple[int]]:
-            yield from ((n,) for n in range(_STREAM_PART))
-            session.execute(sa.text("SELECT 1"))
-            yield (_STREAM_PART,)
-
-        with pytest.raises(RuntimeError, match="COPY is still open"):
-            stream_rows(session, table, ("n",), rows())
-        session.rollback()
-        assert stream_rows(session, table, ("n",), iter([(1,), (2,)])) == 2
-        session.commit()
-    assert [row[0] for row in _stored_rows(engine, table)] == [1, 2]
-
-
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_streamed_integer_out_of_range_is_refused_never_wrapped(
-    engine: Engine, table: sa.Table
-) -> None:
-    # As insert_rows: the part holding it goes by text, where PostgreSQL refuses it, after the
-    # parts that went in binary; nothing of the insert stays.
-    with Session(write_engine(engine)) as session:
-        rows = [(n,) for n in range(_STREAM_PART + 1)] + [(2**31,)]
-        with pytest.raises(sa.exc.DataError, match="out of range"):
-            stream_rows(session, table, ("n",), iter(rows))
-        session.rollback()
-    assert _stored_rows(engine, table) == []
