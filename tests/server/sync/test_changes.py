@@ -204,14 +204,18 @@ def test_concurrent_writers_and_a_puller_miss_nothing(engine: Engine, field: Fie
         )
         for _ in range(4)
     ]
-    reading = threading.Thread(target=puller)
+    # A daemon, stopped in ``finally``: a failure above must fail the test, not leave the
+    # puller looping and the test run waiting for it at exit.
+    reading = threading.Thread(target=puller, daemon=True)
     reading.start()
-    for thread in writers:
-        thread.start()
-    for thread in writers:
-        thread.join(120)
-    done.set()
-    reading.join(60)
+    try:
+        for thread in writers:
+            thread.start()
+        for thread in writers:
+            thread.join(120)
+    finally:
+        done.set()
+        reading.join(60)
     found, _ = pull_from(cursor)
     seen |= found
     assert len(written) == 60
