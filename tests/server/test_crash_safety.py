@@ -166,6 +166,7 @@ def assert_exactly_the_acknowledged_prefix(
     return last_seq
 
 
+@pytest.mark.real_clock
 @pytest.mark.slow
 def test_sigkill_during_pushes_never_half_applies_and_the_tablet_converges(
     settings: Settings,

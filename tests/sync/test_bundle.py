@@ -598,8 +598,12 @@ def test_a_killed_imports_staging_folder_is_swept_by_the_cleanup_job(
     for folder in (killed, running):
         folder.mkdir(parents=True)
         (folder / str(uuid.uuid4())).write_bytes(b"x" * 100)
-    week_ago = time.time() - 8 * 86400
+    # Both folders' times from the clock the job reads, not the file system's (they differ
+    # under a faked clock: make test-days).
+    now = time.time()
+    week_ago = now - 8 * 86400
     os.utime(killed, (week_ago, week_ago))
+    os.utime(running, (now, now))
 
     result = cleanup_partial_uploads(engine=engine, files=files, days=7)
     assert result["staging"] == ["killed-import"] and result["bytes_freed"] == 100

@@ -142,6 +142,7 @@ def _assert_all_arrived_once(engine: Engine, tablet: Tablet, files: Path) -> Non
             assert final.read_bytes() == data
 
 
+@pytest.mark.real_clock
 @pytest.mark.slow
 def test_a_week_over_2g_cut_in_every_photo_arrives_once_and_each_cut_costs_one_chunk(
     live_server: tuple[str, Engine],  # noqa: F811
@@ -183,6 +184,7 @@ def test_a_week_over_2g_cut_in_every_photo_arrives_once_and_each_cut_costs_one_c
         assert (photo_id, len(data), len(data)) in progress
 
 
+@pytest.mark.real_clock
 @pytest.mark.slow
 def test_a_slow_steady_link_is_never_cut_by_the_timeouts(
     live_server: tuple[str, Engine],  # noqa: F811
@@ -214,6 +216,7 @@ def test_a_slow_steady_link_is_never_cut_by_the_timeouts(
     assert tablet.engine.report.photos.chunks == 1
 
 
+@pytest.mark.real_clock
 @pytest.mark.slow
 def test_a_link_gone_silent_is_given_up_and_the_photo_resumes_where_the_server_stands(
     live_server: tuple[str, Engine],  # noqa: F811

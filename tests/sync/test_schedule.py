@@ -107,6 +107,7 @@ def test_the_clock_is_monotonic_not_the_tablets_wall_clock(engine: FakeEngine) -
     assert schedule.seconds_to_next() == 10
 
 
+@pytest.mark.real_clock
 def test_the_thread_keeps_retrying_without_any_save(engine: FakeEngine) -> None:
     engine.failing = errors.NetworkError("offline")
     schedule = SyncSchedule(

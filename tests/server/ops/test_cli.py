@@ -552,6 +552,7 @@ def test_progress_in_a_log_is_a_line_every_tenth(capsys: pytest.CaptureFixture[s
     ]
 
 
+@pytest.mark.real_clock
 def test_the_scheduler_says_it_stopped_on_sigterm_and_which_job_it_was_running(
     tmp_path: Path,
     sqlite_template: Path,

@@ -167,6 +167,7 @@ def test_without_the_lock_the_same_schedule_skips_a_change(
     assert len(written - pulled) == 1
 
 
+@pytest.mark.real_clock
 @pytest.mark.slow
 def test_concurrent_writers_and_a_puller_miss_nothing(engine: Engine, field: Field) -> None:
     pull_from = _puller(engine, field)
