@@ -24,6 +24,7 @@ from server.activities.flags import quarter_of as quarter_of
 from server.activities.models import Activity, ClosedPeriod, Review
 from server.activities.service import write_activity
 from server.api import Text, UtcDateTime
+from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Project
 from server.records import audit
@@ -31,6 +32,7 @@ from server.scope import can_manage_country, can_read_project, can_review, sees_
 from shared.catalogue import ActivityStatus, ReviewAction, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
+from shared.indicators import period_bounds
 
 
 class ReviewRequest(BaseModel):
@@ -211,6 +213,17 @@ def _period_problems(*, country: str, period: str) -> list[Issue]:
         parse_quarter(period)
     except ValidationFailed as exc:
         errors += exc.issues
+    else:
+        # Only an ended quarter: activities dated in it may still arrive on time until its
+        # last day (in UTC, the dashboard's days), and a closed quarter stays closed.
+        if period_bounds(period)[1] >= utcnow().date():
+            errors.append(
+                Issue(
+                    "period",
+                    ErrorCode.IN_FUTURE,
+                    f"{period} has not ended yet: a quarter is closed once it is over",
+                )
+            )
     return errors
 
 

@@ -334,6 +334,8 @@ def explain(t: Translator, code: str, params: Mapping[str, str] | None = None) -
 # quarter, where ``bad_period`` in general allows a year, a quarter or a month.
 FIELD_WORDS: dict[tuple[str, str], str] = {
     ("quarter", ErrorCode.BAD_PERIOD.value): N_("Write a quarter like 2026Q3."),
+    # Closing a quarter (POST /reports/close, /api/v1/periods/close): only an ended one.
+    ("period", ErrorCode.IN_FUTURE.value): N_("This quarter has not ended yet."),
 }
 
 

@@ -368,7 +368,8 @@ ROUTES: tuple[Route, ...] = (
         other={"officer_lso": 403, "expert_lso": 403},
         body=lambda w: {
             "country": w["country"],
-            "period": f"{2000 + int(w['n']) // 4 % 90}Q{int(w['n']) % 4 + 1}",
+            # ended quarters only (1950Q1 … 2019Q4)
+            "period": f"{1950 + int(w['n']) // 4 % 70}Q{int(w['n']) % 4 + 1}",
         },
     ),
     Route("GET", "/api/v1/audit", _everyone(200, expert_lso=403)),
@@ -1643,7 +1644,7 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
         other={"officer_lso": 403, "expert_lso": 403},
         data=lambda w: {
             "country": w["country"],
-            "quarter": f"{2000 + int(w['n']) // 4 % 90}Q{int(w['n']) % 4 + 1}",
+            "quarter": f"{1950 + int(w['n']) // 4 % 70}Q{int(w['n']) % 4 + 1}",
         },
         state=_reads(lambda w: _count(ClosedPeriod, ClosedPeriod.country == w["country"])),
     ),

@@ -14,6 +14,8 @@ from sqlmodel import Session, select
 
 from server.accounts.models import Device, User
 from server.activities.models import ClosedPeriod
+from server.activities.review import quarter_of
+from server.columns import utcnow
 from server.projects import routes as project_routes
 from server.projects.models import Project, Site, Target
 from server.results.models import Form
@@ -268,6 +270,10 @@ def test_closing_a_period_is_told_every_problem_at_once(
     assert _problems(response) == {("country", "unknown_code"), ("period", "bad_period")}
     response = client.post(url, json={"country": "LSO", "period": "2025Q5"}, headers=headers)
     assert _problems(response) == {("period", "bad_period")}
+    # a quarter that has not ended, beside an unknown country
+    this_quarter = quarter_of(utcnow().date())
+    response = client.post(url, json={"country": "XXX", "period": this_quarter}, headers=headers)
+    assert _problems(response) == {("country", "unknown_code"), ("period", "in_future")}
     assert rows(session, select(ClosedPeriod)) == []
     # the role's and the scope's answers are unchanged
     response = client.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -12,8 +12,10 @@ from sqlmodel import Session, select
 
 from server.activities.models import Activity, ClosedPeriod
 from server.activities.review import closed_period_for, parse_quarter, quarter_of
+from server.columns import utcnow
 from server.errors import ValidationFailed
 from server.records.models import AuditEntry
+from shared.indicators import period_bounds
 from tests.factories import World, activity_data, fresh, make_device, rows
 
 
@@ -36,6 +38,34 @@ def test_parse_quarter_refuses_what_is_not_a_quarter(bad: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         parse_quarter(bad)
     assert caught.value.errors[0]["field"] == "period"
+
+
+def test_a_quarter_is_closed_only_once_it_has_ended(client: TestClient, session: Session) -> None:
+    """Activities of the running quarter still arrive on time until its last day: closing it
+    (or a later one) would mark them late, and a closed quarter stays closed."""
+    world = World(session)
+    today = utcnow().date()
+    this_quarter = quarter_of(today)
+    next_quarter = quarter_of(period_bounds(this_quarter)[1] + timedelta(days=1))
+    last_quarter = quarter_of(period_bounds(this_quarter)[0] - timedelta(days=1))
+    for period in (this_quarter, next_quarter, "2999Q4"):
+        response = client.post(
+            "/api/v1/periods/close",
+            json={"country": "LSO", "period": period},
+            headers=world.auth("officer_lso"),
+        )
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert (error["field"], error["code"]) == ("period", "in_future")
+        assert period in error["message"]
+    assert rows(session, select(ClosedPeriod)) == []
+    response = client.post(
+        "/api/v1/periods/close",
+        json={"country": "LSO", "period": last_quarter},
+        headers=world.auth("officer_lso"),
+    )
+    assert response.status_code == 201, response.text
+    assert [p.period for p in rows(session, select(ClosedPeriod))] == [last_quarter]
 
 
 def _push(

@@ -76,6 +76,25 @@ def test_a_bad_quarter_is_named_next_to_its_field(officer: TestClient, engine: E
 
 
 @sqlite_only
+def test_the_running_quarter_cannot_be_closed_and_the_page_says_why_in_french(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    running = report.quarter_choices(utcnow().date())[0]
+    officer.cookies.set("pilotmon_lang", "fr")
+    page = _close(officer, running)
+    assert page.status_code == 422
+    html = main_of(page.text)
+    error = re.search(r'id="close-quarter-error"[^>]*>(.*?)<', html, re.S)
+    assert error is not None
+    assert "n’est pas encore terminé" in error.group(1), error.group(1)
+    assert _closed(engine) == []
+    # nor is it offered
+    form = main_of(officer.get("/reports").text)
+    form = form[form.index('id="close-quarter"') :]
+    assert f'value="{running}"' not in form[: form.index("</select>")]
+
+
+@sqlite_only
 def test_hq_sees_the_closed_quarters_but_may_not_close_one(
     client: TestClient, engine: Engine, world: World
 ) -> None:
