@@ -85,6 +85,8 @@ class Texts:
     actual: str = "Actual"
     target: str = "Target"
     achieved: str = "Achieved"
+    # A series' highest value in the text description (screen readers announce it).
+    highest: str = "%(series)s: %(value)s at most (%(category)s)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class Chart:
         parts.append(f'<div class="chart-canvas">{self.svg}</div>')
         parts.append(
             f'<details class="chart-data"><summary>{escape(self.texts.data_table)}'
-            f"</summary>{self.table}</details></figure>"
+            f'</summary><div class="table-wrap">{self.table}</div></details></figure>'
         )
         return "".join(parts)
 
@@ -373,8 +375,10 @@ def _has_values(series: Sequence[Series]) -> bool:
     return any(v is not None and v != 0 for s in series for v in s.values)
 
 
-def _summary_of(series: Sequence[Series], categories: Sequence[str], fmt: Formatter) -> str:
-    """One sentence per series: its total (or range) and its highest category."""
+def _summary_of(
+    series: Sequence[Series], categories: Sequence[str], fmt: Formatter, texts: Texts
+) -> str:
+    """One sentence per series: its highest value and that value's category."""
     parts = []
     for s in series:
         known = [
@@ -385,7 +389,9 @@ def _summary_of(series: Sequence[Series], categories: Sequence[str], fmt: Format
         if not known:
             continue
         top_value, top_category = max(known, key=lambda pair: pair[0])
-        parts.append(f"{s.name}: {fmt(top_value)} at most ({top_category})")
+        parts.append(
+            texts.highest % {"series": s.name, "value": fmt(top_value), "category": top_category}
+        )
     return "; ".join(parts)
 
 
@@ -463,7 +469,7 @@ def stacked_bar_chart(
             )
             running += value
     body.append("</g>")
-    summary = summary or _summary_of(series, categories, fmt)
+    summary = summary or _summary_of(series, categories, fmt, texts)
     return Chart(
         key=key,
         title=title,
@@ -518,7 +524,7 @@ def grouped_bar_chart(
                 "</title></rect>"
             )
     body.append("</g>")
-    summary = summary or _summary_of(series, categories, fmt)
+    summary = summary or _summary_of(series, categories, fmt, texts)
     return Chart(
         key=key,
         title=title,
@@ -594,7 +600,7 @@ def line_chart(
                 )
         body.append("</g>")
         body.extend(points)
-    summary = summary or _summary_of(series, categories, fmt)
+    summary = summary or _summary_of(series, categories, fmt, texts)
     return Chart(
         key=key,
         title=title,

@@ -702,6 +702,16 @@ REPORT_AGE_BUCKETS: tuple[tuple[int | None, str], ...] = (
 )
 
 
+def report_age_bucket(received_at: datetime, now: datetime) -> int:
+    """The place in ``REPORT_AGE_BUCKETS`` of a report received at ``received_at``: its age in
+    whole days rounded as the list below the chart says it ("2 days ago" is 36 to 60 hours,
+    ``Translator.ago``), so that the chart and the list agree on every tablet."""
+    days = round((now - received_at).total_seconds() / 86400)
+    return next(
+        i for i, (upper, _) in enumerate(REPORT_AGE_BUCKETS) if upper is None or days <= upper
+    )
+
+
 def _fleet_chart(t: Translator, rows: Sequence[TabletRow], now: datetime) -> charts.Chart:
     """Tablets by the age of their last report, holding data or not: a fleet at a glance."""
     holding = [0] * (len(REPORT_AGE_BUCKETS) + 1)
@@ -713,12 +723,7 @@ def _fleet_chart(t: Translator, rows: Sequence[TabletRow], now: datetime) -> cha
         if status is None:
             index = len(REPORT_AGE_BUCKETS)
         else:
-            days = (now - status.received_at).days
-            index = next(
-                i
-                for i, (upper, _) in enumerate(REPORT_AGE_BUCKETS)
-                if upper is None or days <= upper
-            )
+            index = report_age_bucket(status.received_at, now)
         (holding if row.pending else clear)[index] += 1
     categories = [t.gettext(label) for _, label in REPORT_AGE_BUCKETS] + [t.gettext("never")]
     return charts.stacked_bar_chart(
@@ -940,6 +945,7 @@ def _texts(t: Translator) -> charts.Texts:
         actual=t.gettext("Actual"),
         target=t.gettext("Target"),
         achieved=t.gettext("Achieved"),
+        highest=t.gettext("%(series)s: %(value)s at most (%(category)s)"),
     )
 
 

@@ -248,6 +248,12 @@ def _check_pages(
             text = d.find_element("tag name", "body").text
             problems += [f"{where}: no space in “{m}”" for m in RUN_ON.findall(text)]
             _shoot(d, f"{role}-{name}", width)
+            # What opens in place (a chart's numbers, a form's details) must fit too.
+            if d.execute_script(
+                "const closed = [...document.querySelectorAll('details:not([open])')];"
+                "closed.forEach(x => { x.open = true; }); return closed.length;"
+            ) and (overflow := _sideways(d)):
+                problems.append(f"{where}, its details open: scrolls {overflow} px sideways")
     return problems
 
 

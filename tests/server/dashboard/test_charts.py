@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.dashboard import charts
+from server.dashboard import charts, service
+from server.dashboard.i18n import Translator
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -70,6 +71,23 @@ def test_stacked_bars_are_as_tall_as_their_values() -> None:
     assert heights["Jan · TA1"] == pytest.approx(2 * heights["Jan · TA2"], rel=1e-3)
 
 
+def test_a_charts_description_is_in_the_readers_language() -> None:
+    """Screen readers announce the description: in French, no English words in it."""
+    chart = charts.stacked_bar_chart(
+        key="by-month",
+        title="Activités par mois",
+        categories=["janv.", "févr."],
+        series=[charts.Series("Chaînes de valeur", (2, 5.5))],
+        x_label="Mois",
+        y_label="Activités",
+        fmt=service._formatter(Translator("fr")),
+        texts=service._texts(Translator("fr")),
+    )
+    desc = svg_root(chart).find(f"{SVG}desc")
+    assert desc is not None
+    assert desc.text == "Chaînes de valeur\u202f: au plus 5,5 (févr.)"
+
+
 def test_a_chart_has_a_title_a_description_axis_labels_a_legend_and_a_table() -> None:
     chart = charts.stacked_bar_chart(
         key="by-month",
@@ -89,6 +107,8 @@ def test_a_chart_has_a_title_a_description_axis_labels_a_legend_and_a_table() ->
     html = chart.__html__()
     assert '<figcaption id="chart-by-month-title" class="chart-title">' in html
     assert [name for name, _ in chart.legend] == ["Value chains", "Post-harvest"]
+    # The numbers scroll in their own box on a phone, not the whole page sideways.
+    assert '<summary>Data table</summary><div class="table-wrap"><table' in html
     # The table holds every number, with a total per category.
     rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th>(.*?)</tr>", str(chart.table))
     assert rows == [

@@ -4,12 +4,15 @@ scope, against the statuses the tablets posted (docs/protocol.md#tablet-status).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.accounts.fleet import flag_pending_tablets
+from server.dashboard.i18n import Translator
+from server.dashboard.service import REPORT_AGE_BUCKETS, report_age_bucket
 from tests.server.dashboard.conftest import main_of, sign_in
 from tests.server.dashboard.fleet import ORDER, add_fleet
 from tests.server.dashboard.world import World
@@ -103,3 +106,26 @@ def test_revoking_a_tablet_that_holds_unsynced_data_says_what_will_not_arrive(
     notice = main_of(done.text)
     assert "Revoked “Tablet A — Maseru”" in notice
     assert "5 records and 2 photos" in notice and "will not reach the server" in notice
+
+
+def test_the_chart_puts_each_tablet_where_the_list_says_it_last_reported() -> None:
+    """A tablet the list says reported "2 days ago" is not drawn as "today or yesterday"."""
+    now = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
+    t = Translator("en")
+    labels = [label for _, label in REPORT_AGE_BUCKETS]
+    for hours in range(0, 24 * 40, 3):
+        received = now - timedelta(hours=hours)
+        said = t.ago(received, now)  # "5 hours ago", "1 day ago", "2 days ago", "3 weeks ago"
+        found = re.search(r"(\d+) (\w+)", said)
+        assert found is not None, said
+        number, unit = found.groups()
+        drawn = labels[report_age_bucket(received, now)]
+        if unit.startswith(("second", "minute", "hour")) or said == "1 day ago":
+            assert drawn == "today or yesterday", said
+        elif unit.startswith("day"):
+            assert drawn == "2–7 days", said
+        elif unit.startswith("week") and int(number) <= 4:
+            assert drawn in ("2–7 days", "8–30 days"), said
+        else:
+            assert drawn in ("8–30 days", "more than 30 days"), said
+    assert labels[report_age_bucket(now - timedelta(hours=44), now)] == "2–7 days"

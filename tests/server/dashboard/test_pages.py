@@ -196,7 +196,8 @@ def test_the_activity_page_shows_every_field_and_the_attendance_totals(
     assert '<td class="num"><strong>15</strong></td>' in html
     assert "24 participants · women's share 37.5 %" in html.replace("\u00a0", " ")
     assert "Reported late" in html  # the data-quality flag
-    assert "pill-late" in html
+    # … and, in other words, that it arrived after its quarter was closed
+    assert '<span class="pill pill-late">Arrived after closing</span>' in html
     assert "Version 1" in html  # the history
 
 
