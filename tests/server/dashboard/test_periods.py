@@ -34,6 +34,13 @@ def _close(client: TestClient, quarter: str, country: str = "LSO") -> Response:
     )
 
 
+def _quarter_error(page: Response) -> str:
+    """The words next to the quarter to close."""
+    error = re.search(r'id="close-quarter-error"[^>]*>(.*?)<', main_of(page.text), re.S)
+    assert error is not None
+    return error.group(1)
+
+
 def test_an_officer_closes_a_quarter_and_the_page_lists_it(
     officer: TestClient, engine: Engine, world: World
 ) -> None:
@@ -60,10 +67,7 @@ def test_closing_a_closed_quarter_says_so_next_to_the_field_in_french(
     officer.cookies.set("pilotmon_lang", "fr")
     again = _close(officer, quarter)
     assert again.status_code == 409
-    html = main_of(again.text)
-    error = re.search(r'id="close-quarter-error"[^>]*>(.*?)<', html, re.S)
-    assert error is not None
-    assert f"{quarter} est déjà clos pour Lesotho" in error.group(1)
+    assert f"{quarter} est déjà clos pour Lesotho" in _quarter_error(again)
     assert _closed(engine) == [("LSO", quarter)]
 
 
@@ -83,10 +87,7 @@ def test_the_running_quarter_cannot_be_closed_and_the_page_says_why_in_french(
     officer.cookies.set("pilotmon_lang", "fr")
     page = _close(officer, running)
     assert page.status_code == 422
-    html = main_of(page.text)
-    error = re.search(r'id="close-quarter-error"[^>]*>(.*?)<', html, re.S)
-    assert error is not None
-    assert "n’est pas encore terminé" in error.group(1), error.group(1)
+    assert "n’est pas encore terminé" in _quarter_error(page)
     assert _closed(engine) == []
     # nor is it offered
     form = main_of(officer.get("/reports").text)
