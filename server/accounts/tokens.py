@@ -28,9 +28,12 @@ from server.accounts.service import (
 )
 from server.columns import utcnow
 from server.errors import Conflict, NotFound
+from shared.errors import ErrorCode
 
 # A person rarely needs more than a handful; the cap keeps a script from filling the table.
 MAX_TOKENS_PER_PERSON = 50
+# A token's name, as long as its column (PersonalToken.name) and the API's body allow.
+NAME_MAX_LENGTH = 100
 
 
 class BasicAuthFailed(NotAuthenticated):
@@ -46,7 +49,9 @@ def create_token(session: Session, *, caller: Caller, name: str) -> tuple[Person
     ).all()
     if len(live) >= MAX_TOKENS_PER_PERSON:
         raise Conflict(
-            f"you already have {MAX_TOKENS_PER_PERSON} tokens: revoke one you no longer use"
+            f"you already have {MAX_TOKENS_PER_PERSON} tokens: revoke one you no longer use",
+            code=ErrorCode.TOO_MANY,
+            params={"limit": str(MAX_TOKENS_PER_PERSON)},
         )
     secret = new_token()
     row = PersonalToken(user_id=caller.user.id, name=name.strip(), token_hash=token_hash(secret))

@@ -1202,23 +1202,36 @@ def access_tokens(page: SignedIn, session: SessionDep) -> Response:
 @router.post("/tokens")
 def create_access_token(page: SignedIn, form: CheckedForm, session: SessionDep) -> Response:
     assert page.caller is not None
-    name = form_text(form, "name", limit=100)
-    if not name:
+    # Read beyond the name's limit, so that a longer one is refused, not cut without a word.
+    name = form_text(form, "name", limit=10 * personal_tokens.NAME_MAX_LENGTH)
+    if not name or len(name) > personal_tokens.NAME_MAX_LENGTH:
+        words = (
+            explain(page.t, ErrorCode.TOO_LONG)
+            if name
+            else page.t.gettext("Give the token a name, e.g. “Power BI at HQ”.")
+        )
         return _tokens_page(
             page,
             session,
-            errors=FormState(name=page.t.gettext("Give the token a name, e.g. “Power BI at HQ”.")),
+            values=FormState(name=name[: personal_tokens.NAME_MAX_LENGTH]),
+            errors=FormState(name=words),
             status_code=422,
         )
     try:
         _, secret = personal_tokens.create_token(session, caller=page.caller, name=name)
-    except Conflict as exc:
+    except Conflict:
         session.rollback()
         return _tokens_page(
             page,
             session,
             values=FormState(name=name),
-            errors=FormState(name=exc.message),
+            errors=FormState(
+                name=page.t.gettext(
+                    "You have %(limit)s tokens already, the most one may have: revoke one you "
+                    "no longer use."
+                )
+                % {"limit": personal_tokens.MAX_TOKENS_PER_PERSON}
+            ),
             status_code=409,
         )
     session.commit()

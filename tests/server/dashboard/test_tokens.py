@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from server.accounts import tokens as personal_tokens
 from server.accounts.models import PersonalToken
 from tests.server.dashboard.conftest import main_of, sqlite_only, token_for
 from tests.server.dashboard.world import World
@@ -73,3 +75,38 @@ def test_the_page_speaks_french(officer: TestClient) -> None:
     )
     html = officer.get("/tokens").text
     assert "Jetons d’accès" in html and "Créer le jeton" in html
+
+
+@sqlite_only
+def test_a_name_too_long_is_refused_not_cut(officer: TestClient, engine: Engine) -> None:
+    """The field takes 100 characters; a longer name (sent by a script, say) is refused with a
+    word next to it, where it was once cut to 100 without one."""
+    long = officer.post(
+        "/tokens", data={"csrf_token": token_for(officer, "/tokens"), "name": "x" * 101}
+    )
+    assert long.status_code == 422
+    assert re.search(r'id="name-error"[^>]*>\s*This is too long\.', long.text)
+    with Session(engine) as reader:
+        assert reader.exec(select(PersonalToken)).all() == []
+    exact = officer.post(
+        "/tokens", data={"csrf_token": token_for(officer, "/tokens"), "name": "x" * 100}
+    )
+    assert exact.status_code == 200
+
+
+@sqlite_only
+def test_one_token_too_many_is_said_in_the_readers_language(
+    officer: TestClient, engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(personal_tokens, "MAX_TOKENS_PER_PERSON", 2)
+    officer.cookies.set("pilotmon_lang", "fr")
+    for name in ("Excel", "Power BI", "One too many"):
+        response = officer.post(
+            "/tokens", data={"csrf_token": token_for(officer, "/tokens"), "name": name}
+        )
+    assert response.status_code == 409
+    error = re.search(r'id="name-error"[^>]*>(.*?)<', response.text, re.S)
+    assert error is not None
+    assert "Vous avez déjà 2 jetons" in error.group(1) and "revoke" not in error.group(1)
+    with Session(engine) as reader:
+        assert len(reader.exec(select(PersonalToken)).all()) == 2

@@ -14,6 +14,7 @@ from lxml import etree
 from odata import ODataService
 from sqlmodel import Session
 
+from server.accounts import tokens
 from server.activities.service import ActivityWrite, Writer, write_activities
 from server.odata.entities import MONTHLY_INDICATORS
 from tests.factories import World, detach, make_activity
@@ -274,6 +275,18 @@ def test_orderby_top_and_skip_page_in_order(client: TestClient, world: FeedWorld
 
 
 # --- tokens -------------------------------------------------------------------------------------
+
+
+def test_one_token_too_many_is_a_409_with_its_code_and_limit(
+    client: TestClient, world: FeedWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens, "MAX_TOKENS_PER_PERSON", 1)
+    _token(client, world, "officer_lso")
+    response = client.post(
+        "/api/v1/tokens", json={"name": "Excel"}, headers=world.auth("officer_lso")
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "too_many"
 
 
 def test_a_revoked_token_and_a_disabled_account_get_401(
