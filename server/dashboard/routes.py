@@ -1083,7 +1083,7 @@ def reports(page: SignedIn, session: SessionDep) -> Response:
 def close_quarter(page: SignedIn, form: CheckedForm, session: SessionDep) -> Response:
     """Close a country's reporting quarter: later submissions dated inside it are marked late."""
     assert page.caller is not None
-    country = form_text(form, "country", limit=3).upper()
+    country = form_text(form, "country", limit=16).upper()  # "LSOX" is refused, not cut
     quarter = form_text(form, "quarter", limit=16).upper()
     chosen = FormState(country=country, quarter=quarter)
     try:

@@ -77,6 +77,11 @@ def test_a_bad_quarter_is_named_next_to_its_field(officer: TestClient, engine: E
     assert page.status_code == 422
     assert 'id="close-quarter-error"' in page.text
     assert _closed(engine) == []
+    # a country of four letters is refused, not cut to the officer's own three
+    page = _close(officer, _last_quarter(), country="LSOX")
+    assert page.status_code == 422
+    assert 'id="close-country-error"' in page.text
+    assert _closed(engine) == []
 
 
 @sqlite_only
