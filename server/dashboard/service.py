@@ -53,7 +53,7 @@ from server.errors import (
 from server.exports import activities as activity_export
 from server.exports import dhis2, iati, tabular
 from server.exports.observations import LEADING, TRAILING, observation_table
-from server.exports.values import value_columns, value_rows
+from server.exports.values import site_names, value_columns, value_rows
 from server.indicators import service as indicators
 from server.projects import service as projects_service
 from server.projects.models import Project, Site, Target
@@ -1375,7 +1375,8 @@ def export_file(
             session=session,  # result indicators too, as the API's export finds them
         )
         values = indicators.indicator_values(session, caller=caller, query=query)
-        columns, rows = value_columns(values), value_rows(values)
+        columns = value_columns(values)
+        rows = value_rows(values, site_names(session, values))
         name = f"{values.indicator.lower()}-{stamp}.{request.format}"
         if request.format == "csv":
             return ExportFile(name, tabular.CSV_MEDIA_TYPE, tabular.csv_chunks(columns, rows))

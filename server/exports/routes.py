@@ -28,7 +28,7 @@ from server.exports.tabular import (
     file_chunks,
     xlsx_file,
 )
-from server.exports.values import value_columns, value_rows
+from server.exports.values import site_names, value_columns, value_rows
 from server.indicators.routes import values_query_from
 from server.indicators.service import (
     IndicatorValues,
@@ -137,7 +137,7 @@ def indicators_csv(
 ) -> StreamingResponse:
     values = _values(request, caller, session, indicator)
     return StreamingResponse(
-        csv_chunks(value_columns(values), value_rows(values)),
+        csv_chunks(value_columns(values), value_rows(values, site_names(session, values))),
         media_type=CSV_MEDIA_TYPE,
         headers=_attachment(values.indicator.lower(), "csv"),
     )
@@ -148,7 +148,9 @@ def indicators_xlsx(
     request: Request, caller: CurrentCaller, session: SessionDep, indicator: IndicatorParam
 ) -> StreamingResponse:
     values = _values(request, caller, session, indicator)
-    workbook = xlsx_file(values.indicator, value_columns(values), value_rows(values))
+    workbook = xlsx_file(
+        values.indicator, value_columns(values), value_rows(values, site_names(session, values))
+    )
     return StreamingResponse(
         file_chunks(workbook),
         media_type=XLSX_MEDIA_TYPE,

@@ -305,3 +305,16 @@ def test_a_forms_observations_download_with_labels_in_the_readers_language(
     assert read[1][6:10] == ["1234.5", "12", '\'=HYPERLINK("http://x")', "2025-02-03"]
     assert bad.status_code == 400
     assert 'id="form-error"' in main_of(bad.text)
+
+
+@sqlite_only
+def test_by_site_the_download_names_each_site(officer: TestClient, world: World) -> None:
+    response = officer.get(
+        "/exports/download",
+        params={"indicator": "ACTIVITIES", "group_by": "site", "format": "csv"},
+    )
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    named = {r["site"]: r["site_name"] for r in rows if r["site"]}
+    sites = {str(s.id): s.name for s in world.sites}
+    assert named and all(sites[i] == name for i, name in named.items())

@@ -448,3 +448,29 @@ def test_iati_export_is_valid_against_the_2_03_schema(client: TestClient, world:
     assert [a.findtext("iati-identifier") for a in document.findall("iati-activity")] == [
         f"XM-DAC-41140-{world.project_ken.code}"
     ]
+
+
+def test_grouped_by_site_the_files_name_each_site(client: TestClient, world: World) -> None:
+    """People open these files: a site's id alone tells them nothing, so its name follows."""
+    expected = _json_rows(client, world, "ACTIVITIES", "site,activity_type", who="officer_lso")
+    assert any(r["site"] for r in expected)  # the world has activities at a site
+    names = {str(world.site_lso.id): world.site_lso.name}
+    named = [{"site": r["site"], "site_name": names.get(r["site"] or ""), **r} for r in expected]
+    params = {"indicator": "ACTIVITIES", "group_by": "site,activity_type"}
+    response = client.get(
+        "/api/v1/exports/indicators.csv", params=params, headers=world.auth("officer_lso")
+    )
+    assert response.status_code == 200, response.text
+    reader = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert reader.fieldnames == ["site", "site_name", "activity_type", "value"]
+    assert list(reader) == [{k: _csv_text(v) for k, v in r.items()} for r in named]
+    response = client.get(
+        "/api/v1/exports/indicators.xlsx", params=params, headers=world.auth("officer_lso")
+    )
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    rows = [
+        dict(zip(header, (c.value for c in r), strict=True)) for r in sheet.iter_rows(min_row=2)
+    ]
+    assert header == ["site", "site_name", "activity_type", "value"] and rows == named
