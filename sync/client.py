@@ -42,9 +42,10 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -419,7 +420,14 @@ class Answer:
     body: bytes
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
+        """The answer's JSON; ``NotTheServer`` when it is not JSON, as when a Wi-Fi sign-in
+        page answers in the server's place (the server answers JSON, errors included)."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:  # invalid JSON or UTF-8
+            raise _not_the_server(self.status) from exc
 
 
 class _OutgoingBody(io.BytesIO):
@@ -476,7 +484,7 @@ class SyncClient:
     # --- protocol calls --------------------------------------------------------------------
 
     def info(self) -> SyncInfo:
-        return SyncInfo.model_validate(self._send("GET", "/sync/info").json())
+        return _protocol(SyncInfo, self._send("GET", "/sync/info"))
 
     def push(self, envelope: bytes, *, compress: bool = True) -> PushResponse:
         """Send one batch (an encoded ``PushRequest``), gzipped unless told otherwise."""
@@ -492,13 +500,13 @@ class SyncClient:
         if self.app_version:
             headers["X-App-Version"] = self.app_version
         answer = self._send("POST", "/sync/push", body=body, headers=headers)
-        return PushResponse.model_validate(answer.json())
+        return _protocol(PushResponse, answer)
 
     def pull(self, cursor: str | None, *, limit: int = DEFAULT_PULL_LIMIT) -> PullResponse:
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
-        return PullResponse.model_validate(self._send("GET", "/sync/pull", params=params).json())
+        return _protocol(PullResponse, self._send("GET", "/sync/pull", params=params))
 
     def receipt_keys(self) -> list[dict[str, Any]]:
         """The server's published custody-receipt keys (``receipt_keys`` of ``GET /sync/info``,
@@ -648,9 +656,16 @@ def _inflate(raw: bytes, encoding: str | None) -> bytes:
         raise errors.ServerError(f"the server's answer is not valid gzip ({exc})") from exc
 
 
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
+
+
 def _detail(answer: Answer) -> tuple[str, dict[str, Any]]:
     try:
-        body = answer.json()
+        body = json.loads(answer.body) if answer.body else None
     except ValueError:
         return answer.body[:200].decode("utf-8", "replace"), {}
     if not isinstance(body, dict):
@@ -667,9 +682,36 @@ def _detail(answer: Answer) -> tuple[str, dict[str, Any]]:
     return text, body
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _protocol(model: type[_Model], answer: Answer) -> _Model:
+    """The answer as the protocol's ``model``; an answer of another shape is the server's
+    failure (a ``ServerError``, tried again later), not an unexpected error of the app's."""
+    try:
+        return model.model_validate(answer.json())
+    except ValidationError as exc:
+        raise errors.ServerError(
+            f"the server's answer does not follow the protocol ({exc.error_count()} problems)",
+            status=answer.status,
+        ) from exc
+
+
+def _not_the_server(status: int) -> errors.NotTheServer:
+    return errors.NotTheServer(
+        f"something other than the server answered ({status}, not JSON): a Wi-Fi or operator "
+        "sign-in page, or a proxy; sign in to the network or check the server address",
+        status=status,
+    )
+
+
 def _error_of(answer: Answer) -> errors.SyncClientError:
     text, body = _detail(answer)
     status = answer.status
+    if status == 511 or (status in (401, 403) and not _is_json_object(answer.body)):
+        # A hotspot asks to sign in (511, or a 401 or 403 page of its own): not the server
+        # refusing this tablet, which it says in JSON.
+        return _not_the_server(status)
     if status in (429, 503):
         wait = retry_after_seconds(answer.headers)
         when = f"will try again in {_duration(wait)}" if wait else "will try again later"

@@ -6,7 +6,9 @@ SyncClientError            base; ``retry`` says whether trying again later may h
 │   ├── NoNetwork          the tablet has no network: no route, no name resolution
 │   ├── ServerUnreachable  the network works but the server does not answer a connection
 │   ├── LinkTimeout        connected, but the link is too slow: silence past the timeout
-│   └── ConnectionLost     connected, then the connection broke in the middle of a transfer
+│   ├── ConnectionLost     connected, then the connection broke in the middle of a transfer
+│   └── NotTheServer       something else answered: a Wi-Fi or operator sign-in page, a proxy
+│                          (a web page where the server answers JSON, or 511)
 ├── ServerError            5xx: the server failed (retry)
 │   └── ServerBusy         429 or 503: the server asks the tablet to come back later
 │                          (``retry_after`` seconds, when it said; the schedule waits
@@ -29,6 +31,7 @@ CAUSES = (
     "unreachable",
     "timeout",
     "connection_lost",
+    "not_the_server",
     "busy",
     "server_error",
     "not_enrolled",
@@ -71,6 +74,14 @@ class LinkTimeout(NetworkError):
 
 class ConnectionLost(NetworkError):
     cause = "connection_lost"
+
+
+class NotTheServer(NetworkError):
+    """The answer did not come from a Pilot Monitor server: a hotspot's sign-in page, an
+    operator's or a proxy's page (HTML where the server always answers JSON). Once the user has
+    signed in to the network, the next try reaches the server."""
+
+    cause = "not_the_server"
 
 
 class ServerError(SyncClientError):

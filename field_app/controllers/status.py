@@ -82,6 +82,11 @@ CAUSE_WORDS: dict[str, str] = {
         "the connection broke during the transfer. The tablet tries again and goes on "
         "where it stopped."
     ),
+    "not_the_server": N_(
+        "the network answered with a web page, not the server. Sign in to the Wi-Fi or the "
+        "mobile data page in a browser, or check the server address; the tablet tries again "
+        "by itself."
+    ),
     "busy": N_("the server is busy. The tablet tries again later."),
     "server_error": N_("the server had a problem. The tablet tries again later."),
     "not_enrolled": N_("the server does not know this tablet: enrol it again."),

@@ -336,6 +336,7 @@ def test_the_current_upload_shows_its_progress_and_what_is_left() -> None:
         ("timeout", "the link is too slow: the server's answer did not come in time."),
         ("connection_lost", "the connection broke during the transfer."),
         ("busy", "the server is busy. The tablet tries again later."),
+        ("not_the_server", "the network answered with a web page, not the server. Sign in"),
         ("refused", "the server refused a request (the server refused the request (400): x)."),
     ],
 )
