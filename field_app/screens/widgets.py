@@ -40,6 +40,8 @@ class PMButton(ButtonBehavior, Label):
 
     kind = StringProperty("primary")
     icon = StringProperty("")
+    # False hides the button: no height, nothing drawn (not merely faded, as disabled is).
+    shown = BooleanProperty(True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

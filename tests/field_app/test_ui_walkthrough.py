@@ -737,3 +737,44 @@ def test_an_open_popup_follows_a_language_switch(kivy_window: None, tmp_path: Pa
         finally:
             driver.app.set_language("en")
         form._dirty = False
+
+
+@pytest.mark.parametrize("size", [(1280, 800), PHONE])
+def test_a_new_activity_shows_only_save_at_its_bottom(
+    kivy_window: None, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    # "Record a measurement" and "Delete this activity" are for a saved activity. On a new one
+    # they had no height but stayed drawn, faded (a disabled button's look won over hidden),
+    # over the bottom Save and the notes.
+    session, _, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.resize(*size)
+
+        def hidden(form: Any) -> list[tuple[float, float]]:
+            driver.step(3)
+            return [
+                (b.height, b.opacity) for b in (form.ids.measure_button, form.ids.delete_button)
+            ]
+
+        driver.app.show("form", project_id=project["id"])
+        form = on_screen(driver, "form")
+        assert hidden(form) == [(0, 0), (0, 0)]
+        driver.choose(form._inputs["type"], "Farmer training")
+        driver.type(form._inputs["title"], "Hermetic bag training")
+        driver.type(form._cells[("female", "youth")], "9")
+        driver.tap(form.ids.save_top)
+        on_screen(driver, "activities")
+        [saved] = [
+            a
+            for a in session.backend.activities(project["id"])
+            if a.data["title"] == "Hermetic bag training"
+        ]
+        driver.app.show("form", activity_id=saved.id)
+        form = on_screen(driver, "form")
+        shown = hidden(form)
+        assert all(height > 0 and opacity == 1 for height, opacity in shown), shown
+        driver.app.show("form", project_id=project["id"])  # a new one again, after a saved one
+        form = on_screen(driver, "form")
+        assert hidden(form) == [(0, 0), (0, 0)]
+        driver.screenshot(SHOTS / f"new-activity-bottom-{size[0]}.png")
+        driver.resize(1280, 800)
