@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from server.results.shipped import DEMO_PLOT_HARVEST
+from server.results.shipped import DEMO_PLOT_HARVEST, SHIPPED_FORMS
 from sync.protocol import Change, Op
 from tests.field_app import kivy_driver
 from tests.field_app.photo_samples import field_photo
@@ -277,3 +277,23 @@ def test_record_a_measurement_from_a_saved_activity(
     assert screen.form.record["activity_id"] == activity["id"]
     assert screen.form.record["site_id"] == facts["site"]["id"]
     assert screen.ids.site.text == "Ha Mokhalinyane"
+
+
+@pytest.mark.parametrize("size", [(400, 780), PORTRAIT, LANDSCAPE])
+def test_the_five_shipped_forms_all_show_on_a_tablet_and_a_phone(
+    tablet: tuple[kivy_driver.Driver, Any, dict], size: tuple[int, int]
+) -> None:
+    # Held upright, the list of forms was a 200 dp band: three of five showed, and nothing said
+    # the other two were there.
+    driver, backend, facts = tablet
+    backend.store.apply_pull(
+        [form_change(form_wire(f)) for f in SHIPPED_FORMS if f is not DEMO_PLOT_HARVEST], "c2"
+    )
+    driver.resize(*size)
+    driver.app.show("measurements", project_id=facts["project"]["id"])
+    measurements = on_screen(driver, "measurements")
+    driver.step(3)
+    forms = measurements.ids.forms
+    assert len(forms.children) == len(SHIPPED_FORMS)
+    assert measurements.ids.forms_band.height >= forms.height  # every one in sight
+    driver.screenshot(SHOTS / f"measurements-five-forms-{size[0]}x{size[1]}.png")
