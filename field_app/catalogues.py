@@ -1,7 +1,8 @@
 """Keep the translation catalogues in step with the code (a developer tool, not used by the app).
 
 ``python -m field_app.catalogues`` finds every message in ``field_app`` (``_("…")``, ``N_("…")``,
-``ngettext("…", "…", n)`` in Python, ``tr._("…")`` in ``.kv`` files, and the catalogue's names),
+``ngettext("…", "…", n)`` in Python, ``tr._("…")`` and ``tr.ngettext("…", "…", n)`` in ``.kv``
+files, and the catalogue's names),
 adds the new ones to each ``.po`` file, marks the ones no longer used as obsolete, and compiles
 the ``.mo`` files the app loads. The ``.mo`` files are committed, so an Android build needs no
 Babel. Tests check that every message is translated and every ``.mo`` matches its ``.po``.
@@ -34,6 +35,8 @@ PLURALS = {
     "es": "nplurals=2; plural=(n != 1);",
 }
 _KV_MESSAGE = re.compile(r"""tr\._\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\)""")
+_KV_STRING = r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
+_KV_PLURAL = re.compile(rf"tr\.ngettext\(\s*{_KV_STRING}\s*,\s*{_KV_STRING}\s*,")
 
 Message = str | tuple[str, str]
 
@@ -59,8 +62,11 @@ def _python_messages(path: Path) -> Iterator[Message]:
 
 
 def _kv_messages(path: Path) -> Iterator[Message]:
-    for found in _KV_MESSAGE.finditer(path.read_text(encoding="utf-8")):
+    text = path.read_text(encoding="utf-8")
+    for found in _KV_MESSAGE.finditer(text):
         yield ast.literal_eval(found.group(1))
+    for found in _KV_PLURAL.finditer(text):
+        yield (ast.literal_eval(found.group(1)), ast.literal_eval(found.group(2)))
 
 
 def extract() -> dict[Message, list[str]]:

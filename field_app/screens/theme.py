@@ -61,6 +61,9 @@ TEXT_TITLE = sp(22)
 TEXT_BIG = sp(28)
 
 
+_WORDS = ("_", "ngettext")  # what a rule reads to choose its words: rerun on a language switch
+
+
 class Translator(Observable):
     """``tr._("Home")`` in a ``.kv`` rule re-runs when the language changes (the kv compiler
     binds to ``_``; switching the language calls every bound rule again)."""
@@ -73,14 +76,18 @@ class Translator(Observable):
     def _(self, text: str) -> str:
         return i18n._(text)
 
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        """``tr.ngettext("{n} record", "{n} records", n)``: the form for ``count``."""
+        return i18n.ngettext(singular, plural, count)
+
     def fbind(self, name: str, func: Any, *largs: Any, **kwargs: Any) -> Any:
-        if name == "_":
+        if name in _WORDS:
             self._observers.append((func, largs, kwargs))
             return None
         return super().fbind(name, func, *largs, **kwargs)
 
     def funbind(self, name: str, func: Any, *largs: Any, **kwargs: Any) -> Any:
-        if name == "_":
+        if name in _WORDS:
             # Compared by identity: the arguments hold weak proxies that may be dead.
             self._observers = [
                 o

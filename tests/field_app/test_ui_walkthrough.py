@@ -778,3 +778,34 @@ def test_a_new_activity_shows_only_save_at_its_bottom(
         assert hidden(form) == [(0, 0), (0, 0)]
         driver.screenshot(SHOTS / f"new-activity-bottom-{size[0]}.png")
         driver.resize(1280, 800)
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "two"),
+    [
+        ("en", "1 needs your attention", "2 need your attention"),
+        ("pt", "1 requer a sua atenção", "2 requerem a sua atenção"),
+    ],
+)
+def test_a_project_card_counts_what_needs_attention_in_the_right_number(
+    kivy_window: None, tmp_path: Path, language: str, one: str, two: str
+) -> None:
+    # The card said "1 need your attention" ("1 requerem…") where the sync bar said "1 needs".
+    session, _, _project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        driver.app.home()
+        home = on_screen(driver, "home")
+        driver.step(3)
+        card = next(w for w in home.walk(restrict=True) if type(w).__name__ == "ProjectCardView")
+
+        def counts() -> list[str]:
+            driver.step(2)
+            return [w.text for w in card.walk(restrict=True) if "ten" in getattr(w, "text", "")]
+
+        card.pending, card.attention = 0, 1
+        assert counts() == [one]
+        card.attention = 2
+        assert counts() == [two]
+        driver.app.set_language("en")  # and it follows a language switch
+        assert counts() == ["2 need your attention"]
