@@ -103,7 +103,9 @@ class AttentionScreen(BaseScreen):
         self.state_label = labels.label(labels.RECORD_STATES, item.state)
         self.differences = [(d.label, d.mine, d.theirs) for d in item.differences]
         self.errors = [
-            f"{label}: {message}" if label else message for label, message in item.errors
+            # "Start date: …", and in French "Date de début : …" (a space before the colon)
+            _("{field}: {reason}").format(field=label, reason=message) if label else message
+            for label, message in item.errors
         ]
         table = self.ids.differences
         table.clear_widgets()

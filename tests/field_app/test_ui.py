@@ -652,6 +652,11 @@ def test_a_rejected_record_shows_the_servers_reasons_and_is_fixed_and_resent(
     assert f"Start date: {EXPLANATIONS[ErrorCode(error['code'])]}" in attention.errors
     assert not any("start_date" in e for e in attention.errors)
     driver.screenshot(SHOTS / "live-attention-rejected.png")
+    driver.app.set_language("fr")  # French puts a space before the colon
+    attention = open_attention(driver)
+    assert any(e.startswith("Date de début\u00a0: ") for e in attention.errors), attention.errors
+    driver.app.set_language("en")
+    attention = open_attention(driver)
     driver.tap(attention.ids.edit_button)
 
     form_screen = on_screen(driver, "form")
