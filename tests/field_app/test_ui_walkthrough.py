@@ -809,3 +809,35 @@ def test_a_project_card_counts_what_needs_attention_in_the_right_number(
         assert counts() == [two]
         driver.app.set_language("en")  # and it follows a language switch
         assert counts() == ["2 need your attention"]
+
+
+@pytest.mark.parametrize("size", [(1280, 800), SMALL_PHONE])
+def test_the_language_is_chosen_before_enrolling_and_kept(
+    kivy_window: None, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    # The first screen was English only: Settings (and its language) opens once enrolled, so
+    # a field expert enrolled, and read its errors, in English.
+    from field_app.device import Device
+    from field_app.session import FieldSession
+
+    session = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.resize(*size)
+        enrol = on_screen(driver, "enrol")
+        assert driver.find_text(enrol, "Connect to your Pilot Monitor server")
+        for button in (enrol.ids.lang_en, enrol.ids.lang_fr, enrol.ids.lang_pt, enrol.ids.lang_es):
+            assert button.height > 0 and button.opacity == 1, button.text
+            assert button.y >= enrol.ids.card.y and button.top <= enrol.ids.card.top
+        driver.tap(enrol.ids.lang_fr)
+        driver.step(2)
+        assert driver.find_text(enrol, "Connexion à votre serveur Pilot Monitor")
+        for chip in (enrol.ids.chip_code, enrol.ids.chip_password):  # whole, on the card
+            assert chip.x >= enrol.ids.card.x and chip.right <= enrol.ids.card.right, chip.text
+        driver.screenshot(SHOTS / f"enrol-top-in-french-{size[0]}x{size[1]}.png")
+        driver.tap(enrol.ids.enrol_button)
+        assert enrol.errors["server"] and enrol.errors["server"] != "Required", enrol.errors
+        driver.screenshot(SHOTS / f"enrol-in-french-{size[0]}x{size[1]}.png")
+        # kept with the tablet's settings, for the next start
+        again = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+        assert again.settings.language == "fr"
+        driver.app.set_language("en")
