@@ -29,6 +29,7 @@ from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META, export_bundle
 from sync.client import SyncClient
 from sync.custody import save_receipts
 from sync.engine import SyncEngine, SyncReport
+from sync.protocol import ResultStatus
 from sync.schedule import SyncSchedule
 from sync.status import read_status
 from sync.store import Custody, DeviceStore, NewPhoto, StoredRecord
@@ -540,6 +541,8 @@ class StoreBackend:
                 bytes_sent=int(e.get("bytes_sent") or 0),
                 bytes_received=int(e.get("bytes_received") or 0),
                 cause=str(e.get("cause") or ""),
+                refused=int(e.get("refused") or 0),
+                conflicts=int(e.get("conflicts") or 0),
             )
             for e in reversed(entries)
         ]
@@ -596,4 +599,6 @@ def _went(report: SyncReport) -> dict[str, int]:
         "photos": report.uploaded,
         "bytes_sent": report.bytes_sent,
         "bytes_received": report.bytes_received,
+        "refused": report.pushed.get(ResultStatus.REJECTED, 0),
+        "conflicts": report.pushed.get(ResultStatus.CONFLICT, 0),
     }

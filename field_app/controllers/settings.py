@@ -7,12 +7,12 @@ from datetime import datetime
 from pathlib import Path
 
 from field_app.controllers.status import LogEntry, ago, cause_words, size_text
-from field_app.i18n import _
+from field_app.i18n import _, ngettext
 from sync.bundle import NoBundleKey
 
 
 def _what_went(entry: LogEntry) -> str:
-    return _(
+    went = _(
         "changes sent {sent}, photos sent {photos}, changes received {received}; "
         "{up} up, {down} down"
     ).format(
@@ -22,6 +22,25 @@ def _what_went(entry: LogEntry) -> str:
         up=size_text(entry.bytes_sent),
         down=size_text(entry.bytes_received),
     )
+    # Sent is not accepted: what the server refused or found in conflict is said too.
+    answered = []
+    if entry.refused:
+        answered.append(
+            ngettext(
+                "{n} refused by the server", "{n} refused by the server", entry.refused
+            ).format(n=entry.refused)
+        )
+    if entry.conflicts:
+        answered.append(
+            ngettext("{n} in conflict", "{n} in conflict", entry.conflicts).format(
+                n=entry.conflicts
+            )
+        )
+    if answered:
+        went += ". " + _("Of them, {which}: see “Needs attention”.").format(
+            which=", ".join(answered)
+        )
+    return went
 
 
 def log_line(entry: LogEntry, now: datetime) -> tuple[str, str, bool]:

@@ -65,6 +65,8 @@ class LogEntry:
     bytes_sent: int = 0  # on the wire, both ways
     bytes_received: int = 0
     cause: str = ""
+    refused: int = 0  # of the changes answered, those the server refused
+    conflicts: int = 0  # and those it answered as conflicts
 
 
 # The words for each cause of a failed round (sync.errors.CAUSES); the client's English detail

@@ -549,6 +549,12 @@ def test_log_lines_in_words() -> None:
         "0; 640 KB up, 2 KB down",
         False,
     )
+    # Sent is not accepted: what the server refused or found in conflict is said.
+    answered = LogEntry(at=NOW, ok=True, sent=3, refused=1, conflicts=2)
+    assert log_line(answered, NOW)[1] == (
+        "Done: changes sent 3, photos sent 0, changes received 0; 0 KB up, 0 KB down. "
+        "Of them, 1 refused by the server, 2 in conflict: see “Needs attention”."
+    )
     # An entry written before causes were kept: its words as they were.
     old = LogEntry(at=NOW, ok=False, error="the server had a problem (500)")
     assert log_line(old, NOW) == ("just now", "Failed: the server had a problem (500)", False)

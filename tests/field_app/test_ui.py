@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from field_app.controllers.settings import log_line
 from shared.errors import EXPLANATIONS, ErrorCode
 from tests.field_app import kivy_driver
 from tests.field_app.conftest import LiveServer
@@ -641,6 +642,10 @@ def test_a_rejected_record_shows_the_servers_reasons_and_is_fixed_and_resent(
     sync_through_the_app(driver, session)
     record = session.backend.activity(form.id)
     assert record.state == "rejected" and record.errors
+    # The sync log says so: the change went, and the server refused it.
+    [last] = session.backend.log(1)
+    assert last.ok and last.refused == 1
+    assert "Of them, 1 refused by the server" in log_line(last, datetime.now(UTC))[1]
 
     attention = open_attention(driver)
     assert attention.state_name == "rejected"
