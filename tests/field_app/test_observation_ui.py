@@ -297,3 +297,14 @@ def test_the_five_shipped_forms_all_show_on_a_tablet_and_a_phone(
     assert len(forms.children) == len(SHIPPED_FORMS)
     assert measurements.ids.forms_band.height >= forms.height  # every one in sight
     driver.screenshot(SHOTS / f"measurements-five-forms-{size[0]}x{size[1]}.png")
+
+
+def test_a_tablet_without_a_camera_says_so_on_the_measurement_as_on_the_activity(
+    tablet: tuple[kivy_driver.Driver, Any, dict],
+) -> None:
+    # The measurement's disabled button said "Take a photo"; the activity's "No camera here".
+    driver, _, facts = tablet
+    assert not driver.app.session.device.has_camera()  # a computer, as in these tests
+    driver.app.show("observation", project_id=facts["project"]["id"], form_id=facts["form"]["id"])
+    screen = on_screen(driver, "observation")
+    assert driver.find_text(screen, "No camera here").disabled
