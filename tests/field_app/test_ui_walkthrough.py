@@ -27,16 +27,21 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots" / "field" / "walkthrough"
 
 
+def unenrolled(tmp_path: Path) -> Any:
+    """A tablet as installed: nothing enrolled yet (its settings kept in ``tmp_path``)."""
+    from field_app.device import Device
+    from field_app.session import FieldSession
+
+    return FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+
+
 @pytest.mark.parametrize("size", [(1280, 800), (400, 780)])
 def test_after_enrol_with_empty_boxes_every_box_still_takes_a_touch(
     kivy_window: None, tmp_path: Path, size: tuple[int, int]
 ) -> None:
     # Enrol pressed with both boxes empty showed the two errors; touching the code box then
     # did nothing: the hidden password box (height 0, disabled) lay over it and ate the touch.
-    from field_app.device import Device
-    from field_app.session import FieldSession
-
-    session = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+    session = unenrolled(tmp_path)
     with kivy_driver.running(make_app(session)) as driver:
         driver.resize(*size)
         enrol = on_screen(driver, "enrol")
@@ -535,10 +540,7 @@ def test_an_enrolment_error_goes_once_its_box_is_filled_in(
     kivy_window: None, tmp_path: Path
 ) -> None:
     # "! Type your username" stayed under a box holding "amina" until Enrol was pressed again.
-    from field_app.device import Device
-    from field_app.session import FieldSession
-
-    session = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+    session = unenrolled(tmp_path)
     with kivy_driver.running(make_app(session)) as driver:
         enrol = on_screen(driver, "enrol")
         driver.tap(enrol.ids.enrol_button)
@@ -817,10 +819,7 @@ def test_the_language_is_chosen_before_enrolling_and_kept(
 ) -> None:
     # The first screen was English only: Settings (and its language) opens once enrolled, so
     # a field expert enrolled, and read its errors, in English.
-    from field_app.device import Device
-    from field_app.session import FieldSession
-
-    session = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+    session = unenrolled(tmp_path)
     with kivy_driver.running(make_app(session)) as driver:
         driver.resize(*size)
         enrol = on_screen(driver, "enrol")
@@ -838,6 +837,6 @@ def test_the_language_is_chosen_before_enrolling_and_kept(
         assert enrol.errors["server"] and enrol.errors["server"] != "Required", enrol.errors
         driver.screenshot(SHOTS / f"enrol-in-french-{size[0]}x{size[1]}.png")
         # kept with the tablet's settings, for the next start
-        again = FieldSession(backend=MemoryBackend(), device=Device(), data_dir=tmp_path / "tablet")
+        again = unenrolled(tmp_path)
         assert again.settings.language == "fr"
         driver.app.set_language("en")

@@ -8,13 +8,9 @@ instead of sleeping.
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +22,7 @@ from sync.engine import SyncEngine
 from sync.schedule import MAX_RETRY_AFTER, SyncSchedule
 from sync.status import read_status
 from sync.store import DeviceStore
+from tests.sync.scripted import Scripted as ScriptedServer
 
 INFO = {
     "protocols": [1],
@@ -35,53 +32,18 @@ INFO = {
     "max_pull_limit": 1000,
     "server_time": "2026-01-01T00:00:00Z",
 }
-Answer = tuple[int, dict[str, str], dict[str, Any]]
 
 
-class Scripted:
-    """An HTTP server answering each request with the next scripted answer (then 200 INFO)."""
+class Scripted(ScriptedServer):
+    """The scripted server, answering the sync info once its script is done."""
 
     def __init__(self) -> None:
-        self.answers: deque[Answer] = deque()
-        self.seen: list[str] = []
-        script = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                script.seen.append(f"{self.command} {self.path.split('?')[0]}")
-                status, headers, body = (
-                    script.answers.popleft() if script.answers else (200, {}, INFO)
-                )
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(default=(200, {}, INFO))
 
     def busy(self, seconds: int | None, *, status: int = 429, times: int = 1) -> None:
         headers = {} if seconds is None else {"Retry-After": str(seconds)}
         for _ in range(times):
             self.answers.append((status, headers, {"detail": "too many requests"}))
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -7,53 +7,16 @@ The client runs its real ``requests`` session against a scripted HTTP server on 
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import deque
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from sync import errors
 from sync.client import SyncClient
 from sync.errors import CAUSES
+from tests.sync.scripted import Scripted
 
 PORTAL = b"<!doctype html><html><body><h1>Welcome! Sign in to use the Wi-Fi</h1></body></html>"
-
-
-class Scripted:
-    """Each request gets the next (status, content type, body)."""
-
-    def __init__(self) -> None:
-        self.answers: deque[tuple[int, str, bytes]] = deque()
-        script = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                status, kind, body = script.answers.popleft()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -69,7 +32,7 @@ def _client(server: Scripted) -> SyncClient:
 
 @pytest.mark.parametrize("status", [200, 401, 403, 511])
 def test_a_sign_in_page_is_not_the_server(server: Scripted, status: int) -> None:
-    server.answers.append((status, "text/html", PORTAL))
+    server.answers.append((status, {"Content-Type": "text/html"}, PORTAL))
     with pytest.raises(errors.NotTheServer) as caught:
         _client(server).push(b'{"protocol":1,"device_id":"d","mutations":[]}')
     assert caught.value.retry  # the tablet tries again by itself
@@ -79,16 +42,16 @@ def test_a_sign_in_page_is_not_the_server(server: Scripted, status: int) -> None
 
 
 def test_the_servers_own_401_and_403_keep_their_meaning(server: Scripted) -> None:
-    server.answers.append((401, "application/json", b'{"detail": "unknown token"}'))
+    server.answers.append((401, {}, {"detail": "unknown token"}))
     with pytest.raises(errors.NotEnrolled):
         _client(server).info()
-    server.answers.append((403, "application/json", b'{"detail": "revoked"}'))
+    server.answers.append((403, {}, {"detail": "revoked"}))
     with pytest.raises(errors.DeviceRevoked):
         _client(server).info()
 
 
 def test_an_answer_of_another_shape_is_the_servers_failure(server: Scripted) -> None:
-    server.answers.append((200, "application/json", json.dumps({"hello": "proxy"}).encode()))
+    server.answers.append((200, {}, {"hello": "proxy"}))
     with pytest.raises(errors.ServerError) as caught:
         _client(server).pull(None)
     assert caught.value.retry and caught.value.cause == "server_error"
