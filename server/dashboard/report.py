@@ -701,7 +701,12 @@ def render_pdf(report: QuarterlyReport, t: Translator) -> bytes:
 
 
 def filename(report: QuarterlyReport) -> str:
-    return f"pilotmon-report-{report.scope.slug()}-{report.quarter}.pdf"
+    """``pilotmon-report-LSO-2026Q3.pdf``: the scope chosen, or the one country a report of
+    "everything I see" covers (a country officer's of their only country), else ``all``."""
+    slug = report.scope.slug()
+    if slug == "all" and len(report.countries) == 1:
+        slug = report.countries[0]
+    return f"pilotmon-report-{slug}-{report.quarter}.pdf"
 
 
 def may_report(caller: Caller) -> bool:

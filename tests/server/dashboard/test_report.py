@@ -119,8 +119,13 @@ def test_the_officer_gets_their_country_and_nothing_else(
     text = pdf_text(response.content, tmp_path)
     assert "Lesotho" in text and quarter in text
     assert "LSO-CPP-POTATO" in text
-    # Without a country: all of the officer's countries, which are Lesotho's alone.
-    mine = pdf_text(download(officer, quarter=quarter).content, tmp_path)
+    # Without a country: all of the officer's countries, which are Lesotho's alone (and the
+    # file is named after it, not "all").
+    everything = download(officer, quarter=quarter)
+    assert (
+        f'filename="pilotmon-report-LSO-{quarter}.pdf"' in everything.headers["content-disposition"]
+    )
+    mine = pdf_text(everything.content, tmp_path)
     for leak in ("ETH-CPP-CLIMATE", "Drought-tolerant teff trial", "Ethiopia"):
         assert leak not in text and leak not in mine
     # Another country is refused outright, not answered empty.
