@@ -164,6 +164,7 @@ class FormScreen(BaseScreen):
     category_totals = DictProperty({})  # the count on every chip (chip_counts)
     grid_caption = StringProperty("")
     summary = StringProperty("")
+    nobody_counted = BooleanProperty(True)  # the attendance grid adds up to nobody
     photos = ListProperty([])
     gps_status = StringProperty("")
     has_gps = BooleanProperty(False)
@@ -411,6 +412,7 @@ class FormScreen(BaseScreen):
         self.category_totals = chip_counts(grid, self.category)
         self.grid_caption = grid_caption(self.category, self.disability)
         self.summary = form.totals_text()
+        self.nobody_counted = form.attendance.total() == 0
         for (sex, age_band), widget in self._cells.items():
             widget.has_error = (
                 Cell(self.category, self.disability, sex, age_band) in form.attendance_errors

@@ -748,6 +748,8 @@ def test_a_new_activity_shows_only_save_at_its_bottom(
     # "Record a measurement" and "Delete this activity" are for a saved activity. On a new one
     # they had no height but stayed drawn, faded (a disabled button's look won over hidden),
     # over the bottom Save and the notes.
+    from field_app.screens import theme
+
     session, _, project = demo_session(tmp_path)
     with kivy_driver.running(make_app(session)) as driver:
         driver.resize(*size)
@@ -761,9 +763,14 @@ def test_a_new_activity_shows_only_save_at_its_bottom(
         driver.app.show("form", project_id=project["id"])
         form = on_screen(driver, "form")
         assert hidden(form) == [(0, 0), (0, 0)]
+        # Nobody counted yet is a reminder (the pending colour), not a total (the primary one).
+        summary = driver.find_text(form, "No participants counted yet")
+        assert tuple(summary.color) == theme.state_colour("pending")
         driver.choose(form._inputs["type"], "Farmer training")
         driver.type(form._inputs["title"], "Hermetic bag training")
         driver.type(form._cells[("female", "youth")], "9")
+        driver.step(2)
+        assert summary.text.startswith("9 participants") and tuple(summary.color) == theme.PRIMARY
         driver.tap(form.ids.save_top)
         on_screen(driver, "activities")
         [saved] = [
