@@ -28,10 +28,12 @@ reading scope but not writable a 403):
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -63,6 +65,41 @@ def project_scope(caller: Caller) -> ColumnElement[bool]:
     if caller.role == Role.FIELD_EXPERT:
         return _in(Project.id, caller.project_ids)
     return sa.false()
+
+
+def countries_outside_scope(
+    session: OrmSession, *, caller: Caller | None, countries: Sequence[str]
+) -> list[str]:
+    """The countries among ``countries`` the caller may not see: a country officer's are its
+    countries, a field expert's its projects' (HQ analysts and admins see every country)."""
+    if caller is None or sees_everything(caller) or not countries:
+        return []
+    statement = sa.select(col(Project.country)).where(project_scope(caller)).distinct()
+    theirs = set(caller.countries) | set(session.execute(statement).scalars().all())
+    return [c for c in countries if c not in theirs]
+
+
+def projects_outside_scope(
+    session: OrmSession, *, caller: Caller, projects: Sequence[str]
+) -> list[str]:
+    """The projects among ``projects`` (codes or ids) that are unknown or outside the
+    caller's scope."""
+    if not projects:
+        return []
+    ids = []
+    for value in projects:
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    found = session.execute(
+        sa.select(col(Project.id), col(Project.code)).where(
+            sa.or_(col(Project.code).in_(projects), col(Project.id).in_(ids)),
+            project_scope(caller),
+        )
+    ).all()
+    known = {str(row.id) for row in found} | {row.code for row in found}
+    return [p for p in projects if p not in known]
 
 
 def visible_project_ids(caller: Caller) -> SelectOfScalar[uuid.UUID]:

@@ -34,9 +34,9 @@ from server.activities.models import (
 )
 from server.activities.service import WIRE_FIELDS, first_revision, load_wire
 from server.api import UtcDateTime, like_contains
-from server.errors import NotFound, invalid
+from server.errors import NotFound, ValidationFailed, invalid
 from server.projects.models import Project
-from server.scope import activity_scope
+from server.scope import activity_scope, countries_outside_scope, projects_outside_scope
 from shared.catalogue import (
     SOLUTIONS,
     THEMATIC_AREAS,
@@ -46,7 +46,7 @@ from shared.catalogue import (
     Modality,
     codes,
 )
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, REGIONS
 
 # --- API shapes --------------------------------------------------------------------------------
@@ -181,10 +181,19 @@ class ActivityFilters:
     include_deleted: bool = False
 
 
-def _listed(field: str, value: str | None, allowed: Iterable[str] | None = None) -> list[str]:
+def _listed(
+    field: str,
+    value: str | None,
+    allowed: Iterable[str] | None = None,
+    case: Callable[[str], str] | None = None,
+) -> list[str]:
+    """A comma list; ``case`` writes each code as the catalogue does (``str.upper`` for
+    ``rbj``), so codes may be written in any case, as in the indicator values."""
     if value is None:
         return []
     items = [v.strip() for v in value.split(",") if v.strip()]
+    if case is not None:
+        items = [case(v) for v in items]
     if allowed is not None:
         known = set(allowed)
         unknown = [v for v in items if v not in known]
@@ -212,7 +221,7 @@ def place_conditions(
                 "unknown country " + ", ".join(unknown) + "; use ISO 3166-1 alpha-3",
             )
         found.append(col(Project.country).in_(countries))
-    if regions := _listed("region", region, REGIONS):
+    if regions := _listed("region", region, REGIONS, str.upper):
         found.append(col(Project.country).in_([c for r in regions for c in REGIONS[r].countries]))
     if projects := _listed("project", project):
         ids = [_uuid_or_none(p) for p in projects]
@@ -223,6 +232,33 @@ def place_conditions(
             )
         )
     return found
+
+
+def refuse_out_of_scope(
+    session: Session, *, caller: Caller, filters: ActivityFilters, status_code: int = 422
+) -> None:
+    """A country or project filter the caller cannot see is refused (``out_of_scope``), as the
+    indicator values refuse it (docs/indicators.md): an empty list would read as "nothing
+    happened there"."""
+    issues = []
+    countries = [c.upper() for c in _listed("country", filters.country)]
+    if outside := countries_outside_scope(session, caller=caller, countries=countries):
+        issues.append(
+            Issue(
+                "country",
+                ErrorCode.OUT_OF_SCOPE,
+                f"{', '.join(outside)} is not one of the countries in your scope",
+            )
+        )
+    projects = _listed("project", filters.project)
+    if missing := projects_outside_scope(session, caller=caller, projects=projects):
+        issues.append(
+            Issue(
+                "project", ErrorCode.OUT_OF_SCOPE, f"no project {', '.join(missing)} in your scope"
+            )
+        )
+    if issues:
+        raise ValidationFailed(issues, status_code=status_code)
 
 
 def date_conditions(
@@ -249,7 +285,7 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
     found.extend(place_conditions(f.country, f.region, f.project))
     if f.site is not None:
         found.append(col(Activity.site_id) == f.site)
-    if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS):
+    if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS, str.upper):
         # As in the indicators (docs/indicators.md): an activity's thematic area is its topic's, and
         # its project's only when it has no topic.
         area_topics = [
@@ -261,15 +297,15 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
                 (col(Activity.topic).is_(None)) & col(Project.thematic_area).in_(areas),
             )
         )
-    if solutions := _listed("solution", f.solution, SOLUTIONS):
+    if solutions := _listed("solution", f.solution, SOLUTIONS, str.upper):
         found.append(or_(*(col(Activity.topic).like(f"{s}.%") for s in solutions)))
-    if topics := _listed("topic", f.topic, TOPICS):
+    if topics := _listed("topic", f.topic, TOPICS, str.upper):
         found.append(col(Activity.topic).in_(topics))
-    if modalities := _listed("modality", f.modality, codes(Modality)):
+    if modalities := _listed("modality", f.modality, codes(Modality), str.upper):
         found.append(col(Activity.modality).in_(modalities))
-    if types := _listed("activity_type", f.activity_type, codes(ActivityType)):
+    if types := _listed("activity_type", f.activity_type, codes(ActivityType), str.lower):
         found.append(col(Activity.type).in_(types))
-    if statuses := _listed("status", f.status, codes(ActivityStatus)):
+    if statuses := _listed("status", f.status, codes(ActivityStatus), str.lower):
         found.append(col(Activity.status).in_(statuses))
     found.extend(date_conditions(col(Activity.start_date), f.date_from, f.date_to))
     if f.q:

@@ -70,6 +70,7 @@ def list_activities(
         q=q,
         late=late,
     )
+    queries.refuse_out_of_scope(session, caller=caller, filters=filters)
     items, total = queries.list_activities(
         session, caller=caller, filters=filters, limit=limit, offset=offset
     )

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from server.accounts.deps import CurrentCaller
-from server.activities.queries import ActivityFilters
+from server.activities.queries import ActivityFilters, refuse_out_of_scope
 from server.api import Text, error_responses
 from server.columns import utcnow
 from server.deps import EngineDep, SessionDep, SettingsDep
@@ -51,6 +51,8 @@ def _attachment(name: str, extension: str) -> dict[str, str]:
 
 
 def _activity_filters(
+    caller: CurrentCaller,
+    session: SessionDep,
     country: CodeList = None,
     region: CodeList = None,
     project: CodeList = None,
@@ -84,6 +86,7 @@ def _activity_filters(
         late=late,
     )
     activity_export.check_filters(filters)
+    refuse_out_of_scope(session, caller=caller, filters=filters)
     return filters
 
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import col
 
 from server.accounts.auth import Caller
 from server.columns import utcnow
@@ -39,7 +38,7 @@ from server.results.indicators import (
     result_groups,
     result_indicators,
 )
-from server.scope import project_scope, sees_everything
+from server.scope import countries_outside_scope, project_scope
 from shared.catalogue import (
     SOLUTIONS,
     THEMATIC_AREAS,
@@ -377,18 +376,6 @@ def resolve_projects(
             status_code=400,
         )
     return tuple(r.id for r in found)
-
-
-def countries_outside_scope(
-    session: OrmSession, *, caller: Caller | None, countries: Sequence[str]
-) -> list[str]:
-    """The countries among ``countries`` the caller may not see: a country officer's are its
-    countries, a field expert's its projects' (HQ analysts and admins see every country)."""
-    if caller is None or sees_everything(caller) or not countries:
-        return []
-    statement = sa.select(col(Project.country)).where(project_scope(caller)).distinct()
-    theirs = set(caller.countries) | set(session.execute(statement).scalars().all())
-    return [c for c in countries if c not in theirs]
 
 
 def country_scope_issue(

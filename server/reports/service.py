@@ -19,8 +19,9 @@ from server.errors import Forbidden, invalid
 from server.indicators import engine
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
-from server.indicators.service import countries_outside_scope, parse_values_query, share
+from server.indicators.service import parse_values_query, share
 from server.indicators.targets import TargetActual, aggregate, with_actuals
+from server.scope import countries_outside_scope
 from shared.catalogue import THEMATIC_AREAS
 from shared.errors import ErrorCode
 from shared.geography import COUNTRIES, country_name, region_of

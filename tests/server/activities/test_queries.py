@@ -39,6 +39,10 @@ def test_filters_narrow_the_list(client: TestClient, session: Session) -> None:
     assert set(_ids(client, world, country="LSO")) == {lso, old}
     assert set(_ids(client, world, country="lso,ken")) == {lso, ken, old}
     assert _ids(client, world, region="RBN") == [ken]
+    # Codes in any case, as the indicator values take them.
+    assert _ids(client, world, region="rbn", thematic_area="ta2", topic="s4.t1") == [ken]
+    assert _ids(client, world, activity_type="FARMER_TRAINING", status="SUBMITTED") == [old]
+    assert _ids(client, world, modality="k", country="LSO", solution="s2") == [old]
     assert set(_ids(client, world, project=world.project_lso.code)) == {lso, old}
     assert _ids(client, world, project=str(world.project_ken.id)) == [ken]
     assert _ids(client, world, thematic_area="TA2") == [ken]
@@ -105,9 +109,24 @@ def test_the_list_never_leaks_another_country(client: TestClient, session: Sessi
     lso, ken = str(world.activity_lso.id), str(world.activity_ken.id)
     assert _ids(client, world, "officer_lso") == [lso]
     assert _ids(client, world, "expert_ken") == [ken]
-    # Filtering for the other country gives nothing rather than its records.
-    assert _ids(client, world, "officer_lso", country="KEN") == []
-    assert _ids(client, world, "officer_lso", project=world.project_ken.code) == []
+    # Filtering for another country's records is refused, as the indicator values refuse it
+    # (docs/indicators.md): an empty list would read as "nothing happened there". The list
+    # and its exports alike, every problem at once; a project that does not exist too.
+    for path in ("/api/v1/activities", "/api/v1/exports/activities.csv"):
+        response = client.get(
+            path,
+            params={"country": "lso,KEN", "project": f"{world.project_ken.code},NOPE"},
+            headers=world.auth("officer_lso"),
+        )
+        assert response.status_code == 422, (path, response.text)
+        assert [(d["field"], d["code"]) for d in response.json()["detail"]] == [
+            ("country", "out_of_scope"),
+            ("project", "out_of_scope"),
+        ]
+        assert "KEN" in response.json()["detail"][0]["message"]
+        assert "NOPE" in response.json()["detail"][1]["message"]
+    assert _ids(client, world, "officer_lso", country="lso") == [lso]  # its own, in any case
+    assert _ids(client, world, "officer_lso", project=world.project_lso.code) == [lso]
     assert (
         client.get(f"/api/v1/activities/{ken}", headers=world.auth("officer_lso")).status_code
         == 404
