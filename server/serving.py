@@ -10,14 +10,38 @@ request still running ``GRACEFUL_SHUTDOWN_SECONDS`` after the signal is cancelle
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 
 import uvicorn
 
+from server.errors import PilotMonitorError
 from server.sync.http import server_stopping
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 EXIT_STARTUP_FAILURE = 3
+
+
+class NotStarted(PilotMonitorError):
+    """The server could not start: ``pilotmon serve`` says why in one line and exits 3."""
+
+    exit_code = EXIT_STARTUP_FAILURE
+
+
+def _in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host``:``port`` (another server, say): asked
+    before uvicorn, whose own answer is a few lines of its log."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError):
+        return False  # a name that does not resolve: uvicorn says so itself
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 class StoppingServer(uvicorn.Server):
@@ -28,6 +52,10 @@ class StoppingServer(uvicorn.Server):
 
 def run_server(app: str, *, host: str, port: int, workers: int, log_level: str) -> None:
     """Serve ``app`` (an import string) until SIGINT or SIGTERM."""
+    if _in_use(host, port):
+        raise NotStarted(
+            f"{host}:{port} is already in use: stop what listens there, or choose another --port"
+        )
     options = {
         "host": host,
         "port": port,
@@ -45,4 +73,4 @@ def run_server(app: str, *, host: str, port: int, workers: int, log_level: str) 
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
         server.run()
     if not server.started:
-        raise SystemExit(EXIT_STARTUP_FAILURE)
+        raise NotStarted(f"the server did not start on {host}:{port} (the reason is above)")

@@ -181,7 +181,14 @@ def pull(
     client.check_server()
     if not client.token:
         name = username or click.prompt("Username", err=True)
-        password = click.prompt("Password", hide_input=True, err=True)
+        if sys.stdin.isatty():
+            password = click.prompt("Password", hide_input=True, err=True)
+        else:
+            # Piped in (a script): read as it comes, without getpass's warning that a
+            # password "may be echoed" and the path of its source on stderr.
+            password = sys.stdin.readline().rstrip("\r\n")
+            if not password:
+                raise click.UsageError("no password on standard input")
         client.login(name, password)
 
     if fmt == "json":

@@ -24,6 +24,7 @@ from server.cli import main
 from server.config import Settings
 from server.hqclient.cli import pull
 from tests.factories import PASSWORD, World
+from tests.server.test_cli import run_cli
 
 
 @pytest.fixture
@@ -164,6 +165,31 @@ def test_pull_logs_in_when_no_token_is_set(
         input=f"{world.users['officer_ken'].username}\n{PASSWORD}\n",
     )
     assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["rows"] == [{"value": 1}]
+
+
+def test_a_password_piped_in_is_read_without_a_warning(
+    server_url: str, world: World, tmp_path: Path
+) -> None:
+    # A script piping the password got Python's GetPassWarning on stderr, with getpass.py's path
+    # and a line of its source, and "Warning: Password input may be echoed".
+    out = tmp_path / "a.json"
+    result = run_cli(
+        "pull",
+        "--server",
+        server_url,
+        "--indicator",
+        "ACTIVITIES",
+        "--format",
+        "json",
+        "--out",
+        str(out),
+        "--username",
+        world.users["officer_ken"].username,
+        stdin=f"{PASSWORD}\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr and "getpass" not in result.stderr, result.stderr
     assert json.loads(out.read_text())["rows"] == [{"value": 1}]
 
 

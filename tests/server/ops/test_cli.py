@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import stat
 import threading
@@ -207,6 +208,32 @@ def test_serve_and_scheduler_refuse_a_data_directory_they_cannot_write(
         )
         _one_line(err, "not writable", "PILOTMON_DATA_DIR")
         assert code == 2, args
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(
+    tmp_path: Path,
+    sqlite_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # It exited 3 after six lines of uvicorn's log ("ERROR: [Errno 98] …") and no word of its own.
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(sqlite_template, data / "pilotmon.sqlite3")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run_in_process(
+            monkeypatch,
+            capsys,
+            "serve",
+            "--port",
+            str(port),
+            PILOTMON_DATA_DIR=str(data),
+        )
+    _one_line(err, f"127.0.0.1:{port} is already in use", "--port")
+    assert code == 3
 
 
 def test_postgres_urls_mean_postgresql_through_psycopg() -> None:
