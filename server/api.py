@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
 # NUL and other C0 controls (except tab, newline, carriage return) are never meaningful in our
 # text, and PostgreSQL refuses NUL outright; refusing them here keeps that a 422, not a 500.
@@ -25,7 +26,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 def _printable(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
+        # Its own error type, so that the answer's code is control_character (docs/errors.md).
+        raise PydanticCustomError("control_character", "must not contain control characters")
     return value
 
 

@@ -187,6 +187,17 @@ def pydantic_code(error: Any) -> ErrorCode:
 def pydantic_issues(errors: Sequence[Any]) -> list[Issue]:
     """pydantic's (or FastAPI's request) validation errors as issues with our codes."""
     return [
-        Issue(_field_of(err.get("loc", ())), pydantic_code(err), str(err.get("msg", "invalid")))
-        for err in errors
+        Issue(_field_of(err.get("loc", ())), pydantic_code(err), _message_of(err)) for err in errors
     ]
+
+
+def _message_of(error: Any) -> str:
+    """pydantic's message, but for a text's length: "at most 200 characters", where an
+    optional text's limit says "Value should have at most 200 items after validation"."""
+    limits = error.get("ctx") or {}
+    if isinstance(error.get("input"), str) and error.get("type") in ("too_long", "too_short"):
+        if "max_length" in limits:
+            return f"at most {limits['max_length']} characters"
+        if "min_length" in limits:
+            return f"at least {limits['min_length']} characters"
+    return str(error.get("msg", "invalid"))

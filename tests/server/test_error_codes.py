@@ -109,6 +109,34 @@ def test_fastapis_own_422_carries_codes_per_field(
     assert body["detail"][0]["field"] == "limit"
 
 
+def test_a_control_character_and_a_long_text_say_so_in_their_own_words(
+    client: TestClient,
+    world: Field,
+    engine: Engine,
+) -> None:
+    # A NUL in a text parameter or body came back as code "invalid" with "Value error, must not
+    # contain control characters"; an optional text over its limit said "items".
+    headers = _officer(engine, world)
+    body = coded(
+        client.get("/api/v1/activities?q=a%00b", headers=headers), 422, "control_character"
+    )
+    assert body["detail"][0] == {
+        "field": "q",
+        "code": "control_character",
+        "message": "must not contain control characters",
+    }
+    body = coded(
+        client.post("/api/v1/tokens", json={"name": "x\u0000y"}, headers=headers),
+        422,
+        "control_character",
+    )
+    assert body["detail"][0]["field"] == "name"
+    body = coded(
+        client.get("/api/v1/activities", params={"q": "x" * 201}, headers=headers), 422, "too_long"
+    )
+    assert body["detail"][0]["message"] == "at most 200 characters"
+
+
 def test_a_service_validation_error_names_field_and_code(
     client: TestClient,
     world: Field,
