@@ -27,7 +27,7 @@ from odata_query.grammar import ODataLexer, ODataParser
 from server.odata.errors import ODataError
 
 MAX_FILTER_LENGTH = 4000
-MAX_DEPTH = 100  # and/or nesting; the compilers below recurse this deep
+MAX_DEPTH = 100  # nesting of parentheses (a chain of one operator is one level)
 _INT_RANGES = {"Edm.Int32": 2**31, "Edm.Int64": 2**63}
 TARGET = "$filter"
 
@@ -252,10 +252,19 @@ def _check(node: Any, types: Mapping[str, str], depth: int) -> Condition:
             f"$filter nests more than {MAX_DEPTH} conditions deep", code="bad_filter", target=TARGET
         )
     if isinstance(node, ast.BoolOp):
-        op = "and" if isinstance(node.op, ast.And) else "or"
-        return Junction(
-            op, _check(node.left, types, depth + 1), _check(node.right, types, depth + 1)
-        )
+        # A chain of one operator is one level, however long: Power BI writes a filter on a
+        # list of values as "Id eq 1 or Id eq 2 or …", which parses as a tree as deep as the
+        # list is long. Its terms, in order, become a balanced tree (and and or associate).
+        kind = type(node.op)
+        terms: list[Condition] = []
+        pending: list[Any] = [node]
+        while pending:
+            current = pending.pop()
+            if isinstance(current, ast.BoolOp) and type(current.op) is kind:
+                pending += [current.right, current.left]
+            else:
+                terms.append(_check(current, types, depth + 1))
+        return _balanced("and" if kind is ast.And else "or", terms)
     if isinstance(node, ast.Compare):
         if isinstance(node.comparator, ast.In):
             prop = _property(node.left, types)
@@ -273,6 +282,13 @@ def _check(node: Any, types: Mapping[str, str], depth: int) -> Condition:
         value = _literal(right, prop, types[prop], op)
         return Comparison(prop, op, value)
     raise _unsupported(_describe(node))
+
+
+def _balanced(op: str, terms: list[Condition]) -> Condition:
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return Junction(op, _balanced(op, terms[:middle]), _balanced(op, terms[middle:]))
 
 
 def _describe(node: Any) -> str:
