@@ -130,9 +130,13 @@ def page_size_of(prefer: str | None) -> int:
 
 def _check_names(params: Mapping[str, str], supported: frozenset[str]) -> None:
     """Refuse the system query options outside ``supported`` (and a $format but JSON)."""
+    repeated = getattr(params, "getlist", None)  # a request's query string may repeat a name
     for name in params:
         if not name.startswith("$"):
             continue  # custom query options are ignored, as OData allows
+        if repeated is not None and len(repeated(name)) > 1:
+            # OData: a system query option is given at most once ($top=1&$top=2 read one).
+            raise _bad(name, "is given more than once: give it once")
         if name in KNOWN_UNSUPPORTED:
             raise _bad(name, "this option is not supported by this service", "unsupported_option")
         if name in SUPPORTED and name not in supported:
@@ -238,7 +242,8 @@ def _bad_key(message: str, target: str) -> ODataError:
 def _key_value(text: str, prop: Property) -> Any:
     quoted = len(text) >= 2 and text[0] == text[-1] == "'"
     inner = text[1:-1].replace("''", "'") if quoted else text
-    problem = f"{prop.name}: {text} is not "
+    shown = text if len(text) <= 40 else text[:40] + "…"  # a key of 5 000 digits is not echoed
+    problem = f"{prop.name}: {shown} is not "
     if prop.edm == "Edm.Guid":  # bare as OData writes it; quoted as $filter takes it too
         if not GUID.fullmatch(inner):
             raise _bad_key(problem + "a GUID (write ids as 8-4-4-4-12 hex digits)", prop.name)
@@ -249,9 +254,10 @@ def _key_value(text: str, prop: Property) -> Any:
         return inner
     if prop.edm in ("Edm.Int32", "Edm.Int64"):
         bound = 2**31 if prop.edm == "Edm.Int32" else 2**63
-        if quoted or not _ASCII_INTEGER.fullmatch(text) or len(text) > 20:
+        if quoted or not _ASCII_INTEGER.fullmatch(text):
             raise _bad_key(problem + "a whole number (digits 0-9)", prop.name)
-        if not -bound <= int(text) < bound:
+        # (a number of many digits is out of range before it is read: none is converted)
+        if len(text) > 20 or not -bound <= int(text) < bound:
             raise _bad_key(problem + f"an {prop.edm} (out of range)", prop.name)
         return int(text)
     if prop.edm == "Edm.Date":  # bare; quoted as $filter takes it (python-odata sends it so)

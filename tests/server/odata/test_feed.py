@@ -416,6 +416,26 @@ def test_bad_options_get_400_in_the_odata_error_shape(
     _assert_refused(client, world, path, params, code, target)
 
 
+def test_a_key_of_too_many_digits_is_out_of_range_not_a_non_number(
+    client: TestClient, world: FeedWorld
+) -> None:
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    for key in ("99999999999999999999999", "9" * 5000):
+        error = client.get(BASE + f"Attendance({key})", auth=auth).json()["error"]
+        assert error["code"] == "bad_key" and "out of range" in error["message"], error
+        assert len(error["message"]) < 200  # not the digits back
+
+
+def test_an_option_given_twice_is_refused(client: TestClient, world: FeedWorld) -> None:
+    # $top=1&$top=2 answered two rows: one of the two was read, without a word.
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    response = client.get(BASE + "Activities?$top=1&$top=2", auth=auth)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["target"]) == ("bad_option", "$top")
+    assert "more than once" in error["message"]
+
+
 def _assert_refused(
     client: TestClient, world: FeedWorld, path: str, params: dict[str, str], code: str, target: str
 ) -> None:
