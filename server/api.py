@@ -13,10 +13,10 @@ FastAPI's default one.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 # NUL and other C0 controls (except tab, newline, carriage return) are never meaningful in our
@@ -32,6 +32,23 @@ def _printable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_printable)]
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    # pydantic's lax dates also take a number as a Unix time ("from=1735689600" read as
+    # 2025-01-01, "from=0" as 1970): a query's date is written YYYY-MM-DD, as the indicator
+    # values require.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "date_parsing", "'{value}' is not a date: use YYYY-MM-DD", {"value": value[:40]}
+        )
+    return value
+
+
+# A date in a query string: YYYY-MM-DD only (then checked as a date: no 2025-13-01).
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 def _aware(moment: datetime) -> datetime:

@@ -7,7 +7,6 @@ activity's country) or an admin approves, returns or reopens them, which tablets
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -21,7 +20,7 @@ from server.activities.queries import (
     RevisionPublic,
 )
 from server.activities.review import ClosedPeriodCreate, ClosedPeriodPublic, ReviewRequest
-from server.api import Page, Text, error_responses
+from server.api import IsoDate, Page, Text, error_responses
 from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep, rules
 
 activities_router = APIRouter(
@@ -48,8 +47,8 @@ def list_activities(
     modality: CodeList = None,
     activity_type: CodeList = None,
     status: CodeList = None,
-    date_from: Annotated[date | None, Query(alias="from", description="Start date ≥")] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="Start date ≤")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from", description="Start date ≥")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to", description="Start date ≤")] = None,
     q: Annotated[Text | None, Query(max_length=200, description="Text in title or notes")] = None,
     late: Annotated[bool | None, Query(description="Submitted into a closed period")] = None,
 ) -> Page[ActivitySummary]:

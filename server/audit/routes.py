@@ -3,13 +3,12 @@ admins: all; field experts: none)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from server.accounts.deps import CurrentCaller, require_roles
-from server.api import Page, Text, error_responses
+from server.api import IsoDate, Page, Text, error_responses
 from server.audit import queries
 from server.audit.queries import AuditEntryPublic
 from server.deps import SessionDep
@@ -38,8 +37,8 @@ def list_audit(
     ] = None,
     entity_id: Annotated[Text | None, Query(max_length=64)] = None,
     actor: Annotated[Text | None, Query(max_length=64, description="Username or user id")] = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> Page[AuditEntryPublic]:
     """Who changed what, when, from which device, before and after; newest first."""
     items, total = queries.list_entries(

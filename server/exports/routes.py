@@ -6,7 +6,6 @@ Everything is scoped to the caller; bad parameters are refused before a streamed
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,7 +13,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from server.accounts.deps import CurrentCaller
 from server.activities.queries import ActivityFilters, refuse_out_of_scope
-from server.api import Text, error_responses
+from server.api import IsoDate, Text, error_responses
 from server.columns import utcnow
 from server.deps import EngineDep, SessionDep, SettingsDep
 from server.exports import activities as activity_export
@@ -63,8 +62,8 @@ def _activity_filters(
     modality: CodeList = None,
     activity_type: CodeList = None,
     status: CodeList = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     q: Annotated[Text | None, Query(max_length=200)] = None,
     late: bool | None = None,
 ) -> ActivityFilters:
@@ -243,8 +242,8 @@ def _observations(
     form: FormParam,
     project: CodeList = None,
     status: CodeList = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> ObservationTable:
     projects = split_list(project)
     return observation_table(

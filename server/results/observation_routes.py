@@ -8,14 +8,13 @@ reopens them, which tablets then pull.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from server.accounts.deps import CurrentCaller
 from server.activities.queries import RevisionPublic
-from server.api import Page, Text, error_responses
+from server.api import IsoDate, Page, Text, error_responses
 from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep
 from server.results import observation_queries as queries
 from server.results.observation_queries import (
@@ -47,8 +46,8 @@ def list_observations(
     ] = None,
     status: CodeList = None,
     site: uuid.UUID | None = None,
-    date_from: Annotated[date | None, Query(alias="from", description="Observed on ≥")] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="Observed on ≤")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from", description="Observed on ≥")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to", description="Observed on ≤")] = None,
 ) -> Page[ObservationSummary]:
     """Observations in your scope, newest first (the review queue: ``status=submitted``)."""
     filters = ObservationFilters(

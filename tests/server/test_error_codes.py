@@ -137,6 +137,23 @@ def test_a_control_character_and_a_long_text_say_so_in_their_own_words(
     assert body["detail"][0]["message"] == "at most 200 characters"
 
 
+def test_a_query_date_is_written_yyyy_mm_dd_not_as_a_unix_time(
+    client: TestClient,
+    world: Field,
+    engine: Engine,
+) -> None:
+    # from=1735689600 was read as 2025-01-01 (pydantic's lax dates), and from=0 as 1970, on the
+    # activity list and its exports, where the indicator values answer bad_date.
+    headers = _officer(engine, world)
+    for path in ("/api/v1/activities", "/api/v1/exports/activities.csv", "/api/v1/audit"):
+        for value in ("1735689600", "0", "2025-1-5"):
+            body = coded(client.get(path, params={"from": value}, headers=headers), 422, "bad_date")
+            assert body["detail"][0]["field"] == "from", (path, value)
+            assert body["detail"][0]["message"] == f"'{value}' is not a date: use YYYY-MM-DD"
+    ok = client.get("/api/v1/activities", params={"from": "2025-01-05"}, headers=headers)
+    assert ok.status_code == 200, ok.text
+
+
 def test_a_service_validation_error_names_field_and_code(
     client: TestClient,
     world: Field,
