@@ -152,20 +152,25 @@ def test_pull_logs_in_when_no_token_is_set(
     out = tmp_path / "a.json"
     result = CliRunner().invoke(
         pull,
-        [
-            "--server",
-            server_url,
-            "--indicator",
-            "ACTIVITIES",
-            "--format",
-            "json",
-            "--out",
-            str(out),
-        ],
+        _json_to(server_url, out),
         input=f"{world.users['officer_ken'].username}\n{PASSWORD}\n",
     )
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["rows"] == [{"value": 1}]
+
+
+def _json_to(server_url: str, out: Path) -> list[str]:
+    """pull's arguments for the ACTIVITIES total as JSON into ``out``."""
+    return [
+        "--server",
+        server_url,
+        "--indicator",
+        "ACTIVITIES",
+        "--format",
+        "json",
+        "--out",
+        str(out),
+    ]
 
 
 def test_a_password_piped_in_is_read_without_a_warning(
@@ -176,14 +181,7 @@ def test_a_password_piped_in_is_read_without_a_warning(
     out = tmp_path / "a.json"
     result = run_cli(
         "pull",
-        "--server",
-        server_url,
-        "--indicator",
-        "ACTIVITIES",
-        "--format",
-        "json",
-        "--out",
-        str(out),
+        *_json_to(server_url, out),
         "--username",
         world.users["officer_ken"].username,
         stdin=f"{PASSWORD}\n",

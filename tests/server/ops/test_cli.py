@@ -210,6 +210,14 @@ def test_serve_and_scheduler_refuse_a_data_directory_they_cannot_write(
         assert code == 2, args
 
 
+def _data_dir(tmp_path: Path, sqlite_template: Path) -> Path:
+    """A data directory holding a database at the current schema."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(sqlite_template, data / "pilotmon.sqlite3")
+    return data
+
+
 def test_serve_on_a_port_in_use_says_so_in_one_line(
     tmp_path: Path,
     sqlite_template: Path,
@@ -217,9 +225,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # It exited 3 after six lines of uvicorn's log ("ERROR: [Errno 98] …") and no word of its own.
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copyfile(sqlite_template, data / "pilotmon.sqlite3")
+    data = _data_dir(tmp_path, sqlite_template)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -587,9 +593,7 @@ def test_the_scheduler_says_it_stopped_on_sigterm_and_which_job_it_was_running(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # systemd stops it with SIGTERM: it exited without a word, unlike `pilotmon serve`.
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copyfile(sqlite_template, data / "pilotmon.sqlite3")
+    data = _data_dir(tmp_path, sqlite_template)
     started, release = threading.Event(), threading.Event()
 
     def probe(_engine: Engine, _settings: Settings) -> dict[str, int]:
