@@ -656,20 +656,15 @@ def _inflate(raw: bytes, encoding: str | None) -> bytes:
         raise errors.ServerError(f"the server's answer is not valid gzip ({exc})") from exc
 
 
-def _is_json_object(body: bytes) -> bool:
-    try:
-        return isinstance(json.loads(body), dict)
-    except ValueError:
-        return False
-
-
-def _detail(answer: Answer) -> tuple[str, dict[str, Any]]:
+def _detail(answer: Answer) -> tuple[str, dict[str, Any] | None]:
+    """An error answer's reason, and its JSON object: None when it is not one (the server's
+    always are; a Wi-Fi sign-in page's or a proxy's are not)."""
     try:
         body = json.loads(answer.body) if answer.body else None
     except ValueError:
-        return answer.body[:200].decode("utf-8", "replace"), {}
+        return answer.body[:200].decode("utf-8", "replace"), None
     if not isinstance(body, dict):
-        return str(body)[:200], {}
+        return str(body)[:200], None
     detail = body.get("detail")
     if isinstance(detail, list):
         text = "; ".join(
@@ -706,12 +701,13 @@ def _not_the_server(status: int) -> errors.NotTheServer:
 
 
 def _error_of(answer: Answer) -> errors.SyncClientError:
-    text, body = _detail(answer)
+    text, found = _detail(answer)
     status = answer.status
-    if status == 511 or (status in (401, 403) and not _is_json_object(answer.body)):
+    if status == 511 or (status in (401, 403) and found is None):
         # A hotspot asks to sign in (511, or a 401 or 403 page of its own): not the server
         # refusing this tablet, which it says in JSON.
         return _not_the_server(status)
+    body = found or {}
     if status in (429, 503):
         wait = retry_after_seconds(answer.headers)
         when = f"will try again in {_duration(wait)}" if wait else "will try again later"
