@@ -45,6 +45,7 @@ from server.activities.models import Activity
 from server.projects.models import Participant, Project, Site, Target
 from server.records.models import AuditEntry
 from shared.catalogue import Role
+from shared.errors import ErrorCode, Issue
 
 READ_ALL_ROLES: frozenset[str] = frozenset({Role.HQ_ANALYST, Role.ADMIN})
 
@@ -79,27 +80,49 @@ def countries_outside_scope(
     return [c for c in countries if c not in theirs]
 
 
-def projects_outside_scope(
-    session: OrmSession, *, caller: Caller, projects: Sequence[str]
-) -> list[str]:
-    """The projects among ``projects`` (codes or ids) that are unknown or outside the
-    caller's scope."""
-    if not projects:
-        return []
-    ids = []
-    for value in projects:
+def country_scope_issue(
+    session: OrmSession, *, caller: Caller | None, countries: Sequence[str]
+) -> Issue | None:
+    """A country filter naming countries outside the caller's scope would count nothing: an
+    empty answer that reads as "nothing happened there". The problem to refuse it with, like a
+    project outside the scope, or None."""
+    outside = countries_outside_scope(session, caller=caller, countries=countries)
+    if not outside:
+        return None
+    return Issue(
+        "country",
+        ErrorCode.OUT_OF_SCOPE,
+        f"{', '.join(outside)} is not one of the countries in your scope",
+    )
+
+
+def find_projects(
+    session: OrmSession, *, caller: Caller | None, values: Sequence[str]
+) -> tuple[list[uuid.UUID], Issue | None]:
+    """The ids of the projects ``values`` (codes or ids) name within the caller's scope (None:
+    every project), and the problem to refuse the others with (unknown or outside it), or None."""
+    if not values:
+        return [], None
+    ids: list[uuid.UUID] = []
+    for value in values:
         try:
             ids.append(uuid.UUID(value))
         except ValueError:
             continue
-    found = session.execute(
-        sa.select(col(Project.id), col(Project.code)).where(
-            sa.or_(col(Project.code).in_(projects), col(Project.id).in_(ids)),
-            project_scope(caller),
-        )
-    ).all()
+    statement = sa.select(col(Project.id), col(Project.code)).where(
+        sa.or_(col(Project.code).in_(values), col(Project.id).in_(ids))
+    )
+    if caller is not None:
+        statement = statement.where(project_scope(caller))
+    found = session.execute(statement).all()
     known = {str(row.id) for row in found} | {row.code for row in found}
-    return [p for p in projects if p not in known]
+    missing = [v for v in values if v not in known]
+    issue = (
+        Issue("project", ErrorCode.OUT_OF_SCOPE, f"no project {', '.join(missing)} in your scope")
+        if missing
+        else None
+    )
+    return [row.id for row in found], issue
 
 
 def visible_project_ids(caller: Caller) -> SelectOfScalar[uuid.UUID]:

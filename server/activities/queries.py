@@ -36,7 +36,7 @@ from server.activities.service import WIRE_FIELDS, first_revision, load_wire
 from server.api import UtcDateTime, like_contains
 from server.errors import NotFound, ValidationFailed, invalid
 from server.projects.models import Project
-from server.scope import activity_scope, countries_outside_scope, projects_outside_scope
+from server.scope import activity_scope, country_scope_issue, find_projects
 from shared.catalogue import (
     SOLUTIONS,
     THEMATIC_AREAS,
@@ -46,7 +46,7 @@ from shared.catalogue import (
     Modality,
     codes,
 )
-from shared.errors import ErrorCode, Issue
+from shared.errors import ErrorCode
 from shared.geography import COUNTRIES, REGIONS
 
 # --- API shapes --------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ def place_conditions(
     """The ``country``, ``region`` and ``project`` filters (comma lists; a project by id or code)
     over Project, which an activity's and an observation's list take alike."""
     found: list[ColumnElement[bool]] = []
-    if countries := [c.upper() for c in _listed("country", country)]:
+    if countries := _listed("country", country, case=str.upper):
         unknown = [c for c in countries if c not in COUNTRIES]
         if unknown:
             raise invalid(
@@ -234,31 +234,21 @@ def place_conditions(
     return found
 
 
-def refuse_out_of_scope(
-    session: Session, *, caller: Caller, filters: ActivityFilters, status_code: int = 422
-) -> None:
+def refuse_out_of_scope(session: Session, *, caller: Caller, filters: ActivityFilters) -> None:
     """A country or project filter the caller cannot see is refused (``out_of_scope``), as the
     indicator values refuse it (docs/indicators.md): an empty list would read as "nothing
     happened there"."""
-    issues = []
-    countries = [c.upper() for c in _listed("country", filters.country)]
-    if outside := countries_outside_scope(session, caller=caller, countries=countries):
-        issues.append(
-            Issue(
-                "country",
-                ErrorCode.OUT_OF_SCOPE,
-                f"{', '.join(outside)} is not one of the countries in your scope",
-            )
+    countries = _listed("country", filters.country, case=str.upper)
+    issues = [
+        issue
+        for issue in (
+            country_scope_issue(session, caller=caller, countries=countries),
+            find_projects(session, caller=caller, values=_listed("project", filters.project))[1],
         )
-    projects = _listed("project", filters.project)
-    if missing := projects_outside_scope(session, caller=caller, projects=projects):
-        issues.append(
-            Issue(
-                "project", ErrorCode.OUT_OF_SCOPE, f"no project {', '.join(missing)} in your scope"
-            )
-        )
+        if issue is not None
+    ]
     if issues:
-        raise ValidationFailed(issues, status_code=status_code)
+        raise ValidationFailed(issues)
 
 
 def date_conditions(

@@ -28,13 +28,9 @@ from server.accounts.auth import Caller
 from server.errors import ConfigError, ValidationFailed
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
-from server.indicators.service import (
-    country_scope_issue,
-    group_sums,
-    parse_values_query,
-    value_of,
-)
+from server.indicators.service import group_sums, parse_values_query, value_of
 from server.results.indicators import ResultWhere, result_groups, result_indicators
+from server.scope import country_scope_issue
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES

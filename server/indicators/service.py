@@ -38,7 +38,7 @@ from server.results.indicators import (
     result_groups,
     result_indicators,
 )
-from server.scope import countries_outside_scope, project_scope
+from server.scope import country_scope_issue, find_projects
 from shared.catalogue import (
     SOLUTIONS,
     THEMATIC_AREAS,
@@ -354,44 +354,10 @@ def resolve_projects(
             "a project code or id is at most 64 printable characters",
             status_code=400,
         )
-    ids: list[uuid.UUID] = []
-    for value in values:
-        try:
-            ids.append(uuid.UUID(value))
-        except ValueError:
-            continue
-    statement = sa.select(Project.id, Project.code).where(  # type: ignore[call-overload]
-        sa.or_(Project.code.in_(values), Project.id.in_(ids))  # type: ignore[attr-defined]
-    )
-    if caller is not None:
-        statement = statement.where(project_scope(caller))
-    found = session.execute(statement).all()
-    known = {str(r.id) for r in found} | {r.code for r in found}
-    missing = [v for v in values if v not in known]
-    if missing:
-        raise invalid(
-            "project",
-            ErrorCode.OUT_OF_SCOPE,
-            f"no project {', '.join(missing)} in your scope",
-            status_code=400,
-        )
-    return tuple(r.id for r in found)
-
-
-def country_scope_issue(
-    session: OrmSession, *, caller: Caller | None, countries: Sequence[str]
-) -> Issue | None:
-    """A country filter naming countries outside the caller's scope would count nothing: an
-    empty answer that reads as "nothing happened there". The problem to refuse it with, like a
-    project outside the scope, or None."""
-    outside = countries_outside_scope(session, caller=caller, countries=countries)
-    if not outside:
-        return None
-    return Issue(
-        "country",
-        ErrorCode.OUT_OF_SCOPE,
-        f"{', '.join(outside)} is not one of the countries in your scope",
-    )
+    ids, issue = find_projects(session, caller=caller, values=values)
+    if issue is not None:
+        raise ValidationFailed([issue], status_code=400)
+    return tuple(ids)
 
 
 def where_of(session: OrmSession, *, caller: Caller | None, query: ValuesQuery) -> Where:
