@@ -34,8 +34,8 @@ PLURALS = {
     "pt": "nplurals=2; plural=(n != 1);",
     "es": "nplurals=2; plural=(n != 1);",
 }
-_KV_MESSAGE = re.compile(r"""tr\._\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\)""")
-_KV_STRING = r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
+_KV_STRING = r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""  # a quoted literal, either quote
+_KV_MESSAGE = re.compile(rf"tr\._\(\s*{_KV_STRING}\s*\)")
 _KV_PLURAL = re.compile(rf"tr\.ngettext\(\s*{_KV_STRING}\s*,\s*{_KV_STRING}\s*,")
 
 Message = str | tuple[str, str]

@@ -1219,7 +1219,7 @@ def create_access_token(page: SignedIn, form: CheckedForm, session: SessionDep) 
         )
     try:
         _, secret = personal_tokens.create_token(session, caller=page.caller, name=name)
-    except Conflict:
+    except Conflict as exc:  # the most tokens one may have (its params say how many)
         session.rollback()
         return _tokens_page(
             page,
@@ -1230,7 +1230,7 @@ def create_access_token(page: SignedIn, form: CheckedForm, session: SessionDep) 
                     "You have %(limit)s tokens already, the most one may have: revoke one you "
                     "no longer use."
                 )
-                % {"limit": personal_tokens.MAX_TOKENS_PER_PERSON}
+                % exc.params
             ),
             status_code=409,
         )
