@@ -1,6 +1,6 @@
 """Shared pieces of the HTTP API: the one error shape, list pages, safe text inputs.
 
-Plain pydantic, so models and services may import it; only ``install_openapi`` touches FastAPI.
+Plain pydantic (and SQLModel's config type), so models and services may import it; only ``install_openapi`` touches FastAPI.
 
 Every error the API returns is ``{"detail": "…", "code": "…"}`` or
 ``{"detail": [{"field", "code", "message"}], "code": "…"}`` (see ``server.errors`` and
@@ -18,6 +18,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
+from sqlmodel.main import SQLModelConfig
 
 # NUL and other C0 controls (except tab, newline, carriage return) are never meaningful in our
 # text, and PostgreSQL refuses NUL outright; refusing them here keeps that a 422, not a 500.
@@ -32,6 +33,13 @@ def _printable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_printable)]
+
+# A management body (users, projects, sites, targets, tokens, reviews…) refuses a key it does not
+# know: 422 ``unknown_field`` on that key, so that a misspelt optional key ("full_nmae") is not
+# dropped without a word (docs/errors.md#body-shapes). The tablet's protocol bodies (sync,
+# enrolment) ignore unknown keys instead, so that an older server takes a newer app's requests
+# (docs/protocol.md).
+UNKNOWN_KEYS_REFUSED = SQLModelConfig(extra="forbid")  # a pydantic ConfigDict, as SQLModel types it
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 

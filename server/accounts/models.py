@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from server.api import Text, UtcDateTime
+from server.api import UNKNOWN_KEYS_REFUSED, Text, UtcDateTime
 from server.columns import json_list, optional_time, stamp, uuid_pk
 from shared.catalogue import Role
 from sync.protocol import ReceiptKeyInfo
@@ -151,6 +151,7 @@ class ProjectRef(SQLModel):
 
 
 class UserCreate(SQLModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     username: Text = Field(
         min_length=2, max_length=64, description="Lowercase letters, digits, '.', '_' or '-'"
     )
@@ -168,6 +169,8 @@ class UserCreate(SQLModel):
 
 class UserUpdate(SQLModel):
     """Fields to change; a user's role and scope are set at creation."""
+
+    model_config = UNKNOWN_KEYS_REFUSED
 
     full_name: Text | None = Field(default=None, max_length=200)
     email: Text | None = Field(default=None, max_length=254)
@@ -194,6 +197,7 @@ class TokenPublic(SQLModel):
 
 
 class PersonalTokenCreate(SQLModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     name: Text = Field(
         min_length=1, max_length=100, description="What the token is for, e.g. 'Power BI at HQ'"
     )
@@ -215,6 +219,7 @@ class PersonalTokenCreated(SQLModel):
 
 
 class EnrolmentCodeCreate(SQLModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     username: Text = Field(min_length=1, max_length=64)
 
 

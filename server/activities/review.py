@@ -23,7 +23,7 @@ from server.activities.flags import closed_period_for as closed_period_for
 from server.activities.flags import quarter_of as quarter_of
 from server.activities.models import Activity, ClosedPeriod, Review
 from server.activities.service import write_activity
-from server.api import Text, UtcDateTime
+from server.api import UNKNOWN_KEYS_REFUSED, Text, UtcDateTime
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Project
@@ -36,6 +36,7 @@ from shared.indicators import period_bounds
 
 
 class ReviewRequest(BaseModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     action: ReviewAction = Field(description="approve | return | reopen")
     comment: Text = Field(
         default="",
@@ -45,6 +46,7 @@ class ReviewRequest(BaseModel):
 
 
 class ClosedPeriodCreate(BaseModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     country: Text = Field(max_length=3, description="ISO 3166-1 alpha-3")
     period: Text = Field(max_length=8, description="A quarter, e.g. 2025Q1")
 

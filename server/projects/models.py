@@ -10,7 +10,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from server.api import Text, UtcDateTime
+from server.api import UNKNOWN_KEYS_REFUSED, Text, UtcDateTime
 from server.columns import json_list, optional_time, stamp, uuid_pk
 
 
@@ -111,6 +111,7 @@ class Participant(SQLModel, table=True):
 
 
 class ProjectCreate(SQLModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     code: Text = Field(min_length=1, max_length=50, description="e.g. LSO-CPP-001")
     name: Text = Field(min_length=1, max_length=200)
     kind: Text = Field(max_length=8, description="CPP | DAA")
@@ -125,6 +126,7 @@ class ProjectCreate(SQLModel):
 
 
 class ProjectUpdate(SQLModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     code: Text | None = Field(default=None, min_length=1, max_length=50)
     name: Text | None = Field(default=None, min_length=1, max_length=200)
     kind: Text | None = Field(default=None, max_length=8)
@@ -158,6 +160,7 @@ class ProjectPublic(SQLModel):
 
 
 class SiteCreate(SQLModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     project_id: uuid.UUID
     name: Text = Field(min_length=1, max_length=200)
     admin_area: Text = Field(default="", max_length=200)
@@ -167,6 +170,8 @@ class SiteCreate(SQLModel):
 
 class SiteUpdate(SQLModel):
     """Edit a site; ``status`` approves or rejects a site found in the field."""
+
+    model_config = UNKNOWN_KEYS_REFUSED
 
     name: Text | None = Field(default=None, min_length=1, max_length=200)
     admin_area: Text | None = Field(default=None, max_length=200)
@@ -195,6 +200,7 @@ MAX_TARGET_VALUE = 1e12
 
 
 class TargetCreate(SQLModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     project_id: uuid.UUID
     indicator: Text = Field(
         max_length=64,
@@ -215,6 +221,7 @@ class TargetCreate(SQLModel):
 
 
 class TargetUpdate(SQLModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     value: float = Field(ge=0, le=MAX_TARGET_VALUE)
 
 

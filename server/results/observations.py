@@ -52,7 +52,7 @@ from sqlmodel import Session, col
 from server.accounts.auth import Caller
 from server.activities.models import Activity
 from server.activities.review import checked_review
-from server.api import Text
+from server.api import UNKNOWN_KEYS_REFUSED, Text
 from server.columns import as_utc, utcnow
 from server.errors import Forbidden, NotFound
 from server.projects.models import Project, Site
@@ -627,6 +627,7 @@ def _table(model: Any) -> Any:
 
 
 class ReviewRequest(BaseModel):
+    model_config = UNKNOWN_KEYS_REFUSED
     action: ReviewAction = Field(description="approve | return | reopen")
     comment: Text = Field(
         default="",
