@@ -1,6 +1,7 @@
 """Shared pieces of the HTTP API: the one error shape, list pages, safe text inputs.
 
-Plain pydantic (and SQLModel's config type), so models and services may import it; only ``install_openapi`` touches FastAPI.
+Plain pydantic (and SQLModel's config type), so models and services may import it; only
+``install_openapi`` touches FastAPI.
 
 Every error the API returns is ``{"detail": "…", "code": "…"}`` or
 ``{"detail": [{"field", "code", "message"}], "code": "…"}`` (see ``server.errors`` and
@@ -125,8 +126,17 @@ def like_contains(text: str) -> str:
     return f"%{escaped}%"
 
 
+_BAD_QUERY = {
+    "description": "Bad query parameters, every one named",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+    },
+}
+
+
 def install_openapi(app: Any) -> None:
-    """Make the generated schema describe our error shape for FastAPI's automatic 422s."""
+    """Make the generated schema describe our error shape for FastAPI's automatic 422s, and the
+    400 that bad query parameters get instead."""
     from fastapi.openapi.utils import get_openapi
 
     def openapi() -> dict[str, Any]:
@@ -158,6 +168,12 @@ def install_openapi(app: Any) -> None:
                 },
             }
             schemas.pop("ValidationError", None)
+        # A bad query parameter is a 400 in the field errors' shape (docs/errors.md#statuses).
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                params = operation.get("parameters", [])
+                if any(p.get("in") == "query" for p in params):
+                    operation.setdefault("responses", {}).setdefault("400", _BAD_QUERY)
         app.openapi_schema = schema
         return schema
 

@@ -22,7 +22,7 @@ from server.dashboard.routes import STATIC_FILES, STATIC_PREFIX
 from server.dashboard.routes import router as dashboard_router
 from server.dashboard.web import error_page
 from server.db import get_engine
-from server.deps import rule_issues_beside
+from server.deps import failed_in, rule_issues_beside
 from server.errors import PilotMonitorError, ValidationFailed, pydantic_issues
 from server.exports.routes import router as exports_router
 from server.exports.tabular import XLSX_MEDIA_TYPE
@@ -63,11 +63,13 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if is_odata_path(request.url.path):
         return JSONResponse(error_body(400, "invalid request", target=None), status_code=400)
     errors = exc.errors()
-    # With the route's rule problems on the fields within their limits: one answer for all.
+    # With the route's rule problems on the fields within their limits: one answer for all. Bad
+    # query parameters are a 400, as the routes' own checks of them answer (docs/errors.md).
+    status = 400 if failed_in(errors, "query") else 422
     failed = ValidationFailed(
-        pydantic_issues(errors) + rule_issues_beside(request, exc.body, errors)
+        pydantic_issues(errors) + rule_issues_beside(request, exc.body, errors), status
     )
-    return JSONResponse(failed.body(), status_code=422)
+    return JSONResponse(failed.body(), status_code=status)
 
 
 def _domain_error(request: Request, exc: Exception) -> JSONResponse:

@@ -65,9 +65,10 @@ ProjectList = Annotated[
 
 
 class RuleCheck(Protocol):
-    """A route's rule checks: every problem of ``data`` (the body, as sent) it finds, none of
-    its permission checks, no write. ``caller`` is the request's (or None for a public route),
-    ``path`` the path parameters as text. A field the limits refused is None in ``data``."""
+    """A route's rule checks: every problem of ``data`` (the body, as sent; for a route that
+    reads no body, its query parameters as text) it finds, none of its permission checks, no
+    write. ``caller`` is the request's (or None for a public route), ``path`` the path
+    parameters as text. A field or parameter the limits refused is None in ``data``."""
 
     def __call__(
         self, session: Session, *, caller: Any, data: Mapping[str, Any], path: Mapping[str, str]
@@ -123,19 +124,30 @@ def top_field(field: str) -> str:
     return re.split(r"[.\[]", field, maxsplit=1)[0]
 
 
-def rule_issues_beside(request: Request, body: Any, errors: Sequence[Any]) -> list[Issue]:
-    """The route's rule problems on the body fields that passed their limits (``errors``: what
-    FastAPI found, as pydantic's error dicts), for one answer with both; none when the route has
-    no rule checks, when the body is not an object or when a path or query parameter failed (a
-    rule may need it). Rules on a refused field are skipped: it has its own problem already."""
-    check = getattr(request.scope.get("endpoint"), _RULES, None)
-    if check is None or not isinstance(body, Mapping):
-        return []
+def failed_in(errors: Sequence[Any], where: str) -> bool:
+    """Whether every one of FastAPI's ``errors`` is about a named input in ``where``
+    (``"body"``, ``"query"``)."""
     locations = [tuple(e.get("loc", ())) for e in errors]
-    if any(len(loc) < 2 or loc[0] != "body" for loc in locations):
-        return []  # the body as a whole, or a parameter, is wrong
-    refused = {str(loc[1]) for loc in locations}
-    data = _as_validated(_body_model(request), body, refused)
+    return bool(locations) and all(len(loc) >= 2 and loc[0] == where for loc in locations)
+
+
+def rule_issues_beside(request: Request, body: Any, errors: Sequence[Any]) -> list[Issue]:
+    """The route's rule problems on the body fields (or, when only query parameters failed,
+    the query parameters) that passed their limits (``errors``: what FastAPI found, as
+    pydantic's error dicts), for one answer with both; none when the route has no rule checks,
+    when the body is not an object or when a path parameter failed (a rule may need it). Rules
+    on a refused input are skipped: it has its own problem already."""
+    check = getattr(request.scope.get("endpoint"), _RULES, None)
+    if check is None:
+        return []
+    refused = {str(e["loc"][1]) for e in errors if len(e.get("loc", ())) >= 2}
+    data: dict[str, Any]
+    if failed_in(errors, "query"):
+        data = dict(request.query_params) | dict.fromkeys(refused)
+    elif failed_in(errors, "body") and isinstance(body, Mapping):
+        data = _as_validated(_body_model(request), body, refused)
+    else:
+        return []  # the body as a whole, or a path parameter, is wrong
     path = {key: str(value) for key, value in request.path_params.items()}
     caller = getattr(request.state, "caller", None)
     # A read-only look: nothing the checks do is ever committed.

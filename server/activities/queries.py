@@ -5,15 +5,18 @@ Every query adds ``activity_scope(caller)``; an activity outside it is NotFound.
 the names of docs/indicators.md (``country, region, project, thematic_area, solution, topic,
 modality,
 activity_type, status, from, to``) plus ``site``, ``q`` (text in title or notes) and ``late``.
-Code filters accept a comma list; an unknown code is a 422 naming the filter.
+Code filters accept a comma list. ``check_filters`` answers a 400 naming every bad filter at
+once (an unknown code, dates out of order, a country or project outside the scope), as the
+indicator values do.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
@@ -34,7 +37,7 @@ from server.activities.models import (
 )
 from server.activities.service import WIRE_FIELDS, first_revision, load_wire
 from server.api import UtcDateTime, like_contains
-from server.errors import NotFound, ValidationFailed, invalid
+from server.errors import NotFound, ValidationFailed
 from server.projects.models import Project
 from server.scope import activity_scope, country_scope_issue, find_projects
 from shared.catalogue import (
@@ -46,7 +49,7 @@ from shared.catalogue import (
     Modality,
     codes,
 )
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, REGIONS
 
 # --- API shapes --------------------------------------------------------------------------------
@@ -181,14 +184,28 @@ class ActivityFilters:
     include_deleted: bool = False
 
 
+# A filter's problem goes to ``issues`` when the caller collects them (``filter_issues``: every
+# problem at once), else it is raised alone; either way the answer is a 400, as for every bad
+# query parameter (docs/errors.md#statuses).
+Issues = list[Issue] | None
+
+
+def _problem(issues: Issues, issue: Issue) -> None:
+    if issues is None:
+        raise ValidationFailed([issue], status_code=400)
+    issues.append(issue)
+
+
 def _listed(
     field: str,
     value: str | None,
     allowed: Iterable[str] | None = None,
     case: Callable[[str], str] | None = None,
+    issues: Issues = None,
 ) -> list[str]:
     """A comma list; ``case`` writes each code as the catalogue does (``str.upper`` for
-    ``rbj``), so codes may be written in any case, as in the indicator values."""
+    ``rbj``), so codes may be written in any case, as in the indicator values. A list with an
+    unknown code is a problem and filters nothing."""
     if value is None:
         return []
     items = [v.strip() for v in value.split(",") if v.strip()]
@@ -198,16 +215,14 @@ def _listed(
         known = set(allowed)
         unknown = [v for v in items if v not in known]
         if unknown:
-            raise invalid(
-                field,
-                ErrorCode.UNKNOWN_CODE,
-                f"unknown {field} " + ", ".join(repr(u) for u in unknown),
-            )
+            message = f"unknown {field} " + ", ".join(repr(u) for u in unknown)
+            _problem(issues, Issue(field, ErrorCode.UNKNOWN_CODE, message))
+            return []
     return items
 
 
 def place_conditions(
-    country: str | None, region: str | None, project: str | None
+    country: str | None, region: str | None, project: str | None, issues: Issues = None
 ) -> list[ColumnElement[bool]]:
     """The ``country``, ``region`` and ``project`` filters (comma lists; a project by id or code)
     over Project, which an activity's and an observation's list take alike."""
@@ -215,13 +230,11 @@ def place_conditions(
     if countries := _listed("country", country, case=str.upper):
         unknown = [c for c in countries if c not in COUNTRIES]
         if unknown:
-            raise invalid(
-                "country",
-                ErrorCode.UNKNOWN_CODE,
-                "unknown country " + ", ".join(unknown) + "; use ISO 3166-1 alpha-3",
-            )
-        found.append(col(Project.country).in_(countries))
-    if regions := _listed("region", region, REGIONS, str.upper):
+            message = "unknown country " + ", ".join(unknown) + "; use ISO 3166-1 alpha-3"
+            _problem(issues, Issue("country", ErrorCode.UNKNOWN_CODE, message))
+        else:
+            found.append(col(Project.country).in_(countries))
+    if regions := _listed("region", region, REGIONS, str.upper, issues):
         found.append(col(Project.country).in_([c for r in regions for c in REGIONS[r].countries]))
     if projects := _listed("project", project):
         ids = [_uuid_or_none(p) for p in projects]
@@ -234,30 +247,87 @@ def place_conditions(
     return found
 
 
-def refuse_out_of_scope(session: Session, *, caller: Caller, filters: ActivityFilters) -> None:
+def scope_issues(
+    session: Session, *, caller: Caller, country: str | None, project: str | None
+) -> list[Issue]:
     """A country or project filter the caller cannot see is refused (``out_of_scope``), as the
     indicator values refuse it (docs/indicators.md): an empty list would read as "nothing
     happened there"."""
-    countries = _listed("country", filters.country, case=str.upper)
-    issues = [
+    countries = _listed("country", country, case=str.upper)
+    found = (
+        country_scope_issue(session, caller=caller, countries=countries),
+        find_projects(session, caller=caller, values=_listed("project", project))[1],
+    )
+    return [issue for issue in found if issue is not None]
+
+
+def filter_issues(session: Session, *, caller: Caller, filters: ActivityFilters) -> list[Issue]:
+    """Every problem of the filters: unknown codes, dates out of order, and a country or project
+    outside the caller's scope (not judged again once its code is unknown)."""
+    issues: list[Issue] = []
+    filter_conditions(filters, issues)
+    refused = {issue.field for issue in issues}
+    return issues + [
         issue
-        for issue in (
-            country_scope_issue(session, caller=caller, countries=countries),
-            find_projects(session, caller=caller, values=_listed("project", filters.project))[1],
+        for issue in scope_issues(
+            session, caller=caller, country=filters.country, project=filters.project
         )
-        if issue is not None
+        if issue.field not in refused
     ]
-    if issues:
-        raise ValidationFailed(issues)
+
+
+def param_text(data: Mapping[str, Any], key: str) -> str | None:
+    """A query parameter as a rule check has it (``server.deps.rules``): text, or None when
+    absent, empty or refused by its limits."""
+    value = data.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def param_day(data: Mapping[str, Any], key: str) -> date | None:
+    """A date parameter that passed its limits (``server.api.IsoDate``), or None."""
+    value = param_text(data, key)
+    return date.fromisoformat(value) if value else None
+
+
+def filter_rules(
+    session: Session, *, caller: Caller | None, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """The filters' rule checks on the query parameters within their limits, for one answer
+    with the parameters FastAPI refused (``server.deps.rules``): a bad date beside an unknown
+    status. ``data`` holds the parameters as text, None for a refused one."""
+    if caller is None:
+        return []
+    text = partial(param_text, data)
+    filters = ActivityFilters(
+        country=text("country"),
+        region=text("region"),
+        project=text("project"),
+        thematic_area=text("thematic_area"),
+        solution=text("solution"),
+        topic=text("topic"),
+        modality=text("modality"),
+        activity_type=text("activity_type"),
+        status=text("status"),
+        date_from=param_day(data, "from"),
+        date_to=param_day(data, "to"),
+    )
+    return filter_issues(session, caller=caller, filters=filters)
+
+
+def check_filters(session: Session, *, caller: Caller, filters: ActivityFilters) -> None:
+    """Raise one 400 naming every bad filter, before a list or a streamed file starts."""
+    if issues := filter_issues(session, caller=caller, filters=filters):
+        raise ValidationFailed(issues, status_code=400)
 
 
 def date_conditions(
-    column: Any, date_from: date | None, date_to: date | None
+    column: Any, date_from: date | None, date_to: date | None, issues: Issues = None
 ) -> list[ColumnElement[bool]]:
     """The ``from`` and ``to`` filters over a record's date ``column`` (both included); ``to``
-    before ``from`` is a 422."""
+    before ``from`` is a problem."""
     if date_from is not None and date_to is not None and date_from > date_to:
-        raise invalid("to", ErrorCode.END_BEFORE_START, "must not be before 'from'")
+        _problem(issues, Issue("to", ErrorCode.END_BEFORE_START, "must not be before 'from'"))
+        return []
     found: list[ColumnElement[bool]] = []
     if date_from is not None:
         found.append(column >= date_from)
@@ -266,16 +336,17 @@ def date_conditions(
     return found
 
 
-def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
-    """WHERE clauses over Activity joined with Project (scope not included)."""
+def filter_conditions(filters: ActivityFilters, issues: Issues = None) -> list[ColumnElement[bool]]:
+    """WHERE clauses over Activity joined with Project (scope not included). A bad filter is
+    raised, or added to ``issues`` when they are collected."""
     f = filters
     found: list[ColumnElement[bool]] = []
     if not f.include_deleted:
         found.append(col(Activity.deleted).is_(False))
-    found.extend(place_conditions(f.country, f.region, f.project))
+    found.extend(place_conditions(f.country, f.region, f.project, issues))
     if f.site is not None:
         found.append(col(Activity.site_id) == f.site)
-    if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS, str.upper):
+    if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS, str.upper, issues):
         # As in the indicators (docs/indicators.md): an activity's thematic area is its topic's, and
         # its project's only when it has no topic.
         area_topics = [
@@ -287,17 +358,17 @@ def filter_conditions(filters: ActivityFilters) -> list[ColumnElement[bool]]:
                 (col(Activity.topic).is_(None)) & col(Project.thematic_area).in_(areas),
             )
         )
-    if solutions := _listed("solution", f.solution, SOLUTIONS, str.upper):
+    if solutions := _listed("solution", f.solution, SOLUTIONS, str.upper, issues):
         found.append(or_(*(col(Activity.topic).like(f"{s}.%") for s in solutions)))
-    if topics := _listed("topic", f.topic, TOPICS, str.upper):
+    if topics := _listed("topic", f.topic, TOPICS, str.upper, issues):
         found.append(col(Activity.topic).in_(topics))
-    if modalities := _listed("modality", f.modality, codes(Modality), str.upper):
+    if modalities := _listed("modality", f.modality, codes(Modality), str.upper, issues):
         found.append(col(Activity.modality).in_(modalities))
-    if types := _listed("activity_type", f.activity_type, codes(ActivityType), str.lower):
+    if types := _listed("activity_type", f.activity_type, codes(ActivityType), str.lower, issues):
         found.append(col(Activity.type).in_(types))
-    if statuses := _listed("status", f.status, codes(ActivityStatus), str.lower):
+    if statuses := _listed("status", f.status, codes(ActivityStatus), str.lower, issues):
         found.append(col(Activity.status).in_(statuses))
-    found.extend(date_conditions(col(Activity.start_date), f.date_from, f.date_to))
+    found.extend(date_conditions(col(Activity.start_date), f.date_from, f.date_to, issues))
     if f.q:
         pattern = like_contains(f.q.lower())
         found.append(

@@ -32,6 +32,7 @@ periods_router = APIRouter(
 
 
 @activities_router.get("", response_model=Page[ActivitySummary])
+@rules(queries.filter_rules)
 def list_activities(
     caller: CurrentCaller,
     session: SessionDep,
@@ -69,7 +70,7 @@ def list_activities(
         q=q,
         late=late,
     )
-    queries.refuse_out_of_scope(session, caller=caller, filters=filters)
+    queries.check_filters(session, caller=caller, filters=filters)
     items, total = queries.list_activities(
         session, caller=caller, filters=filters, limit=limit, offset=offset
     )

@@ -1442,7 +1442,8 @@ def activities_file(engine: Engine, *, caller: Caller, request: ExportRequest) -
         date_from=dates["from"],
         date_to=dates["to"],
     )
-    activity_export.check_filters(filters)  # bad filters are refused before a file starts
+    with Session(engine) as session:  # bad filters are refused before a file starts
+        queries.check_filters(session, caller=caller, filters=filters)
     rows = activity_export.activity_rows(engine, caller=caller, filters=filters)
     name = f"activities-{utcnow().strftime('%Y%m%d')}"
     if request.format == "activities-csv":

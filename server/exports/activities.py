@@ -103,11 +103,6 @@ def _statement(caller: Caller, filters: ActivityFilters) -> Any:
     )
 
 
-def check_filters(filters: ActivityFilters) -> None:
-    """Raise the 4xx for bad filters now, before a streamed response has started."""
-    filter_conditions(filters)
-
-
 def activity_rows(
     engine: Engine, *, caller: Caller, filters: ActivityFilters
 ) -> Iterator[list[Any]]:

@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 from server.accounts.auth import Caller
 from server.columns import as_utc, utcnow
-from server.errors import invalid
+from server.errors import ValidationFailed
 from server.exports.iso2 import iso2_of
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
@@ -43,7 +43,7 @@ from server.results.indicators import (
 )
 from server.scope import project_scope
 from shared.catalogue import PROJECT_KIND_NAMES, THEMATIC_AREAS
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 from shared.indicators import INDICATORS, period_bounds, period_grain
 
 IATI_VERSION = "2.03"
@@ -135,19 +135,24 @@ def iati_activities(
     date_from: str | None = None,
     date_to: str | None = None,
 ) -> bytes:
-    """The IATI XML document (UTF-8 bytes) for the projects in scope."""
+    """The IATI XML document (UTF-8 bytes) for the projects in scope. Bad parameters are one
+    400 naming each, as for the indicator values."""
+    issues: list[Issue] = []
     grain = GRAINS.get((period_type or "yearly").strip().lower())
     if grain is None:
-        raise invalid(
-            "period_type", ErrorCode.UNKNOWN_CODE, "use yearly or quarterly", status_code=400
+        issues.append(Issue("period_type", ErrorCode.UNKNOWN_CODE, "use yearly or quarterly"))
+    try:
+        query = parse_values_query(
+            code="ACTIVITIES",
+            filters={"country": country, "project": project},
+            date_from=date_from,
+            date_to=date_to,
+            status=status,  # None: the statuses every count uses (submitted and approved)
         )
-    query = parse_values_query(
-        code="ACTIVITIES",
-        filters={"country": country, "project": project},
-        date_from=date_from,
-        date_to=date_to,
-        status=status,  # None: the statuses every count uses (submitted and approved)
-    )
+    except ValidationFailed as exc:
+        raise ValidationFailed(issues + exc.issues, status_code=400) from None
+    if grain is None:
+        raise ValidationFailed(issues, status_code=400)
     apply_pending(session)
     statement = select(Project).order_by(col(Project.code))
     if caller is not None:

@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from server.accounts.deps import CurrentCaller
-from server.activities.queries import ActivityFilters, refuse_out_of_scope
+from server.activities.queries import ActivityFilters, check_filters, filter_rules
 from server.api import IsoDate, Text, error_responses
 from server.columns import utcnow
-from server.deps import EngineDep, SessionDep, SettingsDep
+from server.deps import EngineDep, SessionDep, SettingsDep, rules
 from server.exports import activities as activity_export
 from server.exports.dhis2 import data_value_set, load_mapping
 from server.exports.iati import Organisation, iati_activities
@@ -84,8 +84,7 @@ def _activity_filters(
         q=q,
         late=late,
     )
-    activity_export.check_filters(filters)
-    refuse_out_of_scope(session, caller=caller, filters=filters)
+    check_filters(session, caller=caller, filters=filters)  # before a streamed body starts
     return filters
 
 
@@ -94,6 +93,7 @@ ActivityFiltersDep = Annotated[ActivityFilters, Depends(_activity_filters)]
 
 
 @router.get("/activities.csv", response_class=StreamingResponse)
+@rules(filter_rules)
 def activities_csv(
     caller: CurrentCaller, engine: EngineDep, filters: ActivityFiltersDep
 ) -> StreamingResponse:
@@ -107,6 +107,7 @@ def activities_csv(
 
 
 @router.get("/activities.xlsx", response_class=StreamingResponse)
+@rules(filter_rules)
 def activities_xlsx(
     caller: CurrentCaller, engine: EngineDep, filters: ActivityFiltersDep
 ) -> StreamingResponse:

@@ -66,30 +66,32 @@ class IndicatorValuesPublic(BaseModel):
 def values_query_from(
     request: Request, code: str, *, session: OrmSession, extra: tuple[str, ...] = ()
 ) -> ValuesQuery:
-    """Parse the values parameters of a request; any parameter we do not know is a 400."""
+    """Parse the values parameters of a request: one 400 naming every bad one, a parameter we
+    do not know beside the others' problems."""
     params = request.query_params
-    unknown = sorted(k for k in params if k not in VALUES_PARAMETERS and k not in extra)
-    if unknown:
-        raise ValidationFailed(
-            [
-                Issue(
-                    k,
-                    ErrorCode.UNKNOWN_FIELD,
-                    "unknown parameter; parameters are " + ", ".join(VALUES_PARAMETERS),
-                )
-                for k in unknown
-            ],
-            status_code=400,
+    unknown = [
+        Issue(
+            k,
+            ErrorCode.UNKNOWN_FIELD,
+            "unknown parameter; parameters are " + ", ".join(VALUES_PARAMETERS),
         )
-    return parse_values_query(
-        code=code,
-        group_by=params.get("group_by"),
-        filters={k: params.get(k) for k in FILTER_KEYS if k in params},
-        date_from=params.get("from"),
-        date_to=params.get("to"),
-        status=params.get("status"),
-        session=session,
-    )
+        for k in sorted(k for k in params if k not in VALUES_PARAMETERS and k not in extra)
+    ]
+    try:
+        query = parse_values_query(
+            code=code,
+            group_by=params.get("group_by"),
+            filters={k: params.get(k) for k in FILTER_KEYS if k in params},
+            date_from=params.get("from"),
+            date_to=params.get("to"),
+            status=params.get("status"),
+            session=session,
+        )
+    except ValidationFailed as exc:
+        raise ValidationFailed(unknown + exc.issues, status_code=400) from None
+    if unknown:
+        raise ValidationFailed(unknown, status_code=400)
+    return query
 
 
 CodeList = Annotated[str | None, Query(description="One code or a comma list")]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from server.accounts.auth import Caller
 from server.columns import utcnow
-from server.errors import Forbidden, invalid
+from server.errors import Forbidden, ValidationFailed
 from server.indicators import engine
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
@@ -23,7 +23,7 @@ from server.indicators.service import parse_values_query, share
 from server.indicators.targets import TargetActual, aggregate, with_actuals
 from server.scope import countries_outside_scope
 from shared.catalogue import THEMATIC_AREAS
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, country_name, region_of
 from shared.indicators import period_bounds
 
@@ -86,19 +86,23 @@ def summary(
     """The HQ summary for ``period`` (2025, 2025Q3 or 2025-07, any case), optionally one
     country."""
     period = period.strip().upper()  # "2025q3" as the quarterly report takes it
+    issues: list[Issue] = []
     try:
         first, last = period_bounds(period)
     except ValueError as exc:
-        raise invalid("period", ErrorCode.BAD_PERIOD, str(exc), status_code=400) from exc
+        issues.append(Issue("period", ErrorCode.BAD_PERIOD, str(exc)))
     country = country.strip().upper() if country else None
     if country is not None and country not in COUNTRIES:
-        raise invalid(
-            "country", ErrorCode.UNKNOWN_CODE, f"unknown country {country}", status_code=400
-        )
+        issues.append(Issue("country", ErrorCode.UNKNOWN_CODE, f"unknown country {country}"))
+    try:
+        statuses = parse_values_query(code="ACTIVITIES", status=status).statuses
+    except ValidationFailed as exc:
+        issues += exc.issues
+    if issues:  # every bad parameter in one 400
+        raise ValidationFailed(issues, status_code=400)
     if country is not None and countries_outside_scope(session, caller=caller, countries=[country]):
         # as the quarterly report of another country (docs/roles.md): a country is no secret
         raise Forbidden(f"{country} is not one of your countries", code=ErrorCode.OUT_OF_SCOPE)
-    statuses = parse_values_query(code="ACTIVITIES", status=status).statuses
     apply_pending(session)
     where = Where(
         statuses=statuses,

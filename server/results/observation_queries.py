@@ -11,8 +11,10 @@ list; an unknown code is a 422 naming the filter.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,6 +27,7 @@ from server.activities.queries import (
     AttachmentPublic,
     FieldChange,
     FlagPublic,
+    Issues,
     Joined,
     LocationPublic,
     ReviewPublic,
@@ -32,11 +35,15 @@ from server.activities.queries import (
     _listed,
     date_conditions,
     fields_changed,
+    param_day,
+    param_text,
     place_conditions,
     record_public,
     revisions_public,
+    scope_issues,
 )
 from server.api import UtcDateTime
+from server.errors import ValidationFailed
 from server.projects.models import Project
 from server.records.models import RecordRevision
 from server.records.revisions import first_revision
@@ -44,6 +51,7 @@ from server.results.models import Form, Observation, ObservationReview
 from server.results.observations import ENTITY, observation_wire
 from server.scope import in_visible_project
 from shared.catalogue import THEMATIC_AREAS, ActivityStatus, codes
+from shared.errors import Issue
 
 
 class ObservationSummary(BaseModel):
@@ -115,23 +123,69 @@ _WITH_PROJECT_AND_FORM = Joined(
 )
 
 
-def filter_conditions(filters: ObservationFilters) -> list[ColumnElement[bool]]:
-    """WHERE clauses over Observation joined with Project and Form (scope not included)."""
+def filter_conditions(
+    filters: ObservationFilters, issues: Issues = None
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses over Observation joined with Project and Form (scope not included). A bad
+    filter is raised, or added to ``issues`` when they are collected."""
     f = filters
     found: list[ColumnElement[bool]] = [
         col(Observation.deleted).is_(False),
-        *place_conditions(f.country, f.region, f.project),
+        *place_conditions(f.country, f.region, f.project, issues),
     ]
-    if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS):
+    if areas := _listed("thematic_area", f.thematic_area, THEMATIC_AREAS, str.upper, issues):
         found.append(col(Project.thematic_area).in_(areas))
     if forms := [c.upper() for c in _listed("form", f.form)]:
         found.append(col(Form.code).in_(forms))
-    if statuses := _listed("status", f.status, codes(ActivityStatus)):
+    if statuses := _listed("status", f.status, codes(ActivityStatus), str.lower, issues):
         found.append(col(Observation.status).in_(statuses))
     if f.site is not None:
         found.append(col(Observation.site_id) == f.site)
-    found.extend(date_conditions(col(Observation.observed_on), f.date_from, f.date_to))
+    found.extend(date_conditions(col(Observation.observed_on), f.date_from, f.date_to, issues))
     return found
+
+
+def filter_rules(
+    session: Session, *, caller: Caller | None, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """The filters' rule checks on the query parameters within their limits, for one answer
+    with those FastAPI refused (``server.deps.rules``; as the activity list's)."""
+    if caller is None:
+        return []
+    text = partial(param_text, data)
+    filters = ObservationFilters(
+        country=text("country"),
+        region=text("region"),
+        project=text("project"),
+        thematic_area=text("thematic_area"),
+        form=text("form"),
+        status=text("status"),
+        date_from=param_day(data, "from"),
+        date_to=param_day(data, "to"),
+    )
+    return filter_issues(session, caller=caller, filters=filters)
+
+
+def check_filters(session: Session, *, caller: Caller, filters: ObservationFilters) -> None:
+    """One 400 naming every bad filter (as the activity list's)."""
+    if issues := filter_issues(session, caller=caller, filters=filters):
+        raise ValidationFailed(issues, status_code=400)
+
+
+def filter_issues(session: Session, *, caller: Caller, filters: ObservationFilters) -> list[Issue]:
+    """Every problem of the filters: unknown codes, dates out of order, a country or project
+    outside the caller's scope."""
+    issues: list[Issue] = []
+    filter_conditions(filters, issues)
+    refused = {issue.field for issue in issues}
+    issues += [
+        issue
+        for issue in scope_issues(
+            session, caller=caller, country=filters.country, project=filters.project
+        )
+        if issue.field not in refused
+    ]
+    return issues
 
 
 def list_observations(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from server.accounts.deps import CurrentCaller
 from server.activities.queries import RevisionPublic
 from server.api import IsoDate, Page, Text, error_responses
-from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep
+from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep, rules
 from server.results import observation_queries as queries
 from server.results.observation_queries import (
     ObservationDetail,
@@ -32,6 +32,7 @@ router = APIRouter(
 
 
 @router.get("", response_model=Page[ObservationSummary])
+@rules(queries.filter_rules)
 def list_observations(
     caller: CurrentCaller,
     session: SessionDep,
@@ -61,6 +62,7 @@ def list_observations(
         date_from=date_from,
         date_to=date_to,
     )
+    queries.check_filters(session, caller=caller, filters=filters)
     items, total = queries.list_observations(
         session, caller=caller, filters=filters, limit=limit, offset=offset
     )

@@ -1555,11 +1555,13 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
     ),
     # exports: nothing of another country in the files either
     DashboardRoute("GET", "/exports", _page_roles(200)),
+    # another country's activities or figures are refused on the form's country field, never
+    # an empty file or zeros
     DashboardRoute(
         "GET",
         "/exports/download",
         _page_roles(200),
-        other={"officer_lso": 200, "expert_lso": 200},
+        other={"officer_lso": 400, "expert_lso": 400},
         params={"format": "activities-csv", "status": "submitted", "country": "{country}"},
         shows=("activity",),
     ),

@@ -99,14 +99,19 @@ def test_a_taken_username_already_exists(client: TestClient, session: Session) -
     coded(answer, 409, "already_exists")
 
 
-def test_fastapis_own_422_carries_codes_per_field(
+def test_fastapis_own_errors_carry_codes_per_field(
     client: TestClient,
     world: Field,
     engine: Engine,
 ) -> None:
-    answer = client.get("/api/v1/projects?limit=many", headers=_officer(engine, world))
-    body = coded(answer, 422, "not_integer")
+    # a bad query parameter is a 400, as every route's own checks of its parameters answer;
+    # a bad body is a 422 (docs/errors.md#statuses)
+    headers = _officer(engine, world)
+    answer = client.get("/api/v1/projects?limit=many", headers=headers)
+    body = coded(answer, 400, "not_integer")
     assert body["detail"][0]["field"] == "limit"
+    answer = client.post("/api/v1/tokens", json={"name": 5}, headers=headers)
+    assert coded(answer, 422, "not_text")["detail"][0]["field"] == "name"
 
 
 def test_a_control_character_and_a_long_text_say_so_in_their_own_words(
@@ -118,7 +123,7 @@ def test_a_control_character_and_a_long_text_say_so_in_their_own_words(
     # contain control characters"; an optional text over its limit said "items".
     headers = _officer(engine, world)
     body = coded(
-        client.get("/api/v1/activities?q=a%00b", headers=headers), 422, "control_character"
+        client.get("/api/v1/activities?q=a%00b", headers=headers), 400, "control_character"
     )
     assert body["detail"][0] == {
         "field": "q",
@@ -132,7 +137,7 @@ def test_a_control_character_and_a_long_text_say_so_in_their_own_words(
     )
     assert body["detail"][0]["field"] == "name"
     body = coded(
-        client.get("/api/v1/activities", params={"q": "x" * 201}, headers=headers), 422, "too_long"
+        client.get("/api/v1/activities", params={"q": "x" * 201}, headers=headers), 400, "too_long"
     )
     assert body["detail"][0]["message"] == "at most 200 characters"
 
@@ -147,7 +152,7 @@ def test_a_query_date_is_written_yyyy_mm_dd_not_as_a_unix_time(
     headers = _officer(engine, world)
     for path in ("/api/v1/activities", "/api/v1/exports/activities.csv", "/api/v1/audit"):
         for value in ("1735689600", "0", "2025-1-5"):
-            body = coded(client.get(path, params={"from": value}, headers=headers), 422, "bad_date")
+            body = coded(client.get(path, params={"from": value}, headers=headers), 400, "bad_date")
             assert body["detail"][0]["field"] == "from", (path, value)
             assert body["detail"][0]["message"] == f"'{value}' is not a date: use YYYY-MM-DD"
     ok = client.get("/api/v1/activities", params={"from": "2025-01-05"}, headers=headers)
@@ -162,7 +167,7 @@ def test_a_service_validation_error_names_field_and_code(
     answer = client.get(
         "/api/v1/activities?from=2025-03-01&to=2025-01-01", headers=_officer(engine, world)
     )
-    body = coded(answer, 422, "end_before_start")
+    body = coded(answer, 400, "end_before_start")
     assert body["detail"][0]["field"] == "to"
 
 

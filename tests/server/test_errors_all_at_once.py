@@ -419,3 +419,67 @@ def test_a_rule_check_that_fails_leaves_the_limits_answer(
         "/api/v1/projects", json=_project(name="n" * 201, kind="XYZ"), headers=world.auth("admin")
     )
     assert _problems(response) == {("name", "too_long")}
+
+
+# --- query parameters --------------------------------------------------------------------------
+
+
+def _bad_query(response: Any) -> set[tuple[str, str]]:
+    """A bad query parameter is a 400 (docs/errors.md#statuses), every one named."""
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == response.json()["detail"][0]["code"]
+    return {(e["field"], e["code"]) for e in response.json()["detail"]}
+
+
+def test_bad_query_parameters_are_named_at_once(client: TestClient, session: Session) -> None:
+    world = World(session)
+    headers = world.auth("hq")
+    # an unknown parameter beside the known ones' problems
+    response = client.get(
+        "/api/v1/indicators/PARTICIPANTS/values",
+        params={"colour": "1", "group_by": "nope", "from": "bad"},
+        headers=headers,
+    )
+    assert _bad_query(response) == {
+        ("colour", "unknown_field"),
+        ("group_by", "unknown_code"),
+        ("from", "bad_date"),
+    }
+    response = client.get(
+        "/api/v1/exports/iati.xml",
+        params={"period_type": "weekly", "from": "bad", "status": "lost"},
+        headers=headers,
+    )
+    assert _bad_query(response) == {
+        ("period_type", "unknown_code"),
+        ("from", "bad_date"),
+        ("status", "unknown_code"),
+    }
+    response = client.get(
+        "/api/v1/reports/summary",
+        params={"period": "someday", "country": "XXX", "status": "lost"},
+        headers=headers,
+    )
+    assert _bad_query(response) == {
+        ("period", "bad_period"),
+        ("country", "unknown_code"),
+        ("status", "unknown_code"),
+    }
+    # a missing required parameter is a bad query too, as its other problems are
+    for url, name in (
+        ("/api/v1/reports/summary", "period"),
+        ("/api/v1/exports/indicators.csv", "indicator"),
+        ("/api/v1/exports/dhis2/dataValueSets.json", "period"),
+    ):
+        assert _bad_query(client.get(url, headers=headers)) == {(name, "required")}
+    # a parameter FastAPI refuses beside the list's own checks
+    response = client.get(
+        "/api/v1/activities",
+        params={"limit": "0", "status": "lost", "region": "nowhere"},
+        headers=headers,
+    )
+    assert _bad_query(response) == {
+        ("limit", "value_range"),
+        ("status", "unknown_code"),
+        ("region", "unknown_code"),
+    }

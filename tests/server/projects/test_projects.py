@@ -295,7 +295,7 @@ def test_lists_are_paginated_and_scoped(client: TestClient, session: Session) ->
         client.get(
             "/api/v1/projects", params={"limit": 501}, headers=world.auth("admin")
         ).status_code
-        == 422
+        == 400
     )
 
 

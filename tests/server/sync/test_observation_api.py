@@ -91,8 +91,15 @@ def test_the_list_is_scoped_filtered_and_paged(
     assert page["total"] == 3 and [i["id"] for i in page["items"]] == [lso[2]]
     item = client.get("/api/v1/observations", headers=world["officer"]).json()["items"][0]
     assert item["form_code"] == "DEMO_PLOT_HARVEST" and item["values"]["plot"] == "demo"
-    # An officer asking for another country's project gets nothing of it.
-    assert _ids(client, world["officer"], country="KEN") == []
+    # An officer asking for another country's observations is refused, as on the activity list:
+    # an empty list would read as "nothing observed there".
+    response = client.get(
+        "/api/v1/observations", params={"country": "KEN"}, headers=world["officer"]
+    )
+    assert response.status_code == 400, response.text
+    assert [(d["field"], d["code"]) for d in response.json()["detail"]] == [
+        ("country", "out_of_scope")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -111,8 +118,20 @@ def test_bad_filters_are_refused_with_their_name(
     client: TestClient, world: dict[str, Any], params: dict[str, str], field_name: str
 ) -> None:
     response = client.get("/api/v1/observations", params=params, headers=world["officer"])
-    assert response.status_code in (400, 422), response.text
+    assert response.status_code == 400, response.text
     assert field_name in {d["field"] for d in response.json()["detail"]}
+
+
+def test_every_bad_filter_is_named_at_once(client: TestClient, world: dict[str, Any]) -> None:
+    params = {"status": "lost", "from": "yesterday", "country": "KEN", "region": "nowhere"}
+    response = client.get("/api/v1/observations", params=params, headers=world["officer"])
+    assert response.status_code == 400, response.text
+    assert {(d["field"], d["code"]) for d in response.json()["detail"]} == {
+        ("from", "bad_date"),
+        ("status", "unknown_code"),
+        ("country", "out_of_scope"),
+        ("region", "unknown_code"),
+    }
 
 
 def test_one_observation_with_its_revisions(
