@@ -94,6 +94,7 @@ class ErrorCode(StrEnum):
     ATTENDANCE_UNUSUAL = "attendance_unusual"
     PHOTO_REUSED = "photo_reused"
     REPORTING_LAG = "reporting_lag"
+    NO_PARTICIPANTS = "no_participants"
     # --- who is calling -------------------------------------------------------------------
     NOT_AUTHENTICATED = "not_authenticated"
     BAD_CREDENTIALS = "bad_credentials"
@@ -208,6 +209,7 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.ATTENDANCE_UNUSUAL: N_("The attendance is far above the project's usual."),
     ErrorCode.PHOTO_REUSED: N_("This photo is also attached to another activity."),
     ErrorCode.REPORTING_LAG: N_("This reached the server long after the activity ended."),
+    ErrorCode.NO_PARTICIPANTS: N_("Nobody is counted at this activity, though it gathers people."),
     ErrorCode.NOT_AUTHENTICATED: N_("You are not signed in, or your session has ended."),
     ErrorCode.BAD_CREDENTIALS: N_("Wrong username or password."),
     ErrorCode.ACCOUNT_DISABLED: N_("This account is disabled."),

@@ -124,6 +124,25 @@ WARNING_CODES = frozenset(
         ErrorCode.ATTENDANCE_UNUSUAL,
         ErrorCode.PHOTO_REUSED,
         ErrorCode.REPORTING_LAG,
+        ErrorCode.NO_PARTICIPANTS,
+    }
+)
+
+# The activity types that gather people: one submitted with nobody counted is flagged
+# (``no_participants``). An expert's deployment, a high-level visit or research may count
+# nobody.
+GATHERING_TYPES = frozenset(
+    {
+        ActivityType.DEMONSTRATION,
+        ActivityType.FARMER_TRAINING,
+        ActivityType.FIELD_DAY,
+        ActivityType.WORKSHOP,
+        ActivityType.SEMINAR,
+        ActivityType.WEBINAR,
+        ActivityType.STUDY_TOUR,
+        ActivityType.EXCHANGE_VISIT,
+        ActivityType.FARMER_TO_FARMER,
+        ActivityType.ROUNDTABLE,
     }
 )
 
@@ -236,6 +255,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.REPORTING_LAG: (
         "{field}: received {lag} days after the activity ended ({value}); "
         "activities should reach the server within {limit} days"
+    ),
+    ErrorCode.NO_PARTICIPANTS: (
+        "{field}: nobody is counted at this {value}; add who attended, or check the type"
     ),
 }
 
@@ -1593,6 +1615,7 @@ def quality_flags(
     if reused_photo:
         found.append(issue("attachments", ErrorCode.PHOTO_REUSED))
     found += _reporting_lag(activity, received_on)
+    found += _no_participants(activity)
     return found
 
 
@@ -1643,6 +1666,18 @@ def _attendance_unusual(activity: Mapping[str, Any], usual: float | None) -> lis
             usual=f"{usual:g}",
         )
     ]
+
+
+def _no_participants(activity: Mapping[str, Any]) -> list[Issue]:
+    """An activity of a type that gathers people, with no attendance counted and no participant
+    of the roster: most likely the counts were forgotten. (Whatever reaches the server is
+    submitted: a tablet keeps its drafts.)"""
+    kind = activity.get("type")
+    if kind not in GATHERING_TYPES:
+        return []
+    if attendance_total(activity.get("attendance")) > 0 or activity.get("participant_ids"):
+        return []
+    return [issue("attendance", ErrorCode.NO_PARTICIPANTS, value=kind)]
 
 
 def _reporting_lag(activity: Mapping[str, Any], received_on: date) -> list[Issue]:

@@ -194,6 +194,7 @@ LABELS: dict[str, dict[str, str]] = {
         "attendance_unusual": N_("Attendance far above usual"),
         "photo_reused": N_("Photo used by another activity"),
         "reporting_lag": N_("Reported late"),
+        "no_participants": N_("Nobody counted"),
     },
     "entity": {
         "activity": N_("Activity"),

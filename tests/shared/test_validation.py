@@ -892,6 +892,24 @@ def test_a_plain_activity_raises_no_flag() -> None:
         ({"attendance": [row(count=61)]}, {}, "attendance", ErrorCode.ATTENDANCE_UNUSUAL),
         ({}, {"reused_photo": True}, "attachments", ErrorCode.PHOTO_REUSED),
         ({}, {"received_on": date(2025, 4, 15)}, "end_date", ErrorCode.REPORTING_LAG),
+        (
+            {"attendance": [], "participant_ids": []},
+            {},
+            "attendance",
+            ErrorCode.NO_PARTICIPANTS,
+        ),
+        (
+            {"attendance": [row(count=0)], "participant_ids": None, "type": "farmer_training"},
+            {},
+            "attendance",
+            ErrorCode.NO_PARTICIPANTS,
+        ),
+        (
+            {"attendance": [], "participant_ids": [], "status": "approved", "type": "webinar"},
+            {},
+            "attendance",
+            ErrorCode.NO_PARTICIPANTS,
+        ),
     ],
 )
 def test_flag_raised(
@@ -916,6 +934,12 @@ def test_flag_raised(
         ({"attendance": [row(count=500)]}, {"usual_attendance": 0}),
         ({}, {"reused_photo": False}),
         ({}, {"received_on": date(2025, 4, 14)}),  # exactly 30 days after the end
+        # nobody counted at a kind of activity that may count nobody
+        ({"attendance": [], "participant_ids": [], "type": "expert_deployment"}, {}),
+        ({"attendance": [], "participant_ids": [], "type": "research"}, {}),
+        # counted one way or the other
+        ({"attendance": [row(count=1)], "participant_ids": []}, {}),
+        ({"attendance": [], "participant_ids": [uid(1)]}, {}),
     ],
 )
 def test_flag_not_raised(activity: dict[str, Any], facts: dict[str, Any]) -> None:
@@ -929,6 +953,8 @@ def test_flag_messages_carry_the_numbers() -> None:
     assert "31 days" in lag and "30 days" in lag
     duplicate = flags(same_day_duplicates=2)[0].message
     assert "2 other activities" in duplicate and "2025-03-14" in duplicate
+    nobody = flags(make_activity(attendance=[], participant_ids=[], type="field_day"))[0]
+    assert nobody.params == {"value": "field_day"} and "field_day" in nobody.message
 
 
 def test_a_message_shows_each_value_as_its_params_keep_it() -> None:

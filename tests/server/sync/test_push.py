@@ -698,6 +698,45 @@ def test_data_quality_flags_and_late_submissions_are_stored(
     assert late is not None and late.late
 
 
+def test_a_gathering_with_nobody_counted_is_flagged_until_someone_is(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    """A training with no attendance was saved without a word; the office now sees
+    ``no_participants`` in review, and the flag goes once the counts arrive."""
+    nobody = field.activity(type="farmer_training", attendance=[])
+    deployment = field.activity(
+        type="expert_deployment", attendance=[], start_date="2025-03-15", end_date="2025-03-15"
+    )
+    push(client, field, [mutation(1, nobody), mutation(2, deployment)])
+
+    def flags(record: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
+        found = _activity(engine, record["id"])
+        assert found is not None
+        # (the test's dates are long past: each also carries reporting_lag)
+        return [
+            (f["code"], f["field"], f["params"])
+            for f in found.flags
+            if f["code"] != "reporting_lag"
+        ]
+
+    assert flags(nobody) == [("no_participants", "attendance", {"value": "farmer_training"})]
+    assert flags(deployment) == []  # an expert deployed may count nobody
+
+    counted = [
+        {
+            "sex": "female",
+            "age_band": "adult",
+            "category": "farmer",
+            "disability": False,
+            "count": 4,
+        }
+    ]
+    edit = {"id": nobody["id"], "attendance": counted}
+    response = push(client, field, [mutation(3, edit, base_version=1)])
+    assert response.json()["results"][0]["status"] == "applied", response.text
+    assert flags(nobody) == []
+
+
 def test_a_mutation_with_a_nul_is_rejected_and_still_kept(
     client: TestClient, field: Field, engine: Engine
 ) -> None:
