@@ -127,6 +127,16 @@ def test_users_create_reads_password_from_stdin(db_url: str, tmp_path: Path) -> 
         stdin="a long enough password\n",
     )
     assert_one_line_error(again, "taken")
+    # usernames are not case-sensitive: the name is kept, and printed, in lowercase
+    upper = run_cli(
+        "users", "create", "HQ.One", "--role", "hq_analyst", env=env, stdin="a long password\n"
+    )
+    assert_one_line_error(upper, "taken")
+    mixed = run_cli(
+        "users", "create", "HQ.Three", "--role", "hq_analyst", env=env, stdin="a long password\n"
+    )
+    assert mixed.returncode == 0, mixed.stderr
+    assert "created hq_analyst hq.three" in mixed.stdout
     short = run_cli("users", "create", "hq.two", "--role", "hq_analyst", env=env, stdin="short\n")
     assert_one_line_error(short, "password")
 
