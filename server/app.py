@@ -28,7 +28,7 @@ from server.exports.routes import router as exports_router
 from server.exports.tabular import XLSX_MEDIA_TYPE
 from server.health.routes import router as health_router
 from server.indicators.routes import router as indicators_router
-from server.odata.errors import error_body, is_odata_path, odata_error_body
+from server.odata.errors import ODATA_PREFIX, error_body, is_odata_path, odata_error_body
 from server.odata.routes import router as odata_router
 from server.projects.routes import router as projects_router
 from server.reports.routes import router as reports_router
@@ -99,8 +99,11 @@ _HTTP_CODES: dict[int, ErrorCode] = {
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if is_odata_path(request.url.path):
-        message = "no such entity set or address in this service; see the service document"
-        body = error_body(exc.status_code, message if exc.status_code == 404 else str(exc.detail))
+        messages = {
+            404: "no such entity set or address in this service; see the service document",
+            405: "this feed is read-only: read it with GET",
+        }
+        body = error_body(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     if exc.status_code == 404 and _wants_a_page(request):
         # A mistyped dashboard address gets a page with the way back, not the API's JSON.
@@ -166,5 +169,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         compresslevel=GZIP_LEVEL,
         exclude_content_types=NOT_GZIPPED,
     )
-    install_security(app, settings)  # headers, body size limit, rate limit (server/security.py)
+    # headers, body size limit, rate limit, the body guard (server/security.py); the OData feed
+    # takes no body
+    install_security(app, settings, read_only=(ODATA_PREFIX,))
     return app

@@ -310,8 +310,12 @@ class BodyGuard:
         check: CallerCheck = check_caller,
         public_limit: int = PUBLIC_BODY_LIMIT,
         clock: Callable[[], float] = time.monotonic,
+        read_only: tuple[str, ...] = (),
     ) -> None:
         self.app = app
+        # Path prefixes of read-only services (the OData feed): a request with a body goes on
+        # without it, so that their router says 405 in their own shape, never "log in".
+        self.read_only = read_only
         self.idle_timeout = idle_timeout
         self.total_timeout = total_timeout
         self.check = check
@@ -325,8 +329,11 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        public = (scope.get("method", ""), path.rstrip("/") or "/") in PUBLIC_BODY_ROUTES
         close = [(b"connection", b"close")]
+        if any(path == p or path.startswith(p + "/") for p in self.read_only):
+            await self._without_body(scope, send, close)
+            return
+        public = (scope.get("method", ""), path.rstrip("/") or "/") in PUBLIC_BODY_ROUTES
         if public:
             declared = _header(scope, b"content-length")
             numeric = declared is not None and declared.strip().isdigit()
@@ -380,6 +387,13 @@ class BodyGuard:
 
         # A dashboard form without a live session: the page answers as it always does ("your
         # session has ended"), shown an empty body instead of the one still on the wire.
+        await self._without_body(scope, send, headers)
+
+    async def _without_body(
+        self, scope: Scope, send: Send, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """The application answers the request as if its body were empty; the bytes still on
+        the wire are never read, so the connection closes after the answer."""
         sent = False
 
         async def no_body() -> Message:
@@ -574,9 +588,10 @@ class RateLimit:
         return 0.0
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, settings: Settings, *, read_only: tuple[str, ...] = ()) -> None:
     """Add the middleware in the right order: headers outermost, so 413 and 429 carry them;
-    the rate limit before the body guard's database lookup; the guard before any body."""
+    the rate limit before the body guard's database lookup; the guard before any body.
+    ``read_only``: path prefixes that never take a body (BodyGuard)."""
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     app.add_middleware(
         BodyGuard,
@@ -584,6 +599,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         total_timeout=settings.body_total_timeout_seconds,
         max_bodies=settings.max_concurrent_bodies,
         public_limit=min(PUBLIC_BODY_LIMIT, settings.max_request_bytes),
+        read_only=read_only,
     )
     app.add_middleware(
         RateLimit,

@@ -463,6 +463,34 @@ def test_unknown_sets_and_bad_credentials_answer_in_the_odata_shape(
     )
 
 
+def test_a_write_to_the_read_only_feed_is_a_405_in_the_odata_shape(
+    client: TestClient, world: FeedWorld
+) -> None:
+    """A POST with a body answered 401 "missing bearer token: log in first" in the REST shape
+    (the body guard asked for a bearer token before reading it); the feed takes no body at all,
+    so every write is told it is read-only, with or without credentials, its body never read."""
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    for method, path, body in (
+        ("POST", "Activities", {"Title": "x"}),
+        ("POST", "Activities", None),
+        ("PATCH", f"Activities({world.activity_lso.id})", {"Title": "x"}),
+        ("DELETE", "Attendance", None),
+        ("PUT", "", b"x" * 100_000),
+    ):
+        for credentials in (auth, None):
+            if isinstance(body, bytes):
+                answer = client.request(method, BASE + path, content=body, auth=credentials)
+            else:
+                answer = client.request(method, BASE + path, json=body, auth=credentials)
+            assert answer.status_code == 405, (method, path, answer.text)
+            assert answer.json()["error"] == {
+                "code": "method_not_allowed",
+                "message": "this feed is read-only: read it with GET",
+                "target": None,
+            }
+            assert "Bearer" not in answer.headers.get("WWW-Authenticate", "")
+
+
 # Malformed filters an analyst types, and the text each message must name.
 _MALFORMED_FILTERS = [
     ("StartDate ge 2025-13-01", ["2025-13-01", "month 13"]),
