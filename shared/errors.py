@@ -48,6 +48,8 @@ class ErrorCode(StrEnum):
     DATE_IMPLAUSIBLE = "date_implausible"
     COUNT_RANGE = "count_range"
     VALUE_RANGE = "value_range"
+    ABOVE_FIELD = "above_field"
+    BELOW_FIELD = "below_field"
     LAT_RANGE = "lat_range"
     LON_RANGE = "lon_range"
     ACCURACY_RANGE = "accuracy_range"
@@ -165,6 +167,8 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.DATE_IMPLAUSIBLE: N_("This date is implausible; check the year."),
     ErrorCode.COUNT_RANGE: N_("This count is out of range."),
     ErrorCode.VALUE_RANGE: N_("This value is out of range."),
+    ErrorCode.ABOVE_FIELD: N_("This answer is more than another answer of the form allows."),
+    ErrorCode.BELOW_FIELD: N_("This answer is less than another answer of the form allows."),
     ErrorCode.LAT_RANGE: N_("Latitude goes from -90 to 90."),
     ErrorCode.LON_RANGE: N_("Longitude goes from -180 to 180."),
     ErrorCode.ACCURACY_RANGE: N_("GPS accuracy is 0 metres or more."),

@@ -15,7 +15,10 @@ How a definition is read, decided here where docs/results.md is silent:
 - Labels, hints and titles are ``{language: text}`` with two- or three-letter lower-case
   language codes; ``en`` is required for labels and titles, and for a hint that is not empty.
 - ``min``/``max`` are whole numbers for ``integer``, numbers for ``decimal`` and ISO dates for
-  ``date`` (normalised to ``YYYY-MM-DD``); other types may not have them.
+  ``date`` (normalised to ``YYYY-MM-DD``); other types may not have them. Either may instead
+  name an earlier field as XLSForm writes it, ``${farmers_visited}``: a number field bounded by
+  a number field, a date by a date; the answer is then checked against that field's answer
+  (``bound_field``). A tablet that predates it reads no bound there and the server checks.
 - A ``relevant`` condition names a select field **before** this one, so a form is always asked
   top to bottom; its codes must be that field's choices.
 - Indicators: ``sum mean median min max`` need a numeric ``field``; ``count`` no field;
@@ -47,6 +50,8 @@ FIELD_TYPES: tuple[str, ...] = (
     "boolean",
 )
 NUMERIC_TYPES = frozenset({"integer", "decimal"})
+# A bound that names an earlier field: ``${farmers_visited}`` (XLSForm's reference).
+FIELD_BOUND = re.compile(r"\$\{([a-z][a-z0-9]*(?:_[a-z0-9]+)*)\}")
 SELECT_TYPES = frozenset({"select_one", "select_multiple"})
 BOUNDED_TYPES = NUMERIC_TYPES | {"date"}
 AGGREGATES: tuple[str, ...] = ("sum", "mean", "median", "min", "max", "count", "share", "ratio")
@@ -363,12 +368,36 @@ def _in_bounds(value: int | float) -> bool:
     return math.isfinite(value) and abs(value) <= MAX_BOUND
 
 
-def _bound(value: Any, path: str, errors: _Errors, type_: str) -> Bound | None:
+def bound_field(bound: Any) -> str | None:
+    """The field a ``min`` or ``max`` names (``${farmers_visited}``), or None for a value."""
+    if not isinstance(bound, str):
+        return None
+    found = FIELD_BOUND.fullmatch(bound.strip())
+    return found.group(1) if found else None
+
+
+def _bound(
+    value: Any, path: str, errors: _Errors, type_: str, earlier: Mapping[str, FormField]
+) -> Bound | None:
     if value is None:
         return None
     if type_ not in BOUNDED_TYPES:
         errors.add(path, ErrorCode.NOT_FOR_TYPE, f"a {type_} field has no min or max")
         return None
+    if (name := bound_field(value)) is not None:
+        target = earlier.get(name)
+        if target is None:
+            errors.add(path, ErrorCode.UNKNOWN_FIELD_REF, f"no field {name!r} before this one")
+            return None
+        if (target.type == "date") != (type_ == "date") or target.type not in BOUNDED_TYPES:
+            wants = "a date field" if type_ == "date" else "a number field"
+            errors.add(
+                path,
+                ErrorCode.WRONG_FIELD_TYPE,
+                f"{name!r} is a {target.type} field; this bound needs {wants}",
+            )
+            return None
+        return f"${{{name}}}"
     if type_ == "date":
         if isinstance(value, str):
             try:
@@ -498,9 +527,10 @@ def _check_field(
     low = high = None
     choices: tuple[Choice, ...] = ()
     if type_ is not None:
-        low = _bound(raw.get("min"), f"{path}.min", errors, type_)
-        high = _bound(raw.get("max"), f"{path}.max", errors, type_)
-        if low is not None and high is not None and _above(low, high):
+        low = _bound(raw.get("min"), f"{path}.min", errors, type_, earlier)
+        high = _bound(raw.get("max"), f"{path}.max", errors, type_, earlier)
+        fixed = bound_field(low) is None and bound_field(high) is None
+        if low is not None and high is not None and fixed and _above(low, high):
             errors.add(f"{path}.min", ErrorCode.MIN_ABOVE_MAX, f"min {low} is above max {high}")
         choices = _check_choices(raw.get("choices"), f"{path}.choices", errors, type_)
     relevant = _check_relevance(raw.get("relevant"), f"{path}.relevant", errors, earlier)

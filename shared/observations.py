@@ -38,6 +38,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from shared.errors import ErrorCode, Issue
+from shared.forms import bound_field
 from shared.validation import (
     _CONTROL,
     _LOCATION,
@@ -318,7 +319,33 @@ def validate_values(
             errors += field_errors
         else:
             clean[name] = checked
+    errors += _field_bounds(fields, clean, prefix)
     return clean, errors
+
+
+def _field_bounds(
+    fields: Mapping[str, Mapping[str, Any]], clean: Mapping[str, Any], prefix: str
+) -> list[Issue]:
+    """Answers bounded by another answer (``"max": "${farmers_visited}"``): judged when both
+    were given and passed their own checks."""
+    found: list[Issue] = []
+    for name, spec in fields.items():
+        value = clean.get(name)
+        if value is None:
+            continue
+        for key, code in (("min", ErrorCode.BELOW_FIELD), ("max", ErrorCode.ABOVE_FIELD)):
+            other = bound_field(spec.get(key))
+            limit = clean.get(other) if other is not None else None
+            if limit is None or isinstance(limit, bool) or type(limit) is list:
+                continue
+            try:
+                broken = value < limit if key == "min" else value > limit
+            except TypeError:  # a number bounded by a date: a definition no server accepts
+                continue
+            if broken:
+                field = f"{prefix}.{name}"
+                found.append(issue(field, code, value=value, other=other, limit=limit))
+    return found
 
 
 def _rule_text(spec: Mapping[str, Any]) -> str:

@@ -179,6 +179,8 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.DATE_IMPLAUSIBLE: "{field}: {value} is implausible; use a date from {low} to {high}",
     ErrorCode.COUNT_RANGE: "{field}: {value} is out of range; use a whole number {low} to {high}",
     ErrorCode.VALUE_RANGE: "{field}: {value} is out of range; use a number {span}",
+    ErrorCode.ABOVE_FIELD: "{field}: {value} is more than the answer to {other} ({limit})",
+    ErrorCode.BELOW_FIELD: "{field}: {value} is less than the answer to {other} ({limit})",
     ErrorCode.LAT_RANGE: "{field}: latitude {value} is out of range; use -90 to 90",
     ErrorCode.LON_RANGE: "{field}: longitude {value} is out of range; use -180 to 180",
     ErrorCode.ACCURACY_RANGE: "{field}: {value} is not an accuracy; use 0 metres or more",

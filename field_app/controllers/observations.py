@@ -21,6 +21,7 @@ from field_app.controllers.attention import AttentionItem, Difference, server_me
 from field_app.controllers.form import Photo
 from field_app.controllers.messages import field_message
 from field_app.i18n import GROUP_SPACE, N_, _, decimal, language, ngettext
+from shared.forms import bound_field
 from shared.observations import asked_fields, form_fields, validate_values
 from shared.typography import minus_sign, ungrouped
 from shared.units import unit_text, with_unit
@@ -161,15 +162,25 @@ def _with_unit(spec: Mapping[str, Any], value: Any, lang: str | None = None) -> 
     return with_unit(_bound_text(value), unit_of(spec, value, lang))
 
 
-def field_view(spec: Mapping[str, Any], lang: str | None = None) -> FieldView:
+def field_view(
+    spec: Mapping[str, Any], lang: str | None = None, labels: Mapping[str, str] | None = None
+) -> FieldView:
+    """What the form shows of a field; ``labels`` (the form's field labels by name) name the
+    answer a bound refers to (``"max": "${farmers_visited}"``)."""
     low, high = spec.get("min"), spec.get("max")
     unit = unit_of(spec, lang=lang)
+
+    def shown(value: Any, with_unit: bool) -> str:
+        if (other := bound_field(value)) is not None:
+            return (labels or {}).get(other) or other
+        return _with_unit(spec, value, lang) if with_unit else _bound_text(value)
+
     if low is not None and high is not None:
-        bounds = f"{_bound_text(low)} – {_with_unit(spec, high, lang)}"
+        bounds = f"{shown(low, bound_field(high) is not None)} – {shown(high, True)}"
     elif low is not None:
-        bounds = f"≥ {_with_unit(spec, low, lang)}"
+        bounds = f"≥ {shown(low, True)}"
     elif high is not None:
-        bounds = f"≤ {_with_unit(spec, high, lang)}"
+        bounds = f"≤ {shown(high, True)}"
     else:
         bounds = ""
     choices = tuple(
@@ -194,12 +205,37 @@ RANGE_MESSAGES: dict[str, str] = {
     "low": N_("Use a value of {low} or more"),
     "high": N_("Use a value of {high} or less"),
 }
+# An answer bounded by another answer (``"max": "${farmers_visited}"``).
+FIELD_BOUND_MESSAGES: dict[str, str] = {
+    "above_field": N_("At most the answer to “{other}”: {limit}"),
+    "below_field": N_("At least the answer to “{other}”: {limit}"),
+}
 
 
-def value_message(item: Issue, spec: Mapping[str, Any] | None = None) -> str:
+def _param_value(text: str) -> Any:
+    """A number or a date kept as text in an issue's params, as a bound is shown."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def value_message(
+    item: Issue, spec: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None
+) -> str:
     """A validation issue of one answer in the tablet's words; ``spec`` (the field) gives the
-    bounds a range message names."""
+    bounds a range message names, ``labels`` the form's field labels by name."""
     spec = spec or {}
+    if item.code in FIELD_BOUND_MESSAGES and item.params:
+        other = item.params.get("other", "")
+        return _(FIELD_BOUND_MESSAGES[item.code]).format(
+            other=(labels or {}).get(other) or other,
+            limit=_bound_text(_param_value(item.params.get("limit", ""))),
+        )
     low, high = spec.get("min"), spec.get("max")
     if item.code in ("value_range", "date_implausible") and (low is not None or high is not None):
         key = (
@@ -299,8 +335,13 @@ class ObservationForm:
         """Approved observations are locked until the office reopens them."""
         return self.record.get("status") == "approved"
 
+    def labels(self) -> dict[str, str]:
+        """Each field's label in the tablet's language, by name."""
+        return {name: text_of(spec.get("label")) or name for name, spec in self.fields.items()}
+
     def views(self) -> list[FieldView]:
-        return [field_view(spec) for spec in self.fields.values()]
+        labels = self.labels()
+        return [field_view(spec, labels=labels) for spec in self.fields.values()]
 
     def asked(self) -> dict[str, bool]:
         return asked_fields(self.fields, self.values)
@@ -386,7 +427,7 @@ class ObservationForm:
         for item in issues:
             name = item.field.split(".", 1)[1] if "." in item.field else item.field
             name = name.split("[", 1)[0]
-            errors.setdefault(name, value_message(item, self.fields.get(name)))
+            errors.setdefault(name, value_message(item, self.fields.get(name), self.labels()))
         try:
             day = date.fromisoformat(self.observed_on)
         except ValueError:

@@ -43,6 +43,7 @@ from shared.forms import (
     MAX_FIELDS,
     MAX_INDICATORS,
     NUMERIC_TYPES,
+    bound_field,
 )
 from shared.typography import ungrouped
 
@@ -221,9 +222,12 @@ def _unit_labels(raw: Mapping[str, Any]) -> Mapping[str, str] | None:
     return labels if isinstance(labels, Mapping) else None
 
 
-def _bound(t: Translator, value: Any, type_: str) -> str:
+def _bound(t: Translator, value: Any, type_: str, by_name: Mapping[str, Mapping[str, Any]]) -> str:
     if value is None:
         return ""
+    if (other := bound_field(value)) is not None:  # another answer: "“Farmers visited”"
+        label = text_in(by_name.get(other, {}).get("label"), t.language) or other
+        return f"“{label}”"
     if type_ in NUMERIC_TYPES:
         decimals = 0 if isinstance(value, int) or float(value).is_integer() else 2
         return t.number(value, decimals)
@@ -258,8 +262,8 @@ def preview_fields(t: Translator, fields: Sequence[Mapping[str, Any]]) -> list[P
                 hint=text_in(raw.get("hint"), t.language),
                 unit=t.unit(_unit_code(raw), _unit_labels(raw)),
                 required=bool(raw.get("required")),
-                min=_bound(t, raw.get("min"), type_),
-                max=_bound(t, raw.get("max"), type_),
+                min=_bound(t, raw.get("min"), type_, by_name),
+                max=_bound(t, raw.get("max"), type_, by_name),
                 choices=[
                     PreviewChoice(str(c.get("code")), text_in(c.get("label"), t.language))
                     for c in raw.get("choices") or []

@@ -25,7 +25,8 @@ Spreadsheet → definition:
   our own ``unit``. ``label`` without a language is English. Types ``integer decimal text date
   select_one L select_multiple L boolean acknowledge`` (``acknowledge`` → ``boolean``).
   ``required``: yes/no as pyxform reads them. ``constraint``: ``. >= a``, ``. <= b`` or both
-  joined by ``and`` (dates as ``date('2020-01-01')`` or ``'2020-01-01'``). ``unit::Language
+  joined by ``and`` (dates as ``date('2020-01-01')`` or ``'2020-01-01'``; ``a`` or ``b`` may be
+  an earlier field, ``${farmers_visited}``). ``unit::Language
   (xx)`` columns are the unit's translations (``unit_label``). ``relevant``:
   ``${f} = 'c'`` or ``selected(${f}, 'c')``, joined by ``or``, all about one field.
 - ``choices``: ``list_name name label[::…]``.
@@ -73,7 +74,8 @@ _LANG_COLUMN = re.compile(
 _NUMBER = r"-?\d{1,16}(?:\.\d{1,16})?"  # longer is refused (and never reaches int())
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _BOUND = re.compile(
-    rf"^\.\s*(?P<op>>=|<=)\s*(?:(?P<num>{_NUMBER})|date\(\s*'(?P<date1>{_DATE})'\s*\)|'(?P<date2>{_DATE})')$"
+    rf"^\.\s*(?P<op>>=|<=)\s*(?:(?P<num>{_NUMBER})|date\(\s*'(?P<date1>{_DATE})'\s*\)|'(?P<date2>{_DATE})'"
+    r"|\$\{(?P<ref>[A-Za-z_][A-Za-z0-9_]*)\})$"
 )
 _EQUALS = re.compile(r"^\$\{(?P<field>[A-Za-z_][A-Za-z0-9_]*)\}\s*=\s*'(?P<code>[^']*)'$")
 _SELECTED = re.compile(
@@ -501,8 +503,13 @@ def _bounds(reader: _Reader, number: int, text: str, kind: str) -> tuple[Any, An
                 constraint=part,
             )
             return None, None
-        is_date = match.group("num") is None
-        if is_date != (kind == "date"):
+        ref, raw = match.group("ref"), match.group("num")
+        value: Any
+        if ref is not None:
+            # Another answer bounds this one; the form rules check that it is an earlier field
+            # of a fitting type.
+            value = "${" + ref + "}"
+        elif (raw is None) != (kind == "date"):
             reader.refuse(
                 "survey",
                 number,
@@ -513,9 +520,9 @@ def _bounds(reader: _Reader, number: int, text: str, kind: str) -> tuple[Any, An
                 type=kind,
             )
             return None, None
-        value: Any = match.group("date1") or match.group("date2")
-        if not is_date:
-            raw = match.group("num")
+        elif raw is None:
+            value = match.group("date1") or match.group("date2")
+        else:
             value = float(raw) if "." in raw else int(raw)
             if kind == "integer" and isinstance(value, float) and value.is_integer():
                 value = int(value)

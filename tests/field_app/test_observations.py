@@ -586,3 +586,48 @@ def test_bounds_are_written_as_the_language_writes_dates_and_decimals(
         {"name": "weight", "type": "decimal", "min": 0.5, "max": 2.5, "unit": "kg"}
     )
     assert (date_view.bounds, weight_view.bounds) == (drill, weight)
+
+
+BOUNDED_FORM: dict[str, Any] = {
+    "id": "f0000000-0000-4000-8000-000000000001",
+    "code": "ADOPTION",
+    "version": 1,
+    "title": {"en": "Adoption"},
+    "status": "published",
+    "fields": [
+        {
+            "name": "visited",
+            "type": "integer",
+            "label": {"en": "Farmers visited", "fr": "Agriculteurs visités"},
+            "min": 0,
+        },
+        {
+            "name": "applying",
+            "type": "integer",
+            "label": {"en": "Applying the practice"},
+            "min": 0,
+            "max": "${visited}",
+        },
+    ],
+    "indicators": [],
+}
+
+
+def test_an_answer_bounded_by_another_is_told_so_by_its_label() -> None:
+    """12 applying of 5 visited was saved, and made a 240 % adoption rate."""
+    form = obs.ObservationForm(form=BOUNDED_FORM, project_id=PROJECT, today=TODAY)
+    views = {v.name: v for v in form.views()}
+    assert views["applying"].bounds == "0 – Farmers visited"
+    form.set_text("visited", "5")
+    form.set_text("applying", "12")
+    assert form.shown_errors() == {"applying": "At most the answer to “Farmers visited”: 5"}
+    assert form.to_save() is None
+    set_language("fr")
+    assert form.shown_errors()["applying"] == (
+        "Au plus la réponse à «\u00a0Agriculteurs visités\u00a0»\u00a0: 5"
+    )
+    set_language("en")
+    form.set_text("applying", "5")
+    assert form.shown_errors() == {}
+    saved = form.to_save()
+    assert saved is not None and saved.observation["values"] == {"visited": 5, "applying": 5}

@@ -281,3 +281,35 @@ def test_a_units_own_translations_are_optional_and_checked() -> None:
         assert [e.field for e in errors] == [path], (bad, errors)
         if code is not None:
             assert errors[0].code == code
+
+
+def test_a_bound_may_name_an_earlier_field_of_its_kind() -> None:
+    """``"max": "${harvest_kg}"``: XLSForm's reference, checked against the answers."""
+    form = _form()
+    form["fields"].append(
+        {"name": "sold_kg", "type": "integer", "label": {"en": "Sold"}, "max": " ${harvest_kg} "}
+    )
+    form["fields"].append(
+        {"name": "harvested", "type": "date", "label": {"en": "Harvested"}, "min": "${sown}"}
+    )
+    check = validate_form(form)
+    assert check.ok, check.errors
+    assert check.definition is not None
+    fields = check.definition.as_dict()["fields"]
+    assert (fields[6]["max"], fields[7]["min"]) == ("${harvest_kg}", "${sown}")
+    assert validate_form(check.definition.as_dict()).definition == check.definition
+
+    def refused(bound: dict[str, Any], type_: str = "integer") -> set[tuple[str, str]]:
+        bad = _form()
+        bad["fields"].insert(
+            2, {"name": "x", "type": type_, "label": {"en": "X"}, **bound}
+        )  # after area_m2 and plot, before harvest_kg and sown
+        return {(e.field, str(e.code)) for e in validate_form(bad).errors}
+
+    assert refused({"max": "${harvest_kg}"}) == {("fields[2].max", "unknown_field_ref")}  # later
+    assert refused({"max": "${nowhere}"}) == {("fields[2].max", "unknown_field_ref")}
+    assert refused({"min": "${plot}"}) == {("fields[2].min", "wrong_field_type")}
+    assert refused({"min": "${area_m2}"}, "date") == {("fields[2].min", "wrong_field_type")}
+    assert refused({"max": "${area_m2}"}, "text") == {("fields[2].max", "not_for_type")}
+    # a reference is not a number to compare with the other bound
+    assert refused({"min": 5, "max": "${area_m2}"}) == set()

@@ -211,3 +211,33 @@ def test_any_answers_give_issues_never_an_exception(values: dict[str, Any]) -> N
     assert all(e.field.startswith("values.") and e.code for e in errors)
     if not errors:
         assert set(clean) <= {f["name"] for f in FORM["fields"]}
+
+
+BOUNDED: dict[str, Any] = {
+    "fields": [
+        {"name": "visited", "type": "integer", "min": 0},
+        {"name": "applying", "type": "integer", "min": 0, "max": "${visited}"},
+        {"name": "sown_on", "type": "date"},
+        {"name": "harvested_on", "type": "date", "min": "${sown_on}"},
+    ]
+}
+
+
+def test_an_answer_bounded_by_another_answer() -> None:
+    """12 applying a practice of 5 farmers visited made a 240 % adoption rate."""
+    _, errors = validate_values({"visited": 5, "applying": 12}, BOUNDED)
+    assert [(e.field, e.code, e.params) for e in errors] == [
+        ("values.applying", "above_field", {"value": "12", "other": "visited", "limit": "5"})
+    ]
+    _, errors = validate_values({"sown_on": "2025-03-01", "harvested_on": "2025-02-01"}, BOUNDED)
+    assert [(e.field, e.code) for e in errors] == [("values.harvested_on", "below_field")]
+    assert errors[0].params["limit"] == "2025-03-01"
+    # equal is within the bound; a bound whose answer is missing or refused is not judged
+    for values in (
+        {"visited": 5, "applying": 5},
+        {"applying": 12},
+        {"visited": "many", "applying": 12},
+        {"sown_on": "2025-03-01", "harvested_on": "2025-03-01"},
+    ):
+        _, errors = validate_values(values, BOUNDED)
+        assert not [e for e in errors if e.code in ("above_field", "below_field")], values

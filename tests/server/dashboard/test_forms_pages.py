@@ -97,6 +97,32 @@ def test_the_preview_shows_the_form_as_the_tablet_will(
     assert HARVEST["fields"][0]["label"]["fr"] in french
 
 
+def test_a_bound_naming_another_field_is_shown_by_its_label(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    """``"max": "${visited}"`` in the preview is the other field's label (it was read as a
+    number), and the editor takes it as typed."""
+    form = {
+        "code": "ADOPTION_CHECK",
+        "title": {"en": "Adoption"},
+        "fields": [
+            {"name": "visited", "type": "integer", "label": {"en": "Farmers visited"}},
+            {
+                "name": "applying",
+                "type": "integer",
+                "label": {"en": "Applying"},
+                "min": 0,
+                "max": "${visited}",
+            },
+        ],
+    }
+    form_id = _form(engine, form, published=True)
+    sign_in(client, engine, world.expert)
+    response = client.get(f"/forms/{form_id}")
+    assert response.status_code == 200, response.text
+    assert "“Farmers visited”" in main_of(response.text)
+
+
 def _editor_post(code: str, project: str, **changes: str) -> dict[str, str]:
     """The editor's inputs for a form with a select field and a field shown for one choice."""
     data = {

@@ -792,3 +792,38 @@ def test_each_refusal_carries_its_problem_key_and_params(
         "definition",
         {"path": "fields[0].name"},
     )
+
+
+def test_an_xlsform_constraint_may_name_an_earlier_field(
+    client: TestClient, session: Session
+) -> None:
+    """``. <= ${visited}`` as ODK writes it: the answer is bounded by the visited count."""
+    world = World(session)
+    survey = [
+        SURVEY_HEADER,
+        ["integer", "visited", "Farmers visited", None, None, "yes", ". >= 0", None],
+        ["integer", "applying", "Applying", None, None, "yes", ". >= 0 and . <= ${visited}", None],
+        ["date", "sown", "Sown", None, None, "no", None, None],
+        ["date", "harvested", "Harvested", None, None, "no", ". >= ${sown}", None],
+    ]
+    settings = [["form_id", "form_title"], ["adoption_check", "Adoption check"]]
+    response = _import(client, world, _workbook(survey=survey, settings=settings))
+    assert response.status_code == 201, response.text
+    fields = {f["name"]: f for f in response.json()["fields"]}
+    assert (fields["applying"]["min"], fields["applying"]["max"]) == (0, "${visited}")
+    assert fields["harvested"]["min"] == "${sown}"
+
+    # a later field, or one of another kind, is refused on its row
+    for row, reason in (
+        (
+            ["integer", "early", "Early", None, None, "no", ". <= ${later}", None],
+            "later",
+        ),
+        (["date", "when", "When", None, None, "no", ". <= ${visited}", None], "visited"),
+    ):
+        bad = [*survey[:2], row, ["integer", "later", "Later", None, None, "no", None, None]]
+        refused = _import(client, world, _workbook(survey=bad, settings=settings))
+        assert refused.status_code == 422, refused.text
+        problem = refused.json()["detail"][0]
+        assert (problem["sheet"], problem["row"], problem["column"]) == ("survey", 3, "constraint")
+        assert reason in problem["message"]

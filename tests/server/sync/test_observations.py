@@ -235,6 +235,41 @@ def test_answers_that_do_not_fit_the_form_version_are_rejected_and_kept(
         assert kept.entity == "observation" and kept.data == data
 
 
+def test_an_answer_above_the_answer_bounding_it_is_rejected(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    """12 farmers applying a practice of 5 visited: refused on the server as on the tablet."""
+    with Session(engine, expire_on_commit=False) as session:
+        form = make_observation_form(
+            session,
+            fields=[
+                {"name": "visited", "type": "integer", "label": {"en": "Visited"}, "min": 0},
+                {
+                    "name": "applying",
+                    "type": "integer",
+                    "label": {"en": "Applying"},
+                    "min": 0,
+                    "max": "${visited}",
+                },
+            ],
+        )
+        session.commit()
+    too_many = observation_data(field.project, form, values={"visited": 5, "applying": 12})
+    fine = observation_data(field.project, form, values={"visited": 5, "applying": 5})
+    response = push(
+        client,
+        field,
+        [mutation(1, too_many, entity="observation"), mutation(2, fine, entity="observation")],
+    )
+    refused, applied = _result(response, 0), _result(response, 1)
+    assert refused["status"] == "rejected"
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [
+        ("values.applying", "above_field")
+    ]
+    assert applied["status"] == "applied", applied
+    assert _observation(engine, fine["id"]).values == {"visited": 5, "applying": 5}
+
+
 def test_unknown_forms_versions_and_retired_forms(
     client: TestClient, field: Field, form: Form, engine: Engine
 ) -> None:
