@@ -799,7 +799,7 @@ def test_an_xlsform_constraint_may_name_an_earlier_field(
 ) -> None:
     """``. <= ${visited}`` as ODK writes it: the answer is bounded by the visited count."""
     world = World(session)
-    survey = [
+    survey: list[list[Any]] = [
         SURVEY_HEADER,
         ["integer", "visited", "Farmers visited", None, None, "yes", ". >= 0", None],
         ["integer", "applying", "Applying", None, None, "yes", ". >= 0 and . <= ${visited}", None],
@@ -814,14 +814,16 @@ def test_an_xlsform_constraint_may_name_an_earlier_field(
     assert fields["harvested"]["min"] == "${sown}"
 
     # a later field, or one of another kind, is refused on its row
-    for row, reason in (
-        (
-            ["integer", "early", "Early", None, None, "no", ". <= ${later}", None],
-            "later",
-        ),
+    refusals: list[tuple[list[Any], str]] = [
+        (["integer", "early", "Early", None, None, "no", ". <= ${later}", None], "later"),
         (["date", "when", "When", None, None, "no", ". <= ${visited}", None], "visited"),
-    ):
-        bad = [*survey[:2], row, ["integer", "later", "Later", None, None, "no", None, None]]
+    ]
+    for row, reason in refusals:
+        bad: list[list[Any]] = [
+            *survey[:2],
+            row,
+            ["integer", "later", "Later", None, None, "no", None, None],
+        ]
         refused = _import(client, world, _workbook(survey=bad, settings=settings))
         assert refused.status_code == 422, refused.text
         problem = refused.json()["detail"][0]
