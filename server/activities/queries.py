@@ -261,19 +261,35 @@ def scope_issues(
     return [issue for issue in found if issue is not None]
 
 
+def with_scope_issues(
+    session: Session,
+    *,
+    caller: Caller,
+    issues: list[Issue],
+    country: str | None,
+    project: str | None,
+) -> list[Issue]:
+    """A list's filter problems (``issues``) and, after them, its country or project outside
+    the caller's scope, unless that filter was refused already (an unknown code)."""
+    refused = {issue.field for issue in issues}
+    found = scope_issues(session, caller=caller, country=country, project=project)
+    return issues + [issue for issue in found if issue.field not in refused]
+
+
+def refuse_issues(issues: list[Issue]) -> None:
+    """One 400 naming every bad filter, before a list or a streamed file starts."""
+    if issues:
+        raise ValidationFailed(issues, status_code=400)
+
+
 def filter_issues(session: Session, *, caller: Caller, filters: ActivityFilters) -> list[Issue]:
     """Every problem of the filters: unknown codes, dates out of order, and a country or project
-    outside the caller's scope (not judged again once its code is unknown)."""
+    outside the caller's scope."""
     issues: list[Issue] = []
     filter_conditions(filters, issues)
-    refused = {issue.field for issue in issues}
-    return issues + [
-        issue
-        for issue in scope_issues(
-            session, caller=caller, country=filters.country, project=filters.project
-        )
-        if issue.field not in refused
-    ]
+    return with_scope_issues(
+        session, caller=caller, issues=issues, country=filters.country, project=filters.project
+    )
 
 
 def param_text(data: Mapping[str, Any], key: str) -> str | None:
@@ -316,8 +332,7 @@ def filter_rules(
 
 def check_filters(session: Session, *, caller: Caller, filters: ActivityFilters) -> None:
     """Raise one 400 naming every bad filter, before a list or a streamed file starts."""
-    if issues := filter_issues(session, caller=caller, filters=filters):
-        raise ValidationFailed(issues, status_code=400)
+    refuse_issues(filter_issues(session, caller=caller, filters=filters))
 
 
 def date_conditions(

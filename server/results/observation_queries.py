@@ -39,11 +39,11 @@ from server.activities.queries import (
     param_text,
     place_conditions,
     record_public,
+    refuse_issues,
     revisions_public,
-    scope_issues,
+    with_scope_issues,
 )
 from server.api import UtcDateTime
-from server.errors import ValidationFailed
 from server.projects.models import Project
 from server.records.models import RecordRevision
 from server.records.revisions import first_revision
@@ -168,8 +168,7 @@ def filter_rules(
 
 def check_filters(session: Session, *, caller: Caller, filters: ObservationFilters) -> None:
     """One 400 naming every bad filter (as the activity list's)."""
-    if issues := filter_issues(session, caller=caller, filters=filters):
-        raise ValidationFailed(issues, status_code=400)
+    refuse_issues(filter_issues(session, caller=caller, filters=filters))
 
 
 def filter_issues(session: Session, *, caller: Caller, filters: ObservationFilters) -> list[Issue]:
@@ -177,15 +176,9 @@ def filter_issues(session: Session, *, caller: Caller, filters: ObservationFilte
     outside the caller's scope."""
     issues: list[Issue] = []
     filter_conditions(filters, issues)
-    refused = {issue.field for issue in issues}
-    issues += [
-        issue
-        for issue in scope_issues(
-            session, caller=caller, country=filters.country, project=filters.project
-        )
-        if issue.field not in refused
-    ]
-    return issues
+    return with_scope_issues(
+        session, caller=caller, issues=issues, country=filters.country, project=filters.project
+    )
 
 
 def list_observations(
