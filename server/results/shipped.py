@@ -414,7 +414,7 @@ STORAGE_LOSS_CHECK: dict[str, Any] = {
             ),
             unit="kg",
             min_=0,
-            max_=10_000_000,
+            max_="${stored_kg}",
         ),
         _field(
             "weeks_stored",
@@ -509,7 +509,7 @@ ADOPTION_FOLLOW_UP: dict[str, Any] = {
             ),
             unit="farmers",
             min_=0,
-            max_=10_000,
+            max_="${farmers_visited}",
         ),
         _field(
             "women_applying",
@@ -522,7 +522,7 @@ ADOPTION_FOLLOW_UP: dict[str, Any] = {
             ),
             unit="farmers",
             min_=0,
-            max_=10_000,
+            max_="${farmers_applying}",
         ),
         _field(
             "months_since_training",
@@ -710,7 +710,7 @@ PREPAREDNESS_CHECK: dict[str, Any] = {
             ),
             unit="households",
             min_=0,
-            max_=100_000,
+            max_="${households}",
         ),
         _field(
             "early_warning_received",
