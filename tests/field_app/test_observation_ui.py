@@ -308,3 +308,37 @@ def test_a_tablet_without_a_camera_says_so_on_the_measurement_as_on_the_activity
     driver.app.show("observation", project_id=facts["project"]["id"], form_id=facts["form"]["id"])
     screen = on_screen(driver, "observation")
     assert driver.find_text(screen, "No camera here").disabled
+
+
+def test_an_answer_above_the_answer_bounding_it_is_told_on_the_form(
+    tablet: tuple[kivy_driver.Driver, Any, dict],
+) -> None:
+    # 12 farmers applying a practice of 5 visited was saved, and made a 240 % adoption rate.
+    driver, backend, facts = tablet
+    adoption = next(f for f in SHIPPED_FORMS if f["code"] == "ADOPTION_FOLLOW_UP")
+    backend.store.apply_pull([form_change(form_wire(adoption))], "c2")
+    driver.app.show("measurements", project_id=facts["project"]["id"])
+    screen = open_measurement(driver, "+ Adoption follow-up")
+    applying = screen._widgets["farmers_applying"]
+    assert applying.hint_text == "0\u00a0farmers – Trained farmers visited"
+    driver.tap(chip(screen, "practice", next(c.text for c in screen._widgets["practice"].children)))
+    driver.type(screen._widgets["farmers_visited"], "5")
+    driver.type(applying, "12")
+    assert screen._boxes["farmers_applying"].error == (
+        "At most the answer to “Trained farmers visited”: 5"
+    )
+    for name, size in (("portrait", PORTRAIT), ("landscape", LANDSCAPE)):
+        driver.resize(*size)
+        driver.scroll_into_view(applying)
+        driver.screenshot(SHOTS / f"observation-bounded-by-another-{name}.png")
+    driver.tap(screen.ids.save_bottom)
+    driver.step(3)
+    assert driver.app.manager.current == "observation"  # not saved
+    driver.scroll_into_view(applying)
+    driver.type(applying, "4")
+    women = screen._widgets["women_applying"]
+    driver.scroll_into_view(women)
+    driver.type(women, "3")
+    assert screen._boxes["farmers_applying"].error == ""
+    driver.tap(screen.ids.save_bottom)
+    driver.wait_until(lambda: driver.app.manager.current == "measurements", what="the save")
