@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from server.columns import utcnow
+from server.deps import failed_in
 from server.errors import PilotMonitorError, ValidationFailed, invalid, pydantic_issues
 from server.sync.errors import PayloadTooLarge, SyncError
 from shared.errors import ErrorCode
@@ -66,7 +67,10 @@ class SyncRoute(APIRoute):
             except PilotMonitorError as exc:
                 response = _error_response(exc)
             except RequestValidationError as exc:
-                response = _error_response(ValidationFailed(pydantic_issues(exc.errors())))
+                # Bad query parameters are a 400 here too, as everywhere (docs/errors.md).
+                errors = exc.errors()
+                status = 400 if failed_in(errors, "query") else 422
+                response = _error_response(ValidationFailed(pydantic_issues(errors), status))
             response.headers["Server-Time"] = utcnow().isoformat()
             return _gzip_if_accepted(request, response)
 
