@@ -142,7 +142,7 @@ def rule_issues_beside(request: Request, body: Any, errors: Sequence[Any]) -> li
         return []
     refused = {str(e["loc"][1]) for e in errors if len(e.get("loc", ())) >= 2}
     data: dict[str, Any]
-    if failed_in(errors, "query"):
+    if failed_in(errors, "query") and _body_model(request) is None:
         data = dict(request.query_params) | dict.fromkeys(refused)
     elif failed_in(errors, "body") and isinstance(body, Mapping):
         data = _as_validated(_body_model(request), body, refused)
