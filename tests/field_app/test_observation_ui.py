@@ -332,7 +332,10 @@ def test_an_answer_above_the_answer_bounding_it_is_told_on_the_form(
         driver.scroll_into_view(applying)
         driver.screenshot(SHOTS / f"observation-bounded-by-another-{name}.png")
     driver.tap(screen.ids.save_bottom)
-    driver.step(3)
+    # The form scrolls to its first problem, animated: a finger waits for the page to stop.
+    from kivy.animation import Animation
+
+    driver.wait_until(lambda: not Animation._instances, what="the scroll to the problem")
     assert driver.app.manager.current == "observation"  # not saved
     driver.scroll_into_view(applying)
     driver.type(applying, "4")
