@@ -28,7 +28,7 @@ from server.exports.routes import router as exports_router
 from server.exports.tabular import XLSX_MEDIA_TYPE
 from server.health.routes import router as health_router
 from server.indicators.routes import router as indicators_router
-from server.odata.errors import ODATA_PREFIX, error_body, is_odata_path, odata_error_body
+from server.odata.errors import error_body, is_odata_path, odata_error_body
 from server.odata.routes import router as odata_router
 from server.projects.routes import router as projects_router
 from server.reports.routes import router as reports_router
@@ -171,5 +171,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     # headers, body size limit, rate limit, the body guard (server/security.py); the OData feed
     # takes no body
-    install_security(app, settings, read_only=(ODATA_PREFIX,))
+    install_security(app, settings, read_only=is_odata_path)
     return app

@@ -310,11 +310,11 @@ class BodyGuard:
         check: CallerCheck = check_caller,
         public_limit: int = PUBLIC_BODY_LIMIT,
         clock: Callable[[], float] = time.monotonic,
-        read_only: tuple[str, ...] = (),
+        read_only: Callable[[str], bool] | None = None,
     ) -> None:
         self.app = app
-        # Path prefixes of read-only services (the OData feed): a request with a body goes on
-        # without it, so that their router says 405 in their own shape, never "log in".
+        # Whether a path is a read-only service's (the OData feed): a request with a body goes
+        # on without it, so that its router says 405 in its own shape, never "log in".
         self.read_only = read_only
         self.idle_timeout = idle_timeout
         self.total_timeout = total_timeout
@@ -330,7 +330,7 @@ class BodyGuard:
             return
         path: str = scope.get("path", "")
         close = [(b"connection", b"close")]
-        if any(path == p or path.startswith(p + "/") for p in self.read_only):
+        if self.read_only is not None and self.read_only(path):
             await self._without_body(scope, send, close)
             return
         public = (scope.get("method", ""), path.rstrip("/") or "/") in PUBLIC_BODY_ROUTES
@@ -588,10 +588,12 @@ class RateLimit:
         return 0.0
 
 
-def install(app: FastAPI, settings: Settings, *, read_only: tuple[str, ...] = ()) -> None:
+def install(
+    app: FastAPI, settings: Settings, *, read_only: Callable[[str], bool] | None = None
+) -> None:
     """Add the middleware in the right order: headers outermost, so 413 and 429 carry them;
     the rate limit before the body guard's database lookup; the guard before any body.
-    ``read_only``: path prefixes that never take a body (BodyGuard)."""
+    ``read_only``: whether a path never takes a body (BodyGuard)."""
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     app.add_middleware(
         BodyGuard,
