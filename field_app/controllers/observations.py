@@ -212,18 +212,6 @@ FIELD_BOUND_MESSAGES: dict[str, str] = {
 }
 
 
-def _param_value(text: str) -> Any:
-    """A number or a date kept as text in an issue's params, as a bound is shown."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def value_message(
     item: Issue, spec: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None
 ) -> str:
@@ -234,7 +222,8 @@ def value_message(
         other = item.params.get("other", "")
         return _(FIELD_BOUND_MESSAGES[item.code]).format(
             other=(labels or {}).get(other) or other,
-            limit=_bound_text(_param_value(item.params.get("limit", ""))),
+            # the other answer, kept as text in the params: a number, or a date as it was
+            limit=_bound_text(_parse_number("decimal", item.params.get("limit", ""))),
         )
     low, high = spec.get("min"), spec.get("max")
     if item.code in ("value_range", "date_implausible") and (low is not None or high is not None):
@@ -424,10 +413,11 @@ class ObservationForm:
         """Problems by field name (``observed_on`` included), in the tablet's words."""
         _clean, issues = validate_values(self.answers(), self.form)
         errors: dict[str, str] = {}
+        labels = self.labels()
         for item in issues:
             name = item.field.split(".", 1)[1] if "." in item.field else item.field
             name = name.split("[", 1)[0]
-            errors.setdefault(name, value_message(item, self.fields.get(name), self.labels()))
+            errors.setdefault(name, value_message(item, self.fields.get(name), labels))
         try:
             day = date.fromisoformat(self.observed_on)
         except ValueError:
