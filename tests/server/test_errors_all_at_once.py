@@ -365,17 +365,23 @@ def test_an_imported_xlsform_is_told_its_project_and_workbook_problems_at_once(
 # --- enrolling a tablet ------------------------------------------------------------------------
 
 
-def test_enrolling_is_told_the_codes_problem_beside_the_bodys(
-    client: TestClient, session: Session
-) -> None:
-    world = World(session)
+def enrolment_code(client: TestClient, world: World) -> str:
+    """A code the Lesotho officer issues for the Lesotho expert's tablet."""
     issued = client.post(
         "/api/v1/devices/enrol-codes",
         json={"username": world.users["expert_lso"].username},
         headers=world.auth("officer_lso"),
     )
     assert issued.status_code == 201, issued.text
-    code = issued.json()["code"]
+    code: str = issued.json()["code"]
+    return code
+
+
+def test_enrolling_is_told_the_codes_problem_beside_the_bodys(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    code = enrolment_code(client, world)
     body = {"device_id": str(uuid.uuid4()), "label": "Tablet 1", "app_version": "1.0"}
     url = "/api/v1/devices/enrol"
     response = client.post(url, json={**body, "label": "x" * 121, "enrolment_code": "NOPE-NOPE"})

@@ -17,6 +17,7 @@ from server.activities.models import Activity, ClosedPeriod
 from server.projects.models import Project, Site, Target
 from tests.factories import World, rows
 from tests.server.accounts.test_users import _user
+from tests.server.test_errors_all_at_once import enrolment_code
 
 # The request bodies of protocol 1, which ignore unknown keys on purpose.
 PROTOCOL_BODIES = {"EnrolRequest"}
@@ -122,17 +123,12 @@ def test_enrolment_ignores_unknown_keys_as_protocol_1_does(
     client: TestClient, session: Session
 ) -> None:
     world = World(session)
-    issued = client.post(
-        "/api/v1/devices/enrol-codes",
-        json={"username": world.users["expert_lso"].username},
-        headers=world.auth("officer_lso"),
-    )
-    assert issued.status_code == 201, issued.text
+    code = enrolment_code(client, world)
     device_id = uuid.uuid4()
     response = client.post(
         "/api/v1/devices/enrol",
         json={
-            "enrolment_code": issued.json()["code"],
+            "enrolment_code": code,
             "device_id": str(device_id),
             "label": "Tablet 1",
             "app_version": "9.0",
