@@ -42,7 +42,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -117,6 +117,16 @@ class BusyAwareRetry(Retry):
 
     RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
 
+    # Set when the tablet stops syncing (the app is closing): every wait between attempts ends
+    # at once, so a round against a server that cannot be reached fails in a moment instead of
+    # holding the app's stop for its back-off (a closing Android app has about five seconds).
+    stopping: threading.Event | None = None
+
+    def new(self, **kw: Any) -> Self:
+        retry = super().new(**kw)
+        retry.stopping = self.stopping
+        return retry
+
     def increment(
         self,
         method: str | None = None,
@@ -156,15 +166,22 @@ class BusyAwareRetry(Retry):
         self.pause(self.get_backoff_time())
 
     def pause(self, seconds: float) -> None:
-        """Sleep between attempts (tests replace it to record the waits)."""
-        if seconds > 0:
+        """Sleep between attempts, unless stopping (tests replace it to record the waits)."""
+        if seconds <= 0:
+            return
+        if self.stopping is None:
             time.sleep(seconds)
+        else:
+            self.stopping.wait(seconds)
 
 
-def default_retry(*, max_wait: float = READ_TIMEOUT) -> Retry:
+def default_retry(
+    *, max_wait: float = READ_TIMEOUT, stopping: threading.Event | None = None
+) -> Retry:
     """Quick retries for blips and short "busy" answers; the schedule's back-off handles
-    longer outages. ``max_wait`` bounds any one wait for ``Retry-After``."""
-    return BusyAwareRetry(
+    longer outages. ``max_wait`` bounds any one wait for ``Retry-After``; once ``stopping`` is
+    set, no attempt waits."""
+    retry = BusyAwareRetry(
         total=3,
         connect=3,
         read=2,
@@ -179,6 +196,8 @@ def default_retry(*, max_wait: float = READ_TIMEOUT) -> Retry:
         retry_after_max=int(max_wait),
         raise_on_status=False,
     )
+    retry.stopping = stopping
+    return retry
 
 
 class WireCounter:
@@ -338,12 +357,13 @@ def default_session(
     max_wait: float = READ_TIMEOUT,
     write_timeout: float = WRITE_TIMEOUT,
     counter: WireCounter | None = None,
+    stopping: threading.Event | None = None,
 ) -> requests.Session:
     session = requests.Session()
     adapter = FieldLinkAdapter(
         write_timeout=write_timeout,
         counter=counter,
-        max_retries=default_retry(max_wait=max_wait),
+        max_retries=default_retry(max_wait=max_wait, stopping=stopping),
         pool_connections=2,
         pool_maxsize=4,
     )
@@ -467,11 +487,21 @@ class SyncClient:
         # A session handed in (tests, an in-process transport) has no sockets to count on:
         # the client counts the bodies it sends and the answers it reads instead.
         self._count_bodies = session is not None
+        self._stopping = threading.Event()
         self.session = session or default_session(
-            max_wait=timeout[1], write_timeout=write_timeout, counter=self.counter
+            max_wait=timeout[1],
+            write_timeout=write_timeout,
+            counter=self.counter,
+            stopping=self._stopping,
         )
         self.timeout = timeout
         self.app_version = app_version
+
+    def stop_waiting(self) -> None:
+        """From now on no request waits between its attempts: the tablet is stopping, and a
+        round in progress should end soon (it fails as a network error and is tried again at
+        the next start). Any thread may call it."""
+        self._stopping.set()
 
     @property
     def bytes_sent(self) -> int:

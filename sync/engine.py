@@ -123,6 +123,11 @@ class SyncEngine:
     def on_progress(self, callback: ProgressCallback | None) -> None:
         self.uploader.on_progress = callback
 
+    def stop_waiting(self) -> None:
+        """The tablet is stopping: the round in progress, if any, waits no more between
+        attempts (``SyncClient.stop_waiting``)."""
+        self.client.stop_waiting()
+
     def sync_once(self) -> SyncReport:
         """Push, upload, pull. Raises a ``sync.errors`` error after recording it (message and
         cause) for the app; ``report`` keeps what the round did before it failed."""

@@ -49,6 +49,8 @@ class Syncs(Protocol):
 
     def sync_once(self) -> SyncReport: ...
 
+    def stop_waiting(self) -> None: ...
+
 
 class SyncSchedule:
     def __init__(
@@ -97,8 +99,11 @@ class SyncSchedule:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """No more rounds; a round in progress stops waiting between its attempts, and this
+        waits up to ``timeout`` for it to end."""
         self._stop.set()
         self._wake.set()
+        self.engine.stop_waiting()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
 import pytest
 
 from sync import errors
-from sync.engine import SyncReport
+from sync.client import BusyAwareRetry, SyncClient
+from sync.engine import SyncEngine, SyncReport
 from sync.schedule import SyncSchedule
 from sync.store import DeviceStore
 
@@ -30,6 +32,9 @@ class FakeEngine:
             raise self.failing
         self.store.set_meta(last_error=None)
         return SyncReport()
+
+    def stop_waiting(self) -> None:
+        """Nothing waits here."""
 
 
 @pytest.fixture
@@ -159,3 +164,35 @@ def test_an_unexpected_error_is_recorded_and_does_not_stop_the_loop(engine: Fake
     engine.sync_once = broken  # type: ignore[method-assign]
     assert schedule.run_once() is False
     assert engine.store.meta("last_error") == "unexpected error: bug"
+
+
+def test_stopping_ends_a_round_waiting_to_retry_an_unreachable_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the app while a round retries an unreachable server does not wait out the
+    round's back-off: Android gives a closing app about five seconds."""
+    with socket.socket() as probe:  # a port nobody listens on: every connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    waiting = threading.Event()
+    pause = BusyAwareRetry.pause
+
+    def long_pause(retry: BusyAwareRetry, seconds: float) -> None:
+        waiting.set()
+        pause(retry, 3600.0)  # a back-off far longer than the test may take
+
+    monkeypatch.setattr(BusyAwareRetry, "pause", long_pause)
+    monkeypatch.setattr(BusyAwareRetry, "get_backoff_time", lambda retry: 3600.0)
+    store = DeviceStore(tmp_path / "tablet.sqlite3")
+    try:
+        engine = SyncEngine(store, SyncClient(f"http://127.0.0.1:{port}", token="t"))
+        schedule = SyncSchedule(engine, interval=3600, first_retry=3600, save_delay=0)
+        schedule.start()
+        thread = schedule._thread
+        assert thread is not None
+        assert waiting.wait(30), "the round never retried"
+        schedule.stop(timeout=30)
+        assert not thread.is_alive()
+        assert store.meta("last_error_cause") == "unreachable"
+    finally:
+        store.close()
