@@ -1,16 +1,23 @@
 """Dependencies that routes declare: the settings, the engine and a database session, and the
-query parameters of a list that routes share (page size and offset, code lists); and ``rules``,
+query parameters of a list that routes share (page size and offset, code lists); ``rules``,
 a route's rule checks, which the validation error handler runs beside the body's limits so
-that one 422 names every problem (docs/errors.md#body-shapes)."""
+that one 422 names every problem (docs/errors.md#body-shapes); and ``ApiRoute``, the management
+API's routes, which refuse a query parameter they do not declare."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -18,7 +25,7 @@ from sqlmodel import Session
 from server.api import Text
 from server.config import Settings
 from server.db import write_engine
-from server.errors import PilotMonitorError, ValidationFailed
+from server.errors import PilotMonitorError, ValidationFailed, pydantic_issues
 from shared.errors import Issue
 
 log = logging.getLogger("pilotmon")
@@ -137,7 +144,9 @@ def rule_issues_beside(request: Request, body: Any, errors: Sequence[Any]) -> li
     pydantic's error dicts), for one answer with both; none when the route has no rule checks,
     when the body is not an object or when a path parameter failed (a rule may need it). Rules
     on a refused input are skipped: it has its own problem already."""
-    check = getattr(request.scope.get("endpoint"), _RULES, None)
+    endpoint = request.scope.get("endpoint")
+    # (the function as written: an ApiRoute's endpoint wraps it)
+    check = getattr(inspect.unwrap(endpoint), _RULES, None) if endpoint else None
     if check is None:
         return []
     refused = {str(e["loc"][1]) for e in errors if len(e.get("loc", ())) >= 2}
@@ -166,3 +175,146 @@ def rule_issues_beside(request: Request, body: Any, errors: Sequence[Any]) -> li
         finally:
             session.rollback()
     return [i for i in found if top_field(i.field) not in refused]
+
+
+# --- unknown query parameters ------------------------------------------------------------------
+#
+# A misspelt filter (``?contry=KE``) would otherwise be dropped without a word and the caller get
+# unfiltered data. The management API's routes are ``ApiRoute``s: a query parameter that the
+# route does not declare is ``unknown_field`` on it, in the one 400 that also names the declared
+# parameters' problems (FastAPI's limits and the route's ``@rules``), and the route does not run
+# (docs/errors.md#body-shapes). The tablet's protocol routes (sync, photos, enrolment) ignore
+# unknown parameters, so that an older server takes a newer app's requests; the OData feed
+# answers its own options; the dashboard's pages take whatever a browser's form sends.
+
+_OWN_QUERY = "__pilotmon_own_query__"
+# The keyword the request reaches a refusing endpoint by (a parameter FastAPI fills, not sent).
+_REQUEST = "_pilotmon_request"
+
+
+def own_query_parameters(endpoint: Endpoint) -> Endpoint:
+    """``@own_query_parameters`` under a route's decorator: the route answers for its query
+    parameters itself. It reads more than it declares (the indicator values and their exports,
+    which refuse an unknown one in their own check) or, being the tablet's, ignores unknown ones
+    on purpose (enrolment)."""
+    setattr(endpoint, _OWN_QUERY, True)
+    return endpoint
+
+
+def unknown_parameter_message(known: Sequence[str]) -> str:
+    """What an unknown query parameter is told: the parameters the route takes."""
+    if not known:
+        return "unknown parameter; this address takes no parameters"
+    return "unknown parameter; parameters are " + ", ".join(known)
+
+
+def query_parameter_names(dependant: Dependant) -> tuple[str, ...]:
+    """The query parameters a route declares, its dependencies' included, by the name sent
+    (``from`` for ``date_from``), in the order declared."""
+    names: list[str] = []
+    todo = [dependant]
+    while todo:
+        current = todo.pop()
+        for field in current.query_params:
+            model = field.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):  # a model of parameters
+                names += [f.alias or name for name, f in model.model_fields.items()]
+            else:
+                names.append(field.alias)
+        todo.extend(reversed(current.dependencies))
+    return tuple(dict.fromkeys(names))
+
+
+def _unknown_query_errors(request: Request, known: Sequence[str]) -> list[dict[str, Any]]:
+    """Each query parameter of ``request`` not in ``known``, as pydantic's error for an
+    unknown key (``extra_forbidden``, our ``unknown_field``)."""
+    message = unknown_parameter_message(known)
+    params = request.query_params
+    return [
+        {"loc": ("query", key), "type": "extra_forbidden", "msg": message, "input": params[key]}
+        for key in sorted(set(params) - set(known))
+    ]
+
+
+class ApiRoute(APIRoute):
+    """A route of the management API: it refuses query parameters it does not declare.
+
+    FastAPI checks everything declared as usual (the caller's token first, then every limit),
+    and the route's rule checks join in as for any bad query (``rule_issues_beside``); an
+    unknown parameter is named beside them, first. With nothing else wrong it is refused just
+    before the route would run: nothing is written, no file starts."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self.query_names: tuple[str, ...] = ()
+        self.refuses_unknown_query = not getattr(endpoint, _OWN_QUERY, False)
+        if self.refuses_unknown_query:
+            endpoint = self._refusing_unknown(path, endpoint)
+        super().__init__(path, endpoint, **kwargs)
+        self.query_names = query_parameter_names(self.dependant)
+
+    def _refusing_unknown(self, path: str, endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        """``endpoint`` that is first handed the request, and refuses it when it has an unknown
+        parameter (what FastAPI found wrong was answered before it got this far)."""
+        signature = inspect.signature(endpoint)
+        # The request by the endpoint's own parameter, or by one added for it (FastAPI hands
+        # the request to one parameter only).
+        own = get_dependant(path=path, call=endpoint).request_param_name
+        parameters = list(signature.parameters.values())
+        if own is None:
+            parameters.append(
+                inspect.Parameter(_REQUEST, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+            )
+
+        def take(kwargs: dict[str, Any]) -> Request:
+            request: Request = kwargs[own] if own else kwargs.pop(_REQUEST)
+            return request
+
+        def refuse(request: Request) -> None:
+            unknown = _unknown_query_errors(request, self.query_names)
+            if unknown:
+                raise RequestValidationError(unknown)
+
+        wrapped: Callable[..., Any]
+        if inspect.iscoroutinefunction(endpoint):
+
+            @functools.wraps(endpoint, updated=())
+            async def wrapped(*args: Any, **kwargs: Any) -> Any:
+                refuse(take(kwargs))
+                return await endpoint(*args, **kwargs)
+        else:
+
+            @functools.wraps(endpoint, updated=())
+            def wrapped(*args: Any, **kwargs: Any) -> Any:
+                refuse(take(kwargs))
+                return endpoint(*args, **kwargs)
+
+        wrapped.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return wrapped
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not self.refuses_unknown_query:
+            return handler
+
+        async def refusing_unknown(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                # FastAPI's limits (or the refusal above): the unknown parameters go first.
+                errors = list(exc.errors())
+                named = {tuple(e.get("loc", ())) for e in errors}
+                unknown = _unknown_query_errors(request, self.query_names)
+                unknown = [e for e in unknown if e["loc"] not in named]
+                if not unknown:
+                    raise
+                raise RequestValidationError(
+                    unknown + errors, body=exc.body, endpoint_ctx=exc.endpoint_ctx
+                ) from None
+            except ValidationFailed as exc:
+                # A dependency's checks of the query (an export's filters, before its file).
+                unknown = _unknown_query_errors(request, self.query_names)
+                if exc.status_code != 400 or not unknown:
+                    raise
+                raise ValidationFailed(pydantic_issues(unknown) + exc.issues, 400) from None
+
+        return refusing_unknown

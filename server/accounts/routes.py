@@ -38,7 +38,7 @@ from server.accounts.models import (
 )
 from server.api import Page, Text, client_address, error_responses
 from server.columns import utcnow
-from server.deps import SessionDep, SettingsDep, rules
+from server.deps import ApiRoute, SessionDep, SettingsDep, own_query_parameters, rules
 from server.records.receipts import published_keys
 from shared.catalogue import Role
 from sync.protocol import ReceiptKeyInfo
@@ -46,12 +46,18 @@ from sync.protocol import ReceiptKeyInfo
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
+auth_router = APIRouter(prefix="/auth", tags=["auth"], route_class=ApiRoute)
 users_router = APIRouter(
-    prefix="/users", tags=["users"], responses=error_responses(401, 403, 404, 422)
+    prefix="/users",
+    tags=["users"],
+    responses=error_responses(401, 403, 404, 422),
+    route_class=ApiRoute,
 )
 devices_router = APIRouter(
-    prefix="/devices", tags=["devices"], responses=error_responses(401, 403, 404, 422)
+    prefix="/devices",
+    tags=["devices"],
+    responses=error_responses(401, 403, 404, 422),
+    route_class=ApiRoute,
 )
 
 _MANAGERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER))
@@ -161,6 +167,7 @@ _optional_bearer = HTTPBearer(auto_error=False, scheme_name="HTTPBearer")
     "/enrol", response_model=EnrolResponse, responses=error_responses(401, 403, 409, 422, 429)
 )
 @rules(device_service.enrol_rules)
+@own_query_parameters  # the tablet's: protocol 1 ignores what it does not know
 def enrol(
     body: EnrolRequest,
     session: SessionDep,
@@ -258,7 +265,9 @@ def revoke_device(device_id: uuid.UUID, caller: CurrentCaller, session: SessionD
 
 # --- personal access tokens (the OData feed's passwords, docs/odata.md) ------------------------
 
-tokens_router = APIRouter(prefix="/tokens", tags=["tokens"], responses=error_responses(401, 404))
+tokens_router = APIRouter(
+    prefix="/tokens", tags=["tokens"], responses=error_responses(401, 404), route_class=ApiRoute
+)
 
 
 @tokens_router.post(

@@ -21,13 +21,19 @@ from server.activities.queries import (
 )
 from server.activities.review import ClosedPeriodCreate, ClosedPeriodPublic, ReviewRequest
 from server.api import IsoDate, Page, Text, error_responses
-from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep, rules
+from server.deps import ApiRoute, CodeList, Limit, Offset, ProjectList, SessionDep, rules
 
 activities_router = APIRouter(
-    prefix="/activities", tags=["activities"], responses=error_responses(401, 403, 404, 422)
+    prefix="/activities",
+    tags=["activities"],
+    responses=error_responses(401, 403, 404, 422),
+    route_class=ApiRoute,
 )
 periods_router = APIRouter(
-    prefix="/periods", tags=["periods"], responses=error_responses(401, 403, 422)
+    prefix="/periods",
+    tags=["periods"],
+    responses=error_responses(401, 403, 422),
+    route_class=ApiRoute,
 )
 
 

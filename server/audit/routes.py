@@ -11,7 +11,7 @@ from server.accounts.deps import CurrentCaller, require_roles
 from server.api import IsoDate, Page, Text, error_responses
 from server.audit import queries
 from server.audit.queries import AuditEntryPublic
-from server.deps import SessionDep
+from server.deps import ApiRoute, SessionDep
 from shared.catalogue import Role
 
 router = APIRouter(
@@ -19,6 +19,7 @@ router = APIRouter(
     tags=["audit"],
     responses=error_responses(401, 403, 422),
     dependencies=[Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER, Role.HQ_ANALYST))],
+    route_class=ApiRoute,
 )
 
 

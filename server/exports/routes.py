@@ -15,7 +15,14 @@ from server.accounts.deps import CurrentCaller
 from server.activities.queries import ActivityFilters, check_filters, filter_rules
 from server.api import IsoDate, Text, error_responses
 from server.columns import utcnow
-from server.deps import EngineDep, SessionDep, SettingsDep, rules
+from server.deps import (
+    ApiRoute,
+    EngineDep,
+    SessionDep,
+    SettingsDep,
+    own_query_parameters,
+    rules,
+)
 from server.exports import activities as activity_export
 from server.exports.dhis2 import data_value_set, load_mapping
 from server.exports.iati import Organisation, iati_activities
@@ -38,7 +45,10 @@ from server.indicators.service import (
 from shared.indicators import DEFAULT_STATUSES
 
 router = APIRouter(
-    prefix="/exports", tags=["exports"], responses=error_responses(400, 401, 404, 422)
+    prefix="/exports",
+    tags=["exports"],
+    responses=error_responses(400, 401, 404, 422),
+    route_class=ApiRoute,
 )
 
 CodeList = Annotated[Text | None, Query(max_length=2000, description="One code or a comma list")]
@@ -135,6 +145,7 @@ _VALUES_NOTE = (
 
 
 @router.get("/indicators.csv", response_class=StreamingResponse, description=_VALUES_NOTE)
+@own_query_parameters  # the values parameters, read and checked by values_query_from
 def indicators_csv(
     request: Request, caller: CurrentCaller, session: SessionDep, indicator: IndicatorParam
 ) -> StreamingResponse:
@@ -147,6 +158,7 @@ def indicators_csv(
 
 
 @router.get("/indicators.xlsx", response_class=StreamingResponse, description=_VALUES_NOTE)
+@own_query_parameters  # the values parameters, read and checked by values_query_from
 def indicators_xlsx(
     request: Request, caller: CurrentCaller, session: SessionDep, indicator: IndicatorParam
 ) -> StreamingResponse:

@@ -7,11 +7,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from server.columns import utcnow
-from server.deps import EngineDep
+from server.deps import ApiRoute, EngineDep
 from server.errors import DatabaseError
 from server.health.service import database_health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=ApiRoute)
 
 
 class SchemaStatus(BaseModel):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as OrmSession
 from server.accounts.deps import CurrentCaller
 from server.accounts.fleet import pending_on_tablets
 from server.api import error_responses
-from server.deps import SessionDep
+from server.deps import ApiRoute, SessionDep, own_query_parameters, unknown_parameter_message
 from server.errors import ValidationFailed
 from server.indicators.service import (
     ValuesQuery,
@@ -23,7 +23,10 @@ from shared.errors import ErrorCode, Issue
 from shared.indicators import FILTER_KEYS
 
 router = APIRouter(
-    prefix="/indicators", tags=["indicators"], responses=error_responses(400, 401, 404)
+    prefix="/indicators",
+    tags=["indicators"],
+    responses=error_responses(400, 401, 404),
+    route_class=ApiRoute,
 )
 
 VALUES_PARAMETERS: tuple[str, ...] = ("group_by", *FILTER_KEYS, "from", "to", "status")
@@ -70,11 +73,7 @@ def values_query_from(
     do not know beside the others' problems."""
     params = request.query_params
     unknown = [
-        Issue(
-            k,
-            ErrorCode.UNKNOWN_FIELD,
-            "unknown parameter; parameters are " + ", ".join(VALUES_PARAMETERS),
-        )
+        Issue(k, ErrorCode.UNKNOWN_FIELD, unknown_parameter_message(VALUES_PARAMETERS))
         for k in sorted(k for k in params if k not in VALUES_PARAMETERS and k not in extra)
     ]
     try:
@@ -105,6 +104,7 @@ def list_indicators(caller: CurrentCaller, session: SessionDep) -> list[dict[str
 
 
 @router.get("/{code}/values", response_model=IndicatorValuesPublic)
+@own_query_parameters  # reads them all in values_query_from, which refuses unknown ones
 def get_values(
     code: str,
     request: Request,

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from server.accounts.auth import Caller
 from server.accounts.deps import CurrentCaller
 from server.api import Page, Text, error_responses
-from server.deps import SessionDep, rules
+from server.deps import ApiRoute, SessionDep, rules
 from server.projects import service
 from server.projects.models import (
     ProjectCreate,
@@ -38,9 +38,13 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 _ERRORS = error_responses(401, 403, 404, 422)
 
-projects_router = APIRouter(prefix="/projects", tags=["projects"], responses=_ERRORS)
-sites_router = APIRouter(prefix="/sites", tags=["sites"], responses=_ERRORS)
-targets_router = APIRouter(prefix="/targets", tags=["targets"], responses=_ERRORS)
+projects_router = APIRouter(
+    prefix="/projects", tags=["projects"], responses=_ERRORS, route_class=ApiRoute
+)
+sites_router = APIRouter(prefix="/sites", tags=["sites"], responses=_ERRORS, route_class=ApiRoute)
+targets_router = APIRouter(
+    prefix="/targets", tags=["targets"], responses=_ERRORS, route_class=ApiRoute
+)
 
 
 @projects_router.get("", response_model=Page[ProjectPublic])

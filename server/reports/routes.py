@@ -8,12 +8,17 @@ from fastapi import APIRouter, Depends, Query
 
 from server.accounts.deps import CurrentCaller, require_roles
 from server.api import error_responses
-from server.deps import SessionDep, SettingsDep
+from server.deps import ApiRoute, SessionDep, SettingsDep
 from server.reports.service import summary
 from server.reports.tablets import stale_tablets
 from shared.catalogue import Role
 
-router = APIRouter(prefix="/reports", tags=["reports"], responses=error_responses(400, 401, 403))
+router = APIRouter(
+    prefix="/reports",
+    tags=["reports"],
+    responses=error_responses(400, 401, 403),
+    route_class=ApiRoute,
+)
 
 
 @router.get("/summary")

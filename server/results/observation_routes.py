@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from server.accounts.deps import CurrentCaller
 from server.activities.queries import RevisionPublic
 from server.api import IsoDate, Page, Text, error_responses
-from server.deps import CodeList, Limit, Offset, ProjectList, SessionDep, rules
+from server.deps import ApiRoute, CodeList, Limit, Offset, ProjectList, SessionDep, rules
 from server.results import observation_queries as queries
 from server.results.observation_queries import (
     ObservationDetail,
@@ -28,6 +28,7 @@ router = APIRouter(
     prefix="/observations",
     tags=["observations"],
     responses=error_responses(401, 403, 404, 422),
+    route_class=ApiRoute,
 )
 
 

@@ -16,14 +16,14 @@ from pydantic import BaseModel, ConfigDict
 from server.accounts.deps import CurrentCaller
 from server.api import Page, Text, error_responses
 from server.config import get_settings
-from server.deps import SessionDep, rules
+from server.deps import ApiRoute, SessionDep, rules
 from server.errors import ValidationFailed
 from server.results import forms as service
 from server.results import xlsform
 
 _ERRORS = error_responses(401, 403, 404, 409, 422)
 
-router = APIRouter(prefix="/forms", tags=["forms"], responses=_ERRORS)
+router = APIRouter(prefix="/forms", tags=["forms"], responses=_ERRORS, route_class=ApiRoute)
 
 
 class FormCreate(BaseModel):

@@ -33,7 +33,7 @@ from server.accounts.models import BundleKey, Device
 from server.api import Page, error_responses
 from server.columns import utcnow
 from server.db import write_engine
-from server.deps import EngineDep, SessionDep, SettingsDep, top_field
+from server.deps import ApiRoute, EngineDep, SessionDep, SettingsDep, top_field
 from server.errors import ValidationFailed, invalid, pydantic_issues
 from server.records.receipts import Signer, current_signer, published_keys
 from server.sync import attachments, conflicts, service
@@ -381,8 +381,13 @@ def photo(
 
 # --- conflicts -----------------------------------------------------------------------------
 
+# The people's side of sync (officers resolve what tablets collided on): a management route,
+# which refuses an unknown query parameter as the rest of the management API does.
 conflicts_router = APIRouter(
-    prefix="/conflicts", tags=["conflicts"], responses=error_responses(401, 403, 404, 422)
+    prefix="/conflicts",
+    tags=["conflicts"],
+    responses=error_responses(401, 403, 404, 422),
+    route_class=ApiRoute,
 )
 
 
