@@ -126,7 +126,7 @@ def like_contains(text: str) -> str:
     return f"%{escaped}%"
 
 
-_BAD_QUERY = {
+BAD_QUERY_RESPONSE = {
     "description": "Bad query parameters, every one named",
     "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
@@ -173,7 +173,7 @@ def install_openapi(app: Any) -> None:
             for operation in operations.values():
                 params = operation.get("parameters", [])
                 if any(p.get("in") == "query" for p in params):
-                    operation.setdefault("responses", {}).setdefault("400", _BAD_QUERY)
+                    operation.setdefault("responses", {}).setdefault("400", BAD_QUERY_RESPONSE)
         app.openapi_schema = schema
         return schema
 

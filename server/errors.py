@@ -187,8 +187,21 @@ def pydantic_code(error: Any) -> ErrorCode:
 def pydantic_issues(errors: Sequence[Any]) -> list[Issue]:
     """pydantic's (or FastAPI's request) validation errors as issues with our codes."""
     return [
-        Issue(_field_of(err.get("loc", ())), pydantic_code(err), _message_of(err)) for err in errors
+        Issue(_field_of(err.get("loc", ())), pydantic_code(err), _message_of(err))
+        if err.get("type") != "json_invalid"
+        else Issue("body", ErrorCode.BAD_BODY, _not_json_message(err))
+        for err in errors
     ]
+
+
+def _not_json_message(error: Any) -> str:
+    """A body that is not JSON, named as the body (FastAPI's error is at the decoder's
+    position: ``("body", 1)``), with the decoder's reason and where."""
+    reason = (error.get("ctx") or {}).get("error")
+    loc = error.get("loc", ())
+    where = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+    detail = f"{reason}{where}" if reason else str(error.get("msg", ""))
+    return f"the body is not valid JSON ({detail})" if detail else "the body is not valid JSON"
 
 
 def _message_of(error: Any) -> str:

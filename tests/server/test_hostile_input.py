@@ -570,6 +570,18 @@ def test_malformed_json_on_the_management_api_gets_a_4xx(
             headers={**admin_headers, "Content-Type": "application/json"},
         )
         assert_clear_4xx(response)
+    # Not JSON, however it fails (broken, nested past the decoder, not UTF-8 text): one 422
+    # ``bad_body`` on the body, as errors.md says, never FastAPI's 400 "error parsing the body".
+    for body in (b"{", b"[" * 100_000, b'{"full_name": "\xff"}'):
+        response = hostile.patch(
+            f"/api/v1/users/{uuid.uuid4()}",
+            content=body,
+            headers={**admin_headers, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, (body[:20], response.text)
+        assert [(e["field"], e["code"]) for e in response.json()["detail"]] == [
+            ("body", "bad_body")
+        ]
     assert stored(engine) == before
 
 

@@ -97,6 +97,8 @@ def test_every_read_of_the_api_refuses_an_unknown_parameter(
             failures.append(f"GET {path}: {response.status_code} {response.text[:200]}")
         elif "content-disposition" in response.headers:
             failures.append(f"GET {path}: a file started")
+        elif "400" not in operations["get"].get("responses", {}):
+            failures.append(f"GET {path}: its 400 is not in the schema")
     assert checked > 25
     assert not failures, "\n".join(failures)
 
