@@ -1,12 +1,14 @@
 """Query options and server-driven paging.
 
-    parse_options(params, entity_set, prefer)   check $select $filter $orderby $top $skip
-                                                 $count $skiptoken; 400 naming a bad one
+    parse_options(params, entity_set, token_key, prefer)   check $select $filter $orderby
+                                                 $top $skip $count $skiptoken; 400 naming a
+                                                 bad one
     read_page(session, caller, entity_set, options)   one page, the total if asked, and the
                                                  skiptoken of the next page
 
 Paging is keyset (seek) paging: rows come in the order of ``$orderby`` then the key, and the
-skiptoken holds the ordering values of a page's last row, so the next page starts with
+skiptoken holds the ordering values of a page's last row (signed for its query: a made-up
+token, or one carried to another query, is a 400), so the next page starts with
 ``WHERE (order columns) > (those values)`` on an index instead of skipping rows: page N costs
 what page 1 costs. ``$skip`` applies to the first page only (the nextLink drops it).
 
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import math
 import re
@@ -72,6 +76,8 @@ class Options:
     after: tuple[Any, ...] | None  # the ordering values of the previous page's last row
     page_size: int
     explicit_select: bool
+    # signs the next page's $skiptoken for this query; None for a read of one entity
+    seal: TokenSeal | None = None
 
 
 @dataclass(frozen=True)
@@ -174,8 +180,14 @@ def _select(params: Mapping[str, str], entity_set: EntitySet) -> tuple[tuple[str
 
 
 def parse_options(
-    params: Mapping[str, str], entity_set: EntitySet, *, prefer: str | None = None
+    params: Mapping[str, str],
+    entity_set: EntitySet,
+    *,
+    token_key: bytes,
+    prefer: str | None = None,
 ) -> Options:
+    """The query's options, or a 400 naming the bad one. ``token_key`` (``skiptoken_key``)
+    signs the $skiptokens this query's pages hand out, and checks the one it was given."""
     _check_names(params, SUPPORTED)
     names = [p.name for p in entity_set.properties]
     select, explicit_select = _select(params, entity_set)
@@ -205,9 +217,10 @@ def parse_options(
     if count_raw is not None and count_raw not in ("true", "false"):
         raise _bad("$count", "true or false")
 
+    seal = TokenSeal.of(token_key, entity_set, params.get("$filter"), order)
     after = None
     if (token := params.get("$skiptoken")) is not None:
-        after = _decode_token(token, [entity_set.by_name[o[0]] for o in order])
+        after = _decode_token(seal.open(token), [entity_set.by_name[o[0]] for o in order])
 
     return Options(
         select=select,
@@ -219,6 +232,7 @@ def parse_options(
         after=after,
         page_size=page_size_of(prefer),
         explicit_select=explicit_select,
+        seal=seal,
     )
 
 
@@ -346,9 +360,61 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def encode_token(values: Sequence[Any]) -> str:
-    text = json.dumps([_plain(v) for v in values], separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+_NOT_OURS = (
+    "not a token this service made for this $filter and $orderby; follow @odata.nextLink as given"
+)
+
+
+def skiptoken_key(secret: str) -> bytes:
+    """The key that signs $skiptokens, from the server's secret (``PILOTMON_SECRET_KEY``)."""
+    return hmac.new(secret.encode(), b"pilotmon odata $skiptoken", hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class TokenSeal:
+    """The signature of one query's $skiptokens: a token holds the last row's ordering values
+    and a MAC over them, the entity set, the ``$filter`` and the order, so that a made-up
+    token, or one carried to another query, is a 400 rather than a page of the wrong rows."""
+
+    key: bytes
+    context: bytes
+
+    @classmethod
+    def of(
+        cls,
+        key: bytes,
+        entity_set: EntitySet,
+        filter_text: str | None,
+        order: Sequence[tuple[str, bool]],
+    ) -> TokenSeal:
+        context = json.dumps([entity_set.name, filter_text, [list(o) for o in order]])
+        return cls(key, context.encode())
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self.key, self.context + b"\0" + payload, hashlib.sha256).digest()[:16]
+
+    def sign(self, values: Sequence[Any]) -> str:
+        payload = json.dumps([_plain(v) for v in values], separators=(",", ":")).encode()
+        return _b64(payload) + "." + _b64(self._mac(payload))
+
+    def open(self, token: str) -> bytes:
+        """The values' JSON of a token this query signed, or a 400."""
+        payload_text, dot, mac_text = token.partition(".")
+        try:
+            payload, mac = _unb64(payload_text), _unb64(mac_text)
+        except (ValueError, binascii.Error) as exc:
+            raise _bad("$skiptoken", _NOT_OURS) from exc
+        if not dot or not hmac.compare_digest(mac, self._mac(payload)):
+            raise _bad("$skiptoken", _NOT_OURS)
+        return payload
 
 
 def _typed(value: Any, edm: str) -> Any:
@@ -376,9 +442,10 @@ def _typed(value: Any, edm: str) -> Any:
     raise ValueError(f"not an {edm}")
 
 
-def _decode_token(token: str, props: Sequence[Property]) -> tuple[Any, ...]:
+def _decode_token(raw: bytes, props: Sequence[Property]) -> tuple[Any, ...]:
+    """The ordering values of a signed token (``TokenSeal.open``), checked against their
+    properties' types all the same."""
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         values = json.loads(raw)
         if not isinstance(values, list) or len(values) != len(props):
             raise ValueError("wrong length")
@@ -387,11 +454,7 @@ def _decode_token(token: str, props: Sequence[Property]) -> tuple[Any, ...]:
             for v, p in zip(values, props, strict=True)
         )
     except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error) as exc:
-        raise _bad(
-            "$skiptoken",
-            "not a token this service made for this $orderby; follow @odata.nextLink as given, "
-            "with the same $filter and $orderby",
-        ) from exc
+        raise _bad("$skiptoken", _NOT_OURS) from exc
 
 
 # --- reading a page ------------------------------------------------------------------------------
@@ -451,7 +514,10 @@ def _finish(rows: list[dict[str, Any]], options: Options, count: int | None, mor
     shown = rows[:limit]
     left = None if options.top is None else options.top - len(shown)
     has_next = more and shown and (left is None or left > 0)
-    token = encode_token([shown[-1][p] for p, _ in options.order]) if has_next else None
+    token = None
+    if has_next:
+        assert options.seal is not None, "a read with more pages is a query's, with its seal"
+        token = options.seal.sign([shown[-1][p] for p, _ in options.order])
     return Page(
         rows=[{p: r[p] for p in options.select} for r in shown],
         count=count,

@@ -25,7 +25,7 @@ from server.accounts.auth import Caller, caller_from_access_token
 from server.api import client_address
 from server.columns import as_utc
 from server.db import write_engine
-from server.deps import SessionDep, get_app_engine
+from server.deps import SessionDep, SettingsDep, get_app_engine
 from server.odata.entities import ENTITY_SETS, EntitySet
 from server.odata.errors import ODATA_PREFIX, ODataError
 from server.odata.metadata import metadata_xml, service_document
@@ -37,6 +37,7 @@ from server.odata.query import (
     parse_options,
     read_entity,
     read_page,
+    skiptoken_key,
 )
 
 HEADERS = {"OData-Version": "4.0"}
@@ -162,9 +163,14 @@ def metadata(caller: ODataCaller) -> Response:
 
 
 def _collection(entity_set: EntitySet) -> Callable[..., JSONResponse]:
-    def read(request: Request, caller: ODataCaller, session: SessionDep) -> JSONResponse:
+    def read(
+        request: Request, caller: ODataCaller, session: SessionDep, settings: SettingsDep
+    ) -> JSONResponse:
         options = parse_options(
-            request.query_params, entity_set, prefer=request.headers.get("prefer")
+            request.query_params,
+            entity_set,
+            token_key=skiptoken_key(settings.secret_key),
+            prefer=request.headers.get("prefer"),
         )
         page = read_page(session, caller=caller, entity_set=entity_set, options=options)
         response = _answer(
@@ -206,9 +212,15 @@ def _entity(entity_set: EntitySet) -> Callable[..., JSONResponse]:
 
 
 def _count(entity_set: EntitySet) -> Callable[..., PlainTextResponse]:
-    def count(request: Request, caller: ODataCaller, session: SessionDep) -> PlainTextResponse:
+    def count(
+        request: Request, caller: ODataCaller, session: SessionDep, settings: SettingsDep
+    ) -> PlainTextResponse:
         params = {k: v for k, v in request.query_params.items() if k == "$filter"}
-        options = parse_options({**params, "$count": "true", "$top": "0"}, entity_set)
+        options = parse_options(
+            {**params, "$count": "true", "$top": "0"},
+            entity_set,
+            token_key=skiptoken_key(settings.secret_key),
+        )
         page = read_page(session, caller=caller, entity_set=entity_set, options=options)
         return PlainTextResponse(str(page.count), headers=HEADERS)
 

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from server.config import Settings
 from server.db import make_engine, write_engine
 from server.odata.entities import BY_NAME
+from server.odata.query import parse_options, skiptoken_key
 from shared.catalogue import topics_of
 from tests.conftest import _truncate_all, app_for
 from tests.factories import World, detach, make_activity, make_project, make_site
@@ -98,6 +99,7 @@ def paging_url(
 
 
 _TITLE_TYPE = "ALTER TABLE activity ALTER COLUMN title TYPE VARCHAR(200)"
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +115,7 @@ def feed(
         environment="test",
         data_dir=tmp_path_factory.mktemp("paging-data"),
         database_url=paging_url,
-        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        secret_key=SECRET,
     )
     settings.ensure_data_dir()
     with TestClient(app_for(settings, engine)) as client:
@@ -397,11 +399,49 @@ def test_text_orders_and_pages_by_code_point_on_both_backends(
         ), text
 
 
+def _signed(name: str, orderby: str, values: list[Any], secret: str = SECRET) -> str:
+    """A $skiptoken holding ``values``, signed as the feed signs its own."""
+    options = parse_options({"$orderby": orderby}, BY_NAME[name], token_key=skiptoken_key(secret))
+    return options.seal.sign(values)
+
+
+def test_a_skiptoken_the_feed_did_not_make_for_this_query_is_a_400(
+    feed: tuple[TestClient, dict[str, tuple[str, str]]],
+) -> None:
+    """A well-formed token holding values a row could hold still reads no page unless this
+    feed made it for this $filter and $orderby: made up, signed by another server, or carried
+    from another query (it would start that query mid-way, or at the wrong row)."""
+    client, auth = feed
+    three = {"Prefer": "odata.maxpagesize=3"}
+    first = client.get(f"{BASE}Activities?$orderby=Title", auth=auth["hq"], headers=three)
+    assert first.status_code == 200
+    # what the feed hands out is followed (the link as given)
+    link = first.json()["@odata.nextLink"]
+    assert client.get(link, auth=auth["hq"], headers=three).status_code == 200
+    token = link.rsplit("$skiptoken=", 1)[1]
+    payload = token.split(".")[0]
+    title, key = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    unsigned = base64.urlsafe_b64encode(json.dumps([title, key]).encode()).decode().rstrip("=")
+    for query, made in [
+        ("$orderby=Title", unsigned),  # how tokens used to be: values alone
+        ("$orderby=Title", payload + ".AAAAAAAAAAAAAAAAAAAAAA"),
+        ("$orderby=Title", _signed("Activities", "Title", [title, key], secret="another" * 8)),
+        ("$orderby=Title&$filter=Version ge 1", token),  # another query's token
+        ("$orderby=Title desc", token),
+        ("$orderby=Title", token[:-2]),
+    ]:
+        response = client.get(f"{BASE}Activities?{query}&$skiptoken={made}", auth=auth["hq"])
+        assert response.status_code == 400, (query, made, response.text)
+        error = response.json()["error"]
+        assert (error["code"], error["target"]) == ("bad_option", "$skiptoken")
+
+
 def test_a_made_up_skiptoken_is_a_400_never_a_500(
     feed: tuple[TestClient, dict[str, tuple[str, str]]],
 ) -> None:
-    """Tokens a client could forge that the database would refuse (PostgreSQL: an Int32 out of
-    range; either: text with a lone surrogate) or that no row can hold."""
+    """Tokens signed as the feed signs (a leaked key, a bug) but holding values the database
+    would refuse (PostgreSQL: an Int32 out of range; either: text with a lone surrogate) or
+    that no row can hold: the values are checked all the same."""
     client, auth = feed
     key = "0e350ba6-4d94-4bec-9eba-cf4653020000"
     forged = [
@@ -416,7 +456,7 @@ def test_a_made_up_skiptoken_is_a_400_never_a_500(
         ("Activities", "Title", ["Plain", "{" + key + "}"]),
     ]
     for name, orderby, values in forged:
-        token = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+        token = _signed(name, orderby, values)
         response = client.get(
             f"{BASE}{name}?$orderby={orderby}&$skiptoken={token}", auth=auth["hq"]
         )

@@ -38,7 +38,9 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _page_plan(engine: Engine, hq: User, set_name: str, orderby: str) -> dict[str, Any]:
     """The plan of the statement that reads the first page of ``set_name`` by ``orderby``."""
     entity_set = BY_NAME[set_name]
-    options = parse_options({"$orderby": orderby}, entity_set, prefer="odata.maxpagesize=5")
+    options = parse_options(
+        {"$orderby": orderby}, entity_set, token_key=b"plans", prefer="odata.maxpagesize=5"
+    )
     statements: list[tuple[str, Any]] = []
 
     def keep(*args: Any) -> None:
