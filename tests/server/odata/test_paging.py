@@ -402,6 +402,7 @@ def test_text_orders_and_pages_by_code_point_on_both_backends(
 def _signed(name: str, orderby: str, values: list[Any], secret: str = SECRET) -> str:
     """A $skiptoken holding ``values``, signed as the feed signs its own."""
     options = parse_options({"$orderby": orderby}, BY_NAME[name], token_key=skiptoken_key(secret))
+    assert options.seal is not None
     return options.seal.sign(values)
 
 
@@ -444,7 +445,7 @@ def test_a_made_up_skiptoken_is_a_400_never_a_500(
     that no row can hold: the values are checked all the same."""
     client, auth = feed
     key = "0e350ba6-4d94-4bec-9eba-cf4653020000"
-    forged = [
+    forged: list[tuple[str, str, list[Any]]] = [
         ("Activities", "Version", [2**40, key]),
         ("Activities", "Title", ["\ud800", key]),
         ("Activities", "Late", [1, key]),
