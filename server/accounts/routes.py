@@ -68,6 +68,7 @@ _READERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER, Role.HQ_ANALY
 
 
 @auth_router.post("/token", response_model=TokenPublic, responses=error_responses(401, 422, 429))
+@own_query_parameters  # OAuth 2's token endpoint ignores what it does not know (RFC 6749 §3.2)
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,

@@ -188,6 +188,13 @@ def test_the_tablets_routes_ignore_unknown_parameters(
         f"/api/v1/attachments/{photo}", params={UNKNOWN: "1"}, headers=world.auth(TABLET)
     )
     assert response.status_code == 200, response.text
+    # signing in (OAuth 2's token endpoint ignores what it does not know: RFC 6749, 3.2)
+    response = client.post(
+        "/api/v1/auth/token",
+        params={UNKNOWN: "1"},
+        data={"username": "nobody", "password": "wrong-password"},
+    )
+    assert response.status_code == 401, response.text
     # enrolment answers its body's problems, not the parameter
     response = client.post("/api/v1/devices/enrol", params={UNKNOWN: "1"}, json={})
     assert response.status_code == 422
