@@ -498,9 +498,10 @@ class SyncClient:
         self.app_version = app_version
 
     def stop_waiting(self) -> None:
-        """From now on no request waits between its attempts: the tablet is stopping, and a
-        round in progress should end soon (it fails as a network error and is tried again at
-        the next start). Any thread may call it."""
+        """The tablet is stopping: from now on no request waits between its attempts, and no
+        new request leaves (``errors.Stopped``), so that a round in progress ends soon, after
+        the request on the wire, even mid-way through a photo over 2G. The round is tried again
+        at the next start, going on where it stopped. Any thread may call it."""
         self._stopping.set()
 
     @property
@@ -606,6 +607,8 @@ class SyncClient:
         params: dict[str, Any] | None = None,
         on_sent: Callable[[int], None] | None = None,
     ) -> Answer:
+        if self._stopping.is_set():
+            raise errors.Stopped("the app is closing; the sync goes on at its next start")
         all_headers = {"Accept-Encoding": "gzip", "Accept": "application/json"}
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"

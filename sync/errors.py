@@ -9,6 +9,8 @@ SyncClientError            base; ``retry`` says whether trying again later may h
 │   ├── ConnectionLost     connected, then the connection broke in the middle of a transfer
 │   └── NotTheServer       something else answered: a Wi-Fi or operator sign-in page, a proxy
 │                          (a web page where the server answers JSON, or 511)
+├── Stopped                the app is closing: no request leaves any more (retry at the next
+│                          start; ``SyncClient.stop_waiting``)
 ├── ServerError            5xx: the server failed (retry)
 │   └── ServerBusy         429 or 503: the server asks the tablet to come back later
 │                          (``retry_after`` seconds, when it said; the schedule waits
@@ -32,6 +34,7 @@ CAUSES = (
     "timeout",
     "connection_lost",
     "not_the_server",
+    "stopped",
     "busy",
     "server_error",
     "not_enrolled",
@@ -82,6 +85,11 @@ class NotTheServer(NetworkError):
     signed in to the network, the next try reaches the server."""
 
     cause = "not_the_server"
+
+
+class Stopped(SyncClientError):
+    retry = True
+    cause = "stopped"
 
 
 class ServerError(SyncClientError):

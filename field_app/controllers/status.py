@@ -89,6 +89,9 @@ CAUSE_WORDS: dict[str, str] = {
         "mobile data page in a browser, or check the server address; the tablet tries again "
         "by itself."
     ),
+    "stopped": N_(
+        "the app was closed during the sync. It goes on where it stopped when the app opens."
+    ),
     "busy": N_("the server is busy. The tablet tries again later."),
     "server_error": N_("the server had a problem. The tablet tries again later."),
     "not_enrolled": N_("the server does not know this tablet: enrol it again."),

@@ -324,3 +324,12 @@ def test_every_character_the_tablet_writes_is_in_its_font() -> None:
         if c not in "\n\r\t" and ord(c) not in covered
     }
     assert not missing, sorted(missing)
+
+
+def test_every_cause_of_a_failed_round_has_its_words() -> None:
+    """A cause the client gives (``sync.errors.CAUSES``) and the app does not word would show
+    the client's English detail to a field expert reading Portuguese."""
+    from field_app.controllers.status import CAUSE_WORDS
+    from sync.errors import CAUSES
+
+    assert set(CAUSE_WORDS) == set(CAUSES)

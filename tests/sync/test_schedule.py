@@ -193,6 +193,26 @@ def test_stopping_ends_a_round_waiting_to_retry_an_unreachable_server(
         assert waiting.wait(30), "the round never retried"
         schedule.stop(timeout=30)
         assert not thread.is_alive()
-        assert store.meta("last_error_cause") == "unreachable"
+        # the round's first request failed (its waits cut short); the next never left
+        assert store.meta("last_error_cause") == "stopped"
     finally:
         store.close()
+
+
+def test_a_stopped_client_sends_nothing_more(tmp_path: Path) -> None:
+    """Once stopping, each request of the round (the next push batch, photo chunk or pull
+    page) is refused before it leaves, so that a round over 2G ends after the request on the
+    wire instead of going on with the rest of a photo."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = SyncClient(f"http://127.0.0.1:{port}", token="t")
+        client.stop_waiting()
+        with pytest.raises(errors.Stopped) as caught:
+            client.info()
+        assert caught.value.retry and caught.value.cause in errors.CAUSES
+        server.settimeout(0.5)
+        with pytest.raises(TimeoutError):  # nobody knocked
+            server.accept()
+    assert client.bytes_sent == 0
