@@ -119,7 +119,8 @@ class BusyAwareRetry(Retry):
 
     # Set when the tablet stops syncing (the app is closing): every wait between attempts ends
     # at once, so a round against a server that cannot be reached fails in a moment instead of
-    # holding the app's stop for its back-off (a closing Android app has about five seconds).
+    # holding the app's stop, on its UI thread, for its back-off (Android reports an app whose
+    # UI thread is held five seconds as not responding).
     stopping: threading.Event | None = None
 
     def new(self, **kw: Any) -> Self:

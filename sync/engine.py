@@ -125,7 +125,7 @@ class SyncEngine:
 
     def stop_waiting(self) -> None:
         """The tablet is stopping: the round in progress, if any, waits no more between
-        attempts (``SyncClient.stop_waiting``)."""
+        attempts and sends no further request (``SyncClient.stop_waiting``)."""
         self.client.stop_waiting()
 
     def sync_once(self) -> SyncReport:

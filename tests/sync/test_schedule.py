@@ -170,7 +170,8 @@ def test_stopping_ends_a_round_waiting_to_retry_an_unreachable_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Closing the app while a round retries an unreachable server does not wait out the
-    round's back-off: Android gives a closing app about five seconds."""
+    round's back-off on the app's UI thread (Android reports an app whose UI thread is held
+    five seconds as not responding)."""
     with socket.socket() as probe:  # a port nobody listens on: every connection is refused
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
