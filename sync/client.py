@@ -76,6 +76,8 @@ SEND_BLOCK_BYTES = 8 * 1024
 SEND_BUFFER_BYTES = 32 * 1024
 # Answers larger than this are refused rather than held in memory (a pull page is far smaller).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
+# How often a wait between attempts looks whether the tablet is stopping.
+PAUSE_STEP = 0.05
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -167,13 +169,18 @@ class BusyAwareRetry(Retry):
         self.pause(self.get_backoff_time())
 
     def pause(self, seconds: float) -> None:
-        """Sleep between attempts, unless stopping (tests replace it to record the waits)."""
-        if seconds <= 0:
-            return
-        if self.stopping is None:
-            time.sleep(seconds)
-        else:
-            self.stopping.wait(seconds)
+        """Sleep between attempts, unless stopping (tests replace it to record the waits).
+
+        In short sleeps, looking at ``stopping`` between them, rather than ``Event.wait``: a
+        timed wait on a lock never ends on a clock faked by libfaketime (``make test-days``),
+        where ``time.sleep`` does."""
+        left = seconds
+        while left > 0:
+            if self.stopping is not None and self.stopping.is_set():
+                return
+            step = min(left, PAUSE_STEP)
+            time.sleep(step)
+            left -= step
 
 
 def default_retry(
