@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from datetime import UTC
 from types import FrameType
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
@@ -21,6 +22,9 @@ from server.config import Settings
 from server.jobs.registry import JOBS, Job, JobBusy, run_job
 
 log = logging.getLogger("pilotmon.jobs")
+
+# How often the waiting main thread wakes to run a signal's handler (see run_scheduler).
+SIGNAL_CHECK_SECONDS = 0.5
 
 
 # The jobs this process is running now (what ``pilotmon scheduler`` names when it stops).
@@ -66,26 +70,32 @@ def add_jobs(scheduler: BaseScheduler, *, engine: Engine, settings: Settings) ->
 
 
 def run_scheduler(*, engine: Engine, settings: Settings) -> None:
-    """Run the jobs in the foreground until SIGINT (KeyboardInterrupt) or SIGTERM (returns).
+    """Run the jobs until SIGINT (KeyboardInterrupt) or SIGTERM (returns).
 
     A job running at that moment is not cut: the process ends when it has finished (the
-    thread pool's threads are joined at exit); ``running_jobs()`` names it."""
-    scheduler = BlockingScheduler(timezone=UTC)
+    thread pool's threads are joined at exit); ``running_jobs()`` names it.
+
+    The jobs run on APScheduler's own thread; the main thread only waits for the signal, in
+    short sleeps. One long wait (``BlockingScheduler``'s, until the next run, years away for a
+    yearly job) could miss SIGTERM: the kernel may hand a process's signal to another of its
+    threads, which does not end the main thread's wait, and Python runs the handler only on
+    the main thread, once it wakes."""
+    scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
     add_jobs(scheduler, engine=engine, settings=settings)
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("scheduler stopping (signal %d)", signum)
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        else:
-            raise SystemExit(0)  # the signal came before the scheduler started: nothing runs
+        stopping.set()
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         for job in scheduler.get_jobs():
             log.info("scheduled %s: %s", job.id, job.trigger)
         scheduler.start()
+        while not stopping.is_set():
+            time.sleep(SIGNAL_CHECK_SECONDS)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if scheduler.running:  # Ctrl-C: no more runs start
+        if scheduler.running:  # SIGTERM or Ctrl-C: no more runs start
             scheduler.shutdown(wait=False)
