@@ -37,7 +37,7 @@ from server.results.routes import router as forms_router
 from server.security import install as install_security
 from server.sync.routes import router as sync_router
 from server.wiring import install as install_wiring
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 
 log = logging.getLogger("pilotmon")
 
@@ -96,6 +96,20 @@ _HTTP_CODES: dict[int, ErrorCode] = {
 }
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """Why a body could not be read, when that is what FastAPI's or Starlette's 400 says:
+    JSON that is not UTF-8 text or nests past the decoder ("There was an error parsing the
+    body"). (JSON it could not decode is its 422 already.)"""
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not valid JSON (it is not UTF-8 text)"
+    if isinstance(cause, RecursionError):
+        return "the body is not valid JSON (it nests too deeply)"
+    return None
+
+
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if is_odata_path(request.url.path):
@@ -105,6 +119,11 @@ def _http_error(request: Request, exc: Exception) -> Response:
         }
         body = error_body(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    unreadable = _unreadable_body(exc)
+    if unreadable is not None:
+        # A body that cannot be read is 422 ``bad_body`` like any other (docs/errors.md#codes).
+        failed = ValidationFailed([Issue("body", ErrorCode.BAD_BODY, unreadable)])
+        return JSONResponse(failed.body(), status_code=422)
     if exc.status_code == 404 and _wants_a_page(request):
         # A mistyped dashboard address gets a page with the way back, not the API's JSON.
         return error_page(request, 404, "There is no page at this address.")

@@ -21,7 +21,6 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
-from starlette.exceptions import HTTPException
 
 from server.api import BAD_QUERY_RESPONSE, Text
 from server.config import Settings
@@ -189,21 +188,6 @@ def rule_issues_beside(request: Request, body: Any, errors: Sequence[Any]) -> li
 # answers its own options; the dashboard's pages take whatever a browser's form sends.
 
 _OWN_QUERY = "__pilotmon_own_query__"
-# Why FastAPI could not read a JSON body, by the exception it met.
-_UNREADABLE = {UnicodeDecodeError: "it is not UTF-8 text", RecursionError: "it nests too deeply"}
-
-
-def _not_json(reason: str) -> dict[str, Any]:
-    """pydantic's error for a body that is not JSON, saying why."""
-    return {
-        "loc": ("body",),
-        "type": "json_invalid",
-        "msg": "",
-        "input": {},
-        "ctx": {"error": reason},
-    }
-
-
 # The keyword the request reaches a refusing endpoint by (a parameter FastAPI fills, not sent).
 _REQUEST = "_pilotmon_request"
 
@@ -311,24 +295,17 @@ class ApiRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        refuses = self.refuses_unknown_query
+        if not self.refuses_unknown_query:
+            return handler
 
-        async def answering(request: Request) -> Response:
+        async def refusing_unknown(request: Request) -> Response:
             try:
                 return await handler(request)
-            except HTTPException as exc:
-                reason = _UNREADABLE.get(type(exc.__cause__))
-                if exc.status_code == 400 and reason:
-                    # FastAPI's "error parsing the body" (not UTF-8 text, nested too deeply for
-                    # the decoder): a body that is not JSON, 422 ``bad_body`` like any other
-                    # (docs/errors.md#codes).
-                    raise RequestValidationError([_not_json(reason)]) from None
-                raise
             except RequestValidationError as exc:
                 # FastAPI's limits (or the refusal above): the unknown parameters go first.
                 errors = list(exc.errors())
                 named = {tuple(e.get("loc", ())) for e in errors}
-                unknown = _unknown_query_errors(request, self.query_names) if refuses else []
+                unknown = _unknown_query_errors(request, self.query_names)
                 unknown = [e for e in unknown if e["loc"] not in named]
                 if not unknown:
                     raise
@@ -337,9 +314,9 @@ class ApiRoute(APIRoute):
                 ) from None
             except ValidationFailed as exc:
                 # A dependency's checks of the query (an export's filters, before its file).
-                unknown = _unknown_query_errors(request, self.query_names) if refuses else []
+                unknown = _unknown_query_errors(request, self.query_names)
                 if exc.status_code != 400 or not unknown:
                     raise
                 raise ValidationFailed(pydantic_issues(unknown) + exc.issues, 400) from None
 
-        return answering
+        return refusing_unknown
