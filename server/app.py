@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from server import __version__
@@ -99,7 +100,7 @@ _HTTP_CODES: dict[int, ErrorCode] = {
 def _unreadable_body(exc: StarletteHTTPException) -> str | None:
     """Why a body could not be read, when that is what FastAPI's or Starlette's 400 says:
     JSON that is not UTF-8 text or nests past the decoder ("There was an error parsing the
-    body"). (JSON it could not decode is its 422 already.)"""
+    body"), broken multipart form data. (JSON it could not decode is its 422 already.)"""
     if exc.status_code != 400:
         return None
     cause = exc.__cause__ or exc.__context__
@@ -107,6 +108,8 @@ def _unreadable_body(exc: StarletteHTTPException) -> str | None:
         return "the body is not valid JSON (it is not UTF-8 text)"
     if isinstance(cause, RecursionError):
         return "the body is not valid JSON (it nests too deeply)"
+    if isinstance(cause, MultiPartException):
+        return f"the body is not valid form data ({cause.message})"
     return None
 
 

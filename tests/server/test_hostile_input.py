@@ -582,6 +582,14 @@ def test_malformed_json_on_the_management_api_gets_a_4xx(
         assert [(e["field"], e["code"]) for e in response.json()["detail"]] == [
             ("body", "bad_body")
         ]
+    # Form data that is not (Starlette's 400 "Invalid multipart data."), as schemathesis sent.
+    response = hostile.post(
+        "/api/v1/forms/import",
+        content=b"--7c51\r\nNone--7c51--\r\n",
+        headers={**admin_headers, "Content-Type": "multipart/form-data; boundary=7c51"},
+    )
+    assert response.status_code == 422, response.text
+    assert [(e["field"], e["code"]) for e in response.json()["detail"]] == [("body", "bad_body")]
     assert stored(engine) == before
 
 
