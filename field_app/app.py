@@ -101,6 +101,7 @@ class FieldApp(App):
     def on_stop(self) -> None:
         # Nothing planned may reach this app's screens or its closed store after this.
         self._stopped = True
+        Window.unbind(size=self._resized, on_keyboard=self._key)
         if self._grace is not None:
             self._grace.cancel()
         theme.tr.forget()

@@ -51,14 +51,21 @@ class BaseScreen(Says, Screen):
     loading = BooleanProperty(False)
 
     def __init__(self, **kwargs: Any) -> None:
+        self._app = App.get_running_app()
         super().__init__(**kwargs)
         self._refresh_trigger = Clock.create_trigger(lambda _dt: self._refresh_if_shown())
-        app = App.get_running_app()
-        app.bind(sync_revision=self._data_changed, lang=self._data_changed)
+        self._app.bind(sync_revision=self._data_changed, lang=self._data_changed)
 
     @property
     def app(self) -> Any:
-        return App.get_running_app()
+        return self._app
+
+    @property
+    def app_running(self) -> bool:
+        """Whether this screen's app still runs: once it stopped, nothing more is read for the
+        screen, even when another app runs in the same process (the tests run one after
+        another)."""
+        return App.get_running_app() is self._app
 
     @property
     def session(self) -> Any:
@@ -80,7 +87,7 @@ class BaseScreen(Says, Screen):
         def done(result: Any, error: BaseException | None) -> None:
             if generation != self._generation:
                 return  # a newer refresh is on its way
-            if self.app is None:
+            if not self.app_running:
                 return  # the app stopped while the worker read
             self.loading = False
             if error is not None:
@@ -100,7 +107,7 @@ class BaseScreen(Says, Screen):
         self._refresh_trigger()
 
     def _refresh_if_shown(self) -> None:
-        if self.app is None:
+        if not self.app_running:
             return  # the app stopped after the refresh was asked for
         if self.manager is not None and self.manager.current == self.name:
             self.refresh()
@@ -110,7 +117,10 @@ def in_background(
     work: Callable[[], T],
     done: Callable[[T | None, BaseException | None], None],
 ) -> threading.Thread:
-    """Run ``work`` on a thread and ``done(result, error)`` back on the UI thread."""
+    """Run ``work`` on a thread and ``done(result, error)`` back on the UI thread, unless the
+    app that asked has stopped meanwhile: its store may have closed under the work, and the
+    answer is nobody's (with another app running, it would reach the wrong one)."""
+    asked_by = App.get_running_app()
 
     def run() -> None:
         result: T | None = None
@@ -119,7 +129,12 @@ def in_background(
             result = work()
         except Exception as exc:  # noqa: BLE001
             error = exc
-        Clock.schedule_once(lambda _dt: done(result, error))
+
+        def back(_dt: float) -> None:
+            if App.get_running_app() is asked_by:
+                done(result, error)
+
+        Clock.schedule_once(back)
 
     thread = threading.Thread(target=run, daemon=True, name="pilotmon-ui-work")
     thread.start()

@@ -7,6 +7,7 @@ Kivy (the UI tests import this module inside a fixture, after the window probe).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import subprocess
@@ -95,8 +96,15 @@ class Driver:
         if EventLoop.status != "started":
             EventLoop.ensure_window()
             EventLoop.start()
-        app._run_prepare()
-        self.step(3)
+        try:
+            app._run_prepare()
+            self.step(3)
+        except BaseException:
+            # A start that failed still leaves the app running in the shared window: stop it,
+            # or every later test in this worker would meet it instead of its own.
+            with contextlib.suppress(Exception):
+                self.close()
+            raise
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -225,10 +233,12 @@ class Driver:
         """Stop the app but keep the window (and the event loop) for the next test."""
         from kivy.app import App
 
-        self.app.dispatch("on_stop")
-        for child in list(self.window.children):
-            self.window.remove_widget(child)
-        App._running_app = None
+        try:
+            self.app.dispatch("on_stop")
+        finally:
+            for child in list(self.window.children):
+                self.window.remove_widget(child)
+            App._running_app = None
         self.step()
 
 

@@ -327,6 +327,40 @@ def test_language_switches_live(kivy_window: None, tmp_path: Path) -> None:
         assert session.settings.language == "en"
 
 
+def test_work_left_by_a_stopped_app_never_reaches_the_next(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    """A read still running when its app stopped (its store closed under it) handed its error
+    to the next app in the process: one CI worker failed every tablet test after it. Its
+    answer is dropped, and the stopped app's screens no longer take the running app as theirs."""
+    import threading
+
+    from field_app.screens.base import in_background
+
+    release = threading.Event()
+    answers: list[Any] = []
+
+    def read_as_the_store_closes() -> None:
+        release.wait()
+        raise RuntimeError("Cannot operate on a closed database.")
+
+    first, _backend, _project = demo_session(tmp_path / "first")
+    with kivy_driver.running(make_app(first)) as driver:
+        old_home = on_screen(driver, "home")
+        worker = in_background(read_as_the_store_closes, lambda *answer: answers.append(answer))
+    second, _backend, _project = demo_session(tmp_path / "second")
+    with kivy_driver.running(make_app(second)) as driver:
+        release.set()
+        worker.join()
+        home = on_screen(driver, "home")
+        driver.step(3)
+        assert answers == []
+        assert not old_home.app_running
+        assert home.app_running
+        old_home._refresh_if_shown()  # a late data change reaches the old screen:
+        assert not old_home.loading  # it reads nothing (it read the running app's session)
+
+
 def demo_session(tmp_path: Path) -> tuple[Any, MemoryBackend, dict[str, Any]]:
     """A tablet with a varied state (every record state, a conflict, a roster, a sync log)
     for screenshots; the live tests above cover the real store and server."""
