@@ -31,6 +31,7 @@ one whose adapter forwards to an in-process app — instead of the default one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
 import io
@@ -139,6 +140,10 @@ class BusyAwareRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> BusyAwareRetry:
+        if self.stopping is not None and self.stopping.is_set():
+            # No further attempt: the request was cut (its socket shut) or failed as the
+            # tablet stops. urllib3 hands back an answer it holds, or raises.
+            raise MaxRetryError(_pool, url or "", error or ResponseError("the tablet is stopping"))
         if response is not None and response.status in self.RETRY_AFTER_STATUS_CODES:
             wait = retry_after_seconds(response.headers)
             if wait is not None and wait > self.retry_after_max:
@@ -299,6 +304,63 @@ class _SilenceBound:
         super().send(data)  # type: ignore[misc]
 
 
+class LiveSockets:
+    """The sockets of a client's connections, so that stopping can cut the request on the wire:
+    a photo chunk over 2G, or an answer still coming, would otherwise hold the app's close for
+    seconds (up to the read timeout). A socket connected after the cut is shut at once."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        self._stopping = stopping
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+            if self._stopping.is_set():
+                _shut(sock)
+
+    def forget(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+
+    def cut(self) -> None:
+        """Shut every socket in use (``stopping`` is set first): a send or a read blocked on
+        one fails at once."""
+        with self._lock:
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    # ``socket.socket``'s own shutdown, also for a TLS socket: ``SSLSocket.shutdown`` drops its
+    # TLS state, under a read that another thread may be in.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Cuttable:
+    """Puts the connected socket in the client's ``LiveSockets`` (``live`` set per adapter)
+    until the connection closes."""
+
+    live: LiveSockets
+    sock: Any
+    _watched: socket.socket | None = None
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self._watched = self.sock
+        self.live.watch(self.sock)
+
+    def close(self) -> None:
+        watched, self._watched = self._watched, None
+        try:
+            super().close()  # type: ignore[misc]
+        finally:
+            if watched is not None:
+                self.live.forget(watched)
+
+
 class _Counted:
     """Wraps the connected socket in a ``_CountingSocket`` (``counter`` set per adapter)."""
 
@@ -311,16 +373,19 @@ class _Counted:
 
 
 def _pool_classes(
-    write_timeout: float, counter: WireCounter | None
+    write_timeout: float, counter: WireCounter | None, live: LiveSockets | None
 ) -> dict[str, type[HTTPConnectionPool]]:
     def pool(base: type[HTTPConnectionPool], connection: type[HTTPConnection]) -> type:
+        # _Counted wraps the socket that _Cuttable (after it in the order) has just watched.
         mixins: tuple[type, ...] = (
-            (_SilenceBound,) if counter is None else (_SilenceBound, _Counted)
+            _SilenceBound,
+            *((_Counted,) if counter is not None else ()),
+            *((_Cuttable,) if live is not None else ()),
         )
         bound = type(
             f"FieldLink{connection.__name__}",
             (*mixins, connection),
-            {"write_timeout": write_timeout, "counter": counter},
+            {"write_timeout": write_timeout, "counter": counter, "live": live},
         )
         return type(f"FieldLink{base.__name__}", (base,), {"ConnectionCls": bound})
 
@@ -331,18 +396,21 @@ def _pool_classes(
 
 
 class FieldLinkAdapter(HTTPAdapter):
-    """The requests adapter of the tablet: timeouts that bound silence (see the module doc),
-    and, given a ``counter``, every byte its connections send and receive counted."""
+    """The requests adapter of the tablet: timeouts that bound silence (see the module doc);
+    given a ``counter``, every byte its connections send and receive counted; given ``live``,
+    their sockets kept there to be cut when the tablet stops."""
 
     def __init__(
         self,
         *,
         write_timeout: float = WRITE_TIMEOUT,
         counter: WireCounter | None = None,
+        live: LiveSockets | None = None,
         **kwargs: Any,
     ) -> None:
         self.write_timeout = write_timeout
         self.counter = counter  # before HTTPAdapter makes its pool manager
+        self.live = live
         super().__init__(**kwargs)
 
     def init_poolmanager(
@@ -357,7 +425,9 @@ class FieldLinkAdapter(HTTPAdapter):
             ],
         )
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = _pool_classes(self.write_timeout, self.counter)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(
+            self.write_timeout, self.counter, self.live
+        )
 
 
 def default_session(
@@ -366,11 +436,13 @@ def default_session(
     write_timeout: float = WRITE_TIMEOUT,
     counter: WireCounter | None = None,
     stopping: threading.Event | None = None,
+    live: LiveSockets | None = None,
 ) -> requests.Session:
     session = requests.Session()
     adapter = FieldLinkAdapter(
         write_timeout=write_timeout,
         counter=counter,
+        live=live,
         max_retries=default_retry(max_wait=max_wait, stopping=stopping),
         pool_connections=2,
         pool_maxsize=4,
@@ -496,21 +568,26 @@ class SyncClient:
         # the client counts the bodies it sends and the answers it reads instead.
         self._count_bodies = session is not None
         self._stopping = threading.Event()
+        self._live = LiveSockets(self._stopping)
         self.session = session or default_session(
             max_wait=timeout[1],
             write_timeout=write_timeout,
             counter=self.counter,
             stopping=self._stopping,
+            live=self._live,
         )
         self.timeout = timeout
         self.app_version = app_version
 
     def stop_waiting(self) -> None:
-        """The tablet is stopping: from now on no request waits between its attempts, and no
-        new request leaves (``errors.Stopped``), so that a round in progress ends soon, after
-        the request on the wire, even mid-way through a photo over 2G. The round is tried again
-        at the next start, going on where it stopped. Any thread may call it."""
+        """The tablet is stopping: the request on the wire is cut (its socket shut, even
+        mid-way through a photo chunk over 2G or while its answer comes), no request waits
+        between its attempts or tries again, and no new request leaves. Each ends in
+        ``errors.Stopped``, so that a round in progress ends at once. The round is tried again
+        at the next start, going on where it stopped: a request cut after the server took it is
+        answered again from the server's record of it. Any thread may call it."""
         self._stopping.set()
+        self._live.cut()
 
     @property
     def bytes_sent(self) -> int:
@@ -650,6 +727,10 @@ class SyncClient:
         except (requests.exceptions.RequestException, HTTPError, OSError) as exc:
             # urllib3's own errors come straight from reading the answer's body (requests
             # wraps only what happens before): a body cut short, or one that stalls.
+            if self._stopping.is_set():
+                raise errors.Stopped(
+                    "the app closed during a request; the sync goes on at its next start"
+                ) from exc
             raise network_error(exc) from exc
         if self._count_bodies:
             self.counter.add(received=len(raw))

@@ -99,8 +99,9 @@ class SyncSchedule:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """No more rounds; a round in progress stops waiting between its attempts and sends no
-        further request, and this waits up to ``timeout`` for it to end."""
+        """No more rounds; a round in progress has its request on the wire cut, stops waiting
+        between attempts and sends no further request, and this waits up to ``timeout`` for it
+        to end (what it writes to the store after an answer is quick)."""
         self._stop.set()
         self._wake.set()
         self.engine.stop_waiting()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,3 +220,81 @@ def test_a_stopped_client_sends_nothing_more(tmp_path: Path) -> None:
         with pytest.raises(TimeoutError):  # nobody knocked
             server.accept()
     assert client.bytes_sent == 0
+
+
+class SilentServer:
+    """Takes connections and reads what comes (``read=False``: reads nothing), never answers:
+    a server behind a link that stalls."""
+
+    def __init__(self, *, read: bool) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.port = self.listener.getsockname()[1]
+        self.read = read
+        self.connections: list[socket.socket] = []
+        self.request_seen = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                self.connections.append(connection)
+                if self.read:
+                    while b"\r\n\r\n" not in connection.recv(65536):
+                        pass
+                self.request_seen.set()
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def run_in_thread(call: Any) -> tuple[threading.Thread, list[BaseException]]:
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, raised
+
+
+@pytest.mark.parametrize("stalled", ["waiting for the answer", "sending a photo chunk"])
+def test_stopping_cuts_the_request_on_the_wire(stalled: str) -> None:
+    """Closing the app while a request is on the wire ends it at once: over 2G, a photo chunk
+    or a slow answer held the app's close until the request's own timeout (30 to 60 s), after
+    which the store was closed under the sync thread. The request is not tried again."""
+    server = SilentServer(read=stalled == "waiting for the answer")
+    try:
+        client = SyncClient(f"http://127.0.0.1:{server.port}", token="t")
+        went_out: list[int] = []
+        if stalled == "waiting for the answer":
+            thread, raised = run_in_thread(client.info)
+            assert server.request_seen.wait(30), "the request never arrived"
+        else:
+            # far more than the socket buffers take: the send blocks, as over a slow link
+            chunk = bytes(32 * 1024 * 1024)
+            thread, raised = run_in_thread(
+                lambda: client.upload_chunk("a1", offset=0, chunk=chunk, on_sent=went_out.append)
+            )
+            assert server.request_seen.wait(30), "the request never arrived"
+            while not went_out:
+                time.sleep(0.01)
+        client.stop_waiting()
+        thread.join(20)  # without the cut: the write timeout (30 s) or the read timeout (60 s)
+        assert not thread.is_alive(), "the request went on after the app stopped"
+        assert len(raised) == 1 and isinstance(raised[0], errors.Stopped), raised
+        assert raised[0].cause == "stopped"
+        if went_out:
+            assert went_out[-1] < len(chunk)
+        assert len(server.connections) == 1  # not tried again
+    finally:
+        server.close()
