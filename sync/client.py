@@ -39,6 +39,7 @@ import json
 import socket
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -311,7 +312,8 @@ class LiveSockets:
 
     def __init__(self, stopping: threading.Event) -> None:
         self._stopping = stopping
-        self._sockets: set[socket.socket] = set()
+        # Weakly: a socket whose connection was dropped without closing is not kept open here.
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
 
     def watch(self, sock: socket.socket) -> None:
@@ -328,7 +330,7 @@ class LiveSockets:
         """Shut every socket in use (``stopping`` is set first): a send or a read blocked on
         one fails at once."""
         with self._lock:
-            for sock in self._sockets:
+            for sock in list(self._sockets):
                 _shut(sock)
 
 
