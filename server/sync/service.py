@@ -160,7 +160,9 @@ def push(
         raise SeqGap(expected_seq=last_seq + 1, got=fresh[0].seq)
 
     with collector_paused():
-        results = _duplicates(session, [m for m in request.mutations if m.seq <= last_seq])
+        results = _duplicates(
+            session, device.id, [m for m in request.mutations if m.seq <= last_seq]
+        )
         context = PushContext(
             session=session, caller=caller, device=device, today=utcnow().date(), source=source
         )
@@ -465,19 +467,45 @@ def storable(data: dict[str, Any] | None) -> dict[str, Any] | None:
     return copy
 
 
-def _duplicates(session: Session, mutations: Sequence[Mutation]) -> list[MutationResult]:
+def _duplicates(
+    session: Session, device_id: uuid.UUID, mutations: Sequence[Mutation]
+) -> list[MutationResult]:
+    """The answers to mutations delivered before (``seq <= last_seq``): nothing changes. One
+    the server kept as rejected or conflict is answered so again, with its reasons: the answer
+    the tablet did not get may have been that one, and a tablet told only ``duplicate`` took a
+    refused change for done (a refused delete hid the record on the tablet for good while the
+    server kept it)."""
     if not mutations:
         return []
     existing = _existing(session, mutations)
-    return [
-        MutationResult(
-            seq=m.seq,
-            id=m.id,
-            status=ResultStatus.DUPLICATE,
-            version=getattr(existing.get((m.entity, m.id)), "version", None),
+    kept = {
+        k.seq: k
+        for k in session.execute(
+            select(KeptMutation).where(
+                col(KeptMutation.device_id) == device_id,
+                among(session, col(KeptMutation.seq), [m.seq for m in mutations]),
+            )
+        ).scalars()
+    }
+    results = []
+    for m in mutations:
+        version = getattr(existing.get((m.entity, m.id)), "version", None)
+        refused = kept.get(m.seq)
+        if refused is None:
+            results.append(
+                MutationResult(seq=m.seq, id=m.id, status=ResultStatus.DUPLICATE, version=version)
+            )
+            continue
+        results.append(
+            MutationResult(
+                seq=m.seq,
+                id=m.id,
+                status=ResultStatus(refused.status),
+                version=version,
+                errors=[FieldError(**e) for e in refused.errors],
+            )
         )
-        for m in mutations
-    ]
+    return results
 
 
 def _keep(

@@ -194,6 +194,33 @@ def test_an_edit_to_an_approved_activity_is_rejected_and_kept(
         assert kept.data == {"title": "Too late"} and kept.status == "rejected"
 
 
+def test_a_refused_change_sent_again_gets_its_refusal_again_not_duplicate(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    """The answer a tablet did not get may have been a refusal. Told only "duplicate", the
+    tablet took a refused delete of an approved activity for done: the activity vanished from
+    it for good while the server kept it (found by the hostile-network stateful test)."""
+    record, invalid = field.activity(), field.activity(end_date="2025-03-01")
+    push(client, field, [mutation(1, record)])
+    _officer_edit(engine, record["id"], status="approved")
+    batch = [
+        mutation(2, None, id=record["id"], op="delete", base_version=2),
+        mutation(3, invalid),
+        mutation(4, field.activity()),
+    ]
+    first = push(client, field, batch).json()["results"]
+    assert [r["status"] for r in first] == ["rejected", "rejected", "applied"]
+    before = _snapshot(engine)
+    again = push(client, field, batch).json()["results"]  # the answer was lost on the way
+    assert [r["status"] for r in again] == ["rejected", "rejected", "duplicate"]
+    assert again[0]["errors"] == first[0]["errors"] and again[0]["errors"][0]["code"] == "locked"
+    assert again[1]["errors"] == first[1]["errors"]
+    assert [r["version"] for r in again] == [2, None, 1]
+    assert _snapshot(engine) == before  # nothing changed, nothing kept twice
+    stored = _activity(engine, record["id"])
+    assert stored is not None and not stored.deleted and stored.status == "approved"
+
+
 def test_a_revoked_tablet_gets_403_and_nothing_changes(
     client: TestClient, field: Field, engine: Engine
 ) -> None:
