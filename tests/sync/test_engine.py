@@ -313,3 +313,40 @@ def test_the_real_server_s_receipts_make_the_tablet_safe_to_wipe_only_once_every
     with Session(engine) as session:  # one current receipt per record, the edit's replaced
         current = {r.entity_id: r.version for r in session.execute(select(Receipt)).scalars()}
     assert current == {uuid.UUID(plain["id"]): 2, uuid.UUID(photo_record(store, photo_id)): 1}
+
+
+def test_a_refused_delete_whose_answer_was_lost_brings_the_record_back(
+    tablet: Tablet, field: Field, engine: Engine
+) -> None:
+    """The expert deletes an activity the office has approved meanwhile; the server refuses
+    (locked) and the answer is lost. Sent again, the batch is answered with the refusal: the
+    activity shows again on the tablet with the server's reason, as on the server. Told
+    "duplicate", the tablet hid it for good."""
+    from server.activities.service import write_activity
+
+    store, engine_, faults = tablet
+    record = field.activity()
+    store.save("activity", record)
+    engine_.sync_once()
+    with Session(engine) as session:
+        stored = session.get(Activity, uuid.UUID(record["id"]))
+        assert stored is not None
+        write_activity(
+            session, data={}, existing=stored, source="api", author_id=None, status="approved"
+        )
+        session.commit()
+    engine_.sync_once()  # the tablet sees it approved
+    store.delete("activity", record["id"])
+    assert store.get("activity", record["id"]) is None
+    faults.faults.append(FaultyAdapter.DROP_ANSWER)
+    with pytest.raises(errors.NetworkError):
+        engine_.sync_once()
+    engine_.sync_once()
+    assert store.pending_count() == 0
+    shown = store.get("activity", record["id"])
+    assert shown is not None and shown["status"] == "approved"
+    assert store.state("activity", record["id"]) == "rejected"
+    assert [e["code"] for e in store.errors("activity", record["id"])] == ["locked"]
+    with Session(engine) as session:
+        kept = session.get(Activity, uuid.UUID(record["id"]))
+        assert kept is not None and not kept.deleted
