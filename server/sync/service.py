@@ -489,20 +489,14 @@ def _duplicates(
     }
     results = []
     for m in mutations:
-        version = getattr(existing.get((m.entity, m.id)), "version", None)
         refused = kept.get(m.seq)
-        if refused is None:
-            results.append(
-                MutationResult(seq=m.seq, id=m.id, status=ResultStatus.DUPLICATE, version=version)
-            )
-            continue
         results.append(
             MutationResult(
                 seq=m.seq,
                 id=m.id,
-                status=ResultStatus(refused.status),
-                version=version,
-                errors=[FieldError(**e) for e in refused.errors],
+                status=ResultStatus.DUPLICATE if refused is None else ResultStatus(refused.status),
+                version=getattr(existing.get((m.entity, m.id)), "version", None),
+                errors=[] if refused is None else [FieldError(**e) for e in refused.errors],
             )
         )
     return results
