@@ -183,6 +183,25 @@ def make_activity(
     )
 
 
+def office_edit(
+    engine: Any, activity_id: str | uuid.UUID, *, status: str | None = None, **fields: Any
+) -> int:
+    """A change the country office makes on the server (the dashboard or the API), not a
+    tablet: ``fields`` edited and/or the review ``status`` moved, committed. Returns the
+    activity's new version."""
+    from server.activities.models import Activity
+    from server.activities.service import write_activity
+
+    with Session(engine) as session:
+        activity = session.get(Activity, uuid.UUID(str(activity_id)))
+        assert activity is not None
+        write_activity(
+            session, data=fields, existing=activity, source="api", author_id=None, status=status
+        )
+        session.commit()
+        return activity.version
+
+
 class World:
     """Two countries side by side (LSO and KEN), each with a project, a site, a target, an
     activity, a field expert and a country officer; plus an HQ analyst and an admin.

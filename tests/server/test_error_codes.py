@@ -16,7 +16,7 @@ from server.activities.models import Activity
 from server.activities.service import write_activity
 from server.errors import PYDANTIC_CODES
 from shared.errors import ErrorCode
-from tests.factories import make_access_token, make_user
+from tests.factories import make_access_token, make_user, office_edit
 from tests.server.sync.conftest import Field, field, mutation, push  # noqa: F401
 
 CODES = {c.value for c in ErrorCode}
@@ -222,13 +222,7 @@ def test_an_edit_of_an_approved_activity_is_locked(
 ) -> None:
     record = world.activity()
     push(client, world, [mutation(1, record)])
-    with Session(engine) as session:
-        activity = session.get(Activity, uuid.UUID(record["id"]))
-        assert activity is not None
-        write_activity(
-            session, data={}, existing=activity, source="review", author_id=None, status="approved"
-        )
-        session.commit()
+    office_edit(engine, record["id"], status="approved")
     [result] = push(
         client, world, [mutation(2, {"title": "Late fix"}, id=record["id"], base_version=2)]
     ).json()["results"]

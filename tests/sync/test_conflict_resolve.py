@@ -8,32 +8,22 @@ import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from server.activities.models import Activity
-from server.activities.service import write_activity
 from server.records.models import AuditEntry
 from server.sync.models import KeptMutation, SyncConflict
 from sync.bundle import export_bundle
 from sync.protocol import Entity
-from tests.factories import make_access_token
+from tests.factories import make_access_token, office_edit
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 from tests.sync.conftest import Tablet
 from tests.sync.test_bundle import pilotmon  # noqa: F401
 
 Result = subprocess.CompletedProcess[str]
-
-
-def _office_edit(engine: Engine, activity_id: str, **fields: Any) -> None:
-    with Session(engine) as session:
-        activity = session.get(Activity, uuid.UUID(activity_id))
-        assert activity is not None
-        write_activity(session, data=fields, existing=activity, source="api", author_id=None)
-        session.commit()
 
 
 def _conflict(engine: Engine, conflict_id: str) -> SyncConflict:
@@ -50,7 +40,7 @@ def _in_conflict(tablet: Tablet, field: Field, engine: Engine) -> tuple[str, str
     record = field.activity(title="Tablet first title")
     store.save("activity", record)
     sync.sync_once()
-    _office_edit(engine, record["id"], title="Office title")
+    office_edit(engine, record["id"], title="Office title")
     store.save("activity", {**record, "title": "Tablet second title"})
     sync.sync_once()
     assert store.state("activity", record["id"]) == "conflict"

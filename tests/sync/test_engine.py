@@ -23,6 +23,7 @@ from server.records.models import Change, Receipt
 from sync import errors
 from sync.attachments import upload_photos
 from sync.status import read_status
+from tests.factories import office_edit
 from tests.server.sync.conftest import Field
 from tests.sync.conftest import Tablet
 from tests.sync.transport import FaultyAdapter
@@ -322,19 +323,11 @@ def test_a_refused_delete_whose_answer_was_lost_brings_the_record_back(
     (locked) and the answer is lost. Sent again, the batch is answered with the refusal: the
     activity shows again on the tablet with the server's reason, as on the server. Told
     "duplicate", the tablet hid it for good."""
-    from server.activities.service import write_activity
-
     store, engine_, faults = tablet
     record = field.activity()
     store.save("activity", record)
     engine_.sync_once()
-    with Session(engine) as session:
-        stored = session.get(Activity, uuid.UUID(record["id"]))
-        assert stored is not None
-        write_activity(
-            session, data={}, existing=stored, source="api", author_id=None, status="approved"
-        )
-        session.commit()
+    office_edit(engine, record["id"], status="approved")
     engine_.sync_once()  # the tablet sees it approved
     store.delete("activity", record["id"])
     assert store.get("activity", record["id"]) is None

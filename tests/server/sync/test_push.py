@@ -15,11 +15,10 @@ from sqlmodel import Session, col
 
 from server.accounts.models import Device
 from server.activities.models import Activity, ActivityRevision, AttendanceRow
-from server.activities.service import write_activity
 from server.columns import utcnow
 from server.records.models import Change
 from server.sync.models import KeptMutation, SyncConflict
-from tests.factories import activity_versions, make_access_token
+from tests.factories import activity_versions, make_access_token, office_edit
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 
 
@@ -33,20 +32,6 @@ def _count(engine: Engine, table: Any, *where: Any) -> int:
 def _activity(engine: Engine, activity_id: str) -> Activity | None:
     with Session(engine, expire_on_commit=False) as session:
         return session.get(Activity, uuid.UUID(activity_id))
-
-
-def _officer_edit(
-    engine: Engine, activity_id: str, *, status: str | None = None, **fields: Any
-) -> int:
-    """A change made on the server (the dashboard), not by the tablet."""
-    with Session(engine) as session:
-        activity = session.get(Activity, uuid.UUID(activity_id))
-        assert activity is not None
-        write_activity(
-            session, data=fields, existing=activity, source="api", author_id=None, status=status
-        )
-        session.commit()
-        return activity.version
 
 
 def _snapshot(engine: Engine) -> tuple[int, ...]:
@@ -178,7 +163,7 @@ def test_an_edit_to_an_approved_activity_is_rejected_and_kept(
 ) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
-    _officer_edit(engine, record["id"], status="approved")
+    office_edit(engine, record["id"], status="approved")
     response = push(
         client, field, [mutation(2, {"title": "Too late"}, id=record["id"], base_version=2)]
     )
@@ -202,7 +187,7 @@ def test_a_refused_change_sent_again_gets_its_refusal_again_not_duplicate(
     it for good while the server kept it (found by the hostile-network stateful test)."""
     record, invalid = field.activity(), field.activity(end_date="2025-03-01")
     push(client, field, [mutation(1, record)])
-    _officer_edit(engine, record["id"], status="approved")
+    office_edit(engine, record["id"], status="approved")
     batch = [
         mutation(2, None, id=record["id"], op="delete", base_version=2),
         mutation(3, invalid),
@@ -352,7 +337,7 @@ def test_a_second_offline_edit_of_the_same_field_is_not_a_conflict(
 def test_disjoint_changes_merge(client: TestClient, field: Field, engine: Engine) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
-    _officer_edit(engine, record["id"], notes="Checked by the office")
+    office_edit(engine, record["id"], notes="Checked by the office")
     result = push(
         client, field, [mutation(2, {"title": "Better title"}, id=record["id"], base_version=1)]
     ).json()["results"][0]
@@ -368,7 +353,7 @@ def test_the_same_field_changed_on_both_sides_keeps_the_server_value_and_is_visi
 ) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
-    _officer_edit(engine, record["id"], title="Office title")
+    office_edit(engine, record["id"], title="Office title")
     result = push(
         client,
         field,
@@ -419,7 +404,7 @@ def test_attendance_is_one_field(client: TestClient, field: Field, engine: Engin
             "count": 30,
         }
     ]
-    _officer_edit(engine, record["id"], attendance=office_rows)
+    office_edit(engine, record["id"], attendance=office_rows)
     tablet_rows = [
         {"sex": "male", "age_band": "adult", "category": "farmer", "disability": False, "count": 5},
         *record["attendance"],
@@ -438,7 +423,7 @@ def test_delete_against_update_is_a_conflict(
 ) -> None:
     record = field.activity()
     push(client, field, [mutation(1, record)])
-    _officer_edit(engine, record["id"], notes="Office note")
+    office_edit(engine, record["id"], notes="Office note")
     result = push(
         client, field, [mutation(2, None, op="delete", id=record["id"], base_version=1)]
     ).json()["results"][0]
@@ -473,7 +458,7 @@ def _officer_token(engine: Engine, field: Field) -> dict[str, str]:
 def _conflicted(client: TestClient, field: Field, engine: Engine) -> tuple[str, str]:
     record = field.activity()
     push(client, field, [mutation(1, record)])
-    _officer_edit(engine, record["id"], title="Office title")
+    office_edit(engine, record["id"], title="Office title")
     push(client, field, [mutation(2, {"title": "Tablet title"}, id=record["id"], base_version=1)])
     with Session(engine) as session:
         conflict = session.execute(select(SyncConflict)).scalar_one()

@@ -12,10 +12,9 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from server.activities.models import Activity
-from server.activities.service import write_activity
 from server.projects.models import Participant, Site
 from server.sync.models import SyncConflict
-from tests.factories import make_access_token
+from tests.factories import make_access_token, office_edit
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 
 
@@ -47,14 +46,6 @@ def _pushed_activity(client: TestClient, field: Field) -> dict[str, Any]:
     return record
 
 
-def _office_edits(engine: Engine, activity_id: str, **fields: Any) -> None:
-    with Session(engine) as session:
-        activity = session.get(Activity, uuid.UUID(activity_id))
-        assert activity is not None
-        write_activity(session, data=fields, existing=activity, source="api", author_id=None)
-        session.commit()
-
-
 def _stored(engine: Engine, activity_id: str) -> Activity:
     with Session(engine, expire_on_commit=False) as session:
         found = session.get(Activity, uuid.UUID(activity_id))
@@ -67,7 +58,7 @@ def test_a_whole_activity_from_a_stale_base_keeps_both_edits(
 ) -> None:
     record = _pushed_activity(client, field)
     seen = _pulled(client, field, "activity", record["id"])
-    _office_edits(engine, record["id"], title="Office title")
+    office_edit(engine, record["id"], title="Office title")
     whole = {**seen, "notes": "Rain in the morning"}
     result = push(client, field, [mutation(2, whole, id=record["id"], base_version=1)]).json()
     assert result["results"][0]["status"] == "merged", result
@@ -91,7 +82,7 @@ def test_a_whole_activity_identical_to_the_base_but_one_field_merges(
             "count": 30,
         }
     ]
-    _office_edits(engine, record["id"], notes="Checked by the office", attendance=office_rows)
+    office_edit(engine, record["id"], notes="Checked by the office", attendance=office_rows)
     whole = {**record, "experts_count": 4}
     result = push(client, field, [mutation(2, whole, id=record["id"], base_version=1)]).json()
     assert result["results"][0]["status"] == "merged", result
@@ -109,7 +100,7 @@ def test_a_whole_activity_changing_the_offices_field_conflicts_with_three_values
 ) -> None:
     record = _pushed_activity(client, field)
     seen = _pulled(client, field, "activity", record["id"])
-    _office_edits(engine, record["id"], title="Office title")
+    office_edit(engine, record["id"], title="Office title")
     whole = {**seen, "title": "Tablet title", "notes": "from the field"}
     result = push(client, field, [mutation(2, whole, id=record["id"], base_version=1)]).json()
     assert result["results"][0]["status"] == "conflict", result
