@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from field_app import APP_VERSION, enrolment, i18n
+from field_app.clock import Anchor, BootClock, KernelBootClock, anchor_at, offset_now
 from field_app.controllers.form import Photo, Save
 from field_app.controllers.observations import ObservationSave
 from field_app.controllers.progress import COUNTED_STATUSES
@@ -58,6 +59,8 @@ _LOG_KEY = "field_app.sync_log"
 # under this key; such conflicts are now sent to the server (once) when the app opens.
 _ACCEPTED_KEY = "field_app.accepted_conflicts"
 _OFFSET_KEY = "field_app.clock_offset_s"
+# The server's time at the last answer against the time since boot (field_app.clock.Anchor).
+_ANCHOR_KEY = "field_app.clock_anchor"
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -77,8 +80,10 @@ class StoreBackend:
         *,
         http: requests.Session | None = None,
         schedule_options: Mapping[str, float] | None = None,
+        boot_clock: BootClock | None = None,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._boot_clock: BootClock = boot_clock or KernelBootClock()  # tests hand in theirs
         self.path = data_dir / STORE_FILE
         self.store = DeviceStore(self.path)
         self._http = http  # tests hand in their own transport
@@ -486,17 +491,29 @@ class StoreBackend:
             attention=attention,
             running=status.syncing,
             upload=self.uploads.current() if status.syncing else None,
+            clock_offset=self.server_offset(),
         )
 
     def server_offset(self) -> timedelta:
+        """The server's clock minus the tablet's, now (``field_app.clock.offset_now``): right
+        even after someone set the tablet's clock since the last answer, unless it restarted."""
         text = self.store.meta(_OFFSET_KEY)
-        return timedelta(seconds=float(text)) if text else timedelta(0)
+        learnt = timedelta(seconds=float(text)) if text else timedelta(0)
+        anchor = Anchor.from_text(self.store.meta(_ANCHOR_KEY))
+        return offset_now(anchor, learnt, self._boot_clock(), datetime.now(UTC))
 
     def _learn_offset(self, server_time: str | None) -> None:
         moment = _parse_time(server_time)
         if moment is not None:
+            boot = self._boot_clock()
             offset = (moment - datetime.now(UTC)).total_seconds()
-            self.store.set_meta(**{_OFFSET_KEY: f"{offset:.1f}"})
+            anchor = anchor_at(moment, boot)
+            self.store.set_meta(
+                **{
+                    _OFFSET_KEY: f"{offset:.1f}",
+                    _ANCHOR_KEY: anchor.to_text() if anchor is not None else None,
+                }
+            )
 
     def _succeeded(self, report: SyncReport) -> None:
         self._learn_offset(report.server_time)

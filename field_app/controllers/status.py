@@ -12,8 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from field_app.clock import clock_warning
 from field_app.i18n import N_, _, decimal, ngettext, number, percent
 
 
@@ -46,6 +47,8 @@ class SyncStatus:
     error_cause: str | None = None  # sync.errors.CAUSES
     upload: UploadNow | None = None  # the photo going now, while a round sends photos
     changes: int = 0  # every outbox row (photo details and conflict decisions included)
+    # The server's clock minus the tablet's (field_app.clock): days of it mean a wrong date.
+    clock_offset: timedelta = timedelta(0)
 
     @property
     def everything_sent(self) -> bool:
@@ -188,11 +191,13 @@ def sync_bar(status: SyncStatus, now: datetime) -> SyncBarText:
         ).format(n=status.attention)
     last = _("Last successful sync: {when}").format(when=ago(status.last_success, now))
     detail = f"{upload_text(status.upload)} · {last}" if status.upload else last
-    error = ""
+    failed = ""
     if status.last_error or status.error_cause:
-        error = _("Last sync failed: {reason}").format(
+        failed = _("Last sync failed: {reason}").format(
             reason=cause_words(status.error_cause, status.last_error)
         )
+    # A wrong date first: it is what the expert can mend now, and it may be why a sync failed.
+    error = "\n".join(line for line in (clock_warning(status.clock_offset), failed) if line)
     waiting = not status.everything_sent or status.attention
     tone = "error" if error else ("pending" if waiting else "ok")
     progress = status.upload.percent / 100 if status.upload else -1.0

@@ -286,6 +286,7 @@ class MemoryBackend:
             photo_bytes=self.photo_bytes,
             upload=self.upload,
             running=self.running,
+            clock_offset=self.offset,
         )
 
     def server_offset(self) -> timedelta:

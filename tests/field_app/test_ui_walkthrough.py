@@ -180,6 +180,44 @@ def test_the_last_sync_is_timed_on_the_servers_clock_when_the_tablets_is_off(
         assert bar.detail == "Last successful sync: 20 minutes ago"
 
 
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_a_wrong_date_is_said_whole_on_the_sync_bar_before_a_failed_sync(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # A tablet a year ahead synced, and nothing on it said its date was wrong: its records'
+    # captured_at were a year off and the server refused its status (oldest_pending in the
+    # future) while the office's fleet view went stale.
+    session, backend, _project = demo_session(tmp_path)
+    backend.offset = -timedelta(days=365)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        for width, height in (PHONE, SMALL_PHONE, (1280, 800)):
+            driver.resize(width, height)
+            driver.app.home()
+            home = on_screen(driver, "home")
+            driver.app.status_changed()
+            bar = home.ids.sync_bar
+            driver.wait_until(lambda: "365" in bar.error, what="the wrong date in the bar")  # noqa: B023
+            driver.step(4)
+            label = bar.ids.error_label
+            wrong, failed = label.text.split("\n")
+            assert "365" in wrong and failed, (language, label.text)
+            assert bar.tone == "error"
+            assert not label.is_shortened, (language, width)
+            assert label.y >= bar.y and label.top <= bar.top, (language, width)
+            assert_words_whole(label, (language, width))
+            assert apart(label, bar.ids.sync_button), (language, width)
+            driver.screenshot(SHOTS / f"home-wrong-date-{language}-{width}x{height}.png")
+        # Held sideways the bar is compact: one line each, the wrong date's beginning shown.
+        driver.resize(*PHONE_SIDEWAYS)
+        driver.step(4)
+        assert_sync_bar_compact(driver, bar, (language, "sideways"))
+        assert drawn_lines(bar.ids.error_label)[0].startswith(wrong.split()[0]), language
+        driver.screenshot(SHOTS / f"home-wrong-date-{language}-sideways.png")
+        driver.app.set_language("en")
+        driver.resize(1280, 800)
+
+
 def drawn_lines(label: Any) -> list[str]:
     """The lines the label draws (Kivy's layout of its texture)."""
     label.texture_update()
