@@ -37,6 +37,7 @@ import gzip
 import io
 import json
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -454,6 +455,9 @@ def default_session(
     return session
 
 
+# OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID and X509_V_ERR_CERT_HAS_EXPIRED: the certificate's
+# dates against the tablet's clock.
+_CERTIFICATE_DATE_CODES = frozenset({9, 10})
 _NO_NETWORK_ERRNOS = frozenset(
     {errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
 )
@@ -485,6 +489,19 @@ def network_error(exc: BaseException) -> errors.NetworkError:
             if isinstance(nested, BaseException):
                 todo.append(nested)
     again = "will try again later"
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            if item.verify_code in _CERTIFICATE_DATE_CODES:
+                return errors.CertificateRefused(
+                    f"the server's certificate is not valid at the tablet's date "
+                    f"({item.verify_message}): check the tablet's date and time; {again}",
+                    dates=True,
+                )
+            return errors.CertificateRefused(
+                f"the server's certificate was refused ({item.verify_message}): a sign-in page "
+                f"may stand in between, or the address is wrong; {again}",
+                dates=False,
+            )
     for item in chain:
         if isinstance(item, NameResolutionError | socket.gaierror):
             return errors.NoNetwork(f"no network: the server's name cannot be looked up; {again}")

@@ -7,8 +7,11 @@ SyncClientError            base; ``retry`` says whether trying again later may h
 │   ├── ServerUnreachable  the network works but the server does not answer a connection
 │   ├── LinkTimeout        connected, but the link is too slow: silence past the timeout
 │   ├── ConnectionLost     connected, then the connection broke in the middle of a transfer
-│   └── NotTheServer       something else answered: a Wi-Fi or operator sign-in page, a proxy
+│   ├── NotTheServer       something else answered: a Wi-Fi or operator sign-in page, a proxy
 │                          (a web page where the server answers JSON, or 511)
+│   └── CertificateRefused HTTPS: the server's certificate failed the check; ``cause`` says
+│                          whether for its dates (the tablet's date is wrong, or it expired)
+│                          or for who it names (a sign-in page in between, a wrong address)
 ├── Stopped                the app is closing: no request leaves any more (retry at the next
 │                          start; ``SyncClient.stop_waiting``)
 ├── ServerError            5xx: the server failed (retry)
@@ -34,6 +37,8 @@ CAUSES = (
     "timeout",
     "connection_lost",
     "not_the_server",
+    "certificate_date",
+    "certificate",
     "stopped",
     "busy",
     "server_error",
@@ -85,6 +90,21 @@ class NotTheServer(NetworkError):
     signed in to the network, the next try reaches the server."""
 
     cause = "not_the_server"
+
+
+class CertificateRefused(NetworkError):
+    """The HTTPS check of the server's certificate failed, so nothing was sent. For its dates
+    (``certificate_date``): the certificate is not yet valid or has expired at the tablet's
+    clock, almost always because the tablet's date is wrong (a flat battery resets it). For
+    anything else (``certificate``): it names another server or no one the tablet trusts, as
+    when a Wi-Fi or operator sign-in page intercepts the connection, or the address is wrong.
+    Once the date is set or the network signed in to, the next try goes through."""
+
+    cause = "certificate"
+
+    def __init__(self, message: str, *, dates: bool) -> None:
+        super().__init__(message)
+        self.cause = "certificate_date" if dates else "certificate"
 
 
 class Stopped(SyncClientError):

@@ -92,6 +92,15 @@ CAUSE_WORDS: dict[str, str] = {
         "mobile data page in a browser, or check the server address; the tablet tries again "
         "by itself."
     ),
+    "certificate_date": N_(
+        "the server's certificate is not valid at this tablet's date: check the tablet's date "
+        "and time. The tablet tries again by itself."
+    ),
+    "certificate": N_(
+        "the server's identity could not be checked: a Wi-Fi or mobile data sign-in page may "
+        "stand in between. Sign in to it in a browser, or check the server address; the tablet "
+        "tries again by itself."
+    ),
     "stopped": N_(
         "the app was closed during the sync. It goes on where it stopped when the app opens."
     ),

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 import ssl
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from sync.client import BusyAwareRetry, SyncClient
 from sync.engine import SyncEngine, SyncReport
 from sync.schedule import SyncSchedule
 from sync.store import DeviceStore
+from tests.sync.tls import server_context
 
 
 class FakeEngine:
@@ -273,46 +272,6 @@ def run_in_thread(call: Any) -> tuple[threading.Thread, list[BaseException]]:
     return thread, raised
 
 
-def tls_for_localhost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
-    """A server context with a certificate for 127.0.0.1 that the client trusts."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_file, key_file)
-    return context
-
-
 @pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("stalled", ["waiting for the answer", "sending a photo chunk"])
 def test_stopping_cuts_the_request_on_the_wire(
@@ -322,7 +281,7 @@ def test_stopping_cuts_the_request_on_the_wire(
     or a slow answer held the app's close until the request's own timeout (30 to 60 s), after
     which the store was closed under the sync thread. The request is not tried again. Over
     TLS too, the tablet's link in the field."""
-    tls = tls_for_localhost(tmp_path, monkeypatch) if scheme == "https" else None
+    tls = server_context(tmp_path, monkeypatch) if scheme == "https" else None
     server = SilentServer(read=stalled == "waiting for the answer", tls=tls)
     try:
         client = SyncClient(f"{scheme}://127.0.0.1:{server.port}", token="t")

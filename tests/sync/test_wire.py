@@ -7,11 +7,16 @@ mid-request, refuse the connection.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -19,6 +24,7 @@ from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError
 
 from sync import errors
 from sync.client import SyncClient, network_error
+from tests.sync.tls import server_context
 
 CHUNK = b"p" * 200_000
 
@@ -197,6 +203,62 @@ def test_a_refused_connection_is_a_server_unreachable() -> None:
     with pytest.raises(errors.ServerUnreachable) as caught:
         client.upload_offset("a")
     assert caught.value.cause == "unreachable"
+
+
+@contextmanager
+def tls_listener(context: ssl.SSLContext) -> Iterator[int]:
+    """A server on 127.0.0.1 that only shakes hands (TLS) with ``context``; its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # shut below
+            with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        thread.join()
+
+
+@pytest.mark.parametrize(
+    ("certificate", "cause"),
+    [
+        # A tablet whose date went back (a flat battery) sees the certificate not yet valid;
+        # one whose date ran ahead sees it expired.
+        ({"valid_from": timedelta(days=30)}, "certificate_date"),
+        ({"valid_from": -timedelta(days=60), "valid_for": timedelta(days=30)}, "certificate_date"),
+        # A sign-in page intercepting HTTPS, or a wrong address: another name, or a certificate
+        # the tablet does not trust.
+        ({"name": "pilot.example.org"}, "certificate"),
+        ({"trusted": False}, "certificate"),
+    ],
+)
+def test_a_refused_certificate_is_said_for_what_it_is(
+    certificate: dict[str, Any],
+    cause: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # It was "the server cannot be reached (it may be down)": a tablet whose date a flat
+    # battery had reset never synced again, and nothing said why.
+    context = server_context(tmp_path, monkeypatch, **certificate)
+    with tls_listener(context) as port:
+        client = SyncClient(f"https://127.0.0.1:{port}", token="t", timeout=(5.0, 5.0))
+        with pytest.raises(errors.CertificateRefused) as caught:
+            client.upload_offset("a")
+    assert caught.value.cause == cause
+    assert caught.value.retry  # once the date is set or the network signed in to
+    if cause == "certificate_date":
+        assert "check the tablet's date and time" in caught.value.message
 
 
 def _wrapped(inner: BaseException) -> requests.exceptions.ConnectionError:

@@ -1,0 +1,65 @@
+"""Certificates for TLS tests on 127.0.0.1, made with ``cryptography`` (a server dependency)."""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+
+def server_context(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    valid_from: timedelta = -timedelta(days=1),
+    valid_for: timedelta = timedelta(days=2),
+    name: str = "127.0.0.1",
+    trusted: bool = True,
+) -> ssl.SSLContext:
+    """A server context with a self-signed certificate for ``name`` (an IP address or a host
+    name), valid from now + ``valid_from`` for ``valid_for``; clients in this process trust it
+    (``REQUESTS_CA_BUNDLE``) unless ``trusted`` is false."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    try:
+        alternative: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        alternative = x509.DNSName(name)
+    start = datetime.now(UTC) + valid_from
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + valid_for)
+        .add_extension(x509.SubjectAlternativeName([alternative]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    if trusted:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
+    else:  # the tablet trusts another certificate than the one served
+        (tmp_path / "other").mkdir(exist_ok=True)
+        server_context(tmp_path / "other", monkeypatch)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
