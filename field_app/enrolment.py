@@ -17,6 +17,7 @@ import requests
 from field_app.controllers.messages import server_reason
 from field_app.i18n import _
 from field_app.session import EnrolError
+from sync.client import network_error
 
 API = "/api/v1"
 TIMEOUT = (10.0, 30.0)
@@ -75,6 +76,13 @@ def _post(session: requests.Session, url: str, **kwargs: Any) -> requests.Respon
     try:
         return session.post(url, timeout=TIMEOUT, **kwargs)
     except requests.exceptions.SSLError as exc:
+        if network_error(exc).cause == "certificate_date":
+            raise EnrolError(
+                lambda: _(
+                    "The certificate of the server at {server} is not valid at this tablet's "
+                    "date: check the tablet's date and time"
+                ).format(server=server)
+            ) from exc
         raise EnrolError(
             lambda: _(
                 "The server at {server} has a certificate this tablet does not "

@@ -173,3 +173,29 @@ def test_the_kernel_tells_the_boot_and_its_time_here() -> None:
     second = clock()
     assert second is not None
     assert second.boot_id == first.boot_id and second.seconds >= first.seconds
+
+
+def test_enrolling_at_a_wrong_date_says_to_check_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, english: None
+) -> None:
+    # A tablet reset to 2000 by a flat battery, enrolled over HTTPS, was told the server's
+    # certificate was not trusted and to check the address, which was right.
+    from field_app import enrolment
+    from field_app.session import EnrolError
+    from tests.sync.tls import server_context, tls_listener
+
+    for valid_from, trusted, words in (
+        (timedelta(days=30), True, "is not valid at this tablet's date: check the tablet's date"),
+        # Not trusted, dates right: the address is what to check.
+        (timedelta(days=-1), False, "has a certificate this tablet does not trust: check the"),
+    ):
+        context = server_context(tmp_path, monkeypatch, valid_from=valid_from, trusted=trusted)
+        with tls_listener(context) as port, pytest.raises(EnrolError) as refused:
+            enrolment.enrol(
+                server=f"https://127.0.0.1:{port}",
+                device_id="d",
+                label="t",
+                app_version="0",
+                code="ABCD",
+            )
+        assert words in str(refused.value)

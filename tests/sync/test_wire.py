@@ -7,10 +7,8 @@ mid-request, refuse the connection.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import socket
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +22,7 @@ from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError
 
 from sync import errors
 from sync.client import SyncClient, network_error
-from tests.sync.tls import server_context
+from tests.sync.tls import server_context, tls_listener
 
 CHUNK = b"p" * 200_000
 
@@ -203,30 +201,6 @@ def test_a_refused_connection_is_a_server_unreachable() -> None:
     with pytest.raises(errors.ServerUnreachable) as caught:
         client.upload_offset("a")
     assert caught.value.cause == "unreachable"
-
-
-@contextmanager
-def tls_listener(context: ssl.SSLContext) -> Iterator[int]:
-    """A server on 127.0.0.1 that only shakes hands (TLS) with ``context``; its port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return  # shut below
-            with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
-                pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
-        listener.close()
-        thread.join()
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import socket
 import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -63,3 +68,27 @@ def server_context(
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     return context
+
+
+@contextmanager
+def tls_listener(context: ssl.SSLContext) -> Iterator[int]:
+    """A server on 127.0.0.1 that only shakes hands (TLS) with ``context``; its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # shut below
+            with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        thread.join()
