@@ -3,6 +3,7 @@ languages, at phone and tablet size), each pinned by a test through the real scr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -84,13 +85,9 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
         for width, height in (*SIZES, SMALL_PHONE, PHONE_SIDEWAYS):
-            driver.resize(width, height)
-            driver.app.home()
-            home = on_screen(driver, "home")
-            driver.app.status_changed()
-            bar = home.ids.sync_bar
-            driver.wait_until(lambda: "3" in bar.headline, what="the photos in the bar")  # noqa: B023
-            driver.step(4)
+            home, bar = home_sync_bar(
+                driver, (width, height), lambda bar: "3" in bar.headline, "the photos in the bar"
+            )
             cards = [w for w in home.walk(restrict=True) if type(w).__name__ == "ProjectCardView"]
             assert cards
             projects = home.ids.projects
@@ -145,6 +142,20 @@ def test_home_shows_the_card_buttons_and_the_sync_bar_whole_on_a_phone(
         driver.resize(1280, 800)
 
 
+def home_sync_bar(
+    driver: kivy_driver.Driver, size: tuple[int, int], ready: Callable[[Any], bool], what: str
+) -> tuple[Any, Any]:
+    """The home screen at ``size`` and its sync bar, once ``ready(bar)`` and laid out."""
+    driver.resize(*size)
+    driver.app.home()
+    home = on_screen(driver, "home")
+    driver.app.status_changed()
+    bar = home.ids.sync_bar
+    driver.wait_until(lambda: ready(bar), what=what)
+    driver.step(4)
+    return home, bar
+
+
 def assert_sync_bar_compact(driver: kivy_driver.Driver, bar: Any, where: tuple[Any, ...]) -> None:
     """The sync bar of a phone held sideways: every line on one line, its beginning shown (the
     counts), Sync now whole beside them, the bar a quarter of the screen high at most."""
@@ -192,13 +203,9 @@ def test_a_wrong_date_is_said_whole_on_the_sync_bar_before_a_failed_sync(
     with kivy_driver.running(make_app(session)) as driver:
         driver.app.set_language(language)
         for width, height in (PHONE, SMALL_PHONE, (1280, 800)):
-            driver.resize(width, height)
-            driver.app.home()
-            home = on_screen(driver, "home")
-            driver.app.status_changed()
-            bar = home.ids.sync_bar
-            driver.wait_until(lambda: "365" in bar.error, what="the wrong date in the bar")  # noqa: B023
-            driver.step(4)
+            _home, bar = home_sync_bar(
+                driver, (width, height), lambda bar: "365" in bar.error, "the wrong date"
+            )
             label = bar.ids.error_label
             wrong, failed = label.text.split("\n")
             assert "365" in wrong and failed, (language, label.text)
