@@ -161,7 +161,7 @@ def test_without_the_lock_the_same_schedule_skips_a_change(
 ) -> None:
     """The test above can fail: remove the lock and the puller misses writer A."""
     if not is_postgresql(engine):
-        pytest.skip("needs PostgreSQL")
+        pytest.skip("SQLite has one writer at a time; out-of-order commits need PostgreSQL")
     monkeypatch.setattr(change_log, "lock_change_log", lambda session: None)
     pulled, written = _out_of_order_commits(engine, field)
     assert len(written - pulled) == 1
