@@ -26,7 +26,25 @@ def server_context(
 ) -> ssl.SSLContext:
     """A server context with a self-signed certificate for ``name`` (an IP address or a host
     name), valid from now + ``valid_from`` for ``valid_for``; clients in this process trust it
-    (``REQUESTS_CA_BUNDLE``) unless ``trusted`` is false."""
+    (``REQUESTS_CA_BUNDLE``) unless ``trusted`` is false, when they trust another certificate
+    for the same name instead."""
+    start = datetime.now(UTC) + valid_from
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certificate, key = _self_signed(name, start, start + valid_for)
+    cert_file.write_bytes(certificate)
+    key_file.write_bytes(key)
+    bundle = cert_file
+    if not trusted:
+        bundle = tmp_path / "trusted.pem"
+        bundle.write_bytes(_self_signed(name, start, start + valid_for)[0])
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def _self_signed(name: str, start: datetime, end: datetime) -> tuple[bytes, bytes]:
+    """A new key and a self-signed certificate for ``name``, as PEM: (certificate, key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,7 +56,6 @@ def server_context(
         alternative: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:
         alternative = x509.DNSName(name)
-    start = datetime.now(UTC) + valid_from
     certificate = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -46,28 +63,19 @@ def server_context(
         .public_key(key.public_key())
         .serial_number(1)
         .not_valid_before(start)
-        .not_valid_after(start + valid_for)
+        .not_valid_after(end)
         .add_extension(x509.SubjectAlternativeName([alternative]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
+    return (
+        certificate.public_bytes(serialization.Encoding.PEM),
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
-        )
+        ),
     )
-    if trusted:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
-    else:  # the tablet trusts another certificate than the one served
-        (tmp_path / "other").mkdir(exist_ok=True)
-        server_context(tmp_path / "other", monkeypatch)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_file, key_file)
-    return context
 
 
 @contextmanager
