@@ -235,6 +235,11 @@ class TabletStatus(_Message):
     Counts are JSON integers (never strings, floats or booleans). ``oldest_pending_captured_at``
     is the tablet's clock: data shown to people, never used for a decision (the server judges
     it only for plausibility: not in the future, not before 2000).
+
+    ``tablet_time`` is the only optional key (added after the others: a tablet that does not send
+    it is judged as before): the tablet's own clock when it posted, so that the office sees a
+    tablet whose date is wrong. When it is sent, the captured date is judged against it, not
+    against the server's clock.
     """
 
     pending_mutations: _Count
@@ -247,8 +252,9 @@ class TabletStatus(_Message):
     app_version: Annotated[StrictStr, Field(max_length=40)]
     language: Annotated[StrictStr, Field(max_length=16, pattern=LANGUAGE_PATTERN)] | None
     last_error: Annotated[StrictStr, Field(max_length=MAX_LAST_ERROR)] | None
+    tablet_time: AwareDatetime | None = None
 
-    @field_validator("oldest_pending_captured_at", mode="before")
+    @field_validator("oldest_pending_captured_at", "tablet_time", mode="before")
     @classmethod
     def _text_time(cls, value: Any) -> Any:
         # A JSON number would otherwise read as Unix seconds: only ISO 8601 text is a time.

@@ -35,6 +35,8 @@ def tablet_status(store: DeviceStore, *, app_version: str, language: str | None)
         app_version=app_version[:40],
         language=language,
         last_error=error or None,
+        # The tablet's own clock, as it stands (with its UTC offset): the office sees a wrong date.
+        tablet_time=datetime.now().astimezone(),
     )
 
 

@@ -17,6 +17,8 @@ tablets are left out: they can no longer sync, and the office revoked them on pu
     silent         not heard from for more than ``SILENT_AFTER``
     low_storage    less than ``LOW_STORAGE_BYTES`` free
     error          its last round ended with an error
+    clock          its date was more than ``CLOCK_TOLERANCE`` off the server's when it last
+                   posted (``tablet_time``, an optional key): its new records carry wrong dates
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ SILENT_AFTER = timedelta(days=7)
 LOW_STORAGE_BYTES = 500 * 1000 * 1000
 # A tablet's clock may run ahead of the server's; more than this is a wrong date, not skew.
 FUTURE_TOLERANCE = timedelta(days=1)
+# A tablet whose clock is further off than this is told so, and so is the office (``clock``).
+CLOCK_TOLERANCE = timedelta(days=1)
 EARLIEST_CAPTURE = datetime(2000, 1, 1, tzinfo=UTC)
 
-ATTENTION_REASONS: tuple[str, ...] = ("pending_old", "silent", "low_storage", "error")
+ATTENTION_REASONS: tuple[str, ...] = ("pending_old", "silent", "low_storage", "error", "clock")
 
 
 # --- receiving ---------------------------------------------------------------------------------
@@ -56,6 +60,7 @@ def check_plausible(status: TabletStatus, *, now: datetime) -> None:
         oldest=status.oldest_pending_captured_at,
         pending_uploads=status.pending_uploads,
         pending_upload_bytes=status.pending_upload_bytes,
+        tablet_time=status.tablet_time,
         now=now,
     )
     if issues:
@@ -67,12 +72,20 @@ def plausibility_issues(
     oldest: datetime | None,
     pending_uploads: int | None,
     pending_upload_bytes: int | None,
+    tablet_time: datetime | None = None,
     now: datetime,
 ) -> list[Issue]:
     """What the schema cannot judge alone: dates in the future or before 2000, and photo bytes
-    waiting with no photo waiting (None: a value the schema refused, not judged again)."""
+    waiting with no photo waiting (None: a value the schema refused, not judged again).
+
+    A tablet that sends its own clock (``tablet_time``) has its captured date judged against
+    that clock: a tablet a year ahead holds records dated a year ahead, and the office must see
+    its status (``clock``) rather than lose it; a tablet whose clock is before 2000 may hold
+    records dated before 2000. A record dated after the tablet's own present is still nonsense.
+    """
     issues: list[Issue] = []
-    if oldest is not None and oldest > now + FUTURE_TOLERANCE:
+    present = tablet_time if tablet_time is not None else now
+    if oldest is not None and oldest > present + FUTURE_TOLERANCE:
         issues.append(
             Issue(
                 "oldest_pending_captured_at",
@@ -80,7 +93,7 @@ def plausibility_issues(
                 "is in the future: check the tablet's date and time",
             )
         )
-    if oldest is not None and oldest < EARLIEST_CAPTURE:
+    if oldest is not None and oldest < EARLIEST_CAPTURE and present >= EARLIEST_CAPTURE:
         issues.append(
             Issue(
                 "oldest_pending_captured_at",
@@ -120,6 +133,8 @@ def record_status(
     # Stored in UTC: SQLite keeps no offset, so 08:15+02:00 must arrive as 06:15.
     if status.oldest_pending_captured_at is not None:
         row.oldest_pending_captured_at = status.oldest_pending_captured_at.astimezone(UTC)
+    if status.tablet_time is not None:
+        row.tablet_time = status.tablet_time.astimezone(UTC)
     session.add(row)
     session.flush()
     return row
@@ -143,7 +158,18 @@ def status_public(row: DeviceStatus) -> DeviceStatusPublic:
         last_error=row.last_error,
         pending_since=as_utc(row.pending_since),
         flagged_at=as_utc(row.flagged_at),
+        tablet_time=as_utc(row.tablet_time),
+        clock_offset_seconds=clock_offset(row),
     )
+
+
+def clock_offset(row: DeviceStatus) -> int | None:
+    """The tablet's clock minus the server's when the status arrived, in whole seconds (None:
+    the tablet did not say its time)."""
+    tablet, received = as_utc(row.tablet_time), as_utc(row.received_at)
+    if tablet is None or received is None:
+        return None
+    return round((tablet - received).total_seconds())
 
 
 def statuses_of(session: Session, device_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, DeviceStatus]:
@@ -179,6 +205,12 @@ def attention(
         reasons.append("low_storage")
     if status is not None and status.last_error:
         reasons.append("error")
+    if (
+        status is not None
+        and status.clock_offset_seconds is not None
+        and abs(status.clock_offset_seconds) > CLOCK_TOLERANCE.total_seconds()
+    ):
+        reasons.append("clock")
     return reasons
 
 

@@ -124,6 +124,8 @@ class DeviceStatus(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     pending_since: datetime | None = optional_time()
     flagged_at: datetime | None = optional_time()
+    # The tablet's own clock when it posted (None: it did not say): shown, never decided on.
+    tablet_time: datetime | None = optional_time()
 
 
 class EnrolmentCode(SQLModel, table=True):
@@ -284,6 +286,9 @@ class DeviceStatusPublic(SQLModel):
     last_error: str | None
     pending_since: UtcDateTime | None
     flagged_at: UtcDateTime | None
+    tablet_time: UtcDateTime | None = None
+    # tablet_time minus received_at: how far the tablet's date was off the server's
+    clock_offset_seconds: int | None = None
 
 
 class DevicePublic(SQLModel):

@@ -680,6 +680,15 @@ class TabletRow:
         status = self.device.status
         return status is not None and fleet.has_pending_public(status) and not self.device.revoked
 
+    @property
+    def clock_days(self) -> int:
+        """How many whole days the tablet's date is off the server's (ahead > 0, behind < 0)
+        when that needs a call (``clock``), else 0."""
+        status = self.device.status
+        if "clock" not in self.device.attention or status is None:
+            return 0
+        return round((status.clock_offset_seconds or 0) / 86400)
+
 
 @dataclass(frozen=True, slots=True)
 class TabletsPage:

@@ -688,6 +688,8 @@ def _report_status(session: Session, device: Device, *, records: int) -> None:
     sync: everything sent (the demo's pushes all landed), the records of its projects held,
     and its free storage, drawn from its id so that loading again reports the same."""
     rng = random.Random(device.id.int)
+    last_seen = as_utc(device.last_seen_at)
+    assert last_seen is not None  # only tablets that synced report
     status = TabletStatus(
         pending_mutations=0,
         pending_uploads=0,
@@ -699,8 +701,10 @@ def _report_status(session: Session, device: Device, *, records: int) -> None:
         app_version=device.app_version or "",
         language=None,
         last_error=None,
+        # Its clock a minute or so off the server's, as tablets drift: nothing to call about.
+        tablet_time=last_seen + timedelta(seconds=rng.randint(-90, 90)),
     )
-    record_status(session, device_id=device.id, status=status, now=as_utc(device.last_seen_at))
+    record_status(session, device_id=device.id, status=status, now=last_seen)
 
 
 # --- a sync conflict to settle ------------------------------------------------------------------

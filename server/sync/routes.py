@@ -189,6 +189,9 @@ def parse_status(body: bytes, *, now: datetime) -> TabletStatus:
             pending_upload_bytes=None
             if "pending_upload_bytes" in refused
             else data["pending_upload_bytes"],
+            tablet_time=_AWARE.validate_python(data.get(_TABLET_TIME))
+            if _TABLET_TIME not in refused
+            else None,
             now=now,
         )
         raise ValidationFailed(limits + [i for i in rules if i.field not in refused]) from exc
@@ -196,6 +199,7 @@ def parse_status(body: bytes, *, now: datetime) -> TabletStatus:
 
 
 _OLDEST = "oldest_pending_captured_at"
+_TABLET_TIME = "tablet_time"
 _AWARE: TypeAdapter[datetime | None] = TypeAdapter(AwareDatetime | None)
 
 

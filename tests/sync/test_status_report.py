@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+from fastapi.testclient import TestClient
 from requests.adapters import BaseAdapter, HTTPAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -19,9 +20,11 @@ from urllib3 import HTTPHeaderDict
 from urllib3.response import HTTPResponse
 
 from server.accounts.models import DeviceStatus
-from server.columns import as_utc
+from server.columns import as_utc, utcnow
 from sync import errors
+from sync import report as report_module
 from sync.report import tablet_status
+from tests.factories import make_access_token
 from tests.server.sync.conftest import Field
 from tests.sync.conftest import Tablet
 from tests.sync.transport import FaultyAdapter
@@ -62,6 +65,9 @@ def test_the_round_starts_with_the_tablets_status(
     assert row.free_storage_bytes is not None and row.free_storage_bytes > 0
     assert row.last_error is None  # the first report came before the failure
     assert row.pending_since is not None
+    # The tablet's own clock, as it stood: here the machine's, so within the round's seconds.
+    tablet_time = as_utc(row.tablet_time)
+    assert tablet_time is not None and abs(tablet_time - utcnow()) < timedelta(minutes=1)
 
     # The next round reports the failure it carries, sends everything, then reports again.
     report = sync.sync_once()
@@ -83,6 +89,40 @@ def test_the_status_is_a_few_hundred_bytes(tablet: Tablet, field: Field) -> None
     body = status.model_dump_json()
     assert len(body) < 800, body
     assert status.last_error is not None and len(status.last_error) == 500  # cut to the limit
+
+
+def test_a_tablet_a_year_ahead_is_seen_by_the_office(
+    tablet: Tablet,
+    field: Field,
+    engine: Engine,
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A flat battery and a hand-set date: the tablet's clock a year ahead, its records dated by
+    it. Its status is kept (judged against its own clock), and the office sees how far off it
+    is, as a reason to call (docs/protocol.md#tablet-status)."""
+    store, sync, _ = tablet
+    ahead = datetime.now(UTC) + timedelta(days=365)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> Clock:
+            return ahead  # type: ignore[return-value]
+
+    monkeypatch.setattr(report_module, "datetime", Clock)
+    store.save("activity", field.activity(captured_at=ahead.isoformat()))
+    sync.report_status()
+    row = _status(engine, field)
+    assert row is not None, "the status of a tablet a year ahead was refused"
+    assert row.pending_mutations == 1
+    with Session(engine) as session:
+        officer = make_access_token(session, field.officer)
+        session.commit()
+    answer = client.get("/api/v1/devices", headers={"Authorization": f"Bearer {officer}"})
+    assert answer.status_code == 200, answer.text
+    (seen,) = [d for d in answer.json()["items"] if d["id"] == str(field.device.id)]
+    assert abs(seen["status"]["clock_offset_seconds"] - 365 * 86400) < 60
+    assert "clock" in seen["attention"]
 
 
 class _WithoutStatusRoute(BaseAdapter):

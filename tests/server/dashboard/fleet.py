@@ -3,7 +3,8 @@
 For Lesotho's officer the tablets that need a call come first, in this order:
 
     Tablet B — Leribe   silent 12 days, 3 records held for 12 days   (call, holding data)
-    Tablet C — Mafeteng nothing waiting, 100 MB free                  (call: low storage)
+    Tablet C — Mafeteng nothing waiting, 100 MB free, its date a year ahead
+                                                                       (call: low storage, clock)
     Tablet A — Maseru   5 records and 2 photos, reported today        (holding data)
     Tablet D — Quthing  nothing waiting                                (fine)
     Old tablet          revoked (its 50 records never count)
@@ -96,6 +97,7 @@ def add_fleet(session: Session, world: World) -> dict[str, Device]:
                 days=0.1,
                 pending=(0, 0),
                 free_storage_bytes=100_000_000,
+                tablet_time=now + timedelta(days=365.1),
             ),
             _status(tablets["Tablet D — Quthing"].id, days=0.2, pending=(0, 0)),
             _status(tablets["Old tablet"].id, days=35, pending=(50, 9)),

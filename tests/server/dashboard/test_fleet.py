@@ -13,6 +13,7 @@ from sqlmodel import Session
 from server.accounts.fleet import flag_pending_tablets
 from server.dashboard.i18n import Translator
 from server.dashboard.service import REPORT_AGE_BUCKETS, report_age_bucket
+from server.dashboard.session import LANGUAGE_COOKIE
 from tests.server.dashboard.conftest import main_of, sign_in
 from tests.server.dashboard.fleet import ORDER, add_fleet
 from tests.server.dashboard.world import World
@@ -42,11 +43,16 @@ def test_the_tablets_that_need_a_call_come_first(
     mafeteng = re.search(r'<tr data-device="[^"]+" class="call">.*?</tr>', html, re.S)
     assert mafeteng is not None and "Tablet C — Mafeteng" in mafeteng.group(0)
     assert "Low storage" in mafeteng.group(0) and "100\u00a0MB" in mafeteng.group(0)
+    assert "Date 365 days ahead" in mafeteng.group(0)  # its clock a year ahead
     maseru = re.search(r"<tr[^>]*>\s*<th scope=\"row\">Tablet A — Maseru.*?</tr>", html, re.S)
     assert maseru is not None
     assert "5 records" in maseru.group(0) and "2 photos" in maseru.group(0)
     assert "5\u00a0MB" in maseru.group(0) and "9.0\u00a0GB" in maseru.group(0)
     assert 'figure class="chart' in html and "Tablets by their last report" in html
+
+    client.cookies.set(LANGUAGE_COOKIE, "fr")
+    french = main_of(client.get("/tablets").text)
+    assert "Date en avance de 365 jours" in french
 
 
 def test_the_overview_says_what_waits_on_the_tablets_by_scope(

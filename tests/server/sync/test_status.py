@@ -214,6 +214,18 @@ def test_a_gzipped_status_is_read(client: TestClient, fleet: Fleet, engine: Engi
         ({"app_version": "1.0\x00"}, "app_version", "control_character"),
         ({"language": "français"}, "language", "invalid"),
         ({"last_error": "e" * 501}, "last_error", "too_long"),
+        ({"tablet_time": "now"}, "tablet_time", "bad_datetime"),
+        ({"tablet_time": 1741594500}, "tablet_time", "invalid"),
+        ({"tablet_time": "2025-03-10T08:15:00"}, "tablet_time", "bad_datetime"),
+        # Judged against the tablet's own clock when it says it: a record dated after it.
+        (
+            {
+                "tablet_time": "2025-03-10T08:15:00+00:00",
+                "oldest_pending_captured_at": "2025-03-12T08:15:00+00:00",
+            },
+            "oldest_pending_captured_at",
+            "in_future",
+        ),
     ],
 )
 def test_nonsense_gets_422_naming_the_field(
@@ -402,3 +414,47 @@ def test_every_problem_of_a_status_is_named_at_once(
         ("pending_upload_bytes", "invalid")
     }
     assert _row(engine, fleet.devices["A"]) is None  # nothing kept
+
+
+def test_a_tablet_whose_date_is_wrong_is_kept_and_needs_a_call(
+    client: TestClient, fleet: Fleet, engine: Engine
+) -> None:
+    """A tablet a year ahead holds records dated a year ahead. Judged against the server's
+    clock its status would be refused and the office would not see it; with its own time
+    (``tablet_time``) it is kept, and the office sees how far off the tablet is."""
+    ahead = utcnow() + timedelta(days=365)
+    body = status_body(
+        tablet_time=ahead.isoformat(),
+        oldest_pending_captured_at=(ahead - timedelta(days=2)).isoformat(),
+    )
+    assert client.post(STATUS, json=body, headers=fleet.tablet("A")).status_code == 200
+    seen = _devices(client, fleet, "officer_lso")["Tablet A"]
+    assert abs(seen["status"]["clock_offset_seconds"] - 365 * 86400) < 60
+    assert abs(datetime.fromisoformat(seen["status"]["tablet_time"]) - ahead) < timedelta(seconds=1)
+    assert seen["attention"] == ["clock"]
+
+    # Three days behind is a call too; two hours off (a wrong time zone) is not.
+    for offset, needs_call in ((timedelta(days=-3), True), (timedelta(hours=2), False)):
+        body = status_body(tablet_time=(utcnow() + offset).isoformat())
+        assert client.post(STATUS, json=body, headers=fleet.tablet("A")).status_code == 200
+        seen = _devices(client, fleet, "hq")["Tablet A"]
+        assert ("clock" in seen["attention"]) is needs_call, (offset, seen)
+
+    # A tablet whose clock went back to 1970 holds records of 1970: kept, and a call.
+    body = status_body(
+        tablet_time="1970-01-05T10:00:00+00:00",
+        oldest_pending_captured_at="1970-01-02T09:00:00+00:00",
+    )
+    assert client.post(STATUS, json=body, headers=fleet.tablet("A")).status_code == 200
+    assert _devices(client, fleet, "hq")["Tablet A"]["attention"] == ["clock"]
+
+
+def test_a_tablet_that_does_not_say_its_time_is_judged_as_before(
+    client: TestClient, fleet: Fleet
+) -> None:
+    """``tablet_time`` is optional: an older app omits it, and nothing is said of its clock."""
+    assert client.post(STATUS, json=status_body(), headers=fleet.tablet("A")).status_code == 200
+    seen = _devices(client, fleet, "hq")["Tablet A"]
+    assert seen["status"]["tablet_time"] is None
+    assert seen["status"]["clock_offset_seconds"] is None
+    assert seen["attention"] == []
