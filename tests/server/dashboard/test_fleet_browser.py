@@ -81,6 +81,8 @@ def test_the_fleet_view_and_the_overview_line(
                 for row in d.find_elements(By.CSS_SELECTOR, "table.fleet tbody tr")
             ]
             assert labels == [*ORDER, "Old tablet"], labels
+            mafeteng = d.find_elements(By.CSS_SELECTOR, "table.fleet tbody tr")[1].text
+            assert "Date 365 days ahead" in mafeteng  # its clock a year ahead
             summary = d.find_element(By.ID, "fleet-summary").text
             assert "2 tablets need a call." in summary
             assert "8 records and 2 photos wait on 2 tablets" in summary
