@@ -63,15 +63,17 @@ from server.columns import JSONDoc
 from server.records.bulk import execute_rows, insert_rows
 from server.results.models import Form, Observation
 
+# Keyed by observation first: an observation's rows are found (refreshed, deleted by the
+# cascade) through the key, and no second index on ``observation_id`` is written with each row.
 result_fact = sa.Table(
     "result_fact",
     SQLModel.metadata,
-    sa.Column("indicator", sa.String(64), primary_key=True),
+    sa.Column("indicator", sa.String(64), nullable=False),
     sa.Column(
         "observation_id",
         sa.Uuid(),
         sa.ForeignKey("observation.id", ondelete="CASCADE", name="fk_result_fact_observation"),
-        primary_key=True,
+        nullable=False,
     ),
     sa.Column("project_id", sa.Uuid(), nullable=False),
     sa.Column("site_id", sa.Uuid(), nullable=True),
@@ -81,8 +83,8 @@ result_fact = sa.Table(
     sa.Column("value", sa.Float(), nullable=True),
     sa.Column("den", sa.Float(), nullable=True),
     sa.Column("choices", JSONDoc, nullable=True),
+    sa.PrimaryKeyConstraint("observation_id", "indicator"),
     sa.Index("ix_result_fact_indicator_project_month", "indicator", "project_id", "month"),
-    sa.Index("ix_result_fact_observation", "observation_id"),
 )
 
 # Pre-summed cells: one row per indicator, grain and cell of that grain (project, status,
