@@ -35,7 +35,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
@@ -52,6 +52,7 @@ from sync import errors
 from sync.engine import SyncEngine
 from sync.merge import same_value
 from sync.store import SERVER_KEYS, DeviceStore
+from tests.conftest import _truncate_all
 from tests.factories import (
     activity_data,
     attendance_lists,
@@ -98,15 +99,17 @@ class Tablet:
 
 
 class FieldWork(RuleBasedStateMachine):
-    template: Path
     workdir: Path
+
+    def database(self) -> str:
+        """The URL of an empty, migrated server database for this example."""
+        raise NotImplementedError
 
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(self.workdir) / uuid.uuid4().hex
         self.dir.mkdir(parents=True)
-        shutil.copyfile(self.template, self.dir / "server.sqlite3")
-        url = f"sqlite:///{self.dir / 'server.sqlite3'}"
+        url = self.database()
         self.db = make_engine(url)
         settings_ = Settings(
             environment="test",
@@ -476,11 +479,35 @@ class FieldWork(RuleBasedStateMachine):
         assert listed.json()["total"] == total
 
 
+# Examples per backend (PILOTMON_STATEFUL_EXAMPLES=200 for a longer hunt than CI's, on both):
+# PostgreSQL, the production store, runs half as many as SQLite to keep the suite's time.
+EXAMPLES = {"sqlite": 20, "postgresql": 10}
+
+
 @pytest.mark.slow
-def test_field_work_over_a_hostile_network_converges(sqlite_template: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_field_work_over_a_hostile_network_converges(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+
+        def database(self: FieldWork) -> str:
+            shutil.copyfile(template, self.dir / "server.sqlite3")
+            return f"sqlite:///{self.dir / 'server.sqlite3'}"
+
+    else:
+        pg: Engine = request.getfixturevalue("pg_engine")  # skips, saying why, without one
+
+        def database(self: FieldWork) -> str:
+            _truncate_all(pg)
+            return pg.url.render_as_string(hide_password=False)
+
     class Run(FieldWork):
-        template = sqlite_template
         workdir = tmp_path
+
+        def database(self) -> str:
+            return database(self)
 
         def teardown(self) -> None:
             try:
@@ -493,7 +520,7 @@ def test_field_work_over_a_hostile_network_converges(sqlite_template: Path, tmp_
         Run,
         settings=settings(
             # PILOTMON_STATEFUL_EXAMPLES=200 for a longer hunt than CI's.
-            max_examples=int(os.environ.get("PILOTMON_STATEFUL_EXAMPLES", "20")),
+            max_examples=int(os.environ.get("PILOTMON_STATEFUL_EXAMPLES", EXAMPLES[backend])),
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
