@@ -49,6 +49,16 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def as_datetime(value: Any) -> datetime | None:
+    """A time to store (a datetime or ISO 8601 text): the instant in UTC when it has an offset.
+    SQLite keeps no offset, so 23:30-05:00 must be written as 04:30 to read back as the same
+    instant."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC) if moment.tzinfo else moment
+
+
 def uuid_pk() -> Any:
     return Field(default_factory=uuid.uuid4, primary_key=True)
 

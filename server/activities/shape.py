@@ -15,13 +15,13 @@ import types
 import typing
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic_core import PydanticUndefined
 
 from server.activities.models import Activity, ActivityBase, AttendanceRow
-from server.columns import as_utc
+from server.columns import as_datetime, as_utc
 
 # The attendance rows travel inside the activity, right after this field.
 _ATTENDANCE_AFTER = "notes"
@@ -61,14 +61,6 @@ def _iso(value: date | datetime | None) -> str | None:
 
 def as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def as_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    # SQLite keeps no offset: store the instant in UTC so that it reads back as the same instant.
-    return moment.astimezone(UTC) if moment.tzinfo else moment
 
 
 def as_uuid(value: Any) -> uuid.UUID | None:

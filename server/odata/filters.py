@@ -351,7 +351,8 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
         if edm == "Edm.DateTimeOffset" and isinstance(node, ast.DateTime):
             _check_date(str(raw))
             moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            # In UTC, as times are stored: SQLite compares the wall time written, not the instant.
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
         if edm == "Edm.DateTimeOffset" and isinstance(node, ast.Date):
             return datetime.combine(_date(str(raw)), datetime.min.time(), UTC)
         if edm in _INT_RANGES and isinstance(node, ast.Integer):

@@ -424,7 +424,7 @@ def _typed(value: Any, edm: str) -> Any:
         return date.fromisoformat(value)
     if edm == "Edm.DateTimeOffset":
         moment = datetime.fromisoformat(value)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     if edm in ("Edm.Int32", "Edm.Int64") and isinstance(value, int) and not isinstance(value, bool):
         bound = 2**31 if edm == "Edm.Int32" else 2**63  # PostgreSQL refuses more: a 500
         if not -bound <= value < bound:

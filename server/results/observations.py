@@ -53,7 +53,7 @@ from server.accounts.auth import Caller
 from server.activities.models import Activity
 from server.activities.review import checked_review
 from server.api import UNKNOWN_KEYS_REFUSED, Text
-from server.columns import as_utc, utcnow
+from server.columns import as_datetime, as_utc, utcnow
 from server.errors import Forbidden, NotFound
 from server.projects.models import Project, Site
 from server.records import audit
@@ -410,7 +410,8 @@ def _set_fields(observation: Observation, changes: Mapping[str, Any]) -> None:
         elif name == "observed_on":
             observation.observed_on = date.fromisoformat(str(value))
         elif name == "captured_at":
-            observation.captured_at = as_utc(datetime.fromisoformat(value)) if value else None
+            # SQLite keeps no offset: the instant in UTC, so that it reads back as the same one.
+            observation.captured_at = as_datetime(value) if value else None
         elif name == "values":
             observation.values = dict(value or {})
         elif name == "notes":

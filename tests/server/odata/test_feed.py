@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -243,6 +244,35 @@ def test_filter_and_select_equal_the_rest_api(client: TestClient, world: FeedWor
     assert sorted((v["ProjectCode"], v["Month"][:7], v["Value"]) for v in values) == sorted(
         (r["project"], r["period"], r["value"]) for r in rest_values
     )
+
+
+def test_a_time_with_an_offset_filters_on_its_instant(client: TestClient, world: FeedWorld) -> None:
+    """``UpdatedAt ge 2025-03-01T10:00:00+02:00`` means 08:00 UTC on every backend (SQLite
+    compares the text written, so the instant must be bound in UTC as times are stored)."""
+    auth = _basic(world, "hq", _token(client, world, "hq"))
+    times = sorted(
+        {
+            datetime.fromisoformat(r["UpdatedAt"].replace("Z", "+00:00"))
+            for r in client.get(BASE + "Activities", auth=auth).json()["value"]
+        }
+    )
+    assert len(times) >= 2
+    pivot = times[len(times) // 2]
+
+    def ids_from(moment: datetime) -> set[str]:
+        answer = client.get(
+            BASE + "Activities",
+            auth=auth,
+            params={"$filter": f"UpdatedAt ge {moment.isoformat()}", "$select": "Id"},
+        )
+        assert answer.status_code == 200, answer.text
+        return {r["Id"] for r in answer.json()["value"]}
+
+    in_utc = ids_from(pivot)
+    assert in_utc, "nothing at or after the middle time"
+    for hours in (2, -5, 5.75):
+        local = pivot.astimezone(timezone(timedelta(hours=hours)))
+        assert ids_from(local) == in_utc, hours
 
 
 def test_orderby_top_and_skip_page_in_order(client: TestClient, world: FeedWorld) -> None:

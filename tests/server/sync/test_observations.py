@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from server.activities.models import Attachment
+from server.columns import as_utc
 from server.records.models import AuditEntry, Change, RecordRevision
 from server.results.models import Form, Observation
 from server.results.observations import (
@@ -177,6 +179,32 @@ def test_an_edit_and_a_delete_move_the_version_and_a_replay_changes_nothing(
     changes, _ = pull_all(client, field)
     [pulled] = [c for c in changes if c["id"] == observation_id and c["entity"] == "observation"]
     assert pulled["op"] == "delete" and pulled["version"] == 3
+
+
+def test_the_capture_time_keeps_its_instant_whatever_its_offset(
+    client: TestClient, field: Field, form: Form, engine: Engine
+) -> None:
+    """A tablet five hours behind UTC saves at 23:30 on the 21st: that is 04:30 UTC on the
+    22nd, on both backends, new and edited (SQLite keeps no offset: the server must write the
+    instant in UTC, not the wall time)."""
+    observation_id = _new(client, field, form, captured_at="2026-11-21T23:30:00-05:00")
+    row = _observation(engine, observation_id)
+    assert as_utc(row.captured_at) == datetime(2026, 11, 22, 4, 30, tzinfo=UTC)
+    answer = client.get(f"/api/v1/observations/{observation_id}", headers=_officer(engine, field))
+    assert answer.status_code == 200, answer.text
+    seen = datetime.fromisoformat(answer.json()["captured_at"].replace("Z", "+00:00"))
+    assert seen == datetime(2026, 11, 22, 4, 30, tzinfo=UTC)
+
+    edit = mutation(
+        2,
+        {"captured_at": "2026-11-23T09:15:00+05:45"},
+        entity="observation",
+        id=observation_id,
+        base_version=1,
+    )
+    assert _result(push(client, field, [edit]))["version"] == 2
+    row = _observation(engine, observation_id)
+    assert as_utc(row.captured_at) == datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
 
 
 # --- bad input: rejected with codes, the data kept ------------------------------------------
