@@ -28,6 +28,7 @@ from server.db import write_engine
 from server.results.forms import create_draft, ensure_shipped_forms
 from server.results.models import Form
 from server.results.shipped import SHIPPED_FORMS
+from tests.factories import office_edit
 from tests.server.dashboard.browser import (
     SCREENSHOTS,
     browser_database,
@@ -43,6 +44,8 @@ AUDIT_SHOTS = SCREENSHOTS / "audit"
 # A name as long as real ones get: the menu must still show every entry whole beside it.
 LONG_NAME = "Maria Fernanda Rodrigues da Conceição Albuquerque"
 BLOCKING = ("serious", "critical")
+# What field experts paste into a title: one word wider than a phone.
+LONG_WORD = "https://extension.example.org/lesotho/potato-seed-storage/demonstration-plots-2026"
 # Two sentences glued together ("in your scope.Country officers"), as a reader sees them.
 RUN_ON = re.compile(r"[a-z]{2}\.[A-Z][a-z]{2}")
 
@@ -67,6 +70,8 @@ def audit(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         session.commit()
         add_photo(session, world, settings.attachments_dir)
         forms = _add_forms(session, world)
+    # A title of one unbroken word, on the review queue, the overview and its own page.
+    office_edit(engine, world.submitted[0].id, title=f"Seed storage {LONG_WORD}")
     downloads = folder / "downloads"
     downloads.mkdir()
     with (
@@ -100,6 +105,7 @@ def _add_forms(session: Session, world: World) -> dict[str, str]:
         data={
             **SHIPPED_FORMS[0],
             "code": "LSO_HARVEST",
+            "title": {"en": f"Harvest {LONG_WORD}"},
             "indicators": [
                 {**i, "code": f"LSO_{i['code']}"} for i in SHIPPED_FORMS[0]["indicators"]
             ],
