@@ -445,6 +445,39 @@ def remove_target(
     )
 
 
+# --- sites found in the field, approved or rejected (docs/product.md: Site) -------------------
+
+
+SITE_NOTICES = {
+    (True, "approved"): N_("Approved the site “%(site)s”."),
+    (True, "rejected"): N_("Rejected the site “%(site)s”."),
+    (False, "approved"): N_("“%(site)s” had already been approved: nothing was changed."),
+    (False, "rejected"): N_("“%(site)s” had already been rejected: nothing was changed."),
+}
+
+
+@router.post("/sites/{site_id}/review")
+def review_site(
+    site_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
+    """Approve or reject a site added on a tablet, from the project page or the review queue:
+    back where the form was (``next``), with a notice naming the site."""
+    assert page.caller is not None
+    decision = service.decide_site(
+        session, caller=page.caller, site_id=site_id, action=form_text(form, "action", limit=20)
+    )
+    session.commit()
+    back = cookies.safe_next(
+        form_text(form, "next", limit=2000), default=f"/projects/{decision.project_id}#sites"
+    )
+    notice = SITE_NOTICES.get((decision.changed, decision.status))
+    if notice is None:  # no longer pending, and not by a decision of this kind
+        notice = N_("“%(site)s” is no longer waiting for approval: nothing was changed.")
+    return page.redirect(
+        back, notice=notice, kind="success" if decision.changed else "error", site=decision.name
+    )
+
+
 def _today() -> date:
     return utcnow().date()
 
@@ -519,6 +552,12 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
             caller=page.caller,
             t=page.t,
             country=str(values.get("country", "")).upper()[:3],
+        ),
+        pending_sites=service.pending_sites(
+            session,
+            caller=page.caller,
+            country=filters.country[:3],
+            project=filters.project,
         ),
     )
 

@@ -56,13 +56,15 @@ from server.exports.observations import LEADING, TRAILING, observation_table
 from server.exports.values import site_names, value_columns, value_rows
 from server.indicators import service as indicators
 from server.projects import service as projects_service
-from server.projects.models import Project, Site, Target
+from server.projects.models import Project, Site, SiteStatus, Target
 from server.results.indicators import result_indicators
 from server.scope import (
     activity_scope,
     can_manage_country,
     can_review,
+    can_write_project,
     device_scope,
+    site_scope,
 )
 from shared.catalogue import ActivityStatus, AgeBand, ParticipantCategory, Role, Sex, codes
 from shared.errors import ErrorCode, Issue
@@ -251,6 +253,12 @@ class ProjectPage:
     site_map: charts.Chart | None
     # The names of the result indicators among the targets, in the reader's language.
     indicator_names: Mapping[str, str] = field(default_factory=dict)
+    # Whether the caller may approve or reject the project's pending sites (may_decide_sites).
+    may_decide_sites: bool = False
+
+    @property
+    def pending_sites(self) -> int:
+        return sum(1 for s in self.sites if s.status == SiteStatus.PENDING)
 
 
 def project_page(
@@ -368,6 +376,7 @@ def project_page(
         indicator_charts=_target_charts(t, progress, texts, fmt, names),
         site_map=site_map,
         indicator_names=names,
+        may_decide_sites=may_decide_sites(caller, project),
     )
 
 
@@ -557,6 +566,112 @@ def bulk_approve(
             known = None if isinstance(exc, NotFound) else session.get(Activity, activity_id)
             result.skipped.append((known.title if known else str(activity_id), str(exc.code)))
     return result
+
+
+# --- sites found in the field (docs/product.md: Site) -------------------------------------------
+
+# The dashboard's two decisions on a pending site, as the API's PATCH /sites/{id} takes them.
+SITE_DECISIONS: dict[str, SiteStatus] = {
+    "approve": SiteStatus.APPROVED,
+    "reject": SiteStatus.REJECTED,
+}
+
+
+def may_decide_sites(caller: Caller, project: Project) -> bool:
+    """Whether the caller may approve or reject the project's new sites: whoever may change
+    them through the API (``server.projects.service.update_site`` asks the same function)."""
+    return can_write_project(caller, project)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSite:
+    site: Site
+    project: Project
+    author: str  # the username of whoever added it ("" when unknown)
+    may_decide: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSites:
+    items: list[PendingSite]
+    total: int
+
+
+def pending_sites(
+    session: Session,
+    *,
+    caller: Caller,
+    country: str = "",
+    project: str = "",
+    limit: int = PAGE_SIZE,
+) -> PendingSites:
+    """The sites waiting for approval in the caller's scope (narrowed to a country's or a
+    project's, by code), those waiting longest first."""
+    conditions = [site_scope(caller), col(Site.status) == SiteStatus.PENDING]
+    if country:
+        conditions.append(col(Project.country) == country)
+    if project:
+        conditions.append(col(Project.code) == project)
+    joined = col(Project.id) == col(Site.project_id)
+    rows = session.exec(
+        select(Site, Project)
+        .join(Project, joined)
+        .where(*conditions)
+        .order_by(col(Site.created_at), col(Site.id))
+        .limit(limit)
+    ).all()
+    total = session.exec(
+        select(func.count()).select_from(Site).join(Project, joined).where(*conditions)
+    ).one()
+    names = usernames(session, (site.created_by_id for site, _ in rows))
+    return PendingSites(
+        items=[
+            PendingSite(
+                site,
+                site_project,
+                names.get(site.created_by_id, "") if site.created_by_id else "",
+                may_decide_sites(caller, site_project),
+            )
+            for site, site_project in rows
+        ],
+        total=total,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SiteDecision:
+    name: str
+    project_id: uuid.UUID
+    status: str  # the site's status now
+    changed: bool  # False: it was no longer pending, and nothing was written
+
+
+def decide_site(
+    session: Session, *, caller: Caller, site_id: uuid.UUID, action: str
+) -> SiteDecision:
+    """Approve or reject a pending site through the API's write path
+    (``server.projects.service.update_site``: a new version tablets pull, its history and audit
+    entry). Outside the caller's scope: NotFound; a caller who may not decide: Forbidden; a
+    site no longer pending is left as it is (``changed`` False)."""
+    site = projects_service.get_site(session, caller=caller, site_id=site_id)
+    project = projects_service.get_project(session, caller=caller, project_id=site.project_id)
+    if not may_decide_sites(caller, project):
+        raise Forbidden(
+            "only a country officer of this project's country or an admin may approve or "
+            "reject its sites"
+        )
+    status = SITE_DECISIONS.get(action)
+    if status is None:
+        raise invalid("action", ErrorCode.UNKNOWN_CODE, "action: approve or reject")
+    # Two officers deciding at once: the second sees the first one's decision.
+    locked = session.get(Site, site.id, with_for_update=True, populate_existing=True)
+    assert locked is not None
+    if locked.status != SiteStatus.PENDING:
+        return SiteDecision(locked.name, project.id, locked.status, changed=False)
+    decided = projects_service.update_site(
+        session, caller=caller, site_id=locked.id, changes={"status": status.value}
+    )
+    return SiteDecision(decided.name, project.id, decided.status, changed=True)
 
 
 # --- one activity ---------------------------------------------------------------------------

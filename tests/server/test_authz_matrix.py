@@ -59,7 +59,7 @@ from server.columns import utcnow
 from server.config import Settings
 from server.dashboard import session as dashboard_cookies
 from server.db import make_engine, write_engine
-from server.projects.models import Project, Target
+from server.projects.models import Project, Site, Target
 from server.records.models import RecordRevision
 from server.records.receipts import Signer
 from server.results.models import Form, Observation
@@ -74,6 +74,7 @@ from tests.factories import (
     make_device,
     make_observation,
     make_observation_form,
+    make_site,
     make_user,
     rows,
 )
@@ -808,6 +809,18 @@ class MatrixWorld(World):
             session.commit()
             found["fresh_target"] = str(target.id)
             detach(session)
+        if "{fresh_site}" in path and session is not None:
+            # a site this side's field expert added on a tablet: waiting for approval
+            site = make_site(
+                session,
+                project,
+                name=f"Pending plot {found['n']}",
+                status="pending",
+                created_by_id=self.users["expert_lso" if lso else "expert_ken"].id,
+            )
+            session.commit()
+            found["fresh_site"] = str(site.id)
+            detach(session)
         if "{fresh_observation}" in path and session is not None:
             observation = make_observation(
                 session, self.project_lso if lso else self.project_ken, self.form
@@ -1475,6 +1488,8 @@ _activity_status = _reads(
     lambda w: select(Activity.status).where(Activity.id == _id(w, "fresh_activity"))
 )
 
+_site_status = _reads(lambda w: select(Site.status).where(Site.id == _id(w, "fresh_site")))
+
 DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
     DashboardRoute(
         "POST",
@@ -1637,6 +1652,24 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
         _dashboard_managers(303),
         other=NOT_SEEN,
         state=_reads(lambda w: _count(Target, Target.id == _id(w, "fresh_target"))),
+    ),
+    # a site added on a tablet, approved or rejected on the project page or the review queue:
+    # admins and the country's officers (as PATCH /api/v1/sites/{id})
+    DashboardRoute(
+        "POST",
+        "/sites/{fresh_site}/review",
+        _dashboard_managers(303),
+        other=NOT_SEEN,
+        data=lambda w: {"action": "approve"},
+        state=_site_status,
+    ),
+    DashboardRoute(
+        "POST",
+        "/sites/{fresh_site}/review",
+        _dashboard_managers(303),
+        other=NOT_SEEN,
+        data=lambda w: {"action": "reject"},
+        state=_site_status,
     ),
     # closing a reporting quarter, on the Reports page: admins and the country's officers
     DashboardRoute(
