@@ -1494,8 +1494,11 @@ def validate_target(
     *,
     partial: bool = False,
     indicators: Collection[str] = INDICATOR_CODES,
+    percent: Collection[str] = (),
 ) -> Validation:
-    """Check a target: indicator, period (2025, 2025Q3 or 2025-07), value ≥ 0, optional sex."""
+    """Check a target: indicator, period (2025, 2025Q3 or 2025-07), value ≥ 0, optional sex;
+    at most 100 for a percentage (``PERCENT_INDICATORS`` and the result indicators in
+    ``percent``)."""
     fields = (
         _Field("id", _check_uuid),
         _Field("project_id", _check_uuid, required=True),
@@ -1507,8 +1510,10 @@ def validate_target(
         _Field("kind", _code("kind", TARGET_KINDS)),
     )
 
+    percentages = PERCENT_INDICATORS | frozenset(percent)
+
     def rules(clean: dict[str, Any]) -> list[Issue]:
-        return [*_sex_applies(clean), *_percent_at_most_100(clean)]
+        return [*_sex_applies(clean), *_percent_at_most_100(clean, percentages)]
 
     return _result(data, fields, partial, rules)
 
@@ -1527,11 +1532,12 @@ def _sex_applies(clean: Mapping[str, Any]) -> list[Issue]:
     ]
 
 
-def _percent_at_most_100(clean: Mapping[str, Any]) -> list[Issue]:
+def _percent_at_most_100(clean: Mapping[str, Any], percentages: Collection[str]) -> list[Issue]:
     value = clean.get("value")
-    if clean.get("indicator") not in PERCENT_INDICATORS or value is None or value <= 100:
+    if clean.get("indicator") not in percentages or value is None or value <= 100:
         return []
-    return [issue("value", ErrorCode.VALUE_RANGE, value=value, span=_span(0, 100))]
+    # ``low`` and ``high`` as the number check gives them, for a reader's words
+    return [issue("value", ErrorCode.VALUE_RANGE, value=value, low=0, high=100, span=_span(0, 100))]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -289,7 +289,9 @@ def message(t: Translator, found: Issue, project: Project, values: Mapping[str, 
     if found.field == "value" and code == ErrorCode.NOT_NUMBER:
         return t.gettext("Type a number, like %(example)s.", example=t.number(1234.5, 1))
     if found.field == "value" and code == ErrorCode.VALUE_RANGE:
-        high = 100 if values.get("indicator") in PERCENT_INDICATORS else MAX_TARGET_VALUE
+        # the percentage rule (a result indicator's too) says its bound, 100
+        percent = found.params.get("high") == "100" or values.get("indicator") in PERCENT_INDICATORS
+        high = 100 if percent else MAX_TARGET_VALUE
         return t.gettext("Type a number from 0 to %(high)s.", high=t.number(high))
     if found.field == "period" and code == ErrorCode.OUTSIDE_PROJECT_DATES:
         if values.get("kind") == "baseline":

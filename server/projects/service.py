@@ -9,9 +9,9 @@ audit entry, all in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -342,6 +342,17 @@ def _readable_project(session: Session, *, caller: Caller, project_id: Any) -> P
 _NO_SUCH_PROJECT = Issue("project_id", ErrorCode.NOT_FOUND, "no such project")
 
 
+class ResultKind(Protocol):
+    """What the targets need of a result indicator (``server.results.indicators``: this
+    domain does not import that one): whether it is a percentage, at most 100."""
+
+    @property
+    def percentage(self) -> bool: ...
+
+
+_NO_RESULTS: Mapping[str, ResultKind] = {}
+
+
 def _new_site_problems(project: Project | None, data: Mapping[str, Any]) -> list[Issue]:
     """Every rule a new site breaks; without its project (unknown), the rules that need it
     (inside the project's country) are skipped and ``project_id`` is named."""
@@ -515,7 +526,7 @@ def create_target(
     *,
     caller: Caller,
     data: Mapping[str, Any],
-    results: Collection[str] = (),
+    results: Mapping[str, ResultKind] = _NO_RESULTS,
 ) -> Target:
     """A target (or, with ``kind`` "baseline", a baseline) for a catalogue indicator or one of
     the ``results`` indicator codes (the published forms', looked up by the caller)."""
@@ -569,18 +580,24 @@ def create_target(
     return target
 
 
-def _target_validation(data: Mapping[str, Any], results: Collection[str]) -> Validation:
+def _percentages(results: Mapping[str, ResultKind]) -> frozenset[str]:
+    return frozenset(code for code, kind in results.items() if kind.percentage)
+
+
+def _target_validation(data: Mapping[str, Any], results: Mapping[str, ResultKind]) -> Validation:
     wire = {
         name: _wire(data.get(name))
         for name in ("project_id", "indicator", "period", "value", "sex", "kind")
     }
     if wire["kind"] is None:
         del wire["kind"]
-    return validate_target(wire, indicators=(*INDICATOR_CODES, *results))
+    return validate_target(
+        wire, indicators=(*INDICATOR_CODES, *results), percent=_percentages(results)
+    )
 
 
 def _new_target_problems(
-    project: Project | None, data: Mapping[str, Any], results: Collection[str]
+    project: Project | None, data: Mapping[str, Any], results: Mapping[str, ResultKind]
 ) -> list[Issue]:
     """Every rule a new target breaks (``project``: None when unknown)."""
     result = _target_validation(data, results)
@@ -655,7 +672,7 @@ def new_target_rules(
     *,
     caller: Caller,
     data: Mapping[str, Any],
-    results: Collection[str] = (),
+    results: Mapping[str, ResultKind] = _NO_RESULTS,
 ) -> list[Issue]:
     """``POST /targets``'s rule checks (server.deps.rules, with the published forms' result
     indicator codes): those of ``create_target``."""
@@ -669,7 +686,7 @@ def update_target(
     caller: Caller,
     target_id: uuid.UUID,
     value: float,
-    results: Collection[str] = (),
+    results: Mapping[str, ResultKind] = _NO_RESULTS,
 ) -> Target:
     target = get_target(session, caller=caller, target_id=target_id)
     project = _writable_project(session, caller, target.project_id, "change targets")
@@ -682,6 +699,7 @@ def update_target(
             "sex": target.sex,
         },
         indicators=(*INDICATOR_CODES, *results),
+        percent=_percentages(results),
     )
     _raise_if_invalid(result)
     if too_large := _too_large(result.clean):

@@ -15,8 +15,11 @@ from sqlmodel import Session, col, select
 from server.dashboard import charts, targets
 from server.dashboard.i18n import Translator
 from server.dashboard.web import STATIC_DIR
+from server.db import write_engine
 from server.projects.models import Project, Target
 from server.records.models import AuditEntry, Change
+from server.results.forms import ensure_shipped_forms
+from server.results.shipped import SHIPPED_FORMS
 from tests.factories import make_observation_form
 from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only, token_for
 from tests.server.dashboard.world import World
@@ -499,6 +502,14 @@ def test_every_problem_of_a_target_shows_next_to_its_field_and_nothing_is_saved(
     }
     # a share above 100
     response = _target_post(officer, url, indicator="WOMEN_SHARE", period="2026Q2", value="120")
+    assert errors(response) == {"value": "Type a number from 0 to 100."}
+    # a result indicator in % above 100: the storage check's loss (a shipped form)
+    with Session(write_engine(engine)) as writer:
+        ensure_shipped_forms(writer, SHIPPED_FORMS)
+        writer.commit()
+    response = _target_post(
+        officer, url, indicator="LOSS_PCT", kind="baseline", period="2026", value="400"
+    )
     assert errors(response) == {"value": "Type a number from 0 to 100."}
 
     # a value changed to nothing, to a word, below zero, too large

@@ -223,6 +223,39 @@ def test_baselines_targets_and_achievement(client: TestClient, world: World) -> 
     assert (lso_code, "T_LOSS_PCT") in rows and len([r for r in rows if r[1] == "T_LOSS_PCT"]) == 2
 
 
+def test_a_percentage_target_or_baseline_is_at_most_100(client: TestClient, world: World) -> None:
+    """A loss in % (a result indicator whose unit is %) cannot be 400 %; a count can be."""
+    lso = str(world.project_lso.id)
+    for kind, value in (("baseline", 400), ("target", 100.5)):
+        refused = _post_target(
+            client,
+            world,
+            "admin",
+            project_id=lso,
+            indicator="T_LOSS_PCT",
+            period="2025",
+            value=value,
+            kind=kind,
+        )
+        assert refused.status_code == 422, refused.text
+        assert [(e["field"], e["code"]) for e in refused.json()["detail"]] == [
+            ("value", "value_range")
+        ]
+        assert "from 0 to 100" in refused.json()["detail"][0]["message"]
+    made = _post_target(
+        client, world, "admin", project_id=lso, indicator="T_LOSS_PCT", period="2025", value=100
+    )
+    assert made.status_code == 201, made.text
+    changed = client.patch(
+        f"/api/v1/targets/{made.json()['id']}", json={"value": 150}, headers=world.auth("admin")
+    )
+    assert changed.status_code == 422 and changed.json()["code"] == "value_range", changed.text
+    counted = _post_target(
+        client, world, "admin", project_id=lso, indicator="T_CHECKS", period="2025", value=400
+    )
+    assert counted.status_code == 201, counted.text
+
+
 def test_indicator_exports_read_back_equal_the_api(client: TestClient, world: World) -> None:
     api = values(client, world, "hq", "T_LOSS_PCT", group_by="country")["rows"]
     response = client.get(
