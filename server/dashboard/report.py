@@ -36,6 +36,7 @@ from server.errors import ConfigError, Forbidden, ValidationFailed, invalid
 from server.indicators import service as indicators
 from server.projects import service as projects_service
 from server.projects.models import Project
+from server.scope import sees_everything
 from shared.catalogue import THEMATIC_AREAS, Role
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, REGIONS, region_of
@@ -233,6 +234,8 @@ class QuarterlyReport:
     activities_total: int
     generated_at: datetime
     generated_by: str
+    # The reader sees every country (HQ, admins); otherwise "all" means all of theirs.
+    every_country: bool = True
 
     @property
     def activities_more(self) -> int:
@@ -551,6 +554,7 @@ def build_report(
         activities_total=total,
         generated_at=now,
         generated_by=caller.user.username,
+        every_country=sees_everything(caller),
     )
 
 
@@ -591,6 +595,9 @@ def scope_title(t: Translator, report: QuarterlyReport) -> str:
         return t.region(scope.region)
     if scope.thematic_area:
         return t.label("thematic_area", scope.thematic_area)
+    if not report.every_country and report.countries:
+        # a country officer's "all": their countries, by name
+        return ", ".join(t.country(c) for c in report.countries)
     return t.gettext("All countries")
 
 

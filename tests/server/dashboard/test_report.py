@@ -126,6 +126,8 @@ def test_the_officer_gets_their_country_and_nothing_else(
         f'filename="pilotmon-report-LSO-{quarter}.pdf"' in everything.headers["content-disposition"]
     )
     mine = pdf_text(everything.content, tmp_path)
+    # Titled with the officer's country, never "All countries" (which are not theirs).
+    assert "All countries" not in mine and "Lesotho" in mine
     for leak in ("ETH-CPP-CLIMATE", "Drought-tolerant teff trial", "Ethiopia"):
         assert leak not in text and leak not in mine
     # Another country is refused outright, not answered empty.
