@@ -121,8 +121,18 @@ def test_a_country_officer_reviews_exports_and_stays_in_scope(
         d.find_element(By.LINK_TEXT, returned.title).click()
         _wait(d, _text_on_page("Comment for the field expert"))
         screenshot(d, "05-activity")
+        # On a phone, where the review form is far below the page's top, the refusal is
+        # brought into view with the box to type in.
+        width = d.get_window_size()["width"]
+        d.set_window_size(390, 844)
         d.find_element(By.CSS_SELECTOR, "button[value=return]").click()
         _wait(d, lambda drv: drv.find_elements(By.ID, "comment-error"))
+        assert d.switch_to.active_element.get_attribute("id") == "comment"
+        assert d.execute_script(
+            "const r = document.getElementById('comment-error').getBoundingClientRect();"
+            "return r.top >= 0 && r.bottom <= window.innerHeight;"
+        ), "the comment's error is out of sight on a phone"
+        d.set_window_size(width, 900)
         screenshot(d, "06-return-needs-a-comment")
         assert _status(engine, returned) == "submitted"
         comment = "Please add the photo of the attendance sheet."
