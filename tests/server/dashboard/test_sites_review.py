@@ -242,7 +242,7 @@ def test_the_pill_buttons_and_notice_read_in_french(
     officer.cookies.set(LANGUAGE_COOKIE, "fr")
     path = f"/projects/{world.lso.id}"
     card = main_of(officer.get(path).text).split('id="sites"')[1]
-    assert '<span class="pill pill-returned">En attente d’approbation</span>' in card
+    assert '<span class="pill pill-returned">À approuver</span>' in card
     assert "1 en attente d’approbation" in card
     assert "Approuver<span" in card and "Rejeter<span" in card
     assert "Rejeter le site «\u202fRoma valley plot\u202f»\u202f?" in card
