@@ -11,6 +11,7 @@ conflict, which tablets pull too.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,15 +78,32 @@ class ResolveRequest(BaseModel):
     )
 
 
-def list_conflicts(
-    session: Session, *, caller: Caller, status: str | None, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    if status is not None and status not in STATUSES:
-        raise invalid(
+def _status_issues(status: str | None) -> list[Issue]:
+    if status is None or status in STATUSES:
+        return []
+    return [
+        Issue(
             "status",
             ErrorCode.UNKNOWN_CODE,
             f"unknown status {status!r}; use " + ", ".join(STATUSES),
         )
+    ]
+
+
+def list_rules(
+    session: Session, *, caller: Caller | None, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``GET /conflicts``'s filter checks, for one 400 with the parameters FastAPI refused
+    (``server.deps.rules``): an unknown status beside a limit out of range."""
+    status = data.get("status")
+    return _status_issues(status if isinstance(status, str) and status else None)
+
+
+def list_conflicts(
+    session: Session, *, caller: Caller, status: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    if issues := _status_issues(status):
+        raise ValidationFailed(issues, status_code=400)  # a bad query, as every list's
     conditions = [in_visible_project(SyncConflict.project_id, caller)]
     if status is not None:
         conditions.append(col(SyncConflict.status) == status)

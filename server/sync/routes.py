@@ -33,7 +33,7 @@ from server.accounts.models import BundleKey, Device
 from server.api import Page, error_responses
 from server.columns import utcnow
 from server.db import write_engine
-from server.deps import ApiRoute, EngineDep, SessionDep, SettingsDep, top_field
+from server.deps import ApiRoute, EngineDep, SessionDep, SettingsDep, rules, top_field
 from server.errors import ValidationFailed, invalid, pydantic_issues
 from server.records.receipts import Signer, current_signer, published_keys
 from server.sync import attachments, conflicts, service
@@ -396,6 +396,7 @@ conflicts_router = APIRouter(
 
 
 @conflicts_router.get("", response_model=Page[dict[str, Any]])
+@rules(conflicts.list_rules)
 def list_conflicts(
     caller: CurrentCaller,
     session: SessionDep,

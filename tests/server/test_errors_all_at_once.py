@@ -489,3 +489,11 @@ def test_bad_query_parameters_are_named_at_once(client: TestClient, session: Ses
         ("status", "unknown_code"),
         ("region", "unknown_code"),
     }
+    # the conflicts' list: a 400 as every list's, both problems at once (was a 422 naming
+    # the limit alone)
+    response = client.get(
+        "/api/v1/conflicts", params={"status": "lost", "limit": "0"}, headers=headers
+    )
+    assert _bad_query(response) == {("limit", "value_range"), ("status", "unknown_code")}
+    response = client.get("/api/v1/conflicts", params={"status": "lost"}, headers=headers)
+    assert _bad_query(response) == {("status", "unknown_code")}
