@@ -19,12 +19,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from server.accounts.auth import issue_access_token
+from server.accounts.auth import Caller, issue_access_token
 from server.accounts.devices import qr_payload
 from server.accounts.models import User
 from server.app import create_app
 from server.dashboard import session as cookies
 from server.db import write_engine
+from server.projects import service as projects_service
 from server.results.forms import create_draft, ensure_shipped_forms
 from server.results.models import Form
 from server.results.shipped import SHIPPED_FORMS
@@ -46,6 +47,8 @@ LONG_NAME = "Maria Fernanda Rodrigues da Conceição Albuquerque"
 BLOCKING = ("serious", "critical")
 # What field experts paste into a title: one word wider than a phone.
 LONG_WORD = "https://extension.example.org/lesotho/potato-seed-storage/demonstration-plots-2026"
+# A site's name as tablets send them.
+LONG_SITE = "Ha Mohlalefi community seed potato multiplication plot (upper terrace)"
 # Two sentences glued together ("in your scope.Country officers"), as a reader sees them.
 RUN_ON = re.compile(r"[a-z]{2}\.[A-Z][a-z]{2}")
 
@@ -70,6 +73,14 @@ def audit(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         session.commit()
         add_photo(session, world, settings.attachments_dir)
         forms = _add_forms(session, world)
+        # A site found in the field, waiting for approval: its pill and buttons on the project
+        # page and the review queue.
+        projects_service.create_site(
+            session,
+            caller=Caller(user=world.expert, project_ids=frozenset({world.lso.id})),
+            data={"project_id": str(world.lso.id), "name": LONG_SITE, "admin_area": "Maseru"},
+        )
+        session.commit()
     # A title of one unbroken word, on the review queue, the overview and its own page.
     office_edit(engine, world.submitted[0].id, title=f"Seed storage {LONG_WORD}")
     downloads = folder / "downloads"
@@ -334,7 +345,9 @@ def test_review_buttons_are_on_screen_on_a_phone(audit: Audit) -> None:
     _show(d, audit.base + "/review", 390)
     approve = d.find_element("css selector", "button[name=only]")
     back = d.find_element("css selector", "a[href$='#review']")
-    for button in (approve, back):
+    site = d.find_elements("css selector", "#pending-sites button[name=action]")
+    assert len(site) == 2  # Approve and Reject of the pending site
+    for button in (approve, back, *site):
         left, right = d.execute_script(
             "const r = arguments[0].getBoundingClientRect(); return [r.left, r.right]", button
         )
