@@ -48,6 +48,7 @@ targets_router = APIRouter(
 
 
 @projects_router.get("", response_model=Page[ProjectPublic])
+@rules(service.project_list_rules)
 def list_projects(
     caller: CurrentCaller,
     session: SessionDep,

@@ -37,13 +37,14 @@ from server.scope import (
     can_manage_country,
     can_read_project,
     can_write_project,
+    country_scope_issue,
     project_scope,
     site_scope,
     target_scope,
 )
-from shared.catalogue import Role
+from shared.catalogue import THEMATIC_AREAS, ProjectKind, Role, codes
 from shared.errors import ErrorCode, Issue
-from shared.geography import REGIONS, region_of
+from shared.geography import COUNTRIES, REGIONS, region_of
 from shared.indicators import period_bounds
 from shared.validation import (
     INDICATOR_CODES,
@@ -111,6 +112,55 @@ def project_public(project: Project) -> ProjectPublic:
     return ProjectPublic.model_validate({**fields, "region": region_of(project.country)})
 
 
+def project_filter_issues(
+    session: Session,
+    *,
+    caller: Caller | None,
+    country: str | None = None,
+    region: str | None = None,
+    kind: str | None = None,
+    thematic_area: str | None = None,
+) -> list[Issue]:
+    """Every problem of the project list's filters, as the other lists judge theirs
+    (docs/errors.md): a code the catalogue does not know, in any case, and a country outside
+    the caller's scope, rather than an empty list that reads as "no such projects"."""
+    found: list[Issue] = []
+    known = (
+        ("country", country, COUNTRIES, str.upper),
+        ("region", region, REGIONS, str.upper),
+        ("kind", kind, codes(ProjectKind), str.upper),
+        ("thematic_area", thematic_area, THEMATIC_AREAS, str.upper),
+    )
+    for field, value, allowed, case in known:
+        if value and case(value) not in allowed:
+            found.append(Issue(field, ErrorCode.UNKNOWN_CODE, f"unknown {field} {value!r}"))
+    if country and country.upper() in COUNTRIES:
+        outside = country_scope_issue(session, caller=caller, countries=[country.upper()])
+        if outside is not None:
+            found.append(outside)
+    return found
+
+
+def project_list_rules(
+    session: Session, *, caller: Caller | None, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``GET /projects``'s filter checks, for one 400 with the parameters FastAPI refused
+    (``server.deps.rules``)."""
+
+    def text(name: str) -> str | None:
+        value = data.get(name)
+        return value if isinstance(value, str) and value else None
+
+    return project_filter_issues(
+        session,
+        caller=caller,
+        country=text("country"),
+        region=text("region"),
+        kind=text("kind"),
+        thematic_area=text("thematic_area"),
+    )
+
+
 def list_projects(
     session: Session,
     *,
@@ -123,17 +173,25 @@ def list_projects(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Project], int]:
+    problems = project_filter_issues(
+        session,
+        caller=caller,
+        country=country,
+        region=region,
+        kind=kind,
+        thematic_area=thematic_area,
+    )
+    if problems:
+        raise ValidationFailed(problems, status_code=400)  # a bad query, as every list's
     conditions = [project_scope(caller)]
     if country:
         conditions.append(col(Project.country) == country.upper())
     if region:
-        conditions.append(
-            col(Project.country).in_(REGIONS[region].countries if region in REGIONS else ())
-        )
+        conditions.append(col(Project.country).in_(REGIONS[region.upper()].countries))
     if kind:
-        conditions.append(col(Project.kind) == kind)
+        conditions.append(col(Project.kind) == kind.upper())
     if thematic_area:
-        conditions.append(col(Project.thematic_area) == thematic_area)
+        conditions.append(col(Project.thematic_area) == thematic_area.upper())
     if q:
         pattern = like_contains(q.lower())
         conditions.append(

@@ -287,10 +287,36 @@ def test_lists_are_paginated_and_scoped(client: TestClient, session: Session) ->
         "/api/v1/projects", params={"limit": 1, "offset": 1}, headers=world.auth("admin")
     ).json()
     assert page["total"] == 2 and len(page["items"]) == 1
-    filtered = client.get(
+    # Another country is refused, as the activities' list refuses it: an empty list would
+    # read as "no projects there".
+    outside = client.get(
         "/api/v1/projects", params={"country": "KEN"}, headers=world.auth("officer_lso")
-    ).json()
-    assert filtered == {"items": [], "total": 0}
+    )
+    assert outside.status_code == 400
+    assert [(e["field"], e["code"]) for e in outside.json()["detail"]] == [
+        ("country", "out_of_scope")
+    ]
+    # Codes in any case, as the other lists take them; unknown ones named, all at once.
+    for params, total in (
+        ({"country": "ken"}, 1),
+        ({"kind": "cpp"}, 2),
+        ({"kind": "CPP", "region": "rbj"}, 1),
+        ({"thematic_area": "ta1"}, 1),
+    ):
+        body = client.get("/api/v1/projects", params=params, headers=world.auth("admin"))
+        assert body.status_code == 200 and body.json()["total"] == total, (params, body.text)
+    unknown = client.get(
+        "/api/v1/projects",
+        params={"kind": "pilot", "thematic_area": "TA9", "region": "XYZ", "country": "ZZZ"},
+        headers=world.auth("admin"),
+    )
+    assert unknown.status_code == 400
+    assert {(e["field"], e["code"]) for e in unknown.json()["detail"]} == {
+        ("kind", "unknown_code"),
+        ("thematic_area", "unknown_code"),
+        ("region", "unknown_code"),
+        ("country", "unknown_code"),
+    }
     assert (
         client.get(
             "/api/v1/projects", params={"limit": 501}, headers=world.auth("admin")
