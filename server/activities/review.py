@@ -28,7 +28,13 @@ from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Project
 from server.records import audit
-from server.scope import can_manage_country, can_read_project, can_review, sees_everything
+from server.scope import (
+    can_manage_country,
+    can_read_project,
+    can_review,
+    country_scope_issue,
+    sees_everything,
+)
 from shared.catalogue import ActivityStatus, ReviewAction, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
@@ -269,6 +275,30 @@ def close_period(session: Session, *, caller: Caller, country: str, period: str)
     return closed
 
 
+def period_list_issues(
+    session: Session, *, caller: Caller | None, country: str | None
+) -> list[Issue]:
+    """The closed quarters' filter: a country the catalogue does not know, or one outside the
+    caller's scope, is a bad query (docs/errors.md), not an empty list."""
+    if not country:
+        return []
+    code = country.strip().upper()
+    if code not in COUNTRIES:
+        return [Issue("country", ErrorCode.UNKNOWN_CODE, f"unknown country {country!r}")]
+    outside = country_scope_issue(session, caller=caller, countries=[code])
+    return [outside] if outside is not None else []
+
+
+def period_list_rules(
+    session: Session, *, caller: Caller | None, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``GET /periods``'s filter check, beside FastAPI's limits (``server.deps.rules``)."""
+    country = data.get("country")
+    return period_list_issues(
+        session, caller=caller, country=country if isinstance(country, str) else None
+    )
+
+
 def list_periods(
     session: Session,
     *,
@@ -278,6 +308,8 @@ def list_periods(
     offset: int = 0,
 ) -> tuple[list[ClosedPeriod], int]:
     """Closed quarters: all for HQ and admins, those of the caller's countries for others."""
+    if problems := period_list_issues(session, caller=caller, country=country):
+        raise ValidationFailed(problems, status_code=400)  # a bad query, as every list's
     conditions: list[ColumnElement[bool]] = []
     if not sees_everything(caller):
         conditions.append(col(ClosedPeriod.country).in_(sorted(caller.countries)))

@@ -114,6 +114,7 @@ def review_activity(
 
 
 @periods_router.get("", response_model=Page[ClosedPeriodPublic])
+@rules(review.period_list_rules)
 def list_periods(
     caller: CurrentCaller,
     session: SessionDep,

@@ -165,6 +165,7 @@ def _new_target_rules(
 
 
 @targets_router.get("", response_model=Page[TargetPublic])
+@rules(service.target_list_rules)
 def list_targets(
     caller: CurrentCaller,
     session: SessionDep,

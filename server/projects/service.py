@@ -564,6 +564,8 @@ def list_targets(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Target], int]:
+    if problems := target_list_issues(period):
+        raise ValidationFailed(problems, status_code=400)  # a bad query, as every list's
     conditions = [target_scope(caller)]
     if project_id is not None:
         conditions.append(col(Target.project_id) == project_id)
@@ -573,6 +575,25 @@ def list_targets(
         conditions.append(col(Target.period) == period)
     order = (Target.project_id, Target.indicator, Target.period, Target.sex, Target.id)
     return _page(session, Target, conditions, [col(c) for c in order], limit=limit, offset=offset)
+
+
+def target_list_issues(period: str | None) -> list[Issue]:
+    """The targets' period filter: a label that is not a period is a bad query."""
+    if not period:
+        return []
+    try:
+        period_bounds(period)
+    except ValueError as exc:
+        return [Issue("period", ErrorCode.BAD_PERIOD, str(exc))]
+    return []
+
+
+def target_list_rules(
+    session: Session, *, caller: Caller | None, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``GET /targets``'s filter check, beside FastAPI's limits (``server.deps.rules``)."""
+    period = data.get("period")
+    return target_list_issues(period if isinstance(period, str) else None)
 
 
 def get_target(session: Session, *, caller: Caller, target_id: uuid.UUID) -> Target:

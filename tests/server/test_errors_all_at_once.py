@@ -497,3 +497,17 @@ def test_bad_query_parameters_are_named_at_once(client: TestClient, session: Ses
     assert _bad_query(response) == {("limit", "value_range"), ("status", "unknown_code")}
     response = client.get("/api/v1/conflicts", params={"status": "lost"}, headers=headers)
     assert _bad_query(response) == {("status", "unknown_code")}
+    # targets by a period that is not one; closed quarters of an unknown country, or (for a
+    # Lesotho officer) of another country: a 400, not an empty list
+    response = client.get(
+        "/api/v1/targets", params={"period": "banana", "limit": "0"}, headers=headers
+    )
+    assert _bad_query(response) == {("period", "bad_period"), ("limit", "value_range")}
+    response = client.get("/api/v1/periods", params={"country": "ZZZ"}, headers=headers)
+    assert _bad_query(response) == {("country", "unknown_code")}
+    response = client.get(
+        "/api/v1/periods", params={"country": "KEN"}, headers=world.auth("officer_lso")
+    )
+    assert _bad_query(response) == {("country", "out_of_scope")}
+    assert client.get("/api/v1/periods", params={"country": "lso"}, headers=headers).is_success
+    assert client.get("/api/v1/targets", params={"period": "2025Q3"}, headers=headers).is_success
