@@ -46,6 +46,17 @@ from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# An e-mail address as people type one: something, one @, a domain with a dot; no spaces.
+# (Whether it receives mail is not ours to judge; that it is one is.)
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def email_issue(email: str | None) -> Issue | None:
+    """The problem of an e-mail address that cannot be one (None or "" is no address)."""
+    if not email or EMAIL_RE.match(email):
+        return None
+    return Issue("email", ErrorCode.INVALID, "is not an e-mail address: use name@example.org")
+
 
 # Login throttling, so that guessing is slow but a stranger cannot lock the owner out:
 # - per username AND client address: MAX_LOGIN_FAILURES failures within FAILURE_WINDOW lock
@@ -130,6 +141,8 @@ def _user_problems(
     problem = password_problem(password, context=(username, full_name, email or ""))
     if problem:
         errors.append(problem)
+    if bad_email := email_issue(email):
+        errors.append(bad_email)
     for country in countries:
         if country not in COUNTRIES:
             errors.append(
@@ -387,6 +400,8 @@ def update_user(
 def _change_problems(*, caller: Caller, user: User, changes: Mapping[str, Any]) -> list[Issue]:
     """Every rule a change of ``user`` breaks (not the permission checks)."""
     errors: list[Issue] = []
+    if bad_email := email_issue(changes.get("email")):
+        errors.append(bad_email)
     if user.id == caller.user.id and changes.get("is_active") is False:
         errors.append(
             Issue("is_active", ErrorCode.FORBIDDEN, "you cannot deactivate your own account")

@@ -95,6 +95,29 @@ def test_bad_user_bodies_name_the_field(client: TestClient, session: Session) ->
     assert client.post("/api/v1/users", json=taken, headers=headers).status_code == 409
 
 
+def test_an_email_address_must_be_one(client: TestClient, session: Session) -> None:
+    world = World(session)
+    headers = world.auth("admin")
+    for email in ("notanemail", "x@@y.org", "name@localhost", "a b@example.org"):
+        body = _user(role="hq_analyst", username="new.analyst", email=email)
+        response = client.post("/api/v1/users", json=body, headers=headers)
+        assert response.status_code == 422, (email, response.text)
+        assert ("email", "invalid") in {
+            (e["field"], e["code"]) for e in response.json()["detail"]
+        }, email
+    made = client.post(
+        "/api/v1/users",
+        json=_user(role="hq_analyst", username="new.analyst", email="mpho@example.org"),
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    user_id = made.json()["id"]
+    changed = client.patch(f"/api/v1/users/{user_id}", json={"email": "x@@y"}, headers=headers)
+    assert changed.status_code == 422 and changed.json()["code"] == "invalid", changed.text
+    kept = client.get(f"/api/v1/users/{user_id}", headers=headers).json()
+    assert kept["email"] == "mpho@example.org"
+
+
 def test_user_lists_are_scoped(client: TestClient, session: Session) -> None:
     world = World(session)
 
