@@ -1454,6 +1454,8 @@ def _person_errors(t: Translator, exc: ValidationFailed) -> FormState:
         translated["password"] = t.gettext(
             "Use at least %(num)s characters.", num=MIN_PASSWORD_LENGTH
         )
+    if codes.get("email") == ErrorCode.INVALID:
+        translated["email"] = t.gettext("Type an e-mail address, like name@example.org.")
     if codes.get("countries") == ErrorCode.REQUIRED:
         translated["countries"] = t.gettext("A country officer needs at least one country.")
     if codes.get("projects") == ErrorCode.REQUIRED:

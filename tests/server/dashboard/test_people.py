@@ -169,6 +169,13 @@ def test_every_bad_field_is_named_at_once_next_to_itself(
     errors = re.findall(r'id="([a-z_]+)-error">', main_of(again.text))
     assert sorted(errors) == ["full_name", "password", "projects"]
     assert _users(engine) == before
+    # An e-mail address that cannot be one, said in the reader's words.
+    bad_email = _add(officer, email="thabo@@example")
+    assert bad_email.status_code == 422
+    assert 'id="email-error">Type an e-mail address, like name@example.org.' in main_of(
+        bad_email.text
+    )
+    assert _users(engine) == before
 
 
 def test_a_taken_username_is_a_409_next_to_the_username(
