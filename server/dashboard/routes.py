@@ -1038,9 +1038,11 @@ def export_download(
                 session, caller=page.caller, settings=settings, request=request
             )
     except ValidationFailed as exc:
-        return _exports_page(
-            page, session, values, group_by, errors=field_errors(page.t, exc), status_code=400
-        )
+        errors = field_errors(page.t, exc)
+        for found in exc.issues:
+            if found.code == ErrorCode.NOT_APPLICABLE and request.format in service.UNFILTERED:
+                errors[found.field] = _UNFILTERED_WORDS[request.format](page.t)
+        return _exports_page(page, session, values, group_by, errors=errors, status_code=400)
     except NotFound as exc:  # an unknown indicator
         return _exports_page(
             page,
@@ -1051,6 +1053,17 @@ def export_download(
             status_code=400,
         )
     return _download(file)
+
+
+# A filter the chosen file cannot apply, next to that filter (service.UNFILTERED).
+_UNFILTERED_WORDS: dict[str, Callable[[Translator], str]] = {
+    "dhis2": lambda t: t.gettext(
+        "The DHIS2 file does not filter by this: leave it empty, or download a CSV."
+    ),
+    "iati": lambda t: t.gettext(
+        "The IATI file does not filter by this: leave it empty, or download a CSV."
+    ),
+}
 
 
 def _download(file: service.ExportFile) -> StreamingResponse:

@@ -1458,6 +1458,12 @@ def describe(
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "dhis2", "iati")
 ACTIVITY_FORMATS: tuple[str, ...] = ("activities-csv", "activities-xlsx")
 EXPORT_FILTERS: tuple[str, ...] = ("country", "project", "thematic_area", "activity_type")
+# The form's filters a file cannot apply: refused by name rather than quietly ignored (DHIS2's
+# file is every mapped indicator per country; IATI's is per project, by dates).
+UNFILTERED: Mapping[str, tuple[str, ...]] = {
+    "dhis2": ("project", "thematic_area", "activity_type", "from", "to"),
+    "iati": ("thematic_area", "activity_type"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1486,6 +1492,20 @@ def export_file(
 ) -> ExportFile:
     """The file the export form asked for, made by the same functions as /api/v1/exports."""
     stamp = utcnow().strftime("%Y%m%d")
+    given = {**request.filters, "from": request.date_from, "to": request.date_to}
+    if ignored := [name for name in UNFILTERED.get(request.format, ()) if given.get(name)]:
+        raise ValidationFailed(
+            [
+                Issue(
+                    name,
+                    ErrorCode.NOT_APPLICABLE,
+                    f"the {request.format} file does not "
+                    f"filter by {name}: leave it empty, or download a CSV",
+                )
+                for name in ignored
+            ],
+            status_code=400,
+        )
     # The form's "Count" choice, said explicitly to every format (IATI included).
     status = request.status or ",".join(DEFAULT_STATUSES)
     if request.format in ("csv", "xlsx"):

@@ -107,6 +107,45 @@ def test_dhis2_needs_a_period_and_then_sends_data_values(officer: TestClient, wo
     assert values and all(v["period"].startswith(str(world.today.year)) for v in values)
 
 
+@sqlite_only
+def test_a_filter_the_file_cannot_apply_is_named_not_ignored(
+    officer: TestClient, world: World
+) -> None:
+    """DHIS2's file is every mapped indicator per country, IATI's is per project: a project,
+    thematic area, activity type or date they cannot apply is said next to it, not dropped."""
+    year = str(world.today.year)
+    for params, refused in (
+        (
+            {
+                "format": "dhis2",
+                "period": year,
+                "project": world.lso.code,
+                "activity_type": "demonstration",
+            },
+            ["activity_type", "project"],
+        ),
+        ({"format": "dhis2", "period": year, "from": f"{year}-01-01"}, ["from"]),
+        ({"format": "iati", "thematic_area": "TA1"}, ["thematic_area"]),
+    ):
+        response = officer.get("/exports/download", params=params)
+        assert response.status_code == 400, params
+        html = main_of(response.text)
+        assert sorted(re.findall(r'id="([a-z_]+)-error"', html)) == refused, params
+        assert f"The {params['format'].upper()} file does not filter by this" in html
+    # The filters they do apply still go through.
+    assert (
+        officer.get(
+            "/exports/download", params={"format": "iati", "project": world.lso.code}
+        ).status_code
+        == 200
+    )
+    officer.cookies.set("pilotmon_lang", "fr")
+    french = officer.get(
+        "/exports/download", params={"format": "iati", "activity_type": "demonstration"}
+    )
+    assert "Le fichier IATI ne filtre pas par ce critère" in main_of(french.text)
+
+
 def test_iati_lists_only_the_projects_in_scope(officer: TestClient, world: World) -> None:
     response = officer.get("/exports/download", params={"format": "iati"})
     assert response.status_code == 200
