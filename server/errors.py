@@ -187,11 +187,25 @@ def pydantic_code(error: Any) -> ErrorCode:
 def pydantic_issues(errors: Sequence[Any]) -> list[Issue]:
     """pydantic's (or FastAPI's request) validation errors as issues with our codes."""
     return [
-        Issue(_field_of(err.get("loc", ())), pydantic_code(err), _message_of(err))
+        Issue(_field_of(err.get("loc", ())), pydantic_code(err), _message_of(err), _params_of(err))
         if err.get("type") != "json_invalid"
         else Issue("body", ErrorCode.BAD_BODY, _not_json_message(err))
         for err in errors
     ]
+
+
+def _params_of(error: Any) -> dict[str, str]:
+    """A text's length limit as ``shared.validation.issue`` names it (``high``, ``low``), for
+    a reader's words ("Use at most 200 characters.")."""
+    limits = error.get("ctx") or {}
+    if not isinstance(error.get("input"), str):
+        return {}
+    found = {}
+    if "max_length" in limits:
+        found["high"] = str(limits["max_length"])
+    if "min_length" in limits:
+        found["low"] = str(limits["min_length"])
+    return found
 
 
 def _not_json_message(error: Any) -> str:

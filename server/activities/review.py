@@ -105,7 +105,14 @@ def checked_review(
             )
         )
     if len(comment) > MAX_COMMENT:
-        errors.append(Issue("comment", ErrorCode.TOO_LONG, f"at most {MAX_COMMENT} characters"))
+        errors.append(
+            Issue(
+                "comment",
+                ErrorCode.TOO_LONG,
+                f"at most {MAX_COMMENT} characters",
+                {"high": str(MAX_COMMENT)},
+            )
+        )
     if errors:
         raise ValidationFailed(errors)
     if deleted:

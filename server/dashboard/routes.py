@@ -41,6 +41,7 @@ from server.dashboard.web import (
     form_text,
     page_number,
     paginate,
+    too_long_words,
 )
 from server.deps import EngineDep, SessionDep, SettingsDep
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -1258,7 +1259,7 @@ def create_access_token(page: SignedIn, form: CheckedForm, session: SessionDep) 
     name = form_text(form, "name", limit=10 * personal_tokens.NAME_MAX_LENGTH)
     if not name or len(name) > personal_tokens.NAME_MAX_LENGTH:
         words = (
-            explain(page.t, ErrorCode.TOO_LONG)
+            too_long_words(page.t, personal_tokens.NAME_MAX_LENGTH)
             if name
             else page.t.gettext("Give the token a name, e.g. “Power BI at HQ”.")
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -48,7 +48,7 @@ from server.errors import (
     PilotMonitorError,
     ValidationFailed,
     invalid,
-    pydantic_code,
+    pydantic_issues,
 )
 from server.exports import activities as activity_export
 from server.exports import dhis2, iati, tabular
@@ -1834,9 +1834,10 @@ def _checked(model: type[UserCreate] | type[UserUpdate], data: Mapping[str, Any]
 
 
 def _model_issues(exc: PydanticValidationError) -> list[Issue]:
+    # pydantic_issues' codes and limits (a text's "high"), named by the top field
     return [
-        Issue(str(e["loc"][0]) if e["loc"] else "form", pydantic_code(e), e["msg"])
-        for e in exc.errors()
+        replace(found, field=str(e["loc"][0]) if e["loc"] else "form")
+        for e, found in zip(exc.errors(), pydantic_issues(exc.errors()), strict=True)
     ]
 
 

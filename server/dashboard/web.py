@@ -339,14 +339,23 @@ FIELD_WORDS: dict[tuple[str, str], str] = {
 }
 
 
+def too_long_words(t: Translator, limit: int) -> str:
+    """A text over its limit, said with the limit: the reader knows how much to cut."""
+    return t.ngettext("Use at most %(num)s character.", "Use at most %(num)s characters.", limit)
+
+
 def field_errors(t: Translator, exc: ValidationFailed) -> FormState:
     """A service's field-level errors, keyed by field, for messages next to the inputs."""
     errors = FormState()
     for item in exc.issues:
         words = FIELD_WORDS.get((item.field, item.code))
-        errors.setdefault(
-            item.field or "form", t.gettext(words) if words else explain(t, item.code)
-        )
+        if words:
+            said = t.gettext(words)
+        elif item.code == ErrorCode.TOO_LONG and item.params.get("high", "").isdigit():
+            said = too_long_words(t, int(item.params["high"]))
+        else:
+            said = explain(t, item.code)
+        errors.setdefault(item.field or "form", said)
     return errors
 
 

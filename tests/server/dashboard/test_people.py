@@ -148,7 +148,7 @@ def test_every_bad_field_is_named_at_once_next_to_itself(
     errors = re.findall(r'<p class="field-error" id="([a-z_]+)-error">', html)
     assert sorted(errors) == ["full_name", "password", "role", "username"]
     for field, label, message in (
-        ("full_name", 'for="full_name"', "This is too long."),
+        ("full_name", 'for="full_name"', "Use at most 200 characters."),
         ("username", 'for="new-username"', "2 to 64 characters"),
         ("role", 'for="new-role"', "Choose a role."),
         ("password", 'for="new-password"', "Use at least 10 characters"),

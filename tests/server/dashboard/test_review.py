@@ -234,6 +234,17 @@ def test_the_comment_box_takes_as_much_as_the_server_accepts(
         assert 'value="return"' in html, path
         limits = re.findall(r'<textarea id="comment" name="comment" maxlength="(\d+)"', html)
         assert limits == [str(MAX_COMMENT)], path
+    # Sent longer anyway (a script, an old page): refused, saying the limit.
+    activity = f"/activities/{world.submitted[0].id}"
+    response = officer.post(
+        f"{activity}/review",
+        data={
+            "csrf_token": token_for(officer, activity),
+            "action": "return",
+            "comment": "x" * (MAX_COMMENT + 1),
+        },
+    )
+    assert f'id="comment-error">Use at most {MAX_COMMENT:,} characters.' in main_of(response.text)
 
 
 def test_returning_with_a_comment_sends_it_to_the_tablet(

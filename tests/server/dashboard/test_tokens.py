@@ -85,7 +85,7 @@ def test_a_name_too_long_is_refused_not_cut(officer: TestClient, engine: Engine)
         "/tokens", data={"csrf_token": token_for(officer, "/tokens"), "name": "x" * 101}
     )
     assert long.status_code == 422
-    assert re.search(r'id="name-error"[^>]*>\s*This is too long\.', long.text)
+    assert re.search(r'id="name-error"[^>]*>\s*Use at most 100 characters\.', long.text)
     with Session(engine) as reader:
         assert reader.exec(select(PersonalToken)).all() == []
     exact = officer.post(
