@@ -341,7 +341,12 @@ FIELD_WORDS: dict[tuple[str, str], str] = {
 
 def too_long_words(t: Translator, limit: int) -> str:
     """A text over its limit, said with the limit: the reader knows how much to cut."""
-    return t.ngettext("Use at most %(num)s character.", "Use at most %(num)s characters.", limit)
+    return t.ngettext(
+        "Use at most %(num)s character.",
+        "Use at most %(num)s characters.",
+        limit,
+        num=t.number(limit),
+    )
 
 
 def field_errors(t: Translator, exc: ValidationFailed) -> FormState:
