@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 
 from fastapi import APIRouter, Request
@@ -533,8 +534,13 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
         )
     except ValidationFailed as exc:
         errors.update(_renamed(field_errors(page.t, exc)))
-        queue = service.review_queue(
-            session, caller=page.caller, filters=service.QueueFilters(), limit=0
+        # The filters' choices, and nothing matched: "19 match" over an empty list misleads.
+        queue = replace(
+            service.review_queue(
+                session, caller=page.caller, filters=service.QueueFilters(), limit=0
+            ),
+            total=0,
+            late=0,
         )
     return page.render(
         "review.html",
