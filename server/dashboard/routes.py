@@ -878,7 +878,18 @@ def observations_download(
     """One form's observations (the page's filters) as CSV or XLSX, the XLSX's label row in
     the reader's language (docs/results.md#exports)."""
     assert page.caller is not None
+    asked = status
     project, form, status = _observation_filters(project, form, status)
+    if asked and not status:  # a file of every status is not the one asked for
+        return _observations_page(
+            page,
+            session,
+            project,
+            form,
+            status,
+            errors=FormState(status=explain(page.t, ErrorCode.UNKNOWN_CODE)),
+            status_code=400,
+        )
     try:
         file = service.observations_file(
             session,

@@ -309,12 +309,17 @@ def test_a_forms_observations_download_with_labels_in_the_readers_language(
             "/observations/download", params={"form": "t_dash_units", "format": "csv"}
         )
         bad = officer.get("/observations/download", params={"form": "NOPE"})
+        # a status it does not know: refused next to the status, not a file of every status
+        lost = officer.get(
+            "/observations/download", params={"form": "T_DASH_UNITS", "status": "lost"}
+        )
     finally:
         officer.cookies.delete("pilotmon_lang")
     assert "Télécharger en XLSX" in page
     assert (
         "/observations/download?form=T_DASH_UNITS&amp;project=&amp;status=&amp;format=xlsx" in page
     )
+    assert lost.status_code == 400 and 'id="status-error"' in lost.text
     assert xlsx.status_code == 200, main_of(xlsx.text)
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet is not None and sheet.title == "T_DASH_UNITS"
