@@ -519,6 +519,19 @@ def _queue_filters(page: Page) -> tuple[service.QueueFilters, FormState, FormSta
 QUEUE_FIELDS = ("country", "project", "type", "from", "to", "late", "q")
 
 
+def _skipped_reasons(t: Translator, skipped: Sequence[tuple[str, str, str]]) -> str:
+    """Why each activity was not approved: its status now when that is the reason (approved
+    meanwhile from another page, returned by a colleague), else the code's words."""
+    reasons = []
+    for title, code, status in skipped:
+        if code == ErrorCode.STATE_CONFLICT and status:
+            said = t.gettext("it is “%(status)s” now", status=t.label("status", status))
+        else:
+            said = explain(t, code)
+        reasons.append(f"{title} — {said}")
+    return "; ".join(reasons)
+
+
 @router.get("/review")
 def review_queue(page: SignedIn, session: SessionDep) -> Response:
     assert page.caller is not None
@@ -593,9 +606,7 @@ def bulk_approve(page: SignedIn, form: CheckedForm, session: SessionDep) -> Resp
             back,
             kind="error",
             notice=N_("Nothing was approved: %(reasons)s"),
-            reasons="; ".join(
-                f"{title} — {explain(page.t, code)}" for title, code in result.skipped
-            ),
+            reasons=_skipped_reasons(page.t, result.skipped),
         )
     if result.skipped:
         return page.redirect(
@@ -603,9 +614,7 @@ def bulk_approve(page: SignedIn, form: CheckedForm, session: SessionDep) -> Resp
             kind="info",
             notice=N_("Approved: %(num)s. Not approved: %(reasons)s"),
             num=len(result.approved),
-            reasons="; ".join(
-                f"{title} — {explain(page.t, code)}" for title, code in result.skipped
-            ),
+            reasons=_skipped_reasons(page.t, result.skipped),
         )
     return page.redirect(back, notice=N_("Activities approved: %(num)s."), num=len(result.approved))
 

@@ -546,7 +546,8 @@ def _flag_codes(
 @dataclass(frozen=True, slots=True)
 class BulkResult:
     approved: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (title or id, error code)
+    # (title or id, error code, its status now: "" when the caller may not see it)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def bulk_approve(
@@ -564,7 +565,13 @@ def bulk_approve(
         except PilotMonitorError as exc:
             # Name what the caller may see; an activity out of scope stays an id.
             known = None if isinstance(exc, NotFound) else session.get(Activity, activity_id)
-            result.skipped.append((known.title if known else str(activity_id), str(exc.code)))
+            result.skipped.append(
+                (
+                    known.title if known else str(activity_id),
+                    str(exc.code),
+                    str(known.status) if known else "",
+                )
+            )
     return result
 
 

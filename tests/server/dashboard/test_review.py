@@ -149,8 +149,9 @@ def test_bulk_approve_reports_what_it_could_not_approve(
     assert "Approved: 1. Not approved:" in text
     assert world.approved[0].title in text  # already approved, said so by name
     assert "Drought-tolerant teff trial" not in text  # out of scope: only its id
-    # Each reason in the reader's words, chosen by the error's code.
-    assert "not possible in the record" in text  # state_conflict
+    # Each reason in the reader's words: the status it has now when that is why (it said
+    # only "not possible in the record's current state"), else chosen by the error's code.
+    assert f"{world.approved[0].title} — it is “Approved” now" in text
     assert "Not found on the server, or outside your projects." in text  # not_found
 
 
@@ -163,8 +164,8 @@ def test_bulk_approve_says_why_in_french(officer: TestClient, world: World) -> N
         follow_redirects=True,
     )
     assert "Rien n’a été approuvé" in page.text
-    assert "possible dans l’état actuel de la fiche" in page.text
-    assert "current state" not in page.text
+    assert "son statut est maintenant «\u202fApprouvée\u202f»" in page.text
+    assert "now" not in page.text.split("Rien n’a été approuvé")[1][:300]
 
 
 @sqlite_only
