@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from server.dashboard import i18n
-from server.dashboard.i18n import Translator, extract_messages, pick_language
+from server.dashboard.i18n import Translator, country_names, extract_messages, pick_language
 from server.dashboard.session import LANGUAGE_COOKIE
+from server.dashboard.web import by_name
 from shared.catalogue import TOPICS
 from tests.server.dashboard.conftest import main_of
 from tests.server.dashboard.conftest import sign_in as start_session
@@ -298,3 +299,17 @@ def test_a_number_in_a_message_keeps_its_unit(language: str) -> None:
         strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
         loose += [text for text in (*ids, *strings) if text and LOOSE_UNIT.search(str(text))]
     assert loose == []
+
+
+def test_countries_to_pick_from_come_in_the_order_of_their_names() -> None:
+    """Lesotho before Sri Lanka, Malawi before Mozambique (their codes say otherwise), and
+    the accented French names among their letters, not after Z."""
+    english = by_name(["LKA", "MOZ", "LSO", "MWI"], country_names("en"))
+    assert english == ["LSO", "MWI", "MOZ", "LKA"]
+    french = country_names("fr")
+    assert [french[c] for c in by_name(["ZMB", "ETH", "EGY", "KEN"], french)] == [
+        "Égypte",
+        "Éthiopie",
+        "Kenya",
+        "Zambie",
+    ]
