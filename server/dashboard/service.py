@@ -1381,7 +1381,7 @@ def _achievement_by_project(
             t.label("sex", i.sex) if i.sex else i.period,
             i.actual,
             i.target,
-            detail=i.period,
+            detail=i.period if i.sex else "",  # the period once: "2026", not "2026 (2026)"
             group=i.project,
         )
         for i in current

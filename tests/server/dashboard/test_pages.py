@@ -71,6 +71,16 @@ def test_static_files_are_served_from_our_own_path(client: TestClient) -> None:
 
 
 @sqlite_only
+def test_the_achievement_table_names_each_project_and_period_once(
+    officer: TestClient, world: World
+) -> None:
+    html = main_of(officer.get("/overview").text)
+    rows = re.findall(r'<th scope="row">([^<]*)<', html)
+    year = str(world.today.year)
+    assert f"{world.lso.code} · {year}" in rows, rows
+    assert not [r for r in rows if f"{year} ({year})" in r], rows
+
+
 def test_the_overview_shows_this_quarter_against_the_last_and_four_charts(
     officer: TestClient, world: World
 ) -> None:
