@@ -58,12 +58,14 @@ from server.indicators import service as indicators
 from server.projects import service as projects_service
 from server.projects.models import Project, Site, SiteStatus, Target
 from server.results.indicators import result_indicators
+from server.results.models import Observation
 from server.scope import (
     activity_scope,
     can_manage_country,
     can_review,
     can_write_project,
     device_scope,
+    in_visible_project,
     site_scope,
 )
 from shared.catalogue import ActivityStatus, AgeBand, ParticipantCategory, Role, Sex, codes
@@ -85,16 +87,28 @@ def may_review_anything(caller: Caller) -> bool:
 
 
 def review_count(session: Session, *, caller: Caller) -> int:
-    """Submitted activities waiting in the caller's scope (the badge in the menu)."""
-    return session.exec(
+    """What waits on the Review page in the caller's scope (the badge in the menu): submitted
+    activities and observations, and sites found in the field waiting for approval."""
+    waiting = [
         select(func.count())
         .select_from(Activity)
         .where(
             activity_scope(caller),
             col(Activity.status) == ActivityStatus.SUBMITTED,
             col(Activity.deleted).is_(False),
-        )
-    ).one()
+        ),
+        select(func.count())
+        .select_from(Observation)
+        .where(
+            in_visible_project(Observation.project_id, caller),
+            col(Observation.status) == ActivityStatus.SUBMITTED,
+            col(Observation.deleted).is_(False),
+        ),
+        select(func.count())
+        .select_from(Site)
+        .where(site_scope(caller), col(Site.status) == SiteStatus.PENDING),
+    ]
+    return sum(session.exec(query).one() for query in waiting)
 
 
 def usernames(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:

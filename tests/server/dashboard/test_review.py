@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from server.activities.models import Activity, Review
 from server.activities.review import MAX_COMMENT
-from tests.factories import detach, make_observation, make_observation_form
+from tests.factories import detach, make_observation, make_observation_form, make_site
 from tests.server.dashboard.conftest import fresh, main_of, sign_in, sqlite_only, token_for
 from tests.server.dashboard.world import World
 
@@ -65,6 +65,28 @@ def test_the_queue_filters_and_keeps_what_was_chosen(officer: TestClient, world:
 
 
 @sqlite_only
+def test_the_menu_badge_counts_everything_waiting_for_review(
+    officer: TestClient, session: Session, world: World
+) -> None:
+    """Submitted activities, submitted observations and sites found in the field waiting for
+    approval: what the Review page lists (it counted the activities alone)."""
+
+    def badge() -> int:
+        found = re.search(
+            r'href="/review"[^>]*>[^<]*<span class="badge">(\d+)<', officer.get("/overview").text
+        )
+        return int(found.group(1)) if found else 0
+
+    before = badge()
+    assert before == len(world.submitted)
+    make_observation(session, world.lso, make_observation_form(session))
+    make_observation(session, world.eth, make_observation_form(session, code="ETH_FORM"))
+    make_site(session, world.lso, status="pending")
+    session.commit()
+    detach(session)
+    assert badge() == before + 2  # Ethiopia's observation is not the officer's
+
+
 def test_bad_filters_are_named_next_to_their_field(officer: TestClient, world: World) -> None:
     response = officer.get("/review?from=14/03/2025&to=2025-01-01")
     assert response.status_code == 422
