@@ -238,6 +238,16 @@ class QuarterlyReport:
     every_country: bool = True
 
     @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def day(self) -> int | None:
+        """The day of the quarter it was made on, while the quarter runs (None after it)."""
+        today = self.generated_at.date()
+        return (today - self.first).days + 1 if self.first <= today <= self.last else None
+
+    @property
     def activities_more(self) -> int:
         return max(0, self.activities_total - len(self.activities))
 

@@ -119,6 +119,14 @@ def test_the_officer_gets_their_country_and_nothing_else(
     text = pdf_text(response.content, tmp_path)
     assert "Lesotho" in text and quarter in text
     assert "LSO-CPP-POTATO" in text
+    # This quarter runs still: said, and its column is "so far"; a past one says neither.
+    assert "This quarter is not over" in text and f"{quarter} so far" in text
+    past = pdf_text(
+        download(officer, quarter=report.shift_quarter(quarter, -1), country="LSO").content,
+        tmp_path,
+    )
+    assert "This quarter is not over" not in past
+    assert f"{report.shift_quarter(quarter, -1)} so far" not in past
     # Without a country: all of the officer's countries, which are Lesotho's alone (and the
     # file is named after it, not "all").
     everything = download(officer, quarter=quarter)
