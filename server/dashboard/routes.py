@@ -45,7 +45,7 @@ from server.dashboard.web import (
     too_long_words,
 )
 from server.deps import EngineDep, SessionDep, SettingsDep
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects import service as projects_service
 from server.projects.models import Project, Target
 from server.results.indicators import result_indicators
@@ -889,17 +889,9 @@ def observations_download(
     assert page.caller is not None
     asked = status
     project, form, status = _observation_filters(project, form, status)
-    if asked and not status:  # a file of every status is not the one asked for
-        return _observations_page(
-            page,
-            session,
-            project,
-            form,
-            status,
-            errors=FormState(status=explain(page.t, ErrorCode.UNKNOWN_CODE)),
-            status_code=400,
-        )
     try:
+        if asked and not status:  # a file of every status is not the one asked for
+            raise invalid("status", ErrorCode.UNKNOWN_CODE, f"unknown status {asked!r}")
         file = service.observations_file(
             session,
             caller=page.caller,
