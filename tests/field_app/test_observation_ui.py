@@ -345,3 +345,36 @@ def test_an_answer_above_the_answer_bounding_it_is_told_on_the_form(
     assert screen._boxes["farmers_applying"].error == ""
     driver.tap(screen.ids.save_bottom)
     driver.wait_until(lambda: driver.app.manager.current == "measurements", what="the save")
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_every_question_shows_all_its_lines_on_a_small_phone(
+    tablet: tuple[kivy_driver.Driver, Any, dict], language: str
+) -> None:
+    # On a 360 px phone in Spanish the preparedness check's question read only "temprana *":
+    # its label kept the last of its lines.
+    from kivy.core.text import Label as CoreLabel
+
+    from server.results.shipped import PREPAREDNESS_CHECK
+
+    driver, backend, facts = tablet
+    form = form_wire(PREPAREDNESS_CHECK)
+    backend.store.apply_pull([form_change(form)], "c2")
+    driver.app.set_language(language)
+    driver.resize(360, 640)
+    screen = driver.app.show("observation", project_id=facts["project"]["id"], form_id=form["id"])
+    driver.step(4)
+    boxes = [w for w in screen.walk(restrict=True) if type(w).__name__ == "FieldBox"]
+    assert boxes
+    for box in boxes:
+        label = box.children[-1]  # the box's first child: its label
+        if not label.text:
+            continue
+        needed = CoreLabel(
+            text=label.text,
+            font_size=label.font_size,
+            bold=label.bold,
+            text_size=(label.width, None),
+        )
+        needed.refresh()
+        assert label.height + 1 >= needed.texture.size[1], (language, label.text)

@@ -892,3 +892,34 @@ def test_the_language_is_chosen_before_enrolling_and_kept(
         again = unenrolled(tmp_path)
         assert again.settings.language == "fr"
         driver.app.set_language("en")
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+def test_every_field_label_of_the_form_shows_all_its_lines_on_a_small_phone(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # A label that wrapped on a phone kept only its last line: "Attendance: people present,
+    # by category" read "category"; the facilitators' label read "virgules)" in French.
+    from kivy.core.text import Label as CoreLabel
+
+    session, _backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.set_language(language)
+        driver.resize(*SMALL_PHONE)
+        form = driver.app.show("form", project_id=project["id"])
+        driver.step(4)
+        boxes = [w for w in form.walk(restrict=True) if type(w).__name__ == "FieldBox"]
+        assert boxes
+        for box in boxes:
+            label = box.children[-1]  # the box's first child: its label
+            if not label.text:
+                continue
+            needed = CoreLabel(
+                text=label.text,
+                font_size=label.font_size,
+                bold=label.bold,
+                text_size=(label.width, None),
+            )
+            needed.refresh()
+            assert label.height + 1 >= needed.texture.size[1], (language, label.text)
+        driver.screenshot(SHOTS / f"form-labels-{language}-360x640.png")
