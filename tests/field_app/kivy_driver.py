@@ -96,6 +96,9 @@ class Driver:
         if EventLoop.status != "started":
             EventLoop.ensure_window()
             EventLoop.start()
+        # Given back on close: a test that resized the shared window must not leave the next
+        # one a phone (its taps would miss widgets laid out for the size it expects).
+        self._size = tuple(Window.size)
         try:
             app._run_prepare()
             self.step(3)
@@ -239,6 +242,7 @@ class Driver:
             for child in list(self.window.children):
                 self.window.remove_widget(child)
             App._running_app = None
+            self.window.size = self._size
         self.step()
 
 
