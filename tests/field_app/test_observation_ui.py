@@ -17,7 +17,14 @@ from sync.protocol import Change, Op
 from tests.field_app import kivy_driver
 from tests.field_app.photo_samples import field_photo
 from tests.field_app.test_observations import form_change, form_wire
-from tests.field_app.test_ui import QUIET, SHOTS, make_app, on_screen, open_measurement
+from tests.field_app.test_ui import (
+    QUIET,
+    SHOTS,
+    assert_field_labels_whole,
+    make_app,
+    on_screen,
+    open_measurement,
+)
 
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
@@ -353,8 +360,6 @@ def test_every_question_shows_all_its_lines_on_a_small_phone(
 ) -> None:
     # On a 360 px phone in Spanish the preparedness check's question read only "temprana *":
     # its label kept the last of its lines.
-    from kivy.core.text import Label as CoreLabel
-
     from server.results.shipped import PREPAREDNESS_CHECK
 
     driver, backend, facts = tablet
@@ -364,17 +369,4 @@ def test_every_question_shows_all_its_lines_on_a_small_phone(
     driver.resize(360, 640)
     screen = driver.app.show("observation", project_id=facts["project"]["id"], form_id=form["id"])
     driver.step(4)
-    boxes = [w for w in screen.walk(restrict=True) if type(w).__name__ == "FieldBox"]
-    assert boxes
-    for box in boxes:
-        label = box.children[-1]  # the box's first child: its label
-        if not label.text:
-            continue
-        needed = CoreLabel(
-            text=label.text,
-            font_size=label.font_size,
-            bold=label.bold,
-            text_size=(label.width, None),
-        )
-        needed.refresh()
-        assert label.height + 1 >= needed.texture.size[1], (language, label.text)
+    assert_field_labels_whole(screen, language)

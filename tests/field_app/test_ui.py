@@ -61,6 +61,28 @@ def on_screen(driver: kivy_driver.Driver, name: str) -> Any:
     return screen
 
 
+def assert_field_labels_whole(screen: Any, where: Any) -> None:
+    """Every field's label on ``screen`` as tall as its text needs at its width: a label that
+    wrapped on a phone once kept only its last line ("category" for "Attendance: people
+    present, by category")."""
+    from kivy.core.text import Label as CoreLabel
+
+    boxes = [w for w in screen.walk(restrict=True) if type(w).__name__ == "FieldBox"]
+    assert boxes, where
+    for box in boxes:
+        label = box.children[-1]  # the box's first child: its label
+        if not label.text:
+            continue
+        needed = CoreLabel(
+            text=label.text,
+            font_size=label.font_size,
+            bold=label.bold,
+            text_size=(label.width, None),
+        )
+        needed.refresh()
+        assert label.height + 1 >= needed.texture.size[1], (where, label.text)
+
+
 def open_measurement(driver: kivy_driver.Driver, button: str) -> Any:
     """Tap ``button`` on the measurements screen until the observation form opens (a tap that
     lands while the list is still being laid out, on a loaded machine, is lost: tap again, as
