@@ -59,6 +59,54 @@ def create(
         click.echo(f"created {user.role} {user.username}")
 
 
+@users.command("set-scope")
+@click.argument("name")
+@click.option(
+    "--country",
+    "countries",
+    multiple=True,
+    metavar="ISO3",
+    help="The person's countries (repeatable): replaces them all.",
+)
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    metavar="CODE",
+    help="The person's projects (repeatable): replaces them all.",
+)
+def set_scope(name: str, countries: tuple[str, ...], projects: tuple[str, ...]) -> None:
+    """Set the countries and/or projects of user NAME (a field expert's countries follow from
+    their projects); their sessions and tablets read the new scope at their next request."""
+    from server.accounts.service import set_scope as set_user_scope
+    from server.accounts.service import user_publics
+    from server.errors import ValidationFailed
+
+    if not countries and not projects:
+        raise click.UsageError("give --project CODE or --country ISO3 (or both)")
+    with session_scope() as session:
+        try:
+            user = set_user_scope(
+                session,
+                username=name,
+                countries=countries or None,
+                project_codes=projects or None,
+            )
+        except ValidationFailed as exc:  # every problem, on the one line
+            raise click.ClickException(
+                "; ".join(f"{i.field}: {i.message}" for i in exc.issues)
+            ) from None
+        session.flush()
+        person = user_publics(session, [user])[0]
+        line = (
+            f"{person.username} ({person.role}): countries "
+            + (", ".join(person.countries) or "none")
+            + "; projects "
+            + (", ".join(p.code for p in person.projects) or "none")
+        )
+    click.echo(line)
+
+
 @click.group()
 def devices() -> None:
     """Enrol and revoke tablets."""

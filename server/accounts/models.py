@@ -170,7 +170,7 @@ class UserCreate(SQLModel):
 
 
 class UserUpdate(SQLModel):
-    """Fields to change; a user's role and scope are set at creation."""
+    """Fields to change (a user's role is set at creation); a list replaces the one it names."""
 
     model_config = UNKNOWN_KEYS_REFUSED
 
@@ -178,6 +178,14 @@ class UserUpdate(SQLModel):
     email: Text | None = Field(default=None, max_length=254)
     is_active: bool | None = None
     password: Text | None = Field(default=None, min_length=1, max_length=256)
+    countries: list[Text] | None = Field(
+        default=None,
+        max_length=300,
+        description="ISO 3166-1 alpha-3 codes; a field expert's also follow from their projects",
+    )
+    projects: list[Text] | None = Field(
+        default=None, max_length=1000, description="Codes of a field expert's projects"
+    )
 
 
 class UserPublic(SQLModel):

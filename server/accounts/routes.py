@@ -151,7 +151,9 @@ def get_user(user_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> 
 def update_user(
     user_id: uuid.UUID, body: UserUpdate, caller: CurrentCaller, session: SessionDep
 ) -> UserPublic:
-    """Change a name, e-mail or password, or disable an account (its tokens stop working)."""
+    """Change a name, e-mail or password, disable an account (its tokens stop working), or
+    set a person's ``projects`` or ``countries`` (their tokens and tablets read the new scope
+    at their next request; nobody changes their own)."""
     user = service.update_user(
         session, caller=caller, user_id=user_id, changes=body.model_dump(exclude_unset=True)
     )

@@ -7,6 +7,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -143,6 +144,28 @@ def _user_problems(
         errors.append(problem)
     if bad_email := email_issue(email):
         errors.append(bad_email)
+    scope_errors, projects = _scope_problems(
+        session,
+        role=role,
+        countries=countries,
+        project_codes=project_codes,
+        visible_projects=visible_projects,
+    )
+    return errors + scope_errors, projects
+
+
+def _scope_problems(
+    session: Session,
+    *,
+    role: str,
+    countries: Sequence[str],
+    project_codes: Sequence[str],
+    visible_projects: Any,
+) -> tuple[list[Issue], list[Project]]:
+    """Every rule a person's scope breaks, when they are created or their scope changes, and
+    the projects its codes name (``visible_projects``: a condition over Project, so that a
+    country officer learns nothing of another country's projects)."""
+    errors: list[Issue] = []
     for country in countries:
         if country not in COUNTRIES:
             errors.append(
@@ -189,7 +212,7 @@ def new_user_issues(session: Session, *, caller: Caller, data: Mapping[str, Any]
         project_codes=[str(c) for c in data.get("projects") or []],
         full_name=str(data.get("full_name") or ""),
         email=data.get("email"),
-        visible_projects=None if caller.role == Role.ADMIN else project_scope(caller),
+        visible_projects=_projects_visible_to(caller),
     )
     return errors
 
@@ -307,7 +330,7 @@ def create_user_as(session: Session, *, caller: Caller, data: Mapping[str, Any])
         full_name=str(data.get("full_name") or ""),
         email=data.get("email"),
         actor_id=caller.user.id,
-        visible_projects=None if caller.role == Role.ADMIN else project_scope(caller),
+        visible_projects=_projects_visible_to(caller),
     )
 
 
@@ -352,14 +375,17 @@ def get_user(session: Session, *, caller: Caller, user_id: uuid.UUID) -> User:
 def update_user(
     session: Session, *, caller: Caller, user_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> User:
-    """Change a person's name, e-mail, password or whether the account is active."""
+    """Change a person's name, e-mail, password, whether the account is active, or their scope
+    (``projects`` codes, ``countries``), each replacing the list it names. A new scope holds
+    from the person's next request on: every token and tablet of theirs reads it afresh."""
     user = get_user(session, caller=caller, user_id=user_id)
     refuse_unless_may_manage(session, caller=caller, user=user)
-    errors = _change_problems(caller=caller, user=user, changes=changes)
+    refuse_unless_may_change_scope(caller=caller, user=user, changes=changes)
+    errors, scope = _change_problems(session, caller=caller, user=user, changes=changes)
     if errors:
         raise ValidationFailed(errors)
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
+    countries_before = list(user.countries or [])
+    before, after = _apply_scope(session, user=user, scope=scope) if scope else ({}, {})
     for name in ("full_name", "email", "is_active"):
         if name in changes and changes[name] is not None and changes[name] != getattr(user, name):
             before[name], after[name] = getattr(user, name), changes[name]
@@ -382,23 +408,113 @@ def update_user(
         for kind in (AccessToken, PersonalToken):
             _revoke_all(session, kind, user_id=user.id, now=now)
         after["tablets_revoked"] = _revoke_all(session, Device, user_id=user.id, now=now)
-    if after:
-        session.add(user)
-        audit.record(
-            session,
-            action="update",
-            entity="user",
-            entity_id=user.id,
-            actor_id=caller.user.id,
-            country=audit_country(user.countries),
-            before=before,
-            after=after,
-        )
+    _audit_change(
+        session,
+        user=user,
+        actor_id=caller.user.id,
+        countries_before=countries_before,
+        before=before,
+        after=after,
+    )
     return user
 
 
-def _change_problems(*, caller: Caller, user: User, changes: Mapping[str, Any]) -> list[Issue]:
-    """Every rule a change of ``user`` breaks (not the permission checks)."""
+def set_scope(
+    session: Session,
+    *,
+    username: str,
+    countries: Sequence[str] | None = None,
+    project_codes: Sequence[str] | None = None,
+) -> User:
+    """Set a person's countries and/or projects as an administrator would, for the command
+    line (no caller: any existing project or country); the same rules and audit entry as
+    ``PATCH /users/{id}``."""
+    user = get_by_username(session, username=username.strip().lower())
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    changes = {"countries": countries, "projects": project_codes}
+    errors, scope = _new_scope(session, user=user, changes=changes, visible_projects=None)
+    if errors:
+        raise ValidationFailed(errors)
+    assert scope is not None  # one of the two was given
+    countries_before = list(user.countries or [])
+    before, after = _apply_scope(session, user=user, scope=scope)
+    _audit_change(
+        session,
+        user=user,
+        actor_id=None,
+        countries_before=countries_before,
+        before=before,
+        after=after,
+    )
+    return user
+
+
+def _audit_change(
+    session: Session,
+    *,
+    user: User,
+    actor_id: uuid.UUID | None,
+    countries_before: Sequence[str],
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """The audit entry of a change of a person (none when nothing changed). A person moved
+    between countries is filed under both (``audit_country`` of them all: none for two), so
+    that neither country's officers lose sight of it."""
+    if not after:
+        return
+    session.add(user)
+    audit.record(
+        session,
+        action="update",
+        entity="user",
+        entity_id=user.id,
+        actor_id=actor_id,
+        country=audit_country(sorted({*countries_before, *(user.countries or [])})),
+        before=before,
+        after=after,
+    )
+
+
+def refuse_unless_may_change_scope(
+    *, caller: Caller, user: User, changes: Mapping[str, Any]
+) -> None:
+    """Forbidden unless ``caller`` may give ``user`` the scope ``changes`` name: nobody changes
+    their own (so nobody widens it), and a country officer gives only its own countries (its
+    own countries' projects are the only ones it can name: ``visible_projects``)."""
+    countries = changes.get("countries")
+    if countries is None and changes.get("projects") is None:
+        return
+    if user.id == caller.user.id:
+        raise Forbidden("nobody changes their own projects or countries: ask an administrator")
+    if caller.role == Role.ADMIN or countries is None:
+        return
+    outside = sorted(set(_country_codes(countries)) - caller.countries)
+    if outside:
+        raise Forbidden(
+            "countries: you may only give people your countries ("
+            + ", ".join(sorted(caller.countries))
+            + "), not "
+            + ", ".join(outside),
+            code=ErrorCode.OUT_OF_SCOPE,
+            params={"countries": ", ".join(outside)},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """A person's scope as a change would leave it."""
+
+    countries: list[str]
+    projects: list[Project]
+
+
+def _change_problems(
+    session: Session, *, caller: Caller, user: User, changes: Mapping[str, Any]
+) -> tuple[list[Issue], _Scope | None]:
+    """Every rule a change of ``user`` breaks (not the permission checks), and the scope it
+    gives them (None: it leaves their scope alone)."""
     errors: list[Issue] = []
     if bad_email := email_issue(changes.get("email")):
         errors.append(bad_email)
@@ -417,7 +533,84 @@ def _change_problems(*, caller: Caller, user: User, changes: Mapping[str, Any]) 
         )
         if problem:
             errors.append(problem)
-    return errors
+    scope_errors, scope = _new_scope(
+        session, user=user, changes=changes, visible_projects=_projects_visible_to(caller)
+    )
+    return errors + scope_errors, scope
+
+
+def _new_scope(
+    session: Session, *, user: User, changes: Mapping[str, Any], visible_projects: Any
+) -> tuple[list[Issue], _Scope | None]:
+    """The scope ``changes`` (``countries``, ``projects``: None leaves one as it is) give
+    ``user``, checked by ``_scope_problems`` as at creation. As there, a field expert's
+    countries follow from their projects: the countries of projects taken away go, those of
+    projects given come, and any other country of theirs stays."""
+    countries, codes = changes.get("countries"), changes.get("projects")
+    if countries is None and codes is None:
+        return [], None
+    current = _projects_of(session, user_id=user.id)
+    new_countries = (
+        _country_codes(countries) if countries is not None else list(user.countries or [])
+    )
+    if user.role == Role.FIELD_EXPERT and countries is None:
+        theirs = {p.country for p in current}
+        new_countries = [c for c in new_countries if c not in theirs]
+    errors, projects = _scope_problems(
+        session,
+        role=user.role,
+        countries=new_countries,
+        project_codes=[str(c) for c in codes] if codes is not None else [p.code for p in current],
+        visible_projects=visible_projects,
+    )
+    if user.role == Role.FIELD_EXPERT:
+        new_countries = [*new_countries, *(p.country for p in projects)]
+    return errors, _Scope(sorted(set(new_countries)), projects)
+
+
+def _apply_scope(
+    session: Session, *, user: User, scope: _Scope
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Give ``user`` the checked ``scope``; what it was and is now (only what changed)."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    current = {p.id: p for p in _projects_of(session, user_id=user.id)}
+    wanted = {p.id: p for p in scope.projects}
+    if current.keys() != wanted.keys():
+        before["projects"] = sorted(p.code for p in current.values())
+        after["projects"] = sorted(p.code for p in wanted.values())
+        gone = [project_id for project_id in current if project_id not in wanted]
+        if gone:
+            session.execute(
+                sa_delete(UserProject).where(
+                    col(UserProject.user_id) == user.id, col(UserProject.project_id).in_(gone)
+                )
+            )
+        session.add_all(
+            UserProject(user_id=user.id, project_id=project_id)
+            for project_id in wanted
+            if project_id not in current
+        )
+    if sorted(user.countries or []) != scope.countries:
+        before["countries"], after["countries"] = list(user.countries or []), scope.countries
+        user.countries = scope.countries
+    return before, after
+
+
+def _projects_of(session: Session, *, user_id: uuid.UUID) -> list[Project]:
+    return list(
+        session.exec(
+            select(Project)
+            .join(UserProject, col(UserProject.project_id) == Project.id)
+            .where(UserProject.user_id == user_id)
+            .order_by(col(Project.code))
+        )
+    )
+
+
+def _projects_visible_to(caller: Caller) -> Any:
+    """The condition over Project limiting which codes a caller may name (None: any)."""
+    return None if caller.role == Role.ADMIN else project_scope(caller)
 
 
 def user_change_rules(
@@ -425,7 +618,8 @@ def user_change_rules(
 ) -> list[Issue]:
     """``PATCH /users/{user_id}``'s rule checks (server.deps.rules)."""
     user = get_user(session, caller=caller, user_id=uuid.UUID(path["user_id"]))
-    return _change_problems(caller=caller, user=user, changes=data)
+    errors, _ = _change_problems(session, caller=caller, user=user, changes=data)
+    return errors
 
 
 def reach_of(
