@@ -1568,15 +1568,24 @@ def _person_page(
     user_id: uuid.UUID,
     *,
     errors: FormState | None = None,
+    chosen: Sequence[str] | None = None,
     status_code: int = 200,
 ) -> Response:
     assert page.caller is not None
     data = service.person_page(session, caller=page.caller, user_id=user_id)
+    if chosen is None:  # the scope form starts from what the person has
+        person = data.person
+        chosen = (
+            [ref.code for ref in person.projects]
+            if data.scope_field == "projects"
+            else person.countries
+        )
     return page.render(
         "person.html",
         nav="people",
         data=data,
         errors=errors or FormState(),
+        chosen=list(chosen),
         status_code=status_code,
         min_password=MIN_PASSWORD_LENGTH,
         now=utcnow(),
@@ -1653,4 +1662,46 @@ def set_person_password(
         f"/people/{user_id}",
         notice=N_("Set a new password for “%(name)s”. Give it to them in person."),
         name=user.full_name or user.username,
+    )
+
+
+@router.post("/people/{user_id}/scope")
+def set_person_scope(
+    user_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
+) -> Response:
+    """A field expert's projects, or anyone else's countries
+    (docs/roles.md#changing-a-persons-scope); a refusal is shown next to the list, what was
+    ticked kept."""
+    assert page.caller is not None
+    # (the page offers one of the lists; the person's role says which the service reads)
+    chosen = {key: form_list(form, key)[:1000] for key in ("projects", "countries")}
+    try:
+        user, changed = service.set_person_scope(
+            session, caller=page.caller, user_id=user_id, chosen=chosen
+        )
+    except ValidationFailed as exc:
+        session.rollback()
+        return _person_page(
+            page,
+            session,
+            user_id,
+            status_code=422,
+            chosen=chosen["projects"] + chosen["countries"],
+            errors=_person_errors(page.t, exc),
+        )
+    session.commit()
+    name = user.full_name or user.username
+    if not changed:
+        return page.redirect(f"/people/{user_id}", notice=N_("Nothing was changed."))
+    if service.scope_field(user.role) == "projects":
+        return page.redirect(
+            f"/people/{user_id}",
+            notice=N_(
+                "Changed the projects of “%(name)s”. Their tablets receive the new projects at "
+                "their next sync."
+            ),
+            name=name,
+        )
+    return page.redirect(
+        f"/people/{user_id}", notice=N_("Changed the countries of “%(name)s”."), name=name
     )

@@ -1835,18 +1835,35 @@ class PersonPage:
     tablets: list[DevicePublic]
     may_manage: bool
     is_self: bool
+    # What the caller may give this person (None: it may not change their scope): the
+    # projects of a field expert, the countries of anyone else (``scope_field``).
+    choices: PeopleChoices | None = None
+
+    @property
+    def scope_field(self) -> str:
+        return scope_field(self.person.role)
 
 
 def person_page(session: Session, *, caller: Caller, user_id: uuid.UUID) -> PersonPage:
     _refuse_unless_reader(caller)
     user = get_user(session, caller=caller, user_id=user_id)
     devices, _ = devices_service.list_devices(session, caller=caller, user_id=user.id, limit=100)
+    may_manage = may_manage_user(caller, user, reach=reach_of(session, [user])[user.id])
+    is_self = user.id == caller.user.id
     return PersonPage(
         person=user_publics(session, [user])[0],
         tablets=devices,
-        may_manage=may_manage_user(caller, user, reach=reach_of(session, [user])[user.id]),
-        is_self=user.id == caller.user.id,
+        may_manage=may_manage,
+        is_self=is_self,
+        # nobody changes their own scope (server.accounts.service.update_user)
+        choices=people_choices(session, caller=caller) if may_manage and not is_self else None,
     )
+
+
+def scope_field(role: str) -> str:
+    """What the person page changes of someone's scope: a field expert's projects (their
+    countries follow from them), anyone else's countries."""
+    return "projects" if role == Role.FIELD_EXPERT else "countries"
 
 
 def _checked(model: type[UserCreate] | type[UserUpdate], data: Mapping[str, Any]) -> dict[str, Any]:
@@ -1901,3 +1918,20 @@ def set_person_password(
         user_id=user_id,
         changes=_checked(UserUpdate, {"password": password}),
     )
+
+
+def set_person_scope(
+    session: Session, *, caller: Caller, user_id: uuid.UUID, chosen: Mapping[str, Sequence[str]]
+) -> tuple[User, bool]:
+    """Give a person the projects (a field expert) or countries (anyone else) ``chosen`` on
+    their page (the other list is not read), as ``PATCH /users/{id}`` would; the person, and
+    whether anything changed."""
+    user = get_user(session, caller=caller, user_id=user_id)
+    key = scope_field(user.role)
+    before = user_publics(session, [user])[0]
+    changes = _checked(UserUpdate, {key: list(chosen.get(key, ()))})
+    user = update_user(session, caller=caller, user_id=user_id, changes=changes)
+    session.flush()
+    after = user_publics(session, [user])[0]
+    changed = (before.countries, before.projects) != (after.countries, after.projects)
+    return user, changed

@@ -53,6 +53,7 @@ from server.accounts.models import (
     EnrolmentCode,
     PersonalToken,
     User,
+    UserProject,
 )
 from server.activities.models import Activity, Attachment, AttendanceRow, ClosedPeriod
 from server.columns import utcnow
@@ -209,6 +210,21 @@ ROUTES: tuple[Route, ...] = (
         _managers(200),
         other={"officer_lso": 404, "expert_lso": 403},
         body=lambda w: {"full_name": "Renamed"},
+    ),
+    # a person's scope (docs/roles.md#changing-a-persons-scope): nobody changes their own
+    Route(
+        "PATCH",
+        "/api/v1/users/{user}",
+        _managers(200),
+        other={"officer_lso": 404, "expert_lso": 403},
+        body=lambda w: {"projects": [w["project_code"]]},
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/users/{officer}",
+        _everyone(403, admin=200),
+        other={"officer_lso": 404, "expert_lso": 403},
+        body=lambda w: {"countries": [w["country"]]},
     ),
     # --- tablets ---
     Route("GET", "/api/v1/devices", _everyone(200)),
@@ -791,6 +807,13 @@ class MatrixWorld(World):
             person = make_user(session, role="field_expert", projects=[project])
             session.commit()
             found["fresh_user"] = str(person.id)
+            detach(session)
+        if "{fresh_newcomer}" in path and session is not None:
+            # a field expert of this side's country given no project yet: giving them the
+            # side's project changes their scope
+            person = make_user(session, role="field_expert", countries=[side], projects=[])
+            session.commit()
+            found["fresh_newcomer"] = str(person.id)
             detach(session)
         if "{fresh_activity}" in path and session is not None:
             # a Kenyan one named like the Kenyan world's (texts): a refusal must not tell it
@@ -1738,6 +1761,18 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
         other=NOT_SEEN,
         data=lambda w: {"active": "0"},
         state=_reads(lambda w: select(User.is_active).where(User.id == _id(w, "fresh_user"))),
+    ),
+    DashboardRoute(
+        "POST",
+        "/people/{fresh_newcomer}/scope",
+        _dashboard_managers(303, expert_lso=404),
+        other=NOT_SEEN,
+        data=lambda w: {"projects": w["project_code"]},
+        state=_reads(
+            lambda w: select(UserProject.project_id).where(
+                UserProject.user_id == _id(w, "fresh_newcomer")
+            )
+        ),
     ),
     DashboardRoute(
         "POST",
