@@ -50,13 +50,36 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 
 def as_datetime(value: Any) -> datetime | None:
-    """A time to store (a datetime or ISO 8601 text): the instant in UTC when it has an offset.
-    SQLite keeps no offset, so 23:30-05:00 must be written as 04:30 to read back as the same
-    instant."""
+    """A time to store, from a datetime or ISO 8601 text (its offset kept: ``UtcTime``
+    stores the instant)."""
     if value is None:
         return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.astimezone(UTC) if moment.tzinfo else moment
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+class UtcTime(sa.TypeDecorator[datetime]):
+    """Every timestamp column: the instant, in UTC, on both backends.
+
+    ``DateTime(timezone=True)`` alone keeps the offset on PostgreSQL but not on SQLite, which
+    stores the wall time as written: 23:30-05:00 would read back as 23:30 UTC. Bound through
+    this type, from the ORM, a bulk insert (``server.records.bulk``) or a comparison in a
+    query, an aware time is converted to UTC first; a naive one is UTC already (the project's
+    convention). Read back, a time is aware and in UTC on both backends."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if not isinstance(value, datetime) or value.tzinfo is None or value.tzinfo is UTC:
+            return value  # None, UTC, or what the impl takes or refuses as it would
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def uuid_pk() -> Any:
@@ -65,11 +88,11 @@ def uuid_pk() -> Any:
 
 def stamp() -> Any:
     """A required timestamp that defaults to now (UTC)."""
-    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), nullable=False)
+    return Field(default_factory=utcnow, sa_type=UtcTime, nullable=False)
 
 
 def optional_time(*, index: bool = False) -> Any:
-    return Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True, index=index)
+    return Field(default=None, sa_type=UtcTime, nullable=True, index=index)
 
 
 def json_list() -> Any:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from server.api import UNKNOWN_KEYS_REFUSED, Text, UtcDateTime
-from server.columns import json_list, optional_time, stamp, uuid_pk
+from server.columns import UtcTime, json_list, optional_time, stamp, uuid_pk
 from shared.catalogue import Role
 from sync.protocol import ReceiptKeyInfo
 
@@ -50,7 +50,7 @@ class AccessToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True, index=True)
     user_id: uuid.UUID = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     created_at: datetime = stamp()
-    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UtcTime)
     revoked_at: datetime | None = optional_time()
 
 
@@ -138,7 +138,7 @@ class EnrolmentCode(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = stamp()
-    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UtcTime)
     used_at: datetime | None = optional_time()
     used_by_device_id: uuid.UUID | None = Field(default=None)
 

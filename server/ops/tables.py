@@ -98,6 +98,8 @@ def encode(value: Any) -> Any:
 
 def decoder(column_type: sa.types.TypeEngine[Any]) -> Callable[[Any], Any]:
     """The inverse of ``encode`` for one column type."""
+    if isinstance(column_type, sa.TypeDecorator):  # server.columns.UtcTime: a DateTime
+        column_type = column_type.impl_instance
     if isinstance(column_type, sa.JSON):
         return _same
     if isinstance(column_type, sa.Uuid):

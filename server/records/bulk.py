@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 import psycopg
@@ -30,6 +30,7 @@ from psycopg import postgres
 from psycopg.types.json import Json, Jsonb
 from sqlalchemy.orm import Session
 
+from server.columns import UtcTime
 from server.db import COPY_OPEN, refuse_while_copying
 
 
@@ -179,17 +180,10 @@ def _quicker(dialect: sa.Dialect, impl: Any, processor: _Processor) -> _Processo
             return value if value.__class__ is bool else processor(value)
 
         return boolean
+    if isinstance(impl, UtcTime):
+        return _utc_time(dialect, impl, processor)
     if dialect.name != "sqlite":
         return processor
-    if isinstance(impl, sa.DateTime) and impl._storage_format == _SQLITE_DATETIME:  # type: ignore[attr-defined]
-
-        def sqlite_datetime(value: Any) -> Any:
-            if value.__class__ is datetime:
-                # SQLite's DATETIME keeps the wall time as written, without its offset.
-                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-            return processor(value)
-
-        return sqlite_datetime
     if isinstance(impl, sa.Date) and impl._storage_format == _SQLITE_DATE:  # type: ignore[attr-defined]
 
         def sqlite_date(value: Any) -> Any:
@@ -197,6 +191,30 @@ def _quicker(dialect: sa.Dialect, impl: Any, processor: _Processor) -> _Processo
 
         return sqlite_date
     return processor
+
+
+def _utc_time(dialect: sa.Dialect, impl: UtcTime, processor: _Processor) -> _Processor:
+    """``UtcTime``'s processor, quicker for a time in UTC or naive (UTC by convention)."""
+    if dialect.name != "sqlite":
+
+        def utc_time(value: Any) -> Any:
+            if value.__class__ is datetime and (value.tzinfo is None or value.tzinfo is UTC):
+                return value
+            return processor(value)
+
+        return utc_time
+    if impl.impl._storage_format != _SQLITE_DATETIME:  # type: ignore[attr-defined]
+        return processor
+
+    def sqlite_utc_time(value: Any) -> Any:
+        if value.__class__ is datetime:
+            if value.tzinfo is not None and value.tzinfo is not UTC:
+                value = value.astimezone(UTC)
+            # SQLite's DATETIME keeps the wall time as written, without its offset.
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return processor(value)
+
+    return sqlite_utc_time
 
 
 _NOTHING = object()

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlmodel import Session
 
-from server.columns import JSONDoc
+from server.columns import JSONDoc, UtcTime
 from server.db import json_text, write_engine
 from server.records.bulk import _quicker, binder, insert_rows
 
@@ -29,10 +29,11 @@ _DIALECTS = {
 _TYPES: dict[str, Any] = {
     "flag": sa.Boolean(),
     "day": sa.Date(),
-    "moment": sa.DateTime(timezone=True),
+    "moment": UtcTime(),
     "naive_moment": sa.DateTime(),
 }
 _offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+_offsets_of = [timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=45)), UTC]
 _VALUES: dict[str, Any] = {
     "flag": st.booleans() | st.none() | st.sampled_from([0, 1]),
     "day": st.dates() | st.none() | st.datetimes(),
@@ -70,7 +71,7 @@ def table(engine: Engine) -> Iterator[sa.Table]:
         sa.Column("n", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("ref", sa.Uuid, nullable=True),
         sa.Column("day", sa.Date, nullable=True),
-        sa.Column("moment", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("moment", UtcTime, nullable=True),
         sa.Column("flag", sa.Boolean, nullable=True),
         sa.Column("doc", JSONDoc, nullable=True),
         sa.Column("label", sa.String(40), nullable=True),
@@ -98,7 +99,12 @@ def test_rows_built_for_the_driver_store_what_sqlalchemy_stores(
         {
             "ref": shared if i % 2 else uuid.uuid4(),
             "day": date(2025, 1, 1) + timedelta(days=i),
-            "moment": now if i % 3 else now + timedelta(microseconds=i),
+            # an offset too: the instant is stored (UtcTime), as SQLAlchemy stores it
+            "moment": now.astimezone(_offsets_of[i % 3])
+            if i % 4 == 1
+            else now
+            if i % 3
+            else now + timedelta(microseconds=i),
             "flag": bool(i % 2),
             # a str is a JSON string to SQLAlchemy (PostgreSQL's binary COPY picks the
             # column's dumper by its type: it must not take the text for the document)
