@@ -6,9 +6,10 @@ paging in ``server.odata.query`` completes with ``$filter``, the seek on the key
 IndicatorValues is computed by the indicator service (``indicator_values``) and paged in memory:
 it has one row per indicator, project and month, so it stays small.
 
-To add a set (observations per form, with the results work): describe its properties and give a
-``from_where`` in the caller's scope, then list it in ENTITY_SETS; the routes, ``$metadata`` and
-paging follow from the description.
+To add a set: describe its properties and give a ``from_where`` in the caller's scope, then list
+it in ENTITY_SETS; the routes, ``$metadata`` and paging follow from the description. The forms'
+observations are sets described the same way, but made for each request from the forms in the
+caller's scope (``server.odata.observations``), since forms are published at run time.
 """
 
 from __future__ import annotations

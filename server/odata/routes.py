@@ -1,6 +1,8 @@
 """``/api/v1/odata/``: the service document, ``$metadata`` and one route per entity set (and
-its ``/$count``, and one entity by its key: ``Activities(<id>)``). Thin: ``server.odata.query``
-reads, this module shapes OData's JSON.
+its ``/$count``, and one entity by its key: ``Activities(<id>)``). The forms' sets
+(``Observations_<code>``) come and go with the forms, so three routes after the fixed sets' take
+any other name and look it up among the caller's sets: a name that is none of them is the
+feed's 404. Thin: ``server.odata.query`` reads, this module shapes OData's JSON.
 
 Authentication: HTTP Basic with a username and a personal access token (what Excel and Power
 BI send), or a bearer access token; the caller's scope applies in every query.
@@ -19,6 +21,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlmodel import Session
+from starlette.exceptions import HTTPException
 
 from server.accounts import tokens
 from server.accounts.auth import Caller, caller_from_access_token
@@ -29,6 +32,7 @@ from server.deps import SessionDep, SettingsDep, get_app_engine
 from server.odata.entities import ENTITY_SETS, EntitySet
 from server.odata.errors import ODATA_PREFIX, ODataError
 from server.odata.metadata import metadata_xml, service_document
+from server.odata.observations import observation_sets
 from server.odata.query import (
     MAX_PAGE_SIZE,
     Page,
@@ -146,41 +150,94 @@ def _page_body(request: Request, entity_set: EntitySet, page: Page, select: Any)
     return body
 
 
+# --- reading a set --------------------------------------------------------------------------------
+
+
+def _read_collection(
+    request: Request, caller: Caller, session: Session, token_key: bytes, entity_set: EntitySet
+) -> JSONResponse:
+    options = parse_options(
+        request.query_params,
+        entity_set,
+        token_key=token_key,
+        prefer=request.headers.get("prefer"),
+    )
+    page = read_page(session, caller=caller, entity_set=entity_set, options=options)
+    response = _answer(
+        _page_body(request, entity_set, page, options.select if options.explicit_select else None)
+    )
+    if options.page_size < MAX_PAGE_SIZE:
+        response.headers["Preference-Applied"] = f"odata.maxpagesize={options.page_size}"
+    return response
+
+
+def _read_entity(
+    request: Request, caller: Caller, session: Session, key: str, entity_set: EntitySet
+) -> JSONResponse:
+    select, explicit = entity_select(request.query_params, entity_set)
+    values = parse_key(key, entity_set)
+    row = read_entity(session, caller=caller, entity_set=entity_set, key=values, select=select)
+    if row is None:
+        raise ODataError(
+            f"no entity of {entity_set.name} with this key in your scope",
+            code="not_found",
+            status_code=404,
+        )
+    listed = "(" + ",".join(select) + ")" if explicit else ""
+    context = f"{_base(request)}/$metadata#{entity_set.name}{listed}/$entity"
+    return _answer({"@odata.context": context, **{k: _json_value(v) for k, v in row.items()}})
+
+
+def _read_count(
+    request: Request, caller: Caller, session: Session, token_key: bytes, entity_set: EntitySet
+) -> PlainTextResponse:
+    params = {k: v for k, v in request.query_params.items() if k == "$filter"}
+    options = parse_options(
+        {**params, "$count": "true", "$top": "0"}, entity_set, token_key=token_key
+    )
+    page = read_page(session, caller=caller, entity_set=entity_set, options=options)
+    return PlainTextResponse(str(page.count), headers=HEADERS)
+
+
+def _caller_sets(session: Session, caller: Caller) -> list[EntitySet]:
+    return [*ENTITY_SETS, *observation_sets(session, caller=caller)]
+
+
+def _form_set(session: Session, caller: Caller, name: str) -> EntitySet:
+    """The form's set of this name among the caller's, else the feed's 404 (as for any address
+    it does not have): a form outside the caller's scope is not told from one that is not."""
+    for entity_set in observation_sets(session, caller=caller):
+        if entity_set.name == name:
+            return entity_set
+    raise HTTPException(status_code=404)
+
+
 # --- routes --------------------------------------------------------------------------------------
 
 
 @router.get("", include_in_schema=False)
 @router.get("/")
-def service_root(request: Request, caller: ODataCaller) -> JSONResponse:
+def service_root(request: Request, caller: ODataCaller, session: SessionDep) -> JSONResponse:
     """The service document: the entity sets of the feed (docs/odata.md)."""
-    return _answer(service_document(_base(request)))
+    return _answer(service_document(_base(request), _caller_sets(session, caller)))
 
 
 @router.get("/$metadata", response_class=Response)
-def metadata(caller: ODataCaller) -> Response:
+def metadata(caller: ODataCaller, session: SessionDep) -> Response:
     """The entity model in CSDL XML (OData v4.0)."""
-    return Response(metadata_xml(), media_type="application/xml;charset=utf-8", headers=HEADERS)
+    return Response(
+        metadata_xml(_caller_sets(session, caller)),
+        media_type="application/xml;charset=utf-8",
+        headers=HEADERS,
+    )
 
 
 def _collection(entity_set: EntitySet) -> Callable[..., JSONResponse]:
     def read(
         request: Request, caller: ODataCaller, session: SessionDep, settings: SettingsDep
     ) -> JSONResponse:
-        options = parse_options(
-            request.query_params,
-            entity_set,
-            token_key=skiptoken_key(settings.secret_key),
-            prefer=request.headers.get("prefer"),
-        )
-        page = read_page(session, caller=caller, entity_set=entity_set, options=options)
-        response = _answer(
-            _page_body(
-                request, entity_set, page, options.select if options.explicit_select else None
-            )
-        )
-        if options.page_size < MAX_PAGE_SIZE:
-            response.headers["Preference-Applied"] = f"odata.maxpagesize={options.page_size}"
-        return response
+        key = skiptoken_key(settings.secret_key)
+        return _read_collection(request, caller, session, key, entity_set)
 
     read.__doc__ = (
         f"{entity_set.name} in your scope, with $select, $filter, $orderby, $top, $skip, $count "
@@ -191,18 +248,7 @@ def _collection(entity_set: EntitySet) -> Callable[..., JSONResponse]:
 
 def _entity(entity_set: EntitySet) -> Callable[..., JSONResponse]:
     def read(key: str, request: Request, caller: ODataCaller, session: SessionDep) -> JSONResponse:
-        select, explicit = entity_select(request.query_params, entity_set)
-        values = parse_key(key, entity_set)
-        row = read_entity(session, caller=caller, entity_set=entity_set, key=values, select=select)
-        if row is None:
-            raise ODataError(
-                f"no entity of {entity_set.name} with this key in your scope",
-                code="not_found",
-                status_code=404,
-            )
-        listed = "(" + ",".join(select) + ")" if explicit else ""
-        context = f"{_base(request)}/$metadata#{entity_set.name}{listed}/$entity"
-        return _answer({"@odata.context": context, **{k: _json_value(v) for k, v in row.items()}})
+        return _read_entity(request, caller, session, key, entity_set)
 
     read.__doc__ = (
         f"One of {entity_set.name} by its key ({', '.join(entity_set.key)}), in your scope, "
@@ -215,14 +261,8 @@ def _count(entity_set: EntitySet) -> Callable[..., PlainTextResponse]:
     def count(
         request: Request, caller: ODataCaller, session: SessionDep, settings: SettingsDep
     ) -> PlainTextResponse:
-        params = {k: v for k, v in request.query_params.items() if k == "$filter"}
-        options = parse_options(
-            {**params, "$count": "true", "$top": "0"},
-            entity_set,
-            token_key=skiptoken_key(settings.secret_key),
-        )
-        page = read_page(session, caller=caller, entity_set=entity_set, options=options)
-        return PlainTextResponse(str(page.count), headers=HEADERS)
+        key = skiptoken_key(settings.secret_key)
+        return _read_count(request, caller, session, key, entity_set)
 
     count.__doc__ = f"The number of {entity_set.name} in your scope matching $filter."
     return count
@@ -245,4 +285,49 @@ for _set in ENTITY_SETS:
         methods=["GET"],
         name=f"odata_{_set.name}_count",
         response_class=PlainTextResponse,
+    )
+
+
+# The forms' sets, after the fixed ones (Starlette tries routes in order).
+
+
+@router.get("/{set_name}/$count", response_class=PlainTextResponse)
+def form_observations_count(
+    set_name: str,
+    request: Request,
+    caller: ODataCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> PlainTextResponse:
+    """The number of a form's observations (Observations_<code>) in your scope matching
+    $filter."""
+    entity_set = _form_set(session, caller, set_name)
+    return _read_count(request, caller, session, skiptoken_key(settings.secret_key), entity_set)
+
+
+@router.get("/{set_name}({key:path})")
+def form_observation(
+    set_name: str, key: str, request: Request, caller: ODataCaller, session: SessionDep
+) -> JSONResponse:
+    """One observation of a form's set by its Id, in your scope, with $select:
+    Observations_<code>(<id>)."""
+    # The route's pattern splits at the last "(" that fits: a set's name never holds one.
+    name, _, rest = f"{set_name}({key})".partition("(")
+    entity_set = _form_set(session, caller, name)
+    return _read_entity(request, caller, session, rest[:-1], entity_set)
+
+
+@router.get("/{set_name}")
+def form_observations(
+    set_name: str,
+    request: Request,
+    caller: ODataCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """A form's observations (Observations_<code>: docs/odata.md#observations) in your scope,
+    with $select, $filter, $orderby, $top, $skip, $count and server-driven paging."""
+    entity_set = _form_set(session, caller, set_name)
+    return _read_collection(
+        request, caller, session, skiptoken_key(settings.secret_key), entity_set
     )

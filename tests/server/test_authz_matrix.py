@@ -16,12 +16,13 @@ either (docs/roles.md#tokens).
 To add a route: add a ``Route`` row. Paths and bodies are templates filled from the world:
 ``{project} {site} {target} {activity} {user} {device} {country} {photo} {conflict}
 {attendance}`` (an attendance row's id), ``{indicator_value}`` (the feed's key of an indicator
-value) and ``{username}``, ``{n}`` (a fresh number per call), ``{fresh_activity}`` (a new submitted
-activity per call, for routes that change an activity's state; likewise ``{fresh_upload}``, a
-photo whose bytes have not arrived, and ``{fresh_conflict}``, an open conflict). Every role's
-call runs against the same world, so a write must be repeatable (use ``{n}`` for unique
-values). Other tests walk the app's routes: every ``/api/v1`` route must have a row (or be
-PUBLIC), and none outside PUBLIC may answer anything but 401 without credentials.
+value), ``{observation_set}`` (the feed's set of the observations' form) and ``{username}``,
+``{n}`` (a fresh number per call), ``{fresh_activity}`` (a new submitted activity per call,
+for routes that change an activity's state; likewise ``{fresh_upload}``, a photo whose bytes
+have not arrived, and ``{fresh_conflict}``, an open conflict). Every role's call runs against
+the same world, so a write must be repeatable (use ``{n}`` for unique values). Other tests
+walk the app's routes: every ``/api/v1`` route must have a row (or be PUBLIC), and none
+outside PUBLIC may answer anything but 401 without credentials.
 """
 
 from __future__ import annotations
@@ -514,6 +515,15 @@ ROUTES: tuple[Route, ...] = (
             ("IndicatorValues", "{indicator_value}"),
         )
     ),
+    # a form's observations (docs/odata.md#observations): a set per published form
+    Route("GET", "/api/v1/odata/{observation_set}", _everyone(200)),
+    Route("GET", "/api/v1/odata/{observation_set}/$count", _everyone(200)),
+    Route(
+        "GET",
+        "/api/v1/odata/{observation_set}({observation})",
+        _everyone(200),
+        other={"officer_lso": 404, "expert_lso": 404},
+    ),
     # --- sync (docs/protocol.md): the tablet's device token only; a person's token is 401 ---
     Route(
         "POST",
@@ -761,6 +771,7 @@ class MatrixWorld(World):
             "target": str((self.target_lso if lso else self.target_ken).id),
             "activity": str((self.activity_lso if lso else self.activity_ken).id),
             "observation": str((self.observation_lso if lso else self.observation_ken).id),
+            "observation_set": f"Observations_{self.form.code}",
             "user": str(self.users["expert_lso" if lso else "expert_ken"].id),
             "officer": str(self.users["officer_lso" if lso else "officer_ken"].id),
             "username": self.users["expert_lso" if lso else "expert_ken"].username,

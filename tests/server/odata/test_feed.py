@@ -18,7 +18,7 @@ from sqlmodel import Session
 from server.accounts import tokens
 from server.activities.service import ActivityWrite, Writer, write_activities
 from server.odata.entities import MONTHLY_INDICATORS
-from tests.factories import World, detach, make_activity
+from tests.factories import World, detach, make_activity, make_observation_form
 from tests.server.odata.transport import session_for
 
 BASE = "http://testserver/api/v1/odata/"
@@ -90,7 +90,14 @@ def _rows(service: ODataService, name: str, query: Any = None) -> list[dict[str,
 # --- $metadata ----------------------------------------------------------------------------------
 
 
-def test_metadata_is_csdl_that_a_client_reflects(client: TestClient, world: FeedWorld) -> None:
+def test_metadata_is_csdl_that_a_client_reflects(
+    client: TestClient, session: Session, world: FeedWorld
+) -> None:
+    # a published form is a set of its own (docs/odata.md#observations), a draft none
+    make_observation_form(session, code="FEED_FORM")
+    make_observation_form(session, code="FEED_DRAFT", status="draft")
+    session.commit()
+    detach(session)
     auth = _basic(world, "hq", _token(client, world, "hq"))
     response = client.get(BASE + "$metadata", auth=auth)
     assert response.status_code == 200
@@ -101,7 +108,10 @@ def test_metadata_is_csdl_that_a_client_reflects(client: TestClient, world: Feed
     assert schema is not None
     types = {t.get("Name"): t for t in schema.findall(EDM + "EntityType")}
     sets = {s.get("Name"): s.get("EntityType") for s in schema.iter(EDM + "EntitySet")}
-    assert set(sets) == {"Activities", "Attendance", "Projects", "Sites", "IndicatorValues"}
+    assert set(sets) == {
+        *("Activities", "Attendance", "Projects", "Sites", "IndicatorValues"),
+        "Observations_FEED_FORM",
+    }
     for entity_type in sets.values():
         definition = types[entity_type.split(".")[-1]]
         keys = [k.get("Name") for k in definition.iter(EDM + "PropertyRef")]
