@@ -1,0 +1,102 @@
+"""The app on a phone (360 × 640) and on a tablet, in every language: every control in reach,
+every text whole, or cut with "…" where a list row keeps to its lines. Screenshots land in
+``artifacts/field-details/``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.field_app import kivy_driver
+from tests.field_app.fakes import MemoryBackend
+from tests.field_app.test_ui import DETAILS, demo_session, make_app, on_screen
+
+pytestmark = [pytest.mark.kivy, pytest.mark.slow]
+
+PHONE, TABLET = (360, 640), (1280, 800)
+LANGUAGES = ("en", "fr", "pt", "es")
+
+
+def cut_labels(root: Any) -> list[str]:
+    """The texts of the labels under ``root`` that show less than their text with no sign of
+    it: lines beyond the label's height (Kivy keeps the lines on the valign side: a heading
+    wrapped on a phone showed only its last word, "cible"), or one line wider than the label.
+    A label that shortens with "…" is not cut: the reader sees that there is more."""
+    from kivy.core.text import Label as CoreLabel
+    from kivy.uix.label import Label
+
+    cut = []
+    for label in root.walk(restrict=True):
+        if not isinstance(label, Label) or not label.text or label.is_shortened:
+            continue
+        if label.opacity <= 0 or label.height <= 0 or type(label).__name__ == "PMButton":
+            continue  # hidden; a button fits its label itself (PMButton._fit_label)
+        width = label.text_size[0]
+        if width is None:
+            if label.texture_size[0] > label.width + 1:
+                cut.append(label.text)
+            continue
+        needed = CoreLabel(
+            text=label.text,
+            font_size=label.font_size,
+            bold=label.bold,
+            font_name=label.font_name,
+            markup=label.markup,
+            text_size=(width, None),
+            padding=label.padding,
+        )
+        needed.refresh()
+        lines = len(needed._cached_lines)
+        if needed.texture.size[1] > label.height + 1 or (
+            label.max_lines and lines > label.max_lines
+        ):
+            cut.append(label.text)
+    return cut
+
+
+@contextmanager
+def phone_app(tmp_path: Path) -> Iterator[tuple[kivy_driver.Driver, MemoryBackend, Any]]:
+    session, backend, project = demo_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        try:
+            yield driver, backend, project
+        finally:
+            driver.app.set_language("en")
+
+
+# -- the activity form's attendance ---------------------------------------------------------------
+
+CHIPS = ("cat_farmer", "cat_technician", "cat_official", "cat_other", "disability_no")
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_every_attendance_chip_is_in_sight_and_reachable_on_a_phone(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # At 360 px the chips stood in one row: "Others" was off the screen, out of reach (and
+    # "With a disability" half off it).
+    with phone_app(tmp_path) as (driver, _backend, project):
+        driver.app.set_language(language)
+        for size in (PHONE, TABLET):
+            driver.resize(*size)
+            driver.app.show("form", project_id=project["id"])
+            form = on_screen(driver, "form")
+            card = form.ids.cat_farmer.parent.parent
+            for name in (*CHIPS, "disability_yes"):
+                chip = form.ids[name]
+                left, _ = chip.to_window(chip.x, chip.y)
+                right, _ = chip.to_window(chip.right, chip.y)
+                assert left >= 0 and right <= size[0], (size, chip.text)
+            driver.tap(form.ids.cat_other)
+            assert form.category == "other" and form.ids.cat_other.state == "down"
+            driver.tap(form.ids.disability_yes)
+            assert form.disability
+            assert form.grid_caption.endswith("with a disability") or language != "en"
+            assert cut_labels(card) == [], size
+            form.ids.scroll.scroll_to(form.ids.cat_farmer, padding=120, animate=False)
+            driver.screenshot(DETAILS / f"attendance-chips-{language}-{size[0]}x{size[1]}.png")
+            form._dirty = False
