@@ -19,16 +19,17 @@ from field_app.controllers.attendance import (
     AttendanceError,
     AttendanceGrid,
     Cell,
-    CountTooLarge,
     too_large_text,
 )
 from field_app.controllers.messages import field_message
 from field_app.i18n import _, number, percent
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
+from shared.errors import ErrorCode
 from shared.typography import typed_minus
 from shared.validation import (
     FUTURE_DAYS,
     MAX_ATTENDANCE_TOTAL,
+    MAX_COUNT,
     MAX_EXPERTS,
     MAX_FACILITATORS,
     MAX_PARTICIPANT_IDS,
@@ -37,6 +38,7 @@ from shared.validation import (
     ProjectFacts,
     SiteFacts,
     validate_activity,
+    validate_attendance,
     validate_site,
 )
 
@@ -211,8 +213,8 @@ class ActivityForm:
         }
         self.values["delivery"].text = "in_person"
         self.attendance = AttendanceGrid()
+        # The cells whose text is not a count, each with what the shared validation says of it.
         self.attendance_errors: dict[Cell, str] = {}
-        self.attendance_too_large: set[Cell] = set()  # those of the errors that are too large
         self.participant_ids: list[str] = []
         self.photos: list[Photo] = list(photos)
         self.submitted = False  # Save was pressed: show every error, touched or not
@@ -285,17 +287,41 @@ class ActivityForm:
         try:
             self.attendance.set_text(cell, text)
             self.attendance_errors.pop(cell, None)
-            self.attendance_too_large.discard(cell)
-        except AttendanceError as exc:
+        except AttendanceError:
             # What the cell shows is not a count: it counts for nothing (not the value it
-            # held a keystroke earlier) until it is fixed.
+            # held a keystroke earlier) until it is fixed, and the shared rules say why.
             self.attendance.set(cell, 0)
-            self.attendance_errors[cell] = str(exc)
-            if isinstance(exc, CountTooLarge):
-                self.attendance_too_large.add(cell)
-            else:
-                self.attendance_too_large.discard(cell)
+            self.attendance_errors[cell] = self._cell_problem(cell, text)
         return self._refresh()
+
+    def _cell_problem(self, cell: Cell, text: str) -> str:
+        """What the shared validation says of a cell holding ``text``, in the form's words:
+        not a whole number, below 0, or more than one cell may hold."""
+        typed = typed_minus(text).strip()
+        try:
+            count: Any = int(typed)
+        except ValueError:
+            count = typed
+        row = {
+            "sex": cell.sex,
+            "age_band": cell.age_band,
+            "category": cell.category,
+            "disability": cell.disability,
+            "count": count,
+        }
+        issues = validate_attendance([row])
+        if not issues:  # parse_count and the shared rules disagree: a bug, said plainly
+            return _("Some cells are not whole numbers")
+        return self._attendance_message(issues[0])
+
+    def _attendance_message(self, item: Issue) -> str:
+        if item.code == ErrorCode.NOT_INTEGER:
+            return _("Some cells are not whole numbers")
+        if item.code == ErrorCode.COUNT_RANGE and int(item.params.get("value", 0)) > MAX_COUNT:
+            return too_large_text()
+        if item.code == ErrorCode.COUNT_RANGE:
+            return field_message(item, {"low": 0, "high": number(MAX_COUNT)})
+        return field_message(item, self._params("attendance"))
 
     def set_location(self, lat: float, lon: float, accuracy_m: float | None) -> Check:
         """A GPS fix fills the three location boxes."""
@@ -383,8 +409,14 @@ class ActivityForm:
             sites[new_site["id"]] = SiteFacts(new_site["id"], self.facts.id, None, None)
         result = validate_activity(self.wire(), project=self.facts, sites=sites, today=self.today)
         check = Check()
+        # Every problem of the attendance is said, each once: a cell not a number, another
+        # below 0, a third too large, the total too large (one message hid the others).
+        attendance = list(dict.fromkeys(self.attendance_errors.values()))
         for item in result.errors:
-            self._note(check.errors, item)
+            if form_field(item.field) == "attendance":
+                attendance.append(self._attendance_message(item))
+            else:
+                self._note(check.errors, item)
         for item in result.warnings:
             self._note(check.warnings, item)
         if new_site is not None:
@@ -394,13 +426,8 @@ class ActivityForm:
                     item.field, item.field if item.field in ("lat", "lon") else "new_site_name"
                 )
                 check.errors.setdefault(name, field_message(item, self._params(name)))
-        if self.attendance_errors:
-            # A whole number too large for a cell says so; anything else is not a number.
-            too_large = set(self.attendance_errors) <= self.attendance_too_large
-            check.errors.setdefault(
-                "attendance",
-                too_large_text() if too_large else _("Some cells are not whole numbers"),
-            )
+        if attendance:
+            check.errors["attendance"] = "\n".join(dict.fromkeys(attendance))
         if len(_split_names(self.values["facilitators"].text)) > MAX_FACILITATORS:
             check.errors.setdefault(
                 "facilitators", _("Too many entries: at most {high}").format(high=MAX_FACILITATORS)

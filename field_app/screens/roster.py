@@ -234,6 +234,5 @@ class RosterScreen(BaseScreen):
                     year = self.session.today().year
                 form.attendance = self.roster.attendance(year)
                 form.attendance_errors.clear()
-                form.attendance_too_large.clear()
                 form.set_participants(self.roster.ticked)
         self.app.back()

@@ -142,6 +142,43 @@ def test_a_count_too_large_for_a_cell_says_so_and_is_not_counted(p: dict[str, An
     assert form.attendance.total() == 109
 
 
+def test_every_problem_the_validation_finds_in_the_attendance_is_said_once(
+    p: dict[str, Any],
+) -> None:
+    # One cell below 0, one not a number, one too large: only "Some cells are not whole
+    # numbers" was said; and a total over a million hid every bad cell.
+    form = ready(ActivityForm(project=p, sites=[], today=TODAY))
+    form.set_attendance(Cell("farmer", False, "male", "youth"), "-3")
+    form.set_attendance(Cell("farmer", False, "male", "adult"), "-")
+    form.set_attendance(Cell("official", True, "male", "adult"), "200000")
+    form.set_attendance(Cell("other", False, "female", "adult"), "\u22125")  # a minus sign
+    assert form.visible_errors()["attendance"].splitlines() == [
+        "Use a whole number from 0 to 100,000",
+        "Some cells are not whole numbers",
+        "At most 100,000 in one cell",
+    ]
+    assert form.attendance.total() == 10  # the bad cells count for nothing
+    with pytest.raises(FormInvalid):
+        form.save(captured_at=datetime.now(UTC))
+    for age_band in ("youth", "adult", "senior", "unspecified"):
+        for sex in ("female", "male", "unspecified"):
+            form.set_attendance(Cell("technician", False, sex, age_band), "100000")
+    assert form.visible_errors()["attendance"].splitlines() == [
+        "Use a whole number from 0 to 100,000",
+        "Some cells are not whole numbers",
+        "At most 100,000 in one cell",
+        "At most 1,000,000 participants in one activity",
+    ]
+    for cell, count in [
+        (Cell("farmer", False, "male", "youth"), "3"),
+        (Cell("farmer", False, "male", "adult"), ""),
+        (Cell("official", True, "male", "adult"), "2"),
+        (Cell("other", False, "female", "adult"), "5"),
+    ]:
+        form.set_attendance(cell, count)
+    assert form.visible_errors()["attendance"] == "At most 1,000,000 participants in one activity"
+
+
 def test_dates_in_the_messages_are_written_in_words_in_the_language(p: dict[str, Any]) -> None:
     # "Hors des dates du projet (2024-01-01 au 2026-12-31)" under a box showing "1 mars 2019".
     form = ready(ActivityForm(project=p, sites=[], today=TODAY))

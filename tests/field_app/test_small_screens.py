@@ -100,3 +100,34 @@ def test_every_attendance_chip_is_in_sight_and_reachable_on_a_phone(
             form.ids.scroll.scroll_to(form.ids.cat_farmer, padding=120, animate=False)
             driver.screenshot(DETAILS / f"attendance-chips-{language}-{size[0]}x{size[1]}.png")
             form._dirty = False
+
+
+@pytest.mark.parametrize("size", [PHONE, TABLET])
+def test_every_problem_of_the_attendance_cells_is_shown_whole(
+    kivy_window: None, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    # One cell below 0, one not a number, one too large: the form said only "Some cells are
+    # not whole numbers".
+    with phone_app(tmp_path) as (driver, _backend, project):
+        driver.resize(*size)
+        driver.app.show("form", project_id=project["id"])
+        form = on_screen(driver, "form")
+        driver.type(form._cells[("female", "youth")], "-3")
+        driver.type(form._cells[("female", "adult")], "-")
+        driver.type(form._cells[("male", "adult")], "200000")
+        summary = form.ids.summary
+        assert summary.text.splitlines() == [
+            "Use a whole number from 0 to 100,000",
+            "Some cells are not whole numbers",
+            "At most 100,000 in one cell",
+        ]
+        assert all(form._cells[c].has_error for c in [("female", "youth"), ("male", "adult")])
+        assert cut_labels(summary.parent) == []
+        form.ids.scroll.scroll_to(summary, padding=120, animate=False)
+        driver.screenshot(DETAILS / f"attendance-problems-{size[0]}x{size[1]}.png")
+        driver.type(form._cells[("female", "youth")], "3")
+        assert summary.text.splitlines() == [
+            "Some cells are not whole numbers",
+            "At most 100,000 in one cell",
+        ]
+        form._dirty = False
