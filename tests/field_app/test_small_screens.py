@@ -131,3 +131,29 @@ def test_every_problem_of_the_attendance_cells_is_shown_whole(
             "At most 100,000 in one cell",
         ]
         form._dirty = False
+
+
+# -- home ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_project_cards_show_their_headings_whole(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # On a phone in French a card's heading read "cible": "Avancement en … par rapport à la
+    # cible" wrapped, and the label kept its last line, without "…".
+    from field_app.screens.home import ProjectCardView
+
+    with phone_app(tmp_path) as (driver, _backend, _project):
+        driver.app.set_language(language)
+        for size in (PHONE, TABLET):
+            driver.resize(*size)
+            driver.app.home()
+            home = on_screen(driver, "home")
+            driver.step(3)
+            cards = [w for w in home.walk(restrict=True) if isinstance(w, ProjectCardView)]
+            assert len(cards) == 2
+            for card in cards:
+                assert cut_labels(card) == [], (size, card.heading)
+            home.ids.scroll.scroll_to(cards[0], animate=False)
+            driver.screenshot(DETAILS / f"home-cards-{language}-{size[0]}x{size[1]}.png")
