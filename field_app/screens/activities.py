@@ -43,6 +43,7 @@ class ActivitiesScreen(BaseScreen):
     filters = ListProperty([])
     current = StringProperty(ALL)
     shown = StringProperty("")
+    recorded = BooleanProperty(False)  # the project has activities, shown or not
     searching = BooleanProperty(False)  # a search or filter is being computed
 
     def __init__(self, **kwargs: Any) -> None:
@@ -96,6 +97,7 @@ class ActivitiesScreen(BaseScreen):
         listing.set_filter(self.list.state)
         listing.set_query(self.list.query)
         self.list = listing
+        self.recorded = len(listing) > 0
         self.filters = [(s, listing.filter_label(s)) for s in (ALL, *STATES)]
         if asked != (listing.state, listing.query):
             self._start_query()  # the filter or query changed while the rows were read

@@ -157,3 +157,42 @@ def test_the_project_cards_show_their_headings_whole(
                 assert cut_labels(card) == [], (size, card.heading)
             home.ids.scroll.scroll_to(cards[0], animate=False)
             driver.screenshot(DETAILS / f"home-cards-{language}-{size[0]}x{size[1]}.png")
+
+
+# -- activities ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_project_without_activities_says_how_to_record_one_and_a_search_what_to_do(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # An empty project said "No activities match" as if a filter hid them; and that line,
+    # in one piece, was cut at both ends on a phone.
+    with phone_app(tmp_path) as (driver, backend, project):
+        empty = backend.add_project(code="LSO-NEW-03", name="A project just started")
+        driver.app.set_language(language)
+        for size in (PHONE, (400, 780), TABLET):
+            driver.resize(*size)
+            driver.app.show("activities", project_id=empty["id"])
+            screen = on_screen(driver, "activities")
+            message, new = screen.ids.nothing_shown, screen.ids.new_button.text
+            driver.wait_until(lambda: screen.shown == "0", what="the empty list")  # noqa: B023
+            driver.step(2)
+            expected = {
+                "en": f"No activities in this project yet. Press {new} to record the first.",
+                "fr": f"Aucune activité dans ce projet pour l’instant. Appuyez sur {new} pour "
+                "enregistrer la première.",
+            }[language]
+            assert message.text == expected and message.opacity == 1
+            assert cut_labels(screen) == [], size
+            driver.screenshot(DETAILS / f"activities-none-{language}-{size[0]}x{size[1]}.png")
+
+            driver.app.show("activities", project_id=project["id"])
+            screen = on_screen(driver, "activities")
+            driver.type(screen.ids.search, "no such activity")
+            driver.wait_until(lambda: screen.shown == "0", what="nothing found")  # noqa: B023
+            driver.step(2)
+            assert message.text.startswith(("No activities match.", "Aucune activité ne"))
+            assert cut_labels(screen) == [], size
+            driver.screenshot(DETAILS / f"activities-no-match-{language}-{size[0]}x{size[1]}.png")
+            driver.type(screen.ids.search, "")
