@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.clock import Clock
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.recycleview.views import RecycleDataViewBehavior
+from kivy.utils import escape_markup
 
 from field_app.controllers import labels
 from field_app.controllers.attention import AttentionItem, describe
 from field_app.controllers.observations import attention_item
 from field_app.i18n import _
+from field_app.screens import theme
 from field_app.screens.base import BaseScreen
+from field_app.screens.widgets import text_width
 
 
 class AttentionRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
@@ -47,6 +52,8 @@ class AttentionScreen(BaseScreen):
         super().__init__(**kwargs)
         self._items: dict[str, AttentionItem] = {}
         self._observations: set[str] = set()
+        self._lay_out_later = Clock.create_trigger(self._lay_out_differences)
+        self.ids.differences.bind(width=self._lay_out_later)
 
     def enter(self, **params: Any) -> None:
         self.message = ""
@@ -107,23 +114,37 @@ class AttentionScreen(BaseScreen):
             _("{field}: {reason}").format(field=label, reason=message) if label else message
             for label, message in item.errors
         ]
+        self._lay_out_differences()
+
+    def _lay_out_differences(self, *_args: Any) -> None:
+        """What differs, in a table (field, mine, theirs) when every word fits its column;
+        else one under the other, each value named. On a phone the three columns broke
+        words in the middle ("demonstrat / ion")."""
         table = self.ids.differences
         table.clear_widgets()
-        if self.differences:
-            rows = [
-                [
-                    DiffCell(text=text, bold=True, header=True)
-                    for text in (_("Field"), _("Mine (this tablet)"), _("Theirs (server)"))
-                ]
-            ]
+        if not self.differences:
+            return
+        headers = (_("Field"), _("Mine (this tablet)"), _("Theirs (server)"))
+        texts = [*headers, *(text for row in self.differences for text in row)]
+        if _words_fit(texts, table.width / 3 - 2 * DiffCell.PADDING):
+            table.cols = 3
+            rows = [[DiffCell(text=text, bold=True, header=True) for text in headers]]
             rows += [
                 [DiffCell(text=label, bold=True), DiffCell(text=mine), DiffCell(text=theirs)]
                 for label, mine, theirs in self.differences
             ]
-            for row in rows:
-                _same_height(row)
-                for cell in row:
-                    table.add_widget(cell)
+        else:
+            table.cols = 1
+            rows = []
+            for label, mine, theirs in self.differences:
+                rows.append([DiffCell(text=label, bold=True, header=True)])
+                for name, value in ((headers[1], mine), (headers[2], theirs)):
+                    text = f"[b]{escape_markup(name)}[/b]\n{escape_markup(value)}"
+                    rows.append([DiffCell(text=text, markup=True)])
+        for row in rows:
+            _same_height(row)
+            for cell in row:
+                table.add_widget(cell)
 
     def keep_mine(self) -> None:
         self.session.backend.keep_mine(self.selected_id)
@@ -147,8 +168,11 @@ class AttentionScreen(BaseScreen):
 
 
 class DiffCell(BoxLayout):
+    PADDING = dp(8)  # on each side of its text (attention.kv)
+
     text = StringProperty("")
     bold = BooleanProperty(False)
+    markup = BooleanProperty(False)
     header = BooleanProperty(False)
     natural = NumericProperty(0)  # the height its own text needs
     row_height = NumericProperty(0)  # the tallest natural height of its table row
@@ -165,3 +189,11 @@ def _same_height(cells: list[DiffCell]) -> None:
     for cell in cells:
         cell.bind(natural=fit)
     fit()
+
+
+def _words_fit(texts: list[str], room: float) -> bool:
+    """Whether every word of ``texts`` fits ``room`` pixels in bold body text (the widest
+    a cell draws), so that a wrapped cell breaks between words only."""
+    return room > 0 and all(
+        text_width(word, theme.TEXT, True) <= room for text in texts for word in text.split()
+    )

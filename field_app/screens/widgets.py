@@ -371,6 +371,49 @@ def title_lines(
     return len(layout._cached_lines)
 
 
+def within_lines(
+    text: str,
+    room: float,
+    lines: int,
+    font_size: float,
+    bold: bool = False,
+    font_name: str = "Roboto",
+) -> str:
+    """``text`` if it fits ``lines`` lines of ``room`` pixels, else as much as fits, cut after
+    a word, with "…": Kivy's ``shorten`` cuts one line only, and ``max_lines`` drops the
+    lines after the last without a sign that anything is missing."""
+    if room <= 1 or not text:
+        return text
+
+    def fits(candidate: str) -> bool:
+        layout = CoreLabel(
+            text=candidate,
+            text_size=(room, None),
+            font_size=font_size,
+            bold=bold,
+            font_name=font_name,
+        )
+        layout.refresh()
+        return len(layout._cached_lines) <= lines
+
+    if fits(text):
+        return text
+
+    def cut(parts: list[str], joint: str) -> str:
+        # The most parts that fit with the ellipsis ("" when not even one does).
+        low, high = 0, len(parts)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(joint.join(parts[:middle]).rstrip(" ,;·") + "…"):
+                low = middle
+            else:
+                high = middle - 1
+        return joint.join(parts[:low]).rstrip(" ,;·") + "…" if low else ""
+
+    # After a word; inside the first word only when it alone is too long for the lines.
+    return cut(text.split(" "), " ") or cut(list(text), "") or "…"
+
+
 class SyncBar(BoxLayout):
     """What waits (records, photos, megabytes), the current upload's progress, the last
     successful sync, the last error by its cause, and Sync now: beside the lines when they

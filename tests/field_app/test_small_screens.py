@@ -4,6 +4,7 @@ every text whole, or cut with "…" where a list row keeps to its lines. Screens
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -196,3 +197,58 @@ def test_a_project_without_activities_says_how_to_record_one_and_a_search_what_t
             assert cut_labels(screen) == [], size
             driver.screenshot(DETAILS / f"activities-no-match-{language}-{size[0]}x{size[1]}.png")
             driver.type(screen.ids.search, "")
+
+
+# -- needs attention -----------------------------------------------------------------------------
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\[/?b\]", "", text)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_attention_rows_end_with_an_ellipsis_and_the_conflict_never_breaks_a_word(
+    kivy_window: None, tmp_path: Path, language: str
+) -> None:
+    # A title or a subtitle longer than two lines lost its end without "…", and on a phone the
+    # conflict's three columns broke "demonstrat / ion".
+    from field_app.screens.attention import AttentionRow, DiffCell
+    from field_app.screens.widgets import text_width
+
+    session, backend, _project = demo_session(tmp_path)
+    long_title = (
+        "Seed potato storage demonstration with the women's group of the Roma valley "
+        "cooperative, second session after the harvest"
+    )
+    for record in backend.attention():
+        record.data["title"] = long_title
+    conflict = next(r.id for r in backend.attention() if r.state == "conflict")
+    with kivy_driver.running(make_app(session)) as driver:
+        try:
+            driver.app.set_language(language)
+            for size in (PHONE, TABLET):
+                driver.resize(*size)
+                driver.app.show("attention")
+                attention = on_screen(driver, "attention")
+                attention.select(conflict)
+                driver.step(4)
+                rows = [w for w in attention.ids.rows.walk() if isinstance(w, AttentionRow)]
+                rows = [r for r in rows if r.title]
+                assert rows
+                for row in rows:
+                    title = row.ids.title
+                    assert title.text.endswith("…") and long_title.startswith(title.text[:-1])
+                    assert cut_labels(row) == [], size
+                cells = [w for w in attention.ids.differences.children if isinstance(w, DiffCell)]
+                assert cells
+                for cell in cells:
+                    label = cell.ids.label
+                    for word in _plain(label.text).split():
+                        # A word wider than its cell is broken in the middle by Kivy.
+                        assert text_width(word, label.font_size, True) <= label.width, word
+                    assert cut_labels(cell) == []
+                texts = " ".join(_plain(c.ids.label.text) for c in cells)
+                assert "Seed potato storage demonstration, Roma valley" in texts
+                driver.screenshot(DETAILS / f"attention-{language}-{size[0]}x{size[1]}.png")
+        finally:
+            driver.app.set_language("en")
