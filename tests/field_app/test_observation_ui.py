@@ -286,7 +286,7 @@ def test_record_a_measurement_from_a_saved_activity(
     assert screen.ids.site.text == "Ha Mokhalinyane"
 
 
-@pytest.mark.parametrize("size", [(400, 780), PORTRAIT, LANDSCAPE])
+@pytest.mark.parametrize("size", [(360, 640), (400, 780), PORTRAIT, LANDSCAPE])
 def test_the_five_shipped_forms_all_show_on_a_tablet_and_a_phone(
     tablet: tuple[kivy_driver.Driver, Any, dict], size: tuple[int, int]
 ) -> None:
