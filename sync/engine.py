@@ -301,7 +301,9 @@ class SyncEngine:
         while True:
             page = self.client.pull(self.store.cursor, limit=self.pull_limit)
             keys.learn_for(page.changes)
-            report.receipts_refused += self.store.apply_pull(page.changes, page.cursor)
+            report.receipts_refused += self.store.apply_pull(
+                page.changes, page.cursor, projects=page.projects
+            )
             report.pulled += len(page.changes)
             report.server_time = page.server_time.isoformat()
             if not page.has_more:

@@ -183,6 +183,10 @@ class PullResponse(_Message):
     cursor: str
     has_more: bool
     server_time: datetime
+    # On a page that starts from the beginning (no cursor, or the person's projects changed):
+    # the ids of every project the tablet serves now, so that it forgets the others
+    # (docs/protocol.md#pull). None on the pages that carry on, and from an older server.
+    projects: list[str] | None = None
 
 
 class ReceiptKeyInfo(_Message):

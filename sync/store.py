@@ -105,6 +105,8 @@ SERVER_KEYS: frozenset[str] = frozenset(
 RECEIPT = "receipt"
 RECEIPTS_REFUSED_META = "receipts_refused"
 RECEIPT_REFUSED_LAST_META = "receipt_refused_last"
+# The projects this tablet serves, as the last pull that started from the beginning said.
+SCOPE_META = "scope_projects"
 
 PENDING = "pending"
 SYNCED = "synced"
@@ -319,6 +321,28 @@ _HOLDS_OWN = (
 _NOT_SAFE = (
     f"r.entity IN {_RECEIPT_ENTITIES} AND ((r.deleted = 0 AND {_HOLDS_OWN} AND NOT {_SAFE}) "
     f"OR (r.deleted = 1 AND {_CHANGE_WAITING}))"
+)
+# The records of projects outside the tablet's scope (a JSON list of ids, the parameter) that
+# are safe to forget: sent by the server, or this tablet's and covered (``_SAFE``); nothing of
+# the tablet's waits on them or their photos.
+_LEFT_BEHIND = (
+    "SELECT r.entity, r.id FROM record AS r "  # noqa: S608
+    "WHERE r.entity IN ('site', 'target', 'activity', 'participant', 'observation', 'form') "
+    "AND r.project_id IS NOT NULL AND r.project_id NOT IN (SELECT value FROM json_each(?)) "
+    "AND r.state NOT IN ('draft', 'pending', 'rejected') AND NOT " + _CHANGE_WAITING + " "
+    "AND NOT EXISTS (SELECT 1 FROM record AS a JOIN outbox AS o "
+    "ON o.entity = 'attachment' AND o.id = a.id "
+    "WHERE a.entity = 'attachment' AND a.observation_id = r.id) "
+    "AND NOT EXISTS (SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
+    "WHERE a.entity = 'attachment' AND (a.activity_id = r.id OR a.observation_id = r.id) "
+    "AND u.state = 'waiting') "
+    "AND (r.entity NOT IN " + _RECEIPT_ENTITIES + " OR NOT " + _HOLDS_OWN + " OR " + _SAFE + ")"
+)
+# Projects outside the scope that no record of the tablet's still needs.
+_LEFT_PROJECTS = (
+    "DELETE FROM record WHERE entity = 'project' "
+    "AND id NOT IN (SELECT value FROM json_each(?)) "
+    "AND NOT EXISTS (SELECT 1 FROM record AS r WHERE r.project_id = record.id)"
 )
 _HELD_PHOTOS = (
     "upload AS u JOIN record AS a ON a.entity = 'attachment' AND a.id = u.id AND a.deleted = 0"
@@ -1288,14 +1312,23 @@ class DeviceStore:
 
     # --- pull --------------------------------------------------------------------------------
 
-    def apply_pull(self, changes: Sequence[Change], cursor: str) -> int:
+    def apply_pull(
+        self, changes: Sequence[Change], cursor: str, *, projects: Sequence[str] | None = None
+    ) -> int:
         """Store one page of the server's changes and the cursor after it, together.
 
         Receipts are verified against the pinned keys first (``_pulled_receipt``); one that
         fails is refused: logged, counted in the meta ``receipts_refused``, never stored. Returns
-        how many of this page's receipts were refused."""
+        how many of this page's receipts were refused.
+
+        ``projects`` (a page that starts from the beginning: the ids of every project this
+        tablet serves now) is kept, and what the tablet holds of any other project is forgotten
+        once nothing of it is left to lose (``_forget_left_projects``)."""
         refused = 0
+        files: list[Path] = []
         with self._write():
+            if projects is not None:
+                self._set_meta(SCOPE_META, _dumps(sorted(projects)))
             for change in changes:
                 if change.entity == "catalogue":
                     self._set_meta("catalogue", _dumps(change.data))
@@ -1309,7 +1342,42 @@ class DeviceStore:
                 total = int(self._meta(RECEIPTS_REFUSED_META) or 0) + refused
                 self._set_meta(RECEIPTS_REFUSED_META, str(total))
             self._set_meta("cursor", cursor)
+            files = self._forget_left_projects()
+        for path in files:
+            path.unlink(missing_ok=True)
         return refused
+
+    def _forget_left_projects(self) -> list[Path]:
+        """Forget the records of projects the person no longer works on (docs/protocol.md#pull):
+        their sites, targets, activities, participants, observations and forms, with the photos
+        and conflicts of those, then the project itself once none of its records is left.
+
+        Only what is safe to lose goes: a record the server sent, or one of this tablet's whose
+        receipt covers it. A draft, a change waiting or refused, a record still without its
+        receipt and its photos stay, shown as before (a push of them is refused
+        ``out_of_scope``), and keep their project on the tablet. Returns the photo files to
+        remove once the transaction has committed."""
+        scope = self._meta(SCOPE_META)
+        if scope is None:
+            return []
+        gone = self._db.execute(_LEFT_BEHIND, (scope,)).fetchall()
+        if not gone:
+            self._db.execute(_LEFT_PROJECTS, (scope,))
+            return []
+        owners = [(r[0], r[1]) for r in gone]
+        photos = self._db.execute(
+            "SELECT a.id, u.path FROM record AS a LEFT JOIN upload AS u ON u.id = a.id "
+            "WHERE a.entity = 'attachment' AND (a.activity_id IN (SELECT value FROM json_each(?)) "
+            "OR a.observation_id IN (SELECT value FROM json_each(?)))",
+            (_dumps([i for _, i in owners]), _dumps([i for _, i in owners])),
+        ).fetchall()
+        records = owners + [(Entity.ATTACHMENT.value, r[0]) for r in photos]
+        self._db.executemany("DELETE FROM record WHERE entity = ? AND id = ?", records)
+        self._db.executemany("DELETE FROM conflict WHERE entity = ? AND entity_id = ?", records)
+        self._db.executemany("DELETE FROM upload WHERE id = ?", [(r[0],) for r in photos])
+        self._db.execute(_LEFT_PROJECTS, (scope,))
+        log.info("forgot %d records of projects this tablet no longer serves", len(records))
+        return [Path(r[1]) for r in photos if r[1] is not None]
 
     # --- custody receipts --------------------------------------------------------------------
 

@@ -184,6 +184,7 @@ def pull(
         cursor=Cursor(last, scope, catalogue).encode(),
         has_more=has_more,
         server_time=utcnow(),
+        projects=[str(p) for p in project_ids] if after == 0 else None,
     )
 
 

@@ -58,6 +58,12 @@ def test_after_a_scope_change_the_next_pull_brings_the_new_project_and_not_the_o
     assert store.get("project", str(field.other_project.id)) is not None
     pulled = store.get("activity", kenyan["id"])
     assert pulled is not None and pulled["title"] == "Hermetic bags"
+    # The project taken away is forgotten with its records, as its activity is safe on the
+    # server: its receipt, kept as proof, came with the first sync.
+    assert store.receipt("activity", ours["id"]) is not None
+    assert store.get("activity", ours["id"]) is None
+    assert store.get("project", str(field.project.id)) is None
+    assert store.custody().safe_to_wipe
 
     # The project taken away sends nothing more: the teammate's new day there stays away …
     teammates = field.activity(title="Teammate's field day")
