@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.app import App
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
@@ -92,6 +93,10 @@ class ActivitiesScreen(BaseScreen):
     ) -> None:
         project, listing, matches, asked = data
         if project is None:
+            # Taken from this tablet's person and forgotten by a pull (docs/protocol.md#pull):
+            # home lists the projects left.
+            if self.manager is not None and self.manager.current == self.name:
+                App.get_running_app().home()
             return
         self.project_title = f"{project.get('code', '')} · {project.get('name', '')}"
         listing.set_filter(self.list.state)

@@ -1288,3 +1288,18 @@ def test_the_sync_bar_says_why_the_last_sync_failed_in_full(
             driver.screenshot(DETAILS / f"status-failed-{language}-{name}.png")
         driver.app.set_language("en")
         driver.resize(1280, 800)
+
+
+def test_a_project_taken_away_while_its_list_is_open_leaves_for_home(
+    kivy_window: None, tmp_path: Path
+) -> None:
+    # A pull that starts again without the project (its person lost it) makes the store forget
+    # it (docs/protocol.md#pull): its list, open at that moment, goes home, where it is gone.
+    session, project = offline_store_session(tmp_path)
+    with kivy_driver.running(make_app(session)) as driver:
+        driver.app.show("activities", project_id=project["id"])
+        screen = on_screen(driver, "activities")
+        session.backend.store.apply_pull([], "c2", projects=[])
+        screen.refresh()
+        home = on_screen(driver, "home")
+        assert home.cards == []
