@@ -323,20 +323,21 @@ _NOT_SAFE = (
     f"OR (r.deleted = 1 AND {_CHANGE_WAITING}))"
 )
 # The records of projects outside the tablet's scope (a JSON list of ids, the parameter) that
-# are safe to forget: sent by the server, or this tablet's and covered (``_SAFE``); nothing of
-# the tablet's waits on them or their photos.
+# are safe to forget: sent by the server, this tablet's and covered (``_SAFE``), or deleted on
+# the tablet; nothing of the tablet's waits on them or their photos.
 _LEFT_BEHIND = (
     "SELECT r.entity, r.id FROM record AS r "  # noqa: S608
     "WHERE r.entity IN ('site', 'target', 'activity', 'participant', 'observation', 'form') "
     "AND r.project_id IS NOT NULL AND r.project_id NOT IN (SELECT value FROM json_each(?)) "
-    "AND r.state NOT IN ('draft', 'pending', 'rejected') AND NOT " + _CHANGE_WAITING + " "
+    "AND NOT " + _CHANGE_WAITING + " "
     "AND NOT EXISTS (SELECT 1 FROM record AS a JOIN outbox AS o "
     "ON o.entity = 'attachment' AND o.id = a.id "
     "WHERE a.entity = 'attachment' AND a.observation_id = r.id) "
     "AND NOT EXISTS (SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
     "WHERE a.entity = 'attachment' AND (a.activity_id = r.id OR a.observation_id = r.id) "
     "AND u.state = 'waiting') "
-    "AND (r.entity NOT IN " + _RECEIPT_ENTITIES + " OR NOT " + _HOLDS_OWN + " OR " + _SAFE + ")"
+    "AND (r.deleted = 1 OR (r.state NOT IN ('draft', 'pending', 'rejected') "
+    "AND (r.entity NOT IN " + _RECEIPT_ENTITIES + " OR NOT " + _HOLDS_OWN + " OR " + _SAFE + ")))"
 )
 # Projects outside the scope that no record of the tablet's still needs.
 _LEFT_PROJECTS = (

@@ -139,3 +139,21 @@ def test_nothing_not_yet_safe_on_the_server_is_forgotten_nor_its_project(
     assert store.get("activity", sent["id"]) is None
     assert store.state("activity", waiting["id"]) == "rejected"
     assert store.get("project", LEFT) is not None
+
+    # The expert deletes the refused record; the server, which never had it, has nothing to
+    # delete: nothing is left to lose, and the project goes with it.
+    store.delete_record("activity", waiting["id"])
+    store.acknowledge(
+        [
+            MutationResult(
+                seq=m.seq,
+                id=m.id,
+                status=ResultStatus.REJECTED,
+                errors=[{"field": "id", "code": "not_found", "message": "nothing to delete"}],
+            )
+            for m in store.pending()
+        ]
+    )
+    store.apply_pull([], "c5")
+    assert store.get("project", LEFT) is None
+    assert store.records("activity", include_deleted=True) == []
