@@ -41,7 +41,7 @@ from server.results.indicators import (
     result_groups,
     result_indicators,
 )
-from server.scope import project_scope
+from server.scope import country_scope_issue, project_scope
 from shared.catalogue import PROJECT_KIND_NAMES, THEMATIC_AREAS
 from shared.errors import ErrorCode, Issue
 from shared.indicators import INDICATORS, period_bounds, period_grain
@@ -151,7 +151,18 @@ def iati_activities(
         )
     except ValidationFailed as exc:
         raise ValidationFailed(issues + exc.issues, status_code=400) from None
-    if grain is None:
+    # A country or project outside the scope is refused, as every other export refuses it:
+    # an empty document would read as "nothing happened there".
+    scope = country_scope_issue(session, caller=caller, countries=query.filters.get("country", ()))
+    if scope is not None:
+        issues.append(scope)
+    ids: tuple[uuid.UUID, ...] | None = None
+    if "project" in query.filters:
+        try:
+            ids = resolve_projects(session, caller=caller, values=query.filters["project"])
+        except ValidationFailed as exc:
+            issues.extend(exc.issues)
+    if grain is None or issues:
         raise ValidationFailed(issues, status_code=400)
     apply_pending(session)
     statement = select(Project).order_by(col(Project.code))
@@ -159,8 +170,7 @@ def iati_activities(
         statement = statement.where(project_scope(caller))
     if "country" in query.filters:
         statement = statement.where(col(Project.country).in_(query.filters["country"]))
-    if "project" in query.filters:
-        ids = resolve_projects(session, caller=caller, values=query.filters["project"])
+    if ids is not None:
         statement = statement.where(col(Project.id).in_(ids))
     projects = list(session.execute(statement).scalars())
     where = Where(

@@ -153,6 +153,12 @@ def test_iati_lists_only_the_projects_in_scope(officer: TestClient, world: World
     assert root.tag == "iati-activities"
     text = response.content.decode()
     assert world.lso.code in text and world.eth.code not in text
+    # Another country is refused next to its field, as the other files refuse it, not answered
+    # with an empty document.
+    for fmt in ("iati", "csv", "activities-csv"):
+        refused = officer.get("/exports/download", params={"format": fmt, "country": "ETH"})
+        assert refused.status_code == 400, fmt
+        assert re.findall(r'id="([a-z_]+)-error"', main_of(refused.text)) == ["country"], fmt
 
 
 @sqlite_only

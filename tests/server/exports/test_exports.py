@@ -386,6 +386,31 @@ def test_bundled_mapping_covers_every_country() -> None:
     assert set(ISO2) == set(COUNTRIES)
 
 
+def test_iati_refuses_a_country_or_project_outside_scope(client: TestClient, world: World) -> None:
+    """As the DHIS2, CSV and activities exports: another country's projects are refused (400
+    out_of_scope), not answered as an empty <iati-activities/> that reads "nothing there"; with
+    another problem, all in one answer."""
+    url = "/api/v1/exports/iati.xml"
+    officer = world.auth("officer_lso")
+    refused = client.get(url, params={"country": "KEN"}, headers=officer)
+    assert refused.status_code == 400, refused.text
+    [problem] = refused.json()["detail"]
+    assert (problem["field"], problem["code"]) == ("country", "out_of_scope")
+    every = client.get(
+        url,
+        params={"country": "KEN", "project": world.project_ken.code, "period_type": "weekly"},
+        headers=officer,
+    )
+    assert every.status_code == 400, every.text
+    assert {(e["field"], e["code"]) for e in every.json()["detail"]} == {
+        ("period_type", "unknown_code"),
+        ("country", "out_of_scope"),
+        ("project", "out_of_scope"),
+    }
+    assert client.get(url, params={"country": "LSO"}, headers=officer).status_code == 200
+    assert client.get(url, params={"country": "KEN"}, headers=world.auth("hq")).status_code == 200
+
+
 def test_iati_export_is_valid_against_the_2_03_schema(client: TestClient, world: World) -> None:
     schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
     response = client.get("/api/v1/exports/iati.xml", headers=world.auth("hq"))
