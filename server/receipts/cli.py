@@ -80,17 +80,30 @@ def verify_command(file: Path) -> None:
             )
     for problem in verdict.problems:
         click.echo(problem)
-    since = ""
-    if verdict.deleted_since:
-        since = f" ({verdict.deleted_since} deleted since, by a later change)"
-    summary = (
-        f"{verdict.checked} receipts checked: {verdict.held} held by the server{since}, "
-        f"{len(verdict.problems)} problems"
+    summary = verify_summary(
+        checked=verdict.checked,
+        held=verdict.held,
+        deleted_since=verdict.deleted_since,
+        problems=len(verdict.problems),
     )
     if verdict.ok:
         click.echo(summary)
         return
     raise click.ClickException(summary)
+
+
+def verify_summary(*, checked: int, held: int, deleted_since: int, problems: int) -> str:
+    """The last line of ``receipts verify``: "1 receipt checked: 1 held by the server, 0
+    problems"."""
+    since = f" ({deleted_since} deleted since, by a later change)" if deleted_since else ""
+    return (
+        f"{_count(checked, 'receipt')} checked: {held} held by the server{since}, "
+        f"{_count(problems, 'problem')}"
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def ensure_key(session: Session) -> str:

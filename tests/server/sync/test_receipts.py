@@ -24,6 +24,7 @@ from server.errors import ConfigError
 from server.ops.backup import create_backup
 from server.ops.restore import restore_backup
 from server.projects.models import Site
+from server.receipts.cli import verify_summary
 from server.receipts.verify import FORMAT, verify_receipts
 from server.records.models import Change, Receipt
 from server.records.receipts import (
@@ -416,7 +417,7 @@ def test_receipts_verify_on_a_good_a_tampered_and_a_missing_record(
     assert result.returncode == 1
     [problem] = result.stdout.strip().splitlines()
     assert record["id"] in problem and "signature does not match" in problem
-    assert result.stderr.strip() == "pilotmon: 2 receipts checked: 1 held by the server, 1 problems"
+    assert result.stderr.strip() == "pilotmon: 2 receipts checked: 1 held by the server, 1 problem"
 
     with Session(engine) as session:  # hard-deleted behind the server's back
         session.execute(delete(Site).where(col(Site.id) == uuid.UUID(site["id"])))
@@ -425,6 +426,15 @@ def test_receipts_verify_on_a_good_a_tampered_and_a_missing_record(
     assert result.returncode == 1
     [problem] = result.stdout.strip().splitlines()
     assert site["id"] in problem and "missing" in problem
+
+
+def test_receipts_verify_counts_in_the_singular_and_the_plural() -> None:
+    assert verify_summary(checked=1, held=1, deleted_since=0, problems=0) == (
+        "1 receipt checked: 1 held by the server, 0 problems"
+    )
+    assert verify_summary(checked=3, held=1, deleted_since=1, problems=1) == (
+        "3 receipts checked: 1 held by the server (1 deleted since, by a later change), 1 problem"
+    )
 
 
 def test_receipts_verify_refuses_a_file_that_is_not_a_receipts_file(
