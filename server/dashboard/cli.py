@@ -53,7 +53,7 @@ def report_command(
 ) -> None:
     """Write the quarterly report of a country (or of everything) as a PDF."""
     caller = _operator()
-    label, _, _ = report.parse_quarter(quarter)
+    label = report.report_quarter(quarter, today=utcnow().date())
     scope = report.report_scope(caller, country=country, region=region, thematic_area=thematic_area)
     if not out.parent.is_dir():
         raise click.ClickException(f"cannot write {out}: no folder {out.parent}")

@@ -96,6 +96,21 @@ def parse_quarter(text: str) -> tuple[str, date, date]:
     return label, first, last
 
 
+def report_quarter(text: str, *, today: date) -> str:
+    """The quarter a report is asked for, begun by ``today``: a quarter to come has nothing to
+    report yet, and a report of zeros would read as "nothing happened" (as the API's summary
+    refuses a period to come)."""
+    label, first, _ = parse_quarter(text)
+    if first > today:
+        raise invalid(
+            "quarter",
+            ErrorCode.IN_FUTURE,
+            f"{label} has not begun: it starts on {first.isoformat()}",
+            status_code=400,
+        )
+    return label
+
+
 def quarter_of(day: date) -> str:
     return service.quarter_label(day)
 
@@ -154,10 +169,16 @@ def report_scope(
     if issues:
         raise ValidationFailed(issues, status_code=400)
     if sum(bool(v) for v in (country, region, area)) > 1:
-        raise invalid(
-            "country",
-            ErrorCode.INVALID,
-            "choose one of country, region and thematic area",
+        chosen = [name for name, v in (("country", country), ("region", region)) if v]
+        raise ValidationFailed(
+            [
+                Issue(
+                    chosen[0],
+                    ErrorCode.INVALID,
+                    "choose one of country, region and thematic area, not two",
+                    params={"rule": "one_scope"},
+                )
+            ],
             status_code=400,
         )
     if caller.role == Role.COUNTRY_OFFICER and country and country not in caller.countries:

@@ -191,20 +191,38 @@ def switch_language(page: Anonymous, form: CheckedAnonymousForm) -> Response:
 
 
 @router.get("/overview")
-def overview(page: SignedIn, session: SessionDep, country: str = "", target: str = "") -> Response:
-    assert page.caller is not None
+def overview(page: SignedIn, session: SessionDep, target: str = "") -> Response:
+    caller = page.caller
+    assert caller is not None
     today = _today()
-    data = service.overview(
-        session,
-        caller=page.caller,
-        t=page.t,
-        today=today,
-        country=country.strip().upper()[:3],
-        target_indicator=target.strip().upper()[:32],
-    )
+    # One country at most: a second one is refused next to the filter, not half-read.
+    chosen = [c.strip().upper() for c in page.request.query_params.getlist("country")]
+    chosen = [c for c in chosen if c]
+    errors = FormState()
+    if len(chosen) > 1:
+        errors["country"] = page.t.gettext("Choose one country.")
+
+    def read(country: str) -> service.Overview:
+        return service.overview(
+            session,
+            caller=caller,
+            t=page.t,
+            today=today,
+            country=country,
+            target_indicator=target.strip().upper()[:32],
+        )
+
+    try:
+        data = read(chosen[0][:16] if len(chosen) == 1 else "")
+    except ValidationFailed as exc:  # an unknown or another office's country
+        errors.update(field_errors(page.t, exc))
+        data = read("")
     return page.render(
         "overview.html",
         nav="overview",
+        status_code=400 if errors else 200,
+        errors=errors,
+        asked=", ".join(chosen),
         data=data,
         pending_days=page.settings.pending_tablet_days,
         now=utcnow(),
@@ -1210,8 +1228,12 @@ def quarterly_report(page: SignedIn, session: SessionDep) -> Response:
     """The quarter's report as a PDF, in the reader's language, for the scope chosen."""
     assert page.caller is not None
     values = _report_form(page)
+    issues: list[Issue] = []  # the quarter's and the scope's problems, together
     try:
-        label, _, _ = report.parse_quarter(values["quarter"])
+        label = report.report_quarter(values["quarter"], today=_today())
+    except ValidationFailed as exc:
+        issues += exc.issues
+    try:
         scope = report.report_scope(
             page.caller,
             country=values["country"],
@@ -1219,9 +1241,10 @@ def quarterly_report(page: SignedIn, session: SessionDep) -> Response:
             thematic_area=values["thematic_area"],
         )
     except ValidationFailed as exc:
-        return _reports_page(
-            page, session, values, errors=field_errors(page.t, exc), status_code=400
-        )
+        issues += exc.issues
+    if issues:
+        errors = field_errors(page.t, ValidationFailed(issues, status_code=400))
+        return _reports_page(page, session, values, errors=errors, status_code=400)
     data = report.build_report(
         session, caller=page.caller, t=page.t, quarter=label, scope=scope, now=utcnow()
     )

@@ -65,6 +65,7 @@ from server.scope import (
     can_manage_country,
     can_review,
     can_write_project,
+    country_scope_issue,
     device_scope,
     in_visible_project,
     site_scope,
@@ -1113,8 +1114,17 @@ def overview(
     """Headlines of this quarter against the last, and the four charts of the overview."""
     projects, _ = projects_service.list_projects(session, caller=caller, limit=1000)
     countries = sorted({p.country for p in projects})
-    if country not in countries:
-        country = ""
+    if country and country not in countries:
+        # An unknown or another office's country is refused, never quietly shown as all of
+        # them; one in scope without a project yet is shown, empty.
+        problem = (
+            Issue("country", ErrorCode.UNKNOWN_CODE, f"unknown country {country}")
+            if country not in COUNTRIES
+            else country_scope_issue(session, caller=caller, countries=[country])
+        )
+        if problem is not None:
+            raise ValidationFailed([problem], status_code=400)
+        countries = sorted({*countries, country})
     filters = {"country": country} if country else {}
     this_q = quarter_start(today)
     last_q = add_months(this_q, -3)

@@ -288,6 +288,11 @@ def message(t: Translator, found: Issue, project: Project, values: Mapping[str, 
     code = found.code
     if found.field == "value" and code == ErrorCode.NOT_NUMBER:
         return t.gettext("Type a number, like %(example)s.", example=t.number(1234.5, 1))
+    if found.field == "value" and code == ErrorCode.NOT_INTEGER:
+        return t.gettext(
+            "This indicator is a count: type a whole number, like %(example)s.",
+            example=t.number(1234),
+        )
     if found.field == "value" and code == ErrorCode.VALUE_RANGE:
         # the percentage rule (a result indicator's too) says its bound, 100
         percent = found.params.get("high") == "100" or values.get("indicator") in PERCENT_INDICATORS

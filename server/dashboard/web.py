@@ -336,8 +336,22 @@ def explain(t: Translator, code: str, params: Mapping[str, str] | None = None) -
 # quarter, where ``bad_period`` in general allows a year, a quarter or a month.
 FIELD_WORDS: dict[tuple[str, str], str] = {
     ("quarter", ErrorCode.BAD_PERIOD.value): N_("Write a quarter like 2026Q3."),
+    # The quarterly report: a quarter to come has nothing to report yet.
+    ("quarter", ErrorCode.IN_FUTURE.value): N_(
+        "This quarter has not begun yet: choose one that has."
+    ),
     # Closing a quarter (POST /reports/close, /api/v1/periods/close): only an ended one.
     ("period", ErrorCode.IN_FUTURE.value): N_("This quarter has not ended yet."),
+    # The indicator values take one period key (month, quarter or year) at most.
+    ("group_by", ErrorCode.TOO_MANY.value): N_(
+        "Group by one period at most: the month, the quarter or the year."
+    ),
+}
+
+# Where a rule's code is a general one (``invalid``) and its ``rule`` param says which rule.
+RULE_WORDS: dict[str, str] = {
+    # The quarterly report's scope: one of a country, a region and a thematic area.
+    "one_scope": N_("Choose a country, a region or a thematic area: one of them, not two."),
 }
 
 
@@ -366,7 +380,9 @@ def field_errors(t: Translator, exc: ValidationFailed) -> FormState:
     """A service's field-level errors, keyed by field, for messages next to the inputs."""
     errors = FormState()
     for item in exc.issues:
-        words = FIELD_WORDS.get((item.field, item.code))
+        words = RULE_WORDS.get(item.params.get("rule", "")) or FIELD_WORDS.get(
+            (item.field, item.code)
+        )
         if words:
             said = t.gettext(words)
         elif item.code == ErrorCode.TOO_LONG and item.params.get("high", "").isdigit():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
+from pydantic import AllowInfNan
 from sqlmodel import Field, SQLModel
 
 from server.api import UNKNOWN_KEYS_REFUSED, Text, UtcDateTime
@@ -197,6 +198,8 @@ class SitePublic(SQLModel):
 # The largest target or baseline accepted: far above anything a pilot counts or sells, far
 # below what the dashboard's number formatting and charts can no longer write.
 MAX_TARGET_VALUE = 1e12
+# "NaN" and "Infinity" are floats to Python but no number to a target: not_number, not a range.
+TargetNumber = Annotated[float, AllowInfNan(False)]
 
 
 class TargetCreate(SQLModel):
@@ -207,7 +210,7 @@ class TargetCreate(SQLModel):
         description="An indicator code, e.g. PARTICIPANTS, or a result indicator's (YIELD_KG_HA)",
     )
     period: Text = Field(max_length=8, description="2025, 2025Q3 or 2025-07")
-    value: float = Field(ge=0, le=MAX_TARGET_VALUE)
+    value: TargetNumber = Field(ge=0, le=MAX_TARGET_VALUE)
     sex: Text | None = Field(
         default=None,
         max_length=16,
@@ -222,7 +225,7 @@ class TargetCreate(SQLModel):
 
 class TargetUpdate(SQLModel):
     model_config = UNKNOWN_KEYS_REFUSED
-    value: float = Field(ge=0, le=MAX_TARGET_VALUE)
+    value: TargetNumber = Field(ge=0, le=MAX_TARGET_VALUE)
 
 
 class TargetPublic(SQLModel):

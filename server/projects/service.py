@@ -45,7 +45,7 @@ from server.scope import (
 from shared.catalogue import THEMATIC_AREAS, ProjectKind, Role, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, REGIONS, region_of
-from shared.indicators import period_bounds
+from shared.indicators import INDICATORS, period_bounds
 from shared.validation import (
     INDICATOR_CODES,
     ProjectFacts,
@@ -402,10 +402,14 @@ _NO_SUCH_PROJECT = Issue("project_id", ErrorCode.NOT_FOUND, "no such project")
 
 class ResultKind(Protocol):
     """What the targets need of a result indicator (``server.results.indicators``: this
-    domain does not import that one): whether it is a percentage, at most 100."""
+    domain does not import that one): whether it is a percentage, at most 100, and its
+    aggregate (a ``count`` of observations takes whole numbers)."""
 
     @property
     def percentage(self) -> bool: ...
+
+    @property
+    def aggregate(self) -> str: ...
 
 
 _NO_RESULTS: Mapping[str, ResultKind] = {}
@@ -685,6 +689,7 @@ def _new_target_problems(
         errors = [_NO_SUCH_PROJECT, *(i for i in errors if i.field != "project_id")]
     clean = result.clean
     errors += _too_large(clean)
+    errors += _not_whole(clean, results)
     if project is not None:
         errors += _period_problems(project, clean)
     indicator = clean.get("indicator")
@@ -711,6 +716,32 @@ def _too_large(clean: Mapping[str, Any]) -> list[Issue]:
             "value",
             ErrorCode.VALUE_RANGE,
             f"value: {value:g} is above the largest target or baseline, {MAX_TARGET_VALUE:g}",
+        )
+    ]
+
+
+# The catalogue's units that count whole things: a target of 1234.5 participants could never
+# be met exactly nor read as anything a count gives. Expert days (person-days) may be halves.
+COUNT_UNITS = frozenset({"activities", "participations", "people", "countries"})
+COUNT_INDICATORS = frozenset(code for code, i in INDICATORS.items() if i.unit in COUNT_UNITS)
+
+
+def _not_whole(clean: Mapping[str, Any], results: Mapping[str, ResultKind]) -> list[Issue]:
+    """A target or baseline of a count (the catalogue's counts, a result indicator counting
+    observations) is a whole number."""
+    value, indicator = clean.get("value"), clean.get("indicator")
+    if value is None or indicator is None or float(value).is_integer():
+        return []
+    result = results.get(indicator)
+    counts = result.aggregate == "count" if result is not None else indicator in COUNT_INDICATORS
+    if not counts:
+        return []
+    return [
+        Issue(
+            "value",
+            ErrorCode.NOT_INTEGER,
+            f"value: {indicator} is a count, so its target is a whole number, not {value:g}",
+            params={"value": f"{value:g}", "indicator": indicator},
         )
     ]
 
@@ -781,8 +812,8 @@ def update_target(
         percent=_percentages(results),
     )
     _raise_if_invalid(result)
-    if too_large := _too_large(result.clean):
-        raise ValidationFailed(too_large)
+    if problems := _too_large(result.clean) + _not_whole(result.clean, results):
+        raise ValidationFailed(problems)
     if float(result.clean["value"]) == target.value:
         return target
     before = target.value

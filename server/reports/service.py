@@ -91,6 +91,15 @@ def summary(
         first, last = period_bounds(period)
     except ValueError as exc:
         issues.append(Issue("period", ErrorCode.BAD_PERIOD, str(exc)))
+    else:
+        if first > utcnow().date():  # nothing to sum yet: zeros would read "nothing happened"
+            issues.append(
+                Issue(
+                    "period",
+                    ErrorCode.IN_FUTURE,
+                    f"{period} has not begun: it starts on {first.isoformat()}",
+                )
+            )
     country = country.strip().upper() if country else None
     if country is not None and country not in COUNTRIES:
         issues.append(Issue("country", ErrorCode.UNKNOWN_CODE, f"unknown country {country}"))

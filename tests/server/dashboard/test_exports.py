@@ -172,6 +172,22 @@ def test_bad_choices_are_named_next_to_their_field(officer: TestClient, world: W
     assert 'id="group_by-error"' in html
     assert "This does not apply to the chosen indicator." in html
     assert 'value="sex" checked' in html
+    # two period keys: said as the API says it, one period at most, in the reader's language
+    periods = [("group_by", "period:quarter"), ("group_by", "period:month")]
+    twice = officer.get(
+        "/exports/download", params=[("indicator", "PARTICIPANTS"), ("format", "xlsx"), *periods]
+    )
+    assert twice.status_code == 400
+    assert (
+        '<p class="field-error" id="group_by-error">Group by one period at most: the month, the '
+        "quarter or the year.</p>" in twice.text
+    )
+    officer.cookies.set("pilotmon_lang", "pt")
+    twice = officer.get(
+        "/exports/download", params=[("indicator", "PARTICIPANTS"), ("format", "xlsx"), *periods]
+    )
+    assert "Agrupe por um período no máximo: o mês, o trimestre ou o ano." in twice.text
+    officer.cookies.delete("pilotmon_lang")
     dates = officer.get("/exports/download", params={"format": "csv", "from": "14/03/2025"})
     assert dates.status_code == 400 and 'id="from-error"' in dates.text
     unknown = officer.get("/exports/download", params={"format": "csv", "indicator": "HAPPINESS"})

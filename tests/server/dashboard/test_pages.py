@@ -137,8 +137,36 @@ def test_hq_sees_every_country_and_can_pick_one(
     lesotho = main_of(client.get("/overview?country=LSO").text)
     assert "<h1>Lesotho</h1>" in lesotho
     assert "ETH-CPP-CLIMATE" not in lesotho
-    # An unknown country is ignored, not an error.
-    assert client.get("/overview?country=ZZZ").status_code == 200
+    # An unknown country is said next to the filter (400), not shown as "All countries"
+    # without a word; two countries are one too many, not the last of them.
+    for query, said in (
+        ("country=ZZZ", "This is not one of the allowed choices."),
+        ("country=LSO&country=ETH", "Choose one country."),
+    ):
+        response = client.get(f"/overview?{query}")
+        assert response.status_code == 400, query
+        html = main_of(response.text)
+        assert f'<p class="field-error" id="country-error">{said}</p>' in html, query
+        assert 'aria-describedby="country-error"' in html and 'role="alert"' in html
+    # HQ sees every country: one without a pilot yet is shown, empty, not refused
+    malawi = client.get("/overview?country=MWI")
+    assert malawi.status_code == 200 and "<h1>Malawi</h1>" in main_of(malawi.text)
+
+
+def test_an_officer_is_told_another_countrys_overview_is_not_theirs(
+    officer: TestClient, world: World
+) -> None:
+    response = officer.get("/overview?country=ETH")
+    assert response.status_code == 400
+    html = main_of(response.text)
+    assert (
+        '<p class="field-error" id="country-error">This is outside your projects or countries.</p>'
+        in html
+    )
+    assert "ETH-CPP-CLIMATE" not in html and "Ethiopia" not in html.split("<select")[0]
+    officer.cookies.set("pilotmon_lang", "fr")
+    french = main_of(officer.get("/overview?country=ETH&country=LSO").text)
+    assert "Choisissez un seul pays." in french
 
 
 def test_a_field_expert_sees_only_their_projects(
@@ -550,24 +578,36 @@ def test_a_target_is_typed_in_the_readers_number_format(
     page = main_of(officer.get(url).text)
     assert "Fixer une cible ou une référence de départ" in page
     assert "Par exemple 1\u202f234,5" in page
-    response = _target_post(
-        officer,
-        f"{url}/targets",
-        indicator="PARTICIPANTS",
-        kind="target",
-        period="2026Q2",
-        sex="female",
-        value="1 234,5",
+    # A count of participants is a whole number: 1 234,5 is refused, in French, and not saved.
+    fields = {"indicator": "PARTICIPANTS", "kind": "target", "period": "2026Q2", "sex": "female"}
+    refused = _target_post(officer, f"{url}/targets", **fields, value="1 234,5")
+    assert refused.status_code == 422
+    assert (
+        'id="value-error">Cet indicateur est un comptage\u202f: saisissez un nombre entier, '
+        "par exemple 1\u202f234.</p>" in refused.text
     )
-    html = main_of(response.text)
-    assert "1\u202f234,5" in html
+    response = _target_post(officer, f"{url}/targets", **fields, value="1 234")
+    assert "1\u202f234" in main_of(response.text)
     with Session(engine) as reader:
         saved = reader.exec(select(Target).where(Target.period == "2026Q2")).one()
-    assert (saved.value, saved.sex) == (1234.5, "female")
-    # changed with a decimal point, which French readers type too
-    _target_post(officer, f"{url}/targets/{saved.id}", value="1500.25")
+    assert (saved.value, saved.sex) == (1234.0, "female")
+    # Expert days may be halves: 1 234,5 is read as typed
+    _target_post(
+        officer, f"{url}/targets", indicator="EXPERT_DAYS", period="2026Q2", value="1 234,5"
+    )
     with Session(engine) as reader:
-        assert reader.get(Target, saved.id).value == 1500.25  # type: ignore[union-attr]
+        days = reader.exec(select(Target).where(Target.indicator == "EXPERT_DAYS")).one()
+    assert days.value == 1234.5
+    # changed with a decimal point, which French readers type too
+    _target_post(officer, f"{url}/targets/{days.id}", value="1500.25")
+    with Session(engine) as reader:
+        assert reader.get(Target, days.id).value == 1500.25  # type: ignore[union-attr]
+    # and a count's row changed to a fraction is refused next to it
+    refused = _target_post(officer, f"{url}/targets/{saved.id}", value="1500,5")
+    assert refused.status_code == 422
+    assert f'id="v-{saved.id}-error">Cet indicateur est un comptage' in refused.text
+    with Session(engine) as reader:
+        assert reader.get(Target, saved.id).value == 1234.0  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -179,11 +179,39 @@ def test_bad_input_is_shown_on_the_reports_page(hq: TestClient, world: World) ->
         ({"quarter": "last"}, "quarter"),
         ({"quarter": "2026Q3", "country": "XYZ"}, "country"),
         ({"quarter": "2026Q3", "country": "LSO", "thematic_area": "TA1"}, "country"),
+        ({"quarter": "2026Q3", "region": "RBJ", "thematic_area": "TA1"}, "region"),
     ):
         response = download(hq, **params)
         assert response.status_code == 400, params
         assert response.headers["content-type"].startswith("text/html")
         assert f'id="{field}-error"' in main_of(response.text), params
+
+
+def _field_errors(response: Any) -> dict[str, str]:
+    return dict(
+        re.findall(r'<p class="field-error" id="([\w-]+)-error">([^<]+)</p>', response.text)
+    )
+
+
+def test_a_quarter_to_come_and_two_scopes_are_said_plainly(hq: TestClient, world: World) -> None:
+    """A quarter that has not begun is refused (400 in_future at quarter, as the API's summary)
+    rather than printed as a report of zeros; a country and a region together are said to be
+    one too many; both at once, in the reader's language."""
+    ahead = report.shift_quarter(this_quarter(world), 1)
+    response = download(hq, quarter=ahead, country="LSO", region="RBJ")
+    assert response.status_code == 400
+    assert "application/pdf" not in response.headers["content-type"]
+    assert _field_errors(response) == {
+        "quarter": "This quarter has not begun yet: choose one that has.",
+        "country": "Choose a country, a region or a thematic area: one of them, not two.",
+    }
+    hq.cookies.set("pilotmon_lang", "fr")
+    french = _field_errors(download(hq, quarter=ahead, region="RBJ", thematic_area="TA1"))
+    assert french == {
+        "quarter": "Ce trimestre n’a pas encore commencé\u202f: choisissez-en un qui a commencé.",
+        "region": "Choisissez un pays, une région ou un domaine thématique\u202f: "
+        "un seul, pas deux.",
+    }
 
 
 @sqlite_only
@@ -705,6 +733,7 @@ def test_the_command_line_refuses_bad_input_in_one_line(db_url: str, tmp_path: P
         (("--quarter", "2026-07"), "not a quarter"),
         (("--quarter", "2026Q3", "--country", "XYZ"), "unknown country XYZ"),
         (("--quarter", "2026Q3", "--region", "NOWHERE"), "unknown region"),
+        (("--quarter", "2099Q1"), "2099Q1 has not begun"),
         (("--quarter", "2026Q3", "--lang", "de"), "--lang"),
         ((), "--quarter"),
     ):

@@ -65,6 +65,11 @@ def test_forms_need_their_csrf_token_and_a_name(officer: TestClient, engine: Eng
 def test_exports_page_shows_the_feed_and_how_to_connect(officer: TestClient) -> None:
     html = main_of(officer.get("/exports").text)
     assert FEED in html and "From OData Feed" in html and "OData feed" in html
+    # the per-form observation sets are in the feed too (docs/odata.md), said in each language
+    assert "each form’s observations (Observations_ and the form’s code)" in html
+    officer.cookies.set("pilotmon_lang", "fr")
+    french = main_of(officer.get("/exports").text)
+    assert "les observations de chaque formulaire (Observations_ suivi du code" in french
 
 
 @sqlite_only

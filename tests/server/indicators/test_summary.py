@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from server.activities.service import write_activity
+from server.columns import utcnow
 from server.projects.models import Participant, Target
 from tests.factories import World, activity_data, detach
 from tests.server.indicators import naive
@@ -200,3 +201,33 @@ def test_summary_bad_parameters(
     response = client.get("/api/v1/reports/summary", params=params, headers=world.auth("hq"))
     assert response.status_code == 400
     assert response.json()["detail"][0]["field"] == field
+
+
+def test_a_period_that_has_not_begun_is_refused(client: TestClient, world: World) -> None:
+    """2030Q1 has nothing to sum yet: 400 in_future on period (as the quarterly report), with
+    the other problems; the current quarter, begun, is answered."""
+    today = utcnow().date()
+    future = f"{today.year + 1}Q1"
+    for period in (future, str(today.year + 1), f"{today.year + 1}-01"):
+        response = client.get(
+            "/api/v1/reports/summary", params={"period": period}, headers=world.auth("hq")
+        )
+        assert response.status_code == 400, response.text
+        [problem] = response.json()["detail"]
+        assert (problem["field"], problem["code"]) == ("period", "in_future"), period
+    both = client.get(
+        "/api/v1/reports/summary",
+        params={"period": future, "country": "ZZZ"},
+        headers=world.auth("hq"),
+    )
+    assert {(e["field"], e["code"]) for e in both.json()["detail"]} == {
+        ("period", "in_future"),
+        ("country", "unknown_code"),
+    }
+    now = f"{today.year}Q{(today.month - 1) // 3 + 1}"
+    assert (
+        client.get(
+            "/api/v1/reports/summary", params={"period": now}, headers=world.auth("hq")
+        ).status_code
+        == 200
+    )

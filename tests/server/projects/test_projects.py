@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from server.projects.models import Project, Site, Target
 from server.records.models import AuditEntry, Change
 from tests.factories import World, fresh, rows
+from tests.server.results.helpers import indicator, make_form
 
 
 def _project(**overrides: Any) -> dict[str, Any]:
@@ -357,3 +358,64 @@ def test_a_target_with_too_many_zeros_is_refused(client: TestClient, session: Se
     ok = client.post("/api/v1/targets", json={**body, "value": 1e12}, headers=world.auth("admin"))
     assert ok.status_code == 201, ok.text
     assert fresh(session, Target, world.target_lso.id).value == 500
+
+
+def test_a_target_of_a_count_is_a_whole_number(client: TestClient, session: Session) -> None:
+    """People, participations, activities and countries come whole: 1234.5 participants is
+    refused (422 not_integer at value), on creation and on change; a count of observations too;
+    expert days and a ratio may be fractions."""
+    world = World(session)
+    make_form(
+        session,
+        code="T_STORE",
+        fields=[{"name": "kg", "type": "decimal", "label": {"en": "Kg"}, "unit": "kg"}],
+        indicators=[
+            indicator("T_VISITS", "count", unit="checks"),
+            indicator("T_KG", "mean", field="kg", unit="kg"),
+        ],
+    )
+    session.commit()
+    officer = world.auth("officer_lso")
+    body = {"project_id": str(world.project_lso.id), "period": "2026"}
+    for code in ("PARTICIPANTS", "UNIQUE_PARTICIPANTS", "ACTIVITIES", "T_VISITS"):
+        response = client.post(
+            "/api/v1/targets", json={**body, "indicator": code, "value": 1234.5}, headers=officer
+        )
+        assert response.status_code == 422, (code, response.text)
+        [problem] = response.json()["detail"]
+        assert (problem["field"], problem["code"]) == ("value", "not_integer"), code
+        assert "whole number" in problem["message"]
+    response = client.patch(
+        f"/api/v1/targets/{world.target_lso.id}", json={"value": 500.5}, headers=officer
+    )
+    assert response.status_code == 422 and response.json()["code"] == "not_integer"
+    assert fresh(session, Target, world.target_lso.id).value == 500
+    for code in ("EXPERT_DAYS", "WOMEN_SHARE", "T_KG"):
+        response = client.post(
+            "/api/v1/targets", json={**body, "indicator": code, "value": 12.5}, headers=officer
+        )
+        assert response.status_code == 201, (code, response.text)
+    whole = client.post(
+        "/api/v1/targets", json={**body, "indicator": "ACTIVITIES", "value": 12.0}, headers=officer
+    )
+    assert whole.status_code == 201, whole.text
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_target_that_is_not_a_number_is_said_so(
+    client: TestClient, session: Session, value: str
+) -> None:
+    """ "NaN" and "Infinity" parse as floats but are no number: not_number, not a range."""
+    world = World(session)
+    body = {"project_id": str(world.project_lso.id), "indicator": "PARTICIPANTS", "period": "2026"}
+    officer = world.auth("officer_lso")
+    for response in (
+        client.post("/api/v1/targets", json={**body, "value": value}, headers=officer),
+        client.patch(
+            f"/api/v1/targets/{world.target_lso.id}", json={"value": value}, headers=officer
+        ),
+    ):
+        assert response.status_code == 422, response.text
+        [problem] = response.json()["detail"]
+        assert (problem["field"], problem["code"]) == ("value", "not_number")
+        assert "number" in problem["message"] and "less than" not in problem["message"]
