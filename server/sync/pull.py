@@ -141,8 +141,7 @@ def pull(
                 data=catalogue_wire(),
             )
         )
-    if after == 0 and project_ids:
-        changes += _frame(session, project_ids, caller=caller)
+    frame = _frame(session, project_ids, caller=caller) if after == 0 and project_ids else []
 
     rows: Sequence[Any] = []
     if project_ids:
@@ -178,7 +177,7 @@ def pull(
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1].seq if rows else after
-    changes += _current_state(session, rows, caller=caller, signer=signer)
+    changes += _once(frame, _current_state(session, rows, caller=caller, signer=signer))
     return PullResponse(
         changes=changes,
         cursor=Cursor(last, scope, catalogue).encode(),
@@ -186,6 +185,33 @@ def pull(
         server_time=utcnow(),
         projects=[str(p) for p in project_ids] if after == 0 else None,
     )
+
+
+def _once(frame: list[Change], logged: list[Change]) -> list[Change]:
+    """The frame, then the logged changes, each record once: one the frame carries already
+    (logged when it was made) is left out of the logged ones, and its receipt moves up to
+    follow it there."""
+    if not frame:
+        return logged
+    framed = {(change.entity, change.id) for change in frame}
+    receipts: dict[tuple[str, str], Change] = {}
+    rest: list[Change] = []
+    for change in logged:
+        if (change.entity, change.id) in framed:
+            continue
+        if change.entity == PulledEntity.RECEIPT:
+            assert change.data is not None
+            of = (str(change.data["entity"]), change.id)
+            if of in framed:
+                receipts[of] = change
+                continue
+        rest.append(change)
+    ordered: list[Change] = []
+    for change in frame:
+        ordered.append(change)
+        if (receipt := receipts.get((change.entity, change.id))) is not None:
+            ordered.append(receipt)
+    return ordered + rest
 
 
 def _frame(session: Session, project_ids: list[uuid.UUID], *, caller: Caller) -> list[Change]:

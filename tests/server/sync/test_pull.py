@@ -76,6 +76,27 @@ def test_a_first_pull_brings_the_catalogue_then_the_scope(
     assert again == [] and same_cursor == cursor
 
 
+def test_a_first_page_sends_each_record_once_and_names_the_tablets_projects(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    # The frame of a first pull (projects, sites, targets, forms) and the change log both name
+    # a record logged when it was made: the page carries it once (docs/protocol.md#pull).
+    _target(engine, field)
+    _push_activities(client, field, 2)
+    first = client.get("/api/v1/sync/pull", params={"limit": 1000}, headers=field.headers())
+    assert first.status_code == 200, first.text
+    body = first.json()
+    keys = [(c["entity"], c["id"]) for c in body["changes"]]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    assert {"project", "site", "target", "activity"} <= {entity for entity, _ in keys}
+    assert body["projects"] == [str(field.project.id)]
+    # A page that carries on names none.
+    again = client.get(
+        "/api/v1/sync/pull", params={"cursor": body["cursor"]}, headers=field.headers()
+    )
+    assert again.status_code == 200 and again.json()["projects"] is None
+
+
 def test_pages_follow_the_cursor_without_gaps_or_repeats(client: TestClient, field: Field) -> None:
     ids = _push_activities(client, field, 7)
     _, cursor = pull_all(client, field, limit=1000)

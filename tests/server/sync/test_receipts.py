@@ -281,10 +281,11 @@ def test_the_receipt_reaches_the_tablet_when_the_office_changed_the_record_befor
     )
     assert edited.status_code == 200, edited.text
     changes, _ = pull_all(client, field)
-    assert [(c["version"], c["data"]["name"]) for c in changes if c["entity"] == "site"][-1] == (
-        2,
-        "Office name",
-    )
+    assert [
+        (c["version"], c["data"]["name"])
+        for c in changes
+        if c["entity"] == "site" and c["id"] == site["id"]
+    ] == [(2, "Office name")]
     [receipt] = [c["data"] for c in changes if c["entity"] == "receipt"]
     assert (receipt["id"], receipt["version"]) == (site["id"], 1) and _verifies(client, receipt)
 
