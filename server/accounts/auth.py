@@ -15,6 +15,7 @@ from server.accounts.models import AccessToken, Device, User, UserProject
 from server.accounts.security import new_token, token_hash
 from server.columns import as_utc, utcnow
 from server.errors import PilotMonitorError
+from shared.catalogue import Role
 from shared.errors import ErrorCode
 
 
@@ -45,6 +46,11 @@ class Caller:
 
     @property
     def countries(self) -> frozenset[str]:
+        """The countries the caller's scope is made of: a country officer's. A field expert's
+        scope is its projects (their countries come with them, ``server.scope``), so a country
+        stored beside them before that rule held reaches nothing; HQ and admins see all."""
+        if self.user.role == Role.FIELD_EXPERT:
+            return frozenset()
         return frozenset(self.user.countries or [])
 
 

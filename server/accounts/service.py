@@ -74,6 +74,21 @@ ACCOUNT_DELAY = timedelta(minutes=1)
 # What a country officer may create: people of its own countries, never HQ or admins.
 OFFICER_MAY_CREATE = frozenset({Role.FIELD_EXPERT, Role.COUNTRY_OFFICER})
 
+# What each role's scope is made of (docs/roles.md#roles-and-scope): a field expert's projects
+# (its countries follow from them), a country officer's countries. HQ analysts and admins see
+# everything by their role: neither list would mean anything for them.
+SCOPE_FIELDS: dict[str, str | None] = {
+    Role.FIELD_EXPERT: "projects",
+    Role.COUNTRY_OFFICER: "countries",
+    Role.HQ_ANALYST: None,
+    Role.ADMIN: None,
+}
+
+
+def scope_field(role: str) -> str | None:
+    """The list a person of ``role`` is given: ``projects``, ``countries`` or None (all)."""
+    return SCOPE_FIELDS.get(role)
+
 
 class LoginFailed(PilotMonitorError):
     status_code = 401
@@ -118,9 +133,10 @@ def _user_problems(
     full_name: str,
     email: str | None,
     visible_projects: Any,
+    refused: frozenset[str] = frozenset(),
 ) -> tuple[list[Issue], list[Project]]:
     """Every rule a new user breaks (all of them, for a form to show at once), and the projects
-    its codes name."""
+    its codes name (``refused``: countries the caller may not give, not judged again)."""
     errors: list[Issue] = []
     if not USERNAME_RE.match(username):
         errors.append(
@@ -150,6 +166,7 @@ def _user_problems(
         countries=countries,
         project_codes=project_codes,
         visible_projects=visible_projects,
+        refused=refused,
     )
     return errors + scope_errors, projects
 
@@ -161,22 +178,35 @@ def _scope_problems(
     countries: Sequence[str],
     project_codes: Sequence[str],
     visible_projects: Any,
+    refused: frozenset[str] = frozenset(),
 ) -> tuple[list[Issue], list[Project]]:
-    """Every rule a person's scope breaks, when they are created or their scope changes, and
-    the projects its codes name (``visible_projects``: a condition over Project, so that a
-    country officer learns nothing of another country's projects)."""
+    """Every rule a person's scope breaks, when they are created or their scope changes (one
+    rule set for both), and the projects its codes name (``visible_projects``: a condition over
+    Project, so that a country officer learns nothing of another country's projects).
+
+    A field expert is given projects (at least one; the countries it names must be theirs: its
+    countries follow from them), a country officer countries (at least one, and no project), an
+    HQ analyst or an admin neither (``SCOPE_FIELDS``). Unknown codes are named at their field;
+    ``refused`` countries (the caller may not give them) are not judged again."""
     errors: list[Issue] = []
-    for country in countries:
-        if country not in COUNTRIES:
-            errors.append(
-                Issue(
-                    "countries",
-                    ErrorCode.UNKNOWN_CODE,
-                    f"unknown country {country!r}; use ISO 3166-1 alpha-3",
-                )
+    known_role = role in SCOPE_FIELDS
+    takes_countries = not known_role or role in (Role.COUNTRY_OFFICER, Role.FIELD_EXPERT)
+    takes_projects = not known_role or role == Role.FIELD_EXPERT
+    if countries and not takes_countries:
+        errors.append(_not_applicable("countries", role))
+    if project_codes and not takes_projects:
+        errors.append(_not_applicable("projects", role))
+    unknown = [c for c in countries if c not in COUNTRIES] if takes_countries else []
+    for country in unknown:
+        errors.append(
+            Issue(
+                "countries",
+                ErrorCode.UNKNOWN_CODE,
+                f"unknown country {country!r}; use ISO 3166-1 alpha-3",
             )
+        )
     projects: list[Project] = []
-    for code in dict.fromkeys(project_codes):
+    for code in dict.fromkeys(project_codes if takes_projects else ()):
         query = select(Project).where(Project.code == code)
         if visible_projects is not None:
             query = query.where(visible_projects)
@@ -189,18 +219,71 @@ def _scope_problems(
         errors.append(
             Issue("countries", ErrorCode.REQUIRED, "a country officer needs at least one country")
         )
-    if (
-        role == Role.FIELD_EXPERT
-        and not projects
-        and not any(e.field == "projects" for e in errors)
-    ):
-        errors.append(
-            Issue("projects", ErrorCode.REQUIRED, "a field expert needs at least one project")
-        )
+    if role == Role.FIELD_EXPERT:
+        projects_refused = any(e.field == "projects" for e in errors)
+        if not projects and not projects_refused:
+            errors.append(
+                Issue("projects", ErrorCode.REQUIRED, "a field expert needs at least one project")
+            )
+        theirs = {p.country for p in projects}
+        besides = [c for c in countries if c not in (*unknown, *refused, *theirs)]
+        if besides and not projects_refused:
+            errors.append(
+                Issue(
+                    "countries",
+                    ErrorCode.NOT_APPLICABLE,
+                    "a field expert's countries follow from their projects: "
+                    f"{', '.join(besides)} is the country of none of them; "
+                    "give a project of it instead",
+                    {"countries": ", ".join(besides)},
+                )
+            )
     return errors, projects
 
 
-def new_user_issues(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> list[Issue]:
+def _not_applicable(field: str, role: str) -> Issue:
+    """A list that means nothing for ``role``'s scope (``SCOPE_FIELDS``)."""
+    if role == Role.COUNTRY_OFFICER:
+        reason = "a country officer's scope is its countries, with every project in them"
+    else:
+        reason = f"a {role} sees every country and project by their role"
+    return Issue(field, ErrorCode.NOT_APPLICABLE, f"{reason}: give no {field}")
+
+
+def countries_refused(caller: Caller, countries: Sequence[str]) -> list[Issue]:
+    """A country officer gives people only its own countries: each known country outside them
+    refused at ``countries`` (403 ``out_of_scope``; an unknown one is a rule's 422)."""
+    if caller.role == Role.ADMIN:
+        return []
+    outside = [c for c in _country_codes(countries) if c in COUNTRIES and c not in caller.countries]
+    if not outside:
+        return []
+    return [
+        Issue(
+            "countries",
+            ErrorCode.OUT_OF_SCOPE,
+            "you may only give people your countries ("
+            + (", ".join(sorted(caller.countries)) or "none")
+            + "), not "
+            + ", ".join(outside),
+            {"countries": ", ".join(outside)},
+        )
+    ]
+
+
+def _refusal(refused: Sequence[Issue], problems: Sequence[Issue]) -> ValidationFailed:
+    """One 403 naming the values refused at their fields, then the request's other problems,
+    so that one answer says all that is wrong (docs/errors.md#body-shapes)."""
+    return ValidationFailed([*refused, *problems], status_code=403)
+
+
+def new_user_issues(
+    session: Session,
+    *,
+    caller: Caller,
+    data: Mapping[str, Any],
+    refused: Sequence[Issue] = (),
+) -> list[Issue]:
     """The rules ``create_user_as`` would find broken by ``data`` (not its permission checks),
     all of them: a form checks them alongside its own limits to name every problem at once."""
     errors, _ = _user_problems(
@@ -213,15 +296,24 @@ def new_user_issues(session: Session, *, caller: Caller, data: Mapping[str, Any]
         full_name=str(data.get("full_name") or ""),
         email=data.get("email"),
         visible_projects=_projects_visible_to(caller),
+        refused=_refused_countries(refused),
     )
     return errors
+
+
+def _refused_countries(refused: Sequence[Issue]) -> frozenset[str]:
+    return frozenset(
+        c for issue in refused for c in issue.params.get("countries", "").split(", ") if c
+    )
 
 
 def new_user_rules(
     session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
 ) -> list[Issue]:
-    """``POST /users``'s rule checks (server.deps.rules)."""
-    return new_user_issues(session, caller=caller, data=data)
+    """``POST /users``'s rule checks (server.deps.rules), with the countries the caller may not
+    give (the body failed its limits: one 422 names every problem)."""
+    refused = countries_refused(caller, _country_codes(data.get("countries") or []))
+    return refused + new_user_issues(session, caller=caller, data=data, refused=refused)
 
 
 def _country_codes(countries: Sequence[str]) -> list[str]:
@@ -263,9 +355,9 @@ def create_user(
         raise ValidationFailed(errors)
     if get_by_username(session, username=username) is not None:
         raise Conflict(f"username {username!r} is taken", code=ErrorCode.ALREADY_EXISTS)
-    # A field expert's countries follow from their projects.
+    # A field expert's countries are those of their projects.
     if role == Role.FIELD_EXPERT:
-        countries = sorted({*countries, *(p.country for p in projects)})
+        countries = sorted({p.country for p in projects})
     user = User(
         username=username,
         full_name=full_name,
@@ -310,14 +402,10 @@ def create_user_as(session: Session, *, caller: Caller, data: Mapping[str, Any])
             raise Forbidden(
                 f"role: a country officer may create field experts and country officers, not {role}"
             )
-        outside = sorted(set(countries) - caller.countries)
-        if outside:
-            raise Forbidden(
-                "countries: you may only create users of your countries ("
-                + ", ".join(sorted(caller.countries))
-                + "), not "
-                + ", ".join(outside),
-                code=ErrorCode.OUT_OF_SCOPE,
+        # A country not theirs is refused at its field, with the body's other problems.
+        if refused := countries_refused(caller, countries):
+            raise _refusal(
+                refused, new_user_issues(session, caller=caller, data=data, refused=refused)
             )
         # (an officer without a country is one of create_user's rules, named with the others)
     return create_user(
@@ -380,8 +468,12 @@ def update_user(
     from the person's next request on: every token and tablet of theirs reads it afresh."""
     user = get_user(session, caller=caller, user_id=user_id)
     refuse_unless_may_manage(session, caller=caller, user=user)
-    refuse_unless_may_change_scope(caller=caller, user=user, changes=changes)
-    errors, scope = _change_problems(session, caller=caller, user=user, changes=changes)
+    refused = refuse_unless_may_change_scope(caller=caller, user=user, changes=changes)
+    errors, scope = _change_problems(
+        session, caller=caller, user=user, changes=changes, refused=refused
+    )
+    if refused:
+        raise _refusal(refused, errors)
     if errors:
         raise ValidationFailed(errors)
     countries_before = list(user.countries or [])
@@ -479,27 +571,24 @@ def _audit_change(
 
 def refuse_unless_may_change_scope(
     *, caller: Caller, user: User, changes: Mapping[str, Any]
-) -> None:
-    """Forbidden unless ``caller`` may give ``user`` the scope ``changes`` name: nobody changes
-    their own (so nobody widens it), and a country officer gives only its own countries (its
-    own countries' projects are the only ones it can name: ``visible_projects``)."""
+) -> list[Issue]:
+    """Forbidden unless ``caller`` may change ``user``'s scope: nobody changes their own (so
+    nobody widens it). The countries ``changes`` give that the caller may not give (a country
+    officer's are its own: ``countries_refused``), to be refused with the change's other
+    problems; its own countries' projects are the only ones it can name (``visible_projects``)."""
     countries = changes.get("countries")
     if countries is None and changes.get("projects") is None:
-        return
+        return []
     if user.id == caller.user.id:
-        raise Forbidden("nobody changes their own projects or countries: ask an administrator")
-    if caller.role == Role.ADMIN or countries is None:
-        return
-    outside = sorted(set(_country_codes(countries)) - caller.countries)
-    if outside:
-        raise Forbidden(
-            "countries: you may only give people your countries ("
-            + ", ".join(sorted(caller.countries))
-            + "), not "
-            + ", ".join(outside),
-            code=ErrorCode.OUT_OF_SCOPE,
-            params={"countries": ", ".join(outside)},
-        )
+        raise Forbidden(OWN_SCOPE_ADMIN if caller.role == Role.ADMIN else OWN_SCOPE)
+    return _may_give(caller=caller, user=user, changes=changes)
+
+
+OWN_SCOPE = "nobody changes their own projects or countries: ask an administrator"
+OWN_SCOPE_ADMIN = (
+    "nobody changes their own projects or countries: ask another administrator, or use "
+    "`pilotmon users set-scope` on the server"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,7 +600,12 @@ class _Scope:
 
 
 def _change_problems(
-    session: Session, *, caller: Caller, user: User, changes: Mapping[str, Any]
+    session: Session,
+    *,
+    caller: Caller,
+    user: User,
+    changes: Mapping[str, Any],
+    refused: Sequence[Issue] = (),
 ) -> tuple[list[Issue], _Scope | None]:
     """Every rule a change of ``user`` breaks (not the permission checks), and the scope it
     gives them (None: it leaves their scope alone)."""
@@ -534,37 +628,56 @@ def _change_problems(
         if problem:
             errors.append(problem)
     scope_errors, scope = _new_scope(
-        session, user=user, changes=changes, visible_projects=_projects_visible_to(caller)
+        session,
+        user=user,
+        changes=changes,
+        visible_projects=_projects_visible_to(caller),
+        refused=_refused_countries(refused),
     )
     return errors + scope_errors, scope
 
 
 def _new_scope(
-    session: Session, *, user: User, changes: Mapping[str, Any], visible_projects: Any
+    session: Session,
+    *,
+    user: User,
+    changes: Mapping[str, Any],
+    visible_projects: Any,
+    refused: frozenset[str] = frozenset(),
 ) -> tuple[list[Issue], _Scope | None]:
     """The scope ``changes`` (``countries``, ``projects``: None leaves one as it is) give
-    ``user``, checked by ``_scope_problems`` as at creation. As there, a field expert's
-    countries follow from their projects: the countries of projects taken away go, those of
-    projects given come, and any other country of theirs stays."""
+    ``user``, checked by ``_scope_problems`` as at creation. A field expert's countries are
+    those of their projects (the ``countries`` named must be among them); a list left out is
+    not judged again, so a scope stored before these rules stays until it is changed."""
     countries, codes = changes.get("countries"), changes.get("projects")
     if countries is None and codes is None:
         return [], None
     current = _projects_of(session, user_id=user.id)
-    new_countries = (
-        _country_codes(countries) if countries is not None else list(user.countries or [])
-    )
-    if user.role == Role.FIELD_EXPERT and countries is None:
-        theirs = {p.country for p in current}
-        new_countries = [c for c in new_countries if c not in theirs]
+    expert = user.role == Role.FIELD_EXPERT
+    if countries is not None:
+        judged = _country_codes(countries)
+    elif user.role == Role.COUNTRY_OFFICER:
+        judged = list(user.countries or [])  # (what stays keeps its "at least one" rule)
+    else:
+        judged = []
+    if codes is not None:
+        project_codes = [str(c) for c in codes]
+    else:
+        project_codes = [p.code for p in current] if expert else []
     errors, projects = _scope_problems(
         session,
         role=user.role,
-        countries=new_countries,
-        project_codes=[str(c) for c in codes] if codes is not None else [p.code for p in current],
+        countries=judged,
+        project_codes=project_codes,
         visible_projects=visible_projects,
+        refused=refused,
     )
-    if user.role == Role.FIELD_EXPERT:
-        new_countries = [*new_countries, *(p.country for p in projects)]
+    if expert:
+        new_countries = [p.country for p in projects]
+    else:
+        new_countries = judged if countries is not None else list(user.countries or [])
+    if not expert and codes is None:
+        projects = current  # (none, but for a scope stored before these rules)
     return errors, _Scope(sorted(set(new_countries)), projects)
 
 
@@ -618,8 +731,17 @@ def user_change_rules(
 ) -> list[Issue]:
     """``PATCH /users/{user_id}``'s rule checks (server.deps.rules)."""
     user = get_user(session, caller=caller, user_id=uuid.UUID(path["user_id"]))
-    errors, _ = _change_problems(session, caller=caller, user=user, changes=data)
-    return errors
+    refused = _may_give(caller=caller, user=user, changes=data)
+    errors, _ = _change_problems(session, caller=caller, user=user, changes=data, refused=refused)
+    return refused + errors
+
+
+def _may_give(*, caller: Caller, user: User, changes: Mapping[str, Any]) -> list[Issue]:
+    """The countries a change gives that ``caller`` may not give (none for one's own scope,
+    which is refused whole once the body is read)."""
+    if user.id == caller.user.id:
+        return []
+    return countries_refused(caller, changes.get("countries") or [])
 
 
 def reach_of(

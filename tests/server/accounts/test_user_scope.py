@@ -153,10 +153,15 @@ def test_an_officer_changes_an_officers_countries_within_its_own(
     refused = _patch(client, world, "officer_lso", colleague.id, countries=["LSO"])
     assert refused.status_code == 403 and refused.json()["code"] == "person_out_of_scope"
     # … and may give no one a country that is not theirs.
-    other = world.users["expert_lso"]
-    refused = _patch(client, world, "officer_lso", other.id, countries=["KEN"])
+    other = make_user(session, role="country_officer", countries=["LSO"])
+    session.commit()
+    detach(session)
+    refused = _patch(client, world, "officer_lso", other.id, countries=["LSO", "KEN"])
     assert refused.status_code == 403, refused.text
-    assert refused.json()["code"] == "out_of_scope" and "KEN" in refused.json()["detail"]
+    assert refused.json()["code"] == "out_of_scope"
+    [issue] = refused.json()["detail"]
+    assert (issue["field"], issue["code"]) == ("countries", "out_of_scope")
+    assert "KEN" in issue["message"]
     assert _scope(session, other.id)[0] == ["LSO"]
 
 
@@ -259,9 +264,8 @@ def test_the_rules_of_creation_hold_for_a_change(client: TestClient, session: Se
     response = _patch(client, world, "admin", officer.id, countries=[])
     assert response.status_code == 422
     assert response.json()["detail"][0]["code"] == "required"
-    # HQ analysts and admins need no country
+    # HQ analysts and admins need no country (and are given none: see below)
     hq = world.users["hq"]
-    assert _patch(client, world, "admin", hq.id, countries=["KEN"]).json()["countries"] == ["KEN"]
     assert _patch(client, world, "admin", hq.id, countries=[]).json()["countries"] == []
     # null leaves a list as it is; sending the same scope again changes (and audits) nothing
     same = _patch(client, world, "admin", expert.id, projects=None, countries=None)
@@ -271,20 +275,214 @@ def test_the_rules_of_creation_hold_for_a_change(client: TestClient, session: Se
     assert _scope_entries(session, expert.id) == []
 
 
-def test_a_field_experts_own_countries_stay_when_projects_change(
+def test_a_field_experts_countries_are_those_of_their_projects(
     client: TestClient, session: Session
 ) -> None:
-    """Countries given to a field expert besides their projects' stay; those that came with a
-    project taken away go."""
+    """A field expert's countries follow their projects: those of a project taken away go,
+    those of one given come; a country named beside them is refused (it would reach nothing)."""
     world = World(session)
-    expert = make_user(
-        session, role="field_expert", countries=["LSO", "MWI"], projects=[world.project_lso]
-    )
-    session.commit()
-    detach(session)
+    expert = world.users["expert_lso"]
     response = _patch(client, world, "admin", expert.id, projects=[world.project_ken.code])
     assert response.status_code == 200, response.text
-    assert response.json()["countries"] == ["KEN", "MWI"]
-    response = _patch(client, world, "admin", expert.id, countries=["ETH"])
+    assert response.json()["countries"] == ["KEN"]
+    # naming the countries its projects give is allowed, and changes nothing
+    response = _patch(client, world, "admin", expert.id, countries=["KEN"])
     assert response.status_code == 200, response.text
-    assert response.json()["countries"] == ["ETH", "KEN"]
+    assert _scope(session, expert.id) == (["KEN"], [world.project_ken.code])
+
+
+def test_a_country_beside_a_field_experts_projects_is_refused(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    expert = world.users["expert_lso"]
+    response = _patch(client, world, "admin", expert.id, countries=["LSO", "KEN"])
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["detail"]
+    assert (issue["field"], issue["code"]) == ("countries", "not_applicable")
+    assert "KEN" in issue["message"]
+    # with a Kenyan project given in the same change, Kenya is theirs
+    response = _patch(
+        client,
+        world,
+        "admin",
+        expert.id,
+        countries=["LSO", "KEN"],
+        projects=[world.project_lso.code, world.project_ken.code],
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["countries"] == ["KEN", "LSO"]
+
+
+def test_scope_that_means_nothing_for_the_role_is_refused(
+    client: TestClient, session: Session
+) -> None:
+    """A country officer sees every project of its countries: no projects; an HQ analyst or an
+    admin sees everything: neither list. Refused on a change as on creation (one rule set)."""
+    world = World(session)
+    colleague = make_user(session, role="country_officer", countries=["LSO"])
+    other_admin = make_user(session, role="admin", countries=[])
+    session.commit()
+    detach(session)
+    response = _patch(client, world, "officer_lso", colleague.id, projects=[world.project_lso.code])
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["detail"]
+    assert (issue["field"], issue["code"]) == ("projects", "not_applicable")
+    for person in (world.users["hq"], other_admin):
+        response = _patch(
+            client, world, "admin", person.id, countries=["LSO"], projects=[world.project_lso.code]
+        )
+        assert response.status_code == 422, (person.role, response.text)
+        found = {(i["field"], i["code"]) for i in response.json()["detail"]}
+        assert found == {("countries", "not_applicable"), ("projects", "not_applicable")}
+        assert _scope(session, person.id) == ([], [])
+    assert _scope(session, colleague.id) == (["LSO"], [])
+    assert _scope_entries(session, colleague.id) == []
+    # creating: the same rules
+    for body in (
+        {"role": "hq_analyst", "countries": ["LSO"]},
+        {"role": "admin", "projects": [world.project_lso.code]},
+        {"role": "country_officer", "countries": ["LSO"], "projects": [world.project_lso.code]},
+        {"role": "field_expert", "countries": ["KEN"], "projects": [world.project_lso.code]},
+    ):
+        response = client.post(
+            "/api/v1/users",
+            json={"username": "newcomer", "password": "long enough password", **body},
+            headers=world.auth("admin"),
+        )
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["code"] == "not_applicable", body
+    # a field expert named with its projects' country is made, as the demo makes them
+    response = client.post(
+        "/api/v1/users",
+        json={
+            "username": "newcomer",
+            "password": "long enough password",
+            "role": "field_expert",
+            "countries": ["LSO"],
+            "projects": [world.project_lso.code],
+        },
+        headers=world.auth("admin"),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["countries"] == ["LSO"]
+
+
+def test_a_country_stored_beside_a_field_experts_projects_reaches_nothing(
+    client: TestClient, session: Session
+) -> None:
+    """A field expert given a country beside its projects before that was refused: filtering
+    by it is refused as outside their scope, not answered empty."""
+    world = World(session)
+    expert = make_user(
+        session, role="field_expert", countries=["KEN", "LSO"], projects=[world.project_lso]
+    )
+    token = make_access_token(session, expert)
+    session.commit()
+    detach(session)
+    headers = {"Authorization": f"Bearer {token}"}
+    response = client.get("/api/v1/activities", params={"country": "KEN"}, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"][0]["code"] == "out_of_scope"
+    assert client.get(
+        "/api/v1/activities", params={"country": "LSO"}, headers=headers
+    ).status_code == (200)
+    # the next change of their projects leaves them their projects' countries only
+    response = _patch(client, world, "admin", expert.id, projects=[world.project_lso.code])
+    assert response.status_code == 200, response.text
+    assert response.json()["countries"] == ["LSO"]
+
+
+def test_an_officers_unknown_codes_are_rules_named_at_their_field(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    expert = world.users["expert_lso"]
+    response = _patch(client, world, "officer_lso", expert.id, countries=["XXX"])
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["detail"]
+    assert (issue["field"], issue["code"]) == ("countries", "unknown_code")
+    response = _patch(
+        client, world, "officer_lso", expert.id, countries=["lso", "XXX"], projects=["NOPE"]
+    )
+    assert response.status_code == 422, response.text
+    found = {(i["field"], i["code"]) for i in response.json()["detail"]}
+    assert found == {("countries", "unknown_code"), ("projects", "not_found")}
+    assert "NOPE" in response.text and "XXX" in response.text
+    # creating: the same
+    response = client.post(
+        "/api/v1/users",
+        json={
+            "username": "newcomer",
+            "password": "long enough password",
+            "role": "country_officer",
+            "countries": ["XXX"],
+        },
+        headers=world.auth("officer_lso"),
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["code"] == "unknown_code"
+    assert _scope(session, expert.id) == (["LSO"], [world.project_lso.code])
+
+
+def test_a_country_not_the_officers_is_refused_at_its_field_with_the_other_problems(
+    client: TestClient, session: Session
+) -> None:
+    """A known country outside the officer's is a 403 ``out_of_scope`` at ``countries``; the
+    request's rule problems come in the same answer, after it."""
+    world = World(session)
+    colleague = make_user(session, role="country_officer", countries=["LSO"])
+    session.commit()
+    detach(session)
+    response = _patch(
+        client,
+        world,
+        "officer_lso",
+        colleague.id,
+        countries=["LSO", "KEN", "XXX"],
+        projects=[world.project_lso.code],
+    )
+    assert response.status_code == 403, response.text
+    body = response.json()
+    assert body["code"] == "out_of_scope"
+    refusal, *problems = [(i["field"], i["code"]) for i in body["detail"]]
+    assert refusal == ("countries", "out_of_scope")
+    assert sorted(problems) == [("countries", "unknown_code"), ("projects", "not_applicable")]
+    assert body["detail"][0]["message"].endswith("not KEN")
+    # the body's limits broken too: one 422 names everything
+    response = _patch(client, world, "officer_lso", colleague.id, countries=["KEN"], email=7)
+    assert response.status_code == 422, response.text
+    found = {(i["field"], i["code"]) for i in response.json()["detail"]}
+    assert found == {("email", "not_text"), ("countries", "out_of_scope")}
+    # creating: the same shape
+    response = client.post(
+        "/api/v1/users",
+        json={
+            "username": "newcomer",
+            "password": "long enough password",
+            "role": "country_officer",
+            "countries": ["KEN", "XXX"],
+        },
+        headers=world.auth("officer_lso"),
+    )
+    assert response.status_code == 403, response.text
+    assert [(i["field"], i["code"]) for i in response.json()["detail"]] == [
+        ("countries", "out_of_scope"),
+        ("countries", "unknown_code"),
+    ]
+    assert _scope(session, colleague.id) == (["LSO"], [])
+
+
+def test_an_admin_refused_on_their_own_scope_is_told_where_to_go(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    admin = world.users["admin"]
+    response = _patch(client, world, "admin", admin.id, countries=[])
+    assert response.status_code == 403
+    assert (
+        "ask another administrator, or use `pilotmon users set-scope`" in response.json()["detail"]
+    )
+    officer = world.users["officer_lso"]
+    response = _patch(client, world, "officer_lso", officer.id, countries=["LSO"])
+    assert response.json()["detail"].endswith("ask an administrator")
