@@ -16,6 +16,7 @@ from server.app import create_app
 from server.dashboard import session as cookies
 from server.db import write_engine
 from tests.server.dashboard.browser import (
+    SCREENSHOTS,
     browser_database,
     chromium,
     live_server,
@@ -78,5 +79,91 @@ def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: P
                 }
                 assert {"#1f2d3b", "#8a97a5"} <= strokes  # the target and baseline lines
                 assert d.find_element("id", f"chart-result-{CODE.lower()}-compare")
+    engine.dispose()
+    assert not problems, "\n".join(problems)
+
+
+def _phone(d: Any, width: int) -> None:
+    """A true phone width: headless Chromium keeps a window at 500 px at least, so 390 px is
+    set through the DevTools protocol (cleared again for a laptop's width)."""
+    if width < 500:
+        d.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": True},
+        )
+    else:
+        d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        d.set_window_size(width, 900)
+
+
+# Each figure of the results table that is off its box's visible part (sideways scrolling).
+_HIDDEN_FIGURES = """
+const table = document.querySelector('#results-across-pilots table');
+if (!table) return ['no results table'];
+const box = table.parentElement.getBoundingClientRect();
+const out = [];
+for (const cell of table.querySelectorAll('tbody td')) {
+  const r = cell.getBoundingClientRect();
+  if (r.width && (r.right > box.right + 1 || r.right > window.innerWidth + 1)) {
+    out.push((cell.dataset.label || cell.className) + ' ends at ' + Math.round(r.right));
+  }
+}
+const wrap = table.parentElement;
+if (wrap.scrollWidth > wrap.clientWidth + 1) {
+  out.push('the box scrolls ' + (wrap.scrollWidth - wrap.clientWidth));
+}
+return out;
+"""
+
+
+def test_the_overview_results_fit_a_phone(sqlite_template: Path, tmp_path: Path) -> None:
+    """At 390 px the "Results across pilots" become a card per project, every figure (latest,
+    ✓/✗, target, baseline) on screen with its name, in English and French; screenshots at 390
+    and 1280 px go to artifacts/screenshots/dashboard/overview-*.png."""
+    settings, engine = browser_database(sqlite_template, tmp_path)
+    with Session(write_engine(engine), expire_on_commit=False) as session:
+        world = build_world(session)
+        add_results(session, world)
+        add_visits(session, world)
+        token, _ = issue_access_token(session, user=world.officer, minutes=60)
+        session.commit()
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    problems: list[str] = []
+    with (
+        live_server(create_app(settings, engine)) as base,
+        chromium(tmp_path / "profile", downloads) as driver,
+    ):
+        d: Any = driver
+        d.get(base + "/login")
+        d.add_cookie({"name": cookies.SESSION_COOKIE, "value": token, "path": "/"})
+        for language in ("en", "fr"):
+            d.add_cookie({"name": "pilotmon_lang", "value": language, "path": "/"})
+            for width in (390, 1280):
+                _phone(d, width)
+                d.get(base + "/overview")
+                d.find_element("tag name", "footer")
+                assert d.execute_script("return window.innerWidth") == width
+                if overflow := _sideways(d):
+                    problems.append(f"{language} at {width} px scrolls {overflow} px sideways")
+                problems += [
+                    f"{language} at {width} px: {p}" for p in d.execute_script(_HIDDEN_FIGURES)
+                ]
+                if width < 500:  # the whole page, at the phone's width
+                    height = d.execute_script("return document.documentElement.scrollHeight")
+                    d.execute_cdp_cmd(
+                        "Emulation.setDeviceMetricsOverride",
+                        {
+                            "width": width,
+                            "height": min(int(height), 6000),
+                            "deviceScaleFactor": 1,
+                            "mobile": True,
+                        },
+                    )
+                    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                    d.save_screenshot(str(SCREENSHOTS / f"overview-{language}-{width}.png"))
+                else:
+                    screenshot(d, f"overview-{language}-{width}", width=width)
+        _phone(d, 1280)
     engine.dispose()
     assert not problems, "\n".join(problems)
