@@ -24,13 +24,14 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from server.accounts.models import User
 from server.db import session_scope
 from server.demo.world import DemoProject, World
 from server.projects.models import Target
@@ -119,6 +120,8 @@ class DemoObservation:
     observed_on: date
     values: dict[str, Any]
     status: str
+    author: str | None = None  # username of the field expert whose tablet sent it
+    captured_at: datetime | None = None  # saved on that tablet (UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,12 @@ def _days(rng: random.Random, project: DemoProject, today: date, n: int) -> Iter
         yield first + timedelta(days=rng.randint(0, span))
 
 
+def _captured_at(rng: random.Random, day: date, utc_offset: float) -> datetime:
+    """Saved on the tablet in the afternoon of the day observed, local time."""
+    zone = timezone(timedelta(hours=utc_offset))
+    return datetime.combine(day, time(rng.randint(13, 17), rng.randint(0, 59)), zone)
+
+
 def _status(rng: random.Random) -> str:
     return "approved" if rng.random() < 0.7 else "submitted"
 
@@ -175,8 +184,22 @@ def draw_results(world: World) -> DemoResults:
     def add(project: DemoProject, form: str, day: date, values: dict[str, Any]) -> None:
         sites = world.sites_of(project)
         site = rng.choice(sites).id if sites else None
+        observation_id, status = _uuid(rng), _status(rng)
+        # Who sent it and when, drawn apart: the values above stay those of the seed.
+        who = random.Random(f"pilotmon-demo-results:{world.seed}:{observation_id}")
+        authors = [u.username for u in world.users if project.code in u.projects]
         observations.append(
-            DemoObservation(_uuid(rng), project.id, site, form, day, values, _status(rng))
+            DemoObservation(
+                observation_id,
+                project.id,
+                site,
+                form,
+                day,
+                values,
+                status,
+                author=who.choice(authors) if authors else None,
+                captured_at=_captured_at(who, day, world.utc_offset(project)),
+            )
         )
 
     def target(project: DemoProject, indicator: str, period: str, value: float, kind: str) -> None:
@@ -333,6 +356,14 @@ def load_results(engine: Engine, world: World) -> ResultsReport:
                 )
             ).scalars()
         )
+        authors = {
+            name: user_id
+            for name, user_id in session.execute(
+                sa.select(User.username, User.id).where(  # type: ignore[call-overload]
+                    User.username.in_({o.author for o in drawn.observations if o.author})  # type: ignore[attr-defined]
+                )
+            )
+        }
         written: list[uuid.UUID] = []
         for o in drawn.observations:
             if o.id in existing or o.form not in forms:
@@ -347,7 +378,8 @@ def load_results(engine: Engine, world: World) -> ResultsReport:
                 observed_on=o.observed_on,
                 values=o.values,
                 status=o.status,
-                captured_at=None,
+                captured_at=o.captured_at,
+                created_by_id=authors.get(o.author) if o.author else None,
             )
             write_version(
                 session,
@@ -356,7 +388,7 @@ def load_results(engine: Engine, world: World) -> ResultsReport:
                 wire=observation_wire,
                 project_id=o.project_id,
                 source="demo",
-                author_id=None,
+                author_id=observation.created_by_id,
                 new=True,
                 first_in_row=True,
             )

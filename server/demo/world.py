@@ -1107,6 +1107,10 @@ class World:
     def project_activities(self, project: DemoProject) -> list[DemoActivity]:
         return _draw_activities(self, project, self._plans[project.code])
 
+    def utc_offset(self, project: DemoProject) -> float:
+        """Hours east of UTC of the project's tablets' clocks."""
+        return self._plans[project.code].utc_offset
+
     def device_of(self, username: str, received_at: datetime) -> uuid.UUID | None:
         return next((d.id for d in self.devices if d.sent(username, received_at)), None)
 

@@ -3,11 +3,12 @@ and visible through the result indicators."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta, timezone
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from server.accounts.models import UserProject
 from server.demo.load import load_demo
 from server.demo.results import FORMS, draw_results
 from server.demo.world import build_world
@@ -43,9 +44,18 @@ def test_demo_results_show_through_the_indicators(engine: Engine, session: Sessi
     assert report.observations_added > 0 and report.missing_forms == ()
     # Every demo observation is one a tablet could have sent: valid against its form version.
     forms = {form.id: form for form in session.exec(select(Form)).all()}
+    world = build_world(seed=7, size="tiny", today=TODAY)
+    zones = {p.id: timezone(timedelta(hours=world.utc_offset(p))) for p in world.projects}
+    experts = {(link.user_id, link.project_id) for link in session.exec(select(UserProject)).all()}
     for observation in session.exec(select(Observation)).all():
         _, issues = validate_values(observation.values, forms[observation.form_id].fields)
         assert issues == [], (forms[observation.form_id].code, observation.values, issues)
+        # Sent by a field expert of its project, saved on the afternoon of the day observed
+        # at the project's local time, as an analyst sees it in the feed and the list.
+        assert (observation.created_by_id, observation.project_id) in experts
+        assert observation.captured_at is not None
+        local = observation.captured_at.astimezone(zones[observation.project_id])
+        assert local.date() == observation.observed_on and 13 <= local.hour <= 17
     session.rollback()  # ends the read (on SQLite it holds the write lock the loader needs)
     again = load_demo(engine, seed=7, size="tiny", today=TODAY)
     assert again.observations_added == again.result_targets_added == 0
