@@ -14,8 +14,8 @@ import math
 import operator
 import re
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,7 +27,11 @@ from odata_query.grammar import ODataLexer, ODataParser
 from server.odata.errors import ODataError
 
 MAX_FILTER_LENGTH = 4000
-MAX_DEPTH = 100  # nesting of parentheses (a chain of one operator is one level)
+# and and or in turn, "a or (b and (c or …))"; a chain of one operator is one level, and
+# parentheses that change nothing none. Every shape this deep runs: SQLite's parser (a stack of
+# about 100 entries) takes about 150 levels, SQLAlchemy's compiler about 130 (Python's
+# recursion limit), tests/server/odata/test_filter_depth.py.
+MAX_DEPTH = 100
 _INT_RANGES = {"Edm.Int32": 2**31, "Edm.Int64": 2**63}
 TARGET = "$filter"
 
@@ -61,12 +65,31 @@ class Comparison:
 
 @dataclass(frozen=True, slots=True)
 class Junction:
+    """Terms joined by one operator: a chain ``a or b or c`` is one junction of three terms,
+    and a term is never a junction of the same operator (``a or (b or c)`` is that chain)."""
+
     op: str  # and | or
-    left: Condition
-    right: Condition
+    terms: tuple[Condition, ...]
+    # and and or in turn below this junction, itself included: its nesting in SQL
+    depth: int = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", 1 + max(depth_of(t) for t in self.terms))
 
 
 Condition = Comparison | Junction
+
+
+def depth_of(condition: Condition) -> int:
+    return condition.depth if isinstance(condition, Junction) else 0
+
+
+def joined(op: str, terms: Sequence[Condition]) -> Condition:
+    """``terms`` joined by ``op``, a term that is itself an ``op`` junction merged in."""
+    flat: list[Condition] = []
+    for term in terms:
+        flat += term.terms if isinstance(term, Junction) and term.op == op else [term]
+    return flat[0] if len(flat) == 1 else Junction(op, tuple(flat))
 
 
 def parse_filter(text: str, types: Mapping[str, str]) -> Condition:
@@ -254,7 +277,7 @@ def _check(node: Any, types: Mapping[str, str], depth: int) -> Condition:
     if isinstance(node, ast.BoolOp):
         # A chain of one operator is one level, however long: Power BI writes a filter on a
         # list of values as "Id eq 1 or Id eq 2 or …", which parses as a tree as deep as the
-        # list is long. Its terms, in order, become a balanced tree (and and or associate).
+        # list is long. Its terms, in order, become one junction (and and or associate).
         kind = type(node.op)
         terms: list[Condition] = []
         pending: list[Any] = [node]
@@ -264,7 +287,7 @@ def _check(node: Any, types: Mapping[str, str], depth: int) -> Condition:
                 pending += [current.right, current.left]
             else:
                 terms.append(_check(current, types, depth + 1))
-        return _balanced("and" if kind is ast.And else "or", terms)
+        return joined("and" if kind is ast.And else "or", terms)
     if isinstance(node, ast.Compare):
         if isinstance(node.comparator, ast.In):
             prop = _property(node.left, types)
@@ -282,13 +305,6 @@ def _check(node: Any, types: Mapping[str, str], depth: int) -> Condition:
         value = _literal(right, prop, types[prop], op)
         return Comparison(prop, op, value)
     raise _unsupported(_describe(node))
-
-
-def _balanced(op: str, terms: list[Condition]) -> Condition:
-    if len(terms) == 1:
-        return terms[0]
-    middle = len(terms) // 2
-    return Junction(op, _balanced(op, terms[:middle]), _balanced(op, terms[middle:]))
 
 
 def _describe(node: Any) -> str:
@@ -407,9 +423,12 @@ def to_sql(
     compare ``ordered``'s expressions where given (text in the feed's order, not the
     database's collation; equality keeps the plain column, and its index)."""
     if isinstance(condition, Junction):
-        left = to_sql(condition.left, columns, ordered)
-        right = to_sql(condition.right, columns, ordered)
-        return sa.and_(left, right) if condition.op == "and" else sa.or_(left, right)
+        # The deepest term first: SQLite's parser keeps on its stack (about 100 entries) what
+        # precedes an open parenthesis, so "((… and b) or c) and d" takes one entry a level
+        # where "d and (c or (b and …))" takes three (the order changes no row).
+        terms = sorted(condition.terms, key=depth_of, reverse=True)
+        compiled = [to_sql(t, columns, ordered) for t in terms]
+        return sa.and_(*compiled) if condition.op == "and" else sa.or_(*compiled)
     column = columns[condition.prop]
     if ordered is not None and condition.op in ("gt", "ge", "lt", "le"):
         column = ordered[condition.prop]
@@ -429,10 +448,10 @@ def to_python(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
     as ``to_sql`` answers it: an ordering comparison with a null value is false, and a null is
     not equal to any value."""
     if isinstance(condition, Junction):
-        left, right = to_python(condition.left), to_python(condition.right)
+        terms = [to_python(t) for t in condition.terms]
         if condition.op == "and":
-            return lambda row: left(row) and right(row)
-        return lambda row: left(row) or right(row)
+            return lambda row: all(term(row) for term in terms)
+        return lambda row: any(term(row) for term in terms)
     prop, op, value = condition.prop, condition.op, condition.value
     if op == "in":
         wanted = set(value)
