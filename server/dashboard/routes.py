@@ -226,11 +226,11 @@ def overview(page: SignedIn, session: SessionDep, target: str = "") -> Response:
         data=data,
         pending_days=page.settings.pending_tablet_days,
         now=utcnow(),
-        may_report=report.may_report(page.caller),
-        results=results.results_across_pilots(session, caller=page.caller, t=page.t, today=today),
+        may_report=report.may_report(caller),
+        results=results.results_across_pilots(session, caller=caller, t=page.t, today=today),
         value=lambda v: results.show_value(page.t, v),
         open_conflicts=conflicts.open_conflicts(
-            session, caller=page.caller, t=page.t, country=data.country, limit=0
+            session, caller=caller, t=page.t, country=data.country, limit=0
         )[1],
     )
 
@@ -1499,7 +1499,9 @@ def _person_errors(t: Translator, exc: ValidationFailed) -> FormState:
     """The account rules' messages in the reader's language, chosen by field and code: the
     form can say more than the code alone (the rule for usernames, the password's length)."""
     translated = field_errors(t, exc)
-    codes = {i.field: i.code for i in exc.issues}
+    codes: dict[str, str] = {}
+    for issue in exc.issues:  # each field's first problem, as field_errors shows it
+        codes.setdefault(issue.field, issue.code)
     if codes.get("username") == ErrorCode.INVALID:
         translated["username"] = t.gettext(
             "2 to 64 characters: lowercase letters, digits, “.”, “_” or “-”, starting with a "
@@ -1515,6 +1517,18 @@ def _person_errors(t: Translator, exc: ValidationFailed) -> FormState:
         translated["countries"] = t.gettext("A country officer needs at least one country.")
     if codes.get("projects") == ErrorCode.REQUIRED:
         translated["projects"] = t.gettext("A field expert needs at least one project.")
+    if codes.get("projects") == ErrorCode.NOT_APPLICABLE:
+        translated["projects"] = t.gettext(
+            "Only field experts are given projects: a country officer sees every project of "
+            "their countries, HQ analysts and administrators see all."
+        )
+    if codes.get("countries") == ErrorCode.NOT_APPLICABLE:
+        translated["countries"] = t.gettext(
+            "A field expert's countries are those of their projects, and HQ analysts and "
+            "administrators see every country: give a country only to a country officer."
+        )
+    if codes.get("countries") == ErrorCode.OUT_OF_SCOPE:
+        translated["countries"] = t.gettext("You may only give people your own countries.")
     return translated
 
 
@@ -1554,9 +1568,10 @@ def add_person(page: SignedIn, form: CheckedForm, session: SessionDep) -> Respon
     if not errors:
         try:
             user = service.create_person(session, caller=page.caller, data=data)
-        except ValidationFailed as exc:
+        except ValidationFailed as exc:  # (403: a country not the officer's, at its field)
             session.rollback()
             errors = _person_errors(t, exc)
+            status_code = exc.status_code
         except Conflict:
             session.rollback()
             errors = FormState(username=t.gettext("This username is taken: choose another."))
@@ -1593,7 +1608,10 @@ def _person_page(
     errors: FormState | None = None,
     chosen: Sequence[str] | None = None,
     status_code: int = 200,
+    refusal: str | None = None,
 ) -> Response:
+    """The person's page; ``refusal``: why a change was refused (an English message id), said
+    at the top of the page where no form shows it."""
     assert page.caller is not None
     data = service.person_page(session, caller=page.caller, user_id=user_id)
     if chosen is None:  # the scope form starts from what the person has
@@ -1603,6 +1621,8 @@ def _person_page(
             if data.scope_field == "projects"
             else person.countries
         )
+    if refusal is not None:
+        page.notice = {"message": refusal, "kind": "error", "values": {}}
     return page.render(
         "person.html",
         nav="people",
@@ -1688,6 +1708,19 @@ def set_person_password(
     )
 
 
+OWN_SCOPE = N_(
+    "Nothing was changed: nobody changes their own projects or countries. Ask an administrator."
+)
+OWN_SCOPE_ADMIN = N_(
+    "Nothing was changed: nobody changes their own projects or countries. Ask another "
+    "administrator, or use “pilotmon users set-scope” on the server."
+)
+NO_SCOPE = N_(
+    "Nothing was changed: HQ analysts and administrators see every country and project by "
+    "their role, and are given none."
+)
+
+
 @router.post("/people/{user_id}/scope")
 def set_person_scope(
     user_id: uuid.UUID, page: SignedIn, form: CheckedForm, session: SessionDep
@@ -1702,13 +1735,36 @@ def set_person_scope(
         user, changed = service.set_person_scope(
             session, caller=page.caller, user_id=user_id, chosen=chosen
         )
-    except ValidationFailed as exc:
+    except Forbidden:
+        if user_id != page.caller.user.id:
+            raise
+        # one's own scope (a page never offers it): the reason, not the role's refusal
         session.rollback()
+        admin = page.caller.role == Role.ADMIN
         return _person_page(
             page,
             session,
             user_id,
-            status_code=422,
+            status_code=403,
+            refusal=OWN_SCOPE_ADMIN if admin else OWN_SCOPE,
+        )
+    except ValidationFailed as exc:
+        session.rollback()
+        person = service.get_user(session, caller=page.caller, user_id=user_id)
+        if service.scope_field(person.role) is None:
+            # an HQ analyst's or admin's page has no list to show the reason next to
+            return _person_page(
+                page,
+                session,
+                user_id,
+                status_code=exc.status_code,
+                refusal=NO_SCOPE,
+            )
+        return _person_page(
+            page,
+            session,
+            user_id,
+            status_code=exc.status_code,
             chosen=chosen["projects"] + chosen["countries"],
             errors=_person_errors(page.t, exc),
         )

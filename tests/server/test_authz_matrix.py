@@ -1534,11 +1534,13 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
     DashboardRoute("GET", "/overview", _page_roles(200)),
     # lists filtered by the other country (the Kenyan side's calls): nothing of theirs either.
     # A filter is not chosen from the records' names: the page repeats it (next=…).
+    # The overview says another office's country is not theirs (400, next to its filter) and
+    # shows their own countries instead.
     DashboardRoute(
         "GET",
         "/overview",
         _page_roles(200),
-        other={"officer_lso": 200, "expert_lso": 200},
+        other={"officer_lso": 400, "expert_lso": 400},
         params={"country": "{country}"},
     ),
     DashboardRoute("GET", "/projects", _page_roles(200), shows=("project",)),
