@@ -227,7 +227,7 @@ def _scope_problems(
             )
         theirs = {p.country for p in projects}
         besides = [c for c in countries if c not in (*unknown, *refused, *theirs)]
-        if besides and not projects_refused:
+        if besides and projects and not projects_refused:
             errors.append(
                 Issue(
                     "countries",

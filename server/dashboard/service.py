@@ -36,9 +36,11 @@ from server.accounts.service import (
     update_user,
     user_publics,
 )
+from server.accounts.service import scope_field as role_scope_field
 from server.activities import queries
 from server.activities.models import Activity
 from server.activities.review import close_period, list_periods, review_activity
+from server.audit import queries as audit_queries
 from server.columns import as_utc, utcnow
 from server.config import Settings
 from server.dashboard import charts
@@ -1840,17 +1842,35 @@ def _tablet_summary(
 
 
 @dataclass(frozen=True, slots=True)
+class PersonChange:
+    """One change of a person's account, from the audit log: when, by whom (None: the
+    server's command line), and each field's value before and after."""
+
+    at: datetime
+    actor: str | None
+    action: str
+    fields: list[tuple[str, Any, Any]]
+
+
+# The person page shows this many of the latest changes; the audit log keeps them all.
+PERSON_CHANGES = 10
+# Sign-ins are the audit log's too, but no change of the account.
+_SIGN_INS = frozenset({"login", "login_failed", "login_locked"})
+
+
+@dataclass(frozen=True, slots=True)
 class PersonPage:
     person: UserPublic
     tablets: list[DevicePublic]
     may_manage: bool
     is_self: bool
     # What the caller may give this person (None: it may not change their scope): the
-    # projects of a field expert, the countries of anyone else (``scope_field``).
+    # projects of a field expert, the countries of a country officer (``scope_field``).
     choices: PeopleChoices | None = None
+    changes: list[PersonChange] = field(default_factory=list)
 
     @property
-    def scope_field(self) -> str:
+    def scope_field(self) -> str | None:
         return scope_field(self.person.role)
 
 
@@ -1860,20 +1880,49 @@ def person_page(session: Session, *, caller: Caller, user_id: uuid.UUID) -> Pers
     devices, _ = devices_service.list_devices(session, caller=caller, user_id=user.id, limit=100)
     may_manage = may_manage_user(caller, user, reach=reach_of(session, [user])[user.id])
     is_self = user.id == caller.user.id
+    # nobody changes their own scope (server.accounts.service.update_user), nor anyone's who
+    # sees everything by role
+    gives = may_manage and not is_self and scope_field(user.role) is not None
     return PersonPage(
         person=user_publics(session, [user])[0],
         tablets=devices,
         may_manage=may_manage,
         is_self=is_self,
-        # nobody changes their own scope (server.accounts.service.update_user)
-        choices=people_choices(session, caller=caller) if may_manage and not is_self else None,
+        choices=people_choices(session, caller=caller) if gives else None,
+        changes=person_changes(session, caller=caller, user_id=user.id),
     )
 
 
-def scope_field(role: str) -> str:
+def person_changes(
+    session: Session, *, caller: Caller, user_id: uuid.UUID, limit: int = PERSON_CHANGES
+) -> list[PersonChange]:
+    """The latest changes of a person's account the caller may read in the audit log (the
+    scope of ``GET /api/v1/audit``), newest first, without their sign-ins."""
+    entries, _ = audit_queries.list_entries(
+        session, caller=caller, entity="user", entity_id=str(user_id), limit=100
+    )
+    changes = []
+    for entry in entries:
+        if entry.action in _SIGN_INS:
+            continue
+        before, after = entry.before or {}, entry.after or {}
+        names = [n for n in after if n != "username"] if entry.action == "create" else list(after)
+        changes.append(
+            PersonChange(
+                at=entry.at,
+                actor=entry.actor,
+                action=entry.action,
+                fields=[(n, before.get(n), after.get(n)) for n in names],
+            )
+        )
+    return changes[:limit]
+
+
+def scope_field(role: str) -> str | None:
     """What the person page changes of someone's scope: a field expert's projects (their
-    countries follow from them), anyone else's countries."""
-    return "projects" if role == Role.FIELD_EXPERT else "countries"
+    countries follow from them), a country officer's countries; nothing of an HQ analyst's or
+    an admin's, who see everything by role."""
+    return role_scope_field(role)
 
 
 def _checked(model: type[UserCreate] | type[UserUpdate], data: Mapping[str, Any]) -> dict[str, Any]:
@@ -1937,7 +1986,8 @@ def set_person_scope(
     their page (the other list is not read), as ``PATCH /users/{id}`` would; the person, and
     whether anything changed."""
     user = get_user(session, caller=caller, user_id=user_id)
-    key = scope_field(user.role)
+    # (an HQ analyst or an admin is given no list: any sent is refused by the rules)
+    key = scope_field(user.role) or "countries"
     before = user_publics(session, [user])[0]
     changes = _checked(UserUpdate, {key: list(chosen.get(key, ()))})
     user = update_user(session, caller=caller, user_id=user_id, changes=changes)

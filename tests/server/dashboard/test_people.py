@@ -226,8 +226,9 @@ def test_an_officer_cannot_create_an_admin_or_reach_other_countries(
     elsewhere = _add(
         officer, username="sneaky.eth", role="country_officer", countries=["ETH"], projects=[]
     )
-    assert elsewhere.status_code == 403
-    assert "This is outside your projects or countries. Nothing was changed." in elsewhere.text
+    assert elsewhere.status_code == 403  # said next to the countries, the form kept
+    assert 'id="countries-error">You may only give people your own countries.' in elsewhere.text
+    assert 'value="sneaky.eth"' in elsewhere.text
     other_project = _add(
         officer, username="sneaky.expert", projects=["ETH-CPP-CLIMATE"], countries=[]
     )

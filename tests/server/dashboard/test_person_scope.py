@@ -145,3 +145,80 @@ def test_the_scope_form_in_french(officer: TestClient, world: World) -> None:
     assert "Enregistrer les projets" in card and "ses pays en découlent" in card
     refused = _post(officer, world.expert.id)
     assert 'id="projects-error">Un expert de terrain doit avoir au moins un projet.' in refused.text
+
+
+def test_ones_own_scope_is_refused_with_the_reason(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    """A hand-made POST of one's own scope says why it is refused, where to turn instead."""
+    for person, words in (
+        (world.officer, "nobody changes their own projects or countries. Ask an administrator."),
+        (
+            world.admin,
+            "Ask another administrator, or use “pilotmon users set-scope” on the server.",
+        ),
+    ):
+        client.cookies.clear()
+        sign_in(client, engine, person)
+        token = token_for(client, f"/people/{person.id}")
+        refused = client.post(
+            f"/people/{person.id}/scope", data={"csrf_token": token, "countries": ["KEN"]}
+        )
+        assert refused.status_code == 403
+        assert words in refused.text and "Your role may not do this" not in refused.text
+    client.cookies.set("pilotmon_lang", "fr")
+    token = token_for(client, f"/people/{world.admin.id}")
+    refused = client.post(
+        f"/people/{world.admin.id}/scope", data={"csrf_token": token, "countries": ["KEN"]}
+    )
+    assert "un autre administrateur" in refused.text
+    assert fresh(engine, User, world.officer.id).countries == ["LSO"]
+    assert fresh(engine, User, world.admin.id).countries == []
+
+
+def test_no_scope_form_for_hq_and_a_list_sent_by_hand_is_refused(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    sign_in(client, engine, world.admin)
+    assert 'id="scope"' not in main_of(client.get(f"/people/{world.hq.id}").text)
+    refused = _post(client, world.hq.id, countries=["KEN"])
+    assert refused.status_code == 422
+    assert "see every country and project by their role" in refused.text
+    assert fresh(engine, User, world.hq.id).countries == []
+
+
+def test_the_long_list_shows_what_the_person_has_first(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    sign_in(client, engine, world.admin)
+    card = _scope_card(main_of(client.get(f"/people/{world.officer_eth.id}").text))
+    offered = re.findall(r'name="countries" value="([^"]+)"', card)
+    assert len(offered) > 100 and offered[0] == "ETH"  # Ethiopia before Afghanistan
+    assert offered.count("ETH") == 1
+
+
+def test_the_person_page_shows_their_recent_changes(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    expert = world.expert
+    assert "No change of this account" in officer.get(f"/people/{expert.id}").text
+    _post(officer, expert.id, projects=["LSO-CPP-POTATO"])
+    token = token_for(officer, f"/people/{expert.id}")
+    officer.post(
+        f"/people/{expert.id}/password",
+        data={"csrf_token": token, "password": "another long passphrase"},
+    )
+    page = main_of(officer.get(f"/people/{expert.id}").text)
+    changes = page[
+        page.index('id="changes"') : page.index("</section>", page.index('id="changes"'))
+    ]
+    newest, older = changes.split("<li>\n")[1:]
+    assert "Set a new password" in newest and "Projects:" in older  # newest first
+    assert world.officer.username in newest and world.officer.username in older
+    assert (
+        'Projects: <span class="was">LSO-CPP-POTATO, LSO-DAA-STORE</span> → '
+        '<span class="now">LSO-CPP-POTATO</span>'
+    ) in changes
+    officer.cookies.set("pilotmon_lang", "pt")
+    page = main_of(officer.get(f"/people/{expert.id}").text)
+    assert "Alterações recentes" in page and "Alterou a conta" in page
