@@ -4,7 +4,8 @@ rows come from, always with the caller's scope in the query (server/scope.py).
 SQL sets (Projects, Sites, Activities, Attendance) are a FROM clause and WHERE clauses that the
 paging in ``server.odata.query`` completes with ``$filter``, the seek on the key and the limit.
 IndicatorValues is computed by the indicator service (``indicator_values``) and paged in memory:
-it has one row per indicator, project and month, so it stays small.
+it has one row per indicator, project and month, so it stays small. Its indicators are the
+catalogue's and the result indicators of the published forms, read for each request.
 
 To add a set: describe its properties and give a ``from_where`` in the caller's scope, then list
 it in ENTITY_SETS; the routes, ``$metadata`` and paging follow from the description. The forms'
@@ -25,8 +26,10 @@ from sqlmodel import Session, SQLModel, col
 from server.accounts.auth import Caller
 from server.activities.models import Activity, AttendanceRow
 from server.activities.queries import ActivityFilters, listed_activities, participants_column
-from server.indicators.service import indicator_values, parse_values_query
+from server.indicators.service import ValuesQuery, indicator_values, parse_values_query
+from server.odata.filters import Condition, values_of
 from server.projects.models import Project, Site
+from server.results.indicators import result_indicators
 from server.scope import project_scope, site_scope
 from shared.indicators import INDICATORS
 
@@ -54,8 +57,9 @@ class EntitySet:
     properties: tuple[Property, ...]
     # SQL sets: the FROM clause and the WHERE clauses for a caller (scope included).
     from_where: Callable[[Caller], FromWhere] | None = None
-    # Computed sets: every row for a caller, as {property: value}.
-    rows: Callable[[Session, Caller], list[dict[str, Any]]] | None = None
+    # Computed sets: the rows for a caller, as {property: value}, given the $filter (which
+    # the page applies; a set may use it to leave out rows it could never keep).
+    rows: Callable[[Session, Caller, Condition | None], list[dict[str, Any]]] | None = None
     by_name: dict[str, Property] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -180,8 +184,9 @@ ATTENDANCE = EntitySet(
 
 # --- IndicatorValues: one set, the indicator a key column -----------------------------------------
 
-# Indicators that break down by project and month (all but TARGET_ACHIEVEMENT, whose rows are
-# per target period).
+# The catalogue's indicators that break down by project and month (all but TARGET_ACHIEVEMENT,
+# whose rows are per target period). The result indicators of the published forms all do, and
+# are defined at run time: read for each request.
 MONTHLY_INDICATORS: tuple[str, ...] = tuple(
     code
     for code, i in INDICATORS.items()
@@ -190,12 +195,33 @@ MONTHLY_INDICATORS: tuple[str, ...] = tuple(
 INDICATOR_GROUP_BY = "project,country,period:month"
 
 
-def _indicator_rows(session: Session, caller: Caller) -> list[dict[str, Any]]:
+def _monthly_queries(
+    session: Session, wanted: frozenset[Any] | None
+) -> list[tuple[ValuesQuery, str, bool]]:
+    """The query by project, country and month of each indicator (of those ``wanted``, if
+    given), with its unit and whether it adds up (a result indicator's sum or count does; its
+    mean, median, min, max, share or ratio does not)."""
+    queries = [
+        (parse_values_query(code=code, group_by=INDICATOR_GROUP_BY), i.unit, i.additive)
+        for code, i in INDICATORS.items()
+        if code in MONTHLY_INDICATORS and (wanted is None or code in wanted)
+    ]
+    if wanted is None or not wanted <= set(MONTHLY_INDICATORS):
+        for code, result in result_indicators(session).items():
+            if wanted is None or code in wanted:
+                query = parse_values_query(code=code, group_by=INDICATOR_GROUP_BY, session=session)
+                queries.append((query, result.unit, result.additive))
+    return queries
+
+
+def _indicator_rows(
+    session: Session, caller: Caller, condition: Condition | None
+) -> list[dict[str, Any]]:
+    # Only the indicators the $filter names are computed (a read by key names one).
     found: list[dict[str, Any]] = []
-    for code in MONTHLY_INDICATORS:
-        query = parse_values_query(code=code, group_by=INDICATOR_GROUP_BY)
+    for query, unit, additive in _monthly_queries(session, values_of(condition, "Indicator")):
+        code = query.indicator.code
         values = indicator_values(session, caller=caller, query=query)
-        indicator = INDICATORS[code]
         for row in values.rows:
             month = str(row["period"])  # "2025-03"
             found.append(
@@ -205,8 +231,8 @@ def _indicator_rows(session: Session, caller: Caller) -> list[dict[str, Any]]:
                     "Country": row["country"],
                     "Month": date(int(month[:4]), int(month[5:7]), 1),
                     "Value": None if row["value"] is None else float(row["value"]),
-                    "Unit": indicator.unit,
-                    "Additive": indicator.additive,
+                    "Unit": unit,
+                    "Additive": additive,
                 }
             )
     return found

@@ -443,6 +443,23 @@ def to_sql(
     return sa.and_(compared)
 
 
+def values_of(condition: Condition | None, prop: str) -> frozenset[Any] | None:
+    """The values of ``prop`` a row must have to meet ``condition`` (``Indicator eq 'X'``,
+    ``Indicator in (…)``, those joined by and or or), None when any may: a computed set then
+    computes only those rows."""
+    if condition is None:
+        return None
+    if isinstance(condition, Comparison):
+        if condition.prop != prop or condition.op not in ("eq", "in"):
+            return None
+        return frozenset(condition.value if condition.op == "in" else [condition.value])
+    found = [values_of(t, prop) for t in condition.terms]
+    known = [v for v in found if v is not None]
+    if condition.op == "and":
+        return frozenset.intersection(*known) if known else None
+    return frozenset().union(*known) if len(known) == len(found) else None
+
+
 def to_python(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:
     """The condition as a predicate over a row ``{property: value}`` (computed entity sets),
     as ``to_sql`` answers it: an ordering comparison with a null value is false, and a null is

@@ -642,7 +642,7 @@ def _computed_page(
     session: Session, *, caller: Caller, entity_set: EntitySet, options: Options
 ) -> Page:
     assert entity_set.rows is not None
-    rows = entity_set.rows(session, caller)
+    rows = entity_set.rows(session, caller, options.filter)
     if options.filter is not None:
         keep = to_python(options.filter)
         rows = [r for r in rows if keep(r)]
