@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ MAX_FILTER_LENGTH = 4000
 # recursion limit), tests/server/odata/test_filter_depth.py.
 MAX_DEPTH = 100
 _INT_RANGES = {"Edm.Int32": 2**31, "Edm.Int64": 2**63}
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:\d{2})$", re.I)  # a time's zone, as OData writes it
 TARGET = "$filter"
 
 _OPS: dict[type[ast._Node], str] = {
@@ -366,9 +368,15 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
             return _date(str(raw))
         if edm == "Edm.DateTimeOffset" and isinstance(node, ast.DateTime):
             _check_date(str(raw))
-            moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+            if not _OFFSET.search(str(raw)):
+                # OData's dateTimeOffsetValue ends in Z or ±hh:mm: a time without one is no
+                # instant, and guessing UTC would filter on the wrong hours elsewhere
+                raise ValueError(
+                    f"{raw} has no time zone: add Z for UTC or an offset, as {raw}Z or {raw}+02:00"
+                )
+            moment = datetime.fromisoformat(str(raw).upper().replace("Z", "+00:00"))
             # In UTC, as times are stored: SQLite compares the wall time written, not the instant.
-            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC)
         if edm == "Edm.DateTimeOffset" and isinstance(node, ast.Date):
             return datetime.combine(_date(str(raw)), datetime.min.time(), UTC)
         if edm in _INT_RANGES and isinstance(node, ast.Integer):
@@ -377,15 +385,27 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
                 raise ValueError(f"{number} is out of range for an {edm}")
             return number
         if edm == "Edm.Double" and isinstance(node, ast.Integer | ast.Float):
-            double = float(raw)
-            if math.isinf(double) or math.isnan(double):
-                raise ValueError(f"{raw} is not a finite number")
+            return _finite(raw)
+        if edm in _INT_RANGES and isinstance(node, ast.Float):
+            # OData promotes the integer property to compare with a decimal or a double: as
+            # numbers, "Count eq 12.0" as "Count eq 12", "Count gt 12.5" as a float comparison
+            double, exact = _finite(raw), Decimal(str(raw))
+            whole = exact == exact.to_integral_value()
+            if whole and -_INT_RANGES[edm] <= int(exact) < _INT_RANGES[edm]:
+                return int(exact)
             return double
         if edm == "Edm.Boolean" and isinstance(node, ast.Boolean):
             return str(raw).lower() == "true"
     except ValueError as exc:
         raise _bad_value(prop, str(exc)) from exc
     raise _bad_value(prop, f"{type(node).__name__.lower()} value {raw!r} is not an {edm}")
+
+
+def _finite(raw: Any) -> float:
+    double = float(raw)
+    if math.isinf(double) or math.isnan(double):
+        raise ValueError(f"{raw} is not a finite number")
+    return double
 
 
 def _guid(text: str) -> uuid.UUID:
@@ -433,11 +453,11 @@ def to_sql(
     if ordered is not None and condition.op in ("gt", "ge", "lt", "le"):
         column = ordered[condition.prop]
     if condition.op == "in":
-        found: sa.ColumnElement[bool] = column.in_(condition.value)
+        found: sa.ColumnElement[bool] = column.in_([_bound(v) for v in condition.value])
         return found
     if condition.value is None:
         return column.is_(None) if condition.op == "eq" else column.is_not(None)
-    compared: Any = _PY_OPS[condition.op](column, condition.value)
+    compared: Any = _PY_OPS[condition.op](column, _bound(condition.value))
     if condition.op == "ne":  # an empty value is not equal to any value (OData, not SQL)
         return sa.or_(compared, column.is_(None))
     return sa.and_(compared)
@@ -458,6 +478,12 @@ def values_of(condition: Condition | None, prop: str) -> frozenset[Any] | None:
     if condition.op == "and":
         return frozenset.intersection(*known) if known else None
     return frozenset().union(*known) if len(known) == len(found) else None
+
+
+def _bound(value: Any) -> Any:
+    """A float as a double, also beside an integer column ("Count gt 12.5"): bound as the
+    column's type it would be cut to an integer."""
+    return sa.literal(value, sa.Double()) if isinstance(value, float) else value
 
 
 def to_python(condition: Condition) -> Callable[[Mapping[str, Any]], bool]:

@@ -487,6 +487,13 @@ _FILTERS: list[tuple[str, Callable[[_Row], bool]]] = [
         lambda r: r["Status"] == "approved" and r["Country"] == "LSO",
     ),
     ("FormVersion eq 1", lambda r: r["FormVersion"] == 1),
+    # an integer property compares with a decimal or double as a number (OData's promotion)
+    ("count eq 12.0", lambda r: r["count"] == 12),
+    ("count gt 13.5", lambda r: r["count"] is not None and r["count"] > 13.5),
+    ("count le 1.2e1", lambda r: r["count"] is not None and r["count"] <= 12),
+    ("count in (12.0,15,7.5)", lambda r: r["count"] in (12, 15)),
+    ("count ne 12.5", lambda r: True),
+    ("FormVersion lt 1.5", lambda r: r["FormVersion"] == 1),
     ("Lat lt -27", lambda r: r["Lat"] is not None and r["Lat"] < -27),
 ]
 
@@ -551,10 +558,34 @@ def test_a_wrong_literal_for_an_answer_is_a_bad_filter(feed: Feed) -> None:
         ("sown_on gt 2025-02-30", "bad_filter"),
         ("irrigated eq 1", "bad_filter"),
         ("nope eq 1", "unknown_property"),
+        ("count eq 1e400", "bad_filter"),
     ):
         response = client.get(f"{BASE}{SET}", auth=auth["hq"], params={"$filter": text})
         assert response.status_code == 400, text
         assert response.json()["error"]["code"] == code, text
+
+
+@pytest.mark.parametrize(
+    "moment", ["2025-01-01T00:00:00", "2025-01-01T10:30", "2025-01-01T00:00:00.123"]
+)
+def test_a_time_without_a_zone_is_a_bad_filter_saying_to_add_one(feed: Feed, moment: str) -> None:
+    # OData's dateTimeOffsetValue ends in Z or an offset (±hh:mm); without one a time is no
+    # instant: refused, rather than read as UTC and filtering on the wrong hours
+    client, auth, _, _ = feed
+    text = f"CapturedAt gt {moment}"
+    response = client.get(f"{BASE}{SET}", auth=auth["hq"], params={"$filter": text})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "bad_filter" and error["target"] == "$filter"
+    assert error["message"] == (
+        f"CapturedAt: {moment} has no time zone: add Z for UTC or an offset, as {moment}Z or "
+        f"{moment}+02:00"
+    )
+    for zoned in (f"{moment}Z", f"{moment}+02:00", f"{moment}-05:30"):
+        answered = client.get(
+            f"{BASE}{SET}", auth=auth["hq"], params={"$filter": f"CapturedAt gt {zoned}"}
+        )
+        assert answered.status_code == 200, (zoned, answered.text)
 
 
 # --- scope ------------------------------------------------------------------------------------
