@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sync.engine import SyncEngine
 from sync.store import DeviceStore
 from tests.server.sync.conftest import Field, field  # noqa: F401
+from tests.sync.receipts import Issuer
 from tests.sync.transport import FaultyAdapter, client_for
 
 Tablet = tuple[DeviceStore, SyncEngine, FaultyAdapter]
@@ -35,3 +36,19 @@ def make_tablet(client: TestClient, tmp_path: Path) -> Iterator[Callable[..., Ta
 @pytest.fixture
 def tablet(make_tablet: Callable[..., Tablet], field: Field) -> Tablet:  # noqa: F811
     return make_tablet(str(field.device.id), field.token)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DeviceStore]:
+    """A tablet's store of its own, closed after the test (a module may define its own)."""
+    found = DeviceStore(tmp_path / "tablet.sqlite3")
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def issuer(store: DeviceStore) -> Issuer:
+    """A server key the store pinned at enrolment."""
+    key = Issuer()
+    store.pin_receipt_keys([key.published], source="enrolment")
+    return key

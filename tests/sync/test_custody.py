@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,6 @@ from sync.custody import RECEIPTS_FORMAT, KeyLearner, save_receipts
 from sync.protocol import Change, MutationResult, Op, ResultStatus
 from sync.store import DeviceStore, NewPhoto
 from tests.sync.receipts import Issuer, change
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DeviceStore]:
-    found = DeviceStore(tmp_path / "tablet.sqlite3")
-    yield found
-    found.close()
-
-
-@pytest.fixture
-def issuer(store: DeviceStore) -> Issuer:
-    key = Issuer()
-    store.pin_receipt_keys([key.published], source="enrolment")
-    return key
 
 
 def _activity(**overrides: Any) -> dict[str, Any]:

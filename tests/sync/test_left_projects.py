@@ -5,11 +5,8 @@ any other, but never what is not safe on the server yet."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from sync.protocol import Change, MutationResult, Op, ResultStatus
 from sync.store import DeviceStore, NewPhoto
@@ -17,20 +14,6 @@ from tests.sync.receipts import Issuer, change
 
 KEPT = str(uuid.uuid4())  # the project the person still works on
 LEFT = str(uuid.uuid4())  # the project taken away
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DeviceStore]:
-    found = DeviceStore(tmp_path / "tablet.sqlite3")
-    yield found
-    found.close()
-
-
-@pytest.fixture
-def issuer(store: DeviceStore) -> Issuer:
-    key = Issuer()
-    store.pin_receipt_keys([key.published], source="enrolment")
-    return key
 
 
 def _server(entity: str, project_id: str | None, **data: Any) -> Change:
@@ -58,6 +41,21 @@ def _applied(store: DeviceStore) -> None:
     store.acknowledge(
         [
             MutationResult(seq=m.seq, id=m.id, status=ResultStatus.APPLIED, version=1)
+            for m in store.pending()
+        ]
+    )
+
+
+def _refused(store: DeviceStore, field: str, code: str, message: str) -> None:
+    """The server refuses every pending mutation, at ``field``."""
+    store.acknowledge(
+        [
+            MutationResult(
+                seq=m.seq,
+                id=m.id,
+                status=ResultStatus.REJECTED,
+                errors=[{"field": field, "code": code, "message": message}],
+            )
             for m in store.pending()
         ]
     )
@@ -123,17 +121,7 @@ def test_nothing_not_yet_safe_on_the_server_is_forgotten_nor_its_project(
 
     # The waiting one is refused (out of scope), the draft deleted, the receipt of the sent
     # one arrives: the refused record, shown with its reason, still keeps the project.
-    store.acknowledge(
-        [
-            MutationResult(
-                seq=m.seq,
-                id=m.id,
-                status=ResultStatus.REJECTED,
-                errors=[{"field": "project_id", "code": "out_of_scope", "message": "not yours"}],
-            )
-            for m in store.pending()
-        ]
-    )
+    _refused(store, "project_id", "out_of_scope", "not yours")
     store.delete_record("activity", draft["id"])
     store.apply_pull([change(issuer.covering(store, sent["id"], version=1))], "c4")
     assert store.get("activity", sent["id"]) is None
@@ -143,17 +131,7 @@ def test_nothing_not_yet_safe_on_the_server_is_forgotten_nor_its_project(
     # The expert deletes the refused record; the server, which never had it, has nothing to
     # delete: nothing is left to lose, and the project goes with it.
     store.delete_record("activity", waiting["id"])
-    store.acknowledge(
-        [
-            MutationResult(
-                seq=m.seq,
-                id=m.id,
-                status=ResultStatus.REJECTED,
-                errors=[{"field": "id", "code": "not_found", "message": "nothing to delete"}],
-            )
-            for m in store.pending()
-        ]
-    )
+    _refused(store, "id", "not_found", "nothing to delete")
     store.apply_pull([], "c5")
     assert store.get("project", LEFT) is None
     assert store.records("activity", include_deleted=True) == []
