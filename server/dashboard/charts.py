@@ -9,6 +9,9 @@ table that screen readers (and anyone who prefers numbers) can read.
 
 Every function returns a ``Chart`` whose ``__html__`` renders a ``<figure>``; labels arrive
 already translated and numbers go through the caller's ``fmt`` so the page's locale applies.
+Each chart is drawn twice: ``WIDE`` for a laptop's column and ``NARROW`` for a phone, where the
+wide drawing scaled down to 330 px would write its labels 6 px tall. The stylesheet shows the one
+that suits the width of the chart's box (a container query), so text stays about 11 px or more.
 """
 
 from __future__ import annotations
@@ -33,13 +36,36 @@ PALETTE: tuple[str, ...] = (
     "#b3a13f",  # olive
 )
 
-WIDTH = 640
-FONT_SIZE = 12
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The size a chart is drawn at, in SVG units, and how much it writes on its axes."""
+
+    name: str
+    width: int
+    font_size: int
+    ticks: int  # about this many steps on the value axis
+    height: int  # of a vertical chart
+    rotated_chars: int  # a rotated category label is shortened to this many characters
+
+    @property
+    def char_width(self) -> float:
+        return 0.58 * self.font_size  # average glyph width of the UI sans fonts, for layout only
+
+
+# The wide drawing fills a laptop's half-page column (about 545 px: 13 units show 11 px); the
+# narrow one a phone's card (about 330 px: 12 px) and any column too narrow for the wide one.
+WIDE = Layout("wide", width=640, font_size=13, ticks=5, height=300, rotated_chars=18)
+NARROW = Layout("narrow", width=360, font_size=13, ticks=3, height=270, rotated_chars=12)
+LAYOUTS = (WIDE, NARROW)
+
+WIDTH = WIDE.width
+FONT_SIZE = WIDE.font_size
 LABEL_GAP = 6.0  # the least room between two category labels side by side
 # Up to this many categories, labels too long for their band wrap onto two lines; more (months,
 # quarters) are thinned out or rotated.
 WRAP_CATEGORIES = 6
-CHAR_WIDTH = 0.58 * FONT_SIZE  # average glyph width of the UI sans fonts, for layout only
+CHAR_WIDTH = WIDE.char_width
 
 Formatter = Callable[[float], str]
 
@@ -94,11 +120,12 @@ class Chart:
     key: str
     title: str
     summary: str
-    svg: Markup
+    svg: Markup  # the wide drawing (also the PDF report's)
     legend: tuple[tuple[str, str], ...]
     table: Markup
     empty: bool = False
     texts: Texts = field(default_factory=Texts)
+    svg_narrow: Markup = field(default_factory=Markup)  # the phone's drawing
 
     def __html__(self) -> str:
         title_id = f"chart-{self.key}-title"
@@ -119,7 +146,8 @@ class Chart:
                     f"</span>{escape(name)}</li>"
                 )
             parts.append("</ul>")
-        parts.append(f'<div class="chart-canvas">{self.svg}</div>')
+        # Both drawings, the stylesheet showing one (the hidden one is out of the a11y tree).
+        parts.append(f'<div class="chart-canvas">{self.svg}{self.svg_narrow}</div>')
         parts.append(
             f'<details class="chart-data"><summary>{escape(self.texts.data_table)}'
             f'</summary><div class="table-wrap">{self.table}</div></details></figure>'
@@ -168,6 +196,16 @@ def _text_width(text: str, size: float = FONT_SIZE) -> float:
 
 def _shorten(text: str, max_chars: int) -> str:
     return text if len(text) <= max_chars else text[: max(1, max_chars - 1)] + "…"
+
+
+def _fit(text: str, room: float, size: float) -> str:
+    """``text`` shortened (with an ellipsis) until its estimated width fits ``room``."""
+    if _text_width(text, size) <= room:
+        return text
+    chars = len(text)
+    while chars > 1 and _text_width(_shorten(text, chars), size) > room:
+        chars -= 1
+    return _shorten(text, chars)
 
 
 def _color(series: Series, index: int) -> str:
@@ -228,12 +266,13 @@ def _series_table(
 class _Frame:
     """Plot area and axes of a vertical chart; x is a band per category, y is linear."""
 
+    layout: Layout
     categories: Sequence[str]
     ticks: list[float]
     fmt: Formatter
     x_label: str
     y_label: str
-    height: int = 300
+    height: int = 0  # 0: the layout's
     left: float = 0.0
     right: float = 16.0
     top: float = 14.0
@@ -243,14 +282,18 @@ class _Frame:
     wrap: bool = False  # each label on two lines
 
     def __post_init__(self) -> None:
-        tick_width = max(_text_width(self.fmt(t)) for t in self.ticks)
-        self.left = 26 + tick_width + 10  # room for the rotated y label and the tick labels
+        size = self.font_size
+        self.height = self.height or self.layout.height
+        self.right = 16.0 if self.layout is WIDE else 8.0
+        tick_width = max(_text_width(self.fmt(t), size) for t in self.ticks)
+        self.left = 2 * size + tick_width + 10  # room for the rotated y label and the tick labels
         n = max(1, len(self.categories))
-        longest = max((_text_width(c) for c in self.categories), default=0)
+        longest = max((_text_width(c, size) for c in self.categories), default=0)
         band = self.plot_width / n
         if longest + LABEL_GAP > band:
             widest_line = max(
-                (_text_width(line) for c in self.categories for line in _two_lines(c)), default=0
+                (_text_width(line, size) for c in self.categories for line in _two_lines(c)),
+                default=0,
             )
             if n <= WRAP_CATEGORIES and widest_line + LABEL_GAP <= band:
                 # A few named categories (age bands, sexes): every one must stay readable,
@@ -261,16 +304,27 @@ class _Frame:
                 self.label_every = max(1, math.ceil((longest + LABEL_GAP) / max(band, 1)))
                 if self.label_every > 3:
                     self.rotate = True
-                    self.label_every = max(1, math.ceil(FONT_SIZE * 1.6 / band))
+                    # Rotated 40°, neighbours stand band × sin 40° apart: a line and some air.
+                    self.label_every = max(1, math.ceil(size * 2.1 / band))
         if self.rotate:
-            label_room = min(longest, 110) * 0.72 + 6
+            shown = max((_text_width(self.rotated(c), size) for c in self.categories), default=0)
+            label_room = shown * 0.65 + size * 0.8 + 6  # sin and cos of 40°
         else:
-            label_room = (2 * FONT_SIZE + 2 if self.wrap else FONT_SIZE) + 6
-        self.bottom = label_room + 30
+            # below the baseline a little more than the descent of the lowest tick label
+            label_room = (2 * size + 2 if self.wrap else size) + 9
+        self.bottom = label_room + size + 18
+
+    @property
+    def font_size(self) -> int:
+        return self.layout.font_size
+
+    @property
+    def width(self) -> int:
+        return self.layout.width
 
     @property
     def plot_width(self) -> float:
-        return WIDTH - self.left - self.right
+        return self.width - self.left - self.right
 
     @property
     def plot_height(self) -> float:
@@ -279,6 +333,9 @@ class _Frame:
     @property
     def y_max(self) -> float:
         return self.ticks[-1] or 1.0
+
+    def rotated(self, category: str) -> str:
+        return _shorten(category, self.layout.rotated_chars)
 
     def y(self, value: float) -> float:
         return self.top + self.plot_height * (1 - max(0.0, value) / self.y_max)
@@ -290,29 +347,30 @@ class _Frame:
         return self.left + self.band() * (index + 0.5)
 
     def axes(self) -> list[str]:
+        size = self.font_size
         out = ['<g class="axis y-axis">']
         for tick in self.ticks:
             y = self.y(tick)
             out.append(
                 f'<line class="grid" x1="{_attr(self.left)}" '
-                f'x2="{_attr(WIDTH - self.right)}" y1="{_attr(y)}" y2="{_attr(y)}"/>'
+                f'x2="{_attr(self.width - self.right)}" y1="{_attr(y)}" y2="{_attr(y)}"/>'
             )
             out.append(
-                f'<text x="{_attr(self.left - 6)}" y="{_attr(y + 4)}" text-anchor="end">'
-                f"{escape(self.fmt(tick))}</text>"
+                f'<text x="{_attr(self.left - 6)}" y="{_attr(y + size / 3)}" '
+                f'text-anchor="end">{escape(self.fmt(tick))}</text>'
             )
         out.append("</g>")
         middle = self.top + self.plot_height / 2
-        room = int(self.plot_height / (FONT_SIZE * 0.62))
         out.append(
-            f'<text class="axis-label" transform="translate(14 {_attr(middle)}) rotate(-90)"'
-            f' text-anchor="middle">{escape(_shorten(self.y_label, room))}</text>'
+            f'<text class="axis-label" transform="translate({_attr(size + 2)} {_attr(middle)}) '
+            f'rotate(-90)" text-anchor="middle">'
+            f"{escape(_fit(self.y_label, self.plot_height, size))}</text>"
         )
         out.append('<g class="axis x-axis">')
         base = self.top + self.plot_height
         out.append(
             f'<line class="baseline" x1="{_attr(self.left)}" '
-            f'x2="{_attr(WIDTH - self.right)}" y1="{_attr(base)}" y2="{_attr(base)}"/>'
+            f'x2="{_attr(self.width - self.right)}" y1="{_attr(base)}" y2="{_attr(base)}"/>'
         )
         for i, category in enumerate(self.categories):
             if i % self.label_every:
@@ -321,40 +379,51 @@ class _Frame:
             if self.rotate:
                 out.append(
                     f'<text transform="translate({_attr(x + 4)} {_attr(base + 10)}) '
-                    f'rotate(-40)" text-anchor="end">{escape(_shorten(category, 18))}'
+                    f'rotate(-40)" text-anchor="end">{escape(self.rotated(category))}'
                     "</text>"
                 )
             elif self.wrap:
                 lines = "".join(
-                    f'<tspan x="{_attr(x)}" dy="{0 if j == 0 else FONT_SIZE + 2}">'
-                    f"{escape(line)}</tspan>"
+                    f'<tspan x="{_attr(x)}" dy="{0 if j == 0 else size + 2}">{escape(line)}</tspan>'
                     for j, line in enumerate(_two_lines(category))
                 )
                 out.append(
-                    f'<text x="{_attr(x)}" y="{_attr(base + FONT_SIZE + 4)}" '
+                    f'<text x="{_attr(x)}" y="{_attr(base + size + 7)}" '
                     f'text-anchor="middle">{lines}</text>'
                 )
             else:
                 out.append(
-                    f'<text x="{_attr(x)}" y="{_attr(base + FONT_SIZE + 4)}" '
+                    f'<text x="{_attr(x)}" y="{_attr(base + size + 7)}" '
                     f'text-anchor="middle">{escape(category)}</text>'
                 )
         out.append("</g>")
+        # Centred under the plot, but never past the drawing's edges.
+        room = self.width - 8
+        label = _fit(self.x_label, room, size)
+        center = min(
+            max(self.left + self.plot_width / 2, 4 + _text_width(label, size) / 2),
+            self.width - 4 - _text_width(label, size) / 2,
+        )
         out.append(
-            f'<text class="axis-label" x="{_attr(self.left + self.plot_width / 2)}" '
-            f'y="{_attr(self.height - 6)}" text-anchor="middle">{escape(self.x_label)}'
+            f'<text class="axis-label" x="{_attr(center)}" '
+            f'y="{_attr(self.height - 6)}" text-anchor="middle">{escape(label)}'
             "</text>"
         )
         return out
 
 
-def _svg(key: str, title: str, summary: str, height: float, body: list[str]) -> Markup:
-    # Every text in ``body`` was escaped where it was made.
+def _svg(
+    layout: Layout, key: str, title: str, summary: str, height: float, body: list[str]
+) -> Markup:
+    # Every text in ``body`` was escaped where it was made. The wide drawing keeps the ids it
+    # always had; the narrow one's are its own, so that both can sit in one page.
+    ref = key if layout is WIDE else f"{key}-{layout.name}"
     return Markup(  # noqa: S704
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_attr(height)}" '
-        f'role="img" aria-labelledby="svg-{escape(key)}-t svg-{escape(key)}-d" '
-        f'font-size="{FONT_SIZE}"><title id="svg-{escape(key)}-t">{escape(title)}</title>'
-        f'<desc id="svg-{escape(key)}-d">{escape(summary)}</desc>' + "".join(body) + "</svg>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-{layout.name}" '
+        f'viewBox="0 0 {layout.width} {_attr(height)}" '
+        f'role="img" aria-labelledby="svg-{escape(ref)}-t svg-{escape(ref)}-d" '
+        f'font-size="{layout.font_size}"><title id="svg-{escape(ref)}-t">{escape(title)}</title>'
+        f'<desc id="svg-{escape(ref)}-d">{escape(summary)}</desc>' + "".join(body) + "</svg>"
     )
 
 
@@ -448,33 +517,39 @@ def stacked_bar_chart(
     totals = [
         sum((s.values[i] or 0) for s in series if i < len(s.values)) for i in range(len(categories))
     ]
-    frame = _Frame(categories, nice_ticks(max(totals), integer=True), fmt, x_label, y_label)
-    band = frame.band()
-    bar_width = min(band * 0.7, 56)
-    body = frame.axes()
-    body.append('<g class="bars">')
-    for i, category in enumerate(categories):
-        running = 0.0
-        x = frame.x_center(i) - bar_width / 2
-        for j, s in enumerate(series):
-            value = s.values[i] if i < len(s.values) else None
-            if not value:
-                continue
-            y_top, y_bottom = frame.y(running + value), frame.y(running)
-            body.append(
-                f'<rect x="{_attr(x)}" y="{_attr(y_top)}" width="{_attr(bar_width)}" '
-                f'height="{_attr(max(0.5, y_bottom - y_top))}" fill="{_color(s, j)}">'
-                f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
-                "</title></rect>"
-            )
-            running += value
-    body.append("</g>")
     summary = summary or _summary_of(series, categories, fmt, texts)
+
+    def draw(layout: Layout) -> Markup:
+        ticks = nice_ticks(max(totals), count=layout.ticks, integer=True)
+        frame = _Frame(layout, categories, ticks, fmt, x_label, y_label)
+        band = frame.band()
+        bar_width = min(band * 0.7, 56)
+        body = frame.axes()
+        body.append('<g class="bars">')
+        for i, category in enumerate(categories):
+            running = 0.0
+            x = frame.x_center(i) - bar_width / 2
+            for j, s in enumerate(series):
+                value = s.values[i] if i < len(s.values) else None
+                if not value:
+                    continue
+                y_top, y_bottom = frame.y(running + value), frame.y(running)
+                body.append(
+                    f'<rect x="{_attr(x)}" y="{_attr(y_top)}" width="{_attr(bar_width)}" '
+                    f'height="{_attr(max(0.5, y_bottom - y_top))}" fill="{_color(s, j)}">'
+                    f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
+                    "</title></rect>"
+                )
+                running += value
+        body.append("</g>")
+        return _svg(layout, key, title, summary, frame.height, body)
+
     return Chart(
         key=key,
         title=title,
         summary=summary,
-        svg=_svg(key, title, summary, frame.height, body),
+        svg=draw(WIDE),
+        svg_narrow=draw(NARROW),
         legend=tuple((s.name, _color(s, j)) for j, s in enumerate(series)) if legend else (),
         table=_series_table(title, x_label, categories, series, fmt, totals=True, texts=texts),
         texts=texts,
@@ -500,36 +575,41 @@ def grouped_bar_chart(
     if not categories or not _has_values(series):
         return _empty(key, title, texts)
     high = max((v or 0) for s in series for v in s.values)
-    frame = _Frame(
-        categories, nice_ticks(max(high, y_max or 0)), fmt, x_label, y_label, height=height
-    )
-    band = frame.band()
-    group_width = min(band * 0.8, 36.0 * len(series))
-    bar_width = group_width / max(1, len(series))
-    body = frame.axes()
-    body.append('<g class="bars">')
-    for i, category in enumerate(categories):
-        left = frame.x_center(i) - group_width / 2
-        for j, s in enumerate(series):
-            value = s.values[i] if i < len(s.values) else None
-            if value is None:
-                continue
-            y_top = frame.y(value)
-            bar_height = frame.y(0) - y_top
-            body.append(
-                f'<rect x="{_attr(left + j * bar_width + 1)}" y="{_attr(y_top)}" '
-                f'width="{_attr(max(1.0, bar_width - 2))}" '
-                f'height="{_attr(max(0.5, bar_height))}" fill="{_color(s, j)}">'
-                f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
-                "</title></rect>"
-            )
-    body.append("</g>")
     summary = summary or _summary_of(series, categories, fmt, texts)
+
+    def draw(layout: Layout) -> Markup:
+        ticks = nice_ticks(max(high, y_max or 0), count=layout.ticks)
+        tall = height if layout is WIDE else min(height, layout.height)
+        frame = _Frame(layout, categories, ticks, fmt, x_label, y_label, height=tall)
+        band = frame.band()
+        group_width = min(band * 0.8, 36.0 * len(series))
+        bar_width = group_width / max(1, len(series))
+        body = frame.axes()
+        body.append('<g class="bars">')
+        for i, category in enumerate(categories):
+            left = frame.x_center(i) - group_width / 2
+            for j, s in enumerate(series):
+                value = s.values[i] if i < len(s.values) else None
+                if value is None:
+                    continue
+                y_top = frame.y(value)
+                bar_height = frame.y(0) - y_top
+                body.append(
+                    f'<rect x="{_attr(left + j * bar_width + 1)}" y="{_attr(y_top)}" '
+                    f'width="{_attr(max(1.0, bar_width - 2))}" '
+                    f'height="{_attr(max(0.5, bar_height))}" fill="{_color(s, j)}">'
+                    f"<title>{escape(category)} · {escape(s.name)}: {escape(fmt(value))}"
+                    "</title></rect>"
+                )
+        body.append("</g>")
+        return _svg(layout, key, title, summary, frame.height, body)
+
     return Chart(
         key=key,
         title=title,
         summary=summary,
-        svg=_svg(key, title, summary, frame.height, body),
+        svg=draw(WIDE),
+        svg_narrow=draw(NARROW),
         legend=tuple((s.name, _color(s, j)) for j, s in enumerate(series)),
         table=_series_table(title, x_label, categories, series, fmt, totals=False, texts=texts),
         texts=texts,
@@ -560,52 +640,62 @@ def line_chart(
     if not categories or not known:
         return _empty(key, title, texts)
     high = y_max if y_max is not None else max(known)
-    frame = _Frame(categories, nice_ticks(high), fmt, x_label, y_label)
-    body = frame.axes()
-    if reference is not None:
-        level, label = reference
-        y = frame.y(level)
-        body.append(
-            f'<line class="reference" x1="{_attr(frame.left)}" '
-            f'x2="{_attr(WIDTH - frame.right)}" y1="{_attr(y)}" y2="{_attr(y)}"/>'
-        )
-        body.append(
-            f'<text class="reference-label" x="{_attr(WIDTH - frame.right - 4)}" '
-            f'y="{_attr(y - 5)}" text-anchor="end">{escape(label)}</text>'
-        )
-    for j, s in enumerate(series):
-        color = _color(s, j)
-        runs: list[list[tuple[float, float]]] = [[]]
-        points: list[str] = []
-        for i, value in enumerate(s.values[: len(categories)]):
-            if value is None:
-                runs.append([])
-                continue
-            x, y = frame.x_center(i), frame.y(value)
-            runs[-1].append((x, y))
-            points.append(
-                f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="3.5" fill="{color}">'
-                f"<title>{escape(categories[i])} · {escape(s.name)}: "
-                f"{escape(fmt(value))}</title></circle>"
-            )
-        body.append(f'<g class="line-series" stroke="{color}">')
-        for run in runs:
-            if len(run) > 1:
-                d = " ".join(
-                    f"{'M' if k == 0 else 'L'}{_attr(x)} {_attr(y)}" for k, (x, y) in enumerate(run)
-                )
-                body.append(
-                    f'<path d="{d}" fill="none" stroke-width="2.5" '
-                    'stroke-linejoin="round" stroke-linecap="round"/>'
-                )
-        body.append("</g>")
-        body.extend(points)
     summary = summary or _summary_of(series, categories, fmt, texts)
+
+    def draw(layout: Layout) -> Markup:
+        frame = _Frame(
+            layout, categories, nice_ticks(high, count=layout.ticks), fmt, x_label, y_label
+        )
+        end = layout.width - frame.right
+        body = frame.axes()
+        if reference is not None:
+            level, label = reference
+            y = frame.y(level)
+            body.append(
+                f'<line class="reference" x1="{_attr(frame.left)}" '
+                f'x2="{_attr(end)}" y1="{_attr(y)}" y2="{_attr(y)}"/>'
+            )
+            body.append(
+                f'<text class="reference-label" x="{_attr(end - 4)}" '
+                f'y="{_attr(y - 5)}" text-anchor="end">'
+                f"{escape(_fit(label, frame.plot_width - 8, layout.font_size))}</text>"
+            )
+        for j, s in enumerate(series):
+            color = _color(s, j)
+            runs: list[list[tuple[float, float]]] = [[]]
+            points: list[str] = []
+            for i, value in enumerate(s.values[: len(categories)]):
+                if value is None:
+                    runs.append([])
+                    continue
+                x, y = frame.x_center(i), frame.y(value)
+                runs[-1].append((x, y))
+                points.append(
+                    f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="3.5" fill="{color}">'
+                    f"<title>{escape(categories[i])} · {escape(s.name)}: "
+                    f"{escape(fmt(value))}</title></circle>"
+                )
+            body.append(f'<g class="line-series" stroke="{color}">')
+            for run in runs:
+                if len(run) > 1:
+                    d = " ".join(
+                        f"{'M' if k == 0 else 'L'}{_attr(x)} {_attr(y)}"
+                        for k, (x, y) in enumerate(run)
+                    )
+                    body.append(
+                        f'<path d="{d}" fill="none" stroke-width="2.5" '
+                        'stroke-linejoin="round" stroke-linecap="round"/>'
+                    )
+            body.append("</g>")
+            body.extend(points)
+        return _svg(layout, key, title, summary, frame.height, body)
+
     return Chart(
         key=key,
         title=title,
         summary=summary,
-        svg=_svg(key, title, summary, frame.height, body),
+        svg=draw(WIDE),
+        svg_narrow=draw(NARROW),
         legend=tuple((s.name, _color(s, j)) for j, s in enumerate(series)),
         table=_series_table(title, x_label, categories, series, fmt, totals=False, texts=texts),
         texts=texts,
@@ -641,77 +731,124 @@ def progress_chart(
     percent = percent or plain_percent
     shares = [achievement(item.actual, item.target) or 0.0 for item in rows]
     scale_max = nice_ticks(min(max(100.0, *shares), 200.0), count=4)[-1]
-    label_chars = 28
-    two_lines = any(item.group for item in rows)
-    # Group lines are bold capitals in practice (project codes): count them wider.
-    longest = max(max(len(item.group) * 1.2, len(item.label)) for item in rows)
-    left = 10 + min(label_chars * 1.2, longest) * CHAR_WIDTH + 8
-    right = 64.0
-    row_height = 40 if two_lines else 30
     bar = 14
-    top = 8
-    plot_width = WIDTH - left - right
-    height = top + row_height * len(rows) + 44
 
-    def x_of(pct: float) -> float:
-        return left + plot_width * min(pct, scale_max) / scale_max
-
-    body = ['<g class="axis x-axis">']
-    for tick in nice_ticks(scale_max, count=4):
-        x = x_of(tick)
-        body.append(
-            f'<line class="grid" x1="{_attr(x)}" x2="{_attr(x)}" y1="{top}" '
-            f'y2="{_attr(top + row_height * len(rows))}"/>'
-        )
-        body.append(
-            f'<text x="{_attr(x)}" y="{_attr(top + row_height * len(rows) + 16)}" '
-            f'text-anchor="middle">{escape(percent(tick))}</text>'
-        )
-    body.append("</g>")
-    for i, (item, share) in enumerate(zip(rows, shares, strict=True)):
-        y = top + i * row_height
-        middle = y + row_height / 2
-        color = PALETTE[2] if share >= 100 else PALETTE[0]
-        if item.group:
-            body.append(
-                f'<text class="label-strong" x="{_attr(left - 8)}" '
-                f'y="{_attr(middle - 3)}" text-anchor="end">'
-                f"{escape(_shorten(item.group, label_chars))}</text>"
-            )
-            body.append(
-                f'<text x="{_attr(left - 8)}" y="{_attr(middle + 11)}" '
-                f'text-anchor="end"><title>{escape(item.label)}</title>'
-                f"{escape(_shorten(item.label, label_chars))}</text>"
-            )
-        else:
-            body.append(
-                f'<text x="{_attr(left - 8)}" y="{_attr(middle + 4)}" '
-                f'text-anchor="end"><title>{escape(item.label)}</title>'
-                f"{escape(_shorten(item.label, label_chars))}</text>"
-            )
+    def bar_row(
+        layout: Layout, item: Progress, share: float, middle: float, left: float, right: float
+    ) -> list[str]:
+        """The track, the bar, the 100 % mark and the share written after the track."""
+        plot_width = layout.width - left - right
+        end = left + plot_width * min(share, scale_max) / scale_max
+        mark = left + plot_width * 100 / scale_max
         full = f"{item.group} · {item.label}" if item.group else item.label
-        body.append(
+        color = PALETTE[2] if share >= 100 else PALETTE[0]
+        return [
             f'<rect class="track" x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
-            f'width="{_attr(plot_width)}" height="{bar}" rx="3"/>'
-        )
-        body.append(
+            f'width="{_attr(plot_width)}" height="{bar}" rx="3"/>',
             f'<rect x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
-            f'width="{_attr(max(1.0, x_of(share) - left))}" height="{bar}" '
+            f'width="{_attr(max(1.0, end - left))}" height="{bar}" '
             f'rx="3" fill="{color}"><title>{escape(full)}: {escape(fmt(item.actual))}'
-            f" / {escape(fmt(item.target))} ({escape(percent(share))})</title></rect>"
+            f" / {escape(fmt(item.target))} ({escape(percent(share))})</title></rect>",
+            f'<line class="target" x1="{_attr(mark)}" x2="{_attr(mark)}" '
+            f'y1="{_attr(middle - bar / 2 - 4)}" y2="{_attr(middle + bar / 2 + 4)}"/>',
+            f'<text x="{_attr(layout.width - 2)}" y="{_attr(middle + layout.font_size / 3)}" '
+            f'text-anchor="end">{escape(percent(share))}</text>',
+        ]
+
+    def scale(layout: Layout, left: float, right: float, top: float, bottom: float) -> list[str]:
+        """The grid lines at round shares and their labels under the rows."""
+        plot_width = layout.width - left - right
+        out = ['<g class="axis x-axis">']
+        for tick in nice_ticks(scale_max, count=4 if layout is WIDE else 3):
+            if tick > scale_max:
+                break
+            x = left + plot_width * tick / scale_max
+            out.append(
+                f'<line class="grid" x1="{_attr(x)}" x2="{_attr(x)}" y1="{_attr(top)}" '
+                f'y2="{_attr(bottom)}"/>'
+            )
+            out.append(
+                f'<text x="{_attr(x)}" y="{_attr(bottom + layout.font_size + 4)}" '
+                f'text-anchor="middle">{escape(percent(tick))}</text>'
+            )
+        out.append("</g>")
+        return out
+
+    def axis_label(layout: Layout, height: float) -> str:
+        label = _fit(x_label, layout.width - 8, layout.font_size)
+        return (
+            f'<text class="axis-label" x="{_attr(layout.width / 2)}" '
+            f'y="{_attr(height - 6)}" text-anchor="middle">{escape(label)}</text>'
         )
-        body.append(
-            f'<line class="target" x1="{_attr(x_of(100))}" x2="{_attr(x_of(100))}" '
-            f'y1="{_attr(middle - bar / 2 - 4)}" y2="{_attr(middle + bar / 2 + 4)}"/>'
-        )
-        body.append(
-            f'<text x="{_attr(WIDTH - right + 8)}" y="{_attr(middle + 4)}">'
-            f"{escape(percent(share))}</text>"
-        )
-    body.append(
-        f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
-        f'y="{_attr(height - 6)}" text-anchor="middle">{escape(x_label)}</text>'
-    )
+
+    def draw_wide(layout: Layout) -> Markup:
+        """Labels at the left of their bars."""
+        size = layout.font_size
+        label_chars = 28
+        two_lines = any(item.group for item in rows)
+        # Group lines are bold capitals in practice (project codes): count them wider.
+        longest = max(max(len(item.group) * 1.2, len(item.label)) for item in rows)
+        left = 10 + min(label_chars * 1.2, longest) * layout.char_width + 8
+        right = 64.0
+        row_height = 40 if two_lines else 30
+        top = 8
+        bottom = top + row_height * len(rows)
+        height = bottom + size + 36
+        body = scale(layout, left, right, top, bottom)
+        for i, (item, share) in enumerate(zip(rows, shares, strict=True)):
+            middle = top + i * row_height + row_height / 2
+            if item.group:
+                body.append(
+                    f'<text class="label-strong" x="{_attr(left - 8)}" '
+                    f'y="{_attr(middle - 3)}" text-anchor="end">'
+                    f"{escape(_shorten(item.group, label_chars))}</text>"
+                )
+                body.append(
+                    f'<text x="{_attr(left - 8)}" y="{_attr(middle + size)}" '
+                    f'text-anchor="end"><title>{escape(item.label)}</title>'
+                    f"{escape(_shorten(item.label, label_chars))}</text>"
+                )
+            else:
+                body.append(
+                    f'<text x="{_attr(left - 8)}" y="{_attr(middle + size / 3)}" '
+                    f'text-anchor="end"><title>{escape(item.label)}</title>'
+                    f"{escape(_shorten(item.label, label_chars))}</text>"
+                )
+            body += bar_row(layout, item, share, middle, left, right)
+        body.append(axis_label(layout, height))
+        return _svg(layout, key, title, summary, height, body)
+
+    def draw_narrow(layout: Layout) -> Markup:
+        """Each label on a line of its own above its bar, across the whole width."""
+        size = layout.font_size
+        # The track starts where "0 %" fits centred under its start.
+        left = 2 + _text_width(percent(0), size) / 2
+        right = 8 + max(_text_width(percent(share), size) for share in shares)
+        row_height = size + bar + 22
+        top = 4
+        bottom = top + row_height * len(rows)
+        height = bottom + size + 36
+        body = scale(layout, left, right, top, bottom)
+        for i, (item, share) in enumerate(zip(rows, shares, strict=True)):
+            y = top + i * row_height
+            room = layout.width - left - 2
+            if item.group:
+                group = _fit(item.group, room * 0.5, size * 1.1)
+                rest = room - _text_width(group + " · ", size * 1.1)
+                words = (
+                    f'<tspan class="label-strong">{escape(group)}</tspan> · '
+                    f"{escape(_fit(item.label, rest, size))}"
+                )
+            else:
+                words = escape(_fit(item.label, room, size))
+            body.append(
+                f'<text x="{_attr(left)}" y="{_attr(y + size + 2)}">'
+                f"<title>{escape(item.label)}</title>{words}</text>"
+            )
+            body += bar_row(layout, item, share, y + size + 8 + bar / 2, left, right)
+        body.append(axis_label(layout, height))
+        return _svg(layout, key, title, summary, height, body)
+
     summary = summary or "; ".join(
         f"{item.group + ' · ' if item.group else ''}{item.label}: {percent(share)}"
         for item, share in zip(rows, shares, strict=True)
@@ -732,7 +869,8 @@ def progress_chart(
         key=key,
         title=title,
         summary=summary,
-        svg=_svg(key, title, summary, height, body),
+        svg=draw_wide(WIDE),
+        svg_narrow=draw_narrow(NARROW),
         legend=((texts.achieved, PALETTE[0]), ("≥\u00a0" + percent(100), PALETTE[2])),
         table=table,
         texts=texts,
@@ -749,16 +887,19 @@ class Place:
     lon: float
 
 
-def _place_label(label: str, x: float, gap: float = 8.0) -> tuple[str, str, float]:
+def _place_label(
+    label: str, x: float, gap: float = 8.0, layout: Layout = WIDE
+) -> tuple[str, str, float]:
     """A site's name beside its point, on the side where it fits whole inside the drawing;
     shortened only when it fits on neither side (the table below has every name in full)."""
-    right, left = WIDTH - (x + gap) - 2, x - gap - 2
-    if _text_width(label) <= right:
+    size = layout.font_size
+    right, left = layout.width - (x + gap) - 2, x - gap - 2
+    if _text_width(label, size) <= right:
         return label, "start", gap
-    if _text_width(label) <= left:
+    if _text_width(label, size) <= left:
         return label, "end", -gap
     room, anchor, dx = (right, "start", gap) if right >= left else (left, "end", -gap)
-    return _shorten(label, int(room // CHAR_WIDTH)), anchor, dx
+    return _fit(label, room, size), anchor, dx
 
 
 def site_map(
@@ -789,72 +930,82 @@ def site_map(
     mid = math.radians((min_lat + max_lat) / 2)
     span_x = max((max_lon - min_lon) * math.cos(mid), 1e-6)
     span_y = max(max_lat - min_lat, 1e-6)
-    left, right, top, bottom = 56.0, 16.0, 10.0, 40.0
-    plot_width = WIDTH - left - right
-    plot_height = min(360.0, max(180.0, plot_width * span_y / span_x))
-    scale = min(plot_width / span_x, plot_height / span_y)
-    width_used, height_used = span_x * scale, span_y * scale
-    x0 = left + (plot_width - width_used) / 2
-    height = top + plot_height + bottom
-
-    def xy(lat: float, lon: float) -> tuple[float, float]:
-        return (
-            x0 + (lon - min_lon) * math.cos(mid) * scale,
-            top + (plot_height - height_used) / 2 + (max_lat - lat) * scale,
-        )
-
-    (ax, ay), (bx, by) = xy(max_lat, min_lon), xy(min_lat, max_lon)
-    body = [
-        f'<rect class="track" x="{_attr(ax)}" y="{_attr(ay)}" width="{_attr(bx - ax)}" '
-        f'height="{_attr(by - ay)}" rx="6"/>'
-    ]
-    degree = "°"
-    body.append(
-        f'<text x="{_attr(ax)}" y="{_attr(by + 16)}">{minus_sign(_attr(min_lon))}{degree}</text>'
-    )
-    body.append(
-        f'<text x="{_attr(bx)}" y="{_attr(by + 16)}" text-anchor="end">'
-        f"{minus_sign(_attr(max_lon))}{degree}</text>"
-    )
-    body.append(
-        f'<text x="{_attr(ax - 6)}" y="{_attr(ay + 10)}" text-anchor="end">'
-        f"{minus_sign(_attr(max_lat))}{degree}</text>"
-    )
-    body.append(
-        f'<text x="{_attr(ax - 6)}" y="{_attr(by)}" text-anchor="end">'
-        f"{minus_sign(_attr(min_lat))}{degree}</text>"
-    )
-    for place in places:
-        x, y = xy(place.lat, place.lon)
-        body.append(
-            f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="5" fill="{PALETTE[0]}" '
-            f'stroke="#fff" stroke-width="1.5"><title>{escape(place.label)} '
-            f"({coordinate(place.lat, 4)}, {coordinate(place.lon, 4)})</title></circle>"
-        )
-        label, anchor, dx = _place_label(place.label, x)
-        body.append(
-            f'<text x="{_attr(x + dx)}" y="{_attr(y + 4)}" text-anchor="{anchor}" '
-            f'class="place">{escape(label)}</text>'
-        )
-    body.append(
-        f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
-        f'y="{_attr(height - 6)}" text-anchor="middle">{escape(x_label)}</text>'
-    )
-    body.append(
-        f'<text class="axis-label" transform="translate(14 '
-        f'{_attr(top + plot_height / 2)}) rotate(-90)" text-anchor="middle">'
-        f"{escape(y_label)}</text>"
-    )
     summary = "; ".join(
         f"{p.label} ({coordinate(p.lat, 3)}, {coordinate(p.lon, 3)})" for p in places
     )
+
+    def draw(layout: Layout) -> Markup:
+        size = layout.font_size
+        degrees = [minus_sign(_attr(v)) + "°" for v in (min_lat, max_lat)]
+        left = 2 * size + 8 + max(_text_width(d, size) for d in degrees)
+        right, top, bottom = 16.0 if layout is WIDE else 8.0, 10.0, 2 * size + 18
+        plot_width = layout.width - left - right
+        plot_height = min(360.0, max(180.0, plot_width * span_y / span_x))
+        scale = min(plot_width / span_x, plot_height / span_y)
+        width_used, height_used = span_x * scale, span_y * scale
+        x0 = left + (plot_width - width_used) / 2
+        height = top + plot_height + bottom
+
+        def xy(lat: float, lon: float) -> tuple[float, float]:
+            return (
+                x0 + (lon - min_lon) * math.cos(mid) * scale,
+                top + (plot_height - height_used) / 2 + (max_lat - lat) * scale,
+            )
+
+        (ax, ay), (bx, by) = xy(max_lat, min_lon), xy(min_lat, max_lon)
+        body = [
+            f'<rect class="track" x="{_attr(ax)}" y="{_attr(ay)}" width="{_attr(bx - ax)}" '
+            f'height="{_attr(by - ay)}" rx="6"/>'
+        ]
+        degree = "°"
+        body.append(
+            f'<text x="{_attr(ax)}" y="{_attr(by + size + 4)}">'
+            f"{minus_sign(_attr(min_lon))}{degree}</text>"
+        )
+        body.append(
+            f'<text x="{_attr(bx)}" y="{_attr(by + size + 4)}" text-anchor="end">'
+            f"{minus_sign(_attr(max_lon))}{degree}</text>"
+        )
+        body.append(
+            f'<text x="{_attr(ax - 6)}" y="{_attr(ay + size - 2)}" text-anchor="end">'
+            f"{minus_sign(_attr(max_lat))}{degree}</text>"
+        )
+        body.append(
+            f'<text x="{_attr(ax - 6)}" y="{_attr(by)}" text-anchor="end">'
+            f"{minus_sign(_attr(min_lat))}{degree}</text>"
+        )
+        for place in places:
+            x, y = xy(place.lat, place.lon)
+            body.append(
+                f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="5" fill="{PALETTE[0]}" '
+                f'stroke="#fff" stroke-width="1.5"><title>{escape(place.label)} '
+                f"({coordinate(place.lat, 4)}, {coordinate(place.lon, 4)})</title></circle>"
+            )
+            label, anchor, dx = _place_label(place.label, x, layout=layout)
+            body.append(
+                f'<text x="{_attr(x + dx)}" y="{_attr(y + size / 3)}" text-anchor="{anchor}" '
+                f'class="place">{escape(label)}</text>'
+            )
+        body.append(
+            f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
+            f'y="{_attr(height - 6)}" text-anchor="middle">'
+            f"{escape(_fit(x_label, layout.width - 8, size))}</text>"
+        )
+        body.append(
+            f'<text class="axis-label" transform="translate({_attr(size + 2)} '
+            f'{_attr(top + plot_height / 2)}) rotate(-90)" text-anchor="middle">'
+            f"{escape(_fit(y_label, plot_height, size))}</text>"
+        )
+        return _svg(layout, key, title, summary, height, body)
+
     rows = [[p.label, coordinate(p.lat, 4), coordinate(p.lon, 4)] for p in places]
     table = _table(["", y_label, x_label], rows, title)
     return Chart(
         key=key,
         title=title,
         summary=summary,
-        svg=_svg(key, title, summary, height, body),
+        svg=draw(WIDE),
+        svg_narrow=draw(NARROW),
         legend=(),
         table=table,
         texts=texts,
