@@ -90,7 +90,9 @@ def test_the_overview_shows_this_quarter_against_the_last_and_four_charts(
     assert html.count('<figure class="chart"') == 4
     for key in ("activities-by-month", "participants-by-sex-age", "women-share", "achievement"):
         assert f'id="chart-{key}"' in html
-    assert html.count("<svg") == 4
+    # Each chart drawn twice, for a wide box and a phone's (the box's width picks one).
+    assert html.count('class="chart-wide"') == html.count('class="chart-narrow"') == 4
+    assert html.count("<svg") == 8
     assert html.count('<details class="chart-data">') == 4  # a table behind each chart
     # Lesotho's officer sees Lesotho only: the Ethiopian project is nowhere.
     assert "LSO-CPP-POTATO" in html
