@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -33,6 +33,7 @@ from server.scope import (
     can_read_project,
     can_review,
     country_scope_issue,
+    project_scope,
     sees_everything,
 )
 from shared.catalogue import ActivityStatus, ReviewAction, codes
@@ -319,7 +320,14 @@ def list_periods(
         raise ValidationFailed(problems, status_code=400)  # a bad query, as every list's
     conditions: list[ColumnElement[bool]] = []
     if not sees_everything(caller):
-        conditions.append(col(ClosedPeriod.country).in_(sorted(caller.countries)))
+        # A country officer's countries; a field expert's, those of its projects.
+        theirs = select(col(Project.country)).where(project_scope(caller))
+        conditions.append(
+            or_(
+                col(ClosedPeriod.country).in_(sorted(caller.countries)),
+                col(ClosedPeriod.country).in_(theirs),
+            )
+        )
     if country:
         conditions.append(col(ClosedPeriod.country) == country.strip().upper())
     total = session.exec(select(func.count()).select_from(ClosedPeriod).where(*conditions)).one()
