@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -46,10 +47,15 @@ def list_entries(
     actor: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    without_actions: Collection[str] = (),
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[AuditEntryPublic], int]:
+    """The entries the caller may read, newest first; ``without_actions`` leaves those out
+    (a person's page: their sign-ins)."""
     conditions: list[ColumnElement[bool]] = [_scope(session, caller)]
+    if without_actions:
+        conditions.append(col(AuditEntry.action).not_in(sorted(without_actions)))
     if entity:
         conditions.append(col(AuditEntry.entity) == entity)
     if entity_id:

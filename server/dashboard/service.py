@@ -1899,12 +1899,15 @@ def person_changes(
     """The latest changes of a person's account the caller may read in the audit log (the
     scope of ``GET /api/v1/audit``), newest first, without their sign-ins."""
     entries, _ = audit_queries.list_entries(
-        session, caller=caller, entity="user", entity_id=str(user_id), limit=100
+        session,
+        caller=caller,
+        entity="user",
+        entity_id=str(user_id),
+        without_actions=_SIGN_INS,
+        limit=limit,
     )
     changes = []
     for entry in entries:
-        if entry.action in _SIGN_INS:
-            continue
         before, after = entry.before or {}, entry.after or {}
         names = [n for n in after if n != "username"] if entry.action == "create" else list(after)
         changes.append(
@@ -1915,7 +1918,7 @@ def person_changes(
                 fields=[(n, before.get(n), after.get(n)) for n in names],
             )
         )
-    return changes[:limit]
+    return changes
 
 
 def scope_field(role: str) -> str | None:

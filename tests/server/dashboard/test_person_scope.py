@@ -222,3 +222,27 @@ def test_the_person_page_shows_their_recent_changes(
     officer.cookies.set("pilotmon_lang", "pt")
     page = main_of(officer.get(f"/people/{expert.id}").text)
     assert "Alterações recentes" in page and "Alterou a conta" in page
+
+
+def test_a_change_stays_on_the_page_however_often_the_person_signs_in_since(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    expert = world.expert
+    _post(officer, expert.id, projects=["LSO-CPP-POTATO"])
+    with Session(engine) as session:  # 150 sign-ins since: more than any page of entries
+        session.add_all(
+            AuditEntry(
+                action="login",
+                entity="user",
+                entity_id=str(expert.id),
+                actor_id=expert.id,
+                country="LSO",
+            )
+            for _ in range(150)
+        )
+        session.commit()
+    page = main_of(officer.get(f"/people/{expert.id}").text)
+    changes = page[
+        page.index('id="changes"') : page.index("</section>", page.index('id="changes"'))
+    ]
+    assert "Projects:" in changes
