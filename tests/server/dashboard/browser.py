@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -142,14 +143,38 @@ def chromium(
         driver.quit()
 
 
-def screenshot(driver: object, name: str, *, width: int = 1366) -> Path:
-    """Save the whole page (not only the window) as ``artifacts/.../<name>.png``."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    driver.set_window_size(width, 900)  # type: ignore[attr-defined]
-    height = driver.execute_script(  # type: ignore[attr-defined]
+# Narrower than this, headless Chromium keeps its window this wide: a phone's width is set
+# through the DevTools protocol instead.
+_NARROWEST_WINDOW = 500
+
+
+def set_width(driver: object, width: int, height: int = 900) -> None:
+    """Lay pages out ``width`` CSS px wide: a phone's (390 px) through the DevTools protocol,
+    a laptop's by the window (the phone's override cleared)."""
+    d: Any = driver
+    if width < _NARROWEST_WINDOW:
+        d.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+        )
+    else:
+        d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        d.set_window_size(width, height)
+
+
+def screenshot(driver: object, name: str, *, width: int = 1366, folder: Path = SCREENSHOTS) -> Path:
+    """Save the whole page (not only the window) at ``width`` as ``<folder>/<name>.png``
+    (``artifacts/screenshots/dashboard`` unless told)."""
+    d: Any = driver
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    set_width(d, width)
+    height = d.execute_script(
         "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
     )
-    driver.set_window_size(width, max(600, min(int(height) + 40, 6000)))  # type: ignore[attr-defined]
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    if width < _NARROWEST_WINDOW:
+        set_width(d, width, min(int(height), 6000))
+    else:
+        d.set_window_size(width, max(600, min(int(height) + 40, 6000)))
+    d.save_screenshot(str(path))
     return path

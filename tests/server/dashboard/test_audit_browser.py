@@ -35,6 +35,8 @@ from tests.server.dashboard.browser import (
     browser_database,
     chromium,
     live_server,
+    screenshot,
+    set_width,
 )
 from tests.server.dashboard.world import World, add_photo, build_world
 
@@ -169,7 +171,7 @@ def _user(world: World, role: str) -> User:
 
 
 def _show(d: Any, url: str, width: int) -> None:
-    d.set_window_size(width, 900)
+    set_width(d, width)
     d.get(url)
     d.find_element("tag name", "footer")  # the whole page arrived
 
@@ -234,12 +236,7 @@ def _axe(d: Any) -> list[str]:
 
 
 def _shoot(d: Any, name: str, width: int) -> None:
-    AUDIT_SHOTS.mkdir(parents=True, exist_ok=True)
-    height = d.execute_script(
-        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
-    )
-    d.set_window_size(width, max(600, min(int(height) + 40, 6000)))
-    d.save_screenshot(str(AUDIT_SHOTS / f"{name}-{width}.png"))
+    screenshot(d, f"{name}-{width}", width=width, folder=AUDIT_SHOTS)
 
 
 def _check_pages(

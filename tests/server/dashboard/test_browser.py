@@ -24,6 +24,7 @@ from tests.server.dashboard.browser import (
     chromium,
     live_server,
     screenshot,
+    set_width,
 )
 from tests.server.dashboard.world import World, add_photo, build_world
 
@@ -124,7 +125,7 @@ def test_a_country_officer_reviews_exports_and_stays_in_scope(
         # On a phone, where the review form is far below the page's top, the refusal is
         # brought into view with the box to type in.
         width = d.get_window_size()["width"]
-        d.set_window_size(390, 844)
+        set_width(d, 390, 844)
         d.find_element(By.CSS_SELECTOR, "button[value=return]").click()
         _wait(d, lambda drv: drv.find_elements(By.ID, "comment-error"))
         assert d.switch_to.active_element.get_attribute("id") == "comment"
@@ -132,7 +133,7 @@ def test_a_country_officer_reviews_exports_and_stays_in_scope(
             "const r = document.getElementById('comment-error').getBoundingClientRect();"
             "return r.top >= 0 && r.bottom <= window.innerHeight;"
         ), "the comment's error is out of sight on a phone"
-        d.set_window_size(width, 900)
+        set_width(d, width)
         screenshot(d, "06-return-needs-a-comment")
         assert _status(engine, returned) == "submitted"
         comment = "Please add the photo of the attendance sheet."
@@ -150,9 +151,9 @@ def test_a_country_officer_reviews_exports_and_stays_in_scope(
         _wait(d, _text_on_page("Targets and actuals"))
         screenshot(d, "08-project")
         # On a phone its targets form fits the screen (docs/results.md#dashboard-results).
-        d.set_window_size(390, 900)
+        set_width(d, 390)
         assert d.find_element(By.ID, "t-value").is_displayed() and not _overflows(d)
-        d.set_window_size(1366, 900)
+        set_width(d, 1366)
 
         # Tablets.
         d.find_element(By.CSS_SELECTOR, "nav.mainnav a[href='/tablets']").click()

@@ -9,17 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session
 
-from server.accounts.auth import issue_access_token
-from server.app import create_app
-from server.dashboard import session as cookies
-from server.db import write_engine
-from tests.server.dashboard.browser import SCREENSHOTS, browser_database, chromium, live_server
+from tests.server.dashboard.browser import screenshot, set_width
 from tests.server.dashboard.test_audit_browser import _sideways
-from tests.server.dashboard.test_results import add_results, add_visits
-from tests.server.dashboard.test_results_browser import _phone
-from tests.server.dashboard.world import build_world
+from tests.server.dashboard.test_results_browser import signed_in_officer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -67,46 +60,17 @@ def _problems(drawn: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def _full_page_screenshot(d: Any, name: str, width: int) -> None:
-    """The whole page at ``width`` (a phone's through DevTools, like ``_phone``)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    height = min(int(d.execute_script("return document.documentElement.scrollHeight")), 6000)
-    if width < 500:
-        d.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
-        )
-    else:
-        d.set_window_size(width, height + 40)
-    d.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
-
-
 def test_every_chart_text_is_readable_on_a_phone_and_a_laptop(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
-    settings, engine = browser_database(sqlite_template, tmp_path)
-    with Session(write_engine(engine), expire_on_commit=False) as session:
-        world = build_world(session)
-        add_results(session, world)
-        add_visits(session, world)
-        token, _ = issue_access_token(session, user=world.officer, minutes=60)
-        session.commit()
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
     problems: list[str] = []
-    pages = {"overview": "/overview", "project": f"/projects/{world.lso.id}"}
-    with (
-        live_server(create_app(settings, engine)) as base,
-        chromium(tmp_path / "profile", downloads) as driver,
-    ):
-        d: Any = driver
-        d.get(base + "/login")
-        d.add_cookie({"name": cookies.SESSION_COOKIE, "value": token, "path": "/"})
+    with signed_in_officer(sqlite_template, tmp_path) as (d, base, world, _results):
+        pages = {"overview": "/overview", "project": f"/projects/{world.lso.id}"}
         for language in ("en", "fr"):
             d.add_cookie({"name": "pilotmon_lang", "value": language, "path": "/"})
             for name, path in pages.items():
                 for width in (390, 1280):
-                    _phone(d, width)
+                    set_width(d, width)
                     d.get(base + path)
                     d.find_element("tag name", "footer")
                     assert d.execute_script("return window.innerWidth") == width
@@ -119,7 +83,6 @@ def test_every_chart_text_is_readable_on_a_phone_and_a_laptop(
                     problems += [f"{where}: {p}" for p in _problems(drawn)]
                     if overflow := _sideways(d):
                         problems.append(f"{where}: the page scrolls {overflow} px sideways")
-                    _full_page_screenshot(d, f"charts-{name}-{language}-{width}", width)
-        _phone(d, 1280)
-    engine.dispose()
+                    screenshot(d, f"charts-{name}-{language}-{width}", width=width)
+        set_width(d, 1280)
     assert not problems, "\n".join(problems)

@@ -22,6 +22,7 @@ from tests.server.dashboard.browser import (
     chromium,
     live_server,
     screenshot,
+    set_width,
 )
 from tests.server.dashboard.fleet import ORDER, add_fleet
 from tests.server.dashboard.world import World, build_world
@@ -66,7 +67,7 @@ def test_the_fleet_view_and_the_overview_line(
         d.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]").click()
         WebDriverWait(d, 20).until(lambda drv: drv.current_url.endswith("/overview"))
         for width in WIDTHS:
-            d.set_window_size(width, 900)
+            set_width(d, width)
             d.get(base + "/overview")
             line = d.find_element(By.ID, "pending-on-tablets").text
             assert "8 records and 2 photos on 2 tablets not yet synced." in line

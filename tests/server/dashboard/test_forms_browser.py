@@ -28,6 +28,7 @@ from tests.server.dashboard.browser import (
     chromium,
     live_server,
     screenshot,
+    set_width,
 )
 from tests.server.dashboard.world import World, build_world
 
@@ -74,7 +75,7 @@ def _shoot(d: Any, name: str) -> None:
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert sideways <= 0, f"{name} scrolls {sideways} px sideways at {width} px"
-    d.set_window_size(1280, 900)
+    set_width(d, 1280)
 
 
 def _type(d: Any, name: str, text: str) -> None:

@@ -5,6 +5,8 @@ artifacts/screenshots/dashboard/results-*.png for a person to look at."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +18,25 @@ from server.app import create_app
 from server.dashboard import session as cookies
 from server.db import write_engine
 from tests.server.dashboard.browser import (
-    SCREENSHOTS,
     browser_database,
     chromium,
     live_server,
     screenshot,
+    set_width,
 )
 from tests.server.dashboard.test_audit_browser import _axe, _sideways
-from tests.server.dashboard.test_results import CODE, VISITS, add_results, add_visits
-from tests.server.dashboard.world import build_world
+from tests.server.dashboard.test_results import CODE, VISITS, Results, add_results, add_visits
+from tests.server.dashboard.world import World, build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: Path) -> None:
+@contextmanager
+def signed_in_officer(
+    sqlite_template: Path, tmp_path: Path
+) -> Iterator[tuple[Any, str, World, Results]]:
+    """Chromium signed in as the Lesotho officer on a served world with results
+    (``add_results``) and farm visits: (driver, base URL, world, results)."""
     settings, engine = browser_database(sqlite_template, tmp_path)
     with Session(write_engine(engine), expire_on_commit=False) as session:
         world = build_world(session)
@@ -39,14 +46,22 @@ def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: P
         session.commit()
     downloads = tmp_path / "downloads"
     downloads.mkdir()
+    try:
+        with (
+            live_server(create_app(settings, engine)) as base,
+            chromium(tmp_path / "profile", downloads) as driver,
+        ):
+            d: Any = driver
+            d.get(base + "/login")
+            d.add_cookie({"name": cookies.SESSION_COOKIE, "value": token, "path": "/"})
+            yield d, base, world, results
+    finally:
+        engine.dispose()
+
+
+def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: Path) -> None:
     problems: list[str] = []
-    with (
-        live_server(create_app(settings, engine)) as base,
-        chromium(tmp_path / "profile", downloads) as driver,
-    ):
-        d: Any = driver
-        d.get(base + "/login")
-        d.add_cookie({"name": cookies.SESSION_COOKIE, "value": token, "path": "/"})
+    with signed_in_officer(sqlite_template, tmp_path) as (d, base, world, results):
         pages = {
             "project": f"/projects/{world.lso.id}#results",
             "observation": f"/observations/{results.lso[0].id}",
@@ -54,7 +69,7 @@ def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: P
         }
         for name, path in pages.items():
             for width in (390, 1280):
-                d.set_window_size(width, 900)
+                set_width(d, width)
                 d.get(base + path)
                 d.find_element("tag name", "footer")
                 if overflow := _sideways(d):
@@ -79,21 +94,7 @@ def test_results_section_and_observation_page(sqlite_template: Path, tmp_path: P
                 }
                 assert {"#1f2d3b", "#8a97a5"} <= strokes  # the target and baseline lines
                 assert d.find_element("id", f"chart-result-{CODE.lower()}-compare")
-    engine.dispose()
     assert not problems, "\n".join(problems)
-
-
-def _phone(d: Any, width: int) -> None:
-    """A true phone width: headless Chromium keeps a window at 500 px at least, so 390 px is
-    set through the DevTools protocol (cleared again for a laptop's width)."""
-    if width < 500:
-        d.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": True},
-        )
-    else:
-        d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-        d.set_window_size(width, 900)
 
 
 # Each figure of the results table that is off its box's visible part (sideways scrolling).
@@ -120,27 +121,12 @@ def test_the_overview_results_fit_a_phone(sqlite_template: Path, tmp_path: Path)
     """At 390 px the "Results across pilots" become a card per project, every figure (latest,
     ✓/✗, target, baseline) on screen with its name, in English and French; screenshots at 390
     and 1280 px go to artifacts/screenshots/dashboard/overview-*.png."""
-    settings, engine = browser_database(sqlite_template, tmp_path)
-    with Session(write_engine(engine), expire_on_commit=False) as session:
-        world = build_world(session)
-        add_results(session, world)
-        add_visits(session, world)
-        token, _ = issue_access_token(session, user=world.officer, minutes=60)
-        session.commit()
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
     problems: list[str] = []
-    with (
-        live_server(create_app(settings, engine)) as base,
-        chromium(tmp_path / "profile", downloads) as driver,
-    ):
-        d: Any = driver
-        d.get(base + "/login")
-        d.add_cookie({"name": cookies.SESSION_COOKIE, "value": token, "path": "/"})
+    with signed_in_officer(sqlite_template, tmp_path) as (d, base, _world, _results):
         for language in ("en", "fr"):
             d.add_cookie({"name": "pilotmon_lang", "value": language, "path": "/"})
             for width in (390, 1280):
-                _phone(d, width)
+                set_width(d, width)
                 d.get(base + "/overview")
                 d.find_element("tag name", "footer")
                 assert d.execute_script("return window.innerWidth") == width
@@ -149,21 +135,6 @@ def test_the_overview_results_fit_a_phone(sqlite_template: Path, tmp_path: Path)
                 problems += [
                     f"{language} at {width} px: {p}" for p in d.execute_script(_HIDDEN_FIGURES)
                 ]
-                if width < 500:  # the whole page, at the phone's width
-                    height = d.execute_script("return document.documentElement.scrollHeight")
-                    d.execute_cdp_cmd(
-                        "Emulation.setDeviceMetricsOverride",
-                        {
-                            "width": width,
-                            "height": min(int(height), 6000),
-                            "deviceScaleFactor": 1,
-                            "mobile": True,
-                        },
-                    )
-                    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                    d.save_screenshot(str(SCREENSHOTS / f"overview-{language}-{width}.png"))
-                else:
-                    screenshot(d, f"overview-{language}-{width}", width=width)
-        _phone(d, 1280)
-    engine.dispose()
+                screenshot(d, f"overview-{language}-{width}", width=width)
+        set_width(d, 1280)
     assert not problems, "\n".join(problems)
