@@ -160,18 +160,26 @@ def restore_snapshot(engine: Engine, snapshot: Snapshot) -> None:
                     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty, migrated database on each backend."""
+def database_url_for(
+    request: pytest.FixtureRequest, folder: Path, *, template: Path | None = None
+) -> str:
+    """The URL of a migrated database on the backend ``request.param`` names: on SQLite a copy
+    of ``template`` (the empty ``sqlite_template`` unless given) in ``folder``, on PostgreSQL
+    the test database, emptied."""
     if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "pilotmon.sqlite3"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-    else:
-        engine: Engine = request.getfixturevalue("pg_engine")
-        _truncate_all(engine)
-        yield engine.url.render_as_string(hide_password=False)
+        source: Path = template or request.getfixturevalue("sqlite_template")
+        path = folder / "pilotmon.sqlite3"
+        shutil.copyfile(source, path)
+        return f"sqlite:///{path}"
+    engine: Engine = request.getfixturevalue("pg_engine")
+    _truncate_all(engine)
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, migrated database on each backend."""
+    return database_url_for(request, tmp_path)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from server.activities.models import Attachment
 from server.config import Settings
 from server.dashboard import session as cookies
 from server.db import make_engine, write_engine
-from tests.conftest import _truncate_all
+from tests.conftest import database_url_for
 from tests.factories import PASSWORD
 from tests.server.dashboard.world import World, add_photo, build_world
 
@@ -51,17 +51,10 @@ def sqlite_world(
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """As the suite's ``db_url``, but the SQLite database already holds the world."""
-    if request.param == "sqlite":
-        template, _ = request.getfixturevalue("sqlite_world")
-        path = tmp_path / "pilotmon.sqlite3"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-    else:
-        engine: Engine = request.getfixturevalue("pg_engine")
-        _truncate_all(engine)
-        yield engine.url.render_as_string(hide_password=False)
+    template = request.getfixturevalue("sqlite_world")[0] if request.param == "sqlite" else None
+    return database_url_for(request, tmp_path, template=template)
 
 
 @pytest.fixture

@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +31,7 @@ from server.db import make_engine, write_engine
 from server.odata.observations import merged_fields, observation_sets, set_suffix
 from server.odata.query import parse_options, read_page, skiptoken_key
 from server.results.models import Observation
-from tests.conftest import _truncate_all, app_for
+from tests.conftest import app_for, database_url_for
 from tests.factories import World, detach, make_observation, make_observation_form, make_project
 from tests.server.odata.transport import session_for
 
@@ -202,18 +200,8 @@ class ObservationWorld(World):
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path_factory.mktemp("observations") / "pilotmon.sqlite3"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-    else:
-        engine: Engine = request.getfixturevalue("pg_engine")
-        _truncate_all(engine)
-        yield engine.url.render_as_string(hide_password=False)
+def world_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return database_url_for(request, tmp_path_factory.mktemp("observations"))
 
 
 Feed = tuple[TestClient, dict[str, tuple[str, str]], ObservationWorld, Engine]
