@@ -284,18 +284,20 @@ _PHOTO_LISTED = (
     "AND lower(json_extract(j.value, '$.sha256')) = lower(u.sha256) "
     "AND json_extract(j.value, '$.size') = u.size)"
 )
+# Photo ``a`` belongs to record ``r`` (an activity's or an observation's; each index serves).
+_PHOTO_OF_R = "(a.activity_id = r.id OR a.observation_id = r.id)"
 # Something of ``r`` waits in the outbox: its own change, a photo's details, a conflict decision.
 _CHANGE_WAITING = (
-    "(EXISTS (SELECT 1 FROM outbox AS o WHERE o.entity = r.entity AND o.id = r.id) "
+    "(EXISTS (SELECT 1 FROM outbox AS o WHERE o.entity = r.entity AND o.id = r.id) "  # noqa: S608
     "OR EXISTS (SELECT 1 FROM record AS a JOIN outbox AS o "
     "ON o.entity = 'attachment' AND o.id = a.id "
-    "WHERE a.entity = 'attachment' AND a.activity_id = r.id) "
+    "WHERE a.entity = 'attachment' AND " + _PHOTO_OF_R + ") "
     "OR EXISTS (SELECT 1 FROM conflict AS c WHERE c.entity = r.entity AND c.entity_id = r.id "
     "AND c.status = 'resolving'))"
 )
 _HOLDS_PHOTOS = (
-    "EXISTS (SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
-    "WHERE a.entity = 'attachment' AND a.deleted = 0 AND a.activity_id = r.id)"
+    "EXISTS (SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "  # noqa: S608
+    "WHERE a.entity = 'attachment' AND a.deleted = 0 AND " + _PHOTO_OF_R + ")"
 )
 # Safe on the server: nothing waits, and a verified receipt covers the version this tablet's
 # last accepted change made (or any, for a record with nothing of this tablet's) and lists
@@ -305,7 +307,7 @@ _SAFE = (
     "(EXISTS (SELECT 1 FROM receipt AS k WHERE k.entity = r.entity AND k.id = r.id "  # noqa: S608
     "AND k.version >= coalesce(r.local_version, 0) "
     "AND NOT EXISTS (SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
-    "WHERE a.entity = 'attachment' AND a.deleted = 0 AND a.activity_id = r.id "
+    "WHERE a.entity = 'attachment' AND a.deleted = 0 AND " + _PHOTO_OF_R + " "
     "AND NOT " + _PHOTO_LISTED + ")) "
     "AND r.state IN ('synced', 'returned', 'conflict') AND NOT " + _CHANGE_WAITING + ")"
 )
@@ -330,12 +332,8 @@ _LEFT_BEHIND = (
     "WHERE r.entity IN ('site', 'target', 'activity', 'participant', 'observation', 'form') "
     "AND r.project_id IS NOT NULL AND r.project_id NOT IN (SELECT value FROM json_each(?)) "
     "AND NOT " + _CHANGE_WAITING + " "
-    "AND NOT EXISTS (SELECT 1 FROM record AS a JOIN outbox AS o "
-    "ON o.entity = 'attachment' AND o.id = a.id "
-    "WHERE a.entity = 'attachment' AND a.observation_id = r.id) "
     "AND NOT EXISTS (SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
-    "WHERE a.entity = 'attachment' AND (a.activity_id = r.id OR a.observation_id = r.id) "
-    "AND u.state = 'waiting') "
+    "WHERE a.entity = 'attachment' AND " + _PHOTO_OF_R + " AND u.state = 'waiting') "
     "AND (r.deleted = 1 OR (r.state NOT IN ('draft', 'pending', 'rejected') "
     "AND (r.entity NOT IN " + _RECEIPT_ENTITIES + " OR NOT " + _HOLDS_OWN + " OR " + _SAFE + ")))"
 )
@@ -353,7 +351,7 @@ _CUSTODY = (
     f"(SELECT count(*) FROM record AS r WHERE r.entity IN {_RECEIPT_ENTITIES} "
     f"AND r.deleted = 0 AND {_HOLDS_OWN}), "
     f"(SELECT count(*) FROM {_HELD_PHOTOS} WHERE NOT EXISTS (SELECT 1 FROM receipt AS k "
-    f"WHERE k.id = a.activity_id AND {_PHOTO_LISTED})), "
+    f"WHERE k.id = coalesce(a.activity_id, a.observation_id) AND {_PHOTO_LISTED})), "
     f"(SELECT count(*) FROM {_HELD_PHOTOS}), "
     "(SELECT min(coalesce(json_extract(r.data, '$.captured_at'), "
     f"json_extract(r.data, '$.start_date'))) FROM record AS r WHERE {_NOT_SAFE}), "

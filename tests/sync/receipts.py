@@ -61,7 +61,7 @@ class Issuer:
             {"id": u.id, "sha256": u.sha256, "size": u.size}
             for state in ("waiting", "done")
             for u in store.uploads(state=state)
-            if (store.get("attachment", u.id) or {}).get("activity_id") == record_id
+            if _owner(store.get("attachment", u.id) or {}) == record_id
             and (photos is None or u.id in photos)
         ]
         return self.receipt(
@@ -71,6 +71,11 @@ class Issuer:
             entity=entity,
             attachments=sorted(held, key=lambda a: a["id"]),
         )
+
+
+def _owner(photo: dict[str, Any]) -> Any:
+    """The record a photo belongs to: its activity, else its observation."""
+    return photo.get("activity_id") or photo.get("observation_id")
 
 
 def change(receipt: dict[str, Any], *, record_id: str | None = None) -> Change:

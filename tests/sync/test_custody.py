@@ -143,6 +143,70 @@ def test_a_photo_whose_bytes_differ_from_the_receipt_is_not_covered(
     assert (store.custody().records, store.custody().photos) == (1, 1)
 
 
+def test_an_observation_is_safe_only_once_a_receipt_lists_every_photo_of_it(
+    store: DeviceStore, issuer: Issuer, tmp_path: Path
+) -> None:
+    """An observation's photos count as an activity's do: listed by its receipt, waiting in
+    the outbox, held on the tablet."""
+    observation = {
+        "id": str(uuid.uuid4()),
+        "project_id": str(uuid.uuid4()),
+        "form_id": str(uuid.uuid4()),
+        "observed_on": "2025-06-02",
+        "captured_at": "2025-06-02T15:10:00+02:00",
+        "values": {"plot_area_m2": 400},
+    }
+    photos = []
+    for n in range(2):
+        source = tmp_path / f"plot-{n}.jpg"
+        source.write_bytes(b"\xff\xd8\xff" + bytes([n]) * 900)
+        photos.append(
+            NewPhoto(
+                id=str(uuid.uuid4()),
+                activity_id=None,
+                observation_id=observation["id"],
+                source=source,
+                content_type="image/jpeg",
+            )
+        )
+    store.save_all([("observation", observation)], photos=photos)
+    _answer_all(store, {})
+    _uploaded(store)
+
+    def pulled(*receipts: dict[str, Any]) -> None:
+        page = [
+            Change(
+                entity="observation",
+                id=observation["id"],
+                op=Op.UPSERT,
+                version=1,
+                data=observation,
+            ),
+            *(change(r) for r in receipts),
+        ]
+        store.apply_pull(page, cursor=f"c-{uuid.uuid4()}")
+
+    def safe() -> bool:
+        found = store.query("observation", ids=[observation["id"]], custody=True)
+        return bool(found and found[0].safe)
+
+    one = [photos[0].id]
+    pulled(issuer.covering(store, observation["id"], version=1, entity="observation", photos=one))
+    custody = store.custody()
+    assert not safe()
+    assert (custody.records, custody.photos, custody.safe_to_wipe) == (1, 1, False)
+
+    pulled(issuer.covering(store, observation["id"], version=1, entity="observation"))
+    custody = store.custody()
+    assert safe()
+    assert (custody.records, custody.photos, custody.held_photos) == (0, 0, 2)
+    assert custody.safe_to_wipe
+
+    store.set_caption(photos[1].id, "The plot from the north corner")
+    assert not safe()  # the photo's new caption waits in the outbox
+    assert store.custody().records == 1 and not store.custody().safe_to_wipe
+
+
 def _forgeries(issuer: Issuer, store: DeviceStore, record_id: str) -> dict[str, dict[str, Any]]:
     good = issuer.covering(store, record_id, version=1)
     other_key = Issuer().covering(store, record_id, version=1)
