@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
@@ -177,7 +177,14 @@ def pull(
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1].seq if rows else after
+    if not rows and after == 0:
+        # Nothing of its scope logged yet: the cursor moves to the end of the log as this
+        # snapshot sees it (commit order is cursor order), or the next pull would start again,
+        # with the frame once more.
+        last = session.execute(select(func.max(col(ChangeRow.seq)))).scalar_one() or 0
     changes += _once(frame, _current_state(session, rows, caller=caller, signer=signer))
+    if previous is not None and after == 0:
+        changes += _left_behind_receipts(session, project_ids, caller=caller, signer=signer)
     return PullResponse(
         changes=changes,
         cursor=Cursor(last, scope, catalogue).encode(),
@@ -185,6 +192,36 @@ def pull(
         server_time=utcnow(),
         projects=[str(p) for p in project_ids] if after == 0 else None,
     )
+
+
+def _left_behind_receipts(
+    session: Session, project_ids: list[uuid.UUID], *, caller: Caller, signer: Signer
+) -> list[Change]:
+    """On the page that restarts a tablet after its person's projects changed: the receipts of
+    what it pushed to projects it no longer serves. Their changes no longer reach it, and a
+    record the server took just before its project was taken away would otherwise stay *not
+    yet safe* there for good; with its receipt, the tablet can forget it. A receipt says only
+    what the tablet sent (ids, versions, photo checksums). Read without an index on the
+    device (a scan of the receipts), as it happens only when a person's projects change."""
+    if caller.device is None:
+        return []
+    query = select(Receipt).where(
+        col(Receipt.device_id) == caller.device.id,
+        col(Receipt.issued_at).is_not(None),
+        col(Receipt.project_id).is_not(None),
+    )
+    if project_ids:
+        query = query.where(col(Receipt.project_id).not_in(project_ids))
+    return [
+        Change(
+            entity=PulledEntity.RECEIPT,
+            id=str(r.entity_id),
+            op=Op.UPSERT,
+            version=r.version,
+            data=signed(r, signer),
+        )
+        for r in session.execute(query.order_by(col(Receipt.entity_id))).scalars()
+    ]
 
 
 def _once(frame: list[Change], logged: list[Change]) -> list[Change]:

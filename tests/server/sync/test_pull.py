@@ -97,6 +97,28 @@ def test_a_first_page_sends_each_record_once_and_names_the_tablets_projects(
     assert again.status_code == 200 and again.json()["projects"] is None
 
 
+def test_a_scope_with_nothing_logged_gets_its_frame_once(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    # The project and its site were loaded without change-log entries (as a bulk load does),
+    # while another project's records were logged: the first pull brings the frame, and the
+    # cursor moves on, so the next pull does not start again.
+    foreign = field.activity(project_id=str(field.other_project.id))
+    with Session(engine) as session:
+        from server.activities.service import write_activity
+
+        write_activity(session, data=foreign, existing=None, source="api", author_id=None)
+        session.commit()
+    first = client.get("/api/v1/sync/pull", headers=field.headers())
+    assert first.status_code == 200, first.text
+    assert {"project", "site"} <= {c["entity"] for c in first.json()["changes"]}
+    again = client.get(
+        "/api/v1/sync/pull", params={"cursor": first.json()["cursor"]}, headers=field.headers()
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["changes"] == [] and again.json()["projects"] is None
+
+
 def test_pages_follow_the_cursor_without_gaps_or_repeats(client: TestClient, field: Field) -> None:
     ids = _push_activities(client, field, 7)
     _, cursor = pull_all(client, field, limit=1000)
