@@ -807,7 +807,12 @@ class DeviceStore:
         row = self._row(entity, record_id)
         if row is None or row["deleted"]:
             return None
-        if row["state"] == DRAFT and row["version"] == 0:
+        if row["version"] == 0 and (
+            row["state"] == DRAFT
+            or (row["state"] == REJECTED and not self._has_pending(entity, record_id))
+        ):
+            # The server holds nothing of it (a draft, or every change of it refused): a delete
+            # sent there would be refused in turn (not_found), and the record kept for ever.
             self._db.execute("DELETE FROM record WHERE entity = ? AND id = ?", (entity, record_id))
             return None
         mutation = self._queue(entity, record_id, Op.DELETE, row["version"], None)

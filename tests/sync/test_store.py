@@ -252,6 +252,50 @@ def test_deleting_a_record_takes_its_photos_with_it_in_one_step(
     assert store.delete_record("activity", record["id"]) == []  # twice: nothing more
 
 
+def test_a_refused_record_the_server_never_took_is_deleted_on_the_tablet_alone(
+    store: DeviceStore, tmp_path: Path
+) -> None:
+    # The server refused the activity and its photo: it holds nothing of them. Deleting it
+    # queued a delete the server refused in turn (not_found), and the record stayed refused.
+    from sync.store import NewPhoto
+
+    record = _activity(title="")
+    source = tmp_path / "shed.jpg"
+    source.write_bytes(b"\xff\xd8" + b"x" * 1000)
+    photo_id = str(uuid.uuid4())
+    mutations = store.save_all(
+        [("activity", record)],
+        photos=[NewPhoto(photo_id, record["id"], source, "image/jpeg", "shed")],
+    )
+    refused = [FieldError(field="title", code="required", message="required")]
+    store.acknowledge(
+        [_answer(m.seq, str(m.id), ResultStatus.REJECTED, refused) for m in mutations]
+    )
+    assert store.state("activity", record["id"]) == "rejected"
+    [path] = [p for p in store.files_dir.iterdir()]
+
+    assert store.delete_record("activity", record["id"]) == []
+    assert store.get("activity", record["id"]) is None
+    assert store.get("attachment", photo_id) is None
+    assert store.pending_count() == 0 and store.uploads(state="waiting") == []
+    waiting = store.waiting()
+    assert (waiting.records, waiting.photos) == (0, 0)
+    assert store.custody().safe_to_wipe
+    assert not path.exists()
+
+
+def test_a_refused_edit_of_a_record_the_server_holds_is_deleted_on_the_server_too(
+    store: DeviceStore,
+) -> None:
+    record = _activity()
+    store.apply_pull([_pulled(record, 3)], "c1")
+    [edit] = [m for m in [store.save("activity", {**record, "title": ""})] if m is not None]
+    refused = [FieldError(field="title", code="required", message="required")]
+    store.acknowledge([_answer(edit.seq, record["id"], ResultStatus.REJECTED, refused)])
+    mutation = store.delete("activity", record["id"])
+    assert mutation is not None and mutation.op == Op.DELETE and mutation.base_version == 3
+
+
 def test_a_draft_stays_on_the_tablet_until_submitted(store: DeviceStore) -> None:
     record = _activity()
     assert store.save("activity", record, draft=True) is None
