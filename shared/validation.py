@@ -546,6 +546,12 @@ def _check_status(value: Any, field: str) -> Checked:
     return status, []
 
 
+def validate_status(value: Any, field: str = "status") -> list[Issue]:
+    """The problems of a record's ``status`` as a tablet sends it: only ``draft`` or
+    ``submitted`` (the rest are the country office's to set)."""
+    return _check_status(value, field)[1]
+
+
 def _list_of(check: Check, limit: int, *, drop_blank: bool = False) -> Check:
     """A list whose entries each pass ``check``, at most ``limit`` of them."""
 

@@ -67,6 +67,7 @@ from shared.validation import (
     validate_attachment,
     validate_participant,
     validate_site,
+    validate_status,
 )
 from sync.merge import MergeOutcome, Revision, merge_delete, merge_upsert
 from sync.protocol import Entity, Mutation, Op, ResultStatus
@@ -297,6 +298,27 @@ def _incoming(mutation: Mutation) -> dict[str, Any]:
     return data
 
 
+def _new_record(mutation: Mutation, *, status: bool = False) -> dict[str, Any]:
+    """The data of a record the server does not hold yet. Its base can only be version 0
+    (docs/protocol.md: a base ahead of the server's is refused), and a ``status``, for
+    activities and observations, only one a tablet may set (``draft`` or ``submitted``):
+    a new record sent as approved is refused, not stored as submitted without a word."""
+    if mutation.base_version > 0:
+        raise _reject(
+            "base_version",
+            ErrorCode.BASE_AHEAD,
+            f"base_version {mutation.base_version} is ahead of the server's: it has no "
+            "such record",
+            version=0,
+        )
+    data = {**_incoming(mutation), "id": str(mutation.id)}
+    if status and data.get("status") is not None:
+        refused = validate_status(data["status"])
+        if refused:
+            raise Rejected(refused)
+    return data
+
+
 # --- activities ----------------------------------------------------------------------------
 
 
@@ -358,7 +380,7 @@ def apply_activity(ctx: PushContext, mutation: Mutation, existing: Activity | No
     if existing is None:
         if mutation.op == Op.DELETE:
             raise _nothing_to_delete("activity")
-        data = {**_incoming(mutation), "id": str(mutation.id)}
+        data = _new_record(mutation, status=True)
         project = ctx.writable_project(data.get("project_id"))
         clean, warnings = _validated_activity(ctx, data, project)
         write_activities(
@@ -461,7 +483,7 @@ def apply_new_activities(
     writes: list[ActivityWrite] = []
     for mutation in mutations:
         try:
-            data = {**_incoming(mutation), "id": str(mutation.id)}
+            data = _new_record(mutation, status=True)
             project = ctx.writable_project(data.get("project_id"))
             clean, warnings = _validated_activity(ctx, data, project)
         except Rejected as exc:
@@ -487,7 +509,7 @@ def apply_participant(
     if existing is None:
         if mutation.op == Op.DELETE:
             raise _nothing_to_delete("participant")
-        data = {**_incoming(mutation), "id": str(mutation.id)}
+        data = _new_record(mutation)
         project = ctx.writable_project(data.get("project_id"))
         checked = check_participant(
             session, data, project_id=project.id, own_id=mutation.id, today=ctx.today
@@ -625,7 +647,7 @@ def apply_site(ctx: PushContext, mutation: Mutation, existing: Site | None) -> O
             version=existing.version if existing is not None and mine else None,
         )
     if existing is None:
-        data = {**_incoming(mutation), "id": str(mutation.id)}
+        data = _new_record(mutation)
         project = ctx.writable_project(data.get("project_id"))
         checked = validate_site(data, project=project_facts(project))
         if checked.errors:
@@ -781,7 +803,7 @@ def apply_attachment(ctx: PushContext, mutation: Mutation, existing: Attachment 
     if existing is None:
         if mutation.op == Op.DELETE:
             raise _nothing_to_delete("photo")
-        data = {**_incoming(mutation), "id": str(mutation.id)}
+        data = _new_record(mutation)
         checked = validate_attachment(data)
         if checked.errors:
             raise Rejected(checked.errors)
@@ -931,7 +953,7 @@ def apply_observation(
     if existing is None:
         if mutation.op == Op.DELETE:
             raise _nothing_to_delete("observation")
-        data = {**_incoming(mutation), "id": str(mutation.id)}
+        data = _new_record(mutation, status=True)
         project = ctx.writable_project(data.get("project_id"))
         clean = _observation_clean(ctx, data, project, new=True)
         write_observation(
@@ -1028,7 +1050,7 @@ def apply_new_observations(
     batch: list[NewObservation] = []
     for mutation in mutations:
         try:
-            data = {**_incoming(mutation), "id": str(mutation.id)}
+            data = _new_record(mutation, status=True)
             project = ctx.writable_project(data.get("project_id"))
             clean = _observation_clean(ctx, data, project, new=True)
         except Rejected as exc:

@@ -72,6 +72,25 @@ def _new(client: TestClient, field: Field, form: Form, seq: int = 1, **over: Any
     return str(data["id"])
 
 
+def test_a_new_observation_sent_approved_or_on_a_base_the_server_lacks_is_rejected(
+    client: TestClient, field: Field, form: Form, engine: Engine
+) -> None:
+    approved = observation_data(field.project, form, status="approved")
+    ahead = observation_data(field.project, form)
+    batch = [
+        mutation(1, approved, entity="observation"),
+        mutation(2, ahead, entity="observation", base_version=3),
+    ]
+    response = push(client, field, batch)
+    assert [[(e["field"], e["code"]) for e in _result(response, n)["errors"]] for n in (0, 1)] == [
+        [("status", "status_not_allowed")],
+        [("base_version", "base_ahead")],
+    ]
+    with Session(engine) as session:
+        ids = [uuid.UUID(str(approved["id"])), uuid.UUID(str(ahead["id"]))]
+        assert session.execute(select(Observation).where(col(Observation.id).in_(ids))).all() == []
+
+
 # --- exactly once: new, edit, delete --------------------------------------------------------
 
 

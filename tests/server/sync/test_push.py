@@ -129,6 +129,41 @@ def test_an_invalid_activity_is_rejected_kept_and_does_not_block_the_queue(
     assert _activity(engine, bad["id"]) is None
 
 
+def test_a_new_activity_sent_approved_or_on_a_base_the_server_lacks_is_rejected(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    # docs/protocol.md: a tablet's status is draft or submitted; a base ahead of the server's
+    # is refused. Both used to be applied as a new record, version 1, status submitted: in
+    # bulk with other new ones, and with a roster (one by one).
+    approved = {**field.activity(), "status": "approved"}
+    returned = {**field.activity(), "status": "returned"}
+    ahead = field.activity()
+    far_ahead = field.activity()
+    good = {**field.activity(), "status": "submitted"}
+    batch = [
+        mutation(1, approved),
+        mutation(2, returned),
+        mutation(3, ahead, base_version=5),
+        mutation(4, far_ahead, base_version=2**62),
+        mutation(5, good),
+        # a roster activity goes one by one
+        mutation(6, {**approved, "id": str(uuid.uuid4()), "participant_ids": [str(uuid.uuid4())]}),
+    ]
+    response = push(client, field, batch)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["status"], [(e["field"], e["code"]) for e in r["errors"]]) for r in results] == [
+        ("rejected", [("status", "status_not_allowed")]),
+        ("rejected", [("status", "status_not_allowed")]),
+        ("rejected", [("base_version", "base_ahead")]),
+        ("rejected", [("base_version", "base_ahead")]),
+        ("applied", []),
+        ("rejected", [("status", "status_not_allowed")]),
+    ]
+    for record in (approved, returned, ahead, far_ahead):
+        assert _activity(engine, record["id"]) is None
+
+
 def test_activities_of_another_project_are_rejected(
     client: TestClient, field: Field, engine: Engine
 ) -> None:
