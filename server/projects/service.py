@@ -234,6 +234,8 @@ def _in_scope(session: Session, table: type[Row], row_id: uuid.UUID, scope: Any,
 
 def create_project(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Project:
     """A country officer creates projects of its countries; an admin any project."""
+    if caller.role not in (Role.ADMIN, Role.COUNTRY_OFFICER):
+        raise Forbidden(f"your role ({caller.role}) may not create projects")
     wire = {name: _wire(data.get(name)) for name in PROJECT_FIELDS}
     result = validate_project(wire, today=utcnow().date())
     _raise_if_invalid(result)  # every problem at once (new_project_rules)

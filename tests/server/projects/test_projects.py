@@ -279,6 +279,21 @@ def test_a_target_meets_its_project_and_a_mistyped_one_can_be_removed(
     assert again.status_code == 201, again.text
 
 
+def test_only_officers_and_admins_create_projects(client: TestClient, session: Session) -> None:
+    # A field expert or an HQ analyst was told "you may create projects only in no country"
+    # (out_of_scope): their role may not, wherever the project is.
+    world = World(session)
+    for who in ("expert_lso", "hq"):
+        refused = client.post("/api/v1/projects", json=_project(), headers=world.auth(who))
+        assert refused.status_code == 403, (who, refused.text)
+        assert refused.json()["code"] == "forbidden", who
+    outside = client.post(
+        "/api/v1/projects", json=_project(country="KEN"), headers=world.auth("officer_lso")
+    )
+    assert outside.status_code == 403 and outside.json()["code"] == "out_of_scope"
+    assert rows(session, select(Project).where(Project.code == "LSO-DAA-777")) == []
+
+
 def test_lists_are_paginated_and_scoped(client: TestClient, session: Session) -> None:
     world = World(session)
     for who, expected in (("admin", 2), ("hq", 2), ("officer_lso", 1), ("expert_ken", 1)):
