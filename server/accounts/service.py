@@ -41,7 +41,7 @@ from server.errors import (
 )
 from server.projects.models import Project
 from server.records import audit
-from server.scope import JsonListOverlaps, project_scope, user_scope
+from server.scope import JsonListOverlaps, country_scope_issue, project_scope, user_scope
 from shared.catalogue import Role, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
@@ -422,6 +422,20 @@ def create_user_as(session: Session, *, caller: Caller, data: Mapping[str, Any])
     )
 
 
+def _judge_country_filter(session: Session, caller: Caller, country: str | None) -> None:
+    """A country the catalogue does not know, or one outside the caller's scope, is refused
+    (400), as the other lists refuse theirs: an empty list would read as "nobody there"."""
+    if not country:
+        return
+    problem = (
+        Issue("country", ErrorCode.UNKNOWN_CODE, f"unknown country {country!r}")
+        if country.upper() not in COUNTRIES
+        else country_scope_issue(session, caller=caller, countries=[country.upper()])
+    )
+    if problem is not None:
+        raise ValidationFailed([problem], status_code=400)
+
+
 def list_users(
     session: Session,
     *,
@@ -432,6 +446,7 @@ def list_users(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[User], int]:
+    _judge_country_filter(session, caller, country)
     conditions = [user_scope(caller)]
     if role:
         conditions.append(col(User.role) == role)

@@ -18,6 +18,7 @@ from server.accounts.models import Device, User
 from server.api import UtcDateTime
 from server.columns import as_utc
 from server.errors import invalid
+from server.records import audit
 from server.records.models import AuditEntry
 from server.scope import audit_scope, device_scope, user_scope
 from shared.catalogue import Role
@@ -57,6 +58,13 @@ def list_entries(
     if without_actions:
         conditions.append(col(AuditEntry.action).not_in(sorted(without_actions)))
     if entity:
+        if entity not in audit.ENTITIES:
+            raise invalid(
+                "entity",
+                ErrorCode.UNKNOWN_CODE,
+                f"unknown entity {entity!r}: one of {', '.join(audit.ENTITIES)}",
+                status_code=400,
+            )
         conditions.append(col(AuditEntry.entity) == entity)
     if entity_id:
         conditions.append(col(AuditEntry.entity_id) == entity_id)

@@ -12,6 +12,7 @@ from server.api import IsoDate, Page, Text, error_responses
 from server.audit import queries
 from server.audit.queries import AuditEntryPublic
 from server.deps import ApiRoute, SessionDep
+from server.records import audit
 from shared.catalogue import Role
 
 router = APIRouter(
@@ -33,7 +34,7 @@ def list_audit(
         Text | None,
         Query(
             max_length=32,
-            description="user, project, site, target, activity, device, enrolment_code, period",
+            description=", ".join(audit.ENTITIES),
         ),
     ] = None,
     entity_id: Annotated[Text | None, Query(max_length=64)] = None,

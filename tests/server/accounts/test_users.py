@@ -206,3 +206,19 @@ def test_a_new_password_ends_the_persons_other_sessions_but_not_the_callers(
     assert response.status_code == 200, response.text
     assert client.get("/api/v1/auth/me", headers=world.auth("officer_lso")).status_code == 200
     assert client.get("/api/v1/auth/me", headers=other).status_code == 401
+
+
+def test_a_country_filter_unknown_or_outside_the_scope_is_refused(
+    client: TestClient, session: Session
+) -> None:
+    # An empty list read as "nobody there"; the other lists refuse such a filter (400).
+    world = World(session)
+    for who, country, code in (
+        ("admin", "ZZZ", "unknown_code"),
+        ("officer_lso", "KEN", "out_of_scope"),
+    ):
+        refused = client.get("/api/v1/users", params={"country": country}, headers=world.auth(who))
+        assert refused.status_code == 400, (who, refused.text)
+        assert [(e["field"], e["code"]) for e in refused.json()["detail"]] == [("country", code)]
+    mine = client.get("/api/v1/users", params={"country": "lso"}, headers=world.auth("officer_lso"))
+    assert mine.status_code == 200 and mine.json()["total"] >= 1

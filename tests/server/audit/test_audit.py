@@ -75,3 +75,18 @@ def test_changes_land_in_a_scoped_trail(client: TestClient, session: Session) ->
     assert _entries(client, world, "admin", to=str(today - timedelta(days=2))) == []
     page = client.get("/api/v1/audit", params={"limit": 1}, headers=world.auth("admin")).json()
     assert page["total"] == 3 and len(page["items"]) == 1
+
+
+def test_an_unknown_entity_is_refused_not_answered_with_an_empty_trail(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    refused = client.get("/api/v1/audit", params={"entity": "zzz"}, headers=world.auth("admin"))
+    assert refused.status_code == 400, refused.text
+    assert [(e["field"], e["code"]) for e in refused.json()["detail"]] == [
+        ("entity", "unknown_code")
+    ]
+    # every entity the trail names is one it takes
+    for entity in ("activity", "user", "project", "observation", "form", "period"):
+        answer = client.get("/api/v1/audit", params={"entity": entity}, headers=world.auth("hq"))
+        assert answer.status_code == 200, (entity, answer.text)
