@@ -507,7 +507,11 @@ def update_user(
         session.execute(
             sa_update(AccessToken).where(*others).values(revoked_at=user.password_changed_at)
         )
+        # And every personal token: one made with a stolen password must not outlive it.
+        revoked = _revoke_all(session, PersonalToken, user_id=user.id, now=user.password_changed_at)
         after["password"] = "changed"  # noqa: S105
+        if revoked:
+            after["personal_tokens_revoked"] = revoked
     if after.get("is_active") is False:
         # Deactivating ends every way in for good: reactivating the account later does not
         # bring back a session or a tablet someone may have kept (they log in or enrol again).

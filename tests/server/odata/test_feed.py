@@ -380,6 +380,26 @@ def test_a_revoked_token_and_a_disabled_account_get_401(
     assert client.get(BASE + "Activities", auth=auth).status_code == 401  # still revoked
 
 
+def test_a_new_password_revokes_the_personal_tokens(client: TestClient, world: FeedWorld) -> None:
+    # A token made by someone who had the password must not outlive the owner's reset.
+    token = _token(client, world, "officer_lso")
+    auth = _basic(world, "officer_lso", token)
+    assert client.get(BASE + "Projects", auth=auth).status_code == 200
+    user_id = world.users["officer_lso"].id
+    changed = client.patch(
+        f"/api/v1/users/{user_id}",
+        json={"password": "a much longer passphrase 7"},
+        headers=world.auth("officer_lso"),
+    )
+    assert changed.status_code == 200, changed.text
+    assert client.get(BASE + "Projects", auth=auth).status_code == 401
+    [listed] = client.get("/api/v1/tokens", headers=world.auth("officer_lso")).json()
+    assert listed["revoked_at"] is not None
+    # a token made after the change works
+    fresh = _basic(world, "officer_lso", _token(client, world, "officer_lso", name="Excel"))
+    assert client.get(BASE + "Projects", auth=fresh).status_code == 200
+
+
 def test_failed_basic_attempts_lock_the_username_like_logins(
     client: TestClient, world: FeedWorld
 ) -> None:
