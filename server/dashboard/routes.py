@@ -50,7 +50,7 @@ from server.projects import service as projects_service
 from server.projects.models import Project, Target
 from server.results.indicators import result_indicators
 from server.scope import can_write_project
-from server.sync.attachments import AttachmentFiles, open_photo
+from server.sync.attachments import AttachmentFiles, open_photo, served_headers
 from shared.catalogue import Role, codes
 from shared.errors import ErrorCode, Issue
 
@@ -759,9 +759,7 @@ def photo(
         attachment_id=attachment_id,
     )
     return FileResponse(
-        path,
-        media_type=content_type,
-        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        path, media_type=content_type, headers=served_headers(attachment_id, content_type)
     )
 
 

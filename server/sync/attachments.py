@@ -346,6 +346,17 @@ def store_complete(
     return refused
 
 
+def served_headers(attachment_id: uuid.UUID, content_type: str) -> dict[str, str]:
+    """The headers a stored file is served with: kept privately for a day, never sniffed as
+    another type, and a document that is not an image (a PDF, which may carry scripts)
+    downloaded as a file rather than opened inside the dashboard's origin."""
+    headers = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
+    if not content_type.startswith("image/"):
+        extension = content_type.rsplit("/", 1)[-1]
+        headers["Content-Disposition"] = f'attachment; filename="{attachment_id}.{extension}"'
+    return headers
+
+
 def open_photo(
     session: Session, *, caller: Caller, files: AttachmentFiles, attachment_id: uuid.UUID
 ) -> tuple[Path, str]:

@@ -379,7 +379,9 @@ def photo(
         session, caller=caller, files=files, attachment_id=attachment_id
     )
     return FileResponse(
-        path, media_type=content_type, headers={"Cache-Control": "private, max-age=86400"}
+        path,
+        media_type=content_type,
+        headers=attachments.served_headers(attachment_id, content_type),
     )
 
 

@@ -83,8 +83,28 @@ def test_chunks_append_at_the_offset_and_the_photo_is_served(
     )
     assert served.status_code == 200
     assert served.content == JPEG and served.headers["content-type"] == "image/jpeg"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert "content-disposition" not in served.headers  # a photo shows in the page
     by_tablet = client.get(f"/api/v1/attachments/{photo_id}", headers=field.headers())
     assert by_tablet.status_code == 200
+
+
+def test_a_pdf_is_served_as_a_download_not_opened_in_the_dashboards_origin(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    # A PDF may carry scripts (an /OpenAction): opened inline, it ran in the dashboard's origin.
+    pdf = b"%PDF-1.7\n" + os.urandom(2000)
+    photo_id = _with_photo(client, field, pdf, content_type="application/pdf")
+    assert upload_chunk(client, field, photo_id, 0, pdf).json()["complete"] is True
+    with Session(engine) as session:
+        token = make_access_token(session, field.officer)
+        session.commit()
+    served = client.get(
+        f"/api/v1/attachments/{photo_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert served.status_code == 200 and served.content == pdf
+    assert served.headers["content-disposition"] == f'attachment; filename="{photo_id}.pdf"'
+    assert served.headers["x-content-type-options"] == "nosniff"
 
 
 def test_a_wrong_sha256_is_refused_and_the_bytes_discarded(
