@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
+
+from shared.errors import ErrorCode, Issue
+from shared.validation import EARLIEST_DATE, LATEST_DATE
 
 
 class IndicatorCode(StrEnum):
@@ -248,7 +252,12 @@ def period_grain(label: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def period_bounds(label: str) -> tuple[date, date]:
-    """First and last day of a period label; ValueError names the accepted forms."""
+    """First and last day of a period label; ValueError names the accepted forms.
+
+    Any year of the calendar (0001 to 9999), for the periods stored and the quarters counted
+    back from them; a period a request names is checked by ``request_period`` first."""
+    if label[:4] == "0000" and period_grain(label):
+        raise ValueError(f"{label!r} is not a period: there is no year 0000")
     if m := _MONTH_RE.match(label):
         year, month = int(m.group(1)), int(m.group(2))
         return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
@@ -261,6 +270,72 @@ def period_bounds(label: str) -> tuple[date, date]:
         year = int(m.group(1))
         return date(year, 1, 1), date(year, 12, 31)
     raise ValueError(f"{label!r} is not a period: use 2025, 2025Q3 or 2025-07")
+
+
+# --- periods a request names ---------------------------------------------------------------
+# A filter, an export's period, a quarter to report on or to close: one of the grains the route
+# takes, in ASCII digits, and within the years a date may be (shared.validation, as a target's
+# period), so that a typo (0025, 2205, 0000) is said to be one, not answered with a 500, with
+# zeros, or closed for ever.
+
+_GRAIN_EXAMPLES = {
+    "year": "a year (2025)",
+    "quarter": "a quarter (2025Q3)",
+    "month": "a month (2025-07)",
+}
+
+
+class PeriodRefused(ValueError):
+    """A period a request may not name; ``issue`` says why, at the request's field."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def request_period(
+    label: str, field: str = "period", *, grains: Collection[str] = PERIOD_GRAINS
+) -> tuple[date, date]:
+    """First and last day of a period a request names (as written: trim or upper-case it
+    first if the route allows): ``bad_period`` when it is not a label of one of ``grains``,
+    ``date_implausible`` when its year is outside 2000–2100; PeriodRefused carries the issue."""
+    grain = period_grain(label) if label.isascii() and not label.endswith("\n") else None
+    if grain is None or grain not in grains:
+        wanted = [g for g in PERIOD_GRAINS if g in grains]
+        if wanted == ["quarter"]:
+            words = f"{_shown(label)!r} is not a quarter: write it like 2025Q3"
+        else:
+            *others, last = [_GRAIN_EXAMPLES[g] for g in reversed(wanted)]
+            listed = f"{', '.join(others)} or {last}" if others else last
+            words = f"{_shown(label)!r} is not a period: use {listed}"
+        raise PeriodRefused(Issue(field, ErrorCode.BAD_PERIOD, words, {"value": _shown(label)}))
+    if not EARLIEST_DATE.year <= int(label[:4]) <= LATEST_DATE.year:
+        low, high = EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()
+        raise PeriodRefused(
+            Issue(
+                field,
+                ErrorCode.DATE_IMPLAUSIBLE,
+                f"{label} is implausible: use a period from {EARLIEST_DATE.year} to "
+                f"{LATEST_DATE.year}",
+                {"value": label, "low": low, "high": high},
+            )
+        )
+    return period_bounds(label)
+
+
+def period_issue(
+    label: str, field: str = "period", *, grains: Collection[str] = PERIOD_GRAINS
+) -> Issue | None:
+    """Why a period a request names is refused (``request_period``), or None."""
+    try:
+        request_period(label, field, grains=grains)
+    except PeriodRefused as exc:
+        return exc.issue
+    return None
 
 
 def months_between(first: date, last: date) -> list[int]:
