@@ -8,7 +8,6 @@ server after the closure.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -25,7 +24,7 @@ from server.activities.models import Activity, ClosedPeriod, Review
 from server.activities.service import write_activity
 from server.api import UNKNOWN_KEYS_REFUSED, Text, UtcDateTime
 from server.columns import utcnow
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.projects.models import Project
 from server.records import audit
 from server.scope import (
@@ -39,7 +38,7 @@ from server.scope import (
 from shared.catalogue import ActivityStatus, ReviewAction, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
-from shared.indicators import period_bounds
+from shared.indicators import PeriodRefused, request_period
 
 
 class ReviewRequest(BaseModel):
@@ -66,7 +65,6 @@ class ClosedPeriodPublic(BaseModel):
     closed_at: UtcDateTime
 
 
-QUARTER_RE = re.compile(r"^(?P<year>\d{4})Q(?P<quarter>[1-4])$")
 MAX_COMMENT = 2000
 
 # action -> (statuses it may start from, status it leads to)
@@ -136,11 +134,14 @@ def is_locked(activity: Activity) -> bool:
 
 
 def parse_quarter(period: str) -> tuple[int, int]:
-    """``"2025Q1"`` -> (2025, 1); ValidationFailed naming ``period`` otherwise."""
-    match = QUARTER_RE.match(period or "")
-    if not match:
-        raise invalid("period", ErrorCode.BAD_PERIOD, f"{period!r} is not a quarter like 2025Q1")
-    return int(match["year"]), int(match["quarter"])
+    """``"2025Q1"`` -> (2025, 1); ValidationFailed naming ``period`` otherwise: ``bad_period``
+    for what is not a quarter, ``date_implausible`` for a year outside 2000–2100 (as a target's
+    period: a quarter closed by a typo could never be reopened)."""
+    try:
+        request_period(period or "", "period", grains=("quarter",))
+    except PeriodRefused as exc:
+        raise ValidationFailed([exc.issue]) from None
+    return int(period[:4]), int(period[-1])
 
 
 # --- reviewing ------------------------------------------------------------------------------
@@ -226,13 +227,13 @@ def _period_problems(*, country: str, period: str) -> list[Issue]:
             )
         )
     try:
-        parse_quarter(period)
-    except ValidationFailed as exc:
-        errors += exc.issues
+        _, last = request_period(period, "period", grains=("quarter",))
+    except PeriodRefused as exc:
+        errors.append(exc.issue)
     else:
         # Only an ended quarter: activities dated in it may still arrive on time until its
         # last day (in UTC, the dashboard's days), and a closed quarter stays closed.
-        if period_bounds(period)[1] >= utcnow().date():
+        if last >= utcnow().date():
             errors.append(
                 Issue(
                     "period",
