@@ -368,7 +368,10 @@ def _fail(field: str, code: ErrorCode, **params: object) -> Checked:
     return None, [issue(field, code, **params)]
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab and line breaks, DEL, and the bidirectional overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069): invisible, they make a title read otherwise than it is
+# ("Trojan source"), in the dashboard and in an export's file names.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def _text(limit: int) -> Check:

@@ -973,13 +973,30 @@ def test_flags_tolerate_a_malformed_activity() -> None:
     assert flags(odd) == []
 
 
-@pytest.mark.parametrize("text", ["Line one\nline two\twith a tab", "Ça va, Mokoena? 你好"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Line one\nline two\twith a tab",
+        "Ça va, Mokoena? 你好",
+        "يوم ميداني Field day",  # right-to-left script needs no override
+        "किसान",  # joiners and combining marks are text
+    ],
+)
 def test_text_with_line_breaks_and_any_script_is_accepted(text: str) -> None:
     result = validate_activity(make_activity(notes=text), project=PROJECT, today=TODAY)
     assert result.ok, result.errors
 
 
-@pytest.mark.parametrize("text", ["nul\x00byte", "bell\x07", "escape\x1b[31m"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nul\x00byte",
+        "bell\x07",
+        "escape\x1b[31m",
+        "Field day \u202egpj.exe",  # right-to-left override
+        "Training \u2066isolated\u2069",  # isolates
+    ],
+)
 def test_text_with_control_characters_is_refused(text: str) -> None:
     result = validate_activity(make_activity(title=text), project=PROJECT, today=TODAY)
     assert [e.field for e in result.errors] == ["title"]
