@@ -40,7 +40,7 @@ from server.scope import sees_everything
 from shared.catalogue import THEMATIC_AREAS, Role
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, REGIONS, region_of
-from shared.indicators import period_bounds
+from shared.indicators import PeriodRefused, period_bounds, request_period
 
 # Who may download a report: the officers of their countries, HQ and admins for any scope.
 REPORT_ROLES = frozenset({Role.ADMIN, Role.HQ_ANALYST, Role.COUNTRY_OFFICER})
@@ -56,8 +56,6 @@ YOUTH_SHARE = "YOUTH_SHARE"  # derived here: youth participants / participants, 
 PDF_UNAVAILABLE = (
     "PDF reports need Pango: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
 )
-
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
 # The headline figures, in the order of the table; shares compare in percentage points.
 HEADLINES: tuple[str, ...] = (
@@ -83,16 +81,14 @@ BASELINE_LINE = "#8a97a5"
 
 
 def parse_quarter(text: str) -> tuple[str, date, date]:
-    """``2026Q3`` (any case, spaces trimmed) -> (label, first day, last day)."""
+    """``2026Q3`` (any case, spaces trimmed) -> (label, first day, last day); a 400 on
+    ``quarter`` otherwise: ``bad_period`` for what is not a quarter, ``date_implausible`` for a
+    year outside 2000–2100 (``shared.indicators.request_period``)."""
     label = (text or "").strip().upper()
-    if not _QUARTER.match(label):
-        raise invalid(
-            "quarter",
-            ErrorCode.BAD_PERIOD,
-            f"not a quarter: {text!r}; write it like 2026Q3",
-            status_code=400,
-        )
-    first, last = period_bounds(label)
+    try:
+        first, last = request_period(label, "quarter", grains=("quarter",))
+    except PeriodRefused as exc:
+        raise ValidationFailed([exc.issue], status_code=400) from None
     return label, first, last
 
 
@@ -115,8 +111,14 @@ def quarter_of(day: date) -> str:
     return service.quarter_label(day)
 
 
+def quarter_days(label: str) -> tuple[date, date]:
+    """First and last day of a quarter counted from one already checked (the previous one, a
+    year before): it may fall before 2000, where a request's may not."""
+    return period_bounds(label)
+
+
 def shift_quarter(label: str, quarters: int) -> str:
-    _, first, _ = parse_quarter(label)
+    first, _ = quarter_days(label)
     return service.quarter_label(service.add_months(first, 3 * quarters))
 
 
@@ -500,7 +502,7 @@ def _results(
     quarters = []
     for back in range(RESULT_QUARTERS - 1, -1, -1):
         label = shift_quarter(quarter, -back)
-        _, first, last = parse_quarter(label)
+        first, last = quarter_days(label)
         quarters.append((label, first, last))
     ids = {p.id for p in projects if scope.holds(p)}
     found = []
@@ -530,7 +532,7 @@ def build_report(
     previous, last_year = shift_quarter(label, -1), shift_quarter(label, -4)
     filters = scope.filters()
     step("headline figures")
-    periods = [parse_quarter(q)[1:] for q in (label, previous, last_year)]
+    periods = [quarter_days(q) for q in (label, previous, last_year)]
     now_values, before, year_ago = (
         _headline_values(session, caller, filters, a, b) for a, b in periods
     )
