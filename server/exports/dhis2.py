@@ -34,7 +34,13 @@ from server.scope import country_scope_issue
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
-from shared.indicators import INDICATORS, IndicatorKind, period_bounds, period_grain
+from shared.indicators import (
+    INDICATORS,
+    IndicatorKind,
+    period_bounds,
+    period_grain,
+    period_issue,
+)
 
 BUNDLED_MAPPING = Path(__file__).with_name("dhis2_mapping.json")
 DHIS2_UID = re.compile(r"^[A-Za-z][A-Za-z0-9]{10}$")
@@ -193,15 +199,11 @@ def data_value_set(
     """The data values of the mapped indicators for ``period`` (2025, 2025Q3 or 2025-07)."""
     errors: list[Issue] = []
     period = period.strip().upper()  # 2025q3 as 2025Q3, as the other channels take it
-    grain = period_grain(period)
-    if grain is None:
-        errors.append(
-            Issue(
-                "period",
-                ErrorCode.BAD_PERIOD,
-                f"{period!r} is not a period: use 2025, 2025Q3 or 2025-07",
-            )
-        )
+    grain: str | None = None
+    if (problem := period_issue(period, "period")) is not None:  # 0000, 0001Q1: not sent
+        errors.append(problem)
+    else:
+        grain = period_grain(period)
     wanted_grain = grain
     if period_type is not None:
         wanted_grain = PERIOD_TYPES.get(period_type.strip().lower())
