@@ -153,7 +153,8 @@ def report_scope(
     caller: Caller, *, country: str = "", region: str = "", thematic_area: str = ""
 ) -> ReportScope:
     """The scope asked for, checked: known codes, one of them at most, and a country officer
-    only for their own countries (nothing else is theirs to report on)."""
+    only for their own countries, one or all (nothing else is theirs to report on: a region's
+    or a thematic area's report is HQ's and the admins', 403 ``forbidden``)."""
     if caller.role not in REPORT_ROLES:
         raise Forbidden("quarterly reports are for country officers, HQ analysts and admins")
     country, region, area = (
@@ -161,6 +162,14 @@ def report_scope(
         (region or "").strip().upper(),
         (thematic_area or "").strip().upper(),
     )
+    if caller.role == Role.COUNTRY_OFFICER and (region or area):
+        # Not theirs to choose, known or not (their form offers neither): read in their scope
+        # it would print their countries' figures, or zeros, under the region's or the area's
+        # name, a report that says it is what it is not.
+        raise Forbidden(
+            "a region's or a thematic area's report is for HQ analysts and admins; "
+            "report on one of your countries or all of them"
+        )
     issues = []
     if country and country not in COUNTRIES:
         issues.append(Issue("country", ErrorCode.UNKNOWN_CODE, f"unknown country {country}"))
