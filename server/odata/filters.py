@@ -10,6 +10,7 @@ Anything else — functions, arithmetic, ``not``, lambdas, navigation — is a 4
 
 from __future__ import annotations
 
+import calendar
 import math
 import operator
 import re
@@ -34,6 +35,9 @@ MAX_FILTER_LENGTH = 4000
 # recursion limit), tests/server/odata/test_filter_depth.py.
 MAX_DEPTH = 100
 _INT_RANGES = {"Edm.Int32": 2**31, "Edm.Int64": 2**63}
+# OData's dates begin at year 0000, odata-query's grammar reads years of four digits from 1000
+# (and Python's dates end in 9999): a date before is a bad_filter that says so, not "unexpected".
+EARLIEST_YEAR = 1000
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:\d{2})$", re.I)  # a time's zone, as OData writes it
 TARGET = "$filter"
 
@@ -242,6 +246,8 @@ def _date_problem(text: str) -> str | None:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day_part) or len(parts) != 3:
         return f"is not {kind} (write dates as YYYY-MM-DD)"
     year, month, day = (int(p) for p in parts)
+    if year < EARLIEST_YEAR:  # 0000 is no year of Python's; 0001-0999 the grammar cannot read
+        return f"is out of range (the feed reads dates from {EARLIEST_YEAR}-01-01 to 9999-12-31)"
     if not 1 <= month <= 12:
         return f"is not {kind} (month {month})"
     try:
@@ -249,8 +255,7 @@ def _date_problem(text: str) -> str | None:
     except ValueError:
         if not 1 <= day <= 31:
             return f"is not {kind} (day {day})"
-        following = date(year + month // 12, month % 12 + 1, 1) if year < 9999 else None
-        days = (following - date(year, month, 1)).days if following else 31
+        days = calendar.monthrange(year, month)[1]
         return f"is not {kind} ({_MONTHS.split()[month - 1]} {year} has {days} days)"
     if not has_time:
         return None
@@ -376,7 +381,12 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
                 )
             moment = datetime.fromisoformat(str(raw).upper().replace("Z", "+00:00"))
             # In UTC, as times are stored: SQLite compares the wall time written, not the instant.
-            return moment.astimezone(UTC)
+            try:
+                return moment.astimezone(UTC)
+            except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+                raise ValueError(
+                    f"{raw} is out of range (the feed reads times up to 9999-12-31T23:59:59Z)"
+                ) from None
         if edm == "Edm.DateTimeOffset" and isinstance(node, ast.Date):
             return datetime.combine(_date(str(raw)), datetime.min.time(), UTC)
         if edm in _INT_RANGES and isinstance(node, ast.Integer):
