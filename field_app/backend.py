@@ -402,8 +402,16 @@ class StoreBackend:
         # Receipt keys learnt at enrolment are trusted from now on (and never dropped).
         self.store.pin_receipt_keys(answer.receipt_keys, source="enrolment")
         self._learn_offset(answer.server_time)
+        # A new server or token: a new client, and a new schedule to drive it. The running
+        # schedule holds the old engine (and its token, which the server no longer knows):
+        # kept, every round, "Sync now" included, would be refused until the app restarted.
+        # Stopping it cuts a round in flight; the new schedule starts a round at once, with
+        # no back-off or busy wait learnt under the old enrolment.
         with self._lock:
-            self._engine = None  # a new server or token: a new client
+            self._engine = None
+            old, self._schedule = self._schedule, None
+        if old is not None:
+            old.stop()
         if self._on_change is not None:
             self.start(self._on_change)
         found = self.enrolment()
