@@ -401,11 +401,14 @@ class FormScreen(BaseScreen):
         self.new_site = form.new_site
         grid = form.attendance
         keys = {"category": self.category, "disability": self.disability}
+        # A row's total by its sex ("sex:unspecified"), a column's by its age band
+        # ("age:unspecified"): both axes have an "unspecified", and one key for the two showed
+        # the "Age not stated" column's total on the "Not stated" row too.
         totals: dict[str, str] = {}
         for sex in SEXES:
-            totals[sex] = _count(grid.total(sex=sex, **keys))
+            totals[f"sex:{sex}"] = _count(grid.total(sex=sex, **keys))
         for age_band in AGE_BANDS:
-            totals[age_band] = _count(grid.total(age_band=age_band, **keys))
+            totals[f"age:{age_band}"] = _count(grid.total(age_band=age_band, **keys))
         totals["all"] = _count(grid.total(**keys))
         totals["share"] = format_share(grid.women_share(**keys))
         self.totals = totals
