@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session as OrmSession
 
+from server.accounts.auth import Caller
 from server.accounts.deps import CurrentCaller
 from server.accounts.fleet import pending_on_tablets
 from server.api import error_responses
@@ -67,10 +68,20 @@ class IndicatorValuesPublic(BaseModel):
 
 
 def values_query_from(
-    request: Request, code: str, *, session: OrmSession, extra: tuple[str, ...] = ()
+    request: Request,
+    code: str,
+    *,
+    session: OrmSession,
+    extra: tuple[str, ...] = (),
+    caller: Caller | None = None,
 ) -> ValuesQuery:
     """Parse the values parameters of a request: one 400 naming every bad one, a parameter we
-    do not know beside the others' problems."""
+    do not know beside the others' problems. Result indicators are those of the forms the
+    caller may read (``caller``, else the one the request's ``CurrentCaller`` authenticated):
+    another country's project form's indicator is a 404, as an unknown code."""
+    who = caller if caller is not None else getattr(request.state, "caller", None)
+    if who is None:  # never unscoped: the routes that parse values all take a person's token
+        raise RuntimeError("values_query_from needs the request's caller")
     params = request.query_params
     unknown = [
         Issue(k, ErrorCode.UNKNOWN_FIELD, unknown_parameter_message(VALUES_PARAMETERS))
@@ -85,6 +96,7 @@ def values_query_from(
             date_to=params.get("to"),
             status=params.get("status"),
             session=session,
+            caller=who,
         )
     except ValidationFailed as exc:
         raise ValidationFailed(unknown + exc.issues, status_code=400) from None
@@ -99,8 +111,9 @@ CodeList = Annotated[str | None, Query(description="One code or a comma list")]
 @router.get("", response_model=list[IndicatorDefinition])
 def list_indicators(caller: CurrentCaller, session: SessionDep) -> list[dict[str, Any]]:
     """The indicator catalogue: codes, meaning, unit and the keys that break each down; then
-    the result indicators of the published forms, with their form."""
-    return indicator_definitions(session)
+    the result indicators of the published forms the caller may read (global ones and those of
+    its projects), with their form."""
+    return indicator_definitions(session, caller)
 
 
 @router.get("/{code}/values", response_model=IndicatorValuesPublic)
@@ -132,7 +145,7 @@ def get_values(
     ] = None,
 ) -> dict[str, Any]:
     """An indicator's values per group, counting only what the caller may see."""
-    query = values_query_from(request, code, session=session)
+    query = values_query_from(request, code, session=session, caller=caller)
     values = indicator_values(session, caller=caller, query=query)
     return {
         "indicator": values.indicator,

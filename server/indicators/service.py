@@ -4,6 +4,10 @@
     indicator_values(...)        the rows of one indicator, scoped to the caller
     indicator_definitions()      the catalogue as served by GET /api/v1/indicators
 
+Result indicators come from the published forms; given the caller, only from the forms it may
+read (global ones and those of its projects): another country's project form's indicators are
+not listed, and asking for one is a 404 like any unknown code (docs/roles.md).
+
 Semantics (the contract): the period of an activity is its start date; deleted activities never
 count; statuses default to submitted and approved; a group appears when it holds at least one
 counted activity and, when grouped by attendance keys, when its participants add up to more
@@ -111,8 +115,11 @@ class IndicatorValues:
     as_of: datetime
 
 
-def indicator_definitions(session: OrmSession | None = None) -> list[dict[str, Any]]:
-    """The catalogue, then (given a session) the result indicators of the published forms."""
+def indicator_definitions(
+    session: OrmSession | None = None, caller: Caller | None = None
+) -> list[dict[str, Any]]:
+    """The catalogue, then (given a session) the result indicators of the published forms:
+    of the forms ``caller`` may read, when given."""
     found: list[dict[str, Any]] = [
         {
             "code": i.code,
@@ -127,7 +134,7 @@ def indicator_definitions(session: OrmSession | None = None) -> list[dict[str, A
         for i in INDICATORS.values()
     ]
     if session is not None:
-        for r in result_indicators(session).values():
+        for r in result_indicators(session, caller).values():
             found.append(
                 {
                     "code": r.code,
@@ -163,10 +170,14 @@ def _as_catalogue(r: ResultIndicator) -> Indicator:
     )
 
 
-def get_indicator(code: str, session: OrmSession | None = None) -> Indicator:
+def get_indicator(
+    code: str, session: OrmSession | None = None, caller: Caller | None = None
+) -> Indicator:
+    """A catalogue indicator, or (given a session) a result indicator of a form ``caller``
+    may read (any form's without a caller); else 404."""
     found = INDICATORS.get(code.strip().upper())
     if found is None and session is not None:
-        result = result_indicators(session).get(code.strip().upper())
+        result = result_indicators(session, caller).get(code.strip().upper())
         if result is not None:
             return _as_catalogue(result)
     if found is None:
@@ -211,12 +222,15 @@ def parse_values_query(
     date_to: str | None = None,
     status: str | None = None,
     session: OrmSession | None = None,
+    caller: Caller | None = None,
 ) -> ValuesQuery:
     """Check a values request; 404 for an unknown indicator, 400 naming every bad input.
-    Result indicators are found only when a session is given."""
-    indicator = get_indicator(code, session)
+    Result indicators are found only when a session is given, and then only those of the
+    forms ``caller`` may read when given: one outside its scope is as unknown (404), before
+    its keys could name the form's fields."""
+    indicator = get_indicator(code, session, caller)
     result = (
-        result_indicators(session).get(indicator.code)
+        result_indicators(session, caller).get(indicator.code)
         if session is not None and indicator.kind == IndicatorKind.RESULT
         else None
     )

@@ -1,6 +1,7 @@
 """Result indicators (docs/results.md#result-indicators): their definitions and their values.
 
     result_indicators(session)       code -> ResultIndicator, from the published forms
+                                     (given a caller, only the forms it may read)
     result_groups(session, ...)      one indicator's values per group, raw keys
 
 The latest published version of each form code defines its indicators; observations of every
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from server.accounts.auth import Caller
+from server.results.forms import form_scope
 from server.results.models import Form
 from server.results.rollup import (
     COARSE,
@@ -118,14 +120,22 @@ def _text(value: Any) -> dict[str, str]:
     return {}
 
 
-def result_indicators(session: OrmSession) -> dict[str, ResultIndicator]:
-    """Every result indicator of the published forms, by code (sorted)."""
-    latest: dict[str, Any] = {}
-    for row in session.execute(
+def result_indicators(
+    session: OrmSession, caller: Caller | None = None
+) -> dict[str, ResultIndicator]:
+    """Every result indicator of the published forms, by code (sorted). Given ``caller``,
+    only those of the forms it may read (``form_scope``: the global forms and those of its
+    projects, docs/roles.md), chosen in the query: another country's project form and its
+    indicators are unknown to it. Without a caller, every form's (the server's own uses)."""
+    statement = (
         sa.select(_form.c.code, _form.c.version, _form.c.fields, _form.c.indicators)
         .where(_form.c.status.in_(("published", "retired")))
         .order_by(_form.c.code, _form.c.version)
-    ):
+    )
+    if caller is not None:
+        statement = statement.where(form_scope(caller))
+    latest: dict[str, Any] = {}
+    for row in session.execute(statement):
         latest[row.code] = row
     found: dict[str, ResultIndicator] = {}
     for form in latest.values():
