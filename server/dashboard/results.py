@@ -4,7 +4,8 @@ the observations (list, one observation, its review).
 
 Every figure comes from ``GET /api/v1/indicators/{code}/values`` (``indicators.indicator_values``)
 and every target or baseline from ``/api/v1/targets`` (``projects_service.list_targets``), in the
-caller's scope: the page shows what the API answers the same person.
+caller's scope: the page shows what the API answers the same person. Forms and their result
+indicators are those the caller may read (``form_scope``: global ones and its projects').
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from server.indicators import service as indicators
 from server.projects import service as projects_service
 from server.projects.models import Project, Site, Target
 from server.results import observation_queries as obs_queries
+from server.results.forms import form_scope
 from server.results.indicators import ResultIndicator, result_indicators
 from server.results.models import Form
 from server.results.observations import review_observation
@@ -67,15 +69,23 @@ def result_rows(
 ) -> list[dict[str, Any]]:
     """Rows of one result indicator, exactly as ``GET /api/v1/indicators/{code}/values``."""
     query = indicators.parse_values_query(
-        code=code, group_by=",".join(group_by), filters=dict(filters or {}), session=session
+        code=code,
+        group_by=",".join(group_by),
+        filters=dict(filters or {}),
+        session=session,
+        caller=caller,
     )
     return indicators.indicator_values(session, caller=caller, query=query).rows
 
 
-def _latest_form(session: Session, code: str) -> Form | None:
+def _latest_form(session: Session, caller: Caller, code: str) -> Form | None:
     return session.exec(
         select(Form)
-        .where(Form.code == code, col(Form.status).in_(("published", "retired")))
+        .where(
+            Form.code == code,
+            col(Form.status).in_(("published", "retired")),
+            form_scope(caller),
+        )
         .order_by(col(Form.version).desc())
         .limit(1)
     ).first()
@@ -220,7 +230,9 @@ def _panel(
     compare_chart = None
     uplift = None
     if indicator.compare and len(indicator.compare_choices) >= 2:
-        names = choice_labels(_latest_form(session, indicator.form), indicator.compare, t.language)
+        names = choice_labels(
+            _latest_form(session, caller, indicator.form), indicator.compare, t.language
+        )
         choices = indicator.compare_choices
         group_series = [
             charts.Series(
@@ -300,7 +312,7 @@ def project_results(
 ) -> list[ResultPanel]:
     """Every result indicator with observations counted in the project, by code."""
     found = []
-    for indicator in result_indicators(session).values():
+    for indicator in result_indicators(session, caller).values():
         panel = _panel(session, caller, t, project, indicator, today)
         if panel is not None:
             found.append(panel)
@@ -356,7 +368,7 @@ def results_across_pilots(
     (``today`` in it) is not judged before the verdict is final (``tone_of``)."""
     projects = {p.id: p for p in session.exec(select(Project).where(project_scope(caller))).all()}
     cells: dict[uuid.UUID, list[ResultCell]] = {}
-    for indicator in result_indicators(session).values():
+    for indicator in result_indicators(session, caller).values():
         rows = result_rows(
             session, caller=caller, code=indicator.code, group_by=("project", "period:quarter")
         )
@@ -450,10 +462,10 @@ def observation_list(
         ),
         key=lambda p: p[1],
     )
-    titles: dict[str, str] = {}
+    titles: dict[str, str] = {}  # the forms the caller may read (another country's: unknown)
     for f in session.exec(
         select(Form)
-        .where(col(Form.status).in_(("published", "retired")))
+        .where(col(Form.status).in_(("published", "retired")), form_scope(caller))
         .order_by(col(Form.code), col(Form.version))
     ).all():
         titles[f.code] = _text(f.title, t.language) or f.code

@@ -1,6 +1,8 @@
 """Observations of one form as a table (docs/results.md#exports): one row per observation,
 one column per field of the form's latest version (an observation of an older version leaves
-the fields it did not have empty). Scoped to the caller's projects; statuses as everywhere."""
+the fields it did not have empty). Scoped to the caller's projects; statuses as everywhere.
+The form is one the caller may read (a global one or one of its projects'): another country's
+project form is refused as an unknown code, so that neither its fields nor its existence leave."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session as OrmSession
 from server.accounts.auth import Caller
 from server.errors import ValidationFailed
 from server.projects.models import Project
+from server.results.forms import form_scope
 from server.results.models import Form, Observation
 from server.scope import in_visible_project
 from shared.catalogue import ActivityStatus, codes
@@ -86,13 +89,18 @@ def observation_table(
     lang: str = "en",
     ngettext: Plural = english_plural,
 ) -> ObservationTable:
-    """The table; 400 naming ``form`` or ``status`` when they are not known. The label row
-    is in ``lang``, its units' words from ``ngettext`` (the caller's catalogue of ``lang``)."""
+    """The table; 400 naming ``form`` or ``status`` when they are not known (a form outside
+    the caller's scope is not known to it). The label row is in ``lang``, its units' words
+    from ``ngettext`` (the caller's catalogue of ``lang``)."""
     errors: list[Issue] = []
     code = form.strip().upper()
     latest = session.execute(
         sa.select(_form.c.fields)
-        .where(_form.c.code == code, _form.c.status.in_(("published", "retired")))
+        .where(
+            _form.c.code == code,
+            _form.c.status.in_(("published", "retired")),
+            form_scope(caller),
+        )
         .order_by(_form.c.version.desc())
         .limit(1)
     ).first()

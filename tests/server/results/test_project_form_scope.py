@@ -13,9 +13,12 @@ outsiders.
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -113,6 +116,73 @@ def _sign_in(client: TestClient, world: World, role: str) -> None:
     client.cookies.set(dashboard_cookies.SESSION_COOKIE, world.tokens[role])
 
 
+# --- 1. the observations export: /api/v1/exports/observations.{csv,xlsx} -----------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("role", OUTSIDERS)
+def test_another_countrys_project_form_is_an_unknown_form_to_the_export(
+    client: TestClient, setup: Setup, role: str, fmt: str
+) -> None:
+    auth = setup.world.auth(role)
+    path = f"/api/v1/exports/observations.{fmt}"
+    secret = client.get(path, params={"form": SECRET}, headers=auth)
+    unknown = client.get(path, params={"form": UNKNOWN}, headers=auth)
+    assert secret.status_code == 400, secret.text[:300]
+    body = secret.json()
+    assert body["code"] == "unknown_code"
+    assert [(d["field"], d["code"]) for d in body["detail"]] == [("form", "unknown_code")]
+    _same_as_unknown(secret, unknown)
+
+
+def _header_rows(fmt: str, content: bytes) -> list[list[Any]]:
+    if fmt == "csv":
+        return [content.decode("utf-8-sig").splitlines()[0].split(",")]
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    assert sheet is not None
+    return [list(row) for row in sheet.iter_rows(min_row=1, max_row=2, values_only=True)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_export_serves_a_project_form_in_scope_and_a_global_form_to_everyone(
+    client: TestClient, setup: Setup, fmt: str
+) -> None:
+    path = f"/api/v1/exports/observations.{fmt}"
+    for role in READERS:
+        response = client.get(path, params={"form": SECRET}, headers=setup.world.auth(role))
+        assert response.status_code == 200, (role, response.text[:300])
+        assert "secret_kg" in _header_rows(fmt, response.content)[0], role
+    for role in OUTSIDERS:
+        response = client.get(path, params={"form": GLOBAL}, headers=setup.world.auth(role))
+        assert response.status_code == 200, (role, response.text[:300])
+        assert "all_kg" in _header_rows(fmt, response.content)[0], role
+
+
+# --- 2. the dashboard's download of a form's observations -------------------------------------
+
+
+@pytest.mark.parametrize("role", OUTSIDERS)
+def test_the_dashboard_refuses_another_countrys_project_form_as_an_unknown_one(
+    client: TestClient, setup: Setup, role: str
+) -> None:
+    _sign_in(client, setup.world, role)
+    for fmt in ("xlsx", "csv"):
+        secret = client.get("/observations/download", params={"form": SECRET, "format": fmt})
+        unknown = client.get("/observations/download", params={"form": UNKNOWN, "format": fmt})
+        assert secret.status_code == 400, (fmt, secret.headers.get("content-type"))
+        _same_as_unknown(secret, unknown)
+
+
+def test_the_dashboard_downloads_a_project_form_in_scope_and_a_global_form_for_everyone(
+    client: TestClient, setup: Setup
+) -> None:
+    for role, form in [*((r, SECRET) for r in READERS), *((r, GLOBAL) for r in OUTSIDERS)]:
+        _sign_in(client, setup.world, role)
+        download = client.get("/observations/download", params={"form": form, "format": "csv"})
+        assert download.status_code == 200, (role, form)
+        assert ("secret_kg" if form == SECRET else "all_kg") in download.text, (role, form)
+
+
 # --- 3. the indicators: listing, values, and their export ---------------------------------------
 
 
@@ -174,3 +244,29 @@ def test_a_result_indicator_is_read_in_scope_and_a_global_forms_by_everyone(
         ):
             response = client.get(path, params=params, headers=setup.world.auth(role))
             assert response.status_code == 200, (role, path, response.text[:300])
+
+
+# --- 4. the dashboard's observations page: its Form select -----------------------------------
+
+
+def _form_choices(html: str) -> list[str]:
+    """The values of the observations page's Form select."""
+    found = re.search(r'<select[^>]*name="form"[^>]*>(.*?)</select>', html, re.S)
+    assert found, "the page has no Form select"
+    return re.findall(r'<option value="([^"]*)"', found.group(1))
+
+
+def test_the_observations_form_select_lists_the_forms_the_reader_may_read(
+    client: TestClient, setup: Setup
+) -> None:
+    for role in (*OUTSIDERS, *READERS):
+        _sign_in(client, setup.world, role)
+        page = client.get("/observations")
+        assert page.status_code == 200, role
+        choices = _form_choices(page.text)
+        assert GLOBAL in choices, role
+        if role in OUTSIDERS:
+            assert SECRET not in choices, role
+            assert not [w for w in SECRET_WORDS if w in page.text], role
+        else:
+            assert SECRET in choices and "Lesotho secret survey" in page.text, role
