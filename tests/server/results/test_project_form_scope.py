@@ -270,3 +270,89 @@ def test_the_observations_form_select_lists_the_forms_the_reader_may_read(
             assert not [w for w in SECRET_WORDS if w in page.text], role
         else:
             assert SECRET in choices and "Lesotho secret survey" in page.text, role
+
+
+# --- the form itself and the OData feed: already hidden, kept so --------------------------------
+
+
+@pytest.mark.parametrize("role", OUTSIDERS)
+def test_the_form_and_its_feed_are_hidden_from_another_country(
+    client: TestClient, setup: Setup, role: str
+) -> None:
+    auth = setup.world.auth(role)
+    assert client.get(f"/api/v1/forms/{setup.secret_id}", headers=auth).status_code == 404
+    listed = client.get("/api/v1/forms", headers=auth)
+    assert listed.status_code == 200 and not [w for w in SECRET_WORDS if w in listed.text]
+    assert client.get(f"/api/v1/forms/{setup.global_id}", headers=auth).status_code == 200
+    metadata = client.get("/api/v1/odata/$metadata", headers=auth)
+    assert metadata.status_code == 200
+    assert not [w for w in SECRET_WORDS if w in metadata.text]
+    assert f"Observations_{GLOBAL}" in metadata.text
+    _same_as_unknown(
+        client.get(f"/api/v1/odata/Observations_{SECRET}", headers=auth),
+        client.get(f"/api/v1/odata/Observations_{UNKNOWN}", headers=auth),
+    )
+    values = client.get("/api/v1/odata/IndicatorValues", headers=auth)
+    assert values.status_code == 200 and SECRET not in values.text
+    secret, unknown = (
+        client.get(
+            "/api/v1/odata/IndicatorValues",
+            params={"$filter": f"Indicator eq '{code}'"},
+            headers=auth,
+        )
+        for code in (SECRET_KG, UNKNOWN_KG)
+    )
+    assert secret.status_code == unknown.status_code
+    assert secret.text.replace(SECRET_KG, UNKNOWN_KG) == unknown.text
+
+
+def test_the_form_and_its_feed_are_read_in_scope(client: TestClient, setup: Setup) -> None:
+    for role in READERS:
+        auth = setup.world.auth(role)
+        assert client.get(f"/api/v1/forms/{setup.secret_id}", headers=auth).status_code == 200
+        metadata = client.get("/api/v1/odata/$metadata", headers=auth)
+        assert f"Observations_{SECRET}" in metadata.text, role
+
+
+# --- leaks left in files owned elsewhere (reported): strict, so that a fix says to drop them -----
+
+OWNED_ELSEWHERE = (
+    "result_indicators(session) without the caller in {}: every form's result indicators, "
+    "another country's project forms' included"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=OWNED_ELSEWHERE.format("server/dashboard/service.py"))
+@pytest.mark.parametrize("role", OUTSIDERS)
+def test_the_dashboards_exports_page_offers_the_indicators_of_the_forms_in_scope(
+    client: TestClient, setup: Setup, role: str
+) -> None:
+    _sign_in(client, setup.world, role)
+    page = client.get("/exports")
+    assert page.status_code == 200
+    assert GLOBAL_KG in page.text
+    assert not [w for w in SECRET_WORDS if w in page.text]
+    for fmt in ("csv", "xlsx"):
+        secret, unknown = (
+            client.get("/exports/download", params={"format": fmt, "indicator": code})
+            for code in (SECRET_KG, UNKNOWN_KG)
+        )
+        assert secret.status_code == unknown.status_code == 400, secret.status_code
+
+
+@pytest.mark.xfail(strict=True, reason=OWNED_ELSEWHERE.format("server/projects/routes.py"))
+def test_a_target_of_another_countrys_result_indicator_is_an_unknown_indicator(
+    client: TestClient, setup: Setup
+) -> None:
+    world = setup.world
+
+    def target(code: str) -> Any:
+        body = {"project_id": str(world.project_ken.id), "indicator": code, "period": "2025"}
+        return client.post(
+            "/api/v1/targets", json={**body, "value": 5}, headers=world.auth("officer_ken")
+        )
+
+    secret, unknown = target(SECRET_KG), target(UNKNOWN_KG)
+    assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_code"
+    assert SECRET_KG not in unknown.text  # the codes it offers are those in scope
+    assert secret.status_code == 422 and secret.json()["code"] == "unknown_code"
