@@ -33,7 +33,7 @@ from sync.engine import SyncEngine, SyncReport
 from sync.protocol import ResultStatus
 from sync.schedule import SyncSchedule
 from sync.status import read_status
-from sync.store import Custody, DeviceStore, NewPhoto, StoredRecord
+from sync.store import Custody, DeviceStore, NewPhoto, StoredRecord, Waiting
 
 log = logging.getLogger("pilotmon.field")
 
@@ -207,6 +207,11 @@ class StoreBackend:
             shown = self._shown_state(state)
             counts[shown] = counts.get(shown, 0) + n
         return counts
+
+    def waiting_by_project(self) -> dict[str, Waiting]:
+        """What of each project waits to be sent, counted as the sync bar counts it (records
+        with a change waiting, deleted ones included, and photos whose bytes wait)."""
+        return self.store.waiting_by_project()
 
     @staticmethod
     def _shown_state(state: str) -> str:

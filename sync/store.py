@@ -358,6 +358,29 @@ _CUSTODY = (
     "(SELECT count(*) FROM outbox), (SELECT count(*) FROM upload WHERE state = 'waiting'), "
     "(SELECT count(*) FROM receipt)"
 )
+# What waits to be sent, per project (``DeviceStore.waiting_by_project``): each outbox row with
+# the record it counts as (a photo's details as its activity or observation, a conflict
+# decision as the record it settles), then per project the distinct records and the rows.
+_WAITING_CHANGES = (
+    "WITH owner (entity, id) AS ("
+    "SELECT o.entity, o.id FROM outbox AS o WHERE o.entity NOT IN ('attachment', 'conflict') "
+    "UNION ALL SELECT c.entity, c.entity_id FROM outbox AS o JOIN conflict AS c ON c.id = o.id "
+    "WHERE o.entity = 'conflict' "
+    "UNION ALL SELECT CASE WHEN a.activity_id IS NULL THEN 'observation' ELSE 'activity' END, "
+    "coalesce(a.activity_id, a.observation_id) FROM outbox AS o JOIN record AS a "
+    "ON a.entity = 'attachment' AND a.id = o.id WHERE o.entity = 'attachment') "
+    "SELECT r.project_id, count(DISTINCT w.entity || ' ' || w.id), count(*) FROM owner AS w "
+    "JOIN record AS r ON r.entity = w.entity AND r.id = w.id "
+    "WHERE r.project_id IS NOT NULL GROUP BY r.project_id"
+)
+# Photos whose bytes wait, per project of their activity or observation.
+_WAITING_PHOTOS = (
+    "SELECT r.project_id, count(*), coalesce(sum(u.size), 0) FROM upload AS u "
+    "JOIN record AS a ON a.entity = 'attachment' AND a.id = u.id "
+    "JOIN record AS r ON r.entity = CASE WHEN a.activity_id IS NULL THEN 'observation' "
+    "ELSE 'activity' END AND r.id = coalesce(a.activity_id, a.observation_id) "
+    "WHERE u.state = 'waiting' AND r.project_id IS NOT NULL GROUP BY r.project_id"
+)
 _OPEN_CONFLICTS = (
     "(SELECT json_group_array(json(c.data)) FROM conflict AS c "
     "WHERE c.entity = r.entity AND c.entity_id = r.id AND c.status = 'open')"
@@ -1846,6 +1869,25 @@ class DeviceStore:
         return Waiting(
             records=int(row[0]), mutations=int(row[1]), photos=int(row[2]), photo_bytes=int(row[3])
         )
+
+    def waiting_by_project(self) -> dict[str, Waiting]:
+        """What waits to be sent, per project, counted as ``waiting`` counts it for the whole
+        tablet: the records with a change in the outbox (deleted ones included; a photo's
+        details count as its activity or observation, a conflict decision as the record it
+        settles), every outbox row, and the photos whose bytes wait with their sizes. Only
+        projects with something waiting are listed."""
+        with self._reader() as reader:
+            changes = reader.execute(_WAITING_CHANGES).fetchall()
+            photos = reader.execute(_WAITING_PHOTOS).fetchall()
+        found: dict[str, list[int]] = {}
+        for project_id, records, mutations in changes:
+            found.setdefault(str(project_id), [0, 0, 0, 0])[:2] = [int(records), int(mutations)]
+        for project_id, count, size in photos:
+            found.setdefault(str(project_id), [0, 0, 0, 0])[2:] = [int(count), int(size)]
+        return {
+            project: Waiting(records=c[0], mutations=c[1], photos=c[2], photo_bytes=c[3])
+            for project, c in found.items()
+        }
 
     def holdings(self) -> tuple[int, int, str | None]:
         """(live field records — activities, participants, sites —, live photos, the oldest

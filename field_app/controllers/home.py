@@ -9,7 +9,8 @@ from typing import Any
 
 from field_app.controllers import labels
 from field_app.controllers.progress import ProgressLine, progress, quarter_of
-from field_app.i18n import _
+from field_app.i18n import _, ngettext, number
+from sync.store import Waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +21,9 @@ class ProjectCard:
     period: str
     lines: tuple[ProgressLine, ...]
     activities: int
-    pending: int
+    pending: int  # records with a change waiting to be sent, as the sync bar counts them
     attention: int
+    photos: int = 0  # photos whose bytes wait to be sent
 
 
 def project_card(
@@ -32,10 +34,14 @@ def project_card(
     targets: Sequence[Mapping[str, Any]],
     participants: Sequence[Mapping[str, Any]],
     today: date,
+    waiting: Waiting | None = None,
 ) -> ProjectCard:
     """``activities``: the project's activity records (whole, or the progress fields of those
     that may count this year: ``Backend.progress_activities``); ``states``: how many of the
-    project's activities are in each record state."""
+    project's activities are in each record state; ``waiting``: what of the project waits to
+    be sent, counted as the sync bar counts it (``DeviceStore.waiting_by_project``: a
+    deleted record whose delete waits, a site, a participant or a measurement count too).
+    Without it, the activities waiting or with photos waiting."""
     roster = {str(p["id"]): p for p in participants}
     lines = progress(targets=targets, activities=activities, today=today, participants=roster)
     area = str(project.get("thematic_area") or "")
@@ -58,10 +64,29 @@ def project_card(
         period=period,
         lines=tuple(lines),
         activities=sum(states.values()),
-        # Not yet all on the server: the record itself, or its photos' bytes.
-        pending=states.get("pending", 0) + states.get("photos_pending", 0),
+        pending=(
+            waiting.records
+            if waiting is not None
+            else states.get("pending", 0) + states.get("photos_pending", 0)
+        ),
         attention=sum(states.get(s, 0) for s in ("returned", "conflict", "rejected")),
+        photos=waiting.photos if waiting is not None else 0,
     )
+
+
+def waiting_line(card: ProjectCard) -> str:
+    """'Waiting to be sent: 2 records, 1 photo', in the sync bar's words; '' when nothing of
+    the project waits."""
+    parts = []
+    if card.pending:
+        parts.append(
+            ngettext("{n} record", "{n} records", card.pending).format(n=number(card.pending))
+        )
+    if card.photos:
+        parts.append(ngettext("{n} photo", "{n} photos", card.photos).format(n=number(card.photos)))
+    if not parts:
+        return ""
+    return _("Waiting to be sent: {what}").format(what=", ".join(parts))
 
 
 def period_heading(card: ProjectCard) -> str:

@@ -9,7 +9,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from kivy.uix.boxlayout import BoxLayout
 
 from field_app.controllers.custody import custody_text
-from field_app.controllers.home import period_heading, project_card
+from field_app.controllers.home import period_heading, project_card, waiting_line
 from field_app.controllers.status import sync_bar
 from field_app.screens import theme
 from field_app.screens.base import BaseScreen
@@ -56,6 +56,8 @@ class HomeScreen(BaseScreen):
         session = self.session
         backend = session.backend
         today = session.today()
+        # Counted as the sync bar counts it, so that the cards add up to the bar.
+        waiting = backend.waiting_by_project()
         cards = []
         for project in session.projects():
             pid = str(project["id"])
@@ -69,6 +71,7 @@ class HomeScreen(BaseScreen):
                 targets=targets,
                 participants=backend.participants(pid),
                 today=today,
+                waiting=waiting.get(pid),
             )
             cards.append(
                 {
@@ -86,6 +89,7 @@ class HomeScreen(BaseScreen):
                     ],
                     "activities": card.activities,
                     "pending": card.pending,
+                    "waiting": waiting_line(card),
                     "attention": card.attention,
                 }
             )
@@ -170,6 +174,7 @@ class ProjectCardView(Card):
     heading = StringProperty("")
     activities = NumericProperty(0)
     pending = NumericProperty(0)
+    waiting = StringProperty("")  # "Waiting to be sent: 2 records, 1 photo", or ""
     attention = NumericProperty(0)
 
     def on_kv_post(self, base_widget: Any) -> None:

@@ -18,7 +18,7 @@ from field_app.controllers.observations import ObservationSave
 from field_app.controllers.progress import counted
 from field_app.controllers.status import LogEntry, SyncStatus, UploadNow
 from field_app.session import Enrolment, LocalRecord, RowFacts
-from sync.store import Custody
+from sync.store import Custody, Waiting
 
 
 class MemoryBackend:
@@ -176,6 +176,18 @@ class MemoryBackend:
 
     def activity_states(self, project_id: str) -> dict[str, int]:
         return dict(Counter(r.state for r in self.activities(project_id)))
+
+    def waiting_by_project(self) -> dict[str, Waiting]:
+        """Records waiting, per project, as ``status`` counts them (photos are not per
+        project here)."""
+        counts = Counter(
+            str(r.data.get("project_id"))
+            for r in (*self.records.values(), *self.observation_records.values())
+            if r.state == "pending"
+        )
+        return {
+            p: Waiting(records=n, mutations=n, photos=0, photo_bytes=0) for p, n in counts.items()
+        }
 
     def fingerprint(self) -> tuple[object, ...]:
         return (
