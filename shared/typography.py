@@ -15,6 +15,9 @@ Standard library only: the tablet uses this too.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 MINUS = "\u2212"
 HYPHEN_MINUS = "-"
 NO_BREAK_SPACE = "\u00a0"
@@ -64,3 +67,119 @@ def ungrouped(text: str) -> str:
     for space in GROUP_SPACES:
         clean = clean.replace(space, "")
     return clean
+
+
+# -- numbers as people type them ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NumberMarks:
+    """How a language writes a number's marks when people type it: its decimal mark and the
+    mark that may group its thousands (spaces group them in every language)."""
+
+    decimal: str
+    group: str
+
+
+# English writes 1,234.5; French, Portuguese and Spanish 1.234,5 or 1 234,5.
+TYPED_MARKS: dict[str, NumberMarks] = {
+    "en": NumberMarks(decimal=".", group=","),
+    "fr": NumberMarks(decimal=",", group="."),
+    "pt": NumberMarks(decimal=",", group="."),
+    "es": NumberMarks(decimal=",", group="."),
+}
+
+
+def typed_marks(language: str) -> NumberMarks:
+    """The marks of ``language`` ("pt-PT" and "pt_BR" as "pt"), English's when unknown."""
+    base = language.replace("_", "-").split("-")[0].lower()
+    return TYPED_MARKS.get(base, TYPED_MARKS["en"])
+
+
+class TypedNumberError(ValueError):
+    """Typed text that is not a number written in the language's way.
+
+    ``reason`` is ``not_number`` (no number at all: letters, a sign alone), ``unclear`` (one
+    thousands mark that does not group thousands: "2,5" in English could be 2.5 or 25, and
+    :attr:`decimal` is the text read as a decimal, "2.5") or ``malformed`` (two decimal marks,
+    a decimal mark before a thousands mark, groups of other than three digits…)."""
+
+    def __init__(self, reason: str, text: str, decimal: str = "") -> None:
+        super().__init__(f"{reason}: {text!r}")
+        self.reason = reason
+        self.text = text
+        self.decimal = decimal
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def read_typed_number(text: str, language: str) -> int | float | None:
+    """A number as a person types it in ``language``: None when nothing was typed, an ``int``
+    when it has no decimal mark, else a ``float``; :class:`TypedNumberError` when it is not a
+    number written that way. Nothing is guessed:
+
+    - the decimal mark is the language's only ("2.5" in English, "2,5" in French);
+    - thousands may be grouped by the language's mark or by spaces (any of
+      :data:`GROUP_SPACES`), in groups of three ("2,500" in English, "2.500" and "2 500" in
+      French), never after the decimal mark;
+    - the minus sign may be typed or pasted (U+2212), a plus sign is allowed.
+
+    So "1.234" is 1.234 in English and 1234 in French, and "2,5" in English is refused as
+    ``unclear`` (neither a grouped thousand nor a decimal there)."""
+    marks = typed_marks(language)
+    typed = typed_minus(text).strip()
+    if not typed:
+        return None
+    body = typed[1:] if typed[0] in "+-" else typed
+    negative = typed[0] == "-"
+    allowed = set("0123456789") | {marks.decimal, marks.group} | set(GROUP_SPACES)
+    if not body or any(c not in allowed for c in body) or not any(c.isdigit() for c in body):
+        raise TypedNumberError("not_number", text)
+    whole, *fraction = body.split(marks.decimal)
+    # "2." is 2 (the decimals are still to come as it is typed); "2.5.1" is no number.
+    if len(fraction) > 1 or (fraction and fraction[0] and not _DIGITS.fullmatch(fraction[0])):
+        raise TypedNumberError("malformed", text)
+    spaces = [c for c in whole if c in GROUP_SPACES]
+    groups = whole.count(marks.group)
+    if spaces and groups:
+        raise TypedNumberError("malformed", text)  # "1.234 567": two ways of grouping at once
+    if spaces or groups:
+        parts = re.split("[" + re.escape("".join(GROUP_SPACES) + marks.group) + "]", whole)
+        grouped = (
+            1 <= len(parts[0]) <= 3
+            and not parts[0].startswith("0")  # "0,500": a decimal written the other way
+            and all(len(p) == 3 for p in parts[1:])
+            and all(_DIGITS.fullmatch(p) for p in parts)
+        )
+        if not grouped:
+            if groups == 1 and not fraction and not spaces:
+                # "2,5" in English, "1.5" in French: one mark, as the other languages write a
+                # decimal. Refused, with the decimal written the language's way.
+                raise TypedNumberError(
+                    "unclear", text, decimal=minus_sign(typed.replace(marks.group, marks.decimal))
+                )
+            raise TypedNumberError("malformed", text)
+        whole = "".join(parts)
+    elif whole and not _DIGITS.fullmatch(whole):
+        raise TypedNumberError("malformed", text)
+    if not whole and not (fraction and fraction[0]):
+        raise TypedNumberError("not_number", text)  # "-", "."
+    if not fraction:
+        return -int(whole) if negative else int(whole)
+    value = float(f"{whole or '0'}.{fraction[0] or '0'}")
+    return -value if negative else value
+
+
+def typed_text(value: int | float, language: str) -> str:
+    """A number as ``language`` would type it back, ungrouped: "2.5" in English, "2,5" in
+    French, "2500"; what :func:`read_typed_number` reads as the same number."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(value, int):
+        return str(value)
+    written = repr(float(value))
+    if "e" in written or "E" in written:
+        written = f"{value:.15f}".rstrip("0").rstrip(".")
+        written = written if "." in written else written + ".0"
+    return written.replace(".", typed_marks(language).decimal)

@@ -23,7 +23,7 @@ from field_app.controllers.messages import field_message
 from field_app.i18n import GROUP_SPACE, N_, _, decimal, language, ngettext
 from shared.forms import bound_field
 from shared.observations import asked_fields, form_fields, validate_values
-from shared.typography import minus_sign, ungrouped
+from shared.typography import TypedNumberError, minus_sign, read_typed_number, typed_text
 from shared.units import unit_text, with_unit
 from shared.validation import FUTURE_DAYS, Issue
 
@@ -200,6 +200,76 @@ def field_view(
     )
 
 
+# A typed number refused before the shared rules see it (shared.typography.read_typed_number):
+# written the way another language writes it, or not as numbers are written at all.
+UNCLEAR_DECIMAL = N_("Unclear: write {decimal} for a decimal, or group thousands by three")
+MALFORMED_NUMBER = N_("Write the number as in English, e.g. {example}")
+# Examples tried in turn: the first within the field's bounds is shown. A grouped one shows
+# how thousands and decimals are written.
+_EXAMPLES = {"decimal": (12.5, 2.5, 0.5, 125.5), "integer": (12, 2, 1, 0, 120)}
+_GROUPED_EXAMPLES = {"decimal": (1250.5,), "integer": (1250,)}
+
+
+def _numeric_bound(spec: Mapping[str, Any], key: str) -> float | None:
+    value = spec.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None  # none, or another answer's ("${farmers_visited}")
+    return float(value)
+
+
+def example_value(spec: Mapping[str, Any], *, grouped: bool = False) -> int | float | None:
+    """A number to show as an example of the field's answer: of its kind (a whole number for
+    an integer field) and within its bounds — "12.5 kg" for a harvest, never a latitude.
+    ``grouped`` prefers one with thousands (1,250.5) when the bounds allow it. None for a
+    field that is not a number."""
+    kind = str(spec.get("type") or "")
+    if kind not in _EXAMPLES:
+        return None
+    low, high = _numeric_bound(spec, "min"), _numeric_bound(spec, "max")
+    candidates = (_GROUPED_EXAMPLES[kind] if grouped else ()) + _EXAMPLES[kind]
+    for candidate in candidates:
+        if (low is None or candidate >= low) and (high is None or candidate <= high):
+            return candidate
+    bound = low if low is not None else high
+    if bound is None:  # pragma: no cover - without bounds the first candidate fits
+        return None
+    return int(bound) if kind == "integer" or bound.is_integer() else bound
+
+
+def example_text(spec: Mapping[str, Any], *, grouped: bool = False) -> str:
+    """:func:`example_value` as the tablet's language writes it, with the field's unit
+    ("12,5 kg" in French); "" when there is none."""
+    value = example_value(spec, grouped=grouped)
+    return "" if value is None else _with_unit(spec, value)
+
+
+def typed_number_message(error: TypedNumberError, spec: Mapping[str, Any]) -> str:
+    """What is wrong with a number typed in a field, in the tablet's words, with an example
+    that fits the field."""
+    kind = spec.get("type")
+    if error.reason == "not_number":
+        if kind == "integer":
+            return _("Type a whole number")
+        example = example_text(spec)
+        return _("Type a number, e.g. {example}").format(example=example)
+    if error.reason == "unclear" and kind == "decimal":
+        return _(UNCLEAR_DECIMAL).format(decimal=error.decimal)
+    return _(MALFORMED_NUMBER).format(example=example_text(spec, grouped=True))
+
+
+def _machine_number(text: str) -> Any:
+    """A number the shared rules wrote into an issue's params (``format(value)``: "12",
+    "2500.5"), never typed by a person; the text itself when it is not one."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 RANGE_MESSAGES: dict[str, str] = {
     "both": N_("Use a value from {low} to {high}"),
     "low": N_("Use a value of {low} or more"),
@@ -223,7 +293,7 @@ def value_message(
         return _(FIELD_BOUND_MESSAGES[item.code]).format(
             other=(labels or {}).get(other) or other,
             # the other answer, kept as text in the params: a number, or a date as it was
-            limit=_bound_text(_parse_number("decimal", item.params.get("limit", ""))),
+            limit=_bound_text(_machine_number(str(item.params.get("limit", "")))),
         )
     low, high = spec.get("min"), spec.get("max")
     if item.code in ("value_range", "date_implausible") and (low is not None or high is not None):
@@ -237,6 +307,9 @@ def value_message(
     template = VALUE_MESSAGES.get(item.code)
     if template is not None:
         return _(template)
+    if item.code == "not_number":
+        # The example fits the field ("12.5 kg"): the activity form's is a latitude.
+        return field_message(item, {"example": example_text(spec)})
     return field_message(item)
 
 
@@ -250,17 +323,13 @@ class ObservationSave:
     is_new: bool
 
 
-def _parse_number(kind: str, text: str) -> Any:
-    cleaned = ungrouped(text.strip()).replace(",", ".")
-    if not cleaned:
-        return None
-    try:
-        number = float(cleaned)
-    except ValueError:
-        return text.strip()  # the shared rules name what is wrong
-    if kind == "integer":
-        return int(number) if number.is_integer() and "." not in cleaned else number
-    return int(number) if number.is_integer() and "." not in cleaned else number
+def _typed_back(value: Any) -> str:
+    """A stored answer as its box shows it: a number as the tablet's language types it."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return typed_text(value, language())
+    return str(value)
 
 
 class ObservationForm:
@@ -302,11 +371,16 @@ class ObservationForm:
                 "notes": "",
             }
         self.values: dict[str, Any] = dict(self.record.get(VALUES) or {})
+        # What each box shows: a stored number as the tablet's language types it ("2,5" in
+        # French), so that it reads back as the same number.
         self.texts: dict[str, str] = {
-            name: ("" if value is None else str(value))
+            name: _typed_back(value)
             for name, value in self.values.items()
             if self.fields.get(name, {}).get("type") in ("integer", "decimal", "date", "text")
         }
+        # Numbers typed in a way the language does not write them, refused before the shared
+        # rules see them ("2,5" in English), by field name.
+        self.typing_errors: dict[str, TypedNumberError] = {}
         self.observed_on = str(self.record.get("observed_on") or today.isoformat())
         self.notes = str(self.record.get("notes") or "")
         self.photos: list[Photo] = list(photos)
@@ -353,7 +427,14 @@ class ObservationForm:
         self.texts[name] = text
         self.touched.add(name)
         if kind in ("integer", "decimal"):
-            self.values[name] = _parse_number(str(kind), text)
+            # Read in the tablet's language, never guessed: "2,500" is 2500 in English and
+            # "2,5" there is refused, where every comma once read as a decimal mark.
+            self.typing_errors.pop(name, None)
+            try:
+                self.values[name] = read_typed_number(text, language())
+            except TypedNumberError as refused:
+                self.values[name] = text.strip()  # the shared rules refuse it too
+                self.typing_errors[name] = refused
         else:
             self.values[name] = text.strip() or None
         self._tidy()
@@ -392,8 +473,12 @@ class ObservationForm:
     def set_site(self, site_id: str | None) -> None:
         self.record["site_id"] = site_id or None
 
-    def add_photo(self, photo: Photo) -> None:
+    def add_photo(self, photo: Photo) -> bool:
+        """Add a photo; False (and nothing added) when the same photo is already on it."""
+        if any(p.sha256 == photo.sha256 for p in self.photos):
+            return False
         self.photos.append(photo)
+        return True
 
     def remove_photo(self, photo_id: str) -> None:
         self.photos = [p for p in self.photos if p.id != photo_id]
@@ -418,6 +503,10 @@ class ObservationForm:
             name = item.field.split(".", 1)[1] if "." in item.field else item.field
             name = name.split("[", 1)[0]
             errors.setdefault(name, value_message(item, self.fields.get(name), labels))
+        asked = self.asked()
+        for name, refused in self.typing_errors.items():
+            if asked.get(name):
+                errors[name] = typed_number_message(refused, self.fields[name])
         try:
             day = date.fromisoformat(self.observed_on)
         except ValueError:

@@ -728,7 +728,8 @@ def test_negative_figures_take_the_minus_sign(language: str, whole: str, fractio
     # The tablet wrote "-12,345" with a hyphen where the dashboard writes "−12,345"; a
     # field's bounds read "-10 – 40".
     from field_app import i18n
-    from field_app.controllers.observations import _bound_text, _parse_number
+    from field_app.controllers.observations import _bound_text
+    from shared.typography import read_typed_number
 
     i18n.set_language(language)
     try:
@@ -737,7 +738,9 @@ def test_negative_figures_take_the_minus_sign(language: str, whole: str, fractio
         assert _bound_text(-10) == "\u221210"
     finally:
         i18n.set_language("en")
-    assert _parse_number("decimal", "\u22124,25") == -4.25  # copied back from the screen
+    # Copied back from the screen, in the language it was written in.
+    assert read_typed_number(fraction, language) == -4.25
+    assert read_typed_number(whole, language) == -12345
 
 
 def test_every_attendance_chip_has_its_count_and_the_caption_names_the_grid() -> None:

@@ -108,7 +108,7 @@ def fill_demo(form: obs.ObservationForm, *, plot: str = "demo") -> None:
     if plot == "demo":
         form.choose("practice", "improved_seed")
     form.set_text("plot_area_m2", "100")
-    form.set_text("harvest_kg", "42,5")
+    form.set_text("harvest_kg", "42.5")
     form.set_text("harvest_date", "2025-06-01")
 
 
@@ -222,7 +222,7 @@ def test_validation_is_shown_next_to_each_field_in_the_tablet_language() -> None
     errors = form.shown_errors()
     assert errors == {
         "plot_area_m2": "Use a value from 1\u00a0m² to 100\u00a0000\u00a0m²",
-        "harvest_kg": "Type a number, e.g. \u221229.31",
+        "harvest_kg": "Type a number, e.g. 12.5\u00a0kg",  # a weight, not a latitude
     }
     assert form.to_save() is None  # every problem shows after Save
     assert form.shown_errors()["crop"] == "Required"
