@@ -315,13 +315,14 @@ class StoreBackend:
         return [r.data for r in self.store.query("form")]
 
     def observations(self, project_id: str) -> list[LocalRecord]:
+        # With custody, as activities: a measurement the server signed for is "safe".
         return [
             self._local(r)
-            for r in self.store.query("observation", where={"project_id": project_id})
+            for r in self.store.query("observation", where={"project_id": project_id}, custody=True)
         ]
 
     def observation(self, observation_id: str) -> LocalRecord | None:
-        found = self.store.query("observation", ids=[observation_id])
+        found = self.store.query("observation", ids=[observation_id], custody=True)
         return self._local(found[0]) if found else None
 
     def observation_attention(self) -> list[LocalRecord]:

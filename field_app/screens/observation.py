@@ -175,10 +175,25 @@ class ObservationScreen(BaseScreen):
         self._lay_out()
 
     def _explain(self, record: Any) -> None:
-        # Said again in the new language after a switch, like every banner here.
+        # Said again in the new language after a switch, like every banner here; "safe" in
+        # the activity form's words (docs/protocol.md#custody-receipts).
+        def safe() -> str:
+            return _(
+                "Safe on the server: the server signed a receipt for this version and every photo."
+            )
+
         if record.locked:
-            self.say("banner", lambda: _("Approved: locked until the country office reopens it."))
+            self.say(
+                "banner",
+                lambda: " ".join(
+                    [_("Approved: locked until the country office reopens it.")]
+                    + ([safe()] if record.safe else [])
+                ),
+            )
             self.banner_tone = "info"
+        elif record.safe and record.state == "synced":
+            self.say("banner", safe)
+            self.banner_tone = "safe"
         elif record.state == "returned":
             self.say(
                 "banner",
