@@ -734,6 +734,13 @@ class DeviceStore:
                 removed.path.unlink(missing_ok=True)
         return mutations
 
+    def _drop_upload(self, photo_id: str) -> _RemovedPhoto:
+        """Forget a photo's bytes (its upload row; the file goes after the commit), keeping
+        its record."""
+        upload = self._db.execute("SELECT path FROM upload WHERE id = ?", (photo_id,)).fetchone()
+        self._db.execute("DELETE FROM upload WHERE id = ?", (photo_id,))
+        return _RemovedPhoto(None, Path(upload["path"]) if upload is not None else None)
+
     def _remove_photo(self, photo_id: str) -> _RemovedPhoto:
         upload = self._db.execute("SELECT path FROM upload WHERE id = ?", (photo_id,)).fetchone()
         self._db.execute("DELETE FROM upload WHERE id = ?", (photo_id,))
@@ -798,9 +805,12 @@ class DeviceStore:
 
     def delete_record(self, entity: str, record_id: str) -> list[Mutation]:
         """Delete an activity or observation the user took off the tablet, with the photos
-        this tablet keeps of it, in one transaction: each photo's delete is queued and its
-        upload dropped (its file goes once the transaction has committed), then the record's.
-        Returns the queued mutations in seq order (none for a record already deleted)."""
+        this tablet keeps of it, in one transaction: the record's delete is queued and each
+        photo's upload dropped (its file goes once the transaction has committed). The photos
+        go on the server with their record, hidden with it, and come back with it if its
+        delete is refused (a conflict kept as the server has it): a delete of each photo
+        would be applied even then. A record the server never held goes with its photos on
+        the tablet alone. Returns the queued mutations (none for a record already deleted)."""
         column = {"activity": "activity_id", "observation": "observation_id"}.get(entity)
         if column is None:
             raise ValueError(
@@ -818,8 +828,11 @@ class DeviceStore:
                     (record_id,),
                 )
             ]
-            gone = [self._remove_photo(photo_id) for photo_id in photo_ids]
             mutation = self._delete(entity, record_id)
+            if mutation is None:  # on the tablet alone: the server holds nothing of it
+                gone = [self._remove_photo(photo_id) for photo_id in photo_ids]
+            else:
+                gone = [self._drop_upload(photo_id) for photo_id in photo_ids]
         for removed in gone:
             if removed.path is not None:
                 removed.path.unlink(missing_ok=True)

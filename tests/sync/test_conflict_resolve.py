@@ -225,3 +225,44 @@ def test_an_offline_bundle_carries_the_resolution_exactly_once(
     report = sync.sync_once()
     assert report.pushed == {"duplicate": 1}
     assert store.state("activity", activity_id) == "synced"
+
+
+def test_a_refused_delete_kept_as_the_server_has_it_keeps_the_photos(
+    tablet: Tablet, field: Field, engine: Engine, client: TestClient, tmp_path: Path
+) -> None:
+    """The tablet deletes an activity with a photo while the office edits it: the delete is
+    refused as a conflict, and keeping the server's activity keeps its photo too. The photo's
+    own delete, queued beside the activity's, used to be applied: the activity came back
+    without it."""
+    from sync.store import NewPhoto
+
+    store, sync, _ = tablet
+    record = field.activity(title="Study tour with a photo")
+    source = tmp_path / "tour.jpg"
+    source.write_bytes(b"\xff\xd8\xff\xe0" + b"t" * 5000)
+    photo_id = str(uuid.uuid4())
+    store.save_all(
+        [("activity", record)],
+        photos=[NewPhoto(photo_id, record["id"], source, "image/jpeg", "the group")],
+    )
+    sync.sync_once()
+    assert store.custody().uploads == 0  # the bytes reached the server
+    office_edit(engine, record["id"], title="Study tour, renamed by the office")
+
+    assert [m.entity for m in store.delete_record("activity", record["id"])] == ["activity"]
+    sync.sync_once()
+    assert store.state("activity", record["id"]) == "conflict"
+    store.keep_theirs("activity", record["id"])
+    sync.sync_once()
+
+    with Session(engine) as session:
+        token = make_access_token(session, field.officer)
+        session.commit()
+    office = {"Authorization": f"Bearer {token}"}
+    shown = client.get(f"/api/v1/activities/{record['id']}", headers=office).json()
+    assert shown["title"] == "Study tour, renamed by the office"
+    assert [a["id"] for a in shown["attachments"]] == [photo_id]
+    assert client.get(f"/api/v1/attachments/{photo_id}", headers=office).status_code == 200
+    # … and the tablet shows it back, with its photo.
+    assert store.get("activity", record["id"]) is not None
+    assert store.get("attachment", photo_id) is not None

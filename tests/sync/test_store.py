@@ -241,8 +241,9 @@ def test_deleting_a_record_takes_its_photos_with_it_in_one_step(
     store.acknowledge([_answer(m.seq, str(m.id), ResultStatus.APPLIED) for m in mutations])
     [path] = [p for p in store.files_dir.iterdir()]
     deletes = store.delete_record("activity", record["id"])
+    # The photo goes on the server with its activity (and comes back with it, should the
+    # delete be refused): no delete of its own, which the server would apply even then.
     assert [(m.entity, m.op, str(m.id)) for m in deletes] == [
-        ("attachment", Op.DELETE, photo_id),
         ("activity", Op.DELETE, record["id"]),
     ]
     assert store.get("activity", record["id"]) is None
