@@ -22,10 +22,10 @@ from field_app.controllers.attendance import (
     too_large_text,
 )
 from field_app.controllers.messages import field_message
-from field_app.i18n import _, number, percent
+from field_app.i18n import _, language, number, percent
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
 from shared.errors import ErrorCode
-from shared.typography import typed_minus
+from shared.typography import TypedNumberError, read_typed_number, typed_minus
 from shared.validation import (
     FUTURE_DAYS,
     MAX_ATTENDANCE_TOTAL,
@@ -171,10 +171,27 @@ def _number(text: str) -> Any:
 
 
 def _whole(text: str) -> Any:
+    """A typed count as the wire wants it: a whole number, read as the tablet's language writes
+    it ("1,200" in English, "1.200" in French); anything else goes through as typed ("2.5"),
+    for the shared rules to refuse — never another number."""
     cleaned = text.strip()
     if not cleaned:
         return None
-    return int(cleaned) if cleaned.isdigit() else cleaned
+    try:
+        value = read_typed_number(cleaned, language())
+    except TypedNumberError:
+        return cleaned
+    return value if isinstance(value, int) else cleaned
+
+
+def count_text(text: str) -> str:
+    """What an attendance cell holds, for :func:`~field_app.controllers.attendance.parse_count`:
+    a whole number's digits when the text is one as the language writes it ("1,200" in
+    English), else the text as typed, which the grid refuses ("2.5" is not 25)."""
+    value = _whole(text)
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) and value >= 0 else text
 
 
 def form_field(wire_field: str) -> str:
@@ -285,7 +302,7 @@ class ActivityForm:
     def set_attendance(self, cell: Cell, text: str) -> Check:
         """Set one cell of the grid from what was typed."""
         try:
-            self.attendance.set_text(cell, text)
+            self.attendance.set_text(cell, count_text(text))
             self.attendance_errors.pop(cell, None)
         except AttendanceError:
             # What the cell shows is not a count: it counts for nothing (not the value it

@@ -89,3 +89,55 @@ def test_a_full_cell_of_unstated_sex_shows_in_its_row(
     assert shown[("Not stated", "Total")] == shown[("Total", "Total")] == "100\u00a0000"
     assert shown[("Total", "Age not stated")] == ""
     form._dirty = False
+
+
+@pytest.mark.parametrize("typed", ["2.5", "2,5", "12.0"])
+def test_a_count_cell_refuses_a_decimal_and_never_changes_the_number(
+    form_app: tuple[kivy_driver.Driver, Any, dict[str, Any]], typed: str
+) -> None:
+    # Typed "2.5", the cell kept "25" (the "int" filter dropped the point and kept a "-"), and
+    # 25 people were counted.
+    driver, form, _project = form_app
+    cell = form._cells[("female", "youth")]
+    driver.type(cell, typed)
+    assert cell.text == typed  # what was typed stays as typed
+    assert cell.has_error
+    assert form.ids.summary.text == "Some cells are not whole numbers"
+    assert form.form.attendance.total() == 0  # nobody counted for it, never 25
+    assert grid(form)[("Total", "Total")] == ""
+    driver.type(form._cells[("male", "adult")], "3")
+    assert form.form.attendance.total() == 3
+    form.ids.scroll.scroll_to(form.ids.summary, padding=20, animate=False)
+    driver.screenshot(DETAILS / f"attendance-decimal-{typed.replace('.', 'p')}.png")
+    driver.type(cell, "25")
+    assert not cell.has_error and form.form.attendance.total() == 28
+    form._dirty = False
+
+
+def test_a_count_grouped_as_the_language_writes_it_is_that_count(
+    form_app: tuple[kivy_driver.Driver, Any, dict[str, Any]],
+) -> None:
+    driver, form, _project = form_app
+    driver.type(form._cells[("female", "adult")], "1,200")
+    assert form.form.attendance.total() == 1200
+    assert "attendance" not in form.errors
+    driver.app.set_language("fr")
+    driver.type(form._cells[("male", "adult")], "1.200")  # French groups with a point
+    driver.type(form._cells[("male", "youth")], "1,5")  # and a comma is a decimal there
+    assert form.form.attendance.total() == 2400
+    assert form._cells[("male", "youth")].has_error
+    form._dirty = False
+
+
+def test_the_number_of_experts_refuses_a_decimal(
+    form_app: tuple[kivy_driver.Driver, Any, dict[str, Any]],
+) -> None:
+    driver, form, _project = form_app
+    box = form._inputs["experts_count"]
+    driver.type(box, "2.5")
+    assert box.text == "2.5"
+    assert form.errors["experts_count"] == "Type a whole number"
+    driver.type(box, "2")
+    assert "experts_count" not in form.errors
+    assert form.form.wire()["experts_count"] == 2
+    form._dirty = False
