@@ -45,7 +45,7 @@ from server.scope import (
 from shared.catalogue import THEMATIC_AREAS, ProjectKind, Role, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, REGIONS, region_of
-from shared.indicators import INDICATORS, period_bounds
+from shared.indicators import INDICATORS, period_bounds, period_issue
 from shared.validation import (
     INDICATOR_CODES,
     ProjectFacts,
@@ -587,11 +587,8 @@ def target_list_issues(period: str | None) -> list[Issue]:
     """The targets' period filter: a label that is not a period is a bad query."""
     if not period:
         return []
-    try:
-        period_bounds(period)
-    except ValueError as exc:
-        return [Issue("period", ErrorCode.BAD_PERIOD, str(exc))]
-    return []
+    problem = period_issue(period)
+    return [] if problem is None else [problem]
 
 
 def target_list_rules(

@@ -25,7 +25,7 @@ from server.scope import countries_outside_scope
 from shared.catalogue import THEMATIC_AREAS
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES, country_name, region_of
-from shared.indicators import period_bounds
+from shared.indicators import PeriodRefused, request_period
 
 # Summed measures behind the headline indicators.
 _SUMMED: dict[str, str] = {
@@ -88,9 +88,9 @@ def summary(
     period = period.strip().upper()  # "2025q3" as the quarterly report takes it
     issues: list[Issue] = []
     try:
-        first, last = period_bounds(period)
-    except ValueError as exc:
-        issues.append(Issue("period", ErrorCode.BAD_PERIOD, str(exc)))
+        first, last = request_period(period)
+    except PeriodRefused as exc:
+        issues.append(exc.issue)
     else:
         if first > utcnow().date():  # nothing to sum yet: zeros would read "nothing happened"
             issues.append(

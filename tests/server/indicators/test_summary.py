@@ -231,3 +231,18 @@ def test_a_period_that_has_not_begun_is_refused(client: TestClient, world: World
         ).status_code
         == 200
     )
+
+
+def test_a_period_of_an_implausible_year_is_refused_not_summed_as_zeros(
+    client: TestClient, world: World
+) -> None:
+    # 0001Q1 and 1999 answered 200 with zeros, which reads "nothing happened then".
+    for period, code in (("0001Q1", "date_implausible"), ("1999", "date_implausible")):
+        response = client.get(
+            "/api/v1/reports/summary", params={"period": period}, headers=world.auth("hq")
+        )
+        assert response.status_code == 400, response.text
+        assert [(p["field"], p["code"]) for p in response.json()["detail"]] == [("period", code)]
+        targets = client.get("/api/v1/targets", params={"period": period}, headers=world.auth("hq"))
+        assert targets.status_code == 400, targets.text
+        assert [(p["field"], p["code"]) for p in targets.json()["detail"]] == [("period", code)]
