@@ -353,9 +353,12 @@ class ActivityForm:
         self.participant_ids = list(dict.fromkeys(str(i) for i in ids))
         return self._refresh()
 
-    def add_photo(self, photo: Photo) -> None:
-        if all(p.sha256 != photo.sha256 for p in self.photos):
-            self.photos.append(photo)
+    def add_photo(self, photo: Photo) -> bool:
+        """Add a photo; False (and nothing added) when the same photo is already on the form."""
+        if any(p.sha256 == photo.sha256 for p in self.photos):
+            return False
+        self.photos.append(photo)
+        return True
 
     def remove_photo(self, photo_id: str) -> None:
         self.photos = [p for p in self.photos if p.id != photo_id]

@@ -534,11 +534,18 @@ class FormScreen(BaseScreen):
             if error is not None:
                 self._save_when_ready = False
                 raise error
-            form.add_photo(photo)
-            self._added_photos.append(photo.path)
-            self._dirty = True
-            self.busy = "" if not self.preparing else self.busy
-            self._show_photos()
+            if form.add_photo(photo):
+                self._added_photos.append(photo.path)
+                self._dirty = True
+                self.busy = "" if not self.preparing else self.busy
+                self._show_photos()
+            else:
+                # The same photo is on the form already: its downscaled copy (about 1 MB)
+                # would stay in the photos folder, nobody's, and nothing said why nothing
+                # happened.
+                if all(p.path != photo.path for p in form.photos):
+                    Path(photo.path).unlink(missing_ok=True)
+                self.say("busy", lambda: _("This photo is already on the form."))
             if self._save_when_ready and not self.preparing:
                 self._save_when_ready = False
                 self.save()
