@@ -385,9 +385,14 @@ def _target_chart(
 # --- results --------------------------------------------------------------------------------
 
 
-def result_definitions(session: Session) -> list[dict[str, Any]]:
-    """The result indicators of the listing ``GET /api/v1/indicators`` serves."""
-    return [d for d in indicators.indicator_definitions(session) if d.get("kind") == RESULT_KIND]
+def result_definitions(session: Session, caller: Caller) -> list[dict[str, Any]]:
+    """The result indicators of the listing ``GET /api/v1/indicators`` serves ``caller``: those
+    of the forms it may read (another country's project form is unknown to it)."""
+    return [
+        d
+        for d in indicators.indicator_definitions(session, caller)
+        if d.get("kind") == RESULT_KIND
+    ]
 
 
 def _text_of(value: Any, language: str) -> str:
@@ -505,7 +510,7 @@ def _results(
     projects: Iterable[Project],
     quarter: str,
 ) -> list[ResultSection]:
-    definitions = result_definitions(session)
+    definitions = result_definitions(session, caller)
     if not definitions:
         return []
     quarters = []
@@ -550,7 +555,7 @@ def build_report(
     codes = [c for c in HEADLINES if c != "COUNTRIES_REACHED" or not scope.country]
     headlines = [HeadlineRow(c, now_values[c], before[c], year_ago[c]) for c in codes]
     step("targets")
-    definitions = result_definitions(session)
+    definitions = result_definitions(session, caller)
     names = {str(d["code"]): indicator_name(d, t.language) for d in definitions if d.get("name")}
     targets = _targets(session, caller, filters, first, last)
     step("charts")

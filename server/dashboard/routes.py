@@ -347,7 +347,7 @@ def add_target(
     project = _writable_project(page, session, project_id)
     values = FormState({name: form_text(form, name, limit=100) for name in targets.FIELDS})
     data = targets.target_data(project, values, t.language)
-    known = result_indicators(session)
+    known = result_indicators(session, page.caller)
     issues = projects_service.new_target_rules(
         session, caller=page.caller, data=data, results=known
     )
@@ -416,7 +416,7 @@ def change_target(
                 caller=page.caller,
                 target_id=target.id,
                 value=value,
-                results=result_indicators(session),
+                results=result_indicators(session, page.caller),
             )
         except ValidationFailed as exc:
             session.rollback()

@@ -1013,6 +1013,7 @@ def indicator_rows(
         date_to=date_to.isoformat() if date_to else None,
         status=status,
         session=session,  # result indicators are found through the published forms
+        caller=caller,
     )
     return indicators.indicator_values(session, caller=caller, query=query, count_to=count_to).rows
 
@@ -1553,6 +1554,7 @@ def export_file(
             date_to=request.date_to or None,
             status=status,
             session=session,  # result indicators too, as the API's export finds them
+            caller=caller,
         )
         values = indicators.indicator_values(session, caller=caller, query=query)
         columns = value_columns(values)
@@ -1709,7 +1711,7 @@ def export_choices(session: Session, *, caller: Caller, t: Translator) -> Export
     """The catalogue's indicators, then the result indicators of the published forms, as the
     indicator listing and /api/v1/exports/indicators.* offer them (docs/results.md#exports)."""
     projects, _ = projects_service.list_projects(session, caller=caller, limit=1000)
-    results = result_indicators(session)
+    results = result_indicators(session, caller)
     return ExportChoices(
         indicators=[*INDICATORS, *results],
         group_by={

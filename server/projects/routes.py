@@ -160,7 +160,7 @@ def _new_target_rules(
 ) -> list[Issue]:
     """``POST /targets``'s rule checks (server.deps.rules), with the published result codes."""
     return service.new_target_rules(
-        session, caller=caller, data=data, results=result_indicators(session)
+        session, caller=caller, data=data, results=result_indicators(session, caller)
     )
 
 
@@ -195,7 +195,7 @@ def list_targets(
 @rules(_new_target_rules)
 def create_target(body: TargetCreate, caller: CurrentCaller, session: SessionDep) -> TargetPublic:
     target = service.create_target(
-        session, caller=caller, data=body.model_dump(), results=result_indicators(session)
+        session, caller=caller, data=body.model_dump(), results=result_indicators(session, caller)
     )
     session.commit()
     return TargetPublic.model_validate(target, from_attributes=True)
@@ -217,7 +217,7 @@ def update_target(
         caller=caller,
         target_id=target_id,
         value=body.value,
-        results=result_indicators(session),
+        results=result_indicators(session, caller),
     )
     session.commit()
     return TargetPublic.model_validate(target, from_attributes=True)

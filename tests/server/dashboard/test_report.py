@@ -562,7 +562,9 @@ def test_results_follow_the_listing_and_the_values(
             "additive": False,
         },
     ]
-    monkeypatch.setattr(report.indicators, "indicator_definitions", lambda session=None: listing)
+    monkeypatch.setattr(
+        report.indicators, "indicator_definitions", lambda session=None, caller=None: listing
+    )
     real_rows = report.service.indicator_rows
 
     def rows(session: Session, *, caller: Caller, code: str, **kw: Any) -> list[dict[str, Any]]:
@@ -653,7 +655,9 @@ def test_no_result_indicator_means_no_results_section(
     session: Session, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     listing = [d for d in report.indicators.indicator_definitions() if d["kind"] != "result"]
-    monkeypatch.setattr(report.indicators, "indicator_definitions", lambda session=None: listing)
+    monkeypatch.setattr(
+        report.indicators, "indicator_definitions", lambda session=None, caller=None: listing
+    )
     data = report.build_report(
         session,
         caller=Caller(user=world.hq),

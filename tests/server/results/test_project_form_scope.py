@@ -314,15 +314,9 @@ def test_the_form_and_its_feed_are_read_in_scope(client: TestClient, setup: Setu
         assert f"Observations_{SECRET}" in metadata.text, role
 
 
-# --- leaks left in files owned elsewhere (reported): strict, so that a fix says to drop them -----
-
-OWNED_ELSEWHERE = (
-    "result_indicators(session) without the caller in {}: every form's result indicators, "
-    "another country's project forms' included"
-)
+# --- the dashboard's exports and the targets: the same scope ----------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=OWNED_ELSEWHERE.format("server/dashboard/service.py"))
 @pytest.mark.parametrize("role", OUTSIDERS)
 def test_the_dashboards_exports_page_offers_the_indicators_of_the_forms_in_scope(
     client: TestClient, setup: Setup, role: str
@@ -340,7 +334,6 @@ def test_the_dashboards_exports_page_offers_the_indicators_of_the_forms_in_scope
         assert secret.status_code == unknown.status_code == 400, secret.status_code
 
 
-@pytest.mark.xfail(strict=True, reason=OWNED_ELSEWHERE.format("server/projects/routes.py"))
 def test_a_target_of_another_countrys_result_indicator_is_an_unknown_indicator(
     client: TestClient, setup: Setup
 ) -> None:
