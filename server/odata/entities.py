@@ -4,8 +4,10 @@ rows come from, always with the caller's scope in the query (server/scope.py).
 SQL sets (Projects, Sites, Activities, Attendance) are a FROM clause and WHERE clauses that the
 paging in ``server.odata.query`` completes with ``$filter``, the seek on the key and the limit.
 IndicatorValues is computed by the indicator service (``indicator_values``) and paged in memory:
-it has one row per indicator, project and month, so it stays small. Its indicators are the
-catalogue's and the result indicators of the published forms, read for each request.
+it has one row per indicator, project and month, so it stays small, and it is computed one
+indicator at a time, so that a page in the key's order computes only the indicators it shows.
+Its indicators are the catalogue's and the result indicators of the published forms, read for
+each request.
 
 To add a set: describe its properties and give a ``from_where`` in the caller's scope, then list
 it in ENTITY_SETS; the routes, ``$metadata`` and paging follow from the description. The forms'
@@ -15,7 +17,7 @@ caller's scope (``server.odata.observations``), since forms are published at run
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -58,8 +60,12 @@ class EntitySet:
     # SQL sets: the FROM clause and the WHERE clauses for a caller (scope included).
     from_where: Callable[[Caller], FromWhere] | None = None
     # Computed sets: the rows for a caller, as {property: value}, given the $filter (which
-    # the page applies; a set may use it to leave out rows it could never keep).
-    rows: Callable[[Session, Caller, Condition | None], list[dict[str, Any]]] | None = None
+    # the page applies; a set may use it to leave out rows it could never keep), in groups of
+    # one value of the key's first property, ascending, from the value given (None: all). A
+    # page in key order stops computing once it is full, and the next starts at its token.
+    rows: (
+        Callable[[Session, Caller, Condition | None, Any], Iterator[list[dict[str, Any]]]] | None
+    ) = None
     by_name: dict[str, Property] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -215,13 +221,18 @@ def _monthly_queries(
 
 
 def _indicator_rows(
-    session: Session, caller: Caller, condition: Condition | None
-) -> list[dict[str, Any]]:
-    # Only the indicators the $filter names are computed (a read by key names one).
-    found: list[dict[str, Any]] = []
-    for query, unit, additive in _monthly_queries(session, values_of(condition, "Indicator")):
+    session: Session, caller: Caller, condition: Condition | None, start: Any
+) -> Iterator[list[dict[str, Any]]]:
+    """Each indicator's rows, one indicator at a time in the order of their codes, from
+    ``start``: only those the $filter names are computed (a read by key names one), and only
+    as far as the page needs."""
+    queries = _monthly_queries(session, values_of(condition, "Indicator"))
+    for query, unit, additive in sorted(queries, key=lambda q: q[0].indicator.code):
         code = query.indicator.code
+        if start is not None and code < start:
+            continue
         values = indicator_values(session, caller=caller, query=query)
+        found = []
         for row in values.rows:
             month = str(row["period"])  # "2025-03"
             found.append(
@@ -235,7 +246,7 @@ def _indicator_rows(
                     "Additive": additive,
                 }
             )
-    return found
+        yield found
 
 
 INDICATOR_VALUES = EntitySet(

@@ -642,17 +642,32 @@ def _computed_page(
     session: Session, *, caller: Caller, entity_set: EntitySet, options: Options
 ) -> Page:
     assert entity_set.rows is not None
-    rows = entity_set.rows(session, caller, options.filter)
-    if options.filter is not None:
-        keep = to_python(options.filter)
-        rows = [r for r in rows if keep(r)]
-    count = len(rows) if options.count else None
     key = _sort_key(options.order)
+    keep = to_python(options.filter) if options.filter is not None else None
+    marker = (
+        None
+        if options.after is None
+        else key(dict(zip((p for p, _ in options.order), options.after, strict=True)))
+    )
+    limit = _limit(options)
+    # In the key's order (its first property ascending first) and without a count, the page is
+    # full once enough groups are in, since every row of a later group sorts after theirs; the
+    # next page starts at its token's group. Otherwise every row is needed.
+    in_key_order = not options.count and options.order[:1] == ((entity_set.key[0], False),)
+    start = options.after[0] if in_key_order and options.after is not None else None
+    wanted = limit + 1 + (options.skip if marker is None else 0)
+    rows: list[dict[str, Any]] = []
+    for group in entity_set.rows(session, caller, options.filter, start):
+        rows += (r for r in group if keep is None or keep(r))
+        if in_key_order:
+            if marker is not None:  # no count to take first: only the rows after the token
+                rows = [r for r in rows if marker < key(r)]
+            if len(rows) >= wanted:
+                break
+    count = len(rows) if options.count else None
     rows.sort(key=key)
-    if options.after is not None:
-        marker = key(dict(zip((p for p, _ in options.order), options.after, strict=True)))
+    if marker is not None:
         rows = [r for r in rows if marker < key(r)]
     elif options.skip:
         rows = rows[options.skip :]
-    limit = _limit(options)
     return _finish(rows[: limit + 1], options, count, len(rows) > limit)
