@@ -655,9 +655,14 @@ def line_chart(
                 f'<line class="reference" x1="{_attr(frame.left)}" '
                 f'x2="{_attr(end)}" y1="{_attr(y)}" y2="{_attr(y)}"/>'
             )
+            # The label sits at the right end, on the side of the line the last values leave
+            # free (above, unless a line ends there), and with a halo where one still crosses.
+            last = [v for s in series for v in s.values[len(categories) - 2 : len(categories)]]
+            above = not any(v is not None and v >= level for v in last)
+            label_y = y - 5 if above else y + layout.font_size + 3
             body.append(
                 f'<text class="reference-label" x="{_attr(end - 4)}" '
-                f'y="{_attr(y - 5)}" text-anchor="end">'
+                f'y="{_attr(label_y)}" text-anchor="end">'
                 f"{escape(_fit(label, frame.plot_width - 8, layout.font_size))}</text>"
             )
         for j, s in enumerate(series):

@@ -169,6 +169,29 @@ def test_a_line_breaks_where_a_value_is_missing() -> None:
     assert "–" in str(chart.table)  # the missing quarter reads as a dash
 
 
+@pytest.mark.parametrize(("last", "side"), [(30, "above"), (60, "below"), (50, "below")])
+def test_the_reference_label_sits_where_the_lines_end_away_from_it(last: int, side: str) -> None:
+    # A share ending above parity crossed the "parity" label drawn above the line.
+    chart = charts.line_chart(
+        key="share",
+        title="Women's share",
+        categories=["Q1", "Q2", "Q3"],
+        series=[charts.Series("Share", (45, last, last))],
+        x_label="Quarter",
+        y_label="%",
+        y_max=100,
+        reference=(50, "parity"),
+    )
+    root = svg_root(chart)
+    [line] = [e for e in root.iter(f"{SVG}line") if e.get("class") == "reference"]
+    [label] = [e for e in root.iter(f"{SVG}text") if e.get("class") == "reference-label"]
+    assert label.text == "parity"
+    if side == "above":
+        assert num(label, "y") < num(line, "y1")
+    else:
+        assert num(label, "y") > num(line, "y1")
+
+
 def test_grouped_bars_sit_side_by_side_at_their_heights() -> None:
     chart = charts.grouped_bar_chart(
         key="g",
