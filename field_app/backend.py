@@ -288,6 +288,13 @@ class StoreBackend:
         if self.store.delete_record("activity", activity_id):
             self._wake()
 
+    def discard_refused(self, entity: str, record_id: str) -> bool:
+        """Drop the change the server refused of an activity or measurement it holds, and
+        keep the server's version (``DeviceStore.discard_refused``): the way out of a change
+        to a record the office approved meanwhile. Nothing is sent. False when there is
+        nothing to discard, or something of the record still waits to be sent."""
+        return self.store.discard_refused(entity, record_id)
+
     def save_participant(self, data: Mapping[str, Any]) -> None:
         self.store.save("participant", data)
         self._wake()

@@ -20,7 +20,8 @@ Per-record state for the app: ``draft`` (never submitted), ``pending`` (in the o
 ``synced``, ``photos_pending`` (an activity the server holds, with photos whose bytes have not
 all gone yet: it is not synced until they have), ``returned`` (the country office sent it back),
 ``conflict`` (an open conflict from one of this tablet's pushes), ``rejected`` (the server refused
-the last change; the reasons are kept until the next save). ``photos_pending`` is not stored: it
+the last change; the reasons are kept until the next save, or until ``discard_refused`` drops
+the change and keeps the server's version). ``photos_pending`` is not stored: it
 is read from the upload queue with the record (``query``, ``count``, ``state``), so it ends the
 moment the last photo's bytes are in.
 
@@ -1274,6 +1275,90 @@ class DeviceStore:
         if data.get("status") == RETURNED:
             return RETURNED
         return SYNCED
+
+    # --- refused changes -----------------------------------------------------------------------
+
+    def discard_refused(self, entity: str, record_id: str) -> bool:
+        """Drop the change the server refused of a record it holds, and keep the server's
+        version (docs/protocol.md#client-behaviour): the way out of a refusal the field
+        expert cannot correct, such as an offline edit of an activity approved meanwhile
+        (``locked``).
+
+        In one transaction: the record shows the server's version (the last one pulled), its
+        reasons are cleared and its state settles as the server's record says (``synced``,
+        ``returned``, or ``conflict`` for an open conflict). Of its photos, one refused that
+        the server never took (a photo the refused change added) goes with the change,
+        bytes included (the file once the transaction has committed); one the server holds
+        keeps its bytes and, if a change of it was refused too (a caption), shows the
+        server's version. Nothing is queued: the server keeps the refused change for review,
+        as it keeps every refused mutation. The record's ``local_version`` (the last change
+        of this tablet's the server took) stays, so it is safe once a receipt covers that.
+
+        Changes nothing and returns False unless the record is ``rejected``, the server holds
+        a version of it (``version`` > 0; a record it never took is deleted on the tablet
+        alone instead, ``delete_record``), and nothing of it waits in the outbox (its own
+        change, a photo's details, a conflict decision): what is not yet answered is never
+        dropped. Returns True when the change was discarded."""
+        _pushable_record(entity)
+        files: list[Path] = []
+        with self._write():
+            row = self._row(entity, record_id)
+            if (
+                row is None
+                or row["state"] != REJECTED
+                or not row["version"]
+                or row["server_data"] is None
+                or self._db.execute(
+                    f"SELECT 1 FROM record AS r WHERE r.entity = ? AND r.id = ? "  # noqa: S608
+                    f"AND {_CHANGE_WAITING}",
+                    (entity, record_id),
+                ).fetchone()
+                is not None
+            ):
+                return False
+            if entity in (Entity.ACTIVITY, Entity.OBSERVATION):
+                files = self._discard_refused_photos(record_id)
+            self._settle_discarded(entity, record_id, row)
+        for path in files:
+            path.unlink(missing_ok=True)
+        return True
+
+    def _discard_refused_photos(self, owner_id: str) -> list[Path]:
+        """The refused photos of a record whose refused change is discarded; returns the files
+        to remove once the transaction has committed."""
+        files: list[Path] = []
+        for photo in self._db.execute(
+            "SELECT * FROM record WHERE entity = 'attachment' AND state = ? "
+            "AND (activity_id = ? OR observation_id = ?)",
+            (REJECTED, owner_id, owner_id),
+        ).fetchall():
+            photo_id = str(photo["id"])
+            if not photo["version"] and photo["local_version"] is None:
+                # Added by the refused change, never taken by the server: it goes with it.
+                upload = self._db.execute(
+                    "SELECT path FROM upload WHERE id = ?", (photo_id,)
+                ).fetchone()
+                if upload is not None:
+                    files.append(Path(upload["path"]))
+                self._db.execute("DELETE FROM upload WHERE id = ?", (photo_id,))
+                self._db.execute(
+                    "DELETE FROM record WHERE entity = 'attachment' AND id = ?", (photo_id,)
+                )
+            else:
+                self._settle_discarded(Entity.ATTACHMENT, photo_id, photo)
+        return files
+
+    def _settle_discarded(self, entity: str, record_id: str, row: sqlite3.Row) -> None:
+        """A refused record, its refused change dropped: the server's version, no reasons, the
+        state the server's record says."""
+        self._db.execute(
+            "UPDATE record SET state = ?, errors = NULL WHERE entity = ? AND id = ?",
+            (SYNCED, entity, record_id),
+        )
+        if row["server_data"] is not None:
+            self._rebase(
+                entity, record_id, json.loads(row["server_data"]), bool(row["server_deleted"])
+            )
 
     # --- conflicts -----------------------------------------------------------------------------
 

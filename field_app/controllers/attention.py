@@ -100,6 +100,41 @@ def server_message(error: Any) -> str:
     return message[len(name) + 2 :] if name and message.startswith(f"{name}: ") else message
 
 
+def refused_as_locked(record: Any) -> bool:
+    """Whether the server refused the record's last change because the record was approved
+    (``locked``)."""
+    return record.state == "rejected" and any(
+        str(e.get("code") or "") == "locked" for e in record.errors
+    )
+
+
+def can_discard(record: Any) -> bool:
+    """Whether the refused change of ``record`` may be discarded, keeping the server's version
+    (``DeviceStore.discard_refused``): the server refused it and holds the record (a record
+    it never took is deleted from its form instead)."""
+    return record.state == "rejected" and int(record.version or 0) > 0
+
+
+def refused_reason(record: Any) -> str | None:
+    """Why a refused record cannot simply be corrected and sent again, when that is so: the
+    office approved it (it is locked until they reopen it), or it was refused as approved and
+    has been reopened since. None otherwise."""
+    if record.state != "rejected":
+        return None
+    if record.locked:
+        return _(
+            "The country office approved this record, so the server refused your change. "
+            "To change it, ask them to reopen it; or discard your change and keep the "
+            "approved version."
+        )
+    if refused_as_locked(record):
+        return _(
+            "The server refused your change because this record was approved. The country "
+            "office has reopened it since: edit it and save again, or discard your change."
+        )
+    return None
+
+
 def describe(record: Any, *, site_names: dict[str, str] | None = None) -> AttentionItem:
     """``record`` is a :class:`~field_app.session.LocalRecord` in an attention state."""
     data = record.data
@@ -114,7 +149,9 @@ def describe(record: Any, *, site_names: dict[str, str] | None = None) -> Attent
             "choose which to keep."
         )
     else:
-        reason = _("The server refused the last change. Correct it and save again.")
+        reason = refused_reason(record) or _(
+            "The server refused the last change. Correct it and save again."
+        )
     differences = []
     for name in record.conflict_fields:
         mine, theirs = record.mine.get(name), record.theirs.get(name)
@@ -123,9 +160,12 @@ def describe(record: Any, *, site_names: dict[str, str] | None = None) -> Attent
         differences.append(
             Difference(name, field_label(name), show_value(name, mine), show_value(name, theirs))
         )
+    # Each reason under the field's name in words; a field the form does not show (status,
+    # refused as approved) has no name the expert would know: its reason alone.
     errors = tuple(
-        (field_label(_head(str(e.get("field", "")))) if e.get("field") else "", server_message(e))
+        (field_label(head) if head in FIELD_LABELS else "", server_message(e))
         for e in record.errors
+        for head in [_head(str(e.get("field") or ""))]
     )
     # What tells records of the same title apart: their date, type and site.
     site = (site_names or {}).get(str(data.get("site_id") or ""), "")

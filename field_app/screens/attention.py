@@ -3,6 +3,8 @@ server; the officer's comment or the server's reasons, what differs, and the way
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from kivy.clock import Clock
@@ -10,15 +12,21 @@ from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.popup import Popup
 from kivy.uix.recycleview.views import RecycleDataViewBehavior
 from kivy.utils import escape_markup
 
 from field_app.controllers import labels
-from field_app.controllers.attention import AttentionItem, describe
+from field_app.controllers.attention import (
+    AttentionItem,
+    can_discard,
+    describe,
+    refused_reason,
+)
 from field_app.controllers.observations import attention_item
 from field_app.i18n import _
 from field_app.screens import theme
-from field_app.screens.base import BaseScreen
+from field_app.screens.base import BaseScreen, Says
 from field_app.screens.widgets import text_width
 
 
@@ -47,11 +55,16 @@ class AttentionScreen(BaseScreen):
     empty = BooleanProperty(True)
     message = StringProperty("")
     is_observation = BooleanProperty(False)  # a measurement: corrected by editing it
+    # Approved: no edit is offered (the form would be locked), only the way out below.
+    locked = BooleanProperty(False)
+    # A refused change of a record the server holds: it may be discarded.
+    can_discard = BooleanProperty(False)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._items: dict[str, AttentionItem] = {}
         self._observations: set[str] = set()
+        self._records: dict[str, Any] = {}  # the LocalRecord behind each item
         self._lay_out_later = Clock.create_trigger(self._lay_out_differences)
         self.ids.differences.bind(width=self._lay_out_later)
 
@@ -74,8 +87,14 @@ class AttentionScreen(BaseScreen):
                 names.update(
                     {str(s["id"]): str(s.get("name", "")) for s in backend.sites(project_id)}
                 )
-            items += [attention_item(r, forms, site_names=names) for r in measured]
+            # A measurement refused as approved says so, as an activity does.
+            items += [
+                replace(item, reason=refused_reason(r) or item.reason)
+                for r in measured
+                for item in [attention_item(r, forms, site_names=names)]
+            ]
         self._observations = {r.id for r in measured}
+        self._records = {r.id: r for r in (*records, *measured)}
         items.sort(key=lambda i: ({"conflict": 0, "returned": 1}.get(i.state, 2), i.subtitle))
         self._items = {i.id: i for i in items}
         self.empty = not items
@@ -104,9 +123,13 @@ class AttentionScreen(BaseScreen):
         if item is None:
             self.title = self.reason = self.state_name = ""
             self.differences, self.errors = [], []
+            self.locked = self.can_discard = False
             return
         self.title, self.reason, self.state_name = item.title, item.reason, item.state
         self.is_observation = item.id in self._observations
+        record = self._records.get(item.id)
+        self.locked = bool(record is not None and record.locked)
+        self.can_discard = bool(record is not None and can_discard(record))
         self.state_label = labels.label(labels.RECORD_STATES, item.state)
         self.differences = [(d.label, d.mine, d.theirs) for d in item.differences]
         self.errors = [
@@ -156,7 +179,29 @@ class AttentionScreen(BaseScreen):
         self.say("message", lambda: _("The server's values are kept."))
         self._done()
 
+    def discard(self) -> None:
+        """Drop the refused change of the record shown, after the user confirms; the tablet
+        keeps the server's version (``DeviceStore.discard_refused``)."""
+        if not self.can_discard:
+            return
+        record_id = self.selected_id
+        ConfirmDiscardChange(
+            lambda: self._discard(record_id), title=lambda: _("Discard your change?")
+        ).open()
+
+    def _discard(self, record_id: str) -> None:
+        entity = "observation" if record_id in self._observations else "activity"
+        if self.session.backend.discard_refused(entity, record_id):
+            self.say(
+                "message",
+                lambda: _("Your change was discarded. This tablet keeps the server's version."),
+            )
+        self._done()
+        self.app.status_changed()  # the sync bar's count of records needing attention
+
     def edit(self) -> None:
+        if self.locked:
+            return  # approved: the form would not save; the office must reopen it
         if self.selected_id in self._observations:
             self.app.show("observation", observation_id=self.selected_id)
         elif self.selected_id:
@@ -165,6 +210,19 @@ class AttentionScreen(BaseScreen):
     def _done(self) -> None:
         self.app.changed()
         self.refresh()
+
+
+class ConfirmDiscardChange(Says, Popup):
+    """Discard a refused change? ``title`` is said again after a language switch."""
+
+    def __init__(self, on_discard: Callable[[], None], *, title: Callable[[], str]) -> None:
+        super().__init__()
+        self.say("title", title)
+        self._on_discard = on_discard
+
+    def discard(self) -> None:
+        self.dismiss()
+        self._on_discard()
 
 
 class DiffCell(BoxLayout):

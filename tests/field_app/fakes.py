@@ -219,6 +219,14 @@ class MemoryBackend:
             data=dict(save.activity), state="pending", version=old.version if old else 0
         )
 
+    def discard_refused(self, entity: str, record_id: str) -> bool:
+        records = self.observation_records if entity == "observation" else self.records
+        record = records.get(record_id)
+        if record is None or record.state != "rejected" or not record.version:
+            return False
+        record.state, record.errors = "synced", []
+        return True
+
     def save_participant(self, data: Mapping[str, Any]) -> None:
         self._participants = [p for p in self._participants if p["id"] != data["id"]]
         self._participants.append(dict(data))
