@@ -858,7 +858,7 @@ def test_a_project_card_counts_what_needs_attention_in_the_right_number(
             driver.step(2)
             return [w.text for w in card.walk(restrict=True) if "ten" in getattr(w, "text", "")]
 
-        card.pending, card.attention = 0, 1
+        card.pending, card.waiting, card.attention = 0, "", 1
         assert counts() == [one]
         card.attention = 2
         assert counts() == [two]
