@@ -109,6 +109,7 @@ def me(caller: CurrentCaller, session: SessionDep) -> UserPublic:
 
 
 @users_router.get("", response_model=Page[UserPublic], dependencies=[_READERS])
+@rules(service.user_list_rules)
 def list_users(
     caller: CurrentCaller,
     session: SessionDep,

@@ -422,18 +422,30 @@ def create_user_as(session: Session, *, caller: Caller, data: Mapping[str, Any])
     )
 
 
-def _judge_country_filter(session: Session, caller: Caller, country: str | None) -> None:
-    """A country the catalogue does not know, or one outside the caller's scope, is refused
-    (400), as the other lists refuse theirs: an empty list would read as "nobody there"."""
+def user_list_issues(session: Session, caller: Caller | None, country: str | None) -> list[Issue]:
+    """A country the catalogue does not know, or one outside the caller's scope: refused (400),
+    as the other lists refuse theirs, since an empty list would read as "nobody there"."""
     if not country:
-        return
+        return []
     problem = (
         Issue("country", ErrorCode.UNKNOWN_CODE, f"unknown country {country!r}")
         if country.upper() not in COUNTRIES
         else country_scope_issue(session, caller=caller, countries=[country.upper()])
     )
-    if problem is not None:
-        raise ValidationFailed([problem], status_code=400)
+    return [] if problem is None else [problem]
+
+
+def user_list_rules(
+    session: Session, *, caller: Caller | None, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``GET /users``' filter checks, beside FastAPI's limits (``server.deps.rules``)."""
+    country = data.get("country")
+    return user_list_issues(session, caller, country if isinstance(country, str) else None)
+
+
+def _judge_country_filter(session: Session, caller: Caller, country: str | None) -> None:
+    if problems := user_list_issues(session, caller, country):
+        raise ValidationFailed(problems, status_code=400)
 
 
 def list_users(

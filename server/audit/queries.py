@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -17,12 +17,12 @@ from server.accounts.auth import Caller
 from server.accounts.models import Device, User
 from server.api import UtcDateTime
 from server.columns import as_utc
-from server.errors import invalid
+from server.errors import ValidationFailed, invalid
 from server.records import audit
 from server.records.models import AuditEntry
 from server.scope import audit_scope, device_scope, user_scope
 from shared.catalogue import Role
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, Issue
 
 
 class AuditEntryPublic(BaseModel):
@@ -37,6 +37,22 @@ class AuditEntryPublic(BaseModel):
     country: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+def entity_issues(entity: str | None) -> list[Issue]:
+    """An entity the trail does not name is a bad query (400), not an empty trail."""
+    if not entity or entity in audit.ENTITIES:
+        return []
+    message = f"unknown entity {entity!r}: one of {', '.join(audit.ENTITIES)}"
+    return [Issue("entity", ErrorCode.UNKNOWN_CODE, message)]
+
+
+def audit_list_rules(
+    session: Session, *, caller: Caller | None, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``GET /audit``'s filter checks, beside FastAPI's limits (``server.deps.rules``)."""
+    entity = data.get("entity")
+    return entity_issues(entity if isinstance(entity, str) else None)
 
 
 def list_entries(
@@ -58,13 +74,8 @@ def list_entries(
     if without_actions:
         conditions.append(col(AuditEntry.action).not_in(sorted(without_actions)))
     if entity:
-        if entity not in audit.ENTITIES:
-            raise invalid(
-                "entity",
-                ErrorCode.UNKNOWN_CODE,
-                f"unknown entity {entity!r}: one of {', '.join(audit.ENTITIES)}",
-                status_code=400,
-            )
+        if problems := entity_issues(entity):
+            raise ValidationFailed(problems, status_code=400)
         conditions.append(col(AuditEntry.entity) == entity)
     if entity_id:
         conditions.append(col(AuditEntry.entity_id) == entity_id)

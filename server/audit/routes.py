@@ -11,7 +11,7 @@ from server.accounts.deps import CurrentCaller, require_roles
 from server.api import IsoDate, Page, Text, error_responses
 from server.audit import queries
 from server.audit.queries import AuditEntryPublic
-from server.deps import ApiRoute, SessionDep
+from server.deps import ApiRoute, SessionDep, rules
 from server.records import audit
 from shared.catalogue import Role
 
@@ -25,6 +25,7 @@ router = APIRouter(
 
 
 @router.get("", response_model=Page[AuditEntryPublic])
+@rules(queries.audit_list_rules)
 def list_audit(
     caller: CurrentCaller,
     session: SessionDep,

@@ -18,6 +18,7 @@ from server.accounts.auth import Caller
 from server.accounts.deps import CurrentCaller
 from server.api import Page, Text, error_responses
 from server.deps import ApiRoute, SessionDep, rules
+from server.errors import ValidationFailed
 from server.projects import service
 from server.projects.models import (
     ProjectCreate,
@@ -164,8 +165,18 @@ def _new_target_rules(
     )
 
 
+def _target_list_rules(
+    session: Session, *, caller: Caller, data: Mapping[str, Any], path: Mapping[str, str]
+) -> list[Issue]:
+    """``GET /targets``'s filter checks (server.deps.rules), with the result indicators the
+    caller may name."""
+    return service.target_list_rules(
+        session, caller=caller, data=data, path=path, results=result_indicators(session, caller)
+    )
+
+
 @targets_router.get("", response_model=Page[TargetPublic])
-@rules(service.target_list_rules)
+@rules(_target_list_rules)
 def list_targets(
     caller: CurrentCaller,
     session: SessionDep,
@@ -175,6 +186,9 @@ def list_targets(
     indicator: Annotated[Text | None, Query(max_length=64)] = None,
     period: Annotated[Text | None, Query(max_length=8)] = None,
 ) -> Page[TargetPublic]:
+    results = result_indicators(session, caller)
+    if problems := service.target_list_issues(period, indicator, results):
+        raise ValidationFailed(problems, status_code=400)  # a bad query, as every list's
     targets, total = service.list_targets(
         session,
         caller=caller,

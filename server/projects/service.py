@@ -570,33 +570,53 @@ def list_targets(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Target], int]:
+    """The targets in the caller's scope (the route judges the indicator filter first, with
+    the result indicators the caller may name: ``target_list_issues``)."""
     if problems := target_list_issues(period):
         raise ValidationFailed(problems, status_code=400)  # a bad query, as every list's
     conditions = [target_scope(caller)]
     if project_id is not None:
         conditions.append(col(Target.project_id) == project_id)
     if indicator:
-        conditions.append(col(Target.indicator) == indicator)
+        conditions.append(col(Target.indicator) == indicator.strip().upper())
     if period:
         conditions.append(col(Target.period) == period)
     order = (Target.project_id, Target.indicator, Target.period, Target.sex, Target.id)
     return _page(session, Target, conditions, [col(c) for c in order], limit=limit, offset=offset)
 
 
-def target_list_issues(period: str | None) -> list[Issue]:
-    """The targets' period filter: a label that is not a period is a bad query."""
-    if not period:
-        return []
-    problem = period_issue(period)
-    return [] if problem is None else [problem]
+def target_list_issues(
+    period: str | None,
+    indicator: str | None = None,
+    results: Mapping[str, ResultKind] = _NO_RESULTS,
+) -> list[Issue]:
+    """The targets' filters: a label that is not a period, or an indicator neither the
+    catalogue nor ``results`` knows (any case), is a bad query, not an empty list."""
+    found = []
+    if period and (problem := period_issue(period)) is not None:
+        found.append(problem)
+    code = (indicator or "").strip().upper()
+    if code and code not in INDICATORS and code not in results:
+        found.append(Issue("indicator", ErrorCode.UNKNOWN_CODE, f"unknown indicator {code!r}"))
+    return found
 
 
 def target_list_rules(
-    session: Session, *, caller: Caller | None, data: Mapping[str, Any], path: Mapping[str, str]
+    session: Session,
+    *,
+    caller: Caller | None,
+    data: Mapping[str, Any],
+    path: Mapping[str, str],
+    results: Mapping[str, ResultKind] = _NO_RESULTS,
 ) -> list[Issue]:
-    """``GET /targets``'s filter check, beside FastAPI's limits (``server.deps.rules``)."""
-    period = data.get("period")
-    return target_list_issues(period if isinstance(period, str) else None)
+    """``GET /targets``'s filter checks, beside FastAPI's limits (``server.deps.rules``), with
+    the result indicators ``results`` the caller may name."""
+    period, indicator = data.get("period"), data.get("indicator")
+    return target_list_issues(
+        period if isinstance(period, str) else None,
+        indicator if isinstance(indicator, str) else None,
+        results,
+    )
 
 
 def get_target(session: Session, *, caller: Caller, target_id: uuid.UUID) -> Target:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
 from server.activities.models import Attachment
@@ -47,11 +47,12 @@ from server.api import UtcDateTime
 from server.projects.models import Project
 from server.records.models import RecordRevision
 from server.records.revisions import first_revision
+from server.results.forms import form_scope
 from server.results.models import Form, Observation, ObservationReview
 from server.results.observations import ENTITY, observation_wire
 from server.scope import in_visible_project
 from shared.catalogue import THEMATIC_AREAS, ActivityStatus, codes
-from shared.errors import Issue
+from shared.errors import ErrorCode, Issue
 
 
 class ObservationSummary(BaseModel):
@@ -176,9 +177,28 @@ def filter_issues(session: Session, *, caller: Caller, filters: ObservationFilte
     outside the caller's scope."""
     issues: list[Issue] = []
     filter_conditions(filters, issues)
+    issues.extend(_unknown_forms(session, caller, filters.form))
     return with_scope_issues(
         session, caller=caller, issues=issues, country=filters.country, project=filters.project
     )
+
+
+def _unknown_forms(session: Session, caller: Caller, form: str | None) -> list[Issue]:
+    """Form codes no form the caller may read has (another country's project form among
+    them): an empty list would read as "nothing observed with it", as the export refuses it."""
+    wanted = sorted({c.upper() for c in _listed("form", form)})
+    if not wanted:
+        return []
+    known = set(
+        session.execute(
+            select(col(Form.code)).where(col(Form.code).in_(wanted), form_scope(caller))
+        ).scalars()
+    )
+    unknown = [c for c in wanted if c not in known]
+    if not unknown:
+        return []
+    message = "unknown form " + ", ".join(repr(c) for c in unknown)
+    return [Issue("form", ErrorCode.UNKNOWN_CODE, message)]
 
 
 def list_observations(

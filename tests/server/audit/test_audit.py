@@ -86,6 +86,11 @@ def test_an_unknown_entity_is_refused_not_answered_with_an_empty_trail(
     assert [(e["field"], e["code"]) for e in refused.json()["detail"]] == [
         ("entity", "unknown_code")
     ]
+    both = client.get(
+        "/api/v1/audit", params={"entity": "zzz", "from": "x"}, headers=world.auth("admin")
+    )
+    assert both.status_code == 400
+    assert {e["field"] for e in both.json()["detail"]} == {"entity", "from"}
     # every entity the trail names is one it takes
     for entity in ("activity", "user", "project", "observation", "form", "period"):
         answer = client.get("/api/v1/audit", params={"entity": entity}, headers=world.auth("hq"))

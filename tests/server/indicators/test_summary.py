@@ -246,3 +246,22 @@ def test_a_period_of_an_implausible_year_is_refused_not_summed_as_zeros(
         targets = client.get("/api/v1/targets", params={"period": period}, headers=world.auth("hq"))
         assert targets.status_code == 400, targets.text
         assert [(p["field"], p["code"]) for p in targets.json()["detail"]] == [("period", code)]
+
+
+def test_the_targets_list_refuses_an_indicator_it_does_not_know(
+    client: TestClient, world: World
+) -> None:
+    # ?indicator=NOPE answered an empty list, which reads "no targets for it".
+    headers = world.auth("hq")
+    refused = client.get("/api/v1/targets", params={"indicator": "NOPE"}, headers=headers)
+    assert refused.status_code == 400, refused.text
+    assert [(p["field"], p["code"]) for p in refused.json()["detail"]] == [
+        ("indicator", "unknown_code")
+    ]
+    both = client.get(
+        "/api/v1/targets", params={"indicator": "NOPE", "period": "banana"}, headers=headers
+    )
+    assert {p["field"] for p in both.json()["detail"]} == {"indicator", "period"}
+    for code in ("PARTICIPANTS", "participants"):
+        known = client.get("/api/v1/targets", params={"indicator": code}, headers=headers)
+        assert known.status_code == 200, known.text

@@ -349,3 +349,29 @@ def test_a_target_of_another_countrys_result_indicator_is_an_unknown_indicator(
     assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_code"
     assert SECRET_KG not in unknown.text  # the codes it offers are those in scope
     assert secret.status_code == 422 and secret.json()["code"] == "unknown_code"
+
+
+@pytest.mark.parametrize("role", OUTSIDERS)
+def test_the_observations_list_refuses_a_form_it_does_not_know(
+    client: TestClient, setup: Setup, role: str
+) -> None:
+    # ?form=NOPE answered 200 with nothing, which reads "nothing observed with it"; the
+    # export already refused it. Another country's project form is as unknown.
+    auth = setup.world.auth(role)
+    secret, unknown = (
+        client.get("/api/v1/observations", params={"form": code}, headers=auth)
+        for code in (SECRET, UNKNOWN)
+    )
+    assert unknown.status_code == 400
+    assert [(e["field"], e["code"]) for e in unknown.json()["detail"]] == [("form", "unknown_code")]
+    assert secret.status_code == 400
+    assert secret.text.replace(SECRET, UNKNOWN) == unknown.text
+    known = client.get("/api/v1/observations", params={"form": GLOBAL.lower()}, headers=auth)
+    assert known.status_code == 200, known.text
+    # with FastAPI's own limits refused, in the same answer
+    both = client.get("/api/v1/observations", params={"form": UNKNOWN, "limit": "0"}, headers=auth)
+    assert both.status_code == 400
+    assert {(e["field"], e["code"]) for e in both.json()["detail"]} == {
+        ("form", "unknown_code"),
+        ("limit", "value_range"),
+    }
