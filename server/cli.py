@@ -8,9 +8,10 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 # Every table mapped before any command runs: a command that writes one table flushes through
 # the ORM, which must resolve every foreign key of the tables it knows (attachment → observation).
@@ -19,6 +20,7 @@ from server.config import get_settings
 from server.errors import DatabaseError, PilotMonitorError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 
 
 # Each domain contributes its commands, by name → "module:attribute". A command's module is
@@ -42,6 +44,13 @@ DOMAIN_COMMANDS: dict[str, str] = {
 }
 
 
+class Interrupted(Exception):
+    """Ctrl-C (KeyboardInterrupt) while a command ran: ``main`` says so and exits 130.
+
+    Raised in place of the KeyboardInterrupt by ``Commands.invoke`` so that click's own
+    handling (a blank line, then ``Abort``) does not turn it into "aborted", exit code 1."""
+
+
 class Commands(click.Group):
     """The ``pilotmon`` group: its own commands, and the domains' (``DOMAIN_COMMANDS``) loaded
     on first use (click's lazy-loading pattern)."""
@@ -58,6 +67,12 @@ class Commands(click.Group):
         assert isinstance(command, click.Command) and command.name == cmd_name, cmd_name
         self.add_command(command)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise Interrupted from exc
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,37 +197,86 @@ def _database_problem(exc: DBAPIError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # What the application connects at start-up (imported here, like the commands' modules,
-    # so that `pilotmon --help` stays quick).
-    from server.wiring import install
-
-    install()
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="pilotmon",
-            standalone_mode=False,
-        )
-    except click.exceptions.Abort:
-        click.echo("pilotmon: aborted", err=True)
-        return 1
+        # What the application connects at start-up (imported here, like the commands'
+        # modules, so that `pilotmon --help` stays quick).
+        from server.wiring import install
+
+        install()
+        cli.main(args=args, prog_name="pilotmon", standalone_mode=False)
+    except Interrupted:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except click.exceptions.Abort as exc:
+        if _by_ctrl_c(exc):  # at a prompt, or while click read the arguments
+            return _fail("interrupted", EXIT_INTERRUPTED)
+        # A prompt that met the end of its input (stdin closed, Ctrl-D).
+        return _fail("aborted", 1)
     except click.UsageError as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        click.echo(f"pilotmon: {exc.format_message()}{hint}", err=True)
-        return EXIT_USAGE
+        # click's parser raises some (an option given without its value) without a context.
+        path = exc.ctx.command_path if exc.ctx else _command_path(args)
+        return _fail(f"{exc.format_message()} (see `{path} --help`)", EXIT_USAGE)
     except click.ClickException as exc:
-        click.echo(f"pilotmon: {exc.format_message()}", err=True)
-        return exc.exit_code
+        return _fail(exc.format_message(), exc.exit_code)
     except PilotMonitorError as exc:
-        click.echo(f"pilotmon: {exc.message}", err=True)
-        return exc.exit_code
+        return _fail(exc.message, exc.exit_code)
     except DBAPIError as exc:
-        click.echo(f"pilotmon: {_database_problem(exc)}", err=True)
-        return DatabaseError.exit_code
-    except KeyboardInterrupt:
-        click.echo("pilotmon: interrupted", err=True)
-        return 130
+        if isinstance(exc, OperationalError) and _is_lock_timeout(exc):
+            return _fail(LOCKED, 1)
+        return _fail(_database_problem(exc), DatabaseError.exit_code)
+    except KeyboardInterrupt:  # before click took over (start-up)
+        return _fail("interrupted", EXIT_INTERRUPTED)
     return 0
+
+
+# A lock another process held (SQLite's "database is locked" after its busy timeout,
+# PostgreSQL's lock_timeout) is not an unreachable database: the command may simply run again.
+LOCKED = (
+    "the database is busy: another pilotmon command or the server held its write lock too "
+    "long, and this command stopped; try again once it is done"
+)
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    from server.db import is_lock_timeout
+
+    return is_lock_timeout(exc)
+
+
+def _fail(message: str, code: int) -> int:
+    """``pilotmon: MESSAGE`` on stderr; returns ``code``."""
+    # After Ctrl-C a terminal shows "^C" where the cursor was (after a progress bar, say):
+    # the line starts on a fresh one there. Elsewhere (a log, a pipe) it is one line.
+    lead = "\n" if code == EXIT_INTERRUPTED and sys.stderr.isatty() else ""
+    click.echo(f"{lead}pilotmon: {message}", err=True)
+    return code
+
+
+def _by_ctrl_c(exc: BaseException) -> bool:
+    return isinstance(exc.__cause__, KeyboardInterrupt) or isinstance(
+        exc.__context__, KeyboardInterrupt
+    )
+
+
+def _command_path(args: Sequence[str]) -> str:
+    """``pilotmon SUBCOMMAND …`` as far as ``args`` name commands."""
+    words = ["pilotmon"]
+    command: click.Command = cli
+    try:
+        with click.Context(cli, info_name="pilotmon", resilient_parsing=True) as ctx:
+            for arg in args:
+                if not isinstance(command, click.Group):
+                    break
+                if arg.startswith("-"):
+                    continue
+                found = command.get_command(ctx, arg)
+                if found is None:
+                    break
+                command = found
+                words.append(arg)
+    except Exception:  # noqa: BLE001 - a hint is not worth a traceback
+        return "pilotmon"
+    return " ".join(words)
 
 
 if __name__ == "__main__":
