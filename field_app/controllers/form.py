@@ -21,7 +21,7 @@ from field_app.controllers.attendance import (
     Cell,
     too_large_text,
 )
-from field_app.controllers.messages import field_message
+from field_app.controllers.messages import field_message, rejected_site, rejected_site_message
 from field_app.i18n import _, language, number, percent
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
 from shared.errors import ErrorCode
@@ -222,7 +222,12 @@ class ActivityForm:
     ) -> None:
         self.project = dict(project)
         self.facts = project_facts(project)
-        self.sites = [dict(s) for s in sites]
+        # A site the office rejected is not offered nor valid (the server refuses an activity
+        # at it); kept by name to say so of a record still at it.
+        self.sites = [dict(s) for s in sites if not rejected_site(s)]
+        self.rejected_sites = {
+            str(s["id"]).lower(): str(s.get("name") or "") for s in sites if rejected_site(s)
+        }
         self.today = today
         self.is_new = record is None
         self.values: dict[str, FieldState] = {
@@ -446,6 +451,9 @@ class ActivityForm:
                     item.field, item.field if item.field in ("lat", "lon") else "new_site_name"
                 )
                 check.errors.setdefault(name, field_message(item, self._params(name)))
+        rejected = self.rejected_sites.get(self.values["site"].text.lower())
+        if rejected is not None:
+            check.errors["site"] = rejected_site_message(rejected)
         if attendance:
             check.errors["attendance"] = "\n".join(dict.fromkeys(attendance))
         if len(_split_names(self.values["facilitators"].text)) > MAX_FACILITATORS:

@@ -44,6 +44,21 @@ FIELD_MESSAGES: dict[str, str] = {
 }
 
 
+# A site's status once the country office rejected it (pulled sites carry ``status``): it is no
+# longer one of the project's sites, and the server refuses an activity or a measurement at it
+# (``site_not_in_project``).
+REJECTED_SITE = "rejected"
+
+
+def rejected_site(site: Mapping[str, Any]) -> bool:
+    return site.get("status") == REJECTED_SITE
+
+
+def rejected_site_message(name: str) -> str:
+    """Next to the site of a record still at a site the office rejected."""
+    return _("The country office rejected the site {name}: choose another one.").format(name=name)
+
+
 def server_reason(error: Mapping[str, Any]) -> str | None:
     """The tablet's words for a server error ``{"field", "code", "message"}`` (or an answer's
     ``{"detail", "code"}``), or None when the code is missing (a server older than error codes)

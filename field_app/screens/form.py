@@ -264,6 +264,10 @@ class FormScreen(BaseScreen):
             )
             if record.safe:
                 self.banner += " " + safe
+        elif self.form is not None and self.form.text("site").lower() in self.form.rejected_sites:
+            # At a site the office rejected: the server refuses any change of it until another
+            # site is chosen (said next to the site too), whatever else the banner would say.
+            self.banner, self.banner_tone = self.form.check().errors["site"], "error"
         elif record.safe and record.state == "synced":
             self.banner, self.banner_tone = safe, "safe"
         elif record.state == "returned":

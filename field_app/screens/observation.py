@@ -24,6 +24,7 @@ from kivy.uix.stacklayout import StackLayout
 
 from field_app.controllers import observations as obs
 from field_app.controllers.attention import server_message
+from field_app.controllers.messages import rejected_site, rejected_site_message
 from field_app.i18n import _, language
 from field_app.screens import theme
 from field_app.screens.base import BaseScreen, in_background
@@ -68,6 +69,9 @@ class ObservationScreen(BaseScreen):
     has_camera = BooleanProperty(False)
     today = ObjectProperty(None, allownone=True)
     saved_record = BooleanProperty(False)  # a measurement already saved: it may be deleted
+    # The measurement is at a site the office rejected: said next to the site, and not saved
+    # (the server would refuse it, site_not_in_project).
+    site_error = StringProperty("")
 
     # The activity form's photo flow, as it is (it works on ``self.form``'s photos).
     choose_photo = FormScreen.choose_photo
@@ -92,6 +96,7 @@ class ObservationScreen(BaseScreen):
         self._project_id = ""
         self._observation_id = ""
         self._language = ""
+        self._rejected_sites: dict[str, str] = {}  # id -> name
 
     def on_kv_post(self, base_widget: Any) -> None:
         self.ids.observed_on.bind(value=self._date_changed)
@@ -217,10 +222,15 @@ class ObservationScreen(BaseScreen):
         form = self.form
         self._loading = True
         self.ids.observed_on.value = form.observed_on
+        # A site the office rejected is not offered; a measurement still at one is told so.
+        self._rejected_sites = {
+            str(s["id"]).lower(): str(s.get("name") or "") for s in sites if rejected_site(s)
+        }
         self.ids.site.pairs = [(NO_SITE, _("No site"))] + [
-            (str(s["id"]), str(s.get("name") or "")) for s in sites
+            (str(s["id"]), str(s.get("name") or "")) for s in sites if not rejected_site(s)
         ]
         self.ids.site.code = str(form.record.get("site_id") or NO_SITE)
+        self._check_site()
         self.ids.notes.text = form.notes
         self._boxes, self._widgets = {}, {}
         for view in form.views():
@@ -347,6 +357,12 @@ class ObservationScreen(BaseScreen):
             return
         self.form.set_site(code or None)
         self._dirty = True
+        self._check_site()
+
+    def _check_site(self) -> None:
+        assert self.form is not None
+        name = self._rejected_sites.get(str(self.form.record.get("site_id") or "").lower())
+        self.say("site_error", lambda: "" if name is None else rejected_site_message(name))
 
     def _notes_changed(self, _widget: Any, text: str) -> None:
         if self.form is None or self._loading:
@@ -373,11 +389,15 @@ class ObservationScreen(BaseScreen):
             self.banner_tone = "info"
             return
         save = self.form.to_save()
-        if save is None:
+        if save is None or self.site_error:
             self._show_check()
             self.say("banner", lambda: _("Correct the fields marked in red, then save."))
             self.banner_tone = "error"
-            first = next((self._boxes[n] for n in self._boxes if n in self.errors), None)
+            first = (
+                self.ids.site_box
+                if self.site_error
+                else next((self._boxes[n] for n in self._boxes if n in self.errors), None)
+            )
             if first is not None and first.parent is not None:
                 self.ids.scroll.scroll_to(first, padding=40)
             return
