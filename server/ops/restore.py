@@ -1,21 +1,31 @@
 """``pilotmon restore``: check a backup completely, then put it back in one step.
 
-Order of work, so that a bad archive or a busy target never costs data:
+Order of work, so that a bad archive, a busy target or Ctrl-C never costs data:
 
 1. refuse a target that already holds rows or photos (unless ``force``);
 2. unpack into a staging folder inside the data directory while hashing every file, and compare
-   the hashes, sizes and row counts with the manifest; refuse archives from a newer schema;
-3. restore the database in one transaction (SQLite's backup API, ``psql --single-transaction``
-   over pg_restore's script, or row inserts for a logical export), checking row counts before
-   it commits; on PostgreSQL a table another process holds locked (a server or scheduler left
-   running) stops it after ``LOCK_TIMEOUT_S``, rolled back;
-4. migrate to the latest schema when the archive is older (``init-db``), with the rebuilds its
+   the hashes, sizes and row counts with the manifest (for a SQLite snapshot, the row counts of
+   the very file step 4 copies); refuse archives from a newer schema;
+3. move the photos into place (those already there, with ``force``, aside): renames, undone
+   should step 4 not commit;
+4. restore the database in one transaction, which commits the whole restore: SQLite's backup
+   API (page by page under the target's lock, committed with the last page),
+   ``psql --single-transaction`` over pg_restore's script (row counts checked before its
+   COMMIT), or row inserts for a logical export (counted before the commit). A table another
+   process holds locked (a server or scheduler left running) stops it after
+   ``LOCK_TIMEOUT_S`` (on SQLite, the write lock), rolled back, the photos moved back;
+5. migrate to the latest schema when the archive is older (``init-db``), with the rebuilds its
    migrations ask for (``server.results.upgrade``), in one transaction that waits at most
-   ``LOCK_TIMEOUT_S`` too (on SQLite, for the write lock); should it time out, the migration
-   and the rebuild are rolled back whole, the photos still go into place (step 5) and the
-   error says the backup is restored at its older revision and to run ``pilotmon init-db``
-   once the server and the scheduler are stopped;
-5. move the photos into place; photos that were there before (``force``) are kept aside.
+   ``LOCK_TIMEOUT_S`` too (on SQLite, for the write lock); should it time out or be
+   interrupted, the migration and the rebuild are rolled back whole and the error says the
+   backup is restored, photos included, at its older revision, and to run
+   ``pilotmon init-db`` once the server and the scheduler are stopped. (A logical export or a
+   SQLite snapshot restored into PostgreSQL migrates within step 4's transaction.)
+
+Ctrl-C (SIGINT) during steps 3 and 4 is noted, not raised where it falls: the restore stops at
+the next point where it can roll back (between batches of rows, between pages, once psql ends),
+puts the photos back and says that nothing was restored; should the commit already be under
+way, it finishes and the message says the backup is restored. Either way exit code 130.
 
 Across backends: a logical export restores anywhere; a SQLite snapshot restores into
 PostgreSQL too (its rows are copied); a pg_dump restores only into PostgreSQL.
@@ -25,13 +35,16 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,6 +81,9 @@ from server.results.shipped import SHIPPED_FORMS
 from server.results.upgrade import rebuild_in, upgrade_and_rebuild
 
 INSERT_BATCH = 1000
+# Pages SQLite's backup API copies per step (4 MiB at 4 KiB pages): between steps a restore can
+# still stop, rolled back.
+SQLITE_STEP_PAGES = 1024
 # How long a PostgreSQL restore waits for a lock on a table before it gives up: a server or a
 # scheduler still running holds some, and pg_restore's time limit (hours) is no answer.
 LOCK_TIMEOUT_S = 5.0
@@ -89,6 +105,9 @@ class RestoreResult:
     previous_attachments: Path | None  # where photos already in place were moved (force)
 
 
+NOTHING_RESTORED = "nothing was restored; the database and the photos are as they were"
+
+
 def restore_backup(
     *,
     settings: Settings,
@@ -105,21 +124,49 @@ def restore_backup(
     settings.ensure_data_dir()
     staging = Path(tempfile.mkdtemp(dir=settings.data_dir, prefix=".restore-"))
     try:
-        extracted = verify_backup(archive=archive, workdir=staging, progress=progress)
-        manifest = extracted.manifest
         try:
-            migrated_from, rebuilt = _restore_database(
-                engine=engine, extracted=extracted, workdir=staging, progress=progress
-            )
-        except _NotUpgraded as blocked:
-            # The restore itself is committed: its photos go with it, so that what is in place
-            # is the whole backup, one `pilotmon init-db` short of this version's schema (the
-            # state `serve` and `scheduler` refuse, naming init-db, as after a package upgrade).
-            previous = _put_attachments_in_place(
-                settings=settings, staged=extracted.attachments_dir
-            )
-            raise _restored_not_upgraded(blocked.revision, previous) from blocked
-        previous = _put_attachments_in_place(settings=settings, staged=extracted.attachments_dir)
+            extracted = verify_backup(archive=archive, workdir=staging, progress=progress)
+            _refuse_backend(extracted.manifest, engine)
+        except KeyboardInterrupt as exc:
+            raise RestoreInterrupted(
+                f"interrupted while checking {archive}: {NOTHING_RESTORED}"
+            ) from exc
+        manifest = extracted.manifest
+        # From here on the photos and the database go together: Ctrl-C is noted, and acted on
+        # where the database can still roll back (module docstring).
+        with _DeferredInterrupt() as interrupt:
+            moved: _MovedPhotos | None = None
+            try:
+                interrupt.check()
+                moved = _put_attachments_in_place(
+                    settings=settings, staged=extracted.attachments_dir, aside=staging
+                )
+                upgrade_pending, rebuilt = _restore_database(
+                    engine=engine,
+                    extracted=extracted,
+                    workdir=staging,
+                    progress=progress,
+                    interrupt=interrupt,
+                )
+            except BaseException as exc:
+                if moved is not None:
+                    _take_attachments_back(moved)
+                if interrupt.requested or isinstance(exc, KeyboardInterrupt):
+                    raise RestoreInterrupted(f"interrupted: {NOTHING_RESTORED}") from exc
+                raise
+            # Committed: the database and the photos in place are the backup's.
+            previous = moved.previous
+            migrated_from = _moved(manifest)
+            if upgrade_pending:
+                migrated_from, rebuilt = _upgrade_restored(
+                    engine=engine, previous=previous, interrupt=interrupt
+                )
+            shutil.rmtree(staging, ignore_errors=True)
+            if interrupt.requested:
+                raise RestoreInterrupted(
+                    "interrupted as the restore committed: the backup is restored whole, "
+                    "photos included" + _kept(previous)
+                )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return RestoreResult(
@@ -130,6 +177,66 @@ def restore_backup(
         attachments=len(manifest.attachment_files),
         previous_attachments=previous,
     )
+
+
+class RestoreInterrupted(BackupError):
+    """Ctrl-C stopped a restore; the message says what it left (exit code 130)."""
+
+    exit_code = 130
+
+
+class _Stop(Exception):
+    """Ctrl-C was noted: roll back what is not committed yet."""
+
+
+class _DeferredInterrupt:
+    """While active (in the main thread), SIGINT sets ``requested`` instead of raising
+    KeyboardInterrupt wherever it falls, between a commit and the line that would know of it;
+    ``check`` raises ``_Stop`` where stopping is safe. Elsewhere (another thread) it notes
+    nothing, and an interrupt is the thread's own business."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+            self._installed = True
+        return self
+
+    def _note(self, _signum: int, _frame: FrameType | None) -> None:
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise _Stop
+
+    @contextmanager
+    def raising(self) -> Iterator[None]:
+        """Ctrl-C raises KeyboardInterrupt again inside: for a step that rolls itself back."""
+        if not self._installed:
+            yield
+            return
+        signal.signal(signal.SIGINT, self._outer())
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, self._note)
+
+    def _outer(self) -> Any:
+        return self._previous if self._previous is not None else signal.default_int_handler
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._outer())
+            self._installed = False
 
 
 def verify_backup(
@@ -302,67 +409,102 @@ def _compare_counts(manifest: Manifest, counts: Mapping[str, int]) -> None:
         raise BackupError(f"the archive holds table {extra[0]}, which its manifest omits")
 
 
-def _restore_database(
-    *, engine: Engine, extracted: ExtractedArchive, workdir: Path, progress: Progress
-) -> tuple[str | None, ResultRefresh | None]:
-    """Put the database back; returns the archive's revision when it was migrated forward,
-    and the rebuild that migration asked for (or None)."""
-    manifest = extracted.manifest
-    backend = engine.dialect.name
-    progress.step(f"restoring the database ({manifest.method} backup into {backend})")
-    if manifest.method == "pg_dump" and backend != "postgresql":
+def _refuse_backend(manifest: Manifest, engine: Engine) -> None:
+    if manifest.method == "pg_dump" and engine.dialect.name != "postgresql":
         raise BackupError(
             "this backup is a pg_dump: it restores only into PostgreSQL. To move "
             "to SQLite, take the backup with `pilotmon backup --method logical`"
         )
+
+
+def _restore_database(
+    *,
+    engine: Engine,
+    extracted: ExtractedArchive,
+    workdir: Path,
+    progress: Progress,
+    interrupt: _DeferredInterrupt,
+) -> tuple[bool, ResultRefresh | None]:
+    """Put the database back, in one transaction: when this returns, it is committed.
+    Returns whether the migration to the latest schema is still to do (a native restore:
+    ``_upgrade_restored``), and the rebuild the migrations asked for when the rows went in and
+    were migrated in that transaction (or None)."""
+    manifest = extracted.manifest
+    backend = engine.dialect.name
+    progress.step(f"restoring the database ({manifest.method} backup into {backend})")
+    interrupt.check()
     if manifest.method == "sqlite" and backend == "sqlite":
         path = _member_path(extracted, SQLITE_MEMBER)
         assert path is not None
-        _restore_sqlite_file(engine=engine, source=path, manifest=manifest)
-    elif manifest.method == "pg_dump":
+        _restore_sqlite_file(engine=engine, source=path, progress=progress, interrupt=interrupt)
+        return True, None
+    if manifest.method == "pg_dump":
         path = _member_path(extracted, PG_DUMP_MEMBER)
         assert path is not None
-        _restore_pg_dump(engine=engine, dump=path, manifest=manifest, workdir=workdir)
-    elif manifest.method == "sqlite":
+        _restore_pg_dump(
+            engine=engine, dump=path, manifest=manifest, workdir=workdir, interrupt=interrupt
+        )
+        return True, None
+    if manifest.method == "sqlite":
         path = _member_path(extracted, SQLITE_MEMBER)
         assert path is not None
         with _rows_from_sqlite(path) as rows:
-            rebuilt = _restore_rows(engine=engine, manifest=manifest, progress=progress, rows=rows)
-        return _moved(manifest), rebuilt
-    else:
-        rebuilt = _restore_rows(
-            engine=engine,
-            manifest=manifest,
-            progress=progress,
-            rows=_rows_from_json_lines(extracted),
-        )
-        return _moved(manifest), rebuilt
+            return False, _restore_rows(
+                engine=engine, manifest=manifest, progress=progress, rows=rows, interrupt=interrupt
+            )
+    return False, _restore_rows(
+        engine=engine,
+        manifest=manifest,
+        progress=progress,
+        rows=_rows_from_json_lines(extracted),
+        interrupt=interrupt,
+    )
+
+
+def _upgrade_restored(
+    *, engine: Engine, previous: Path | None, interrupt: _DeferredInterrupt
+) -> tuple[str | None, ResultRefresh | None]:
+    """After a native restore (committed, photos in place): migrate an older archive to the
+    latest schema, in one transaction that Ctrl-C rolls back. Returns (the archive's revision,
+    the rebuild), or (None, None) when it is the latest already."""
     before = current_revision(engine)
-    if before != head_revision():
-        try:
+    if before == head_revision():
+        return None, None
+    if interrupt.requested:
+        raise RestoreInterrupted(
+            "interrupted as the restore committed: the backup is restored, photos included, "
+            f"but its schema is still at revision {before}: run `pilotmon init-db`"
+            + _kept(previous)
+        )
+    try:
+        with interrupt.raising():
             _, _, rebuilt = upgrade_and_rebuild(engine, lock_timeout_s=LOCK_TIMEOUT_S)
-        except DatabaseBusy as exc:
-            raise _NotUpgraded(before) from exc
-        return before, rebuilt
-    return None, None
+    except DatabaseBusy as exc:
+        raise _restored_not_upgraded(before, previous) from exc
+    except KeyboardInterrupt as exc:
+        # Its one transaction rolled back, unless Ctrl-C came as it committed: ask.
+        if current_revision(engine) == head_revision():
+            raise RestoreInterrupted(
+                "interrupted after the restore and its schema upgrade committed: the backup "
+                "is restored whole, photos included" + _kept(previous)
+            ) from exc
+        raise RestoreInterrupted(
+            "interrupted during the schema upgrade, which was rolled back: the backup is "
+            f"restored, photos included, at its older revision {before}: run "
+            "`pilotmon init-db`" + _kept(previous)
+        ) from exc
+    return before, rebuilt
 
 
-class _NotUpgraded(Exception):
-    """The database is restored (committed) at the archive's older ``revision``; the upgrade
-    after it (and its rebuild) waited ``LOCK_TIMEOUT_S`` for a lock another process holds and
-    was rolled back."""
-
-    def __init__(self, revision: str | None) -> None:
-        super().__init__(revision)
-        self.revision = revision
+def _kept(previous: Path | None) -> str:
+    return f"; the photos that were in place are kept in {previous}" if previous else ""
 
 
 def _restored_not_upgraded(revision: str | None, previous: Path | None) -> BackupError:
-    kept = f"; the photos that were in place are kept in {previous}" if previous else ""
     return BackupError(
         f"the database is in use (a table stayed locked for {LOCK_TIMEOUT_S:g} s): the backup "
         f"is restored, photos included, but its schema is still at revision {revision}: stop "
-        "`pilotmon serve` and `pilotmon scheduler`, then run `pilotmon init-db`" + kept
+        "`pilotmon serve` and `pilotmon scheduler`, then run `pilotmon init-db`" + _kept(previous)
     )
 
 
@@ -370,22 +512,43 @@ def _moved(manifest: Manifest) -> str | None:
     return manifest.schema_revision if manifest.schema_revision != head_revision() else None
 
 
-def _restore_sqlite_file(*, engine: Engine, source: Path, manifest: Manifest) -> None:
+def _restore_sqlite_file(
+    *, engine: Engine, source: Path, progress: Progress, interrupt: _DeferredInterrupt
+) -> None:
+    """Copy the checked file ``source`` (``_check_sqlite_copy``: its row counts are the
+    manifest's) into the target with SQLite's backup API: page by page in one write
+    transaction on the target, committed in the step that copies the last page. Ctrl-C, or a
+    write lock another process holds for more than ``LOCK_TIMEOUT_S``, stops it between steps,
+    rolled back."""
     target_path = sqlite_path(engine)
     engine.dispose()
     target_path.parent.mkdir(parents=True, exist_ok=True)
     src = sqlite3.connect(source)
-    dst = sqlite3.connect(target_path, timeout=30)
+    dst = sqlite3.connect(target_path, timeout=LOCK_TIMEOUT_S)
+    copied: int | None = None
+
+    def step(status: int, remaining: int, total: int) -> None:
+        nonlocal copied
+        if status == sqlite3.SQLITE_DONE:
+            return  # committed with the last page
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise _database_in_use()  # the target's busy handler waited LOCK_TIMEOUT_S
+        interrupt.check()
+        if copied is None:
+            progress.start("restoring database pages", total)
+            copied = 0
+        progress.advance(total - remaining - copied)
+        copied = total - remaining
+
     try:
-        # Page by page under the target's own lock and journal: all or nothing.
-        src.backup(dst)
+        interrupt.check()
+        src.backup(dst, pages=SQLITE_STEP_PAGES, progress=step)
     except sqlite3.Error as exc:
         raise BackupError(f"restoring into {target_path} failed: {exc}") from exc
     finally:
+        progress.finish()
         dst.close()
         src.close()
-    with engine.connect() as conn:
-        _compare_restored(manifest, count_rows(conn, data_tables(conn)))
 
 
 def _compare_restored(manifest: Manifest, counts: Mapping[str, int]) -> None:
@@ -396,7 +559,14 @@ def _compare_restored(manifest: Manifest, counts: Mapping[str, int]) -> None:
             )
 
 
-def _restore_pg_dump(*, engine: Engine, dump: Path, manifest: Manifest, workdir: Path) -> None:
+def _restore_pg_dump(
+    *,
+    engine: Engine,
+    dump: Path,
+    manifest: Manifest,
+    workdir: Path,
+    interrupt: _DeferredInterrupt,
+) -> None:
     schema = manifest.pg_schema or "public"
     body = workdir / "pg_restore.sql"
     pgtools.run(
@@ -423,8 +593,10 @@ def _restore_pg_dump(*, engine: Engine, dump: Path, manifest: Manifest, workdir:
         with open(body, encoding="utf-8") as restore_sql:
             shutil.copyfileobj(restore_sql, out)
         out.write("\n" + _count_check_sql(manifest, schema, quote) + "\n")
+    interrupt.check()
     # One transaction: the old tables are dropped only if the whole dump loads and the counts
-    # match; any error rolls everything back.
+    # match; any error rolls everything back. psql exits 0 only once its COMMIT succeeded.
+    # (Ctrl-C at a terminal reaches psql too: it cancels, and the transaction rolls back.)
     try:
         pgtools.run(
             "psql",
@@ -499,10 +671,16 @@ def _utc(value: Any) -> Any:
 
 
 def _restore_rows(
-    *, engine: Engine, manifest: Manifest, progress: Progress, rows: RowSource
+    *,
+    engine: Engine,
+    manifest: Manifest,
+    progress: Progress,
+    rows: RowSource,
+    interrupt: _DeferredInterrupt,
 ) -> ResultRefresh | None:
     """Rebuild the schema at the archive's revision, insert every row, migrate and rebuild
-    what the migrations ask for: one transaction. Returns that rebuild's figures (or None)."""
+    what the migrations ask for: one transaction, committed when this returns. Returns that
+    rebuild's figures (or None)."""
     columns = _columns_of(manifest)
     progress.start("restoring rows", manifest.total_rows)
     try:
@@ -524,11 +702,15 @@ def _restore_rows(
                     )
                 for table in target.values():
                     if table.name in manifest.tables:
-                        _insert_table(conn, table, columns[table.name], rows, progress)
+                        _insert_table(conn, table, columns[table.name], rows, progress, interrupt)
                 _compare_restored(manifest, count_rows(conn, list(target.values())))
                 _reset_sequences(conn, list(target.values()))
+                interrupt.check()
                 _migrate(conn, "head")
-                return rebuild_in(conn, manifest.schema_revision, head_revision())
+                interrupt.check()
+                rebuilt = rebuild_in(conn, manifest.schema_revision, head_revision())
+                interrupt.check()  # the last moment it can still roll back
+            return rebuilt
     except sa.exc.OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             raise _database_in_use() from exc
@@ -545,7 +727,12 @@ def _columns_of(manifest: Manifest) -> dict[str, list[str]]:
 
 
 def _insert_table(
-    conn: Connection, table: sa.Table, columns: list[str], rows: RowSource, progress: Progress
+    conn: Connection,
+    table: sa.Table,
+    columns: list[str],
+    rows: RowSource,
+    progress: Progress,
+    interrupt: _DeferredInterrupt,
 ) -> None:
     names = columns or [c.name for c in table.columns]
     unknown = [n for n in names if n not in table.c]
@@ -558,6 +745,7 @@ def _insert_table(
     for row in rows(table, names):
         batch.append(row)
         if len(batch) >= INSERT_BATCH:
+            interrupt.check()
             conn.execute(target.insert(), batch)
             progress.advance(len(batch))
             batch = []
@@ -614,14 +802,59 @@ def _reset_sequences(conn: Connection, tables: list[sa.Table]) -> None:
         )
 
 
-def _put_attachments_in_place(*, settings: Settings, staged: Path) -> Path | None:
+@dataclass
+class _MovedPhotos:
+    """What ``_put_attachments_in_place`` did, for ``_take_attachments_back``."""
+
+    live: Path  # the attachments folder, now holding the backup's photos
+    staged: Path  # where they came from
+    previous: Path | None  # the photos that were in place (force), kept aside
+    emptied: Path | None  # a folder without photos that was in place, kept in staging
+
+
+def _put_attachments_in_place(*, settings: Settings, staged: Path, aside: Path) -> _MovedPhotos:
+    """The backup's photos into place, by renames (quick, in one file system): those already
+    there (``force``) go aside; a folder without photos goes into ``aside`` (the staging
+    folder, deleted with it)."""
     live = settings.attachments_dir
     previous: Path | None = None
-    if _has_files(live):
-        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-        previous = live.with_name(f"{live.name}.before-restore-{stamp}")
-        live.rename(previous)
-    elif live.exists():
-        shutil.rmtree(live)
-    staged.rename(live)
-    return previous
+    emptied: Path | None = None
+    try:
+        if _has_files(live):
+            stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+            previous = live.with_name(f"{live.name}.before-restore-{stamp}")
+            live.rename(previous)
+        elif live.exists() or live.is_symlink():
+            emptied = aside / "attachments-before"
+            live.rename(emptied)
+        try:
+            staged.rename(live)
+        except OSError:
+            _restore_previous(live, previous, emptied)
+            raise
+    except OSError as exc:
+        raise BackupError(
+            f"cannot move the photos into place in {live} ({exc.strerror or exc}): "
+            f"{NOTHING_RESTORED}"
+        ) from exc
+    return _MovedPhotos(live=live, staged=staged, previous=previous, emptied=emptied)
+
+
+def _take_attachments_back(moved: _MovedPhotos) -> None:
+    """Undo ``_put_attachments_in_place``: the database did not commit."""
+    try:
+        moved.live.rename(moved.staged)
+        _restore_previous(moved.live, moved.previous, moved.emptied)
+    except OSError as exc:
+        raise BackupError(
+            f"the database was not restored, but the photos could not be moved back "
+            f"({exc.strerror or exc}): the backup's photos are in {moved.live} or "
+            f"{moved.staged}, the previous ones in {moved.previous or moved.emptied}"
+        ) from exc
+
+
+def _restore_previous(live: Path, previous: Path | None, emptied: Path | None) -> None:
+    if previous is not None:
+        previous.rename(live)
+    elif emptied is not None:
+        emptied.rename(live)
