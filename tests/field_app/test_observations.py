@@ -456,7 +456,7 @@ def test_a_measurement_recorded_twice_is_deleted_with_its_photo(
 ) -> None:
     # A field expert who recorded the same harvest twice could not take one off: the store
     # could, the tablet offered no way to. Deleted after it went to the server: the tombstone
-    # is queued, and its photo's delete, its photo no longer waits to be sent.
+    # is queued (its photo goes with it there), and its photo no longer waits to be sent.
     save = save_with_photo(backend, tmp_path, form_wire(DEMO_PLOT_HARVEST))
     sent = backend.store.pending()
     backend.store.acknowledge(
@@ -468,16 +468,13 @@ def test_a_measurement_recorded_twice_is_deleted_with_its_photo(
     backend.delete_observation(observation_id)
     assert backend.observations(PROJECT) == [] and backend.observation(observation_id) is None
     queued = backend.store.pending()
-    assert [(m.entity, m.op) for m in queued] == [
-        (Entity.ATTACHMENT, Op.DELETE),
-        (Entity.OBSERVATION, Op.DELETE),
-    ]
+    assert [(m.entity, m.op) for m in queued] == [(Entity.OBSERVATION, Op.DELETE)]
     assert str(queued[-1].id) == observation_id
     waiting = backend.store.waiting()
     assert (waiting.records, waiting.photos) == (1, 0)
     assert list(backend.store.files_dir.iterdir()) == []
     backend.delete_observation(observation_id)  # twice: nothing more
-    assert len(backend.store.pending()) == 2
+    assert len(backend.store.pending()) == 1
 
 
 def test_a_schema_3_store_gains_the_observation_columns(tmp_path: Path) -> None:
