@@ -197,7 +197,12 @@ def test_record_sync_return_fix_approve_against_the_live_server(
     shots(driver, "live-measurements-approved")
     driver.tap(row)
     screen = on_screen(driver, "observation")
-    assert screen.banner == "Approved: locked until the country office reopens it."
+    # And the server signed for this tablet's version of it (the approval, an office edit,
+    # leaves that receipt standing): safe, as an approved activity says.
+    assert screen.banner == (
+        "Approved: locked until the country office reopens it. Safe on the server: the server "
+        "signed a receipt for this version and every photo."
+    )
     # Approved: no Delete (the server would refuse it as locked).
     delete = screen.ids.delete_button
     assert delete.disabled and delete.height == 0
