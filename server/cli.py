@@ -5,9 +5,11 @@ Every user mistake ends as one line on stderr and a non-zero exit code, never a 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -43,6 +45,26 @@ DOMAIN_COMMANDS: dict[str, str] = {
     "field": "field_app.cli:field",
 }
 
+# The commands that work only on a database `pilotmon init-db` made (each of their
+# subcommands). On SQLite, one whose file does not exist stops before it connects, which would
+# leave an empty database file (and the data directory) behind. `init-db` and `restore` make
+# the database; `pull` and `field` use none of the server's.
+NEEDS_DATABASE = frozenset(
+    {
+        "backup",
+        "demo",
+        "devices",
+        "forms",
+        "import-bundle",
+        "jobs",
+        "receipts",
+        "report",
+        "scheduler",
+        "serve",
+        "users",
+    }
+)
+
 
 class Interrupted(Exception):
     """Ctrl-C (KeyboardInterrupt) while a command ran: ``main`` says so and exits 130.
@@ -65,6 +87,8 @@ class Commands(click.Group):
         module, attribute = DOMAIN_COMMANDS[cmd_name].split(":")
         command = getattr(importlib.import_module(module), attribute)
         assert isinstance(command, click.Command) and command.name == cmd_name, cmd_name
+        if cmd_name in NEEDS_DATABASE:
+            _check_database_first(command)
         self.add_command(command)
         return command
 
@@ -73,6 +97,40 @@ class Commands(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
             raise Interrupted from exc
+
+
+def _check_database_first(command: click.Command) -> None:
+    """Make each subcommand of ``command`` (or ``command`` itself) refuse a SQLite database
+    file that does not exist, once its arguments are read and before it does anything else."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _check_database_first(sub)
+    elif command.callback is not None and not getattr(command.callback, "needs_database", False):
+        command.callback = _needs_database(command.callback)
+
+
+def _needs_database(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        _refuse_missing_sqlite_file()
+        return callback(*args, **kwargs)
+
+    checked.needs_database = True  # type: ignore[attr-defined]
+    return checked
+
+
+def _refuse_missing_sqlite_file() -> None:
+    from server.db import database_url
+
+    settings = get_settings()
+    if not settings.is_sqlite:
+        return
+    url = database_url(settings.resolved_database_url)
+    name = url.database
+    if not name or name == ":memory:" or name.startswith("file:") or url.query.get("uri"):
+        return
+    if not Path(name).exists():
+        raise DatabaseError(f"there is no database at {name}: run `pilotmon init-db` first")
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -155,6 +213,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from server.records.receipts import current_signer
     from server.serving import run_server
 
+    _refuse_missing_sqlite_file()
     settings = get_settings()
     require_current_schema(get_engine(settings))
     # Photos land in the data directory: on PostgreSQL nothing else would notice a read-only

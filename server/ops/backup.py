@@ -28,6 +28,7 @@ from server import __version__
 from server.columns import utcnow
 from server.config import Settings
 from server.db import check_reachable
+from server.errors import DatabaseError
 from server.ops import pgtools
 from server.ops.archive import (
     ATTACHMENTS_DIR,
@@ -87,7 +88,7 @@ def create_backup(
             f"{path} is inside the photo folder {settings.attachments_dir}, which the backup "
             "archives: write it to another folder (docs/deployment.md: /var/backups/pilotmon)"
         )
-    check_reachable(engine)
+    _refuse_uninitialised(engine)
     notes: list[str] = []
     try:
         with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pilotmon-backup-") as tmp:
@@ -129,6 +130,21 @@ def create_backup(
         # a folder the operator cannot write, a read-only mount, a full disk.
         raise BackupError(_cannot_write(path, exc)) from exc
     return BackupResult(path=path, manifest=manifest, size=path.stat().st_size, notes=notes)
+
+
+def _refuse_uninitialised(engine: Engine) -> None:
+    """A database `pilotmon init-db` never made has nothing to back up (and a restore would
+    refuse the archive): say so, as every other command does (exit code 3), before a SQLite
+    file is made by connecting to it."""
+    if engine.dialect.name == "sqlite":
+        source = sqlite_path(engine)
+        if not source.is_file():
+            raise DatabaseError(f"there is no database at {source}: run `pilotmon init-db` first")
+    check_reachable(engine)
+    with engine.connect() as conn:
+        revision = schema_revision(conn)
+    if revision is None:
+        raise DatabaseError("the database has no schema: run `pilotmon init-db` first")
 
 
 def _cannot_write(path: Path, exc: OSError) -> str:
@@ -191,7 +207,7 @@ def sqlite_path(engine: Engine) -> Path:
 def _sqlite_snapshot(*, engine: Engine, workdir: Path) -> Snapshot:
     source_path = sqlite_path(engine)
     if not source_path.is_file():
-        raise BackupError(f"there is no database at {source_path}: run `pilotmon init-db` first")
+        raise DatabaseError(f"there is no database at {source_path}: run `pilotmon init-db` first")
     target_path = workdir / "pilotmon.sqlite3"
     source = sqlite3.connect(source_path, timeout=30)
     target = sqlite3.connect(target_path)
