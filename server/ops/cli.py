@@ -57,6 +57,12 @@ class _Bar:
         self._total = 0
 
 
+def _file_name(_ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    if not value.strip():  # Path("") is ".": "the file . already exists"
+        raise click.BadParameter("the file name is empty", param=param)
+    return Path(value)
+
+
 def _size(nbytes: int) -> str:
     value = float(nbytes)
     for unit in ("B", "KB", "MB", "GB"):
@@ -67,7 +73,7 @@ def _size(nbytes: int) -> str:
 
 
 @click.command("backup")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False), callback=_file_name)
 @click.option(
     "--method",
     type=click.Choice(["auto", "native", "logical"]),
@@ -107,7 +113,8 @@ def backup(file: Path, method: str, overwrite: bool) -> None:
 
 
 @click.command("restore")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+# A FILE that does not exist or is a folder is a bad file, exit code 1 (restore_backup says so).
+@click.argument("file", type=click.Path(), callback=_file_name)
 @click.option(
     "--force",
     is_flag=True,

@@ -9,8 +9,16 @@ import click
 from server.config import get_settings
 
 
+def _file_name(_ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    if not value.strip():
+        raise click.BadParameter("the file name is empty", param=param)
+    return Path(value)
+
+
+# A FILE that does not exist or is a folder is a bad file (exit code 1, as for `restore`), not
+# a usage error: the command says so itself, rather than click.Path(exists=True).
 @click.command("import-bundle")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(), callback=_file_name)
 @click.option(
     "--as",
     "importer",
@@ -29,6 +37,8 @@ def import_bundle_command(file: Path, importer: str | None, allow_revoked: bool)
     from server.db import get_engine
     from server.sync.bundle import import_bundle
 
+    if not file.is_file():
+        raise click.ClickException(f"{file} does not exist or is not a file")
     settings = get_settings()
     settings.ensure_data_dir()
     report = import_bundle(

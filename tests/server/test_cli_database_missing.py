@@ -55,6 +55,7 @@ COMMANDS = [
     ("receipts", "verify", "{tmp}/receipts.json"),
     ("forms", "list"),
     ("demo", "--size", "tiny"),
+    ("import-bundle", "{tmp}/bundle.zip"),
     ("report", "--quarter", "2026Q1", "--out", "{tmp}/r.pdf"),
     ("serve",),
     ("scheduler",),
