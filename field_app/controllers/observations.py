@@ -41,6 +41,8 @@ STATE_LABELS: dict[str, str] = {
     "pending": N_("Waiting to sync"),
     "draft": N_("Waiting to sync"),
     "synced": N_("Synced"),
+    # Synced, and the server signed a receipt for this version and every photo of it.
+    "safe": N_("Safe"),
     "photos_pending": N_("Photos waiting"),
     "returned": N_("Returned"),
     "conflict": N_("Conflict"),

@@ -180,7 +180,11 @@ class MeasurementsScreen(BaseScreen):
         activity = backend.activity(self.activity_id) if self.activity_id else None
         return {
             "offered": obs.offered_forms(forms, self.project_id),
-            "rows": obs.rows([(r.data, r.state) for r in records], forms, site_names=sites),
+            "rows": obs.rows(
+                [(r.data, "safe" if r.safe and r.state == "synced" else r.state) for r in records],
+                forms,
+                site_names=sites,
+            ),
             "site": sites.get(str(self.site_id or ""), ""),
             "activity": str(activity.data.get("title") or "") if activity else "",
         }

@@ -68,6 +68,14 @@ def test_an_opened_measurement_the_server_signed_for_shows_safe_on_the_server(
     screen = on_screen(driver, "observation")
     assert (screen.banner, screen.banner_tone) == (SAFE, "safe")
     shots(driver, "observation-safe")
+    # … and its project's list of measurements says so on its row, as an activity's does.
+    driver.app.show("measurements", project_id=tablet.project["id"])
+    listed = on_screen(driver, "measurements")
+    [row] = [r for r in listed.ids.rows.data if r.get("observation_id") == record["id"]]
+    assert (row["state_name"], row["state_label"]) == ("safe", "Safe")
+    shots(driver, "measurements-safe")
+    driver.app.show("observation", observation_id=record["id"])
+    screen = on_screen(driver, "observation")
 
     # In French, switched live: the banner follows.
     try:
