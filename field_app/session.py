@@ -24,7 +24,7 @@ from field_app.controllers.form import ActivityForm, Photo, Save
 from field_app.controllers.observations import ObservationSave
 from field_app.controllers.status import LogEntry, SyncStatus
 from field_app.device import Device
-from sync.store import Custody
+from sync.store import Custody, Waiting
 
 log = logging.getLogger("pilotmon.field")
 
@@ -176,6 +176,10 @@ class Backend(Protocol):
 
     def keep_mine(self, activity_id: str) -> None: ...
 
+    def discard_refused(self, entity: str, record_id: str) -> bool:
+        """Drop a refused change of a record the server holds and keep the server's version
+        (nothing is sent); False when nothing is discarded."""
+
     # -- measurements (docs/results.md#observations) --------------------------------------
 
     def forms(self) -> list[dict[str, Any]]:
@@ -219,6 +223,9 @@ class Backend(Protocol):
 
     def custody(self) -> Custody:
         """What no verified receipt covers yet (docs/protocol.md#custody-receipts)."""
+
+    def waiting_by_project(self) -> dict[str, Waiting]:
+        """What of each project waits to be sent, counted as the sync bar counts it."""
 
     def save_receipts(self, directory: Path) -> tuple[Path, int]:
         """Write the receipts file into ``directory``: its path and how many receipts."""
