@@ -212,16 +212,8 @@ def _left_behind_receipts(
     )
     if project_ids:
         query = query.where(col(Receipt.project_id).not_in(project_ids))
-    return [
-        Change(
-            entity=PulledEntity.RECEIPT,
-            id=str(r.entity_id),
-            op=Op.UPSERT,
-            version=r.version,
-            data=signed(r, signer),
-        )
-        for r in session.execute(query.order_by(col(Receipt.entity_id))).scalars()
-    ]
+    found = session.execute(query.order_by(col(Receipt.entity_id))).scalars()
+    return [_receipt_change(r, signer) for r in found]
 
 
 def _once(frame: list[Change], logged: list[Change]) -> list[Change]:
@@ -533,16 +525,21 @@ def _receipts(
         return []
     receipts = session.execute(device_receipts(session, ids, caller.device.id)).scalars()
     return [
-        Change(
-            entity=PulledEntity.RECEIPT,
-            id=str(r.entity_id),
-            op=Op.UPSERT,
-            version=r.version,
-            data=signed(r, signer),
-        )
+        _receipt_change(r, signer)
         for r in receipts
         if logged is None or (r.entity, r.entity_id, r.version) in logged
     ]
+
+
+def _receipt_change(receipt: Receipt, signer: Signer) -> Change:
+    """A receipt as the pull hands it out: signed now, for the record it covers."""
+    return Change(
+        entity=PulledEntity.RECEIPT,
+        id=str(receipt.entity_id),
+        op=Op.UPSERT,
+        version=receipt.version,
+        data=signed(receipt, signer),
+    )
 
 
 def device_receipts(
