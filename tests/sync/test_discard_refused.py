@@ -7,7 +7,6 @@ state; the record then counts as the server's. Nothing not yet answered is ever 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,6 @@ from tests.sync.receipts import Issuer, change
 LOCKED = FieldError(
     field="status", code="locked", message="this activity was approved and is locked"
 )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DeviceStore]:
-    found = DeviceStore(tmp_path / "tablet.sqlite3")
-    yield found
-    found.close()
-
-
-@pytest.fixture
-def issuer(store: DeviceStore) -> Issuer:
-    key = Issuer()
-    store.pin_receipt_keys([key.published], source="enrolment")
-    return key
 
 
 def _activity(**fields: Any) -> dict[str, Any]:
