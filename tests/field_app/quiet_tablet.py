@@ -81,25 +81,32 @@ def activity(project_id: str, title: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def enrolled_backend(data_dir: Path) -> tuple[Any, Issuer]:
+    """The app's real store backend in ``data_dir``, enrolled, without a sync schedule (the
+    test plays the rounds), and the server key its store pinned at enrolment."""
+    from field_app.backend import StoreBackend
+
+    class Quiet(StoreBackend):
+        def start(self, on_change: Any) -> None:  # no schedule: the test plays the rounds
+            self._on_change = on_change
+
+    backend = Quiet(data_dir)
+    backend.store.set_meta(
+        server_url="https://pm.example.org",
+        device_token="token",
+        username="amina",
+        role="field_expert",
+        label="Maseru tablet 2",
+    )
+    issuer = Issuer()
+    backend.store.pin_receipt_keys([issuer.published], source="enrolment")
+    return backend, issuer
+
+
 class QuietTablet:
     def __init__(self, data_dir: Path) -> None:
-        from field_app.backend import StoreBackend
-
-        class Quiet(StoreBackend):
-            def start(self, on_change: Any) -> None:  # no schedule: the test plays the rounds
-                self._on_change = on_change
-
-        self.backend = Quiet(data_dir)
+        self.backend, self.issuer = enrolled_backend(data_dir)
         self.store = self.backend.store
-        self.store.set_meta(
-            server_url="https://pm.example.org",
-            device_token="token",
-            username="amina",
-            role="field_expert",
-            label="Maseru tablet 2",
-        )
-        self.issuer = Issuer()
-        self.store.pin_receipt_keys([self.issuer.published], source="enrolment")
         self.project = project()
         self.site = site(self.project["id"], "Ha Mokhalinyane", "approved")
         self.rejected_site = site(self.project["id"], "Roma valley", "rejected")

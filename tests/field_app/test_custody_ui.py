@@ -20,8 +20,9 @@ import pytest
 from sync.protocol import Change, MutationResult, Op, ResultStatus
 from sync.store import NewPhoto
 from tests.field_app import kivy_driver
+from tests.field_app.quiet_tablet import enrolled_backend
 from tests.field_app.test_ui import SHOTS, make_app, on_screen
-from tests.sync.receipts import Issuer, change
+from tests.sync.receipts import change
 
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
@@ -68,23 +69,8 @@ class Tablet:
     """The tablet's store behind the app, and the server's side of a round, by hand."""
 
     def __init__(self, data_dir: Path) -> None:
-        from field_app.backend import StoreBackend
-
-        class Quiet(StoreBackend):
-            def start(self, on_change: Any) -> None:  # no schedule: the test plays the rounds
-                self._on_change = on_change
-
-        self.backend = Quiet(data_dir)
+        self.backend, self.issuer = enrolled_backend(data_dir)
         self.store = self.backend.store
-        self.store.set_meta(
-            server_url="https://pm.example.org",
-            device_token="token",
-            username="amina",
-            role="field_expert",
-            label="Maseru tablet 2",
-        )
-        self.issuer = Issuer()
-        self.store.pin_receipt_keys([self.issuer.published], source="enrolment")
         self.project = _project()
         self.teammate = _activity(self.project["id"], "Teammate's field day", "2025-02-02")
         self.store.apply_pull(
