@@ -108,6 +108,34 @@ def test_the_photo_buttons_are_whole_on_a_phone(
 
 @pytest.mark.kivy
 @pytest.mark.slow
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_measurements_photo_buttons_are_whole_on_a_phone(
+    app: tuple[kivy_driver.Driver, Any, dict[str, Any]], language: str
+) -> None:
+    # The measurement form's buttons stood side by side too: "No camera here" was cut in French.
+    driver, backend, project = app
+    driver.app.set_language(language)
+    demo = next(f for f in backend.form_versions if f["code"] == DEMO_PLOT_HARVEST["code"])
+    for size in (PHONE, TABLET):
+        driver.resize(*size)
+        screen = driver.app.show("observation", project_id=project["id"], form_id=demo["id"])
+        screen = on_screen(driver, "observation")
+        buttons = screen.ids.photo_buttons
+        screen.ids.scroll.scroll_to(buttons, padding=20, animate=False)
+        driver.step(4)
+        choose, take = buttons.children[1], buttons.children[0]
+        for button in (choose, take):
+            assert not button.is_shortened, (size, button.text)
+            left, right = button.to_window(button.x, 0)[0], button.to_window(button.right, 0)[0]
+            assert left >= 0 and right <= size[0], (size, button.text)
+        assert (window_y(choose) == window_y(take)) == (size == TABLET), size
+        driver.screenshot(DETAILS / f"observation-photo-buttons-{language}-{size[0]}x{size[1]}.png")
+        driver.app.home()
+        on_screen(driver, "home")
+
+
+@pytest.mark.kivy
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_the_forms_scroll_away_and_leave_the_phone_to_the_measurements(
     app: tuple[kivy_driver.Driver, Any, dict[str, Any]], language: str
