@@ -17,9 +17,11 @@ import base64
 import binascii
 import contextlib
 import os
+import sqlite3
+import sys
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -29,12 +31,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col
 
 from server.columns import as_utc, utcnow
 from server.config import Settings
-from server.errors import ConfigError
+from server.errors import ConfigError, DatabaseBusy
 from server.records.bulk import insert_rows
 from server.records.changes import ChangeRecord, noted_versions, record_changes
 from server.records.models import Receipt, ReceiptKey
@@ -175,14 +178,45 @@ def published_keys(session: Session, settings: Settings) -> list[dict[str, str]]
     return keys
 
 
-def rotate_key(session: Session, settings: Settings) -> tuple[Signer, Signer]:
+# How long `pilotmon receipts rotate-key` waits for the SQLite database's write lock, which
+# another command or the server holds while it writes (a push: a moment), before it gives up.
+ROTATE_LOCK_WAIT_S = 10.0
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def rotate_key(
+    session: Session, settings: Settings, *, waiting: Callable[[str], None] = _say
+) -> tuple[Signer, Signer]:
     """A new signing key in the data directory; the old one stays published, marked retired.
-    Returns (old, new). The caller commits."""
+    Returns (old, new). The caller commits.
+
+    The database comes first: a database without the schema (init-db never ran) stops it
+    (exit code 3, from the command line) and one another process is writing to stops it after
+    ``ROTATE_LOCK_WAIT_S`` (``DatabaseBusy``, exit code 1; ``waiting`` says that it waits),
+    both before any key file is written."""
     if settings.receipt_key:
         raise ConfigError(
             "the receipt key comes from PILOTMON_RECEIPT_KEY: put a new key there instead "
             "(the old public key stays published once it has signed)"
         )
+    busy = DatabaseBusy(
+        "the database is in use: another pilotmon command or the server kept writing to it "
+        f"for {ROTATE_LOCK_WAIT_S:g} s; nothing was changed (the old key still signs): try "
+        "again once it is done"
+    )
+    if not session.in_transaction() and not _write_lock_free(session, ROTATE_LOCK_WAIT_S, waiting):
+        raise busy
+    try:
+        # Begins the transaction (on a writing session, with the write lock) and fails on a
+        # database without the receipt_key table.
+        session.execute(select(col(ReceiptKey.key_id)).limit(1))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+            raise busy from exc
+        raise
     old = current_signer(settings)
     register_key(session, old)
     path = key_path(settings)
@@ -201,6 +235,39 @@ def rotate_key(session: Session, settings: Settings) -> tuple[Signer, Signer]:
         session.add(retired)
     session.flush()
     return old, new
+
+
+def _write_lock_free(session: Session, wait_s: float, waiting: Callable[[str], None]) -> bool:
+    """On SQLite: whether the database's write lock is free now or within ``wait_s`` (saying
+    so through ``waiting`` when it is not free at once). Elsewhere: True."""
+    bind = session.get_bind()
+    url = bind.engine.url
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return True
+    if name.startswith("file:") or url.query.get("uri") or not Path(name).is_file():
+        return True  # the session's own BEGIN finds out
+
+    def free_within(timeout: float) -> bool:
+        probe = sqlite3.connect(name, timeout=timeout, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return True
+        except sqlite3.Error as exc:
+            # Busy: not free. Anything else (not a database, say): the session's own first
+            # statement reports it.
+            return getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY
+        finally:
+            probe.close()
+
+    if free_within(0):
+        return True
+    waiting(
+        f"waiting up to {wait_s:g} s for the database: another pilotmon command or the server "
+        "is writing to it …"
+    )
+    return free_within(wait_s)
 
 
 # --- writing receipts ------------------------------------------------------------------------
