@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.errors import ConfigError
@@ -113,16 +113,79 @@ class Settings(BaseSettings):
             ) from exc
 
 
+# Settings whose value an error message must not repeat.
+_SECRET_SETTINGS = frozenset({"secret_key", "receipt_key", "database_url"})
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     try:
         return Settings()
+    except ValidationError as exc:
+        raise ConfigError(settings_problem(exc)) from exc
     except ValueError as exc:
-        # pydantic's message is multi-line; keep the first reason for a one-line CLI error.
-        errors = getattr(exc, "errors", None)
-        if callable(errors):
-            first = errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-            message = str(first.get("msg", exc)).removeprefix("Value error, ")
-            raise ConfigError(f"configuration: {where}: {message}") from exc
         raise ConfigError(f"configuration: {exc}") from exc
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """One line for settings pydantic refused: the first bad one by its environment variable
+    (``PILOTMON_LOG_LEVEL``), the value given and what it may be; then the others' names."""
+    problems = exc.errors()
+    names = [str(p["loc"][0]) for p in problems if p.get("loc")]
+    first = problems[0]
+    message = str(first.get("msg", exc)).removeprefix("Value error, ")
+    if not first.get("loc"):  # a check of several settings together: its message names them
+        return f"configuration: {message}"
+    name = str(first["loc"][0])
+    line = f"configuration: {_variable(name)}"
+    given = first.get("input")
+    if name not in _SECRET_SETTINGS and isinstance(given, str | int | float):
+        shown = str(given)
+        line += f" is {shown[:60] + '…' if len(shown) > 60 else shown!r}"
+    allowed = _allowed(name)
+    line += f": use {allowed}" if allowed else f": {message[:1].lower()}{message[1:]}"
+    others = sorted({_variable(n) for n in names[1:] if n != name})
+    if others:
+        line += f" (also wrong: {', '.join(others)})"
+    return line
+
+
+def _variable(name: str) -> str:
+    return f"{Settings.model_config.get('env_prefix', '')}{name}".upper()
+
+
+def _allowed(name: str) -> str | None:
+    """What a setting may be, in words: "one of DEBUG, INFO, …", "a whole number from 1 to 168"."""
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return None
+    kind = field.annotation
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(str(choice) for choice in get_args(kind))
+    if kind is bool:
+        return "true or false"
+    if kind not in (int, float):
+        return None
+    bounds: dict[str, Any] = {}
+    for rule in field.metadata:  # annotated_types' Ge(ge=1), Le(le=168), …
+        for bound in ("ge", "gt", "le", "lt"):
+            if getattr(rule, bound, None) is not None:
+                bounds[bound] = getattr(rule, bound)
+    words = "a whole number" if kind is int else "a number"
+    if "ge" in bounds and "le" in bounds:
+        return f"{words} from {_number(bounds['ge'])} to {_number(bounds['le'])}"
+    limits = [
+        f"{label} {_number(bounds[bound])}"
+        for bound, label in (
+            ("ge", "at least"),
+            ("gt", "above"),
+            ("le", "at most"),
+            ("lt", "below"),
+        )
+        if bound in bounds
+    ]
+    return f"{words} {' and '.join(limits)}" if limits else words
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

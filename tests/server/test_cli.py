@@ -101,7 +101,7 @@ def test_bad_setting_value_is_one_line(tmp_path: Path) -> None:
     result = run_cli(
         "init-db", env={"PILOTMON_LOG_LEVEL": "LOUD", "PILOTMON_DATA_DIR": str(tmp_path)}
     )
-    assert_one_line_error(result, "log_level")
+    assert_one_line_error(result, "PILOTMON_LOG_LEVEL", "DEBUG, INFO")
 
 
 def test_users_create_reads_password_from_stdin(db_url: str, tmp_path: Path) -> None:
