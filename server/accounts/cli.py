@@ -115,7 +115,9 @@ def devices() -> None:
 @devices.command("enrol-code")
 @click.argument("name")
 def enrol_code(name: str) -> None:
-    """Print a one-time enrolment code for user NAME (valid for enrolment_code_hours)."""
+    """Print a one-time enrolment code for user NAME.
+
+    It is valid for PILOTMON_ENROLMENT_CODE_HOURS hours (24 unless set)."""
     from server.accounts.devices import issue_enrolment_code
     from server.accounts.service import get_by_username
     from server.config import get_settings

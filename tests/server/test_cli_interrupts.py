@@ -95,7 +95,7 @@ def test_ctrl_c_during_a_backup_exits_130_and_leaves_no_archive(
     (data / "pilotmon.sqlite3").write_bytes(sqlite_template.read_bytes())
     monkeypatch.setattr(backup_module, "_attachment_files", _interrupt)
     archive = tmp_path / "b.tar.gz"
-    code, out, err = _run(monkeypatch, capsys, "backup", str(archive), PILOTMON_DATA_DIR=str(data))
+    code, _, err = _run(monkeypatch, capsys, "backup", str(archive), PILOTMON_DATA_DIR=str(data))
     assert code == 130, err
     assert err.splitlines()[-1] == "pilotmon: interrupted"
     assert "" not in err.splitlines(), "no blank line"
@@ -118,7 +118,7 @@ def test_a_real_sigint_exits_130_with_one_line(tmp_path: Path) -> None:
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILOTMON_")}
     env["PILOTMON_DATA_DIR"] = str(tmp_path)
-    child = subprocess.Popen(  # noqa: S603
+    child = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -147,3 +147,13 @@ def test_an_option_without_its_value_points_to_help_like_other_usage_errors(
     )
     code, _, err = _run(monkeypatch, capsys, "init-db", "--lock-timeout")
     assert code == 2 and "(see `pilotmon init-db --help`)" in err
+
+
+def test_enrol_code_help_names_the_setting_not_a_field(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It said "valid for enrolment_code_hours".
+    code, out, _ = _run(monkeypatch, capsys, "devices", "enrol-code", "--help")
+    assert code == 0
+    assert "PILOTMON_ENROLMENT_CODE_HOURS hours (24 unless set)" in " ".join(out.split())
+    assert "enrolment_code_hours" not in out

@@ -120,7 +120,7 @@ def test_a_lock_wait_that_runs_out_in_any_command_is_exit_1(
     @click.command("probe")
     def probe() -> None:
         locked = sqlite3.OperationalError("database is locked")
-        locked.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+        locked.sqlite_errorcode = sqlite3.SQLITE_BUSY
         raise sa.exc.OperationalError("INSERT …", {}, locked)
 
     monkeypatch.setitem(cli.commands, "probe", probe)
