@@ -389,9 +389,7 @@ def result_definitions(session: Session, caller: Caller) -> list[dict[str, Any]]
     """The result indicators of the listing ``GET /api/v1/indicators`` serves ``caller``: those
     of the forms it may read (another country's project form is unknown to it)."""
     return [
-        d
-        for d in indicators.indicator_definitions(session, caller)
-        if d.get("kind") == RESULT_KIND
+        d for d in indicators.indicator_definitions(session, caller) if d.get("kind") == RESULT_KIND
     ]
 
 

@@ -307,8 +307,7 @@ def _new_record(mutation: Mutation, *, status: bool = False) -> dict[str, Any]:
         raise _reject(
             "base_version",
             ErrorCode.BASE_AHEAD,
-            f"base_version {mutation.base_version} is ahead of the server's: it has no "
-            "such record",
+            f"base_version {mutation.base_version} is ahead of the server's: it has no such record",
             version=0,
         )
     data = {**_incoming(mutation), "id": str(mutation.id)}
