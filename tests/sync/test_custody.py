@@ -148,7 +148,7 @@ def test_an_observation_is_safe_only_once_a_receipt_lists_every_photo_of_it(
 ) -> None:
     """An observation's photos count as an activity's do: listed by its receipt, waiting in
     the outbox, held on the tablet."""
-    observation = {
+    observation: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "project_id": str(uuid.uuid4()),
         "form_id": str(uuid.uuid4()),
