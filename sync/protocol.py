@@ -110,6 +110,10 @@ class FieldError(_Message):
     message: str
 
 
+# The highest version a record may reach (the server stores versions as 32-bit integers).
+MAX_VERSION = 2**31 - 1
+
+
 class Mutation(_Message):
     """One saved change on the tablet.
 
@@ -121,7 +125,8 @@ class Mutation(_Message):
     entity: Entity
     op: Op
     id: uuid.UUID
-    base_version: int = Field(default=0, ge=0)
+    # A record's version is a 32-bit integer on the server: a base beyond it is malformed.
+    base_version: int = Field(default=0, ge=0, le=MAX_VERSION)
     data: dict[str, Any] | None = None
 
     @model_validator(mode="after")

@@ -192,7 +192,8 @@ def test_record_sync_return_fix_approve_against_the_live_server(
     measurements = on_screen(driver, "measurements")
     driver.step(3)
     row = driver.find(measurements, lambda w: getattr(w, "observation_id", "") == control["id"])
-    assert row.subtitle.endswith("Approved") and row.state_label == "Synced"
+    # approved, and this tablet's version signed for by the server: "Safe" (75a9341)
+    assert row.subtitle.endswith("Approved") and row.state_label == "Safe"
     assert row.comment == ""
     shots(driver, "live-measurements-approved")
     driver.tap(row)

@@ -144,7 +144,7 @@ def test_a_new_activity_sent_approved_or_on_a_base_the_server_lacks_is_rejected(
         mutation(1, approved),
         mutation(2, returned),
         mutation(3, ahead, base_version=5),
-        mutation(4, far_ahead, base_version=2**62),
+        mutation(4, far_ahead, base_version=2**31 - 1),
         mutation(5, good),
         # a roster activity goes one by one
         mutation(6, {**approved, "id": str(uuid.uuid4()), "participant_ids": [str(uuid.uuid4())]}),
@@ -162,6 +162,19 @@ def test_a_new_activity_sent_approved_or_on_a_base_the_server_lacks_is_rejected(
     ]
     for record in (approved, returned, ahead, far_ahead):
         assert _activity(engine, record["id"]) is None
+
+
+def test_a_base_version_beyond_a_32_bit_version_is_a_malformed_batch(
+    client: TestClient, field: Field, engine: Engine
+) -> None:
+    # 2^62 was applied as a new record; refused as ahead, keeping the refused mutation overflowed
+    # PostgreSQL's integer column: a 500.
+    for base in (2**31, 2**62, 2**70):
+        response = push(client, field, [mutation(1, field.activity(), base_version=base)])
+        assert response.status_code == 422, (base, response.text)
+        body = response.json()
+        assert [e["field"] for e in body["detail"]] == ["mutations.0.base_version"], body
+    assert _count(engine, KeptMutation) == 0
 
 
 def test_activities_of_another_project_are_rejected(
