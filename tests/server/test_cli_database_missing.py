@@ -3,7 +3,6 @@ and nothing left behind (no empty database file, no data directory, no receipt k
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,37 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from server.cli import main
-from server.config import Settings, get_settings
-from server.db import dispose_engines, make_engine
+from server.config import Settings
+from server.db import make_engine
 from server.errors import DatabaseError
 from server.ops.backup import create_backup
-
-
-def _run(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, **env: str
-) -> tuple[int, str, str]:
-    for name in [n for n in os.environ if n.startswith("PILOTMON_")]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    try:
-        code = main(list(args))
-    finally:
-        get_settings.cache_clear()
-        dispose_engines()
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line(err: str, *needles: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pilotmon: "), err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
-
+from tests.server.in_process import one_line, run_in_process
 
 COMMANDS = [
     ("backup", "{tmp}/b.tar.gz"),
@@ -71,8 +44,8 @@ def test_a_command_on_a_missing_database_says_init_db_and_leaves_nothing(
 ) -> None:
     data = tmp_path / "data"
     filled = [a.format(tmp=tmp_path) for a in args]
-    code, out, err = _run(monkeypatch, capsys, *filled, PILOTMON_DATA_DIR=str(data))
-    _one_line(err, f"there is no database at {data / 'pilotmon.sqlite3'}", "`pilotmon init-db`")
+    code, out, err = run_in_process(monkeypatch, capsys, *filled, PILOTMON_DATA_DIR=str(data))
+    one_line(err, f"there is no database at {data / 'pilotmon.sqlite3'}", "`pilotmon init-db`")
     assert code == 3 and out == ""
     assert list(tmp_path.iterdir()) == []  # no data directory, no database file, no key
 
@@ -81,9 +54,9 @@ def test_help_and_usage_errors_come_before_the_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = {"PILOTMON_DATA_DIR": str(tmp_path / "data")}
-    code, out, _ = _run(monkeypatch, capsys, "users", "create", "--help", **env)
+    code, out, _ = run_in_process(monkeypatch, capsys, "users", "create", "--help", **env)
     assert code == 0 and "Usage: pilotmon users create" in out
-    code, _, err = _run(monkeypatch, capsys, "backup", **env)
+    code, _, err = run_in_process(monkeypatch, capsys, "backup", **env)
     assert code == 2 and "Missing argument 'FILE'" in err
     assert list(tmp_path.iterdir()) == []
 
@@ -97,8 +70,10 @@ def test_backup_of_a_database_without_schema_says_init_db(
     data.mkdir()
     (data / "pilotmon.sqlite3").touch()
     archive = tmp_path / "b.tar.gz"
-    code, out, err = _run(monkeypatch, capsys, "backup", str(archive), PILOTMON_DATA_DIR=str(data))
-    _one_line(err, "the database has no schema", "run `pilotmon init-db` first")
+    code, out, err = run_in_process(
+        monkeypatch, capsys, "backup", str(archive), PILOTMON_DATA_DIR=str(data)
+    )
+    one_line(err, "the database has no schema", "run `pilotmon init-db` first")
     assert code == 3 and "backup written" not in out
     assert not archive.exists()
 

@@ -3,42 +3,24 @@ every command (docs/cli.md); an empty name is a usage error that says it is empt
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from server.cli import main
-from server.config import get_settings
-from server.db import dispose_engines
+from tests.server.in_process import initialised_data_dir, one_line, run_in_process
 
 
 @pytest.fixture
 def data(tmp_path: Path, sqlite_template: Path) -> Path:
     """A data directory holding an initialised database."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    shutil.copyfile(sqlite_template, folder / "pilotmon.sqlite3")
-    return folder
+    return initialised_data_dir(tmp_path / "data", sqlite_template)
 
 
 def _run(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data: Path, *args: str
 ) -> tuple[int, str]:
-    for name in [n for n in os.environ if n.startswith("PILOTMON_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("PILOTMON_DATA_DIR", str(data))
-    get_settings.cache_clear()
-    try:
-        code = main(list(args))
-    finally:
-        get_settings.cache_clear()
-        dispose_engines()
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pilotmon: "), err
-    return code, lines[0]
+    code, _, err = run_in_process(monkeypatch, capsys, *args, PILOTMON_DATA_DIR=str(data))
+    return code, one_line(err)
 
 
 @pytest.mark.parametrize("command", [("import-bundle",), ("restore",)])

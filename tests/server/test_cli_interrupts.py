@@ -13,25 +13,9 @@ from pathlib import Path
 import click
 import pytest
 
-from server.cli import EXIT_INTERRUPTED, cli, main
-from server.config import get_settings
+from server.cli import EXIT_INTERRUPTED, cli
 from server.ops import backup as backup_module
-
-
-def _run(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, **env: str
-) -> tuple[int, str, str]:
-    for name in [n for n in os.environ if n.startswith("PILOTMON_")]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    try:
-        code = main(list(args))
-    finally:
-        get_settings.cache_clear()
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.server.in_process import run_in_process
 
 
 def _interrupt(*_: object, **__: object) -> None:
@@ -59,7 +43,7 @@ def probe(monkeypatch: pytest.MonkeyPatch) -> click.Group:
 def test_ctrl_c_in_a_command_is_one_line_and_exit_code_130(
     probe: click.Group, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(monkeypatch, capsys, "probe", "ctrl-c")
+    code, out, err = run_in_process(monkeypatch, capsys, "probe", "ctrl-c")
     assert code == EXIT_INTERRUPTED == 130
     assert err == "pilotmon: interrupted\n" and out == ""
 
@@ -68,7 +52,7 @@ def test_ctrl_c_at_a_prompt_is_an_interrupt_and_end_of_input_an_abort(
     probe: click.Group, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(click.termui, "visible_prompt_func", _interrupt)
-    code, _, err = _run(monkeypatch, capsys, "probe", "prompt")
+    code, _, err = run_in_process(monkeypatch, capsys, "probe", "prompt")
     assert code == 130 and err.endswith("pilotmon: interrupted\n")
     assert err.count("pilotmon:") == 1
 
@@ -76,11 +60,11 @@ def test_ctrl_c_at_a_prompt_is_an_interrupt_and_end_of_input_an_abort(
         raise EOFError
 
     monkeypatch.setattr(click.termui, "visible_prompt_func", end_of_input)
-    code, _, err = _run(monkeypatch, capsys, "probe", "prompt")
+    code, _, err = run_in_process(monkeypatch, capsys, "probe", "prompt")
     assert code == 1 and err.endswith("pilotmon: aborted\n")
 
     monkeypatch.setattr(click.termui, "visible_prompt_func", lambda _: "n")
-    code, _, err = _run(monkeypatch, capsys, "probe", "confirm")
+    code, _, err = run_in_process(monkeypatch, capsys, "probe", "confirm")
     assert code == 1 and err.endswith("pilotmon: aborted\n")
 
 
@@ -95,7 +79,9 @@ def test_ctrl_c_during_a_backup_exits_130_and_leaves_no_archive(
     (data / "pilotmon.sqlite3").write_bytes(sqlite_template.read_bytes())
     monkeypatch.setattr(backup_module, "_attachment_files", _interrupt)
     archive = tmp_path / "b.tar.gz"
-    code, _, err = _run(monkeypatch, capsys, "backup", str(archive), PILOTMON_DATA_DIR=str(data))
+    code, _, err = run_in_process(
+        monkeypatch, capsys, "backup", str(archive), PILOTMON_DATA_DIR=str(data)
+    )
     assert code == 130, err
     assert err.splitlines()[-1] == "pilotmon: interrupted"
     assert "" not in err.splitlines(), "no blank line"
@@ -139,13 +125,13 @@ def test_a_real_sigint_exits_130_with_one_line(tmp_path: Path) -> None:
 def test_an_option_without_its_value_points_to_help_like_other_usage_errors(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = _run(monkeypatch, capsys, "users", "set-scope", "co.lso", "--country")
+    code, _, err = run_in_process(monkeypatch, capsys, "users", "set-scope", "co.lso", "--country")
     assert code == 2
     assert err == (
         "pilotmon: Option '--country' requires an argument. "
         "(see `pilotmon users set-scope --help`)\n"
     )
-    code, _, err = _run(monkeypatch, capsys, "init-db", "--lock-timeout")
+    code, _, err = run_in_process(monkeypatch, capsys, "init-db", "--lock-timeout")
     assert code == 2 and "(see `pilotmon init-db --help`)" in err
 
 
@@ -153,7 +139,7 @@ def test_enrol_code_help_names_the_setting_not_a_field(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # It said "valid for enrolment_code_hours".
-    code, out, _ = _run(monkeypatch, capsys, "devices", "enrol-code", "--help")
+    code, out, _ = run_in_process(monkeypatch, capsys, "devices", "enrol-code", "--help")
     assert code == 0
     assert "PILOTMON_ENROLMENT_CODE_HOURS hours (24 unless set)" in " ".join(out.split())
     assert "enrolment_code_hours" not in out

@@ -4,8 +4,6 @@ not exit code 3 (an unreachable database) after 30 silent seconds."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -15,34 +13,20 @@ import click
 import pytest
 import sqlalchemy as sa
 
-from server.cli import cli, main
-from server.config import get_settings
-from server.db import dispose_engines
+from server.cli import cli
 from server.records import receipts
+from tests.server.in_process import initialised_data_dir, run_in_process
 
 
 def _run(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data: Path, *args: str
 ) -> tuple[int, str, str]:
-    for name in [n for n in os.environ if n.startswith("PILOTMON_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("PILOTMON_DATA_DIR", str(data))
-    get_settings.cache_clear()
-    try:
-        code = main(list(args))
-    finally:
-        get_settings.cache_clear()
-        dispose_engines()
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_in_process(monkeypatch, capsys, *args, PILOTMON_DATA_DIR=str(data))
 
 
 @pytest.fixture
 def data(tmp_path: Path, sqlite_template: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    shutil.copyfile(sqlite_template, folder / "pilotmon.sqlite3")
-    return folder
+    return initialised_data_dir(tmp_path / "data", sqlite_template)
 
 
 def test_rotate_key_on_a_database_without_schema_writes_no_key_file(

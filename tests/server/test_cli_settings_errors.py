@@ -7,22 +7,12 @@ import os
 
 import pytest
 
-from server.cli import main
-from server.config import get_settings
+from tests.server.in_process import run_in_process
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **env: str) -> str:
-    for name in [n for n in os.environ if n.startswith("PILOTMON_")]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
     monkeypatch.chdir(os.path.dirname(__file__))  # no .env here
-    get_settings.cache_clear()
-    try:
-        code = main(["jobs", "list"])
-    finally:
-        get_settings.cache_clear()
-    err = capsys.readouterr().err
+    code, _, err = run_in_process(monkeypatch, capsys, "jobs", "list", **env)
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err

@@ -19,8 +19,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine
 
-from server.cli import main
-from server.config import Settings, get_settings
+from server.config import Settings
 from server.db import dispose_engines, make_engine
 from server.jobs import cli as jobs_cli
 from server.jobs import scheduler as scheduler_module
@@ -29,6 +28,7 @@ from server.migrate import alembic_config, current_revision, head_revision, upgr
 from server.ops import cli as ops_cli
 from server.ops import pgtools, restore
 from server.ops.backup import create_backup
+from tests.server.in_process import one_line, run_in_process
 from tests.server.ops.world import every_row, files_under, load_world
 from tests.server.test_cli import assert_one_line_error, run_cli
 
@@ -72,7 +72,7 @@ def test_backup_and_restore_commands(tmp_path: Path, sqlite_template: Path) -> N
     assert "kept in" in forced.stdout
 
 
-def test_restore_errors_are_one_line(tmp_path: Path) -> None:
+def test_restore_errors_areone_line(tmp_path: Path) -> None:
     env = {"PILOTMON_DATA_DIR": str(tmp_path / "data")}
     assert_one_line_error(
         run_cli("restore", str(tmp_path / "nope.tar.gz"), env=env), "does not exist"
@@ -83,31 +83,6 @@ def test_restore_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(
         run_cli("backup", str(tmp_path / "no-such-folder" / "b.tar.gz"), env=env), "does not exist"
     )
-
-
-def run_in_process(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, **env: str
-) -> tuple[int, str, str]:
-    """``pilotmon ARGS`` in this process (no interpreter start-up): exit code, stdout, stderr."""
-    for name in [n for n in os.environ if n.startswith("PILOTMON_")]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    try:
-        code = main(list(args))
-    finally:
-        get_settings.cache_clear()
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line(err: str, *needles: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pilotmon: "), err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def _at_revision(path: Path, revision: str) -> None:
@@ -128,7 +103,7 @@ def test_jobs_and_serve_refuse_a_schema_that_is_behind_or_ahead(
     _at_revision(old / "pilotmon.sqlite3", "0005_receipts")
     for args in (("jobs", "run", "rollup-rebuild"), ("scheduler",), ("serve",)):
         code, _, err = run_in_process(monkeypatch, capsys, *args, PILOTMON_DATA_DIR=str(old))
-        _one_line(err, "0005_receipts", "pilotmon init-db")
+        one_line(err, "0005_receipts", "pilotmon init-db")
         assert code == 3, args  # docs/cli.md: the schema is out of date
     # A newer one (the package rolled back without restoring): init-db printed alembic's
     # traceback "Can't locate revision".
@@ -136,7 +111,7 @@ def test_jobs_and_serve_refuse_a_schema_that_is_behind_or_ahead(
     _at_revision(new / "pilotmon.sqlite3", "0099_future")
     for args in (("init-db",), ("jobs", "run", "rollup-rebuild")):
         code, _, err = run_in_process(monkeypatch, capsys, *args, PILOTMON_DATA_DIR=str(new))
-        _one_line(err, "0099_future", "newer than this Pilot Monitor")
+        one_line(err, "0099_future", "newer than this Pilot Monitor")
         assert code == 3, args
 
 
@@ -158,7 +133,7 @@ def test_a_database_url_in_an_error_never_shows_its_password(
             PILOTMON_DATA_DIR=str(tmp_path),
         )
         assert code == 2, url
-        assert "S3cretPW" not in _one_line(err, "pm:***@"), url
+        assert "S3cretPW" not in one_line(err, "pm:***@"), url
 
 
 def test_a_backup_is_readable_by_its_owner_only(
@@ -206,7 +181,7 @@ def test_serve_and_scheduler_refuse_a_data_directory_they_cannot_write(
             PILOTMON_DATABASE_URL=f"sqlite:///{database}",
             PILOTMON_DATA_DIR=str(blocked),
         )
-        _one_line(err, "not writable", "PILOTMON_DATA_DIR")
+        one_line(err, "not writable", "PILOTMON_DATA_DIR")
         assert code == 2, args
 
 
@@ -218,7 +193,7 @@ def _data_dir(tmp_path: Path, sqlite_template: Path) -> Path:
     return data
 
 
-def test_serve_on_a_port_in_use_says_so_in_one_line(
+def test_serve_on_a_port_in_use_says_so_inone_line(
     tmp_path: Path,
     sqlite_template: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -238,7 +213,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(
             str(port),
             PILOTMON_DATA_DIR=str(data),
         )
-    _one_line(err, f"127.0.0.1:{port} is already in use", "--port")
+    one_line(err, f"127.0.0.1:{port} is already in use", "--port")
     assert code == 3
 
 
@@ -312,7 +287,7 @@ def test_a_restore_into_a_database_in_use_fails_fast_and_changes_nothing(
         )
     dispose_engines()
     assert code == 1, out
-    _one_line(err.splitlines()[-1], "in use", "stop `pilotmon serve` and `pilotmon scheduler`")
+    one_line(err.splitlines()[-1], "in use", "stop `pilotmon serve` and `pilotmon scheduler`")
     assert every_row(engine) == rows  # nothing half-restored: the review stays deleted
     assert files_under(settings.attachments_dir) == photos
 
@@ -373,7 +348,7 @@ def test_the_upgrade_after_restoring_an_older_backup_fails_fast_and_applies_whol
             holder.close()
             dispose_engines()
         assert code == 1, out
-        _one_line(
+        one_line(
             err.splitlines()[-1],
             "in use",
             f"its schema is still at revision {old}",
@@ -446,7 +421,7 @@ def test_init_db_on_a_database_in_use_gives_up_after_its_lock_timeout_and_change
             dispose_engines()
         assert code == 1, out
         assert out == ""
-        _one_line(
+        one_line(
             err,
             "the database is in use",
             "nothing was changed",
@@ -519,7 +494,7 @@ def test_the_rebuild_after_restoring_an_older_backup_gives_up_too_and_applies_wi
             dispose_engines()
         assert code == 1, out
         assert "rebuilt" not in out
-        _one_line(
+        one_line(
             err.splitlines()[-1],
             "in use",
             f"its schema is still at revision {old}",
