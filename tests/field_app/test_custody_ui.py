@@ -20,7 +20,7 @@ import pytest
 from sync.protocol import Change, MutationResult, Op, ResultStatus
 from sync.store import NewPhoto
 from tests.field_app import kivy_driver
-from tests.field_app.quiet_tablet import enrolled_backend
+from tests.field_app.quiet_tablet import activity, enrolled_backend, project
 from tests.field_app.test_ui import SHOTS, make_app, on_screen
 from tests.sync.receipts import change
 
@@ -29,40 +29,10 @@ pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 SIZES = {"landscape": (1280, 800), "portrait": (800, 1280)}
 
 
-def _project() -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "code": "LSO-CPP-001",
-        "name": "Potato value chain",
-        "kind": "CPP",
-        "country": "LSO",
-        "thematic_area": "TA1",
-        "roster": False,
-        "start_date": "2024-01-01",
-        "end_date": "2027-12-31",
-        "solutions": ["S1"],
-    }
-
-
 def _activity(project_id: str, title: str, day: str) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "project_id": project_id,
-        "type": "demonstration",
-        "title": title,
-        "start_date": day,
-        "end_date": day,
-        "captured_at": f"{day}T10:00:00+02:00",
-        "attendance": [
-            {
-                "sex": "female",
-                "age_band": "adult",
-                "category": "farmer",
-                "disability": False,
-                "count": 9,
-            },
-        ],
-    }
+    return activity(
+        project_id, title, start_date=day, end_date=day, captured_at=f"{day}T10:00:00+02:00"
+    )
 
 
 class Tablet:
@@ -71,7 +41,7 @@ class Tablet:
     def __init__(self, data_dir: Path) -> None:
         self.backend, self.issuer = enrolled_backend(data_dir)
         self.store = self.backend.store
-        self.project = _project()
+        self.project = project()
         self.teammate = _activity(self.project["id"], "Teammate's field day", "2025-02-02")
         self.store.apply_pull(
             [
