@@ -657,17 +657,21 @@ def _computed_page(
     start = options.after[0] if in_key_order and options.after is not None else None
     wanted = limit + 1 + (options.skip if marker is None else 0)
     rows: list[dict[str, Any]] = []
+    # In key order there is no count to take first: only a group's rows after the token count.
+    early_marker = marker if in_key_order else None
     for group in entity_set.rows(session, caller, options.filter, start):
-        rows += (r for r in group if keep is None or keep(r))
-        if in_key_order:
-            if marker is not None:  # no count to take first: only the rows after the token
-                rows = [r for r in rows if marker < key(r)]
-            if len(rows) >= wanted:
-                break
+        rows += (
+            r
+            for r in group
+            if (keep is None or keep(r)) and (early_marker is None or early_marker < key(r))
+        )
+        if in_key_order and len(rows) >= wanted:
+            break
     count = len(rows) if options.count else None
     rows.sort(key=key)
     if marker is not None:
-        rows = [r for r in rows if marker < key(r)]
+        if early_marker is None:
+            rows = [r for r in rows if marker < key(r)]
     elif options.skip:
         rows = rows[options.skip :]
     return _finish(rows[: limit + 1], options, count, len(rows) > limit)
