@@ -23,7 +23,9 @@ all gone yet: it is not synced until they have), ``returned`` (the country offic
 the last change; the reasons are kept until the next save, or until ``discard_refused`` drops
 the change and keeps the server's version). ``photos_pending`` is not stored: it
 is read from the upload queue with the record (``query``, ``count``, ``state``), so it ends the
-moment the last photo's bytes are in.
+moment the last photo's bytes are in. Nor is the ``rejected`` of an activity or observation
+whose only refused change is a photo (refused ``locked`` when added offline to a record approved
+meanwhile): it is read from its photos, with their reasons (``photos[<id>].<field>``).
 
 What waits to be sent (``waiting``): the records with a mutation in the outbox, the photos whose
 bytes wait in the upload queue, and how many bytes those are.
@@ -262,9 +264,31 @@ _COLUMNS = {
     "observation_id": "r.observation_id",
     "id": "r.id",
 }
-# The state the app shows: a synced activity with photo bytes still waiting is "photos_pending".
+
+
+def _refused_photo(column: str) -> str:
+    """SQL: record ``r`` has a live photo the server refused (by ``column``, the photo's
+    ``activity_id`` or ``observation_id``), and no photo's details of it wait in the outbox."""
+    return (
+        "EXISTS (SELECT 1 FROM record AS a WHERE a.entity = 'attachment' "  # noqa: S608
+        f"AND a.{column} = r.id AND a.deleted = 0 AND a.state = 'rejected') "
+        "AND NOT EXISTS (SELECT 1 FROM record AS a JOIN outbox AS o "
+        "ON o.entity = 'attachment' AND o.id = a.id "
+        f"WHERE a.entity = 'attachment' AND a.{column} = r.id)"
+    )
+
+
+# The state the app shows: an activity or observation not itself refused but with a photo the
+# server refused (a photo-only change) is "rejected", with the photo's reasons, once no photo's
+# details of it wait; a synced one with photo bytes still waiting is "photos_pending".
 _SHOWN_STATE = (
-    "(CASE WHEN r.state = 'synced' AND r.entity = 'activity' AND EXISTS ("
+    "(CASE WHEN r.state IN ('synced', 'returned') AND r.entity = 'activity' AND "  # noqa: S608
+    + _refused_photo("activity_id")
+    + " THEN 'rejected' "
+    "WHEN r.state IN ('synced', 'returned') AND r.entity = 'observation' AND "
+    + _refused_photo("observation_id")
+    + " THEN 'rejected' "
+    "WHEN r.state = 'synced' AND r.entity = 'activity' AND EXISTS ("
     "SELECT 1 FROM record AS a JOIN upload AS u ON u.id = a.id "
     "WHERE a.entity = 'attachment' AND a.activity_id = r.id AND a.deleted = 0 "
     "AND u.state = 'waiting') THEN 'photos_pending' "
@@ -1282,7 +1306,9 @@ class DeviceStore:
         """Drop the change the server refused of a record it holds, and keep the server's
         version (docs/protocol.md#client-behaviour): the way out of a refusal the field
         expert cannot correct, such as an offline edit of an activity approved meanwhile
-        (``locked``).
+        (``locked``). A photo the server refused is a refused change of its record, even
+        when it is the only one (a photo added offline to an activity approved meanwhile):
+        the record is then ``rejected`` too, with the photo's reasons.
 
         In one transaction: the record shows the server's version (the last one pulled), its
         reasons are cleared and its state settles as the server's record says (``synced``,
@@ -1294,7 +1320,8 @@ class DeviceStore:
         as it keeps every refused mutation. The record's ``local_version`` (the last change
         of this tablet's the server took) stays, so it is safe once a receipt covers that.
 
-        Changes nothing and returns False unless the record is ``rejected``, the server holds
+        Changes nothing and returns False unless the record is ``rejected`` (itself, or by a
+        refused photo), the server holds
         a version of it (``version`` > 0; a record it never took is deleted on the tablet
         alone instead, ``delete_record``), and nothing of it waits in the outbox (its own
         change, a photo's details, a conflict decision): what is not yet answered is never
@@ -1303,17 +1330,17 @@ class DeviceStore:
         files: list[Path] = []
         with self._write():
             row = self._row(entity, record_id)
+            found = self._db.execute(
+                f"SELECT {_SHOWN_STATE}, {_CHANGE_WAITING} FROM record AS r "  # noqa: S608
+                "WHERE r.entity = ? AND r.id = ?",
+                (entity, record_id),
+            ).fetchone()
             if (
                 row is None
-                or row["state"] != REJECTED
+                or found[0] != REJECTED
+                or found[1]
                 or not row["version"]
                 or row["server_data"] is None
-                or self._db.execute(
-                    f"SELECT 1 FROM record AS r WHERE r.entity = ? AND r.id = ? "  # noqa: S608
-                    f"AND {_CHANGE_WAITING}",
-                    (entity, record_id),
-                ).fetchone()
-                is not None
             ):
                 return False
             if entity in (Entity.ACTIVITY, Entity.OBSERVATION):
@@ -1788,7 +1815,7 @@ class DeviceStore:
         safe = _SAFE if custody else "NULL"
         sql = (
             f"SELECT r.entity, r.id, {data_sql}, {_SHOWN_STATE}, r.version, r.errors, "  # noqa: S608
-            f"{_OPEN_CONFLICTS}, {totals}, {safe} FROM record AS r "
+            f"{_OPEN_CONFLICTS}, {totals}, {safe}, r.state FROM record AS r "
             f"WHERE {' AND '.join(clauses)} "
             f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
         )
@@ -1796,9 +1823,13 @@ class DeviceStore:
             rows = reader.execute(
                 sql, [*params, -1 if limit is None else int(limit), int(offset)]
             ).fetchall()
+            photo_reasons = _refused_photo_reasons(
+                reader, [str(r[1]) for r in rows if r[3] == REJECTED]
+            )
         found = []
         for r in rows:
             state = str(r[3])
+            errors = list(json.loads(r[5])) if r[10] == REJECTED and r[5] else []
             found.append(
                 StoredRecord(
                     entity=str(r[0]),
@@ -1806,7 +1837,7 @@ class DeviceStore:
                     data=json.loads(r[2]),
                     state=state,
                     version=int(r[4] or 0),
-                    errors=list(json.loads(r[5])) if state == REJECTED and r[5] else [],
+                    errors=errors + photo_reasons.get(str(r[1]), []) if state == REJECTED else [],
                     conflicts=list(json.loads(r[6])) if r[6] and r[6] != "[]" else [],
                     participants=None if r[7] is None else int(r[7]),
                     women=None if r[8] is None else int(r[8]),
@@ -1929,13 +1960,10 @@ class DeviceStore:
         return None if row is None else str(row[0])
 
     def errors(self, entity: str, record_id: str) -> list[dict[str, Any]]:
-        """Why the server refused the last change of a rejected record."""
-        with self._lock:
-            row = self._row(entity, record_id)
-        if row is None or row["state"] != REJECTED or not row["errors"]:
-            return []
-        found: list[dict[str, Any]] = json.loads(row["errors"])
-        return found
+        """Why the server refused the last change of a rejected record: its own reasons, then
+        those of its photos the server refused (``photos[<photo id>].<field>``)."""
+        found = self.query(entity, ids=[record_id], fields=["id"], include_deleted=True)
+        return found[0].errors if found else []
 
     def states(self) -> dict[str, int]:
         """How many live records are in each state."""
@@ -2030,6 +2058,29 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _refused_photo_reasons(
+    db: sqlite3.Connection, owner_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The server's reasons for refusing the live photos of these activities or observations,
+    by owner, each at ``photos[<photo id>].<field>``: the app shows them with the record's."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for start in range(0, len(owner_ids), _CHUNK):
+        part = _dumps(list(owner_ids[start : start + _CHUNK]))
+        for row in db.execute(
+            "SELECT coalesce(activity_id, observation_id), id, errors FROM record "
+            "WHERE entity = 'attachment' AND deleted = 0 AND state = 'rejected' "
+            "AND (activity_id IN (SELECT value FROM json_each(?)) "
+            "OR observation_id IN (SELECT value FROM json_each(?))) ORDER BY id",
+            (part, part),
+        ):
+            place = f"photos[{row[1]}]"
+            found.setdefault(str(row[0]), []).extend(
+                {**e, "field": f"{place}.{e['field']}" if e.get("field") else place}
+                for e in json.loads(row[2] or "[]")
+            )
+    return found
 
 
 def _changed_values(before: Any, after: Any) -> list[str]:

@@ -27,6 +27,8 @@ FIELD_LABELS: dict[str, str] = {
     "notes": N_("Notes"),
     "attendance": N_("Attendance"),
     "participant_ids": N_("Roster"),
+    # A photo the server refused, with its record (``photos[<id>].<field>``).
+    "photos": N_("Photos"),
 }
 
 

@@ -6,11 +6,14 @@ headless, no server; screenshots in ``artifacts/screenshots/field/``."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sync.protocol import FieldError, ResultStatus
+from sync.store import NewPhoto
 from tests.field_app import kivy_driver
 from tests.field_app.quiet_tablet import (  # noqa: F401 (a fixture)
     PHONE,
@@ -27,6 +30,9 @@ pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
 LOCKED = FieldError(
     field="status", code="locked", message="this activity was approved and is locked: …"
+)
+PHOTO_LOCKED = FieldError(
+    field="activity_id", code="locked", message="this activity was approved and is locked: …"
 )
 APPROVED = (
     "The country office approved this record, so the server refused your change. To change "
@@ -152,3 +158,48 @@ def test_a_refused_change_of_a_record_reopened_since_may_be_edited_or_discarded(
     driver.tap(attention.ids.edit_button)
     form = on_screen(driver, "form")
     assert not form.locked
+
+
+def test_a_photo_refused_alone_shows_its_activity_refused_and_may_be_discarded(
+    quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A photo added offline to an activity the office approved meanwhile is the only change:
+    refused ``locked``, it was a photo nobody saw refused, the tablet never safe to wipe."""
+    driver, tablet = quiet_app
+    record = activity(tablet.project["id"], "Seed potato storage demonstration")
+    tablet.store.save("activity", record)
+    tablet.answer()
+    tablet.back("activity", record, status="approved")
+    tablet.receipt("activity", record, version=1)
+    source = tmp_path / "plot.jpg"
+    source.write_bytes(b"\xff\xd8\xff\xe0" + b"p" * 4000)
+    photo = NewPhoto(str(uuid.uuid4()), record["id"], source, "image/jpeg", "The plot")
+    tablet.store.save_all(photos=[photo])
+    tablet.answer(ResultStatus.REJECTED, [PHOTO_LOCKED])
+
+    home = refreshed(driver, "home")
+    assert home.attention == 1
+    assert home.ids.custody.headline == "Not yet safe to wipe: 1 record, 1 photo"
+
+    driver.app.show("attention")
+    attention = on_screen(driver, "attention")
+    assert attention.selected_id == record["id"] and attention.state_name == "rejected"
+    assert attention.reason == APPROVED
+    assert attention.errors == [
+        "Photos: This was approved and is locked; ask the country office to reopen it."
+    ]
+    assert attention.can_discard and attention.ids.discard_button.shown
+    shots(driver, "attention-refused-photo")
+
+    driver.tap(attention.ids.discard_button)
+    driver.tap(_popup(driver).ids.discard_button)
+    driver.wait_until(lambda: attention.empty, what="the record to leave Needs attention")
+    found = tablet.backend.activity(record["id"])
+    assert found is not None and (found.state, found.errors) == ("synced", [])
+    assert tablet.backend.photos(record["id"]) == []
+    assert tablet.store.pending() == [] and tablet.store.uploads() == []
+
+    driver.app.home()
+    home = on_screen(driver, "home")
+    driver.wait_until(lambda: home.ids.custody.headline == "Safe to wipe", what="safe to wipe")

@@ -264,3 +264,104 @@ def test_a_refused_observation_and_its_refused_photo_are_discarded_alike(
     assert found.data["values"] == {"crop": "potato", "harvest_kg": 120}
     assert store.get("attachment", photo_id) is None and store.uploads() == []
     assert store.custody().safe_to_wipe
+
+
+PHOTO_LOCKED = FieldError(
+    field="activity_id", code="locked", message="this activity was approved and is locked"
+)
+
+
+def _refused_photo_of_an_approved_activity(
+    store: DeviceStore, tmp_path: Path
+) -> tuple[dict[str, Any], str]:
+    """An activity the server holds (version 3), approved by the office; a photo added to it
+    offline here is the only change, and the server refuses it ``locked``."""
+    record = _activity(title="Seed potato field day")
+    _pull(store, "activity", record, 3, status="approved")
+    photo_id = _photo(store, tmp_path, record["id"])
+    _answer(store, ResultStatus.REJECTED, 0, PHOTO_LOCKED)
+    return record, photo_id
+
+
+def test_a_refused_photo_only_change_shows_its_record_refused_with_the_photos_reasons(
+    store: DeviceStore, tmp_path: Path
+) -> None:
+    record, photo_id = _refused_photo_of_an_approved_activity(store, tmp_path)
+
+    assert store.state("activity", record["id"]) == "rejected"
+    [found] = store.query("activity", states=["rejected"])
+    assert found.id == record["id"]
+    assert [(e["field"], e["code"]) for e in found.errors] == [
+        (f"photos[{photo_id}].activity_id", "locked")
+    ]
+    assert store.errors("activity", record["id"]) == found.errors
+    assert store.state_counts("activity") == {"rejected": 1}
+
+
+def test_a_refused_photo_only_change_is_discarded_and_the_server_kept(
+    store: DeviceStore, tmp_path: Path
+) -> None:
+    record, photo_id = _refused_photo_of_an_approved_activity(store, tmp_path)
+    [upload] = store.uploads()
+    assert not store.custody().safe_to_wipe
+
+    assert store.discard_refused("activity", record["id"]) is True
+
+    [found] = store.query("activity", ids=[record["id"]])
+    assert (found.state, found.errors) == ("synced", [])
+    assert found.data["status"] == "approved"
+    assert store.get("attachment", photo_id) is None
+    assert store.uploads() == [] and not upload.path.exists()
+    assert store.pending() == [] and store.waiting().nothing
+    assert store.custody().safe_to_wipe  # the server's record; nothing of this tablet's
+    assert store.discard_refused("activity", record["id"]) is False
+
+
+def test_a_refused_photo_waits_for_what_was_queued_after_it_and_only_it_is_discarded(
+    store: DeviceStore, tmp_path: Path
+) -> None:
+    record, refused = _refused_photo_of_an_approved_activity(store, tmp_path)
+    # Reopened by the office; another photo added since waits in the outbox.
+    _pull(store, "activity", record, 4, status="submitted")
+    later = _photo(store, tmp_path, record["id"])
+    before = store.pending()
+
+    assert store.state("activity", record["id"]) != "rejected"  # something of it waits
+    assert store.discard_refused("activity", record["id"]) is False
+    assert store.pending() == before
+    assert {u.id for u in store.uploads()} == {refused, later}
+
+    _answer(store, ResultStatus.APPLIED, 1)  # the later photo is taken
+    assert store.state("activity", record["id"]) == "rejected"
+    assert store.discard_refused("activity", record["id"]) is True
+
+    assert store.get("attachment", refused) is None
+    assert store.get("attachment", later) is not None
+    assert [u.id for u in store.uploads()] == [later]  # its bytes still go
+    assert store.state("activity", record["id"]) == "photos_pending"
+
+
+def test_a_refused_observation_photo_only_change_is_discarded_alike(
+    store: DeviceStore, tmp_path: Path
+) -> None:
+    record: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "project_id": str(uuid.uuid4()),
+        "form_id": str(uuid.uuid4()),
+        "form_version": 1,
+        "observed_on": "2025-03-14",
+        "values": {"crop": "potato"},
+    }
+    _pull(store, "observation", record, 2, status="approved")
+    photo_id = _photo(store, tmp_path, record["id"], observation=True)
+    _answer(
+        store,
+        ResultStatus.REJECTED,
+        0,
+        FieldError(field="observation_id", code="locked", message="approved and locked"),
+    )
+    assert store.state("observation", record["id"]) == "rejected"
+
+    assert store.discard_refused("observation", record["id"]) is True
+    assert store.state("observation", record["id"]) == "synced"
+    assert store.get("attachment", photo_id) is None and store.uploads() == []
