@@ -75,16 +75,24 @@ def ungrouped(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class NumberMarks:
     """How a language writes a number's marks when people type it: its decimal mark and the
-    mark that may group its thousands (spaces group them in every language)."""
+    mark that may group its thousands (spaces group them in every language).
+
+    ``point_decimal``: the point is this language's grouping mark on paper but a decimal mark
+    as often, typed on a numeric keypad. A lone point that cannot group thousands ("1.5",
+    "1234.5", "1 234.5") is then a decimal point; one that could ("1.234") is refused as
+    unclear, never guessed either way."""
 
     decimal: str
     group: str
+    point_decimal: bool = False
 
 
-# English writes 1,234.5; French, Portuguese and Spanish 1.234,5 or 1 234,5.
+# English writes 1,234.5; Portuguese and Spanish 1.234,5 or 1 234,5. French writes 1 234,5:
+# a point there is grouping (1.234.567) or a keypad's decimal point (1.5), so it reads only
+# where it can be just one of them.
 TYPED_MARKS: dict[str, NumberMarks] = {
     "en": NumberMarks(decimal=".", group=","),
-    "fr": NumberMarks(decimal=",", group="."),
+    "fr": NumberMarks(decimal=",", group=".", point_decimal=True),
     "pt": NumberMarks(decimal=",", group="."),
     "es": NumberMarks(decimal=",", group="."),
 }
@@ -99,16 +107,23 @@ def typed_marks(language: str) -> NumberMarks:
 class TypedNumberError(ValueError):
     """Typed text that is not a number written in the language's way.
 
-    ``reason`` is ``not_number`` (no number at all: letters, a sign alone), ``unclear`` (one
-    thousands mark that does not group thousands: "2,5" in English could be 2.5 or 25, and
-    :attr:`decimal` is the text read as a decimal, "2.5") or ``malformed`` (two decimal marks,
-    a decimal mark before a thousands mark, groups of other than three digits…)."""
+    ``reason`` is ``not_number`` (no number at all: letters, a sign alone), ``unclear`` or
+    ``malformed`` (two decimal marks, a decimal mark before a thousands mark, groups of other
+    than three digits…).
 
-    def __init__(self, reason: str, text: str, decimal: str = "") -> None:
+    ``unclear`` is one mark that may be read two ways. :attr:`decimal` is the text as the
+    language writes it read as a decimal: "2.5" for "2,5" in English, which groups nothing
+    (2.5 written the other languages' way, or 25 mistyped). :attr:`grouped` is, when the mark
+    could also group thousands, the text as every language may write it read that way, grouped
+    by a no-break space: "1\u00a0234" for "1.234" in French (1234, or 1.234 typed on a keypad);
+    "" otherwise."""
+
+    def __init__(self, reason: str, text: str, decimal: str = "", grouped: str = "") -> None:
         super().__init__(f"{reason}: {text!r}")
         self.reason = reason
         self.text = text
         self.decimal = decimal
+        self.grouped = grouped
 
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -123,16 +138,30 @@ def read_typed_number(text: str, language: str) -> int | float | None:
     - thousands may be grouped by the language's mark or by spaces (any of
       :data:`GROUP_SPACES`), in groups of three ("2,500" in English, "2.500" and "2 500" in
       French), never after the decimal mark;
-    - the minus sign may be typed or pasted (U+2212), a plus sign is allowed.
+    - the minus sign may be typed or pasted (U+2212), a plus sign is allowed;
+    - in French (:attr:`NumberMarks.point_decimal`) a lone point that cannot group thousands
+      is a decimal point ("1.5"), and one that could is ``unclear`` ("1.234").
 
-    So "1.234" is 1.234 in English and 1234 in French, and "2,5" in English is refused as
-    ``unclear`` (neither a grouped thousand nor a decimal there)."""
+    So "1.234" is 1.234 in English, 1234 in Portuguese and Spanish, and unclear in French;
+    "2,5" in English is refused as ``unclear`` (neither a grouped thousand nor a decimal
+    there)."""
     marks = typed_marks(language)
     typed = typed_minus(text).strip()
     if not typed:
         return None
     body = typed[1:] if typed[0] in "+-" else typed
     negative = typed[0] == "-"
+    if marks.point_decimal and body.count(".") == 1 and marks.decimal not in body:
+        whole, _, part = body.partition(".")
+        lead, *spaced = re.split("[" + "".join(GROUP_SPACES) + "]", whole)
+        if _groups_thousands(lead, [*spaced, part]):  # "1.234", "1 234.567"
+            raise TypedNumberError(
+                "unclear",
+                text,
+                decimal=minus_sign(typed.replace(".", marks.decimal)),
+                grouped=minus_sign(typed.replace(".", NO_BREAK_SPACE)),
+            )
+        body = body.replace(".", marks.decimal)  # no grouping: a keypad's decimal point
     allowed = set("0123456789") | {marks.decimal, marks.group} | set(GROUP_SPACES)
     if not body or any(c not in allowed for c in body) or not any(c.isdigit() for c in body):
         raise TypedNumberError("not_number", text)
@@ -146,15 +175,9 @@ def read_typed_number(text: str, language: str) -> int | float | None:
         raise TypedNumberError("malformed", text)  # "1.234 567": two ways of grouping at once
     if spaces or groups:
         parts = re.split("[" + re.escape("".join(GROUP_SPACES) + marks.group) + "]", whole)
-        grouped = (
-            1 <= len(parts[0]) <= 3
-            and not parts[0].startswith("0")  # "0,500": a decimal written the other way
-            and all(len(p) == 3 for p in parts[1:])
-            and all(_DIGITS.fullmatch(p) for p in parts)
-        )
-        if not grouped:
+        if not _groups_thousands(parts[0], parts[1:]):
             if groups == 1 and not fraction and not spaces:
-                # "2,5" in English, "1.5" in French: one mark, as the other languages write a
+                # "2,5" in English, "1.5" in Spanish: one mark, as the other languages write a
                 # decimal. Refused, with the decimal written the language's way.
                 raise TypedNumberError(
                     "unclear", text, decimal=minus_sign(typed.replace(marks.group, marks.decimal))
@@ -169,6 +192,16 @@ def read_typed_number(text: str, language: str) -> int | float | None:
         return -int(whole) if negative else int(whole)
     value = float(f"{whole or '0'}.{fraction[0] or '0'}")
     return -value if negative else value
+
+
+def _groups_thousands(lead: str, groups: list[str]) -> bool:
+    """Whether digits ``lead`` then ``groups`` are a number grouped by thousands: "1" "234"."""
+    return (
+        1 <= len(lead) <= 3
+        and not lead.startswith("0")  # "0,500": a decimal written the other way
+        and all(len(g) == 3 for g in groups)
+        and all(_DIGITS.fullmatch(p) for p in (lead, *groups))
+    )
 
 
 def typed_text(value: int | float, language: str) -> str:

@@ -122,10 +122,12 @@ def test_a_count_grouped_as_the_language_writes_it_is_that_count(
     assert form.form.attendance.total() == 1200
     assert "attendance" not in form.errors
     driver.app.set_language("fr")
-    driver.type(form._cells[("male", "adult")], "1.200")  # French groups with a point
+    driver.type(form._cells[("male", "adult")], "1 200")  # French groups with a space
     driver.type(form._cells[("male", "youth")], "1,5")  # and a comma is a decimal there
+    driver.type(form._cells[("female", "youth")], "1.200")  # 1200, or 1.2 from a keypad
     assert form.form.attendance.total() == 2400
     assert form._cells[("male", "youth")].has_error
+    assert form._cells[("female", "youth")].has_error
     form._dirty = False
 
 

@@ -1,6 +1,7 @@
 """Numbers typed in a measurement follow the tablet's language (shared.typography): "2,500" kg
-is 2500 in English, "1.234" is 1234 in French, and an entry the language does not write that
-way is refused with a message whose example fits the field — never guessed."""
+is 2500 in English, "1.234" is 1234 in Portuguese and unclear in French, and an entry the
+language does not write that way is refused with a message whose example fits the field —
+never guessed."""
 
 from __future__ import annotations
 
@@ -50,13 +51,14 @@ def filled(form: obs.ObservationForm) -> obs.ObservationForm:
         ("en", "2500", 2500),
         ("en", "2.5", 2.5),
         ("en", "1.234", 1.234),
-        ("fr", "1.234", 1234),  # was 1.234 in every language
-        ("pt", "1.234", 1234),
+        ("pt", "1.234", 1234),  # was 1.234 in every language
         ("es", "1.234", 1234),
         ("fr", "1,234", 1.234),
         ("fr", "2,5", 2.5),
         ("fr", f"1{NBSP}234,5", 1234.5),
         ("fr", "1 234,5", 1234.5),
+        ("fr", "1.5", 1.5),  # a keypad's decimal point: it cannot group thousands
+        ("fr", "1.234,5", 1234.5),
         ("pt", "1.234,5", 1234.5),
         ("es", "1.234,5", 1234.5),
     ],
@@ -78,9 +80,10 @@ def test_a_weight_is_stored_as_the_language_writes_it(
     [
         ("en", "2,5", "Unclear: write 2.5 for a decimal, or group thousands by three"),
         (
+            # 1234 as the tablet read it, 1.234 as the dashboard did: neither is guessed
             "fr",
-            "1.5",
-            f"Pas clair{NBSP}: écrivez 1,5 pour un nombre décimal, ou groupez les milliers "
+            "1.234",
+            f"Pas clair{NBSP}: écrivez 1,234 pour un nombre décimal, ou groupez les milliers "
             "par trois",
         ),
         (

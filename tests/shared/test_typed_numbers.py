@@ -14,8 +14,7 @@ from shared.typography import TypedNumberError, read_typed_number, typed_marks, 
         ("2,500", "en", 2500),  # was 2.5: every comma read as a decimal mark
         ("2.5", "en", 2.5),
         ("1.234", "en", 1.234),
-        ("1.234", "fr", 1234),  # was 1.234 in every language
-        ("1.234", "pt", 1234),
+        ("1.234", "pt", 1234),  # was 1.234 in every language
         ("1.234", "es", 1234),
         ("1,234", "fr", 1.234),
         ("2,5", "pt", 2.5),
@@ -24,6 +23,15 @@ from shared.typography import TypedNumberError, read_typed_number, typed_marks, 
         ("1\u00a0234,5", "fr", 1234.5),  # as the tablet writes it
         ("1\u202f234,5", "fr", 1234.5),  # as the dashboard writes it
         ("1.234,5", "es", 1234.5),
+        ("1.234,5", "fr", 1234.5),  # the comma is the decimal: the point groups
+        ("1.234.567", "fr", 1234567),  # two points: no decimal
+        # A French point that groups nothing is a keypad's decimal point.
+        ("1.5", "fr", 1.5),
+        ("1234.5", "fr", 1234.5),
+        ("0.500", "fr", 0.5),
+        ("1 234.5", "fr", 1234.5),
+        ("\u22122.75", "fr", -2.75),
+        (".5", "fr", 0.5),
         ("1.234.567", "pt", 1234567),
         ("1 234", "en", 1234),
         ("\u221229.31", "en", -29.31),  # the minus sign, pasted
@@ -52,7 +60,7 @@ def test_a_number_reads_as_its_language_writes_it(
         ("2,5", "en", "2.5"),  # neither a grouped thousand nor a decimal in English
         ("1234,5", "en", "1234.5"),
         ("0,500", "en", "0.500"),  # a leading zero groups nothing
-        ("1.5", "fr", "1,5"),
+        ("1.5", "es", "1,5"),  # Spanish and Portuguese group with the point, as on paper
         ("12.34", "es", "12,34"),
         ("\u22122,5", "en", "\u22122.5"),
     ],
@@ -61,6 +69,30 @@ def test_a_mark_that_groups_nothing_is_unclear(typed: str, language: str, decima
     with pytest.raises(TypedNumberError) as refused:
         read_typed_number(typed, language)
     assert (refused.value.reason, refused.value.decimal) == ("unclear", decimal)
+
+
+@pytest.mark.parametrize(
+    ("typed", "decimal", "fraction", "grouped", "whole"),
+    [
+        # "1.234" was 1234 on the tablet and 1.234 on the dashboard
+        ("1.234", "1,234", 1.234, "1\u00a0234", 1234),
+        ("12.345", "12,345", 12.345, "12\u00a0345", 12345),
+        ("\u2212123.456", "\u2212123,456", -123.456, "\u2212123\u00a0456", -123456),
+        ("+1.000", "+1,000", 1.0, "+1\u00a0000", 1000),
+        ("1 234.567", "1 234,567", 1234.567, "1 234\u00a0567", 1234567),
+    ],
+)
+def test_a_french_point_that_may_group_thousands_is_unclear(
+    typed: str, decimal: str, fraction: float, grouped: str, whole: int
+) -> None:
+    # French groups thousands with a space; a point is a keypad's decimal point as often.
+    with pytest.raises(TypedNumberError) as refused:
+        read_typed_number(typed, "fr")
+    error = refused.value
+    assert (error.reason, error.decimal, error.grouped) == ("unclear", decimal, grouped)
+    # Each way of writing it that the error offers reads as that one number.
+    assert read_typed_number(decimal, "fr") == fraction
+    assert read_typed_number(grouped, "fr") == whole
 
 
 @pytest.mark.parametrize(
