@@ -697,7 +697,8 @@ class DeviceStore:
         with consecutive seqs. An exception or a kill anywhere leaves nothing of the save: no
         record, no mutation, no seq used (the copied files are removed, or at the next open).
         A photo this tablet already keeps is not copied or queued again; only a changed caption
-        is, as an attachment upsert of the caption (``set_caption``).
+        is, as an attachment upsert of the caption (``set_caption``), and a photo the server
+        refused and never took is sent again whole, bytes too (``_kept_photo``).
 
         ``settle_conflicts``: the user saved these records after seeing their conflicts (the
         form shows the server's values), so the save settles them: after the records' own
@@ -742,7 +743,7 @@ class DeviceStore:
                     m
                     for p in photos
                     if p.id in known
-                    if (m := self._recaption(p.id, p.caption)) is not None
+                    if (m := self._kept_photo(p.id, p.caption)) is not None
                 ]
                 if settle_conflicts:
                     for entity, data in records:
@@ -1003,6 +1004,24 @@ class DeviceStore:
             ):
                 raise KeyError(f"this tablet keeps no photo {attachment_id}")
             return self._recaption(attachment_id, caption)
+
+    def _kept_photo(self, attachment_id: str, caption: str) -> Mutation | None:
+        """A photo this tablet keeps, saved again with its record: a changed caption is
+        queued; and a photo the server refused and never took (added to a record approved
+        meanwhile, reopened since) is sent again, details whole and bytes, as the record's
+        form still holds it: saving again is how a refusal is corrected."""
+        row = self._row(Entity.ATTACHMENT, attachment_id)
+        if row is None or row["deleted"] or row["state"] != REJECTED or row["version"]:
+            return self._recaption(attachment_id, caption)
+        # A record never acknowledged is sent whole (``_save``), its caption as saved now.
+        mutation = self._save(
+            Entity.ATTACHMENT, {"id": attachment_id, "caption": caption}, draft=False
+        )
+        self._db.execute(
+            "UPDATE upload SET state = 'waiting', attempts = 0, error = NULL WHERE id = ?",
+            (attachment_id,),
+        )
+        return mutation
 
     def _recaption(self, attachment_id: str, caption: str) -> Mutation | None:
         row = self._row(Entity.ATTACHMENT, attachment_id)

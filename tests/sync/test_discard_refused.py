@@ -365,3 +365,34 @@ def test_a_refused_observation_photo_only_change_is_discarded_alike(
     assert store.discard_refused("observation", record["id"]) is True
     assert store.state("observation", record["id"]) == "synced"
     assert store.get("attachment", photo_id) is None and store.uploads() == []
+
+
+def test_a_refused_photo_still_on_the_form_is_sent_again_when_the_form_is_saved(
+    store: DeviceStore, tmp_path: Path
+) -> None:
+    record, photo_id = _refused_photo_of_an_approved_activity(store, tmp_path)
+    _pull(store, "activity", record, 4, status="submitted")  # reopened by the office
+    photo = store.get("attachment", photo_id)
+    assert photo is not None
+    kept = NewPhoto(
+        id=photo_id,
+        activity_id=record["id"],
+        source=store.files_dir / photo_id,
+        content_type="image/jpeg",
+        caption="The demonstration plot",
+    )
+
+    [queued] = store.save_all([("activity", {**record, "status": "submitted"})], photos=[kept])
+
+    assert (queued.entity, str(queued.id), queued.base_version) == ("attachment", photo_id, 0)
+    # Its details whole again, as when it was first saved (a new photo for the server).
+    assert queued.data == {
+        **{k: v for k, v in photo.items() if k != "id"},
+        "caption": "The demonstration plot",
+    }
+    assert store.state("attachment", photo_id) == "pending"
+    assert store.state("activity", record["id"]) == "photos_pending"
+    [upload] = store.uploads()
+    assert (upload.id, upload.attempts, upload.error) == (photo_id, 0, None)
+    _answer(store, ResultStatus.APPLIED, 1)
+    assert store.upload_ready(photo_id)
