@@ -401,7 +401,7 @@ def change_target(
     target = _project_target(page, session, project, target_id)
     typed = form_text(form, "value", limit=100)
     value = targets.read_number(typed, t.language)
-    values = FormState(indicator=target.indicator, kind=target.kind)
+    values = FormState(indicator=target.indicator, kind=target.kind, value=typed)
     error = ""
     if value is None:
         error = t.gettext("Type a value.")

@@ -4,21 +4,20 @@ The page offers what the API accepts (``POST``/``PATCH``/``DELETE /api/v1/target
 the project's indicators by name in the reader's language (the catalogue's, docs/indicators.md,
 and the result indicators of the forms that apply to it), the years, quarters and months of the
 project, a sex for the indicators split by sex. A value is read in the reader's number format
-("1 234,5" in French). Writes go through ``server.projects.service``; its problems come back as
-codes, said here in the reader's words, next to their fields.
+("1 234,5" in French) by the tablet's rules (``shared.typography``), so that the same typed
+text is the same number on both, and what may be read two ways ("1.234" in French) is refused.
+Writes go through ``server.projects.service``; its problems come back as codes, said here in
+the reader's words, next to their fields.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from babel.numbers import get_decimal_symbol, get_group_symbol
 from sqlmodel import Session, col, select
 
 from server.dashboard.i18n import LABELS, N_, Translator, decimal_text
@@ -29,7 +28,7 @@ from server.results.models import Form
 from shared.catalogue import Sex, codes
 from shared.errors import ErrorCode, Issue
 from shared.indicators import period_bounds, period_label
-from shared.typography import GROUP_SPACES, ungrouped
+from shared.typography import TypedNumberError, read_typed_number
 from shared.validation import (
     INDICATOR_CODES,
     PERCENT_INDICATORS,
@@ -47,31 +46,43 @@ KINDS = {"target": N_("Target"), "baseline": N_("Baseline")}
 # --- numbers as people type them --------------------------------------------------------------
 
 
-def read_number(text: str, language: str) -> float | str | None:
-    """A number typed in ``language``'s format: "1 234,5" in French, "1.234,5" in Portuguese
-    and Spanish, "1,234.5" in English; grouping is optional, and where the group symbol is not
-    a dot a dot also reads as the decimal mark ("1234.5" in French). None when nothing was
-    typed; the text itself when it is not such a number (the rules then call it ``not_number``).
-    """
-    clean = ungrouped(text.strip())
-    if not clean:
-        return None
-    decimal, group = get_decimal_symbol(language), get_group_symbol(language)
-    group = "" if group in GROUP_SPACES else group
-    marks = {decimal} | ({"."} if group != "." else set())
-    mark = "[" + "".join(re.escape(m) for m in sorted(marks)) + "]"
-    plain = rf"[-+]?\d+(?:{mark}\d+)?"
-    grouped = rf"[-+]?\d{{1,3}}(?:{re.escape(group)}\d{{3}})+(?:{re.escape(decimal)}\d+)?"
-    if re.fullmatch(plain, clean):
-        digits = clean.replace(decimal, ".")
-    elif group and group != decimal and re.fullmatch(grouped, clean):
-        digits = clean.replace(group, "").replace(decimal, ".")
-    else:
-        return text.strip()
+def read_number(text: str, language: str) -> int | float | str | None:
+    """A number typed in ``language``, read as the tablet reads it
+    (``shared.typography.read_typed_number``): "1 234,5" in French, "1.234,5" in Portuguese and
+    Spanish, "1,234.5" in English. None when nothing was typed; the text itself when it is not
+    such a number, or is unclear ("1.234" in French): the rules then call it ``not_number``
+    and :func:`number_message` says why."""
     try:
-        return float(Decimal(digits))
-    except InvalidOperation:  # pragma: no cover - the patterns above only let digits through
+        return read_typed_number(text, language)
+    except TypedNumberError:
         return text.strip()
+
+
+def number_message(t: Translator, text: str) -> str:
+    """What is wrong with ``text`` as a number, in the reader's words: for an unclear one, how
+    to write each thing it may mean; else an example of a number written the reader's way."""
+    try:
+        read_typed_number(text, t.language)
+    except TypedNumberError as refused:
+        if refused.reason == "unclear" and refused.grouped:
+            return t.gettext(
+                "Unclear: type %(grouped)s for a whole number, or %(decimal)s for a decimal.",
+                grouped=_reading(t, refused.grouped),
+                decimal=_reading(t, refused.decimal),
+            )
+        if refused.reason == "unclear":
+            return t.gettext(
+                "Unclear: type %(decimal)s for a decimal, or group thousands by three.",
+                decimal=_reading(t, refused.decimal),
+            )
+    return t.gettext("Type a number, like %(example)s.", example=t.number(1234.5, 1))
+
+
+def _reading(t: Translator, text: str) -> str:
+    """One reading an unclear number offers (written the language's way, so it reads), as the
+    page writes numbers: "1 234" with the narrow no-break space in French."""
+    value = read_typed_number(text, t.language)
+    return text if value is None else typed_number(t, value)
 
 
 def typed_number(t: Translator, value: float) -> str:
@@ -287,7 +298,7 @@ def messages(
 def message(t: Translator, found: Issue, project: Project, values: Mapping[str, str]) -> str:
     code = found.code
     if found.field == "value" and code == ErrorCode.NOT_NUMBER:
-        return t.gettext("Type a number, like %(example)s.", example=t.number(1234.5, 1))
+        return number_message(t, values.get("value", ""))
     if found.field == "value" and code == ErrorCode.NOT_INTEGER:
         return t.gettext(
             "This indicator is a count: type a whole number, like %(example)s.",

@@ -20,6 +20,7 @@ from server.projects.models import Project, Target
 from server.records.models import AuditEntry, Change
 from server.results.forms import ensure_shipped_forms
 from server.results.shipped import SHIPPED_FORMS
+from shared.typography import TypedNumberError, read_typed_number
 from tests.factories import make_observation_form
 from tests.server.dashboard.conftest import main_of, sign_in, sqlite_only, token_for
 from tests.server.dashboard.world import World
@@ -612,6 +613,67 @@ def test_a_target_is_typed_in_the_readers_number_format(
         assert reader.get(Target, saved.id).value == 1234.0  # type: ignore[union-attr]
 
 
+@sqlite_only
+def test_a_french_point_that_may_group_thousands_is_refused_and_both_readings_shown(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    # "1.234" was saved as 1.234 here and as 1234 by the tablet: neither is guessed now.
+    officer.cookies.set("pilotmon_lang", "fr")
+    url = f"/projects/{world.lso.id}"
+    before = _saved(engine, world.lso)
+    unclear = (
+        "Pas clair\u202f: saisissez 1\u202f234 pour un nombre entier, ou 1,234 pour un "
+        "nombre décimal."
+    )
+    fields = {"indicator": "EXPERT_DAYS", "kind": "target", "period": "2026Q2"}
+    refused = _target_post(officer, f"{url}/targets", **fields, value="1.234")
+    assert refused.status_code == 422
+    assert f'id="value-error">{unclear}</p>' in refused.text
+    assert 'name="value" value="1.234"' in refused.text  # kept as typed
+    with Session(engine) as reader:
+        target = reader.exec(
+            select(Target).where(Target.project_id == world.lso.id, Target.indicator == "TRAININGS")
+        ).one()
+    refused = _target_post(officer, f"{url}/targets/{target.id}", value="−12.345")
+    assert refused.status_code == 422
+    assert (
+        f'id="v-{target.id}-error">Pas clair\u202f: saisissez \u221212\u202f345 pour un nombre '
+        "entier, ou \u221212,345 pour un nombre décimal.</p>"
+    ) in refused.text
+    assert _saved(engine, world.lso) == before
+    # Written either way, or with a keypad's point that groups nothing, it is read.
+    _target_post(officer, f"{url}/targets/{target.id}", value="1 234")
+    with Session(engine) as reader:
+        assert reader.get(Target, target.id).value == 1234  # type: ignore[union-attr]
+    _target_post(officer, f"{url}/targets", **fields, value="2.5")
+    with Session(engine) as reader:
+        days = reader.exec(select(Target).where(Target.indicator == "EXPERT_DAYS")).one()
+    assert days.value == 2.5
+
+
+@sqlite_only
+def test_a_mark_another_language_writes_a_decimal_with_is_refused_with_the_decimal_shown(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    url = f"/projects/{world.lso.id}"
+    with Session(engine) as reader:
+        target = reader.exec(
+            select(Target).where(Target.project_id == world.lso.id, Target.indicator == "TRAININGS")
+        ).one()
+    for language, typed, message in (
+        ("en", "2,5", "Unclear: type 2.5 for a decimal, or group thousands by three."),
+        (
+            "es",
+            "2.5",
+            "Poco claro: escriba 2,5 para un número decimal, o agrupe los miles de tres en tres.",
+        ),
+    ):
+        officer.cookies.set("pilotmon_lang", language)
+        refused = _target_post(officer, f"{url}/targets/{target.id}", value=typed)
+        assert refused.status_code == 422, language
+        assert f'id="v-{target.id}-error">{message}</p>' in refused.text, language
+
+
 @pytest.mark.parametrize(
     ("language", "typed", "read"),
     [
@@ -621,6 +683,8 @@ def test_a_target_is_typed_in_the_readers_number_format(
         ("fr", "1 234,5", 1234.5),
         ("fr", "1\u202f234,5", 1234.5),
         ("fr", "1234.5", 1234.5),
+        ("fr", "1.5", 1.5),
+        ("fr", "1.234", "1.234"),  # was 1.234: 1234 on the tablet, and unclear (refused) now
         ("pt", "1.234,5", 1234.5),
         ("es", "1.234", 1234.0),
         ("es", "1.5", "1.5"),
@@ -634,3 +698,17 @@ def test_numbers_are_read_as_typed_in_each_language(
     language: str, typed: str, read: float | str | None
 ) -> None:
     assert targets.read_number(typed, language) == read
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "pt", "es"])
+@pytest.mark.parametrize(
+    "typed",
+    ["1.234", "1,234", "1.5", "1,5", "1 234", "1 234,5", "1.234,5", "1,234.5", "0.500", "−2.75"],
+)
+def test_the_dashboard_reads_a_typed_number_as_the_tablet_does(language: str, typed: str) -> None:
+    # The target form read French "1.234" as 1.234 where the tablet read 1234.
+    try:
+        tablet: object = read_typed_number(typed, language)
+    except TypedNumberError:
+        tablet = typed  # refused: the dashboard's rules then call it not_number
+    assert targets.read_number(typed, language) == tablet
