@@ -22,10 +22,11 @@ import requests
 from field_app import APP_VERSION, enrolment, i18n
 from field_app.clock import Anchor, BootClock, KernelBootClock, anchor_at, offset_now
 from field_app.controllers.form import Photo, Save
+from field_app.controllers.messages import keep_mine_at_rejected_site, rejected_site_name
 from field_app.controllers.observations import ObservationSave
 from field_app.controllers.progress import COUNTED_STATUSES
 from field_app.controllers.status import LogEntry, SyncStatus, UploadTracker
-from field_app.session import EnrolError, Enrolment, LocalRecord, RowFacts
+from field_app.session import EnrolError, Enrolment, KeepMineRefused, LocalRecord, RowFacts
 from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META, export_bundle
 from sync.client import SyncClient
 from sync.custody import save_receipts
@@ -309,11 +310,20 @@ class StoreBackend:
 
     def keep_mine(self, activity_id: str) -> None:
         """Send this tablet's values of the conflicting fields again, on top of the server's
-        version: the server applies them and closes the conflict as superseded."""
+        version: the server applies them and closes the conflict as superseded.
+
+        Not at a site the office rejected (this tablet's site, or the server's version's):
+        the server refuses any change of such a record, so nothing is queued and
+        ``KeepMineRefused`` says to edit the activity and choose another site, as its form
+        does before saving."""
         record = self.activity(activity_id)
         if record is None or not record.mine:
             return
-        self.store.save("activity", {**record.data, **record.mine})
+        values = {**record.data, **record.mine}
+        name = rejected_site_name(values.get("site_id"), self.sites(str(values["project_id"])))
+        if name is not None:
+            raise KeepMineRefused(lambda: keep_mine_at_rejected_site(name))
+        self.store.save("activity", values)
         self._wake()
 
     # -- measurements (docs/results.md#observations) ----------------------------------------

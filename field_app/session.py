@@ -121,6 +121,11 @@ class EnrolError(i18n.Worded):
     the moment it is shown)."""
 
 
+class KeepMineRefused(i18n.Worded):
+    """ "Keep mine" would queue a change the server is sure to refuse (the record at a site the
+    office rejected): nothing is queued, and the message says why and what to do instead."""
+
+
 class Backend(Protocol):
     """The device store and the sync client, as the app needs them."""
 
@@ -174,7 +179,9 @@ class Backend(Protocol):
 
     def keep_theirs(self, activity_id: str) -> None: ...
 
-    def keep_mine(self, activity_id: str) -> None: ...
+    def keep_mine(self, activity_id: str) -> None:
+        """Send this tablet's values of the activity's conflicting fields again. Raises
+        :class:`KeepMineRefused`, queuing nothing, when the server would refuse them."""
 
     def discard_refused(self, entity: str, record_id: str) -> bool:
         """Drop a refused change of a record the server holds and keep the server's version

@@ -9,7 +9,7 @@ reason is chosen from its error code (``shared.errors``), never from its English
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from field_app.i18n import N_, _, decimal
@@ -57,6 +57,30 @@ def rejected_site(site: Mapping[str, Any]) -> bool:
 def rejected_site_message(name: str) -> str:
     """Next to the site of a record still at a site the office rejected."""
     return _("The country office rejected the site {name}: choose another one.").format(name=name)
+
+
+def rejected_site_name(site_id: Any, sites: Iterable[Mapping[str, Any]]) -> str | None:
+    """The name of ``site_id`` among ``sites`` when the office rejected it, else None."""
+    wanted = str(site_id or "").lower()
+    if not wanted:
+        return None
+    return next(
+        (
+            str(s.get("name") or "")
+            for s in sites
+            if str(s["id"]).lower() == wanted and rejected_site(s)
+        ),
+        None,
+    )
+
+
+def keep_mine_at_rejected_site(name: str) -> str:
+    """Why "Keep mine" sends nothing for a record at a site the office rejected, and what to
+    do instead (the server refuses any change of it until another site is chosen)."""
+    return _(
+        "The country office rejected the site {name}, so the server would refuse your "
+        "version. Edit the activity and choose another site."
+    ).format(name=name)
 
 
 def server_reason(error: Mapping[str, Any]) -> str | None:

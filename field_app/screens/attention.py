@@ -28,6 +28,7 @@ from field_app.i18n import _
 from field_app.screens import theme
 from field_app.screens.base import BaseScreen, Says
 from field_app.screens.widgets import text_width
+from field_app.session import KeepMineRefused
 
 
 class AttentionRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
@@ -54,6 +55,7 @@ class AttentionScreen(BaseScreen):
     errors = ListProperty([])
     empty = BooleanProperty(True)
     message = StringProperty("")
+    message_tone = StringProperty("info")  # info | error (a way out that sent nothing)
     is_observation = BooleanProperty(False)  # a measurement: corrected by editing it
     # Approved: no edit is offered (the form would be locked), only the way out below.
     locked = BooleanProperty(False)
@@ -170,13 +172,21 @@ class AttentionScreen(BaseScreen):
                 table.add_widget(cell)
 
     def keep_mine(self) -> None:
-        self.session.backend.keep_mine(self.selected_id)
+        try:
+            self.session.backend.keep_mine(self.selected_id)
+        except KeepMineRefused as exc:
+            refused = exc  # said again in the new language after a switch
+            self.say("message", lambda: str(refused))
+            self.message_tone = "error"
+            return
         self.say("message", lambda: _("Your values will be sent again at the next sync."))
+        self.message_tone = "info"
         self._done()
 
     def keep_theirs(self) -> None:
         self.session.backend.keep_theirs(self.selected_id)
         self.say("message", lambda: _("The server's values are kept."))
+        self.message_tone = "info"
         self._done()
 
     def discard(self) -> None:
@@ -196,6 +206,7 @@ class AttentionScreen(BaseScreen):
                 "message",
                 lambda: _("Your change was discarded. This tablet keeps the server's version."),
             )
+            self.message_tone = "info"
         self._done()
         self.app.status_changed()  # the sync bar's count of records needing attention
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from field_app import i18n
 from field_app.controllers.form import NEW_SITE, ActivityForm, FormInvalid
+from sync.protocol import Change, Op, ResultStatus
 from tests.field_app import kivy_driver
 from tests.field_app.quiet_tablet import (  # noqa: F401 (a fixture)
     PHONE,
@@ -180,3 +183,122 @@ def test_a_measurement_at_a_rejected_site_is_flagged_and_queues_nothing(
     driver.wait_until(lambda: tablet.store.pending(), what="the save")
     [queued] = tablet.store.pending()
     assert queued.data == {"site_id": tablet.site["id"]}
+
+
+KEEP_MINE_REFUSED = (
+    "The country office rejected the site Roma valley, so the server would refuse your "
+    "version. Edit the activity and choose another site."
+)
+
+
+def _in_conflict(tablet: QuietTablet, *, mine: dict[str, Any], theirs: dict[str, Any]) -> Any:
+    """An activity taken by the server (version 1), changed here (``mine``) while the office
+    changed the same fields (``theirs``): the push is answered ``conflict`` and the conflict
+    pulled, as the server sends it."""
+    record = activity(tablet.project["id"], "Storage training", site_id=tablet.site["id"])
+    tablet.store.save("activity", record)
+    tablet.answer()
+    tablet.back("activity", record)
+    tablet.store.save("activity", {**record, **mine})
+    tablet.back("activity", record, **theirs)
+    tablet.answer(ResultStatus.CONFLICT)
+    conflict_id = str(uuid.uuid4())
+    tablet.pull(
+        Change(
+            entity="conflict",
+            id=conflict_id,
+            op=Op.UPSERT,
+            version=1,
+            data={
+                "id": conflict_id,
+                "entity": "activity",
+                "entity_id": record["id"],
+                "status": "open",
+                "fields": sorted(mine),
+                "base_values": {k: record[k] for k in mine},
+                "server_values": theirs,
+                "device_values": mine,
+            },
+        )
+    )
+    found = tablet.backend.activity(record["id"])
+    assert found is not None and found.state == "conflict"
+    return found
+
+
+def test_keep_mine_never_queues_my_site_the_office_rejected(tmp_path: Path) -> None:
+    """The tablet moved the activity to Roma valley while the office moved it elsewhere; the
+    office then rejected Roma valley. Keeping mine would resend it, refused for good."""
+    from field_app.session import KeepMineRefused
+
+    tablet = QuietTablet(tmp_path)
+    record = _in_conflict(
+        tablet,
+        mine={"site_id": tablet.rejected_site["id"]},
+        theirs={"site_id": None},
+    )
+    with pytest.raises(KeepMineRefused) as refused:
+        tablet.backend.keep_mine(record.id)
+    assert str(refused.value) == KEEP_MINE_REFUSED
+    assert tablet.store.pending() == []
+    assert tablet.store.state("activity", record.id) == "conflict"
+    try:  # said in the tablet's language
+        i18n.set_language("fr")
+        assert str(refused.value) == (
+            "Le bureau pays a rejeté le site Roma valley, le serveur refuserait donc votre "
+            "version. Modifiez l’activité et choisissez un autre site."
+        )
+    finally:
+        i18n.set_language("en")
+    tablet.store.close()
+
+
+def test_keep_mine_of_another_field_of_a_record_at_a_rejected_site_is_refused_too(
+    tmp_path: Path,
+) -> None:
+    # The server refuses any change of a record at a rejected site, whatever the field.
+    tablet = QuietTablet(tmp_path)
+    record = _in_conflict(
+        tablet,
+        mine={"title": "Storage training (corrected)"},
+        theirs={"title": "Storage training, office", "site_id": tablet.rejected_site["id"]},
+    )
+    from field_app.session import KeepMineRefused
+
+    with pytest.raises(KeepMineRefused):
+        tablet.backend.keep_mine(record.id)
+    assert tablet.store.pending() == []
+    # At a valid site, keeping mine queues my value.
+    other = _in_conflict(
+        tablet,
+        mine={"title": "Storage training (mine)"},
+        theirs={"title": "Storage training (theirs)"},
+    )
+    tablet.backend.keep_mine(other.id)
+    [queued] = tablet.store.pending()
+    assert queued.data == {"title": "Storage training (mine)"}
+    tablet.store.close()
+
+
+@pytest.mark.kivy
+@pytest.mark.slow
+def test_needs_attention_says_why_keep_mine_is_refused_at_a_rejected_site(
+    quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
+) -> None:
+    driver, tablet = quiet_app
+    record = _in_conflict(
+        tablet, mine={"site_id": tablet.rejected_site["id"]}, theirs={"site_id": None}
+    )
+    driver.app.show("attention")
+    attention = on_screen(driver, "attention")
+    assert attention.selected_id == record.id
+    driver.tap(attention.ids.keep_mine)
+    driver.step(3)
+    assert attention.message == KEEP_MINE_REFUSED and attention.message_tone == "error"
+    assert tablet.store.pending() == []
+    assert attention.selected_id == record.id and attention.state_name == "conflict"
+    shots(driver, "attention-keep-mine-rejected-site")
+    # Keep theirs still settles it.
+    driver.tap(attention.ids.keep_theirs)
+    driver.wait_until(lambda: attention.empty, what="the conflict to be settled")
+    assert attention.message_tone == "info"
