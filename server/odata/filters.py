@@ -388,7 +388,8 @@ def _literal(node: Any, prop: str, edm: str, op: str) -> Any:
                     f"{raw} is out of range (the feed reads times up to 9999-12-31T23:59:59Z)"
                 ) from None
         if edm == "Edm.DateTimeOffset" and isinstance(node, ast.Date):
-            return datetime.combine(_date(str(raw)), datetime.min.time(), UTC)
+            _date(str(raw))  # a date that is no date says so first
+            raise _date_for_time(prop, "eq" if op == "in" else op, str(raw))
         if edm in _INT_RANGES and isinstance(node, ast.Integer):
             number = int(raw)
             if not -_INT_RANGES[edm] <= number < _INT_RANGES[edm]:
@@ -441,6 +442,19 @@ def _date(text: str) -> date:
 
 def _bad_value(prop: str, reason: str) -> ODataError:
     return ODataError(f"{prop}: {reason}", code="bad_filter", target=TARGET)
+
+
+def _date_for_time(prop: str, op: str, day: str) -> ODataError:
+    """A date alone compared with a date and time: OData defines no such comparison (its only
+    promotions are between numbers), and reading it as midnight UTC would filter on hours off
+    for an analyst in another zone; the message gives the literals to write instead."""
+    return ODataError(
+        f"{prop} is a date and time (Edm.DateTimeOffset): compare it with a date and time and "
+        f"its time zone, as {prop} {op} {day}T00:00:00Z (midnight UTC) or "
+        f"{day}T00:00:00+02:00 (midnight at UTC+2); the date {day} alone is no instant",
+        code="datetime_expected",
+        target=TARGET,
+    )
 
 
 # --- compiling ---------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Dates in the OData feed's ``$filter`` the feed cannot read (year 0000, years before 1000,
 a time past 9999 once in UTC) are a 400 ``bad_filter`` in OData's shape that says the date is
-out of range, never a 500 or "unexpected"; far dates it reads are answered."""
+out of range, never a 500 or "unexpected"; far dates it reads are answered. A date alone
+compared with a date and time (``UpdatedAt ge 2026-01-01``) is a 400 ``datetime_expected``
+that names the property and the literal to write, never midnight UTC guessed."""
 
 from __future__ import annotations
 
@@ -104,3 +106,49 @@ def test_year_0000_in_a_filter_is_no_longer_a_crash_anywhere_in_the_words(
         assert response.json()["error"]["code"] == "bad_filter"
     ok = client.get(ODATA + "Activities", auth=auth, params={"$filter": "StartDate ge 2025-01-01"})
     assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize(
+    ("entity_set", "condition", "prop"),
+    [
+        ("Activities", "UpdatedAt ge 2026-01-01", "UpdatedAt"),
+        ("Activities", "2026-01-01 lt SubmittedAt", "SubmittedAt"),
+        ("Activities", "Title ne 'x' and SubmittedAt eq 2026-01-01", "SubmittedAt"),
+        ("Activities", "SubmittedAt in (2026-01-02T00:00:00Z, 2026-01-01)", "SubmittedAt"),
+        ("Projects", "UpdatedAt le 2026-01-01", "UpdatedAt"),
+        ("Sites", "UpdatedAt gt 2026-01-01", "UpdatedAt"),
+        ("Observations_CROP", "CapturedAt lt 2026-01-01", "CapturedAt"),
+        ("Observations_CROP", "CreatedAt ge 2026-01-01", "CreatedAt"),
+    ],
+)
+def test_a_date_alone_compared_with_a_date_and_time_is_refused_with_the_literal_to_write(
+    feed: tuple[TestClient, tuple[str, str]], entity_set: str, condition: str, prop: str
+) -> None:
+    # It was read as midnight UTC without a word: hours off for an analyst elsewhere, where
+    # OData defines no such comparison (its promotions are between numbers only).
+    client, auth = feed
+    response = client.get(ODATA + entity_set, auth=auth, params={"$filter": condition})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["target"]) == ("datetime_expected", "$filter")
+    message = error["message"]
+    assert message.startswith(f"{prop} is a date and time (Edm.DateTimeOffset)"), message
+    assert "2026-01-01 alone is no instant" in message, message
+    assert "2026-01-01T00:00:00Z" in message and "2026-01-01T00:00:00+02:00" in message, message
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "UpdatedAt ge 2026-01-01T00:00:00Z",
+        "UpdatedAt ge 2026-01-01T00:00:00+02:00",
+        "StartDate ge 2026-01-01",  # an Edm.Date takes a date
+        "SubmittedAt eq null",
+    ],
+)
+def test_a_date_and_time_or_a_date_for_a_date_is_answered(
+    feed: tuple[TestClient, tuple[str, str]], condition: str
+) -> None:
+    client, auth = feed
+    response = client.get(ODATA + "Activities", auth=auth, params={"$filter": condition})
+    assert response.status_code == 200, response.text
