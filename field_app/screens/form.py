@@ -181,6 +181,7 @@ class FormScreen(BaseScreen):
         self._dirty = False
         self._added_photos: list[str] = []
         self._server_errors: dict[str, str] = {}
+        self._site_banner = ""  # the banner saying the record's site was rejected, while shown
         self._record_state = ""
         self._save_when_ready = False
 
@@ -240,6 +241,7 @@ class FormScreen(BaseScreen):
         self._record_state = record.state if record else ""
         self._server_errors = {}
         self.banner, self.banner_tone = "", "error"
+        self._site_banner = ""
         if record is not None:
             self._explain(record)
         device = session.device
@@ -268,6 +270,7 @@ class FormScreen(BaseScreen):
             # At a site the office rejected: the server refuses any change of it until another
             # site is chosen (said next to the site too), whatever else the banner would say.
             self.banner, self.banner_tone = self.form.check().errors["site"], "error"
+            self._site_banner = self.banner
         elif record.safe and record.state == "synced":
             self.banner, self.banner_tone = safe, "safe"
         elif record.state == "returned":
@@ -342,10 +345,14 @@ class FormScreen(BaseScreen):
         if not self.has_gps:
             self.gps_status = _("No GPS on this device: type the coordinates")
         if record is not None:
-            # The server's reasons in the new language, only for the fields still showing one.
-            still = set(self._server_errors)
-            self._explain(record)
-            self._server_errors = {k: v for k, v in self._server_errors.items() if k in still}
+            self._explain_again(record)
+
+    def _explain_again(self, record: Any) -> None:
+        """The record's banner made again (in the language of now, for the site chosen now),
+        with the server's reasons only for the fields still showing one."""
+        still = set(self._server_errors)
+        self._explain(record)
+        self._server_errors = {k: v for k, v in self._server_errors.items() if k in still}
 
     # -- editing -------------------------------------------------------------------------------
 
@@ -363,6 +370,13 @@ class FormScreen(BaseScreen):
         self._dirty = True
         self._server_errors.pop(widget.field_name, None)
         self.form.set(widget.field_name, code)
+        if widget.field_name == "site" and self._site_banner and self.banner == self._site_banner:
+            # Another site chosen: the banner about the rejected one goes at once, and the
+            # record's own banner (refused, returned, safe …) shows as it would at this site.
+            self._site_banner = ""
+            self.banner, self.banner_tone = "", "error"
+            if self._record is not None:
+                self._explain_again(self._record)
         if widget.field_name == "topic":
             modality = self._inputs["modality"]
             self._loading = True

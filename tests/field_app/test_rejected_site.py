@@ -14,7 +14,7 @@ import pytest
 
 from field_app import i18n
 from field_app.controllers.form import NEW_SITE, ActivityForm, FormInvalid
-from sync.protocol import Change, Op, ResultStatus
+from sync.protocol import Change, FieldError, Op, ResultStatus
 from tests.field_app import kivy_driver
 from tests.field_app.quiet_tablet import (  # noqa: F401 (a fixture)
     PHONE,
@@ -302,3 +302,61 @@ def test_needs_attention_says_why_keep_mine_is_refused_at_a_rejected_site(
     driver.tap(attention.ids.keep_theirs)
     driver.wait_until(lambda: attention.empty, what="the conflict to be settled")
     assert attention.message_tone == "info"
+
+
+SAFE = "Safe on the server: the server signed a receipt for this version and every photo."
+
+
+@pytest.mark.kivy
+@pytest.mark.slow
+def test_the_rejected_site_banner_goes_as_soon_as_another_site_is_chosen(
+    quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
+) -> None:
+    driver, tablet = quiet_app
+    record = activity(tablet.project["id"], "Storage training", site_id=tablet.rejected_site["id"])
+    tablet.store.save("activity", record)
+    tablet.answer()
+    tablet.back("activity", record)
+    tablet.receipt("activity", record)
+
+    driver.app.show("form", activity_id=record["id"])
+    form = on_screen(driver, "form")
+    assert (form.banner, form.banner_tone) == (REJECTED, "error")
+    driver.choose(form._inputs["site"], "Ha Mokhalinyane")
+    driver.step(2)
+    # What the record's banner says at a valid site: here, that the saved version is safe.
+    assert (form.banner, form.banner_tone) == (SAFE, "safe")
+    assert "site" not in form.errors
+    shots(driver, "form-rejected-site-changed")
+    driver.choose(form._inputs["site"], "No site")
+    driver.step(2)
+    assert (form.banner, form.banner_tone) == (SAFE, "safe")
+
+
+@pytest.mark.kivy
+@pytest.mark.slow
+def test_a_record_refused_at_a_rejected_site_says_the_refusal_once_another_site_is_chosen(
+    quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
+) -> None:
+    driver, tablet = quiet_app
+    record = activity(tablet.project["id"], "Storage training", site_id=tablet.site["id"])
+    tablet.store.save("activity", record)
+    tablet.answer()
+    tablet.back("activity", record, site_id=tablet.rejected_site["id"], notes="moved")
+    # An edit refused: the server's version is at the rejected site.
+    tablet.store.save("activity", {**record, "title": "Storage training (corrected)"})
+    tablet.answer(
+        ResultStatus.REJECTED,
+        [FieldError(field="site_id", code="site_not_in_project", message="not a site of …")],
+    )
+
+    driver.app.show("form", activity_id=record["id"])
+    form = on_screen(driver, "form")
+    assert (form.banner, form.banner_tone) == (REJECTED, "error")
+    driver.choose(form._inputs["site"], "Ha Mokhalinyane")
+    driver.step(2)
+    assert (form.banner, form.banner_tone) == (
+        "The server refused this record. Correct it and save again.",
+        "error",
+    )
+    assert "site" not in form.errors  # the server's reason went with the site it named
