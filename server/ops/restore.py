@@ -55,7 +55,7 @@ from sqlalchemy import Connection, Engine
 
 from server.columns import as_utc, utcnow
 from server.config import Settings
-from server.db import LOCK_NOT_AVAILABLE, check_reachable
+from server.db import bounded_transaction, check_reachable
 from server.errors import DatabaseBusy
 from server.migrate import alembic_config, current_revision, head_revision
 from server.ops import pgtools
@@ -285,14 +285,14 @@ def _refuse_busy_target(*, settings: Settings, engine: Engine, force: bool) -> N
 
 def _database_in_use() -> BackupError:
     return BackupError(
-        f"the database is in use (a table stayed locked for {LOCK_TIMEOUT_S:g} s): stop "
-        "`pilotmon serve` and `pilotmon scheduler` first, then restore again; nothing was "
-        "changed"
+        f"the database is in use by another process (it kept a lock for {LOCK_TIMEOUT_S:g} s):"
+        " stop `pilotmon serve` and `pilotmon scheduler` first, then restore again; nothing was"
+        " changed"
     )
 
 
-def _lock_timeout_sql(scope: str = "SESSION") -> str:
-    return f"SET {scope} lock_timeout = '{round(LOCK_TIMEOUT_S * 1000)}ms'"
+def _lock_timeout_sql() -> str:
+    return f"SET SESSION lock_timeout = '{round(LOCK_TIMEOUT_S * 1000)}ms'"
 
 
 def _has_rows(conn: Connection, table: str) -> bool:
@@ -502,9 +502,10 @@ def _kept(previous: Path | None) -> str:
 
 def _restored_not_upgraded(revision: str | None, previous: Path | None) -> BackupError:
     return BackupError(
-        f"the database is in use (a table stayed locked for {LOCK_TIMEOUT_S:g} s): the backup "
-        f"is restored, photos included, but its schema is still at revision {revision}: stop "
-        "`pilotmon serve` and `pilotmon scheduler`, then run `pilotmon init-db`" + _kept(previous)
+        f"the database is in use by another process (it kept a lock for {LOCK_TIMEOUT_S:g} s):"
+        " the backup is restored, photos included, but its schema is still at revision "
+        f"{revision}: stop `pilotmon serve` and `pilotmon scheduler`, then run "
+        "`pilotmon init-db`" + _kept(previous)
     )
 
 
@@ -684,37 +685,33 @@ def _restore_rows(
     columns = _columns_of(manifest)
     progress.start("restoring rows", manifest.total_rows)
     try:
-        with engine.connect() as base:
-            conn = base.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                if engine.dialect.name == "sqlite":
-                    conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
-                else:
-                    conn.exec_driver_sql(_lock_timeout_sql("LOCAL"))
-                _drop_every_table(conn)
-                _migrate(conn, str(manifest.schema_revision))
-                target = {t.name: t for t in data_tables(conn)}
-                missing = sorted(set(manifest.tables) - set(target))
-                if missing:
-                    raise BackupError(
-                        f"table {missing[0]} of the backup does not exist at "
-                        f"schema revision {manifest.schema_revision}"
-                    )
-                for table in target.values():
-                    if table.name in manifest.tables:
-                        _insert_table(conn, table, columns[table.name], rows, progress, interrupt)
-                _compare_restored(manifest, count_rows(conn, list(target.values())))
-                _reset_sequences(conn, list(target.values()))
-                interrupt.check()
-                _migrate(conn, "head")
-                interrupt.check()
-                rebuilt = rebuild_in(conn, manifest.schema_revision, head_revision())
-                interrupt.check()  # the last moment it can still roll back
-            return rebuilt
-    except sa.exc.OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-            raise _database_in_use() from exc
-        raise
+        # Each lock another process holds (on SQLite, the write lock, which a server or the
+        # scheduler takes for every write) is waited for LOCK_TIMEOUT_S, not the engine's 30 s.
+        with bounded_transaction(engine, LOCK_TIMEOUT_S) as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+            _drop_every_table(conn)
+            _migrate(conn, str(manifest.schema_revision))
+            target = {t.name: t for t in data_tables(conn)}
+            missing = sorted(set(manifest.tables) - set(target))
+            if missing:
+                raise BackupError(
+                    f"table {missing[0]} of the backup does not exist at "
+                    f"schema revision {manifest.schema_revision}"
+                )
+            for table in target.values():
+                if table.name in manifest.tables:
+                    _insert_table(conn, table, columns[table.name], rows, progress, interrupt)
+            _compare_restored(manifest, count_rows(conn, list(target.values())))
+            _reset_sequences(conn, list(target.values()))
+            interrupt.check()
+            _migrate(conn, "head")
+            interrupt.check()
+            rebuilt = rebuild_in(conn, manifest.schema_revision, head_revision())
+            interrupt.check()  # the last moment it can still roll back
+        return rebuilt
+    except DatabaseBusy as exc:
+        raise _database_in_use() from exc
     finally:
         progress.finish()
 
