@@ -120,6 +120,12 @@ DRAFT = "draft"
 PHOTOS_PENDING = "photos_pending"
 STATES: tuple[str, ...] = (DRAFT, PENDING, SYNCED, PHOTOS_PENDING, RETURNED, CONFLICT, REJECTED)
 
+# An upload's state: "waiting" (bytes to send), "done" (the server holds them all), "refused",
+# or "held": a photo of a record whose delete waits for the server's answer. Its bytes are
+# neither sent nor dropped until then: if the server takes the delete they go, if it refuses
+# it the record comes back and the upload waits again.
+HELD = "held"
+
 # A conflict's status on the tablet: the server's (open, resolved, superseded) and, between a
 # keep_theirs and the server's answer to it, "resolving".
 RESOLVING = "resolving"
@@ -257,6 +263,8 @@ SEARCH_FIELDS: tuple[str, ...] = (
     "caption",
 )
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Records with photos, and the photo's column that names them.
+_WITH_PHOTOS = {"activity": "activity_id", "observation": "observation_id"}
 # Fields with a column of their own (indexed with the entity).
 _COLUMNS = {
     "project_id": "r.project_id",
@@ -760,13 +768,6 @@ class DeviceStore:
                 removed.path.unlink(missing_ok=True)
         return mutations
 
-    def _drop_upload(self, photo_id: str) -> _RemovedPhoto:
-        """Forget a photo's bytes (its upload row; the file goes after the commit), keeping
-        its record."""
-        upload = self._db.execute("SELECT path FROM upload WHERE id = ?", (photo_id,)).fetchone()
-        self._db.execute("DELETE FROM upload WHERE id = ?", (photo_id,))
-        return _RemovedPhoto(None, Path(upload["path"]) if upload is not None else None)
-
     def _remove_photo(self, photo_id: str) -> _RemovedPhoto:
         upload = self._db.execute("SELECT path FROM upload WHERE id = ?", (photo_id,)).fetchone()
         self._db.execute("DELETE FROM upload WHERE id = ?", (photo_id,))
@@ -831,13 +832,17 @@ class DeviceStore:
 
     def delete_record(self, entity: str, record_id: str) -> list[Mutation]:
         """Delete an activity or observation the user took off the tablet, with the photos
-        this tablet keeps of it, in one transaction: the record's delete is queued and each
-        photo's upload dropped (its file goes once the transaction has committed). The photos
-        go on the server with their record, hidden with it, and come back with it if its
-        delete is refused (a conflict kept as the server has it): a delete of each photo
-        would be applied even then. A record the server never held goes with its photos on
-        the tablet alone. Returns the queued mutations (none for a record already deleted)."""
-        column = {"activity": "activity_id", "observation": "observation_id"}.get(entity)
+        this tablet keeps of it, in one transaction: the record's delete is queued, and no
+        delete of each photo: the photos go on the server with their record, hidden with it,
+        and come back with it if its delete is refused (a conflict kept as the server has
+        it); a delete of each photo would be applied even then. Their bytes stay until the
+        server answers the delete (``_deletes_answered``): a photo whose bytes have not all
+        reached the server is ``held``, not sent meanwhile; they go once the server takes the
+        delete, and the upload goes on if the record comes back. A record the server never
+        held goes with its photos on the tablet alone, bytes too (the files once the
+        transaction has committed). Returns the queued mutations (none for a record already
+        deleted)."""
+        column = _WITH_PHOTOS.get(entity)
         if column is None:
             raise ValueError(
                 f"only activities and observations are deleted with their photos, not {entity}"
@@ -858,7 +863,12 @@ class DeviceStore:
             if mutation is None:  # on the tablet alone: the server holds nothing of it
                 gone = [self._remove_photo(photo_id) for photo_id in photo_ids]
             else:
-                gone = [self._drop_upload(photo_id) for photo_id in photo_ids]
+                gone = []
+                self._db.execute(
+                    f"UPDATE upload SET state = ? WHERE state = 'waiting' "  # noqa: S608
+                    f"AND id IN ({_marks(photo_ids)})",
+                    [HELD, *photo_ids],
+                )
         for removed in gone:
             if removed.path is not None:
                 removed.path.unlink(missing_ok=True)
@@ -1173,19 +1183,22 @@ class DeviceStore:
             return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
     def acknowledge(self, results: Sequence[MutationResult]) -> None:
-        """Store the server's answers: the mutations leave the outbox, the records get a state."""
+        """Store the server's answers: the mutations leave the outbox, the records get a state
+        (and a deleted record's photos keep or lose their bytes, ``_deletes_answered``)."""
+        files: list[Path] = []
         with self._write():
             owners: dict[int, tuple[str, str]] = {}
+            deletes: list[tuple[str, str]] = []  # the records whose delete is answered
             seqs = [r.seq for r in results]
             for start in range(0, len(seqs), _CHUNK):
                 part = seqs[start : start + _CHUNK]
-                owners.update(
-                    (r["seq"], (r["entity"], r["id"]))
-                    for r in self._db.execute(
-                        f"SELECT seq, entity, id FROM outbox WHERE seq IN ({_marks(part)})",  # noqa: S608
-                        part,
-                    )
-                )
+                for r in self._db.execute(
+                    f"SELECT seq, entity, id, op FROM outbox WHERE seq IN ({_marks(part)})",  # noqa: S608
+                    part,
+                ):
+                    owners[r["seq"]] = (r["entity"], r["id"])
+                    if r["op"] == Op.DELETE and r["entity"] in _WITH_PHOTOS:
+                        deletes.append((r["entity"], r["id"]))
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in owners])
             accepted: list[tuple[str, str]] = []
             made: dict[tuple[str, str], int] = {}
@@ -1203,6 +1216,35 @@ class DeviceStore:
                     if result.version is not None and owner[0] in signed.ENTITIES:
                         made[owner] = max(result.version, made.get(owner, 0))
             self._settle(accepted, made)
+            files = self._deletes_answered(deletes)
+        for path in files:
+            path.unlink(missing_ok=True)
+
+    def _deletes_answered(self, records: Sequence[tuple[str, str]]) -> list[Path]:
+        """The photos of records whose delete the server answered: taken (the record stays
+        deleted), their bytes are not needed any more and go (returns the files, to remove
+        once the transaction has committed); refused, the record is back with its photos
+        (the server's version) and their uploads wait again."""
+        files: list[Path] = []
+        for entity, record_id in records:
+            row = self._row(entity, record_id)
+            column = _WITH_PHOTOS[entity]
+            photos = self._db.execute(
+                f"SELECT u.id, u.path FROM upload AS u JOIN record AS a ON a.id = u.id "  # noqa: S608
+                f"WHERE a.entity = 'attachment' AND a.{column} = ?",
+                (record_id,),
+            ).fetchall()
+            if row is not None and not row["deleted"]:
+                self._db.executemany(
+                    "UPDATE upload SET state = 'waiting' WHERE id = ? AND state = ?",
+                    [(r["id"], HELD) for r in photos],
+                )
+            elif not self._has_pending(entity, record_id):
+                self._db.executemany(
+                    "DELETE FROM upload WHERE id = ?", [(r["id"],) for r in photos]
+                )
+                files.extend(Path(r["path"]) for r in photos)
+        return files
 
     def _settle(self, records: Sequence[tuple[str, str]], made: dict[tuple[str, str], int]) -> None:
         """The state of records whose change the server took (the common case, in bulk), and

@@ -266,3 +266,49 @@ def test_a_refused_delete_kept_as_the_server_has_it_keeps_the_photos(
     # … and the tablet shows it back, with its photo.
     assert store.get("activity", record["id"]) is not None
     assert store.get("attachment", photo_id) is not None
+
+
+def test_a_refused_delete_kept_as_the_server_has_it_finishes_the_photos_upload(
+    tablet: Tablet, field: Field, engine: Engine, client: TestClient, tmp_path: Path
+) -> None:
+    """As above, but the photo's bytes had not all reached the server when the tablet deleted
+    the activity: the tablet dropped them then, and the photo the activity came back with
+    stayed incomplete on the server for ever. The bytes wait, unsent, for the delete's answer;
+    the conflict brings the activity back and the upload finishes."""
+    from sync.store import NewPhoto
+
+    store, sync, _ = tablet
+    record = field.activity(title="Study tour with a photo")
+    source = tmp_path / "tour.jpg"
+    photo = b"\xff\xd8\xff\xe0" + b"t" * 5000
+    source.write_bytes(photo)
+    photo_id = str(uuid.uuid4())
+    store.save_all(
+        [("activity", record)],
+        photos=[NewPhoto(photo_id, record["id"], source, "image/jpeg", "the group")],
+    )
+    sync.push()
+    sync.client.upload_chunk(photo_id, offset=0, chunk=photo[:2000])  # then the link is cut
+    sync.pull()
+    assert sync.client.upload_offset(photo_id) == 2000
+    office_edit(engine, record["id"], title="Study tour, renamed by the office")
+
+    store.delete_record("activity", record["id"])
+    assert not store.custody().safe_to_wipe
+    sync.sync_once()  # refused as a conflict: the activity comes back, its photo's bytes go
+    assert store.state("activity", record["id"]) == "conflict"
+    assert sync.client.upload_offset(photo_id) == len(photo)
+    store.keep_theirs("activity", record["id"])
+    sync.sync_once()
+
+    with Session(engine) as session:
+        token = make_access_token(session, field.officer)
+        session.commit()
+    office = {"Authorization": f"Bearer {token}"}
+    shown = client.get(f"/api/v1/activities/{record['id']}", headers=office).json()
+    assert shown["title"] == "Study tour, renamed by the office"
+    assert [a["id"] for a in shown["attachments"]] == [photo_id]
+    served = client.get(f"/api/v1/attachments/{photo_id}", headers=office)
+    assert served.status_code == 200 and served.content == photo
+    # The server signed for the activity with its photo: the tablet may be wiped.
+    assert store.custody().safe_to_wipe

@@ -226,8 +226,9 @@ def test_a_delete_is_queued_and_hides_the_record(store: DeviceStore) -> None:
 def test_deleting_a_record_takes_its_photos_with_it_in_one_step(
     store: DeviceStore, tmp_path: Path
 ) -> None:
-    # An activity deleted while its photo still waited: the photo's upload stays queued for a
-    # record that is gone ("Waiting to be sent: 1 photo" for ever, or a refused upload).
+    # An activity deleted while its photo still waited: the photo's upload stayed queued for a
+    # record that is gone ("Waiting to be sent: 1 photo" for ever, or a refused upload). Its
+    # bytes are kept, unsent, until the server takes the delete (test_deleted_record_photos).
     from sync.store import NewPhoto
 
     record = _activity()
@@ -249,8 +250,9 @@ def test_deleting_a_record_takes_its_photos_with_it_in_one_step(
     assert store.get("activity", record["id"]) is None
     waiting = store.waiting()
     assert (waiting.records, waiting.photos) == (1, 0)
-    assert not path.exists()
     assert store.delete_record("activity", record["id"]) == []  # twice: nothing more
+    store.acknowledge([_answer(m.seq, str(m.id), ResultStatus.APPLIED) for m in deletes])
+    assert not path.exists() and store.waiting().nothing
 
 
 def test_a_refused_record_the_server_never_took_is_deleted_on_the_tablet_alone(
