@@ -456,7 +456,8 @@ def test_a_measurement_recorded_twice_is_deleted_with_its_photo(
 ) -> None:
     # A field expert who recorded the same harvest twice could not take one off: the store
     # could, the tablet offered no way to. Deleted after it went to the server: the tombstone
-    # is queued (its photo goes with it there), and its photo no longer waits to be sent.
+    # is queued (its photo goes with it there), and its photo no longer waits to be sent; its
+    # bytes stay until the server takes the delete.
     save = save_with_photo(backend, tmp_path, form_wire(DEMO_PLOT_HARVEST))
     sent = backend.store.pending()
     backend.store.acknowledge(
@@ -472,9 +473,13 @@ def test_a_measurement_recorded_twice_is_deleted_with_its_photo(
     assert str(queued[-1].id) == observation_id
     waiting = backend.store.waiting()
     assert (waiting.records, waiting.photos) == (1, 0)
-    assert list(backend.store.files_dir.iterdir()) == []
     backend.delete_observation(observation_id)  # twice: nothing more
     assert len(backend.store.pending()) == 1
+    [photo] = backend.store.files_dir.iterdir()
+    backend.store.acknowledge(
+        [MutationResult(seq=m.seq, id=m.id, status=ResultStatus.APPLIED, version=2) for m in queued]
+    )
+    assert not photo.exists() and backend.store.waiting().nothing
 
 
 def test_a_schema_3_store_gains_the_observation_columns(tmp_path: Path) -> None:
