@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from sync import errors
 from sync.client import SyncClient
 from sync.protocol import MAX_CHUNK_BYTES
-from sync.store import REJECTED, DeviceStore, Upload
+from sync.store import DeviceStore, Upload
 
 # The first chunk on a link of unknown speed: about 3 s at 2G rates (10 KB/s).
 FIRST_CHUNK_BYTES = 32 * 1024
@@ -119,7 +119,7 @@ class Uploader:
         tally = tally if tally is not None else UploadTally()
         before = tally.photos
         for upload in self.store.uploads(state="waiting"):
-            if self.store.state("attachment", upload.id) == REJECTED:
+            if self.store.details_refused(upload.id):
                 self.store.finish_upload(
                     upload.id, state="refused", error="the server refused this photo's details"
                 )

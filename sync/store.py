@@ -715,9 +715,9 @@ class DeviceStore:
         conflict with it; the resolve then answers ``duplicate``).
 
         ``removed_photos``: ids of photos this tablet keeps that the user took off the record,
-        deleted in the same transaction (a delete of the attachment queued, its upload
-        dropped; the file goes once the transaction has committed). Returns the queued
-        mutations in seq order.
+        deleted in the same transaction (a delete of the attachment queued; its bytes kept
+        until the server answers it, ``_remove_photo``). Returns the queued mutations in seq
+        order.
         """
         for entity, _ in records:
             _pushable_record(entity)
@@ -769,12 +769,19 @@ class DeviceStore:
         return mutations
 
     def _remove_photo(self, photo_id: str) -> _RemovedPhoto:
+        """Delete a photo this tablet keeps. Its bytes go at once when the server holds
+        nothing of it (nothing is queued); else they stay, ``held``, until the server answers
+        the photo's delete (``_deletes_answered``): refused, the photo comes back and its
+        upload goes on."""
+        mutation = self._delete(Entity.ATTACHMENT, photo_id)
+        if mutation is not None:
+            self._db.execute(
+                "UPDATE upload SET state = ? WHERE id = ? AND state = 'waiting'", (HELD, photo_id)
+            )
+            return _RemovedPhoto(mutation, None)
         upload = self._db.execute("SELECT path FROM upload WHERE id = ?", (photo_id,)).fetchone()
         self._db.execute("DELETE FROM upload WHERE id = ?", (photo_id,))
-        return _RemovedPhoto(
-            self._delete(Entity.ATTACHMENT, photo_id),
-            Path(upload["path"]) if upload is not None else None,
-        )
+        return _RemovedPhoto(None, Path(upload["path"]) if upload is not None else None)
 
     def _save(self, entity: str, data: Mapping[str, Any], *, draft: bool) -> Mutation | None:
         record_id = str(data["id"])
@@ -1109,14 +1116,22 @@ class DeviceStore:
         ]
 
     def upload_ready(self, attachment_id: str) -> bool:
-        """Bytes may go once the server has answered the metadata mutation."""
+        """Bytes may go once the server has answered the metadata mutation, and taken it (a
+        later change of the photo refused, a caption or its delete, does not stop them)."""
         with self._lock:
             pending = self._db.execute(
                 "SELECT 1 FROM outbox WHERE entity = 'attachment' AND id = ? LIMIT 1",
                 (attachment_id,),
             ).fetchone()
             row = self._row(Entity.ATTACHMENT, attachment_id)
-        return pending is None and row is not None and row["state"] != REJECTED
+        return pending is None and row is not None and not _details_refused(row)
+
+    def details_refused(self, attachment_id: str) -> bool:
+        """Whether the server refused a photo's details and holds nothing of it: its bytes
+        would be refused too."""
+        with self._lock:
+            row = self._row(Entity.ATTACHMENT, attachment_id)
+        return row is not None and _details_refused(row)
 
     def finish_upload(self, attachment_id: str, *, state: str, error: str | None = None) -> None:
         with self._write():
@@ -1197,7 +1212,7 @@ class DeviceStore:
                     part,
                 ):
                     owners[r["seq"]] = (r["entity"], r["id"])
-                    if r["op"] == Op.DELETE and r["entity"] in _WITH_PHOTOS:
+                    if r["op"] == Op.DELETE and r["entity"] in (*_WITH_PHOTOS, Entity.ATTACHMENT):
                         deletes.append((r["entity"], r["id"]))
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in owners])
             accepted: list[tuple[str, str]] = []
@@ -1221,19 +1236,23 @@ class DeviceStore:
             path.unlink(missing_ok=True)
 
     def _deletes_answered(self, records: Sequence[tuple[str, str]]) -> list[Path]:
-        """The photos of records whose delete the server answered: taken (the record stays
-        deleted), their bytes are not needed any more and go (returns the files, to remove
-        once the transaction has committed); refused, the record is back with its photos
-        (the server's version) and their uploads wait again."""
+        """The photos of records (or the photos themselves) whose delete the server answered:
+        taken (the record stays deleted), their bytes are not needed any more and go (returns
+        the files, to remove once the transaction has committed); refused, the record is back
+        with its photos (the server's version) and their uploads wait again."""
         files: list[Path] = []
         for entity, record_id in records:
             row = self._row(entity, record_id)
-            column = _WITH_PHOTOS[entity]
-            photos = self._db.execute(
-                f"SELECT u.id, u.path FROM upload AS u JOIN record AS a ON a.id = u.id "  # noqa: S608
-                f"WHERE a.entity = 'attachment' AND a.{column} = ?",
-                (record_id,),
-            ).fetchall()
+            if entity == Entity.ATTACHMENT:
+                photos = self._db.execute(
+                    "SELECT id, path FROM upload WHERE id = ?", (record_id,)
+                ).fetchall()
+            else:
+                photos = self._db.execute(
+                    f"SELECT u.id, u.path FROM upload AS u JOIN record AS a ON a.id = u.id "  # noqa: S608
+                    f"WHERE a.entity = 'attachment' AND a.{_WITH_PHOTOS[entity]} = ?",
+                    (record_id,),
+                ).fetchall()
             if row is not None and not row["deleted"]:
                 self._db.executemany(
                     "UPDATE upload SET state = 'waiting' WHERE id = ? AND state = ?",
@@ -2119,6 +2138,12 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _details_refused(photo: sqlite3.Row) -> bool:
+    """A photo whose details the server refused, holding nothing of it (a later change of a
+    photo it holds, a caption or a delete, refused is not that: its bytes still go)."""
+    return bool(photo["state"] == REJECTED and not photo["version"])
 
 
 def _refused_photo_reasons(

@@ -167,3 +167,43 @@ def test_the_held_bytes_survive_a_restart(store: DeviceStore, tmp_path: Path) ->
         assert [u.id for u in again.uploads(state="held")] == [photo_id]
     finally:
         again.close()
+
+
+def test_a_photo_taken_off_its_record_keeps_its_bytes_until_the_server_takes_its_delete(
+    store: DeviceStore, tmp_path: Path
+) -> None:
+    """The same for one photo removed from its activity's form: refused (the office approved
+    the activity meanwhile), the photo comes back, and its upload goes on."""
+    _record, photo_id, path = _half_sent_photo(store, tmp_path)
+    store.apply_pull(
+        [
+            Change(
+                entity="attachment",
+                id=photo_id,
+                op=Op.UPSERT,
+                version=1,
+                data=store.get("attachment", photo_id),
+            )
+        ],
+        cursor="p1",
+    )
+
+    [queued] = store.save_all(removed_photos=[photo_id])
+    assert (queued.entity, queued.op) == ("attachment", Op.DELETE)
+    assert path.exists() and store.uploads() == [] and store.waiting().photos == 0
+
+    _answer(
+        store,
+        ResultStatus.REJECTED,
+        1,
+        FieldError(field="activity_id", code="locked", message="approved and locked"),
+    )
+    assert store.get("attachment", photo_id) is not None  # back, as the server has it
+    assert [u.id for u in store.uploads()] == [photo_id] and store.upload_ready(photo_id)
+
+    # Removed again once the office reopened it: taken, and the bytes go.
+    [queued] = store.save_all(removed_photos=[photo_id])
+    _answer(store, ResultStatus.APPLIED, 2)
+    assert store.get("attachment", photo_id) is None
+    assert not path.exists() and store.uploads(state="held") == []
+    assert store.waiting().nothing
