@@ -44,7 +44,6 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from server.accounts.auth import Caller
-from server.columns import as_utc
 from server.odata.entities import EntitySet, Property
 from server.odata.errors import ODataError
 from server.odata.filters import (
@@ -352,7 +351,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
-        return (as_utc(value) or value).isoformat()
+        return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return value

@@ -26,7 +26,6 @@ from starlette.exceptions import HTTPException
 from server.accounts import tokens
 from server.accounts.auth import Caller, caller_from_access_token
 from server.api import client_address
-from server.columns import as_utc
 from server.db import write_engine
 from server.deps import SessionDep, SettingsDep, get_app_engine
 from server.odata.entities import ENTITY_SETS, EntitySet
@@ -113,7 +112,7 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
-        return (as_utc(value) or value).isoformat().replace("+00:00", "Z")
+        return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     return value
