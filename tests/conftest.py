@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, func, make_url, select, text
+from sqlalchemy import Engine, create_engine, func, make_url, select
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel
 
@@ -112,10 +112,20 @@ def _commit_without_waiting_for_the_disk(url: str, *, off: bool = True) -> None:
 
 
 # Every sequence of the schema back to 1, as TRUNCATE ... RESTART IDENTITY does.
-_RESTART_SEQUENCES = text(
+_RESTART_SEQUENCES = (
     "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
     "FROM pg_sequences WHERE schemaname = current_schema()"
 )
+
+
+def _emptying_script(engine: Engine) -> str:
+    """One script that empties every table, children first, and restarts the sequences; ``%``
+    doubled, as the driver reads its placeholders even in a statement sent without values."""
+    deletes = [
+        str(table.delete().compile(dialect=engine.dialect))
+        for table in reversed(SQLModel.metadata.sorted_tables)
+    ]
+    return ";\n".join([*deletes, _RESTART_SEQUENCES]).replace("%", "%%")
 
 
 def _truncate_all(engine: Engine) -> None:
@@ -123,11 +133,11 @@ def _truncate_all(engine: Engine) -> None:
 
     DELETE, children first, rather than TRUNCATE: a test leaves a handful of rows, and
     TRUNCATE's fixed cost per table (new files, locks) made emptying the 44 tables take 0.2 to
-    0.5 s before each of the ~750 PostgreSQL tests; DELETE takes about 0.02 s."""
+    0.5 s before each of the ~1 200 PostgreSQL tests; DELETE takes a few milliseconds. The
+    statements go as one script, in one round trip: one statement at a time, the round trips
+    took 55–85 ms a test, the script 19–22 ms (a throwaway timing, 50 emptyings each)."""
     with engine.begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            conn.execute(table.delete())
-        conn.execute(_RESTART_SEQUENCES)
+        conn.exec_driver_sql(_emptying_script(engine))
 
 
 Snapshot = dict[str, list[dict[str, Any]]]
@@ -147,17 +157,18 @@ def take_snapshot(engine: Engine) -> Snapshot:
 def restore_snapshot(engine: Engine, snapshot: Snapshot) -> None:
     """Empty the database and insert the snapshot's rows; sequences continue after them."""
     _truncate_all(engine)
+    serials = []
     with engine.begin() as conn:
         for table in SQLModel.metadata.sorted_tables:
-            if snapshot[table.name]:
-                conn.execute(table.insert(), snapshot[table.name])
-        for table in SQLModel.metadata.sorted_tables:
-            for column in table.primary_key.columns:
-                if column is table.autoincrement_column and snapshot[table.name]:
-                    sequence = func.pg_get_serial_sequence(f'"{table.name}"', column.name)
-                    conn.execute(
-                        select(func.setval(sequence, select(func.max(column)).scalar_subquery()))
-                    )
+            if not snapshot[table.name]:
+                continue
+            conn.execute(table.insert(), snapshot[table.name])
+            column = table.autoincrement_column
+            if column is not None and column.primary_key:
+                sequence = func.pg_get_serial_sequence(f'"{table.name}"', column.name)
+                serials.append(func.setval(sequence, select(func.max(column)).scalar_subquery()))
+        if serials:  # every sequence in one statement
+            conn.execute(select(*serials))
 
 
 def database_url_for(
