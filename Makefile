@@ -17,7 +17,7 @@ LOCK_EXTRAS := --extra test --extra field --extra bench --extra dev
 LOCK_FLAGS  := --universal --python-version 3.11 --generate-hashes $(LOCK_EXTRAS) \
                --custom-compile-command "make lock" -o requirements.lock pyproject.toml
 
-.PHONY: install demo test test-days lint format lock upgrade bench field migration clean
+.PHONY: install demo test test-days screenshots lint format lock upgrade bench field migration clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
@@ -59,6 +59,11 @@ test-days: install
 	  echo "== the suite on a leap day" && \
 	  env -u PILOTMON_TEST_DATABASE_URL faketime "2028-02-29 09:00:00" $(DAYS_PYTEST); \
 	fi
+
+# The tablet's screens and the dashboard's pages as the UI tests leave them, saved under
+# artifacts/screenshots/ for a person to look at (`make test` takes only those it asserts on).
+screenshots: install
+	PILOTMON_SCREENSHOTS=1 $(BIN)/pytest -q -n auto -m "kivy or browser" tests/field_app tests/server/dashboard
 
 lint: install
 	$(BIN)/ruff check .

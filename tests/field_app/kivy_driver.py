@@ -1,5 +1,6 @@
 """Drive the real app headless: one Kivy window per test process, apps started and stopped in
-it one after the other, simulated touches and typing, frames stepped by hand, screenshots.
+it one after the other, simulated touches and typing, frames stepped by hand, screenshots
+(saved when wanted: ``tests.screenshots``).
 
 Kivy reads its environment when first imported, so :func:`prepare` runs before any import of
 Kivy (the UI tests import this module inside a fixture, after the window probe).
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tests import screenshots
 
 HOW_TO_ENABLE = (
     "Kivy cannot open a window here, so the UI tests are skipped. They run headless with "
@@ -226,10 +229,13 @@ class Driver:
         self.window.size = (width, height)
         self.step(4)
 
-    def screenshot(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def screenshot(self, path: Path, *, always: bool = False) -> Path:
+        """The app's window, drawn, saved as ``path`` when screenshots are wanted
+        (``tests.screenshots``) or ``always``."""
         self.step(3)
-        self.app.root.export_to_png(str(path))
+        if always or screenshots.WANTED:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.app.root.export_to_png(str(path))
         return path
 
     def close(self) -> None:

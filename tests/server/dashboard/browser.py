@@ -1,5 +1,6 @@
 """Driving the dashboard in Debian's headless Chromium: a uvicorn server on a free loopback
-port in a thread, a fresh browser profile per test, full-page screenshots.
+port in a thread, a fresh browser profile per test, full-page screenshots (saved when wanted:
+``tests.screenshots``).
 
 The browser tests skip, saying how to enable them, when /usr/bin/chromium or chromedriver is
 missing (``.ci/run`` installs both).
@@ -23,6 +24,7 @@ from sqlalchemy import Engine
 
 from server.config import Settings
 from server.db import make_engine
+from tests import screenshots
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER_PATHS = (Path("/usr/bin/chromedriver"), Path("/usr/lib/chromium/chromedriver"))
@@ -164,11 +166,14 @@ def set_width(driver: object, width: int, height: int = 900) -> None:
 
 def screenshot(driver: object, name: str, *, width: int = 1366, folder: Path = SCREENSHOTS) -> Path:
     """Save the whole page (not only the window) at ``width`` as ``<folder>/<name>.png``
-    (``artifacts/screenshots/dashboard`` unless told)."""
+    (``artifacts/screenshots/dashboard`` unless told) when screenshots are wanted
+    (``tests.screenshots``); the window is ``width`` wide afterwards either way."""
     d: Any = driver
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     set_width(d, width)
+    if not screenshots.WANTED:
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
     height = d.execute_script(
         "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
     )
