@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from server.accounts.models import AccessToken, Device, User, UserProject
 from server.accounts.security import new_token, token_hash
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.errors import PilotMonitorError
 from shared.catalogue import Role
 from shared.errors import ErrorCode
@@ -84,7 +84,7 @@ def caller_from_access_token(session: Session, *, token: str) -> Caller:
     access, user = row
     if access.revoked_at is not None:
         raise NotAuthenticated("this token was logged out: log in again")
-    if as_utc(access.expires_at) <= utcnow():  # type: ignore[operator]
+    if access.expires_at <= utcnow():
         raise NotAuthenticated("token expired: log in again")
     if not user.is_active:
         raise NotAuthenticated("this account is disabled", code=ErrorCode.ACCOUNT_DISABLED)

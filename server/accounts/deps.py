@@ -23,7 +23,7 @@ from server.accounts.auth import (
     caller_from_device_token,
 )
 from server.accounts.models import Device
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.db import write_engine
 from server.deps import get_app_engine
 from server.errors import Forbidden
@@ -71,7 +71,7 @@ def note_device_seen(engine: Engine, caller: Caller) -> None:
     if device is None:
         return
     now = utcnow()
-    seen = as_utc(device.last_seen_at)
+    seen = device.last_seen_at
     if seen is not None and now - seen < SEEN_EVERY:
         return
     with Session(write_engine(engine)) as session:

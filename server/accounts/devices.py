@@ -38,7 +38,7 @@ from server.accounts.auth import Caller
 from server.accounts.models import Device, DevicePublic, EnrolmentCode, User
 from server.accounts.security import new_token, token_hash
 from server.accounts.service import audit_country, refuse_unless_may_manage
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.records import audit
 from server.scope import device_scope, user_scope
@@ -252,7 +252,7 @@ def _code_problem(row: EnrolmentCode | None, now: datetime) -> Issue | None:
             ErrorCode.ENROLMENT_CODE_USED,
             "this code was already used: ask for a new one",
         )
-    if as_utc(row.expires_at) <= now:  # type: ignore[operator]
+    if row.expires_at <= now:
         return Issue(
             "enrolment_code",
             ErrorCode.ENROLMENT_CODE_EXPIRED,

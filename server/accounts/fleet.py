@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
 from server.accounts.models import Device, DevicePublic, DeviceStatus, DeviceStatusPublic, User
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.errors import ValidationFailed
 from server.scope import JsonListOverlaps, device_scope
 from shared.errors import ErrorCode, Issue
@@ -145,20 +145,20 @@ def record_status(
 
 def status_public(row: DeviceStatus) -> DeviceStatusPublic:
     return DeviceStatusPublic(
-        received_at=as_utc(row.received_at),  # type: ignore[arg-type]
+        received_at=row.received_at,
         pending_mutations=row.pending_mutations,
         pending_uploads=row.pending_uploads,
         pending_upload_bytes=row.pending_upload_bytes,
-        oldest_pending_captured_at=as_utc(row.oldest_pending_captured_at),
+        oldest_pending_captured_at=row.oldest_pending_captured_at,
         records=row.records,
         photos=row.photos,
         free_storage_bytes=row.free_storage_bytes,
         app_version=row.app_version,
         language=row.language,
         last_error=row.last_error,
-        pending_since=as_utc(row.pending_since),
-        flagged_at=as_utc(row.flagged_at),
-        tablet_time=as_utc(row.tablet_time),
+        pending_since=row.pending_since,
+        flagged_at=row.flagged_at,
+        tablet_time=row.tablet_time,
         clock_offset_seconds=clock_offset(row),
     )
 
@@ -166,7 +166,7 @@ def status_public(row: DeviceStatus) -> DeviceStatusPublic:
 def clock_offset(row: DeviceStatus) -> int | None:
     """The tablet's clock minus the server's when the status arrived, in whole seconds (None:
     the tablet did not say its time)."""
-    tablet, received = as_utc(row.tablet_time), as_utc(row.received_at)
+    tablet, received = row.tablet_time, row.received_at
     if tablet is None or received is None:
         return None
     return round((tablet - received).total_seconds())
@@ -312,7 +312,7 @@ def pending_on_tablets(
         .join(Device, col(Device.id) == DeviceStatus.device_id)
         .where(pending, *_in_scope(caller, country))
     ).one()
-    return PendingOnTablets(int(row[0]), int(row[1]), int(row[2]), as_utc(row[3]))
+    return PendingOnTablets(int(row[0]), int(row[1]), int(row[2]), row[3])
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,8 +352,8 @@ def flagged_tablets(
             username,
             status.pending_mutations,
             status.pending_uploads,
-            as_utc(status.pending_since),  # type: ignore[arg-type]
-            as_utc(status.received_at),  # type: ignore[arg-type]
+            status.pending_since,  # type: ignore[arg-type]
+            status.received_at,
         )
         for status, device, username in rows
     ], int(total)
@@ -380,7 +380,7 @@ def flag_pending_tablets(
         )
     )
     for status, device, username in rows:
-        since = as_utc(status.pending_since)
+        since = status.pending_since
         due = device.revoked_at is None and since is not None and since < cutoff
         if not due:
             status.flagged_at = None

@@ -31,7 +31,7 @@ from server.accounts.models import (
 )
 from server.accounts.security import hash_password, password_problem, verify_password
 from server.api import like_contains
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.errors import (
     Conflict,
     Forbidden,
@@ -916,7 +916,7 @@ def refuse_if_locked(session: Session, *, username: str, source: str, now: datet
     keys = (source_key(username, source), username)
     for key, reason in zip(keys, (_FROM_HERE, _FROM_EVERYWHERE), strict=True):
         failure = session.get(LoginFailure, key)
-        locked_until = as_utc(failure.locked_until) if failure is not None else None
+        locked_until = failure.locked_until if failure is not None else None
         if locked_until is not None and locked_until > now:
             raise _too_many(locked_until, now, reason)
 
@@ -1024,7 +1024,7 @@ def _record_failure(
         select(LoginFailure).where(LoginFailure.username == key).with_for_update()
     ).one()
     session.refresh(failure)
-    first, locked_until = as_utc(failure.first_failed_at), as_utc(failure.locked_until)
+    first, locked_until = failure.first_failed_at, failure.locked_until
     lock_passed = locked_until is not None and locked_until <= now
     if (first is not None and first + FAILURE_WINDOW <= now) or (restart and lock_passed):
         failure.failures, failure.first_failed_at = 0, now

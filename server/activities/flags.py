@@ -18,7 +18,6 @@ from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
 from server.activities.models import Activity, Attachment, AttendanceRow, ClosedPeriod
-from server.columns import as_utc
 from server.projects.models import Project, Site
 from shared.errors import Issue
 from shared.validation import ProjectFacts, SiteFacts, quality_flags
@@ -218,8 +217,8 @@ class FlagFacts:
         closed_at = self._closed[country].get(quarter_of(day))
         if closed_at is None:
             return False
-        first = as_utc(arrived)
-        closed = as_utc(closed_at)
+        first = arrived
+        closed = closed_at
         return first is None or closed is None or first >= closed
 
     # --- the flags -----------------------------------------------------------------------
@@ -308,7 +307,7 @@ class FlagFacts:
         site = self.sites(project).get(str(activity.site_id)) if activity.site_id else None
         # The lag runs to when the activity first reached the server, not to this change (a
         # correction asked for by the office, a resolved conflict): docs/product.md, Flags.
-        first = as_utc(activity.created_at)
+        first = activity.created_at
         arrived = first.date() if first is not None else self.today
         found = quality_flags(
             record,

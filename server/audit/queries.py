@@ -106,7 +106,7 @@ def list_entries(
     return [
         AuditEntryPublic(
             id=e.id or 0,
-            at=as_utc(e.at) or e.at,
+            at=e.at,
             actor_id=e.actor_id,
             actor=username,
             device_id=e.device_id,

@@ -41,7 +41,7 @@ from server.activities import queries
 from server.activities.models import Activity
 from server.activities.review import close_period, list_periods, review_activity
 from server.audit import queries as audit_queries
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.config import Settings
 from server.dashboard import charts
 from server.dashboard.i18n import LABELS, N_, Translator
@@ -924,7 +924,7 @@ def tablets_page(
     experts = [u for u in listed if u.is_active and u.id in manageable]
     rows = []
     for device in found:
-        seen = as_utc(device.last_seen_at) or as_utc(device.enrolled_at)
+        seen = device.last_seen_at or device.enrolled_at
         quiet = now - seen if seen is not None else None
         rows.append(
             TabletRow(
@@ -966,7 +966,7 @@ def enrol_tablet(
     return Enrolment(
         username=user.username,
         code=code,
-        expires_at=as_utc(row.expires_at) or row.expires_at,
+        expires_at=row.expires_at,
         qr_svg=devices_service.qr_svg(payload),
         qr_payload=payload,
     )
@@ -1840,7 +1840,7 @@ def _tablet_summary(
         .where(device_scope(caller), col(Device.user_id).in_(list(user_ids)))
         .group_by(col(Device.user_id))
     )
-    return {user_id: (int(count or 0), as_utc(seen)) for user_id, count, seen in rows}
+    return {user_id: (int(count or 0), seen) for user_id, count, seen in rows}
 
 
 @dataclass(frozen=True, slots=True)

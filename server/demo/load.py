@@ -45,7 +45,7 @@ from server.activities.models import (
     Review,
 )
 from server.activities.shape import activity_wire, column_values
-from server.columns import as_utc, clock_at, utcnow
+from server.columns import clock_at, utcnow
 from server.db import check_reachable, session_scope
 from server.demo.results import load_results
 from server.demo.world import DemoActivity, DemoUser, World, build_world
@@ -654,7 +654,7 @@ def _settle_devices(engine: Engine, world: World) -> None:
             ).all(),
         ]:
             had, before = others.get(device_id, (0, None))
-            latest = max((t for t in (as_utc(before), as_utc(last)) if t is not None), default=None)
+            latest = max((t for t in (before, last) if t is not None), default=None)
             others[device_id] = (had + int(count), latest)
         pushed = {
             device_id: (int(count), last)
@@ -675,7 +675,7 @@ def _settle_devices(engine: Engine, world: World) -> None:
             count, last_push = pushed.get(device.id, (0, None))
             more, last_other = others.get(device.id, (0, None))
             planned = next(d.pulled_at for d in world.devices if d.id == device.id)
-            seen = [t for t in (as_utc(last_push), last_other, planned) if t is not None]
+            seen = [t for t in (last_push, last_other, planned) if t is not None]
             device.last_seq = count + more
             device.last_seen_at = max(seen) if seen else None
             session.add(device)
@@ -688,7 +688,7 @@ def _report_status(session: Session, device: Device, *, records: int) -> None:
     sync: everything sent (the demo's pushes all landed), the records of its projects held,
     and its free storage, drawn from its id so that loading again reports the same."""
     rng = random.Random(device.id.int)
-    last_seen = as_utc(device.last_seen_at)
+    last_seen = device.last_seen_at
     assert last_seen is not None  # only tablets that synced report
     status = TabletStatus(
         pending_mutations=0,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col, select
 
 from server.accounts.auth import Caller
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.errors import ValidationFailed
 from server.exports.iso2 import iso2_of
 from server.indicators.engine import Where
@@ -105,7 +105,7 @@ def _number(value: float | int) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return (as_utc(moment) or utcnow()).replace(microsecond=0).isoformat()
+    return (moment or utcnow()).replace(microsecond=0).isoformat()
 
 
 def _actuals(session: OrmSession, *, where: Where, grain: str) -> dict[tuple[Any, ...], Any]:

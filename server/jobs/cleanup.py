@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from server.activities.models import Attachment
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.db import session_scope
 from server.sync.attachments import AttachmentFiles
 
@@ -58,7 +58,7 @@ def cleanup_partial_uploads(
                 attachment is None
                 or attachment.complete
                 or attachment.received == 0
-                or as_utc(attachment.updated_at) >= cutoff  # type: ignore[operator]
+                or attachment.updated_at >= cutoff
             ):
                 continue
             attachment.received = 0

@@ -46,7 +46,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, select
 
 from server.accounts.fleet import flag_pending_tablets
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.config import Settings
 from server.db import session_scope, write_engine
 from server.errors import ConfigError, PilotMonitorError
@@ -275,7 +275,7 @@ def _busy_by(name: str, row: JobRun | None) -> JobBusy:
     if row is not None and row.running_since is not None:
         return JobBusy(
             f"job {name} is already running ({shown_holder(row.holder)}, since "
-            f"{as_utc(row.running_since).isoformat()}); not started"  # type: ignore[union-attr]
+            f"{row.running_since.isoformat()}); not started"
         )
     return JobBusy(f"job {name} is already running in another process; not started")
 
@@ -286,7 +286,7 @@ def _old_scheduler_running(row: JobRun | None, now: datetime) -> bool:
     host that is alive. (Only asked when no ``flock`` is held: a run of this version holds one.)"""
     if row is None or row.running_since is None or row.holder == _holder():
         return False
-    if as_utc(row.running_since) <= now - OLD_LOCK_STALE_AFTER:  # type: ignore[operator]
+    if row.running_since <= now - OLD_LOCK_STALE_AFTER:
         return False
     if row.holder.endswith(_LOCKED_RUN):
         return False  # a run of this version: its lock is the process's own, not the row

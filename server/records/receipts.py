@@ -35,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col
 
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.config import Settings
 from server.errors import ConfigError, DatabaseBusy
 from server.records.bulk import insert_rows
@@ -386,7 +386,7 @@ def pending(session: Session, *, entity: str, entity_id: uuid.UUID) -> Receipt |
 def signed(row: Receipt, signer: Signer) -> dict[str, Any]:
     """An issued receipt as the device receives it, signed by the current key."""
     assert row.issued_at is not None and row.attachments is not None
-    issued_at = as_utc(row.issued_at)
+    issued_at = row.issued_at
     assert issued_at is not None
     body = receipt_body(
         Held(row.entity, row.entity_id, row.version, row.project_id, row.attachments),

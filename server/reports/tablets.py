@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
 from server.accounts.models import Device, User
-from server.columns import as_utc, utcnow
+from server.columns import utcnow
 from server.scope import device_scope
 
 
@@ -40,15 +40,15 @@ def stale_tablets(
         statement = statement.where(device_scope(caller))
     per_country: dict[str | None, list[dict[str, Any]]] = {}
     for device, user in session.exec(statement):
-        seen = as_utc(device.last_seen_at)
-        since = seen or as_utc(device.enrolled_at)
+        seen = device.last_seen_at
+        since = seen or device.enrolled_at
         assert since is not None
         entry = {
             "id": str(device.id),
             "label": device.label,
             "user": user.username,
             "app_version": device.app_version,
-            "enrolled_at": as_utc(device.enrolled_at).isoformat(),  # type: ignore[union-attr]
+            "enrolled_at": device.enrolled_at.isoformat(),
             "last_seen_at": seen.isoformat() if seen else None,
             "days_silent": (now - since).days,
         }
