@@ -121,9 +121,9 @@ PHOTOS_PENDING = "photos_pending"
 STATES: tuple[str, ...] = (DRAFT, PENDING, SYNCED, PHOTOS_PENDING, RETURNED, CONFLICT, REJECTED)
 
 # An upload's state: "waiting" (bytes to send), "done" (the server holds them all), "refused",
-# or "held": a photo of a record whose delete waits for the server's answer. Its bytes are
-# neither sent nor dropped until then: if the server takes the delete they go, if it refuses
-# it the record comes back and the upload waits again.
+# or "held": a photo whose delete (or its record's) waits for the server's answer. Its bytes
+# are neither sent nor dropped until then: if the server takes the delete they go, if it
+# refuses it the photo comes back and the upload waits again.
 HELD = "held"
 
 # A conflict's status on the tablet: the server's (open, resolved, superseded) and, between a
@@ -1401,11 +1401,10 @@ class DeviceStore:
         of this tablet's the server took) stays, so it is safe once a receipt covers that.
 
         Changes nothing and returns False unless the record is ``rejected`` (itself, or by a
-        refused photo), the server holds
-        a version of it (``version`` > 0; a record it never took is deleted on the tablet
-        alone instead, ``delete_record``), and nothing of it waits in the outbox (its own
-        change, a photo's details, a conflict decision): what is not yet answered is never
-        dropped. Returns True when the change was discarded."""
+        refused photo), the server holds a version of it (``version`` > 0; a record it never
+        took is deleted on the tablet alone instead, ``delete_record``), and nothing of it
+        waits in the outbox (its own change, a photo's details, a conflict decision): what is
+        not yet answered is never dropped. Returns True when the change was discarded."""
         _pushable_record(entity)
         files: list[Path] = []
         with self._write():
