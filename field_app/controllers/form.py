@@ -172,8 +172,9 @@ def _number(text: str) -> Any:
 
 def _whole(text: str) -> Any:
     """A typed count as the wire wants it: a whole number, read as the tablet's language writes
-    it ("1,200" in English, "1.200" in French); anything else goes through as typed ("2.5"),
-    for the shared rules to refuse — never another number."""
+    it ("1,200" in English, "1 200" in French, "1.200" in Portuguese); anything else goes
+    through as typed ("2.5", or French "1.200", which may be 1.2), for the shared rules to
+    refuse — never another number."""
     cleaned = text.strip()
     if not cleaned:
         return None

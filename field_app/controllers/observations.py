@@ -205,6 +205,9 @@ def field_view(
 # A typed number refused before the shared rules see it (shared.typography.read_typed_number):
 # written the way another language writes it, or not as numbers are written at all.
 UNCLEAR_DECIMAL = N_("Unclear: write {decimal} for a decimal, or group thousands by three")
+# A point that may group thousands in French ("1.234"): both readings, as the dashboard says.
+UNCLEAR_GROUPED = N_("Unclear: write {grouped} for a whole number, or {decimal} for a decimal")
+UNCLEAR_GROUPED_WHOLE = N_("Unclear: write {grouped} for that whole number")
 MALFORMED_NUMBER = N_("Write the number as in English, e.g. {example}")
 # Examples tried in turn: the first within the field's bounds is shown. A grouped one shows
 # how thousands and decimals are written.
@@ -254,6 +257,10 @@ def typed_number_message(error: TypedNumberError, spec: Mapping[str, Any]) -> st
             return _("Type a whole number")
         example = example_text(spec)
         return _("Type a number, e.g. {example}").format(example=example)
+    if error.reason == "unclear" and error.grouped:
+        if kind == "integer":
+            return _(UNCLEAR_GROUPED_WHOLE).format(grouped=error.grouped)
+        return _(UNCLEAR_GROUPED).format(grouped=error.grouped, decimal=error.decimal)
     if error.reason == "unclear" and kind == "decimal":
         return _(UNCLEAR_DECIMAL).format(decimal=error.decimal)
     return _(MALFORMED_NUMBER).format(example=example_text(spec, grouped=True))

@@ -15,6 +15,7 @@ import pytest
 from field_app.controllers import observations as obs
 from field_app.i18n import set_language
 from server.results.shipped import ADOPTION_FOLLOW_UP, DEMO_PLOT_HARVEST
+from shared.typography import TypedNumberError, read_typed_number
 from tests.field_app.test_observations import form_wire
 
 TODAY = date(2025, 6, 10)
@@ -83,8 +84,8 @@ def test_a_weight_is_stored_as_the_language_writes_it(
             # 1234 as the tablet read it, 1.234 as the dashboard did: neither is guessed
             "fr",
             "1.234",
-            f"Pas clair{NBSP}: écrivez 1,234 pour un nombre décimal, ou groupez les milliers "
-            "par trois",
+            f"Pas clair{NBSP}: écrivez 1{NBSP}234 pour un nombre entier, ou 1,234 pour un "
+            "nombre décimal",
         ),
         (
             "pt",
@@ -107,6 +108,18 @@ def test_an_unclear_number_is_refused_and_the_decimal_shown(
     form.set_text("harvest_kg", typed)
     assert form.shown_errors()["harvest_kg"] == message
     assert form.to_save() is None  # nothing guessed, nothing saved
+
+
+def test_a_french_point_that_may_group_thousands_offers_the_whole_number_in_a_whole_field() -> None:
+    # The dashboard says both readings (server/dashboard/targets.py); a whole field has one.
+    set_language("fr")
+    adoption = form_wire(ADOPTION_FOLLOW_UP)
+    fields = {f["name"]: f for f in adoption["fields"]}
+    with pytest.raises(TypedNumberError) as refused:
+        read_typed_number("1.234", "fr")
+    assert obs.typed_number_message(refused.value, fields["farmers_visited"]) == (
+        f"Pas clair{NBSP}: écrivez 1{NBSP}234 pour ce nombre entier"
+    )
 
 
 @pytest.mark.parametrize(
