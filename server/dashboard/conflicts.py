@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from babel.numbers import NumberFormatError, parse_decimal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
@@ -28,6 +27,7 @@ from server.activities.models import Activity, Attachment
 from server.dashboard.i18n import Translator, decimal_text
 from server.dashboard.results import _text, show_answer
 from server.dashboard.service import VOCABULARY_OF_FIELD, describe, may_review_anything
+from server.dashboard.targets import number_message
 from server.dashboard.web import FormState, explain, form_text
 from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed, invalid
 from server.projects.models import Participant, Project, Site
@@ -36,7 +36,7 @@ from server.scope import can_review, in_visible_project
 from server.sync import conflicts
 from server.sync.models import SyncConflict
 from shared.errors import ErrorCode, Issue
-from shared.typography import ungrouped
+from shared.typography import TypedNumberError, read_typed_number
 
 # What a person may type for a field besides the two sides: by field name (observations' answers
 # go by their form field's type).
@@ -48,6 +48,8 @@ PARTICIPANT_VOCABULARY = {"sex": "sex", "category": "category"}
 YES_NO_FIELDS = frozenset({"disability"})
 # Coordinates and years read without thousands separators.
 PLAIN_NUMBER = "0.######"
+# No field's number is typed longer than this; longer text is no number (and never reaches int()).
+LONGEST_NUMBER = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,15 +544,20 @@ def failed_form(
     exc: PilotMonitorError,
 ) -> ConflictForm:
     """The form of a refused resolution: each issue at its field (the API names them
-    ``values.<field>``) in the reader's words, chosen from its code; any other at the form."""
+    ``values.<field>``) in the reader's words, chosen from its code; any other at the form. A
+    number typed that does not read is said as the target form says it: how to write each
+    thing an unclear one may mean, else an example written the reader's way."""
     conflict = conflicts.get_conflict(session, caller=caller, conflict_id=conflict_id)
     fields = set(conflict.fields or [])
+    unread = _unread_numbers(session, t, conflict, entered)
     errors = FormState()
     issues = exc.issues if isinstance(exc, ValidationFailed) else []
     for item in issues or [Issue("", exc.code, str(exc))]:
         name = item.field.removeprefix("values.")
         key = name if item.field.startswith("values.") and name in fields else "form"
         text = explain(t, item.code)
+        if key in unread:
+            text = unread[key]
         if key == "form" and name and name not in ("values", "keep"):
             text = f"{t.label('field', name)}: {text}"
         if text not in errors[key]:
@@ -587,14 +594,24 @@ def resolve(
     )
 
 
+def _inputs(session: Session, t: Translator, conflict: SyncConflict) -> dict[str, str]:
+    """What "another value" takes for each field in conflict: text, number, date, choice."""
+    forms = _form_fields(session, [conflict])
+    return {
+        name: _describe_field(t, conflict.entity, name, forms.get(conflict.entity_id, {}), {})[2]
+        for name in conflict.fields or []
+    }
+
+
 def _custom_values(
     session: Session, t: Translator, conflict: SyncConflict, entered: FormState
 ) -> dict[str, Any]:
     """The value chosen for each field: a side's stored value as it is, or the one typed, read
     as the field's kind (a number in the reader's language, a date, a choice's code). A field
     without a choice is left out: the resolution names it (``required``) with every other
-    problem of the form, in one answer."""
-    forms = _form_fields(session, [conflict])
+    problem of the form, in one answer. So is a number typed that does not read (unclear, or
+    no number): nothing is written, and :func:`failed_form` says why in the number's words."""
+    inputs = _inputs(session, t, conflict)
     values: dict[str, Any] = {}
     for name in conflict.fields or []:
         choice = entered[f"choice.{name}"]
@@ -602,34 +619,52 @@ def _custom_values(
             values[name] = (conflict.server_values or {}).get(name)
         elif choice == "device":
             values[name] = (conflict.device_values or {}).get(name)
-        elif choice == "custom":
-            _, _, kind, _ = _describe_field(
-                t, conflict.entity, name, forms.get(conflict.entity_id, {}), {}
-            )
-            if kind:
-                values[name] = _read(t, kind, entered[f"value.{name}"].strip())
+        elif choice == "custom" and inputs[name]:
+            typed = entered[f"value.{name}"].strip()
+            if inputs[name] == "number" and _number_problem(t, typed):
+                continue
+            values[name] = _read(t, inputs[name], typed)
     return values
+
+
+def _unread_numbers(
+    session: Session, t: Translator, conflict: SyncConflict, entered: FormState
+) -> dict[str, str]:
+    """Why each number typed for a field in conflict does not read, by field."""
+    inputs = _inputs(session, t, conflict)
+    found = {}
+    for name in conflict.fields or []:
+        if entered[f"choice.{name}"] == "custom" and inputs[name] == "number":
+            problem = _number_problem(t, entered[f"value.{name}"].strip())
+            if problem:
+                found[name] = problem
+    return found
+
+
+def _number_problem(t: Translator, text: str) -> str:
+    """What is wrong with ``text`` as a number the reader typed (read as the tablet reads it,
+    ``shared.typography.read_typed_number``), in the target form's words; "" when it reads."""
+    if len(text) > LONGEST_NUMBER:
+        return number_message(t, "")  # no number: an example written the reader's way
+    try:
+        read_typed_number(text, t.language)
+    except TypedNumberError:
+        return number_message(t, text)
+    return ""
 
 
 def _read(t: Translator, kind: str, text: str) -> Any:
     """A typed value as the record stores it; what does not read as its kind goes on as typed,
-    for the record's checks to refuse with their own code."""
+    for the record's checks to refuse with their own code. A number is read as the tablet
+    reads it in the reader's language (``shared.typography.read_typed_number``): "1 234,5" or
+    "1.234,5" in French, "1.234" is 1234 in Portuguese and unclear in French."""
     if text == "":
         return None if kind != "text" else ""
     if kind == "choice" and text in ("true", "false"):
         return text == "true"
-    if kind != "number":
-        return text
-    clean = ungrouped(text)
-    if len(clean) > 40:  # no field's number is this long: not a number
+    if kind != "number" or len(text) > LONGEST_NUMBER:
         return text
     try:
-        number = parse_decimal(clean, locale=t.language, strict=True)
-    except (NumberFormatError, ArithmeticError, ValueError):
-        try:
-            number = parse_decimal(clean, locale="en", strict=True)
-        except (NumberFormatError, ArithmeticError, ValueError):
-            return text
-    if not number.is_finite():
+        return read_typed_number(text, t.language)
+    except TypedNumberError:
         return text
-    return int(number) if number == number.to_integral_value() else float(number)
