@@ -172,7 +172,7 @@ def new_form(page: SignedIn, session: SessionDep) -> Response:
     assert page.caller is not None
     if not pages.may_create(session, caller=page.caller):
         pages.forbid()
-    return _editor(page, session, None, pages.editor_state(None))
+    return _editor(page, session, None, pages.editor_state(None, page.t.language))
 
 
 @router.get("/forms/{form_id}")
@@ -189,7 +189,7 @@ def edit_form(form_id: uuid.UUID, page: SignedIn, session: SessionDep) -> Respon
     pages.check_writer(session, page.caller, form)
     if form.status != "draft":
         return page.redirect(f"/forms/{form.id}")
-    return _editor(page, session, form, pages.editor_state(form))
+    return _editor(page, session, form, pages.editor_state(form, page.t.language))
 
 
 def _editor(
@@ -229,7 +229,7 @@ def _save(page: Page, session: Session, form_data: FormData, form: Form | None) 
     action = form_text(form_data, "action", limit=40)
     if pages.apply_action(state, action):
         return _editor(page, session, form, state, unsaved=True)
-    definition = pages.definition_of(state)
+    definition = pages.definition_of(state, page.t.language)
     try:
         if form is None:
             project = form_service.resolve_project(
@@ -253,7 +253,7 @@ def _save(page: Page, session: Session, form_data: FormData, form: Form | None) 
             session,
             form,
             state,
-            errors=pages.place_errors(page.t, exc.issues),
+            errors=pages.place_errors(page.t, exc.issues, state),
             unsaved=True,
             status_code=422,
         )

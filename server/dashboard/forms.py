@@ -7,7 +7,9 @@ Reading and writing go through ``server.results.forms`` (scope, versions, audit,
 - ``forms_page``: the forms in the caller's scope, grouped by code, with their versions;
 - ``form_page``: one version as the tablet will show it (a preview) and its indicators in words;
 - ``editor_state`` / ``state_from_post`` / ``definition_of``: the editor's rows, read back from
-  a POST (``f3.label.fr``, ``i0.aggregate``…) and turned into a definition;
+  a POST (``f3.label.fr``, ``i0.aggregate``…) and turned into a definition; its numbers (a
+  field's bounds, a ratio's factor) written and read in the reader's language by the tablet's
+  rules (``shared.typography``), so that the same typed text is the same number on both;
 - ``place_errors``: each validation error's field path (``fields[3].choices[1].code``) placed
   next to the editor input it concerns.
 """
@@ -25,6 +27,7 @@ from starlette.datastructures import FormData
 
 from server.accounts.auth import Caller
 from server.dashboard.i18n import N_, Translator
+from server.dashboard.targets import number_message
 from server.dashboard.web import FormState, explain
 from server.errors import Forbidden
 from server.projects.models import Project
@@ -33,7 +36,7 @@ from server.results import xlsform
 from server.results.models import Form
 from server.scope import can_write_project, project_scope
 from shared.catalogue import Role
-from shared.errors import Issue
+from shared.errors import ErrorCode, Issue
 from shared.forms import (
     AGGREGATES,
     DIRECTIONS,
@@ -45,7 +48,7 @@ from shared.forms import (
     NUMERIC_TYPES,
     bound_field,
 )
-from shared.typography import ungrouped
+from shared.typography import TypedNumberError, minus_sign, read_typed_number, typed_text
 
 EDITOR_LANGUAGES = LANGUAGES  # en fr pt es: the languages the editor asks for
 # A unit's own translations (``unit_label``): the unit itself is what English reads.
@@ -433,7 +436,21 @@ def choices_text(choices: Iterable[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def editor_state(form: Form | None) -> EditorState:
+def _typed(value: Any, language: str) -> str:
+    """A stored bound or factor as the reader types it: a number in the reader's language, as
+    :func:`_bound_value` reads it back ("2,5" in French and Portuguese, "1234.5" in English,
+    ungrouped, "−0,5" with the minus sign as every number the page writes); a date or another
+    field (``${visited}``) as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _text(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return minus_sign(typed_text(value, language))
+
+
+def editor_state(form: Form | None, language: str) -> EditorState:
+    """The editor's inputs for ``form`` (an empty form when None), its numbers written in the
+    reader's ``language``."""
     if form is None:
         return EditorState(fields=[_empty_field()])
     fields = []
@@ -448,8 +465,8 @@ def editor_state(form: Form | None) -> EditorState:
                 "unit": _text(raw.get("unit")),
                 "unit_label": dict(raw.get("unit_label") or {}),
                 "required": bool(raw.get("required")),
-                "min": _text(raw.get("min")),
-                "max": _text(raw.get("max")),
+                "min": _typed(raw.get("min"), language),
+                "max": _typed(raw.get("max"), language),
                 "choices": choices_text(raw.get("choices") or []),
                 "rel_field": _text(relevant.get("field")),
                 "rel_in": ", ".join(str(c) for c in relevant.get("in") or []),
@@ -458,6 +475,7 @@ def editor_state(form: Form | None) -> EditorState:
     indicators = []
     for raw in form.indicators or []:
         row: dict[str, Any] = {k: _text(raw.get(k)) for k in INDICATOR_KEYS}
+        row["factor"] = _typed(raw.get("factor"), language)
         row["name"] = dict(raw.get("name") or {})
         row["unit_label"] = dict(raw.get("unit_label") or {})
         indicators.append(row)
@@ -541,21 +559,23 @@ def apply_action(state: EditorState, action: str) -> bool:
     return True
 
 
-_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+# No bound or factor is typed longer than this (the inputs' maxlength): longer text is no number.
+LONGEST_NUMBER = 40
 
 
-def _bound_value(text: str, type_: str) -> Any:
-    """A bound as typed: a number for numeric fields when it reads as one (else the text, which
-    the rules refuse with ``not_number``), the text otherwise (dates, or a wrong type)."""
+def _bound_value(text: str, type_: str, language: str) -> Any:
+    """A bound as typed: for numeric fields a number when it reads as one in the reader's
+    ``language``, as the tablet reads it (``shared.typography.read_typed_number``: "1.234" is
+    1234 in Portuguese, unclear in French), else the text, which the rules refuse with
+    ``not_number``; the text otherwise (dates, another field, or a wrong type)."""
     if not text:
         return None
-    clean = ungrouped(text)
-    if type_ in NUMERIC_TYPES and _NUMBER.fullmatch(clean):
-        number = float(clean)
-        if re.fullmatch(r"[-+]?\d+", clean):
-            return int(clean)
-        return number
-    return text
+    if type_ not in NUMERIC_TYPES or len(text) > LONGEST_NUMBER:
+        return text
+    try:
+        return read_typed_number(text, language)
+    except TypedNumberError:
+        return text
 
 
 def _labels(values: Mapping[str, str]) -> dict[str, str]:
@@ -577,8 +597,9 @@ def _or_none(text: str) -> str | None:
     return text or None
 
 
-def definition_of(state: EditorState) -> dict[str, Any]:
-    """The definition the editor's state describes, for ``shared.forms`` to check."""
+def definition_of(state: EditorState, language: str) -> dict[str, Any]:
+    """The definition the editor's state describes, for ``shared.forms`` to check; its numbers
+    read in the reader's ``language``."""
     fields = []
     for row in state.fields:
         type_ = row["type"]
@@ -595,8 +616,8 @@ def definition_of(state: EditorState) -> dict[str, Any]:
                 "unit": _or_none(row["unit"]),
                 "unit_label": _labels(row.get("unit_label") or {}),
                 "required": bool(row["required"]),
-                "min": _bound_value(row["min"], type_),
-                "max": _bound_value(row["max"], type_),
+                "min": _bound_value(row["min"], type_, language),
+                "max": _bound_value(row["max"], type_, language),
                 "choices": _choices(row["choices"]),
                 "relevant": relevant,
             }
@@ -605,7 +626,7 @@ def definition_of(state: EditorState) -> dict[str, Any]:
     for row in state.indicators:
         factor: Any = None
         if row["factor"]:
-            factor = _bound_value(row["factor"], "decimal")
+            factor = _bound_value(row["factor"], "decimal", language)
         indicators.append(
             {
                 "code": row["code"],
@@ -669,12 +690,17 @@ def input_of(path: str) -> tuple[str, str]:
     return f"{prefix}.code", ""
 
 
-def place_errors(t: Translator, issues: Iterable[Issue]) -> FormState:
-    """Each error in the reader's words, under the input it concerns (the first per input)."""
+def place_errors(t: Translator, issues: Iterable[Issue], state: EditorState) -> FormState:
+    """Each error in the reader's words, under the input it concerns (the first per input). A
+    bound or factor typed that is no number the reader's way is said as the target form says
+    it: how to write each thing an unclear one may mean, else an example."""
     errors = FormState()
     for issue in issues:
         key, line = input_of(issue.field or "")
         words = explain(t, issue.code)
+        typed = _typed_number_of(state, key)
+        if issue.code == ErrorCode.NOT_NUMBER and typed is not None:
+            words = _number_words(t, typed) or words
         if line:
             words = t.gettext("Line %(line)s: %(error)s", line=line, error=words)
         if key in errors:
@@ -683,6 +709,34 @@ def place_errors(t: Translator, issues: Iterable[Issue]) -> FormState:
             continue
         errors[key] = words
     return errors
+
+
+_NUMBER_INPUT = re.compile(r"(f|i)(\d+)\.(min|max|factor)")
+
+
+def _typed_number_of(state: EditorState, key: str) -> str | None:
+    """What was typed in the number input ``key`` (``f1.min``, ``i0.factor``), when it is
+    one; None for any other input."""
+    found = _NUMBER_INPUT.fullmatch(key)
+    if found is None:
+        return None
+    rows = state.fields if found.group(1) == "f" else state.indicators
+    index, name = int(found.group(2)), found.group(3)
+    if index >= len(rows) or (name == "factor") != (found.group(1) == "i"):
+        return None
+    return str(rows[index].get(name) or "")
+
+
+def _number_words(t: Translator, typed: str) -> str:
+    """Why ``typed`` is refused as a number: unclear, or no number ("" when it reads, as a
+    factor of 0 does: the rules' own words say why then)."""
+    if len(typed) > LONGEST_NUMBER:
+        return number_message(t, "")  # no number: an example written the reader's way
+    try:
+        read_typed_number(typed, t.language)
+    except TypedNumberError:
+        return number_message(t, typed)
+    return ""
 
 
 # The editor's vocabularies, for its select inputs.

@@ -355,8 +355,8 @@ def test_a_bound_copied_from_the_preview_reads_as_a_number() -> None:
     # read as text and was refused as not a number.
     from server.dashboard.forms import _bound_value
 
-    assert _bound_value("−10", "integer") == -10
-    assert _bound_value("−2.5", "decimal") == -2.5
-    assert _bound_value("-2.5", "decimal") == -2.5
+    assert _bound_value("−10", "integer", "en") == -10
+    assert _bound_value("−2.5", "decimal", "en") == -2.5
+    assert _bound_value("-2.5", "decimal", "en") == -2.5
     # French pages group thousands with U+202F: "100 000" copied back read as text too
-    assert _bound_value("100\u202f000", "integer") == 100_000
+    assert _bound_value("100\u202f000", "integer", "fr") == 100_000
