@@ -8,13 +8,14 @@ command may write global forms and forms of any project. Every refusal is one li
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from sqlmodel import col, select
 
 from server.config import get_settings
 from server.db import session_scope
-from server.errors import ValidationFailed
+from server.errors import Conflict, ValidationFailed
 from server.projects.models import Project
 from server.results import forms as service
 from server.results.models import Form
@@ -38,8 +39,8 @@ def import_command(path: Path, project_code: str | None, publish: bool) -> None:
             data = handle.read(limit + 1)
     except OSError as exc:
         raise click.ClickException(f"{path}: {exc.strerror or exc}") from exc
+    problems: list[str] = []
     try:
-        definition = read_xlsform(data, limit=limit)
         with session_scope() as session:
             project = None
             if project_code:
@@ -47,7 +48,17 @@ def import_command(path: Path, project_code: str | None, publish: bool) -> None:
                     select(Project).where(col(Project.code) == project_code.strip())
                 ).one_or_none()
                 if project is None:
-                    raise click.ClickException(f"no project {project_code!r}")
+                    problems.append(f"no project {project_code!r}")
+            try:
+                definition = read_xlsform(
+                    data,
+                    limit=limit,
+                    taken_indicator_codes=lambda code: service.taken_indicator_codes(session, code),
+                )
+            except XLSFormRefused as exc:
+                problems += exc.lines()
+            if problems:
+                _refuse(path, problems)
             form = service.create_draft(session, data=definition, project=project, actor_id=None)
             if publish:
                 service.publish(
@@ -58,14 +69,18 @@ def import_command(path: Path, project_code: str | None, publish: bool) -> None:
                 f"({'global' if project is None else project.code}, "
                 f"{len(form.fields)} fields, {len(form.indicators)} indicators) id {form.id}"
             )
-    except XLSFormRefused as exc:
-        for line in exc.lines()[1:]:
-            click.echo(f"pilotmon: {path.name}: {line}", err=True)
-        raise click.ClickException(f"{path.name}: {exc.lines()[0]}") from exc
     except ValidationFailed as exc:
-        raise click.ClickException(
-            "; ".join(f"{i.field}: {i.message}" for i in exc.issues)
-        ) from exc
+        _refuse(path, [f"{i.field}: {i.message}" for i in exc.issues])
+    except Conflict as exc:
+        _refuse(path, [exc.message])
+
+
+def _refuse(path: Path, lines: list[str]) -> NoReturn:
+    """One line per problem on stderr, each ``pilotmon: FILE: …``, in the workbook's order;
+    exit code 1."""
+    for line in lines[:-1]:
+        click.echo(f"pilotmon: {path.name}: {line}", err=True)
+    raise click.ClickException(f"{path.name}: {lines[-1]}")
 
 
 @forms.command("list")

@@ -127,12 +127,16 @@ async def import_form(
     else is refused with its sheet, row and reason)."""
     limit = get_settings().max_xlsform_bytes
     data = await file.read(limit + 1)
+
+    def taken(code: str) -> set[str]:  # the indicator codes other forms took
+        return service.taken_indicator_codes(session, code)
+
     try:
         target = service.resolve_project(session, caller=caller, ref=project)
     except ValidationFailed as unknown:
         # every problem at once: the project's and the workbook's
         try:
-            definition = xlsform.read_xlsform(data, limit=limit)
+            definition = xlsform.read_xlsform(data, limit=limit, taken_indicator_codes=taken)
         except xlsform.XLSFormRefused as refused:
             if refused.status_code != 422:
                 raise unknown from None  # a file over the limit is read no further
@@ -140,7 +144,7 @@ async def import_form(
         raise ValidationFailed(
             unknown.issues + service.definition_issues(session, definition)
         ) from unknown
-    definition = xlsform.read_xlsform(data, limit=limit)
+    definition = xlsform.read_xlsform(data, limit=limit, taken_indicator_codes=taken)
     form = service.create_form(session, caller=caller, data=definition, project=target)
     session.commit()
     return _public(form)

@@ -43,7 +43,7 @@ import io
 import itertools
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +54,7 @@ from pyxform.xls2json_backends import get_excel_column_headers, get_excel_rows, 
 
 from server.errors import PilotMonitorError
 from shared.errors import ErrorCode, Issue
-from shared.forms import validate_form
+from shared.forms import MAX_FIELDS, MAX_INDICATORS, validate_form
 
 MAX_ROWS = 2_000  # per sheet
 MAX_COLUMNS = 100
@@ -178,6 +178,8 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
     "relevant_one_field": (),
     "not_a_number": ("value",),
     "definition": ("path",),  # a rule of shared.forms; its ``code`` says which
+    # another form (or an activity indicator) has this indicator code already
+    "indicator_code_taken": ("code", "path"),
 }
 
 
@@ -428,6 +430,9 @@ class _Reader:
         self.choice_rows: list[list[int]] = []
         self.indicator_rows: list[int] = []
         self.settings_row: int | None = None
+        # Survey rows left out of the definition (their problem is named): the names they
+        # declared, so that what refers to them is not also called unknown.
+        self.skipped_fields: set[str] = set()
 
     def refuse(
         self,
@@ -646,6 +651,8 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
     used_lists: set[str] = set()
     for number, row in sheets.get("survey", []):
         reader.columns("survey", number, row, _SURVEY_COLUMNS)
+        if row.get("name"):  # until the row is read into a field
+            reader.skipped_fields.add(row["name"])
         raw_type = " ".join(row.get("type", "").split())
         kind = _SIMPLE_TYPES.get(raw_type)
         choices: list[dict[str, Any]] = []
@@ -723,6 +730,7 @@ def definition_from_sheets(sheets: Mapping[str, list[Row]]) -> tuple[dict[str, A
         )
         reader.field_rows.append(number)
         reader.choice_rows.append(choice_rows)
+        reader.skipped_fields.discard(row.get("name") or "")
     for list_name in lists:
         if list_name not in used_lists:
             number = lists[list_name][0][0]
@@ -770,6 +778,12 @@ _PATH = re.compile(
 def _place(reader: _Reader, path: str) -> tuple[str, int | None, str | None]:
     """Where a definition error's path lives in the workbook."""
     match = _PATH.match(path)
+    if path == "fields":  # the questions as a whole (none, or too many): the survey sheet's
+        rows = reader.field_rows
+        return "survey", rows[MAX_FIELDS] if len(rows) > MAX_FIELDS else None, None
+    if path == "indicators":
+        rows = reader.indicator_rows
+        return "indicators", rows[MAX_INDICATORS] if len(rows) > MAX_INDICATORS else None, None
     if match is None:
         column = {"code": "form_id", "title": "form_title"}.get(path.split(".")[0], path or None)
         if path.startswith("title."):
@@ -794,11 +808,112 @@ def _place(reader: _Reader, path: str) -> tuple[str, int | None, str | None]:
     return "survey", row, column
 
 
+# Where a definition error names a field by another path key: the field it names.
+_REFERENCES = ("field", "numerator", "denominator", "compare")
+
+
+def _about_skipped(reader: _Reader, definition: Mapping[str, Any], path: str) -> bool:
+    """Whether a definition error is only that it names a survey row the reader left out
+    (that row's own problem is named already)."""
+    match = _PATH.match(path)
+    if match is None or not reader.skipped_fields:
+        return False
+    items = definition.get(match.group("part")) or []
+    i = int(match.group("i"))
+    if i >= len(items):
+        return False
+    item, rest = items[i], match.group("rest") or ""
+    key = rest.split(".")[0]
+    names: list[Any] = []
+    if match.group("part") == "fields":
+        if key == "relevant":
+            names.append((item.get("relevant") or {}).get("field"))
+        elif key in ("min", "max") and isinstance(item.get(key), str):
+            names.append(item[key].removeprefix("${").removesuffix("}"))
+    elif key in _REFERENCES:
+        names.append(item.get(key))
+    elif key == "choice":
+        names.extend(item.get(k) for k in ("field", "compare"))
+    return any(name in reader.skipped_fields for name in names if isinstance(name, str))
+
+
+def _definition_problems(
+    reader: _Reader, definition: Mapping[str, Any], issues: Sequence[Issue]
+) -> list[Problem]:
+    """The form rules' problems (``shared.forms``), placed on their sheet, row and column,
+    less those the reader's own problems already name: a row or a column it could not read,
+    a sheet that is missing, a reference to a row it left out."""
+    read = reader.problems
+    too_many_fields = any(i.field == "fields" and i.code == ErrorCode.TOO_MANY for i in issues)
+    problems: list[Problem] = []
+    for issue in issues:
+        sheet, row, column = _place(reader, issue.field)
+        if any((r.sheet, r.row) == (sheet, row) and r.column in (column, None) for r in read):
+            continue  # the reader's problem of this row (or cell) says it already
+        if column is None and any((r.sheet, r.row) == (sheet, row) for r in read):
+            continue
+        if issue.field == "fields" and any(r.sheet == "survey" for r in read):
+            continue  # no question read: the survey rows' problems say why
+        if _about_skipped(reader, definition, issue.field):
+            continue
+        refers = issue.code in (ErrorCode.UNKNOWN_FIELD_REF, ErrorCode.WRONG_FIELD_TYPE)
+        if too_many_fields and refers and issue.field.startswith("indicators["):
+            continue  # the questions were not read at all: nothing can name one
+        params: dict[str, str] = {"path": issue.field}
+        problem = "definition"
+        if issue.code == ErrorCode.INDICATOR_CODE_TAKEN:
+            problem = "indicator_code_taken"
+            match = _PATH.match(issue.field)
+            items = definition.get("indicators") or []
+            i = int(match.group("i")) if match else len(items)
+            params["code"] = str(items[i].get("code")) if i < len(items) else ""
+        problems.append(
+            Problem(
+                sheet,
+                row,
+                column,
+                f"{issue.field}: {issue.message}",
+                ErrorCode(issue.code),
+                problem,
+                params,
+            )
+        )
+    return problems
+
+
+def _in_order(problems: Iterable[Problem]) -> list[Problem]:
+    """Each problem once, in the order of the sheets (``SHEETS``: the file's first, sheets we
+    do not read last) and of their rows (a whole sheet's before its rows)."""
+    order = {name: i for i, name in enumerate(("file", *SHEETS))}
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for p in problems:
+        # a rule's problem once per cell (a choice list's code twice, for each question
+        # that uses the list); the reader's once per reason
+        said = None if p.problem in ("definition", "indicator_code_taken") else p.reason
+        key = (p.sheet, p.row, p.column, p.code, p.problem, said)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return sorted(
+        unique,
+        key=lambda p: (order.get(p.sheet, len(order)), p.sheet, p.row is not None, p.row or 0),
+    )
+
+
+TakenCodes = Iterable[str] | Callable[[str], Iterable[str]]
+
+
 def read_xlsform(
-    data: bytes, *, limit: int, taken_indicator_codes: Iterable[str] = ()
+    data: bytes, *, limit: int, taken_indicator_codes: TakenCodes = ()
 ) -> dict[str, Any]:
     """The form definition an XLSForm holds (checked by ``shared.forms``), or
-    ``XLSFormRefused`` naming every problem's sheet, row and column."""
+    ``XLSFormRefused`` naming every problem's sheet, row and column, all in one answer: the
+    reader's and, once it could build a definition, the form rules' too.
+
+    ``taken_indicator_codes``: the indicator codes other forms hold, or a function from the
+    workbook's form code to them (``server.results.forms.taken_indicator_codes``: another
+    version of the same code keeps its own)."""
     if len(data) > limit:
         too_large = XLSFormRefused(
             [
@@ -819,23 +934,14 @@ def read_xlsform(
         raise _not_a_workbook("empty")
     sheets = read_workbook(data)
     definition, reader = definition_from_sheets(sheets)
-    if reader.problems:
-        raise XLSFormRefused(reader.problems)
-    check = validate_form(definition, taken_indicator_codes=set(taken_indicator_codes))
+    if callable(taken_indicator_codes):
+        taken = set(taken_indicator_codes(definition.get("code") or ""))
+    else:
+        taken = set(taken_indicator_codes)
+    check = validate_form(definition, taken_indicator_codes=taken)
+    problems = list(reader.problems)
     if check.definition is None:
-        problems = []
-        for issue in check.errors:
-            sheet, row, column = _place(reader, issue.field)
-            problems.append(
-                Problem(
-                    sheet,
-                    row,
-                    column,
-                    f"{issue.field}: {issue.message}",
-                    ErrorCode(issue.code),
-                    "definition",
-                    {"path": issue.field},
-                )
-            )
-        raise XLSFormRefused(problems)
+        problems += _definition_problems(reader, definition, check.errors)
+    if problems or check.definition is None:
+        raise XLSFormRefused(_in_order(problems))
     return check.definition.as_dict()
