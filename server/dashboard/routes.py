@@ -48,6 +48,7 @@ from server.deps import EngineDep, SessionDep, SettingsDep
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
 from server.projects import service as projects_service
 from server.projects.models import Project, Target
+from server.results import observation_queries as obs_queries
 from server.results.indicators import result_indicators
 from server.scope import can_write_project
 from server.sync.attachments import AttachmentFiles, open_photo, served_headers
@@ -858,6 +859,7 @@ def _observations_page(
     status: str,
     *,
     errors: FormState | None = None,
+    refused: bool = False,
     status_code: int = 200,
 ) -> Response:
     assert page.caller is not None
@@ -879,6 +881,7 @@ def _observations_page(
         values=FormState(project=project, form=form, status=status),
         statuses=STATUS_FILTERS,
         errors=errors or FormState(),
+        refused=refused,
         status_code=status_code,
         pagination=paginate(page.request, total=data.total, page_size=service.PAGE_SIZE),
     )
@@ -888,7 +891,32 @@ def _observations_page(
 def observations(
     page: SignedIn, session: SessionDep, project: str = "", form: str = "", status: str = ""
 ) -> Response:
-    return _observations_page(page, session, *_observation_filters(project, form, status))
+    """The list, filtered; a filter it cannot apply (an unknown form or project, another
+    country's alike, an unknown status) is named on the page, 400, as the API does."""
+    assert page.caller is not None
+    asked = status.strip()
+    project, form, status = _observation_filters(project, form, status)
+    issues = obs_queries.filter_issues(
+        session,
+        caller=page.caller,
+        filters=obs_queries.ObservationFilters(
+            project=project or None, form=form or None, status=status or None
+        ),
+    )
+    if asked and not status:
+        issues.append(Issue("status", ErrorCode.UNKNOWN_CODE, f"unknown status {asked!r}"))
+    if issues:
+        return _observations_page(
+            page,
+            session,
+            project,
+            form,
+            status,
+            errors=field_errors(page.t, ValidationFailed(issues, status_code=400)),
+            refused=True,
+            status_code=400,
+        )
+    return _observations_page(page, session, project, form, status)
 
 
 @router.get("/observations/download")
