@@ -422,8 +422,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _escape_cell(text: str) -> str:
+    """A choice's code or label as one cell of its line: a backslash doubled, a bar ``\\|`` (a
+    label "Control | usual" is not two cells); :func:`_cells` reads it back."""
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
 def choices_text(choices: Iterable[Mapping[str, Any]]) -> str:
-    """One line per choice: ``code | English | Français | Português | Español``."""
+    """One line per choice: ``code | English | Français | Português | Español``, a bar inside a
+    cell written ``\\|`` and a backslash ``\\\\`` (read back by :func:`_choices`)."""
     lines = []
     for choice in choices:
         labels = choice.get("label") or {}
@@ -432,7 +439,7 @@ def choices_text(choices: Iterable[Mapping[str, Any]]) -> str:
         ]
         while len(cells) > 2 and not cells[-1]:
             cells.pop()
-        lines.append(" | ".join(cells))
+        lines.append(" | ".join(_escape_cell(c) for c in cells))
     return "\n".join(lines)
 
 
@@ -582,12 +589,34 @@ def _labels(values: Mapping[str, str]) -> dict[str, str]:
     return {lang: text for lang, text in values.items() if text}
 
 
+def _cells(line: str) -> list[str]:
+    """A choice line's cells, split at its bars: ``\\|`` is a bar inside a cell, ``\\\\`` a
+    backslash; any other backslash is kept as typed."""
+    cells: list[str] = []
+    cell: list[str] = []
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if char == "\\" and i + 1 < len(line) and line[i + 1] in "\\|":
+            cell.append(line[i + 1])
+            i += 2
+            continue
+        if char == "|":
+            cells.append("".join(cell).strip())
+            cell = []
+        else:
+            cell.append(char)
+        i += 1
+    cells.append("".join(cell).strip())
+    return cells
+
+
 def _choices(text: str) -> list[dict[str, Any]]:
     out = []
     for line in text.splitlines():
         if not line.strip():
             continue
-        cells = [c.strip() for c in line.split("|")]
+        cells = _cells(line)
         labels = dict(zip(EDITOR_LANGUAGES, cells[1:], strict=False))
         out.append({"code": cells[0], "label": _labels(labels)})
     return out
