@@ -30,12 +30,12 @@ from sqlmodel import Session
 from server.accounts.auth import Caller
 from server.activities import queries
 from server.dashboard import charts, service
-from server.dashboard.i18n import N_, Translator
+from server.dashboard.i18n import N_, Translator, decimal_text
 from server.dashboard.web import TEMPLATES
 from server.errors import ConfigError, Forbidden, ValidationFailed, invalid
 from server.indicators import service as indicators
 from server.projects import service as projects_service
-from server.projects.models import Project
+from server.projects.models import Project, Target
 from server.scope import sees_everything
 from shared.catalogue import THEMATIC_AREAS, Role
 from shared.errors import ErrorCode, Issue
@@ -243,9 +243,15 @@ class ResultSection:
     value: float | None  # this quarter
     previous: float | None
     baseline: float | None
-    target: float | None  # for this quarter (or the year holding it)
-    uplift: float | None  # demonstration against control, when the indicator compares
+    # each project's target of the shortest period holding the quarter, combined over projects
+    target: float | None
+    uplift: float | None  # the first compared choice against the second
     chart: charts.Chart
+    compared: tuple[str, str] | None = None  # the two compared choices, by their labels
+    # A sum or count against targets of a longer period (the year): that period and its value
+    # from its start to the quarter's end, the figure the target is set against.
+    to_date_period: str | None = None
+    to_date: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +412,41 @@ def indicator_name(definition: Mapping[str, Any], language: str) -> str:
     return _text_of(definition.get("names") or definition.get("name"), language)
 
 
+def result_formatter(t: Translator) -> charts.Formatter:
+    """A result's value as the API rounds it (2 decimals at most), as the dashboard's pages
+    write it (``results.formatter``)."""
+    return lambda v: decimal_text(v, "#,##0.##", t.language)
+
+
+def period_length(period: str) -> int:
+    first, last = period_bounds(period)
+    return (last - first).days
+
+
+def holding_target(goals: Iterable[Target], first: date, last: date) -> Target | None:
+    """Of one project's targets, the one of the shortest period holding ``first``–``last`` (a
+    quarter's before its year's), None when none holds it."""
+    holding = [g for g in goals if _covers(g.period, first, last)]
+    return min(holding, key=lambda g: period_length(g.period)) if holding else None
+
+
+def to_date_value(values: Mapping[str, float | None], period: str, quarter: str) -> float | None:
+    """A sum's or count's value over ``period`` from its start to the end of ``quarter``: the
+    sum of its quarters' values (``values`` by quarter label), None when none has one."""
+    start, _ = period_bounds(period)
+    _, end = period_bounds(quarter)
+    found = [v for q, v in values.items() if v is not None and _within(q, start, end)]
+    return float(sum(found)) if found else None
+
+
+def _within(quarter: str, start: date, end: date) -> bool:
+    try:
+        first, last = period_bounds(quarter)
+    except ValueError:
+        return False
+    return start <= first and last <= end
+
+
 def _combine(values: Sequence[float], additive: bool) -> float | None:
     if not values:
         return None
@@ -451,10 +492,25 @@ def _result_section(
     # A baseline is a target row of kind "baseline" (docs/results.md#result-indicators).
     baselines = [x for x in ours if getattr(x, "kind", "target") == "baseline"]
     goals = [x for x in ours if getattr(x, "kind", "target") != "baseline"]
-    target_line = [
-        _combine([float(g.value) for g in goals if _covers(g.period, first, last)], additive)
+    by_project: dict[Any, list[Any]] = {}
+    for g in goals:
+        by_project.setdefault(g.project_id, []).append(g)
+    # Per project the target of the shortest period holding the quarter, as the project page
+    # reads it; combined over projects, never over periods (a quarter's and its year's).
+    chosen = [
+        [x for x in (holding_target(mine, first, last) for mine in by_project.values()) if x]
         for _, first, last in quarters
     ]
+    target_line = [_combine([float(g.value) for g in held], additive) for held in chosen]
+    to_date_period, to_date = None, None
+    periods = {g.period for g in chosen[-1]}
+    if additive and len(periods) == 1:
+        (period,) = periods
+        if period_length(period) > period_length(quarters[-1][0]):
+            to_date_period = period
+            to_date = to_date_value(
+                {q: values[i] for i, (q, _, _) in enumerate(quarters)}, period, quarters[-1][0]
+            )
     before_end = [b for b in baselines if period_bounds(b.period)[0] <= quarters[-1][2]]
     latest: dict[Any, Any] = {}
     for b in sorted(before_end, key=lambda b: period_bounds(b.period)[0]):
@@ -481,7 +537,7 @@ def _result_section(
         series=series,
         x_label=t.gettext("Quarter"),
         y_label=unit or name,
-        fmt=service._formatter(t),
+        fmt=result_formatter(t),
         texts=service._texts(t),
     )
     this = by_quarter.get(quarters[-1][0], {})
@@ -497,7 +553,28 @@ def _result_section(
         target=target_line[-1],
         uplift=None if uplift is None else float(uplift),
         chart=chart,
+        compared=_compared(session, caller, t, definition) if uplift is not None else None,
+        to_date_period=to_date_period,
+        to_date=to_date,
     )
+
+
+def _compared(
+    session: Session, caller: Caller, t: Translator, definition: Mapping[str, Any]
+) -> tuple[str, str] | None:
+    """The two choices an uplift compares (the first against the second), by their labels in
+    the reader's language, as the project page's chart title names them."""
+    from server.dashboard import results as pages  # it reads the quarters from here
+    from server.results.indicators import result_indicators
+
+    indicator = result_indicators(session, caller).get(str(definition["code"]))
+    if indicator is None or not indicator.compare or len(indicator.compare_choices) < 2:
+        return None
+    names = pages.choice_labels(
+        pages._latest_form(session, caller, indicator.form), indicator.compare, t.language
+    )
+    first, second = indicator.compare_choices[:2]
+    return names.get(first, first), names.get(second, second)
 
 
 def _results(
@@ -693,7 +770,7 @@ def render_html(report: QuarterlyReport, t: Translator) -> str:
         "country_names": {c: t.country(c) for c in report.countries},
         "change": change,
         "figure": figure,
-        "num": service._formatter(t),
+        "num": result_formatter(t),
         "headline_name": headline_name,
         "indicator_name": lambda code: names.get(code) or t.label("indicator", code),
         "svg": svg_for_pdf,

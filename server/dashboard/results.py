@@ -22,7 +22,14 @@ from server.accounts.auth import Caller
 from server.activities.queries import RevisionPublic
 from server.dashboard import charts, service
 from server.dashboard.i18n import Translator, decimal_text
-from server.dashboard.report import parse_quarter, shift_quarter
+from server.dashboard.report import (
+    holding_target,
+    parse_quarter,
+    period_length,
+    result_formatter,
+    shift_quarter,
+    to_date_value,
+)
 from server.indicators import service as indicators
 from server.projects import service as projects_service
 from server.projects.models import Project, Site, Target
@@ -51,8 +58,9 @@ def _text(value: Any, language: str) -> str:
 
 
 def formatter(t: Translator) -> charts.Formatter:
-    """A result's value as the API rounds it (2 decimals at most), in the reader's locale."""
-    return lambda v: decimal_text(v, "#,##0.##", t.language)
+    """A result's value as the API rounds it (2 decimals at most), in the reader's locale (the
+    quarterly report writes them so too)."""
+    return result_formatter(t)
 
 
 def show_value(t: Translator, value: float | None) -> str:
@@ -124,6 +132,10 @@ class ResultPanel:
     baseline: float | None
     uplift: float | None
     observations_url: str
+    # A sum or count against a target of a longer period (its year): that period and its value
+    # from its start to the end of the latest quarter, the figure the target is set against.
+    to_date_period: str | None = None
+    to_date: float | None = None
 
 
 def _covers(period: str, first: date, last: date) -> bool:
@@ -150,11 +162,26 @@ def _quarters(found: Sequence[str]) -> list[tuple[str, date, date]]:
 
 def target_for(targets: Sequence[Target], first: date, last: date) -> float | None:
     """The target of the shortest period holding the quarter (a quarter's before its year's)."""
-    holding = [g for g in targets if _covers(g.period, first, last)]
-    if not holding:
-        return None
-    best = min(holding, key=lambda g: period_bounds(g.period)[1] - period_bounds(g.period)[0])
-    return float(best.value)
+    best = holding_target(targets, first, last)
+    return None if best is None else float(best.value)
+
+
+def to_date_of(
+    additive: bool,
+    targets: Sequence[Target],
+    quarter: str,
+    values: Mapping[str, float | None],
+) -> tuple[str | None, float | None]:
+    """What a quarter of a sum or count is judged by when its target is of a longer period (a
+    year's): that period and its value from its start to the quarter's end (``values`` by
+    quarter), "2026 to date: 1 200 of 1 000". (None, None) for a quarter's own target and for
+    the other aggregates (a mean, a ratio, a share, …), whose quarter is set against the target
+    as it is."""
+    _, first, last = parse_quarter(quarter)
+    best = holding_target(targets, first, last)
+    if not additive or best is None or period_length(best.period) <= period_length(quarter):
+        return None, None
+    return best.period, to_date_value(values, best.period, quarter)
 
 
 def baseline_for(baselines: Sequence[Target], last: date) -> float | None:
@@ -299,7 +326,16 @@ def _panel(
         baseline=baseline_line[-1],
         uplift=uplift,
         observations_url=f"/observations?project={project.id}&form={indicator.form}",
+        **_to_date(indicator.additive, goals, labels[-1], by_quarter),
     )
+
+
+def _to_date(
+    additive: bool, goals: Sequence[Target], quarter: str, rows: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    values = {q: None if r.get("value") is None else float(r["value"]) for q, r in rows.items()}
+    period, value = to_date_of(additive, goals, quarter, values)
+    return {"to_date_period": period, "to_date": value}
 
 
 def _holds(quarter: str, day: date) -> bool:
@@ -334,6 +370,10 @@ class ResultCell:
     tone: str  # on-track | behind | so-far | none
     period: str  # the quarter, e.g. 2026Q4
     in_progress: bool  # the quarter has not ended
+    # A sum or count against a target of a longer period: that period (its year) and its
+    # value up to the quarter's end, which the tone judges (``to_date_of``).
+    to_date_period: str | None = None
+    to_date: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,16 +385,27 @@ class ResultRow:
 
 
 def tone_of(
-    direction: str, value: float | None, target: float | None, *, growing: bool = False
+    direction: str,
+    value: float | None,
+    target: float | None,
+    *,
+    growing: bool = False,
+    running: bool = False,
 ) -> str:
     """ "on-track" when the value has reached the target in the indicator's direction.
 
     ``growing``: a sum or count of a quarter still in progress, which only grows until the
     quarter ends: it is judged only once the verdict cannot change (an increase that has reached
-    its target, a decrease already past it), else "so-far"."""
+    its target, a decrease already past it), else "so-far".
+
+    ``running``: a sum or count to date against the target of a longer period (its year) that
+    has not ended: ✓ once an increase has reached it, never ✗ before the period ends, else
+    "so-far" (progress, not a verdict)."""
     if value is None or target is None:
         return "none"
     reached = value <= target if direction == "decrease" else value >= target
+    if running:
+        return "on-track" if reached and direction != "decrease" else "so-far"
     if growing and reached == (direction == "decrease"):
         return "so-far"
     return "on-track" if reached else "behind"
@@ -373,9 +424,11 @@ def results_across_pilots(
             session, caller=caller, code=indicator.code, group_by=("project", "period:quarter")
         )
         latest: dict[str, dict[str, Any]] = {}
+        quarterly: dict[str, dict[str, float | None]] = {}
         for r in rows:
             if r.get("period") and r.get("value") is not None:
                 key = str(r["project"])
+                quarterly.setdefault(key, {})[str(r["period"])] = float(r["value"])
                 if key not in latest or str(r["period"]) > str(latest[key]["period"]):
                     latest[key] = r
         codes = {p.code: p for p in projects.values()}
@@ -398,6 +451,23 @@ def results_across_pilots(
             value = float(row["value"])
             target = target_for(goals, first, last)
             in_progress = first <= today <= last
+            to_date_period, to_date = to_date_of(
+                indicator.additive, goals, str(row["period"]), quarterly.get(project_code, {})
+            )
+            if to_date_period is not None:
+                tone = tone_of(
+                    indicator.direction,
+                    to_date,
+                    target,
+                    running=today <= period_bounds(to_date_period)[1],
+                )
+            else:
+                tone = tone_of(
+                    indicator.direction,
+                    value,
+                    target,
+                    growing=in_progress and indicator.additive,
+                )
             cells.setdefault(project.id, []).append(
                 ResultCell(
                     code=indicator.code,
@@ -407,14 +477,11 @@ def results_across_pilots(
                     value=value,
                     target=target,
                     baseline=baseline_for(baselines, last),
-                    tone=tone_of(
-                        indicator.direction,
-                        value,
-                        target,
-                        growing=in_progress and indicator.additive,
-                    ),
+                    tone=tone,
                     period=str(row["period"]),
                     in_progress=in_progress,
+                    to_date_period=to_date_period,
+                    to_date=to_date,
                 )
             )
     return [
