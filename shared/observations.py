@@ -194,14 +194,28 @@ def _bound(spec: Mapping[str, Any], key: str, kind: str) -> Any:
     return None if number is None else number
 
 
+def _bound_text(bound: Any) -> str:
+    """A bound as a person reads it: a whole number without ``.0`` (and without an exponent:
+    1000000000000000, not 1e+15), another number as Python writes it shortest."""
+    if isinstance(bound, float) and bound.is_integer():
+        return str(int(bound))
+    return str(bound)
+
+
 def _range_issue(field: str, value: Any, low: Any, high: Any) -> Issue:
-    if low is not None and high is not None:
-        span = f"from {low} to {high}"
-    elif low is not None:
-        span = f"of {low} or more"
-    else:
-        span = f"of {high} or less"
-    return issue(field, ErrorCode.VALUE_RANGE, value=value, span=span)
+    """The field's range as it is: its own minimum and maximum where set, the system's bound
+    (``MAX_MAGNITUDE``) on a side it leaves open or sets beyond it."""
+    low = -MAX_MAGNITUDE if low is None else max(low, -MAX_MAGNITUDE)
+    high = MAX_MAGNITUDE if high is None else min(high, MAX_MAGNITUDE)
+    low_text, high_text = _bound_text(low), _bound_text(high)
+    return issue(
+        field,
+        ErrorCode.VALUE_RANGE,
+        value=value,
+        span=f"from {low_text} to {high_text}",
+        low=low_text,
+        high=high_text,
+    )
 
 
 def check_value(spec: Mapping[str, Any], value: Any, field: str) -> Checked:
@@ -215,10 +229,9 @@ def check_value(spec: Mapping[str, Any], value: Any, field: str) -> Checked:
         if kind == "decimal" and isinstance(number, float) and number.is_integer():
             number = int(number) if abs(number) < 2**53 else number
         low, high = _bound(spec, "min", kind), _bound(spec, "max", kind)
-        if (low is not None and number < low) or (high is not None and number > high):
+        outside = (low is not None and number < low) or (high is not None and number > high)
+        if outside or abs(number) > MAX_MAGNITUDE:
             return None, [_range_issue(field, number, low, high)]
-        if abs(number) > MAX_MAGNITUDE:
-            return None, [_range_issue(field, number, -MAX_MAGNITUDE, MAX_MAGNITUDE)]
         return number, []
     if kind == "date":
         day = _parse_date(value)
