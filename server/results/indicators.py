@@ -308,30 +308,44 @@ class Sums:
     values: bytes = b""
 
 
-def value_of(indicator: ResultIndicator, s: Sums) -> float | int | None:
-    """A group's value; None (null) when nothing in it answers the indicator."""
+def raw_value_of(indicator: ResultIndicator, s: Sums) -> float | int | None:
+    """A group's value unrounded (what an uplift is computed from); None (null) when nothing
+    in it answers the indicator."""
     aggregate = indicator.aggregate
     if aggregate == "count":
         return s.n
     if not s.answered:
         return None
     if aggregate == "sum":
-        return _round(s.total, 4)
+        return s.total
     if aggregate == "mean":
-        return _round((s.total or 0.0) / s.answered)
+        return (s.total or 0.0) / s.answered
     if aggregate == "min":
-        return _round(s.low, 4)
+        return s.low
     if aggregate == "max":
-        return _round(s.high, 4)
+        return s.high
     if aggregate == "median":
-        return _round(s.median)
+        return s.median
     if aggregate == "share":
-        return _round(100 * (s.total or 0.0) / s.answered)
+        return 100 * (s.total or 0.0) / s.answered
     if aggregate == "ratio":
         if not s.den:
             return None
-        return _round(indicator.factor * (s.total or 0.0) / s.den)
+        return indicator.factor * (s.total or 0.0) / s.den
     return None
+
+
+# Sums, minima and maxima keep 4 decimals (kilograms to the gram); the others 2.
+_PLACES = {"sum": 4, "min": 4, "max": 4}
+
+
+def value_of(indicator: ResultIndicator, s: Sums) -> float | int | None:
+    """A group's value as shown: ``raw_value_of`` rounded; None (null) when nothing in it
+    answers the indicator."""
+    raw = raw_value_of(indicator, s)
+    if indicator.aggregate == "count" or raw is None:
+        return raw
+    return _round(raw, _PLACES.get(indicator.aggregate, 2))
 
 
 def _merge(a: Sums, b: Sums) -> Sums:
@@ -587,16 +601,18 @@ def result_groups(
         sums = _finished(indicator, folded)
         split = _finished(indicator, raw)
     groups = [ResultGroup(k, value_of(indicator, s)) for k, s in sums.items()]
-    by_group: dict[Key, dict[str, float | int | None]] = defaultdict(dict)
+    by_group: dict[Key, dict[str, Sums]] = defaultdict(dict)
     for k, s in split.items():
-        by_group[k[:-1]][str(k[-1])] = value_of(indicator, s)
+        by_group[k[:-1]][str(k[-1])] = s
     done = []
     for g in groups:
         side = by_group.get(g.key, {})
-        compare = {c: side.get(c) for c in choices}
-        done.append(
-            ResultGroup(g.key, g.value, compare, uplift(compare[choices[0]], compare[choices[1]]))
+        compare = {c: value_of(indicator, side[c]) if c in side else None for c in choices}
+        # the uplift from the unrounded values: 0.014 over 0.006 is 133.33, not 0.01 over 0.01
+        first, second = (
+            raw_value_of(indicator, side[c]) if c in side else None for c in choices[:2]
         )
+        done.append(ResultGroup(g.key, g.value, compare, uplift(first, second)))
     return done
 
 
