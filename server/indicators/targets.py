@@ -44,7 +44,7 @@ from server.projects.models import Project, Target
 from server.results.indicators import ResultIndicator, project_actual, result_indicators
 from server.scope import project_scope
 from shared.geography import REGIONS, region_of
-from shared.indicators import IndicatorCode, months_between, period_bounds
+from shared.indicators import TARGETABLE, IndicatorCode, months_between, period_bounds
 
 TARGET_COLUMNS: tuple[str, ...] = ("indicator", "period", "sex", "target", "actual", "value")
 _MEANS = frozenset({IndicatorCode.WOMEN_SHARE, IndicatorCode.COUNTRIES_REACHED})
@@ -171,6 +171,15 @@ def with_actuals(
     the target's period, or up to ``count_to`` when that comes first."""
     found = _targets(session, where, count_to)
     results = result_indicators(session) if found else {}
+    # A target of an indicator no form defines any more (dropped before that was refused),
+    # or of another project's form's, counts in nothing (docs/results.md#targets-of-result-
+    # indicators); the targets API still lists it, so that it can be deleted.
+    found = [
+        t
+        for t in found
+        if t.indicator in TARGETABLE
+        or (t.indicator in results and results[t.indicator].applies_to(t.project_id))
+    ]
     targets = [t for t in found if t.indicator not in results]
     done_results = _result_actuals(
         session, [t for t in found if t.indicator in results], results, where

@@ -187,7 +187,8 @@ def list_targets(
     period: Annotated[Text | None, Query(max_length=8)] = None,
 ) -> Page[TargetPublic]:
     results = result_indicators(session, caller)
-    if problems := service.target_list_issues(period, indicator, results):
+    held = service.held_indicator_codes(session, caller, indicator)
+    if problems := service.target_list_issues(period, indicator, results, held):
         raise ValidationFailed(problems, status_code=400)  # a bad query, as every list's
     targets, total = service.list_targets(
         session,

@@ -9,7 +9,7 @@ audit entry, all in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
@@ -413,8 +413,33 @@ class ResultKind(Protocol):
     @property
     def aggregate(self) -> str: ...
 
+    def applies_to(self, project_id: uuid.UUID) -> bool:
+        """Whether ``project_id`` may have a target of it (a global form's, or its own)."""
+        ...
+
 
 _NO_RESULTS: Mapping[str, ResultKind] = {}
+
+
+def _applying(results: Mapping[str, ResultKind], project_id: uuid.UUID) -> dict[str, ResultKind]:
+    """The result indicators a target of ``project_id`` may name: the global forms' and the
+    project's own forms' (another project's form's is as unknown, whoever asks)."""
+    return {code: kind for code, kind in results.items() if kind.applies_to(project_id)}
+
+
+def held_indicator_codes(
+    session: Session, caller: Caller | None, indicator: str | None
+) -> frozenset[str]:
+    """``indicator`` when a target or baseline in the caller's scope holds it, whatever
+    defines it now: one of an indicator a form no longer defines stays listable, so that it
+    can be found and deleted (docs/results.md#targets-of-result-indicators)."""
+    code = (indicator or "").strip().upper()
+    if not code or caller is None:
+        return frozenset()
+    found = session.exec(
+        select(Target.id).where(col(Target.indicator) == code, target_scope(caller)).limit(1)
+    ).first()
+    return frozenset({code}) if found is not None else frozenset()
 
 
 def _new_site_problems(project: Project | None, data: Mapping[str, Any]) -> list[Issue]:
@@ -589,14 +614,16 @@ def target_list_issues(
     period: str | None,
     indicator: str | None = None,
     results: Mapping[str, ResultKind] = _NO_RESULTS,
+    held: Collection[str] = (),
 ) -> list[Issue]:
     """The targets' filters: a label that is not a period, or an indicator neither the
-    catalogue nor ``results`` knows (any case), is a bad query, not an empty list."""
+    catalogue nor ``results`` knows (any case) and no target in scope ``held``s, is a bad
+    query, not an empty list."""
     found = []
     if period and (problem := period_issue(period)) is not None:
         found.append(problem)
     code = (indicator or "").strip().upper()
-    if code and code not in INDICATORS and code not in results:
+    if code and code not in INDICATORS and code not in results and code not in held:
         found.append(Issue("indicator", ErrorCode.UNKNOWN_CODE, f"unknown indicator {code!r}"))
     return found
 
@@ -612,10 +639,12 @@ def target_list_rules(
     """``GET /targets``'s filter checks, beside FastAPI's limits (``server.deps.rules``), with
     the result indicators ``results`` the caller may name."""
     period, indicator = data.get("period"), data.get("indicator")
+    code = indicator if isinstance(indicator, str) else None
     return target_list_issues(
         period if isinstance(period, str) else None,
-        indicator if isinstance(indicator, str) else None,
+        code,
         results,
+        held_indicator_codes(session, caller, code),
     )
 
 
@@ -639,6 +668,7 @@ def create_target(
         raise Forbidden(
             "only a country officer of this project's country or an admin may set targets"
         )
+    results = _applying(results, project.id)
     errors = _new_target_problems(project, data, results)
     if errors:
         raise ValidationFailed(errors)
@@ -806,6 +836,8 @@ def new_target_rules(
     """``POST /targets``'s rule checks (server.deps.rules, with the published forms' result
     indicator codes): those of ``create_target``."""
     project = _readable_project(session, caller=caller, project_id=data.get("project_id"))
+    if project is not None:
+        results = _applying(results, project.id)
     return _new_target_problems(project, data, results)
 
 
@@ -819,6 +851,10 @@ def update_target(
 ) -> Target:
     target = get_target(session, caller=caller, target_id=target_id)
     project = _writable_project(session, caller, target.project_id, "change targets")
+    results = _applying(results, project.id)
+    # a target of an indicator no form defines any more keeps its own code (changeable, then
+    # deletable), read as a plain number
+    known = (*INDICATOR_CODES, *results, target.indicator)
     result = validate_target(
         {
             "project_id": str(target.project_id),
@@ -827,7 +863,7 @@ def update_target(
             "value": value,
             "sex": target.sex,
         },
-        indicators=(*INDICATOR_CODES, *results),
+        indicators=known,
         percent=_percentages(results),
     )
     _raise_if_invalid(result)

@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 from server.accounts.auth import Caller
 from server.columns import utcnow
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
-from server.projects.models import Project
+from server.projects.models import Project, Target
 from server.records import audit
 from server.records.changes import record_change
 from server.results.models import Form
@@ -231,6 +231,72 @@ def _state(form: Form) -> dict[str, Any]:
     }
 
 
+# --- indicators that targets hold ----------------------------------------------------------
+
+
+def _defined_codes(session: Session, code: str) -> set[str]:
+    """The indicator codes form ``code`` defines now: its latest published or retired
+    version's (``result_indicators``); none before its first publication."""
+    latest = session.exec(
+        select(Form.indicators)
+        .where(col(Form.code) == code, col(Form.status).in_(("published", "retired")))
+        .order_by(col(Form.version).desc())
+        .limit(1)
+    ).first()
+    return {str(i.get("code")) for i in latest or [] if isinstance(i, Mapping) and i.get("code")}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def check_held_indicators(session: Session, code: str, indicators: Any) -> None:
+    """Refuse (409 ``state_conflict`` on ``indicators``) a version of form ``code`` whose
+    ``indicators`` drop or rename one the form defines now while targets or baselines hold it
+    (any project's): their achievement would have nothing to count. Those targets are deleted
+    (or made again for another indicator) first (docs/results.md#targets-of-result-indicators)."""
+    kept = {str(i.get("code")) for i in indicators or [] if isinstance(i, Mapping)}
+    dropped = _defined_codes(session, code) - kept
+    if not dropped:
+        return
+    rows = session.exec(
+        select(col(Target.indicator), col(Target.kind), func.count())
+        .where(col(Target.indicator).in_(dropped))
+        .group_by(col(Target.indicator), col(Target.kind))
+    ).all()
+    held: dict[str, dict[str, int]] = {}
+    for indicator, kind, n in rows:
+        held.setdefault(indicator, {})[kind] = int(n)
+    if not held:
+        return
+    parts = []
+    for indicator in sorted(held):
+        counts = held[indicator]
+        words = [_plural(counts[kind], kind) for kind in ("target", "baseline") if counts.get(kind)]
+        parts.append(f"{indicator} ({' and '.join(words)})")
+    names = ", ".join(sorted(held))
+    message = (
+        f"indicators: this version of {code} drops {', '.join(parts)}; delete those targets "
+        "and baselines, or make them again for another indicator, before dropping or "
+        "renaming the indicator"
+    )
+    raise ValidationFailed(
+        [
+            Issue(
+                "indicators",
+                ErrorCode.STATE_CONFLICT,
+                message,
+                {
+                    "indicators": names,
+                    "targets": str(sum(c.get("target", 0) for c in held.values())),
+                    "baselines": str(sum(c.get("baseline", 0) for c in held.values())),
+                },
+            )
+        ],
+        status_code=409,
+    )
+
+
 # --- writing --------------------------------------------------------------------------------
 
 
@@ -271,6 +337,7 @@ def create_draft(
                 f"form {definition.code!r} already has a draft (version {draft.version}, "
                 f"id {draft.id}): change that one"
             )
+        check_held_indicators(session, definition.code, definition.as_dict()["indicators"])
     clean = definition.as_dict()
     now = utcnow()
     form = Form(
@@ -322,6 +389,7 @@ def update_form(
         data = {k: merged[k] for k in DEFINITION_KEYS}
         return create_form(session, caller=caller, data=data, project=project)
     definition = check_definition(session, {k: merged[k] for k in DEFINITION_KEYS})
+    check_held_indicators(session, form.code, definition.as_dict()["indicators"])
     before = _state(form)
     clean = definition.as_dict()
     form.title, form.fields, form.indicators = clean["title"], clean["fields"], clean["indicators"]
@@ -371,6 +439,7 @@ def publish(
     if form.status != "draft":
         raise Conflict(f"version {form.version} of {form.code} is {form.status}, not a draft")
     check_definition(session, _definition_of(form))
+    check_held_indicators(session, form.code, form.indicators)
     now = utcnow()
     form.status, form.published_at, form.updated_at = "published", now, now
     session.add(form)
@@ -449,6 +518,11 @@ def ensure_shipped_forms(session: Session, definitions: Sequence[Mapping[str, An
                 continue
             latest = versions[-1]
             if latest.status == "retired" or _definition_of(latest) == wanted:
+                continue
+            try:
+                check_held_indicators(session, code, wanted["indicators"])
+            except ValidationFailed as held:
+                done.append(f"{code}: skipped, {held.issues[0].message}")
                 continue
         form = create_draft(session, data=wanted, project=None, actor_id=None)
         publish(session, form, actor_id=None, country=None)

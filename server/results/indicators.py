@@ -91,6 +91,12 @@ class ResultIndicator:
     selects: Mapping[str, tuple[str, ...]] = dataclass_field(default_factory=dict)
     # the form author's translations of ``unit`` (docs/results.md#units)
     unit_label: Mapping[str, str] = dataclass_field(default_factory=dict)
+    # the form's project; None for a global form
+    project_id: uuid.UUID | None = None
+
+    def applies_to(self, project_id: uuid.UUID) -> bool:
+        """Whether a project may have a target of it: a global form's, or its own form's."""
+        return self.project_id is None or self.project_id == project_id
 
     @property
     def additive(self) -> bool:
@@ -128,7 +134,13 @@ def result_indicators(
     projects, docs/roles.md), chosen in the query: another country's project form and its
     indicators are unknown to it. Without a caller, every form's (the server's own uses)."""
     statement = (
-        sa.select(_form.c.code, _form.c.version, _form.c.fields, _form.c.indicators)
+        sa.select(
+            _form.c.code,
+            _form.c.version,
+            _form.c.project_id,
+            _form.c.fields,
+            _form.c.indicators,
+        )
         .where(_form.c.status.in_(("published", "retired")))
         .order_by(_form.c.code, _form.c.version)
     )
@@ -166,6 +178,7 @@ def result_indicators(
                 direction=str(i.get("direction") or "increase"),
                 selects=selects,
                 unit_label=_text(i.get("unit_label")) if i.get("unit_label") else {},
+                project_id=form.project_id,
             )
     return dict(sorted(found.items()))
 
