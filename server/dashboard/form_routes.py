@@ -4,7 +4,6 @@ through ``server.results.forms``; ``server.dashboard.forms`` shapes the pages.""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Annotated
 
@@ -15,7 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from server.dashboard import forms as pages
 from server.dashboard import session as cookies
-from server.dashboard.i18n import N_, Translator
+from server.dashboard.i18n import N_
 from server.dashboard.web import (
     CheckedForm,
     CsrfRejected,
@@ -94,23 +93,11 @@ def _forms_page(
         project=str(project) if project else "",
         statuses=FORM_STATUSES,
         writable=pages.writable_projects(session, caller=page.caller),
-        problems=[_problem_view(page.t, p) for p in problems or []],
+        problems=[pages.problem_view(page.t, p) for p in problems or []],
         upload_error=upload_error,
         values=values or FormState(),
         status_code=status_code,
     )
-
-
-def _problem_view(t: Translator, problem: xlsform.Problem) -> pages.ProblemView:
-    """``pages.problem_view``, the taken indicator code named in the sentence itself."""
-    view = pages.problem_view(t, problem)
-    if problem.problem == "indicator_code_taken" and problem.params.get("code"):
-        sentence = t.gettext(
-            N_("Another indicator already has the code %(code)s: choose another one."),
-            code=problem.params["code"],
-        )
-        return dataclasses.replace(view, sentence=sentence, detail="")
-    return view
 
 
 @router.get("/forms")

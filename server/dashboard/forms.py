@@ -225,12 +225,17 @@ def _unit_labels(raw: Mapping[str, Any]) -> Mapping[str, str] | None:
     return labels if isinstance(labels, Mapping) else None
 
 
+def quoted(t: Translator, text: str) -> str:
+    """``text`` between the reader's quotation marks: “…” in English, « … » in French."""
+    return t.gettext("“%(text)s”", text=text)
+
+
 def _bound(t: Translator, value: Any, type_: str, by_name: Mapping[str, Mapping[str, Any]]) -> str:
     if value is None:
         return ""
     if (other := bound_field(value)) is not None:  # another answer: "“Farmers visited”"
         label = text_in(by_name.get(other, {}).get("label"), t.language) or other
-        return f"“{label}”"
+        return quoted(t, label)
     if type_ in NUMERIC_TYPES:
         decimals = 0 if isinstance(value, int) or float(value).is_integer() else 2
         return t.number(value, decimals)
@@ -250,7 +255,7 @@ def preview_fields(t: Translator, fields: Sequence[Mapping[str, Any]]) -> list[P
                 str(c.get("code")): text_in(c.get("label"), t.language)
                 for c in target.get("choices") or []
             }
-            codes = [f"“{labels.get(str(c), str(c))}”" for c in condition.get("in") or []]
+            codes = [quoted(t, labels.get(str(c), str(c))) for c in condition.get("in") or []]
             relevant = t.gettext(
                 "Shown only when “%(field)s” is %(codes)s.",
                 field=text_in(target.get("label"), t.language) or str(condition["field"]),
@@ -791,6 +796,9 @@ PROBLEM_WORDS: dict[str, str] = {
     "unzips_too_large": N_("The workbook unzips to more than %(limit)s bytes."),
     "too_large": N_("The file is larger than %(limit)s bytes."),
     "headers": N_("The column headings could not be read (a heading written twice, for one)."),
+    "indicator_code_taken": N_(
+        "Another indicator already has the code %(code)s: choose another one."
+    ),
     "sheet_unsupported": N_(
         "A sheet named “%(sheet)s” is not read: only survey, choices, settings and indicators."
     ),

@@ -360,3 +360,43 @@ def test_a_bound_copied_from_the_preview_reads_as_a_number() -> None:
     assert _bound_value("-2.5", "decimal", "en") == -2.5
     # French pages group thousands with U+202F: "100 000" copied back read as text too
     assert _bound_value("100\u202f000", "integer", "fr") == 100_000
+
+
+def test_a_french_reader_sees_french_quotation_marks_around_labels_in_the_preview(
+    client: TestClient, engine: Engine, world: World
+) -> None:
+    # The sentences were translated with « », the labels put in them with “ ” by the code:
+    # « “Parcelle” » side by side on one line.
+    form = {
+        "code": "PLOT_CHECK",
+        "title": {"en": "Plots"},
+        "fields": [
+            {
+                "name": "plot",
+                "type": "select_one",
+                "label": {"en": "Plot", "fr": "Parcelle"},
+                "choices": [
+                    {"code": "demo", "label": {"en": "Demonstration", "fr": "Démonstration"}},
+                    {"code": "control", "label": {"en": "Control", "fr": "Témoin"}},
+                ],
+            },
+            {"name": "visited", "type": "integer", "label": {"en": "Visited", "fr": "Visités"}},
+            {
+                "name": "applying",
+                "type": "integer",
+                "label": {"en": "Applying", "fr": "Appliquant"},
+                "min": 0,
+                "max": "${visited}",
+                "relevant": {"field": "plot", "in": ["demo"]},
+            },
+        ],
+    }
+    form_id = _form(engine, form, published=True)
+    sign_in(client, engine, world.expert)
+    client.cookies.set(cookies.LANGUAGE_COOKIE, "fr")
+    page = main_of(client.get(f"/forms/{form_id}").text)
+    assert (
+        "Affiché seulement quand «\u202fParcelle\u202f» vaut «\u202fDémonstration\u202f»." in page
+    )
+    assert "«\u202fVisités\u202f»" in page
+    assert "“" not in page and "”" not in page
