@@ -149,11 +149,15 @@ async def import_xlsform(page: SignedIn, form: CheckedForm, session: SessionDep)
         )
     except (ValidationFailed, Conflict) as exc:
         session.rollback()
-        codes = [i.code for i in exc.issues] if isinstance(exc, ValidationFailed) else [exc.code]
+        said = (
+            [explain(page.t, i.code, i.params) for i in exc.issues]
+            if isinstance(exc, ValidationFailed)
+            else [explain(page.t, exc.code, exc.params)]
+        )
         return _forms_page(
             page,
             session,
-            upload_error=" ".join(dict.fromkeys(explain(page.t, c) for c in codes)),
+            upload_error=" ".join(dict.fromkeys(said)),
             values=values,
             status_code=exc.status_code,
         )

@@ -731,7 +731,7 @@ def place_errors(t: Translator, issues: Iterable[Issue], state: EditorState) -> 
     errors = FormState()
     for issue in issues:
         key, line = input_of(issue.field or "")
-        words = explain(t, issue.code)
+        words = explain(t, issue.code, issue.params)
         typed = _typed_number_of(state, key)
         if issue.code == ErrorCode.NOT_NUMBER and typed is not None:
             words = _number_words(t, typed) or words

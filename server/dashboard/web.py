@@ -316,6 +316,15 @@ DETAILED: dict[ErrorCode, tuple[str, frozenset[str]]] = {
         ),
         frozenset({"countries"}),
     ),
+    # A form version that drops or renames indicators targets or baselines hold
+    # (server.results.forms.check_held_indicators).
+    ErrorCode.STATE_CONFLICT: (
+        N_(
+            "Targets or baselines hold %(indicators)s: delete them, or make them again for "
+            "another indicator, before this version drops or renames it."
+        ),
+        frozenset({"indicators"}),
+    ),
 }
 
 
@@ -485,12 +494,12 @@ class PageRoute(APIRoute):
                 if exc.status_code >= 500:
                     raise
                 t = translator_for(request)
-                codes = (
-                    [i.code for i in exc.issues]
+                said = (
+                    [explain(t, i.code, i.params) for i in exc.issues]
                     if isinstance(exc, ValidationFailed)
-                    else [exc.code]
+                    else [explain(t, exc.code, exc.params)]
                 )
-                message = " ".join(dict.fromkeys(explain(t, c) for c in codes))
+                message = " ".join(dict.fromkeys(said))
                 return error_page(request, exc.status_code, message)
 
         return page_handler

@@ -9,6 +9,7 @@ changes and deletes them so that they can be repaired.
 
 from __future__ import annotations
 
+import html
 import uuid
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlmodel import Session
 from server.dashboard import session as dashboard_cookies
 from server.projects.models import Target
 from tests.factories import World
+from tests.server.dashboard.conftest import token_for
 from tests.server.results.test_forms_api import _import, _workbook
 
 CODE = "REV_DROP_SUM"
@@ -219,3 +221,32 @@ def test_a_target_of_an_unknown_indicator_can_be_listed_changed_and_deleted(
     for code in (GONE, "NEVER_USED_CODE"):
         unknown = client.get(f"/api/v1/targets?indicator={code}", headers=auth)
         assert unknown.status_code == 400 and unknown.json()["code"] == "unknown_code"
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", f"Targets or baselines hold {CODE}: delete them"),
+        ("fr", f"Des cibles ou des références de départ portent sur {CODE}"),
+    ],
+)
+def test_the_dashboard_names_the_held_indicator_when_publishing_is_refused(
+    client: TestClient, session: Session, language: str, words: str
+) -> None:
+    # The dashboard said only "not possible in the record's current state".
+    world = World(session)
+    form_id = _published(client, world)
+    draft = client.patch(
+        f"/api/v1/forms/{form_id}", json={"indicators": []}, headers=world.auth("officer_lso")
+    )
+    assert draft.status_code == 200, draft.text
+    _hold(client, world)
+    draft_id = draft.json()["id"]
+    client.cookies.set(dashboard_cookies.SESSION_COOKIE, world.tokens["officer_lso"])
+    client.cookies.set(dashboard_cookies.LANGUAGE_COOKIE, language)
+    csrf = token_for(client, f"/forms/{draft_id}")
+    answer = client.post(f"/forms/{draft_id}/publish", data={"csrf_token": csrf})
+    assert answer.status_code == 409, answer.text
+    assert words in html.unescape(answer.text)
+    published = client.get(f"/api/v1/forms/{draft_id}", headers=world.auth("officer_lso"))
+    assert published.json()["status"] == "draft"
