@@ -172,8 +172,9 @@ def with_actuals(
     found = _targets(session, where, count_to)
     results = result_indicators(session) if found else {}
     # A target of an indicator no form defines any more (dropped before that was refused),
-    # or of another project's form's, counts in nothing (docs/results.md#targets-of-result-
-    # indicators); the targets API still lists it, so that it can be deleted.
+    # or of another project's form's, counts in nothing
+    # (docs/results.md#targets-of-result-indicators); the targets API still lists it, so that
+    # it can be deleted.
     found = [
         t
         for t in found
