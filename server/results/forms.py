@@ -83,11 +83,12 @@ def list_forms(
         conditions.append(col(Form.project_id).is_(None))
     elif scope == "project":
         conditions.append(col(Form.project_id).is_not(None))
-    if latest:
+    if latest:  # each code's newest version (of the status asked, when one is)
         newer = sa.alias(Form.__table__, "newer")  # type: ignore[attr-defined]
-        conditions.append(
-            ~sa.exists().where(newer.c.code == col(Form.code), newer.c.version > col(Form.version))
-        )
+        later = [newer.c.code == col(Form.code), newer.c.version > col(Form.version)]
+        if status:
+            later.append(newer.c.status == status)
+        conditions.append(~sa.exists().where(*later))
     query = select(Form).where(*conditions)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(
