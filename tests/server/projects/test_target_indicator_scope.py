@@ -1,8 +1,8 @@
 """A target's indicator is one that applies to its project: a catalogue indicator, a global
 form's result indicator, or one of that project's own forms'
-(docs/results.md#targets-of-result-indicators). Another project's form's indicator is an unknown indicator for it (422
-``unknown_code``), even for an admin, who may read every form; a target made so before this
-rule counts in no achievement."""
+(docs/results.md#targets-of-result-indicators). Another project's form's indicator is an
+unknown indicator for it (422 ``unknown_code``), even for an admin, who may read every form; a
+target made so before this rule counts in no achievement."""
 
 from __future__ import annotations
 
