@@ -399,14 +399,13 @@ def tone_of(
     its target, a decrease already past it), else "so-far".
 
     ``running``: a sum or count to date against the target of a longer period (its year) that
-    has not ended: ✓ once an increase has reached it, never ✗ before the period ends, else
-    "so-far" (progress, not a verdict)."""
+    has not ended, which grows the same way until that period ends: judged by the same rule
+    (✓ once an increase has reached it, ✗ once a decrease is past it), else "so-far"
+    (progress, not a verdict)."""
     if value is None or target is None:
         return "none"
     reached = value <= target if direction == "decrease" else value >= target
-    if running:
-        return "on-track" if reached and direction != "decrease" else "so-far"
-    if growing and reached == (direction == "decrease"):
+    if (growing or running) and reached == (direction == "decrease"):
         return "so-far"
     return "on-track" if reached else "behind"
 

@@ -224,10 +224,11 @@ def test_a_year_that_ended_short_of_its_target_is_a_cross(
     assert "result-behind" in row and "✗" in row
 
 
-def test_running_means_no_cross_before_the_period_ends() -> None:
+def test_running_is_judged_only_once_the_verdict_cannot_change() -> None:
+    # A sum to date only grows until its period ends, as a quarter in progress does.
     assert tone_of("increase", 1200.0, 1000.0, running=True) == "on-track"
     assert tone_of("increase", 600.0, 1000.0, running=True) == "so-far"
-    assert tone_of("decrease", 1200.0, 1000.0, running=True) == "so-far"
+    assert tone_of("decrease", 1200.0, 1000.0, running=True) == "behind"  # already past it
     assert tone_of("decrease", 600.0, 1000.0, running=True) == "so-far"
 
 
