@@ -27,7 +27,7 @@ from server.activities.models import Activity, Attachment
 from server.dashboard.i18n import Translator, decimal_text
 from server.dashboard.results import _text, show_answer
 from server.dashboard.service import VOCABULARY_OF_FIELD, describe, may_review_anything
-from server.dashboard.targets import number_message
+from server.dashboard.targets import LONGEST_NUMBER, typed_number_problem
 from server.dashboard.web import FormState, explain, form_text
 from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed, invalid
 from server.projects.models import Participant, Project, Site
@@ -48,8 +48,6 @@ PARTICIPANT_VOCABULARY = {"sex": "sex", "category": "category"}
 YES_NO_FIELDS = frozenset({"disability"})
 # Coordinates and years read without thousands separators.
 PLAIN_NUMBER = "0.######"
-# No field's number is typed longer than this; longer text is no number (and never reaches int()).
-LONGEST_NUMBER = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -621,7 +619,7 @@ def _custom_values(
             values[name] = (conflict.device_values or {}).get(name)
         elif choice == "custom" and inputs[name]:
             typed = entered[f"value.{name}"].strip()
-            if inputs[name] == "number" and _number_problem(t, typed):
+            if inputs[name] == "number" and typed_number_problem(t, typed):
                 continue
             values[name] = _read(t, inputs[name], typed)
     return values
@@ -635,22 +633,10 @@ def _unread_numbers(
     found = {}
     for name in conflict.fields or []:
         if entered[f"choice.{name}"] == "custom" and inputs[name] == "number":
-            problem = _number_problem(t, entered[f"value.{name}"].strip())
+            problem = typed_number_problem(t, entered[f"value.{name}"].strip())
             if problem:
                 found[name] = problem
     return found
-
-
-def _number_problem(t: Translator, text: str) -> str:
-    """What is wrong with ``text`` as a number the reader typed (read as the tablet reads it,
-    ``shared.typography.read_typed_number``), in the target form's words; "" when it reads."""
-    if len(text) > LONGEST_NUMBER:
-        return number_message(t, "")  # no number: an example written the reader's way
-    try:
-        read_typed_number(text, t.language)
-    except TypedNumberError:
-        return number_message(t, text)
-    return ""
 
 
 def _read(t: Translator, kind: str, text: str) -> Any:

@@ -27,7 +27,7 @@ from starlette.datastructures import FormData
 
 from server.accounts.auth import Caller
 from server.dashboard.i18n import N_, Translator
-from server.dashboard.targets import number_message
+from server.dashboard.targets import LONGEST_NUMBER, typed_number_problem
 from server.dashboard.web import FormState, explain
 from server.errors import Forbidden
 from server.projects.models import Project
@@ -571,10 +571,6 @@ def apply_action(state: EditorState, action: str) -> bool:
     return True
 
 
-# No bound or factor is typed longer than this (the inputs' maxlength): longer text is no number.
-LONGEST_NUMBER = 40
-
-
 def _bound_value(text: str, type_: str, language: str) -> Any:
     """A bound as typed: for numeric fields a number when it reads as one in the reader's
     ``language``, as the tablet reads it (``shared.typography.read_typed_number``: "1.234" is
@@ -734,7 +730,7 @@ def place_errors(t: Translator, issues: Iterable[Issue], state: EditorState) -> 
         words = explain(t, issue.code, issue.params)
         typed = _typed_number_of(state, key)
         if issue.code == ErrorCode.NOT_NUMBER and typed is not None:
-            words = _number_words(t, typed) or words
+            words = typed_number_problem(t, typed) or words
         if line:
             words = t.gettext("Line %(line)s: %(error)s", line=line, error=words)
         if key in errors:
@@ -759,18 +755,6 @@ def _typed_number_of(state: EditorState, key: str) -> str | None:
     if index >= len(rows) or (name == "factor") != (found.group(1) == "i"):
         return None
     return str(rows[index].get(name) or "")
-
-
-def _number_words(t: Translator, typed: str) -> str:
-    """Why ``typed`` is refused as a number: unclear, or no number ("" when it reads, as a
-    factor of 0 does: the rules' own words say why then)."""
-    if len(typed) > LONGEST_NUMBER:
-        return number_message(t, "")  # no number: an example written the reader's way
-    try:
-        read_typed_number(typed, t.language)
-    except TypedNumberError:
-        return number_message(t, typed)
-    return ""
 
 
 # The editor's vocabularies, for its select inputs.

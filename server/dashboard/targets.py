@@ -58,6 +58,24 @@ def read_number(text: str, language: str) -> int | float | str | None:
         return text.strip()
 
 
+# No number is typed longer than this (the inputs' maxlength): longer text is no number, and
+# never reaches the reader's rules.
+LONGEST_NUMBER = 40
+
+
+def typed_number_problem(t: Translator, text: str) -> str:
+    """What is wrong with ``text`` as a number the reader typed (read as the tablet reads it,
+    ``shared.typography.read_typed_number``), in :func:`number_message`'s words; "" when it
+    reads."""
+    if len(text) > LONGEST_NUMBER:
+        return number_message(t, "")  # no number: an example written the reader's way
+    try:
+        read_typed_number(text, t.language)
+    except TypedNumberError:
+        return number_message(t, text)
+    return ""
+
+
 def number_message(t: Translator, text: str) -> str:
     """What is wrong with ``text`` as a number, in the reader's words: for an unclear one, how
     to write each thing it may mean; else an example of a number written the reader's way."""
