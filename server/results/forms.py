@@ -324,6 +324,7 @@ def create_draft(
     """``create_form`` without the caller's checks: for the command line and init-db, where
     the operator acts as an administrator (``actor_id`` None)."""
     definition = check_definition(session, {k: data.get(k) for k in DEFINITION_KEYS})
+    clean = definition.as_dict()
     versions = _versions(session, definition.code)
     if versions:
         owner = versions[-1].project_id
@@ -338,8 +339,7 @@ def create_draft(
                 f"form {definition.code!r} already has a draft (version {draft.version}, "
                 f"id {draft.id}): change that one"
             )
-        check_held_indicators(session, definition.code, definition.as_dict()["indicators"])
-    clean = definition.as_dict()
+        check_held_indicators(session, definition.code, clean["indicators"])
     now = utcnow()
     form = Form(
         code=definition.code,
@@ -390,9 +390,9 @@ def update_form(
         data = {k: merged[k] for k in DEFINITION_KEYS}
         return create_form(session, caller=caller, data=data, project=project)
     definition = check_definition(session, {k: merged[k] for k in DEFINITION_KEYS})
-    check_held_indicators(session, form.code, definition.as_dict()["indicators"])
-    before = _state(form)
     clean = definition.as_dict()
+    check_held_indicators(session, form.code, clean["indicators"])
+    before = _state(form)
     form.title, form.fields, form.indicators = clean["title"], clean["fields"], clean["indicators"]
     after = _state(form)
     diff = {k: v for k, v in before.items() if after[k] != v}
