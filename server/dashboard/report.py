@@ -413,8 +413,8 @@ def indicator_name(definition: Mapping[str, Any], language: str) -> str:
 
 
 def result_formatter(t: Translator) -> charts.Formatter:
-    """A result's value as the API rounds it (2 decimals at most), as the dashboard's pages
-    write it (``results.formatter``)."""
+    """A result's value as the API rounds it (2 decimals at most), in the reader's locale: the
+    report's and the dashboard's results pages (``results``) write them so."""
     return lambda v: decimal_text(v, "#,##0.##", t.language)
 
 

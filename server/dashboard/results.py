@@ -57,14 +57,8 @@ def _text(value: Any, language: str) -> str:
     return "" if value is None else str(value)
 
 
-def formatter(t: Translator) -> charts.Formatter:
-    """A result's value as the API rounds it (2 decimals at most), in the reader's locale (the
-    quarterly report writes them so too)."""
-    return result_formatter(t)
-
-
 def show_value(t: Translator, value: float | None) -> str:
-    return "–" if value is None else formatter(t)(value)
+    return "–" if value is None else result_formatter(t)(value)
 
 
 def result_rows(
@@ -136,14 +130,6 @@ class ResultPanel:
     # from its start to the end of the latest quarter, the figure the target is set against.
     to_date_period: str | None = None
     to_date: float | None = None
-
-
-def _covers(period: str, first: date, last: date) -> bool:
-    try:
-        start, end = period_bounds(period)
-    except ValueError:
-        return False
-    return start <= first and last <= end
 
 
 def _quarters(found: Sequence[str]) -> list[tuple[str, date, date]]:
@@ -236,7 +222,7 @@ def _panel(
     baseline_line = tuple(baseline_for(baselines, last) for _, _, last in quarters)
     name = indicator.label(t.language)
     unit = t.unit(indicator.unit, indicator.unit_label)
-    fmt, texts = formatter(t), service._texts(t)
+    fmt, texts = result_formatter(t), service._texts(t)
     series = [charts.Series(name, values, RESULT_COLOR)]
     if any(v is not None for v in target_line):
         series.append(charts.Series(t.gettext("Target"), target_line, TARGET_LINE))
