@@ -10,47 +10,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sync.protocol import Change, FieldError, MutationResult, Op, ResultStatus
+from sync.protocol import Change, FieldError, Op, ResultStatus
 from sync.store import DeviceStore, NewPhoto
 from tests.sync.receipts import Issuer, change
-
-
-def _activity(**fields: Any) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "project_id": str(uuid.uuid4()),
-        "type": "field_day",
-        "title": "Study tour",
-        "start_date": "2025-03-14",
-        "end_date": "2025-03-14",
-        "captured_at": "2025-03-14T10:00:00+02:00",
-        "attendance": [],
-        **fields,
-    }
-
-
-def _pull(store: DeviceStore, record: dict[str, Any], version: int, **server: Any) -> None:
-    store.apply_pull(
-        [
-            Change(
-                entity="activity",
-                id=record["id"],
-                op=Op.UPSERT,
-                version=version,
-                data={**record, "status": "submitted", **server},
-            )
-        ],
-        cursor=str(uuid.uuid4()),
-    )
-
-
-def _answer(store: DeviceStore, status: ResultStatus, version: int, *errors: FieldError) -> None:
-    store.acknowledge(
-        [
-            MutationResult(seq=m.seq, id=m.id, status=status, version=version, errors=list(errors))
-            for m in store.pending()
-        ]
-    )
+from tests.sync.test_discard_refused import _activity, _answer, _pull
 
 
 def _half_sent_photo(store: DeviceStore, tmp_path: Path) -> tuple[dict[str, Any], str, Path]:
@@ -58,7 +21,7 @@ def _half_sent_photo(store: DeviceStore, tmp_path: Path) -> tuple[dict[str, Any]
     is this tablet's), and a photo added here: its details taken by the server, its bytes not
     all sent (the link was cut)."""
     record = _activity()
-    _pull(store, record, 2)
+    _pull(store, "activity", record, 2)
     source = tmp_path / "tour.jpg"
     source.write_bytes(b"\xff\xd8\xff\xe0" + b"t" * 5000)
     photo_id = str(uuid.uuid4())
@@ -97,7 +60,7 @@ def test_a_delete_refused_as_a_conflict_brings_the_record_back_and_its_upload_go
     store: DeviceStore, tmp_path: Path, issuer: Issuer
 ) -> None:
     record, photo_id, _path = _half_sent_photo(store, tmp_path)
-    _pull(store, record, 3, title="Study tour, renamed by the office")
+    _pull(store, "activity", record, 3, title="Study tour, renamed by the office")
     store.delete_record("activity", record["id"])
 
     _answer(store, ResultStatus.CONFLICT, 3)
