@@ -404,7 +404,9 @@ def validate_observation(
         site_id = clean.get("site_id")
         if project is not None and sites is not None and site_id and site_id not in sites:
             found.append(
-                issue("site_id", ErrorCode.SITE_NOT_IN_PROJECT, value=site_id, project=project.id)
+                issue(
+                    "site_id", ErrorCode.SITE_NOT_IN_PROJECT, value=site_id, project=project.named
+                )
             )
         return found
 

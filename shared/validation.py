@@ -207,7 +207,7 @@ MESSAGES: dict[ErrorCode, str] = {
         "{field}: '{value}' is not the project this record is checked against ('{expected}')"
     ),
     ErrorCode.SITE_NOT_IN_PROJECT: (
-        "{field}: '{value}' is not a site of project '{project}'; choose one of its sites "
+        "{field}: '{value}' is not a site of project {project}; choose one of its sites "
         "or leave the site empty"
     ),
     ErrorCode.OUTSIDE_COUNTRY: (
@@ -321,6 +321,14 @@ class ProjectFacts:
     solutions: tuple[str, ...]
     start_date: date
     end_date: date
+    # What messages call the project: a person knows it by its code, not by its id. Empty where
+    # the caller does not know it; messages then fall back to the id.
+    code: str = ""
+
+    @property
+    def named(self) -> str:
+        """The project as a message names it: its code, else its id."""
+        return self.code or self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -1251,14 +1259,10 @@ def _site_of_project(
     )
     if site is not None and (project_id is None or str(site.project_id).lower() == project_id):
         return []
-    return [
-        issue(
-            "site_id",
-            ErrorCode.SITE_NOT_IN_PROJECT,
-            value=site_id,
-            project=project_id or "unknown",
-        )
-    ]
+    named = project_id or "unknown"
+    if project is not None and str(project.id).lower() == project_id:
+        named = project.named
+    return [issue("site_id", ErrorCode.SITE_NOT_IN_PROJECT, value=site_id, project=named)]
 
 
 def _topic_in_project(clean: Mapping[str, Any], project: ProjectFacts | None) -> list[Issue]:

@@ -315,6 +315,7 @@ def project_facts(project: Project) -> ProjectFacts:
         tuple(project.solutions or ()),
         project.start_date,
         project.end_date,
+        code=project.code,
     )
 
 
