@@ -78,6 +78,7 @@ class ErrorCode(StrEnum):
     NOT_FOR_TYPE = "not_for_type"
     TOO_FEW_CHOICES = "too_few_choices"
     UNKNOWN_FIELD_REF = "unknown_field_ref"
+    LATER_FIELD_REF = "later_field_ref"
     WRONG_FIELD_TYPE = "wrong_field_type"
     INDICATOR_CODE_TAKEN = "indicator_code_taken"
     XLSFORM_UNSUPPORTED = "xlsform_unsupported"
@@ -195,6 +196,10 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.NOT_FOR_TYPE: N_("This does not apply to this type of field or indicator."),
     ErrorCode.TOO_FEW_CHOICES: N_("This field needs more choices."),
     ErrorCode.UNKNOWN_FIELD_REF: N_("This refers to a field the form does not have."),
+    ErrorCode.LATER_FIELD_REF: N_(
+        "This refers to a field that comes later in the form: choose an earlier field, or move "
+        "that one up."
+    ),
     ErrorCode.WRONG_FIELD_TYPE: N_("The field referred to has the wrong type for this."),
     ErrorCode.INDICATOR_CODE_TAKEN: N_("Another indicator already has this code."),
     ErrorCode.XLSFORM_UNSUPPORTED: N_("Pilot Monitor does not support this part of the XLSForm."),

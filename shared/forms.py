@@ -376,8 +376,26 @@ def bound_field(bound: Any) -> str | None:
     return found.group(1) if found else None
 
 
+def _no_earlier_field(path: str, name: str, errors: _Errors, later: Collection[str]) -> None:
+    """A reference to a field that is not before this one: one that comes later in the form is
+    a matter of order (``later_field_ref``: move it up), any other a name the form lacks."""
+    if name in later:
+        errors.add(
+            path,
+            ErrorCode.LATER_FIELD_REF,
+            f"field {name!r} comes after this one; name an earlier field, or move {name!r} up",
+        )
+    else:
+        errors.add(path, ErrorCode.UNKNOWN_FIELD_REF, f"no field {name!r} before this one")
+
+
 def _bound(
-    value: Any, path: str, errors: _Errors, type_: str, earlier: Mapping[str, FormField]
+    value: Any,
+    path: str,
+    errors: _Errors,
+    type_: str,
+    earlier: Mapping[str, FormField],
+    later: Collection[str],
 ) -> Bound | None:
     if value is None:
         return None
@@ -387,7 +405,7 @@ def _bound(
     if (name := bound_field(value)) is not None:
         target = earlier.get(name)
         if target is None:
-            errors.add(path, ErrorCode.UNKNOWN_FIELD_REF, f"no field {name!r} before this one")
+            _no_earlier_field(path, name, errors, later)
             return None
         if (target.type == "date") != (type_ == "date") or target.type not in BOUNDED_TYPES:
             wants = "a date field" if type_ == "date" else "a number field"
@@ -450,7 +468,11 @@ def _check_choices(value: Any, path: str, errors: _Errors, type_: str) -> tuple[
 
 
 def _check_relevance(
-    value: Any, path: str, errors: _Errors, earlier: Mapping[str, FormField]
+    value: Any,
+    path: str,
+    errors: _Errors,
+    earlier: Mapping[str, FormField],
+    later: Collection[str],
 ) -> Relevance | None:
     if value is None:
         return None
@@ -464,11 +486,7 @@ def _check_relevance(
         return None
     target = earlier.get(name)
     if target is None:
-        errors.add(
-            f"{path}.field",
-            ErrorCode.UNKNOWN_FIELD_REF,
-            f"no field {name!r} before this one",
-        )
+        _no_earlier_field(f"{path}.field", name, errors, later)
         return None
     if not target.is_select:
         errors.add(
@@ -501,7 +519,11 @@ def _unit_label(value: Any, path: str, unit: str | None, errors: _Errors) -> dic
 
 
 def _check_field(
-    raw: Any, path: str, errors: _Errors, earlier: Mapping[str, FormField]
+    raw: Any,
+    path: str,
+    errors: _Errors,
+    earlier: Mapping[str, FormField],
+    later: Collection[str],
 ) -> FormField | None:
     if not isinstance(raw, Mapping):
         errors.add(path, ErrorCode.NOT_OBJECT, "a field is an object")
@@ -527,13 +549,13 @@ def _check_field(
     low = high = None
     choices: tuple[Choice, ...] = ()
     if type_ is not None:
-        low = _bound(raw.get("min"), f"{path}.min", errors, type_, earlier)
-        high = _bound(raw.get("max"), f"{path}.max", errors, type_, earlier)
+        low = _bound(raw.get("min"), f"{path}.min", errors, type_, earlier, later)
+        high = _bound(raw.get("max"), f"{path}.max", errors, type_, earlier, later)
         fixed = bound_field(low) is None and bound_field(high) is None
         if low is not None and high is not None and fixed and _above(low, high):
             errors.add(f"{path}.min", ErrorCode.MIN_ABOVE_MAX, f"min {low} is above max {high}")
         choices = _check_choices(raw.get("choices"), f"{path}.choices", errors, type_)
-    relevant = _check_relevance(raw.get("relevant"), f"{path}.relevant", errors, earlier)
+    relevant = _check_relevance(raw.get("relevant"), f"{path}.relevant", errors, earlier, later)
     if len(errors.items) > before or name is None or type_ is None:
         return None
     return FormField(
@@ -726,8 +748,11 @@ def validate_form(data: Any, *, taken_indicator_codes: Collection[str] = ()) -> 
         errors.add("fields", ErrorCode.REQUIRED, "a form has at least one field")
     fields: dict[str, FormField] = {}
     ok_fields = True
+    # Each field's name, so that a reference to a field further down says so.
+    names = [raw.get("name") if isinstance(raw, Mapping) else None for raw in raw_fields]
     for i, raw in enumerate(raw_fields):
-        checked = _check_field(raw, f"fields[{i}]", errors, fields)
+        later = {name for name in names[i + 1 :] if isinstance(name, str)}
+        checked = _check_field(raw, f"fields[{i}]", errors, fields, later)
         if checked is None:
             ok_fields = False
             # Keep the name known, so later references say what is wrong with them.

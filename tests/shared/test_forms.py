@@ -233,11 +233,18 @@ def test_compare_needs_two_choices_and_count_takes_no_field() -> None:
 
 
 def test_relevance_must_point_to_an_earlier_field() -> None:
+    """A field further down is a matter of order (move it up), told apart from a name the form
+    does not have at all, and from the field itself."""
     form = _form()
     form["fields"][0]["relevant"] = {"field": "practice", "in": ["x"]}
-    assert ("fields[0].relevant.field", ErrorCode.UNKNOWN_FIELD_REF) in [
-        (i.field, i.code) for i in validate_form(form).errors
-    ]
+    [problem] = [i for i in validate_form(form).errors if i.field == "fields[0].relevant.field"]
+    assert problem.code == ErrorCode.LATER_FIELD_REF
+    assert "'practice' comes after this one" in problem.message
+    for elsewhere in ("nowhere", form["fields"][0]["name"]):
+        form["fields"][0]["relevant"] = {"field": elsewhere, "in": ["x"]}
+        assert ("fields[0].relevant.field", ErrorCode.UNKNOWN_FIELD_REF) in [
+            (i.field, i.code) for i in validate_form(form).errors
+        ]
 
 
 def test_codes_taken_by_other_forms_are_refused() -> None:
@@ -306,7 +313,7 @@ def test_a_bound_may_name_an_earlier_field_of_its_kind() -> None:
         )  # after area_m2 and plot, before harvest_kg and sown
         return {(e.field, str(e.code)) for e in validate_form(bad).errors}
 
-    assert refused({"max": "${harvest_kg}"}) == {("fields[2].max", "unknown_field_ref")}  # later
+    assert refused({"max": "${harvest_kg}"}) == {("fields[2].max", "later_field_ref")}
     assert refused({"max": "${nowhere}"}) == {("fields[2].max", "unknown_field_ref")}
     assert refused({"min": "${plot}"}) == {("fields[2].min", "wrong_field_type")}
     assert refused({"min": "${area_m2}"}, "date") == {("fields[2].min", "wrong_field_type")}
