@@ -115,6 +115,8 @@ class ResultPanel:
     name: str
     unit: str  # in the reader's language, as a heading says it ("agriculteurs")
     latest_unit: str  # as the latest value says it ("1 agriculteur")
+    target_unit: str  # as the target says it, and the year to date set against it
+    baseline_unit: str
     form: str
     direction: str  # increase | decrease
     chart: charts.Chart
@@ -301,6 +303,8 @@ def _panel(
         name=name,
         unit=unit,
         latest_unit=t.unit(indicator.unit, indicator.unit_label, values[-1]),
+        target_unit=t.unit(indicator.unit, indicator.unit_label, target_line[-1]),
+        baseline_unit=t.unit(indicator.unit, indicator.unit_label, baseline_line[-1]),
         form=indicator.form,
         direction=indicator.direction,
         chart=chart,

@@ -1,19 +1,35 @@
 """The results features' leftovers from the M&E officer's review (docs/results.md), as the
-dashboard shows them: the form editor's words for a reference to a later field."""
+dashboard shows them: the form editor's words for a reference to a later field; a result's
+target and baseline with their unit on the project page."""
 
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from server.dashboard.i18n import Translator
 from server.dashboard.session import LANGUAGE_COOKIE
+from server.projects.models import Target
 from shared.errors import EXPLANATIONS, ErrorCode
-from tests.server.dashboard.conftest import main_of, token_for
+from tests.factories import make_observation, make_observation_form
+from tests.server.dashboard.conftest import main_of, sign_in, token_for
 from tests.server.dashboard.test_forms_pages import _editor_post, _stored
+from tests.server.dashboard.test_results import results_year
 from tests.server.dashboard.world import World
+
+HOUSEHOLDS = "T_LEFT_HOUSEHOLDS"
+HARVEST = "T_LEFT_HARVEST"
+
+
+def _facts(html: str, name: str) -> str:
+    """The line of figures under a result's heading on the project page, as text."""
+    start = html.index(f"<h3>{name}")
+    block = html[start : html.index("</p>", start)]
+    return unescape(re.sub(r"[ \t\n]+", " ", re.sub(r"<[^>]+>", " ", block)).strip())
 
 
 def test_a_relevance_naming_a_later_field_says_to_move_it_up_in_each_language(
@@ -58,3 +74,50 @@ def test_a_relevance_naming_a_later_field_says_to_move_it_up_in_each_language(
         lacking = Translator(language).gettext(EXPLANATIONS[ErrorCode.UNKNOWN_FIELD_REF])
         assert lacking not in html
     assert _stored(engine, "ORDER_CHECK") == []
+
+
+def test_a_results_target_and_baseline_carry_its_unit_as_its_value_does(
+    client: TestClient, engine: Engine, session: Session, world: World
+) -> None:
+    """ "Latest quarter: 2 households · target 1 · baseline 3" left the reader to guess what 1
+    and 3 count; each figure now says its unit, in the number's grammar and the reader's
+    language, and so does the year's target a sum to date is set against."""
+    year = results_year(world)
+    form = make_observation_form(session, code="T_LEFT_FORM")
+    form.indicators = [
+        {"code": HOUSEHOLDS, "name": {"en": "Households reached"}, "unit": "households",
+         "aggregate": "count"},
+        {"code": HARVEST, "name": {"en": "Harvest total"}, "unit": "kg", "aggregate": "sum",
+         "field": "harvest_kg"},
+    ]  # fmt: skip
+    session.add(form)
+    session.flush()
+    for kg in (600, 700):
+        make_observation(
+            session,
+            world.lso,
+            form,
+            observed_on=f"{year}-08-10",
+            values={"plot": "demo", "harvest_kg": kg, "plot_area_m2": 1000, "practice": "CA"},
+        )
+    for code, kind, period, value in (
+        (HOUSEHOLDS, "target", f"{year}Q3", 1),
+        (HOUSEHOLDS, "baseline", str(year - 1), 3),
+        (HARVEST, "target", str(year), 1500),
+        (HARVEST, "baseline", str(year - 1), 800),
+    ):
+        session.add(
+            Target(project_id=world.lso.id, indicator=code, kind=kind, period=period, value=value)
+        )
+    session.commit()
+    sign_in(client, engine, world.officer)
+    page = main_of(client.get(f"/projects/{world.lso.id}").text)
+    households = _facts(page, "Households reached").replace("\N{NO-BREAK SPACE}", "_")
+    assert "2_households · target 1_household · baseline 3_households" in households
+    harvest = _facts(page, "Harvest total").replace("\N{NO-BREAK SPACE}", "_")
+    assert "1,300_kg · target 1,500_kg" in harvest
+    assert f"{year} to date: 1,300 of 1,500_kg · baseline 800_kg" in harvest
+    client.cookies.set(LANGUAGE_COOKIE, "fr")
+    page = main_of(client.get(f"/projects/{world.lso.id}").text)
+    households = _facts(page, "Households reached").replace("\N{NO-BREAK SPACE}", "_")
+    assert "2_ménages · cible 1_ménage · référence 3_ménages" in households
