@@ -249,9 +249,13 @@ class ResultSection:
     chart: charts.Chart
     compared: tuple[str, str] | None = None  # the two compared choices, by their labels
     # A sum or count against targets of a longer period (the year): that period and its value
-    # from its start to the quarter's end, the figure the target is set against.
+    # from its start to the quarter's end, the figure the target is set against; summed over the
+    # projects holding a target, each over its own target's period.
     to_date_period: str | None = None
     to_date: float | None = None
+    # The projects' targets are of different periods (a year's and a quarter's): then
+    # ``to_date_period`` lists them, longest first ("2026, 2026Q3").
+    to_date_mixed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,13 +466,51 @@ def _covers(period: str, first: date, last: date) -> bool:
     return start <= first and last <= end
 
 
+def _to_date(
+    session: Session,
+    caller: Caller,
+    code: str,
+    filters: Mapping[str, str],
+    projects: Mapping[Any, str],
+    quarters: list[tuple[str, date, date]],
+    held: Sequence[Target],
+) -> tuple[str, float | None, bool]:
+    """A sum's or count's figure against its projects' targets for the last quarter, when one
+    of them is of a longer period (a year's): each project's value over its own target's period
+    from its start to the quarter's end (a quarter's target: the quarter), added up, as the
+    overview judges each project. With it the label (the period, or the periods longest first
+    when the projects' differ) and whether they differ. ``projects``: codes by id."""
+    rows = service.indicator_rows(
+        session,
+        caller=caller,
+        code=code,
+        group_by=("project", "period:quarter"),
+        filters=filters,
+        date_from=quarters[0][1],
+        date_to=quarters[-1][2],
+    )
+    by_project: dict[str, dict[str, float | None]] = {}
+    for r in rows:
+        value = None if r.get("value") is None else float(r["value"])
+        by_project.setdefault(str(r.get("project")), {})[str(r.get("period"))] = value
+    quarter = quarters[-1][0]
+    found = [
+        x
+        for g in held
+        if (x := to_date_value(by_project.get(projects[g.project_id], {}), g.period, quarter))
+        is not None
+    ]
+    periods = sorted({g.period for g in held}, key=lambda p: (-period_length(p), p))
+    return ", ".join(periods), float(sum(found)) if found else None, len(periods) > 1
+
+
 def _result_section(
     session: Session,
     caller: Caller,
     t: Translator,
     definition: Mapping[str, Any],
     filters: Mapping[str, str],
-    projects: set[Any],
+    projects: Mapping[Any, str],
     quarters: list[tuple[str, date, date]],
 ) -> ResultSection | None:
     code = str(definition["code"])
@@ -502,15 +544,14 @@ def _result_section(
         for _, first, last in quarters
     ]
     target_line = [_combine([float(g.value) for g in held], additive) for held in chosen]
-    to_date_period, to_date = None, None
-    periods = {g.period for g in chosen[-1]}
-    if additive and len(periods) == 1:
-        (period,) = periods
-        if period_length(period) > period_length(quarters[-1][0]):
-            to_date_period = period
-            to_date = to_date_value(
-                {q: values[i] for i, (q, _, _) in enumerate(quarters)}, period, quarters[-1][0]
-            )
+    # A sum or count against a longer period's target (a year's) is set against that period to
+    # date, per project, even where other projects' targets are the quarter's (docs/results.md).
+    to_date_period, to_date, mixed = None, None, False
+    quarter_length = period_length(quarters[-1][0])
+    if additive and any(period_length(g.period) > quarter_length for g in chosen[-1]):
+        to_date_period, to_date, mixed = _to_date(
+            session, caller, code, filters, projects, quarters, chosen[-1]
+        )
     before_end = [b for b in baselines if period_bounds(b.period)[0] <= quarters[-1][2]]
     latest: dict[Any, Any] = {}
     for b in sorted(before_end, key=lambda b: period_bounds(b.period)[0]):
@@ -556,6 +597,7 @@ def _result_section(
         compared=_compared(session, caller, t, definition) if uplift is not None else None,
         to_date_period=to_date_period,
         to_date=to_date,
+        to_date_mixed=mixed,
     )
 
 
@@ -593,10 +635,10 @@ def _results(
         label = shift_quarter(quarter, -back)
         first, last = quarter_days(label)
         quarters.append((label, first, last))
-    ids = {p.id for p in projects if scope.holds(p)}
+    codes = {p.id: p.code for p in projects if scope.holds(p)}
     found = []
     for definition in definitions:
-        section = _result_section(session, caller, t, definition, scope.filters(), ids, quarters)
+        section = _result_section(session, caller, t, definition, scope.filters(), codes, quarters)
         if section is not None:
             found.append(section)
     return found

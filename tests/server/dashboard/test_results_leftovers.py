@@ -1,6 +1,7 @@
 """The results features' leftovers from the M&E officer's review (docs/results.md), as the
 dashboard shows them: the form editor's words for a reference to a later field; a result's
-target and baseline with their unit on the project page."""
+target and baseline with their unit on the project page; the quarterly report's sum to date
+when the projects' targets are of different periods."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from server.accounts.auth import Caller
+from server.columns import utcnow
+from server.dashboard import report
 from server.dashboard.i18n import Translator
 from server.dashboard.session import LANGUAGE_COOKIE
 from server.projects.models import Target
@@ -121,3 +125,74 @@ def test_a_results_target_and_baseline_carry_its_unit_as_its_value_does(
     page = main_of(client.get(f"/projects/{world.lso.id}").text)
     households = _facts(page, "Households reached").replace("\N{NO-BREAK SPACE}", "_")
     assert "2_ménages · cible 1_ménage · référence 3_ménages" in households
+
+
+def _report_facts(session: Session, world: World, quarter: str, language: str) -> str:
+    data = report.build_report(
+        session,
+        caller=Caller(user=world.hq),
+        t=Translator(language),
+        quarter=quarter,
+        scope=report.ReportScope(country="LSO"),
+        now=utcnow(),
+    )
+    html = report.render_html(data, Translator(language))
+    return _facts(html, "Harvest total")
+
+
+def test_the_report_sets_a_sum_to_date_against_targets_of_different_periods(
+    session: Session, world: World
+) -> None:
+    """One project's target is the year's (1 000), the other's the quarter's (300): the report
+    printed no figure to set the combined 1 300 against. Each project is now judged over its own
+    target's period, as the overview does, and the figures added: the first project's year to
+    date (600 + 600) and the second's quarter (200), 1 400 of 1 300."""
+    year = results_year(world)
+    form = make_observation_form(session, code="T_LEFT_SUM_FORM")
+    form.indicators = [
+        {"code": HARVEST, "name": {"en": "Harvest total"}, "unit": "kg", "aggregate": "sum",
+         "field": "harvest_kg"},
+    ]  # fmt: skip
+    session.add(form)
+    session.flush()
+    for project, day, kg in (
+        (world.lso, f"{year}-05-10", 600),
+        (world.lso, f"{year}-08-10", 600),
+        (world.lso_storage, f"{year}-05-10", 50),  # before the quarter its target is of
+        (world.lso_storage, f"{year}-08-10", 200),
+    ):
+        make_observation(
+            session,
+            project,
+            form,
+            observed_on=day,
+            values={"plot": "demo", "harvest_kg": kg, "plot_area_m2": 1000, "practice": "CA"},
+        )
+    for project, period, value in (
+        (world.lso, str(year), 1000),
+        (world.lso_storage, f"{year}Q3", 300),
+    ):
+        session.add(
+            Target(
+                project_id=project.id, indicator=HARVEST, kind="target", period=period, value=value
+            )
+        )
+    session.commit()
+    facts = _report_facts(session, world, f"{year}Q3", "en")
+    assert "Target: 1,300" in facts
+    assert (
+        f"To date, each project over its own target’s period ({year}, {year}Q3): 1,400 of 1,300"
+        in facts
+    )
+    facts = _report_facts(session, world, f"{year}Q3", "fr")
+    assert f"({year}, {year}Q3)\u202f: 1\u202f400 sur 1\u202f300" in facts
+    # The same period for both (the year's): that period to date, summed over the projects.
+    session.add(
+        Target(
+            project_id=world.lso_storage.id, indicator=HARVEST, kind="target",
+            period=str(year), value=500,
+        )
+    )  # fmt: skip
+    session.commit()
+    facts = _report_facts(session, world, f"{year}Q4", "en")
+    assert f"{year} to date: 1,450 of 1,500" in facts
