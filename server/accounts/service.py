@@ -22,6 +22,7 @@ from server.accounts.auth import Caller
 from server.accounts.models import (
     AccessToken,
     Device,
+    EnrolmentCode,
     LoginFailure,
     PersonalToken,
     ProjectRef,
@@ -531,6 +532,18 @@ def update_user(
         for kind in (AccessToken, PersonalToken):
             _revoke_all(session, kind, user_id=user.id, now=now)
         after["tablets_revoked"] = _revoke_all(session, Device, user_id=user.id, now=now)
+        # An enrolment code not yet used is a way in too (a QR code on someone's desk).
+        withdrawn = session.execute(
+            sa_update(EnrolmentCode)
+            .where(
+                col(EnrolmentCode.user_id) == user.id,
+                col(EnrolmentCode.used_at).is_(None),
+                col(EnrolmentCode.expires_at) > now,
+            )
+            .values(expires_at=now)
+        )
+        if codes := int(getattr(withdrawn, "rowcount", 0) or 0):
+            after["enrolment_codes_withdrawn"] = codes
     _audit_change(
         session,
         user=user,
@@ -899,7 +912,10 @@ def authenticate(
         raise LoginFailed("wrong username or password")
     refuse_if_locked(session, username=username, source=source, now=now)
     user = get_by_username(session, username=username)
-    if user is None or not verify_password(password, user.password_hash) or not user.is_active:
+    # An unknown name takes a hash's time too (against a dummy hash), or the answer's speed
+    # would tell anyone which usernames exist.
+    known = verify_password(password, user.password_hash if user is not None else None)
+    if user is None or not known or not user.is_active:
         locked = count_failed_login(session, username=username, source=source, now=now)
         if user is not None:  # guesses at unknown names are counted, not written to the trail
             _audit_login(session, user, "login_locked" if locked else "login_failed")

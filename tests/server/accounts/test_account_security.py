@@ -193,6 +193,61 @@ def test_deactivating_a_person_revokes_their_tokens_and_tablets_for_good(
     assert _login(client, expert.username).status_code == 200
 
 
+def test_an_enrolment_code_issued_before_a_deactivation_does_not_work_after_it(
+    client: TestClient, session: Session
+) -> None:
+    """Reactivating restores no way in: a code issued before (a QR code left on a desk)
+    enrols no tablet once the account has been deactivated."""
+    world = World(session)
+    expert = world.users["expert_lso"]
+    issued = client.post(
+        "/api/v1/devices/enrol-codes",
+        json={"username": expert.username},
+        headers=world.auth("officer_lso"),
+    )
+    assert issued.status_code == 201, issued.text
+    for active in (False, True):
+        changed = client.patch(
+            f"/api/v1/users/{expert.id}",
+            json={"is_active": active},
+            headers=world.auth("officer_lso"),
+        )
+        assert changed.status_code == 200, changed.text
+    enrol = client.post(
+        "/api/v1/devices/enrol",
+        json={"enrolment_code": issued.json()["code"], "device_id": str(uuid.uuid4())},
+    )
+    assert enrol.status_code == 422, enrol.text
+    [problem] = enrol.json()["detail"]
+    assert (problem["field"], problem["code"]) == ("enrolment_code", "enrolment_code_expired")
+    session.rollback()
+    assert session.exec(select(Device).where(Device.user_id == expert.id)).all() == []
+
+
+def test_an_unknown_username_takes_a_password_check_too(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong password for a real name and any password for a name nobody has both cost one
+    argon2 check, so the answer's speed does not tell which usernames exist."""
+    import server.accounts.service as accounts
+
+    checked: list[str | None] = []
+
+    def check(password: str, password_hash: str | None) -> bool:
+        checked.append(password_hash)
+        return False
+
+    monkeypatch.setattr(accounts, "verify_password", check)
+    make_user(session, role="admin", countries=[], username="root")
+    session.commit()
+    for name in ("root", "nobody"):
+        with pytest.raises(accounts.LoginFailed):
+            authenticate(session, username=name, password="guess-guess", source="203.0.113.9")
+        session.rollback()
+    assert len(checked) == 2
+    assert checked[0] is not None and checked[1] is None
+
+
 # --- the session cookie ------------------------------------------------------------------------
 
 
