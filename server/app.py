@@ -99,8 +99,9 @@ _HTTP_CODES: dict[int, ErrorCode] = {
 
 def _unreadable_body(exc: StarletteHTTPException) -> str | None:
     """Why a body could not be read, when that is what FastAPI's or Starlette's 400 says:
-    JSON that is not UTF-8 text or nests past the decoder ("There was an error parsing the
-    body"), broken multipart form data. (JSON it could not decode is its 422 already.)"""
+    JSON that is not UTF-8 text, nests past the decoder or holds an integer longer than Python
+    reads (4 300 digits) ("There was an error parsing the body"), broken multipart form data.
+    (JSON it could not decode is its 422 already.)"""
     if exc.status_code != 400:
         return None
     cause = exc.__cause__ or exc.__context__
@@ -110,6 +111,9 @@ def _unreadable_body(exc: StarletteHTTPException) -> str | None:
         return "the body is not valid JSON (it nests too deeply)"
     if isinstance(cause, MultiPartException):
         return f"the body is not valid form data ({cause.message})"
+    if isinstance(cause, ValueError):
+        # The standard library's JSON reader refuses an integer of more than 4 300 digits.
+        return f"the body is not valid JSON ({str(cause).splitlines()[0][:200]})"
     return None
 
 
