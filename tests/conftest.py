@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +191,70 @@ def database_url_for(
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, migrated database on each backend."""
     return database_url_for(request, tmp_path)
+
+
+# --- a world built once per module -------------------------------------------------------------
+# A module whose tests each start from the same seeded rows builds them once per backend and
+# puts them back before each test: its own ``db_url`` returns ``seeded_url(request, tmp_path,
+# build)`` and its ``world`` fixture ``seeded_world(request, engine)``. Module scope: a module's
+# tests run together (xdist's worksteal may move some to the other worker, which builds its own),
+# so a world's access tokens never outlive it.
+
+
+@pytest.fixture(scope="module")
+def seeded_worlds() -> dict[str, tuple[Path | Snapshot, Any]]:
+    """Per backend, the module's seeded world: its SQLite file or its PostgreSQL rows, and the
+    object ``build`` returned."""
+    return {}
+
+
+def seeded_url(
+    request: pytest.FixtureRequest, folder: Path, build: Callable[[Session], Any]
+) -> str:
+    """As ``database_url_for``, but the database holds what ``build`` wrote through the session
+    it was given (committed): built at the module's first test on this backend, then a copy of
+    its SQLite file, or its PostgreSQL rows put back (``restore_snapshot``), for each test."""
+    worlds: dict[str, tuple[Path | Snapshot, Any]] = request.getfixturevalue("seeded_worlds")
+    backend: str = request.param
+    if backend not in worlds:
+        worlds[backend] = _seed(request, build)
+    source = worlds[backend][0]
+    if isinstance(source, Path):
+        return database_url_for(request, folder, template=source)
+    engine: Engine = request.getfixturevalue("pg_engine")
+    restore_snapshot(engine, source)
+    return engine.url.render_as_string(hide_password=False)
+
+
+def seeded_world(request: pytest.FixtureRequest, engine: Engine) -> Any:
+    """The object ``seeded_url``'s ``build`` returned for this test's backend. Tests share it:
+    they read it, never change it."""
+    worlds: dict[str, tuple[Path | Snapshot, Any]] = request.getfixturevalue("seeded_worlds")
+    return worlds["sqlite" if engine.dialect.name == "sqlite" else "postgresql"][1]
+
+
+def _seed(
+    request: pytest.FixtureRequest, build: Callable[[Session], Any]
+) -> tuple[Path | Snapshot, Any]:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        path = factory.mktemp("seeded") / "world.sqlite3"
+        shutil.copyfile(template, path)
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            with Session(write_engine(engine)) as session:
+                world = build(session)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            engine.dispose()
+        return path, world
+    pg: Engine = request.getfixturevalue("pg_engine")
+    _truncate_all(pg)
+    with Session(write_engine(pg)) as session:
+        world = build(session)
+    return take_snapshot(pg), world
 
 
 @pytest.fixture

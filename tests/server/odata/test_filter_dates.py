@@ -7,11 +7,14 @@ that names the property and the literal to write, never midnight UTC guessed."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from tests.conftest import seeded_url, seeded_world
 from tests.factories import World, detach, make_observation_form
 
 ODATA = "http://testserver/api/v1/odata/"
@@ -22,8 +25,7 @@ def _answer(client: TestClient) -> TestClient:
     return TestClient(client.app, raise_server_exceptions=False)
 
 
-@pytest.fixture
-def feed(client: TestClient, session: Session) -> tuple[TestClient, tuple[str, str]]:
+def _build(session: Session) -> World:
     world = World(session)
     make_observation_form(
         session,
@@ -32,6 +34,20 @@ def feed(client: TestClient, session: Session) -> tuple[TestClient, tuple[str, s
     )
     session.commit()
     detach(session)
+    return world
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database holding the module's world, built once per backend."""
+    return seeded_url(request, tmp_path, _build)
+
+
+@pytest.fixture
+def feed(
+    request: pytest.FixtureRequest, client: TestClient, engine: Engine
+) -> tuple[TestClient, tuple[str, str]]:
+    world: World = seeded_world(request, engine)
     made = client.post("/api/v1/tokens", json={"name": "Excel"}, headers=world.auth("hq"))
     assert made.status_code == 201, made.text
     return _answer(client), (world.users["hq"].username, made.json()["token"])

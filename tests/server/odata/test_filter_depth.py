@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg.errors
@@ -22,11 +23,13 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from lxml import etree
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.odata import filters
 from server.odata.filters import MAX_DEPTH, MAX_FILTER_LENGTH
 from server.odata.query import too_complex
+from tests.conftest import seeded_url, seeded_world
 from tests.factories import World, detach, make_observation, make_observation_form
 
 BASE = "/api/v1/odata/"
@@ -52,14 +55,25 @@ UNSUPPORTED: dict[str, Callable[[int], str]] = {
 }
 
 
-@pytest.fixture
-def world(session: Session) -> World:
+def _build(session: Session) -> World:
     world = World(session)
     form = make_observation_form(session, code=FORM)
     make_observation(session, world.project_lso, form)
     session.commit()
     detach(session)
     return world
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database holding the module's world, built once per backend."""
+    return seeded_url(request, tmp_path, _build)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, engine: Engine) -> World:
+    found: World = seeded_world(request, engine)
+    return found
 
 
 def _literal(edm: str, rng: random.Random) -> str:

@@ -7,14 +7,17 @@ additivity of its aggregate; by key and by ``$filter`` too."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.odata.entities import INDICATOR_VALUES
 from server.odata.filters import parse_filter, values_of
+from tests.conftest import seeded_url, seeded_world
 from tests.factories import World, detach
 from tests.server.results.helpers import HARVEST_INDICATORS, make_form, observe
 
@@ -23,8 +26,7 @@ RESULT_CODES = [i["code"] for i in HARVEST_INDICATORS]
 ADDITIVE = {"sum", "count"}  # a mean, median, min, max, share or ratio does not add up
 
 
-@pytest.fixture
-def world(session: Session) -> World:
+def _build(session: Session) -> World:
     world = World(session)
     form = make_form(session)
     harvests = [
@@ -47,6 +49,18 @@ def world(session: Session) -> World:
     session.commit()
     detach(session)
     return world
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database holding the module's world, built once per backend."""
+    return seeded_url(request, tmp_path, _build)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, engine: Engine) -> World:
+    found: World = seeded_world(request, engine)
+    return found
 
 
 def _feed(client: TestClient, world: World, role: str, path: str, **params: str) -> Any:
