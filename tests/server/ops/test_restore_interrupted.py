@@ -10,6 +10,7 @@ backup's rows and photos, the changed photos kept aside).
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from server.ops import pgtools, restore
 from server.ops.archive import BackupError, NoProgress
 from server.ops.backup import create_backup
 from server.ops.restore import RestoreInterrupted, restore_backup
+from tests.conftest import Snapshot, restore_snapshot, take_snapshot
 from tests.server.ops.test_cli import run_in_process
 from tests.server.ops.world import every_row, files_under, load_world
 
@@ -106,14 +108,88 @@ def _scene(db_url: str, tmp_path: Path, method: str) -> Scene:
     return scene
 
 
+@dataclass
+class _Made:
+    """A scene as ``_scene`` leaves it, kept for the module's other tests: its data directory
+    (the SQLite database in it), its archive, its rows and photos, and on PostgreSQL the rows
+    of the changed database."""
+
+    data: Path
+    archive: Path
+    method: str
+    backup_rows: dict[str, list[tuple[Any, ...]]]
+    backup_photos: dict[str, str]
+    changed_rows: dict[str, list[tuple[Any, ...]]]
+    changed_photos: dict[str, str]
+    snapshot: Snapshot | None
+
+
+@pytest.fixture(scope="module")
+def made_scenes() -> dict[tuple[str, str], _Made]:
+    return {}
+
+
 @pytest.fixture(params=["native", "logical"])
-def scene(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Iterator[Scene]:
-    native_pg = request.param == "native" and db_url.startswith("postgresql")
-    if native_pg and not pgtools.have("pg_dump"):
+def scene(
+    request: pytest.FixtureRequest,
+    db_url: str,
+    tmp_path: Path,
+    made_scenes: dict[tuple[str, str], _Made],
+) -> Iterator[Scene]:
+    """The scene of ``_scene``, made once per backend and backup method (a world loaded and
+    backed up, 0.5 to 1 s), then its database and data directory put back for each test; the
+    archive, which a restore only reads, is shared."""
+    backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    if request.param == "native" and backend == "postgresql" and not pgtools.have("pg_dump"):
         pytest.skip("pg_dump is not installed here")
-    made = _scene(db_url, tmp_path, request.param)
+    key = (backend, request.param)
+    if key not in made_scenes:
+        made_scenes[key] = _keep(request, db_url, request.param)
+    kept = made_scenes[key]
+    data = tmp_path / "data"
+    shutil.copytree(kept.data, data)
+    if kept.snapshot is None:
+        db_url = f"sqlite:///{data / 'pilotmon.sqlite3'}"
+    else:
+        restore_snapshot(request.getfixturevalue("pg_engine"), kept.snapshot)
+    settings = Settings(environment="test", data_dir=data, database_url=db_url, secret_key=SECRET)
+    made = Scene(
+        settings=settings,
+        engine=make_engine(db_url),
+        archive=kept.archive,
+        method=kept.method,
+        backup_rows=kept.backup_rows,
+        backup_photos=kept.backup_photos,
+        changed_rows=kept.changed_rows,
+        changed_photos=kept.changed_photos,
+    )
     yield made
     made.engine.dispose()
+
+
+def _keep(request: pytest.FixtureRequest, db_url: str, method: str) -> _Made:
+    factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    folder = factory.mktemp("scene")
+    if db_url.startswith("sqlite"):  # the test's fresh copy of the empty database
+        shutil.copyfile(db_url.removeprefix("sqlite:///"), folder / "pilotmon.sqlite3")
+    made = _scene(db_url, folder, method)
+    snapshot = None
+    if made.engine.dialect.name == "sqlite":
+        with made.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        snapshot = take_snapshot(made.engine)
+    made.engine.dispose()
+    return _Made(
+        data=made.settings.data_dir,
+        archive=made.archive,
+        method=made.method,
+        backup_rows=made.backup_rows,
+        backup_photos=made.backup_photos,
+        changed_rows=made.changed_rows,
+        changed_photos=made.changed_photos,
+        snapshot=snapshot,
+    )
 
 
 def _ctrl_c() -> None:
