@@ -247,11 +247,15 @@ def _check_pages(
     *,
     axe: bool = True,
 ) -> list[str]:
+    """Each page loaded once and checked at every width (the dashboard's layout is its CSS
+    alone, no script measures the window, so resizing lays it out as loading at that width
+    does; loading it again for each width cost a request and a render per page and width)."""
     problems = []
     d = audit.driver
     for name, path in pages.items():
+        _show(d, audit.base + path, widths[0])
         for width in widths:
-            _show(d, audit.base + path, width)
+            set_width(d, width)
             where = f"{role} {name} at {width} px"
             if overflow := _sideways(d):
                 problems.append(f"{where}: scrolls {overflow} px sideways")
@@ -262,12 +266,18 @@ def _check_pages(
             text = d.find_element("tag name", "body").text
             problems += [f"{where}: no space in “{m}”" for m in RUN_ON.findall(text)]
             _shoot(d, f"{role}-{name}", width)
-            # What opens in place (a chart's numbers, a form's details) must fit too.
-            if d.execute_script(
-                "const closed = [...document.querySelectorAll('details:not([open])')];"
-                "closed.forEach(x => { x.open = true; }); return closed.length;"
-            ) and (overflow := _sideways(d)):
-                problems.append(f"{where}, its details open: scrolls {overflow} px sideways")
+        # What opens in place (a chart's numbers, a form's details) must fit too.
+        if d.execute_script(
+            "const closed = [...document.querySelectorAll('details:not([open])')];"
+            "closed.forEach(x => { x.open = true; }); return closed.length;"
+        ):
+            for width in widths:
+                set_width(d, width)
+                if overflow := _sideways(d):
+                    problems.append(
+                        f"{role} {name} at {width} px, its details open: "
+                        f"scrolls {overflow} px sideways"
+                    )
     return problems
 
 
