@@ -46,6 +46,7 @@ MAX_QUARTERS = 12
 RESULT_COLOR = charts.PALETTE[0]
 TARGET_LINE = "#1f2d3b"
 BASELINE_LINE = "#8a97a5"
+TO_DATE_COLOR = charts.PALETTE[1]
 # The compared groups' colours (demo first, then control, …).
 GROUP_COLORS: tuple[str, ...] = ("#2f7d4f", "#c28a2b", "#3f6fb0", "#9b5b8f", "#6b7785")
 
@@ -226,6 +227,14 @@ def _panel(
     unit = t.unit(indicator.unit, indicator.unit_label)
     fmt, texts = result_formatter(t), service._texts(t)
     series = [charts.Series(name, values, RESULT_COLOR)]
+    # A sum or count against a year's target is judged by the year to date: that line meets
+    # the target line where the verdict is read (a quarter alone never reaches a year's target).
+    known = {
+        q: None if r.get("value") is None else float(r["value"]) for q, r in by_quarter.items()
+    }
+    to_date_line = tuple(to_date_of(indicator.additive, goals, q, known)[1] for q in labels)
+    if any(v is not None for v in to_date_line):
+        series.append(charts.Series(t.gettext("Year to date"), to_date_line, TO_DATE_COLOR))
     if any(v is not None for v in target_line):
         series.append(charts.Series(t.gettext("Target"), target_line, TARGET_LINE))
     if any(v is not None for v in baseline_line):
@@ -316,16 +325,9 @@ def _panel(
         baseline=baseline_line[-1],
         uplift=uplift,
         observations_url=f"/observations?project={project.id}&form={indicator.form}",
-        **_to_date(indicator.additive, goals, labels[-1], by_quarter),
+        to_date_period=to_date_of(indicator.additive, goals, labels[-1], known)[0],
+        to_date=to_date_line[-1],
     )
-
-
-def _to_date(
-    additive: bool, goals: Sequence[Target], quarter: str, rows: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Any]:
-    values = {q: None if r.get("value") is None else float(r["value"]) for q, r in rows.items()}
-    period, value = to_date_of(additive, goals, quarter, values)
-    return {"to_date_period": period, "to_date": value}
 
 
 def _holds(quarter: str, day: date) -> bool:

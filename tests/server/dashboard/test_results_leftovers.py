@@ -1,7 +1,7 @@
 """The results features' leftovers from the M&E officer's review (docs/results.md), as the
 dashboard shows them: the form editor's words for a reference to a later field; a result's
-target and baseline with their unit on the project page; the quarterly report's sum to date
-when the projects' targets are of different periods."""
+target and baseline with their unit on the project page, and a sum's year to date on its chart;
+the quarterly report's sum to date when the projects' targets are of different periods."""
 
 from __future__ import annotations
 
@@ -196,3 +196,69 @@ def test_the_report_sets_a_sum_to_date_against_targets_of_different_periods(
     session.commit()
     facts = _report_facts(session, world, f"{year}Q4", "en")
     assert f"{year} to date: 1,450 of 1,500" in facts
+
+
+def _chart_rows(html: str, code: str) -> list[list[str]]:
+    """The rows of a result panel's line chart's "Show the numbers" table, cells as text."""
+    panel = html[html.index(f'id="result-{code.lower()}"') :]
+    table = panel[panel.index("<table") : panel.index("</table>")]
+    return [
+        [
+            unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    ]
+
+
+def test_a_sums_chart_draws_the_year_to_date_it_is_judged_by(
+    client: TestClient, engine: Engine, session: Session, world: World
+) -> None:
+    """A sum against its year's target is judged by the year to date (docs/results.md), but its
+    chart drew the quarters alone under the year's target line, which no quarter reaches. The
+    year to date is drawn too, meeting the target where the verdict is read; a ratio, not
+    additive, gets no such line."""
+    year = results_year(world)
+    form = make_observation_form(session, code="T_LEFT_CHART_FORM")
+    form.indicators = [
+        {"code": HARVEST, "name": {"en": "Harvest total"}, "unit": "kg", "aggregate": "sum",
+         "field": "harvest_kg"},
+        {"code": "T_LEFT_YIELD", "name": {"en": "Harvest yield"}, "unit": "kg/ha",
+         "aggregate": "ratio", "numerator": "harvest_kg", "denominator": "plot_area_m2",
+         "factor": 10000},
+    ]  # fmt: skip
+    session.add(form)
+    session.flush()
+    for day, kg in ((f"{year - 1}-11-10", 900), (f"{year}-05-10", 600), (f"{year}-08-10", 700)):
+        make_observation(
+            session,
+            world.lso,
+            form,
+            observed_on=day,
+            values={"plot": "demo", "harvest_kg": kg, "plot_area_m2": 1000, "practice": "CA"},
+        )
+    for code, value in ((HARVEST, 1000), ("T_LEFT_YIELD", 7000)):
+        session.add(
+            Target(
+                project_id=world.lso.id,
+                indicator=code,
+                kind="target",
+                period=str(year),
+                value=value,
+            )
+        )
+    session.commit()
+    sign_in(client, engine, world.officer)
+    page = main_of(client.get(f"/projects/{world.lso.id}").text)
+    rows = _chart_rows(page, HARVEST)
+    assert rows[0] == ["Quarter", "Harvest total", "Year to date", "Target"]
+    by_quarter = {r[0]: r[1:] for r in rows[1:]}
+    # the year before has no target of its own: no year to date there
+    assert by_quarter[f"{year - 1}Q4"] == ["900", "–", "–"]
+    assert by_quarter[f"{year}Q1"] == ["–", "–", "1,000"]
+    assert by_quarter[f"{year}Q2"] == ["600", "600", "1,000"]
+    assert by_quarter[f"{year}Q3"] == ["700", "1,300", "1,000"]
+    assert "Year to date" not in _chart_rows(page, "T_LEFT_YIELD")[0]
+    client.cookies.set(LANGUAGE_COOKIE, "pt")
+    page = main_of(client.get(f"/projects/{world.lso.id}").text)
+    assert "Acumulado do ano" in _chart_rows(page, HARVEST)[0]
