@@ -68,6 +68,7 @@ WRAP_CATEGORIES = 6
 CHAR_WIDTH = WIDE.char_width
 
 Formatter = Callable[[float], str]
+NO_VALUE = "–"  # a cell or share with nothing to show, as the Translator writes None
 
 
 def plain_number(value: float) -> str:
@@ -92,11 +93,15 @@ class Series:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """One bullet bar: ``actual`` against ``target`` (both in the indicator's unit)."""
+    """One bullet bar: ``actual`` against ``target`` (both in the indicator's unit, ``actual``
+    None while nothing counted), ``achieved`` the share of the target reached as the
+    indicator judges it (``TARGET_ACHIEVEMENT``'s value: a ``decrease`` is measured from its
+    baseline), None when it cannot be judged."""
 
     label: str
-    actual: float
+    actual: float | None
     target: float
+    achieved: float | None
     detail: str = ""  # shown in the table after the label, e.g. the period
     group: str = ""  # a first line above the label, e.g. the project code
 
@@ -252,7 +257,7 @@ def _series_table(
     rows = []
     for i, category in enumerate(categories):
         values = [s.values[i] if i < len(s.values) else None for s in series]
-        row = [category, *("–" if v is None else fmt(v) for v in values)]
+        row = [category, *(NO_VALUE if v is None else fmt(v) for v in values)]
         if totals and len(series) > 1:
             row.append(fmt(sum(v for v in values if v is not None)))
         rows.append(row)
@@ -710,13 +715,6 @@ def line_chart(
 # --- progress (bullet) chart ---------------------------------------------------------------
 
 
-def achievement(actual: float, target: float) -> float | None:
-    """100 × actual / target, or None when there is no meaningful target."""
-    if target <= 0:
-        return None
-    return 100.0 * actual / target
-
-
 def progress_chart(
     *,
     key: str,
@@ -728,36 +726,59 @@ def progress_chart(
     summary: str = "",
     texts: Texts | None = None,
 ) -> Chart:
-    """One horizontal bar per item showing achievement (actual ÷ target), the target at 100 %."""
+    """One horizontal bar per item showing the share of its target reached, the target at
+    100 %. The share is the item's own (``Progress.achieved``), never worked out here: a
+    ``decrease`` is judged from its baseline. An item without one (nothing counted yet, no
+    baseline) keeps its row, an empty track and "–"."""
     texts = texts or Texts()
-    rows = [item for item in items if achievement(item.actual, item.target) is not None]
+    rows = list(items)
     if not rows:
         return _empty(key, title, texts)
     percent = percent or plain_percent
-    shares = [achievement(item.actual, item.target) or 0.0 for item in rows]
-    scale_max = nice_ticks(min(max(100.0, *shares), 200.0), count=4)[-1]
+    shares = [item.achieved for item in rows]
+    scale_max = nice_ticks(min(max(100.0, *(s or 0.0 for s in shares)), 200.0), count=4)[-1]
     bar = 14
 
+    def number(value: float | None) -> str:
+        return NO_VALUE if value is None else fmt(value)
+
+    def share_text(share: float | None) -> str:
+        return NO_VALUE if share is None else percent(share)
+
     def bar_row(
-        layout: Layout, item: Progress, share: float, middle: float, left: float, right: float
+        layout: Layout,
+        item: Progress,
+        share: float | None,
+        middle: float,
+        left: float,
+        right: float,
     ) -> list[str]:
         """The track, the bar, the 100 % mark and the share written after the track."""
         plot_width = layout.width - left - right
-        end = left + plot_width * min(share, scale_max) / scale_max
         mark = left + plot_width * 100 / scale_max
         full = f"{item.group} · {item.label}" if item.group else item.label
-        color = PALETTE[2] if share >= 100 else PALETTE[0]
-        return [
+        tip = (
+            f"{escape(full)}: {escape(number(item.actual))} / {escape(fmt(item.target))} "
+            f"({escape(share_text(share))})"
+        )
+        drawn = [
             f'<rect class="track" x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
-            f'width="{_attr(plot_width)}" height="{bar}" rx="3"/>',
-            f'<rect x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
-            f'width="{_attr(max(1.0, end - left))}" height="{bar}" '
-            f'rx="3" fill="{color}"><title>{escape(full)}: {escape(fmt(item.actual))}'
-            f" / {escape(fmt(item.target))} ({escape(percent(share))})</title></rect>",
+            f'width="{_attr(plot_width)}" height="{bar}" rx="3"><title>{tip}</title></rect>'
+        ]
+        if share is not None:
+            end = left + plot_width * max(0.0, min(share, scale_max)) / scale_max
+            color = PALETTE[2] if share >= 100 else PALETTE[0]
+            drawn.append(
+                f'<rect x="{_attr(left)}" y="{_attr(middle - bar / 2)}" '
+                f'width="{_attr(max(1.0, end - left))}" height="{bar}" '
+                f'rx="3" fill="{color}"><title>{tip}</title></rect>'
+            )
+        return [
+            *drawn,
             f'<line class="target" x1="{_attr(mark)}" x2="{_attr(mark)}" '
             f'y1="{_attr(middle - bar / 2 - 4)}" y2="{_attr(middle + bar / 2 + 4)}"/>',
             f'<text x="{_attr(layout.width - 2)}" y="{_attr(middle + layout.font_size / 3)}" '
-            f'text-anchor="end">{escape(percent(share))}</text>',
+            f'text-anchor="end">{escape(share_text(share))}</text>',
         ]
 
     def scale(layout: Layout, left: float, right: float, top: float, bottom: float) -> list[str]:
@@ -828,7 +849,7 @@ def progress_chart(
         size = layout.font_size
         # The track starts where "0 %" fits centred under its start.
         left = 2 + _text_width(percent(0), size) / 2
-        right = 8 + max(_text_width(percent(share), size) for share in shares)
+        right = 8 + max(_text_width(share_text(share), size) for share in shares)
         row_height = size + bar + 22
         top = 4
         bottom = top + row_height * len(rows)
@@ -855,7 +876,7 @@ def progress_chart(
         return _svg(layout, key, title, summary, height, body)
 
     summary = summary or "; ".join(
-        f"{item.group + ' · ' if item.group else ''}{item.label}: {percent(share)}"
+        f"{item.group + ' · ' if item.group else ''}{item.label}: {share_text(share)}"
         for item, share in zip(rows, shares, strict=True)
     )
     table_rows = [
@@ -863,9 +884,9 @@ def progress_chart(
             (f"{item.group} · " if item.group else "")
             + item.label
             + (f" ({item.detail})" if item.detail else ""),
-            fmt(item.actual),
+            number(item.actual),
             fmt(item.target),
-            percent(share),
+            share_text(share),
         ]
         for item, share in zip(rows, shares, strict=True)
     ]

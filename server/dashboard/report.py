@@ -364,13 +364,14 @@ def _target_chart(
 ) -> charts.Chart:
     """The quarter's own targets as bullet bars (the table lists the months' and year's too);
     without any, the first of the others. At most MAX_CHART_TARGETS bars."""
-    own = [r for r in rows if r.period == quarter and r.target]
-    chosen = own or [r for r in rows if r.target]
+    own = [r for r in rows if r.period == quarter and r.target is not None]
+    chosen = own or [r for r in rows if r.target is not None]
     items = [
         charts.Progress(
             names.get(r.indicator) or t.label("indicator", r.indicator),
-            float(r.actual or 0),
+            r.actual,
             float(r.target or 0),
+            r.achievement,
             detail=r.period,
             group=r.project,
         )

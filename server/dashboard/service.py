@@ -356,6 +356,7 @@ def project_page(
                     _progress_label(t, i, with_project=False, names=names),
                     i.actual,
                     i.target,
+                    i.achievement,
                     detail=i.period,
                 )
                 for i in chosen
@@ -1332,7 +1333,7 @@ class TargetProgress:
     period: str
     sex: str | None
     target: float
-    actual: float
+    actual: float | None  # None: nothing answered a result indicator in the period
     achievement: float | None
 
 
@@ -1344,7 +1345,7 @@ def target_progress(rows: Sequence[Mapping[str, Any]]) -> list[TargetProgress]:
             period=str(r["period"]),
             sex=r.get("sex"),
             target=float(r["target"] or 0),
-            actual=float(r["actual"] or 0),
+            actual=None if r["actual"] is None else float(r["actual"]),
             achievement=r.get("value"),
         )
         for r in rows
@@ -1411,6 +1412,7 @@ def _achievement_by_project(
             t.label("sex", i.sex) if i.sex else i.period,
             i.actual,
             i.target,
+            i.achievement,
             detail=i.period if i.sex else "",  # the period once: "2026", not "2026 (2026)"
             group=i.project,
         )

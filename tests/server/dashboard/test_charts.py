@@ -212,18 +212,24 @@ def test_progress_shows_achievement_and_marks_the_target() -> None:
         title="Achievement",
         x_label="Share of target",
         items=[
-            charts.Progress("Activities", 15, 30, group="LSO-1"),
-            charts.Progress("Participants", 660, 600, group="LSO-1"),
-            charts.Progress("No target", 5, 0),
+            charts.Progress("Activities", 15, 30, 50.0, group="LSO-1"),
+            charts.Progress("Participants", 660, 600, 110.0, group="LSO-1"),
+            charts.Progress("No target", 5, 0, None),
+            charts.Progress("Loss", 15, 10, 50.0),  # a decrease from a baseline of 20
         ],
     )
     root = svg_root(chart)
     fills = [r.get("fill") for r in root.iter(f"{SVG}rect") if r.get("fill")]
-    assert fills == [charts.PALETTE[0], charts.PALETTE[2]]  # below target, reached it
+    # below target, reached it, nothing for a share that cannot be judged, the loss's own share
+    assert fills == [charts.PALETTE[0], charts.PALETTE[2], charts.PALETTE[0]]
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "50\u00a0%" in texts and "110\u00a0%" in texts  # never wrapped apart
-    assert len([ln for ln in root.iter(f"{SVG}line") if ln.get("class") == "target"]) == 2
-    assert "No target" not in str(chart.table)  # a zero target has no achievement
+    assert "Loss: 50\u00a0%" in chart.summary  # the item's share, never actual ÷ target
+    assert len([ln for ln in root.iter(f"{SVG}line") if ln.get("class") == "target"]) == 4
+    assert (
+        '<th scope="row">No target</th><td class="num">5</td><td class="num">0</td>'
+        '<td class="num">–</td>' in str(chart.table).replace("\n", "")
+    )
     assert "LSO-1 · Participants" in str(chart.table)
 
 
@@ -242,15 +248,10 @@ def test_negative_values_are_written_with_the_minus_sign() -> None:
     assert '<td class="num">−12.5</td>' in str(chart.table) and "-12" not in str(chart.table)
     assert charts.plain_number(-1234) == "−1,234" and charts.plain_number(-0.04) == "0.0"
     progress = charts.progress_chart(
-        key="p", title="A", x_label="B", items=[charts.Progress("Loss", -15, 30)]
+        key="p", title="A", x_label="B", items=[charts.Progress("Loss", -15, 30, -50.0)]
     )
     assert "−50\u00a0%" in str(progress.table)
     assert ("≥\u00a0100\u00a0%", charts.PALETTE[2]) in progress.legend
-
-
-def test_achievement_is_relative_to_the_target() -> None:
-    assert charts.achievement(45, 60) == pytest.approx(75.0)
-    assert charts.achievement(3, 0) is None
 
 
 def test_site_map_places_points_inside_the_frame() -> None:
