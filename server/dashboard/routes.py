@@ -18,7 +18,12 @@ from starlette.datastructures import FormData
 
 from server.accounts import fleet
 from server.accounts import tokens as personal_tokens
-from server.accounts.auth import NotAuthenticated, caller_from_access_token, revoke_access_token
+from server.accounts.auth import (
+    Caller,
+    NotAuthenticated,
+    caller_from_access_token,
+    revoke_access_token,
+)
 from server.accounts.security import MIN_PASSWORD_LENGTH
 from server.accounts.service import LoginFailed, TooManyAttempts
 from server.api import client_address
@@ -45,7 +50,7 @@ from server.dashboard.web import (
     too_long_words,
 )
 from server.deps import EngineDep, SessionDep, SettingsDep
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed, invalid
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.projects import service as projects_service
 from server.projects.models import Project, Target
 from server.results import observation_queries as obs_queries
@@ -843,11 +848,38 @@ def _settle_again(
 # --- observations ------------------------------------------------------------------------------
 
 
-def _observation_filters(project: str, form: str, status: str) -> tuple[str, str, str]:
-    return (
-        project.strip()[:100],
-        form.strip().upper()[:64],
-        status if status in STATUS_FILTERS else "",
+def _observation_filters(
+    session: Session, caller: Caller, project: str, form: str, status: str
+) -> tuple[tuple[str, str, str], list[Issue]]:
+    """The observations page's filters (project, form, status) cleaned, and every problem of
+    them at once, as ``GET /api/v1/observations`` names them: an unknown form or project (another
+    country's alike), an unknown status. The page and its download check them with this."""
+    asked = status.strip()
+    project, form = project.strip()[:100], form.strip().upper()[:64]
+    status = asked if asked in STATUS_FILTERS else ""
+    issues = obs_queries.filter_issues(
+        session,
+        caller=caller,
+        filters=obs_queries.ObservationFilters(
+            project=project or None, form=form or None, status=status or None
+        ),
+    )
+    if asked and not status:
+        issues.append(Issue("status", ErrorCode.UNKNOWN_CODE, f"unknown status {asked!r}"))
+    return (project, form, status), issues
+
+
+def _refused_filters(
+    page: Page, session: Session, filters: tuple[str, str, str], issues: list[Issue]
+) -> Response:
+    """The page again with its filters' problems named, no list and no download (400)."""
+    return _observations_page(
+        page,
+        session,
+        *filters,
+        errors=field_errors(page.t, ValidationFailed(issues, status_code=400)),
+        refused=True,
+        status_code=400,
     )
 
 
@@ -894,29 +926,10 @@ def observations(
     """The list, filtered; a filter it cannot apply (an unknown form or project, another
     country's alike, an unknown status) is named on the page, 400, as the API does."""
     assert page.caller is not None
-    asked = status.strip()
-    project, form, status = _observation_filters(project, form, status)
-    issues = obs_queries.filter_issues(
-        session,
-        caller=page.caller,
-        filters=obs_queries.ObservationFilters(
-            project=project or None, form=form or None, status=status or None
-        ),
-    )
-    if asked and not status:
-        issues.append(Issue("status", ErrorCode.UNKNOWN_CODE, f"unknown status {asked!r}"))
+    filters, issues = _observation_filters(session, page.caller, project, form, status)
     if issues:
-        return _observations_page(
-            page,
-            session,
-            project,
-            form,
-            status,
-            errors=field_errors(page.t, ValidationFailed(issues, status_code=400)),
-            refused=True,
-            status_code=400,
-        )
-    return _observations_page(page, session, project, form, status)
+        return _refused_filters(page, session, filters, issues)
+    return _observations_page(page, session, *filters)
 
 
 @router.get("/observations/download")
@@ -931,11 +944,12 @@ def observations_download(
     """One form's observations (the page's filters) as CSV or XLSX, the XLSX's label row in
     the reader's language (docs/results.md#exports)."""
     assert page.caller is not None
-    asked = status
-    project, form, status = _observation_filters(project, form, status)
+    # A file of every status, or of another form, is not the one asked for: the page's checks.
+    filters, issues = _observation_filters(session, page.caller, project, form, status)
+    if issues:
+        return _refused_filters(page, session, filters, issues)
+    project, form, status = filters
     try:
-        if asked and not status:  # a file of every status is not the one asked for
-            raise invalid("status", ErrorCode.UNKNOWN_CODE, f"unknown status {asked!r}")
         file = service.observations_file(
             session,
             caller=page.caller,
@@ -945,15 +959,9 @@ def observations_download(
             status=status,
             format=format,
         )
-    except ValidationFailed as exc:
+    except ValidationFailed as exc:  # no form chosen, a format that is neither CSV nor XLSX
         return _observations_page(
-            page,
-            session,
-            project,
-            form,
-            status,
-            errors=field_errors(page.t, exc),
-            status_code=400,
+            page, session, *filters, errors=field_errors(page.t, exc), status_code=400
         )
     return _download(file)
 

@@ -1,7 +1,8 @@
 """The results features' leftovers from the M&E officer's review (docs/results.md), as the
 dashboard shows them: the form editor's words for a reference to a later field; a result's
 target and baseline with their unit on the project page, and a sum's year to date on its chart;
-the quarterly report's sum to date when the projects' targets are of different periods."""
+the quarterly report's sum to date when the projects' targets are of different periods; the
+observations download checking its filters as the page does."""
 
 from __future__ import annotations
 
@@ -262,3 +263,30 @@ def test_a_sums_chart_draws_the_year_to_date_it_is_judged_by(
     client.cookies.set(LANGUAGE_COOKIE, "pt")
     page = main_of(client.get(f"/projects/{world.lso.id}").text)
     assert "Acumulado do ano" in _chart_rows(page, HARVEST)[0]
+
+
+def test_the_download_names_every_filter_it_cannot_apply_as_the_page_does(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """The download checked the status alone, then the form, and showed the list (with its
+    download links) under the one problem; it now answers as the page: every problem at once,
+    no list, no download (400)."""
+    with Session(engine) as session:
+        make_observation_form(session, project=world.lso, code="LSO_LEFT_FORM")
+        session.commit()
+    asked = {"form": "NO_SUCH_FORM", "project": "NO-SUCH-PROJECT", "status": "bogus"}
+    page = officer.get("/observations", params=asked)
+    download = officer.get("/observations/download", params={**asked, "format": "csv"})
+    for response in (page, download):
+        assert response.status_code == 400
+        main = main_of(response.text)
+        for name in ("form", "project", "status"):
+            assert f'id="{name}-error"' in main, (response.url, name)
+        assert "/observations/download?" not in main and "observations match" not in main
+    assert main_of(download.text) == main_of(page.text)
+    # a good form and status still download, the status as typed with spaces around it
+    good = officer.get(
+        "/observations/download",
+        params={"form": " lso_left_form ", "status": " approved ", "format": "csv"},
+    )
+    assert good.status_code == 200 and good.headers["content-type"].startswith("text/csv")
