@@ -10,10 +10,11 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Query, Request, Response
+from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant
 from fastapi.exceptions import RequestValidationError
@@ -208,21 +209,31 @@ def unknown_parameter_message(known: Sequence[str]) -> str:
     return "unknown parameter; parameters are " + ", ".join(known)
 
 
-def query_parameter_names(dependant: Dependant) -> tuple[str, ...]:
+def _declared_query(dependant: Dependant) -> dict[str, bool]:
     """The query parameters a route declares, its dependencies' included, by the name sent
-    (``from`` for ``date_from``), in the order declared."""
-    names: list[str] = []
+    (``from`` for ``date_from``), in the order declared: whether each takes a list (is read
+    from every time it is given, ``?group_by=a&group_by=b``)."""
+    declared: dict[str, bool] = {}
     todo = [dependant]
     while todo:
         current = todo.pop()
         for field in current.query_params:
             model = field.field_info.annotation
             if isinstance(model, type) and issubclass(model, BaseModel):  # a model of parameters
-                names += [f.alias or name for name, f in model.model_fields.items()]
+                for name, inner in model.model_fields.items():
+                    declared.setdefault(
+                        inner.alias or name, field_annotation_is_sequence(inner.annotation)
+                    )
             else:
-                names.append(field.alias)
+                declared.setdefault(field.alias, field_annotation_is_sequence(model))
         todo.extend(reversed(current.dependencies))
-    return tuple(dict.fromkeys(names))
+    return declared
+
+
+def query_parameter_names(dependant: Dependant) -> tuple[str, ...]:
+    """The query parameters a route declares, its dependencies' included, by the name sent
+    (``from`` for ``date_from``), in the order declared."""
+    return tuple(_declared_query(dependant))
 
 
 def _unknown_query_errors(request: Request, known: Sequence[str]) -> list[dict[str, Any]]:
@@ -236,27 +247,74 @@ def _unknown_query_errors(request: Request, known: Sequence[str]) -> list[dict[s
     ]
 
 
+# A parameter that takes one value but is given twice (``?country=LSO&country=BGD``) would be
+# read as its last value alone: a country left out of the numbers without a word. It is refused,
+# ``invalid`` on it, as the OData feed refuses an option given twice (docs/errors.md#statuses).
+# The same value twice (a link built by appending) loses nothing and is taken.
+REPEATED_MESSAGE = (
+    "is given more than once with different values: give it once "
+    "(a comma list where it takes several)"
+)
+
+
+def repeated_query_issues(request: Request, lists: Collection[str] = ()) -> list[Issue]:
+    """``invalid`` on each query parameter of ``request`` given more than once, with different
+    values, but not one of ``lists``: for a route that reads its own parameters."""
+    return pydantic_issues(_repeated_query_errors(request, lists))
+
+
+def _repeated_query_errors(request: Request, lists: Collection[str]) -> list[dict[str, Any]]:
+    """Each query parameter of ``request`` given more than once, with different values, but
+    not one of ``lists``."""
+    params = request.query_params
+    return [
+        {
+            "loc": ("query", key),
+            "type": "repeated",
+            "msg": REPEATED_MESSAGE,
+            "input": ",".join(params.getlist(key))[:200],
+        }
+        for key in sorted(set(params))
+        if key not in lists and len(set(params.getlist(key))) > 1
+    ]
+
+
 class ApiRoute(APIRoute):
-    """A route of the management API: it refuses query parameters it does not declare.
+    """A route of the management API: it refuses query parameters it does not declare, and a
+    parameter given more than once that it does not take as a list.
 
     FastAPI checks everything declared as usual (the caller's token first, then every limit),
     and the route's rule checks join in as for any bad query (``rule_issues_beside``); an
-    unknown parameter is named beside them, first. With nothing else wrong it is refused just
-    before the route would run: nothing is written, no file starts."""
+    unknown or repeated parameter is named beside them, first. With nothing else wrong it is
+    refused just before the route would run: nothing is written, no file starts. A route that
+    reads its own parameters (``own_query_parameters``) reads each once: a repeated one is
+    refused there too."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         self.query_names: tuple[str, ...] = ()
+        self.query_lists: frozenset[str] = frozenset()
         self.refuses_unknown_query = not getattr(endpoint, _OWN_QUERY, False)
         if self.refuses_unknown_query:
-            endpoint = self._refusing_unknown(path, endpoint)
+            endpoint = self._refusing(path, endpoint)
             # Any parameter may be a bad one, even on a route that takes none.
             kwargs["responses"] = {400: BAD_QUERY_RESPONSE, **(kwargs.get("responses") or {})}
         super().__init__(path, endpoint, **kwargs)
-        self.query_names = query_parameter_names(self.dependant)
+        declared = _declared_query(self.dependant)
+        self.query_names = tuple(declared)
+        self.query_lists = frozenset(name for name, many in declared.items() if many)
 
-    def _refusing_unknown(self, path: str, endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    def query_refusals(self, request: Request) -> list[dict[str, Any]]:
+        """The request's unknown parameters and its repeated ones, as pydantic's error dicts."""
+        unknown = _unknown_query_errors(request, self.query_names)
+        named = {e["loc"] for e in unknown}  # an unknown one given twice is unknown, once
+        repeated = [
+            e for e in _repeated_query_errors(request, self.query_lists) if e["loc"] not in named
+        ]
+        return unknown + repeated
+
+    def _refusing(self, path: str, endpoint: Callable[..., Any]) -> Callable[..., Any]:
         """``endpoint`` that is first handed the request, and refuses it when it has an unknown
-        parameter (what FastAPI found wrong was answered before it got this far)."""
+        or repeated parameter (what FastAPI found wrong was answered before it got this far)."""
         signature = inspect.signature(endpoint)
         # The request by the endpoint's own parameter, or by one added for it (FastAPI hands
         # the request to one parameter only).
@@ -272,9 +330,9 @@ class ApiRoute(APIRoute):
             return request
 
         def refuse(request: Request) -> None:
-            unknown = _unknown_query_errors(request, self.query_names)
-            if unknown:
-                raise RequestValidationError(unknown)
+            refused = self.query_refusals(request)
+            if refused:
+                raise RequestValidationError(refused)
 
         wrapped: Callable[..., Any]
         if inspect.iscoroutinefunction(endpoint):
@@ -298,25 +356,29 @@ class ApiRoute(APIRoute):
         if not self.refuses_unknown_query:
             return handler
 
-        async def refusing_unknown(request: Request) -> Response:
+        async def refusing(request: Request) -> Response:
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                # FastAPI's limits (or the refusal above): the unknown parameters go first.
-                errors = list(exc.errors())
-                named = {tuple(e.get("loc", ())) for e in errors}
-                unknown = _unknown_query_errors(request, self.query_names)
-                unknown = [e for e in unknown if e["loc"] not in named]
-                if not unknown:
+                # FastAPI's limits (or the refusal above): the unknown and repeated parameters
+                # go first; what the limits said of a repeated one judged one of its values.
+                refused = self.query_refusals(request)
+                if not refused:
                     raise
+                named = {e["loc"] for e in refused}
+                errors = [e for e in exc.errors() if tuple(e.get("loc", ())) not in named]
                 raise RequestValidationError(
-                    unknown + errors, body=exc.body, endpoint_ctx=exc.endpoint_ctx
+                    refused + errors, body=exc.body, endpoint_ctx=exc.endpoint_ctx
                 ) from None
             except ValidationFailed as exc:
-                # A dependency's checks of the query (an export's filters, before its file).
-                unknown = _unknown_query_errors(request, self.query_names)
-                if exc.status_code != 400 or not unknown:
+                # A dependency's or the route's own checks of the query (an export's filters,
+                # before its file; the indicator values).
+                refused = self.query_refusals(request)
+                if exc.status_code != 400 or not refused:
                     raise
-                raise ValidationFailed(pydantic_issues(unknown) + exc.issues, 400) from None
+                issues = pydantic_issues(refused)
+                named = {i.field for i in issues}
+                rest = [i for i in exc.issues if i.field not in named]
+                raise ValidationFailed(issues + rest, 400) from None
 
-        return refusing_unknown
+        return refusing

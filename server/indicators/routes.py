@@ -12,8 +12,14 @@ from server.accounts.auth import Caller
 from server.accounts.deps import CurrentCaller
 from server.accounts.fleet import pending_on_tablets
 from server.api import error_responses
-from server.deps import ApiRoute, SessionDep, own_query_parameters, unknown_parameter_message
-from server.errors import ValidationFailed
+from server.deps import (
+    ApiRoute,
+    SessionDep,
+    own_query_parameters,
+    repeated_query_issues,
+    unknown_parameter_message,
+)
+from server.errors import NotFound, ValidationFailed
 from server.indicators.service import (
     ValuesQuery,
     indicator_definitions,
@@ -76,17 +82,21 @@ def values_query_from(
     caller: Caller | None = None,
 ) -> ValuesQuery:
     """Parse the values parameters of a request: one 400 naming every bad one, a parameter we
-    do not know beside the others' problems. Result indicators are those of the forms the
+    do not know or one given more than once (each is read once: ``group_by`` and the filters
+    take a comma list) beside the others' problems. Result indicators are those of the forms the
     caller may read (``caller``, else the one the request's ``CurrentCaller`` authenticated):
     another country's project form's indicator is a 404, as an unknown code."""
     who = caller if caller is not None else getattr(request.state, "caller", None)
     if who is None:  # never unscoped: the routes that parse values all take a person's token
         raise RuntimeError("values_query_from needs the request's caller")
     params = request.query_params
-    unknown = [
+    refused = [
         Issue(k, ErrorCode.UNKNOWN_FIELD, unknown_parameter_message(VALUES_PARAMETERS))
         for k in sorted(k for k in params if k not in VALUES_PARAMETERS and k not in extra)
     ]
+    named = {i.field for i in refused}
+    refused += [i for i in repeated_query_issues(request) if i.field not in named]
+    named = {i.field for i in refused}
     try:
         query = parse_values_query(
             code=code,
@@ -99,9 +109,16 @@ def values_query_from(
             caller=who,
         )
     except ValidationFailed as exc:
-        raise ValidationFailed(unknown + exc.issues, status_code=400) from None
-    if unknown:
-        raise ValidationFailed(unknown, status_code=400)
+        # What the checks said of a repeated parameter judged one of its values only.
+        rest = [i for i in exc.issues if i.field not in named]
+        raise ValidationFailed(refused + rest, status_code=400) from None
+    except NotFound:
+        # An unknown indicator, perhaps the last of an export's ``indicator`` given twice.
+        if refused:
+            raise ValidationFailed(refused, status_code=400) from None
+        raise
+    if refused:
+        raise ValidationFailed(refused, status_code=400)
     return query
 
 
