@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -30,6 +31,7 @@ from server.results.models import Observation
 from server.results.shipped import SHIPPED_FORMS
 from server.sync.models import KeptMutation, SyncConflict
 from shared.catalogue import Role
+from tests.conftest import seeded_url, seeded_world
 from tests.server.dashboard.conftest import fresh, login, main_of, token_for
 
 TODAY = date(2026, 11, 22)
@@ -46,12 +48,26 @@ NOT_PAGES = {
 }
 
 
-@pytest.fixture
-def demo(engine: Engine) -> LoadReport:
-    with Session(engine) as session:  # what `make demo`'s init-db publishes first
-        ensure_shipped_forms(session, SHIPPED_FORMS)
-        session.commit()
+def _load(session: Session) -> LoadReport:
+    ensure_shipped_forms(session, SHIPPED_FORMS)  # what `make demo`'s init-db publishes first
+    session.commit()
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
     return load_demo(engine, seed=SEED, size="tiny", today=TODAY)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The suite's database holding the tiny demo, loaded once per module and backend (some
+    seconds each) and put back before each test."""
+    return seeded_url(request, tmp_path, _load)
+
+
+@pytest.fixture
+def demo(request: pytest.FixtureRequest, engine: Engine) -> LoadReport:
+    """What loading the demo reported (its logins and counts)."""
+    report: LoadReport = seeded_world(request, engine)
+    return report
 
 
 @pytest.fixture
