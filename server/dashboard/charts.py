@@ -633,13 +633,15 @@ def line_chart(
     x_label: str,
     y_label: str,
     fmt: Formatter = plain_number,
+    tick_fmt: Formatter | None = None,
     y_max: float | None = None,
     reference: tuple[float, str] | None = None,
     summary: str = "",
     texts: Texts | None = None,
 ) -> Chart:
     """Lines over ordered categories; a missing value (None) breaks the line. ``reference``
-    draws a dashed line at a value with its label (e.g. parity at 50 %)."""
+    draws a dashed line at a value with its label (e.g. parity at 50 %). ``tick_fmt`` writes
+    the axis's round values when the values need more decimals than they do."""
     texts = texts or Texts()
     known = [v for s in series for v in s.values if v is not None]
     if not categories or not known:
@@ -649,7 +651,12 @@ def line_chart(
 
     def draw(layout: Layout) -> Markup:
         frame = _Frame(
-            layout, categories, nice_ticks(high, count=layout.ticks), fmt, x_label, y_label
+            layout,
+            categories,
+            nice_ticks(high, count=layout.ticks),
+            tick_fmt or fmt,
+            x_label,
+            y_label,
         )
         end = layout.width - frame.right
         body = frame.axes()

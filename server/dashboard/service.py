@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -1045,14 +1046,22 @@ class Headline:
 
     @property
     def change(self) -> float | None:
-        """Relative change in % (counts) or the difference in points (shares)."""
+        """Relative change in % (counts) or the difference in points (shares): of the two
+        shares as they are written (one decimal), so that "49.6 % … vs 45.0 %" reads
+        "4.6 pts", the difference a reader works out, not 4.5 from unrounded values."""
         if self.value is None or self.previous is None:
             return None
         if self.percent:
-            return self.value - self.previous
+            return _as_written(self.value) - _as_written(self.previous)
         if not self.previous:
             return None
         return 100.0 * (self.value - self.previous) / self.previous
+
+
+def _as_written(share: float) -> float:
+    """A share rounded as ``Translator.percent(share, 1)`` writes it (Babel: half to even on
+    the number's decimal form)."""
+    return float(Decimal(str(share)).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
 
 
 HEADLINES: tuple[str, ...] = ("ACTIVITIES", "PARTICIPANTS", "WOMEN_SHARE", "TRAININGS")
@@ -1319,7 +1328,8 @@ def _women_share(
         series=[charts.Series(t.gettext("Women's share"), values, SEX_COLORS["female"])],
         x_label=t.gettext("Quarter"),
         y_label=t.gettext("Share of women (%)"),
-        fmt=lambda v: t.percent(v),
+        fmt=lambda v: t.percent(v, 1),  # as the headline figure writes it: 45.4 %, not 45 %
+        tick_fmt=lambda v: t.percent(v),
         y_max=100,
         reference=(50.0, t.gettext("parity")),
         texts=texts,
