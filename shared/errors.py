@@ -103,6 +103,7 @@ class ErrorCode(StrEnum):
     BAD_CREDENTIALS = "bad_credentials"
     ACCOUNT_DISABLED = "account_disabled"
     DEVICE_REVOKED = "device_revoked"
+    DEVICE_PASSWORD_CHANGED = "device_password_changed"  # noqa: S105 - a code, not a password
     ENROLMENT_CODE_UNKNOWN = "enrolment_code_unknown"
     ENROLMENT_CODE_USED = "enrolment_code_used"
     ENROLMENT_CODE_EXPIRED = "enrolment_code_expired"
@@ -223,6 +224,10 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.BAD_CREDENTIALS: N_("Wrong username or password."),
     ErrorCode.ACCOUNT_DISABLED: N_("This account is disabled."),
     ErrorCode.DEVICE_REVOKED: N_("This tablet was revoked; its records stay on it."),
+    ErrorCode.DEVICE_PASSWORD_CHANGED: N_(
+        "Your password was changed, so this tablet was signed out; its records stay on it. "
+        "Log in again on the tablet with your new password."
+    ),
     ErrorCode.ENROLMENT_CODE_UNKNOWN: N_("Unknown enrolment code; check it or ask for a new one."),
     ErrorCode.ENROLMENT_CODE_USED: N_("This enrolment code was already used; ask for a new one."),
     ErrorCode.ENROLMENT_CODE_EXPIRED: N_("This enrolment code has expired; ask for a new one."),

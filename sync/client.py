@@ -868,6 +868,10 @@ def _error_of(answer: Answer) -> errors.SyncClientError:
         return errors.NotEnrolled(
             f"the server does not know this tablet ({text}): enrol it again", status=status
         )
+    if status == 403 and body.get("code") == "device_password_changed":
+        return errors.PasswordChanged(
+            text or "your password was changed: log in again on this tablet", status=status
+        )
     if status == 403:
         return errors.DeviceRevoked(
             text or "this tablet may no longer sync; its records stay on it", status=status

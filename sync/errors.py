@@ -20,6 +20,8 @@ SyncClientError            base; ``retry`` says whether trying again later may h
 │                          at least that long)
 ├── NotEnrolled            401: the token is unknown; enrol the tablet again
 ├── DeviceRevoked          403: the tablet was revoked; its data stays on it
+│   └── PasswordChanged    403 ``device_password_changed``: its person's new password revoked
+│                          it; they log in again on the tablet (enrol again) with the new one
 ├── SeqMismatch            409 on push: the server expects another seq (``expected_seq``)
 ├── OffsetMismatch         409 on an upload: the server holds ``offset`` bytes
 ├── TooLarge               413: a batch or chunk over the server's limit (``limit``)
@@ -44,6 +46,7 @@ CAUSES = (
     "server_error",
     "not_enrolled",
     "revoked",
+    "password_changed",
     "outbox_gap",
     "too_large",
     "too_old",
@@ -131,6 +134,10 @@ class NotEnrolled(SyncClientError):
 
 class DeviceRevoked(SyncClientError):
     cause = "revoked"
+
+
+class PasswordChanged(DeviceRevoked):
+    cause = "password_changed"
 
 
 class SeqMismatch(SyncClientError):

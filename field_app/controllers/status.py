@@ -110,6 +110,11 @@ CAUSE_WORDS: dict[str, str] = {
     "revoked": N_(
         "this tablet may no longer sync. Its records stay on it; contact your country office."
     ),
+    "password_changed": N_(
+        "your password was changed, so this tablet was signed out. Its records stay on it: in "
+        "Settings, choose “Enrol with another server or account” and log in with your new "
+        "password."
+    ),
     "outbox_gap": N_(
         "the server misses changes this tablet no longer holds. Export an offline bundle "
         "and contact your country office."

@@ -11,7 +11,13 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from server.accounts.models import AccessToken, Device, User, UserProject
+from server.accounts.models import (
+    REVOKED_PASSWORD_CHANGED,
+    AccessToken,
+    Device,
+    User,
+    UserProject,
+)
 from server.accounts.security import new_token, token_hash
 from server.columns import utcnow
 from server.errors import PilotMonitorError
@@ -108,6 +114,17 @@ def caller_from_device_token(session: Session, *, token: str) -> Caller:
     if row is None:
         raise NotAuthenticated("unknown device token: enrol this tablet again")
     device, user = row
+    if (
+        device.revoked_at is not None
+        and device.revoked_reason == REVOKED_PASSWORD_CHANGED
+        and user.is_active
+    ):
+        raise DeviceRevoked(
+            "this tablet was signed out because your password was changed; its unsent "
+            "records stay on it — log in again on the tablet (Settings, Enrol again) with "
+            "your new password",
+            code=ErrorCode.DEVICE_PASSWORD_CHANGED,
+        )
     if device.revoked_at is not None:
         raise DeviceRevoked(
             "this tablet was revoked; its unsent records stay on it — ask your "

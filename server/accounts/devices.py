@@ -9,7 +9,10 @@ access token.
 Re-enrolling: the same tablet (``device_id``) of the same user gets a fresh device token (the
 old one stops working) and keeps its ``last_seq``, since push sequence numbers continue forever.
 A revoked tablet can only come back with a fresh enrolment code, which an officer issues on
-purpose; a user's own token is not enough. A ``device_id`` enrolled for another user is refused.
+purpose; a user's own token is not enough, except for a tablet revoked by its person's new
+password (``revoked_reason``): the person knows the new password, a thief of the old one does
+not. A ``device_id`` enrolled for another user is refused. Each tablet records how it enrolled
+(``enrolled_with``), since a new password revokes those enrolled with a password only.
 
 Bundle keys (docs/protocol.md#enrolment): each enrolment gives the tablet a new key to sign its
 offline bundles with. The key is derived, not stored: HMAC-SHA256 of the server's secret key
@@ -35,7 +38,15 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
-from server.accounts.models import Device, DevicePublic, EnrolmentCode, User
+from server.accounts.models import (
+    ENROLLED_WITH_CODE,
+    ENROLLED_WITH_PASSWORD,
+    REVOKED_PASSWORD_CHANGED,
+    Device,
+    DevicePublic,
+    EnrolmentCode,
+    User,
+)
 from server.accounts.security import new_token, token_hash
 from server.accounts.service import audit_country, refuse_unless_may_manage
 from server.columns import utcnow
@@ -172,6 +183,7 @@ def enrol(
             "give the enrolment code from your country office, "
             "or log in and enrol with your access token",
         )
+    enrolled_with = ENROLLED_WITH_CODE if code_row is not None else ENROLLED_WITH_PASSWORD
     token = new_token()
     device = session.get(Device, device_id)
     if device is None:
@@ -183,6 +195,7 @@ def enrol(
             token_hash=token_hash(token),
             enrolled_at=now,
             bundle_key_nonce=new_bundle_key_nonce(),
+            enrolled_with=enrolled_with,
         )
         action = "enrol"
     else:
@@ -192,7 +205,11 @@ def enrol(
                 "to enrol it for someone else",
                 code=ErrorCode.DEVICE_TAKEN,
             )
-        if device.revoked_at is not None and code_row is None:
+        if (
+            device.revoked_at is not None
+            and code_row is None
+            and device.revoked_reason != REVOKED_PASSWORD_CHANGED
+        ):
             raise Forbidden(
                 "this tablet was revoked: ask your country office for an enrolment "
                 "code to enrol it again",
@@ -203,7 +220,9 @@ def enrol(
         device.token_hash = token_hash(token)
         device.label, device.app_version = label, app_version
         device.revoked_at = None
+        device.revoked_reason = None
         device.enrolled_at = now
+        device.enrolled_with = enrolled_with
     session.add(device)
     session.flush()
     if code_row is not None:

@@ -79,6 +79,11 @@ class LoginFailure(SQLModel, table=True):
     locked_until: datetime | None = optional_time()
 
 
+ENROLLED_WITH_CODE = "code"
+ENROLLED_WITH_PASSWORD = "password"  # noqa: S105 - how a tablet enrolled, not a password
+REVOKED_PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a password
+
+
 class Device(SQLModel, table=True):
     """An enrolled tablet. Its id is made on the tablet; its token is stored hashed."""
 
@@ -93,6 +98,17 @@ class Device(SQLModel, table=True):
     last_seen_at: datetime | None = optional_time()
     last_seq: int = Field(default=0, sa_type=sa.BigInteger)
     revoked_at: datetime | None = optional_time()
+    # How the tablet last enrolled (docs/protocol.md#enrolment): "code", a one-time code the
+    # country office issued, or "password", its person's access token. A new password revokes
+    # the "password" ones: a stolen password must not leave a tablet behind that outlives it.
+    enrolled_with: str = Field(
+        default=ENROLLED_WITH_PASSWORD,
+        max_length=8,
+        sa_column_kwargs={"server_default": ENROLLED_WITH_PASSWORD},
+    )
+    # Why it was revoked when the tablet can do something about it: "password_changed" (its
+    # person may enrol it again with the new password); None for every other revocation.
+    revoked_reason: str | None = Field(default=None, max_length=16)
     # Random, not secret: the tablet's offline-bundle key is derived from it and the server's
     # secret key (server.accounts.devices.bundle_key); a new one at every enrolment.
     bundle_key_nonce: str | None = Field(default=None, max_length=32)

@@ -20,6 +20,8 @@ from sqlmodel import Session, col, select
 
 from server.accounts.auth import Caller
 from server.accounts.models import (
+    ENROLLED_WITH_PASSWORD,
+    REVOKED_PASSWORD_CHANGED,
     AccessToken,
     Device,
     EnrolmentCode,
@@ -522,16 +524,31 @@ def update_user(
         )
         # And every personal token: one made with a stolen password must not outlive it.
         revoked = _revoke_all(session, PersonalToken, user_id=user.id, now=user.password_changed_at)
+        # And every tablet enrolled with the password (not with a code from the office, which
+        # a stolen password cannot get): its person enrols it again with the new one.
+        tablets = session.execute(
+            sa_update(Device)
+            .where(
+                col(Device.user_id) == user.id,
+                col(Device.revoked_at).is_(None),
+                col(Device.enrolled_with) == ENROLLED_WITH_PASSWORD,
+            )
+            .values(revoked_at=user.password_changed_at, revoked_reason=REVOKED_PASSWORD_CHANGED)
+        )
         after["password"] = "changed"  # noqa: S105
         if revoked:
             after["personal_tokens_revoked"] = revoked
+        if tablets_revoked := int(getattr(tablets, "rowcount", 0) or 0):
+            after["tablets_revoked"] = tablets_revoked
     if after.get("is_active") is False:
         # Deactivating ends every way in for good: reactivating the account later does not
         # bring back a session or a tablet someone may have kept (they log in or enrol again).
         now = utcnow()
         for kind in (AccessToken, PersonalToken):
             _revoke_all(session, kind, user_id=user.id, now=now)
-        after["tablets_revoked"] = _revoke_all(session, Device, user_id=user.id, now=now)
+        after["tablets_revoked"] = after.get("tablets_revoked", 0) + _revoke_all(
+            session, Device, user_id=user.id, now=now
+        )
         # An enrolment code not yet used is a way in too (a QR code on someone's desk).
         withdrawn = session.execute(
             sa_update(EnrolmentCode)

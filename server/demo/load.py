@@ -34,7 +34,7 @@ from sqlmodel import Session, SQLModel, col
 
 from server.accounts.auth import Caller
 from server.accounts.fleet import record_status
-from server.accounts.models import AccessToken, Device, User, UserProject
+from server.accounts.models import ENROLLED_WITH_CODE, AccessToken, Device, User, UserProject
 from server.accounts.security import hash_password, new_token, token_hash
 from server.accounts.service import create_user, forget_login_failures
 from server.activities.models import (
@@ -581,6 +581,7 @@ def _insert_devices(session: Session, world: World) -> None:
                 "last_seen_at": d.pulled_at,
                 "last_seq": 0,
                 "revoked_at": d.revoked_at,
+                "enrolled_with": ENROLLED_WITH_CODE,  # as its audit entry says
             }
             for d in missing
         ],
