@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from server.app import create_app
 from server.config import Settings
 from server.db import make_engine, write_engine
 from server.migrate import upgrade
+from tests.conftest import app_for
 from tests.factories import make_access_token, make_device, make_user
 
 Message = MutableMapping[str, Any]
@@ -90,7 +90,7 @@ class Wire:
 
 def _app(settings: Settings, engine: Engine, **update: Any) -> Any:
     settings.ensure_data_dir()
-    return create_app(settings.model_copy(update=update), engine)
+    return app_for(settings.model_copy(update=update), engine)
 
 
 def _run(app: Any, scope: dict[str, Any], wire: Wire, timeout: float = 30) -> None:

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from server.app import create_app
 from server.config import Settings
 from shared.errors import ErrorCode
+from tests.conftest import app_for
 from tests.factories import make_access_token, make_user
 from tests.server.sync.conftest import Field, field, mutation  # noqa: F401
 
@@ -47,7 +47,7 @@ REFUSED_TEXT = [
 @pytest.fixture
 def hostile(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     settings.ensure_data_dir()
-    with TestClient(create_app(settings, engine), raise_server_exceptions=False) as client:
+    with TestClient(app_for(settings, engine), raise_server_exceptions=False) as client:
         yield client
 
 

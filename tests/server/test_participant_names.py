@@ -25,10 +25,10 @@ from sqlmodel import Session, col, select
 
 from server.accounts.models import Device, User
 from server.activities.models import Attachment
-from server.app import create_app
 from server.config import Settings
 from server.db import write_engine
 from server.projects.models import Project, Site, Target
+from tests.conftest import app_for
 from tests.factories import make_access_token, make_device, make_user
 from tests.server.ops.world import PARTICIPANT_NAMES, load_world
 
@@ -83,7 +83,7 @@ def crawl(settings: Settings, engine: Engine) -> Crawl:
             "code": ["PARTICIPANTS", "UNIQUE_PARTICIPANTS", "ACTIVITIES"],
         }
         session.commit()
-    client = TestClient(create_app(settings, engine), raise_server_exceptions=False)
+    client = TestClient(app_for(settings, engine), raise_server_exceptions=False)
     return Crawl(client=client, tokens=tokens, values=values)
 
 

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from server.app import create_app
 from server.config import Settings
 from server.db import write_engine
 from server.security import TokenBuckets
+from tests.conftest import app_for
 from tests.factories import PASSWORD, make_user
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def _app_client(
 ) -> TestClient:
     settings.ensure_data_dir()
     tuned = settings.model_copy(update=limits) if limits else settings
-    return TestClient(create_app(tuned, engine), base_url=base_url)
+    return TestClient(app_for(tuned, engine), base_url=base_url)
 
 
 # --- headers and cookies -----------------------------------------------------------------------
@@ -131,7 +131,7 @@ def test_a_chunked_body_is_cut_off_at_the_limit(settings: Settings, engine: Engi
     import asyncio
 
     limit = 256 * 1024
-    app = create_app(settings.model_copy(update={"max_request_bytes": limit}), engine)
+    app = app_for(settings.model_copy(update={"max_request_bytes": limit}), engine)
     pulled: list[int] = []
     answer: list[MutableMapping[str, Any]] = []
     chunk = b"a=" + b"b" * 65_534

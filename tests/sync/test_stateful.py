@@ -43,7 +43,6 @@ from server.accounts.models import Device, User
 from server.activities.models import Activity
 from server.activities.review import review_activity
 from server.activities.service import activity_wire, attendance_by_activity, write_activity
-from server.app import create_app
 from server.config import Settings
 from server.db import make_engine, write_engine
 from server.errors import PilotMonitorError
@@ -52,7 +51,7 @@ from sync import errors
 from sync.engine import SyncEngine
 from sync.merge import same_value
 from sync.store import SERVER_KEYS, DeviceStore
-from tests.conftest import _truncate_all
+from tests.conftest import _truncate_all, app_for
 from tests.factories import (
     activity_data,
     attendance_lists,
@@ -118,7 +117,7 @@ class FieldWork(RuleBasedStateMachine):
             secret_key="test-secret-key-that-is-long-enough-0123456789",
         )
         settings_.ensure_data_dir()
-        self.app_client = TestClient(create_app(settings_, self.db))
+        self.app_client = TestClient(app_for(settings_, self.db))
         self.tablets: list[Tablet] = []
         self.created: dict[str, int] = {}  # activity id -> tablet that created it
         self.next_id = 0  # ids count up, so that every run of an example picks the same records
