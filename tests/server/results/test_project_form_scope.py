@@ -16,14 +16,18 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from server.config import Settings
 from server.dashboard import session as dashboard_cookies
+from tests.conftest import app_for, seeded_url, seeded_world
 from tests.factories import World
 
 SECRET = "LSO_SECRET"
@@ -88,18 +92,42 @@ def _publish(client: TestClient, world: World, who: str, body: dict[str, Any]) -
     return form_id
 
 
-@pytest.fixture
-def setup(client: TestClient, session: Session) -> Setup:
+def _build(session: Session, data_dir: Path) -> Setup:
     world = World(session)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    settings = Settings(
+        environment="test",
+        data_dir=data_dir,
+        database_url=engine.url.render_as_string(hide_password=False),
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+    )
+    settings.ensure_data_dir()
     secret = {
         **_definition(SECRET, "Lesotho secret survey", "Secret"),
         "project": world.project_lso.code,
     }
-    return Setup(
-        world,
-        secret_id=_publish(client, world, "officer_lso", secret),
-        global_id=_publish(client, world, "admin", _definition(GLOBAL, "Everyone's check", "All")),
-    )
+    with TestClient(app_for(settings, engine)) as client:
+        return Setup(
+            world,
+            secret_id=_publish(client, world, "officer_lso", secret),
+            global_id=_publish(
+                client, world, "admin", _definition(GLOBAL, "Everyone's check", "All")
+            ),
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The suite's database holding the world and its two published forms: built once per
+    module and backend, put back before each test (the tests only read it)."""
+    return seeded_url(request, tmp_path, lambda session: _build(session, tmp_path / "seeding"))
+
+
+@pytest.fixture
+def setup(request: pytest.FixtureRequest, engine: Engine) -> Setup:
+    built: Setup = seeded_world(request, engine)
+    return built
 
 
 def _same_as_unknown(secret: Any, unknown: Any) -> None:
