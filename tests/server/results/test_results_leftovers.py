@@ -1,17 +1,20 @@
 """The results features' leftovers from the M&E officer's review (docs/results.md): what a
-person reads when the server refuses a record or a form, through the real API and push."""
+person reads when the server refuses a record or a form, through the real API and push; the
+targets list judging its period once."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from server.projects import service as projects_service
 from server.projects.models import Site
-from tests.factories import make_observation_form, make_site, observation_data
+from tests.factories import World, make_observation_form, make_site, observation_data
 from tests.server.sync.conftest import Field, mutation, push
 from tests.server.sync.conftest import field as field
 
@@ -48,3 +51,36 @@ def test_a_site_of_another_project_is_refused_naming_the_project_by_its_code(
         assert f"project {field.project.code};" in error["message"]
         assert str(field.project.id) not in error["message"]
         assert str(uuid.UUID(str(elsewhere.id))) in error["message"]  # the site sent, as sent
+
+
+def test_the_targets_list_judges_its_period_once_with_the_indicator(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The route judged the period with the indicator, then the service judged it again: one
+    check now, every problem of the query in one 400."""
+    world = World(session)
+    session.commit()
+    judged: list[str] = []
+    real = projects_service.period_issue
+
+    def counted(period: str, *args: Any) -> Any:
+        judged.append(period)
+        return real(period, *args)
+
+    monkeypatch.setattr(projects_service, "period_issue", counted)
+    listed = client.get("/api/v1/targets", params={"period": "2025"}, headers=world.auth("admin"))
+    assert listed.status_code == 200, listed.text
+    assert {t["period"] for t in listed.json()["items"]} == {"2025"}
+    assert judged == ["2025"]
+    judged.clear()
+    refused = client.get(
+        "/api/v1/targets",
+        params={"period": "2025Q5", "indicator": "NOPE"},
+        headers=world.auth("admin"),
+    )
+    assert refused.status_code == 400
+    assert [(d["field"], d["code"]) for d in refused.json()["detail"]] == [
+        ("period", "bad_period"),
+        ("indicator", "unknown_code"),
+    ]
+    assert judged == ["2025Q5"]
