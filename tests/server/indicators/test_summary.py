@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.activities.service import write_activity
 from server.columns import utcnow
 from server.projects.models import Participant, Target
+from tests.conftest import seeded_url, seeded_world
 from tests.factories import World, activity_data, detach
 from tests.server.indicators import naive
 
@@ -30,8 +33,7 @@ SUMMED = (
 Q3 = {"date_from": date(2025, 7, 1), "date_to": date(2025, 9, 30)}
 
 
-@pytest.fixture
-def world(session: Session) -> World:
+def _world(session: Session) -> World:
     found = World(session)
     session.add_all([found.project_lso, found.project_ken])
     people = [
@@ -99,6 +101,20 @@ def world(session: Session) -> World:
     session.commit()
     detach(session)
     return found
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The suite's database holding the module's world: built once per module and backend,
+    its rows put back before each test."""
+    return seeded_url(request, tmp_path, _world)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, engine: Engine) -> World:
+    """The world the database holds; tests read it and never change it (it is shared)."""
+    built: World = seeded_world(request, engine)
+    return built
 
 
 def test_summary_equals_the_naive_computation(
