@@ -188,9 +188,9 @@ def _wipe(session: Session, engine: Engine) -> None:
 
 # Random histories per backend. The rules under test (what collides, merges or is rejected) are
 # the server's Python, the same on both; what PostgreSQL adds is its SQL (row locks, JSON
-# answers, version counters), which every history exercises: each runs 10 to 20 steps of every
-# kind. So PostgreSQL, four times slower a history, runs half as many as SQLite (as
-# tests/sync/test_stateful.py does).
+# answers, version counters), which every history exercises with 10 to 20 random edits,
+# deletions and reviews. So PostgreSQL runs half as many as SQLite, as
+# tests/sync/test_stateful.py does.
 EXAMPLES = {"sqlite": 80, "postgresql": 40}
 
 
