@@ -625,7 +625,8 @@ def _check_indicator(
             errors.add(
                 f"{path}.code",
                 ErrorCode.INDICATOR_CODE_TAKEN,
-                f"{code!r} is already the code of another indicator",
+                f"{code!r} is already the code of another indicator; indicator codes are "
+                "shared by every form, country and project, so choose another code",
             )
         seen.add(code)
     name = _labels(raw.get("name"), f"{path}.name", errors, MAX_LABEL, required=True)

@@ -152,7 +152,10 @@ async def import_xlsform(page: SignedIn, form: CheckedForm, session: SessionDep)
         said = (
             [explain(page.t, i.code, i.params) for i in exc.issues]
             if isinstance(exc, ValidationFailed)
-            else [explain(page.t, exc.code, exc.params)]
+            else [
+                pages.taken_form_code(page.t, exc.code, exc.params)
+                or explain(page.t, exc.code, exc.params)
+            ]
         )
         return _forms_page(
             page,
@@ -272,7 +275,10 @@ def _save(page: Page, session: Session, form_data: FormData, form: Form | None) 
             session,
             form,
             state,
-            errors=FormState(code=explain(page.t, exc.code, exc.params)),
+            errors=FormState(
+                code=pages.taken_form_code(page.t, exc.code, exc.params)
+                or explain(page.t, exc.code, exc.params)
+            ),
             unsaved=True,
             status_code=409,
         )

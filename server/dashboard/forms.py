@@ -720,6 +720,31 @@ def input_of(path: str) -> tuple[str, str]:
     return f"{prefix}.code", ""
 
 
+# Where the editor says more than a code's general words: codes are one namespace for every
+# country and project (HQ compares indicators across countries), which a country officer whose
+# own list lacks the code cannot guess.
+EDITOR_WORDS: dict[str, str] = {
+    ErrorCode.INDICATOR_CODE_TAKEN.value: N_(
+        "Another indicator already has this code: indicator codes are shared by every country "
+        "and project, so choose another one."
+    ),
+}
+
+
+def taken_form_code(t: Translator, code: str, params: Mapping[str, str]) -> str | None:
+    """The words for a form code another scope holds (``already_exists`` with the code), or
+    None for any other refusal."""
+    if code != ErrorCode.ALREADY_EXISTS or "code" not in params:
+        return None
+    return t.gettext(
+        N_(
+            "The code %(code)s is taken: form and indicator codes are shared by every country "
+            "and project, so choose another one."
+        ),
+        code=params["code"],
+    )
+
+
 def place_errors(t: Translator, issues: Iterable[Issue], state: EditorState) -> FormState:
     """Each error in the reader's words, under the input it concerns (the first per input). A
     bound or factor typed that is no number the reader's way is said as the target form says
@@ -727,7 +752,8 @@ def place_errors(t: Translator, issues: Iterable[Issue], state: EditorState) -> 
     errors = FormState()
     for issue in issues:
         key, line = input_of(issue.field or "")
-        words = explain(t, issue.code, issue.params)
+        own = EDITOR_WORDS.get(issue.code)
+        words = t.gettext(own) if own else explain(t, issue.code, issue.params)
         typed = _typed_number_of(state, key)
         if issue.code == ErrorCode.NOT_NUMBER and typed is not None:
             words = typed_number_problem(t, typed) or words
@@ -781,7 +807,8 @@ PROBLEM_WORDS: dict[str, str] = {
     "too_large": N_("The file is larger than %(limit)s bytes."),
     "headers": N_("The column headings could not be read (a heading written twice, for one)."),
     "indicator_code_taken": N_(
-        "Another indicator already has the code %(code)s: choose another one."
+        "Another indicator already has the code %(code)s: indicator codes are shared by every "
+        "country and project, so choose another one."
     ),
     "sheet_unsupported": N_(
         "A sheet named “%(sheet)s” is not read: only survey, choices, settings and indicators."

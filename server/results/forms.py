@@ -309,7 +309,9 @@ def create_form(
     session: Session, *, caller: Caller, data: Mapping[str, Any], project: Project | None
 ) -> Form:
     """A draft: version 1 of a new code, or version n+1 of an existing code of the same scope
-    (409 if the code belongs to another scope or already has a draft)."""
+    (409 if the code belongs to another scope or already has a draft). Codes are one namespace
+    for every scope, so that HQ compares a form's indicators across countries: a code another
+    scope holds is taken, and the message says so plainly, with the code in ``params``."""
     _check_writer(caller, project)
     return create_draft(session, data=data, project=project, actor_id=caller.user.id)
 
@@ -330,8 +332,10 @@ def create_draft(
         owner = versions[-1].project_id
         if owner != (project.id if project else None):
             raise Conflict(
-                f"code: form {definition.code!r} already exists in another scope",
+                f"code: the form code {definition.code!r} is taken; form and indicator codes "
+                "are shared by every country and project, so choose another code",
                 code=ErrorCode.ALREADY_EXISTS,
+                params={"code": definition.code},
             )
         draft = next((f for f in versions if f.status == "draft"), None)
         if draft is not None:

@@ -2,7 +2,8 @@
 dashboard shows them: the form editor's words for a reference to a later field; a result's
 target and baseline with their unit on the project page, and a sum's year to date on its chart;
 the quarterly report's sum to date when the projects' targets are of different periods; the
-observations download checking its filters as the page does."""
+observations download checking its filters as the page does; a taken form or indicator code
+explained as one namespace for every country."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from server.dashboard import report
 from server.dashboard.i18n import Translator
 from server.dashboard.session import LANGUAGE_COOKIE
 from server.projects.models import Target
+from server.results.forms import create_draft
 from shared.errors import EXPLANATIONS, ErrorCode
 from tests.factories import make_observation, make_observation_form
 from tests.server.dashboard.conftest import main_of, sign_in, token_for
@@ -290,3 +292,50 @@ def test_the_download_names_every_filter_it_cannot_apply_as_the_page_does(
         params={"form": " lso_left_form ", "status": " approved ", "format": "csv"},
     )
     assert good.status_code == 200 and good.headers["content-type"].startswith("text/csv")
+
+
+def test_a_code_another_country_holds_is_said_to_be_shared_by_every_country(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """Form and indicator codes are one namespace for every scope (HQ compares indicators
+    across countries): "This already exists." left a country officer, whose list lacks the
+    code, looking for it. The editor says the code is taken and why, in the reader's words."""
+    with Session(engine) as session:
+        create_draft(
+            session,
+            data={
+                "code": "PLOT_CHECK",
+                "title": {"en": "Someone else's"},
+                "fields": [{"name": "kg", "type": "decimal", "label": {"en": "kg"}}],
+                "indicators": [
+                    {"code": "TAKEN_KG", "name": {"en": "Y"}, "aggregate": "sum", "field": "kg"}
+                ],
+            },
+            project=world.eth,
+            actor_id=None,
+        )
+        session.commit()
+    csrf = token_for(officer, "/forms/new")
+    same_code = officer.post(
+        "/forms/new", data=_editor_post("PLOT_CHECK", str(world.lso.id), csrf_token=csrf)
+    )
+    assert same_code.status_code == 409
+    html = re.sub(r"[ \n]+", " ", main_of(same_code.text))
+    assert (
+        "The code PLOT_CHECK is taken: form and indicator codes are shared by every country and "
+        "project, so choose another one." in html
+    )
+    officer.cookies.set(LANGUAGE_COOKIE, "pt")
+    taken_indicator = officer.post(
+        "/forms/new",
+        data=_editor_post(
+            "LSO_CHECK", str(world.lso.id), csrf_token=csrf, **{"i0.code": "TAKEN_KG"}
+        ),
+    )
+    assert taken_indicator.status_code == 422
+    html = re.sub(r"[ \n]+", " ", main_of(taken_indicator.text))
+    assert (
+        'id="i0.code-error">Outro indicador já tem este código: os códigos de indicador são '
+        "comuns a todos os países e projetos" in html
+    )
+    assert _stored(engine, "LSO_CHECK") == []

@@ -216,7 +216,8 @@ def test_codes_and_indicator_codes_are_unique(client: TestClient, session: Sessi
     assert clash.json()["detail"][0] == {
         "field": "indicators[0].code",
         "code": "indicator_code_taken",
-        "message": "'PLOT_CHECK_KG' is already the code of another indicator",
+        "message": "'PLOT_CHECK_KG' is already the code of another indicator; indicator codes "
+        "are shared by every form, country and project, so choose another code",
     }
     bad = _create(client, world, "admin", code="bad code")
     assert bad.status_code == 422 and bad.json()["detail"][0]["code"] == "not_upper_snake"

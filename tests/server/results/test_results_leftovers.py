@@ -84,3 +84,29 @@ def test_the_targets_list_judges_its_period_once_with_the_indicator(
         ("indicator", "unknown_code"),
     ]
     assert judged == ["2025Q5"]
+
+
+def test_a_form_code_another_scope_holds_is_taken_and_the_message_says_why(
+    client: TestClient, session: Session
+) -> None:
+    """Codes are shared by every scope, by design: the 409 says the code is taken and that
+    codes are shared, rather than that it "already exists in another scope"."""
+    world = World(session)
+    session.commit()
+    body: dict[str, Any] = {
+        "code": "SHARED_CHECK",
+        "title": {"en": "Shared check"},
+        "fields": [{"name": "kg", "type": "decimal", "label": {"en": "kg"}}],
+    }
+    assert client.post("/api/v1/forms", json=body, headers=world.auth("admin")).status_code == 201
+    elsewhere = client.post(
+        "/api/v1/forms",
+        json={**body, "project": world.project_lso.code},
+        headers=world.auth("officer_lso"),
+    )
+    assert elsewhere.status_code == 409
+    assert elsewhere.json() == {
+        "code": "already_exists",
+        "detail": "code: the form code 'SHARED_CHECK' is taken; form and indicator codes are "
+        "shared by every country and project, so choose another code",
+    }
