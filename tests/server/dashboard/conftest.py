@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+import server.accounts.service
 from server.accounts.auth import issue_access_token
 from server.accounts.models import User
 from server.activities.models import Attachment
@@ -37,6 +39,16 @@ sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords set on the People pages hashed by real argon2 with small parameters, as the
+    factories' users are: the production cost (0.2 s and 64 MiB a hash, as much again for
+    each login that checks it) is not what these tests are about, and the stored hash is still
+    checked by the real ``verify_password``."""
+    hasher = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(server.accounts.service, "hash_password", hasher.hash)
 
 
 @pytest.fixture(scope="session")
