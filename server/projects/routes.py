@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
 from server.accounts.auth import Caller
-from server.accounts.deps import CurrentCaller
+from server.accounts.deps import CurrentCaller, require_roles
 from server.api import Page, Text, error_responses
 from server.deps import ApiRoute, SessionDep, rules
 from server.errors import ValidationFailed
@@ -33,11 +33,16 @@ from server.projects.models import (
     TargetUpdate,
 )
 from server.results.indicators import result_indicators
+from shared.catalogue import Role
 from shared.errors import Issue
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 _ERRORS = error_responses(401, 403, 404, 422)
+# A role that may not use a write route is refused (403) before its body is judged
+# (docs/errors.md#body-shapes); the service still checks the record's country and project.
+_MANAGERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER))
+_SITE_FINDERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER, Role.FIELD_EXPERT))
 
 projects_router = APIRouter(
     prefix="/projects", tags=["projects"], responses=_ERRORS, route_class=ApiRoute
@@ -77,7 +82,11 @@ def list_projects(
 
 
 @projects_router.post(
-    "", response_model=ProjectPublic, status_code=201, responses=error_responses(409)
+    "",
+    response_model=ProjectPublic,
+    status_code=201,
+    responses=error_responses(409),
+    dependencies=[_MANAGERS],
 )
 @rules(service.new_project_rules)
 def create_project(
@@ -96,7 +105,10 @@ def get_project(project_id: uuid.UUID, caller: CurrentCaller, session: SessionDe
 
 
 @projects_router.patch(
-    "/{project_id}", response_model=ProjectPublic, responses=error_responses(409)
+    "/{project_id}",
+    response_model=ProjectPublic,
+    responses=error_responses(409),
+    dependencies=[_MANAGERS],
 )
 @rules(service.project_change_rules)
 def update_project(
@@ -127,7 +139,7 @@ def list_sites(
     )
 
 
-@sites_router.post("", response_model=SitePublic, status_code=201)
+@sites_router.post("", response_model=SitePublic, status_code=201, dependencies=[_SITE_FINDERS])
 @rules(service.new_site_rules)
 def create_site(body: SiteCreate, caller: CurrentCaller, session: SessionDep) -> SitePublic:
     """A country officer's site is approved at once; a field expert's waits for approval."""
@@ -143,7 +155,7 @@ def get_site(site_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> 
     )
 
 
-@sites_router.patch("/{site_id}", response_model=SitePublic)
+@sites_router.patch("/{site_id}", response_model=SitePublic, dependencies=[_MANAGERS])
 @rules(service.site_change_rules)
 def update_site(
     site_id: uuid.UUID, body: SiteUpdate, caller: CurrentCaller, session: SessionDep
@@ -205,7 +217,11 @@ def list_targets(
 
 
 @targets_router.post(
-    "", response_model=TargetPublic, status_code=201, responses=error_responses(409)
+    "",
+    response_model=TargetPublic,
+    status_code=201,
+    responses=error_responses(409),
+    dependencies=[_MANAGERS],
 )
 @rules(_new_target_rules)
 def create_target(body: TargetCreate, caller: CurrentCaller, session: SessionDep) -> TargetPublic:
@@ -223,7 +239,7 @@ def get_target(target_id: uuid.UUID, caller: CurrentCaller, session: SessionDep)
     )
 
 
-@targets_router.patch("/{target_id}", response_model=TargetPublic)
+@targets_router.patch("/{target_id}", response_model=TargetPublic, dependencies=[_MANAGERS])
 def update_target(
     target_id: uuid.UUID, body: TargetUpdate, caller: CurrentCaller, session: SessionDep
 ) -> TargetPublic:
@@ -238,7 +254,7 @@ def update_target(
     return TargetPublic.model_validate(target, from_attributes=True)
 
 
-@targets_router.delete("/{target_id}", status_code=204)
+@targets_router.delete("/{target_id}", status_code=204, dependencies=[_MANAGERS])
 def delete_target(target_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> None:
     """Remove a target or baseline (a mistyped one): its key is free again; tablets receive
     its removal at their next pull."""

@@ -273,7 +273,7 @@ ROUTES: tuple[Route, ...] = (
         "PATCH",
         "/api/v1/projects/{project}",
         _managers(200),
-        other={"officer_lso": 404, "expert_lso": 404},
+        other={"officer_lso": 404, "expert_lso": 403},
         body=lambda w: {"name": f"Renamed {w['n']}"},
     ),
     Route("GET", "/api/v1/sites", _everyone(200)),
@@ -291,7 +291,7 @@ ROUTES: tuple[Route, ...] = (
         "PATCH",
         "/api/v1/sites/{site}",
         _managers(200),
-        other={"officer_lso": 404, "expert_lso": 404},
+        other={"officer_lso": 404, "expert_lso": 403},
         body=lambda w: {"admin_area": f"Area {w['n']}"},
     ),
     Route("GET", "/api/v1/targets", _everyone(200)),
@@ -305,7 +305,8 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/targets",
         _managers(201),
-        other={"officer_lso": 422, "expert_lso": 422},
+        # (a field expert may not set targets at all: 403 whatever the project)
+        other={"officer_lso": 422, "expert_lso": 403},
         body=lambda w: {
             "project_id": w["project"],
             "indicator": "TRAININGS",
@@ -317,14 +318,15 @@ ROUTES: tuple[Route, ...] = (
         "PATCH",
         "/api/v1/targets/{target}",
         _managers(200),
-        other={"officer_lso": 404, "expert_lso": 404},
+        other={"officer_lso": 404, "expert_lso": 403},
         body=lambda w: {"value": int(w["n"])},
     ),
     Route(
         "POST",
         "/api/v1/targets",
         _managers(201),
-        other={"officer_lso": 422, "expert_lso": 422},
+        # (a field expert may not set targets at all: 403 whatever the project)
+        other={"officer_lso": 422, "expert_lso": 403},
         body=lambda w: {
             "project_id": w["project"],
             "indicator": "T_MATRIX_SUM",
@@ -337,7 +339,7 @@ ROUTES: tuple[Route, ...] = (
         "DELETE",
         "/api/v1/targets/{fresh_target}",
         _managers(204),
-        other={"officer_lso": 404, "expert_lso": 404},
+        other={"officer_lso": 404, "expert_lso": 403},
     ),
     # --- activities, reviews, periods, audit ---
     Route("GET", "/api/v1/activities", _everyone(200)),
