@@ -134,4 +134,11 @@ def caller_from_device_token(session: Session, *, token: str) -> Caller:
         raise DeviceRevoked(
             "the account this tablet belongs to is disabled", code=ErrorCode.ACCOUNT_DISABLED
         )
+    if user.role == Role.HQ_ANALYST:
+        # Tablets are for recording; one enrolled before HQ was refused them reaches nothing.
+        raise DeviceRevoked(
+            "an hq_analyst may not have a tablet: tablets are for recording, and HQ reads on "
+            "the dashboard",
+            code=ErrorCode.FORBIDDEN,
+        )
     return Caller(user=user, project_ids=_project_ids(session, user.id), device=device)

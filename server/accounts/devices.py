@@ -14,6 +14,8 @@ password (``revoked_reason``): the person knows the new password, a thief of the
 not. A ``device_id`` enrolled for another user is refused. Each tablet records how it enrolled
 (``enrolled_with``), since a new password revokes those enrolled with a password only.
 
+Tablets are for recording: an HQ analyst (read only) may not enrol one, nor be issued a code.
+
 Bundle keys (docs/protocol.md#enrolment): each enrolment gives the tablet a new key to sign its
 offline bundles with. The key is derived, not stored: HMAC-SHA256 of the server's secret key
 over the device id and a random nonce kept on the device row, so the database (and every backup
@@ -139,6 +141,7 @@ def issue_enrolment_code_as(
     if user is None:
         raise invalid("username", ErrorCode.NOT_FOUND, f"no user {username!r}")
     refuse_unless_may_manage(session, caller=caller, user=user)
+    refuse_unless_may_have_tablet(user)
     if not user.is_active:
         raise invalid(
             "username", ErrorCode.ACCOUNT_DISABLED, f"the account {user.username!r} is disabled"
@@ -148,6 +151,16 @@ def issue_enrolment_code_as(
 
 
 # --- enrolling ---------------------------------------------------------------------------------
+
+
+def refuse_unless_may_have_tablet(user: User) -> None:
+    """Forbidden for an HQ analyst: a tablet records and pulls its person's projects with the
+    participants' names, which stay inside the country's scope (docs/roles.md)."""
+    if user.role == Role.HQ_ANALYST:
+        raise Forbidden(
+            "an hq_analyst may not have a tablet: tablets are for recording, and HQ reads "
+            "on the dashboard"
+        )
 
 
 _DISABLED = Issue(
@@ -183,6 +196,7 @@ def enrol(
             "give the enrolment code from your country office, "
             "or log in and enrol with your access token",
         )
+    refuse_unless_may_have_tablet(user)
     enrolled_with = ENROLLED_WITH_CODE if code_row is not None else ENROLLED_WITH_PASSWORD
     token = new_token()
     device = session.get(Device, device_id)

@@ -1,6 +1,6 @@
 """Tablets and passwords (docs/protocol.md#enrolment): a new password revokes the tablets enrolled
 with the old one, not those enrolled with the country office's code, and their person enrols
-them again with the new password."""
+them again with the new password; an HQ analyst (read only) has no tablet."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from server.accounts.devices import issue_enrolment_code
 from server.accounts.models import Device, EnrolmentCode, User
 from server.columns import utcnow
 from server.db import write_engine
 from server.migrate import alembic_config, current_revision, head_revision, upgrade
 from server.records.models import AuditEntry
-from tests.factories import World, make_user, rows
+from tests.factories import World, make_device, make_user, rows
 from tests.server.test_migrations import _downgrade
 
 NEW_PASSWORD = "harvest-lantern-Maseru-2026"
@@ -207,3 +208,70 @@ def test_the_migration_says_which_tablets_used_a_code(engine: Engine) -> None:
             for d in reader.exec(select(Device).where(col(Device.user_id) == user_id))
         }
     assert found == {by_code: ("code", None), by_password: ("password", None)}
+
+
+# --- HQ analysts have no tablet --------------------------------------------------------------
+
+
+def test_an_hq_analyst_may_not_enrol_a_tablet(client: TestClient, session: Session) -> None:
+    world = World(session)
+    refused = _enrol(client, uuid.uuid4(), token=world.tokens["hq"])
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "forbidden"
+    assert rows(session, select(Device)) == []
+
+
+def test_no_enrolment_code_for_an_hq_analyst(client: TestClient, session: Session) -> None:
+    world = World(session)
+    refused = _code(client, world, world.users["hq"].username, who="admin")
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "forbidden"
+    assert rows(session, select(EnrolmentCode)) == []
+
+
+def test_a_code_issued_to_an_hq_analyst_earlier_does_not_enrol(
+    client: TestClient, session: Session
+) -> None:
+    world = World(session)
+    hq = session.get(User, world.users["hq"].id)
+    assert hq is not None
+    _row, code = issue_enrolment_code(session, user=hq, hours=24, created_by_id=None)
+    session.commit()
+    refused = _enrol(client, uuid.uuid4(), code=code)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "forbidden"
+    session.expire_all()
+    assert rows(session, select(Device)) == []
+    [unused] = rows(session, select(EnrolmentCode))
+    assert unused.used_at is None
+
+
+def test_an_hq_analyst_s_tablet_is_refused_on_every_device_route(
+    client: TestClient, session: Session
+) -> None:
+    """A tablet enrolled before HQ was refused tablets reaches nothing: no names, no photos."""
+    world = World(session)
+    hq = session.get(User, world.users["hq"].id)
+    assert hq is not None
+    device, token = make_device(session, hq)
+    session.commit()
+    photo = uuid.uuid4()
+    calls: list[tuple[str, str, dict[str, Any]]] = [
+        ("GET", "/api/v1/sync/pull", {}),
+        ("POST", "/api/v1/sync/push", {"json": {"protocol": 1, "device_id": str(device.id)}}),
+        ("POST", "/api/v1/sync/status", {"json": {}}),
+        ("POST", "/api/v1/sync/bundle-key", {}),
+        ("GET", f"/api/v1/attachments/{photo}", {}),
+        ("HEAD", f"/api/v1/attachments/{photo}", {}),
+        (
+            "PATCH",
+            f"/api/v1/attachments/{photo}",
+            {"content": b"\xff\xd8\xff", "headers": {"Upload-Offset": "0"}},
+        ),
+    ]
+    for method, url, more in calls:
+        headers = {**_bearer(token), **more.pop("headers", {})}
+        answer = client.request(method, url, headers=headers, **more)
+        assert answer.status_code == 403, (method, url, answer.text)
+        if method != "HEAD":
+            assert answer.json()["code"] == "forbidden", (method, url)
