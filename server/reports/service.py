@@ -101,7 +101,17 @@ def summary(
                 )
             )
     country = country.strip().upper() if country else None
-    if country is not None and country not in COUNTRIES:
+    if country is not None and "," in country:
+        # The indicator values take a comma list; the summary is of one country or of all.
+        issues.append(
+            Issue(
+                "country",
+                ErrorCode.INVALID,
+                f"the summary takes one country, not a list ({country[:40]}): give one ISO "
+                "3166-1 alpha-3 code, or none for every country in your scope",
+            )
+        )
+    elif country is not None and country not in COUNTRIES:
         issues.append(Issue("country", ErrorCode.UNKNOWN_CODE, f"unknown country {country}"))
     try:
         statuses = parse_values_query(code="ACTIVITIES", status=status).statuses
