@@ -1,6 +1,6 @@
 """Driving the dashboard in Debian's headless Chromium: a uvicorn server on a free loopback
-port in a thread, a fresh browser profile per test, full-page screenshots (saved when wanted:
-``tests.screenshots``).
+port in a thread, one browser per worker reset for each test, full-page screenshots (saved
+when wanted: ``tests.screenshots``).
 
 The browser tests skip, saying how to enable them, when /usr/bin/chromium or chromedriver is
 missing (``.ci/run`` installs both).
@@ -8,14 +8,16 @@ missing (``.ci/run`` installs both).
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -113,11 +115,7 @@ def live_server(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@contextmanager
-def chromium(
-    profile_dir: Path, download_dir: Path, *, width: int = 1366, height: int = 900
-) -> Iterator[object]:
-    """A headless Chromium with a fresh profile, downloading into ``download_dir``."""
+def _start_chromium(profile_dir: Path, *, width: int, height: int) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -129,20 +127,93 @@ def chromium(
     options.add_argument(f"--window-size={width},{height}")
     options.add_experimental_option(
         "prefs",
-        {
-            "download.default_directory": str(download_dir),
-            "download.prompt_for_download": False,
-            "intl.accept_languages": "en-GB,en",
-        },
+        {"download.prompt_for_download": False, "intl.accept_languages": "en-GB,en"},
     )
-    driver = webdriver.Chrome(options=options, service=Service(str(chromedriver())))
+    return webdriver.Chrome(options=options, service=Service(str(chromedriver())))
+
+
+# The worker's browser, started by the first test that asks for one and quit when the worker
+# ends: starting Chromium took 2-3 s of each browser test.
+_shared: list[Any] = []
+
+
+def _quit_shared() -> None:
+    while _shared:
+        with suppress(Exception):
+            _shared.pop().quit()
+
+
+atexit.register(_quit_shared)
+
+
+def _as_new(driver: Any, *, width: int, height: int) -> None:
+    """Bring a used browser back to a fresh one's state: one blank tab, no cookie, nothing
+    cached, no phone emulation, the window ``width`` × ``height``, an empty console log."""
+    handles = driver.window_handles
+    for handle in handles[1:]:
+        driver.switch_to.window(handle)
+        driver.close()
+    driver.switch_to.window(handles[0])
+    driver.get("about:blank")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.set_window_size(width, height)
+    driver.get_log("browser")  # the console's messages so far, read and so forgotten
+
+
+@contextmanager
+def chromium(
+    profile_dir: Path,
+    download_dir: Path,
+    *,
+    width: int = 1366,
+    height: int = 900,
+    fresh: bool = False,
+) -> Iterator[Any]:
+    """A headless Chromium as newly started, downloading into ``download_dir``: the worker's
+    shared one, reset (no cookie, cache, storage or open page of the test before: each test's
+    server has a port, so an origin, of its own), or with ``fresh`` one of its own with its
+    profile in ``profile_dir`` (for a test that changes the browser itself, as the audit's
+    script added to every page). A test that fails inside leaves the shared one quit, so that
+    nothing it left behind reaches the next."""
+    if fresh or not _shared:
+        driver = _start_chromium(profile_dir, width=width, height=height)
+        if not fresh:
+            _shared.append(driver)
+    else:
+        driver = _shared[0]
+        try:
+            _as_new(driver, width=width, height=height)
+        except Exception:  # noqa: BLE001 - a browser that cannot be reset is replaced
+            _quit_shared()
+            driver = _start_chromium(profile_dir, width=width, height=height)
+            _shared.append(driver)
     driver.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)}
     )
     try:
         yield driver
+    except BaseException:
+        if not fresh:
+            _quit_shared()
+        raise
     finally:
-        driver.quit()
+        if fresh:
+            driver.quit()
+        elif _shared:
+            _forget_origin(driver)
+
+
+def _forget_origin(driver: Any) -> None:
+    """Everything the page's origin stored (cookies, local storage, caches, service workers)."""
+    with suppress(Exception):
+        parts = urlsplit(driver.current_url)
+        if parts.scheme in ("http", "https"):
+            driver.execute_cdp_cmd(
+                "Storage.clearDataForOrigin",
+                {"origin": f"{parts.scheme}://{parts.netloc}", "storageTypes": "all"},
+            )
 
 
 # Narrower than this, headless Chromium keeps its window this wide: a phone's width is set

@@ -89,7 +89,7 @@ def audit(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     downloads.mkdir()
     with (
         live_server(create_app(settings, engine)) as base,
-        chromium(folder / "profile", downloads) as driver,
+        chromium(folder / "profile", downloads, fresh=True) as driver,
     ):
         _preload_axe(driver)
         yield Audit(base, world, engine, driver, forms)
