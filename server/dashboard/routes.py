@@ -126,6 +126,7 @@ def login(
         errors["password"] = t.gettext("Enter your password.")
     form_error = ""
     status_code = 422
+    retry_after: int | None = None
     if not errors:
         try:
             token, lifetime = service.start_session(
@@ -148,6 +149,7 @@ def login(
                 minutes,
             )
             status_code = 429
+            retry_after = exc.retry_after
         else:
             session.commit()
             response = RedirectResponse(next_url, status_code=303)
@@ -156,7 +158,7 @@ def login(
             )
             cookies.clear_cookie(response, page.request, cookies.PRELOGIN_COOKIE)
             return response
-    return page.render(
+    shown = page.render(
         "login.html",
         status_code=status_code,
         values=FormState(username=username),
@@ -164,6 +166,10 @@ def login(
         form_error=form_error,
         next=next_url,
     )
+    if retry_after is not None:
+        # as the API's 429 says it (docs/roles.md): the seconds to wait, for scripts and proxies
+        shown.headers["Retry-After"] = str(retry_after)
+    return shown
 
 
 @router.post("/logout")
