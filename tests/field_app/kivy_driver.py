@@ -1,6 +1,6 @@
 """Drive the real app headless: one Kivy window per test process, apps started and stopped in
-it one after the other, simulated touches and typing, frames stepped by hand, screenshots
-(saved when wanted: ``tests.screenshots``).
+it one after the other, simulated touches and typing, frames stepped by hand (laid out but not
+drawn into the window: ``DRAW``), screenshots (saved when wanted: ``tests.screenshots``).
 
 Kivy reads its environment when first imported, so :func:`prepare` runs before any import of
 Kivy (the UI tests import this module inside a fixture, after the window probe).
@@ -28,6 +28,19 @@ HOW_TO_ENABLE = (
     "OpenGL: `apt-get install -y libgl1 libgl1-mesa-dri libegl1` (bash .ci/run does it), or "
     "run under a display / `xvfb-run`. Kivy itself: `pip install -e '.[field]'`."
 )
+
+
+# Whether frames are drawn into the window. A label's pixels are rendered when it is first
+# drawn, not when laid out (its size is measured without them), and in software GL that and
+# drawing the whole window took most of a UI test's time, for nothing a test looks at: taps
+# go by widget positions, assertions read widgets' properties, and screenshots draw the widget
+# into an image of their own (``export_to_png``). ``PILOTMON_KIVY_DRAW=1`` draws them, to
+# watch a test under a display.
+DRAW = os.environ.get("PILOTMON_KIVY_DRAW") == "1"
+
+
+def _undrawn(*_args: Any) -> bool:
+    return True
 
 
 def environment() -> dict[str, str]:
@@ -99,6 +112,11 @@ class Driver:
         if EventLoop.status != "started":
             EventLoop.ensure_window()
             EventLoop.start()
+            if not DRAW:
+                # Handlers bound to an event run before the window's own and, returning True,
+                # stop it: frames lay out, run timers and dispatch touches, but are not drawn.
+                Window.fbind("on_draw", _undrawn)
+                Window.fbind("on_flip", _undrawn)
         # Given back on close: a test that resized the shared window must not leave the next
         # one a phone (its taps would miss widgets laid out for the size it expects).
         self._size = tuple(Window.size)
@@ -135,7 +153,8 @@ class Driver:
     # -- input ---------------------------------------------------------------------------------
 
     def tap(self, widget: Any, *, timeout: float = 30.0) -> None:
-        """A finger down and up on the middle of ``widget``, once it is enabled.
+        """A finger down and up on the middle of ``widget``, once it is enabled and no popup
+        is fading in or out.
 
         Like a person, it waits for a greyed-out button to come alive: a touch on a disabled
         widget does nothing, and a test that went on regardless would wait for an effect that
@@ -144,10 +163,12 @@ class Driver:
         from kivy.tests.common import UnitTestTouch
 
         assert widget.get_root_window() is not None, f"{widget} is not on screen"
+        # It waits too for a popup fading in or out (a tenth of a second) to be done: one
+        # fading out still lies over the screen and takes the touch.
         self.wait_until(
-            lambda: not widget.disabled,
+            lambda: not widget.disabled and self._popups_still(),
             timeout=timeout,
-            what=f"{widget} ({getattr(widget, 'text', '')!r}) to be enabled",
+            what=f"{widget} ({getattr(widget, 'text', '')!r}) to be enabled, popups still",
         )
         self.scroll_into_view(widget)
         x, y = widget.to_window(*widget.center)
@@ -156,6 +177,13 @@ class Driver:
         self.step()
         touch.touch_up()
         self.step(2)
+
+    def _popups_still(self) -> bool:
+        from kivy.uix.modalview import ModalView
+
+        return all(
+            popup._anim_alpha >= 1 for popup in self.window.children if isinstance(popup, ModalView)
+        )
 
     def scroll_into_view(self, widget: Any) -> None:
         """As a finger would: scroll the enclosing list or page until ``widget`` shows."""
