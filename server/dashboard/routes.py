@@ -49,7 +49,7 @@ from server.dashboard.web import (
     paginate,
     too_long_words,
 )
-from server.deps import EngineDep, SessionDep, SettingsDep
+from server.deps import EngineDep, SessionDep, SettingsDep, repeated_query_issues
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.projects import service as projects_service
 from server.projects.models import Project, Target
@@ -1097,6 +1097,18 @@ def export_download(
 ) -> Response:
     assert page.caller is not None
     values, group_by = _export_form(page)
+    # A filter given twice with different values (a link edited by hand) would be read as its
+    # last value alone: the file would leave out what the other asked for. Only group_by, a
+    # row of check boxes, takes several.
+    repeated = [
+        i
+        for i in repeated_query_issues(page.request, lists=("group_by",))
+        if i.field in EXPORT_FIELDS  # (each has its field on the form, to be told there)
+    ]
+    if repeated:
+        words = page.t.gettext("Give one value here, not several.")
+        errors = FormState({i.field: words for i in repeated})
+        return _exports_page(page, session, values, group_by, errors=errors, status_code=400)
     request = service.ExportRequest(
         format=values["format"],
         indicator=values["indicator"] or "PARTICIPANTS",
