@@ -267,6 +267,11 @@ def _repeated_query_errors(request: Request, lists: Collection[str]) -> list[dic
     """Each query parameter of ``request`` given more than once, with different values, but
     not one of ``lists``."""
     params = request.query_params
+    if len(params) == len(params.multi_items()):
+        return []  # each given once: the usual request, answered without a look at each
+    values: dict[str, set[str]] = {}
+    for key, value in params.multi_items():
+        values.setdefault(key, set()).add(value)
     return [
         {
             "loc": ("query", key),
@@ -274,8 +279,8 @@ def _repeated_query_errors(request: Request, lists: Collection[str]) -> list[dic
             "msg": REPEATED_MESSAGE,
             "input": ",".join(params.getlist(key))[:200],
         }
-        for key in sorted(set(params))
-        if key not in lists and len(set(params.getlist(key))) > 1
+        for key in sorted(values)
+        if key not in lists and len(values[key]) > 1
     ]
 
 
