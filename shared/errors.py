@@ -129,6 +129,7 @@ class ErrorCode(StrEnum):
     SEQ_GAP = "seq_gap"
     WRONG_OFFSET = "wrong_offset"
     UPLOAD_MISMATCH = "upload_mismatch"
+    UNREADABLE_FILE = "unreadable_file"
     BAD_CURSOR = "bad_cursor"
     BAD_BODY = "bad_body"
     BODY_TOO_LARGE = "body_too_large"
@@ -254,6 +255,9 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.SEQ_GAP: N_("Changes arrived out of order; the tablet sends them again."),
     ErrorCode.WRONG_OFFSET: N_("The upload resumes from where the server is."),
     ErrorCode.UPLOAD_MISMATCH: N_("The photo did not arrive intact; it is sent again."),
+    ErrorCode.UNREADABLE_FILE: N_(
+        "The file is not a readable picture or document of its type; take the photo again."
+    ),
     ErrorCode.BAD_CURSOR: N_("The sync position is not valid; sync again from the start."),
     ErrorCode.BAD_BODY: N_("The request could not be read."),
     ErrorCode.BODY_TOO_LARGE: N_("This is too large for the server."),

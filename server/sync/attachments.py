@@ -4,8 +4,10 @@ The metadata arrives first as a pushed mutation (``server.sync.records.apply_att
 bytes then come in chunks appended at ``Upload-Offset``; the row's ``received`` is the truth and
 the partial file is cut back to it before each append, so a crash between writing bytes and
 committing the new offset costs nothing. When ``size`` bytes are in, the sha256 and the content
-type (sniffed from the first bytes, never trusted from a header) are checked: a mismatch
-discards the bytes and the upload starts again from 0.
+type (sniffed from the first bytes, never trusted from a header) are checked, and then that the
+bytes really are a file of that type: an image is decoded whole (Pillow, under a pixel limit),
+a PDF must end with its cross-reference trailer. Any problem discards the bytes and the upload
+starts again from 0 (the tablet gives up after a few tries and shows the photo as refused).
 
 Files live under ``settings.attachments_dir``: ``partial/<id>`` while arriving, then
 ``<first two hex digits>/<id>`` once complete (``bundle-staging/`` holds an offline bundle's
@@ -20,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
@@ -45,6 +48,16 @@ _SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
     ("image/webp", b"WEBP", 8),
     ("application/pdf", b"%PDF-", 0),
 )
+
+
+# Pillow's name of each image type, so that a file is decoded only as the type it declared.
+_PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+# More pixels than any tablet camera takes (50 MP): refused before decoding, so that a small
+# file that claims a huge canvas (a decompression bomb) costs no memory.
+MAX_PHOTO_PIXELS = 50_000_000
+# A PDF ends with ``startxref``, an offset and ``%%EOF``; readers look for them in the last
+# kilobyte, so trailing bytes a tool added after them are tolerated as they are there.
+_PDF_TAIL_BYTES = 1024
 
 
 def sniff_content_type(head: bytes) -> str | None:
@@ -96,6 +109,11 @@ class AttachmentFiles:
                 digest.update(block)
         return digest.hexdigest(), sniff_content_type(head)
 
+    def unreadable(self, attachment_id: uuid.UUID, content_type: str) -> str | None:
+        """Why the partial file is not a whole file of ``content_type`` (whose magic bytes it
+        starts with), or None when it is."""
+        return unreadable_reason(self.partial(attachment_id), content_type)
+
     def publish(self, attachment_id: uuid.UUID) -> None:
         final = self.final(attachment_id)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +121,41 @@ class AttachmentFiles:
 
     def discard(self, attachment_id: uuid.UUID) -> None:
         self.partial(attachment_id).unlink(missing_ok=True)
+
+
+def unreadable_reason(path: Path, content_type: str) -> str | None:
+    """Why the file at ``path`` is not a readable ``content_type``, or None. Magic bytes alone
+    prove nothing: a page of HTML behind a JPEG's first four bytes must not be served as one."""
+    if content_type == "application/pdf":
+        return _pdf_problem(path)
+    pillow_format = _PILLOW_FORMATS.get(content_type)
+    if pillow_format is None:
+        return f"{content_type} is not a type the server accepts"
+    try:
+        with Image.open(path, formats=[pillow_format]) as image:
+            width, height = image.size
+            if width * height > MAX_PHOTO_PIXELS:
+                return f"the image has {width}×{height} pixels, more than {MAX_PHOTO_PIXELS}"
+            if pillow_format == "JPEG":
+                # Decoding at an eighth of the size still reads every block of the file, at a
+                # fraction of the time and memory of the full picture.
+                image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return f"the bytes are not a readable {pillow_format} image"
+    return None
+
+
+def _pdf_problem(path: Path) -> str | None:
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        handle.seek(max(0, path.stat().st_size - _PDF_TAIL_BYTES))
+        tail = handle.read()
+    if not (head[:5] == b"%PDF-" and head[5:6].isdigit() and head[6:7] == b"."):
+        return "the bytes do not start with a PDF header (%PDF-1.x)"
+    if b"startxref" not in tail or b"%%EOF" not in tail:
+        return "the bytes do not end as a PDF does (startxref … %%EOF)"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +336,14 @@ def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, st
                 "message": f"the bytes are "
                 f"{sniffed or 'of an unknown type'}, not {attachment.content_type}: "
                 "they were discarded",
+            }
+        )
+    if not problems and (reason := files.unreadable(attachment.id, attachment.content_type)):
+        problems.append(
+            {
+                "field": "content_type",
+                "code": ErrorCode.UNREADABLE_FILE,
+                "message": f"{reason}: the bytes were discarded",
             }
         )
     if problems:

@@ -59,6 +59,7 @@ from server.sync.attachments import (
     attachment_project_id,
     mark_complete,
     sniff_content_type,
+    unreadable_reason,
 )
 from server.sync.errors import SeqGap
 from server.sync.service import push
@@ -685,6 +686,8 @@ def _take_photos(
             problem = f"has sha256 {photo.sha256}, its details say {row.sha256}"
         elif photo.content_type != row.content_type:
             problem = f"is {photo.content_type or 'of an unknown type'}, not {row.content_type}"
+        elif reason := unreadable_reason(photo.path, row.content_type):
+            problem = f"is not a readable {row.content_type} ({reason})"
         if problem:
             raise BundleError(f"{photo.entry} {problem}; nothing was applied")
         mark_complete(

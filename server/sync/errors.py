@@ -106,7 +106,8 @@ class UploadMismatch(SyncError):
     def __init__(self, errors: list[dict[str, str]]) -> None:
         self.errors = errors
         self.headers = {"Upload-Offset": "0"}
-        super().__init__("; ".join(e["message"] for e in errors))
+        # The answer's code is its first reason's (upload_mismatch or unreadable_file).
+        super().__init__("; ".join(e["message"] for e in errors), code=ErrorCode(errors[0]["code"]))
 
     def detail(self) -> Any:
         return self.errors

@@ -42,6 +42,7 @@ from sync.bundle import (
 )
 from sync.store import DeviceStore
 from tests.factories import activity_versions, make_user
+from tests.photos import JPEG_HEAD
 from tests.server.sync.conftest import Field
 from tests.server.test_cli import assert_one_line_error, run_cli
 from tests.sync.conftest import Tablet
@@ -88,7 +89,7 @@ def _offline_work(tablet: Tablet, field: Field, tmp_path: Path) -> tuple[list[st
     for record in records:
         store.save("activity", record)
     source = tmp_path / "photo.jpg"
-    source.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(50_000))
+    source.write_bytes(JPEG_HEAD + os.urandom(50_000))
     photo_id = str(uuid.uuid4())
     store.add_photo(
         attachment_id=photo_id,

@@ -19,6 +19,7 @@ from server.sync.models import KeptMutation, SyncConflict
 from sync.bundle import export_bundle
 from sync.protocol import Entity
 from tests.factories import make_access_token, office_edit
+from tests.photos import JPEG_HEAD
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 from tests.sync.conftest import Tablet
 from tests.sync.test_bundle import pilotmon  # noqa: F401
@@ -239,7 +240,7 @@ def test_a_refused_delete_kept_as_the_server_has_it_keeps_the_photos(
     store, sync, _ = tablet
     record = field.activity(title="Study tour with a photo")
     source = tmp_path / "tour.jpg"
-    source.write_bytes(b"\xff\xd8\xff\xe0" + b"t" * 5000)
+    source.write_bytes(JPEG_HEAD + b"t" * 5000)
     photo_id = str(uuid.uuid4())
     store.save_all(
         [("activity", record)],
@@ -280,7 +281,7 @@ def test_a_refused_delete_kept_as_the_server_has_it_finishes_the_photos_upload(
     store, sync, _ = tablet
     record = field.activity(title="Study tour with a photo")
     source = tmp_path / "tour.jpg"
-    photo = b"\xff\xd8\xff\xe0" + b"t" * 5000
+    photo = JPEG_HEAD + b"t" * 5000
     source.write_bytes(photo)
     photo_id = str(uuid.uuid4())
     store.save_all(

@@ -24,6 +24,7 @@ from sync import errors
 from sync.attachments import upload_photos
 from sync.status import read_status
 from tests.factories import office_edit
+from tests.photos import jpeg_of
 from tests.server.sync.conftest import Field
 from tests.sync.conftest import Tablet
 from tests.sync.transport import FaultyAdapter
@@ -201,7 +202,7 @@ def test_a_tablet_missing_part_of_its_outbox_reports_it(
 
 
 def _jpeg(size: int) -> bytes:
-    return b"\xff\xd8\xff\xe0" + os.urandom(size - 4)
+    return jpeg_of(size, os.urandom(size))
 
 
 def _photo(store: Any, field: Field, tmp_path: Path, size: int) -> tuple[str, bytes]:

@@ -33,6 +33,7 @@ from tests.factories import (
     versions_by_device,
 )
 from tests.netlink import PROFILE_2G, Link, LinkProfile
+from tests.photos import jpeg_of
 from tests.sync.test_kill import live_server  # noqa: F401  (the API on a free port)
 
 ACTIVITIES = 4
@@ -53,7 +54,7 @@ class Tablet:
 
 
 def _jpeg(size: int) -> bytes:
-    return b"\xff\xd8\xff\xe0" + os.urandom(size - 4)
+    return jpeg_of(size, os.urandom(size))
 
 
 @pytest.fixture

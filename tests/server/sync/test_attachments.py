@@ -23,10 +23,11 @@ from server.records.receipts import current_signer
 from server.sync.attachments import AttachmentFiles, append_chunk, sniff_content_type
 from server.sync.http import server_stopping
 from tests.factories import make_access_token, make_user
+from tests.photos import JPEG_HEAD, PDF_TAIL, PNG_HEAD
 from tests.server.sync.conftest import Field, mutation, push, upload_chunk
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(300_000)
-PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(1000)
+JPEG = JPEG_HEAD + os.urandom(300_000)
+PNG = PNG_HEAD + os.urandom(1000)
 
 
 def _with_photo(client: TestClient, field: Field, data: bytes = JPEG, **overrides: Any) -> str:
@@ -93,7 +94,7 @@ def test_a_pdf_is_served_as_a_download_not_opened_in_the_dashboards_origin(
     client: TestClient, field: Field, engine: Engine
 ) -> None:
     # A PDF may carry scripts (an /OpenAction): opened inline, it ran in the dashboard's origin.
-    pdf = b"%PDF-1.7\n" + os.urandom(2000)
+    pdf = b"%PDF-1.7\n" + os.urandom(2000) + PDF_TAIL
     photo_id = _with_photo(client, field, pdf, content_type="application/pdf")
     assert upload_chunk(client, field, photo_id, 0, pdf).json()["complete"] is True
     with Session(engine) as session:

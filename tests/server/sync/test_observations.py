@@ -31,9 +31,10 @@ from tests.factories import (
     make_user,
     observation_data,
 )
+from tests.photos import PNG_HEAD
 from tests.server.sync.conftest import Field, mutation, pull_all, push
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+PNG = PNG_HEAD + b"\x00" * 200
 
 
 @pytest.fixture

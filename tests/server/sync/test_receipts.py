@@ -35,6 +35,7 @@ from server.records.receipts import (
     signed,
 )
 from shared.receipts import ReceiptError, load_public_keys, verify
+from tests.photos import JPEG_HEAD
 from tests.server.ops.test_backup_restore import (  # noqa: F401 - fixtures
     fresh_postgresql,
     fresh_sqlite,
@@ -45,7 +46,7 @@ from tests.server.test_cli import run_cli
 
 
 def _jpeg(size: int = 3000) -> bytes:
-    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(size)
+    return JPEG_HEAD + os.urandom(size)
 
 
 def _photo(activity_id: str, data: bytes) -> dict[str, Any]:
