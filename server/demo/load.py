@@ -34,7 +34,15 @@ from sqlmodel import Session, SQLModel, col
 
 from server.accounts.auth import Caller
 from server.accounts.fleet import record_status
-from server.accounts.models import ENROLLED_WITH_CODE, AccessToken, Device, User, UserProject
+from server.accounts.models import (
+    ENROLLED_WITH_CODE,
+    ENROLLED_WITH_PASSWORD,
+    REVOKED_PASSWORD_CHANGED,
+    AccessToken,
+    Device,
+    User,
+    UserProject,
+)
 from server.accounts.security import hash_password, new_token, token_hash
 from server.accounts.service import create_user, forget_login_failures
 from server.activities.models import (
@@ -532,6 +540,17 @@ def _renew_passwords(engine: Engine, world: World) -> tuple[list[Login], list[st
                 update(AccessToken)
                 .where(col(AccessToken.user_id).in_(renewed), col(AccessToken.revoked_at).is_(None))
                 .values(revoked_at=now)
+            )
+            # And the tablets enrolled with the old passwords, as a new password does
+            # (docs/protocol.md#enrolment); the demo's own tablets used codes and sync on.
+            session.execute(
+                update(Device)
+                .where(
+                    col(Device.user_id).in_(renewed),
+                    col(Device.revoked_at).is_(None),
+                    col(Device.enrolled_with) == ENROLLED_WITH_PASSWORD,
+                )
+                .values(revoked_at=now, revoked_reason=REVOKED_PASSWORD_CHANGED)
             )
         forget_login_failures(session, usernames=[login.username for login in logins])
     order = {u.username: n for n, u in enumerate(world.users)}

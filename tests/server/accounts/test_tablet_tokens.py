@@ -5,11 +5,14 @@ them again with the new password; an HQ analyst (read only) has no tablet."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -275,3 +278,35 @@ def test_an_hq_analyst_s_tablet_is_refused_on_every_device_route(
         assert answer.status_code == 403, (method, url, answer.text)
         if method != "HEAD":
             assert answer.json()["code"] == "forbidden", (method, url)
+
+
+def test_the_demo_s_new_passwords_revoke_tablets_enrolled_with_the_old_ones(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reloading the demo gives everyone a new password: as a password change, it revokes the
+    tablets enrolled with the old ones, while the demo's own (enrolled with codes) sync on."""
+    import server.demo.load
+    from server.demo.load import load_demo
+
+    hasher = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1)  # quick, still real
+    monkeypatch.setattr(server.demo.load, "hash_password", hasher.hash)
+    today = date(2026, 11, 22)
+    load_demo(engine, seed=7, size="tiny", today=today)
+    with Session(write_engine(engine)) as session:
+        live = select(Device).where(col(Device.revoked_at).is_(None))
+        demo_tablets = {d.id for d in session.exec(live)}
+        expert = session.exec(select(User).where(User.role == "field_expert")).first()
+        assert expert is not None and demo_tablets
+        by_password, _ = make_device(session, expert, enrolled_with="password")
+        by_code, _ = make_device(session, expert, enrolled_with="code")
+        session.commit()
+        ids = (by_password.id, by_code.id)
+
+    load_demo(engine, seed=7, size="tiny", today=today)
+
+    with Session(engine) as reader:
+        found = {d.id: d for d in reader.exec(select(Device))}
+    assert found[ids[0]].revoked_at is not None
+    assert found[ids[0]].revoked_reason == "password_changed"
+    assert found[ids[1]].revoked_at is None
+    assert all(found[d].revoked_at is None for d in demo_tablets)
