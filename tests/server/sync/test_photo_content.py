@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +108,18 @@ def test_a_real_file_of_each_type_completes_and_is_served(
 def test_too_many_pixels_are_refused_before_decoding(tmp_path: Path) -> None:
     """A small file that claims a huge canvas (a decompression bomb) costs no memory."""
     side = int(MAX_PHOTO_PIXELS**0.5) + 100
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # RGB, 8 bits: ~150 MB decoded
+    pixels = zlib.compress(b"\x00" * 4096)  # the start of a huge, very compressible picture
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     path = tmp_path / "bomb.png"
-    path.write_bytes(_image("PNG", (side, side)))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
     reason = unreadable_reason(path, "image/png")
     assert reason is not None and "pixels" in reason
 
