@@ -27,6 +27,7 @@ from server.columns import utcnow
 from server.db import write_engine
 from server.deps import get_app_engine
 from server.errors import Forbidden
+from shared.catalogue import Role
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/token")
 _device_bearer = HTTPBearer(
@@ -117,3 +118,9 @@ def require_roles(*roles: str) -> Callable[[Caller], Caller]:
         return caller
 
     return check
+
+
+# The roles that review records, resolve conflicts, close quarters and write forms: the others
+# are refused (403) before the route reads its body, as docs/errors.md promises; the route's
+# own check then judges the record's country.
+REVIEWERS = Depends(require_roles(Role.ADMIN, Role.COUNTRY_OFFICER))

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.accounts.deps import CurrentCaller
+from server.accounts.deps import REVIEWERS, CurrentCaller
 from server.activities import queries, review
 from server.activities.queries import (
     ActivityDetail,
@@ -100,7 +100,10 @@ def list_revisions(
 
 
 @activities_router.post(
-    "/{activity_id}/review", response_model=ActivityDetail, responses=error_responses(409)
+    "/{activity_id}/review",
+    response_model=ActivityDetail,
+    responses=error_responses(409),
+    dependencies=[REVIEWERS],
 )
 def review_activity(
     activity_id: uuid.UUID, body: ReviewRequest, caller: CurrentCaller, session: SessionDep
@@ -133,7 +136,11 @@ def list_periods(
 
 
 @periods_router.post(
-    "/close", response_model=ClosedPeriodPublic, status_code=201, responses=error_responses(409)
+    "/close",
+    response_model=ClosedPeriodPublic,
+    status_code=201,
+    responses=error_responses(409),
+    dependencies=[REVIEWERS],
 )
 @rules(review.close_period_rules)
 def close_period(

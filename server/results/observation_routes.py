@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.accounts.deps import CurrentCaller
+from server.accounts.deps import REVIEWERS, CurrentCaller
 from server.activities.queries import RevisionPublic
 from server.api import IsoDate, Page, Text, error_responses
 from server.deps import ApiRoute, CodeList, Limit, Offset, ProjectList, SessionDep, rules
@@ -88,7 +88,10 @@ def list_revisions(
 
 
 @router.post(
-    "/{observation_id}/review", response_model=ObservationDetail, responses=error_responses(409)
+    "/{observation_id}/review",
+    response_model=ObservationDetail,
+    responses=error_responses(409),
+    dependencies=[REVIEWERS],
 )
 def review(
     observation_id: uuid.UUID, body: ReviewRequest, caller: CurrentCaller, session: SessionDep

@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi import Form as FormValue
 from pydantic import BaseModel, ConfigDict
 
-from server.accounts.deps import CurrentCaller
+from server.accounts.deps import REVIEWERS, CurrentCaller
 from server.api import Page, Text, error_responses
 from server.config import get_settings
 from server.deps import ApiRoute, SessionDep, rules
@@ -99,7 +99,7 @@ def list_forms(
     return Page(items=[_public(f) for f in forms], total=total)
 
 
-@router.post("", response_model=FormPublic, status_code=201)
+@router.post("", response_model=FormPublic, status_code=201, dependencies=[REVIEWERS])
 @rules(service.new_form_rules)
 def create_form(body: FormCreate, caller: CurrentCaller, session: SessionDep) -> FormPublic:
     """A draft: version 1 of a new code, or the next version of an existing one."""
@@ -116,6 +116,7 @@ def create_form(body: FormCreate, caller: CurrentCaller, session: SessionDep) ->
     response_model=FormPublic,
     status_code=201,
     responses=error_responses(413),
+    dependencies=[REVIEWERS],
 )
 async def import_form(
     caller: CurrentCaller,
@@ -155,7 +156,7 @@ def get_form(form_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> 
     return _public(service.get_form(session, caller=caller, form_id=form_id))
 
 
-@router.patch("/{form_id}", response_model=FormPublic)
+@router.patch("/{form_id}", response_model=FormPublic, dependencies=[REVIEWERS])
 @rules(service.form_change_rules)
 def update_form(
     form_id: uuid.UUID, body: FormUpdate, caller: CurrentCaller, session: SessionDep

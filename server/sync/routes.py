@@ -27,7 +27,7 @@ from server.accounts.auth import (
     caller_from_access_token,
     caller_from_device_token,
 )
-from server.accounts.deps import CurrentCaller, DeviceCaller, note_device_seen
+from server.accounts.deps import REVIEWERS, CurrentCaller, DeviceCaller, note_device_seen
 from server.accounts.devices import issue_bundle_key
 from server.accounts.models import BundleKey, Device
 from server.api import Page, error_responses
@@ -426,6 +426,7 @@ def get_conflict(
     "/{conflict_id}/resolve",
     response_model=dict[str, Any],
     responses=error_responses(401, 403, 404, 409, 422),
+    dependencies=[REVIEWERS],
 )
 def resolve_conflict(
     conflict_id: uuid.UUID,

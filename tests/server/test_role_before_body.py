@@ -42,26 +42,9 @@ def _refused_roles(route: Route) -> list[str]:
     ]
 
 
-# Routes whose role is still checked by their service, after the body: their route files are
-# not this change's to edit (left for their owners; strict, so that the fix is noticed).
-ROLE_AFTER_BODY = {
-    ("POST", "/api/v1/activities/{}/review"),
-    ("POST", "/api/v1/observations/{}/review"),
-    ("POST", "/api/v1/periods/close"),
-    ("POST", "/api/v1/forms"),
-    ("PATCH", "/api/v1/forms/{}"),
-    ("POST", "/api/v1/conflicts/{}/resolve"),
-}
-LEFT = pytest.mark.xfail(strict=True, reason="the role is checked after the body here")
-
-
 @pytest.mark.parametrize(
     "route",
-    [
-        pytest.param(r, marks=[LEFT] if _shape(r) in ROLE_AFTER_BODY else [], id=str(r))
-        for r in JSON_WRITES
-        if _refused_roles(r)
-    ],
+    [pytest.param(r, id=str(r)) for r in JSON_WRITES if _refused_roles(r)],
 )
 def test_a_refused_role_is_refused_before_its_body_is_read(
     client: TestClient,

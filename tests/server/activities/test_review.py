@@ -119,7 +119,8 @@ def test_only_officers_of_the_country_and_admins_review(
     # Another country's officer does not even learn that the activity exists.
     response = _review(client, world, "officer_ken", activity, "approve")
     assert response.status_code == 404
-    assert _review(client, world, "expert_ken", activity, "approve").status_code == 404
+    # A field expert may not review at all: 403 whatever the record, which tells nothing of it.
+    assert _review(client, world, "expert_ken", activity, "approve").status_code == 403
     stored = fresh(session, Activity, activity.id)
     assert stored.status == "submitted" and stored.version == 1
     assert rows(session, select(Review)) == []
