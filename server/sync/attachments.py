@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
@@ -123,6 +124,12 @@ class AttachmentFiles:
         self.partial(attachment_id).unlink(missing_ok=True)
 
 
+# WeasyPrint, once imported (the quarterly report), sets Pillow's process-wide
+# ``ImageFile.LOAD_TRUNCATED_IMAGES``, under which a JPEG cut short decodes with grey in place of
+# its missing part: the check turns it off while it decodes, one check at a time.
+_STRICT_DECODING = threading.Lock()
+
+
 def unreadable_reason(path: Path, content_type: str) -> str | None:
     """Why the file at ``path`` is not a readable ``content_type``, or None. Magic bytes alone
     prove nothing: a page of HTML behind a JPEG's first four bytes must not be served as one."""
@@ -140,7 +147,12 @@ def unreadable_reason(path: Path, content_type: str) -> str | None:
                 # Decoding at an eighth of the size still reads every block of the file, at a
                 # fraction of the time and memory of the full picture.
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-            image.load()
+            with _STRICT_DECODING:
+                lenient, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+                try:
+                    image.load()
+                finally:
+                    ImageFile.LOAD_TRUNCATED_IMAGES = lenient
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return f"the bytes are not a readable {pillow_format} image"
     return None
