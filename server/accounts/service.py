@@ -549,6 +549,16 @@ def update_user(
         after["tablets_revoked"] = after.get("tablets_revoked", 0) + _revoke_all(
             session, Device, user_id=user.id, now=now
         )
+        # A tablet signed out earlier by a new password could come back with that password;
+        # once the account is deactivated, only an enrolment code brings a tablet back.
+        session.execute(
+            sa_update(Device)
+            .where(
+                col(Device.user_id) == user.id,
+                col(Device.revoked_reason) == REVOKED_PASSWORD_CHANGED,
+            )
+            .values(revoked_reason=None)
+        )
         # An enrolment code not yet used is a way in too (a QR code on someone's desk).
         withdrawn = session.execute(
             sa_update(EnrolmentCode)

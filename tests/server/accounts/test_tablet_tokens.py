@@ -159,6 +159,27 @@ def test_a_disabled_account_s_tablet_is_not_told_to_log_in_again(
     assert _pull(client, token).json()["code"] == "device_revoked"
 
 
+def test_after_a_deactivation_the_new_password_no_longer_brings_a_tablet_back(
+    client: TestClient, session: Session
+) -> None:
+    """Reactivating restores no way in: a tablet the new password had signed out needs a code
+    once the account was deactivated in between, as every other tablet of the person does."""
+    world = World(session)
+    expert = world.users["expert_lso"]
+    device_id = uuid.uuid4()
+    _enrolled(client, device_id, token=world.tokens["expert_lso"])
+    _set_password(client, world, expert)
+    for active in (False, True):
+        answer = client.patch(
+            f"/api/v1/users/{expert.id}",
+            json={"is_active": active},
+            headers=world.auth("officer_lso"),
+        )
+        assert answer.status_code == 200, answer.text
+    refused = _enrol(client, device_id, token=_login(client, expert.username, NEW_PASSWORD))
+    assert refused.status_code == 403 and refused.json()["code"] == "device_revoked"
+
+
 def test_the_migration_says_which_tablets_used_a_code(engine: Engine) -> None:
     """0021_device_enrolled_with: a tablet that used an enrolment code is "code", else
     "password"."""
