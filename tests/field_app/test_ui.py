@@ -184,6 +184,13 @@ def test_enrol_fill_save_pending_then_synced(
     driver.wait_until(
         lambda: home.ids.sync_bar.headline == "Everything is sent", what="home to show the sync"
     )
+    # and once its project card agrees (its "Waiting to be sent" line gone, the card laid out
+    # anew without it: a tap while it is replaced is lost, as it would be for a person)
+    driver.wait_until(
+        lambda: home.cards and not any(card["waiting"] for card in home.cards),
+        what="the project card to show nothing waiting",
+    )
+    driver.step()
     driver.tap(driver.find_text(home, "Activities (1)"))
     activities = on_screen(driver, "activities")
     driver.wait_until(
