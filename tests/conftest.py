@@ -233,6 +233,23 @@ def seeded_world(request: pytest.FixtureRequest, engine: Engine) -> Any:
     return worlds["sqlite" if engine.dialect.name == "sqlite" else "postgresql"][1]
 
 
+def seeded_module(build: Callable[[Session], Any], *, name: str = "world") -> tuple[Any, Any]:
+    """The two fixtures of a module whose tests only read one world, to assign at its top
+    (``db_url, world = seeded_module(_build)``): ``db_url``, the suite's database holding what
+    ``build`` wrote, built once per module and backend and put back before each test
+    (``seeded_url``), and ``name``, the object ``build`` returned (``seeded_world``)."""
+
+    @pytest.fixture(params=["sqlite", "postgresql"], name="db_url")
+    def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+        return seeded_url(request, tmp_path, build)
+
+    @pytest.fixture(name=name)
+    def world(request: pytest.FixtureRequest, engine: Engine) -> Any:
+        return seeded_world(request, engine)
+
+    return db_url, world
+
+
 def _seed(
     request: pytest.FixtureRequest, build: Callable[[Session], Any]
 ) -> tuple[Path | Snapshot, Any]:

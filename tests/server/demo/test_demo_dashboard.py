@@ -7,7 +7,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,7 +30,7 @@ from server.results.models import Observation
 from server.results.shipped import SHIPPED_FORMS
 from server.sync.models import KeptMutation, SyncConflict
 from shared.catalogue import Role
-from tests.conftest import seeded_url, seeded_world
+from tests.conftest import seeded_module
 from tests.server.dashboard.conftest import fresh, login, main_of, token_for
 
 TODAY = date(2026, 11, 22)
@@ -56,18 +55,9 @@ def _load(session: Session) -> LoadReport:
     return load_demo(engine, seed=SEED, size="tiny", today=TODAY)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The suite's database holding the tiny demo, loaded once per module and backend (some
-    seconds each) and put back before each test."""
-    return seeded_url(request, tmp_path, _load)
-
-
-@pytest.fixture
-def demo(request: pytest.FixtureRequest, engine: Engine) -> LoadReport:
-    """What loading the demo reported (its logins and counts)."""
-    report: LoadReport = seeded_world(request, engine)
-    return report
+# The tiny demo, loaded once per module and backend (some seconds each) and put back before
+# each test; ``demo`` is what loading it reported (its logins and counts).
+db_url, demo = seeded_module(_load, name="demo")
 
 
 @pytest.fixture

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from shared.indicators import INDICATORS
-from tests.conftest import seeded_url, seeded_world
+from tests.conftest import seeded_module
 from tests.factories import World
 
 URL = "/api/v1/indicators"
@@ -20,18 +17,9 @@ def _world(session: Session) -> World:
     return World(session)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The suite's database holding the module's world: built once per module and backend,
-    its rows put back before each test."""
-    return seeded_url(request, tmp_path, _world)
-
-
-@pytest.fixture
-def world(request: pytest.FixtureRequest, engine: Engine) -> World:
-    """The world the database holds; tests read it and never change it (it is shared)."""
-    built: World = seeded_world(request, engine)
-    return built
+# The module's world, built once per backend and put back before each test: its tests only
+# read it (tests/conftest.py seeded_module).
+db_url, world = seeded_module(_world)
 
 
 def _values(client: TestClient, world: World, who: str, code: str, **params: str) -> dict:

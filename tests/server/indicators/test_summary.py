@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.activities.service import write_activity
 from server.columns import utcnow
 from server.projects.models import Participant, Target
-from tests.conftest import seeded_url, seeded_world
+from tests.conftest import seeded_module
 from tests.factories import World, activity_data, detach
 from tests.server.indicators import naive
 
@@ -103,18 +101,9 @@ def _world(session: Session) -> World:
     return found
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The suite's database holding the module's world: built once per module and backend,
-    its rows put back before each test."""
-    return seeded_url(request, tmp_path, _world)
-
-
-@pytest.fixture
-def world(request: pytest.FixtureRequest, engine: Engine) -> World:
-    """The world the database holds; tests read it and never change it (it is shared)."""
-    built: World = seeded_world(request, engine)
-    return built
+# The module's world, built once per backend and put back before each test: its tests only
+# read it (tests/conftest.py seeded_module).
+db_url, world = seeded_module(_world)
 
 
 def test_summary_equals_the_naive_computation(

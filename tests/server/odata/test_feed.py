@@ -7,20 +7,18 @@ from __future__ import annotations
 import base64
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 from odata import ODataService
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.accounts import tokens
 from server.activities.service import ActivityWrite, Writer, write_activities
 from server.odata.entities import MONTHLY_INDICATORS
-from tests.conftest import seeded_url, seeded_world
+from tests.conftest import seeded_module
 from tests.factories import World, detach, make_activity, make_observation_form
 from tests.server.odata.transport import session_for
 
@@ -56,16 +54,9 @@ class FeedWorld(World):
         detach(session)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database holding the module's FeedWorld, built once per backend."""
-    return seeded_url(request, tmp_path, FeedWorld)
-
-
-@pytest.fixture
-def world(request: pytest.FixtureRequest, engine: Engine) -> FeedWorld:
-    found: FeedWorld = seeded_world(request, engine)
-    return found
+# The module's world, built once per backend and put back before each test: its tests only
+# read it (tests/conftest.py seeded_module).
+db_url, world = seeded_module(FeedWorld)
 
 
 def _token(client: TestClient, world: World, role: str, name: str = "Power BI") -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import psycopg.errors
@@ -23,13 +22,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from lxml import etree
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.odata import filters
 from server.odata.filters import MAX_DEPTH, MAX_FILTER_LENGTH
 from server.odata.query import too_complex
-from tests.conftest import seeded_url, seeded_world
+from tests.conftest import seeded_module
 from tests.factories import World, detach, make_observation, make_observation_form
 
 BASE = "/api/v1/odata/"
@@ -64,16 +62,9 @@ def _build(session: Session) -> World:
     return world
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database holding the module's world, built once per backend."""
-    return seeded_url(request, tmp_path, _build)
-
-
-@pytest.fixture
-def world(request: pytest.FixtureRequest, engine: Engine) -> World:
-    found: World = seeded_world(request, engine)
-    return found
+# The module's world, built once per backend and put back before each test: its tests only
+# read it (tests/conftest.py seeded_module).
+db_url, world = seeded_module(_build)
 
 
 def _literal(edm: str, rng: random.Random) -> str:

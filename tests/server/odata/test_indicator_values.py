@@ -7,17 +7,15 @@ additivity of its aggregate; by key and by ``$filter`` too."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.odata.entities import INDICATOR_VALUES
 from server.odata.filters import parse_filter, values_of
-from tests.conftest import seeded_url, seeded_world
+from tests.conftest import seeded_module
 from tests.factories import World, detach
 from tests.server.results.helpers import HARVEST_INDICATORS, make_form, observe
 
@@ -51,16 +49,9 @@ def _build(session: Session) -> World:
     return world
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database holding the module's world, built once per backend."""
-    return seeded_url(request, tmp_path, _build)
-
-
-@pytest.fixture
-def world(request: pytest.FixtureRequest, engine: Engine) -> World:
-    found: World = seeded_world(request, engine)
-    return found
+# The module's world, built once per backend and put back before each test: its tests only
+# read it (tests/conftest.py seeded_module).
+db_url, world = seeded_module(_build)
 
 
 def _feed(client: TestClient, world: World, role: str, path: str, **params: str) -> Any:

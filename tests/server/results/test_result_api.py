@@ -15,7 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 from openpyxl import load_workbook
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from server.accounts.auth import Caller
@@ -24,7 +23,7 @@ from server.errors import ConfigError
 from server.exports.dhis2 import BUNDLED_MAPPING, data_value_set, load_mapping
 from server.exports.observations import observation_table
 from server.projects.models import Project
-from tests.conftest import seeded_url, seeded_world
+from tests.conftest import seeded_module
 from tests.factories import World, detach
 from tests.server.exports.test_exports import SCHEMA
 from tests.server.results.helpers import indicator, make_form, observe
@@ -85,18 +84,9 @@ def _world(session: Session) -> World:
     return made
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The suite's database holding the module's world: built once per module and backend,
-    its rows put back before each test."""
-    return seeded_url(request, tmp_path, _world)
-
-
-@pytest.fixture
-def world(request: pytest.FixtureRequest, engine: Engine) -> World:
-    """The world the database holds; tests read it and never change it (it is shared)."""
-    built: World = seeded_world(request, engine)
-    return built
+# The module's world, built once per backend and put back before each test: its tests only
+# read it (tests/conftest.py seeded_module).
+db_url, world = seeded_module(_world)
 
 
 def values(client: TestClient, world: World, who: str, code: str, **params: str) -> Any:
