@@ -105,6 +105,18 @@ def revoke_access_token(session: Session, *, token_id: uuid.UUID) -> None:
         session.add(access)
 
 
+NO_TABLET = (
+    "an hq_analyst may not have a tablet: tablets are for recording, and HQ reads on the dashboard"
+)
+
+
+def may_have_tablet(user: User) -> bool:
+    """Tablets are for recording: not for an HQ analyst (read only), since a tablet pulls its
+    person's projects with the participants' names, which stay inside the country's scope
+    (docs/roles.md). Enrolment and every device route ask this."""
+    return user.role != Role.HQ_ANALYST
+
+
 def caller_from_device_token(session: Session, *, token: str) -> Caller:
     row = session.exec(
         select(Device, User)
@@ -134,11 +146,7 @@ def caller_from_device_token(session: Session, *, token: str) -> Caller:
         raise DeviceRevoked(
             "the account this tablet belongs to is disabled", code=ErrorCode.ACCOUNT_DISABLED
         )
-    if user.role == Role.HQ_ANALYST:
-        # Tablets are for recording; one enrolled before HQ was refused them reaches nothing.
-        raise DeviceRevoked(
-            "an hq_analyst may not have a tablet: tablets are for recording, and HQ reads on "
-            "the dashboard",
-            code=ErrorCode.FORBIDDEN,
-        )
+    if not may_have_tablet(user):
+        # One enrolled before HQ was refused tablets reaches nothing.
+        raise DeviceRevoked(NO_TABLET, code=ErrorCode.FORBIDDEN)
     return Caller(user=user, project_ids=_project_ids(session, user.id), device=device)

@@ -39,7 +39,7 @@ import segno
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from server.accounts.auth import Caller
+from server.accounts.auth import NO_TABLET, Caller, may_have_tablet
 from server.accounts.models import (
     ENROLLED_WITH_CODE,
     ENROLLED_WITH_PASSWORD,
@@ -154,13 +154,9 @@ def issue_enrolment_code_as(
 
 
 def refuse_unless_may_have_tablet(user: User) -> None:
-    """Forbidden for an HQ analyst: a tablet records and pulls its person's projects with the
-    participants' names, which stay inside the country's scope (docs/roles.md)."""
-    if user.role == Role.HQ_ANALYST:
-        raise Forbidden(
-            "an hq_analyst may not have a tablet: tablets are for recording, and HQ reads "
-            "on the dashboard"
-        )
+    """Forbidden for a person who may not have a tablet (``auth.may_have_tablet``)."""
+    if not may_have_tablet(user):
+        raise Forbidden(NO_TABLET)
 
 
 _DISABLED = Issue(
