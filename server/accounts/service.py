@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func, or_
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -526,19 +526,18 @@ def update_user(
         revoked = _revoke_all(session, PersonalToken, user_id=user.id, now=user.password_changed_at)
         # And every tablet enrolled with the password (not with a code from the office, which
         # a stolen password cannot get): its person enrols it again with the new one.
-        tablets = session.execute(
-            sa_update(Device)
-            .where(
-                col(Device.user_id) == user.id,
-                col(Device.revoked_at).is_(None),
-                col(Device.enrolled_with) == ENROLLED_WITH_PASSWORD,
-            )
-            .values(revoked_at=user.password_changed_at, revoked_reason=REVOKED_PASSWORD_CHANGED)
+        tablets_revoked = _revoke_all(
+            session,
+            Device,
+            user_id=user.id,
+            now=user.password_changed_at,
+            only=col(Device.enrolled_with) == ENROLLED_WITH_PASSWORD,
+            revoked_reason=REVOKED_PASSWORD_CHANGED,
         )
         after["password"] = "changed"  # noqa: S105
         if revoked:
             after["personal_tokens_revoked"] = revoked
-        if tablets_revoked := int(getattr(tablets, "rowcount", 0) or 0):
+        if tablets_revoked:
             after["tablets_revoked"] = tablets_revoked
     if after.get("is_active") is False:
         # Deactivating ends every way in for good: reactivating the account later does not
@@ -569,7 +568,7 @@ def update_user(
             )
             .values(expires_at=now)
         )
-        if codes := int(getattr(withdrawn, "rowcount", 0) or 0):
+        if codes := _changed(withdrawn):
             after["enrolment_codes_withdrawn"] = codes
     _audit_change(
         session,
@@ -853,14 +852,23 @@ def _revoke_all(
     *,
     user_id: uuid.UUID,
     now: datetime,
+    only: ColumnElement[bool] | None = None,
+    **values: Any,
 ) -> int:
-    """Revoke every live session, personal token or tablet of a person; how many there were."""
+    """Revoke every live session, personal token or tablet of a person (``only`` those it
+    holds, setting ``values`` besides); how many there were."""
+    live = [col(kind.user_id) == user_id, col(kind.revoked_at).is_(None)]
     done = session.execute(
         sa_update(kind)
-        .where(col(kind.user_id) == user_id, col(kind.revoked_at).is_(None))
-        .values(revoked_at=now)
+        .where(*live, *([only] if only is not None else []))
+        .values(revoked_at=now, **values)
     )
-    return int(getattr(done, "rowcount", 0) or 0)
+    return _changed(done)
+
+
+def _changed(result: Any) -> int:
+    """How many rows an UPDATE changed."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def refuse_unless_may_manage(session: Session, *, caller: Caller, user: User) -> None:
