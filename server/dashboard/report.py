@@ -431,7 +431,7 @@ def period_length(period: str) -> int:
 def holding_target(goals: Iterable[Target], first: date, last: date) -> Target | None:
     """Of one project's targets, the one of the shortest period holding ``first``–``last`` (a
     quarter's before its year's), None when none holds it."""
-    holding = [g for g in goals if _covers(g.period, first, last)]
+    holding = [g for g in goals if _contains(outer=_days(g.period), inner=(first, last))]
     return min(holding, key=lambda g: period_length(g.period)) if holding else None
 
 
@@ -440,16 +440,29 @@ def to_date_value(values: Mapping[str, float | None], period: str, quarter: str)
     sum of its quarters' values (``values`` by quarter label), None when none has one."""
     start, _ = period_bounds(period)
     _, end = period_bounds(quarter)
-    found = [v for q, v in values.items() if v is not None and _within(q, start, end)]
+    found = [
+        v
+        for q, v in values.items()
+        if v is not None and _contains(outer=(start, end), inner=_days(q))
+    ]
     return float(sum(found)) if found else None
 
 
-def _within(quarter: str, start: date, end: date) -> bool:
+def _days(period: str) -> tuple[date, date] | None:
+    """A stored period's first and last day; None when the label is not a period."""
     try:
-        first, last = period_bounds(quarter)
+        return period_bounds(period)
     except ValueError:
+        return None
+
+
+def _contains(*, outer: tuple[date, date] | None, inner: tuple[date, date] | None) -> bool:
+    """Whether every day from ``inner``'s first to its last is one of ``outer``'s (each a first
+    and a last day, both counted): a year contains its quarters and itself. False when either
+    is None (a label that is not a period)."""
+    if outer is None or inner is None:
         return False
-    return start <= first and last <= end
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
 
 
 def _combine(values: Sequence[float], additive: bool) -> float | None:
@@ -457,14 +470,6 @@ def _combine(values: Sequence[float], additive: bool) -> float | None:
         return None
     total = sum(values)
     return total if additive else total / len(values)
-
-
-def _covers(period: str, first: date, last: date) -> bool:
-    try:
-        start, end = period_bounds(period)
-    except ValueError:
-        return False
-    return start <= first and last <= end
 
 
 def _to_date(
