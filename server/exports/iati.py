@@ -29,11 +29,10 @@ from server.exports.iso2 import iso2_of
 from server.indicators.engine import Where
 from server.indicators.refresh import apply_pending
 from server.indicators.service import (
-    ValuesQuery,
     group_sums,
-    parse_values_query,
     resolve_projects,
     value_of,
+    values_query_with_issues,
 )
 from server.projects.models import Project, Target
 from server.results.indicators import (
@@ -142,22 +141,29 @@ def iati_activities(
     grain = GRAINS.get((period_type or "yearly").strip().lower())
     if grain is None:
         issues.append(Issue("period_type", ErrorCode.UNKNOWN_CODE, "use yearly or quarterly"))
-    given = {"country": country, "project": project, "from": date_from, "to": date_to}
-    query, found = _values_query(given | {"status": status})
+    # Read as the indicator values read them; with some bad, the others still read, so that
+    # their own checks below join the one answer.
+    query, found = values_query_with_issues(
+        code="ACTIVITIES",
+        filters={"country": country, "project": project},
+        date_from=date_from,
+        date_to=date_to,
+        status=status,  # None: the statuses every count uses (submitted and approved)
+    )
     issues += found
     # A country or project outside the scope is refused, as every other export refuses it:
     # an empty document would read as "nothing happened there".
-    countries = query.filters.get("country", ()) if query else ()
+    countries = query.filters.get("country", ())
     scope = country_scope_issue(session, caller=caller, countries=countries)
     if scope is not None:
         issues.append(scope)
     ids: tuple[uuid.UUID, ...] | None = None
-    if query is not None and "project" in query.filters:
+    if "project" in query.filters:
         try:
             ids = resolve_projects(session, caller=caller, values=query.filters["project"])
         except ValidationFailed as exc:
             issues.extend(exc.issues)
-    if grain is None or issues or query is None:
+    if grain is None or issues:
         raise ValidationFailed(issues, status_code=400)
     apply_pending(session)
     statement = select(Project).order_by(col(Project.code))
@@ -190,31 +196,6 @@ def iati_activities(
         _activity(root, p, organisation, today, actuals, targets, outcomes)
     ET.indent(root)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
-
-
-def _values_query(given: dict[str, str | None]) -> tuple[ValuesQuery | None, list[Issue]]:
-    """The parameters (``country``, ``project``, ``from``, ``to``, ``status``) read as the
-    indicator values read them, and their problems. With some bad, the query of the others,
-    so that their own checks (scope, unknown projects) still join the one answer."""
-
-    def parse(values: dict[str, str | None]) -> ValuesQuery:
-        return parse_values_query(
-            code="ACTIVITIES",
-            filters={"country": values["country"], "project": values["project"]},
-            date_from=values["from"],
-            date_to=values["to"],
-            # None: the statuses every count uses (submitted and approved)
-            status=values["status"],
-        )
-
-    try:
-        return parse(given), []
-    except ValidationFailed as exc:
-        bad = {i.field for i in exc.issues}
-        try:
-            return parse({k: None if k in bad else v for k, v in given.items()}), exc.issues
-        except ValidationFailed:
-            return None, exc.issues
 
 
 def _targets(

@@ -1,6 +1,7 @@
 """Indicator values (docs/indicators.md): parse a request, compute the values, shape the rows.
 
     parse_values_query(...)      check codes, keys and filters; 404/400 naming what is wrong
+    values_query_with_issues()   the same, the problems returned beside what reads well
     indicator_values(...)        the rows of one indicator, scoped to the caller
     indicator_definitions()      the catalogue as served by GET /api/v1/indicators
 
@@ -228,6 +229,37 @@ def parse_values_query(
     Result indicators are found only when a session is given, and then only those of the
     forms ``caller`` may read when given: one outside its scope is as unknown (404), before
     its keys could name the form's fields."""
+    query, issues = values_query_with_issues(
+        code=code,
+        group_by=group_by,
+        filters=filters,
+        date_from=date_from,
+        date_to=date_to,
+        status=status,
+        session=session,
+        caller=caller,
+    )
+    if issues:
+        raise ValidationFailed(issues, status_code=400)
+    return query
+
+
+def values_query_with_issues(
+    *,
+    code: str,
+    group_by: str | None = None,
+    filters: Mapping[str, str | None] | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    status: str | None = None,
+    session: OrmSession | None = None,
+    caller: Caller | None = None,
+) -> tuple[ValuesQuery, list[Issue]]:
+    """As ``parse_values_query``, but bad input is returned, not raised: every problem, and
+    the query read as if each bad parameter had not been given (a bad filter left out, a bad
+    ``group_by``, date or status as absent), so that a caller checking the good ones further
+    (scope, unknown projects) names them all in one answer from one reading. An unknown
+    indicator is still NotFound: without it there is no query to read."""
     indicator = get_indicator(code, session, caller)
     result = (
         result_indicators(session, caller).get(indicator.code)
@@ -281,6 +313,9 @@ def parse_values_query(
             )
         )
 
+    if errors:  # the group_by's
+        keys = ()
+
     parsed_filters: dict[str, tuple[str, ...]] = {}
     for key, raw in (filters or {}).items():
         values = tuple(_normalise(key, v) for v in split_list(raw))
@@ -321,6 +356,7 @@ def parse_values_query(
     end = _parse_date("to", date_to, errors)
     if start and end and start > end:
         errors.append(Issue("to", ErrorCode.END_BEFORE_START, f"{end} is before from ({start})"))
+        end = None
 
     statuses = split_list(status.lower() if status else None) or DEFAULT_STATUSES
     bad_status = [s for s in statuses if s not in codes(ActivityStatus)]
@@ -333,9 +369,8 @@ def parse_values_query(
                 f"statuses are {', '.join(codes(ActivityStatus))}",
             )
         )
-    if errors:
-        raise ValidationFailed(errors, status_code=400)
-    return ValuesQuery(indicator, keys, parsed_filters, start, end, statuses, result)
+        statuses = DEFAULT_STATUSES
+    return ValuesQuery(indicator, keys, parsed_filters, start, end, statuses, result), errors
 
 
 def _inapplicable_message(indicator: Indicator, keys: Sequence[str]) -> str:
