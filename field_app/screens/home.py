@@ -1,7 +1,13 @@
-"""Home: my projects with this quarter's progress, and the sync bar."""
+"""Home: my projects with this quarter's progress, and the sync bar.
+
+The bar's counts of what waits and the cards' waiting lines change together, from one refresh:
+the bar said "Everything is sent" for a few frames above a card still "Waiting to be sent: 1
+record", and a tap in those frames landed on a card being replaced.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from kivy.metrics import dp
@@ -10,13 +16,25 @@ from kivy.uix.boxlayout import BoxLayout
 
 from field_app.controllers.custody import custody_text
 from field_app.controllers.home import period_heading, project_card, waiting_line
-from field_app.controllers.status import sync_bar
+from field_app.controllers.status import SyncStatus, sync_bar
 from field_app.screens import theme
 from field_app.screens.base import BaseScreen
 from field_app.screens.widgets import Card, ProgressLine, text_width
 
 # A button's label plus its padding (2 × 18), the text box's margin and room for bold glyphs.
 BUTTON_PADDING = dp(60)
+
+# What of a sync status the project cards count too (their waiting lines and attention): the bar
+# shows these only with cards read from the same state.
+COUNTED = ("pending", "changes", "photos", "photo_bytes", "attention")
+
+# Reads of the cards before a refresh shows the last ones, when a sync keeps changing what
+# waits while they are read (the sync's next report refreshes again).
+CARD_READS = 3
+
+
+def counted(status: SyncStatus) -> tuple[int, ...]:
+    return tuple(getattr(status, name) for name in COUNTED)
 
 
 class HomeScreen(BaseScreen):
@@ -53,6 +71,25 @@ class HomeScreen(BaseScreen):
             column.add_widget(custody, index=column.children.index(self.ids.sync_bar) + 1)
 
     def gather(self) -> dict[str, Any]:
+        session = self.session
+        # The status read before and after the cards counts the same: the cards were read
+        # from the state the bar will count (a sync that sent a record between the two reads
+        # made the bar say "Everything is sent" above a card still waiting).
+        status = session.status()
+        for _read in range(CARD_READS):
+            cards = self._cards()
+            before, status = status, session.status()
+            if counted(status) == counted(before):
+                break
+        enrolment = session.enrolment()
+        return {
+            "cards": cards,
+            "status": status,
+            "custody": custody_text(session.custody()),
+            "user": f"{enrolment.username} · {enrolment.server_url}" if enrolment else "",
+        }
+
+    def _cards(self) -> list[dict[str, Any]]:
         session = self.session
         backend = session.backend
         today = session.today()
@@ -93,13 +130,7 @@ class HomeScreen(BaseScreen):
                     "attention": card.attention,
                 }
             )
-        enrolment = session.enrolment()
-        return {
-            "cards": cards,
-            "status": session.status(),
-            "custody": custody_text(session.custody()),
-            "user": f"{enrolment.username} · {enrolment.server_url}" if enrolment else "",
-        }
+        return cards
 
     def show(self, data: dict[str, Any]) -> None:
         if data["cards"] != self.cards or not self.ids.projects.children:
@@ -139,10 +170,18 @@ class HomeScreen(BaseScreen):
 
     def update_sync_bar(self, *_args: Any) -> None:
         """The bar alone, from the status the app read off the UI thread (a few label
-        updates, no store read): when a sync starts or ends without new data."""
+        updates, no store read): a sync starting or ending, an upload's progress, the last
+        success or error. What waits it counts only with the cards: a status that counts
+        otherwise shows the rest now, and its counts with the cards of the refresh it asks
+        for (in the same frame)."""
         status = self.app.sync_status or self._status
-        if status is not None:
-            self._show_status(status)
+        if status is None:
+            return
+        shown = self._status
+        if shown is not None and counted(status) != counted(shown):
+            status = replace(status, **{name: getattr(shown, name) for name in COUNTED})
+            self._data_changed()  # one refresh a frame, whoever else asks for it
+        self._show_status(status)
 
     def _show_status(self, status: Any) -> None:
         self._status = status
