@@ -6,14 +6,14 @@ twice loses nothing and is taken."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from server.indicators.routes import VALUES_PARAMETERS
+from tests.server.routes_walk import api_reads
 from tests.server.test_authz_matrix import (  # noqa: F401 (fixtures)
-    ROUTES,
     MatrixWorld,
     db_url,
     pg_matrix,
@@ -21,19 +21,12 @@ from tests.server.test_authz_matrix import (  # noqa: F401 (fixtures)
     world,
 )
 
-# The tablet's protocol routes read their few parameters their own way, and the OData feed
-# refuses an option given twice in its own error shape (bad_option).
-OWN_ANSWERS = ("/api/v1/sync/", "/api/v1/attachments/", "/api/v1/odata")
 # Routes that read the indicator values' parameters themselves (not in the schema's list).
 VALUES_ROUTES = (
     "/api/v1/indicators/{code}/values",
     "/api/v1/exports/indicators.csv",
     "/api/v1/exports/indicators.xlsx",
 )
-
-
-def _shape(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "{}", path)
 
 
 def _repeated(response: Any, name: str) -> bool:
@@ -46,7 +39,7 @@ def _repeated(response: Any, name: str) -> bool:
     )
 
 
-def _scalar_parameters(operation: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+def _scalar_parameters(operation: Mapping[str, Any]) -> list[str]:
     names = []
     for parameter in operation.get("parameters", []):
         if parameter["in"] != "query":
@@ -62,32 +55,27 @@ def test_every_read_of_the_api_refuses_a_scalar_parameter_given_twice(
     client: TestClient,
     world: MatrixWorld,  # noqa: F811
 ) -> None:
-    """Every GET of the API's schema and each of its scalar query parameters, read off the app
-    so that a new route cannot forget it, called by an admin as the authorisation matrix calls
-    it, with that parameter given twice."""
-    schema = client.get("/api/v1/openapi.json").json()
-    rows_by_shape = {_shape(r.path): r for r in ROUTES if r.method == "GET"}
-    values = world.values("LSO")
+    """Every GET of the API's schema (tests/server/routes_walk.py: called by an admin as the
+    authorisation matrix calls it) and each of its scalar query parameters, read off the
+    schema so that a new one cannot be left out, given twice."""
     failures = []
     checked = 0
-    for path, operations in schema["paths"].items():
-        if "get" not in operations or path.startswith(OWN_ANSWERS):
-            continue
-        names = _scalar_parameters(operations["get"], schema)
-        if path in VALUES_ROUTES:
+    for read in api_reads(client, world):
+        names = _scalar_parameters(read.operation)
+        if read.path in VALUES_ROUTES:
             names += [n for n in VALUES_PARAMETERS if n not in names]
-        row = rows_by_shape.get(_shape(path))
-        url = row.path.format(**values) if row else path
         for name in names:
-            params = [(k, v.format(**values)) for k, v in (row.params if row else {}).items()]
-            given = dict(params).get(name, "2025")
-            params = [(k, v) for k, v in params if k != name] + [(name, given), (name, given + "0")]
-            response = client.get(url, params=params, headers=world.auth("admin"))
+            given = dict(read.params).get(name, "2025")
+            params = [(k, v) for k, v in read.params if k != name]
+            params += [(name, given), (name, given + "0")]
+            response = client.get(read.url, params=params, headers=world.auth("admin"))
             checked += 1
             if not _repeated(response, name):
-                failures.append(f"GET {path} {name} twice: {response.status_code} {response.text}")
+                failures.append(
+                    f"GET {read.path} {name} twice: {response.status_code} {response.text}"
+                )
             elif "content-disposition" in response.headers:
-                failures.append(f"GET {path} {name} twice: a file started")
+                failures.append(f"GET {read.path} {name} twice: a file started")
     assert checked > 60
     assert not failures, "\n".join(failures)
 

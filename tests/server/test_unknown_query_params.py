@@ -7,7 +7,6 @@ own options; the dashboard's pages take whatever a browser's form sends."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ from sqlmodel import Session, select
 from server.config import Settings
 from server.projects.models import Project
 from tests.factories import rows
+from tests.server.routes_walk import api_reads
 from tests.server.test_authz_matrix import (  # noqa: F401 (sqlite_matrix: a fixture)
-    ROUTES,
     TABLET,
     MatrixWorld,
     sqlite_matrix,
@@ -28,9 +27,6 @@ from tests.server.test_authz_matrix import (  # noqa: F401 (sqlite_matrix: a fix
 from tests.server.test_errors_all_at_once import _project
 
 UNKNOWN = "zzz_unknown"
-# Where unknown parameters are not refused here, and why: the tablet's protocol routes ignore
-# them (protocol 1), and the OData feed judges its own options in its own error shape.
-LENIENT = ("/api/v1/sync/", "/api/v1/attachments/", "/api/v1/odata")
 
 
 @pytest.fixture
@@ -63,43 +59,27 @@ def _problems(response: Any) -> set[tuple[str, str]]:
     return {(e["field"], e["code"]) for e in body["detail"]}
 
 
-def _shape(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "{}", path)
-
-
 def test_every_read_of_the_api_refuses_an_unknown_parameter(
     client: TestClient, world: MatrixWorld
 ) -> None:
-    """Every GET of the API's schema, read off the app so that a new route cannot forget it,
-    called by an admin as the authorisation matrix calls it (real records in the path, its
-    required parameters) plus one unknown parameter."""
-    schema = client.get("/api/v1/openapi.json").json()
-    rows_by_shape = {_shape(r.path): r for r in ROUTES if r.method == "GET"}
-    values = world.values("LSO")
+    """Every GET of the API's schema (tests/server/routes_walk.py: called by an admin as the
+    authorisation matrix calls it, real records in the path, its required parameters) plus one
+    unknown parameter."""
+    reads = api_reads(client, world)
     failures = []
-    checked = 0
-    for path, operations in schema["paths"].items():
-        if "get" not in operations or path.startswith(LENIENT):
-            continue
-        row = rows_by_shape.get(_shape(path))
-        if row is None and "{" in path:
-            failures.append(f"GET {path}: no row in the authorisation matrix to call it by")
-            continue
-        checked += 1
+    for read in reads:
         response = client.get(
-            row.path.format(**values) if row else path,  # (a public route has no row)
-            params={**(row.params if row else {}), UNKNOWN: "1"},
-            headers=world.auth("admin"),
+            read.url, params=[*read.params, (UNKNOWN, "1")], headers=world.auth("admin")
         )
         if response.status_code != 400 or (UNKNOWN, "unknown_field") not in {
             (e["field"], e["code"]) for e in response.json()["detail"]
         }:
-            failures.append(f"GET {path}: {response.status_code} {response.text[:200]}")
+            failures.append(f"GET {read.path}: {response.status_code} {response.text[:200]}")
         elif "content-disposition" in response.headers:
-            failures.append(f"GET {path}: a file started")
-        elif "400" not in operations["get"].get("responses", {}):
-            failures.append(f"GET {path}: its 400 is not in the schema")
-    assert checked > 25
+            failures.append(f"GET {read.path}: a file started")
+        elif "400" not in read.operation.get("responses", {}):
+            failures.append(f"GET {read.path}: its 400 is not in the schema")
+    assert len(reads) > 25
     assert not failures, "\n".join(failures)
 
 
