@@ -108,6 +108,7 @@ class ErrorCode(StrEnum):
     ENROLMENT_CODE_USED = "enrolment_code_used"
     ENROLMENT_CODE_EXPIRED = "enrolment_code_expired"
     DEVICE_TAKEN = "device_taken"
+    NO_TABLET = "no_tablet"
     # --- permissions ----------------------------------------------------------------------
     FORBIDDEN = "forbidden"
     OUT_OF_SCOPE = "out_of_scope"
@@ -233,6 +234,9 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.ENROLMENT_CODE_USED: N_("This enrolment code was already used; ask for a new one."),
     ErrorCode.ENROLMENT_CODE_EXPIRED: N_("This enrolment code has expired; ask for a new one."),
     ErrorCode.DEVICE_TAKEN: N_("This tablet is enrolled for someone else."),
+    # The role's refusal in general, as ``forbidden`` says it (the dashboard's catalogues hold
+    # it); the tablet words its enrolment refusals itself (field_app.enrolment.REFUSALS).
+    ErrorCode.NO_TABLET: N_("Your role may not do this."),
     ErrorCode.FORBIDDEN: N_("Your role may not do this."),
     ErrorCode.OUT_OF_SCOPE: N_("This is outside your projects or countries."),
     ErrorCode.NOT_YOUR_RECORD: N_("Only the person who recorded this may change it."),

@@ -148,5 +148,5 @@ def caller_from_device_token(session: Session, *, token: str) -> Caller:
         )
     if not may_have_tablet(user):
         # One enrolled before HQ was refused tablets reaches nothing.
-        raise DeviceRevoked(NO_TABLET, code=ErrorCode.FORBIDDEN)
+        raise DeviceRevoked(NO_TABLET, code=ErrorCode.NO_TABLET)
     return Caller(user=user, project_ids=_project_ids(session, user.id), device=device)

@@ -156,7 +156,7 @@ def issue_enrolment_code_as(
 def refuse_unless_may_have_tablet(user: User) -> None:
     """Forbidden for a person who may not have a tablet (``auth.may_have_tablet``)."""
     if not may_have_tablet(user):
-        raise Forbidden(NO_TABLET)
+        raise Forbidden(NO_TABLET, code=ErrorCode.NO_TABLET)
 
 
 _DISABLED = Issue(

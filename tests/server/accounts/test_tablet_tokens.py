@@ -241,7 +241,7 @@ def test_an_hq_analyst_may_not_enrol_a_tablet(client: TestClient, session: Sessi
     world = World(session)
     refused = _enrol(client, uuid.uuid4(), token=world.tokens["hq"])
     assert refused.status_code == 403, refused.text
-    assert refused.json()["code"] == "forbidden"
+    assert refused.json()["code"] == "no_tablet"
     assert rows(session, select(Device)) == []
 
 
@@ -249,7 +249,7 @@ def test_no_enrolment_code_for_an_hq_analyst(client: TestClient, session: Sessio
     world = World(session)
     refused = _code(client, world, world.users["hq"].username, who="admin")
     assert refused.status_code == 403, refused.text
-    assert refused.json()["code"] == "forbidden"
+    assert refused.json()["code"] == "no_tablet"
     assert rows(session, select(EnrolmentCode)) == []
 
 
@@ -263,7 +263,7 @@ def test_a_code_issued_to_an_hq_analyst_earlier_does_not_enrol(
     session.commit()
     refused = _enrol(client, uuid.uuid4(), code=code)
     assert refused.status_code == 403, refused.text
-    assert refused.json()["code"] == "forbidden"
+    assert refused.json()["code"] == "no_tablet"
     session.expire_all()
     assert rows(session, select(Device)) == []
     [unused] = rows(session, select(EnrolmentCode))
@@ -298,7 +298,7 @@ def test_an_hq_analyst_s_tablet_is_refused_on_every_device_route(
         answer = client.request(method, url, headers=headers, **more)
         assert answer.status_code == 403, (method, url, answer.text)
         if method != "HEAD":
-            assert answer.json()["code"] == "forbidden", (method, url)
+            assert answer.json()["code"] == "no_tablet", (method, url)
 
 
 def test_the_demo_s_new_passwords_revoke_tablets_enrolled_with_the_old_ones(
