@@ -416,10 +416,10 @@ class OpenConflict:
 def open_conflicts(
     session: Session, *, caller: Caller, t: Translator, country: str = "", limit: int = 20
 ) -> tuple[list[OpenConflict], int]:
-    """The open sync conflicts the caller may settle (a reviewer's scope, optionally one
-    country's), newest first, with how many there are in all; none for anyone else. Each links
-    to the page where it is settled: its activity's or observation's (a photo's: its owner's),
-    else its own."""
+    """The open sync conflicts the caller may settle (a reviewer's scope, optionally some
+    countries': ``country``, a comma list), newest first, with how many there are in all; none
+    for anyone else. Each links to the page where it is settled: its activity's or
+    observation's (a photo's: its owner's), else its own."""
     if not may_review_anything(caller):
         return [], 0
     conditions = [
@@ -429,7 +429,7 @@ def open_conflicts(
     if country:
         conditions.append(
             col(SyncConflict.project_id).in_(
-                select(Project.id).where(col(Project.country) == country)
+                select(Project.id).where(col(Project.country).in_(country.split(",")))
             )
         )
     total = session.exec(select(func.count()).select_from(SyncConflict).where(*conditions)).one()

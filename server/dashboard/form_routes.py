@@ -25,6 +25,7 @@ from server.dashboard.web import (
     expected_csrf,
     explain,
     form_text,
+    query_filters,
     signed_in_page,
 )
 from server.deps import SessionDep, SettingsDep
@@ -77,11 +78,13 @@ def _forms_page(
     status_code: int = 200,
 ) -> Response:
     assert page.caller is not None
-    params = page.request.query_params
-    status = params.get("status", "")
+    query = query_filters(page.request, page.t, one=("status", "project"), limit=64)
+    status = query.values["status"]
     if status not in FORM_STATUSES:
         status = ""
-    project = _uuid(params.get("project", "")[:64])
+    project = _uuid(query.values["project"])
+    if query.errors and status_code == 200:
+        status_code = 400  # the list without the filter given twice, said next to it
     data = pages.forms_page(
         session, caller=page.caller, t=page.t, status=status, project_id=project
     )
@@ -92,6 +95,7 @@ def _forms_page(
         status=status,
         project=str(project) if project else "",
         statuses=FORM_STATUSES,
+        filter_errors=query.errors,
         writable=pages.writable_projects(session, caller=page.caller),
         problems=[pages.problem_view(page.t, p) for p in problems or []],
         upload_error=upload_error,

@@ -19,7 +19,6 @@ from starlette.datastructures import FormData
 from server.accounts import fleet
 from server.accounts import tokens as personal_tokens
 from server.accounts.auth import (
-    Caller,
     NotAuthenticated,
     caller_from_access_token,
     revoke_access_token,
@@ -40,6 +39,7 @@ from server.dashboard.web import (
     FormState,
     Page,
     PageRoute,
+    QueryFilters,
     SignedIn,
     explain,
     field_errors,
@@ -47,9 +47,10 @@ from server.dashboard.web import (
     form_text,
     page_number,
     paginate,
+    query_filters,
     too_long_words,
 )
-from server.deps import EngineDep, SessionDep, SettingsDep, repeated_query_issues
+from server.deps import EngineDep, SessionDep, SettingsDep
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.projects import service as projects_service
 from server.projects.models import Project, Target
@@ -203,15 +204,17 @@ def switch_language(page: Anonymous, form: CheckedAnonymousForm) -> Response:
 
 
 @router.get("/overview")
-def overview(page: SignedIn, session: SessionDep, target: str = "") -> Response:
+def overview(page: SignedIn, session: SessionDep) -> Response:
     caller = page.caller
     assert caller is not None
     today = _today()
-    # One country at most: a second one is refused next to the filter, not half-read.
-    chosen = [c.strip().upper() for c in page.request.query_params.getlist("country")]
-    chosen = [c for c in chosen if c]
-    errors = FormState()
-    if len(chosen) > 1:
+    # One country at most: a second one is refused next to the filter, not half-read; so is a
+    # second indicator for the targets' chart, next to its choice.
+    query = query_filters(page.request, page.t, one=("country", "target"), limit=32)
+    chosen = list(dict.fromkeys(c.upper() for c in query.given["country"]))
+    target = query.values["target"]
+    errors = FormState({k: v for k, v in query.errors.items() if k != "country"})
+    if len(chosen) > 1:  # (``lso`` and ``LSO`` are one country)
         errors["country"] = page.t.gettext("Choose one country.")
 
     def read(country: str) -> service.Overview:
@@ -287,8 +290,11 @@ def _project_page(
 ) -> Response:
     """The project page; ``typed``: what a refused target form held, shown again."""
     assert page.caller is not None
-    if status not in STATUS_FILTERS:
+    query = query_filters(page.request, page.t, one=("status",))
+    if status not in STATUS_FILTERS or query.errors:
         status = ""
+    if query.errors and status_code == 200:
+        status_code = 400  # every status listed, the status given twice said above the list
     number = page_number(page.request)
     today = _today()
     data = service.project_page(
@@ -311,6 +317,7 @@ def _project_page(
         value=lambda v: results.show_value(page.t, v),
         status=status,
         statuses=STATUS_FILTERS,
+        filter_errors=query.errors,
         pagination=paginate(page.request, total=data.activities_total, page_size=service.PAGE_SIZE),
         editor=(
             targets.editor(session, page.t, data.project, data.targets, typed)
@@ -517,14 +524,16 @@ def _today() -> date:
 # --- the review queue -----------------------------------------------------------------------------
 
 
-def _queue_filters(page: Page) -> tuple[service.QueueFilters, FormState, FormState]:
-    """The queue's filters from the query string, with an error per field it could not read."""
-    params = page.request.query_params
-    values = FormState({k: params.get(k, "")[:200] for k in QUEUE_FIELDS})
-    errors = FormState()
+def _queue_filters(page: Page) -> tuple[service.QueueFilters, QueryFilters, FormState]:
+    """The queue's filters from the query string, with an error per field it could not read.
+    Countries, projects and types take several (``?country=LSO&country=BGD``, or a comma
+    list): a queue of two countries is one a reviewer of both expects."""
+    query = query_filters(page.request, page.t, one=QUEUE_ONE, several=QUEUE_SEVERAL)
+    values = query.values
+    errors = FormState(query.errors)
     dates: dict[str, date | None] = {}
     for name in ("from", "to"):
-        text = values[name].strip()
+        text = values[name]
         dates[name] = None
         if text:
             try:
@@ -535,18 +544,19 @@ def _queue_filters(page: Page) -> tuple[service.QueueFilters, FormState, FormSta
         errors["to"] = page.t.gettext("The end of the range is before its start.")
         dates["to"] = None
     filters = service.QueueFilters(
-        country=values["country"].strip().upper(),
-        project=values["project"].strip(),
-        activity_type=values["type"].strip(),
+        country=values["country"].upper(),
+        project=values["project"],
+        activity_type=values["type"],
         date_from=dates["from"],
         date_to=dates["to"],
         late_only=values["late"] == "1",
-        q=values["q"].strip(),
+        q=values["q"],
     )
-    return filters, values, errors
+    return filters, query, errors
 
 
-QUEUE_FIELDS = ("country", "project", "type", "from", "to", "late", "q")
+QUEUE_ONE = ("from", "to", "late", "q")
+QUEUE_SEVERAL = ("country", "project", "type")
 
 
 def _skipped_reasons(t: Translator, skipped: Sequence[tuple[str, str, str]]) -> str:
@@ -565,7 +575,11 @@ def _skipped_reasons(t: Translator, skipped: Sequence[tuple[str, str, str]]) -> 
 @router.get("/review")
 def review_queue(page: SignedIn, session: SessionDep) -> Response:
     assert page.caller is not None
-    filters, values, errors = _queue_filters(page)
+    filters, query, errors = _queue_filters(page)
+    values = query.values
+    # What each several-valued filter holds, for the form to show chosen.
+    chosen = {name: query.given[name] for name in QUEUE_SEVERAL}
+    chosen["country"] = list(dict.fromkeys(c.upper() for c in chosen["country"]))
     number = page_number(page.request)
     try:
         queue = service.review_queue(
@@ -590,6 +604,12 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
         nav="review",
         queue=queue,
         values=values,
+        chosen=chosen,
+        chosen_names={
+            "country": [page.t.country(c) for c in chosen["country"]],
+            "project": chosen["project"],
+            "type": [page.t.label("activity_type", c) for c in chosen["type"]],
+        },
         errors=errors,
         status_code=422 if errors else 200,
         may_review=service.may_review_anything(page.caller),
@@ -601,12 +621,12 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
             session,
             caller=page.caller,
             t=page.t,
-            country=str(values.get("country", "")).upper()[:3],
+            country=filters.country,
         ),
         pending_sites=service.pending_sites(
             session,
             caller=page.caller,
-            country=filters.country[:3],
+            country=filters.country,
             project=filters.project,
         ),
     )
@@ -855,38 +875,40 @@ def _settle_again(
 
 
 def _observation_filters(
-    session: Session, caller: Caller, project: str, form: str, status: str
-) -> tuple[tuple[str, str, str], list[Issue]]:
+    page: Page, session: Session, *, one: Sequence[str] = ("project", "form", "status")
+) -> tuple[tuple[str, str, str], FormState, QueryFilters]:
     """The observations page's filters (project, form, status) cleaned, and every problem of
-    them at once, as ``GET /api/v1/observations`` names them: an unknown form or project (another
-    country's alike), an unknown status. The page and its download check them with this."""
-    asked = status.strip()
-    project, form = project.strip()[:100], form.strip().upper()[:64]
+    them at once, in the reader's words, as ``GET /api/v1/observations`` names them: one given
+    twice with different values, an unknown form or project (another country's alike), an
+    unknown status. The page and its download check them with this (the download reads its
+    ``format`` too: ``one``). Each takes one value: the download is of one form, and its file
+    of what the page lists."""
+    assert page.caller is not None
+    query = query_filters(page.request, page.t, one=one, limit=100)
+    asked = query.values["status"]
+    project, form = query.values["project"], query.values["form"].upper()[:64]
     status = asked if asked in STATUS_FILTERS else ""
     issues = obs_queries.filter_issues(
         session,
-        caller=caller,
+        caller=page.caller,
         filters=obs_queries.ObservationFilters(
             project=project or None, form=form or None, status=status or None
         ),
     )
     if asked and not status:
         issues.append(Issue("status", ErrorCode.UNKNOWN_CODE, f"unknown status {asked!r}"))
-    return (project, form, status), issues
+    errors = (
+        field_errors(page.t, ValidationFailed(issues, status_code=400)) if issues else FormState()
+    )
+    errors.update(query.errors)
+    return (project, form, status), errors, query
 
 
 def _refused_filters(
-    page: Page, session: Session, filters: tuple[str, str, str], issues: list[Issue]
+    page: Page, session: Session, filters: tuple[str, str, str], errors: FormState
 ) -> Response:
     """The page again with its filters' problems named, no list and no download (400)."""
-    return _observations_page(
-        page,
-        session,
-        *filters,
-        errors=field_errors(page.t, ValidationFailed(issues, status_code=400)),
-        refused=True,
-        status_code=400,
-    )
+    return _observations_page(page, session, *filters, errors=errors, refused=True, status_code=400)
 
 
 def _observations_page(
@@ -926,35 +948,30 @@ def _observations_page(
 
 
 @router.get("/observations")
-def observations(
-    page: SignedIn, session: SessionDep, project: str = "", form: str = "", status: str = ""
-) -> Response:
-    """The list, filtered; a filter it cannot apply (an unknown form or project, another
-    country's alike, an unknown status) is named on the page, 400, as the API does."""
-    assert page.caller is not None
-    filters, issues = _observation_filters(session, page.caller, project, form, status)
-    if issues:
-        return _refused_filters(page, session, filters, issues)
+def observations(page: SignedIn, session: SessionDep) -> Response:
+    """The list, filtered; a filter it cannot apply (one given twice with different values,
+    an unknown form or project, another country's alike, an unknown status) is named on the
+    page, 400, as the API does."""
+    filters, errors, _ = _observation_filters(page, session)
+    if errors:
+        return _refused_filters(page, session, filters, errors)
     return _observations_page(page, session, *filters)
 
 
 @router.get("/observations/download")
-def observations_download(
-    page: SignedIn,
-    session: SessionDep,
-    project: str = "",
-    form: str = "",
-    status: str = "",
-    format: str = "xlsx",
-) -> Response:
+def observations_download(page: SignedIn, session: SessionDep) -> Response:
     """One form's observations (the page's filters) as CSV or XLSX, the XLSX's label row in
     the reader's language (docs/results.md#exports)."""
     assert page.caller is not None
     # A file of every status, or of another form, is not the one asked for: the page's checks.
-    filters, issues = _observation_filters(session, page.caller, project, form, status)
-    if issues:
-        return _refused_filters(page, session, filters, issues)
+    one = ("project", "form", "status", "format")
+    filters, errors, query = _observation_filters(page, session, one=one)
+    if errors.keys() - {"format"}:
+        return _refused_filters(page, session, filters, errors)
+    if errors:  # the filters hold, the list with them: only which file is not said once
+        return _observations_page(page, session, *filters, errors=errors, status_code=400)
     project, form, status = filters
+    format = query.values["format"] if "format" in page.request.query_params else "xlsx"
     try:
         file = service.observations_file(
             session,
@@ -1052,11 +1069,13 @@ EXPORT_FIELDS = (
 )
 
 
-def _export_form(page: Page) -> tuple[FormState, list[str]]:
-    params = page.request.query_params
-    values = FormState({k: params.get(k, "").strip()[:100] for k in EXPORT_FIELDS})
-    group_by = list(dict.fromkeys(g for g in params.getlist("group_by") if g))[:8]
-    return values, group_by
+def _export_form(page: Page) -> tuple[FormState, list[str], FormState]:
+    """The form's values and its group_by keys, and each filter given twice with different
+    values (a link edited by hand), which is not applied: read as its last value alone, the
+    file would leave out what the other asked for. Only group_by, a row of check boxes, takes
+    several."""
+    query = query_filters(page.request, page.t, one=EXPORT_FIELDS, several=("group_by",), limit=100)
+    return query.values, query.given["group_by"][:8], query.errors
 
 
 def _exports_page(
@@ -1067,7 +1086,10 @@ def _exports_page(
     *,
     errors: FormState | None = None,
     status_code: int = 200,
+    downloading: bool = True,
 ) -> Response:
+    """The Exports page; ``errors`` those of a download refused (``downloading``), else of
+    the address the page was opened with."""
     assert page.caller is not None
     if not values["indicator"]:
         values["indicator"] = "PARTICIPANTS"
@@ -1081,14 +1103,23 @@ def _exports_page(
         group_by=group_by,
         errors=errors or FormState(),
         status_code=status_code,
+        downloading=downloading,
         choices=service.export_choices(session, caller=page.caller, t=page.t),
     )
 
 
 @router.get("/exports")
 def exports(page: SignedIn, session: SessionDep) -> Response:
-    values, group_by = _export_form(page)
-    return _exports_page(page, session, values, group_by)
+    values, group_by, repeated = _export_form(page)
+    return _exports_page(
+        page,
+        session,
+        values,
+        group_by,
+        errors=repeated,
+        status_code=400 if repeated else 200,
+        downloading=False,
+    )
 
 
 @router.get("/exports/download")
@@ -1096,19 +1127,9 @@ def export_download(
     page: SignedIn, session: SessionDep, settings: SettingsDep, engine: EngineDep
 ) -> Response:
     assert page.caller is not None
-    values, group_by = _export_form(page)
-    # A filter given twice with different values (a link edited by hand) would be read as its
-    # last value alone: the file would leave out what the other asked for. Only group_by, a
-    # row of check boxes, takes several.
-    repeated = [
-        i
-        for i in repeated_query_issues(page.request, lists=("group_by",))
-        if i.field in EXPORT_FIELDS  # (each has its field on the form, to be told there)
-    ]
+    values, group_by, repeated = _export_form(page)
     if repeated:
-        words = page.t.gettext("Give one value here, not several.")
-        errors = FormState({i.field: words for i in repeated})
-        return _exports_page(page, session, values, group_by, errors=errors, status_code=400)
+        return _exports_page(page, session, values, group_by, errors=repeated, status_code=400)
     request = service.ExportRequest(
         format=values["format"],
         indicator=values["indicator"] or "PARTICIPANTS",
@@ -1172,9 +1193,11 @@ def _download(file: service.ExportFile) -> StreamingResponse:
 REPORT_FIELDS = ("quarter", "country", "region", "thematic_area")
 
 
-def _report_form(page: Page) -> FormState:
-    params = page.request.query_params
-    return FormState({k: params.get(k, "").strip()[:16] for k in REPORT_FIELDS})
+def _report_form(page: Page) -> tuple[FormState, FormState]:
+    """The report form's values, and each field given twice with different values (not
+    applied: a report of one of two countries is not the one asked for)."""
+    query = query_filters(page.request, page.t, one=REPORT_FIELDS, limit=16)
+    return query.values, query.errors
 
 
 def _reports_page(
@@ -1186,7 +1209,10 @@ def _reports_page(
     status_code: int = 200,
     close_values: FormState | None = None,
     close_errors: FormState | None = None,
+    downloading: bool = True,
 ) -> Response:
+    """The Reports page; ``errors`` those of a report refused (``downloading``), else of the
+    address the page was opened with."""
     assert page.caller is not None
     if not report.may_report(page.caller):
         raise Forbidden("quarterly reports are for country officers, HQ analysts and admins")
@@ -1204,6 +1230,7 @@ def _reports_page(
         values=values,
         errors=errors or FormState(),
         status_code=status_code,
+        downloading=downloading,
         choices=choices,
         closed=closed,
         close_countries=closable,
@@ -1217,7 +1244,15 @@ def _reports_page(
 
 @router.get("/reports")
 def reports(page: SignedIn, session: SessionDep) -> Response:
-    return _reports_page(page, session, _report_form(page))
+    values, repeated = _report_form(page)
+    return _reports_page(
+        page,
+        session,
+        values,
+        errors=repeated,
+        status_code=400 if repeated else 200,
+        downloading=False,
+    )
 
 
 @router.post("/reports/close")
@@ -1243,7 +1278,7 @@ def close_quarter(page: SignedIn, form: CheckedForm, session: SessionDep) -> Res
         return _reports_page(
             page,
             session,
-            _report_form(page),
+            _report_form(page)[0],
             close_values=chosen,
             close_errors=errors or FormState({"close-quarter": explain(page.t, "invalid")}),
             status_code=422,
@@ -1258,7 +1293,7 @@ def close_quarter(page: SignedIn, form: CheckedForm, session: SessionDep) -> Res
         return _reports_page(
             page,
             session,
-            _report_form(page),
+            _report_form(page)[0],
             close_values=chosen,
             close_errors=FormState({"close-quarter": already}),
             status_code=409,
@@ -1279,7 +1314,7 @@ def close_quarter(page: SignedIn, form: CheckedForm, session: SessionDep) -> Res
 def quarterly_report(page: SignedIn, session: SessionDep) -> Response:
     """The quarter's report as a PDF, in the reader's language, for the scope chosen."""
     assert page.caller is not None
-    values = _report_form(page)
+    values, repeated = _report_form(page)
     issues: list[Issue] = []  # the quarter's and the scope's problems, together
     try:
         label = report.report_quarter(values["quarter"], today=_today())
@@ -1294,8 +1329,11 @@ def quarterly_report(page: SignedIn, session: SessionDep) -> Response:
         )
     except ValidationFailed as exc:
         issues += exc.issues
-    if issues:
-        errors = field_errors(page.t, ValidationFailed(issues, status_code=400))
+    if issues or repeated:
+        errors = FormState()
+        if issues:
+            errors = field_errors(page.t, ValidationFailed(issues, status_code=400))
+        errors.update(repeated)  # (what the checks said of a refused field judged nothing)
         return _reports_page(page, session, values, errors=errors, status_code=400)
     data = report.build_report(
         session, caller=page.caller, t=page.t, quarter=label, scope=scope, now=utcnow()
@@ -1504,11 +1542,12 @@ def _people_page(
     status_code: int = 200,
 ) -> Response:
     assert page.caller is not None
-    params = page.request.query_params
-    q = params.get("q", "").strip()[:100]
-    role = params.get("role", "").strip()
+    query = query_filters(page.request, page.t, one=("q", "role"), limit=100)
+    q, role = query.values["q"], query.values["role"]
     if role not in ROLES:
         role = ""
+    if query.errors and status_code == 200:
+        status_code = 400  # the list without the filter given twice, said next to it
     number = page_number(page.request)
     data = service.people_page(
         session,
@@ -1527,6 +1566,7 @@ def _people_page(
         q=q,
         role=role,
         roles=ROLES,
+        filter_errors=query.errors,
         values=values or FormState(),
         chosen_countries=list(countries),
         chosen_projects=list(projects),

@@ -634,13 +634,13 @@ def pending_sites(
     project: str = "",
     limit: int = PAGE_SIZE,
 ) -> PendingSites:
-    """The sites waiting for approval in the caller's scope (narrowed to a country's or a
-    project's, by code), those waiting longest first."""
+    """The sites waiting for approval in the caller's scope (narrowed to some countries' or
+    projects', each a comma list of codes), those waiting longest first."""
     conditions = [site_scope(caller), col(Site.status) == SiteStatus.PENDING]
     if country:
-        conditions.append(col(Project.country) == country)
+        conditions.append(col(Project.country).in_(country.split(",")))
     if project:
-        conditions.append(col(Project.code) == project)
+        conditions.append(col(Project.code).in_(project.split(",")))
     joined = col(Project.id) == col(Site.project_id)
     rows = session.exec(
         select(Site, Project)

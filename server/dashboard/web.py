@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,7 +39,7 @@ from server.dashboard.i18n import (
     pick_language,
 )
 from server.dashboard.service import describe, may_see_people, review_count
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, repeated_query_issues
 from server.errors import Forbidden, NotFound, PilotMonitorError, ValidationFailed
 from shared.errors import EXPLANATIONS, ErrorCode
 
@@ -264,6 +264,68 @@ def form_text(form: FormData, name: str, *, limit: int = 5000) -> str:
 
 def form_list(form: FormData, name: str) -> list[str]:
     return [v for v in form.getlist(name) if isinstance(v, str) and v]
+
+
+# --- a page's filters, from its address ----------------------------------------------------
+#
+# A filter given twice with different values (``?country=LSO&country=BGD``: a link edited by hand
+# or built by appending) is never read as one of its values without a word. A filter that takes
+# several reads them all, as one comma list the page shows chosen; any other is named next to its
+# field, with these words, and the page does not apply it: as the management API refuses it
+# (server.deps.repeated_query_issues). The same value twice is that value.
+
+REPEATED_WORDS = N_("Give one value here, not several.")
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFilters:
+    """A page's filters as its address gives them.
+
+    ``values``: each filter's text as the page applies it (stripped, cut at the limit): a
+    several-valued filter's as a comma list, a refused one's empty. ``given``: each filter's
+    distinct values as given (a several-valued filter's comma lists split), for the page to show
+    them chosen or name them. ``errors``: each one-value filter given with different values,
+    the reason in the reader's language, keyed by the filter's name."""
+
+    values: FormState
+    given: Mapping[str, list[str]]
+    errors: FormState
+
+
+def query_filters(
+    request: Request,
+    t: Translator,
+    *,
+    one: Sequence[str],
+    several: Sequence[str] = (),
+    limit: int = 200,
+) -> QueryFilters:
+    """The filters ``one`` (each takes one value) and ``several`` (each takes a list) of the
+    request's query string; any other parameter (``page``, a form's extra field) is not read."""
+    params = request.query_params
+    refused = {i.field for i in repeated_query_issues(request, lists=several)}
+    values, errors = FormState(), FormState()
+    given: dict[str, list[str]] = {}
+    for name in one:
+        given[name] = _distinct(v.strip()[:limit] for v in params.getlist(name))
+        if name in refused:
+            errors[name] = t.gettext(REPEATED_WORDS)
+        else:
+            values[name] = given[name][0] if given[name] else ""
+    for name in several:
+        items = (v.strip()[:limit] for text in params.getlist(name) for v in text.split(","))
+        given[name] = _distinct(items)[:MAX_CHOSEN]
+        values[name] = ",".join(given[name])
+    return QueryFilters(values, given, errors)
+
+
+# A several-valued filter reads this many values at most (there are 193 countries).
+MAX_CHOSEN = 200
+
+
+def _distinct(values: Iterable[str]) -> list[str]:
+    """The non-empty ``values``, each once, in the order given."""
+    return list(dict.fromkeys(v for v in values if v))
 
 
 @dataclass(frozen=True, slots=True)
