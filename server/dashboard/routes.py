@@ -29,7 +29,7 @@ from server.api import client_address
 from server.columns import utcnow
 from server.dashboard import conflicts, form_routes, report, results, service, targets
 from server.dashboard import session as cookies
-from server.dashboard.i18n import LANGUAGES, N_, Translator
+from server.dashboard.i18n import LANGUAGES, N_, Translator, country_names
 from server.dashboard.web import (
     STATIC_FILES,
     STATIC_PREFIX,
@@ -41,6 +41,7 @@ from server.dashboard.web import (
     PageRoute,
     QueryFilters,
     SignedIn,
+    by_name,
     explain,
     field_errors,
     form_list,
@@ -599,16 +600,20 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
             total=0,
             late=0,
         )
+    country_names_ = country_names(page.t.language)
     return page.render(
         "review.html",
         nav="review",
         queue=queue,
         values=values,
         chosen=chosen,
+        # (in the order of the select's options)
         chosen_names={
-            "country": [page.t.country(c) for c in chosen["country"]],
-            "project": chosen["project"],
-            "type": [page.t.label("activity_type", c) for c in chosen["type"]],
+            "country": [page.t.country(c) for c in by_name(chosen["country"], country_names_)],
+            "project": [p.code for p in queue.projects if p.code in chosen["project"]],
+            "type": [
+                name for code, name in page.t.choices("activity_type") if code in chosen["type"]
+            ],
         },
         errors=errors,
         status_code=422 if errors else 200,
