@@ -15,8 +15,9 @@ from typing import Any
 import requests
 
 from field_app.controllers.messages import server_reason
-from field_app.i18n import _
+from field_app.i18n import N_, _
 from field_app.session import EnrolError
+from shared.errors import ErrorCode
 from sync.client import network_error
 
 API = "/api/v1"
@@ -39,36 +40,72 @@ class Enrolled:
     receipt_keys: tuple[dict[str, str], ...] = ()
 
 
-def _detail(response: requests.Response) -> str:
-    """The server's reason, in the tablet's language when the answer carries error codes."""
+# The tablet's words for each refusal of ``POST /devices/enrol`` (server.accounts.devices: enrol
+# and its rule checks), chosen by the answer's code: what went wrong and what to do next, in the
+# reader's language. A code not here (a label too long: the app's own mistake) is said in its
+# general words (shared.errors.EXPLANATIONS); the server's text only for a code this app does not
+# know, or from a server without codes.
+REFUSALS: dict[ErrorCode, str] = {
+    ErrorCode.NO_TABLET: N_(
+        "An HQ analyst's account may not have a tablet: tablets are for recording, and HQ "
+        "reads on the dashboard. Enrol with a field expert's or a country officer's account"
+    ),
+    ErrorCode.ACCOUNT_DISABLED: N_("This account is deactivated: ask your country office"),
+    ErrorCode.DEVICE_TAKEN: N_(
+        "This tablet is enrolled for another person: enrol it with their account, or ask your "
+        "country office how to hand it over"
+    ),
+    ErrorCode.DEVICE_REVOKED: N_(
+        "This tablet was revoked: ask your country office for an enrolment code to enrol it again"
+    ),
+    ErrorCode.ENROLMENT_CODE_UNKNOWN: N_(
+        "Unknown enrolment code: check it, or ask your country office for a new one"
+    ),
+    ErrorCode.ENROLMENT_CODE_USED: N_(
+        "This enrolment code was already used: ask your country office for a new one"
+    ),
+    ErrorCode.ENROLMENT_CODE_EXPIRED: N_(
+        "This enrolment code has expired: ask your country office for a new one"
+    ),
+    ErrorCode.NOT_AUTHENTICATED: N_("The server did not accept this login: enrol again"),
+}
+
+
+def _body(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        return ""
-    detail = body.get("detail") if isinstance(body, dict) else None
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _detail(response: requests.Response) -> str:
+    """The server's reason, in the tablet's language when the answer carries error codes."""
+    body = _body(response)
+    detail = body.get("detail")
     if isinstance(detail, list):
         return "; ".join(
             server_reason(d) or str(d.get("message", "")) for d in detail if isinstance(d, dict)
         )
-    return (server_reason(body) if isinstance(body, dict) else None) or str(detail or "")
+    return server_reason(body) or str(detail or "")
 
 
-def _coded_reason(response: requests.Response) -> str | None:
-    """The reason chosen by the answer's error code, or None from a server without codes."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return server_reason(body) if isinstance(body, dict) else None
-
-
-def _code_refused(response: requests.Response) -> str:
-    """Why the server refused an enrolment code, in the tablet's words when it can."""
+def refusal(response: requests.Response, *, with_code: bool) -> str:
+    """Why the server refused to enrol this tablet, in the tablet's words (``REFUSALS``) when
+    it knows the answer's code; ``with_code``: the person gave an enrolment code."""
+    given = str(_body(response).get("code") or "")
+    code = next((c for c in ErrorCode if c.value == given), None)
+    if code in REFUSALS:
+        return _(REFUSALS[code])
     reason = _detail(response)
-    return _coded_reason(response) or _(
-        "This enrolment code is wrong, expired or already used: ask "
-        "your country office for a new one"
-    ) + (f" ({reason})" if reason else "")
+    if with_code and not given:  # a server older than error codes: most likely the code
+        return _(
+            "This enrolment code is wrong, expired or already used: ask "
+            "your country office for a new one"
+        ) + (f" ({reason})" if reason else "")
+    return _("The server refused to enrol this tablet: {reason}").format(
+        reason=reason or response.status_code
+    )
 
 
 def _post(session: requests.Session, url: str, **kwargs: Any) -> requests.Response:
@@ -181,15 +218,9 @@ def enrol(
     response = _post(http, f"{server}{API}/devices/enrol", json=body, headers=headers)
     _common(response, server)
     if response.status_code in (400, 401, 403, 409, 422):
-        # The server's reason is read again each time the message is shown: in the language
-        # of that moment.
-        if code:
-            raise EnrolError(lambda: _code_refused(response))
-        raise EnrolError(
-            lambda: _("The server refused to enrol this tablet: {reason}").format(
-                reason=_detail(response) or response.status_code
-            )
-        )
+        # Worded each time the message is shown: in the language of that moment.
+        given = bool(code)
+        raise EnrolError(lambda: refusal(response, with_code=given))
     if response.status_code != 200:
         raise _not_ours(server)
     answer = _json(response, server)

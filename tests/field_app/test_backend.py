@@ -189,7 +189,7 @@ def test_a_rejected_change_stays_on_the_tablet_with_the_reason(
 def test_wrong_code_says_so_in_words(live_server: LiveServer, tmp_path: Path) -> None:
     session = make_session(tmp_path)
     # In words chosen by the answer's code (enrolment_code_unknown), not the server's English.
-    with pytest.raises(EnrolError, match=r"^Unknown enrolment code; check it or ask for a new one"):
+    with pytest.raises(EnrolError, match=r"^Unknown enrolment code: check it, or ask your country"):
         session.enrol(server_url=live_server.url, code="NOT-A-CODE")
     assert not session.enrolled
     session.close()
@@ -199,7 +199,7 @@ def test_a_used_code_cannot_enrol_a_second_tablet(live_server: LiveServer, tmp_p
     first = make_session(tmp_path / "one")
     first.enrol(server_url=live_server.url, code=live_server.codes[1])
     second = make_session(tmp_path / "two")
-    with pytest.raises(EnrolError, match=r"^This enrolment code was already used"):
+    with pytest.raises(EnrolError, match=r"^This enrolment code was already used: ask your"):
         second.enrol(server_url=live_server.url, code=live_server.codes[1])
     first.close()
     second.close()
