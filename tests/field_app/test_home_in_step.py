@@ -4,6 +4,7 @@ app, headless, no server: the test plays the server's answer and steps the frame
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -52,14 +53,19 @@ def test_the_bar_says_everything_is_sent_only_with_the_cards(
     a few frames "Everything is sent" above a card still "Waiting to be sent: 1 record", and a
     tap in those frames landed on a card being replaced."""
     driver, tablet = quiet_app
-    tablet.store.save("activity", activity(tablet.project["id"], "Storage demonstration"))
+    record = activity(tablet.project["id"], "Storage demonstration")
+    tablet.store.save("activity", record)
     home = refreshed(driver, "home")
     home = on_screen(driver, "home")
     driver.wait_until(lambda: shown(home)[1], what="the project card")
     assert shown(home) == ("Waiting to be sent: 1 record", ["Waiting to be sent: 1 record"])
 
-    tablet.answer()  # the server took the record: the outbox is empty
-    tablet.backend._on_change()  # the sync thread's report at the end of the round
+    # The round, as the server plays it: the record taken (the outbox empty), its receipt
+    # pulled, the round's success kept; then the sync thread's report at its end.
+    tablet.answer()
+    tablet.receipt("activity", record)
+    tablet.store.set_meta(last_success=datetime.now(UTC).isoformat())
+    tablet.backend._on_change()
     seen = frames_until_settled(driver, home)
 
     mismatched = [frame for frame in seen if frame[0] == SENT and any(frame[1])]
