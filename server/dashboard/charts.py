@@ -84,6 +84,27 @@ def plain_percent(value: float) -> str:
     return minus_sign(f"{value:.0f}") + "\u00a0%"
 
 
+def achievement_shown(share: float) -> float:
+    """The value a share of a target is written as in whole percents: rounded, except that it
+    never rounds onto 100 % or 0 % from the other side (docs/indicators.md#target-achievement).
+    99.7 is written "99 %" (the target is not reached: "100 %" would say it is), 0.3 "1 %" and
+    −0.2 "−1 %" (something was counted, or lost: "0 %" would say nothing was)."""
+    whole = round(share)  # half to even, as Babel's "#,##0" and "{:.0f}" round
+    if share < 100 <= whole:
+        return 99.0
+    if share > 0 >= whole:
+        return 1.0
+    if share < 0 <= whole:
+        return -1.0
+    return share
+
+
+def achievement_text(share: float | None, percent: Formatter) -> str:
+    """A share of a target written with the whole-percent ``percent`` (``achievement_shown``);
+    "–" when it cannot be judged."""
+    return NO_VALUE if share is None else percent(achievement_shown(share))
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     name: str
@@ -736,7 +757,8 @@ def progress_chart(
     """One horizontal bar per item showing the share of its target reached, the target at
     100 %. The share is the item's own (``Progress.achieved``), never worked out here: a
     ``decrease`` is judged from its baseline. An item without one (nothing counted yet, no
-    baseline) keeps its row, an empty track and "–"."""
+    baseline) keeps its row, an empty track and "–". ``percent`` writes whole percents; a
+    share is written as ``achievement_shown`` says, so "100 %" always means the green bar."""
     texts = texts or Texts()
     rows = list(items)
     if not rows:
@@ -750,7 +772,7 @@ def progress_chart(
         return NO_VALUE if value is None else fmt(value)
 
     def share_text(share: float | None) -> str:
-        return NO_VALUE if share is None else percent(share)
+        return achievement_text(share, percent)
 
     def bar_row(
         layout: Layout,

@@ -818,6 +818,7 @@ def render_html(report: QuarterlyReport, t: Translator) -> str:
         "country_names": {c: t.country(c) for c in report.countries},
         "change": change,
         "figure": figure,
+        "achievement": lambda share: charts.achievement_text(share, t.percent),
         "num": result_formatter(t),
         "headline_name": headline_name,
         "indicator_name": lambda code: names.get(code) or t.label("indicator", code),
