@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_app.controllers import labels
-from field_app.i18n import _, number, percent
+from field_app.i18n import _, decimal, number, percent
 from shared.catalogue import AgeBand, ParticipantCategory, Sex, codes
+from shared.units import with_unit
 from shared.validation import MAX_ATTENDANCE_TOTAL, MAX_COUNT
 
 SEXES = codes(Sex)
@@ -165,7 +166,18 @@ def grid_caption(category: str, disability: bool) -> str:
     return _("Counting: {category} without a disability").format(category=name)
 
 
+def share_text(share: float) -> str:
+    """A share in per cent as the tablet writes every share: whole ("47 %", no-break,
+    i18n.percent), but never "100 %" or "0 %" unless it is exactly that: 12 345 women of 12 355
+    people read "99.9 %", one woman of 2 000 "0.1 %" (a whole percent claimed that no man, or
+    no woman, was there)."""
+    if share != round(share) and round(share) in (0, 100):
+        nearest = min(max(round(share, 1), 0.1), 99.9)
+        return with_unit(decimal(nearest, 1), "%")
+    return percent(share)
+
+
 def format_share(share: float | None) -> str:
-    """A women's share for display: '47 %' (no-break, i18n.percent), or an en dash when nobody
-    is counted."""
-    return "–" if share is None else percent(share)
+    """A women's share for display (:func:`share_text`), or an en dash when nobody is
+    counted."""
+    return "–" if share is None else share_text(share)

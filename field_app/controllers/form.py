@@ -19,10 +19,11 @@ from field_app.controllers.attendance import (
     AttendanceError,
     AttendanceGrid,
     Cell,
+    share_text,
     too_large_text,
 )
 from field_app.controllers.messages import field_message, rejected_site, rejected_site_message
-from field_app.i18n import _, language, number, percent
+from field_app.i18n import _, language, number
 from shared.catalogue import SOLUTIONS, TOPICS, topics_of
 from shared.errors import ErrorCode
 from shared.typography import TypedNumberError, read_typed_number, typed_minus
@@ -543,7 +544,7 @@ class ActivityForm:
         if share is None:
             return _("No participants counted yet")
         return _("{total} participants · {women} women ({share})").format(
-            total=number(total), women=number(women), share=percent(share)
+            total=number(total), women=number(women), share=share_text(share)
         )
 
     # -- loading a record to correct it ----------------------------------------------------
