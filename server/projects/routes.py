@@ -139,10 +139,18 @@ def list_sites(
     )
 
 
-@sites_router.post("", response_model=SitePublic, status_code=201, dependencies=[_SITE_FINDERS])
+@sites_router.post(
+    "",
+    response_model=SitePublic,
+    status_code=201,
+    dependencies=[_SITE_FINDERS],
+    responses=error_responses(409),
+)
 @rules(service.new_site_rules)
 def create_site(body: SiteCreate, caller: CurrentCaller, session: SessionDep) -> SitePublic:
-    """A country officer's site is approved at once; a field expert's waits for approval."""
+    """A country officer's site is approved at once; a field expert's waits for approval. A
+    name the project's live sites already have (but for case and spaces) is refused: 409
+    ``already_exists`` on ``name``."""
     site = service.create_site(session, caller=caller, data=body.model_dump())
     session.commit()
     return SitePublic.model_validate(site, from_attributes=True)
@@ -155,7 +163,12 @@ def get_site(site_id: uuid.UUID, caller: CurrentCaller, session: SessionDep) -> 
     )
 
 
-@sites_router.patch("/{site_id}", response_model=SitePublic, dependencies=[_MANAGERS])
+@sites_router.patch(
+    "/{site_id}",
+    response_model=SitePublic,
+    dependencies=[_MANAGERS],
+    responses=error_responses(409),
+)
 @rules(service.site_change_rules)
 def update_site(
     site_id: uuid.UUID, body: SiteUpdate, caller: CurrentCaller, session: SessionDep

@@ -490,6 +490,48 @@ def _writable_project(
     return project
 
 
+def site_name_key(name: str) -> str:
+    """What two names of one project's sites must not share: the name without its case and
+    with its spaces collapsed ("Bhaluka  Orchard" is "bhaluka orchard")."""
+    return " ".join(name.split()).casefold()
+
+
+def same_named_site(
+    session: Session, *, project_id: uuid.UUID, name: str, other_than: uuid.UUID | None = None
+) -> Site | None:
+    """A live site (pending or approved; a rejected one is gone) of the project whose name is
+    ``name`` but for case and spaces, other than ``other_than``; None when there is none."""
+    key = site_name_key(name)
+    live = session.exec(
+        select(Site)
+        .where(col(Site.project_id) == project_id, col(Site.status) != SiteStatus.REJECTED)
+        .order_by(col(Site.created_at), col(Site.id))
+    ).all()
+    return next((s for s in live if s.id != other_than and site_name_key(s.name) == key), None)
+
+
+def _refuse_same_name(
+    session: Session, *, project_id: uuid.UUID, name: str, other_than: uuid.UUID | None = None
+) -> None:
+    """A 409 ``already_exists`` on ``name`` when the project has a live site of that name: two
+    rows of one place split its activities. A tablet's site is never refused so (sync: it was
+    made offline); the office sees it pending and decides."""
+    taken = same_named_site(session, project_id=project_id, name=name, other_than=other_than)
+    if taken is not None:
+        raise ValidationFailed(
+            [
+                Issue(
+                    "name",
+                    ErrorCode.ALREADY_EXISTS,
+                    f"this project already has a site named {taken.name!r} (id {taken.id}, "
+                    f"{taken.status}): use that site, or give this one another name",
+                    params={"site_id": str(taken.id), "name": taken.name},
+                )
+            ],
+            status_code=409,
+        )
+
+
 def create_site(session: Session, *, caller: Caller, data: Mapping[str, Any]) -> Site:
     """Officers and admins add approved sites; a field expert of the project adds a pending one
     (a site found in the field) that a country officer then approves or rejects."""
@@ -506,6 +548,7 @@ def create_site(session: Session, *, caller: Caller, data: Mapping[str, Any]) ->
     result = validate_site(wire, project=facts(project))
     _raise_if_invalid(result)
     clean = result.clean
+    _refuse_same_name(session, project_id=project.id, name=clean["name"])
     site = Site(
         project_id=project.id,
         name=clean["name"],
@@ -547,6 +590,8 @@ def update_site(
     result = validate_site(_merged_site(site, changes), project=facts(project))
     _raise_if_invalid(result)
     clean = result.clean
+    if site_name_key(clean["name"]) != site_name_key(site.name):  # a renaming, not approving
+        _refuse_same_name(session, project_id=project.id, name=clean["name"], other_than=site.id)
     site.name, site.admin_area = clean["name"], clean.get("admin_area") or ""
     site.lat, site.lon = clean.get("lat"), clean.get("lon")
     if changes.get("status") is not None:
