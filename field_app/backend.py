@@ -25,6 +25,7 @@ from field_app.controllers.form import Photo, Save
 from field_app.controllers.messages import keep_mine_at_rejected_site, rejected_site_name
 from field_app.controllers.observations import ObservationSave
 from field_app.controllers.progress import COUNTED_STATUSES
+from field_app.controllers.settings import NothingToExport
 from field_app.controllers.status import LogEntry, SyncStatus, UploadTracker
 from field_app.session import EnrolError, Enrolment, KeepMineRefused, LocalRecord, RowFacts
 from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META, export_bundle
@@ -596,6 +597,10 @@ class StoreBackend:
         ]
 
     def export_bundle(self, directory: Path) -> Path:
+        """Write what waits to a signed bundle in ``directory``; :class:`NothingToExport` (and
+        no file) when nothing waits: an empty bundle would only be handed over for nothing."""
+        if self.store.waiting().nothing:
+            raise NothingToExport()
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         summary = export_bundle(self.store, directory / f"pilotmon-{stamp}.zip")

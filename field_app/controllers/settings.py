@@ -55,8 +55,14 @@ def log_line(entry: LogEntry, now: datetime) -> tuple[str, str, bool]:
     return when, what, False
 
 
+class NothingToExport(Exception):
+    """Nothing waits to be sent: an offline bundle would be empty, so none is written."""
+
+
 def bundle_error(error: BaseException) -> str:
     """Why no bundle was written, in words the field expert can act on."""
+    if isinstance(error, NothingToExport):
+        return _("Nothing to export: everything is already on the server.")
     if isinstance(error, NoBundleKey):
         return _(
             "This tablet has no key to sign bundles yet: connect to the server once "
