@@ -3,12 +3,17 @@ someone else's change, or refused by the server — what happened and what diffe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from field_app.controllers import dates, labels
 from field_app.controllers.messages import server_reason
 from field_app.i18n import N_, _
+
+# The most urgent first: a change the server refused is not on the server at all; a conflict
+# kept the server's values over the expert's; then what the office asks to correct.
+URGENCY: dict[str, int] = {"rejected": 0, "conflict": 1, "returned": 2}
 
 FIELD_LABELS: dict[str, str] = {
     "type": N_("Type"),
@@ -100,6 +105,18 @@ def server_message(error: Any) -> str:
         return reason
     name, message = str(error.get("field") or ""), str(error.get("message") or "")
     return message[len(name) + 2 :] if name and message.startswith(f"{name}: ") else message
+
+
+def ordered(items: list[AttentionItem], records: Mapping[str, Any]) -> list[AttentionItem]:
+    """The most urgent kind first (``URGENCY``), and within a kind the newest first by the
+    record's own date (an activity's start date, a measurement's day), never by its words."""
+
+    def day(item: AttentionItem) -> str:
+        data = getattr(records.get(item.id), "data", None) or {}
+        return str(data.get("start_date") or data.get("observed_on") or "")
+
+    newest_first = sorted(items, key=lambda i: (day(i), i.title, i.id), reverse=True)
+    return sorted(newest_first, key=lambda i: URGENCY.get(i.state, len(URGENCY)))
 
 
 def refused_as_locked(record: Any) -> bool:

@@ -21,6 +21,7 @@ from field_app.controllers.attention import (
     AttentionItem,
     can_discard,
     describe,
+    ordered,
     refused_reason,
 )
 from field_app.controllers.observations import attention_item
@@ -97,7 +98,7 @@ class AttentionScreen(BaseScreen):
             ]
         self._observations = {r.id for r in measured}
         self._records = {r.id: r for r in (*records, *measured)}
-        items.sort(key=lambda i: ({"conflict": 0, "returned": 1}.get(i.state, 2), i.subtitle))
+        items = ordered(items, self._records)
         self._items = {i.id: i for i in items}
         self.empty = not items
         if self.selected_id not in self._items:

@@ -582,6 +582,7 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
     chosen = {name: query.given[name] for name in QUEUE_SEVERAL}
     chosen["country"] = list(dict.fromkeys(c.upper() for c in chosen["country"]))
     number = page_number(page.request)
+    refused = False
     try:
         queue = service.review_queue(
             session,
@@ -592,6 +593,10 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
         )
     except ValidationFailed as exc:
         errors.update(_renamed(field_errors(page.t, exc)))
+        # A filter the queue cannot apply (unknown, or outside the reader's scope) is said
+        # above the form and next to its field, as the observations page does: a bare
+        # "0 match" under "All" told a reviewer that nothing waits.
+        refused = True
         # The filters' choices, and nothing matched: "19 match" over an empty list misleads.
         queue = replace(
             service.review_queue(
@@ -616,23 +621,25 @@ def review_queue(page: SignedIn, session: SessionDep) -> Response:
             ],
         },
         errors=errors,
+        refused=refused,
         status_code=422 if errors else 200,
         may_review=service.may_review_anything(page.caller),
         pagination=paginate(page.request, total=queue.total, page_size=service.PAGE_SIZE),
+        # What else waits, under the country and project only when the queue could apply them.
         observations=results.waiting_observations(
-            session, caller=page.caller, t=page.t, project=values.get("project", "")
+            session, caller=page.caller, t=page.t, project="" if refused else filters.project
         ),
         conflicts=conflicts.open_conflicts(
             session,
             caller=page.caller,
             t=page.t,
-            country=filters.country,
+            country="" if refused else filters.country,
         ),
         pending_sites=service.pending_sites(
             session,
             caller=page.caller,
-            country=filters.country,
-            project=filters.project,
+            country="" if refused else filters.country,
+            project="" if refused else filters.project,
         ),
     )
 

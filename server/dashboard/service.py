@@ -520,6 +520,10 @@ def review_queue(
     limit: int = PAGE_SIZE,
     offset: int = 0,
 ) -> ReviewQueue:
+    """The submitted activities the filters match. A filter it cannot apply (an unknown
+    project or country, one outside the caller's scope) raises ValidationFailed (400), as
+    ``GET /api/v1/activities`` does: "0 match" would tell a reviewer that nothing waits."""
+    queries.check_filters(session, caller=caller, filters=filters.activity_filters())
     items, total = queries.list_activities(
         session, caller=caller, filters=filters.activity_filters(), limit=limit, offset=offset
     )
