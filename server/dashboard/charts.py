@@ -957,6 +957,63 @@ def _place_label(
     return _fit(label, room, size), anchor, dx
 
 
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedLabel:
+    """A site's name where the map writes it: ``x``, ``y`` its anchor and baseline."""
+
+    text: str
+    anchor: str
+    x: float
+    y: float
+    size: float
+
+    @property
+    def box(self) -> Box:
+        width = _text_width(self.text, self.size)
+        left = self.x - width if self.anchor == "end" else self.x
+        return (left, self.y - 0.8 * self.size, left + width, self.y + 0.25 * self.size)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(
+    points: Sequence[tuple[str, float, float]], *, layout: Layout, top: float, bottom: float
+) -> list[PlacedLabel | None]:
+    """Each point's name beside it (``_place_label``'s side) where it overlaps no name placed
+    before and no other point; else moved up or down a line at a time (the map draws a leader
+    line to it), staying between ``top`` and ``bottom``. Names of sites at one spot so stack in
+    a column. A name with no free place is left out (None): its point keeps its title and the
+    table below the map lists every name."""
+    size = layout.font_size
+    step = size + 3
+    radius = 6.0
+    dots = [(x - radius, y - radius, x + radius, y + radius) for _, x, y in points]
+    placed: list[PlacedLabel | None] = []
+    taken: list[Box] = []
+    reach = int((bottom - top) // step) + 1
+    for i, (name, x, y) in enumerate(points):
+        text, anchor, dx = _place_label(name, x, layout=layout)
+        others = [d for j, d in enumerate(dots) if j != i]
+        found = None
+        for k in sorted(range(-reach, reach + 1), key=lambda k: (abs(k), -k)):
+            label = PlacedLabel(text, anchor, x + dx, y + size / 3 + k * step, size)
+            box = label.box
+            if box[1] < top or box[3] > bottom:
+                continue
+            if not any(_overlap(box, other) for other in (*taken, *others)):
+                found = label
+                break
+        placed.append(found)
+        if found is not None:
+            taken.append(found.box)
+    return placed
+
+
 def site_map(
     *,
     key: str,
@@ -1029,18 +1086,28 @@ def site_map(
             f'<text x="{_attr(ax - 6)}" y="{_attr(by)}" text-anchor="end">'
             f"{minus_sign(_attr(min_lat))}{degree}</text>"
         )
-        for place in places:
-            x, y = xy(place.lat, place.lon)
+        spots = [(place.label, *xy(place.lat, place.lon)) for place in places]
+        labels = place_labels(spots, layout=layout, top=2.0, bottom=top + plot_height + 4)
+        # The leader lines first, under the points and the names.
+        for (_, x, y), label in zip(spots, labels, strict=True):
+            if label is not None and abs(label.y - size / 3 - y) > 1:
+                end = label.x - 2 if label.anchor == "start" else label.x + 2
+                body.append(
+                    f'<line x1="{_attr(x)}" y1="{_attr(y)}" x2="{_attr(end)}" '
+                    f'y2="{_attr(label.y - size / 3)}" stroke="{PALETTE[5]}" stroke-width="1"/>'
+                )
+        for place, (_, x, y) in zip(places, spots, strict=True):
             body.append(
                 f'<circle cx="{_attr(x)}" cy="{_attr(y)}" r="5" fill="{PALETTE[0]}" '
                 f'stroke="#fff" stroke-width="1.5"><title>{escape(place.label)} '
                 f"({coordinate(place.lat, 4)}, {coordinate(place.lon, 4)})</title></circle>"
             )
-            label, anchor, dx = _place_label(place.label, x, layout=layout)
-            body.append(
-                f'<text x="{_attr(x + dx)}" y="{_attr(y + size / 3)}" text-anchor="{anchor}" '
-                f'class="place">{escape(label)}</text>'
-            )
+        for label in labels:
+            if label is not None:
+                body.append(
+                    f'<text x="{_attr(label.x)}" y="{_attr(label.y)}" '
+                    f'text-anchor="{label.anchor}" class="place">{escape(label.text)}</text>'
+                )
         body.append(
             f'<text class="axis-label" x="{_attr(left + plot_width / 2)}" '
             f'y="{_attr(height - 6)}" text-anchor="middle">'
