@@ -73,6 +73,7 @@ from server.scope import (
     in_visible_project,
     site_scope,
 )
+from server.sync.models import SyncConflict
 from shared.catalogue import ActivityStatus, AgeBand, ParticipantCategory, Role, Sex, codes
 from shared.errors import ErrorCode, Issue
 from shared.geography import COUNTRIES
@@ -93,7 +94,8 @@ def may_review_anything(caller: Caller) -> bool:
 
 def review_count(session: Session, *, caller: Caller) -> int:
     """What waits on the Review page in the caller's scope (the badge in the menu): submitted
-    activities and observations, and sites found in the field waiting for approval."""
+    activities and observations, sites found in the field waiting for approval, and the open
+    sync conflicts a reviewer settles there (``conflicts.open_conflicts``'s)."""
     waiting = [
         select(func.count())
         .select_from(Activity)
@@ -113,7 +115,16 @@ def review_count(session: Session, *, caller: Caller) -> int:
         .select_from(Site)
         .where(site_scope(caller), col(Site.status) == SiteStatus.PENDING),
     ]
-    # One round trip on every page: the three counts as one row.
+    if may_review_anything(caller):
+        waiting.append(
+            select(func.count())
+            .select_from(SyncConflict)
+            .where(
+                col(SyncConflict.status) == "open",
+                in_visible_project(SyncConflict.project_id, caller),
+            )
+        )
+    # One round trip on every page: the counts as one row.
     row = session.execute(sa_select(*(query.scalar_subquery() for query in waiting))).one()
     return sum(row)
 
