@@ -193,7 +193,7 @@ LABELS: dict[str, dict[str, str]] = {
         "gps_far_from_site": N_("GPS far from the site"),
         "attendance_unusual": N_("Attendance far above usual"),
         "photo_reused": N_("Photo used by another activity"),
-        "reporting_lag": N_("Reported late"),
+        "reporting_lag": N_("Reached the server over 30 days after it ended"),
         "no_participants": N_("Nobody counted"),
     },
     "entity": {
