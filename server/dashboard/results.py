@@ -69,12 +69,16 @@ def result_rows(
     code: str,
     group_by: Sequence[str] = (),
     filters: Mapping[str, str] | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of one result indicator, exactly as ``GET /api/v1/indicators/{code}/values``."""
     query = indicators.parse_values_query(
         code=code,
         group_by=",".join(group_by),
         filters=dict(filters or {}),
+        date_from=None if date_from is None else date_from.isoformat(),
+        date_to=None if date_to is None else date_to.isoformat(),
         session=session,
         caller=caller,
     )
@@ -111,6 +115,35 @@ def choice_labels(form: Form | None, field_name: str, language: str) -> dict[str
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """One side of a compared indicator (its choice's label) and its value, with its unit."""
+
+    label: str
+    value: float | None
+    unit: str
+
+
+def groups_of(
+    t: Translator, indicator: ResultIndicator, names: Mapping[str, str], row: Mapping[str, Any]
+) -> tuple[Group, ...]:
+    """A compared indicator's groups in one row of values, in the choices' order: shown beside
+    the row's ``value``, which blends them all, so that nobody reads the blend as one side."""
+    compare = row.get("compare") or {}
+    out = []
+    for choice in indicator.compare_choices:
+        found = compare.get(choice)
+        value = None if found is None else float(found)
+        out.append(
+            Group(
+                names.get(choice, choice),
+                value,
+                t.unit(indicator.unit, indicator.unit_label, value),
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
 class ResultPanel:
     code: str
     name: str
@@ -129,10 +162,15 @@ class ResultPanel:
     baseline: float | None
     uplift: float | None
     observations_url: str
-    # A sum or count against a target of a longer period (its year): that period and its value
-    # from its start to the end of the latest quarter, the figure the target is set against.
+    # Against a target of a longer period (its year): that period and the value over it from
+    # its start to the end of the latest quarter, the figure the target is judged by
+    # (``period_figure``); ``to_date_kind`` says how to word it.
     to_date_period: str | None = None
     to_date: float | None = None
+    to_date_kind: str = "to-date"  # to-date (a sum or count) | so-far | whole (a period ended)
+    # A compared indicator: the latest quarter's value of each group, in the choices' order,
+    # beside ``latest``, which is over all of them (the API's ``value``).
+    groups: tuple[Group, ...] = ()
 
 
 def _quarters(found: Sequence[str]) -> list[tuple[str, date, date]]:
@@ -155,6 +193,50 @@ def target_for(targets: Sequence[Target], first: date, last: date) -> float | No
     return None if best is None else float(best.value)
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """How a quarter's figure is set against its target (``judge``)."""
+
+    tone: str  # on-track | behind | so-far | none
+    period: str | None  # the target's period when longer than the quarter, else None
+    figure: float | None  # the value over that period so far (None without one)
+    kind: str  # to-date (a sum or count) | so-far (a period not ended) | whole (ended)
+
+
+def judge(
+    *,
+    additive: bool,
+    direction: str,
+    quarter: str,
+    quarter_value: float | None,
+    target: Target | None,
+    period_value: float | None,
+    today: date,
+) -> Judgement:
+    """A quarter's figure against the target of the shortest period holding it, judged by the
+    value over the target's own period from its start to the quarter's end (``period_value``,
+    what ``TARGET_ACHIEVEMENT`` counts) — the quarter's own value when the target is the
+    quarter's. The verdict waits until it is final: a sum or count only grows until the target's
+    period ends (``tone_of``'s ``running``), any other aggregate (a mean, a ratio, a share, …)
+    can move either way until then (``moving``)."""
+    if target is None:
+        return Judgement("none", None, None, "to-date")
+    longer = period_length(target.period) > period_length(quarter)
+    figure = period_value if longer else quarter_value
+    pending = today <= period_bounds(target.period)[1]
+    tone = tone_of(
+        direction,
+        figure,
+        float(target.value),
+        running=pending and additive,
+        moving=pending and not additive,
+    )
+    if not longer:
+        return Judgement(tone, None, None, "to-date")
+    kind = "to-date" if additive else ("so-far" if pending else "whole")
+    return Judgement(tone, target.period, figure, kind)
+
+
 def to_date_of(
     additive: bool,
     targets: Sequence[Target],
@@ -171,6 +253,82 @@ def to_date_of(
     if not additive or best is None or period_length(best.period) <= period_length(quarter):
         return None, None
     return best.period, to_date_value(values, best.period, quarter)
+
+
+def period_values(
+    session: Session,
+    *,
+    caller: Caller,
+    indicator: ResultIndicator,
+    wanted: Mapping[str, tuple[Target, str]],
+    quarterly: Mapping[str, Mapping[str, float | None]],
+) -> dict[str, float | None]:
+    """Per project code, the value over its target's period (``wanted``: the target and the
+    quarter shown) from the period's start to the quarter's end: what ``TARGET_ACHIEVEMENT``
+    counts for it. A sum or count adds its quarters (``quarterly``: values by project code and
+    quarter); any other aggregate is asked of the values endpoint over those dates, one question
+    for the projects that share them."""
+    out: dict[str, float | None] = {}
+    windows: dict[tuple[date, date], list[str]] = {}
+    for code, (target, quarter) in wanted.items():
+        if indicator.additive:
+            out[code] = to_date_value(quarterly.get(code, {}), target.period, quarter)
+        else:
+            window = (period_bounds(target.period)[0], period_bounds(quarter)[1])
+            windows.setdefault(window, []).append(code)
+    for (start, end), codes in windows.items():
+        rows = result_rows(
+            session,
+            caller=caller,
+            code=indicator.code,
+            group_by=("project",),
+            filters={"project": ",".join(sorted(codes))},
+            date_from=start,
+            date_to=end,
+        )
+        found = {str(r["project"]): r.get("value") for r in rows}
+        for code in codes:
+            value = found.get(code)
+            out[code] = None if value is None else float(value)
+    return out
+
+
+def judge_latest(
+    session: Session,
+    *,
+    caller: Caller,
+    indicator: ResultIndicator,
+    project_code: str,
+    quarter: str,
+    quarter_value: float | None,
+    goals: Sequence[Target],
+    quarterly: Mapping[str, float | None],
+    today: date,
+) -> Judgement:
+    """One project's quarter against its target (``judge``), the project page's latest quarter;
+    the overview judges its projects at once the same way."""
+    _, first, last = parse_quarter(quarter)
+    goal = holding_target(goals, first, last)
+    over = (
+        {}
+        if goal is None
+        else period_values(
+            session,
+            caller=caller,
+            indicator=indicator,
+            wanted={project_code: (goal, quarter)},
+            quarterly={project_code: quarterly},
+        )
+    )
+    return judge(
+        additive=indicator.additive,
+        direction=indicator.direction,
+        quarter=quarter,
+        quarter_value=quarter_value,
+        target=goal,
+        period_value=over.get(project_code),
+        today=today,
+    )
 
 
 def baseline_for(baselines: Sequence[Target], last: date) -> float | None:
@@ -253,10 +411,12 @@ def _panel(
     )
     compare_chart = None
     uplift = None
+    groups: tuple[Group, ...] = ()
     if indicator.compare and len(indicator.compare_choices) >= 2:
         names = choice_labels(
             _latest_form(session, caller, indicator.form), indicator.compare, t.language
         )
+        groups = groups_of(t, indicator, names, by_quarter[labels[-1]])
         choices = indicator.compare_choices
         group_series = [
             charts.Series(
@@ -307,6 +467,17 @@ def _panel(
             )
         last_uplift = uplifts[-1]
         uplift = None if last_uplift is None else float(last_uplift)
+    judgement = judge_latest(
+        session,
+        caller=caller,
+        indicator=indicator,
+        project_code=project.code,
+        quarter=labels[-1],
+        quarter_value=values[-1],
+        goals=goals,
+        quarterly=known,
+        today=today,
+    )
     return ResultPanel(
         code=code,
         name=name,
@@ -325,8 +496,10 @@ def _panel(
         baseline=baseline_line[-1],
         uplift=uplift,
         observations_url=f"/observations?project={project.id}&form={indicator.form}",
-        to_date_period=to_date_of(indicator.additive, goals, labels[-1], known)[0],
-        to_date=to_date_line[-1],
+        to_date_period=judgement.period,
+        to_date=judgement.figure,
+        to_date_kind=judgement.kind,
+        groups=groups,
     )
 
 
@@ -362,10 +535,14 @@ class ResultCell:
     tone: str  # on-track | behind | so-far | none
     period: str  # the quarter, e.g. 2026Q4
     in_progress: bool  # the quarter has not ended
-    # A sum or count against a target of a longer period: that period (its year) and its
-    # value up to the quarter's end, which the tone judges (``to_date_of``).
+    # Against a target of a longer period: that period (its year) and the value over it up
+    # to the quarter's end, which the tone judges (``judge``); ``to_date_kind`` as a panel's.
     to_date_period: str | None = None
     to_date: float | None = None
+    to_date_kind: str = "to-date"
+    # A compared indicator: each group's value beside ``value`` (over all of them), the uplift.
+    groups: tuple[Group, ...] = ()
+    uplift: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +560,7 @@ def tone_of(
     *,
     growing: bool = False,
     running: bool = False,
+    moving: bool = False,
 ) -> str:
     """ "on-track" when the value has reached the target in the indicator's direction.
 
@@ -393,9 +571,15 @@ def tone_of(
     ``running``: a sum or count to date against the target of a longer period (its year) that
     has not ended, which grows the same way until that period ends: judged by the same rule
     (✓ once an increase has reached it, ✗ once a decrease is past it), else "so-far"
-    (progress, not a verdict)."""
+    (progress, not a verdict).
+
+    ``moving``: any other aggregate (a mean, a ratio, a share, a median, a minimum or maximum)
+    over a period that has not ended, which can still move either way: "so-far" whatever it
+    reads now."""
     if value is None or target is None:
         return "none"
+    if moving:
+        return "so-far"
     reached = value <= target if direction == "decrease" else value >= target
     if (growing or running) and reached == (direction == "decrease"):
         return "so-far"
@@ -405,9 +589,10 @@ def tone_of(
 def results_across_pilots(
     session: Session, *, caller: Caller, t: Translator, today: date
 ) -> list[ResultRow]:
-    """Per visible project, the latest quarter's value of each result indicator it has, against
-    the target and the baseline in force then; a sum or count of the quarter in progress
-    (``today`` in it) is not judged before the verdict is final (``tone_of``)."""
+    """Per visible project, the latest quarter's value of each result indicator it has, with the
+    target and the baseline in force then; the target is judged as the project page's
+    achievement judges it, by the value over its own period so far, and not before the verdict
+    is final (``judge``). A compared indicator carries its groups' values beside the blend."""
     projects = {p.id: p for p in session.exec(select(Project).where(project_scope(caller))).all()}
     cells: dict[uuid.UUID, list[ResultCell]] = {}
     for indicator in result_indicators(session, caller).values():
@@ -431,34 +616,46 @@ def results_across_pilots(
         for x in listed:
             if x.sex is None:
                 rows_of.setdefault(x.project_id, []).append(x)
+        compared = len(indicator.compare_choices) >= 2
+        names = (
+            choice_labels(
+                _latest_form(session, caller, indicator.form), indicator.compare, t.language
+            )
+            if indicator.compare and compared
+            else {}
+        )
+        wanted: dict[str, tuple[Target, str]] = {}  # project code -> its target, the quarter
         for project_code, row in latest.items():
             project = codes.get(project_code)
             if project is None:
                 continue
+            goals = [x for x in rows_of.get(project.id, []) if x.kind != "baseline"]
             _, first, last = parse_quarter(str(row["period"]))
-            mine = rows_of.get(project.id, [])
-            goals = [x for x in mine if x.kind != "baseline"]
-            baselines = [x for x in mine if x.kind == "baseline"]
+            goal = holding_target(goals, first, last)
+            if goal is not None:
+                wanted[project_code] = (goal, str(row["period"]))
+        over = period_values(
+            session, caller=caller, indicator=indicator, wanted=wanted, quarterly=quarterly
+        )
+        for project_code, row in latest.items():
+            project = codes.get(project_code)
+            if project is None:
+                continue
+            quarter = str(row["period"])
+            _, first, last = parse_quarter(quarter)
+            baselines = [x for x in rows_of.get(project.id, []) if x.kind == "baseline"]
             value = float(row["value"])
-            target = target_for(goals, first, last)
-            in_progress = first <= today <= last
-            to_date_period, to_date = to_date_of(
-                indicator.additive, goals, str(row["period"]), quarterly.get(project_code, {})
+            goal = wanted.get(project_code, (None, quarter))[0]
+            judgement = judge(
+                additive=indicator.additive,
+                direction=indicator.direction,
+                quarter=quarter,
+                quarter_value=value,
+                target=goal,
+                period_value=over.get(project_code),
+                today=today,
             )
-            if to_date_period is not None:
-                tone = tone_of(
-                    indicator.direction,
-                    to_date,
-                    target,
-                    running=today <= period_bounds(to_date_period)[1],
-                )
-            else:
-                tone = tone_of(
-                    indicator.direction,
-                    value,
-                    target,
-                    growing=in_progress and indicator.additive,
-                )
+            uplift = row.get("uplift")
             cells.setdefault(project.id, []).append(
                 ResultCell(
                     code=indicator.code,
@@ -466,13 +663,16 @@ def results_across_pilots(
                     unit=t.unit(indicator.unit, indicator.unit_label),
                     direction=indicator.direction,
                     value=value,
-                    target=target,
+                    target=None if goal is None else float(goal.value),
                     baseline=baseline_for(baselines, last),
-                    tone=tone,
-                    period=str(row["period"]),
-                    in_progress=in_progress,
-                    to_date_period=to_date_period,
-                    to_date=to_date,
+                    tone=judgement.tone,
+                    period=quarter,
+                    in_progress=first <= today <= last,
+                    to_date_period=judgement.period,
+                    to_date=judgement.figure,
+                    to_date_kind=judgement.kind,
+                    groups=groups_of(t, indicator, names, row) if compared else (),
+                    uplift=None if uplift is None else float(uplift),
                 )
             )
     return [

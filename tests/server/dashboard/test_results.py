@@ -180,8 +180,10 @@ def test_overview_lists_results_in_scope(
     html = main_of(client.get("/overview").text)
     panel = html[html.index('id="results-across-pilots"') :]
     assert world.lso.code in panel and world.eth.code not in panel
-    # Q3: 10 000 × 3 700 kg / 2 000 m² = 18 500 kg/ha, the year's target is 18 000
-    assert "result-on-track" in panel and "18,500" in panel
+    # Q3: 10 000 × 3 700 kg / 2 000 m² = 18 500 kg/ha; the year's target of 18 000 is judged
+    # by the year's 10 000 × 6 700 / 4 000 = 16 750, as its achievement counts it
+    assert "18,500" in panel and f"{results.year}: 16,750 of 18,000" in panel
+    assert "result-behind" in panel
     client.cookies.clear()
     sign_in(client, engine, world.admin)
     panel = main_of(client.get("/overview").text)
@@ -371,9 +373,9 @@ def test_a_count_of_the_quarter_in_progress_is_not_judged_before_it_is_final(
     visits = next(r for r in rows if "Farm visits" in r)
     assert f'{quarter} <span class="muted">(in progress)</span>' in visits
     assert "result-so-far" in visits and "✗" not in visits and "✓" not in visits
-    yields = next(r for r in rows if "Dashboard yield" in r)  # a ratio, of a quarter that ended
+    yields = next(r for r in rows if "Dashboard yield" in r)  # a ratio, of a year that ended
     assert f"{results.year}Q3" in yields and "(in progress)" not in yields
-    assert "result-on-track" in yields and "✓" in yields
+    assert "result-behind" in yields and "✗" in yields  # the year's 16 750 against 18 000
     page = main_of(client.get(f"/projects/{world.lso.id}").text)
     assert f"Latest quarter {quarter}, so far: 1" in page
     assert f"Latest quarter {results.year}Q3: 18,500" in page
