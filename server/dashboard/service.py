@@ -71,6 +71,7 @@ from server.scope import (
     country_scope_issue,
     device_scope,
     in_visible_project,
+    project_scope,
     site_scope,
 )
 from server.sync.models import SyncConflict
@@ -1037,6 +1038,30 @@ def indicator_rows(
 
 def quarter_start(day: date) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+# No quarter before this is offered: a quarter can be closed only from 2000 on
+# (docs/roles.md), and a start date typed as 1900 must not list four hundred years.
+FIRST_QUARTER = date(2000, 1, 1)
+
+
+def report_quarters(session: Session, *, caller: Caller, today: date) -> list[str]:
+    """Every quarter the Reports page offers, newest first: from the one of the earliest
+    project start or activity in the caller's scope (not before 2000) to today's; today's
+    and the last one that ended at least, with nothing in scope."""
+    earliest = session.execute(
+        sa_select(
+            select(func.min(Project.start_date)).where(project_scope(caller)).scalar_subquery(),
+            select(func.min(Activity.start_date))
+            .where(activity_scope(caller), col(Activity.deleted).is_(False))
+            .scalar_subquery(),
+        )
+    ).one()
+    this = quarter_start(today)
+    first = min((d for d in earliest if d is not None), default=this)
+    first = quarter_start(max(first, FIRST_QUARTER))
+    count = max(2, (this.year - first.year) * 4 + (this.month - first.month) // 3 + 1)
+    return [quarter_label(add_months(this, -3 * i)) for i in range(count)]
 
 
 def add_months(day: date, months: int) -> date:
