@@ -202,12 +202,29 @@ class StoreBackend:
         ]
 
     def activity_states(self, project_id: str) -> dict[str, int]:
+        """How many of the project's activities are in each state, as this tablet's person
+        acts on them: a colleague's returned activity is theirs to correct (``_may_correct``),
+        here one of the project's synced activities."""
         counts: dict[str, int] = {}
         for state, n in self.store.state_counts(
             "activity", where={"project_id": project_id}
         ).items():
             shown = self._shown_state(state)
             counts[shown] = counts.get(shown, 0) + n
+        if counts.get("returned"):
+            mine = self._may_correct()
+            others = sum(
+                1
+                for r in self.store.query(
+                    "activity",
+                    where={"project_id": project_id},
+                    states=["returned"],
+                    fields=["created_by_id"],
+                )
+                if not mine(r.data)
+            )
+            counts["returned"] -= others
+            counts["synced"] = counts.get("synced", 0) + others
         return counts
 
     def waiting_by_project(self) -> dict[str, Waiting]:
@@ -226,8 +243,28 @@ class StoreBackend:
         found = self.store.query("activity", ids=[activity_id], custody=True)
         return self._local(found[0]) if found else None
 
+    def _may_correct(self) -> Callable[[Mapping[str, Any]], bool]:
+        """Whether this tablet's person may correct a record (docs/roles.md): a field expert
+        only the records they recorded (the server refuses the rest, ``not_your_record``);
+        a country officer or an admin any record in scope. A field expert's id is learnt from
+        their records the server accepted from this tablet (``DeviceStore.own_authors``);
+        until one went through (a new tablet) nothing tells records apart, and all count."""
+        if self.store.meta("role") != "field_expert":
+            return lambda data: True
+        authors = self.store.own_authors()
+        if not authors:
+            return lambda data: True
+        return lambda data: not data.get("created_by_id") or str(data["created_by_id"]) in authors
+
     def attention(self) -> list[LocalRecord]:
-        return [self._local(r) for r in self.store.query("activity", states=ATTENTION)]
+        """Activities that need this tablet's person: refused by the server, in conflict, or
+        returned by the office when they may correct them."""
+        mine = self._may_correct()
+        return [
+            self._local(r)
+            for r in self.store.query("activity", states=ATTENTION)
+            if r.state != "returned" or mine(r.data)
+        ]
 
     def photos(self, activity_id: str) -> list[Photo]:
         return self._kept_photos(self._records("attachment", where={"activity_id": activity_id}))
@@ -344,7 +381,12 @@ class StoreBackend:
         return self._local(found[0]) if found else None
 
     def observation_attention(self) -> list[LocalRecord]:
-        return [self._local(r) for r in self.store.query("observation", states=ATTENTION)]
+        mine = self._may_correct()
+        return [
+            self._local(r)
+            for r in self.store.query("observation", states=ATTENTION)
+            if r.state != "returned" or mine(r.data)
+        ]
 
     def observation_photos(self, observation_id: str) -> list[Photo]:
         return self._kept_photos(
@@ -509,9 +551,8 @@ class StoreBackend:
 
     def status(self) -> SyncStatus:
         status = read_status(self.store, self._schedule)
-        attention = self.store.count("activity", states=ATTENTION) + self.store.count(
-            "observation", states=ATTENTION
-        )
+        # Counted as Needs attention lists them (a colleague's returned record is not mine).
+        attention = len(self.attention()) + len(self.observation_attention())
         return SyncStatus(
             pending=status.waiting.records,
             changes=status.waiting.mutations,

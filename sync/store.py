@@ -2109,6 +2109,19 @@ class DeviceStore:
             ).fetchone()
         return int(row[0]), int(row[1]), row[2]
 
+    def own_authors(self) -> set[str]:
+        """The authors (``created_by_id``) of the activities and observations holding a change
+        of this tablet's that the server accepted (``local_version``): a field expert's server
+        accepts changes only of their own records, so on a field expert's tablet this names
+        the person, once anything of theirs went through."""
+        with self._reader() as reader:
+            rows = reader.execute(
+                "SELECT DISTINCT json_extract(data, '$.created_by_id') FROM record "
+                "WHERE entity IN ('activity', 'observation') AND local_version IS NOT NULL "
+                "AND json_extract(data, '$.created_by_id') IS NOT NULL"
+            ).fetchall()
+        return {str(r[0]) for r in rows}
+
     def conflicts(self, *, status: str = "open") -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(

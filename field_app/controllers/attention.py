@@ -119,6 +119,14 @@ def ordered(items: list[AttentionItem], records: Mapping[str, Any]) -> list[Atte
     return sorted(newest_first, key=lambda i: URGENCY.get(i.state, len(URGENCY)))
 
 
+def refused_as_not_yours(record: Any) -> bool:
+    """Whether the server refused the record's last change because someone else recorded it
+    (``not_your_record``): no correction can go through, only discarding the change."""
+    return record.state == "rejected" and any(
+        str(e.get("code") or "") == "not_your_record" for e in record.errors
+    )
+
+
 def refused_as_locked(record: Any) -> bool:
     """Whether the server refused the record's last change because the record was approved
     (``locked``)."""
@@ -140,6 +148,11 @@ def refused_reason(record: Any) -> str | None:
     has been reopened since. None otherwise."""
     if record.state != "rejected":
         return None
+    if refused_as_not_yours(record):
+        return _(
+            "The server refused your change: only the person who recorded this record may "
+            "change it. Discard your change to keep the server's version."
+        )
     if record.locked:
         return _(
             "The country office approved this record, so the server refused your change. "

@@ -22,6 +22,7 @@ from field_app.controllers.attention import (
     can_discard,
     describe,
     ordered,
+    refused_as_not_yours,
     refused_reason,
 )
 from field_app.controllers.observations import attention_item
@@ -58,7 +59,8 @@ class AttentionScreen(BaseScreen):
     message = StringProperty("")
     message_tone = StringProperty("info")  # info | error (a way out that sent nothing)
     is_observation = BooleanProperty(False)  # a measurement: corrected by editing it
-    # Approved: no edit is offered (the form would be locked), only the way out below.
+    # No edit is offered, only the way out below: the record is approved (the form would be
+    # locked), or someone else recorded it (the server refuses any change of this tablet's).
     locked = BooleanProperty(False)
     # A refused change of a record the server holds: it may be discarded.
     can_discard = BooleanProperty(False)
@@ -131,7 +133,7 @@ class AttentionScreen(BaseScreen):
         self.title, self.reason, self.state_name = item.title, item.reason, item.state
         self.is_observation = item.id in self._observations
         record = self._records.get(item.id)
-        self.locked = bool(record is not None and record.locked)
+        self.locked = bool(record is not None and (record.locked or refused_as_not_yours(record)))
         self.can_discard = bool(record is not None and can_discard(record))
         self.state_label = labels.label(labels.RECORD_STATES, item.state)
         self.differences = [(d.label, d.mine, d.theirs) for d in item.differences]
