@@ -62,6 +62,7 @@ class ConflictField:
     input: str  # what "another value" takes: text, number, date, choice; "" none (a side only)
     options: tuple[tuple[str, str], ...] = ()  # a choice's codes and labels
     typed: str = ""  # the server's value as the input shows it
+    kept: str | None = None  # the value its resolution kept, shown; None while not resolved
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +286,7 @@ def conflict_views(
             base, server, device = (
                 (side or {}).get(name) for side in (r.base_values, r.server_values, r.device_values)
             )
+            kept = _kept(r, name, server=server, device=device)
             fields.append(
                 ConflictField(
                     name=name,
@@ -295,6 +297,7 @@ def conflict_views(
                     input=kind,
                     options=options,
                     typed=_typed(t, kind, server),
+                    kept=None if kept is _NOT_RESOLVED else show(kept),
                 )
             )
         project = projects.get(r.project_id) if r.project_id else None
@@ -315,6 +318,23 @@ def conflict_views(
             )
         )
     return sorted(views, key=lambda v: v.status != "open")
+
+
+_NOT_RESOLVED = object()
+
+
+def _kept(conflict: SyncConflict, name: str, *, server: Any, device: Any) -> Any:
+    """The value of field ``name`` a resolved conflict kept: the server's, the tablet's, or the
+    one chosen for it (``resolution["values"]``, server.sync.conflicts); ``_NOT_RESOLVED``
+    for an open or superseded one."""
+    resolution = conflict.resolution or {}
+    if conflict.status != "resolved":
+        return _NOT_RESOLVED
+    if resolution.get("keep") == "device":
+        return device
+    if resolution.get("keep") == "custom":
+        return (resolution.get("values") or {}).get(name, server)
+    return server
 
 
 def device_labels(session: Session, conflicts: Sequence[SyncConflict]) -> dict[Any, str]:
