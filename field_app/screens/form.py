@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kivy.clock import mainthread
+from kivy.metrics import dp
 from kivy.properties import (
     BooleanProperty,
     DictProperty,
@@ -22,6 +23,7 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.popup import Popup
 from kivy.uix.recycleview.views import RecycleDataViewBehavior
+from kivy.uix.scrollview import ScrollView
 
 from field_app.controllers.attendance import (
     AGE_BANDS,
@@ -57,6 +59,40 @@ from field_app.screens.widgets import (
 class AttendanceCell(FieldInput):
     sex = StringProperty("")
     age_band = StringProperty("")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bind(focus=self._in_sight)
+
+    def _in_sight(self, _cell: Any, focused: bool) -> None:
+        """A cell touched where it lies under the pinned headings comes out beside them: what
+        is typed shows, under its column's heading."""
+        scroll = self.parent.parent if self.parent is not None else None
+        if focused and isinstance(scroll, GridScroll):
+            scroll.scroll_to(self, padding=dp(4), animate=False)
+
+
+class GridScroll(ScrollView):
+    """The attendance grid's sideways scroll, under the row headings pinned over its left edge
+    (``pinned``, form.kv)."""
+
+    pinned = ObjectProperty(None, allownone=True)
+
+    def scroll_to(self, widget: Any, padding: Any = 10, animate: Any = True) -> None:
+        """Bring ``widget`` (a cell) into sight beside the pinned headings, not under them."""
+        pinned, view = self.pinned, self._viewport
+        room = view.width - self.width if view is not None else 0
+        if pinned is None or pinned.disabled or room <= 0:
+            super().scroll_to(widget, padding, animate)
+            return
+        pad = padding if isinstance(padding, int | float) else padding[0]
+        left, right = widget.x - view.x, widget.right - view.x
+        offset = float(getattr(self, "scroll_x", 0.0)) * room
+        if left - pad - pinned.width < offset:
+            offset = left - pad - pinned.width
+        elif right + pad > offset + self.width:
+            offset = right + pad - self.width
+        self.scroll_x = min(max(offset / room, 0.0), 1.0)
 
 
 class PhotoThumb(BoxLayout):
