@@ -22,7 +22,11 @@ import requests
 from field_app import APP_VERSION, enrolment, i18n
 from field_app.clock import Anchor, BootClock, KernelBootClock, anchor_at, offset_now
 from field_app.controllers.form import Photo, Save
-from field_app.controllers.messages import keep_mine_at_rejected_site, rejected_site_name
+from field_app.controllers.messages import (
+    REJECTED_SITE,
+    keep_mine_at_rejected_site,
+    rejected_site_name,
+)
 from field_app.controllers.observations import ObservationSave
 from field_app.controllers.progress import COUNTED_STATUSES
 from field_app.controllers.settings import NothingToExport
@@ -41,6 +45,9 @@ log = logging.getLogger("pilotmon.field")
 
 STORE_FILE = "device.sqlite3"
 ATTENTION = ("returned", "conflict", "rejected")
+# A record the server holds as this tablet does, which needs attention all the same when the
+# office rejected its site (the server refuses any change of it until another site is chosen).
+SETTLED = ("synced", "photos_pending")
 LOG_KEEP = 50
 # What the Activities list shows of each record, extracted in SQLite.
 ROW_FIELDS = ("title", "type", "start_date", "topic", "site_id")
@@ -258,13 +265,21 @@ class StoreBackend:
 
     def attention(self) -> list[LocalRecord]:
         """Activities that need this tablet's person: refused by the server, in conflict, or
-        returned by the office when they may correct them."""
+        returned by the office or at a site it rejected when they may correct them."""
         mine = self._may_correct()
-        return [
-            self._local(r)
+        found = [
+            r
             for r in self.store.query("activity", states=ATTENTION)
             if r.state != "returned" or mine(r.data)
         ]
+        rejected = [str(s["id"]) for s in self._records("site", where={"status": REJECTED_SITE})]
+        found += [
+            r
+            for site_id in rejected
+            for r in self.store.query("activity", where={"site_id": site_id}, states=SETTLED)
+            if r.data.get("status") != "approved" and mine(r.data)
+        ]
+        return [self._local(r) for r in found]
 
     def photos(self, activity_id: str) -> list[Photo]:
         return self._kept_photos(self._records("attachment", where={"activity_id": activity_id}))

@@ -1,5 +1,6 @@
-"""Records that need the field expert: returned by the country office, in conflict with
-someone else's change, or refused by the server — what happened and what differs."""
+"""Records that need the field expert: refused by the server, in conflict with someone else's
+change, returned by the country office, or at a site it rejected — what happened, what differs,
+and in which order they come."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_app.controllers import dates, labels
-from field_app.controllers.messages import server_reason
+from field_app.controllers.messages import rejected_site_message, server_reason
 from field_app.i18n import N_, _
 
+# An activity the server holds as the tablet does, at a site the country office rejected: the
+# server refuses any change of it until another site is chosen.
+SITE_REJECTED = "site_rejected"
 # The most urgent first: a change the server refused is not on the server at all; a conflict
 # kept the server's values over the expert's; then what the office asks to correct.
-URGENCY: dict[str, int] = {"rejected": 0, "conflict": 1, "returned": 2}
+URGENCY: dict[str, int] = {"rejected": 0, "conflict": 1, "returned": 2, SITE_REJECTED: 3}
+# A state only Needs attention shows, in words (the others are ``labels.RECORD_STATES``).
+STATES: dict[str, str] = {SITE_REJECTED: N_("site rejected")}
 
 FIELD_LABELS: dict[str, str] = {
     "type": N_("Type"),
@@ -107,6 +113,11 @@ def server_message(error: Any) -> str:
     return message[len(name) + 2 :] if name and message.startswith(f"{name}: ") else message
 
 
+def state_label(state: str) -> str:
+    """The badge of an item of Needs attention."""
+    return labels.label(STATES if state in STATES else labels.RECORD_STATES, state)
+
+
 def ordered(items: list[AttentionItem], records: Mapping[str, Any]) -> list[AttentionItem]:
     """The most urgent kind first (``URGENCY``), and within a kind the newest first by the
     record's own date (an activity's start date, a measurement's day), never by its words."""
@@ -167,11 +178,22 @@ def refused_reason(record: Any) -> str | None:
     return None
 
 
-def describe(record: Any, *, site_names: dict[str, str] | None = None) -> AttentionItem:
-    """``record`` is a :class:`~field_app.session.LocalRecord` in an attention state."""
+def describe(
+    record: Any,
+    *,
+    site_names: dict[str, str] | None = None,
+    rejected_sites: Mapping[str, str] | None = None,
+) -> AttentionItem:
+    """``record`` is a :class:`~field_app.session.LocalRecord` in an attention state, or one
+    the server holds as the tablet does at a site the office rejected (``rejected_sites``: the
+    names of those sites by id)."""
     data = record.data
     state = record.state
-    if state == "returned":
+    rejected_site = (rejected_sites or {}).get(str(data.get("site_id") or ""))
+    if state in ("synced", "photos_pending") and rejected_site is not None:
+        state = SITE_REJECTED
+        reason = rejected_site_message(rejected_site)
+    elif state == "returned":
         reason = _("Returned by the country office: {comment}").format(
             comment=record.comment or _("(no comment)")
         )

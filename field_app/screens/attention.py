@@ -1,5 +1,6 @@
-"""Needs attention: records returned by the country office, in conflict, or refused by the
-server; the officer's comment or the server's reasons, what differs, and the way out."""
+"""Needs attention: records refused by the server, in conflict, returned by the country office or
+at a site it rejected, the most urgent first; the officer's comment or the server's reasons, what
+differs, and the way out."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from kivy.uix.popup import Popup
 from kivy.uix.recycleview.views import RecycleDataViewBehavior
 from kivy.utils import escape_markup
 
-from field_app.controllers import labels
 from field_app.controllers.attention import (
     AttentionItem,
     can_discard,
@@ -24,7 +24,9 @@ from field_app.controllers.attention import (
     ordered,
     refused_as_not_yours,
     refused_reason,
+    state_label,
 )
+from field_app.controllers.messages import rejected_site
 from field_app.controllers.observations import attention_item
 from field_app.i18n import _
 from field_app.screens import theme
@@ -81,9 +83,13 @@ class AttentionScreen(BaseScreen):
         backend = self.session.backend
         records = backend.attention()
         names: dict[str, str] = {}
+        rejected: dict[str, str] = {}
         for project_id in {str(r.data.get("project_id")) for r in records}:
-            names.update({str(s["id"]): str(s.get("name", "")) for s in backend.sites(project_id)})
-        items = [describe(r, site_names=names) for r in records]
+            for s in backend.sites(project_id):
+                names[str(s["id"])] = str(s.get("name", ""))
+                if rejected_site(s):
+                    rejected[str(s["id"])] = str(s.get("name", ""))
+        items = [describe(r, site_names=names, rejected_sites=rejected) for r in records]
         # Measurements returned, in conflict or refused, next to the activities.
         measured = backend.observation_attention()
         if measured:
@@ -111,7 +117,7 @@ class AttentionScreen(BaseScreen):
                 "title": i.title,
                 "subtitle": i.subtitle,
                 "state_name": i.state,
-                "state_label": labels.label(labels.RECORD_STATES, i.state),
+                "state_label": state_label(i.state),
                 "selected": i.id == self.selected_id,
             }
             for i in items
@@ -135,7 +141,7 @@ class AttentionScreen(BaseScreen):
         record = self._records.get(item.id)
         self.locked = bool(record is not None and (record.locked or refused_as_not_yours(record)))
         self.can_discard = bool(record is not None and can_discard(record))
-        self.state_label = labels.label(labels.RECORD_STATES, item.state)
+        self.state_label = state_label(item.state)
         self.differences = [(d.label, d.mine, d.theirs) for d in item.differences]
         self.errors = [
             # "Start date: …", and in French "Date de début : …" (a space before the colon)
