@@ -243,11 +243,11 @@ def to_date_of(
     quarter: str,
     values: Mapping[str, float | None],
 ) -> tuple[str | None, float | None]:
-    """What a quarter of a sum or count is judged by when its target is of a longer period (a
+    """A point of a sum's or count's year-to-date line when its target is of a longer period (a
     year's): that period and its value from its start to the quarter's end (``values`` by
-    quarter), "2026 to date: 1 200 of 1 000". (None, None) for a quarter's own target and for
-    the other aggregates (a mean, a ratio, a share, …), whose quarter is set against the target
-    as it is."""
+    quarter), the sum of its quarters. (None, None) for a quarter's own target and for the other
+    aggregates (a mean, a ratio, a share, …), whose value over a period is not the sum of its
+    quarters' (``period_values`` asks for it where the target is judged)."""
     _, first, last = parse_quarter(quarter)
     best = holding_target(targets, first, last)
     if not additive or best is None or period_length(best.period) <= period_length(quarter):
