@@ -3,15 +3,20 @@
 The metadata arrives first as a pushed mutation (``server.sync.records.apply_attachment``). The
 bytes then come in chunks appended at ``Upload-Offset``; the row's ``received`` is the truth and
 the partial file is cut back to it before each append, so a crash between writing bytes and
-committing the new offset costs nothing. When ``size`` bytes are in, the sha256 and the content
-type (sniffed from the first bytes, never trusted from a header) are checked, and then that the
-bytes really are a file of that type: an image is decoded whole (Pillow, under a pixel limit),
-a PDF must end with its cross-reference trailer. Any problem discards the bytes and the upload
-starts again from 0 (the tablet gives up after a few tries and shows the photo as refused).
+committing the new offset costs nothing. The last chunk is not appended: the whole file is put
+together beside the partial file and checked before the write transaction (``receive_chunk``),
+so that no lock is held while it is read: the sha256, the content type (sniffed from the first
+bytes, never trusted from a header), and that the bytes really are a file of that type (an
+image is decoded whole, with Pillow under a pixel limit; a PDF must end with its
+cross-reference trailer). The transaction then publishes the checked file, or discards the bytes
+so that the upload starts again from 0, only if the upload is still where the file was put
+together from (the tablet gives up after a few refusals and shows the photo as refused).
 
 Files live under ``settings.attachments_dir``: ``partial/<id>`` while arriving, then
 ``<first two hex digits>/<id>`` once complete (``bundle-staging/`` holds an offline bundle's
-photos while it is imported). A later object store replaces ``AttachmentFiles``.
+photos while it is imported). A last chunk's file is put together as ``partial/<fresh uuid>``,
+which the cleanup job removes as an orphan if a crash leaves it there. A later object store
+replaces ``AttachmentFiles``.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from server.accounts.auth import Caller
 from server.activities.models import Activity, Attachment
 from server.columns import utcnow
+from server.db import write_engine
 from server.errors import Forbidden, NotFound, ValidationFailed, invalid
 from server.projects.models import Project
 from server.receipts.service import issue_after_upload
@@ -100,25 +107,38 @@ class AttachmentFiles:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def check(self, attachment_id: uuid.UUID) -> tuple[str, str | None]:
-        """sha256 and sniffed content type of the partial file."""
+    def put_together(
+        self, attachment_id: uuid.UUID, *, received: int, tail: bytes
+    ) -> tuple[Path, str, str | None]:
+        """A new file of the partial file's first ``received`` bytes and then ``tail``, synced,
+        with its sha256 and sniffed content type. The partial file is only read: it changes
+        under the write lock alone, and its first ``received`` bytes not even then."""
+        path = self.root / "partial" / str(uuid.uuid4())
+        path.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        with open(self.partial(attachment_id), "rb") as handle:
+        with open(path, "xb") as out:
+            try:
+                with open(self.partial(attachment_id), "rb") as partial:
+                    left = received
+                    while left > 0 and (block := partial.read(min(left, 1 << 20))):
+                        digest.update(block)
+                        out.write(block)
+                        left -= len(block)
+            except FileNotFoundError:
+                pass  # bytes gone missing: the sha256 check refuses the file
+            digest.update(tail)
+            out.write(tail)
+            out.flush()
+            os.fsync(out.fileno())
+        with open(path, "rb") as handle:
             head = handle.read(64)
-            digest.update(head)
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest(), sniff_content_type(head)
+        return path, digest.hexdigest(), sniff_content_type(head)
 
-    def unreadable(self, attachment_id: uuid.UUID, content_type: str) -> str | None:
-        """Why the partial file is not a whole file of ``content_type`` (whose magic bytes it
-        starts with), or None when it is."""
-        return unreadable_reason(self.partial(attachment_id), content_type)
-
-    def publish(self, attachment_id: uuid.UUID) -> None:
+    def publish(self, checked: Path, attachment_id: uuid.UUID) -> None:
+        """Put a whole, checked file in its place (the partial file goes once that commits)."""
         final = self.final(attachment_id)
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.partial(attachment_id), final)
+        os.replace(checked, final)
 
     def discard(self, attachment_id: uuid.UUID) -> None:
         self.partial(attachment_id).unlink(missing_ok=True)
@@ -227,6 +247,146 @@ def expect_offset(
     return state
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """An upload's whole file, put together from the partial file and the last chunk and
+    checked before the write transaction; published (or its bytes discarded) only if the upload
+    is still where it was put together from."""
+
+    path: Path
+    received: int  # the committed offset it was put together from
+    updated_at: datetime  # the row's then: any append, reset or edit since moves it
+    # Why the bytes are refused ([{"field", "code", "message"}]), or None: publish them.
+    problems: list[dict[str, str]] | None
+
+    def fits(self, attachment: Attachment) -> bool:
+        return attachment.received == self.received and attachment.updated_at == self.updated_at
+
+
+class MovedWhileChecked(Exception):
+    """The upload changed between putting its file together and the write transaction (another
+    request appended, completed or reset it): nothing was written, the file is put together
+    again from where the upload is now."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        super().__init__(f"the upload moved to byte {offset} while its file was checked")
+
+
+# A last chunk is checked again at most this often when the upload keeps changing meanwhile
+# (each time, another request committed during the check: one stale retry, rarely two).
+_CHECK_ATTEMPTS = 3
+
+
+def receive_chunk(
+    *,
+    engine: Engine,
+    caller: Caller,
+    files: AttachmentFiles,
+    attachment_id: uuid.UUID,
+    offset: int,
+    chunk: bytes,
+    signer: Signer,
+) -> UploadState:
+    """Append a chunk that arrived after ``expect_offset`` (so ``overlap_ok``, see
+    ``append_chunk``); the last one publishes the photo or refuses its bytes.
+
+    The last chunk's file is put together and checked with no transaction open: decoding a
+    12 MP photo takes up to a second, and SQLite's single write lock (PostgreSQL's lock on the
+    row) must not be held meanwhile, or every tablet's push waits for it.
+    """
+    if len(chunk) > MAX_CHUNK_BYTES:
+        raise PayloadTooLarge(
+            f"a chunk holds at most {MAX_CHUNK_BYTES} bytes", limit=MAX_CHUNK_BYTES
+        )
+    moved_to = offset
+    for _ in range(_CHECK_ATTEMPTS):
+        with Session(engine) as session:
+            base = _last_chunk_base(
+                session, caller=caller, attachment_id=attachment_id, offset=offset, chunk=chunk
+            )
+        checked = _check(files, attachment_id, base) if base is not None else None
+        try:
+            with Session(write_engine(engine)) as session:
+                state = append_chunk(
+                    session,
+                    caller=caller,
+                    files=files,
+                    attachment_id=attachment_id,
+                    offset=offset,
+                    chunk=chunk,
+                    signer=signer,
+                    overlap_ok=True,
+                    checked=checked,
+                )
+                session.commit()
+        except MovedWhileChecked as moved:
+            moved_to = moved.offset
+            continue
+        finally:
+            if checked is not None:
+                checked.path.unlink(missing_ok=True)  # refused, or put together too late
+        if state.complete:
+            # Only now that the photo is committed: until then, a crash leaves the partial
+            # file for the last chunk to be put together on again.
+            files.discard(attachment_id)
+        return state
+    raise WrongOffset(offset=moved_to, got=offset)
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """What a chunk that completes an upload is put together on, as the database had it."""
+
+    received: int
+    updated_at: datetime
+    sha256: str
+    content_type: str
+    tail: bytes  # the chunk's bytes from ``received`` on
+
+
+def _last_chunk_base(
+    session: Session, *, caller: Caller, attachment_id: uuid.UUID, offset: int, chunk: bytes
+) -> _Base | None:
+    """The base of a chunk that would complete the upload, or None for any other chunk (the
+    write transaction appends it, or says why not)."""
+    attachment, _ = _visible(session, caller=caller, attachment_id=attachment_id)
+    # Nobody else gets a file checked on their behalf.
+    _refuse_unless_uploader(session, caller=caller, attachment=attachment)
+    if attachment.complete:
+        return None
+    start, tail = _new_bytes(attachment, offset=offset, chunk=chunk, overlap_ok=True)
+    if start != attachment.received or not tail or start + len(tail) != attachment.size:
+        return None
+    return _Base(
+        attachment.received, attachment.updated_at, attachment.sha256, attachment.content_type, tail
+    )
+
+
+def _check(files: AttachmentFiles, attachment_id: uuid.UUID, base: _Base) -> CheckedFile:
+    path, digest, sniffed = files.put_together(
+        attachment_id, received=base.received, tail=base.tail
+    )
+    try:
+        problems = _problems(
+            path, digest=digest, sniffed=sniffed, sha256=base.sha256, content_type=base.content_type
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return CheckedFile(path, base.received, base.updated_at, problems)
+
+
+def _new_bytes(
+    attachment: Attachment, *, offset: int, chunk: bytes, overlap_ok: bool
+) -> tuple[int, bytes]:
+    """Where the chunk's bytes the server lacks start, and those bytes: with ``overlap_ok``, a
+    chunk from before the server's offset that reaches past it adds only what lies beyond."""
+    if overlap_ok and offset < attachment.received <= offset + len(chunk):
+        return attachment.received, chunk[attachment.received - offset :]
+    return offset, chunk
+
+
 def append_chunk(
     session: Session,
     *,
@@ -237,8 +397,10 @@ def append_chunk(
     chunk: bytes,
     signer: Signer,
     overlap_ok: bool = False,
+    checked: CheckedFile | None = None,
 ) -> UploadState:
-    """Append a chunk at ``offset``; check and publish the file when it is whole.
+    """Append a chunk at ``offset``; the last one publishes ``checked``, the whole file put
+    together and checked before this transaction (``receive_chunk``), or discards the bytes.
 
     ``overlap_ok``: the offset was checked (``expect_offset``) before the body arrived, and
     another request may have appended meanwhile — typically a request the tablet gave up on
@@ -246,7 +408,8 @@ def append_chunk(
     whole chunk refused; the sha256 check at the end still guards the file.
 
     Runs in the caller's transaction; the caller commits even when the state says ``refused``
-    (the discarded bytes and the reset offset must stick).
+    (the discarded bytes and the reset offset must stick). A last chunk without a ``checked``
+    file that still fits the upload raises ``MovedWhileChecked``, with nothing written.
     """
     if len(chunk) > MAX_CHUNK_BYTES:
         raise PayloadTooLarge(
@@ -260,11 +423,10 @@ def append_chunk(
         ):
             return UploadState(attachment.size, attachment.size, True)
         raise WrongOffset(offset=attachment.size, got=offset)
-    if overlap_ok and offset < attachment.received <= offset + len(chunk):
-        chunk = chunk[attachment.received - offset :]
-        offset = attachment.received
-        if not chunk:
-            return UploadState(attachment.received, attachment.size, False)
+    sent_at = offset
+    offset, chunk = _new_bytes(attachment, offset=offset, chunk=chunk, overlap_ok=overlap_ok)
+    if offset > sent_at and not chunk:  # every byte of it is already here
+        return UploadState(attachment.received, attachment.size, False)
     if offset != attachment.received:
         raise WrongOffset(offset=attachment.received, got=offset)
     if not chunk:
@@ -289,14 +451,23 @@ def append_chunk(
                 )
             )
         raise ValidationFailed(problems)
-    files.append(attachment.id, offset=offset, chunk=chunk)
-    attachment.received = offset + len(chunk)
-    attachment.updated_at = utcnow()
     refused: list[dict[str, str]] | None = None
-    if attachment.received == attachment.size:
-        refused = _finish(attachment, files)
-        if refused is None:
-            mark_complete(session, attachment=attachment, project_id=project.id, signer=signer)
+    if offset + len(chunk) < attachment.size:
+        files.append(attachment.id, offset=offset, chunk=chunk)
+        attachment.received = offset + len(chunk)
+        attachment.updated_at = utcnow()
+    elif checked is None or not checked.fits(attachment):
+        raise MovedWhileChecked(attachment.received)
+    else:
+        attachment.updated_at = utcnow()
+        refused = _settle(
+            session,
+            attachment=attachment,
+            files=files,
+            checked=checked,
+            project_id=project.id,
+            signer=signer,
+        )
     session.add(attachment)
     session.flush()
     return UploadState(attachment.received, attachment.size, attachment.complete, refused)
@@ -327,30 +498,33 @@ def _refuse_unless_uploader(session: Session, *, caller: Caller, attachment: Att
     )
 
 
-def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, str]] | None:
-    digest, sniffed = files.check(attachment.id)
+def _problems(
+    path: Path, *, digest: str, sniffed: str | None, sha256: str, content_type: str
+) -> list[dict[str, str]] | None:
+    """Why a whole file is refused, or None: the sha256 and sniffed type, then (when both are
+    right) that it reads as a file of that type."""
     problems: list[dict[str, str]] = []
-    if digest != attachment.sha256.lower():
+    if digest != sha256.lower():
         problems.append(
             {
                 "field": "sha256",
                 "code": ErrorCode.UPLOAD_MISMATCH,
                 "message": f"the bytes received have sha256 "
-                f"{digest}, not {attachment.sha256}: they were discarded, send the "
+                f"{digest}, not {sha256}: they were discarded, send the "
                 "photo again",
             }
         )
-    if sniffed != attachment.content_type:
+    if sniffed != content_type:
         problems.append(
             {
                 "field": "content_type",
                 "code": ErrorCode.UPLOAD_MISMATCH,
                 "message": f"the bytes are "
-                f"{sniffed or 'of an unknown type'}, not {attachment.content_type}: "
+                f"{sniffed or 'of an unknown type'}, not {content_type}: "
                 "they were discarded",
             }
         )
-    if not problems and (reason := files.unreadable(attachment.id, attachment.content_type)):
+    if not problems and (reason := unreadable_reason(path, content_type)):
         problems.append(
             {
                 "field": "content_type",
@@ -358,11 +532,26 @@ def _finish(attachment: Attachment, files: AttachmentFiles) -> list[dict[str, st
                 "message": f"{reason}: the bytes were discarded",
             }
         )
-    if problems:
+    return problems or None
+
+
+def _settle(
+    session: Session,
+    *,
+    attachment: Attachment,
+    files: AttachmentFiles,
+    checked: CheckedFile,
+    project_id: uuid.UUID | None,
+    signer: Signer,
+) -> list[dict[str, str]] | None:
+    """Publish the checked file and mark the photo complete, or discard the bytes received
+    so that the upload starts again from 0; returns the problems of a refused file."""
+    if checked.problems:
         files.discard(attachment.id)
         attachment.received = 0
-        return problems
-    files.publish(attachment.id)
+        return checked.problems
+    files.publish(checked.path, attachment.id)
+    mark_complete(session, attachment=attachment, project_id=project_id, signer=signer)
     return None
 
 
@@ -408,12 +597,23 @@ def store_complete(
                 "message": f"the file holds {len(data)} bytes, not {attachment.size}",
             }
         ]
-    files.partial(attachment.id).unlink(missing_ok=True)
-    files.append(attachment.id, offset=0, chunk=data)
-    attachment.received = len(data)
-    refused = _finish(attachment, files)
-    if refused is None:
-        mark_complete(session, attachment=attachment, project_id=project_id, signer=signer)
+    files.discard(attachment.id)
+    checked = _check(
+        files,
+        attachment.id,
+        _Base(0, attachment.updated_at, attachment.sha256, attachment.content_type, data),
+    )
+    try:
+        refused = _settle(
+            session,
+            attachment=attachment,
+            files=files,
+            checked=checked,
+            project_id=project_id,
+            signer=signer,
+        )
+    finally:
+        checked.path.unlink(missing_ok=True)
     session.add(attachment)
     session.flush()
     return refused

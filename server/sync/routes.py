@@ -350,22 +350,20 @@ def _append(
     offset: int,
     data: bytes,
 ) -> attachments.UploadState:
-    # The write transaction starts only now, with the bytes in hand (see the note above push).
-    with Session(write_engine(engine)) as session:
-        if not data:
+    if not data:
+        with Session(engine) as session:
             return attachments.upload_state(session, caller=caller, attachment_id=attachment_id)
-        state = attachments.append_chunk(
-            session,
-            caller=caller,
-            files=files,
-            attachment_id=attachment_id,
-            offset=offset,
-            chunk=data,
-            signer=signer,
-            overlap_ok=True,
-        )
-        session.commit()
-    return state
+    # The write transaction starts only with the bytes in hand (see the note above push), and
+    # after a last chunk's file is checked.
+    return attachments.receive_chunk(
+        engine=engine,
+        caller=caller,
+        files=files,
+        attachment_id=attachment_id,
+        offset=offset,
+        chunk=data,
+        signer=signer,
+    )
 
 
 @attachments_router.get(
