@@ -351,13 +351,13 @@ def _last_chunk_base(
     """The base of a chunk that would complete the upload, or None for any other chunk (the
     write transaction appends it, or says why not)."""
     attachment, _ = _visible(session, caller=caller, attachment_id=attachment_id)
-    # Nobody else gets a file checked on their behalf.
-    _refuse_unless_uploader(session, caller=caller, attachment=attachment)
     if attachment.complete:
         return None
     start, tail = _new_bytes(attachment, offset=offset, chunk=chunk, overlap_ok=True)
     if start != attachment.received or not tail or start + len(tail) != attachment.size:
         return None
+    # Nobody else gets a file put together and decoded on their behalf.
+    _refuse_unless_uploader(session, caller=caller, attachment=attachment)
     return _Base(
         attachment.received, attachment.updated_at, attachment.sha256, attachment.content_type, tail
     )
