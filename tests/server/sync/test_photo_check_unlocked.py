@@ -276,3 +276,19 @@ def test_an_upload_that_keeps_changing_while_checked_is_checked_a_bounded_number
     assert _partial_folder(settings) == [photo_id]  # the bytes received are kept
     monkeypatch.undo()
     assert upload_chunk(client, field, photo_id, HALF, JPEG[HALF:]).json()["complete"] is True
+
+
+def test_someone_elses_last_chunk_is_refused_before_anything_is_decoded(
+    client: TestClient, field: Field, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo_id = _with_photo(client, field)
+    decoded = _while_decoding(monkeypatch, lambda _: None)
+
+    teammates = upload_chunk(
+        client, field, photo_id, 0, JPEG, headers=field.headers(field.teammate_token)
+    )
+
+    assert teammates.status_code == 403 and teammates.json()["code"] == "not_uploader"
+    assert decoded == [] and _partial_folder(settings) == []
+    head = client.head(f"/api/v1/attachments/{photo_id}", headers=field.headers())
+    assert head.headers["upload-offset"] == "0"
