@@ -93,6 +93,42 @@ def site_facts(site: Mapping[str, Any]) -> SiteFacts:
     )
 
 
+# The role whose tablet changes only the records its person recorded (docs/roles.md); the
+# server refuses its change of another's with ``not_your_record``.
+FIELD_EXPERT = "field_expert"
+
+
+def refused_as_not_yours(errors: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether the server refused the record's last change because another person recorded it."""
+    return any(str(e.get("code") or "") == ErrorCode.NOT_YOUR_RECORD for e in errors)
+
+
+def recorded_by_another(
+    record: Mapping[str, Any],
+    errors: Iterable[Mapping[str, Any]],
+    *,
+    role: str,
+    user_id: str | None,
+) -> bool:
+    """Whether the server would refuse this tablet's change of ``record`` as another's, by the
+    rule it applies (server.activities.service.refusal): a field expert changes only what they
+    recorded; a country officer or an admin anything in scope. ``user_id`` is the tablet's
+    person, None while unknown; a record the server has not yet taken (no ``created_by_id``)
+    was recorded here."""
+    if refused_as_not_yours(errors):
+        return True
+    created_by = str(record.get("created_by_id") or "").lower()
+    if role != FIELD_EXPERT or not created_by or not user_id:
+        return False
+    return created_by != user_id.lower()
+
+
+def recorded_by_text() -> str:
+    """The banner of a record the tablet's person may not change. A pull names its author by
+    id only (``created_by_id``), never by username, so the tablet says "a colleague"."""
+    return _("Recorded by a colleague: only they can change it.")
+
+
 @dataclass(frozen=True, slots=True)
 class Photo:
     """A downscaled photo kept on the tablet, waiting to travel with its activity."""

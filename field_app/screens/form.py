@@ -42,6 +42,8 @@ from field_app.controllers.form import (
     ActivityForm,
     FormInvalid,
     form_field,
+    recorded_by_another,
+    recorded_by_text,
 )
 from field_app.device import DeviceUnavailable, Fix
 from field_app.i18n import _, language, number
@@ -99,6 +101,7 @@ class PhotoThumb(BoxLayout):
     photo_id = StringProperty("")
     source = StringProperty("")
     caption = StringProperty("")
+    read_only = BooleanProperty(False)  # on a locked or a colleague's record
 
 
 class ChooserRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
@@ -189,7 +192,10 @@ class FormScreen(BaseScreen):
     warnings = DictProperty({})
     banner = StringProperty("")
     banner_tone = StringProperty("error")  # error | returned | info | safe
-    locked = BooleanProperty(False)
+    locked = BooleanProperty(False)  # approved: locked until the country office reopens it
+    not_yours = BooleanProperty(False)  # recorded by a colleague: only they may change it
+    # Locked or another's: every field shows but none takes input, nothing can be saved.
+    read_only = BooleanProperty(False)
     new_site = BooleanProperty(False)
     roster = BooleanProperty(False)
     roster_count = NumericProperty(0)
@@ -220,6 +226,7 @@ class FormScreen(BaseScreen):
         self._site_banner = ""  # the banner saying the record's site was rejected, while shown
         self._record_state = ""
         self._save_when_ready = False
+        self._user_id: tuple[str, str] | None = None  # (device id, the tablet's person's id)
 
     def on_kv_post(self, base_widget: Any) -> None:
         self._inputs: dict[str, Any] = {}
@@ -274,6 +281,10 @@ class FormScreen(BaseScreen):
         self._site_id = str(record.data.get("site_id") or "") if record is not None else ""
         self.roster = bool(project.get("roster"))
         self.locked = bool(record and record.locked)
+        self.not_yours = record is not None and recorded_by_another(
+            record.data, record.errors, **self._who(str(project_id))
+        )
+        self.read_only = self.locked or self.not_yours
         self._record_state = record.state if record else ""
         self._server_errors = {}
         self.banner, self.banner_tone = "", "error"
@@ -291,11 +302,45 @@ class FormScreen(BaseScreen):
         self._dirty = False
         self.ids.scroll.scroll_y = 1
 
+    def _who(self, project_id: str) -> dict[str, Any]:
+        """The tablet's person, as :func:`recorded_by_another` needs them: their role from the
+        enrolment, their id from a record the server signed a receipt for. Receipts travel
+        only to the tablet that pushed the version, and a field expert's tablet pushes only
+        its person's records (the server refuses the rest), so such a record's
+        ``created_by_id`` is this person's. None (no signed record yet): the server decides."""
+        backend = self.session.backend
+        enrolment = backend.enrolment()
+        if enrolment is None:
+            return {"role": "", "user_id": None}
+        if self._user_id is None or self._user_id[0] != enrolment.device_id:
+            self._user_id = None
+            projects = [project_id] + [
+                str(p["id"]) for p in backend.projects() if str(p["id"]) != project_id
+            ]
+            for project in projects:
+                signed = (row.id for row in backend.activity_rows(project) if row.safe)
+                for record_id in signed:
+                    found = backend.activity(record_id)
+                    author = found.data.get("created_by_id") if found else None
+                    if author:
+                        self._user_id = (enrolment.device_id, str(author))
+                        break
+                if self._user_id is not None:
+                    break
+        return {"role": enrolment.role, "user_id": self._user_id[1] if self._user_id else None}
+
     def _explain(self, record: Any) -> None:
         safe = _(
             "Safe on the server: the server signed a receipt for this version and every photo."
         )
-        if record.locked:
+        if self.not_yours:
+            # The real reason first: approved or not, it is a colleague's to change.
+            self.banner, self.banner_tone = recorded_by_text(), "info"
+            if record.state == "rejected":
+                self.banner += " " + _(
+                    "The server refused your change: discard it in Needs attention."
+                )
+        elif record.locked:
             self.banner, self.banner_tone = (
                 _("Approved: locked until the country office reopens it."),
                 "info",
@@ -339,6 +384,8 @@ class FormScreen(BaseScreen):
                 else:
                     widget.text = self.form.text(name)
             self._load_cells()
+            for widget in (*self._inputs.values(), *self._cells.values()):
+                widget.disabled = self.read_only
         finally:
             self._loading = False
         self._show_photos()
@@ -393,7 +440,7 @@ class FormScreen(BaseScreen):
     # -- editing -------------------------------------------------------------------------------
 
     def _text_changed(self, widget: Any, text: str) -> None:
-        if self._loading or self.form is None:
+        if self._loading or self.form is None or self.read_only:
             return
         self._dirty = True
         self._server_errors.pop(widget.field_name, None)
@@ -401,7 +448,7 @@ class FormScreen(BaseScreen):
         self._show_check()
 
     def _choice_changed(self, widget: Any, code: str) -> None:
-        if self._loading or self.form is None:
+        if self._loading or self.form is None or self.read_only:
             return
         self._dirty = True
         self._server_errors.pop(widget.field_name, None)
@@ -425,7 +472,7 @@ class FormScreen(BaseScreen):
         self._show_check()
 
     def _cell_changed(self, widget: AttendanceCell, text: str) -> None:
-        if self._loading or self.form is None:
+        if self._loading or self.form is None or self.read_only:
             return
         self._dirty = True
         self._server_errors.pop("attendance", None)
@@ -609,7 +656,7 @@ class FormScreen(BaseScreen):
     def set_caption(self, photo_id: str, caption: str) -> None:
         """A photo's caption, typed under it: a new photo's travels with it, an already saved
         photo's goes as a caption change at the next save."""
-        if self.form is None or self._loading:
+        if self.form is None or self._loading or self.read_only:
             return
         changed = False
         for index, photo in enumerate(self.form.photos):
@@ -629,7 +676,8 @@ class FormScreen(BaseScreen):
     def _show_photos(self) -> None:
         assert self.form is not None
         self.photos = [
-            {"photo_id": p.id, "source": p.path, "caption": p.caption} for p in self.form.photos
+            {"photo_id": p.id, "source": p.path, "caption": p.caption, "read_only": self.read_only}
+            for p in self.form.photos
         ]
 
     def on_photos(self, _screen: Any, photos: list[dict[str, Any]]) -> None:
@@ -657,7 +705,7 @@ class FormScreen(BaseScreen):
     # -- saving --------------------------------------------------------------------------------
 
     def save(self) -> None:
-        if self.form is None or self.locked:
+        if self.form is None or self.read_only:
             return
         if self.preparing:
             # The photo is still being downscaled: save the moment it is ready.
@@ -684,7 +732,7 @@ class FormScreen(BaseScreen):
     def delete(self) -> None:
         """Delete the activity opened (after the user confirms): off the tablet at once, and
         a tombstone on the server at the next sync."""
-        if self.form is None or self.locked or not self._activity_id:
+        if self.form is None or self.read_only or not self._activity_id:
             return
         ConfirmDelete(self._delete, title=lambda: _("Delete this activity?")).open()
 
