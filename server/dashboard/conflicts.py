@@ -137,12 +137,13 @@ def _form_fields(session: Session, rows: Sequence[SyncConflict]) -> dict[uuid.UU
 
 
 def _site_names(session: Session, rows: Sequence[SyncConflict]) -> dict[str, str]:
-    """Names of the sites the conflicts' site_id values name (ids read as names), only those
-    of the conflicts' own projects: a tablet's value naming another project's site is shown as
-    it was sent, not as that site's name."""
+    """Names of the sites the conflicts' site_id values name (ids read as names), the one a
+    resolution chose among them, only those of the conflicts' own projects: a tablet's value
+    naming another project's site is shown as it was sent, not as that site's name."""
     ids: set[uuid.UUID] = set()
     for r in rows:
-        for side in (r.base_values, r.server_values, r.device_values):
+        chosen = (r.resolution or {}).get("values")
+        for side in (r.base_values, r.server_values, r.device_values, chosen):
             value = (side or {}).get("site_id")
             try:
                 ids.add(uuid.UUID(str(value)))

@@ -4,26 +4,31 @@ Before, Server and Tablet columns, and nothing told which value the record now h
 
 from __future__ import annotations
 
+import html
 import re
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from server.activities.models import Activity
+from server.columns import utcnow
+from server.db import write_engine
+from server.sync.models import SyncConflict
 from tests.server.dashboard.conftest import fresh, main_of, sqlite_only, token_for
 from tests.server.dashboard.world import World
 
 CHOSEN = "Farmer training on potato blight (Leribe)"
 
 
-def _columns(html: str) -> tuple[list[str], list[str]]:
+def _columns(page: str) -> tuple[list[str], list[str]]:
     """The conflict table's column heads and its one row's cells."""
-    table = html[html.index('class="conflict"') :]
+    table = page[page.index('class="conflict"') :]
     table = table[: table.index("</table>")]
     heads = re.findall(r'<th scope="col">([^<]*)</th>', table)
     row = table[table.index("<tbody>") :]
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
-    return heads, cells
+    return [html.unescape(h) for h in heads], [html.unescape(c) for c in cells]
 
 
 def _resolve(officer: TestClient, world: World, **data: str) -> None:
@@ -61,3 +66,28 @@ def test_the_tablets_side_kept_is_its_value(officer: TestClient, world: World) -
     _, cells = _columns(main_of(officer.get(f"/conflicts/{world.conflict.id}").text))
     _, server, device, kept = cells
     assert kept == device == "Farmer training on late blight (Leribe)" != server
+
+
+def test_another_site_chosen_is_named_as_the_one_kept(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    """A site is kept by its name, also when it is none of the three sides'."""
+    server, device, chosen = world.sites[0], world.sites[1], world.sites[2]  # Lesotho's
+    with Session(write_engine(engine)) as writer:
+        conflict = SyncConflict(
+            entity="activity",
+            entity_id=world.submitted[0].id,
+            project_id=world.lso.id,
+            fields=["site_id"],
+            base_values={"site_id": None},
+            server_values={"site_id": str(server.id)},
+            device_values={"site_id": str(device.id)},
+            status="resolved",
+            resolution={"keep": "custom", "values": {"site_id": str(chosen.id)}, "by": "x"},
+            resolved_at=utcnow(),
+        )
+        writer.add(conflict)
+        writer.commit()
+        conflict_id = conflict.id
+    _, cells = _columns(main_of(officer.get(f"/conflicts/{conflict_id}").text))
+    assert cells[1:] == [server.name, device.name, chosen.name]
