@@ -477,10 +477,13 @@ ERROR_TITLES: dict[int, str] = {
 }
 
 
-def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+def error_page(
+    request: Request, status_code: int, message: str, *, title: str | None = None
+) -> HTMLResponse:
+    """The error as a page: ``title`` (an English message id) its heading, else the status's."""
     settings: Settings = request.app.state.settings
     page = _page(request, settings, getattr(request.state, "dashboard_caller", None))
-    title = ERROR_TITLES.get(status_code, N_("Something went wrong"))
+    title = title or ERROR_TITLES.get(status_code, N_("Something went wrong"))
     return page.render(
         "error.html",
         status_code=status_code,
@@ -531,6 +534,8 @@ class PageRoute(APIRoute):
                         "This form had expired or did not come from this dashboard, so nothing "
                         "was changed. Go back, reload the page and try again."
                     ),
+                    # not "You do not have access to this": the reader has, with a fresh form
+                    title=N_("This form has expired"),
                 )
             except RequestValidationError:
                 t = translator_for(request)
