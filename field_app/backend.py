@@ -568,6 +568,9 @@ class StoreBackend:
         status = read_status(self.store, self._schedule)
         # Counted as Needs attention lists them (a colleague's returned record is not mine).
         attention = len(self.attention()) + len(self.observation_attention())
+        refused = self.store.count("activity", states=["rejected"]) + self.store.count(
+            "observation", states=["rejected"]
+        )
         return SyncStatus(
             pending=status.waiting.records,
             changes=status.waiting.mutations,
@@ -577,6 +580,7 @@ class StoreBackend:
             last_error=status.last_error,
             error_cause=status.last_error_cause,
             attention=attention,
+            refused=refused,
             running=status.syncing,
             upload=self.uploads.current() if status.syncing else None,
             clock_offset=self.server_offset(),

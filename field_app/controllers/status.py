@@ -3,7 +3,9 @@ current upload is, when the last sync worked, what went wrong by its real cause;
 log's lines (docs/protocol.md#client-behaviour).
 
 "Everything is sent" only when the outbox and the upload queue are both empty: a record the
-server holds whose photos are still on the tablet is not sent.
+server holds whose photos are still on the tablet is not sent. A record the server refused is
+not sent either: the bar counts it apart ("Refused by the server: 1 record"), as the custody
+line counts it not yet safe.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class SyncStatus:
     last_success: datetime | None
     last_error: str | None  # the client's words (English), the detail behind ``error_cause``
     attention: int = 0  # records returned, in conflict or rejected
+    refused: int = 0  # records whose last change the server refused (among ``attention``)
     running: bool = False
     photos: int = 0  # photos whose bytes have not all reached the server
     photo_bytes: int = 0  # their sizes
@@ -199,6 +202,14 @@ def upload_text(upload: UploadNow) -> str:
 
 def sync_bar(status: SyncStatus, now: datetime) -> SyncBarText:
     headline = waiting_text(status)
+    if status.refused:
+        # Not "Everything is sent" above a custody line that says a record is not yet safe.
+        refused = ngettext(
+            "Refused by the server: {n} record",
+            "Refused by the server: {n} records",
+            status.refused,
+        ).format(n=number(status.refused))
+        headline = refused if status.everything_sent else f"{headline} · {refused}"
     if status.attention:
         headline += " · " + ngettext(
             "{n} needs your attention", "{n} need your attention", status.attention
