@@ -506,27 +506,30 @@ def text_width(text: str, font_size: float, bold: bool = False, font_name: str =
     return width
 
 
-class ConfirmDiscard(Says, Popup):
-    """Leave without saving? ``title`` is said again after a language switch."""
+class Confirmation(Says, Popup):
+    """A question before something that cannot be undone, in the app's light style (as the
+    calendar and the photo chooser; Kivy's own popup is dark grey with small white words):
+    ``title`` is said again after a language switch, ``confirmed`` runs on the danger button."""
 
-    def __init__(self, on_discard: Any, *, title: Callable[[], str], **kwargs: Any) -> None:
+    def __init__(self, confirmed: Callable[[], Any], *, title: Callable[[], str], **kwargs: Any):
         super().__init__(**kwargs)
         self.say("title", title)
-        self._on_discard = on_discard
+        self._confirmed = confirmed
+
+    def confirm(self) -> None:
+        self.dismiss()
+        self._confirmed()
+
+
+class ConfirmDiscard(Confirmation):
+    """Leave without saving?"""
 
     def discard(self) -> None:
-        self.dismiss()
-        self._on_discard()
+        self.confirm()
 
 
-class ConfirmDelete(Says, Popup):
-    """Delete this record? ``title`` is said again after a language switch."""
-
-    def __init__(self, on_delete: Any, *, title: Callable[[], str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.say("title", title)
-        self._on_delete = on_delete
+class ConfirmDelete(Confirmation):
+    """Delete this record?"""
 
     def delete(self) -> None:
-        self.dismiss()
-        self._on_delete()
+        self.confirm()
