@@ -29,6 +29,7 @@ from server.activities.review import MAX_COMMENT
 from server.config import Settings
 from server.dashboard import session as cookies
 from server.dashboard.assets import HashedStaticFiles
+from server.dashboard.charts import achievement_text
 from server.dashboard.flags import flag_detail
 from server.dashboard.i18n import (
     LANGUAGES,
@@ -70,6 +71,8 @@ def _environment() -> Environment:
     env.globals["max_comment"] = MAX_COMMENT
     # A data-quality flag's words in the reader's language (server.dashboard.flags).
     env.globals["flag_detail"] = flag_detail
+    # A share of a target, never rounded onto 100 % or 0 % from the other side (charts).
+    env.globals["achievement_text"] = achievement_text
     return env
 
 

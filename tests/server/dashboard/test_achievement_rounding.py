@@ -111,6 +111,11 @@ def test_the_project_page_says_99_for_a_target_not_reached(
     sign_in(client, engine, world.officer)
     page = main_of(client.get(f"/projects/{world.lso.id}").text)
     assert _cells(page, "project-achievement")[f"Yield ({year})"] == f"99{NBSP}%"
+    # and the page's table of every target with its actual says the same
+    targets = page[page.index('class="targets-table"') :]
+    row = re.search(r"<th scope=\"row\">Yield</th>(.*?)</tr>", targets, re.S)
+    assert row, targets
+    assert re.findall(r'<td class="num">([^<]*)</td>', row.group(1))[-1] == f"99{NBSP}%"
 
 
 def test_the_report_says_99_in_its_table_and_its_chart(session: Session, world: World) -> None:
