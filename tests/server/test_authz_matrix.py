@@ -1587,12 +1587,13 @@ DASHBOARD_PAGES: tuple[DashboardRoute, ...] = (
         "GET", "/projects/{project}", _page_roles(200), other=NOT_SEEN, shows=("project", "site")
     ),
     # the review queue: everyone reads it; admins and officers approve (each activity refused
-    # is named in the notice, the page still answers 303)
+    # is named in the notice, the page still answers 303). Filtered by another office's country
+    # it names the filter it cannot apply (422, beside the field) instead of an empty queue.
     DashboardRoute(
         "GET",
         "/review",
         _page_roles(200),
-        other={"officer_lso": 200, "expert_lso": 200},
+        other={"officer_lso": 422, "expert_lso": 422},
         params={"country": "{country}"},
         shows=("activity",),
     ),
