@@ -27,7 +27,7 @@ from server.results.indicators import ResultIndicator, result_indicators
 from server.results.models import Form
 from shared.catalogue import Sex, codes
 from shared.errors import ErrorCode, Issue
-from shared.indicators import period_bounds, period_label
+from shared.indicators import period_bounds, period_grain, period_label
 from shared.typography import TypedNumberError, read_typed_number
 from shared.validation import (
     INDICATOR_CODES,
@@ -131,6 +131,7 @@ class TargetRow:
     name: str
     kind: str
     period: str
+    period_text: str  # as the period picker writes it
     sex: str | None
     value: float
     typed: str  # the value in the input: as stored, or as typed when it was refused
@@ -232,6 +233,17 @@ def _quarter_text(t: Translator, quarter: str) -> str:
     return f"{quarter} ({t.month(first)} – {t.month(last)})"
 
 
+def period_text(t: Translator, period: str) -> str:
+    """A target's period as the period picker writes it: a month by its name ("Jun 2027",
+    "juin 2027"), a quarter with its months, a year as it is."""
+    grain = period_grain(period)
+    if grain == "month":
+        return t.month(period_bounds(period)[0])
+    if grain == "quarter":
+        return _quarter_text(t, period)
+    return period
+
+
 def editor(
     session: Session,
     t: Translator,
@@ -251,6 +263,7 @@ def editor(
             name=names.get(target.indicator) or t.label("indicator", target.indicator),
             kind=target.kind,
             period=target.period,
+            period_text=period_text(t, target.period),
             sex=target.sex,
             value=target.value,
             typed=typed.row_value if typed.row == target.id else typed_number(t, target.value),
@@ -360,7 +373,7 @@ def label_of(t: Translator, session: Session, target: Target) -> str:
     """How a notice names a target: its indicator's name, period, and sex if any."""
     name = LABELS["indicator"].get(target.indicator)
     text = t.gettext(name) if name else _result_name(session, t, target.indicator)
-    text = f"{text}, {target.period}"
+    text = f"{text}, {period_text(t, target.period)}"
     return f"{text}, {t.label('sex', target.sex)}" if target.sex else text
 
 

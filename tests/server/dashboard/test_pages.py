@@ -239,7 +239,7 @@ def test_the_activity_page_shows_every_field_and_the_attendance_totals(
     assert '<td class="num"><strong>9</strong></td>' in html
     assert '<td class="num"><strong>15</strong></td>' in html
     assert "24 participants · women's share 37.5 %" in html.replace("\u00a0", " ")
-    assert "Reported late" in html  # the data-quality flag
+    assert "Reached the server over 30 days after it ended" in html  # the data-quality flag
     # … and, in other words, that it arrived after its quarter was closed
     assert '<span class="pill pill-late">Arrived after closing</span>' in html
     assert "Version 1" in html  # the history
@@ -359,7 +359,9 @@ def test_an_officer_sets_changes_and_removes_a_target_and_sees_the_achievement(
     )
     assert added.status_code == 200 and added.url.path == url
     html = main_of(added.text)
-    assert "Set the target of Demonstrations, " + month + ": 2." in html
+    # the month as the period picker writes it ("Jun 2027"), not its code
+    shown = Translator("en").month(world.submitted[0].start_date)
+    assert "Set the target of Demonstrations, " + shown + ": 2." in html
     target, actual, achieved = _achievement(html, "Demonstrations", month)
     assert target == "2" and int(actual) >= 1
     assert achieved == f"{100 * int(actual) / 2:.0f} %"
@@ -374,7 +376,7 @@ def test_an_officer_sets_changes_and_removes_a_target_and_sees_the_achievement(
 
     changed = _target_post(officer, f"{url}/targets/{saved.id}", value="4")
     html = main_of(changed.text)
-    assert "Changed Demonstrations, " + month + " to 4." in html
+    assert "Changed Demonstrations, " + shown + " to 4." in html
     assert _achievement(html, "Demonstrations", month) == (
         "4",
         actual,
@@ -383,7 +385,7 @@ def test_an_officer_sets_changes_and_removes_a_target_and_sees_the_achievement(
 
     removed = _target_post(officer, f"{url}/targets/{saved.id}/delete")
     html = main_of(removed.text)
-    assert "Removed the target of Demonstrations, " + month + "." in html
+    assert "Removed the target of Demonstrations, " + shown + "." in html
     assert f"<td>{month}</td>" not in html
     assert _saved(engine, project) == before
     with Session(engine) as reader:
