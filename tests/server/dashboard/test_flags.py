@@ -115,7 +115,7 @@ def test_a_flag_without_its_figures_still_reads_in_the_readers_language(
     assert world.late is not None
     officer.cookies.set("pilotmon_lang", "fr")
     html = main_of(officer.get(f"/activities/{world.late.id}").text)
-    assert "Signalée en retard" in html
+    assert "Reçue par le serveur plus de 30 jours après sa fin" in html
     assert "Ceci est arrivé au serveur longtemps après la fin de l’activité." in html
     assert "reported more than 30 days after it happened" not in html
 
@@ -123,8 +123,14 @@ def test_a_flag_without_its_figures_still_reads_in_the_readers_language(
 @pytest.mark.parametrize(
     ("language", "names"),
     [
-        ("en", ["Attendance far above usual", "Reported late"]),
-        ("fr", ["Participation bien plus élevée que d’habitude", "Signalée en retard"]),
+        ("en", ["Attendance far above usual", "Reached the server over 30 days after it ended"]),
+        (
+            "fr",
+            [
+                "Participation bien plus élevée que d’habitude",
+                "Reçue par le serveur plus de 30 jours après sa fin",
+            ],
+        ),
     ],
 )
 def test_the_review_queue_names_each_flag_beside_the_approve_button(

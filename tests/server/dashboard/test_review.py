@@ -53,7 +53,7 @@ def test_the_queue_filters_and_keeps_what_was_chosen(officer: TestClient, world:
     assert "Cooperative marketing workshop" in late
     assert "Seed potato storage demonstration" not in late
     assert 'name="late" value="1" checked' in late
-    # not "late only": the data-quality flag "Reported late" is another thing
+    # not "late only": the data-quality flag (reached the server 30 days on) is another thing
     assert "Only those that arrived after their quarter closed</label>" in late
     trainings = main_of(officer.get("/review?type=farmer_training&q=blight").text)
     assert "Farmer training on late blight" in trainings
