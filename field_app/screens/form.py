@@ -656,7 +656,7 @@ class FormScreen(BaseScreen):
     def set_caption(self, photo_id: str, caption: str) -> None:
         """A photo's caption, typed under it: a new photo's travels with it, an already saved
         photo's goes as a caption change at the next save."""
-        if self.form is None or self._loading or self.read_only:
+        if self.form is None or self._loading or _read_only(self):
             return
         changed = False
         for index, photo in enumerate(self.form.photos):
@@ -676,15 +676,14 @@ class FormScreen(BaseScreen):
     def _show_photos(self) -> None:
         assert self.form is not None
         self.photos = [
-            {"photo_id": p.id, "source": p.path, "caption": p.caption, "read_only": self.read_only}
-            for p in self.form.photos
+            {"photo_id": p.id, "source": p.path, "caption": p.caption} for p in self.form.photos
         ]
 
     def on_photos(self, _screen: Any, photos: list[dict[str, Any]]) -> None:
         strip = self.ids.photo_strip
         strip.clear_widgets()
         for photo in photos:
-            strip.add_widget(PhotoThumb(**photo))
+            strip.add_widget(PhotoThumb(**photo, read_only=self.read_only))
 
     # -- roster --------------------------------------------------------------------------------
 
@@ -773,6 +772,12 @@ class FormScreen(BaseScreen):
         for path in self._added_photos:
             Path(path).unlink(missing_ok=True)
         self._added_photos = []
+
+
+def _read_only(screen: Any) -> bool:
+    """Whether ``screen``'s record takes no change: the photo methods serve the measurement
+    form too (ObservationScreen borrows them), which has no ``read_only``, only ``locked``."""
+    return bool(getattr(screen, "read_only", getattr(screen, "locked", False)))
 
 
 def _count(value: int) -> str:
