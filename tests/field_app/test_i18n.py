@@ -280,7 +280,7 @@ def test_an_error_shown_to_the_field_expert_reads_in_the_language_it_is_shown_in
     try:
         i18n.set_language("pt")
         assert str(no_scanner.value) == "Sem leitor QR: escreva o código impresso por baixo do QR"
-        assert str(not_a_photo.value) == "Escolha uma foto JPEG, PNG ou WebP"
+        assert str(not_a_photo.value) == "Escolha uma fotografia JPEG, PNG ou WebP"
         assert str(unreachable.value).startswith("Não é possível contactar http://127.0.0.1:9")
     finally:
         i18n.set_language("en")

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 ALREADY = {
     "en": "This photo is already on the form.",
     "fr": "Cette photo figure déjà sur le formulaire.",
-    "pt": "Esta foto já está no formulário.",
+    "pt": "Esta fotografia já está no formulário.",
     "es": "Esta foto ya está en el formulario.",
 }
 

@@ -741,7 +741,7 @@ def test_an_error_on_the_screen_follows_a_language_switch(
         form._add_photo(tmp_path / "notes.txt")
         driver.wait_until(lambda: form.busy.startswith("Choose a JPEG"), what="the refusal")
         driver.app.set_language("pt")
-        assert form.busy == "Escolha uma foto JPEG, PNG ou WebP"
+        assert form.busy == "Escolha uma fotografia JPEG, PNG ou WebP"
         driver.app.set_language("en")
         form._dirty = False
 
