@@ -272,14 +272,35 @@ class StoreBackend:
             for r in self.store.query("activity", states=ATTENTION)
             if r.state != "returned" or mine(r.data)
         ]
-        rejected = [str(s["id"]) for s in self._records("site", where={"status": REJECTED_SITE})]
-        found += [
+        return [self._local(r) for r in found + self._at_rejected_sites(mine)]
+
+    def _at_rejected_sites(
+        self, mine: Callable[[Mapping[str, Any]], bool], *, fields: list[str] | None = None
+    ) -> list[StoredRecord]:
+        """This person's activities the server holds as the tablet does, not approved, at a
+        site the office rejected (``fields``: only these, as ``DeviceStore.query`` reads)."""
+        rejected = self.store.query("site", where={"status": REJECTED_SITE}, fields=["id"])
+        return [
             r
-            for site_id in rejected
-            for r in self.store.query("activity", where={"site_id": site_id}, states=SETTLED)
+            for site in rejected
+            for r in self.store.query(
+                "activity", where={"site_id": site.id}, states=SETTLED, fields=fields
+            )
             if r.data.get("status") != "approved" and mine(r.data)
         ]
-        return [self._local(r) for r in found]
+
+    def _attention_tally(self) -> tuple[int, int]:
+        """(how many records Needs attention lists, how many of them the server refused),
+        counted without reading records whole: the sync bar asks at every refresh."""
+        mine = self._may_correct()
+        attention = refused = 0
+        for entity in ("activity", "observation"):
+            for (state, author), n in self.store.attention_counts(entity).items():
+                if state != "returned" or mine({"created_by_id": author}):
+                    attention += n
+                refused += n if state == "rejected" else 0
+        attention += len(self._at_rejected_sites(mine, fields=["status", "created_by_id"]))
+        return attention, refused
 
     def photos(self, activity_id: str) -> list[Photo]:
         return self._kept_photos(self._records("attachment", where={"activity_id": activity_id}))
@@ -567,10 +588,7 @@ class StoreBackend:
     def status(self) -> SyncStatus:
         status = read_status(self.store, self._schedule)
         # Counted as Needs attention lists them (a colleague's returned record is not mine).
-        attention = len(self.attention()) + len(self.observation_attention())
-        refused = self.store.count("activity", states=["rejected"]) + self.store.count(
-            "observation", states=["rejected"]
-        )
+        attention, refused = self._attention_tally()
         return SyncStatus(
             pending=status.waiting.records,
             changes=status.waiting.mutations,

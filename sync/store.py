@@ -1974,6 +1974,22 @@ class DeviceStore:
         with self._reader() as reader:
             return {str(r[0]): int(r[1]) for r in reader.execute(sql, params)}
 
+    def attention_counts(self, entity: str) -> dict[tuple[str, str | None], int]:
+        """How many live records of ``entity`` are returned, in conflict or rejected (as
+        ``states`` filters them), by state and author (``created_by_id``): what the app's
+        Needs attention counts, in one pass and without reading records whole."""
+        sql = (
+            f"SELECT shown, author, count(*) FROM (SELECT {_SHOWN_STATE} AS shown, "  # noqa: S608
+            "json_extract(r.data, '$.created_by_id') AS author FROM record AS r "
+            "WHERE r.entity = ? AND r.deleted = 0) "
+            "WHERE shown IN ('returned', 'conflict', 'rejected') GROUP BY shown, author"
+        )
+        with self._reader() as reader:
+            return {
+                (str(r[0]), None if r[1] is None else str(r[1])): int(r[2])
+                for r in reader.execute(sql, (entity,))
+            }
+
     @staticmethod
     def _conditions(
         entity: str,
