@@ -138,3 +138,16 @@ def test_the_screen_offers_no_edit_of_a_colleagues_record_only_the_discard(
     driver.tap(_popup(driver).ids.discard_button)
     driver.wait_until(lambda: attention.empty, what="the colleague's record to leave")
     assert refreshed(driver, "home").attention == 0
+
+
+def test_a_colleagues_returned_measurement_is_not_mine_either(tablet: QuietTablet) -> None:
+    mine_sent(tablet, "Seed potato storage demonstration")
+    ours = tablet.observation()
+    tablet.store.save("observation", ours)
+    tablet.answer()
+    tablet.back("observation", {**ours, "created_by_id": ME}, **_return_of(returned(ours, by=ME)))
+    theirs = returned(tablet.observation(), by=COLLEAGUE)
+    tablet.pull(Change(entity="observation", id=theirs["id"], op=Op.UPSERT, version=2, data=theirs))
+
+    assert [r.id for r in tablet.backend.observation_attention()] == [ours["id"]]
+    assert tablet.backend.status().attention == 1
