@@ -98,8 +98,10 @@ def test_bad_filters_are_named_next_to_their_field(officer: TestClient, world: W
     unknown = officer.get("/review?type=juggling")
     assert unknown.status_code == 422
     assert 'id="type-error"' in unknown.text
-    # nothing is listed, and the count says so (it said "4 match" over an empty list)
-    assert "0 submitted activities match." in main_of(unknown.text)
+    # nothing is listed, and the page says why, not "0 match" (it said "4 match" over an empty
+    # list, then "0 match" as if nothing waited)
+    assert "Nothing is listed: a filter cannot be applied." in main_of(unknown.text)
+    assert "submitted activities match" not in main_of(unknown.text)
 
 
 def test_approving_one_row_approves_only_that_activity(

@@ -34,6 +34,7 @@ def test_a_mistyped_project_is_named_not_read_as_an_empty_queue(
     assert response.status_code == 422
     html = main_of(response.text)
     assert BANNER in html
+    assert "submitted activities match" not in html  # not "0 match", as if nothing waited
     assert _field_error(html, "project")
     assert _selected(html, "f-project") == [typo]  # not "All"
     # the rest of what waits is still listed, unfiltered (the filter could not be applied)
