@@ -15,7 +15,8 @@ from datetime import date
 from typing import Any
 
 from field_app.controllers import labels
-from field_app.i18n import number, percent
+from field_app.controllers.attendance import share_text
+from field_app.i18n import number
 from shared.indicators import period_bounds, period_label
 
 COUNTED_STATUSES = frozenset({"submitted", "approved"})
@@ -121,7 +122,7 @@ class ProgressLine:
             if value is None:
                 return "–"
             if self.indicator == "WOMEN_SHARE":
-                return percent(value)
+                return share_text(value)  # 99.7 is not "100 %"
             return number(round(value))
 
         return f"{show(self.actual)} / {show(self.target)}"

@@ -14,7 +14,7 @@ from field_app.controllers.activities import ALL, ActivityList, Row, fold
 from field_app.controllers.attention import describe
 from field_app.controllers.enrol import AddressError, EnrolForm, normalise_server
 from field_app.controllers.home import period_heading, project_card
-from field_app.controllers.progress import actual, progress, quarter_of
+from field_app.controllers.progress import ProgressLine, actual, progress, quarter_of
 from field_app.controllers.roster import Roster, code_from_scan
 from field_app.controllers.settings import bundle_directory, bundle_error, log_line
 from field_app.controllers.status import (
@@ -77,6 +77,9 @@ def test_progress_counts_submitted_and_approved_of_the_quarter_only() -> None:
     assert lines[("WOMEN_SHARE", None)].actual == pytest.approx(100 * 22 / 47)
     assert lines[("WOMEN_SHARE", None)].figures() == "47\u00a0% / 50\u00a0%"
     assert lines[("TRAININGS", None)].figures() == "1 / 2"
+    # a share of women written as every share the tablet writes: 99.7 % is not "100 %"
+    nearly = ProgressLine("WOMEN_SHARE", None, "2025Q1", 99.7, 100.0)
+    assert nearly.figures() == "99.7\u00a0% / 100\u00a0%"
     assert lines[("PARTICIPANTS", "female")].label == "Participants (Women)"
 
 
