@@ -1,11 +1,21 @@
 // Pilot Monitor dashboard: small enhancements only; every page works without this script.
 (function () {
   "use strict";
-  // Ask before an action that cannot be undone (forms marked data-confirm).
+  // Ask before an action that cannot be undone (forms marked data-confirm). With
+  // data-confirm-fill, "{name}" in the question is the form's chosen option of that name
+  // (closing a quarter names the quarter and the country chosen).
+  function filled(form, question) {
+    if (!form.hasAttribute("data-confirm-fill")) { return question; }
+    return question.replace(/\{(\w+)\}/g, function (whole, name) {
+      var field = form.elements[name];
+      if (field && field.options && field.selectedIndex >= 0) { return field.options[field.selectedIndex].text; }
+      return field && field.value ? field.value : whole;
+    });
+  }
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute && form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) { event.preventDefault(); }
+    if (question && !window.confirm(filled(form, question))) { event.preventDefault(); }
   });
   // Review queue: "select all" and a live count on the bulk-approve button.
   function refreshBulk(scope) {
