@@ -4,7 +4,6 @@ differs, and the way out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -13,7 +12,6 @@ from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.popup import Popup
 from kivy.uix.recycleview.views import RecycleDataViewBehavior
 from kivy.utils import escape_markup
 
@@ -30,8 +28,8 @@ from field_app.controllers.messages import rejected_site
 from field_app.controllers.observations import attention_item
 from field_app.i18n import _
 from field_app.screens import theme
-from field_app.screens.base import BaseScreen, Says
-from field_app.screens.widgets import text_width
+from field_app.screens.base import BaseScreen
+from field_app.screens.widgets import Confirmation, text_width
 from field_app.session import KeepMineRefused
 
 
@@ -232,17 +230,11 @@ class AttentionScreen(BaseScreen):
         self.refresh()
 
 
-class ConfirmDiscardChange(Says, Popup):
-    """Discard a refused change? ``title`` is said again after a language switch."""
-
-    def __init__(self, on_discard: Callable[[], None], *, title: Callable[[], str]) -> None:
-        super().__init__()
-        self.say("title", title)
-        self._on_discard = on_discard
+class ConfirmDiscardChange(Confirmation):
+    """Discard a refused change? In the app's light style, as the form's confirmations."""
 
     def discard(self) -> None:
-        self.dismiss()
-        self._on_discard()
+        self.confirm()
 
 
 class DiffCell(BoxLayout):

@@ -86,6 +86,11 @@ def test_a_change_refused_as_approved_is_explained_and_discarded(
     # Discard: confirmed first.
     driver.tap(discard)
     popup = _popup(driver)
+    from field_app.screens import theme
+
+    # in the app's light style, as the form's confirmations, not Kivy's dark grey popup
+    assert (popup.background, list(popup.background_color)) == ("", list(theme.PAPER))
+    assert list(popup.ids.body.color) == list(theme.INK)
     for width, height in (PHONE, TABLET):
         driver.resize(width, height)
         driver.step(6)
