@@ -270,6 +270,9 @@ class EnrolRequest(SQLModel):
 
 
 class EnrolledUser(SQLModel):
+    id: uuid.UUID = Field(
+        description="The person's id: what pulled records name their author by (created_by_id)"
+    )
     username: str
     role: str
     countries: list[str]

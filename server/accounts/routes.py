@@ -203,6 +203,7 @@ def enrol(
         server_time=utcnow(),
         receipt_keys=[ReceiptKeyInfo(**k) for k in published_keys(session, settings)],
         user=EnrolledUser(
+            id=user.id,
             username=user.username,
             role=user.role,
             countries=list(user.countries or []),
