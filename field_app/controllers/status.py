@@ -181,12 +181,13 @@ def waiting_text(status: SyncStatus) -> str:
             ngettext("{n} record", "{n} records", status.pending).format(n=number(status.pending))
         )
     if status.photos:
-        left = status.photo_bytes - (status.upload.sent if status.upload else 0)
-        parts.append(
-            ngettext("{n} photo ({size})", "{n} photos ({size})", status.photos).format(
-                n=number(status.photos), size=size_text(max(0, left))
-            )
-        )
+        sent = status.upload.sent if status.upload else 0
+        size = size_text(max(0, status.photo_bytes - sent))
+        if sent:  # part of a photo went: what is left, not a 14 KB photo of 243 KB
+            photos = ngettext("{n} photo ({size} left)", "{n} photos ({size} left)", status.photos)
+        else:
+            photos = ngettext("{n} photo ({size})", "{n} photos ({size})", status.photos)
+        parts.append(photos.format(n=number(status.photos), size=size))
     if not parts:  # only photo details or conflict decisions wait
         parts.append(
             ngettext("{n} change", "{n} changes", status.changes).format(n=number(status.changes))

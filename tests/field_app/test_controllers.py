@@ -324,7 +324,8 @@ def test_the_current_upload_shows_its_progress_and_what_is_left() -> None:
         upload=UploadNow("p1", sent=120_000, size=310_000),
     )
     text = sync_bar(status, NOW)
-    assert text.headline == "Waiting to be sent: 2 photos (500 KB)"
+    # what is left of them, said so: "2 photos (500 KB)" read as the photos' size
+    assert text.headline == "Waiting to be sent: 2 photos (500 KB left)"
     assert text.detail == (
         "Sending a photo: 120 KB of 310 KB (38\u00a0%) · Last successful sync: 5 minutes ago"
     )

@@ -986,7 +986,7 @@ def test_the_sync_bar_shows_what_waits_and_the_upload_going_now(
                 lambda: bar.progress > 0 and bar.ids.sync_button.disabled,  # noqa: B023
                 what="the upload's progress",
             )
-            assert bar.headline.startswith("Waiting to be sent: 2 records, 3 photos (779 KB)")
+            assert bar.headline.startswith("Waiting to be sent: 2 records, 3 photos (779 KB left)")
             assert bar.detail.startswith("Sending a photo: 131 KB of 305 KB (42\u00a0%)")
             assert bar.ids.upload_bar.height > 0 and bar.progress == pytest.approx(0.42)
             assert bar.ids.sync_button.disabled and bar.ids.sync_button.text == "Syncing…"
