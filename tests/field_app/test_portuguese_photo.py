@@ -16,7 +16,7 @@ def test_the_portuguese_catalogue_says_fotografia_never_foto() -> None:
         if not message.id:
             continue
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        said += [s for s in strings if SHORT.search(s)]
+        said += [s for s in strings if isinstance(s, str) and SHORT.search(s)]
     assert said == []
 
 

@@ -18,7 +18,9 @@ def _messages() -> list[tuple[str, str]]:
     for message in catalog:
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        found += [(ids[min(i, len(ids) - 1)], s) for i, s in enumerate(strings) if message.id]
+        found += [
+            (str(ids[min(i, len(ids) - 1)]), str(s)) for i, s in enumerate(strings) if message.id
+        ]
     return found
 
 
