@@ -70,6 +70,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ from sync.protocol import (
     ResultStatus,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 log = logging.getLogger("pilotmon.sync")
 
@@ -240,11 +241,26 @@ def _migrate_to_4(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS record_observation ON record (entity, observation_id)")
 
 
+def _migrate_to_5(db: sqlite3.Connection) -> None:
+    """Version 5: per record, when this tablet made the oldest change of it the server has not
+    confirmed yet (``changed_at``, the custody line's "oldest"). Earlier files kept no such
+    time: a record gets its capture time (else its start date), what the line showed before,
+    as the best left; one with neither keeps none, and the line names no date for it."""
+    columns = {r[1] for r in db.execute("PRAGMA table_xinfo(record)")}
+    if "changed_at" not in columns:
+        db.execute("ALTER TABLE record ADD COLUMN changed_at TEXT")
+    db.execute(
+        "UPDATE record SET changed_at = coalesce(json_extract(data, '$.captured_at'), "
+        "json_extract(data, '$.start_date')) WHERE changed_at IS NULL"
+    )
+
+
 # user_version reached -> the step that brings the file to the next version.
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_2,
     2: _migrate_to_3,
     3: _migrate_to_4,
+    4: _migrate_to_5,
 }
 # An observation's answers: each key of ``values`` merges as one field (sync/merge.py on the
 # server flattens them to ``values.<name>``).
@@ -386,8 +402,7 @@ _CUSTODY = (
     f"(SELECT count(*) FROM {_HELD_PHOTOS} WHERE NOT EXISTS (SELECT 1 FROM receipt AS k "
     f"WHERE k.id = coalesce(a.activity_id, a.observation_id) AND {_PHOTO_LISTED})), "
     f"(SELECT count(*) FROM {_HELD_PHOTOS}), "
-    "(SELECT min(coalesce(json_extract(r.data, '$.captured_at'), "
-    f"json_extract(r.data, '$.start_date'))) FROM record AS r WHERE {_NOT_SAFE}), "
+    f"(SELECT min(r.changed_at) FROM record AS r WHERE {_NOT_SAFE}), "
     "(SELECT count(*) FROM outbox), (SELECT count(*) FROM upload WHERE state = 'waiting'), "
     "(SELECT count(*) FROM receipt)"
 )
@@ -528,7 +543,9 @@ class Custody:
     held_records: int  # records holding something of this tablet's
     photos: int  # photos whose bytes this tablet holds and no receipt lists
     held_photos: int
-    oldest: str | None  # captured_at (else start date) of the oldest record not yet safe
+    # When the oldest change of a record not yet safe was made on this tablet (``changed_at``,
+    # ISO 8601 in UTC; a date, or a capture time, for a record from before schema 5).
+    oldest: str | None
     mutations: int  # outbox rows
     uploads: int  # photos whose bytes wait to go
     receipts: int  # verified receipts stored
@@ -797,6 +814,7 @@ class DeviceStore:
             view.update({k: current[k] for k in SERVER_KEYS if k in current})
         if draft:
             view["status"] = DRAFT
+            self._mark_changed(entity, record_id)
             self._put(entity, record_id, view, row, state=DRAFT, errors=None)
             return None
         if version == 0 or row is None:
@@ -827,6 +845,7 @@ class DeviceStore:
             changed = _changed_values(current.get(VALUES), changes[VALUES])
         if view.get("status") == DRAFT:
             view.pop("status")
+        self._mark_changed(entity, record_id)
         mutation = self._queue(entity, record_id, Op.UPSERT, version, changes, changed=changed)
         self._put(entity, record_id, view, row, state=PENDING, errors=None)
         return mutation
@@ -894,6 +913,7 @@ class DeviceStore:
             # sent there would be refused in turn (not_found), and the record kept for ever.
             self._db.execute("DELETE FROM record WHERE entity = ? AND id = ?", (entity, record_id))
             return None
+        self._mark_changed(entity, record_id)
         mutation = self._queue(entity, record_id, Op.DELETE, row["version"], None)
         self._db.execute(
             "UPDATE record SET deleted = 1, state = ? WHERE entity = ? AND id = ?",
@@ -935,6 +955,26 @@ class DeviceStore:
             data=data,
         )
 
+    def _mark_changed(self, entity: str, record_id: str) -> None:
+        """Date a change of this tablet's, called BEFORE it is written: ``changed_at`` becomes
+        now, unless the record already held a change the server has not confirmed (it keeps
+        that older time: the custody line dates the oldest change not yet safe). A photo's
+        change is a change of its activity or observation too."""
+        records = [(entity, record_id)]
+        if entity == Entity.ATTACHMENT:
+            photo = self._row(entity, record_id)
+            if photo is not None and (photo["activity_id"] or photo["observation_id"]):
+                owner = Entity.ACTIVITY if photo["activity_id"] else Entity.OBSERVATION
+                records.append((owner, photo["activity_id"] or photo["observation_id"]))
+        now = _now()
+        for found in records:
+            self._db.execute(
+                "UPDATE record SET changed_at = ? WHERE entity = ? AND id = ? AND NOT EXISTS ("  # noqa: S608
+                f"SELECT 1 FROM record AS r WHERE r.entity = record.entity AND r.id = record.id "
+                f"AND r.changed_at IS NOT NULL AND {_NOT_SAFE})",
+                (now, *found),
+            )
+
     def _row(self, entity: str, record_id: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._db.execute(
             "SELECT * FROM record WHERE entity = ? AND id = ?", (entity, record_id)
@@ -953,7 +993,8 @@ class DeviceStore:
     ) -> None:
         if row is None:
             self._db.execute(
-                "INSERT INTO record (entity, id, data, state, errors, search) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO record (entity, id, data, state, errors, search, changed_at) "
+                "VALUES (?,?,?,?,?,?,?)",
                 (
                     entity,
                     record_id,
@@ -961,6 +1002,7 @@ class DeviceStore:
                     state,
                     None if errors is None else _dumps(errors),
                     _search_text(data),
+                    _now(),
                 ),
             )
         else:
@@ -1086,6 +1128,10 @@ class DeviceStore:
             (photo.id, str(staged.path), staged.size, staged.sha256, photo.content_type),
         )
         row = self._row(Entity.ATTACHMENT, photo.id)
+        if photo.activity_id:
+            self._mark_changed(Entity.ACTIVITY, photo.activity_id)
+        elif photo.observation_id:
+            self._mark_changed(Entity.OBSERVATION, photo.observation_id)
         mutation = self._queue(
             Entity.ATTACHMENT,
             photo.id,
@@ -1490,6 +1536,8 @@ class DeviceStore:
                 (entity, record_id),
             )
         ]
+        if ids:
+            self._mark_changed(entity, record_id)
         mutations = []
         for conflict_id in ids:
             mutations.append(
@@ -2231,3 +2279,8 @@ def _pushable_record(entity: str) -> Entity:
     if kind == Entity.CONFLICT:
         raise ValueError("conflicts are settled with keep_theirs, not saved")
     return kind
+
+
+def _now() -> str:
+    """The tablet's clock, in UTC: when a change was made (``changed_at``)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")

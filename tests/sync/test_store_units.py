@@ -372,8 +372,8 @@ def test_a_tablet_file_of_schema_1_is_migrated_when_opened(tmp_path: Path) -> No
     db.close()
 
     store = DeviceStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 4
-    assert store.meta("schema") == "4"
+    assert store.schema_version == SCHEMA_VERSION == 5
+    assert store.meta("schema") == "5"
     # Version 3: custody receipts; the record waiting in the outbox is not yet safe.
     assert store.receipt_keys() == [] and store.receipts() == []
     assert (store.custody().records, store.custody().safe_to_wipe) == (1, False)
