@@ -911,22 +911,18 @@ class ReportChoices:
 
 
 def report_choices(session: Session, *, caller: Caller, today: date) -> ReportChoices:
-    """What the Reports page offers: recent quarters, and the countries (regions, areas) of the
-    projects the caller sees; HQ may also choose a region or a thematic area."""
+    """What the Reports page offers: every quarter since the first project or activity the caller
+    sees (``service.report_quarters``), and the countries (regions, areas) of the projects the
+    caller sees; HQ may also choose a region or a thematic area."""
     projects, _ = projects_service.list_projects(session, caller=caller, limit=10_000)
     countries = sorted({p.country for p in projects})
     wide = caller.role != Role.COUNTRY_OFFICER
     regions = sorted({r for c in countries if (r := region_of(c))}) if wide else []
     areas = sorted({p.thematic_area for p in projects}) if wide else []
-    return ReportChoices(quarter_choices(today), countries, regions, areas)
+    quarters = service.report_quarters(session, caller=caller, today=today)
+    return ReportChoices(quarters, countries, regions, areas)
 
 
 def default_quarter(today: date) -> str:
     """The quarter a report is most often wanted for: the last one that ended."""
     return service.quarter_label(service.add_months(service.quarter_start(today), -3))
-
-
-def quarter_choices(today: date, count: int = 8) -> list[str]:
-    """The current quarter and the ``count - 1`` before it, newest first."""
-    this = service.quarter_start(today)
-    return [service.quarter_label(service.add_months(this, -3 * i)) for i in range(count)]

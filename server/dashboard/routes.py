@@ -1231,12 +1231,7 @@ def _reports_page(
     today = _today()
     if not values.get("quarter"):
         values["quarter"] = report.default_quarter(today)
-    # Every quarter from the first project or activity the reader sees (the report of one
-    # before the last eight was reachable only by typing its address).
-    choices = replace(
-        report.report_choices(session, caller=page.caller, today=today),
-        quarters=service.report_quarters(session, caller=page.caller, today=today),
-    )
+    choices = report.report_choices(session, caller=page.caller, today=today)
     closed = service.closed_quarters(session, caller=page.caller)
     closable = service.closable_countries(page.caller, choices.countries)
     done = {(c.country, c.period) for c in closed}
