@@ -10,7 +10,7 @@ from typing import Any
 
 from field_app.controllers import dates, labels
 from field_app.controllers.messages import rejected_site_message, server_reason
-from field_app.i18n import N_, _
+from field_app.i18n import N_, _, number
 
 # An activity the server holds as the tablet does, at a site the country office rejected: the
 # server refuses any change of it until another site is chosen.
@@ -52,6 +52,17 @@ class Difference:
 
 
 @dataclass(frozen=True, slots=True)
+class CellDifference:
+    """One attendance cell whose count differs between this tablet and the server: its name
+    in words and its counts (``base`` the count both started from, None when unknown)."""
+
+    label: str
+    mine: int
+    theirs: int
+    base: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class AttentionItem:
     id: str
     title: str
@@ -60,6 +71,129 @@ class AttentionItem:
     reason: str
     differences: tuple[Difference, ...]
     errors: tuple[tuple[str, str], ...]
+    # The attendance cells that differ, when attendance is in conflict (it merges as one
+    # field on the server, docs/protocol.md#conflicts-and-the-three-way-merge).
+    cells: tuple[CellDifference, ...] = ()
+    # Both sides' attendance changes together, when they touched different cells since the
+    # base: what "Keep both changes" writes. None when they overlap or the base is unknown.
+    combined_attendance: tuple[dict[str, Any], ...] | None = None
+
+
+_CellKey = tuple[str, bool, str, str]  # category, disability, sex, age band
+
+
+def _counts(rows: Any) -> dict[_CellKey, int]:
+    """Attendance wire rows as counts by cell (a cell given twice adds up, as the form's grid
+    reads it)."""
+    counts: dict[_CellKey, int] = {}
+    for row in rows if isinstance(rows, list) else ():
+        if not isinstance(row, dict):
+            continue
+        key = (
+            str(row.get("category")),
+            bool(row.get("disability")),
+            str(row.get("sex")),
+            str(row.get("age_band")),
+        )
+        counts[key] = counts.get(key, 0) + int(row.get("count") or 0)
+    return counts
+
+
+def _order(key: _CellKey) -> tuple[int, bool, int, int]:
+    """The grid's order: category, without a disability first, sex, age band."""
+
+    def index(names: Mapping[str, str], code: str) -> int:
+        return list(names).index(code) if code in names else len(names)
+
+    category, disability, sex, age_band = key
+    return (
+        index(labels.CATEGORIES, category),
+        disability,
+        index(labels.SEXES, sex),
+        index(labels.AGE_BANDS, age_band),
+    )
+
+
+def cell_label(key: _CellKey) -> str:
+    """ "Women · Youth 15–35 · Farmers", and "· with a disability" for those cells."""
+    category, disability, sex, age_band = key
+    parts = [
+        labels.label(labels.SEXES, sex),
+        labels.label(labels.AGE_BANDS, age_band),
+        labels.label(labels.CATEGORIES, category),
+    ]
+    if disability:
+        parts.append(_("with a disability"))
+    return " · ".join(parts)
+
+
+def attendance_cells(mine: Any, theirs: Any, base: Any = None) -> tuple[CellDifference, ...]:
+    """The cells whose count differs between this tablet's attendance and the server's, in
+    the grid's order, with the count at the base when the conflict carries it."""
+    mine_counts, theirs_counts = _counts(mine), _counts(theirs)
+    base_counts = None if base is None else _counts(base)
+    keys = sorted(
+        (
+            k
+            for k in {*mine_counts, *theirs_counts}
+            if mine_counts.get(k, 0) != theirs_counts.get(k, 0)
+        ),
+        key=_order,
+    )
+    return tuple(
+        CellDifference(
+            label=cell_label(k),
+            mine=mine_counts.get(k, 0),
+            theirs=theirs_counts.get(k, 0),
+            base=None if base_counts is None else base_counts.get(k, 0),
+        )
+        for k in keys
+    )
+
+
+def combined_attendance(mine: Any, theirs: Any, base: Any) -> list[dict[str, Any]] | None:
+    """The attendance holding both sides' changes since ``base``: each cell as the side that
+    changed it left it. None when both changed the same cell (only a person can say which
+    count is right), when the base is unknown, or when the two already agree."""
+    if base is None:
+        return None
+    mine_counts, theirs_counts, base_counts = _counts(mine), _counts(theirs), _counts(base)
+    if mine_counts == theirs_counts:
+        return None
+    combined: dict[_CellKey, int] = {}
+    for key in {*mine_counts, *theirs_counts, *base_counts}:
+        was = base_counts.get(key, 0)
+        ours, servers = mine_counts.get(key, 0), theirs_counts.get(key, 0)
+        if ours != was and servers != was and ours != servers:
+            return None
+        combined[key] = ours if ours != was else servers
+    return [
+        {
+            "sex": sex,
+            "age_band": age_band,
+            "category": category,
+            "disability": disability,
+            "count": combined[key],
+        }
+        for key in sorted(combined, key=_order)
+        if combined[key]
+        for category, disability, sex, age_band in [key]
+    ]
+
+
+def cell_text(cell: CellDifference) -> str:
+    """One differing cell in words: "Women · Youth 15–35 · Farmers: before 5, mine 5, server
+    8"."""
+    if cell.base is None:
+        return _("{cell}: mine {mine}, server {theirs}").format(
+            cell=cell.label, mine=number(cell.mine), theirs=number(cell.theirs)
+        )
+    return _("{cell}: before {base}, mine {mine}, server {theirs}").format(
+        cell=cell.label,
+        base=number(cell.base),
+        mine=number(cell.mine),
+        theirs=number(cell.theirs),
+    )
 
 
 def show_value(name: str, value: Any) -> str:
@@ -198,9 +332,11 @@ def describe(
             comment=record.comment or _("(no comment)")
         )
     elif state == "conflict":
+        # The conflict does not say who changed the server's version: often the same
+        # person on another tablet, so never "someone else".
         reason = _(
-            "Someone else changed the same fields. The server kept their values; "
-            "choose which to keep."
+            "The server has another version of the same fields, changed since this tablet "
+            "last synced. It kept its version; choose which to keep."
         )
     else:
         reason = refused_reason(record) or _(
@@ -214,6 +350,17 @@ def describe(
         differences.append(
             Difference(name, field_label(name), show_value(name, mine), show_value(name, theirs))
         )
+    cells: tuple[CellDifference, ...] = ()
+    combined: tuple[dict[str, Any], ...] | None = None
+    if state == "conflict" and "attendance" in record.conflict_fields:
+        # The conflict's base values (its ``base_values``, docs/protocol.md), when the record
+        # carries them as ``base``: without them no one can tell which side changed a cell, so
+        # the cells are listed but "Keep both changes" is not offered.
+        base = (getattr(record, "base", None) or {}).get("attendance")
+        mine_rows, theirs_rows = record.mine.get("attendance"), record.theirs.get("attendance")
+        cells = attendance_cells(mine_rows, theirs_rows, base)
+        both = combined_attendance(mine_rows, theirs_rows, base)
+        combined = None if both is None else tuple(both)
     # Each reason under the field's name in words; a field the form does not show (status,
     # refused as approved) has no name the expert would know: its reason alone.
     errors = tuple(
@@ -240,4 +387,6 @@ def describe(
         reason=reason,
         differences=tuple(differences),
         errors=errors,
+        cells=cells,
+        combined_attendance=combined,
     )

@@ -18,13 +18,15 @@ from kivy.utils import escape_markup
 from field_app.controllers.attention import (
     AttentionItem,
     can_discard,
+    cell_text,
     describe,
     ordered,
     refused_as_not_yours,
     refused_reason,
     state_label,
 )
-from field_app.controllers.messages import rejected_site
+from field_app.controllers.form import Save
+from field_app.controllers.messages import keep_mine_at_rejected_site, rejected_site
 from field_app.controllers.observations import attention_item
 from field_app.i18n import _
 from field_app.screens import theme
@@ -55,6 +57,10 @@ class AttentionScreen(BaseScreen):
     state_label = StringProperty("")
     differences = ListProperty([])
     errors = ListProperty([])
+    # The attendance cells that differ, in words, when attendance is in conflict.
+    cells = ListProperty([])
+    # The two sides changed different attendance cells: both may be kept together.
+    can_keep_both = BooleanProperty(False)
     empty = BooleanProperty(True)
     message = StringProperty("")
     message_tone = StringProperty("info")  # info | error (a way out that sent nothing)
@@ -70,6 +76,7 @@ class AttentionScreen(BaseScreen):
         self._items: dict[str, AttentionItem] = {}
         self._observations: set[str] = set()
         self._records: dict[str, Any] = {}  # the LocalRecord behind each item
+        self._rejected_sites: dict[str, str] = {}  # names of the sites the office rejected
         self._lay_out_later = Clock.create_trigger(self._lay_out_differences)
         self.ids.differences.bind(width=self._lay_out_later)
 
@@ -87,6 +94,7 @@ class AttentionScreen(BaseScreen):
                 names[str(s["id"])] = str(s.get("name", ""))
                 if rejected_site(s):
                     rejected[str(s["id"])] = str(s.get("name", ""))
+        self._rejected_sites = rejected
         items = [describe(r, site_names=names, rejected_sites=rejected) for r in records]
         # Measurements returned, in conflict or refused, next to the activities.
         measured = backend.observation_attention()
@@ -131,8 +139,8 @@ class AttentionScreen(BaseScreen):
         item = self._items.get(self.selected_id)
         if item is None:
             self.title = self.reason = self.state_name = ""
-            self.differences, self.errors = [], []
-            self.locked = self.can_discard = False
+            self.differences, self.errors, self.cells = [], [], []
+            self.locked = self.can_discard = self.can_keep_both = False
             return
         self.title, self.reason, self.state_name = item.title, item.reason, item.state
         self.is_observation = item.id in self._observations
@@ -141,6 +149,8 @@ class AttentionScreen(BaseScreen):
         self.can_discard = bool(record is not None and can_discard(record))
         self.state_label = state_label(item.state)
         self.differences = [(d.label, d.mine, d.theirs) for d in item.differences]
+        self.cells = [cell_text(c) for c in item.cells]
+        self.can_keep_both = item.combined_attendance is not None and not self.is_observation
         self.errors = [
             # "Start date: …", and in French "Date de début : …" (a space before the colon)
             _("{field}: {reason}").format(field=label, reason=message) if label else message
@@ -156,7 +166,7 @@ class AttentionScreen(BaseScreen):
         table.clear_widgets()
         if not self.differences:
             return
-        headers = (_("Field"), _("Mine (this tablet)"), _("Theirs (server)"))
+        headers = (_("Field"), _("Mine (this tablet)"), _("The server's"))
         texts = [*headers, *(text for row in self.differences for text in row)]
         if _words_fit(texts, table.width / 3 - 2 * DiffCell.PADDING):
             table.cols = 3
@@ -187,6 +197,32 @@ class AttentionScreen(BaseScreen):
             self.message_tone = "error"
             return
         self.say("message", lambda: _("Your values will be sent again at the next sync."))
+        self.message_tone = "info"
+        self._done()
+
+    def keep_both(self) -> None:
+        """Write the attendance holding both sides' changes as this tablet's new value, on top
+        of the server's version, as an edit would: the server applies it as an ordinary
+        change and closes the conflict as superseded."""
+        item = self._items.get(self.selected_id)
+        record = self._records.get(self.selected_id)
+        if item is None or record is None or item.combined_attendance is None:
+            return
+        site = self._rejected_sites.get(str(record.data.get("site_id") or ""))
+        if site is not None:  # the server would refuse any change of it
+            self.say("message", lambda: keep_mine_at_rejected_site(site))
+            self.message_tone = "error"
+            return
+        backend = self.session.backend
+        backend.save_activity(
+            Save(
+                activity={**record.data, "attendance": list(item.combined_attendance)},
+                new_site=None,
+                photos=tuple(backend.photos(record.id)),
+                is_new=False,
+            )
+        )
+        self.say("message", lambda: _("Both changes will be sent at the next sync."))
         self.message_tone = "info"
         self._done()
 

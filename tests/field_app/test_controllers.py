@@ -503,7 +503,7 @@ def test_conflict_shows_what_differs_side_by_side() -> None:
         ("Attendance", "3 people, 3 women", "–"),
         ("Type", "Workshop", "Field day"),
     ]
-    assert "Someone else changed the same fields" in item.reason
+    assert item.reason.startswith("The server has another version of the same fields")
 
 
 def test_returned_and_rejected_explain_themselves() -> None:
