@@ -21,7 +21,8 @@ import requests
 
 from field_app import APP_VERSION, enrolment, i18n
 from field_app.clock import Anchor, BootClock, KernelBootClock, anchor_at, offset_now
-from field_app.controllers.form import Photo, Save
+from field_app.controllers.attention import SITE_REJECTED
+from field_app.controllers.form import FIELD_EXPERT, Photo, Save, recorded_by_another
 from field_app.controllers.messages import (
     REJECTED_SITE,
     keep_mine_at_rejected_site,
@@ -31,7 +32,14 @@ from field_app.controllers.observations import ObservationSave
 from field_app.controllers.progress import COUNTED_STATUSES
 from field_app.controllers.settings import NothingToExport
 from field_app.controllers.status import LogEntry, SyncStatus, UploadTracker
-from field_app.session import EnrolError, Enrolment, KeepMineRefused, LocalRecord, RowFacts
+from field_app.session import (
+    EnrolError,
+    Enrolment,
+    KeepMineRefused,
+    LocalRecord,
+    RowFacts,
+    known_person,
+)
 from sync.bundle import BUNDLE_KEY_ID_META, BUNDLE_KEY_META, export_bundle
 from sync.client import SyncClient
 from sync.custody import save_receipts
@@ -211,15 +219,21 @@ class StoreBackend:
     def activity_states(self, project_id: str) -> dict[str, int]:
         """How many of the project's activities are in each state, as this tablet's person
         acts on them: a colleague's returned activity is theirs to correct (``_may_correct``),
-        here one of the project's synced activities."""
+        here one of the project's synced activities; one of theirs at a site the office
+        rejected counts as ``site_rejected`` (as Needs attention and the bar count it,
+        ``_at_rejected_sites``), not as synced."""
         counts: dict[str, int] = {}
         for state, n in self.store.state_counts(
             "activity", where={"project_id": project_id}
         ).items():
             shown = self._shown_state(state)
             counts[shown] = counts.get(shown, 0) + n
+        mine = self._may_correct()
+        for r in self._at_rejected_sites(mine, fields=["project_id", "status", "created_by_id"]):
+            if r.data.get("project_id") == project_id and counts.get(r.state):
+                counts[r.state] -= 1
+                counts[SITE_REJECTED] = counts.get(SITE_REJECTED, 0) + 1
         if counts.get("returned"):
-            mine = self._may_correct()
             others = sum(
                 1
                 for r in self.store.query(
@@ -250,18 +264,20 @@ class StoreBackend:
         found = self.store.query("activity", ids=[activity_id], custody=True)
         return self._local(found[0]) if found else None
 
+    def person_id(self) -> str | None:
+        """The id of this tablet's person (``known_person``): the one the enrolment named (meta
+        ``user_id``), one read; the records are read only on a tablet enrolled before."""
+        enrolled = self.store.meta("user_id")
+        return known_person(enrolled, () if enrolled else self.store.own_authors())
+
     def _may_correct(self) -> Callable[[Mapping[str, Any]], bool]:
-        """Whether this tablet's person may correct a record (docs/roles.md): a field expert
-        only the records they recorded (the server refuses the rest, ``not_your_record``);
-        a country officer or an admin any record in scope. A field expert's id is learnt from
-        their records the server accepted from this tablet (``DeviceStore.own_authors``);
-        until one went through (a new tablet) nothing tells records apart, and all count."""
-        if self.store.meta("role") != "field_expert":
-            return lambda data: True
-        authors = self.store.own_authors()
-        if not authors:
-            return lambda data: True
-        return lambda data: not data.get("created_by_id") or str(data["created_by_id"]) in authors
+        """Whether this tablet's person may correct a record, by the rule the form applies
+        (``recorded_by_another``, docs/roles.md): a field expert only the records they
+        recorded, a country officer or an admin any record in scope. While the person is
+        unknown every record counts: the server decides."""
+        role = self.store.meta("role") or ""
+        person = self.person_id() if role == FIELD_EXPERT else None
+        return lambda data: not recorded_by_another(data, (), role=role, user_id=person)
 
     def attention(self) -> list[LocalRecord]:
         """Activities that need this tablet's person: refused by the server, in conflict, or
@@ -497,6 +513,7 @@ class StoreBackend:
             username=answer.username,
             role=answer.role,
             label=label,
+            user_id=answer.user_id,  # None from a server that names no id: ``person_id``
             # Each enrolment brings a new bundle key; an old one would sign bundles the
             # server now refuses.
             **{BUNDLE_KEY_META: answer.bundle_key, BUNDLE_KEY_ID_META: answer.bundle_key_id},

@@ -9,6 +9,7 @@ so it lives here with its own small ``requests`` calls (each with connect and re
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,9 @@ class Enrolled:
     username: str
     role: str
     server_time: str
+    # The person's id, as pulled records name their author (``created_by_id``); None from a
+    # server that sends none.
+    user_id: str | None = None
     # The key that signs this tablet's offline bundles (None from a server that sends none:
     # the next sync asks for it).
     bundle_key: str | None = None
@@ -233,6 +237,7 @@ def enrol(
         device_id=str(answer.get("device_id") or device_id),
         username=str(user.get("username", "")),
         role=str(user.get("role", "")),
+        user_id=_id(user.get("id")),
         server_time=str(answer.get("server_time") or ""),
         bundle_key=_text(answer.get("bundle_key")),
         bundle_key_id=_text(answer.get("bundle_key_id")),
@@ -254,3 +259,11 @@ def _keys(value: Any) -> tuple[dict[str, str], ...]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _id(value: Any) -> str | None:
+    """An id as pulled records write it (a UUID's canonical text), or None for anything else."""
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -126,10 +126,24 @@ class KeepMineRefused(i18n.Worded):
     office rejected): nothing is queued, and the message says why and what to do instead."""
 
 
+def known_person(enrolled_id: str | None, accepted_authors: Collection[str]) -> str | None:
+    """The tablet's person's id: the one the enrolment named; for a tablet enrolled before the
+    enrolment answer named it, the author of the records the server accepted from this tablet
+    (a field expert's server accepts changes only of their own records) when they name exactly
+    one person; else None, unknown, and the server decides."""
+    if enrolled_id:
+        return enrolled_id
+    return next(iter(accepted_authors)) if len(accepted_authors) == 1 else None
+
+
 class Backend(Protocol):
     """The device store and the sync client, as the app needs them."""
 
     def enrolment(self) -> Enrolment | None: ...
+
+    def person_id(self) -> str | None:
+        """The id of this tablet's person, as pulled records name their author
+        (``created_by_id``), by :func:`known_person`; None while unknown."""
 
     def enrol(
         self,

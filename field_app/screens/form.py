@@ -38,6 +38,7 @@ from field_app.controllers.attention import server_message
 from field_app.controllers.chooser import listing, pictures_folder
 from field_app.controllers.form import (
     CHOICE_FIELDS,
+    FIELD_EXPERT,
     TEXT_FIELDS,
     ActivityForm,
     FormInvalid,
@@ -226,7 +227,6 @@ class FormScreen(BaseScreen):
         self._site_banner = ""  # the banner saying the record's site was rejected, while shown
         self._record_state = ""
         self._save_when_ready = False
-        self._user_id: tuple[str, str] | None = None  # (device id, the tablet's person's id)
 
     def on_kv_post(self, base_widget: Any) -> None:
         self._inputs: dict[str, Any] = {}
@@ -281,9 +281,7 @@ class FormScreen(BaseScreen):
         self._site_id = str(record.data.get("site_id") or "") if record is not None else ""
         self.roster = bool(project.get("roster"))
         self.locked = bool(record and record.locked)
-        self.not_yours = record is not None and recorded_by_another(
-            record.data, record.errors, **self._who(str(project_id))
-        )
+        self.not_yours = record is not None and self._recorded_by_another(record)
         self.read_only = self.locked or self.not_yours
         self._record_state = record.state if record else ""
         self._server_errors = {}
@@ -302,32 +300,14 @@ class FormScreen(BaseScreen):
         self._dirty = False
         self.ids.scroll.scroll_y = 1
 
-    def _who(self, project_id: str) -> dict[str, Any]:
-        """The tablet's person, as :func:`recorded_by_another` needs them: their role from the
-        enrolment, their id from a record the server signed a receipt for. Receipts travel
-        only to the tablet that pushed the version, and a field expert's tablet pushes only
-        its person's records (the server refuses the rest), so such a record's
-        ``created_by_id`` is this person's. None (no signed record yet): the server decides."""
+    def _recorded_by_another(self, record: Any) -> bool:
+        """Whether the tablet's person may not change ``record`` (docs/roles.md): their role
+        from the enrolment, their id from the backend (``person_id``)."""
         backend = self.session.backend
         enrolment = backend.enrolment()
-        if enrolment is None:
-            return {"role": "", "user_id": None}
-        if self._user_id is None or self._user_id[0] != enrolment.device_id:
-            self._user_id = None
-            projects = [project_id] + [
-                str(p["id"]) for p in backend.projects() if str(p["id"]) != project_id
-            ]
-            for project in projects:
-                signed = (row.id for row in backend.activity_rows(project) if row.safe)
-                for record_id in signed:
-                    found = backend.activity(record_id)
-                    author = found.data.get("created_by_id") if found else None
-                    if author:
-                        self._user_id = (enrolment.device_id, str(author))
-                        break
-                if self._user_id is not None:
-                    break
-        return {"role": enrolment.role, "user_id": self._user_id[1] if self._user_id else None}
+        role = enrolment.role if enrolment is not None else ""
+        user_id = backend.person_id() if role == FIELD_EXPERT else None
+        return recorded_by_another(record.data, record.errors, role=role, user_id=user_id)
 
     def _explain(self, record: Any) -> None:
         safe = _(

@@ -17,13 +17,14 @@ from field_app.controllers.form import Photo, Save
 from field_app.controllers.observations import ObservationSave
 from field_app.controllers.progress import counted
 from field_app.controllers.status import LogEntry, SyncStatus, UploadNow
-from field_app.session import Enrolment, LocalRecord, RowFacts
+from field_app.session import Enrolment, LocalRecord, RowFacts, known_person
 from sync.store import Custody, Waiting
 
 
 class MemoryBackend:
     def __init__(self) -> None:
         self._enrolment: Enrolment | None = None
+        self.user_id: str | None = None  # the id the enrolment named (None: enrolled before)
         self._projects: list[dict[str, Any]] = []
         self._sites: list[dict[str, Any]] = []
         self._targets: list[dict[str, Any]] = []
@@ -48,8 +49,17 @@ class MemoryBackend:
         self.offset = timedelta(0)  # the server's clock minus the tablet's, seen at a sync
 
     # setup helpers -----------------------------------------------------------------------
-    def enrol_as(self, username: str = "amina", server: str = "http://127.0.0.1:9") -> None:
-        self._enrolment = Enrolment(server, self._device_id, username, "field_expert", "tab")
+    def enrol_as(
+        self,
+        username: str = "amina",
+        server: str = "http://127.0.0.1:9",
+        *,
+        role: str = "field_expert",
+        user_id: str | None = None,
+    ) -> None:
+        """Enrolled as ``username``; ``user_id`` None: before the enrolment named the id."""
+        self._enrolment = Enrolment(server, self._device_id, username, role, "tab")
+        self.user_id = user_id
 
     def add_project(self, **fields: Any) -> dict[str, Any]:
         project = {
@@ -130,6 +140,15 @@ class MemoryBackend:
             server_url, self._device_id, username or "code-user", "field_expert", label
         )
         return self._enrolment
+
+    def person_id(self) -> str | None:
+        # A record signed for here stands for one the server accepted from this tablet.
+        accepted = {
+            str(r.data["created_by_id"])
+            for r in (*self.records.values(), *self.observation_records.values())
+            if r.safe and r.data.get("created_by_id")
+        }
+        return known_person(self.user_id, accepted)
 
     def projects(self) -> list[dict[str, Any]]:
         return list(self._projects)
