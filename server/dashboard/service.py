@@ -634,6 +634,9 @@ class PendingSite:
     project: Project
     author: str  # the username of whoever added it ("" when unknown)
     may_decide: bool
+    # Another live site of the project with its name but for case and spaces (the API refuses
+    # such a name; a tablet, offline, could not know): perhaps the same place twice.
+    same_name: Site | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -669,6 +672,7 @@ def pending_sites(
         select(func.count()).select_from(Site).join(Project, joined).where(*conditions)
     ).one()
     names = usernames(session, (site.created_by_id for site, _ in rows))
+    twins = _same_named(session, [site for site, _ in rows])
     return PendingSites(
         items=[
             PendingSite(
@@ -676,11 +680,39 @@ def pending_sites(
                 site_project,
                 names.get(site.created_by_id, "") if site.created_by_id else "",
                 may_decide_sites(caller, site_project),
+                twins.get(site.id),
             )
             for site, site_project in rows
         ],
         total=total,
     )
+
+
+def _same_named(session: Session, sites: Sequence[Site]) -> dict[uuid.UUID, Site]:
+    """For each of ``sites``, the first other live site of its project named alike
+    (``projects_service.site_name_key``, the API's rule), in one query."""
+    if not sites:
+        return {}
+    live = session.exec(
+        select(Site)
+        .where(
+            col(Site.project_id).in_({s.project_id for s in sites}),
+            col(Site.status) != SiteStatus.REJECTED,
+        )
+        .order_by(col(Site.created_at), col(Site.id))
+    ).all()
+    named: dict[tuple[uuid.UUID, str], list[Site]] = {}
+    for other in live:
+        named.setdefault((other.project_id, projects_service.site_name_key(other.name)), []).append(
+            other
+        )
+    found = {}
+    for site in sites:
+        alike = named.get((site.project_id, projects_service.site_name_key(site.name)), [])
+        twin = next((other for other in alike if other.id != site.id), None)
+        if twin is not None:
+            found[site.id] = twin
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,6 +138,32 @@ def test_an_officer_rejects_a_site_on_the_review_page(
     assert f'action="/sites/{site.id}/review"' not in card
 
 
+def test_a_pending_site_named_as_another_of_its_project_says_so(
+    officer: TestClient, engine: Engine, world: World
+) -> None:
+    # A tablet, offline, cannot know the project already has the place (the API refuses the
+    # name; a tablet's site arrives pending): the officer is told before approving it.
+    site = _field_site(engine, world)
+    other = _field_site(engine, world, world.lso_storage)  # another project: not a twin
+    html = main_of(officer.get("/review").text).split('id="pending-sites"')[1]
+    assert "already has a site called" not in html
+    with Session(write_engine(engine)) as writer:
+        writer.add(
+            Site(project_id=world.lso.id, name="  ROMA valley  PLOT", status="approved", lat=-29.4)
+        )
+        writer.commit()
+    section = main_of(officer.get("/review").text).split('id="pending-sites"')[1]
+    rows = section.split("</section>")[0].split("<tr>")[1:]
+    [mine] = [r for r in rows if f"/sites/{site.id}/review" in r]
+    [theirs] = [r for r in rows if f"/sites/{other.id}/review" in r]
+    assert "The project already has a site called “  ROMA valley  PLOT”" in mine
+    assert "approve this one only if it is another place." in mine
+    assert "already has a site called" not in theirs
+    officer.cookies.set(LANGUAGE_COOKIE, "fr")
+    french = main_of(officer.get("/review").text)
+    assert "Le projet a déjà un site appelé «\u202f  ROMA valley  PLOT\u202f»" in french
+
+
 @sqlite_only
 def test_the_review_page_says_nothing_of_sites_when_none_wait(officer: TestClient) -> None:
     html = main_of(officer.get("/review").text)
