@@ -1,10 +1,12 @@
 """Custody in words (docs/protocol.md#custody-receipts): "Safe to wipe" when the server has
-signed for everything this tablet holds, or exactly what is not yet safe (records, photos, the
-oldest); and what "Save receipts" tells the field expert."""
+signed for everything this tablet holds, or exactly what is not yet safe (records, photos, and
+the day the oldest change of them was saved on this tablet, never a record's own date); and
+what "Save receipts" tells the field expert."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from field_app.controllers import dates
@@ -38,12 +40,26 @@ def custody_text(custody: Custody) -> CustodyText:
         )
     what = ", ".join(parts) or _("changes waiting to be sent")
     detail = _("Do not wipe or hand over this tablet yet.")
-    oldest = (custody.oldest or "")[:10]
-    if dates.parse(oldest) is not None:
+    oldest = _local_day(custody.oldest)
+    if oldest is not None:
         detail = _("The oldest is from {date}.").format(date=dates.in_words(oldest)) + " " + detail
     return CustodyText(
         headline=_("Not yet safe to wipe: {what}").format(what=what), detail=detail, tone="pending"
     )
+
+
+def _local_day(moment: str | None) -> str | None:
+    """The tablet's day (ISO) of the oldest change not yet safe: the store dates it in UTC
+    (``Custody.oldest``), a file from before dating kept a capture time or a plain date."""
+    if not moment:
+        return None
+    try:
+        when = datetime.fromisoformat(moment)
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone()
+    return when.date().isoformat()
 
 
 def receipts_saved(path: Path, count: int) -> str:

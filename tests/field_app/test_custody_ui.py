@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from field_app.controllers import dates
 from sync.protocol import Change, MutationResult, Op, ResultStatus
 from sync.store import NewPhoto
 from tests.field_app import kivy_driver
@@ -152,10 +154,12 @@ def test_safe_to_wipe_only_once_receipts_cover_every_record_and_photo(
     driver, tablet = tablet_app
     home = on_screen(driver, "home")
     driver.wait_until(lambda: _custody(home)[0], what="the custody line")
-    # Saved, nothing sent: two records and three photos, the oldest captured on 14 March.
+    # Saved, nothing sent: two records and three photos, captured on 14 March 2025 but saved
+    # on this tablet today: the line dates the change, not the record.
+    today = dates.in_words(datetime.now().astimezone().date().isoformat())
     assert _custody(home) == (
         "Not yet safe to wipe: 2 records, 3 photos",
-        "The oldest is from 14 March 2025. Do not wipe or hand over this tablet yet.",
+        f"The oldest is from {today}. Do not wipe or hand over this tablet yet.",
     )
     _shots(driver, "home-waiting")
 
@@ -166,7 +170,7 @@ def test_safe_to_wipe_only_once_receipts_cover_every_record_and_photo(
     home = _refreshed(driver, "home")
     assert _custody(home) == (
         "Not yet safe to wipe: 1 record, 1 photo",
-        "The oldest is from 14 March 2025. Do not wipe or hand over this tablet yet.",
+        f"The oldest is from {today}. Do not wipe or hand over this tablet yet.",
     )
     activities = driver.app.show("activities", project_id=tablet.project["id"])
     activities = on_screen(driver, "activities")
