@@ -4,11 +4,12 @@ and in which order they come."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from field_app.controllers import dates, labels
+from field_app.controllers.form import Photo, Save
 from field_app.controllers.messages import rejected_site_message, server_reason
 from field_app.i18n import N_, _, number
 
@@ -179,6 +180,21 @@ def combined_attendance(mine: Any, theirs: Any, base: Any) -> list[dict[str, Any
         if combined[key]
         for category, disability, sex, age_band in [key]
     ]
+
+
+def keep_both(record: Any, item: AttentionItem, photos: Sequence[Photo]) -> Save | None:
+    """What "Keep both changes" saves: the server's version (``record.data`` of a record in
+    conflict) with the attendance holding both sides' changes, and the record's photos as they
+    are; saved as an edit, it goes on top of the server's version, which applies it as an
+    ordinary change and closes the conflict as superseded. None when both cannot be kept."""
+    if item.combined_attendance is None:
+        return None
+    return Save(
+        activity={**record.data, "attendance": [dict(r) for r in item.combined_attendance]},
+        new_site=None,
+        photos=tuple(photos),
+        is_new=False,
+    )
 
 
 def cell_text(cell: CellDifference) -> str:

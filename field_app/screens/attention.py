@@ -20,12 +20,12 @@ from field_app.controllers.attention import (
     can_discard,
     cell_text,
     describe,
+    keep_both,
     ordered,
     refused_as_not_yours,
     refused_reason,
     state_label,
 )
-from field_app.controllers.form import Save
 from field_app.controllers.messages import keep_mine_at_rejected_site, rejected_site
 from field_app.controllers.observations import attention_item
 from field_app.i18n import _
@@ -206,7 +206,7 @@ class AttentionScreen(BaseScreen):
         change and closes the conflict as superseded."""
         item = self._items.get(self.selected_id)
         record = self._records.get(self.selected_id)
-        if item is None or record is None or item.combined_attendance is None:
+        if item is None or record is None:
             return
         site = self._rejected_sites.get(str(record.data.get("site_id") or ""))
         if site is not None:  # the server would refuse any change of it
@@ -214,14 +214,10 @@ class AttentionScreen(BaseScreen):
             self.message_tone = "error"
             return
         backend = self.session.backend
-        backend.save_activity(
-            Save(
-                activity={**record.data, "attendance": list(item.combined_attendance)},
-                new_site=None,
-                photos=tuple(backend.photos(record.id)),
-                is_new=False,
-            )
-        )
+        save = keep_both(record, item, backend.photos(record.id))
+        if save is None:
+            return
+        backend.save_activity(save)
         self.say("message", lambda: _("Both changes will be sent at the next sync."))
         self.message_tone = "info"
         self._done()
