@@ -8,9 +8,14 @@ from datetime import date
 from typing import Any
 
 from field_app.controllers import labels
+from field_app.controllers.attention import SITE_REJECTED
 from field_app.controllers.progress import ProgressLine, progress, quarter_of
 from field_app.i18n import _, ngettext, number
 from sync.store import Waiting
+
+# The states of an activity that needs its person, as Needs attention and the sync bar count
+# them: refused, in conflict, returned, or at a site the office rejected.
+ATTENTION_STATES = ("returned", "conflict", "rejected", SITE_REJECTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +43,11 @@ def project_card(
 ) -> ProjectCard:
     """``activities``: the project's activity records (whole, or the progress fields of those
     that may count this year: ``Backend.progress_activities``); ``states``: how many of the
-    project's activities are in each record state; ``waiting``: what of the project waits to
-    be sent, counted as the sync bar counts it (``DeviceStore.waiting_by_project``: a
-    deleted record whose delete waits, a site, a participant or a measurement count too).
-    Without it, the activities waiting or with photos waiting."""
+    project's activities are in each record state (``site_rejected`` apart, as Needs
+    attention counts them); ``waiting``: what of the project waits to be sent, counted as the
+    sync bar counts it (``DeviceStore.waiting_by_project``: a deleted record whose delete
+    waits, a site, a participant or a measurement count too). Without it, the activities
+    waiting or with photos waiting."""
     roster = {str(p["id"]): p for p in participants}
     lines = progress(targets=targets, activities=activities, today=today, participants=roster)
     area = str(project.get("thematic_area") or "")
@@ -69,7 +75,7 @@ def project_card(
             if waiting is not None
             else states.get("pending", 0) + states.get("photos_pending", 0)
         ),
-        attention=sum(states.get(s, 0) for s in ("returned", "conflict", "rejected")),
+        attention=sum(states.get(s, 0) for s in ATTENTION_STATES),
         photos=waiting.photos if waiting is not None else 0,
     )
 
