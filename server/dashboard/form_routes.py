@@ -26,6 +26,7 @@ from server.dashboard.web import (
     explain,
     form_text,
     query_filters,
+    refuse_unknown,
     signed_in_page,
 )
 from server.deps import SessionDep, SettingsDep
@@ -79,12 +80,14 @@ def _forms_page(
 ) -> Response:
     assert page.caller is not None
     query = query_filters(page.request, page.t, one=("status", "project"), limit=64)
+    given_project = query.values["project"]
+    project = _uuid(given_project)
+    refuse_unknown(page.t, query, {"status": FORM_STATUSES})
+    if given_project and "project" not in query.errors and project is None:
+        refuse_unknown(page.t, query, {"project": ()})  # not a project's id
     status = query.values["status"]
-    if status not in FORM_STATUSES:
-        status = ""
-    project = _uuid(query.values["project"])
     if query.errors and status_code == 200:
-        status_code = 400  # the list without the filter given twice, said next to it
+        status_code = 400  # the list without the filter given twice or unknown, said next to it
     data = pages.forms_page(
         session, caller=page.caller, t=page.t, status=status, project_id=project
     )

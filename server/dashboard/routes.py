@@ -49,6 +49,7 @@ from server.dashboard.web import (
     page_number,
     paginate,
     query_filters,
+    refuse_unknown,
     too_long_words,
 )
 from server.deps import EngineDep, SessionDep, SettingsDep
@@ -292,6 +293,8 @@ def _project_page(
     """The project page; ``typed``: what a refused target form held, shown again."""
     assert page.caller is not None
     query = query_filters(page.request, page.t, one=("status",))
+    repeated = "status" in query.errors
+    refuse_unknown(page.t, query, {"status": STATUS_FILTERS})
     if status not in STATUS_FILTERS or query.errors:
         status = ""
     if query.errors and status_code == 200:
@@ -319,6 +322,7 @@ def _project_page(
         status=status,
         statuses=STATUS_FILTERS,
         filter_errors=query.errors,
+        status_unknown="status" in query.errors and not repeated,
         pagination=paginate(page.request, total=data.activities_total, page_size=service.PAGE_SIZE),
         editor=(
             targets.editor(session, page.t, data.project, data.targets, typed)
@@ -1555,11 +1559,10 @@ def _people_page(
 ) -> Response:
     assert page.caller is not None
     query = query_filters(page.request, page.t, one=("q", "role"), limit=100)
+    refuse_unknown(page.t, query, {"role": ROLES})
     q, role = query.values["q"], query.values["role"]
-    if role not in ROLES:
-        role = ""
     if query.errors and status_code == 200:
-        status_code = 400  # the list without the filter given twice, said next to it
+        status_code = 400  # the list without the filter given twice or unknown, said next to it
     number = page_number(page.request)
     data = service.people_page(
         session,

@@ -322,6 +322,19 @@ def query_filters(
     return QueryFilters(values, given, errors)
 
 
+def refuse_unknown(
+    t: Translator, query: QueryFilters, choices: Mapping[str, Iterable[str]]
+) -> None:
+    """Name in ``query.errors`` each one-value filter whose value is not among its ``choices``
+    (an address edited by hand, or one shared from another version): the page lists without it
+    and says so next to the filter, never silently as if no filter had been given."""
+    for name, allowed in choices.items():
+        asked = query.values.get(name, "")
+        if asked and name not in query.errors and asked not in set(allowed):
+            query.errors[name] = explain(t, ErrorCode.UNKNOWN_CODE)
+            query.values[name] = ""
+
+
 # A several-valued filter reads this many values at most (there are 193 countries).
 MAX_CHOSEN = 200
 
