@@ -42,7 +42,9 @@ def custody_text(custody: Custody) -> CustodyText:
     detail = _("Do not wipe or hand over this tablet yet.")
     oldest = _local_day(custody.oldest)
     if oldest is not None:
-        detail = _("The oldest is from {date}.").format(date=dates.in_words(oldest)) + " " + detail
+        # The day of the change, not of the record: an old record edited today is dated today.
+        saved = _("The oldest change was saved on {date}.").format(date=dates.in_words(oldest))
+        detail = saved + " " + detail
     return CustodyText(
         headline=_("Not yet safe to wipe: {what}").format(what=what), detail=detail, tone="pending"
     )

@@ -101,7 +101,7 @@ def test_safe_to_wipe_or_exactly_what_is_not_yet_safe(english: None) -> None:
     )
     assert (waiting.headline, waiting.detail, waiting.tone) == (
         "Not yet safe to wipe: 2 records, 1 photo",
-        "The oldest is from 14 March 2025. Do not wipe or hand over this tablet yet.",
+        "The oldest change was saved on 14 March 2025. Do not wipe or hand over this tablet yet.",
         "pending",
     )
     # Only a decision waits in the outbox: still not safe, said in words.

@@ -159,7 +159,7 @@ def test_safe_to_wipe_only_once_receipts_cover_every_record_and_photo(
     today = dates.in_words(datetime.now().astimezone().date().isoformat())
     assert _custody(home) == (
         "Not yet safe to wipe: 2 records, 3 photos",
-        f"The oldest is from {today}. Do not wipe or hand over this tablet yet.",
+        f"The oldest change was saved on {today}. Do not wipe or hand over this tablet yet.",
     )
     _shots(driver, "home-waiting")
 
@@ -170,7 +170,7 @@ def test_safe_to_wipe_only_once_receipts_cover_every_record_and_photo(
     home = _refreshed(driver, "home")
     assert _custody(home) == (
         "Not yet safe to wipe: 1 record, 1 photo",
-        f"The oldest is from {today}. Do not wipe or hand over this tablet yet.",
+        f"The oldest change was saved on {today}. Do not wipe or hand over this tablet yet.",
     )
     activities = driver.app.show("activities", project_id=tablet.project["id"])
     activities = on_screen(driver, "activities")

@@ -40,19 +40,24 @@ def test_safe_to_wipe_reads_as_a_sentence_of_the_language(language: str, headlin
 @pytest.mark.parametrize(
     ("language", "detail"),
     [
-        ("en", "The oldest is from 8 December 2026. Do not wipe or hand over this tablet yet."),
+        (
+            "en",
+            "The oldest change was saved on 8 December 2026. "
+            "Do not wipe or hand over this tablet yet.",
+        ),
         (
             "fr",
-            "Le plus ancien date du 8 décembre 2026. "
+            "La modification la plus ancienne a été enregistrée le 8 décembre 2026. "
             "N’effacez pas cette tablette et ne la remettez pas encore.",
         ),
         (
             "pt",
-            "O mais antigo é de 8 de dezembro de 2026. Não apague nem entregue este tablet ainda.",
+            "A alteração mais antiga foi guardada a 8 de dezembro de 2026. "
+            "Não apague nem entregue este tablet ainda.",
         ),
         (
             "es",
-            "El más antiguo es del 8 de diciembre de 2026. "
+            "El cambio más antiguo se guardó el 8 de diciembre de 2026. "
             "No borre ni entregue esta tableta todavía.",
         ),
     ],
