@@ -58,7 +58,7 @@ ATTENTION = ("returned", "conflict", "rejected")
 SETTLED = ("synced", "photos_pending")
 LOG_KEEP = 50
 # What the Activities list shows of each record, extracted in SQLite.
-ROW_FIELDS = ("title", "type", "start_date", "topic", "site_id")
+ROW_FIELDS = ("title", "type", "start_date", "topic", "site_id", "status")
 # What a project's progress is computed from (``controllers.progress``).
 PROGRESS_FIELDS = (
     "type",
@@ -196,6 +196,9 @@ class StoreBackend:
                 women=r.women or 0,
                 state=self._shown_state(r.state),
                 safe=bool(r.safe),
+                # The server's review status; a record it never took has none yet (the
+                # form's "submitted" is what the tablet will send, not what the office holds).
+                status=(r.data.get("status") or "") if r.version else "",
             )
             for r in rows
         ]
@@ -228,8 +231,18 @@ class StoreBackend:
         ).items():
             shown = self._shown_state(state)
             counts[shown] = counts.get(shown, 0) + n
+        # Whose a record is (``_may_correct``, which may read records) only when it matters:
+        # Home asks once per project card at every refresh.
+        rejected_site = bool(self.store.count("site", where={"status": REJECTED_SITE}))
+        if not (rejected_site or counts.get("returned")):
+            return counts
         mine = self._may_correct()
-        for r in self._at_rejected_sites(mine, fields=["project_id", "status", "created_by_id"]):
+        at_rejected = (
+            self._at_rejected_sites(mine, fields=["project_id", "status", "created_by_id"])
+            if rejected_site
+            else []
+        )
+        for r in at_rejected:
             if r.data.get("project_id") == project_id and counts.get(r.state):
                 counts[r.state] -= 1
                 counts[SITE_REJECTED] = counts.get(SITE_REJECTED, 0) + 1
