@@ -114,6 +114,9 @@ class RowFacts:
     women: int
     state: str
     safe: bool = False
+    # The server's review status (submitted, approved, returned, draft); "" before the server
+    # took the record.
+    status: str = ""
 
 
 class EnrolError(i18n.Worded):
@@ -335,6 +338,7 @@ class FieldSession:
                 women=f.women,
                 state=f.state,
                 safe=f.safe,
+                status=f.status,
             )
             for f in self.backend.activity_rows(project_id)
         ]

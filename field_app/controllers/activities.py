@@ -16,6 +16,7 @@ from typing import Any
 
 from field_app.controllers import dates, labels
 from field_app.controllers.attendance import format_share
+from field_app.controllers.observations import STATUS_LABELS
 from field_app.i18n import _, number
 
 STATES = ("pending", "photos_pending", "synced", "returned", "conflict", "rejected")
@@ -42,6 +43,9 @@ class Row:
     state: str
     search: str
     safe: bool = False  # safe on the server (a verified receipt covers it and its photos)
+    # The review status the server gave it (draft, submitted, approved, returned): an approved
+    # activity opens read-only, and its row says so.
+    status: str = ""
 
     @classmethod
     def make(
@@ -57,6 +61,7 @@ class Row:
         women: int,
         state: str,
         safe: bool = False,
+        status: str = "",
     ) -> Row:
         # The date as stored (2026-11-03) and as the list shows it (3 November 2026): a search
         # finds it typed either way.
@@ -84,6 +89,7 @@ class Row:
             state=state,
             search=search,
             safe=safe,
+            status=status,
         )
 
     @classmethod
@@ -99,6 +105,7 @@ class Row:
             participants=sum(int(r.get("count") or 0) for r in attendance),
             women=sum(int(r.get("count") or 0) for r in attendance if r.get("sex") == "female"),
             state=state,
+            status=str(record.get("status") or ""),
         )
 
     def view(self) -> dict[str, Any]:
@@ -119,6 +126,9 @@ class Row:
             "state_label": labels.label(
                 labels.RECORD_STATES, "safe" if self.safe and self.state == "synced" else self.state
             ),
+            # The words of the Measurements list ("Approved", "Submitted", "Returned"); none for
+            # a draft, which the sync badge already calls pending.
+            "status_label": _(STATUS_LABELS[self.status]) if self.status in STATUS_LABELS else "",
         }
 
 

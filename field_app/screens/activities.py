@@ -27,6 +27,7 @@ class ActivityRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
     figures = StringProperty("")
     state = StringProperty("")
     state_label = StringProperty("")
+    status_label = StringProperty("")  # "Approved", "Submitted", "Returned"; "" for a draft
     safe = BooleanProperty(False)
 
     def on_release(self) -> None:

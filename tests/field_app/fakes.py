@@ -182,6 +182,7 @@ class MemoryBackend:
                     women=sum(r["count"] for r in attendance if r["sex"] == "female"),
                     state=record.state,
                     safe=record.safe,
+                    status=(data.get("status") or "") if record.version else "",
                 )
             )
         return rows
