@@ -28,11 +28,13 @@ from tests.field_app.test_ui import SHOTS, on_screen
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
 
-def _in_conflict(tablet: QuietTablet, theirs: list[dict[str, Any]] = THEIRS) -> dict[str, Any]:
+def _in_conflict(
+    tablet: QuietTablet, theirs: list[dict[str, Any]] = THEIRS, **fields: Any
+) -> dict[str, Any]:
     """The reviewer's case: taken by the server with ``BASE``; this tablet sets men 60+ to 4
     while the other tablet's women 15–35 (5 to 8) reach the server first: the push is
     answered ``conflict`` and the conflict pulled as the server sends it."""
-    record = activity(tablet.project["id"], "Hermetic storage training", attendance=BASE)
+    record = activity(tablet.project["id"], "Hermetic storage training", attendance=BASE, **fields)
     tablet.store.save("activity", record)
     tablet.answer()
     tablet.back("activity", record)
@@ -181,3 +183,21 @@ def test_the_same_cell_changed_on_both_sides_offers_no_both(
     attention = on_screen(driver, "attention")
     assert attention.cells == ["Men · Senior 60+ · Farmers: before 3, mine 4, server 6"]
     assert not attention.ids.keep_both.shown
+
+
+def test_keep_both_sends_nothing_at_a_site_the_office_rejected(
+    with_base: None,
+    quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
+) -> None:
+    driver, tablet = quiet_app
+    _in_conflict(tablet, site_id=tablet.rejected_site["id"])
+    driver.app.show("attention")
+    attention = on_screen(driver, "attention")
+    driver.tap(attention.ids.keep_both)
+    driver.step(3)
+    assert attention.message_tone == "error"
+    assert attention.message == (
+        "The country office rejected the site Roma valley, so the server would refuse your "
+        "version. Edit the activity and choose another site."
+    )
+    assert tablet.store.pending() == [] and attention.state_name == "conflict"
