@@ -166,6 +166,7 @@ class StoreBackend:
                     record.conflict_fields.append(name)
             record.theirs.update(conflict.get("server_values") or {})
             record.mine.update(conflict.get("device_values") or {})
+            record.base.update(conflict.get("base_values") or {})
             record.conflict_ids.append(str(conflict.get("id")))
         return record
 

@@ -87,6 +87,7 @@ class LocalRecord:
     conflict_fields: list[str] = field(default_factory=list)
     theirs: dict[str, Any] = field(default_factory=dict)  # the server's values of those fields
     mine: dict[str, Any] = field(default_factory=dict)  # this tablet's values of those fields
+    base: dict[str, Any] = field(default_factory=dict)  # their values both sides started from
     conflict_ids: list[str] = field(default_factory=list)
     # Safe on the server: a verified receipt covers its latest change and every photo of it.
     safe: bool = False

@@ -372,7 +372,7 @@ def describe(
         # The conflict's base values (its ``base_values``, docs/protocol.md), when the record
         # carries them as ``base``: without them no one can tell which side changed a cell, so
         # the cells are listed but "Keep both changes" is not offered.
-        base = (getattr(record, "base", None) or {}).get("attendance")
+        base = record.base.get("attendance")
         mine_rows, theirs_rows = record.mine.get("attendance"), record.theirs.get("attendance")
         cells = attendance_cells(mine_rows, theirs_rows, base)
         both = combined_attendance(mine_rows, theirs_rows, base)

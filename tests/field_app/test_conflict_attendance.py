@@ -6,7 +6,6 @@ version. The reviewer's case: one expert, two tablets; men 60+ set to 4 on one w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +44,6 @@ MINE = [row("female", "youth", 5), row("female", "adult", 12), row("male", "seni
 THEIRS = [row("female", "youth", 8), row("female", "adult", 12), row("male", "senior", 3)]
 
 
-@dataclass
-class ConflictRecord(LocalRecord):
-    """A record in conflict carrying its conflict's base values, as ``base``."""
-
-    base: dict[str, Any] = field(default_factory=dict)
-
-
 def in_conflict(*, base: list[dict[str, Any]] | None) -> LocalRecord:
     data = {"id": "a1", "title": "Hermetic storage training", "attendance": THEIRS}
     values = dict(
@@ -63,7 +55,7 @@ def in_conflict(*, base: list[dict[str, Any]] | None) -> LocalRecord:
     )
     if base is None:
         return LocalRecord(**values)  # type: ignore[arg-type]
-    return ConflictRecord(**values, base={"attendance": base})  # type: ignore[arg-type]
+    return LocalRecord(**values, base={"attendance": base})  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)
@@ -177,17 +169,13 @@ def _edit_attendance(session: FieldSession, activity_id: str, cell: Cell, count:
     session.save(form)
 
 
-def _with_base(session: FieldSession, activity_id: str) -> ConflictRecord:
-    """The record in conflict with its conflict's base values, read from the store as the
-    server sent them (``base_values``)."""
+def _with_base(session: FieldSession, activity_id: str) -> LocalRecord:
+    """The record in conflict, with its conflict's base values as the server sent them
+    (``base_values``, read by the backend as ``base``)."""
     record = session.backend.activity(activity_id)
     assert record is not None and record.state == "conflict"
-    store = session.backend.store  # type: ignore[attr-defined]
-    [found] = store.query("activity", ids=[activity_id])
-    base: dict[str, Any] = {}
-    for conflict in found.conflicts:
-        base.update(conflict.get("base_values") or {})
-    return ConflictRecord(**{**vars(record), "base": base})
+    assert record.base, "the backend carries the conflict's base"
+    return record
 
 
 def _cells(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:

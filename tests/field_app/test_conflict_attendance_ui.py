@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from field_app.backend import StoreBackend
 from sync.protocol import Change, Op, ResultStatus
 from tests.field_app import kivy_driver
 from tests.field_app.quiet_tablet import (  # noqa: F401 (a fixture)
@@ -22,14 +21,18 @@ from tests.field_app.quiet_tablet import (  # noqa: F401 (a fixture)
     quiet_app,
     shots,
 )
-from tests.field_app.test_conflict_attendance import BASE, MINE, THEIRS, ConflictRecord, row
+from tests.field_app.test_conflict_attendance import BASE, MINE, THEIRS, row
 from tests.field_app.test_ui import SHOTS, on_screen
 
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
 
 
 def _in_conflict(
-    tablet: QuietTablet, theirs: list[dict[str, Any]] = THEIRS, **fields: Any
+    tablet: QuietTablet,
+    theirs: list[dict[str, Any]] = THEIRS,
+    *,
+    with_base: bool = True,
+    **fields: Any,
 ) -> dict[str, Any]:
     """The reviewer's case: taken by the server with ``BASE``; this tablet sets men 60+ to 4
     while the other tablet's women 15–35 (5 to 8) reach the server first: the push is
@@ -54,7 +57,8 @@ def _in_conflict(
                 "entity_id": record["id"],
                 "status": "open",
                 "fields": ["attendance"],
-                "base_values": {"attendance": BASE},
+                # a server of before the conflicts carried their base sends none
+                "base_values": {"attendance": BASE} if with_base else {},
                 "server_values": {"attendance": theirs},
                 "device_values": {"attendance": MINE},
             },
@@ -64,24 +68,7 @@ def _in_conflict(
     return record
 
 
-@pytest.fixture
-def with_base(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The backend's records carry their conflicts' base values (``base``), as the screen
-    reads them."""
-    plain = StoreBackend._local
-
-    def local(self: StoreBackend, found: Any) -> Any:
-        record = plain(self, found)
-        base: dict[str, Any] = {}
-        for conflict in found.conflicts:
-            base.update(conflict.get("base_values") or {})
-        return ConflictRecord(**{**vars(record), "base": base})
-
-    monkeypatch.setattr(StoreBackend, "_local", local)
-
-
 def test_the_differing_cells_are_listed_and_keep_both_queues_both_changes(
-    with_base: None,
     quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
 ) -> None:
     driver, tablet = quiet_app
@@ -117,7 +104,6 @@ def test_the_differing_cells_are_listed_and_keep_both_queues_both_changes(
 
 
 def test_in_portuguese(
-    with_base: None,
     quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
 ) -> None:
     driver, tablet = quiet_app
@@ -156,7 +142,7 @@ def test_without_the_base_the_cells_are_listed_but_both_are_not_offered(
     quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
 ) -> None:
     driver, tablet = quiet_app
-    _in_conflict(tablet)
+    _in_conflict(tablet, with_base=False)
     driver.app.show("attention")
     attention = on_screen(driver, "attention")
     assert attention.cells == [
@@ -172,7 +158,6 @@ def test_without_the_base_the_cells_are_listed_but_both_are_not_offered(
 
 
 def test_the_same_cell_changed_on_both_sides_offers_no_both(
-    with_base: None,
     quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
 ) -> None:
     driver, tablet = quiet_app
@@ -186,7 +171,6 @@ def test_the_same_cell_changed_on_both_sides_offers_no_both(
 
 
 def test_keep_both_sends_nothing_at_a_site_the_office_rejected(
-    with_base: None,
     quiet_app: tuple[kivy_driver.Driver, QuietTablet],  # noqa: F811
 ) -> None:
     driver, tablet = quiet_app
