@@ -97,9 +97,10 @@ bench: install
 field: install
 	$(BIN)/pilotmon field --server $(FIELD_SERVER)
 
-# Developers: regenerate the schema migration after changing models (see README).
+# Developers: the next schema migration after changing models, e.g. make migration NAME="site
+# altitude" (see README).
 migration: install
-	$(BIN)/python tools/regen_migration.py
+	$(BIN)/python tools/new_migration.py "$(NAME)"
 
 clean:
 	rm -rf $(VENV) var artifacts .pytest_cache .mypy_cache .ruff_cache
