@@ -133,7 +133,7 @@ JOBS: dict[str, Job] = {
     for job in (
         Job(
             "rollup-rebuild",
-            "Recompute the indicator roll-ups from the activity records "
+            "Recompute the indicator roll-ups from the activity and observation records "
             "(safety net; reports drift)",
             {"hour": 2, "minute": 15},
             _rebuild,
