@@ -205,7 +205,10 @@ def test_the_project_page_has_targets_sites_and_activities(
     assert "Seed potato storage demonstration" not in approved
     assert "pill-approved" in approved
     odd = officer.get(f"/projects/{world.lso.id}?status=<nonsense>")
-    assert odd.status_code == 200  # an unknown status shows every activity
+    # an unknown status shows every activity, and says so above the list
+    assert odd.status_code == 400
+    assert "Seed potato storage demonstration" in main_of(odd.text)
+    assert "a status the page does not know" in main_of(odd.text)
 
 
 @sqlite_only

@@ -84,8 +84,12 @@ def test_search_and_role_filter_narrow_the_list(officer: TestClient, world: Worl
     assert "Palesa Mokoena" in rows and "Chen Wei" not in rows
     html = main_of(officer.get("/people?q=nobody-like-this").text)
     assert "Nobody matches this search." in html
-    # An unknown role is ignored rather than an error.
-    assert officer.get("/people?role=pirate&page=abc").status_code == 200
+    # An unknown role lists everyone and says so next to the filter (a bad page number is the
+    # first page).
+    pirate = officer.get("/people?role=pirate&page=abc")
+    assert pirate.status_code == 400
+    assert "This is not one of the allowed choices." in main_of(pirate.text)
+    assert "Palesa Mokoena" in _rows(main_of(pirate.text))
 
 
 def test_an_officer_adds_a_field_expert_who_can_then_log_in(
