@@ -250,9 +250,11 @@ EXPLANATIONS: dict[ErrorCode, str] = {
     ErrorCode.NOT_FOUND: N_("Not found on the server, or outside your projects."),
     ErrorCode.ALREADY_EXISTS: N_("This already exists."),
     ErrorCode.STATE_CONFLICT: N_("This is not possible in the record's current state."),
-    ErrorCode.EDIT_CONFLICT: N_("Someone else changed this too; the server kept their value."),
+    ErrorCode.EDIT_CONFLICT: N_("This was changed on the server too; the server kept its value."),
     ErrorCode.DELETED_ON_SERVER: N_("This record was deleted on the server."),
-    ErrorCode.CHANGED_ON_SERVER: N_("Someone else changed this record, so it was not deleted."),
+    ErrorCode.CHANGED_ON_SERVER: N_(
+        "This record was changed on the server, so it was not deleted."
+    ),
     ErrorCode.BASE_AHEAD: N_("The tablet's copy is ahead of the server's; sync again."),
     ErrorCode.NOT_STORABLE: N_("The server could not store this record."),
     ErrorCode.BUSY: N_("The server is busy with the same task; try again shortly."),

@@ -681,8 +681,8 @@ def attention_item(
         )
     elif record.state == "conflict":
         reason = _(
-            "Someone else changed the same answers. The server kept their values; open the "
-            "measurement, correct it and save."
+            "The same answers were changed on the server too. The server kept its values; open "
+            "the measurement, correct it and save."
         )
     else:
         reason = _("The server refused the last change. Correct it and save again.")

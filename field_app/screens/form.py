@@ -345,7 +345,7 @@ class FormScreen(BaseScreen):
             self.banner = _("The server refused this record. Correct it and save again.")
         elif record.state == "conflict":
             self.banner = _(
-                "Someone else changed this record too. Open Needs attention to "
+                "This record was changed on the server too. Open Needs attention to "
                 "choose which version to keep."
             )
             self.banner_tone = "returned"

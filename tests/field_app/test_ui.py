@@ -665,7 +665,7 @@ def test_a_conflict_edited_in_the_form_is_resolved_by_the_save(
     assert attention.ids.edit_button.text == "Edit"
     driver.tap(attention.ids.edit_button)
     form = on_screen(driver, "form")
-    assert form.banner.startswith("Someone else changed this record too")
+    assert form.banner.startswith("This record was changed on the server too")
     assert form._inputs["title"].text == "Storage demonstration, Roma"  # the server's value
     driver.type(form._inputs["title"], "Storage demonstration, Roma and Maseru")
     driver.tap(form.ids.save_top)
