@@ -422,7 +422,8 @@ def conflict_issues(merge: MergeOutcome) -> list[Issue]:
                 Issue(
                     name,
                     ErrorCode.CHANGED_ON_SERVER,
-                    "the record was changed on the server since your version, so it was not deleted",
+                    "the record was changed on the server since your version, so it was not "
+                    "deleted",
                 )
             )
         else:
