@@ -901,9 +901,9 @@ def _observation_filters(
     of what the page lists."""
     assert page.caller is not None
     query = query_filters(page.request, page.t, one=one, limit=100)
-    asked = query.values["status"]
+    refuse_unknown(page.t, query, {"status": STATUS_FILTERS})
     project, form = query.values["project"], query.values["form"].upper()[:64]
-    status = asked if asked in STATUS_FILTERS else ""
+    status = query.values["status"]
     issues = obs_queries.filter_issues(
         session,
         caller=page.caller,
@@ -911,8 +911,6 @@ def _observation_filters(
             project=project or None, form=form or None, status=status or None
         ),
     )
-    if asked and not status:
-        issues.append(Issue("status", ErrorCode.UNKNOWN_CODE, f"unknown status {asked!r}"))
     errors = (
         field_errors(page.t, ValidationFailed(issues, status_code=400)) if issues else FormState()
     )
