@@ -29,6 +29,21 @@ class Cell:
     age_band: str
 
 
+def grid_order(cell: Cell) -> tuple[int, bool, int, int]:
+    """The grid's order: category, without a disability first, sex, age band (a code the
+    catalogue lacks goes last)."""
+
+    def index(known: list[str], code: str) -> int:
+        return known.index(code) if code in known else len(known)
+
+    return (
+        index(CATEGORIES, cell.category),
+        cell.disability,
+        index(SEXES, cell.sex),
+        index(AGE_BANDS, cell.age_band),
+    )
+
+
 class AttendanceError(ValueError):
     """A cell's text is not a count; the message says what to type instead."""
 
@@ -68,6 +83,13 @@ class AttendanceGrid:
                 str(row["category"]), bool(row["disability"]), str(row["sex"]), str(row["age_band"])
             )
             grid._counts[cell] = grid._counts.get(cell, 0) + int(row["count"])
+        return grid
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[Cell, int]) -> AttendanceGrid:
+        """The grid of ``counts`` (a cell of 0 is left out, as ``set`` leaves it)."""
+        grid = cls()
+        grid._counts = {cell: n for cell, n in counts.items() if n}
         return grid
 
     def get(self, cell: Cell) -> int:
@@ -122,21 +144,8 @@ class AttendanceGrid:
         return self.total() > MAX_ATTENDANCE_TOTAL
 
     def rows(self) -> list[dict[str, Any]]:
-        """The wire rows, one per non-zero cell, in a stable order."""
-        order = {
-            "category": {c: i for i, c in enumerate(CATEGORIES)},
-            "sex": {s: i for i, s in enumerate(SEXES)},
-            "age_band": {a: i for i, a in enumerate(AGE_BANDS)},
-        }
-        cells = sorted(
-            self._counts,
-            key=lambda c: (
-                order["category"][c.category],
-                c.disability,
-                order["sex"][c.sex],
-                order["age_band"][c.age_band],
-            ),
-        )
+        """The wire rows, one per non-zero cell, in the grid's order (``grid_order``)."""
+        cells = sorted(self._counts, key=grid_order)
         return [
             {
                 "sex": c.sex,

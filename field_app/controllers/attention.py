@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_app.controllers import dates, labels
+from field_app.controllers.attendance import AttendanceGrid, Cell, grid_order
 from field_app.controllers.form import Photo, Save
 from field_app.controllers.messages import rejected_site_message, server_reason
 from field_app.i18n import N_, _, number
@@ -80,50 +81,31 @@ class AttentionItem:
     combined_attendance: tuple[dict[str, Any], ...] | None = None
 
 
-_CellKey = tuple[str, bool, str, str]  # category, disability, sex, age band
-
-
-def _counts(rows: Any) -> dict[_CellKey, int]:
+def _counts(rows: Any) -> dict[Cell, int]:
     """Attendance wire rows as counts by cell (a cell given twice adds up, as the form's grid
-    reads it)."""
-    counts: dict[_CellKey, int] = {}
+    reads it); lenient, as a conflict's values are shown whatever they hold."""
+    counts: dict[Cell, int] = {}
     for row in rows if isinstance(rows, list) else ():
         if not isinstance(row, dict):
             continue
-        key = (
+        cell = Cell(
             str(row.get("category")),
             bool(row.get("disability")),
             str(row.get("sex")),
             str(row.get("age_band")),
         )
-        counts[key] = counts.get(key, 0) + int(row.get("count") or 0)
+        counts[cell] = counts.get(cell, 0) + int(row.get("count") or 0)
     return counts
 
 
-def _order(key: _CellKey) -> tuple[int, bool, int, int]:
-    """The grid's order: category, without a disability first, sex, age band."""
-
-    def index(names: Mapping[str, str], code: str) -> int:
-        return list(names).index(code) if code in names else len(names)
-
-    category, disability, sex, age_band = key
-    return (
-        index(labels.CATEGORIES, category),
-        disability,
-        index(labels.SEXES, sex),
-        index(labels.AGE_BANDS, age_band),
-    )
-
-
-def cell_label(key: _CellKey) -> str:
+def cell_label(cell: Cell) -> str:
     """ "Women · Youth 15–35 · Farmers", and "· with a disability" for those cells."""
-    category, disability, sex, age_band = key
     parts = [
-        labels.label(labels.SEXES, sex),
-        labels.label(labels.AGE_BANDS, age_band),
-        labels.label(labels.CATEGORIES, category),
+        labels.label(labels.SEXES, cell.sex),
+        labels.label(labels.AGE_BANDS, cell.age_band),
+        labels.label(labels.CATEGORIES, cell.category),
     ]
-    if disability:
+    if cell.disability:
         parts.append(_("with a disability"))
     return " · ".join(parts)
 
@@ -139,7 +121,7 @@ def attendance_cells(mine: Any, theirs: Any, base: Any = None) -> tuple[CellDiff
             for k in {*mine_counts, *theirs_counts}
             if mine_counts.get(k, 0) != theirs_counts.get(k, 0)
         ),
-        key=_order,
+        key=grid_order,
     )
     return tuple(
         CellDifference(
@@ -158,28 +140,18 @@ def combined_attendance(mine: Any, theirs: Any, base: Any) -> list[dict[str, Any
     count is right), when the base is unknown, or when the two already agree."""
     if base is None:
         return None
-    mine_counts, theirs_counts, base_counts = _counts(mine), _counts(theirs), _counts(base)
+    mine_counts, theirs_counts = _counts(mine), _counts(theirs)
+    base_counts = _counts(base)
     if mine_counts == theirs_counts:
         return None
-    combined: dict[_CellKey, int] = {}
-    for key in {*mine_counts, *theirs_counts, *base_counts}:
-        was = base_counts.get(key, 0)
-        ours, servers = mine_counts.get(key, 0), theirs_counts.get(key, 0)
+    combined: dict[Cell, int] = {}
+    for cell in {*mine_counts, *theirs_counts, *base_counts}:
+        was = base_counts.get(cell, 0)
+        ours, servers = mine_counts.get(cell, 0), theirs_counts.get(cell, 0)
         if ours != was and servers != was and ours != servers:
             return None
-        combined[key] = ours if ours != was else servers
-    return [
-        {
-            "sex": sex,
-            "age_band": age_band,
-            "category": category,
-            "disability": disability,
-            "count": combined[key],
-        }
-        for key in sorted(combined, key=_order)
-        if combined[key]
-        for category, disability, sex, age_band in [key]
-    ]
+        combined[cell] = ours if ours != was else servers
+    return AttendanceGrid.from_counts(combined).rows()
 
 
 def keep_both(record: Any, item: AttentionItem, photos: Sequence[Photo]) -> Save | None:
